@@ -1,0 +1,196 @@
+//! Buyer contact data as the platforms send it today, and how we show it.
+//!
+//! Platforms rarely send a plain mobile any more: Taobao masks it (`*******5678`), PDD and
+//! Douyin send their own ciphertext (`$…$…$0$$`, `~…~0~`, `#…#…#1##`) next to a masked copy,
+//! privacy (virtual) numbers come as `18877771111-123`, and buyers are identified by open ids.
+//! We keep what was sent, say which kind it is, and never invent a number.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// What kind of value a contact field holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ContactKind {
+    /// A plain value as the buyer entered it (a full mobile, landline or name).
+    Plain,
+    /// Already masked by the platform (`*******5678`, `张*`).
+    Masked,
+    /// The platform's own ciphertext; only the platform's decrypt API can open it.
+    PlatformEncrypted,
+    /// A privacy (virtual) number: a main number plus an extension (`18877771111-123`).
+    Virtual,
+    /// A platform-scoped opaque buyer id (open id, open uid).
+    OpenId,
+}
+
+/// One contact value with its kind and, when the platform sends one, its masked companion.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ContactField {
+    pub kind: ContactKind,
+    /// Exactly what the platform sent.
+    pub value: String,
+    /// The platform's own masked rendering, when it sends one beside a ciphertext.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub masked: Option<String>,
+}
+
+impl ContactField {
+    /// Classifies a phone value as the platform sent it; `None` when it is empty.
+    pub fn phone(value: &str) -> Option<Self> {
+        let value = value.trim();
+        if value.is_empty() {
+            return None;
+        }
+        let kind = if is_platform_ciphertext(value) {
+            ContactKind::PlatformEncrypted
+        } else if value.contains('*') {
+            ContactKind::Masked
+        } else if split_virtual(value).is_some() {
+            ContactKind::Virtual
+        } else {
+            ContactKind::Plain
+        };
+        Some(ContactField { kind, value: value.to_owned(), masked: None })
+    }
+
+    /// Classifies a name or address value; `None` when it is empty.
+    pub fn text(value: &str) -> Option<Self> {
+        let value = value.trim();
+        if value.is_empty() {
+            return None;
+        }
+        let kind = if is_platform_ciphertext(value) {
+            ContactKind::PlatformEncrypted
+        } else if value.contains('*') {
+            ContactKind::Masked
+        } else {
+            ContactKind::Plain
+        };
+        Some(ContactField { kind, value: value.to_owned(), masked: None })
+    }
+
+    /// An open id; `None` when empty.
+    pub fn open_id(value: &str) -> Option<Self> {
+        let value = value.trim();
+        (!value.is_empty()).then(|| ContactField {
+            kind: ContactKind::OpenId,
+            value: value.to_owned(),
+            masked: None,
+        })
+    }
+
+    /// Attaches the platform's masked companion (PDD `*_mask`, Douyin `mask_*`), if not empty.
+    pub fn with_masked(mut self, masked: Option<&str>) -> Self {
+        self.masked = masked.map(str::trim).filter(|m| !m.is_empty()).map(str::to_owned);
+        self
+    }
+
+    /// Whether a salesperson could call this value (after platform decryption where needed).
+    pub fn is_phone_reachable(&self) -> bool {
+        matches!(
+            self.kind,
+            ContactKind::Plain | ContactKind::Virtual | ContactKind::PlatformEncrypted
+        )
+    }
+
+    /// The phone as shown in responses: never the full number, never a ciphertext.
+    pub fn display_phone(&self) -> String {
+        match self.kind {
+            ContactKind::Plain => mask_phone(&self.value),
+            ContactKind::Masked => self.value.clone(),
+            ContactKind::Virtual => match split_virtual(&self.value) {
+                Some((main, ext)) => format!("{}-{ext}", mask_phone(main)),
+                None => mask_phone(&self.value),
+            },
+            ContactKind::PlatformEncrypted | ContactKind::OpenId => {
+                self.masked.clone().unwrap_or_else(|| "******".to_owned())
+            }
+        }
+    }
+
+    /// A name as shown in responses (`张*`).
+    pub fn display_name(&self) -> String {
+        match self.kind {
+            ContactKind::Plain => mask_name(&self.value),
+            ContactKind::Masked => self.value.clone(),
+            ContactKind::Virtual | ContactKind::PlatformEncrypted | ContactKind::OpenId => {
+                self.masked.clone().unwrap_or_else(|| "*".to_owned())
+            }
+        }
+    }
+}
+
+/// PDD (`~…~`, `$…$`) and Douyin (`#…#`, `$…$`) ciphertexts start with their delimiter.
+/// Detected by delimiter, never parsed.
+fn is_platform_ciphertext(value: &str) -> bool {
+    let mut chars = value.chars();
+    match (chars.next(), value.chars().last()) {
+        (Some(first @ ('~' | '$' | '#')), Some(last)) => first == last && value.len() > 2,
+        _ => false,
+    }
+}
+
+/// `18877771111-123` → (`18877771111`, `123`): an 11-digit mobile and a 1–8 digit extension.
+pub fn split_virtual(value: &str) -> Option<(&str, &str)> {
+    let (main, ext) = value.split_once('-')?;
+    let mobile = main.len() == 11 && main.starts_with('1') && main.bytes().all(|b| b.is_ascii_digit());
+    let extension = (1..=8).contains(&ext.len()) && ext.bytes().all(|b| b.is_ascii_digit());
+    (mobile && extension).then_some((main, ext))
+}
+
+/// `13800000001` → `138****0001`; short values become all stars.
+pub fn mask_phone(value: &str) -> String {
+    let chars: Vec<char> = value.chars().collect();
+    if chars.len() < 7 {
+        return "*".repeat(chars.len().max(1));
+    }
+    let head: String = chars[..3].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}{}{tail}", "*".repeat(chars.len() - 7))
+}
+
+/// `张三` → `张*`, `欧阳娜娜` → `欧***`.
+pub fn mask_name(value: &str) -> String {
+    let mut chars = value.chars();
+    match chars.next() {
+        Some(first) => format!("{first}{}", "*".repeat(chars.count().max(1))),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_what_platforms_send() {
+        let kind = |v: &str| ContactField::phone(v).map(|c| c.kind);
+        assert_eq!(kind("13800000001"), Some(ContactKind::Plain));
+        assert_eq!(kind("*******5678"), Some(ContactKind::Masked));
+        assert_eq!(kind("138****5678"), Some(ContactKind::Masked));
+        assert_eq!(kind("18877771111-123"), Some(ContactKind::Virtual));
+        assert_eq!(kind("$zHXCmB7iB0T8$AgAAAAFYg4ABX2hUqQDAbXq4uO7j$0$$"), Some(ContactKind::PlatformEncrypted));
+        assert_eq!(kind("#Kc8#abc#1##"), Some(ContactKind::PlatformEncrypted));
+        assert_eq!(kind("0571-88886666"), Some(ContactKind::Plain));
+        assert_eq!(kind("  "), None);
+        let name = ContactField::text("~AgAAAAFYg4ABX2hUqQCr2kQXk2Pzh5e4eI6hwzs=~0~").unwrap();
+        assert_eq!(name.kind, ContactKind::PlatformEncrypted);
+    }
+
+    #[test]
+    fn display_never_shows_a_full_number_or_a_ciphertext() {
+        let plain = ContactField::phone("13800000001").unwrap();
+        assert_eq!(plain.display_phone(), "138****0001");
+        let virt = ContactField::phone("18877771111-123").unwrap();
+        assert_eq!(virt.display_phone(), "188****1111-123");
+        let enc = ContactField::phone("$abc$def$0$$").unwrap().with_masked(Some("138****5678"));
+        assert_eq!(enc.display_phone(), "138****5678");
+        let enc_bare = ContactField::phone("$abc$def$0$$").unwrap();
+        assert_eq!(enc_bare.display_phone(), "******");
+        assert_eq!(mask_name("张三"), "张*");
+        assert_eq!(mask_name("欧阳娜娜"), "欧***");
+        assert_eq!(mask_name("李"), "李*");
+    }
+}

@@ -1,0 +1,118 @@
+//! The platform-neutral raw order every adapter produces. The platform's original JSON is kept
+//! beside it, untouched, in `t_ecom_order_raw.raw_data`.
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::contact::ContactField;
+use crate::money::Money;
+
+/// Order status reduced to what lead identification needs; the platform's own status is kept in
+/// [`RawOrder::platform_status`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum NeutralStatus {
+    /// Created, not paid.
+    Unpaid,
+    /// Paid, not yet shipped.
+    Paid,
+    /// Shipped (fully or partly), not yet received.
+    Shipped,
+    /// Received or finished.
+    Completed,
+    /// Closed or cancelled (before or after payment).
+    Closed,
+}
+
+impl NeutralStatus {
+    /// Whether the buyer paid at some point.
+    pub fn was_paid(self) -> bool {
+        matches!(self, NeutralStatus::Paid | NeutralStatus::Shipped | NeutralStatus::Completed)
+    }
+}
+
+/// Who bought: platform-scoped ids, never a real account name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BuyerRef {
+    /// A stable, platform-scoped buyer id (Taobao `buyer_open_uid`, Douyin `doudian_open_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_id: Option<String>,
+    /// The buyer's nick as the platform shows it (usually masked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nick: Option<String>,
+}
+
+/// Where the order ships to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Receiver {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<ContactField>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<ContactField>,
+    /// Province, city and district as sent (these are not masked by the platforms).
+    #[serde(default)]
+    pub region: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<ContactField>,
+    /// An opaque receiver id for the platform's decrypt API (Taobao `oaid`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oaid: Option<String>,
+}
+
+/// One line of an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderItem {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sku_id: Option<String>,
+    pub title: String,
+    pub quantity: i64,
+    /// Unit price in fen.
+    pub price: Money,
+}
+
+/// A sold order in platform-neutral form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RawOrder {
+    /// The platform's order id (always a string: ids exceed 2^53).
+    pub order_id: String,
+    pub status: NeutralStatus,
+    /// The platform's own status code or name, as sent.
+    pub platform_status: String,
+    pub created_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paid_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modified_at: Option<DateTime<Utc>>,
+    /// What the buyer paid, in fen.
+    pub amount: Money,
+    /// Whether a refund was requested or made.
+    #[serde(default)]
+    pub refunded: bool,
+    #[serde(default)]
+    pub buyer: BuyerRef,
+    #[serde(default)]
+    pub receiver: Receiver,
+    #[serde(default)]
+    pub items: Vec<OrderItem>,
+}
+
+impl RawOrder {
+    /// A short product summary for lists: the first item's title, plus a count of the rest.
+    pub fn product_summary(&self) -> String {
+        match self.items.as_slice() {
+            [] => String::new(),
+            [only] => only.title.clone(),
+            [first, rest @ ..] => format!("{} 等{}件商品", first.title, rest.len() + 1),
+        }
+    }
+
+    /// The time the order is listed under: payment time when paid, else creation time.
+    pub fn order_time(&self) -> DateTime<Utc> {
+        self.paid_at.unwrap_or(self.created_at)
+    }
+}

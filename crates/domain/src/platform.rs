@@ -1,0 +1,151 @@
+//! Platforms and the life-cycle statuses of authorizations, syncs and leads.
+
+use std::fmt;
+use std::str::FromStr;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A value that is not one of an enum's documented names.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{value}` is not a valid {what}; expected one of {expected}")]
+pub struct UnknownVariant {
+    pub what: &'static str,
+    pub value: String,
+    pub expected: &'static str,
+}
+
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident, $what:literal { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            /// Every variant, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The wire and database spelling.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownVariant;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    other => Err(UnknownVariant {
+                        what: $what,
+                        value: other.to_owned(),
+                        expected: concat!($($text, " "),+),
+                    }),
+                }
+            }
+        }
+    };
+}
+
+string_enum!(
+    /// The e-commerce platforms a merchant can connect.
+    PlatformType, "platformType" {
+        /// Taobao and Tmall (TOP).
+        Taobao => "TAOBAO",
+        /// JD (JOS).
+        Jd => "JD",
+        /// Pinduoduo.
+        Pdd => "PDD",
+        /// Douyin Shop (抖店).
+        Douyin => "DOUYIN",
+        /// Kuaishou shop (快手小店).
+        Kuaishou => "KUAISHOU",
+    }
+);
+
+string_enum!(
+    /// Status of a platform authorization (design 2.1).
+    AuthStatus, "status" {
+        /// Created; waiting for the merchant to approve on the platform's consent page.
+        PendingAuth => "PENDING_AUTH",
+        /// Tokens held and valid.
+        Active => "ACTIVE",
+        /// Tokens expired and could not be refreshed.
+        Expired => "EXPIRED",
+        /// Refused, revoked or otherwise unusable.
+        Invalid => "INVALID",
+    }
+);
+
+string_enum!(
+    /// Status of a sync task (design 2.4).
+    SyncStatus, "status" {
+        /// Accepted or in progress.
+        Running => "RUNNING",
+        /// Every window fetched.
+        Completed => "COMPLETED",
+        /// Stopped by an error; `errorMessage` says why.
+        Failed => "FAILED",
+        /// Stopped on request.
+        Cancelled => "CANCELLED",
+    }
+);
+
+string_enum!(
+    /// What started a sync task.
+    SyncTrigger, "trigger" {
+        /// A user pressed "sync" (design 2.3).
+        Manual => "MANUAL",
+        /// The scheduler.
+        Scheduled => "SCHEDULED",
+    }
+);
+
+string_enum!(
+    /// How far sales staff have handled a lead (design 2.5).
+    LeadProcessStatus, "processStatus" {
+        /// Not yet handled.
+        Pending => "PENDING",
+        /// Contacted or otherwise handled.
+        Processed => "PROCESSED",
+        /// Judged not worth contacting.
+        Invalid => "INVALID",
+    }
+);
+
+impl SyncStatus {
+    /// Whether the task can no longer change.
+    pub fn is_terminal(self) -> bool {
+        !matches!(self, SyncStatus::Running)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn platform_types_round_trip_through_their_wire_names() {
+        for p in PlatformType::ALL {
+            assert_eq!(p.as_str().parse::<PlatformType>(), Ok(*p));
+        }
+        let err = "TMALL".parse::<PlatformType>().unwrap_err();
+        assert!(err.to_string().contains("TAOBAO"));
+    }
+
+    #[test]
+    fn serde_uses_upper_snake_names() {
+        let json = serde_json::to_string(&AuthStatus::PendingAuth).unwrap();
+        assert_eq!(json, "\"PENDING_AUTH\"");
+        assert!(SyncStatus::Completed.is_terminal());
+        assert!(!SyncStatus::Running.is_terminal());
+    }
+}

@@ -1,0 +1,37 @@
+//! Platform times are mostly Beijing time (UTC+8, no daylight saving) without an offset.
+
+use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
+
+/// The platforms' wall-clock format, `yyyy-MM-dd HH:mm:ss`.
+pub const PLATFORM_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
+
+/// UTC+8.
+pub fn beijing() -> FixedOffset {
+    #[expect(clippy::unwrap_used, reason = "8 h is inside ±24 h, so east_opt always returns Some")]
+    let offset = FixedOffset::east_opt(8 * 3600).unwrap();
+    offset
+}
+
+/// Parses `2024-05-20 09:58:12` (Beijing time) into UTC.
+pub fn parse_beijing(text: &str) -> Option<DateTime<Utc>> {
+    let naive = NaiveDateTime::parse_from_str(text.trim(), PLATFORM_FORMAT).ok()?;
+    beijing().from_local_datetime(&naive).single().map(|t| t.with_timezone(&Utc))
+}
+
+/// Formats a UTC instant as Beijing wall-clock time, `yyyy-MM-dd HH:mm:ss`.
+pub fn format_beijing(t: DateTime<Utc>) -> String {
+    t.with_timezone(&beijing()).format(PLATFORM_FORMAT).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn beijing_wall_clock_is_eight_hours_ahead_of_utc() {
+        let t = parse_beijing("2024-05-20 09:58:12").unwrap();
+        assert_eq!(t.to_rfc3339(), "2024-05-20T01:58:12+00:00");
+        assert_eq!(format_beijing(t), "2024-05-20 09:58:12");
+        assert!(parse_beijing("2024-05-20T09:58:12").is_none());
+    }
+}
