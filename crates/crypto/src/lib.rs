@@ -1,0 +1,144 @@
+//! Sealing of secrets (app secrets, access and refresh tokens) and personal data (contact
+//! details) at rest, with AES-256-GCM from ring.
+//!
+//! A sealed value is the text `v1.<key id>.<base64(nonce ‖ ciphertext ‖ tag)>`. The key id lets
+//! keys rotate: new values are sealed with the current key, old ones open with any configured
+//! key. Every value is bound to a context (the additional authenticated data, e.g.
+//! `t_ecom_platform_auth.access_token:17`), so a ciphertext copied into another row or column
+//! does not open.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use ring::rand::{SecureRandom, SystemRandom};
+use secrecy::{ExposeSecret, SecretString};
+
+/// Why a key could not be loaded or a value could not be sealed or opened.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CryptoError {
+    #[error("the data key must be 32 bytes of Base64")]
+    BadKey,
+    #[error("sealed value is malformed")]
+    Malformed,
+    #[error("no key with id {0} is configured")]
+    UnknownKey(u8),
+    #[error("sealed value does not open with its key and context")]
+    Tampered,
+    #[error("the system random generator failed")]
+    Random,
+}
+
+/// Seals and opens values with the configured keys.
+pub struct Sealer {
+    current: u8,
+    keys: HashMap<u8, LessSafeKey>,
+    rng: SystemRandom,
+}
+
+impl fmt::Debug for Sealer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sealer").field("current", &self.current).finish_non_exhaustive()
+    }
+}
+
+fn key_from_base64(b64: &str) -> Result<LessSafeKey, CryptoError> {
+    let bytes = STANDARD.decode(b64.trim()).map_err(|_| CryptoError::BadKey)?;
+    let unbound = UnboundKey::new(&AES_256_GCM, &bytes).map_err(|_| CryptoError::BadKey)?;
+    Ok(LessSafeKey::new(unbound))
+}
+
+impl Sealer {
+    /// The current key (`key_id`, Base64 key) plus older keys written `id:base64`.
+    pub fn new(key_id: u8, key: &SecretString, previous: &[SecretString]) -> Result<Self, CryptoError> {
+        let mut keys = HashMap::new();
+        keys.insert(key_id, key_from_base64(key.expose_secret())?);
+        for old in previous {
+            let (id, b64) = old.expose_secret().split_once(':').ok_or(CryptoError::BadKey)?;
+            let id: u8 = id.parse().map_err(|_| CryptoError::BadKey)?;
+            keys.insert(id, key_from_base64(b64)?);
+        }
+        Ok(Sealer { current: key_id, keys, rng: SystemRandom::new() })
+    }
+
+    /// Seals `plaintext` bound to `context`.
+    pub fn seal(&self, context: &str, plaintext: &str) -> Result<String, CryptoError> {
+        let key = self.keys.get(&self.current).ok_or(CryptoError::UnknownKey(self.current))?;
+        let mut nonce = [0u8; NONCE_LEN];
+        self.rng.fill(&mut nonce).map_err(|_| CryptoError::Random)?;
+        let mut in_out = plaintext.as_bytes().to_vec();
+        key.seal_in_place_append_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(context.as_bytes()),
+            &mut in_out,
+        )
+        .map_err(|_| CryptoError::Random)?;
+        let mut blob = nonce.to_vec();
+        blob.extend_from_slice(&in_out);
+        Ok(format!("v1.{}.{}", self.current, STANDARD.encode(blob)))
+    }
+
+    /// Opens a value sealed by [`Sealer::seal`] with the same `context`.
+    pub fn open(&self, context: &str, sealed: &str) -> Result<String, CryptoError> {
+        let mut parts = sealed.splitn(3, '.');
+        let (Some("v1"), Some(id), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(CryptoError::Malformed);
+        };
+        let id: u8 = id.parse().map_err(|_| CryptoError::Malformed)?;
+        let key = self.keys.get(&id).ok_or(CryptoError::UnknownKey(id))?;
+        let blob = STANDARD.decode(b64).map_err(|_| CryptoError::Malformed)?;
+        if blob.len() < NONCE_LEN + AES_256_GCM.tag_len() {
+            return Err(CryptoError::Malformed);
+        }
+        let (nonce, rest) = blob.split_at(NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| CryptoError::Malformed)?;
+        let mut in_out = rest.to_vec();
+        let plain = key
+            .open_in_place(nonce, Aad::from(context.as_bytes()), &mut in_out)
+            .map_err(|_| CryptoError::Tampered)?;
+        String::from_utf8(plain.to_vec()).map_err(|_| CryptoError::Malformed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(byte: u8) -> SecretString {
+        SecretString::from(STANDARD.encode([byte; 32]))
+    }
+
+    #[test]
+    fn seals_and_opens_with_the_same_context_only() {
+        let s = Sealer::new(1, &key(7), &[]).unwrap();
+        let sealed = s.seal("auth.access_token:1", "6201e00fhjd21471").unwrap();
+        assert!(sealed.starts_with("v1.1."));
+        assert!(!sealed.contains("6201e00f"));
+        assert_eq!(s.open("auth.access_token:1", &sealed).unwrap(), "6201e00fhjd21471");
+        assert_eq!(s.open("auth.access_token:2", &sealed), Err(CryptoError::Tampered));
+        assert_ne!(sealed, s.seal("auth.access_token:1", "6201e00fhjd21471").unwrap());
+    }
+
+    #[test]
+    fn old_keys_still_open_after_rotation() {
+        let old = Sealer::new(1, &key(1), &[]).unwrap();
+        let sealed = old.seal("c", "secret").unwrap();
+        let previous = [SecretString::from(format!("1:{}", STANDARD.encode([1u8; 32])))];
+        let rotated = Sealer::new(2, &key(2), &previous).unwrap();
+        assert_eq!(rotated.open("c", &sealed).unwrap(), "secret");
+        assert!(rotated.seal("c", "x").unwrap().starts_with("v1.2."));
+        let only_new = Sealer::new(2, &key(2), &[]).unwrap();
+        assert_eq!(only_new.open("c", &sealed), Err(CryptoError::UnknownKey(1)));
+    }
+
+    #[test]
+    fn rejects_bad_keys_and_malformed_values() {
+        assert_eq!(Sealer::new(1, &SecretString::from("short".to_owned()), &[]).unwrap_err(), CryptoError::BadKey);
+        let s = Sealer::new(1, &key(3), &[]).unwrap();
+        assert_eq!(s.open("c", "plain"), Err(CryptoError::Malformed));
+        assert_eq!(s.open("c", "v1.1.AAAA"), Err(CryptoError::Malformed));
+    }
+}

@@ -1,0 +1,111 @@
+//! The module's PostgreSQL database: one migration set (embedded), the diesel [`schema`], and an
+//! async connection pool.
+//!
+//! One migration set for the module's one database: the tables reference each other (a lead names
+//! its raw order, a raw order its authorization) and one `leadctl migrate` (a Kubernetes Job in
+//! the cluster) brings the schema forward before the services roll. Which service writes which
+//! table is in `docs/architecture.md`.
+//!
+//! Access is diesel-async over tokio-postgres with a deadpool pool: queries never block the
+//! runtime's threads. The only synchronous diesel API we need, the migration harness, runs on a
+//! blocking thread through `AsyncConnectionWrapper`.
+
+pub mod schema;
+
+use std::time::Duration;
+
+use diesel::ConnectionError;
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use secrecy::ExposeSecret;
+
+use leadgen_settings::DatabaseSettings;
+
+pub use diesel_async::scoped_futures::ScopedFutureExt;
+
+/// The module's migrations, embedded in every binary that runs them.
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// A pool of async PostgreSQL connections.
+pub type DbPool = Pool<AsyncPgConnection>;
+/// A connection checked out of the pool.
+pub type PooledConn = Object<AsyncPgConnection>;
+
+/// Why the database could not be reached or migrated.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DbError {
+    #[error("cannot build the connection pool: {0}")]
+    Pool(String),
+    #[error("cannot get a database connection: {0}")]
+    Checkout(String),
+    #[error("cannot connect to the database: {0}")]
+    Connect(#[from] ConnectionError),
+    #[error("migration failed: {0}")]
+    Migration(String),
+    #[error(transparent)]
+    Query(#[from] diesel::result::Error),
+}
+
+/// Builds the pool. Each new connection gets the configured `statement_timeout` and an
+/// `application_name` naming the service, so slow queries and their owners show in PostgreSQL.
+pub fn build_pool(settings: &DatabaseSettings, service: &'static str) -> Result<DbPool, DbError> {
+    let statement_timeout_ms = settings.statement_timeout_ms;
+    let mut config = ManagerConfig::default();
+    config.custom_setup = Box::new(move |url| {
+        let url = url.to_owned();
+        Box::pin(async move {
+            let mut conn = AsyncPgConnection::establish(&url).await?;
+            let setup = format!(
+                "SET statement_timeout = {statement_timeout_ms}; SET application_name = '{service}'"
+            );
+            diesel::sql_query(setup)
+                .execute(&mut conn)
+                .await
+                .map_err(ConnectionError::CouldntSetupConfiguration)?;
+            Ok(conn)
+        })
+    });
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
+        settings.url.expose_secret(),
+        config,
+    );
+    Pool::builder(manager)
+        .max_size(settings.max_connections)
+        .wait_timeout(Some(Duration::from_millis(settings.pool_wait_ms)))
+        .create_timeout(Some(Duration::from_millis(settings.pool_wait_ms)))
+        .runtime(deadpool::Runtime::Tokio1)
+        .build()
+        .map_err(|e| DbError::Pool(e.to_string()))
+}
+
+/// Checks a connection out of the pool.
+pub async fn conn(pool: &DbPool) -> Result<PooledConn, DbError> {
+    pool.get().await.map_err(|e| DbError::Checkout(e.to_string()))
+}
+
+/// Whether the database answers (for `/readyz`).
+pub async fn ping(pool: &DbPool) -> bool {
+    match pool.get().await {
+        Ok(mut c) => diesel::sql_query("SELECT 1").execute(&mut c).await.is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// Applies pending migrations; returns the names of those applied.
+pub async fn run_migrations(url: &str) -> Result<Vec<String>, DbError> {
+    use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+    let url = url.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let mut conn: AsyncConnectionWrapper<AsyncPgConnection> =
+            diesel::Connection::establish(&url)?;
+        let applied = conn
+            .run_pending_migrations(MIGRATIONS)
+            .map_err(|e| DbError::Migration(e.to_string()))?;
+        Ok(applied.iter().map(ToString::to_string).collect())
+    })
+    .await
+    .map_err(|e| DbError::Migration(e.to_string()))?
+}

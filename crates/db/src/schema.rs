@@ -1,0 +1,171 @@
+//! Diesel table definitions, matching `migrations/` (checked by the schema test in
+//! `leadgen-test-support`, which migrates a fresh database and compares column lists).
+
+diesel::table! {
+    t_ecom_platform_auth (id) {
+        id -> Int8,
+        tenant_id -> Int8,
+        platform_type -> Text,
+        app_key -> Text,
+        auth_info -> Text,
+        access_token -> Nullable<Text>,
+        refresh_token -> Nullable<Text>,
+        shop_id -> Nullable<Text>,
+        shop_name -> Nullable<Text>,
+        status -> Text,
+        oauth_state_hash -> Nullable<Text>,
+        redirect_url -> Nullable<Text>,
+        callback_url -> Text,
+        expiry_time -> Nullable<Timestamptz>,
+        refresh_expiry_time -> Nullable<Timestamptz>,
+        last_sync_time -> Nullable<Timestamptz>,
+        created_by -> Int8,
+        create_time -> Timestamptz,
+        update_time -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    t_ecom_sync_task (id) {
+        id -> Int8,
+        tenant_id -> Int8,
+        platform_id -> Int8,
+        platform_type -> Text,
+        trigger_type -> Text,
+        status -> Text,
+        window_start -> Timestamptz,
+        window_end -> Timestamptz,
+        requested_by -> Nullable<Int8>,
+        requested_by_name -> Nullable<Text>,
+        sync_time -> Timestamptz,
+        started_at -> Nullable<Timestamptz>,
+        finished_at -> Nullable<Timestamptz>,
+        pages_fetched -> Int4,
+        success_count -> Int4,
+        failure_count -> Int4,
+        error_message -> Nullable<Text>,
+        update_time -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    t_ecom_order_raw (id) {
+        id -> Int8,
+        tenant_id -> Int8,
+        platform_id -> Int8,
+        platform_type -> Text,
+        order_id -> Text,
+        raw_data -> Text,
+        normalized -> Nullable<Text>,
+        parse_error -> Nullable<Text>,
+        content_hash -> Text,
+        order_created_at -> Nullable<Timestamptz>,
+        order_modified_at -> Nullable<Timestamptz>,
+        sync_task_id -> Int8,
+        sync_time -> Timestamptz,
+        process_status -> Text,
+    }
+}
+
+diesel::table! {
+    t_ecom_order_processed (id) {
+        id -> Int8,
+        tenant_id -> Int8,
+        platform_id -> Int8,
+        platform_type -> Text,
+        raw_order_id -> Int8,
+        order_id -> Text,
+        user_id -> Nullable<Int8>,
+        buyer_key_hash -> Nullable<Text>,
+        status -> Text,
+        platform_status -> Text,
+        amount_fen -> Int8,
+        order_time -> Timestamptz,
+        product_info -> Text,
+        contact_info -> Nullable<Text>,
+        contact_masked -> Nullable<Text>,
+        contact_kind -> Nullable<Text>,
+        region -> Text,
+        create_time -> Timestamptz,
+        update_time -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    t_order_lead (id) {
+        id -> Int8,
+        tenant_id -> Int8,
+        platform_id -> Int8,
+        platform_type -> Text,
+        order_id -> Text,
+        raw_order_id -> Int8,
+        processed_order_id -> Int8,
+        contact_info -> Text,
+        contact_masked -> Text,
+        contact_kind -> Text,
+        product_info -> Text,
+        amount_fen -> Int8,
+        order_time -> Timestamptz,
+        intention_tags -> Array<Text>,
+        score -> Int2,
+        process_status -> Text,
+        create_time -> Timestamptz,
+        update_time -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    t_operation_log (id) {
+        id -> Int8,
+        tenant_id -> Int8,
+        service -> Text,
+        operator_id -> Nullable<Int8>,
+        operator_name -> Nullable<Text>,
+        action -> Text,
+        target_type -> Text,
+        target_ids -> Array<Text>,
+        result -> Text,
+        error_message -> Nullable<Text>,
+        trace_id -> Nullable<Text>,
+        occurred_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    t_outbox (id) {
+        id -> Int8,
+        event_id -> Uuid,
+        producer -> Text,
+        routing_key -> Text,
+        payload -> Jsonb,
+        headers -> Jsonb,
+        created_at -> Timestamptz,
+        attempts -> Int4,
+        last_attempt_at -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    t_processed_message (consumer, message_id) {
+        consumer -> Text,
+        message_id -> Text,
+        processed_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(t_ecom_sync_task -> t_ecom_platform_auth (platform_id));
+diesel::joinable!(t_ecom_order_raw -> t_ecom_platform_auth (platform_id));
+diesel::joinable!(t_ecom_order_processed -> t_ecom_platform_auth (platform_id));
+diesel::joinable!(t_order_lead -> t_ecom_platform_auth (platform_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    t_ecom_platform_auth,
+    t_ecom_sync_task,
+    t_ecom_order_raw,
+    t_ecom_order_processed,
+    t_order_lead,
+    t_operation_log,
+    t_outbox,
+    t_processed_message,
+);

@@ -1,0 +1,58 @@
+//! The module's event contracts. Every message on the broker is a CloudEvents 1.0 JSON envelope
+//! ([`CloudEvent`]) around one versioned payload:
+//!
+//! | payload | routing key | producer | consumers |
+//! |---|---|---|---|
+//! | [`SyncRequestedV1`] | `sync.requested.v1` | auth-api, sync-worker's scheduler | sync-worker |
+//! | [`RawOrdersFetchedV1`] | `orders.fetched.v1` | sync-worker | order-processor |
+//! | [`LeadIdentifiedV1`] | `lead.identified.v1` | order-processor | other teams |
+//!
+//! `proto-events/schemas/v1/*.json` are generated from these types (`leadctl schemas`), and a
+//! test fails when the committed files and the types disagree. Within a version fields are only
+//! added, as optional; a breaking change is a new `vN` type and routing key.
+
+mod envelope;
+mod payloads;
+
+pub use envelope::{CloudEvent, EnvelopeError, SPEC_VERSION};
+pub use payloads::{ContactSummary, LeadIdentifiedV1, RawOrdersFetchedV1, SyncRequestedV1};
+
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// A payload type and the names it travels under.
+pub trait Event: Serialize + DeserializeOwned + JsonSchema {
+    /// CloudEvents `type`, reverse-DNS and versioned.
+    const TYPE: &'static str;
+    /// The topic exchange's routing key.
+    const ROUTING_KEY: &'static str;
+    /// The schema's file name under `proto-events/schemas/v1/`.
+    const SCHEMA_FILE: &'static str;
+}
+
+/// The routing keys, as constants for bindings.
+pub mod routing {
+    pub const SYNC_REQUESTED_V1: &str = "sync.requested.v1";
+    pub const ORDERS_FETCHED_V1: &str = "orders.fetched.v1";
+    pub const LEAD_IDENTIFIED_V1: &str = "lead.identified.v1";
+}
+
+/// The JSON Schema of the whole envelope for `E`, as committed in `proto-events/`.
+pub fn schema_for<E: Event>() -> serde_json::Value {
+    let settings = schemars::r#gen::SchemaSettings::draft07();
+    let schema = settings.into_generator().into_root_schema_for::<CloudEvent<E>>();
+    serde_json::to_value(schema).unwrap_or(serde_json::Value::Null)
+}
+
+/// Every event's schema file name and schema.
+pub fn all_schemas() -> Vec<(&'static str, serde_json::Value)> {
+    vec![
+        (SyncRequestedV1::SCHEMA_FILE, schema_for::<SyncRequestedV1>()),
+        (RawOrdersFetchedV1::SCHEMA_FILE, schema_for::<RawOrdersFetchedV1>()),
+        (LeadIdentifiedV1::SCHEMA_FILE, schema_for::<LeadIdentifiedV1>()),
+    ]
+}
+
+#[cfg(test)]
+mod tests;

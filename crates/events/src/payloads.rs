@@ -1,0 +1,87 @@
+//! The version-1 payloads.
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use leadgen_domain::{ContactKind, IntentionTag, PlatformType, SyncTrigger};
+
+use crate::{Event, routing};
+
+/// A sync of one platform authorization's orders over a time window was requested.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncRequestedV1 {
+    pub sync_task_id: i64,
+    pub platform_id: i64,
+    pub platform_type: PlatformType,
+    pub trigger: SyncTrigger,
+    /// Orders created from this instant (inclusive)…
+    pub window_start: DateTime<Utc>,
+    /// …up to this instant (inclusive).
+    pub window_end: DateTime<Utc>,
+    /// The user who asked; absent for scheduled syncs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_by: Option<i64>,
+}
+
+impl Event for SyncRequestedV1 {
+    const TYPE: &'static str = "com.cunkebao.leadgen.sync.requested.v1";
+    const ROUTING_KEY: &'static str = routing::SYNC_REQUESTED_V1;
+    const SCHEMA_FILE: &'static str = "sync-requested.json";
+}
+
+/// A page of orders was fetched from a platform and stored raw.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RawOrdersFetchedV1 {
+    pub sync_task_id: i64,
+    pub platform_id: i64,
+    pub platform_type: PlatformType,
+    /// Ids in `t_ecom_order_raw` that are new or changed and wait for processing.
+    pub raw_order_ids: Vec<i64>,
+    /// Orders in this batch the adapter could not parse (kept raw, counted, not processed).
+    #[serde(default)]
+    pub malformed_count: u32,
+}
+
+impl Event for RawOrdersFetchedV1 {
+    const TYPE: &'static str = "com.cunkebao.leadgen.orders.fetched.v1";
+    const ROUTING_KEY: &'static str = routing::ORDERS_FETCHED_V1;
+    const SCHEMA_FILE: &'static str = "raw-orders-fetched.json";
+}
+
+/// How to reach the buyer, as shown to sales staff: masked, never the full value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ContactSummary {
+    pub kind: ContactKind,
+    /// Masked display form, e.g. `138****0001`.
+    pub masked: String,
+}
+
+/// An order's buyer was identified as a lead.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LeadIdentifiedV1 {
+    pub lead_id: i64,
+    pub platform_id: i64,
+    pub platform_type: PlatformType,
+    /// The platform's order id.
+    pub order_id: String,
+    pub raw_order_id: i64,
+    pub order_time: DateTime<Utc>,
+    /// Decimal yuan, e.g. `"199.00"`.
+    pub amount: String,
+    pub product_info: String,
+    pub contact: ContactSummary,
+    pub intention_tags: Vec<IntentionTag>,
+    /// 0–100.
+    pub score: u8,
+}
+
+impl Event for LeadIdentifiedV1 {
+    const TYPE: &'static str = "com.cunkebao.leadgen.lead.identified.v1";
+    const ROUTING_KEY: &'static str = routing::LEAD_IDENTIFIED_V1;
+    const SCHEMA_FILE: &'static str = "lead-identified.json";
+}

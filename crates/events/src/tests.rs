@@ -1,0 +1,66 @@
+//! Contract tests: the committed schemas and examples in `proto-events/` match the types.
+
+use std::path::PathBuf;
+
+use super::*;
+
+fn proto_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto-events")
+}
+
+#[test]
+fn committed_schemas_match_the_rust_types() {
+    for (file, generated) in all_schemas() {
+        let path = proto_dir().join("schemas/v1").join(file);
+        let committed = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{} missing ({e}); run `leadctl schemas`", path.display()));
+        let committed: serde_json::Value = serde_json::from_str(&committed).unwrap();
+        assert_eq!(
+            committed, generated,
+            "{file} differs from the Rust types: run `leadctl schemas` and review the diff"
+        );
+    }
+}
+
+fn example<E: Event>(file: &str) -> CloudEvent<E> {
+    let path = proto_dir().join("examples/v1").join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    CloudEvent::<E>::from_slice(text.as_bytes()).unwrap_or_else(|e| panic!("{file}: {e}"))
+}
+
+#[test]
+fn committed_examples_parse_as_their_events() {
+    let e = example::<SyncRequestedV1>("sync-requested.json");
+    assert_eq!(e.data.platform_type, leadgen_domain::PlatformType::Taobao);
+    let e = example::<RawOrdersFetchedV1>("raw-orders-fetched.json");
+    assert!(!e.data.raw_order_ids.is_empty());
+    let e = example::<LeadIdentifiedV1>("lead-identified.json");
+    assert!(e.data.contact.masked.contains('*'));
+}
+
+#[test]
+fn envelopes_round_trip_and_reject_the_wrong_type() {
+    let event = CloudEvent::new(
+        "auth-api",
+        7,
+        Some("sync-task/1".into()),
+        SyncRequestedV1 {
+            sync_task_id: 1,
+            platform_id: 2,
+            platform_type: leadgen_domain::PlatformType::Taobao,
+            trigger: leadgen_domain::SyncTrigger::Manual,
+            window_start: chrono::DateTime::UNIX_EPOCH,
+            window_end: chrono::Utc::now(),
+            requested_by: Some(7),
+        },
+    );
+    let bytes = serde_json::to_vec(&event).unwrap();
+    let back = CloudEvent::<SyncRequestedV1>::from_slice(&bytes).unwrap();
+    assert_eq!(back, event);
+    let wrong = CloudEvent::<RawOrdersFetchedV1>::from_slice(&bytes);
+    assert!(wrong.is_err());
+    let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(json["specversion"], "1.0");
+    assert_eq!(json["type"], "com.cunkebao.leadgen.sync.requested.v1");
+    assert_eq!(json["data"]["platformType"], "TAOBAO");
+}

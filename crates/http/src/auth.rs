@@ -1,0 +1,218 @@
+//! Bearer-token identity. Production verifies RS256 tokens from the company's identity service
+//! (public key from configuration); local runs use a shared HS256 secret and `leadctl token`.
+//!
+//! Claims used: `sub` (user id), `tenant_id`, `name` (for the operation log), `perms`, `exp`.
+//! No, invalid or expired token: 401. Valid token without the permission: 403.
+
+use std::future::{Ready, ready};
+use std::sync::Arc;
+
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use leadgen_settings::{AuthSettings, ExposeSecret};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::ApiError;
+
+/// The permissions of the order-lead module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    /// Add and manage platform authorizations.
+    Auth,
+    /// Trigger syncs.
+    Sync,
+    /// Read authorizations, sync records and leads.
+    View,
+}
+
+impl Permission {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::Auth => "lead:order:auth",
+            Permission::Sync => "lead:order:sync",
+            Permission::View => "lead:order:view",
+        }
+    }
+}
+
+/// The token's claims.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    #[serde(deserialize_with = "int_or_string")]
+    pub sub: i64,
+    #[serde(deserialize_with = "int_or_string")]
+    pub tenant_id: i64,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default, deserialize_with = "list_or_string")]
+    pub perms: Vec<String>,
+    pub exp: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
+}
+
+fn int_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum IntOrString {
+        Int(i64),
+        Str(String),
+    }
+    match IntOrString::deserialize(d)? {
+        IntOrString::Int(n) => Ok(n),
+        IntOrString::Str(s) => s.parse().map_err(serde::de::Error::custom),
+    }
+}
+
+fn list_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrString {
+        List(Vec<String>),
+        Str(String),
+    }
+    Ok(match ListOrString::deserialize(d)? {
+        ListOrString::List(v) => v,
+        ListOrString::Str(s) => s.split([' ', ',']).filter(|p| !p.is_empty()).map(str::to_owned).collect(),
+    })
+}
+
+/// Why a verifier could not be built or a token minted.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthConfigError {
+    #[error("auth.algorithm must be HS256 or RS256, not `{0}`")]
+    Algorithm(String),
+    #[error("auth.hmac_secret is required for HS256")]
+    MissingSecret,
+    #[error("auth.public_key_pem is required for RS256 and must be a PEM RSA public key")]
+    BadPublicKey,
+    #[error("cannot sign the token: {0}")]
+    Sign(String),
+}
+
+/// Verifies bearer tokens.
+#[derive(Clone)]
+pub struct JwtVerifier {
+    key: Arc<DecodingKey>,
+    validation: Validation,
+}
+
+impl JwtVerifier {
+    pub fn from_settings(settings: &AuthSettings) -> Result<Self, AuthConfigError> {
+        let (algorithm, key) = match settings.algorithm.as_str() {
+            "HS256" => {
+                let secret = settings.hmac_secret.as_ref().ok_or(AuthConfigError::MissingSecret)?;
+                (Algorithm::HS256, DecodingKey::from_secret(secret.expose_secret().as_bytes()))
+            }
+            "RS256" => {
+                let pem = settings.public_key_pem.as_ref().ok_or(AuthConfigError::BadPublicKey)?;
+                let key = DecodingKey::from_rsa_pem(pem.as_bytes()).map_err(|_| AuthConfigError::BadPublicKey)?;
+                (Algorithm::RS256, key)
+            }
+            other => return Err(AuthConfigError::Algorithm(other.to_owned())),
+        };
+        let mut validation = Validation::new(algorithm);
+        validation.leeway = 30;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        match &settings.issuer {
+            Some(iss) => validation.set_issuer(&[iss]),
+            None => validation.iss = None,
+        }
+        match &settings.audience {
+            Some(aud) => validation.set_audience(&[aud]),
+            None => validation.validate_aud = false,
+        }
+        Ok(JwtVerifier { key: Arc::new(key), validation })
+    }
+
+    pub fn verify(&self, token: &str) -> Option<Claims> {
+        jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation).ok().map(|d| d.claims)
+    }
+}
+
+/// Mints an HS256 development token (`leadctl token`, tests).
+pub fn mint_hs256(secret: &str, claims: &Claims) -> Result<String, AuthConfigError> {
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &EncodingKey::from_secret(secret.as_bytes()))
+        .map_err(|e| AuthConfigError::Sign(e.to_string()))
+}
+
+/// The authenticated caller. Extracting it fails with 401 when the token is missing or invalid.
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    pub user_id: i64,
+    pub tenant_id: i64,
+    pub name: String,
+    perms: Vec<String>,
+}
+
+impl AuthUser {
+    /// 403 unless the token carries `permission`.
+    pub fn require(&self, permission: Permission) -> Result<(), ApiError> {
+        if self.perms.iter().any(|p| p == permission.as_str()) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(permission.as_str()))
+        }
+    }
+}
+
+impl FromRequest for AuthUser {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let Some(verifier) = req.app_data::<web::Data<JwtVerifier>>() else {
+            return ready(Err(ApiError::internal("JwtVerifier is not registered as app data")));
+        };
+        let token = req
+            .headers()
+            .get(actix_web::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(str::trim);
+        let user = token.and_then(|t| verifier.verify(t)).map(|c| {
+            tracing::Span::current().record("tenant_id", c.tenant_id);
+            AuthUser { user_id: c.sub, tenant_id: c.tenant_id, name: c.name, perms: c.perms }
+        });
+        ready(user.ok_or_else(ApiError::unauthorized))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use leadgen_settings::SecretString;
+
+    use super::*;
+
+    fn settings() -> AuthSettings {
+        AuthSettings {
+            algorithm: "HS256".into(),
+            hmac_secret: Some(SecretString::from("s3cret".to_owned())),
+            public_key_pem: None,
+            issuer: None,
+            audience: None,
+        }
+    }
+
+    #[test]
+    fn verifies_minted_tokens_and_refuses_others() {
+        let v = JwtVerifier::from_settings(&settings()).unwrap();
+        let claims = Claims {
+            sub: 7,
+            tenant_id: 1,
+            name: "张三".into(),
+            perms: vec!["lead:order:view".into()],
+            exp: chrono::Utc::now().timestamp() + 60,
+            iss: None,
+            aud: None,
+        };
+        let token = mint_hs256("s3cret", &claims).unwrap();
+        assert_eq!(v.verify(&token).unwrap().tenant_id, 1);
+        assert!(v.verify(&mint_hs256("other", &claims).unwrap()).is_none());
+        let expired = Claims { exp: chrono::Utc::now().timestamp() - 3600, ..claims };
+        assert!(v.verify(&mint_hs256("s3cret", &expired).unwrap()).is_none());
+    }
+}

@@ -1,0 +1,58 @@
+//! Business error codes: the one list the front end and support rely on. Generic outcomes use
+//! the HTTP status as `code`; specific business errors use a stable five-digit code whose first
+//! three digits are the HTTP status. `docs/api-conventions.md` publishes this table.
+
+/// One business code and what it means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BusinessCode {
+    pub code: u32,
+    pub status: u16,
+    /// The default message (Simplified Chinese).
+    pub message: &'static str,
+}
+
+macro_rules! codes {
+    ($($(#[$m:meta])* $name:ident = ($code:literal, $status:literal, $msg:literal);)+) => {
+        $($(#[$m])* pub const $name: BusinessCode = BusinessCode { code: $code, status: $status, message: $msg };)+
+        /// Every business code.
+        pub const ALL: &[BusinessCode] = &[$($name),+];
+    };
+}
+
+codes! {
+    /// The platform authorization is not ACTIVE, so it cannot sync.
+    PLATFORM_NOT_ACTIVE = (40001, 400, "电商平台授权状态异常，请先完成授权");
+    /// The OAuth callback's state is unknown, used or expired.
+    OAUTH_STATE_INVALID = (40002, 400, "授权回调无效或已过期，请重新发起授权");
+    /// The platform refused to exchange the authorization code.
+    OAUTH_EXCHANGE_FAILED = (40003, 400, "电商平台授权失败，请重新授权");
+    /// The requested sync window is beyond what the platform keeps.
+    SYNC_WINDOW_INVALID = (40004, 400, "同步时间范围不合法");
+    /// A sync is already running for this platform authorization.
+    SYNC_ALREADY_RUNNING = (40901, 409, "该平台已有同步任务正在运行");
+    /// The e-commerce platform's API failed.
+    PLATFORM_API_FAILED = (50201, 502, "电商平台接口调用失败，请稍后重试");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_start_with_their_status() {
+        let mut seen = std::collections::HashSet::new();
+        for c in ALL {
+            assert!(seen.insert(c.code), "duplicate code {}", c.code);
+            assert_eq!(c.code / 100, u32::from(c.status), "code {} vs status {}", c.code, c.status);
+        }
+    }
+
+    #[test]
+    fn every_code_is_documented_in_the_conventions() {
+        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/api-conventions.md"))
+            .expect("docs/api-conventions.md");
+        for c in ALL {
+            assert!(doc.contains(&c.code.to_string()), "code {} is not in docs/api-conventions.md", c.code);
+        }
+    }
+}

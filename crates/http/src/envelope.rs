@@ -1,0 +1,41 @@
+//! The response envelope: `{ "code": 200, "message": "success", "data": …, "traceId": "…" }`.
+
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use serde::Serialize;
+
+/// The envelope, success or error.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Envelope<'a, T: Serialize> {
+    pub code: u32,
+    pub message: &'a str,
+    pub data: Option<T>,
+    pub trace_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<&'a [crate::FieldError]>,
+}
+
+
+/// `200` with `data`.
+pub fn ok<T: Serialize>(data: T) -> HttpResponse {
+    HttpResponse::Ok().json(Envelope {
+        code: 200,
+        message: "success",
+        data: Some(data),
+        trace_id: leadgen_telemetry::current_trace_id(),
+        errors: None,
+    })
+}
+
+/// `201` with `data` and a `Location` header.
+pub fn created<T: Serialize>(data: T, location: &str) -> HttpResponse {
+    let body = Envelope {
+        code: 201,
+        message: "success",
+        data: Some(&data),
+        trace_id: leadgen_telemetry::current_trace_id(),
+        errors: None,
+    };
+    HttpResponse::build(StatusCode::CREATED).insert_header(("Location", location)).json(body)
+}

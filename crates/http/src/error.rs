@@ -1,0 +1,205 @@
+//! [`ApiError`]: every service maps its own errors into it in one place; it renders the envelope.
+//! 5xx responses are opaque: the cause is logged once here, the client sees a generic message
+//! and the trace id.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use serde::Serialize;
+
+use crate::codes::BusinessCode;
+use crate::envelope::Envelope;
+
+/// One invalid field of a request (422).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    /// The field's path in the request, camelCase (`authInfo.appKey`).
+    pub field: String,
+    pub message: String,
+}
+
+/// An error response.
+pub struct ApiError {
+    status: StatusCode,
+    code: u32,
+    message: Cow<'static, str>,
+    errors: Vec<FieldError>,
+    /// The cause of a 5xx, logged and never shown.
+    source: Option<String>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<Cow<'static, str>>) -> Self {
+        ApiError { status, code: u32::from(status.as_u16()), message: message.into(), errors: Vec::new(), source: None }
+    }
+
+    /// 400: malformed request.
+    pub fn bad_request(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    /// 401: no, invalid or expired token.
+    pub fn unauthorized() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "未登录或登录已过期")
+    }
+
+    /// 403: valid token without the permission.
+    pub fn forbidden(permission: &str) -> Self {
+        Self::new(StatusCode::FORBIDDEN, format!("没有权限：需要 {permission}"))
+    }
+
+    /// 404: absent, or another tenant's.
+    pub fn not_found(what: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, format!("{what}不存在"))
+    }
+
+    /// 422: every invalid field.
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let mut e = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "请求参数校验失败");
+        e.errors = errors;
+        e
+    }
+
+    /// A documented business error.
+    pub fn business(code: BusinessCode) -> Self {
+        let status = StatusCode::from_u16(code.status).unwrap_or(StatusCode::BAD_REQUEST);
+        ApiError { status, code: code.code, message: Cow::Borrowed(code.message), errors: Vec::new(), source: None }
+    }
+
+    /// A documented business error with a more specific message.
+    pub fn business_with(code: BusinessCode, message: impl Into<Cow<'static, str>>) -> Self {
+        let mut e = Self::business(code);
+        e.message = message.into();
+        e
+    }
+
+    /// 500 with an opaque message; `cause` is logged, never returned.
+    #[track_caller]
+    pub fn internal(cause: impl fmt::Display) -> Self {
+        let location = std::panic::Location::caller();
+        let mut e = Self::new(StatusCode::INTERNAL_SERVER_ERROR, "服务器内部错误，请稍后重试");
+        e.source = Some(format!("{cause} (at {}:{})", location.file(), location.line()));
+        e
+    }
+
+    pub fn code(&self) -> u32 {
+        self.code
+    }
+
+    pub fn field_errors(&self) -> &[FieldError] {
+        &self.errors
+    }
+}
+
+impl fmt::Debug for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}", self.status, self.code, self.message)?;
+        if let Some(source) = &self.source {
+            write!(f, " caused by {source}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.message)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let Some(source) = &self.source {
+            tracing::error!(error.cause = %source, http.status = self.status.as_u16(), "Request failed");
+        }
+        let errors = (!self.errors.is_empty()).then_some(self.errors.as_slice());
+        HttpResponse::build(self.status).json(Envelope::<()> {
+            code: self.code,
+            message: &self.message,
+            data: None,
+            trace_id: leadgen_telemetry::current_trace_id(),
+            errors,
+        })
+    }
+}
+
+/// Turns `validator` errors into field errors with camelCase paths (`authInfo.appKey`).
+pub fn from_validation(errors: &validator::ValidationErrors) -> ApiError {
+    let mut out = Vec::new();
+    collect(errors, "", &mut out);
+    out.sort_by(|a, b| a.field.cmp(&b.field));
+    ApiError::validation(out)
+}
+
+fn collect(errors: &validator::ValidationErrors, prefix: &str, out: &mut Vec<FieldError>) {
+    for (field, kind) in errors.errors() {
+        let path = if prefix.is_empty() { camel(field) } else { format!("{prefix}.{}", camel(field)) };
+        match kind {
+            validator::ValidationErrorsKind::Field(list) => {
+                for e in list {
+                    let message = e.message.as_ref().map_or_else(|| format!("{path} 不合法"), ToString::to_string);
+                    out.push(FieldError { field: path.clone(), message });
+                }
+            }
+            validator::ValidationErrorsKind::Struct(inner) => collect(inner, &path, out),
+            validator::ValidationErrorsKind::List(items) => {
+                for (i, inner) in items {
+                    collect(inner, &format!("{path}[{i}]"), out);
+                }
+            }
+        }
+    }
+}
+
+fn camel(snake: &str) -> String {
+    let mut out = String::with_capacity(snake.len());
+    let mut upper = false;
+    for c in snake.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Malformed JSON bodies: 400 in the envelope.
+pub fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default().limit(256 * 1024).error_handler(|err, _req: &HttpRequest| {
+        ApiError::bad_request(format!("请求体不是合法的 JSON：{err}")).into()
+    })
+}
+
+/// Wrong query parameter types: 400 in the envelope.
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default()
+        .error_handler(|err, _req: &HttpRequest| ApiError::bad_request(format!("查询参数不合法：{err}")).into())
+}
+
+/// Malformed path parameters (a non-numeric id): 400 in the envelope.
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default()
+        .error_handler(|err, _req: &HttpRequest| ApiError::bad_request(format!("路径参数不合法：{err}")).into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn camel_cases_paths() {
+        assert_eq!(camel("auth_info"), "authInfo");
+        assert_eq!(camel("app_key"), "appKey");
+        assert_eq!(camel("redirectUrl"), "redirectUrl");
+    }
+}

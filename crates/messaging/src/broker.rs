@@ -1,0 +1,183 @@
+//! One broker connection per process, re-established (and the topology re-declared) when lost.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::publisher_confirm::Confirmation;
+use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::Mutex;
+
+use leadgen_settings::AmqpSettings;
+
+use crate::topology::{QueueSpec, Topology};
+
+/// Why the broker could not be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MessagingError {
+    #[error("broker connection failed: {0}")]
+    Connection(#[from] lapin::Error),
+    #[error("the broker refused the message (nack)")]
+    Nacked,
+    #[error("the message could not be routed to any queue")]
+    Unroutable,
+    #[error("no publisher confirm within {0:?}")]
+    ConfirmTimeout(Duration),
+}
+
+/// A message ready to publish on the events exchange.
+#[derive(Debug, Clone)]
+pub struct OutgoingMessage {
+    pub routing_key: String,
+    /// The event id; consumers dedupe on it.
+    pub message_id: String,
+    pub payload: Vec<u8>,
+    /// W3C trace context and any other string headers.
+    pub headers: HashMap<String, String>,
+}
+
+struct Live {
+    connection: Connection,
+    publisher: Channel,
+}
+
+/// The process's broker connection.
+pub struct Broker {
+    url: SecretString,
+    topology: Topology,
+    queues: Vec<QueueSpec>,
+    confirm_timeout: Duration,
+    live: Mutex<Option<Live>>,
+}
+
+impl Broker {
+    /// Connects and declares the topology, including `queues` (the queues this process consumes).
+    pub async fn connect(settings: &AmqpSettings, queues: Vec<QueueSpec>) -> Result<Arc<Self>, MessagingError> {
+        let broker = Broker {
+            url: settings.url.clone(),
+            topology: Topology { prefix: settings.prefix.clone(), delivery_limit: settings.delivery_limit },
+            queues,
+            confirm_timeout: Duration::from_millis(settings.confirm_timeout_ms),
+            live: Mutex::new(None),
+        };
+        {
+            let mut live = broker.live.lock().await;
+            *live = Some(broker.open().await?);
+        }
+        Ok(Arc::new(broker))
+    }
+
+    pub fn topology(&self) -> &Topology {
+        &self.topology
+    }
+
+    async fn open(&self) -> Result<Live, MessagingError> {
+        let properties = ConnectionProperties::default()
+            .with_executor(tokio_executor_trait::Tokio::current())
+            .with_reactor(tokio_reactor_trait::Tokio)
+            .with_connection_name(LongString::from(self.topology.prefix.as_bytes().to_vec()));
+        let connection = Connection::connect(self.url.expose_secret(), properties).await?;
+        let publisher = connection.create_channel().await?;
+        publisher.confirm_select(ConfirmSelectOptions::default()).await?;
+        self.topology.declare(&publisher, &self.queues).await?;
+        tracing::info!(amqp.prefix = %self.topology.prefix, "Connected to the broker and declared the topology");
+        Ok(Live { connection, publisher })
+    }
+
+    /// The publishing channel, reconnecting first when the connection was lost.
+    async fn publisher(&self) -> Result<Channel, MessagingError> {
+        let mut live = self.live.lock().await;
+        let healthy = live
+            .as_ref()
+            .is_some_and(|l| l.connection.status().connected() && l.publisher.status().connected());
+        if !healthy {
+            if live.is_some() {
+                tracing::warn!("Broker connection lost; reconnecting");
+            }
+            *live = None;
+            *live = Some(self.open().await?);
+        }
+        match live.as_ref() {
+            Some(l) => Ok(l.publisher.clone()),
+            None => Err(MessagingError::Connection(lapin::Error::InvalidConnectionState(
+                lapin::ConnectionState::Closed,
+            ))),
+        }
+    }
+
+    /// A fresh channel for consuming, reconnecting first when needed.
+    pub async fn consumer_channel(&self) -> Result<Channel, MessagingError> {
+        self.publisher().await?;
+        let live = self.live.lock().await;
+        match live.as_ref() {
+            Some(l) => Ok(l.connection.create_channel().await?),
+            None => Err(MessagingError::Connection(lapin::Error::InvalidConnectionState(
+                lapin::ConnectionState::Closed,
+            ))),
+        }
+    }
+
+    /// Whether the connection is up (for `/readyz`).
+    pub async fn is_connected(&self) -> bool {
+        self.live.lock().await.as_ref().is_some_and(|l| l.connection.status().connected())
+    }
+
+    /// Publishes on the events exchange and waits for the broker's confirm. Persistent,
+    /// mandatory, JSON, with `message_id` and `type` set.
+    pub async fn publish(&self, message: &OutgoingMessage) -> Result<(), MessagingError> {
+        let channel = self.publisher().await?;
+        let mut headers = FieldTable::default();
+        for (k, v) in &message.headers {
+            headers.insert(ShortString::from(k.clone()), AMQPValue::LongString(LongString::from(v.as_bytes().to_vec())));
+        }
+        let properties = BasicProperties::default()
+            .with_content_type(ShortString::from("application/json"))
+            .with_delivery_mode(2)
+            .with_message_id(ShortString::from(message.message_id.clone()))
+            .with_type(ShortString::from(message.routing_key.clone()))
+            .with_headers(headers);
+        let options = BasicPublishOptions { mandatory: true, ..BasicPublishOptions::default() };
+        let result = async {
+            let confirm = channel
+                .basic_publish(
+                    &self.topology.events_exchange(),
+                    &message.routing_key,
+                    options,
+                    &message.payload,
+                    properties,
+                )
+                .await?;
+            match tokio::time::timeout(self.confirm_timeout, confirm).await {
+                Err(_) => Err(MessagingError::ConfirmTimeout(self.confirm_timeout)),
+                Ok(Err(e)) => Err(MessagingError::Connection(e)),
+                Ok(Ok(Confirmation::Ack(Some(_returned)))) => Err(MessagingError::Unroutable),
+                Ok(Ok(Confirmation::Ack(None) | Confirmation::NotRequested)) => Ok(()),
+                Ok(Ok(Confirmation::Nack(_))) => Err(MessagingError::Nacked),
+            }
+        }
+        .await;
+        if matches!(result, Err(MessagingError::Connection(_) | MessagingError::ConfirmTimeout(_))) {
+            // Force a reconnect on the next call rather than reuse a channel in an unknown state.
+            *self.live.lock().await = None;
+        }
+        result
+    }
+
+    /// Deletes this broker's queues and exchanges (test clean-up).
+    pub async fn delete_topology(&self) -> Result<(), MessagingError> {
+        let channel = self.publisher().await?;
+        self.topology.delete(&channel, &self.queues).await?;
+        Ok(())
+    }
+
+    /// Closes the connection (graceful shutdown).
+    pub async fn close(&self) {
+        if let Some(live) = self.live.lock().await.take() {
+            let _ = live.connection.close(200, "shutdown").await;
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! Consuming with manual acks, bounded prefetch and a supervised reconnect.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use lapin::message::Delivery;
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions};
+use lapin::types::{AMQPValue, FieldTable};
+use rand::Rng;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::broker::{Broker, MessagingError};
+
+/// What a handler decided about one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done (or already done before): acknowledge.
+    Ack,
+    /// Failed for a reason that may pass (database or platform unavailable): requeue after a
+    /// delay, until the queue's delivery limit dead-letters it.
+    Retry(String),
+    /// Can never succeed (malformed, unknown type): dead-letter now.
+    Reject(String),
+}
+
+/// One received message, detached from lapin.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    pub body: Vec<u8>,
+    pub message_id: Option<String>,
+    pub routing_key: String,
+    pub headers: HashMap<String, String>,
+    /// How often the broker delivered it before (quorum `x-delivery-count`).
+    pub delivery_count: u32,
+    pub redelivered: bool,
+}
+
+/// Handles one message. Implementations do their work in one database transaction that also
+/// records the message id, commit, and only then return [`Outcome::Ack`].
+#[async_trait::async_trait]
+pub trait Handler: Send + Sync + 'static {
+    async fn handle(&self, message: Incoming) -> Outcome;
+}
+
+/// How consuming is tuned.
+#[derive(Debug, Clone)]
+pub struct ConsumeOptions {
+    pub consumer: &'static str,
+    pub prefetch: u16,
+    pub delivery_limit: u32,
+    /// Give up (and let the process exit non-zero) after this long without a connection.
+    pub give_up_after: Duration,
+}
+
+/// Consumes `options.consumer`'s queue until `cancel` fires, reconnecting when the broker goes
+/// away. Returns an error only when the broker stayed unreachable for `give_up_after`.
+pub async fn run(
+    broker: Arc<Broker>,
+    handler: Arc<dyn Handler>,
+    options: ConsumeOptions,
+    cancel: CancellationToken,
+) -> Result<(), MessagingError> {
+    let mut down_since: Option<tokio::time::Instant> = None;
+    let mut attempt: u32 = 0;
+    while !cancel.is_cancelled() {
+        match consume_once(&broker, &handler, &options, &cancel).await {
+            Ok(()) => {
+                down_since = None;
+                attempt = 0;
+            }
+            Err(e) => {
+                let since = *down_since.get_or_insert_with(tokio::time::Instant::now);
+                if since.elapsed() >= options.give_up_after {
+                    tracing::error!(error = %e, consumer = options.consumer, "Broker unreachable for too long; giving up");
+                    return Err(e);
+                }
+                attempt = attempt.saturating_add(1);
+                let delay = backoff(attempt, Duration::from_millis(250), Duration::from_secs(10));
+                tracing::warn!(error = %e, consumer = options.consumer, retry_in_ms = delay.as_millis() as u64, "Consumer lost the broker; reconnecting");
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    () = cancel.cancelled() => {}
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One consuming session on one channel. Returns `Ok` on cancellation, `Err` when the channel or
+/// connection fails.
+async fn consume_once(
+    broker: &Arc<Broker>,
+    handler: &Arc<dyn Handler>,
+    options: &ConsumeOptions,
+    cancel: &CancellationToken,
+) -> Result<(), MessagingError> {
+    let channel = broker.consumer_channel().await?;
+    channel.basic_qos(options.prefetch, BasicQosOptions::default()).await?;
+    let queue = broker.topology().queue(options.consumer);
+    let tag = format!("{}-{}", options.consumer, rand::thread_rng().r#gen::<u64>());
+    let consumer = channel
+        .basic_consume(&queue, &tag, BasicConsumeOptions::default(), FieldTable::default())
+        .await?;
+    tracing::info!(queue = %queue, "Consuming");
+    let failure: Arc<tokio::sync::Mutex<Option<lapin::Error>>> = Arc::default();
+    let stream = consumer.take_until(cancel.cancelled());
+    stream
+        .for_each_concurrent(usize::from(options.prefetch.max(1)), |delivery| {
+            let handler = Arc::clone(handler);
+            let failure = Arc::clone(&failure);
+            let limit = options.delivery_limit;
+            async move {
+                match delivery {
+                    Ok(delivery) => process(delivery, handler, limit).await,
+                    Err(e) => *failure.lock().await = Some(e),
+                }
+            }
+        })
+        .await;
+    if let Some(e) = failure.lock().await.take() {
+        return Err(MessagingError::Connection(e));
+    }
+    if cancel.is_cancelled() {
+        // In-flight handlers have finished; unacknowledged prefetched messages return to the
+        // queue when the channel closes.
+        let _ = channel.close(200, "shutdown").await;
+        return Ok(());
+    }
+    Err(MessagingError::Connection(lapin::Error::InvalidChannelState(channel.status().state())))
+}
+
+async fn process(delivery: Delivery, handler: Arc<dyn Handler>, delivery_limit: u32) {
+    let incoming = detach(&delivery);
+    let span = tracing::info_span!(
+        "consume",
+        otel.kind = "consumer",
+        messaging.message.id = incoming.message_id.as_deref().unwrap_or(""),
+        messaging.routing_key = %incoming.routing_key,
+        messaging.delivery_count = incoming.delivery_count,
+    );
+    leadgen_telemetry::set_parent_from(&span, &incoming.headers);
+    async move {
+        let count = incoming.delivery_count;
+        let outcome = handler.handle(incoming).await;
+        settle(&delivery, outcome, count, delivery_limit).await;
+    }
+    .instrument(span)
+    .await;
+}
+
+/// The one place where a handler's outcome becomes ack, delayed requeue or dead-lettering.
+pub async fn settle(delivery: &Delivery, outcome: Outcome, delivery_count: u32, delivery_limit: u32) {
+    let result = match outcome {
+        Outcome::Ack => delivery.ack(BasicAckOptions::default()).await,
+        Outcome::Retry(reason) if delivery_count + 1 < delivery_limit => {
+            let delay = backoff(delivery_count + 1, Duration::from_millis(200), Duration::from_secs(5));
+            tracing::warn!(reason = %reason, retry_in_ms = delay.as_millis() as u64, "Message failed; requeueing");
+            tokio::time::sleep(delay).await;
+            delivery.nack(BasicNackOptions { requeue: true, multiple: false }).await
+        }
+        Outcome::Retry(reason) => {
+            tracing::error!(reason = %reason, "Message failed too often; dead-lettering");
+            delivery.reject(BasicRejectOptions { requeue: false }).await
+        }
+        Outcome::Reject(reason) => {
+            tracing::error!(reason = %reason, "Message rejected; dead-lettering");
+            delivery.reject(BasicRejectOptions { requeue: false }).await
+        }
+    };
+    if let Err(e) = result {
+        // The channel is gone: the broker redelivers the message, and the ledger makes that safe.
+        tracing::warn!(error = %e, "Could not settle a message; it will be redelivered");
+    }
+}
+
+fn detach(delivery: &Delivery) -> Incoming {
+    let props = &delivery.properties;
+    let mut headers = HashMap::new();
+    let mut delivery_count = 0;
+    if let Some(table) = props.headers() {
+        for (k, v) in table.inner() {
+            match v {
+                AMQPValue::LongString(s) => {
+                    headers.insert(k.to_string(), String::from_utf8_lossy(s.as_bytes()).into_owned());
+                }
+                AMQPValue::ShortString(s) => {
+                    headers.insert(k.to_string(), s.to_string());
+                }
+                AMQPValue::LongLongInt(n) if k.as_str() == "x-delivery-count" => {
+                    delivery_count = u32::try_from(*n).unwrap_or(u32::MAX);
+                }
+                AMQPValue::LongInt(n) if k.as_str() == "x-delivery-count" => {
+                    delivery_count = u32::try_from(*n).unwrap_or(u32::MAX);
+                }
+                _ => {}
+            }
+        }
+    }
+    Incoming {
+        body: delivery.data.clone(),
+        message_id: props.message_id().as_ref().map(ToString::to_string),
+        routing_key: delivery.routing_key.to_string(),
+        headers,
+        delivery_count,
+        redelivered: delivery.redelivered,
+    }
+}
+
+/// Exponential backoff with full jitter: a random delay in `[base, min(cap, base * 2^attempt)]`.
+pub fn backoff(attempt: u32, base: Duration, cap: Duration) -> Duration {
+    let exp = base.saturating_mul(1u32 << attempt.min(16));
+    let ceiling = exp.min(cap).max(base);
+    let millis = rand::thread_rng().gen_range(base.as_millis()..=ceiling.as_millis());
+    Duration::from_millis(u64::try_from(millis).unwrap_or(u64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_within_its_bounds() {
+        let base = Duration::from_millis(100);
+        let cap = Duration::from_secs(2);
+        for attempt in 0..40 {
+            let d = backoff(attempt, base, cap);
+            assert!(d >= base && d <= cap, "attempt {attempt}: {d:?}");
+        }
+        assert!(backoff(1, base, cap) <= Duration::from_millis(200));
+    }
+}

@@ -1,0 +1,175 @@
+//! The transactional outbox and the processed-message ledger.
+//!
+//! - [`enqueue`] writes an event into `t_outbox` on the caller's connection, so it commits or
+//!   rolls back with the state change that caused it. The current W3C trace context is stored
+//!   with it, so the relay publishes under the original trace.
+//! - [`Relay`] claims a producer's rows in id order with `FOR UPDATE SKIP LOCKED`, publishes each
+//!   with a broker confirm, deletes the confirmed rows and commits. A failed publish bumps
+//!   `attempts`; a row is retried after `2^attempts` seconds (capped at 5 minutes). A crash after
+//!   the confirm and before the commit publishes the row again: consumers dedupe by event id.
+//! - [`mark_processed`] records `(consumer, message id)` in the consumer's transaction; `false`
+//!   means the message was already handled and must change nothing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use leadgen_db::ScopedFutureExt;
+use leadgen_db::schema::{t_outbox, t_processed_message};
+use leadgen_db::{DbError, DbPool};
+use leadgen_events::{CloudEvent, Event};
+use leadgen_messaging::{Broker, OutgoingMessage};
+use leadgen_settings::OutboxSettings;
+use tokio_util::sync::CancellationToken;
+
+/// Why an event could not be enqueued or relayed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OutboxError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Query(#[from] diesel::result::Error),
+    #[error("cannot serialize the event: {0}")]
+    Serialize(#[from] serde_json::Error),
+}
+
+/// Writes `event` into the outbox on `conn` (inside the caller's transaction).
+pub async fn enqueue<E: Event>(
+    conn: &mut AsyncPgConnection,
+    producer: &str,
+    event: &CloudEvent<E>,
+) -> Result<(), OutboxError> {
+    let payload = serde_json::to_value(event)?;
+    let headers = serde_json::to_value(leadgen_telemetry::inject_current())?;
+    diesel::insert_into(t_outbox::table)
+        .values((
+            t_outbox::event_id.eq(event.id),
+            t_outbox::producer.eq(producer),
+            t_outbox::routing_key.eq(E::ROUTING_KEY),
+            t_outbox::payload.eq(payload),
+            t_outbox::headers.eq(headers),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Records that `consumer` handled `message_id`; `false` when it already had.
+pub async fn mark_processed(
+    conn: &mut AsyncPgConnection,
+    consumer: &str,
+    message_id: &str,
+) -> Result<bool, diesel::result::Error> {
+    let inserted = diesel::insert_into(t_processed_message::table)
+        .values((t_processed_message::consumer.eq(consumer), t_processed_message::message_id.eq(message_id)))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
+    Ok(inserted == 1)
+}
+
+#[derive(Queryable)]
+struct Row {
+    id: i64,
+    event_id: uuid::Uuid,
+    routing_key: String,
+    payload: serde_json::Value,
+    headers: serde_json::Value,
+}
+
+/// Publishes one producer's committed events.
+#[derive(Clone)]
+pub struct Relay {
+    pool: DbPool,
+    broker: Arc<Broker>,
+    producer: &'static str,
+    settings: OutboxSettings,
+}
+
+impl Relay {
+    pub fn new(pool: DbPool, broker: Arc<Broker>, producer: &'static str, settings: OutboxSettings) -> Self {
+        Relay { pool, broker, producer, settings }
+    }
+
+    /// Relays one batch; returns how many events were published.
+    pub async fn relay_once(&self) -> Result<usize, OutboxError> {
+        let mut conn = leadgen_db::conn(&self.pool).await?;
+        let broker = Arc::clone(&self.broker);
+        let producer = self.producer;
+        let batch = self.settings.batch_size;
+        conn.transaction::<usize, OutboxError, _>(|conn| {
+            async move {
+                let rows: Vec<Row> = t_outbox::table
+                    .filter(t_outbox::producer.eq(producer))
+                    .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                        "(last_attempt_at IS NULL OR last_attempt_at < now() - make_interval(secs => LEAST(power(2, attempts), 300)))",
+                    ))
+                    .order(t_outbox::id.asc())
+                    .limit(batch)
+                    .select((t_outbox::id, t_outbox::event_id, t_outbox::routing_key, t_outbox::payload, t_outbox::headers))
+                    .for_update()
+                    .skip_locked()
+                    .load(conn)
+                    .await?;
+                let mut published = Vec::with_capacity(rows.len());
+                for row in rows {
+                    let message = OutgoingMessage {
+                        routing_key: row.routing_key,
+                        message_id: row.event_id.to_string(),
+                        payload: serde_json::to_vec(&row.payload)?,
+                        headers: serde_json::from_value(row.headers).unwrap_or_default(),
+                    };
+                    match broker.publish(&message).await {
+                        Ok(()) => published.push(row.id),
+                        Err(e) => {
+                            tracing::warn!(error = %e, outbox.id = row.id, "Could not publish an event; will retry");
+                            diesel::update(t_outbox::table.find(row.id))
+                                .set((
+                                    t_outbox::attempts.eq(t_outbox::attempts + 1),
+                                    t_outbox::last_attempt_at.eq(diesel::dsl::now),
+                                    t_outbox::last_error.eq(e.to_string()),
+                                ))
+                                .execute(conn)
+                                .await?;
+                            // Keep id order: later rows wait for this one.
+                            break;
+                        }
+                    }
+                }
+                diesel::delete(t_outbox::table.filter(t_outbox::id.eq_any(&published))).execute(conn).await?;
+                Ok(published.len())
+            }
+            .scope_boxed()
+        })
+        .await
+    }
+
+    /// Relays until `cancel` fires: immediately again after a full batch, otherwise after the
+    /// poll interval. Finishes the batch in hand before returning.
+    pub async fn run(self, cancel: CancellationToken) {
+        let idle = Duration::from_millis(self.settings.poll_interval_ms);
+        loop {
+            let wait = match self.relay_once().await {
+                Ok(n) if i64::try_from(n).unwrap_or(i64::MAX) >= self.settings.batch_size => Duration::ZERO,
+                Ok(_) => idle,
+                Err(e) => {
+                    tracing::warn!(error = %e, producer = self.producer, "Outbox relay failed; retrying");
+                    idle.saturating_mul(5)
+                }
+            };
+            tokio::select! {
+                () = cancel.cancelled() => break,
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+        tracing::info!(producer = self.producer, "Outbox relay stopped");
+    }
+
+    /// Events of this producer still waiting to be published.
+    pub async fn pending(&self) -> Result<i64, OutboxError> {
+        let mut conn = leadgen_db::conn(&self.pool).await?;
+        Ok(t_outbox::table.filter(t_outbox::producer.eq(self.producer)).count().get_result(&mut conn).await?)
+    }
+}

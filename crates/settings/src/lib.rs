@@ -1,0 +1,116 @@
+//! Configuration for every service, written once: defaults in `config/base.toml`, an optional
+//! `config/{LEADGEN_ENV}.toml` (default `local`), then environment variables with the product's
+//! one prefix `LEADGEN` and `__` between levels.
+//!
+//! | variable | meaning |
+//! |---|---|
+//! | `LEADGEN_CONFIG_DIR` | where `base.toml` lives (default `./config`) |
+//! | `LEADGEN_ENV` | which overlay file to read (default `local`) |
+//! | `LEADGEN__DATABASE__URL` | PostgreSQL URL |
+//! | `LEADGEN__AMQP__URL` | RabbitMQ URL |
+//! | `LEADGEN__HTTP__PORT` | HTTP port (`0` picks a free one) |
+//! | `LEADGEN__PLATFORMS__TAOBAO__API_URL` | and `AUTHORIZE_URL`, `TOKEN_URL`, per platform |
+//!
+//! The four services share one environment namespace, so a service ignores top-level sections it
+//! does not use; inside a section every struct denies unknown keys, so a typo fails at start-up
+//! with the key's path.
+
+mod sections;
+
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+
+pub use secrecy::{ExposeSecret, SecretString};
+pub use sections::*;
+
+/// Why configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SettingsError {
+    #[error("cannot read configuration: {0}")]
+    Source(#[from] config::ConfigError),
+    #[error("invalid configuration at `{path}`: {message}")]
+    Invalid { path: String, message: String },
+}
+
+/// Where to read configuration from.
+#[derive(Debug, Clone)]
+pub struct Sources {
+    pub dir: PathBuf,
+    pub environment: String,
+    /// Read `LEADGEN__*` variables (tests turn this off to stay hermetic).
+    pub use_env: bool,
+}
+
+impl Sources {
+    /// `LEADGEN_CONFIG_DIR` (default `config`) and `LEADGEN_ENV` (default `local`).
+    pub fn from_env() -> Self {
+        #[expect(clippy::disallowed_methods, reason = "this crate is where env vars are read")]
+        let dir = std::env::var("LEADGEN_CONFIG_DIR").unwrap_or_else(|_| "config".to_owned());
+        #[expect(clippy::disallowed_methods, reason = "this crate is where env vars are read")]
+        let environment = std::env::var("LEADGEN_ENV").unwrap_or_else(|_| "local".to_owned());
+        Sources { dir: PathBuf::from(dir), environment, use_env: true }
+    }
+
+    /// Files only, from `dir`.
+    pub fn files(dir: impl AsRef<Path>) -> Self {
+        Sources { dir: dir.as_ref().to_path_buf(), environment: "local".to_owned(), use_env: false }
+    }
+}
+
+/// Loads a service's settings type from the layered sources.
+pub fn load<T: DeserializeOwned>(sources: &Sources) -> Result<T, SettingsError> {
+    let mut builder = config::Config::builder()
+        .add_source(config::File::from(sources.dir.join("base.toml")).required(true))
+        .add_source(
+            config::File::from(sources.dir.join(format!("{}.toml", sources.environment)))
+                .required(false),
+        );
+    if sources.use_env {
+        builder = builder.add_source(
+            config::Environment::with_prefix("LEADGEN")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true),
+        );
+    }
+    let raw = builder.build()?;
+    serde_path_to_error::deserialize(raw).map_err(|e| SettingsError::Invalid {
+        path: e.path().to_string(),
+        message: e.inner().to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug)]
+    struct Demo {
+        database: DatabaseSettings,
+        http: HttpSettings,
+    }
+
+    #[test]
+    fn loads_base_then_overlay_and_names_the_path_of_a_bad_key() {
+        let dir = std::env::temp_dir().join(format!("leadgen-settings-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("base.toml"),
+            "[database]\nurl = \"postgres://x\"\n[http]\nhost = \"127.0.0.1\"\nport = 8081\n",
+        )
+        .unwrap();
+        std::fs::write(dir.join("local.toml"), "[http]\nport = 9000\n").unwrap();
+        let demo: Demo = load(&Sources::files(&dir)).unwrap();
+        assert_eq!(demo.http.port, 9000);
+        assert_eq!(demo.database.url.expose_secret(), "postgres://x");
+        assert_eq!(demo.database.max_connections, 10);
+
+        std::fs::write(dir.join("local.toml"), "[http]\nprot = 9000\n").unwrap();
+        let err = load::<Demo>(&Sources::files(&dir)).unwrap_err();
+        assert!(err.to_string().contains("http"), "{err}");
+        assert!(err.to_string().contains("prot"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

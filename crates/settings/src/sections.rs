@@ -1,0 +1,192 @@
+//! The configuration sections the services compose. Every key is documented where it is declared.
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// `[http]`: where the service listens.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    pub host: String,
+    /// `0` picks a free port (tests).
+    pub port: u16,
+    /// Seconds to let in-flight requests finish on shutdown.
+    #[serde(default = "default_shutdown_secs")]
+    pub shutdown_timeout_secs: u64,
+}
+
+/// `[database]`: PostgreSQL.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub url: SecretString,
+    #[serde(default = "default_pool_size")]
+    pub max_connections: usize,
+    /// Applied to every connection (`SET statement_timeout`).
+    #[serde(default = "default_statement_timeout_ms")]
+    pub statement_timeout_ms: u64,
+    /// How long a caller waits for a pooled connection.
+    #[serde(default = "default_pool_wait_ms")]
+    pub pool_wait_ms: u64,
+}
+
+/// `[amqp]`: RabbitMQ.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AmqpSettings {
+    pub url: SecretString,
+    /// Prefix of every exchange and queue name (tests use a unique one per test).
+    #[serde(default = "default_prefix")]
+    pub prefix: String,
+    /// Unacknowledged deliveries per consumer.
+    #[serde(default = "default_prefetch")]
+    pub prefetch: u16,
+    /// Deliveries of one message before it is dead-lettered (quorum `x-delivery-limit`).
+    #[serde(default = "default_delivery_limit")]
+    pub delivery_limit: u32,
+    /// How long to wait for a publisher confirm.
+    #[serde(default = "default_confirm_timeout_ms")]
+    pub confirm_timeout_ms: u64,
+}
+
+/// `[telemetry]`: logs and traces.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetrySettings {
+    /// `json` (default) or `pretty`.
+    #[serde(default = "default_log_format")]
+    pub log_format: String,
+    /// An `EnvFilter` directive; `RUST_LOG` wins when set.
+    #[serde(default = "default_log_filter")]
+    pub log_filter: String,
+    /// OTLP/HTTP endpoint for traces (e.g. `http://otel-collector:4318/v1/traces`); none: traces
+    /// are still created (trace ids in responses and messages) but not exported.
+    #[serde(default)]
+    pub otlp_endpoint: Option<String>,
+}
+
+/// `[auth]`: how bearer tokens are verified.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// `HS256` (local development, shared secret) or `RS256` (the identity service's key).
+    pub algorithm: String,
+    /// Shared secret for `HS256`.
+    #[serde(default)]
+    pub hmac_secret: Option<SecretString>,
+    /// PEM public key for `RS256`.
+    #[serde(default)]
+    pub public_key_pem: Option<String>,
+    /// Expected `iss`, when set.
+    #[serde(default)]
+    pub issuer: Option<String>,
+    /// Expected `aud`, when set.
+    #[serde(default)]
+    pub audience: Option<String>,
+}
+
+/// `[crypto]`: the data key for secrets and personal data at rest.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CryptoSettings {
+    /// 32 bytes, Base64 (AES-256-GCM).
+    pub data_key: SecretString,
+    /// Written beside each ciphertext so keys can rotate.
+    #[serde(default = "default_key_id")]
+    pub key_id: u8,
+    /// Older keys still accepted for decryption, as `id:base64`.
+    #[serde(default)]
+    pub previous_keys: Vec<SecretString>,
+}
+
+/// `[outbox]`: the relay that publishes committed events.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxSettings {
+    #[serde(default = "default_poll_ms")]
+    pub poll_interval_ms: u64,
+    #[serde(default = "default_batch")]
+    pub batch_size: i64,
+}
+
+impl Default for OutboxSettings {
+    fn default() -> Self {
+        OutboxSettings { poll_interval_ms: default_poll_ms(), batch_size: default_batch() }
+    }
+}
+
+/// One platform's endpoints and client-side limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlatformEndpoint {
+    /// The API gateway (`…/router/rest` for Taobao).
+    pub api_url: String,
+    /// The consent page.
+    pub authorize_url: String,
+    /// The token endpoint.
+    pub token_url: String,
+    /// Calls per second we allow ourselves per app key.
+    #[serde(default = "default_qps")]
+    pub qps: u32,
+    /// Request timeout.
+    #[serde(default = "default_platform_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+/// `[platforms]`: every platform's endpoints. Production defaults are the real endpoints; the
+/// local configuration points at the simulator.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlatformsSettings {
+    pub taobao: PlatformEndpoint,
+    pub jd: PlatformEndpoint,
+    pub pdd: PlatformEndpoint,
+    pub douyin: PlatformEndpoint,
+    pub kuaishou: PlatformEndpoint,
+}
+
+fn default_shutdown_secs() -> u64 {
+    20
+}
+fn default_pool_size() -> usize {
+    10
+}
+fn default_statement_timeout_ms() -> u64 {
+    30_000
+}
+fn default_pool_wait_ms() -> u64 {
+    5_000
+}
+fn default_prefix() -> String {
+    "leadgen".to_owned()
+}
+fn default_prefetch() -> u16 {
+    8
+}
+fn default_delivery_limit() -> u32 {
+    5
+}
+fn default_confirm_timeout_ms() -> u64 {
+    10_000
+}
+fn default_log_format() -> String {
+    "json".to_owned()
+}
+fn default_log_filter() -> String {
+    "info".to_owned()
+}
+fn default_key_id() -> u8 {
+    1
+}
+fn default_poll_ms() -> u64 {
+    200
+}
+fn default_batch() -> i64 {
+    100
+}
+fn default_qps() -> u32 {
+    10
+}
+fn default_platform_timeout_ms() -> u64 {
+    15_000
+}

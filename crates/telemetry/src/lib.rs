@@ -1,0 +1,111 @@
+//! Telemetry for every process, set up once: structured logs through `tracing` (JSON by default),
+//! OpenTelemetry traces (exported over OTLP/HTTP when an endpoint is configured), and the W3C
+//! trace context (`traceparent`, `tracestate`) carried into and out of HTTP requests and messages.
+//!
+//! Call [`init`] first in `main` and keep the returned [`TelemetryGuard`] alive; dropping it
+//! flushes pending spans. Never log secrets, tokens, phone numbers or names.
+
+use std::collections::HashMap;
+
+use opentelemetry::propagation::TextMapPropagator;
+use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
+use leadgen_settings::TelemetrySettings;
+
+/// Why telemetry could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TelemetryError {
+    #[error("invalid log filter `{0}`")]
+    Filter(String),
+    #[error("cannot build the OTLP exporter: {0}")]
+    Exporter(String),
+    #[error("a global subscriber is already installed")]
+    AlreadyInstalled,
+}
+
+/// Owns the tracer provider; flushes and shuts it down on drop.
+pub struct TelemetryGuard {
+    provider: SdkTracerProvider,
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        // Best effort: nothing useful can be done with a flush error at exit.
+        let _ = self.provider.force_flush();
+        let _ = self.provider.shutdown();
+    }
+}
+
+/// Installs the global subscriber and propagator for `service`.
+pub fn init(settings: &TelemetrySettings, service: &'static str) -> Result<TelemetryGuard, TelemetryError> {
+    let provider = tracer_provider(settings, service)?;
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&settings.log_filter))
+        .map_err(|_| TelemetryError::Filter(settings.log_filter.clone()))?;
+    let fmt_layer = if settings.log_format == "pretty" {
+        tracing_subscriber::fmt::layer().with_writer(std::io::stderr).boxed()
+    } else {
+        tracing_subscriber::fmt::layer()
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_writer(std::io::stderr)
+            .boxed()
+    };
+    let otel_layer = tracing_opentelemetry::layer().with_tracer(provider.tracer(service));
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt_layer)
+        .with(otel_layer)
+        .try_init()
+        .map_err(|_| TelemetryError::AlreadyInstalled)?;
+    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    Ok(TelemetryGuard { provider })
+}
+
+fn tracer_provider(settings: &TelemetrySettings, service: &'static str) -> Result<SdkTracerProvider, TelemetryError> {
+    let resource = opentelemetry_sdk::Resource::builder().with_service_name(service).build();
+    let builder = SdkTracerProvider::builder().with_resource(resource);
+    let builder = match settings.otlp_endpoint.as_deref().filter(|e| !e.is_empty()) {
+        Some(endpoint) => {
+            use opentelemetry_otlp::WithExportConfig as _;
+            let exporter = opentelemetry_otlp::SpanExporter::builder()
+                .with_http()
+                .with_endpoint(endpoint)
+                .build()
+                .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
+            builder.with_batch_exporter(exporter)
+        }
+        None => builder,
+    };
+    Ok(builder.build())
+}
+
+/// The trace id of the current span as 32 lowercase hex digits, or 32 zeros outside a trace.
+pub fn current_trace_id() -> String {
+    let context = tracing::Span::current().context();
+    context.span().span_context().trace_id().to_string()
+}
+
+/// The current span's W3C trace context, for message headers or outbox rows.
+pub fn inject_current() -> HashMap<String, String> {
+    let mut carrier = HashMap::new();
+    TraceContextPropagator::new().inject_context(&tracing::Span::current().context(), &mut carrier);
+    carrier
+}
+
+/// Makes `span` a child of the trace context carried in `headers` (no-op when absent).
+pub fn set_parent_from(span: &tracing::Span, headers: &HashMap<String, String>) {
+    let parent = TraceContextPropagator::new().extract(headers);
+    if parent.span().span_context().is_valid() {
+        span.set_parent(parent);
+    }
+}
