@@ -10,7 +10,9 @@
 //! runtime's threads. The only synchronous diesel API we need, the migration harness, runs on a
 //! blocking thread through `AsyncConnectionWrapper`.
 
+pub mod oplog;
 pub mod schema;
+pub mod sealed;
 
 use std::time::Duration;
 
@@ -18,6 +20,8 @@ use diesel::ConnectionError;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+
+pub use diesel_async::AsyncPgConnection as PgConn;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use secrecy::ExposeSecret;
 
@@ -101,6 +105,8 @@ pub async fn run_migrations(url: &str) -> Result<Vec<String>, DbError> {
     tokio::task::spawn_blocking(move || {
         let mut conn: AsyncConnectionWrapper<AsyncPgConnection> =
             diesel::Connection::establish(&url)?;
+        // One migrator at a time, even when several processes start together.
+        diesel::RunQueryDsl::execute(diesel::sql_query("SELECT pg_advisory_lock(4242001)"), &mut conn)?;
         let applied = conn
             .run_pending_migrations(MIGRATIONS)
             .map_err(|e| DbError::Migration(e.to_string()))?;

@@ -50,7 +50,7 @@ impl IntentionTag {
 }
 
 /// A paid order at or above this amount counts as high intention on its own.
-pub const HIGH_VALUE: Money = Money(200_00);
+pub const HIGH_VALUE: Money = Money(20_000);
 
 /// What we know about the buyer from this tenant's earlier orders.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -28,6 +28,8 @@ codes! {
     OAUTH_EXCHANGE_FAILED = (40003, 400, "电商平台授权失败，请重新授权");
     /// The requested sync window is beyond what the platform keeps.
     SYNC_WINDOW_INVALID = (40004, 400, "同步时间范围不合法");
+    /// The platform type has no adapter yet.
+    PLATFORM_NOT_SUPPORTED = (40005, 400, "暂不支持该电商平台");
     /// A sync is already running for this platform authorization.
     SYNC_ALREADY_RUNNING = (40901, 409, "该平台已有同步任务正在运行");
     /// The e-commerce platform's API failed.

@@ -174,6 +174,13 @@ impl Broker {
         Ok(())
     }
 
+    /// Deletes the queues and exchanges of another topology (test clean-up of a prefix).
+    pub async fn delete_queues_and_exchanges(&self, topology: &Topology, queues: &[QueueSpec]) -> Result<(), MessagingError> {
+        let channel = self.publisher().await?;
+        topology.delete(&channel, queues).await?;
+        Ok(())
+    }
+
     /// Closes the connection (graceful shutdown).
     pub async fn close(&self) {
         if let Some(live) = self.live.lock().await.take() {

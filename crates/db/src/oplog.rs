@@ -1,0 +1,56 @@
+//! The operation log (design 7): operator, time, action, target ids, result, error.
+
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use crate::schema::t_operation_log;
+
+/// Who acted: a user from the token, or the system (scheduler, workers).
+#[derive(Debug, Clone)]
+pub enum Operator {
+    User { id: i64, name: String },
+    System,
+}
+
+/// One entry.
+#[derive(Debug, Clone)]
+pub struct Entry<'a> {
+    pub tenant_id: i64,
+    pub service: &'static str,
+    pub operator: &'a Operator,
+    /// e.g. `PLATFORM_AUTH_CREATE`, `SYNC_REQUEST`, `SYNC_COMPLETE`.
+    pub action: &'static str,
+    /// e.g. `PLATFORM_AUTH`, `SYNC_TASK`.
+    pub target_type: &'static str,
+    pub target_ids: Vec<String>,
+    /// `Err(message)` records a failure; never put secrets or personal data in it.
+    pub result: Result<(), String>,
+}
+
+/// Appends an entry on `conn` (inside the caller's transaction when there is one).
+pub async fn record(conn: &mut AsyncPgConnection, entry: Entry<'_>, trace_id: &str) -> QueryResult<()> {
+    let (operator_id, operator_name) = match entry.operator {
+        Operator::User { id, name } => (Some(*id), Some(name.clone())),
+        Operator::System => (None, None),
+    };
+    let (result, error_message) = match entry.result {
+        Ok(()) => ("SUCCESS", None),
+        Err(e) => ("FAILURE", Some(e)),
+    };
+    diesel::insert_into(t_operation_log::table)
+        .values((
+            t_operation_log::tenant_id.eq(entry.tenant_id),
+            t_operation_log::service.eq(entry.service),
+            t_operation_log::operator_id.eq(operator_id),
+            t_operation_log::operator_name.eq(operator_name),
+            t_operation_log::action.eq(entry.action),
+            t_operation_log::target_type.eq(entry.target_type),
+            t_operation_log::target_ids.eq(entry.target_ids),
+            t_operation_log::result.eq(result),
+            t_operation_log::error_message.eq(error_message),
+            t_operation_log::trace_id.eq(trace_id),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,17 @@
+//! The contexts (AES-GCM additional data) sealed columns are bound to, so a ciphertext copied to
+//! another row or column does not open. Every service that seals or opens a column uses these.
+
+/// `t_ecom_platform_auth.<column>` of row `id` (`auth_info`, `access_token`, `refresh_token`).
+pub fn platform_auth(column: &str, id: i64) -> String {
+    format!("t_ecom_platform_auth.{column}:{id}")
+}
+
+/// `t_ecom_order_raw.<column>` of the order `order_id` of authorization `platform_id`.
+pub fn raw_order(column: &str, platform_id: i64, order_id: &str) -> String {
+    format!("t_ecom_order_raw.{column}:{platform_id}:{order_id}")
+}
+
+/// `<table>.contact_info` of the order `order_id` of authorization `platform_id`.
+pub fn contact(table: &str, platform_id: i64, order_id: &str) -> String {
+    format!("{table}.contact_info:{platform_id}:{order_id}")
+}

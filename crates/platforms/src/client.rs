@@ -1,0 +1,138 @@
+//! The platform-client trait and the values that cross it.
+
+use std::fmt;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use leadgen_domain::{PlatformType, RawOrder};
+
+use crate::window::TimeWindow;
+
+/// A merchant's app credentials on a platform (`appKey`/`appSecret` of design 2.1).
+#[derive(Clone)]
+pub struct AppCredentials {
+    pub app_key: String,
+    pub app_secret: String,
+}
+
+impl fmt::Debug for AppCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppCredentials").field("app_key", &self.app_key).finish_non_exhaustive()
+    }
+}
+
+/// Tokens granted by the platform, with the shop they belong to.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TokenSet {
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub refresh_expires_at: Option<DateTime<Utc>>,
+    pub shop_id: Option<String>,
+    pub shop_name: Option<String>,
+}
+
+impl fmt::Debug for TokenSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenSet")
+            .field("expires_at", &self.expires_at)
+            .field("shop_id", &self.shop_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where the next page starts: a page number or an opaque cursor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PageCursor {
+    Number(u32),
+    Token(String),
+}
+
+/// One order as fetched: the original JSON, untouched, and its parse.
+#[derive(Debug, Clone)]
+pub struct FetchedOrder {
+    /// The platform's order id, when it could be read at all.
+    pub order_id: Option<String>,
+    pub raw: serde_json::Value,
+    /// The neutral form, or why the order could not be parsed (kept and counted, not dropped).
+    pub parsed: Result<RawOrder, String>,
+}
+
+/// One page of orders.
+#[derive(Debug, Clone)]
+pub struct OrderPage {
+    pub orders: Vec<FetchedOrder>,
+    /// `None` on the last page of the window.
+    pub next: Option<PageCursor>,
+}
+
+/// A platform call's failure, typed so callers can decide what to do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlatformError {
+    /// Over the platform's quota; retry after the stated time when given.
+    #[error("throttled by the platform")]
+    Throttled { retry_after: Option<Duration> },
+    /// The access token is expired or invalid: refresh once, else re-authorize.
+    #[error("the platform session is invalid or expired")]
+    SessionExpired,
+    /// The OAuth code or refresh token was refused.
+    #[error("authorization refused: {0}")]
+    AuthRefused(String),
+    /// Bad signature, app key or parameters: our bug or bad credentials; never retried.
+    #[error("the platform rejected the request: {0}")]
+    InvalidRequest(String),
+    /// The platform answered 5xx, timed out or said it is unavailable.
+    #[error("the platform is unavailable: {0}")]
+    Unavailable(String),
+    /// The platform answered something we cannot read.
+    #[error("malformed platform response: {0}")]
+    Malformed(String),
+}
+
+impl PlatformError {
+    /// Whether waiting and retrying the same call may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, PlatformError::Throttled { .. } | PlatformError::Unavailable(_) | PlatformError::Malformed(_))
+    }
+
+    /// The wait the platform asked for, if any.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            PlatformError::Throttled { retry_after } => *retry_after,
+            PlatformError::SessionExpired
+            | PlatformError::AuthRefused(_)
+            | PlatformError::InvalidRequest(_)
+            | PlatformError::Unavailable(_)
+            | PlatformError::Malformed(_) => None,
+        }
+    }
+}
+
+/// One platform's API, as the services use it.
+#[async_trait::async_trait]
+pub trait PlatformClient: Send + Sync {
+    fn platform(&self) -> PlatformType;
+
+    /// The consent page URL the merchant's browser is sent to.
+    fn authorize_url(&self, app: &AppCredentials, redirect_uri: &str, state: &str) -> String;
+
+    /// Exchanges the code from the consent redirect for tokens.
+    async fn exchange_code(&self, app: &AppCredentials, code: &str, redirect_uri: &str) -> Result<TokenSet, PlatformError>;
+
+    /// Refreshes tokens.
+    async fn refresh(&self, app: &AppCredentials, refresh_token: &str) -> Result<TokenSet, PlatformError>;
+
+    /// Splits `range` into the windows one listing call accepts, in order; the start is clamped
+    /// to how far back the platform keeps history.
+    fn windows(&self, range: TimeWindow, now: DateTime<Utc>) -> Vec<TimeWindow>;
+
+    /// Lists the orders created within `window` (both ends inclusive), one page.
+    async fn list_orders(
+        &self,
+        app: &AppCredentials,
+        access_token: &str,
+        window: &TimeWindow,
+        cursor: Option<&PageCursor>,
+    ) -> Result<OrderPage, PlatformError>;
+}

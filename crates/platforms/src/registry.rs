@@ -1,0 +1,67 @@
+//! The configured client of each platform.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use leadgen_domain::PlatformType;
+
+use crate::client::PlatformClient;
+use crate::resilience::Limiter;
+use crate::taobao::TaobaoClient;
+
+/// Endpoints and limits of one platform (from `[platforms.<name>]`).
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub api_url: String,
+    pub authorize_url: String,
+    pub token_url: String,
+    pub qps: u32,
+    pub timeout: Duration,
+}
+
+/// What one adapter needs to make calls.
+pub struct Transport {
+    pub http: reqwest::Client,
+    pub endpoint: Endpoint,
+    pub limiter: Limiter,
+}
+
+impl Transport {
+    pub fn new(endpoint: Endpoint) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder().timeout(endpoint.timeout).build()?;
+        let limiter = Limiter::per_second(endpoint.qps);
+        Ok(Transport { http, endpoint, limiter })
+    }
+}
+
+/// Every platform we have an adapter for.
+#[derive(Clone, Default)]
+pub struct Registry {
+    clients: HashMap<PlatformType, Arc<dyn PlatformClient>>,
+}
+
+impl Registry {
+    /// Builds the adapters for the configured endpoints. Platforms without an adapter yet are
+    /// absent, and callers answer that the platform is not supported.
+    pub fn from_endpoints(endpoints: &HashMap<PlatformType, Endpoint>) -> Result<Self, reqwest::Error> {
+        let mut clients: HashMap<PlatformType, Arc<dyn PlatformClient>> = HashMap::new();
+        for (platform, endpoint) in endpoints {
+            match platform {
+                PlatformType::Taobao => {
+                    clients.insert(*platform, Arc::new(TaobaoClient::new(Transport::new(endpoint.clone())?)));
+                }
+                PlatformType::Jd | PlatformType::Pdd | PlatformType::Douyin | PlatformType::Kuaishou => {}
+            }
+        }
+        Ok(Registry { clients })
+    }
+
+    pub fn get(&self, platform: PlatformType) -> Option<Arc<dyn PlatformClient>> {
+        self.clients.get(&platform).cloned()
+    }
+
+    pub fn supported(&self) -> Vec<PlatformType> {
+        PlatformType::ALL.iter().copied().filter(|p| self.clients.contains_key(p)).collect()
+    }
+}

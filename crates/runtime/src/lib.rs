@@ -1,0 +1,97 @@
+//! Process wiring the four services share, so each `main` stays a few lines: the shutdown
+//! token driven by SIGTERM/SIGINT, the readiness of the database and the broker, and the shared
+//! clients built from settings (the sealer and the platform registry).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use leadgen_crypto::{CryptoError, Sealer};
+use leadgen_db::DbPool;
+use leadgen_domain::PlatformType;
+use leadgen_http::server::Readiness;
+use leadgen_messaging::Broker;
+use leadgen_platforms::Registry;
+use leadgen_platforms::registry::Endpoint;
+use leadgen_settings::{CryptoSettings, PlatformEndpoint, PlatformsSettings};
+use tokio_util::sync::CancellationToken;
+
+/// A token cancelled on the first SIGTERM or SIGINT.
+pub fn shutdown_on_signals() -> CancellationToken {
+    let token = CancellationToken::new();
+    let trigger = token.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("Shutdown requested; finishing in-flight work");
+        trigger.cancel();
+    });
+    token
+}
+
+#[cfg(unix)]
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signal() {
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// What `/readyz` checks: the database, and the broker for services that use it.
+pub struct Dependencies {
+    pub pool: DbPool,
+    pub broker: Option<Arc<Broker>>,
+}
+
+#[async_trait::async_trait]
+impl Readiness for Dependencies {
+    async fn check(&self) -> Vec<(&'static str, bool)> {
+        let mut checks = vec![("database", leadgen_db::ping(&self.pool).await)];
+        if let Some(broker) = &self.broker {
+            checks.push(("broker", broker.is_connected().await));
+        }
+        checks
+    }
+}
+
+/// The sealer for secrets and personal data.
+pub fn sealer(settings: &CryptoSettings) -> Result<Arc<Sealer>, CryptoError> {
+    Sealer::new(settings.key_id, &settings.data_key, &settings.previous_keys).map(Arc::new)
+}
+
+fn endpoint(e: &PlatformEndpoint) -> Endpoint {
+    Endpoint {
+        api_url: e.api_url.clone(),
+        authorize_url: e.authorize_url.clone(),
+        token_url: e.token_url.clone(),
+        qps: e.qps,
+        timeout: Duration::from_millis(e.timeout_ms),
+    }
+}
+
+/// The platform adapters for the configured endpoints.
+pub fn platform_registry(settings: &PlatformsSettings) -> Result<Registry, reqwest::Error> {
+    let endpoints: HashMap<PlatformType, Endpoint> = [
+        (PlatformType::Taobao, &settings.taobao),
+        (PlatformType::Jd, &settings.jd),
+        (PlatformType::Pdd, &settings.pdd),
+        (PlatformType::Douyin, &settings.douyin),
+        (PlatformType::Kuaishou, &settings.kuaishou),
+    ]
+    .into_iter()
+    .map(|(p, e)| (p, endpoint(e)))
+    .collect();
+    Registry::from_endpoints(&endpoints)
+}

@@ -1,0 +1,173 @@
+//! Test isolation, so integration tests run in parallel against the real PostgreSQL and
+//! RabbitMQ: [`TestDb`] creates and migrates a database per test and drops it afterwards;
+//! [`TestBroker`] gives each test its own exchange and queue prefix and deletes them afterwards.
+//!
+//! `LEADGEN_TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`) and
+//! `LEADGEN_TEST_AMQP_URL` (default `amqp://guest:guest@127.0.0.1:5672/%2f`) point at the servers.
+
+#![expect(clippy::expect_used, reason = "broken test infrastructure should stop the test at once")]
+
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use leadgen_db::DbPool;
+use leadgen_messaging::{QueueSpec, Topology};
+use leadgen_settings::{
+    AmqpSettings, AuthSettings, CryptoSettings, DatabaseSettings, HttpSettings, OutboxSettings, SecretString,
+    TelemetrySettings,
+};
+
+/// The HS256 secret test settings use.
+pub const JWT_SECRET: &str = "test-jwt-secret-please-change";
+
+fn env_or(key: &str, default: &str) -> String {
+    #[expect(clippy::disallowed_methods, reason = "test-only server locations")]
+    let value = std::env::var(key).unwrap_or_else(|_| default.to_owned());
+    value
+}
+
+/// The admin URL of the test PostgreSQL server.
+pub fn admin_database_url() -> String {
+    env_or("LEADGEN_TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+}
+
+/// The test RabbitMQ URL.
+pub fn amqp_url() -> String {
+    env_or("LEADGEN_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f")
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}{}", uuid::Uuid::new_v4().simple())
+}
+
+/// A migrated database of its own, dropped when the value is dropped.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+    pub pool: DbPool,
+}
+
+impl TestDb {
+    pub async fn new() -> Self {
+        let admin = admin_database_url();
+        let name = unique("leadgen_t_");
+        let mut conn = AsyncPgConnection::establish(&admin).await.expect("connect to the test PostgreSQL");
+        diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create test database");
+        let url = replace_database(&admin, &name);
+        leadgen_db::run_migrations(&url).await.expect("migrate test database");
+        let pool = leadgen_db::build_pool(&database_settings(&url), "test").expect("test pool");
+        TestDb { name, url, pool }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let admin = admin_database_url();
+        let name = self.name.clone();
+        // Drop runs outside any runtime guarantee: use a thread with its own runtime.
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            rt.block_on(async move {
+                if let Ok(mut conn) = AsyncPgConnection::establish(&admin).await {
+                    let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// `url` with its database name replaced.
+pub fn replace_database(url: &str, name: &str) -> String {
+    match url.rsplit_once('/') {
+        Some((base, _)) => format!("{base}/{name}"),
+        None => format!("{url}/{name}"),
+    }
+}
+
+/// A broker prefix of its own; its queues and exchanges are deleted when the value is dropped.
+pub struct TestBroker {
+    pub prefix: String,
+    pub queues: Vec<QueueSpec>,
+}
+
+impl TestBroker {
+    pub fn new(queues: Vec<QueueSpec>) -> Self {
+        TestBroker { prefix: unique("t-"), queues }
+    }
+
+    pub fn settings(&self) -> AmqpSettings {
+        AmqpSettings {
+            url: SecretString::from(amqp_url()),
+            prefix: self.prefix.clone(),
+            prefetch: 8,
+            delivery_limit: 5,
+            confirm_timeout_ms: 10_000,
+        }
+    }
+}
+
+impl Drop for TestBroker {
+    fn drop(&mut self) {
+        let settings = self.settings();
+        let queues = self.queues.clone();
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            rt.block_on(async move {
+                if let Ok(broker) = leadgen_messaging::Broker::connect(&settings, Vec::new()).await {
+                    let topology = Topology { prefix: settings.prefix.clone(), delivery_limit: settings.delivery_limit };
+                    let _ = broker.delete_queues_and_exchanges(&topology, &queues).await;
+                    broker.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+pub fn database_settings(url: &str) -> DatabaseSettings {
+    DatabaseSettings { url: SecretString::from(url.to_owned()), max_connections: 5, statement_timeout_ms: 30_000, pool_wait_ms: 5_000 }
+}
+
+pub fn http_settings() -> HttpSettings {
+    HttpSettings { host: "127.0.0.1".into(), port: 0, shutdown_timeout_secs: 5 }
+}
+
+pub fn telemetry_settings() -> TelemetrySettings {
+    TelemetrySettings { log_format: "pretty".into(), log_filter: "warn".into(), otlp_endpoint: None }
+}
+
+pub fn auth_settings() -> AuthSettings {
+    AuthSettings {
+        algorithm: "HS256".into(),
+        hmac_secret: Some(SecretString::from(JWT_SECRET.to_owned())),
+        public_key_pem: None,
+        issuer: None,
+        audience: None,
+    }
+}
+
+pub fn crypto_settings() -> CryptoSettings {
+    use base64::Engine as _;
+    CryptoSettings {
+        data_key: SecretString::from(base64::engine::general_purpose::STANDARD.encode([42u8; 32])),
+        key_id: 1,
+        previous_keys: Vec::new(),
+    }
+}
+
+pub fn outbox_settings() -> OutboxSettings {
+    OutboxSettings { poll_interval_ms: 50, batch_size: 100 }
+}
+
+/// A bearer token for `tenant` with `perms`.
+pub fn token(tenant: i64, user: i64, perms: &[&str]) -> String {
+    let claims = leadgen_http::Claims {
+        sub: user,
+        tenant_id: tenant,
+        name: "测试用户".into(),
+        perms: perms.iter().map(|p| (*p).to_owned()).collect(),
+        exp: chrono::Utc::now().timestamp() + 3600,
+        iss: None,
+        aud: None,
+    };
+    leadgen_http::auth::mint_hs256(JWT_SECRET, &claims).expect("mint test token")
+}

@@ -1,0 +1,77 @@
+//! auth-api's errors and their one mapping to the envelope.
+
+use leadgen_http::{ApiError, FieldError, codes};
+
+/// What can go wrong in auth-api's use cases.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthApiError {
+    #[error("platform authorization not found")]
+    PlatformNotFound,
+    #[error("the platform authorization is not ACTIVE")]
+    NotActive,
+    #[error("a sync is already running for this platform")]
+    SyncRunning,
+    #[error("invalid request: {0:?}")]
+    Invalid(Vec<FieldError>),
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error("platform {0} is not supported yet")]
+    PlatformNotSupported(String),
+    #[error("sync window invalid: {0}")]
+    SyncWindow(String),
+    #[error("OAuth state unknown, used or expired")]
+    OAuthState,
+    #[error("the platform refused the authorization: {0}")]
+    OAuthExchange(String),
+    #[error("the platform failed: {0}")]
+    Platform(String),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<AuthApiError> for ApiError {
+    fn from(e: AuthApiError) -> Self {
+        match e {
+            AuthApiError::PlatformNotFound => ApiError::not_found("平台授权"),
+            AuthApiError::NotActive => ApiError::business(codes::PLATFORM_NOT_ACTIVE),
+            AuthApiError::SyncRunning => ApiError::business(codes::SYNC_ALREADY_RUNNING),
+            AuthApiError::Invalid(errors) => ApiError::validation(errors),
+            AuthApiError::BadRequest(message) => ApiError::bad_request(message),
+            AuthApiError::PlatformNotSupported(p) => {
+                ApiError::business_with(codes::PLATFORM_NOT_SUPPORTED, format!("暂不支持该电商平台：{p}"))
+            }
+            AuthApiError::SyncWindow(message) => ApiError::business_with(codes::SYNC_WINDOW_INVALID, message),
+            AuthApiError::OAuthState => ApiError::business(codes::OAUTH_STATE_INVALID),
+            AuthApiError::OAuthExchange(_) => ApiError::business(codes::OAUTH_EXCHANGE_FAILED),
+            AuthApiError::Platform(cause) => {
+                tracing::warn!(error.cause = %cause, "Platform call failed");
+                ApiError::business(codes::PLATFORM_API_FAILED)
+            }
+            AuthApiError::Unexpected(cause) => ApiError::internal(format!("{cause:#}")),
+        }
+    }
+}
+
+impl From<diesel::result::Error> for AuthApiError {
+    fn from(e: diesel::result::Error) -> Self {
+        AuthApiError::Unexpected(e.into())
+    }
+}
+
+impl From<leadgen_db::DbError> for AuthApiError {
+    fn from(e: leadgen_db::DbError) -> Self {
+        AuthApiError::Unexpected(e.into())
+    }
+}
+
+impl From<leadgen_outbox::OutboxError> for AuthApiError {
+    fn from(e: leadgen_outbox::OutboxError) -> Self {
+        AuthApiError::Unexpected(e.into())
+    }
+}
+
+impl From<leadgen_crypto::CryptoError> for AuthApiError {
+    fn from(e: leadgen_crypto::CryptoError) -> Self {
+        AuthApiError::Unexpected(e.into())
+    }
+}

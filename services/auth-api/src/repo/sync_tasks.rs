@@ -1,0 +1,100 @@
+//! `t_ecom_sync_task`, as auth-api touches it: it inserts manual requests and reads records.
+//! sync-worker owns the table's progress and outcome (a known coupling, `docs/architecture.md`).
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use leadgen_db::schema::t_ecom_sync_task as task;
+use leadgen_http::paging::{Paging, SortOrder};
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = task)]
+pub struct NewTask<'a> {
+    pub tenant_id: i64,
+    pub platform_id: i64,
+    pub platform_type: &'a str,
+    pub trigger_type: &'a str,
+    pub status: &'a str,
+    pub window_start: DateTime<Utc>,
+    pub window_end: DateTime<Utc>,
+    pub requested_by: Option<i64>,
+    pub requested_by_name: Option<&'a str>,
+}
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = task)]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+pub struct TaskRow {
+    pub id: i64,
+    pub platform_id: i64,
+    pub platform_type: String,
+    pub trigger_type: String,
+    pub status: String,
+    pub window_start: DateTime<Utc>,
+    pub window_end: DateTime<Utc>,
+    pub sync_time: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub success_count: i32,
+    pub failure_count: i32,
+    pub error_message: Option<String>,
+}
+
+/// Filters of GET sync-records.
+#[derive(Debug, Default)]
+pub struct RecordFilter {
+    pub platform_id: Option<i64>,
+    pub status: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// Sort fields GET sync-records accepts.
+pub const SORT_FIELDS: &[&str] = &["syncTime", "successCount", "failureCount", "status"];
+
+/// Inserts a RUNNING task; a unique violation means one is already running for the platform.
+pub async fn insert(conn: &mut AsyncPgConnection, new: &NewTask<'_>) -> QueryResult<i64> {
+    diesel::insert_into(task::table).values(new).returning(task::id).get_result(conn).await
+}
+
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    tenant: i64,
+    filter: &RecordFilter,
+    sort: (&str, SortOrder),
+    paging: Paging,
+) -> QueryResult<(Vec<TaskRow>, i64)> {
+    let query = || {
+        let mut q = task::table.filter(task::tenant_id.eq(tenant)).into_boxed();
+        if let Some(p) = filter.platform_id {
+            q = q.filter(task::platform_id.eq(p));
+        }
+        if let Some(s) = &filter.status {
+            q = q.filter(task::status.eq(s.clone()));
+        }
+        if let Some(from) = filter.from {
+            q = q.filter(task::sync_time.ge(from));
+        }
+        if let Some(to) = filter.to {
+            q = q.filter(task::sync_time.le(to));
+        }
+        q
+    };
+    let total = query().count().get_result(conn).await?;
+    let mut q = query();
+    q = match sort {
+        ("successCount", SortOrder::Asc) => q.order(task::success_count.asc()),
+        ("successCount", SortOrder::Desc) => q.order(task::success_count.desc()),
+        ("failureCount", SortOrder::Asc) => q.order(task::failure_count.asc()),
+        ("failureCount", SortOrder::Desc) => q.order(task::failure_count.desc()),
+        ("status", SortOrder::Asc) => q.order(task::status.asc()),
+        ("status", SortOrder::Desc) => q.order(task::status.desc()),
+        (_, SortOrder::Asc) => q.order(task::sync_time.asc()),
+        (_, SortOrder::Desc) => q.order(task::sync_time.desc()),
+    };
+    let q = match sort.1 {
+        SortOrder::Asc => q.then_order_by(task::id.asc()),
+        SortOrder::Desc => q.then_order_by(task::id.desc()),
+    };
+    let rows = q.limit(paging.size).offset(paging.offset()).select(TaskRow::as_select()).load(conn).await?;
+    Ok((rows, total))
+}

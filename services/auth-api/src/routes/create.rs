@@ -1,0 +1,52 @@
+//! `POST /platforms/auth` (design 2.1): add a platform authorization, answer the consent URL.
+
+use actix_web::{HttpResponse, web};
+use leadgen_http::{ApiError, AuthUser, Permission};
+use serde::{Deserialize, Serialize};
+use validator::Validate;
+
+use crate::service::authorizations::{self, NewAuthorization};
+use crate::startup::AppState;
+
+/// The request body. Fields are optional here so that every missing or invalid one is reported
+/// together (422) instead of failing on the first.
+#[derive(Debug, Deserialize, Validate)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateRequest {
+    #[validate(required(message = "platformType 不能为空"), custom(function = "crate::service::validate::platform_type"))]
+    pub platform_type: Option<String>,
+    #[validate(required(message = "authInfo 不能为空"), nested)]
+    pub auth_info: Option<AuthInfo>,
+    #[validate(url(message = "redirectUrl 必须是合法的 http(s) URL"), length(max = 1024, message = "redirectUrl 过长"))]
+    pub redirect_url: Option<String>,
+}
+
+/// `Serialize` exists only because `validator` records checked values; the secret is skipped.
+#[derive(Debug, Deserialize, Serialize, Validate)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthInfo {
+    #[validate(required(message = "appKey 不能为空"), length(min = 1, max = 128, message = "appKey 长度须在 1 到 128 之间"))]
+    pub app_key: Option<String>,
+    #[validate(required(message = "appSecret 不能为空"), length(min = 1, max = 256, message = "appSecret 长度须在 1 到 256 之间"))]
+    #[serde(skip_serializing)]
+    pub app_secret: Option<String>,
+    #[validate(url(message = "callbackUrl 必须是合法的 http(s) URL"))]
+    pub callback_url: Option<String>,
+    /// Platform-specific values (e.g. Kuaishou `signSecret`), kept sealed with the secret.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+pub async fn create(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    body: web::Json<CreateRequest>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Permission::Auth)?;
+    let body = body.into_inner();
+    body.validate().map_err(|e| leadgen_http::error::from_validation(&e))?;
+    let new = NewAuthorization::try_from(body)?;
+    let created = authorizations::create(&state, &user, new).await?;
+    let location = format!("{}/platforms/{}", super::BASE, created.platform_id);
+    Ok(leadgen_http::created(created, &location))
+}

@@ -1,0 +1,44 @@
+//! `GET /platforms` (design 2.2): the tenant's authorizations.
+
+use actix_web::{HttpResponse, web};
+use leadgen_domain::{AuthStatus, PlatformType};
+use leadgen_http::paging::Paging;
+use leadgen_http::{ApiError, AuthUser, Page, Permission};
+use serde::Deserialize;
+
+use crate::repo::platforms::AuthFilter;
+use crate::service::authorizations;
+use crate::startup::AppState;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListQuery {
+    platform_type: Option<String>,
+    status: Option<String>,
+    page: Option<i64>,
+    size: Option<i64>,
+}
+
+pub async fn list(user: AuthUser, state: web::Data<AppState>, query: web::Query<ListQuery>) -> Result<HttpResponse, ApiError> {
+    user.require(Permission::View)?;
+    let q = query.into_inner();
+    let paging = Paging::from_query(q.page, q.size)?;
+    let filter = AuthFilter {
+        platform_type: parse_enum::<PlatformType>(q.platform_type.as_deref())?,
+        status: parse_enum::<AuthStatus>(q.status.as_deref())?,
+    };
+    let (records, total) = authorizations::list(&state, user.tenant_id, filter, paging).await?;
+    Ok(leadgen_http::ok(Page::new(records, total, paging)))
+}
+
+/// An optional enum filter: absent or empty is no filter; anything else must be a valid name.
+pub fn parse_enum<T>(value: Option<&str>) -> Result<Option<String>, ApiError>
+where
+    T: std::str::FromStr + std::fmt::Display,
+    T::Err: std::fmt::Display,
+{
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => v.parse::<T>().map(|t| Some(t.to_string())).map_err(|e| ApiError::bad_request(e.to_string())),
+    }
+}

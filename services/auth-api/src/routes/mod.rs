@@ -1,0 +1,22 @@
+//! The gateway paths auth-api serves, under `/api/v1/lead-generation/orders`.
+
+mod callback;
+pub mod create;
+pub mod list;
+mod sync;
+mod sync_records;
+
+use actix_web::web;
+
+pub const BASE: &str = "/api/v1/lead-generation/orders";
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope(BASE)
+            .route("/platforms/auth", web::post().to(create::create))
+            .route("/platforms/auth/callback", web::get().to(callback::callback))
+            .route("/platforms", web::get().to(list::list))
+            .route("/platforms/{platform_id}/sync", web::post().to(sync::sync))
+            .route("/sync-records", web::get().to(sync_records::list)),
+    );
+}

@@ -1,0 +1,51 @@
+//! `GET /sync-records` (design 2.4).
+
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use leadgen_domain::SyncStatus;
+use leadgen_http::paging::{Paging, parse_sort};
+use leadgen_http::{ApiError, AuthUser, Page, Permission};
+use serde::Deserialize;
+
+use crate::repo::sync_tasks::{RecordFilter, SORT_FIELDS};
+use crate::routes::list::parse_enum;
+use crate::service::syncs;
+use crate::startup::AppState;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordsQuery {
+    platform_id: Option<i64>,
+    status: Option<String>,
+    start_time: Option<String>,
+    end_time: Option<String>,
+    page: Option<i64>,
+    size: Option<i64>,
+    sort: Option<String>,
+    order: Option<String>,
+}
+
+/// An optional ISO 8601 query time (any offset).
+pub fn parse_time(name: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => DateTime::parse_from_rfc3339(v)
+            .map(|t| Some(t.with_timezone(&Utc)))
+            .map_err(|_| ApiError::bad_request(format!("{name} 必须是 ISO 8601 时间"))),
+    }
+}
+
+pub async fn list(user: AuthUser, state: web::Data<AppState>, query: web::Query<RecordsQuery>) -> Result<HttpResponse, ApiError> {
+    user.require(Permission::View)?;
+    let q = query.into_inner();
+    let paging = Paging::from_query(q.page, q.size)?;
+    let sort = parse_sort(q.sort.as_deref(), q.order.as_deref(), SORT_FIELDS, "syncTime")?;
+    let filter = RecordFilter {
+        platform_id: q.platform_id,
+        status: parse_enum::<SyncStatus>(q.status.as_deref())?,
+        from: parse_time("startTime", q.start_time.as_deref())?,
+        to: parse_time("endTime", q.end_time.as_deref())?,
+    };
+    let (records, total) = syncs::records(&state, user.tenant_id, filter, sort, paging).await?;
+    Ok(leadgen_http::ok(Page::new(records, total, paging)))
+}

@@ -1,0 +1,182 @@
+//! Adding and listing platform authorizations (design 2.1, 2.2).
+
+use chrono::{DateTime, Utc};
+use diesel_async::AsyncConnection as _;
+use leadgen_db::ScopedFutureExt as _;
+use leadgen_db::oplog::{self, Entry};
+use leadgen_db::sealed;
+use leadgen_domain::{AuthStatus, PlatformType};
+use leadgen_http::paging::Paging;
+use leadgen_http::{AuthUser, FieldError};
+use leadgen_platforms::AppCredentials;
+use serde::Serialize;
+
+use crate::SERVICE;
+use crate::error::AuthApiError;
+use crate::repo::platforms::{self as repo, AuthFilter, NewAuthRow};
+use crate::routes::create::CreateRequest;
+use crate::service::{oauth, operator};
+use crate::startup::AppState;
+
+/// A validated request to add an authorization.
+pub struct NewAuthorization {
+    pub platform_type: PlatformType,
+    pub app_key: String,
+    pub app_secret: String,
+    pub callback_url: Option<String>,
+    pub redirect_url: Option<String>,
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+impl TryFrom<CreateRequest> for NewAuthorization {
+    type Error = AuthApiError;
+
+    fn try_from(r: CreateRequest) -> Result<Self, Self::Error> {
+        let missing = |field: &str| AuthApiError::Invalid(vec![FieldError { field: field.into(), message: format!("{field} 不能为空") }]);
+        let info = r.auth_info.ok_or_else(|| missing("authInfo"))?;
+        let platform_type = r
+            .platform_type
+            .as_deref()
+            .ok_or_else(|| missing("platformType"))?
+            .parse()
+            .map_err(|_| missing("platformType"))?;
+        Ok(NewAuthorization {
+            platform_type,
+            app_key: info.app_key.ok_or_else(|| missing("authInfo.appKey"))?.trim().to_owned(),
+            app_secret: info.app_secret.ok_or_else(|| missing("authInfo.appSecret"))?,
+            callback_url: info.callback_url,
+            redirect_url: r.redirect_url,
+            extra: info.extra,
+        })
+    }
+}
+
+/// The answer to an add (design 2.1).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Created {
+    pub platform_id: i64,
+    pub platform_type: PlatformType,
+    pub status: AuthStatus,
+    pub auth_url: String,
+}
+
+/// Stores the authorization (secret sealed) as PENDING_AUTH and builds the consent URL.
+pub async fn create(state: &AppState, user: &AuthUser, new: NewAuthorization) -> Result<Created, AuthApiError> {
+    let client = state
+        .platforms
+        .get(new.platform_type)
+        .ok_or_else(|| AuthApiError::PlatformNotSupported(new.platform_type.to_string()))?;
+    if let Some(url) = &new.redirect_url {
+        check_redirect(state, url)?;
+    }
+    let callback_url = new.callback_url.clone().unwrap_or_else(|| state.oauth.callback_url.clone());
+    let oauth_state = oauth::new_state();
+    let secret_doc = serde_json::json!({ "appSecret": new.app_secret, "extra": new.extra }).to_string();
+    let sealer = state.sealer.clone();
+    let tenant = user.tenant_id;
+    let op = operator(user);
+    let trace_id = leadgen_telemetry::current_trace_id();
+    let mut conn = leadgen_db::conn(&state.pool).await?;
+    let app_key = new.app_key.clone();
+    let redirect_url = new.redirect_url.clone();
+    let callback = callback_url.clone();
+    let state_hash = oauth::hash_state(&oauth_state);
+    let platform_type = new.platform_type;
+    let id = conn
+        .transaction::<i64, AuthApiError, _>(|conn| {
+            async move {
+                let id = repo::next_id(conn).await?;
+                let row = NewAuthRow {
+                    id,
+                    tenant_id: tenant,
+                    platform_type: platform_type.as_str(),
+                    app_key: &app_key,
+                    auth_info: sealer.seal(&sealed::platform_auth("auth_info", id), &secret_doc)?,
+                    status: AuthStatus::PendingAuth.as_str(),
+                    oauth_state_hash: &state_hash,
+                    redirect_url: redirect_url.as_deref(),
+                    callback_url: &callback,
+                    created_by: user_id_of(&op),
+                };
+                repo::insert(conn, &row).await?;
+                let entry = Entry {
+                    tenant_id: tenant,
+                    service: SERVICE,
+                    operator: &op,
+                    action: "PLATFORM_AUTH_CREATE",
+                    target_type: "PLATFORM_AUTH",
+                    target_ids: vec![id.to_string()],
+                    result: Ok(()),
+                };
+                oplog::record(conn, entry, &trace_id).await?;
+                Ok(id)
+            }
+            .scope_boxed()
+        })
+        .await?;
+    let app = AppCredentials { app_key: new.app_key, app_secret: String::new() };
+    let auth_url = client.authorize_url(&app, &callback_url, &oauth_state);
+    tracing::info!(platform.id = id, platform.type = %new.platform_type, "Platform authorization created");
+    Ok(Created { platform_id: id, platform_type: new.platform_type, status: AuthStatus::PendingAuth, auth_url })
+}
+
+fn user_id_of(op: &oplog::Operator) -> i64 {
+    match op {
+        oplog::Operator::User { id, .. } => *id,
+        oplog::Operator::System => 0,
+    }
+}
+
+fn check_redirect(state: &AppState, url: &str) -> Result<(), AuthApiError> {
+    let allowed = &state.oauth.allowed_redirect_prefixes;
+    if allowed.is_empty() || allowed.iter().any(|p| url.starts_with(p.as_str())) {
+        Ok(())
+    } else {
+        Err(AuthApiError::Invalid(vec![FieldError {
+            field: "redirectUrl".into(),
+            message: "redirectUrl 不在允许的前端地址范围内".into(),
+        }]))
+    }
+}
+
+/// One row of the list (design 2.2). Secrets are never returned; the app key only as a hint.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Listed {
+    pub platform_id: i64,
+    pub platform_type: String,
+    pub status: String,
+    pub expiry_time: Option<DateTime<Utc>>,
+    pub create_time: DateTime<Utc>,
+    pub shop_name: Option<String>,
+    pub app_key_hint: String,
+    pub last_sync_time: Option<DateTime<Utc>>,
+}
+
+/// The tenant's authorizations, newest first.
+pub async fn list(state: &AppState, tenant: i64, filter: AuthFilter, paging: Paging) -> Result<(Vec<Listed>, i64), AuthApiError> {
+    let mut conn = leadgen_db::conn(&state.pool).await?;
+    let (rows, total) = repo::list(&mut conn, tenant, &filter, paging).await?;
+    let records = rows
+        .into_iter()
+        .map(|r| Listed {
+            platform_id: r.id,
+            platform_type: r.platform_type,
+            status: r.status,
+            expiry_time: r.expiry_time,
+            create_time: r.create_time,
+            shop_name: r.shop_name,
+            app_key_hint: hint(&r.app_key),
+            last_sync_time: r.last_sync_time,
+        })
+        .collect();
+    Ok((records, total))
+}
+
+/// `****abcd`: the last four characters only.
+fn hint(app_key: &str) -> String {
+    let chars: Vec<char> = app_key.chars().collect();
+    let tail: String = chars[chars.len().saturating_sub(4)..].iter().collect();
+    format!("****{tail}")
+}

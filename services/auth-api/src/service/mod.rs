@@ -1,0 +1,14 @@
+//! auth-api's use cases; each opens at most one transaction.
+
+pub mod authorizations;
+pub mod oauth;
+pub mod syncs;
+pub mod validate;
+
+use leadgen_db::oplog::Operator;
+use leadgen_http::AuthUser;
+
+/// The operation log's operator for a request's user.
+pub fn operator(user: &AuthUser) -> Operator {
+    Operator::User { id: user.user_id, name: user.name.clone() }
+}

@@ -1,0 +1,223 @@
+//! Manual sync requests and sync records (design 2.3, 2.4).
+
+use chrono::{DateTime, Duration, FixedOffset, Utc};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel_async::AsyncConnection as _;
+use leadgen_db::ScopedFutureExt as _;
+use leadgen_db::oplog::{self, Entry, Operator};
+use leadgen_domain::{AuthStatus, PlatformType, SyncStatus, SyncTrigger};
+use leadgen_events::{CloudEvent, SyncRequestedV1};
+use leadgen_http::paging::{Paging, SortOrder};
+use leadgen_http::{AuthUser, FieldError};
+use serde::{Deserialize, Serialize};
+
+use crate::SERVICE;
+use crate::error::AuthApiError;
+use crate::repo::platforms as platforms_repo;
+use crate::repo::sync_tasks::{self as repo, NewTask, RecordFilter};
+use crate::service::operator;
+use crate::startup::AppState;
+
+/// The longest window one manual sync may cover.
+pub const MAX_WINDOW_DAYS: i64 = 90;
+/// Without a start, a sync resumes from the last one, overlapping by this much.
+pub const RESUME_OVERLAP_MINUTES: i64 = 10;
+/// Without a start or a previous sync, this many days are fetched.
+pub const FIRST_SYNC_DAYS: i64 = 30;
+
+/// The optional body of `POST …/sync`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncBody {
+    pub start_time: Option<String>,
+    pub end_time: Option<String>,
+}
+
+/// The answer (design 2.3).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Accepted {
+    pub sync_task_id: i64,
+    pub status: &'static str,
+}
+
+fn parse_time(field: &str, value: Option<&str>, errors: &mut Vec<FieldError>) -> Option<DateTime<Utc>> {
+    let value = value?.trim();
+    match DateTime::<FixedOffset>::parse_from_rfc3339(value) {
+        Ok(t) => Some(t.with_timezone(&Utc)),
+        Err(_) => {
+            errors.push(FieldError { field: field.into(), message: format!("{field} 必须是 ISO 8601 时间，例如 2023-10-01T00:00:00Z") });
+            None
+        }
+    }
+}
+
+/// Checks the body's times; `None` ends are resolved later from the platform's last sync.
+pub fn parse_window(body: &SyncBody) -> Result<(Option<DateTime<Utc>>, Option<DateTime<Utc>>), AuthApiError> {
+    let mut errors = Vec::new();
+    let start = parse_time("startTime", body.start_time.as_deref(), &mut errors);
+    let end = parse_time("endTime", body.end_time.as_deref(), &mut errors);
+    if let (Some(s), Some(e)) = (start, end) {
+        if e <= s {
+            errors.push(FieldError { field: "endTime".into(), message: "endTime 必须晚于 startTime".into() });
+        }
+    }
+    if errors.is_empty() { Ok((start, end)) } else { Err(AuthApiError::Invalid(errors)) }
+}
+
+/// Accepts a manual sync: a RUNNING task and a `SyncRequested` event in one transaction.
+pub async fn request(
+    state: &AppState,
+    user: &AuthUser,
+    platform_id: i64,
+    window: (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
+) -> Result<Accepted, AuthApiError> {
+    let mut conn = leadgen_db::conn(&state.pool).await?;
+    let tenant = user.tenant_id;
+    let op = operator(user);
+    let trace_id = leadgen_telemetry::current_trace_id();
+    let result = conn
+        .transaction::<i64, AuthApiError, _>(|conn| {
+            let op = op.clone();
+            let trace_id = trace_id.clone();
+            async move {
+                let platform = platforms_repo::find_for_tenant(conn, tenant, platform_id).await?.ok_or(AuthApiError::PlatformNotFound)?;
+                if platform.status != AuthStatus::Active.as_str() {
+                    return Err(AuthApiError::NotActive);
+                }
+                let platform_type: PlatformType =
+                    platform.platform_type.parse().map_err(|e| AuthApiError::Unexpected(anyhow::anyhow!("{e}")))?;
+                let now = Utc::now();
+                let end = window.1.unwrap_or(now).min(now);
+                let start = window.0.unwrap_or_else(|| match platform.last_sync_time {
+                    Some(last) => last - Duration::minutes(RESUME_OVERLAP_MINUTES),
+                    None => now - Duration::days(FIRST_SYNC_DAYS),
+                });
+                if start >= end {
+                    return Err(AuthApiError::SyncWindow("同步开始时间必须早于当前时间和结束时间".into()));
+                }
+                if end - start > Duration::days(MAX_WINDOW_DAYS) {
+                    return Err(AuthApiError::SyncWindow(format!("同步时间范围不能超过 {MAX_WINDOW_DAYS} 天")));
+                }
+                let task = NewTask {
+                    tenant_id: tenant,
+                    platform_id,
+                    platform_type: platform_type.as_str(),
+                    trigger_type: SyncTrigger::Manual.as_str(),
+                    status: SyncStatus::Running.as_str(),
+                    window_start: start,
+                    window_end: end,
+                    requested_by: Some(user.user_id),
+                    requested_by_name: Some(&user.name),
+                };
+                let task_id = match repo::insert(conn, &task).await {
+                    Ok(id) => id,
+                    Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => return Err(AuthApiError::SyncRunning),
+                    Err(e) => return Err(e.into()),
+                };
+                let event = CloudEvent::new(
+                    SERVICE,
+                    tenant,
+                    Some(format!("sync-task/{task_id}")),
+                    SyncRequestedV1 {
+                        sync_task_id: task_id,
+                        platform_id,
+                        platform_type,
+                        trigger: SyncTrigger::Manual,
+                        window_start: start,
+                        window_end: end,
+                        requested_by: Some(user.user_id),
+                    },
+                );
+                leadgen_outbox::enqueue(conn, SERVICE, &event).await?;
+                let entry = Entry {
+                    tenant_id: tenant,
+                    service: SERVICE,
+                    operator: &op,
+                    action: "SYNC_REQUEST",
+                    target_type: "SYNC_TASK",
+                    target_ids: vec![task_id.to_string(), format!("platform:{platform_id}")],
+                    result: Ok(()),
+                };
+                oplog::record(conn, entry, &trace_id).await?;
+                Ok(task_id)
+            }
+            .scope_boxed()
+        })
+        .await;
+    match result {
+        Ok(task_id) => {
+            tracing::info!(sync_task.id = task_id, platform.id = platform_id, "Sync requested");
+            Ok(Accepted { sync_task_id: task_id, status: "ACCEPTED" })
+        }
+        Err(e @ (AuthApiError::SyncRunning | AuthApiError::NotActive | AuthApiError::SyncWindow(_))) => {
+            record_refusal(&mut conn, tenant, &op, platform_id, &e, &trace_id).await;
+            Err(e)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Logs a refused request; a failure to log must not hide the refusal.
+async fn record_refusal(conn: &mut leadgen_db::PgConn, tenant: i64, op: &Operator, platform_id: i64, e: &AuthApiError, trace_id: &str) {
+    let entry = Entry {
+        tenant_id: tenant,
+        service: SERVICE,
+        operator: op,
+        action: "SYNC_REQUEST",
+        target_type: "PLATFORM_AUTH",
+        target_ids: vec![platform_id.to_string()],
+        result: Err(e.to_string()),
+    };
+    if let Err(err) = oplog::record(conn, entry, trace_id).await {
+        tracing::warn!(error = %err, "Could not record a refused sync request");
+    }
+}
+
+/// One sync record (design 2.4).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Record {
+    pub sync_id: i64,
+    pub platform_id: i64,
+    pub platform_type: String,
+    pub sync_time: DateTime<Utc>,
+    pub status: String,
+    pub success_count: i32,
+    pub failure_count: i32,
+    pub error_message: String,
+    pub trigger: String,
+    pub window_start: DateTime<Utc>,
+    pub window_end: DateTime<Utc>,
+    pub finish_time: Option<DateTime<Utc>>,
+}
+
+/// The tenant's sync records.
+pub async fn records(
+    state: &AppState,
+    tenant: i64,
+    filter: RecordFilter,
+    sort: (&str, SortOrder),
+    paging: Paging,
+) -> Result<(Vec<Record>, i64), AuthApiError> {
+    let mut conn = leadgen_db::conn(&state.pool).await?;
+    let (rows, total) = repo::list(&mut conn, tenant, &filter, sort, paging).await?;
+    let records = rows
+        .into_iter()
+        .map(|r| Record {
+            sync_id: r.id,
+            platform_id: r.platform_id,
+            platform_type: r.platform_type,
+            sync_time: r.sync_time,
+            status: r.status,
+            success_count: r.success_count,
+            failure_count: r.failure_count,
+            error_message: r.error_message.unwrap_or_default(),
+            trigger: r.trigger_type,
+            window_start: r.window_start,
+            window_end: r.window_end,
+            finish_time: r.finished_at,
+        })
+        .collect();
+    Ok((records, total))
+}

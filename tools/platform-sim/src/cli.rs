@@ -1,0 +1,136 @@
+//! Command-line options.
+
+use std::net::SocketAddr;
+
+use anyhow::Context as _;
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use clap::Parser;
+
+use crate::faults::{ErrorBurst, Faults};
+use crate::http_util::parse_admin_time;
+use crate::state::{AppCredentials, AppRegistry, SimConfig};
+
+/// A strict simulator of the e-commerce platforms' OAuth and order APIs.
+#[derive(Debug, Parser)]
+#[command(name = "platform-sim", version)]
+pub struct Args {
+    /// Address to listen on; port 0 picks a free port (printed on stdout).
+    #[arg(long, env = "PLATFORM_SIM_LISTEN", default_value = "127.0.0.1:9100")]
+    pub listen: SocketAddr,
+    /// Seed for every generated shop and order.
+    #[arg(long, env = "PLATFORM_SIM_SEED", default_value_t = 42)]
+    pub seed: u64,
+    /// Orders generated per shop (one shop per app key).
+    #[arg(long, env = "PLATFORM_SIM_ORDERS_PER_SHOP", default_value_t = 600)]
+    pub orders_per_shop: usize,
+    /// A registered app, `PLATFORM=APP_KEY:APP_SECRET` (repeatable). Default:
+    /// `TAOBAO=sim-taobao-app:sim-taobao-secret`.
+    #[arg(long = "app", value_name = "PLATFORM=KEY:SECRET")]
+    pub apps: Vec<AppCredentials>,
+    /// Orders are created in the 80 days before this instant (RFC 3339, or Beijing
+    /// `yyyy-MM-dd HH:mm:ss`). Default: start time, truncated to the minute.
+    #[arg(long, env = "PLATFORM_SIM_ANCHOR_TIME")]
+    pub anchor_time: Option<String>,
+    /// Access-token lifetime in seconds (`expires_in`).
+    #[arg(long, default_value_t = 86_400)]
+    pub token_expires_in: i64,
+    /// Refresh-token lifetime in seconds (`re_expires_in`).
+    #[arg(long, default_value_t = 30 * 86_400)]
+    pub refresh_expires_in: i64,
+    /// Fault: API calls allowed per app key per second.
+    #[arg(long)]
+    pub qps_limit: Option<u32>,
+    /// Fault: an access token expires after this many successful API calls.
+    #[arg(long)]
+    pub token_ttl_calls: Option<u64>,
+    /// Fault: `EVERY:COUNT:STATUS`: after every EVERY successful calls, COUNT calls answer STATUS.
+    #[arg(long, value_name = "EVERY:COUNT:STATUS")]
+    pub error_burst: Option<ErrorBurst>,
+    /// Fault: sleep this many milliseconds before answering each API call.
+    #[arg(long)]
+    pub delay_ms: Option<u64>,
+    /// Fault: every N-th order-list response is truncated JSON.
+    #[arg(long)]
+    pub malformed_every: Option<u64>,
+}
+
+impl Args {
+    pub fn faults(&self) -> anyhow::Result<Faults> {
+        let faults = Faults {
+            qps_limit: self.qps_limit,
+            token_ttl_calls: self.token_ttl_calls,
+            error_burst: self.error_burst,
+            delay_ms: self.delay_ms,
+            malformed_every: self.malformed_every,
+        };
+        faults.validate().map_err(anyhow::Error::msg)?;
+        Ok(faults)
+    }
+
+    pub fn registry(&self) -> AppRegistry {
+        if self.apps.is_empty() {
+            return AppRegistry::new(vec![AppCredentials {
+                platform: leadgen_domain::PlatformType::Taobao,
+                key: "sim-taobao-app".into(),
+                secret: "sim-taobao-secret".into(),
+            }]);
+        }
+        AppRegistry::new(self.apps.clone())
+    }
+
+    pub fn config(&self, started: DateTime<Utc>) -> anyhow::Result<SimConfig> {
+        let anchor = match &self.anchor_time {
+            Some(text) => parse_admin_time(text)
+                .with_context(|| format!("--anchor-time `{text}`: expected RFC 3339"))?,
+            None => started
+                .duration_trunc(TimeDelta::minutes(1))
+                .context("truncating start time")?,
+        };
+        anyhow::ensure!(
+            self.token_expires_in > 0,
+            "--token-expires-in must be positive"
+        );
+        anyhow::ensure!(
+            self.refresh_expires_in >= 0,
+            "--refresh-expires-in must not be negative"
+        );
+        let mut config = SimConfig::new(self.seed, self.orders_per_shop, anchor);
+        config.token_expires_in = self.token_expires_in;
+        config.refresh_expires_in = self.refresh_expires_in;
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_parses_apps_faults_and_anchor() {
+        let args = Args::try_parse_from([
+            "platform-sim",
+            "--listen",
+            "127.0.0.1:0",
+            "--app",
+            "TAOBAO=k:s",
+            "--error-burst",
+            "5:2:503",
+            "--anchor-time",
+            "2026-11-25T00:00:00Z",
+            "--qps-limit",
+            "3",
+        ])
+        .unwrap();
+        assert_eq!(args.registry().all().len(), 1);
+        assert_eq!(args.faults().unwrap().error_burst.unwrap().status, 503);
+        let config = args.config(Utc::now()).unwrap();
+        assert_eq!(config.anchor.to_rfc3339(), "2026-11-25T00:00:00+00:00");
+        let defaults = Args::try_parse_from(["platform-sim"]).unwrap();
+        assert_eq!(defaults.registry().all()[0].key, "sim-taobao-app");
+        let started = DateTime::parse_from_rfc3339("2026-01-02T03:04:05.6Z")
+            .unwrap()
+            .to_utc();
+        let anchor = defaults.config(started).unwrap().anchor;
+        assert_eq!(anchor.to_rfc3339(), "2026-01-02T03:04:00+00:00");
+    }
+}

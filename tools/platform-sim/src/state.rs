@@ -1,0 +1,134 @@
+//! The process-wide state every handler shares: configuration, registered apps, faults, stats
+//! and each platform's own state.
+
+use chrono::{DateTime, Utc};
+
+use leadgen_domain::PlatformType;
+
+use crate::faults::{FaultEngine, Faults};
+use crate::stats::Stats;
+use crate::taobao::TaobaoState;
+
+/// One registered app (`--app PLATFORM=KEY:SECRET`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppCredentials {
+    pub platform: PlatformType,
+    pub key: String,
+    pub secret: String,
+}
+
+impl std::str::FromStr for AppCredentials {
+    type Err = String;
+
+    /// `TAOBAO=app_key:app_secret` (the secret may itself contain `:`).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (platform, rest) = s
+            .split_once('=')
+            .ok_or_else(|| format!("`{s}`: expected PLATFORM=KEY:SECRET"))?;
+        let platform: PlatformType = platform
+            .trim()
+            .to_uppercase()
+            .parse()
+            .map_err(|e| format!("{e}"))?;
+        let (key, secret) = rest
+            .split_once(':')
+            .ok_or_else(|| format!("`{s}`: expected PLATFORM=KEY:SECRET"))?;
+        if key.is_empty() || secret.is_empty() {
+            return Err(format!("`{s}`: key and secret must not be empty"));
+        }
+        Ok(AppCredentials {
+            platform,
+            key: key.to_owned(),
+            secret: secret.to_owned(),
+        })
+    }
+}
+
+/// The apps the simulated platforms know.
+#[derive(Debug, Clone, Default)]
+pub struct AppRegistry {
+    apps: Vec<AppCredentials>,
+}
+
+impl AppRegistry {
+    pub fn new(apps: Vec<AppCredentials>) -> Self {
+        AppRegistry { apps }
+    }
+
+    /// The app registered on `platform` under `key`.
+    pub fn find(&self, platform: PlatformType, key: &str) -> Option<&AppCredentials> {
+        self.apps
+            .iter()
+            .find(|a| a.platform == platform && a.key == key)
+    }
+
+    pub fn all(&self) -> &[AppCredentials] {
+        &self.apps
+    }
+}
+
+/// Run-wide settings.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    pub seed: u64,
+    pub orders_per_shop: usize,
+    /// Generated orders are created in the 80 days before this instant.
+    pub anchor: DateTime<Utc>,
+    /// Access-token lifetime, seconds.
+    pub token_expires_in: i64,
+    /// Refresh-token lifetime, seconds.
+    pub refresh_expires_in: i64,
+}
+
+impl SimConfig {
+    pub fn new(seed: u64, orders_per_shop: usize, anchor: DateTime<Utc>) -> Self {
+        SimConfig {
+            seed,
+            orders_per_shop,
+            anchor,
+            token_expires_in: 86_400,
+            refresh_expires_in: 30 * 86_400,
+        }
+    }
+}
+
+/// Everything the handlers share (`web::Data<SimState>`).
+#[derive(Debug)]
+pub struct SimState {
+    pub config: SimConfig,
+    pub apps: AppRegistry,
+    pub faults: FaultEngine,
+    pub stats: Stats,
+    pub taobao: TaobaoState,
+}
+
+impl SimState {
+    pub fn new(config: SimConfig, apps: AppRegistry, faults: Faults) -> Self {
+        SimState {
+            config,
+            apps,
+            faults: FaultEngine::new(faults),
+            stats: Stats::default(),
+            taobao: TaobaoState::default(),
+        }
+    }
+
+    /// Wall-clock now (token expiry, timestamp tolerance, the 3-month window).
+    pub fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn app_specs_parse() {
+        let a: AppCredentials = "taobao=k1:s:2".parse().unwrap();
+        assert_eq!(a.platform, PlatformType::Taobao);
+        assert_eq!((a.key.as_str(), a.secret.as_str()), ("k1", "s:2"));
+        assert!("TAOBAO=k1".parse::<AppCredentials>().is_err());
+        assert!("EBAY=k:s".parse::<AppCredentials>().is_err());
+    }
+}

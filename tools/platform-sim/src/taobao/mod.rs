@@ -1,0 +1,92 @@
+//! Taobao / Tmall Open Platform (TOP), served under `/taobao`:
+//!
+//! - `GET|POST /taobao/authorize`: the seller's consent page and its approval (oauth.taobao.com).
+//! - `POST /taobao/token`: code exchange and refresh (oauth.taobao.com/token).
+//! - `GET|POST /taobao/router/rest`: the signed API gateway (gw.api.taobao.com/router/rest) with
+//!   `taobao.trades.sold.get` and `taobao.trades.sold.increment.get`.
+//! - `GET /_sim/taobao/orders`, `GET /_sim/taobao/shop`: admin views for tests.
+
+pub mod admin;
+pub mod api;
+pub mod buyers;
+pub mod data;
+pub mod errors;
+pub mod fields;
+pub mod lifecycle;
+pub mod oauth;
+pub mod orders;
+pub mod tokens;
+pub mod trades;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use actix_web::web;
+
+use leadgen_domain::PlatformType;
+
+use crate::shop::Shop;
+use crate::state::SimState;
+use orders::ShopOrders;
+use tokens::TokenStore;
+
+pub const PLATFORM: PlatformType = PlatformType::Taobao;
+
+/// Taobao's mutable state: codes and tokens, and each shop's generated orders.
+#[derive(Debug, Default)]
+pub struct TaobaoState {
+    tokens: Mutex<TokenStore>,
+    orders: Mutex<HashMap<String, Arc<ShopOrders>>>,
+}
+
+impl TaobaoState {
+    pub fn tokens(&self) -> MutexGuard<'_, TokenStore> {
+        self.tokens.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The shop an app key's authorizations log into.
+pub fn shop_for(state: &SimState, app_key: &str) -> Shop {
+    Shop::derive(state.config.seed, PLATFORM, app_key)
+}
+
+/// The shop's orders, generated on first use and kept for the life of the process.
+pub fn orders_for(state: &SimState, app_key: &str) -> Arc<ShopOrders> {
+    let mut cache = state
+        .taobao
+        .orders
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    cache
+        .entry(app_key.to_owned())
+        .or_insert_with(|| {
+            let shop = shop_for(state, app_key);
+            Arc::new(orders::generate(
+                state.config.seed,
+                &shop,
+                state.config.orders_per_shop,
+                state.config.anchor,
+            ))
+        })
+        .clone()
+}
+
+/// Mounts the Taobao routes (platform paths under `/taobao`, admin paths under `/_sim/taobao`).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/taobao")
+            .route("/authorize", web::get().to(oauth::authorize_page))
+            .route("/authorize", web::post().to(oauth::authorize_submit))
+            .route("/token", web::post().to(oauth::token))
+            .route("/router/rest", web::get().to(api::router_rest))
+            .route("/router/rest", web::post().to(api::router_rest)),
+    )
+    .service(
+        web::scope("/_sim/taobao")
+            .route("/orders", web::get().to(admin::orders))
+            .route("/shop", web::get().to(admin::shop)),
+    );
+}
