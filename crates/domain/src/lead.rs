@@ -98,7 +98,7 @@ pub fn identify(order: &RawOrder, history: BuyerHistory) -> LeadDecision {
     let contact = match (&order.receiver.phone, &order.buyer.open_id) {
         (Some(phone), _) => phone.clone(),
         (None, Some(open_id)) => match ContactField::open_id(open_id) {
-            Some(c) => c,
+            Some(c) => c.with_masked(order.buyer.nick.as_deref()),
             None => return LeadDecision::NotALead("no way to reach the buyer"),
         },
         (None, None) => return LeadDecision::NotALead("no way to reach the buyer"),

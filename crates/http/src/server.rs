@@ -78,3 +78,18 @@ pub async fn run_until_stopped(server: Server, cancel: CancellationToken) -> std
     });
     server.await
 }
+
+/// A server with only `/healthz` and `/readyz`, for the workers.
+pub fn health_server(listener: TcpListener, readiness: Arc<dyn Readiness>, shutdown_timeout_secs: u64) -> std::io::Result<Server> {
+    Ok(actix_web::HttpServer::new(move || {
+        actix_web::App::new()
+            .wrap(tracing_middleware())
+            .configure(configure(Arc::clone(&readiness)))
+            .default_service(web::to(not_found))
+    })
+    .listen(listener)?
+    .disable_signals()
+    .shutdown_timeout(shutdown_timeout_secs)
+    .workers(1)
+    .run())
+}

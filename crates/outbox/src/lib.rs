@@ -70,6 +70,23 @@ pub async fn mark_processed(
     Ok(inserted == 1)
 }
 
+/// Whether `consumer` already handled `message_id` (for work too long for one transaction; the
+/// final transaction still calls [`mark_processed`]).
+pub async fn is_processed(
+    conn: &mut AsyncPgConnection,
+    consumer: &str,
+    message_id: &str,
+) -> Result<bool, diesel::result::Error> {
+    use diesel::dsl::exists;
+    diesel::select(exists(
+        t_processed_message::table
+            .filter(t_processed_message::consumer.eq(consumer))
+            .filter(t_processed_message::message_id.eq(message_id)),
+    ))
+    .get_result(conn)
+    .await
+}
+
 #[derive(Queryable)]
 struct Row {
     id: i64,

@@ -1,10 +1,12 @@
-//! Configuration for every service, written once: defaults in `config/base.toml`, an optional
-//! `config/{LEADGEN_ENV}.toml` (default `local`), then environment variables with the product's
-//! one prefix `LEADGEN` and `__` between levels.
+//! Configuration for every service, written once. Layers, later winning:
+//! 1. the module's shared files: `config/base.toml`, then `config/{LEADGEN_ENV}.toml`;
+//! 2. the service's own files: `services/<name>/config/base.toml`, then `…/{LEADGEN_ENV}.toml`;
+//! 3. environment variables with the product's one prefix `LEADGEN` and `__` between levels.
 //!
 //! | variable | meaning |
 //! |---|---|
-//! | `LEADGEN_CONFIG_DIR` | where `base.toml` lives (default `./config`) |
+//! | `LEADGEN_SHARED_CONFIG_DIR` | the shared files (default `./config`) |
+//! | `LEADGEN_CONFIG_DIR` | the service's files (default `./config`, then only the shared layer) |
 //! | `LEADGEN_ENV` | which overlay file to read (default `local`) |
 //! | `LEADGEN__DATABASE__URL` | PostgreSQL URL |
 //! | `LEADGEN__AMQP__URL` | RabbitMQ URL |
@@ -37,6 +39,8 @@ pub enum SettingsError {
 /// Where to read configuration from.
 #[derive(Debug, Clone)]
 pub struct Sources {
+    /// The module's shared files; `None` skips that layer.
+    pub shared_dir: Option<PathBuf>,
     pub dir: PathBuf,
     pub environment: String,
     /// Read `LEADGEN__*` variables (tests turn this off to stay hermetic).
@@ -49,24 +53,31 @@ impl Sources {
         #[expect(clippy::disallowed_methods, reason = "this crate is where env vars are read")]
         let dir = std::env::var("LEADGEN_CONFIG_DIR").unwrap_or_else(|_| "config".to_owned());
         #[expect(clippy::disallowed_methods, reason = "this crate is where env vars are read")]
+        let shared = std::env::var("LEADGEN_SHARED_CONFIG_DIR").unwrap_or_else(|_| "config".to_owned());
+        #[expect(clippy::disallowed_methods, reason = "this crate is where env vars are read")]
         let environment = std::env::var("LEADGEN_ENV").unwrap_or_else(|_| "local".to_owned());
-        Sources { dir: PathBuf::from(dir), environment, use_env: true }
+        let shared_dir = Some(PathBuf::from(shared)).filter(|s| s.as_path() != Path::new(&dir));
+        Sources { shared_dir, dir: PathBuf::from(dir), environment, use_env: true }
     }
 
     /// Files only, from `dir`.
     pub fn files(dir: impl AsRef<Path>) -> Self {
-        Sources { dir: dir.as_ref().to_path_buf(), environment: "local".to_owned(), use_env: false }
+        Sources { shared_dir: None, dir: dir.as_ref().to_path_buf(), environment: "local".to_owned(), use_env: false }
     }
 }
 
 /// Loads a service's settings type from the layered sources.
 pub fn load<T: DeserializeOwned>(sources: &Sources) -> Result<T, SettingsError> {
-    let mut builder = config::Config::builder()
-        .add_source(config::File::from(sources.dir.join("base.toml")).required(true))
-        .add_source(
-            config::File::from(sources.dir.join(format!("{}.toml", sources.environment)))
-                .required(false),
-        );
+    let mut builder = config::Config::builder();
+    if let Some(shared) = &sources.shared_dir {
+        builder = builder
+            .add_source(config::File::from(shared.join("base.toml")).required(true))
+            .add_source(config::File::from(shared.join(format!("{}.toml", sources.environment))).required(false));
+    }
+    let service_base_required = sources.shared_dir.is_none();
+    builder = builder
+        .add_source(config::File::from(sources.dir.join("base.toml")).required(service_base_required))
+        .add_source(config::File::from(sources.dir.join(format!("{}.toml", sources.environment))).required(false));
     if sources.use_env {
         builder = builder.add_source(
             config::Environment::with_prefix("LEADGEN")

@@ -1,0 +1,3 @@
+//! lead-api's queries.
+
+pub mod leads;

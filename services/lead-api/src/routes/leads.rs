@@ -1,0 +1,95 @@
+//! `GET /leads` (design 2.5). `intentionTags` accepts `a&intentionTags=b` and `a,b`; a lead
+//! matches when it carries every tag asked for.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use leadgen_domain::LeadProcessStatus;
+use leadgen_domain::Money;
+use leadgen_http::paging::{Paging, parse_sort};
+use leadgen_http::{ApiError, AuthUser, Page, Permission};
+use serde::Serialize;
+
+use crate::repo::leads::{self, LeadFilter, SORT_FIELDS};
+use crate::startup::AppState;
+
+/// One lead as sales staff see it: contact masked, never the sealed value.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LeadView {
+    pub lead_id: i64,
+    pub order_id: String,
+    pub platform_id: i64,
+    pub platform_type: String,
+    pub order_time: DateTime<Utc>,
+    pub contact_info: String,
+    pub contact_type: String,
+    pub product_info: String,
+    pub amount: String,
+    pub intention_tags: Vec<String>,
+    pub score: i16,
+    pub process_status: String,
+    pub create_time: DateTime<Utc>,
+}
+
+fn parse_i64(name: &str, v: &str) -> Result<i64, ApiError> {
+    v.trim().parse().map_err(|_| ApiError::bad_request(format!("{name} 必须是整数")))
+}
+
+fn parse_time(name: &str, v: &str) -> Result<DateTime<Utc>, ApiError> {
+    DateTime::parse_from_rfc3339(v.trim())
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| ApiError::bad_request(format!("{name} 必须是 ISO 8601 时间")))
+}
+
+pub async fn list(user: AuthUser, state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    user.require(Permission::View)?;
+    let mut filter = LeadFilter::default();
+    let (mut page, mut size, mut sort, mut order) = (None, None, None, None);
+    for (key, value) in url::form_urlencoded::parse(req.query_string().as_bytes()) {
+        let value = value.trim();
+        if value.is_empty() {
+            continue;
+        }
+        match key.as_ref() {
+            "platformId" => filter.platform_id = Some(parse_i64("platformId", value)?),
+            "orderTimeStart" => filter.order_time_start = Some(parse_time("orderTimeStart", value)?),
+            "orderTimeEnd" => filter.order_time_end = Some(parse_time("orderTimeEnd", value)?),
+            "contactInfo" => filter.contact_keyword = Some(value.to_owned()),
+            "processStatus" => {
+                let status: LeadProcessStatus = value.parse().map_err(|e: leadgen_domain::platform::UnknownVariant| ApiError::bad_request(e.to_string()))?;
+                filter.process_status = Some(status.as_str().to_owned());
+            }
+            "intentionTags" | "intentionTags[]" => {
+                filter.tags.extend(value.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned));
+            }
+            "page" => page = Some(parse_i64("page", value)?),
+            "size" => size = Some(parse_i64("size", value)?),
+            "sort" => sort = Some(value.to_owned()),
+            "order" => order = Some(value.to_owned()),
+            _ => {}
+        }
+    }
+    let paging = Paging::from_query(page, size)?;
+    let sort = parse_sort(sort.as_deref(), order.as_deref(), SORT_FIELDS, "orderTime")?;
+    let mut conn = leadgen_db::conn(&state.pool).await.map_err(ApiError::internal)?;
+    let (rows, total) = leads::list(&mut conn, user.tenant_id, &filter, sort, paging).await.map_err(ApiError::internal)?;
+    let records = rows
+        .into_iter()
+        .map(|r| LeadView {
+            lead_id: r.id,
+            order_id: r.order_id,
+            platform_id: r.platform_id,
+            platform_type: r.platform_type,
+            order_time: r.order_time,
+            contact_info: r.contact_masked,
+            contact_type: r.contact_kind,
+            product_info: r.product_info,
+            amount: Money::from_fen(r.amount_fen).to_string(),
+            intention_tags: r.intention_tags,
+            score: r.score,
+            process_status: r.process_status,
+            create_time: r.create_time,
+        })
+        .collect();
+    Ok(leadgen_http::ok(Page::new(records, total, paging)))
+}

@@ -1,0 +1,66 @@
+//! lead-api's configuration and [`Application`].
+
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context as _;
+use leadgen_db::DbPool;
+use leadgen_http::JwtVerifier;
+use leadgen_http::server::{Readiness, configure, not_found, tracing_middleware};
+use leadgen_runtime::Dependencies;
+use leadgen_settings::{AuthSettings, DatabaseSettings, HttpSettings, TelemetrySettings};
+use serde::Deserialize;
+use tokio_util::sync::CancellationToken;
+
+use crate::{SERVICE, routes};
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub http: HttpSettings,
+    pub database: DatabaseSettings,
+    pub telemetry: TelemetrySettings,
+    pub auth: AuthSettings,
+}
+
+pub struct AppState {
+    pub pool: DbPool,
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let pool = leadgen_db::build_pool(&settings.database, SERVICE)?;
+        let state = web::Data::new(AppState { pool: pool.clone() });
+        let verifier = web::Data::new(JwtVerifier::from_settings(&settings.auth)?);
+        let readiness: Arc<dyn Readiness> = Arc::new(Dependencies { pool, broker: None });
+        let listener = leadgen_http::server::bind(&settings.http).context("binding the HTTP port")?;
+        let port = listener.local_addr()?.port();
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(tracing_middleware())
+                .app_data(state.clone())
+                .app_data(verifier.clone())
+                .configure(configure(Arc::clone(&readiness)))
+                .configure(routes::configure)
+                .default_service(web::to(not_found))
+        })
+        .listen(listener)?
+        .disable_signals()
+        .shutdown_timeout(settings.http.shutdown_timeout_secs)
+        .run();
+        Ok(Application { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        leadgen_http::server::run_until_stopped(self.server, shutdown).await.context("HTTP server")
+    }
+}

@@ -1,0 +1,15 @@
+//! order-processor: consumes `RawOrdersFetched`, cleans orders, identifies leads, announces
+//! them with `LeadIdentified`.
+
+use anyhow::Context as _;
+use order_processor::{Application, Settings};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let settings: Settings = leadgen_settings::load(&leadgen_settings::Sources::from_env()).context("loading configuration")?;
+    let _telemetry = leadgen_telemetry::init(&settings.telemetry, "order-processor")?;
+    let shutdown = leadgen_runtime::shutdown_on_signals();
+    let app = Application::build(settings).await?;
+    tracing::info!(port = app.port(), "order-processor started");
+    app.run_until_stopped(shutdown).await
+}

@@ -1,0 +1,5 @@
+//! order-processor's queries.
+
+pub mod leads;
+pub mod processed;
+pub mod raw_orders;

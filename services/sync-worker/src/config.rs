@@ -1,0 +1,63 @@
+//! sync-worker's configuration.
+
+use leadgen_settings::{
+    AmqpSettings, CryptoSettings, DatabaseSettings, HttpSettings, OutboxSettings, PlatformsSettings, TelemetrySettings,
+};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub http: HttpSettings,
+    pub database: DatabaseSettings,
+    pub amqp: AmqpSettings,
+    pub telemetry: TelemetrySettings,
+    pub crypto: CryptoSettings,
+    pub platforms: PlatformsSettings,
+    #[serde(default)]
+    pub outbox: OutboxSettings,
+    pub sync: SyncSettings,
+}
+
+/// `[sync]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncSettings {
+    /// Run scheduled syncs.
+    #[serde(default = "yes")]
+    pub scheduler_enabled: bool,
+    /// A platform is synced again when its last sync is older than this.
+    #[serde(default = "default_interval")]
+    pub schedule_interval_minutes: i64,
+    /// How often the scheduler looks for due platforms.
+    #[serde(default = "default_tick")]
+    pub scheduler_tick_secs: u64,
+    /// Retries of one platform call after the first attempt (throttling, 5xx, malformed pages).
+    #[serde(default = "default_retries")]
+    pub max_retries: usize,
+    /// Upper bound of one backoff wait.
+    #[serde(default = "default_max_backoff_ms")]
+    pub max_backoff_ms: u64,
+    /// Give up on the broker after this long without a connection (the process then exits
+    /// non-zero and is restarted).
+    #[serde(default = "default_give_up")]
+    pub broker_give_up_secs: u64,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_interval() -> i64 {
+    30
+}
+fn default_tick() -> u64 {
+    60
+}
+fn default_retries() -> usize {
+    6
+}
+fn default_max_backoff_ms() -> u64 {
+    20_000
+}
+fn default_give_up() -> u64 {
+    300
+}

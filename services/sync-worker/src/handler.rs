@@ -1,0 +1,94 @@
+//! The `SyncRequested` consumer. A sync spans many transactions (one per page), so the ledger is
+//! checked first and written in the final transaction with the task's outcome; a redelivered
+//! request for a finished task changes nothing, and one for an interrupted task runs it again
+//! from the start (raw orders are upserted, so nothing is stored or announced twice).
+
+use diesel_async::AsyncConnection as _;
+use leadgen_db::ScopedFutureExt as _;
+use leadgen_db::oplog::{self, Entry, Operator};
+use leadgen_domain::SyncStatus;
+use leadgen_events::{CloudEvent, SyncRequestedV1};
+use leadgen_messaging::{Handler, Incoming, Outcome};
+
+use crate::SERVICE;
+use crate::repo::{credentials, tasks};
+use crate::sync::{Syncer, TaskOutcome};
+
+pub struct SyncRequestedHandler {
+    pub syncer: Syncer,
+}
+
+#[async_trait::async_trait]
+impl Handler for SyncRequestedHandler {
+    async fn handle(&self, message: Incoming) -> Outcome {
+        let event = match CloudEvent::<SyncRequestedV1>::from_slice(&message.body) {
+            Ok(event) => event,
+            Err(e) => return Outcome::Reject(format!("not a SyncRequested v1 event: {e}")),
+        };
+        match self.process(&event).await {
+            Ok(outcome) => outcome,
+            Err(e) => Outcome::Retry(format!("{e:#}")),
+        }
+    }
+}
+
+impl SyncRequestedHandler {
+    async fn process(&self, event: &CloudEvent<SyncRequestedV1>) -> anyhow::Result<Outcome> {
+        let message_id = event.id.to_string();
+        let data = &event.data;
+        let mut conn = leadgen_db::conn(&self.syncer.pool).await?;
+        if leadgen_outbox::is_processed(&mut conn, SERVICE, &message_id).await? {
+            tracing::info!(sync_task.id = data.sync_task_id, "Duplicate SyncRequested; already handled");
+            return Ok(Outcome::Ack);
+        }
+        let Some(task) = tasks::find(&mut conn, event.tenantid, data.sync_task_id).await? else {
+            return Ok(Outcome::Reject(format!("sync task {} of tenant {} does not exist", data.sync_task_id, event.tenantid)));
+        };
+        if task.status != SyncStatus::Running.as_str() {
+            leadgen_outbox::mark_processed(&mut conn, SERVICE, &message_id).await?;
+            return Ok(Outcome::Ack);
+        }
+        tasks::start(&mut conn, task.id).await?;
+        drop(conn);
+        tracing::info!(sync_task.id = task.id, platform.id = task.platform_id, "Sync started");
+
+        let outcome = self.syncer.run(&task, data.platform_type).await?;
+        let (status, error) = match &outcome {
+            TaskOutcome::Completed { .. } => (SyncStatus::Completed, None),
+            TaskOutcome::Failed(reason) => (SyncStatus::Failed, Some(reason.clone())),
+        };
+        let trace_id = leadgen_telemetry::current_trace_id();
+        let (task_id, tenant, platform_id, window_end) = (task.id, task.tenant_id, task.platform_id, task.window_end);
+        let mut conn = leadgen_db::conn(&self.syncer.pool).await?;
+        conn.transaction::<(), anyhow::Error, _>(|conn| {
+            let error = error.clone();
+            async move {
+                tasks::finish(conn, task_id, status.as_str(), error.as_deref()).await?;
+                if status == SyncStatus::Completed {
+                    credentials::record_synced(conn, platform_id, window_end).await?;
+                }
+                leadgen_outbox::mark_processed(conn, SERVICE, &message_id).await?;
+                let entry = Entry {
+                    tenant_id: tenant,
+                    service: SERVICE,
+                    operator: &Operator::System,
+                    action: "SYNC_RUN",
+                    target_type: "SYNC_TASK",
+                    target_ids: vec![task_id.to_string(), format!("platform:{platform_id}")],
+                    result: error.map_or(Ok(()), Err),
+                };
+                oplog::record(conn, entry, &trace_id).await?;
+                Ok(())
+            }
+            .scope_boxed()
+        })
+        .await?;
+        match outcome {
+            TaskOutcome::Completed { success, failure } => {
+                tracing::info!(sync_task.id = task_id, orders.success = success, orders.failure = failure, "Sync completed");
+            }
+            TaskOutcome::Failed(reason) => tracing::warn!(sync_task.id = task_id, reason = %reason, "Sync failed"),
+        }
+        Ok(Outcome::Ack)
+    }
+}

@@ -1,0 +1,5 @@
+//! sync-worker's queries.
+
+pub mod credentials;
+pub mod raw_orders;
+pub mod tasks;

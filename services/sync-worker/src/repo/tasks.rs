@@ -1,0 +1,99 @@
+//! `t_ecom_sync_task` (owned by sync-worker).
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text, Timestamptz};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use leadgen_db::schema::t_ecom_sync_task as task;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = task)]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+pub struct TaskRow {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub platform_id: i64,
+    pub status: String,
+    pub window_start: DateTime<Utc>,
+    pub window_end: DateTime<Utc>,
+}
+
+pub async fn find(conn: &mut AsyncPgConnection, tenant: i64, id: i64) -> QueryResult<Option<TaskRow>> {
+    task::table
+        .filter(task::tenant_id.eq(tenant))
+        .filter(task::id.eq(id))
+        .select(TaskRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// (Re)starts a task: a redelivered request runs from the beginning, so counters restart too.
+pub async fn start(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<usize> {
+    diesel::update(task::table.find(id).filter(task::status.eq("RUNNING")))
+        .set((
+            task::started_at.eq(diesel::dsl::now),
+            task::pages_fetched.eq(0),
+            task::success_count.eq(0),
+            task::failure_count.eq(0),
+            task::update_time.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await
+}
+
+/// Adds one page's counts.
+pub async fn add_page(conn: &mut AsyncPgConnection, id: i64, success: i32, failure: i32) -> QueryResult<usize> {
+    diesel::update(task::table.find(id))
+        .set((
+            task::pages_fetched.eq(task::pages_fetched + 1),
+            task::success_count.eq(task::success_count + success),
+            task::failure_count.eq(task::failure_count + failure),
+            task::update_time.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await
+}
+
+/// Ends a RUNNING task as COMPLETED or FAILED.
+pub async fn finish(conn: &mut AsyncPgConnection, id: i64, status: &str, error: Option<&str>) -> QueryResult<usize> {
+    diesel::update(task::table.find(id).filter(task::status.eq("RUNNING")))
+        .set((
+            task::status.eq(status),
+            task::error_message.eq(error),
+            task::finished_at.eq(diesel::dsl::now),
+            task::update_time.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await
+}
+
+#[derive(QueryableByName)]
+struct Inserted {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
+/// Inserts a scheduled RUNNING task unless one is already running for the platform.
+pub async fn insert_scheduled(
+    conn: &mut AsyncPgConnection,
+    tenant: i64,
+    platform_id: i64,
+    platform_type: &str,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> QueryResult<Option<i64>> {
+    let rows: Vec<Inserted> = diesel::sql_query(
+        "INSERT INTO t_ecom_sync_task (tenant_id, platform_id, platform_type, trigger_type, status, window_start, window_end) \
+         VALUES ($1, $2, $3, 'SCHEDULED', 'RUNNING', $4, $5) \
+         ON CONFLICT (platform_id) WHERE status = 'RUNNING' DO NOTHING RETURNING id",
+    )
+    .bind::<BigInt, _>(tenant)
+    .bind::<BigInt, _>(platform_id)
+    .bind::<Text, _>(platform_type)
+    .bind::<Timestamptz, _>(start)
+    .bind::<Timestamptz, _>(end)
+    .load(conn)
+    .await?;
+    Ok(rows.into_iter().next().map(|r| r.id))
+}

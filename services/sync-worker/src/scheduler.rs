@@ -1,0 +1,93 @@
+//! Scheduled syncs: every tick, each ACTIVE authorization whose last sync is older than the
+//! interval gets a SCHEDULED task and a `SyncRequested`, in one transaction. The partial unique
+//! index on running tasks keeps two replicas (or a manual sync) from running the same platform.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use diesel_async::AsyncConnection as _;
+use leadgen_db::{DbPool, ScopedFutureExt as _};
+use leadgen_domain::{PlatformType, SyncTrigger};
+use leadgen_events::{CloudEvent, SyncRequestedV1};
+use rand::Rng as _;
+use tokio_util::sync::CancellationToken;
+
+use crate::SERVICE;
+use crate::repo::{credentials, tasks};
+
+/// A first sync of a platform fetches this many days.
+pub const FIRST_SYNC_DAYS: i64 = 30;
+/// Consecutive syncs overlap by this much, so orders created at the boundary are not missed.
+pub const OVERLAP_MINUTES: i64 = 10;
+
+pub struct Scheduler {
+    pub pool: DbPool,
+    pub interval_minutes: i64,
+    pub tick: Duration,
+}
+
+impl Scheduler {
+    /// Schedules due platforms once; returns how many tasks were created.
+    pub async fn schedule_due(&self) -> anyhow::Result<usize> {
+        let now = Utc::now();
+        let mut conn = leadgen_db::conn(&self.pool).await?;
+        let due = credentials::due_for_sync(&mut conn, now - chrono::Duration::minutes(self.interval_minutes), 100).await?;
+        let mut created = 0;
+        for platform in due {
+            let Ok(platform_type) = platform.platform_type.parse::<PlatformType>() else { continue };
+            let start = platform
+                .last_sync_time
+                .map_or(now - chrono::Duration::days(FIRST_SYNC_DAYS), |t| t - chrono::Duration::minutes(OVERLAP_MINUTES));
+            let task = conn
+                .transaction::<Option<i64>, anyhow::Error, _>(|conn| {
+                    async move {
+                        let Some(task_id) = tasks::insert_scheduled(conn, platform.tenant_id, platform.id, platform_type.as_str(), start, now).await?
+                        else {
+                            return Ok(None);
+                        };
+                        let event = CloudEvent::new(
+                            SERVICE,
+                            platform.tenant_id,
+                            Some(format!("sync-task/{task_id}")),
+                            SyncRequestedV1 {
+                                sync_task_id: task_id,
+                                platform_id: platform.id,
+                                platform_type,
+                                trigger: SyncTrigger::Scheduled,
+                                window_start: start,
+                                window_end: now,
+                                requested_by: None,
+                            },
+                        );
+                        leadgen_outbox::enqueue(conn, SERVICE, &event).await?;
+                        Ok(Some(task_id))
+                    }
+                    .scope_boxed()
+                })
+                .await?;
+            if let Some(task_id) = task {
+                tracing::info!(sync_task.id = task_id, platform.id = platform.id, "Scheduled a sync");
+                created += 1;
+            }
+        }
+        Ok(created)
+    }
+
+    /// Ticks until `cancel` fires, after a random start-up delay so replicas spread out.
+    pub async fn run(self, cancel: CancellationToken) {
+        let jitter = Duration::from_millis(rand::thread_rng().gen_range(0..=self.tick.as_millis().min(60_000) as u64));
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = tokio::time::sleep(jitter) => {}
+        }
+        loop {
+            if let Err(e) = self.schedule_due().await {
+                tracing::warn!(error = %format!("{e:#}"), "Scheduling syncs failed; will try again");
+            }
+            tokio::select! {
+                () = cancel.cancelled() => break,
+                () = tokio::time::sleep(self.tick) => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! Persisting one page: raw orders (sealed) upserted by `(platform_id, order_id)`, the task's
+//! counters, and a `RawOrdersFetched` for the new or changed ones, in one transaction.
+
+use std::collections::HashSet;
+
+use diesel_async::AsyncConnection as _;
+use leadgen_db::{ScopedFutureExt as _, sealed};
+use leadgen_domain::PlatformType;
+use leadgen_events::{CloudEvent, RawOrdersFetchedV1};
+use leadgen_platforms::OrderPage;
+
+use super::Syncer;
+use crate::SERVICE;
+use crate::repo::raw_orders::{self, RawInsert};
+use crate::repo::tasks::{self, TaskRow};
+
+/// Distinct orders of this run stored from one page.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PageCounts {
+    pub success: usize,
+    pub failure: usize,
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(ring::digest::digest(&ring::digest::SHA256, bytes))
+}
+
+/// Stores `page`; `seen` holds the order ids this run already counted (pages can overlap when a
+/// shop's orders change while we walk them).
+pub async fn store_page(
+    syncer: &Syncer,
+    task: &TaskRow,
+    platform: PlatformType,
+    page: &OrderPage,
+    seen: &mut HashSet<String>,
+) -> anyhow::Result<PageCounts> {
+    let mut rows = Vec::with_capacity(page.orders.len());
+    let mut counts = PageCounts::default();
+    for order in &page.orders {
+        let raw_text = serde_json::to_string(&order.raw)?;
+        let hash = sha256_hex(raw_text.as_bytes());
+        let order_id = order.order_id.clone().unwrap_or_else(|| format!("unidentified-{}", &hash[..16]));
+        let first_time = seen.insert(order_id.clone());
+        let (normalized, parse_error, created, modified, status) = match &order.parsed {
+            Ok(parsed) => {
+                if first_time {
+                    counts.success += 1;
+                }
+                let json = serde_json::to_string(parsed)?;
+                let sealed_json = syncer.sealer.seal(&sealed::raw_order("normalized", task.platform_id, &order_id), &json)?;
+                (Some(sealed_json), None, Some(parsed.created_at), parsed.modified_at, "PENDING")
+            }
+            Err(reason) => {
+                if first_time {
+                    counts.failure += 1;
+                }
+                tracing::warn!(order.id = %order_id, reason = %reason, "Kept a malformed order");
+                (None, Some(reason.clone()), None, None, "MALFORMED")
+            }
+        };
+        rows.push(RawInsert {
+            tenant_id: task.tenant_id,
+            platform_id: task.platform_id,
+            platform_type: platform.as_str().to_owned(),
+            raw_data: syncer.sealer.seal(&sealed::raw_order("raw_data", task.platform_id, &order_id), &raw_text)?,
+            order_id,
+            normalized,
+            parse_error,
+            content_hash: hash,
+            order_created_at: created,
+            order_modified_at: modified,
+            sync_task_id: task.id,
+            process_status: status.to_owned(),
+        });
+    }
+    let (task_id, tenant, platform_id) = (task.id, task.tenant_id, task.platform_id);
+    let success = i32::try_from(counts.success).unwrap_or(i32::MAX);
+    let failure = i32::try_from(counts.failure).unwrap_or(i32::MAX);
+    let mut conn = leadgen_db::conn(&syncer.pool).await?;
+    conn.transaction::<(), anyhow::Error, _>(|conn| {
+        async move {
+            let written = raw_orders::upsert_changed(conn, &rows).await?;
+            let ids: Vec<i64> = written.iter().filter(|(_, s)| s == "PENDING").map(|(id, _)| *id).collect();
+            let malformed = u32::try_from(written.iter().filter(|(_, s)| s == "MALFORMED").count()).unwrap_or(u32::MAX);
+            tasks::add_page(conn, task_id, success, failure).await?;
+            if !ids.is_empty() || malformed > 0 {
+                let event = CloudEvent::new(
+                    SERVICE,
+                    tenant,
+                    Some(format!("sync-task/{task_id}")),
+                    RawOrdersFetchedV1 { sync_task_id: task_id, platform_id, platform_type: platform, raw_order_ids: ids, malformed_count: malformed },
+                );
+                leadgen_outbox::enqueue(conn, SERVICE, &event).await?;
+            }
+            Ok(())
+        }
+        .scope_boxed()
+    })
+    .await?;
+    Ok(counts)
+}

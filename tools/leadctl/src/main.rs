@@ -1,0 +1,74 @@
+//! `leadctl`: operations on the order-lead module.
+//!
+//! - `leadctl migrate`: apply database migrations (the Kubernetes migrate Job runs this).
+//! - `leadctl token --tenant 1 --user 7 --name 张三 --perms lead:order:auth,lead:order:view`:
+//!   mint a development token the local configuration accepts (HS256 only).
+//! - `leadctl schemas [--out proto-events/schemas/v1]`: write the events' JSON Schemas.
+//! - `leadctl sign --platform TAOBAO --sign-method md5 --secret S --params '{"k":"v"}'`: print a
+//!   platform signature on the last line (support's answer to "invalid signature" tickets).
+
+mod commands;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "leadctl", about = "Operations on the order-lead module")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply pending database migrations.
+    Migrate,
+    /// Mint a development bearer token (HS256 configurations only).
+    Token {
+        #[arg(long)]
+        tenant: i64,
+        #[arg(long)]
+        user: i64,
+        #[arg(long, default_value = "")]
+        name: String,
+        /// Comma-separated permissions.
+        #[arg(long, value_delimiter = ',')]
+        perms: Vec<String>,
+        /// Lifetime in hours.
+        #[arg(long, default_value_t = 24)]
+        hours: i64,
+    },
+    /// Write the events' JSON Schemas generated from the Rust types.
+    Schemas {
+        #[arg(long, default_value = "proto-events/schemas/v1")]
+        out: std::path::PathBuf,
+    },
+    /// Compute a platform signature.
+    Sign {
+        /// TAOBAO, JD, PDD, DOUYIN or KUAISHOU.
+        #[arg(long)]
+        platform: String,
+        /// The platform's own name of the method (md5, hmac, hmac-sha256, hmacsha256, MD5, HMAC_SHA256, …).
+        #[arg(long)]
+        sign_method: String,
+        #[arg(long)]
+        secret: String,
+        /// Every parameter that enters the signature, exactly as sent, as a JSON object.
+        #[arg(long)]
+        params: String,
+        /// api_request, webhook, tmc_connect or ws_connect.
+        #[arg(long, default_value = "api_request")]
+        kind: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Migrate => commands::migrate().await,
+        Command::Token { tenant, user, name, perms, hours } => commands::token(tenant, user, name, perms, hours),
+        Command::Schemas { out } => commands::schemas(&out),
+        Command::Sign { platform, sign_method, secret, params, kind } => {
+            commands::sign(&platform, &sign_method, &secret, &params, &kind)
+        }
+    }
+}
