@@ -41,32 +41,50 @@ pub struct Sealer {
 
 impl fmt::Debug for Sealer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Sealer").field("current", &self.current).finish_non_exhaustive()
+        f.debug_struct("Sealer")
+            .field("current", &self.current)
+            .finish_non_exhaustive()
     }
 }
 
 fn key_from_base64(b64: &str) -> Result<LessSafeKey, CryptoError> {
-    let bytes = STANDARD.decode(b64.trim()).map_err(|_| CryptoError::BadKey)?;
+    let bytes = STANDARD
+        .decode(b64.trim())
+        .map_err(|_| CryptoError::BadKey)?;
     let unbound = UnboundKey::new(&AES_256_GCM, &bytes).map_err(|_| CryptoError::BadKey)?;
     Ok(LessSafeKey::new(unbound))
 }
 
 impl Sealer {
     /// The current key (`key_id`, Base64 key) plus older keys written `id:base64`.
-    pub fn new(key_id: u8, key: &SecretString, previous: &[SecretString]) -> Result<Self, CryptoError> {
+    pub fn new(
+        key_id: u8,
+        key: &SecretString,
+        previous: &[SecretString],
+    ) -> Result<Self, CryptoError> {
         let mut keys = HashMap::new();
         keys.insert(key_id, key_from_base64(key.expose_secret())?);
         for old in previous {
-            let (id, b64) = old.expose_secret().split_once(':').ok_or(CryptoError::BadKey)?;
+            let (id, b64) = old
+                .expose_secret()
+                .split_once(':')
+                .ok_or(CryptoError::BadKey)?;
             let id: u8 = id.parse().map_err(|_| CryptoError::BadKey)?;
             keys.insert(id, key_from_base64(b64)?);
         }
-        Ok(Sealer { current: key_id, keys, rng: SystemRandom::new() })
+        Ok(Sealer {
+            current: key_id,
+            keys,
+            rng: SystemRandom::new(),
+        })
     }
 
     /// Seals `plaintext` bound to `context`.
     pub fn seal(&self, context: &str, plaintext: &str) -> Result<String, CryptoError> {
-        let key = self.keys.get(&self.current).ok_or(CryptoError::UnknownKey(self.current))?;
+        let key = self
+            .keys
+            .get(&self.current)
+            .ok_or(CryptoError::UnknownKey(self.current))?;
         let mut nonce = [0u8; NONCE_LEN];
         self.rng.fill(&mut nonce).map_err(|_| CryptoError::Random)?;
         let mut in_out = plaintext.as_bytes().to_vec();
@@ -117,16 +135,28 @@ mod tests {
         let sealed = s.seal("auth.access_token:1", "6201e00fhjd21471").unwrap();
         assert!(sealed.starts_with("v1.1."));
         assert!(!sealed.contains("6201e00f"));
-        assert_eq!(s.open("auth.access_token:1", &sealed).unwrap(), "6201e00fhjd21471");
-        assert_eq!(s.open("auth.access_token:2", &sealed), Err(CryptoError::Tampered));
-        assert_ne!(sealed, s.seal("auth.access_token:1", "6201e00fhjd21471").unwrap());
+        assert_eq!(
+            s.open("auth.access_token:1", &sealed).unwrap(),
+            "6201e00fhjd21471"
+        );
+        assert_eq!(
+            s.open("auth.access_token:2", &sealed),
+            Err(CryptoError::Tampered)
+        );
+        assert_ne!(
+            sealed,
+            s.seal("auth.access_token:1", "6201e00fhjd21471").unwrap()
+        );
     }
 
     #[test]
     fn old_keys_still_open_after_rotation() {
         let old = Sealer::new(1, &key(1), &[]).unwrap();
         let sealed = old.seal("c", "secret").unwrap();
-        let previous = [SecretString::from(format!("1:{}", STANDARD.encode([1u8; 32])))];
+        let previous = [SecretString::from(format!(
+            "1:{}",
+            STANDARD.encode([1u8; 32])
+        ))];
         let rotated = Sealer::new(2, &key(2), &previous).unwrap();
         assert_eq!(rotated.open("c", &sealed).unwrap(), "secret");
         assert!(rotated.seal("c", "x").unwrap().starts_with("v1.2."));
@@ -136,7 +166,10 @@ mod tests {
 
     #[test]
     fn rejects_bad_keys_and_malformed_values() {
-        assert_eq!(Sealer::new(1, &SecretString::from("short".to_owned()), &[]).unwrap_err(), CryptoError::BadKey);
+        assert_eq!(
+            Sealer::new(1, &SecretString::from("short".to_owned()), &[]).unwrap_err(),
+            CryptoError::BadKey
+        );
         let s = Sealer::new(1, &key(3), &[]).unwrap();
         assert_eq!(s.open("c", "plain"), Err(CryptoError::Malformed));
         assert_eq!(s.open("c", "v1.1.AAAA"), Err(CryptoError::Malformed));

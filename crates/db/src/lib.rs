@@ -65,8 +65,7 @@ pub fn build_pool(settings: &DatabaseSettings, service: &'static str) -> Result<
             let setup = format!(
                 "SET statement_timeout = {statement_timeout_ms}; SET application_name = '{service}'"
             );
-            diesel::sql_query(setup)
-                .execute(&mut conn)
+            diesel_async::SimpleAsyncConnection::batch_execute(&mut conn, &setup)
                 .await
                 .map_err(ConnectionError::CouldntSetupConfiguration)?;
             Ok(conn)
@@ -87,7 +86,9 @@ pub fn build_pool(settings: &DatabaseSettings, service: &'static str) -> Result<
 
 /// Checks a connection out of the pool.
 pub async fn conn(pool: &DbPool) -> Result<PooledConn, DbError> {
-    pool.get().await.map_err(|e| DbError::Checkout(e.to_string()))
+    pool.get()
+        .await
+        .map_err(|e| DbError::Checkout(e.to_string()))
 }
 
 /// Whether the database answers (for `/readyz`).
@@ -106,7 +107,10 @@ pub async fn run_migrations(url: &str) -> Result<Vec<String>, DbError> {
         let mut conn: AsyncConnectionWrapper<AsyncPgConnection> =
             diesel::Connection::establish(&url)?;
         // One migrator at a time, even when several processes start together.
-        diesel::RunQueryDsl::execute(diesel::sql_query("SELECT pg_advisory_lock(4242001)"), &mut conn)?;
+        diesel::RunQueryDsl::execute(
+            diesel::sql_query("SELECT pg_advisory_lock(4242001)"),
+            &mut conn,
+        )?;
         let applied = conn
             .run_pending_migrations(MIGRATIONS)
             .map_err(|e| DbError::Migration(e.to_string()))?;

@@ -28,7 +28,11 @@ pub struct Entry<'a> {
 }
 
 /// Appends an entry on `conn` (inside the caller's transaction when there is one).
-pub async fn record(conn: &mut AsyncPgConnection, entry: Entry<'_>, trace_id: &str) -> QueryResult<()> {
+pub async fn record(
+    conn: &mut AsyncPgConnection,
+    entry: Entry<'_>,
+    trace_id: &str,
+) -> QueryResult<()> {
     let (operator_id, operator_name) = match entry.operator {
         Operator::User { id, name } => (Some(*id), Some(name.clone())),
         Operator::System => (None, None),

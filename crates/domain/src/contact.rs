@@ -52,7 +52,11 @@ impl ContactField {
         } else {
             ContactKind::Plain
         };
-        Some(ContactField { kind, value: value.to_owned(), masked: None })
+        Some(ContactField {
+            kind,
+            value: value.to_owned(),
+            masked: None,
+        })
     }
 
     /// Classifies a name or address value; `None` when it is empty.
@@ -68,7 +72,11 @@ impl ContactField {
         } else {
             ContactKind::Plain
         };
-        Some(ContactField { kind, value: value.to_owned(), masked: None })
+        Some(ContactField {
+            kind,
+            value: value.to_owned(),
+            masked: None,
+        })
     }
 
     /// An open id; `None` when empty.
@@ -83,7 +91,10 @@ impl ContactField {
 
     /// Attaches the platform's masked companion (PDD `*_mask`, Douyin `mask_*`), if not empty.
     pub fn with_masked(mut self, masked: Option<&str>) -> Self {
-        self.masked = masked.map(str::trim).filter(|m| !m.is_empty()).map(str::to_owned);
+        self.masked = masked
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+            .map(str::to_owned);
         self
     }
 
@@ -135,7 +146,8 @@ fn is_platform_ciphertext(value: &str) -> bool {
 /// `18877771111-123` → (`18877771111`, `123`): an 11-digit mobile and a 1–8 digit extension.
 pub fn split_virtual(value: &str) -> Option<(&str, &str)> {
     let (main, ext) = value.split_once('-')?;
-    let mobile = main.len() == 11 && main.starts_with('1') && main.bytes().all(|b| b.is_ascii_digit());
+    let mobile =
+        main.len() == 11 && main.starts_with('1') && main.bytes().all(|b| b.is_ascii_digit());
     let extension = (1..=8).contains(&ext.len()) && ext.bytes().all(|b| b.is_ascii_digit());
     (mobile && extension).then_some((main, ext))
 }
@@ -171,7 +183,10 @@ mod tests {
         assert_eq!(kind("*******5678"), Some(ContactKind::Masked));
         assert_eq!(kind("138****5678"), Some(ContactKind::Masked));
         assert_eq!(kind("18877771111-123"), Some(ContactKind::Virtual));
-        assert_eq!(kind("$zHXCmB7iB0T8$AgAAAAFYg4ABX2hUqQDAbXq4uO7j$0$$"), Some(ContactKind::PlatformEncrypted));
+        assert_eq!(
+            kind("$zHXCmB7iB0T8$AgAAAAFYg4ABX2hUqQDAbXq4uO7j$0$$"),
+            Some(ContactKind::PlatformEncrypted)
+        );
         assert_eq!(kind("#Kc8#abc#1##"), Some(ContactKind::PlatformEncrypted));
         assert_eq!(kind("0571-88886666"), Some(ContactKind::Plain));
         assert_eq!(kind("  "), None);
@@ -185,7 +200,9 @@ mod tests {
         assert_eq!(plain.display_phone(), "138****0001");
         let virt = ContactField::phone("18877771111-123").unwrap();
         assert_eq!(virt.display_phone(), "188****1111-123");
-        let enc = ContactField::phone("$abc$def$0$$").unwrap().with_masked(Some("138****5678"));
+        let enc = ContactField::phone("$abc$def$0$$")
+            .unwrap()
+            .with_masked(Some("138****5678"));
         assert_eq!(enc.display_phone(), "138****5678");
         let enc_bare = ContactField::phone("$abc$def$0$$").unwrap();
         assert_eq!(enc_bare.display_phone(), "******");

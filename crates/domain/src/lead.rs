@@ -16,7 +16,9 @@ use crate::money::Money;
 use crate::order::{NeutralStatus, RawOrder};
 
 /// An intention tag, shown to sales staff in Chinese as the design document does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 pub enum IntentionTag {
     #[serde(rename = "高意向")]
     High,
@@ -91,7 +93,8 @@ pub fn buyer_key(order: &RawOrder) -> Option<String> {
 
 /// Decides whether an order is a lead, and tags and scores it.
 pub fn identify(order: &RawOrder, history: BuyerHistory) -> LeadDecision {
-    let paid = order.status.was_paid() || (order.paid_at.is_some() && order.status == NeutralStatus::Closed);
+    let paid = order.status.was_paid()
+        || (order.paid_at.is_some() && order.status == NeutralStatus::Closed);
     if order.status == NeutralStatus::Closed && order.paid_at.is_none() {
         return LeadDecision::NotALead("closed before payment");
     }
@@ -144,7 +147,11 @@ pub fn identify(order: &RawOrder, history: BuyerHistory) -> LeadDecision {
         | IntentionTag::AfterSale => 30,
     };
     let bonus: u8 = if repeat { 10 } else { 0 };
-    LeadDecision::Lead(LeadCandidate { contact, tags, score: reach + intent + bonus })
+    LeadDecision::Lead(LeadCandidate {
+        contact,
+        tags,
+        score: reach + intent + bonus,
+    })
 }
 
 #[cfg(test)]
@@ -165,9 +172,20 @@ mod tests {
             modified_at: None,
             amount: Money(amount),
             refunded: false,
-            buyer: BuyerRef { open_id: Some("AAH".into()), nick: None },
-            receiver: Receiver { phone: phone.and_then(ContactField::phone), ..Receiver::default() },
-            items: vec![OrderItem { sku_id: None, title: "裙".into(), quantity: 1, price: Money(amount) }],
+            buyer: BuyerRef {
+                open_id: Some("AAH".into()),
+                nick: None,
+            },
+            receiver: Receiver {
+                phone: phone.and_then(ContactField::phone),
+                ..Receiver::default()
+            },
+            items: vec![OrderItem {
+                sku_id: None,
+                title: "裙".into(),
+                quantity: 1,
+                price: Money(amount),
+            }],
         }
     }
 
@@ -180,34 +198,65 @@ mod tests {
 
     #[test]
     fn a_large_paid_order_is_high_intention() {
-        let d = identify(&order(NeutralStatus::Paid, 219_00, Some("*******5678")), BuyerHistory::default());
+        let d = identify(
+            &order(NeutralStatus::Paid, 21900, Some("*******5678")),
+            BuyerHistory::default(),
+        );
         assert_eq!(tags(&d), vec![IntentionTag::High, IntentionTag::Purchased]);
     }
 
     #[test]
     fn a_repeat_buyer_is_high_intention_even_for_small_orders() {
-        let history = BuyerHistory { earlier_paid_orders: 2 };
-        let d = identify(&order(NeutralStatus::Completed, 19_90, Some("13800000001")), history);
-        assert_eq!(tags(&d), vec![IntentionTag::High, IntentionTag::Purchased, IntentionTag::Repeat]);
-        let LeadDecision::Lead(c) = d else { panic!("expected a lead") };
+        let history = BuyerHistory {
+            earlier_paid_orders: 2,
+        };
+        let d = identify(
+            &order(NeutralStatus::Completed, 1_990, Some("13800000001")),
+            history,
+        );
+        assert_eq!(
+            tags(&d),
+            vec![
+                IntentionTag::High,
+                IntentionTag::Purchased,
+                IntentionTag::Repeat
+            ]
+        );
+        let LeadDecision::Lead(c) = d else {
+            panic!("expected a lead")
+        };
         assert_eq!(c.score, 100);
     }
 
     #[test]
     fn unpaid_orders_are_medium_and_closed_unpaid_orders_are_not_leads() {
-        let d = identify(&order(NeutralStatus::Unpaid, 50_00, Some("*******5678")), BuyerHistory::default());
+        let d = identify(
+            &order(NeutralStatus::Unpaid, 5000, Some("*******5678")),
+            BuyerHistory::default(),
+        );
         assert_eq!(tags(&d), vec![IntentionTag::Medium, IntentionTag::Unpaid]);
-        let d = identify(&order(NeutralStatus::Closed, 50_00, None), BuyerHistory::default());
+        let d = identify(
+            &order(NeutralStatus::Closed, 5000, None),
+            BuyerHistory::default(),
+        );
         assert_eq!(d, LeadDecision::NotALead("closed before payment"));
     }
 
     #[test]
     fn without_phone_the_open_id_is_the_contact_and_without_either_there_is_no_lead() {
-        let d = identify(&order(NeutralStatus::Paid, 10_00, None), BuyerHistory::default());
-        let LeadDecision::Lead(c) = d else { panic!("expected a lead") };
+        let d = identify(
+            &order(NeutralStatus::Paid, 1000, None),
+            BuyerHistory::default(),
+        );
+        let LeadDecision::Lead(c) = d else {
+            panic!("expected a lead")
+        };
         assert_eq!(c.contact.kind, ContactKind::OpenId);
-        let mut o = order(NeutralStatus::Paid, 10_00, None);
+        let mut o = order(NeutralStatus::Paid, 1000, None);
         o.buyer.open_id = None;
-        assert_eq!(identify(&o, BuyerHistory::default()), LeadDecision::NotALead("no way to reach the buyer"));
+        assert_eq!(
+            identify(&o, BuyerHistory::default()),
+            LeadDecision::NotALead("no way to reach the buyer")
+        );
     }
 }

@@ -1,12 +1,12 @@
 //! The order-lead domain: the words every service shares, with no database, broker or HTTP.
 //!
-//! - [`platform`]: which e-commerce platform, authorization and sync statuses.
-//! - [`money`]: amounts as integer fen, parsed from the platforms' yuan strings.
-//! - [`contact`]: buyer contact data as the platforms send it (masked, encrypted, virtual) and
+//! - [`platform`] — which e-commerce platform, authorization and sync statuses.
+//! - [`money`] — amounts as integer fen, parsed from the platforms' yuan strings.
+//! - [`contact`] — buyer contact data as the platforms send it (masked, encrypted, virtual) and
 //!   how we mask it for display.
-//! - [`order`]: the platform-neutral raw order every adapter produces.
-//! - [`lead`]: which orders become leads and with which intention tags.
-//! - [`time`]: Beijing time (platform time) to UTC.
+//! - [`order`] — the platform-neutral raw order every adapter produces.
+//! - [`lead`] — which orders become leads and with which intention tags.
+//! - [`time`] — Beijing time (platform time) to UTC.
 
 pub mod contact;
 pub mod lead;

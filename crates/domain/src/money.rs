@@ -7,8 +7,20 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// An amount in fen. Negative amounts are allowed (refund adjustments).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-#[derive(Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+)]
 #[serde(transparent)]
 pub struct Money(pub i64);
 
@@ -41,12 +53,23 @@ impl Money {
         if frac.len() > 2 {
             return Err(bad());
         }
-        let whole: i64 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| bad())? };
-        let mut frac_fen: i64 = if frac.is_empty() { 0 } else { frac.parse().map_err(|_| bad())? };
+        let whole: i64 = if whole.is_empty() {
+            0
+        } else {
+            whole.parse().map_err(|_| bad())?
+        };
+        let mut frac_fen: i64 = if frac.is_empty() {
+            0
+        } else {
+            frac.parse().map_err(|_| bad())?
+        };
         if frac.len() == 1 {
             frac_fen *= 10;
         }
-        let fen = whole.checked_mul(100).and_then(|w| w.checked_add(frac_fen)).ok_or_else(bad)?;
+        let fen = whole
+            .checked_mul(100)
+            .and_then(|w| w.checked_add(frac_fen))
+            .ok_or_else(bad)?;
         Ok(Money(if negative { -fen } else { fen }))
     }
 

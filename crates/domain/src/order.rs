@@ -28,7 +28,10 @@ pub enum NeutralStatus {
 impl NeutralStatus {
     /// Whether the buyer paid at some point.
     pub fn was_paid(self) -> bool {
-        matches!(self, NeutralStatus::Paid | NeutralStatus::Shipped | NeutralStatus::Completed)
+        matches!(
+            self,
+            NeutralStatus::Paid | NeutralStatus::Shipped | NeutralStatus::Completed
+        )
     }
 }
 

@@ -7,7 +7,10 @@ pub const PLATFORM_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
 
 /// UTC+8.
 pub fn beijing() -> FixedOffset {
-    #[expect(clippy::unwrap_used, reason = "8 h is inside ±24 h, so east_opt always returns Some")]
+    #[expect(
+        clippy::unwrap_used,
+        reason = "8 h is inside ±24 h, so east_opt always returns Some"
+    )]
     let offset = FixedOffset::east_opt(8 * 3600).unwrap();
     offset
 }
@@ -15,12 +18,17 @@ pub fn beijing() -> FixedOffset {
 /// Parses `2024-05-20 09:58:12` (Beijing time) into UTC.
 pub fn parse_beijing(text: &str) -> Option<DateTime<Utc>> {
     let naive = NaiveDateTime::parse_from_str(text.trim(), PLATFORM_FORMAT).ok()?;
-    beijing().from_local_datetime(&naive).single().map(|t| t.with_timezone(&Utc))
+    beijing()
+        .from_local_datetime(&naive)
+        .single()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 /// Formats a UTC instant as Beijing wall-clock time, `yyyy-MM-dd HH:mm:ss`.
 pub fn format_beijing(t: DateTime<Utc>) -> String {
-    t.with_timezone(&beijing()).format(PLATFORM_FORMAT).to_string()
+    t.with_timezone(&beijing())
+        .format(PLATFORM_FORMAT)
+        .to_string()
 }
 
 #[cfg(test)]

@@ -44,7 +44,10 @@ pub enum EnvelopeError {
     #[error("unsupported specversion `{0}`")]
     SpecVersion(String),
     #[error("expected event type `{expected}`, got `{actual}`")]
-    WrongType { expected: &'static str, actual: String },
+    WrongType {
+        expected: &'static str,
+        actual: String,
+    },
 }
 
 impl<T: Event> CloudEvent<T> {
@@ -70,7 +73,10 @@ impl<T: Event> CloudEvent<T> {
             return Err(EnvelopeError::SpecVersion(event.specversion));
         }
         if event.event_type != T::TYPE {
-            return Err(EnvelopeError::WrongType { expected: T::TYPE, actual: event.event_type });
+            return Err(EnvelopeError::WrongType {
+                expected: T::TYPE,
+                actual: event.event_type,
+            });
         }
         Ok(event)
     }

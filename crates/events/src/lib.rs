@@ -41,16 +41,27 @@ pub mod routing {
 /// The JSON Schema of the whole envelope for `E`, as committed in `proto-events/`.
 pub fn schema_for<E: Event>() -> serde_json::Value {
     let settings = schemars::r#gen::SchemaSettings::draft07();
-    let schema = settings.into_generator().into_root_schema_for::<CloudEvent<E>>();
+    let schema = settings
+        .into_generator()
+        .into_root_schema_for::<CloudEvent<E>>();
     serde_json::to_value(schema).unwrap_or(serde_json::Value::Null)
 }
 
 /// Every event's schema file name and schema.
 pub fn all_schemas() -> Vec<(&'static str, serde_json::Value)> {
     vec![
-        (SyncRequestedV1::SCHEMA_FILE, schema_for::<SyncRequestedV1>()),
-        (RawOrdersFetchedV1::SCHEMA_FILE, schema_for::<RawOrdersFetchedV1>()),
-        (LeadIdentifiedV1::SCHEMA_FILE, schema_for::<LeadIdentifiedV1>()),
+        (
+            SyncRequestedV1::SCHEMA_FILE,
+            schema_for::<SyncRequestedV1>(),
+        ),
+        (
+            RawOrdersFetchedV1::SCHEMA_FILE,
+            schema_for::<RawOrdersFetchedV1>(),
+        ),
+        (
+            LeadIdentifiedV1::SCHEMA_FILE,
+            schema_for::<LeadIdentifiedV1>(),
+        ),
     ]
 }
 

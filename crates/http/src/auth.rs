@@ -38,7 +38,8 @@ impl Permission {
 /// The token's claims.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
-    #[serde(deserialize_with = "int_or_string")]
+    /// A string on the wire (RFC 7519 `StringOrURI`); numbers are accepted too.
+    #[serde(deserialize_with = "int_or_string", serialize_with = "as_string")]
     pub sub: i64,
     #[serde(deserialize_with = "int_or_string")]
     pub tenant_id: i64,
@@ -51,6 +52,10 @@ pub struct Claims {
     pub iss: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aud: Option<String>,
+}
+
+fn as_string<S: serde::Serializer>(value: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&value.to_string())
 }
 
 fn int_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
@@ -75,7 +80,11 @@ fn list_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Err
     }
     Ok(match ListOrString::deserialize(d)? {
         ListOrString::List(v) => v,
-        ListOrString::Str(s) => s.split([' ', ',']).filter(|p| !p.is_empty()).map(str::to_owned).collect(),
+        ListOrString::Str(s) => s
+            .split([' ', ','])
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned)
+            .collect(),
     })
 }
 
@@ -104,19 +113,30 @@ impl JwtVerifier {
     pub fn from_settings(settings: &AuthSettings) -> Result<Self, AuthConfigError> {
         let (algorithm, key) = match settings.algorithm.as_str() {
             "HS256" => {
-                let secret = settings.hmac_secret.as_ref().ok_or(AuthConfigError::MissingSecret)?;
-                (Algorithm::HS256, DecodingKey::from_secret(secret.expose_secret().as_bytes()))
+                let secret = settings
+                    .hmac_secret
+                    .as_ref()
+                    .ok_or(AuthConfigError::MissingSecret)?;
+                (
+                    Algorithm::HS256,
+                    DecodingKey::from_secret(secret.expose_secret().as_bytes()),
+                )
             }
             "RS256" => {
-                let pem = settings.public_key_pem.as_ref().ok_or(AuthConfigError::BadPublicKey)?;
-                let key = DecodingKey::from_rsa_pem(pem.as_bytes()).map_err(|_| AuthConfigError::BadPublicKey)?;
+                let pem = settings
+                    .public_key_pem
+                    .as_ref()
+                    .ok_or(AuthConfigError::BadPublicKey)?;
+                let key = DecodingKey::from_rsa_pem(pem.as_bytes())
+                    .map_err(|_| AuthConfigError::BadPublicKey)?;
                 (Algorithm::RS256, key)
             }
             other => return Err(AuthConfigError::Algorithm(other.to_owned())),
         };
         let mut validation = Validation::new(algorithm);
         validation.leeway = 30;
-        validation.set_required_spec_claims(&["exp", "sub"]);
+        // `sub` and `tenant_id` are required by `Claims` itself (numbers or strings).
+        validation.set_required_spec_claims(&["exp"]);
         match &settings.issuer {
             Some(iss) => validation.set_issuer(&[iss]),
             None => validation.iss = None,
@@ -125,18 +145,27 @@ impl JwtVerifier {
             Some(aud) => validation.set_audience(&[aud]),
             None => validation.validate_aud = false,
         }
-        Ok(JwtVerifier { key: Arc::new(key), validation })
+        Ok(JwtVerifier {
+            key: Arc::new(key),
+            validation,
+        })
     }
 
     pub fn verify(&self, token: &str) -> Option<Claims> {
-        jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation).ok().map(|d| d.claims)
+        jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
+            .ok()
+            .map(|d| d.claims)
     }
 }
 
 /// Mints an HS256 development token (`leadctl token`, tests).
 pub fn mint_hs256(secret: &str, claims: &Claims) -> Result<String, AuthConfigError> {
-    jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &EncodingKey::from_secret(secret.as_bytes()))
-        .map_err(|e| AuthConfigError::Sign(e.to_string()))
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .map_err(|e| AuthConfigError::Sign(e.to_string()))
 }
 
 /// The authenticated caller. Extracting it fails with 401 when the token is missing or invalid.
@@ -165,17 +194,27 @@ impl FromRequest for AuthUser {
 
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
         let Some(verifier) = req.app_data::<web::Data<JwtVerifier>>() else {
-            return ready(Err(ApiError::internal("JwtVerifier is not registered as app data")));
+            return ready(Err(ApiError::internal(
+                "JwtVerifier is not registered as app data",
+            )));
         };
         let token = req
             .headers()
             .get(actix_web::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .map(str::trim);
         let user = token.and_then(|t| verifier.verify(t)).map(|c| {
             tracing::Span::current().record("tenant_id", c.tenant_id);
-            AuthUser { user_id: c.sub, tenant_id: c.tenant_id, name: c.name, perms: c.perms }
+            AuthUser {
+                user_id: c.sub,
+                tenant_id: c.tenant_id,
+                name: c.name,
+                perms: c.perms,
+            }
         });
         ready(user.ok_or_else(ApiError::unauthorized))
     }
@@ -212,7 +251,21 @@ mod tests {
         let token = mint_hs256("s3cret", &claims).unwrap();
         assert_eq!(v.verify(&token).unwrap().tenant_id, 1);
         assert!(v.verify(&mint_hs256("other", &claims).unwrap()).is_none());
-        let expired = Claims { exp: chrono::Utc::now().timestamp() - 3600, ..claims };
+        let numeric_sub = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &serde_json::json!({"sub": 9, "tenant_id": "2", "perms": "lead:order:view lead:order:sync", "exp": claims.exp}),
+            &EncodingKey::from_secret(b"s3cret"),
+        )
+        .unwrap();
+        let parsed = v.verify(&numeric_sub).unwrap();
+        assert_eq!(
+            (parsed.sub, parsed.tenant_id, parsed.perms.len()),
+            (9, 2, 2)
+        );
+        let expired = Claims {
+            exp: chrono::Utc::now().timestamp() - 3600,
+            ..claims
+        };
         assert!(v.verify(&mint_hs256("s3cret", &expired).unwrap()).is_none());
     }
 }

@@ -45,16 +45,29 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for c in ALL {
             assert!(seen.insert(c.code), "duplicate code {}", c.code);
-            assert_eq!(c.code / 100, u32::from(c.status), "code {} vs status {}", c.code, c.status);
+            assert_eq!(
+                c.code / 100,
+                u32::from(c.status),
+                "code {} vs status {}",
+                c.code,
+                c.status
+            );
         }
     }
 
     #[test]
     fn every_code_is_documented_in_the_conventions() {
-        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/api-conventions.md"))
-            .expect("docs/api-conventions.md");
+        let doc = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/api-conventions.md"
+        ))
+        .expect("docs/api-conventions.md");
         for c in ALL {
-            assert!(doc.contains(&c.code.to_string()), "code {} is not in docs/api-conventions.md", c.code);
+            assert!(
+                doc.contains(&c.code.to_string()),
+                "code {} is not in docs/api-conventions.md",
+                c.code
+            );
         }
     }
 }

@@ -16,7 +16,6 @@ pub struct Envelope<'a, T: Serialize> {
     pub errors: Option<&'a [crate::FieldError]>,
 }
 
-
 /// `200` with `data`.
 pub fn ok<T: Serialize>(data: T) -> HttpResponse {
     HttpResponse::Ok().json(Envelope {
@@ -37,5 +36,7 @@ pub fn created<T: Serialize>(data: T, location: &str) -> HttpResponse {
         trace_id: leadgen_telemetry::current_trace_id(),
         errors: None,
     };
-    HttpResponse::build(StatusCode::CREATED).insert_header(("Location", location)).json(body)
+    HttpResponse::build(StatusCode::CREATED)
+        .insert_header(("Location", location))
+        .json(body)
 }

@@ -32,7 +32,13 @@ pub struct ApiError {
 
 impl ApiError {
     fn new(status: StatusCode, message: impl Into<Cow<'static, str>>) -> Self {
-        ApiError { status, code: u32::from(status.as_u16()), message: message.into(), errors: Vec::new(), source: None }
+        ApiError {
+            status,
+            code: u32::from(status.as_u16()),
+            message: message.into(),
+            errors: Vec::new(),
+            source: None,
+        }
     }
 
     /// 400: malformed request.
@@ -47,7 +53,10 @@ impl ApiError {
 
     /// 403: valid token without the permission.
     pub fn forbidden(permission: &str) -> Self {
-        Self::new(StatusCode::FORBIDDEN, format!("没有权限：需要 {permission}"))
+        Self::new(
+            StatusCode::FORBIDDEN,
+            format!("没有权限：需要 {permission}"),
+        )
     }
 
     /// 404: absent, or another tenant's.
@@ -65,7 +74,13 @@ impl ApiError {
     /// A documented business error.
     pub fn business(code: BusinessCode) -> Self {
         let status = StatusCode::from_u16(code.status).unwrap_or(StatusCode::BAD_REQUEST);
-        ApiError { status, code: code.code, message: Cow::Borrowed(code.message), errors: Vec::new(), source: None }
+        ApiError {
+            status,
+            code: code.code,
+            message: Cow::Borrowed(code.message),
+            errors: Vec::new(),
+            source: None,
+        }
     }
 
     /// A documented business error with a more specific message.
@@ -79,8 +94,15 @@ impl ApiError {
     #[track_caller]
     pub fn internal(cause: impl fmt::Display) -> Self {
         let location = std::panic::Location::caller();
-        let mut e = Self::new(StatusCode::INTERNAL_SERVER_ERROR, "服务器内部错误，请稍后重试");
-        e.source = Some(format!("{cause} (at {}:{})", location.file(), location.line()));
+        let mut e = Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "服务器内部错误，请稍后重试",
+        );
+        e.source = Some(format!(
+            "{cause} (at {}:{})",
+            location.file(),
+            location.line()
+        ));
         e
     }
 
@@ -139,12 +161,22 @@ pub fn from_validation(errors: &validator::ValidationErrors) -> ApiError {
 
 fn collect(errors: &validator::ValidationErrors, prefix: &str, out: &mut Vec<FieldError>) {
     for (field, kind) in errors.errors() {
-        let path = if prefix.is_empty() { camel(field) } else { format!("{prefix}.{}", camel(field)) };
+        let path = if prefix.is_empty() {
+            camel(field)
+        } else {
+            format!("{prefix}.{}", camel(field))
+        };
         match kind {
             validator::ValidationErrorsKind::Field(list) => {
                 for e in list {
-                    let message = e.message.as_ref().map_or_else(|| format!("{path} 不合法"), ToString::to_string);
-                    out.push(FieldError { field: path.clone(), message });
+                    let message = e
+                        .message
+                        .as_ref()
+                        .map_or_else(|| format!("{path} 不合法"), ToString::to_string);
+                    out.push(FieldError {
+                        field: path.clone(),
+                        message,
+                    });
                 }
             }
             validator::ValidationErrorsKind::Struct(inner) => collect(inner, &path, out),
@@ -175,21 +207,25 @@ fn camel(snake: &str) -> String {
 
 /// Malformed JSON bodies: 400 in the envelope.
 pub fn json_config() -> web::JsonConfig {
-    web::JsonConfig::default().limit(256 * 1024).error_handler(|err, _req: &HttpRequest| {
-        ApiError::bad_request(format!("请求体不是合法的 JSON：{err}")).into()
-    })
+    web::JsonConfig::default()
+        .limit(256 * 1024)
+        .error_handler(|err, _req: &HttpRequest| {
+            ApiError::bad_request(format!("请求体不是合法的 JSON：{err}")).into()
+        })
 }
 
 /// Wrong query parameter types: 400 in the envelope.
 pub fn query_config() -> web::QueryConfig {
-    web::QueryConfig::default()
-        .error_handler(|err, _req: &HttpRequest| ApiError::bad_request(format!("查询参数不合法：{err}")).into())
+    web::QueryConfig::default().error_handler(|err, _req: &HttpRequest| {
+        ApiError::bad_request(format!("查询参数不合法：{err}")).into()
+    })
 }
 
 /// Malformed path parameters (a non-numeric id): 400 in the envelope.
 pub fn path_config() -> web::PathConfig {
-    web::PathConfig::default()
-        .error_handler(|err, _req: &HttpRequest| ApiError::bad_request(format!("路径参数不合法：{err}")).into())
+    web::PathConfig::default().error_handler(|err, _req: &HttpRequest| {
+        ApiError::bad_request(format!("路径参数不合法：{err}")).into()
+    })
 }
 
 #[cfg(test)]

@@ -1,12 +1,12 @@
 //! The gateway API's conventions (`docs/api-conventions.md`), written once for every service:
 //!
-//! - [`envelope`]: `{code, message, data, traceId}` for every JSON response.
-//! - [`error`]: [`ApiError`], the one type every service maps its errors into, and the
+//! - [`envelope`] — `{code, message, data, traceId}` for every JSON response.
+//! - [`error`] — [`ApiError`], the one type every service maps its errors into, and the
 //!   extractor error handlers that turn malformed JSON, queries and paths into 400s.
-//! - [`codes`]: the business error codes, listed in one place.
-//! - [`auth`]: the bearer-token identity ([`AuthUser`]) and permission checks.
-//! - [`paging`]: `page`/`size`, sort allow-lists and the page payload.
-//! - [`server`]: health and readiness endpoints, request tracing, graceful serving.
+//! - [`codes`] — the business error codes, listed in one place.
+//! - [`auth`] — the bearer-token identity ([`AuthUser`]) and permission checks.
+//! - [`paging`] — `page`/`size`, sort allow-lists and the page payload.
+//! - [`server`] — health and readiness endpoints, request tracing, graceful serving.
 
 pub mod auth;
 pub mod codes;

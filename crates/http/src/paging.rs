@@ -38,7 +38,9 @@ impl Paging {
             return Err(ApiError::bad_request("page 必须从 1 开始"));
         }
         if !(1..=MAX_SIZE).contains(&size) {
-            return Err(ApiError::bad_request(format!("size 必须在 1 到 {MAX_SIZE} 之间")));
+            return Err(ApiError::bad_request(format!(
+                "size 必须在 1 到 {MAX_SIZE} 之间"
+            )));
         }
         Ok(Paging { page, size })
     }
@@ -58,17 +60,22 @@ pub fn parse_sort<'a>(
 ) -> Result<(&'a str, SortOrder), ApiError> {
     let field = match sort.filter(|s| !s.is_empty()) {
         None => default,
-        Some(s) => allowed
-            .iter()
-            .find(|a| **a == s)
-            .copied()
-            .ok_or_else(|| ApiError::bad_request(format!("不支持的排序字段 `{s}`，可选：{}", allowed.join(", "))))?,
+        Some(s) => allowed.iter().find(|a| **a == s).copied().ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "不支持的排序字段 `{s}`，可选：{}",
+                allowed.join(", ")
+            ))
+        })?,
     };
     let order = match order.filter(|s| !s.is_empty()) {
         None => SortOrder::Desc,
         Some(o) if o.eq_ignore_ascii_case("desc") => SortOrder::Desc,
         Some(o) if o.eq_ignore_ascii_case("asc") => SortOrder::Asc,
-        Some(o) => return Err(ApiError::bad_request(format!("order 只能是 asc 或 desc，而不是 `{o}`"))),
+        Some(o) => {
+            return Err(ApiError::bad_request(format!(
+                "order 只能是 asc 或 desc，而不是 `{o}`"
+            )));
+        }
     };
     Ok((field, order))
 }
@@ -85,8 +92,18 @@ pub struct Page<T: Serialize> {
 
 impl<T: Serialize> Page<T> {
     pub fn new(records: Vec<T>, total: i64, paging: Paging) -> Self {
-        let pages = if total == 0 { 0 } else { (total + paging.size - 1) / paging.size };
-        Page { records, total, size: paging.size, current: paging.page, pages }
+        let pages = if total == 0 {
+            0
+        } else {
+            (total + paging.size - 1) / paging.size
+        };
+        Page {
+            records,
+            total,
+            size: paging.size,
+            current: paging.page,
+            pages,
+        }
     }
 }
 
@@ -96,7 +113,10 @@ mod tests {
 
     #[test]
     fn validates_page_and_size() {
-        assert_eq!(Paging::from_query(None, None).unwrap(), Paging { page: 1, size: 10 });
+        assert_eq!(
+            Paging::from_query(None, None).unwrap(),
+            Paging { page: 1, size: 10 }
+        );
         assert!(Paging::from_query(Some(0), None).is_err());
         assert!(Paging::from_query(None, Some(101)).is_err());
         assert_eq!(Paging::from_query(Some(3), Some(20)).unwrap().offset(), 40);
@@ -107,8 +127,14 @@ mod tests {
     #[test]
     fn sort_fields_come_from_an_allow_list() {
         let allowed = ["syncTime", "status"];
-        assert_eq!(parse_sort(None, None, &allowed, "syncTime").unwrap(), ("syncTime", SortOrder::Desc));
-        assert_eq!(parse_sort(Some("status"), Some("asc"), &allowed, "syncTime").unwrap(), ("status", SortOrder::Asc));
+        assert_eq!(
+            parse_sort(None, None, &allowed, "syncTime").unwrap(),
+            ("syncTime", SortOrder::Desc)
+        );
+        assert_eq!(
+            parse_sort(Some("status"), Some("asc"), &allowed, "syncTime").unwrap(),
+            ("status", SortOrder::Asc)
+        );
         assert!(parse_sort(Some("id; drop"), None, &allowed, "syncTime").is_err());
         assert!(parse_sort(None, Some("up"), &allowed, "syncTime").is_err());
     }

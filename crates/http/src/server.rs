@@ -30,7 +30,9 @@ pub fn tracing_middleware() -> TracingLogger<DefaultRootSpanBuilder> {
 }
 
 /// Registers the extractor error handlers and `/healthz`, `/readyz`.
-pub fn configure(readiness: Arc<dyn Readiness>) -> impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static {
+pub fn configure(
+    readiness: Arc<dyn Readiness>,
+) -> impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static {
     move |cfg: &mut web::ServiceConfig| {
         cfg.app_data(json_config())
             .app_data(query_config())
@@ -57,7 +59,12 @@ struct Check {
 }
 
 async fn readyz(readiness: web::Data<dyn Readiness>) -> HttpResponse {
-    let checks: Vec<Check> = readiness.check().await.into_iter().map(|(name, up)| Check { name, up }).collect();
+    let checks: Vec<Check> = readiness
+        .check()
+        .await
+        .into_iter()
+        .map(|(name, up)| Check { name, up })
+        .collect();
     let ready = checks.iter().all(|c| c.up);
     let body = serde_json::json!({
         "code": if ready { 200 } else { 503 },
@@ -65,7 +72,11 @@ async fn readyz(readiness: web::Data<dyn Readiness>) -> HttpResponse {
         "data": { "status": if ready { "UP" } else { "DOWN" }, "checks": checks },
         "traceId": leadgen_telemetry::current_trace_id(),
     });
-    if ready { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
+    if ready {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
 }
 
 /// Runs `server` until `cancel` fires, then stops accepting, lets in-flight requests finish
@@ -80,7 +91,11 @@ pub async fn run_until_stopped(server: Server, cancel: CancellationToken) -> std
 }
 
 /// A server with only `/healthz` and `/readyz`, for the workers.
-pub fn health_server(listener: TcpListener, readiness: Arc<dyn Readiness>, shutdown_timeout_secs: u64) -> std::io::Result<Server> {
+pub fn health_server(
+    listener: TcpListener,
+    readiness: Arc<dyn Readiness>,
+    shutdown_timeout_secs: u64,
+) -> std::io::Result<Server> {
     Ok(actix_web::HttpServer::new(move || {
         actix_web::App::new()
             .wrap(tracing_middleware())

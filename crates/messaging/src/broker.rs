@@ -56,10 +56,16 @@ pub struct Broker {
 
 impl Broker {
     /// Connects and declares the topology, including `queues` (the queues this process consumes).
-    pub async fn connect(settings: &AmqpSettings, queues: Vec<QueueSpec>) -> Result<Arc<Self>, MessagingError> {
+    pub async fn connect(
+        settings: &AmqpSettings,
+        queues: Vec<QueueSpec>,
+    ) -> Result<Arc<Self>, MessagingError> {
         let broker = Broker {
             url: settings.url.clone(),
-            topology: Topology { prefix: settings.prefix.clone(), delivery_limit: settings.delivery_limit },
+            topology: Topology {
+                prefix: settings.prefix.clone(),
+                delivery_limit: settings.delivery_limit,
+            },
             queues,
             confirm_timeout: Duration::from_millis(settings.confirm_timeout_ms),
             live: Mutex::new(None),
@@ -82,10 +88,15 @@ impl Broker {
             .with_connection_name(LongString::from(self.topology.prefix.as_bytes().to_vec()));
         let connection = Connection::connect(self.url.expose_secret(), properties).await?;
         let publisher = connection.create_channel().await?;
-        publisher.confirm_select(ConfirmSelectOptions::default()).await?;
+        publisher
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
         self.topology.declare(&publisher, &self.queues).await?;
         tracing::info!(amqp.prefix = %self.topology.prefix, "Connected to the broker and declared the topology");
-        Ok(Live { connection, publisher })
+        Ok(Live {
+            connection,
+            publisher,
+        })
     }
 
     /// The publishing channel, reconnecting first when the connection was lost.
@@ -103,9 +114,9 @@ impl Broker {
         }
         match live.as_ref() {
             Some(l) => Ok(l.publisher.clone()),
-            None => Err(MessagingError::Connection(lapin::Error::InvalidConnectionState(
-                lapin::ConnectionState::Closed,
-            ))),
+            None => Err(MessagingError::Connection(
+                lapin::Error::InvalidConnectionState(lapin::ConnectionState::Closed),
+            )),
         }
     }
 
@@ -115,15 +126,19 @@ impl Broker {
         let live = self.live.lock().await;
         match live.as_ref() {
             Some(l) => Ok(l.connection.create_channel().await?),
-            None => Err(MessagingError::Connection(lapin::Error::InvalidConnectionState(
-                lapin::ConnectionState::Closed,
-            ))),
+            None => Err(MessagingError::Connection(
+                lapin::Error::InvalidConnectionState(lapin::ConnectionState::Closed),
+            )),
         }
     }
 
     /// Whether the connection is up (for `/readyz`).
     pub async fn is_connected(&self) -> bool {
-        self.live.lock().await.as_ref().is_some_and(|l| l.connection.status().connected())
+        self.live
+            .lock()
+            .await
+            .as_ref()
+            .is_some_and(|l| l.connection.status().connected())
     }
 
     /// Publishes on the events exchange and waits for the broker's confirm. Persistent,
@@ -132,7 +147,10 @@ impl Broker {
         let channel = self.publisher().await?;
         let mut headers = FieldTable::default();
         for (k, v) in &message.headers {
-            headers.insert(ShortString::from(k.clone()), AMQPValue::LongString(LongString::from(v.as_bytes().to_vec())));
+            headers.insert(
+                ShortString::from(k.clone()),
+                AMQPValue::LongString(LongString::from(v.as_bytes().to_vec())),
+            );
         }
         let properties = BasicProperties::default()
             .with_content_type(ShortString::from("application/json"))
@@ -140,7 +158,10 @@ impl Broker {
             .with_message_id(ShortString::from(message.message_id.clone()))
             .with_type(ShortString::from(message.routing_key.clone()))
             .with_headers(headers);
-        let options = BasicPublishOptions { mandatory: true, ..BasicPublishOptions::default() };
+        let options = BasicPublishOptions {
+            mandatory: true,
+            ..BasicPublishOptions::default()
+        };
         let result = async {
             let confirm = channel
                 .basic_publish(
@@ -160,7 +181,10 @@ impl Broker {
             }
         }
         .await;
-        if matches!(result, Err(MessagingError::Connection(_) | MessagingError::ConfirmTimeout(_))) {
+        if matches!(
+            result,
+            Err(MessagingError::Connection(_) | MessagingError::ConfirmTimeout(_))
+        ) {
             // Force a reconnect on the next call rather than reuse a channel in an unknown state.
             *self.live.lock().await = None;
         }
@@ -175,7 +199,11 @@ impl Broker {
     }
 
     /// Deletes the queues and exchanges of another topology (test clean-up of a prefix).
-    pub async fn delete_queues_and_exchanges(&self, topology: &Topology, queues: &[QueueSpec]) -> Result<(), MessagingError> {
+    pub async fn delete_queues_and_exchanges(
+        &self,
+        topology: &Topology,
+        queues: &[QueueSpec],
+    ) -> Result<(), MessagingError> {
         let channel = self.publisher().await?;
         topology.delete(&channel, queues).await?;
         Ok(())

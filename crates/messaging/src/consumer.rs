@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions};
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions,
+};
 use lapin::types::{AMQPValue, FieldTable};
 use rand::Rng;
 use tokio_util::sync::CancellationToken;
@@ -99,11 +101,18 @@ async fn consume_once(
     cancel: &CancellationToken,
 ) -> Result<(), MessagingError> {
     let channel = broker.consumer_channel().await?;
-    channel.basic_qos(options.prefetch, BasicQosOptions::default()).await?;
+    channel
+        .basic_qos(options.prefetch, BasicQosOptions::default())
+        .await?;
     let queue = broker.topology().queue(options.consumer);
     let tag = format!("{}-{}", options.consumer, rand::thread_rng().r#gen::<u64>());
     let consumer = channel
-        .basic_consume(&queue, &tag, BasicConsumeOptions::default(), FieldTable::default())
+        .basic_consume(
+            &queue,
+            &tag,
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
         .await?;
     tracing::info!(queue = %queue, "Consuming");
     let failure: Arc<tokio::sync::Mutex<Option<lapin::Error>>> = Arc::default();
@@ -130,7 +139,9 @@ async fn consume_once(
         let _ = channel.close(200, "shutdown").await;
         return Ok(());
     }
-    Err(MessagingError::Connection(lapin::Error::InvalidChannelState(channel.status().state())))
+    Err(MessagingError::Connection(
+        lapin::Error::InvalidChannelState(channel.status().state()),
+    ))
 }
 
 async fn process(delivery: Delivery, handler: Arc<dyn Handler>, delivery_limit: u32) {
@@ -153,14 +164,28 @@ async fn process(delivery: Delivery, handler: Arc<dyn Handler>, delivery_limit: 
 }
 
 /// The one place where a handler's outcome becomes ack, delayed requeue or dead-lettering.
-pub async fn settle(delivery: &Delivery, outcome: Outcome, delivery_count: u32, delivery_limit: u32) {
+pub async fn settle(
+    delivery: &Delivery,
+    outcome: Outcome,
+    delivery_count: u32,
+    delivery_limit: u32,
+) {
     let result = match outcome {
         Outcome::Ack => delivery.ack(BasicAckOptions::default()).await,
         Outcome::Retry(reason) if delivery_count + 1 < delivery_limit => {
-            let delay = backoff(delivery_count + 1, Duration::from_millis(200), Duration::from_secs(5));
+            let delay = backoff(
+                delivery_count + 1,
+                Duration::from_millis(200),
+                Duration::from_secs(5),
+            );
             tracing::warn!(reason = %reason, retry_in_ms = delay.as_millis() as u64, "Message failed; requeueing");
             tokio::time::sleep(delay).await;
-            delivery.nack(BasicNackOptions { requeue: true, multiple: false }).await
+            delivery
+                .nack(BasicNackOptions {
+                    requeue: true,
+                    multiple: false,
+                })
+                .await
         }
         Outcome::Retry(reason) => {
             tracing::error!(reason = %reason, "Message failed too often; dead-lettering");
@@ -185,7 +210,10 @@ fn detach(delivery: &Delivery) -> Incoming {
         for (k, v) in table.inner() {
             match v {
                 AMQPValue::LongString(s) => {
-                    headers.insert(k.to_string(), String::from_utf8_lossy(s.as_bytes()).into_owned());
+                    headers.insert(
+                        k.to_string(),
+                        String::from_utf8_lossy(s.as_bytes()).into_owned(),
+                    );
                 }
                 AMQPValue::ShortString(s) => {
                     headers.insert(k.to_string(), s.to_string());

@@ -1,10 +1,10 @@
 //! RabbitMQ for every service, written once.
 //!
-//! - [`topology`]: one durable topic exchange for the module's events, a dead-letter exchange,
+//! - [`topology`] — one durable topic exchange for the module's events, a dead-letter exchange,
 //!   and per consuming service one durable quorum queue with a delivery limit and its `.dlq`.
 //! - [`Broker`]: one connection per process with a supervised reconnect that re-declares the
 //!   topology; publishing on a confirm-mode channel (a `Nack`, a return or a timeout is an error).
-//! - [`consumer`]: manual acks with bounded prefetch; the handler's [`Outcome`] is turned into
+//! - [`consumer`] — manual acks with bounded prefetch; the handler's [`Outcome`] is turned into
 //!   ack, delayed requeue or dead-lettering in one place ([`consumer::settle`]).
 //!
 //! Business code does not publish directly: it writes to the outbox in its transaction and the

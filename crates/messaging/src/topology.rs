@@ -3,13 +3,20 @@
 //! | name | kind | purpose |
 //! |---|---|---|
 //! | `{prefix}.events` | topic exchange | every event, routing key `<aggregate>.<past tense>.v<N>` |
+//! | `{prefix}.unrouted` | fanout exchange + quorum queue | the events exchange's alternate exchange: an event no queue is bound for yet (`lead.identified.v1` before another team subscribes) is parked here, bounded to [`UNROUTED_MAX_LENGTH`], instead of being refused |
 //! | `{prefix}.dlx` | direct exchange | dead letters, routed by the queue's name |
 //! | `{prefix}.{consumer}` | quorum queue | one per consuming service, `x-delivery-limit` |
 //! | `{prefix}.{consumer}.dlq` | quorum queue | what that consumer gave up on |
 
-use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions, ExchangeDeleteOptions};
+use lapin::options::{
+    ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions,
+    QueueDeleteOptions,
+};
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{Channel, ExchangeKind};
+
+/// The most events the unrouted queue keeps (the oldest are dropped beyond it).
+pub const UNROUTED_MAX_LENGTH: i64 = 1_000_000;
 
 /// A consuming service's queue and the routing keys it binds.
 #[derive(Debug, Clone)]
@@ -31,6 +38,10 @@ impl Topology {
         format!("{}.events", self.prefix)
     }
 
+    pub fn unrouted(&self) -> String {
+        format!("{}.unrouted", self.prefix)
+    }
+
     pub fn dead_letter_exchange(&self) -> String {
         format!("{}.dlx", self.prefix)
     }
@@ -45,12 +56,61 @@ impl Topology {
 
     /// Declares the exchanges and the queues of `queues` (idempotent).
     pub async fn declare(&self, channel: &Channel, queues: &[QueueSpec]) -> lapin::Result<()> {
-        let durable = ExchangeDeclareOptions { durable: true, ..ExchangeDeclareOptions::default() };
+        let durable = ExchangeDeclareOptions {
+            durable: true,
+            ..ExchangeDeclareOptions::default()
+        };
+        let unrouted = self.unrouted();
         channel
-            .exchange_declare(&self.events_exchange(), ExchangeKind::Topic, durable, FieldTable::default())
+            .exchange_declare(
+                &unrouted,
+                ExchangeKind::Fanout,
+                durable,
+                FieldTable::default(),
+            )
+            .await?;
+        let mut unrouted_args = FieldTable::default();
+        unrouted_args.insert(ShortString::from("x-queue-type"), long_string("quorum"));
+        unrouted_args.insert(
+            ShortString::from("x-max-length"),
+            AMQPValue::LongLongInt(UNROUTED_MAX_LENGTH),
+        );
+        let queue_options = QueueDeclareOptions {
+            durable: true,
+            ..QueueDeclareOptions::default()
+        };
+        channel
+            .queue_declare(&unrouted, queue_options, unrouted_args)
             .await?;
         channel
-            .exchange_declare(&self.dead_letter_exchange(), ExchangeKind::Direct, durable, FieldTable::default())
+            .queue_bind(
+                &unrouted,
+                &unrouted,
+                "",
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        let mut events_args = FieldTable::default();
+        events_args.insert(
+            ShortString::from("alternate-exchange"),
+            long_string(&unrouted),
+        );
+        channel
+            .exchange_declare(
+                &self.events_exchange(),
+                ExchangeKind::Topic,
+                durable,
+                events_args,
+            )
+            .await?;
+        channel
+            .exchange_declare(
+                &self.dead_letter_exchange(),
+                ExchangeKind::Direct,
+                durable,
+                FieldTable::default(),
+            )
             .await?;
         for spec in queues {
             self.declare_queue(channel, spec).await?;
@@ -61,24 +121,48 @@ impl Topology {
     async fn declare_queue(&self, channel: &Channel, spec: &QueueSpec) -> lapin::Result<()> {
         let queue = self.queue(spec.consumer);
         let dlq = self.dead_letter_queue(spec.consumer);
-        let options = QueueDeclareOptions { durable: true, ..QueueDeclareOptions::default() };
+        let options = QueueDeclareOptions {
+            durable: true,
+            ..QueueDeclareOptions::default()
+        };
 
         let mut dlq_args = FieldTable::default();
         dlq_args.insert(ShortString::from("x-queue-type"), long_string("quorum"));
         channel.queue_declare(&dlq, options, dlq_args).await?;
         channel
-            .queue_bind(&dlq, &self.dead_letter_exchange(), &queue, QueueBindOptions::default(), FieldTable::default())
+            .queue_bind(
+                &dlq,
+                &self.dead_letter_exchange(),
+                &queue,
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
             .await?;
 
         let mut args = FieldTable::default();
         args.insert(ShortString::from("x-queue-type"), long_string("quorum"));
-        args.insert(ShortString::from("x-delivery-limit"), AMQPValue::LongLongInt(i64::from(self.delivery_limit)));
-        args.insert(ShortString::from("x-dead-letter-exchange"), long_string(&self.dead_letter_exchange()));
-        args.insert(ShortString::from("x-dead-letter-routing-key"), long_string(&queue));
+        args.insert(
+            ShortString::from("x-delivery-limit"),
+            AMQPValue::LongLongInt(i64::from(self.delivery_limit)),
+        );
+        args.insert(
+            ShortString::from("x-dead-letter-exchange"),
+            long_string(&self.dead_letter_exchange()),
+        );
+        args.insert(
+            ShortString::from("x-dead-letter-routing-key"),
+            long_string(&queue),
+        );
         channel.queue_declare(&queue, options, args).await?;
         for key in &spec.routing_keys {
             channel
-                .queue_bind(&queue, &self.events_exchange(), key, QueueBindOptions::default(), FieldTable::default())
+                .queue_bind(
+                    &queue,
+                    &self.events_exchange(),
+                    key,
+                    QueueBindOptions::default(),
+                    FieldTable::default(),
+                )
                 .await?;
         }
         Ok(())
@@ -87,11 +171,31 @@ impl Topology {
     /// Deletes everything [`Topology::declare`] created for `queues` (test clean-up).
     pub async fn delete(&self, channel: &Channel, queues: &[QueueSpec]) -> lapin::Result<()> {
         for spec in queues {
-            channel.queue_delete(&self.queue(spec.consumer), QueueDeleteOptions::default()).await?;
-            channel.queue_delete(&self.dead_letter_queue(spec.consumer), QueueDeleteOptions::default()).await?;
+            channel
+                .queue_delete(&self.queue(spec.consumer), QueueDeleteOptions::default())
+                .await?;
+            channel
+                .queue_delete(
+                    &self.dead_letter_queue(spec.consumer),
+                    QueueDeleteOptions::default(),
+                )
+                .await?;
         }
-        channel.exchange_delete(&self.events_exchange(), ExchangeDeleteOptions::default()).await?;
-        channel.exchange_delete(&self.dead_letter_exchange(), ExchangeDeleteOptions::default()).await?;
+        channel
+            .queue_delete(&self.unrouted(), QueueDeleteOptions::default())
+            .await?;
+        channel
+            .exchange_delete(&self.unrouted(), ExchangeDeleteOptions::default())
+            .await?;
+        channel
+            .exchange_delete(&self.events_exchange(), ExchangeDeleteOptions::default())
+            .await?;
+        channel
+            .exchange_delete(
+                &self.dead_letter_exchange(),
+                ExchangeDeleteOptions::default(),
+            )
+            .await?;
         Ok(())
     }
 }

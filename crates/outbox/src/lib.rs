@@ -63,7 +63,10 @@ pub async fn mark_processed(
     message_id: &str,
 ) -> Result<bool, diesel::result::Error> {
     let inserted = diesel::insert_into(t_processed_message::table)
-        .values((t_processed_message::consumer.eq(consumer), t_processed_message::message_id.eq(message_id)))
+        .values((
+            t_processed_message::consumer.eq(consumer),
+            t_processed_message::message_id.eq(message_id),
+        ))
         .on_conflict_do_nothing()
         .execute(conn)
         .await?;
@@ -106,8 +109,18 @@ pub struct Relay {
 }
 
 impl Relay {
-    pub fn new(pool: DbPool, broker: Arc<Broker>, producer: &'static str, settings: OutboxSettings) -> Self {
-        Relay { pool, broker, producer, settings }
+    pub fn new(
+        pool: DbPool,
+        broker: Arc<Broker>,
+        producer: &'static str,
+        settings: OutboxSettings,
+    ) -> Self {
+        Relay {
+            pool,
+            broker,
+            producer,
+            settings,
+        }
     }
 
     /// Relays one batch; returns how many events were published.
@@ -169,7 +182,9 @@ impl Relay {
         let idle = Duration::from_millis(self.settings.poll_interval_ms);
         loop {
             let wait = match self.relay_once().await {
-                Ok(n) if i64::try_from(n).unwrap_or(i64::MAX) >= self.settings.batch_size => Duration::ZERO,
+                Ok(n) if i64::try_from(n).unwrap_or(i64::MAX) >= self.settings.batch_size => {
+                    Duration::ZERO
+                }
                 Ok(_) => idle,
                 Err(e) => {
                     tracing::warn!(error = %e, producer = self.producer, "Outbox relay failed; retrying");
@@ -187,6 +202,10 @@ impl Relay {
     /// Events of this producer still waiting to be published.
     pub async fn pending(&self) -> Result<i64, OutboxError> {
         let mut conn = leadgen_db::conn(&self.pool).await?;
-        Ok(t_outbox::table.filter(t_outbox::producer.eq(self.producer)).count().get_result(&mut conn).await?)
+        Ok(t_outbox::table
+            .filter(t_outbox::producer.eq(self.producer))
+            .count()
+            .get_result(&mut conn)
+            .await?)
     }
 }

@@ -17,7 +17,9 @@ pub struct AppCredentials {
 
 impl fmt::Debug for AppCredentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AppCredentials").field("app_key", &self.app_key).finish_non_exhaustive()
+        f.debug_struct("AppCredentials")
+            .field("app_key", &self.app_key)
+            .finish_non_exhaustive()
     }
 }
 
@@ -93,7 +95,12 @@ pub enum PlatformError {
 impl PlatformError {
     /// Whether waiting and retrying the same call may succeed.
     pub fn is_transient(&self) -> bool {
-        matches!(self, PlatformError::Throttled { .. } | PlatformError::Unavailable(_) | PlatformError::Malformed(_))
+        matches!(
+            self,
+            PlatformError::Throttled { .. }
+                | PlatformError::Unavailable(_)
+                | PlatformError::Malformed(_)
+        )
     }
 
     /// The wait the platform asked for, if any.
@@ -118,10 +125,19 @@ pub trait PlatformClient: Send + Sync {
     fn authorize_url(&self, app: &AppCredentials, redirect_uri: &str, state: &str) -> String;
 
     /// Exchanges the code from the consent redirect for tokens.
-    async fn exchange_code(&self, app: &AppCredentials, code: &str, redirect_uri: &str) -> Result<TokenSet, PlatformError>;
+    async fn exchange_code(
+        &self,
+        app: &AppCredentials,
+        code: &str,
+        redirect_uri: &str,
+    ) -> Result<TokenSet, PlatformError>;
 
     /// Refreshes tokens.
-    async fn refresh(&self, app: &AppCredentials, refresh_token: &str) -> Result<TokenSet, PlatformError>;
+    async fn refresh(
+        &self,
+        app: &AppCredentials,
+        refresh_token: &str,
+    ) -> Result<TokenSet, PlatformError>;
 
     /// Splits `range` into the windows one listing call accepts, in order; the start is clamped
     /// to how far back the platform keeps history.

@@ -1,12 +1,12 @@
 //! E-commerce platform adapters: how we talk to Taobao/Tmall, JD, Pinduoduo, Douyin Shop and
 //! Kuaishou, exactly as each documents it, behind one [`PlatformClient`] trait.
 //!
-//! - [`sign`]: every platform's request and push-channel signatures.
-//! - [`client`]: the trait, credentials, tokens, pages and typed errors.
-//! - [`window`]: splitting a requested range into the windows a platform accepts.
-//! - [`resilience`]: client-side rate limiting and retries with backoff.
-//! - [`taobao`]: Taobao/Tmall (TOP).
-//! - [`registry`]: the configured client for each platform type.
+//! - [`sign`] — every platform's request and push-channel signatures.
+//! - [`client`] — the trait, credentials, tokens, pages and typed errors.
+//! - [`window`] — splitting a requested range into the windows a platform accepts.
+//! - [`resilience`] — client-side rate limiting and retries with backoff.
+//! - [`taobao`] — Taobao/Tmall (TOP).
+//! - [`registry`] — the configured client for each platform type.
 //!
 //! Adding a platform means adding one module and one line in [`registry`].
 

@@ -29,9 +29,15 @@ pub struct Transport {
 
 impl Transport {
     pub fn new(endpoint: Endpoint) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder().timeout(endpoint.timeout).build()?;
+        let http = reqwest::Client::builder()
+            .timeout(endpoint.timeout)
+            .build()?;
         let limiter = Limiter::per_second(endpoint.qps);
-        Ok(Transport { http, endpoint, limiter })
+        Ok(Transport {
+            http,
+            endpoint,
+            limiter,
+        })
     }
 }
 
@@ -44,14 +50,22 @@ pub struct Registry {
 impl Registry {
     /// Builds the adapters for the configured endpoints. Platforms without an adapter yet are
     /// absent, and callers answer that the platform is not supported.
-    pub fn from_endpoints(endpoints: &HashMap<PlatformType, Endpoint>) -> Result<Self, reqwest::Error> {
+    pub fn from_endpoints(
+        endpoints: &HashMap<PlatformType, Endpoint>,
+    ) -> Result<Self, reqwest::Error> {
         let mut clients: HashMap<PlatformType, Arc<dyn PlatformClient>> = HashMap::new();
         for (platform, endpoint) in endpoints {
             match platform {
                 PlatformType::Taobao => {
-                    clients.insert(*platform, Arc::new(TaobaoClient::new(Transport::new(endpoint.clone())?)));
+                    clients.insert(
+                        *platform,
+                        Arc::new(TaobaoClient::new(Transport::new(endpoint.clone())?)),
+                    );
                 }
-                PlatformType::Jd | PlatformType::Pdd | PlatformType::Douyin | PlatformType::Kuaishou => {}
+                PlatformType::Jd
+                | PlatformType::Pdd
+                | PlatformType::Douyin
+                | PlatformType::Kuaishou => {}
             }
         }
         Ok(Registry { clients })
@@ -62,6 +76,10 @@ impl Registry {
     }
 
     pub fn supported(&self) -> Vec<PlatformType> {
-        PlatformType::ALL.iter().copied().filter(|p| self.clients.contains_key(p)).collect()
+        PlatformType::ALL
+            .iter()
+            .copied()
+            .filter(|p| self.clients.contains_key(p))
+            .collect()
     }
 }

@@ -19,7 +19,9 @@ pub struct Limiter {
 impl Limiter {
     pub fn per_second(qps: u32) -> Self {
         let qps = NonZeroU32::new(qps.max(1)).unwrap_or(NonZeroU32::MIN);
-        Limiter { inner: RateLimiter::keyed(Quota::per_second(qps)) }
+        Limiter {
+            inner: RateLimiter::keyed(Quota::per_second(qps)),
+        }
     }
 
     /// Waits until `app_key` may make one more call.
@@ -39,7 +41,11 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy { max_retries: 6, min_delay: Duration::from_millis(200), max_delay: Duration::from_secs(20) }
+        RetryPolicy {
+            max_retries: 6,
+            min_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(20),
+        }
     }
 }
 
@@ -75,7 +81,11 @@ mod tests {
     use super::*;
 
     fn fast() -> RetryPolicy {
-        RetryPolicy { max_retries: 3, min_delay: Duration::from_millis(1), max_delay: Duration::from_millis(5) }
+        RetryPolicy {
+            max_retries: 3,
+            min_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(5),
+        }
     }
 
     #[tokio::test]
@@ -84,7 +94,9 @@ mod tests {
         let result = with_retries(fast(), || async {
             match calls.fetch_add(1, Ordering::SeqCst) {
                 0 => Err(PlatformError::Unavailable("502".into())),
-                1 => Err(PlatformError::Throttled { retry_after: Some(Duration::from_millis(2)) }),
+                1 => Err(PlatformError::Throttled {
+                    retry_after: Some(Duration::from_millis(2)),
+                }),
                 _ => Ok(7),
             }
         })
@@ -122,6 +134,10 @@ mod tests {
             limiter.wait("app").await;
         }
         limiter.wait("other-app").await;
-        assert!(started.elapsed() >= Duration::from_millis(300), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() >= Duration::from_millis(300),
+            "{:?}",
+            started.elapsed()
+        );
     }
 }

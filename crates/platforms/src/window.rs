@@ -18,7 +18,12 @@ impl TimeWindow {
 /// Splits `range` into consecutive windows of at most `span` that neither overlap nor leave a
 /// gap at second precision (`[s, s+span-1s]`, `[s+span, …]`), after clamping the start to
 /// `now - history` (the oldest the platform serves). Empty when nothing remains.
-pub fn split(range: TimeWindow, span: Duration, history: Duration, now: DateTime<Utc>) -> Vec<TimeWindow> {
+pub fn split(
+    range: TimeWindow,
+    span: Duration,
+    history: Duration,
+    now: DateTime<Utc>,
+) -> Vec<TimeWindow> {
     let oldest = now - history;
     let start = range.start.max(oldest);
     let end = range.end.min(now);
@@ -26,7 +31,10 @@ pub fn split(range: TimeWindow, span: Duration, history: Duration, now: DateTime
     let mut cursor = start;
     while cursor <= end {
         let window_end = (cursor + span - Duration::seconds(1)).min(end);
-        out.push(TimeWindow { start: cursor, end: window_end });
+        out.push(TimeWindow {
+            start: cursor,
+            end: window_end,
+        });
         cursor = window_end + Duration::seconds(1);
     }
     out
@@ -44,9 +52,17 @@ mod tests {
 
     #[test]
     fn windows_cover_the_range_without_overlap_or_gap() {
-        let w = split(TimeWindow::new(t(1, 0), t(3, 12)), Duration::days(1), Duration::days(90), t(20, 0));
+        let w = split(
+            TimeWindow::new(t(1, 0), t(3, 12)),
+            Duration::days(1),
+            Duration::days(90),
+            t(20, 0),
+        );
         assert_eq!(w.len(), 3);
-        assert_eq!(w[0], TimeWindow::new(t(1, 0), t(2, 0) - Duration::seconds(1)));
+        assert_eq!(
+            w[0],
+            TimeWindow::new(t(1, 0), t(2, 0) - Duration::seconds(1))
+        );
         assert_eq!(w[1].start, t(2, 0));
         assert_eq!(w[2], TimeWindow::new(t(3, 0), t(3, 12)));
         for pair in w.windows(2) {
@@ -57,8 +73,21 @@ mod tests {
     #[test]
     fn the_start_is_clamped_to_the_platforms_history_and_the_end_to_now() {
         let now = t(20, 0);
-        let w = split(TimeWindow::new(t(1, 0), t(25, 0)), Duration::days(30), Duration::days(10), now);
+        let w = split(
+            TimeWindow::new(t(1, 0), t(25, 0)),
+            Duration::days(30),
+            Duration::days(10),
+            now,
+        );
         assert_eq!(w, vec![TimeWindow::new(t(10, 0), now)]);
-        assert!(split(TimeWindow::new(t(1, 0), t(2, 0)), Duration::days(1), Duration::days(3), now).is_empty());
+        assert!(
+            split(
+                TimeWindow::new(t(1, 0), t(2, 0)),
+                Duration::days(1),
+                Duration::days(3),
+                now
+            )
+            .is_empty()
+        );
     }
 }

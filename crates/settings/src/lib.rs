@@ -50,19 +50,39 @@ pub struct Sources {
 impl Sources {
     /// `LEADGEN_CONFIG_DIR` (default `config`) and `LEADGEN_ENV` (default `local`).
     pub fn from_env() -> Self {
-        #[expect(clippy::disallowed_methods, reason = "this crate is where env vars are read")]
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "this crate is where env vars are read"
+        )]
         let dir = std::env::var("LEADGEN_CONFIG_DIR").unwrap_or_else(|_| "config".to_owned());
-        #[expect(clippy::disallowed_methods, reason = "this crate is where env vars are read")]
-        let shared = std::env::var("LEADGEN_SHARED_CONFIG_DIR").unwrap_or_else(|_| "config".to_owned());
-        #[expect(clippy::disallowed_methods, reason = "this crate is where env vars are read")]
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "this crate is where env vars are read"
+        )]
+        let shared =
+            std::env::var("LEADGEN_SHARED_CONFIG_DIR").unwrap_or_else(|_| "config".to_owned());
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "this crate is where env vars are read"
+        )]
         let environment = std::env::var("LEADGEN_ENV").unwrap_or_else(|_| "local".to_owned());
         let shared_dir = Some(PathBuf::from(shared)).filter(|s| s.as_path() != Path::new(&dir));
-        Sources { shared_dir, dir: PathBuf::from(dir), environment, use_env: true }
+        Sources {
+            shared_dir,
+            dir: PathBuf::from(dir),
+            environment,
+            use_env: true,
+        }
     }
 
     /// Files only, from `dir`.
     pub fn files(dir: impl AsRef<Path>) -> Self {
-        Sources { shared_dir: None, dir: dir.as_ref().to_path_buf(), environment: "local".to_owned(), use_env: false }
+        Sources {
+            shared_dir: None,
+            dir: dir.as_ref().to_path_buf(),
+            environment: "local".to_owned(),
+            use_env: false,
+        }
     }
 }
 
@@ -72,12 +92,20 @@ pub fn load<T: DeserializeOwned>(sources: &Sources) -> Result<T, SettingsError> 
     if let Some(shared) = &sources.shared_dir {
         builder = builder
             .add_source(config::File::from(shared.join("base.toml")).required(true))
-            .add_source(config::File::from(shared.join(format!("{}.toml", sources.environment))).required(false));
+            .add_source(
+                config::File::from(shared.join(format!("{}.toml", sources.environment)))
+                    .required(false),
+            );
     }
     let service_base_required = sources.shared_dir.is_none();
     builder = builder
-        .add_source(config::File::from(sources.dir.join("base.toml")).required(service_base_required))
-        .add_source(config::File::from(sources.dir.join(format!("{}.toml", sources.environment))).required(false));
+        .add_source(
+            config::File::from(sources.dir.join("base.toml")).required(service_base_required),
+        )
+        .add_source(
+            config::File::from(sources.dir.join(format!("{}.toml", sources.environment)))
+                .required(false),
+        );
     if sources.use_env {
         builder = builder.add_source(
             config::Environment::with_prefix("LEADGEN")

@@ -111,7 +111,10 @@ pub struct OutboxSettings {
 
 impl Default for OutboxSettings {
     fn default() -> Self {
-        OutboxSettings { poll_interval_ms: default_poll_ms(), batch_size: default_batch() }
+        OutboxSettings {
+            poll_interval_ms: default_poll_ms(),
+            batch_size: default_batch(),
+        }
     }
 }
 
@@ -173,7 +176,8 @@ fn default_log_format() -> String {
     "json".to_owned()
 }
 fn default_log_filter() -> String {
-    "info".to_owned()
+    // lapin logs returned messages with their payload at WARN: keep it quiet.
+    "info,lapin=error,pinky_swear=error".to_owned()
 }
 fn default_key_id() -> u8 {
     1

@@ -44,13 +44,18 @@ impl Drop for TelemetryGuard {
 }
 
 /// Installs the global subscriber and propagator for `service`.
-pub fn init(settings: &TelemetrySettings, service: &'static str) -> Result<TelemetryGuard, TelemetryError> {
+pub fn init(
+    settings: &TelemetrySettings,
+    service: &'static str,
+) -> Result<TelemetryGuard, TelemetryError> {
     let provider = tracer_provider(settings, service)?;
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&settings.log_filter))
         .map_err(|_| TelemetryError::Filter(settings.log_filter.clone()))?;
     let fmt_layer = if settings.log_format == "pretty" {
-        tracing_subscriber::fmt::layer().with_writer(std::io::stderr).boxed()
+        tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .boxed()
     } else {
         tracing_subscriber::fmt::layer()
             .json()
@@ -71,8 +76,13 @@ pub fn init(settings: &TelemetrySettings, service: &'static str) -> Result<Telem
     Ok(TelemetryGuard { provider })
 }
 
-fn tracer_provider(settings: &TelemetrySettings, service: &'static str) -> Result<SdkTracerProvider, TelemetryError> {
-    let resource = opentelemetry_sdk::Resource::builder().with_service_name(service).build();
+fn tracer_provider(
+    settings: &TelemetrySettings,
+    service: &'static str,
+) -> Result<SdkTracerProvider, TelemetryError> {
+    let resource = opentelemetry_sdk::Resource::builder()
+        .with_service_name(service)
+        .build();
     let builder = SdkTracerProvider::builder().with_resource(resource);
     let builder = match settings.otlp_endpoint.as_deref().filter(|e| !e.is_empty()) {
         Some(endpoint) => {

@@ -5,14 +5,17 @@
 //! `LEADGEN_TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`) and
 //! `LEADGEN_TEST_AMQP_URL` (default `amqp://guest:guest@127.0.0.1:5672/%2f`) point at the servers.
 
-#![expect(clippy::expect_used, reason = "broken test infrastructure should stop the test at once")]
+#![expect(
+    clippy::expect_used,
+    reason = "broken test infrastructure should stop the test at once"
+)]
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use leadgen_db::DbPool;
 use leadgen_messaging::{QueueSpec, Topology};
 use leadgen_settings::{
-    AmqpSettings, AuthSettings, CryptoSettings, DatabaseSettings, HttpSettings, OutboxSettings, SecretString,
-    TelemetrySettings,
+    AmqpSettings, AuthSettings, CryptoSettings, DatabaseSettings, HttpSettings, OutboxSettings,
+    SecretString, TelemetrySettings,
 };
 
 /// The HS256 secret test settings use.
@@ -26,12 +29,18 @@ fn env_or(key: &str, default: &str) -> String {
 
 /// The admin URL of the test PostgreSQL server.
 pub fn admin_database_url() -> String {
-    env_or("LEADGEN_TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    env_or(
+        "LEADGEN_TEST_DATABASE_URL",
+        "postgres://postgres@127.0.0.1:5432/postgres",
+    )
 }
 
 /// The test RabbitMQ URL.
 pub fn amqp_url() -> String {
-    env_or("LEADGEN_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f")
+    env_or(
+        "LEADGEN_TEST_AMQP_URL",
+        "amqp://guest:guest@127.0.0.1:5672/%2f",
+    )
 }
 
 fn unique(prefix: &str) -> String {
@@ -49,10 +58,17 @@ impl TestDb {
     pub async fn new() -> Self {
         let admin = admin_database_url();
         let name = unique("leadgen_t_");
-        let mut conn = AsyncPgConnection::establish(&admin).await.expect("connect to the test PostgreSQL");
-        diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create test database");
+        let mut conn = AsyncPgConnection::establish(&admin)
+            .await
+            .expect("connect to the test PostgreSQL");
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .expect("create test database");
         let url = replace_database(&admin, &name);
-        leadgen_db::run_migrations(&url).await.expect("migrate test database");
+        leadgen_db::run_migrations(&url)
+            .await
+            .expect("migrate test database");
         let pool = leadgen_db::build_pool(&database_settings(&url), "test").expect("test pool");
         TestDb { name, url, pool }
     }
@@ -64,10 +80,18 @@ impl Drop for TestDb {
         let name = self.name.clone();
         // Drop runs outside any runtime guarantee: use a thread with its own runtime.
         let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
             rt.block_on(async move {
                 if let Ok(mut conn) = AsyncPgConnection::establish(&admin).await {
-                    let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn).await;
+                    let _ =
+                        diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                            .execute(&mut conn)
+                            .await;
                 }
             });
         })
@@ -91,7 +115,10 @@ pub struct TestBroker {
 
 impl TestBroker {
     pub fn new(queues: Vec<QueueSpec>) -> Self {
-        TestBroker { prefix: unique("t-"), queues }
+        TestBroker {
+            prefix: unique("t-"),
+            queues,
+        }
     }
 
     pub fn settings(&self) -> AmqpSettings {
@@ -110,10 +137,19 @@ impl Drop for TestBroker {
         let settings = self.settings();
         let queues = self.queues.clone();
         let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
             rt.block_on(async move {
-                if let Ok(broker) = leadgen_messaging::Broker::connect(&settings, Vec::new()).await {
-                    let topology = Topology { prefix: settings.prefix.clone(), delivery_limit: settings.delivery_limit };
+                if let Ok(broker) = leadgen_messaging::Broker::connect(&settings, Vec::new()).await
+                {
+                    let topology = Topology {
+                        prefix: settings.prefix.clone(),
+                        delivery_limit: settings.delivery_limit,
+                    };
                     let _ = broker.delete_queues_and_exchanges(&topology, &queues).await;
                     broker.close().await;
                 }
@@ -124,15 +160,28 @@ impl Drop for TestBroker {
 }
 
 pub fn database_settings(url: &str) -> DatabaseSettings {
-    DatabaseSettings { url: SecretString::from(url.to_owned()), max_connections: 5, statement_timeout_ms: 30_000, pool_wait_ms: 5_000 }
+    DatabaseSettings {
+        url: SecretString::from(url.to_owned()),
+        max_connections: 5,
+        statement_timeout_ms: 30_000,
+        pool_wait_ms: 5_000,
+    }
 }
 
 pub fn http_settings() -> HttpSettings {
-    HttpSettings { host: "127.0.0.1".into(), port: 0, shutdown_timeout_secs: 5 }
+    HttpSettings {
+        host: "127.0.0.1".into(),
+        port: 0,
+        shutdown_timeout_secs: 5,
+    }
 }
 
 pub fn telemetry_settings() -> TelemetrySettings {
-    TelemetrySettings { log_format: "pretty".into(), log_filter: "warn".into(), otlp_endpoint: None }
+    TelemetrySettings {
+        log_format: "pretty".into(),
+        log_filter: "warn".into(),
+        otlp_endpoint: None,
+    }
 }
 
 pub fn auth_settings() -> AuthSettings {
@@ -155,7 +204,10 @@ pub fn crypto_settings() -> CryptoSettings {
 }
 
 pub fn outbox_settings() -> OutboxSettings {
-    OutboxSettings { poll_interval_ms: 50, batch_size: 100 }
+    OutboxSettings {
+        poll_interval_ms: 50,
+        batch_size: 100,
+    }
 }
 
 /// A bearer token for `tenant` with `perms`.

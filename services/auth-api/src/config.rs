@@ -1,8 +1,8 @@
 //! auth-api's configuration (`config/base.toml`, `config/local.toml`, `LEADGEN__*`).
 
 use leadgen_settings::{
-    AmqpSettings, AuthSettings, CryptoSettings, DatabaseSettings, HttpSettings, OutboxSettings, PlatformsSettings,
-    TelemetrySettings,
+    AmqpSettings, AuthSettings, CryptoSettings, DatabaseSettings, HttpSettings, OutboxSettings,
+    PlatformsSettings, TelemetrySettings,
 };
 use serde::Deserialize;
 

@@ -37,10 +37,13 @@ impl From<AuthApiError> for ApiError {
             AuthApiError::SyncRunning => ApiError::business(codes::SYNC_ALREADY_RUNNING),
             AuthApiError::Invalid(errors) => ApiError::validation(errors),
             AuthApiError::BadRequest(message) => ApiError::bad_request(message),
-            AuthApiError::PlatformNotSupported(p) => {
-                ApiError::business_with(codes::PLATFORM_NOT_SUPPORTED, format!("暂不支持该电商平台：{p}"))
+            AuthApiError::PlatformNotSupported(p) => ApiError::business_with(
+                codes::PLATFORM_NOT_SUPPORTED,
+                format!("暂不支持该电商平台：{p}"),
+            ),
+            AuthApiError::SyncWindow(message) => {
+                ApiError::business_with(codes::SYNC_WINDOW_INVALID, message)
             }
-            AuthApiError::SyncWindow(message) => ApiError::business_with(codes::SYNC_WINDOW_INVALID, message),
             AuthApiError::OAuthState => ApiError::business(codes::OAUTH_STATE_INVALID),
             AuthApiError::OAuthExchange(_) => ApiError::business(codes::OAUTH_EXCHANGE_FAILED),
             AuthApiError::Platform(cause) => {

@@ -1,10 +1,10 @@
 //! auth-api: the gateway's platform endpoints (design 2.1–2.4).
 //!
-//! - [`routes`]: one handler per endpoint; permission check, call the service, answer.
-//! - [`service`]: business rules, one transaction per use case, events through the outbox.
-//! - [`repo`]: diesel queries, each scoped by tenant.
-//! - [`error`]: the service's errors and their one mapping to the envelope.
-//! - [`startup`]: [`Application`], which owns the listener, the relay and the broker.
+//! - [`routes`] — one handler per endpoint; permission check, call the service, answer.
+//! - [`service`] — business rules, one transaction per use case, events through the outbox.
+//! - [`repo`] — diesel queries, each scoped by tenant.
+//! - [`error`] — the service's errors and their one mapping to the envelope.
+//! - [`startup`] — [`Application`], which owns the listener, the relay and the broker.
 
 pub mod config;
 pub mod error;

@@ -5,7 +5,8 @@ use auth_api::{Application, Settings};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let settings: Settings = leadgen_settings::load(&leadgen_settings::Sources::from_env()).context("loading configuration")?;
+    let settings: Settings = leadgen_settings::load(&leadgen_settings::Sources::from_env())
+        .context("loading configuration")?;
     let _telemetry = leadgen_telemetry::init(&settings.telemetry, "auth-api")?;
     let shutdown = leadgen_runtime::shutdown_on_signals();
     let app = Application::build(settings).await?;

@@ -38,7 +38,9 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let pool = leadgen_db::build_pool(&settings.database, SERVICE)?;
-        let broker = Broker::connect(&settings.amqp, Vec::new()).await.context("connecting to the broker")?;
+        let broker = Broker::connect(&settings.amqp, Vec::new())
+            .await
+            .context("connecting to the broker")?;
         let state = web::Data::new(AppState {
             pool: pool.clone(),
             sealer: leadgen_runtime::sealer(&settings.crypto).context("loading the data key")?,
@@ -46,8 +48,12 @@ impl Application {
             oauth: settings.oauth.clone(),
         });
         let verifier = web::Data::new(JwtVerifier::from_settings(&settings.auth)?);
-        let readiness: Arc<dyn Readiness> = Arc::new(Dependencies { pool: pool.clone(), broker: Some(Arc::clone(&broker)) });
-        let listener = leadgen_http::server::bind(&settings.http).context("binding the HTTP port")?;
+        let readiness: Arc<dyn Readiness> = Arc::new(Dependencies {
+            pool: pool.clone(),
+            broker: Some(Arc::clone(&broker)),
+        });
+        let listener =
+            leadgen_http::server::bind(&settings.http).context("binding the HTTP port")?;
         let port = listener.local_addr()?.port();
         let server = HttpServer::new(move || {
             App::new()
@@ -63,7 +69,12 @@ impl Application {
         .shutdown_timeout(settings.http.shutdown_timeout_secs)
         .run();
         let relay = Relay::new(pool, Arc::clone(&broker), SERVICE, settings.outbox.clone());
-        Ok(Application { port, server, relay, broker })
+        Ok(Application {
+            port,
+            server,
+            relay,
+            broker,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -72,7 +83,11 @@ impl Application {
 
     /// Serves until `shutdown` fires, then drains requests and the relay's batch.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let relay = tokio::spawn(self.relay.run(shutdown.clone()).instrument(tracing::info_span!("outbox_relay")));
+        let relay = tokio::spawn(
+            self.relay
+                .run(shutdown.clone())
+                .instrument(tracing::info_span!("outbox_relay")),
+        );
         let served = leadgen_http::server::run_until_stopped(self.server, shutdown.clone()).await;
         shutdown.cancel();
         relay.await.context("outbox relay task")?;

@@ -38,7 +38,8 @@ impl Application {
         let state = web::Data::new(AppState { pool: pool.clone() });
         let verifier = web::Data::new(JwtVerifier::from_settings(&settings.auth)?);
         let readiness: Arc<dyn Readiness> = Arc::new(Dependencies { pool, broker: None });
-        let listener = leadgen_http::server::bind(&settings.http).context("binding the HTTP port")?;
+        let listener =
+            leadgen_http::server::bind(&settings.http).context("binding the HTTP port")?;
         let port = listener.local_addr()?.port();
         let server = HttpServer::new(move || {
             App::new()
@@ -61,6 +62,8 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        leadgen_http::server::run_until_stopped(self.server, shutdown).await.context("HTTP server")
+        leadgen_http::server::run_until_stopped(self.server, shutdown)
+            .await
+            .context("HTTP server")
     }
 }

@@ -1,6 +1,8 @@
 //! order-processor's configuration.
 
-use leadgen_settings::{AmqpSettings, CryptoSettings, DatabaseSettings, HttpSettings, OutboxSettings, TelemetrySettings};
+use leadgen_settings::{
+    AmqpSettings, CryptoSettings, DatabaseSettings, HttpSettings, OutboxSettings, TelemetrySettings,
+};
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -27,7 +29,9 @@ pub struct ProcessingSettings {
 
 impl Default for ProcessingSettings {
     fn default() -> Self {
-        ProcessingSettings { broker_give_up_secs: default_give_up() }
+        ProcessingSettings {
+            broker_give_up_secs: default_give_up(),
+        }
     }
 }
 

@@ -49,7 +49,10 @@ impl Handler for RawOrdersHandler {
                 Outcome::Ack
             }
             Ok(None) => {
-                tracing::info!(sync_task.id = event.data.sync_task_id, "Duplicate RawOrdersFetched; already handled");
+                tracing::info!(
+                    sync_task.id = event.data.sync_task_id,
+                    "Duplicate RawOrdersFetched; already handled"
+                );
                 Outcome::Ack
             }
             Err(e) => Outcome::Retry(format!("{e:#}")),
@@ -59,7 +62,10 @@ impl Handler for RawOrdersHandler {
 
 impl RawOrdersHandler {
     /// `None` when the message was already handled.
-    async fn process(&self, event: &CloudEvent<RawOrdersFetchedV1>) -> anyhow::Result<Option<Summary>> {
+    async fn process(
+        &self,
+        event: &CloudEvent<RawOrdersFetchedV1>,
+    ) -> anyhow::Result<Option<Summary>> {
         let mut conn = leadgen_db::conn(&self.pool).await?;
         let sealer = Arc::clone(&self.sealer);
         let message_id = event.id.to_string();

@@ -1,10 +1,10 @@
 //! order-processor: the design's `OrderProcessingService` (design 4.4).
 //!
-//! - [`handler`]: the `RawOrdersFetched` consumer; one transaction per message.
-//! - [`processing`]: one raw order → processed order → lead (rules in `leadgen_domain::lead`).
-//! - [`repo`]: `t_ecom_order_processed` and `t_order_lead` (owned here) and the documented
+//! - [`handler`] — the `RawOrdersFetched` consumer; one transaction per message.
+//! - [`processing`] — one raw order → processed order → lead (rules in `leadgen_domain::lead`).
+//! - [`repo`] — `t_ecom_order_processed` and `t_order_lead` (owned here) and the documented
 //!   coupling to sync-worker's `t_ecom_order_raw` ([`repo::raw_orders`]).
-//! - [`startup`]: [`Application`].
+//! - [`startup`] — [`Application`].
 
 pub mod config;
 pub mod handler;

@@ -6,7 +6,8 @@ use order_processor::{Application, Settings};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let settings: Settings = leadgen_settings::load(&leadgen_settings::Sources::from_env()).context("loading configuration")?;
+    let settings: Settings = leadgen_settings::load(&leadgen_settings::Sources::from_env())
+        .context("loading configuration")?;
     let _telemetry = leadgen_telemetry::init(&settings.telemetry, "order-processor")?;
     let shutdown = leadgen_runtime::shutdown_on_signals();
     let app = Application::build(settings).await?;

@@ -39,19 +39,36 @@ fn kind_name(kind: ContactKind) -> &'static str {
 
 /// Opens a raw row's neutral form.
 pub fn open_order(sealer: &Sealer, row: &RawRow) -> anyhow::Result<RawOrder> {
-    let sealed_json = row.normalized.as_deref().ok_or_else(|| anyhow::anyhow!("raw order {} has no normalized form", row.id))?;
-    let json = sealer.open(&sealed::raw_order("normalized", row.platform_id, &row.order_id), sealed_json)?;
+    let sealed_json = row
+        .normalized
+        .as_deref()
+        .ok_or_else(|| anyhow::anyhow!("raw order {} has no normalized form", row.id))?;
+    let json = sealer.open(
+        &sealed::raw_order("normalized", row.platform_id, &row.order_id),
+        sealed_json,
+    )?;
     Ok(serde_json::from_str(&json)?)
 }
 
 /// Cleans `order` into `t_ecom_order_processed` and, when it is a lead, into `t_order_lead`.
-pub async fn process(conn: &mut AsyncPgConnection, sealer: &Sealer, row: &RawRow, order: &RawOrder) -> anyhow::Result<Processed> {
-    let platform: PlatformType = row.platform_type.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+pub async fn process(
+    conn: &mut AsyncPgConnection,
+    sealer: &Sealer,
+    row: &RawRow,
+    order: &RawOrder,
+) -> anyhow::Result<Processed> {
+    let platform: PlatformType = row
+        .platform_type
+        .parse()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let buyer = buyer_key(order).map(|k| hash_buyer(row.tenant_id, row.platform_id, &k));
     let phone = order.receiver.phone.as_ref();
     let contact_context = |table: &str| sealed::contact(table, row.platform_id, &order.order_id);
     let processed_contact = match phone {
-        Some(p) => Some(sealer.seal(&contact_context("t_ecom_order_processed"), &serde_json::to_string(p)?)?),
+        Some(p) => Some(sealer.seal(
+            &contact_context("t_ecom_order_processed"),
+            &serde_json::to_string(p)?,
+        )?),
         None => None,
     };
     let processed_id = processed::upsert(
@@ -63,7 +80,10 @@ pub async fn process(conn: &mut AsyncPgConnection, sealer: &Sealer, row: &RawRow
             raw_order_id: row.id,
             order_id: order.order_id.clone(),
             buyer_key_hash: buyer.clone(),
-            status: serde_json::to_value(order.status)?.as_str().unwrap_or_default().to_owned(),
+            status: serde_json::to_value(order.status)?
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
             platform_status: order.platform_status.clone(),
             amount_fen: order.amount.fen(),
             order_time: order.order_time(),
@@ -77,15 +97,24 @@ pub async fn process(conn: &mut AsyncPgConnection, sealer: &Sealer, row: &RawRow
     .await?;
 
     let earlier = match &buyer {
-        Some(key) => processed::count_other_paid(conn, row.tenant_id, row.platform_id, key, &order.order_id).await?,
+        Some(key) => {
+            processed::count_other_paid(conn, row.tenant_id, row.platform_id, key, &order.order_id)
+                .await?
+        }
         None => 0,
     };
-    let history = BuyerHistory { earlier_paid_orders: u32::try_from(earlier).unwrap_or(u32::MAX) };
+    let history = BuyerHistory {
+        earlier_paid_orders: u32::try_from(earlier).unwrap_or(u32::MAX),
+    };
     let LeadDecision::Lead(candidate) = identify(order, history) else {
         return Ok(Processed::NoLead);
     };
     let masked = candidate.contact.display_phone();
-    let tags: Vec<String> = candidate.tags.iter().map(|t| t.label().to_owned()).collect();
+    let tags: Vec<String> = candidate
+        .tags
+        .iter()
+        .map(|t| t.label().to_owned())
+        .collect();
     let (lead_id, is_new) = leads::upsert(
         conn,
         &LeadUpsert {
@@ -95,7 +124,10 @@ pub async fn process(conn: &mut AsyncPgConnection, sealer: &Sealer, row: &RawRow
             order_id: order.order_id.clone(),
             raw_order_id: row.id,
             processed_order_id: processed_id,
-            contact_info: sealer.seal(&contact_context("t_order_lead"), &serde_json::to_string(&candidate.contact)?)?,
+            contact_info: sealer.seal(
+                &contact_context("t_order_lead"),
+                &serde_json::to_string(&candidate.contact)?,
+            )?,
             contact_masked: masked.clone(),
             contact_kind: kind_name(candidate.contact.kind).to_owned(),
             product_info: order.product_summary(),
@@ -119,7 +151,10 @@ pub async fn process(conn: &mut AsyncPgConnection, sealer: &Sealer, row: &RawRow
         order_time: order.order_time(),
         amount: order.amount.to_string(),
         product_info: order.product_summary(),
-        contact: ContactSummary { kind: candidate.contact.kind, masked },
+        contact: ContactSummary {
+            kind: candidate.contact.kind,
+            masked,
+        },
         intention_tags: candidate.tags,
         score: candidate.score,
     }))

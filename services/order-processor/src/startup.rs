@@ -19,7 +19,10 @@ use crate::handler::RawOrdersHandler;
 
 /// The queue this service consumes.
 pub fn queue() -> QueueSpec {
-    QueueSpec { consumer: SERVICE, routing_keys: vec![routing::ORDERS_FETCHED_V1] }
+    QueueSpec {
+        consumer: SERVICE,
+        routing_keys: vec![routing::ORDERS_FETCHED_V1],
+    }
 }
 
 pub struct Application {
@@ -34,16 +37,31 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let pool = leadgen_db::build_pool(&settings.database, SERVICE)?;
-        let broker = Broker::connect(&settings.amqp, vec![queue()]).await.context("connecting to the broker")?;
+        let broker = Broker::connect(&settings.amqp, vec![queue()])
+            .await
+            .context("connecting to the broker")?;
         let sealer = leadgen_runtime::sealer(&settings.crypto).context("loading the data key")?;
-        let readiness = Arc::new(Dependencies { pool: pool.clone(), broker: Some(Arc::clone(&broker)) });
-        let listener = leadgen_http::server::bind(&settings.http).context("binding the HTTP port")?;
+        let readiness = Arc::new(Dependencies {
+            pool: pool.clone(),
+            broker: Some(Arc::clone(&broker)),
+        });
+        let listener =
+            leadgen_http::server::bind(&settings.http).context("binding the HTTP port")?;
         let port = listener.local_addr()?.port();
-        let server = leadgen_http::server::health_server(listener, readiness, settings.http.shutdown_timeout_secs)?;
+        let server = leadgen_http::server::health_server(
+            listener,
+            readiness,
+            settings.http.shutdown_timeout_secs,
+        )?;
         Ok(Application {
             port,
             server,
-            relay: Relay::new(pool.clone(), Arc::clone(&broker), SERVICE, settings.outbox.clone()),
+            relay: Relay::new(
+                pool.clone(),
+                Arc::clone(&broker),
+                SERVICE,
+                settings.outbox.clone(),
+            ),
             broker,
             handler: Arc::new(RawOrdersHandler { pool, sealer }),
             consume: ConsumeOptions {
@@ -61,14 +79,29 @@ impl Application {
 
     /// Runs until `shutdown` fires (or the broker stays away too long, which is an error).
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let relay = tokio::spawn(self.relay.run(shutdown.clone()).instrument(tracing::info_span!("outbox_relay")));
-        let server = tokio::spawn(leadgen_http::server::run_until_stopped(self.server, shutdown.clone()));
-        let consumed = consumer::run(Arc::clone(&self.broker), self.handler, self.consume, shutdown.clone())
-            .instrument(tracing::info_span!("consumer"))
-            .await;
+        let relay = tokio::spawn(
+            self.relay
+                .run(shutdown.clone())
+                .instrument(tracing::info_span!("outbox_relay")),
+        );
+        let server = tokio::spawn(leadgen_http::server::run_until_stopped(
+            self.server,
+            shutdown.clone(),
+        ));
+        let consumed = consumer::run(
+            Arc::clone(&self.broker),
+            self.handler,
+            self.consume,
+            shutdown.clone(),
+        )
+        .instrument(tracing::info_span!("consumer"))
+        .await;
         shutdown.cancel();
         relay.await.context("outbox relay task")?;
-        server.await.context("health server task")?.context("health server")?;
+        server
+            .await
+            .context("health server task")?
+            .context("health server")?;
         self.broker.close().await;
         consumed.context("consuming RawOrdersFetched")
     }

@@ -1,7 +1,8 @@
 //! sync-worker's configuration.
 
 use leadgen_settings::{
-    AmqpSettings, CryptoSettings, DatabaseSettings, HttpSettings, OutboxSettings, PlatformsSettings, TelemetrySettings,
+    AmqpSettings, CryptoSettings, DatabaseSettings, HttpSettings, OutboxSettings,
+    PlatformsSettings, TelemetrySettings,
 };
 use serde::Deserialize;
 

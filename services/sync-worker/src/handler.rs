@@ -38,11 +38,17 @@ impl SyncRequestedHandler {
         let data = &event.data;
         let mut conn = leadgen_db::conn(&self.syncer.pool).await?;
         if leadgen_outbox::is_processed(&mut conn, SERVICE, &message_id).await? {
-            tracing::info!(sync_task.id = data.sync_task_id, "Duplicate SyncRequested; already handled");
+            tracing::info!(
+                sync_task.id = data.sync_task_id,
+                "Duplicate SyncRequested; already handled"
+            );
             return Ok(Outcome::Ack);
         }
         let Some(task) = tasks::find(&mut conn, event.tenantid, data.sync_task_id).await? else {
-            return Ok(Outcome::Reject(format!("sync task {} of tenant {} does not exist", data.sync_task_id, event.tenantid)));
+            return Ok(Outcome::Reject(format!(
+                "sync task {} of tenant {} does not exist",
+                data.sync_task_id, event.tenantid
+            )));
         };
         if task.status != SyncStatus::Running.as_str() {
             leadgen_outbox::mark_processed(&mut conn, SERVICE, &message_id).await?;
@@ -50,7 +56,11 @@ impl SyncRequestedHandler {
         }
         tasks::start(&mut conn, task.id).await?;
         drop(conn);
-        tracing::info!(sync_task.id = task.id, platform.id = task.platform_id, "Sync started");
+        tracing::info!(
+            sync_task.id = task.id,
+            platform.id = task.platform_id,
+            "Sync started"
+        );
 
         let outcome = self.syncer.run(&task, data.platform_type).await?;
         let (status, error) = match &outcome {
@@ -58,7 +68,8 @@ impl SyncRequestedHandler {
             TaskOutcome::Failed(reason) => (SyncStatus::Failed, Some(reason.clone())),
         };
         let trace_id = leadgen_telemetry::current_trace_id();
-        let (task_id, tenant, platform_id, window_end) = (task.id, task.tenant_id, task.platform_id, task.window_end);
+        let (task_id, tenant, platform_id, window_end) =
+            (task.id, task.tenant_id, task.platform_id, task.window_end);
         let mut conn = leadgen_db::conn(&self.syncer.pool).await?;
         conn.transaction::<(), anyhow::Error, _>(|conn| {
             let error = error.clone();
@@ -85,9 +96,16 @@ impl SyncRequestedHandler {
         .await?;
         match outcome {
             TaskOutcome::Completed { success, failure } => {
-                tracing::info!(sync_task.id = task_id, orders.success = success, orders.failure = failure, "Sync completed");
+                tracing::info!(
+                    sync_task.id = task_id,
+                    orders.success = success,
+                    orders.failure = failure,
+                    "Sync completed"
+                );
             }
-            TaskOutcome::Failed(reason) => tracing::warn!(sync_task.id = task_id, reason = %reason, "Sync failed"),
+            TaskOutcome::Failed(reason) => {
+                tracing::warn!(sync_task.id = task_id, reason = %reason, "Sync failed")
+            }
         }
         Ok(Outcome::Ack)
     }

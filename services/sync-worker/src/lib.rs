@@ -1,12 +1,12 @@
 //! sync-worker: the design's `OrderSyncService` (design 4.2).
 //!
-//! - [`handler`]: the `SyncRequested` consumer: dedupe, run, record the outcome.
-//! - [`sync`]: one task's run: windows, pages, retries, token refresh; [`sync::store`] persists
+//! - [`handler`] — the `SyncRequested` consumer: dedupe, run, record the outcome.
+//! - [`sync`] — one task's run: windows, pages, retries, token refresh; [`sync::store`] persists
 //!   each page with its `RawOrdersFetched` in one transaction.
-//! - [`scheduler`]: periodic syncs of every ACTIVE authorization.
-//! - [`repo`]: the tables it writes (`t_ecom_sync_task`, `t_ecom_order_raw`) and the documented
+//! - [`scheduler`] — periodic syncs of every ACTIVE authorization.
+//! - [`repo`] — the tables it writes (`t_ecom_sync_task`, `t_ecom_order_raw`) and the documented
 //!   coupling to `t_ecom_platform_auth` ([`repo::credentials`]).
-//! - [`startup`]: [`Application`].
+//! - [`startup`] — [`Application`].
 
 pub mod config;
 pub mod handler;

@@ -31,17 +31,34 @@ impl Scheduler {
     pub async fn schedule_due(&self) -> anyhow::Result<usize> {
         let now = Utc::now();
         let mut conn = leadgen_db::conn(&self.pool).await?;
-        let due = credentials::due_for_sync(&mut conn, now - chrono::Duration::minutes(self.interval_minutes), 100).await?;
+        let due = credentials::due_for_sync(
+            &mut conn,
+            now - chrono::Duration::minutes(self.interval_minutes),
+            100,
+        )
+        .await?;
         let mut created = 0;
         for platform in due {
-            let Ok(platform_type) = platform.platform_type.parse::<PlatformType>() else { continue };
+            let Ok(platform_type) = platform.platform_type.parse::<PlatformType>() else {
+                continue;
+            };
             let start = platform
                 .last_sync_time
-                .map_or(now - chrono::Duration::days(FIRST_SYNC_DAYS), |t| t - chrono::Duration::minutes(OVERLAP_MINUTES));
+                .map_or(now - chrono::Duration::days(FIRST_SYNC_DAYS), |t| {
+                    t - chrono::Duration::minutes(OVERLAP_MINUTES)
+                });
             let task = conn
                 .transaction::<Option<i64>, anyhow::Error, _>(|conn| {
                     async move {
-                        let Some(task_id) = tasks::insert_scheduled(conn, platform.tenant_id, platform.id, platform_type.as_str(), start, now).await?
+                        let Some(task_id) = tasks::insert_scheduled(
+                            conn,
+                            platform.tenant_id,
+                            platform.id,
+                            platform_type.as_str(),
+                            start,
+                            now,
+                        )
+                        .await?
                         else {
                             return Ok(None);
                         };
@@ -66,7 +83,11 @@ impl Scheduler {
                 })
                 .await?;
             if let Some(task_id) = task {
-                tracing::info!(sync_task.id = task_id, platform.id = platform.id, "Scheduled a sync");
+                tracing::info!(
+                    sync_task.id = task_id,
+                    platform.id = platform.id,
+                    "Scheduled a sync"
+                );
                 created += 1;
             }
         }
@@ -75,7 +96,9 @@ impl Scheduler {
 
     /// Ticks until `cancel` fires, after a random start-up delay so replicas spread out.
     pub async fn run(self, cancel: CancellationToken) {
-        let jitter = Duration::from_millis(rand::thread_rng().gen_range(0..=self.tick.as_millis().min(60_000) as u64));
+        let jitter = Duration::from_millis(
+            rand::thread_rng().gen_range(0..=self.tick.as_millis().min(60_000) as u64),
+        );
         tokio::select! {
             () = cancel.cancelled() => return,
             () = tokio::time::sleep(jitter) => {}

@@ -14,15 +14,18 @@ use leadgen_runtime::Dependencies;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
+use crate::SERVICE;
 use crate::config::Settings;
 use crate::handler::SyncRequestedHandler;
 use crate::scheduler::Scheduler;
 use crate::sync::{self, Syncer};
-use crate::SERVICE;
 
 /// The queue this service consumes.
 pub fn queue() -> QueueSpec {
-    QueueSpec { consumer: SERVICE, routing_keys: vec![routing::SYNC_REQUESTED_V1] }
+    QueueSpec {
+        consumer: SERVICE,
+        routing_keys: vec![routing::SYNC_REQUESTED_V1],
+    }
 }
 
 pub struct Application {
@@ -38,17 +41,30 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let pool = leadgen_db::build_pool(&settings.database, SERVICE)?;
-        let broker = Broker::connect(&settings.amqp, vec![queue()]).await.context("connecting to the broker")?;
+        let broker = Broker::connect(&settings.amqp, vec![queue()])
+            .await
+            .context("connecting to the broker")?;
         let syncer = Syncer {
             pool: pool.clone(),
             sealer: leadgen_runtime::sealer(&settings.crypto).context("loading the data key")?,
             platforms: leadgen_runtime::platform_registry(&settings.platforms)?,
-            policy: sync::policy(settings.sync.max_retries, Duration::from_millis(settings.sync.max_backoff_ms)),
+            policy: sync::policy(
+                settings.sync.max_retries,
+                Duration::from_millis(settings.sync.max_backoff_ms),
+            ),
         };
-        let readiness = Arc::new(Dependencies { pool: pool.clone(), broker: Some(Arc::clone(&broker)) });
-        let listener = leadgen_http::server::bind(&settings.http).context("binding the HTTP port")?;
+        let readiness = Arc::new(Dependencies {
+            pool: pool.clone(),
+            broker: Some(Arc::clone(&broker)),
+        });
+        let listener =
+            leadgen_http::server::bind(&settings.http).context("binding the HTTP port")?;
         let port = listener.local_addr()?.port();
-        let server = leadgen_http::server::health_server(listener, readiness, settings.http.shutdown_timeout_secs)?;
+        let server = leadgen_http::server::health_server(
+            listener,
+            readiness,
+            settings.http.shutdown_timeout_secs,
+        )?;
         let scheduler = settings.sync.scheduler_enabled.then(|| Scheduler {
             pool: pool.clone(),
             interval_minutes: settings.sync.schedule_interval_minutes,
@@ -77,20 +93,38 @@ impl Application {
     /// Runs until `shutdown` fires (or the broker stays away too long, which is an error):
     /// stops consuming, lets in-flight syncs finish, flushes the relay, closes the broker.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let relay = tokio::spawn(self.relay.run(shutdown.clone()).instrument(tracing::info_span!("outbox_relay")));
-        let scheduler = self
-            .scheduler
-            .map(|s| tokio::spawn(s.run(shutdown.clone()).instrument(tracing::info_span!("scheduler"))));
-        let server = tokio::spawn(leadgen_http::server::run_until_stopped(self.server, shutdown.clone()));
-        let consumed = consumer::run(Arc::clone(&self.broker), self.handler, self.consume, shutdown.clone())
-            .instrument(tracing::info_span!("consumer"))
-            .await;
+        let relay = tokio::spawn(
+            self.relay
+                .run(shutdown.clone())
+                .instrument(tracing::info_span!("outbox_relay")),
+        );
+        let scheduler = self.scheduler.map(|s| {
+            tokio::spawn(
+                s.run(shutdown.clone())
+                    .instrument(tracing::info_span!("scheduler")),
+            )
+        });
+        let server = tokio::spawn(leadgen_http::server::run_until_stopped(
+            self.server,
+            shutdown.clone(),
+        ));
+        let consumed = consumer::run(
+            Arc::clone(&self.broker),
+            self.handler,
+            self.consume,
+            shutdown.clone(),
+        )
+        .instrument(tracing::info_span!("consumer"))
+        .await;
         shutdown.cancel();
         relay.await.context("outbox relay task")?;
         if let Some(s) = scheduler {
             s.await.context("scheduler task")?;
         }
-        server.await.context("health server task")?.context("health server")?;
+        server
+            .await
+            .context("health server task")?
+            .context("health server")?;
         self.broker.close().await;
         consumed.context("consuming SyncRequested")
     }

@@ -35,22 +35,41 @@ pub async fn migrate() -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn token(tenant: i64, user: i64, name: String, perms: Vec<String>, hours: i64) -> anyhow::Result<()> {
+pub fn token(
+    tenant: i64,
+    user: i64,
+    name: String,
+    perms: Vec<String>,
+    hours: i64,
+) -> anyhow::Result<()> {
     let settings: AuthOnly = leadgen_settings::load(&sources()).context("loading configuration")?;
     if settings.auth.algorithm != "HS256" {
-        bail!("tokens can only be minted for HS256 configurations (this one is {})", settings.auth.algorithm);
+        bail!(
+            "tokens can only be minted for HS256 configurations (this one is {})",
+            settings.auth.algorithm
+        );
     }
-    let secret = settings.auth.hmac_secret.context("auth.hmac_secret is not configured")?;
+    let secret = settings
+        .auth
+        .hmac_secret
+        .context("auth.hmac_secret is not configured")?;
     let claims = leadgen_http::Claims {
         sub: user,
         tenant_id: tenant,
         name,
-        perms: perms.into_iter().map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect(),
+        perms: perms
+            .into_iter()
+            .map(|p| p.trim().to_owned())
+            .filter(|p| !p.is_empty())
+            .collect(),
         exp: chrono::Utc::now().timestamp() + hours * 3600,
         iss: settings.auth.issuer.clone(),
         aud: settings.auth.audience.clone(),
     };
-    println!("{}", leadgen_http::auth::mint_hs256(secret.expose_secret(), &claims)?);
+    println!(
+        "{}",
+        leadgen_http::auth::mint_hs256(secret.expose_secret(), &claims)?
+    );
     Ok(())
 }
 
@@ -65,7 +84,13 @@ pub fn schemas(out: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn sign(platform: &str, method: &str, secret: &str, params: &str, kind: &str) -> anyhow::Result<()> {
+pub fn sign(
+    platform: &str,
+    method: &str,
+    secret: &str,
+    params: &str,
+    kind: &str,
+) -> anyhow::Result<()> {
     let platform: PlatformType = match platform.to_ascii_uppercase().as_str() {
         "DOUDIAN" => PlatformType::Douyin,
         "TMALL" => PlatformType::Taobao,
@@ -76,7 +101,8 @@ pub fn sign(platform: &str, method: &str, secret: &str, params: &str, kind: &str
         SignKind::ApiRequest => SignMethod::parse_for(platform, method)?,
         SignKind::Webhook | SignKind::TmcConnect | SignKind::WsConnect => SignMethod::Md5,
     };
-    let values: BTreeMap<String, serde_json::Value> = serde_json::from_str(params).context("--params must be a JSON object")?;
+    let values: BTreeMap<String, serde_json::Value> =
+        serde_json::from_str(params).context("--params must be a JSON object")?;
     let params: BTreeMap<String, String> = values
         .into_iter()
         .map(|(k, v)| match v {

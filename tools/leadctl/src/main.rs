@@ -65,10 +65,20 @@ enum Command {
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Migrate => commands::migrate().await,
-        Command::Token { tenant, user, name, perms, hours } => commands::token(tenant, user, name, perms, hours),
+        Command::Token {
+            tenant,
+            user,
+            name,
+            perms,
+            hours,
+        } => commands::token(tenant, user, name, perms, hours),
         Command::Schemas { out } => commands::schemas(&out),
-        Command::Sign { platform, sign_method, secret, params, kind } => {
-            commands::sign(&platform, &sign_method, &secret, &params, &kind)
-        }
+        Command::Sign {
+            platform,
+            sign_method,
+            secret,
+            params,
+            kind,
+        } => commands::sign(&platform, &sign_method, &secret, &params, &kind),
     }
 }

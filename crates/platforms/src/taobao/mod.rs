@@ -16,7 +16,9 @@ use chrono::{DateTime, Duration, Utc};
 use leadgen_domain::PlatformType;
 use leadgen_domain::time::format_beijing;
 
-use crate::client::{AppCredentials, OrderPage, PageCursor, PlatformClient, PlatformError, TokenSet};
+use crate::client::{
+    AppCredentials, OrderPage, PageCursor, PlatformClient, PlatformError, TokenSet,
+};
 use crate::registry::Transport;
 use crate::sign::{SignMethod, sorted_concat_sign};
 use crate::window::{TimeWindow, split};
@@ -48,7 +50,10 @@ pub struct TaobaoClient {
 
 impl TaobaoClient {
     pub fn new(transport: Transport) -> Self {
-        TaobaoClient { transport, sign_method: SignMethod::Md5 }
+        TaobaoClient {
+            transport,
+            sign_method: SignMethod::Md5,
+        }
     }
 
     /// The system parameters plus `business`, signed, exactly as sent.
@@ -67,14 +72,21 @@ impl TaobaoClient {
         params.insert("timestamp".into(), format_beijing(now));
         params.insert("v".into(), "2.0".into());
         params.insert("format".into(), "json".into());
-        params.insert("sign_method".into(), self.sign_method.wire_name(PlatformType::Taobao).into());
+        params.insert(
+            "sign_method".into(),
+            self.sign_method.wire_name(PlatformType::Taobao).into(),
+        );
         params.retain(|_, v| !v.is_empty());
         let sign = sorted_concat_sign(self.sign_method, &app.app_secret, &params);
         params.insert("sign".into(), sign);
         params
     }
 
-    async fn call(&self, app: &AppCredentials, params: &BTreeMap<String, String>) -> Result<serde_json::Value, PlatformError> {
+    async fn call(
+        &self,
+        app: &AppCredentials,
+        params: &BTreeMap<String, String>,
+    ) -> Result<serde_json::Value, PlatformError> {
         self.transport.limiter.wait(&app.app_key).await;
         let response = self
             .transport
@@ -85,12 +97,16 @@ impl TaobaoClient {
             .await
             .map_err(|e| PlatformError::Unavailable(e.without_url().to_string()))?;
         let status = response.status();
-        let body = response.bytes().await.map_err(|e| PlatformError::Unavailable(e.without_url().to_string()))?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| PlatformError::Unavailable(e.without_url().to_string()))?;
         if status.is_server_error() {
             return Err(PlatformError::Unavailable(format!("HTTP {status}")));
         }
-        let json: serde_json::Value = serde_json::from_slice(&body)
-            .map_err(|e| PlatformError::Malformed(format!("HTTP {status}, body is not JSON: {e}")))?;
+        let json: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
+            PlatformError::Malformed(format!("HTTP {status}, body is not JSON: {e}"))
+        })?;
         if let Some(error) = parse_error_response(&json) {
             return Err(error);
         }
@@ -107,12 +123,15 @@ impl TaobaoClient {
             .await
             .map_err(|e| PlatformError::Unavailable(e.without_url().to_string()))?;
         let status = response.status();
-        let body = response.bytes().await.map_err(|e| PlatformError::Unavailable(e.without_url().to_string()))?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| PlatformError::Unavailable(e.without_url().to_string()))?;
         if status.is_server_error() {
             return Err(PlatformError::Unavailable(format!("HTTP {status}")));
         }
-        let json: serde_json::Value =
-            serde_json::from_slice(&body).map_err(|e| PlatformError::Malformed(format!("token response: {e}")))?;
+        let json: serde_json::Value = serde_json::from_slice(&body)
+            .map_err(|e| PlatformError::Malformed(format!("token response: {e}")))?;
         parse_token_response(&json, Utc::now())
     }
 }
@@ -134,7 +153,12 @@ impl PlatformClient for TaobaoClient {
         )
     }
 
-    async fn exchange_code(&self, app: &AppCredentials, code: &str, redirect_uri: &str) -> Result<TokenSet, PlatformError> {
+    async fn exchange_code(
+        &self,
+        app: &AppCredentials,
+        code: &str,
+        redirect_uri: &str,
+    ) -> Result<TokenSet, PlatformError> {
         self.token_request(&[
             ("grant_type", "authorization_code"),
             ("code", code),
@@ -146,7 +170,11 @@ impl PlatformClient for TaobaoClient {
         .await
     }
 
-    async fn refresh(&self, app: &AppCredentials, refresh_token: &str) -> Result<TokenSet, PlatformError> {
+    async fn refresh(
+        &self,
+        app: &AppCredentials,
+        refresh_token: &str,
+    ) -> Result<TokenSet, PlatformError> {
         self.token_request(&[
             ("grant_type", "refresh_token"),
             ("refresh_token", refresh_token),
@@ -170,7 +198,11 @@ impl PlatformClient for TaobaoClient {
         let page_no = match cursor {
             None => 1,
             Some(PageCursor::Number(n)) => *n,
-            Some(PageCursor::Token(t)) => return Err(PlatformError::InvalidRequest(format!("Taobao pages by number, not `{t}`"))),
+            Some(PageCursor::Token(t)) => {
+                return Err(PlatformError::InvalidRequest(format!(
+                    "Taobao pages by number, not `{t}`"
+                )));
+            }
         };
         let mut business = BTreeMap::new();
         business.insert("fields".to_owned(), TRADE_FIELDS.to_owned());
@@ -180,9 +212,18 @@ impl PlatformClient for TaobaoClient {
         business.insert("page_no".to_owned(), page_no.to_string());
         business.insert("page_size".to_owned(), PAGE_SIZE.to_string());
         business.insert("use_has_next".to_owned(), "true".to_owned());
-        let params = self.signed_params(app, access_token, "taobao.trades.sold.get", business, Utc::now());
+        let params = self.signed_params(
+            app,
+            access_token,
+            "taobao.trades.sold.get",
+            business,
+            Utc::now(),
+        );
         let json = self.call(app, &params).await?;
         let (orders, has_next) = parse_trades_page(&json)?;
-        Ok(OrderPage { orders, next: has_next.then(|| PageCursor::Number(page_no + 1)) })
+        Ok(OrderPage {
+            orders,
+            next: has_next.then(|| PageCursor::Number(page_no + 1)),
+        })
     }
 }

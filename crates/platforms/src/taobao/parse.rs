@@ -20,9 +20,13 @@ pub fn parse_error_response(json: &Value) -> Option<PlatformError> {
     let msg = e.get("msg").and_then(Value::as_str).unwrap_or("");
     let sub_code = e.get("sub_code").and_then(Value::as_str).unwrap_or("");
     let sub_msg = e.get("sub_msg").and_then(Value::as_str).unwrap_or("");
-    let detail = format!("code {code} {msg} {sub_code} {sub_msg}").trim().to_owned();
+    let detail = format!("code {code} {msg} {sub_code} {sub_msg}")
+        .trim()
+        .to_owned();
     Some(match code {
-        4..=8 => PlatformError::Throttled { retry_after: ban_seconds(sub_msg).map(Duration::from_secs) },
+        4..=8 => PlatformError::Throttled {
+            retry_after: ban_seconds(sub_msg).map(Duration::from_secs),
+        },
         26 | 27 => PlatformError::SessionExpired,
         15 if sub_code.starts_with("isp.") => PlatformError::Unavailable(detail),
         _ => PlatformError::InvalidRequest(detail),
@@ -38,8 +42,13 @@ fn ban_seconds(sub_msg: &str) -> Option<u64> {
 /// Reads the token endpoint's answer (success or OAuth error).
 pub fn parse_token_response(json: &Value, now: DateTime<Utc>) -> Result<TokenSet, PlatformError> {
     if let Some(error) = json.get("error").and_then(Value::as_str) {
-        let description = json.get("error_description").and_then(Value::as_str).unwrap_or("");
-        return Err(PlatformError::AuthRefused(format!("{error}: {description}")));
+        let description = json
+            .get("error_description")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        return Err(PlatformError::AuthRefused(format!(
+            "{error}: {description}"
+        )));
     }
     let access_token = json
         .get("access_token")
@@ -47,21 +56,34 @@ pub fn parse_token_response(json: &Value, now: DateTime<Utc>) -> Result<TokenSet
         .filter(|s| !s.is_empty())
         .ok_or_else(|| PlatformError::Malformed("token response without access_token".into()))?;
     let seconds = |key: &str| json.get(key).and_then(Value::as_i64);
-    let millis = |key: &str| json.get(key).and_then(Value::as_i64).and_then(|ms| Utc.timestamp_millis_opt(ms).single());
-    let expires_at = millis("expire_time").or_else(|| seconds("expires_in").map(|s| now + chrono::Duration::seconds(s)));
+    let millis = |key: &str| {
+        json.get(key)
+            .and_then(Value::as_i64)
+            .and_then(|ms| Utc.timestamp_millis_opt(ms).single())
+    };
+    let expires_at = millis("expire_time")
+        .or_else(|| seconds("expires_in").map(|s| now + chrono::Duration::seconds(s)));
     // re_expires_in = 0 means the refresh token cannot be used.
     let refresh_usable = seconds("re_expires_in").is_none_or(|s| s > 0);
     let refresh_expires_at = if refresh_usable {
-        seconds("re_expires_in").map(|s| now + chrono::Duration::seconds(s)).or_else(|| millis("refresh_token_valid_time"))
+        seconds("re_expires_in")
+            .map(|s| now + chrono::Duration::seconds(s))
+            .or_else(|| millis("refresh_token_valid_time"))
     } else {
         None
     };
-    let text = |key: &str| json.get(key).and_then(|v| match v {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
+    let text = |key: &str| {
+        json.get(key).and_then(|v| match v {
+            Value::String(s) if !s.is_empty() => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        })
+    };
+    let shop_name = text("taobao_user_nick").map(|nick| {
+        urlencoding::decode(&nick)
+            .map(|s| s.into_owned())
+            .unwrap_or(nick)
     });
-    let shop_name = text("taobao_user_nick").map(|nick| urlencoding::decode(&nick).map(|s| s.into_owned()).unwrap_or(nick));
     Ok(TokenSet {
         access_token: access_token.to_owned(),
         refresh_token: text("refresh_token").filter(|_| refresh_usable),
@@ -80,7 +102,11 @@ pub fn parse_trades_page(json: &Value) -> Result<(Vec<FetchedOrder>, bool), Plat
     let trades = match body.get("trades").and_then(|t| t.get("trade")) {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(items)) => items.clone(),
-        Some(_) => return Err(PlatformError::Malformed("trades.trade is not a list".into())),
+        Some(_) => {
+            return Err(PlatformError::Malformed(
+                "trades.trade is not a list".into(),
+            ));
+        }
     };
     let has_next = match body.get("has_next") {
         Some(Value::Bool(b)) => *b,
@@ -93,7 +119,11 @@ pub fn parse_trades_page(json: &Value) -> Result<(Vec<FetchedOrder>, bool), Plat
         .map(|raw| {
             let order_id = trade_id(&raw);
             let parsed = parse_trade(&raw);
-            FetchedOrder { order_id, raw, parsed }
+            FetchedOrder {
+                order_id,
+                raw,
+                parsed,
+            }
         })
         .collect();
     Ok((orders, has_next))
@@ -110,7 +140,9 @@ fn trade_id(raw: &Value) -> Option<String> {
 
 fn status(text: &str) -> Option<NeutralStatus> {
     Some(match text {
-        "TRADE_NO_CREATE_PAY" | "WAIT_BUYER_PAY" | "PAY_PENDING" | "WAIT_PRE_AUTH_CONFIRM" => NeutralStatus::Unpaid,
+        "TRADE_NO_CREATE_PAY" | "WAIT_BUYER_PAY" | "PAY_PENDING" | "WAIT_PRE_AUTH_CONFIRM" => {
+            NeutralStatus::Unpaid
+        }
         "WAIT_SELLER_SEND_GOODS" | "PAID_FORBID_CONSIGN" => NeutralStatus::Paid,
         "SELLER_CONSIGNED_PART" | "WAIT_BUYER_CONFIRM_GOODS" => NeutralStatus::Shipped,
         "TRADE_BUYER_SIGNED" | "TRADE_FINISHED" => NeutralStatus::Completed,
@@ -126,7 +158,10 @@ fn str_field<'a>(raw: &'a Value, key: &str) -> &'a str {
 fn money(raw: &Value, key: &str) -> Result<Money, String> {
     match raw.get(key) {
         Some(Value::String(s)) => Money::parse_yuan(s).map_err(|e| format!("{key}: {e}")),
-        Some(Value::Number(n)) => n.as_f64().ok_or_else(|| format!("{key}: not a number")).and_then(|f| Money::from_yuan_f64(f).map_err(|e| e.to_string())),
+        Some(Value::Number(n)) => n
+            .as_f64()
+            .ok_or_else(|| format!("{key}: not a number"))
+            .and_then(|f| Money::from_yuan_f64(f).map_err(|e| e.to_string())),
         _ => Err(format!("{key} is missing")),
     }
 }
@@ -134,7 +169,9 @@ fn money(raw: &Value, key: &str) -> Result<Money, String> {
 fn time(raw: &Value, key: &str) -> Result<Option<DateTime<Utc>>, String> {
     match str_field(raw, key) {
         "" => Ok(None),
-        text => parse_beijing(text).map(Some).ok_or_else(|| format!("{key} `{text}` is not yyyy-MM-dd HH:mm:ss")),
+        text => parse_beijing(text)
+            .map(Some)
+            .ok_or_else(|| format!("{key} `{text}` is not yyyy-MM-dd HH:mm:ss")),
     }
 }
 
@@ -142,7 +179,8 @@ fn time(raw: &Value, key: &str) -> Result<Option<DateTime<Utc>>, String> {
 pub fn parse_trade(raw: &Value) -> Result<RawOrder, String> {
     let order_id = trade_id(raw).ok_or("tid is missing")?;
     let platform_status = str_field(raw, "status").to_owned();
-    let status = status(&platform_status).ok_or_else(|| format!("unknown status `{platform_status}`"))?;
+    let status =
+        status(&platform_status).ok_or_else(|| format!("unknown status `{platform_status}`"))?;
     let created_at = time(raw, "created")?.ok_or("created is missing")?;
     let lines = match raw.get("orders").and_then(|o| o.get("order")) {
         Some(Value::Array(lines)) => lines.as_slice(),
@@ -169,13 +207,19 @@ pub fn parse_trade(raw: &Value) -> Result<RawOrder, String> {
             price: money(line, "price").unwrap_or_default(),
         });
     }
-    let region = ["receiver_state", "receiver_city", "receiver_district", "receiver_town"]
-        .iter()
-        .map(|k| str_field(raw, k))
-        .filter(|s| !s.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ");
-    let phone = ContactField::phone(str_field(raw, "receiver_mobile")).or_else(|| ContactField::phone(str_field(raw, "receiver_phone")));
+    let region = [
+        "receiver_state",
+        "receiver_city",
+        "receiver_district",
+        "receiver_town",
+    ]
+    .iter()
+    .map(|k| str_field(raw, k))
+    .filter(|s| !s.is_empty())
+    .collect::<Vec<_>>()
+    .join(" ");
+    let phone = ContactField::phone(str_field(raw, "receiver_mobile"))
+        .or_else(|| ContactField::phone(str_field(raw, "receiver_phone")));
     Ok(RawOrder {
         order_id,
         status,
@@ -207,7 +251,10 @@ mod tests {
     use super::*;
 
     fn fixture() -> Value {
-        serde_json::from_str(include_str!("../../tests/fixtures/taobao/trades_sold_get.json")).unwrap()
+        serde_json::from_str(include_str!(
+            "../../tests/fixtures/taobao/trades_sold_get.json"
+        ))
+        .unwrap()
     }
 
     #[test]
@@ -220,11 +267,20 @@ mod tests {
         assert_eq!(first.status, NeutralStatus::Paid);
         assert_eq!(first.created_at.to_rfc3339(), "2024-05-20T01:58:12+00:00");
         assert_eq!(first.amount, Money(19900));
-        assert_eq!(first.receiver.phone.as_ref().unwrap().kind, ContactKind::Masked);
+        assert_eq!(
+            first.receiver.phone.as_ref().unwrap().kind,
+            ContactKind::Masked
+        );
         assert_eq!(first.receiver.region, "浙江省 杭州市 西湖区 三墩镇");
         assert_eq!(first.items[0].title, "夏季连衣裙 A款");
-        assert_eq!(first.buyer.open_id.as_deref(), Some("AAHkv2GqAEqAbHVrBCZJA-Xm"));
-        assert_eq!(orders[0].raw, fixture()["trades_sold_get_response"]["trades"]["trade"][0]);
+        assert_eq!(
+            first.buyer.open_id.as_deref(),
+            Some("AAHkv2GqAEqAbHVrBCZJA-Xm")
+        );
+        assert_eq!(
+            orders[0].raw,
+            fixture()["trades_sold_get_response"]["trades"]["trade"][0]
+        );
         let refunded = orders[1].parsed.as_ref().unwrap();
         assert!(refunded.refunded);
         assert_eq!(refunded.status, NeutralStatus::Closed);
@@ -239,11 +295,23 @@ mod tests {
             parse_error_response(&serde_json::json!({"error_response": {"code": code, "msg": "m", "sub_code": sub_code, "sub_msg": sub_msg, "request_id": "r"}})).unwrap()
         };
         assert_eq!(
-            err(7, "accesscontrol.limited-by-app-access-count", "This ban will last for 12 more seconds"),
-            PlatformError::Throttled { retry_after: Some(Duration::from_secs(12)) }
+            err(
+                7,
+                "accesscontrol.limited-by-app-access-count",
+                "This ban will last for 12 more seconds"
+            ),
+            PlatformError::Throttled {
+                retry_after: Some(Duration::from_secs(12))
+            }
         );
-        assert_eq!(err(27, "invalid-sessionkey", "SessionKey非法"), PlatformError::SessionExpired);
-        assert!(matches!(err(15, "isp.remote-service-timeout", ""), PlatformError::Unavailable(_)));
+        assert_eq!(
+            err(27, "invalid-sessionkey", "SessionKey非法"),
+            PlatformError::SessionExpired
+        );
+        assert!(matches!(
+            err(15, "isp.remote-service-timeout", ""),
+            PlatformError::Unavailable(_)
+        ));
         assert!(matches!(err(25, "", ""), PlatformError::InvalidRequest(_)));
         assert!(parse_error_response(&fixture()).is_none());
     }
@@ -258,8 +326,17 @@ mod tests {
         assert_eq!(t.refresh_token.as_deref(), Some("rt"));
         assert_eq!(t.expires_at, Some(now + chrono::Duration::seconds(3600)));
         let no_refresh = serde_json::json!({"access_token": "at", "refresh_token": "rt", "expires_in": 3600, "re_expires_in": 0});
-        assert_eq!(parse_token_response(&no_refresh, now).unwrap().refresh_token, None);
-        let refused = serde_json::json!({"error": "invalid_grant", "error_description": "code expired"});
-        assert!(matches!(parse_token_response(&refused, now), Err(PlatformError::AuthRefused(_))));
+        assert_eq!(
+            parse_token_response(&no_refresh, now)
+                .unwrap()
+                .refresh_token,
+            None
+        );
+        let refused =
+            serde_json::json!({"error": "invalid_grant", "error_description": "code expired"});
+        assert!(matches!(
+            parse_token_response(&refused, now),
+            Err(PlatformError::AuthRefused(_))
+        ));
     }
 }

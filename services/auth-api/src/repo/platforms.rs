@@ -64,14 +64,26 @@ pub struct AuthFilter {
 
 /// Allocates the next id, so sealed columns can be bound to it before the insert.
 pub async fn next_id(conn: &mut AsyncPgConnection) -> QueryResult<i64> {
-    diesel::select(diesel::dsl::sql::<BigInt>("nextval('t_ecom_platform_auth_id_seq')")).get_result(conn).await
+    diesel::select(diesel::dsl::sql::<BigInt>(
+        "nextval('t_ecom_platform_auth_id_seq')",
+    ))
+    .get_result(conn)
+    .await
 }
 
 pub async fn insert(conn: &mut AsyncPgConnection, row: &NewAuthRow<'_>) -> QueryResult<()> {
-    diesel::insert_into(auth::table).values(row).execute(conn).await.map(|_| ())
+    diesel::insert_into(auth::table)
+        .values(row)
+        .execute(conn)
+        .await
+        .map(|_| ())
 }
 
-pub async fn find_for_tenant(conn: &mut AsyncPgConnection, tenant: i64, id: i64) -> QueryResult<Option<AuthRow>> {
+pub async fn find_for_tenant(
+    conn: &mut AsyncPgConnection,
+    tenant: i64,
+    id: i64,
+) -> QueryResult<Option<AuthRow>> {
     auth::table
         .filter(auth::tenant_id.eq(tenant))
         .filter(auth::id.eq(id))
@@ -81,7 +93,10 @@ pub async fn find_for_tenant(conn: &mut AsyncPgConnection, tenant: i64, id: i64)
         .optional()
 }
 
-pub async fn find_pending_by_state(conn: &mut AsyncPgConnection, state_hash: &str) -> QueryResult<Option<AuthRow>> {
+pub async fn find_pending_by_state(
+    conn: &mut AsyncPgConnection,
+    state_hash: &str,
+) -> QueryResult<Option<AuthRow>> {
     auth::table
         .filter(auth::oauth_state_hash.eq(state_hash))
         .filter(auth::status.eq("PENDING_AUTH"))
@@ -91,7 +106,12 @@ pub async fn find_pending_by_state(conn: &mut AsyncPgConnection, state_hash: &st
         .optional()
 }
 
-pub async fn list(conn: &mut AsyncPgConnection, tenant: i64, filter: &AuthFilter, paging: Paging) -> QueryResult<(Vec<AuthRow>, i64)> {
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    tenant: i64,
+    filter: &AuthFilter,
+    paging: Paging,
+) -> QueryResult<(Vec<AuthRow>, i64)> {
     let query = || {
         let mut q = auth::table.filter(auth::tenant_id.eq(tenant)).into_boxed();
         if let Some(p) = &filter.platform_type {
@@ -114,31 +134,48 @@ pub async fn list(conn: &mut AsyncPgConnection, tenant: i64, filter: &AuthFilter
 }
 
 /// Stores the tokens and marks the row ACTIVE, if its state is still unused.
-pub async fn activate(conn: &mut AsyncPgConnection, id: i64, state_hash: &str, t: &ActivatedTokens) -> QueryResult<usize> {
-    diesel::update(auth::table.filter(auth::id.eq(id)).filter(auth::oauth_state_hash.eq(state_hash)))
-        .set((
-            auth::access_token.eq(&t.access_token),
-            auth::refresh_token.eq(&t.refresh_token),
-            auth::expiry_time.eq(t.expiry_time),
-            auth::refresh_expiry_time.eq(t.refresh_expiry_time),
-            auth::shop_id.eq(&t.shop_id),
-            auth::shop_name.eq(&t.shop_name),
-            auth::status.eq("ACTIVE"),
-            auth::oauth_state_hash.eq(None::<String>),
-            auth::update_time.eq(diesel::dsl::now),
-        ))
-        .execute(conn)
-        .await
+pub async fn activate(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    state_hash: &str,
+    t: &ActivatedTokens,
+) -> QueryResult<usize> {
+    diesel::update(
+        auth::table
+            .filter(auth::id.eq(id))
+            .filter(auth::oauth_state_hash.eq(state_hash)),
+    )
+    .set((
+        auth::access_token.eq(&t.access_token),
+        auth::refresh_token.eq(&t.refresh_token),
+        auth::expiry_time.eq(t.expiry_time),
+        auth::refresh_expiry_time.eq(t.refresh_expiry_time),
+        auth::shop_id.eq(&t.shop_id),
+        auth::shop_name.eq(&t.shop_name),
+        auth::status.eq("ACTIVE"),
+        auth::oauth_state_hash.eq(None::<String>),
+        auth::update_time.eq(diesel::dsl::now),
+    ))
+    .execute(conn)
+    .await
 }
 
 /// Marks the row INVALID (consent refused or code rejected) and spends its state.
-pub async fn invalidate(conn: &mut AsyncPgConnection, id: i64, state_hash: &str) -> QueryResult<usize> {
-    diesel::update(auth::table.filter(auth::id.eq(id)).filter(auth::oauth_state_hash.eq(state_hash)))
-        .set((
-            auth::status.eq("INVALID"),
-            auth::oauth_state_hash.eq(None::<String>),
-            auth::update_time.eq(diesel::dsl::now),
-        ))
-        .execute(conn)
-        .await
+pub async fn invalidate(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    state_hash: &str,
+) -> QueryResult<usize> {
+    diesel::update(
+        auth::table
+            .filter(auth::id.eq(id))
+            .filter(auth::oauth_state_hash.eq(state_hash)),
+    )
+    .set((
+        auth::status.eq("INVALID"),
+        auth::oauth_state_hash.eq(None::<String>),
+        auth::update_time.eq(diesel::dsl::now),
+    ))
+    .execute(conn)
+    .await
 }

@@ -53,7 +53,11 @@ pub const SORT_FIELDS: &[&str] = &["syncTime", "successCount", "failureCount", "
 
 /// Inserts a RUNNING task; a unique violation means one is already running for the platform.
 pub async fn insert(conn: &mut AsyncPgConnection, new: &NewTask<'_>) -> QueryResult<i64> {
-    diesel::insert_into(task::table).values(new).returning(task::id).get_result(conn).await
+    diesel::insert_into(task::table)
+        .values(new)
+        .returning(task::id)
+        .get_result(conn)
+        .await
 }
 
 pub async fn list(
@@ -95,6 +99,11 @@ pub async fn list(
         SortOrder::Asc => q.then_order_by(task::id.asc()),
         SortOrder::Desc => q.then_order_by(task::id.desc()),
     };
-    let rows = q.limit(paging.size).offset(paging.offset()).select(TaskRow::as_select()).load(conn).await?;
+    let rows = q
+        .limit(paging.size)
+        .offset(paging.offset())
+        .select(TaskRow::as_select())
+        .load(conn)
+        .await?;
     Ok((rows, total))
 }

@@ -13,11 +13,17 @@ use crate::startup::AppState;
 #[derive(Debug, Deserialize, Validate)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateRequest {
-    #[validate(required(message = "platformType 不能为空"), custom(function = "crate::service::validate::platform_type"))]
+    #[validate(
+        required(message = "platformType 不能为空"),
+        custom(function = "crate::service::validate::platform_type")
+    )]
     pub platform_type: Option<String>,
     #[validate(required(message = "authInfo 不能为空"), nested)]
     pub auth_info: Option<AuthInfo>,
-    #[validate(url(message = "redirectUrl 必须是合法的 http(s) URL"), length(max = 1024, message = "redirectUrl 过长"))]
+    #[validate(
+        url(message = "redirectUrl 必须是合法的 http(s) URL"),
+        length(max = 1024, message = "redirectUrl 过长")
+    )]
     pub redirect_url: Option<String>,
 }
 
@@ -25,9 +31,15 @@ pub struct CreateRequest {
 #[derive(Debug, Deserialize, Serialize, Validate)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthInfo {
-    #[validate(required(message = "appKey 不能为空"), length(min = 1, max = 128, message = "appKey 长度须在 1 到 128 之间"))]
+    #[validate(
+        required(message = "appKey 不能为空"),
+        length(min = 1, max = 128, message = "appKey 长度须在 1 到 128 之间")
+    )]
     pub app_key: Option<String>,
-    #[validate(required(message = "appSecret 不能为空"), length(min = 1, max = 256, message = "appSecret 长度须在 1 到 256 之间"))]
+    #[validate(
+        required(message = "appSecret 不能为空"),
+        length(min = 1, max = 256, message = "appSecret 长度须在 1 到 256 之间")
+    )]
     #[serde(skip_serializing)]
     pub app_secret: Option<String>,
     #[validate(url(message = "callbackUrl 必须是合法的 http(s) URL"))]
@@ -44,7 +56,8 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     user.require(Permission::Auth)?;
     let body = body.into_inner();
-    body.validate().map_err(|e| leadgen_http::error::from_validation(&e))?;
+    body.validate()
+        .map_err(|e| leadgen_http::error::from_validation(&e))?;
     let new = NewAuthorization::try_from(body)?;
     let created = authorizations::create(&state, &user, new).await?;
     let location = format!("{}/platforms/{}", super::BASE, created.platform_id);

@@ -19,7 +19,11 @@ pub struct ListQuery {
     size: Option<i64>,
 }
 
-pub async fn list(user: AuthUser, state: web::Data<AppState>, query: web::Query<ListQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
     user.require(Permission::View)?;
     let q = query.into_inner();
     let paging = Paging::from_query(q.page, q.size)?;
@@ -39,6 +43,9 @@ where
 {
     match value.map(str::trim).filter(|v| !v.is_empty()) {
         None => Ok(None),
-        Some(v) => v.parse::<T>().map(|t| Some(t.to_string())).map_err(|e| ApiError::bad_request(e.to_string())),
+        Some(v) => v
+            .parse::<T>()
+            .map(|t| Some(t.to_string()))
+            .map_err(|e| ApiError::bad_request(e.to_string())),
     }
 }

@@ -14,7 +14,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope(BASE)
             .route("/platforms/auth", web::post().to(create::create))
-            .route("/platforms/auth/callback", web::get().to(callback::callback))
+            .route(
+                "/platforms/auth/callback",
+                web::get().to(callback::callback),
+            )
             .route("/platforms", web::get().to(list::list))
             .route("/platforms/{platform_id}/sync", web::post().to(sync::sync))
             .route("/sync-records", web::get().to(sync_records::list)),

@@ -35,11 +35,20 @@ pub fn parse_time(name: &str, value: Option<&str>) -> Result<Option<DateTime<Utc
     }
 }
 
-pub async fn list(user: AuthUser, state: web::Data<AppState>, query: web::Query<RecordsQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    query: web::Query<RecordsQuery>,
+) -> Result<HttpResponse, ApiError> {
     user.require(Permission::View)?;
     let q = query.into_inner();
     let paging = Paging::from_query(q.page, q.size)?;
-    let sort = parse_sort(q.sort.as_deref(), q.order.as_deref(), SORT_FIELDS, "syncTime")?;
+    let sort = parse_sort(
+        q.sort.as_deref(),
+        q.order.as_deref(),
+        SORT_FIELDS,
+        "syncTime",
+    )?;
     let filter = RecordFilter {
         platform_id: q.platform_id,
         status: parse_enum::<SyncStatus>(q.status.as_deref())?,

@@ -32,7 +32,12 @@ impl TryFrom<CreateRequest> for NewAuthorization {
     type Error = AuthApiError;
 
     fn try_from(r: CreateRequest) -> Result<Self, Self::Error> {
-        let missing = |field: &str| AuthApiError::Invalid(vec![FieldError { field: field.into(), message: format!("{field} 不能为空") }]);
+        let missing = |field: &str| {
+            AuthApiError::Invalid(vec![FieldError {
+                field: field.into(),
+                message: format!("{field} 不能为空"),
+            }])
+        };
         let info = r.auth_info.ok_or_else(|| missing("authInfo"))?;
         let platform_type = r
             .platform_type
@@ -42,8 +47,14 @@ impl TryFrom<CreateRequest> for NewAuthorization {
             .map_err(|_| missing("platformType"))?;
         Ok(NewAuthorization {
             platform_type,
-            app_key: info.app_key.ok_or_else(|| missing("authInfo.appKey"))?.trim().to_owned(),
-            app_secret: info.app_secret.ok_or_else(|| missing("authInfo.appSecret"))?,
+            app_key: info
+                .app_key
+                .ok_or_else(|| missing("authInfo.appKey"))?
+                .trim()
+                .to_owned(),
+            app_secret: info
+                .app_secret
+                .ok_or_else(|| missing("authInfo.appSecret"))?,
             callback_url: info.callback_url,
             redirect_url: r.redirect_url,
             extra: info.extra,
@@ -62,7 +73,11 @@ pub struct Created {
 }
 
 /// Stores the authorization (secret sealed) as PENDING_AUTH and builds the consent URL.
-pub async fn create(state: &AppState, user: &AuthUser, new: NewAuthorization) -> Result<Created, AuthApiError> {
+pub async fn create(
+    state: &AppState,
+    user: &AuthUser,
+    new: NewAuthorization,
+) -> Result<Created, AuthApiError> {
     let client = state
         .platforms
         .get(new.platform_type)
@@ -70,9 +85,13 @@ pub async fn create(state: &AppState, user: &AuthUser, new: NewAuthorization) ->
     if let Some(url) = &new.redirect_url {
         check_redirect(state, url)?;
     }
-    let callback_url = new.callback_url.clone().unwrap_or_else(|| state.oauth.callback_url.clone());
+    let callback_url = new
+        .callback_url
+        .clone()
+        .unwrap_or_else(|| state.oauth.callback_url.clone());
     let oauth_state = oauth::new_state();
-    let secret_doc = serde_json::json!({ "appSecret": new.app_secret, "extra": new.extra }).to_string();
+    let secret_doc =
+        serde_json::json!({ "appSecret": new.app_secret, "extra": new.extra }).to_string();
     let sealer = state.sealer.clone();
     let tenant = user.tenant_id;
     let op = operator(user);
@@ -115,10 +134,18 @@ pub async fn create(state: &AppState, user: &AuthUser, new: NewAuthorization) ->
             .scope_boxed()
         })
         .await?;
-    let app = AppCredentials { app_key: new.app_key, app_secret: String::new() };
+    let app = AppCredentials {
+        app_key: new.app_key,
+        app_secret: String::new(),
+    };
     let auth_url = client.authorize_url(&app, &callback_url, &oauth_state);
     tracing::info!(platform.id = id, platform.type = %new.platform_type, "Platform authorization created");
-    Ok(Created { platform_id: id, platform_type: new.platform_type, status: AuthStatus::PendingAuth, auth_url })
+    Ok(Created {
+        platform_id: id,
+        platform_type: new.platform_type,
+        status: AuthStatus::PendingAuth,
+        auth_url,
+    })
 }
 
 fn user_id_of(op: &oplog::Operator) -> i64 {
@@ -155,7 +182,12 @@ pub struct Listed {
 }
 
 /// The tenant's authorizations, newest first.
-pub async fn list(state: &AppState, tenant: i64, filter: AuthFilter, paging: Paging) -> Result<(Vec<Listed>, i64), AuthApiError> {
+pub async fn list(
+    state: &AppState,
+    tenant: i64,
+    filter: AuthFilter,
+    paging: Paging,
+) -> Result<(Vec<Listed>, i64), AuthApiError> {
     let mut conn = leadgen_db::conn(&state.pool).await?;
     let (rows, total) = repo::list(&mut conn, tenant, &filter, paging).await?;
     let records = rows

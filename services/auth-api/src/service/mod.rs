@@ -10,5 +10,8 @@ use leadgen_http::AuthUser;
 
 /// The operation log's operator for a request's user.
 pub fn operator(user: &AuthUser) -> Operator {
-    Operator::User { id: user.user_id, name: user.name.clone() }
+    Operator::User {
+        id: user.user_id,
+        name: user.name.clone(),
+    }
 }

@@ -28,7 +28,10 @@ pub fn new_state() -> String {
 
 /// The stored form of a state: its SHA-256, hex.
 pub fn hash_state(state: &str) -> String {
-    hex::encode(ring::digest::digest(&ring::digest::SHA256, state.as_bytes()))
+    hex::encode(ring::digest::digest(
+        &ring::digest::SHA256,
+        state.as_bytes(),
+    ))
 }
 
 /// The callback's query (`code`, `state`, or `error` when the merchant refused).
@@ -55,31 +58,54 @@ pub struct Completed {
 
 /// Handles the platform's redirect.
 pub async fn complete(state: &AppState, query: CallbackQuery) -> Result<Completed, AuthApiError> {
-    let raw_state = query.state.as_deref().filter(|s| !s.is_empty()).ok_or(AuthApiError::OAuthState)?;
+    let raw_state = query
+        .state
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .ok_or(AuthApiError::OAuthState)?;
     let state_hash = hash_state(raw_state);
     let mut conn = leadgen_db::conn(&state.pool).await?;
     let row = repo::find_pending_by_state(&mut conn, &state_hash)
         .await?
         .filter(|r| r.update_time > Utc::now() - Duration::minutes(state.oauth.state_ttl_minutes))
         .ok_or(AuthApiError::OAuthState)?;
-    let platform: PlatformType = row.platform_type.parse().map_err(|e| AuthApiError::Unexpected(anyhow::anyhow!("{e}")))?;
+    let platform: PlatformType = row
+        .platform_type
+        .parse()
+        .map_err(|e| AuthApiError::Unexpected(anyhow::anyhow!("{e}")))?;
 
-    let code = match (&query.error, query.code.as_deref().filter(|c| !c.is_empty())) {
+    let code = match (
+        &query.error,
+        query.code.as_deref().filter(|c| !c.is_empty()),
+    ) {
         (None, Some(code)) => code.to_owned(),
         (error, _) => {
             let reason = error.clone().unwrap_or_else(|| "missing code".into());
-            let detail = format!("{reason} {}", query.error_description.clone().unwrap_or_default());
+            let detail = format!(
+                "{reason} {}",
+                query.error_description.clone().unwrap_or_default()
+            );
             invalidate(&mut conn, &row, &state_hash, detail.trim()).await?;
             return Ok(completed(&row, AuthStatus::Invalid, None));
         }
     };
 
-    let client = state.platforms.get(platform).ok_or_else(|| AuthApiError::PlatformNotSupported(platform.to_string()))?;
-    let secret_doc = state.sealer.open(&sealed::platform_auth("auth_info", row.id), &row.auth_info)?;
-    let secret_doc: serde_json::Value = serde_json::from_str(&secret_doc).map_err(|e| AuthApiError::Unexpected(e.into()))?;
+    let client = state
+        .platforms
+        .get(platform)
+        .ok_or_else(|| AuthApiError::PlatformNotSupported(platform.to_string()))?;
+    let secret_doc = state
+        .sealer
+        .open(&sealed::platform_auth("auth_info", row.id), &row.auth_info)?;
+    let secret_doc: serde_json::Value =
+        serde_json::from_str(&secret_doc).map_err(|e| AuthApiError::Unexpected(e.into()))?;
     let app = AppCredentials {
         app_key: row.app_key.clone(),
-        app_secret: secret_doc.get("appSecret").and_then(|v| v.as_str()).unwrap_or_default().to_owned(),
+        app_secret: secret_doc
+            .get("appSecret")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_owned(),
     };
     let tokens = match client.exchange_code(&app, &code, &row.callback_url).await {
         Ok(tokens) => tokens,
@@ -91,9 +117,16 @@ pub async fn complete(state: &AppState, query: CallbackQuery) -> Result<Complete
     };
 
     let sealed_tokens = ActivatedTokens {
-        access_token: state.sealer.seal(&sealed::platform_auth("access_token", row.id), &tokens.access_token)?,
+        access_token: state.sealer.seal(
+            &sealed::platform_auth("access_token", row.id),
+            &tokens.access_token,
+        )?,
         refresh_token: match &tokens.refresh_token {
-            Some(t) => Some(state.sealer.seal(&sealed::platform_auth("refresh_token", row.id), t)?),
+            Some(t) => Some(
+                state
+                    .sealer
+                    .seal(&sealed::platform_auth("refresh_token", row.id), t)?,
+            ),
             None => None,
         },
         expiry_time: tokens.expires_at,
@@ -106,7 +139,10 @@ pub async fn complete(state: &AppState, query: CallbackQuery) -> Result<Complete
     conn.transaction::<(), AuthApiError, _>(|conn| {
         async move {
             repo::activate(conn, id, &state_hash, &sealed_tokens).await?;
-            let op = Operator::User { id: created_by, name: String::new() };
+            let op = Operator::User {
+                id: created_by,
+                name: String::new(),
+            };
             let entry = Entry {
                 tenant_id: tenant,
                 service: SERVICE,
@@ -129,19 +165,36 @@ pub async fn complete(state: &AppState, query: CallbackQuery) -> Result<Complete
 fn completed(row: &AuthRow, status: AuthStatus, shop_name: Option<String>) -> Completed {
     let redirect_to = row.redirect_url.as_ref().map(|url| {
         let sep = if url.contains('?') { '&' } else { '?' };
-        format!("{url}{sep}platformId={}&platformType={}&status={}", row.id, row.platform_type, status)
+        format!(
+            "{url}{sep}platformId={}&platformType={}&status={}",
+            row.id, row.platform_type, status
+        )
     });
-    Completed { platform_id: row.id, platform_type: row.platform_type.clone(), status, shop_name, redirect_to }
+    Completed {
+        platform_id: row.id,
+        platform_type: row.platform_type.clone(),
+        status,
+        shop_name,
+        redirect_to,
+    }
 }
 
-async fn invalidate(conn: &mut leadgen_db::PgConn, row: &AuthRow, state_hash: &str, reason: &str) -> Result<(), AuthApiError> {
+async fn invalidate(
+    conn: &mut leadgen_db::PgConn,
+    row: &AuthRow,
+    state_hash: &str,
+    reason: &str,
+) -> Result<(), AuthApiError> {
     let trace_id = leadgen_telemetry::current_trace_id();
     let (id, tenant, created_by) = (row.id, row.tenant_id, row.created_by);
     let (state_hash, reason) = (state_hash.to_owned(), reason.to_owned());
     conn.transaction::<(), AuthApiError, _>(|conn| {
         async move {
             repo::invalidate(conn, id, &state_hash).await?;
-            let op = Operator::User { id: created_by, name: String::new() };
+            let op = Operator::User {
+                id: created_by,
+                name: String::new(),
+            };
             let entry = Entry {
                 tenant_id: tenant,
                 service: SERVICE,

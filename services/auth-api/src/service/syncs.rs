@@ -41,28 +41,49 @@ pub struct Accepted {
     pub status: &'static str,
 }
 
-fn parse_time(field: &str, value: Option<&str>, errors: &mut Vec<FieldError>) -> Option<DateTime<Utc>> {
+fn parse_time(
+    field: &str,
+    value: Option<&str>,
+    errors: &mut Vec<FieldError>,
+) -> Option<DateTime<Utc>> {
     let value = value?.trim();
     match DateTime::<FixedOffset>::parse_from_rfc3339(value) {
         Ok(t) => Some(t.with_timezone(&Utc)),
         Err(_) => {
-            errors.push(FieldError { field: field.into(), message: format!("{field} 必须是 ISO 8601 时间，例如 2023-10-01T00:00:00Z") });
+            errors.push(FieldError {
+                field: field.into(),
+                message: format!("{field} 必须是 ISO 8601 时间，例如 2023-10-01T00:00:00Z"),
+            });
             None
         }
     }
 }
 
-/// Checks the body's times; `None` ends are resolved later from the platform's last sync.
-pub fn parse_window(body: &SyncBody) -> Result<(Option<DateTime<Utc>>, Option<DateTime<Utc>>), AuthApiError> {
+/// The window a request asks for; `None` ends are resolved from the platform's last sync.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RequestedWindow {
+    pub start: Option<DateTime<Utc>>,
+    pub end: Option<DateTime<Utc>>,
+}
+
+/// Checks the body's times, reporting every invalid field.
+pub fn parse_window(body: &SyncBody) -> Result<RequestedWindow, AuthApiError> {
     let mut errors = Vec::new();
     let start = parse_time("startTime", body.start_time.as_deref(), &mut errors);
     let end = parse_time("endTime", body.end_time.as_deref(), &mut errors);
-    if let (Some(s), Some(e)) = (start, end) {
-        if e <= s {
-            errors.push(FieldError { field: "endTime".into(), message: "endTime 必须晚于 startTime".into() });
-        }
+    if let (Some(s), Some(e)) = (start, end)
+        && e <= s
+    {
+        errors.push(FieldError {
+            field: "endTime".into(),
+            message: "endTime 必须晚于 startTime".into(),
+        });
     }
-    if errors.is_empty() { Ok((start, end)) } else { Err(AuthApiError::Invalid(errors)) }
+    if errors.is_empty() {
+        Ok(RequestedWindow { start, end })
+    } else {
+        Err(AuthApiError::Invalid(errors))
+    }
 }
 
 /// Accepts a manual sync: a RUNNING task and a `SyncRequested` event in one transaction.
@@ -70,7 +91,7 @@ pub async fn request(
     state: &AppState,
     user: &AuthUser,
     platform_id: i64,
-    window: (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
+    window: RequestedWindow,
 ) -> Result<Accepted, AuthApiError> {
     let mut conn = leadgen_db::conn(&state.pool).await?;
     let tenant = user.tenant_id;
@@ -81,23 +102,33 @@ pub async fn request(
             let op = op.clone();
             let trace_id = trace_id.clone();
             async move {
-                let platform = platforms_repo::find_for_tenant(conn, tenant, platform_id).await?.ok_or(AuthApiError::PlatformNotFound)?;
+                let platform = platforms_repo::find_for_tenant(conn, tenant, platform_id)
+                    .await?
+                    .ok_or(AuthApiError::PlatformNotFound)?;
                 if platform.status != AuthStatus::Active.as_str() {
                     return Err(AuthApiError::NotActive);
                 }
-                let platform_type: PlatformType =
-                    platform.platform_type.parse().map_err(|e| AuthApiError::Unexpected(anyhow::anyhow!("{e}")))?;
+                let platform_type: PlatformType = platform
+                    .platform_type
+                    .parse()
+                    .map_err(|e| AuthApiError::Unexpected(anyhow::anyhow!("{e}")))?;
                 let now = Utc::now();
-                let end = window.1.unwrap_or(now).min(now);
-                let start = window.0.unwrap_or_else(|| match platform.last_sync_time {
-                    Some(last) => last - Duration::minutes(RESUME_OVERLAP_MINUTES),
-                    None => now - Duration::days(FIRST_SYNC_DAYS),
-                });
+                let end = window.end.unwrap_or(now).min(now);
+                let start = window
+                    .start
+                    .unwrap_or_else(|| match platform.last_sync_time {
+                        Some(last) => last - Duration::minutes(RESUME_OVERLAP_MINUTES),
+                        None => now - Duration::days(FIRST_SYNC_DAYS),
+                    });
                 if start >= end {
-                    return Err(AuthApiError::SyncWindow("同步开始时间必须早于当前时间和结束时间".into()));
+                    return Err(AuthApiError::SyncWindow(
+                        "同步开始时间必须早于当前时间和结束时间".into(),
+                    ));
                 }
                 if end - start > Duration::days(MAX_WINDOW_DAYS) {
-                    return Err(AuthApiError::SyncWindow(format!("同步时间范围不能超过 {MAX_WINDOW_DAYS} 天")));
+                    return Err(AuthApiError::SyncWindow(format!(
+                        "同步时间范围不能超过 {MAX_WINDOW_DAYS} 天"
+                    )));
                 }
                 let task = NewTask {
                     tenant_id: tenant,
@@ -112,7 +143,9 @@ pub async fn request(
                 };
                 let task_id = match repo::insert(conn, &task).await {
                     Ok(id) => id,
-                    Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => return Err(AuthApiError::SyncRunning),
+                    Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+                        return Err(AuthApiError::SyncRunning);
+                    }
                     Err(e) => return Err(e.into()),
                 };
                 let event = CloudEvent::new(
@@ -147,10 +180,19 @@ pub async fn request(
         .await;
     match result {
         Ok(task_id) => {
-            tracing::info!(sync_task.id = task_id, platform.id = platform_id, "Sync requested");
-            Ok(Accepted { sync_task_id: task_id, status: "ACCEPTED" })
+            tracing::info!(
+                sync_task.id = task_id,
+                platform.id = platform_id,
+                "Sync requested"
+            );
+            Ok(Accepted {
+                sync_task_id: task_id,
+                status: "ACCEPTED",
+            })
         }
-        Err(e @ (AuthApiError::SyncRunning | AuthApiError::NotActive | AuthApiError::SyncWindow(_))) => {
+        Err(
+            e @ (AuthApiError::SyncRunning | AuthApiError::NotActive | AuthApiError::SyncWindow(_)),
+        ) => {
             record_refusal(&mut conn, tenant, &op, platform_id, &e, &trace_id).await;
             Err(e)
         }
@@ -159,7 +201,14 @@ pub async fn request(
 }
 
 /// Logs a refused request; a failure to log must not hide the refusal.
-async fn record_refusal(conn: &mut leadgen_db::PgConn, tenant: i64, op: &Operator, platform_id: i64, e: &AuthApiError, trace_id: &str) {
+async fn record_refusal(
+    conn: &mut leadgen_db::PgConn,
+    tenant: i64,
+    op: &Operator,
+    platform_id: i64,
+    e: &AuthApiError,
+    trace_id: &str,
+) {
     let entry = Entry {
         tenant_id: tenant,
         service: SERVICE,

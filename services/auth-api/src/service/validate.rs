@@ -9,7 +9,9 @@ use validator::ValidationError;
 pub fn platform_type(value: &str) -> Result<(), ValidationError> {
     value.parse::<PlatformType>().map(|_| ()).map_err(|_| {
         let mut e = ValidationError::new("platform_type");
-        e.message = Some(Cow::Borrowed("platformType 必须是 TAOBAO、JD、PDD、DOUYIN 或 KUAISHOU"));
+        e.message = Some(Cow::Borrowed(
+            "platformType 必须是 TAOBAO、JD、PDD、DOUYIN 或 KUAISHOU",
+        ));
         e
     })
 }

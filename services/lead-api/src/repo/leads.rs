@@ -41,7 +41,9 @@ pub struct LeadFilter {
 pub const SORT_FIELDS: &[&str] = &["orderTime", "createTime", "score", "amount"];
 
 fn escape_like(text: &str) -> String {
-    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }
 
 pub async fn list(
@@ -88,6 +90,11 @@ pub async fn list(
         SortOrder::Asc => q.then_order_by(lead::id.asc()),
         SortOrder::Desc => q.then_order_by(lead::id.desc()),
     };
-    let rows = q.limit(paging.size).offset(paging.offset()).select(LeadRow::as_select()).load(conn).await?;
+    let rows = q
+        .limit(paging.size)
+        .offset(paging.offset())
+        .select(LeadRow::as_select())
+        .load(conn)
+        .await?;
     Ok((rows, total))
 }

@@ -32,7 +32,9 @@ pub struct LeadView {
 }
 
 fn parse_i64(name: &str, v: &str) -> Result<i64, ApiError> {
-    v.trim().parse().map_err(|_| ApiError::bad_request(format!("{name} 必须是整数")))
+    v.trim()
+        .parse()
+        .map_err(|_| ApiError::bad_request(format!("{name} 必须是整数")))
 }
 
 fn parse_time(name: &str, v: &str) -> Result<DateTime<Utc>, ApiError> {
@@ -41,7 +43,11 @@ fn parse_time(name: &str, v: &str) -> Result<DateTime<Utc>, ApiError> {
         .map_err(|_| ApiError::bad_request(format!("{name} 必须是 ISO 8601 时间")))
 }
 
-pub async fn list(user: AuthUser, state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
     user.require(Permission::View)?;
     let mut filter = LeadFilter::default();
     let (mut page, mut size, mut sort, mut order) = (None, None, None, None);
@@ -52,15 +58,28 @@ pub async fn list(user: AuthUser, state: web::Data<AppState>, req: HttpRequest) 
         }
         match key.as_ref() {
             "platformId" => filter.platform_id = Some(parse_i64("platformId", value)?),
-            "orderTimeStart" => filter.order_time_start = Some(parse_time("orderTimeStart", value)?),
+            "orderTimeStart" => {
+                filter.order_time_start = Some(parse_time("orderTimeStart", value)?)
+            }
             "orderTimeEnd" => filter.order_time_end = Some(parse_time("orderTimeEnd", value)?),
             "contactInfo" => filter.contact_keyword = Some(value.to_owned()),
             "processStatus" => {
-                let status: LeadProcessStatus = value.parse().map_err(|e: leadgen_domain::platform::UnknownVariant| ApiError::bad_request(e.to_string()))?;
+                let status: LeadProcessStatus =
+                    value
+                        .parse()
+                        .map_err(|e: leadgen_domain::platform::UnknownVariant| {
+                            ApiError::bad_request(e.to_string())
+                        })?;
                 filter.process_status = Some(status.as_str().to_owned());
             }
             "intentionTags" | "intentionTags[]" => {
-                filter.tags.extend(value.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned));
+                filter.tags.extend(
+                    value
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|t| !t.is_empty())
+                        .map(str::to_owned),
+                );
             }
             "page" => page = Some(parse_i64("page", value)?),
             "size" => size = Some(parse_i64("size", value)?),
@@ -71,8 +90,12 @@ pub async fn list(user: AuthUser, state: web::Data<AppState>, req: HttpRequest) 
     }
     let paging = Paging::from_query(page, size)?;
     let sort = parse_sort(sort.as_deref(), order.as_deref(), SORT_FIELDS, "orderTime")?;
-    let mut conn = leadgen_db::conn(&state.pool).await.map_err(ApiError::internal)?;
-    let (rows, total) = leads::list(&mut conn, user.tenant_id, &filter, sort, paging).await.map_err(ApiError::internal)?;
+    let mut conn = leadgen_db::conn(&state.pool)
+        .await
+        .map_err(ApiError::internal)?;
+    let (rows, total) = leads::list(&mut conn, user.tenant_id, &filter, sort, paging)
+        .await
+        .map_err(ApiError::internal)?;
     let records = rows
         .into_iter()
         .map(|r| LeadView {

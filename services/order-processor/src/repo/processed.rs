@@ -57,5 +57,8 @@ pub async fn count_other_paid(
 }
 
 pub async fn link_lead(conn: &mut AsyncPgConnection, id: i64, lead_id: i64) -> QueryResult<usize> {
-    diesel::update(processed::table.find(id)).set(processed::user_id.eq(lead_id)).execute(conn).await
+    diesel::update(processed::table.find(id))
+        .set(processed::user_id.eq(lead_id))
+        .execute(conn)
+        .await
 }

@@ -18,7 +18,11 @@ pub struct RawRow {
 }
 
 /// The rows of `ids` that belong to `tenant`, oldest order first.
-pub async fn find_many(conn: &mut AsyncPgConnection, tenant: i64, ids: &[i64]) -> QueryResult<Vec<RawRow>> {
+pub async fn find_many(
+    conn: &mut AsyncPgConnection,
+    tenant: i64,
+    ids: &[i64],
+) -> QueryResult<Vec<RawRow>> {
     raw::table
         .filter(raw::tenant_id.eq(tenant))
         .filter(raw::id.eq_any(ids))
@@ -28,6 +32,13 @@ pub async fn find_many(conn: &mut AsyncPgConnection, tenant: i64, ids: &[i64]) -
         .await
 }
 
-pub async fn set_status(conn: &mut AsyncPgConnection, ids: &[i64], status: &str) -> QueryResult<usize> {
-    diesel::update(raw::table.filter(raw::id.eq_any(ids))).set(raw::process_status.eq(status)).execute(conn).await
+pub async fn set_status(
+    conn: &mut AsyncPgConnection,
+    ids: &[i64],
+    status: &str,
+) -> QueryResult<usize> {
+    diesel::update(raw::table.filter(raw::id.eq_any(ids)))
+        .set(raw::process_status.eq(status))
+        .execute(conn)
+        .await
 }

@@ -22,7 +22,11 @@ pub struct CredentialRow {
     pub last_sync_time: Option<DateTime<Utc>>,
 }
 
-pub async fn find(conn: &mut AsyncPgConnection, tenant: i64, id: i64) -> QueryResult<Option<CredentialRow>> {
+pub async fn find(
+    conn: &mut AsyncPgConnection,
+    tenant: i64,
+    id: i64,
+) -> QueryResult<Option<CredentialRow>> {
     auth::table
         .filter(auth::tenant_id.eq(tenant))
         .filter(auth::id.eq(id))
@@ -57,17 +61,30 @@ pub async fn store_refreshed(
 /// The session could not be refreshed: the merchant must authorize again.
 pub async fn mark_expired(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<usize> {
     diesel::update(auth::table.find(id).filter(auth::status.eq("ACTIVE")))
-        .set((auth::status.eq("EXPIRED"), auth::update_time.eq(diesel::dsl::now)))
+        .set((
+            auth::status.eq("EXPIRED"),
+            auth::update_time.eq(diesel::dsl::now),
+        ))
         .execute(conn)
         .await
 }
 
 /// Moves `last_sync_time` forward (never back).
-pub async fn record_synced(conn: &mut AsyncPgConnection, id: i64, until: DateTime<Utc>) -> QueryResult<usize> {
-    diesel::update(auth::table.find(id).filter(auth::last_sync_time.is_null().or(auth::last_sync_time.lt(until))))
-        .set(auth::last_sync_time.eq(until))
-        .execute(conn)
-        .await
+pub async fn record_synced(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    until: DateTime<Utc>,
+) -> QueryResult<usize> {
+    diesel::update(
+        auth::table.find(id).filter(
+            auth::last_sync_time
+                .is_null()
+                .or(auth::last_sync_time.lt(until)),
+        ),
+    )
+    .set(auth::last_sync_time.eq(until))
+    .execute(conn)
+    .await
 }
 
 /// A platform due for a scheduled sync.
@@ -81,13 +98,26 @@ pub struct Due {
 
 /// ACTIVE authorizations (of every tenant: the scheduler is a system job) not synced since
 /// `before`.
-pub async fn due_for_sync(conn: &mut AsyncPgConnection, before: DateTime<Utc>, limit: i64) -> QueryResult<Vec<Due>> {
+pub async fn due_for_sync(
+    conn: &mut AsyncPgConnection,
+    before: DateTime<Utc>,
+    limit: i64,
+) -> QueryResult<Vec<Due>> {
     auth::table
         .filter(auth::status.eq("ACTIVE"))
-        .filter(auth::last_sync_time.is_null().or(auth::last_sync_time.lt(before)))
+        .filter(
+            auth::last_sync_time
+                .is_null()
+                .or(auth::last_sync_time.lt(before)),
+        )
         .order(auth::last_sync_time.asc().nulls_first())
         .limit(limit)
-        .select((auth::id, auth::tenant_id, auth::platform_type, auth::last_sync_time))
+        .select((
+            auth::id,
+            auth::tenant_id,
+            auth::platform_type,
+            auth::last_sync_time,
+        ))
         .load(conn)
         .await
 }

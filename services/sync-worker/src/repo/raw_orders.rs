@@ -28,8 +28,13 @@ pub struct RawInsert {
 /// Inserts new orders and updates changed ones (a different content hash); returns the ids and
 /// statuses of the rows written. Unchanged orders are left alone and not returned. The caller
 /// holds the platform's only running sync, so nothing else writes these rows meanwhile.
-pub async fn upsert_changed(conn: &mut AsyncPgConnection, rows: &[RawInsert]) -> QueryResult<Vec<(i64, String)>> {
-    let Some(first) = rows.first() else { return Ok(Vec::new()) };
+pub async fn upsert_changed(
+    conn: &mut AsyncPgConnection,
+    rows: &[RawInsert],
+) -> QueryResult<Vec<(i64, String)>> {
+    let Some(first) = rows.first() else {
+        return Ok(Vec::new());
+    };
     let ids: Vec<&str> = rows.iter().map(|r| r.order_id.as_str()).collect();
     let existing: HashMap<String, String> = raw::table
         .filter(raw::platform_id.eq(first.platform_id))
@@ -39,8 +44,10 @@ pub async fn upsert_changed(conn: &mut AsyncPgConnection, rows: &[RawInsert]) ->
         .await?
         .into_iter()
         .collect();
-    let changed: Vec<&RawInsert> =
-        rows.iter().filter(|r| existing.get(&r.order_id) != Some(&r.content_hash)).collect();
+    let changed: Vec<&RawInsert> = rows
+        .iter()
+        .filter(|r| existing.get(&r.order_id) != Some(&r.content_hash))
+        .collect();
     if changed.is_empty() {
         return Ok(Vec::new());
     }

@@ -18,7 +18,11 @@ pub struct TaskRow {
     pub window_end: DateTime<Utc>,
 }
 
-pub async fn find(conn: &mut AsyncPgConnection, tenant: i64, id: i64) -> QueryResult<Option<TaskRow>> {
+pub async fn find(
+    conn: &mut AsyncPgConnection,
+    tenant: i64,
+    id: i64,
+) -> QueryResult<Option<TaskRow>> {
     task::table
         .filter(task::tenant_id.eq(tenant))
         .filter(task::id.eq(id))
@@ -43,7 +47,12 @@ pub async fn start(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<usize> 
 }
 
 /// Adds one page's counts.
-pub async fn add_page(conn: &mut AsyncPgConnection, id: i64, success: i32, failure: i32) -> QueryResult<usize> {
+pub async fn add_page(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    success: i32,
+    failure: i32,
+) -> QueryResult<usize> {
     diesel::update(task::table.find(id))
         .set((
             task::pages_fetched.eq(task::pages_fetched + 1),
@@ -56,7 +65,12 @@ pub async fn add_page(conn: &mut AsyncPgConnection, id: i64, success: i32, failu
 }
 
 /// Ends a RUNNING task as COMPLETED or FAILED.
-pub async fn finish(conn: &mut AsyncPgConnection, id: i64, status: &str, error: Option<&str>) -> QueryResult<usize> {
+pub async fn finish(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    status: &str,
+    error: Option<&str>,
+) -> QueryResult<usize> {
     diesel::update(task::table.find(id).filter(task::status.eq("RUNNING")))
         .set((
             task::status.eq(status),

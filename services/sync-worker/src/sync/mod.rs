@@ -14,7 +14,9 @@ use leadgen_crypto::Sealer;
 use leadgen_db::{DbPool, ScopedFutureExt as _, sealed};
 use leadgen_domain::PlatformType;
 use leadgen_platforms::resilience::{RetryPolicy, with_retries};
-use leadgen_platforms::{AppCredentials, OrderPage, PageCursor, PlatformClient, PlatformError, Registry, TimeWindow};
+use leadgen_platforms::{
+    AppCredentials, OrderPage, PageCursor, PlatformClient, PlatformError, Registry, TimeWindow,
+};
 
 use crate::repo::credentials::{self, CredentialRow};
 use crate::repo::tasks::TaskRow;
@@ -22,7 +24,10 @@ use crate::repo::tasks::TaskRow;
 /// How a task ended, when the infrastructure held.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TaskOutcome {
-    Completed { success: usize, failure: usize },
+    Completed {
+        success: usize,
+        failure: usize,
+    },
     /// A reason shown to the merchant in the sync record.
     Failed(String),
 }
@@ -49,24 +54,42 @@ impl Syncer {
     /// should be retried; platform problems end as [`TaskOutcome::Failed`].
     pub async fn run(&self, task: &TaskRow, platform: PlatformType) -> anyhow::Result<TaskOutcome> {
         let Some(client) = self.platforms.get(platform) else {
-            return Ok(TaskOutcome::Failed(format!("暂不支持该电商平台：{platform}")));
+            return Ok(TaskOutcome::Failed(format!(
+                "暂不支持该电商平台：{platform}"
+            )));
         };
         let mut conn = leadgen_db::conn(&self.pool).await?;
-        let Some(row) = credentials::find(&mut conn, task.tenant_id, task.platform_id).await? else {
+        let Some(row) = credentials::find(&mut conn, task.tenant_id, task.platform_id).await?
+        else {
             return Ok(TaskOutcome::Failed("平台授权不存在".into()));
         };
         drop(conn);
         if row.status != "ACTIVE" {
-            return Ok(TaskOutcome::Failed(format!("平台授权状态为 {}，请重新授权", row.status)));
+            return Ok(TaskOutcome::Failed(format!(
+                "平台授权状态为 {}，请重新授权",
+                row.status
+            )));
         }
         let mut session = self.open_session(&row)?;
-        let windows = client.windows(TimeWindow::new(task.window_start, task.window_end), Utc::now());
+        let windows = client.windows(
+            TimeWindow::new(task.window_start, task.window_end),
+            Utc::now(),
+        );
         let mut seen = HashSet::new();
         let (mut success, mut failure) = (0, 0);
         for window in windows {
             let mut cursor: Option<PageCursor> = None;
             loop {
-                let page = match self.fetch(client.as_ref(), &mut session, &row, &window, cursor.as_ref()).await? {
+                let page = match self
+                    .fetch(
+                        client.as_ref(),
+                        &mut session,
+                        &row,
+                        &window,
+                        cursor.as_ref(),
+                    )
+                    .await?
+                {
                     Ok(page) => page,
                     Err(reason) => return Ok(TaskOutcome::Failed(reason)),
                 };
@@ -83,20 +106,34 @@ impl Syncer {
     }
 
     fn open_session(&self, row: &CredentialRow) -> anyhow::Result<Session> {
-        let doc = self.sealer.open(&sealed::platform_auth("auth_info", row.id), &row.auth_info).context("opening auth_info")?;
+        let doc = self
+            .sealer
+            .open(&sealed::platform_auth("auth_info", row.id), &row.auth_info)
+            .context("opening auth_info")?;
         let doc: serde_json::Value = serde_json::from_str(&doc)?;
         let access_token = match &row.access_token {
-            Some(t) => self.sealer.open(&sealed::platform_auth("access_token", row.id), t).context("opening access_token")?,
+            Some(t) => self
+                .sealer
+                .open(&sealed::platform_auth("access_token", row.id), t)
+                .context("opening access_token")?,
             None => String::new(),
         };
         let refresh_token = match &row.refresh_token {
-            Some(t) => Some(self.sealer.open(&sealed::platform_auth("refresh_token", row.id), t).context("opening refresh_token")?),
+            Some(t) => Some(
+                self.sealer
+                    .open(&sealed::platform_auth("refresh_token", row.id), t)
+                    .context("opening refresh_token")?,
+            ),
             None => None,
         };
         Ok(Session {
             app: AppCredentials {
                 app_key: row.app_key.clone(),
-                app_secret: doc.get("appSecret").and_then(|v| v.as_str()).unwrap_or_default().to_owned(),
+                app_secret: doc
+                    .get("appSecret")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_owned(),
             },
             access_token,
             refresh_token,
@@ -104,7 +141,8 @@ impl Syncer {
         })
     }
 
-    /// One page, retrying transient failures and refreshing an expired session once. The inner
+    /// One page, retrying transient failures; an expired session gets one refresh and one retry
+    /// (a second expiry in a row fails the task). The inner
     /// `Err` is a user-facing reason to fail the task with.
     async fn fetch(
         &self,
@@ -117,9 +155,16 @@ impl Syncer {
         loop {
             let token = session.access_token.clone();
             let app = session.app.clone();
-            let result = with_retries(self.policy, || client.list_orders(&app, &token, window, cursor)).await;
+            let result = with_retries(self.policy, || {
+                client.list_orders(&app, &token, window, cursor)
+            })
+            .await;
             match result {
-                Ok(page) => return Ok(Ok(page)),
+                Ok(page) => {
+                    // The next expiry (tokens can expire mid-sync) gets its own refresh.
+                    session.refreshed = false;
+                    return Ok(Ok(page));
+                }
                 Err(PlatformError::SessionExpired) if !session.refreshed => {
                     session.refreshed = true;
                     if let Err(reason) = self.refresh(client, session, row).await? {
@@ -135,12 +180,21 @@ impl Syncer {
         }
     }
 
-    async fn refresh(&self, client: &dyn PlatformClient, session: &mut Session, row: &CredentialRow) -> anyhow::Result<Result<(), String>> {
+    async fn refresh(
+        &self,
+        client: &dyn PlatformClient,
+        session: &mut Session,
+        row: &CredentialRow,
+    ) -> anyhow::Result<Result<(), String>> {
         let Some(refresh_token) = session.refresh_token.clone() else {
             self.expire(row.id).await?;
             return Ok(Err("平台会话已过期且无法刷新，请重新授权".into()));
         };
-        let tokens = match with_retries(self.policy, || client.refresh(&session.app, &refresh_token)).await {
+        let tokens = match with_retries(self.policy, || {
+            client.refresh(&session.app, &refresh_token)
+        })
+        .await
+        {
             Ok(tokens) => tokens,
             Err(e) => {
                 if !e.is_transient() {
@@ -149,14 +203,31 @@ impl Syncer {
                 return Ok(Err(format!("刷新平台令牌失败：{}", describe(&e))));
             }
         };
-        let access = self.sealer.seal(&sealed::platform_auth("access_token", row.id), &tokens.access_token)?;
-        let new_refresh = tokens.refresh_token.clone().or_else(|| Some(refresh_token.clone()));
+        let access = self.sealer.seal(
+            &sealed::platform_auth("access_token", row.id),
+            &tokens.access_token,
+        )?;
+        let new_refresh = tokens
+            .refresh_token
+            .clone()
+            .or_else(|| Some(refresh_token.clone()));
         let refresh = match &new_refresh {
-            Some(t) => Some(self.sealer.seal(&sealed::platform_auth("refresh_token", row.id), t)?),
+            Some(t) => Some(
+                self.sealer
+                    .seal(&sealed::platform_auth("refresh_token", row.id), t)?,
+            ),
             None => None,
         };
         let mut conn = leadgen_db::conn(&self.pool).await?;
-        credentials::store_refreshed(&mut conn, row.id, &access, refresh.as_deref(), tokens.expires_at, tokens.refresh_expires_at).await?;
+        credentials::store_refreshed(
+            &mut conn,
+            row.id,
+            &access,
+            refresh.as_deref(),
+            tokens.expires_at,
+            tokens.refresh_expires_at,
+        )
+        .await?;
         tracing::info!(platform.id = row.id, "Refreshed the platform session");
         session.access_token = tokens.access_token;
         session.refresh_token = new_refresh;
@@ -191,5 +262,9 @@ pub fn describe(e: &PlatformError) -> String {
 
 /// The retry policy from settings.
 pub fn policy(max_retries: usize, max_backoff: Duration) -> RetryPolicy {
-    RetryPolicy { max_retries, min_delay: Duration::from_millis(200), max_delay: max_backoff }
+    RetryPolicy {
+        max_retries,
+        min_delay: Duration::from_millis(200),
+        max_delay: max_backoff,
+    }
 }

@@ -39,7 +39,10 @@ pub async fn store_page(
     for order in &page.orders {
         let raw_text = serde_json::to_string(&order.raw)?;
         let hash = sha256_hex(raw_text.as_bytes());
-        let order_id = order.order_id.clone().unwrap_or_else(|| format!("unidentified-{}", &hash[..16]));
+        let order_id = order
+            .order_id
+            .clone()
+            .unwrap_or_else(|| format!("unidentified-{}", &hash[..16]));
         let first_time = seen.insert(order_id.clone());
         let (normalized, parse_error, created, modified, status) = match &order.parsed {
             Ok(parsed) => {
@@ -47,8 +50,17 @@ pub async fn store_page(
                     counts.success += 1;
                 }
                 let json = serde_json::to_string(parsed)?;
-                let sealed_json = syncer.sealer.seal(&sealed::raw_order("normalized", task.platform_id, &order_id), &json)?;
-                (Some(sealed_json), None, Some(parsed.created_at), parsed.modified_at, "PENDING")
+                let sealed_json = syncer.sealer.seal(
+                    &sealed::raw_order("normalized", task.platform_id, &order_id),
+                    &json,
+                )?;
+                (
+                    Some(sealed_json),
+                    None,
+                    Some(parsed.created_at),
+                    parsed.modified_at,
+                    "PENDING",
+                )
             }
             Err(reason) => {
                 if first_time {
@@ -62,7 +74,10 @@ pub async fn store_page(
             tenant_id: task.tenant_id,
             platform_id: task.platform_id,
             platform_type: platform.as_str().to_owned(),
-            raw_data: syncer.sealer.seal(&sealed::raw_order("raw_data", task.platform_id, &order_id), &raw_text)?,
+            raw_data: syncer.sealer.seal(
+                &sealed::raw_order("raw_data", task.platform_id, &order_id),
+                &raw_text,
+            )?,
             order_id,
             normalized,
             parse_error,
@@ -80,15 +95,26 @@ pub async fn store_page(
     conn.transaction::<(), anyhow::Error, _>(|conn| {
         async move {
             let written = raw_orders::upsert_changed(conn, &rows).await?;
-            let ids: Vec<i64> = written.iter().filter(|(_, s)| s == "PENDING").map(|(id, _)| *id).collect();
-            let malformed = u32::try_from(written.iter().filter(|(_, s)| s == "MALFORMED").count()).unwrap_or(u32::MAX);
+            let ids: Vec<i64> = written
+                .iter()
+                .filter(|(_, s)| s == "PENDING")
+                .map(|(id, _)| *id)
+                .collect();
+            let malformed = u32::try_from(written.iter().filter(|(_, s)| s == "MALFORMED").count())
+                .unwrap_or(u32::MAX);
             tasks::add_page(conn, task_id, success, failure).await?;
             if !ids.is_empty() || malformed > 0 {
                 let event = CloudEvent::new(
                     SERVICE,
                     tenant,
                     Some(format!("sync-task/{task_id}")),
-                    RawOrdersFetchedV1 { sync_task_id: task_id, platform_id, platform_type: platform, raw_order_ids: ids, malformed_count: malformed },
+                    RawOrdersFetchedV1 {
+                        sync_task_id: task_id,
+                        platform_id,
+                        platform_type: platform,
+                        raw_order_ids: ids,
+                        malformed_count: malformed,
+                    },
                 );
                 leadgen_outbox::enqueue(conn, SERVICE, &event).await?;
             }

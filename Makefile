@@ -1,0 +1,56 @@
+# Order-lead module: local run, tests and checks. `make` (or `make help`) lists the targets.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+# The servers the integration tests use (crates/test-support reads these).
+export LEADGEN_TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+export LEADGEN_TEST_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/%2f
+
+# cargo-nextest when installed, else cargo test; both run every test even after a failure.
+TEST_RUNNER = $(if $(shell cargo nextest --version 2>/dev/null),cargo nextest run,cargo test)
+
+.PHONY: help run deps build test test-e2e fmt fmt-check lint migrate schemas schema-check precommit clean-run
+
+help: ## List the targets
+	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z0-9_-]+:.*## / { printf "  %-13s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+
+run: ## Run everything locally behind the gateway on http://127.0.0.1:8080 (Ctrl-C stops it)
+	deploy/scripts/run-local.sh
+
+deps: ## Install if missing and start PostgreSQL and RabbitMQ
+	deploy/scripts/deps.sh
+
+build: ## Build every binary (target/debug)
+	cargo build --workspace --bins
+
+test: deps build ## Run the whole workspace's tests against the local PostgreSQL and RabbitMQ
+	$(TEST_RUNNER) --workspace --no-fail-fast
+
+test-e2e: deps build ## Run only the end-to-end tests (package leadgen-e2e)
+	$(TEST_RUNNER) -p leadgen-e2e --no-fail-fast
+
+fmt: ## Format the code
+	cargo fmt --all
+
+fmt-check: ## Check the formatting
+	cargo fmt --all -- --check
+
+lint: ## Clippy on every target, warnings are errors
+	cargo clippy --workspace --all-targets -- -D warnings
+
+migrate: deps ## Create the local database leadgen if missing and apply the migrations
+	source deploy/scripts/lib.sh && ensure_database leadgen
+	LEADGEN_CONFIG_DIR=tools/leadctl/config cargo run -q -p leadctl -- migrate
+
+schemas: ## Regenerate the event JSON schemas in proto-events/schemas/v1
+	cargo run -q -p leadctl -- schemas --out proto-events/schemas/v1
+
+schema-check: ## Check the event schemas and payloads (the events crate's tests)
+	cargo test -p leadgen-events
+
+precommit: fmt-check lint test ## Everything CI checks
+
+clean-run: ## Remove .run (logs and gateway state of make run)
+	rm -rf .run

@@ -1,0 +1,122 @@
+# shellcheck shell=bash
+# Shared helpers for deploy/scripts/*.sh. Source it (`source deploy/scripts/lib.sh`); it defines
+# functions and LEADGEN_REPO_ROOT, and changes no shell option, so it suits `set -euo pipefail`.
+
+LEADGEN_REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+warn() { log "WARN: $*"; }
+die() {
+    log "ERROR: $*"
+    exit 1
+}
+
+# ensure_packages: installs from Debian's packages whatever of PostgreSQL, RabbitMQ, nginx,
+# envsubst (gettext-base) and curl is missing. No apt call when everything is there.
+ensure_packages() {
+    local missing=() fresh_postgres=0
+    # Only a server installed here gets the trust setting below; an existing one is left alone.
+    compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || fresh_postgres=1
+    if [ "$fresh_postgres" -eq 1 ] || ! command -v pg_ctlcluster >/dev/null || ! command -v psql >/dev/null; then
+        missing+=(postgresql)
+    fi
+    command -v rabbitmq-server >/dev/null || missing+=(rabbitmq-server)
+    command -v nginx >/dev/null || missing+=(nginx)
+    command -v envsubst >/dev/null || missing+=(gettext-base)
+    command -v curl >/dev/null || missing+=(curl)
+    [ "${#missing[@]}" -eq 0 ] && return 0
+
+    [ "$(id -u)" -eq 0 ] || die "missing packages (${missing[*]}); install them as root: apt-get install -y ${missing[*]}"
+    log "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${missing[@]}" >/dev/null
+    # A fresh Debian cluster asks for a password on 127.0.0.1; the local setup connects as
+    # `postgres` without one, as on the development machines.
+    if [ "$fresh_postgres" -eq 1 ]; then
+        local hba version
+        for hba in /etc/postgresql/*/main/pg_hba.conf; do
+            [ -f "$hba" ] || continue
+            log "trusting local TCP connections in $hba"
+            sed -i '1i host all all 127.0.0.1/32 trust\nhost all all ::1/128 trust' "$hba"
+            version=$(basename "$(dirname "$(dirname "$hba")")")
+            # Only matters if the package's own start succeeded.
+            pg_ctlcluster --skip-systemctl-redirect "$version" main reload >/dev/null 2>&1 || true
+        done
+    fi
+}
+
+# port_open HOST PORT: whether something accepts TCP connections there.
+port_open() {
+    # shellcheck disable=SC2016 # expanded by the inner bash
+    timeout 2 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$1" "$2" 2>/dev/null
+}
+
+# wait_for_port HOST PORT SECONDS
+wait_for_port() {
+    local host=$1 port=$2 seconds=$3 deadline=$((SECONDS + $3))
+    until port_open "$host" "$port"; do
+        [ "$SECONDS" -lt "$deadline" ] || { warn "$host:$port not open after ${seconds}s"; return 1; }
+        sleep 0.5
+    done
+}
+
+# wait_for_http URL SECONDS [PID]: until URL answers 2xx. With PID, gives up (status 2) as soon
+# as that process is gone.
+wait_for_http() {
+    local url=$1 seconds=$2 pid=${3:-} deadline=$(($2 + SECONDS))
+    until curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; do
+        if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+            warn "process $pid exited while waiting for $url"
+            return 2
+        fi
+        [ "$SECONDS" -lt "$deadline" ] || { warn "$url not ready after ${seconds}s"; return 1; }
+        sleep 0.5
+    done
+}
+
+start_postgres() {
+    if pg_isready -q -h 127.0.0.1 -p 5432; then return 0; fi
+    local version
+    version=$(find /etc/postgresql -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null | sort -V | tail -n 1)
+    [ -n "$version" ] || die "no PostgreSQL cluster under /etc/postgresql (create one: pg_createcluster <version> main)"
+    log "starting PostgreSQL $version"
+    # Fails harmlessly when the cluster is already starting; readiness decides.
+    pg_ctlcluster --skip-systemctl-redirect "$version" main start || warn "pg_ctlcluster $version main start failed"
+    local deadline=$((SECONDS + 60))
+    until pg_isready -q -h 127.0.0.1 -p 5432; do
+        [ "$SECONDS" -lt "$deadline" ] || die "PostgreSQL is not accepting connections on 127.0.0.1:5432 after 60s"
+        sleep 0.5
+    done
+}
+
+start_rabbitmq() {
+    if port_open 127.0.0.1 5672; then return 0; fi
+    log "starting RabbitMQ"
+    # `-detached` returns at once; a second start while one is booting dies on its own.
+    rabbitmq-server -detached || warn "rabbitmq-server -detached failed"
+    wait_for_port 127.0.0.1 5672 120 || die "RabbitMQ is not listening on 127.0.0.1:5672 after 120s"
+}
+
+# ensure_database NAME: creates the database on the local server unless it exists.
+ensure_database() {
+    local name=$1 exists
+    exists=$(psql -h 127.0.0.1 -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='$name'")
+    if [ "$exists" != 1 ]; then
+        log "creating database $name"
+        psql -h 127.0.0.1 -U postgres -d postgres -q -v ON_ERROR_STOP=1 -c "CREATE DATABASE \"$name\""
+    fi
+}
+
+# render_nginx OUT PREFIX: writes the gateway config to OUT and creates PREFIX's logs/ and temp/.
+# GATEWAY_PORT, AUTH_API_ADDR, LEAD_API_ADDR override the local defaults.
+render_nginx() {
+    local out=$1 prefix=$2
+    mkdir -p "$(dirname "$out")" "$prefix/logs" "$prefix/temp"
+    # shellcheck disable=SC2016 # the names are for envsubst, not for this shell
+    GATEWAY_PORT=${GATEWAY_PORT:-8080} \
+        AUTH_API_ADDR=${AUTH_API_ADDR:-127.0.0.1:8081} \
+        LEAD_API_ADDR=${LEAD_API_ADDR:-127.0.0.1:8082} \
+        envsubst '${GATEWAY_PORT} ${AUTH_API_ADDR} ${LEAD_API_ADDR}' \
+        <"$LEADGEN_REPO_ROOT/deploy/nginx/leadgen.conf.template" >"$out"
+}

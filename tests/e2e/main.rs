@@ -1,0 +1,130 @@
+//! End to end, through the gateway: authorize a Taobao shop on the simulator's consent page,
+//! sync its orders, and read the leads; with the sync-worker killed mid-sync, the
+//! order-processor restarted mid-flow, and an event delivered twice. Nothing may be lost or
+//! duplicated.
+
+#![expect(clippy::expect_used, reason = "a failed step must stop the test at once")]
+
+mod flow;
+mod spy;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use leadgen_e2e::system::System;
+
+use flow::Api;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn order_to_lead_survives_crashes_restarts_and_redelivery() {
+    // Tokens expire every 7 calls (a refresh mid-sync); each call takes 40 ms (room to crash).
+    let mut system = System::start(&["--token-ttl-calls", "7", "--delay-ms", "40"]).await;
+    let api = Api::new(&system, 1);
+    let spy = spy::Spy::bind(
+        &system.broker.prefix,
+        &["orders.fetched.v1", "lead.identified.v1"],
+    )
+    .await;
+
+    let platform_id = api.authorize_on_consent_page(&system).await;
+    let (start, end) = flow::window_days(30);
+    let expected = api.simulator_order_ids(&system, &start, &end).await;
+    assert!(
+        expected.len() > 100,
+        "the simulator should hold a real shop's orders, got {}",
+        expected.len()
+    );
+
+    let task_id = api.request_sync(platform_id, &start, &end).await;
+    // A second request while the first runs is refused with 40901.
+    let again = api
+        .post(
+            &format!("/platforms/{platform_id}/sync"),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(again["code"], 40901, "{again}");
+
+    // Crash the sync-worker as soon as the first page is announced, then start it again: the
+    // broker redelivers SyncRequested and the task runs again from the start.
+    spy.wait_for("orders.fetched.v1", 1, Duration::from_secs(60))
+        .await;
+    let status = system.proc("sync-worker").signal("KILL");
+    assert!(!status.success());
+    // Stop the order-processor gracefully mid-flow: it must exit 0 and lose nothing.
+    let status = system.proc("order-processor").signal("TERM");
+    assert!(
+        status.success(),
+        "order-processor did not exit 0 on SIGTERM: {status:?}"
+    );
+    system.start_service("sync-worker");
+    system.start_service("order-processor");
+    system.wait_ready("sync-worker").await;
+    system.wait_ready("order-processor").await;
+
+    let record = api.wait_for_task(task_id, Duration::from_secs(180)).await;
+    assert_eq!(record["status"], "COMPLETED", "{record}");
+    assert_eq!(
+        record["successCount"].as_u64(),
+        Some(expected.len() as u64),
+        "{record}"
+    );
+    assert_eq!(record["failureCount"], 0, "{record}");
+    flow::wait_until_settled(&system).await;
+
+    // Every order of the window stored exactly once.
+    let stored = flow::stored_order_ids(&system, platform_id).await;
+    assert_eq!(stored, expected, "raw orders differ from the simulator's");
+
+    // Leads: one LeadIdentified per lead, no duplicates, the API shows them all, masked.
+    let leads = api.all_leads().await;
+    let lead_ids: HashSet<i64> = leads
+        .iter()
+        .map(|l| l["leadId"].as_i64().expect("leadId"))
+        .collect();
+    assert_eq!(lead_ids.len(), leads.len());
+    assert!(!leads.is_empty());
+    let announced = spy.lead_ids().await;
+    assert_eq!(
+        announced.len(),
+        lead_ids.len(),
+        "LeadIdentified events vs leads"
+    );
+    assert_eq!(announced.iter().copied().collect::<HashSet<_>>(), lead_ids);
+    for lead in &leads {
+        let contact = lead["contactInfo"].as_str().expect("contactInfo");
+        assert!(contact.contains('*'), "contact not masked: {lead}");
+        assert_eq!(lead["platformType"], "TAOBAO");
+    }
+
+    // Deliver an already-handled RawOrdersFetched again (same message id): nothing changes.
+    let before = flow::counts(&system).await;
+    spy.republish_first("orders.fetched.v1").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    flow::wait_until_settled(&system).await;
+    assert_eq!(
+        flow::counts(&system).await,
+        before,
+        "a redelivered event changed state"
+    );
+    assert_eq!(
+        spy.lead_ids().await.len(),
+        announced.len(),
+        "a redelivered event announced leads again"
+    );
+
+    // Nothing was dead-lettered.
+    assert_eq!(spy.dead_letters().await, 0);
+
+    // Another tenant sees nothing of this one.
+    let other = Api::new(&system, 2);
+    let page = other.get("/leads").await;
+    assert_eq!(page["data"]["total"], 0, "{page}");
+    let sync = other
+        .post(
+            &format!("/platforms/{platform_id}/sync"),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(sync["code"], 404, "{sync}");
+}

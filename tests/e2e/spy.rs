@@ -1,0 +1,167 @@
+//! A test's own queues on the events exchange: what was published, and re-publishing it.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use lapin::options::{
+    BasicConsumeOptions, BasicPublishOptions, QueueBindOptions, QueueDeclareOptions,
+};
+use lapin::types::FieldTable;
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
+
+/// One captured message.
+#[derive(Clone)]
+pub struct Captured {
+    pub routing_key: String,
+    pub message_id: String,
+    pub body: Vec<u8>,
+}
+
+pub struct Spy {
+    prefix: String,
+    channel: Channel,
+    _connection: Connection,
+    seen: Arc<Mutex<Vec<Captured>>>,
+}
+
+impl Spy {
+    pub async fn bind(prefix: &str, keys: &[&str]) -> Spy {
+        let props = ConnectionProperties::default()
+            .with_executor(tokio_executor_trait::Tokio::current())
+            .with_reactor(tokio_reactor_trait::Tokio);
+        let connection = Connection::connect(&leadgen_test_support::amqp_url(), props)
+            .await
+            .expect("spy connection");
+        let channel = connection.create_channel().await.expect("spy channel");
+        let queue = format!("{prefix}.e2e-spy");
+        let options = QueueDeclareOptions {
+            exclusive: true,
+            auto_delete: true,
+            ..QueueDeclareOptions::default()
+        };
+        channel
+            .queue_declare(&queue, options, FieldTable::default())
+            .await
+            .expect("spy queue");
+        for key in keys {
+            channel
+                .queue_bind(
+                    &queue,
+                    &format!("{prefix}.events"),
+                    key,
+                    QueueBindOptions::default(),
+                    FieldTable::default(),
+                )
+                .await
+                .expect("spy bind");
+        }
+        let consume = BasicConsumeOptions {
+            no_ack: true,
+            ..BasicConsumeOptions::default()
+        };
+        let mut consumer = channel
+            .basic_consume(&queue, "e2e-spy", consume, FieldTable::default())
+            .await
+            .expect("spy consume");
+        let seen: Arc<Mutex<Vec<Captured>>> = Arc::default();
+        let sink = Arc::clone(&seen);
+        tokio::spawn(async move {
+            while let Some(Ok(d)) = consumer.next().await {
+                let captured = Captured {
+                    routing_key: d.routing_key.to_string(),
+                    message_id: d
+                        .properties
+                        .message_id()
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default(),
+                    body: d.data.clone(),
+                };
+                sink.lock().expect("spy lock").push(captured);
+            }
+        });
+        Spy {
+            prefix: prefix.to_owned(),
+            channel,
+            _connection: connection,
+            seen,
+        }
+    }
+
+    fn of(&self, key: &str) -> Vec<Captured> {
+        self.seen
+            .lock()
+            .expect("spy lock")
+            .iter()
+            .filter(|c| c.routing_key == key)
+            .cloned()
+            .collect()
+    }
+
+    pub async fn wait_for(&self, key: &str, count: usize, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while self.of(key).len() < count {
+            assert!(
+                Instant::now() < deadline,
+                "no {key} message within {timeout:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Lead ids announced by LeadIdentified events (duplicates kept, to be detected).
+    pub async fn lead_ids(&self) -> Vec<i64> {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        self.of("lead.identified.v1")
+            .iter()
+            .map(|c| {
+                let v: serde_json::Value = serde_json::from_slice(&c.body).expect("event JSON");
+                v["data"]["leadId"].as_i64().expect("leadId")
+            })
+            .collect()
+    }
+
+    /// Publishes the first captured `key` message again, with the same message id.
+    pub async fn republish_first(&self, key: &str) {
+        let first = self.of(key).into_iter().next().expect("a captured message");
+        let props = BasicProperties::default()
+            .with_message_id(first.message_id.clone().into())
+            .with_content_type("application/json".into())
+            .with_delivery_mode(2);
+        self.channel
+            .basic_publish(
+                &format!("{}.events", self.prefix),
+                key,
+                BasicPublishOptions::default(),
+                &first.body,
+                props,
+            )
+            .await
+            .expect("republish")
+            .await
+            .expect("confirm");
+    }
+
+    /// Messages in the dead-letter queues.
+    pub async fn dead_letters(&self) -> u32 {
+        let mut total = 0;
+        for consumer in ["sync-worker", "order-processor"] {
+            let options = QueueDeclareOptions {
+                passive: true,
+                ..QueueDeclareOptions::default()
+            };
+            let q = self
+                .channel
+                .queue_declare(
+                    &format!("{}.{consumer}.dlq", self.prefix),
+                    options,
+                    FieldTable::default(),
+                )
+                .await
+                .expect("dlq");
+            total += q.message_count();
+        }
+        total
+    }
+}
