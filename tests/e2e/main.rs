@@ -3,7 +3,10 @@
 //! order-processor restarted mid-flow, and an event delivered twice. Nothing may be lost or
 //! duplicated.
 
-#![expect(clippy::expect_used, reason = "a failed step must stop the test at once")]
+#![expect(
+    clippy::expect_used,
+    reason = "a failed step must stop the test at once"
+)]
 
 mod flow;
 mod spy;
