@@ -204,8 +204,16 @@ log "running; Ctrl-C to stop"
 while true; do
     for i in "${!CHILD_PIDS[@]}"; do
         if ! kill -0 "${CHILD_PIDS[$i]}" 2>/dev/null; then
+            status=0
+            wait "${CHILD_PIDS[$i]}" 2>/dev/null || status=$?
+            # Exit 0 is a graceful stop (Ctrl-C reaches the whole process group, sometimes
+            # before this script's own trap runs): stop the rest the same way.
+            if [ "$status" -eq 0 ]; then
+                log "${CHILD_NAMES[$i]} stopped"
+                on_signal
+            fi
             show_log "$LOG_DIR/${CHILD_NAMES[$i]}.log"
-            die "${CHILD_NAMES[$i]} exited"
+            die "${CHILD_NAMES[$i]} exited with status $status"
         fi
     done
     pid=$(nginx_pid)

@@ -119,6 +119,15 @@ async fn order_to_lead_survives_crashes_restarts_and_redelivery() {
     // Nothing was dead-lettered.
     assert_eq!(spy.dead_letters().await, 0);
 
+    // Secrets never reach the logs: not the app secret, not the OAuth code or state.
+    for name in leadgen_e2e::system::SERVICES {
+        let log = std::fs::read_to_string(&system.proc(name).log).expect("service log");
+        assert!(!log.is_empty(), "{name} wrote no log");
+        for secret in [leadgen_e2e::system::APP_SECRET, "code=", "state="] {
+            assert!(!log.contains(secret), "{name}'s log contains `{secret}`");
+        }
+    }
+
     // Another tenant sees nothing of this one.
     let other = Api::new(&system, 2);
     let page = other.get("/leads").await;

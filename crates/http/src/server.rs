@@ -4,11 +4,13 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::dev::Server;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::{HttpResponse, web};
 use leadgen_settings::HttpSettings;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
-use tracing_actix_web::{DefaultRootSpanBuilder, TracingLogger};
+use tracing::Span;
+use tracing_actix_web::{DefaultRootSpanBuilder, RootSpanBuilder, TracingLogger};
 
 use crate::ApiError;
 use crate::error::{json_config, path_config, query_config};
@@ -25,8 +27,51 @@ pub fn bind(settings: &HttpSettings) -> std::io::Result<TcpListener> {
 }
 
 /// Request tracing: one root span per request, continuing an incoming `traceparent`.
-pub fn tracing_middleware() -> TracingLogger<DefaultRootSpanBuilder> {
-    TracingLogger::default()
+pub fn tracing_middleware() -> TracingLogger<RequestSpan> {
+    TracingLogger::new()
+}
+
+/// The root span of a request. Unlike the default one it records the path without its query
+/// string: the OAuth callback's query carries the authorization code and state, which must not
+/// reach the logs.
+pub struct RequestSpan;
+
+impl RootSpanBuilder for RequestSpan {
+    fn on_request_start(request: &ServiceRequest) -> Span {
+        let route = request
+            .match_pattern()
+            .unwrap_or_else(|| "unmatched".to_owned());
+        let span = tracing::info_span!(
+            "HTTP request",
+            otel.kind = "server",
+            otel.name = %format!("{} {route}", request.method()),
+            http.method = %request.method(),
+            http.route = %route,
+            http.path = %request.path(),
+            http.status_code = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+            tenant_id = tracing::field::Empty,
+            trace_id = tracing::field::Empty,
+        );
+        let headers: std::collections::HashMap<String, String> = ["traceparent", "tracestate"]
+            .iter()
+            .filter_map(|name| {
+                let value = request.headers().get(*name)?.to_str().ok()?;
+                Some(((*name).to_owned(), value.to_owned()))
+            })
+            .collect();
+        leadgen_telemetry::set_parent_from(&span, &headers);
+        let trace_id = span.in_scope(leadgen_telemetry::current_trace_id);
+        span.record("trace_id", trace_id.as_str());
+        span
+    }
+
+    fn on_request_end<B: actix_web::body::MessageBody>(
+        span: Span,
+        outcome: &Result<ServiceResponse<B>, actix_web::Error>,
+    ) {
+        DefaultRootSpanBuilder::on_request_end(span, outcome);
+    }
 }
 
 /// Registers the extractor error handlers and `/healthz`, `/readyz`.
