@@ -5,6 +5,7 @@
 //! - [`client`] — the trait, credentials, tokens, pages and typed errors.
 //! - [`window`] — splitting a requested range into the windows a platform accepts.
 //! - [`resilience`] — client-side rate limiting and retries with backoff.
+//! - [`session`] — a shop's tokens with the shared retry and refresh-once policy.
 //! - [`taobao`] — Taobao/Tmall (TOP).
 //! - [`registry`] — the configured client for each platform type.
 //!
@@ -13,6 +14,7 @@
 pub mod client;
 pub mod registry;
 pub mod resilience;
+pub mod session;
 pub mod sign;
 pub mod taobao;
 pub mod window;

@@ -1,5 +1,6 @@
 //! One sync task's run: the requested range split into the platform's windows, each walked page
-//! by page with retries; an expired session triggers one token refresh and one retry.
+//! by page through a [`Session`] (retries with backoff; an expired session gets one refresh and
+//! one retry, the refreshed tokens sealed and stored by [`CredentialSink`]).
 
 pub mod store;
 
@@ -9,13 +10,13 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use chrono::Utc;
-use diesel_async::AsyncConnection as _;
 use leadgen_crypto::Sealer;
-use leadgen_db::{DbPool, ScopedFutureExt as _, sealed};
+use leadgen_db::{DbPool, sealed};
 use leadgen_domain::PlatformType;
-use leadgen_platforms::resilience::{RetryPolicy, with_retries};
+use leadgen_platforms::resilience::RetryPolicy;
+use leadgen_platforms::session::{Session, SessionError, TokenSink};
 use leadgen_platforms::{
-    AppCredentials, OrderPage, PageCursor, PlatformClient, PlatformError, Registry, TimeWindow,
+    AppCredentials, PageCursor, PlatformError, Registry, TimeWindow, TokenSet,
 };
 
 use crate::repo::credentials::{self, CredentialRow};
@@ -41,17 +42,47 @@ pub struct Syncer {
     pub policy: RetryPolicy,
 }
 
-/// The credentials of one run, with the current access token.
-struct Session {
-    app: AppCredentials,
-    access_token: String,
-    refresh_token: Option<String>,
-    refreshed: bool,
+/// Seals refreshed tokens and stores them on the authorization (the documented coupling).
+struct CredentialSink<'a> {
+    syncer: &'a Syncer,
+    platform_id: i64,
+}
+
+#[async_trait::async_trait]
+impl TokenSink for CredentialSink<'_> {
+    async fn store(&self, tokens: &TokenSet) -> Result<(), String> {
+        let seal = |column: &str, value: &str| {
+            self.syncer
+                .sealer
+                .seal(&sealed::platform_auth(column, self.platform_id), value)
+                .map_err(|e| e.to_string())
+        };
+        let access = seal("access_token", &tokens.access_token)?;
+        let refresh = tokens
+            .refresh_token
+            .as_deref()
+            .map(|t| seal("refresh_token", t))
+            .transpose()?;
+        let mut conn = leadgen_db::conn(&self.syncer.pool)
+            .await
+            .map_err(|e| e.to_string())?;
+        credentials::store_refreshed(
+            &mut conn,
+            self.platform_id,
+            &access,
+            refresh.as_deref(),
+            tokens.expires_at,
+            tokens.refresh_expires_at,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        Ok(())
+    }
 }
 
 impl Syncer {
-    /// Runs `task` to its end. `Err` means the infrastructure (database) failed and the request
-    /// should be retried; platform problems end as [`TaskOutcome::Failed`].
+    /// Runs `task` to its end. `Err` means our infrastructure failed and the request should be
+    /// retried; platform problems end as [`TaskOutcome::Failed`].
     pub async fn run(&self, task: &TaskRow, platform: PlatformType) -> anyhow::Result<TaskOutcome> {
         let Some(client) = self.platforms.get(platform) else {
             return Ok(TaskOutcome::Failed(format!(
@@ -71,6 +102,10 @@ impl Syncer {
             )));
         }
         let mut session = self.open_session(&row)?;
+        let sink = CredentialSink {
+            syncer: self,
+            platform_id: row.id,
+        };
         let windows = client.windows(
             TimeWindow::new(task.window_start, task.window_end),
             Utc::now(),
@@ -80,18 +115,20 @@ impl Syncer {
         for window in windows {
             let mut cursor: Option<PageCursor> = None;
             loop {
-                let page = match self
-                    .fetch(
-                        client.as_ref(),
-                        &mut session,
-                        &row,
-                        &window,
-                        cursor.as_ref(),
-                    )
-                    .await?
+                let page = match session
+                    .list_orders(client.as_ref(), &window, cursor.as_ref(), &sink)
+                    .await
                 {
                     Ok(page) => page,
-                    Err(reason) => return Ok(TaskOutcome::Failed(reason)),
+                    Err(SessionError::Persist(e)) => anyhow::bail!("storing refreshed tokens: {e}"),
+                    Err(SessionError::Expired(reason)) => {
+                        tracing::warn!(platform.id = row.id, reason = %reason, "Platform session is dead; marking EXPIRED");
+                        let mut conn = leadgen_db::conn(&self.pool).await?;
+                        credentials::mark_expired(&mut conn, row.id).await?;
+                        return Ok(TaskOutcome::Failed("平台会话已失效，请重新授权".into()));
+                    }
+                    Err(SessionError::Platform(e)) => return Ok(TaskOutcome::Failed(describe(&e))),
+                    Err(other) => return Ok(TaskOutcome::Failed(other.to_string())),
                 };
                 let counts = store::store_page(self, task, platform, &page, &mut seen).await?;
                 success += counts.success;
@@ -106,144 +143,32 @@ impl Syncer {
     }
 
     fn open_session(&self, row: &CredentialRow) -> anyhow::Result<Session> {
-        let doc = self
-            .sealer
-            .open(&sealed::platform_auth("auth_info", row.id), &row.auth_info)
-            .context("opening auth_info")?;
-        let doc: serde_json::Value = serde_json::from_str(&doc)?;
-        let access_token = match &row.access_token {
-            Some(t) => self
-                .sealer
-                .open(&sealed::platform_auth("access_token", row.id), t)
-                .context("opening access_token")?,
-            None => String::new(),
+        let open = |column: &str, value: &str| {
+            self.sealer
+                .open(&sealed::platform_auth(column, row.id), value)
+                .with_context(|| format!("opening {column}"))
         };
-        let refresh_token = match &row.refresh_token {
-            Some(t) => Some(
-                self.sealer
-                    .open(&sealed::platform_auth("refresh_token", row.id), t)
-                    .context("opening refresh_token")?,
-            ),
-            None => None,
-        };
-        Ok(Session {
-            app: AppCredentials {
-                app_key: row.app_key.clone(),
-                app_secret: doc
-                    .get("appSecret")
-                    .and_then(|v| v.as_str())
-                    .unwrap_or_default()
-                    .to_owned(),
-            },
-            access_token,
-            refresh_token,
-            refreshed: false,
-        })
-    }
-
-    /// One page, retrying transient failures; an expired session gets one refresh and one retry
-    /// (a second expiry in a row fails the task). The inner
-    /// `Err` is a user-facing reason to fail the task with.
-    async fn fetch(
-        &self,
-        client: &dyn PlatformClient,
-        session: &mut Session,
-        row: &CredentialRow,
-        window: &TimeWindow,
-        cursor: Option<&PageCursor>,
-    ) -> anyhow::Result<Result<OrderPage, String>> {
-        loop {
-            let token = session.access_token.clone();
-            let app = session.app.clone();
-            let result = with_retries(self.policy, || {
-                client.list_orders(&app, &token, window, cursor)
-            })
-            .await;
-            match result {
-                Ok(page) => {
-                    // The next expiry (tokens can expire mid-sync) gets its own refresh.
-                    session.refreshed = false;
-                    return Ok(Ok(page));
-                }
-                Err(PlatformError::SessionExpired) if !session.refreshed => {
-                    session.refreshed = true;
-                    if let Err(reason) = self.refresh(client, session, row).await? {
-                        return Ok(Err(reason));
-                    }
-                }
-                Err(PlatformError::SessionExpired) => {
-                    self.expire(row.id).await?;
-                    return Ok(Err("平台会话已失效且刷新后仍无效，请重新授权".into()));
-                }
-                Err(e) => return Ok(Err(describe(&e))),
-            }
-        }
-    }
-
-    async fn refresh(
-        &self,
-        client: &dyn PlatformClient,
-        session: &mut Session,
-        row: &CredentialRow,
-    ) -> anyhow::Result<Result<(), String>> {
-        let Some(refresh_token) = session.refresh_token.clone() else {
-            self.expire(row.id).await?;
-            return Ok(Err("平台会话已过期且无法刷新，请重新授权".into()));
-        };
-        let tokens = match with_retries(self.policy, || {
-            client.refresh(&session.app, &refresh_token)
-        })
-        .await
-        {
-            Ok(tokens) => tokens,
-            Err(e) => {
-                if !e.is_transient() {
-                    self.expire(row.id).await?;
-                }
-                return Ok(Err(format!("刷新平台令牌失败：{}", describe(&e))));
-            }
-        };
-        let access = self.sealer.seal(
-            &sealed::platform_auth("access_token", row.id),
-            &tokens.access_token,
-        )?;
-        let new_refresh = tokens
+        let doc: serde_json::Value = serde_json::from_str(&open("auth_info", &row.auth_info)?)?;
+        let access_token = row
+            .access_token
+            .as_deref()
+            .map(|t| open("access_token", t))
+            .transpose()?
+            .unwrap_or_default();
+        let refresh_token = row
             .refresh_token
-            .clone()
-            .or_else(|| Some(refresh_token.clone()));
-        let refresh = match &new_refresh {
-            Some(t) => Some(
-                self.sealer
-                    .seal(&sealed::platform_auth("refresh_token", row.id), t)?,
-            ),
-            None => None,
+            .as_deref()
+            .map(|t| open("refresh_token", t))
+            .transpose()?;
+        let app = AppCredentials {
+            app_key: row.app_key.clone(),
+            app_secret: doc
+                .get("appSecret")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_owned(),
         };
-        let mut conn = leadgen_db::conn(&self.pool).await?;
-        credentials::store_refreshed(
-            &mut conn,
-            row.id,
-            &access,
-            refresh.as_deref(),
-            tokens.expires_at,
-            tokens.refresh_expires_at,
-        )
-        .await?;
-        tracing::info!(platform.id = row.id, "Refreshed the platform session");
-        session.access_token = tokens.access_token;
-        session.refresh_token = new_refresh;
-        Ok(Ok(()))
-    }
-
-    async fn expire(&self, platform_id: i64) -> anyhow::Result<()> {
-        let mut conn = leadgen_db::conn(&self.pool).await?;
-        conn.transaction::<_, anyhow::Error, _>(|conn| {
-            async move {
-                credentials::mark_expired(conn, platform_id).await?;
-                Ok(())
-            }
-            .scope_boxed()
-        })
-        .await
+        Ok(Session::new(app, access_token, refresh_token, self.policy))
     }
 }
 
