@@ -64,9 +64,11 @@ fn sim(args: &[&str]) -> Sim {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn platform-sim");
+    // The guard owns the child from here on: a panic below still kills and reaps it.
+    let sim = Sim { child, port };
     for _ in 0..100 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Sim { child, port };
+            return sim;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
