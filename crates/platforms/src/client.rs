@@ -8,11 +8,52 @@ use leadgen_domain::{PlatformType, RawOrder};
 
 use crate::window::TimeWindow;
 
-/// A merchant's app credentials on a platform (`appKey`/`appSecret` of design 2.1).
-#[derive(Clone)]
+/// A merchant's app credentials on a platform (`appKey`/`appSecret` of design 2.1), plus the
+/// platform-specific values of `authInfo` (e.g. Kuaishou `signSecret`, Douyin `serviceId`).
+#[derive(Clone, Default)]
 pub struct AppCredentials {
     pub app_key: String,
     pub app_secret: String,
+    pub extra: std::collections::BTreeMap<String, String>,
+}
+
+impl AppCredentials {
+    pub fn new(app_key: impl Into<String>, app_secret: impl Into<String>) -> Self {
+        AppCredentials {
+            app_key: app_key.into(),
+            app_secret: app_secret.into(),
+            extra: Default::default(),
+        }
+    }
+
+    /// A platform-specific value of `authInfo`, if given and not empty.
+    pub fn extra(&self, key: &str) -> Option<&str> {
+        self.extra
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// Reads the sealed `authInfo` document (`{"appSecret": …, "extra": {…}}`).
+    pub fn from_auth_info(app_key: &str, doc: &serde_json::Value) -> Self {
+        let text = |v: &serde_json::Value| match v {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        AppCredentials {
+            app_key: app_key.to_owned(),
+            app_secret: doc
+                .get("appSecret")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_owned(),
+            extra: doc
+                .get("extra")
+                .and_then(|e| e.as_object())
+                .map(|m| m.iter().map(|(k, v)| (k.clone(), text(v))).collect())
+                .unwrap_or_default(),
+        }
+    }
 }
 
 impl fmt::Debug for AppCredentials {

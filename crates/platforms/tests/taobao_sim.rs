@@ -160,10 +160,7 @@ impl Sim {
 }
 
 fn app(secret: &str) -> AppCredentials {
-    AppCredentials {
-        app_key: APP_KEY.into(),
-        app_secret: secret.into(),
-    }
+    AppCredentials::new(APP_KEY, secret)
 }
 
 #[derive(Default)]

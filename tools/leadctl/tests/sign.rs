@@ -1,8 +1,3 @@
-#![expect(
-    clippy::expect_used,
-    reason = "a failed step must stop the test at once"
-)]
-
 //! `leadctl sign` prints the signature on its last line for every public vector without an
 //! edge case (the vectors are the platforms' SDK outputs, copied into the platforms crate).
 

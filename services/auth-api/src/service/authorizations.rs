@@ -134,9 +134,20 @@ pub async fn create(
             .scope_boxed()
         })
         .await?;
+    let extra = new
+        .extra
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                v.as_str().map_or_else(|| v.to_string(), str::to_owned),
+            )
+        })
+        .collect();
     let app = AppCredentials {
         app_key: new.app_key,
         app_secret: String::new(),
+        extra,
     };
     let auth_url = client.authorize_url(&app, &callback_url, &oauth_state);
     tracing::info!(platform.id = id, platform.type = %new.platform_type, "Platform authorization created");

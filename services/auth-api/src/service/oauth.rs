@@ -99,14 +99,7 @@ pub async fn complete(state: &AppState, query: CallbackQuery) -> Result<Complete
         .open(&sealed::platform_auth("auth_info", row.id), &row.auth_info)?;
     let secret_doc: serde_json::Value =
         serde_json::from_str(&secret_doc).map_err(|e| AuthApiError::Unexpected(e.into()))?;
-    let app = AppCredentials {
-        app_key: row.app_key.clone(),
-        app_secret: secret_doc
-            .get("appSecret")
-            .and_then(|v| v.as_str())
-            .unwrap_or_default()
-            .to_owned(),
-    };
+    let app = AppCredentials::from_auth_info(&row.app_key, &secret_doc);
     let tokens = match client.exchange_code(&app, &code, &row.callback_url).await {
         Ok(tokens) => tokens,
         Err(PlatformError::AuthRefused(reason)) => {

@@ -160,14 +160,7 @@ impl Syncer {
             .as_deref()
             .map(|t| open("refresh_token", t))
             .transpose()?;
-        let app = AppCredentials {
-            app_key: row.app_key.clone(),
-            app_secret: doc
-                .get("appSecret")
-                .and_then(|v| v.as_str())
-                .unwrap_or_default()
-                .to_owned(),
-        };
+        let app = AppCredentials::from_auth_info(&row.app_key, &doc);
         Ok(Session::new(app, access_token, refresh_token, self.policy))
     }
 }
