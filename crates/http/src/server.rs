@@ -135,21 +135,28 @@ pub async fn run_until_stopped(server: Server, cancel: CancellationToken) -> std
     server.await
 }
 
-/// A server with only `/healthz` and `/readyz`, for the workers.
-pub fn health_server(
+/// The one way every service serves HTTP: request tracing, the extractor error handlers,
+/// `/healthz` and `/readyz`, the service's own `app` configuration (its state and routes; none for
+/// the workers), the envelope 404, and no signal handling of its own (the process's shutdown
+/// token stops it through [`run_until_stopped`]).
+pub fn serve<F>(
     listener: TcpListener,
     readiness: Arc<dyn Readiness>,
     shutdown_timeout_secs: u64,
-) -> std::io::Result<Server> {
+    app: F,
+) -> std::io::Result<Server>
+where
+    F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
+{
     Ok(actix_web::HttpServer::new(move || {
         actix_web::App::new()
             .wrap(tracing_middleware())
             .configure(configure(Arc::clone(&readiness)))
+            .configure(app.clone())
             .default_service(web::to(not_found))
     })
     .listen(listener)?
     .disable_signals()
     .shutdown_timeout(shutdown_timeout_secs)
-    .workers(1)
     .run())
 }

@@ -65,22 +65,24 @@ pub async fn run(
     options: ConsumeOptions,
     cancel: CancellationToken,
 ) -> Result<(), MessagingError> {
-    let mut down_since: Option<tokio::time::Instant> = None;
-    let mut attempt: u32 = 0;
+    let mut outage = Outage::default();
     while !cancel.is_cancelled() {
-        match consume_once(&broker, &handler, &options, &cancel).await {
-            Ok(()) => {
-                down_since = None;
-                attempt = 0;
-            }
+        match consume_once(&broker, &handler, &options, &cancel, &mut outage).await {
+            Ok(()) => outage = Outage::default(),
             Err(e) => {
-                let since = *down_since.get_or_insert_with(tokio::time::Instant::now);
+                let since = *outage
+                    .down_since
+                    .get_or_insert_with(tokio::time::Instant::now);
+                outage.attempt = outage.attempt.saturating_add(1);
                 if since.elapsed() >= options.give_up_after {
                     tracing::error!(error = %e, consumer = options.consumer, "Broker unreachable for too long; giving up");
                     return Err(e);
                 }
-                attempt = attempt.saturating_add(1);
-                let delay = backoff(attempt, Duration::from_millis(250), Duration::from_secs(10));
+                let delay = backoff(
+                    outage.attempt,
+                    Duration::from_millis(250),
+                    Duration::from_secs(10),
+                );
                 tracing::warn!(error = %e, consumer = options.consumer, retry_in_ms = delay.as_millis() as u64, "Consumer lost the broker; reconnecting");
                 tokio::select! {
                     () = tokio::time::sleep(delay) => {}
@@ -92,6 +94,14 @@ pub async fn run(
     Ok(())
 }
 
+/// Since when, and after how many attempts, the consumer has been without a broker. Reset as
+/// soon as a consuming session starts, so a later outage gets the full `give_up_after` again.
+#[derive(Debug, Default)]
+struct Outage {
+    down_since: Option<tokio::time::Instant>,
+    attempt: u32,
+}
+
 /// One consuming session on one channel. Returns `Ok` on cancellation, `Err` when the channel or
 /// connection fails.
 async fn consume_once(
@@ -99,6 +109,7 @@ async fn consume_once(
     handler: &Arc<dyn Handler>,
     options: &ConsumeOptions,
     cancel: &CancellationToken,
+    outage: &mut Outage,
 ) -> Result<(), MessagingError> {
     let channel = broker.consumer_channel().await?;
     channel
@@ -115,6 +126,7 @@ async fn consume_once(
         )
         .await?;
     tracing::info!(queue = %queue, "Consuming");
+    *outage = Outage::default();
     let failure: Arc<tokio::sync::Mutex<Option<lapin::Error>>> = Arc::default();
     let stream = consumer.take_until(cancel.cancelled());
     stream

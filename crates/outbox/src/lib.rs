@@ -5,7 +5,9 @@
 //!   with it, so the relay publishes under the original trace.
 //! - [`Relay`] claims a producer's rows in id order with `FOR UPDATE SKIP LOCKED`, publishes each
 //!   with a broker confirm, deletes the confirmed rows and commits. A failed publish bumps
-//!   `attempts`; a row is retried after `2^attempts` seconds (capped at 5 minutes). A crash after
+//!   `attempts`; the row is retried after `2^attempts` seconds (capped at 5 minutes), and later
+//!   rows wait behind it, so one relay publishes a producer's events in order. (Several relay
+//!   replicas would not keep that order; consumers do not depend on it.) A crash after
 //!   the confirm and before the commit publishes the row again: consumers dedupe by event id.
 //! - [`mark_processed`] records `(consumer, message id)` in the consumer's transaction; `false`
 //!   means the message was already handled and must change nothing.
@@ -97,6 +99,8 @@ struct Row {
     routing_key: String,
     payload: serde_json::Value,
     headers: serde_json::Value,
+    /// Not backing off after a failed publish.
+    ready: bool,
 }
 
 /// Publishes one producer's committed events.
@@ -131,20 +135,28 @@ impl Relay {
         let batch = self.settings.batch_size;
         conn.transaction::<usize, OutboxError, _>(|conn| {
             async move {
+                // The head of the producer's rows in id order; the first row still backing off
+                // stops the batch, so later rows never overtake it.
                 let rows: Vec<Row> = t_outbox::table
                     .filter(t_outbox::producer.eq(producer))
-                    .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
-                        "(last_attempt_at IS NULL OR last_attempt_at < now() - make_interval(secs => LEAST(power(2, attempts), 300)))",
-                    ))
                     .order(t_outbox::id.asc())
                     .limit(batch)
-                    .select((t_outbox::id, t_outbox::event_id, t_outbox::routing_key, t_outbox::payload, t_outbox::headers))
+                    .select((
+                        t_outbox::id,
+                        t_outbox::event_id,
+                        t_outbox::routing_key,
+                        t_outbox::payload,
+                        t_outbox::headers,
+                        diesel::dsl::sql::<diesel::sql_types::Bool>(
+                            "(last_attempt_at IS NULL OR last_attempt_at < now() - make_interval(secs => LEAST(power(2, attempts), 300)))",
+                        ),
+                    ))
                     .for_update()
                     .skip_locked()
                     .load(conn)
                     .await?;
                 let mut published = Vec::with_capacity(rows.len());
-                for row in rows {
+                for row in rows.into_iter().take_while(|r| r.ready) {
                     let message = OutgoingMessage {
                         routing_key: row.routing_key,
                         message_id: row.event_id.to_string(),

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use leadgen_domain::PlatformType;
 
-use crate::client::PlatformClient;
+use crate::client::{PlatformClient, PlatformError};
 use crate::resilience::Limiter;
 use crate::taobao::TaobaoClient;
 
@@ -38,6 +38,25 @@ impl Transport {
             endpoint,
             limiter,
         })
+    }
+
+    /// Sends `request` and reads a JSON answer: transport failures, timeouts and 5xx are
+    /// [`PlatformError::Unavailable`]; a body that is not JSON is [`PlatformError::Malformed`].
+    /// URLs (which may carry secrets in their query) are kept out of the errors.
+    pub async fn json(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<serde_json::Value, PlatformError> {
+        let unavailable =
+            |e: reqwest::Error| PlatformError::Unavailable(e.without_url().to_string());
+        let response = request.send().await.map_err(unavailable)?;
+        let status = response.status();
+        let body = response.bytes().await.map_err(unavailable)?;
+        if status.is_server_error() {
+            return Err(PlatformError::Unavailable(format!("HTTP {status}")));
+        }
+        serde_json::from_slice(&body)
+            .map_err(|e| PlatformError::Malformed(format!("HTTP {status}, body is not JSON: {e}")))
     }
 }
 

@@ -1,6 +1,11 @@
 //! Process wiring the four services share, so each `main` stays a few lines: the shutdown
-//! token driven by SIGTERM/SIGINT, the readiness of the database and the broker, and the shared
-//! clients built from settings (the sealer and the platform registry).
+//! token driven by SIGTERM/SIGINT, [`Process`] (what a service runs and how it stops), the
+//! readiness of the database and the broker, and the shared clients built from settings (the
+//! sealer and the platform registry).
+
+mod process;
+
+pub use process::{Background, Process, RunError};
 
 use std::collections::HashMap;
 use std::sync::Arc;

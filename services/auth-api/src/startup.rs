@@ -3,19 +3,17 @@
 
 use std::sync::Arc;
 
-use actix_web::dev::Server;
-use actix_web::{App, HttpServer, web};
+use actix_web::web;
 use anyhow::Context as _;
 use leadgen_crypto::Sealer;
 use leadgen_db::DbPool;
 use leadgen_http::JwtVerifier;
-use leadgen_http::server::{Readiness, configure, not_found, tracing_middleware};
+use leadgen_http::server::Readiness;
 use leadgen_messaging::Broker;
 use leadgen_outbox::Relay;
 use leadgen_platforms::Registry;
-use leadgen_runtime::Dependencies;
+use leadgen_runtime::{Dependencies, Process};
 use tokio_util::sync::CancellationToken;
-use tracing::Instrument as _;
 
 use crate::config::{OAuthSettings, Settings};
 use crate::{SERVICE, routes};
@@ -30,9 +28,7 @@ pub struct AppState {
 
 pub struct Application {
     port: u16,
-    server: Server,
-    relay: Relay,
-    broker: Arc<Broker>,
+    process: Process,
 }
 
 impl Application {
@@ -55,26 +51,24 @@ impl Application {
         let listener =
             leadgen_http::server::bind(&settings.http).context("binding the HTTP port")?;
         let port = listener.local_addr()?.port();
-        let server = HttpServer::new(move || {
-            App::new()
-                .wrap(tracing_middleware())
-                .app_data(state.clone())
-                .app_data(verifier.clone())
-                .configure(configure(Arc::clone(&readiness)))
-                .configure(routes::configure)
-                .default_service(web::to(not_found))
-        })
-        .listen(listener)?
-        .disable_signals()
-        .shutdown_timeout(settings.http.shutdown_timeout_secs)
-        .run();
+        let server = leadgen_http::server::serve(
+            listener,
+            readiness,
+            settings.http.shutdown_timeout_secs,
+            move |cfg| {
+                cfg.app_data(state.clone()).app_data(verifier.clone());
+                routes::configure(cfg);
+            },
+        )?;
         let relay = Relay::new(pool, Arc::clone(&broker), SERVICE, settings.outbox.clone());
-        Ok(Application {
-            port,
+        let process = Process {
             server,
-            relay,
-            broker,
-        })
+            broker: Some(broker),
+            relay: Some(relay),
+            consumer: None,
+            background: Vec::new(),
+        };
+        Ok(Application { port, process })
     }
 
     pub fn port(&self) -> u16 {
@@ -83,15 +77,6 @@ impl Application {
 
     /// Serves until `shutdown` fires, then drains requests and the relay's batch.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let relay = tokio::spawn(
-            self.relay
-                .run(shutdown.clone())
-                .instrument(tracing::info_span!("outbox_relay")),
-        );
-        let served = leadgen_http::server::run_until_stopped(self.server, shutdown.clone()).await;
-        shutdown.cancel();
-        relay.await.context("outbox relay task")?;
-        self.broker.close().await;
-        served.context("HTTP server")
+        Ok(self.process.run_until_stopped(shutdown).await?)
     }
 }

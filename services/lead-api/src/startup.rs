@@ -2,13 +2,12 @@
 
 use std::sync::Arc;
 
-use actix_web::dev::Server;
-use actix_web::{App, HttpServer, web};
+use actix_web::web;
 use anyhow::Context as _;
 use leadgen_db::DbPool;
 use leadgen_http::JwtVerifier;
-use leadgen_http::server::{Readiness, configure, not_found, tracing_middleware};
-use leadgen_runtime::Dependencies;
+use leadgen_http::server::Readiness;
+use leadgen_runtime::{Dependencies, Process};
 use leadgen_settings::{AuthSettings, DatabaseSettings, HttpSettings, TelemetrySettings};
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
@@ -29,7 +28,7 @@ pub struct AppState {
 
 pub struct Application {
     port: u16,
-    server: Server,
+    process: Process,
 }
 
 impl Application {
@@ -41,20 +40,23 @@ impl Application {
         let listener =
             leadgen_http::server::bind(&settings.http).context("binding the HTTP port")?;
         let port = listener.local_addr()?.port();
-        let server = HttpServer::new(move || {
-            App::new()
-                .wrap(tracing_middleware())
-                .app_data(state.clone())
-                .app_data(verifier.clone())
-                .configure(configure(Arc::clone(&readiness)))
-                .configure(routes::configure)
-                .default_service(web::to(not_found))
-        })
-        .listen(listener)?
-        .disable_signals()
-        .shutdown_timeout(settings.http.shutdown_timeout_secs)
-        .run();
-        Ok(Application { port, server })
+        let server = leadgen_http::server::serve(
+            listener,
+            readiness,
+            settings.http.shutdown_timeout_secs,
+            move |cfg| {
+                cfg.app_data(state.clone()).app_data(verifier.clone());
+                routes::configure(cfg);
+            },
+        )?;
+        let process = Process {
+            server,
+            broker: None,
+            relay: None,
+            consumer: None,
+            background: Vec::new(),
+        };
+        Ok(Application { port, process })
     }
 
     pub fn port(&self) -> u16 {
@@ -62,8 +64,6 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        leadgen_http::server::run_until_stopped(self.server, shutdown)
-            .await
-            .context("HTTP server")
+        Ok(self.process.run_until_stopped(shutdown).await?)
     }
 }

@@ -3,15 +3,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::dev::Server;
 use anyhow::Context as _;
 use leadgen_events::routing;
-use leadgen_messaging::consumer::{self, ConsumeOptions};
+use leadgen_messaging::consumer::ConsumeOptions;
 use leadgen_messaging::{Broker, QueueSpec};
 use leadgen_outbox::Relay;
-use leadgen_runtime::Dependencies;
+use leadgen_runtime::{Dependencies, Process};
 use tokio_util::sync::CancellationToken;
-use tracing::Instrument as _;
 
 use crate::SERVICE;
 use crate::config::Settings;
@@ -27,11 +25,7 @@ pub fn queue() -> QueueSpec {
 
 pub struct Application {
     port: u16,
-    server: Server,
-    relay: Relay,
-    broker: Arc<Broker>,
-    handler: Arc<RawOrdersHandler>,
-    consume: ConsumeOptions,
+    process: Process,
 }
 
 impl Application {
@@ -48,61 +42,40 @@ impl Application {
         let listener =
             leadgen_http::server::bind(&settings.http).context("binding the HTTP port")?;
         let port = listener.local_addr()?.port();
-        let server = leadgen_http::server::health_server(
+        let server = leadgen_http::server::serve(
             listener,
             readiness,
             settings.http.shutdown_timeout_secs,
+            |_| {},
         )?;
-        Ok(Application {
-            port,
+        let consume = ConsumeOptions {
+            consumer: SERVICE,
+            prefetch: settings.amqp.prefetch,
+            delivery_limit: settings.amqp.delivery_limit,
+            give_up_after: Duration::from_secs(settings.processing.broker_give_up_secs),
+        };
+        let process = Process {
             server,
-            relay: Relay::new(
+            relay: Some(Relay::new(
                 pool.clone(),
                 Arc::clone(&broker),
                 SERVICE,
                 settings.outbox.clone(),
-            ),
-            broker,
-            handler: Arc::new(RawOrdersHandler { pool, sealer }),
-            consume: ConsumeOptions {
-                consumer: SERVICE,
-                prefetch: settings.amqp.prefetch,
-                delivery_limit: settings.amqp.delivery_limit,
-                give_up_after: Duration::from_secs(settings.processing.broker_give_up_secs),
-            },
-        })
+            )),
+            broker: Some(broker),
+            consumer: Some((Arc::new(RawOrdersHandler { pool, sealer }), consume)),
+            background: Vec::new(),
+        };
+        Ok(Application { port, process })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    /// Runs until `shutdown` fires (or the broker stays away too long, which is an error).
+    /// Runs until `shutdown` fires (or the broker stays away too long, which is an error):
+    /// stops consuming, lets in-flight work finish, flushes the relay, closes the broker.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let relay = tokio::spawn(
-            self.relay
-                .run(shutdown.clone())
-                .instrument(tracing::info_span!("outbox_relay")),
-        );
-        let server = tokio::spawn(leadgen_http::server::run_until_stopped(
-            self.server,
-            shutdown.clone(),
-        ));
-        let consumed = consumer::run(
-            Arc::clone(&self.broker),
-            self.handler,
-            self.consume,
-            shutdown.clone(),
-        )
-        .instrument(tracing::info_span!("consumer"))
-        .await;
-        shutdown.cancel();
-        relay.await.context("outbox relay task")?;
-        server
-            .await
-            .context("health server task")?
-            .context("health server")?;
-        self.broker.close().await;
-        consumed.context("consuming RawOrdersFetched")
+        Ok(self.process.run_until_stopped(shutdown).await?)
     }
 }

@@ -4,13 +4,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::dev::Server;
 use anyhow::Context as _;
 use leadgen_events::routing;
-use leadgen_messaging::consumer::{self, ConsumeOptions};
+use leadgen_messaging::consumer::ConsumeOptions;
 use leadgen_messaging::{Broker, QueueSpec};
 use leadgen_outbox::Relay;
-use leadgen_runtime::Dependencies;
+use leadgen_runtime::{Background, Dependencies, Process};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
@@ -30,12 +29,7 @@ pub fn queue() -> QueueSpec {
 
 pub struct Application {
     port: u16,
-    server: Server,
-    relay: Relay,
-    broker: Arc<Broker>,
-    handler: Arc<SyncRequestedHandler>,
-    consume: ConsumeOptions,
-    scheduler: Option<Scheduler>,
+    process: Process,
 }
 
 impl Application {
@@ -60,30 +54,46 @@ impl Application {
         let listener =
             leadgen_http::server::bind(&settings.http).context("binding the HTTP port")?;
         let port = listener.local_addr()?.port();
-        let server = leadgen_http::server::health_server(
+        let server = leadgen_http::server::serve(
             listener,
             readiness,
             settings.http.shutdown_timeout_secs,
+            |_| {},
         )?;
         let scheduler = settings.sync.scheduler_enabled.then(|| Scheduler {
             pool: pool.clone(),
             interval_minutes: settings.sync.schedule_interval_minutes,
             tick: Duration::from_secs(settings.sync.scheduler_tick_secs),
         });
-        Ok(Application {
-            port,
+        let consume = ConsumeOptions {
+            consumer: SERVICE,
+            prefetch: settings.amqp.prefetch,
+            delivery_limit: settings.amqp.delivery_limit,
+            give_up_after: Duration::from_secs(settings.sync.broker_give_up_secs),
+        };
+        let mut background: Vec<Background> = Vec::new();
+        if let Some(scheduler) = scheduler {
+            background.push(Box::new(|token| {
+                Box::pin(
+                    scheduler
+                        .run(token)
+                        .instrument(tracing::info_span!("scheduler")),
+                )
+            }));
+        }
+        let process = Process {
             server,
-            relay: Relay::new(pool, Arc::clone(&broker), SERVICE, settings.outbox.clone()),
-            broker,
-            handler: Arc::new(SyncRequestedHandler { syncer }),
-            consume: ConsumeOptions {
-                consumer: SERVICE,
-                prefetch: settings.amqp.prefetch,
-                delivery_limit: settings.amqp.delivery_limit,
-                give_up_after: Duration::from_secs(settings.sync.broker_give_up_secs),
-            },
-            scheduler,
-        })
+            relay: Some(Relay::new(
+                pool,
+                Arc::clone(&broker),
+                SERVICE,
+                settings.outbox.clone(),
+            )),
+            broker: Some(broker),
+            consumer: Some((Arc::new(SyncRequestedHandler { syncer }), consume)),
+            background,
+        };
+        Ok(Application { port, process })
     }
 
     pub fn port(&self) -> u16 {
@@ -91,41 +101,8 @@ impl Application {
     }
 
     /// Runs until `shutdown` fires (or the broker stays away too long, which is an error):
-    /// stops consuming, lets in-flight syncs finish, flushes the relay, closes the broker.
+    /// stops consuming, lets in-flight work finish, flushes the relay, closes the broker.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let relay = tokio::spawn(
-            self.relay
-                .run(shutdown.clone())
-                .instrument(tracing::info_span!("outbox_relay")),
-        );
-        let scheduler = self.scheduler.map(|s| {
-            tokio::spawn(
-                s.run(shutdown.clone())
-                    .instrument(tracing::info_span!("scheduler")),
-            )
-        });
-        let server = tokio::spawn(leadgen_http::server::run_until_stopped(
-            self.server,
-            shutdown.clone(),
-        ));
-        let consumed = consumer::run(
-            Arc::clone(&self.broker),
-            self.handler,
-            self.consume,
-            shutdown.clone(),
-        )
-        .instrument(tracing::info_span!("consumer"))
-        .await;
-        shutdown.cancel();
-        relay.await.context("outbox relay task")?;
-        if let Some(s) = scheduler {
-            s.await.context("scheduler task")?;
-        }
-        server
-            .await
-            .context("health server task")?
-            .context("health server")?;
-        self.broker.close().await;
-        consumed.context("consuming SyncRequested")
+        Ok(self.process.run_until_stopped(shutdown).await?)
     }
 }

@@ -88,50 +88,31 @@ impl TaobaoClient {
         params: &BTreeMap<String, String>,
     ) -> Result<serde_json::Value, PlatformError> {
         self.transport.limiter.wait(&app.app_key).await;
-        let response = self
+        let json = self
             .transport
-            .http
-            .post(&self.transport.endpoint.api_url)
-            .form(params)
-            .send()
-            .await
-            .map_err(|e| PlatformError::Unavailable(e.without_url().to_string()))?;
-        let status = response.status();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| PlatformError::Unavailable(e.without_url().to_string()))?;
-        if status.is_server_error() {
-            return Err(PlatformError::Unavailable(format!("HTTP {status}")));
+            .json(
+                self.transport
+                    .http
+                    .post(&self.transport.endpoint.api_url)
+                    .form(params),
+            )
+            .await?;
+        match parse_error_response(&json) {
+            Some(error) => Err(error),
+            None => Ok(json),
         }
-        let json: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
-            PlatformError::Malformed(format!("HTTP {status}, body is not JSON: {e}"))
-        })?;
-        if let Some(error) = parse_error_response(&json) {
-            return Err(error);
-        }
-        Ok(json)
     }
 
     async fn token_request(&self, form: &[(&str, &str)]) -> Result<TokenSet, PlatformError> {
-        let response = self
+        let json = self
             .transport
-            .http
-            .post(&self.transport.endpoint.token_url)
-            .form(form)
-            .send()
-            .await
-            .map_err(|e| PlatformError::Unavailable(e.without_url().to_string()))?;
-        let status = response.status();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| PlatformError::Unavailable(e.without_url().to_string()))?;
-        if status.is_server_error() {
-            return Err(PlatformError::Unavailable(format!("HTTP {status}")));
-        }
-        let json: serde_json::Value = serde_json::from_slice(&body)
-            .map_err(|e| PlatformError::Malformed(format!("token response: {e}")))?;
+            .json(
+                self.transport
+                    .http
+                    .post(&self.transport.endpoint.token_url)
+                    .form(form),
+            )
+            .await?;
         parse_token_response(&json, Utc::now())
     }
 }

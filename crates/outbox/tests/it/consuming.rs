@@ -1,0 +1,141 @@
+//! `consumer::run` and `consumer::settle` against a quorum queue: idempotency through the
+//! ledger, dead-lettering, bounded redelivery.
+
+use std::time::{Duration, Instant};
+
+use crate::support::{
+    Behaviour, CONSUMER, DELIVERY_LIMIT, Fixture, Probe, eventually, message, sync_event,
+};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_delivered_twice_has_one_side_effect() {
+    let fx = Fixture::new(&[CONSUMER]).await;
+    let body = serde_json::to_vec(&sync_event(1)).expect("serialize");
+    let duplicate = message(&body);
+    fx.publish(&duplicate).await;
+    fx.publish(&duplicate).await;
+
+    let probe = Probe::new(Behaviour::Ledger {
+        pool: fx.db.pool.clone(),
+        delay: Duration::ZERO,
+    });
+    let running = fx.spawn_consumer(CONSUMER, probe.clone());
+    eventually(Duration::from_secs(15), "both copies handled", || async {
+        probe.finished() >= 2
+    })
+    .await;
+    // Stopping closes the channel: anything not acked would be back in the queue.
+    running.stop().await.expect("consumer stops cleanly");
+
+    assert_eq!(probe.call_count(), 2);
+    let effects = fx.side_effects().await;
+    assert_eq!(effects.len(), 1, "{effects:?}");
+    assert_eq!(effects.get(&duplicate.message_id), Some(&1));
+    assert_eq!(fx.ready(&fx.queue(CONSUMER)).await, 0, "both copies acked");
+    assert_eq!(fx.ready(&fx.dlq(CONSUMER)).await, 0);
+    fx.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_message_is_dead_lettered_and_not_redelivered() {
+    let fx = Fixture::new(&[CONSUMER]).await;
+    let poison = message(b"{ not an event");
+    fx.publish(&poison).await;
+
+    let probe = Probe::new(Behaviour::Reject);
+    let running = fx.spawn_consumer(CONSUMER, probe.clone());
+    eventually(
+        Duration::from_secs(15),
+        "the message in the DLQ",
+        || async { fx.ready(&fx.dlq(CONSUMER)).await == 1 },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    running.stop().await.expect("consumer stops cleanly");
+
+    assert_eq!(probe.call_count(), 1, "handled once, never redelivered");
+    assert_eq!(fx.ready(&fx.queue(CONSUMER)).await, 0);
+    let dead = fx.drain(&fx.dlq(CONSUMER)).await;
+    assert_eq!(dead.len(), 1);
+    assert_eq!(
+        dead[0]
+            .delivery
+            .properties
+            .message_id()
+            .as_ref()
+            .map(|s| s.to_string()),
+        Some(poison.message_id.clone())
+    );
+    assert_eq!(dead[0].delivery.data, poison.payload);
+    fx.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_that_always_fails_is_delivered_at_most_the_limit_then_dead_lettered() {
+    let fx = Fixture::new(&[CONSUMER]).await;
+    let doomed = message(b"{}");
+    fx.publish(&doomed).await;
+
+    let started = Instant::now();
+    let probe = Probe::new(Behaviour::AlwaysRetry);
+    let running = fx.spawn_consumer(CONSUMER, probe.clone());
+    // Backoff is at most 5 s per retry: 4 retries stay well under 45 s.
+    eventually(
+        Duration::from_secs(45),
+        "the message in the DLQ",
+        || async { fx.ready(&fx.dlq(CONSUMER)).await == 1 },
+    )
+    .await;
+    let took = started.elapsed();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    running.stop().await.expect("consumer stops cleanly");
+
+    let calls = probe.calls();
+    let counts: Vec<u32> = calls.iter().map(|m| m.delivery_count).collect();
+    eprintln!("deliveries: {counts:?}, dead-lettered after {took:?}");
+    assert!(
+        !calls.is_empty() && calls.len() <= DELIVERY_LIMIT as usize,
+        "delivered {} times (limit {DELIVERY_LIMIT}): counts {counts:?}",
+        calls.len()
+    );
+    assert_eq!(
+        counts,
+        (0..DELIVERY_LIMIT).collect::<Vec<_>>(),
+        "x-delivery-count seen by the handler"
+    );
+    assert_eq!(fx.ready(&fx.queue(CONSUMER)).await, 0);
+    let dead = fx.drain(&fx.dlq(CONSUMER)).await;
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].delivery.data, doomed.payload);
+    fx.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transient_failure_is_retried_and_then_succeeds() {
+    let fx = Fixture::new(&[CONSUMER]).await;
+    let flaky = message(b"{}");
+    fx.publish(&flaky).await;
+
+    let probe = Probe::new(Behaviour::RetryOnce);
+    let running = fx.spawn_consumer(CONSUMER, probe.clone());
+    eventually(
+        Duration::from_secs(15),
+        "the second delivery handled",
+        || async { probe.finished() >= 2 },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    running.stop().await.expect("consumer stops cleanly");
+
+    let calls = probe.calls();
+    assert_eq!(calls.len(), 2, "one failure, one success: {calls:?}");
+    assert_eq!(
+        calls[1].message_id.as_deref(),
+        Some(flaky.message_id.as_str())
+    );
+    assert_eq!(calls[1].delivery_count, 1);
+    assert!(calls[1].redelivered);
+    assert_eq!(fx.ready(&fx.queue(CONSUMER)).await, 0);
+    assert_eq!(fx.ready(&fx.dlq(CONSUMER)).await, 0);
+    fx.close().await;
+}

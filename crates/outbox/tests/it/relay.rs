@@ -1,0 +1,243 @@
+//! The relay: committed outbox rows reach the broker once, in id order, and survive a refused
+//! publish.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use lapin::options::ExchangeDeleteOptions;
+use leadgen_db::ScopedFutureExt;
+use leadgen_db::schema::t_outbox;
+use leadgen_events::{CloudEvent, SyncRequestedV1};
+use leadgen_outbox::{OutboxError, Relay};
+use tracing::Instrument;
+
+use crate::support::{
+    Behaviour, CONSUMER, Fixture, Probe, ROUTING_KEY, eventually, init_telemetry, sync_event,
+};
+
+const PRODUCER: &str = "test";
+
+fn relay(fx: &Fixture) -> Relay {
+    Relay::new(
+        fx.db.pool.clone(),
+        fx.broker.clone(),
+        PRODUCER,
+        leadgen_test_support::outbox_settings(),
+    )
+}
+
+/// Enqueues `events` in one committed transaction.
+async fn enqueue_committed(fx: &Fixture, events: &[CloudEvent<SyncRequestedV1>]) {
+    let mut conn = leadgen_db::conn(&fx.db.pool).await.expect("db connection");
+    let events = events.to_vec();
+    conn.transaction::<(), OutboxError, _>(|conn| {
+        async move {
+            for event in &events {
+                leadgen_outbox::enqueue(conn, PRODUCER, event).await?;
+            }
+            Ok(())
+        }
+        .scope_boxed()
+    })
+    .await
+    .expect("commit the outbox rows");
+}
+
+/// `(event id, attempts, last_error)` of the remaining rows, in id order.
+async fn outbox_rows(fx: &Fixture) -> Vec<(uuid::Uuid, i32, Option<String>)> {
+    let mut conn = leadgen_db::conn(&fx.db.pool).await.expect("db connection");
+    t_outbox::table
+        .order(t_outbox::id.asc())
+        .select((t_outbox::event_id, t_outbox::attempts, t_outbox::last_error))
+        .load(&mut conn)
+        .await
+        .expect("load outbox rows")
+}
+
+/// Makes the next publish fail: the events exchange disappears, so the broker closes the
+/// publishing channel with 404. The broker re-declares the topology when it reopens.
+async fn delete_events_exchange(fx: &Fixture) {
+    let channel = fx.broker.consumer_channel().await.expect("admin channel");
+    channel
+        .exchange_delete(
+            &fx.topology().events_exchange(),
+            ExchangeDeleteOptions::default(),
+        )
+        .await
+        .expect("delete the events exchange");
+    let _ = channel.close(200, "done").await;
+}
+
+fn message_ids(messages: &[lapin::message::BasicGetMessage]) -> Vec<String> {
+    messages
+        .iter()
+        .map(|m| {
+            m.delivery
+                .properties
+                .message_id()
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn committed_events_are_relayed_once_in_order_and_consumed_with_trace_context() {
+    const AUDIT: &str = "audit";
+    init_telemetry();
+    let fx = Fixture::new(&[CONSUMER, AUDIT]).await;
+    let committed = vec![sync_event(1), sync_event(2), sync_event(3)];
+    let rolled_back = sync_event(4);
+
+    let span = tracing::error_span!("it.enqueue");
+    let traceparent = async {
+        enqueue_committed(&fx, &committed).await;
+        let mut conn = leadgen_db::conn(&fx.db.pool).await.expect("db connection");
+        let event = rolled_back.clone();
+        let result = conn
+            .transaction::<(), OutboxError, _>(|conn| {
+                async move {
+                    leadgen_outbox::enqueue(conn, PRODUCER, &event).await?;
+                    Err(diesel::result::Error::RollbackTransaction.into())
+                }
+                .scope_boxed()
+            })
+            .await;
+        assert!(result.is_err(), "the second transaction rolls back");
+        leadgen_telemetry::inject_current().remove("traceparent")
+    }
+    .instrument(span)
+    .await
+    .expect("the enqueueing span has a W3C trace context");
+
+    let relay = relay(&fx);
+    assert_eq!(relay.pending().await.expect("pending"), 3);
+    assert_eq!(relay.relay_once().await.expect("relay"), 3);
+    assert_eq!(relay.pending().await.expect("pending"), 0);
+    assert!(outbox_rows(&fx).await.is_empty(), "published rows deleted");
+    assert_eq!(
+        relay.relay_once().await.expect("relay"),
+        0,
+        "nothing left to publish"
+    );
+
+    // A second queue bound to the same key shows exactly what was published, in order.
+    let published = fx.drain(&fx.queue(AUDIT)).await;
+    let expected_ids: Vec<String> = committed.iter().map(|e| e.id.to_string()).collect();
+    assert_eq!(message_ids(&published), expected_ids);
+    for (message, event) in published.iter().zip(&committed) {
+        let props = &message.delivery.properties;
+        assert_eq!(
+            props.content_type().as_ref().map(|s| s.as_str()),
+            Some("application/json")
+        );
+        assert_eq!(*props.delivery_mode(), Some(2), "persistent");
+        assert_eq!(props.kind().as_ref().map(|s| s.as_str()), Some(ROUTING_KEY));
+        assert_eq!(message.delivery.routing_key.as_str(), ROUTING_KEY);
+        let body = CloudEvent::<SyncRequestedV1>::from_slice(&message.delivery.data)
+            .expect("a valid envelope");
+        assert_eq!(&body, event);
+    }
+
+    let probe = Probe::new(Behaviour::Ack);
+    let running = fx.spawn_consumer(CONSUMER, probe.clone());
+    eventually(Duration::from_secs(15), "3 messages handled", || async {
+        probe.finished() >= 3
+    })
+    .await;
+    // Nothing else shows up (the rolled-back event in particular).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    running.stop().await.expect("consumer stops cleanly");
+
+    let calls = probe.calls();
+    assert_eq!(calls.len(), 3, "each event handled once: {calls:?}");
+    let handled: HashSet<String> = calls.iter().filter_map(|m| m.message_id.clone()).collect();
+    assert_eq!(handled, expected_ids.iter().cloned().collect());
+    assert!(!handled.contains(&rolled_back.id.to_string()));
+    for call in &calls {
+        assert_eq!(call.routing_key, ROUTING_KEY);
+        assert_eq!(
+            call.headers.get("traceparent"),
+            Some(&traceparent),
+            "trace context captured at enqueue time travels with the message"
+        );
+        assert_eq!(call.delivery_count, 0);
+    }
+    assert_eq!(fx.ready(&fx.queue(CONSUMER)).await, 0);
+    assert_eq!(fx.ready(&fx.dlq(CONSUMER)).await, 0);
+    fx.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_records_a_refused_publish_and_publishes_the_row_later_in_order() {
+    let fx = Fixture::new(&[CONSUMER]).await;
+    let events = vec![sync_event(1), sync_event(2), sync_event(3)];
+    enqueue_committed(&fx, &events).await;
+    let relay = relay(&fx);
+
+    delete_events_exchange(&fx).await;
+    assert_eq!(
+        relay
+            .relay_once()
+            .await
+            .expect("a refused publish is not a relay error"),
+        0,
+        "the first row fails and the rows after it wait"
+    );
+    let rows = outbox_rows(&fx).await;
+    assert_eq!(rows.len(), 3, "nothing deleted: {rows:?}");
+    assert_eq!(rows[0].0, events[0].id);
+    assert_eq!(rows[0].1, 1, "attempts incremented");
+    let error = rows[0].2.clone().expect("last_error set");
+    assert!(!error.is_empty());
+    for row in &rows[1..] {
+        assert_eq!((row.1, row.2.as_deref()), (0, None), "later rows untouched");
+    }
+
+    // Skip the 2 s backoff instead of waiting for it.
+    let mut conn = leadgen_db::conn(&fx.db.pool).await.expect("db connection");
+    diesel::sql_query("UPDATE t_outbox SET last_attempt_at = now() - interval '1 hour'")
+        .execute(&mut conn)
+        .await
+        .expect("expire the backoff");
+
+    // The broker reconnects and re-declares the exchange (and the queue's binding).
+    assert_eq!(relay.relay_once().await.expect("relay"), 3);
+    assert_eq!(relay.pending().await.expect("pending"), 0);
+    assert_eq!(relay.relay_once().await.expect("relay"), 0);
+
+    let published = fx.drain(&fx.queue(CONSUMER)).await;
+    let expected: Vec<String> = events.iter().map(|e| e.id.to_string()).collect();
+    assert_eq!(
+        message_ids(&published),
+        expected,
+        "each row published once, in id order"
+    );
+    eprintln!("refused publish recorded as: {error}");
+    fx.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_after_a_failed_row_wait_for_it_during_its_backoff() {
+    let fx = Fixture::new(&[CONSUMER]).await;
+    let events = vec![sync_event(1), sync_event(2), sync_event(3)];
+    enqueue_committed(&fx, &events).await;
+    let relay = relay(&fx);
+
+    delete_events_exchange(&fx).await;
+    assert_eq!(relay.relay_once().await.expect("relay"), 0);
+
+    // The next poll comes within the first row's backoff (2 s): the rows after it must wait.
+    let published_now = relay.relay_once().await.expect("relay");
+    let overtaking = fx.drain(&fx.queue(CONSUMER)).await;
+    assert_eq!(
+        (published_now, message_ids(&overtaking)),
+        (0, Vec::new()),
+        "later events were published before the event that failed"
+    );
+    assert_eq!(relay.pending().await.expect("pending"), 3);
+    fx.close().await;
+}

@@ -1,0 +1,88 @@
+//! [`Process`]: what one service process runs, and the one way it stops. On the shutdown token
+//! (SIGTERM/SIGINT, or a consumer that gave up on the broker): the HTTP server stops accepting
+//! and drains, the consumer cancels and lets in-flight messages finish, the outbox relay
+//! finishes its batch, background tasks end, and the broker connection closes last.
+
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use futures::future::BoxFuture;
+use leadgen_messaging::consumer::{self, ConsumeOptions};
+use leadgen_messaging::{Broker, Handler, MessagingError};
+use leadgen_outbox::Relay;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
+
+/// A background task started with the shutdown token (the scheduler, for example).
+pub type Background = Box<dyn FnOnce(CancellationToken) -> BoxFuture<'static, ()> + Send>;
+
+/// Why a process stopped with an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    #[error("HTTP server failed: {0}")]
+    Http(#[from] std::io::Error),
+    #[error("a task panicked or was aborted: {0}")]
+    Task(#[from] tokio::task::JoinError),
+    #[error("consumer stopped: {0}")]
+    Consumer(#[from] MessagingError),
+}
+
+/// The parts of one service process.
+pub struct Process {
+    pub server: Server,
+    pub broker: Option<Arc<Broker>>,
+    pub relay: Option<Relay>,
+    pub consumer: Option<(Arc<dyn Handler>, ConsumeOptions)>,
+    pub background: Vec<Background>,
+}
+
+impl Process {
+    /// Runs every part until `shutdown` fires, then stops them in order.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> Result<(), RunError> {
+        let mut tasks = Vec::new();
+        if let Some(relay) = self.relay {
+            tasks.push(tokio::spawn(
+                relay
+                    .run(shutdown.clone())
+                    .instrument(tracing::info_span!("outbox_relay")),
+            ));
+        }
+        for start in self.background {
+            tasks.push(tokio::spawn(start(shutdown.clone())));
+        }
+        let consumer = match (self.consumer, &self.broker) {
+            (Some((handler, options)), Some(broker)) => Some(tokio::spawn(
+                consumer::run(Arc::clone(broker), handler, options, shutdown.clone())
+                    .instrument(tracing::info_span!("consumer")),
+            )),
+            _ => None,
+        };
+        let served = async {
+            let result =
+                leadgen_http::server::run_until_stopped(self.server, shutdown.clone()).await;
+            shutdown.cancel();
+            result
+        };
+        let consumed = async {
+            match consumer {
+                Some(handle) => {
+                    let result = handle.await.map(|r| r.map_err(RunError::Consumer));
+                    // A consumer that gave up on the broker stops the whole process (exit non-zero).
+                    shutdown.cancel();
+                    result
+                }
+                None => Ok(Ok(())),
+            }
+        };
+        let (served, consumed) = tokio::join!(served, consumed);
+        for task in tasks {
+            task.await?;
+        }
+        if let Some(broker) = &self.broker {
+            broker.close().await;
+        }
+        served?;
+        consumed?
+    }
+}
