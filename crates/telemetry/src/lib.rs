@@ -119,3 +119,40 @@ pub fn set_parent_from(span: &tracing::Span, headers: &HashMap<String, String>) 
         span.set_parent(parent);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tracing_subscriber::layer::SubscriberExt;
+
+    use super::*;
+
+    #[test]
+    fn trace_context_travels_out_and_back_in() {
+        let provider = SdkTracerProvider::builder().build();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+        tracing::subscriber::with_default(subscriber, || {
+            let outgoing = tracing::info_span!("publish");
+            let (trace_id, headers) = outgoing.in_scope(|| (current_trace_id(), inject_current()));
+            assert_eq!(trace_id.len(), 32);
+            assert_ne!(trace_id, "0".repeat(32));
+            let traceparent = headers.get("traceparent").expect("traceparent");
+            assert!(
+                traceparent.starts_with(&format!("00-{trace_id}-")),
+                "{traceparent}"
+            );
+
+            let incoming = tracing::info_span!("consume");
+            set_parent_from(&incoming, &headers);
+            assert_eq!(
+                incoming.in_scope(current_trace_id),
+                trace_id,
+                "the consumer continues the trace"
+            );
+
+            let unrelated = tracing::info_span!("other");
+            set_parent_from(&unrelated, &HashMap::new());
+            assert_ne!(unrelated.in_scope(current_trace_id), trace_id);
+        });
+    }
+}

@@ -1,0 +1,124 @@
+#![expect(
+    clippy::expect_used,
+    reason = "a failed step must stop the test at once"
+)]
+
+//! `schema.rs` is written by hand: this test migrates a fresh database and checks that every
+//! table in `schema.rs` names exactly the columns the migrations create (and no table is
+//! missing). Nullability is not compared here: a wrong one fails to load rows, which the service
+//! tests do.
+
+use std::collections::BTreeMap;
+
+use diesel::prelude::*;
+use diesel::sql_types::Text;
+use diesel_async::RunQueryDsl;
+use leadgen_db::schema::*;
+
+#[derive(QueryableByName)]
+struct Column {
+    #[diesel(sql_type = Text)]
+    column_name: String,
+    #[diesel(sql_type = Text)]
+    is_nullable: String,
+}
+
+/// The columns diesel selects for `query` (`SELECT "t"."a", "t"."b" FROM …`).
+fn diesel_columns<Q>(query: Q) -> Vec<String>
+where
+    Q: diesel::query_builder::QueryFragment<diesel::pg::Pg>,
+{
+    let sql = diesel::debug_query::<diesel::pg::Pg, _>(&query).to_string();
+    let list = sql
+        .trim_start_matches("SELECT ")
+        .split(" FROM ")
+        .next()
+        .expect("select list")
+        .to_owned();
+    list.split(", ")
+        .map(|c| {
+            c.rsplit('.')
+                .next()
+                .expect("column")
+                .trim_matches('"')
+                .to_owned()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn schema_rs_matches_the_migrated_database() {
+    let db = leadgen_test_support::TestDb::new().await;
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    let tables: Vec<(&str, Vec<String>)> = vec![
+        (
+            "t_ecom_platform_auth",
+            diesel_columns(t_ecom_platform_auth::table.select(t_ecom_platform_auth::all_columns)),
+        ),
+        (
+            "t_ecom_sync_task",
+            diesel_columns(t_ecom_sync_task::table.select(t_ecom_sync_task::all_columns)),
+        ),
+        (
+            "t_ecom_order_raw",
+            diesel_columns(t_ecom_order_raw::table.select(t_ecom_order_raw::all_columns)),
+        ),
+        (
+            "t_ecom_order_processed",
+            diesel_columns(
+                t_ecom_order_processed::table.select(t_ecom_order_processed::all_columns),
+            ),
+        ),
+        (
+            "t_order_lead",
+            diesel_columns(t_order_lead::table.select(t_order_lead::all_columns)),
+        ),
+        (
+            "t_operation_log",
+            diesel_columns(t_operation_log::table.select(t_operation_log::all_columns)),
+        ),
+        (
+            "t_outbox",
+            diesel_columns(t_outbox::table.select(t_outbox::all_columns)),
+        ),
+        (
+            "t_processed_message",
+            diesel_columns(t_processed_message::table.select(t_processed_message::all_columns)),
+        ),
+    ];
+    let all_tables: Vec<String> = diesel::sql_query(
+        "SELECT table_name AS column_name, 'NO' AS is_nullable FROM information_schema.tables \
+         WHERE table_schema = 'public' AND table_name LIKE 't\\_%'",
+    )
+    .load::<Column>(&mut conn)
+    .await
+    .expect("tables")
+    .into_iter()
+    .map(|c| c.column_name)
+    .collect();
+    assert_eq!(
+        all_tables.len(),
+        tables.len(),
+        "tables in the database: {all_tables:?}"
+    );
+    for (table, in_schema_rs) in tables {
+        let columns: BTreeMap<String, bool> = diesel::sql_query(format!(
+            "SELECT column_name::text, is_nullable::text FROM information_schema.columns \
+             WHERE table_schema = 'public' AND table_name = '{table}'"
+        ))
+        .load::<Column>(&mut conn)
+        .await
+        .expect("columns")
+        .into_iter()
+        .map(|c| (c.column_name, c.is_nullable == "YES"))
+        .collect();
+        let mut expected: Vec<&String> = columns.keys().collect();
+        let mut declared: Vec<&String> = in_schema_rs.iter().collect();
+        expected.sort();
+        declared.sort();
+        assert_eq!(
+            declared, expected,
+            "{table}: schema.rs and the migrations disagree"
+        );
+    }
+}
