@@ -65,10 +65,13 @@ pub fn init(
             .with_writer(std::io::stderr)
             .boxed()
     };
-    let otel_layer = tracing_opentelemetry::layer().with_tracer(provider.tracer(service));
+    // The log filter applies to the log output only: spans (trace ids in responses and
+    // messages, exported traces) exist whatever the log level.
+    let otel_layer = tracing_opentelemetry::layer()
+        .with_tracer(provider.tracer(service))
+        .with_filter(tracing_subscriber::filter::LevelFilter::INFO);
     tracing_subscriber::registry()
-        .with(filter)
-        .with(fmt_layer)
+        .with(fmt_layer.with_filter(filter))
         .with(otel_layer)
         .try_init()
         .map_err(|_| TelemetryError::AlreadyInstalled)?;

@@ -21,7 +21,10 @@ pub struct CreateRequest {
     #[validate(required(message = "authInfo 不能为空"), nested)]
     pub auth_info: Option<AuthInfo>,
     #[validate(
-        url(message = "redirectUrl 必须是合法的 http(s) URL"),
+        custom(
+            function = "crate::service::validate::http_url",
+            message = "redirectUrl 必须是合法的 http(s) URL"
+        ),
         length(max = 1024, message = "redirectUrl 过长")
     )]
     pub redirect_url: Option<String>,
@@ -33,16 +36,27 @@ pub struct CreateRequest {
 pub struct AuthInfo {
     #[validate(
         required(message = "appKey 不能为空"),
-        length(min = 1, max = 128, message = "appKey 长度须在 1 到 128 之间")
+        custom(
+            function = "crate::service::validate::not_blank",
+            message = "appKey 不能为空"
+        ),
+        length(max = 128, message = "appKey 长度不能超过 128")
     )]
     pub app_key: Option<String>,
     #[validate(
         required(message = "appSecret 不能为空"),
-        length(min = 1, max = 256, message = "appSecret 长度须在 1 到 256 之间")
+        custom(
+            function = "crate::service::validate::not_blank",
+            message = "appSecret 不能为空"
+        ),
+        length(max = 256, message = "appSecret 长度不能超过 256")
     )]
     #[serde(skip_serializing)]
     pub app_secret: Option<String>,
-    #[validate(url(message = "callbackUrl 必须是合法的 http(s) URL"))]
+    #[validate(custom(
+        function = "crate::service::validate::http_url",
+        message = "callbackUrl 必须是合法的 http(s) URL"
+    ))]
     pub callback_url: Option<String>,
     /// Platform-specific values (e.g. Kuaishou `signSecret`), kept sealed with the secret.
     #[serde(flatten)]

@@ -2,6 +2,7 @@
 
 mod callback;
 pub mod create;
+mod detail;
 pub mod list;
 mod sync;
 mod sync_records;
@@ -19,6 +20,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::get().to(callback::callback),
             )
             .route("/platforms", web::get().to(list::list))
+            .route("/platforms/{platform_id}", web::get().to(detail::detail))
             .route("/platforms/{platform_id}/sync", web::post().to(sync::sync))
             .route("/sync-records", web::get().to(sync_records::list)),
     );

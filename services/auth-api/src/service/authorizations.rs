@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::SERVICE;
 use crate::error::AuthApiError;
-use crate::repo::platforms::{self as repo, AuthFilter, NewAuthRow};
+use crate::repo::platforms::{self as repo, AuthFilter, AuthRow, NewAuthRow};
 use crate::routes::create::CreateRequest;
 use crate::service::{oauth, operator};
 use crate::startup::AppState;
@@ -192,6 +192,21 @@ pub struct Listed {
     pub last_sync_time: Option<DateTime<Utc>>,
 }
 
+impl From<AuthRow> for Listed {
+    fn from(r: AuthRow) -> Self {
+        Listed {
+            platform_id: r.id,
+            app_key_hint: hint(&r.app_key),
+            platform_type: r.platform_type,
+            status: r.status,
+            expiry_time: r.expiry_time,
+            create_time: r.create_time,
+            shop_name: r.shop_name,
+            last_sync_time: r.last_sync_time,
+        }
+    }
+}
+
 /// The tenant's authorizations, newest first.
 pub async fn list(
     state: &AppState,
@@ -201,20 +216,16 @@ pub async fn list(
 ) -> Result<(Vec<Listed>, i64), AuthApiError> {
     let mut conn = leadgen_db::conn(&state.pool).await?;
     let (rows, total) = repo::list(&mut conn, tenant, &filter, paging).await?;
-    let records = rows
-        .into_iter()
-        .map(|r| Listed {
-            platform_id: r.id,
-            platform_type: r.platform_type,
-            status: r.status,
-            expiry_time: r.expiry_time,
-            create_time: r.create_time,
-            shop_name: r.shop_name,
-            app_key_hint: hint(&r.app_key),
-            last_sync_time: r.last_sync_time,
-        })
-        .collect();
-    Ok((records, total))
+    Ok((rows.into_iter().map(Listed::from).collect(), total))
+}
+
+/// One of the tenant's authorizations (another tenant's is not found).
+pub async fn detail(state: &AppState, tenant: i64, id: i64) -> Result<Listed, AuthApiError> {
+    let mut conn = leadgen_db::conn(&state.pool).await?;
+    let row = repo::find_for_tenant(&mut conn, tenant, id)
+        .await?
+        .ok_or(AuthApiError::PlatformNotFound)?;
+    Ok(Listed::from(row))
 }
 
 /// `****abcd`: the last four characters only.

@@ -86,7 +86,7 @@ pub async fn complete(state: &AppState, query: CallbackQuery) -> Result<Complete
                 query.error_description.clone().unwrap_or_default()
             );
             invalidate(&mut conn, &row, &state_hash, detail.trim()).await?;
-            return Ok(completed(&row, AuthStatus::Invalid, None));
+            return refused(&row, detail);
         }
     };
 
@@ -104,7 +104,7 @@ pub async fn complete(state: &AppState, query: CallbackQuery) -> Result<Complete
         Ok(tokens) => tokens,
         Err(PlatformError::AuthRefused(reason)) => {
             invalidate(&mut conn, &row, &state_hash, &reason).await?;
-            return Ok(completed(&row, AuthStatus::Invalid, None));
+            return refused(&row, reason);
         }
         Err(other) => return Err(AuthApiError::Platform(other.to_string())),
     };
@@ -153,6 +153,15 @@ pub async fn complete(state: &AppState, query: CallbackQuery) -> Result<Complete
     .await?;
     tracing::info!(platform.id = row.id, "Platform authorization is ACTIVE");
     Ok(completed(&row, AuthStatus::Active, tokens.shop_name))
+}
+
+/// A refused authorization: the browser goes back to the front end with `status=INVALID` when
+/// it gave a `redirectUrl`; otherwise the answer is the 40003 error.
+fn refused(row: &AuthRow, reason: String) -> Result<Completed, AuthApiError> {
+    match row.redirect_url {
+        Some(_) => Ok(completed(row, AuthStatus::Invalid, None)),
+        None => Err(AuthApiError::OAuthExchange(reason)),
+    }
 }
 
 fn completed(row: &AuthRow, status: AuthStatus, shop_name: Option<String>) -> Completed {

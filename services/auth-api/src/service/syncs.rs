@@ -114,12 +114,15 @@ pub async fn request(
                     .map_err(|e| AuthApiError::Unexpected(anyhow::anyhow!("{e}")))?;
                 let now = Utc::now();
                 let end = window.end.unwrap_or(now).min(now);
-                let start = window
-                    .start
-                    .unwrap_or_else(|| match platform.last_sync_time {
+                // Without a start: resume from the last sync, but never beyond the longest window
+                // (a shop not synced for months gets the most recent 90 days).
+                let start = window.start.unwrap_or_else(|| {
+                    let resume = match platform.last_sync_time {
                         Some(last) => last - Duration::minutes(RESUME_OVERLAP_MINUTES),
                         None => now - Duration::days(FIRST_SYNC_DAYS),
-                    });
+                    };
+                    resume.max(end - Duration::days(MAX_WINDOW_DAYS))
+                });
                 if start >= end {
                     return Err(AuthApiError::SyncWindow(
                         "同步开始时间必须早于当前时间和结束时间".into(),

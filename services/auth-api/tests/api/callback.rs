@@ -1,0 +1,372 @@
+//! `GET /platforms/auth/callback`: the platform's redirect after the merchant's consent.
+
+use std::sync::{Arc, Mutex};
+
+use chrono::{Duration, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use leadgen_db::schema::t_ecom_platform_auth;
+use leadgen_test_support::TestBroker;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+use crate::helpers::{
+    AUTH, CALLBACK_URL, SYNC, TestApp, VIEW, expect_envelope, page_records, spawn_app,
+    spawn_app_with, token,
+};
+
+const APP_KEY: &str = "callback-app-key";
+const APP_SECRET: &str = "callback-app-secret";
+
+/// Adds a Taobao authorization through the API; its id and the raw `state` of its consent URL.
+async fn pending(app: &TestApp, redirect_url: Option<&str>) -> (i64, String) {
+    let mut body = json!({
+        "platformType": "TAOBAO",
+        "authInfo": { "appKey": APP_KEY, "appSecret": APP_SECRET },
+    });
+    if let Some(url) = redirect_url {
+        body["redirectUrl"] = json!(url);
+    }
+    let response = app
+        .create_authorization(Some(&token(1, &[AUTH])), &body)
+        .await;
+    let body = expect_envelope(response, StatusCode::CREATED, 201).await;
+    let id = body["data"]["platformId"].as_i64().expect("platformId");
+    let auth_url = body["data"]["authUrl"].as_str().expect("authUrl");
+    let state = url::Url::parse(auth_url)
+        .expect("authUrl")
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .expect("state in authUrl");
+    (id, state)
+}
+
+/// A stand-in for the platform's token endpoint: answers every request with `status` and
+/// `body`, and keeps the form bodies it received.
+struct TokenEndpoint {
+    url: String,
+    requests: Arc<Mutex<Vec<String>>>,
+}
+
+impl TokenEndpoint {
+    async fn start(status: u16, body: Value) -> TokenEndpoint {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!(
+            "http://{}/taobao/token",
+            listener.local_addr().expect("addr")
+        );
+        let requests: Arc<Mutex<Vec<String>>> = Arc::default();
+        let seen = Arc::clone(&requests);
+        let body = body.to_string();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let request = read_request(&mut stream).await;
+                seen.lock().expect("lock").push(request);
+                let response = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(response.as_bytes()).await;
+                let _ = stream.shutdown().await;
+            }
+        });
+        TokenEndpoint { url, requests }
+    }
+
+    fn forms(&self) -> Vec<Vec<(String, String)>> {
+        self.requests
+            .lock()
+            .expect("lock")
+            .iter()
+            .map(|body| {
+                url::form_urlencoded::parse(body.as_bytes())
+                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+/// Reads one HTTP/1.1 request; returns its body.
+async fn read_request(stream: &mut tokio::net::TcpStream) -> String {
+    let mut buffer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut chunk).await.unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        buffer.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&buffer).into_owned();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length = head
+                .lines()
+                .find_map(|l| {
+                    let (name, value) = l.split_once(':')?;
+                    name.eq_ignore_ascii_case("content-length")
+                        .then(|| value.trim().parse::<usize>().ok())?
+                })
+                .unwrap_or(0);
+            if body.len() >= length {
+                return body.to_owned();
+            }
+        }
+    }
+    String::new()
+}
+
+async fn app_with_token_endpoint(endpoint: &TokenEndpoint) -> TestApp {
+    let url = endpoint.url.clone();
+    spawn_app_with(TestBroker::new(Vec::new()), move |s| {
+        s.platforms.taobao.token_url = url;
+    })
+    .await
+}
+
+fn param<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+#[tokio::test]
+async fn callback_with_an_unknown_or_missing_state_answers_40002() {
+    let app = spawn_app().await;
+    pending(&app, None).await;
+    for query in [
+        vec![("code", "abc"), ("state", "not-a-state-we-issued")],
+        vec![("code", "abc")],
+        vec![("code", "abc"), ("state", "")],
+        vec![],
+    ] {
+        let response = app.callback(&query).await;
+        expect_envelope(response, StatusCode::BAD_REQUEST, 40002).await;
+    }
+}
+
+#[tokio::test]
+async fn callback_after_the_state_expired_answers_40002() {
+    let app = spawn_app().await;
+    let (id, state) = pending(&app, None).await;
+    let mut conn = app.conn().await;
+    diesel::update(t_ecom_platform_auth::table.find(id))
+        .set(t_ecom_platform_auth::update_time.eq(Utc::now() - Duration::minutes(31)))
+        .execute(&mut conn)
+        .await
+        .expect("age the state");
+    let response = app.callback(&[("code", "abc"), ("state", &state)]).await;
+    expect_envelope(response, StatusCode::BAD_REQUEST, 40002).await;
+    assert_eq!(app.platform_row(id).await.status, "PENDING_AUTH");
+}
+
+#[tokio::test]
+async fn callback_with_the_merchants_refusal_marks_the_authorization_invalid() {
+    let app = spawn_app().await;
+    let (id, state) = pending(&app, None).await;
+    let response = app
+        .callback(&[
+            ("error", "access_denied"),
+            ("error_description", "merchant said no"),
+            ("state", &state),
+        ])
+        .await;
+    // Without a redirectUrl the refusal is the documented 40003 answer.
+    expect_envelope(response, StatusCode::BAD_REQUEST, 40003).await;
+
+    let row = app.platform_row(id).await;
+    assert_eq!(row.status, "INVALID");
+    assert_eq!(row.oauth_state_hash, None, "the state is spent");
+    let log = app.operation_log().await;
+    let entry = log
+        .iter()
+        .find(|e| e.action == "PLATFORM_AUTH_ACTIVATE")
+        .expect("activation logged");
+    assert_eq!(entry.result, "FAILURE");
+    assert_eq!(entry.target_ids, vec![id.to_string()]);
+    assert!(
+        entry
+            .error_message
+            .as_deref()
+            .is_some_and(|m| m.contains("access_denied")),
+        "{entry:?}"
+    );
+
+    // The same state cannot be used twice.
+    let response = app.callback(&[("code", "abc"), ("state", &state)]).await;
+    expect_envelope(response, StatusCode::BAD_REQUEST, 40002).await;
+}
+
+#[tokio::test]
+async fn callback_sends_the_browser_back_to_the_redirect_url() {
+    let app = spawn_app().await;
+    let redirect = "https://app.example.com/platforms?tab=mine";
+    let (id, state) = pending(&app, Some(redirect)).await;
+    let response = app
+        .callback(&[("error", "access_denied"), ("state", &state)])
+        .await;
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let location = response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .expect("Location");
+    assert_eq!(
+        location,
+        format!("{redirect}&platformId={id}&platformType=TAOBAO&status=INVALID")
+    );
+}
+
+#[tokio::test]
+async fn callback_when_the_platform_is_down_answers_50201_and_keeps_the_state() {
+    // The configured token URL is an unused port: the exchange cannot connect.
+    let app = spawn_app().await;
+    let (id, state) = pending(&app, None).await;
+    let response = app.callback(&[("code", "abc"), ("state", &state)]).await;
+    let body = expect_envelope(response, StatusCode::BAD_GATEWAY, 50201).await;
+    let message = body["message"].as_str().expect("message");
+    assert!(!message.contains("127.0.0.1"), "opaque: {message}");
+    assert_eq!(app.platform_row(id).await.status, "PENDING_AUTH");
+
+    // The state is still good for another try.
+    let response = app
+        .callback(&[("error", "access_denied"), ("state", &state)])
+        .await;
+    expect_envelope(response, StatusCode::BAD_REQUEST, 40003).await;
+    assert_eq!(app.platform_row(id).await.status, "INVALID");
+}
+
+#[tokio::test]
+async fn callback_exchanges_the_code_seals_the_tokens_and_activates() {
+    let endpoint = TokenEndpoint::start(
+        200,
+        json!({
+            "access_token": "AT-very-secret-access",
+            "token_type": "Bearer",
+            "expires_in": 86400,
+            "refresh_token": "RT-very-secret-refresh",
+            "re_expires_in": 2_592_000,
+            "taobao_user_id": "2200001",
+            "taobao_user_nick": "%E6%B5%8B%E8%AF%95%E5%BA%97",
+        }),
+    )
+    .await;
+    let app = app_with_token_endpoint(&endpoint).await;
+    let (id, state) = pending(&app, None).await;
+
+    let response = app
+        .callback(&[("code", "the-auth-code"), ("state", &state)])
+        .await;
+    let body = expect_envelope(response, StatusCode::OK, 200).await;
+    assert_eq!(body["data"]["platformId"], id);
+    assert_eq!(body["data"]["status"], "ACTIVE");
+    assert_eq!(body["data"]["shopName"], "测试店");
+    let text = body.to_string();
+    assert!(!text.contains("AT-very-secret-access"), "{text}");
+    assert!(!text.contains("RT-very-secret-refresh"), "{text}");
+
+    // The exchange used the code, the app's real (sealed) secret and the same redirect URI.
+    let forms = endpoint.forms();
+    assert_eq!(forms.len(), 1, "{forms:?}");
+    let form = &forms[0];
+    assert_eq!(param(form, "grant_type"), Some("authorization_code"));
+    assert_eq!(param(form, "code"), Some("the-auth-code"));
+    assert_eq!(param(form, "client_id"), Some(APP_KEY));
+    assert_eq!(param(form, "client_secret"), Some(APP_SECRET));
+    assert_eq!(param(form, "redirect_uri"), Some(CALLBACK_URL));
+
+    // Tokens are stored sealed and bound to the row.
+    let mut conn = app.conn().await;
+    let (access, refresh, status, state_hash): (
+        Option<String>,
+        Option<String>,
+        String,
+        Option<String>,
+    ) = t_ecom_platform_auth::table
+        .find(id)
+        .select((
+            t_ecom_platform_auth::access_token,
+            t_ecom_platform_auth::refresh_token,
+            t_ecom_platform_auth::status,
+            t_ecom_platform_auth::oauth_state_hash,
+        ))
+        .first(&mut conn)
+        .await
+        .expect("row");
+    assert_eq!(status, "ACTIVE");
+    assert_eq!(state_hash, None);
+    let access = access.expect("access token stored");
+    let refresh = refresh.expect("refresh token stored");
+    assert!(!access.contains("AT-very-secret-access"));
+    assert!(!refresh.contains("RT-very-secret-refresh"));
+    let sealer = leadgen_runtime::sealer(&leadgen_test_support::crypto_settings()).expect("sealer");
+    assert_eq!(
+        sealer
+            .open(
+                &leadgen_db::sealed::platform_auth("access_token", id),
+                &access
+            )
+            .expect("opens"),
+        "AT-very-secret-access"
+    );
+    assert_eq!(
+        sealer
+            .open(
+                &leadgen_db::sealed::platform_auth("refresh_token", id),
+                &refresh
+            )
+            .expect("opens"),
+        "RT-very-secret-refresh"
+    );
+
+    // Listed as ACTIVE with the shop's name; a sync is now accepted.
+    let response = app.list_platforms(Some(&token(1, &[VIEW])), &[]).await;
+    let body = expect_envelope(response, StatusCode::OK, 200).await;
+    let records = page_records(&body, 1, 10, 1);
+    assert_eq!(records[0]["status"], "ACTIVE");
+    assert_eq!(records[0]["shopName"], "测试店");
+    assert!(records[0]["expiryTime"].is_string());
+    let response = app
+        .request_sync(Some(&token(1, &[SYNC])), &id.to_string(), None)
+        .await;
+    expect_envelope(response, StatusCode::OK, 200).await;
+
+    // The state is spent.
+    let response = app
+        .callback(&[("code", "the-auth-code"), ("state", &state)])
+        .await;
+    expect_envelope(response, StatusCode::BAD_REQUEST, 40002).await;
+    assert_eq!(endpoint.forms().len(), 1);
+}
+
+#[tokio::test]
+async fn callback_with_a_code_the_platform_refuses_invalidates_the_authorization() {
+    let endpoint = TokenEndpoint::start(
+        400,
+        json!({ "error": "invalid_grant", "error_description": "code expired" }),
+    )
+    .await;
+    let app = app_with_token_endpoint(&endpoint).await;
+    let (id, state) = pending(&app, None).await;
+    let _ = app.callback(&[("code", "stale"), ("state", &state)]).await;
+    let row = app.platform_row(id).await;
+    assert_eq!(row.status, "INVALID");
+    assert_eq!(row.oauth_state_hash, None);
+    let response = app.callback(&[("code", "stale"), ("state", &state)]).await;
+    expect_envelope(response, StatusCode::BAD_REQUEST, 40002).await;
+}
+
+#[tokio::test]
+async fn callback_with_a_code_the_platform_refuses_answers_40003() {
+    let endpoint = TokenEndpoint::start(
+        400,
+        json!({ "error": "invalid_grant", "error_description": "code expired" }),
+    )
+    .await;
+    let app = app_with_token_endpoint(&endpoint).await;
+    let (_, state) = pending(&app, None).await;
+    let response = app.callback(&[("code", "stale"), ("state", &state)]).await;
+    expect_envelope(response, StatusCode::BAD_REQUEST, 40003).await;
+}

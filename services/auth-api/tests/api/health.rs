@@ -1,0 +1,67 @@
+//! `/healthz`, `/readyz`, unknown paths and the trace id every answer carries.
+
+use reqwest::StatusCode;
+
+use crate::helpers::{BASE, VIEW, expect_envelope, spawn_app, token};
+
+#[tokio::test]
+async fn healthz_answers_200() {
+    let app = spawn_app().await;
+    let body = expect_envelope(app.get_root("/healthz").await, StatusCode::OK, 200).await;
+    assert_eq!(body["data"]["status"], "UP");
+}
+
+#[tokio::test]
+async fn readyz_reports_the_database_and_the_broker_up() {
+    let app = spawn_app().await;
+    let body = expect_envelope(app.get_root("/readyz").await, StatusCode::OK, 200).await;
+    assert_eq!(body["data"]["status"], "UP");
+    let checks = body["data"]["checks"].as_array().expect("checks");
+    for name in ["database", "broker"] {
+        let check = checks
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("{name} check in {checks:?}"));
+        assert_eq!(check["up"], true, "{check}");
+    }
+}
+
+#[tokio::test]
+async fn unknown_paths_answer_404_in_the_envelope() {
+    let app = spawn_app().await;
+    for path in [
+        "/nope",
+        &format!("{BASE}/unknown"),
+        &format!("{BASE}/platforms/1/unknown"),
+    ] {
+        let response = app
+            .client
+            .get(format!("{}{path}", app.address))
+            .bearer_auth(token(1, &[VIEW]))
+            .send()
+            .await
+            .expect("GET");
+        expect_envelope(response, StatusCode::NOT_FOUND, 404).await;
+    }
+}
+
+#[tokio::test]
+async fn an_incoming_traceparent_is_continued() {
+    let app = spawn_app().await;
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let response = app
+        .client
+        .get(app.url("/platforms"))
+        .bearer_auth(token(1, &[VIEW]))
+        .header("traceparent", format!("00-{trace_id}-00f067aa0ba902b7-01"))
+        .send()
+        .await
+        .expect("GET /platforms");
+    let body = expect_envelope(response, StatusCode::OK, 200).await;
+    assert_eq!(body["traceId"], trace_id);
+
+    // Without one, every request gets its own trace.
+    let first = expect_envelope(app.get_root("/healthz").await, StatusCode::OK, 200).await;
+    let second = expect_envelope(app.get_root("/healthz").await, StatusCode::OK, 200).await;
+    assert_ne!(first["traceId"], second["traceId"]);
+}

@@ -1,0 +1,311 @@
+//! `GET /sync-records` (design 2.4).
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use reqwest::StatusCode;
+
+use crate::helpers::{
+    AUTH, Case, SYNC, SeedTask, TestApp, VIEW, expect_envelope, ids, page_records, spawn_app,
+    token, utc,
+};
+
+fn at(text: &str) -> DateTime<Utc> {
+    text.parse().expect("a UTC time")
+}
+
+/// Tenant 1: Taobao `a` with t1 (COMPLETED 10/0), t2 (FAILED 0/3 with a message) and t4
+/// (RUNNING 2/0, manual), JD `b` with t3 (COMPLETED 5/1). Tenant 2: Taobao `c` with one task.
+struct Seeded {
+    a: i64,
+    b: i64,
+    c: i64,
+    t1: i64,
+    t2: i64,
+    t3: i64,
+    t4: i64,
+    other: i64,
+}
+
+async fn seed(app: &TestApp) -> Seeded {
+    let a = app.insert_platform(1, "TAOBAO", "ACTIVE", "key-a").await;
+    let b = app.insert_platform(1, "JD", "ACTIVE", "key-b").await;
+    let c = app.insert_platform(2, "TAOBAO", "ACTIVE", "key-c").await;
+    let t1 = app
+        .insert_task(SeedTask {
+            success_count: 10,
+            ..SeedTask::completed(1, a, at("2024-05-01T00:00:00Z"))
+        })
+        .await;
+    let t2 = app
+        .insert_task(SeedTask {
+            status: "FAILED",
+            failure_count: 3,
+            error_message: Some("淘宝接口签名错误"),
+            ..SeedTask::completed(1, a, at("2024-05-02T00:00:00Z"))
+        })
+        .await;
+    let t3 = app
+        .insert_task(SeedTask {
+            platform_type: "JD",
+            success_count: 5,
+            failure_count: 1,
+            ..SeedTask::completed(1, b, at("2024-05-03T00:00:00Z"))
+        })
+        .await;
+    let t4 = app
+        .insert_task(SeedTask {
+            status: "RUNNING",
+            trigger: "MANUAL",
+            finished_at: None,
+            success_count: 2,
+            ..SeedTask::completed(1, a, at("2024-05-04T00:00:00Z"))
+        })
+        .await;
+    let other = app
+        .insert_task(SeedTask::completed(2, c, at("2024-05-02T12:00:00Z")))
+        .await;
+    Seeded {
+        a,
+        b,
+        c,
+        t1,
+        t2,
+        t3,
+        t4,
+        other,
+    }
+}
+
+async fn records(app: &TestApp, tenant: i64, query: &[(&str, &str)], total: i64) -> Vec<i64> {
+    let response = app.sync_records(Some(&token(tenant, &[VIEW])), query).await;
+    let body = expect_envelope(response, StatusCode::OK, 200).await;
+    let size = query
+        .iter()
+        .find(|(k, _)| *k == "size")
+        .map_or(10, |(_, v)| v.parse().expect("size"));
+    let current = query
+        .iter()
+        .find(|(k, _)| *k == "page")
+        .map_or(1, |(_, v)| v.parse().expect("page"));
+    ids(&page_records(&body, total, size, current), "syncId")
+}
+
+#[tokio::test]
+async fn sync_records_show_every_field_newest_first() {
+    let app = spawn_app().await;
+    let s = seed(&app).await;
+
+    let response = app.sync_records(Some(&token(1, &[VIEW])), &[]).await;
+    let body = expect_envelope(response, StatusCode::OK, 200).await;
+    let records = page_records(&body, 4, 10, 1);
+    assert_eq!(ids(&records, "syncId"), vec![s.t4, s.t3, s.t2, s.t1]);
+
+    let keys: BTreeSet<&str> = records[0]
+        .as_object()
+        .expect("record")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let expected: BTreeSet<&str> = [
+        "syncId",
+        "platformId",
+        "platformType",
+        "syncTime",
+        "status",
+        "successCount",
+        "failureCount",
+        "errorMessage",
+        "trigger",
+        "windowStart",
+        "windowEnd",
+        "finishTime",
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(keys, expected);
+
+    let running = &records[0];
+    assert_eq!(running["platformId"], s.a);
+    assert_eq!(running["platformType"], "TAOBAO");
+    assert_eq!(running["status"], "RUNNING");
+    assert_eq!(running["trigger"], "MANUAL");
+    assert_eq!(running["successCount"], 2);
+    assert_eq!(running["failureCount"], 0);
+    assert_eq!(running["errorMessage"], "", "no error is an empty string");
+    assert!(running["finishTime"].is_null());
+    assert_eq!(utc(&running["syncTime"]), at("2024-05-04T00:00:00Z"));
+    assert_eq!(utc(&running["windowStart"]), at("2024-05-03T00:00:00Z"));
+    assert_eq!(utc(&running["windowEnd"]), at("2024-05-04T00:00:00Z"));
+
+    let jd = &records[1];
+    assert_eq!(jd["platformId"], s.b);
+    assert_eq!(jd["platformType"], "JD");
+    assert_eq!(jd["trigger"], "SCHEDULED");
+    assert_eq!(jd["failureCount"], 1);
+    assert_eq!(utc(&jd["finishTime"]), at("2024-05-03T00:01:00Z"));
+
+    let failed = &records[2];
+    assert_eq!(failed["status"], "FAILED");
+    assert_eq!(failed["errorMessage"], "淘宝接口签名错误");
+    assert_eq!(failed["failureCount"], 3);
+}
+
+#[tokio::test]
+async fn sync_records_page() {
+    let app = spawn_app().await;
+    let s = seed(&app).await;
+    assert_eq!(
+        records(&app, 1, &[("page", "1"), ("size", "3")], 4).await,
+        vec![s.t4, s.t3, s.t2]
+    );
+    assert_eq!(
+        records(&app, 1, &[("page", "2"), ("size", "3")], 4).await,
+        vec![s.t1]
+    );
+    assert!(
+        records(&app, 1, &[("page", "5"), ("size", "1")], 4)
+            .await
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn sync_records_sort_by_the_allowed_fields() {
+    let app = spawn_app().await;
+    let s = seed(&app).await;
+    let cases: [Case<'_>; 7] = [
+        (&[("order", "asc")], vec![s.t1, s.t2, s.t3, s.t4]),
+        (
+            &[("sort", "syncTime"), ("order", "desc")],
+            vec![s.t4, s.t3, s.t2, s.t1],
+        ),
+        (
+            &[("sort", "successCount"), ("order", "asc")],
+            vec![s.t2, s.t4, s.t3, s.t1],
+        ),
+        (&[("sort", "successCount")], vec![s.t1, s.t3, s.t4, s.t2]),
+        (
+            &[("sort", "failureCount"), ("order", "DESC")],
+            vec![s.t2, s.t3, s.t4, s.t1],
+        ),
+        // Ties keep a stable order by id.
+        (
+            &[("sort", "status"), ("order", "asc")],
+            vec![s.t1, s.t3, s.t2, s.t4],
+        ),
+        (
+            &[("sort", "status"), ("order", "desc")],
+            vec![s.t4, s.t2, s.t3, s.t1],
+        ),
+    ];
+    for (query, expected) in cases {
+        assert_eq!(records(&app, 1, query, 4).await, expected, "{query:?}");
+    }
+}
+
+#[tokio::test]
+async fn sync_records_filter_by_platform_status_and_time() {
+    let app = spawn_app().await;
+    let s = seed(&app).await;
+    let a = s.a.to_string();
+    let a = a.as_str();
+    let b = s.b.to_string();
+    let b = b.as_str();
+    let cases: [Case<'_>; 8] = [
+        (&[("platformId", a)], vec![s.t4, s.t2, s.t1]),
+        (&[("platformId", b)], vec![s.t3]),
+        (&[("status", "FAILED")], vec![s.t2]),
+        (&[("status", "COMPLETED"), ("platformId", a)], vec![s.t1]),
+        // Both ends inclusive.
+        (
+            &[
+                ("startTime", "2024-05-02T00:00:00Z"),
+                ("endTime", "2024-05-03T00:00:00Z"),
+            ],
+            vec![s.t3, s.t2],
+        ),
+        // Any offset: 08:00 in Beijing is midnight UTC.
+        (
+            &[("startTime", "2024-05-03T08:00:00+08:00")],
+            vec![s.t4, s.t3],
+        ),
+        (&[("endTime", "2024-05-01T08:00:00+08:00")], vec![s.t1]),
+        (&[("platformId", "0")], vec![]),
+    ];
+    for (query, expected) in cases {
+        let total = i64::try_from(expected.len()).expect("small");
+        assert_eq!(records(&app, 1, query, total).await, expected, "{query:?}");
+    }
+}
+
+#[tokio::test]
+async fn sync_records_are_scoped_to_the_tenant() {
+    let app = spawn_app().await;
+    let s = seed(&app).await;
+    assert_eq!(records(&app, 2, &[], 1).await, vec![s.other]);
+    let a = s.a.to_string();
+    assert!(records(&app, 2, &[("platformId", &a)], 0).await.is_empty());
+    let c = s.c.to_string();
+    assert!(records(&app, 1, &[("platformId", &c)], 0).await.is_empty());
+    assert!(records(&app, 3, &[], 0).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_manual_sync_shows_as_a_running_record() {
+    let app = spawn_app().await;
+    let platform = app.active_taobao(1, "key-manual").await;
+    let response = app
+        .request_sync(Some(&token(1, &[SYNC])), &platform.to_string(), None)
+        .await;
+    let body = expect_envelope(response, StatusCode::OK, 200).await;
+    let task = body["data"]["syncTaskId"].as_i64().expect("syncTaskId");
+
+    let response = app.sync_records(Some(&token(1, &[VIEW])), &[]).await;
+    let body = expect_envelope(response, StatusCode::OK, 200).await;
+    let records = page_records(&body, 1, 10, 1);
+    assert_eq!(records[0]["syncId"], task);
+    assert_eq!(records[0]["platformId"], platform);
+    assert_eq!(records[0]["status"], "RUNNING");
+    assert_eq!(records[0]["trigger"], "MANUAL");
+    assert_eq!(records[0]["successCount"], 0);
+    assert_eq!(records[0]["errorMessage"], "");
+}
+
+#[tokio::test]
+async fn sync_records_reject_bad_parameters_with_400() {
+    let app = spawn_app().await;
+    let view = token(1, &[VIEW]);
+    for query in [
+        vec![("sort", "bogus")],
+        vec![("sort", "sync_time")],
+        vec![("order", "up")],
+        vec![("status", "FOO")],
+        vec![("status", "completed")],
+        vec![("platformId", "abc")],
+        vec![("startTime", "yesterday")],
+        vec![("endTime", "2024-05-01")],
+        vec![("size", "101")],
+        vec![("page", "0")],
+    ] {
+        let response = app.sync_records(Some(&view), &query).await;
+        expect_envelope(response, StatusCode::BAD_REQUEST, 400).await;
+    }
+}
+
+#[tokio::test]
+async fn sync_records_require_a_token_and_the_view_permission() {
+    let app = spawn_app().await;
+    expect_envelope(
+        app.sync_records(None, &[]).await,
+        StatusCode::UNAUTHORIZED,
+        401,
+    )
+    .await;
+    expect_envelope(
+        app.sync_records(Some(&token(1, &[AUTH, SYNC])), &[]).await,
+        StatusCode::FORBIDDEN,
+        403,
+    )
+    .await;
+}

@@ -1,0 +1,60 @@
+//! `/healthz`, `/readyz` and unknown paths.
+
+use reqwest::StatusCode;
+
+use crate::helpers::{BASE, VIEW, expect_envelope, spawn_app, token};
+
+#[tokio::test]
+async fn healthz_answers_200() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .get(format!("{}/healthz", app.address))
+        .send()
+        .await
+        .expect("GET /healthz");
+    let body = expect_envelope(response, StatusCode::OK, 200).await;
+    assert_eq!(body["data"]["status"], "UP");
+}
+
+#[tokio::test]
+async fn readyz_reports_the_database_up() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .get(format!("{}/readyz", app.address))
+        .send()
+        .await
+        .expect("GET /readyz");
+    let body = expect_envelope(response, StatusCode::OK, 200).await;
+    assert_eq!(body["data"]["status"], "UP");
+    let checks = body["data"]["checks"].as_array().expect("checks");
+    let database = checks
+        .iter()
+        .find(|c| c["name"] == "database")
+        .expect("a database check");
+    assert_eq!(database["up"], true);
+    assert!(
+        checks.iter().all(|c| c["name"] != "broker"),
+        "lead-api uses no broker: {checks:?}"
+    );
+}
+
+#[tokio::test]
+async fn unknown_paths_answer_404_in_the_envelope() {
+    let app = spawn_app().await;
+    for path in [
+        "/nope",
+        &format!("{BASE}/leads/1"),
+        &format!("{BASE}/platforms"),
+    ] {
+        let response = app
+            .client
+            .get(format!("{}{path}", app.address))
+            .bearer_auth(token(1, &[VIEW]))
+            .send()
+            .await
+            .expect("GET");
+        expect_envelope(response, StatusCode::NOT_FOUND, 404).await;
+    }
+}

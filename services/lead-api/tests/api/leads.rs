@@ -1,0 +1,560 @@
+//! `GET /leads` (design 2.5): filters, sorting, paging, rendering, tenant isolation, permissions.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use reqwest::StatusCode;
+
+use crate::helpers::{
+    AUTH, Case, SYNC, SeedLead, TestApp, VIEW, expect_envelope, lead_ids, page_records,
+    sealed_contact, spawn_app, token,
+};
+
+/// Tenant 1: platform `p1` (Taobao) with l1, l2 and `p2` (JD) with l3, l4; tenant 2: l5.
+///
+/// | lead | order time (UTC) | contact | amount | tags | score | status | created |
+/// |---|---|---|---|---|---|---|---|
+/// | l1 | 05-01 02:00 | 138****0001 | 199.00 | 高价值, 复购 | 80 | PENDING | 05-10 |
+/// | l2 | 05-02 02:00 | *******5678 | 128.50 | 复购 | 60 | PROCESSED | 05-09 |
+/// | l3 | 05-03 02:00 | 139****5678 | 0.07 | 高价值, 新客 | 95 | INVALID | 05-08 |
+/// | l4 | 04-30 15:59:59 | 150****9999 | 1000.00 | — | 30 | PENDING | 05-11 |
+struct Seeded {
+    p1: i64,
+    p2: i64,
+    l1: i64,
+    l2: i64,
+    l3: i64,
+    l4: i64,
+    l5: i64,
+}
+
+fn at(text: &str) -> DateTime<Utc> {
+    text.parse().expect("a UTC time")
+}
+
+async fn seed(app: &TestApp) -> Seeded {
+    let (p1, t1) = app.platform(1, "TAOBAO").await;
+    let (p2, t2) = app.platform(1, "JD").await;
+    let (p3, t3) = app.platform(2, "TAOBAO").await;
+    let l1 = app
+        .lead(
+            t1,
+            "TAOBAO",
+            SeedLead {
+                contact_masked: "138****0001",
+                contact_kind: "MASKED",
+                product_info: "保温杯 x1",
+                amount_fen: 19_900,
+                tags: &["高价值", "复购"],
+                score: 80,
+                process_status: "PENDING",
+                create_time: at("2024-05-10T00:00:00Z"),
+                ..SeedLead::new(1, p1, "O-1", "2024-05-01T02:00:00Z")
+            },
+        )
+        .await;
+    let l2 = app
+        .lead(
+            t1,
+            "TAOBAO",
+            SeedLead {
+                contact_masked: "*******5678",
+                contact_kind: "PLATFORM_ENCRYPTED",
+                product_info: "茶叶礼盒 x2",
+                amount_fen: 12_850,
+                tags: &["复购"],
+                score: 60,
+                process_status: "PROCESSED",
+                create_time: at("2024-05-09T00:00:00Z"),
+                ..SeedLead::new(1, p1, "O-2", "2024-05-02T02:00:00Z")
+            },
+        )
+        .await;
+    let l3 = app
+        .lead(
+            t2,
+            "JD",
+            SeedLead {
+                contact_masked: "139****5678",
+                contact_kind: "MASKED",
+                product_info: "数据线 x1",
+                amount_fen: 7,
+                tags: &["高价值", "新客"],
+                score: 95,
+                process_status: "INVALID",
+                create_time: at("2024-05-08T00:00:00Z"),
+                ..SeedLead::new(1, p2, "O-3", "2024-05-03T02:00:00Z")
+            },
+        )
+        .await;
+    let l4 = app
+        .lead(
+            t2,
+            "JD",
+            SeedLead {
+                contact_masked: "150****9999",
+                contact_kind: "VIRTUAL",
+                product_info: "按摩椅 x1",
+                amount_fen: 100_000,
+                tags: &[],
+                score: 30,
+                process_status: "PENDING",
+                create_time: at("2024-05-11T00:00:00Z"),
+                ..SeedLead::new(1, p2, "O-4", "2024-04-30T15:59:59Z")
+            },
+        )
+        .await;
+    let l5 = app
+        .lead(
+            t3,
+            "TAOBAO",
+            SeedLead {
+                tags: &["高价值", "复购"],
+                ..SeedLead::new(2, p3, "O-5", "2024-05-01T02:00:00Z")
+            },
+        )
+        .await;
+    Seeded {
+        p1,
+        p2,
+        l1,
+        l2,
+        l3,
+        l4,
+        l5,
+    }
+}
+
+/// The lead ids `tenant` gets for `query`, checking the envelope and that the page holds all.
+async fn found(app: &TestApp, tenant: i64, query: &[(&str, &str)]) -> Vec<i64> {
+    let response = app.leads(Some(&token(tenant, &[VIEW])), query).await;
+    let body = expect_envelope(response, StatusCode::OK, 200).await;
+    let records = body["data"]["records"].as_array().expect("records").clone();
+    let total = i64::try_from(records.len()).expect("small");
+    lead_ids(&page_records(&body, total, 10, 1))
+}
+
+async fn found_raw(app: &TestApp, raw_query: &str) -> Vec<i64> {
+    let response = app.leads_raw(&token(1, &[VIEW]), raw_query).await;
+    let body = expect_envelope(response, StatusCode::OK, 200).await;
+    let records = body["data"]["records"].as_array().expect("records").clone();
+    let total = i64::try_from(records.len()).expect("small");
+    lead_ids(&page_records(&body, total, 10, 1))
+}
+
+#[tokio::test]
+async fn leads_render_masked_contacts_yuan_amounts_and_utc_times() {
+    let app = spawn_app().await;
+    let s = seed(&app).await;
+    let response = app.leads(Some(&token(1, &[VIEW])), &[]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = response.text().await.expect("body");
+    for order in ["O-1", "O-2", "O-3", "O-4"] {
+        assert!(
+            !text.contains(&sealed_contact(order)),
+            "the sealed contact is never shown: {text}"
+        );
+    }
+    let body: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    let records = page_records(&body, 4, 10, 1);
+    assert_eq!(lead_ids(&records), vec![s.l3, s.l2, s.l1, s.l4]);
+
+    let l1 = &records[2];
+    let keys: BTreeSet<&str> = l1
+        .as_object()
+        .expect("record")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let expected: BTreeSet<&str> = [
+        "leadId",
+        "orderId",
+        "platformId",
+        "platformType",
+        "orderTime",
+        "contactInfo",
+        "contactType",
+        "productInfo",
+        "amount",
+        "intentionTags",
+        "score",
+        "processStatus",
+        "createTime",
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(keys, expected);
+    assert_eq!(l1["orderId"], "O-1");
+    assert_eq!(l1["platformId"], s.p1);
+    assert_eq!(l1["platformType"], "TAOBAO");
+    assert_eq!(l1["orderTime"], "2024-05-01T02:00:00Z");
+    assert_eq!(l1["createTime"], "2024-05-10T00:00:00Z");
+    assert_eq!(l1["contactInfo"], "138****0001");
+    assert_eq!(l1["contactType"], "MASKED");
+    assert_eq!(l1["productInfo"], "保温杯 x1");
+    assert_eq!(l1["amount"], "199.00", "19900 fen as a yuan string");
+    assert_eq!(l1["intentionTags"], serde_json::json!(["高价值", "复购"]));
+    assert_eq!(l1["score"], 80);
+    assert_eq!(l1["processStatus"], "PENDING");
+
+    let l2 = &records[1];
+    assert_eq!(l2["amount"], "128.50");
+    assert_eq!(l2["contactInfo"], "*******5678");
+    assert_eq!(l2["contactType"], "PLATFORM_ENCRYPTED");
+    let l3 = &records[0];
+    assert_eq!(l3["amount"], "0.07");
+    assert_eq!(l3["platformId"], s.p2);
+    assert_eq!(l3["platformType"], "JD");
+    let l4 = &records[3];
+    assert_eq!(l4["amount"], "1000.00");
+    assert_eq!(l4["intentionTags"], serde_json::json!([]));
+    assert_eq!(l4["contactType"], "VIRTUAL");
+}
+
+#[tokio::test]
+async fn leads_filter_by_platform_and_process_status() {
+    let app = spawn_app().await;
+    let s = seed(&app).await;
+    let p1 = s.p1.to_string();
+    let p2 = s.p2.to_string();
+    assert_eq!(
+        found(&app, 1, &[("platformId", &p1)]).await,
+        vec![s.l2, s.l1]
+    );
+    assert_eq!(
+        found(&app, 1, &[("platformId", &p2)]).await,
+        vec![s.l3, s.l4]
+    );
+    assert_eq!(
+        found(&app, 1, &[("processStatus", "PENDING")]).await,
+        vec![s.l1, s.l4]
+    );
+    assert_eq!(
+        found(&app, 1, &[("processStatus", "PROCESSED")]).await,
+        vec![s.l2]
+    );
+    assert_eq!(
+        found(&app, 1, &[("processStatus", "INVALID")]).await,
+        vec![s.l3]
+    );
+    assert_eq!(
+        found(
+            &app,
+            1,
+            &[("platformId", &p1), ("processStatus", "PENDING")]
+        )
+        .await,
+        vec![s.l1]
+    );
+    // Empty values are no filter.
+    assert_eq!(
+        found(
+            &app,
+            1,
+            &[
+                ("platformId", ""),
+                ("processStatus", ""),
+                ("contactInfo", "")
+            ]
+        )
+        .await,
+        vec![s.l3, s.l2, s.l1, s.l4]
+    );
+}
+
+#[tokio::test]
+async fn leads_filter_by_order_time_in_any_offset() {
+    let app = spawn_app().await;
+    let s = seed(&app).await;
+    // 10:00 in Beijing is 02:00 UTC: both ends are inclusive.
+    assert_eq!(
+        found(&app, 1, &[("orderTimeStart", "2024-05-01T10:00:00+08:00")]).await,
+        vec![s.l3, s.l2, s.l1]
+    );
+    assert_eq!(
+        found(&app, 1, &[("orderTimeEnd", "2024-05-01T10:00:00+08:00")]).await,
+        vec![s.l1, s.l4]
+    );
+    // May 1st in Beijing: l4 (23:59:59 on April 30th in Beijing) is outside.
+    assert_eq!(
+        found(
+            &app,
+            1,
+            &[
+                ("orderTimeStart", "2024-05-01T00:00:00+08:00"),
+                ("orderTimeEnd", "2024-05-01T23:59:59+08:00"),
+            ]
+        )
+        .await,
+        vec![s.l1]
+    );
+    // The same day asked in UTC includes l4 and not l2.
+    assert_eq!(
+        found(
+            &app,
+            1,
+            &[
+                ("orderTimeStart", "2024-04-30T00:00:00Z"),
+                ("orderTimeEnd", "2024-05-01T23:59:59Z"),
+            ]
+        )
+        .await,
+        vec![s.l1, s.l4]
+    );
+    // Percent-encoded by hand, as a front end would send it.
+    assert_eq!(
+        found_raw(&app, "orderTimeStart=2024-05-02T10%3A00%3A00%2B08%3A00").await,
+        vec![s.l3, s.l2]
+    );
+}
+
+#[tokio::test]
+async fn leads_filter_by_a_substring_of_the_masked_contact() {
+    let app = spawn_app().await;
+    let s = seed(&app).await;
+    assert_eq!(found(&app, 1, &[("contactInfo", "138")]).await, vec![s.l1]);
+    assert_eq!(
+        found(&app, 1, &[("contactInfo", "5678")]).await,
+        vec![s.l3, s.l2]
+    );
+    assert_eq!(found(&app, 1, &[("contactInfo", "0001")]).await, vec![s.l1]);
+    assert_eq!(
+        found(&app, 1, &[("contactInfo", "****")]).await,
+        vec![s.l3, s.l2, s.l1, s.l4]
+    );
+    assert_eq!(
+        found(&app, 1, &[("contactInfo", "*******")]).await,
+        vec![s.l2]
+    );
+    // LIKE wildcards are taken literally.
+    assert!(found(&app, 1, &[("contactInfo", "%")]).await.is_empty());
+    assert!(found(&app, 1, &[("contactInfo", "_")]).await.is_empty());
+    assert!(found(&app, 1, &[("contactInfo", "1_8")]).await.is_empty());
+    // The plain contact is not searchable (only the masked copy is).
+    assert!(
+        found(&app, 1, &[("contactInfo", "13800000001")])
+            .await
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn leads_filter_by_intention_tags_requiring_every_tag() {
+    let app = spawn_app().await;
+    let s = seed(&app).await;
+    assert_eq!(
+        found(&app, 1, &[("intentionTags", "高价值")]).await,
+        vec![s.l3, s.l1]
+    );
+    assert_eq!(
+        found(&app, 1, &[("intentionTags", "复购")]).await,
+        vec![s.l2, s.l1]
+    );
+    // Repeated parameters.
+    assert_eq!(
+        found(
+            &app,
+            1,
+            &[("intentionTags", "高价值"), ("intentionTags", "复购")]
+        )
+        .await,
+        vec![s.l1]
+    );
+    // A comma list.
+    assert_eq!(
+        found(&app, 1, &[("intentionTags", "高价值,复购")]).await,
+        vec![s.l1]
+    );
+    assert_eq!(
+        found(&app, 1, &[("intentionTags", "高价值, 新客")]).await,
+        vec![s.l3]
+    );
+    // The bracket form some front-end libraries send.
+    assert_eq!(
+        found(
+            &app,
+            1,
+            &[("intentionTags[]", "高价值"), ("intentionTags[]", "新客")]
+        )
+        .await,
+        vec![s.l3]
+    );
+    assert!(
+        found(&app, 1, &[("intentionTags", "复购,新客")])
+            .await
+            .is_empty()
+    );
+    assert!(
+        found(&app, 1, &[("intentionTags", "不存在")])
+            .await
+            .is_empty()
+    );
+    // Combined with other filters.
+    let p1 = s.p1.to_string();
+    assert_eq!(
+        found(&app, 1, &[("intentionTags", "高价值"), ("platformId", &p1)]).await,
+        vec![s.l1]
+    );
+}
+
+#[tokio::test]
+async fn leads_sort_by_the_allowed_fields() {
+    let app = spawn_app().await;
+    let s = seed(&app).await;
+    let cases: [Case<'_>; 9] = [
+        (&[], vec![s.l3, s.l2, s.l1, s.l4]),
+        (&[("order", "asc")], vec![s.l4, s.l1, s.l2, s.l3]),
+        (
+            &[("sort", "orderTime"), ("order", "desc")],
+            vec![s.l3, s.l2, s.l1, s.l4],
+        ),
+        (&[("sort", "score")], vec![s.l3, s.l1, s.l2, s.l4]),
+        (
+            &[("sort", "score"), ("order", "asc")],
+            vec![s.l4, s.l2, s.l1, s.l3],
+        ),
+        (&[("sort", "amount")], vec![s.l4, s.l1, s.l2, s.l3]),
+        (
+            &[("sort", "amount"), ("order", "ASC")],
+            vec![s.l3, s.l2, s.l1, s.l4],
+        ),
+        (&[("sort", "createTime")], vec![s.l4, s.l1, s.l2, s.l3]),
+        (
+            &[("sort", "createTime"), ("order", "asc")],
+            vec![s.l3, s.l2, s.l1, s.l4],
+        ),
+    ];
+    for (query, expected) in cases {
+        assert_eq!(found(&app, 1, query).await, expected, "{query:?}");
+    }
+}
+
+#[tokio::test]
+async fn leads_page() {
+    let app = spawn_app().await;
+    let s = seed(&app).await;
+    let view = token(1, &[VIEW]);
+    let response = app.leads(Some(&view), &[("size", "3")]).await;
+    let body = expect_envelope(response, StatusCode::OK, 200).await;
+    assert_eq!(
+        lead_ids(&page_records(&body, 4, 3, 1)),
+        vec![s.l3, s.l2, s.l1]
+    );
+
+    let response = app
+        .leads(Some(&view), &[("size", "3"), ("page", "2")])
+        .await;
+    let body = expect_envelope(response, StatusCode::OK, 200).await;
+    assert_eq!(lead_ids(&page_records(&body, 4, 3, 2)), vec![s.l4]);
+
+    let response = app
+        .leads(Some(&view), &[("size", "3"), ("page", "3")])
+        .await;
+    let body = expect_envelope(response, StatusCode::OK, 200).await;
+    assert!(page_records(&body, 4, 3, 3).is_empty());
+
+    let response = app
+        .leads(
+            Some(&view),
+            &[("size", "2"), ("page", "2"), ("sort", "score")],
+        )
+        .await;
+    let body = expect_envelope(response, StatusCode::OK, 200).await;
+    assert_eq!(lead_ids(&page_records(&body, 4, 2, 2)), vec![s.l2, s.l4]);
+}
+
+#[tokio::test]
+async fn leads_reject_bad_parameters_with_400() {
+    let app = spawn_app().await;
+    seed(&app).await;
+    let view = token(1, &[VIEW]);
+    for query in [
+        vec![("sort", "phone")],
+        vec![("sort", "contactInfo")],
+        vec![("order", "up")],
+        vec![("size", "101")],
+        vec![("size", "0")],
+        vec![("size", "ten")],
+        vec![("page", "0")],
+        vec![("page", "abc")],
+        vec![("platformId", "abc")],
+        vec![("processStatus", "FOO")],
+        vec![("processStatus", "pending")],
+        vec![("orderTimeStart", "yesterday")],
+        vec![("orderTimeEnd", "2024-05-01")],
+        vec![("orderTimeEnd", "2024-05-01 10:00:00")],
+    ] {
+        let response = app.leads(Some(&view), &query).await;
+        expect_envelope(response, StatusCode::BAD_REQUEST, 400).await;
+    }
+    // An unencoded `+` is a space in a query string: not a time.
+    let response = app
+        .leads_raw(&view, "orderTimeStart=2024-05-01T10:00:00+08:00")
+        .await;
+    expect_envelope(response, StatusCode::BAD_REQUEST, 400).await;
+}
+
+#[tokio::test]
+async fn leads_are_scoped_to_the_tenant() {
+    let app = spawn_app().await;
+    let s = seed(&app).await;
+    assert_eq!(found(&app, 2, &[]).await, vec![s.l5]);
+    let p1 = s.p1.to_string();
+    assert!(found(&app, 2, &[("platformId", &p1)]).await.is_empty());
+    assert_eq!(
+        found(
+            &app,
+            2,
+            &[("contactInfo", "138"), ("intentionTags", "高价值,复购")]
+        )
+        .await,
+        vec![s.l5]
+    );
+    assert!(
+        !found(&app, 1, &[("contactInfo", "138")])
+            .await
+            .contains(&s.l5)
+    );
+
+    let response = app.leads(Some(&token(3, &[VIEW])), &[]).await;
+    let body = expect_envelope(response, StatusCode::OK, 200).await;
+    assert!(page_records(&body, 0, 10, 1).is_empty());
+}
+
+#[tokio::test]
+async fn leads_require_a_valid_token_and_the_view_permission() {
+    let app = spawn_app().await;
+    seed(&app).await;
+    expect_envelope(app.leads(None, &[]).await, StatusCode::UNAUTHORIZED, 401).await;
+    expect_envelope(
+        app.leads(Some("garbage"), &[]).await,
+        StatusCode::UNAUTHORIZED,
+        401,
+    )
+    .await;
+    let expired = leadgen_http::auth::mint_hs256(
+        leadgen_test_support::JWT_SECRET,
+        &leadgen_http::Claims {
+            sub: 7,
+            tenant_id: 1,
+            name: "测试用户".into(),
+            perms: vec![VIEW.into()],
+            exp: Utc::now().timestamp() - 3600,
+            iss: None,
+            aud: None,
+        },
+    )
+    .expect("mint");
+    expect_envelope(
+        app.leads(Some(&expired), &[]).await,
+        StatusCode::UNAUTHORIZED,
+        401,
+    )
+    .await;
+    expect_envelope(
+        app.leads(Some(&token(1, &[AUTH, SYNC])), &[]).await,
+        StatusCode::FORBIDDEN,
+        403,
+    )
+    .await;
+}
