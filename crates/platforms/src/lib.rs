@@ -6,12 +6,17 @@
 //! - [`window`] — splitting a requested range into the windows a platform accepts.
 //! - [`resilience`] — client-side rate limiting and retries with backoff.
 //! - [`session`] — a shop's tokens with the shared retry and refresh-once policy.
-//! - [`taobao`] — Taobao/Tmall (TOP).
+//! - [`taobao`] — Taobao/Tmall (TOP); [`jd`] — JD (JOS); [`pdd`] — Pinduoduo;
+//!   [`douyin`] — Douyin Shop (抖店); [`kuaishou`] — Kuaishou shop (快手小店).
 //! - [`registry`] — the configured client for each platform type.
 //!
 //! Adding a platform means adding one module and one line in [`registry`].
 
 pub mod client;
+pub mod douyin;
+pub mod jd;
+pub mod kuaishou;
+pub mod pdd;
 pub mod registry;
 pub mod resilience;
 pub mod session;

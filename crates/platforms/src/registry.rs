@@ -7,6 +7,10 @@ use std::time::Duration;
 use leadgen_domain::PlatformType;
 
 use crate::client::{PlatformClient, PlatformError};
+use crate::douyin::DouyinClient;
+use crate::jd::JdClient;
+use crate::kuaishou::KuaishouClient;
+use crate::pdd::PddClient;
 use crate::resilience::Limiter;
 use crate::taobao::TaobaoClient;
 
@@ -67,25 +71,22 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Builds the adapters for the configured endpoints. Platforms without an adapter yet are
-    /// absent, and callers answer that the platform is not supported.
+    /// Builds the adapter of every configured platform. A platform without an endpoint is
+    /// absent, and callers answer that it is not supported.
     pub fn from_endpoints(
         endpoints: &HashMap<PlatformType, Endpoint>,
     ) -> Result<Self, reqwest::Error> {
         let mut clients: HashMap<PlatformType, Arc<dyn PlatformClient>> = HashMap::new();
         for (platform, endpoint) in endpoints {
-            match platform {
-                PlatformType::Taobao => {
-                    clients.insert(
-                        *platform,
-                        Arc::new(TaobaoClient::new(Transport::new(endpoint.clone())?)),
-                    );
-                }
-                PlatformType::Jd
-                | PlatformType::Pdd
-                | PlatformType::Douyin
-                | PlatformType::Kuaishou => {}
-            }
+            let transport = Transport::new(endpoint.clone())?;
+            let client: Arc<dyn PlatformClient> = match platform {
+                PlatformType::Taobao => Arc::new(TaobaoClient::new(transport)),
+                PlatformType::Jd => Arc::new(JdClient::new(transport)),
+                PlatformType::Pdd => Arc::new(PddClient::new(transport)),
+                PlatformType::Douyin => Arc::new(DouyinClient::new(transport)),
+                PlatformType::Kuaishou => Arc::new(KuaishouClient::new(transport)),
+            };
+            clients.insert(*platform, client);
         }
         Ok(Registry { clients })
     }

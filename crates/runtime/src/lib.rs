@@ -99,7 +99,7 @@ pub fn platform_registry(settings: &PlatformsSettings) -> Result<Registry, reqwe
         (PlatformType::Kuaishou, &settings.kuaishou),
     ]
     .into_iter()
-    .map(|(p, e)| (p, endpoint(e)))
+    .filter_map(|(p, e)| e.as_ref().map(|e| (p, endpoint(e))))
     .collect();
     Registry::from_endpoints(&endpoints)
 }

@@ -137,15 +137,21 @@ pub struct PlatformEndpoint {
 }
 
 /// `[platforms]`: every platform's endpoints. Production defaults are the real endpoints; the
-/// local configuration points at the simulator.
-#[derive(Debug, Clone, Deserialize)]
+/// local configuration points at the simulator. A platform whose section is absent is switched
+/// off: adding an authorization for it answers 40005.
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlatformsSettings {
-    pub taobao: PlatformEndpoint,
-    pub jd: PlatformEndpoint,
-    pub pdd: PlatformEndpoint,
-    pub douyin: PlatformEndpoint,
-    pub kuaishou: PlatformEndpoint,
+    #[serde(default)]
+    pub taobao: Option<PlatformEndpoint>,
+    #[serde(default)]
+    pub jd: Option<PlatformEndpoint>,
+    #[serde(default)]
+    pub pdd: Option<PlatformEndpoint>,
+    #[serde(default)]
+    pub douyin: Option<PlatformEndpoint>,
+    #[serde(default)]
+    pub kuaishou: Option<PlatformEndpoint>,
 }
 
 fn default_shutdown_secs() -> u64 {

@@ -12,6 +12,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/_sim/faults", web::get().to(get_faults))
         .route("/_sim/faults", web::post().to(set_faults))
         .route("/_sim/stats", web::get().to(stats))
+        .configure(crate::douyin::configure)
+        .configure(crate::jd::configure)
+        .configure(crate::kuaishou::configure)
+        .configure(crate::pdd::configure)
         .configure(crate::taobao::configure);
 }
 

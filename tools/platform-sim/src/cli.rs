@@ -23,8 +23,10 @@ pub struct Args {
     /// Orders generated per shop (one shop per app key).
     #[arg(long, env = "PLATFORM_SIM_ORDERS_PER_SHOP", default_value_t = 600)]
     pub orders_per_shop: usize,
-    /// A registered app, `PLATFORM=APP_KEY:APP_SECRET` (repeatable). Default:
-    /// `TAOBAO=sim-taobao-app:sim-taobao-secret`.
+    /// A registered app, `PLATFORM=APP_KEY:APP_SECRET` (repeatable). Default: one app per
+    /// platform, `sim-<platform>-app:sim-<platform>-secret` (Kuaishou's sign secret
+    /// `sim-kuaishou-sign-secret`), as `make run` prints them.
+    /// Kuaishou: `KUAISHOU=KEY:APP_SECRET[:SIGN_SECRET]` (calls are signed with SIGN_SECRET).
     #[arg(long = "app", value_name = "PLATFORM=KEY:SECRET")]
     pub apps: Vec<AppCredentials>,
     /// Orders are created in the 80 days before this instant (RFC 3339, or Beijing
@@ -69,11 +71,7 @@ impl Args {
 
     pub fn registry(&self) -> AppRegistry {
         if self.apps.is_empty() {
-            return AppRegistry::new(vec![AppCredentials {
-                platform: leadgen_domain::PlatformType::Taobao,
-                key: "sim-taobao-app".into(),
-                secret: "sim-taobao-secret".into(),
-            }]);
+            return AppRegistry::new(default_apps());
         }
         AppRegistry::new(self.apps.clone())
     }
@@ -101,6 +99,26 @@ impl Args {
     }
 }
 
+/// The apps registered when no `--app` is given: one per platform, for local runs.
+fn default_apps() -> Vec<AppCredentials> {
+    use leadgen_domain::PlatformType;
+    PlatformType::ALL
+        .iter()
+        .map(|platform| {
+            let name = platform.as_str().to_ascii_lowercase();
+            let mut secret = format!("sim-{name}-secret");
+            if *platform == PlatformType::Kuaishou {
+                secret.push_str(":sim-kuaishou-sign-secret");
+            }
+            AppCredentials {
+                platform: *platform,
+                key: format!("sim-{name}-app"),
+                secret,
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,7 +144,22 @@ mod tests {
         let config = args.config(Utc::now()).unwrap();
         assert_eq!(config.anchor.to_rfc3339(), "2026-11-25T00:00:00+00:00");
         let defaults = Args::try_parse_from(["platform-sim"]).unwrap();
-        assert_eq!(defaults.registry().all()[0].key, "sim-taobao-app");
+        let keys: Vec<String> = defaults
+            .registry()
+            .all()
+            .iter()
+            .map(|a| a.key.clone())
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "sim-taobao-app",
+                "sim-jd-app",
+                "sim-pdd-app",
+                "sim-douyin-app",
+                "sim-kuaishou-app"
+            ]
+        );
         let started = DateTime::parse_from_rfc3339("2026-01-02T03:04:05.6Z")
             .unwrap()
             .to_utc();

@@ -6,8 +6,12 @@
 
 mod admin;
 mod cli;
+mod douyin;
 mod faults;
 mod http_util;
+mod jd;
+mod kuaishou;
+mod pdd;
 mod shop;
 mod state;
 mod stats;

@@ -5,7 +5,11 @@ use chrono::{DateTime, Utc};
 
 use leadgen_domain::PlatformType;
 
+use crate::douyin::DouyinState;
 use crate::faults::{FaultEngine, Faults};
+use crate::jd::JdState;
+use crate::kuaishou::KuaishouState;
+use crate::pdd::PddState;
 use crate::stats::Stats;
 use crate::taobao::TaobaoState;
 
@@ -99,6 +103,10 @@ pub struct SimState {
     pub apps: AppRegistry,
     pub faults: FaultEngine,
     pub stats: Stats,
+    pub douyin: DouyinState,
+    pub jd: JdState,
+    pub kuaishou: KuaishouState,
+    pub pdd: PddState,
     pub taobao: TaobaoState,
 }
 
@@ -109,6 +117,10 @@ impl SimState {
             apps,
             faults: FaultEngine::new(faults),
             stats: Stats::default(),
+            douyin: DouyinState::default(),
+            jd: JdState::default(),
+            kuaishou: KuaishouState::default(),
+            pdd: PddState::default(),
             taobao: TaobaoState::default(),
         }
     }

@@ -121,7 +121,9 @@ async fn read_request(stream: &mut tokio::net::TcpStream) -> String {
 async fn app_with_token_endpoint(endpoint: &TokenEndpoint) -> TestApp {
     let url = endpoint.url.clone();
     spawn_app_with(TestBroker::new(Vec::new()), move |s| {
-        s.platforms.taobao.token_url = url;
+        if let Some(taobao) = s.platforms.taobao.as_mut() {
+            taobao.token_url = url;
+        }
     })
     .await
 }

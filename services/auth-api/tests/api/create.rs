@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{
     AUTH, BASE, CALLBACK_URL, OPERATOR_NAME, SYNC, TAOBAO_AUTHORIZE_URL, VIEW, expect_envelope,
-    expect_invalid_fields, platforms_settings, spawn_app, spawn_app_with, token, token_with,
+    expect_invalid_fields, spawn_app, spawn_app_with, token, token_with,
 };
 
 const APP_KEY: &str = "app-key-1234abcd";
@@ -285,15 +285,10 @@ async fn create_rejects_an_unknown_platform_type_with_422() {
 }
 
 #[tokio::test]
-async fn create_refuses_a_platform_without_an_adapter_with_40005() {
-    // Adapters are being added one platform at a time: use one that has none yet.
-    let registry = leadgen_runtime::platform_registry(&platforms_settings()).expect("registry");
-    let supported = registry.supported();
-    let Some(unsupported) = PlatformType::ALL.iter().find(|p| !supported.contains(p)) else {
-        // Every platform has an adapter: nothing left to refuse.
-        return;
-    };
-    let app = spawn_app().await;
+async fn create_refuses_a_platform_that_is_switched_off_with_40005() {
+    // JD's section is left out of the configuration: the platform is switched off.
+    let unsupported = &PlatformType::Jd;
+    let app = spawn_app_with(TestBroker::new(Vec::new()), |s| s.platforms.jd = None).await;
     let body = json!({
         "platformType": unsupported.as_str(),
         "authInfo": { "appKey": APP_KEY, "appSecret": APP_SECRET },

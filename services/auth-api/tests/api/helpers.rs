@@ -68,11 +68,11 @@ fn endpoint(platform: &str) -> PlatformEndpoint {
 /// Every platform at an unused local port: no test reaches a platform unless it says so.
 pub fn platforms_settings() -> PlatformsSettings {
     PlatformsSettings {
-        taobao: endpoint("taobao"),
-        jd: endpoint("jd"),
-        pdd: endpoint("pdd"),
-        douyin: endpoint("douyin"),
-        kuaishou: endpoint("kuaishou"),
+        taobao: Some(endpoint("taobao")),
+        jd: Some(endpoint("jd")),
+        pdd: Some(endpoint("pdd")),
+        douyin: Some(endpoint("douyin")),
+        kuaishou: Some(endpoint("kuaishou")),
     }
 }
 

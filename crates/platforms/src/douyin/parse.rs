@@ -1,0 +1,258 @@
+//! Reading Douyin Shop answers: the error envelope, tokens and `order.searchList` pages.
+
+use chrono::{DateTime, Utc};
+use leadgen_domain::{
+    BuyerRef, ContactField, ContactKind, Money, NeutralStatus, OrderItem, RawOrder, Receiver,
+};
+use serde_json::Value;
+
+use crate::client::{FetchedOrder, PlatformError, TokenSet};
+
+/// How long a refresh token lives (token_create_response.go: 14 days).
+pub const REFRESH_TOKEN_DAYS: i64 = 14;
+
+/// `sub_code`s that mean the access token or the shop's authorization is gone: refresh once,
+/// else authorize again.
+const SESSION_SUB_CODES: &[&str] = &[
+    "isv.access-token-expired",
+    "isv.access-token-no-existed",
+    "isv.access-token-invalid",
+    "dop.authorization-no-existed",
+    "dop.authorization-closed",
+];
+
+/// An integer sent as a JSON number or a digit string.
+pub(crate) fn int(v: Option<&Value>) -> Option<i64> {
+    match v? {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// A value as text: strings as they are, numbers in decimal; empty → `None`.
+pub(crate) fn text(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn str_at<'a>(v: &'a Value, key: &str) -> &'a str {
+    v.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+/// Maps the envelope to a typed error; `None` when `code` is 10000 (or the old `err_no` is 0).
+pub fn parse_error(json: &Value) -> Option<PlatformError> {
+    let Some(code) = int(json.get("code")) else {
+        return match int(json.get("err_no")) {
+            Some(0) => None,
+            Some(n) => Some(PlatformError::InvalidRequest(format!(
+                "err_no {n} {}",
+                str_at(json, "message")
+            ))),
+            None => Some(PlatformError::Malformed("response without code".into())),
+        };
+    };
+    if code == 10000 {
+        return None;
+    }
+    let sub_code = str_at(json, "sub_code");
+    let detail = format!(
+        "code {code} {} {sub_code} {}",
+        str_at(json, "msg"),
+        str_at(json, "sub_msg")
+    )
+    .split_whitespace()
+    .collect::<Vec<_>>()
+    .join(" ");
+    Some(match code {
+        60000 => PlatformError::Throttled { retry_after: None },
+        40003 | 30001 if SESSION_SUB_CODES.contains(&sub_code) => PlatformError::SessionExpired,
+        20000 | 20001 | 90000 => PlatformError::Unavailable(detail),
+        50001 => PlatformError::AuthRefused(detail),
+        _ => PlatformError::InvalidRequest(detail),
+    })
+}
+
+/// Reads a successful `token.create` / `token.refresh` answer.
+pub fn parse_token_response(json: &Value, now: DateTime<Utc>) -> Result<TokenSet, PlatformError> {
+    if let Some(error) = parse_error(json) {
+        return Err(error);
+    }
+    let data = json
+        .get("data")
+        .ok_or_else(|| PlatformError::Malformed("token response without data".into()))?;
+    let access_token = text(data.get("access_token"))
+        .ok_or_else(|| PlatformError::Malformed("token response without access_token".into()))?;
+    let expires_at = int(data.get("expires_in")).map(|s| now + chrono::Duration::seconds(s));
+    let refresh_token = text(data.get("refresh_token"));
+    let refresh_expires_at = refresh_token
+        .as_ref()
+        .map(|_| now + chrono::Duration::days(REFRESH_TOKEN_DAYS));
+    Ok(TokenSet {
+        access_token,
+        refresh_token,
+        expires_at,
+        refresh_expires_at,
+        shop_id: text(data.get("shop_id")),
+        shop_name: text(data.get("shop_name")),
+    })
+}
+
+/// Reads one `order.searchList` page: its orders (each kept, parsed or not) and `total`.
+pub fn parse_search_page(json: &Value) -> Result<(Vec<FetchedOrder>, u64), PlatformError> {
+    let data = match json.get("data") {
+        Some(Value::Object(_)) => &json["data"],
+        _ => return Err(PlatformError::Malformed("no data object".into())),
+    };
+    let list = match data.get("shop_order_list") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items.clone(),
+        Some(_) => {
+            return Err(PlatformError::Malformed(
+                "shop_order_list is not a list".into(),
+            ));
+        }
+    };
+    let total = int(data.get("total"))
+        .and_then(|t| u64::try_from(t).ok())
+        .ok_or_else(|| PlatformError::Malformed("data.total is missing".into()))?;
+    let orders = list
+        .into_iter()
+        .map(|raw| FetchedOrder {
+            order_id: text(raw.get("order_id")),
+            parsed: parse_order(&raw),
+            raw,
+        })
+        .collect();
+    Ok((orders, total))
+}
+
+/// `order_status` → neutral status: 1 待确认/待支付, 105 已支付, 2 备货中, 101 部分发货,
+/// 3 已发货, 4 已取消, 5 已完成.
+fn status(code: i64) -> Option<NeutralStatus> {
+    Some(match code {
+        1 => NeutralStatus::Unpaid,
+        105 | 2 => NeutralStatus::Paid,
+        101 | 3 => NeutralStatus::Shipped,
+        4 => NeutralStatus::Closed,
+        5 => NeutralStatus::Completed,
+        _ => return None,
+    })
+}
+
+fn unix_seconds(raw: &Value, key: &str) -> Result<Option<DateTime<Utc>>, String> {
+    match int(raw.get(key)) {
+        None | Some(0) => Ok(None),
+        Some(s) => DateTime::from_timestamp(s, 0)
+            .map(Some)
+            .ok_or_else(|| format!("{key} `{s}` is not a unix time")),
+    }
+}
+
+/// A ciphertext the platform sent (`encrypt_*`) with its masked companion (`mask_*`), or the
+/// plain field when no ciphertext was sent.
+fn contact(
+    cipher: &str,
+    plain: &str,
+    masked: &str,
+    classify: fn(&str) -> Option<ContactField>,
+) -> Option<ContactField> {
+    let masked = Some(masked).filter(|m| !m.trim().is_empty());
+    if !cipher.trim().is_empty() {
+        return Some(ContactField {
+            kind: ContactKind::PlatformEncrypted,
+            value: cipher.trim().to_owned(),
+            masked: masked.map(|m| m.trim().to_owned()),
+        });
+    }
+    classify(plain).map(|field| field.with_masked(masked))
+}
+
+/// After-sale states that mean a refund was asked for or made: 6 申请, 7 退货中, 11 已发货,
+/// 12 售后成功; or `refund_status` 3 退款成功.
+fn refund_requested(sku: &Value) -> bool {
+    let info = sku.get("after_sale_info").unwrap_or(&Value::Null);
+    matches!(int(info.get("after_sale_status")), Some(6 | 7 | 11 | 12))
+        || int(info.get("refund_status")) == Some(3)
+}
+
+fn region_of(addr: &Value) -> String {
+    ["province", "city", "town", "street"]
+        .iter()
+        .filter_map(|k| {
+            addr.get(k)
+                .and_then(|p| p.get("name"))
+                .and_then(Value::as_str)
+        })
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Parses one `shop_order_list` entry into the neutral form.
+pub fn parse_order(raw: &Value) -> Result<RawOrder, String> {
+    let order_id = text(raw.get("order_id")).ok_or("order_id is missing")?;
+    let code = int(raw.get("order_status")).ok_or("order_status is missing")?;
+    let status = status(code).ok_or_else(|| format!("unknown order_status `{code}`"))?;
+    let created_at = unix_seconds(raw, "create_time")?.ok_or("create_time is missing")?;
+    let amount = int(raw.get("pay_amount")).ok_or("pay_amount is missing")?;
+    let skus = match raw.get("sku_order_list") {
+        Some(Value::Array(skus)) => skus.as_slice(),
+        _ => &[],
+    };
+    let items = skus
+        .iter()
+        .map(|sku| OrderItem {
+            sku_id: text(sku.get("sku_id")).filter(|s| s != "0"),
+            title: str_at(sku, "product_name").to_owned(),
+            quantity: int(sku.get("item_num")).unwrap_or(1),
+            price: Money::from_fen(int(sku.get("origin_amount")).unwrap_or_default()),
+        })
+        .collect();
+    let addr = raw.get("post_addr").unwrap_or(&Value::Null);
+    let mask_addr = raw.get("mask_post_addr").unwrap_or(&Value::Null);
+    let region = match region_of(addr) {
+        r if r.is_empty() => region_of(mask_addr),
+        r => r,
+    };
+    Ok(RawOrder {
+        order_id,
+        status,
+        platform_status: code.to_string(),
+        created_at,
+        paid_at: unix_seconds(raw, "pay_time")?,
+        modified_at: unix_seconds(raw, "update_time")?,
+        amount: Money::from_fen(amount),
+        refunded: skus.iter().any(refund_requested),
+        buyer: BuyerRef {
+            open_id: text(raw.get("doudian_open_id")),
+            nick: None,
+        },
+        receiver: Receiver {
+            name: contact(
+                str_at(raw, "encrypt_post_receiver"),
+                str_at(raw, "post_receiver"),
+                str_at(raw, "mask_post_receiver"),
+                ContactField::text,
+            ),
+            phone: contact(
+                str_at(raw, "encrypt_post_tel"),
+                str_at(raw, "post_tel"),
+                str_at(raw, "mask_post_tel"),
+                ContactField::phone,
+            ),
+            region,
+            address: contact(
+                str_at(addr, "encrypt_detail"),
+                str_at(addr, "detail"),
+                str_at(mask_addr, "detail"),
+                ContactField::text,
+            ),
+            oaid: None,
+        },
+        items,
+    })
+}

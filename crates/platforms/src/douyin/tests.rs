@@ -1,0 +1,282 @@
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use leadgen_domain::{ContactKind, Money, NeutralStatus};
+use serde_json::{Value, json};
+
+use super::*;
+use crate::registry::Endpoint;
+
+fn client() -> DouyinClient {
+    DouyinClient::new(
+        Transport::new(Endpoint {
+            api_url: "https://openapi-fxg.jinritemai.com/".into(),
+            authorize_url: "https://fuwu.jinritemai.com/authorize".into(),
+            token_url: "https://openapi-fxg.jinritemai.com/token/create".into(),
+            qps: 10,
+            timeout: Duration::from_secs(5),
+        })
+        .unwrap(),
+    )
+}
+
+fn fixture(name: &str) -> Value {
+    let text = match name {
+        "search" => include_str!("../../tests/fixtures/douyin/order_search_list.json"),
+        _ => include_str!("../../tests/fixtures/douyin/token_create.json"),
+    };
+    serde_json::from_str(text).unwrap()
+}
+
+#[test]
+fn parses_a_recorded_search_list_page() {
+    let json = fixture("search");
+    let (orders, total) = parse_search_page(&json).unwrap();
+    assert_eq!((orders.len(), total), (4, 4));
+    assert_eq!(
+        orders[0].raw, json["data"]["shop_order_list"][0],
+        "raw kept untouched"
+    );
+
+    let first = orders[0].parsed.as_ref().unwrap();
+    assert_eq!(first.order_id, "6921234567890123456");
+    assert_eq!(first.status, NeutralStatus::Paid);
+    assert_eq!(first.platform_status, "2");
+    assert_eq!(first.created_at.timestamp(), 1716170292);
+    assert_eq!(first.paid_at.unwrap().timestamp(), 1716170320);
+    assert_eq!(first.amount, Money(19900));
+    assert!(!first.refunded);
+    let phone = first.receiver.phone.as_ref().unwrap();
+    assert_eq!(phone.kind, ContactKind::PlatformEncrypted);
+    assert!(phone.value.starts_with("$Kg1E"));
+    assert_eq!(phone.masked.as_deref(), Some("1*********8"));
+    assert_eq!(phone.display_phone(), "1*********8");
+    let name = first.receiver.name.as_ref().unwrap();
+    assert_eq!(name.kind, ContactKind::PlatformEncrypted);
+    assert_eq!(name.display_name(), "张*");
+    let address = first.receiver.address.as_ref().unwrap();
+    assert_eq!(address.kind, ContactKind::PlatformEncrypted);
+    assert_eq!(address.masked.as_deref(), Some("***"));
+    assert_eq!(first.receiver.region, "浙江省 杭州市 西湖区 三墩镇");
+    assert_eq!(
+        first.buyer.open_id.as_deref(),
+        Some("1@#cnNiTGVOb2xjZ0RqVnFwNGtwZnNXbmc9PQ==")
+    );
+    assert_eq!(first.items.len(), 1);
+    assert_eq!(first.items[0].title, "夏季连衣裙 A款");
+    assert_eq!(first.items[0].price, Money(21900));
+    assert_eq!(
+        first.items[0].sku_id.as_deref(),
+        Some("1760000000000000001")
+    );
+
+    let refunded = orders[1].parsed.as_ref().unwrap();
+    assert_eq!(refunded.status, NeutralStatus::Closed);
+    assert!(refunded.refunded);
+    assert_eq!(refunded.items[0].quantity, 2);
+
+    // A privacy number in `post_tel`; the same buyer as the first order; a withdrawn refund.
+    let virtual_tel = orders[2].parsed.as_ref().unwrap();
+    assert_eq!(virtual_tel.status, NeutralStatus::Shipped);
+    let phone = virtual_tel.receiver.phone.as_ref().unwrap();
+    assert_eq!(phone.kind, ContactKind::Virtual);
+    assert_eq!(phone.value, "18400913965-7576");
+    assert_eq!(virtual_tel.buyer.open_id, first.buyer.open_id);
+    assert!(
+        !virtual_tel.refunded,
+        "after_sale_status 28 is a failed after-sale"
+    );
+    assert_eq!(virtual_tel.items[0].sku_id, None);
+
+    // An unknown status: kept with its reason, never dropped.
+    assert_eq!(orders[3].order_id.as_deref(), Some("6921234567890100001"));
+    assert!(
+        orders[3]
+            .parsed
+            .as_ref()
+            .unwrap_err()
+            .contains("order_status")
+    );
+}
+
+#[test]
+fn every_status_maps_and_unknown_ones_fail() {
+    let base = fixture("search")["data"]["shop_order_list"][0].clone();
+    let with = |code: i64| {
+        let mut o = base.clone();
+        o["order_status"] = json!(code);
+        parse_order(&o).map(|r| r.status)
+    };
+    assert_eq!(with(1), Ok(NeutralStatus::Unpaid));
+    assert_eq!(with(105), Ok(NeutralStatus::Paid));
+    assert_eq!(with(2), Ok(NeutralStatus::Paid));
+    assert_eq!(with(101), Ok(NeutralStatus::Shipped));
+    assert_eq!(with(3), Ok(NeutralStatus::Shipped));
+    assert_eq!(with(4), Ok(NeutralStatus::Closed));
+    assert_eq!(with(5), Ok(NeutralStatus::Completed));
+    assert!(with(0).is_err() && with(6).is_err());
+}
+
+#[test]
+fn maps_douyin_errors_to_typed_errors() {
+    let err = |code: i64, sub_code: &str| {
+        parse_error(&json!({"code": code, "msg": "m", "sub_code": sub_code, "sub_msg": "s", "log_id": "l", "data": {}}))
+            .unwrap()
+    };
+    assert_eq!(
+        err(60000, ""),
+        PlatformError::Throttled { retry_after: None }
+    );
+    for sub in [
+        "isv.access-token-expired",
+        "isv.access-token-no-existed",
+        "isv.access-token-invalid",
+    ] {
+        assert_eq!(err(40003, sub), PlatformError::SessionExpired, "{sub}");
+    }
+    assert_eq!(
+        err(30001, "dop.authorization-closed"),
+        PlatformError::SessionExpired
+    );
+    let bad_sign = err(40003, "isv.signature-invalid");
+    assert!(
+        matches!(&bad_sign, PlatformError::InvalidRequest(m) if m.contains("40003") && m.contains("isv.signature-invalid")),
+        "{bad_sign:?}"
+    );
+    assert!(matches!(
+        err(40003, "isv.timestamp-invalid"),
+        PlatformError::InvalidRequest(_)
+    ));
+    for code in [20000, 20001, 90000] {
+        assert!(matches!(err(code, ""), PlatformError::Unavailable(_)));
+    }
+    assert!(matches!(
+        err(50001, "dop.token-generate-failed:code-expired"),
+        PlatformError::AuthRefused(_)
+    ));
+    assert!(matches!(err(30002, ""), PlatformError::InvalidRequest(_)));
+    assert!(parse_error(&fixture("search")).is_none());
+    assert!(parse_error(&json!({"err_no": 0, "data": {}})).is_none());
+    assert!(matches!(
+        parse_error(&json!({"data": {}})),
+        Some(PlatformError::Malformed(_))
+    ));
+}
+
+#[test]
+fn reads_token_answers() {
+    let now = Utc::now();
+    let tokens = parse_token_response(&fixture("token"), now).unwrap();
+    assert_eq!(tokens.access_token, "4c5a7b9e-2f1d-4e3a-9b8c-7d6e5f4a3b2c");
+    assert_eq!(tokens.expires_at, Some(now + chrono::Duration::days(7)));
+    assert_eq!(
+        tokens.refresh_expires_at,
+        Some(now + chrono::Duration::days(14))
+    );
+    assert_eq!(tokens.shop_id.as_deref(), Some("12345678"));
+    assert_eq!(tokens.shop_name.as_deref(), Some("某某旗舰店"));
+    let refused = json!({"code": 50001, "msg": "平台处理失败", "sub_code": "dop.token-generate-failed:code-invalid", "sub_msg": "", "data": {}});
+    assert!(matches!(
+        parse_token_response(&refused, now),
+        Err(PlatformError::AuthRefused(_))
+    ));
+}
+
+#[test]
+fn a_signed_search_call_matches_the_public_vector() {
+    // Vector doudian-hmac-order-searchlist: same app, secret, business parameters and time.
+    let app = AppCredentials::new(
+        "7123456789012345678",
+        "a1b2c3d4-e5f6-7890-abcd-ef0123456789",
+    );
+    let now = Utc.with_ymd_and_hms(2024, 5, 20, 2, 15, 30).unwrap();
+    let params = json!({"size": 100, "page": 0, "order_asc": false, "order_by": "create_time",
+        "create_time_start": 1716048000, "create_time_end": 1716134400});
+    let c = client();
+    let call = c.signed_call(
+        &app,
+        c.method_url(SEARCH_LIST),
+        SEARCH_LIST,
+        Some("at-1"),
+        &params,
+        now,
+    );
+    assert_eq!(
+        call.url,
+        "https://openapi-fxg.jinritemai.com/order/searchList"
+    );
+    assert_eq!(
+        call.body,
+        r#"{"create_time_end":1716134400,"create_time_start":1716048000,"order_asc":false,"order_by":"create_time","page":0,"size":100}"#
+    );
+    let q: Vec<(&str, &str)> = call.query.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(
+        q,
+        [
+            ("app_key", "7123456789012345678"),
+            ("method", "order.searchList"),
+            ("access_token", "at-1"),
+            ("timestamp", "2024-05-20 10:15:30"),
+            ("v", "2"),
+            ("sign_method", "hmac-sha256"),
+            (
+                "sign",
+                "172ce598b4da759bdd0d9c58b5524f96d6a61dde0c29be6afb7e26021879491d"
+            ),
+        ]
+    );
+}
+
+#[test]
+fn param_json_sorts_nested_keys_and_keeps_utf8_raw() {
+    let v = json!({"size": 20, "product": "连衣裙", "page": 0,
+        "combine_status": [{"order_status": "2", "a": "<&>"}]});
+    assert_eq!(
+        param_json(&v),
+        r#"{"combine_status":[{"a":"<&>","order_status":"2"}],"page":0,"product":"连衣裙","size":20}"#
+    );
+    assert_eq!(param_json(&Value::Null), "{}");
+    assert_eq!(param_json(&json!({})), "{}");
+}
+
+#[test]
+fn consent_url_and_search_parameters() {
+    let c = client();
+    let mut app = AppCredentials::new("7123", "s");
+    let url = c.authorize_url(&app, "https://x.example/cb?a=1", "st 1");
+    assert_eq!(
+        url,
+        "https://fuwu.jinritemai.com/authorize?service_id=7123&state=st%201&redirect_uri=https%3A%2F%2Fx.example%2Fcb%3Fa%3D1"
+    );
+    app.extra.insert("serviceId".into(), "svc-9".into());
+    assert!(
+        c.authorize_url(&app, "r", "s")
+            .contains("service_id=svc-9&")
+    );
+    assert_eq!(
+        c.method_url(TOKEN_REFRESH),
+        "https://openapi-fxg.jinritemai.com/token/refresh"
+    );
+    let w = TimeWindow::new(
+        Utc.with_ymd_and_hms(2024, 5, 19, 0, 0, 0).unwrap(),
+        Utc.with_ymd_and_hms(2024, 5, 19, 23, 59, 59).unwrap(),
+    );
+    assert_eq!(
+        param_json(&search_params(&w, 3)),
+        r#"{"create_time_end":1716163199,"create_time_start":1716076800,"order_asc":true,"order_by":"create_time","page":3,"size":100}"#
+    );
+}
+
+#[test]
+fn windows_are_days_within_the_history() {
+    let now = Utc.with_ymd_and_hms(2024, 5, 20, 12, 0, 0).unwrap();
+    let c = client();
+    let w = c.windows(TimeWindow::new(now - chrono::Duration::days(200), now), now);
+    assert_eq!(w.len(), HISTORY_DAYS as usize + 1);
+    assert_eq!(w[0].start, now - chrono::Duration::days(HISTORY_DAYS));
+    assert!(
+        w.iter()
+            .all(|w| w.end - w.start < chrono::Duration::days(1))
+    );
+    assert_eq!(w.last().unwrap().end, now);
+}

@@ -1,0 +1,241 @@
+//! JD Open Platform (JOS, 京东宙斯): OAuth at `open-oauth.jd.com`, signed calls to `routerjson`,
+//! orders by creation time with `jingdong.pop.order.enSearch`.
+//!
+//! - Consent: `to_login?app_key&response_type=code&redirect_uri&state&scope=snsapi_base`.
+//! - Tokens: `GET oauth2/access_token?app_key&app_secret&grant_type=authorization_code&code`;
+//!   refresh is the same URL with the last path segment `access_token` replaced by
+//!   `refresh_token` (`grant_type=refresh_token&refresh_token`). The token call carries no
+//!   `redirect_uri` (the README's request has none).
+//! - API: `POST routerjson` form with `method, app_key, access_token, timestamp, v=2.0,
+//!   360buy_param_json, sign`; `timestamp` is `yyyy-MM-dd HH:mm:ss` Beijing time; md5 sign over the
+//!   sorted `k+v` (`360buy_param_json` sorts first). `360buy_param_json` is the business
+//!   parameters as a JSON object with sorted keys and string values, as the Java SDK builds it.
+//! - Orders: `order_state` lists every state (JOS filters strictly), `dateType=1` (creation time),
+//!   pages of 100 counted against `orderTotal`, windows of one day (JOS allows up to one month).
+//!   History is clamped to [`HISTORY_DAYS`] days: the README gives no limit [unverified].
+
+mod parse;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use leadgen_domain::PlatformType;
+use leadgen_domain::time::format_beijing;
+
+use crate::client::{
+    AppCredentials, OrderPage, PageCursor, PlatformClient, PlatformError, TokenSet,
+};
+use crate::registry::Transport;
+use crate::sign::{SignMethod, sorted_concat_sign};
+use crate::window::{TimeWindow, split};
+
+pub use parse::{
+    parse_error_response, parse_order, parse_orders_page, parse_token_response, status,
+};
+
+/// The listing API.
+pub const SEARCH_METHOD: &str = "jingdong.pop.order.enSearch";
+/// Its response key (JD's own spelling, `responce`).
+pub const SEARCH_RESPONSE: &str = "jingdong_pop_order_enSearch_responce";
+
+/// Every `order_state` JOS knows: orders in a state not listed are not returned.
+pub const ORDER_STATES: &str = "WAIT_SELLER_STOCK_OUT,WAIT_GOODS_RECEIVE_CONFIRM,\
+WAIT_SELLER_DELIVERY,PAUSE,FINISHED_L,TRADE_CANCELED,LOCKED,POP_ORDER_PAUSE";
+
+/// The `orderInfo` fields requested (`optional_fields` is required).
+pub const OPTIONAL_FIELDS: &str = "orderId,venderId,orderType,payType,orderTotalPrice,\
+orderSellerPrice,orderPayment,freightPrice,sellerDiscount,orderState,orderStateRemark,orderRemark,\
+venderRemark,orderStartTime,orderEndTime,modified,paymentConfirmTime,consigneeInfo,itemInfoList,\
+pin,open_id_buyer,xid_buyer";
+
+/// JOS's maximum page size.
+pub const PAGE_SIZE: u32 = 100;
+/// How far back we ask JOS for orders [unverified: the README states no limit].
+pub const HISTORY_DAYS: i64 = 180;
+/// The span of one listing window (JOS accepts up to one month).
+pub const WINDOW_DAYS: i64 = 1;
+
+/// The JD adapter.
+pub struct JdClient {
+    transport: Transport,
+}
+
+impl JdClient {
+    pub fn new(transport: Transport) -> Self {
+        JdClient { transport }
+    }
+
+    /// The system parameters plus `business` as `360buy_param_json`, signed, exactly as sent.
+    pub fn signed_params(
+        &self,
+        app: &AppCredentials,
+        access_token: &str,
+        method: &str,
+        business: &BTreeMap<String, String>,
+        now: DateTime<Utc>,
+    ) -> BTreeMap<String, String> {
+        let mut params = BTreeMap::new();
+        params.insert("method".to_owned(), method.to_owned());
+        params.insert("app_key".to_owned(), app.app_key.clone());
+        params.insert("access_token".to_owned(), access_token.to_owned());
+        params.insert("timestamp".to_owned(), format_beijing(now));
+        params.insert("v".to_owned(), "2.0".to_owned());
+        params.insert("360buy_param_json".to_owned(), param_json(business));
+        params.retain(|_, v| !v.is_empty());
+        let sign = sorted_concat_sign(SignMethod::Md5, &app.app_secret, &params);
+        params.insert("sign".to_owned(), sign);
+        params
+    }
+
+    /// The `enSearch` business parameters for one page of `window`.
+    pub fn search_params(window: &TimeWindow, page: u32) -> BTreeMap<String, String> {
+        [
+            ("start_date", format_beijing(window.start)),
+            ("end_date", format_beijing(window.end)),
+            ("order_state", ORDER_STATES.to_owned()),
+            ("optional_fields", OPTIONAL_FIELDS.to_owned()),
+            ("page", page.to_string()),
+            ("page_size", PAGE_SIZE.to_string()),
+            ("dateType", "1".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
+
+    async fn call(
+        &self,
+        app: &AppCredentials,
+        params: &BTreeMap<String, String>,
+    ) -> Result<serde_json::Value, PlatformError> {
+        self.transport.limiter.wait(&app.app_key).await;
+        let request = self
+            .transport
+            .http
+            .post(&self.transport.endpoint.api_url)
+            .form(params);
+        let json = self.transport.json(request).await?;
+        match parse_error_response(&json) {
+            Some(error) => Err(error),
+            None => Ok(json),
+        }
+    }
+
+    async fn token_request(
+        &self,
+        app: &AppCredentials,
+        url: &str,
+        query: &[(&str, &str)],
+    ) -> Result<TokenSet, PlatformError> {
+        self.transport.limiter.wait(&app.app_key).await;
+        let request = self.transport.http.get(url).query(query);
+        let json = self.transport.json(request).await?;
+        parse_token_response(&json, Utc::now())
+    }
+}
+
+/// `360buy_param_json`: the business parameters as one JSON object, keys sorted.
+pub fn param_json(business: &BTreeMap<String, String>) -> String {
+    let object: serde_json::Map<String, serde_json::Value> = business
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .collect();
+    serde_json::Value::Object(object).to_string()
+}
+
+/// The refresh URL: the token URL with its last segment `access_token` → `refresh_token`.
+pub fn refresh_url(token_url: &str) -> String {
+    match token_url.strip_suffix("access_token") {
+        Some(base) => format!("{base}refresh_token"),
+        None => token_url.to_owned(),
+    }
+}
+
+#[async_trait::async_trait]
+impl PlatformClient for JdClient {
+    fn platform(&self) -> PlatformType {
+        PlatformType::Jd
+    }
+
+    fn authorize_url(&self, app: &AppCredentials, redirect_uri: &str, state: &str) -> String {
+        let base = &self.transport.endpoint.authorize_url;
+        let sep = if base.contains('?') { '&' } else { '?' };
+        format!(
+            "{base}{sep}app_key={}&response_type=code&redirect_uri={}&state={}&scope=snsapi_base",
+            urlencoding::encode(&app.app_key),
+            urlencoding::encode(redirect_uri),
+            urlencoding::encode(state),
+        )
+    }
+
+    async fn exchange_code(
+        &self,
+        app: &AppCredentials,
+        code: &str,
+        _redirect_uri: &str,
+    ) -> Result<TokenSet, PlatformError> {
+        let url = self.transport.endpoint.token_url.clone();
+        let query = [
+            ("app_key", app.app_key.as_str()),
+            ("app_secret", app.app_secret.as_str()),
+            ("grant_type", "authorization_code"),
+            ("code", code),
+        ];
+        self.token_request(app, &url, &query).await
+    }
+
+    async fn refresh(
+        &self,
+        app: &AppCredentials,
+        refresh_token: &str,
+    ) -> Result<TokenSet, PlatformError> {
+        let url = refresh_url(&self.transport.endpoint.token_url);
+        let query = [
+            ("app_key", app.app_key.as_str()),
+            ("app_secret", app.app_secret.as_str()),
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+        ];
+        self.token_request(app, &url, &query).await
+    }
+
+    fn windows(&self, range: TimeWindow, now: DateTime<Utc>) -> Vec<TimeWindow> {
+        split(
+            range,
+            Duration::days(WINDOW_DAYS),
+            Duration::days(HISTORY_DAYS),
+            now,
+        )
+    }
+
+    async fn list_orders(
+        &self,
+        app: &AppCredentials,
+        access_token: &str,
+        window: &TimeWindow,
+        cursor: Option<&PageCursor>,
+    ) -> Result<OrderPage, PlatformError> {
+        let page = match cursor {
+            None => 1,
+            Some(PageCursor::Number(n)) => *n,
+            Some(PageCursor::Token(t)) => {
+                return Err(PlatformError::InvalidRequest(format!(
+                    "JD pages by number, not `{t}`"
+                )));
+            }
+        };
+        let business = Self::search_params(window, page);
+        let params = self.signed_params(app, access_token, SEARCH_METHOD, &business, Utc::now());
+        let json = self.call(app, &params).await?;
+        let (orders, total) = parse_orders_page(&json)?;
+        let seen = u64::from(page.saturating_sub(1)) * u64::from(PAGE_SIZE) + orders.len() as u64;
+        let more = !orders.is_empty() && seen < total;
+        Ok(OrderPage {
+            orders,
+            next: more.then(|| PageCursor::Number(page + 1)),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,274 @@
+//! Reading JOS responses: gateway errors, `apiResult` failures, tokens and orders.
+
+use chrono::{DateTime, TimeZone, Utc};
+use leadgen_domain::contact::split_virtual;
+use leadgen_domain::time::parse_beijing;
+use leadgen_domain::{
+    BuyerRef, ContactField, ContactKind, Money, NeutralStatus, OrderItem, RawOrder, Receiver,
+};
+use serde_json::Value;
+
+use super::SEARCH_RESPONSE;
+use crate::client::{FetchedOrder, PlatformError, TokenSet};
+
+/// A JSON value as text: strings as they are, numbers in their JSON spelling.
+fn text(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn str_field<'a>(raw: &'a Value, key: &str) -> &'a str {
+    raw.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+/// Whether a JOS message says the service is down or busy (retry later).
+fn sounds_unavailable(message: &str) -> bool {
+    let lower = message.to_lowercase();
+    ["繁忙", "不可用", "超时", "busy", "unavailable", "timeout"]
+        .iter()
+        .any(|w| lower.contains(w))
+}
+
+/// Maps `{"error_response":{"code":"19","zh_desc","en_desc"}}` to a typed error; `None` when the
+/// response is not a gateway error. Codes: 2 throttled, 19 invalid access_token; everything else
+/// (7/8 timestamp, 11/12 signature, 14/15 method, 21 app key, …) is our bug or bad credentials.
+pub fn parse_error_response(json: &Value) -> Option<PlatformError> {
+    let e = json.get("error_response")?;
+    let code = text(e.get("code")).unwrap_or_else(|| "?".to_owned());
+    let zh = str_field(e, "zh_desc");
+    let en = str_field(e, "en_desc");
+    let detail = format!("code {code} {zh} {en}").trim().to_owned();
+    Some(match code.as_str() {
+        "2" => PlatformError::Throttled { retry_after: None },
+        "19" => PlatformError::SessionExpired,
+        _ if sounds_unavailable(zh) || sounds_unavailable(en) => PlatformError::Unavailable(detail),
+        _ => PlatformError::InvalidRequest(detail),
+    })
+}
+
+/// Maps a failed `apiResult` (`success=false` inside a 200 answer) by `numberCode` and text.
+fn api_result_error(api_result: &Value) -> Option<PlatformError> {
+    if api_result.get("success").and_then(Value::as_bool) != Some(false) {
+        return None;
+    }
+    let number = text(api_result.get("numberCode")).unwrap_or_default();
+    let zh = str_field(api_result, "chineseErrCode");
+    let en = str_field(api_result, "englishErrCode");
+    let detail = format!("apiResult numberCode {number} {zh} {en}")
+        .trim()
+        .to_owned();
+    Some(if sounds_unavailable(zh) || sounds_unavailable(en) {
+        PlatformError::Unavailable(detail)
+    } else {
+        PlatformError::InvalidRequest(detail)
+    })
+}
+
+/// Reads the OAuth answer: the token fields, or `{"code","msg","requestId"}` on refusal.
+pub fn parse_token_response(json: &Value, now: DateTime<Utc>) -> Result<TokenSet, PlatformError> {
+    let access_token = json
+        .get("access_token")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty());
+    let Some(access_token) = access_token else {
+        if let Some(code) = text(json.get("code")) {
+            let msg = str_field(json, "msg");
+            return Err(PlatformError::AuthRefused(format!("code {code} {msg}")));
+        }
+        if let Some(error) = parse_error_response(json) {
+            return Err(error);
+        }
+        return Err(PlatformError::Malformed(
+            "token response without access_token".into(),
+        ));
+    };
+    let expires_in = json.get("expires_in").and_then(Value::as_i64);
+    let issued = json
+        .get("time")
+        .and_then(Value::as_i64)
+        .and_then(|ms| Utc.timestamp_millis_opt(ms).single())
+        .unwrap_or(now);
+    Ok(TokenSet {
+        access_token: access_token.to_owned(),
+        refresh_token: text(json.get("refresh_token")),
+        expires_at: expires_in.map(|s| issued + chrono::Duration::seconds(s)),
+        refresh_expires_at: None,
+        shop_id: text(json.get("uid"))
+            .or_else(|| text(json.get("open_id")))
+            .or_else(|| text(json.get("xid"))),
+        shop_name: text(json.get("user_nick")),
+    })
+}
+
+/// Reads one `jingdong_pop_order_enSearch_responce` page: its orders and `orderTotal`.
+pub fn parse_orders_page(json: &Value) -> Result<(Vec<FetchedOrder>, u64), PlatformError> {
+    let body = json
+        .get(SEARCH_RESPONSE)
+        .ok_or_else(|| PlatformError::Malformed(format!("no {SEARCH_RESPONSE}")))?;
+    if let Some(code) = text(body.get("code")).filter(|c| c != "0") {
+        return Err(PlatformError::InvalidRequest(format!(
+            "{SEARCH_RESPONSE}.code {code}"
+        )));
+    }
+    let result = body
+        .get("searchorderinfo_result")
+        .ok_or_else(|| PlatformError::Malformed("no searchorderinfo_result".into()))?;
+    if let Some(error) = result.get("apiResult").and_then(api_result_error) {
+        return Err(error);
+    }
+    let total = match result.get("orderTotal") {
+        Some(Value::Number(n)) => n.as_u64(),
+        Some(Value::String(s)) => s.parse().ok(),
+        _ => None,
+    }
+    .ok_or_else(|| PlatformError::Malformed("orderTotal is missing or not a count".into()))?;
+    let list = match result.get("orderInfoList") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items.clone(),
+        Some(_) => {
+            return Err(PlatformError::Malformed(
+                "orderInfoList is not a list".into(),
+            ));
+        }
+    };
+    let orders = list
+        .into_iter()
+        .map(|raw| FetchedOrder {
+            order_id: text(raw.get("orderId")),
+            parsed: parse_order(&raw),
+            raw,
+        })
+        .collect();
+    Ok((orders, total))
+}
+
+/// `orderState` → neutral status; `None` for a state JOS does not document.
+pub fn status(state: &str) -> Option<NeutralStatus> {
+    Some(match state {
+        // Paid and not shipped; paused or locked (a cancellation or after-sale request pending).
+        "WAIT_SELLER_STOCK_OUT"
+        | "WAIT_SELLER_DELIVERY"
+        | "PAUSE"
+        | "POP_ORDER_PAUSE"
+        | "LOCKED" => NeutralStatus::Paid,
+        "WAIT_GOODS_RECEIVE_CONFIRM" => NeutralStatus::Shipped,
+        "FINISHED_L" => NeutralStatus::Completed,
+        "TRADE_CANCELED" => NeutralStatus::Closed,
+        _ => return None,
+    })
+}
+
+fn money(raw: &Value, key: &str) -> Result<Money, String> {
+    match raw.get(key) {
+        Some(Value::String(s)) => Money::parse_yuan(s).map_err(|e| format!("{key}: {e}")),
+        Some(Value::Number(n)) => n
+            .as_f64()
+            .ok_or_else(|| format!("{key}: not a number"))
+            .and_then(|f| Money::from_yuan_f64(f).map_err(|e| format!("{key}: {e}"))),
+        _ => Err(format!("{key} is missing")),
+    }
+}
+
+fn time(raw: &Value, key: &str) -> Result<Option<DateTime<Utc>>, String> {
+    match str_field(raw, key) {
+        "" => Ok(None),
+        t => parse_beijing(t)
+            .map(Some)
+            .ok_or_else(|| format!("{key} `{t}` is not yyyy-MM-dd HH:mm:ss")),
+    }
+}
+
+/// A TDE ciphertext: a Base64 blob (cipher type, key id, AES-CBC body), never parsed.
+fn is_tde_ciphertext(value: &str) -> bool {
+    value.len() >= 24
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+}
+
+/// A `consigneeInfo` value as sent: encrypted (the norm), masked, virtual or plain.
+fn consignee_field(value: &str, is_phone: bool) -> Option<ContactField> {
+    let value = value.trim();
+    if value.is_empty() {
+        return None;
+    }
+    let kind = if value.contains('*') {
+        ContactKind::Masked
+    } else if is_phone && split_virtual(value).is_some() {
+        ContactKind::Virtual
+    } else if is_tde_ciphertext(value) {
+        ContactKind::PlatformEncrypted
+    } else {
+        ContactKind::Plain
+    };
+    Some(ContactField {
+        kind,
+        value: value.to_owned(),
+        masked: None,
+    })
+}
+
+/// Parses one `orderInfo` into the neutral form.
+pub fn parse_order(raw: &Value) -> Result<RawOrder, String> {
+    let order_id = text(raw.get("orderId")).ok_or("orderId is missing")?;
+    let platform_status = str_field(raw, "orderState").to_owned();
+    let status = status(&platform_status)
+        .ok_or_else(|| format!("unknown orderState `{platform_status}`"))?;
+    let created_at = time(raw, "orderStartTime")?.ok_or("orderStartTime is missing")?;
+    let paid_at = time(raw, "paymentConfirmTime")?;
+    let lines = match raw.get("itemInfoList") {
+        Some(Value::Array(lines)) => lines.as_slice(),
+        _ => &[],
+    };
+    let mut items = Vec::with_capacity(lines.len());
+    for line in lines {
+        let quantity = match line.get("itemTotal") {
+            Some(Value::Number(n)) => n.as_i64().ok_or("itemTotal is not an integer")?,
+            Some(Value::String(s)) => s.trim().parse().map_err(|_| format!("itemTotal `{s}`"))?,
+            _ => 1,
+        };
+        items.push(OrderItem {
+            sku_id: text(line.get("skuId")),
+            title: str_field(line, "skuName").to_owned(),
+            quantity,
+            price: money(line, "jdPrice")?,
+        });
+    }
+    let consignee = raw.get("consigneeInfo").unwrap_or(&Value::Null);
+    let region = ["province", "city", "county", "town"]
+        .iter()
+        .map(|k| str_field(consignee, k))
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let phone = consignee_field(str_field(consignee, "mobile"), true)
+        .or_else(|| consignee_field(str_field(consignee, "telephone"), true));
+    // A refund is made or requested when a paid order is cancelled or locked.
+    let refunded =
+        platform_status == "LOCKED" || (platform_status == "TRADE_CANCELED" && paid_at.is_some());
+    Ok(RawOrder {
+        order_id,
+        status,
+        platform_status,
+        created_at,
+        paid_at,
+        modified_at: time(raw, "modified")?,
+        amount: money(raw, "orderPayment")?,
+        refunded,
+        buyer: BuyerRef {
+            open_id: text(raw.get("open_id_buyer")),
+            nick: text(raw.get("pin")),
+        },
+        receiver: Receiver {
+            name: consignee_field(str_field(consignee, "fullname"), false),
+            phone,
+            region,
+            address: consignee_field(str_field(consignee, "fullAddress"), false),
+            oaid: text(raw.get("oaid")),
+        },
+        items,
+    })
+}

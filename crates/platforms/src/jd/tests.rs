@@ -1,0 +1,247 @@
+use std::time::Duration as StdDuration;
+
+use chrono::{Duration, TimeZone};
+use leadgen_domain::{ContactKind, Money, NeutralStatus};
+use serde_json::{Value, json};
+
+use super::*;
+use crate::registry::Endpoint;
+use crate::sign::Params;
+
+fn fixture(name: &str) -> Value {
+    let text = match name {
+        "order_ensearch" => include_str!("../../tests/fixtures/jd/order_ensearch.json"),
+        "token" => include_str!("../../tests/fixtures/jd/token.json"),
+        "token_error" => include_str!("../../tests/fixtures/jd/token_error.json"),
+        "error_invalid_token" => include_str!("../../tests/fixtures/jd/error_invalid_token.json"),
+        "api_result_failure" => include_str!("../../tests/fixtures/jd/api_result_failure.json"),
+        other => panic!("no fixture {other}"),
+    };
+    serde_json::from_str(text).unwrap()
+}
+
+fn client() -> JdClient {
+    JdClient::new(
+        Transport::new(Endpoint {
+            api_url: "https://api.jd.com/routerjson".into(),
+            authorize_url: "https://open-oauth.jd.com/oauth2/to_login".into(),
+            token_url: "https://open-oauth.jd.com/oauth2/access_token".into(),
+            qps: 10,
+            timeout: StdDuration::from_secs(5),
+        })
+        .unwrap(),
+    )
+}
+
+#[test]
+fn parses_a_recorded_search_page() {
+    let (orders, total) = parse_orders_page(&fixture("order_ensearch")).unwrap();
+    assert_eq!((orders.len(), total), (3, 203));
+    let first = orders[0].parsed.as_ref().unwrap();
+    assert_eq!(first.order_id, "281234567890");
+    assert_eq!(first.status, NeutralStatus::Paid);
+    assert_eq!(first.platform_status, "WAIT_SELLER_STOCK_OUT");
+    assert_eq!(first.created_at.to_rfc3339(), "2024-05-20T01:58:12+00:00");
+    assert_eq!(
+        first.paid_at.unwrap().to_rfc3339(),
+        "2024-05-20T01:58:40+00:00"
+    );
+    assert_eq!(first.amount, Money(19900));
+    assert!(!first.refunded);
+    let phone = first.receiver.phone.as_ref().unwrap();
+    assert_eq!(phone.kind, ContactKind::PlatformEncrypted);
+    assert_eq!(
+        phone.value, "AgE+1STBoIEdpJWS+EEIXMAGPrYrMAElKpRUJ5XRypgk",
+        "kept as sent"
+    );
+    assert_eq!(
+        first.receiver.name.as_ref().unwrap().kind,
+        ContactKind::PlatformEncrypted
+    );
+    assert_eq!(first.receiver.region, "北京 朝阳区 三环以内");
+    assert_eq!(
+        first.buyer.open_id.as_deref(),
+        Some("o6Jd2vRkqL0aT7xWbN3eYpZs")
+    );
+    assert_eq!(first.buyer.nick.as_deref(), Some("jd_******"));
+    assert_eq!(first.items[0].sku_id.as_deref(), Some("100012345678"));
+    assert_eq!(first.items[0].price, Money(21900));
+    assert_eq!(
+        orders[0].raw,
+        fixture("order_ensearch")[SEARCH_RESPONSE]["searchorderinfo_result"]["orderInfoList"][0]
+    );
+    let cancelled = orders[1].parsed.as_ref().unwrap();
+    assert_eq!(cancelled.status, NeutralStatus::Closed);
+    assert!(cancelled.refunded, "paid, then cancelled");
+    assert_eq!(cancelled.items.len(), 2);
+    assert_eq!(cancelled.items[0].quantity, 2);
+    assert_eq!(cancelled.items[1].sku_id.as_deref(), Some("100098765433"));
+    assert_eq!(cancelled.receiver.region, "广东 深圳市 南山区 粤海街道");
+    // An undocumented state is kept with its error, not dropped.
+    assert_eq!(orders[2].order_id.as_deref(), Some("281234568000"));
+    assert!(
+        orders[2]
+            .parsed
+            .as_ref()
+            .unwrap_err()
+            .contains("WAIT_BUYER_PAY")
+    );
+}
+
+#[test]
+fn every_documented_state_maps_and_others_do_not() {
+    for state in ORDER_STATES.split(',') {
+        assert!(status(state).is_some(), "{state}");
+    }
+    assert_eq!(status("FINISHED_L"), Some(NeutralStatus::Completed));
+    assert_eq!(
+        status("WAIT_GOODS_RECEIVE_CONFIRM"),
+        Some(NeutralStatus::Shipped)
+    );
+    assert_eq!(status("TRADE_FINISHED"), None);
+}
+
+#[test]
+fn maps_jos_errors_to_typed_errors() {
+    let err = |code: &str, zh: &str| {
+        parse_error_response(
+            &json!({"error_response": {"code": code, "zh_desc": zh, "en_desc": "e"}}),
+        )
+        .unwrap()
+    };
+    assert_eq!(
+        parse_error_response(&fixture("error_invalid_token")),
+        Some(PlatformError::SessionExpired)
+    );
+    assert_eq!(
+        err("2", "调用次数超限"),
+        PlatformError::Throttled { retry_after: None }
+    );
+    for code in ["7", "8", "11", "12", "14", "15", "21"] {
+        assert!(
+            matches!(err(code, "x"), PlatformError::InvalidRequest(ref m) if m.contains(code)),
+            "{code}"
+        );
+    }
+    assert!(matches!(
+        err("1", "服务不可用"),
+        PlatformError::Unavailable(_)
+    ));
+    // Numeric codes are read too.
+    assert_eq!(
+        parse_error_response(&json!({"error_response": {"code": 19}})),
+        Some(PlatformError::SessionExpired)
+    );
+    assert!(parse_error_response(&fixture("order_ensearch")).is_none());
+    let failed = parse_orders_page(&fixture("api_result_failure")).unwrap_err();
+    assert!(
+        matches!(failed, PlatformError::InvalidRequest(ref m) if m.contains("10100012")),
+        "{failed:?}"
+    );
+    let busy = json!({SEARCH_RESPONSE: {"code": "0", "searchorderinfo_result": {"apiResult":
+        {"success": false, "chineseErrCode": "系统繁忙", "englishErrCode": "system busy", "numberCode": 1}}}});
+    assert!(matches!(
+        parse_orders_page(&busy),
+        Err(PlatformError::Unavailable(_))
+    ));
+    assert!(matches!(
+        parse_orders_page(&json!({"other": {}})),
+        Err(PlatformError::Malformed(_))
+    ));
+}
+
+#[test]
+fn reads_token_answers() {
+    let now = Utc::now();
+    let t = parse_token_response(&fixture("token"), now).unwrap();
+    assert_eq!(t.access_token, "8f1e2d3c4b5a69788796a5b4c3d2e1f0");
+    assert_eq!(
+        t.refresh_token.as_deref(),
+        Some("0f1e2d3c4b5a69788796a5b4c3d2e1f8")
+    );
+    assert_eq!(t.shop_id.as_deref(), Some("2861543790"));
+    let issued = Utc.timestamp_millis_opt(1_716_170_400_000).unwrap();
+    assert_eq!(t.expires_at, Some(issued + Duration::seconds(31_535_999)));
+    assert!(matches!(
+        parse_token_response(&fixture("token_error"), now),
+        Err(PlatformError::AuthRefused(ref m)) if m.contains("402")
+    ));
+    assert!(matches!(
+        parse_token_response(&json!({}), now),
+        Err(PlatformError::Malformed(_))
+    ));
+}
+
+#[test]
+fn signs_one_full_request_as_sent() {
+    let app = AppCredentials::new("APPKEY0001", "jd-secret");
+    let now = Utc.with_ymd_and_hms(2024, 5, 20, 2, 15, 30).unwrap();
+    let window = TimeWindow::new(now - Duration::days(1), now - Duration::seconds(1));
+    let business = JdClient::search_params(&window, 2);
+    let params = client().signed_params(&app, "tok-1", SEARCH_METHOD, &business, now);
+    let keys: Vec<&str> = params.keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "360buy_param_json",
+            "access_token",
+            "app_key",
+            "method",
+            "sign",
+            "timestamp",
+            "v"
+        ]
+    );
+    assert_eq!(params["timestamp"], "2024-05-20 10:15:30");
+    assert_eq!(params["v"], "2.0");
+    let expected_json = format!(
+        "{{\"dateType\":\"1\",\"end_date\":\"2024-05-20 10:15:29\",\"optional_fields\":\"{OPTIONAL_FIELDS}\",\
+\"order_state\":\"{ORDER_STATES}\",\"page\":\"2\",\"page_size\":\"100\",\"start_date\":\"2024-05-19 10:15:30\"}}"
+    );
+    assert_eq!(params["360buy_param_json"], expected_json);
+    let mut unsigned: Params = params.clone();
+    unsigned.remove("sign");
+    assert_eq!(
+        params["sign"],
+        sorted_concat_sign(SignMethod::Md5, "jd-secret", &unsigned)
+    );
+    assert_eq!(params["sign"].len(), 32);
+    assert!(
+        params["sign"]
+            .chars()
+            .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
+    );
+}
+
+#[test]
+fn consent_and_refresh_urls() {
+    let url = client().authorize_url(
+        &AppCredentials::new("k 1", "s"),
+        "https://a.example/cb?x=1",
+        "st",
+    );
+    assert_eq!(
+        url,
+        "https://open-oauth.jd.com/oauth2/to_login?app_key=k%201&response_type=code\
+&redirect_uri=https%3A%2F%2Fa.example%2Fcb%3Fx%3D1&state=st&scope=snsapi_base"
+    );
+    assert_eq!(
+        refresh_url("http://127.0.0.1:9100/jd/oauth2/access_token"),
+        "http://127.0.0.1:9100/jd/oauth2/refresh_token"
+    );
+}
+
+#[test]
+fn windows_are_one_day_and_clamped_to_history() {
+    let now = Utc.with_ymd_and_hms(2024, 6, 30, 0, 0, 0).unwrap();
+    let range = TimeWindow::new(now - Duration::days(3), now);
+    let w = client().windows(range, now);
+    assert_eq!(w.len(), 4);
+    assert_eq!(
+        w[0].end - w[0].start,
+        Duration::days(1) - Duration::seconds(1)
+    );
+    let long = TimeWindow::new(now - Duration::days(400), now);
+    let w = client().windows(long, now);
+    assert_eq!(w[0].start, now - Duration::days(HISTORY_DAYS));
+}

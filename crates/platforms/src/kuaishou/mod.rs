@@ -1,0 +1,257 @@
+//! Kuaishou shop (快手小店): OAuth at `open.kwaixiaodian.com`, signed calls to
+//! `openapi.kwaixiaodian.com/{method with . → /}`, orders with `open.order.cursor.list`.
+//!
+//! Documented (README §5): the consent URL (`app_id, redirect_uri, scope, response_type=code,
+//! state`); the token exchange `GET oauth2/access_token?app_id&app_secret&grant_type=code&code`
+//! and refresh `POST oauth2/refresh_token` (`grant_type=refresh_token, app_id, app_secret,
+//! refresh_token`), success flag `result=1`; the call parameters `appkey, method, version=1,
+//! timestamp (ms), access_token, signMethod, param (JSON), sign` signed with the app's
+//! **signSecret** (`authInfo.extra.signSecret`, distinct from `appSecret`, which only OAuth
+//! uses); `open.order.cursor.list` with `queryType=1` (create time, 90 days of history),
+//! `beginTime`/`endTime` in ms within 7 days, `pageSize` ≤ 50, `cursor` from `""` to `"nomore"`.
+//!
+//! [unverified] — designed here and mirrored by the simulator (`tools/platform-sim/src/kuaishou`):
+//! - Calls are `GET` with every parameter in the query string; sign method `MD5`; the `param`
+//!   JSON keeps the SDK's field order (`orderViewStatus, pageSize, sort, queryType, beginTime,
+//!   endTime, cpsType, cursor`) with `orderViewStatus=1` (all), `sort=1`, `cpsType=0` (all).
+//! - The refresh URL is the token URL with its last segment replaced by `refresh_token`.
+//! - Token answer: `{"result":1,"access_token","expires_in","refresh_token",
+//!   "refresh_token_expires_in","open_id","scopes"}` (seconds); errors `{"result":N,"error",
+//!   "error_msg"}`. The seller's `open_id` is our shop id; no shop name is sent.
+//! - API answer: `{"result":1,"msg":"success","data":{"pageSize","beginTime","endTime","cursor",
+//!   "orderList":[…]}}`; errors `{"result":N,"msg","error_msg"}` with N: 17 rate limited →
+//!   throttled; 24 access token expired, 25 access token invalid → session expired; 10–16
+//!   system parameters / signature / timestamp, 28 permission, 2001 business parameters →
+//!   invalid request; 500, 503 → unavailable.
+//! - Orders: one item per order; `orderBaseInfo.status` 10 待付款, 30 已付款, 40 已发货,
+//!   50 已收货, 70 交易成功, 80 交易关闭; amounts in fen (`totalFee` = what the buyer paid),
+//!   times in ms; `orderAddress` carries `encrypted*` ciphertexts with `desensitise*` masks, or a
+//!   privacy number (`17012345678-1234`) in `mobile`; `orderRefundList` non-empty = refund asked.
+//! - `endTime` is inclusive: a window's last second is sent as `end_ms + 999`.
+
+mod parse;
+#[cfg(test)]
+mod tests;
+
+use chrono::{DateTime, Duration, Utc};
+use leadgen_domain::PlatformType;
+use serde_json::{Value, json};
+
+use crate::client::{
+    AppCredentials, OrderPage, PageCursor, PlatformClient, PlatformError, TokenSet,
+};
+use crate::registry::Transport;
+use crate::sign::{Params, SignMethod, kuaishou_sign};
+use crate::window::{TimeWindow, split};
+
+pub use parse::{NO_MORE, parse_api_error, parse_cursor_page, parse_order, parse_token_response};
+
+pub const CURSOR_LIST: &str = "open.order.cursor.list";
+/// `pageSize` of each page (the platform's maximum).
+pub const PAGE_SIZE: u32 = 50;
+/// `queryType=1` serves 90 days; one safety day less.
+pub const HISTORY_DAYS: i64 = 89;
+/// The `authInfo.extra` key of the signing secret.
+pub const SIGN_SECRET: &str = "signSecret";
+
+/// The Kuaishou adapter.
+pub struct KuaishouClient {
+    transport: Transport,
+    sign_method: SignMethod,
+}
+
+impl KuaishouClient {
+    pub fn new(transport: Transport) -> Self {
+        KuaishouClient {
+            transport,
+            sign_method: SignMethod::Md5,
+        }
+    }
+
+    /// `{api_url}/{method with . → /}`.
+    pub fn method_url(&self, method: &str) -> String {
+        format!(
+            "{}/{}",
+            self.transport.endpoint.api_url.trim_end_matches('/'),
+            method.replace('.', "/")
+        )
+    }
+
+    /// The refresh endpoint: the token URL with its last path segment replaced.
+    pub fn refresh_url(&self) -> String {
+        let token_url = &self.transport.endpoint.token_url;
+        match token_url.rsplit_once('/') {
+            Some((base, _)) => format!("{base}/refresh_token"),
+            None => format!("{token_url}/refresh_token"),
+        }
+    }
+
+    /// Every parameter of a call, signed with the app's signSecret, exactly as sent.
+    pub fn signed_params(
+        &self,
+        app: &AppCredentials,
+        access_token: &str,
+        method: &str,
+        param: &Value,
+        now: DateTime<Utc>,
+    ) -> Result<Params, PlatformError> {
+        let secret = app.extra(SIGN_SECRET).ok_or_else(|| {
+            PlatformError::InvalidRequest(
+                "Kuaishou calls are signed with signSecret, which authInfo lacks".into(),
+            )
+        })?;
+        let mut params = Params::new();
+        params.insert("appkey".into(), app.app_key.clone());
+        params.insert("method".into(), method.into());
+        params.insert("version".into(), "1".into());
+        params.insert("timestamp".into(), now.timestamp_millis().to_string());
+        params.insert("access_token".into(), access_token.into());
+        params.insert(
+            "signMethod".into(),
+            self.sign_method.wire_name(PlatformType::Kuaishou).into(),
+        );
+        params.insert("param".into(), param.to_string());
+        params.retain(|_, v| !v.is_empty());
+        let sign = kuaishou_sign(self.sign_method, secret, &params);
+        params.insert("sign".into(), sign);
+        Ok(params)
+    }
+
+    /// Reads an HTTP answer as JSON; 5xx and 429 are typed before the body is looked at.
+    async fn read_json(
+        response: Result<reqwest::Response, reqwest::Error>,
+    ) -> Result<Value, PlatformError> {
+        let unavailable =
+            |e: reqwest::Error| PlatformError::Unavailable(e.without_url().to_string());
+        let response = response.map_err(unavailable)?;
+        let status = response.status();
+        let body = response.bytes().await.map_err(unavailable)?;
+        if status.is_server_error() {
+            return Err(PlatformError::Unavailable(format!("HTTP {status}")));
+        }
+        if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            return Err(PlatformError::Throttled { retry_after: None });
+        }
+        serde_json::from_slice(&body)
+            .map_err(|e| PlatformError::Malformed(format!("HTTP {status}, body is not JSON: {e}")))
+    }
+}
+
+#[async_trait::async_trait]
+impl PlatformClient for KuaishouClient {
+    fn platform(&self) -> PlatformType {
+        PlatformType::Kuaishou
+    }
+
+    fn authorize_url(&self, app: &AppCredentials, redirect_uri: &str, state: &str) -> String {
+        let base = &self.transport.endpoint.authorize_url;
+        let sep = if base.contains('?') { '&' } else { '?' };
+        format!(
+            "{base}{sep}app_id={}&redirect_uri={}&scope=merchant_order&response_type=code&state={}",
+            urlencoding::encode(&app.app_key),
+            urlencoding::encode(redirect_uri),
+            urlencoding::encode(state),
+        )
+    }
+
+    async fn exchange_code(
+        &self,
+        app: &AppCredentials,
+        code: &str,
+        _redirect_uri: &str,
+    ) -> Result<TokenSet, PlatformError> {
+        let query = [
+            ("app_id", app.app_key.as_str()),
+            ("app_secret", app.app_secret.as_str()),
+            ("grant_type", "code"),
+            ("code", code),
+        ];
+        self.transport.limiter.wait(&app.app_key).await;
+        let request = self
+            .transport
+            .http
+            .get(&self.transport.endpoint.token_url)
+            .query(&query);
+        let json = Self::read_json(request.send().await).await?;
+        parse_token_response(&json, Utc::now())
+    }
+
+    async fn refresh(
+        &self,
+        app: &AppCredentials,
+        refresh_token: &str,
+    ) -> Result<TokenSet, PlatformError> {
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("app_id", app.app_key.as_str()),
+            ("app_secret", app.app_secret.as_str()),
+            ("refresh_token", refresh_token),
+        ];
+        self.transport.limiter.wait(&app.app_key).await;
+        let request = self.transport.http.post(self.refresh_url()).form(&form);
+        let json = Self::read_json(request.send().await).await?;
+        parse_token_response(&json, Utc::now())
+    }
+
+    fn windows(&self, range: TimeWindow, now: DateTime<Utc>) -> Vec<TimeWindow> {
+        split(range, Duration::days(1), Duration::days(HISTORY_DAYS), now)
+    }
+
+    async fn list_orders(
+        &self,
+        app: &AppCredentials,
+        access_token: &str,
+        window: &TimeWindow,
+        cursor: Option<&PageCursor>,
+    ) -> Result<OrderPage, PlatformError> {
+        let cursor = match cursor {
+            None => "",
+            Some(PageCursor::Token(t)) => t.as_str(),
+            Some(PageCursor::Number(n)) => {
+                return Err(PlatformError::InvalidRequest(format!(
+                    "Kuaishou pages by cursor, not page {n}"
+                )));
+            }
+        };
+        let param = cursor_param(window, cursor);
+        let params = self.signed_params(app, access_token, CURSOR_LIST, &param, Utc::now())?;
+        self.transport.limiter.wait(&app.app_key).await;
+        let request = self
+            .transport
+            .http
+            .get(self.method_url(CURSOR_LIST))
+            .query(&params);
+        let json = Self::read_json(request.send().await).await?;
+        if let Some(error) = parse_api_error(&json) {
+            return Err(error);
+        }
+        let (orders, next) = parse_cursor_page(&json)?;
+        // `"nomore"` (or no cursor at all) ends the window; a cursor that would not move the
+        // walk forward is an answer we cannot use.
+        let next = next.filter(|n| n != NO_MORE && !n.is_empty());
+        if next.as_deref() == Some(cursor) {
+            return Err(PlatformError::Malformed(format!(
+                "the cursor did not advance from `{cursor}`"
+            )));
+        }
+        Ok(OrderPage {
+            orders,
+            next: next.map(PageCursor::Token),
+        })
+    }
+}
+
+/// The `open.order.cursor.list` parameter for `window` from `cursor`, in the SDK's field
+/// order. `endTime` covers the window's whole last second.
+pub fn cursor_param(window: &TimeWindow, cursor: &str) -> Value {
+    json!({
+        "orderViewStatus": 1,
+        "pageSize": PAGE_SIZE,
+        "sort": 1,
+        "queryType": 1,
+        "beginTime": window.start.timestamp_millis(),
+        "endTime": window.end.timestamp_millis() + 999,
+        "cpsType": 0,
+        "cursor": cursor,
+    })
+}

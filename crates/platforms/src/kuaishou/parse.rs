@@ -1,0 +1,206 @@
+//! Reading Kuaishou answers: OAuth tokens, the API envelope and `open.order.cursor.list` pages
+//! (shapes and codes [unverified], see the module doc).
+
+use chrono::{DateTime, Utc};
+use leadgen_domain::{
+    BuyerRef, ContactField, ContactKind, Money, NeutralStatus, OrderItem, RawOrder, Receiver,
+};
+use serde_json::Value;
+
+use crate::client::{FetchedOrder, PlatformError, TokenSet};
+
+/// The cursor that ends a walk.
+pub const NO_MORE: &str = "nomore";
+
+fn int(v: Option<&Value>) -> Option<i64> {
+    match v? {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn text(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn str_at<'a>(v: &'a Value, key: &str) -> &'a str {
+    v.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+fn describe(json: &Value, result: i64) -> String {
+    [
+        format!("result {result}"),
+        str_at(json, "error").to_owned(),
+        str_at(json, "msg").to_owned(),
+        str_at(json, "error_msg").to_owned(),
+    ]
+    .iter()
+    .filter(|s| !s.is_empty())
+    .cloned()
+    .collect::<Vec<_>>()
+    .join(" ")
+}
+
+/// Reads the OAuth answer (`result=1` with tokens, else refused).
+pub fn parse_token_response(json: &Value, now: DateTime<Utc>) -> Result<TokenSet, PlatformError> {
+    let result = int(json.get("result"))
+        .ok_or_else(|| PlatformError::Malformed("token response without result".into()))?;
+    if result != 1 {
+        return Err(PlatformError::AuthRefused(describe(json, result)));
+    }
+    let access_token = text(json.get("access_token"))
+        .ok_or_else(|| PlatformError::Malformed("token response without access_token".into()))?;
+    let after = |key: &str| int(json.get(key)).map(|s| now + chrono::Duration::seconds(s));
+    Ok(TokenSet {
+        access_token,
+        refresh_token: text(json.get("refresh_token")),
+        expires_at: after("expires_in"),
+        refresh_expires_at: after("refresh_token_expires_in"),
+        shop_id: text(json.get("open_id")),
+        shop_name: None,
+    })
+}
+
+/// Maps the API envelope to a typed error; `None` when `result` is 1.
+pub fn parse_api_error(json: &Value) -> Option<PlatformError> {
+    let Some(result) = int(json.get("result")) else {
+        return Some(PlatformError::Malformed("response without result".into()));
+    };
+    Some(match result {
+        1 => return None,
+        17 => PlatformError::Throttled { retry_after: None },
+        24 | 25 => PlatformError::SessionExpired,
+        500 | 503 => PlatformError::Unavailable(describe(json, result)),
+        _ => PlatformError::InvalidRequest(describe(json, result)),
+    })
+}
+
+/// Reads one page: its orders (each kept, parsed or not) and the next cursor.
+pub fn parse_cursor_page(
+    json: &Value,
+) -> Result<(Vec<FetchedOrder>, Option<String>), PlatformError> {
+    let data = match json.get("data") {
+        Some(d @ Value::Object(_)) => d,
+        _ => return Err(PlatformError::Malformed("no data object".into())),
+    };
+    let list = match data.get("orderList") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items.clone(),
+        Some(_) => return Err(PlatformError::Malformed("orderList is not a list".into())),
+    };
+    let cursor = match data.get("cursor") {
+        Some(Value::String(c)) => Some(c.clone()),
+        None | Some(Value::Null) => None,
+        Some(_) => return Err(PlatformError::Malformed("cursor is not a string".into())),
+    };
+    let orders = list
+        .into_iter()
+        .map(|raw| FetchedOrder {
+            order_id: text(raw.get("orderBaseInfo").and_then(|b| b.get("oid"))),
+            parsed: parse_order(&raw),
+            raw,
+        })
+        .collect();
+    Ok((orders, cursor))
+}
+
+/// `orderBaseInfo.status` → neutral status.
+fn status(code: i64) -> Option<NeutralStatus> {
+    Some(match code {
+        10 => NeutralStatus::Unpaid,
+        30 => NeutralStatus::Paid,
+        40 => NeutralStatus::Shipped,
+        50 | 70 => NeutralStatus::Completed,
+        80 => NeutralStatus::Closed,
+        _ => return None,
+    })
+}
+
+fn millis(v: &Value, key: &str) -> Result<Option<DateTime<Utc>>, String> {
+    match int(v.get(key)) {
+        None | Some(0) => Ok(None),
+        Some(ms) => DateTime::from_timestamp_millis(ms)
+            .map(Some)
+            .ok_or_else(|| format!("{key} `{ms}` is not a time in ms")),
+    }
+}
+
+/// The ciphertext (`encrypted*`) with its mask (`desensitise*`), else the plain field.
+fn contact(
+    addr: &Value,
+    field: &str,
+    classify: fn(&str) -> Option<ContactField>,
+) -> Option<ContactField> {
+    let mut chars = field.chars();
+    let capital: String = chars
+        .next()
+        .map(|c| c.to_ascii_uppercase())
+        .into_iter()
+        .chain(chars)
+        .collect();
+    let cipher = str_at(addr, &format!("encrypted{capital}")).trim();
+    let masked =
+        Some(str_at(addr, &format!("desensitise{capital}")).trim()).filter(|m| !m.is_empty());
+    if !cipher.is_empty() {
+        return Some(ContactField {
+            kind: ContactKind::PlatformEncrypted,
+            value: cipher.to_owned(),
+            masked: masked.map(str::to_owned),
+        });
+    }
+    classify(str_at(addr, field)).map(|f| f.with_masked(masked))
+}
+
+/// Parses one `orderList` entry into the neutral form.
+pub fn parse_order(raw: &Value) -> Result<RawOrder, String> {
+    let base = raw.get("orderBaseInfo").ok_or("orderBaseInfo is missing")?;
+    let order_id = text(base.get("oid")).ok_or("oid is missing")?;
+    let code = int(base.get("status")).ok_or("status is missing")?;
+    let status = status(code).ok_or_else(|| format!("unknown status `{code}`"))?;
+    let created_at = millis(base, "createTime")?.ok_or("createTime is missing")?;
+    let amount = int(base.get("totalFee")).ok_or("totalFee is missing")?;
+    let items = match raw.get("orderItemInfo") {
+        Some(item @ Value::Object(_)) => vec![OrderItem {
+            sku_id: text(item.get("skuId")).filter(|s| s != "0"),
+            title: str_at(item, "itemTitle").to_owned(),
+            quantity: int(item.get("num")).unwrap_or(1),
+            price: Money::from_fen(int(item.get("price")).unwrap_or_default()),
+        }],
+        _ => Vec::new(),
+    };
+    let refunded = matches!(raw.get("orderRefundList"), Some(Value::Array(r)) if !r.is_empty());
+    let addr = raw.get("orderAddress").unwrap_or(&Value::Null);
+    let region = ["province", "city", "district", "town"]
+        .iter()
+        .map(|k| str_at(addr, k))
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    Ok(RawOrder {
+        order_id,
+        status,
+        platform_status: code.to_string(),
+        created_at,
+        paid_at: millis(base, "payTime")?,
+        modified_at: millis(base, "updateTime")?,
+        amount: Money::from_fen(amount),
+        refunded,
+        buyer: BuyerRef {
+            open_id: text(base.get("buyerOpenId")),
+            nick: text(base.get("buyerNick")),
+        },
+        receiver: Receiver {
+            name: contact(addr, "consignee", ContactField::text),
+            phone: contact(addr, "mobile", ContactField::phone),
+            region,
+            address: contact(addr, "address", ContactField::text),
+            oaid: None,
+        },
+        items,
+    })
+}

@@ -1,0 +1,224 @@
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use leadgen_domain::{ContactKind, Money, NeutralStatus};
+use serde_json::{Value, json};
+
+use super::*;
+use crate::registry::Endpoint;
+
+fn client() -> KuaishouClient {
+    KuaishouClient::new(
+        Transport::new(Endpoint {
+            api_url: "https://openapi.kwaixiaodian.com".into(),
+            authorize_url: "https://open.kwaixiaodian.com/oauth/authorize".into(),
+            token_url: "https://openapi.kwaixiaodian.com/oauth2/access_token".into(),
+            qps: 10,
+            timeout: Duration::from_secs(5),
+        })
+        .unwrap(),
+    )
+}
+
+fn page() -> Value {
+    serde_json::from_str(include_str!(
+        "../../tests/fixtures/kuaishou/order_cursor_list.json"
+    ))
+    .unwrap()
+}
+
+#[test]
+fn parses_a_recorded_cursor_page() {
+    let json = page();
+    let (orders, cursor) = parse_cursor_page(&json).unwrap();
+    assert_eq!(orders.len(), 4);
+    assert_eq!(
+        cursor.as_deref(),
+        Some("MTcxNjA5MDAwMDEyM18yNDEyMzQ1Njc4OTAwMDA0")
+    );
+    assert_eq!(
+        orders[0].raw, json["data"]["orderList"][0],
+        "raw kept untouched"
+    );
+    let first = orders[0].parsed.as_ref().unwrap();
+    assert_eq!(first.order_id, "2412345678901234");
+    assert_eq!(first.status, NeutralStatus::Paid);
+    assert_eq!(first.platform_status, "30");
+    assert_eq!(first.created_at.timestamp_millis(), 1716170292123);
+    assert_eq!(first.paid_at.unwrap().timestamp_millis(), 1716170320456);
+    assert_eq!(first.amount, Money(19900));
+    assert!(!first.refunded);
+    assert_eq!(
+        first.buyer.open_id.as_deref(),
+        Some("f18759ac87a28ea514bf5724a5df5751")
+    );
+    assert_eq!(first.buyer.nick.as_deref(), Some("快手用户***88"));
+    let phone = first.receiver.phone.as_ref().unwrap();
+    assert_eq!(phone.kind, ContactKind::PlatformEncrypted);
+    assert_eq!(phone.display_phone(), "138****5678");
+    let name = first.receiver.name.as_ref().unwrap();
+    assert_eq!(
+        (name.kind, name.display_name()),
+        (ContactKind::PlatformEncrypted, "张*".to_owned())
+    );
+    assert_eq!(
+        first.receiver.address.as_ref().unwrap().masked.as_deref(),
+        Some("文三路**号")
+    );
+    assert_eq!(first.receiver.region, "浙江省 杭州市 西湖区 三墩镇");
+    assert_eq!(first.items.len(), 1);
+    assert_eq!(first.items[0].sku_id.as_deref(), Some("1703000000001"));
+    assert_eq!(first.items[0].price, Money(21900));
+
+    let closed = orders[1].parsed.as_ref().unwrap();
+    assert_eq!(closed.status, NeutralStatus::Closed);
+    assert!(closed.refunded);
+    assert_eq!(closed.items[0].quantity, 2);
+
+    let repeat = orders[2].parsed.as_ref().unwrap();
+    assert_eq!(repeat.status, NeutralStatus::Completed);
+    assert_eq!(repeat.buyer.open_id, first.buyer.open_id);
+    let phone = repeat.receiver.phone.as_ref().unwrap();
+    assert_eq!(phone.kind, ContactKind::Virtual);
+    assert_eq!(phone.value, "17012345678-1234");
+
+    assert_eq!(orders[3].order_id.as_deref(), Some("2412345678900004"));
+    assert!(orders[3].parsed.as_ref().unwrap_err().contains("status"));
+}
+
+#[test]
+fn statuses_map_exhaustively() {
+    let base = page()["data"]["orderList"][0].clone();
+    let with = |code: i64| {
+        let mut o = base.clone();
+        o["orderBaseInfo"]["status"] = json!(code);
+        parse_order(&o).map(|r| r.status)
+    };
+    assert_eq!(with(10), Ok(NeutralStatus::Unpaid));
+    assert_eq!(with(30), Ok(NeutralStatus::Paid));
+    assert_eq!(with(40), Ok(NeutralStatus::Shipped));
+    assert_eq!(with(50), Ok(NeutralStatus::Completed));
+    assert_eq!(with(70), Ok(NeutralStatus::Completed));
+    assert_eq!(with(80), Ok(NeutralStatus::Closed));
+    assert!(with(0).is_err() && with(20).is_err());
+}
+
+#[test]
+fn maps_errors_and_reads_tokens() {
+    let err = |result: i64| {
+        parse_api_error(&json!({"result": result, "msg": "m", "error_msg": "detail"})).unwrap()
+    };
+    assert_eq!(err(17), PlatformError::Throttled { retry_after: None });
+    assert_eq!(err(24), PlatformError::SessionExpired);
+    assert_eq!(err(25), PlatformError::SessionExpired);
+    assert!(matches!(err(16), PlatformError::InvalidRequest(m) if m.contains("result 16")));
+    assert!(matches!(err(2001), PlatformError::InvalidRequest(_)));
+    assert!(matches!(err(503), PlatformError::Unavailable(_)));
+    assert!(parse_api_error(&page()).is_none());
+    assert!(matches!(
+        parse_api_error(&json!({"data": {}})),
+        Some(PlatformError::Malformed(_))
+    ));
+
+    let now = Utc::now();
+    let tokens = parse_token_response(
+        &serde_json::from_str(include_str!(
+            "../../tests/fixtures/kuaishou/access_token.json"
+        ))
+        .unwrap(),
+        now,
+    )
+    .unwrap();
+    assert!(
+        tokens
+            .access_token
+            .starts_with("ChFvYXV0aC5hY2Nlc3NUb2tlbh")
+    );
+    assert_eq!(
+        tokens.expires_at,
+        Some(now + chrono::Duration::seconds(172800))
+    );
+    assert_eq!(
+        tokens.refresh_expires_at,
+        Some(now + chrono::Duration::seconds(15552000))
+    );
+    assert_eq!(
+        tokens.shop_id.as_deref(),
+        Some("0c8f6e1d2b3a49586f7e6d5c4b3a2918")
+    );
+    let refused = json!({"result": 100200102, "error": "invalid_grant", "error_msg": "code已使用"});
+    assert!(matches!(
+        parse_token_response(&refused, now),
+        Err(PlatformError::AuthRefused(m)) if m.contains("invalid_grant")
+    ));
+}
+
+#[test]
+fn a_signed_call_matches_the_public_vector() {
+    // Vector kuaishou-md5-order-cursor-list: the same app, signSecret, token, time and param.
+    let mut app = AppCredentials::new("ks123456789012345678", "the-app-secret");
+    app.extra
+        .insert(SIGN_SECRET.into(), "signSecret0123456789abcdef".into());
+    let now = Utc.timestamp_millis_opt(1716171330123).unwrap();
+    let param = json!({"orderViewStatus": 1, "pageSize": 50, "sort": 1, "queryType": 2,
+        "beginTime": 1716084930000i64, "endTime": 1716171330000i64, "cpsType": 0, "cursor": ""});
+    let params = client()
+        .signed_params(
+            &app,
+            "ChFvYXV0aC5hY2Nlc3NUb2tlbhJAxxxx",
+            CURSOR_LIST,
+            &param,
+            now,
+        )
+        .unwrap();
+    assert_eq!(params["sign"], "bdbb1c1ea56bd30990459c64714f8dcd");
+    assert_eq!(params["signMethod"], "MD5");
+    assert_eq!(params["version"], "1");
+    assert_eq!(params["timestamp"], "1716171330123");
+    assert_eq!(
+        params["param"],
+        r#"{"orderViewStatus":1,"pageSize":50,"sort":1,"queryType":2,"beginTime":1716084930000,"endTime":1716171330000,"cpsType":0,"cursor":""}"#
+    );
+    assert_eq!(params.len(), 8);
+    // The app secret is not the signing secret: without signSecret nothing is sent.
+    let bare = AppCredentials::new("ks1", "secret");
+    assert!(matches!(
+        client().signed_params(&bare, "t", CURSOR_LIST, &param, now),
+        Err(PlatformError::InvalidRequest(_))
+    ));
+}
+
+#[test]
+fn urls_parameters_and_windows() {
+    let c = client();
+    let app = AppCredentials::new("ks1", "s");
+    assert_eq!(
+        c.authorize_url(&app, "https://x.example/cb", "st"),
+        "https://open.kwaixiaodian.com/oauth/authorize?app_id=ks1&redirect_uri=https%3A%2F%2Fx.example%2Fcb&scope=merchant_order&response_type=code&state=st"
+    );
+    assert_eq!(
+        c.refresh_url(),
+        "https://openapi.kwaixiaodian.com/oauth2/refresh_token"
+    );
+    assert_eq!(
+        c.method_url(CURSOR_LIST),
+        "https://openapi.kwaixiaodian.com/open/order/cursor/list"
+    );
+    let start = Utc.with_ymd_and_hms(2024, 5, 19, 0, 0, 0).unwrap();
+    let w = TimeWindow::new(start, start + chrono::Duration::seconds(86_399));
+    assert_eq!(
+        cursor_param(&w, "abc").to_string(),
+        r#"{"orderViewStatus":1,"pageSize":50,"sort":1,"queryType":1,"beginTime":1716076800000,"endTime":1716163199999,"cpsType":0,"cursor":"abc"}"#
+    );
+    let now = Utc.with_ymd_and_hms(2024, 5, 20, 12, 0, 0).unwrap();
+    let windows = c.windows(TimeWindow::new(now - chrono::Duration::days(120), now), now);
+    assert_eq!(windows[0].start, now - chrono::Duration::days(HISTORY_DAYS));
+    assert!(
+        windows
+            .iter()
+            .all(|w| w.end - w.start < chrono::Duration::days(7))
+    );
+    for pair in windows.windows(2) {
+        assert_eq!(pair[0].end + chrono::Duration::seconds(1), pair[1].start);
+    }
+}

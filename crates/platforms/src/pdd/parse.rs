@@ -1,0 +1,256 @@
+//! Reading PDD responses: errors, tokens and orders.
+
+use chrono::{DateTime, TimeZone, Utc};
+use leadgen_domain::time::parse_beijing;
+use leadgen_domain::{
+    BuyerRef, ContactField, ContactKind, Money, NeutralStatus, OrderItem, RawOrder, Receiver,
+};
+use serde_json::Value;
+
+use super::LIST_RESPONSE;
+use crate::client::{FetchedOrder, PlatformError, TokenSet};
+
+/// A JSON value as text: strings as they are, numbers in their JSON spelling.
+fn text(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn int(v: Option<&Value>) -> Option<i64> {
+    match v? {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn str_field<'a>(raw: &'a Value, key: &str) -> &'a str {
+    raw.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+/// The retry class of an `error_code`: 52101/70031 throttled, 52102/52103 unavailable,
+/// 10019 expired token; `None` for every other code.
+fn transient_or_session(code: i64) -> Option<PlatformError> {
+    match code {
+        52101 | 70031 => Some(PlatformError::Throttled { retry_after: None }),
+        52102 | 52103 => Some(PlatformError::Unavailable(format!("error_code {code}"))),
+        10019 => Some(PlatformError::SessionExpired),
+        _ => None,
+    }
+}
+
+fn error_detail(e: &Value) -> (i64, String) {
+    let code = int(e.get("error_code")).unwrap_or(-1);
+    let detail = format!(
+        "error_code {code} {} {} {}",
+        str_field(e, "error_msg"),
+        text(e.get("sub_code")).unwrap_or_default(),
+        str_field(e, "sub_msg")
+    )
+    .trim()
+    .to_owned();
+    (code, detail)
+}
+
+/// Maps `{"error_response":{"error_code","error_msg","sub_code","sub_msg"}}` to a typed error;
+/// `None` when the response is not an error.
+pub fn parse_error_response(json: &Value) -> Option<PlatformError> {
+    let (code, detail) = error_detail(json.get("error_response")?);
+    Some(transient_or_session(code).unwrap_or(PlatformError::InvalidRequest(detail)))
+}
+
+/// Reads the token endpoint's answer: the fields of `pop_auth_token_create_response`, unwrapped
+/// (or wrapped, as the signed `pdd.pop.auth.token.*` APIs answer), or an `error_response`.
+pub fn parse_token_response(json: &Value, now: DateTime<Utc>) -> Result<TokenSet, PlatformError> {
+    if let Some(e) = json.get("error_response") {
+        let (code, detail) = error_detail(e);
+        return Err(match transient_or_session(code) {
+            Some(PlatformError::SessionExpired) | None => PlatformError::AuthRefused(detail),
+            Some(transient) => transient,
+        });
+    }
+    let body = [
+        "pop_auth_token_create_response",
+        "pop_auth_token_refresh_response",
+    ]
+    .iter()
+    .find_map(|k| json.get(*k))
+    .unwrap_or(json);
+    let access_token = body
+        .get("access_token")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| PlatformError::Malformed("token response without access_token".into()))?;
+    let instant = |at: &str, within: &str| {
+        int(body.get(at))
+            .and_then(|s| Utc.timestamp_opt(s, 0).single())
+            .or_else(|| int(body.get(within)).map(|s| now + chrono::Duration::seconds(s)))
+    };
+    Ok(TokenSet {
+        access_token: access_token.to_owned(),
+        refresh_token: text(body.get("refresh_token")),
+        expires_at: instant("expires_at", "expires_in"),
+        refresh_expires_at: instant("refresh_token_expires_at", "refresh_token_expires_in"),
+        shop_id: text(body.get("owner_id")),
+        shop_name: text(body.get("owner_name")),
+    })
+}
+
+/// Reads one `order_list_get_response` page (asked with `use_has_next=true`): its orders and
+/// `has_next`.
+pub fn parse_orders_page(json: &Value) -> Result<(Vec<FetchedOrder>, bool), PlatformError> {
+    let body = json
+        .get(LIST_RESPONSE)
+        .ok_or_else(|| PlatformError::Malformed(format!("no {LIST_RESPONSE}")))?;
+    let has_next = match body.get("has_next") {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) if s == "true" || s == "false" => s == "true",
+        _ => return Err(PlatformError::Malformed("has_next is missing".into())),
+    };
+    let list = match body.get("order_list") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items.clone(),
+        Some(_) => return Err(PlatformError::Malformed("order_list is not a list".into())),
+    };
+    let orders = list
+        .into_iter()
+        .map(|raw| FetchedOrder {
+            order_id: text(raw.get("order_sn")),
+            parsed: parse_order(&raw),
+            raw,
+        })
+        .collect();
+    Ok((orders, has_next))
+}
+
+/// `order_status` (1 待发货, 2 已发货待签收, 3 已签收) and `refund_status` (1 none or closed,
+/// 2 after-sale in progress, 3 refunding, 4 refunded) → neutral status; `None` when either is not
+/// a documented value. A fully refunded order is closed.
+pub fn status(order_status: i64, refund_status: i64) -> Option<NeutralStatus> {
+    if !(1..=4).contains(&refund_status) {
+        return None;
+    }
+    let shipped = match order_status {
+        1 => NeutralStatus::Paid,
+        2 => NeutralStatus::Shipped,
+        3 => NeutralStatus::Completed,
+        _ => return None,
+    };
+    Some(if refund_status == 4 {
+        NeutralStatus::Closed
+    } else {
+        shipped
+    })
+}
+
+/// A decrypted privacy number, `$13812345678$#1234#` or `$95xxxxx$#12345678#` → (main, ext).
+fn decrypted_virtual(value: &str) -> Option<(&str, &str)> {
+    let rest = value.strip_prefix('$')?;
+    let (main, ext) = rest.split_once("$#")?;
+    let ext = ext.strip_suffix('#')?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    (digits(main) && digits(ext) && ext.len() <= 8).then_some((main, ext))
+}
+
+/// `receiver_phone` as sent, with `receiver_phone_mask` as its masked companion. Ciphertext
+/// (`$…$…$0$$`) stays encrypted; a decrypted privacy number (`$main$#ext#`) becomes
+/// `main-ext` of kind [`ContactKind::Virtual`]; `138****5678` is masked.
+pub fn parse_phone(value: &str, mask: &str) -> Option<ContactField> {
+    let value = value.trim();
+    if let Some((main, ext)) = decrypted_virtual(value) {
+        return Some(ContactField {
+            kind: ContactKind::Virtual,
+            value: format!("{main}-{ext}"),
+            masked: None,
+        });
+    }
+    ContactField::phone(value).map(|f| f.with_masked(Some(mask)))
+}
+
+fn money(raw: &Value, key: &str) -> Result<Money, String> {
+    match raw.get(key) {
+        Some(Value::Number(n)) => n
+            .as_f64()
+            .ok_or_else(|| format!("{key}: not a number"))
+            .and_then(|f| Money::from_yuan_f64(f).map_err(|e| format!("{key}: {e}"))),
+        Some(Value::String(s)) => Money::parse_yuan(s).map_err(|e| format!("{key}: {e}")),
+        _ => Err(format!("{key} is missing")),
+    }
+}
+
+/// A time as PDD sends it in orders: `yyyy-MM-dd HH:mm:ss` Beijing, or unix seconds.
+fn time(raw: &Value, key: &str) -> Result<Option<DateTime<Utc>>, String> {
+    match raw.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+        Some(Value::String(s)) => parse_beijing(s)
+            .map(Some)
+            .ok_or_else(|| format!("{key} `{s}` is not yyyy-MM-dd HH:mm:ss")),
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .and_then(|s| Utc.timestamp_opt(s, 0).single())
+            .map(Some)
+            .ok_or_else(|| format!("{key} `{n}` is not unix seconds")),
+        Some(other) => Err(format!("{key} `{other}` is not a time")),
+    }
+}
+
+/// Parses one `order_list` entry into the neutral form.
+pub fn parse_order(raw: &Value) -> Result<RawOrder, String> {
+    let order_id = text(raw.get("order_sn")).ok_or("order_sn is missing")?;
+    let order_status = int(raw.get("order_status")).ok_or("order_status is missing")?;
+    let refund_status = int(raw.get("refund_status")).ok_or("refund_status is missing")?;
+    let status = status(order_status, refund_status).ok_or_else(|| {
+        format!("unknown order_status {order_status} / refund_status {refund_status}")
+    })?;
+    let created_at = time(raw, "created_time")?.ok_or("created_time is missing")?;
+    let lines = match raw.get("item_list") {
+        Some(Value::Array(lines)) => lines.as_slice(),
+        _ => &[],
+    };
+    let mut items = Vec::with_capacity(lines.len());
+    for line in lines {
+        items.push(OrderItem {
+            sku_id: text(line.get("sku_id")),
+            title: str_field(line, "goods_name").to_owned(),
+            quantity: int(line.get("goods_count")).unwrap_or(1),
+            price: money(line, "goods_price")?,
+        });
+    }
+    let region = ["province", "city", "town"]
+        .iter()
+        .map(|k| str_field(raw, k))
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let text_field = |key: &str, mask: &str| {
+        ContactField::text(str_field(raw, key)).map(|f| f.with_masked(Some(str_field(raw, mask))))
+    };
+    let address = text_field("address", "address_mask")
+        .or_else(|| text_field("receiver_address", "address_mask"));
+    Ok(RawOrder {
+        order_id,
+        status,
+        platform_status: format!("order_status={order_status};refund_status={refund_status}"),
+        created_at,
+        paid_at: time(raw, "pay_time")?,
+        modified_at: time(raw, "updated_at")?,
+        amount: money(raw, "pay_amount")?,
+        refunded: refund_status != 1,
+        buyer: BuyerRef::default(),
+        receiver: Receiver {
+            name: text_field("receiver_name", "receiver_name_mask"),
+            phone: parse_phone(
+                str_field(raw, "receiver_phone"),
+                str_field(raw, "receiver_phone_mask"),
+            ),
+            region,
+            address,
+            oaid: None,
+        },
+        items,
+    })
+}

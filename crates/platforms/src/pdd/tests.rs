@@ -1,0 +1,229 @@
+use std::time::Duration as StdDuration;
+
+use chrono::TimeZone;
+use leadgen_domain::{ContactKind, Money, NeutralStatus};
+use serde_json::{Value, json};
+
+use super::*;
+use crate::registry::Endpoint;
+use crate::sign::Params;
+
+fn fixture(name: &str) -> Value {
+    let text = match name {
+        "order_list_get" => include_str!("../../tests/fixtures/pdd/order_list_get.json"),
+        "token" => include_str!("../../tests/fixtures/pdd/token.json"),
+        "token_error" => include_str!("../../tests/fixtures/pdd/token_error.json"),
+        "error_throttled" => include_str!("../../tests/fixtures/pdd/error_throttled.json"),
+        other => panic!("no fixture {other}"),
+    };
+    serde_json::from_str(text).unwrap()
+}
+
+fn client() -> PddClient {
+    PddClient::new(
+        Transport::new(Endpoint {
+            api_url: "https://gw-api.pinduoduo.com/api/router".into(),
+            authorize_url: "https://fuwu.pinduoduo.com/service-market/auth".into(),
+            token_url: "https://open-api.pinduoduo.com/oauth/token".into(),
+            qps: 10,
+            timeout: StdDuration::from_secs(5),
+        })
+        .unwrap(),
+    )
+}
+
+#[test]
+fn parses_a_recorded_list_page() {
+    let (orders, has_next) = parse_orders_page(&fixture("order_list_get")).unwrap();
+    assert!(has_next);
+    assert_eq!(orders.len(), 3);
+    let first = orders[0].parsed.as_ref().unwrap();
+    assert_eq!(first.order_id, "240520-123456789012345");
+    assert_eq!(first.status, NeutralStatus::Paid);
+    assert_eq!(first.created_at.to_rfc3339(), "2024-05-20T01:58:12+00:00");
+    assert_eq!(first.amount, Money(19900));
+    assert!(!first.refunded);
+    let phone = first.receiver.phone.as_ref().unwrap();
+    assert_eq!(phone.kind, ContactKind::PlatformEncrypted);
+    assert_eq!(
+        phone.value,
+        "$zHXCmB7iB0T8$AgAAAAFYg4ABX2hUqQDAbXq4uO7j$0$$"
+    );
+    assert_eq!(phone.masked.as_deref(), Some("138****5678"));
+    assert_eq!(phone.display_phone(), "138****5678");
+    let name = first.receiver.name.as_ref().unwrap();
+    assert_eq!(
+        (name.kind, name.masked.as_deref()),
+        (ContactKind::PlatformEncrypted, Some("张*"))
+    );
+    let address = first.receiver.address.as_ref().unwrap();
+    assert_eq!(address.masked.as_deref(), Some("浙江省杭州市西湖区****"));
+    assert_eq!(first.receiver.region, "浙江省 杭州市 西湖区");
+    assert_eq!(first.items[0].sku_id.as_deref(), Some("987654321"));
+    assert_eq!(first.items[0].price, Money(21900));
+    assert_eq!(
+        orders[0].raw,
+        fixture("order_list_get")[LIST_RESPONSE]["order_list"][0]
+    );
+    let refunded = orders[1].parsed.as_ref().unwrap();
+    assert_eq!(refunded.status, NeutralStatus::Closed);
+    assert!(refunded.refunded);
+    assert_eq!(refunded.amount, Money(6450));
+    assert_eq!(refunded.items[0].quantity, 2);
+    assert_eq!(refunded.items[0].sku_id.as_deref(), Some("887654321"));
+    // order_status 0 is not documented: kept with its error, not dropped.
+    assert_eq!(
+        orders[2].order_id.as_deref(),
+        Some("240520-555555555555555")
+    );
+    assert!(
+        orders[2]
+            .parsed
+            .as_ref()
+            .unwrap_err()
+            .contains("order_status 0")
+    );
+}
+
+#[test]
+fn statuses_are_exhaustive() {
+    assert_eq!(status(1, 1), Some(NeutralStatus::Paid));
+    assert_eq!(status(2, 2), Some(NeutralStatus::Shipped));
+    assert_eq!(status(3, 3), Some(NeutralStatus::Completed));
+    assert_eq!(status(3, 4), Some(NeutralStatus::Closed));
+    assert_eq!(status(4, 1), None);
+    assert_eq!(status(1, 5), None);
+}
+
+#[test]
+fn phones_are_classified_as_sent() {
+    let virt = parse_phone("$17012345678$#1234#", "170****5678").unwrap();
+    assert_eq!(
+        (virt.kind, virt.value.as_str()),
+        (ContactKind::Virtual, "17012345678-1234")
+    );
+    assert_eq!(virt.display_phone(), "170****5678-1234");
+    let ninety_five = parse_phone("$9501234$#12345678#", "").unwrap();
+    assert_eq!(ninety_five.kind, ContactKind::Virtual);
+    assert_eq!(
+        parse_phone("18877771111-123", "").unwrap().kind,
+        ContactKind::Virtual
+    );
+    assert_eq!(
+        parse_phone("1387677****", "").unwrap().kind,
+        ContactKind::Masked
+    );
+    assert_eq!(
+        parse_phone("13800000001", "").unwrap().kind,
+        ContactKind::Plain
+    );
+    assert!(parse_phone(" ", "138****5678").is_none());
+}
+
+#[test]
+fn maps_pdd_errors_to_typed_errors() {
+    let err = |code: i64| {
+        parse_error_response(&json!({"error_response": {"error_code": code, "error_msg": "m"}}))
+            .unwrap()
+    };
+    assert_eq!(
+        parse_error_response(&fixture("error_throttled")),
+        Some(PlatformError::Throttled { retry_after: None })
+    );
+    assert_eq!(err(52101), PlatformError::Throttled { retry_after: None });
+    assert!(matches!(err(52102), PlatformError::Unavailable(_)));
+    assert!(matches!(err(52103), PlatformError::Unavailable(_)));
+    assert_eq!(err(10019), PlatformError::SessionExpired);
+    assert!(matches!(err(10001), PlatformError::InvalidRequest(ref m) if m.contains("10001")));
+    assert!(parse_error_response(&fixture("order_list_get")).is_none());
+    assert!(matches!(
+        parse_orders_page(&json!({LIST_RESPONSE: {"total_count": 3}})),
+        Err(PlatformError::Malformed(_))
+    ));
+}
+
+#[test]
+fn reads_token_answers_wrapped_or_not() {
+    let now = Utc::now();
+    let t = parse_token_response(&fixture("token"), now).unwrap();
+    assert_eq!(t.access_token, "1a2b3c4d5e6f47a8b9c0d1e2f3a4b5c6");
+    assert_eq!(t.shop_id.as_deref(), Some("123456789"));
+    assert_eq!(t.shop_name.as_deref(), Some("某某旗舰店"));
+    assert_eq!(t.expires_at, Utc.timestamp_opt(1_747_707_330, 0).single());
+    let wrapped = json!({"pop_auth_token_create_response": fixture("token")});
+    assert_eq!(parse_token_response(&wrapped, now).unwrap(), t);
+    let relative = json!({"access_token": "a", "expires_in": 60, "owner_id": 7});
+    let r = parse_token_response(&relative, now).unwrap();
+    assert_eq!(r.expires_at, Some(now + chrono::Duration::seconds(60)));
+    assert_eq!(r.shop_id.as_deref(), Some("7"));
+    assert!(matches!(
+        parse_token_response(&fixture("token_error"), now),
+        Err(PlatformError::AuthRefused(ref m)) if m.contains("20001")
+    ));
+    let busy = json!({"error_response": {"error_code": 52103, "error_msg": "服务暂时不可用"}});
+    assert!(matches!(
+        parse_token_response(&busy, now),
+        Err(PlatformError::Unavailable(_))
+    ));
+}
+
+#[test]
+fn signs_one_full_request_as_sent() {
+    let app = AppCredentials::new("4b6e0f3c1d2a4e5f8a9b0c1d2e3f4a5b", "pdd-secret");
+    let now = Utc.timestamp_opt(1_716_171_330, 0).unwrap();
+    let window = TimeWindow::new(now - chrono::Duration::seconds(86_399), now);
+    let business = PddClient::list_params(&window, 3);
+    let params = client().signed_params(&app, "at-1", LIST_TYPE, business, now);
+    let expected: Vec<(&str, &str)> = vec![
+        ("access_token", "at-1"),
+        ("client_id", "4b6e0f3c1d2a4e5f8a9b0c1d2e3f4a5b"),
+        ("data_type", "JSON"),
+        ("end_confirm_at", "1716171330"),
+        ("order_status", "5"),
+        ("page", "3"),
+        ("page_size", "100"),
+        ("refund_status", "5"),
+        ("start_confirm_at", "1716084931"),
+        ("timestamp", "1716171330"),
+        ("type", "pdd.order.list.get"),
+        ("use_has_next", "true"),
+        ("version", "V1"),
+    ];
+    let mut unsigned: Params = params.clone();
+    let sign = unsigned.remove("sign").unwrap();
+    let got: Vec<(&str, &str)> = unsigned
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(got, expected);
+    assert_eq!(
+        sign,
+        sorted_concat_sign(SignMethod::Md5, "pdd-secret", &unsigned)
+    );
+    assert!(
+        sign.chars()
+            .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
+    );
+}
+
+#[test]
+fn consent_url_and_windows() {
+    let url = client().authorize_url(
+        &AppCredentials::new("cid", "s"),
+        "https://a.example/cb",
+        "s 1",
+    );
+    assert_eq!(
+        url,
+        "https://fuwu.pinduoduo.com/service-market/auth?response_type=code&client_id=cid\
+&redirect_uri=https%3A%2F%2Fa.example%2Fcb&state=s%201"
+    );
+    let now = Utc.with_ymd_and_hms(2024, 6, 30, 0, 0, 0).unwrap();
+    let w = client().windows(TimeWindow::new(now - chrono::Duration::days(2), now), now);
+    assert_eq!(w.len(), 3);
+    for win in &w {
+        assert!((win.end - win.start).num_seconds() < WINDOW_SECONDS);
+    }
+    let w = client().windows(TimeWindow::new(now - chrono::Duration::days(200), now), now);
+    assert_eq!(w[0].start, now - chrono::Duration::days(HISTORY_DAYS));
+}

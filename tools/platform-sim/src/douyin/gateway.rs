@@ -1,0 +1,204 @@
+//! The Douyin Open API gateway, `POST /douyin/{method with . → /}`: system parameters in the
+//! query, `param_json` as the JSON body.
+//!
+//! Check order: path known (70000), `app_key` (40001/40003), `method` present and equal to the
+//! path (40001/40003), rate limit (60000), `v=2`, `sign_method` (`md5` when absent,
+//! `hmac-sha256`), `timestamp` (`yyyy-MM-dd HH:mm:ss` Beijing or unix seconds, ±10 min), `sign`
+//! (exact lower hex over the raw body), `param_json` is a JSON object, then per method:
+//! `token.create` / `token.refresh` (no access token), or the access token (40001/40003 with
+//! `isv.access-token-*`) and the business parameters (40004).
+
+use std::time::Instant;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Duration, Utc};
+use serde_json::Value;
+
+use leadgen_domain::time::parse_beijing;
+use leadgen_platforms::sign::{Params, SignMethod, douyin_sign, signatures_match};
+
+use super::errors::{DyError, log_id};
+use super::tokens::{CallBudget, TokenProblem};
+use super::{PLATFORM, oauth, search};
+use crate::faults::QpsVerdict;
+use crate::http_util::{gateway_error_page, request_params, truncate_body};
+use crate::state::SimState;
+use crate::stats::bump;
+
+/// How far `timestamp` may be from the gateway's clock [unverified].
+pub const TIMESTAMP_TOLERANCE_MINUTES: i64 = 10;
+
+/// The methods this gateway serves.
+pub const METHODS: &[&str] = &["token.create", "token.refresh", "order.searchList"];
+
+/// A successful method's answer.
+pub struct ApiAnswer {
+    pub body: Value,
+    /// An order list (subject to the `malformed_every` fault).
+    pub is_order_list: bool,
+}
+
+/// One call as the handlers see it.
+pub struct Call<'a> {
+    pub app_key: &'a str,
+    pub params: &'a Value,
+    pub now: DateTime<Utc>,
+}
+
+fn json_response(body: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json; charset=utf-8")
+        .body(body)
+}
+
+/// `POST /douyin/{tail}`.
+pub async fn gateway(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<SimState>,
+) -> HttpResponse {
+    let path_method = req
+        .match_info()
+        .query("tail")
+        .trim_matches('/')
+        .replace('/', ".");
+    let query = request_params(&req, &[]);
+    if let Some(delay) = state.faults.delay() {
+        actix_web::rt::time::sleep(delay).await;
+    }
+    state.stats.with(PLATFORM, |s| {
+        s.api_calls += 1;
+        bump(&mut s.api_calls_by_method, path_method.as_str());
+    });
+    if let Some(status) = state.faults.take_http_fault() {
+        state.stats.with(PLATFORM, |s| {
+            bump(&mut s.http_faults_by_status, status.to_string())
+        });
+        return gateway_error_page(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY));
+    }
+    match handle(&state, &path_method, &query, &body, Instant::now()) {
+        Ok(answer) => {
+            state.faults.record_success();
+            let text = answer.body.to_string();
+            if answer.is_order_list && state.faults.next_list_is_malformed() {
+                state.stats.with(PLATFORM, |s| s.malformed_responses += 1);
+                return json_response(truncate_body(&text));
+            }
+            json_response(text)
+        }
+        Err(err) => {
+            state.stats.with(PLATFORM, |s| {
+                bump(&mut s.api_errors_by_code, err.code.to_string())
+            });
+            tracing::debug!(code = err.code, sub_code = %err.sub_code, "douyin api error");
+            json_response(err.to_json(&log_id()).to_string())
+        }
+    }
+}
+
+fn non_empty<'a>(params: &'a Params, key: &str) -> Option<&'a str> {
+    params
+        .get(key)
+        .map(String::as_str)
+        .filter(|v| !v.is_empty())
+}
+
+/// `yyyy-MM-dd HH:mm:ss` (Beijing) as doudian==0.6 sends it, or unix seconds as the Go SDK does.
+pub fn parse_timestamp(text: &str) -> Option<DateTime<Utc>> {
+    if text.bytes().all(|b| b.is_ascii_digit()) {
+        return DateTime::from_timestamp(text.parse().ok()?, 0);
+    }
+    parse_beijing(text)
+}
+
+fn handle(
+    state: &SimState,
+    path_method: &str,
+    query: &Params,
+    body: &[u8],
+    now_instant: Instant,
+) -> Result<ApiAnswer, DyError> {
+    if !METHODS.contains(&path_method) {
+        return Err(DyError::api_off(path_method));
+    }
+    let app_key = non_empty(query, "app_key").ok_or_else(DyError::app_key_missing)?;
+    let app = state
+        .apps
+        .find(PLATFORM, app_key)
+        .ok_or_else(DyError::app_key_invalid)?;
+    let method = non_empty(query, "method").ok_or_else(DyError::method_missing)?;
+    if method != path_method {
+        return Err(DyError::method_mismatch(method, path_method));
+    }
+    let qps_key = format!("{}:{app_key}", PLATFORM.as_str());
+    if let QpsVerdict::Banned { .. } = state.faults.check_qps(&qps_key, now_instant) {
+        return Err(DyError::rate_limited());
+    }
+    if non_empty(query, "v") != Some("2") {
+        return Err(DyError::version_invalid());
+    }
+    let sign_method = match non_empty(query, "sign_method") {
+        None | Some("md5") => SignMethod::Md5,
+        Some("hmac-sha256") => SignMethod::HmacSha256,
+        Some(_) => return Err(DyError::sign_method_invalid()),
+    };
+    let timestamp = non_empty(query, "timestamp").ok_or_else(DyError::timestamp_format)?;
+    let sent_at = parse_timestamp(timestamp).ok_or_else(DyError::timestamp_format)?;
+    let now = state.now();
+    if (now - sent_at).abs() > Duration::minutes(TIMESTAMP_TOLERANCE_MINUTES) {
+        return Err(DyError::timestamp_invalid());
+    }
+    let given = non_empty(query, "sign").ok_or_else(DyError::signature_missing)?;
+    let param_json = if body.is_empty() {
+        query
+            .get("param_json")
+            .cloned()
+            .unwrap_or_else(|| "{}".to_owned())
+    } else {
+        String::from_utf8(body.to_vec()).map_err(|_| DyError::param_json_invalid())?
+    };
+    let expected = douyin_sign(
+        sign_method,
+        &app.secret,
+        app_key,
+        method,
+        &param_json,
+        timestamp,
+    );
+    if !signatures_match(&expected, given) {
+        return Err(DyError::signature_invalid());
+    }
+    let params: Value = serde_json::from_str(&param_json)
+        .ok()
+        .filter(Value::is_object)
+        .ok_or_else(DyError::param_json_invalid)?;
+    let call = Call {
+        app_key,
+        params: &params,
+        now,
+    };
+    match method {
+        "token.create" => oauth::token_create(state, &call),
+        "token.refresh" => oauth::token_refresh(state, &call),
+        _ => {
+            let token = non_empty(query, "access_token").ok_or_else(DyError::token_missing)?;
+            let budget = CallBudget {
+                ttl_calls: state.faults.token_ttl_calls(),
+                generation: state.faults.generation(),
+            };
+            state
+                .douyin
+                .tokens()
+                .check(app_key, token, now, budget)
+                .map_err(|p| match p {
+                    TokenProblem::Unknown => DyError::token_unknown(),
+                    TokenProblem::OtherApp => DyError::token_other_app(),
+                    TokenProblem::Expired => DyError::token_expired(),
+                })?;
+            let answer = search::search_list(state, &call)?;
+            state.douyin.tokens().record_call(token);
+            Ok(answer)
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! Douyin Shop (抖店, doudian), served under `/douyin`:
+//!
+//! - `GET|POST /douyin/authorize`: the service-market consent page and its approval.
+//! - `POST /douyin/{method with . → /}`: the signed Open API gateway with `token.create`,
+//!   `token.refresh` and `order.searchList`.
+//! - `GET /_sim/douyin/orders`, `GET /_sim/douyin/shop`: admin views for tests.
+//!
+//! Faults (`faults.rs`): rate limits, delays and error bursts apply to every gateway method,
+//! the token methods included (they are calls like any other on Douyin); `token_ttl_calls` and
+//! `malformed_every` apply to `order.searchList`.
+//!
+//! The buyers and creation times of [`buyers`] are shared with the Kuaishou simulator.
+
+pub mod admin;
+pub mod buyers;
+pub mod errors;
+pub mod gateway;
+pub mod oauth;
+pub mod order_json;
+pub mod orders;
+pub mod search;
+pub mod tokens;
+
+#[cfg(test)]
+pub(crate) mod tests;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use actix_web::web;
+
+use leadgen_domain::PlatformType;
+
+use crate::state::SimState;
+use orders::{DyShop, ShopOrders};
+use tokens::TokenStore;
+
+pub const PLATFORM: PlatformType = PlatformType::Douyin;
+
+/// Douyin's mutable state: codes and tokens, and each shop's generated orders.
+#[derive(Debug, Default)]
+pub struct DouyinState {
+    tokens: Mutex<TokenStore>,
+    orders: Mutex<HashMap<String, Arc<ShopOrders>>>,
+}
+
+impl DouyinState {
+    pub fn tokens(&self) -> MutexGuard<'_, TokenStore> {
+        self.tokens.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The shop an app key's authorizations log into.
+pub fn shop_for(state: &SimState, app_key: &str) -> DyShop {
+    DyShop::derive(state.config.seed, app_key)
+}
+
+/// The shop's orders, generated on first use and kept for the life of the process.
+pub fn orders_for(state: &SimState, app_key: &str) -> Arc<ShopOrders> {
+    let mut cache = state
+        .douyin
+        .orders
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    cache
+        .entry(app_key.to_owned())
+        .or_insert_with(|| {
+            Arc::new(orders::generate(
+                state.config.seed,
+                &shop_for(state, app_key),
+                state.config.orders_per_shop,
+                state.config.anchor,
+            ))
+        })
+        .clone()
+}
+
+/// Mounts the Douyin routes (platform paths under `/douyin`, admin paths under `/_sim/douyin`).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/douyin")
+            .route("/authorize", web::get().to(oauth::authorize_page))
+            .route("/authorize", web::post().to(oauth::authorize_submit))
+            .route("/{tail:.*}", web::post().to(gateway::gateway)),
+    )
+    .service(
+        web::scope("/_sim/douyin")
+            .route("/orders", web::get().to(admin::orders))
+            .route("/shop", web::get().to(admin::shop)),
+    );
+}

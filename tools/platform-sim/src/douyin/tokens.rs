@@ -1,0 +1,327 @@
+//! Authorization codes and token pairs with Douyin's refresh rules
+//! (token_create_response.go): refreshing more than an hour before the access token expires
+//! returns the same pair; within the last hour it returns a new pair and the old pair stays
+//! valid for one more hour; after expiry it returns a new pair and the old one dies. A token
+//! used up by the `token_ttl_calls` fault counts as expired.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use rand::Rng;
+
+/// A code can be exchanged for 10 minutes (error table: `code-expired`).
+pub const CODE_TTL_SECS: i64 = 600;
+/// Refresh tokens live 14 days.
+pub const REFRESH_TTL_DAYS: i64 = 14;
+/// How long the old pair lives on after a refresh in the access token's last hour.
+pub const GRACE_SECS: i64 = 3600;
+
+#[derive(Debug, Clone)]
+struct AuthCode {
+    app_key: String,
+    expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+struct AccessToken {
+    app_key: String,
+    expires_at: DateTime<Utc>,
+    calls: u64,
+    generation: u64,
+}
+
+#[derive(Debug, Clone)]
+struct RefreshToken {
+    app_key: String,
+    shop_id: u64,
+    expires_at: DateTime<Utc>,
+    access_token: String,
+}
+
+/// A token pair as `token.create` / `token.refresh` answer it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedTokens {
+    pub access_token: String,
+    pub refresh_token: String,
+    /// Seconds the access token has left.
+    pub expires_in: i64,
+    pub shop_id: u64,
+}
+
+/// Why an access token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenProblem {
+    Unknown,
+    OtherApp,
+    Expired,
+}
+
+/// The fault settings that decide whether a token is used up.
+#[derive(Debug, Clone, Copy)]
+pub struct CallBudget {
+    pub ttl_calls: Option<u64>,
+    pub generation: u64,
+}
+
+impl AccessToken {
+    fn used_up(&mut self, budget: CallBudget) -> bool {
+        if self.generation != budget.generation {
+            self.generation = budget.generation;
+            self.calls = 0;
+        }
+        budget.ttl_calls.is_some_and(|ttl| self.calls >= ttl)
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct TokenStore {
+    codes: HashMap<String, AuthCode>,
+    access: HashMap<String, AccessToken>,
+    refresh: HashMap<String, RefreshToken>,
+}
+
+/// A UUID-shaped random string, as Douyin's codes and tokens look.
+pub fn uuid_like() -> String {
+    let mut rng = rand::thread_rng();
+    let mut hex = |n: usize| -> String {
+        (0..n)
+            .map(|_| char::from(b"0123456789abcdef"[rng.gen_range(0..16)]))
+            .collect()
+    };
+    format!("{}-{}-4{}-{}-{}", hex(8), hex(4), hex(3), hex(4), hex(12))
+}
+
+impl TokenStore {
+    pub fn issue_code(&mut self, app_key: &str, now: DateTime<Utc>) -> String {
+        self.codes.retain(|_, c| c.expires_at > now);
+        let code = uuid_like();
+        let record = AuthCode {
+            app_key: app_key.to_owned(),
+            expires_at: now + Duration::seconds(CODE_TTL_SECS),
+        };
+        self.codes.insert(code.clone(), record);
+        code
+    }
+
+    /// Consumes a live code of `app_key`; the error is the `token-generate-failed` reason.
+    pub fn take_code(
+        &mut self,
+        code: &str,
+        app_key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), &'static str> {
+        let record = self.codes.get(code).ok_or("code-invalid")?;
+        if record.app_key != app_key {
+            return Err("code-invalid");
+        }
+        let expired = record.expires_at <= now;
+        self.codes.remove(code);
+        if expired {
+            return Err("code-expired");
+        }
+        Ok(())
+    }
+
+    /// A new pair for the shop `shop_id` through `app_key`.
+    pub fn issue(
+        &mut self,
+        app_key: &str,
+        shop_id: u64,
+        access_secs: i64,
+        now: DateTime<Utc>,
+    ) -> IssuedTokens {
+        let (access_token, refresh_token) = (uuid_like(), uuid_like());
+        self.access.insert(
+            access_token.clone(),
+            AccessToken {
+                app_key: app_key.to_owned(),
+                expires_at: now + Duration::seconds(access_secs),
+                calls: 0,
+                generation: 0,
+            },
+        );
+        self.refresh.insert(
+            refresh_token.clone(),
+            RefreshToken {
+                app_key: app_key.to_owned(),
+                shop_id,
+                expires_at: now + Duration::days(REFRESH_TTL_DAYS),
+                access_token: access_token.clone(),
+            },
+        );
+        IssuedTokens {
+            access_token,
+            refresh_token,
+            expires_in: access_secs,
+            shop_id,
+        }
+    }
+
+    /// `token.refresh` under Douyin's rules; the error is the `token-generate-failed` reason.
+    pub fn refresh(
+        &mut self,
+        app_key: &str,
+        refresh_token: &str,
+        access_secs: i64,
+        now: DateTime<Utc>,
+        budget: CallBudget,
+    ) -> Result<IssuedTokens, &'static str> {
+        let record = self.refresh.get(refresh_token).ok_or("token-invalid")?;
+        if record.app_key != app_key {
+            return Err("token-invalid");
+        }
+        if record.expires_at <= now {
+            return Err("token-expired");
+        }
+        let (shop_id, old_access) = (record.shop_id, record.access_token.clone());
+        let left = self.access.get_mut(&old_access).and_then(|a| {
+            let live = a.expires_at > now && !a.used_up(budget);
+            live.then(|| a.expires_at - now)
+        });
+        match left {
+            Some(left) if left > Duration::seconds(GRACE_SECS) => Ok(IssuedTokens {
+                access_token: old_access,
+                refresh_token: refresh_token.to_owned(),
+                expires_in: left.num_seconds(),
+                shop_id,
+            }),
+            Some(_) => {
+                let grace = now + Duration::seconds(GRACE_SECS);
+                if let Some(a) = self.access.get_mut(&old_access) {
+                    a.expires_at = a.expires_at.min(grace);
+                }
+                if let Some(r) = self.refresh.get_mut(refresh_token) {
+                    r.expires_at = r.expires_at.min(grace);
+                }
+                Ok(self.issue(app_key, shop_id, access_secs, now))
+            }
+            None => {
+                self.refresh.remove(refresh_token);
+                self.access.remove(&old_access);
+                Ok(self.issue(app_key, shop_id, access_secs, now))
+            }
+        }
+    }
+
+    /// Whether `token` may call the API for `app_key` now.
+    pub fn check(
+        &mut self,
+        app_key: &str,
+        token: &str,
+        now: DateTime<Utc>,
+        budget: CallBudget,
+    ) -> Result<(), TokenProblem> {
+        let record = self.access.get_mut(token).ok_or(TokenProblem::Unknown)?;
+        if record.app_key != app_key {
+            return Err(TokenProblem::OtherApp);
+        }
+        if record.expires_at <= now || record.used_up(budget) {
+            return Err(TokenProblem::Expired);
+        }
+        Ok(())
+    }
+
+    /// Counts one successful API call made with `token`.
+    pub fn record_call(&mut self, token: &str) {
+        if let Some(record) = self.access.get_mut(token) {
+            record.calls += 1;
+        }
+    }
+
+    /// The refresh token paired with a live access token (for tests).
+    #[cfg(test)]
+    pub fn refresh_of(&self, token: &str) -> Option<String> {
+        self.refresh
+            .iter()
+            .find(|(_, r)| r.access_token == token)
+            .map(|(k, _)| k.clone())
+    }
+
+    /// Moves an access token's expiry (for tests of the refresh rules).
+    #[cfg(test)]
+    pub fn set_expiry(&mut self, token: &str, at: DateTime<Utc>) {
+        if let Some(a) = self.access.get_mut(token) {
+            a.expires_at = at;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NONE: CallBudget = CallBudget {
+        ttl_calls: None,
+        generation: 0,
+    };
+
+    #[test]
+    fn refresh_follows_the_three_rules() {
+        let now = Utc::now();
+        let mut store = TokenStore::default();
+        let first = store.issue("app", 7, 7 * 86_400, now);
+        // More than an hour left: the same pair.
+        let same = store
+            .refresh("app", &first.refresh_token, 86_400, now, NONE)
+            .unwrap();
+        assert_eq!(same.access_token, first.access_token);
+        assert_eq!(same.refresh_token, first.refresh_token);
+        // Within the last hour: a new pair; the old one works for one more hour.
+        store.set_expiry(&first.access_token, now + Duration::minutes(30));
+        let second = store
+            .refresh("app", &first.refresh_token, 86_400, now, NONE)
+            .unwrap();
+        assert_ne!(second.access_token, first.access_token);
+        assert!(store.check("app", &first.access_token, now, NONE).is_ok());
+        // After expiry: a new pair, and the old one is gone.
+        let later = now + Duration::hours(25);
+        assert_eq!(
+            store.check("app", &second.access_token, later, NONE),
+            Err(TokenProblem::Expired)
+        );
+        let third = store
+            .refresh("app", &second.refresh_token, 86_400, later, NONE)
+            .unwrap();
+        assert_ne!(third.access_token, second.access_token);
+        assert_eq!(
+            store.check("app", &second.access_token, later, NONE),
+            Err(TokenProblem::Unknown)
+        );
+        assert_eq!(
+            store.refresh("app", &second.refresh_token, 86_400, later, NONE),
+            Err("token-invalid")
+        );
+        assert_eq!(
+            store.check("other", &third.access_token, later, NONE),
+            Err(TokenProblem::OtherApp)
+        );
+    }
+
+    #[test]
+    fn used_up_tokens_count_as_expired_and_codes_are_single_use() {
+        let now = Utc::now();
+        let mut store = TokenStore::default();
+        let budget = CallBudget {
+            ttl_calls: Some(1),
+            generation: 3,
+        };
+        let t = store.issue("app", 7, 86_400, now);
+        assert!(store.check("app", &t.access_token, now, budget).is_ok());
+        store.record_call(&t.access_token);
+        assert_eq!(
+            store.check("app", &t.access_token, now, budget),
+            Err(TokenProblem::Expired)
+        );
+        let fresh = store
+            .refresh("app", &t.refresh_token, 86_400, now, budget)
+            .unwrap();
+        assert_ne!(fresh.access_token, t.access_token);
+        let code = store.issue_code("app", now);
+        assert_eq!(store.take_code(&code, "other", now), Err("code-invalid"));
+        assert_eq!(store.take_code(&code, "app", now), Ok(()));
+        assert_eq!(store.take_code(&code, "app", now), Err("code-invalid"));
+        let old = store.issue_code("app", now);
+        let late = now + Duration::seconds(CODE_TTL_SECS + 1);
+        assert_eq!(store.take_code(&old, "app", late), Err("code-expired"));
+    }
+}

@@ -1,0 +1,94 @@
+//! JD Open Platform (JOS, 京东宙斯), served under `/jd`:
+//!
+//! - `GET|POST /jd/oauth2/to_login`: the merchant's consent page and its approval.
+//! - `GET /jd/oauth2/access_token`, `GET /jd/oauth2/refresh_token`: code exchange and refresh.
+//! - `GET|POST /jd/routerjson`: the signed gateway with `jingdong.pop.order.enSearch` (and
+//!   `jingdong.pop.order.search`).
+//! - `GET /_sim/jd/orders`, `GET /_sim/jd/shop`: admin views for tests.
+//!
+//! `tokens`, `cipher` and `people` are platform-neutral and reused by the PDD module.
+
+pub mod admin;
+pub mod cipher;
+pub mod errors;
+pub mod gateway;
+pub mod lifecycle;
+pub mod oauth;
+pub mod orders;
+pub mod people;
+pub mod search;
+pub mod tokens;
+
+#[cfg(test)]
+pub(crate) mod tests;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use actix_web::web;
+
+use leadgen_domain::PlatformType;
+
+use crate::shop::Shop;
+use crate::state::SimState;
+use orders::ShopOrders;
+use tokens::TokenStore;
+
+pub const PLATFORM: PlatformType = PlatformType::Jd;
+
+/// JD's mutable state: codes and tokens, and each shop's generated orders.
+#[derive(Debug, Default)]
+pub struct JdState {
+    tokens: Mutex<TokenStore>,
+    orders: Mutex<HashMap<String, Arc<ShopOrders>>>,
+}
+
+impl JdState {
+    pub fn tokens(&self) -> MutexGuard<'_, TokenStore> {
+        self.tokens.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The shop an app key's authorizations log into.
+pub fn shop_for(state: &SimState, app_key: &str) -> Shop {
+    Shop::derive(state.config.seed, PLATFORM, app_key)
+}
+
+/// The shop's orders, generated on first use and kept for the life of the process.
+pub fn orders_for(state: &SimState, app_key: &str) -> Arc<ShopOrders> {
+    let mut cache = state
+        .jd
+        .orders
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    cache
+        .entry(app_key.to_owned())
+        .or_insert_with(|| {
+            let shop = shop_for(state, app_key);
+            Arc::new(orders::generate(
+                state.config.seed,
+                &shop,
+                state.config.orders_per_shop,
+                state.config.anchor,
+            ))
+        })
+        .clone()
+}
+
+/// Mounts the JD routes (platform paths under `/jd`, admin paths under `/_sim/jd`).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/jd")
+            .route("/oauth2/to_login", web::get().to(oauth::authorize_page))
+            .route("/oauth2/to_login", web::post().to(oauth::authorize_submit))
+            .route("/oauth2/access_token", web::get().to(oauth::access_token))
+            .route("/oauth2/refresh_token", web::get().to(oauth::refresh_token))
+            .route("/routerjson", web::get().to(gateway::routerjson))
+            .route("/routerjson", web::post().to(gateway::routerjson)),
+    )
+    .service(
+        web::scope("/_sim/jd")
+            .route("/orders", web::get().to(admin::orders))
+            .route("/shop", web::get().to(admin::shop)),
+    );
+}

@@ -1,0 +1,174 @@
+//! The Kuaishou API, `GET|POST /kuaishou/{method with . → /}`: every parameter in the query
+//! string or a form body.
+//!
+//! Check order [unverified codes, see `errors`]: method known for the path (12), `appkey` (10/11),
+//! `method` present and equal to the path (10/12), rate limit (17), `version=1` (10/13),
+//! `signMethod` `MD5`|`HMAC_SHA256` (10/14), `timestamp` in ms within ±10 min (10/15), `sign`
+//! with the app's signSecret (10/16: MD5 lower hex, HMAC-SHA256 Base64), `access_token` (10/25/24),
+//! `param` a JSON object (2001), then the method's parameters (2001).
+
+use std::time::Instant;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Duration, Utc};
+use serde_json::Value;
+
+use leadgen_platforms::sign::{Params, SignMethod, kuaishou_sign, signatures_match};
+
+use super::errors::KsError;
+use super::tokens::TokenProblem;
+use super::{PLATFORM, cursor, secrets};
+use crate::douyin::tokens::CallBudget;
+use crate::faults::QpsVerdict;
+use crate::http_util::{gateway_error_page, request_params, truncate_body};
+use crate::state::SimState;
+use crate::stats::bump;
+
+pub const TIMESTAMP_TOLERANCE_MINUTES: i64 = 10;
+pub const METHODS: &[&str] = &["open.order.cursor.list"];
+
+/// One call as the methods see it.
+pub struct Call<'a> {
+    pub app_key: &'a str,
+    pub params: &'a Value,
+    pub now: DateTime<Utc>,
+}
+
+fn json_response(body: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json;charset=UTF-8")
+        .body(body)
+}
+
+/// `GET|POST /kuaishou/{tail}`.
+pub async fn gateway(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<SimState>,
+) -> HttpResponse {
+    let path_method = req
+        .match_info()
+        .query("tail")
+        .trim_matches('/')
+        .replace('/', ".");
+    let params = request_params(&req, &body);
+    if let Some(delay) = state.faults.delay() {
+        actix_web::rt::time::sleep(delay).await;
+    }
+    state.stats.with(PLATFORM, |s| {
+        s.api_calls += 1;
+        bump(&mut s.api_calls_by_method, path_method.as_str());
+    });
+    if let Some(status) = state.faults.take_http_fault() {
+        state.stats.with(PLATFORM, |s| {
+            bump(&mut s.http_faults_by_status, status.to_string())
+        });
+        return gateway_error_page(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY));
+    }
+    match handle(&state, &path_method, &params, Instant::now()) {
+        Ok(answer) => {
+            state.faults.record_success();
+            let text = answer.to_string();
+            if state.faults.next_list_is_malformed() {
+                state.stats.with(PLATFORM, |s| s.malformed_responses += 1);
+                return json_response(truncate_body(&text));
+            }
+            json_response(text)
+        }
+        Err(err) => {
+            state.stats.with(PLATFORM, |s| {
+                bump(&mut s.api_errors_by_code, err.result.to_string())
+            });
+            tracing::debug!(result = err.result, error_msg = %err.error_msg, "kuaishou api error");
+            json_response(err.to_json().to_string())
+        }
+    }
+}
+
+fn non_empty<'a>(params: &'a Params, key: &str) -> Option<&'a str> {
+    params
+        .get(key)
+        .map(String::as_str)
+        .filter(|v| !v.is_empty())
+}
+
+fn required<'a>(params: &'a Params, key: &str) -> Result<&'a str, KsError> {
+    non_empty(params, key).ok_or_else(|| KsError::missing(key))
+}
+
+fn handle(
+    state: &SimState,
+    path_method: &str,
+    params: &Params,
+    now_instant: Instant,
+) -> Result<Value, KsError> {
+    if !METHODS.contains(&path_method) {
+        return Err(KsError::unknown_method(path_method));
+    }
+    let app_key = required(params, "appkey")?;
+    let app = state
+        .apps
+        .find(PLATFORM, app_key)
+        .ok_or_else(KsError::unknown_app)?;
+    let method = required(params, "method")?;
+    if method != path_method {
+        return Err(KsError::method_mismatch(method, path_method));
+    }
+    let qps_key = format!("{}:{app_key}", PLATFORM.as_str());
+    if let QpsVerdict::Banned { .. } = state.faults.check_qps(&qps_key, now_instant) {
+        return Err(KsError::rate_limited());
+    }
+    if required(params, "version")? != "1" {
+        return Err(KsError::version());
+    }
+    let sign_method = match required(params, "signMethod")? {
+        "MD5" => SignMethod::Md5,
+        "HMAC_SHA256" => SignMethod::HmacSha256,
+        _ => return Err(KsError::sign_method()),
+    };
+    let timestamp = required(params, "timestamp")?;
+    let sent_at = timestamp
+        .parse::<i64>()
+        .ok()
+        .filter(|_| timestamp.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(DateTime::from_timestamp_millis)
+        .ok_or_else(|| KsError::timestamp("timestamp应为毫秒时间戳"))?;
+    let now = state.now();
+    if (now - sent_at).abs() > Duration::minutes(TIMESTAMP_TOLERANCE_MINUTES) {
+        return Err(KsError::timestamp("timestamp与服务器时间相差超过10分钟"));
+    }
+    let given = required(params, "sign")?;
+    let (_, sign_secret) = secrets(app);
+    if !signatures_match(&kuaishou_sign(sign_method, sign_secret, params), given) {
+        return Err(KsError::signature());
+    }
+    let token = required(params, "access_token")?;
+    let budget = CallBudget {
+        ttl_calls: state.faults.token_ttl_calls(),
+        generation: state.faults.generation(),
+    };
+    state
+        .kuaishou
+        .tokens()
+        .check(app_key, token, now, budget)
+        .map_err(|p| match p {
+            TokenProblem::Invalid => KsError::token_invalid(),
+            TokenProblem::Expired => KsError::token_expired(),
+        })?;
+    let param: Value = match non_empty(params, "param") {
+        None => Value::Object(Default::default()),
+        Some(text) => serde_json::from_str(text)
+            .ok()
+            .filter(Value::is_object)
+            .ok_or_else(|| KsError::business("param", "不是合法的JSON对象"))?,
+    };
+    let call = Call {
+        app_key,
+        params: &param,
+        now,
+    };
+    let answer = cursor::cursor_list(state, &call)?;
+    state.kuaishou.tokens().record_call(token);
+    Ok(answer)
+}

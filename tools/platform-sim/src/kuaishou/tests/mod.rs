@@ -1,0 +1,183 @@
+//! In-process tests of the Kuaishou simulator (generic helpers from the Douyin tests).
+
+mod api;
+mod listing;
+mod oauth;
+
+use actix_http::Request;
+use actix_web::body::MessageBody;
+use actix_web::dev::{Service, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::test::TestRequest;
+use actix_web::web;
+use chrono::Utc;
+use serde_json::{Value, json};
+
+use leadgen_domain::PlatformType;
+use leadgen_platforms::sign::{Params, SignMethod, kuaishou_sign};
+
+pub(crate) use crate::douyin::tests::sim;
+use crate::douyin::tests::{Reply, approve, form, get, post_form, send, state_of};
+use crate::faults::Faults;
+use crate::state::SimState;
+
+pub const APP: &str = "ks700000000000000001";
+pub const APP_SECRET: &str = "ksAppSecret01";
+pub const SIGN_SECRET: &str = "ksSignSecret01";
+/// An app registered without a signSecret: its app secret signs.
+pub const OTHER_APP: &str = "ks700000000000000002";
+pub const OTHER_SECRET: &str = "ksOtherSecret02";
+pub const REDIRECT: &str = "https://client.example.com/oauth/kuaishou";
+pub const LIST: &str = "open.order.cursor.list";
+
+pub fn state_with(faults: Faults) -> web::Data<SimState> {
+    let k = PlatformType::Kuaishou;
+    let both = format!("{APP_SECRET}:{SIGN_SECRET}");
+    state_of(&[(k, APP, &both), (k, OTHER_APP, OTHER_SECRET)], faults)
+}
+
+pub fn state() -> web::Data<SimState> {
+    state_with(Faults::default())
+}
+
+/// The consent page's code for `APP`.
+pub async fn authorize<S, B>(app: &S) -> String
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let q = form(&[
+        ("app_id", APP),
+        ("redirect_uri", REDIRECT),
+        ("scope", "merchant_order"),
+        ("response_type", "code"),
+        ("state", "k-1"),
+    ]);
+    let page = format!("/kuaishou/oauth/authorize?{q}");
+    let back = approve(app, &page, "/kuaishou/oauth/authorize").await;
+    assert_eq!(back.get("state").map(String::as_str), Some("k-1"));
+    back.get("code").unwrap().clone()
+}
+
+pub async fn exchange<S, B>(app: &S, app_id: &str, secret: &str, code: &str) -> Value
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let q = form(&[
+        ("app_id", app_id),
+        ("app_secret", secret),
+        ("grant_type", "code"),
+        ("code", code),
+    ]);
+    let reply = send(app, get(&format!("/kuaishou/oauth2/access_token?{q}"))).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    reply.json()
+}
+
+/// Authorizes `APP`; the token answer.
+pub async fn login<S, B>(app: &S) -> Value
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let code = authorize(app).await;
+    let v = exchange(app, APP, APP_SECRET, &code).await;
+    assert_eq!(v["result"], 1, "{v}");
+    v
+}
+
+/// Every parameter of a call of `method` for `APP`, signed (MD5) with its signSecret.
+pub fn signed(method: &str, token: &str, param: &Value) -> Params {
+    signed_with(APP, SIGN_SECRET, SignMethod::Md5, method, token, param)
+}
+
+pub fn signed_with(
+    app_key: &str,
+    secret: &str,
+    sm: SignMethod,
+    method: &str,
+    token: &str,
+    param: &Value,
+) -> Params {
+    let mut p = Params::new();
+    p.insert("appkey".into(), app_key.into());
+    p.insert("method".into(), method.into());
+    p.insert("version".into(), "1".into());
+    p.insert(
+        "timestamp".into(),
+        Utc::now().timestamp_millis().to_string(),
+    );
+    p.insert("access_token".into(), token.into());
+    p.insert(
+        "signMethod".into(),
+        sm.wire_name(PlatformType::Kuaishou).into(),
+    );
+    p.insert("param".into(), param.to_string());
+    resign(&mut p, secret);
+    p
+}
+
+pub fn resign(p: &mut Params, secret: &str) {
+    p.remove("sign");
+    let sm = if p.get("signMethod").map(String::as_str) == Some("HMAC_SHA256") {
+        SignMethod::HmacSha256
+    } else {
+        SignMethod::Md5
+    };
+    let sign = kuaishou_sign(sm, secret, p);
+    p.insert("sign".into(), sign);
+}
+
+/// GETs `/kuaishou/{method path}` with `p` in the query.
+pub async fn api<S, B>(app: &S, p: &Params) -> Reply
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let path = p
+        .get("method")
+        .cloned()
+        .unwrap_or_default()
+        .replace('.', "/");
+    api_at(app, &path, p).await
+}
+
+pub async fn api_at<S, B>(app: &S, path: &str, p: &Params) -> Reply
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let pairs: Vec<(&str, &str)> = p.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    send(
+        app,
+        TestRequest::get()
+            .uri(&format!("/kuaishou/{path}?{}", form(&pairs)))
+            .to_request(),
+    )
+    .await
+}
+
+/// The `result` of an answer.
+pub fn result_of(reply: &Reply) -> u64 {
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let v = reply.json();
+    v["result"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no result: {v}"))
+}
+
+/// A list call over the last `days` (≤ 7) with `extra` fields.
+pub fn list_call(token: &str, days: i64, extra: Value) -> Params {
+    let end = Utc::now().timestamp_millis();
+    let mut param = json!({"orderViewStatus": 1, "pageSize": 50, "sort": 1, "queryType": 1,
+        "beginTime": end - days * 86_400_000, "endTime": end, "cpsType": 0, "cursor": ""});
+    if let (Some(p), Some(e)) = (param.as_object_mut(), extra.as_object()) {
+        p.extend(e.clone());
+    }
+    signed(LIST, token, &param)
+}
+
+pub fn token_of(login: &Value) -> String {
+    login["access_token"].as_str().unwrap().to_owned()
+}
