@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use leadgen_e2e::system::{APP_KEY, APP_SECRET, System};
+use leadgen_e2e::system::{System, app_for};
 use serde_json::{Value, json};
 
 const BASE: &str = "/api/v1/lead-generation/orders";
@@ -50,10 +50,16 @@ impl Api {
         r.json().await.expect("JSON envelope")
     }
 
-    /// Adds a Taobao authorization, approves it on the simulator's consent page as a merchant's
-    /// browser would, follows the redirect to our callback through the gateway.
+    /// Adds a Taobao authorization and approves it (see [`Api::authorize`]).
     pub async fn authorize_on_consent_page(&self, system: &System) -> i64 {
-        let body = json!({"platformType": "TAOBAO", "authInfo": {"appKey": APP_KEY, "appSecret": APP_SECRET}});
+        self.authorize(system, "TAOBAO").await
+    }
+
+    /// Adds an authorization for `platform`, approves it on the simulator's consent page as a
+    /// merchant's browser would, and follows the redirect to our callback through the gateway.
+    pub async fn authorize(&self, system: &System, platform: &str) -> i64 {
+        let (_, _, auth_info) = app_for(platform);
+        let body = json!({"platformType": platform, "authInfo": auth_info});
         let r = self
             .http
             .post(format!("{}/platforms/auth", self.base))
@@ -74,8 +80,9 @@ impl Api {
         assert_eq!(location, format!("{BASE}/platforms/{platform_id}"));
         assert_eq!(created["data"]["status"], "PENDING_AUTH");
         let auth_url = created["data"]["authUrl"].as_str().expect("authUrl");
+        let consent_path = format!("/{}/", platform.to_ascii_lowercase());
         assert!(
-            auth_url.starts_with(&system.sim_url("/taobao/authorize?")),
+            auth_url.starts_with(&system.sim_url(&consent_path)),
             "{auth_url}"
         );
 
@@ -118,7 +125,7 @@ impl Api {
             .expect("JSON");
         assert_eq!(done["data"]["status"], "ACTIVE", "{done}");
         let listed = self
-            .get("/platforms?platformType=TAOBAO&status=ACTIVE")
+            .get(&format!("/platforms?platformType={platform}&status=ACTIVE"))
             .await;
         assert_eq!(
             listed["data"]["records"][0]["platformId"], platform_id,
@@ -134,8 +141,26 @@ impl Api {
         start: &str,
         end: &str,
     ) -> BTreeSet<String> {
+        self.simulator_orders_of(system, "TAOBAO", start, end).await
+    }
+
+    /// The orders the simulator's listing API holds for `platform`'s app in the range.
+    pub async fn simulator_orders_of(
+        &self,
+        system: &System,
+        platform: &str,
+        start: &str,
+        end: &str,
+    ) -> BTreeSet<String> {
+        let (key, ..) = app_for(platform);
+        let name = platform.to_ascii_lowercase();
+        let (from, to, list) = if platform == "TAOBAO" {
+            ("start_created", "end_created", "tids")
+        } else {
+            ("start", "end", "order_ids")
+        };
         let url = system.sim_url(&format!(
-            "/_sim/taobao/orders?app_key={APP_KEY}&start_created={}&end_created={}",
+            "/_sim/{name}/orders?app_key={key}&{from}={}&{to}={}",
             urlencoding::encode(start),
             urlencoding::encode(end)
         ));
@@ -148,11 +173,11 @@ impl Api {
             .json()
             .await
             .expect("JSON");
-        body["tids"]
+        body[list]
             .as_array()
-            .expect("tids")
+            .expect("order ids")
             .iter()
-            .map(|t| t.as_str().expect("tid").to_owned())
+            .map(|t| t.as_str().expect("id").to_owned())
             .collect()
     }
 

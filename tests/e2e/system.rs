@@ -14,6 +14,69 @@ pub const SERVICES: [&str; 4] = ["auth-api", "lead-api", "sync-worker", "order-p
 pub const APP_KEY: &str = "e2e-taobao-app";
 pub const APP_SECRET: &str = "e2e-taobao-secret";
 
+/// Each platform's simulator paths (as in `config/local.toml`): API, consent page, token.
+pub const PLATFORMS: [(&str, &str, &str, &str); 5] = [
+    (
+        "TAOBAO",
+        "/taobao/router/rest",
+        "/taobao/authorize",
+        "/taobao/token",
+    ),
+    (
+        "JD",
+        "/jd/routerjson",
+        "/jd/oauth2/to_login",
+        "/jd/oauth2/access_token",
+    ),
+    (
+        "PDD",
+        "/pdd/api/router",
+        "/pdd/service-market/auth",
+        "/pdd/oauth/token",
+    ),
+    (
+        "DOUYIN",
+        "/douyin",
+        "/douyin/authorize",
+        "/douyin/token/create",
+    ),
+    (
+        "KUAISHOU",
+        "/kuaishou",
+        "/kuaishou/oauth/authorize",
+        "/kuaishou/oauth2/access_token",
+    ),
+];
+
+/// The app this test registers on the simulator for `platform`: key, secret, and the
+/// `authInfo` to send (Kuaishou signs with a separate `signSecret`).
+pub fn app_for(platform: &str) -> (String, String, serde_json::Value) {
+    if platform == "TAOBAO" {
+        return (
+            APP_KEY.into(),
+            APP_SECRET.into(),
+            serde_json::json!({"appKey": APP_KEY, "appSecret": APP_SECRET}),
+        );
+    }
+    let name = platform.to_ascii_lowercase();
+    let (key, secret) = (format!("e2e-{name}-app"), format!("e2e-{name}-secret"));
+    let mut info = serde_json::json!({"appKey": key, "appSecret": secret});
+    if platform == "KUAISHOU" {
+        info["signSecret"] = serde_json::json!("e2e-kuaishou-sign-secret");
+    }
+    (key, secret, info)
+}
+
+fn sim_app_arg(platform: &str) -> String {
+    let (key, secret, _) = app_for(platform);
+    let secret = if platform == "KUAISHOU" {
+        format!("{secret}:e2e-kuaishou-sign-secret")
+    } else {
+        secret
+    };
+    format!("{platform}={key}:{secret}")
+}
+
 pub struct System {
     pub db: TestDb,
     pub broker: TestBroker,
@@ -70,7 +133,11 @@ impl System {
             "--orders-per-shop",
             "600",
         ])
-        .args(["--app", &format!("TAOBAO={APP_KEY}:{APP_SECRET}")])
+        .args(
+            PLATFORMS
+                .iter()
+                .flat_map(|(p, ..)| ["--app".to_owned(), sim_app_arg(p)]),
+        )
         .args(sim_args);
         let sim = Proc::spawn("platform-sim", sim, &system.dir);
         system.procs.push(sim);
@@ -114,7 +181,6 @@ impl System {
 
     pub fn start_service(&mut self, name: &str) {
         let root = repo_root();
-        let sim = format!("http://127.0.0.1:{}/taobao", self.sim_port);
         let mut command = Command::new(binary(name));
         command
             .env(
@@ -128,19 +194,18 @@ impl System {
             .env("LEADGEN__AMQP__PREFIX", &self.broker.prefix)
             .env("LEADGEN__HTTP__PORT", self.port(name).to_string())
             .env("LEADGEN__AUTH__HMAC_SECRET", JWT_SECRET)
-            .env(
-                "LEADGEN__PLATFORMS__TAOBAO__API_URL",
-                format!("{sim}/router/rest"),
-            )
-            .env(
-                "LEADGEN__PLATFORMS__TAOBAO__AUTHORIZE_URL",
-                format!("{sim}/authorize"),
-            )
-            .env(
-                "LEADGEN__PLATFORMS__TAOBAO__TOKEN_URL",
-                format!("{sim}/token"),
-            )
-            .env("LEADGEN__PLATFORMS__TAOBAO__QPS", "50")
+            .envs(PLATFORMS.iter().flat_map(|(p, api, authorize, token)| {
+                let sim = |path: &str| format!("http://127.0.0.1:{}{path}", self.sim_port);
+                [
+                    (format!("LEADGEN__PLATFORMS__{p}__API_URL"), sim(api)),
+                    (
+                        format!("LEADGEN__PLATFORMS__{p}__AUTHORIZE_URL"),
+                        sim(authorize),
+                    ),
+                    (format!("LEADGEN__PLATFORMS__{p}__TOKEN_URL"), sim(token)),
+                    (format!("LEADGEN__PLATFORMS__{p}__QPS"), "50".to_owned()),
+                ]
+            }))
             .env("LEADGEN__SYNC__SCHEDULER_ENABLED", "false")
             .env("LEADGEN__SYNC__MAX_BACKOFF_MS", "2000")
             .env("LEADGEN__OUTBOX__POLL_INTERVAL_MS", "50")

@@ -1,0 +1,55 @@
+//! Every platform through the real services and gateway: authorize on the simulator's consent
+//! page, sync ten days, and find exactly the simulator's orders stored and leads identified.
+
+use std::time::Duration;
+
+use leadgen_e2e::system::{PLATFORMS, System};
+
+use crate::flow::{self, Api};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_platform_syncs_end_to_end_through_the_gateway() {
+    let system = System::start(&[]).await;
+    let api = Api::new(&system, 3);
+    let (start, end) = flow::window_days(10);
+    for (platform, ..) in PLATFORMS {
+        let platform_id = api.authorize(&system, platform).await;
+        let expected = api
+            .simulator_orders_of(&system, platform, &start, &end)
+            .await;
+        assert!(
+            !expected.is_empty(),
+            "{platform}: the simulator holds orders in the window"
+        );
+
+        let task_id = api.request_sync(platform_id, &start, &end).await;
+        let record = api.wait_for_task(task_id, Duration::from_secs(120)).await;
+        assert_eq!(record["status"], "COMPLETED", "{platform}: {record}");
+        assert_eq!(record["platformType"], platform);
+        assert_eq!(
+            record["successCount"].as_u64(),
+            Some(expected.len() as u64),
+            "{platform}: {record}"
+        );
+        flow::wait_until_settled(&system).await;
+        assert_eq!(
+            flow::stored_order_ids(&system, platform_id).await,
+            expected,
+            "{platform}: stored orders"
+        );
+
+        let leads = api
+            .get(&format!("/leads?platformId={platform_id}&size=100"))
+            .await;
+        let total = leads["data"]["total"].as_i64().unwrap_or(0);
+        assert!(total > 0, "{platform}: no leads: {leads}");
+        for lead in leads["data"]["records"].as_array().into_iter().flatten() {
+            assert_eq!(lead["platformType"], platform);
+            let contact = lead["contactInfo"].as_str().unwrap_or_default();
+            assert!(
+                contact.contains('*'),
+                "{platform}: contact not masked: {lead}"
+            );
+        }
+    }
+}
