@@ -189,6 +189,8 @@ curl -sS -X POST "\$API/platforms/auth" -H "Authorization: Bearer \$TOKEN" -H 'C
 export AUTH_URL='<data.authUrl from step 1>'
 curl -sS "\$AUTH_URL"    # the consent form
 curl -sS -i "\$(curl -sS -o /dev/null -w '%{redirect_url}' -d '' "\$AUTH_URL")"    # approve, then follow to the callback
+#    Other platforms: "platformType" JD, PDD, DOUYIN or KUAISHOU with appKey sim-<platform>-app and
+#    appSecret sim-<platform>-secret (Kuaishou also "signSecret":"sim-kuaishou-sign-secret" in authInfo).
 # 3. List the platforms (ACTIVE after step 2).
 curl -sS "\$API/platforms" -H "Authorization: Bearer \$TOKEN"
 # 4. Sync platform 1.
