@@ -1,0 +1,398 @@
+//! What every platform's tests share: the simulator process (on a free port, killed and reaped on
+//! drop), the merchant's approval on the consent page, the simulator's own list of the orders it
+//! holds, a token sink that records refreshes, and a range walked as sync-worker walks it. Where
+//! the platforms differ, [`Platform`] says how.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use leadgen_domain::ContactKind;
+use leadgen_platforms::kuaishou::SIGN_SECRET;
+use leadgen_platforms::registry::{Endpoint, Transport};
+use leadgen_platforms::resilience::RetryPolicy;
+use leadgen_platforms::session::{Session, SessionError, TokenSink};
+use leadgen_platforms::{
+    AppCredentials, PageCursor, PlatformClient, PlatformError, TimeWindow, TokenSet,
+};
+
+/// Throttling above 4 QPS, tokens expiring every 5 calls, two 503s after every 6 calls, every
+/// 9th listing truncated, 10 ms per call.
+pub const EVERY_FAULT: &[&str] = &[
+    "--qps-limit",
+    "4",
+    "--token-ttl-calls",
+    "5",
+    "--error-burst",
+    "6:2:503",
+    "--malformed-every",
+    "9",
+    "--delay-ms",
+    "10",
+];
+
+/// One platform as the simulator serves it and as its tests drive it.
+pub struct Platform<C> {
+    /// The simulator's path prefix (`/{name}/...`), admin path (`/_sim/{name}/...`) and key in
+    /// `/_sim/stats`; upper-cased, the platform in `--app`.
+    pub name: &'static str,
+    pub app_key: &'static str,
+    pub app_secret: &'static str,
+    /// A second secret that signs API calls (Kuaishou's signSecret): given to the simulator after
+    /// the app secret, and put in the credentials' extras.
+    pub sign_secret: Option<&'static str>,
+    pub redirect: &'static str,
+    pub orders_per_shop: u32,
+    /// The API gateway, under the platform prefix.
+    pub api_path: &'static str,
+    /// The consent page, under the platform prefix; the merchant's approval is posted back to it.
+    pub authorize_path: &'static str,
+    /// The token endpoint, under the platform prefix.
+    pub token_path: &'static str,
+    pub consent: Consent,
+    pub admin: Admin,
+    /// Whether the token answer must carry an expiry in the future.
+    pub tokens_expire: bool,
+    pub client: fn(Transport) -> C,
+}
+
+/// What the consent page must hold.
+pub enum Consent {
+    /// A form.
+    Form,
+    /// Exactly one form.
+    OneForm,
+}
+
+/// The simulator's admin list of the test app's orders: the query parameters that bound the
+/// window, and the field that holds the ids.
+pub struct Admin {
+    pub start: &'static str,
+    pub end: &'static str,
+    pub ids: &'static str,
+}
+
+/// The admin list of every platform but Taobao.
+pub const ORDER_IDS: Admin = Admin {
+    start: "start",
+    end: "end",
+    ids: "order_ids",
+};
+
+impl<C> Platform<C> {
+    /// The test app's credentials with `secret` as the app secret (and the sign secret, if any).
+    pub fn app(&self, secret: &str) -> AppCredentials {
+        let mut app = AppCredentials::new(self.app_key, secret);
+        if let Some(sign) = self.sign_secret {
+            app.extra.insert(SIGN_SECRET.into(), sign.into());
+        }
+        app
+    }
+}
+
+/// The running simulator; dropping it kills and reaps the process.
+pub struct Sim<C: 'static> {
+    child: Child,
+    port: u16,
+    platform: &'static Platform<C>,
+}
+
+impl<C: 'static> Drop for Sim<C> {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl<C: PlatformClient + 'static> Sim<C> {
+    /// Starts the built `platform-sim` with the test app of `platform` and `args` on a free port.
+    pub fn start(platform: &'static Platform<C>, args: &[&str]) -> Self {
+        let bin = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/debug/platform-sim");
+        assert!(
+            bin.exists(),
+            "build the simulator first: cargo build -p platform-sim"
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let mut app = format!(
+            "{}={}:{}",
+            platform.name.to_uppercase(),
+            platform.app_key,
+            platform.app_secret
+        );
+        if let Some(sign) = platform.sign_secret {
+            app = format!("{app}:{sign}");
+        }
+        let orders = platform.orders_per_shop.to_string();
+        let child = Command::new(bin)
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(["--seed", "11", "--orders-per-shop", &orders])
+            .args(["--app", &app])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn platform-sim");
+        // The guard owns the child from here on: a panic below still kills and reaps it.
+        let sim = Sim {
+            child,
+            port,
+            platform,
+        };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return sim;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("platform-sim did not start");
+    }
+
+    /// `path` on the simulator, from its root.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// `path` under the platform's prefix.
+    fn platform_url(&self, path: &str) -> String {
+        self.url(&format!("/{}{path}", self.platform.name))
+    }
+
+    pub fn app(&self, secret: &str) -> AppCredentials {
+        self.platform.app(secret)
+    }
+
+    pub fn client(&self) -> C {
+        (self.platform.client)(
+            Transport::new(Endpoint {
+                api_url: self.platform_url(self.platform.api_path),
+                authorize_url: self.platform_url(self.platform.authorize_path),
+                token_url: self.platform_url(self.platform.token_path),
+                qps: 50,
+                timeout: Duration::from_secs(5),
+            })
+            .expect("transport"),
+        )
+    }
+
+    /// The merchant approves on the consent page; returns the code from the redirect.
+    pub async fn approve(&self, consent_url: &str) -> String {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("http");
+        let page = http
+            .get(consent_url)
+            .send()
+            .await
+            .expect("consent page")
+            .text()
+            .await
+            .expect("html");
+        match self.platform.consent {
+            Consent::Form => assert!(page.contains("<form"), "{page}"),
+            Consent::OneForm => assert_eq!(page.matches("<form").count(), 1, "{page}"),
+        }
+        let query = consent_url.split_once('?').expect("query").1;
+        let fields: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+        let answer = http
+            .post(self.platform_url(self.platform.authorize_path))
+            .form(&fields)
+            .send()
+            .await
+            .expect("approve");
+        assert_eq!(answer.status(), 302);
+        let location = answer.headers()["location"]
+            .to_str()
+            .expect("location")
+            .to_owned();
+        assert!(location.starts_with(self.platform.redirect), "{location}");
+        let parsed = url::Url::parse(&location).expect("url");
+        parsed
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .expect("code")
+            .1
+            .into_owned()
+    }
+
+    /// The ids of the orders the simulator holds for the test app in `window`.
+    pub async fn order_ids(&self, window: &TimeWindow) -> BTreeSet<String> {
+        let iso = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let Admin { start, end, ids } = self.platform.admin;
+        let url = self.url(&format!(
+            "/_sim/{}/orders?app_key={}&{start}={}&{end}={}",
+            self.platform.name,
+            self.platform.app_key,
+            iso(window.start),
+            iso(window.end)
+        ));
+        let body: serde_json::Value = reqwest::get(url)
+            .await
+            .expect("admin")
+            .json()
+            .await
+            .expect("json");
+        body[ids]
+            .as_array()
+            .expect(ids)
+            .iter()
+            .map(|t| t.as_str().expect("order id").to_owned())
+            .collect()
+    }
+
+    /// The simulator's counters.
+    pub async fn stats(&self) -> serde_json::Value {
+        reqwest::get(self.url("/_sim/stats"))
+            .await
+            .expect("stats")
+            .json()
+            .await
+            .expect("json")
+    }
+
+    /// A shop's tokens through the consent flow; checks that the code is single-use.
+    pub async fn authorized(&self, client: &C) -> TokenSet {
+        let (secret, redirect) = (self.platform.app_secret, self.platform.redirect);
+        let consent = client.authorize_url(&self.app(secret), redirect, "s-1");
+        let code = self.approve(&consent).await;
+        let tokens = client
+            .exchange_code(&self.app(secret), &code, redirect)
+            .await
+            .expect("tokens");
+        assert!(tokens.shop_id.is_some() && tokens.refresh_token.is_some());
+        if self.platform.tokens_expire {
+            assert!(tokens.expires_at.is_some_and(|t| t > Utc::now()));
+        }
+        let again = client
+            .exchange_code(&self.app(secret), &code, redirect)
+            .await;
+        assert!(
+            matches!(again, Err(PlatformError::AuthRefused(_))),
+            "a code is single-use: {again:?}"
+        );
+        tokens
+    }
+
+    /// Walks `range` with a session on the right secret and these tokens.
+    pub async fn walk_with(
+        &self,
+        client: &C,
+        access_token: &str,
+        refresh_token: Option<&str>,
+        range: TimeWindow,
+        sink: &Sink,
+    ) -> Result<Walk, SessionError> {
+        let mut session = Session::new(
+            self.app(self.platform.app_secret),
+            access_token.into(),
+            refresh_token.map(Into::into),
+            fast(),
+        );
+        walk(client, &mut session, range, sink).await
+    }
+
+    /// Authorizes a shop and walks `range` with its session.
+    pub async fn authorize_and_walk(
+        &self,
+        range: TimeWindow,
+        sink: &Sink,
+    ) -> Result<Walk, SessionError> {
+        let client = self.client();
+        let tokens = self.authorized(&client).await;
+        let refresh_token = tokens.refresh_token.as_deref();
+        self.walk_with(&client, &tokens.access_token, refresh_token, range, sink)
+            .await
+    }
+}
+
+/// Records the tokens a session refreshed.
+#[derive(Default)]
+pub struct Sink(Mutex<Vec<TokenSet>>);
+
+impl Sink {
+    /// No tokens were refreshed.
+    pub fn is_empty(&self) -> bool {
+        self.0.lock().expect("lock").is_empty()
+    }
+}
+
+#[async_trait::async_trait]
+impl TokenSink for Sink {
+    async fn store(&self, tokens: &TokenSet) -> Result<(), String> {
+        self.0.lock().expect("lock").push(tokens.clone());
+        Ok(())
+    }
+}
+
+pub fn fast() -> RetryPolicy {
+    RetryPolicy {
+        max_retries: 8,
+        min_delay: Duration::from_millis(50),
+        max_delay: Duration::from_secs(2),
+    }
+}
+
+pub fn last_days(days: i64) -> TimeWindow {
+    let end: DateTime<Utc> = DateTime::from_timestamp(Utc::now().timestamp(), 0).expect("now");
+    TimeWindow::new(end - chrono::Duration::days(days), end)
+}
+
+/// What a walk saw.
+#[derive(Debug, Default)]
+pub struct Walk {
+    pub ids: BTreeSet<String>,
+    /// Orders fetched (with repeats, if any).
+    pub seen: usize,
+    pub malformed: usize,
+    pub windows: usize,
+    pub pages: usize,
+    pub virtual_phones: usize,
+    pub encrypted_phones: usize,
+}
+
+/// Walks `range` as sync-worker does, window by window and page by page.
+pub async fn walk(
+    client: &dyn PlatformClient,
+    session: &mut Session,
+    range: TimeWindow,
+    sink: &Sink,
+) -> Result<Walk, SessionError> {
+    let mut w = Walk::default();
+    for window in client.windows(range, Utc::now()) {
+        w.windows += 1;
+        let mut cursor: Option<PageCursor> = None;
+        loop {
+            let page = session
+                .list_orders(client, &window, cursor.as_ref(), sink)
+                .await?;
+            w.pages += 1;
+            for order in &page.orders {
+                w.seen += 1;
+                match &order.parsed {
+                    Ok(parsed) => {
+                        let kind = parsed.receiver.phone.as_ref().map(|p| p.kind);
+                        w.virtual_phones += usize::from(kind == Some(ContactKind::Virtual));
+                        w.encrypted_phones +=
+                            usize::from(kind == Some(ContactKind::PlatformEncrypted));
+                    }
+                    Err(_) => w.malformed += 1,
+                }
+                w.ids.insert(order.order_id.clone().expect("order id"));
+            }
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+    }
+    Ok(w)
+}

@@ -1,0 +1,140 @@
+//! The Kuaishou adapter against the simulator: windows walked cursor by cursor. Live-stream peaks
+//! put more than one page (50 orders) into some windows. API calls are signed with the app's
+//! signSecret, OAuth calls carry the app secret.
+
+use std::time::Duration;
+
+use leadgen_platforms::kuaishou::{KuaishouClient, SIGN_SECRET};
+use leadgen_platforms::session::{Session, SessionError};
+use leadgen_platforms::{AppCredentials, PlatformClient, PlatformError};
+
+use crate::harness::{Consent, EVERY_FAULT, ORDER_IDS, Platform, Sim, Sink, fast, last_days, walk};
+
+const APP_KEY: &str = "ks731111111111111111";
+const APP_SECRET: &str = "itKuaishouAppSecret";
+const SIGN: &str = "itKuaishouSignSecret";
+
+static KUAISHOU: Platform<KuaishouClient> = Platform {
+    name: "kuaishou",
+    app_key: APP_KEY,
+    app_secret: APP_SECRET,
+    sign_secret: Some(SIGN),
+    redirect: "http://127.0.0.1:1/callback",
+    orders_per_shop: 2000,
+    // Every API method is a path of its own under the prefix.
+    api_path: "",
+    authorize_path: "/oauth/authorize",
+    token_path: "/oauth2/access_token",
+    consent: Consent::Form,
+    admin: ORDER_IDS,
+    tokens_expire: false,
+    client: KuaishouClient::new,
+};
+
+/// The app with `secret` as its app secret and `sign` as its signSecret.
+fn app_with(secret: &str, sign: &str) -> AppCredentials {
+    let mut app = AppCredentials::new(APP_KEY, secret);
+    app.extra.insert(SIGN_SECRET.into(), sign.into());
+    app
+}
+
+#[tokio::test]
+async fn a_range_yields_exactly_the_simulators_orders() {
+    let sim = Sim::start(&KUAISHOU, &[]);
+    let range = last_days(20);
+    let sink = Sink::default();
+    let w = sim.authorize_and_walk(range, &sink).await.expect("walk");
+    let expected = sim.order_ids(&range).await;
+    assert!(expected.len() > 300, "{}", expected.len());
+    assert_eq!(w.ids, expected, "every order, once");
+    assert_eq!(w.seen, expected.len(), "no order fetched twice");
+    assert_eq!(w.malformed, 0);
+    assert!(w.pages > w.windows, "some window had more than one page");
+    assert!(w.encrypted_phones > 0 && w.virtual_phones > 0);
+    assert!(sink.is_empty(), "no refresh needed");
+}
+
+#[tokio::test]
+async fn every_fault_at_once_still_yields_exactly_the_simulators_orders() {
+    let sim = Sim::start(&KUAISHOU, EVERY_FAULT);
+    let range = last_days(10);
+    let sink = Sink::default();
+    let w = sim
+        .authorize_and_walk(range, &sink)
+        .await
+        .expect("walk under faults");
+    assert_eq!(w.ids, sim.order_ids(&range).await);
+    assert_eq!(w.seen, w.ids.len(), "no order fetched twice");
+    assert!(
+        !sink.is_empty(),
+        "tokens expired mid-run and were refreshed"
+    );
+    let stats = sim.stats().await;
+    let kuaishou = &stats["platforms"]["kuaishou"];
+    for code in ["17", "24"] {
+        assert!(
+            kuaishou["api_errors_by_code"][code].as_u64().unwrap_or(0) > 0,
+            "the simulator answered code {code}: {stats}"
+        );
+    }
+    assert!(
+        kuaishou["http_faults_by_status"]["503"]
+            .as_u64()
+            .unwrap_or(0)
+            > 0
+    );
+    assert!(kuaishou["malformed_responses"].as_u64().unwrap_or(0) > 0);
+}
+
+#[tokio::test]
+async fn a_wrong_secret_is_a_permanent_error_and_a_dead_session_is_reported() {
+    let sim = Sim::start(&KUAISHOU, &[]);
+    let client = sim.client();
+    let tokens = sim.authorized(&client).await;
+    let range = last_days(2);
+    let sink = Sink::default();
+
+    // Signed with the app secret instead of the signSecret.
+    let mut wrong = Session::new(
+        app_with(APP_SECRET, APP_SECRET),
+        tokens.access_token.clone(),
+        tokens.refresh_token.clone(),
+        fast(),
+    );
+    let started = std::time::Instant::now();
+    let err = walk(&client, &mut wrong, range, &sink)
+        .await
+        .expect_err("bad signature");
+    assert!(
+        matches!(err, SessionError::Platform(PlatformError::InvalidRequest(ref m)) if m.contains("result 16")),
+        "{err:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "a bad signature is not retried"
+    );
+    // OAuth takes the app secret, not the signSecret.
+    let consent = client.authorize_url(&sim.app(APP_SECRET), KUAISHOU.redirect, "s-2");
+    let code = sim.approve(&consent).await;
+    let refused = client
+        .exchange_code(&sim.app(SIGN), &code, KUAISHOU.redirect)
+        .await;
+    assert!(
+        matches!(refused, Err(PlatformError::AuthRefused(ref m)) if m.contains("invalid_client")),
+        "{refused:?}"
+    );
+
+    let err = sim
+        .walk_with(&client, "not-a-session", None, range, &sink)
+        .await
+        .expect_err("invalid session");
+    assert!(matches!(err, SessionError::Expired(_)), "{err:?}");
+
+    // A dead session whose refresh token is dead too.
+    let refresh = Some("not-a-refresh-token");
+    let err = sim
+        .walk_with(&client, "not-a-session", refresh, range, &sink)
+        .await
+        .expect_err("refused refresh");
+    assert!(matches!(err, SessionError::Expired(_)), "{err:?}");
+}
