@@ -179,3 +179,64 @@ pub async fn invalidate(
     .execute(conn)
     .await
 }
+
+/// Another authorization of the tenant for the same shop on the same platform (the newest).
+pub async fn find_other_for_shop(
+    conn: &mut AsyncPgConnection,
+    tenant: i64,
+    platform_type: &str,
+    shop_id: &str,
+    except: i64,
+) -> QueryResult<Option<i64>> {
+    auth::table
+        .filter(auth::tenant_id.eq(tenant))
+        .filter(auth::platform_type.eq(platform_type))
+        .filter(auth::shop_id.eq(shop_id))
+        .filter(auth::id.ne(except))
+        .order((auth::update_time.desc(), auth::id.desc()))
+        .select(auth::id)
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Renews an authorization with a new consent's credentials (sealed) and tokens: ACTIVE again.
+pub async fn renew(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    app_key: &str,
+    auth_info: &str,
+    callback_url: &str,
+    t: &ActivatedTokens,
+) -> QueryResult<usize> {
+    diesel::update(auth::table.find(id))
+        .set((
+            auth::app_key.eq(app_key),
+            auth::auth_info.eq(auth_info),
+            auth::callback_url.eq(callback_url),
+            auth::access_token.eq(&t.access_token),
+            auth::refresh_token.eq(&t.refresh_token),
+            auth::expiry_time.eq(t.expiry_time),
+            auth::refresh_expiry_time.eq(t.refresh_expiry_time),
+            auth::shop_name.eq(&t.shop_name),
+            auth::status.eq("ACTIVE"),
+            auth::update_time.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await
+}
+
+/// Removes a pending authorization whose consent renewed an existing one.
+pub async fn delete_pending(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    state_hash: &str,
+) -> QueryResult<usize> {
+    diesel::delete(
+        auth::table
+            .filter(auth::id.eq(id))
+            .filter(auth::oauth_state_hash.eq(state_hash)),
+    )
+    .execute(conn)
+    .await
+}

@@ -1,5 +1,6 @@
 //! auth-api's use cases; each opens at most one transaction.
 
+pub mod activation;
 pub mod authorizations;
 pub mod oauth;
 pub mod syncs;

@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::SERVICE;
 use crate::error::AuthApiError;
-use crate::repo::platforms::{self as repo, ActivatedTokens, AuthRow};
+use crate::repo::platforms::{self as repo, AuthRow};
+use crate::service::activation::{self, Granted};
 use crate::startup::AppState;
 
 /// A fresh, unguessable state value (32 random bytes, URL-safe Base64).
@@ -94,11 +95,11 @@ pub async fn complete(state: &AppState, query: CallbackQuery) -> Result<Complete
         .platforms
         .get(platform)
         .ok_or_else(|| AuthApiError::PlatformNotSupported(platform.to_string()))?;
-    let secret_doc = state
+    let auth_info = state
         .sealer
         .open(&sealed::platform_auth("auth_info", row.id), &row.auth_info)?;
     let secret_doc: serde_json::Value =
-        serde_json::from_str(&secret_doc).map_err(|e| AuthApiError::Unexpected(e.into()))?;
+        serde_json::from_str(&auth_info).map_err(|e| AuthApiError::Unexpected(e.into()))?;
     let app = AppCredentials::from_auth_info(&row.app_key, &secret_doc);
     let tokens = match client.exchange_code(&app, &code, &row.callback_url).await {
         Ok(tokens) => tokens,
@@ -109,71 +110,49 @@ pub async fn complete(state: &AppState, query: CallbackQuery) -> Result<Complete
         Err(other) => return Err(AuthApiError::Platform(other.to_string())),
     };
 
-    let sealed_tokens = ActivatedTokens {
-        access_token: state.sealer.seal(
-            &sealed::platform_auth("access_token", row.id),
-            &tokens.access_token,
-        )?,
-        refresh_token: match &tokens.refresh_token {
-            Some(t) => Some(
-                state
-                    .sealer
-                    .seal(&sealed::platform_auth("refresh_token", row.id), t)?,
-            ),
-            None => None,
-        },
-        expiry_time: tokens.expires_at,
-        refresh_expiry_time: tokens.refresh_expires_at,
-        shop_id: tokens.shop_id.clone(),
-        shop_name: tokens.shop_name.clone(),
+    let granted = Granted {
+        row: &row,
+        state_hash: &state_hash,
+        tokens: &tokens,
+        auth_info: &auth_info,
     };
-    let trace_id = leadgen_telemetry::current_trace_id();
-    let (id, tenant, created_by) = (row.id, row.tenant_id, row.created_by);
-    conn.transaction::<(), AuthApiError, _>(|conn| {
-        async move {
-            repo::activate(conn, id, &state_hash, &sealed_tokens).await?;
-            let op = Operator::User {
-                id: created_by,
-                name: String::new(),
-            };
-            let entry = Entry {
-                tenant_id: tenant,
-                service: SERVICE,
-                operator: &op,
-                action: "PLATFORM_AUTH_ACTIVATE",
-                target_type: "PLATFORM_AUTH",
-                target_ids: vec![id.to_string()],
-                result: Ok(()),
-            };
-            oplog::record(conn, entry, &trace_id).await?;
-            Ok(())
-        }
-        .scope_boxed()
-    })
-    .await?;
-    tracing::info!(platform.id = row.id, "Platform authorization is ACTIVE");
-    Ok(completed(&row, AuthStatus::Active, tokens.shop_name))
+    let platform_id = activation::activate(&mut conn, &state.sealer, granted).await?;
+    tracing::info!(
+        platform.id = platform_id,
+        "Platform authorization is ACTIVE"
+    );
+    Ok(completed(
+        &row,
+        platform_id,
+        AuthStatus::Active,
+        tokens.shop_name,
+    ))
 }
 
 /// A refused authorization: the browser goes back to the front end with `status=INVALID` when
 /// it gave a `redirectUrl`; otherwise the answer is the 40003 error.
 fn refused(row: &AuthRow, reason: String) -> Result<Completed, AuthApiError> {
     match row.redirect_url {
-        Some(_) => Ok(completed(row, AuthStatus::Invalid, None)),
+        Some(_) => Ok(completed(row, row.id, AuthStatus::Invalid, None)),
         None => Err(AuthApiError::OAuthExchange(reason)),
     }
 }
 
-fn completed(row: &AuthRow, status: AuthStatus, shop_name: Option<String>) -> Completed {
+fn completed(
+    row: &AuthRow,
+    platform_id: i64,
+    status: AuthStatus,
+    shop_name: Option<String>,
+) -> Completed {
     let redirect_to = row.redirect_url.as_ref().map(|url| {
         let sep = if url.contains('?') { '&' } else { '?' };
         format!(
             "{url}{sep}platformId={}&platformType={}&status={}",
-            row.id, row.platform_type, status
+            platform_id, row.platform_type, status
         )
     });
     Completed {
-        platform_id: row.id,
+        platform_id,
         platform_type: row.platform_type.clone(),
         status,
         shop_name,

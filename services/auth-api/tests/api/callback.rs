@@ -372,3 +372,71 @@ async fn callback_with_a_code_the_platform_refuses_answers_40003() {
     let response = app.callback(&[("code", "stale"), ("state", &state)]).await;
     expect_envelope(response, StatusCode::BAD_REQUEST, 40003).await;
 }
+
+#[tokio::test]
+async fn connecting_a_shop_again_renews_its_authorization_instead_of_adding_a_second() {
+    let endpoint = TokenEndpoint::start(
+        200,
+        json!({
+            "access_token": "AT-renewed",
+            "token_type": "Bearer",
+            "expires_in": 86400,
+            "refresh_token": "RT-renewed",
+            "re_expires_in": 2_592_000,
+            "taobao_user_id": "2200009",
+            "taobao_user_nick": "%E5%90%8C%E4%B8%80%E5%BA%97",
+        }),
+    )
+    .await;
+    let app = app_with_token_endpoint(&endpoint).await;
+    let (first, state) = pending(&app, None).await;
+    let response = app.callback(&[("code", "code-1"), ("state", &state)]).await;
+    expect_envelope(response, StatusCode::OK, 200).await;
+    app.set_status(first, "EXPIRED").await;
+
+    // The merchant connects the same shop again: the old authorization comes back ACTIVE.
+    let (second, state) = pending(&app, None).await;
+    assert_ne!(first, second);
+    let response = app.callback(&[("code", "code-2"), ("state", &state)]).await;
+    let body = expect_envelope(response, StatusCode::OK, 200).await;
+    assert_eq!(body["data"]["platformId"], first, "{body}");
+    assert_eq!(body["data"]["status"], "ACTIVE");
+    assert_eq!(app.platform_row(first).await.status, "ACTIVE");
+
+    let listed = app.list_platforms(Some(&token(1, &[VIEW])), &[]).await;
+    let listed = expect_envelope(listed, StatusCode::OK, 200).await;
+    let records = page_records(&listed, 1, 10, 1);
+    assert_eq!(records[0]["platformId"], first);
+
+    // The renewed row's secrets are sealed for its own id, so sync-worker can open them.
+    let mut conn = app.conn().await;
+    let (access, auth_info): (Option<String>, String) = t_ecom_platform_auth::table
+        .find(first)
+        .select((
+            t_ecom_platform_auth::access_token,
+            t_ecom_platform_auth::auth_info,
+        ))
+        .first(&mut conn)
+        .await
+        .expect("row");
+    let settings = leadgen_test_support::crypto_settings();
+    let sealer =
+        leadgen_crypto::Sealer::new(settings.key_id, &settings.data_key, &[]).expect("sealer");
+    let context = |column| leadgen_db::sealed::platform_auth(column, first);
+    assert_eq!(
+        sealer
+            .open(&context("access_token"), &access.expect("token"))
+            .expect("open"),
+        "AT-renewed"
+    );
+    assert!(
+        sealer
+            .open(&context("auth_info"), &auth_info)
+            .expect("open")
+            .contains(APP_SECRET)
+    );
+    let accepted = app
+        .request_sync(Some(&token(1, &[SYNC])), &first.to_string(), Some("{}"))
+        .await;
+    expect_envelope(accepted, StatusCode::OK, 200).await;
+}

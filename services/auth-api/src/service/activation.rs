@@ -1,0 +1,109 @@
+//! Storing the tokens of an approved consent. When the tokens name a shop the tenant already
+//! connected on that platform, that authorization is renewed (credentials and tokens replaced,
+//! ACTIVE again, its sync history and leads kept) and the new pending one is removed, so a shop
+//! is never connected twice and its orders are never stored twice.
+
+use diesel_async::AsyncConnection as _;
+use leadgen_crypto::Sealer;
+use leadgen_db::oplog::{self, Entry, Operator};
+use leadgen_db::{ScopedFutureExt as _, sealed};
+use leadgen_platforms::TokenSet;
+
+use crate::SERVICE;
+use crate::error::AuthApiError;
+use crate::repo::platforms::{self as repo, ActivatedTokens, AuthRow};
+
+/// What the consent granted.
+pub struct Granted<'a> {
+    pub row: &'a AuthRow,
+    pub state_hash: &'a str,
+    pub tokens: &'a TokenSet,
+    /// The authorization's `authInfo` document (app secret and extras), in plain text.
+    pub auth_info: &'a str,
+}
+
+fn seal_tokens(
+    sealer: &Sealer,
+    id: i64,
+    tokens: &TokenSet,
+) -> Result<ActivatedTokens, AuthApiError> {
+    Ok(ActivatedTokens {
+        access_token: sealer.seal(
+            &sealed::platform_auth("access_token", id),
+            &tokens.access_token,
+        )?,
+        refresh_token: tokens
+            .refresh_token
+            .as_deref()
+            .map(|t| sealer.seal(&sealed::platform_auth("refresh_token", id), t))
+            .transpose()?,
+        expiry_time: tokens.expires_at,
+        refresh_expiry_time: tokens.refresh_expires_at,
+        shop_id: tokens.shop_id.clone(),
+        shop_name: tokens.shop_name.clone(),
+    })
+}
+
+/// Activates the consented authorization, or renews the tenant's existing one for the same shop;
+/// returns the id of the authorization that is now ACTIVE.
+pub async fn activate(
+    conn: &mut leadgen_db::PgConn,
+    sealer: &Sealer,
+    granted: Granted<'_>,
+) -> Result<i64, AuthApiError> {
+    let trace_id = leadgen_telemetry::current_trace_id();
+    conn.transaction::<i64, AuthApiError, _>(|conn| {
+        async move {
+            let row = granted.row;
+            let existing = match granted.tokens.shop_id.as_deref() {
+                Some(shop) => {
+                    repo::find_other_for_shop(conn, row.tenant_id, &row.platform_type, shop, row.id)
+                        .await?
+                }
+                None => None,
+            };
+            let target = existing.unwrap_or(row.id);
+            let tokens = seal_tokens(sealer, target, granted.tokens)?;
+            let (action, target_ids) = if target == row.id {
+                repo::activate(conn, row.id, granted.state_hash, &tokens).await?;
+                ("PLATFORM_AUTH_ACTIVATE", vec![row.id.to_string()])
+            } else {
+                let auth_info = sealer.seal(
+                    &sealed::platform_auth("auth_info", target),
+                    granted.auth_info,
+                )?;
+                repo::renew(
+                    conn,
+                    target,
+                    &row.app_key,
+                    &auth_info,
+                    &row.callback_url,
+                    &tokens,
+                )
+                .await?;
+                repo::delete_pending(conn, row.id, granted.state_hash).await?;
+                (
+                    "PLATFORM_AUTH_RENEW",
+                    vec![target.to_string(), row.id.to_string()],
+                )
+            };
+            let op = Operator::User {
+                id: row.created_by,
+                name: String::new(),
+            };
+            let entry = Entry {
+                tenant_id: row.tenant_id,
+                service: SERVICE,
+                operator: &op,
+                action,
+                target_type: "PLATFORM_AUTH",
+                target_ids,
+                result: Ok(()),
+            };
+            oplog::record(conn, entry, &trace_id).await?;
+            Ok(target)
+        }
+        .scope_boxed()
+    })
+    .await
+}
