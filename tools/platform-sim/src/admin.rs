@@ -1,9 +1,16 @@
-//! Simulator endpoints that belong to no platform: health, faults, stats.
+//! Simulator endpoints that belong to no platform (health, faults, stats), and what the
+//! platforms' test-only views of their shops (`/_sim/<platform>/…`) share: reading the app key
+//! and the time bounds, and answering errors and id lists.
 
-use actix_web::{HttpResponse, web};
-use serde_json::json;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use leadgen_domain::PlatformType;
+use leadgen_platforms::sign::Params;
 
 use crate::faults::Faults;
+use crate::http_util::{parse_admin_time, request_params};
 use crate::state::SimState;
 
 /// Mounts every route: the admin endpoints and each platform's.
@@ -47,4 +54,131 @@ async fn set_faults(body: web::Bytes, state: web::Data<SimState>) -> HttpRespons
 
 async fn stats(state: web::Data<SimState>) -> HttpResponse {
     HttpResponse::Ok().json(state.stats.snapshot())
+}
+
+/// A 400 answer, `{"error": message}`.
+fn bad_request(message: &str) -> HttpResponse {
+    HttpResponse::BadRequest().json(json!({ "error": message }))
+}
+
+/// `{"<key>": ids (sorted), "count": N}`.
+fn id_list(key: &str, mut ids: Vec<String>) -> HttpResponse {
+    ids.sort();
+    let count = ids.len();
+    HttpResponse::Ok().json(json!({ key: ids, "count": count }))
+}
+
+/// `app_key`, which must be a registered app of `platform`; the error is a 400 answer's message.
+fn app_key(state: &SimState, params: &Params, platform: PlatformType) -> Result<String, String> {
+    let Some(app_key) = params.get("app_key").filter(|k| !k.is_empty()) else {
+        return Err("app_key is required".into());
+    };
+    if state.apps.find(platform, app_key).is_none() {
+        return Err(format!("app_key is not a registered {platform} app"));
+    }
+    Ok(app_key.clone())
+}
+
+/// How an admin view reads its time bounds.
+#[derive(Debug, Clone, Copy)]
+pub enum TimeFormat {
+    /// ISO 8601 or Beijing `yyyy-MM-dd HH:mm:ss`.
+    IsoOrBeijing,
+    /// Those, or unix seconds.
+    IsoBeijingOrUnix,
+}
+
+impl TimeFormat {
+    fn parse(self, text: &str) -> Option<DateTime<Utc>> {
+        match (self, text.parse::<i64>()) {
+            (TimeFormat::IsoBeijingOrUnix, Ok(secs)) => DateTime::from_timestamp(secs, 0),
+            _ => parse_admin_time(text),
+        }
+    }
+
+    fn expected(self) -> &'static str {
+        match self {
+            TimeFormat::IsoOrBeijing => "expected ISO 8601 or yyyy-MM-dd HH:mm:ss",
+            TimeFormat::IsoBeijingOrUnix => {
+                "expected ISO 8601, yyyy-MM-dd HH:mm:ss or unix seconds"
+            }
+        }
+    }
+}
+
+/// An admin query: a registered app key and optional inclusive bounds.
+pub struct AdminQuery {
+    pub app_key: String,
+    pub start: Option<DateTime<Utc>>,
+    pub end: Option<DateTime<Utc>>,
+}
+
+impl AdminQuery {
+    /// Whether `t` is within the bounds.
+    pub fn contains(&self, t: DateTime<Utc>) -> bool {
+        self.start.is_none_or(|s| t >= s) && self.end.is_none_or(|e| t <= e)
+    }
+}
+
+/// How a platform's admin views (`/_sim/<platform>/orders` and `/shop`) read their query.
+pub struct Views {
+    pub platform: PlatformType,
+    /// The names of the optional `[start, end]` bounds.
+    pub bounds: [&'static str; 2],
+    pub format: TimeFormat,
+    /// Whether the shop view checks the bounds too (it uses only the app key).
+    pub shop_reads_bounds: bool,
+}
+
+impl Views {
+    /// Reads the app key and the bounds; the error is a 400 answer's message.
+    pub fn query(&self, req: &HttpRequest, state: &SimState) -> Result<AdminQuery, String> {
+        let params = request_params(req, &[]);
+        let app_key = app_key(state, &params, self.platform)?;
+        let mut bounds = [None, None];
+        for (slot, key) in bounds.iter_mut().zip(self.bounds) {
+            if let Some(text) = params.get(key).filter(|v| !v.is_empty()) {
+                let parsed = self.format.parse(text);
+                *slot = Some(parsed.ok_or_else(|| format!("{key}: {}", self.format.expected()))?);
+            }
+        }
+        let [start, end] = bounds;
+        Ok(AdminQuery {
+            app_key,
+            start,
+            end,
+        })
+    }
+
+    /// The orders view: `{"<key>": select(query) sorted, "count": N}`.
+    pub fn orders(
+        &self,
+        req: &HttpRequest,
+        state: &SimState,
+        key: &str,
+        select: impl FnOnce(&AdminQuery) -> Vec<String>,
+    ) -> HttpResponse {
+        match self.query(req, state) {
+            Ok(query) => id_list(key, select(&query)),
+            Err(message) => bad_request(&message),
+        }
+    }
+
+    /// The shop view: `describe(app_key)`.
+    pub fn shop(
+        &self,
+        req: &HttpRequest,
+        state: &SimState,
+        describe: impl FnOnce(&str) -> Value,
+    ) -> HttpResponse {
+        let app_key = if self.shop_reads_bounds {
+            self.query(req, state).map(|q| q.app_key)
+        } else {
+            app_key(state, &request_params(req, &[]), self.platform)
+        };
+        match app_key {
+            Ok(app_key) => HttpResponse::Ok().json(describe(&app_key)),
+            Err(message) => bad_request(&message),
+        }
+    }
 }

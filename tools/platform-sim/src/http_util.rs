@@ -37,6 +37,14 @@ pub fn request_params(req: &HttpRequest, body: &[u8]) -> Params {
     params
 }
 
+/// `params[key]` unless it is absent or empty.
+pub fn non_empty<'a>(params: &'a Params, key: &str) -> Option<&'a str> {
+    params
+        .get(key)
+        .map(String::as_str)
+        .filter(|v| !v.is_empty())
+}
+
 /// Escapes text for HTML element content and attribute values.
 pub fn html_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

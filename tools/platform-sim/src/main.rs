@@ -6,8 +6,10 @@
 
 mod admin;
 mod cli;
+mod consent;
 mod douyin;
 mod faults;
+mod gateway;
 mod http_util;
 mod jd;
 mod kuaishou;
@@ -16,6 +18,9 @@ mod shop;
 mod state;
 mod stats;
 mod taobao;
+#[cfg(test)]
+mod test_support;
+mod tokens;
 
 use std::io::Write as _;
 

@@ -1,6 +1,9 @@
 //! The process-wide state every handler shares: configuration, registered apps, faults, stats
 //! and each platform's own state.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
 use chrono::{DateTime, Utc};
 
 use leadgen_domain::PlatformType;
@@ -93,6 +96,52 @@ impl SimConfig {
             token_expires_in: 86_400,
             refresh_expires_in: 30 * 86_400,
         }
+    }
+}
+
+/// One platform's mutable state: its codes and tokens (`T`), and each shop's generated orders
+/// (`O`), kept for the life of the process.
+#[derive(Debug)]
+pub struct PlatformState<T, O> {
+    tokens: Mutex<T>,
+    orders: Mutex<HashMap<String, Arc<O>>>,
+}
+
+impl<T: Default, O> Default for PlatformState<T, O> {
+    fn default() -> Self {
+        PlatformState {
+            tokens: Mutex::default(),
+            orders: Mutex::default(),
+        }
+    }
+}
+
+impl<T, O> PlatformState<T, O> {
+    pub fn tokens(&self) -> MutexGuard<'_, T> {
+        self.tokens.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The orders of the shop `app_key` logs into: on first use `generate(seed, &shop(),
+    /// orders_per_shop, anchor)`, then the same ones.
+    pub fn orders<S>(
+        &self,
+        config: &SimConfig,
+        app_key: &str,
+        shop: impl FnOnce() -> S,
+        generate: fn(u64, &S, usize, DateTime<Utc>) -> O,
+    ) -> Arc<O> {
+        let mut cache = self.orders.lock().unwrap_or_else(PoisonError::into_inner);
+        cache
+            .entry(app_key.to_owned())
+            .or_insert_with(|| {
+                Arc::new(generate(
+                    config.seed,
+                    &shop(),
+                    config.orders_per_shop,
+                    config.anchor,
+                ))
+            })
+            .clone()
     }
 }
 

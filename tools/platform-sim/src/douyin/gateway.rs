@@ -10,7 +10,6 @@
 
 use std::time::Instant;
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
@@ -19,12 +18,13 @@ use leadgen_domain::time::parse_beijing;
 use leadgen_platforms::sign::{Params, SignMethod, douyin_sign, signatures_match};
 
 use super::errors::{DyError, log_id};
-use super::tokens::{CallBudget, TokenProblem};
+use super::tokens::TokenProblem;
 use super::{PLATFORM, oauth, search};
 use crate::faults::QpsVerdict;
-use crate::http_util::{gateway_error_page, request_params, truncate_body};
+use crate::gateway;
+use crate::http_util::{non_empty, request_params};
 use crate::state::SimState;
-use crate::stats::bump;
+use crate::tokens::CallBudget;
 
 /// How far `timestamp` may be from the gateway's clock [unverified].
 pub const TIMESTAMP_TOLERANCE_MINUTES: i64 = 10;
@@ -33,24 +33,11 @@ pub const TIMESTAMP_TOLERANCE_MINUTES: i64 = 10;
 pub const METHODS: &[&str] = &["token.create", "token.refresh", "order.searchList"];
 
 /// A successful method's answer.
-pub struct ApiAnswer {
-    pub body: Value,
-    /// An order list (subject to the `malformed_every` fault).
-    pub is_order_list: bool,
-}
-
+pub use crate::gateway::Answer as ApiAnswer;
 /// One call as the handlers see it.
-pub struct Call<'a> {
-    pub app_key: &'a str,
-    pub params: &'a Value,
-    pub now: DateTime<Utc>,
-}
+pub use crate::gateway::Call;
 
-fn json_response(body: String) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/json; charset=utf-8")
-        .body(body)
-}
+const JSON: &str = "application/json; charset=utf-8";
 
 /// `POST /douyin/{tail}`.
 pub async fn gateway(
@@ -58,50 +45,19 @@ pub async fn gateway(
     body: web::Bytes,
     state: web::Data<SimState>,
 ) -> HttpResponse {
-    let path_method = req
-        .match_info()
-        .query("tail")
-        .trim_matches('/')
-        .replace('/', ".");
+    let path_method = gateway::path_method(&req);
     let query = request_params(&req, &[]);
-    if let Some(delay) = state.faults.delay() {
-        actix_web::rt::time::sleep(delay).await;
-    }
-    state.stats.with(PLATFORM, |s| {
-        s.api_calls += 1;
-        bump(&mut s.api_calls_by_method, path_method.as_str());
-    });
-    if let Some(status) = state.faults.take_http_fault() {
-        state.stats.with(PLATFORM, |s| {
-            bump(&mut s.http_faults_by_status, status.to_string())
-        });
-        return gateway_error_page(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY));
+    if let Some(page) = gateway::admit(&state, PLATFORM, &path_method).await {
+        return page;
     }
     match handle(&state, &path_method, &query, &body, Instant::now()) {
-        Ok(answer) => {
-            state.faults.record_success();
-            let text = answer.body.to_string();
-            if answer.is_order_list && state.faults.next_list_is_malformed() {
-                state.stats.with(PLATFORM, |s| s.malformed_responses += 1);
-                return json_response(truncate_body(&text));
-            }
-            json_response(text)
-        }
+        Ok(answer) => gateway::success(&state, PLATFORM, JSON, &answer),
         Err(err) => {
-            state.stats.with(PLATFORM, |s| {
-                bump(&mut s.api_errors_by_code, err.code.to_string())
-            });
             tracing::debug!(code = err.code, sub_code = %err.sub_code, "douyin api error");
-            json_response(err.to_json(&log_id()).to_string())
+            let code = err.code.to_string();
+            gateway::refusal(&state, PLATFORM, JSON, code, &err.to_json(&log_id()))
         }
     }
-}
-
-fn non_empty<'a>(params: &'a Params, key: &str) -> Option<&'a str> {
-    params
-        .get(key)
-        .map(String::as_str)
-        .filter(|v| !v.is_empty())
 }
 
 /// `yyyy-MM-dd HH:mm:ss` (Beijing) as doudian==0.6 sends it, or unix seconds as the Go SDK does.
@@ -183,10 +139,7 @@ fn handle(
         "token.refresh" => oauth::token_refresh(state, &call),
         _ => {
             let token = non_empty(query, "access_token").ok_or_else(DyError::token_missing)?;
-            let budget = CallBudget {
-                ttl_calls: state.faults.token_ttl_calls(),
-                generation: state.faults.generation(),
-            };
+            let budget = CallBudget::of(&state.faults);
             state
                 .douyin
                 .tokens()

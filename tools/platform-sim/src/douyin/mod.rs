@@ -24,31 +24,21 @@ pub mod tokens;
 #[cfg(test)]
 pub(crate) mod tests;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 
 use actix_web::web;
 
 use leadgen_domain::PlatformType;
 
-use crate::state::SimState;
+use crate::consent;
+use crate::state::{PlatformState, SimState};
 use orders::{DyShop, ShopOrders};
 use tokens::TokenStore;
 
 pub const PLATFORM: PlatformType = PlatformType::Douyin;
 
 /// Douyin's mutable state: codes and tokens, and each shop's generated orders.
-#[derive(Debug, Default)]
-pub struct DouyinState {
-    tokens: Mutex<TokenStore>,
-    orders: Mutex<HashMap<String, Arc<ShopOrders>>>,
-}
-
-impl DouyinState {
-    pub fn tokens(&self) -> MutexGuard<'_, TokenStore> {
-        self.tokens.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
+pub type DouyinState = PlatformState<TokenStore, ShopOrders>;
 
 /// The shop an app key's authorizations log into.
 pub fn shop_for(state: &SimState, app_key: &str) -> DyShop {
@@ -57,30 +47,18 @@ pub fn shop_for(state: &SimState, app_key: &str) -> DyShop {
 
 /// The shop's orders, generated on first use and kept for the life of the process.
 pub fn orders_for(state: &SimState, app_key: &str) -> Arc<ShopOrders> {
-    let mut cache = state
+    let shop = || shop_for(state, app_key);
+    state
         .douyin
-        .orders
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner);
-    cache
-        .entry(app_key.to_owned())
-        .or_insert_with(|| {
-            Arc::new(orders::generate(
-                state.config.seed,
-                &shop_for(state, app_key),
-                state.config.orders_per_shop,
-                state.config.anchor,
-            ))
-        })
-        .clone()
+        .orders(&state.config, app_key, shop, orders::generate)
 }
 
 /// Mounts the Douyin routes (platform paths under `/douyin`, admin paths under `/_sim/douyin`).
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/douyin")
-            .route("/authorize", web::get().to(oauth::authorize_page))
-            .route("/authorize", web::post().to(oauth::authorize_submit))
+            .route("/authorize", web::get().to(consent::page::<oauth::Flow>))
+            .route("/authorize", web::post().to(consent::submit::<oauth::Flow>))
             .route("/{tail:.*}", web::post().to(gateway::gateway)),
     )
     .service(

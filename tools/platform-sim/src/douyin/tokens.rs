@@ -2,12 +2,13 @@
 //! (token_create_response.go): refreshing more than an hour before the access token expires
 //! returns the same pair; within the last hour it returns a new pair and the old pair stays
 //! valid for one more hour; after expiry it returns a new pair and the old one dies. A token
-//! used up by the `token_ttl_calls` fault counts as expired.
-
-use std::collections::HashMap;
+//! used up by the `token_ttl_calls` fault counts as expired. The records live in the shared
+//! [`crate::tokens::Store`].
 
 use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
+
+use crate::tokens::{CallBudget, CodeOrder, CodeProblem, Store};
 
 /// A code can be exchanged for 10 minutes (error table: `code-expired`).
 pub const CODE_TTL_SECS: i64 = 600;
@@ -15,28 +16,6 @@ pub const CODE_TTL_SECS: i64 = 600;
 pub const REFRESH_TTL_DAYS: i64 = 14;
 /// How long the old pair lives on after a refresh in the access token's last hour.
 pub const GRACE_SECS: i64 = 3600;
-
-#[derive(Debug, Clone)]
-struct AuthCode {
-    app_key: String,
-    expires_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone)]
-struct AccessToken {
-    app_key: String,
-    expires_at: DateTime<Utc>,
-    calls: u64,
-    generation: u64,
-}
-
-#[derive(Debug, Clone)]
-struct RefreshToken {
-    app_key: String,
-    shop_id: u64,
-    expires_at: DateTime<Utc>,
-    access_token: String,
-}
 
 /// A token pair as `token.create` / `token.refresh` answer it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,28 +35,10 @@ pub enum TokenProblem {
     Expired,
 }
 
-/// The fault settings that decide whether a token is used up.
-#[derive(Debug, Clone, Copy)]
-pub struct CallBudget {
-    pub ttl_calls: Option<u64>,
-    pub generation: u64,
-}
-
-impl AccessToken {
-    fn used_up(&mut self, budget: CallBudget) -> bool {
-        if self.generation != budget.generation {
-            self.generation = budget.generation;
-            self.calls = 0;
-        }
-        budget.ttl_calls.is_some_and(|ttl| self.calls >= ttl)
-    }
-}
-
+/// Refresh tokens carry the shop id.
 #[derive(Debug, Default)]
 pub struct TokenStore {
-    codes: HashMap<String, AuthCode>,
-    access: HashMap<String, AccessToken>,
-    refresh: HashMap<String, RefreshToken>,
+    store: Store<(), u64>,
 }
 
 /// A UUID-shaped random string, as Douyin's codes and tokens look.
@@ -93,14 +54,8 @@ pub fn uuid_like() -> String {
 
 impl TokenStore {
     pub fn issue_code(&mut self, app_key: &str, now: DateTime<Utc>) -> String {
-        self.codes.retain(|_, c| c.expires_at > now);
-        let code = uuid_like();
-        let record = AuthCode {
-            app_key: app_key.to_owned(),
-            expires_at: now + Duration::seconds(CODE_TTL_SECS),
-        };
-        self.codes.insert(code.clone(), record);
-        code
+        self.store
+            .insert_code(uuid_like(), app_key, (), CODE_TTL_SECS, now)
     }
 
     /// Consumes a live code of `app_key`; the error is the `token-generate-failed` reason.
@@ -110,16 +65,15 @@ impl TokenStore {
         app_key: &str,
         now: DateTime<Utc>,
     ) -> Result<(), &'static str> {
-        let record = self.codes.get(code).ok_or("code-invalid")?;
-        if record.app_key != app_key {
-            return Err("code-invalid");
-        }
-        let expired = record.expires_at <= now;
-        self.codes.remove(code);
-        if expired {
-            return Err("code-expired");
-        }
-        Ok(())
+        let order = CodeOrder::OwnerFirst;
+        self.store
+            .take_code(code, app_key, now, order, |()| true)
+            .map_err(|p| match p {
+                CodeProblem::Expired => "code-expired",
+                CodeProblem::Unknown | CodeProblem::OtherApp | CodeProblem::Mismatch => {
+                    "code-invalid"
+                }
+            })
     }
 
     /// A new pair for the shop `shop_id` through `app_key`.
@@ -131,23 +85,13 @@ impl TokenStore {
         now: DateTime<Utc>,
     ) -> IssuedTokens {
         let (access_token, refresh_token) = (uuid_like(), uuid_like());
-        self.access.insert(
-            access_token.clone(),
-            AccessToken {
-                app_key: app_key.to_owned(),
-                expires_at: now + Duration::seconds(access_secs),
-                calls: 0,
-                generation: 0,
-            },
-        );
-        self.refresh.insert(
-            refresh_token.clone(),
-            RefreshToken {
-                app_key: app_key.to_owned(),
-                shop_id,
-                expires_at: now + Duration::days(REFRESH_TTL_DAYS),
-                access_token: access_token.clone(),
-            },
+        self.store.insert_pair(
+            app_key,
+            &access_token,
+            now + Duration::seconds(access_secs),
+            &refresh_token,
+            now + Duration::days(REFRESH_TTL_DAYS),
+            shop_id,
         );
         IssuedTokens {
             access_token,
@@ -166,15 +110,16 @@ impl TokenStore {
         now: DateTime<Utc>,
         budget: CallBudget,
     ) -> Result<IssuedTokens, &'static str> {
-        let record = self.refresh.get(refresh_token).ok_or("token-invalid")?;
-        if record.app_key != app_key {
-            return Err("token-invalid");
-        }
-        if record.expires_at <= now {
-            return Err("token-expired");
-        }
-        let (shop_id, old_access) = (record.shop_id, record.access_token.clone());
-        let left = self.access.get_mut(&old_access).and_then(|a| {
+        use crate::tokens::TokenProblem as P;
+        let record = self
+            .store
+            .live_refresh(app_key, refresh_token, now)
+            .map_err(|p| match p {
+                P::Expired => "token-expired",
+                P::Unknown | P::OtherApp | P::CallsExhausted => "token-invalid",
+            })?;
+        let (shop_id, old_access) = (record.extra, record.access_token.clone());
+        let left = self.store.access_mut(&old_access).and_then(|a| {
             let live = a.expires_at > now && !a.used_up(budget);
             live.then(|| a.expires_at - now)
         });
@@ -187,17 +132,16 @@ impl TokenStore {
             }),
             Some(_) => {
                 let grace = now + Duration::seconds(GRACE_SECS);
-                if let Some(a) = self.access.get_mut(&old_access) {
+                if let Some(a) = self.store.access_mut(&old_access) {
                     a.expires_at = a.expires_at.min(grace);
                 }
-                if let Some(r) = self.refresh.get_mut(refresh_token) {
+                if let Some(r) = self.store.refresh_mut(refresh_token) {
                     r.expires_at = r.expires_at.min(grace);
                 }
                 Ok(self.issue(app_key, shop_id, access_secs, now))
             }
             None => {
-                self.refresh.remove(refresh_token);
-                self.access.remove(&old_access);
+                self.store.retire(refresh_token, &old_access);
                 Ok(self.issue(app_key, shop_id, access_secs, now))
             }
         }
@@ -211,36 +155,31 @@ impl TokenStore {
         now: DateTime<Utc>,
         budget: CallBudget,
     ) -> Result<(), TokenProblem> {
-        let record = self.access.get_mut(token).ok_or(TokenProblem::Unknown)?;
-        if record.app_key != app_key {
-            return Err(TokenProblem::OtherApp);
-        }
-        if record.expires_at <= now || record.used_up(budget) {
-            return Err(TokenProblem::Expired);
-        }
-        Ok(())
+        use crate::tokens::TokenProblem as P;
+        self.store
+            .check(app_key, token, now, budget)
+            .map_err(|p| match p {
+                P::Unknown => TokenProblem::Unknown,
+                P::OtherApp => TokenProblem::OtherApp,
+                P::Expired | P::CallsExhausted => TokenProblem::Expired,
+            })
     }
 
     /// Counts one successful API call made with `token`.
     pub fn record_call(&mut self, token: &str) {
-        if let Some(record) = self.access.get_mut(token) {
-            record.calls += 1;
-        }
+        self.store.record_call(token);
     }
 
     /// The refresh token paired with a live access token (for tests).
     #[cfg(test)]
     pub fn refresh_of(&self, token: &str) -> Option<String> {
-        self.refresh
-            .iter()
-            .find(|(_, r)| r.access_token == token)
-            .map(|(k, _)| k.clone())
+        self.store.refresh_of(token)
     }
 
     /// Moves an access token's expiry (for tests of the refresh rules).
     #[cfg(test)]
     pub fn set_expiry(&mut self, token: &str, at: DateTime<Utc>) {
-        if let Some(a) = self.access.get_mut(token) {
+        if let Some(a) = self.store.access_mut(token) {
             a.expires_at = at;
         }
     }

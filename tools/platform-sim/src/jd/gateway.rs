@@ -9,10 +9,8 @@
 
 use std::time::Instant;
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Duration, Utc};
-use serde_json::Value;
 
 use leadgen_domain::time::parse_beijing;
 use leadgen_platforms::sign::{Params, SignMethod, signatures_match, sorted_concat_sign};
@@ -20,7 +18,8 @@ use leadgen_platforms::sign::{Params, SignMethod, signatures_match, sorted_conca
 use super::errors::JdError;
 use super::{PLATFORM, orders_for, search};
 use crate::faults::QpsVerdict;
-use crate::http_util::{gateway_error_page, request_params, truncate_body};
+use crate::gateway::{self, Answer};
+use crate::http_util::{non_empty, request_params};
 use crate::state::SimState;
 use crate::stats::bump;
 
@@ -30,16 +29,7 @@ pub const TIMESTAMP_TOLERANCE_MINUTES: i64 = 6;
 /// The API methods this gateway knows.
 pub const METHODS: &[&str] = &["jingdong.pop.order.enSearch", "jingdong.pop.order.search"];
 
-struct Answer {
-    body: Value,
-    is_order_list: bool,
-}
-
-fn json_response(body: String) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/json;charset=utf-8")
-        .body(body)
-}
+const JSON: &str = "application/json;charset=utf-8";
 
 /// `GET|POST /jd/routerjson`.
 pub async fn routerjson(
@@ -48,47 +38,17 @@ pub async fn routerjson(
     state: web::Data<SimState>,
 ) -> HttpResponse {
     let params = request_params(&req, &body);
-    let method = params.get("method").cloned().unwrap_or_default();
-    if let Some(delay) = state.faults.delay() {
-        actix_web::rt::time::sleep(delay).await;
-    }
-    state.stats.with(PLATFORM, |s| {
-        s.api_calls += 1;
-        let name = if method.is_empty() { "(none)" } else { &method };
-        bump(&mut s.api_calls_by_method, name);
-    });
-    if let Some(status) = state.faults.take_http_fault() {
-        state.stats.with(PLATFORM, |s| {
-            bump(&mut s.http_faults_by_status, status.to_string())
-        });
-        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
-        return gateway_error_page(status);
+    let method = gateway::method_param(&params, "method");
+    if let Some(page) = gateway::admit(&state, PLATFORM, &method).await {
+        return page;
     }
     match handle(&state, &params, Instant::now()) {
-        Ok(answer) => {
-            state.faults.record_success();
-            let text = answer.body.to_string();
-            if answer.is_order_list && state.faults.next_list_is_malformed() {
-                state.stats.with(PLATFORM, |s| s.malformed_responses += 1);
-                return json_response(truncate_body(&text));
-            }
-            json_response(text)
-        }
+        Ok(answer) => gateway::success(&state, PLATFORM, JSON, &answer),
         Err(err) => {
-            state
-                .stats
-                .with(PLATFORM, |s| bump(&mut s.api_errors_by_code, err.code));
             tracing::debug!(code = err.code, zh = %err.zh_desc, "jd api error");
-            json_response(err.to_json().to_string())
+            gateway::refusal(&state, PLATFORM, JSON, err.code, &err.to_json())
         }
     }
-}
-
-fn non_empty<'a>(params: &'a Params, key: &str) -> Option<&'a str> {
-    params
-        .get(key)
-        .map(String::as_str)
-        .filter(|v| !v.is_empty())
 }
 
 /// Reads a JOS timestamp: `yyyy-MM-dd HH:mm:ss` (GMT+8) or `yyyy-MM-dd HH:mm:ss.SSS+0800`.

@@ -22,32 +22,22 @@ pub mod tokens;
 #[cfg(test)]
 pub(crate) mod tests;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 
 use actix_web::web;
 
 use leadgen_domain::PlatformType;
 
+use crate::consent;
 use crate::shop::Shop;
-use crate::state::SimState;
+use crate::state::{PlatformState, SimState};
 use orders::ShopOrders;
 use tokens::TokenStore;
 
 pub const PLATFORM: PlatformType = PlatformType::Jd;
 
 /// JD's mutable state: codes and tokens, and each shop's generated orders.
-#[derive(Debug, Default)]
-pub struct JdState {
-    tokens: Mutex<TokenStore>,
-    orders: Mutex<HashMap<String, Arc<ShopOrders>>>,
-}
-
-impl JdState {
-    pub fn tokens(&self) -> MutexGuard<'_, TokenStore> {
-        self.tokens.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
+pub type JdState = PlatformState<TokenStore, ShopOrders>;
 
 /// The shop an app key's authorizations log into.
 pub fn shop_for(state: &SimState, app_key: &str) -> Shop {
@@ -56,31 +46,24 @@ pub fn shop_for(state: &SimState, app_key: &str) -> Shop {
 
 /// The shop's orders, generated on first use and kept for the life of the process.
 pub fn orders_for(state: &SimState, app_key: &str) -> Arc<ShopOrders> {
-    let mut cache = state
+    let shop = || shop_for(state, app_key);
+    state
         .jd
-        .orders
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner);
-    cache
-        .entry(app_key.to_owned())
-        .or_insert_with(|| {
-            let shop = shop_for(state, app_key);
-            Arc::new(orders::generate(
-                state.config.seed,
-                &shop,
-                state.config.orders_per_shop,
-                state.config.anchor,
-            ))
-        })
-        .clone()
+        .orders(&state.config, app_key, shop, orders::generate)
 }
 
 /// Mounts the JD routes (platform paths under `/jd`, admin paths under `/_sim/jd`).
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/jd")
-            .route("/oauth2/to_login", web::get().to(oauth::authorize_page))
-            .route("/oauth2/to_login", web::post().to(oauth::authorize_submit))
+            .route(
+                "/oauth2/to_login",
+                web::get().to(consent::page::<oauth::Flow>),
+            )
+            .route(
+                "/oauth2/to_login",
+                web::post().to(consent::submit::<oauth::Flow>),
+            )
             .route("/oauth2/access_token", web::get().to(oauth::access_token))
             .route("/oauth2/refresh_token", web::get().to(oauth::refresh_token))
             .route("/routerjson", web::get().to(gateway::routerjson))

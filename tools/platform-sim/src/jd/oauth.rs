@@ -5,135 +5,75 @@
 //! (issue time, epoch ms) and `token_type`; refusals are `{"code","msg","requestId"}` with HTTP
 //! 200 (codes: see [`super::errors::oauth_error`]).
 
-use actix_web::http::StatusCode;
-use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
+use leadgen_domain::PlatformType;
 use leadgen_platforms::sign::Params;
 
 use super::errors::oauth_error;
-use super::tokens::{IssuedTokens, Lifetimes};
 use super::{PLATFORM, shop_for};
-use crate::http_util::{html_escape, html_response, request_id, request_params};
+use crate::consent::{
+    Account, Consent, ConsentFlow, ConsentPage, ErrorPage, Permissions, is_web_url,
+};
+use crate::http_util::{non_empty, request_id, request_params};
 use crate::shop::Shop;
 use crate::state::SimState;
 use crate::stats::bump;
-use crate::taobao::oauth::append_query;
+use crate::tokens::{IssuedTokens, Lifetimes};
 
-struct Authorize {
-    app_key: String,
-    redirect_uri: String,
-    state: Option<String>,
-}
+/// The merchant's consent page (`/jd/oauth2/to_login`).
+pub struct Flow;
 
-fn validate(state: &SimState, params: &Params) -> Result<Authorize, String> {
-    let get = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
-    let app_key = get("app_key").ok_or("缺少参数 app_key")?;
-    if state.apps.find(PLATFORM, app_key).is_none() {
-        return Err(format!("应用 {app_key} 不存在（app_key 无效）"));
-    }
-    match get("response_type") {
-        Some("code") => {}
-        Some(other) => return Err(format!("不支持的 response_type：{other}（仅支持 code）")),
-        None => return Err("缺少参数 response_type".into()),
-    }
-    if let Some(scope) = get("scope").filter(|s| *s != "snsapi_base") {
-        return Err(format!("不支持的 scope：{scope}（仅支持 snsapi_base）"));
-    }
-    let redirect_uri = get("redirect_uri").ok_or("缺少参数 redirect_uri")?;
-    let valid = url::Url::parse(redirect_uri)
-        .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some());
-    if !valid {
-        return Err(format!("redirect_uri 不合法：{redirect_uri}"));
-    }
-    Ok(Authorize {
-        app_key: app_key.to_owned(),
-        redirect_uri: redirect_uri.to_owned(),
-        state: get("state").map(str::to_owned),
-    })
-}
-
-fn error_page(state: &SimState, message: &str) -> HttpResponse {
-    state.stats.with(PLATFORM, |s| s.authorize_errors += 1);
-    html_response(
-        StatusCode::BAD_REQUEST,
-        format!(
-            "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
-             <title>京东 - 授权失败</title></head>\n<body><div class=\"error\"><h2>授权失败</h2>\
-             <p>{}</p></div></body></html>\n",
-            html_escape(message)
-        ),
-    )
-}
-
-fn consent_page(shop: &Shop, req: &Authorize, params: &Params) -> String {
-    let hidden: String = params
-        .iter()
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(k, v)| {
-            format!(
-                "      <input type=\"hidden\" name=\"{}\" value=\"{}\">\n",
-                html_escape(k),
-                html_escape(v)
-            )
-        })
-        .collect();
-    let mut deny = vec![("error", "access_denied")];
-    if let Some(s) = &req.state {
-        deny.push(("state", s));
-    }
-    let deny_url = html_escape(&append_query(&req.redirect_uri, &deny));
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head><meta charset=\"utf-8\">\
-         <title>京东开放平台 - 授权登录</title></head>\n<body>\n\
-         <div class=\"header\">京东 JD.COM ｜ 京东宙斯开放平台授权</div>\n<div class=\"main\">\n\
-         <p class=\"account\">商家账号：<strong>{nick}</strong></p>\n\
-         <p class=\"app\">应用 <strong>{app}</strong> 请求获得以下权限：</p>\n\
-         <ul><li>获取您店铺的订单信息</li><li>获取您的店铺基本信息</li></ul>\n\
-         <form method=\"post\" action=\"/jd/oauth2/to_login\">\n{hidden}\
-         <button type=\"submit\">同意授权</button>\n</form>\n\
-         <p><a class=\"cancel\" href=\"{deny_url}\">取消</a></p>\n</div>\n</body>\n</html>\n",
-        nick = html_escape(&shop.nick),
-        app = html_escape(&req.app_key),
-    )
-}
-
-/// `GET /jd/oauth2/to_login`: the merchant's consent page.
-pub async fn authorize_page(req: HttpRequest, state: web::Data<SimState>) -> HttpResponse {
-    let params = request_params(&req, &[]);
-    state.stats.with(PLATFORM, |s| s.authorize_pages += 1);
-    match validate(&state, &params) {
-        Ok(auth) => {
-            let shop = shop_for(&state, &auth.app_key);
-            html_response(StatusCode::OK, consent_page(&shop, &auth, &params))
-        }
-        Err(message) => error_page(&state, &message),
-    }
-}
-
-/// `POST /jd/oauth2/to_login`: the merchant approved; redirect back with a code.
-pub async fn authorize_submit(
-    req: HttpRequest,
-    body: web::Bytes,
-    state: web::Data<SimState>,
-) -> HttpResponse {
-    let params = request_params(&req, &body);
-    let auth = match validate(&state, &params) {
-        Ok(auth) => auth,
-        Err(message) => return error_page(&state, &message),
+impl ConsentFlow for Flow {
+    const PLATFORM: PlatformType = PLATFORM;
+    const PAGE: ConsentPage = ConsentPage {
+        title: "京东开放平台 - 授权登录",
+        header: Some("京东 JD.COM ｜ 京东宙斯开放平台授权"),
+        account_label: "商家账号：",
+        app_label: "应用",
+        app_request: "请求获得以下权限：",
+        permissions: Permissions::Fixed(&["获取您店铺的订单信息", "获取您的店铺基本信息"]),
+        action: "/jd/oauth2/to_login",
+        button: "同意授权",
+        cancel: Some(&[("error", "access_denied")]),
+        note: None,
+        error: ErrorPage {
+            title: "京东 - 授权失败",
+            boxed: true,
+            hint: None,
+        },
     };
-    let code = state.jd.tokens().issue_code(&auth.app_key, state.now());
-    state
-        .stats
-        .with(PLATFORM, |s| s.authorizations_approved += 1);
-    let mut pairs = vec![("code", code.as_str())];
-    if let Some(s) = &auth.state {
-        pairs.push(("state", s));
+
+    fn validate(state: &SimState, params: &Params) -> Result<Consent, String> {
+        let get = |k: &str| non_empty(params, k);
+        let app_key = get("app_key").ok_or("缺少参数 app_key")?;
+        if state.apps.find(PLATFORM, app_key).is_none() {
+            return Err(format!("应用 {app_key} 不存在（app_key 无效）"));
+        }
+        match get("response_type") {
+            Some("code") => {}
+            Some(other) => return Err(format!("不支持的 response_type：{other}（仅支持 code）")),
+            None => return Err("缺少参数 response_type".into()),
+        }
+        if let Some(scope) = get("scope").filter(|s| *s != "snsapi_base") {
+            return Err(format!("不支持的 scope：{scope}（仅支持 snsapi_base）"));
+        }
+        let redirect_uri = get("redirect_uri").ok_or("缺少参数 redirect_uri")?;
+        if !is_web_url(redirect_uri) {
+            return Err(format!("redirect_uri 不合法：{redirect_uri}"));
+        }
+        Ok(Consent::new(app_key, redirect_uri, get("state")))
     }
-    HttpResponse::Found()
-        .insert_header((LOCATION, append_query(&auth.redirect_uri, &pairs)))
-        .finish()
+
+    fn account(state: &SimState, app_key: &str) -> Account {
+        Account::named(shop_for(state, app_key).nick)
+    }
+
+    fn issue_code(state: &SimState, consent: &Consent) -> String {
+        let now = state.now();
+        state.jd.tokens().issue_code(&consent.app_key, now)
+    }
 }
 
 fn refuse(state: &SimState, code: u32, msg: &str) -> HttpResponse {
@@ -165,7 +105,7 @@ pub fn token_body(shop: &Shop, t: &IssuedTokens) -> serde_json::Value {
 async fn token(req: HttpRequest, state: web::Data<SimState>, refresh: bool) -> HttpResponse {
     let params = request_params(&req, &[]);
     state.stats.with(PLATFORM, |s| s.token_requests += 1);
-    let get = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    let get = |k: &str| non_empty(&params, k);
     let wanted = if refresh {
         "refresh_token"
     } else {
@@ -184,10 +124,7 @@ async fn token(req: HttpRequest, state: web::Data<SimState>, refresh: bool) -> H
     {
         return refuse(&state, 401, "app_key或app_secret无效");
     }
-    let life = Lifetimes {
-        access: state.config.token_expires_in,
-        refresh: state.config.refresh_expires_in,
-    };
+    let life = Lifetimes::of(&state.config);
     let now = state.now();
     let issued = if refresh {
         let Some(refresh_token) = get("refresh_token") else {

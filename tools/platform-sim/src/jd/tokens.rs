@@ -3,161 +3,61 @@
 //!
 //! Codes are single-use and live [`CODE_TTL_SECS`]; a refresh replaces both tokens (the old
 //! access token stops working at once); the `token_ttl_calls` fault expires an access token
-//! after N successful API calls.
+//! after N successful API calls. The store is the shared [`PairStore`] under JD's rules.
 
-use std::collections::HashMap;
-
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 
 use crate::shop::{ALNUM, LOWER_HEX, random_string};
+use crate::tokens::{CallBudget, CodeOrder, CodeProblem, PairRules, PairStore, Refusal};
 
 /// How long an authorization code can be exchanged.
 pub const CODE_TTL_SECS: i64 = 600;
 
-#[derive(Debug, Clone)]
-struct AuthCode {
-    app_key: String,
-    expires_at: DateTime<Utc>,
-}
+/// Why an access token was refused (its `Debug` name is the gateway's message).
+pub use crate::tokens::Refusal as TokenProblem;
 
-#[derive(Debug, Clone)]
-struct AccessToken {
-    app_key: String,
-    expires_at: DateTime<Utc>,
-    /// Successful API calls made with this token under fault generation `generation`.
-    calls: u64,
-    generation: u64,
-}
-
-#[derive(Debug, Clone)]
-struct RefreshToken {
-    app_key: String,
-    expires_at: DateTime<Utc>,
-    access_token: String,
-}
-
-/// A freshly issued token pair.
-#[derive(Debug, Clone)]
-pub struct IssuedTokens {
-    pub access_token: String,
-    pub refresh_token: String,
-    pub issued_at: DateTime<Utc>,
-    pub expires_in: i64,
-    pub refresh_expires_in: i64,
-}
-
-/// Why an access token was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenProblem {
-    /// Never issued, issued to another app, or replaced by a refresh.
-    Unknown,
-    Expired,
-    /// The `token_ttl_calls` fault used it up.
-    CallsExhausted,
-}
-
-/// Token lifetimes in seconds.
-#[derive(Debug, Clone, Copy)]
-pub struct Lifetimes {
-    pub access: i64,
-    pub refresh: i64,
-}
-
-#[derive(Debug, Default)]
-pub struct TokenStore {
-    codes: HashMap<String, AuthCode>,
-    access: HashMap<String, AccessToken>,
-    refresh: HashMap<String, RefreshToken>,
-}
+/// JD's (and PDD's) codes, tokens and messages.
+#[derive(Debug)]
+pub struct Jd;
 
 /// A 32-character lower-hex token, as JD and PDD hand out.
 fn hex_token() -> String {
     random_string(&mut rand::thread_rng(), LOWER_HEX, 32)
 }
 
-impl TokenStore {
-    /// A new single-use code for `app_key`.
-    pub fn issue_code(&mut self, app_key: &str, now: DateTime<Utc>) -> String {
-        self.codes.retain(|_, c| c.expires_at > now);
-        let code = random_string(&mut rand::thread_rng(), ALNUM, 32);
-        let record = AuthCode {
-            app_key: app_key.to_owned(),
-            expires_at: now + Duration::seconds(CODE_TTL_SECS),
-        };
-        self.codes.insert(code.clone(), record);
-        code
+impl PairRules for Jd {
+    const CODE_TTL_SECS: i64 = CODE_TTL_SECS;
+    const CODE_ORDER: CodeOrder = CodeOrder::ExpiryFirst;
+
+    fn new_code() -> String {
+        random_string(&mut rand::thread_rng(), ALNUM, 32)
     }
 
-    /// Consumes `code` if it is live and belongs to `app_key`.
-    pub fn take_code(
-        &mut self,
-        code: &str,
-        app_key: &str,
-        now: DateTime<Utc>,
-    ) -> Result<(), &'static str> {
-        let record = self.codes.get(code).ok_or("code无效或已被使用")?;
-        if record.expires_at <= now {
-            self.codes.remove(code);
-            return Err("code已过期");
-        }
-        if record.app_key != app_key {
-            return Err("code不属于该应用");
-        }
-        self.codes.remove(code);
-        Ok(())
+    fn new_pair() -> (String, String) {
+        (hex_token(), hex_token())
     }
 
-    /// Issues an access/refresh token pair through `app_key`.
-    pub fn issue(&mut self, app_key: &str, life: Lifetimes, now: DateTime<Utc>) -> IssuedTokens {
-        let access_token = hex_token();
-        let refresh_token = hex_token();
-        self.access.insert(
-            access_token.clone(),
-            AccessToken {
-                app_key: app_key.to_owned(),
-                expires_at: now + Duration::seconds(life.access),
-                calls: 0,
-                generation: 0,
-            },
-        );
-        self.refresh.insert(
-            refresh_token.clone(),
-            RefreshToken {
-                app_key: app_key.to_owned(),
-                expires_at: now + Duration::seconds(life.refresh),
-                access_token: access_token.clone(),
-            },
-        );
-        IssuedTokens {
-            access_token,
-            refresh_token,
-            issued_at: now,
-            expires_in: life.access,
-            refresh_expires_in: life.refresh,
+    fn code_message(problem: CodeProblem) -> &'static str {
+        match problem {
+            CodeProblem::Unknown | CodeProblem::Mismatch => "code无效或已被使用",
+            CodeProblem::Expired => "code已过期",
+            CodeProblem::OtherApp => "code不属于该应用",
         }
     }
 
-    /// Trades a live refresh token for a new pair; the old access and refresh tokens stop working.
-    pub fn refresh(
-        &mut self,
-        app_key: &str,
-        refresh_token: &str,
-        life: Lifetimes,
-        now: DateTime<Utc>,
-    ) -> Result<IssuedTokens, &'static str> {
-        let record = self.refresh.get(refresh_token).ok_or("refresh_token无效")?;
-        if record.app_key != app_key {
-            return Err("refresh_token不属于该应用");
+    fn refresh_message(problem: crate::tokens::TokenProblem) -> &'static str {
+        use crate::tokens::TokenProblem as P;
+        match problem {
+            P::OtherApp => "refresh_token不属于该应用",
+            P::Expired => "refresh_token已过期",
+            P::Unknown | P::CallsExhausted => "refresh_token无效",
         }
-        if record.expires_at <= now {
-            return Err("refresh_token已过期");
-        }
-        let old_access = record.access_token.clone();
-        self.refresh.remove(refresh_token);
-        self.access.remove(&old_access);
-        Ok(self.issue(app_key, life, now))
     }
+}
 
+pub type TokenStore = PairStore<Jd>;
+
+impl PairStore<Jd> {
     /// Whether `token` may call the API for `app_key` now.
     pub fn check(
         &mut self,
@@ -167,34 +67,21 @@ impl TokenStore {
         ttl_calls: Option<u64>,
         generation: u64,
     ) -> Result<(), TokenProblem> {
-        let record = self.access.get_mut(token).ok_or(TokenProblem::Unknown)?;
-        if record.app_key != app_key {
-            return Err(TokenProblem::Unknown);
-        }
-        if record.expires_at <= now {
-            return Err(TokenProblem::Expired);
-        }
-        if record.generation != generation {
-            record.generation = generation;
-            record.calls = 0;
-        }
-        if ttl_calls.is_some_and(|ttl| record.calls >= ttl) {
-            return Err(TokenProblem::CallsExhausted);
-        }
-        Ok(())
-    }
-
-    /// Counts one successful API call made with `token`.
-    pub fn record_call(&mut self, token: &str) {
-        if let Some(record) = self.access.get_mut(token) {
-            record.calls += 1;
-        }
+        let budget = CallBudget {
+            ttl_calls,
+            generation,
+        };
+        self.check_token(app_key, token, now, budget)
+            .map_err(Refusal::from)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use chrono::Duration;
+
     use super::*;
+    use crate::tokens::Lifetimes;
 
     #[test]
     fn codes_are_single_use_and_refresh_replaces_both_tokens() {

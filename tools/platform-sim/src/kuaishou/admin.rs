@@ -4,52 +4,44 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
 use super::{PLATFORM, orders_for};
-use crate::douyin::admin::{AdminQuery, admin_query};
-use crate::http_util::request_params;
+use crate::admin::{TimeFormat, Views};
 use crate::state::SimState;
+
+const VIEWS: Views = Views {
+    platform: PLATFORM,
+    bounds: ["start", "end"],
+    format: TimeFormat::IsoBeijingOrUnix,
+    shop_reads_bounds: true,
+};
 
 /// `GET /_sim/kuaishou/orders?app_key=…&start=…&end=…`: the oids of every order created in the
 /// inclusive range (at second precision: an order at `end` + 0.5 s counts), sorted, as
-/// strings: `{"order_ids":[…],"count":N}`.
+/// strings: `{"order_ids":[…],"count":N}`. The bounds take ISO 8601, Beijing
+/// `yyyy-MM-dd HH:mm:ss` or unix seconds.
 pub async fn orders(req: HttpRequest, state: web::Data<SimState>) -> HttpResponse {
-    let params = request_params(&req, &[]);
-    let AdminQuery {
-        app_key,
-        start,
-        end,
-    } = match admin_query(&state, &params, PLATFORM) {
-        Ok(q) => q,
-        Err(message) => return HttpResponse::BadRequest().json(json!({ "error": message })),
-    };
-    let shop = orders_for(&state, &app_key);
-    let mut ids: Vec<String> = shop
-        .orders
-        .iter()
-        .filter(|o| {
-            let secs = o.created_ms.div_euclid(1000);
+    VIEWS.orders(&req, &state, "order_ids", |query| {
+        let (start, end) = (query.start, query.end);
+        let in_range = |secs: i64| {
             start.is_none_or(|s| secs >= s.timestamp()) && end.is_none_or(|e| secs <= e.timestamp())
-        })
-        .map(|o| o.oid.to_string())
-        .collect();
-    ids.sort();
-    let count = ids.len();
-    HttpResponse::Ok().json(json!({ "order_ids": ids, "count": count }))
+        };
+        let shop = orders_for(&state, &query.app_key);
+        let created = shop.orders.iter();
+        let created = created.filter(|o| in_range(o.created_ms.div_euclid(1000)));
+        created.map(|o| o.oid.to_string()).collect()
+    })
 }
 
 /// `GET /_sim/kuaishou/shop?app_key=…`: the seller an app key's authorization logs into.
 pub async fn shop(req: HttpRequest, state: web::Data<SimState>) -> HttpResponse {
-    let params = request_params(&req, &[]);
-    let app_key = match admin_query(&state, &params, PLATFORM) {
-        Ok(q) => q.app_key,
-        Err(message) => return HttpResponse::BadRequest().json(json!({ "error": message })),
-    };
-    let orders = orders_for(&state, &app_key);
-    HttpResponse::Ok().json(json!({
-        "app_key": orders.shop.app_key,
-        "seller_id": orders.shop.seller_id,
-        "open_id": orders.shop.open_id,
-        "shop_name": orders.shop.nick,
-        "orders": orders.orders.len(),
-        "anchor": state.config.anchor.to_rfc3339(),
-    }))
+    VIEWS.shop(&req, &state, |app_key| {
+        let orders = orders_for(&state, app_key);
+        json!({
+            "app_key": orders.shop.app_key,
+            "seller_id": orders.shop.seller_id,
+            "open_id": orders.shop.open_id,
+            "shop_name": orders.shop.nick,
+            "orders": orders.orders.len(),
+            "anchor": state.config.anchor.to_rfc3339(),
+        })
+    })
 }

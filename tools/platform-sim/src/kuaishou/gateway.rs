@@ -9,9 +9,8 @@
 
 use std::time::Instant;
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration};
 use serde_json::Value;
 
 use leadgen_platforms::sign::{Params, SignMethod, kuaishou_sign, signatures_match};
@@ -19,27 +18,19 @@ use leadgen_platforms::sign::{Params, SignMethod, kuaishou_sign, signatures_matc
 use super::errors::KsError;
 use super::tokens::TokenProblem;
 use super::{PLATFORM, cursor, secrets};
-use crate::douyin::tokens::CallBudget;
 use crate::faults::QpsVerdict;
-use crate::http_util::{gateway_error_page, request_params, truncate_body};
+use crate::gateway::{self, Answer};
+use crate::http_util::{non_empty, request_params};
 use crate::state::SimState;
-use crate::stats::bump;
+use crate::tokens::CallBudget;
 
 pub const TIMESTAMP_TOLERANCE_MINUTES: i64 = 10;
 pub const METHODS: &[&str] = &["open.order.cursor.list"];
 
 /// One call as the methods see it.
-pub struct Call<'a> {
-    pub app_key: &'a str,
-    pub params: &'a Value,
-    pub now: DateTime<Utc>,
-}
+pub use crate::gateway::Call;
 
-fn json_response(body: String) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/json;charset=UTF-8")
-        .body(body)
-}
+const JSON: &str = "application/json;charset=UTF-8";
 
 /// `GET|POST /kuaishou/{tail}`.
 pub async fn gateway(
@@ -47,50 +38,26 @@ pub async fn gateway(
     body: web::Bytes,
     state: web::Data<SimState>,
 ) -> HttpResponse {
-    let path_method = req
-        .match_info()
-        .query("tail")
-        .trim_matches('/')
-        .replace('/', ".");
+    let path_method = gateway::path_method(&req);
     let params = request_params(&req, &body);
-    if let Some(delay) = state.faults.delay() {
-        actix_web::rt::time::sleep(delay).await;
-    }
-    state.stats.with(PLATFORM, |s| {
-        s.api_calls += 1;
-        bump(&mut s.api_calls_by_method, path_method.as_str());
-    });
-    if let Some(status) = state.faults.take_http_fault() {
-        state.stats.with(PLATFORM, |s| {
-            bump(&mut s.http_faults_by_status, status.to_string())
-        });
-        return gateway_error_page(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY));
+    if let Some(page) = gateway::admit(&state, PLATFORM, &path_method).await {
+        return page;
     }
     match handle(&state, &path_method, &params, Instant::now()) {
-        Ok(answer) => {
-            state.faults.record_success();
-            let text = answer.to_string();
-            if state.faults.next_list_is_malformed() {
-                state.stats.with(PLATFORM, |s| s.malformed_responses += 1);
-                return json_response(truncate_body(&text));
-            }
-            json_response(text)
+        Ok(body) => {
+            // Every method is an order list.
+            let answer = Answer {
+                body,
+                is_order_list: true,
+            };
+            gateway::success(&state, PLATFORM, JSON, &answer)
         }
         Err(err) => {
-            state.stats.with(PLATFORM, |s| {
-                bump(&mut s.api_errors_by_code, err.result.to_string())
-            });
             tracing::debug!(result = err.result, error_msg = %err.error_msg, "kuaishou api error");
-            json_response(err.to_json().to_string())
+            let code = err.result.to_string();
+            gateway::refusal(&state, PLATFORM, JSON, code, &err.to_json())
         }
     }
-}
-
-fn non_empty<'a>(params: &'a Params, key: &str) -> Option<&'a str> {
-    params
-        .get(key)
-        .map(String::as_str)
-        .filter(|v| !v.is_empty())
 }
 
 fn required<'a>(params: &'a Params, key: &str) -> Result<&'a str, KsError> {
@@ -144,10 +111,7 @@ fn handle(
         return Err(KsError::signature());
     }
     let token = required(params, "access_token")?;
-    let budget = CallBudget {
-        ttl_calls: state.faults.token_ttl_calls(),
-        generation: state.faults.generation(),
-    };
+    let budget = CallBudget::of(&state.faults);
     state
         .kuaishou
         .tokens()

@@ -26,31 +26,21 @@ pub mod tokens;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 
 use actix_web::web;
 
 use leadgen_domain::PlatformType;
 
-use crate::state::{AppCredentials, SimState};
+use crate::consent;
+use crate::state::{AppCredentials, PlatformState, SimState};
 use orders::{KsShop, ShopOrders};
 use tokens::TokenStore;
 
 pub const PLATFORM: PlatformType = PlatformType::Kuaishou;
 
 /// Kuaishou's mutable state: codes and tokens, and each shop's generated orders.
-#[derive(Debug, Default)]
-pub struct KuaishouState {
-    tokens: Mutex<TokenStore>,
-    orders: Mutex<HashMap<String, Arc<ShopOrders>>>,
-}
-
-impl KuaishouState {
-    pub fn tokens(&self) -> MutexGuard<'_, TokenStore> {
-        self.tokens.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
+pub type KuaishouState = PlatformState<TokenStore, ShopOrders>;
 
 /// A registered Kuaishou app's two secrets: `(appSecret, signSecret)`.
 pub fn secrets(app: &AppCredentials) -> (&str, &str) {
@@ -68,30 +58,24 @@ pub fn shop_for(state: &SimState, app_key: &str) -> KsShop {
 
 /// The shop's orders, generated on first use and kept for the life of the process.
 pub fn orders_for(state: &SimState, app_key: &str) -> Arc<ShopOrders> {
-    let mut cache = state
+    let shop = || shop_for(state, app_key);
+    state
         .kuaishou
-        .orders
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner);
-    cache
-        .entry(app_key.to_owned())
-        .or_insert_with(|| {
-            Arc::new(orders::generate(
-                state.config.seed,
-                &shop_for(state, app_key),
-                state.config.orders_per_shop,
-                state.config.anchor,
-            ))
-        })
-        .clone()
+        .orders(&state.config, app_key, shop, orders::generate)
 }
 
 /// Mounts the Kuaishou routes (platform paths under `/kuaishou`, admin under `/_sim/kuaishou`).
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/kuaishou")
-            .route("/oauth/authorize", web::get().to(oauth::authorize_page))
-            .route("/oauth/authorize", web::post().to(oauth::authorize_submit))
+            .route(
+                "/oauth/authorize",
+                web::get().to(consent::page::<oauth::Flow>),
+            )
+            .route(
+                "/oauth/authorize",
+                web::post().to(consent::submit::<oauth::Flow>),
+            )
             .route("/oauth2/access_token", web::get().to(oauth::access_token))
             .route(
                 "/oauth2/refresh_token",

@@ -9,19 +9,17 @@
 
 use std::time::Instant;
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Duration, Utc};
-use serde_json::Value;
 
 use leadgen_platforms::sign::{Params, SignMethod, signatures_match, sorted_concat_sign};
 
 use super::errors::PddError;
 use super::{PLATFORM, decrypt, list, orders_for};
 use crate::faults::QpsVerdict;
-use crate::http_util::{gateway_error_page, request_params, truncate_body};
+use crate::gateway::{self, Answer};
+use crate::http_util::{non_empty, request_params};
 use crate::state::SimState;
-use crate::stats::bump;
 
 /// How far a request's timestamp may be from the gateway's clock.
 pub const TIMESTAMP_TOLERANCE_MINUTES: i64 = 10;
@@ -29,16 +27,7 @@ pub const TIMESTAMP_TOLERANCE_MINUTES: i64 = 10;
 /// The APIs this gateway knows.
 pub const TYPES: &[&str] = &["pdd.order.list.get", "pdd.open.decrypt.batch"];
 
-struct Answer {
-    body: Value,
-    is_order_list: bool,
-}
-
-fn json_response(body: String) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/json;charset=UTF-8")
-        .body(body)
-}
+const JSON: &str = "application/json;charset=UTF-8";
 
 /// `GET|POST /pdd/api/router`.
 pub async fn router(
@@ -47,51 +36,18 @@ pub async fn router(
     state: web::Data<SimState>,
 ) -> HttpResponse {
     let params = request_params(&req, &body);
-    let api_type = params.get("type").cloned().unwrap_or_default();
-    if let Some(delay) = state.faults.delay() {
-        actix_web::rt::time::sleep(delay).await;
-    }
-    state.stats.with(PLATFORM, |s| {
-        s.api_calls += 1;
-        let name = if api_type.is_empty() {
-            "(none)"
-        } else {
-            &api_type
-        };
-        bump(&mut s.api_calls_by_method, name);
-    });
-    if let Some(status) = state.faults.take_http_fault() {
-        state.stats.with(PLATFORM, |s| {
-            bump(&mut s.http_faults_by_status, status.to_string())
-        });
-        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
-        return gateway_error_page(status);
+    let method = gateway::method_param(&params, "type");
+    if let Some(page) = gateway::admit(&state, PLATFORM, &method).await {
+        return page;
     }
     match handle(&state, &params, Instant::now()) {
-        Ok(answer) => {
-            state.faults.record_success();
-            let text = answer.body.to_string();
-            if answer.is_order_list && state.faults.next_list_is_malformed() {
-                state.stats.with(PLATFORM, |s| s.malformed_responses += 1);
-                return json_response(truncate_body(&text));
-            }
-            json_response(text)
-        }
+        Ok(answer) => gateway::success(&state, PLATFORM, JSON, &answer),
         Err(err) => {
-            state.stats.with(PLATFORM, |s| {
-                bump(&mut s.api_errors_by_code, err.error_code.to_string())
-            });
             tracing::debug!(code = err.error_code, sub_msg = %err.sub_msg, "pdd api error");
-            json_response(err.to_json().to_string())
+            let code = err.error_code.to_string();
+            gateway::refusal(&state, PLATFORM, JSON, code, &err.to_json())
         }
     }
-}
-
-fn non_empty<'a>(params: &'a Params, key: &str) -> Option<&'a str> {
-    params
-        .get(key)
-        .map(String::as_str)
-        .filter(|v| !v.is_empty())
 }
 
 /// Reads a unix-seconds timestamp (10 digits today; milliseconds are refused).

@@ -21,32 +21,22 @@ pub mod privacy;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 
 use actix_web::web;
 
 use leadgen_domain::PlatformType;
 
+use crate::consent;
 use crate::jd::tokens::TokenStore;
 use crate::shop::Shop;
-use crate::state::SimState;
+use crate::state::{PlatformState, SimState};
 use orders::ShopOrders;
 
 pub const PLATFORM: PlatformType = PlatformType::Pdd;
 
 /// PDD's mutable state: codes and tokens, and each shop's generated orders.
-#[derive(Debug, Default)]
-pub struct PddState {
-    tokens: Mutex<TokenStore>,
-    orders: Mutex<HashMap<String, Arc<ShopOrders>>>,
-}
-
-impl PddState {
-    pub fn tokens(&self) -> MutexGuard<'_, TokenStore> {
-        self.tokens.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
+pub type PddState = PlatformState<TokenStore, ShopOrders>;
 
 /// The shop a client id's authorizations log into.
 pub fn shop_for(state: &SimState, client_id: &str) -> Shop {
@@ -55,33 +45,23 @@ pub fn shop_for(state: &SimState, client_id: &str) -> Shop {
 
 /// The shop's orders, generated on first use and kept for the life of the process.
 pub fn orders_for(state: &SimState, client_id: &str) -> Arc<ShopOrders> {
-    let mut cache = state
+    let shop = || shop_for(state, client_id);
+    state
         .pdd
-        .orders
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner);
-    cache
-        .entry(client_id.to_owned())
-        .or_insert_with(|| {
-            let shop = shop_for(state, client_id);
-            Arc::new(orders::generate(
-                state.config.seed,
-                &shop,
-                state.config.orders_per_shop,
-                state.config.anchor,
-            ))
-        })
-        .clone()
+        .orders(&state.config, client_id, shop, orders::generate)
 }
 
 /// Mounts the PDD routes (platform paths under `/pdd`, admin paths under `/_sim/pdd`).
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/pdd")
-            .route("/service-market/auth", web::get().to(oauth::authorize_page))
             .route(
                 "/service-market/auth",
-                web::post().to(oauth::authorize_submit),
+                web::get().to(consent::page::<oauth::Flow>),
+            )
+            .route(
+                "/service-market/auth",
+                web::post().to(consent::submit::<oauth::Flow>),
             )
             .route("/oauth/token", web::post().to(oauth::token))
             .route("/api/router", web::get().to(gateway::router))

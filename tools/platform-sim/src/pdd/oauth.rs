@@ -6,21 +6,23 @@
 //! `pop_auth_token_create_response` **unwrapped** (as lywzx/pdd-node-sdk reads them); refusals
 //! are `error_response`s (HTTP 200): 10001 bad request, 10016 client, 20001 code, 20002 refresh.
 
-use actix_web::http::StatusCode;
-use actix_web::http::header::{CONTENT_TYPE, LOCATION};
+use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
+use leadgen_domain::PlatformType;
 use leadgen_platforms::sign::Params;
 
 use super::errors::{PddError, request_id};
 use super::{PLATFORM, shop_for};
-use crate::http_util::{html_escape, html_response, request_params};
-use crate::jd::tokens::{IssuedTokens, Lifetimes};
+use crate::consent::{
+    Account, Consent, ConsentFlow, ConsentPage, ErrorPage, Permissions, is_web_url,
+};
+use crate::http_util::non_empty;
 use crate::shop::Shop;
 use crate::state::SimState;
 use crate::stats::bump;
-use crate::taobao::oauth::append_query;
+use crate::tokens::{IssuedTokens, Lifetimes};
 
 /// The APIs a granted token may call (`scope`).
 const SCOPE: &[&str] = &[
@@ -30,116 +32,58 @@ const SCOPE: &[&str] = &[
     "pdd.open.decrypt.batch",
 ];
 
-struct Authorize {
-    client_id: String,
-    redirect_uri: String,
-    state: Option<String>,
-}
+/// The merchant's consent page (`/pdd/service-market/auth`).
+pub struct Flow;
 
-fn validate(state: &SimState, params: &Params) -> Result<Authorize, String> {
-    let get = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
-    match get("response_type") {
-        Some("code") => {}
-        Some(other) => return Err(format!("不支持的 response_type：{other}")),
-        None => return Err("缺少参数 response_type".into()),
-    }
-    let client_id = get("client_id").ok_or("缺少参数 client_id")?;
-    if state.apps.find(PLATFORM, client_id).is_none() {
-        return Err(format!("应用 {client_id} 不存在或已下线"));
-    }
-    let redirect_uri = get("redirect_uri").ok_or("缺少参数 redirect_uri")?;
-    let valid = url::Url::parse(redirect_uri)
-        .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some());
-    if !valid {
-        return Err(format!("redirect_uri 不合法：{redirect_uri}"));
-    }
-    Ok(Authorize {
-        client_id: client_id.to_owned(),
-        redirect_uri: redirect_uri.to_owned(),
-        state: get("state").map(str::to_owned),
-    })
-}
-
-fn error_page(state: &SimState, message: &str) -> HttpResponse {
-    state.stats.with(PLATFORM, |s| s.authorize_errors += 1);
-    html_response(
-        StatusCode::BAD_REQUEST,
-        format!(
-            "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
-             <title>拼多多服务市场 - 授权失败</title></head>\n<body><div class=\"error\">\
-             <h2>授权失败</h2><p>{}</p></div></body></html>\n",
-            html_escape(message)
-        ),
-    )
-}
-
-fn consent_page(shop: &Shop, req: &Authorize, params: &Params) -> String {
-    let hidden: String = params
-        .iter()
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(k, v)| {
-            format!(
-                "      <input type=\"hidden\" name=\"{}\" value=\"{}\">\n",
-                html_escape(k),
-                html_escape(v)
-            )
-        })
-        .collect();
-    let mut deny = vec![("error", "access_denied")];
-    if let Some(s) = &req.state {
-        deny.push(("state", s));
-    }
-    let deny_url = html_escape(&append_query(&req.redirect_uri, &deny));
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head><meta charset=\"utf-8\">\
-         <title>拼多多服务市场 - 授权</title></head>\n<body>\n\
-         <div class=\"header\">拼多多 商家后台 ｜ 服务市场授权</div>\n<div class=\"main\">\n\
-         <p class=\"account\">店铺：<strong>{nick}</strong></p>\n\
-         <p class=\"app\">应用 <strong>{app}</strong> 申请获取以下权限：</p>\n\
-         <ul><li>订单信息（订单列表、订单详情、收件人信息解密）</li><li>店铺基本信息</li></ul>\n\
-         <form method=\"post\" action=\"/pdd/service-market/auth\">\n{hidden}\
-         <button type=\"submit\">确认授权</button>\n</form>\n\
-         <p><a class=\"cancel\" href=\"{deny_url}\">取消</a></p>\n</div>\n</body>\n</html>\n",
-        nick = html_escape(&shop.nick),
-        app = html_escape(&req.client_id),
-    )
-}
-
-/// `GET /pdd/service-market/auth`: the merchant's consent page.
-pub async fn authorize_page(req: HttpRequest, state: web::Data<SimState>) -> HttpResponse {
-    let params = request_params(&req, &[]);
-    state.stats.with(PLATFORM, |s| s.authorize_pages += 1);
-    match validate(&state, &params) {
-        Ok(auth) => {
-            let shop = shop_for(&state, &auth.client_id);
-            html_response(StatusCode::OK, consent_page(&shop, &auth, &params))
-        }
-        Err(message) => error_page(&state, &message),
-    }
-}
-
-/// `POST /pdd/service-market/auth`: the merchant approved; redirect back with a code.
-pub async fn authorize_submit(
-    req: HttpRequest,
-    body: web::Bytes,
-    state: web::Data<SimState>,
-) -> HttpResponse {
-    let params = request_params(&req, &body);
-    let auth = match validate(&state, &params) {
-        Ok(auth) => auth,
-        Err(message) => return error_page(&state, &message),
+impl ConsentFlow for Flow {
+    const PLATFORM: PlatformType = PLATFORM;
+    const PAGE: ConsentPage = ConsentPage {
+        title: "拼多多服务市场 - 授权",
+        header: Some("拼多多 商家后台 ｜ 服务市场授权"),
+        account_label: "店铺：",
+        app_label: "应用",
+        app_request: "申请获取以下权限：",
+        permissions: Permissions::Fixed(&[
+            "订单信息（订单列表、订单详情、收件人信息解密）",
+            "店铺基本信息",
+        ]),
+        action: "/pdd/service-market/auth",
+        button: "确认授权",
+        cancel: Some(&[("error", "access_denied")]),
+        note: None,
+        error: ErrorPage {
+            title: "拼多多服务市场 - 授权失败",
+            boxed: true,
+            hint: None,
+        },
     };
-    let code = state.pdd.tokens().issue_code(&auth.client_id, state.now());
-    state
-        .stats
-        .with(PLATFORM, |s| s.authorizations_approved += 1);
-    let mut pairs = vec![("code", code.as_str())];
-    if let Some(s) = &auth.state {
-        pairs.push(("state", s));
+
+    fn validate(state: &SimState, params: &Params) -> Result<Consent, String> {
+        let get = |k: &str| non_empty(params, k);
+        match get("response_type") {
+            Some("code") => {}
+            Some(other) => return Err(format!("不支持的 response_type：{other}")),
+            None => return Err("缺少参数 response_type".into()),
+        }
+        let client_id = get("client_id").ok_or("缺少参数 client_id")?;
+        if state.apps.find(PLATFORM, client_id).is_none() {
+            return Err(format!("应用 {client_id} 不存在或已下线"));
+        }
+        let redirect_uri = get("redirect_uri").ok_or("缺少参数 redirect_uri")?;
+        if !is_web_url(redirect_uri) {
+            return Err(format!("redirect_uri 不合法：{redirect_uri}"));
+        }
+        Ok(Consent::new(client_id, redirect_uri, get("state")))
     }
-    HttpResponse::Found()
-        .insert_header((LOCATION, append_query(&auth.redirect_uri, &pairs)))
-        .finish()
+
+    fn account(state: &SimState, app_key: &str) -> Account {
+        Account::named(shop_for(state, app_key).nick)
+    }
+
+    fn issue_code(state: &SimState, consent: &Consent) -> String {
+        let now = state.now();
+        state.pdd.tokens().issue_code(&consent.app_key, now)
+    }
 }
 
 fn refuse(state: &SimState, error: &PddError) -> HttpResponse {
@@ -204,10 +148,7 @@ pub async fn token(req: HttpRequest, body: web::Bytes, state: web::Data<SimState
             &PddError::invalid_client("client_id 或 client_secret 不正确"),
         );
     }
-    let life = Lifetimes {
-        access: state.config.token_expires_in,
-        refresh: state.config.refresh_expires_in,
-    };
+    let life = Lifetimes::of(&state.config);
     let now = state.now();
     let issued = match get("grant_type") {
         Some("authorization_code") => {

@@ -7,40 +7,30 @@
 
 use std::time::Instant;
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Duration, Utc};
-use serde_json::Value;
 
 use leadgen_domain::time::parse_beijing;
 use leadgen_platforms::sign::{Params, SignMethod, signatures_match, sorted_concat_sign};
 
 use super::errors::TopError;
+use super::tokens::sub_msg;
 use super::{PLATFORM, trades};
 use crate::faults::QpsVerdict;
-use crate::http_util::{gateway_error_page, request_id, request_params, truncate_body};
+use crate::gateway;
+use crate::http_util::{non_empty, request_id, request_params};
 use crate::state::SimState;
-use crate::stats::bump;
 
 /// How far a request's timestamp may be from the gateway's clock.
 pub const TIMESTAMP_TOLERANCE_MINUTES: i64 = 10;
 
-/// What a successful API method answers.
-pub struct ApiAnswer {
-    /// The whole body, `{"<method>_response": {…}}`.
-    pub body: Value,
-    /// An order list (subject to the `malformed_every` fault).
-    pub is_order_list: bool,
-}
+/// What a successful API method answers: the whole body, `{"<method>_response": {…}}`.
+pub use crate::gateway::Answer as ApiAnswer;
 
 /// The API methods this gateway knows.
 const METHODS: &[&str] = &["taobao.trades.sold.get", "taobao.trades.sold.increment.get"];
 
-fn json_response(body: String) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/json;charset=UTF-8")
-        .body(body)
-}
+const JSON: &str = "application/json;charset=UTF-8";
 
 /// `GET|POST /taobao/router/rest`.
 pub async fn router_rest(
@@ -49,54 +39,19 @@ pub async fn router_rest(
     state: web::Data<SimState>,
 ) -> HttpResponse {
     let params = request_params(&req, &body);
-    let method = params.get("method").cloned().unwrap_or_default();
-    if let Some(delay) = state.faults.delay() {
-        actix_web::rt::time::sleep(delay).await;
-    }
-    state.stats.with(PLATFORM, |s| {
-        s.api_calls += 1;
-        bump(
-            &mut s.api_calls_by_method,
-            if method.is_empty() {
-                "(none)"
-            } else {
-                method.as_str()
-            },
-        );
-    });
-    if let Some(status) = state.faults.take_http_fault() {
-        state.stats.with(PLATFORM, |s| {
-            bump(&mut s.http_faults_by_status, status.to_string())
-        });
-        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
-        return gateway_error_page(status);
+    let method = gateway::method_param(&params, "method");
+    if let Some(page) = gateway::admit(&state, PLATFORM, &method).await {
+        return page;
     }
     let request_id = request_id();
     match handle(&state, &params, Instant::now()) {
-        Ok(answer) => {
-            state.faults.record_success();
-            let text = answer.body.to_string();
-            if answer.is_order_list && state.faults.next_list_is_malformed() {
-                state.stats.with(PLATFORM, |s| s.malformed_responses += 1);
-                return json_response(truncate_body(&text));
-            }
-            json_response(text)
-        }
+        Ok(answer) => gateway::success(&state, PLATFORM, JSON, &answer),
         Err(err) => {
-            state.stats.with(PLATFORM, |s| {
-                bump(&mut s.api_errors_by_code, err.code.to_string())
-            });
             tracing::debug!(code = err.code, msg = %err.msg, sub_msg = ?err.sub_msg, "taobao api error");
-            json_response(err.to_json(&request_id).to_string())
+            let body = err.to_json(&request_id);
+            gateway::refusal(&state, PLATFORM, JSON, err.code.to_string(), &body)
         }
     }
-}
-
-fn non_empty<'a>(params: &'a Params, key: &str) -> Option<&'a str> {
-    params
-        .get(key)
-        .map(String::as_str)
-        .filter(|v| !v.is_empty())
 }
 
 /// Reads a TOP timestamp: `yyyy-MM-dd HH:mm:ss` (GMT+8), or epoch milliseconds as the Python
@@ -169,7 +124,7 @@ fn handle(state: &SimState, params: &Params, now_instant: Instant) -> Result<Api
         .taobao
         .tokens()
         .check_session(app_key, session, now, ttl, generation)
-        .map_err(|p| TopError::invalid_session(p.sub_msg()))?;
+        .map_err(|p| TopError::invalid_session(sub_msg(p)))?;
     let answer = trades::dispatch(state, method, app_key, params, now)?;
     state.taobao.tokens().record_call(session);
     Ok(answer)

@@ -21,32 +21,22 @@ pub mod trades;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 
 use actix_web::web;
 
 use leadgen_domain::PlatformType;
 
+use crate::consent;
 use crate::shop::Shop;
-use crate::state::SimState;
+use crate::state::{PlatformState, SimState};
 use orders::ShopOrders;
 use tokens::TokenStore;
 
 pub const PLATFORM: PlatformType = PlatformType::Taobao;
 
 /// Taobao's mutable state: codes and tokens, and each shop's generated orders.
-#[derive(Debug, Default)]
-pub struct TaobaoState {
-    tokens: Mutex<TokenStore>,
-    orders: Mutex<HashMap<String, Arc<ShopOrders>>>,
-}
-
-impl TaobaoState {
-    pub fn tokens(&self) -> MutexGuard<'_, TokenStore> {
-        self.tokens.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
+pub type TaobaoState = PlatformState<TokenStore, ShopOrders>;
 
 /// The shop an app key's authorizations log into.
 pub fn shop_for(state: &SimState, app_key: &str) -> Shop {
@@ -55,31 +45,18 @@ pub fn shop_for(state: &SimState, app_key: &str) -> Shop {
 
 /// The shop's orders, generated on first use and kept for the life of the process.
 pub fn orders_for(state: &SimState, app_key: &str) -> Arc<ShopOrders> {
-    let mut cache = state
+    let shop = || shop_for(state, app_key);
+    state
         .taobao
-        .orders
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner);
-    cache
-        .entry(app_key.to_owned())
-        .or_insert_with(|| {
-            let shop = shop_for(state, app_key);
-            Arc::new(orders::generate(
-                state.config.seed,
-                &shop,
-                state.config.orders_per_shop,
-                state.config.anchor,
-            ))
-        })
-        .clone()
+        .orders(&state.config, app_key, shop, orders::generate)
 }
 
 /// Mounts the Taobao routes (platform paths under `/taobao`, admin paths under `/_sim/taobao`).
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/taobao")
-            .route("/authorize", web::get().to(oauth::authorize_page))
-            .route("/authorize", web::post().to(oauth::authorize_submit))
+            .route("/authorize", web::get().to(consent::page::<oauth::Flow>))
+            .route("/authorize", web::post().to(consent::submit::<oauth::Flow>))
             .route("/token", web::post().to(oauth::token))
             .route("/router/rest", web::get().to(api::router_rest))
             .route("/router/rest", web::post().to(api::router_rest)),

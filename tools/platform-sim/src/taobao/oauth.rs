@@ -1,153 +1,83 @@
-//! TOP OAuth 2.0 (server-side flow): the consent page, its approval, and `/token`.
+//! TOP OAuth 2.0 (server-side flow): the consent page ([`Flow`]), its approval, and `/token`.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
+use leadgen_domain::PlatformType;
 use leadgen_platforms::sign::Params;
 
-use super::tokens::{IssuedTokens, Lifetimes};
 use super::{PLATFORM, shop_for};
-use crate::http_util::{html_escape, html_response, request_params};
+use crate::consent::{
+    Account, Consent, ConsentFlow, ConsentPage, ErrorPage, Permissions, is_web_url,
+};
+use crate::http_util::{non_empty, request_params};
 use crate::shop::Shop;
 use crate::state::SimState;
 use crate::stats::bump;
+use crate::tokens::{IssuedTokens, Lifetimes};
 
-/// A validated authorize request.
-struct Authorize {
-    client_id: String,
-    redirect_uri: String,
-    state: Option<String>,
-}
+/// The seller's consent page (`/taobao/authorize`).
+pub struct Flow;
 
-fn validate(state: &SimState, params: &Params) -> Result<Authorize, String> {
-    let get = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
-    match get("response_type") {
-        Some("code") => {}
-        Some(other) => return Err(format!("不支持的 response_type：{other}（仅支持 code）")),
-        None => return Err("缺少参数 response_type".into()),
-    }
-    let client_id = get("client_id").ok_or("缺少参数 client_id")?;
-    if state.apps.find(PLATFORM, client_id).is_none() {
-        return Err(format!("应用 {client_id} 不存在（client_id 无效）"));
-    }
-    let redirect_uri = get("redirect_uri").ok_or("缺少参数 redirect_uri")?;
-    let valid_uri = url::Url::parse(redirect_uri)
-        .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some());
-    if !valid_uri {
-        return Err(format!(
-            "redirect_uri 不合法：{redirect_uri}（须为 http(s) 绝对地址）"
-        ));
-    }
-    Ok(Authorize {
-        client_id: client_id.to_owned(),
-        redirect_uri: redirect_uri.to_owned(),
-        state: get("state").map(str::to_owned),
-    })
-}
-
-/// Appends `pairs` to `uri`'s query (with `&` when it already has one), percent-encoding values.
-pub fn append_query(uri: &str, pairs: &[(&str, &str)]) -> String {
-    let mut out = uri.to_owned();
-    for (k, v) in pairs {
-        out.push(if out.contains('?') { '&' } else { '?' });
-        out.push_str(k);
-        out.push('=');
-        out.push_str(&urlencoding::encode(v));
-    }
-    out
-}
-
-fn error_page(state: &SimState, message: &str) -> HttpResponse {
-    state.stats.with(PLATFORM, |s| s.authorize_errors += 1);
-    let message = html_escape(message);
-    html_response(
-        StatusCode::BAD_REQUEST,
-        format!(
-            "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
-             <title>淘宝网 - 授权失败</title></head>\n<body><div class=\"error\">\
-             <h2>授权失败</h2><p>{message}</p><p>请联系应用开发者。</p></div></body></html>\n"
-        ),
-    )
-}
-
-fn consent_page(shop: &Shop, req: &Authorize, params: &Params) -> String {
-    let hidden: String = params
-        .iter()
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(k, v)| {
-            format!(
-                "      <input type=\"hidden\" name=\"{}\" value=\"{}\">\n",
-                html_escape(k),
-                html_escape(v)
-            )
-        })
-        .collect();
-    let mut deny = vec![
-        ("error", "access_denied"),
-        ("error_description", "authorize reject"),
-    ];
-    if let Some(s) = &req.state {
-        deny.push(("state", s));
-    }
-    let deny_url = html_escape(&append_query(&req.redirect_uri, &deny));
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head><meta charset=\"utf-8\">\
-         <title>淘宝网 - 授权管理</title></head>\n<body>\n\
-         <div class=\"header\">淘宝网 Taobao.com ｜ 授权管理</div>\n\
-         <div class=\"main\">\n\
-         <p class=\"account\">当前账号：<strong>{nick}</strong></p>\n\
-         <p class=\"app\">应用 <strong>{app}</strong> 申请使用您的淘宝账号登录，并获得以下权限：</p>\n\
-         <ul><li>获取您店铺的订单信息（交易数据）</li><li>获取您的店铺及账号基本信息</li></ul>\n\
-         <form method=\"post\" action=\"/taobao/authorize\">\n{hidden}\
-         <button type=\"submit\">授权并登录</button>\n</form>\n\
-         <p><a class=\"cancel\" href=\"{deny_url}\">取消</a></p>\n\
-         <p class=\"note\">授权后该应用将可以在授权有效期内访问上述数据。</p>\n</div>\n</body>\n</html>\n",
-        nick = html_escape(&shop.nick),
-        app = html_escape(&req.client_id),
-    )
-}
-
-/// `GET /taobao/authorize`: the seller's consent page.
-pub async fn authorize_page(req: HttpRequest, state: web::Data<SimState>) -> HttpResponse {
-    let params = request_params(&req, &[]);
-    state.stats.with(PLATFORM, |s| s.authorize_pages += 1);
-    match validate(&state, &params) {
-        Ok(auth) => {
-            let shop = shop_for(&state, &auth.client_id);
-            html_response(StatusCode::OK, consent_page(&shop, &auth, &params))
-        }
-        Err(message) => error_page(&state, &message),
-    }
-}
-
-/// `POST /taobao/authorize`: the seller approved; redirect back with a code.
-pub async fn authorize_submit(
-    req: HttpRequest,
-    body: web::Bytes,
-    state: web::Data<SimState>,
-) -> HttpResponse {
-    let params = request_params(&req, &body);
-    let auth = match validate(&state, &params) {
-        Ok(auth) => auth,
-        Err(message) => return error_page(&state, &message),
+impl ConsentFlow for Flow {
+    const PLATFORM: PlatformType = PLATFORM;
+    const PAGE: ConsentPage = ConsentPage {
+        title: "淘宝网 - 授权管理",
+        header: Some("淘宝网 Taobao.com ｜ 授权管理"),
+        account_label: "当前账号：",
+        app_label: "应用",
+        app_request: "申请使用您的淘宝账号登录，并获得以下权限：",
+        permissions: Permissions::Fixed(&[
+            "获取您店铺的订单信息（交易数据）",
+            "获取您的店铺及账号基本信息",
+        ]),
+        action: "/taobao/authorize",
+        button: "授权并登录",
+        cancel: Some(&[
+            ("error", "access_denied"),
+            ("error_description", "authorize reject"),
+        ]),
+        note: Some("授权后该应用将可以在授权有效期内访问上述数据。"),
+        error: ErrorPage {
+            title: "淘宝网 - 授权失败",
+            boxed: true,
+            hint: Some("请联系应用开发者。"),
+        },
     };
-    let code = state
-        .taobao
-        .tokens()
-        .issue_code(&auth.client_id, &auth.redirect_uri, state.now());
-    state
-        .stats
-        .with(PLATFORM, |s| s.authorizations_approved += 1);
-    let mut pairs = vec![("code", code.as_str())];
-    if let Some(s) = &auth.state {
-        pairs.push(("state", s));
+
+    fn validate(state: &SimState, params: &Params) -> Result<Consent, String> {
+        let get = |k: &str| non_empty(params, k);
+        match get("response_type") {
+            Some("code") => {}
+            Some(other) => return Err(format!("不支持的 response_type：{other}（仅支持 code）")),
+            None => return Err("缺少参数 response_type".into()),
+        }
+        let client_id = get("client_id").ok_or("缺少参数 client_id")?;
+        if state.apps.find(PLATFORM, client_id).is_none() {
+            return Err(format!("应用 {client_id} 不存在（client_id 无效）"));
+        }
+        let redirect_uri = get("redirect_uri").ok_or("缺少参数 redirect_uri")?;
+        if !is_web_url(redirect_uri) {
+            return Err(format!(
+                "redirect_uri 不合法：{redirect_uri}（须为 http(s) 绝对地址）"
+            ));
+        }
+        Ok(Consent::new(client_id, redirect_uri, get("state")))
     }
-    let location = append_query(&auth.redirect_uri, &pairs);
-    HttpResponse::Found()
-        .insert_header((LOCATION, location))
-        .finish()
+
+    fn account(state: &SimState, app_key: &str) -> Account {
+        Account::named(shop_for(state, app_key).nick)
+    }
+
+    /// The code is bound to `redirect_uri`: `/token` must send the same one.
+    fn issue_code(state: &SimState, consent: &Consent) -> String {
+        let now = state.now();
+        state
+            .taobao
+            .tokens()
+            .issue_code(&consent.app_key, &consent.redirect_uri, now)
+    }
 }
 
 fn oauth_error(
@@ -172,7 +102,7 @@ fn token_body(shop: &Shop, t: &IssuedTokens) -> serde_json::Value {
         "token_type": "Bearer",
         "expires_in": t.expires_in,
         "refresh_token": t.refresh_token,
-        "re_expires_in": t.re_expires_in,
+        "re_expires_in": t.refresh_expires_in,
         "r1_expires_in": t.expires_in,
         "r2_expires_in": 0,
         "w1_expires_in": t.expires_in,
@@ -181,7 +111,7 @@ fn token_body(shop: &Shop, t: &IssuedTokens) -> serde_json::Value {
         "taobao_user_id": shop.user_id.to_string(),
         "taobao_open_uid": shop.open_uid,
         "expire_time": expire_time,
-        "refresh_token_valid_time": now_ms + t.re_expires_in * 1000,
+        "refresh_token_valid_time": now_ms + t.refresh_expires_in * 1000,
         "r1_valid": expire_time,
         "r2_valid": now_ms,
         "w1_valid": expire_time,
@@ -193,7 +123,7 @@ fn token_body(shop: &Shop, t: &IssuedTokens) -> serde_json::Value {
 pub async fn token(req: HttpRequest, body: web::Bytes, state: web::Data<SimState>) -> HttpResponse {
     let params = request_params(&req, &body);
     state.stats.with(PLATFORM, |s| s.token_requests += 1);
-    let get = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    let get = |k: &str| non_empty(&params, k);
     let bad = StatusCode::BAD_REQUEST;
     let grant_type = match get("grant_type") {
         Some(g @ ("authorization_code" | "refresh_token")) => g,
@@ -219,10 +149,7 @@ pub async fn token(req: HttpRequest, body: web::Bytes, state: web::Data<SimState
         let desc = "client_id or client_secret is invalid";
         return oauth_error(&state, StatusCode::UNAUTHORIZED, "invalid_client", desc);
     }
-    let life = Lifetimes {
-        access: state.config.token_expires_in,
-        refresh: state.config.refresh_expires_in,
-    };
+    let life = Lifetimes::of(&state.config);
     let shop = shop_for(&state, client_id);
     let now = state.now();
     let issued = if grant_type == "authorization_code" {

@@ -17,10 +17,7 @@ async fn qps_limit_answers_60000_for_the_rest_of_a_second() {
     });
     let app = sim!(state);
     // The token call counts against the limit too.
-    let token = login(&app).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = token_of(&login(&app).await);
     assert!(is_list(&api(&app, &search(&token, 3, json!({}))).await));
     let limited = api(&app, &search(&token, 3, json!({}))).await;
     assert_eq!(code_of(&limited).0, 60000, "{}", limited.body);
@@ -73,10 +70,7 @@ async fn bursts_delays_and_truncated_lists() {
         ..Faults::default()
     });
     let app = sim!(state);
-    let token = login(&app).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = token_of(&login(&app).await);
     let started = Instant::now();
     let mut seen = Vec::new();
     for _ in 0..5 {

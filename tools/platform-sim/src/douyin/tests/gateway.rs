@@ -15,11 +15,7 @@ fn tampered(c: &DyCall, key: &str, value: Option<&str>) -> DyCall {
     t
 }
 
-async fn expect<S, B>(app: &S, c: &DyCall, code: u64, sub_code: &str)
-where
-    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody,
-{
+async fn expect(app: &impl TestApp, c: &DyCall, code: u64, sub_code: &str) {
     let reply = api(app, c).await;
     assert_eq!(
         code_of(&reply),
@@ -38,10 +34,7 @@ where
 async fn system_parameters_are_checked_strictly() {
     let state = state();
     let app = sim!(state);
-    let token = login(&app).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = token_of(&login(&app).await);
     let good = search(&token, 5, json!({}));
     let ok = api(&app, &good).await;
     assert_eq!(code_of(&ok), (10000, String::new()), "{}", ok.body);
@@ -169,10 +162,7 @@ async fn system_parameters_are_checked_strictly() {
 async fn business_parameters_are_checked() {
     let state = state();
     let app = sim!(state);
-    let token = login(&app).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = token_of(&login(&app).await);
     for (extra, field) in [
         (json!({"size": 101}), "size"),
         (json!({"size": 0}), "size"),

@@ -4,11 +4,7 @@ use super::*;
 use crate::douyin::orders_for;
 
 /// Every page of a search with `params` (page and size set here), in answer order.
-async fn all_pages<S, B>(app: &S, token: &str, params: Value, size: i64) -> Vec<Value>
-where
-    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody,
-{
+async fn all_pages(app: &impl TestApp, token: &str, params: Value, size: i64) -> Vec<Value> {
     let mut out = Vec::new();
     for page in 0.. {
         let mut p = params.clone();
@@ -39,32 +35,17 @@ fn ids(orders: &[Value]) -> Vec<String> {
         .collect()
 }
 
-async fn admin_ids<S, B>(app: &S, start: i64, end: i64) -> Vec<String>
-where
-    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody,
-{
-    let q = form(&[
-        ("app_key", APP),
-        ("start", &start.to_string()),
-        ("end", &end.to_string()),
-    ]);
-    let v = send(app, get(&format!("/_sim/douyin/orders?{q}")))
-        .await
-        .json();
-    let list: Vec<String> = serde_json::from_value(v["order_ids"].clone()).unwrap();
-    assert_eq!(v["count"].as_u64().unwrap() as usize, list.len());
-    list
+async fn admin_ids(app: &impl TestApp, start: i64, end: i64) -> Vec<String> {
+    let (start, end) = (start.to_string(), end.to_string());
+    let q = [("app_key", APP), ("start", &start), ("end", &end)];
+    admin_list(app, "/_sim/douyin/orders", "order_ids", &q).await
 }
 
 #[actix_web::test]
 async fn paging_covers_every_order_exactly_once_in_both_orders() {
     let state = state();
     let app = sim!(state);
-    let token = login(&app).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = token_of(&login(&app).await);
     let (start, end) = (
         (anchor() - TimeDelta::days(81)).timestamp(),
         anchor().timestamp(),
@@ -104,10 +85,7 @@ async fn paging_covers_every_order_exactly_once_in_both_orders() {
 async fn update_time_ordering_and_status_filters() {
     let state = state();
     let app = sim!(state);
-    let token = login(&app).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = token_of(&login(&app).await);
     let now = Utc::now().timestamp();
     let params = json!({"update_time_start": now - 30 * 86_400, "update_time_end": now,
         "order_by": "update_time"});

@@ -1,21 +1,15 @@
-//! In-process tests of the Douyin simulator (actix test utilities; no network ports). The
-//! generic helpers (`send`, `form`, `hidden_inputs`, …) are shared with the Kuaishou tests.
+//! In-process tests of the Douyin simulator (actix test utilities; no network ports).
 
 mod faults;
 mod gateway;
 mod listing;
 mod oauth;
 
-use std::sync::OnceLock;
-
-use actix_http::Request;
-use actix_web::body::MessageBody;
-use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CONTENT_TYPE, HeaderMap, LOCATION};
-use actix_web::test::{self, TestRequest};
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::test::TestRequest;
 use actix_web::web;
-use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use chrono::{TimeDelta, Utc};
 use serde_json::{Value, json};
 
 use leadgen_domain::PlatformType;
@@ -24,7 +18,8 @@ use leadgen_platforms::douyin::param_json;
 use leadgen_platforms::sign::{Params, SignMethod, douyin_sign};
 
 use crate::faults::Faults;
-use crate::state::{AppCredentials, AppRegistry, SimConfig, SimState};
+use crate::state::SimState;
+pub use crate::test_support::*;
 
 pub const APP: &str = "7100000000000000001";
 pub const SECRET: &str = "dy-secret-0001";
@@ -34,145 +29,18 @@ pub const REDIRECT: &str = "https://client.example.com/oauth/douyin?tenant=7";
 pub const ORDERS: usize = 300;
 pub const SEARCH: &str = "order.searchList";
 
-/// One anchor for the whole test run, so states built a moment apart hold the same orders.
-pub fn anchor() -> DateTime<Utc> {
-    static ANCHOR: OnceLock<DateTime<Utc>> = OnceLock::new();
-    *ANCHOR.get_or_init(|| Utc::now().duration_trunc(TimeDelta::minutes(1)).unwrap())
-}
-
-/// A state with `apps` (platform, key, secret) registered.
-pub fn state_of(apps: &[(PlatformType, &str, &str)], faults: Faults) -> web::Data<SimState> {
-    let apps = apps
-        .iter()
-        .map(|(platform, key, secret)| AppCredentials {
-            platform: *platform,
-            key: (*key).into(),
-            secret: (*secret).into(),
-        })
-        .collect();
-    web::Data::new(SimState::new(
-        SimConfig::new(42, ORDERS, anchor()),
-        AppRegistry::new(apps),
-        faults,
-    ))
-}
-
 pub fn state_with(faults: Faults) -> web::Data<SimState> {
     let d = PlatformType::Douyin;
-    state_of(&[(d, APP, SECRET), (d, OTHER_APP, OTHER_SECRET)], faults)
+    sim_state(
+        42,
+        ORDERS,
+        &[(d, APP, SECRET), (d, OTHER_APP, OTHER_SECRET)],
+        faults,
+    )
 }
 
 pub fn state() -> web::Data<SimState> {
     state_with(Faults::default())
-}
-
-/// The whole app, in process.
-macro_rules! sim {
-    ($state:expr) => {
-        actix_web::test::init_service(
-            actix_web::App::new()
-                .app_data($state.clone())
-                .configure(crate::admin::configure),
-        )
-        .await
-    };
-}
-pub(crate) use sim;
-
-pub struct Reply {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub body: String,
-}
-
-impl Reply {
-    pub fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
-    }
-}
-
-pub async fn send<S, B>(app: &S, req: Request) -> Reply
-where
-    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody,
-{
-    let resp = test::call_service(app, req).await;
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let body = test::read_body(resp).await;
-    Reply {
-        status,
-        headers,
-        body: String::from_utf8(body.to_vec()).unwrap(),
-    }
-}
-
-pub fn form(pairs: &[(&str, &str)]) -> String {
-    let mut s = url::form_urlencoded::Serializer::new(String::new());
-    for (k, v) in pairs {
-        s.append_pair(k, v);
-    }
-    s.finish()
-}
-
-pub fn get(uri: &str) -> Request {
-    TestRequest::get().uri(uri).to_request()
-}
-
-pub fn post_form(path: &str, body: String) -> Request {
-    TestRequest::post()
-        .uri(path)
-        .insert_header((CONTENT_TYPE, "application/x-www-form-urlencoded"))
-        .set_payload(body)
-        .to_request()
-}
-
-/// The `(name, value)` hidden inputs of a consent page's form (which must be the only one).
-pub fn hidden_inputs(html: &str) -> Vec<(String, String)> {
-    assert_eq!(html.matches("<form").count(), 1, "exactly one form: {html}");
-    let unescape = |s: &str| {
-        s.replace("&quot;", "\"")
-            .replace("&#39;", "'")
-            .replace("&lt;", "<")
-            .replace("&gt;", ">")
-            .replace("&amp;", "&")
-    };
-    html.split("<input ")
-        .skip(1)
-        .filter(|chunk| chunk.starts_with("type=\"hidden\""))
-        .map(|chunk| {
-            let attr = |name: &str| {
-                let start = chunk.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
-                let end = start + chunk[start..].find('"').unwrap();
-                unescape(&chunk[start..end])
-            };
-            (attr("name"), attr("value"))
-        })
-        .collect()
-}
-
-/// Follows a consent page: GET `page_uri`, submit its one form to `submit_path`, return the
-/// redirect's query parameters.
-pub async fn approve<S, B>(app: &S, page_uri: &str, submit_path: &str) -> Params
-where
-    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody,
-{
-    let page = send(app, get(page_uri)).await;
-    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
-    let inputs = hidden_inputs(&page.body);
-    let pairs: Vec<(&str, &str)> = inputs
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let approved = send(app, post_form(submit_path, form(&pairs))).await;
-    assert_eq!(approved.status, StatusCode::FOUND, "{}", approved.body);
-    let location = approved.headers.get(LOCATION).unwrap().to_str().unwrap();
-    url::Url::parse(location)
-        .unwrap()
-        .query_pairs()
-        .into_owned()
-        .collect()
 }
 
 /// A Douyin call: the query (system parameters, signed) and the `param_json` body.
@@ -240,32 +108,13 @@ pub fn resign(c: &mut DyCall, secret: &str) {
 }
 
 /// POSTs `c` to `/douyin/{method path}`.
-pub async fn api<S, B>(app: &S, c: &DyCall) -> Reply
-where
-    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody,
-{
-    let path = c
-        .query
-        .get("method")
-        .cloned()
-        .unwrap_or_default()
-        .replace('.', "/");
-    api_at(app, &path, c).await
+pub async fn api(app: &impl TestApp, c: &DyCall) -> Reply {
+    api_at(app, &method_path(&c.query), c).await
 }
 
-pub async fn api_at<S, B>(app: &S, path: &str, c: &DyCall) -> Reply
-where
-    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody,
-{
-    let pairs: Vec<(&str, &str)> = c
-        .query
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
+pub async fn api_at(app: &impl TestApp, path: &str, c: &DyCall) -> Reply {
     let req = TestRequest::post()
-        .uri(&format!("/douyin/{path}?{}", form(&pairs)))
+        .uri(&format!("/douyin/{path}?{}", form(&pairs_of(&c.query))))
         .insert_header((CONTENT_TYPE, "application/json"))
         .set_payload(c.body.clone())
         .to_request();
@@ -287,27 +136,23 @@ pub fn code_of(reply: &Reply) -> (u64, String) {
 }
 
 /// Authorizes `APP` through the consent page and returns the code.
-pub async fn authorize<S, B>(app: &S) -> String
-where
-    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody,
-{
+pub async fn authorize(app: &impl TestApp) -> String {
     let q = form(&[
         ("service_id", APP),
         ("state", "st-1"),
         ("redirect_uri", REDIRECT),
     ]);
-    let back = approve(app, &format!("/douyin/authorize?{q}"), "/douyin/authorize").await;
-    assert_eq!(back.get("state").map(String::as_str), Some("st-1"));
-    back.get("code").unwrap().clone()
+    approve(
+        app,
+        &format!("/douyin/authorize?{q}"),
+        "/douyin/authorize",
+        "st-1",
+    )
+    .await
 }
 
 /// Authorizes `APP` and returns the `token.create` data.
-pub async fn login<S, B>(app: &S) -> Value
-where
-    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody,
-{
+pub async fn login(app: &impl TestApp) -> Value {
     let code = authorize(app).await;
     let c = call(
         "token.create",

@@ -42,10 +42,7 @@ fn is_list(reply: &Reply) -> bool {
 async fn system_parameters_are_checked_strictly() {
     let state = state();
     let app = sim!(state);
-    let token = login(&app).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = token_of(&login(&app).await);
     let ok = call(&token);
     assert!(is_list(&api(&app, &ok).await));
     let get_uri = format!("/jd/routerjson?{}", {
@@ -133,10 +130,7 @@ async fn system_parameters_are_checked_strictly() {
 async fn business_failures_answer_inside_the_result() {
     let state = state();
     let app = sim!(state);
-    let token = login(&app).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = token_of(&login(&app).await);
     let base = business();
     let variant = |key: &'static str, value: Option<&str>| {
         let mut b: Vec<(&str, String)> = base.iter().filter(|(k, _)| *k != key).cloned().collect();
@@ -207,10 +201,7 @@ async fn faults_throttle_expire_burst_and_truncate() {
         },
     );
     let app = sim!(state);
-    let token = login(&app).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = token_of(&login(&app).await);
     assert!(is_list(&api(&app, &call(&token)).await));
     assert!(is_list(&api(&app, &call(&token)).await));
     let limited = api(&app, &call(&token)).await;
@@ -234,10 +225,7 @@ async fn faults_throttle_expire_burst_and_truncate() {
         )
         .to_request();
     assert_eq!(send(&app, req).await.status, StatusCode::OK);
-    let token = login(&app).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = token_of(&login(&app).await);
     let first = api(&app, &call(&token)).await;
     assert!(is_list(&first));
     let burst = api(&app, &call(&token)).await;

@@ -5,11 +5,7 @@ use crate::jd::orders::HISTORY_DAYS;
 use crate::jd::orders_for;
 
 /// Every page of a search, in answer order; checks `orderTotal` stays the same.
-async fn all_pages<S, B>(app: &S, token: &str, business: &[(&str, &str)]) -> Vec<Value>
-where
-    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody,
-{
+async fn all_pages(app: &impl TestApp, token: &str, business: &[(&str, &str)]) -> Vec<Value> {
     let mut out = Vec::new();
     let mut total = None;
     for page in 1.. {
@@ -40,33 +36,16 @@ fn ids(orders: &[Value]) -> Vec<String> {
         .collect()
 }
 
-async fn admin_ids<S, B>(app: &S, start: &str, end: &str) -> Vec<String>
-where
-    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody,
-{
-    let v = send(
-        app,
-        get(
-            "/_sim/jd/orders",
-            &[("app_key", APP), ("start", start), ("end", end)],
-        ),
-    )
-    .await
-    .json();
-    let list: Vec<String> = serde_json::from_value(v["order_ids"].clone()).unwrap();
-    assert_eq!(v["count"].as_u64().unwrap() as usize, list.len());
-    list
+async fn admin_ids(app: &impl TestApp, start: &str, end: &str) -> Vec<String> {
+    let q = [("app_key", APP), ("start", start), ("end", end)];
+    admin_list(app, "/_sim/jd/orders", "order_ids", &q).await
 }
 
 #[actix_web::test]
 async fn paging_window_by_window_covers_every_order_exactly_once() {
     let state = state();
     let app = sim!(state);
-    let token = login(&app).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = token_of(&login(&app).await);
     let (start, end) = (days_ago(HISTORY_DAYS + 1), now_bj());
     let expected = admin_ids(&app, &start, &end).await;
     assert_eq!(expected.len(), ORDERS);
@@ -107,10 +86,7 @@ async fn paging_window_by_window_covers_every_order_exactly_once() {
 async fn states_filter_and_modified_time_search() {
     let state = state();
     let app = sim!(state);
-    let token = login(&app).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = token_of(&login(&app).await);
     let orders = orders_for(&state, APP);
     let (start, end) = (days_ago(20), now_bj());
     let base = |states: &'static str, date_type: &'static str| {
@@ -167,10 +143,7 @@ async fn states_filter_and_modified_time_search() {
 async fn orders_carry_realistic_fields_as_requested() {
     let state = state();
     let app = sim!(state);
-    let token = login(&app).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = token_of(&login(&app).await);
     let b = [
         ("start_date", days_ago(30)),
         ("end_date", now_bj()),

@@ -1,15 +1,10 @@
 use std::collections::BTreeSet;
 
 use super::*;
-use crate::douyin::tests::{ORDERS, anchor};
 use crate::kuaishou::orders_for;
 
 /// Every page of one window from `""` to `"nomore"`, in answer order.
-async fn walk_window<S, B>(app: &S, token: &str, param: Value) -> Vec<Value>
-where
-    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody,
-{
+async fn walk_window(app: &impl TestApp, token: &str, param: Value) -> Vec<Value> {
     let mut out = Vec::new();
     let mut cursor = String::new();
     loop {

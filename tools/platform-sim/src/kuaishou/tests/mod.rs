@@ -1,14 +1,10 @@
-//! In-process tests of the Kuaishou simulator (generic helpers from the Douyin tests).
+//! In-process tests of the Kuaishou simulator (actix test utilities; no network ports).
 
 mod api;
 mod listing;
 mod oauth;
 
-use actix_http::Request;
-use actix_web::body::MessageBody;
-use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::StatusCode;
-use actix_web::test::TestRequest;
 use actix_web::web;
 use chrono::Utc;
 use serde_json::{Value, json};
@@ -16,10 +12,9 @@ use serde_json::{Value, json};
 use leadgen_domain::PlatformType;
 use leadgen_platforms::sign::{Params, SignMethod, kuaishou_sign};
 
-pub(crate) use crate::douyin::tests::sim;
-use crate::douyin::tests::{Reply, approve, form, get, post_form, send, state_of};
 use crate::faults::Faults;
 use crate::state::SimState;
+pub use crate::test_support::*;
 
 pub const APP: &str = "ks700000000000000001";
 pub const APP_SECRET: &str = "ksAppSecret01";
@@ -28,12 +23,18 @@ pub const SIGN_SECRET: &str = "ksSignSecret01";
 pub const OTHER_APP: &str = "ks700000000000000002";
 pub const OTHER_SECRET: &str = "ksOtherSecret02";
 pub const REDIRECT: &str = "https://client.example.com/oauth/kuaishou";
+pub const ORDERS: usize = 300;
 pub const LIST: &str = "open.order.cursor.list";
 
 pub fn state_with(faults: Faults) -> web::Data<SimState> {
     let k = PlatformType::Kuaishou;
     let both = format!("{APP_SECRET}:{SIGN_SECRET}");
-    state_of(&[(k, APP, &both), (k, OTHER_APP, OTHER_SECRET)], faults)
+    sim_state(
+        42,
+        ORDERS,
+        &[(k, APP, &both), (k, OTHER_APP, OTHER_SECRET)],
+        faults,
+    )
 }
 
 pub fn state() -> web::Data<SimState> {
@@ -41,11 +42,7 @@ pub fn state() -> web::Data<SimState> {
 }
 
 /// The consent page's code for `APP`.
-pub async fn authorize<S, B>(app: &S) -> String
-where
-    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody,
-{
+pub async fn authorize(app: &impl TestApp) -> String {
     let q = form(&[
         ("app_id", APP),
         ("redirect_uri", REDIRECT),
@@ -54,16 +51,10 @@ where
         ("state", "k-1"),
     ]);
     let page = format!("/kuaishou/oauth/authorize?{q}");
-    let back = approve(app, &page, "/kuaishou/oauth/authorize").await;
-    assert_eq!(back.get("state").map(String::as_str), Some("k-1"));
-    back.get("code").unwrap().clone()
+    approve(app, &page, "/kuaishou/oauth/authorize", "k-1").await
 }
 
-pub async fn exchange<S, B>(app: &S, app_id: &str, secret: &str, code: &str) -> Value
-where
-    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody,
-{
+pub async fn exchange(app: &impl TestApp, app_id: &str, secret: &str, code: &str) -> Value {
     let q = form(&[
         ("app_id", app_id),
         ("app_secret", secret),
@@ -76,11 +67,7 @@ where
 }
 
 /// Authorizes `APP`; the token answer.
-pub async fn login<S, B>(app: &S) -> Value
-where
-    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody,
-{
+pub async fn login(app: &impl TestApp) -> Value {
     let code = authorize(app).await;
     let v = exchange(app, APP, APP_SECRET, &code).await;
     assert_eq!(v["result"], 1, "{v}");
@@ -130,32 +117,12 @@ pub fn resign(p: &mut Params, secret: &str) {
 }
 
 /// GETs `/kuaishou/{method path}` with `p` in the query.
-pub async fn api<S, B>(app: &S, p: &Params) -> Reply
-where
-    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody,
-{
-    let path = p
-        .get("method")
-        .cloned()
-        .unwrap_or_default()
-        .replace('.', "/");
-    api_at(app, &path, p).await
+pub async fn api(app: &impl TestApp, p: &Params) -> Reply {
+    api_at(app, &method_path(p), p).await
 }
 
-pub async fn api_at<S, B>(app: &S, path: &str, p: &Params) -> Reply
-where
-    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody,
-{
-    let pairs: Vec<(&str, &str)> = p.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    send(
-        app,
-        TestRequest::get()
-            .uri(&format!("/kuaishou/{path}?{}", form(&pairs)))
-            .to_request(),
-    )
-    .await
+pub async fn api_at(app: &impl TestApp, path: &str, p: &Params) -> Reply {
+    get_params(app, &format!("/kuaishou/{path}"), p).await
 }
 
 /// The `result` of an answer.
@@ -176,8 +143,4 @@ pub fn list_call(token: &str, days: i64, extra: Value) -> Params {
         p.extend(e.clone());
     }
     signed(LIST, token, &param)
-}
-
-pub fn token_of(login: &Value) -> String {
-    login["access_token"].as_str().unwrap().to_owned()
 }

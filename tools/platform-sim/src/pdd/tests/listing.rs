@@ -5,16 +5,12 @@ use crate::pdd::orders::HISTORY_DAYS;
 use crate::pdd::orders_for;
 
 /// Every page of one listing window, in answer order.
-async fn all_pages<S, B>(
-    app: &S,
+async fn all_pages(
+    app: &impl TestApp,
     token: &str,
     b: &[(&'static str, String)],
     has_next: bool,
-) -> Vec<Value>
-where
-    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody,
-{
+) -> Vec<Value> {
     let mut out = Vec::new();
     for page in 1.. {
         let mut args = b.to_vec();

@@ -4,23 +4,18 @@ mod gateway;
 mod listing;
 mod oauth;
 
-use std::sync::OnceLock;
-
-use actix_http::Request;
-use actix_web::body::MessageBody;
-use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CONTENT_TYPE, HeaderMap, LOCATION};
-use actix_web::test::{self, TestRequest};
+use actix_web::test::TestRequest;
 use actix_web::web;
-use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Value, json};
 
 use leadgen_domain::PlatformType;
 use leadgen_platforms::sign::{Params, SignMethod, sorted_concat_sign};
 
 use crate::faults::Faults;
-use crate::state::{AppCredentials, AppRegistry, SimConfig, SimState};
+use crate::state::SimState;
+pub use crate::test_support::*;
 
 pub const APP: &str = "pdd-test-client";
 pub const SECRET: &str = "pdd-test-secret";
@@ -31,83 +26,14 @@ pub const ORDERS: usize = 500;
 pub const LIST: &str = "pdd.order.list.get";
 pub const RESPONSE: &str = "order_list_get_response";
 
-pub fn anchor() -> DateTime<Utc> {
-    static ANCHOR: OnceLock<DateTime<Utc>> = OnceLock::new();
-    *ANCHOR.get_or_init(|| Utc::now().duration_trunc(TimeDelta::minutes(1)).unwrap())
-}
-
 pub fn state_with(seed: u64, faults: Faults) -> web::Data<SimState> {
-    let app = |key: &str, secret: &str| AppCredentials {
-        platform: PlatformType::Pdd,
-        key: key.into(),
-        secret: secret.into(),
-    };
-    let apps = AppRegistry::new(vec![app(APP, SECRET), app(OTHER_APP, OTHER_SECRET)]);
-    web::Data::new(SimState::new(
-        SimConfig::new(seed, ORDERS, anchor()),
-        apps,
-        faults,
-    ))
+    let p = PlatformType::Pdd;
+    let apps = [(p, APP, SECRET), (p, OTHER_APP, OTHER_SECRET)];
+    sim_state(seed, ORDERS, &apps, faults)
 }
 
 pub fn state() -> web::Data<SimState> {
     state_with(42, Faults::default())
-}
-
-macro_rules! sim {
-    ($state:expr) => {
-        actix_web::test::init_service(
-            actix_web::App::new()
-                .app_data($state.clone())
-                .configure(crate::admin::configure),
-        )
-        .await
-    };
-}
-pub(crate) use sim;
-
-pub struct Reply {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub body: String,
-}
-
-impl Reply {
-    pub fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
-    }
-}
-
-pub async fn send<S, B>(app: &S, req: Request) -> Reply
-where
-    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody,
-{
-    let resp = test::call_service(app, req).await;
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let body = test::read_body(resp).await;
-    Reply {
-        status,
-        headers,
-        body: String::from_utf8(body.to_vec()).unwrap(),
-    }
-}
-
-pub fn form(pairs: &[(&str, &str)]) -> String {
-    let mut s = url::form_urlencoded::Serializer::new(String::new());
-    for (k, v) in pairs {
-        s.append_pair(k, v);
-    }
-    s.finish()
-}
-
-pub fn post_form(path: &str, body: String) -> Request {
-    TestRequest::post()
-        .uri(path)
-        .insert_header((CONTENT_TYPE, "application/x-www-form-urlencoded"))
-        .set_payload(body)
-        .to_request()
 }
 
 pub fn consent_query(client_id: &str) -> String {
@@ -120,36 +46,12 @@ pub fn consent_query(client_id: &str) -> String {
 }
 
 /// Opens the consent page, submits its one form, returns the `code` from the redirect.
-pub async fn authorize<S, B>(app: &S, client_id: &str) -> String
-where
-    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody,
-{
-    let uri = format!("/pdd/service-market/auth?{}", consent_query(client_id));
-    let page = send(app, TestRequest::get().uri(&uri).to_request()).await;
-    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
-    let inputs = crate::jd::tests::hidden_inputs(&page.body);
-    let pairs: Vec<(&str, &str)> = inputs
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let approved = send(app, post_form("/pdd/service-market/auth", form(&pairs))).await;
-    assert_eq!(approved.status, StatusCode::FOUND, "{}", approved.body);
-    let location = approved.headers.get(LOCATION).unwrap().to_str().unwrap();
-    let q: Params = url::Url::parse(location)
-        .unwrap()
-        .query_pairs()
-        .into_owned()
-        .collect();
-    assert_eq!(q.get("state").map(String::as_str), Some("st-1"));
-    q.get("code").unwrap().clone()
+pub async fn authorize(app: &impl TestApp, client_id: &str) -> String {
+    let page = format!("/pdd/service-market/auth?{}", consent_query(client_id));
+    approve(app, &page, "/pdd/service-market/auth", "st-1").await
 }
 
-pub async fn token_call<S, B>(app: &S, body: Value) -> Value
-where
-    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody,
-{
+pub async fn token_call(app: &impl TestApp, body: Value) -> Value {
     let req = TestRequest::post()
         .uri("/pdd/oauth/token")
         .set_json(body)
@@ -159,22 +61,14 @@ where
     reply.json()
 }
 
-pub async fn exchange<S, B>(app: &S, client_id: &str, secret: &str, code: &str) -> Value
-where
-    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody,
-{
+pub async fn exchange(app: &impl TestApp, client_id: &str, secret: &str, code: &str) -> Value {
     let body = json!({"client_id": client_id, "client_secret": secret,
         "grant_type": "authorization_code", "code": code});
     token_call(app, body).await
 }
 
 /// Authorizes `APP` and returns its access token.
-pub async fn login<S, B>(app: &S) -> String
-where
-    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody,
-{
+pub async fn login(app: &impl TestApp) -> String {
     let code = authorize(app, APP).await;
     let t = exchange(app, APP, SECRET, &code).await;
     t["access_token"]
@@ -199,23 +93,14 @@ pub fn signed(api_type: &str, token: &str, business: &[(&str, &str)]) -> Params 
     p
 }
 
+/// Drops empty parameters, then signs the rest again (md5).
 pub fn resign(p: &mut Params, secret: &str) {
-    p.remove("sign");
     p.retain(|_, v| !v.is_empty());
-    let sign = sorted_concat_sign(SignMethod::Md5, secret, p);
-    p.insert("sign".into(), sign);
+    resign_sorted(p, secret, SignMethod::Md5);
 }
 
-pub async fn api<S, B>(app: &S, params: &Params) -> Reply
-where
-    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody,
-{
-    let pairs: Vec<(&str, &str)> = params
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    send(app, post_form("/pdd/api/router", form(&pairs))).await
+pub async fn api(app: &impl TestApp, params: &Params) -> Reply {
+    post_params(app, "/pdd/api/router", params).await
 }
 
 /// The `error_code` of a reply (panics when it is not an error envelope).

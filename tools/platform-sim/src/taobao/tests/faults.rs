@@ -27,11 +27,7 @@ fn is_list(reply: &Reply) -> bool {
             .is_ok_and(|v| v.get("trades_sold_get_response").is_some())
 }
 
-async fn set_faults<S, B>(app: &S, body: Value) -> Reply
-where
-    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody,
-{
+async fn set_faults(app: &impl TestApp, body: Value) -> Reply {
     let req = TestRequest::post()
         .uri("/_sim/faults")
         .set_json(body)
@@ -49,10 +45,7 @@ async fn qps_limit_bans_the_app_key_for_a_second() {
         },
     );
     let app = sim!(state);
-    let session = login(&app).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let session = token_of(&login(&app).await);
     assert!(is_list(&api(&app, &list_call(&session)).await));
     assert!(is_list(&api(&app, &list_call(&session)).await));
     let limited = api(&app, &list_call(&session)).await;
@@ -123,10 +116,7 @@ async fn error_bursts_answer_html_with_the_status() {
         },
     );
     let app = sim!(state);
-    let session = login(&app).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let session = token_of(&login(&app).await);
     let mut statuses = Vec::new();
     for _ in 0..7 {
         let reply = api(&app, &list_call(&session)).await;
@@ -160,10 +150,7 @@ async fn delay_and_malformed_bodies() {
         },
     );
     let app = sim!(state);
-    let session = login(&app).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let session = token_of(&login(&app).await);
     let started = Instant::now();
     let first = api(&app, &list_call(&session)).await;
     assert!(started.elapsed() >= Duration::from_millis(150));
@@ -190,10 +177,7 @@ async fn faults_switch_at_runtime_and_admin_endpoints_answer() {
     let app = sim!(state);
     let health = send(&app, TestRequest::get().uri("/healthz").to_request()).await;
     assert_eq!(health.status, StatusCode::OK);
-    let session = login(&app).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let session = token_of(&login(&app).await);
     let current = send(&app, TestRequest::get().uri("/_sim/faults").to_request())
         .await
         .json();

@@ -40,10 +40,7 @@ fn assert_error(reply: &Reply, code: u64, sub_code: Option<&str>, sub_msg_contai
 async fn system_parameters_are_checked_strictly() {
     let state = state();
     let app = sim!(state);
-    let session = login(&app).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let session = token_of(&login(&app).await);
     let window = [
         ("fields", FIELDS),
         ("start_created", &days_ago(5)),
@@ -208,10 +205,7 @@ async fn system_parameters_are_checked_strictly() {
 async fn business_arguments_are_checked() {
     let state = state();
     let app = sim!(state);
-    let session = login(&app).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let session = token_of(&login(&app).await);
     let now = now_bj();
     let call = |extra: &[(&str, &str)]| signed(SOLD, &session, extra);
     let base = [

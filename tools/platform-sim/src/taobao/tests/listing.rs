@@ -1,7 +1,5 @@
 use std::collections::{BTreeSet, HashMap};
 
-use actix_web::test::TestRequest;
-
 use super::*;
 use crate::taobao::orders::HISTORY_DAYS;
 use crate::taobao::orders_for;
@@ -11,17 +9,13 @@ const SOLD: &str = "taobao.trades.sold.get";
 const INCREMENT: &str = "taobao.trades.sold.increment.get";
 
 /// Lists every page of `method` with `extra`, returning the trades in answer order.
-async fn all_pages<S, B>(
-    app: &S,
+async fn all_pages(
+    app: &impl TestApp,
     session: &str,
     method: &str,
     extra: &[(&str, &str)],
     has_next: bool,
-) -> Vec<Value>
-where
-    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody,
-{
+) -> Vec<Value> {
     let key = format!(
         "{}_response",
         method.trim_start_matches("taobao.").replace('.', "_")
@@ -72,37 +66,20 @@ fn tids(trades: &[Value]) -> Vec<String> {
         .collect()
 }
 
-async fn admin_tids<S, B>(app: &S, start: &str, end: &str) -> Vec<String>
-where
-    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody,
-{
-    let q = form(&[
+async fn admin_tids(app: &impl TestApp, start: &str, end: &str) -> Vec<String> {
+    let q = [
         ("app_key", APP),
         ("start_created", start),
         ("end_created", end),
-    ]);
-    let v = send(
-        app,
-        TestRequest::get()
-            .uri(&format!("/_sim/taobao/orders?{q}"))
-            .to_request(),
-    )
-    .await
-    .json();
-    let list: Vec<String> = serde_json::from_value(v["tids"].clone()).unwrap();
-    assert_eq!(v["count"].as_u64().unwrap() as usize, list.len());
-    list
+    ];
+    admin_list(app, "/_sim/taobao/orders", "tids", &q).await
 }
 
 #[actix_web::test]
 async fn paging_covers_every_order_exactly_once() {
     let state = state();
     let app = sim!(state);
-    let session = login(&app).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let session = token_of(&login(&app).await);
     let (start, end) = (days_ago(HISTORY_DAYS + 1), now_bj());
     let expected = admin_tids(&app, &start, &end).await;
     assert_eq!(expected.len(), ORDERS);
@@ -154,10 +131,7 @@ async fn paging_covers_every_order_exactly_once() {
 async fn increment_pages_cover_each_window() {
     let state = state();
     let app = sim!(state);
-    let session = login(&app).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let session = token_of(&login(&app).await);
     let orders = orders_for(&state, APP);
     let anchor = state.config.anchor;
     for days_back in [1, 3, 20] {
@@ -196,10 +170,7 @@ async fn increment_pages_cover_each_window() {
 async fn type_defaults_to_five_types_and_misses_the_rest() {
     let state = state();
     let app = sim!(state);
-    let session = login(&app).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let session = token_of(&login(&app).await);
     let (start, end) = (days_ago(HISTORY_DAYS + 1), now_bj());
     let without_type = all_pages(
         &app,
@@ -250,10 +221,7 @@ async fn type_defaults_to_five_types_and_misses_the_rest() {
 async fn fields_status_filters_and_realistic_content() {
     let state = state();
     let app = sim!(state);
-    let session = login(&app).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let session = token_of(&login(&app).await);
     let (start, end) = (days_ago(HISTORY_DAYS + 1), now_bj());
     let window = [
         ("start_created", start.as_str()),
@@ -383,10 +351,7 @@ async fn same_seed_same_orders() {
     ];
     let mut pages = Vec::new();
     for app in [&app_a, &app_b] {
-        let session = login(app).await["access_token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let session = token_of(&login(app).await);
         pages.push(api(app, &signed(SOLD, &session, &args)).await.json()["trades_sold_get_response"]["trades"].clone());
     }
     assert_eq!(pages[0], pages[1]);

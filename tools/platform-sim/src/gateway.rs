@@ -1,0 +1,104 @@
+//! What every platform's API gateway does around its own checks: before them the `delay_ms`
+//! fault, counting the call and injected HTTP errors (`error_burst`); after them counting the
+//! success (for the burst) or the refusal, and the `malformed_every` fault on order lists. Every
+//! answer the platform gives is HTTP 200 JSON with the platform's `Content-Type`.
+//!
+//! The checks themselves, their order, the error envelopes and codes stay in each platform's
+//! gateway module.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use leadgen_domain::PlatformType;
+
+use leadgen_platforms::sign::Params;
+
+use crate::http_util::{gateway_error_page, non_empty, truncate_body};
+use crate::state::SimState;
+use crate::stats::bump;
+
+/// What a successful API method answers.
+pub struct Answer {
+    /// The whole body.
+    pub body: Value,
+    /// An order list (subject to the `malformed_every` fault).
+    pub is_order_list: bool,
+}
+
+/// A call whose business parameters are a JSON object (Douyin's `param_json`, Kuaishou's
+/// `param`), as the methods see it.
+pub struct Call<'a> {
+    pub app_key: &'a str,
+    pub params: &'a Value,
+    pub now: DateTime<Utc>,
+}
+
+/// The method a `/{platform}/{method with . → /}` path names: the `tail` segment
+/// (`order/searchList` → `order.searchList`).
+pub fn path_method(req: &HttpRequest) -> String {
+    req.match_info()
+        .query("tail")
+        .trim_matches('/')
+        .replace('/', ".")
+}
+
+/// The method name a call is counted under: the parameter `key`, or `(none)`.
+pub fn method_param(params: &Params, key: &str) -> String {
+    non_empty(params, key).unwrap_or("(none)").to_owned()
+}
+
+/// Before the platform's checks: waits out the `delay_ms` fault, counts the call under
+/// `method`, and answers with the load balancer's error page when an error burst is due.
+pub async fn admit(state: &SimState, platform: PlatformType, method: &str) -> Option<HttpResponse> {
+    if let Some(delay) = state.faults.delay() {
+        actix_web::rt::time::sleep(delay).await;
+    }
+    state.stats.with(platform, |s| {
+        s.api_calls += 1;
+        bump(&mut s.api_calls_by_method, method);
+    });
+    let status = state.faults.take_http_fault()?;
+    state.stats.with(platform, |s| {
+        bump(&mut s.http_faults_by_status, status.to_string())
+    });
+    Some(gateway_error_page(
+        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
+    ))
+}
+
+/// A successful call, counted towards the next error burst; an order list comes out truncated
+/// when the `malformed_every` fault says so.
+pub fn success(
+    state: &SimState,
+    platform: PlatformType,
+    content_type: &str,
+    answer: &Answer,
+) -> HttpResponse {
+    state.faults.record_success();
+    let text = answer.body.to_string();
+    if answer.is_order_list && state.faults.next_list_is_malformed() {
+        state.stats.with(platform, |s| s.malformed_responses += 1);
+        return json_response(content_type, truncate_body(&text));
+    }
+    json_response(content_type, text)
+}
+
+/// A refused call: the platform's error `body`, counted under `code`.
+pub fn refusal(
+    state: &SimState,
+    platform: PlatformType,
+    content_type: &str,
+    code: impl Into<String>,
+    body: &Value,
+) -> HttpResponse {
+    state
+        .stats
+        .with(platform, |s| bump(&mut s.api_errors_by_code, code));
+    json_response(content_type, body.to_string())
+}
+
+fn json_response(content_type: &str, body: String) -> HttpResponse {
+    HttpResponse::Ok().content_type(content_type).body(body)
+}
