@@ -44,6 +44,25 @@ impl Transport {
         })
     }
 
+    /// One gateway call as Taobao, JD and PDD make it: wait for `app_key`'s rate limit, POST
+    /// `params` as a form to the API URL, read the JSON answer, and turn the platform's error
+    /// envelope (read by `platform_error`) into its typed error.
+    pub async fn post_form(
+        &self,
+        app_key: &str,
+        params: &std::collections::BTreeMap<String, String>,
+        platform_error: fn(&serde_json::Value) -> Option<PlatformError>,
+    ) -> Result<serde_json::Value, PlatformError> {
+        self.limiter.wait(app_key).await;
+        let json = self
+            .json(self.http.post(&self.endpoint.api_url).form(params))
+            .await?;
+        match platform_error(&json) {
+            Some(error) => Err(error),
+            None => Ok(json),
+        }
+    }
+
     /// Sends `request` and reads a JSON answer: transport failures, timeouts and 5xx are
     /// [`PlatformError::Unavailable`]; a body that is not JSON is [`PlatformError::Malformed`].
     /// URLs (which may carry secrets in their query) are kept out of the errors.

@@ -96,17 +96,9 @@ impl PddClient {
         app: &AppCredentials,
         params: &BTreeMap<String, String>,
     ) -> Result<serde_json::Value, PlatformError> {
-        self.transport.limiter.wait(&app.app_key).await;
-        let request = self
-            .transport
-            .http
-            .post(&self.transport.endpoint.api_url)
-            .form(params);
-        let json = self.transport.json(request).await?;
-        match parse_error_response(&json) {
-            Some(error) => Err(error),
-            None => Ok(json),
-        }
+        self.transport
+            .post_form(&app.app_key, params, parse_error_response)
+            .await
     }
 
     async fn token_request(

@@ -87,20 +87,9 @@ impl TaobaoClient {
         app: &AppCredentials,
         params: &BTreeMap<String, String>,
     ) -> Result<serde_json::Value, PlatformError> {
-        self.transport.limiter.wait(&app.app_key).await;
-        let json = self
-            .transport
-            .json(
-                self.transport
-                    .http
-                    .post(&self.transport.endpoint.api_url)
-                    .form(params),
-            )
-            .await?;
-        match parse_error_response(&json) {
-            Some(error) => Err(error),
-            None => Ok(json),
-        }
+        self.transport
+            .post_form(&app.app_key, params, parse_error_response)
+            .await
     }
 
     async fn token_request(&self, form: &[(&str, &str)]) -> Result<TokenSet, PlatformError> {
