@@ -91,6 +91,33 @@ pub enum PageCursor {
     Token(String),
 }
 
+impl PageCursor {
+    /// The page a numbered listing asks for: `first` without a cursor; a token cursor is a bug.
+    pub fn page_number(
+        cursor: Option<&PageCursor>,
+        first: u32,
+        platform: PlatformType,
+    ) -> Result<u32, PlatformError> {
+        match cursor {
+            None => Ok(first),
+            Some(PageCursor::Number(n)) => Ok(*n),
+            Some(PageCursor::Token(t)) => Err(PlatformError::InvalidRequest(format!(
+                "{platform} pages by number, not `{t}`"
+            ))),
+        }
+    }
+}
+
+/// `base` with `pairs` appended as its query string, in order, values URL-encoded (consent URLs).
+pub fn url_with_query(base: &str, pairs: &[(&str, &str)]) -> String {
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let query: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", urlencoding::encode(v)))
+        .collect();
+    format!("{base}{sep}{}", query.join("&"))
+}
+
 /// One order as fetched: the original JSON, untouched, and its parse.
 #[derive(Debug, Clone)]
 pub struct FetchedOrder {

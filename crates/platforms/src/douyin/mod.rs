@@ -37,7 +37,7 @@ use leadgen_domain::time::format_beijing;
 use serde_json::{Value, json};
 
 use crate::client::{
-    AppCredentials, OrderPage, PageCursor, PlatformClient, PlatformError, TokenSet,
+    AppCredentials, OrderPage, PageCursor, PlatformClient, PlatformError, TokenSet, url_with_query,
 };
 use crate::registry::Transport;
 use crate::sign::{SignMethod, douyin_sign};
@@ -205,14 +205,14 @@ impl PlatformClient for DouyinClient {
     }
 
     fn authorize_url(&self, app: &AppCredentials, redirect_uri: &str, state: &str) -> String {
-        let base = &self.transport.endpoint.authorize_url;
-        let sep = if base.contains('?') { '&' } else { '?' };
         let service_id = app.extra("serviceId").unwrap_or(&app.app_key);
-        format!(
-            "{base}{sep}service_id={}&state={}&redirect_uri={}",
-            urlencoding::encode(service_id),
-            urlencoding::encode(state),
-            urlencoding::encode(redirect_uri),
+        url_with_query(
+            &self.transport.endpoint.authorize_url,
+            &[
+                ("service_id", service_id),
+                ("state", state),
+                ("redirect_uri", redirect_uri),
+            ],
         )
     }
 
@@ -256,15 +256,7 @@ impl PlatformClient for DouyinClient {
         window: &TimeWindow,
         cursor: Option<&PageCursor>,
     ) -> Result<OrderPage, PlatformError> {
-        let page = match cursor {
-            None => 0,
-            Some(PageCursor::Number(n)) => *n,
-            Some(PageCursor::Token(t)) => {
-                return Err(PlatformError::InvalidRequest(format!(
-                    "Douyin pages by number, not `{t}`"
-                )));
-            }
-        };
+        let page = PageCursor::page_number(cursor, 0, PlatformType::Douyin)?;
         let params = search_params(window, page);
         let call = self.signed_call(
             app,

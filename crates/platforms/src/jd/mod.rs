@@ -23,7 +23,7 @@ use leadgen_domain::PlatformType;
 use leadgen_domain::time::format_beijing;
 
 use crate::client::{
-    AppCredentials, OrderPage, PageCursor, PlatformClient, PlatformError, TokenSet,
+    AppCredentials, OrderPage, PageCursor, PlatformClient, PlatformError, TokenSet, url_with_query,
 };
 use crate::registry::Transport;
 use crate::sign::{SignMethod, sorted_concat_sign};
@@ -150,13 +150,15 @@ impl PlatformClient for JdClient {
     }
 
     fn authorize_url(&self, app: &AppCredentials, redirect_uri: &str, state: &str) -> String {
-        let base = &self.transport.endpoint.authorize_url;
-        let sep = if base.contains('?') { '&' } else { '?' };
-        format!(
-            "{base}{sep}app_key={}&response_type=code&redirect_uri={}&state={}&scope=snsapi_base",
-            urlencoding::encode(&app.app_key),
-            urlencoding::encode(redirect_uri),
-            urlencoding::encode(state),
+        url_with_query(
+            &self.transport.endpoint.authorize_url,
+            &[
+                ("app_key", app.app_key.as_str()),
+                ("response_type", "code"),
+                ("redirect_uri", redirect_uri),
+                ("state", state),
+                ("scope", "snsapi_base"),
+            ],
         )
     }
 
@@ -207,15 +209,7 @@ impl PlatformClient for JdClient {
         window: &TimeWindow,
         cursor: Option<&PageCursor>,
     ) -> Result<OrderPage, PlatformError> {
-        let page = match cursor {
-            None => 1,
-            Some(PageCursor::Number(n)) => *n,
-            Some(PageCursor::Token(t)) => {
-                return Err(PlatformError::InvalidRequest(format!(
-                    "JD pages by number, not `{t}`"
-                )));
-            }
-        };
+        let page = PageCursor::page_number(cursor, 1, PlatformType::Jd)?;
         let business = Self::search_params(window, page);
         let params = self.signed_params(app, access_token, SEARCH_METHOD, &business, Utc::now());
         let json = self.call(app, &params).await?;

@@ -38,7 +38,7 @@ use leadgen_domain::PlatformType;
 use serde_json::{Value, json};
 
 use crate::client::{
-    AppCredentials, OrderPage, PageCursor, PlatformClient, PlatformError, TokenSet,
+    AppCredentials, OrderPage, PageCursor, PlatformClient, PlatformError, TokenSet, url_with_query,
 };
 use crate::registry::Transport;
 use crate::sign::{Params, SignMethod, kuaishou_sign};
@@ -144,13 +144,15 @@ impl PlatformClient for KuaishouClient {
     }
 
     fn authorize_url(&self, app: &AppCredentials, redirect_uri: &str, state: &str) -> String {
-        let base = &self.transport.endpoint.authorize_url;
-        let sep = if base.contains('?') { '&' } else { '?' };
-        format!(
-            "{base}{sep}app_id={}&redirect_uri={}&scope=merchant_order&response_type=code&state={}",
-            urlencoding::encode(&app.app_key),
-            urlencoding::encode(redirect_uri),
-            urlencoding::encode(state),
+        url_with_query(
+            &self.transport.endpoint.authorize_url,
+            &[
+                ("app_id", app.app_key.as_str()),
+                ("redirect_uri", redirect_uri),
+                ("scope", "merchant_order"),
+                ("response_type", "code"),
+                ("state", state),
+            ],
         )
     }
 

@@ -22,7 +22,7 @@ use chrono::{DateTime, Duration, Utc};
 use leadgen_domain::PlatformType;
 
 use crate::client::{
-    AppCredentials, OrderPage, PageCursor, PlatformClient, PlatformError, TokenSet,
+    AppCredentials, OrderPage, PageCursor, PlatformClient, PlatformError, TokenSet, url_with_query,
 };
 use crate::registry::Transport;
 use crate::sign::{SignMethod, sorted_concat_sign};
@@ -124,13 +124,14 @@ impl PlatformClient for PddClient {
     }
 
     fn authorize_url(&self, app: &AppCredentials, redirect_uri: &str, state: &str) -> String {
-        let base = &self.transport.endpoint.authorize_url;
-        let sep = if base.contains('?') { '&' } else { '?' };
-        format!(
-            "{base}{sep}response_type=code&client_id={}&redirect_uri={}&state={}",
-            urlencoding::encode(&app.app_key),
-            urlencoding::encode(redirect_uri),
-            urlencoding::encode(state),
+        url_with_query(
+            &self.transport.endpoint.authorize_url,
+            &[
+                ("response_type", "code"),
+                ("client_id", &app.app_key),
+                ("redirect_uri", redirect_uri),
+                ("state", state),
+            ],
         )
     }
 
@@ -180,15 +181,7 @@ impl PlatformClient for PddClient {
         window: &TimeWindow,
         cursor: Option<&PageCursor>,
     ) -> Result<OrderPage, PlatformError> {
-        let page = match cursor {
-            None => 1,
-            Some(PageCursor::Number(n)) => *n,
-            Some(PageCursor::Token(t)) => {
-                return Err(PlatformError::InvalidRequest(format!(
-                    "PDD pages by number, not `{t}`"
-                )));
-            }
-        };
+        let page = PageCursor::page_number(cursor, 1, PlatformType::Pdd)?;
         let business = Self::list_params(window, page);
         let params = self.signed_params(app, access_token, LIST_TYPE, business, Utc::now());
         let json = self.call(app, &params).await?;

@@ -17,7 +17,7 @@ use leadgen_domain::PlatformType;
 use leadgen_domain::time::format_beijing;
 
 use crate::client::{
-    AppCredentials, OrderPage, PageCursor, PlatformClient, PlatformError, TokenSet,
+    AppCredentials, OrderPage, PageCursor, PlatformClient, PlatformError, TokenSet, url_with_query,
 };
 use crate::registry::Transport;
 use crate::sign::{SignMethod, sorted_concat_sign};
@@ -113,13 +113,15 @@ impl PlatformClient for TaobaoClient {
     }
 
     fn authorize_url(&self, app: &AppCredentials, redirect_uri: &str, state: &str) -> String {
-        let base = &self.transport.endpoint.authorize_url;
-        let sep = if base.contains('?') { '&' } else { '?' };
-        format!(
-            "{base}{sep}response_type=code&client_id={}&redirect_uri={}&state={}&view=web",
-            urlencoding::encode(&app.app_key),
-            urlencoding::encode(redirect_uri),
-            urlencoding::encode(state),
+        url_with_query(
+            &self.transport.endpoint.authorize_url,
+            &[
+                ("response_type", "code"),
+                ("client_id", &app.app_key),
+                ("redirect_uri", redirect_uri),
+                ("state", state),
+                ("view", "web"),
+            ],
         )
     }
 
@@ -165,15 +167,7 @@ impl PlatformClient for TaobaoClient {
         window: &TimeWindow,
         cursor: Option<&PageCursor>,
     ) -> Result<OrderPage, PlatformError> {
-        let page_no = match cursor {
-            None => 1,
-            Some(PageCursor::Number(n)) => *n,
-            Some(PageCursor::Token(t)) => {
-                return Err(PlatformError::InvalidRequest(format!(
-                    "Taobao pages by number, not `{t}`"
-                )));
-            }
-        };
+        let page_no = PageCursor::page_number(cursor, 1, PlatformType::Taobao)?;
         let mut business = BTreeMap::new();
         business.insert("fields".to_owned(), TRADE_FIELDS.to_owned());
         business.insert("start_created".to_owned(), format_beijing(window.start));
