@@ -5,6 +5,7 @@
 //! privacy (virtual) numbers come as `18877771111-123`, and buyers are identified by open ids.
 //! We keep what was sent, say which kind it is, and never invent a number.
 
+use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -34,6 +35,9 @@ pub struct ContactField {
     /// The platform's own masked rendering, when it sends one beside a ciphertext.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub masked: Option<String>,
+    /// When a privacy (virtual) number stops forwarding, when the platform says so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 impl ContactField {
@@ -56,6 +60,7 @@ impl ContactField {
             kind,
             value: value.to_owned(),
             masked: None,
+            expires_at: None,
         })
     }
 
@@ -76,6 +81,7 @@ impl ContactField {
             kind,
             value: value.to_owned(),
             masked: None,
+            expires_at: None,
         })
     }
 
@@ -86,6 +92,7 @@ impl ContactField {
             kind: ContactKind::OpenId,
             value: value.to_owned(),
             masked: None,
+            expires_at: None,
         })
     }
 

@@ -1,19 +1,20 @@
-//! Which orders become leads, how reachable the buyer is and how strong the intention looks.
+//! The lead vocabulary: intention tags, how a lead's process status survives a merge, and which
+//! of a buyer's contacts a salesperson should use.
 //!
-//! Rules (version 1; the scoring model is refined in its own issue):
-//! - A lead needs a way to reach the buyer: a phone of any kind (plain, virtual, the platform's
-//!   ciphertext, even masked) or at least the platform's open id for in-platform messaging.
-//! - An order closed before payment is not a lead: nothing was bought and nothing shows interest
-//!   beyond a click.
-//! - Tags: `购买过` (paid), `复购` (the buyer paid for earlier orders too), `高意向` / `中意向` /
-//!   `低意向`, `未支付` (placed but not paid yet), `退款售后` (refunded or closed after payment).
+//! A lead is a buyer ([`crate::buyer`]); its score, tags and reasons come from
+//! [`crate::scoring`]. Tags (thresholds in `scoring` and `docs/scoring.md`):
+//! `高意向` / `中意向` / `低意向` (intention level), `购买过` (paid at least once), `复购` (paid
+//! twice or more), `未支付` (an order waits for payment), `退款售后` (refunded or closed after
+//! payment), `高价值` (paid total in the shop's top 10 %), `即将复购` (due by the buyer's own
+//! purchase rhythm) and `沉睡` (inactive for long).
 
+use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::contact::{ContactField, ContactKind};
-use crate::money::Money;
-use crate::order::{NeutralStatus, RawOrder};
+use crate::contact::ContactField;
+use crate::platform::LeadProcessStatus;
+use crate::validity::{ContactValidity, filter_contact_info};
 
 /// An intention tag, shown to sales staff in Chinese as the design document does.
 #[derive(
@@ -34,9 +35,28 @@ pub enum IntentionTag {
     Unpaid,
     #[serde(rename = "退款售后")]
     AfterSale,
+    #[serde(rename = "高价值")]
+    HighValue,
+    #[serde(rename = "即将复购")]
+    DueToRepurchase,
+    #[serde(rename = "沉睡")]
+    Dormant,
 }
 
 impl IntentionTag {
+    pub const ALL: &'static [IntentionTag] = &[
+        IntentionTag::High,
+        IntentionTag::Medium,
+        IntentionTag::Low,
+        IntentionTag::Purchased,
+        IntentionTag::Repeat,
+        IntentionTag::Unpaid,
+        IntentionTag::AfterSale,
+        IntentionTag::HighValue,
+        IntentionTag::DueToRepurchase,
+        IntentionTag::Dormant,
+    ];
+
     /// The Chinese label.
     pub fn label(self) -> &'static str {
         match self {
@@ -47,216 +67,105 @@ impl IntentionTag {
             IntentionTag::Repeat => "复购",
             IntentionTag::Unpaid => "未支付",
             IntentionTag::AfterSale => "退款售后",
+            IntentionTag::HighValue => "高价值",
+            IntentionTag::DueToRepurchase => "即将复购",
+            IntentionTag::Dormant => "沉睡",
         }
     }
+
+    /// The tag with this label.
+    pub fn from_label(label: &str) -> Option<Self> {
+        IntentionTag::ALL
+            .iter()
+            .copied()
+            .find(|t| t.label() == label)
+    }
 }
 
-/// A paid order at or above this amount counts as high intention on its own.
-pub const HIGH_VALUE: Money = Money(20_000);
-
-/// What we know about the buyer from this tenant's earlier orders.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct BuyerHistory {
-    /// Paid orders by the same buyer on the same authorization, not counting this one.
-    pub earlier_paid_orders: u32,
+/// The status two leads keep when they turn out to be one buyer (or when per-order leads become
+/// one buyer-lead): handled wins over judged invalid, which wins over pending.
+pub fn merge_process_status(a: LeadProcessStatus, b: LeadProcessStatus) -> LeadProcessStatus {
+    use LeadProcessStatus::{Invalid, Pending, Processed};
+    match (a, b) {
+        (Processed, _) | (_, Processed) => Processed,
+        (Invalid, _) | (_, Invalid) => Invalid,
+        (Pending, Pending) => Pending,
+    }
 }
 
-/// An order that is worth a salesperson's call.
+/// A buyer's contact as seen on one order.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LeadCandidate {
-    /// The best way to reach the buyer.
+pub struct SeenContact {
     pub contact: ContactField,
-    pub tags: Vec<IntentionTag>,
-    /// 0–100: reachability plus intention.
-    pub score: u8,
+    pub seen_at: DateTime<Utc>,
+    /// Ties break on this (the order id), so the choice never depends on arrival order.
+    pub order_id: String,
 }
 
-/// The outcome of [`identify`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LeadDecision {
-    Lead(LeadCandidate),
-    NotALead(&'static str),
-}
-
-/// The key under which a buyer's orders are grouped for repeat detection.
-pub fn buyer_key(order: &RawOrder) -> Option<String> {
-    if let Some(id) = order.buyer.open_id.as_deref().filter(|s| !s.is_empty()) {
-        return Some(format!("oid:{id}"));
-    }
-    order
-        .receiver
-        .phone
-        .as_ref()
-        .filter(|p| matches!(p.kind, ContactKind::Plain | ContactKind::Virtual))
-        .map(|p| format!("tel:{}", p.value))
-}
-
-/// Decides whether an order is a lead, and tags and scores it.
-pub fn identify(order: &RawOrder, history: BuyerHistory) -> LeadDecision {
-    let paid = order.status.was_paid()
-        || (order.paid_at.is_some() && order.status == NeutralStatus::Closed);
-    if order.status == NeutralStatus::Closed && order.paid_at.is_none() {
-        return LeadDecision::NotALead("closed before payment");
-    }
-    let contact = match (&order.receiver.phone, &order.buyer.open_id) {
-        (Some(phone), _) => phone.clone(),
-        (None, Some(open_id)) => match ContactField::open_id(open_id) {
-            Some(c) => c.with_masked(order.buyer.nick.as_deref()),
-            None => return LeadDecision::NotALead("no way to reach the buyer"),
-        },
-        (None, None) => return LeadDecision::NotALead("no way to reach the buyer"),
-    };
-
-    let repeat = history.earlier_paid_orders > 0;
-    let after_sale = order.refunded || (order.status == NeutralStatus::Closed && paid);
-    let mut tags = Vec::new();
-    let intention = if after_sale {
-        IntentionTag::Low
-    } else if paid && (repeat || order.amount >= HIGH_VALUE) {
-        IntentionTag::High
-    } else {
-        IntentionTag::Medium
-    };
-    tags.push(intention);
-    if paid {
-        tags.push(IntentionTag::Purchased);
-    }
-    if repeat {
-        tags.push(IntentionTag::Repeat);
-    }
-    if order.status == NeutralStatus::Unpaid {
-        tags.push(IntentionTag::Unpaid);
-    }
-    if after_sale {
-        tags.push(IntentionTag::AfterSale);
-    }
-
-    let reach: u8 = match contact.kind {
-        ContactKind::Plain | ContactKind::Virtual => 40,
-        ContactKind::PlatformEncrypted => 30,
-        ContactKind::Masked => 15,
-        ContactKind::OpenId => 10,
-    };
-    let intent: u8 = match intention {
-        IntentionTag::High => 50,
-        IntentionTag::Low => 10,
-        IntentionTag::Medium
-        | IntentionTag::Purchased
-        | IntentionTag::Repeat
-        | IntentionTag::Unpaid
-        | IntentionTag::AfterSale => 30,
-    };
-    let bonus: u8 = if repeat { 10 } else { 0 };
-    LeadDecision::Lead(LeadCandidate {
-        contact,
-        tags,
-        score: reach + intent + bonus,
-    })
+/// The contact a salesperson should use: the most reachable, then the most recent.
+pub fn best_contact(
+    seen: &[SeenContact],
+    now: DateTime<Utc>,
+) -> Option<(&SeenContact, ContactValidity)> {
+    seen.iter()
+        .map(|s| (s, filter_contact_info(&s.contact, now)))
+        .max_by(|(a, va), (b, vb)| {
+            va.validity
+                .rank()
+                .cmp(&vb.validity.rank())
+                .then(a.seen_at.cmp(&b.seen_at))
+                .then(a.order_id.cmp(&b.order_id))
+        })
 }
 
 #[cfg(test)]
 mod tests {
-    use chrono::{TimeZone, Utc};
+    use chrono::TimeZone;
 
     use super::*;
-    use crate::order::{BuyerRef, OrderItem, Receiver};
 
-    fn order(status: NeutralStatus, amount: i64, phone: Option<&str>) -> RawOrder {
-        let created = Utc.with_ymd_and_hms(2024, 5, 20, 1, 58, 12).unwrap();
-        RawOrder {
-            order_id: "1".into(),
-            status,
-            platform_status: "X".into(),
-            created_at: created,
-            paid_at: status.was_paid().then_some(created),
-            modified_at: None,
-            amount: Money(amount),
-            refunded: false,
-            buyer: BuyerRef {
-                open_id: Some("AAH".into()),
-                nick: None,
-            },
-            receiver: Receiver {
-                phone: phone.and_then(ContactField::phone),
-                ..Receiver::default()
-            },
-            items: vec![OrderItem {
-                sku_id: None,
-                title: "裙".into(),
-                quantity: 1,
-                price: Money(amount),
-            }],
+    #[test]
+    fn labels_round_trip() {
+        for t in IntentionTag::ALL {
+            assert_eq!(IntentionTag::from_label(t.label()), Some(*t));
+            let json = serde_json::to_string(t).unwrap();
+            assert_eq!(json, format!("\"{}\"", t.label()));
         }
-    }
-
-    fn tags(d: &LeadDecision) -> Vec<IntentionTag> {
-        match d {
-            LeadDecision::Lead(c) => c.tags.clone(),
-            LeadDecision::NotALead(_) => vec![],
-        }
+        assert_eq!(IntentionTag::from_label("新客"), None);
     }
 
     #[test]
-    fn a_large_paid_order_is_high_intention() {
-        let d = identify(
-            &order(NeutralStatus::Paid, 21900, Some("*******5678")),
-            BuyerHistory::default(),
-        );
-        assert_eq!(tags(&d), vec![IntentionTag::High, IntentionTag::Purchased]);
+    fn merged_status_keeps_the_most_advanced_decision() {
+        use LeadProcessStatus::{Invalid, Pending, Processed};
+        assert_eq!(merge_process_status(Pending, Processed), Processed);
+        assert_eq!(merge_process_status(Invalid, Pending), Invalid);
+        assert_eq!(merge_process_status(Invalid, Processed), Processed);
+        assert_eq!(merge_process_status(Pending, Pending), Pending);
     }
 
     #[test]
-    fn a_repeat_buyer_is_high_intention_even_for_small_orders() {
-        let history = BuyerHistory {
-            earlier_paid_orders: 2,
-        };
-        let d = identify(
-            &order(NeutralStatus::Completed, 1_990, Some("13800000001")),
-            history,
-        );
-        assert_eq!(
-            tags(&d),
-            vec![
-                IntentionTag::High,
-                IntentionTag::Purchased,
-                IntentionTag::Repeat
-            ]
-        );
-        let LeadDecision::Lead(c) = d else {
-            panic!("expected a lead")
-        };
-        assert_eq!(c.score, 100);
-    }
-
-    #[test]
-    fn unpaid_orders_are_medium_and_closed_unpaid_orders_are_not_leads() {
-        let d = identify(
-            &order(NeutralStatus::Unpaid, 5000, Some("*******5678")),
-            BuyerHistory::default(),
-        );
-        assert_eq!(tags(&d), vec![IntentionTag::Medium, IntentionTag::Unpaid]);
-        let d = identify(
-            &order(NeutralStatus::Closed, 5000, None),
-            BuyerHistory::default(),
-        );
-        assert_eq!(d, LeadDecision::NotALead("closed before payment"));
-    }
-
-    #[test]
-    fn without_phone_the_open_id_is_the_contact_and_without_either_there_is_no_lead() {
-        let d = identify(
-            &order(NeutralStatus::Paid, 1000, None),
-            BuyerHistory::default(),
-        );
-        let LeadDecision::Lead(c) = d else {
-            panic!("expected a lead")
-        };
-        assert_eq!(c.contact.kind, ContactKind::OpenId);
-        let mut o = order(NeutralStatus::Paid, 1000, None);
-        o.buyer.open_id = None;
-        assert_eq!(
-            identify(&o, BuyerHistory::default()),
-            LeadDecision::NotALead("no way to reach the buyer")
-        );
+    fn the_best_contact_is_the_most_reachable_then_the_latest() {
+        let t = |d| Utc.with_ymd_and_hms(2026, 1, d, 0, 0, 0).unwrap();
+        let seen = vec![
+            SeenContact {
+                contact: ContactField::phone("*******5678").unwrap(),
+                seen_at: t(5),
+                order_id: "3".into(),
+            },
+            SeenContact {
+                contact: ContactField::phone("13800000001").unwrap(),
+                seen_at: t(1),
+                order_id: "1".into(),
+            },
+            SeenContact {
+                contact: ContactField::phone("13900000002").unwrap(),
+                seen_at: t(2),
+                order_id: "2".into(),
+            },
+        ];
+        let (best, validity) = best_contact(&seen, t(6)).unwrap();
+        assert_eq!(best.contact.value, "13900000002");
+        assert_eq!(validity.code, "MOBILE_VALID");
+        assert!(best_contact(&[], t(6)).is_none());
     }
 }

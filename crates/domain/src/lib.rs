@@ -5,18 +5,24 @@
 //! - [`contact`] — buyer contact data as the platforms send it (masked, encrypted, virtual) and
 //!   how we mask it for display.
 //! - [`order`] — the platform-neutral raw order every adapter produces.
-//! - [`lead`] — which orders become leads and with which intention tags.
+//! - [`buyer`] — who bought an order (identity keys) and a buyer's aggregate over all orders.
+//! - [`scoring`] — the built-in model: ranks, intention, score, tags and reason codes.
+//! - [`validity`] — `filterContactInfo`: whether a contact can reach the buyer, and why.
+//! - [`lead`] — intention tags, merged process status, the best contact of a buyer.
 //! - [`time`] — Beijing time (platform time) to UTC.
 
+pub mod buyer;
 pub mod contact;
 pub mod lead;
 pub mod money;
 pub mod order;
 pub mod platform;
+pub mod scoring;
 pub mod time;
+pub mod validity;
 
 pub use contact::{ContactField, ContactKind};
-pub use lead::{IntentionTag, LeadCandidate, LeadDecision};
+pub use lead::IntentionTag;
 pub use money::Money;
 pub use order::{BuyerRef, NeutralStatus, OrderItem, RawOrder, Receiver};
 pub use platform::{AuthStatus, LeadProcessStatus, PlatformType, SyncStatus, SyncTrigger};

@@ -26,6 +26,33 @@ pub enum NeutralStatus {
 }
 
 impl NeutralStatus {
+    pub const ALL: &'static [NeutralStatus] = &[
+        NeutralStatus::Unpaid,
+        NeutralStatus::Paid,
+        NeutralStatus::Shipped,
+        NeutralStatus::Completed,
+        NeutralStatus::Closed,
+    ];
+
+    /// The wire and database spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NeutralStatus::Unpaid => "UNPAID",
+            NeutralStatus::Paid => "PAID",
+            NeutralStatus::Shipped => "SHIPPED",
+            NeutralStatus::Completed => "COMPLETED",
+            NeutralStatus::Closed => "CLOSED",
+        }
+    }
+
+    /// The status spelled `text`, if any.
+    pub fn parse(text: &str) -> Option<Self> {
+        NeutralStatus::ALL
+            .iter()
+            .copied()
+            .find(|s| s.as_str() == text)
+    }
+
     /// Whether the buyer paid at some point.
     pub fn was_paid(self) -> bool {
         matches!(

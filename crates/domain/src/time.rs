@@ -31,9 +31,30 @@ pub fn format_beijing(t: DateTime<Utc>) -> String {
         .to_string()
 }
 
+/// The start (00:00 Beijing time) of the Beijing day `t` falls in. Scores are computed as of it,
+/// so they are the same all day whatever the order orders arrive in.
+pub fn start_of_beijing_day(t: DateTime<Utc>) -> DateTime<Utc> {
+    let local = t.with_timezone(&beijing()).date_naive();
+    local
+        .and_hms_opt(0, 0, 0)
+        .and_then(|n| beijing().from_local_datetime(&n).single())
+        .map_or(t, |d| d.with_timezone(&Utc))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn beijing_days_start_at_16_utc() {
+        let t = parse_beijing("2024-05-20 09:58:12").unwrap();
+        assert_eq!(
+            format_beijing(start_of_beijing_day(t)),
+            "2024-05-20 00:00:00"
+        );
+        let late = parse_beijing("2024-05-20 23:59:59").unwrap();
+        assert_eq!(start_of_beijing_day(late), start_of_beijing_day(t));
+    }
 
     #[test]
     fn beijing_wall_clock_is_eight_hours_ahead_of_utc() {

@@ -166,6 +166,7 @@ fn contact(
             kind: ContactKind::PlatformEncrypted,
             value: cipher.trim().to_owned(),
             masked: masked.map(|m| m.trim().to_owned()),
+            expires_at: None,
         });
     }
     classify(plain).map(|field| field.with_masked(masked))

@@ -208,6 +208,7 @@ fn consignee_field(value: &str, is_phone: bool) -> Option<ContactField> {
         kind,
         value: value.to_owned(),
         masked: None,
+        expires_at: None,
     })
 }
 

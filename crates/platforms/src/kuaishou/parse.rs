@@ -151,6 +151,7 @@ fn contact(
             kind: ContactKind::PlatformEncrypted,
             value: cipher.to_owned(),
             masked: masked.map(str::to_owned),
+            expires_at: None,
         });
     }
     classify(str_at(addr, field)).map(|f| f.with_masked(masked))

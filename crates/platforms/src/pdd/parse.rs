@@ -165,6 +165,7 @@ pub fn parse_phone(value: &str, mask: &str) -> Option<ContactField> {
             kind: ContactKind::Virtual,
             value: format!("{main}-{ext}"),
             masked: None,
+            expires_at: None,
         });
     }
     ContactField::phone(value).map(|f| f.with_masked(Some(mask)))

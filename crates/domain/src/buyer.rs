@@ -1,0 +1,377 @@
+//! A lead is a buyer within a tenant: who the buyer of an order is, and what all of a buyer's
+//! orders add up to.
+//!
+//! - [`identity_keys`]: the identities an order carries, strongest first. Orders that share any
+//!   identity belong to one buyer (the services store only keyed blind indexes of these values).
+//! - [`aggregate`]: the buyer's aggregate, computed from the whole set of the buyer's orders, so
+//!   the result never depends on the order in which they arrived.
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::contact::ContactKind;
+use crate::money::Money;
+use crate::order::{NeutralStatus, RawOrder};
+use crate::platform::PlatformType;
+use crate::validity::normalize_mainland_mobile;
+
+/// Which kind of identity a key is; the kind is part of the blind-indexed material.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum IdentityKind {
+    /// The platform's own stable buyer id: Taobao `buyer_open_uid`, JD `open_id_buyer`, Douyin
+    /// `doudian_open_id`, Kuaishou `buyerOpenId`. Scoped by platform type.
+    PlatformBuyer,
+    /// PDD sends no buyer id. The search-index part of its phone ciphertext
+    /// (`$<index>$<cipher>$<version>$$`) is stable per phone. Scoped by shop, because nothing
+    /// documents that the index is the same across malls.
+    PhoneSearchIndex,
+    /// A real mainland mobile (plain, or decrypted later), `+86` and 11 digits. Merges one buyer
+    /// across the tenant's shops and platforms.
+    Phone,
+    /// No identity at all: the order is its own buyer.
+    Order,
+}
+
+impl IdentityKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IdentityKind::PlatformBuyer => "PLATFORM_BUYER",
+            IdentityKind::PhoneSearchIndex => "PHONE_SEARCH_INDEX",
+            IdentityKind::Phone => "PHONE",
+            IdentityKind::Order => "ORDER",
+        }
+    }
+}
+
+/// One identity of a buyer. `material` is personal data: it is only ever blind-indexed, never
+/// stored, logged or put in an event.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct IdentityKey {
+    pub kind: IdentityKind,
+    /// `KIND:scope:value`, the exact text the blind index is computed over.
+    pub material: String,
+}
+
+impl IdentityKey {
+    fn new(kind: IdentityKind, scope: &str, value: &str) -> Self {
+        IdentityKey {
+            kind,
+            material: format!("{}:{scope}:{value}", kind.as_str()),
+        }
+    }
+
+    /// The key of a real mainland mobile, wherever it came from (an order, a decryption).
+    pub fn phone(mobile: &str) -> Option<Self> {
+        normalize_mainland_mobile(mobile).map(|m| IdentityKey::new(IdentityKind::Phone, "CN", &m))
+    }
+}
+
+/// The search-index segment of a PDD phone ciphertext, `$<index>$<cipher>$<version>$$`.
+fn pdd_search_index(value: &str) -> Option<&str> {
+    let inner = value.strip_prefix('$')?;
+    let (index, _) = inner.split_once('$')?;
+    (!index.is_empty()).then_some(index)
+}
+
+/// The identities an order carries, strongest first; never empty (an order without any identity
+/// is keyed by itself).
+pub fn identity_keys(
+    platform: PlatformType,
+    platform_id: i64,
+    order: &RawOrder,
+) -> Vec<IdentityKey> {
+    let mut keys = Vec::new();
+    if let Some(id) = order
+        .buyer
+        .open_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        keys.push(IdentityKey::new(
+            IdentityKind::PlatformBuyer,
+            platform.as_str(),
+            id,
+        ));
+    }
+    if let Some(phone) = &order.receiver.phone {
+        match phone.kind {
+            ContactKind::Plain => keys.extend(IdentityKey::phone(&phone.value)),
+            ContactKind::PlatformEncrypted if platform == PlatformType::Pdd => {
+                if let Some(index) = pdd_search_index(&phone.value) {
+                    keys.push(IdentityKey::new(
+                        IdentityKind::PhoneSearchIndex,
+                        &platform_id.to_string(),
+                        index,
+                    ));
+                }
+            }
+            // Masked values are shared by many buyers; privacy numbers are reassigned.
+            ContactKind::PlatformEncrypted
+            | ContactKind::Masked
+            | ContactKind::Virtual
+            | ContactKind::OpenId => {}
+        }
+    }
+    if keys.is_empty() {
+        keys.push(IdentityKey::new(
+            IdentityKind::Order,
+            &platform_id.to_string(),
+            &order.order_id,
+        ));
+    }
+    keys
+}
+
+/// What one processed order contributes to its buyer's aggregate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderFacts {
+    pub platform_id: i64,
+    pub order_id: String,
+    pub status: NeutralStatus,
+    pub created_at: DateTime<Utc>,
+    pub paid_at: Option<DateTime<Utc>>,
+    pub amount: Money,
+    pub refunded: bool,
+    pub product: String,
+}
+
+impl OrderFacts {
+    pub fn from_order(platform_id: i64, order: &RawOrder) -> Self {
+        OrderFacts {
+            platform_id,
+            order_id: order.order_id.clone(),
+            status: order.status,
+            created_at: order.created_at,
+            paid_at: order.paid_at,
+            amount: order.amount,
+            refunded: order.refunded,
+            product: order.product_summary(),
+        }
+    }
+
+    /// Paid at some point: paid, shipped or completed, or closed after a payment.
+    pub fn was_paid(&self) -> bool {
+        self.status.was_paid() || (self.status == NeutralStatus::Closed && self.paid_at.is_some())
+    }
+
+    /// A refund or after-sale: refunded, or closed after payment.
+    pub fn is_after_sale(&self) -> bool {
+        self.refunded || (self.status == NeutralStatus::Closed && self.paid_at.is_some())
+    }
+
+    /// Paid and kept: counts toward the buyer's spend.
+    pub fn is_kept_purchase(&self) -> bool {
+        self.was_paid() && !self.is_after_sale()
+    }
+
+    /// The time the order is listed under: payment time when paid, else creation time.
+    pub fn order_time(&self) -> DateTime<Utc> {
+        self.paid_at.unwrap_or(self.created_at)
+    }
+
+    /// A total order over orders, so every aggregate is independent of arrival order.
+    fn sort_key(&self) -> (DateTime<Utc>, i64, &str) {
+        (self.order_time(), self.platform_id, &self.order_id)
+    }
+}
+
+/// A buyer's aggregate over all of their orders.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BuyerAggregate {
+    pub order_count: u32,
+    /// Orders paid at some point (refunded ones included).
+    pub paid_order_count: u32,
+    /// Sum of paid orders that were not refunded or closed after payment.
+    pub paid_total: Money,
+    /// Orders refunded or closed after payment.
+    pub after_sale_count: u32,
+    /// Orders placed and still waiting for payment.
+    pub unpaid_count: u32,
+    /// Orders closed before any payment.
+    pub closed_unpaid_count: u32,
+    pub first_order_time: DateTime<Utc>,
+    pub last_order_time: DateTime<Utc>,
+    pub first_paid_time: Option<DateTime<Utc>>,
+    pub last_paid_time: Option<DateTime<Utc>>,
+    /// Mean days between consecutive payments; `None` with fewer than two paid orders.
+    pub mean_gap_days: Option<f64>,
+    /// The latest order (by order time): the list's `orderId`, `orderTime` and product.
+    pub latest_platform_id: i64,
+    pub latest_order_id: String,
+    pub last_product: String,
+    /// Every order id, newest first.
+    pub order_ids: Vec<String>,
+    /// Payment times, oldest first (repeat counts over a period).
+    pub paid_times: Vec<DateTime<Utc>>,
+}
+
+impl BuyerAggregate {
+    /// Paid orders at or after `since`.
+    pub fn paid_since(&self, since: DateTime<Utc>) -> u32 {
+        let n = self.paid_times.iter().filter(|t| **t >= since).count();
+        u32::try_from(n).unwrap_or(u32::MAX)
+    }
+
+    /// The last time the buyer did anything: last payment, else last order.
+    pub fn last_activity(&self) -> DateTime<Utc> {
+        self.last_paid_time.unwrap_or(self.last_order_time)
+    }
+}
+
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// The aggregate of a buyer's orders; `None` for no orders. Duplicates (the same platform and
+/// order id) count once, keeping the first in sort order.
+pub fn aggregate(orders: &[OrderFacts]) -> Option<BuyerAggregate> {
+    let mut sorted: Vec<&OrderFacts> = orders.iter().collect();
+    sorted.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    let mut seen = std::collections::HashSet::new();
+    sorted.retain(|o| seen.insert((o.platform_id, o.order_id.as_str())));
+    let first = *sorted.first()?;
+    let latest = *sorted.last()?;
+    let paid: Vec<&OrderFacts> = sorted.iter().copied().filter(|o| o.was_paid()).collect();
+    let mut paid_times: Vec<DateTime<Utc>> = paid.iter().map(|o| o.order_time()).collect();
+    paid_times.sort();
+    let mean_gap_days = match (paid_times.first(), paid_times.last()) {
+        (Some(a), Some(b)) if paid_times.len() >= 2 => {
+            let span = (*b - *a).num_seconds() as f64 / 86_400.0;
+            Some(span / (paid_times.len() - 1) as f64)
+        }
+        _ => None,
+    };
+    Some(BuyerAggregate {
+        order_count: count(sorted.len()),
+        paid_order_count: count(paid.len()),
+        paid_total: Money(
+            sorted
+                .iter()
+                .filter(|o| o.is_kept_purchase())
+                .map(|o| o.amount.fen())
+                .sum(),
+        ),
+        after_sale_count: count(sorted.iter().filter(|o| o.is_after_sale()).count()),
+        unpaid_count: count(
+            sorted
+                .iter()
+                .filter(|o| o.status == NeutralStatus::Unpaid)
+                .count(),
+        ),
+        closed_unpaid_count: count(
+            sorted
+                .iter()
+                .filter(|o| o.status == NeutralStatus::Closed && o.paid_at.is_none())
+                .count(),
+        ),
+        first_order_time: sorted
+            .iter()
+            .map(|o| o.created_at)
+            .min()
+            .unwrap_or(first.created_at),
+        last_order_time: sorted
+            .iter()
+            .map(|o| o.created_at)
+            .max()
+            .unwrap_or(latest.created_at),
+        first_paid_time: paid_times.first().copied(),
+        last_paid_time: paid_times.last().copied(),
+        mean_gap_days,
+        latest_platform_id: latest.platform_id,
+        latest_order_id: latest.order_id.clone(),
+        last_product: latest.product.clone(),
+        order_ids: sorted.iter().rev().map(|o| o.order_id.clone()).collect(),
+        paid_times,
+    })
+}
+
+/// One order of a batch, with its identities (as stored blind indexes) and the leads those
+/// identities, or an earlier link of the order, already point to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrderIdentities {
+    pub keys: Vec<String>,
+    pub known_leads: Vec<i64>,
+}
+
+/// Orders of a batch that are one buyer, and the lead that buyer is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuyerGroup {
+    /// Indexes into the batch.
+    pub orders: Vec<usize>,
+    /// Every identity of the group's orders, sorted.
+    pub keys: Vec<String>,
+    /// The surviving lead: the lowest id among the known leads; `None` for a new buyer.
+    pub lead: Option<i64>,
+    /// Other known leads that turned out to be this buyer: they merge into `lead`.
+    pub merged: Vec<i64>,
+}
+
+/// Groups a batch's orders into buyers: orders sharing an identity or a known lead are one buyer
+/// (transitively), and leads that meet in one group merge into the lowest id. The result does not
+/// depend on the order of the batch, except for the indexes it names.
+pub fn group_buyers(batch: &[OrderIdentities]) -> Vec<BuyerGroup> {
+    use std::collections::{BTreeMap, BTreeSet};
+    let mut parent: Vec<usize> = (0..batch.len()).collect();
+    fn find(parent: &mut [usize], mut i: usize) -> usize {
+        while let Some(&p) = parent.get(i) {
+            if p == i {
+                break;
+            }
+            let grand = parent.get(p).copied().unwrap_or(p);
+            if let Some(slot) = parent.get_mut(i) {
+                *slot = grand;
+            }
+            i = p;
+        }
+        i
+    }
+    let mut first_by_key: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut first_by_lead: BTreeMap<i64, usize> = BTreeMap::new();
+    for (i, order) in batch.iter().enumerate() {
+        let mut links: Vec<usize> = Vec::new();
+        for key in &order.keys {
+            links.push(*first_by_key.entry(key).or_insert(i));
+        }
+        for lead in &order.known_leads {
+            links.push(*first_by_lead.entry(*lead).or_insert(i));
+        }
+        for other in links {
+            let (a, b) = (find(&mut parent, i), find(&mut parent, other));
+            if a != b {
+                let (lo, hi) = (a.min(b), a.max(b));
+                if let Some(slot) = parent.get_mut(hi) {
+                    *slot = lo;
+                }
+            }
+        }
+    }
+    /// A group in the making: its orders, identities and known leads.
+    type Members = (Vec<usize>, BTreeSet<String>, BTreeSet<i64>);
+    let mut groups: BTreeMap<usize, Members> = BTreeMap::new();
+    for (i, order) in batch.iter().enumerate() {
+        let root = find(&mut parent, i);
+        let entry = groups.entry(root).or_default();
+        entry.0.push(i);
+        entry.1.extend(order.keys.iter().cloned());
+        entry.2.extend(order.known_leads.iter().copied());
+    }
+    groups
+        .into_values()
+        .map(|(orders, keys, leads)| {
+            let mut leads = leads.into_iter();
+            BuyerGroup {
+                orders,
+                keys: keys.into_iter().collect(),
+                lead: leads.next(),
+                merged: leads.collect(),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

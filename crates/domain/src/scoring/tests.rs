@@ -1,0 +1,170 @@
+use chrono::TimeZone;
+
+use super::*;
+use crate::buyer::{OrderFacts, aggregate};
+use crate::contact::ContactField;
+use crate::money::Money;
+use crate::order::NeutralStatus;
+use crate::validity::filter_contact_info;
+
+fn at(m: u32, d: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, m, d, 2, 0, 0).unwrap()
+}
+
+fn paid(id: &str, t: DateTime<Utc>, yuan: i64) -> OrderFacts {
+    OrderFacts {
+        platform_id: 1,
+        order_id: id.into(),
+        status: NeutralStatus::Completed,
+        created_at: t,
+        paid_at: Some(t),
+        amount: Money(yuan * 100),
+        refunded: false,
+        product: format!("商品{id}"),
+    }
+}
+
+/// The worked example of `docs/scoring.md`.
+fn shop() -> (BuyerAggregate, Vec<BuyerAggregate>, DateTime<Utc>) {
+    let a = aggregate(&[
+        paid("a1", at(6, 1), 100),
+        paid("a2", at(7, 1), 150),
+        paid("a3", at(7, 31), 200),
+    ])
+    .unwrap();
+    let b = aggregate(&[paid("b1", at(5, 1), 80)]).unwrap();
+    let c = aggregate(&[paid("c1", at(7, 20), 300)]).unwrap();
+    let mut unpaid = paid("d1", at(8, 10), 50);
+    unpaid.status = NeutralStatus::Unpaid;
+    unpaid.paid_at = None;
+    let d = aggregate(&[unpaid]).unwrap();
+    // 2026-08-20 00:00 Beijing time.
+    let as_of = Utc.with_ymd_and_hms(2026, 8, 19, 16, 0, 0).unwrap();
+    (a.clone(), vec![a, b, c, d], as_of)
+}
+
+#[test]
+fn the_worked_example_scores_as_documented() {
+    let (a, all, as_of) = shop();
+    let dist = ShopDistribution::of(all.iter());
+    let ranks = dist.ranks(&a);
+    assert_eq!(
+        ranks,
+        Ranks {
+            recency: 0.625,
+            frequency: 0.875,
+            monetary: 0.875
+        }
+    );
+    let ratio = due_ratio(&a, as_of).unwrap();
+    assert!((ratio - 19.583_333 / 30.0).abs() < 1e-3, "{ratio}");
+    let intention = predict_intention(&a, ranks, as_of);
+    assert_eq!(intention.value, 79);
+    assert_eq!(
+        intention.reasons,
+        vec![Reason::new("REPEAT_2", "近90天复购2次")]
+    );
+    let contact = filter_contact_info(&ContactField::phone("13800000001").unwrap(), as_of);
+    let assessment = assess(&a, ranks, &intention, &contact, as_of);
+    assert_eq!(assessment.score, 83);
+    assert_eq!(
+        assessment.tags,
+        vec![
+            IntentionTag::High,
+            IntentionTag::Purchased,
+            IntentionTag::Repeat
+        ]
+    );
+    assert_eq!(assessment.model_version, MODEL_VERSION);
+    assert_eq!(assessment.reasons.last().unwrap().code, "MOBILE_VALID");
+}
+
+#[test]
+fn refunds_lower_and_unpaid_orders_raise_intention() {
+    let (a, all, as_of) = shop();
+    let dist = ShopDistribution::of(all.iter());
+    let base = predict_intention(&a, dist.ranks(&a), as_of).value;
+    let mut refunded = a.clone();
+    refunded.after_sale_count = 1;
+    let lower = predict_intention(&refunded, dist.ranks(&refunded), as_of);
+    assert_eq!(lower.value, base - 10);
+    assert!(
+        lower
+            .reasons
+            .iter()
+            .any(|r| r.code == "REFUND" && r.text == "有退款售后（1笔）")
+    );
+    let mut waiting = a.clone();
+    waiting.unpaid_count = 1;
+    let higher = predict_intention(&waiting, dist.ranks(&waiting), as_of);
+    assert_eq!(higher.value, base + 5);
+    let d = &all[3];
+    let never = predict_intention(d, dist.ranks(d), as_of);
+    assert!(never.reasons.iter().any(|r| r.code == "UNPAID"));
+}
+
+#[test]
+fn due_high_value_and_dormant_tags_follow_their_thresholds() {
+    let (a, all, _) = shop();
+    let dist = ShopDistribution::of(all.iter());
+    let contact = filter_contact_info(&ContactField::phone("13800000001").unwrap(), at(8, 30));
+    // 30 days after the last payment with a 30-day rhythm: due.
+    let due_at = at(8, 30);
+    let ranks = dist.ranks(&a);
+    let i = predict_intention(&a, ranks, due_at);
+    let tags = assess(&a, ranks, &i, &contact, due_at).tags;
+    assert!(tags.contains(&IntentionTag::DueToRepurchase), "{tags:?}");
+    assert!(i.reasons.iter().any(|r| r.code == "DUE"));
+    // The top spender of a ten-buyer shop is high value.
+    let mut buyers: Vec<BuyerAggregate> = (1..=9)
+        .map(|k| aggregate(&[paid(&k.to_string(), at(7, 1), k)]).unwrap())
+        .collect();
+    buyers.push(a.clone());
+    let big = ShopDistribution::of(buyers.iter());
+    let r = big.ranks(&a);
+    assert!(r.monetary >= HIGH_VALUE_RANK);
+    let i = predict_intention(&a, r, due_at);
+    assert!(
+        assess(&a, r, &i, &contact, due_at)
+            .tags
+            .contains(&IntentionTag::HighValue)
+    );
+    // 120 days idle: dormant.
+    let late = at(11, 28);
+    let i = predict_intention(&a, ranks, late);
+    assert!(
+        assess(&a, ranks, &i, &contact, late)
+            .tags
+            .contains(&IntentionTag::Dormant)
+    );
+    assert!(i.reasons.iter().any(|r| r.code == "DORMANT"));
+}
+
+#[test]
+fn percentiles_are_mid_ranks_and_compact_distributions_stay_close() {
+    let d = Distribution::new(vec![1.0, 1.0, 2.0, 3.0]);
+    assert_eq!(d.percentile(1.0), 0.25);
+    assert_eq!(d.percentile(3.0), 0.875);
+    assert_eq!(d.percentile(0.0), 0.0);
+    assert_eq!(Distribution::default().percentile(5.0), 0.5);
+    let many = Distribution::new((0..10_000).map(f64::from).collect());
+    let compact = Distribution::new(many.quantiles(100));
+    for x in [10.0, 2_500.0, 5_000.0, 9_990.0] {
+        assert!(
+            (many.percentile(x) - compact.percentile(x)).abs() < 0.011,
+            "{x}"
+        );
+    }
+}
+
+#[test]
+fn reachability_moves_the_score_not_the_intention() {
+    let (a, all, as_of) = shop();
+    let dist = ShopDistribution::of(all.iter());
+    let ranks = dist.ranks(&a);
+    let i = predict_intention(&a, ranks, as_of);
+    let masked = filter_contact_info(&ContactField::phone("*******5678").unwrap(), as_of);
+    let s = assess(&a, ranks, &i, &masked, as_of);
+    assert_eq!(s.intention, 79);
+    assert_eq!(s.score, 71, "0.8 × 79 + 20 × 0.4");
+}
