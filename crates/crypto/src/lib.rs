@@ -6,6 +6,11 @@
 //! key. Every value is bound to a context (the additional authenticated data, e.g.
 //! `t_ecom_platform_auth.access_token:17`), so a ciphertext copied into another row or column
 //! does not open.
+//!
+//! [`BlindIndexer`] computes keyed blind indexes (HMAC-SHA256) so personal data can be found and
+//! grouped without being stored.
+
+mod blind;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -15,6 +20,8 @@ use base64::engine::general_purpose::STANDARD;
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use ring::rand::{SecureRandom, SystemRandom};
 use secrecy::{ExposeSecret, SecretString};
+
+pub use blind::{BlindIndexer, lock_key};
 
 /// Why a key could not be loaded or a value could not be sealed or opened.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use leadgen_crypto::{CryptoError, Sealer};
+use leadgen_crypto::{BlindIndexer, CryptoError, Sealer};
 use leadgen_db::DbPool;
 use leadgen_domain::PlatformType;
 use leadgen_http::server::Readiness;
@@ -77,6 +77,20 @@ impl Readiness for Dependencies {
 /// The sealer for secrets and personal data.
 pub fn sealer(settings: &CryptoSettings) -> Result<Arc<Sealer>, CryptoError> {
     Sealer::new(settings.key_id, &settings.data_key, &settings.previous_keys).map(Arc::new)
+}
+
+/// The blind indexer; an error when `[crypto] blind_index_key` is not configured.
+pub fn blind_indexer(settings: &CryptoSettings) -> Result<Arc<BlindIndexer>, CryptoError> {
+    let key = settings
+        .blind_index_key
+        .as_ref()
+        .ok_or(CryptoError::BadKey)?;
+    BlindIndexer::new(
+        settings.blind_index_key_id,
+        key,
+        &settings.blind_index_previous_keys,
+    )
+    .map(Arc::new)
 }
 
 fn endpoint(e: &PlatformEndpoint) -> Endpoint {

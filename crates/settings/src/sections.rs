@@ -97,6 +97,17 @@ pub struct CryptoSettings {
     /// Older keys still accepted for decryption, as `id:base64`.
     #[serde(default)]
     pub previous_keys: Vec<SecretString>,
+    /// The blind-index key (HMAC-SHA256, at least 32 bytes, Base64): buyers are grouped and
+    /// phones found by keyed indexes, never by an unkeyed hash. A key of its own, never the data
+    /// key. Needed by order-processor (and lead-api's phone search).
+    #[serde(default)]
+    pub blind_index_key: Option<SecretString>,
+    /// Written in front of each index so the key can rotate (`leadctl blind-index rotate`).
+    #[serde(default = "default_key_id")]
+    pub blind_index_key_id: u8,
+    /// Older blind-index keys, as `id:base64`, still looked up while indexes are rewritten.
+    #[serde(default)]
+    pub blind_index_previous_keys: Vec<SecretString>,
 }
 
 /// `[outbox]`: the relay that publishes committed events.

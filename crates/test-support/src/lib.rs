@@ -200,6 +200,11 @@ pub fn crypto_settings() -> CryptoSettings {
         data_key: SecretString::from(base64::engine::general_purpose::STANDARD.encode([42u8; 32])),
         key_id: 1,
         previous_keys: Vec::new(),
+        blind_index_key: Some(SecretString::from(
+            base64::engine::general_purpose::STANDARD.encode([7u8; 32]),
+        )),
+        blind_index_key_id: 1,
+        blind_index_previous_keys: Vec::new(),
     }
 }
 

@@ -1,0 +1,146 @@
+//! Keyed blind indexes: HMAC-SHA256 of a normalized value under a key of its own, so equal
+//! values can be found and grouped without storing them. Never an unkeyed hash: the space of
+//! phone numbers is small enough to enumerate.
+//!
+//! An index is the text `<key id>.<hex>`; the key id lets the key rotate. While keys rotate,
+//! [`BlindIndexer::all`] gives a value's index under every configured key, so lookups find rows
+//! written under the old key, and writers store [`BlindIndexer::current`] only.
+
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use ring::hmac;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::CryptoError;
+
+/// Computes blind indexes with the configured keys.
+pub struct BlindIndexer {
+    current: (u8, hmac::Key),
+    previous: Vec<(u8, hmac::Key)>,
+}
+
+impl fmt::Debug for BlindIndexer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BlindIndexer")
+            .field("current", &self.current.0)
+            .finish_non_exhaustive()
+    }
+}
+
+fn hmac_key(b64: &str) -> Result<hmac::Key, CryptoError> {
+    let bytes = STANDARD
+        .decode(b64.trim())
+        .map_err(|_| CryptoError::BadKey)?;
+    if bytes.len() < 32 {
+        return Err(CryptoError::BadKey);
+    }
+    Ok(hmac::Key::new(hmac::HMAC_SHA256, &bytes))
+}
+
+impl BlindIndexer {
+    /// The current key (`key_id`, Base64, at least 32 bytes) plus older keys written `id:base64`.
+    pub fn new(
+        key_id: u8,
+        key: &SecretString,
+        previous: &[SecretString],
+    ) -> Result<Self, CryptoError> {
+        let current = (key_id, hmac_key(key.expose_secret())?);
+        let previous = previous
+            .iter()
+            .map(|old| {
+                let (id, b64) = old
+                    .expose_secret()
+                    .split_once(':')
+                    .ok_or(CryptoError::BadKey)?;
+                let id: u8 = id.parse().map_err(|_| CryptoError::BadKey)?;
+                Ok((id, hmac_key(b64)?))
+            })
+            .collect::<Result<Vec<_>, CryptoError>>()?;
+        Ok(BlindIndexer { current, previous })
+    }
+
+    /// The id of the key new indexes are written with.
+    pub fn current_key_id(&self) -> u8 {
+        self.current.0
+    }
+
+    fn index(id: u8, key: &hmac::Key, material: &str) -> String {
+        let tag = hmac::sign(key, material.as_bytes());
+        format!("{id}.{}", hex::encode(tag.as_ref()))
+    }
+
+    /// The index to store for `material`.
+    pub fn current(&self, material: &str) -> String {
+        Self::index(self.current.0, &self.current.1, material)
+    }
+
+    /// The index of `material` under every configured key, the current one first.
+    pub fn all(&self, material: &str) -> Vec<String> {
+        std::iter::once(&self.current)
+            .chain(self.previous.iter())
+            .map(|(id, key)| Self::index(*id, key, material))
+            .collect()
+    }
+}
+
+/// A 64-bit number derived from an index, for PostgreSQL advisory locks.
+pub fn lock_key(index: &str) -> i64 {
+    let digest = ring::digest::digest(&ring::digest::SHA256, index.as_bytes());
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&digest.as_ref()[..8]);
+    i64::from_be_bytes(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(byte: u8) -> SecretString {
+        SecretString::from(STANDARD.encode([byte; 32]))
+    }
+
+    #[test]
+    fn equal_values_share_an_index_and_keys_separate_them() {
+        let a = BlindIndexer::new(1, &key(1), &[]).unwrap();
+        let b = BlindIndexer::new(1, &key(2), &[]).unwrap();
+        let x = a.current("PHONE:CN:+8613800000001");
+        assert_eq!(x, a.current("PHONE:CN:+8613800000001"));
+        assert_ne!(x, a.current("PHONE:CN:+8613800000002"));
+        assert_ne!(x, b.current("PHONE:CN:+8613800000001"));
+        assert!(x.starts_with("1.") && x.len() == 2 + 64);
+        assert!(!x.contains("13800000001"));
+    }
+
+    #[test]
+    fn rotation_finds_old_indexes_and_writes_new_ones() {
+        let old = BlindIndexer::new(1, &key(1), &[]).unwrap();
+        let stored = old.current("m");
+        let previous = [SecretString::from(format!(
+            "1:{}",
+            STANDARD.encode([1u8; 32])
+        ))];
+        let rotated = BlindIndexer::new(2, &key(2), &previous).unwrap();
+        let all = rotated.all("m");
+        assert_eq!(all.len(), 2);
+        assert!(all[0].starts_with("2."));
+        assert_eq!(all[1], stored);
+        assert_eq!(rotated.current_key_id(), 2);
+    }
+
+    #[test]
+    fn short_or_malformed_keys_are_refused() {
+        let short = SecretString::from(STANDARD.encode([1u8; 16]));
+        assert_eq!(
+            BlindIndexer::new(1, &short, &[]).unwrap_err(),
+            CryptoError::BadKey
+        );
+        let bad = [SecretString::from("no-colon".to_owned())];
+        assert_eq!(
+            BlindIndexer::new(1, &key(1), &bad).unwrap_err(),
+            CryptoError::BadKey
+        );
+        assert_ne!(lock_key("1.ab"), lock_key("1.ac"));
+    }
+}
