@@ -76,7 +76,6 @@ diesel::table! {
         raw_order_id -> Int8,
         order_id -> Text,
         user_id -> Nullable<Int8>,
-        buyer_key_hash -> Nullable<Text>,
         status -> Text,
         platform_status -> Text,
         amount_fen -> Int8,
@@ -88,6 +87,10 @@ diesel::table! {
         region -> Text,
         create_time -> Timestamptz,
         update_time -> Timestamptz,
+        identity_keys -> Array<Text>,
+        order_created_at -> Nullable<Timestamptz>,
+        paid_at -> Nullable<Timestamptz>,
+        refunded -> Bool,
     }
 }
 
@@ -111,6 +114,52 @@ diesel::table! {
         process_status -> Text,
         create_time -> Timestamptz,
         update_time -> Timestamptz,
+        order_count -> Int4,
+        paid_order_count -> Int4,
+        paid_total_fen -> Int8,
+        last_order_time -> Timestamptz,
+        aggregate -> Jsonb,
+        intention -> Int2,
+        score_reasons -> Jsonb,
+        model_version -> Text,
+        scored_by -> Text,
+        external_pending -> Bool,
+        contact_validity -> Text,
+        contact_validity_reason -> Jsonb,
+        merged_into -> Nullable<Int8>,
+        version -> Int4,
+    }
+}
+
+diesel::table! {
+    t_lead_identity (tenant_id, key_hash) {
+        tenant_id -> Int8,
+        key_hash -> Text,
+        kind -> Text,
+        lead_id -> Int8,
+        create_time -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    t_lead_legacy_status (raw_order_id) {
+        raw_order_id -> Int8,
+        tenant_id -> Int8,
+        process_status -> Text,
+    }
+}
+
+diesel::table! {
+    t_lead_shop_stats (platform_id) {
+        platform_id -> Int8,
+        tenant_id -> Int8,
+        distribution -> Nullable<Jsonb>,
+        dirty_seq -> Int8,
+        dirty_at -> Nullable<Timestamptz>,
+        rescored_seq -> Int8,
+        rescored_at -> Nullable<Timestamptz>,
+        as_of -> Nullable<Timestamptz>,
+        lease_until -> Nullable<Timestamptz>,
     }
 }
 
@@ -158,6 +207,7 @@ diesel::joinable!(t_ecom_sync_task -> t_ecom_platform_auth (platform_id));
 diesel::joinable!(t_ecom_order_raw -> t_ecom_platform_auth (platform_id));
 diesel::joinable!(t_ecom_order_processed -> t_ecom_platform_auth (platform_id));
 diesel::joinable!(t_order_lead -> t_ecom_platform_auth (platform_id));
+diesel::joinable!(t_lead_identity -> t_order_lead (lead_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     t_ecom_platform_auth,
@@ -165,6 +215,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     t_ecom_order_raw,
     t_ecom_order_processed,
     t_order_lead,
+    t_lead_identity,
+    t_lead_legacy_status,
+    t_lead_shop_stats,
     t_operation_log,
     t_outbox,
     t_processed_message,

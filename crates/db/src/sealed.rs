@@ -15,3 +15,8 @@ pub fn raw_order(column: &str, platform_id: i64, order_id: &str) -> String {
 pub fn contact(table: &str, platform_id: i64, order_id: &str) -> String {
     format!("{table}.contact_info:{platform_id}:{order_id}")
 }
+
+/// `t_order_lead.contact_info` of lead `lead_id` (the buyer's best contact).
+pub fn lead_contact(lead_id: i64) -> String {
+    format!("t_order_lead.contact_info:{lead_id}")
+}

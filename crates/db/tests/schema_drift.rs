@@ -74,6 +74,18 @@ async fn schema_rs_matches_the_migrated_database() {
             diesel_columns(t_order_lead::table.select(t_order_lead::all_columns)),
         ),
         (
+            "t_lead_identity",
+            diesel_columns(t_lead_identity::table.select(t_lead_identity::all_columns)),
+        ),
+        (
+            "t_lead_legacy_status",
+            diesel_columns(t_lead_legacy_status::table.select(t_lead_legacy_status::all_columns)),
+        ),
+        (
+            "t_lead_shop_stats",
+            diesel_columns(t_lead_shop_stats::table.select(t_lead_shop_stats::all_columns)),
+        ),
+        (
             "t_operation_log",
             diesel_columns(t_operation_log::table.select(t_operation_log::all_columns)),
         ),

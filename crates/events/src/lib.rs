@@ -5,17 +5,25 @@
 //! |---|---|---|---|
 //! | [`SyncRequestedV1`] | `sync.requested.v1` | auth-api, sync-worker's scheduler | sync-worker |
 //! | [`RawOrdersFetchedV1`] | `orders.fetched.v1` | sync-worker | order-processor |
-//! | [`LeadIdentifiedV1`] | `lead.identified.v1` | order-processor | other teams |
+//! | [`LeadIdentifiedV2`] | `lead.identified.v2` | order-processor | other teams |
+//! | [`LeadUpdatedV1`] | `lead.updated.v1` | order-processor | other teams |
+//! | [`LeadIdentifiedV1`] (deprecated) | `lead.identified.v1` | order-processor | other teams |
 //!
-//! `proto-events/schemas/v1/*.json` are generated from these types (`leadctl schemas`), and a
+//! `proto-events/schemas/v*/*.json` are generated from these types (`leadctl schemas`), and a
 //! test fails when the committed files and the types disagree. Within a version fields are only
 //! added, as optional; a breaking change is a new `vN` type and routing key.
 
 mod envelope;
+mod lead;
 mod payloads;
 
 pub use envelope::{CloudEvent, EnvelopeError, SPEC_VERSION};
-pub use payloads::{ContactSummary, LeadIdentifiedV1, RawOrdersFetchedV1, SyncRequestedV1};
+pub use lead::{
+    BuyerLead, ContactValiditySummary, LeadChange, LeadIdentifiedV2, LeadUpdatedV1, ScoredBy,
+};
+pub use payloads::{
+    ContactSummary, IntentionTagV1, LeadIdentifiedV1, RawOrdersFetchedV1, SyncRequestedV1,
+};
 
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -27,7 +35,7 @@ pub trait Event: Serialize + DeserializeOwned + JsonSchema {
     const TYPE: &'static str;
     /// The topic exchange's routing key.
     const ROUTING_KEY: &'static str;
-    /// The schema's file name under `proto-events/schemas/v1/`.
+    /// The schema's path under `proto-events/schemas/` (`v1/…`, `v2/…`).
     const SCHEMA_FILE: &'static str;
 }
 
@@ -36,6 +44,8 @@ pub mod routing {
     pub const SYNC_REQUESTED_V1: &str = "sync.requested.v1";
     pub const ORDERS_FETCHED_V1: &str = "orders.fetched.v1";
     pub const LEAD_IDENTIFIED_V1: &str = "lead.identified.v1";
+    pub const LEAD_IDENTIFIED_V2: &str = "lead.identified.v2";
+    pub const LEAD_UPDATED_V1: &str = "lead.updated.v1";
 }
 
 /// The JSON Schema of the whole envelope for `E`, as committed in `proto-events/`.
@@ -62,6 +72,11 @@ pub fn all_schemas() -> Vec<(&'static str, serde_json::Value)> {
             LeadIdentifiedV1::SCHEMA_FILE,
             schema_for::<LeadIdentifiedV1>(),
         ),
+        (
+            LeadIdentifiedV2::SCHEMA_FILE,
+            schema_for::<LeadIdentifiedV2>(),
+        ),
+        (LeadUpdatedV1::SCHEMA_FILE, schema_for::<LeadUpdatedV1>()),
     ]
 }
 

@@ -28,7 +28,7 @@ pub struct SyncRequestedV1 {
 impl Event for SyncRequestedV1 {
     const TYPE: &'static str = "com.cunkebao.leadgen.sync.requested.v1";
     const ROUTING_KEY: &'static str = routing::SYNC_REQUESTED_V1;
-    const SCHEMA_FILE: &'static str = "sync-requested.json";
+    const SCHEMA_FILE: &'static str = "v1/sync-requested.json";
 }
 
 /// A page of orders was fetched from a platform and stored raw.
@@ -48,7 +48,7 @@ pub struct RawOrdersFetchedV1 {
 impl Event for RawOrdersFetchedV1 {
     const TYPE: &'static str = "com.cunkebao.leadgen.orders.fetched.v1";
     const ROUTING_KEY: &'static str = routing::ORDERS_FETCHED_V1;
-    const SCHEMA_FILE: &'static str = "raw-orders-fetched.json";
+    const SCHEMA_FILE: &'static str = "v1/raw-orders-fetched.json";
 }
 
 /// How to reach the buyer, as shown to sales staff: masked, never the full value.
@@ -61,6 +61,10 @@ pub struct ContactSummary {
 }
 
 /// An order's buyer was identified as a lead.
+///
+/// Deprecated by [`crate::LeadIdentifiedV2`] (leads are buyers): still published beside v2,
+/// once per new buyer-lead, with the buyer's latest order in the order fields, until subscribers
+/// have moved (see `proto-events/asyncapi.yaml`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LeadIdentifiedV1 {
@@ -75,13 +79,51 @@ pub struct LeadIdentifiedV1 {
     pub amount: String,
     pub product_info: String,
     pub contact: ContactSummary,
-    pub intention_tags: Vec<IntentionTag>,
+    pub intention_tags: Vec<IntentionTagV1>,
     /// 0–100.
     pub score: u8,
+}
+
+/// The intention tags of version 1, frozen: tags added later (`高价值`, `即将复购`, `沉睡`) are
+/// only in v2 events.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+pub enum IntentionTagV1 {
+    #[serde(rename = "高意向")]
+    High,
+    #[serde(rename = "中意向")]
+    Medium,
+    #[serde(rename = "低意向")]
+    Low,
+    #[serde(rename = "购买过")]
+    Purchased,
+    #[serde(rename = "复购")]
+    Repeat,
+    #[serde(rename = "未支付")]
+    Unpaid,
+    #[serde(rename = "退款售后")]
+    AfterSale,
+}
+
+impl IntentionTagV1 {
+    /// The v1 spelling of a tag, if v1 has it.
+    pub fn from_tag(tag: IntentionTag) -> Option<Self> {
+        match tag {
+            IntentionTag::High => Some(IntentionTagV1::High),
+            IntentionTag::Medium => Some(IntentionTagV1::Medium),
+            IntentionTag::Low => Some(IntentionTagV1::Low),
+            IntentionTag::Purchased => Some(IntentionTagV1::Purchased),
+            IntentionTag::Repeat => Some(IntentionTagV1::Repeat),
+            IntentionTag::Unpaid => Some(IntentionTagV1::Unpaid),
+            IntentionTag::AfterSale => Some(IntentionTagV1::AfterSale),
+            IntentionTag::HighValue | IntentionTag::DueToRepurchase | IntentionTag::Dormant => None,
+        }
+    }
 }
 
 impl Event for LeadIdentifiedV1 {
     const TYPE: &'static str = "com.cunkebao.leadgen.lead.identified.v1";
     const ROUTING_KEY: &'static str = routing::LEAD_IDENTIFIED_V1;
-    const SCHEMA_FILE: &'static str = "lead-identified.json";
+    const SCHEMA_FILE: &'static str = "v1/lead-identified.json";
 }

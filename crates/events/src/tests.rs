@@ -11,7 +11,7 @@ fn proto_dir() -> PathBuf {
 #[test]
 fn committed_schemas_match_the_rust_types() {
     for (file, generated) in all_schemas() {
-        let path = proto_dir().join("schemas/v1").join(file);
+        let path = proto_dir().join("schemas").join(file);
         let committed = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("{} missing ({e}); run `leadctl schemas`", path.display()));
         let committed: serde_json::Value = serde_json::from_str(&committed).unwrap();
@@ -23,19 +23,24 @@ fn committed_schemas_match_the_rust_types() {
 }
 
 fn example<E: Event>(file: &str) -> CloudEvent<E> {
-    let path = proto_dir().join("examples/v1").join(file);
+    let path = proto_dir().join("examples").join(file);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     CloudEvent::<E>::from_slice(text.as_bytes()).unwrap_or_else(|e| panic!("{file}: {e}"))
 }
 
 #[test]
 fn committed_examples_parse_as_their_events() {
-    let e = example::<SyncRequestedV1>("sync-requested.json");
+    let e = example::<SyncRequestedV1>("v1/sync-requested.json");
     assert_eq!(e.data.platform_type, leadgen_domain::PlatformType::Taobao);
-    let e = example::<RawOrdersFetchedV1>("raw-orders-fetched.json");
+    let e = example::<RawOrdersFetchedV1>("v1/raw-orders-fetched.json");
     assert!(!e.data.raw_order_ids.is_empty());
-    let e = example::<LeadIdentifiedV1>("lead-identified.json");
+    let e = example::<LeadIdentifiedV1>("v1/lead-identified.json");
     assert!(e.data.contact.masked.contains('*'));
+    let e = example::<LeadIdentifiedV2>("v2/lead-identified.json");
+    assert!(e.data.lead.contact.masked.contains('*'));
+    assert!(!e.data.lead.reasons.is_empty());
+    let e = example::<LeadUpdatedV1>("v1/lead-updated.json");
+    assert!(!e.data.changes.is_empty());
 }
 
 #[test]

@@ -9,6 +9,7 @@
 //!   rows wait behind it, so one relay publishes a producer's events in order. (Several relay
 //!   replicas would not keep that order; consumers do not depend on it.) A crash after
 //!   the confirm and before the commit publishes the row again: consumers dedupe by event id.
+//! - [`Batch`] collects a unit of work's events and enqueues them with one statement.
 //! - [`mark_processed`] records `(consumer, message id)` in the consumer's transaction; `false`
 //!   means the message was already handled and must change nothing.
 
@@ -56,6 +57,60 @@ pub async fn enqueue<E: Event>(
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// Events collected during a unit of work, written into the outbox by one statement
+/// ([`Batch::enqueue`]), in the order they were pushed.
+#[derive(Debug, Default)]
+pub struct Batch {
+    rows: Vec<(uuid::Uuid, &'static str, serde_json::Value)>,
+}
+
+impl Batch {
+    pub fn push<E: Event>(&mut self, event: &CloudEvent<E>) -> Result<(), OutboxError> {
+        self.rows
+            .push((event.id, E::ROUTING_KEY, serde_json::to_value(event)?));
+        Ok(())
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Writes every pushed event on `conn` (inside the caller's transaction), with the current
+    /// trace context.
+    pub async fn enqueue(
+        self,
+        conn: &mut AsyncPgConnection,
+        producer: &str,
+    ) -> Result<(), OutboxError> {
+        if self.rows.is_empty() {
+            return Ok(());
+        }
+        let headers = serde_json::to_value(leadgen_telemetry::inject_current())?;
+        let values: Vec<_> = self
+            .rows
+            .into_iter()
+            .map(|(id, key, payload)| {
+                (
+                    t_outbox::event_id.eq(id),
+                    t_outbox::producer.eq(producer),
+                    t_outbox::routing_key.eq(key),
+                    t_outbox::payload.eq(payload),
+                    t_outbox::headers.eq(headers.clone()),
+                )
+            })
+            .collect();
+        diesel::insert_into(t_outbox::table)
+            .values(values)
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
 }
 
 /// Records that `consumer` handled `message_id`; `false` when it already had.

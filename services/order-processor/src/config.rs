@@ -1,5 +1,6 @@
 //! order-processor's configuration.
 
+use chrono::{DateTime, Utc};
 use leadgen_settings::{
     AmqpSettings, CryptoSettings, DatabaseSettings, HttpSettings, OutboxSettings, TelemetrySettings,
 };
@@ -25,16 +26,62 @@ pub struct ProcessingSettings {
     /// Give up on the broker after this long without a connection.
     #[serde(default = "default_give_up")]
     pub broker_give_up_secs: u64,
+    /// Raw orders still `PENDING` this long after they were stored are processed by the sweep.
+    #[serde(default = "default_pending_after")]
+    pub pending_after_secs: u64,
+    /// How often the sweep looks for pending raw orders.
+    #[serde(default = "default_sweep_interval")]
+    pub sweep_interval_secs: u64,
+    /// Raw orders per sweep transaction.
+    #[serde(default = "default_sweep_batch")]
+    pub sweep_batch_size: i64,
+    /// How often the rescore looks for shops to rescore.
+    #[serde(default = "default_rescore_interval")]
+    pub rescore_interval_ms: u64,
+    /// A shop is rescored once its leads stopped changing for this long…
+    #[serde(default = "default_rescore_settle")]
+    pub rescore_settle_ms: u64,
+    /// …or, while changes keep coming, at least this often.
+    #[serde(default = "default_rescore_max_wait")]
+    pub rescore_max_wait_secs: u64,
+    /// Score as of this instant instead of the start of the current Beijing day (replays, tests).
+    #[serde(default)]
+    pub score_as_of: Option<DateTime<Utc>>,
 }
 
 impl Default for ProcessingSettings {
     fn default() -> Self {
         ProcessingSettings {
             broker_give_up_secs: default_give_up(),
+            pending_after_secs: default_pending_after(),
+            sweep_interval_secs: default_sweep_interval(),
+            sweep_batch_size: default_sweep_batch(),
+            rescore_interval_ms: default_rescore_interval(),
+            rescore_settle_ms: default_rescore_settle(),
+            rescore_max_wait_secs: default_rescore_max_wait(),
+            score_as_of: None,
         }
     }
 }
 
 fn default_give_up() -> u64 {
     300
+}
+fn default_pending_after() -> u64 {
+    600
+}
+fn default_sweep_interval() -> u64 {
+    30
+}
+fn default_sweep_batch() -> i64 {
+    200
+}
+fn default_rescore_interval() -> u64 {
+    1000
+}
+fn default_rescore_settle() -> u64 {
+    2000
+}
+fn default_rescore_max_wait() -> u64 {
+    60
 }

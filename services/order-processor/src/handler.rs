@@ -1,32 +1,25 @@
 //! The `RawOrdersFetched` consumer: per message one transaction that records the message id,
-//! processes every named order, enqueues a `LeadIdentified` per new lead and marks the raw rows
-//! processed. Commit, then ack: a redelivered message finds its id in the ledger and does nothing.
+//! processes the named orders as one [`batch`](crate::batch), enqueues the lead events and writes
+//! the operation log. Commit, then ack: a redelivered message finds its id in the ledger and
+//! does nothing.
 
 use std::sync::Arc;
 
-use diesel_async::AsyncConnection as _;
-use leadgen_crypto::Sealer;
+use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 use leadgen_db::oplog::{self, Entry, Operator};
 use leadgen_db::{DbPool, ScopedFutureExt as _};
 use leadgen_events::{CloudEvent, RawOrdersFetchedV1};
 use leadgen_messaging::{Handler, Incoming, Outcome};
+use leadgen_outbox::Batch;
 
 use crate::SERVICE;
-use crate::processing::{self, Processed};
-use crate::repo::raw_orders;
+use crate::batch::{self, Summary};
+use crate::processor::Processor;
+use crate::repo::raw_orders::{self, RawRow};
 
 pub struct RawOrdersHandler {
     pub pool: DbPool,
-    pub sealer: Arc<Sealer>,
-}
-
-/// Counts of one message, for the log.
-#[derive(Debug, Default)]
-struct Summary {
-    new_leads: usize,
-    updated_leads: usize,
-    not_leads: usize,
-    unreadable: usize,
+    pub processor: Arc<Processor>,
 }
 
 #[async_trait::async_trait]
@@ -40,9 +33,10 @@ impl Handler for RawOrdersHandler {
             Ok(Some(summary)) => {
                 tracing::info!(
                     sync_task.id = event.data.sync_task_id,
-                    leads.new = summary.new_leads,
-                    leads.updated = summary.updated_leads,
-                    orders.not_leads = summary.not_leads,
+                    orders = summary.orders,
+                    leads.new = summary.new_leads.len(),
+                    leads.updated = summary.updated_leads.len(),
+                    leads.merged = summary.merged_leads.len(),
                     orders.unreadable = summary.unreadable,
                     "Processed raw orders"
                 );
@@ -67,59 +61,53 @@ impl RawOrdersHandler {
         event: &CloudEvent<RawOrdersFetchedV1>,
     ) -> anyhow::Result<Option<Summary>> {
         let mut conn = leadgen_db::conn(&self.pool).await?;
-        let sealer = Arc::clone(&self.sealer);
+        let processor = Arc::clone(&self.processor);
         let message_id = event.id.to_string();
         let tenant = event.tenantid;
-        let data = event.data.clone();
-        let trace_id = leadgen_telemetry::current_trace_id();
+        let ids = event.data.raw_order_ids.clone();
         conn.transaction::<Option<Summary>, anyhow::Error, _>(|conn| {
             async move {
                 if !leadgen_outbox::mark_processed(conn, SERVICE, &message_id).await? {
                     return Ok(None);
                 }
-                let rows = raw_orders::find_many(conn, tenant, &data.raw_order_ids).await?;
-                let mut summary = Summary::default();
-                let (mut done, mut unreadable, mut lead_ids) = (Vec::new(), Vec::new(), Vec::new());
-                for row in &rows {
-                    let order = match processing::open_order(&sealer, row) {
-                        Ok(order) => order,
-                        Err(e) => {
-                            tracing::warn!(raw_order.id = row.id, error = %format!("{e:#}"), "Raw order unreadable; marked MALFORMED");
-                            unreadable.push(row.id);
-                            continue;
-                        }
-                    };
-                    match processing::process(conn, &sealer, row, &order).await? {
-                        Processed::NewLead(lead) => {
-                            lead_ids.push(lead.lead_id.to_string());
-                            let event = CloudEvent::new(SERVICE, tenant, Some(format!("lead/{}", lead.lead_id)), lead);
-                            leadgen_outbox::enqueue(conn, SERVICE, &event).await?;
-                            summary.new_leads += 1;
-                        }
-                        Processed::UpdatedLead(_) => summary.updated_leads += 1,
-                        Processed::NoLead => summary.not_leads += 1,
-                    }
-                    done.push(row.id);
-                }
-                raw_orders::set_status(conn, &done, "PROCESSED").await?;
-                raw_orders::set_status(conn, &unreadable, "MALFORMED").await?;
-                summary.unreadable = unreadable.len();
-                if !lead_ids.is_empty() {
-                    let entry = Entry {
-                        tenant_id: tenant,
-                        service: SERVICE,
-                        operator: &Operator::System,
-                        action: "LEAD_IDENTIFY",
-                        target_type: "LEAD",
-                        target_ids: lead_ids,
-                        result: Ok(()),
-                    };
-                    oplog::record(conn, entry, &trace_id).await?;
-                }
-                Ok(Some(summary))
+                let rows = raw_orders::find_many(conn, tenant, &ids).await?;
+                run_batch(conn, &processor, tenant, &rows).await.map(Some)
             }
             .scope_boxed()
         })
         .await
     }
+}
+
+/// One batch on `conn`'s transaction: process, enqueue the events, log new leads.
+pub async fn run_batch(
+    conn: &mut AsyncPgConnection,
+    processor: &Processor,
+    tenant: i64,
+    rows: &[RawRow],
+) -> anyhow::Result<Summary> {
+    let mut events = Batch::default();
+    let ctx = processor.context();
+    let summary = batch::process(conn, &ctx, tenant, rows, &mut events).await?;
+    events.enqueue(conn, SERVICE).await?;
+    let trace_id = leadgen_telemetry::current_trace_id();
+    for (action, ids) in [
+        ("LEAD_IDENTIFY", &summary.new_leads),
+        ("LEAD_MERGE", &summary.merged_leads),
+    ] {
+        if ids.is_empty() {
+            continue;
+        }
+        let entry = Entry {
+            tenant_id: tenant,
+            service: SERVICE,
+            operator: &Operator::System,
+            action,
+            target_type: "LEAD",
+            target_ids: ids.iter().map(ToString::to_string).collect(),
+            result: Ok(()),
+        };
+        oplog::record(conn, entry, &trace_id).await?;
+    }
+    Ok(summary)
 }

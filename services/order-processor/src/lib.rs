@@ -1,16 +1,26 @@
 //! order-processor: the design's `OrderProcessingService` (design 4.4).
 //!
 //! - [`handler`] — the `RawOrdersFetched` consumer; one transaction per message.
-//! - [`processing`] — one raw order → processed order → lead (rules in `leadgen_domain::lead`).
-//! - [`repo`] — `t_ecom_order_processed` and `t_order_lead` (owned here) and the documented
-//!   coupling to sync-worker's `t_ecom_order_raw` ([`repo::raw_orders`]).
+//! - [`batch`] — the unit of work: raw orders → processed orders → buyer-leads rebuilt from all
+//!   of each buyer's orders (rules in `leadgen_domain::{buyer, scoring, lead}`).
+//! - [`orders`] and [`lead_record`] — one order's identities and processed row; a buyer's lead row
+//!   and event snapshot.
+//! - [`rescore`] — re-ranks and rescores a shop's buyers once its leads settle, and daily.
+//! - [`sweep`] — processes raw orders left pending (lost pages, rebuilds, the migration).
+//! - [`repo`] — `t_ecom_order_processed`, `t_order_lead`, `t_lead_identity`, `t_lead_shop_stats`
+//!   (owned here) and the documented coupling to sync-worker's `t_ecom_order_raw`.
 //! - [`startup`] — [`Application`].
 
+pub mod batch;
 pub mod config;
 pub mod handler;
-pub mod processing;
+pub mod lead_record;
+pub mod orders;
+pub mod processor;
 pub mod repo;
+pub mod rescore;
 pub mod startup;
+pub mod sweep;
 
 pub use config::Settings;
 pub use startup::Application;

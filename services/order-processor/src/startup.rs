@@ -8,12 +8,16 @@ use leadgen_events::routing;
 use leadgen_messaging::consumer::ConsumeOptions;
 use leadgen_messaging::{Broker, QueueSpec};
 use leadgen_outbox::Relay;
-use leadgen_runtime::{Dependencies, Process};
+use leadgen_runtime::{Background, Dependencies, Process};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 use crate::SERVICE;
 use crate::config::Settings;
 use crate::handler::RawOrdersHandler;
+use crate::processor::Processor;
+use crate::rescore::Rescore;
+use crate::sweep::Sweep;
 
 /// The queue this service consumes.
 pub fn queue() -> QueueSpec {
@@ -35,6 +39,15 @@ impl Application {
             .await
             .context("connecting to the broker")?;
         let sealer = leadgen_runtime::sealer(&settings.crypto).context("loading the data key")?;
+        let indexer = leadgen_runtime::blind_indexer(&settings.crypto)
+            .context("loading the blind-index key ([crypto] blind_index_key)")?;
+        let processing = &settings.processing;
+        let processor = Arc::new(Processor {
+            sealer,
+            indexer,
+            as_of: processing.score_as_of,
+            external_scorer: false,
+        });
         let readiness = Arc::new(Dependencies {
             pool: pool.clone(),
             broker: Some(Arc::clone(&broker)),
@@ -54,6 +67,37 @@ impl Application {
             delivery_limit: settings.amqp.delivery_limit,
             give_up_after: Duration::from_secs(settings.processing.broker_give_up_secs),
         };
+        let sweep = Sweep {
+            pool: pool.clone(),
+            processor: Arc::clone(&processor),
+            pending_after: Duration::from_secs(processing.pending_after_secs),
+            interval: Duration::from_secs(processing.sweep_interval_secs),
+            batch_size: processing.sweep_batch_size,
+        };
+        let rescore = Rescore {
+            pool: pool.clone(),
+            processor: Arc::clone(&processor),
+            interval: Duration::from_millis(processing.rescore_interval_ms),
+            settle: Duration::from_millis(processing.rescore_settle_ms),
+            max_wait: Duration::from_secs(processing.rescore_max_wait_secs),
+            lease: Duration::from_secs(300),
+        };
+        let background: Vec<Background> = vec![
+            Box::new(|token| {
+                Box::pin(
+                    sweep
+                        .run(token)
+                        .instrument(tracing::info_span!("pending_sweep")),
+                )
+            }),
+            Box::new(|token| {
+                Box::pin(
+                    rescore
+                        .run(token)
+                        .instrument(tracing::info_span!("rescore")),
+                )
+            }),
+        ];
         let process = Process {
             server,
             relay: Some(Relay::new(
@@ -63,8 +107,8 @@ impl Application {
                 settings.outbox.clone(),
             )),
             broker: Some(broker),
-            consumer: Some((Arc::new(RawOrdersHandler { pool, sealer }), consume)),
-            background: Vec::new(),
+            consumer: Some((Arc::new(RawOrdersHandler { pool, processor }), consume)),
+            background,
         };
         Ok(Application { port, process })
     }

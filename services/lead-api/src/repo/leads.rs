@@ -1,5 +1,6 @@
-//! The documented read-only coupling to order-processor's `t_order_lead`. Every query is scoped
-//! by tenant; the sealed contact column is never read here.
+//! The documented read-only coupling to order-processor's `t_order_lead`: one row per buyer.
+//! Every query is scoped by tenant and leaves out leads merged into another; the sealed contact
+//! column is never read here.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -24,6 +25,12 @@ pub struct LeadRow {
     pub score: i16,
     pub process_status: String,
     pub create_time: DateTime<Utc>,
+    pub order_count: i32,
+    pub paid_total_fen: i64,
+    pub last_order_time: DateTime<Utc>,
+    pub score_reasons: serde_json::Value,
+    pub model_version: String,
+    pub contact_validity_reason: serde_json::Value,
 }
 
 /// Filters of GET leads.
@@ -38,7 +45,14 @@ pub struct LeadFilter {
 }
 
 /// Sort fields GET leads accepts.
-pub const SORT_FIELDS: &[&str] = &["orderTime", "createTime", "score", "amount"];
+pub const SORT_FIELDS: &[&str] = &[
+    "orderTime",
+    "createTime",
+    "score",
+    "amount",
+    "totalAmount",
+    "lastOrderTime",
+];
 
 fn escape_like(text: &str) -> String {
     text.replace('\\', "\\\\")
@@ -54,7 +68,10 @@ pub async fn list(
     paging: Paging,
 ) -> QueryResult<(Vec<LeadRow>, i64)> {
     let query = || {
-        let mut q = lead::table.filter(lead::tenant_id.eq(tenant)).into_boxed();
+        let mut q = lead::table
+            .filter(lead::tenant_id.eq(tenant))
+            .filter(lead::merged_into.is_null())
+            .into_boxed();
         if let Some(p) = filter.platform_id {
             q = q.filter(lead::platform_id.eq(p));
         }
@@ -83,6 +100,10 @@ pub async fn list(
         ("score", SortOrder::Desc) => query().order(lead::score.desc()),
         ("amount", SortOrder::Asc) => query().order(lead::amount_fen.asc()),
         ("amount", SortOrder::Desc) => query().order(lead::amount_fen.desc()),
+        ("totalAmount", SortOrder::Asc) => query().order(lead::paid_total_fen.asc()),
+        ("totalAmount", SortOrder::Desc) => query().order(lead::paid_total_fen.desc()),
+        ("lastOrderTime", SortOrder::Asc) => query().order(lead::last_order_time.asc()),
+        ("lastOrderTime", SortOrder::Desc) => query().order(lead::last_order_time.desc()),
         (_, SortOrder::Asc) => query().order(lead::order_time.asc()),
         (_, SortOrder::Desc) => query().order(lead::order_time.desc()),
     };

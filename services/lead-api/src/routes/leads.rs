@@ -1,5 +1,8 @@
-//! `GET /leads` (design 2.5). `intentionTags` accepts `a&intentionTags=b` and `a,b`; a lead
-//! matches when it carries every tag asked for.
+//! `GET /leads` (design 2.5) over buyer-leads: one record per buyer. `orderId`, `orderTime`,
+//! `amount` and `productInfo` describe the buyer's latest order; `orderCount`, `totalAmount`
+//! (paid and kept), `lastOrderTime`, `score`, `scoreReasons` and `contactValidity` the buyer.
+//! `intentionTags` accepts `a&intentionTags=b` and `a,b`; a lead matches when it carries every
+//! tag asked for.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -29,6 +32,14 @@ pub struct LeadView {
     pub score: i16,
     pub process_status: String,
     pub create_time: DateTime<Utc>,
+    pub order_count: i32,
+    pub total_amount: String,
+    pub last_order_time: DateTime<Utc>,
+    /// `[{code, text}]`: why the score is what it is.
+    pub score_reasons: serde_json::Value,
+    pub model_version: String,
+    /// `{validity, code, reason}`: whether the contact reaches the buyer.
+    pub contact_validity: serde_json::Value,
 }
 
 fn parse_i64(name: &str, v: &str) -> Result<i64, ApiError> {
@@ -112,6 +123,12 @@ pub async fn list(
             score: r.score,
             process_status: r.process_status,
             create_time: r.create_time,
+            order_count: r.order_count,
+            total_amount: Money::from_fen(r.paid_total_fen).to_string(),
+            last_order_time: r.last_order_time,
+            score_reasons: r.score_reasons,
+            model_version: r.model_version,
+            contact_validity: r.contact_validity_reason,
         })
         .collect();
     Ok(leadgen_http::ok(Page::new(records, total, paging)))

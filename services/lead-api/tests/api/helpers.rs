@@ -230,6 +230,22 @@ impl TestApp {
             .await
             .expect("insert processed order");
         let tags: Vec<String> = lead.tags.iter().map(|t| (*t).to_owned()).collect();
+        // The buyer's aggregate as order-processor computes it (leadgen_domain::buyer).
+        let facts = leadgen_domain::buyer::OrderFacts {
+            platform_id: lead.platform_id,
+            order_id: lead.order_id.to_owned(),
+            status: leadgen_domain::NeutralStatus::Paid,
+            created_at: lead.order_time,
+            paid_at: Some(lead.order_time),
+            amount: leadgen_domain::Money::from_fen(lead.amount_fen),
+            refunded: false,
+            product: lead.product_info.to_owned(),
+        };
+        let aggregate = leadgen_domain::buyer::aggregate(&[facts]).expect("one order");
+        let validity = leadgen_domain::validity::filter_contact_info(
+            &leadgen_domain::ContactField::phone(lead.contact_masked).expect("a contact"),
+            lead.order_time,
+        );
         diesel::insert_into(t_order_lead::table)
             .values((
                 t_order_lead::tenant_id.eq(lead.tenant),
@@ -248,6 +264,21 @@ impl TestApp {
                 t_order_lead::score.eq(lead.score),
                 t_order_lead::process_status.eq(lead.process_status),
                 t_order_lead::create_time.eq(lead.create_time),
+                t_order_lead::order_count.eq(1),
+                t_order_lead::paid_order_count.eq(1),
+                t_order_lead::paid_total_fen.eq(lead.amount_fen),
+                t_order_lead::last_order_time.eq(lead.order_time),
+                t_order_lead::aggregate.eq(serde_json::to_value(&aggregate).expect("json")),
+                t_order_lead::intention.eq(lead.score),
+                t_order_lead::score_reasons
+                    .eq(serde_json::json!([{"code": "ONE_PURCHASE", "text": "仅购买过1次"}])),
+                t_order_lead::model_version.eq(leadgen_domain::scoring::MODEL_VERSION),
+                t_order_lead::scored_by.eq("BUILTIN"),
+                (
+                    t_order_lead::contact_validity.eq(validity.validity.as_str()),
+                    t_order_lead::contact_validity_reason
+                        .eq(serde_json::to_value(&validity).expect("json")),
+                ),
             ))
             .returning(t_order_lead::id)
             .get_result(&mut conn)

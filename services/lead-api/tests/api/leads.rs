@@ -16,7 +16,7 @@ use crate::helpers::{
 /// |---|---|---|---|---|---|---|---|
 /// | l1 | 05-01 02:00 | 138****0001 | 199.00 | 高价值, 复购 | 80 | PENDING | 05-10 |
 /// | l2 | 05-02 02:00 | *******5678 | 128.50 | 复购 | 60 | PROCESSED | 05-09 |
-/// | l3 | 05-03 02:00 | 139****5678 | 0.07 | 高价值, 新客 | 95 | INVALID | 05-08 |
+/// | l3 | 05-03 02:00 | 139****5678 | 0.07 | 高价值, 沉睡 | 95 | INVALID | 05-08 |
 /// | l4 | 04-30 15:59:59 | 150****9999 | 1000.00 | — | 30 | PENDING | 05-11 |
 struct Seeded {
     p1: i64,
@@ -79,7 +79,7 @@ async fn seed(app: &TestApp) -> Seeded {
                 contact_kind: "MASKED",
                 product_info: "数据线 x1",
                 amount_fen: 7,
-                tags: &["高价值", "新客"],
+                tags: &["高价值", "沉睡"],
                 score: 95,
                 process_status: "INVALID",
                 create_time: at("2024-05-08T00:00:00Z"),
@@ -180,10 +180,28 @@ async fn leads_render_masked_contacts_yuan_amounts_and_utc_times() {
         "score",
         "processStatus",
         "createTime",
+        // Buyer-lead fields: the buyer's aggregate and why it scored so.
+        "orderCount",
+        "totalAmount",
+        "lastOrderTime",
+        "scoreReasons",
+        "modelVersion",
+        "contactValidity",
     ]
     .into_iter()
     .collect();
     assert_eq!(keys, expected);
+    assert_eq!(l1["orderCount"], 1);
+    assert_eq!(l1["totalAmount"], "199.00");
+    assert_eq!(l1["lastOrderTime"], "2024-05-01T02:00:00Z");
+    assert_eq!(l1["scoreReasons"][0]["code"], "ONE_PURCHASE");
+    assert_eq!(l1["modelVersion"], leadgen_domain::scoring::MODEL_VERSION);
+    assert_eq!(l1["contactValidity"]["validity"], "MASKED");
+    assert!(
+        l1["contactValidity"]["reason"]
+            .as_str()
+            .is_some_and(|r| !r.is_empty())
+    );
     assert_eq!(l1["orderId"], "O-1");
     assert_eq!(l1["platformId"], s.p1);
     assert_eq!(l1["platformType"], "TAOBAO");
@@ -366,7 +384,7 @@ async fn leads_filter_by_intention_tags_requiring_every_tag() {
         vec![s.l1]
     );
     assert_eq!(
-        found(&app, 1, &[("intentionTags", "高价值, 新客")]).await,
+        found(&app, 1, &[("intentionTags", "高价值, 沉睡")]).await,
         vec![s.l3]
     );
     // The bracket form some front-end libraries send.
@@ -374,13 +392,13 @@ async fn leads_filter_by_intention_tags_requiring_every_tag() {
         found(
             &app,
             1,
-            &[("intentionTags[]", "高价值"), ("intentionTags[]", "新客")]
+            &[("intentionTags[]", "高价值"), ("intentionTags[]", "沉睡")]
         )
         .await,
         vec![s.l3]
     );
     assert!(
-        found(&app, 1, &[("intentionTags", "复购,新客")])
+        found(&app, 1, &[("intentionTags", "复购,沉睡")])
             .await
             .is_empty()
     );

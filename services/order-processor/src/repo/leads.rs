@@ -1,14 +1,17 @@
-//! `t_order_lead` (owned by order-processor; lead-api reads it).
+//! `t_order_lead` (owned by order-processor; lead-api reads it): one row per buyer.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::Bool;
+use diesel::sql_types::Int8;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_db::schema::t_order_lead as lead;
 
-#[derive(Debug, Insertable)]
+/// Every column order-processor computes for a lead.
+#[derive(Debug, Clone, Insertable, Queryable, Selectable)]
 #[diesel(table_name = lead)]
-pub struct LeadUpsert {
+#[diesel(check_for_backend(diesel::pg::Pg))]
+pub struct LeadRow {
+    pub id: i64,
     pub tenant_id: i64,
     pub platform_id: i64,
     pub platform_type: String,
@@ -23,17 +26,92 @@ pub struct LeadUpsert {
     pub order_time: DateTime<Utc>,
     pub intention_tags: Vec<String>,
     pub score: i16,
+    pub process_status: String,
+    pub order_count: i32,
+    pub paid_order_count: i32,
+    pub paid_total_fen: i64,
+    pub last_order_time: DateTime<Utc>,
+    pub aggregate: serde_json::Value,
+    pub intention: i16,
+    pub score_reasons: serde_json::Value,
+    pub model_version: String,
+    pub scored_by: String,
+    pub external_pending: bool,
+    pub contact_validity: String,
+    pub contact_validity_reason: serde_json::Value,
+    pub version: i32,
 }
 
-/// Inserts a lead, or refreshes the order-derived fields of an existing one (sales staff's
-/// `process_status` is kept). Returns the id and whether the lead is new.
-pub async fn upsert(conn: &mut AsyncPgConnection, row: &LeadUpsert) -> QueryResult<(i64, bool)> {
+/// A locked lead as it was before this unit of work.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = lead)]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+pub struct LeadState {
+    pub id: i64,
+    pub platform_id: i64,
+    pub process_status: String,
+    pub version: i32,
+    pub score: i16,
+    pub intention_tags: Vec<String>,
+    pub contact_validity: String,
+    pub merged_into: Option<i64>,
+}
+
+/// `n` new lead ids.
+pub async fn allocate_ids(conn: &mut AsyncPgConnection, n: usize) -> QueryResult<Vec<i64>> {
+    #[derive(QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = Int8)]
+        id: i64,
+    }
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<Id> = diesel::sql_query(
+        "SELECT nextval('t_order_lead_id_seq') AS id FROM generate_series(1, $1)",
+    )
+    .bind::<Int8, _>(i64::try_from(n).unwrap_or(i64::MAX))
+    .load(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| r.id).collect())
+}
+
+/// Locks `ids` in id order (so concurrent units of work never deadlock) and reads their state.
+pub async fn lock(
+    conn: &mut AsyncPgConnection,
+    tenant: i64,
+    ids: &[i64],
+) -> QueryResult<Vec<LeadState>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    lead::table
+        .filter(lead::tenant_id.eq(tenant))
+        .filter(lead::id.eq_any(ids))
+        .order(lead::id.asc())
+        .for_update()
+        .select(LeadState::as_select())
+        .load(conn)
+        .await
+}
+
+/// Inserts new leads and rewrites existing ones (one statement, in id order).
+pub async fn upsert_many(conn: &mut AsyncPgConnection, rows: &mut [LeadRow]) -> QueryResult<usize> {
     use diesel::upsert::excluded;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    rows.sort_by_key(|r| r.id);
     diesel::insert_into(lead::table)
-        .values(row)
-        .on_conflict(lead::raw_order_id)
+        .values(&*rows)
+        .on_conflict(lead::id)
         .do_update()
         .set((
+            lead::platform_id.eq(excluded(lead::platform_id)),
+            lead::platform_type.eq(excluded(lead::platform_type)),
+            lead::order_id.eq(excluded(lead::order_id)),
+            lead::raw_order_id.eq(excluded(lead::raw_order_id)),
+            lead::processed_order_id.eq(excluded(lead::processed_order_id)),
             lead::contact_info.eq(excluded(lead::contact_info)),
             lead::contact_masked.eq(excluded(lead::contact_masked)),
             lead::contact_kind.eq(excluded(lead::contact_kind)),
@@ -42,9 +120,73 @@ pub async fn upsert(conn: &mut AsyncPgConnection, row: &LeadUpsert) -> QueryResu
             lead::order_time.eq(excluded(lead::order_time)),
             lead::intention_tags.eq(excluded(lead::intention_tags)),
             lead::score.eq(excluded(lead::score)),
+            lead::process_status.eq(excluded(lead::process_status)),
+            lead::order_count.eq(excluded(lead::order_count)),
+            lead::paid_order_count.eq(excluded(lead::paid_order_count)),
+            lead::paid_total_fen.eq(excluded(lead::paid_total_fen)),
+            lead::last_order_time.eq(excluded(lead::last_order_time)),
+            lead::aggregate.eq(excluded(lead::aggregate)),
+            lead::intention.eq(excluded(lead::intention)),
+            lead::score_reasons.eq(excluded(lead::score_reasons)),
+            lead::model_version.eq(excluded(lead::model_version)),
+            lead::scored_by.eq(excluded(lead::scored_by)),
+            lead::external_pending.eq(excluded(lead::external_pending)),
+            lead::contact_validity.eq(excluded(lead::contact_validity)),
+            lead::contact_validity_reason.eq(excluded(lead::contact_validity_reason)),
+            lead::version.eq(excluded(lead::version)),
             lead::update_time.eq(diesel::dsl::now),
         ))
-        .returning((lead::id, diesel::dsl::sql::<Bool>("(xmax = 0)")))
-        .get_result(conn)
+        .execute(conn)
+        .await
+}
+
+/// Marks `merged` as merged into `into` (their ids keep resolving), and re-points leads that had
+/// merged into them.
+pub async fn mark_merged(
+    conn: &mut AsyncPgConnection,
+    merged: &[i64],
+    into: i64,
+) -> QueryResult<()> {
+    diesel::update(lead::table.filter(lead::id.eq_any(merged)))
+        .set((
+            lead::merged_into.eq(into),
+            lead::version.eq(lead::version + 1),
+            lead::update_time.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await?;
+    diesel::update(lead::table.filter(lead::merged_into.eq_any(merged)))
+        .set(lead::merged_into.eq(into))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The live leads of one rank group (a shop), in id order.
+pub async fn of_shop(conn: &mut AsyncPgConnection, platform_id: i64) -> QueryResult<Vec<LeadRow>> {
+    lead::table
+        .filter(lead::platform_id.eq(platform_id))
+        .filter(lead::merged_into.is_null())
+        .order(lead::id.asc())
+        .select(LeadRow::as_select())
+        .load(conn)
+        .await
+}
+
+/// Locks the live leads of `ids` in id order and answers their versions.
+pub async fn lock_versions(
+    conn: &mut AsyncPgConnection,
+    ids: &[i64],
+) -> QueryResult<Vec<(i64, i32)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    lead::table
+        .filter(lead::id.eq_any(ids))
+        .filter(lead::merged_into.is_null())
+        .order(lead::id.asc())
+        .for_update()
+        .select((lead::id, lead::version))
+        .load(conn)
         .await
 }

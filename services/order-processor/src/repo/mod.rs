@@ -1,5 +1,8 @@
-//! order-processor's queries.
+//! order-processor's queries, one module per table.
 
+pub mod identities;
 pub mod leads;
+pub mod legacy;
 pub mod processed;
 pub mod raw_orders;
+pub mod shop_stats;

@@ -1,5 +1,5 @@
-//! The documented coupling to sync-worker's `t_ecom_order_raw`: read the rows an event names,
-//! and set their `process_status`.
+//! The documented coupling to sync-worker's `t_ecom_order_raw`: read the rows an event names (or
+//! the sweep finds still pending), and set their `process_status`.
 
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -17,7 +17,7 @@ pub struct RawRow {
     pub normalized: Option<String>,
 }
 
-/// The rows of `ids` that belong to `tenant`, oldest order first.
+/// The rows of `ids` that belong to `tenant`, in id order.
 pub async fn find_many(
     conn: &mut AsyncPgConnection,
     tenant: i64,
@@ -26,7 +26,38 @@ pub async fn find_many(
     raw::table
         .filter(raw::tenant_id.eq(tenant))
         .filter(raw::id.eq_any(ids))
-        .order((raw::order_created_at.asc(), raw::id.asc()))
+        .order(raw::id.asc())
+        .select(RawRow::as_select())
+        .load(conn)
+        .await
+}
+
+/// Claims up to `limit` rows of one tenant left `PENDING` since before `before` (skipping rows
+/// another transaction holds), in id order.
+pub async fn claim_pending(
+    conn: &mut AsyncPgConnection,
+    before: chrono::DateTime<chrono::Utc>,
+    limit: i64,
+) -> QueryResult<Vec<RawRow>> {
+    let first: Option<i64> = raw::table
+        .filter(raw::process_status.eq("PENDING"))
+        .filter(raw::sync_time.lt(before))
+        .order(raw::id.asc())
+        .select(raw::tenant_id)
+        .first(conn)
+        .await
+        .optional()?;
+    let Some(tenant) = first else {
+        return Ok(Vec::new());
+    };
+    raw::table
+        .filter(raw::tenant_id.eq(tenant))
+        .filter(raw::process_status.eq("PENDING"))
+        .filter(raw::sync_time.lt(before))
+        .order(raw::id.asc())
+        .limit(limit)
+        .for_update()
+        .skip_locked()
         .select(RawRow::as_select())
         .load(conn)
         .await
@@ -37,6 +68,9 @@ pub async fn set_status(
     ids: &[i64],
     status: &str,
 ) -> QueryResult<usize> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
     diesel::update(raw::table.filter(raw::id.eq_any(ids)))
         .set(raw::process_status.eq(status))
         .execute(conn)

@@ -1,0 +1,126 @@
+//! Buyer-lead events: `LeadIdentified` v2 (a new buyer-lead) and `LeadUpdated` v1 (a lead's score,
+//! tags, contact validity or status changed). Both carry the same [`BuyerLead`] snapshot with the
+//! score's reasons and model version, and never a clear contact.
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use leadgen_domain::scoring::Reason;
+use leadgen_domain::validity::Validity;
+use leadgen_domain::{IntentionTag, LeadProcessStatus, PlatformType};
+
+use crate::payloads::ContactSummary;
+use crate::{Event, routing};
+
+/// Which scorer produced a lead's intention.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ScoredBy {
+    /// The built-in model (`leadgen_domain::scoring`).
+    Builtin,
+    /// The configured external scorer (`predictIntention` over HTTP).
+    External,
+}
+
+impl ScoredBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScoredBy::Builtin => "BUILTIN",
+            ScoredBy::External => "EXTERNAL",
+        }
+    }
+}
+
+/// How reachable the buyer is, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ContactValiditySummary {
+    pub validity: Validity,
+    pub code: String,
+    pub reason: String,
+}
+
+/// A buyer-lead as other teams see it: one buyer within a tenant, all of their orders summed up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BuyerLead {
+    pub lead_id: i64,
+    /// The shop of the buyer's latest order (the buyer is ranked among this shop's buyers).
+    pub platform_id: i64,
+    pub platform_type: PlatformType,
+    /// The platform's id of the buyer's latest order.
+    pub latest_order_id: String,
+    pub latest_order_time: DateTime<Utc>,
+    pub order_count: u32,
+    pub paid_order_count: u32,
+    /// Decimal yuan paid and kept (refunded orders excluded), e.g. `"597.00"`.
+    pub paid_total: String,
+    pub after_sale_count: u32,
+    pub unpaid_count: u32,
+    pub first_order_time: DateTime<Utc>,
+    pub last_order_time: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_paid_time: Option<DateTime<Utc>>,
+    /// Mean days between the buyer's payments; absent with fewer than two.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean_gap_days: Option<f64>,
+    pub last_product: String,
+    pub contact: ContactSummary,
+    pub contact_validity: ContactValiditySummary,
+    /// 0–100.
+    pub score: u8,
+    /// 0–100, the intention part of the score.
+    pub intention: u8,
+    pub intention_tags: Vec<IntentionTag>,
+    /// Why: machine codes with short Chinese sentences.
+    pub reasons: Vec<Reason>,
+    pub model_version: String,
+    pub scored_by: ScoredBy,
+    pub process_status: LeadProcessStatus,
+    /// Increases with every change of the lead; consumers keep the highest they have seen.
+    pub version: i32,
+}
+
+/// A buyer was identified as a new lead.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LeadIdentifiedV2 {
+    pub lead: BuyerLead,
+}
+
+impl Event for LeadIdentifiedV2 {
+    const TYPE: &'static str = "com.cunkebao.leadgen.lead.identified.v2";
+    const ROUTING_KEY: &'static str = routing::LEAD_IDENTIFIED_V2;
+    const SCHEMA_FILE: &'static str = "v2/lead-identified.json";
+}
+
+/// What changed in a lead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum LeadChange {
+    Score,
+    Tags,
+    ContactValidity,
+    Status,
+    /// Other leads turned out to be this buyer and merged into it; see `mergedLeadIds`.
+    Merged,
+}
+
+/// A lead's score, tags, contact validity or status changed, or other leads merged into it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LeadUpdatedV1 {
+    pub lead: BuyerLead,
+    pub changes: Vec<LeadChange>,
+    /// With `MERGED`: leads that were the same buyer. They are gone from lists, and their ids
+    /// now resolve to this lead.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_lead_ids: Vec<i64>,
+}
+
+impl Event for LeadUpdatedV1 {
+    const TYPE: &'static str = "com.cunkebao.leadgen.lead.updated.v1";
+    const ROUTING_KEY: &'static str = routing::LEAD_UPDATED_V1;
+    const SCHEMA_FILE: &'static str = "v1/lead-updated.json";
+}

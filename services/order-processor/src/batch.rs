@@ -1,0 +1,439 @@
+//! The unit of work: a batch of raw orders (one `RawOrdersFetched` page, or what the pending
+//! sweep found) → processed orders → their buyers' leads, rebuilt from all of each buyer's
+//! orders. Set-based: a handful of statements per batch, none per order.
+//!
+//! Runs on the caller's transaction. Concurrent batches (two replicas) serialize per buyer:
+//! each takes transaction-level advisory locks on its orders' identities in one sorted
+//! statement, then locks the leads it touches in id order, so they never deadlock. A lead that
+//! another batch merged away meanwhile is followed to the lead it merged into.
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
+use diesel::sql_types::{Array, Int8};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use leadgen_crypto::{BlindIndexer, Sealer, lock_key};
+use leadgen_domain::LeadProcessStatus;
+use leadgen_domain::buyer::{OrderIdentities, group_buyers};
+use leadgen_domain::lead::merge_process_status;
+use leadgen_domain::scoring::{Ranks, ShopDistribution, predict_intention};
+use leadgen_events::{
+    CloudEvent, LeadChange, LeadIdentifiedV1, LeadIdentifiedV2, LeadUpdatedV1, ScoredBy,
+};
+use leadgen_outbox::Batch;
+
+use crate::SERVICE;
+use crate::lead_record::{self, Buyer, Keep, tags_of};
+use crate::orders::{self, Prepared};
+use crate::repo::identities::{self, IdentityWrite};
+use crate::repo::leads::{self, LeadRow, LeadState};
+use crate::repo::processed::{self, BuyerOrder};
+use crate::repo::raw_orders::{self, RawRow};
+use crate::repo::{legacy, shop_stats};
+
+/// What a batch needs besides its rows.
+pub struct Context<'a> {
+    pub sealer: &'a Sealer,
+    pub indexer: &'a BlindIndexer,
+    /// Scores are computed as of this instant (the start of the Beijing day).
+    pub as_of: DateTime<Utc>,
+    /// Whether an external scorer will rescore changed leads.
+    pub external_scorer: bool,
+}
+
+/// Counts of one batch, for the log and the tests.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Summary {
+    pub orders: usize,
+    pub unreadable: usize,
+    pub new_leads: Vec<i64>,
+    pub updated_leads: Vec<i64>,
+    pub merged_leads: Vec<i64>,
+}
+
+/// How often a batch follows leads that other batches merged meanwhile before it gives up (the
+/// message is then retried).
+const MAX_RESOLVE_ROUNDS: usize = 4;
+
+/// Processes `rows` (all of one tenant) and pushes the events it causes into `events`.
+pub async fn process(
+    conn: &mut AsyncPgConnection,
+    ctx: &Context<'_>,
+    tenant: i64,
+    rows: &[RawRow],
+    events: &mut Batch,
+) -> anyhow::Result<Summary> {
+    let mut summary = Summary::default();
+    let mut prepared = Vec::new();
+    let mut unreadable = Vec::new();
+    for row in rows {
+        match orders::prepare(ctx.sealer, ctx.indexer, row) {
+            Ok(p) => prepared.push(p),
+            Err(e) => {
+                tracing::warn!(raw_order.id = row.id, error = %format!("{e:#}"), "Raw order unreadable; marked MALFORMED");
+                unreadable.push(row.id);
+            }
+        }
+    }
+    raw_orders::set_status(conn, &unreadable, "MALFORMED").await?;
+    summary.unreadable = unreadable.len();
+    summary.orders = prepared.len();
+    if prepared.is_empty() {
+        return Ok(summary);
+    }
+
+    lock_identities(conn, &prepared).await?;
+    let writes = prepared
+        .iter()
+        .map(|p| orders::processed_row(ctx.sealer, p))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let upserted = processed::upsert_many(conn, &writes).await?;
+    let by_raw: HashMap<i64, (i64, Option<i64>)> = upserted
+        .iter()
+        .map(|u| (u.raw_order_id, (u.id, u.user_id)))
+        .collect();
+    let earlier_link = |p: &Prepared| by_raw.get(&p.row.id).and_then(|(_, lead)| *lead);
+
+    let (groups, states) = resolve(conn, tenant, &prepared, earlier_link).await?;
+    let raw_ids: Vec<i64> = prepared.iter().map(|p| p.row.id).collect();
+    let legacy: HashMap<i64, LeadProcessStatus> = legacy::take(conn, &raw_ids)
+        .await?
+        .into_iter()
+        .filter_map(|(raw, status)| Some((raw, status.parse().ok()?)))
+        .collect();
+
+    // Ids for new buyers, then every order of the batch linked to its buyer's lead.
+    let mut new_ids = leads::allocate_ids(conn, groups.iter().filter(|g| g.lead.is_none()).count())
+        .await?
+        .into_iter();
+    let mut lead_of_group = Vec::with_capacity(groups.len());
+    for g in &groups {
+        let id = match g.lead {
+            Some(id) => id,
+            None => new_ids
+                .next()
+                .ok_or_else(|| anyhow::anyhow!("allocated too few lead ids"))?,
+        };
+        lead_of_group.push(id);
+    }
+    let (mut link_ids, mut link_leads) = (Vec::new(), Vec::new());
+    for (g, lead) in groups.iter().zip(&lead_of_group) {
+        for &i in &g.orders {
+            let Some(p) = prepared.get(i) else { continue };
+            if let Some((processed_id, _)) = by_raw.get(&p.row.id) {
+                link_ids.push(*processed_id);
+                link_leads.push(*lead);
+            }
+        }
+        if !g.merged.is_empty() {
+            processed::relink(conn, &g.merged, *lead).await?;
+            identities::repoint(conn, &g.merged, *lead).await?;
+            leads::mark_merged(conn, &g.merged, *lead).await?;
+            summary.merged_leads.extend(&g.merged);
+        }
+    }
+    processed::link(conn, &link_ids, &link_leads).await?;
+
+    // Every order of these buyers, and the shops they are ranked in.
+    let mut orders_of: HashMap<i64, Vec<BuyerOrder>> = HashMap::new();
+    for o in processed::of_leads(conn, tenant, &lead_of_group).await? {
+        if let Some(lead) = o.user_id {
+            orders_of.entry(lead).or_default().push(o);
+        }
+    }
+    let now = Utc::now();
+    let mut buyers: Vec<Option<Buyer>> = Vec::with_capacity(groups.len());
+    for lead in &lead_of_group {
+        let orders = orders_of.get(lead).map(Vec::as_slice).unwrap_or_default();
+        buyers.push(lead_record::reduce(ctx.sealer, orders, now)?);
+    }
+    let distributions = rank_distributions(conn, &buyers).await?;
+
+    let state_of: HashMap<i64, &LeadState> = states.iter().map(|s| (s.id, s)).collect();
+    let mut rows: Vec<LeadRow> = Vec::new();
+    let mut identity_rows = Vec::new();
+    let mut dirty_shops: BTreeSet<i64> = BTreeSet::new();
+    for ((g, lead), buyer) in groups.iter().zip(&lead_of_group).zip(&buyers) {
+        let Some(buyer) = buyer else { continue };
+        let old = state_of.get(lead).copied();
+        let mut status = old
+            .and_then(|s| s.process_status.parse().ok())
+            .unwrap_or(LeadProcessStatus::Pending);
+        for m in &g.merged {
+            if let Some(s) = state_of.get(m).and_then(|s| s.process_status.parse().ok()) {
+                status = merge_process_status(status, s);
+            }
+        }
+        for &i in &g.orders {
+            if let Some(s) = prepared.get(i).and_then(|p| legacy.get(&p.row.id)) {
+                status = merge_process_status(status, *s);
+            }
+        }
+        let shop = buyer.aggregate.latest_platform_id;
+        let ranks = distributions.get(&shop).map_or(
+            Ranks {
+                recency: 0.5,
+                frequency: 0.5,
+                monetary: 0.5,
+            },
+            |d| d.ranks(&buyer.aggregate),
+        );
+        let intention = predict_intention(&buyer.aggregate, ranks, ctx.as_of);
+        let keep = Keep {
+            lead_id: *lead,
+            tenant_id: tenant,
+            process_status: status,
+            version: old.map_or(1, |s| s.version + 1),
+            external_pending: ctx.external_scorer,
+        };
+        let (row, assessment) = lead_record::row(
+            ctx.sealer,
+            buyer,
+            ranks,
+            &intention,
+            ScoredBy::Builtin,
+            &keep,
+            ctx.as_of,
+        )?;
+        let snapshot = lead_record::snapshot(
+            &row,
+            &buyer.aggregate,
+            &buyer.validity,
+            &assessment,
+            ScoredBy::Builtin,
+        )?;
+        let subject = Some(format!("lead/{lead}"));
+        match old {
+            None => {
+                events.push(&CloudEvent::new(
+                    SERVICE,
+                    tenant,
+                    subject.clone(),
+                    LeadIdentifiedV2 {
+                        lead: snapshot.clone(),
+                    },
+                ))?;
+                events.push(&CloudEvent::new(
+                    SERVICE,
+                    tenant,
+                    subject,
+                    legacy_event(&row, &snapshot)?,
+                ))?;
+                summary.new_leads.push(*lead);
+            }
+            Some(old) => {
+                let changes = changes(old, &row, &assessment.tags, !g.merged.is_empty());
+                if !changes.is_empty() {
+                    events.push(&CloudEvent::new(
+                        SERVICE,
+                        tenant,
+                        subject,
+                        LeadUpdatedV1 {
+                            lead: snapshot,
+                            changes,
+                            merged_lead_ids: g.merged.clone(),
+                        },
+                    ))?;
+                }
+                summary.updated_leads.push(*lead);
+                dirty_shops.insert(old.platform_id);
+            }
+        }
+        dirty_shops.insert(shop);
+        for &i in &g.orders {
+            let Some(p) = prepared.get(i) else { continue };
+            for (key, index) in &p.identities {
+                identity_rows.push(IdentityWrite {
+                    tenant_id: tenant,
+                    key_hash: index.clone(),
+                    kind: key.kind.as_str().to_owned(),
+                    lead_id: *lead,
+                });
+            }
+        }
+        rows.push(row);
+    }
+    leads::upsert_many(conn, &mut rows).await?;
+    identity_rows.sort_by(|a, b| a.key_hash.cmp(&b.key_hash));
+    identity_rows.dedup_by(|a, b| a.key_hash == b.key_hash);
+    identities::upsert_many(conn, &mut identity_rows).await?;
+    let rotated: Vec<String> = prepared
+        .iter()
+        .flat_map(|p| p.old_indexes.clone())
+        .collect();
+    identities::delete(conn, tenant, &rotated).await?;
+    let shops: Vec<i64> = dirty_shops.into_iter().collect();
+    shop_stats::mark_dirty(conn, tenant, &shops).await?;
+    let done: Vec<i64> = prepared.iter().map(|p| p.row.id).collect();
+    raw_orders::set_status(conn, &done, "PROCESSED").await?;
+    Ok(summary)
+}
+
+/// Takes the batch's identity locks in one sorted statement.
+async fn lock_identities(
+    conn: &mut AsyncPgConnection,
+    prepared: &[Prepared],
+) -> anyhow::Result<()> {
+    let mut keys: Vec<i64> = prepared
+        .iter()
+        .flat_map(Prepared::current_indexes)
+        .map(|index| lock_key(index))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    diesel::sql_query(
+        "SELECT pg_advisory_xact_lock(k) FROM (SELECT unnest($1::int8[]) AS k ORDER BY 1) AS s",
+    )
+    .bind::<Array<Int8>, _>(keys)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Groups the batch into buyers against the stored identities and locks their leads, following
+/// leads another batch merged away meanwhile.
+async fn resolve(
+    conn: &mut AsyncPgConnection,
+    tenant: i64,
+    prepared: &[Prepared],
+    earlier_link: impl Fn(&Prepared) -> Option<i64>,
+) -> anyhow::Result<(Vec<leadgen_domain::buyer::BuyerGroup>, Vec<LeadState>)> {
+    let lookup: Vec<String> = prepared
+        .iter()
+        .flat_map(|p| p.current_indexes().chain(p.old_indexes.iter()).cloned())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let known: HashMap<String, i64> = identities::find(conn, tenant, &lookup)
+        .await?
+        .into_iter()
+        .collect();
+    let mut moved: HashMap<i64, i64> = HashMap::new();
+    let follow = |moved: &HashMap<i64, i64>, mut id: i64| {
+        for _ in 0..MAX_RESOLVE_ROUNDS * 4 {
+            match moved.get(&id) {
+                Some(next) => id = *next,
+                None => break,
+            }
+        }
+        id
+    };
+    for _ in 0..MAX_RESOLVE_ROUNDS {
+        let batch: Vec<OrderIdentities> = prepared
+            .iter()
+            .map(|p| {
+                let mut known_leads: Vec<i64> = p
+                    .current_indexes()
+                    .chain(p.old_indexes.iter())
+                    .filter_map(|k| known.get(k).copied())
+                    .chain(earlier_link(p))
+                    .map(|id| follow(&moved, id))
+                    .collect();
+                known_leads.sort_unstable();
+                known_leads.dedup();
+                OrderIdentities {
+                    keys: p.current_indexes().cloned().collect(),
+                    known_leads,
+                }
+            })
+            .collect();
+        let groups = group_buyers(&batch);
+        let ids: Vec<i64> = groups
+            .iter()
+            .flat_map(|g| g.lead.iter().chain(g.merged.iter()).copied())
+            .collect();
+        let states = leads::lock(conn, tenant, &ids).await?;
+        let husks: Vec<(i64, i64)> = states
+            .iter()
+            .filter_map(|s| s.merged_into.map(|into| (s.id, into)))
+            .collect();
+        if husks.is_empty() {
+            return Ok((groups, states));
+        }
+        moved.extend(husks);
+    }
+    anyhow::bail!("leads kept merging while this batch resolved its buyers; will retry")
+}
+
+/// Each shop's rank distribution: the stored one, or (before the shop's first rescore) the
+/// batch's own buyers of that shop.
+async fn rank_distributions(
+    conn: &mut AsyncPgConnection,
+    buyers: &[Option<Buyer>],
+) -> anyhow::Result<HashMap<i64, ShopDistribution>> {
+    let shops: Vec<i64> = buyers
+        .iter()
+        .flatten()
+        .map(|b| b.aggregate.latest_platform_id)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut out = HashMap::new();
+    for (shop, stored) in shop_stats::distributions(conn, &shops).await? {
+        if let Some(d) = stored.and_then(|v| serde_json::from_value::<ShopDistribution>(v).ok()) {
+            out.insert(shop, d);
+        }
+    }
+    for shop in shops {
+        out.entry(shop).or_insert_with(|| {
+            ShopDistribution::of(
+                buyers
+                    .iter()
+                    .flatten()
+                    .filter(|b| b.aggregate.latest_platform_id == shop)
+                    .map(|b| &b.aggregate),
+            )
+        });
+    }
+    Ok(out)
+}
+
+/// What changed between a lead's locked state and its new row.
+fn changes(
+    old: &LeadState,
+    row: &LeadRow,
+    tags: &[leadgen_domain::IntentionTag],
+    merged: bool,
+) -> Vec<LeadChange> {
+    let mut out = Vec::new();
+    if old.score != row.score {
+        out.push(LeadChange::Score);
+    }
+    if tags_of(&old.intention_tags) != tags {
+        out.push(LeadChange::Tags);
+    }
+    if old.contact_validity != row.contact_validity {
+        out.push(LeadChange::ContactValidity);
+    }
+    if old.process_status != row.process_status {
+        out.push(LeadChange::Status);
+    }
+    if merged {
+        out.push(LeadChange::Merged);
+    }
+    out
+}
+
+/// The deprecated v1 announcement of a new buyer-lead, its order fields from the latest order.
+fn legacy_event(
+    row: &LeadRow,
+    lead: &leadgen_events::BuyerLead,
+) -> anyhow::Result<LeadIdentifiedV1> {
+    Ok(LeadIdentifiedV1 {
+        lead_id: row.id,
+        platform_id: row.platform_id,
+        platform_type: lead.platform_type,
+        order_id: row.order_id.clone(),
+        raw_order_id: row.raw_order_id,
+        order_time: row.order_time,
+        amount: leadgen_domain::Money::from_fen(row.amount_fen).to_string(),
+        product_info: row.product_info.clone(),
+        contact: lead.contact.clone(),
+        intention_tags: lead
+            .intention_tags
+            .iter()
+            .filter_map(|t| leadgen_events::IntentionTagV1::from_tag(*t))
+            .collect(),
+        score: lead.score,
+    })
+}

@@ -1,0 +1,218 @@
+//! A buyer's lead row and its event snapshot, computed from the buyer's orders (batch path) or
+//! from the stored aggregate (rescore). Pure apart from opening and sealing contacts.
+
+use chrono::{DateTime, Utc};
+use leadgen_crypto::Sealer;
+use leadgen_db::sealed;
+use leadgen_domain::buyer::{BuyerAggregate, OrderFacts, aggregate};
+use leadgen_domain::lead::{SeenContact, best_contact};
+use leadgen_domain::scoring::{Assessment, Intention, Ranks, assess};
+use leadgen_domain::validity::{ContactValidity, no_contact};
+use leadgen_domain::{
+    ContactField, ContactKind, IntentionTag, LeadProcessStatus, Money, NeutralStatus,
+};
+use leadgen_events::{BuyerLead, ContactSummary, ContactValiditySummary, ScoredBy};
+
+use crate::orders::contact_kind_name;
+use crate::repo::leads::LeadRow;
+use crate::repo::processed::BuyerOrder;
+
+/// The facts of a stored processed order.
+pub fn facts_of(o: &BuyerOrder) -> OrderFacts {
+    OrderFacts {
+        platform_id: o.platform_id,
+        order_id: o.order_id.clone(),
+        status: NeutralStatus::parse(&o.status).unwrap_or(NeutralStatus::Unpaid),
+        created_at: o.order_created_at.unwrap_or(o.order_time),
+        paid_at: o.paid_at,
+        amount: Money::from_fen(o.amount_fen),
+        refunded: o.refunded,
+        product: o.product_info.clone(),
+    }
+}
+
+/// A buyer's orders, reduced: the aggregate, the best contact with its verdict, and the latest
+/// order's stored row.
+#[derive(Debug, Clone)]
+pub struct Buyer {
+    pub aggregate: BuyerAggregate,
+    pub contact: Option<ContactField>,
+    pub validity: ContactValidity,
+    pub latest: BuyerOrder,
+}
+
+/// Reduces a buyer's stored orders; `None` for none. Contacts are opened to judge them.
+pub fn reduce(
+    sealer: &Sealer,
+    orders: &[BuyerOrder],
+    now: DateTime<Utc>,
+) -> anyhow::Result<Option<Buyer>> {
+    let facts: Vec<OrderFacts> = orders.iter().map(facts_of).collect();
+    let Some(aggregate) = aggregate(&facts) else {
+        return Ok(None);
+    };
+    let Some(latest) = orders
+        .iter()
+        .find(|o| {
+            o.platform_id == aggregate.latest_platform_id && o.order_id == aggregate.latest_order_id
+        })
+        .cloned()
+    else {
+        return Ok(None);
+    };
+    let mut seen = Vec::new();
+    for o in orders {
+        let Some(sealed_contact) = &o.contact_info else {
+            continue;
+        };
+        let json = sealer.open(
+            &sealed::contact("t_ecom_order_processed", o.platform_id, &o.order_id),
+            sealed_contact,
+        )?;
+        seen.push(SeenContact {
+            contact: serde_json::from_str(&json)?,
+            seen_at: o.order_time,
+            order_id: format!("{}:{}", o.platform_id, o.order_id),
+        });
+    }
+    let (contact, validity) = match best_contact(&seen, now) {
+        Some((s, v)) => (Some(s.contact.clone()), v),
+        None => (None, no_contact()),
+    };
+    Ok(Some(Buyer {
+        aggregate,
+        contact,
+        validity,
+        latest,
+    }))
+}
+
+/// What a lead keeps besides its buyer's facts.
+#[derive(Debug, Clone)]
+pub struct Keep {
+    pub lead_id: i64,
+    pub tenant_id: i64,
+    pub process_status: LeadProcessStatus,
+    pub version: i32,
+    pub external_pending: bool,
+}
+
+/// The lead row for `buyer`, scored by `intention` (built-in or external).
+pub fn row(
+    sealer: &Sealer,
+    buyer: &Buyer,
+    ranks: Ranks,
+    intention: &Intention,
+    scored_by: ScoredBy,
+    keep: &Keep,
+    as_of: DateTime<Utc>,
+) -> anyhow::Result<(LeadRow, Assessment)> {
+    let a = &buyer.aggregate;
+    let assessment = assess(a, ranks, intention, &buyer.validity, as_of);
+    let contact_json = serde_json::to_string(&buyer.contact)?;
+    let validity = &buyer.validity;
+    let row = LeadRow {
+        id: keep.lead_id,
+        tenant_id: keep.tenant_id,
+        platform_id: buyer.latest.platform_id,
+        platform_type: buyer.latest.platform_type.clone(),
+        order_id: buyer.latest.order_id.clone(),
+        raw_order_id: buyer.latest.raw_order_id,
+        processed_order_id: buyer.latest.id,
+        contact_info: sealer.seal(&sealed::lead_contact(keep.lead_id), &contact_json)?,
+        contact_masked: buyer
+            .contact
+            .as_ref()
+            .map(ContactField::display_phone)
+            .unwrap_or_default(),
+        contact_kind: buyer
+            .contact
+            .as_ref()
+            .map_or("NONE", |c| contact_kind_name(c.kind))
+            .to_owned(),
+        product_info: a.last_product.clone(),
+        amount_fen: buyer.latest.amount_fen,
+        order_time: buyer.latest.order_time,
+        intention_tags: assessment
+            .tags
+            .iter()
+            .map(|t| t.label().to_owned())
+            .collect(),
+        score: i16::from(assessment.score),
+        process_status: keep.process_status.as_str().to_owned(),
+        order_count: i32::try_from(a.order_count).unwrap_or(i32::MAX),
+        paid_order_count: i32::try_from(a.paid_order_count).unwrap_or(i32::MAX),
+        paid_total_fen: a.paid_total.fen(),
+        last_order_time: a.last_order_time,
+        aggregate: serde_json::to_value(a)?,
+        intention: i16::from(assessment.intention),
+        score_reasons: serde_json::to_value(&assessment.reasons)?,
+        model_version: assessment.model_version.clone(),
+        scored_by: scored_by.as_str().to_owned(),
+        external_pending: keep.external_pending,
+        contact_validity: validity.validity.as_str().to_owned(),
+        contact_validity_reason: serde_json::to_value(validity)?,
+        version: keep.version,
+    };
+    Ok((row, assessment))
+}
+
+/// The event snapshot of a lead row: masked contact, reasons, model; never a clear contact.
+pub fn snapshot(
+    row: &LeadRow,
+    a: &BuyerAggregate,
+    validity: &ContactValidity,
+    assessment: &Assessment,
+    scored_by: ScoredBy,
+) -> anyhow::Result<BuyerLead> {
+    let kind = serde_json::from_value(serde_json::Value::String(row.contact_kind.clone()))
+        .unwrap_or(ContactKind::Masked);
+    Ok(BuyerLead {
+        lead_id: row.id,
+        platform_id: row.platform_id,
+        platform_type: row
+            .platform_type
+            .parse()
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
+        latest_order_id: row.order_id.clone(),
+        latest_order_time: row.order_time,
+        order_count: a.order_count,
+        paid_order_count: a.paid_order_count,
+        paid_total: a.paid_total.to_string(),
+        after_sale_count: a.after_sale_count,
+        unpaid_count: a.unpaid_count,
+        first_order_time: a.first_order_time,
+        last_order_time: a.last_order_time,
+        last_paid_time: a.last_paid_time,
+        mean_gap_days: a.mean_gap_days,
+        last_product: a.last_product.clone(),
+        contact: ContactSummary {
+            kind,
+            masked: row.contact_masked.clone(),
+        },
+        contact_validity: ContactValiditySummary {
+            validity: validity.validity,
+            code: validity.code.clone(),
+            reason: validity.reason.clone(),
+        },
+        score: assessment.score,
+        intention: assessment.intention,
+        intention_tags: assessment.tags.clone(),
+        reasons: assessment.reasons.clone(),
+        model_version: assessment.model_version.clone(),
+        scored_by,
+        process_status: row
+            .process_status
+            .parse()
+            .unwrap_or(LeadProcessStatus::Pending),
+        version: row.version,
+    })
+}
+
+/// Tag labels as stored, back to tags (unknown labels are skipped).
+pub fn tags_of(labels: &[String]) -> Vec<IntentionTag> {
+    labels
+        .iter()
+        .filter_map(|l| IntentionTag::from_label(l))
+        .collect()
+}

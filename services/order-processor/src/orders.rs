@@ -1,0 +1,127 @@
+//! One raw order → its neutral form, its buyer identities (keyed blind indexes) and its processed
+//! row. Pure apart from opening and sealing.
+
+use leadgen_crypto::{BlindIndexer, Sealer};
+use leadgen_db::sealed;
+use leadgen_domain::buyer::{IdentityKey, OrderFacts, identity_keys};
+use leadgen_domain::{ContactField, ContactKind, PlatformType, RawOrder};
+
+use crate::repo::processed::ProcessedWrite;
+use crate::repo::raw_orders::RawRow;
+
+/// A readable raw order, ready to be stored and grouped.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub row: RawRow,
+    pub platform: PlatformType,
+    pub order: RawOrder,
+    /// Identities with the index to store (current key), strongest first.
+    pub identities: Vec<(IdentityKey, String)>,
+    /// Indexes of the identities under keys that have rotated away (looked up, then replaced).
+    pub old_indexes: Vec<String>,
+}
+
+impl Prepared {
+    pub fn current_indexes(&self) -> impl Iterator<Item = &String> {
+        self.identities.iter().map(|(_, index)| index)
+    }
+}
+
+fn kind_name(kind: ContactKind) -> &'static str {
+    match kind {
+        ContactKind::Plain => "PLAIN",
+        ContactKind::Masked => "MASKED",
+        ContactKind::PlatformEncrypted => "PLATFORM_ENCRYPTED",
+        ContactKind::Virtual => "VIRTUAL",
+        ContactKind::OpenId => "OPEN_ID",
+    }
+}
+
+/// The database spelling of a contact kind.
+pub fn contact_kind_name(kind: ContactKind) -> &'static str {
+    kind_name(kind)
+}
+
+/// Opens a raw row's neutral form and computes its identities.
+pub fn prepare(sealer: &Sealer, indexer: &BlindIndexer, row: &RawRow) -> anyhow::Result<Prepared> {
+    let sealed_json = row
+        .normalized
+        .as_deref()
+        .ok_or_else(|| anyhow::anyhow!("raw order {} has no normalized form", row.id))?;
+    let json = sealer.open(
+        &sealed::raw_order("normalized", row.platform_id, &row.order_id),
+        sealed_json,
+    )?;
+    let order: RawOrder = serde_json::from_str(&json)?;
+    let platform: PlatformType = row
+        .platform_type
+        .parse()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut identities = Vec::new();
+    let mut old_indexes = Vec::new();
+    for key in identity_keys(platform, row.platform_id, &order) {
+        let mut all = indexer.all(&key.material).into_iter();
+        let current = all.next().unwrap_or_default();
+        old_indexes.extend(all);
+        identities.push((key, current));
+    }
+    Ok(Prepared {
+        row: row.clone(),
+        platform,
+        order,
+        identities,
+        old_indexes,
+    })
+}
+
+/// How the order reaches its buyer: the receiver's phone, else the platform buyer id (for the
+/// platform's own messaging), shown as the buyer's masked nick.
+pub fn buyer_contact(order: &RawOrder) -> Option<ContactField> {
+    order.receiver.phone.clone().or_else(|| {
+        order
+            .buyer
+            .open_id
+            .as_deref()
+            .and_then(ContactField::open_id)
+            .map(|c| c.with_masked(order.buyer.nick.as_deref()))
+    })
+}
+
+/// The order's facts for its buyer's aggregate.
+pub fn facts(p: &Prepared) -> OrderFacts {
+    OrderFacts::from_order(p.row.platform_id, &p.order)
+}
+
+/// The processed row of a prepared order; the contact is sealed to its row.
+pub fn processed_row(sealer: &Sealer, p: &Prepared) -> anyhow::Result<ProcessedWrite> {
+    let order = &p.order;
+    let contact = buyer_contact(order);
+    let phone = contact.as_ref();
+    let contact_info = match phone {
+        Some(c) => Some(sealer.seal(
+            &sealed::contact("t_ecom_order_processed", p.row.platform_id, &order.order_id),
+            &serde_json::to_string(c)?,
+        )?),
+        None => None,
+    };
+    Ok(ProcessedWrite {
+        tenant_id: p.row.tenant_id,
+        platform_id: p.row.platform_id,
+        platform_type: p.row.platform_type.clone(),
+        raw_order_id: p.row.id,
+        order_id: order.order_id.clone(),
+        status: order.status.as_str().to_owned(),
+        platform_status: order.platform_status.clone(),
+        amount_fen: order.amount.fen(),
+        order_time: order.order_time(),
+        product_info: order.product_summary(),
+        contact_info,
+        contact_masked: phone.map(|c| c.display_phone()),
+        contact_kind: phone.map(|c| kind_name(c.kind).to_owned()),
+        region: order.receiver.region.clone(),
+        identity_keys: p.current_indexes().cloned().collect(),
+        order_created_at: Some(order.created_at),
+        paid_at: order.paid_at,
+        refunded: order.refunded,
+    })
+}

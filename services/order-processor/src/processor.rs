@@ -1,0 +1,33 @@
+//! What every unit of work shares: the sealer, the blind indexer and the scoring clock.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use leadgen_crypto::{BlindIndexer, Sealer};
+
+use crate::batch::Context;
+
+pub struct Processor {
+    pub sealer: Arc<Sealer>,
+    pub indexer: Arc<BlindIndexer>,
+    /// Fixed scoring instant (tests, replays); otherwise the start of the current Beijing day.
+    pub as_of: Option<DateTime<Utc>>,
+    pub external_scorer: bool,
+}
+
+impl Processor {
+    /// The instant scores are computed as of: the same all day, so arrival order never matters.
+    pub fn as_of(&self) -> DateTime<Utc> {
+        self.as_of
+            .unwrap_or_else(|| leadgen_domain::time::start_of_beijing_day(Utc::now()))
+    }
+
+    pub fn context(&self) -> Context<'_> {
+        Context {
+            sealer: &self.sealer,
+            indexer: &self.indexer,
+            as_of: self.as_of(),
+            external_scorer: self.external_scorer,
+        }
+    }
+}

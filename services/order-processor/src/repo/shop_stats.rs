@@ -1,0 +1,117 @@
+//! `t_lead_shop_stats` (owned by order-processor): per shop, the compact rank distribution of its
+//! buyers and whether they need rescoring.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Array, Int8, Interval, Timestamptz};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use leadgen_db::schema::t_lead_shop_stats as stats;
+
+/// The stored distributions of `platform_ids` (absent before a shop's first rescore).
+pub async fn distributions(
+    conn: &mut AsyncPgConnection,
+    platform_ids: &[i64],
+) -> QueryResult<Vec<(i64, Option<serde_json::Value>)>> {
+    stats::table
+        .filter(stats::platform_id.eq_any(platform_ids))
+        .select((stats::platform_id, stats::distribution))
+        .load(conn)
+        .await
+}
+
+/// Records that leads of these shops changed (one statement, in platform order).
+pub async fn mark_dirty(
+    conn: &mut AsyncPgConnection,
+    tenant: i64,
+    platform_ids: &[i64],
+) -> QueryResult<usize> {
+    let mut ids = platform_ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    diesel::sql_query(
+        "INSERT INTO t_lead_shop_stats (platform_id, tenant_id, dirty_seq, dirty_at) \
+         SELECT p, $2, 1, now() FROM unnest($1::int8[]) AS p ORDER BY p \
+         ON CONFLICT (platform_id) DO UPDATE \
+         SET dirty_seq = t_lead_shop_stats.dirty_seq + 1, dirty_at = now()",
+    )
+    .bind::<Array<Int8>, _>(ids)
+    .bind::<Int8, _>(tenant)
+    .execute(conn)
+    .await
+}
+
+/// A shop claimed for rescoring.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct Claimed {
+    #[diesel(sql_type = Int8)]
+    pub platform_id: i64,
+    #[diesel(sql_type = Int8)]
+    pub tenant_id: i64,
+    #[diesel(sql_type = Int8)]
+    pub dirty_seq: i64,
+}
+
+/// Claims one shop whose leads changed and settled (no change for `settle`, or waiting longer
+/// than `max_wait`), or whose scores are older than `as_of`; leases it for `lease`.
+pub async fn claim(
+    conn: &mut AsyncPgConnection,
+    as_of: DateTime<Utc>,
+    settle: std::time::Duration,
+    max_wait: std::time::Duration,
+    lease: std::time::Duration,
+) -> QueryResult<Option<Claimed>> {
+    let pg = |d: std::time::Duration| {
+        diesel::data_types::PgInterval::from_microseconds(
+            i64::try_from(d.as_micros()).unwrap_or(i64::MAX),
+        )
+    };
+    let rows: Vec<Claimed> = diesel::sql_query(
+        "UPDATE t_lead_shop_stats s SET lease_until = now() + $4 \
+         WHERE s.platform_id = ( \
+           SELECT platform_id FROM t_lead_shop_stats \
+           WHERE (lease_until IS NULL OR lease_until < now()) \
+             AND ((dirty_seq > rescored_seq \
+                   AND (dirty_at < now() - $2 OR coalesce(rescored_at, '-infinity') < now() - $3)) \
+                  OR as_of IS NULL OR as_of < $1) \
+           ORDER BY dirty_at NULLS LAST, platform_id LIMIT 1 FOR UPDATE SKIP LOCKED) \
+         RETURNING s.platform_id, s.tenant_id, s.dirty_seq",
+    )
+    .bind::<Timestamptz, _>(as_of)
+    .bind::<Interval, _>(pg(settle))
+    .bind::<Interval, _>(pg(max_wait))
+    .bind::<Interval, _>(pg(lease))
+    .load(conn)
+    .await?;
+    Ok(rows.into_iter().next())
+}
+
+/// Records a finished rescore up to `seq` and the new distribution; releases the lease.
+pub async fn finish(
+    conn: &mut AsyncPgConnection,
+    platform_id: i64,
+    seq: i64,
+    as_of: DateTime<Utc>,
+    distribution: serde_json::Value,
+) -> QueryResult<usize> {
+    diesel::update(stats::table.find(platform_id))
+        .set((
+            stats::rescored_seq.eq(seq),
+            stats::rescored_at.eq(diesel::dsl::now),
+            stats::as_of.eq(as_of),
+            stats::distribution.eq(distribution),
+            stats::lease_until.eq(None::<DateTime<Utc>>),
+        ))
+        .execute(conn)
+        .await
+}
+
+/// Releases a lease without recording a rescore (it failed; another try comes later).
+pub async fn release(conn: &mut AsyncPgConnection, platform_id: i64) -> QueryResult<usize> {
+    diesel::update(stats::table.find(platform_id))
+        .set(stats::lease_until.eq(None::<DateTime<Utc>>))
+        .execute(conn)
+        .await
+}
