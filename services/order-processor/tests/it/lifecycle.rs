@@ -1,0 +1,214 @@
+//! Changes reach leads; events carry no clear contact; per-order leads of the old schema become
+//! buyer-leads with their sales decisions.
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use leadgen_db::schema::{t_order_lead, t_outbox};
+use leadgen_domain::NeutralStatus;
+
+use crate::support::{Run, Spec, order};
+
+async fn outbox(run: &Run) -> Vec<(String, serde_json::Value)> {
+    let mut conn = leadgen_db::conn(&run.db.pool).await.unwrap();
+    t_outbox::table
+        .order(t_outbox::id.asc())
+        .select((t_outbox::routing_key, t_outbox::payload))
+        .load(&mut conn)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_later_refund_updates_the_lead_and_is_announced() {
+    let run = Run::new().await;
+    let first = [
+        Spec {
+            shop: 0,
+            order: order(
+                "a1",
+                10,
+                NeutralStatus::Completed,
+                20_000,
+                Some("buyer"),
+                Some("13800000001"),
+            ),
+        },
+        Spec {
+            shop: 0,
+            order: order(
+                "a2",
+                40,
+                NeutralStatus::Completed,
+                30_000,
+                Some("buyer"),
+                Some("13800000001"),
+            ),
+        },
+    ];
+    let ids = run.store(&first, "PENDING").await;
+    let summary = run.process(&ids).await;
+    assert_eq!(summary.new_leads.len(), 1);
+    let lead = summary.new_leads[0];
+    let events = outbox(&run).await;
+    let keys: Vec<&str> = events.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(keys, vec!["lead.identified.v2", "lead.identified.v1"]);
+    let text = serde_json::to_string(&events).unwrap();
+    assert!(
+        !text.contains("13800000001"),
+        "a clear phone in an event: {text}"
+    );
+    assert_eq!(events[0].1["data"]["lead"]["orderCount"], 2);
+    assert_eq!(events[0].1["data"]["lead"]["modelVersion"], "builtin-rfm-2");
+
+    // The second order is refunded after the fact: the platform sends it again, changed.
+    let mut refunded = order(
+        "a2",
+        40,
+        NeutralStatus::Closed,
+        30_000,
+        Some("buyer"),
+        Some("13800000001"),
+    );
+    refunded.refunded = true;
+    refunded.paid_at = Some(refunded.created_at);
+    let ids = run
+        .store(
+            &[Spec {
+                shop: 0,
+                order: refunded,
+            }],
+            "PENDING",
+        )
+        .await;
+    let summary = run.process(&ids).await;
+    assert_eq!(summary.updated_leads, vec![lead]);
+    let mut conn = leadgen_db::conn(&run.db.pool).await.unwrap();
+    let (tags, paid_total, version): (Vec<String>, i64, i32) = t_order_lead::table
+        .find(lead)
+        .select((
+            t_order_lead::intention_tags,
+            t_order_lead::paid_total_fen,
+            t_order_lead::version,
+        ))
+        .first(&mut conn)
+        .await
+        .unwrap();
+    assert!(tags.contains(&"退款售后".to_owned()), "{tags:?}");
+    assert_eq!(paid_total, 20_000, "the refunded order is no longer spend");
+    assert_eq!(version, 2);
+    let events = outbox(&run).await;
+    let (key, updated) = events.last().unwrap();
+    assert_eq!(key, "lead.updated.v1");
+    assert_eq!(updated["data"]["lead"]["leadId"], lead);
+    assert_eq!(updated["data"]["lead"]["afterSaleCount"], 1);
+    let changes = updated["data"]["changes"].as_array().unwrap();
+    assert!(changes.contains(&serde_json::json!("TAGS")), "{changes:?}");
+
+    // The same content again changes nothing that is announced.
+    let before = outbox(&run).await.len();
+    let ids = run
+        .store(
+            &[Spec {
+                shop: 0,
+                order: order(
+                    "a1",
+                    10,
+                    NeutralStatus::Completed,
+                    20_000,
+                    Some("buyer"),
+                    Some("13800000001"),
+                ),
+            }],
+            "PENDING",
+        )
+        .await;
+    run.process(&ids).await;
+    assert_eq!(outbox(&run).await.len(), before);
+}
+
+#[tokio::test]
+async fn two_leads_that_turn_out_to_be_one_buyer_merge_and_keep_the_sales_decision() {
+    let run = Run::new().await;
+    // Shop 0 knows the buyer by open id only; shop 1 by another open id only: two leads.
+    let a = run
+        .store(
+            &[Spec {
+                shop: 0,
+                order: order("m1", 5, NeutralStatus::Completed, 5_000, Some("x"), None),
+            }],
+            "PENDING",
+        )
+        .await;
+    let lead_a = run.process(&a).await.new_leads[0];
+    let b = run
+        .store(
+            &[Spec {
+                shop: 1,
+                order: order("m2", 6, NeutralStatus::Completed, 6_000, Some("y"), None),
+            }],
+            "PENDING",
+        )
+        .await;
+    let lead_b = run.process(&b).await.new_leads[0];
+    assert_ne!(lead_a, lead_b);
+    let mut conn = leadgen_db::conn(&run.db.pool).await.unwrap();
+    diesel::update(t_order_lead::table.find(lead_b))
+        .set(t_order_lead::process_status.eq("PROCESSED"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    // Then orders with a real phone show up under both open ids.
+    let c = run
+        .store(
+            &[
+                Spec {
+                    shop: 0,
+                    order: order(
+                        "m3",
+                        20,
+                        NeutralStatus::Paid,
+                        7_000,
+                        Some("x"),
+                        Some("13700000007"),
+                    ),
+                },
+                Spec {
+                    shop: 1,
+                    order: order(
+                        "m4",
+                        21,
+                        NeutralStatus::Paid,
+                        8_000,
+                        Some("y"),
+                        Some("+86 137 0000 0007"),
+                    ),
+                },
+            ],
+            "PENDING",
+        )
+        .await;
+    let summary = run.process(&c).await;
+    assert_eq!(summary.merged_leads, vec![lead_b.max(lead_a)]);
+    let survivor = lead_a.min(lead_b);
+    let (status, count): (String, i32) = t_order_lead::table
+        .find(survivor)
+        .select((t_order_lead::process_status, t_order_lead::order_count))
+        .first(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!((status.as_str(), count), ("PROCESSED", 4));
+    let merged_into: Option<i64> = t_order_lead::table
+        .find(lead_a.max(lead_b))
+        .select(t_order_lead::merged_into)
+        .first(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(merged_into, Some(survivor));
+    let events = outbox(&run).await;
+    let (key, last) = events.last().unwrap();
+    assert_eq!(key, "lead.updated.v1");
+    assert_eq!(
+        last["data"]["mergedLeadIds"],
+        serde_json::json!([lead_a.max(lead_b)])
+    );
+}
