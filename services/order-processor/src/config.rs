@@ -17,6 +17,9 @@ pub struct Settings {
     pub outbox: OutboxSettings,
     #[serde(default)]
     pub processing: ProcessingSettings,
+    /// The optional external `predictIntention`; absent `url` = the built-in model only.
+    #[serde(default)]
+    pub scorer: leadgen_scorer::ScorerSettings,
 }
 
 /// `[processing]`

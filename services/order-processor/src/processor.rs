@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use leadgen_crypto::{BlindIndexer, Sealer};
+use leadgen_scorer::Scorer;
 
 use crate::batch::Context;
 
@@ -12,10 +13,21 @@ pub struct Processor {
     pub indexer: Arc<BlindIndexer>,
     /// Fixed scoring instant (tests, replays); otherwise the start of the current Beijing day.
     pub as_of: Option<DateTime<Utc>>,
-    pub external_scorer: bool,
+    /// The external scorer, when configured: the rescore asks it for leads whose buyer changed.
+    pub scorer: Option<Arc<Scorer>>,
 }
 
 impl Processor {
+    /// A copy sharing the same keys and scorer (tests swap the scorer).
+    pub fn clone_for_test(&self) -> Processor {
+        Processor {
+            sealer: Arc::clone(&self.sealer),
+            indexer: Arc::clone(&self.indexer),
+            as_of: self.as_of,
+            scorer: self.scorer.clone(),
+        }
+    }
+
     /// The instant scores are computed as of: the same all day, so arrival order never matters.
     pub fn as_of(&self) -> DateTime<Utc> {
         self.as_of
@@ -27,7 +39,7 @@ impl Processor {
             sealer: &self.sealer,
             indexer: &self.indexer,
             as_of: self.as_of(),
-            external_scorer: self.external_scorer,
+            external_scorer: self.scorer.is_some(),
         }
     }
 }

@@ -8,6 +8,11 @@
 //! the same orders in any order, batch split or number of replicas gives the same leads, tags and
 //! scores once the shop has settled.
 //!
+//! When an external scorer is configured, leads whose buyer changed since it last scored them are
+//! sent to it between the read and the write, outside any transaction; a lead it cannot score
+//! (absent, slow, failing, circuit open) is scored by the built-in model and asked again at the
+//! next rescore. `scored_by` records which one did.
+//!
 //! Reads happen in one short transaction, writes in another that locks the changed leads in id
 //! order and skips any a batch changed in between (that batch marked the shop dirty again).
 
@@ -21,10 +26,13 @@ use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
 use leadgen_db::{DbPool, ScopedFutureExt as _, sealed};
 use leadgen_domain::ContactField;
 use leadgen_domain::buyer::BuyerAggregate;
-use leadgen_domain::scoring::{ShopDistribution, assess, predict_intention};
+use leadgen_domain::scoring::{
+    Assessment, Intention, Ranks, ShopDistribution, assess, predict_intention,
+};
 use leadgen_domain::validity::{ContactValidity, filter_contact_info, no_contact};
 use leadgen_events::{CloudEvent, LeadChange, LeadUpdatedV1, ScoredBy};
 use leadgen_outbox::Batch;
+use leadgen_scorer::{ModelInput, PredictRequest};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
@@ -33,6 +41,30 @@ use crate::lead_record::{snapshot, tags_of};
 use crate::processor::Processor;
 use crate::repo::leads::{self, LeadRow};
 use crate::repo::shop_stats::{self, Claimed};
+
+/// External calls per rescore at most; the rest wait for the next one.
+const MAX_EXTERNAL_PER_RESCORE: usize = 2_000;
+/// Calls started at once (the client bounds the requests really in flight).
+const EXTERNAL_IN_FLIGHT: usize = 16;
+
+/// One live lead's inputs in a rescore.
+struct Plan<'a> {
+    row: &'a LeadRow,
+    aggregate: BuyerAggregate,
+    ranks: Ranks,
+    validity: ContactValidity,
+    builtin: Intention,
+}
+
+/// A lead whose score, tags, reasons, scorer or contact verdict changed.
+struct Changed {
+    row: LeadRow,
+    aggregate: BuyerAggregate,
+    validity: ContactValidity,
+    assessment: Assessment,
+    scored_by: ScoredBy,
+    pending: bool,
+}
 
 pub struct Rescore {
     pub pool: DbPool,
@@ -111,17 +143,37 @@ impl Rescore {
         }
         let distribution = ShopDistribution::of(aggregates.iter());
         let now = Utc::now();
-        let mut changed: Vec<(
-            LeadRow,
-            BuyerAggregate,
-            ContactValidity,
-            leadgen_domain::scoring::Assessment,
-        )> = Vec::new();
+        let mut plans = Vec::with_capacity(rows.len());
         for (row, a) in rows.iter().zip(aggregates) {
+            // An external score stands until the buyer changes (external_pending).
+            if row.scored_by == ScoredBy::External.as_str() && !row.external_pending {
+                continue;
+            }
             let validity = self.validity_of(row, now)?;
             let ranks = distribution.ranks(&a);
-            let intention = predict_intention(&a, ranks, as_of);
-            let assessment = assess(&a, ranks, &intention, &validity, as_of);
+            plans.push(Plan {
+                row,
+                builtin: predict_intention(&a, ranks, as_of),
+                aggregate: a,
+                ranks,
+                validity,
+            });
+        }
+        let external = self.ask_external(claim.tenant_id, &plans, as_of).await;
+        let mut changed: Vec<Changed> = Vec::new();
+        for plan in plans {
+            let (intention, scored_by, pending) = match external.get(&plan.row.id) {
+                Some(i) => (i, ScoredBy::External, false),
+                None => (&plan.builtin, ScoredBy::Builtin, plan.row.external_pending),
+            };
+            let assessment = assess(
+                &plan.aggregate,
+                plan.ranks,
+                intention,
+                &plan.validity,
+                as_of,
+            );
+            let row = plan.row;
             let labels: Vec<String> = assessment
                 .tags
                 .iter()
@@ -133,10 +185,18 @@ impl Rescore {
                 && row.intention_tags == labels
                 && row.score_reasons == reasons
                 && row.model_version == assessment.model_version
-                && row.scored_by == ScoredBy::Builtin.as_str()
-                && row.contact_validity == validity.validity.as_str();
+                && row.scored_by == scored_by.as_str()
+                && row.external_pending == pending
+                && row.contact_validity == plan.validity.validity.as_str();
             if !same {
-                changed.push((row.clone(), a, validity, assessment));
+                changed.push(Changed {
+                    row: row.clone(),
+                    aggregate: plan.aggregate,
+                    validity: plan.validity,
+                    assessment,
+                    scored_by,
+                    pending,
+                });
             }
         }
         let outcome = Rescored {
@@ -148,14 +208,22 @@ impl Rescore {
         let compact = serde_json::to_value(distribution.compact())?;
         conn.transaction::<(), anyhow::Error, _>(|conn| {
             async move {
-                let ids: Vec<i64> = changed.iter().map(|(r, ..)| r.id).collect();
+                let ids: Vec<i64> = changed.iter().map(|c| c.row.id).collect();
                 let current: HashMap<i64, i32> = leads::lock_versions(conn, &ids)
                     .await?
                     .into_iter()
                     .collect();
                 let mut updates = Vec::new();
                 let mut events = Batch::default();
-                for (mut row, a, validity, assessment) in changed {
+                for c in changed {
+                    let Changed {
+                        mut row,
+                        aggregate: a,
+                        validity,
+                        assessment,
+                        scored_by,
+                        pending,
+                    } = c;
                     if current.get(&row.id) != Some(&row.version) {
                         continue;
                     }
@@ -169,7 +237,8 @@ impl Rescore {
                         .collect();
                     row.score_reasons = serde_json::to_value(&assessment.reasons)?;
                     row.model_version = assessment.model_version.clone();
-                    row.scored_by = ScoredBy::Builtin.as_str().to_owned();
+                    row.scored_by = scored_by.as_str().to_owned();
+                    row.external_pending = pending;
                     row.contact_validity = validity.validity.as_str().to_owned();
                     row.contact_validity_reason = serde_json::to_value(&validity)?;
                     row.version += 1;
@@ -181,6 +250,7 @@ impl Rescore {
                         "reasons": row.score_reasons,
                         "modelVersion": row.model_version,
                         "scoredBy": row.scored_by,
+                        "externalPending": row.external_pending,
                         "validity": row.contact_validity,
                         "validityReason": row.contact_validity_reason,
                     }));
@@ -195,7 +265,7 @@ impl Rescore {
                         changes.push(LeadChange::ContactValidity);
                     }
                     if !changes.is_empty() {
-                        let lead = snapshot(&row, &a, &validity, &assessment, ScoredBy::Builtin)?;
+                        let lead = snapshot(&row, &a, &validity, &assessment, scored_by)?;
                         events.push(&CloudEvent::new(
                             SERVICE,
                             row.tenant_id,
@@ -217,6 +287,7 @@ impl Rescore {
                            score_reasons = v->'reasons', \
                            model_version = v->>'modelVersion', \
                            scored_by = v->>'scoredBy', \
+                           external_pending = (v->>'externalPending')::boolean, \
                            contact_validity = v->>'validity', \
                            contact_validity_reason = v->'validityReason', \
                            version = l.version + 1, update_time = now() \
@@ -235,6 +306,67 @@ impl Rescore {
         })
         .await?;
         Ok(outcome)
+    }
+
+    /// Asks the external scorer (outside any transaction) for the leads whose buyer changed since
+    /// it last scored them; a lead it fails for keeps the built-in intention and stays pending.
+    async fn ask_external(
+        &self,
+        tenant_id: i64,
+        plans: &[Plan<'_>],
+        as_of: DateTime<Utc>,
+    ) -> HashMap<i64, Intention> {
+        use futures::StreamExt as _;
+        let Some(scorer) = &self.processor.scorer else {
+            return HashMap::new();
+        };
+        let requests: Vec<(i64, PredictRequest)> = plans
+            .iter()
+            .filter(|p| p.row.external_pending)
+            .take(MAX_EXTERNAL_PER_RESCORE)
+            .map(|p| {
+                let model_input = ModelInput {
+                    lead_id: p.row.id,
+                    tenant_id,
+                    as_of,
+                    aggregate: p.aggregate.clone(),
+                    ranks: p.ranks,
+                };
+                (p.row.id, PredictRequest { model_input })
+            })
+            .collect();
+        let answers: Vec<(i64, Result<Intention, leadgen_scorer::ScorerError>)> =
+            futures::stream::iter(requests)
+                .map(|(id, request)| {
+                    let scorer = Arc::clone(scorer);
+                    async move { (id, scorer.predict(&request).await) }
+                })
+                .buffer_unordered(EXTERNAL_IN_FLIGHT)
+                .collect()
+                .await;
+        let mut out = HashMap::new();
+        let mut failed = 0usize;
+        let mut last_error = None;
+        for (id, answer) in answers {
+            match answer {
+                Ok(intention) => {
+                    out.insert(id, intention);
+                }
+                Err(e) => {
+                    failed += 1;
+                    last_error = Some(e.to_string());
+                }
+            }
+        }
+        if failed > 0 {
+            tracing::warn!(
+                leads.failed = failed,
+                leads.scored = out.len(),
+                error = last_error.unwrap_or_default(),
+                "External scorer failed; the built-in model scored those leads"
+            );
+        }
+        out
     }
 
     /// The lead's contact judged again now (privacy numbers expire).

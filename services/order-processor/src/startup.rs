@@ -46,7 +46,9 @@ impl Application {
             sealer,
             indexer,
             as_of: processing.score_as_of,
-            external_scorer: false,
+            scorer: leadgen_scorer::Scorer::new(&settings.scorer)
+                .context("configuring the external scorer ([scorer])")?
+                .map(Arc::new),
         });
         let readiness = Arc::new(Dependencies {
             pool: pool.clone(),

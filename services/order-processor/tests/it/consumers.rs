@@ -34,6 +34,7 @@ fn settings(run: &Run, broker: &TestBroker) -> Settings {
             rescore_max_wait_secs: 60,
             ..ProcessingSettings::default()
         },
+        scorer: leadgen_scorer::ScorerSettings::default(),
     }
 }
 

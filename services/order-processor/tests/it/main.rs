@@ -11,4 +11,5 @@ mod consumers;
 mod determinism;
 mod lifecycle;
 mod migration;
+mod scorer;
 mod support;

@@ -29,7 +29,7 @@ pub fn processor() -> Arc<Processor> {
         sealer: leadgen_runtime::sealer(&crypto).unwrap(),
         indexer: leadgen_runtime::blind_indexer(&crypto).unwrap(),
         as_of: Some(as_of()),
-        external_scorer: false,
+        scorer: None,
     })
 }
 
@@ -310,7 +310,10 @@ impl Run {
             let mut orders: Vec<String> =
                 serde_json::from_value(view.aggregate["orderIds"].clone()).unwrap();
             orders.sort();
-            assert!(out.insert(orders, view).is_none(), "two leads with the same orders");
+            assert!(
+                out.insert(orders, view).is_none(),
+                "two leads with the same orders"
+            );
         }
         out
     }

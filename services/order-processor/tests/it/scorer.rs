@@ -1,0 +1,142 @@
+//! The external `predictIntention` seam: a real HTTP scorer that answers scores the leads whose
+//! buyer changed, and one that fails leaves them to the built-in model, marked so.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use actix_web::{App, HttpResponse, HttpServer, web};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use leadgen_db::schema::t_order_lead;
+use leadgen_domain::NeutralStatus;
+use leadgen_scorer::{Scorer, ScorerSettings};
+
+use crate::support::{Run, Spec, order};
+
+/// Starts a scorer on 127.0.0.1 that answers `status` (200 with intention 91, or a failure);
+/// its URL and a count of the requests it got.
+fn start_scorer(status: u16) -> (String, Arc<AtomicUsize>) {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&hits);
+    let server = HttpServer::new(move || {
+        let counter = Arc::clone(&counter);
+        App::new().route(
+            "/predict",
+            web::post().to(move |body: web::Json<serde_json::Value>| {
+                let counter = Arc::clone(&counter);
+                async move {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    assert!(body["modelInput"]["aggregate"]["orderCount"].is_u64());
+                    if status == 200 {
+                        HttpResponse::Ok().json(serde_json::json!({
+                            "intention": 91,
+                            "reasons": [{"code": "EXT_LOYAL", "text": "外部模型：忠诚客户"}],
+                            "modelVersion": "ext-gbm-7"
+                        }))
+                    } else {
+                        HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap())
+                            .finish()
+                    }
+                }
+            }),
+        )
+    })
+    .workers(1)
+    .bind(("127.0.0.1", 0))
+    .unwrap();
+    let port = server.addrs()[0].port();
+    tokio::spawn(server.run());
+    (format!("http://127.0.0.1:{port}/predict"), hits)
+}
+
+async fn run_with(url: &str) -> Run {
+    let mut run = Run::new().await;
+    let settings = ScorerSettings {
+        url: Some(url.to_owned()),
+        timeout_ms: 500,
+        retries: 1,
+        ..ScorerSettings::default()
+    };
+    let mut processor = (*run.processor).clone_for_test();
+    processor.scorer = Scorer::new(&settings).unwrap().map(Arc::new);
+    run.processor = Arc::new(processor);
+    run
+}
+
+async fn scored(run: &Run) -> Vec<(String, String, i16, bool)> {
+    let mut conn = leadgen_db::conn(&run.db.pool).await.unwrap();
+    t_order_lead::table
+        .order(t_order_lead::id.asc())
+        .select((
+            t_order_lead::scored_by,
+            t_order_lead::model_version,
+            t_order_lead::intention,
+            t_order_lead::external_pending,
+        ))
+        .load(&mut conn)
+        .await
+        .unwrap()
+}
+
+fn two_buyers() -> Vec<Spec> {
+    vec![
+        Spec {
+            shop: 0,
+            order: order("s1", 10, NeutralStatus::Completed, 9_000, Some("p"), None),
+        },
+        Spec {
+            shop: 0,
+            order: order("s2", 30, NeutralStatus::Completed, 9_000, Some("q"), None),
+        },
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answering_scorer_scores_changed_leads_outside_the_batch() {
+    let (url, hits) = start_scorer(200);
+    let run = run_with(&url).await;
+    let ids = run.store(&two_buyers(), "PENDING").await;
+    run.process(&ids).await;
+    assert_eq!(
+        AtomicUsize::load(&hits, Ordering::SeqCst),
+        0,
+        "never called inside the batch transaction"
+    );
+    assert!(
+        scored(&run)
+            .await
+            .iter()
+            .all(|(by, _, _, pending)| by == "BUILTIN" && *pending)
+    );
+    run.rescore_all().await;
+    assert_eq!(AtomicUsize::load(&hits, Ordering::SeqCst), 2);
+    for (by, model, intention, pending) in scored(&run).await {
+        assert_eq!(
+            (by.as_str(), model.as_str(), intention, pending),
+            ("EXTERNAL", "ext-gbm-7", 91, false)
+        );
+    }
+    // Nothing changed: the next rescore does not call again.
+    run.rescore_all().await;
+    assert_eq!(AtomicUsize::load(&hits, Ordering::SeqCst), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_scorer_leaves_the_builtin_score_and_asks_again_later() {
+    let (url, hits) = start_scorer(503);
+    let run = run_with(&url).await;
+    let ids = run.store(&two_buyers(), "PENDING").await;
+    run.process(&ids).await;
+    run.rescore_all().await;
+    assert_eq!(
+        AtomicUsize::load(&hits, Ordering::SeqCst),
+        4,
+        "two leads, one retry each"
+    );
+    for (by, model, _, pending) in scored(&run).await {
+        assert_eq!(
+            (by.as_str(), model.as_str(), pending),
+            ("BUILTIN", "builtin-rfm-2", true)
+        );
+    }
+}
