@@ -11,7 +11,7 @@ export LEADGEN_TEST_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/%2f
 # cargo-nextest when installed, else cargo test; both run every test even after a failure.
 TEST_RUNNER = $(if $(shell cargo nextest --version 2>/dev/null),cargo nextest run,cargo test)
 
-.PHONY: help run deps build test test-e2e fmt fmt-check lint migrate schemas schema-check precommit clean-run
+.PHONY: help run deps build test test-e2e fmt fmt-check lint migrate schemas schema-check model-quality precommit clean-run
 
 help: ## List the targets
 	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z0-9_-]+:.*## / { printf "  %-13s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -44,11 +44,23 @@ migrate: deps ## Create the local database leadgen if missing and apply the migr
 	source deploy/scripts/lib.sh && ensure_database leadgen
 	LEADGEN_CONFIG_DIR=tools/leadctl/config cargo run -q -p leadctl -- migrate
 
-schemas: ## Regenerate the event JSON schemas in proto-events/schemas/v1
-	cargo run -q -p leadctl -- schemas --out proto-events/schemas/v1
+schemas: ## Regenerate the event JSON schemas in proto-events/schemas/v*
+	cargo run -q -p leadctl -- schemas --out proto-events/schemas
 
 schema-check: ## Check the event schemas and payloads (the events crate's tests)
 	cargo test -p leadgen-events
+
+# The shop `make model-quality` measures on (docs/model-quality.md).
+MODEL_QUALITY_PLATFORM ?= TAOBAO
+MODEL_QUALITY_FILE = .run/model-quality-$(MODEL_QUALITY_PLATFORM).json
+
+model-quality: ## Measure the built-in model on a simulated shop; fails below ratio 0.8 or lift 2
+	cargo build -q -p platform-sim -p leadctl
+	mkdir -p .run
+	target/debug/platform-sim dataset --platform $(MODEL_QUALITY_PLATFORM) --seed 42 \
+		--orders 5000 --anchor-time 2026-03-01T00:00:00Z --out $(MODEL_QUALITY_FILE)
+	target/debug/leadctl model-quality --dataset $(MODEL_QUALITY_FILE) \
+		--require-ratio 0.8 --require-lift 2
 
 precommit: fmt-check lint test ## Everything CI checks
 

@@ -3,11 +3,15 @@
 //! - `leadctl migrate`: apply database migrations (the Kubernetes migrate Job runs this).
 //! - `leadctl token --tenant 1 --user 7 --name 张三 --perms lead:order:auth,lead:order:view`:
 //!   mint a development token the local configuration accepts (HS256 only).
-//! - `leadctl schemas [--out proto-events/schemas/v1]`: write the events' JSON Schemas.
+//! - `leadctl schemas [--out proto-events/schemas]`: write the events' JSON Schemas.
 //! - `leadctl sign --platform TAOBAO --sign-method md5 --secret S --params '{"k":"v"}'`: print a
 //!   platform signature on the last line (support's answer to "invalid signature" tickets).
+//! - `leadctl model-quality --dataset FILE [--cutoff T] [--horizon-days 30] [--decile 0.1]
+//!   [--require-ratio 0.8] [--require-lift 2]`: measure how well the built-in model ranks buyers
+//!   by who buys again (`docs/model-quality.md`).
 
 mod commands;
+mod quality;
 
 use clap::{Parser, Subcommand};
 
@@ -39,7 +43,7 @@ enum Command {
     },
     /// Write the events' JSON Schemas generated from the Rust types.
     Schemas {
-        #[arg(long, default_value = "proto-events/schemas/v1")]
+        #[arg(long, default_value = "proto-events/schemas")]
         out: std::path::PathBuf,
     },
     /// Compute a platform signature.
@@ -58,6 +62,30 @@ enum Command {
         /// api_request, webhook, tmc_connect or ws_connect.
         #[arg(long, default_value = "api_request")]
         kind: String,
+    },
+    /// Measure the built-in model: top-decile lift against the ceiling, normalized Gini.
+    ModelQuality {
+        /// The dataset (docs/model-quality.md), e.g. from `platform-sim dataset`.
+        #[arg(long)]
+        dataset: std::path::PathBuf,
+        /// Split time here (RFC 3339). Default: the dataset's anchor minus the horizon.
+        #[arg(long)]
+        cutoff: Option<String>,
+        /// Buyers buy again if they place a paid order this many days after the cut-off.
+        #[arg(long, default_value_t = 30)]
+        horizon_days: i64,
+        /// The top fraction whose lift is measured.
+        #[arg(long, default_value_t = 0.1)]
+        decile: f64,
+        /// Fail unless model lift / ceiling lift reaches this.
+        #[arg(long)]
+        require_ratio: Option<f64>,
+        /// Fail unless the model's lift reaches this.
+        #[arg(long)]
+        require_lift: Option<f64>,
+        /// Print the measurements as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -80,5 +108,28 @@ async fn main() -> anyhow::Result<()> {
             params,
             kind,
         } => commands::sign(&platform, &sign_method, &secret, &params, &kind),
+        Command::ModelQuality {
+            dataset,
+            cutoff,
+            horizon_days,
+            decile,
+            require_ratio,
+            require_lift,
+            json,
+        } => {
+            let cutoff = cutoff
+                .map(|c| {
+                    chrono::DateTime::parse_from_rfc3339(&c)
+                        .map(|t| t.to_utc())
+                        .map_err(|e| anyhow::anyhow!("--cutoff `{c}`: {e}"))
+                })
+                .transpose()?;
+            let options = quality::Options {
+                cutoff,
+                horizon_days,
+                top: decile,
+            };
+            quality::run(&dataset, &options, require_ratio, require_lift, json)
+        }
     }
 }

@@ -1,19 +1,26 @@
-//! Command-line options.
+//! Command-line options: the server's flags (`platform-sim --listen … --seed …`), and the
+//! `dataset` subcommand (`platform-sim dataset --platform TAOBAO --out FILE`).
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use anyhow::Context as _;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
-use clap::Parser;
+use clap::{Parser, Subcommand};
+use leadgen_domain::PlatformType;
 
 use crate::faults::{ErrorBurst, Faults};
 use crate::http_util::parse_admin_time;
 use crate::state::{AppCredentials, AppRegistry, SimConfig};
 
 /// A strict simulator of the e-commerce platforms' OAuth and order APIs.
+///
+/// Without a subcommand it serves the APIs; `dataset` writes one shop's orders to a file.
 #[derive(Debug, Parser)]
 #[command(name = "platform-sim", version)]
 pub struct Args {
+    #[command(subcommand)]
+    pub command: Option<SimCommand>,
     /// Address to listen on; port 0 picks a free port (printed on stdout).
     #[arg(long, env = "PLATFORM_SIM_LISTEN", default_value = "127.0.0.1:9100")]
     pub listen: SocketAddr,
@@ -77,13 +84,7 @@ impl Args {
     }
 
     pub fn config(&self, started: DateTime<Utc>) -> anyhow::Result<SimConfig> {
-        let anchor = match &self.anchor_time {
-            Some(text) => parse_admin_time(text)
-                .with_context(|| format!("--anchor-time `{text}`: expected RFC 3339"))?,
-            None => started
-                .duration_trunc(TimeDelta::minutes(1))
-                .context("truncating start time")?,
-        };
+        let anchor = anchor(self.anchor_time.as_deref(), started)?;
         anyhow::ensure!(
             self.token_expires_in > 0,
             "--token-expires-in must be positive"
@@ -99,9 +100,72 @@ impl Args {
     }
 }
 
+/// What to do instead of serving the APIs.
+#[derive(Debug, Subcommand)]
+pub enum SimCommand {
+    /// Write one shop's generated orders (neutral facts, as the adapters parse them) and its
+    /// buyers' true purchase rates as JSON, for `leadctl model-quality`
+    /// (format: docs/model-quality.md).
+    Dataset(DatasetArgs),
+}
+
+/// `platform-sim dataset`.
+#[derive(Debug, clap::Args)]
+pub struct DatasetArgs {
+    /// TAOBAO, JD, PDD, DOUYIN or KUAISHOU.
+    #[arg(long, value_parser = parse_platform)]
+    pub platform: PlatformType,
+    /// The app key whose shop to export. Default: `sim-<platform>-app`, the shop `make run`
+    /// serves.
+    #[arg(long)]
+    pub app_key: Option<String>,
+    /// Seed, as the server's `--seed`.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Orders generated for the shop, as the server's `--orders-per-shop`.
+    #[arg(long, default_value_t = 600)]
+    pub orders: usize,
+    /// Orders are created before this instant (RFC 3339, or Beijing `yyyy-MM-dd HH:mm:ss`), as
+    /// the server's `--anchor-time`. Default: now, truncated to the minute.
+    #[arg(long)]
+    pub anchor_time: Option<String>,
+    /// Write here instead of standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+fn parse_platform(text: &str) -> Result<PlatformType, String> {
+    text.trim()
+        .to_uppercase()
+        .parse()
+        .map_err(|e| format!("{e}"))
+}
+
+impl DatasetArgs {
+    pub fn app_key(&self) -> String {
+        self.app_key
+            .clone()
+            .unwrap_or_else(|| format!("sim-{}-app", self.platform.as_str().to_ascii_lowercase()))
+    }
+
+    pub fn anchor(&self, started: DateTime<Utc>) -> anyhow::Result<DateTime<Utc>> {
+        anchor(self.anchor_time.as_deref(), started)
+    }
+}
+
+/// `--anchor-time`, or the start time truncated to the minute.
+fn anchor(text: Option<&str>, started: DateTime<Utc>) -> anyhow::Result<DateTime<Utc>> {
+    match text {
+        Some(text) => parse_admin_time(text)
+            .with_context(|| format!("--anchor-time `{text}`: expected RFC 3339")),
+        None => started
+            .duration_trunc(TimeDelta::minutes(1))
+            .context("truncating start time"),
+    }
+}
+
 /// The apps registered when no `--app` is given: one per platform, for local runs.
 fn default_apps() -> Vec<AppCredentials> {
-    use leadgen_domain::PlatformType;
     PlatformType::ALL
         .iter()
         .map(|platform| {
@@ -165,5 +229,38 @@ mod tests {
             .to_utc();
         let anchor = defaults.config(started).unwrap().anchor;
         assert_eq!(anchor.to_rfc3339(), "2026-01-02T03:04:00+00:00");
+        assert!(defaults.command.is_none());
+    }
+
+    #[test]
+    fn the_dataset_subcommand_parses_beside_the_server_flags() {
+        let args = Args::try_parse_from([
+            "platform-sim",
+            "dataset",
+            "--platform",
+            "jd",
+            "--seed",
+            "7",
+            "--orders",
+            "5000",
+            "--anchor-time",
+            "2026-03-01T00:00:00Z",
+            "--out",
+            "/tmp/x.json",
+        ])
+        .unwrap();
+        let Some(SimCommand::Dataset(d)) = args.command else {
+            panic!("no dataset command");
+        };
+        assert_eq!((d.platform, d.seed, d.orders), (PlatformType::Jd, 7, 5000));
+        assert_eq!(d.app_key(), "sim-jd-app");
+        let anchor = d.anchor(Utc::now()).unwrap();
+        assert_eq!(anchor.to_rfc3339(), "2026-03-01T00:00:00+00:00");
+        assert!(Args::try_parse_from(["platform-sim", "dataset", "--platform", "EBAY"]).is_err());
+        let server =
+            Args::try_parse_from(["platform-sim", "--listen", "127.0.0.1:0", "--seed", "3"])
+                .unwrap();
+        assert!(server.command.is_none());
+        assert_eq!(server.seed, 3);
     }
 }

@@ -1,12 +1,17 @@
 //! `platform-sim`: a strict simulator of the e-commerce platforms' OAuth and order APIs, for
 //! local runs and end-to-end tests. One process serves every platform, each under its own path
 //! prefix (`/taobao/…`); `/_sim/…` holds the test-only admin endpoints.
+//!
+//! `platform-sim dataset …` instead writes one shop's orders and its buyers' truth to a file
+//! (see [`dataset`]); who buys when is planned by [`behaviour`].
 
 #![recursion_limit = "256"]
 
 mod admin;
+mod behaviour;
 mod cli;
 mod consent;
+mod dataset;
 mod douyin;
 mod faults;
 mod gateway;
@@ -28,7 +33,7 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
 use clap::Parser as _;
 
-use cli::Args;
+use cli::{Args, SimCommand};
 use state::SimState;
 
 #[actix_web::main]
@@ -42,6 +47,9 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let args = Args::parse();
+    if let Some(SimCommand::Dataset(dataset)) = &args.command {
+        return dataset::run(dataset, chrono::Utc::now());
+    }
     let config = args.config(chrono::Utc::now())?;
     let state = web::Data::new(SimState::new(config, args.registry(), args.faults()?));
     for app in state.apps.all() {

@@ -5,6 +5,7 @@
 //! Status mix: unpaid (1), paid (105/2), partly and fully shipped (101/3), finished (5),
 //! cancelled before and after payment (4, refunds as `after_sale_info`), pending refunds,
 //! price-modified orders (`modify_amount`), repeat buyers, privacy numbers, live-stream peaks.
+//! Which buyer places each order, and when, comes from [`crate::behaviour`].
 
 use std::collections::HashSet;
 
@@ -17,6 +18,7 @@ use leadgen_domain::PlatformType;
 
 use super::buyers::{Buyer, creation_time, new_buyer};
 use super::order_json::{Item, OrderParts, order_json};
+use crate::behaviour::{self, BuyerTruth};
 use crate::shop::{Shop, seeded_rng};
 use crate::taobao::data::PRODUCTS;
 use crate::taobao::lifecycle::{Stage, pick_weighted, play};
@@ -29,6 +31,8 @@ pub struct DyOrder {
     pub created: DateTime<Utc>,
     pub updated: DateTime<Utc>,
     pub status: i64,
+    /// Index of the buyer in [`ShopOrders::buyers`].
+    pub buyer: usize,
     pub json: Map<String, Value>,
 }
 
@@ -57,6 +61,8 @@ impl DyShop {
 pub struct ShopOrders {
     pub shop: DyShop,
     pub orders: Vec<DyOrder>,
+    /// The buyers' true purchase rates and rhythms ([`behaviour`]).
+    pub buyers: Vec<BuyerTruth>,
 }
 
 /// Douyin's status for a played-out lifecycle.
@@ -80,12 +86,14 @@ pub fn generate(seed: u64, shop: &DyShop, count: usize, anchor: DateTime<Utc>) -
     let mut rng = seeded_rng(seed, &["DOUYIN", "orders", &shop.app_key]);
     let anchor = anchor - Duration::nanoseconds(i64::from(anchor.timestamp_subsec_nanos()));
     let mut used = HashSet::new();
-    let repeat_pool: Vec<Buyer> = (0..(count / 12).max(1))
-        .map(|_| new_buyer(&mut rng))
-        .collect();
+    // Who buys when ([`behaviour`]), at the live sessions' and last minutes' peaks; cart
+    // checkouts come from the plan, not from `creation_time`.
+    let plan = behaviour::plan(&mut rng, count, HISTORY_DAYS, |rng| {
+        creation_time(rng, anchor, HISTORY_DAYS, None)
+    });
+    let buyers: Vec<Buyer> = plan.buyers.iter().map(|_| new_buyer(&mut rng)).collect();
     let mut orders = Vec::with_capacity(count);
-    let mut previous = None;
-    for _ in 0..count {
+    for planned in &plan.orders {
         let order_id = loop {
             // Shop order ids are 19 digits; sku orders follow their parent (+1, +2, …).
             let id = rng.gen_range(6_900_000_000_000_000_000u64..6_999_999_999_999_999_000);
@@ -96,16 +104,10 @@ pub fn generate(seed: u64, shop: &DyShop, count: usize, anchor: DateTime<Utc>) -
                 break id;
             }
         };
-        let created = creation_time(&mut rng, anchor, HISTORY_DAYS, previous);
-        previous = Some(created);
-        let fresh;
-        let buyer = if rng.gen_bool(0.25) {
-            repeat_pool.get(rng.gen_range(0..repeat_pool.len()))
-        } else {
-            fresh = new_buyer(&mut rng);
-            Some(&fresh)
+        let created = planned.at;
+        let Some(buyer) = buyers.get(planned.buyer) else {
+            continue;
         };
-        let Some(buyer) = buyer else { continue };
         let life = play(&mut rng, created, anchor);
         let n_items = pick_weighted(&mut rng, &[(1usize, 72), (2, 20), (3, 8)], 1);
         let items: Vec<Item> = (0..n_items)
@@ -165,6 +167,7 @@ pub fn generate(seed: u64, shop: &DyShop, count: usize, anchor: DateTime<Utc>) -
             created,
             updated: life.modified,
             status,
+            buyer: planned.buyer,
             json,
         });
     }
@@ -172,6 +175,7 @@ pub fn generate(seed: u64, shop: &DyShop, count: usize, anchor: DateTime<Utc>) -
     ShopOrders {
         shop: shop.clone(),
         orders,
+        buyers: plan.buyers,
     }
 }
 

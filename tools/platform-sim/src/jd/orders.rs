@@ -2,7 +2,8 @@
 //!
 //! Each order is kept as the full `orderInfo` JSON (consignee name, mobile, telephone and full
 //! address as TDE ciphertext; province, city, county and town in plain text, as JOS sends them)
-//! plus the typed values `enSearch` filters and sorts on.
+//! plus the typed values `enSearch` filters and sorts on. Which buyer places each order, and
+//! when, comes from [`crate::behaviour`] (with the sale peaks of [`order_time`]).
 
 use std::collections::HashSet;
 
@@ -16,6 +17,7 @@ use leadgen_domain::time::format_beijing;
 use super::cipher::{digest_bytes, jd_tde};
 use super::lifecycle::{Life, play};
 use super::people::{Person, new_person, order_time};
+use crate::behaviour::{self, BuyerTruth};
 use crate::shop::{ALNUM, Shop, URL_SAFE, random_string, seeded_rng, stable_hash};
 use crate::taobao::buyers::pick_str;
 use crate::taobao::data::{BUYER_MESSAGES, PRODUCTS};
@@ -31,6 +33,8 @@ pub struct JdOrder {
     pub created: DateTime<Utc>,
     pub modified: DateTime<Utc>,
     pub state: &'static str,
+    /// Index of the buyer in [`ShopOrders::buyers`].
+    pub buyer: usize,
     /// Every `orderInfo` field, in JOS's order.
     pub json: Map<String, Value>,
 }
@@ -41,6 +45,8 @@ pub struct ShopOrders {
     pub shop: Shop,
     pub vender_id: u64,
     pub orders: Vec<JdOrder>,
+    /// The buyers' true purchase rates and rhythms ([`behaviour`]).
+    pub buyers: Vec<BuyerTruth>,
 }
 
 struct Buyer {
@@ -72,27 +78,23 @@ pub fn generate(seed: u64, shop: &Shop, count: usize, anchor: DateTime<Utc>) -> 
     let anchor = anchor - Duration::nanoseconds(i64::from(anchor.timestamp_subsec_nanos()));
     let vender_id = 10_000 + shop.user_id % 990_000;
     let key = key_id(seed, shop);
-    let pool: Vec<Buyer> = (0..(count / 10).max(1))
-        .map(|_| new_buyer(&mut rng))
-        .collect();
+    let plan = behaviour::plan(&mut rng, count, HISTORY_DAYS, |rng| {
+        order_time(rng, anchor, HISTORY_DAYS)
+    });
+    let buyers: Vec<Buyer> = plan.buyers.iter().map(|_| new_buyer(&mut rng)).collect();
     let mut used = HashSet::new();
     let mut orders = Vec::with_capacity(count);
-    for _ in 0..count {
+    for planned in &plan.orders {
         let order_id = loop {
             let id = rng.gen_range(280_000_000_000u64..330_000_000_000);
             if used.insert(id) {
                 break id;
             }
         };
-        let created = order_time(&mut rng, anchor, HISTORY_DAYS);
-        let fresh;
-        let buyer = if rng.gen_bool(0.3) {
-            pool.get(rng.gen_range(0..pool.len()))
-        } else {
-            fresh = new_buyer(&mut rng);
-            Some(&fresh)
+        let created = planned.at;
+        let Some(buyer) = buyers.get(planned.buyer) else {
+            continue;
         };
-        let Some(buyer) = buyer else { continue };
         let life = play(&mut rng, created, anchor);
         let json = order_json(
             &mut rng, seed, &key, vender_id, order_id, buyer, &life, created,
@@ -102,6 +104,7 @@ pub fn generate(seed: u64, shop: &Shop, count: usize, anchor: DateTime<Utc>) -> 
             created,
             modified: life.modified,
             state: life.stage.state(),
+            buyer: planned.buyer,
             json,
         });
     }
@@ -110,6 +113,7 @@ pub fn generate(seed: u64, shop: &Shop, count: usize, anchor: DateTime<Utc>) -> 
         shop: shop.clone(),
         vender_id,
         orders,
+        buyers: plan.buyers,
     }
 }
 

@@ -1,7 +1,8 @@
 //! A Kuaishou shop's generated orders (one item each), deterministic from the seed, the app key
 //! and the anchor. Shapes [unverified] as in `leadgen_platforms::kuaishou`: `orderBaseInfo`,
 //! `orderItemInfo`, `orderRefundList`, `orderAddress` (Base64 ciphertexts + `desensitise*`
-//! masks, or a privacy number in `mobile`), `orderLogisticsInfo`; fen, milliseconds.
+//! masks, or a privacy number in `mobile`), `orderLogisticsInfo`; fen, milliseconds. Which
+//! buyer places each order, and when, comes from [`crate::behaviour`].
 
 use std::collections::HashSet;
 
@@ -12,6 +13,7 @@ use serde_json::{Value, json};
 
 use leadgen_domain::PlatformType;
 
+use crate::behaviour::{self, BuyerTruth};
 use crate::douyin::buyers::{Buyer, creation_time, mask_mobile, new_buyer, privacy_number};
 use crate::douyin::order_json::region_parts;
 use crate::shop::{LOWER_HEX, Shop, random_string, seeded_rng, stable_hash};
@@ -52,6 +54,8 @@ pub struct KsOrder {
     pub status: i64,
     /// 1 普通, 2 分销 (the `cpsType` filter's numbering).
     pub cps_type: i64,
+    /// Index of the buyer in [`ShopOrders::buyers`].
+    pub buyer: usize,
     pub json: Value,
 }
 
@@ -60,6 +64,8 @@ pub struct KsOrder {
 pub struct ShopOrders {
     pub shop: KsShop,
     pub orders: Vec<KsOrder>,
+    /// The buyers' true purchase rates and rhythms ([`behaviour`]).
+    pub buyers: Vec<BuyerTruth>,
 }
 
 fn ms(t: Option<DateTime<Utc>>) -> i64 {
@@ -96,29 +102,25 @@ fn status_code(
 pub fn generate(seed: u64, shop: &KsShop, count: usize, anchor: DateTime<Utc>) -> ShopOrders {
     let mut rng = seeded_rng(seed, &["KUAISHOU", "orders", &shop.app_key]);
     let anchor = anchor - Duration::nanoseconds(i64::from(anchor.timestamp_subsec_nanos()));
-    let repeat_pool: Vec<Buyer> = (0..(count / 12).max(1))
-        .map(|_| new_buyer(&mut rng))
-        .collect();
+    // Who buys when ([`behaviour`]), at the live sessions' and last minutes' peaks; cart
+    // checkouts come from the plan, not from `creation_time`.
+    let plan = behaviour::plan(&mut rng, count, HISTORY_DAYS, |rng| {
+        creation_time(rng, anchor, HISTORY_DAYS, None)
+    });
+    let buyers: Vec<Buyer> = plan.buyers.iter().map(|_| new_buyer(&mut rng)).collect();
     let mut used = HashSet::new();
     let mut orders = Vec::with_capacity(count);
-    let mut previous = None;
-    for _ in 0..count {
+    for planned in &plan.orders {
         let oid = loop {
             let id = rng.gen_range(2_300_000_000_000_000u64..2_499_999_999_999_999);
             if used.insert(id) {
                 break id;
             }
         };
-        let created = creation_time(&mut rng, anchor, HISTORY_DAYS, previous);
-        previous = Some(created);
-        let fresh;
-        let buyer = if rng.gen_bool(0.25) {
-            repeat_pool.get(rng.gen_range(0..repeat_pool.len()))
-        } else {
-            fresh = new_buyer(&mut rng);
-            Some(&fresh)
+        let created = planned.at;
+        let Some(buyer) = buyers.get(planned.buyer) else {
+            continue;
         };
-        let Some(buyer) = buyer else { continue };
         let life = play(&mut rng, created, anchor);
         let status = status_code(&mut rng, &life, anchor, anchor - created);
         let created_ms = created.timestamp_millis() + rng.gen_range(0..1000);
@@ -141,6 +143,7 @@ pub fn generate(seed: u64, shop: &KsShop, count: usize, anchor: DateTime<Utc>) -
             updated_ms,
             status,
             cps_type,
+            buyer: planned.buyer,
             json,
         });
     }
@@ -148,6 +151,7 @@ pub fn generate(seed: u64, shop: &KsShop, count: usize, anchor: DateTime<Utc>) -
     ShopOrders {
         shop: shop.clone(),
         orders,
+        buyers: plan.buyers,
     }
 }
 

@@ -2,7 +2,8 @@
 //!
 //! An order is paid when it is created; it is *confirmed* (成交) at once for single purchases and
 //! when its group fills for group buys. Orders whose group is still filling (拼团中) or failed
-//! (团失败, refunded) have no `confirm_time`, so `pdd.order.list.get` never lists them.
+//! (团失败, refunded) have no `confirm_time`, so `pdd.order.list.get` never lists them. Which
+//! buyer places each order, and when, comes from [`crate::behaviour`].
 
 use std::collections::{HashMap, HashSet};
 
@@ -14,6 +15,7 @@ use serde_json::{Map, Value, json};
 use leadgen_domain::time::{beijing, format_beijing};
 
 use super::privacy::{Secret, Vault};
+use crate::behaviour::{self, BuyerTruth};
 use crate::jd::people::{Person, new_person, order_time};
 use crate::shop::{Shop, seeded_rng, stable_hash};
 use crate::taobao::buyers::pick_str;
@@ -33,6 +35,8 @@ pub struct PddOrder {
     pub order_status: u8,
     pub refund_status: u8,
     pub trade_type: u8,
+    /// Index of the buyer in [`ShopOrders::buyers`].
+    pub buyer: usize,
     /// Every field, in PDD's order.
     pub json: Map<String, Value>,
 }
@@ -44,6 +48,8 @@ pub struct ShopOrders {
     pub orders: Vec<PddOrder>,
     pub secrets: HashMap<String, Secret>,
     pub order_sns: HashSet<String>,
+    /// The buyers' true purchase rates and rhythms ([`behaviour`]).
+    pub buyers: Vec<BuyerTruth>,
 }
 
 #[derive(Debug, Default)]
@@ -149,14 +155,15 @@ fn time_text(t: Option<DateTime<Utc>>) -> Value {
 pub fn generate(seed: u64, shop: &Shop, count: usize, anchor: DateTime<Utc>) -> ShopOrders {
     let mut rng = seeded_rng(seed, &["PDD", "orders", &shop.app_key]);
     let anchor = anchor - Duration::nanoseconds(i64::from(anchor.timestamp_subsec_nanos()));
-    let pool: Vec<Person> = (0..(count / 10).max(1))
-        .map(|_| new_person(&mut rng))
-        .collect();
+    let plan = behaviour::plan(&mut rng, count, HISTORY_DAYS, |rng| {
+        order_time(rng, anchor, HISTORY_DAYS)
+    });
+    let people: Vec<Person> = plan.buyers.iter().map(|_| new_person(&mut rng)).collect();
     let mut vault = Vault::default();
     let mut order_sns = HashSet::new();
     let mut orders = Vec::with_capacity(count);
-    for _ in 0..count {
-        let created = order_time(&mut rng, anchor, HISTORY_DAYS);
+    for planned in &plan.orders {
+        let created = planned.at;
         let order_sn = loop {
             let date = created.with_timezone(&beijing()).format("%y%m%d");
             let sn = format!(
@@ -167,14 +174,9 @@ pub fn generate(seed: u64, shop: &Shop, count: usize, anchor: DateTime<Utc>) -> 
                 break sn;
             }
         };
-        let fresh;
-        let person = if rng.gen_bool(0.3) {
-            pool.get(rng.gen_range(0..pool.len()))
-        } else {
-            fresh = new_person(&mut rng);
-            Some(&fresh)
+        let Some(person) = people.get(planned.buyer) else {
+            continue;
         };
-        let Some(person) = person else { continue };
         let paid = (created + secs(&mut rng, 3, 600)).min(anchor);
         let life = play(&mut rng, paid, anchor);
         let trade_type = u8::from(rng.gen_bool(0.08));
@@ -209,6 +211,7 @@ pub fn generate(seed: u64, shop: &Shop, count: usize, anchor: DateTime<Utc>) -> 
             order_status: life.order_status,
             refund_status: life.refund_status,
             trade_type,
+            buyer: planned.buyer,
             json,
         });
     }
@@ -218,6 +221,7 @@ pub fn generate(seed: u64, shop: &Shop, count: usize, anchor: DateTime<Utc>) -> 
         orders,
         secrets: vault.secrets,
         order_sns,
+        buyers: plan.buyers,
     }
 }
 

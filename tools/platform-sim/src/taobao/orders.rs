@@ -1,7 +1,8 @@
 //! A shop's generated trades, deterministic from the seed, the shop and the anchor time.
 //!
 //! Each trade is kept as the full TOP JSON object (fields in TOP's order, receiver data masked
-//! as trade lists show it) plus the few typed values the APIs filter and sort on.
+//! as trade lists show it) plus the few typed values the APIs filter and sort on. Which buyer
+//! places each trade, and when, comes from [`crate::behaviour`].
 
 use std::collections::HashSet;
 
@@ -15,6 +16,7 @@ use leadgen_domain::time::format_beijing;
 use super::buyers::{Buyer, new_buyer, pick_str};
 use super::data::{BUYER_MESSAGES, PRODUCTS, Product, REGIONS};
 use super::lifecycle::{Lifecycle, Stage, pick_weighted, play};
+use crate::behaviour::{self, BuyerTruth};
 use crate::shop::{Shop, seeded_rng, stable_hash};
 
 /// How far back generated trades go from the anchor.
@@ -43,6 +45,8 @@ pub struct TradeRecord {
     pub status: &'static str,
     pub buyer_open_uid: String,
     pub buyer_nick: String,
+    /// Index of the buyer in [`ShopOrders::buyers`].
+    pub buyer: usize,
     /// Every field, in TOP's order; `orders` holds `{"order": […]}`.
     pub json: Map<String, Value>,
 }
@@ -52,6 +56,8 @@ pub struct TradeRecord {
 pub struct ShopOrders {
     pub shop: Shop,
     pub trades: Vec<TradeRecord>,
+    /// The buyers' true purchase rates and rhythms ([`behaviour`]).
+    pub buyers: Vec<BuyerTruth>,
 }
 
 fn yuan(fen: u64) -> String {
@@ -84,29 +90,18 @@ pub fn generate(seed: u64, shop: &Shop, count: usize, anchor: DateTime<Utc>) -> 
             return id;
         }
     };
-    let repeat_pool: Vec<Buyer> = (0..(count / 12).max(1))
-        .map(|_| new_buyer(&mut rng))
-        .collect();
+    // Who buys when ([`behaviour`]); cart checkouts share their creation second.
+    let plan = behaviour::plan(&mut rng, count, HISTORY_DAYS, |rng| {
+        anchor - Duration::seconds(rng.gen_range(0..HISTORY_DAYS * 86_400))
+    });
+    let buyers: Vec<Buyer> = plan.buyers.iter().map(|_| new_buyer(&mut rng)).collect();
     let mut trades = Vec::with_capacity(count);
-    let mut previous_created = anchor;
-    for i in 0..count {
+    for planned in &plan.orders {
         let tid = next_id(&mut rng);
-        // A few trades share their creation second with the previous one (cart checkouts).
-        let created = if i > 0 && rng.gen_bool(0.03) {
-            previous_created
-        } else {
-            anchor - Duration::seconds(rng.gen_range(0..HISTORY_DAYS * 86_400))
+        let created = planned.at;
+        let Some(buyer) = buyers.get(planned.buyer) else {
+            continue;
         };
-        previous_created = created;
-        let fresh;
-        let buyer = if rng.gen_bool(0.25) {
-            let k = rng.gen_range(0..repeat_pool.len());
-            repeat_pool.get(k)
-        } else {
-            fresh = new_buyer(&mut rng);
-            Some(&fresh)
-        };
-        let Some(buyer) = buyer else { continue };
         let trade_type = pick_weighted(&mut rng, TYPES, "fixed");
         let life = play(&mut rng, created, anchor);
         let n_items = pick_weighted(&mut rng, &[(1usize, 70), (2, 22), (3, 8)], 1);
@@ -151,6 +146,7 @@ pub fn generate(seed: u64, shop: &Shop, count: usize, anchor: DateTime<Utc>) -> 
             status: life.stage.as_str(),
             buyer_open_uid: buyer.open_uid.clone(),
             buyer_nick: buyer.nick.clone(),
+            buyer: planned.buyer,
             json,
         });
     }
@@ -158,6 +154,7 @@ pub fn generate(seed: u64, shop: &Shop, count: usize, anchor: DateTime<Utc>) -> 
     ShopOrders {
         shop: shop.clone(),
         trades,
+        buyers: plan.buyers,
     }
 }
 
