@@ -6,11 +6,16 @@
 //! - `leadctl schemas [--out proto-events/schemas]`: write the events' JSON Schemas.
 //! - `leadctl sign --platform TAOBAO --sign-method md5 --secret S --params '{"k":"v"}'`: print a
 //!   platform signature on the last line (support's answer to "invalid signature" tickets).
+//! - `leadctl leads rebuild [--tenant T] [--platform P]`: rebuild buyer-leads from all of their
+//!   orders (after a model change, say), keeping lead ids and sales decisions.
+//! - `leadctl blind-index status|rotate`: identities per blind-index key; re-index every buyer
+//!   under a new key (procedure in the README).
 //! - `leadctl model-quality --dataset FILE [--cutoff T] [--horizon-days 30] [--decile 0.1]
 //!   [--require-ratio 0.8] [--require-lift 2]`: measure how well the built-in model ranks buyers
 //!   by who buys again (`docs/model-quality.md`).
 
 mod commands;
+mod leads;
 mod quality;
 
 use clap::{Parser, Subcommand};
@@ -63,6 +68,16 @@ enum Command {
         #[arg(long, default_value = "api_request")]
         kind: String,
     },
+    /// Operate on buyer-leads.
+    Leads {
+        #[command(subcommand)]
+        command: LeadsCommand,
+    },
+    /// Keyed blind indexes of buyer identities.
+    BlindIndex {
+        #[command(subcommand)]
+        command: BlindIndexCommand,
+    },
     /// Measure the built-in model: top-decile lift against the ceiling, normalized Gini.
     ModelQuality {
         /// The dataset (docs/model-quality.md), e.g. from `platform-sim dataset`.
@@ -89,10 +104,38 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum LeadsCommand {
+    /// Rebuild buyer-leads from all of their orders (order-processor's pending sweep does it).
+    Rebuild {
+        /// Only this tenant.
+        #[arg(long)]
+        tenant: Option<i64>,
+        /// Only this shop (platform authorization id).
+        #[arg(long)]
+        platform: Option<i64>,
+    },
+}
+
+#[derive(Subcommand)]
+enum BlindIndexCommand {
+    /// Identities per key id, and raw orders still waiting.
+    Status,
+    /// Re-index every buyer under the current key (configure the new key first).
+    Rotate,
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Migrate => commands::migrate().await,
+        Command::Leads {
+            command: LeadsCommand::Rebuild { tenant, platform },
+        } => leads::rebuild(tenant, platform).await,
+        Command::BlindIndex { command } => match command {
+            BlindIndexCommand::Status => leads::status().await,
+            BlindIndexCommand::Rotate => leads::rotate().await,
+        },
         Command::Token {
             tenant,
             user,

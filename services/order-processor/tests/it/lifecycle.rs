@@ -212,3 +212,53 @@ async fn two_leads_that_turn_out_to_be_one_buyer_merge_and_keep_the_sales_decisi
         serde_json::json!([lead_a.max(lead_b)])
     );
 }
+
+#[tokio::test]
+async fn rotating_the_blind_index_key_keeps_every_buyer_and_rewrites_their_identities() {
+    use base64::Engine as _;
+    use leadgen_db::schema::t_lead_identity;
+    let mut run = Run::new().await;
+    let specs = crate::support::scenario();
+    let ids = run.store(&specs, "PENDING").await;
+    run.process(&ids).await;
+    run.rescore_all().await;
+    let before = run.leads().await;
+    let mut conn = leadgen_db::conn(&run.db.pool).await.unwrap();
+    let lead_ids = |conn: &mut leadgen_db::PooledConn| {
+        t_order_lead::table
+            .filter(t_order_lead::merged_into.is_null())
+            .order(t_order_lead::id.asc())
+            .select(t_order_lead::id)
+            .load::<i64>(conn)
+    };
+    let ids_before = lead_ids(&mut conn).await.unwrap();
+
+    // Key 2 becomes current; key 1 (the test key) stays readable. Then every order is rebuilt.
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let old = leadgen_settings::SecretString::from(format!("1:{}", b64.encode([7u8; 32])));
+    let new = leadgen_settings::SecretString::from(b64.encode([9u8; 32]));
+    let mut processor = run.processor.clone_for_test();
+    processor.indexer =
+        std::sync::Arc::new(leadgen_crypto::BlindIndexer::new(2, &new, &[old]).unwrap());
+    run.processor = std::sync::Arc::new(processor);
+    let ids = run.store(&specs, "PENDING").await;
+    run.process(&ids).await;
+    run.rescore_all().await;
+
+    assert_eq!(
+        lead_ids(&mut conn).await.unwrap(),
+        ids_before,
+        "no buyer became a new lead"
+    );
+    assert_eq!(run.leads().await, before);
+    let keys: Vec<String> = t_lead_identity::table
+        .select(t_lead_identity::key_hash)
+        .load(&mut conn)
+        .await
+        .unwrap();
+    assert!(!keys.is_empty());
+    assert!(
+        keys.iter().all(|k| k.starts_with("2.")),
+        "old-key identities remain"
+    );
+}

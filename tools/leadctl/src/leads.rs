@@ -1,0 +1,112 @@
+//! `leadctl leads rebuild` and `leadctl blind-index status|rotate`: operators' handles on the
+//! buyer-leads that order-processor owns. Neither computes a lead itself: both hand raw orders
+//! back to order-processor's pending sweep, which rebuilds every buyer from all of their orders
+//! with the current model and blind-index key, keeping lead ids and sales decisions.
+
+use anyhow::Context as _;
+use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
+use leadgen_settings::{DatabaseSettings, ExposeSecret, Sources};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct DbOnly {
+    database: DatabaseSettings,
+}
+
+async fn connect() -> anyhow::Result<AsyncPgConnection> {
+    let settings: DbOnly =
+        leadgen_settings::load(&Sources::from_env()).context("loading configuration")?;
+    AsyncPgConnection::establish(settings.database.url.expose_secret())
+        .await
+        .context("connecting to the database")
+}
+
+/// Hands every processed raw order (of one tenant, one shop, or all) back to the pending sweep.
+/// Returns how many.
+async fn requeue(
+    conn: &mut AsyncPgConnection,
+    tenant: Option<i64>,
+    platform: Option<i64>,
+) -> anyhow::Result<usize> {
+    Ok(diesel::sql_query(
+        "UPDATE t_ecom_order_raw SET process_status = 'PENDING' \
+         WHERE process_status = 'PROCESSED' \
+           AND ($1::int8 IS NULL OR tenant_id = $1) AND ($2::int8 IS NULL OR platform_id = $2)",
+    )
+    .bind::<Nullable<BigInt>, _>(tenant)
+    .bind::<Nullable<BigInt>, _>(platform)
+    .execute(conn)
+    .await?)
+}
+
+/// `leadctl leads rebuild [--tenant T] [--platform P]`.
+pub async fn rebuild(tenant: Option<i64>, platform: Option<i64>) -> anyhow::Result<()> {
+    let mut conn = connect().await?;
+    let n = requeue(&mut conn, tenant, platform).await?;
+    println!(
+        "{n} raw orders handed back to order-processor; its pending sweep rebuilds their buyers \
+         (orders synced within [processing] pending_after_secs wait that long first)"
+    );
+    Ok(())
+}
+
+#[derive(diesel::QueryableByName)]
+struct KeyCount {
+    #[diesel(sql_type = Text)]
+    key_id: String,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// `leadctl blind-index status`: identities per blind-index key id, and orders still waiting.
+pub async fn status() -> anyhow::Result<()> {
+    let mut conn = connect().await?;
+    print_status(&mut conn).await
+}
+
+async fn print_status(conn: &mut AsyncPgConnection) -> anyhow::Result<()> {
+    let counts: Vec<KeyCount> = diesel::sql_query(
+        "SELECT split_part(key_hash, '.', 1) AS key_id, count(*) AS n FROM t_lead_identity \
+         GROUP BY 1 ORDER BY 1",
+    )
+    .load(conn)
+    .await?;
+    for c in &counts {
+        println!("key {}: {} identities", c.key_id, c.n);
+    }
+    if counts.is_empty() {
+        println!("no identities yet");
+    }
+    #[derive(diesel::QueryableByName)]
+    struct Pending {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let pending: Vec<Pending> = diesel::sql_query(
+        "SELECT count(*) AS n FROM t_ecom_order_raw WHERE process_status = 'PENDING'",
+    )
+    .load(conn)
+    .await?;
+    println!(
+        "{} raw orders waiting for order-processor",
+        <[Pending]>::first(&pending).map_or(0, |p| p.n)
+    );
+    Ok(())
+}
+
+/// `leadctl blind-index rotate`: run after configuring the new key as `blind_index_key` (with a
+/// new `blind_index_key_id`) and the old one in `blind_index_previous_keys`, and restarting
+/// order-processor. Every buyer is rebuilt: lookups find identities under the old key, the
+/// rebuild writes them under the new one and deletes the old rows. When `status` shows no
+/// identity under the old key id, remove the old key from the configuration.
+pub async fn rotate() -> anyhow::Result<()> {
+    let mut conn = connect().await?;
+    let n = conn
+        .transaction::<usize, anyhow::Error, _>(|conn| {
+            Box::pin(async move { requeue(conn, None, None).await })
+        })
+        .await?;
+    println!("{n} raw orders handed back to order-processor to re-index their buyers");
+    print_status(&mut conn).await
+}
