@@ -122,6 +122,18 @@ impl Spy {
             .collect()
     }
 
+    /// The lead ids announced by `LeadIdentified` v2 (buyer-leads).
+    pub async fn buyer_lead_ids(&self) -> Vec<i64> {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        self.of("lead.identified.v2")
+            .iter()
+            .map(|c| {
+                let v: serde_json::Value = serde_json::from_slice(&c.body).expect("event JSON");
+                v["data"]["lead"]["leadId"].as_i64().expect("leadId")
+            })
+            .collect()
+    }
+
     /// Publishes the first captured `key` message again, with the same message id.
     pub async fn republish_first(&self, key: &str) {
         let first = self.of(key).into_iter().next().expect("a captured message");
