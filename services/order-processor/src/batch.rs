@@ -14,7 +14,7 @@ use diesel::sql_types::{Array, Int8};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_crypto::{BlindIndexer, Sealer, lock_key};
 use leadgen_domain::LeadProcessStatus;
-use leadgen_domain::buyer::{OrderIdentities, group_buyers};
+use leadgen_domain::buyer::{BuyerGroup, OrderIdentities, group_buyers};
 use leadgen_domain::lead::merge_process_status;
 use leadgen_domain::scoring::{Ranks, ShopDistribution, predict_intention};
 use leadgen_events::{
@@ -64,17 +64,7 @@ pub async fn process(
     events: &mut Batch,
 ) -> anyhow::Result<Summary> {
     let mut summary = Summary::default();
-    let mut prepared = Vec::new();
-    let mut unreadable = Vec::new();
-    for row in rows {
-        match orders::prepare(ctx.sealer, ctx.indexer, row) {
-            Ok(p) => prepared.push(p),
-            Err(e) => {
-                tracing::warn!(raw_order.id = row.id, error = %format!("{e:#}"), "Raw order unreadable; marked MALFORMED");
-                unreadable.push(row.id);
-            }
-        }
-    }
+    let (prepared, unreadable) = prepare_rows(ctx, rows);
     raw_orders::set_status(conn, &unreadable, "MALFORMED").await?;
     summary.unreadable = unreadable.len();
     summary.orders = prepared.len();
@@ -102,51 +92,12 @@ pub async fn process(
         .filter_map(|(raw, status)| Some((raw, status.parse().ok()?)))
         .collect();
 
-    // Ids for new buyers, then every order of the batch linked to its buyer's lead.
-    let mut new_ids = leads::allocate_ids(conn, groups.iter().filter(|g| g.lead.is_none()).count())
-        .await?
-        .into_iter();
-    let mut lead_of_group = Vec::with_capacity(groups.len());
-    for g in &groups {
-        let id = match g.lead {
-            Some(id) => id,
-            None => new_ids
-                .next()
-                .ok_or_else(|| anyhow::anyhow!("allocated too few lead ids"))?,
-        };
-        lead_of_group.push(id);
-    }
-    let (mut link_ids, mut link_leads) = (Vec::new(), Vec::new());
-    for (g, lead) in groups.iter().zip(&lead_of_group) {
-        for &i in &g.orders {
-            let Some(p) = prepared.get(i) else { continue };
-            if let Some((processed_id, _)) = by_raw.get(&p.row.id) {
-                link_ids.push(*processed_id);
-                link_leads.push(*lead);
-            }
-        }
-        if !g.merged.is_empty() {
-            processed::relink(conn, &g.merged, *lead).await?;
-            identities::repoint(conn, &g.merged, *lead).await?;
-            leads::mark_merged(conn, &g.merged, *lead).await?;
-            summary.merged_leads.extend(&g.merged);
-        }
-    }
-    processed::link(conn, &link_ids, &link_leads).await?;
+    let lead_of_group = link_buyers(conn, &groups, &prepared, &by_raw).await?;
+    summary
+        .merged_leads
+        .extend(groups.iter().flat_map(|g| g.merged.iter().copied()));
 
-    // Every order of these buyers, and the shops they are ranked in.
-    let mut orders_of: HashMap<i64, Vec<BuyerOrder>> = HashMap::new();
-    for o in processed::of_leads(conn, tenant, &lead_of_group).await? {
-        if let Some(lead) = o.user_id {
-            orders_of.entry(lead).or_default().push(o);
-        }
-    }
-    let now = Utc::now();
-    let mut buyers: Vec<Option<Buyer>> = Vec::with_capacity(groups.len());
-    for lead in &lead_of_group {
-        let orders = orders_of.get(lead).map(Vec::as_slice).unwrap_or_default();
-        buyers.push(lead_record::reduce(ctx.sealer, orders, now)?);
-    }
+    let buyers = load_buyers(conn, ctx, tenant, &lead_of_group).await?;
     let distributions = rank_distributions(conn, &buyers).await?;
 
     let state_of: HashMap<i64, &LeadState> = states.iter().map(|s| (s.id, s)).collect();
@@ -156,19 +107,12 @@ pub async fn process(
     for ((g, lead), buyer) in groups.iter().zip(&lead_of_group).zip(&buyers) {
         let Some(buyer) = buyer else { continue };
         let old = state_of.get(lead).copied();
-        let mut status = old
-            .and_then(|s| s.process_status.parse().ok())
-            .unwrap_or(LeadProcessStatus::Pending);
-        for m in &g.merged {
-            if let Some(s) = state_of.get(m).and_then(|s| s.process_status.parse().ok()) {
-                status = merge_process_status(status, s);
-            }
-        }
-        for &i in &g.orders {
-            if let Some(s) = prepared.get(i).and_then(|p| legacy.get(&p.row.id)) {
-                status = merge_process_status(status, *s);
-            }
-        }
+        let legacy_of_group = g
+            .orders
+            .iter()
+            .filter_map(|&i| prepared.get(i).and_then(|p| legacy.get(&p.row.id)).copied());
+        let merged_states = g.merged.iter().filter_map(|m| state_of.get(m).copied());
+        let status = merged_status(old, merged_states, legacy_of_group);
         let shop = buyer.aggregate.latest_platform_id;
         let ranks = distributions.get(&shop).map_or(
             Ranks {
@@ -269,6 +213,99 @@ pub async fn process(
     Ok(summary)
 }
 
+/// Opens every row; the unreadable ones are kept apart (marked `MALFORMED`, counted).
+fn prepare_rows(ctx: &Context<'_>, rows: &[RawRow]) -> (Vec<Prepared>, Vec<i64>) {
+    let mut prepared = Vec::new();
+    let mut unreadable = Vec::new();
+    for row in rows {
+        match orders::prepare(ctx.sealer, ctx.indexer, row) {
+            Ok(p) => prepared.push(p),
+            Err(e) => {
+                tracing::warn!(raw_order.id = row.id, error = %format!("{e:#}"), "Raw order unreadable; marked MALFORMED");
+                unreadable.push(row.id);
+            }
+        }
+    }
+    (prepared, unreadable)
+}
+
+/// Gives new buyers their lead ids, merges leads that met in one group, and links every order
+/// of the batch to its buyer's lead. Answers each group's lead.
+async fn link_buyers(
+    conn: &mut AsyncPgConnection,
+    groups: &[BuyerGroup],
+    prepared: &[Prepared],
+    by_raw: &HashMap<i64, (i64, Option<i64>)>,
+) -> anyhow::Result<Vec<i64>> {
+    let new = groups.iter().filter(|g| g.lead.is_none()).count();
+    let mut new_ids = leads::allocate_ids(conn, new).await?.into_iter();
+    let mut lead_of_group = Vec::with_capacity(groups.len());
+    for g in groups {
+        let id = match g.lead {
+            Some(id) => id,
+            None => new_ids
+                .next()
+                .ok_or_else(|| anyhow::anyhow!("allocated too few lead ids"))?,
+        };
+        lead_of_group.push(id);
+    }
+    let (mut link_ids, mut link_leads) = (Vec::new(), Vec::new());
+    for (g, lead) in groups.iter().zip(&lead_of_group) {
+        for &i in &g.orders {
+            let Some(p) = prepared.get(i) else { continue };
+            if let Some((processed_id, _)) = by_raw.get(&p.row.id) {
+                link_ids.push(*processed_id);
+                link_leads.push(*lead);
+            }
+        }
+        if !g.merged.is_empty() {
+            processed::relink(conn, &g.merged, *lead).await?;
+            identities::repoint(conn, &g.merged, *lead).await?;
+            leads::mark_merged(conn, &g.merged, *lead).await?;
+        }
+    }
+    processed::link(conn, &link_ids, &link_leads).await?;
+    Ok(lead_of_group)
+}
+
+/// Every order of these leads (one query), reduced per buyer.
+async fn load_buyers(
+    conn: &mut AsyncPgConnection,
+    ctx: &Context<'_>,
+    tenant: i64,
+    leads: &[i64],
+) -> anyhow::Result<Vec<Option<Buyer>>> {
+    let mut orders_of: HashMap<i64, Vec<BuyerOrder>> = HashMap::new();
+    for o in processed::of_leads(conn, tenant, leads).await? {
+        if let Some(lead) = o.user_id {
+            orders_of.entry(lead).or_default().push(o);
+        }
+    }
+    let now = Utc::now();
+    leads
+        .iter()
+        .map(|lead| {
+            let orders = orders_of.get(lead).map(Vec::as_slice).unwrap_or_default();
+            lead_record::reduce(ctx.sealer, orders, now)
+        })
+        .collect()
+}
+
+/// The process status a buyer-lead keeps: its own, merged with that of leads merging into it
+/// and with the kept decisions of per-order leads (`leadgen_domain::lead::merge_process_status`).
+fn merged_status<'a>(
+    own: Option<&LeadState>,
+    merged: impl Iterator<Item = &'a LeadState>,
+    legacy: impl Iterator<Item = LeadProcessStatus>,
+) -> LeadProcessStatus {
+    let parse = |s: &LeadState| s.process_status.parse::<LeadProcessStatus>().ok();
+    own.and_then(parse)
+        .into_iter()
+        .chain(merged.filter_map(parse))
+        .chain(legacy)
+        .fold(LeadProcessStatus::Pending, merge_process_status)
+}
+
 /// Takes the batch's identity locks in one sorted statement.
 async fn lock_identities(
     conn: &mut AsyncPgConnection,
@@ -297,7 +334,7 @@ async fn resolve(
     tenant: i64,
     prepared: &[Prepared],
     earlier_link: impl Fn(&Prepared) -> Option<i64>,
-) -> anyhow::Result<(Vec<leadgen_domain::buyer::BuyerGroup>, Vec<LeadState>)> {
+) -> anyhow::Result<(Vec<BuyerGroup>, Vec<LeadState>)> {
     let lookup: Vec<String> = prepared
         .iter()
         .flat_map(|p| p.current_indexes().chain(p.old_indexes.iter()).cloned())

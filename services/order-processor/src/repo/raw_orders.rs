@@ -17,7 +17,9 @@ pub struct RawRow {
     pub normalized: Option<String>,
 }
 
-/// The rows of `ids` that belong to `tenant`, in id order.
+/// The rows of `ids` that belong to `tenant`, locked in id order for the caller's transaction
+/// (so the pending sweep skips them, and two batches of the same rows wait for each other
+/// instead of deadlocking later).
 pub async fn find_many(
     conn: &mut AsyncPgConnection,
     tenant: i64,
@@ -27,6 +29,7 @@ pub async fn find_many(
         .filter(raw::tenant_id.eq(tenant))
         .filter(raw::id.eq_any(ids))
         .order(raw::id.asc())
+        .for_update()
         .select(RawRow::as_select())
         .load(conn)
         .await
