@@ -11,7 +11,7 @@ export LEADGEN_TEST_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/%2f
 # cargo-nextest when installed, else cargo test; both run every test even after a failure.
 TEST_RUNNER = $(if $(shell cargo nextest --version 2>/dev/null),cargo nextest run,cargo test)
 
-.PHONY: help run deps build test test-e2e fmt fmt-check lint migrate schemas schema-check model-quality precommit clean-run
+.PHONY: help run deps build test test-e2e bench fmt fmt-check lint migrate schemas schema-check model-quality precommit clean-run
 
 help: ## List the targets
 	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z0-9_-]+:.*## / { printf "  %-13s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -30,6 +30,9 @@ test: deps build ## Run the whole workspace's tests against the local PostgreSQL
 
 test-e2e: deps build ## Run only the end-to-end tests (package leadgen-e2e)
 	$(TEST_RUNNER) -p leadgen-e2e --no-fail-fast
+
+bench: deps ## Benchmarks (release): order-processor's backlog against a bare COPY (BENCH_ORDERS=20000)
+	cargo bench -p order-processor --bench backlog
 
 fmt: ## Format the code
 	cargo fmt --all
@@ -58,7 +61,8 @@ model-quality: ## Measure the built-in model on a simulated shop; fails below ra
 	cargo build -q -p platform-sim -p leadctl
 	mkdir -p .run
 	target/debug/platform-sim dataset --platform $(MODEL_QUALITY_PLATFORM) --seed 42 \
-		--orders 5000 --anchor-time 2026-03-01T00:00:00Z --out $(MODEL_QUALITY_FILE)
+		--orders 5000 --history-days 365 --anchor-time 2026-03-01T00:00:00Z \
+		--out $(MODEL_QUALITY_FILE)
 	target/debug/leadctl model-quality --dataset $(MODEL_QUALITY_FILE) \
 		--require-ratio 0.8 --require-lift 2
 

@@ -26,7 +26,11 @@ async fn order_to_lead_survives_crashes_restarts_and_redelivery() {
     let api = Api::new(&system, 1);
     let spy = spy::Spy::bind(
         &system.broker.prefix,
-        &["orders.fetched.v1", "lead.identified.v1", "lead.identified.v2"],
+        &[
+            "orders.fetched.v1",
+            "lead.identified.v1",
+            "lead.identified.v2",
+        ],
     )
     .await;
 
@@ -96,7 +100,11 @@ async fn order_to_lead_survives_crashes_restarts_and_redelivery() {
     );
     assert_eq!(announced.iter().copied().collect::<HashSet<_>>(), lead_ids);
     let announced_v2 = spy.buyer_lead_ids().await;
-    assert_eq!(announced_v2.len(), lead_ids.len(), "LeadIdentified v2 vs leads");
+    assert_eq!(
+        announced_v2.len(),
+        lead_ids.len(),
+        "LeadIdentified v2 vs leads"
+    );
     assert_eq!(announced_v2.into_iter().collect::<HashSet<_>>(), lead_ids);
     // One lead per buyer: every stored order belongs to exactly one lead, and repeat buyers make
     // fewer leads than orders.
@@ -104,10 +112,24 @@ async fn order_to_lead_survives_crashes_restarts_and_redelivery() {
         .iter()
         .map(|l| l["orderCount"].as_u64().expect("orderCount"))
         .sum();
-    assert_eq!(orders_in_leads, expected.len() as u64, "orders across leads");
-    assert!(leads.len() < expected.len(), "{} leads for {} orders", leads.len(), expected.len());
+    assert_eq!(
+        orders_in_leads,
+        expected.len() as u64,
+        "orders across leads"
+    );
+    assert!(
+        leads.len() < expected.len(),
+        "{} leads for {} orders",
+        leads.len(),
+        expected.len()
+    );
     for lead in &leads {
-        assert!(lead["scoreReasons"].as_array().is_some_and(|r| !r.is_empty()), "{lead}");
+        assert!(
+            lead["scoreReasons"]
+                .as_array()
+                .is_some_and(|r| !r.is_empty()),
+            "{lead}"
+        );
         let contact = lead["contactInfo"].as_str().expect("contactInfo");
         assert!(contact.contains('*'), "contact not masked: {lead}");
         assert_eq!(lead["platformType"], "TAOBAO");

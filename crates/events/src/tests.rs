@@ -75,14 +75,26 @@ fn the_asyncapi_document_names_every_event_its_schema_and_example() {
     let doc = std::fs::read_to_string(proto_dir().join("asyncapi.yaml")).unwrap();
     for (key, file) in [
         (SyncRequestedV1::ROUTING_KEY, SyncRequestedV1::SCHEMA_FILE),
-        (RawOrdersFetchedV1::ROUTING_KEY, RawOrdersFetchedV1::SCHEMA_FILE),
+        (
+            RawOrdersFetchedV1::ROUTING_KEY,
+            RawOrdersFetchedV1::SCHEMA_FILE,
+        ),
         (LeadIdentifiedV1::ROUTING_KEY, LeadIdentifiedV1::SCHEMA_FILE),
         (LeadIdentifiedV2::ROUTING_KEY, LeadIdentifiedV2::SCHEMA_FILE),
         (LeadUpdatedV1::ROUTING_KEY, LeadUpdatedV1::SCHEMA_FILE),
     ] {
         assert!(doc.contains(&format!("  {key}:")), "channel {key} missing");
-        assert!(doc.contains(&format!("./schemas/{file}")), "schema {file} missing");
-        assert!(doc.contains(&format!("./examples/{file}")), "example {file} missing");
-        assert!(proto_dir().join("examples").join(file).exists(), "{file} example");
+        assert!(
+            doc.contains(&format!("./schemas/{file}")),
+            "schema {file} missing"
+        );
+        assert!(
+            doc.contains(&format!("./examples/{file}")),
+            "example {file} missing"
+        );
+        assert!(
+            proto_dir().join("examples").join(file).exists(),
+            "{file} example"
+        );
     }
 }
