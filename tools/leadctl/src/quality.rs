@@ -12,8 +12,10 @@
 //!   the result is the expectation over every order of the ties, never the luck of a tie-break.
 //! - **ceiling lift**: the same for the best ranking. With the buyers' true purchase rates
 //!   (`buyers[].trueRatePerDay`, e.g. from `platform-sim dataset`) the ceiling is the ranking by
-//!   true rate, the one a model would make if it knew every buyer's rate; without them it is
-//!   the ranking by the outcome itself (perfect hindsight), an upper bound reported as such.
+//!   true rate at the cut-off, the one a model would make if it knew every buyer's rate and
+//!   whether they still buy: `trueRatePerDay` if the buyer is active at the cut-off
+//!   (`buyers[].activeUntil` absent, `null` or after it), else 0. Without true rates it is the
+//!   ranking by the outcome itself (perfect hindsight), an upper bound reported as such.
 //! - **ratio**: model lift over ceiling lift.
 //! - **normalized Gini**: the model's Gini (twice the area between its cumulative-gains curve
 //!   and the diagonal, ties averaged) over the Gini of the perfect ranking; 1 is perfect, 0 is
@@ -62,12 +64,28 @@ pub struct DatasetOrder {
     pub product: String,
 }
 
-/// One buyer's true purchase rate.
+/// One buyer's true purchase rate, and when they stopped buying.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DatasetBuyer {
     pub buyer_id: String,
+    /// Purchase occasions per day while the buyer is active.
     pub true_rate_per_day: f64,
+    /// When the buyer stopped buying for good; absent or `null`: never (as far as the file
+    /// knows).
+    #[serde(default)]
+    pub active_until: Option<DateTime<Utc>>,
+}
+
+impl DatasetBuyer {
+    /// The buyer's true rate at `at`: `true_rate_per_day` while active (`at` before
+    /// `active_until`), 0 after.
+    pub fn rate_at(&self, at: DateTime<Utc>) -> f64 {
+        match self.active_until {
+            Some(until) if until <= at => 0.0,
+            _ => self.true_rate_per_day,
+        }
+    }
 }
 
 /// How to split and what to measure.
@@ -271,7 +289,7 @@ fn is_purchase(order: &DatasetOrder) -> bool {
     order.status.was_paid() || order.paid_at.is_some()
 }
 
-/// One scored buyer: the model's score, the true rate if known, and the outcome.
+/// One scored buyer: the model's score, the true rate at the cut-off if known, and the outcome.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scored {
     pub buyer_id: String,
@@ -295,7 +313,7 @@ pub fn histories(
         .buyers
         .iter()
         .flatten()
-        .map(|b| (b.buyer_id.as_str(), b.true_rate_per_day))
+        .map(|b| (b.buyer_id.as_str(), b.rate_at(cutoff)))
         .collect();
     let mut rows = Vec::new();
     let mut aggregates = Vec::new();
@@ -459,7 +477,7 @@ fn pct(x: f64) -> String {
 pub fn render(report: &Report, dataset: &Dataset, path: &Path) -> String {
     let top = pct(report.top);
     let ceiling = match report.ceiling {
-        Ceiling::TrueRate => "ranking by true purchase rate",
+        Ceiling::TrueRate => "ranking by true purchase rate at the cut-off, 0 once inactive",
         Ceiling::Outcome => "ranking by the outcome itself: no true rates in the file",
     };
     let lines = [

@@ -1,6 +1,7 @@
 //! `leadctl model-quality` on the simulator's data: `platform-sim dataset` exports a Taobao and a
-//! JD shop with the simulator's default behaviour (5000 orders, so deciles hold ~150 buyers),
-//! and the command measures the built-in model against the true-rate ceiling.
+//! JD shop with the simulator's default behaviour (5000 orders over a year, so deciles hold ~200
+//! buyers), and the command measures the built-in model against the true-rate ceiling. About
+//! 5 s once both binaries are built.
 //!
 //! The simulator binary is built first (`cargo build -p platform-sim`, a no-op when fresh).
 
@@ -16,6 +17,7 @@ use serde_json::Value;
 
 const ANCHOR: &str = "2026-03-01T00:00:00Z";
 const ORDERS: &str = "5000";
+const HISTORY_DAYS: &str = "365";
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -48,7 +50,8 @@ fn export(sim: &Path, dir: &Path, platform: &str) -> PathBuf {
     let out = dir.join(format!("{platform}.json"));
     let output = Command::new(sim)
         .args(["dataset", "--platform", platform, "--seed", "42"])
-        .args(["--orders", ORDERS, "--anchor-time", ANCHOR])
+        .args(["--orders", ORDERS, "--history-days", HISTORY_DAYS])
+        .args(["--anchor-time", ANCHOR])
         .arg("--out")
         .arg(&out)
         .output()
@@ -99,10 +102,11 @@ fn the_command_measures_the_builtin_model_on_simulated_shops() {
         eprintln!("{platform}: {r}");
         assert_eq!(r["ceiling"], "TRUE_RATE", "{platform}");
         assert!(num(&r, "buyers") > 1000.0, "{platform}: {r}");
+        // Buyers repeat as in real shops: 5–20 % of them buy again within 30 days.
         let base = num(&r, "baseRate");
-        assert!(base > 0.05 && base < 0.6, "{platform}: {r}");
+        assert!(base > 0.05 && base < 0.2, "{platform}: {r}");
         // The ranking is informative, and the true rate ranks better than history can.
-        assert!(num(&r, "modelLift") > 1.2, "{platform}: {r}");
+        assert!(num(&r, "modelLift") > 2.0, "{platform}: {r}");
         assert!(
             num(&r, "ceilingLift") > num(&r, "modelLift"),
             "{platform}: {r}"
@@ -123,8 +127,10 @@ fn the_command_measures_the_builtin_model_on_simulated_shops() {
 
 /// The bar the built-in model must reach (`make model-quality` checks Taobao the same way).
 #[test]
-#[ignore = "the built-in model does not reach the bar on the simulator's data yet; numbers and \
-            causes in docs/model-quality.md. Run with --ignored once scoring changes."]
+#[ignore = "the built-in model (builtin-rfm-2) reaches lift 2 but not ratio 0.8 (0.67 on Taobao, \
+            0.63 on JD); no history-based ranking reaches 0.8 reliably on these shops. Numbers, \
+            causes and the recommended formula in docs/model-quality.md. Run with --ignored once \
+            scoring changes."]
 fn the_builtin_model_reaches_the_bar_on_taobao_and_jd() {
     let sim = simulator();
     let dir = scratch("bar");

@@ -125,6 +125,11 @@ pub struct DatasetArgs {
     /// Orders generated for the shop, as the server's `--orders-per-shop`.
     #[arg(long, default_value_t = 600)]
     pub orders: usize,
+    /// Days of history before the anchor the orders are spread over. The server serves 80 days
+    /// (the platforms' APIs list recent months only), but a shop that has used the product for a
+    /// year has a year of orders: a lead model sees that history.
+    #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(i64).range(1..=3650))]
+    pub history_days: i64,
     /// Orders are created before this instant (RFC 3339, or Beijing `yyyy-MM-dd HH:mm:ss`), as
     /// the server's `--anchor-time`. Default: now, truncated to the minute.
     #[arg(long)]
@@ -253,10 +258,27 @@ mod tests {
             panic!("no dataset command");
         };
         assert_eq!((d.platform, d.seed, d.orders), (PlatformType::Jd, 7, 5000));
+        assert_eq!(d.history_days, 365, "default");
         assert_eq!(d.app_key(), "sim-jd-app");
         let anchor = d.anchor(Utc::now()).unwrap();
         assert_eq!(anchor.to_rfc3339(), "2026-03-01T00:00:00+00:00");
         assert!(Args::try_parse_from(["platform-sim", "dataset", "--platform", "EBAY"]).is_err());
+        let short = [
+            "platform-sim",
+            "dataset",
+            "--platform",
+            "JD",
+            "--history-days",
+        ];
+        let Ok(Args {
+            command: Some(SimCommand::Dataset(d)),
+            ..
+        }) = Args::try_parse_from(short.iter().chain(&["80"]))
+        else {
+            panic!("--history-days 80");
+        };
+        assert_eq!(d.history_days, 80);
+        assert!(Args::try_parse_from(short.iter().chain(&["0"])).is_err());
         let server =
             Args::try_parse_from(["platform-sim", "--listen", "127.0.0.1:0", "--seed", "3"])
                 .unwrap();

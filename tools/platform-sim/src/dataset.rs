@@ -1,6 +1,11 @@
 //! `platform-sim dataset`: one shop's generated orders, as the simulator serves them, reduced to
 //! the neutral facts a lead model sees, plus each buyer's truth, as one JSON file.
 //!
+//! The orders cover `--history-days` days before the anchor (default 365): the server serves each
+//! platform's 80 days (the platforms' APIs list recent months only), but a shop that has used the
+//! product for a year has a year of orders, and that is what a lead model scores from. With
+//! `--history-days 80` the file holds exactly the orders the server serves.
+//!
 //! `leadctl model-quality` measures the built-in model on such a file; the format is documented
 //! in `docs/model-quality.md`. Each order is parsed with the adapter's own parser
 //! (`leadgen_platforms::<platform>::parse_*`), so statuses, amounts and times are exactly what
@@ -49,14 +54,21 @@ pub struct DatasetOrder {
     pub product: String,
 }
 
-/// One buyer's truth: what a perfect model would rank by.
+/// One buyer's truth: what a perfect model would rank by. The buyer's true rate at a time t is
+/// `true_rate_per_day` while active (t before `active_until`), 0 after.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DatasetBuyer {
     pub buyer_id: String,
+    /// Purchase occasions per (average) day while the buyer is active.
     pub true_rate_per_day: f64,
+    /// The time of the purchase after which the buyer dropped out for good; `null`: still active
+    /// at the anchor.
+    pub active_until: Option<DateTime<Utc>>,
     /// The shape of the buyer's Gamma-distributed gaps (extra; readers may ignore it).
     pub gap_shape: f64,
+    /// The buyer's chance to drop out after each purchase (extra; readers may ignore it).
+    pub dropout_probability: f64,
 }
 
 /// One generated order in the platform's JSON, and the index of its buyer.
@@ -72,11 +84,12 @@ fn generate(
     app_key: &str,
     count: usize,
     anchor: DateTime<Utc>,
+    history_days: i64,
 ) -> (Vec<Served>, Vec<BuyerTruth>) {
     match platform {
         PlatformType::Taobao => {
             let shop = Shop::derive(seed, platform, app_key);
-            let g = taobao::orders::generate(seed, &shop, count, anchor);
+            let g = taobao::orders::generate_over(seed, &shop, count, anchor, history_days);
             let served = g
                 .trades
                 .into_iter()
@@ -89,7 +102,7 @@ fn generate(
         }
         PlatformType::Jd => {
             let shop = Shop::derive(seed, platform, app_key);
-            let g = jd::orders::generate(seed, &shop, count, anchor);
+            let g = jd::orders::generate_over(seed, &shop, count, anchor, history_days);
             let served = g
                 .orders
                 .into_iter()
@@ -102,7 +115,7 @@ fn generate(
         }
         PlatformType::Pdd => {
             let shop = Shop::derive(seed, platform, app_key);
-            let g = pdd::orders::generate(seed, &shop, count, anchor);
+            let g = pdd::orders::generate_over(seed, &shop, count, anchor, history_days);
             let served = g
                 .orders
                 .into_iter()
@@ -116,7 +129,7 @@ fn generate(
         }
         PlatformType::Douyin => {
             let shop = douyin::orders::DyShop::derive(seed, app_key);
-            let g = douyin::orders::generate(seed, &shop, count, anchor);
+            let g = douyin::orders::generate_over(seed, &shop, count, anchor, history_days);
             let served = g
                 .orders
                 .into_iter()
@@ -129,7 +142,7 @@ fn generate(
         }
         PlatformType::Kuaishou => {
             let shop = kuaishou::orders::KsShop::derive(seed, app_key);
-            let g = kuaishou::orders::generate(seed, &shop, count, anchor);
+            let g = kuaishou::orders::generate_over(seed, &shop, count, anchor, history_days);
             let served = g
                 .orders
                 .into_iter()
@@ -170,16 +183,18 @@ fn buyer_id(order: &RawOrder) -> Option<String> {
     (!index.is_empty()).then(|| format!("phone-index:{index}"))
 }
 
-/// The dataset of `platform`'s shop behind `app_key`.
+/// The dataset of `platform`'s shop behind `app_key`: `count` orders over the `history_days`
+/// days before `anchor`.
 pub fn build(
     platform: PlatformType,
     seed: u64,
     app_key: &str,
     count: usize,
     anchor: DateTime<Utc>,
+    history_days: i64,
 ) -> anyhow::Result<Dataset> {
     let anchor = anchor - Duration::nanoseconds(i64::from(anchor.timestamp_subsec_nanos()));
-    let (served, truths) = generate(platform, seed, app_key, count, anchor);
+    let (served, truths) = generate(platform, seed, app_key, count, anchor, history_days);
     let mut ids: HashMap<usize, String> = HashMap::new();
     let mut orders = Vec::with_capacity(served.len());
     for s in &served {
@@ -216,13 +231,16 @@ pub fn build(
         buyers.entry(id.clone()).or_insert_with(|| DatasetBuyer {
             buyer_id: id.clone(),
             true_rate_per_day: truth.rate_per_day,
+            active_until: truth.active_until,
             gap_shape: truth.gap_shape,
+            dropout_probability: truth.dropout_probability,
         });
     }
     Ok(Dataset {
         source: format!(
-            "platform-sim {platform} app {app_key} seed {seed} orders {count} (behaviour: Gamma \
-             rates, gamma renewal gaps; see tools/platform-sim/src/behaviour.rs)"
+            "platform-sim {platform} app {app_key} seed {seed} orders {count} history \
+             {history_days} days (behaviour: Gamma rates, gamma renewal gaps, Beta drop-out; see \
+             tools/platform-sim/src/behaviour.rs)"
         ),
         anchor,
         orders,
@@ -234,7 +252,14 @@ pub fn build(
 pub fn run(args: &DatasetArgs, started: DateTime<Utc>) -> anyhow::Result<()> {
     let anchor = args.anchor(started)?;
     let app_key = args.app_key();
-    let dataset = build(args.platform, args.seed, &app_key, args.orders, anchor)?;
+    let dataset = build(
+        args.platform,
+        args.seed,
+        &app_key,
+        args.orders,
+        anchor,
+        args.history_days,
+    )?;
     let text = serde_json::to_string(&dataset)? + "\n";
     match &args.out {
         Some(path) => {
@@ -270,7 +295,7 @@ mod tests {
     fn every_platform_exports_parsed_orders_and_the_truth_of_every_buyer() {
         for platform in PlatformType::ALL {
             let key = format!("sim-{}-app", platform.as_str().to_ascii_lowercase());
-            let d = build(*platform, 42, &key, 800, anchor()).unwrap();
+            let d = build(*platform, 42, &key, 800, anchor(), 365).unwrap();
             if *platform == PlatformType::Pdd {
                 assert!(d.orders.len() > 700 && d.orders.len() <= 800, "{platform}");
             } else {
@@ -300,6 +325,30 @@ mod tests {
                 "{platform}: repeat buyers"
             );
             assert!(d.buyers.iter().all(|b| b.true_rate_per_day > 0.0));
+            // A buyer who dropped out placed no order after (Kuaishou adds milliseconds).
+            let until: HashMap<&str, DateTime<Utc>> = d
+                .buyers
+                .iter()
+                .filter_map(|b| Some((b.buyer_id.as_str(), b.active_until?)))
+                .collect();
+            assert!(
+                !until.is_empty() && until.len() < d.buyers.len(),
+                "{platform}: some buyers dropped out, not all"
+            );
+            for o in &d.orders {
+                if let Some(u) = until.get(o.buyer_id.as_str()) {
+                    assert!(
+                        o.created_at < *u + Duration::seconds(1),
+                        "{platform}: {o:?}"
+                    );
+                }
+            }
+            assert!(
+                d.orders
+                    .iter()
+                    .any(|o| anchor() - o.created_at > Duration::days(300)),
+                "{platform}: a year of history"
+            );
             let statuses: HashSet<NeutralStatus> = d.orders.iter().map(|o| o.status).collect();
             assert!(statuses.len() >= 3, "{platform}: {statuses:?}");
         }
@@ -307,7 +356,7 @@ mod tests {
 
     #[test]
     fn the_file_has_the_documented_shape() {
-        let d = build(PlatformType::Taobao, 7, "k", 50, anchor()).unwrap();
+        let d = build(PlatformType::Taobao, 7, "k", 300, anchor(), 365).unwrap();
         let v = serde_json::to_value(&d).unwrap();
         assert_eq!(v["anchor"], "2026-03-01T08:00:00Z");
         let o = &v["orders"][0];
@@ -324,9 +373,41 @@ mod tests {
             assert!(o.get(key).is_some(), "{key} missing: {o}");
         }
         assert!(v["buyers"][0]["trueRatePerDay"].is_f64());
+        let buyers = v["buyers"].as_array().unwrap();
+        assert!(buyers.iter().all(|b| b.get("activeUntil").is_some()));
+        assert!(buyers.iter().any(|b| b["activeUntil"].is_string()));
+        assert!(buyers.iter().any(|b| b["activeUntil"].is_null()));
         let a = serde_json::to_string(&d).unwrap();
-        let b = serde_json::to_string(&build(PlatformType::Taobao, 7, "k", 50, anchor()).unwrap())
-            .unwrap();
+        let b = serde_json::to_string(
+            &build(PlatformType::Taobao, 7, "k", 300, anchor(), 365).unwrap(),
+        )
+        .unwrap();
         assert_eq!(a, b, "deterministic");
+    }
+
+    #[test]
+    fn the_history_can_be_as_long_as_the_served_one_or_longer() {
+        let served = build(PlatformType::Jd, 42, "sim-jd-app", 600, anchor(), 80).unwrap();
+        assert!(
+            served
+                .orders
+                .iter()
+                .all(|o| anchor() - o.created_at <= Duration::days(80))
+        );
+        // 80 days are exactly the served shop's orders.
+        let shop = Shop::derive(42, PlatformType::Jd, "sim-jd-app");
+        let g = jd::orders::generate(42, &shop, 600, anchor());
+        let mut ids: Vec<String> = g.orders.iter().map(|o| o.order_id.to_string()).collect();
+        let mut exported: Vec<String> = served.orders.iter().map(|o| o.order_id.clone()).collect();
+        ids.sort();
+        exported.sort();
+        assert_eq!(ids, exported);
+        let year = build(PlatformType::Jd, 42, "sim-jd-app", 600, anchor(), 365).unwrap();
+        assert_eq!(year.orders.len(), 600);
+        assert!(
+            year.orders
+                .iter()
+                .any(|o| anchor() - o.created_at > Duration::days(200))
+        );
     }
 }

@@ -194,6 +194,7 @@ fn true_rates_make_the_ceiling_and_must_cover_every_buyer() {
             .map(|(b, r)| DatasetBuyer {
                 buyer_id: (*b).into(),
                 true_rate_per_day: *r,
+                active_until: None,
             })
             .collect(),
     );
@@ -256,21 +257,64 @@ fn the_documented_format_parses() {
     assert!(bare.buyers.is_none());
 }
 
-/// The experiment behind `docs/model-quality.md`: the built-in formula (a copy, so weights can
-/// change here without touching `leadgen_domain::scoring`) with other weights, on every
-/// platform's simulated shop. Prints a table; run with
-/// `cargo test -p leadctl --bin leadctl weights -- --ignored --nocapture`.
-mod weights {
-    use std::path::PathBuf;
-    use std::process::Command;
+#[test]
+fn a_buyer_who_stopped_buying_before_the_cutoff_has_no_true_rate() {
+    let mut d = tiny();
+    let buyer = |id: &str, rate: f64, until: Option<i64>| DatasetBuyer {
+        buyer_id: id.into(),
+        true_rate_per_day: rate,
+        active_until: until.map(at),
+    };
+    // b has the highest rate but stopped buying on day 5, before the cut-off (day 30): rate 0.
+    // a stopped on day 40, after the cut-off: still active then. c and d never stopped.
+    d.buyers = Some(vec![
+        buyer("a", 0.01, Some(40)),
+        buyer("b", 0.2, Some(5)),
+        buyer("c", 0.003, None),
+        buyer("d", 0.002, None),
+    ]);
+    let (cutoff, end) = window(&d, &Options::default()).unwrap();
+    let (rows, _) = histories(&d, cutoff, end);
+    let rates: Vec<Option<f64>> = rows.iter().map(|r| r.true_rate).collect();
+    assert_eq!(rates, [Some(0.01), Some(0.0), Some(0.003), Some(0.002)]);
+    let report = evaluate(
+        &d,
+        &Options {
+            top: 0.25,
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    // By true rate at the cut-off a ranks first and buys again: the ceiling is perfect.
+    assert!(close(report.ceiling_lift, 4.0), "{report:?}");
+    // The stop is exclusive: a buyer whose last purchase was at the cut-off is inactive.
+    assert_eq!(buyer("x", 0.5, Some(30)).rate_at(at(30)), 0.0);
+    assert_eq!(buyer("x", 0.5, Some(30)).rate_at(at(29)), 0.5);
+    let text = r#"{"buyerId": "b", "trueRatePerDay": 0.1, "activeUntil": null}"#;
+    let parsed: DatasetBuyer = serde_json::from_str(text).unwrap();
+    assert_eq!(parsed.active_until, None);
+    let text = r#"{"buyerId": "b", "trueRatePerDay": 0.1, "activeUntil": "2026-01-02T00:00:00Z"}"#;
+    let parsed: DatasetBuyer = serde_json::from_str(text).unwrap();
+    assert_eq!(parsed.active_until, Some(at(1)));
+}
+
+/// The study behind `docs/model-quality.md`: the built-in formula (a copy, so it can change here
+/// without touching `leadgen_domain::scoring`) and variants of it, on every platform's simulated
+/// shop and four seeds (5000 orders over a year, the `make model-quality` setting). Prints a
+/// table; run with `cargo test -p leadctl --bin leadctl study -- --ignored --nocapture`.
+mod study {
+    use std::path::{Path, PathBuf};
+    use std::process::{Child, Command, Stdio};
 
     use leadgen_domain::scoring::{
-        AFTER_SALE_PENALTY, ALL_REFUNDED_PENALTY, DUE_FROM, DUE_TO, Distribution,
-        MAX_AFTER_SALE_PENALTY, NEVER_PAID_PENALTY, UNPAID_BONUS, W_DUE, W_FREQUENCY, W_MONETARY,
-        W_RECENCY, due_ratio,
+        AFTER_SALE_PENALTY, ALL_REFUNDED_PENALTY, DUE_FROM, DUE_TO, MAX_AFTER_SALE_PENALTY,
+        NEVER_PAID_PENALTY, UNPAID_BONUS, W_DUE, W_FREQUENCY, W_MONETARY, W_RECENCY, due_ratio,
     };
 
     use super::*;
+
+    const SEEDS: [u64; 4] = [42, 1, 2, 3];
+    const PLATFORMS: [&str; 5] = ["TAOBAO", "JD", "PDD", "DOUYIN", "KUAISHOU"];
 
     /// A copy of the built-in `due_signal`.
     fn due_signal(ratio: Option<f64>) -> f64 {
@@ -284,98 +328,123 @@ mod weights {
         }
     }
 
+    /// How refunds and after-sales move the intention.
+    #[derive(Clone, Copy, PartialEq)]
+    enum AfterSale {
+        /// The built-in: −10 per after-sale order (at most −30), −10 more when all were.
+        PerOrder,
+        /// Only the −10 when every paid order went to after-sale.
+        AllRefunded,
+        /// −10 × the after-sale share of paid orders, and −10 more when all were.
+        Share,
+        /// Nothing.
+        Ignored,
+    }
+
+    /// The built-in formula's shape with other weights and adjustments.
     #[derive(Clone, Copy)]
-    struct Variant {
+    struct Points {
         name: &'static str,
         frequency: f64,
         recency: f64,
         monetary: f64,
         due: f64,
-        /// After-sale and never-paid penalties, unpaid bonus.
-        adjustments: bool,
-        /// Frequency counts every order placed, not only paid ones.
-        placed: bool,
+        after_sale: AfterSale,
+        /// The unpaid bonus (+5) and the never-paid penalty (−10).
+        payment: bool,
     }
 
-    const BUILTIN: Variant = Variant {
-        name: "built-in copy (45/25/15/15, adjustments)",
+    const BUILTIN: Points = Points {
+        name: "built-in copy (45/25/15/15, all adjustments)",
         frequency: W_FREQUENCY,
         recency: W_RECENCY,
         monetary: W_MONETARY,
         due: W_DUE,
-        adjustments: true,
-        placed: false,
+        after_sale: AfterSale::PerOrder,
+        payment: true,
     };
 
-    const VARIANTS: &[Variant] = &[
+    /// The recommendation: the built-in without the per-order after-sale penalty.
+    const RECOMMENDED: Points = Points {
+        name: "RECOMMENDED: built-in, no per-order after-sale",
+        after_sale: AfterSale::AllRefunded,
+        ..BUILTIN
+    };
+
+    const VARIANTS: &[Points] = &[
         BUILTIN,
-        Variant {
-            name: "45/25/15/15, no adjustments",
-            adjustments: false,
+        RECOMMENDED,
+        Points {
+            name: "built-in weights, after-sale share",
+            after_sale: AfterSale::Share,
             ..BUILTIN
         },
-        Variant {
-            name: "70/5/10/15, no adjustments",
-            frequency: 70.0,
-            recency: 5.0,
-            monetary: 10.0,
-            due: 15.0,
-            adjustments: false,
-            placed: false,
+        Points {
+            name: "built-in weights, no adjustments",
+            after_sale: AfterSale::Ignored,
+            payment: false,
+            ..BUILTIN
         },
-        Variant {
-            name: "70/5/10/15 on orders placed, no adjustments",
-            frequency: 70.0,
-            recency: 5.0,
-            monetary: 10.0,
-            due: 15.0,
-            adjustments: false,
-            placed: true,
+        Points {
+            name: "50/30/0/20, no per-order after-sale",
+            frequency: 50.0,
+            recency: 30.0,
+            monetary: 0.0,
+            due: 20.0,
+            ..RECOMMENDED
         },
-        Variant {
-            name: "frequency (paid) only",
+        Points {
+            name: "60/40/0/0 (F, R), no adjustments",
+            frequency: 60.0,
+            recency: 40.0,
+            monetary: 0.0,
+            due: 0.0,
+            after_sale: AfterSale::Ignored,
+            payment: false,
+        },
+        Points {
+            name: "frequency only",
             frequency: 100.0,
             recency: 0.0,
             monetary: 0.0,
             due: 0.0,
-            adjustments: false,
-            placed: false,
+            after_sale: AfterSale::Ignored,
+            payment: false,
         },
-        Variant {
-            name: "frequency (placed) only",
-            frequency: 100.0,
-            recency: 0.0,
+        Points {
+            name: "recency only",
+            frequency: 0.0,
+            recency: 100.0,
             monetary: 0.0,
             due: 0.0,
-            adjustments: false,
-            placed: true,
+            after_sale: AfterSale::Ignored,
+            payment: false,
         },
     ];
 
-    fn intention(
-        v: &Variant,
-        a: &BuyerAggregate,
-        ranks: Ranks,
-        placed_rank: f64,
-        as_of: DateTime<Utc>,
-    ) -> f64 {
-        let frequency = if v.placed {
-            placed_rank
-        } else {
-            ranks.frequency
-        };
-        let mut value = v.frequency * frequency
+    fn points(v: &Points, a: &BuyerAggregate, ranks: Ranks, as_of: DateTime<Utc>) -> f64 {
+        let mut value = v.frequency * ranks.frequency
             + v.recency * ranks.recency
             + v.monetary * ranks.monetary
             + v.due * due_signal(due_ratio(a, as_of));
-        if v.adjustments {
-            if a.after_sale_count > 0 {
-                value -= (AFTER_SALE_PENALTY * f64::from(a.after_sale_count))
-                    .min(MAX_AFTER_SALE_PENALTY);
-                if a.paid_order_count > 0 && a.after_sale_count >= a.paid_order_count {
-                    value -= ALL_REFUNDED_PENALTY;
+        let all_refunded = a.paid_order_count > 0 && a.after_sale_count >= a.paid_order_count;
+        if a.after_sale_count > 0 {
+            match v.after_sale {
+                AfterSale::PerOrder => {
+                    value -= (AFTER_SALE_PENALTY * f64::from(a.after_sale_count))
+                        .min(MAX_AFTER_SALE_PENALTY);
                 }
+                AfterSale::Share if a.paid_order_count > 0 => {
+                    let share = f64::from(a.after_sale_count) / f64::from(a.paid_order_count);
+                    value -= AFTER_SALE_PENALTY * share.min(1.0);
+                }
+                AfterSale::Share | AfterSale::AllRefunded | AfterSale::Ignored => {}
             }
+            if all_refunded && v.after_sale != AfterSale::Ignored {
+                value -= ALL_REFUNDED_PENALTY;
+            }
+        }
+        if v.payment {
             if a.unpaid_count > 0 {
                 value += UNPAID_BONUS;
             }
@@ -387,6 +456,59 @@ mod weights {
         value.round().clamp(0.0, 100.0)
     }
 
+    fn days(d: Duration) -> f64 {
+        d.num_seconds() as f64 / 86_400.0
+    }
+
+    /// Purchases per day of tenure, shrunk toward the shop's mean: (x + 0.25) / (T + 30 days),
+    /// x paid orders, T days since the first one (the NBD posterior mean rate, r = 0.25 and
+    /// α = 30 days).
+    fn tenure_rate(a: &BuyerAggregate, as_of: DateTime<Utc>) -> f64 {
+        let first = a.first_paid_time.unwrap_or(a.first_order_time);
+        (f64::from(a.paid_order_count) + 0.25) / (days(as_of - first).max(0.0) + 30.0)
+    }
+
+    /// The tenure rate times a "still active" term: exp(−idle · rate), the chance of no purchase
+    /// in the idle days at that rate (how many of the buyer's own gaps have passed).
+    fn tenure_rate_alive(a: &BuyerAggregate, as_of: DateTime<Utc>) -> f64 {
+        let rate = tenure_rate(a, as_of);
+        let idle = days(as_of - a.last_activity()).max(0.0);
+        rate * (-idle * rate).exp()
+    }
+
+    /// Reference, not a candidate: the MBG/NBD posterior chance that the buyer buys within 30
+    /// days, P(active) · (1 − ((α + T) / (α + T + 30))^(r + x)), with the simulator's own
+    /// parameters (a real shop would have to fit them) and every order placed (x repeat orders,
+    /// T days since the first, t_x days from the first to the last). What a model that knows the
+    /// process can reach from the history.
+    fn posterior(a: &BuyerAggregate, as_of: DateTime<Utc>) -> f64 {
+        let (r, alpha, da, db) = (0.243, 4.414 * 7.0, 0.793, 2.426);
+        let x = f64::from(a.order_count.saturating_sub(1));
+        let t = days(as_of - a.first_order_time).max(0.0);
+        let tx = days(a.last_order_time - a.first_order_time).max(0.0);
+        let odds = da / (db + x) * ((alpha + t) / (alpha + tx)).powf(r + x);
+        (1.0 - ((alpha + t) / (alpha + t + 30.0)).powf(r + x)) / (1.0 + odds)
+    }
+
+    fn export(sim: &Path, dir: &Path, platform: &str, seed: u64) -> (PathBuf, Child) {
+        let file = dir.join(format!("{platform}-{seed}.json"));
+        let child = Command::new(sim)
+            .args([
+                "dataset",
+                "--platform",
+                platform,
+                "--seed",
+                &seed.to_string(),
+            ])
+            .args(["--orders", "5000", "--history-days", "365"])
+            .args(["--anchor-time", "2026-03-01T00:00:00Z", "--out"])
+            .arg(&file)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        (file, child)
+    }
+
     fn datasets() -> Vec<(String, Dataset)> {
         let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
         let status = Command::new(env!("CARGO"))
@@ -395,77 +517,104 @@ mod weights {
             .status()
             .unwrap();
         assert!(status.success());
-        let dir = std::env::temp_dir().join(format!("leadctl-weights-{}", std::process::id()));
+        let sim = repo.join("target/debug/platform-sim");
+        let dir = std::env::temp_dir().join(format!("leadctl-study-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let mut out = Vec::new();
-        for platform in ["TAOBAO", "JD", "PDD", "DOUYIN", "KUAISHOU"] {
-            let file = dir.join(format!("{platform}.json"));
-            let status = Command::new(repo.join("target/debug/platform-sim"))
-                .args([
-                    "dataset",
-                    "--platform",
-                    platform,
-                    "--seed",
-                    "42",
-                    "--orders",
-                    "5000",
-                ])
-                .args(["--anchor-time", "2026-03-01T00:00:00Z", "--out"])
-                .arg(&file)
-                .stdout(std::process::Stdio::null())
-                .status()
-                .unwrap();
-            assert!(status.success());
-            out.push((platform.to_owned(), load(&file).unwrap()));
+        for seed in SEEDS {
+            let runs: Vec<_> = PLATFORMS
+                .iter()
+                .map(|p| (*p, export(&sim, &dir, p, seed)))
+                .collect();
+            for (platform, (file, mut child)) in runs {
+                assert!(child.wait().unwrap().success());
+                out.push((format!("{platform} seed {seed}"), load(&file).unwrap()));
+            }
         }
         std::fs::remove_dir_all(&dir).ok();
         out
     }
 
+    /// A score from the aggregate and `as_of` alone.
+    type Formula = fn(&BuyerAggregate, DateTime<Utc>) -> f64;
+
+    /// Per variant: (shop, lift, ratio, normalized Gini).
+    type Results = Vec<(String, f64, f64, f64)>;
+
     #[test]
-    #[ignore = "an experiment that prints a table (docs/model-quality.md)"]
-    fn weights() {
-        for (platform, d) in datasets() {
+    #[ignore = "a study that prints tables (docs/model-quality.md)"]
+    fn variants() {
+        let mut names: Vec<&str> = vec!["built-in predict_intention"];
+        names.extend(VARIANTS.iter().map(|v| v.name));
+        let formulas: [(&str, Formula); 3] = [
+            ("tenure rate (x + 0.25) / (T + 30 d)", tenure_rate),
+            ("tenure rate × exp(−idle · rate)", tenure_rate_alive),
+            ("reference: MBG/NBD posterior, true parameters", posterior),
+        ];
+        names.extend(formulas.iter().map(|f| f.0));
+        let mut results: Vec<Results> = vec![Vec::new(); names.len()];
+        for (shop, d) in datasets() {
             let (cutoff, end) = window(&d, &Options::default()).unwrap();
             let (rows, aggregates) = histories(&d, cutoff, end);
-            let placed = Distribution::new(
-                aggregates
-                    .iter()
-                    .map(|a| f64::from(a.order_count))
-                    .collect(),
-            );
             let builtin = measure(&builtin_scores(&d, cutoff, end), cutoff, end, 0.1).unwrap();
             println!(
-                "{platform}: buyers {}, base rate {:.3}, ceiling lift {:.2} (Gini {:.3}), \
-                 perfect {:.2}",
+                "{shop}: buyers {}, base rate {:.3}, ceiling lift {:.2} (Gini {:.3}), perfect {:.2}",
                 builtin.buyers,
                 builtin.base_rate,
                 builtin.ceiling_lift,
                 builtin.ceiling_normalized_gini,
                 builtin.perfect_lift
             );
-            println!(
-                "  {:<46} lift {:.2}  ratio {:.3}  Gini {:.3}",
-                "built-in predict_intention",
-                builtin.model_lift,
-                builtin.ratio,
-                builtin.normalized_gini
-            );
+            let mut reports = vec![builtin];
             for v in VARIANTS {
                 let mut scored = rows.clone();
                 score_with(&mut scored, &aggregates, |a, ranks| {
-                    let placed_rank = placed.percentile(f64::from(a.order_count));
-                    intention(v, a, ranks, placed_rank, cutoff)
+                    points(v, a, ranks, cutoff)
                 });
-                let r = measure(&scored, cutoff, end, 0.1).unwrap();
-                if v.name == BUILTIN.name {
-                    assert!(close(r.model_lift, builtin.model_lift), "the copy is exact");
-                }
-                println!(
-                    "  {:<46} lift {:.2}  ratio {:.3}  Gini {:.3}",
-                    v.name, r.model_lift, r.ratio, r.normalized_gini
-                );
+                reports.push(measure(&scored, cutoff, end, 0.1).unwrap());
             }
+            for (_, formula) in &formulas {
+                let mut scored = rows.clone();
+                score_with(&mut scored, &aggregates, |a, _| formula(a, cutoff));
+                reports.push(measure(&scored, cutoff, end, 0.1).unwrap());
+            }
+            assert!(
+                close(reports[0].model_lift, reports[1].model_lift),
+                "the copy is exact"
+            );
+            for ((name, r), out) in names.iter().zip(&reports).zip(&mut results) {
+                println!(
+                    "  {name:<48} lift {:.2}  ratio {:.3}  Gini {:.3}",
+                    r.model_lift, r.ratio, r.normalized_gini
+                );
+                out.push((shop.clone(), r.model_lift, r.ratio, r.normalized_gini));
+            }
+        }
+        println!(
+            "\n| variant | ratio mean | ratio min | lift mean | lift min | Gini mean | Taobao ratio \
+             (seeds {SEEDS:?}) |"
+        );
+        println!("|---|---|---|---|---|---|---|");
+        for (name, rows) in names.iter().zip(&results) {
+            let n = rows.len() as f64;
+            let mean = |f: fn(&(String, f64, f64, f64)) -> f64| rows.iter().map(f).sum::<f64>() / n;
+            let min = |f: fn(&(String, f64, f64, f64)) -> f64| {
+                rows.iter().map(f).fold(f64::INFINITY, f64::min)
+            };
+            let taobao: Vec<String> = rows
+                .iter()
+                .filter(|r| r.0.starts_with("TAOBAO"))
+                .map(|r| format!("{:.3}", r.2))
+                .collect();
+            println!(
+                "| {name} | {:.3} | {:.3} | {:.2} | {:.2} | {:.3} | {} |",
+                mean(|r| r.2),
+                min(|r| r.2),
+                mean(|r| r.1),
+                min(|r| r.1),
+                mean(|r| r.3),
+                taobao.join(" / ")
+            );
         }
     }
 }

@@ -152,7 +152,9 @@ pub const RECENT_SHARE: f64 = 0.03;
 
 /// When an order is created: in a live session, in the last minutes, in the second of the
 /// previous order (cart checkouts), or anywhere in the `history_days` before `anchor`. Whole
-/// seconds.
+/// seconds. [`SESSION_SHARE`] and [`RECENT_SHARE`] are the shares over the served 80 days; a
+/// session (and the last minutes) hold a fixed number of ordinary days' orders, so over a longer
+/// history their share is smaller.
 pub fn creation_time(
     rng: &mut ChaCha8Rng,
     anchor: DateTime<Utc>,
@@ -163,8 +165,9 @@ pub fn creation_time(
         return previous;
     }
     let roll: f64 = rng.r#gen();
-    let sessions = SESSION_SHARE * SESSION_DAYS.len() as f64;
-    if (sessions..sessions + RECENT_SHARE).contains(&roll) {
+    let (session_share, recent_share) = shares(history_days);
+    let sessions = session_share * SESSION_DAYS.len() as f64;
+    if (sessions..sessions + recent_share).contains(&roll) {
         // Just placed: many are not paid yet.
         return anchor - Duration::seconds(rng.gen_range(1..1500));
     }
@@ -180,6 +183,18 @@ pub fn creation_time(
         Some(start) => start + Duration::seconds(rng.gen_range(0..3600)),
         None => anchor - Duration::seconds(rng.gen_range(1..history_days * 86_400)),
     }
+}
+
+/// One session's and the last minutes' shares of the orders over `history_days`: each holds as
+/// many orders as a fixed number of ordinary days, the number that gives [`SESSION_SHARE`] and
+/// [`RECENT_SHARE`] over 80 days.
+fn shares(history_days: i64) -> (f64, f64) {
+    const REFERENCE_DAYS: f64 = 80.0;
+    let ordinary = 1.0 - SESSION_SHARE * SESSION_DAYS.len() as f64 - RECENT_SHARE;
+    let session_days = SESSION_SHARE / ordinary * REFERENCE_DAYS;
+    let recent_days = RECENT_SHARE / ordinary * REFERENCE_DAYS;
+    let total = history_days as f64 + session_days * SESSION_DAYS.len() as f64 + recent_days;
+    (session_days / total, recent_days / total)
 }
 
 fn session_start(anchor: DateTime<Utc>, days_before: i64) -> Option<DateTime<Utc>> {

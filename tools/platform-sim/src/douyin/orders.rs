@@ -83,13 +83,25 @@ fn status_code(rng: &mut ChaCha8Rng, stage: Stage, items: usize, minutes: (i64, 
 
 /// Generates `count` orders for `shop` in the [`HISTORY_DAYS`] days before `anchor`.
 pub fn generate(seed: u64, shop: &DyShop, count: usize, anchor: DateTime<Utc>) -> ShopOrders {
+    generate_over(seed, shop, count, anchor, HISTORY_DAYS)
+}
+
+/// Generates `count` orders for `shop` in the `history_days` days before `anchor` (the server
+/// serves [`HISTORY_DAYS`]; `platform-sim dataset --history-days` may export a longer history).
+pub fn generate_over(
+    seed: u64,
+    shop: &DyShop,
+    count: usize,
+    anchor: DateTime<Utc>,
+    history_days: i64,
+) -> ShopOrders {
     let mut rng = seeded_rng(seed, &["DOUYIN", "orders", &shop.app_key]);
     let anchor = anchor - Duration::nanoseconds(i64::from(anchor.timestamp_subsec_nanos()));
     let mut used = HashSet::new();
     // Who buys when ([`behaviour`]), at the live sessions' and last minutes' peaks; cart
     // checkouts come from the plan, not from `creation_time`.
-    let plan = behaviour::plan(&mut rng, count, HISTORY_DAYS, |rng| {
-        creation_time(rng, anchor, HISTORY_DAYS, None)
+    let plan = behaviour::plan(&mut rng, count, history_days, |rng| {
+        creation_time(rng, anchor, history_days, None)
     });
     let buyers: Vec<Buyer> = plan.buyers.iter().map(|_| new_buyer(&mut rng)).collect();
     let mut orders = Vec::with_capacity(count);

@@ -74,12 +74,24 @@ pub fn key_id(seed: u64, shop: &Shop) -> Vec<u8> {
 
 /// Generates `count` orders for `shop`, created in the [`HISTORY_DAYS`] days before `anchor`.
 pub fn generate(seed: u64, shop: &Shop, count: usize, anchor: DateTime<Utc>) -> ShopOrders {
+    generate_over(seed, shop, count, anchor, HISTORY_DAYS)
+}
+
+/// Generates `count` orders for `shop` in the `history_days` days before `anchor` (the server
+/// serves [`HISTORY_DAYS`]; `platform-sim dataset --history-days` may export a longer history).
+pub fn generate_over(
+    seed: u64,
+    shop: &Shop,
+    count: usize,
+    anchor: DateTime<Utc>,
+    history_days: i64,
+) -> ShopOrders {
     let mut rng = seeded_rng(seed, &["JD", "orders", &shop.app_key]);
     let anchor = anchor - Duration::nanoseconds(i64::from(anchor.timestamp_subsec_nanos()));
     let vender_id = 10_000 + shop.user_id % 990_000;
     let key = key_id(seed, shop);
-    let plan = behaviour::plan(&mut rng, count, HISTORY_DAYS, |rng| {
-        order_time(rng, anchor, HISTORY_DAYS)
+    let plan = behaviour::plan(&mut rng, count, history_days, |rng| {
+        order_time(rng, anchor, history_days)
     });
     let buyers: Vec<Buyer> = plan.buyers.iter().map(|_| new_buyer(&mut rng)).collect();
     let mut used = HashSet::new();

@@ -150,12 +150,16 @@ pub fn new_person(rng: &mut ChaCha8Rng) -> Person {
 
 /// When orders are placed: spread over `history_days` before `anchor`, with two sale peaks
 /// (a six-hour evening rush two days before the anchor and a smaller one fifteen days before)
-/// so that some listing windows need several pages.
+/// so that some listing windows need several pages. A peak holds as many orders as
+/// [`PEAK_DAYS`] ordinary days: over the served 80 days the peaks hold 30 % and 10 % of the
+/// orders, over a longer history a smaller share.
 pub fn order_time(rng: &mut ChaCha8Rng, anchor: DateTime<Utc>, history_days: i64) -> DateTime<Utc> {
+    let [big, small] = PEAK_DAYS;
+    let total = history_days as f64 + big + small;
     let roll: f64 = rng.r#gen();
-    let (start, span) = if roll < 0.30 {
+    let (start, span) = if roll < big / total {
         (anchor - Duration::hours(50), Duration::hours(6))
-    } else if roll < 0.40 {
+    } else if roll < (big + small) / total {
         (anchor - Duration::hours(362), Duration::hours(8))
     } else {
         (
@@ -166,6 +170,9 @@ pub fn order_time(rng: &mut ChaCha8Rng, anchor: DateTime<Utc>, history_days: i64
     let t = start + Duration::seconds(rng.gen_range(0..span.num_seconds().max(1)));
     t.min(anchor)
 }
+
+/// The two sale peaks' orders, in ordinary days' orders (30 % and 10 % of 80 days' orders).
+pub const PEAK_DAYS: [f64; 2] = [40.0, 40.0 / 3.0];
 
 #[cfg(test)]
 mod tests {

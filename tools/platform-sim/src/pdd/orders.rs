@@ -153,10 +153,22 @@ fn time_text(t: Option<DateTime<Utc>>) -> Value {
 
 /// Generates `count` orders for `shop`, created in the [`HISTORY_DAYS`] days before `anchor`.
 pub fn generate(seed: u64, shop: &Shop, count: usize, anchor: DateTime<Utc>) -> ShopOrders {
+    generate_over(seed, shop, count, anchor, HISTORY_DAYS)
+}
+
+/// Generates `count` orders for `shop` in the `history_days` days before `anchor` (the server
+/// serves [`HISTORY_DAYS`]; `platform-sim dataset --history-days` may export a longer history).
+pub fn generate_over(
+    seed: u64,
+    shop: &Shop,
+    count: usize,
+    anchor: DateTime<Utc>,
+    history_days: i64,
+) -> ShopOrders {
     let mut rng = seeded_rng(seed, &["PDD", "orders", &shop.app_key]);
     let anchor = anchor - Duration::nanoseconds(i64::from(anchor.timestamp_subsec_nanos()));
-    let plan = behaviour::plan(&mut rng, count, HISTORY_DAYS, |rng| {
-        order_time(rng, anchor, HISTORY_DAYS)
+    let plan = behaviour::plan(&mut rng, count, history_days, |rng| {
+        order_time(rng, anchor, history_days)
     });
     let people: Vec<Person> = plan.buyers.iter().map(|_| new_person(&mut rng)).collect();
     let mut vault = Vault::default();

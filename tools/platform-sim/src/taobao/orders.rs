@@ -81,6 +81,18 @@ struct Item {
 
 /// Generates `count` trades for `shop`, created in the [`HISTORY_DAYS`] days before `anchor`.
 pub fn generate(seed: u64, shop: &Shop, count: usize, anchor: DateTime<Utc>) -> ShopOrders {
+    generate_over(seed, shop, count, anchor, HISTORY_DAYS)
+}
+
+/// Generates `count` orders for `shop` in the `history_days` days before `anchor` (the server
+/// serves [`HISTORY_DAYS`]; `platform-sim dataset --history-days` may export a longer history).
+pub fn generate_over(
+    seed: u64,
+    shop: &Shop,
+    count: usize,
+    anchor: DateTime<Utc>,
+    history_days: i64,
+) -> ShopOrders {
     let mut rng = seeded_rng(seed, &["TAOBAO", "orders", &shop.app_key]);
     let anchor = anchor - Duration::nanoseconds(i64::from(anchor.timestamp_subsec_nanos()));
     let mut used_ids = HashSet::new();
@@ -91,8 +103,8 @@ pub fn generate(seed: u64, shop: &Shop, count: usize, anchor: DateTime<Utc>) -> 
         }
     };
     // Who buys when ([`behaviour`]); cart checkouts share their creation second.
-    let plan = behaviour::plan(&mut rng, count, HISTORY_DAYS, |rng| {
-        anchor - Duration::seconds(rng.gen_range(0..HISTORY_DAYS * 86_400))
+    let plan = behaviour::plan(&mut rng, count, history_days, |rng| {
+        anchor - Duration::seconds(rng.gen_range(0..history_days * 86_400))
     });
     let buyers: Vec<Buyer> = plan.buyers.iter().map(|_| new_buyer(&mut rng)).collect();
     let mut trades = Vec::with_capacity(count);
