@@ -226,8 +226,8 @@ fn count(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-/// The aggregate of a buyer's orders; `None` for no orders. Duplicates (the same platform and
-/// order id) count once, keeping the first in sort order.
+/// The aggregate of a buyer's orders; `None` for no orders. Orders are one per (shop, order id),
+/// as processed orders are stored; a repeated id counts once.
 pub fn aggregate(orders: &[OrderFacts]) -> Option<BuyerAggregate> {
     let mut sorted: Vec<&OrderFacts> = orders.iter().collect();
     sorted.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));

@@ -16,18 +16,17 @@ use crate::lead::IntentionTag;
 use crate::validity::ContactValidity;
 
 /// The built-in model's version, stored beside every score it produces.
-pub const MODEL_VERSION: &str = "builtin-rfm-2";
+pub const MODEL_VERSION: &str = "builtin-rfm-3";
 
 /// Feature weights of the intention (they sum to 100).
 pub const W_FREQUENCY: f64 = 45.0;
 pub const W_RECENCY: f64 = 25.0;
 pub const W_MONETARY: f64 = 15.0;
 pub const W_DUE: f64 = 15.0;
-/// Points off per refunded or after-sale order, up to [`MAX_AFTER_SALE_PENALTY`].
-pub const AFTER_SALE_PENALTY: f64 = 10.0;
-pub const MAX_AFTER_SALE_PENALTY: f64 = 30.0;
-/// Points off when every paid order was refunded.
-pub const ALL_REFUNDED_PENALTY: f64 = 10.0;
+/// Points off for refunds and after-sales, times the share of the buyer's paid orders that went
+/// to after-sales (all of them: the full penalty). A share, not a count: a count would punish
+/// frequent buyers for buying often (`docs/model-quality.md`).
+pub const AFTER_SALE_PENALTY: f64 = 15.0;
 /// Points for an order still waiting for payment (a follow-up opportunity).
 pub const UNPAID_BONUS: f64 = 5.0;
 /// Points off for a buyer whose every order closed before payment.
@@ -270,10 +269,8 @@ pub fn predict_intention(a: &BuyerAggregate, ranks: Ranks, as_of: DateTime<Utc>)
         reasons.push(Reason::new("DORMANT", format!("已{idle_days}天未购买")));
     }
     if a.after_sale_count > 0 {
-        value -= (AFTER_SALE_PENALTY * f64::from(a.after_sale_count)).min(MAX_AFTER_SALE_PENALTY);
-        if a.paid_order_count > 0 && a.after_sale_count >= a.paid_order_count {
-            value -= ALL_REFUNDED_PENALTY;
-        }
+        let share = f64::from(a.after_sale_count) / f64::from(a.paid_order_count.max(1));
+        value -= AFTER_SALE_PENALTY * share.min(1.0);
         reasons.push(Reason::new(
             "REFUND",
             format!("有退款售后（{}笔）", a.after_sale_count),

@@ -186,6 +186,15 @@ proptest! {
         seed in any::<u64>(),
         cuts in proptest::collection::vec(0usize..30, 0..5),
     ) {
+        // One processed row per order: ids are unique, as in t_ecom_order_processed.
+        let orders: Vec<OrderFacts> = orders
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut o)| {
+                o.order_id = format!("{i}-{}", o.order_id);
+                o
+            })
+            .collect();
         let expected = aggregate(&orders);
         let mut shuffled = orders.clone();
         let mut state = seed | 1;

@@ -87,7 +87,14 @@ fn refunds_lower_and_unpaid_orders_raise_intention() {
     let mut refunded = a.clone();
     refunded.after_sale_count = 1;
     let lower = predict_intention(&refunded, dist.ranks(&refunded), as_of);
-    assert_eq!(lower.value, base - 10);
+    assert_eq!(lower.value, base - 5, "one of three paid orders: 15 × 1/3");
+    refunded.after_sale_count = 3;
+    let all_refunded = predict_intention(&refunded, dist.ranks(&refunded), as_of);
+    assert_eq!(
+        all_refunded.value,
+        base - 15,
+        "every paid order refunded: the full penalty"
+    );
     assert!(
         lower
             .reasons

@@ -58,7 +58,10 @@ async fn a_later_refund_updates_the_lead_and_is_announced() {
         "a clear phone in an event: {text}"
     );
     assert_eq!(events[0].1["data"]["lead"]["orderCount"], 2);
-    assert_eq!(events[0].1["data"]["lead"]["modelVersion"], "builtin-rfm-2");
+    assert_eq!(
+        events[0].1["data"]["lead"]["modelVersion"],
+        leadgen_domain::scoring::MODEL_VERSION
+    );
 
     // The second order is refunded after the fact: the platform sends it again, changed.
     let mut refunded = order(

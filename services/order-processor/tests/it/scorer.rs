@@ -136,7 +136,7 @@ async fn a_failing_scorer_leaves_the_builtin_score_and_asks_again_later() {
     for (by, model, _, pending) in scored(&run).await {
         assert_eq!(
             (by.as_str(), model.as_str(), pending),
-            ("BUILTIN", "builtin-rfm-2", true)
+            ("BUILTIN", leadgen_domain::scoring::MODEL_VERSION, true)
         );
     }
 }
