@@ -48,7 +48,9 @@ fn orders(n: usize) -> Vec<RawOrder> {
     while out.len() < n {
         buyer += 1;
         let count = (1.0 / (1.0 - rng.unit()).powf(1.0 / 1.6)).floor().min(40.0) as usize;
-        let phone = buyer.is_multiple_of(5).then(|| format!("139{:08}", buyer % 100_000_000));
+        let phone = buyer
+            .is_multiple_of(5)
+            .then(|| format!("139{:08}", buyer % 100_000_000));
         for _ in 0..count.min(n - out.len()) {
             let created = start + Duration::minutes((rng.next() % (90 * 24 * 60)) as i64);
             let status = match rng.next() % 10 {
