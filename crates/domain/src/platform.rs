@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// A value that is not one of an enum's documented names.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{value}` is not a valid {what}; expected one of {expected}")]
+#[error("{what} 取值无效：`{value}`，可选值：{expected}")]
 pub struct UnknownVariant {
     pub what: &'static str,
     pub value: String,

@@ -205,26 +205,36 @@ fn camel(snake: &str) -> String {
     out
 }
 
-/// Malformed JSON bodies: 400 in the envelope.
+/// Malformed JSON bodies: 400 in the envelope, in Chinese, without the parser's text.
 pub fn json_config() -> web::JsonConfig {
+    use actix_web::error::JsonPayloadError;
     web::JsonConfig::default()
         .limit(256 * 1024)
         .error_handler(|err, _req: &HttpRequest| {
-            ApiError::bad_request(format!("请求体不是合法的 JSON：{err}")).into()
+            let message = match &err {
+                JsonPayloadError::ContentType => {
+                    "请求体必须是 JSON（Content-Type: application/json）"
+                }
+                JsonPayloadError::Overflow { .. }
+                | JsonPayloadError::OverflowKnownLength { .. } => "请求体过大（上限 256 KB）",
+                JsonPayloadError::Deserialize(e) if e.is_data() => "请求体字段缺失或类型不正确",
+                _ => "请求体不是合法的 JSON",
+            };
+            ApiError::bad_request(message).into()
         })
 }
 
 /// Wrong query parameter types: 400 in the envelope.
 pub fn query_config() -> web::QueryConfig {
-    web::QueryConfig::default().error_handler(|err, _req: &HttpRequest| {
-        ApiError::bad_request(format!("查询参数不合法：{err}")).into()
+    web::QueryConfig::default().error_handler(|_err, _req: &HttpRequest| {
+        ApiError::bad_request("查询参数格式不正确").into()
     })
 }
 
 /// Malformed path parameters (a non-numeric id): 400 in the envelope.
 pub fn path_config() -> web::PathConfig {
-    web::PathConfig::default().error_handler(|err, _req: &HttpRequest| {
-        ApiError::bad_request(format!("路径参数不合法：{err}")).into()
+    web::PathConfig::default().error_handler(|_err, _req: &HttpRequest| {
+        ApiError::bad_request("路径参数格式不正确，ID 必须是整数").into()
     })
 }
 

@@ -6,12 +6,14 @@
 //! - [`codes`] — the business error codes, listed in one place.
 //! - [`auth`] — the bearer-token identity ([`AuthUser`]) and permission checks.
 //! - [`paging`] — `page`/`size`, sort allow-lists and the page payload.
+//! - [`nul`] — NUL characters in queries and JSON bodies answered 400, never passed on.
 //! - [`server`] — health and readiness endpoints, request tracing, graceful serving.
 
 pub mod auth;
 pub mod codes;
 pub mod envelope;
 pub mod error;
+pub mod nul;
 pub mod paging;
 pub mod server;
 

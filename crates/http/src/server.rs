@@ -135,7 +135,8 @@ pub async fn run_until_stopped(server: Server, cancel: CancellationToken) -> std
     server.await
 }
 
-/// The one way every service serves HTTP: request tracing, the extractor error handlers,
+/// The one way every service serves HTTP: request tracing, NUL rejection
+/// ([`crate::nul`]), the extractor error handlers,
 /// `/healthz` and `/readyz`, the service's own `app` configuration (its state and routes; none for
 /// the workers), the envelope 404, and no signal handling of its own (the process's shutdown
 /// token stops it through [`run_until_stopped`]).
@@ -150,6 +151,7 @@ where
 {
     Ok(actix_web::HttpServer::new(move || {
         actix_web::App::new()
+            .wrap(actix_web::middleware::from_fn(crate::nul::reject_nul))
             .wrap(tracing_middleware())
             .configure(configure(Arc::clone(&readiness)))
             .configure(app.clone())

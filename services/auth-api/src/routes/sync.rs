@@ -16,8 +16,13 @@ pub async fn sync(
     let body: SyncBody = if body.iter().all(u8::is_ascii_whitespace) {
         SyncBody::default()
     } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::bad_request(format!("请求体不是合法的 JSON：{e}")))?
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::bad_request(if e.is_data() {
+                "请求体字段缺失或类型不正确"
+            } else {
+                "请求体不是合法的 JSON"
+            })
+        })?
     };
     let window = syncs::parse_window(&body)?;
     let accepted = syncs::request(&state, &user, path.into_inner(), window).await?;

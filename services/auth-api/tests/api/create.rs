@@ -318,6 +318,36 @@ async fn create_rejects_malformed_json_with_400() {
 }
 
 #[tokio::test]
+async fn a_nul_character_anywhere_in_the_body_answers_400_in_chinese() {
+    let app = spawn_app().await;
+    for raw in [
+        r#"{"platformType": "TAOBAO", "authInfo": {"appKey": "a\u0000b", "appSecret": "s"}}"#,
+        r#"{"platformType": "TAOBAO\u0000", "authInfo": {"appKey": "a", "appSecret": "s"}}"#,
+        r#"{"platformType": "TAOBAO", "authInfo": {"appKey": "a", "appSecret": "s", "x\u0000": "1"}}"#,
+        r#"{"platformType": "TAOBAO", "authInfo": {"appKey": "a", "appSecret": "s"}, "redirectUrl": "https://x.example/\u0000"}"#,
+    ] {
+        let response = app
+            .create_authorization_raw(Some(&token(1, &[AUTH])), raw)
+            .await;
+        let body = expect_envelope(response, StatusCode::BAD_REQUEST, 400).await;
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("空字符"),
+            "{raw}: {body}"
+        );
+    }
+    // Malformed JSON answers in Chinese without the parser's text.
+    let response = app
+        .create_authorization_raw(Some(&token(1, &[AUTH])), r#"{"platformType": "TAOBAO","#)
+        .await;
+    let body = expect_envelope(response, StatusCode::BAD_REQUEST, 400).await;
+    assert_eq!(body["message"], "请求体不是合法的 JSON", "{body}");
+    assert!(app.operation_log().await.is_empty());
+}
+
+#[tokio::test]
 async fn create_requires_a_valid_token_and_the_auth_permission() {
     let app = spawn_app().await;
     let body = valid_body();

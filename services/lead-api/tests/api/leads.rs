@@ -503,7 +503,34 @@ async fn leads_reject_bad_parameters_with_400() {
         vec![("orderTimeEnd", "2024-05-01 10:00:00")],
     ] {
         let response = app.leads(Some(&view), &query).await;
-        expect_envelope(response, StatusCode::BAD_REQUEST, 400).await;
+        let body = expect_envelope(response, StatusCode::BAD_REQUEST, 400).await;
+        let message = body["message"].as_str().unwrap_or_default();
+        assert!(
+            message
+                .chars()
+                .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+            "{query:?}: not Chinese: {message}"
+        );
+        for english in ["expected", "invalid", "valid ", "error"] {
+            assert!(!message.contains(english), "{query:?}: {message}");
+        }
+    }
+    // A NUL character, raw or encoded, anywhere in the query: 400, never a database error.
+    for raw in [
+        "contactInfo=%00",
+        "contactInfo=13%008",
+        "processStatus=PENDING%00",
+        "x=%00",
+    ] {
+        let response = app.leads_raw(&view, raw).await;
+        let body = expect_envelope(response, StatusCode::BAD_REQUEST, 400).await;
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("空字符"),
+            "{raw}: {body}"
+        );
     }
     // An unencoded `+` is a space in a query string: not a time.
     let response = app

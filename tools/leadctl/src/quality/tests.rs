@@ -307,9 +307,15 @@ mod study {
     use std::process::{Child, Command, Stdio};
 
     use leadgen_domain::scoring::{
-        AFTER_SALE_PENALTY, ALL_REFUNDED_PENALTY, DUE_FROM, DUE_TO, MAX_AFTER_SALE_PENALTY,
-        NEVER_PAID_PENALTY, UNPAID_BONUS, W_DUE, W_FREQUENCY, W_MONETARY, W_RECENCY, due_ratio,
+        DUE_FROM, DUE_TO, NEVER_PAID_PENALTY, UNPAID_BONUS, W_DUE, W_FREQUENCY, W_MONETARY,
+        W_RECENCY, due_ratio,
     };
+
+    /// `builtin-rfm-2`'s refund rules, studied here: −10 per after-sale order up to −30, and −10
+    /// more when every paid order went to after-sales (`builtin-rfm-3` counts a share instead).
+    const AFTER_SALE_PENALTY: f64 = 10.0;
+    const MAX_AFTER_SALE_PENALTY: f64 = 30.0;
+    const ALL_REFUNDED_PENALTY: f64 = 10.0;
 
     use super::*;
 
