@@ -164,6 +164,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    t_lead_status_change (id) {
+        id -> Int8,
+        tenant_id -> Int8,
+        lead_id -> Int8,
+        from_status -> Text,
+        to_status -> Text,
+        note -> Nullable<Text>,
+        operator_id -> Int8,
+        operator_name -> Text,
+        occurred_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     t_operation_log (id) {
         id -> Int8,
         tenant_id -> Int8,
@@ -208,6 +222,7 @@ diesel::joinable!(t_ecom_order_raw -> t_ecom_platform_auth (platform_id));
 diesel::joinable!(t_ecom_order_processed -> t_ecom_platform_auth (platform_id));
 diesel::joinable!(t_order_lead -> t_ecom_platform_auth (platform_id));
 diesel::joinable!(t_lead_identity -> t_order_lead (lead_id));
+diesel::joinable!(t_lead_status_change -> t_order_lead (lead_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     t_ecom_platform_auth,
@@ -218,6 +233,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     t_lead_identity,
     t_lead_legacy_status,
     t_lead_shop_stats,
+    t_lead_status_change,
     t_operation_log,
     t_outbox,
     t_processed_message,

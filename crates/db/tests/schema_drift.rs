@@ -86,6 +86,10 @@ async fn schema_rs_matches_the_migrated_database() {
             diesel_columns(t_lead_shop_stats::table.select(t_lead_shop_stats::all_columns)),
         ),
         (
+            "t_lead_status_change",
+            diesel_columns(t_lead_status_change::table.select(t_lead_status_change::all_columns)),
+        ),
+        (
             "t_operation_log",
             diesel_columns(t_operation_log::table.select(t_operation_log::all_columns)),
         ),

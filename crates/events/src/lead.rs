@@ -6,8 +6,9 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use leadgen_domain::buyer::BuyerAggregate;
 use leadgen_domain::scoring::Reason;
-use leadgen_domain::validity::Validity;
+use leadgen_domain::validity::{ContactValidity, Validity};
 use leadgen_domain::{IntentionTag, LeadProcessStatus, PlatformType};
 
 use crate::payloads::ContactSummary;
@@ -80,6 +81,65 @@ pub struct BuyerLead {
     pub process_status: LeadProcessStatus,
     /// Increases with every change of the lead; consumers keep the highest they have seen.
     pub version: i32,
+}
+
+/// What a [`BuyerLead`] snapshot is made of, as the services hold it.
+#[derive(Debug, Clone)]
+pub struct LeadFacts<'a> {
+    pub lead_id: i64,
+    pub platform_id: i64,
+    pub platform_type: PlatformType,
+    pub latest_order_id: &'a str,
+    pub latest_order_time: DateTime<Utc>,
+    pub aggregate: &'a BuyerAggregate,
+    pub contact: ContactSummary,
+    pub validity: &'a ContactValidity,
+    pub score: u8,
+    pub intention: u8,
+    pub tags: Vec<IntentionTag>,
+    pub reasons: Vec<Reason>,
+    pub model_version: String,
+    pub scored_by: ScoredBy,
+    pub process_status: LeadProcessStatus,
+    pub version: i32,
+}
+
+impl BuyerLead {
+    /// The snapshot every lead event carries; one mapping for every producer.
+    pub fn from_facts(f: LeadFacts<'_>) -> Self {
+        let a = f.aggregate;
+        BuyerLead {
+            lead_id: f.lead_id,
+            platform_id: f.platform_id,
+            platform_type: f.platform_type,
+            latest_order_id: f.latest_order_id.to_owned(),
+            latest_order_time: f.latest_order_time,
+            order_count: a.order_count,
+            paid_order_count: a.paid_order_count,
+            paid_total: a.paid_total.to_string(),
+            after_sale_count: a.after_sale_count,
+            unpaid_count: a.unpaid_count,
+            first_order_time: a.first_order_time,
+            last_order_time: a.last_order_time,
+            last_paid_time: a.last_paid_time,
+            mean_gap_days: a.mean_gap_days,
+            last_product: a.last_product.clone(),
+            contact: f.contact,
+            contact_validity: ContactValiditySummary {
+                validity: f.validity.validity,
+                code: f.validity.code.clone(),
+                reason: f.validity.reason.clone(),
+            },
+            score: f.score,
+            intention: f.intention,
+            intention_tags: f.tags,
+            reasons: f.reasons,
+            model_version: f.model_version,
+            scored_by: f.scored_by,
+            process_status: f.process_status,
+            version: f.version,
+        }
+    }
 }
 
 /// A buyer was identified as a new lead.

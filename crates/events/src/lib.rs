@@ -19,7 +19,8 @@ mod payloads;
 
 pub use envelope::{CloudEvent, EnvelopeError, SPEC_VERSION};
 pub use lead::{
-    BuyerLead, ContactValiditySummary, LeadChange, LeadIdentifiedV2, LeadUpdatedV1, ScoredBy,
+    BuyerLead, ContactValiditySummary, LeadChange, LeadFacts, LeadIdentifiedV2, LeadUpdatedV1,
+    ScoredBy,
 };
 pub use payloads::{
     ContactSummary, IntentionTagV1, LeadIdentifiedV1, RawOrdersFetchedV1, SyncRequestedV1,

@@ -23,6 +23,8 @@ pub enum Permission {
     Sync,
     /// Read authorizations, sync records and leads.
     View,
+    /// Change leads' process status (the sales workflow).
+    Process,
 }
 
 impl Permission {
@@ -31,6 +33,7 @@ impl Permission {
             Permission::Auth => "lead:order:auth",
             Permission::Sync => "lead:order:sync",
             Permission::View => "lead:order:view",
+            Permission::Process => "lead:order:process",
         }
     }
 }

@@ -32,6 +32,12 @@ codes! {
     PLATFORM_NOT_SUPPORTED = (40005, 400, "暂不支持该电商平台");
     /// A sync is already running for this platform authorization.
     SYNC_ALREADY_RUNNING = (40901, 409, "该平台已有同步任务正在运行");
+    /// The lead changed since the version the caller sent (If-Match).
+    LEAD_VERSION_CONFLICT = (40902, 409, "线索已被他人修改，请刷新后重试");
+    /// The lead turned out to be the same buyer as another lead and was merged into it.
+    LEAD_MERGED = (40903, 409, "该线索已与同一买家的另一条线索合并，请在合并后的线索上操作");
+    /// A status change without the lead's version (If-Match).
+    LEAD_VERSION_REQUIRED = (42801, 428, "请在 If-Match 中带上线索版本（线索详情的 version）");
     /// The e-commerce platform's API failed.
     PLATFORM_API_FAILED = (50201, 502, "电商平台接口调用失败，请稍后重试");
 }

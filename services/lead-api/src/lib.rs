@@ -1,11 +1,18 @@
-//! lead-api: the gateway's lead endpoints (design 2.5).
+//! lead-api: the gateway's lead endpoints (design 2.5) and the sales workspace.
 //!
-//! - [`routes`] — `GET /leads`.
-//! - [`repo`] — the documented read-only coupling to order-processor's `t_order_lead`.
+//! - [`routes`] — `GET /leads`, `GET /leads/{leadId}`, `PATCH /leads/{leadId}`, bulk
+//!   `PATCH /leads`: permission, parse, call, answer.
+//! - [`service`] — one lead in full; the status workflow (version check, history, operation log,
+//!   `LeadUpdated`).
+//! - [`repo`] — the documented couplings to order-processor's `t_order_lead` and
+//!   `t_ecom_order_processed`, and lead-api's own `t_lead_status_change`.
+//! - [`error`] — [`error::LeadApiError`] and its one mapping to the envelope.
 //! - [`startup`] — [`Application`].
 
+pub mod error;
 pub mod repo;
 pub mod routes;
+pub mod service;
 pub mod startup;
 
 pub use startup::{Application, Settings};

@@ -1,4 +1,5 @@
-//! lead-api's configuration and [`Application`].
+//! lead-api's configuration and [`Application`]: the HTTP server, the outbox relay that
+//! publishes `LeadUpdated`, and the broker connection, stopped by one token.
 
 use std::sync::Arc;
 
@@ -7,8 +8,12 @@ use anyhow::Context as _;
 use leadgen_db::DbPool;
 use leadgen_http::JwtVerifier;
 use leadgen_http::server::Readiness;
+use leadgen_messaging::Broker;
+use leadgen_outbox::Relay;
 use leadgen_runtime::{Dependencies, Process};
-use leadgen_settings::{AuthSettings, DatabaseSettings, HttpSettings, TelemetrySettings};
+use leadgen_settings::{
+    AmqpSettings, AuthSettings, DatabaseSettings, HttpSettings, OutboxSettings, TelemetrySettings,
+};
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
@@ -20,6 +25,10 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub telemetry: TelemetrySettings,
     pub auth: AuthSettings,
+    /// The broker `LeadUpdated` goes out on (through the outbox).
+    pub amqp: AmqpSettings,
+    #[serde(default)]
+    pub outbox: OutboxSettings,
 }
 
 pub struct AppState {
@@ -36,7 +45,13 @@ impl Application {
         let pool = leadgen_db::build_pool(&settings.database, SERVICE)?;
         let state = web::Data::new(AppState { pool: pool.clone() });
         let verifier = web::Data::new(JwtVerifier::from_settings(&settings.auth)?);
-        let readiness: Arc<dyn Readiness> = Arc::new(Dependencies { pool, broker: None });
+        let broker = Broker::connect(&settings.amqp, Vec::new())
+            .await
+            .context("connecting to the broker")?;
+        let readiness: Arc<dyn Readiness> = Arc::new(Dependencies {
+            pool: pool.clone(),
+            broker: Some(Arc::clone(&broker)),
+        });
         let listener =
             leadgen_http::server::bind(&settings.http).context("binding the HTTP port")?;
         let port = listener.local_addr()?.port();
@@ -49,10 +64,11 @@ impl Application {
                 routes::configure(cfg);
             },
         )?;
+        let relay = Relay::new(pool, Arc::clone(&broker), SERVICE, settings.outbox.clone());
         let process = Process {
             server,
-            broker: None,
-            relay: None,
+            broker: Some(broker),
+            relay: Some(relay),
             consumer: None,
             background: Vec::new(),
         };

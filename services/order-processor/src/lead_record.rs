@@ -11,7 +11,7 @@ use leadgen_domain::validity::{ContactValidity, no_contact};
 use leadgen_domain::{
     ContactField, ContactKind, IntentionTag, LeadProcessStatus, Money, NeutralStatus,
 };
-use leadgen_events::{BuyerLead, ContactSummary, ContactValiditySummary, ScoredBy};
+use leadgen_events::{BuyerLead, ContactSummary, LeadFacts, ScoredBy};
 
 use crate::orders::contact_kind_name;
 use crate::repo::leads::LeadRow;
@@ -167,37 +167,24 @@ pub fn snapshot(
 ) -> anyhow::Result<BuyerLead> {
     let kind = serde_json::from_value(serde_json::Value::String(row.contact_kind.clone()))
         .unwrap_or(ContactKind::Masked);
-    Ok(BuyerLead {
+    Ok(BuyerLead::from_facts(LeadFacts {
         lead_id: row.id,
         platform_id: row.platform_id,
         platform_type: row
             .platform_type
             .parse()
             .map_err(|e| anyhow::anyhow!("{e}"))?,
-        latest_order_id: row.order_id.clone(),
+        latest_order_id: &row.order_id,
         latest_order_time: row.order_time,
-        order_count: a.order_count,
-        paid_order_count: a.paid_order_count,
-        paid_total: a.paid_total.to_string(),
-        after_sale_count: a.after_sale_count,
-        unpaid_count: a.unpaid_count,
-        first_order_time: a.first_order_time,
-        last_order_time: a.last_order_time,
-        last_paid_time: a.last_paid_time,
-        mean_gap_days: a.mean_gap_days,
-        last_product: a.last_product.clone(),
+        aggregate: a,
         contact: ContactSummary {
             kind,
             masked: row.contact_masked.clone(),
         },
-        contact_validity: ContactValiditySummary {
-            validity: validity.validity,
-            code: validity.code.clone(),
-            reason: validity.reason.clone(),
-        },
+        validity,
         score: assessment.score,
         intention: assessment.intention,
-        intention_tags: assessment.tags.clone(),
+        tags: assessment.tags.clone(),
         reasons: assessment.reasons.clone(),
         model_version: assessment.model_version.clone(),
         scored_by,
@@ -206,7 +193,7 @@ pub fn snapshot(
             .parse()
             .unwrap_or(LeadProcessStatus::Pending),
         version: row.version,
-    })
+    }))
 }
 
 /// Tag labels as stored, back to tags (unknown labels are skipped).

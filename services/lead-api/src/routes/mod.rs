@@ -1,11 +1,18 @@
 //! The gateway paths lead-api serves, under `/api/v1/lead-generation/orders`.
 
 mod leads;
+mod workflow;
 
 use actix_web::web;
 
 pub const BASE: &str = "/api/v1/lead-generation/orders";
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::scope(BASE).route("/leads", web::get().to(leads::list)));
+    cfg.service(
+        web::scope(BASE)
+            .route("/leads", web::get().to(leads::list))
+            .route("/leads", web::patch().to(workflow::patch_many))
+            .route("/leads/{leadId}", web::get().to(workflow::get))
+            .route("/leads/{leadId}", web::patch().to(workflow::patch)),
+    );
 }

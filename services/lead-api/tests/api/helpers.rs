@@ -12,7 +12,7 @@ use leadgen_db::schema::{
     t_ecom_order_processed, t_ecom_order_raw, t_ecom_platform_auth, t_ecom_sync_task, t_order_lead,
 };
 use leadgen_test_support::{
-    TestDb, auth_settings, database_settings, http_settings, telemetry_settings,
+    TestBroker, TestDb, auth_settings, database_settings, http_settings, telemetry_settings,
 };
 use reqwest::{Response, StatusCode};
 use serde_json::Value;
@@ -26,6 +26,7 @@ pub type Case<'a> = (&'a [(&'a str, &'a str)], Vec<i64>);
 pub const VIEW: &str = "lead:order:view";
 pub const AUTH: &str = "lead:order:auth";
 pub const SYNC: &str = "lead:order:sync";
+pub const PROCESS: &str = "lead:order:process";
 
 /// Installs the global subscriber and propagator once, as `main` does, so responses carry real
 /// trace ids. Only errors are printed; the request spans (target `leadgen_http`) stay enabled
@@ -34,7 +35,7 @@ fn init_telemetry() {
     static ONCE: OnceLock<()> = OnceLock::new();
     ONCE.get_or_init(|| {
         let mut settings = telemetry_settings();
-        settings.log_filter = "error,leadgen_http=info".into();
+        settings.log_filter = "error,leadgen_http=info,lapin=off,pinky_swear=off".into();
         if let Ok(guard) = leadgen_telemetry::init(&settings, "lead-api-tests") {
             // Kept for the whole test binary: dropping it would shut the tracer down.
             let _ = Box::leak(Box::new(guard));
@@ -46,6 +47,8 @@ pub struct TestApp {
     /// `http://127.0.0.1:<port>`
     pub address: String,
     pub db: TestDb,
+    /// Its exchanges are deleted when the app is dropped.
+    _broker: TestBroker,
     pub client: reqwest::Client,
     shutdown: CancellationToken,
     _server: JoinHandle<anyhow::Result<()>>,
@@ -60,11 +63,19 @@ impl Drop for TestApp {
 pub async fn spawn_app() -> TestApp {
     init_telemetry();
     let db = TestDb::new().await;
+    let broker = TestBroker::new(Vec::new());
     let settings = Settings {
         http: http_settings(),
         database: database_settings(&db.url),
         telemetry: telemetry_settings(),
         auth: auth_settings(),
+        amqp: broker.settings(),
+        // The relay pauses after its first (empty) pass, so the events a request writes to
+        // `t_outbox` stay there for the test to read.
+        outbox: leadgen_settings::OutboxSettings {
+            poll_interval_ms: 3_600_000,
+            ..leadgen_test_support::outbox_settings()
+        },
     };
     let app = Application::build(settings).await.expect("build lead-api");
     let port = app.port();
@@ -73,6 +84,7 @@ pub async fn spawn_app() -> TestApp {
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
         db,
+        _broker: broker,
         client: reqwest::Client::new(),
         shutdown,
         _server: server,
@@ -246,7 +258,7 @@ impl TestApp {
             &leadgen_domain::ContactField::phone(lead.contact_masked).expect("a contact"),
             lead.order_time,
         );
-        diesel::insert_into(t_order_lead::table)
+        let lead_id: i64 = diesel::insert_into(t_order_lead::table)
             .values((
                 t_order_lead::tenant_id.eq(lead.tenant),
                 t_order_lead::platform_id.eq(lead.platform_id),
@@ -283,7 +295,42 @@ impl TestApp {
             .returning(t_order_lead::id)
             .get_result(&mut conn)
             .await
-            .expect("insert lead")
+            .expect("insert lead");
+        diesel::update(t_ecom_order_processed::table.find(processed))
+            .set(t_ecom_order_processed::user_id.eq(lead_id))
+            .execute(&mut conn)
+            .await
+            .expect("link the order to its lead");
+        lead_id
+    }
+
+    /// The events waiting in the outbox, as `(routing key, payload)`.
+    pub async fn outbox(&self) -> Vec<(String, Value)> {
+        use leadgen_db::schema::t_outbox;
+        let mut conn = self.conn().await;
+        t_outbox::table
+            .order(t_outbox::id.asc())
+            .select((t_outbox::routing_key, t_outbox::payload))
+            .load(&mut conn)
+            .await
+            .expect("outbox")
+    }
+
+    /// `(action, target ids, result, error)` of the operation log, oldest first.
+    pub async fn operation_log(&self) -> Vec<(String, Vec<String>, String, Option<String>)> {
+        use leadgen_db::schema::t_operation_log as log;
+        let mut conn = self.conn().await;
+        log::table
+            .order(log::id.asc())
+            .select((
+                log::action,
+                log::target_ids,
+                log::result,
+                log::error_message,
+            ))
+            .load(&mut conn)
+            .await
+            .expect("operation log")
     }
 }
 

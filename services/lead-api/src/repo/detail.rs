@@ -1,0 +1,158 @@
+//! One lead in full, its orders and its status history. Reads order-processor's `t_order_lead`
+//! and `t_ecom_order_processed` (documented read-only couplings) and lead-api's own
+//! `t_lead_status_change`. Every query is scoped by tenant; sealed columns are never read.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use leadgen_db::schema::{
+    t_ecom_order_processed as processed, t_lead_status_change as history, t_order_lead as lead,
+};
+
+/// Every column of a lead the API shows.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = lead)]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+pub struct LeadDetailRow {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub platform_id: i64,
+    pub platform_type: String,
+    pub order_id: String,
+    pub contact_masked: String,
+    pub contact_kind: String,
+    pub product_info: String,
+    pub amount_fen: i64,
+    pub order_time: DateTime<Utc>,
+    pub intention_tags: Vec<String>,
+    pub score: i16,
+    pub process_status: String,
+    pub create_time: DateTime<Utc>,
+    pub order_count: i32,
+    pub paid_total_fen: i64,
+    pub last_order_time: DateTime<Utc>,
+    pub aggregate: serde_json::Value,
+    pub intention: i16,
+    pub score_reasons: serde_json::Value,
+    pub model_version: String,
+    pub scored_by: String,
+    pub contact_validity_reason: serde_json::Value,
+    pub merged_into: Option<i64>,
+    pub version: i32,
+}
+
+/// The tenant's lead `id`, merged or not.
+pub async fn find(
+    conn: &mut AsyncPgConnection,
+    tenant: i64,
+    id: i64,
+) -> QueryResult<Option<LeadDetailRow>> {
+    lead::table
+        .filter(lead::tenant_id.eq(tenant))
+        .filter(lead::id.eq(id))
+        .select(LeadDetailRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// The same, locked for the caller's transaction.
+pub async fn lock(
+    conn: &mut AsyncPgConnection,
+    tenant: i64,
+    id: i64,
+) -> QueryResult<Option<LeadDetailRow>> {
+    lead::table
+        .filter(lead::tenant_id.eq(tenant))
+        .filter(lead::id.eq(id))
+        .for_update()
+        .select(LeadDetailRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Leads merged into `id`.
+pub async fn merged_into(
+    conn: &mut AsyncPgConnection,
+    tenant: i64,
+    id: i64,
+) -> QueryResult<Vec<i64>> {
+    lead::table
+        .filter(lead::tenant_id.eq(tenant))
+        .filter(lead::merged_into.eq(id))
+        .order(lead::id.asc())
+        .select(lead::id)
+        .load(conn)
+        .await
+}
+
+/// One of a buyer's orders as the detail shows it (masked contact).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = processed)]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+pub struct OrderRow {
+    pub platform_id: i64,
+    pub platform_type: String,
+    pub order_id: String,
+    pub status: String,
+    pub platform_status: String,
+    pub amount_fen: i64,
+    pub order_time: DateTime<Utc>,
+    pub product_info: String,
+    pub contact_masked: Option<String>,
+    pub refunded: bool,
+}
+
+/// A page of the lead's orders, newest first, and how many there are.
+pub async fn orders(
+    conn: &mut AsyncPgConnection,
+    tenant: i64,
+    lead_id: i64,
+    limit: i64,
+    offset: i64,
+) -> QueryResult<(Vec<OrderRow>, i64)> {
+    let query = || {
+        processed::table
+            .filter(processed::tenant_id.eq(tenant))
+            .filter(processed::user_id.eq(lead_id))
+    };
+    let total = query().count().get_result(conn).await?;
+    let rows = query()
+        .order((processed::order_time.desc(), processed::id.desc()))
+        .limit(limit)
+        .offset(offset)
+        .select(OrderRow::as_select())
+        .load(conn)
+        .await?;
+    Ok((rows, total))
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = history)]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+pub struct HistoryRow {
+    pub lead_id: i64,
+    pub from_status: String,
+    pub to_status: String,
+    pub note: Option<String>,
+    pub operator_id: i64,
+    pub operator_name: String,
+    pub occurred_at: DateTime<Utc>,
+}
+
+/// The status history of `leads` (a lead and those merged into it), newest first.
+pub async fn history(
+    conn: &mut AsyncPgConnection,
+    tenant: i64,
+    leads: &[i64],
+) -> QueryResult<Vec<HistoryRow>> {
+    history::table
+        .filter(history::tenant_id.eq(tenant))
+        .filter(history::lead_id.eq_any(leads))
+        .order((history::occurred_at.desc(), history::id.desc()))
+        .limit(200)
+        .select(HistoryRow::as_select())
+        .load(conn)
+        .await
+}

@@ -1,0 +1,38 @@
+//! The sales workflow's writes: lead-api's `t_lead_status_change`, and the documented coupling
+//! that lets it set `process_status` and bump `version` on order-processor's `t_order_lead`.
+
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use leadgen_db::schema::{t_lead_status_change as history, t_order_lead as lead};
+
+/// Sets the status of a locked lead and bumps its version; answers the new version.
+pub async fn set_status(conn: &mut AsyncPgConnection, id: i64, status: &str) -> QueryResult<i32> {
+    diesel::update(lead::table.find(id))
+        .set((
+            lead::process_status.eq(status),
+            lead::version.eq(lead::version + 1),
+            lead::update_time.eq(diesel::dsl::now),
+        ))
+        .returning(lead::version)
+        .get_result(conn)
+        .await
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = history)]
+pub struct NewChange<'a> {
+    pub tenant_id: i64,
+    pub lead_id: i64,
+    pub from_status: &'a str,
+    pub to_status: &'a str,
+    pub note: Option<&'a str>,
+    pub operator_id: i64,
+    pub operator_name: &'a str,
+}
+
+pub async fn record(conn: &mut AsyncPgConnection, change: &NewChange<'_>) -> QueryResult<usize> {
+    diesel::insert_into(history::table)
+        .values(change)
+        .execute(conn)
+        .await
+}

@@ -1,0 +1,167 @@
+//! `GET /leads/{leadId}`, `PATCH /leads/{leadId}` and the bulk `PATCH /leads`.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use leadgen_domain::LeadProcessStatus;
+use leadgen_http::paging::Paging;
+use leadgen_http::{ApiError, AuthUser, Permission};
+use serde::Deserialize;
+
+use crate::error::LeadApiError;
+use crate::service::detail;
+use crate::service::workflow::{self, ChangeStatus, MAX_BULK, MAX_NOTE_CHARS};
+use crate::startup::AppState;
+
+/// `ordersPage`, `ordersSize`: the page of the buyer's orders.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DetailQuery {
+    orders_page: Option<String>,
+    orders_size: Option<String>,
+}
+
+fn int(name: &str, v: Option<&String>) -> Result<Option<i64>, ApiError> {
+    v.map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+        .map(|v| {
+            v.parse()
+                .map_err(|_| ApiError::bad_request(format!("{name} 必须是整数")))
+        })
+        .transpose()
+}
+
+pub async fn get(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    query: web::Query<DetailQuery>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Permission::View)?;
+    let paging = Paging::from_query(
+        int("ordersPage", query.orders_page.as_ref())?,
+        int("ordersSize", query.orders_size.as_ref())?,
+    )?;
+    let lead = detail::get(&state, user.tenant_id, path.into_inner(), paging).await?;
+    let etag = format!("\"{}\"", lead.version);
+    let mut response = leadgen_http::ok(lead);
+    if let Ok(value) = header::HeaderValue::from_str(&etag) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    Ok(response)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StatusBody {
+    process_status: String,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+fn parse_status(text: &str) -> Result<LeadProcessStatus, LeadApiError> {
+    text.trim().parse().map_err(|_| {
+        LeadApiError::BadRequest("processStatus 必须是 PENDING、PROCESSED 或 INVALID".into())
+    })
+}
+
+fn parse_note(note: Option<String>) -> Result<Option<String>, LeadApiError> {
+    let note = note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+    if note
+        .as_ref()
+        .is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS)
+    {
+        return Err(LeadApiError::BadRequest(format!(
+            "note 不能超过 {MAX_NOTE_CHARS} 个字符"
+        )));
+    }
+    Ok(note)
+}
+
+/// The version in `If-Match` (`"3"`, `W/"3"` or `3`).
+fn if_match(req: &HttpRequest) -> Result<i32, LeadApiError> {
+    let value = req
+        .headers()
+        .get(header::IF_MATCH)
+        .ok_or(LeadApiError::VersionRequired)?
+        .to_str()
+        .map_err(|_| LeadApiError::VersionRequired)?;
+    value
+        .trim()
+        .trim_start_matches("W/")
+        .trim_matches('"')
+        .parse()
+        .map_err(|_| LeadApiError::BadRequest("If-Match 必须是线索的版本号，例如 \"3\"".into()))
+}
+
+pub async fn patch(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    req: HttpRequest,
+    body: web::Json<StatusBody>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Permission::Process)?;
+    let body = body.into_inner();
+    let request = ChangeStatus {
+        lead_id: path.into_inner(),
+        version: if_match(&req)?,
+        to: parse_status(&body.process_status)?,
+        note: parse_note(body.note)?,
+    };
+    let changed = workflow::change(&state, &user, request).await?;
+    let etag = format!("\"{}\"", changed.version);
+    let mut response = leadgen_http::ok(changed);
+    if let Ok(value) = header::HeaderValue::from_str(&etag) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    Ok(response)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BulkItem {
+    lead_id: i64,
+    /// The version the caller saw, as in If-Match.
+    version: i32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BulkBody {
+    items: Vec<BulkItem>,
+    process_status: String,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+pub async fn patch_many(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    body: web::Json<BulkBody>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Permission::Process)?;
+    let body = body.into_inner();
+    if body.items.is_empty() || body.items.len() > MAX_BULK {
+        return Err(ApiError::bad_request(format!(
+            "items 必须包含 1 到 {MAX_BULK} 条线索"
+        )));
+    }
+    let mut seen = std::collections::HashSet::new();
+    if !body.items.iter().all(|i| seen.insert(i.lead_id)) {
+        return Err(ApiError::bad_request("items 中的 leadId 不能重复"));
+    }
+    let to = parse_status(&body.process_status)?;
+    let note = parse_note(body.note)?;
+    let requests = body
+        .items
+        .into_iter()
+        .map(|i| ChangeStatus {
+            lead_id: i.lead_id,
+            version: i.version,
+            to,
+            note: note.clone(),
+        })
+        .collect();
+    let results = workflow::change_many(&state, &user, requests).await;
+    Ok(leadgen_http::ok(serde_json::json!({ "results": results })))
+}

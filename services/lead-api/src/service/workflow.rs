@@ -1,0 +1,280 @@
+//! The sales workflow: `PATCH /leads/{leadId}` and its bulk form. One transaction per lead: lock
+//! it, check its version (If-Match), set the status, record the change (history, operation log)
+//! and announce it (`LeadUpdated`, through the outbox). Setting the status it already has changes
+//! nothing and announces nothing.
+
+use diesel_async::{AsyncConnection as _, AsyncPgConnection};
+use leadgen_db::ScopedFutureExt as _;
+use leadgen_db::oplog::{self, Entry, Operator};
+use leadgen_domain::buyer::BuyerAggregate;
+use leadgen_domain::scoring::Reason;
+use leadgen_domain::validity::ContactValidity;
+use leadgen_domain::{ContactKind, IntentionTag, LeadProcessStatus};
+use leadgen_events::{
+    BuyerLead, CloudEvent, ContactSummary, LeadChange, LeadFacts, LeadUpdatedV1, ScoredBy,
+};
+use leadgen_http::AuthUser;
+use serde::Serialize;
+
+use crate::SERVICE;
+use crate::error::LeadApiError;
+use crate::repo::detail::{self, LeadDetailRow};
+use crate::repo::workflow::{self, NewChange};
+use crate::startup::AppState;
+
+/// A bulk request carries at most this many leads.
+pub const MAX_BULK: usize = 100;
+
+/// A note longer than this is refused.
+pub const MAX_NOTE_CHARS: usize = 500;
+
+/// What one status change asks for.
+#[derive(Debug, Clone)]
+pub struct ChangeStatus {
+    pub lead_id: i64,
+    /// The version the caller saw (If-Match).
+    pub version: i32,
+    pub to: LeadProcessStatus,
+    pub note: Option<String>,
+}
+
+/// The outcome for one lead.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Changed {
+    pub lead_id: i64,
+    pub process_status: LeadProcessStatus,
+    pub version: i32,
+    /// `false` when the lead already had the status.
+    pub changed: bool,
+}
+
+/// Changes one lead's status.
+pub async fn change(
+    state: &AppState,
+    user: &AuthUser,
+    request: ChangeStatus,
+) -> Result<Changed, LeadApiError> {
+    let mut conn = leadgen_db::conn(&state.pool).await?;
+    let tenant = user.tenant_id;
+    let operator = Operator::User {
+        id: user.user_id,
+        name: user.name.clone(),
+    };
+    let trace_id = leadgen_telemetry::current_trace_id();
+    let outcome = conn
+        .transaction::<Changed, LeadApiError, _>(|conn| {
+            let request = request.clone();
+            let operator = operator.clone();
+            let trace_id = trace_id.clone();
+            async move { change_locked(conn, tenant, &operator, &request, &trace_id).await }
+                .scope_boxed()
+        })
+        .await;
+    if let Err(e) = &outcome {
+        // Refusals are part of the audit trail too (who tried what on which lead).
+        let result = Err(e.to_string());
+        let entry = Entry {
+            tenant_id: tenant,
+            service: SERVICE,
+            operator: &operator,
+            action: "LEAD_STATUS_CHANGE",
+            target_type: "LEAD",
+            target_ids: vec![request.lead_id.to_string()],
+            result,
+        };
+        if !matches!(e, LeadApiError::NotFound | LeadApiError::Unexpected(_)) {
+            oplog::record(&mut conn, entry, &trace_id).await?;
+        }
+    }
+    outcome
+}
+
+async fn change_locked(
+    conn: &mut AsyncPgConnection,
+    tenant: i64,
+    operator: &Operator,
+    request: &ChangeStatus,
+    trace_id: &str,
+) -> Result<Changed, LeadApiError> {
+    let row = detail::lock(conn, tenant, request.lead_id)
+        .await?
+        .ok_or(LeadApiError::NotFound)?;
+    if let Some(into) = row.merged_into {
+        return Err(LeadApiError::Merged(row.id, into));
+    }
+    if row.version != request.version {
+        return Err(LeadApiError::VersionConflict {
+            expected: request.version,
+            current: row.version,
+        });
+    }
+    let from: LeadProcessStatus = row
+        .process_status
+        .parse()
+        .map_err(|e| LeadApiError::Unexpected(anyhow::anyhow!("{e}")))?;
+    if from == request.to {
+        return Ok(Changed {
+            lead_id: row.id,
+            process_status: from,
+            version: row.version,
+            changed: false,
+        });
+    }
+    let version = workflow::set_status(conn, row.id, request.to.as_str()).await?;
+    let (operator_id, operator_name) = match operator {
+        Operator::User { id, name } => (*id, name.as_str()),
+        Operator::System => (0, ""),
+    };
+    workflow::record(
+        conn,
+        &NewChange {
+            tenant_id: tenant,
+            lead_id: row.id,
+            from_status: from.as_str(),
+            to_status: request.to.as_str(),
+            note: request.note.as_deref(),
+            operator_id,
+            operator_name,
+        },
+    )
+    .await?;
+    let entry = Entry {
+        tenant_id: tenant,
+        service: SERVICE,
+        operator,
+        action: "LEAD_STATUS_CHANGE",
+        target_type: "LEAD",
+        target_ids: vec![row.id.to_string()],
+        result: Ok(()),
+    };
+    oplog::record(conn, entry, trace_id).await?;
+    let lead = snapshot(&row, request.to, version)?;
+    let event = CloudEvent::new(
+        SERVICE,
+        tenant,
+        Some(format!("lead/{}", row.id)),
+        LeadUpdatedV1 {
+            lead,
+            changes: vec![LeadChange::Status],
+            merged_lead_ids: Vec::new(),
+        },
+    );
+    leadgen_outbox::enqueue(conn, SERVICE, &event)
+        .await
+        .map_err(|e| LeadApiError::Unexpected(e.into()))?;
+    Ok(Changed {
+        lead_id: row.id,
+        process_status: request.to,
+        version,
+        changed: true,
+    })
+}
+
+/// The lead as other teams see it after the change (masked contact, reasons, model).
+fn snapshot(
+    row: &LeadDetailRow,
+    status: LeadProcessStatus,
+    version: i32,
+) -> Result<BuyerLead, LeadApiError> {
+    let bad = |e: serde_json::Error| LeadApiError::Unexpected(e.into());
+    let aggregate: BuyerAggregate = serde_json::from_value(row.aggregate.clone()).map_err(bad)?;
+    let validity: ContactValidity =
+        serde_json::from_value(row.contact_validity_reason.clone()).map_err(bad)?;
+    let reasons: Vec<Reason> = serde_json::from_value(row.score_reasons.clone()).map_err(bad)?;
+    let kind: ContactKind =
+        serde_json::from_value(serde_json::Value::String(row.contact_kind.clone()))
+            .unwrap_or(ContactKind::Masked);
+    let scored_by = if row.scored_by == ScoredBy::External.as_str() {
+        ScoredBy::External
+    } else {
+        ScoredBy::Builtin
+    };
+    Ok(BuyerLead::from_facts(LeadFacts {
+        lead_id: row.id,
+        platform_id: row.platform_id,
+        platform_type: row
+            .platform_type
+            .parse()
+            .map_err(|e| LeadApiError::Unexpected(anyhow::anyhow!("{e}")))?,
+        latest_order_id: &row.order_id,
+        latest_order_time: row.order_time,
+        aggregate: &aggregate,
+        contact: ContactSummary {
+            kind,
+            masked: row.contact_masked.clone(),
+        },
+        validity: &validity,
+        score: u8::try_from(row.score).unwrap_or_default(),
+        intention: u8::try_from(row.intention).unwrap_or_default(),
+        tags: row
+            .intention_tags
+            .iter()
+            .filter_map(|l| IntentionTag::from_label(l))
+            .collect(),
+        reasons,
+        model_version: row.model_version.clone(),
+        scored_by,
+        process_status: status,
+        version,
+    }))
+}
+
+/// One lead's answer in a bulk change.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BulkResult {
+    pub lead_id: i64,
+    /// `UPDATED`, `UNCHANGED`, `NOT_FOUND`, `CONFLICT`, `MERGED` or `FAILED`.
+    pub result: &'static str,
+    /// The business or HTTP code of a refusal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub process_status: Option<LeadProcessStatus>,
+}
+
+/// Changes each lead on its own: one lead's refusal never undoes another's change.
+pub async fn change_many(
+    state: &AppState,
+    user: &AuthUser,
+    requests: Vec<ChangeStatus>,
+) -> Vec<BulkResult> {
+    let mut out = Vec::with_capacity(requests.len());
+    for request in requests {
+        let lead_id = request.lead_id;
+        let result = match change(state, user, request).await {
+            Ok(c) => BulkResult {
+                lead_id,
+                result: if c.changed { "UPDATED" } else { "UNCHANGED" },
+                code: None,
+                message: None,
+                version: Some(c.version),
+                process_status: Some(c.process_status),
+            },
+            Err(e) => {
+                let kind = match &e {
+                    LeadApiError::NotFound => "NOT_FOUND",
+                    LeadApiError::VersionConflict { .. } => "CONFLICT",
+                    LeadApiError::Merged(..) => "MERGED",
+                    _ => "FAILED",
+                };
+                let api: leadgen_http::ApiError = e.into();
+                BulkResult {
+                    lead_id,
+                    result: kind,
+                    code: Some(api.code()),
+                    message: Some(api.to_string()),
+                    version: None,
+                    process_status: None,
+                }
+            }
+        };
+        out.push(result);
+    }
+    out
+}

@@ -1,0 +1,311 @@
+//! The sales workspace: one lead in full, and its status workflow (If-Match, history, operation
+//! log, `LeadUpdated`), with tenant isolation and permissions.
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use leadgen_db::schema::t_order_lead;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{PROCESS, SeedLead, TestApp, VIEW, expect_envelope, spawn_app, token};
+
+/// Tenant 1 has lead `a` (two orders: `a` is linked to both) and `b`; tenant 2 has `other`.
+struct Seeded {
+    a: i64,
+    b: i64,
+    other: i64,
+}
+
+async fn seed(app: &TestApp) -> Seeded {
+    let (p1, t1) = app.platform(1, "TAOBAO").await;
+    let (p2, t2) = app.platform(2, "TAOBAO").await;
+    let a = app
+        .lead(
+            t1,
+            "TAOBAO",
+            SeedLead::new(1, p1, "A-1", "2026-05-01T02:00:00Z"),
+        )
+        .await;
+    let b = app
+        .lead(
+            t1,
+            "TAOBAO",
+            SeedLead::new(1, p1, "B-1", "2026-05-02T02:00:00Z"),
+        )
+        .await;
+    let other = app
+        .lead(
+            t2,
+            "TAOBAO",
+            SeedLead::new(2, p2, "O-1", "2026-05-03T02:00:00Z"),
+        )
+        .await;
+    Seeded { a, b, other }
+}
+
+impl TestApp {
+    async fn detail(
+        &self,
+        tenant: i64,
+        perms: &[&str],
+        id: &str,
+        query: &str,
+    ) -> reqwest::Response {
+        self.client
+            .get(self.url(&format!("/leads/{id}{query}")))
+            .bearer_auth(token(tenant, perms))
+            .send()
+            .await
+            .expect("GET /leads/{id}")
+    }
+
+    async fn patch_status(
+        &self,
+        tenant: i64,
+        id: i64,
+        if_match: Option<&str>,
+        body: Value,
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .patch(self.url(&format!("/leads/{id}")))
+            .bearer_auth(token(tenant, &[VIEW, PROCESS]))
+            .json(&body);
+        if let Some(v) = if_match {
+            request = request.header("If-Match", v);
+        }
+        request.send().await.expect("PATCH /leads/{id}")
+    }
+}
+
+#[tokio::test]
+async fn the_detail_shows_the_buyer_orders_reasons_and_version() {
+    let app = spawn_app().await;
+    let s = seed(&app).await;
+    let response = app.detail(1, &[VIEW], &s.a.to_string(), "").await;
+    assert_eq!(
+        response.headers().get("etag").and_then(|v| v.to_str().ok()),
+        Some("\"1\"")
+    );
+    let body = expect_envelope(response, StatusCode::OK, 200).await;
+    let lead = &body["data"];
+    assert_eq!(lead["leadId"], s.a);
+    assert_eq!(lead["orderId"], "A-1");
+    assert_eq!(lead["contactInfo"], "138****0001");
+    assert_eq!(lead["version"], 1);
+    assert_eq!(lead["modelVersion"], leadgen_domain::scoring::MODEL_VERSION);
+    assert_eq!(lead["scoreReasons"][0]["code"], "ONE_PURCHASE");
+    assert_eq!(lead["contactValidity"]["validity"], "MASKED");
+    assert_eq!(lead["buyer"]["orderCount"], 1);
+    assert_eq!(lead["orders"]["total"], 1);
+    let order = &lead["orders"]["records"][0];
+    assert_eq!(order["orderId"], "A-1");
+    assert_eq!(order["contactInfo"], "138****0001");
+    assert_eq!(order["amount"], "199.00");
+    assert_eq!(lead["statusHistory"], json!([]));
+    let text = body.to_string();
+    assert!(
+        !text.contains("SEALED"),
+        "a sealed value in the detail: {text}"
+    );
+
+    // Another tenant's lead and an unknown id: the same 404; a malformed id: 400.
+    for id in [s.other.to_string(), "999999".to_owned()] {
+        let response = app.detail(1, &[VIEW], &id, "").await;
+        expect_envelope(response, StatusCode::NOT_FOUND, 404).await;
+    }
+    let response = app.detail(1, &[VIEW], "abc", "").await;
+    expect_envelope(response, StatusCode::BAD_REQUEST, 400).await;
+    let response = app
+        .detail(1, &[VIEW], &s.a.to_string(), "?ordersSize=500")
+        .await;
+    expect_envelope(response, StatusCode::BAD_REQUEST, 400).await;
+    let response = app
+        .detail(1, &["lead:order:auth"], &s.a.to_string(), "")
+        .await;
+    expect_envelope(response, StatusCode::FORBIDDEN, 403).await;
+}
+
+#[tokio::test]
+async fn a_merged_lead_resolves_to_the_lead_it_merged_into() {
+    let app = spawn_app().await;
+    let s = seed(&app).await;
+    let mut conn = app.conn().await;
+    diesel::update(t_order_lead::table.find(s.b))
+        .set(t_order_lead::merged_into.eq(s.a))
+        .execute(&mut conn)
+        .await
+        .expect("merge");
+    let body = expect_envelope(
+        app.detail(1, &[VIEW], &s.b.to_string(), "").await,
+        StatusCode::OK,
+        200,
+    )
+    .await;
+    assert_eq!(body["data"]["leadId"], s.a);
+    assert_eq!(body["data"]["mergedLeadIds"], json!([s.b]));
+    let response = app
+        .patch_status(1, s.b, Some("1"), json!({"processStatus": "PROCESSED"}))
+        .await;
+    let body = expect_envelope(response, StatusCode::CONFLICT, 40903).await;
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&s.a.to_string())
+    );
+    // The list no longer shows the merged lead.
+    let list = expect_envelope(
+        app.leads(Some(&token(1, &[VIEW])), &[]).await,
+        StatusCode::OK,
+        200,
+    )
+    .await;
+    assert_eq!(list["data"]["total"], 1);
+}
+
+#[tokio::test]
+async fn a_status_change_needs_the_version_records_who_and_is_announced() {
+    let app = spawn_app().await;
+    let s = seed(&app).await;
+    let change = json!({"processStatus": "PROCESSED", "note": "已电话回访，客户有意复购"});
+
+    // Without If-Match: 428; a stale version: 409; without the permission: 403.
+    let response = app.patch_status(1, s.a, None, change.clone()).await;
+    expect_envelope(response, StatusCode::PRECONDITION_REQUIRED, 42801).await;
+    let response = app
+        .patch_status(1, s.a, Some("\"7\""), change.clone())
+        .await;
+    expect_envelope(response, StatusCode::CONFLICT, 40902).await;
+    let response = app
+        .client
+        .patch(app.url(&format!("/leads/{}", s.a)))
+        .bearer_auth(token(1, &[VIEW]))
+        .header("If-Match", "\"1\"")
+        .json(&change)
+        .send()
+        .await
+        .expect("PATCH");
+    expect_envelope(response, StatusCode::FORBIDDEN, 403).await;
+    for bad in [
+        json!({"processStatus": "DONE"}),
+        json!({"processStatus": "PROCESSED", "x": 1}),
+        json!({}),
+    ] {
+        let response = app.patch_status(1, s.a, Some("\"1\""), bad.clone()).await;
+        expect_envelope(response, StatusCode::BAD_REQUEST, 400).await;
+    }
+    let response = app
+        .patch_status(2, s.a, Some("\"1\""), change.clone())
+        .await;
+    expect_envelope(response, StatusCode::NOT_FOUND, 404).await;
+    assert!(
+        app.outbox().await.is_empty(),
+        "a refused change announces nothing"
+    );
+
+    // The change: version 2, visible to the list's filter at once, in the history, the log and
+    // a LeadUpdated event.
+    let response = app
+        .patch_status(1, s.a, Some("W/\"1\""), change.clone())
+        .await;
+    assert_eq!(
+        response.headers().get("etag").and_then(|v| v.to_str().ok()),
+        Some("\"2\"")
+    );
+    let body = expect_envelope(response, StatusCode::OK, 200).await;
+    assert_eq!(
+        body["data"],
+        json!({"leadId": s.a, "processStatus": "PROCESSED", "version": 2, "changed": true})
+    );
+    let list = expect_envelope(
+        app.leads(Some(&token(1, &[VIEW])), &[("processStatus", "PROCESSED")])
+            .await,
+        StatusCode::OK,
+        200,
+    )
+    .await;
+    assert_eq!(list["data"]["records"][0]["leadId"], s.a);
+    let detail = expect_envelope(
+        app.detail(1, &[VIEW], &s.a.to_string(), "").await,
+        StatusCode::OK,
+        200,
+    )
+    .await;
+    let history = &detail["data"]["statusHistory"][0];
+    assert_eq!(history["fromStatus"], "PENDING");
+    assert_eq!(history["toStatus"], "PROCESSED");
+    assert_eq!(history["note"], "已电话回访，客户有意复购");
+    assert_eq!(history["operatorId"], 7);
+    let events = app.outbox().await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].0, "lead.updated.v1");
+    let event = &events[0].1;
+    assert_eq!(event["data"]["lead"]["leadId"], s.a);
+    assert_eq!(event["data"]["lead"]["processStatus"], "PROCESSED");
+    assert_eq!(event["data"]["lead"]["version"], 2);
+    assert_eq!(event["data"]["changes"], json!(["STATUS"]));
+    let log = app.operation_log().await;
+    let success: Vec<_> = log
+        .iter()
+        .filter(|(a, _, r, _)| a == "LEAD_STATUS_CHANGE" && r == "SUCCESS")
+        .collect();
+    assert_eq!(success.len(), 1);
+    assert_eq!(success[0].1, vec![s.a.to_string()]);
+    assert!(
+        log.iter().any(|(_, _, r, _)| r == "FAILURE"),
+        "the refused stale change is logged"
+    );
+
+    // The same status again: nothing changes, nothing is announced; the old version now conflicts.
+    let response = app
+        .patch_status(1, s.a, Some("\"2\""), change.clone())
+        .await;
+    let body = expect_envelope(response, StatusCode::OK, 200).await;
+    assert_eq!(body["data"]["changed"], false);
+    assert_eq!(app.outbox().await.len(), 1);
+    let response = app
+        .patch_status(1, s.a, Some("\"1\""), json!({"processStatus": "INVALID"}))
+        .await;
+    expect_envelope(response, StatusCode::CONFLICT, 40902).await;
+}
+
+#[tokio::test]
+async fn the_bulk_form_answers_per_lead() {
+    let app = spawn_app().await;
+    let s = seed(&app).await;
+    let bulk = |items: Value| {
+        app.client
+            .patch(app.url("/leads"))
+            .bearer_auth(token(1, &[VIEW, PROCESS]))
+            .json(&json!({"items": items, "processStatus": "INVALID", "note": "空号"}))
+            .send()
+    };
+    let response = bulk(json!([
+        {"leadId": s.a, "version": 1},
+        {"leadId": s.b, "version": 5},
+        {"leadId": s.other, "version": 1},
+    ]))
+    .await
+    .expect("PATCH /leads");
+    let body = expect_envelope(response, StatusCode::OK, 200).await;
+    let results = body["data"]["results"].as_array().expect("results");
+    assert_eq!(results[0]["result"], "UPDATED");
+    assert_eq!(results[0]["version"], 2);
+    assert_eq!(results[1]["result"], "CONFLICT");
+    assert_eq!(results[1]["code"], 40902);
+    assert_eq!(results[2]["result"], "NOT_FOUND", "another tenant's lead");
+    assert_eq!(app.outbox().await.len(), 1);
+
+    let too_many: Vec<Value> = (1..=101)
+        .map(|i| json!({"leadId": i, "version": 1}))
+        .collect();
+    let response = bulk(Value::Array(too_many)).await.expect("PATCH");
+    expect_envelope(response, StatusCode::BAD_REQUEST, 400).await;
+    let response = bulk(json!([{"leadId": s.a, "version": 2}, {"leadId": s.a, "version": 2}]))
+        .await
+        .expect("PATCH");
+    expect_envelope(response, StatusCode::BAD_REQUEST, 400).await;
+    let response = bulk(json!([])).await.expect("PATCH");
+    expect_envelope(response, StatusCode::BAD_REQUEST, 400).await;
+}
