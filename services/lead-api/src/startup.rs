@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use actix_web::web;
 use anyhow::Context as _;
+use leadgen_crypto::BlindIndexer;
 use leadgen_db::DbPool;
 use leadgen_http::JwtVerifier;
 use leadgen_http::server::Readiness;
@@ -12,7 +13,8 @@ use leadgen_messaging::Broker;
 use leadgen_outbox::Relay;
 use leadgen_runtime::{Dependencies, Process};
 use leadgen_settings::{
-    AmqpSettings, AuthSettings, DatabaseSettings, HttpSettings, OutboxSettings, TelemetrySettings,
+    AmqpSettings, AuthSettings, CryptoSettings, DatabaseSettings, HttpSettings, OutboxSettings,
+    TelemetrySettings,
 };
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
@@ -29,10 +31,14 @@ pub struct Settings {
     pub amqp: AmqpSettings,
     #[serde(default)]
     pub outbox: OutboxSettings,
+    /// The blind-index key (search by phone); the data key is not used here.
+    pub crypto: CryptoSettings,
 }
 
 pub struct AppState {
     pub pool: DbPool,
+    /// Finds a buyer by phone without storing or scanning phones.
+    pub indexer: Arc<BlindIndexer>,
 }
 
 pub struct Application {
@@ -43,7 +49,12 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let pool = leadgen_db::build_pool(&settings.database, SERVICE)?;
-        let state = web::Data::new(AppState { pool: pool.clone() });
+        let indexer = leadgen_runtime::blind_indexer(&settings.crypto)
+            .context("loading the blind-index key ([crypto] blind_index_key)")?;
+        let state = web::Data::new(AppState {
+            pool: pool.clone(),
+            indexer,
+        });
         let verifier = web::Data::new(JwtVerifier::from_settings(&settings.auth)?);
         let broker = Broker::connect(&settings.amqp, Vec::new())
             .await

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use leadgen_db::schema::t_order_lead as lead;
+use leadgen_db::schema::{t_lead_identity as identity, t_order_lead as lead};
 use leadgen_http::paging::{Paging, SortOrder};
 
 #[derive(Debug, Queryable, Selectable)]
@@ -40,6 +40,9 @@ pub struct LeadFilter {
     pub order_time_start: Option<DateTime<Utc>>,
     pub order_time_end: Option<DateTime<Utc>>,
     pub contact_keyword: Option<String>,
+    /// A full mobile number's blind indexes (every configured key): the buyer is found through
+    /// `t_lead_identity`, never by scanning or decrypting contacts.
+    pub phone_indexes: Option<Vec<String>>,
     pub process_status: Option<String>,
     pub tags: Vec<String>,
 }
@@ -81,7 +84,13 @@ pub async fn list(
         if let Some(t) = filter.order_time_end {
             q = q.filter(lead::order_time.le(t));
         }
-        if let Some(k) = &filter.contact_keyword {
+        if let Some(indexes) = &filter.phone_indexes {
+            let owners = identity::table
+                .filter(identity::tenant_id.eq(tenant))
+                .filter(identity::key_hash.eq_any(indexes.clone()))
+                .select(identity::lead_id);
+            q = q.filter(lead::id.eq_any(owners));
+        } else if let Some(k) = &filter.contact_keyword {
             q = q.filter(lead::contact_masked.like(format!("%{}%", escape_like(k))));
         }
         if let Some(s) = &filter.process_status {

@@ -2,12 +2,14 @@
 //! `amount` and `productInfo` describe the buyer's latest order; `orderCount`, `totalAmount`
 //! (paid and kept), `lastOrderTime`, `score`, `scoreReasons` and `contactValidity` the buyer.
 //! `intentionTags` accepts `a&intentionTags=b` and `a,b`; a lead matches when it carries every
-//! tag asked for.
+//! tag asked for. `contactInfo` with a full 11-digit mobile finds that buyer exactly through the
+//! keyed blind index of their phone; otherwise it matches the visible digits of masked contacts.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use leadgen_domain::LeadProcessStatus;
 use leadgen_domain::Money;
+use leadgen_domain::buyer::IdentityKey;
 use leadgen_http::paging::{Paging, parse_sort};
 use leadgen_http::{ApiError, AuthUser, Page, Permission};
 use serde::Serialize;
@@ -73,7 +75,14 @@ pub async fn list(
                 filter.order_time_start = Some(parse_time("orderTimeStart", value)?)
             }
             "orderTimeEnd" => filter.order_time_end = Some(parse_time("orderTimeEnd", value)?),
-            "contactInfo" => filter.contact_keyword = Some(value.to_owned()),
+            "contactInfo" => {
+                // A full mainland mobile finds the buyer exactly by its keyed blind index;
+                // anything else matches the visible digits of masked contacts.
+                filter.phone_indexes = IdentityKey::phone(value)
+                    .filter(|_| value.chars().filter(char::is_ascii_digit).count() >= 11)
+                    .map(|key| state.indexer.all(&key.material));
+                filter.contact_keyword = Some(value.to_owned());
+            }
             "processStatus" => {
                 let status: LeadProcessStatus =
                     value

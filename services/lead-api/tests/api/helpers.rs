@@ -76,6 +76,7 @@ pub async fn spawn_app() -> TestApp {
             poll_interval_ms: 3_600_000,
             ..leadgen_test_support::outbox_settings()
         },
+        crypto: leadgen_test_support::crypto_settings(),
     };
     let app = Application::build(settings).await.expect("build lead-api");
     let port = app.port();

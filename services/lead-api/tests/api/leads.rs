@@ -603,3 +603,46 @@ async fn leads_require_a_valid_token_and_the_view_permission() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_full_mobile_finds_the_buyer_by_its_blind_index_only() {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    use leadgen_db::schema::t_lead_identity;
+    let app = spawn_app().await;
+    let s = seed(&app).await;
+    let indexer =
+        leadgen_runtime::blind_indexer(&leadgen_test_support::crypto_settings()).expect("key");
+    let key = leadgen_domain::buyer::IdentityKey::phone("13912345678").expect("a mobile");
+    let mut conn = app.conn().await;
+    for (tenant, lead) in [(1, s.l3), (2, s.l5)] {
+        diesel::insert_into(t_lead_identity::table)
+            .values((
+                t_lead_identity::tenant_id.eq(tenant),
+                t_lead_identity::key_hash.eq(indexer.current(&key.material)),
+                t_lead_identity::kind.eq("PHONE"),
+                t_lead_identity::lead_id.eq(lead),
+            ))
+            .execute(&mut conn)
+            .await
+            .expect("identity");
+    }
+    for query in ["13912345678", "+86 139 1234 5678", "139-1234-5678"] {
+        assert_eq!(
+            found(&app, 1, &[("contactInfo", query)]).await,
+            vec![s.l3],
+            "{query}"
+        );
+    }
+    // Another number whose last digits the masked contacts show: no buyer has it.
+    assert_eq!(
+        found(&app, 1, &[("contactInfo", "13900005678")]).await,
+        Vec::<i64>::new()
+    );
+    // Visible digits still match masked contacts.
+    assert!(
+        found(&app, 1, &[("contactInfo", "5678")])
+            .await
+            .contains(&s.l3)
+    );
+}
