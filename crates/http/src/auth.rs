@@ -25,6 +25,8 @@ pub enum Permission {
     View,
     /// Change leads' process status (the sales workflow).
     Process,
+    /// Read the operation log.
+    Audit,
 }
 
 impl Permission {
@@ -34,6 +36,7 @@ impl Permission {
             Permission::Sync => "lead:order:sync",
             Permission::View => "lead:order:view",
             Permission::Process => "lead:order:process",
+            Permission::Audit => "lead:order:audit",
         }
     }
 }

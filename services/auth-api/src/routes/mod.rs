@@ -4,6 +4,7 @@ mod callback;
 pub mod create;
 mod detail;
 pub mod list;
+mod operation_logs;
 mod sync;
 mod sync_records;
 
@@ -22,6 +23,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/platforms", web::get().to(list::list))
             .route("/platforms/{platform_id}", web::get().to(detail::detail))
             .route("/platforms/{platform_id}/sync", web::post().to(sync::sync))
-            .route("/sync-records", web::get().to(sync_records::list)),
+            .route("/sync-records", web::get().to(sync_records::list))
+            .route("/operation-logs", web::get().to(operation_logs::list)),
     );
 }

@@ -12,5 +12,6 @@ mod create;
 mod health;
 mod helpers;
 mod list;
+mod operation_logs;
 mod sync;
 mod sync_records;

@@ -1,0 +1,80 @@
+//! `t_operation_log`, read for the audit API. Every service appends its own rows (design 7);
+//! auth-api reads the tenant's rows of all of them (a documented read-only coupling).
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use leadgen_db::schema::t_operation_log as log;
+use leadgen_http::paging::Paging;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = log)]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+pub struct LogRow {
+    pub id: i64,
+    pub service: String,
+    pub operator_id: Option<i64>,
+    pub operator_name: Option<String>,
+    pub action: String,
+    pub target_type: String,
+    pub target_ids: Vec<String>,
+    pub result: String,
+    pub error_message: Option<String>,
+    pub trace_id: Option<String>,
+    pub occurred_at: DateTime<Utc>,
+}
+
+/// Filters of `GET /operation-logs`.
+#[derive(Debug, Default, Clone)]
+pub struct LogFilter {
+    pub operator_id: Option<i64>,
+    pub action: Option<String>,
+    pub target_type: Option<String>,
+    pub target_id: Option<String>,
+    pub result: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// A page of the tenant's entries, newest first, and how many match.
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    tenant: i64,
+    filter: &LogFilter,
+    paging: Paging,
+) -> QueryResult<(Vec<LogRow>, i64)> {
+    let query = || {
+        let mut q = log::table.filter(log::tenant_id.eq(tenant)).into_boxed();
+        if let Some(id) = filter.operator_id {
+            q = q.filter(log::operator_id.eq(id));
+        }
+        if let Some(a) = &filter.action {
+            q = q.filter(log::action.eq(a.clone()));
+        }
+        if let Some(t) = &filter.target_type {
+            q = q.filter(log::target_type.eq(t.clone()));
+        }
+        if let Some(id) = &filter.target_id {
+            q = q.filter(log::target_ids.contains(vec![id.clone()]));
+        }
+        if let Some(r) = &filter.result {
+            q = q.filter(log::result.eq(r.clone()));
+        }
+        if let Some(t) = filter.from {
+            q = q.filter(log::occurred_at.ge(t));
+        }
+        if let Some(t) = filter.to {
+            q = q.filter(log::occurred_at.le(t));
+        }
+        q
+    };
+    let total = query().count().get_result(conn).await?;
+    let rows = query()
+        .order((log::occurred_at.desc(), log::id.desc()))
+        .limit(paging.size)
+        .offset(paging.offset())
+        .select(LogRow::as_select())
+        .load(conn)
+        .await?;
+    Ok((rows, total))
+}

@@ -1,0 +1,58 @@
+//! `GET /operation-logs` (`lead:order:audit`): the tenant's operation log, newest first, filtered
+//! by operator, action, target, result and time range, with the design's paging.
+
+use actix_web::{HttpResponse, web};
+use leadgen_http::paging::Paging;
+use leadgen_http::{ApiError, AuthUser, Page, Permission};
+use serde::Deserialize;
+
+use crate::repo::operation_logs::LogFilter;
+use crate::routes::sync_records::parse_time;
+use crate::service::audit;
+use crate::startup::AppState;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogQuery {
+    operator_id: Option<i64>,
+    action: Option<String>,
+    target_type: Option<String>,
+    target_id: Option<String>,
+    result: Option<String>,
+    start_time: Option<String>,
+    end_time: Option<String>,
+    page: Option<i64>,
+    size: Option<i64>,
+}
+
+fn text(v: Option<String>) -> Option<String> {
+    v.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+pub async fn list(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    query: web::Query<LogQuery>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Permission::Audit)?;
+    let q = query.into_inner();
+    let paging = Paging::from_query(q.page, q.size)?;
+    let result = text(q.result)
+        .map(|r| r.to_ascii_uppercase())
+        .map(|r| match r.as_str() {
+            "SUCCESS" | "FAILURE" => Ok(r),
+            _ => Err(ApiError::bad_request("result 必须是 SUCCESS 或 FAILURE")),
+        })
+        .transpose()?;
+    let filter = LogFilter {
+        operator_id: q.operator_id,
+        action: text(q.action),
+        target_type: text(q.target_type),
+        target_id: text(q.target_id),
+        result,
+        from: parse_time("startTime", q.start_time.as_deref())?,
+        to: parse_time("endTime", q.end_time.as_deref())?,
+    };
+    let (records, total) = audit::list(&state, user.tenant_id, filter, paging).await?;
+    Ok(leadgen_http::ok(Page::new(records, total, paging)))
+}

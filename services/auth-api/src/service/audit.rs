@@ -1,0 +1,56 @@
+//! The operation log, readable (design 7): who did what to which ids, when, with which result.
+
+use chrono::{DateTime, Utc};
+use leadgen_http::paging::Paging;
+use serde::Serialize;
+
+use crate::error::AuthApiError;
+use crate::repo::operation_logs::{self, LogFilter};
+use crate::startup::AppState;
+
+/// One entry as the audit page shows it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogEntry {
+    pub log_id: i64,
+    /// The service that wrote it (`auth-api`, `sync-worker`, `order-processor`, `lead-api`).
+    pub service: String,
+    /// Absent for the system (scheduler, workers).
+    pub operator_id: Option<i64>,
+    pub operator_name: Option<String>,
+    pub action: String,
+    pub target_type: String,
+    pub target_ids: Vec<String>,
+    /// `SUCCESS` or `FAILURE`.
+    pub result: String,
+    pub error_message: Option<String>,
+    pub trace_id: Option<String>,
+    pub time: DateTime<Utc>,
+}
+
+pub async fn list(
+    state: &AppState,
+    tenant: i64,
+    filter: LogFilter,
+    paging: Paging,
+) -> Result<(Vec<LogEntry>, i64), AuthApiError> {
+    let mut conn = leadgen_db::conn(&state.pool).await?;
+    let (rows, total) = operation_logs::list(&mut conn, tenant, &filter, paging).await?;
+    let entries = rows
+        .into_iter()
+        .map(|r| LogEntry {
+            log_id: r.id,
+            service: r.service,
+            operator_id: r.operator_id,
+            operator_name: r.operator_name,
+            action: r.action,
+            target_type: r.target_type,
+            target_ids: r.target_ids,
+            result: r.result,
+            error_message: r.error_message,
+            trace_id: r.trace_id,
+            time: r.occurred_at,
+        })
+        .collect();
+    Ok((entries, total))
+}
