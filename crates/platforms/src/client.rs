@@ -6,6 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use leadgen_domain::{PlatformType, RawOrder};
 
+use crate::reveal::{DecryptRequest, RevealPurpose, RevealedContact};
 use crate::window::TimeWindow;
 
 /// A merchant's app credentials on a platform (`appKey`/`appSecret` of design 2.1), plus the
@@ -158,6 +159,29 @@ pub enum PlatformError {
     /// The platform answered something we cannot read.
     #[error("malformed platform response: {0}")]
     Malformed(String),
+    /// The platform's rules do not permit revealing a contact for this purpose; decided by the
+    /// adapter before any call, and never sent as another scene.
+    #[error("{platform} does not permit revealing a buyer's contact for {purpose}")]
+    PurposeNotPermitted {
+        platform: PlatformType,
+        purpose: RevealPurpose,
+    },
+    /// The platform refused to decrypt for this app or shop: the decrypt permission or the scene
+    /// was not granted. `code` and `message` are the platform's own.
+    #[error("the platform refused to decrypt (code {code}): {message}")]
+    DecryptNotPermitted { code: String, message: String },
+    /// The platform's decrypt quota is used up; it renews after `retry_after` when the platform
+    /// says (usually at the next day). Not retried: waiting is the caller's decision.
+    #[error("the platform's decrypt quota is used up (code {code}): {message}")]
+    QuotaExhausted {
+        code: String,
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    /// The platform could not decrypt this item: the order or the ciphertext is unknown, not this
+    /// shop's, or no longer the order's receiver. `code` and `message` are the platform's own.
+    #[error("the platform could not decrypt this contact (code {code}): {message}")]
+    DecryptFailed { code: String, message: String },
 }
 
 impl PlatformError {
@@ -174,12 +198,16 @@ impl PlatformError {
     /// The wait the platform asked for, if any.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            PlatformError::Throttled { retry_after } => *retry_after,
+            PlatformError::Throttled { retry_after }
+            | PlatformError::QuotaExhausted { retry_after, .. } => *retry_after,
             PlatformError::SessionExpired
             | PlatformError::AuthRefused(_)
             | PlatformError::InvalidRequest(_)
             | PlatformError::Unavailable(_)
-            | PlatformError::Malformed(_) => None,
+            | PlatformError::Malformed(_)
+            | PlatformError::PurposeNotPermitted { .. }
+            | PlatformError::DecryptNotPermitted { .. }
+            | PlatformError::DecryptFailed { .. } => None,
         }
     }
 }
@@ -219,4 +247,35 @@ pub trait PlatformClient: Send + Sync {
         window: &TimeWindow,
         cursor: Option<&PageCursor>,
     ) -> Result<OrderPage, PlatformError>;
+
+    /// The purposes this platform permits revealing a contact for ([`crate::reveal`]).
+    fn reveal_purposes(&self) -> &'static [RevealPurpose];
+
+    /// Reveals the receiver's phone of one order through the platform's decrypt API, for
+    /// `request.purpose` mapped to the platform's scene. A purpose the platform does not permit is
+    /// [`PlatformError::PurposeNotPermitted`] without any call. The platform's refusals are typed:
+    /// throttling [`PlatformError::Throttled`], an expired token
+    /// [`PlatformError::SessionExpired`], a permission or scene not granted
+    /// [`PlatformError::DecryptNotPermitted`], the decrypt quota
+    /// [`PlatformError::QuotaExhausted`], this item not decryptable
+    /// [`PlatformError::DecryptFailed`]. The number is never logged.
+    async fn decrypt_contact(
+        &self,
+        app: &AppCredentials,
+        access_token: &str,
+        request: &DecryptRequest,
+    ) -> Result<RevealedContact, PlatformError>;
+}
+
+/// [`PlatformError::PurposeNotPermitted`] unless `purpose` is one of `permitted`.
+pub fn check_purpose(
+    platform: PlatformType,
+    permitted: &[RevealPurpose],
+    purpose: RevealPurpose,
+) -> Result<(), PlatformError> {
+    if permitted.contains(&purpose) {
+        Ok(())
+    } else {
+        Err(PlatformError::PurposeNotPermitted { platform, purpose })
+    }
 }

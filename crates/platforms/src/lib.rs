@@ -6,6 +6,8 @@
 //! - [`window`] — splitting a requested range into the windows a platform accepts.
 //! - [`resilience`] — client-side rate limiting and retries with backoff.
 //! - [`session`] — a shop's tokens with the shared retry and refresh-once policy.
+//! - [`reveal`] — revealing a buyer's phone through the platform's decrypt API: purposes, what
+//!   each platform permits, the request and the redacted answer.
 //! - [`taobao`] — Taobao/Tmall (TOP); [`jd`] — JD (JOS); [`pdd`] — Pinduoduo;
 //!   [`douyin`] — Douyin Shop (抖店); [`kuaishou`] — Kuaishou shop (快手小店).
 //! - [`registry`] — the configured client for each platform type.
@@ -19,6 +21,7 @@ pub mod kuaishou;
 pub mod pdd;
 pub mod registry;
 pub mod resilience;
+pub mod reveal;
 pub mod session;
 pub mod sign;
 pub mod taobao;
@@ -28,4 +31,5 @@ pub use client::{
     AppCredentials, FetchedOrder, OrderPage, PageCursor, PlatformClient, PlatformError, TokenSet,
 };
 pub use registry::Registry;
+pub use reveal::{DecryptRequest, RevealPurpose, RevealedContact};
 pub use window::TimeWindow;

@@ -11,6 +11,7 @@ use leadgen_domain::PlatformType;
 
 use crate::faults::{ErrorBurst, Faults};
 use crate::http_util::parse_admin_time;
+use crate::reveal::{DEFAULT_DAILY_QUOTA, DecryptConfig, parse_scenes};
 use crate::state::{AppCredentials, AppRegistry, SimConfig};
 
 /// A strict simulator of the e-commerce platforms' OAuth and order APIs.
@@ -61,6 +62,17 @@ pub struct Args {
     /// Fault: every N-th order-list response is truncated JSON.
     #[arg(long)]
     pub malformed_every: Option<u64>,
+    /// Decrypt APIs: items each app may decrypt per Beijing day on each platform; above it the
+    /// platform's quota error until Beijing midnight.
+    #[arg(long, default_value_t = DEFAULT_DAILY_QUOTA)]
+    pub decrypt_quota: u64,
+    /// Decrypt APIs: the Taobao scenes the apps were granted (comma list of 1001–1007, 2001,
+    /// 2002); another scene is refused. Default: all nine.
+    #[arg(long, value_name = "SCENES")]
+    pub taobao_decrypt_scenes: Option<String>,
+    /// Decrypt APIs: every platform refuses its decrypt API as not granted to the apps.
+    #[arg(long)]
+    pub decrypt_denied: bool,
 }
 
 impl Args {
@@ -96,6 +108,16 @@ impl Args {
         let mut config = SimConfig::new(self.seed, self.orders_per_shop, anchor);
         config.token_expires_in = self.token_expires_in;
         config.refresh_expires_in = self.refresh_expires_in;
+        let mut decrypt = DecryptConfig {
+            daily_quota: self.decrypt_quota,
+            denied: self.decrypt_denied,
+            ..DecryptConfig::default()
+        };
+        if let Some(scenes) = &self.taobao_decrypt_scenes {
+            decrypt.taobao_scenes = parse_scenes(scenes)
+                .map_err(|e| anyhow::anyhow!("--taobao-decrypt-scenes: {e}"))?;
+        }
+        config.decrypt = decrypt;
         Ok(config)
     }
 }
@@ -212,6 +234,7 @@ mod tests {
         assert_eq!(args.faults().unwrap().error_burst.unwrap().status, 503);
         let config = args.config(Utc::now()).unwrap();
         assert_eq!(config.anchor.to_rfc3339(), "2026-11-25T00:00:00+00:00");
+        assert_eq!(config.decrypt, crate::reveal::DecryptConfig::default());
         let defaults = Args::try_parse_from(["platform-sim"]).unwrap();
         let keys: Vec<String> = defaults
             .registry()
@@ -235,6 +258,23 @@ mod tests {
         let anchor = defaults.config(started).unwrap().anchor;
         assert_eq!(anchor.to_rfc3339(), "2026-01-02T03:04:00+00:00");
         assert!(defaults.command.is_none());
+        let decrypt = Args::try_parse_from([
+            "platform-sim",
+            "--decrypt-quota",
+            "3",
+            "--taobao-decrypt-scenes",
+            "1006,2001",
+            "--decrypt-denied",
+        ])
+        .unwrap()
+        .config(Utc::now())
+        .unwrap()
+        .decrypt;
+        assert_eq!(decrypt.daily_quota, 3);
+        assert!(decrypt.denied);
+        assert_eq!(decrypt.taobao_scenes.len(), 2);
+        let bad = Args::try_parse_from(["platform-sim", "--taobao-decrypt-scenes", "9"]).unwrap();
+        assert!(bad.config(Utc::now()).is_err());
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! `platform-sim`: a strict simulator of the e-commerce platforms' OAuth and order APIs, for
-//! local runs and end-to-end tests. One process serves every platform, each under its own path
-//! prefix (`/taobao/…`); `/_sim/…` holds the test-only admin endpoints.
+//! `platform-sim`: a strict simulator of the e-commerce platforms' OAuth, order and
+//! receiver-decrypt APIs, for local runs and end-to-end tests. One process serves every platform,
+//! each under its own path prefix (`/taobao/…`); `/_sim/…` holds the test-only admin endpoints.
+//! What the decrypt APIs share (quota, scenes, privacy numbers) is in [`reveal`].
 //!
 //! `platform-sim dataset …` instead writes one shop's orders and its buyers' truth to a file
 //! (see [`dataset`]); who buys when is planned by [`behaviour`].
@@ -19,6 +20,7 @@ mod http_util;
 mod jd;
 mod kuaishou;
 mod pdd;
+mod reveal;
 mod shop;
 mod state;
 mod stats;

@@ -13,6 +13,7 @@ use crate::faults::{FaultEngine, Faults};
 use crate::jd::JdState;
 use crate::kuaishou::KuaishouState;
 use crate::pdd::PddState;
+use crate::reveal::{DecryptConfig, DecryptLedger};
 use crate::stats::Stats;
 use crate::taobao::TaobaoState;
 
@@ -85,6 +86,8 @@ pub struct SimConfig {
     pub token_expires_in: i64,
     /// Refresh-token lifetime, seconds.
     pub refresh_expires_in: i64,
+    /// The decrypt APIs' quota, Taobao scenes and permission ([`crate::reveal`]).
+    pub decrypt: DecryptConfig,
 }
 
 impl SimConfig {
@@ -95,6 +98,7 @@ impl SimConfig {
             anchor,
             token_expires_in: 86_400,
             refresh_expires_in: 30 * 86_400,
+            decrypt: DecryptConfig::default(),
         }
     }
 }
@@ -152,6 +156,8 @@ pub struct SimState {
     pub apps: AppRegistry,
     pub faults: FaultEngine,
     pub stats: Stats,
+    /// Items each app decrypted today, per platform.
+    pub decrypts: DecryptLedger,
     pub douyin: DouyinState,
     pub jd: JdState,
     pub kuaishou: KuaishouState,
@@ -166,6 +172,7 @@ impl SimState {
             apps,
             faults: FaultEngine::new(faults),
             stats: Stats::default(),
+            decrypts: DecryptLedger::default(),
             douyin: DouyinState::default(),
             jd: JdState::default(),
             kuaishou: KuaishouState::default(),

@@ -38,6 +38,15 @@ pub fn sim_state(
     apps: &[(PlatformType, &str, &str)],
     faults: Faults,
 ) -> web::Data<SimState> {
+    sim_state_with(SimConfig::new(seed, orders, anchor()), apps, faults)
+}
+
+/// A state with `config` (its decrypt settings, say) and `apps` registered.
+pub fn sim_state_with(
+    config: SimConfig,
+    apps: &[(PlatformType, &str, &str)],
+    faults: Faults,
+) -> web::Data<SimState> {
     let apps = apps
         .iter()
         .map(|(platform, key, secret)| AppCredentials {
@@ -46,11 +55,7 @@ pub fn sim_state(
             secret: (*secret).into(),
         })
         .collect();
-    web::Data::new(SimState::new(
-        SimConfig::new(seed, orders, anchor()),
-        AppRegistry::new(apps),
-        faults,
-    ))
+    web::Data::new(SimState::new(config, AppRegistry::new(apps), faults))
 }
 
 /// The whole app, in process.

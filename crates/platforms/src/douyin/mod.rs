@@ -26,7 +26,10 @@
 //! - Orders parse into [`RawOrder`](leadgen_domain::RawOrder): fen amounts, unix-second times,
 //!   `encrypt_post_*` ciphertexts with their `mask_post_*` companions, `doudian_open_id`,
 //!   privacy numbers (`18400913965-7576`) in `post_tel` as virtual numbers.
+//! - Revealing a receiver's phone: `order.batchDecrypt` with the order's `encrypt_post_tel`,
+//!   fulfilment only ([`decrypt`]).
 
+pub mod decrypt;
 mod parse;
 #[cfg(test)]
 mod tests;
@@ -37,9 +40,11 @@ use leadgen_domain::time::format_beijing;
 use serde_json::{Value, json};
 
 use crate::client::{
-    AppCredentials, OrderPage, PageCursor, PlatformClient, PlatformError, TokenSet, url_with_query,
+    AppCredentials, OrderPage, PageCursor, PlatformClient, PlatformError, TokenSet, check_purpose,
+    url_with_query,
 };
 use crate::registry::Transport;
+use crate::reveal::{DecryptRequest, RevealPurpose, RevealedContact};
 use crate::sign::{SignMethod, douyin_sign};
 use crate::window::{TimeWindow, split};
 
@@ -154,6 +159,16 @@ impl DouyinClient {
 
     /// Sends `call`; the answer's JSON when `code` is 10000, else the typed error.
     async fn send(&self, app: &AppCredentials, call: SignedCall) -> Result<Value, PlatformError> {
+        self.send_with(app, call, parse_error).await
+    }
+
+    /// Sends `call`; the answer's JSON unless `classify` reads an error in it.
+    async fn send_with(
+        &self,
+        app: &AppCredentials,
+        call: SignedCall,
+        classify: fn(&Value) -> Option<PlatformError>,
+    ) -> Result<Value, PlatformError> {
         self.transport.limiter.wait(&app.app_key).await;
         let unavailable =
             |e: reqwest::Error| PlatformError::Unavailable(e.without_url().to_string());
@@ -179,7 +194,7 @@ impl DouyinClient {
         let json: Value = serde_json::from_slice(&body).map_err(|e| {
             PlatformError::Malformed(format!("HTTP {status}, body is not JSON: {e}"))
         })?;
-        match parse_error(&json) {
+        match classify(&json) {
             Some(error) => Err(error),
             None => Ok(json),
         }
@@ -274,6 +289,31 @@ impl PlatformClient for DouyinClient {
             orders,
             next: more.then(|| PageCursor::Number(page + 1)),
         })
+    }
+
+    fn reveal_purposes(&self) -> &'static [RevealPurpose] {
+        decrypt::PURPOSES
+    }
+
+    async fn decrypt_contact(
+        &self,
+        app: &AppCredentials,
+        access_token: &str,
+        request: &DecryptRequest,
+    ) -> Result<RevealedContact, PlatformError> {
+        check_purpose(PlatformType::Douyin, decrypt::PURPOSES, request.purpose)?;
+        let call = self.signed_call(
+            app,
+            self.method_url(decrypt::BATCH_DECRYPT),
+            decrypt::BATCH_DECRYPT,
+            Some(access_token),
+            &decrypt::decrypt_params(request),
+            Utc::now(),
+        );
+        let json = self
+            .send_with(app, call, decrypt::parse_decrypt_error)
+            .await?;
+        decrypt::parse_decrypt_response(&json, request)
     }
 }
 

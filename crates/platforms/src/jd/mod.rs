@@ -13,7 +13,11 @@
 //! - Orders: `order_state` lists every state (JOS filters strictly), `dateType=1` (creation time),
 //!   pages of 100 counted against `orderTotal`, windows of one day (JOS allows up to one month).
 //!   History is clamped to [`HISTORY_DAYS`] days: the README gives no limit [unverified].
+//!   `oaid` is among the requested fields: it is what the decrypt API opens.
+//! - Revealing a receiver's phone: `jingdong.jos.order.oaid.decrypt` with the order's `oaid`,
+//!   fulfilment only ([`decrypt`]).
 
+pub mod decrypt;
 mod parse;
 
 use std::collections::BTreeMap;
@@ -23,9 +27,11 @@ use leadgen_domain::PlatformType;
 use leadgen_domain::time::format_beijing;
 
 use crate::client::{
-    AppCredentials, OrderPage, PageCursor, PlatformClient, PlatformError, TokenSet, url_with_query,
+    AppCredentials, OrderPage, PageCursor, PlatformClient, PlatformError, TokenSet, check_purpose,
+    url_with_query,
 };
 use crate::registry::Transport;
+use crate::reveal::{DecryptRequest, RevealPurpose, RevealedContact};
 use crate::sign::{SignMethod, sorted_concat_sign};
 use crate::window::{TimeWindow, split};
 
@@ -46,7 +52,7 @@ WAIT_SELLER_DELIVERY,PAUSE,FINISHED_L,TRADE_CANCELED,LOCKED,POP_ORDER_PAUSE";
 pub const OPTIONAL_FIELDS: &str = "orderId,venderId,orderType,payType,orderTotalPrice,\
 orderSellerPrice,orderPayment,freightPrice,sellerDiscount,orderState,orderStateRemark,orderRemark,\
 venderRemark,orderStartTime,orderEndTime,modified,paymentConfirmTime,consigneeInfo,itemInfoList,\
-pin,open_id_buyer,xid_buyer";
+pin,open_id_buyer,xid_buyer,oaid";
 
 /// JOS's maximum page size.
 pub const PAGE_SIZE: u32 = 100;
@@ -74,13 +80,26 @@ impl JdClient {
         business: &BTreeMap<String, String>,
         now: DateTime<Utc>,
     ) -> BTreeMap<String, String> {
+        self.signed_json_params(app, access_token, method, param_json(business), now)
+    }
+
+    /// The system parameters plus `param_json` (any JSON object text) as `360buy_param_json`,
+    /// signed, exactly as sent.
+    pub fn signed_json_params(
+        &self,
+        app: &AppCredentials,
+        access_token: &str,
+        method: &str,
+        param_json: String,
+        now: DateTime<Utc>,
+    ) -> BTreeMap<String, String> {
         let mut params = BTreeMap::new();
         params.insert("method".to_owned(), method.to_owned());
         params.insert("app_key".to_owned(), app.app_key.clone());
         params.insert("access_token".to_owned(), access_token.to_owned());
         params.insert("timestamp".to_owned(), format_beijing(now));
         params.insert("v".to_owned(), "2.0".to_owned());
-        params.insert("360buy_param_json".to_owned(), param_json(business));
+        params.insert("360buy_param_json".to_owned(), param_json);
         params.retain(|_, v| !v.is_empty());
         let sign = sorted_concat_sign(SignMethod::Md5, &app.app_secret, &params);
         params.insert("sign".to_owned(), sign);
@@ -220,6 +239,29 @@ impl PlatformClient for JdClient {
             orders,
             next: more.then(|| PageCursor::Number(page + 1)),
         })
+    }
+
+    fn reveal_purposes(&self) -> &'static [RevealPurpose] {
+        decrypt::PURPOSES
+    }
+
+    async fn decrypt_contact(
+        &self,
+        app: &AppCredentials,
+        access_token: &str,
+        request: &DecryptRequest,
+    ) -> Result<RevealedContact, PlatformError> {
+        check_purpose(PlatformType::Jd, decrypt::PURPOSES, request.purpose)?;
+        let param_json = decrypt::decrypt_param_json(request)?;
+        let params = self.signed_json_params(
+            app,
+            access_token,
+            decrypt::DECRYPT_METHOD,
+            param_json,
+            Utc::now(),
+        );
+        let json = self.call(app, &params).await?;
+        decrypt::parse_decrypt_response(&json, request)
     }
 }
 

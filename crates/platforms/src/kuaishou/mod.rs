@@ -28,7 +28,11 @@
 //!   times in ms; `orderAddress` carries `encrypted*` ciphertexts with `desensitise*` masks, or a
 //!   privacy number (`17012345678-1234`) in `mobile`; `orderRefundList` non-empty = refund asked.
 //! - `endTime` is inclusive: a window's last second is sent as `end_ms + 999`.
+//!
+//! Revealing a receiver's phone: `open.order.decrypt.batch` (a `POST` form) with the order's
+//! `encryptedMobile`, fulfilment only ([`decrypt`]).
 
+pub mod decrypt;
 mod parse;
 #[cfg(test)]
 mod tests;
@@ -38,9 +42,11 @@ use leadgen_domain::PlatformType;
 use serde_json::{Value, json};
 
 use crate::client::{
-    AppCredentials, OrderPage, PageCursor, PlatformClient, PlatformError, TokenSet, url_with_query,
+    AppCredentials, OrderPage, PageCursor, PlatformClient, PlatformError, TokenSet, check_purpose,
+    url_with_query,
 };
 use crate::registry::Transport;
+use crate::reveal::{DecryptRequest, RevealPurpose, RevealedContact};
 use crate::sign::{Params, SignMethod, kuaishou_sign};
 use crate::window::{TimeWindow, split};
 
@@ -240,6 +246,38 @@ impl PlatformClient for KuaishouClient {
             orders,
             next: next.map(PageCursor::Token),
         })
+    }
+
+    fn reveal_purposes(&self) -> &'static [RevealPurpose] {
+        decrypt::PURPOSES
+    }
+
+    async fn decrypt_contact(
+        &self,
+        app: &AppCredentials,
+        access_token: &str,
+        request: &DecryptRequest,
+    ) -> Result<RevealedContact, PlatformError> {
+        check_purpose(PlatformType::Kuaishou, decrypt::PURPOSES, request.purpose)?;
+        let param = decrypt::decrypt_param(request);
+        let params = self.signed_params(
+            app,
+            access_token,
+            decrypt::DECRYPT_BATCH,
+            &param,
+            Utc::now(),
+        )?;
+        self.transport.limiter.wait(&app.app_key).await;
+        let request_builder = self
+            .transport
+            .http
+            .post(self.method_url(decrypt::DECRYPT_BATCH))
+            .form(&params);
+        let json = Self::read_json(request_builder.send().await).await?;
+        if let Some(error) = decrypt::parse_decrypt_error(&json) {
+            return Err(error);
+        }
+        decrypt::parse_decrypt_response(&json, request)
     }
 }
 

@@ -13,7 +13,10 @@
 //!   creation time: an order is listed once it is confirmed (paid and, for group buys, grouped);
 //!   orders still grouping are not listed yet. History is clamped to [`HISTORY_DAYS`] days
 //!   [unverified: the README states no limit].
+//! - Revealing a receiver's phone: `pdd.open.decrypt.batch` with the order's `receiver_phone`
+//!   ciphertext, fulfilment only ([`decrypt`]).
 
+pub mod decrypt;
 mod parse;
 
 use std::collections::BTreeMap;
@@ -22,9 +25,11 @@ use chrono::{DateTime, Duration, Utc};
 use leadgen_domain::PlatformType;
 
 use crate::client::{
-    AppCredentials, OrderPage, PageCursor, PlatformClient, PlatformError, TokenSet, url_with_query,
+    AppCredentials, OrderPage, PageCursor, PlatformClient, PlatformError, TokenSet, check_purpose,
+    url_with_query,
 };
 use crate::registry::Transport;
+use crate::reveal::{DecryptRequest, RevealPurpose, RevealedContact};
 use crate::sign::{SignMethod, sorted_concat_sign};
 use crate::window::{TimeWindow, split};
 
@@ -190,6 +195,31 @@ impl PlatformClient for PddClient {
             orders,
             next: has_next.then(|| PageCursor::Number(page + 1)),
         })
+    }
+
+    fn reveal_purposes(&self) -> &'static [RevealPurpose] {
+        decrypt::PURPOSES
+    }
+
+    async fn decrypt_contact(
+        &self,
+        app: &AppCredentials,
+        access_token: &str,
+        request: &DecryptRequest,
+    ) -> Result<RevealedContact, PlatformError> {
+        check_purpose(PlatformType::Pdd, decrypt::PURPOSES, request.purpose)?;
+        let params = self.signed_params(
+            app,
+            access_token,
+            decrypt::DECRYPT_TYPE,
+            decrypt::decrypt_params(request),
+            Utc::now(),
+        );
+        let json = self
+            .transport
+            .post_form(&app.app_key, &params, decrypt::parse_decrypt_error)
+            .await?;
+        decrypt::parse_decrypt_response(&json, request)
     }
 }
 

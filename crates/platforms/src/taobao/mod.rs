@@ -7,7 +7,10 @@
 //!   orders go missing.
 //! - Windows of one day (the platform serves three months of history); pages of 100 with
 //!   `use_has_next`.
+//! - Revealing a receiver's phone: `taobao.top.oaid.decrypt` with the trade's `oaid` and the
+//!   purpose's scene ([`decrypt`]).
 
+pub mod decrypt;
 mod parse;
 
 use std::collections::BTreeMap;
@@ -17,9 +20,11 @@ use leadgen_domain::PlatformType;
 use leadgen_domain::time::format_beijing;
 
 use crate::client::{
-    AppCredentials, OrderPage, PageCursor, PlatformClient, PlatformError, TokenSet, url_with_query,
+    AppCredentials, OrderPage, PageCursor, PlatformClient, PlatformError, TokenSet, check_purpose,
+    url_with_query,
 };
 use crate::registry::Transport;
+use crate::reveal::{DecryptRequest, RevealPurpose, RevealedContact};
 use crate::sign::{SignMethod, sorted_concat_sign};
 use crate::window::{TimeWindow, split};
 
@@ -189,5 +194,30 @@ impl PlatformClient for TaobaoClient {
             orders,
             next: has_next.then(|| PageCursor::Number(page_no + 1)),
         })
+    }
+
+    fn reveal_purposes(&self) -> &'static [RevealPurpose] {
+        decrypt::PURPOSES
+    }
+
+    async fn decrypt_contact(
+        &self,
+        app: &AppCredentials,
+        access_token: &str,
+        request: &DecryptRequest,
+    ) -> Result<RevealedContact, PlatformError> {
+        check_purpose(PlatformType::Taobao, decrypt::PURPOSES, request.purpose)?;
+        let params = self.signed_params(
+            app,
+            access_token,
+            decrypt::DECRYPT_METHOD,
+            decrypt::decrypt_params(request),
+            Utc::now(),
+        );
+        let json = self
+            .transport
+            .post_form(&app.app_key, &params, decrypt::parse_decrypt_error)
+            .await?;
+        decrypt::parse_decrypt_response(&json, request)
     }
 }

@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use leadgen_platforms::douyin::DouyinClient;
 use leadgen_platforms::session::{Session, SessionError};
-use leadgen_platforms::{PlatformClient, PlatformError};
+use leadgen_platforms::{PlatformClient, PlatformError, RevealPurpose};
 
 use crate::harness::{Consent, EVERY_FAULT, ORDER_IDS, Platform, Sim, Sink, fast, last_days, walk};
+use crate::reveal::{self, Rules};
 
 static DOUYIN: Platform<DouyinClient> = Platform {
     name: "douyin",
@@ -120,4 +121,18 @@ async fn a_wrong_secret_is_a_permanent_error_and_a_dead_session_is_reported() {
         .await
         .expect_err("refused refresh");
     assert!(matches!(err, SessionError::Expired(_)), "{err:?}");
+}
+
+/// Douyin permits fulfilment only.
+#[tokio::test]
+async fn reveals_a_buyers_phone_within_the_platforms_rules() {
+    let rules = Rules {
+        purpose: RevealPurpose::Fulfilment,
+        refused: Some(RevealPurpose::CustomerCare),
+        ungranted: None,
+        args: &[],
+        method: "order.batchDecrypt",
+        expiring: true,
+    };
+    reveal::within_the_rules(&DOUYIN, rules).await;
 }

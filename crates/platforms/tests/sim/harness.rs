@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use leadgen_domain::ContactKind;
+use leadgen_domain::{ContactKind, RawOrder};
 use leadgen_platforms::kuaishou::SIGN_SECRET;
 use leadgen_platforms::registry::{Endpoint, Transport};
 use leadgen_platforms::resilience::RetryPolicy;
@@ -249,6 +249,26 @@ impl<C: PlatformClient + 'static> Sim<C> {
             .collect()
     }
 
+    /// What the simulator says order `order_id`'s receiver phone really is:
+    /// `{"mobile", "privacy_number": {"number", "extension"} | null}`.
+    pub async fn contact(&self, order_id: &str) -> serde_json::Value {
+        let url = self.url(&format!(
+            "/_sim/{}/contact?app_key={}&order_id={order_id}",
+            self.platform.name, self.platform.app_key
+        ));
+        let reply = reqwest::get(url).await.expect("contact view");
+        assert!(reply.status().is_success(), "{}", reply.status());
+        reply.json().await.expect("json")
+    }
+
+    /// How many calls of `method` the simulator's API gateway received.
+    pub async fn calls_of(&self, method: &str) -> u64 {
+        let stats = self.stats().await;
+        stats["platforms"][self.platform.name]["api_calls_by_method"][method]
+            .as_u64()
+            .unwrap_or(0)
+    }
+
     /// The simulator's counters.
     pub async fn stats(&self) -> serde_json::Value {
         reqwest::get(self.url("/_sim/stats"))
@@ -357,6 +377,8 @@ pub struct Walk {
     pub pages: usize,
     pub virtual_phones: usize,
     pub encrypted_phones: usize,
+    /// Every order that parsed.
+    pub orders: Vec<RawOrder>,
 }
 
 /// Walks `range` as sync-worker does, window by window and page by page.
@@ -383,6 +405,7 @@ pub async fn walk(
                         w.virtual_phones += usize::from(kind == Some(ContactKind::Virtual));
                         w.encrypted_phones +=
                             usize::from(kind == Some(ContactKind::PlatformEncrypted));
+                        w.orders.push(parsed.clone());
                     }
                     Err(_) => w.malformed += 1,
                 }

@@ -2,11 +2,12 @@
 
 use std::time::Duration;
 
-use leadgen_platforms::PlatformError;
 use leadgen_platforms::jd::JdClient;
 use leadgen_platforms::session::{Session, SessionError};
+use leadgen_platforms::{PlatformError, RevealPurpose};
 
 use crate::harness::{Consent, EVERY_FAULT, ORDER_IDS, Platform, Sim, Sink, fast, last_days, walk};
+use crate::reveal::{self, Rules};
 
 static JD: Platform<JdClient> = Platform {
     name: "jd",
@@ -109,4 +110,18 @@ async fn a_wrong_secret_is_a_permanent_error_and_a_dead_session_is_reported() {
         .await
         .expect_err("refresh refused");
     assert!(matches!(err, SessionError::Expired(_)), "{err:?}");
+}
+
+/// JD permits fulfilment only.
+#[tokio::test]
+async fn reveals_a_buyers_phone_within_the_platforms_rules() {
+    let rules = Rules {
+        purpose: RevealPurpose::Fulfilment,
+        refused: Some(RevealPurpose::CustomerCare),
+        ungranted: None,
+        args: &[],
+        method: "jingdong.jos.order.oaid.decrypt",
+        expiring: true,
+    };
+    reveal::within_the_rules(&JD, rules).await;
 }

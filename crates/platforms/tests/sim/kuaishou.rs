@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use leadgen_platforms::kuaishou::{KuaishouClient, SIGN_SECRET};
 use leadgen_platforms::session::{Session, SessionError};
-use leadgen_platforms::{AppCredentials, PlatformClient, PlatformError};
+use leadgen_platforms::{AppCredentials, PlatformClient, PlatformError, RevealPurpose};
 
 use crate::harness::{Consent, EVERY_FAULT, ORDER_IDS, Platform, Sim, Sink, fast, last_days, walk};
+use crate::reveal::{self, Rules};
 
 const APP_KEY: &str = "ks731111111111111111";
 const APP_SECRET: &str = "itKuaishouAppSecret";
@@ -137,4 +138,18 @@ async fn a_wrong_secret_is_a_permanent_error_and_a_dead_session_is_reported() {
         .await
         .expect_err("refused refresh");
     assert!(matches!(err, SessionError::Expired(_)), "{err:?}");
+}
+
+/// Kuaishou permits fulfilment only (its API text: only for shipping physical orders).
+#[tokio::test]
+async fn reveals_a_buyers_phone_within_the_platforms_rules() {
+    let rules = Rules {
+        purpose: RevealPurpose::Fulfilment,
+        refused: Some(RevealPurpose::AfterSales),
+        ungranted: None,
+        args: &[],
+        method: "open.order.decrypt.batch",
+        expiring: true,
+    };
+    reveal::within_the_rules(&KUAISHOU, rules).await;
 }

@@ -3,11 +3,12 @@
 
 use std::time::Duration;
 
-use leadgen_platforms::PlatformError;
 use leadgen_platforms::pdd::PddClient;
 use leadgen_platforms::session::{Session, SessionError};
+use leadgen_platforms::{PlatformError, RevealPurpose};
 
 use crate::harness::{Consent, EVERY_FAULT, ORDER_IDS, Platform, Sim, Sink, fast, last_days, walk};
+use crate::reveal::{self, Rules};
 
 static PDD: Platform<PddClient> = Platform {
     name: "pdd",
@@ -113,4 +114,18 @@ async fn a_wrong_secret_is_a_permanent_error_and_a_dead_session_is_reported() {
         .await
         .expect_err("refresh refused");
     assert!(matches!(err, SessionError::Expired(_)), "{err:?}");
+}
+
+/// PDD permits fulfilment only and sends no expiry for privacy numbers.
+#[tokio::test]
+async fn reveals_a_buyers_phone_within_the_platforms_rules() {
+    let rules = Rules {
+        purpose: RevealPurpose::Fulfilment,
+        refused: Some(RevealPurpose::AfterSales),
+        ungranted: None,
+        args: &[],
+        method: "pdd.open.decrypt.batch",
+        expiring: false,
+    };
+    reveal::within_the_rules(&PDD, rules).await;
 }

@@ -2,11 +2,12 @@
 
 use std::time::Duration;
 
-use leadgen_platforms::PlatformError;
 use leadgen_platforms::session::{Session, SessionError};
 use leadgen_platforms::taobao::TaobaoClient;
+use leadgen_platforms::{PlatformError, RevealPurpose};
 
 use crate::harness::{Admin, Consent, EVERY_FAULT, Platform, Sim, Sink, fast, last_days, walk};
+use crate::reveal::{self, Rules};
 
 static TAOBAO: Platform<TaobaoClient> = Platform {
     name: "taobao",
@@ -100,4 +101,19 @@ async fn a_wrong_secret_is_a_permanent_error_and_a_dead_session_is_reported() {
         .await
         .expect_err("invalid session");
     assert!(matches!(err, SessionError::Expired(_)), "{err:?}");
+}
+
+/// Every purpose maps to a Taobao scene; the app here holds 1006 and 2001, so customer care
+/// (2002) is the platform's refusal.
+#[tokio::test]
+async fn reveals_a_buyers_phone_within_the_platforms_rules() {
+    let rules = Rules {
+        purpose: RevealPurpose::AfterSales,
+        refused: None,
+        ungranted: Some(RevealPurpose::CustomerCare),
+        args: &["--taobao-decrypt-scenes", "1006,2001"],
+        method: "taobao.top.oaid.decrypt",
+        expiring: true,
+    };
+    reveal::within_the_rules(&TAOBAO, rules).await;
 }

@@ -43,6 +43,32 @@ const ESTATES: &[&str] = &[
     "万科城",
 ];
 
+/// A buyer's receiver fields in clear, as the platform's decrypt API opens them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receiver {
+    pub name: String,
+    pub mobile: String,
+    /// `(main number, extension)` handed out instead of the mobile ([`Buyer::protected_number`]).
+    pub privacy: Option<(String, String)>,
+    /// The address after the district: town and detail.
+    pub address: String,
+}
+
+/// Which receiver field a ciphertext seals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Address,
+    Name,
+    Phone,
+}
+
+/// What one ciphertext opens to: a field of one buyer (an index into the shop's buyers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sealed {
+    pub buyer: usize,
+    pub field: Field,
+}
+
 /// One generated buyer.
 #[derive(Debug, Clone)]
 pub struct Buyer {
@@ -97,6 +123,23 @@ pub fn new_buyer(rng: &mut ChaCha8Rng) -> Buyer {
 impl Buyer {
     pub fn name(&self) -> String {
         format!("{}{}", self.surname, self.given)
+    }
+
+    /// The privacy number (main number with `prefix`, extension) the platform's decrypt hands
+    /// out instead of the mobile when this buyer chose number protection
+    /// ([`crate::reveal::protected_number`]; derived, nothing drawn from the generator).
+    pub fn protected_number(&self, prefix: &str) -> Option<(String, String)> {
+        crate::reveal::protected_number(&["buyer", &self.cipher_seed], prefix)
+    }
+
+    /// The receiver fields in clear; privacy numbers start with `prefix`.
+    pub fn receiver(&self, prefix: &str) -> Receiver {
+        Receiver {
+            name: self.name(),
+            mobile: self.mobile.clone(),
+            privacy: self.protected_number(prefix),
+            address: format!("{}{}", self.town, self.detail),
+        }
     }
 
     /// `张*`: the surname and one star per remaining character.

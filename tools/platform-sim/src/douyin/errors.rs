@@ -122,6 +122,22 @@ impl DyError {
         let why = format!("{field}: {detail}");
         e(40004, INVALID, "isv.parameter-invalid", why)
     }
+    /// The app was not granted the API: 30001 `isv.app-permissions-insufficient` (README §4.4).
+    pub fn permissions_insufficient(method: &str) -> Self {
+        let why = format!("应用没有调用 {method} 的权限");
+        e(30001, "权限不足", "isv.app-permissions-insufficient", why)
+    }
+    /// The shop's daily decrypt quota is spent: 50002 (business failure, README §4.4) with a
+    /// `sub_code` naming the quota [unverified sub_code].
+    pub fn decrypt_quota_spent() -> Self {
+        let why = "今日解密额度已用完，请明日再试";
+        e(
+            50002,
+            "业务处理失败",
+            "isv.business-failed:decrypt-quota-exceeded",
+            why,
+        )
+    }
     /// `dop.token-generate-failed:{reason}` with the table's text.
     pub fn token_generate(reason: &str) -> Self {
         let why = match reason {

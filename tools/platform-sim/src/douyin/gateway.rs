@@ -6,7 +6,8 @@
 //! `hmac-sha256`), `timestamp` (`yyyy-MM-dd HH:mm:ss` Beijing or unix seconds, ±10 min), `sign`
 //! (exact lower hex over the raw body), `param_json` is a JSON object, then per method:
 //! `token.create` / `token.refresh` (no access token), or the access token (40001/40003 with
-//! `isv.access-token-*`) and the business parameters (40004).
+//! `isv.access-token-*`) and the business parameters (40004; for `order.batchDecrypt` also its
+//! permission, quota and items, see [`super::decrypt`]).
 
 use std::time::Instant;
 
@@ -19,7 +20,7 @@ use leadgen_platforms::sign::{Params, SignMethod, douyin_sign, signatures_match}
 
 use super::errors::{DyError, log_id};
 use super::tokens::TokenProblem;
-use super::{PLATFORM, oauth, search};
+use super::{PLATFORM, decrypt, oauth, search};
 use crate::faults::QpsVerdict;
 use crate::gateway;
 use crate::http_util::{non_empty, request_params};
@@ -30,7 +31,12 @@ use crate::tokens::CallBudget;
 pub const TIMESTAMP_TOLERANCE_MINUTES: i64 = 10;
 
 /// The methods this gateway serves.
-pub const METHODS: &[&str] = &["token.create", "token.refresh", "order.searchList"];
+pub const METHODS: &[&str] = &[
+    "token.create",
+    "token.refresh",
+    "order.searchList",
+    decrypt::METHOD,
+];
 
 /// A successful method's answer.
 pub use crate::gateway::Answer as ApiAnswer;
@@ -149,7 +155,10 @@ fn handle(
                     TokenProblem::OtherApp => DyError::token_other_app(),
                     TokenProblem::Expired => DyError::token_expired(),
                 })?;
-            let answer = search::search_list(state, &call)?;
+            let answer = match method {
+                decrypt::METHOD => decrypt::batch_decrypt(state, &call)?,
+                _ => search::search_list(state, &call)?,
+            };
             state.douyin.tokens().record_call(token);
             Ok(answer)
         }

@@ -2,17 +2,20 @@
 //!
 //! - `GET|POST /douyin/authorize`: the service-market consent page and its approval.
 //! - `POST /douyin/{method with . → /}`: the signed Open API gateway with `token.create`,
-//!   `token.refresh` and `order.searchList`.
-//! - `GET /_sim/douyin/orders`, `GET /_sim/douyin/shop`: admin views for tests.
+//!   `token.refresh`, `order.searchList` and `order.batchDecrypt` ([`decrypt`]).
+//! - `GET /_sim/douyin/orders`, `GET /_sim/douyin/shop`, `GET /_sim/douyin/contact`: admin views
+//!   for tests.
 //!
 //! Faults (`faults.rs`): rate limits, delays and error bursts apply to every gateway method,
-//! the token methods included (they are calls like any other on Douyin); `token_ttl_calls` and
-//! `malformed_every` apply to `order.searchList`.
+//! the token methods included (they are calls like any other on Douyin); `token_ttl_calls`
+//! applies to `order.searchList` and `order.batchDecrypt`, `malformed_every` to
+//! `order.searchList`.
 //!
 //! The buyers and creation times of [`buyers`] are shared with the Kuaishou simulator.
 
 pub mod admin;
 pub mod buyers;
+pub mod decrypt;
 pub mod errors;
 pub mod gateway;
 pub mod oauth;
@@ -64,6 +67,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::scope("/_sim/douyin")
             .route("/orders", web::get().to(admin::orders))
-            .route("/shop", web::get().to(admin::shop)),
+            .route("/shop", web::get().to(admin::shop))
+            .route("/contact", web::get().to(admin::contact)),
     );
 }

@@ -95,6 +95,33 @@ pub fn region_parts(buyer: &Buyer) -> [(String, String); 4] {
     ]
 }
 
+/// The buyer's `encrypt_post_tel` in the shop `shop_key` (`$index$body$1$$`).
+pub fn tel_cipher(b: &Buyer, shop_key: &str) -> String {
+    format!(
+        "${}${}$1$$",
+        b.cipher("tel-index", shop_key, 12),
+        b.cipher("tel", shop_key, 52)
+    )
+}
+
+/// The buyer's `encrypt_post_receiver` (`#index#body#1##`).
+pub fn name_cipher(b: &Buyer, shop_key: &str) -> String {
+    format!(
+        "#{}#{}#1##",
+        b.cipher("name-index", shop_key, 8),
+        b.cipher("name", shop_key, 44)
+    )
+}
+
+/// The buyer's `post_addr.encrypt_detail` (`#index#body#1##`).
+pub fn addr_cipher(b: &Buyer, shop_key: &str) -> String {
+    format!(
+        "#{}#{}#1##",
+        b.cipher("addr-index", shop_key, 16),
+        b.cipher("addr", shop_key, 88)
+    )
+}
+
 fn secs(t: Option<DateTime<Utc>>) -> i64 {
     t.map_or(0, |t| t.timestamp())
 }
@@ -194,22 +221,14 @@ pub fn order_json(rng: &mut ChaCha8Rng, p: &OrderParts<'_>) -> Map<String, Value
         let mask = mask_mobile(&number);
         (number, String::new(), mask)
     } else {
-        let tel = format!(
-            "${}${}$1$$",
-            b.cipher("tel-index", &shop_key, 12),
-            b.cipher("tel", &shop_key, 52)
-        );
+        let tel = tel_cipher(b, &shop_key);
         let first = b.mobile.get(..1).unwrap_or("1");
         let last = b.mobile.get(10..).unwrap_or("0");
         (String::new(), tel, format!("{first}*********{last}"))
     };
     let mut post_addr = address(&region, true);
     post_addr["detail"] = json!("");
-    post_addr["encrypt_detail"] = json!(format!(
-        "#{}#{}#1##",
-        b.cipher("addr-index", &shop_key, 16),
-        b.cipher("addr", &shop_key, 88)
-    ));
+    post_addr["encrypt_detail"] = json!(addr_cipher(b, &shop_key));
     let mut mask_addr = address(&region, false);
     mask_addr["detail"] = json!("***");
     let shipped = life.consign_time;
@@ -254,7 +273,7 @@ pub fn order_json(rng: &mut ChaCha8Rng, p: &OrderParts<'_>) -> Map<String, Value
         "promotion_talent_amount": 0, "promotion_pay_amount": 0,
         "post_tel": post_tel, "encrypt_post_tel": encrypt_post_tel,
         "post_receiver": "",
-        "encrypt_post_receiver": format!("#{}#{}#1##", b.cipher("name-index", &shop_key, 8), b.cipher("name", &shop_key, 44)),
+        "encrypt_post_receiver": name_cipher(b, &shop_key),
         "post_addr": post_addr,
         "exp_ship_time": life.pay_time.map_or(0, |t| t.timestamp() + 48 * 3600),
         "ship_time": secs(shipped),

@@ -7,7 +7,7 @@
 //! price-modified orders (`modify_amount`), repeat buyers, privacy numbers, live-stream peaks.
 //! Which buyer places each order, and when, comes from [`crate::behaviour`].
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
@@ -16,8 +16,8 @@ use serde_json::{Map, Value};
 
 use leadgen_domain::PlatformType;
 
-use super::buyers::{Buyer, creation_time, new_buyer};
-use super::order_json::{Item, OrderParts, order_json};
+use super::buyers::{Buyer, Field, Receiver, Sealed, creation_time, new_buyer};
+use super::order_json::{Item, OrderParts, addr_cipher, name_cipher, order_json, tel_cipher};
 use crate::behaviour::{self, BuyerTruth};
 use crate::shop::{Shop, seeded_rng};
 use crate::taobao::data::PRODUCTS;
@@ -63,6 +63,35 @@ pub struct ShopOrders {
     pub orders: Vec<DyOrder>,
     /// The buyers' true purchase rates and rhythms ([`behaviour`]).
     pub buyers: Vec<BuyerTruth>,
+    /// Each buyer's receiver in clear, by buyer index (for `order.batchDecrypt`).
+    pub receivers: Vec<Receiver>,
+    /// What each ciphertext the shop's orders carry opens to.
+    pub ciphers: HashMap<String, Sealed>,
+}
+
+/// Privacy numbers Douyin hands out start with 184 (README §4.3's example).
+pub const PRIVACY_PREFIX: &str = "184";
+
+/// The receivers in clear and the ciphertexts of `buyers` in the shop `shop_key`.
+pub fn sealed_receivers(
+    buyers: &[Buyer],
+    shop_key: &str,
+    prefix: &str,
+    ciphers_of: impl Fn(&Buyer, &str) -> [(String, Field); 3],
+) -> (Vec<Receiver>, HashMap<String, Sealed>) {
+    let mut ciphers = HashMap::new();
+    for (index, b) in buyers.iter().enumerate() {
+        for (cipher, field) in ciphers_of(b, shop_key) {
+            ciphers.insert(
+                cipher,
+                Sealed {
+                    buyer: index,
+                    field,
+                },
+            );
+        }
+    }
+    (buyers.iter().map(|b| b.receiver(prefix)).collect(), ciphers)
 }
 
 /// Douyin's status for a played-out lifecycle.
@@ -184,10 +213,24 @@ pub fn generate_over(
         });
     }
     orders.sort_by(|a, b| a.created.cmp(&b.created).then(a.order_id.cmp(&b.order_id)));
+    let (receivers, ciphers) = sealed_receivers(
+        &buyers,
+        &shop.shop_id.to_string(),
+        PRIVACY_PREFIX,
+        |b, key| {
+            [
+                (tel_cipher(b, key), Field::Phone),
+                (name_cipher(b, key), Field::Name),
+                (addr_cipher(b, key), Field::Address),
+            ]
+        },
+    );
     ShopOrders {
         shop: shop.clone(),
         orders,
         buyers: plan.buyers,
+        receivers,
+        ciphers,
     }
 }
 

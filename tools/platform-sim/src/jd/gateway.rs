@@ -5,7 +5,8 @@
 //! `format` (16), `timestamp` (7/8; `yyyy-MM-dd HH:mm:ss` GMT+8 or jd-sdk's
 //! `yyyy-MM-dd HH:mm:ss.SSS+0800`, ±6 min), `sign` (11/12: exact upper hex over the sorted `k+v`,
 //! empties not signed, secret-wrapped md5 or keyed hmacmd5/hmacsha256), method exists (15),
-//! `access_token` (19), then the business parameters (`apiResult.success=false`).
+//! `access_token` (19), then the business parameters (`apiResult.success=false`; for the
+//! decrypt API `returnType.code`, see [`super::decrypt`]).
 
 use std::time::Instant;
 
@@ -16,7 +17,7 @@ use leadgen_domain::time::parse_beijing;
 use leadgen_platforms::sign::{Params, SignMethod, signatures_match, sorted_concat_sign};
 
 use super::errors::JdError;
-use super::{PLATFORM, orders_for, search};
+use super::{PLATFORM, decrypt, orders_for, search};
 use crate::faults::QpsVerdict;
 use crate::gateway::{self, Answer};
 use crate::http_util::{non_empty, request_params};
@@ -27,7 +28,11 @@ use crate::stats::bump;
 pub const TIMESTAMP_TOLERANCE_MINUTES: i64 = 6;
 
 /// The API methods this gateway knows.
-pub const METHODS: &[&str] = &["jingdong.pop.order.enSearch", "jingdong.pop.order.search"];
+pub const METHODS: &[&str] = &[
+    "jingdong.pop.order.enSearch",
+    "jingdong.pop.order.search",
+    decrypt::METHOD,
+];
 
 const JSON: &str = "application/json;charset=utf-8";
 
@@ -112,6 +117,21 @@ fn handle(state: &SimState, params: &Params, now_instant: Instant) -> Result<Ans
         .tokens()
         .check(app_key, token, now, ttl, generation)
         .map_err(|p| JdError::invalid_access_token(&format!("{p:?}")))?;
+    if method == decrypt::METHOD {
+        let (body, code) =
+            decrypt::answer(state, app_key, non_empty(params, "360buy_param_json"), now);
+        if code != 0 {
+            let key = format!("returnType:{code}");
+            state
+                .stats
+                .with(PLATFORM, |s| bump(&mut s.api_errors_by_code, key));
+        }
+        state.jd.tokens().record_call(token);
+        return Ok(Answer {
+            body,
+            is_order_list: false,
+        });
+    }
     let body = match search::parse(non_empty(params, "360buy_param_json"), now) {
         Ok(query) => {
             let orders = orders_for(state, app_key);

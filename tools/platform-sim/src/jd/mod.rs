@@ -3,13 +3,14 @@
 //! - `GET|POST /jd/oauth2/to_login`: the merchant's consent page and its approval.
 //! - `GET /jd/oauth2/access_token`, `GET /jd/oauth2/refresh_token`: code exchange and refresh.
 //! - `GET|POST /jd/routerjson`: the signed gateway with `jingdong.pop.order.enSearch` (and
-//!   `jingdong.pop.order.search`).
-//! - `GET /_sim/jd/orders`, `GET /_sim/jd/shop`: admin views for tests.
+//!   `jingdong.pop.order.search`) and `jingdong.jos.order.oaid.decrypt` ([`decrypt`]).
+//! - `GET /_sim/jd/orders`, `GET /_sim/jd/shop`, `GET /_sim/jd/contact`: admin views for tests.
 //!
 //! `tokens`, `cipher` and `people` are platform-neutral and reused by the PDD module.
 
 pub mod admin;
 pub mod cipher;
+pub mod decrypt;
 pub mod errors;
 pub mod gateway;
 pub mod lifecycle;
@@ -72,6 +73,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::scope("/_sim/jd")
             .route("/orders", web::get().to(admin::orders))
-            .route("/shop", web::get().to(admin::shop)),
+            .route("/shop", web::get().to(admin::shop))
+            .route("/contact", web::get().to(admin::contact)),
     );
 }

@@ -1,11 +1,12 @@
 //! A JD shop's generated orders, deterministic from the seed, the shop and the anchor time.
 //!
 //! Each order is kept as the full `orderInfo` JSON (consignee name, mobile, telephone and full
-//! address as TDE ciphertext; province, city, county and town in plain text, as JOS sends them)
-//! plus the typed values `enSearch` filters and sorts on. Which buyer places each order, and
+//! address as TDE ciphertext; province, city, county and town in plain text, as JOS sends them;
+//! the receiver's `oaid` for `jingdong.jos.order.oaid.decrypt`) plus the typed values `enSearch`
+//! filters and sorts on. Which buyer places each order, and
 //! when, comes from [`crate::behaviour`] (with the sale peaks of [`order_time`]).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
@@ -14,7 +15,7 @@ use serde_json::{Map, Value, json};
 
 use leadgen_domain::time::format_beijing;
 
-use super::cipher::{digest_bytes, jd_tde};
+use super::cipher::{base64, digest_bytes, jd_tde};
 use super::lifecycle::{Life, play};
 use super::people::{Person, new_person, order_time};
 use crate::behaviour::{self, BuyerTruth};
@@ -35,6 +36,8 @@ pub struct JdOrder {
     pub state: &'static str,
     /// Index of the buyer in [`ShopOrders::buyers`].
     pub buyer: usize,
+    /// The receiver's `oaid` (a key of [`ShopOrders::receivers`]).
+    pub oaid: String,
     /// Every `orderInfo` field, in JOS's order.
     pub json: Map<String, Value>,
 }
@@ -47,6 +50,8 @@ pub struct ShopOrders {
     pub orders: Vec<JdOrder>,
     /// The buyers' true purchase rates and rhythms ([`behaviour`]).
     pub buyers: Vec<BuyerTruth>,
+    /// The receiver behind each `oaid`, in clear (for the decrypt API).
+    pub receivers: HashMap<String, Person>,
 }
 
 struct Buyer {
@@ -65,6 +70,16 @@ fn new_buyer(rng: &mut ChaCha8Rng) -> Buyer {
 
 fn yuan(fen: u64) -> String {
     format!("{}.{:02}", fen / 100, fen % 100)
+}
+
+/// A receiver's `oaid` in the shop: stable per person and shop (so a repeat buyer's recurs),
+/// Base64 text like the platforms' opaque ids [simulator choice of shape].
+pub fn oaid(seed: u64, shop: &Shop, p: &Person) -> String {
+    base64(&digest_bytes(
+        seed,
+        &["jd-oaid", &shop.app_key, &p.name, &p.mobile],
+        36,
+    ))
 }
 
 /// The shop's TDE key id (16 bytes).
@@ -96,6 +111,7 @@ pub fn generate_over(
     let buyers: Vec<Buyer> = plan.buyers.iter().map(|_| new_buyer(&mut rng)).collect();
     let mut used = HashSet::new();
     let mut orders = Vec::with_capacity(count);
+    let mut receivers = HashMap::new();
     for planned in &plan.orders {
         let order_id = loop {
             let id = rng.gen_range(280_000_000_000u64..330_000_000_000);
@@ -108,15 +124,21 @@ pub fn generate_over(
             continue;
         };
         let life = play(&mut rng, created, anchor);
-        let json = order_json(
+        let mut json = order_json(
             &mut rng, seed, &key, vender_id, order_id, buyer, &life, created,
         );
+        let oaid = oaid(seed, shop, &buyer.person);
+        json.insert("oaid".into(), json!(oaid));
+        receivers
+            .entry(oaid.clone())
+            .or_insert_with(|| buyer.person.clone());
         orders.push(JdOrder {
             order_id,
             created,
             modified: life.modified,
             state: life.stage.state(),
             buyer: planned.buyer,
+            oaid,
             json,
         });
     }
@@ -126,6 +148,7 @@ pub fn generate_over(
         vender_id,
         orders,
         buyers: plan.buyers,
+        receivers,
     }
 }
 

@@ -4,8 +4,9 @@
 //! - API: `{"result":N,"msg":…,"error_msg":…}` (HTTP 200); success `{"result":1,"msg":
 //!   "success","data":{…}}`. N: 10 missing system parameter, 11 unknown appkey, 12 unknown
 //!   method or method ≠ path, 13 version, 14 signMethod, 15 timestamp, 16 signature, 17 rate
-//!   limited, 24 access token expired, 25 access token unknown or another app's, 2001 business
-//!   parameters (as a public client's log shows: `result 2001, "endTime无效"`).
+//!   limited, 24 access token expired, 25 access token unknown or another app's, 28 the app may
+//!   not call the API, 2001 business parameters (as a public client's log shows: `result 2001,
+//!   "endTime无效"`), 2002 the shop's decrypt quota spent.
 //! - OAuth: `{"result":N,"error":…,"error_msg":…}`: 100200100 `invalid_request`, 100200101
 //!   `invalid_client`, 100200102 `invalid_grant`, 100200103 `unsupported_grant_type`.
 
@@ -63,6 +64,14 @@ impl KsError {
     }
     pub fn token_invalid() -> Self {
         e(25, "access_token无效", "access_token不存在或不属于该应用")
+    }
+    /// The app was not granted the API.
+    pub fn no_permission(method: &str) -> Self {
+        e(28, "无权限", format!("应用无权限调用{method}"))
+    }
+    /// The shop's decrypt quota is spent (shared by its PC and app clients and the API).
+    pub fn decrypt_quota() -> Self {
+        e(2002, "解密额度不足", "商家今日解密额度已用完")
     }
     /// Business parameter `field` is invalid (`"endTime无效"`).
     pub fn business(field: &str, detail: &str) -> Self {

@@ -5,7 +5,8 @@
 //! `method` present and equal to the path (10/12), rate limit (17), `version=1` (10/13),
 //! `signMethod` `MD5`|`HMAC_SHA256` (10/14), `timestamp` in ms within ±10 min (10/15), `sign`
 //! with the app's signSecret (10/16: MD5 lower hex, HMAC-SHA256 Base64), `access_token` (10/25/24),
-//! `param` a JSON object (2001), then the method's parameters (2001).
+//! `param` a JSON object (2001), then the method's parameters (2001; for
+//! `open.order.decrypt.batch` also its permission and quota, see [`super::decrypt`]).
 
 use std::time::Instant;
 
@@ -17,7 +18,7 @@ use leadgen_platforms::sign::{Params, SignMethod, kuaishou_sign, signatures_matc
 
 use super::errors::KsError;
 use super::tokens::TokenProblem;
-use super::{PLATFORM, cursor, secrets};
+use super::{PLATFORM, cursor, decrypt, secrets};
 use crate::faults::QpsVerdict;
 use crate::gateway::{self, Answer};
 use crate::http_util::{non_empty, request_params};
@@ -25,7 +26,7 @@ use crate::state::SimState;
 use crate::tokens::CallBudget;
 
 pub const TIMESTAMP_TOLERANCE_MINUTES: i64 = 10;
-pub const METHODS: &[&str] = &["open.order.cursor.list"];
+pub const METHODS: &[&str] = &["open.order.cursor.list", decrypt::METHOD];
 
 /// One call as the methods see it.
 pub use crate::gateway::Call;
@@ -44,14 +45,7 @@ pub async fn gateway(
         return page;
     }
     match handle(&state, &path_method, &params, Instant::now()) {
-        Ok(body) => {
-            // Every method is an order list.
-            let answer = Answer {
-                body,
-                is_order_list: true,
-            };
-            gateway::success(&state, PLATFORM, JSON, &answer)
-        }
+        Ok(answer) => gateway::success(&state, PLATFORM, JSON, &answer),
         Err(err) => {
             tracing::debug!(result = err.result, error_msg = %err.error_msg, "kuaishou api error");
             let code = err.result.to_string();
@@ -69,7 +63,7 @@ fn handle(
     path_method: &str,
     params: &Params,
     now_instant: Instant,
-) -> Result<Value, KsError> {
+) -> Result<Answer, KsError> {
     if !METHODS.contains(&path_method) {
         return Err(KsError::unknown_method(path_method));
     }
@@ -132,7 +126,16 @@ fn handle(
         params: &param,
         now,
     };
-    let answer = cursor::cursor_list(state, &call)?;
+    let answer = match method {
+        decrypt::METHOD => Answer {
+            body: decrypt::decrypt_batch(state, &call)?,
+            is_order_list: false,
+        },
+        _ => Answer {
+            body: cursor::cursor_list(state, &call)?,
+            is_order_list: true,
+        },
+    };
     state.kuaishou.tokens().record_call(token);
     Ok(answer)
 }

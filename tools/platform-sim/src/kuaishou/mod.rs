@@ -6,8 +6,9 @@
 //!   `POST /kuaishou/oauth2/refresh_token` (`grant_type=refresh_token, app_id, app_secret,
 //!   refresh_token`).
 //! - `GET|POST /kuaishou/{method with . → /}`: the signed API (openapi.kwaixiaodian.com) with
-//!   `open.order.cursor.list`.
-//! - `GET /_sim/kuaishou/orders`, `GET /_sim/kuaishou/shop`: admin views for tests.
+//!   `open.order.cursor.list` and `open.order.decrypt.batch` ([`decrypt`]).
+//! - `GET /_sim/kuaishou/orders`, `GET /_sim/kuaishou/shop`, `GET /_sim/kuaishou/contact`: admin
+//!   views for tests.
 //!
 //! Faults apply to the API only (as Taobao's apply to `router/rest`), not to OAuth.
 //!
@@ -17,6 +18,7 @@
 
 pub mod admin;
 pub mod cursor;
+pub mod decrypt;
 pub mod errors;
 pub mod gateway;
 pub mod oauth;
@@ -87,6 +89,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::scope("/_sim/kuaishou")
             .route("/orders", web::get().to(admin::orders))
-            .route("/shop", web::get().to(admin::shop)),
+            .route("/shop", web::get().to(admin::shop))
+            .route("/contact", web::get().to(admin::contact)),
     );
 }

@@ -4,7 +4,7 @@
 //! masks, or a privacy number in `mobile`), `orderLogisticsInfo`; fen, milliseconds. Which
 //! buyer places each order, and when, comes from [`crate::behaviour`].
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
@@ -14,8 +14,11 @@ use serde_json::{Value, json};
 use leadgen_domain::PlatformType;
 
 use crate::behaviour::{self, BuyerTruth};
-use crate::douyin::buyers::{Buyer, creation_time, mask_mobile, new_buyer, privacy_number};
+use crate::douyin::buyers::{
+    Buyer, Field, Receiver, Sealed, creation_time, mask_mobile, new_buyer, privacy_number,
+};
 use crate::douyin::order_json::region_parts;
+use crate::douyin::orders::sealed_receivers;
 use crate::shop::{LOWER_HEX, Shop, random_string, seeded_rng, stable_hash};
 use crate::taobao::buyers::pick_str;
 use crate::taobao::data::{BUYER_MESSAGES, PRODUCTS};
@@ -66,6 +69,18 @@ pub struct ShopOrders {
     pub orders: Vec<KsOrder>,
     /// The buyers' true purchase rates and rhythms ([`behaviour`]).
     pub buyers: Vec<BuyerTruth>,
+    /// Each buyer's receiver in clear, by buyer index (for `open.order.decrypt.batch`).
+    pub receivers: Vec<Receiver>,
+    /// What each ciphertext the shop's orders carry opens to.
+    pub ciphers: HashMap<String, Sealed>,
+}
+
+/// Privacy numbers Kuaishou hands out start with 170 (as the ones sent in clear).
+pub const PRIVACY_PREFIX: &str = "170";
+
+/// The buyer's `encrypted*` ciphertext of `field` (`tel`, `name`, `addr`) in the shop `key`.
+pub fn sealed_field(buyer: &Buyer, key: &str, field: &str) -> String {
+    format!("{}==", buyer.cipher(field, key, 62))
 }
 
 fn ms(t: Option<DateTime<Utc>>) -> i64 {
@@ -160,10 +175,24 @@ pub fn generate_over(
         });
     }
     orders.sort_by(|a, b| b.created_ms.cmp(&a.created_ms).then(b.oid.cmp(&a.oid)));
+    let (receivers, ciphers) = sealed_receivers(
+        &buyers,
+        &shop.seller_id.to_string(),
+        PRIVACY_PREFIX,
+        |b, key| {
+            [
+                (sealed_field(b, key, "tel"), Field::Phone),
+                (sealed_field(b, key, "name"), Field::Name),
+                (sealed_field(b, key, "addr"), Field::Address),
+            ]
+        },
+    );
     ShopOrders {
         shop: shop.clone(),
         orders,
         buyers: plan.buyers,
+        receivers,
+        ciphers,
     }
 }
 
@@ -203,7 +232,7 @@ fn order_json(
         json!([])
     };
     let key = shop.seller_id.to_string();
-    let cipher = |field: &str| format!("{}==", buyer.cipher(field, &key, 62));
+    let cipher = |field: &str| sealed_field(buyer, &key, field);
     let (mobile, encrypted_mobile, mask) = if rng.gen_bool(0.06) {
         let number = privacy_number(rng, "170");
         let mask = mask_mobile(&number);

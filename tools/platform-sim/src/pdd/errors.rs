@@ -5,7 +5,9 @@
 //! for tokens that never existed or were replaced). [3p, an ISV client's recorded answers]:
 //! 10001 公共参数错误, 10002 业务参数错误, 10016 client下线或者clientId不正确, 20001 授权码无效.
 //! Simulator choices: a bad signature is 10001 with `sub_code` `sign-check-failure`; an unknown
-//! `type` is 10001 with `sub_code` `type-not-exist`; an invalid refresh token is 20002.
+//! `type` is 10001 with `sub_code` `type-not-exist`; an invalid refresh token is 20002; the
+//! decrypt API refused to the app (`--decrypt-denied`) is 10003; its daily quota spent is 70032
+//! (next to 70031, the frequency limit).
 
 use rand::Rng;
 use serde_json::{Value, json};
@@ -50,6 +52,16 @@ impl PddError {
     }
     pub fn too_frequent() -> Self {
         PddError::new(70031, "调用过于频繁，请调整调用频率", "", "")
+    }
+    /// The app was not granted the API [simulator choice].
+    pub fn no_permission(api_type: &str) -> Self {
+        let why = format!("应用无权限调用 {api_type}");
+        PddError::new(10003, "无接口访问权限", "api-permission-denied", &why)
+    }
+    /// The app's daily decrypt quota is spent [simulator choice].
+    pub fn decrypt_quota_spent() -> Self {
+        let why = "今日解密次数已达上限，请明日再试";
+        PddError::new(70032, "解密次数超限", "decrypt-quota-exceeded", why)
     }
     pub fn invalid_code(sub_msg: &str) -> Self {
         PddError::new(20001, "授权码无效", "", sub_msg)

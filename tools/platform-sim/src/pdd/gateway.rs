@@ -5,7 +5,8 @@
 //! or absent), `version` (10001: `V1` or absent), `timestamp` (10001: unix seconds, ±10 min),
 //! `sign` (10001 `sign-check-failure`: exact upper-hex md5 over the sorted `k+v`; an empty value is
 //! accepted dropped or signed as `key+""`), API exists (10001 `type-not-exist`), `access_token`
-//! (10019 for missing, unknown, replaced or expired tokens), then the business parameters (10002).
+//! (10019 for missing, unknown, replaced or expired tokens), then the business parameters (10002;
+//! for `pdd.open.decrypt.batch` also its permission, quota and items, see [`super::decrypt`]).
 
 use std::time::Instant;
 
@@ -138,7 +139,7 @@ fn handle(state: &SimState, params: &Params, now_instant: Instant) -> Result<Ans
             is_order_list: true,
         },
         _ => Answer {
-            body: decrypt::answer(&orders, params)?,
+            body: decrypt::answer(state, client_id, &orders, params, now)?,
             is_order_list: false,
         },
     };

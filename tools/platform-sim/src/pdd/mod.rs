@@ -3,8 +3,8 @@
 //! - `GET|POST /pdd/service-market/auth`: the merchant's consent page and its approval.
 //! - `POST /pdd/oauth/token`: code exchange and refresh (JSON body).
 //! - `GET|POST /pdd/api/router`: the signed gateway with `pdd.order.list.get` and
-//!   `pdd.open.decrypt.batch`.
-//! - `GET /_sim/pdd/orders`, `GET /_sim/pdd/shop`: admin views for tests.
+//!   `pdd.open.decrypt.batch` ([`decrypt`]: permission, quota, per-item errors, privacy numbers).
+//! - `GET /_sim/pdd/orders`, `GET /_sim/pdd/shop`, `GET /_sim/pdd/contact`: admin views for tests.
 //!
 //! Codes and tokens use the platform-neutral [`crate::jd::tokens::TokenStore`]; receivers come
 //! from [`crate::jd::people`].
@@ -70,6 +70,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::scope("/_sim/pdd")
             .route("/orders", web::get().to(admin::orders))
-            .route("/shop", web::get().to(admin::shop)),
+            .route("/shop", web::get().to(admin::shop))
+            .route("/contact", web::get().to(admin::contact)),
     );
 }

@@ -50,6 +50,8 @@ pub struct ShopOrders {
     pub order_sns: HashSet<String>,
     /// The buyers' true purchase rates and rhythms ([`behaviour`]).
     pub buyers: Vec<BuyerTruth>,
+    /// Each buyer's receiver in clear, by buyer index.
+    pub people: Vec<Person>,
 }
 
 #[derive(Debug, Default)]
@@ -234,6 +236,7 @@ pub fn generate_over(
         secrets: vault.secrets,
         order_sns,
         buyers: plan.buyers,
+        people,
     }
 }
 

@@ -3,8 +3,9 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
-use super::{PLATFORM, orders_for};
+use super::{PLATFORM, decrypt, orders_for};
 use crate::admin::{TimeFormat, Views};
+use crate::reveal::contact_view;
 use crate::state::SimState;
 
 const VIEWS: Views = Views {
@@ -41,5 +42,13 @@ pub async fn shop(req: HttpRequest, state: web::Data<SimState>) -> HttpResponse 
             "orders": orders.trades.len(),
             "anchor": state.config.anchor.to_rfc3339(),
         })
+    })
+}
+
+/// `GET /_sim/taobao/contact?app_key=…&order_id=<tid>`: what the trade's receiver phone really is
+/// (the mobile, and the privacy number the decrypt hands out instead, if any).
+pub async fn contact(req: HttpRequest, state: web::Data<SimState>) -> HttpResponse {
+    contact_view(&req, &state, PLATFORM, |app_key, tid| {
+        decrypt::truth(&orders_for(&state, app_key), tid)
     })
 }

@@ -15,7 +15,7 @@ use leadgen_platforms::sign::{Params, SignMethod, signatures_match, sorted_conca
 
 use super::errors::TopError;
 use super::tokens::sub_msg;
-use super::{PLATFORM, trades};
+use super::{PLATFORM, decrypt, trades};
 use crate::faults::QpsVerdict;
 use crate::gateway;
 use crate::http_util::{non_empty, request_id, request_params};
@@ -28,7 +28,11 @@ pub const TIMESTAMP_TOLERANCE_MINUTES: i64 = 10;
 pub use crate::gateway::Answer as ApiAnswer;
 
 /// The API methods this gateway knows.
-const METHODS: &[&str] = &["taobao.trades.sold.get", "taobao.trades.sold.increment.get"];
+const METHODS: &[&str] = &[
+    "taobao.trades.sold.get",
+    "taobao.trades.sold.increment.get",
+    decrypt::METHOD,
+];
 
 const JSON: &str = "application/json;charset=UTF-8";
 
@@ -125,7 +129,10 @@ fn handle(state: &SimState, params: &Params, now_instant: Instant) -> Result<Api
         .tokens()
         .check_session(app_key, session, now, ttl, generation)
         .map_err(|p| TopError::invalid_session(sub_msg(p)))?;
-    let answer = trades::dispatch(state, method, app_key, params, now)?;
+    let answer = match method {
+        decrypt::METHOD => decrypt::answer(state, app_key, params, now)?,
+        _ => trades::dispatch(state, method, app_key, params, now)?,
+    };
     state.taobao.tokens().record_call(session);
     Ok(answer)
 }

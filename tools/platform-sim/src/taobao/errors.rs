@@ -91,6 +91,29 @@ impl TopError {
         )
     }
 
+    /// Code 11 (Insufficient ISV permissions, README §1.4): the app was not granted the API's
+    /// permission package [sub_code: simulator choice after TOP's `isv.permission-*` family].
+    pub fn insufficient_isv_permissions(method: &str) -> Self {
+        TopError::new(11, "Insufficient isv permissions").with_sub(
+            "isv.permission-api-package-limit",
+            format!("应用没有调用 {method} 的权限"),
+        )
+    }
+    /// Code 11 for a decrypt scene the app was not granted [sub_code: simulator choice].
+    pub fn scene_not_authorized(scene: &str) -> Self {
+        TopError::new(11, "Insufficient isv permissions").with_sub(
+            "isv.scene-not-authorized",
+            format!("应用未开通解密场景 {scene}"),
+        )
+    }
+    /// Code 7 for a spent call-count quota on one API, banned until it renews.
+    pub fn api_quota_spent(seconds: u64) -> Self {
+        TopError::new(7, "App Call Limited").with_sub(
+            "accesscontrol.limited-by-app-api-access-count",
+            format!("This ban will last for {seconds} more seconds"),
+        )
+    }
+
     /// The envelope TOP answers.
     pub fn to_json(&self, request_id: &str) -> Value {
         let mut body = Map::new();

@@ -3,13 +3,16 @@
 //! - `GET|POST /taobao/authorize`: the seller's consent page and its approval (oauth.taobao.com).
 //! - `POST /taobao/token`: code exchange and refresh (oauth.taobao.com/token).
 //! - `GET|POST /taobao/router/rest`: the signed API gateway (gw.api.taobao.com/router/rest) with
-//!   `taobao.trades.sold.get` and `taobao.trades.sold.increment.get`.
-//! - `GET /_sim/taobao/orders`, `GET /_sim/taobao/shop`: admin views for tests.
+//!   `taobao.trades.sold.get`, `taobao.trades.sold.increment.get` and `taobao.top.oaid.decrypt`
+//!   ([`decrypt`]: scenes, quota, privacy numbers).
+//! - `GET /_sim/taobao/orders`, `GET /_sim/taobao/shop`, `GET /_sim/taobao/contact`: admin views
+//!   for tests.
 
 pub mod admin;
 pub mod api;
 pub mod buyers;
 pub mod data;
+pub mod decrypt;
 pub mod errors;
 pub mod fields;
 pub mod lifecycle;
@@ -64,6 +67,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::scope("/_sim/taobao")
             .route("/orders", web::get().to(admin::orders))
-            .route("/shop", web::get().to(admin::shop)),
+            .route("/shop", web::get().to(admin::shop))
+            .route("/contact", web::get().to(admin::contact)),
     );
 }

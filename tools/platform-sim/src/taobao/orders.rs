@@ -4,7 +4,7 @@
 //! as trade lists show it) plus the few typed values the APIs filter and sort on. Which buyer
 //! places each trade, and when, comes from [`crate::behaviour`].
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 
 use leadgen_domain::time::format_beijing;
 
-use super::buyers::{Buyer, new_buyer, pick_str};
+use super::buyers::{Buyer, Receiver, new_buyer, pick_str};
 use super::data::{BUYER_MESSAGES, PRODUCTS, Product, REGIONS};
 use super::lifecycle::{Lifecycle, Stage, pick_weighted, play};
 use crate::behaviour::{self, BuyerTruth};
@@ -47,6 +47,8 @@ pub struct TradeRecord {
     pub buyer_nick: String,
     /// Index of the buyer in [`ShopOrders::buyers`].
     pub buyer: usize,
+    /// The receiver's `oaid` (a key of [`ShopOrders::receivers`]).
+    pub oaid: String,
     /// Every field, in TOP's order; `orders` holds `{"order": […]}`.
     pub json: Map<String, Value>,
 }
@@ -58,6 +60,8 @@ pub struct ShopOrders {
     pub trades: Vec<TradeRecord>,
     /// The buyers' true purchase rates and rhythms ([`behaviour`]).
     pub buyers: Vec<BuyerTruth>,
+    /// The receiver behind each `oaid` the trades carry, in clear (for the decrypt API).
+    pub receivers: HashMap<String, Receiver>,
 }
 
 fn yuan(fen: u64) -> String {
@@ -159,14 +163,17 @@ pub fn generate_over(
             buyer_open_uid: buyer.open_uid.clone(),
             buyer_nick: buyer.nick.clone(),
             buyer: planned.buyer,
+            oaid: buyer.oaid.clone(),
             json,
         });
     }
     trades.sort_by(|a, b| b.created.cmp(&a.created).then(a.tid.cmp(&b.tid)));
+    let receivers = buyers.into_iter().map(|b| (b.oaid, b.receiver)).collect();
     ShopOrders {
         shop: shop.clone(),
         trades,
         buyers: plan.buyers,
+        receivers,
     }
 }
 

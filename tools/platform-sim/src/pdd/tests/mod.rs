@@ -1,5 +1,6 @@
 //! In-process tests of the PDD simulator (actix test utilities; no network ports).
 
+mod decrypt;
 mod gateway;
 mod listing;
 mod oauth;

@@ -1,0 +1,242 @@
+//! Revealing a receiver's phone with `order.batchDecrypt` (批量解密).
+//!
+//! - Request [src: zsmhub/doudian-sdk `api/order_batchDecrypt/request`]: `POST
+//!   {api_url}/order/batchDecrypt`, `param_json` = `{cipher_infos: [{auth_id, cipher_text}] (≤ 50),
+//!   account_id, account_type}`; `auth_id` is the order id. We send one item, the order's
+//!   `encrypt_post_tel` as listed, and the staff member's opaque id as `account_id` with
+//!   `account_type=sub_account` when the request carries one.
+//! - Purposes: fulfilment only [choice]. Douyin names no scenes; what the API documents is
+//!   opening the order's receiver ciphertexts (`data_type` 1 地址, 2 姓名, 3 手机号), which serve
+//!   delivery. After-sales and customer care are refused ([`crate::reveal`]).
+//! - Answer [src: `api/order_batchDecrypt/response`]: `data.decrypt_infos[]` of `{auth_id,
+//!   cipher_text, decrypt_text, err_no, err_msg, data_type, is_virtual_tel, phone_no_a,
+//!   phone_no_b, expire_time}` and `data.custom_err {err_code, err_msg}`. With
+//!   `is_virtual_tel=true` the phone is the privacy number `phone_no_a` extension `phone_no_b`
+//!   (`decrypt_text` `"18400913965-7576"`) until `expire_time` (unix seconds). An item with
+//!   `err_no ≠ 0`, or a `custom_err` with `err_code ≠ 0`, is `DecryptFailed` with that code.
+//! - Errors: the envelope as for every Douyin call (60000 throttled, 40003 access-token
+//!   `sub_code`s → session expired, [`super::parse_error`]), and for this API 30001
+//!   (`isv.app-permissions-insufficient`, README §4.4) → `DecryptNotPermitted`; 50002 (business
+//!   failure, README §4.4) whose `sub_code` names the decrypt quota
+//!   (`isv.business-failed:decrypt-quota-exceeded` [simulator choice]) → `QuotaExhausted`.
+//! - Quota: 50 ciphertexts per call [src]; throttling answers 60000; the daily decrypt quota per
+//!   shop is not in our sources.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::parse::{int, parse_error, text};
+use crate::client::PlatformError;
+use crate::reveal::{DecryptRequest, RevealPurpose, RevealedContact, contact_from_text};
+
+pub const BATCH_DECRYPT: &str = "order.batchDecrypt";
+
+/// The purposes Douyin permits here: fulfilment only.
+pub const PURPOSES: &[RevealPurpose] = &[RevealPurpose::Fulfilment];
+
+/// The `sub_code` of a spent decrypt quota [simulator choice].
+pub const QUOTA_SUB_CODE: &str = "isv.business-failed:decrypt-quota-exceeded";
+
+/// `param_json` of one reveal.
+pub fn decrypt_params(request: &DecryptRequest) -> Value {
+    let mut params = json!({
+        "cipher_infos": [{ "auth_id": request.order_id, "cipher_text": request.ciphertext }],
+    });
+    if let Some(operator) = request.operator_id.as_deref().filter(|o| !o.is_empty()) {
+        params["account_id"] = json!(operator);
+        params["account_type"] = json!("sub_account");
+    }
+    params
+}
+
+fn str_at<'a>(v: &'a Value, key: &str) -> &'a str {
+    v.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+/// The envelope of a decrypt call, with the decrypt-specific classes read first.
+pub fn parse_decrypt_error(json: &Value) -> Option<PlatformError> {
+    let code = int(json.get("code"));
+    let sub_code = str_at(json, "sub_code");
+    let platform_code = || match code {
+        Some(c) if sub_code.is_empty() => c.to_string(),
+        Some(c) => format!("{c}/{sub_code}"),
+        None => sub_code.to_owned(),
+    };
+    let message = || {
+        [str_at(json, "msg"), str_at(json, "sub_msg")]
+            .iter()
+            .filter(|s| !s.is_empty())
+            .copied()
+            .collect::<Vec<_>>()
+            .join(": ")
+    };
+    match code {
+        Some(30001) if sub_code == "isv.app-permissions-insufficient" => {
+            Some(PlatformError::DecryptNotPermitted {
+                code: platform_code(),
+                message: message(),
+            })
+        }
+        Some(50002) if sub_code.contains("decrypt-quota") => Some(PlatformError::QuotaExhausted {
+            code: platform_code(),
+            message: message(),
+            retry_after: None,
+        }),
+        _ => parse_error(json),
+    }
+}
+
+/// The phone of `request` in a successful answer.
+pub fn parse_decrypt_response(
+    json: &Value,
+    request: &DecryptRequest,
+) -> Result<RevealedContact, PlatformError> {
+    let data = match json.get("data") {
+        Some(d @ Value::Object(_)) => d,
+        _ => return Err(PlatformError::Malformed("no data object".into())),
+    };
+    if let Some(custom) = data.get("custom_err").filter(|c| c.is_object()) {
+        let code = int(custom.get("err_code")).unwrap_or(0);
+        if code != 0 {
+            return Err(PlatformError::DecryptFailed {
+                code: code.to_string(),
+                message: str_at(custom, "err_msg").to_owned(),
+            });
+        }
+    }
+    let items = match data.get("decrypt_infos") {
+        None | Some(Value::Null) => &[][..],
+        Some(Value::Array(items)) => items.as_slice(),
+        Some(_) => {
+            return Err(PlatformError::Malformed(
+                "decrypt_infos is not a list".into(),
+            ));
+        }
+    };
+    let item = items
+        .iter()
+        .find(|i| {
+            text(i.get("auth_id")).as_deref() == Some(request.order_id.as_str())
+                && str_at(i, "cipher_text") == request.ciphertext
+        })
+        .ok_or_else(|| PlatformError::DecryptFailed {
+            code: String::new(),
+            message: format!("decrypt_infos has no item for order {}", request.order_id),
+        })?;
+    let err_no = int(item.get("err_no")).unwrap_or(0);
+    if err_no != 0 {
+        return Err(PlatformError::DecryptFailed {
+            code: err_no.to_string(),
+            message: str_at(item, "err_msg").to_owned(),
+        });
+    }
+    if item.get("is_virtual_tel").and_then(Value::as_bool) == Some(true) {
+        let expires_at: Option<DateTime<Utc>> = int(item.get("expire_time"))
+            .filter(|s| *s > 0)
+            .and_then(|s| DateTime::from_timestamp(s, 0));
+        let (main, ext) = (str_at(item, "phone_no_a"), str_at(item, "phone_no_b"));
+        if !main.is_empty() && !ext.is_empty() {
+            return Ok(RevealedContact::virtual_number(main, ext, expires_at));
+        }
+        let revealed = contact_from_text(str_at(item, "decrypt_text").trim(), expires_at);
+        if revealed.expose_extension().is_none() {
+            return Err(PlatformError::Malformed(
+                "is_virtual_tel is set but no extension was sent".into(),
+            ));
+        }
+        return Ok(revealed);
+    }
+    match str_at(item, "decrypt_text").trim() {
+        "" => Err(PlatformError::DecryptFailed {
+            code: err_no.to_string(),
+            message: "decrypt_text is empty".into(),
+        }),
+        phone => Ok(RevealedContact::plain(phone)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use leadgen_domain::ContactKind;
+
+    use super::*;
+
+    fn request() -> DecryptRequest {
+        DecryptRequest {
+            order_id: "6921234567890123456".into(),
+            ciphertext: "$Kg1E$AbZ1$1$$".into(),
+            purpose: RevealPurpose::Fulfilment,
+            operator_id: Some("u-7".into()),
+        }
+    }
+
+    fn answer(item: Value) -> Value {
+        json!({"code": 10000, "msg": "success", "sub_code": "", "sub_msg": "", "log_id": "l",
+            "data": {"decrypt_infos": [item], "custom_err": {"err_code": 0, "err_msg": ""}}})
+    }
+
+    #[test]
+    fn the_request_names_the_order_ciphertext_and_operator() {
+        assert_eq!(
+            decrypt_params(&request()),
+            json!({"cipher_infos": [{"auth_id": "6921234567890123456", "cipher_text": "$Kg1E$AbZ1$1$$"}],
+                "account_id": "u-7", "account_type": "sub_account"})
+        );
+    }
+
+    #[test]
+    fn reads_mobiles_privacy_numbers_and_item_errors() {
+        let plain = answer(
+            json!({"auth_id": "6921234567890123456", "cipher_text": "$Kg1E$AbZ1$1$$",
+            "decrypt_text": "13812345678", "err_no": 0, "err_msg": "", "data_type": 3,
+            "is_virtual_tel": false, "phone_no_a": "", "phone_no_b": "", "expire_time": 0}),
+        );
+        let c = parse_decrypt_response(&plain, &request()).unwrap();
+        assert_eq!(
+            (c.kind(), c.expose_number()),
+            (ContactKind::Plain, "13812345678")
+        );
+        let virt = answer(
+            json!({"auth_id": "6921234567890123456", "cipher_text": "$Kg1E$AbZ1$1$$",
+            "decrypt_text": "18400913965-7576", "err_no": 0, "data_type": 3, "is_virtual_tel": true,
+            "phone_no_a": "18400913965", "phone_no_b": "7576", "expire_time": 1767225600}),
+        );
+        let c = parse_decrypt_response(&virt, &request()).unwrap();
+        assert_eq!(
+            (c.expose_number(), c.expose_extension()),
+            ("18400913965", Some("7576"))
+        );
+        assert_eq!(c.expires_at().unwrap().timestamp(), 1_767_225_600);
+        let failed = answer(
+            json!({"auth_id": "6921234567890123456", "cipher_text": "$Kg1E$AbZ1$1$$",
+            "decrypt_text": "", "err_no": 300001, "err_msg": "密文与订单不匹配"}),
+        );
+        assert!(matches!(
+            parse_decrypt_response(&failed, &request()),
+            Err(PlatformError::DecryptFailed { ref code, .. }) if code == "300001"
+        ));
+    }
+
+    #[test]
+    fn maps_decrypt_errors() {
+        let err = |code: i64, sub_code: &str| {
+            parse_decrypt_error(&json!({"code": code, "msg": "m", "sub_code": sub_code,
+                "sub_msg": "s", "log_id": "l", "data": {}}))
+            .unwrap()
+        };
+        assert!(matches!(
+            err(30001, "isv.app-permissions-insufficient"),
+            PlatformError::DecryptNotPermitted { .. }
+        ));
+        assert!(matches!(
+            err(50002, QUOTA_SUB_CODE),
+            PlatformError::QuotaExhausted { ref code, .. } if code == "50002/isv.business-failed:decrypt-quota-exceeded"
+        ));
+        assert!(matches!(err(60000, ""), PlatformError::Throttled { .. }));
+        assert_eq!(
+            err(40003, "isv.access-token-expired"),
+            PlatformError::SessionExpired
+        );
+        assert!(parse_decrypt_error(&answer(json!({}))).is_none());
+    }
+}

@@ -1,0 +1,198 @@
+//! Revealing a receiver's phone with `open.order.decrypt.batch` (批量解密订单).
+//!
+//! - Request: `POST {api_url}/open/order/decrypt/batch` as a form (the SDKs' `POST`,
+//!   `application/x-www-form-urlencoded` [src: whalesky-labs/kwaishop-php-sdk
+//!   `OpenOrderDecryptBatch`]) with the signed parameters, `param` = `{"batchDecryptList":
+//!   [{bizId, encryptedData}]}` (≤ 100 [README §5]); `bizId` is the order id as a string [src: a
+//!   Python client's `DecryptBaseMetaInfo`]. We send one item: the order's `encryptedMobile`.
+//! - Purposes: fulfilment only [doc: the API text reads "仅用于解密实物发货订单的密文数据为明文"
+//!   — only for decrypting the ciphertexts of physical orders to ship them (ks-shop-python-sdk
+//!   `OpenOrderDecryptBatchRequest`)]. After-sales and customer care are refused
+//!   ([`crate::reveal`]).
+//! - Answer [unverified, this crate's design mirrored by the simulator]: `{"result":1,"data":
+//!   {"decryptResult":[{bizId, encryptedData, decryptedData, errorCode (0 = ok), errorMsg}]}}`;
+//!   a privacy number comes as `decryptedData` `main-extension` with `expireTime` (ms). An item
+//!   with `errorCode ≠ 0` is `DecryptFailed` with that code.
+//! - Errors: the envelope as for every Kuaishou call (17 throttled, 24/25 session expired,
+//!   [`super::parse_api_error`]), and [simulator choice] 28 no permission for the API →
+//!   `DecryptNotPermitted`, 2002 decrypt quota used up → `QuotaExhausted`.
+//! - Quota [doc: same API text]: "解密额度在商家维度，商家在小店PC端、APP端和API上共享解密额度" — the
+//!   quota is the merchant's, shared by the shop's PC and app clients and every API caller; its
+//!   size is not in our sources.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::parse::parse_api_error;
+use crate::client::PlatformError;
+use crate::reveal::{DecryptRequest, RevealPurpose, RevealedContact, contact_from_text};
+
+pub const DECRYPT_BATCH: &str = "open.order.decrypt.batch";
+
+/// The purposes Kuaishou permits: fulfilment only.
+pub const PURPOSES: &[RevealPurpose] = &[RevealPurpose::Fulfilment];
+
+/// `result` codes [simulator choice].
+pub const NO_PERMISSION: i64 = 28;
+pub const QUOTA_USED_UP: i64 = 2002;
+
+/// `param` of one reveal.
+pub fn decrypt_param(request: &DecryptRequest) -> Value {
+    json!({
+        "batchDecryptList": [{ "bizId": request.order_id, "encryptedData": request.ciphertext }],
+    })
+}
+
+fn int(v: Option<&Value>) -> Option<i64> {
+    match v? {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn text(v: Option<&Value>) -> String {
+    match v {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => String::new(),
+    }
+}
+
+/// The envelope of a decrypt call, with the decrypt-specific codes read first.
+pub fn parse_decrypt_error(json: &Value) -> Option<PlatformError> {
+    let result = int(json.get("result"));
+    let message = || {
+        [text(json.get("msg")), text(json.get("error_msg"))]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join(": ")
+    };
+    match result {
+        Some(NO_PERMISSION) => Some(PlatformError::DecryptNotPermitted {
+            code: NO_PERMISSION.to_string(),
+            message: message(),
+        }),
+        Some(QUOTA_USED_UP) => Some(PlatformError::QuotaExhausted {
+            code: QUOTA_USED_UP.to_string(),
+            message: message(),
+            retry_after: None,
+        }),
+        _ => parse_api_error(json),
+    }
+}
+
+/// The phone of `request` in a successful answer.
+pub fn parse_decrypt_response(
+    json: &Value,
+    request: &DecryptRequest,
+) -> Result<RevealedContact, PlatformError> {
+    let data = match json.get("data") {
+        Some(d @ Value::Object(_)) => d,
+        _ => return Err(PlatformError::Malformed("no data object".into())),
+    };
+    let items = match data.get("decryptResult") {
+        None | Some(Value::Null) => &[][..],
+        Some(Value::Array(items)) => items.as_slice(),
+        Some(_) => {
+            return Err(PlatformError::Malformed(
+                "decryptResult is not a list".into(),
+            ));
+        }
+    };
+    let item = items
+        .iter()
+        .find(|i| {
+            text(i.get("bizId")) == request.order_id
+                && text(i.get("encryptedData")) == request.ciphertext
+        })
+        .ok_or_else(|| PlatformError::DecryptFailed {
+            code: String::new(),
+            message: format!("decryptResult has no item for order {}", request.order_id),
+        })?;
+    let code = int(item.get("errorCode")).unwrap_or(0);
+    if code != 0 {
+        return Err(PlatformError::DecryptFailed {
+            code: code.to_string(),
+            message: text(item.get("errorMsg")),
+        });
+    }
+    let decrypted = text(item.get("decryptedData"));
+    if decrypted.trim().is_empty() {
+        return Err(PlatformError::DecryptFailed {
+            code: code.to_string(),
+            message: "decryptedData is empty".into(),
+        });
+    }
+    let expires_at: Option<DateTime<Utc>> = int(item.get("expireTime"))
+        .filter(|ms| *ms > 0)
+        .and_then(DateTime::from_timestamp_millis);
+    Ok(contact_from_text(decrypted.trim(), expires_at))
+}
+
+#[cfg(test)]
+mod tests {
+    use leadgen_domain::ContactKind;
+
+    use super::*;
+
+    fn request() -> DecryptRequest {
+        DecryptRequest {
+            order_id: "2345678901234567".into(),
+            ciphertext: "QUJD==".into(),
+            purpose: RevealPurpose::Fulfilment,
+            operator_id: None,
+        }
+    }
+
+    fn answer(item: Value) -> Value {
+        json!({"result": 1, "msg": "success", "data": {"decryptResult": [item]}})
+    }
+
+    #[test]
+    fn reads_mobiles_privacy_numbers_and_item_errors() {
+        assert_eq!(
+            decrypt_param(&request()),
+            json!({"batchDecryptList": [{"bizId": "2345678901234567", "encryptedData": "QUJD=="}]})
+        );
+        let plain = answer(
+            json!({"bizId": "2345678901234567", "encryptedData": "QUJD==",
+            "decryptedData": "13812345678", "errorCode": 0, "errorMsg": ""}),
+        );
+        let c = parse_decrypt_response(&plain, &request()).unwrap();
+        assert_eq!(
+            (c.kind(), c.expose_number()),
+            (ContactKind::Plain, "13812345678")
+        );
+        let virt = answer(
+            json!({"bizId": "2345678901234567", "encryptedData": "QUJD==",
+            "decryptedData": "17012345678-0042", "errorCode": 0, "expireTime": 1767225600000i64}),
+        );
+        let c = parse_decrypt_response(&virt, &request()).unwrap();
+        assert_eq!(c.expose_extension(), Some("0042"));
+        assert_eq!(c.expires_at().unwrap().timestamp(), 1_767_225_600);
+        let failed = answer(
+            json!({"bizId": "2345678901234567", "encryptedData": "QUJD==",
+            "decryptedData": "", "errorCode": 1001, "errorMsg": "密文不属于该订单"}),
+        );
+        assert!(matches!(
+            parse_decrypt_response(&failed, &request()),
+            Err(PlatformError::DecryptFailed { ref code, .. }) if code == "1001"
+        ));
+    }
+
+    #[test]
+    fn maps_decrypt_errors() {
+        let err = |result: i64| {
+            parse_decrypt_error(&json!({"result": result, "msg": "m", "error_msg": "e"})).unwrap()
+        };
+        assert!(matches!(err(28), PlatformError::DecryptNotPermitted { .. }));
+        assert!(
+            matches!(err(2002), PlatformError::QuotaExhausted { ref message, .. } if message == "m: e")
+        );
+        assert!(matches!(err(17), PlatformError::Throttled { .. }));
+        assert_eq!(err(24), PlatformError::SessionExpired);
+        assert!(parse_decrypt_error(&answer(json!({}))).is_none());
+    }
+}

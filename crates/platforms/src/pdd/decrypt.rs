@@ -1,0 +1,235 @@
+//! Revealing a receiver's phone with `pdd.open.decrypt.batch` (批量数据解密).
+//!
+//! - Request [src: Cherrs/pdd-rs `pdd_open_decrypt_batch.rs`, lywzx/pdd-node-sdk
+//!   `PddOpenDecryptBatch.ts`]: the signed gateway call with `data_list`, JSON text of at most
+//!   100 `{data_tag, encrypted_data}`; `data_tag` is the order's `order_sn`. We send one item: the
+//!   order's `receiver_phone` ciphertext as listed.
+//! - Purposes: fulfilment only [choice]. PDD names no scenes; what the API documents is opening
+//!   the order's receiver fields (`data_type` 5 收件人, 6 收件人手机号, 7/8 地址), which serve
+//!   delivery. After-sales and customer care are refused ([`crate::reveal`]).
+//! - Answer: `open_decrypt_batch_response.data_decrypt_list[]` of `{data_tag, data_type,
+//!   encrypted_data, decrypted_data, error_code (0 = ok), error_msg, virtual_number_type (1 =
+//!   privacy number), virtual_identify_number (its extension)}` [src: lywzx]. A privacy number
+//!   may also come written `$13812345678$#1234#` [src: lywzx `virtual-number.ts`]; both forms are
+//!   read. PDD sends no expiry. An item with `error_code ≠ 0` is `DecryptFailed` with that code
+//!   and message.
+//! - Errors: the gateway's as for every PDD call (52101/70031 throttled, 52102/52103
+//!   unavailable, 10019 expired token, [`super::parse_error_response`]), and [simulator choice,
+//!   mirrored by `tools/platform-sim/src/pdd/errors.rs`] 10003 no permission for the API →
+//!   `DecryptNotPermitted`, 70032 daily decrypt quota used up → `QuotaExhausted`.
+//! - Quota: rate limits [src: lywzx `PDD_OPEN_DECRYPT_BATCH_LIMITERS`] at the app level (level 4)
+//!   1 call per 10 s and 10,050 calls per 10 s, and 19,500 calls per 10 s for the API as a whole
+//!   (level 3); throttled answers are 70031 / 52101. No daily number is in our sources.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use super::parse::parse_error_response;
+use crate::client::PlatformError;
+use crate::reveal::{DecryptRequest, RevealPurpose, RevealedContact};
+
+pub const DECRYPT_TYPE: &str = "pdd.open.decrypt.batch";
+pub const DECRYPT_RESPONSE: &str = "open_decrypt_batch_response";
+
+/// The purposes PDD permits here: fulfilment only.
+pub const PURPOSES: &[RevealPurpose] = &[RevealPurpose::Fulfilment];
+
+/// `error_code`s [simulator choice].
+pub const NO_PERMISSION: i64 = 10003;
+pub const QUOTA_USED_UP: i64 = 70032;
+
+/// The business parameters of one reveal: `data_list` with one item.
+pub fn decrypt_params(request: &DecryptRequest) -> BTreeMap<String, String> {
+    let list = json!([{ "data_tag": request.order_id, "encrypted_data": request.ciphertext }]);
+    BTreeMap::from([("data_list".to_owned(), list.to_string())])
+}
+
+fn int(v: Option<&Value>) -> Option<i64> {
+    match v? {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn text<'a>(v: &'a Value, key: &str) -> &'a str {
+    v.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+/// The error envelope of a decrypt call, with the decrypt-specific codes read first.
+pub fn parse_decrypt_error(json: &Value) -> Option<PlatformError> {
+    let e = json.get("error_response")?;
+    let code = int(e.get("error_code")).unwrap_or(-1);
+    let message = [text(e, "error_msg"), text(e, "sub_msg")]
+        .iter()
+        .filter(|s| !s.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join(": ");
+    match code {
+        NO_PERMISSION => Some(PlatformError::DecryptNotPermitted {
+            code: code.to_string(),
+            message,
+        }),
+        QUOTA_USED_UP => Some(PlatformError::QuotaExhausted {
+            code: code.to_string(),
+            message,
+            retry_after: None,
+        }),
+        _ => parse_error_response(json),
+    }
+}
+
+/// `$13812345678$#1234#` → (`13812345678`, `1234`).
+fn dollar_virtual(value: &str) -> Option<(&str, &str)> {
+    let rest = value.strip_prefix('$')?;
+    let (main, ext) = rest.split_once("$#")?;
+    let ext = ext.strip_suffix('#')?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    (digits(main) && digits(ext)).then_some((main, ext))
+}
+
+/// The phone of `request` in a successful answer.
+pub fn parse_decrypt_response(
+    json: &Value,
+    request: &DecryptRequest,
+) -> Result<RevealedContact, PlatformError> {
+    let body = json
+        .get(DECRYPT_RESPONSE)
+        .ok_or_else(|| PlatformError::Malformed(format!("no {DECRYPT_RESPONSE}")))?;
+    let items = match body.get("data_decrypt_list") {
+        None | Some(Value::Null) => &[][..],
+        Some(Value::Array(items)) => items.as_slice(),
+        Some(_) => {
+            return Err(PlatformError::Malformed(
+                "data_decrypt_list is not a list".into(),
+            ));
+        }
+    };
+    let item = items
+        .iter()
+        .find(|i| {
+            text(i, "data_tag") == request.order_id
+                && text(i, "encrypted_data") == request.ciphertext
+        })
+        .ok_or_else(|| PlatformError::DecryptFailed {
+            code: String::new(),
+            message: format!("data_decrypt_list has no item for {}", request.order_id),
+        })?;
+    let code = int(item.get("error_code")).unwrap_or(0);
+    if code != 0 {
+        return Err(PlatformError::DecryptFailed {
+            code: code.to_string(),
+            message: text(item, "error_msg").to_owned(),
+        });
+    }
+    let decrypted = text(item, "decrypted_data").trim();
+    if let Some((main, ext)) = dollar_virtual(decrypted) {
+        return Ok(RevealedContact::virtual_number(main, ext, None));
+    }
+    let extension = text(item, "virtual_identify_number").trim();
+    if int(item.get("virtual_number_type")) == Some(1) && !extension.is_empty() {
+        return Ok(RevealedContact::virtual_number(decrypted, extension, None));
+    }
+    if decrypted.is_empty() {
+        return Err(PlatformError::DecryptFailed {
+            code: code.to_string(),
+            message: "decrypted_data is empty".into(),
+        });
+    }
+    Ok(RevealedContact::plain(decrypted))
+}
+
+#[cfg(test)]
+mod tests {
+    use leadgen_domain::ContactKind;
+
+    use super::*;
+
+    fn request() -> DecryptRequest {
+        DecryptRequest {
+            order_id: "240520-123456789012345".into(),
+            ciphertext: "$zHXC$AgAA$0$$".into(),
+            purpose: RevealPurpose::Fulfilment,
+            operator_id: None,
+        }
+    }
+
+    fn answer(item: Value) -> Value {
+        json!({ DECRYPT_RESPONSE: { "data_decrypt_list": [item], "request_id": "r" } })
+    }
+
+    #[test]
+    fn the_request_is_one_data_list_item() {
+        let p = decrypt_params(&request());
+        let v: Value = serde_json::from_str(&p["data_list"]).unwrap();
+        assert_eq!(
+            v,
+            json!([{"data_tag": "240520-123456789012345", "encrypted_data": "$zHXC$AgAA$0$$"}])
+        );
+    }
+
+    #[test]
+    fn reads_mobiles_privacy_numbers_and_item_errors() {
+        let base = json!({"data_tag": "240520-123456789012345", "encrypted_data": "$zHXC$AgAA$0$$",
+            "data_type": 6, "error_code": 0, "error_msg": ""});
+        let with = |extra: Value| {
+            let mut item = base.clone();
+            for (k, v) in extra.as_object().unwrap() {
+                item[k] = v.clone();
+            }
+            answer(item)
+        };
+        let c = parse_decrypt_response(&with(json!({"decrypted_data": "13812345678"})), &request())
+            .unwrap();
+        assert_eq!(
+            (c.kind(), c.expose_number()),
+            (ContactKind::Plain, "13812345678")
+        );
+        let c = parse_decrypt_response(
+            &with(json!({"decrypted_data": "$17012345678$#1234#"})),
+            &request(),
+        )
+        .unwrap();
+        assert_eq!(
+            (c.expose_number(), c.expose_extension()),
+            ("17012345678", Some("1234"))
+        );
+        let c = parse_decrypt_response(
+            &with(
+                json!({"decrypted_data": "17012345678", "virtual_number_type": 1,
+                "virtual_identify_number": "5678"}),
+            ),
+            &request(),
+        )
+        .unwrap();
+        assert_eq!(c.expose_extension(), Some("5678"));
+        let failed =
+            with(json!({"decrypted_data": "", "error_code": 100, "error_msg": "数据解密失败"}));
+        assert_eq!(
+            parse_decrypt_response(&failed, &request()),
+            Err(PlatformError::DecryptFailed {
+                code: "100".into(),
+                message: "数据解密失败".into()
+            })
+        );
+    }
+
+    #[test]
+    fn maps_decrypt_errors() {
+        let err = |code: i64| {
+            parse_decrypt_error(
+                &json!({"error_response": {"error_code": code, "error_msg": "m",
+                "sub_code": "", "sub_msg": "s"}}),
+            )
+            .unwrap()
+        };
+        assert!(matches!(err(70032), PlatformError::QuotaExhausted { .. }));
+        assert!(
+            matches!(err(10003), PlatformError::DecryptNotPermitted { ref message, .. } if message == "m: s")
+        );
+        assert!(matches!(err(70031), PlatformError::Throttled { .. }));
+        assert_eq!(err(10019), PlatformError::SessionExpired);
+    }
+}

@@ -1,0 +1,306 @@
+//! Revealing a receiver's phone with `taobao.top.oaid.decrypt` (OAID解密,
+//! developer.alibaba.com/docs/api.htm?apiId=54714) [doc unless marked]:
+//!
+//! - Request: the signed TOP call with `query_list`, JSON text of at most 20
+//!   `{oaid, tid, scene, secret_no_days}`; we send one item and no `secret_no_days` (the
+//!   platform's default binding time for privacy numbers).
+//! - Scenes: 1001–1004 electronic-waybill shipping (顺丰 / 四通一达 / EMS / other), 1005 线下门店发货,
+//!   1006 手工单发货, 1007 代发货, 2001 客户售后服务, 2002 客户关怀. Purposes: after-sales → `2001`,
+//!   customer care → `2002`, fulfilment → `1006` [choice among 1001–1007: a salesperson handling
+//!   an order by hand is neither a waybill printer, a store nor a drop-shipper]. Every purpose is
+//!   permitted; the app must hold the scene, else the platform refuses.
+//! - Answer: `top_oaid_decrypt_response.receiver_list` (TOP wraps lists as
+//!   `{"receiver": […]}`; a bare array is read too) of `{name, mobile, phone, address_detail,
+//!   state, city, district, town, oaid, tid, matched, privacy_protection,
+//!   secret_no_expire_time}`. With `privacy_protection=true` the mobile is a privacy number
+//!   `18877771111-123` that forwards until `secret_no_expire_time` (`yyyy-MM-dd HH:mm:ss`,
+//!   Beijing). We return `mobile`, else `phone` (a landline).
+//! - `matched=false` means the oaid is no longer the trade's receiver: refused as
+//!   [`PlatformError::DecryptFailed`] so nobody calls a former receiver [choice]. A trade the
+//!   answer has no receiver for is `DecryptFailed` too (TOP documents no per-item error code
+//!   [choice]).
+//! - Errors: code 7 with `sub_code` `accesscontrol.limited-by-api-access-count` or
+//!   `…limited-by-app-api-access-count` is a call-count quota on this API → `QuotaExhausted` with
+//!   the ban of "This ban will last for N more seconds" as `retry_after`; other 4–8 →
+//!   `Throttled`; 11/12 (insufficient ISV / user permissions: the API or the scene not granted)
+//!   → `DecryptNotPermitted`; 26/27 → `SessionExpired`; the rest as every TOP call
+//!   ([`super::parse_error_response`]).
+//! - Quota: TOP sets API call quotas per app (code 7 when spent, the ban lasting until the quota
+//!   renews); no number for this API is in our sources [unverified].
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use leadgen_domain::time::parse_beijing;
+use serde_json::{Value, json};
+
+use super::parse::parse_error_response;
+use crate::client::PlatformError;
+use crate::reveal::{DecryptRequest, RevealPurpose, RevealedContact, contact_from_text};
+
+pub const DECRYPT_METHOD: &str = "taobao.top.oaid.decrypt";
+pub const DECRYPT_RESPONSE: &str = "top_oaid_decrypt_response";
+
+/// Every purpose maps to a documented scene.
+pub const PURPOSES: &[RevealPurpose] = RevealPurpose::ALL;
+
+/// The TOP scene code a purpose is decrypted under.
+pub fn scene(purpose: RevealPurpose) -> &'static str {
+    match purpose {
+        RevealPurpose::AfterSales => "2001",
+        RevealPurpose::CustomerCare => "2002",
+        RevealPurpose::Fulfilment => "1006",
+    }
+}
+
+/// The business parameters of one reveal: `query_list` with one item.
+pub fn decrypt_params(request: &DecryptRequest) -> BTreeMap<String, String> {
+    let item = json!([{
+        "oaid": request.ciphertext,
+        "tid": request.order_id,
+        "scene": scene(request.purpose),
+    }]);
+    BTreeMap::from([("query_list".to_owned(), item.to_string())])
+}
+
+fn text<'a>(v: &'a Value, key: &str) -> &'a str {
+    v.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+fn flag(v: &Value, key: &str) -> bool {
+    match v.get(key) {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => s == "true",
+        _ => false,
+    }
+}
+
+/// The error envelope of a decrypt call, with the decrypt-specific classes (quota, permission)
+/// read first; `None` when the answer is not an error.
+pub fn parse_decrypt_error(json: &Value) -> Option<PlatformError> {
+    let e = json.get("error_response")?;
+    let code = match e.get("code") {
+        Some(Value::Number(n)) => n.to_string(),
+        Some(Value::String(s)) => s.clone(),
+        _ => String::new(),
+    };
+    let sub_code = text(e, "sub_code");
+    let sub_msg = text(e, "sub_msg");
+    let platform_code = if sub_code.is_empty() {
+        code.clone()
+    } else {
+        format!("{code}/{sub_code}")
+    };
+    let message = [text(e, "msg"), sub_msg]
+        .iter()
+        .filter(|s| !s.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join(": ");
+    let api_quota = sub_code.ends_with("limited-by-api-access-count")
+        || sub_code.ends_with("limited-by-app-api-access-count");
+    match code.as_str() {
+        "7" if api_quota => Some(PlatformError::QuotaExhausted {
+            code: platform_code,
+            message,
+            retry_after: ban_seconds(sub_msg).map(Duration::from_secs),
+        }),
+        "11" | "12" => Some(PlatformError::DecryptNotPermitted {
+            code: platform_code,
+            message,
+        }),
+        _ => parse_error_response(json),
+    }
+}
+
+/// Reads N from "This ban will last for N more seconds".
+fn ban_seconds(sub_msg: &str) -> Option<u64> {
+    let rest = sub_msg.split("last for ").nth(1)?;
+    rest.split_whitespace().next()?.parse().ok()
+}
+
+fn receivers(body: &Value) -> Result<&[Value], PlatformError> {
+    match body.get("receiver_list") {
+        None | Some(Value::Null) => Ok(&[]),
+        Some(Value::Array(items)) => Ok(items),
+        Some(Value::Object(wrapped)) => match wrapped.get("receiver") {
+            None | Some(Value::Null) => Ok(&[]),
+            Some(Value::Array(items)) => Ok(items),
+            Some(_) => Err(PlatformError::Malformed(
+                "receiver_list.receiver is not a list".into(),
+            )),
+        },
+        Some(_) => Err(PlatformError::Malformed(
+            "receiver_list is not a list".into(),
+        )),
+    }
+}
+
+fn expiry(receiver: &Value) -> Result<Option<DateTime<Utc>>, PlatformError> {
+    match text(receiver, "secret_no_expire_time") {
+        "" => Ok(None),
+        t => parse_beijing(t).map(Some).ok_or_else(|| {
+            PlatformError::Malformed("secret_no_expire_time is not yyyy-MM-dd HH:mm:ss".into())
+        }),
+    }
+}
+
+/// The phone of `request`'s receiver in a successful answer.
+pub fn parse_decrypt_response(
+    json: &Value,
+    request: &DecryptRequest,
+) -> Result<RevealedContact, PlatformError> {
+    let body = json
+        .get(DECRYPT_RESPONSE)
+        .ok_or_else(|| PlatformError::Malformed(format!("no {DECRYPT_RESPONSE}")))?;
+    let tid_of = |r: &Value| match r.get("tid") {
+        Some(Value::Number(n)) => n.to_string(),
+        Some(Value::String(s)) => s.clone(),
+        _ => String::new(),
+    };
+    let receiver = receivers(body)?
+        .iter()
+        .find(|r| tid_of(r) == request.order_id && text(r, "oaid") == request.ciphertext)
+        .ok_or_else(|| PlatformError::DecryptFailed {
+            code: String::new(),
+            message: format!(
+                "receiver_list has no receiver for tid {} and this oaid",
+                request.order_id
+            ),
+        })?;
+    if receiver.get("matched").is_some() && !flag(receiver, "matched") {
+        return Err(PlatformError::DecryptFailed {
+            code: "matched=false".into(),
+            message: "the oaid is not the trade's current receiver; fetch the trade again".into(),
+        });
+    }
+    let mobile = text(receiver, "mobile").trim();
+    if flag(receiver, "privacy_protection") {
+        let revealed = contact_from_text(mobile, expiry(receiver)?);
+        if revealed.expose_extension().is_none() {
+            return Err(PlatformError::Malformed(
+                "privacy_protection is set but the mobile is not main-extension".into(),
+            ));
+        }
+        return Ok(revealed);
+    }
+    let phone = text(receiver, "phone").trim();
+    match (mobile, phone) {
+        ("", "") => Err(PlatformError::DecryptFailed {
+            code: String::new(),
+            message: "the receiver has neither mobile nor phone".into(),
+        }),
+        ("", phone) => Ok(RevealedContact::plain(phone)),
+        (mobile, _) => Ok(RevealedContact::plain(mobile)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use leadgen_domain::ContactKind;
+
+    use super::*;
+
+    fn request(purpose: RevealPurpose) -> DecryptRequest {
+        DecryptRequest {
+            order_id: "3512345678901234567".into(),
+            ciphertext: "1GlF4ZrNWcCPjPzE".into(),
+            purpose,
+            operator_id: None,
+        }
+    }
+
+    fn answer(receiver: Value) -> Value {
+        json!({ DECRYPT_RESPONSE: { "receiver_list": { "receiver": [receiver] }, "request_id": "r" } })
+    }
+
+    #[test]
+    fn purposes_map_to_the_documented_scenes() {
+        let params = decrypt_params(&request(RevealPurpose::CustomerCare));
+        let list: Value = serde_json::from_str(&params["query_list"]).unwrap();
+        assert_eq!(
+            list,
+            json!([{"oaid": "1GlF4ZrNWcCPjPzE", "tid": "3512345678901234567", "scene": "2002"}])
+        );
+        assert_eq!(scene(RevealPurpose::AfterSales), "2001");
+        assert_eq!(scene(RevealPurpose::Fulfilment), "1006");
+    }
+
+    #[test]
+    fn reads_mobiles_privacy_numbers_and_refusals() {
+        let r = request(RevealPurpose::AfterSales);
+        let plain = answer(
+            json!({"tid": "3512345678901234567", "oaid": "1GlF4ZrNWcCPjPzE",
+            "mobile": "13812345678", "phone": "", "matched": true, "privacy_protection": false}),
+        );
+        let c = parse_decrypt_response(&plain, &r).unwrap();
+        assert_eq!(
+            (c.kind(), c.expose_number()),
+            (ContactKind::Plain, "13812345678")
+        );
+
+        let virt = answer(
+            json!({"tid": 3512345678901234567u64, "oaid": "1GlF4ZrNWcCPjPzE",
+            "mobile": "18877771111-123", "matched": true, "privacy_protection": true,
+            "secret_no_expire_time": "2026-06-01 12:00:00"}),
+        );
+        let c = parse_decrypt_response(&virt, &r).unwrap();
+        assert_eq!(
+            (c.expose_number(), c.expose_extension()),
+            ("18877771111", Some("123"))
+        );
+        assert_eq!(
+            c.expires_at().unwrap().to_rfc3339(),
+            "2026-06-01T04:00:00+00:00"
+        );
+
+        let stale = answer(
+            json!({"tid": "3512345678901234567", "oaid": "1GlF4ZrNWcCPjPzE",
+            "mobile": "13812345678", "matched": false}),
+        );
+        assert!(matches!(
+            parse_decrypt_response(&stale, &r),
+            Err(PlatformError::DecryptFailed { .. })
+        ));
+        let none = json!({ DECRYPT_RESPONSE: { "request_id": "r" } });
+        assert!(matches!(
+            parse_decrypt_response(&none, &r),
+            Err(PlatformError::DecryptFailed { .. })
+        ));
+    }
+
+    #[test]
+    fn maps_decrypt_errors_keeping_the_platforms_code() {
+        let err = |code: i64, sub_code: &str, sub_msg: &str| {
+            parse_decrypt_error(&json!({"error_response": {"code": code, "msg": "m",
+                "sub_code": sub_code, "sub_msg": sub_msg, "request_id": "r"}}))
+            .unwrap()
+        };
+        assert_eq!(
+            err(
+                7,
+                "accesscontrol.limited-by-app-api-access-count",
+                "This ban will last for 3600 more seconds"
+            ),
+            PlatformError::QuotaExhausted {
+                code: "7/accesscontrol.limited-by-app-api-access-count".into(),
+                message: "m: This ban will last for 3600 more seconds".into(),
+                retry_after: Some(Duration::from_secs(3600)),
+            }
+        );
+        assert!(matches!(
+            err(7, "accesscontrol.limited-by-app-access-count", "This ban will last for 1 more seconds"),
+            PlatformError::Throttled { retry_after: Some(d) } if d == Duration::from_secs(1)
+        ));
+        assert!(matches!(
+            err(11, "isv.scene-not-authorized", "scene 2002"),
+            PlatformError::DecryptNotPermitted { ref code, .. } if code == "11/isv.scene-not-authorized"
+        ));
+        assert_eq!(
+            err(27, "invalid-sessionkey", ""),
+            PlatformError::SessionExpired
+        );
+        assert!(parse_decrypt_error(&answer(json!({}))).is_none());
+    }
+}
