@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use serde_json::json;
+
 use leadgen_e2e::system::{PLATFORMS, System};
 
 use crate::flow::{self, Api};
@@ -50,6 +52,49 @@ async fn every_platform_syncs_end_to_end_through_the_gateway() {
                 contact.contains('*'),
                 "{platform}: contact not masked: {lead}"
             );
+        }
+
+        // A salesperson reveals a buyer's number for a call: through the platform's own decrypt
+        // API, it is the number the simulator's buyer really has.
+        let lead = &leads["data"]["records"][0];
+        let lead_id = lead["leadId"].as_i64().expect("leadId");
+        let order_id = lead["orderId"].as_str().expect("orderId");
+        let revealed = api
+            .post(
+                &format!("/leads/{lead_id}/contact/reveal"),
+                json!({"purpose": "FULFILMENT", "reason": "核对收货信息"}),
+            )
+            .await;
+        assert_eq!(revealed["code"], 200, "{platform}: {revealed}");
+        let truth = api.simulator_contact(&system, platform, order_id).await;
+        match truth["privacy_number"].as_object() {
+            Some(privacy) => {
+                assert_eq!(
+                    revealed["data"]["kind"], "VIRTUAL",
+                    "{platform}: {revealed}"
+                );
+                assert_eq!(revealed["data"]["phone"], privacy["number"], "{platform}");
+                assert_eq!(
+                    revealed["data"]["extension"], privacy["extension"],
+                    "{platform}"
+                );
+            }
+            None => {
+                assert_eq!(
+                    revealed["data"]["phone"], truth["mobile"],
+                    "{platform}: {revealed}"
+                );
+            }
+        }
+        if platform != "TAOBAO" {
+            // Customer care is not a purpose these platforms permit: refused, never forced.
+            let refused = api
+                .post(
+                    &format!("/leads/{lead_id}/contact/reveal"),
+                    json!({"purpose": "CUSTOMER_CARE"}),
+                )
+                .await;
+            assert_eq!(refused["code"], 40006, "{platform}: {refused}");
         }
     }
 }

@@ -10,7 +10,12 @@ use leadgen_e2e::system::{System, app_for};
 use serde_json::{Value, json};
 
 const BASE: &str = "/api/v1/lead-generation/orders";
-const ALL: [&str; 3] = ["lead:order:auth", "lead:order:sync", "lead:order:view"];
+const ALL: [&str; 4] = [
+    "lead:order:auth",
+    "lead:order:sync",
+    "lead:order:view",
+    "lead:order:contact",
+];
 
 pub struct Api {
     http: reqwest::Client,
@@ -179,6 +184,28 @@ impl Api {
             .iter()
             .map(|t| t.as_str().expect("id").to_owned())
             .collect()
+    }
+
+    /// What the simulator's buyer of `order_id` really has (`mobile`, `privacy_number`).
+    pub async fn simulator_contact(
+        &self,
+        system: &System,
+        platform: &str,
+        order_id: &str,
+    ) -> Value {
+        let (key, ..) = app_for(platform);
+        let url = system.sim_url(&format!(
+            "/_sim/{}/contact?app_key={key}&order_id={order_id}",
+            platform.to_ascii_lowercase()
+        ));
+        self.http
+            .get(url)
+            .send()
+            .await
+            .expect("sim contact")
+            .json()
+            .await
+            .expect("JSON")
     }
 
     pub async fn request_sync(&self, platform_id: i64, start: &str, end: &str) -> i64 {

@@ -178,6 +178,34 @@ diesel::table! {
 }
 
 diesel::table! {
+    t_contact_reveal (id) {
+        id -> Int8,
+        tenant_id -> Int8,
+        lead_id -> Int8,
+        platform_id -> Int8,
+        order_id -> Text,
+        purpose -> Text,
+        reason -> Nullable<Text>,
+        operator_id -> Int8,
+        operator_name -> Text,
+        result -> Text,
+        error_code -> Nullable<Int4>,
+        error_message -> Nullable<Text>,
+        trace_id -> Nullable<Text>,
+        occurred_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    t_contact_reveal_quota (tenant_id, user_id, day) {
+        tenant_id -> Int8,
+        user_id -> Int8,
+        day -> Date,
+        used -> Int4,
+    }
+}
+
+diesel::table! {
     t_operation_log (id) {
         id -> Int8,
         tenant_id -> Int8,
@@ -234,6 +262,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     t_lead_legacy_status,
     t_lead_shop_stats,
     t_lead_status_change,
+    t_contact_reveal,
+    t_contact_reveal_quota,
     t_operation_log,
     t_outbox,
     t_processed_message,

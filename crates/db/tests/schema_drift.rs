@@ -90,6 +90,16 @@ async fn schema_rs_matches_the_migrated_database() {
             diesel_columns(t_lead_status_change::table.select(t_lead_status_change::all_columns)),
         ),
         (
+            "t_contact_reveal",
+            diesel_columns(t_contact_reveal::table.select(t_contact_reveal::all_columns)),
+        ),
+        (
+            "t_contact_reveal_quota",
+            diesel_columns(
+                t_contact_reveal_quota::table.select(t_contact_reveal_quota::all_columns),
+            ),
+        ),
+        (
             "t_operation_log",
             diesel_columns(t_operation_log::table.select(t_operation_log::all_columns)),
         ),

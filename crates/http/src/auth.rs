@@ -27,6 +27,8 @@ pub enum Permission {
     Process,
     /// Read the operation log.
     Audit,
+    /// Reveal a buyer's contact for a call.
+    Contact,
 }
 
 impl Permission {
@@ -37,6 +39,7 @@ impl Permission {
             Permission::View => "lead:order:view",
             Permission::Process => "lead:order:process",
             Permission::Audit => "lead:order:audit",
+            Permission::Contact => "lead:order:contact",
         }
     }
 }

@@ -30,12 +30,24 @@ codes! {
     SYNC_WINDOW_INVALID = (40004, 400, "同步时间范围不合法");
     /// The platform type has no adapter yet.
     PLATFORM_NOT_SUPPORTED = (40005, 400, "暂不支持该电商平台");
+    /// The platform does not permit decrypting a contact for this purpose.
+    REVEAL_PURPOSE_NOT_PERMITTED = (40006, 400, "该电商平台不允许以此用途解密联系方式");
+    /// The lead has no contact that could be revealed.
+    NOTHING_TO_REVEAL = (40007, 400, "该线索没有可解密的联系方式");
+    /// The platform refused to decrypt (the scene or the API is not granted to the app).
+    PLATFORM_DECRYPT_REFUSED = (40301, 403, "电商平台拒绝解密，请确认应用已开通该解密权限");
     /// A sync is already running for this platform authorization.
     SYNC_ALREADY_RUNNING = (40901, 409, "该平台已有同步任务正在运行");
     /// The lead changed since the version the caller sent (If-Match).
     LEAD_VERSION_CONFLICT = (40902, 409, "线索已被他人修改，请刷新后重试");
     /// The lead turned out to be the same buyer as another lead and was merged into it.
     LEAD_MERGED = (40903, 409, "该线索已与同一买家的另一条线索合并，请在合并后的线索上操作");
+    /// The user used up today's reveals.
+    REVEAL_USER_LIMIT = (42901, 429, "您今日的号码解密次数已用完");
+    /// The tenant used up today's reveals.
+    REVEAL_TENANT_LIMIT = (42902, 429, "本企业今日的号码解密次数已用完");
+    /// The platform's decrypt quota is used up.
+    PLATFORM_DECRYPT_QUOTA = (42903, 429, "电商平台的解密额度已用完，请稍后再试");
     /// A status change without the lead's version (If-Match).
     LEAD_VERSION_REQUIRED = (42801, 428, "请在 If-Match 中带上线索版本（线索详情的 version）");
     /// The e-commerce platform's API failed.

@@ -15,7 +15,7 @@ use leadgen_db::DbPool;
 use leadgen_messaging::{QueueSpec, Topology};
 use leadgen_settings::{
     AmqpSettings, AuthSettings, CryptoSettings, DatabaseSettings, HttpSettings, OutboxSettings,
-    SecretString, TelemetrySettings,
+    PlatformEndpoint, PlatformsSettings, SecretString, TelemetrySettings,
 };
 
 /// The HS256 secret test settings use.
@@ -205,6 +205,27 @@ pub fn crypto_settings() -> CryptoSettings {
         )),
         blind_index_key_id: 1,
         blind_index_previous_keys: Vec::new(),
+    }
+}
+
+fn unreachable_endpoint(platform: &str) -> PlatformEndpoint {
+    PlatformEndpoint {
+        api_url: format!("http://127.0.0.1:9/{platform}/router/rest"),
+        authorize_url: format!("http://127.0.0.1:9/{platform}/authorize"),
+        token_url: format!("http://127.0.0.1:9/{platform}/token"),
+        qps: 10,
+        timeout_ms: 2_000,
+    }
+}
+
+/// Every platform at an unused local port: no test reaches a platform unless it says so.
+pub fn unreachable_platforms() -> PlatformsSettings {
+    PlatformsSettings {
+        taobao: Some(unreachable_endpoint("taobao")),
+        jd: Some(unreachable_endpoint("jd")),
+        pdd: Some(unreachable_endpoint("pdd")),
+        douyin: Some(unreachable_endpoint("douyin")),
+        kuaishou: Some(unreachable_endpoint("kuaishou")),
     }
 }
 

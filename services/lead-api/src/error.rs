@@ -16,6 +16,24 @@ pub enum LeadApiError {
     VersionRequired,
     #[error("bad request: {0}")]
     BadRequest(String),
+    #[error("the platform does not permit this purpose")]
+    PurposeNotPermitted,
+    #[error("nothing to reveal")]
+    NothingToReveal,
+    #[error("the shop's authorization is not ACTIVE")]
+    PlatformNotActive,
+    #[error("platform {0} is not supported")]
+    PlatformNotSupported(String),
+    #[error("the platform refused to decrypt: {0}")]
+    PlatformRefused(String),
+    #[error("the platform's decrypt quota is used up: {0}")]
+    PlatformQuota(String),
+    #[error("the user's reveals for today are used up")]
+    UserLimit,
+    #[error("the tenant's reveals for today are used up")]
+    TenantLimit,
+    #[error("the platform failed: {0}")]
+    PlatformFailed(String),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -34,6 +52,28 @@ impl From<LeadApiError> for ApiError {
             ),
             LeadApiError::VersionRequired => ApiError::business(codes::LEAD_VERSION_REQUIRED),
             LeadApiError::BadRequest(message) => ApiError::bad_request(message),
+            LeadApiError::PurposeNotPermitted => {
+                ApiError::business(codes::REVEAL_PURPOSE_NOT_PERMITTED)
+            }
+            LeadApiError::NothingToReveal => ApiError::business(codes::NOTHING_TO_REVEAL),
+            LeadApiError::PlatformNotActive => ApiError::business(codes::PLATFORM_NOT_ACTIVE),
+            LeadApiError::PlatformNotSupported(_) => {
+                ApiError::business(codes::PLATFORM_NOT_SUPPORTED)
+            }
+            LeadApiError::PlatformRefused(cause) => {
+                tracing::warn!(error.cause = %cause, "Platform refused to decrypt");
+                ApiError::business(codes::PLATFORM_DECRYPT_REFUSED)
+            }
+            LeadApiError::PlatformQuota(cause) => {
+                tracing::warn!(error.cause = %cause, "Platform decrypt quota used up");
+                ApiError::business(codes::PLATFORM_DECRYPT_QUOTA)
+            }
+            LeadApiError::UserLimit => ApiError::business(codes::REVEAL_USER_LIMIT),
+            LeadApiError::TenantLimit => ApiError::business(codes::REVEAL_TENANT_LIMIT),
+            LeadApiError::PlatformFailed(cause) => {
+                tracing::warn!(error.cause = %cause, "Platform call failed");
+                ApiError::business(codes::PLATFORM_API_FAILED)
+            }
             LeadApiError::Unexpected(cause) => ApiError::internal(format!("{cause:#}")),
         }
     }

@@ -5,16 +5,18 @@ use std::sync::Arc;
 
 use actix_web::web;
 use anyhow::Context as _;
-use leadgen_crypto::BlindIndexer;
+use leadgen_crypto::{BlindIndexer, Sealer};
 use leadgen_db::DbPool;
 use leadgen_http::JwtVerifier;
 use leadgen_http::server::Readiness;
 use leadgen_messaging::Broker;
 use leadgen_outbox::Relay;
+use leadgen_platforms::Registry;
+use leadgen_platforms::resilience::RetryPolicy;
 use leadgen_runtime::{Dependencies, Process};
 use leadgen_settings::{
     AmqpSettings, AuthSettings, CryptoSettings, DatabaseSettings, HttpSettings, OutboxSettings,
-    TelemetrySettings,
+    PlatformsSettings, TelemetrySettings,
 };
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
@@ -31,12 +33,63 @@ pub struct Settings {
     pub amqp: AmqpSettings,
     #[serde(default)]
     pub outbox: OutboxSettings,
-    /// The blind-index key (search by phone); the data key is not used here.
+    /// The data key (a shop's sealed credentials, an order's neutral form) and the blind-index
+    /// key (search by phone).
     pub crypto: CryptoSettings,
+    /// The platforms' endpoints (revealing a number calls the platform's decrypt API).
+    pub platforms: PlatformsSettings,
+    #[serde(default)]
+    pub reveal: RevealSettings,
+}
+
+/// `[reveal]`: limits on revealing numbers, inside each platform's own quota.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevealSettings {
+    /// Reveals one salesperson may make per Beijing day.
+    #[serde(default = "default_per_user")]
+    pub per_user_daily: i32,
+    /// Reveals one tenant may make per Beijing day.
+    #[serde(default = "default_per_tenant")]
+    pub per_tenant_daily: i32,
+    /// Retries of a platform call after the first attempt (throttling, 5xx).
+    #[serde(default = "default_retries")]
+    pub max_retries: usize,
+    /// Upper bound of one backoff wait: a salesperson is waiting.
+    #[serde(default = "default_max_backoff_ms")]
+    pub max_backoff_ms: u64,
+}
+
+impl Default for RevealSettings {
+    fn default() -> Self {
+        RevealSettings {
+            per_user_daily: default_per_user(),
+            per_tenant_daily: default_per_tenant(),
+            max_retries: default_retries(),
+            max_backoff_ms: default_max_backoff_ms(),
+        }
+    }
+}
+
+fn default_per_user() -> i32 {
+    200
+}
+fn default_per_tenant() -> i32 {
+    2_000
+}
+fn default_retries() -> usize {
+    2
+}
+fn default_max_backoff_ms() -> u64 {
+    2_000
 }
 
 pub struct AppState {
     pub pool: DbPool,
+    pub sealer: Arc<Sealer>,
+    pub platforms: Registry,
+    pub policy: RetryPolicy,
+    pub reveal: RevealSettings,
     /// Finds a buyer by phone without storing or scanning phones.
     pub indexer: Arc<BlindIndexer>,
 }
@@ -51,8 +104,19 @@ impl Application {
         let pool = leadgen_db::build_pool(&settings.database, SERVICE)?;
         let indexer = leadgen_runtime::blind_indexer(&settings.crypto)
             .context("loading the blind-index key ([crypto] blind_index_key)")?;
+        let sealer = leadgen_runtime::sealer(&settings.crypto).context("loading the data key")?;
+        let platforms = leadgen_runtime::platform_registry(&settings.platforms)?;
+        let policy = RetryPolicy {
+            max_retries: settings.reveal.max_retries,
+            min_delay: std::time::Duration::from_millis(200),
+            max_delay: std::time::Duration::from_millis(settings.reveal.max_backoff_ms),
+        };
         let state = web::Data::new(AppState {
             pool: pool.clone(),
+            sealer,
+            platforms,
+            policy,
+            reveal: settings.reveal.clone(),
             indexer,
         });
         let verifier = web::Data::new(JwtVerifier::from_settings(&settings.auth)?);

@@ -11,7 +11,6 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use leadgen_db::PooledConn;
 use leadgen_db::schema::{t_ecom_platform_auth, t_ecom_sync_task, t_operation_log, t_outbox};
-use leadgen_settings::{PlatformEndpoint, PlatformsSettings};
 use leadgen_test_support::{
     TestBroker, TestDb, auth_settings, crypto_settings, database_settings, http_settings,
     outbox_settings, telemetry_settings,
@@ -55,26 +54,7 @@ fn init_telemetry() {
     });
 }
 
-fn endpoint(platform: &str) -> PlatformEndpoint {
-    PlatformEndpoint {
-        api_url: format!("http://127.0.0.1:9/{platform}/router/rest"),
-        authorize_url: format!("http://127.0.0.1:9/{platform}/authorize"),
-        token_url: format!("http://127.0.0.1:9/{platform}/token"),
-        qps: 10,
-        timeout_ms: 2_000,
-    }
-}
-
-/// Every platform at an unused local port: no test reaches a platform unless it says so.
-pub fn platforms_settings() -> PlatformsSettings {
-    PlatformsSettings {
-        taobao: Some(endpoint("taobao")),
-        jd: Some(endpoint("jd")),
-        pdd: Some(endpoint("pdd")),
-        douyin: Some(endpoint("douyin")),
-        kuaishou: Some(endpoint("kuaishou")),
-    }
-}
+pub use leadgen_test_support::unreachable_platforms as platforms_settings;
 
 pub fn settings(db: &TestDb, broker: &TestBroker) -> Settings {
     Settings {

@@ -19,6 +19,8 @@ pub struct LeadDetailRow {
     pub platform_id: i64,
     pub platform_type: String,
     pub order_id: String,
+    /// The latest order's raw row (the order a reveal decrypts).
+    pub raw_order_id: i64,
     pub contact_masked: String,
     pub contact_kind: String,
     pub product_info: String,

@@ -3,4 +3,5 @@
 
 pub mod detail;
 pub mod leads;
+pub mod reveal;
 pub mod workflow;

@@ -1,6 +1,7 @@
 //! The gateway paths lead-api serves, under `/api/v1/lead-generation/orders`.
 
 mod leads;
+mod reveal;
 mod workflow;
 
 use actix_web::web;
@@ -13,6 +14,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/leads", web::get().to(leads::list))
             .route("/leads", web::patch().to(workflow::patch_many))
             .route("/leads/{leadId}", web::get().to(workflow::get))
-            .route("/leads/{leadId}", web::patch().to(workflow::patch)),
+            .route("/leads/{leadId}", web::patch().to(workflow::patch))
+            .route(
+                "/leads/{leadId}/contact/reveal",
+                web::post().to(reveal::reveal),
+            ),
     );
 }

@@ -1,4 +1,6 @@
-//! lead-api's use cases: one lead in full ([`detail`]) and the sales workflow ([`workflow`]).
+//! lead-api's use cases: one lead in full ([`detail`]), the sales workflow ([`workflow`]) and a
+//! number for a call ([`reveal`]).
 
 pub mod detail;
+pub mod reveal;
 pub mod workflow;

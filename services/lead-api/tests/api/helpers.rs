@@ -61,6 +61,11 @@ impl Drop for TestApp {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// The service with settings adjusted by `customize`.
+pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
     init_telemetry();
     let db = TestDb::new().await;
     let broker = TestBroker::new(Vec::new());
@@ -77,7 +82,11 @@ pub async fn spawn_app() -> TestApp {
             ..leadgen_test_support::outbox_settings()
         },
         crypto: leadgen_test_support::crypto_settings(),
+        platforms: leadgen_test_support::unreachable_platforms(),
+        reveal: lead_api::startup::RevealSettings::default(),
     };
+    let mut settings = settings;
+    customize(&mut settings);
     let app = Application::build(settings).await.expect("build lead-api");
     let port = app.port();
     let shutdown = CancellationToken::new();
@@ -303,6 +312,35 @@ impl TestApp {
             .await
             .expect("link the order to its lead");
         lead_id
+    }
+
+    /// Stores `order` as the neutral form of lead `lead_id`'s latest raw order, sealed as
+    /// sync-worker seals it.
+    pub async fn set_order(&self, lead_id: i64, order: &leadgen_domain::RawOrder) {
+        use leadgen_db::schema::t_ecom_order_raw;
+        let mut conn = self.conn().await;
+        let (raw, platform_id): (i64, i64) = t_order_lead::table
+            .find(lead_id)
+            .select((t_order_lead::raw_order_id, t_order_lead::platform_id))
+            .first(&mut conn)
+            .await
+            .expect("lead");
+        let sealer =
+            leadgen_runtime::sealer(&leadgen_test_support::crypto_settings()).expect("key");
+        let sealed = sealer
+            .seal(
+                &leadgen_db::sealed::raw_order("normalized", platform_id, &order.order_id),
+                &serde_json::to_string(order).expect("json"),
+            )
+            .expect("seal");
+        diesel::update(t_ecom_order_raw::table.find(raw))
+            .set((
+                t_ecom_order_raw::normalized.eq(Some(sealed)),
+                t_ecom_order_raw::order_id.eq(&order.order_id),
+            ))
+            .execute(&mut conn)
+            .await
+            .expect("store the order");
     }
 
     /// The events waiting in the outbox, as `(routing key, payload)`.

@@ -10,4 +10,5 @@
 mod health;
 mod helpers;
 mod leads;
+mod reveal;
 mod workspace;

@@ -1,6 +1,6 @@
 //! One sync task's run: the requested range split into the platform's windows, each walked page
 //! by page through a [`Session`] (retries with backoff; an expired session gets one refresh and
-//! one retry, the refreshed tokens sealed and stored by [`CredentialSink`]).
+//! one retry, the refreshed tokens sealed and stored by `leadgen_shop_session`).
 
 pub mod store;
 
@@ -8,18 +8,15 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use chrono::Utc;
 use leadgen_crypto::Sealer;
-use leadgen_db::{DbPool, sealed};
+use leadgen_db::DbPool;
 use leadgen_domain::PlatformType;
 use leadgen_platforms::resilience::RetryPolicy;
-use leadgen_platforms::session::{Session, SessionError, TokenSink};
-use leadgen_platforms::{
-    AppCredentials, PageCursor, PlatformError, Registry, TimeWindow, TokenSet,
-};
+use leadgen_platforms::session::SessionError;
+use leadgen_platforms::{PageCursor, PlatformError, Registry, TimeWindow};
+use leadgen_shop_session::{self as shop_session, CredentialSink};
 
-use crate::repo::credentials::{self, CredentialRow};
 use crate::repo::tasks::TaskRow;
 
 /// How a task ended, when the infrastructure held.
@@ -42,44 +39,6 @@ pub struct Syncer {
     pub policy: RetryPolicy,
 }
 
-/// Seals refreshed tokens and stores them on the authorization (the documented coupling).
-struct CredentialSink<'a> {
-    syncer: &'a Syncer,
-    platform_id: i64,
-}
-
-#[async_trait::async_trait]
-impl TokenSink for CredentialSink<'_> {
-    async fn store(&self, tokens: &TokenSet) -> Result<(), String> {
-        let seal = |column: &str, value: &str| {
-            self.syncer
-                .sealer
-                .seal(&sealed::platform_auth(column, self.platform_id), value)
-                .map_err(|e| e.to_string())
-        };
-        let access = seal("access_token", &tokens.access_token)?;
-        let refresh = tokens
-            .refresh_token
-            .as_deref()
-            .map(|t| seal("refresh_token", t))
-            .transpose()?;
-        let mut conn = leadgen_db::conn(&self.syncer.pool)
-            .await
-            .map_err(|e| e.to_string())?;
-        credentials::store_refreshed(
-            &mut conn,
-            self.platform_id,
-            &access,
-            refresh.as_deref(),
-            tokens.expires_at,
-            tokens.refresh_expires_at,
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-        Ok(())
-    }
-}
-
 impl Syncer {
     /// Runs `task` to its end. `Err` means our infrastructure failed and the request should be
     /// retried; platform problems end as [`TaskOutcome::Failed`].
@@ -90,7 +49,7 @@ impl Syncer {
             )));
         };
         let mut conn = leadgen_db::conn(&self.pool).await?;
-        let Some(row) = credentials::find(&mut conn, task.tenant_id, task.platform_id).await?
+        let Some(row) = shop_session::find(&mut conn, task.tenant_id, task.platform_id).await?
         else {
             return Ok(TaskOutcome::Failed("平台授权不存在".into()));
         };
@@ -101,9 +60,10 @@ impl Syncer {
                 row.status
             )));
         }
-        let mut session = self.open_session(&row)?;
+        let mut session = shop_session::open_session(&self.sealer, &row, self.policy)?;
         let sink = CredentialSink {
-            syncer: self,
+            pool: self.pool.clone(),
+            sealer: Arc::clone(&self.sealer),
             platform_id: row.id,
         };
         let windows = client.windows(
@@ -124,7 +84,7 @@ impl Syncer {
                     Err(SessionError::Expired(reason)) => {
                         tracing::warn!(platform.id = row.id, reason = %reason, "Platform session is dead; marking EXPIRED");
                         let mut conn = leadgen_db::conn(&self.pool).await?;
-                        credentials::mark_expired(&mut conn, row.id).await?;
+                        shop_session::mark_expired(&mut conn, row.id).await?;
                         return Ok(TaskOutcome::Failed("平台会话已失效，请重新授权".into()));
                     }
                     Err(SessionError::Platform(e)) => return Ok(TaskOutcome::Failed(describe(&e))),
@@ -140,28 +100,6 @@ impl Syncer {
             }
         }
         Ok(TaskOutcome::Completed { success, failure })
-    }
-
-    fn open_session(&self, row: &CredentialRow) -> anyhow::Result<Session> {
-        let open = |column: &str, value: &str| {
-            self.sealer
-                .open(&sealed::platform_auth(column, row.id), value)
-                .with_context(|| format!("opening {column}"))
-        };
-        let doc: serde_json::Value = serde_json::from_str(&open("auth_info", &row.auth_info)?)?;
-        let access_token = row
-            .access_token
-            .as_deref()
-            .map(|t| open("access_token", t))
-            .transpose()?
-            .unwrap_or_default();
-        let refresh_token = row
-            .refresh_token
-            .as_deref()
-            .map(|t| open("refresh_token", t))
-            .transpose()?;
-        let app = AppCredentials::from_auth_info(&row.app_key, &doc);
-        Ok(Session::new(app, access_token, refresh_token, self.policy))
     }
 }
 

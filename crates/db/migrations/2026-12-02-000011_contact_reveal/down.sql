@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS t_contact_reveal_quota;
+DROP TABLE IF EXISTS t_contact_reveal;

@@ -1,0 +1,147 @@
+//! A shop's platform session, for every service that calls a platform on a merchant's behalf
+//! (sync-worker lists orders, lead-api decrypts a contact for a call): the documented coupling to
+//! auth-api's `t_ecom_platform_auth`. It reads a shop's sealed credentials, opens a
+//! [`Session`], seals and stores refreshed tokens ([`CredentialSink`]), and marks a shop whose
+//! session cannot be refreshed `EXPIRED`. It writes nothing else.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use leadgen_crypto::Sealer;
+use leadgen_db::schema::t_ecom_platform_auth as auth;
+use leadgen_db::{DbPool, sealed};
+use leadgen_platforms::resilience::RetryPolicy;
+use leadgen_platforms::session::{Session, TokenSink};
+use leadgen_platforms::{AppCredentials, TokenSet};
+
+/// A shop's authorization as the platform calls need it (sealed values stay sealed).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = auth)]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+pub struct CredentialRow {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub platform_type: String,
+    pub app_key: String,
+    pub auth_info: String,
+    pub access_token: Option<String>,
+    pub refresh_token: Option<String>,
+    pub status: String,
+    pub last_sync_time: Option<DateTime<Utc>>,
+}
+
+/// The tenant's shop `id`.
+pub async fn find(
+    conn: &mut AsyncPgConnection,
+    tenant: i64,
+    id: i64,
+) -> QueryResult<Option<CredentialRow>> {
+    auth::table
+        .filter(auth::tenant_id.eq(tenant))
+        .filter(auth::id.eq(id))
+        .select(CredentialRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Stores refreshed (sealed) tokens.
+async fn store_refreshed(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    access_token: &str,
+    refresh_token: Option<&str>,
+    expiry: Option<DateTime<Utc>>,
+    refresh_expiry: Option<DateTime<Utc>>,
+) -> QueryResult<usize> {
+    diesel::update(auth::table.find(id))
+        .set((
+            auth::access_token.eq(access_token),
+            auth::refresh_token.eq(refresh_token),
+            auth::expiry_time.eq(expiry),
+            auth::refresh_expiry_time.eq(refresh_expiry),
+            auth::status.eq("ACTIVE"),
+            auth::update_time.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await
+}
+
+/// The session could not be refreshed: the merchant must authorize again.
+pub async fn mark_expired(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<usize> {
+    diesel::update(auth::table.find(id).filter(auth::status.eq("ACTIVE")))
+        .set((
+            auth::status.eq("EXPIRED"),
+            auth::update_time.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await
+}
+
+/// Opens the shop's session: app credentials and tokens unsealed, retries per `policy`.
+pub fn open_session(
+    sealer: &Sealer,
+    row: &CredentialRow,
+    policy: RetryPolicy,
+) -> anyhow::Result<Session> {
+    let open = |column: &str, value: &str| {
+        sealer
+            .open(&sealed::platform_auth(column, row.id), value)
+            .with_context(|| format!("opening {column}"))
+    };
+    let doc: serde_json::Value = serde_json::from_str(&open("auth_info", &row.auth_info)?)?;
+    let access_token = row
+        .access_token
+        .as_deref()
+        .map(|t| open("access_token", t))
+        .transpose()?
+        .unwrap_or_default();
+    let refresh_token = row
+        .refresh_token
+        .as_deref()
+        .map(|t| open("refresh_token", t))
+        .transpose()?;
+    let app = AppCredentials::from_auth_info(&row.app_key, &doc);
+    Ok(Session::new(app, access_token, refresh_token, policy))
+}
+
+/// Seals refreshed tokens and stores them on the shop's authorization.
+pub struct CredentialSink {
+    pub pool: DbPool,
+    pub sealer: Arc<Sealer>,
+    pub platform_id: i64,
+}
+
+#[async_trait::async_trait]
+impl TokenSink for CredentialSink {
+    async fn store(&self, tokens: &TokenSet) -> Result<(), String> {
+        let seal = |column: &str, value: &str| {
+            self.sealer
+                .seal(&sealed::platform_auth(column, self.platform_id), value)
+                .map_err(|e| e.to_string())
+        };
+        let access = seal("access_token", &tokens.access_token)?;
+        let refresh = tokens
+            .refresh_token
+            .as_deref()
+            .map(|t| seal("refresh_token", t))
+            .transpose()?;
+        let mut conn = leadgen_db::conn(&self.pool)
+            .await
+            .map_err(|e| e.to_string())?;
+        store_refreshed(
+            &mut conn,
+            self.platform_id,
+            &access,
+            refresh.as_deref(),
+            tokens.expires_at,
+            tokens.refresh_expires_at,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+}

@@ -1,0 +1,81 @@
+//! Revealing a number for a call: lead-api's audit (`t_contact_reveal`) and quota counters
+//! (`t_contact_reveal_quota`), and the documented read-only coupling to sync-worker's
+//! `t_ecom_order_raw` (the order's neutral form, where the platform's ciphertext or `oaid` is).
+
+use chrono::NaiveDate;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Date, Integer};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use leadgen_db::schema::{t_contact_reveal as reveal, t_ecom_order_raw as raw};
+
+/// The sealed neutral form of the tenant's raw order `id`: `(platform_id, order_id, normalized)`.
+pub async fn raw_order(
+    conn: &mut AsyncPgConnection,
+    tenant: i64,
+    id: i64,
+) -> QueryResult<Option<(i64, String, Option<String>)>> {
+    raw::table
+        .filter(raw::tenant_id.eq(tenant))
+        .filter(raw::id.eq(id))
+        .select((raw::platform_id, raw::order_id, raw::normalized))
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Takes one reveal from the counter of `(tenant, user)` for `day` unless it reached `limit`;
+/// `false` when it had. `user` 0 is the tenant's own counter.
+pub async fn take_quota(
+    conn: &mut AsyncPgConnection,
+    tenant: i64,
+    user: i64,
+    day: NaiveDate,
+    limit: i32,
+) -> QueryResult<bool> {
+    #[derive(QueryableByName)]
+    struct Used {
+        #[diesel(sql_type = Integer)]
+        #[expect(dead_code, reason = "only whether a row came back matters")]
+        used: i32,
+    }
+    let rows: Vec<Used> = diesel::sql_query(
+        "INSERT INTO t_contact_reveal_quota (tenant_id, user_id, day, used) \
+         VALUES ($1, $2, $3, 1) \
+         ON CONFLICT (tenant_id, user_id, day) DO UPDATE \
+         SET used = t_contact_reveal_quota.used + 1 \
+         WHERE t_contact_reveal_quota.used < $4 \
+         RETURNING used",
+    )
+    .bind::<BigInt, _>(tenant)
+    .bind::<BigInt, _>(user)
+    .bind::<Date, _>(day)
+    .bind::<Integer, _>(limit)
+    .load(conn)
+    .await?;
+    Ok(!rows.is_empty() && limit > 0)
+}
+
+/// One audited reveal (never the number).
+#[derive(Debug, Insertable)]
+#[diesel(table_name = reveal)]
+pub struct RevealRecord<'a> {
+    pub tenant_id: i64,
+    pub lead_id: i64,
+    pub platform_id: i64,
+    pub order_id: &'a str,
+    pub purpose: &'a str,
+    pub reason: Option<&'a str>,
+    pub operator_id: i64,
+    pub operator_name: &'a str,
+    pub result: &'a str,
+    pub error_code: Option<i32>,
+    pub error_message: Option<&'a str>,
+    pub trace_id: Option<&'a str>,
+}
+
+pub async fn record(conn: &mut AsyncPgConnection, r: &RevealRecord<'_>) -> QueryResult<usize> {
+    diesel::insert_into(reveal::table)
+        .values(r)
+        .execute(conn)
+        .await
+}

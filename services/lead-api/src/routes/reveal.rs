@@ -1,0 +1,59 @@
+//! `POST /leads/{leadId}/contact/reveal` (`lead:order:contact`).
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use leadgen_http::{ApiError, AuthUser, Permission};
+use leadgen_platforms::reveal::RevealPurpose;
+use serde::Deserialize;
+
+use crate::service::reveal::{self, RevealRequest};
+use crate::startup::AppState;
+
+/// A reason longer than this is refused.
+const MAX_REASON_CHARS: usize = 200;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RevealBody {
+    /// `AFTER_SALES`, `CUSTOMER_CARE` or `FULFILMENT`.
+    purpose: String,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+pub async fn reveal(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    body: web::Json<RevealBody>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Permission::Contact)?;
+    let body = body.into_inner();
+    let purpose: RevealPurpose = body.purpose.trim().parse().map_err(|_| {
+        ApiError::bad_request("purpose 必须是 AFTER_SALES、CUSTOMER_CARE 或 FULFILMENT")
+    })?;
+    let reason = body
+        .reason
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty());
+    if reason
+        .as_ref()
+        .is_some_and(|r| r.chars().count() > MAX_REASON_CHARS)
+    {
+        return Err(ApiError::bad_request(format!(
+            "reason 不能超过 {MAX_REASON_CHARS} 个字符"
+        )));
+    }
+    let request = RevealRequest {
+        lead_id: path.into_inner(),
+        purpose,
+        reason,
+    };
+    let revealed = reveal::reveal(&state, &user, request).await?;
+    let mut response = leadgen_http::ok(revealed);
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    Ok(response)
+}

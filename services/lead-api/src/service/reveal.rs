@@ -1,0 +1,298 @@
+//! `POST /leads/{leadId}/contact/reveal`: a buyer's number for a call, within the platform's
+//! rules. The purpose must be one the lead's platform permits (never forced through another
+//! scene); reveals are counted per user and per tenant per Beijing day, inside the platform's own
+//! quota; the platform's decryption API is called through its adapter with the shop's session.
+//! The number goes to the caller only: it is never stored, logged or put in an event. Every
+//! attempt is audited (`t_contact_reveal` and the operation log) with its result.
+
+use chrono::{DateTime, Utc};
+use diesel_async::{AsyncConnection as _, AsyncPgConnection};
+use leadgen_db::ScopedFutureExt as _;
+use leadgen_db::oplog::{self, Entry, Operator};
+use leadgen_db::sealed;
+use leadgen_domain::{ContactKind, PlatformType, RawOrder, contact::split_virtual};
+use leadgen_http::{ApiError, AuthUser};
+use leadgen_platforms::PlatformError;
+use leadgen_platforms::reveal::{DecryptRequest, RevealPurpose};
+use leadgen_platforms::session::SessionError;
+use leadgen_shop_session::{self as shop_session, CredentialSink};
+use serde::Serialize;
+
+use crate::SERVICE;
+use crate::error::LeadApiError;
+use crate::repo::reveal::{self, RevealRecord};
+use crate::service::detail;
+use crate::startup::AppState;
+
+/// What a reveal asks for.
+#[derive(Debug, Clone)]
+pub struct RevealRequest {
+    pub lead_id: i64,
+    pub purpose: RevealPurpose,
+    /// Why, in the salesperson's words (audited).
+    pub reason: Option<String>,
+}
+
+/// The number to dial. Only in this answer; never stored or logged.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Revealed {
+    pub lead_id: i64,
+    pub order_id: String,
+    pub platform_type: PlatformType,
+    /// `PLAIN` (a mobile or landline) or `VIRTUAL` (a privacy number: dial `phone`, then
+    /// `extension`, before `expiresAt`).
+    pub kind: ContactKind,
+    pub phone: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extension: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+    pub purpose: RevealPurpose,
+}
+
+/// Where an attempt got to, for the audit.
+struct Target {
+    lead_id: i64,
+    platform_id: i64,
+    order_id: String,
+}
+
+/// Reveals the lead's number and audits the attempt, whatever its outcome.
+pub async fn reveal(
+    state: &AppState,
+    user: &AuthUser,
+    request: RevealRequest,
+) -> Result<Revealed, ApiError> {
+    let mut conn = leadgen_db::conn(&state.pool)
+        .await
+        .map_err(|e| ApiError::from(LeadApiError::from(e)))?;
+    let mut target = Target {
+        lead_id: request.lead_id,
+        platform_id: 0,
+        order_id: String::new(),
+    };
+    let outcome = attempt(state, user, &request, &mut conn, &mut target).await;
+    let trace_id = leadgen_telemetry::current_trace_id();
+    let (result, error): (&str, Option<(u32, String)>) = match &outcome {
+        Ok(_) => ("SUCCESS", None),
+        Err(LeadApiError::NotFound) => return Err(ApiError::not_found("线索")),
+        Err(e) => ("FAILURE", Some(audit_error(e))),
+    };
+    let record = RevealRecord {
+        tenant_id: user.tenant_id,
+        lead_id: target.lead_id,
+        platform_id: target.platform_id,
+        order_id: &target.order_id,
+        purpose: request.purpose.as_str(),
+        reason: request.reason.as_deref(),
+        operator_id: user.user_id,
+        operator_name: &user.name,
+        result,
+        error_code: error.as_ref().and_then(|(c, _)| i32::try_from(*c).ok()),
+        error_message: error.as_ref().map(|(_, m)| m.as_str()),
+        trace_id: Some(&trace_id),
+    };
+    let operator = Operator::User {
+        id: user.user_id,
+        name: user.name.clone(),
+    };
+    let entry = Entry {
+        tenant_id: user.tenant_id,
+        service: SERVICE,
+        operator: &operator,
+        action: "CONTACT_REVEAL",
+        target_type: "LEAD",
+        target_ids: vec![target.lead_id.to_string()],
+        result: match &error {
+            None => Ok(()),
+            Some((code, message)) => Err(format!("{code} {message}")),
+        },
+    };
+    let audited: Result<(), diesel::result::Error> = async {
+        reveal::record(&mut conn, &record).await?;
+        oplog::record(&mut conn, entry, &trace_id).await
+    }
+    .await;
+    if let Err(e) = audited {
+        // A reveal that cannot be audited is not answered.
+        return Err(LeadApiError::from(e).into());
+    }
+    outcome.map_err(ApiError::from)
+}
+
+/// The code and message an error answers with, for the audit row (never the number).
+fn audit_error(e: &LeadApiError) -> (u32, String) {
+    let described = match e {
+        LeadApiError::PlatformRefused(c)
+        | LeadApiError::PlatformQuota(c)
+        | LeadApiError::PlatformFailed(c) => c.clone(),
+        other => other.to_string(),
+    };
+    let code = match e {
+        LeadApiError::PurposeNotPermitted => leadgen_http::codes::REVEAL_PURPOSE_NOT_PERMITTED.code,
+        LeadApiError::NothingToReveal => leadgen_http::codes::NOTHING_TO_REVEAL.code,
+        LeadApiError::PlatformNotActive => leadgen_http::codes::PLATFORM_NOT_ACTIVE.code,
+        LeadApiError::PlatformNotSupported(_) => leadgen_http::codes::PLATFORM_NOT_SUPPORTED.code,
+        LeadApiError::PlatformRefused(_) => leadgen_http::codes::PLATFORM_DECRYPT_REFUSED.code,
+        LeadApiError::PlatformQuota(_) => leadgen_http::codes::PLATFORM_DECRYPT_QUOTA.code,
+        LeadApiError::UserLimit => leadgen_http::codes::REVEAL_USER_LIMIT.code,
+        LeadApiError::TenantLimit => leadgen_http::codes::REVEAL_TENANT_LIMIT.code,
+        LeadApiError::PlatformFailed(_) => leadgen_http::codes::PLATFORM_API_FAILED.code,
+        LeadApiError::NotFound => 404,
+        LeadApiError::BadRequest(_) => 400,
+        LeadApiError::Merged(..) => leadgen_http::codes::LEAD_MERGED.code,
+        LeadApiError::VersionConflict { .. } => leadgen_http::codes::LEAD_VERSION_CONFLICT.code,
+        LeadApiError::VersionRequired => leadgen_http::codes::LEAD_VERSION_REQUIRED.code,
+        LeadApiError::Unexpected(_) => 500,
+    };
+    (code, described)
+}
+
+async fn attempt(
+    state: &AppState,
+    user: &AuthUser,
+    request: &RevealRequest,
+    conn: &mut AsyncPgConnection,
+    target: &mut Target,
+) -> Result<Revealed, LeadApiError> {
+    let tenant = user.tenant_id;
+    let lead = detail::resolve(conn, tenant, request.lead_id).await?;
+    target.lead_id = lead.id;
+    let (platform_id, order_id, normalized) = reveal::raw_order(conn, tenant, lead.raw_order_id)
+        .await?
+        .ok_or(LeadApiError::NothingToReveal)?;
+    target.platform_id = platform_id;
+    target.order_id.clone_from(&order_id);
+    let sealed_order = normalized.ok_or(LeadApiError::NothingToReveal)?;
+    let json = state
+        .sealer
+        .open(
+            &sealed::raw_order("normalized", platform_id, &order_id),
+            &sealed_order,
+        )
+        .map_err(|e| LeadApiError::Unexpected(e.into()))?;
+    let order: RawOrder =
+        serde_json::from_str(&json).map_err(|e| LeadApiError::Unexpected(e.into()))?;
+    let platform: PlatformType = lead
+        .platform_type
+        .parse()
+        .map_err(|e| LeadApiError::Unexpected(anyhow::anyhow!("{e}")))?;
+    let answer = |kind, phone: String, extension, expires_at| Revealed {
+        lead_id: lead.id,
+        order_id: order_id.clone(),
+        platform_type: platform,
+        kind,
+        phone,
+        extension,
+        expires_at,
+        purpose: request.purpose,
+    };
+
+    // A number the platform sent in clear needs no platform call, but is still counted and
+    // audited like any reveal.
+    if let Some(phone) = order
+        .receiver
+        .phone
+        .as_ref()
+        .filter(|p| matches!(p.kind, ContactKind::Plain | ContactKind::Virtual))
+    {
+        take_quota(state, conn, user).await?;
+        return Ok(match split_virtual(&phone.value) {
+            Some((main, ext)) if phone.kind == ContactKind::Virtual => answer(
+                ContactKind::Virtual,
+                main.to_owned(),
+                Some(ext.to_owned()),
+                phone.expires_at,
+            ),
+            _ => answer(ContactKind::Plain, phone.value.clone(), None, None),
+        });
+    }
+
+    let client = state
+        .platforms
+        .get(platform)
+        .ok_or_else(|| LeadApiError::PlatformNotSupported(platform.to_string()))?;
+    if !client.reveal_purposes().contains(&request.purpose) {
+        return Err(LeadApiError::PurposeNotPermitted);
+    }
+    let mut decrypt = DecryptRequest::for_order(platform, &order, request.purpose)
+        .map_err(|_| LeadApiError::NothingToReveal)?;
+    decrypt.operator_id = Some(user.user_id.to_string());
+    let row = shop_session::find(conn, tenant, platform_id)
+        .await?
+        .ok_or(LeadApiError::PlatformNotActive)?;
+    if row.status != "ACTIVE" {
+        return Err(LeadApiError::PlatformNotActive);
+    }
+    take_quota(state, conn, user).await?;
+    let mut session = shop_session::open_session(&state.sealer, &row, state.policy)
+        .map_err(LeadApiError::Unexpected)?;
+    let sink = CredentialSink {
+        pool: state.pool.clone(),
+        sealer: std::sync::Arc::clone(&state.sealer),
+        platform_id,
+    };
+    let revealed = match session
+        .decrypt_contact(client.as_ref(), &decrypt, &sink)
+        .await
+    {
+        Ok(r) => r,
+        Err(SessionError::Expired(reason)) => {
+            tracing::warn!(platform.id = platform_id, reason = %reason, "Platform session is dead; marking EXPIRED");
+            shop_session::mark_expired(conn, platform_id).await?;
+            return Err(LeadApiError::PlatformNotActive);
+        }
+        Err(SessionError::Platform(e)) => return Err(platform_error(e)),
+        Err(other) => return Err(LeadApiError::PlatformFailed(other.to_string())),
+    };
+    Ok(answer(
+        revealed.kind(),
+        revealed.expose_number().to_owned(),
+        revealed.expose_extension().map(str::to_owned),
+        revealed.expires_at(),
+    ))
+}
+
+fn platform_error(e: PlatformError) -> LeadApiError {
+    match e {
+        PlatformError::PurposeNotPermitted { .. } => LeadApiError::PurposeNotPermitted,
+        PlatformError::DecryptNotPermitted { code, message } => {
+            LeadApiError::PlatformRefused(format!("{code} {message}"))
+        }
+        PlatformError::QuotaExhausted { code, message, .. } => {
+            LeadApiError::PlatformQuota(format!("{code} {message}"))
+        }
+        PlatformError::DecryptFailed { code, message } => {
+            LeadApiError::PlatformFailed(format!("{code} {message}"))
+        }
+        other => LeadApiError::PlatformFailed(other.to_string()),
+    }
+}
+
+/// Counts one reveal against the user's and the tenant's daily limits (one transaction: a
+/// refused tenant limit does not use up the user's).
+async fn take_quota(
+    state: &AppState,
+    conn: &mut AsyncPgConnection,
+    user: &AuthUser,
+) -> Result<(), LeadApiError> {
+    let day = Utc::now()
+        .with_timezone(&leadgen_domain::time::beijing())
+        .date_naive();
+    let (tenant, user_id) = (user.tenant_id, user.user_id);
+    let (per_user, per_tenant) = (state.reveal.per_user_daily, state.reveal.per_tenant_daily);
+    conn.transaction::<(), LeadApiError, _>(|conn| {
+        async move {
+            if !reveal::take_quota(conn, tenant, user_id, day, per_user).await? {
+                return Err(LeadApiError::UserLimit);
+            }
+            if !reveal::take_quota(conn, tenant, 0, day, per_tenant).await? {
+                return Err(LeadApiError::TenantLimit);
+            }
+            Ok(())
+        }
+        .scope_boxed()
+    })
+    .await
+}

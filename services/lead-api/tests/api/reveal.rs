@@ -1,0 +1,219 @@
+//! Revealing a number for a call: permission, purpose, audit, limits, and the number never kept.
+//! (Numbers the platforms only send encrypted are revealed through their decrypt APIs: the
+//! end-to-end tests do that against the platform simulator.)
+
+use chrono::Utc;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use leadgen_db::schema::t_contact_reveal;
+use leadgen_domain::{BuyerRef, ContactField, Money, NeutralStatus, OrderItem, RawOrder, Receiver};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{SeedLead, TestApp, VIEW, expect_envelope, spawn_app, spawn_app_with};
+
+const CONTACT: &str = "lead:order:contact";
+
+fn order(id: &str, phone: &str) -> RawOrder {
+    RawOrder {
+        order_id: id.to_owned(),
+        status: NeutralStatus::Completed,
+        platform_status: "FINISHED_L".into(),
+        created_at: Utc::now(),
+        paid_at: Some(Utc::now()),
+        modified_at: None,
+        amount: Money(19_900),
+        refunded: false,
+        buyer: BuyerRef::default(),
+        receiver: Receiver {
+            phone: ContactField::phone(phone),
+            ..Receiver::default()
+        },
+        items: vec![OrderItem {
+            sku_id: None,
+            title: "保温杯".into(),
+            quantity: 1,
+            price: Money(19_900),
+        }],
+    }
+}
+
+impl TestApp {
+    async fn reveal(
+        &self,
+        tenant: i64,
+        user: i64,
+        perms: &[&str],
+        id: i64,
+        body: Value,
+    ) -> reqwest::Response {
+        self.client
+            .post(self.url(&format!("/leads/{id}/contact/reveal")))
+            .bearer_auth(leadgen_test_support::token(tenant, user, perms))
+            .json(&body)
+            .send()
+            .await
+            .expect("POST reveal")
+    }
+
+    async fn audits(&self) -> Vec<(i64, String, String, Option<i32>)> {
+        let mut conn = self.conn().await;
+        t_contact_reveal::table
+            .order(t_contact_reveal::id.asc())
+            .select((
+                t_contact_reveal::operator_id,
+                t_contact_reveal::purpose,
+                t_contact_reveal::result,
+                t_contact_reveal::error_code,
+            ))
+            .load(&mut conn)
+            .await
+            .expect("audit")
+    }
+}
+
+#[tokio::test]
+async fn a_number_sent_in_clear_is_revealed_audited_and_never_kept() {
+    let app = spawn_app().await;
+    let (p1, t1) = app.platform(1, "JD").await;
+    let lead = app
+        .lead(
+            t1,
+            "JD",
+            SeedLead::new(1, p1, "J-1", "2026-05-01T02:00:00Z"),
+        )
+        .await;
+    app.set_order(lead, &order("J-1", "13812345678")).await;
+    let body = json!({"purpose": "CUSTOMER_CARE", "reason": "回访复购意向"});
+
+    expect_envelope(
+        app.reveal(1, 7, &[VIEW], lead, body.clone()).await,
+        StatusCode::FORBIDDEN,
+        403,
+    )
+    .await;
+    expect_envelope(
+        app.reveal(2, 7, &[CONTACT], lead, body.clone()).await,
+        StatusCode::NOT_FOUND,
+        404,
+    )
+    .await;
+    expect_envelope(
+        app.reveal(1, 7, &[CONTACT], lead, json!({"purpose": "CHAT"}))
+            .await,
+        StatusCode::BAD_REQUEST,
+        400,
+    )
+    .await;
+
+    let response = app.reveal(1, 7, &[CONTACT], lead, body.clone()).await;
+    assert_eq!(
+        response
+            .headers()
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok()),
+        Some("no-store")
+    );
+    let answer = expect_envelope(response, StatusCode::OK, 200).await;
+    assert_eq!(answer["data"]["phone"], "13812345678");
+    assert_eq!(answer["data"]["kind"], "PLAIN");
+    assert_eq!(answer["data"]["orderId"], "J-1");
+    assert_eq!(answer["data"]["purpose"], "CUSTOMER_CARE");
+    assert_eq!(
+        app.audits().await,
+        vec![(7, "CUSTOMER_CARE".to_owned(), "SUCCESS".to_owned(), None)]
+    );
+
+    // The number is in no table other than the sealed ones, and in no event.
+    let mut conn = app.conn().await;
+    #[derive(QueryableByName)]
+    struct Hit {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        place: String,
+    }
+    let hits: Vec<Hit> = diesel::sql_query(
+        "SELECT 'reveal' AS place FROM t_contact_reveal WHERE row_to_json(t_contact_reveal)::text LIKE '%13812345678%' \
+         UNION ALL SELECT 'log' FROM t_operation_log WHERE row_to_json(t_operation_log)::text LIKE '%13812345678%' \
+         UNION ALL SELECT 'outbox' FROM t_outbox WHERE payload::text LIKE '%13812345678%'",
+    )
+    .load(&mut conn)
+    .await
+    .expect("scan");
+    assert!(
+        hits.is_empty(),
+        "the number was kept in {:?}",
+        hits.iter().map(|h| &h.place).collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn a_lead_without_a_revealable_contact_is_refused_and_audited() {
+    let app = spawn_app().await;
+    let (p1, t1) = app.platform(1, "TAOBAO").await;
+    let lead = app
+        .lead(
+            t1,
+            "TAOBAO",
+            SeedLead::new(1, p1, "T-1", "2026-05-01T02:00:00Z"),
+        )
+        .await;
+    let response = app
+        .reveal(1, 7, &[CONTACT], lead, json!({"purpose": "FULFILMENT"}))
+        .await;
+    expect_envelope(response, StatusCode::BAD_REQUEST, 40007).await;
+    assert_eq!(
+        app.audits().await,
+        vec![(
+            7,
+            "FULFILMENT".to_owned(),
+            "FAILURE".to_owned(),
+            Some(40007)
+        )]
+    );
+}
+
+#[tokio::test]
+async fn reveals_are_limited_per_user_and_per_tenant_each_day() {
+    let app = spawn_app_with(|s| {
+        s.reveal.per_user_daily = 1;
+        s.reveal.per_tenant_daily = 2;
+    })
+    .await;
+    let (p1, t1) = app.platform(1, "JD").await;
+    let lead = app
+        .lead(
+            t1,
+            "JD",
+            SeedLead::new(1, p1, "J-2", "2026-05-01T02:00:00Z"),
+        )
+        .await;
+    app.set_order(lead, &order("J-2", "13912345678")).await;
+    let body = json!({"purpose": "AFTER_SALES"});
+    expect_envelope(
+        app.reveal(1, 7, &[CONTACT], lead, body.clone()).await,
+        StatusCode::OK,
+        200,
+    )
+    .await;
+    expect_envelope(
+        app.reveal(1, 7, &[CONTACT], lead, body.clone()).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        42901,
+    )
+    .await;
+    expect_envelope(
+        app.reveal(1, 8, &[CONTACT], lead, body.clone()).await,
+        StatusCode::OK,
+        200,
+    )
+    .await;
+    expect_envelope(
+        app.reveal(1, 9, &[CONTACT], lead, body.clone()).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        42902,
+    )
+    .await;
+    // The refused tenant limit did not use up user 9's own reveal: the counters moved together.
+    let codes: Vec<Option<i32>> = app.audits().await.into_iter().map(|a| a.3).collect();
+    assert_eq!(codes, vec![None, Some(42901), None, Some(42902)]);
+}
