@@ -11,7 +11,7 @@ export LEADGEN_TEST_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/%2f
 # cargo-nextest when installed, else cargo test; both run every test even after a failure.
 TEST_RUNNER = $(if $(shell cargo nextest --version 2>/dev/null),cargo nextest run,cargo test)
 
-.PHONY: help run deps build test test-e2e bench fmt fmt-check lint migrate schemas schema-check model-quality precommit clean-run
+.PHONY: help run deps build test test-e2e bench fmt fmt-check lint migrate schemas openapi schema-check model-quality precommit clean-run
 
 help: ## List the targets
 	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z0-9_-]+:.*## / { printf "  %-13s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -49,6 +49,9 @@ migrate: deps ## Create the local database leadgen if missing and apply the migr
 
 schemas: ## Regenerate the event JSON schemas in proto-events/schemas/v*
 	cargo run -q -p leadctl -- schemas --out proto-events/schemas
+
+openapi: ## Regenerate docs/openapi.json from the services' code
+	cargo run -q -p leadctl -- openapi --out docs/openapi.json
 
 schema-check: ## Check the event schemas and payloads (the events crate's tests)
 	cargo test -p leadgen-events

@@ -6,6 +6,7 @@
 //! - [`codes`] — the business error codes, listed in one place.
 //! - [`auth`] — the bearer-token identity ([`AuthUser`]) and permission checks.
 //! - [`paging`] — `page`/`size`, sort allow-lists and the page payload.
+//! - [`openapi`] — the OpenAPI pieces every service shares (envelope, page, error, bearer).
 //! - [`nul`] — NUL characters in queries and JSON bodies answered 400, never passed on.
 //! - [`server`] — health and readiness endpoints, request tracing, graceful serving.
 
@@ -14,6 +15,7 @@ pub mod codes;
 pub mod envelope;
 pub mod error;
 pub mod nul;
+pub mod openapi;
 pub mod paging;
 pub mod server;
 

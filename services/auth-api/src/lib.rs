@@ -4,10 +4,12 @@
 //! - [`service`] — business rules, one transaction per use case, events through the outbox.
 //! - [`repo`] — diesel queries, each scoped by tenant.
 //! - [`error`] — the service's errors and their one mapping to the envelope.
+//! - [`openapi`] — this service's part of the gateway's OpenAPI document.
 //! - [`startup`] — [`Application`], which owns the listener, the relay and the broker.
 
 pub mod config;
 pub mod error;
+pub mod openapi;
 pub mod repo;
 pub mod routes;
 pub mod service;

@@ -7,9 +7,11 @@
 //! - [`repo`] — the documented couplings to order-processor's `t_order_lead` and
 //!   `t_ecom_order_processed`, and lead-api's own `t_lead_status_change`.
 //! - [`error`] — [`error::LeadApiError`] and its one mapping to the envelope.
+//! - [`openapi`] — this service's part of the gateway's OpenAPI document.
 //! - [`startup`] — [`Application`].
 
 pub mod error;
+pub mod openapi;
 pub mod repo;
 pub mod routes;
 pub mod service;

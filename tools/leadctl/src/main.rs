@@ -6,6 +6,7 @@
 //! - `leadctl schemas [--out proto-events/schemas]`: write the events' JSON Schemas.
 //! - `leadctl sign --platform TAOBAO --sign-method md5 --secret S --params '{"k":"v"}'`: print a
 //!   platform signature on the last line (support's answer to "invalid signature" tickets).
+//! - `leadctl openapi [--out docs/openapi.json]`: the gateway API's OpenAPI 3.1 document.
 //! - `leadctl leads rebuild [--tenant T] [--platform P]`: rebuild buyer-leads from all of their
 //!   orders (after a model change, say), keeping lead ids and sales decisions.
 //! - `leadctl blind-index status|rotate`: identities per blind-index key; re-index every buyer
@@ -16,6 +17,7 @@
 
 mod commands;
 mod leads;
+mod openapi;
 mod quality;
 
 use clap::{Parser, Subcommand};
@@ -67,6 +69,11 @@ enum Command {
         /// api_request, webhook, tmc_connect or ws_connect.
         #[arg(long, default_value = "api_request")]
         kind: String,
+    },
+    /// Write the gateway API's OpenAPI document, generated from the services' code.
+    Openapi {
+        #[arg(long, default_value = "docs/openapi.json")]
+        out: std::path::PathBuf,
     },
     /// Operate on buyer-leads.
     Leads {
@@ -129,6 +136,7 @@ enum BlindIndexCommand {
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Migrate => commands::migrate().await,
+        Command::Openapi { out } => openapi::write(&out),
         Command::Leads {
             command: LeadsCommand::Rebuild { tenant, platform },
         } => leads::rebuild(tenant, platform).await,

@@ -10,13 +10,14 @@ use crate::startup::AppState;
 
 /// The request body. Fields are optional here so that every missing or invalid one is reported
 /// together (422) instead of failing on the first.
-#[derive(Debug, Deserialize, Validate)]
+#[derive(Debug, Deserialize, Validate, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateRequest {
     #[validate(
         required(message = "platformType 不能为空"),
         custom(function = "crate::service::validate::platform_type")
     )]
+    /// `TAOBAO`, `JD`, `PDD`, `DOUYIN` or `KUAISHOU`.
     pub platform_type: Option<String>,
     #[validate(required(message = "authInfo 不能为空"), nested)]
     pub auth_info: Option<AuthInfo>,
@@ -31,7 +32,7 @@ pub struct CreateRequest {
 }
 
 /// `Serialize` exists only because `validator` records checked values; the secret is skipped.
-#[derive(Debug, Deserialize, Serialize, Validate)]
+#[derive(Debug, Deserialize, Serialize, Validate, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthInfo {
     #[validate(
@@ -60,9 +61,21 @@ pub struct AuthInfo {
     pub callback_url: Option<String>,
     /// Platform-specific values (e.g. Kuaishou `signSecret`), kept sealed with the secret.
     #[serde(flatten)]
+    #[schema(value_type = Object)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
+/// Adds a platform authorization and answers the platform's consent URL (design 2.1).
+#[utoipa::path(post, path = "/platforms/auth", tag = "platforms", request_body = CreateRequest,
+    security(("bearer" = ["lead:order:auth"])),
+    responses(
+        (status = 201, description = "创建成功，Location 指向新授权", body = leadgen_http::openapi::Envelope<crate::service::authorizations::Created>),
+        (status = 400, description = "参数错误（含业务码）", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 401, description = "缺少或无效的令牌", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 403, description = "没有权限", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 422, description = "字段校验失败", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 500, description = "内部错误", body = leadgen_http::openapi::ErrorEnvelope)
+    ))]
 pub async fn create(
     user: AuthUser,
     state: web::Data<AppState>,

@@ -19,6 +19,22 @@ pub struct ListQuery {
     size: Option<i64>,
 }
 
+/// The tenant's platform authorizations (design 2.2).
+#[utoipa::path(get, path = "/platforms", tag = "platforms",
+    params(
+        ("platformType" = Option<String>, Query, description = "TAOBAO, JD, PDD, DOUYIN, KUAISHOU"),
+        ("status" = Option<String>, Query, description = "PENDING_AUTH, ACTIVE, EXPIRED, INVALID"),
+        ("page" = Option<i64>, Query, description = "从 1 开始"),
+        ("size" = Option<i64>, Query, description = "1–100，默认 10"),
+    ),
+    security(("bearer" = ["lead:order:view"])),
+    responses(
+        (status = 200, description = "授权列表", body = leadgen_http::openapi::Envelope<leadgen_http::openapi::PageOf<crate::service::authorizations::Listed>>),
+        (status = 400, description = "参数错误（含业务码）", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 401, description = "缺少或无效的令牌", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 403, description = "没有权限", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 500, description = "内部错误", body = leadgen_http::openapi::ErrorEnvelope)
+    ))]
 pub async fn list(
     user: AuthUser,
     state: web::Data<AppState>,

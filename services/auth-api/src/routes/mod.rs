@@ -1,12 +1,13 @@
 //! The gateway paths auth-api serves, under `/api/v1/lead-generation/orders`.
 
-mod callback;
+pub mod api_doc;
+pub mod callback;
 pub mod create;
-mod detail;
+pub mod detail;
 pub mod list;
-mod operation_logs;
-mod sync;
-mod sync_records;
+pub mod operation_logs;
+pub mod sync;
+pub mod sync_records;
 
 use actix_web::web;
 
@@ -24,6 +25,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/platforms/{platform_id}", web::get().to(detail::detail))
             .route("/platforms/{platform_id}/sync", web::post().to(sync::sync))
             .route("/sync-records", web::get().to(sync_records::list))
-            .route("/operation-logs", web::get().to(operation_logs::list)),
+            .route("/operation-logs", web::get().to(operation_logs::list))
+            .route("/openapi.json", web::get().to(api_doc::document))
+            .route("/docs", web::get().to(api_doc::page)),
     );
 }

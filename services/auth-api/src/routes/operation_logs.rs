@@ -29,6 +29,27 @@ fn text(v: Option<String>) -> Option<String> {
     v.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }
 
+/// The tenant's operation log (design 7).
+#[utoipa::path(get, path = "/operation-logs", tag = "audit",
+    params(
+        ("operatorId" = Option<i64>, Query),
+        ("action" = Option<String>, Query),
+        ("targetType" = Option<String>, Query),
+        ("targetId" = Option<String>, Query),
+        ("result" = Option<String>, Query, description = "SUCCESS, FAILURE"),
+        ("startTime" = Option<String>, Query, description = "ISO 8601"),
+        ("endTime" = Option<String>, Query, description = "ISO 8601"),
+        ("page" = Option<i64>, Query),
+        ("size" = Option<i64>, Query),
+    ),
+    security(("bearer" = ["lead:order:audit"])),
+    responses(
+        (status = 200, description = "操作日志", body = leadgen_http::openapi::Envelope<leadgen_http::openapi::PageOf<crate::service::audit::LogEntry>>),
+        (status = 400, description = "参数错误（含业务码）", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 401, description = "缺少或无效的令牌", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 403, description = "没有权限", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 500, description = "内部错误", body = leadgen_http::openapi::ErrorEnvelope)
+    ))]
 pub async fn list(
     user: AuthUser,
     state: web::Data<AppState>,

@@ -6,6 +6,21 @@ use leadgen_http::{ApiError, AuthUser, Permission};
 use crate::service::syncs::{self, SyncBody};
 use crate::startup::AppState;
 
+/// Triggers a sync of one authorization's orders (design 2.3); the body is optional.
+#[utoipa::path(post, path = "/platforms/{platformId}/sync", tag = "syncs",
+    params(("platformId" = i64, Path, description = "授权 ID")),
+    request_body(content = Option<crate::service::syncs::SyncBody>, description = "可选：同步时间范围"),
+    security(("bearer" = ["lead:order:sync"])),
+    responses(
+        (status = 200, description = "已受理", body = leadgen_http::openapi::Envelope<crate::service::syncs::Accepted>),
+        (status = 400, description = "参数错误（含业务码）", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 401, description = "缺少或无效的令牌", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 403, description = "没有权限", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 404, description = "不存在（或属于其他租户）", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 409, description = "冲突（业务码）", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 422, description = "字段校验失败", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 500, description = "内部错误", body = leadgen_http::openapi::ErrorEnvelope)
+    ))]
 pub async fn sync(
     user: AuthUser,
     state: web::Data<AppState>,

@@ -35,6 +35,26 @@ pub fn parse_time(name: &str, value: Option<&str>) -> Result<Option<DateTime<Utc
     }
 }
 
+/// Sync records (design 2.4).
+#[utoipa::path(get, path = "/sync-records", tag = "syncs",
+    params(
+        ("platformId" = Option<i64>, Query),
+        ("status" = Option<String>, Query, description = "RUNNING, COMPLETED, FAILED, CANCELLED"),
+        ("startTime" = Option<String>, Query, description = "ISO 8601"),
+        ("endTime" = Option<String>, Query, description = "ISO 8601"),
+        ("page" = Option<i64>, Query),
+        ("size" = Option<i64>, Query),
+        ("sort" = Option<String>, Query, description = "syncTime, successCount, failureCount, status"),
+        ("order" = Option<String>, Query, description = "asc, desc"),
+    ),
+    security(("bearer" = ["lead:order:view"])),
+    responses(
+        (status = 200, description = "同步记录", body = leadgen_http::openapi::Envelope<leadgen_http::openapi::PageOf<crate::service::syncs::Record>>),
+        (status = 400, description = "参数错误（含业务码）", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 401, description = "缺少或无效的令牌", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 403, description = "没有权限", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 500, description = "内部错误", body = leadgen_http::openapi::ErrorEnvelope)
+    ))]
 pub async fn list(
     user: AuthUser,
     state: web::Data<AppState>,

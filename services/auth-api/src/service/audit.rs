@@ -9,7 +9,7 @@ use crate::repo::operation_logs::{self, LogFilter};
 use crate::startup::AppState;
 
 /// One entry as the audit page shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LogEntry {
     pub log_id: i64,

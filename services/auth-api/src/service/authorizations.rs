@@ -63,11 +63,15 @@ impl TryFrom<CreateRequest> for NewAuthorization {
 }
 
 /// The answer to an add (design 2.1).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Created {
     pub platform_id: i64,
+    /// `TAOBAO`, `JD`, `PDD`, `DOUYIN`, `KUAISHOU`.
+    #[schema(value_type = String)]
     pub platform_type: PlatformType,
+    /// `PENDING_AUTH`.
+    #[schema(value_type = String)]
     pub status: AuthStatus,
     pub auth_url: String,
 }
@@ -179,7 +183,7 @@ fn check_redirect(state: &AppState, url: &str) -> Result<(), AuthApiError> {
 }
 
 /// One row of the list (design 2.2). Secrets are never returned; the app key only as a hint.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Listed {
     pub platform_id: i64,

@@ -45,15 +45,18 @@ pub struct CallbackQuery {
 }
 
 /// The outcome of a callback.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Completed {
     pub platform_id: i64,
     pub platform_type: String,
+    /// `ACTIVE` or `INVALID`.
+    #[schema(value_type = String)]
     pub status: AuthStatus,
     pub shop_name: Option<String>,
     /// Where to send the browser (the front end's `redirectUrl`), if one was given.
     #[serde(skip)]
+    #[schema(ignore)]
     pub redirect_to: Option<String>,
 }
 

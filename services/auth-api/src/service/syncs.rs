@@ -26,7 +26,7 @@ pub const RESUME_OVERLAP_MINUTES: i64 = 10;
 pub const FIRST_SYNC_DAYS: i64 = 30;
 
 /// The optional body of `POST …/sync`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SyncBody {
     pub start_time: Option<String>,
@@ -34,7 +34,7 @@ pub struct SyncBody {
 }
 
 /// The answer (design 2.3).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Accepted {
     pub sync_task_id: i64,
@@ -227,7 +227,7 @@ async fn record_refusal(
 }
 
 /// One sync record (design 2.4).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Record {
     pub sync_id: i64,

@@ -65,3 +65,21 @@ async fn an_incoming_traceparent_is_continued() {
     let second = expect_envelope(app.get_root("/healthz").await, StatusCode::OK, 200).await;
     assert_ne!(first["traceId"], second["traceId"]);
 }
+
+#[tokio::test]
+async fn the_openapi_document_and_its_page_are_served() {
+    let app = spawn_app().await;
+    let response = app.get_root(&format!("{BASE}/openapi.json")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let doc: serde_json::Value = response.json().await.expect("JSON");
+    assert!(
+        doc["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3.1"))
+    );
+    assert!(doc["paths"]["/leads/{leadId}/contact/reveal"]["post"].is_object());
+    let response = app.get_root(&format!("{BASE}/docs")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let page = response.text().await.expect("HTML");
+    assert!(page.contains("openapi.json"));
+}

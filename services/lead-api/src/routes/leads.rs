@@ -18,7 +18,7 @@ use crate::repo::leads::{self, LeadFilter, SORT_FIELDS};
 use crate::startup::AppState;
 
 /// One lead as sales staff see it: contact masked, never the sealed value.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LeadView {
     pub lead_id: i64,
@@ -38,9 +38,11 @@ pub struct LeadView {
     pub total_amount: String,
     pub last_order_time: DateTime<Utc>,
     /// `[{code, text}]`: why the score is what it is.
+    #[schema(value_type = Vec<crate::openapi::ReasonDoc>)]
     pub score_reasons: serde_json::Value,
     pub model_version: String,
     /// `{validity, code, reason}`: whether the contact reaches the buyer.
+    #[schema(value_type = crate::openapi::ValidityDoc)]
     pub contact_validity: serde_json::Value,
 }
 
@@ -56,6 +58,28 @@ fn parse_time(name: &str, v: &str) -> Result<DateTime<Utc>, ApiError> {
         .map_err(|_| ApiError::bad_request(format!("{name} 必须是 ISO 8601 时间")))
 }
 
+/// Buyer-leads (design 2.5): one record per buyer.
+#[utoipa::path(get, path = "/leads", tag = "leads",
+    params(
+        ("platformId" = Option<i64>, Query, description = "买家最近一笔订单的店铺"),
+        ("orderTimeStart" = Option<String>, Query, description = "ISO 8601"),
+        ("orderTimeEnd" = Option<String>, Query, description = "ISO 8601"),
+        ("contactInfo" = Option<String>, Query, description = "脱敏号码中可见的数字；完整手机号按盲索引精确查找"),
+        ("processStatus" = Option<String>, Query, description = "PENDING, PROCESSED, INVALID"),
+        ("intentionTags" = Option<Vec<String>>, Query, description = "每个标签都须命中"),
+        ("page" = Option<i64>, Query),
+        ("size" = Option<i64>, Query),
+        ("sort" = Option<String>, Query, description = "orderTime, createTime, score, amount, totalAmount, lastOrderTime"),
+        ("order" = Option<String>, Query, description = "asc, desc"),
+    ),
+    security(("bearer" = ["lead:order:view"])),
+    responses(
+        (status = 200, description = "线索列表", body = leadgen_http::openapi::Envelope<leadgen_http::openapi::PageOf<LeadView>>),
+        (status = 400, description = "参数错误（含业务码）", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 401, description = "缺少或无效的令牌", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 403, description = "没有权限（或平台拒绝解密 40301）", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 500, description = "内部错误", body = leadgen_http::openapi::ErrorEnvelope)
+    ))]
 pub async fn list(
     user: AuthUser,
     state: web::Data<AppState>,

@@ -1,8 +1,8 @@
 //! The gateway paths lead-api serves, under `/api/v1/lead-generation/orders`.
 
-mod leads;
-mod reveal;
-mod workflow;
+pub mod leads;
+pub mod reveal;
+pub mod workflow;
 
 use actix_web::web;
 

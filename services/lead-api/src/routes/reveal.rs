@@ -12,7 +12,7 @@ use crate::startup::AppState;
 /// A reason longer than this is refused.
 const MAX_REASON_CHARS: usize = 200;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RevealBody {
     /// `AFTER_SALES`, `CUSTOMER_CARE` or `FULFILMENT`.
@@ -21,6 +21,21 @@ pub struct RevealBody {
     reason: Option<String>,
 }
 
+/// Reveals the buyer's number for a call through the platform's decrypt API (audited).
+#[utoipa::path(post, path = "/leads/{leadId}/contact/reveal", tag = "leads",
+    params(("leadId" = i64, Path)),
+    request_body = RevealBody,
+    security(("bearer" = ["lead:order:contact"])),
+    responses(
+        (status = 200, description = "可拨打的号码（不缓存）", body = leadgen_http::openapi::Envelope<crate::service::reveal::Revealed>),
+        (status = 400, description = "参数错误（含业务码）", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 401, description = "缺少或无效的令牌", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 403, description = "没有权限（或平台拒绝解密 40301）", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 404, description = "不存在（或属于其他租户）", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 429, description = "超出限额（业务码）", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 500, description = "内部错误", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 502, description = "电商平台调用失败", body = leadgen_http::openapi::ErrorEnvelope)
+    ))]
 pub async fn reveal(
     user: AuthUser,
     state: web::Data<AppState>,

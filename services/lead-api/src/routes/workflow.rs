@@ -30,6 +30,22 @@ fn int(name: &str, v: Option<&String>) -> Result<Option<i64>, ApiError> {
         .transpose()
 }
 
+/// One lead in full: the buyer's orders, reasons, contact validity, status history, version.
+#[utoipa::path(get, path = "/leads/{leadId}", tag = "leads",
+    params(
+        ("leadId" = i64, Path, description = "线索 ID（已合并的线索返回合并后的线索）"),
+        ("ordersPage" = Option<i64>, Query),
+        ("ordersSize" = Option<i64>, Query, description = "1–100，默认 10"),
+    ),
+    security(("bearer" = ["lead:order:view"])),
+    responses(
+        (status = 200, description = "线索详情（ETag 为版本号）", body = leadgen_http::openapi::Envelope<crate::service::detail::LeadDetail>),
+        (status = 400, description = "参数错误（含业务码）", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 401, description = "缺少或无效的令牌", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 403, description = "没有权限（或平台拒绝解密 40301）", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 404, description = "不存在（或属于其他租户）", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 500, description = "内部错误", body = leadgen_http::openapi::ErrorEnvelope)
+    ))]
 pub async fn get(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -50,7 +66,7 @@ pub async fn get(
     Ok(response)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StatusBody {
     process_status: String,
@@ -93,6 +109,24 @@ fn if_match(req: &HttpRequest) -> Result<i32, LeadApiError> {
         .map_err(|_| LeadApiError::BadRequest("If-Match 必须是线索的版本号，例如 \"3\"".into()))
 }
 
+/// Changes a lead's process status; `If-Match` carries the lead's version.
+#[utoipa::path(patch, path = "/leads/{leadId}", tag = "leads",
+    params(
+        ("leadId" = i64, Path),
+        ("If-Match" = String, Header, description = "线索版本号，例如 \"3\""),
+    ),
+    request_body = StatusBody,
+    security(("bearer" = ["lead:order:process"])),
+    responses(
+        (status = 200, description = "已更新（或状态未变）", body = leadgen_http::openapi::Envelope<crate::service::workflow::Changed>),
+        (status = 400, description = "参数错误（含业务码）", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 401, description = "缺少或无效的令牌", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 403, description = "没有权限（或平台拒绝解密 40301）", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 404, description = "不存在（或属于其他租户）", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 409, description = "冲突（业务码）", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 428, description = "缺少 If-Match", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 500, description = "内部错误", body = leadgen_http::openapi::ErrorEnvelope)
+    ))]
 pub async fn patch(
     user: AuthUser,
     state: web::Data<AppState>,
@@ -117,7 +151,7 @@ pub async fn patch(
     Ok(response)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BulkItem {
     lead_id: i64,
@@ -125,7 +159,7 @@ pub struct BulkItem {
     version: i32,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BulkBody {
     items: Vec<BulkItem>,
@@ -134,6 +168,17 @@ pub struct BulkBody {
     note: Option<String>,
 }
 
+/// Changes up to 100 leads' status; answers per lead.
+#[utoipa::path(patch, path = "/leads", tag = "leads",
+    request_body = BulkBody,
+    security(("bearer" = ["lead:order:process"])),
+    responses(
+        (status = 200, description = "逐条结果", body = leadgen_http::openapi::Envelope<crate::openapi::BulkResults>),
+        (status = 400, description = "参数错误（含业务码）", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 401, description = "缺少或无效的令牌", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 403, description = "没有权限（或平台拒绝解密 40301）", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 500, description = "内部错误", body = leadgen_http::openapi::ErrorEnvelope)
+    ))]
 pub async fn patch_many(
     user: AuthUser,
     state: web::Data<AppState>,

@@ -12,7 +12,7 @@ use crate::error::LeadApiError;
 use crate::repo::detail::{self, HistoryRow, LeadDetailRow, OrderRow};
 use crate::startup::AppState;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LeadDetail {
     pub lead_id: i64,
@@ -31,24 +31,28 @@ pub struct LeadDetail {
     pub order_count: i32,
     pub total_amount: String,
     pub last_order_time: DateTime<Utc>,
+    #[schema(value_type = Vec<crate::openapi::ReasonDoc>)]
     pub score_reasons: serde_json::Value,
     pub model_version: String,
+    #[schema(value_type = crate::openapi::ValidityDoc)]
     pub contact_validity: serde_json::Value,
     /// 0–100, the intention part of the score.
     pub intention: i16,
     /// `BUILTIN` or `EXTERNAL`.
     pub scored_by: String,
     /// The buyer's aggregate (counts, first and last order and payment, mean gap, order ids).
+    #[schema(value_type = Object)]
     pub buyer: serde_json::Value,
     /// Leads that turned out to be this buyer and were merged into this one.
     pub merged_lead_ids: Vec<i64>,
+    #[schema(value_type = leadgen_http::openapi::PageOf<OrderView>)]
     pub orders: Page<OrderView>,
     pub status_history: Vec<StatusChangeView>,
     /// Send it back in `If-Match` to change the status.
     pub version: i32,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OrderView {
     pub order_id: String,
@@ -65,7 +69,7 @@ pub struct OrderView {
     pub refunded: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusChangeView {
     pub lead_id: i64,

@@ -34,20 +34,23 @@ pub struct RevealRequest {
 }
 
 /// The number to dial. Only in this answer; never stored or logged.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Revealed {
     pub lead_id: i64,
     pub order_id: String,
+    #[schema(value_type = String)]
     pub platform_type: PlatformType,
     /// `PLAIN` (a mobile or landline) or `VIRTUAL` (a privacy number: dial `phone`, then
     /// `extension`, before `expiresAt`).
+    #[schema(value_type = String)]
     pub kind: ContactKind,
     pub phone: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub extension: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<DateTime<Utc>>,
+    #[schema(value_type = String)]
     pub purpose: RevealPurpose,
 }
 

@@ -39,10 +39,11 @@ pub struct ChangeStatus {
 }
 
 /// The outcome for one lead.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Changed {
     pub lead_id: i64,
+    #[schema(value_type = String)]
     pub process_status: LeadProcessStatus,
     pub version: i32,
     /// `false` when the lead already had the status.
@@ -221,7 +222,7 @@ fn snapshot(
 }
 
 /// One lead's answer in a bulk change.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BulkResult {
     pub lead_id: i64,
@@ -235,6 +236,7 @@ pub struct BulkResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub process_status: Option<LeadProcessStatus>,
 }
 

@@ -1,0 +1,71 @@
+//! `leadctl openapi [--out docs/openapi.json]`: the gateway API's one OpenAPI 3.1 document,
+//! merged from the services' parts (generated from their handlers and types by utoipa). auth-api
+//! serves the committed file; a test fails when it and the code disagree.
+
+use std::path::Path;
+
+use anyhow::Context as _;
+use utoipa::OpenApi as _;
+
+/// The whole gateway API, as JSON text.
+pub fn document() -> anyhow::Result<String> {
+    let mut doc = auth_api::openapi::ApiDoc::openapi();
+    doc.merge(lead_api::openapi::ApiDoc::openapi());
+    doc.info.title = "存客宝 订单获客 API".to_owned();
+    doc.info.version = "1.0.0".to_owned();
+    doc.info.description = Some(format!(
+        "The order-lead module's gateway API (`docs/api-conventions.md`). Every answer is the \
+         envelope `{{code, message, data, traceId}}`; errors carry `data: null` and a Simplified \
+         Chinese message. Business codes:\n\n{}",
+        leadgen_http::openapi::business_codes_markdown()
+    ));
+    doc.info.license = None;
+    doc.servers = Some(vec![utoipa::openapi::Server::new(
+        "/api/v1/lead-generation/orders",
+    )]);
+    let mut text = doc.to_pretty_json().context("serializing the document")?;
+    text.push('\n');
+    Ok(text)
+}
+
+pub fn write(out: &Path) -> anyhow::Result<()> {
+    std::fs::write(out, document()?).with_context(|| format!("writing {}", out.display()))?;
+    println!("wrote {}", out.display());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_committed_document_matches_the_code() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/openapi.json");
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        let generated = super::document().unwrap();
+        assert!(
+            committed == generated,
+            "docs/openapi.json differs from the code: run `leadctl openapi` (make openapi)"
+        );
+        let doc: serde_json::Value = serde_json::from_str(&generated).unwrap();
+        assert!(
+            doc["openapi"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("3.1")
+        );
+        for path in [
+            "/platforms/auth",
+            "/platforms",
+            "/platforms/{platformId}",
+            "/platforms/auth/callback",
+            "/platforms/{platformId}/sync",
+            "/sync-records",
+            "/operation-logs",
+            "/leads",
+            "/leads/{leadId}",
+            "/leads/{leadId}/contact/reveal",
+        ] {
+            assert!(doc["paths"].get(path).is_some(), "{path} is not documented");
+        }
+        assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    }
+}
