@@ -7,6 +7,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ensure_packages
+ensure_schemathesis
 start_postgres
 start_rabbitmq
 log "PostgreSQL and RabbitMQ are up"

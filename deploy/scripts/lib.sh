@@ -11,6 +11,22 @@ die() {
     exit 1
 }
 
+# ensure_schemathesis: the API contract test's fuzzer (PyPI), installed for the current user when
+# missing. Debian's python3 and pip come first if they are missing too.
+ensure_schemathesis() {
+    command -v schemathesis >/dev/null && return 0
+    if ! command -v python3 >/dev/null || ! python3 -m pip --version >/dev/null 2>&1; then
+        [ "$(id -u)" -eq 0 ] || die "python3 and pip are missing; install them as root: apt-get install -y python3-pip"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq python3-pip python3-venv >/dev/null
+    fi
+    log "installing schemathesis (PyPI)"
+    python3 -m pip install -q --user schemathesis 2>/dev/null \
+        || python3 -m pip install -q --user --break-system-packages schemathesis
+    command -v schemathesis >/dev/null || export PATH="$HOME/.local/bin:$PATH"
+}
+
 # ensure_packages: installs from Debian's packages whatever of PostgreSQL, RabbitMQ, nginx,
 # envsubst (gettext-base) and curl is missing. No apt call when everything is there.
 ensure_packages() {

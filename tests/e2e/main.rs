@@ -8,6 +8,7 @@
     reason = "a failed step must stop the test at once"
 )]
 
+mod api_contract;
 mod every_platform;
 mod flow;
 mod spy;

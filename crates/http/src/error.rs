@@ -46,6 +46,11 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, message)
     }
 
+    /// 405: the path exists, the method does not.
+    pub fn method_not_allowed() -> Self {
+        Self::new(StatusCode::METHOD_NOT_ALLOWED, "该接口不支持此请求方法")
+    }
+
     /// 401: no, invalid or expired token.
     pub fn unauthorized() -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "未登录或登录已过期")

@@ -88,6 +88,20 @@ pub fn configure(
     }
 }
 
+/// A path answering its declared methods, and 405 in the envelope with `Allow` for any other.
+pub fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(move || async move {
+        let mut response =
+            actix_web::ResponseError::error_response(&ApiError::method_not_allowed());
+        if let Ok(value) = actix_web::http::header::HeaderValue::from_str(allow) {
+            response
+                .headers_mut()
+                .insert(actix_web::http::header::ALLOW, value);
+        }
+        response
+    }))
+}
+
 /// 404 in the envelope for unknown paths.
 pub async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::not_found("接口"))

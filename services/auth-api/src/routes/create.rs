@@ -18,8 +18,10 @@ pub struct CreateRequest {
         custom(function = "crate::service::validate::platform_type")
     )]
     /// `TAOBAO`, `JD`, `PDD`, `DOUYIN` or `KUAISHOU`.
+    #[schema(required = true, pattern = "^(TAOBAO|JD|PDD|DOUYIN|KUAISHOU)$")]
     pub platform_type: Option<String>,
     #[validate(required(message = "authInfo 不能为空"), nested)]
+    #[schema(required = true)]
     pub auth_info: Option<AuthInfo>,
     #[validate(
         custom(
@@ -28,6 +30,7 @@ pub struct CreateRequest {
         ),
         length(max = 1024, message = "redirectUrl 过长")
     )]
+    #[schema(format = "uri", max_length = 1024)]
     pub redirect_url: Option<String>,
 }
 
@@ -43,6 +46,7 @@ pub struct AuthInfo {
         ),
         length(max = 128, message = "appKey 长度不能超过 128")
     )]
+    #[schema(required = true, min_length = 1, max_length = 128)]
     pub app_key: Option<String>,
     #[validate(
         required(message = "appSecret 不能为空"),
@@ -53,11 +57,13 @@ pub struct AuthInfo {
         length(max = 256, message = "appSecret 长度不能超过 256")
     )]
     #[serde(skip_serializing)]
+    #[schema(required = true, min_length = 1, max_length = 256)]
     pub app_secret: Option<String>,
     #[validate(custom(
         function = "crate::service::validate::http_url",
         message = "callbackUrl 必须是合法的 http(s) URL"
     ))]
+    #[schema(format = "uri")]
     pub callback_url: Option<String>,
     /// Platform-specific values (e.g. Kuaishou `signSecret`), kept sealed with the secret.
     #[serde(flatten)]

@@ -22,10 +22,10 @@ pub struct ListQuery {
 /// The tenant's platform authorizations (design 2.2).
 #[utoipa::path(get, path = "/platforms", tag = "platforms",
     params(
-        ("platformType" = Option<String>, Query, description = "TAOBAO, JD, PDD, DOUYIN, KUAISHOU"),
-        ("status" = Option<String>, Query, description = "PENDING_AUTH, ACTIVE, EXPIRED, INVALID"),
-        ("page" = Option<i64>, Query, description = "从 1 开始"),
-        ("size" = Option<i64>, Query, description = "1–100，默认 10"),
+        ("platformType" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(TAOBAO|JD|PDD|DOUYIN|KUAISHOU)?[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "TAOBAO, JD, PDD, DOUYIN, KUAISHOU"),
+        ("status" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(PENDING_AUTH|ACTIVE|EXPIRED|INVALID)?[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "PENDING_AUTH, ACTIVE, EXPIRED, INVALID"),
+        ("page" = Option<i64>, Query, minimum = 1, description = "从 1 开始"),
+        ("size" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1–100，默认 10"),
     ),
     security(("bearer" = ["lead:order:view"])),
     responses(

@@ -14,19 +14,24 @@ use actix_web::web;
 pub const BASE: &str = "/api/v1/lead-generation/orders";
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    use leadgen_http::server::resource;
     cfg.service(
         web::scope(BASE)
-            .route("/platforms/auth", web::post().to(create::create))
-            .route(
-                "/platforms/auth/callback",
-                web::get().to(callback::callback),
+            .service(resource("/platforms/auth", "POST").route(web::post().to(create::create)))
+            .service(
+                resource("/platforms/auth/callback", "GET")
+                    .route(web::get().to(callback::callback)),
             )
-            .route("/platforms", web::get().to(list::list))
-            .route("/platforms/{platform_id}", web::get().to(detail::detail))
-            .route("/platforms/{platform_id}/sync", web::post().to(sync::sync))
-            .route("/sync-records", web::get().to(sync_records::list))
-            .route("/operation-logs", web::get().to(operation_logs::list))
-            .route("/openapi.json", web::get().to(api_doc::document))
-            .route("/docs", web::get().to(api_doc::page)),
+            .service(resource("/platforms", "GET").route(web::get().to(list::list)))
+            .service(
+                resource("/platforms/{platform_id}", "GET").route(web::get().to(detail::detail)),
+            )
+            .service(
+                resource("/platforms/{platform_id}/sync", "POST").route(web::post().to(sync::sync)),
+            )
+            .service(resource("/sync-records", "GET").route(web::get().to(sync_records::list)))
+            .service(resource("/operation-logs", "GET").route(web::get().to(operation_logs::list)))
+            .service(resource("/openapi.json", "GET").route(web::get().to(api_doc::document)))
+            .service(resource("/docs", "GET").route(web::get().to(api_doc::page))),
     );
 }

@@ -28,7 +28,8 @@ pub async fn sync(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     user.require(Permission::Sync)?;
-    let body: SyncBody = if body.iter().all(u8::is_ascii_whitespace) {
+    let blank = body.iter().all(u8::is_ascii_whitespace);
+    let body: SyncBody = if blank || body.trim_ascii() == b"null" {
         SyncBody::default()
     } else {
         serde_json::from_slice(&body).map_err(|e| {

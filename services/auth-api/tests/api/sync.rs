@@ -364,7 +364,8 @@ async fn sync_rejects_a_malformed_request_with_400() {
         let response = app.request_sync(Some(&token(1, &[SYNC])), id, None).await;
         expect_envelope(response, StatusCode::BAD_REQUEST, 400).await;
     }
-    for body in ["{", "[1, 2]", r#"{"startTime": 5}"#, "null"] {
+    // (`null` is the absent optional body, as the OpenAPI document declares it.)
+    for body in ["{", "[1, 2]", r#"{"startTime": 5}"#] {
         let response = app
             .request_sync(Some(&token(1, &[SYNC])), &platform.to_string(), Some(body))
             .await;

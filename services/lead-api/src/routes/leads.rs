@@ -47,8 +47,7 @@ pub struct LeadView {
 }
 
 fn parse_i64(name: &str, v: &str) -> Result<i64, ApiError> {
-    v.trim()
-        .parse()
+    v.parse()
         .map_err(|_| ApiError::bad_request(format!("{name} 必须是整数")))
 }
 
@@ -62,15 +61,15 @@ fn parse_time(name: &str, v: &str) -> Result<DateTime<Utc>, ApiError> {
 #[utoipa::path(get, path = "/leads", tag = "leads",
     params(
         ("platformId" = Option<i64>, Query, description = "买家最近一笔订单的店铺"),
-        ("orderTimeStart" = Option<String>, Query, description = "ISO 8601"),
-        ("orderTimeEnd" = Option<String>, Query, description = "ISO 8601"),
+        ("orderTimeStart" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$|^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "ISO 8601 (RFC 3339)"),
+        ("orderTimeEnd" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$|^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "ISO 8601 (RFC 3339)"),
         ("contactInfo" = Option<String>, Query, description = "脱敏号码中可见的数字；完整手机号按盲索引精确查找"),
-        ("processStatus" = Option<String>, Query, description = "PENDING, PROCESSED, INVALID"),
-        ("intentionTags" = Option<Vec<String>>, Query, description = "每个标签都须命中"),
-        ("page" = Option<i64>, Query),
-        ("size" = Option<i64>, Query),
-        ("sort" = Option<String>, Query, description = "orderTime, createTime, score, amount, totalAmount, lastOrderTime"),
-        ("order" = Option<String>, Query, description = "asc, desc"),
+        ("processStatus" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(PENDING|PROCESSED|INVALID)?[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "PENDING, PROCESSED, INVALID"),
+        ("intentionTags" = Option<String>, Query, description = "逗号分隔（也可重复此参数）；每个标签都须命中"),
+        ("page" = Option<i64>, Query, minimum = 1),
+        ("size" = Option<i64>, Query, minimum = 1, maximum = 100),
+        ("sort" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(orderTime|createTime|score|amount|totalAmount|lastOrderTime)?[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "orderTime, createTime, score, amount, totalAmount, lastOrderTime"),
+        ("order" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(asc|desc)?[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "asc, desc"),
     ),
     security(("bearer" = ["lead:order:view"])),
     responses(
@@ -89,12 +88,13 @@ pub async fn list(
     let mut filter = LeadFilter::default();
     let (mut page, mut size, mut sort, mut order) = (None, None, None, None);
     for (key, value) in url::form_urlencoded::parse(req.query_string().as_bytes()) {
-        let value = value.trim();
+        let raw = value.as_ref();
+        let value = raw.trim();
         if value.is_empty() {
             continue;
         }
         match key.as_ref() {
-            "platformId" => filter.platform_id = Some(parse_i64("platformId", value)?),
+            "platformId" => filter.platform_id = Some(parse_i64("platformId", raw)?),
             "orderTimeStart" => {
                 filter.order_time_start = Some(parse_time("orderTimeStart", value)?)
             }
@@ -125,11 +125,13 @@ pub async fn list(
                         .map(str::to_owned),
                 );
             }
-            "page" => page = Some(parse_i64("page", value)?),
-            "size" => size = Some(parse_i64("size", value)?),
+            "page" => page = Some(parse_i64("page", raw)?),
+            "size" => size = Some(parse_i64("size", raw)?),
             "sort" => sort = Some(value.to_owned()),
             "order" => order = Some(value.to_owned()),
-            _ => {}
+            other => {
+                return Err(ApiError::bad_request(format!("不支持的查询参数：{other}")));
+            }
         }
     }
     let paging = Paging::from_query(page, size)?;

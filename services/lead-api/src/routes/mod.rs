@@ -9,15 +9,22 @@ use actix_web::web;
 pub const BASE: &str = "/api/v1/lead-generation/orders";
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    use leadgen_http::server::resource;
     cfg.service(
         web::scope(BASE)
-            .route("/leads", web::get().to(leads::list))
-            .route("/leads", web::patch().to(workflow::patch_many))
-            .route("/leads/{leadId}", web::get().to(workflow::get))
-            .route("/leads/{leadId}", web::patch().to(workflow::patch))
-            .route(
-                "/leads/{leadId}/contact/reveal",
-                web::post().to(reveal::reveal),
+            .service(
+                resource("/leads", "GET, PATCH")
+                    .route(web::get().to(leads::list))
+                    .route(web::patch().to(workflow::patch_many)),
+            )
+            .service(
+                resource("/leads/{leadId}", "GET, PATCH")
+                    .route(web::get().to(workflow::get))
+                    .route(web::patch().to(workflow::patch)),
+            )
+            .service(
+                resource("/leads/{leadId}/contact/reveal", "POST")
+                    .route(web::post().to(reveal::reveal)),
             ),
     );
 }

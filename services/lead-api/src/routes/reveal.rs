@@ -16,8 +16,13 @@ const MAX_REASON_CHARS: usize = 200;
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RevealBody {
     /// `AFTER_SALES`, `CUSTOMER_CARE` or `FULFILMENT`.
+    #[schema(
+        pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(AFTER_SALES|CUSTOMER_CARE|FULFILMENT)[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     purpose: String,
+    /// Why, at most 200 characters (audited).
     #[serde(default)]
+    #[schema(max_length = 200)]
     reason: Option<String>,
 }
 
@@ -47,11 +52,8 @@ pub async fn reveal(
     let purpose: RevealPurpose = body.purpose.trim().parse().map_err(|_| {
         ApiError::bad_request("purpose 必须是 AFTER_SALES、CUSTOMER_CARE 或 FULFILMENT")
     })?;
-    let reason = body
+    if body
         .reason
-        .map(|r| r.trim().to_owned())
-        .filter(|r| !r.is_empty());
-    if reason
         .as_ref()
         .is_some_and(|r| r.chars().count() > MAX_REASON_CHARS)
     {
@@ -59,6 +61,10 @@ pub async fn reveal(
             "reason 不能超过 {MAX_REASON_CHARS} 个字符"
         )));
     }
+    let reason = body
+        .reason
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty());
     let request = RevealRequest {
         lead_id: path.into_inner(),
         purpose,

@@ -14,7 +14,7 @@ use crate::startup::AppState;
 
 /// `ordersPage`, `ordersSize`: the page of the buyer's orders.
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DetailQuery {
     orders_page: Option<String>,
     orders_size: Option<String>,
@@ -34,8 +34,8 @@ fn int(name: &str, v: Option<&String>) -> Result<Option<i64>, ApiError> {
 #[utoipa::path(get, path = "/leads/{leadId}", tag = "leads",
     params(
         ("leadId" = i64, Path, description = "线索 ID（已合并的线索返回合并后的线索）"),
-        ("ordersPage" = Option<i64>, Query),
-        ("ordersSize" = Option<i64>, Query, description = "1–100，默认 10"),
+        ("ordersPage" = Option<i64>, Query, minimum = 1),
+        ("ordersSize" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1–100，默认 10"),
     ),
     security(("bearer" = ["lead:order:view"])),
     responses(
@@ -69,8 +69,14 @@ pub async fn get(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StatusBody {
+    /// `PENDING`, `PROCESSED` or `INVALID`.
+    #[schema(
+        pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(PENDING|PROCESSED|INVALID)[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     process_status: String,
+    /// At most 500 characters.
     #[serde(default)]
+    #[schema(max_length = 500)]
     note: Option<String>,
 }
 
@@ -81,7 +87,6 @@ fn parse_status(text: &str) -> Result<LeadProcessStatus, LeadApiError> {
 }
 
 fn parse_note(note: Option<String>) -> Result<Option<String>, LeadApiError> {
-    let note = note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
     if note
         .as_ref()
         .is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS)
@@ -90,7 +95,7 @@ fn parse_note(note: Option<String>) -> Result<Option<String>, LeadApiError> {
             "note 不能超过 {MAX_NOTE_CHARS} 个字符"
         )));
     }
-    Ok(note)
+    Ok(note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()))
 }
 
 /// The version in `If-Match` (`"3"`, `W/"3"` or `3`).
@@ -113,7 +118,7 @@ fn if_match(req: &HttpRequest) -> Result<i32, LeadApiError> {
 #[utoipa::path(patch, path = "/leads/{leadId}", tag = "leads",
     params(
         ("leadId" = i64, Path),
-        ("If-Match" = String, Header, description = "线索版本号，例如 \"3\""),
+        ("If-Match" = String, Header, pattern = r#"^(W/)?"?[0-9]{1,9}"?$"#, description = "线索版本号，例如 \"3\""),
     ),
     request_body = StatusBody,
     security(("bearer" = ["lead:order:process"])),
@@ -162,9 +167,16 @@ pub struct BulkItem {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BulkBody {
+    /// 1–100 leads.
+    #[schema(min_items = 1, max_items = 100)]
     items: Vec<BulkItem>,
+    /// `PENDING`, `PROCESSED` or `INVALID`.
+    #[schema(
+        pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(PENDING|PROCESSED|INVALID)[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     process_status: String,
     #[serde(default)]
+    #[schema(max_length = 500)]
     note: Option<String>,
 }
 
