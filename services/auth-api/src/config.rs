@@ -31,9 +31,12 @@ pub struct OAuthSettings {
     /// How long a consent link stays usable.
     #[serde(default = "default_state_ttl")]
     pub state_ttl_minutes: i64,
-    /// Front-end origins `redirectUrl` may point at (prefix match); empty allows any http(s) URL.
+    /// Front-end origins (`scheme://host[:port]`) a `redirectUrl` may send the browser to after
+    /// the callback. Matched exactly on the parsed URL's origin, never as a text prefix. Empty
+    /// (the default) allows none: without an allowed origin, `redirectUrl` is refused (422), so
+    /// the callback can never be used as an open redirect.
     #[serde(default)]
-    pub allowed_redirect_prefixes: Vec<String>,
+    pub allowed_redirect_origins: Vec<String>,
 }
 
 fn default_state_ttl() -> i64 {

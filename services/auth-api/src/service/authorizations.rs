@@ -170,9 +170,26 @@ fn user_id_of(op: &oplog::Operator) -> i64 {
     }
 }
 
+/// `url`'s origin (`scheme://host[:port]`, the port only when it is not the scheme's default).
+fn origin_of(url: &str) -> Option<String> {
+    let parsed = url::Url::parse(url).ok()?;
+    match parsed.origin() {
+        url::Origin::Tuple(..) => Some(parsed.origin().ascii_serialization()),
+        url::Origin::Opaque(_) => None,
+    }
+}
+
+/// A `redirectUrl` must point at one of the configured front-end origins (none by default).
 fn check_redirect(state: &AppState, url: &str) -> Result<(), AuthApiError> {
-    let allowed = &state.oauth.allowed_redirect_prefixes;
-    if allowed.is_empty() || allowed.iter().any(|p| url.starts_with(p.as_str())) {
+    let allowed = &state.oauth.allowed_redirect_origins;
+    let origin = origin_of(url);
+    let permitted = origin.is_some_and(|o| {
+        allowed
+            .iter()
+            .filter_map(|a| origin_of(a.trim()))
+            .any(|a| a == o)
+    });
+    if permitted {
         Ok(())
     } else {
         Err(AuthApiError::Invalid(vec![FieldError {

@@ -235,9 +235,9 @@ async fn create_reports_an_overlong_app_key_and_a_bad_callback_url() {
 }
 
 #[tokio::test]
-async fn create_only_accepts_redirect_urls_under_the_allowed_prefixes() {
+async fn create_only_accepts_redirect_urls_of_the_allowed_origins() {
     let app = spawn_app_with(TestBroker::new(Vec::new()), |s| {
-        s.oauth.allowed_redirect_prefixes = vec!["https://app.example.com/".into()];
+        s.oauth.allowed_redirect_origins = vec!["https://app.example.com".into()];
     })
     .await;
     let body = |redirect: &str| {
@@ -255,6 +255,22 @@ async fn create_only_accepts_redirect_urls_under_the_allowed_prefixes() {
         .await;
     assert_eq!(expect_invalid_fields(response).await, vec!["redirectUrl"]);
     assert!(app.operation_log().await.is_empty());
+    // Look-alikes of the allowed origin are other origins.
+    for evil in [
+        "https://app.example.com.evil.net/x",
+        "https://app.example.com@evil.net/x",
+        "http://app.example.com/x",
+        "https://app.example.com:8443/x",
+    ] {
+        let response = app
+            .create_authorization(Some(&token(1, &[AUTH])), &body(evil))
+            .await;
+        assert_eq!(
+            expect_invalid_fields(response).await,
+            vec!["redirectUrl"],
+            "{evil}"
+        );
+    }
 
     let response = app
         .create_authorization(
@@ -382,6 +398,23 @@ async fn create_requires_a_valid_token_and_the_auth_permission() {
 
     // None of these stored anything.
     assert!(app.operation_log().await.is_empty());
+}
+
+#[tokio::test]
+async fn without_an_allowed_origin_no_redirect_url_is_accepted() {
+    let app = spawn_app_with(TestBroker::new(Vec::new()), |s| {
+        s.oauth.allowed_redirect_origins = Vec::new();
+    })
+    .await;
+    let body = json!({
+        "platformType": "TAOBAO",
+        "authInfo": { "appKey": APP_KEY, "appSecret": APP_SECRET },
+        "redirectUrl": "https://app.example.com/platforms",
+    });
+    let response = app
+        .create_authorization(Some(&token(1, &[AUTH])), &body)
+        .await;
+    assert_eq!(expect_invalid_fields(response).await, vec!["redirectUrl"]);
 }
 
 #[tokio::test]

@@ -69,7 +69,8 @@ pub fn settings(db: &TestDb, broker: &TestBroker) -> Settings {
         oauth: OAuthSettings {
             callback_url: CALLBACK_URL.into(),
             state_ttl_minutes: 30,
-            allowed_redirect_prefixes: Vec::new(),
+            // The front end the redirect tests use; nothing else is allowed.
+            allowed_redirect_origins: vec!["https://app.example.com".into()],
         },
     }
 }
