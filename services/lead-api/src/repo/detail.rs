@@ -2,6 +2,7 @@
 //! and `t_ecom_order_processed` (documented read-only couplings) and lead-api's own
 //! `t_lead_status_change`. Every query is scoped by tenant; sealed columns are never read.
 
+use crate::repo::leads::LeadRow;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -14,31 +15,15 @@ use leadgen_db::schema::{
 #[diesel(table_name = lead)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct LeadDetailRow {
-    pub id: i64,
+    /// What the list shows of the lead.
+    #[diesel(embed)]
+    pub listed: LeadRow,
     pub tenant_id: i64,
-    pub platform_id: i64,
-    pub platform_type: String,
-    pub order_id: String,
     /// The latest order's raw row (the order a reveal decrypts).
     pub raw_order_id: i64,
-    pub contact_masked: String,
-    pub contact_kind: String,
-    pub product_info: String,
-    pub amount_fen: i64,
-    pub order_time: DateTime<Utc>,
-    pub intention_tags: Vec<String>,
-    pub score: i16,
-    pub process_status: String,
-    pub create_time: DateTime<Utc>,
-    pub order_count: i32,
-    pub paid_total_fen: i64,
-    pub last_order_time: DateTime<Utc>,
     pub aggregate: serde_json::Value,
     pub intention: i16,
-    pub score_reasons: serde_json::Value,
-    pub model_version: String,
     pub scored_by: String,
-    pub contact_validity_reason: serde_json::Value,
     pub merged_into: Option<i64>,
     pub version: i32,
 }

@@ -8,7 +8,8 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_db::schema::{t_lead_identity as identity, t_order_lead as lead};
 use leadgen_http::paging::{Paging, SortOrder};
 
-#[derive(Debug, Queryable, Selectable)]
+/// The columns the list shows (the detail embeds them).
+#[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = lead)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct LeadRow {

@@ -8,43 +8,13 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use leadgen_domain::LeadProcessStatus;
-use leadgen_domain::Money;
 use leadgen_domain::buyer::IdentityKey;
 use leadgen_http::paging::{Paging, parse_sort};
 use leadgen_http::{ApiError, AuthUser, Page, Permission};
-use serde::Serialize;
 
 use crate::repo::leads::{self, LeadFilter, SORT_FIELDS};
+use crate::service::view::LeadView;
 use crate::startup::AppState;
-
-/// One lead as sales staff see it: contact masked, never the sealed value.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct LeadView {
-    pub lead_id: i64,
-    pub order_id: String,
-    pub platform_id: i64,
-    pub platform_type: String,
-    pub order_time: DateTime<Utc>,
-    pub contact_info: String,
-    pub contact_type: String,
-    pub product_info: String,
-    pub amount: String,
-    pub intention_tags: Vec<String>,
-    pub score: i16,
-    pub process_status: String,
-    pub create_time: DateTime<Utc>,
-    pub order_count: i32,
-    pub total_amount: String,
-    pub last_order_time: DateTime<Utc>,
-    /// `[{code, text}]`: why the score is what it is.
-    #[schema(value_type = Vec<crate::openapi::ReasonDoc>)]
-    pub score_reasons: serde_json::Value,
-    pub model_version: String,
-    /// `{validity, code, reason}`: whether the contact reaches the buyer.
-    #[schema(value_type = crate::openapi::ValidityDoc)]
-    pub contact_validity: serde_json::Value,
-}
 
 fn parse_i64(name: &str, v: &str) -> Result<i64, ApiError> {
     v.parse()
@@ -142,29 +112,6 @@ pub async fn list(
     let (rows, total) = leads::list(&mut conn, user.tenant_id, &filter, sort, paging)
         .await
         .map_err(ApiError::internal)?;
-    let records = rows
-        .into_iter()
-        .map(|r| LeadView {
-            lead_id: r.id,
-            order_id: r.order_id,
-            platform_id: r.platform_id,
-            platform_type: r.platform_type,
-            order_time: r.order_time,
-            contact_info: r.contact_masked,
-            contact_type: r.contact_kind,
-            product_info: r.product_info,
-            amount: Money::from_fen(r.amount_fen).to_string(),
-            intention_tags: r.intention_tags,
-            score: r.score,
-            process_status: r.process_status,
-            create_time: r.create_time,
-            order_count: r.order_count,
-            total_amount: Money::from_fen(r.paid_total_fen).to_string(),
-            last_order_time: r.last_order_time,
-            score_reasons: r.score_reasons,
-            model_version: r.model_version,
-            contact_validity: r.contact_validity_reason,
-        })
-        .collect();
+    let records = rows.into_iter().map(LeadView::from).collect();
     Ok(leadgen_http::ok(Page::new(records, total, paging)))
 }

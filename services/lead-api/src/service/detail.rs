@@ -10,32 +10,15 @@ use serde::Serialize;
 
 use crate::error::LeadApiError;
 use crate::repo::detail::{self, HistoryRow, LeadDetailRow, OrderRow};
+use crate::service::view::LeadView;
 use crate::startup::AppState;
 
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LeadDetail {
-    pub lead_id: i64,
-    pub order_id: String,
-    pub platform_id: i64,
-    pub platform_type: String,
-    pub order_time: DateTime<Utc>,
-    pub contact_info: String,
-    pub contact_type: String,
-    pub product_info: String,
-    pub amount: String,
-    pub intention_tags: Vec<String>,
-    pub score: i16,
-    pub process_status: String,
-    pub create_time: DateTime<Utc>,
-    pub order_count: i32,
-    pub total_amount: String,
-    pub last_order_time: DateTime<Utc>,
-    #[schema(value_type = Vec<crate::openapi::ReasonDoc>)]
-    pub score_reasons: serde_json::Value,
-    pub model_version: String,
-    #[schema(value_type = crate::openapi::ValidityDoc)]
-    pub contact_validity: serde_json::Value,
+    /// Every field of the list's record.
+    #[serde(flatten)]
+    pub lead: LeadView,
     /// 0–100, the intention part of the score.
     pub intention: i16,
     /// `BUILTIN` or `EXTERNAL`.
@@ -140,38 +123,20 @@ pub async fn get(
 ) -> Result<LeadDetail, LeadApiError> {
     let mut conn = leadgen_db::conn(&state.pool).await?;
     let row = resolve(&mut conn, tenant, id).await?;
-    let merged = detail::merged_into(&mut conn, tenant, row.id).await?;
+    let merged = detail::merged_into(&mut conn, tenant, row.listed.id).await?;
     let (orders, total) = detail::orders(
         &mut conn,
         tenant,
-        row.id,
+        row.listed.id,
         orders_page.size,
         orders_page.offset(),
     )
     .await?;
     let mut leads = merged.clone();
-    leads.push(row.id);
+    leads.push(row.listed.id);
     let history = detail::history(&mut conn, tenant, &leads).await?;
     Ok(LeadDetail {
-        lead_id: row.id,
-        order_id: row.order_id,
-        platform_id: row.platform_id,
-        platform_type: row.platform_type,
-        order_time: row.order_time,
-        contact_info: row.contact_masked,
-        contact_type: row.contact_kind,
-        product_info: row.product_info,
-        amount: Money::from_fen(row.amount_fen).to_string(),
-        intention_tags: row.intention_tags,
-        score: row.score,
-        process_status: row.process_status,
-        create_time: row.create_time,
-        order_count: row.order_count,
-        total_amount: Money::from_fen(row.paid_total_fen).to_string(),
-        last_order_time: row.last_order_time,
-        score_reasons: row.score_reasons,
-        model_version: row.model_version,
-        contact_validity: row.contact_validity_reason,
+        lead: LeadView::from(row.listed),
         intention: row.intention,
         scored_by: row.scored_by,
         buyer: row.aggregate,

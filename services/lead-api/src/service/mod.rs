@@ -3,4 +3,5 @@
 
 pub mod detail;
 pub mod reveal;
+pub mod view;
 pub mod workflow;

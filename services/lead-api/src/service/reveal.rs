@@ -161,7 +161,7 @@ async fn attempt(
 ) -> Result<Revealed, LeadApiError> {
     let tenant = user.tenant_id;
     let lead = detail::resolve(conn, tenant, request.lead_id).await?;
-    target.lead_id = lead.id;
+    target.lead_id = lead.listed.id;
     let (platform_id, order_id, normalized) = reveal::raw_order(conn, tenant, lead.raw_order_id)
         .await?
         .ok_or(LeadApiError::NothingToReveal)?;
@@ -178,11 +178,12 @@ async fn attempt(
     let order: RawOrder =
         serde_json::from_str(&json).map_err(|e| LeadApiError::Unexpected(e.into()))?;
     let platform: PlatformType = lead
+        .listed
         .platform_type
         .parse()
         .map_err(|e| LeadApiError::Unexpected(anyhow::anyhow!("{e}")))?;
     let answer = |kind, phone: String, extension, expires_at| Revealed {
-        lead_id: lead.id,
+        lead_id: lead.listed.id,
         order_id: order_id.clone(),
         platform_type: platform,
         kind,

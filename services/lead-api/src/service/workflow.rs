@@ -102,7 +102,7 @@ async fn change_locked(
         .await?
         .ok_or(LeadApiError::NotFound)?;
     if let Some(into) = row.merged_into {
-        return Err(LeadApiError::Merged(row.id, into));
+        return Err(LeadApiError::Merged(row.listed.id, into));
     }
     if row.version != request.version {
         return Err(LeadApiError::VersionConflict {
@@ -111,18 +111,19 @@ async fn change_locked(
         });
     }
     let from: LeadProcessStatus = row
+        .listed
         .process_status
         .parse()
         .map_err(|e| LeadApiError::Unexpected(anyhow::anyhow!("{e}")))?;
     if from == request.to {
         return Ok(Changed {
-            lead_id: row.id,
+            lead_id: row.listed.id,
             process_status: from,
             version: row.version,
             changed: false,
         });
     }
-    let version = workflow::set_status(conn, row.id, request.to.as_str()).await?;
+    let version = workflow::set_status(conn, row.listed.id, request.to.as_str()).await?;
     let (operator_id, operator_name) = match operator {
         Operator::User { id, name } => (*id, name.as_str()),
         Operator::System => (0, ""),
@@ -131,7 +132,7 @@ async fn change_locked(
         conn,
         &NewChange {
             tenant_id: tenant,
-            lead_id: row.id,
+            lead_id: row.listed.id,
             from_status: from.as_str(),
             to_status: request.to.as_str(),
             note: request.note.as_deref(),
@@ -146,7 +147,7 @@ async fn change_locked(
         operator,
         action: "LEAD_STATUS_CHANGE",
         target_type: "LEAD",
-        target_ids: vec![row.id.to_string()],
+        target_ids: vec![row.listed.id.to_string()],
         result: Ok(()),
     };
     oplog::record(conn, entry, trace_id).await?;
@@ -154,7 +155,7 @@ async fn change_locked(
     let event = CloudEvent::new(
         SERVICE,
         tenant,
-        Some(format!("lead/{}", row.id)),
+        Some(format!("lead/{}", row.listed.id)),
         LeadUpdatedV1 {
             lead,
             changes: vec![LeadChange::Status],
@@ -165,7 +166,7 @@ async fn change_locked(
         .await
         .map_err(|e| LeadApiError::Unexpected(e.into()))?;
     Ok(Changed {
-        lead_id: row.id,
+        lead_id: row.listed.id,
         process_status: request.to,
         version,
         changed: true,
@@ -181,10 +182,11 @@ fn snapshot(
     let bad = |e: serde_json::Error| LeadApiError::Unexpected(e.into());
     let aggregate: BuyerAggregate = serde_json::from_value(row.aggregate.clone()).map_err(bad)?;
     let validity: ContactValidity =
-        serde_json::from_value(row.contact_validity_reason.clone()).map_err(bad)?;
-    let reasons: Vec<Reason> = serde_json::from_value(row.score_reasons.clone()).map_err(bad)?;
+        serde_json::from_value(row.listed.contact_validity_reason.clone()).map_err(bad)?;
+    let reasons: Vec<Reason> =
+        serde_json::from_value(row.listed.score_reasons.clone()).map_err(bad)?;
     let kind: ContactKind =
-        serde_json::from_value(serde_json::Value::String(row.contact_kind.clone()))
+        serde_json::from_value(serde_json::Value::String(row.listed.contact_kind.clone()))
             .unwrap_or(ContactKind::Masked);
     let scored_by = if row.scored_by == ScoredBy::External.as_str() {
         ScoredBy::External
@@ -192,29 +194,31 @@ fn snapshot(
         ScoredBy::Builtin
     };
     Ok(BuyerLead::from_facts(LeadFacts {
-        lead_id: row.id,
-        platform_id: row.platform_id,
+        lead_id: row.listed.id,
+        platform_id: row.listed.platform_id,
         platform_type: row
+            .listed
             .platform_type
             .parse()
             .map_err(|e| LeadApiError::Unexpected(anyhow::anyhow!("{e}")))?,
-        latest_order_id: &row.order_id,
-        latest_order_time: row.order_time,
+        latest_order_id: &row.listed.order_id,
+        latest_order_time: row.listed.order_time,
         aggregate: &aggregate,
         contact: ContactSummary {
             kind,
-            masked: row.contact_masked.clone(),
+            masked: row.listed.contact_masked.clone(),
         },
         validity: &validity,
-        score: u8::try_from(row.score).unwrap_or_default(),
+        score: u8::try_from(row.listed.score).unwrap_or_default(),
         intention: u8::try_from(row.intention).unwrap_or_default(),
         tags: row
+            .listed
             .intention_tags
             .iter()
             .filter_map(|l| IntentionTag::from_label(l))
             .collect(),
         reasons,
-        model_version: row.model_version.clone(),
+        model_version: row.listed.model_version.clone(),
         scored_by,
         process_status: status,
         version,

@@ -1,0 +1,62 @@
+//! A lead as the list and the detail show it: contact masked, never the sealed value.
+
+use chrono::{DateTime, Utc};
+use leadgen_domain::Money;
+use serde::Serialize;
+
+use crate::repo::leads::LeadRow;
+
+/// One lead as sales staff see it: contact masked, never the sealed value.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LeadView {
+    pub lead_id: i64,
+    pub order_id: String,
+    pub platform_id: i64,
+    pub platform_type: String,
+    pub order_time: DateTime<Utc>,
+    pub contact_info: String,
+    pub contact_type: String,
+    pub product_info: String,
+    pub amount: String,
+    pub intention_tags: Vec<String>,
+    pub score: i16,
+    pub process_status: String,
+    pub create_time: DateTime<Utc>,
+    pub order_count: i32,
+    pub total_amount: String,
+    pub last_order_time: DateTime<Utc>,
+    /// `[{code, text}]`: why the score is what it is.
+    #[schema(value_type = Vec<crate::openapi::ReasonDoc>)]
+    pub score_reasons: serde_json::Value,
+    pub model_version: String,
+    /// `{validity, code, reason}`: whether the contact reaches the buyer.
+    #[schema(value_type = crate::openapi::ValidityDoc)]
+    pub contact_validity: serde_json::Value,
+}
+
+impl From<LeadRow> for LeadView {
+    fn from(r: LeadRow) -> Self {
+        LeadView {
+            lead_id: r.id,
+            order_id: r.order_id,
+            platform_id: r.platform_id,
+            platform_type: r.platform_type,
+            order_time: r.order_time,
+            contact_info: r.contact_masked,
+            contact_type: r.contact_kind,
+            product_info: r.product_info,
+            amount: Money::from_fen(r.amount_fen).to_string(),
+            intention_tags: r.intention_tags,
+            score: r.score,
+            process_status: r.process_status,
+            create_time: r.create_time,
+            order_count: r.order_count,
+            total_amount: Money::from_fen(r.paid_total_fen).to_string(),
+            last_order_time: r.last_order_time,
+            score_reasons: r.score_reasons,
+            model_version: r.model_version,
+            contact_validity: r.contact_validity_reason,
+        }
+    }
+}
