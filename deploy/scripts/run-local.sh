@@ -168,14 +168,14 @@ wait_for_port 127.0.0.1 "$GATEWAY_PORT" 10 || die "the gateway is not up on port
 log "gateway is up at $GATEWAY_URL"
 
 TOKEN=$(LEADGEN_CONFIG_DIR=tools/leadctl/config "$BIN/leadctl" token --tenant 1 --user 7 --name 张三 \
-    --perms lead:order:auth,lead:order:sync,lead:order:view | tail -n 1)
+    --perms lead:order:auth,lead:order:sync,lead:order:view,lead:order:process,lead:order:contact,lead:order:audit | tail -n 1)
 
 cat <<EOF
 
 The order-lead module is running behind the gateway: $GATEWAY_URL
 Logs: .run/logs/<name>.log, gateway .run/nginx/logs/. Ctrl-C stops it all (PostgreSQL and RabbitMQ keep running).
 
-Development token (tenant 1, user 7 张三; lead:order:auth, lead:order:sync, lead:order:view):
+Development token (tenant 1, user 7 张三; every permission: auth, sync, view, process, contact, audit):
 $TOKEN
 
 Try it from another shell:
@@ -197,8 +197,14 @@ curl -sS "\$API/platforms" -H "Authorization: Bearer \$TOKEN"
 curl -sS -X POST "\$API/platforms/1/sync" -H "Authorization: Bearer \$TOKEN" -H 'Content-Type: application/json' -d '{}'
 # 5. List the sync records.
 curl -sS "\$API/sync-records" -H "Authorization: Bearer \$TOKEN"
-# 6. List the leads.
+# 6. List the leads (one per buyer); open one (its version is the ETag).
 curl -sS "\$API/leads" -H "Authorization: Bearer \$TOKEN"
+curl -sS -i "\$API/leads/1" -H "Authorization: Bearer \$TOKEN"
+# 7. Mark it handled (If-Match: its version), reveal its number for a call, read the audit trail.
+curl -sS -X PATCH "\$API/leads/1" -H "Authorization: Bearer \$TOKEN" -H 'If-Match: "1"' -H 'Content-Type: application/json' -d '{"processStatus":"PROCESSED","note":"已回访"}'
+curl -sS -X POST "\$API/leads/1/contact/reveal" -H "Authorization: Bearer \$TOKEN" -H 'Content-Type: application/json' -d '{"purpose":"FULFILMENT"}'
+curl -sS "\$API/operation-logs" -H "Authorization: Bearer \$TOKEN"
+# The whole API: \$API/docs (OpenAPI: \$API/openapi.json)
 
 EOF
 

@@ -8,6 +8,7 @@ use leadgen_scorer::Scorer;
 
 use crate::batch::Context;
 
+#[derive(Clone)]
 pub struct Processor {
     pub sealer: Arc<Sealer>,
     pub indexer: Arc<BlindIndexer>,
@@ -18,16 +19,6 @@ pub struct Processor {
 }
 
 impl Processor {
-    /// A copy sharing the same keys and scorer (tests swap the scorer).
-    pub fn clone_for_test(&self) -> Processor {
-        Processor {
-            sealer: Arc::clone(&self.sealer),
-            indexer: Arc::clone(&self.indexer),
-            as_of: self.as_of,
-            scorer: self.scorer.clone(),
-        }
-    }
-
     /// The instant scores are computed as of: the same all day, so arrival order never matters.
     pub fn as_of(&self) -> DateTime<Utc> {
         self.as_of

@@ -240,7 +240,7 @@ async fn rotating_the_blind_index_key_keeps_every_buyer_and_rewrites_their_ident
     let b64 = base64::engine::general_purpose::STANDARD;
     let old = leadgen_settings::SecretString::from(format!("1:{}", b64.encode([7u8; 32])));
     let new = leadgen_settings::SecretString::from(b64.encode([9u8; 32]));
-    let mut processor = run.processor.clone_for_test();
+    let mut processor = (*run.processor).clone();
     processor.indexer =
         std::sync::Arc::new(leadgen_crypto::BlindIndexer::new(2, &new, &[old]).unwrap());
     run.processor = std::sync::Arc::new(processor);

@@ -57,7 +57,7 @@ async fn run_with(url: &str) -> Run {
         retries: 1,
         ..ScorerSettings::default()
     };
-    let mut processor = (*run.processor).clone_for_test();
+    let mut processor = (*run.processor).clone();
     processor.scorer = Scorer::new(&settings).unwrap().map(Arc::new);
     run.processor = Arc::new(processor);
     run
