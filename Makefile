@@ -31,8 +31,9 @@ test: deps build ## Run the whole workspace's tests against the local PostgreSQL
 test-e2e: deps build ## Run only the end-to-end tests (package leadgen-e2e)
 	$(TEST_RUNNER) -p leadgen-e2e --no-fail-fast
 
-bench: deps ## Benchmarks (release): order-processor's backlog against a bare COPY (BENCH_ORDERS=20000)
+bench: deps ## Benchmarks (release): the order-processor backlog against a bare COPY, the lead list at 1M leads
 	cargo bench -p order-processor --bench backlog
+	cargo bench -p lead-api --bench list
 
 fmt: ## Format the code
 	cargo fmt --all

@@ -95,6 +95,8 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Also has the generated `tag_bits` (one bit per intention tag), which only the lead list
+    /// reads, through SQL: this declaration is at diesel's 32-column limit.
     t_order_lead (id) {
         id -> Int8,
         tenant_id -> Int8,

@@ -5,7 +5,8 @@
 
 //! `schema.rs` is written by hand: this test migrates a fresh database and checks that every
 //! table in `schema.rs` names exactly the columns the migrations create (and no table is
-//! missing). Nullability is not compared here: a wrong one fails to load rows, which the service
+//! missing). Generated columns (t_order_lead's `tag_bits`, read only by the lead list's SQL) are
+//! left out: nobody writes them. Nullability is not compared here: a wrong one fails to load rows, which the service
 //! tests do.
 
 use std::collections::BTreeMap;
@@ -130,7 +131,7 @@ async fn schema_rs_matches_the_migrated_database() {
     for (table, in_schema_rs) in tables {
         let columns: BTreeMap<String, bool> = diesel::sql_query(format!(
             "SELECT column_name::text, is_nullable::text FROM information_schema.columns \
-             WHERE table_schema = 'public' AND table_name = '{table}'"
+             WHERE table_schema = 'public' AND table_name = '{table}' AND is_generated = 'NEVER'"
         ))
         .load::<Column>(&mut conn)
         .await

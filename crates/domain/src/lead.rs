@@ -73,6 +73,16 @@ impl IntentionTag {
         }
     }
 
+    /// The tag's bit in a lead's `tag_bits` (its position in [`IntentionTag::ALL`]); the
+    /// database's `lead_tag_bits()` uses the same order.
+    pub fn bit(self) -> i32 {
+        let position = IntentionTag::ALL
+            .iter()
+            .position(|t| *t == self)
+            .unwrap_or_default();
+        1 << position
+    }
+
     /// The tag with this label.
     pub fn from_label(label: &str) -> Option<Self> {
         IntentionTag::ALL

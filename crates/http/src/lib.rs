@@ -22,4 +22,4 @@ pub mod server;
 pub use auth::{AuthUser, Claims, JwtVerifier, Permission};
 pub use envelope::{created, ok};
 pub use error::{ApiError, FieldError};
-pub use paging::{Page, PageQuery, SortOrder};
+pub use paging::{BoundedPage, Page, PageQuery, SortOrder};

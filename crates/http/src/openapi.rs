@@ -29,6 +29,20 @@ pub struct PageOf<T: ToSchema> {
     pub pages: i64,
 }
 
+/// A page whose total stops counting at a bound (the lead list): `total` is exact when
+/// `totalExact`, otherwise a lower bound, and `pages` follows from it.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BoundedPageOf<T: ToSchema> {
+    pub records: Vec<T>,
+    /// Exact when `totalExact`; otherwise "at least this many" (the browsing window).
+    pub total: i64,
+    pub size: i64,
+    pub current: i64,
+    pub pages: i64,
+    pub total_exact: bool,
+}
+
 /// One failed field of a 422.
 #[derive(Serialize, ToSchema)]
 pub struct FieldErrorBody {

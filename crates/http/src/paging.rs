@@ -107,6 +107,26 @@ impl<T: Serialize> Page<T> {
     }
 }
 
+/// A page whose total may stop counting at a bound: `total` is exact when `total_exact`, and
+/// otherwise a lower bound (the list's browsing window). `pages` is computed from `total` either
+/// way, so every page from 1 to `pages` can be asked for.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BoundedPage<T: Serialize> {
+    #[serde(flatten)]
+    pub page: Page<T>,
+    pub total_exact: bool,
+}
+
+impl<T: Serialize> BoundedPage<T> {
+    pub fn new(records: Vec<T>, total: i64, total_exact: bool, paging: Paging) -> Self {
+        BoundedPage {
+            page: Page::new(records, total, paging),
+            total_exact,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,13 +4,16 @@
 //! `intentionTags` accepts `a&intentionTags=b` and `a,b`; a lead matches when it carries every
 //! tag asked for. `contactInfo` with a full 11-digit mobile finds that buyer exactly through the
 //! keyed blind index of their phone; otherwise it matches the visible digits of masked contacts.
+//! Page numbers reach the first 2,000 leads of any filter (40008 beyond); `total` counts up to
+//! 2,000 exactly and then reads "at least 2,000" with `totalExact` false.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
+use leadgen_crypto::BlindIndexer;
 use leadgen_domain::LeadProcessStatus;
 use leadgen_domain::buyer::IdentityKey;
-use leadgen_http::paging::{Paging, parse_sort};
-use leadgen_http::{ApiError, AuthUser, Page, Permission};
+use leadgen_http::paging::{Paging, SortOrder, parse_sort};
+use leadgen_http::{ApiError, AuthUser, BoundedPage, Permission};
 
 use crate::repo::leads::{self, LeadFilter, SORT_FIELDS};
 use crate::service::view::LeadView;
@@ -36,14 +39,14 @@ fn parse_time(name: &str, v: &str) -> Result<DateTime<Utc>, ApiError> {
         ("contactInfo" = Option<String>, Query, description = "脱敏号码中可见的数字；完整手机号按盲索引精确查找"),
         ("processStatus" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(PENDING|PROCESSED|INVALID)?[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "PENDING, PROCESSED, INVALID"),
         ("intentionTags" = Option<String>, Query, description = "逗号分隔（也可重复此参数）；每个标签都须命中"),
-        ("page" = Option<i64>, Query, minimum = 1),
+        ("page" = Option<i64>, Query, minimum = 1, description = "从 1 开始；page × size 不超过 2000（否则 40008）"),
         ("size" = Option<i64>, Query, minimum = 1, maximum = 100),
         ("sort" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(orderTime|createTime|score|amount|totalAmount|lastOrderTime)?[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "orderTime, createTime, score, amount, totalAmount, lastOrderTime"),
         ("order" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(asc|desc)?[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "asc, desc"),
     ),
     security(("bearer" = ["lead:order:view"])),
     responses(
-        (status = 200, description = "线索列表", body = leadgen_http::openapi::Envelope<leadgen_http::openapi::PageOf<LeadView>>),
+        (status = 200, description = "线索列表", body = leadgen_http::openapi::Envelope<leadgen_http::openapi::BoundedPageOf<LeadView>>),
         (status = 400, description = "参数错误（含业务码）", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 401, description = "缺少或无效的令牌", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 403, description = "没有权限（或平台拒绝解密 40301）", body = leadgen_http::openapi::ErrorEnvelope),
@@ -55,9 +58,37 @@ pub async fn list(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     user.require(Permission::View)?;
+    let ListQuery {
+        filter,
+        sort,
+        paging,
+    } = parse_query(req.query_string(), &state.indexer)?;
+    let mut conn = leadgen_db::conn(&state.pool)
+        .await
+        .map_err(ApiError::internal)?;
+    let page = leads::list(&mut conn, user.tenant_id, &filter, sort, paging)
+        .await
+        .map_err(ApiError::internal)?;
+    let records = page.rows.into_iter().map(LeadView::from).collect();
+    Ok(leadgen_http::ok(BoundedPage::new(
+        records, page.total, page.exact, paging,
+    )))
+}
+
+/// A parsed `GET /leads` query.
+#[derive(Debug)]
+pub struct ListQuery {
+    pub filter: LeadFilter,
+    pub sort: (&'static str, SortOrder),
+    pub paging: Paging,
+}
+
+/// Parses and checks a `GET /leads` query string (also used by the list benchmark, so that it
+/// runs exactly the service's statements bare).
+pub fn parse_query(query: &str, indexer: &BlindIndexer) -> Result<ListQuery, ApiError> {
     let mut filter = LeadFilter::default();
     let (mut page, mut size, mut sort, mut order) = (None, None, None, None);
-    for (key, value) in url::form_urlencoded::parse(req.query_string().as_bytes()) {
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
         let raw = value.as_ref();
         let value = raw.trim();
         if value.is_empty() {
@@ -74,7 +105,7 @@ pub async fn list(
                 // anything else matches the visible digits of masked contacts.
                 filter.phone_indexes = IdentityKey::phone(value)
                     .filter(|_| value.chars().filter(char::is_ascii_digit).count() >= 11)
-                    .map(|key| state.indexer.all(&key.material));
+                    .map(|key| indexer.all(&key.material));
                 filter.contact_keyword = Some(value.to_owned());
             }
             "processStatus" => {
@@ -105,13 +136,13 @@ pub async fn list(
         }
     }
     let paging = Paging::from_query(page, size)?;
+    if paging.offset().saturating_add(paging.size) > leads::LIST_WINDOW {
+        return Err(ApiError::business(leadgen_http::codes::PAGE_BEYOND_WINDOW));
+    }
     let sort = parse_sort(sort.as_deref(), order.as_deref(), SORT_FIELDS, "orderTime")?;
-    let mut conn = leadgen_db::conn(&state.pool)
-        .await
-        .map_err(ApiError::internal)?;
-    let (rows, total) = leads::list(&mut conn, user.tenant_id, &filter, sort, paging)
-        .await
-        .map_err(ApiError::internal)?;
-    let records = rows.into_iter().map(LeadView::from).collect();
-    Ok(leadgen_http::ok(Page::new(records, total, paging)))
+    Ok(ListQuery {
+        filter,
+        sort,
+        paging,
+    })
 }

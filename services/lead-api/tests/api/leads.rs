@@ -482,6 +482,114 @@ async fn leads_page() {
 }
 
 #[tokio::test]
+async fn a_long_list_counts_up_to_its_window_and_every_page_it_names_is_reachable() {
+    use diesel_async::RunQueryDsl;
+    let app = spawn_app().await;
+    let s = seed(&app).await;
+    // 2,100 more buyers of tenant 1 (copies of l4 a minute apart), 4 of them 高价值.
+    let mut conn = app.conn().await;
+    diesel::sql_query(format!(
+        "INSERT INTO t_order_lead (tenant_id, platform_id, platform_type, order_id, raw_order_id, \
+           processed_order_id, contact_info, contact_masked, contact_kind, product_info, amount_fen, \
+           order_time, intention_tags, score, process_status, order_count, paid_order_count, \
+           paid_total_fen, last_order_time, aggregate, intention, score_reasons, model_version, \
+           scored_by, contact_validity, contact_validity_reason) \
+         SELECT tenant_id, platform_id, platform_type, 'copy-' || g, raw_order_id, processed_order_id, \
+           contact_info, contact_masked, contact_kind, product_info, amount_fen, \
+           order_time - make_interval(mins => g), \
+           CASE WHEN g % 500 = 0 THEN ARRAY['高价值'] ELSE ARRAY['低意向'] END, score, \
+           process_status, order_count, paid_order_count, paid_total_fen, last_order_time, \
+           aggregate, intention, score_reasons, model_version, scored_by, contact_validity, \
+           contact_validity_reason \
+         FROM t_order_lead, generate_series(1, 2100) AS g WHERE id = {}",
+        s.l4
+    ))
+    .execute(&mut *conn)
+    .await
+    .expect("copy leads");
+    let view = token(1, &[VIEW]);
+
+    // Past 2,000 the total stops counting: "at least 2,000", and pages follow from it.
+    let body = expect_envelope(app.leads(Some(&view), &[]).await, StatusCode::OK, 200).await;
+    assert_eq!(page_records(&body, 2000, 10, 1).len(), 10);
+    assert_eq!(body["data"]["totalExact"], false);
+    let body = expect_envelope(
+        app.leads(Some(&view), &[("size", "100"), ("page", "20")])
+            .await,
+        StatusCode::OK,
+        200,
+    )
+    .await;
+    assert_eq!(page_records(&body, 2000, 100, 20).len(), 100);
+    // One page beyond the window: 40008, in Chinese.
+    let body = expect_envelope(
+        app.leads(Some(&view), &[("size", "100"), ("page", "21")])
+            .await,
+        StatusCode::BAD_REQUEST,
+        40008,
+    )
+    .await;
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("缩小筛选条件")
+    );
+    // Under the window the total is exact, from the count or from the last page.
+    let body = expect_envelope(
+        app.leads(Some(&view), &[("intentionTags", "高价值")]).await,
+        StatusCode::OK,
+        200,
+    )
+    .await;
+    assert_eq!(page_records(&body, 6, 10, 1).len(), 6);
+    assert_eq!(body["data"]["totalExact"], true);
+    let body = expect_envelope(
+        app.leads(Some(&view), &[("intentionTags", "高价值"), ("size", "4")])
+            .await,
+        StatusCode::OK,
+        200,
+    )
+    .await;
+    assert_eq!(page_records(&body, 6, 4, 1).len(), 4);
+    assert_eq!(body["data"]["totalExact"], true);
+}
+
+#[tokio::test]
+async fn every_intention_tag_has_the_bit_the_database_gives_it() {
+    use diesel::sql_types::{Array, Integer, Text};
+    use diesel_async::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Bits {
+        #[diesel(sql_type = Integer)]
+        bits: i32,
+    }
+    let app = spawn_app().await;
+    let mut conn = app.conn().await;
+    let mut all = 0;
+    for tag in leadgen_domain::IntentionTag::ALL {
+        let got: Bits = diesel::sql_query("SELECT lead_tag_bits($1) AS bits")
+            .bind::<Array<Text>, _>(vec![tag.label().to_owned()])
+            .get_result(&mut *conn)
+            .await
+            .expect("bits");
+        assert_eq!(got.bits, tag.bit(), "{}", tag.label());
+        all |= tag.bit();
+    }
+    let labels: Vec<String> = leadgen_domain::IntentionTag::ALL
+        .iter()
+        .map(|t| t.label().to_owned())
+        .chain(["不存在".to_owned()])
+        .collect();
+    let got: Bits = diesel::sql_query("SELECT lead_tag_bits($1) AS bits")
+        .bind::<Array<Text>, _>(labels)
+        .get_result(&mut *conn)
+        .await
+        .expect("bits");
+    assert_eq!(got.bits, all);
+}
+
+#[tokio::test]
 async fn leads_reject_bad_parameters_with_400() {
     let app = spawn_app().await;
     seed(&app).await;

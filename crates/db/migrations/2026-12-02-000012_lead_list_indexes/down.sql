@@ -1,0 +1,17 @@
+DROP INDEX IF EXISTS ix_lead_list_order_time;
+DROP INDEX IF EXISTS ix_lead_list_create_time;
+DROP INDEX IF EXISTS ix_lead_list_score;
+DROP INDEX IF EXISTS ix_lead_list_amount;
+DROP INDEX IF EXISTS ix_lead_list_total;
+DROP INDEX IF EXISTS ix_lead_list_last_order;
+DROP INDEX IF EXISTS ix_lead_list_status;
+DROP INDEX IF EXISTS ix_lead_list_contact;
+ALTER TABLE t_order_lead DROP COLUMN tag_bits;
+DROP FUNCTION lead_tag_bits(TEXT[]);
+CREATE INDEX ix_lead_tenant_order_time ON t_order_lead (tenant_id, order_time DESC, id DESC);
+CREATE INDEX ix_lead_tenant_platform ON t_order_lead (tenant_id, platform_id, order_time DESC);
+CREATE INDEX ix_lead_tenant_status ON t_order_lead (tenant_id, process_status, order_time DESC);
+CREATE INDEX ix_lead_tenant_create_time ON t_order_lead (tenant_id, create_time DESC);
+CREATE INDEX ix_lead_tags ON t_order_lead USING GIN (intention_tags);
+CREATE INDEX ix_lead_tenant_score ON t_order_lead (tenant_id, score DESC, id DESC) WHERE merged_into IS NULL;
+CREATE INDEX ix_lead_tenant_total ON t_order_lead (tenant_id, paid_total_fen DESC, id DESC) WHERE merged_into IS NULL;

@@ -1,0 +1,306 @@
+//! Lead-list benchmark: `GET /leads` at a million buyer-leads, against the same statements run
+//! bare (the targets: p99 ≤ 20 ms at the service, and ≤ 2× bare).
+//!
+//! `cargo bench -p lead-api --bench list` (release). `list_data.sql` fills a database of its own
+//! with 1,000,000 leads for tenant 1 and 200,000 for ten other tenants (about a minute). The
+//! service runs in-process on a free port; requests go one at a time over keep-alive HTTP, as
+//! the front end's would. Each case runs every documented filter alone and combined, every sort,
+//! page 1 at size 10 and 100, and a deep page (size 100, page 20: the end of the browsing window,
+//! or the list's last page). The bare run calls the same repository function on a connection of
+//! its own. `BENCH_LIST_REPEAT` (default 100) sets the samples per variant.
+
+#![expect(clippy::unwrap_used, reason = "a benchmark stops at the first failure")]
+
+use std::time::{Duration, Instant};
+
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use lead_api::repo::leads;
+use lead_api::routes::leads::parse_query;
+use lead_api::{Application, Settings};
+use leadgen_db::fragments::Explain;
+use leadgen_db::schema::t_lead_identity;
+use leadgen_domain::buyer::IdentityKey;
+use leadgen_test_support::{
+    TestBroker, TestDb, auth_settings, crypto_settings, database_settings, http_settings,
+    telemetry_settings,
+};
+use tokio_util::sync::CancellationToken;
+
+const BASE: &str = "/api/v1/lead-generation/orders/leads";
+/// A buyer of tenant 1 whose phone identity the benchmark knows.
+const KNOWN_PHONE: &str = "13800138000";
+const KNOWN_LEAD: i64 = 424_242;
+
+/// Every documented filter alone and combined, every sort.
+fn cases() -> Vec<(String, String)> {
+    let days_ago = |d: i64| (chrono::Utc::now() - chrono::Duration::days(d)).to_rfc3339();
+    let mut cases = Vec::new();
+    for sort in leads::SORT_FIELDS {
+        for order in ["desc", "asc"] {
+            cases.push((
+                format!("sort {sort} {order}"),
+                format!("sort={sort}&order={order}"),
+            ));
+        }
+    }
+    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let filters = [
+        ("platformId=1 (40 %)", "platformId=1".to_owned()),
+        ("platformId=5 (5 %)", "platformId=5".to_owned()),
+        (
+            "last 30 days",
+            format!("orderTimeStart={}", enc(&days_ago(30))),
+        ),
+        (
+            "a week a year ago",
+            format!(
+                "orderTimeStart={}&orderTimeEnd={}",
+                enc(&days_ago(372)),
+                enc(&days_ago(365))
+            ),
+        ),
+        ("contactInfo=5678", "contactInfo=5678".to_owned()),
+        ("contactInfo=138", "contactInfo=138".to_owned()),
+        (
+            "contactInfo=full mobile",
+            format!("contactInfo={KNOWN_PHONE}"),
+        ),
+        ("processStatus=PENDING", "processStatus=PENDING".to_owned()),
+        ("processStatus=INVALID", "processStatus=INVALID".to_owned()),
+        (
+            "tag 高意向 (2 %)",
+            format!("intentionTags={}", enc("高意向")),
+        ),
+        (
+            "tags 复购+沉睡",
+            format!("intentionTags={}", enc("复购,沉睡")),
+        ),
+    ];
+    for (name, q) in filters {
+        cases.push((name.to_owned(), q));
+    }
+    let combined = [
+        (
+            "PENDING+高意向 by score",
+            format!(
+                "processStatus=PENDING&intentionTags={}&sort=score",
+                enc("高意向")
+            ),
+        ),
+        (
+            "shop 2+INVALID by totalAmount asc",
+            "platformId=2&processStatus=INVALID&sort=totalAmount&order=asc".to_owned(),
+        ),
+        (
+            "90 days+即将复购 by lastOrderTime",
+            format!(
+                "orderTimeStart={}&intentionTags={}&sort=lastOrderTime",
+                enc(&days_ago(90)),
+                enc("即将复购")
+            ),
+        ),
+        (
+            "shop 1+138+PROCESSED+复购 by amount",
+            format!(
+                "platformId=1&contactInfo=138&processStatus=PROCESSED&intentionTags={}&sort=amount",
+                enc("复购")
+            ),
+        ),
+        (
+            "every filter",
+            format!(
+                "platformId=1&orderTimeStart={}&contactInfo=13&processStatus=PENDING&intentionTags={}&sort=score",
+                enc(&days_ago(365)),
+                enc("购买过")
+            ),
+        ),
+    ];
+    for (name, q) in combined {
+        cases.push((name.to_owned(), q));
+    }
+    cases
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+struct Stats {
+    p50: f64,
+    p95: f64,
+    p99: f64,
+}
+
+fn stats(mut samples: Vec<Duration>) -> Stats {
+    samples.sort();
+    Stats {
+        p50: percentile(&samples, 0.50),
+        p95: percentile(&samples, 0.95),
+        p99: percentile(&samples, 0.99),
+    }
+}
+
+/// The plan's first node that reads the table (what decides the cost), e.g.
+/// `Index Only Scan ix_lead_list_score`.
+fn main_node(plan: &serde_json::Value) -> String {
+    let node = &plan[0]["Plan"];
+    let mut stack = vec![node];
+    while let Some(n) = stack.pop() {
+        let kind = n["Node Type"].as_str().unwrap_or("?");
+        if kind.contains("Scan") {
+            let index = n["Index Name"].as_str().unwrap_or("");
+            return format!("{kind} {index}").trim().to_owned();
+        }
+        if let Some(children) = n["Plans"].as_array() {
+            stack.extend(children.iter().rev());
+        }
+    }
+    node["Node Type"].as_str().unwrap_or("?").to_owned()
+}
+
+async fn load_data(url: &str) {
+    let started = Instant::now();
+    let mut conn = AsyncPgConnection::establish(url).await.unwrap();
+    for statement in include_str!("list_data.sql").split(";\n") {
+        let sql: String = statement
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("--"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        if sql.trim().is_empty() {
+            continue;
+        }
+        diesel::sql_query(sql).execute(&mut conn).await.unwrap();
+    }
+    let indexer = leadgen_runtime::blind_indexer(&crypto_settings()).unwrap();
+    let key = IdentityKey::phone(KNOWN_PHONE).unwrap();
+    diesel::insert_into(t_lead_identity::table)
+        .values((
+            t_lead_identity::tenant_id.eq(1_i64),
+            t_lead_identity::key_hash.eq(indexer.current(&key.material)),
+            t_lead_identity::kind.eq("PHONE"),
+            t_lead_identity::lead_id.eq(KNOWN_LEAD),
+        ))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    eprintln!(
+        "generated 1,200,000 leads in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+async fn start_service(db: &TestDb, broker: &TestBroker) -> (String, CancellationToken) {
+    let settings = Settings {
+        http: http_settings(),
+        database: database_settings(&db.url),
+        telemetry: telemetry_settings(),
+        auth: auth_settings(),
+        amqp: broker.settings(),
+        outbox: leadgen_test_support::outbox_settings(),
+        crypto: crypto_settings(),
+        platforms: leadgen_test_support::unreachable_platforms(),
+        reveal: lead_api::startup::RevealSettings::default(),
+    };
+    let app = Application::build(settings).await.unwrap();
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let shutdown = CancellationToken::new();
+    tokio::spawn(app.run_until_stopped(shutdown.clone()));
+    (address, shutdown)
+}
+
+fn main() {
+    #[expect(clippy::disallowed_methods, reason = "the benchmark's one knob")]
+    let repeat: usize = std::env::var("BENCH_LIST_REPEAT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let db = TestDb::new().await;
+        load_data(&db.url).await;
+        let broker = TestBroker::new(Vec::new());
+        let (address, shutdown) = start_service(&db, &broker).await;
+        let client = reqwest::Client::new();
+        let token = leadgen_test_support::token(1, 7, &["lead:order:view"]);
+        let indexer = leadgen_runtime::blind_indexer(&crypto_settings()).unwrap();
+        let mut bare = AsyncPgConnection::establish(&db.url).await.unwrap();
+
+        println!(
+            "| case | page | rows | total | service p50 / p95 / p99 ms | bare p50 / p95 / p99 ms | p99 ratio | plan |"
+        );
+        println!("|---|---|---|---|---|---|---|---|");
+        let (mut worst_p99, mut worst_ratio, mut misses) = (0.0_f64, 0.0_f64, 0);
+        for (name, query) in cases() {
+            let mut deep = 20;
+            for (page, size) in [(1, 10), (1, 100), (0, 100)] {
+                let page = if page == 0 { deep } else { page };
+                let qs = format!("{query}&page={page}&size={size}");
+                let url = format!("{address}{BASE}?{qs}");
+                let get = || client.get(&url).bearer_auth(&token).send();
+                let body: serde_json::Value = get().await.unwrap().json().await.unwrap();
+                assert_eq!(body["code"], 200, "{qs}: {body}");
+                let data = &body["data"];
+                if size == 100 && page == 1 {
+                    deep = data["pages"].as_i64().unwrap().clamp(1, 20);
+                }
+                let mut service = Vec::with_capacity(repeat);
+                for _ in 0..repeat {
+                    let started = Instant::now();
+                    let response = get().await.unwrap();
+                    let _ = response.bytes().await.unwrap();
+                    service.push(started.elapsed());
+                }
+                let parsed = parse_query(&qs, &indexer).unwrap();
+                let mut direct = Vec::with_capacity(repeat);
+                for _ in 0..repeat {
+                    let started = Instant::now();
+                    leads::list(&mut bare, 1, &parsed.filter, parsed.sort, parsed.paging)
+                        .await
+                        .unwrap();
+                    direct.push(started.elapsed());
+                }
+                let plan: String =
+                    Explain(leads::page_ids(1, &parsed.filter, parsed.sort, parsed.paging))
+                        .get_result(&mut bare)
+                        .await
+                        .unwrap();
+                let plan: serde_json::Value = serde_json::from_str(&plan).unwrap();
+                let (s, b) = (stats(service), stats(direct));
+                let ratio = s.p99 / b.p99;
+                worst_p99 = worst_p99.max(s.p99);
+                worst_ratio = worst_ratio.max(ratio);
+                if s.p99 > 20.0 || ratio > 2.0 {
+                    misses += 1;
+                }
+                let total = if data["totalExact"] == true {
+                    data["total"].to_string()
+                } else {
+                    format!("≥{}", data["total"])
+                };
+                println!(
+                    "| {name} | {page}×{size} | {} | {total} | {:.2} / {:.2} / {:.2} | {:.2} / {:.2} / {:.2} | {ratio:.2} | {} |",
+                    data["records"].as_array().map_or(0, Vec::len),
+                    s.p50,
+                    s.p95,
+                    s.p99,
+                    b.p50,
+                    b.p95,
+                    b.p99,
+                    main_node(&plan)
+                );
+            }
+        }
+        println!();
+        println!(
+            "worst service p99 {worst_p99:.2} ms (target ≤ 20), worst p99 ratio {worst_ratio:.2} (target ≤ 2); {misses} variants miss a target"
+        );
+        shutdown.cancel();
+    });
+}
