@@ -45,6 +45,11 @@ pub struct Incoming {
 #[async_trait::async_trait]
 pub trait Handler: Send + Sync + 'static {
     async fn handle(&self, message: Incoming) -> Outcome;
+
+    /// Called once, just before `message` goes to the dead-letter queue (rejected, or failed on
+    /// its last allowed delivery), so that whatever waited on it can end with `reason` instead
+    /// of waiting forever. Best effort: the message is dead-lettered whatever this does.
+    async fn dead_lettered(&self, _message: &Incoming, _reason: &str) {}
 }
 
 /// How consuming is tuned.
@@ -168,11 +173,27 @@ async fn process(delivery: Delivery, handler: Arc<dyn Handler>, delivery_limit: 
     leadgen_telemetry::set_parent_from(&span, &incoming.headers);
     async move {
         let count = incoming.delivery_count;
-        let outcome = handler.handle(incoming).await;
+        let outcome = handler.handle(incoming.clone()).await;
+        if let Some(reason) = dead_letter_reason(&outcome, count, delivery_limit) {
+            handler.dead_lettered(&incoming, reason).await;
+        }
         settle(&delivery, outcome, count, delivery_limit).await;
     }
     .instrument(span)
     .await;
+}
+
+/// Why `outcome` sends its message to the dead-letter queue, if it does ([`settle`]'s rule).
+pub fn dead_letter_reason(
+    outcome: &Outcome,
+    delivery_count: u32,
+    delivery_limit: u32,
+) -> Option<&str> {
+    match outcome {
+        Outcome::Ack => None,
+        Outcome::Retry(_) if delivery_count + 1 < delivery_limit => None,
+        Outcome::Retry(reason) | Outcome::Reject(reason) => Some(reason),
+    }
 }
 
 /// The one place where a handler's outcome becomes ack, delayed requeue or dead-lettering.
@@ -271,5 +292,16 @@ mod tests {
             assert!(d >= base && d <= cap, "attempt {attempt}: {d:?}");
         }
         assert!(backoff(1, base, cap) <= Duration::from_millis(200));
+    }
+
+    #[test]
+    fn dead_lettering_follows_the_outcome_and_the_delivery_limit() {
+        let retry = Outcome::Retry("db down".into());
+        assert_eq!(dead_letter_reason(&Outcome::Ack, 9, 5), None);
+        assert_eq!(dead_letter_reason(&retry, 0, 5), None);
+        assert_eq!(dead_letter_reason(&retry, 3, 5), None);
+        assert_eq!(dead_letter_reason(&retry, 4, 5), Some("db down"));
+        let reject = Outcome::Reject("malformed".into());
+        assert_eq!(dead_letter_reason(&reject, 0, 5), Some("malformed"));
     }
 }

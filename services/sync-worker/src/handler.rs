@@ -30,9 +30,65 @@ impl Handler for SyncRequestedHandler {
             Err(e) => Outcome::Retry(format!("{e:#}")),
         }
     }
+
+    /// A request that goes to the dead-letter queue fails its task with the reason, so the shop
+    /// is not left with a task RUNNING forever (which would block every later sync).
+    async fn dead_lettered(&self, message: &Incoming, reason: &str) {
+        let Ok(event) = CloudEvent::<SyncRequestedV1>::from_slice(&message.body) else {
+            return;
+        };
+        if let Err(e) = self.fail_dead_lettered(&event, reason).await {
+            tracing::error!(
+                sync_task.id = event.data.sync_task_id,
+                error = %format!("{e:#}"),
+                "Could not fail a dead-lettered sync task"
+            );
+        }
+    }
 }
 
 impl SyncRequestedHandler {
+    /// Ends a dead-lettered request's task FAILED (when it is still RUNNING) with the reason,
+    /// and records it in the operation log.
+    pub async fn fail_dead_lettered(
+        &self,
+        event: &CloudEvent<SyncRequestedV1>,
+        reason: &str,
+    ) -> anyhow::Result<()> {
+        let data = &event.data;
+        let error = format!("同步请求多次处理失败，已转入死信队列：{reason}");
+        let trace_id = leadgen_telemetry::current_trace_id();
+        let (tenant, task_id, platform_id) = (event.tenantid, data.sync_task_id, data.platform_id);
+        let mut conn = leadgen_db::conn(&self.syncer.pool).await?;
+        conn.transaction::<(), anyhow::Error, _>(|conn| {
+            async move {
+                let Some(task) = tasks::find(conn, tenant, task_id).await? else {
+                    return Ok(());
+                };
+                if tasks::finish(conn, task.id, SyncStatus::Failed.as_str(), Some(&error)).await?
+                    == 0
+                {
+                    return Ok(());
+                }
+                let entry = Entry {
+                    tenant_id: tenant,
+                    service: SERVICE,
+                    operator: &Operator::System,
+                    action: "SYNC_RUN",
+                    target_type: "SYNC_TASK",
+                    target_ids: vec![task_id.to_string(), format!("platform:{platform_id}")],
+                    result: Err(error),
+                };
+                oplog::record(conn, entry, &trace_id).await?;
+                Ok(())
+            }
+            .scope_boxed()
+        })
+        .await?;
+        tracing::warn!(sync_task.id = task_id, reason = %reason, "Dead-lettered sync request; task failed");
+        Ok(())
+    }
+
     async fn process(&self, event: &CloudEvent<SyncRequestedV1>) -> anyhow::Result<Outcome> {
         let message_id = event.id.to_string();
         let data = &event.data;

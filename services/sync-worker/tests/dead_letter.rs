@@ -1,0 +1,149 @@
+//! A `SyncRequested` that goes to the dead-letter queue fails its task with the reason, instead
+//! of leaving it RUNNING (which would block every later sync of the shop), and the operation log
+//! says so. Against the real PostgreSQL.
+
+#![expect(
+    clippy::expect_used,
+    reason = "a failed step must stop the test at once"
+)]
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::Utc;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use leadgen_db::schema::{t_ecom_platform_auth as auth, t_ecom_sync_task as task, t_operation_log};
+use leadgen_domain::{PlatformType, SyncTrigger};
+use leadgen_events::{CloudEvent, SyncRequestedV1};
+use leadgen_messaging::{Handler, Incoming};
+use leadgen_test_support::{TestDb, crypto_settings, unreachable_platforms};
+use sync_worker::handler::SyncRequestedHandler;
+use sync_worker::sync::{self, Syncer};
+
+async fn task_with_status(db: &TestDb, status: &str) -> (i64, i64) {
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    let platform: i64 = diesel::insert_into(auth::table)
+        .values((
+            auth::tenant_id.eq(1_i64),
+            auth::platform_type.eq("TAOBAO"),
+            auth::app_key.eq("app-key"),
+            auth::auth_info.eq("sealed-placeholder"),
+            auth::status.eq("ACTIVE"),
+            auth::callback_url.eq("https://example.com/callback"),
+            auth::created_by.eq(7_i64),
+        ))
+        .returning(auth::id)
+        .get_result(&mut conn)
+        .await
+        .expect("insert platform");
+    let now = Utc::now();
+    let id: i64 = diesel::insert_into(task::table)
+        .values((
+            task::tenant_id.eq(1_i64),
+            task::platform_id.eq(platform),
+            task::platform_type.eq("TAOBAO"),
+            task::trigger_type.eq("MANUAL"),
+            task::status.eq(status),
+            task::window_start.eq(now - chrono::Duration::days(1)),
+            task::window_end.eq(now),
+        ))
+        .returning(task::id)
+        .get_result(&mut conn)
+        .await
+        .expect("insert task");
+    (platform, id)
+}
+
+fn request(platform: i64, task_id: i64) -> Incoming {
+    let now = Utc::now();
+    let event = CloudEvent::new(
+        "sync-worker-test",
+        1,
+        None,
+        SyncRequestedV1 {
+            sync_task_id: task_id,
+            platform_id: platform,
+            platform_type: PlatformType::Taobao,
+            trigger: SyncTrigger::Manual,
+            window_start: now - chrono::Duration::days(1),
+            window_end: now,
+            requested_by: Some(7),
+        },
+    );
+    Incoming {
+        body: serde_json::to_vec(&event).expect("event"),
+        message_id: Some(event.id.to_string()),
+        routing_key: "sync.requested".into(),
+        headers: HashMap::new(),
+        delivery_count: 4,
+        redelivered: true,
+    }
+}
+
+fn handler(db: &TestDb) -> SyncRequestedHandler {
+    SyncRequestedHandler {
+        syncer: Syncer {
+            pool: db.pool.clone(),
+            sealer: leadgen_runtime::sealer(&crypto_settings()).expect("sealer"),
+            platforms: leadgen_runtime::platform_registry(&unreachable_platforms())
+                .expect("registry"),
+            policy: sync::policy(0, Duration::from_millis(10)),
+        },
+    }
+}
+
+async fn status_and_error(db: &TestDb, id: i64) -> (String, Option<String>) {
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    task::table
+        .find(id)
+        .select((task::status, task::error_message))
+        .get_result(&mut conn)
+        .await
+        .expect("task")
+}
+
+#[tokio::test]
+async fn a_dead_lettered_request_fails_its_running_task_with_the_reason() {
+    let db = TestDb::new().await;
+    let (platform, id) = task_with_status(&db, "RUNNING").await;
+    let handler = handler(&db);
+    let message = request(platform, id);
+
+    handler
+        .dead_lettered(&message, "database unavailable")
+        .await;
+
+    let (status, error) = status_and_error(&db, id).await;
+    assert_eq!(status, "FAILED");
+    let error = error.expect("an error message");
+    assert!(error.contains("死信队列"), "{error}");
+    assert!(error.contains("database unavailable"), "{error}");
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    let logged: Vec<(String, Option<String>)> = t_operation_log::table
+        .filter(t_operation_log::action.eq("SYNC_RUN"))
+        .select((t_operation_log::result, t_operation_log::error_message))
+        .load(&mut conn)
+        .await
+        .expect("operation log");
+    assert_eq!(logged.len(), 1, "{logged:?}");
+    assert_eq!(logged[0].0, "FAILURE");
+
+    // Dead-lettered again (a replay that failed once more): nothing changes twice.
+    handler.dead_lettered(&message, "again").await;
+    let (_, again) = status_and_error(&db, id).await;
+    assert_eq!(again.as_deref(), Some(error.as_str()));
+}
+
+#[tokio::test]
+async fn a_dead_lettered_request_leaves_a_finished_task_as_it_was() {
+    let db = TestDb::new().await;
+    let (platform, id) = task_with_status(&db, "COMPLETED").await;
+    handler(&db)
+        .dead_lettered(&request(platform, id), "late duplicate")
+        .await;
+    assert_eq!(
+        status_and_error(&db, id).await,
+        ("COMPLETED".to_owned(), None)
+    );
+}
