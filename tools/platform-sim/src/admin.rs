@@ -1,6 +1,7 @@
 //! Simulator endpoints that belong to no platform (health, faults, stats), and what the
 //! platforms' test-only views of their shops (`/_sim/<platform>/…`) share: reading the app key
-//! and the time bounds, and answering errors and id lists.
+//! and the time bounds, and answering errors and id lists. The test-only order changes
+//! (`POST /_sim/<platform>/orders/change`) are in [`crate::change`].
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};

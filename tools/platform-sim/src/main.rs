@@ -10,6 +10,7 @@
 
 mod admin;
 mod behaviour;
+mod change;
 mod cli;
 mod consent;
 mod dataset;

@@ -104,7 +104,7 @@ impl SimConfig {
 }
 
 /// One platform's mutable state: its codes and tokens (`T`), and each shop's generated orders
-/// (`O`), kept for the life of the process.
+/// (`O`), kept for the life of the process and changed only by [`PlatformState::update`].
 #[derive(Debug)]
 pub struct PlatformState<T, O> {
     tokens: Mutex<T>,
@@ -126,7 +126,7 @@ impl<T, O> PlatformState<T, O> {
     }
 
     /// The orders of the shop `app_key` logs into: on first use `generate(seed, &shop(),
-    /// orders_per_shop, anchor)`, then the same ones.
+    /// orders_per_shop, anchor)`, then the same ones (as [`PlatformState::update`] left them).
     pub fn orders<S>(
         &self,
         config: &SimConfig,
@@ -135,18 +135,50 @@ impl<T, O> PlatformState<T, O> {
         generate: fn(u64, &S, usize, DateTime<Utc>) -> O,
     ) -> Arc<O> {
         let mut cache = self.orders.lock().unwrap_or_else(PoisonError::into_inner);
-        cache
-            .entry(app_key.to_owned())
-            .or_insert_with(|| {
-                Arc::new(generate(
-                    config.seed,
-                    &shop(),
-                    config.orders_per_shop,
-                    config.anchor,
-                ))
-            })
-            .clone()
+        cached(&mut cache, config, app_key, shop, generate).clone()
     }
+
+    /// Changes the shop's orders copy-on-write: `change` edits a copy of them (generated first
+    /// if need be, as [`PlatformState::orders`] does), and the copy replaces them only when
+    /// `change` succeeds. A request that already holds the old `Arc` finishes with the old
+    /// orders; every later [`PlatformState::orders`] call (the next page a client asks for)
+    /// sees the new ones. Changes to one shop are applied one at a time.
+    pub fn update<S, R, E>(
+        &self,
+        config: &SimConfig,
+        app_key: &str,
+        shop: impl FnOnce() -> S,
+        generate: fn(u64, &S, usize, DateTime<Utc>) -> O,
+        change: impl FnOnce(&mut O) -> Result<R, E>,
+    ) -> Result<R, E>
+    where
+        O: Clone,
+    {
+        let mut cache = self.orders.lock().unwrap_or_else(PoisonError::into_inner);
+        let current = cached(&mut cache, config, app_key, shop, generate);
+        let mut next = O::clone(current);
+        let outcome = change(&mut next)?;
+        *current = Arc::new(next);
+        Ok(outcome)
+    }
+}
+
+/// The cache entry of `app_key`, generated on first use.
+fn cached<'a, S, O>(
+    cache: &'a mut HashMap<String, Arc<O>>,
+    config: &SimConfig,
+    app_key: &str,
+    shop: impl FnOnce() -> S,
+    generate: fn(u64, &S, usize, DateTime<Utc>) -> O,
+) -> &'a mut Arc<O> {
+    cache.entry(app_key.to_owned()).or_insert_with(|| {
+        Arc::new(generate(
+            config.seed,
+            &shop(),
+            config.orders_per_shop,
+            config.anchor,
+        ))
+    })
 }
 
 /// Everything the handlers share (`web::Data<SimState>`).
@@ -198,5 +230,42 @@ mod tests {
         assert_eq!((a.key.as_str(), a.secret.as_str()), ("k1", "s:2"));
         assert!("TAOBAO=k1".parse::<AppCredentials>().is_err());
         assert!("EBAY=k:s".parse::<AppCredentials>().is_err());
+    }
+
+    #[test]
+    fn updates_are_copy_on_write_and_all_or_nothing() {
+        let state: PlatformState<(), Vec<u64>> = PlatformState::default();
+        let config = SimConfig::new(7, 2, Utc::now());
+        let generate: fn(u64, &(), usize, DateTime<Utc>) -> Vec<u64> =
+            |seed, _, n, _| vec![seed; n];
+        let before = state.orders(&config, "k", || (), generate);
+        let pushed: Result<usize, ()> = state.update(
+            &config,
+            "k",
+            || (),
+            generate,
+            |o| {
+                o.push(9);
+                Ok(o.len())
+            },
+        );
+        assert_eq!(pushed, Ok(3));
+        assert_eq!(*before, [7, 7], "a reader keeps what it read");
+        assert_eq!(*state.orders(&config, "k", || (), generate), [7, 7, 9]);
+        let failed: Result<(), &str> = state.update(
+            &config,
+            "k",
+            || (),
+            generate,
+            |o| {
+                o.clear();
+                Err("refused")
+            },
+        );
+        assert_eq!(failed, Err("refused"));
+        assert_eq!(*state.orders(&config, "k", || (), generate), [7, 7, 9]);
+        let first_use: Result<usize, ()> =
+            state.update(&config, "other", || (), generate, |o| Ok(o.len()));
+        assert_eq!(first_use, Ok(2), "generated on first use");
     }
 }

@@ -226,6 +226,20 @@ pub async fn admin_list(
     list
 }
 
+/// POSTs `body` to the test-only `/_sim/<platform>/orders/change`.
+pub async fn change_order(app: &impl TestApp, platform: &str, body: Value) -> Reply {
+    let req = TestRequest::post()
+        .uri(&format!("/_sim/{platform}/orders/change"))
+        .set_json(body)
+        .to_request();
+    send(app, req).await
+}
+
+/// Now, to the second (what a change's `at` keeps on every platform but Kuaishou).
+pub fn now_second() -> DateTime<Utc> {
+    Utc::now().duration_trunc(TimeDelta::seconds(1)).unwrap()
+}
+
 /// The `access_token` of a token answer.
 pub fn token_of(login: &Value) -> String {
     login["access_token"].as_str().unwrap().to_owned()

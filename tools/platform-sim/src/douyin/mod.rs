@@ -5,6 +5,9 @@
 //!   `token.refresh`, `order.searchList` and `order.batchDecrypt` ([`decrypt`]).
 //! - `GET /_sim/douyin/orders`, `GET /_sim/douyin/shop`, `GET /_sim/douyin/contact`: admin views
 //!   for tests.
+//! - `POST /_sim/douyin/orders/change`: a test-only event (REFUND, SHIP, COMPLETE, CLOSE) that
+//!   changes an order's `order_status` (and its skus' after-sale fields) and sets its
+//!   `update_time` ([`change`]).
 //!
 //! Faults (`faults.rs`): rate limits, delays and error bursts apply to every gateway method,
 //! the token methods included (they are calls like any other on Douyin); `token_ttl_calls`
@@ -15,6 +18,7 @@
 
 pub mod admin;
 pub mod buyers;
+pub mod change;
 pub mod decrypt;
 pub mod errors;
 pub mod gateway;
@@ -67,6 +71,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::scope("/_sim/douyin")
             .route("/orders", web::get().to(admin::orders))
+            .route("/orders/change", web::post().to(change::change))
             .route("/shop", web::get().to(admin::shop))
             .route("/contact", web::get().to(admin::contact)),
     );

@@ -57,7 +57,7 @@ impl DyShop {
 }
 
 /// A shop and its orders, sorted by `create_time` ascending, then `order_id` ascending.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ShopOrders {
     pub shop: DyShop,
     pub orders: Vec<DyOrder>,

@@ -5,10 +5,13 @@
 //! - `GET|POST /jd/routerjson`: the signed gateway with `jingdong.pop.order.enSearch` (and
 //!   `jingdong.pop.order.search`) and `jingdong.jos.order.oaid.decrypt` ([`decrypt`]).
 //! - `GET /_sim/jd/orders`, `GET /_sim/jd/shop`, `GET /_sim/jd/contact`: admin views for tests.
+//! - `POST /_sim/jd/orders/change`: a test-only event (REFUND, SHIP, COMPLETE, CLOSE) that
+//!   changes an order's `orderState` and sets its `modified` ([`change`]).
 //!
 //! `tokens`, `cipher` and `people` are platform-neutral and reused by the PDD module.
 
 pub mod admin;
+pub mod change;
 pub mod cipher;
 pub mod decrypt;
 pub mod errors;
@@ -73,6 +76,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::scope("/_sim/jd")
             .route("/orders", web::get().to(admin::orders))
+            .route("/orders/change", web::post().to(change::change))
             .route("/shop", web::get().to(admin::shop))
             .route("/contact", web::get().to(admin::contact)),
     );

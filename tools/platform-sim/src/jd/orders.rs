@@ -43,7 +43,7 @@ pub struct JdOrder {
 }
 
 /// A shop and its orders, sorted by creation time descending, then `orderId` ascending.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ShopOrders {
     pub shop: Shop,
     pub vender_id: u64,

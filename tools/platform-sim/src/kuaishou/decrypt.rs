@@ -123,8 +123,13 @@ pub fn decrypt_batch(state: &SimState, call: &Call<'_>) -> Result<Value, KsError
 pub fn truth(orders: &ShopOrders, oid: &str) -> Option<ContactTruth> {
     let order = orders.orders.iter().find(|o| o.oid.to_string() == oid)?;
     let r = orders.receivers.get(order.buyer)?;
+    // A privacy number sent in clear (`17012345678-1234`) is what this order's caller dials.
+    let in_clear = order.json["orderAddress"]["mobile"]
+        .as_str()
+        .and_then(|m| m.split_once('-'))
+        .map(|(number, extension)| (number.to_owned(), extension.to_owned()));
     Some(ContactTruth {
         mobile: Some(r.mobile.clone()),
-        privacy_number: r.privacy.clone(),
+        privacy_number: in_clear.or_else(|| r.privacy.clone()),
     })
 }

@@ -9,6 +9,8 @@
 //!   `open.order.cursor.list` and `open.order.decrypt.batch` ([`decrypt`]).
 //! - `GET /_sim/kuaishou/orders`, `GET /_sim/kuaishou/shop`, `GET /_sim/kuaishou/contact`: admin
 //!   views for tests.
+//! - `POST /_sim/kuaishou/orders/change`: a test-only event (REFUND, SHIP, COMPLETE, CLOSE) that
+//!   changes an order's `orderBaseInfo.status` and sets its `updateTime` ([`change`]).
 //!
 //! Faults apply to the API only (as Taobao's apply to `router/rest`), not to OAuth.
 //!
@@ -17,6 +19,7 @@
 //! leaves open is designed here and marked [unverified] where it is decided.
 
 pub mod admin;
+pub mod change;
 pub mod cursor;
 pub mod decrypt;
 pub mod errors;
@@ -89,6 +92,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::scope("/_sim/kuaishou")
             .route("/orders", web::get().to(admin::orders))
+            .route("/orders/change", web::post().to(change::change))
             .route("/shop", web::get().to(admin::shop))
             .route("/contact", web::get().to(admin::contact)),
     );

@@ -63,7 +63,7 @@ pub struct KsOrder {
 }
 
 /// A shop and its orders, sorted by `createTime` descending, then `oid` descending.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ShopOrders {
     pub shop: KsShop,
     pub orders: Vec<KsOrder>,

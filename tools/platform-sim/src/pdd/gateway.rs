@@ -7,6 +7,10 @@
 //! accepted dropped or signed as `key+""`), API exists (10001 `type-not-exist`), `access_token`
 //! (10019 for missing, unknown, replaced or expired tokens), then the business parameters (10002;
 //! for `pdd.open.decrypt.batch` also its permission, quota and items, see [`super::decrypt`]).
+//!
+//! Both order listings, `pdd.order.list.get` ([`super::list`]) and
+//! `pdd.order.number.list.increment.get` ([`super::increment`]), are order lists to the faults
+//! (`malformed_every`) and count against `token_ttl_calls` like every other call.
 
 use std::time::Instant;
 
@@ -16,7 +20,7 @@ use chrono::{DateTime, Duration, Utc};
 use leadgen_platforms::sign::{Params, SignMethod, signatures_match, sorted_concat_sign};
 
 use super::errors::PddError;
-use super::{PLATFORM, decrypt, list, orders_for};
+use super::{PLATFORM, decrypt, increment, list, orders_for};
 use crate::faults::QpsVerdict;
 use crate::gateway::{self, Answer};
 use crate::http_util::{non_empty, request_params};
@@ -26,7 +30,11 @@ use crate::state::SimState;
 pub const TIMESTAMP_TOLERANCE_MINUTES: i64 = 10;
 
 /// The APIs this gateway knows.
-pub const TYPES: &[&str] = &["pdd.order.list.get", "pdd.open.decrypt.batch"];
+pub const TYPES: &[&str] = &[
+    "pdd.order.list.get",
+    increment::TYPE,
+    "pdd.open.decrypt.batch",
+];
 
 const JSON: &str = "application/json;charset=UTF-8";
 
@@ -136,6 +144,10 @@ fn handle(state: &SimState, params: &Params, now_instant: Instant) -> Result<Ans
     let answer = match api_type {
         "pdd.order.list.get" => Answer {
             body: list::parse(params)?.answer(&orders.orders),
+            is_order_list: true,
+        },
+        increment::TYPE => Answer {
+            body: increment::parse(params)?.answer(&orders.orders),
             is_order_list: true,
         },
         _ => Answer {

@@ -2,21 +2,28 @@
 //!
 //! - `GET|POST /pdd/service-market/auth`: the merchant's consent page and its approval.
 //! - `POST /pdd/oauth/token`: code exchange and refresh (JSON body).
-//! - `GET|POST /pdd/api/router`: the signed gateway with `pdd.order.list.get` and
+//! - `GET|POST /pdd/api/router`: the signed gateway with `pdd.order.list.get` ([`list`], by
+//!   confirm time), `pdd.order.number.list.increment.get` ([`increment`], by `updated_at`) and
 //!   `pdd.open.decrypt.batch` ([`decrypt`]: permission, quota, per-item errors, privacy numbers).
 //! - `GET /_sim/pdd/orders`, `GET /_sim/pdd/shop`, `GET /_sim/pdd/contact`: admin views for tests.
+//! - `POST /_sim/pdd/orders/change`: a test-only event (REFUND, SHIP, COMPLETE, CLOSE) that
+//!   changes an order's `order_status` / `refund_status` / `after_sales_status` and sets its
+//!   `updated_at` ([`change`]).
 //!
 //! Codes and tokens use the platform-neutral [`crate::jd::tokens::TokenStore`]; receivers come
 //! from [`crate::jd::people`].
 
 pub mod admin;
+pub mod change;
 pub mod decrypt;
 pub mod errors;
 pub mod gateway;
+pub mod increment;
 pub mod list;
 pub mod oauth;
 pub mod orders;
 pub mod privacy;
+pub mod query;
 
 #[cfg(test)]
 mod tests;
@@ -70,6 +77,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::scope("/_sim/pdd")
             .route("/orders", web::get().to(admin::orders))
+            .route("/orders/change", web::post().to(change::change))
             .route("/shop", web::get().to(admin::shop))
             .route("/contact", web::get().to(admin::contact)),
     );

@@ -32,6 +32,8 @@ pub struct PddOrder {
     pub created: DateTime<Utc>,
     /// 成交 time; `None` while grouping or after the group failed.
     pub confirmed: Option<DateTime<Utc>>,
+    /// Last modification, `updated_at` (what `pdd.order.number.list.increment.get` filters on).
+    pub updated: DateTime<Utc>,
     pub order_status: u8,
     pub refund_status: u8,
     pub trade_type: u8,
@@ -42,7 +44,7 @@ pub struct PddOrder {
 }
 
 /// A shop, its orders (by creation time descending, then `order_sn`) and its ciphertexts.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ShopOrders {
     pub shop: Shop,
     pub orders: Vec<PddOrder>,
@@ -222,6 +224,7 @@ pub fn generate_over(
             order_sn,
             created,
             confirmed: life.confirmed,
+            updated: life.updated,
             order_status: life.order_status,
             refund_status: life.refund_status,
             trade_type,
@@ -364,6 +367,7 @@ mod tests {
         let mut phones: HashMap<&str, usize> = HashMap::new();
         for o in &a.orders {
             let updated = parse_beijing(o.json["updated_at"].as_str().unwrap()).unwrap();
+            assert_eq!(updated, o.updated);
             assert!(o.created <= updated && updated <= anchor, "{:?}", o.json);
             assert_eq!(o.order_sn.len(), 22);
             assert_eq!(o.confirmed.is_some(), o.json["confirm_time"] != "");

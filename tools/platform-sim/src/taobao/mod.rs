@@ -7,10 +7,13 @@
 //!   ([`decrypt`]: scenes, quota, privacy numbers).
 //! - `GET /_sim/taobao/orders`, `GET /_sim/taobao/shop`, `GET /_sim/taobao/contact`: admin views
 //!   for tests.
+//! - `POST /_sim/taobao/orders/change`: a test-only event (REFUND, SHIP, COMPLETE, CLOSE) that
+//!   changes a trade's `status` and sets its `modified` ([`change`]).
 
 pub mod admin;
 pub mod api;
 pub mod buyers;
+pub mod change;
 pub mod data;
 pub mod decrypt;
 pub mod errors;
@@ -67,6 +70,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::scope("/_sim/taobao")
             .route("/orders", web::get().to(admin::orders))
+            .route("/orders/change", web::post().to(change::change))
             .route("/shop", web::get().to(admin::shop))
             .route("/contact", web::get().to(admin::contact)),
     );

@@ -54,7 +54,7 @@ pub struct TradeRecord {
 }
 
 /// A shop and its trades, sorted by `created` descending, then `tid` ascending.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ShopOrders {
     pub shop: Shop,
     pub trades: Vec<TradeRecord>,

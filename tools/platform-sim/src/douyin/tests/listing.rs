@@ -4,7 +4,12 @@ use super::*;
 use crate::douyin::orders_for;
 
 /// Every page of a search with `params` (page and size set here), in answer order.
-async fn all_pages(app: &impl TestApp, token: &str, params: Value, size: i64) -> Vec<Value> {
+pub(super) async fn all_pages(
+    app: &impl TestApp,
+    token: &str,
+    params: Value,
+    size: i64,
+) -> Vec<Value> {
     let mut out = Vec::new();
     for page in 0.. {
         let mut p = params.clone();

@@ -1,5 +1,6 @@
 //! In-process tests of the Douyin simulator (actix test utilities; no network ports).
 
+mod change;
 mod decrypt;
 mod faults;
 mod gateway;

@@ -5,7 +5,11 @@ use crate::jd::orders::HISTORY_DAYS;
 use crate::jd::orders_for;
 
 /// Every page of a search, in answer order; checks `orderTotal` stays the same.
-async fn all_pages(app: &impl TestApp, token: &str, business: &[(&str, &str)]) -> Vec<Value> {
+pub(super) async fn all_pages(
+    app: &impl TestApp,
+    token: &str,
+    business: &[(&str, &str)],
+) -> Vec<Value> {
     let mut out = Vec::new();
     let mut total = None;
     for page in 1.. {

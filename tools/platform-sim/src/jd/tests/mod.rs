@@ -1,5 +1,6 @@
 //! In-process tests of the JD simulator (actix test utilities; no network ports).
 
+mod change;
 mod decrypt;
 mod gateway;
 mod listing;

@@ -4,7 +4,7 @@ use super::*;
 use crate::kuaishou::orders_for;
 
 /// Every page of one window from `""` to `"nomore"`, in answer order.
-async fn walk_window(app: &impl TestApp, token: &str, param: Value) -> Vec<Value> {
+pub(super) async fn walk_window(app: &impl TestApp, token: &str, param: Value) -> Vec<Value> {
     let mut out = Vec::new();
     let mut cursor = String::new();
     loop {

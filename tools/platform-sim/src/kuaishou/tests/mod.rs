@@ -1,6 +1,7 @@
 //! In-process tests of the Kuaishou simulator (actix test utilities; no network ports).
 
 mod api;
+mod change;
 mod decrypt;
 mod listing;
 mod oauth;

@@ -1,7 +1,9 @@
 //! In-process tests of the PDD simulator (actix test utilities; no network ports).
 
+mod change;
 mod decrypt;
 mod gateway;
+mod increment;
 mod listing;
 mod oauth;
 

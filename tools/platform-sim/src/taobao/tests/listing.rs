@@ -9,7 +9,7 @@ const SOLD: &str = "taobao.trades.sold.get";
 const INCREMENT: &str = "taobao.trades.sold.increment.get";
 
 /// Lists every page of `method` with `extra`, returning the trades in answer order.
-async fn all_pages(
+pub(super) async fn all_pages(
     app: &impl TestApp,
     session: &str,
     method: &str,
