@@ -11,6 +11,7 @@
 mod api_contract;
 mod every_platform;
 mod flow;
+mod increment;
 mod spy;
 
 use std::collections::HashSet;

@@ -87,11 +87,19 @@ pub struct System {
     pub procs: Vec<Proc>,
     pub gateway: Option<Gateway>,
     pub http: reqwest::Client,
+    /// Settings for every service beyond the defaults below (`LEADGEN__…` variables).
+    pub service_env: Vec<(String, String)>,
 }
 
 impl System {
     /// Starts everything; `sim_args` are extra simulator flags (faults).
     pub async fn start(sim_args: &[&str]) -> System {
+        System::start_with(sim_args, &[]).await
+    }
+
+    /// Starts everything with `service_env` (`LEADGEN__…` settings) on top of every service's
+    /// defaults.
+    pub async fn start_with(sim_args: &[&str], service_env: &[(&str, &str)]) -> System {
         let db = TestDb::new().await;
         let broker = TestBroker::new(vec![
             leadgen_messaging::QueueSpec {
@@ -122,6 +130,10 @@ impl System {
             procs: Vec::new(),
             gateway: None,
             http,
+            service_env: service_env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
         };
 
         let mut sim = Command::new(binary("platform-sim"));
@@ -210,7 +222,8 @@ impl System {
             .env("LEADGEN__SYNC__MAX_BACKOFF_MS", "2000")
             .env("LEADGEN__OUTBOX__POLL_INTERVAL_MS", "50")
             .env("LEADGEN__HTTP__SHUTDOWN_TIMEOUT_SECS", "5")
-            .env("RUST_LOG", "info,lapin=error,pinky_swear=error");
+            .env("RUST_LOG", "info,lapin=error,pinky_swear=error")
+            .envs(self.service_env.iter().map(|(k, v)| (k, v)));
         if name == "auth-api" {
             // The platform redirects the browser to our callback through the gateway.
             command.env(

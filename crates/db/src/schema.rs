@@ -22,6 +22,7 @@ diesel::table! {
         created_by -> Int8,
         create_time -> Timestamptz,
         update_time -> Timestamptz,
+        modified_watermark -> Nullable<Timestamptz>,
     }
 }
 

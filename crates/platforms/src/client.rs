@@ -109,6 +109,41 @@ impl PageCursor {
     }
 }
 
+/// Which of an order's times a listing selects by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listing {
+    /// By creation time: backfills and manual syncs of a period.
+    Created,
+    /// By last modification, through the platform's increment API: scheduled syncs, so that a
+    /// refund, shipment or edit after the first fetch arrives (`docs/platform-sync.md`).
+    Modified,
+}
+
+impl PageCursor {
+    /// The next page of a **backward walk** over a numbered listing sorted by a key that changes
+    /// while we read it (every by-modification listing): an order modified mid-walk leaves the
+    /// window and pulls later items up one slot, so a forward walk skips them and a backward walk
+    /// only reads some twice. The walk probes `first` (cursor `None`) for the total, then reads
+    /// the last page down to `first` again. `page` is the page just read.
+    pub fn backward_next(
+        cursor: Option<&PageCursor>,
+        page: u32,
+        first: u32,
+        total: u64,
+        page_size: u32,
+    ) -> Option<PageCursor> {
+        match cursor {
+            None => {
+                let pages = total.div_ceil(u64::from(page_size.max(1)));
+                let last = u64::from(first) + pages.saturating_sub(1);
+                let last = u32::try_from(last).unwrap_or(u32::MAX);
+                (last > first).then_some(PageCursor::Number(last))
+            }
+            Some(_) => (page > first).then(|| PageCursor::Number(page - 1)),
+        }
+    }
+}
+
 /// `base` with `pairs` appended as its query string, in order, values URL-encoded (consent URLs).
 pub fn url_with_query(base: &str, pairs: &[(&str, &str)]) -> String {
     let sep = if base.contains('?') { '&' } else { '?' };
@@ -159,6 +194,11 @@ pub enum PlatformError {
     /// The platform answered something we cannot read.
     #[error("malformed platform response: {0}")]
     Malformed(String),
+    /// An error code the adapter does not know (undocumented, or new). The safe default: retried
+    /// with bounded backoff, then once after a token refresh, before it fails; `code` and
+    /// `message` are the platform's own and go into the sync record.
+    #[error("the platform answered code {code}: {message}")]
+    Unknown { code: String, message: String },
     /// The platform's rules do not permit revealing a contact for this purpose; decided by the
     /// adapter before any call, and never sent as another scene.
     #[error("{platform} does not permit revealing a buyer's contact for {purpose}")]
@@ -192,6 +232,7 @@ impl PlatformError {
             PlatformError::Throttled { .. }
                 | PlatformError::Unavailable(_)
                 | PlatformError::Malformed(_)
+                | PlatformError::Unknown { .. }
         )
     }
 
@@ -205,6 +246,7 @@ impl PlatformError {
             | PlatformError::InvalidRequest(_)
             | PlatformError::Unavailable(_)
             | PlatformError::Malformed(_)
+            | PlatformError::Unknown { .. }
             | PlatformError::PurposeNotPermitted { .. }
             | PlatformError::DecryptNotPermitted { .. }
             | PlatformError::DecryptFailed { .. } => None,
@@ -235,16 +277,19 @@ pub trait PlatformClient: Send + Sync {
         refresh_token: &str,
     ) -> Result<TokenSet, PlatformError>;
 
-    /// Splits `range` into the windows one listing call accepts, in order; the start is clamped
-    /// to how far back the platform keeps history.
-    fn windows(&self, range: TimeWindow, now: DateTime<Utc>) -> Vec<TimeWindow>;
+    /// Splits `range` into the windows one `listing` call accepts, in order; the start is
+    /// clamped only where the platform documents how far back it serves.
+    fn windows(&self, range: TimeWindow, now: DateTime<Utc>, listing: Listing) -> Vec<TimeWindow>;
 
-    /// Lists the orders created within `window` (both ends inclusive), one page.
+    /// Lists the orders created (or, for [`Listing::Modified`], last modified) within `window`
+    /// (both ends inclusive), one page. By-modification listings walk numbered pages backwards
+    /// ([`PageCursor::backward_next`]).
     async fn list_orders(
         &self,
         app: &AppCredentials,
         access_token: &str,
         window: &TimeWindow,
+        listing: Listing,
         cursor: Option<&PageCursor>,
     ) -> Result<OrderPage, PlatformError>;
 
@@ -277,5 +322,37 @@ pub fn check_purpose(
         Ok(())
     } else {
         Err(PlatformError::PurposeNotPermitted { platform, purpose })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every page a backward walk reads, from the probe on.
+    fn walk(first: u32, total: u64, size: u32) -> Vec<u32> {
+        let mut read = vec![first];
+        let mut next = PageCursor::backward_next(None, first, first, total, size);
+        while let Some(PageCursor::Number(page)) = next {
+            read.push(page);
+            next = PageCursor::backward_next(
+                Some(&PageCursor::Number(page)),
+                page,
+                first,
+                total,
+                size,
+            );
+        }
+        read
+    }
+
+    #[test]
+    fn a_backward_walk_probes_then_reads_the_last_page_down_to_the_first() {
+        assert_eq!(walk(1, 0, 100), vec![1]);
+        assert_eq!(walk(1, 100, 100), vec![1]);
+        assert_eq!(walk(1, 101, 100), vec![1, 2, 1]);
+        assert_eq!(walk(1, 350, 100), vec![1, 4, 3, 2, 1]);
+        // Douyin pages from 0.
+        assert_eq!(walk(0, 250, 100), vec![0, 2, 1, 0]);
     }
 }

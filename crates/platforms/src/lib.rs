@@ -28,7 +28,8 @@ pub mod taobao;
 pub mod window;
 
 pub use client::{
-    AppCredentials, FetchedOrder, OrderPage, PageCursor, PlatformClient, PlatformError, TokenSet,
+    AppCredentials, FetchedOrder, Listing, OrderPage, PageCursor, PlatformClient, PlatformError,
+    TokenSet,
 };
 pub use registry::Registry;
 pub use reveal::{DecryptRequest, RevealPurpose, RevealedContact};

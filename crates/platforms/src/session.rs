@@ -1,12 +1,14 @@
 //! A platform session: the shop's tokens and the one policy every caller shares. Transient
 //! failures are retried with backoff ([`crate::resilience`]); an expired session gets one
-//! refresh and one retry (a later expiry in the same run gets its own), and the refreshed tokens
+//! refresh and one retry (a later expiry in the same run gets its own); an error code the adapter
+//! does not know is retried like a transient failure and then, once, after a refresh, before it
+//! is returned with the platform's code and message. The refreshed tokens
 //! are handed to a [`TokenSink`] to persist before they are used. Listing orders and revealing a
 //! contact ([`Session::decrypt_contact`]) follow the same policy; a decrypt refusal (purpose,
 //! permission, quota, item) is permanent and returned at once.
 
 use crate::client::{
-    AppCredentials, OrderPage, PageCursor, PlatformClient, PlatformError, TokenSet,
+    AppCredentials, Listing, OrderPage, PageCursor, PlatformClient, PlatformError, TokenSet,
 };
 use crate::resilience::{RetryPolicy, with_retries};
 use crate::reveal::{DecryptRequest, RevealedContact};
@@ -62,11 +64,14 @@ impl Session {
         &mut self,
         client: &dyn PlatformClient,
         window: &TimeWindow,
+        listing: Listing,
         cursor: Option<&PageCursor>,
         sink: &dyn TokenSink,
     ) -> Result<OrderPage, SessionError> {
         self.call(client, sink, |app, token| async move {
-            client.list_orders(&app, &token, window, cursor).await
+            client
+                .list_orders(&app, &token, window, listing, cursor)
+                .await
         })
         .await
     }
@@ -110,6 +115,15 @@ impl Session {
                     return Err(SessionError::Expired(
                         "the refreshed session was refused too".into(),
                     ));
+                }
+                // An unknown code that outlasted its retries may be an undocumented way of saying
+                // the token expired: refresh once (the same one refresh) and try again.
+                Err(PlatformError::Unknown { code, message })
+                    if !refreshed && self.refresh_token.is_some() =>
+                {
+                    tracing::warn!(code = %code, message = %message, "Unknown platform code after retries; refreshing once");
+                    refreshed = true;
+                    self.refresh(client, sink).await?;
                 }
                 Err(e) => return Err(SessionError::Platform(e)),
             }
@@ -189,7 +203,9 @@ mod tests {
         );
         let window = TimeWindow::new(Utc::now(), Utc::now());
         drop(boxed_send(async {
-            session.list_orders(&client, &window, None, &NoSink).await
+            session
+                .list_orders(&client, &window, Listing::Modified, None, &NoSink)
+                .await
         }));
         let request = DecryptRequest {
             order_id: "1".into(),
@@ -200,5 +216,127 @@ mod tests {
         drop(boxed_send(async {
             session.decrypt_contact(&client, &request, &NoSink).await
         }));
+    }
+
+    /// A platform that answers a scripted error to every listing call, and counts its calls.
+    struct Scripted {
+        error: PlatformError,
+        lists: std::sync::atomic::AtomicUsize,
+        refreshes: std::sync::atomic::AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl PlatformClient for Scripted {
+        fn platform(&self) -> leadgen_domain::PlatformType {
+            leadgen_domain::PlatformType::Kuaishou
+        }
+        fn authorize_url(&self, _: &AppCredentials, _: &str, _: &str) -> String {
+            String::new()
+        }
+        async fn exchange_code(
+            &self,
+            _: &AppCredentials,
+            _: &str,
+            _: &str,
+        ) -> Result<TokenSet, PlatformError> {
+            Err(PlatformError::AuthRefused("not in this test".into()))
+        }
+        async fn refresh(&self, _: &AppCredentials, _: &str) -> Result<TokenSet, PlatformError> {
+            self.refreshes
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(TokenSet {
+                access_token: "t2".into(),
+                refresh_token: Some("r2".into()),
+                expires_at: None,
+                refresh_expires_at: None,
+                shop_id: None,
+                shop_name: None,
+            })
+        }
+        fn windows(
+            &self,
+            range: TimeWindow,
+            _: chrono::DateTime<Utc>,
+            _: Listing,
+        ) -> Vec<TimeWindow> {
+            vec![range]
+        }
+        async fn list_orders(
+            &self,
+            _: &AppCredentials,
+            _: &str,
+            _: &TimeWindow,
+            _: Listing,
+            _: Option<&PageCursor>,
+        ) -> Result<OrderPage, PlatformError> {
+            self.lists.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Err(self.error.clone())
+        }
+        fn reveal_purposes(&self) -> &'static [RevealPurpose] {
+            &[]
+        }
+        async fn decrypt_contact(
+            &self,
+            _: &AppCredentials,
+            _: &str,
+            _: &DecryptRequest,
+        ) -> Result<RevealedContact, PlatformError> {
+            Err(PlatformError::InvalidRequest("not in this test".into()))
+        }
+    }
+
+    async fn list_with(
+        error: PlatformError,
+        refresh_token: Option<&str>,
+    ) -> (SessionError, usize, usize) {
+        let client = Scripted {
+            error,
+            lists: Default::default(),
+            refreshes: Default::default(),
+        };
+        let policy = RetryPolicy {
+            max_retries: 2,
+            min_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(2),
+        };
+        let mut session = Session::new(
+            AppCredentials::new("k", "s"),
+            "t".into(),
+            refresh_token.map(str::to_owned),
+            policy,
+        );
+        let window = TimeWindow::new(Utc::now(), Utc::now());
+        let error = session
+            .list_orders(&client, &window, Listing::Modified, None, &NoSink)
+            .await
+            .expect_err("every call fails");
+        let calls = client.lists.load(std::sync::atomic::Ordering::SeqCst);
+        let refreshes = client.refreshes.load(std::sync::atomic::Ordering::SeqCst);
+        (error, calls, refreshes)
+    }
+
+    #[tokio::test]
+    async fn an_unknown_code_is_retried_then_refreshed_once_then_reported_with_its_text() {
+        let unknown = PlatformError::Unknown {
+            code: "802".into(),
+            message: "新的限制".into(),
+        };
+        let (error, calls, refreshes) = list_with(unknown.clone(), Some("r")).await;
+        // 1 + 2 retries, a refresh, 1 + 2 retries again; then the platform's own code and text.
+        assert_eq!((calls, refreshes), (6, 1));
+        assert!(
+            matches!(error, SessionError::Platform(ref e) if *e == unknown),
+            "{error:?}"
+        );
+        // Without a refresh token there is nothing to refresh: retried, then reported (the shop
+        // is not declared expired for a code nobody documented).
+        let (error, calls, refreshes) = list_with(unknown.clone(), None).await;
+        assert_eq!((calls, refreshes), (3, 0));
+        assert!(matches!(error, SessionError::Platform(_)), "{error:?}");
+        // A documented caller error is neither retried nor refreshed.
+        let (error, calls, refreshes) =
+            list_with(PlatformError::InvalidRequest("bad sign".into()), Some("r")).await;
+        assert_eq!((calls, refreshes), (1, 0));
+        assert!(matches!(error, SessionError::Platform(_)));
     }
 }

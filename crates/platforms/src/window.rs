@@ -40,6 +40,12 @@ pub fn split(
     out
 }
 
+/// A "history" that clamps nothing: for listings whose platform documents no limit, so the
+/// whole requested range is fetched (never clipped silently).
+pub fn range_history(range: TimeWindow, now: DateTime<Utc>) -> Duration {
+    (now - range.start).max(Duration::zero())
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;

@@ -29,6 +29,10 @@ pub struct SyncSettings {
     /// A platform is synced again when its last sync is older than this.
     #[serde(default = "default_interval")]
     pub schedule_interval_minutes: i64,
+    /// A scheduled sync's window ends this many seconds before now, so no order enters a window
+    /// while it is walked.
+    #[serde(default = "default_settle")]
+    pub settle_seconds: i64,
     /// How often the scheduler looks for due platforms.
     #[serde(default = "default_tick")]
     pub scheduler_tick_secs: u64,
@@ -49,6 +53,9 @@ fn yes() -> bool {
 }
 fn default_interval() -> i64 {
     30
+}
+fn default_settle() -> i64 {
+    120
 }
 fn default_tick() -> u64 {
     60

@@ -1,6 +1,12 @@
 //! Scheduled syncs: every tick, each ACTIVE authorization whose last sync is older than the
 //! interval gets a SCHEDULED task and a `SyncRequested`, in one transaction. The partial unique
 //! index on running tasks keeps two replicas (or a manual sync) from running the same platform.
+//!
+//! A scheduled sync lists orders **by modification time** (`docs/platform-sync.md`) from the
+//! shop's watermark (the end of the last by-modification window fully stored) less
+//! [`OVERLAP_MINUTES`] (clock skew between us and the platform, and writes the platform commits
+//! late), up to now less `settle_seconds` (so no order enters a window while it is walked).
+//! Orders read twice cost nothing: an unchanged content hash is skipped.
 
 use std::time::Duration;
 
@@ -17,23 +23,27 @@ use crate::repo::{credentials, tasks};
 
 /// A first sync of a platform fetches this many days.
 pub const FIRST_SYNC_DAYS: i64 = 30;
-/// Consecutive syncs overlap by this much, so orders created at the boundary are not missed.
+/// Consecutive syncs overlap by this much (TOP and PDD accept ±10 min of clock skew; no platform
+/// documents how late a modification can become visible).
 pub const OVERLAP_MINUTES: i64 = 10;
 
 pub struct Scheduler {
     pub pool: DbPool,
     pub interval_minutes: i64,
     pub tick: Duration,
+    /// A window ends this long before now.
+    pub settle: chrono::Duration,
 }
 
 impl Scheduler {
     /// Schedules due platforms once; returns how many tasks were created.
     pub async fn schedule_due(&self) -> anyhow::Result<usize> {
-        let now = Utc::now();
+        let started = Utc::now();
+        let now = started - self.settle;
         let mut conn = leadgen_db::conn(&self.pool).await?;
         let due = credentials::due_for_sync(
             &mut conn,
-            now - chrono::Duration::minutes(self.interval_minutes),
+            started - chrono::Duration::minutes(self.interval_minutes),
             100,
         )
         .await?;
@@ -43,10 +53,12 @@ impl Scheduler {
                 continue;
             };
             let start = platform
-                .last_sync_time
+                .modified_watermark
+                .or(platform.last_sync_time)
                 .map_or(now - chrono::Duration::days(FIRST_SYNC_DAYS), |t| {
                     t - chrono::Duration::minutes(OVERLAP_MINUTES)
-                });
+                })
+                .min(now);
             let task = conn
                 .transaction::<Option<i64>, anyhow::Error, _>(|conn| {
                     async move {

@@ -64,6 +64,7 @@ impl Application {
             pool: pool.clone(),
             interval_minutes: settings.sync.schedule_interval_minutes,
             tick: Duration::from_secs(settings.sync.scheduler_tick_secs),
+            settle: chrono::Duration::seconds(settings.sync.settle_seconds),
         });
         let consume = ConsumeOptions {
             consumer: SERVICE,

@@ -15,10 +15,12 @@
 //!   `grant_type=authorization_code` (or `authorization_self` + `shop_id` for a self-use app
 //!   with `shopId` and no code); `token.refresh` at `{api_url}/token/refresh`. `expires_in` is
 //!   relative seconds; the refresh token lives 14 days (token_create_response.go).
-//! - Orders: windows of one day [choice]; history clamped to 89 days [unverified: the README
-//!   states no limit]; `page` from 0, `size` 100, `order_by=create_time`, `order_asc=true` (so
-//!   orders arriving during a walk land after the pages already read). Both ends of
-//!   `create_time_start`/`create_time_end` are taken as inclusive [unverified].
+//! - Orders: windows of one day [choice]; no history limit is documented, so the whole range is
+//!   fetched; `page` from 0, `size` 100. By creation: `order_by=create_time`, `order_asc=true`
+//!   (orders arriving during a walk land after the pages already read). By modification:
+//!   `update_time_start`/`update_time_end`, `order_by=update_time`, pages walked from the last
+//!   backwards (an order modified during the walk leaves the window; walking backwards only
+//!   re-reads). Both ends of the time range are taken as inclusive [unverified].
 //! - Errors by `code`/`sub_code` ([`parse::parse_error`]): 60000 throttled; 40003 (and 30001)
 //!   with an access-token or authorization `sub_code` → session expired; other 40003
 //!   (signature, timestamp) → invalid request; 20000/20001/90000 → unavailable; 50001 token
@@ -40,20 +42,18 @@ use leadgen_domain::time::format_beijing;
 use serde_json::{Value, json};
 
 use crate::client::{
-    AppCredentials, OrderPage, PageCursor, PlatformClient, PlatformError, TokenSet, check_purpose,
-    url_with_query,
+    AppCredentials, Listing, OrderPage, PageCursor, PlatformClient, PlatformError, TokenSet,
+    check_purpose, url_with_query,
 };
 use crate::registry::Transport;
 use crate::reveal::{DecryptRequest, RevealPurpose, RevealedContact};
 use crate::sign::{SignMethod, douyin_sign};
-use crate::window::{TimeWindow, split};
+use crate::window::{TimeWindow, range_history, split};
 
 pub use parse::{parse_error, parse_order, parse_search_page, parse_token_response};
 
 /// `size` of each `order.searchList` page (the platform's maximum).
 pub const PAGE_SIZE: u32 = 100;
-/// How far back windows start [unverified: kept like the other platforms' three months].
-pub const HISTORY_DAYS: i64 = 89;
 pub const SEARCH_LIST: &str = "order.searchList";
 pub const TOKEN_CREATE: &str = "token.create";
 pub const TOKEN_REFRESH: &str = "token.refresh";
@@ -260,8 +260,8 @@ impl PlatformClient for DouyinClient {
         self.token_call(app, url, TOKEN_REFRESH, params).await
     }
 
-    fn windows(&self, range: TimeWindow, now: DateTime<Utc>) -> Vec<TimeWindow> {
-        split(range, Duration::days(1), Duration::days(HISTORY_DAYS), now)
+    fn windows(&self, range: TimeWindow, now: DateTime<Utc>, _listing: Listing) -> Vec<TimeWindow> {
+        split(range, Duration::days(1), range_history(range, now), now)
     }
 
     async fn list_orders(
@@ -269,10 +269,11 @@ impl PlatformClient for DouyinClient {
         app: &AppCredentials,
         access_token: &str,
         window: &TimeWindow,
+        listing: Listing,
         cursor: Option<&PageCursor>,
     ) -> Result<OrderPage, PlatformError> {
         let page = PageCursor::page_number(cursor, 0, PlatformType::Douyin)?;
-        let params = search_params(window, page);
+        let params = search_params(window, listing, page);
         let call = self.signed_call(
             app,
             self.method_url(SEARCH_LIST),
@@ -283,12 +284,14 @@ impl PlatformClient for DouyinClient {
         );
         let json = self.send(app, call).await?;
         let (orders, total) = parse_search_page(&json)?;
-        let read = (u64::from(page) + 1) * u64::from(PAGE_SIZE);
-        let more = !orders.is_empty() && read < total;
-        Ok(OrderPage {
-            orders,
-            next: more.then(|| PageCursor::Number(page + 1)),
-        })
+        let next = match listing {
+            Listing::Created => {
+                let read = (u64::from(page) + 1) * u64::from(PAGE_SIZE);
+                (!orders.is_empty() && read < total).then(|| PageCursor::Number(page + 1))
+            }
+            Listing::Modified => PageCursor::backward_next(cursor, page, 0, total, PAGE_SIZE),
+        };
+        Ok(OrderPage { orders, next })
     }
 
     fn reveal_purposes(&self) -> &'static [RevealPurpose] {
@@ -318,13 +321,22 @@ impl PlatformClient for DouyinClient {
 }
 
 /// The `order.searchList` parameters for one page of `window`.
-pub fn search_params(window: &TimeWindow, page: u32) -> Value {
-    json!({
-        "create_time_start": window.start.timestamp(),
-        "create_time_end": window.end.timestamp(),
-        "order_by": "create_time",
-        "order_asc": true,
-        "page": page,
-        "size": PAGE_SIZE,
-    })
+pub fn search_params(window: &TimeWindow, listing: Listing, page: u32) -> Value {
+    match listing {
+        Listing::Created => json!({
+            "create_time_start": window.start.timestamp(),
+            "create_time_end": window.end.timestamp(),
+            "order_by": "create_time",
+            "order_asc": true,
+            "page": page,
+            "size": PAGE_SIZE,
+        }),
+        Listing::Modified => json!({
+            "update_time_start": window.start.timestamp(),
+            "update_time_end": window.end.timestamp(),
+            "order_by": "update_time",
+            "page": page,
+            "size": PAGE_SIZE,
+        }),
+    }
 }

@@ -72,7 +72,19 @@ pub fn parse_error(json: &Value) -> Option<PlatformError> {
         40003 | 30001 if SESSION_SUB_CODES.contains(&sub_code) => PlatformError::SessionExpired,
         20000 | 20001 | 90000 => PlatformError::Unavailable(detail),
         50001 => PlatformError::AuthRefused(detail),
-        _ => PlatformError::InvalidRequest(detail),
+        // Documented caller errors: a missing token, signature or timestamp (40001, 40003 with
+        // another sub_code), an IP not in the whitelist (30002), an API taken offline (70000).
+        40001 | 40003 | 30002 | 70000 => PlatformError::InvalidRequest(detail),
+        _ => PlatformError::Unknown {
+            code: if sub_code.is_empty() {
+                code.to_string()
+            } else {
+                format!("{code}/{sub_code}")
+            },
+            message: format!("{} {}", str_at(json, "msg"), str_at(json, "sub_msg"))
+                .trim()
+                .to_owned(),
+        },
     })
 }
 

@@ -155,6 +155,10 @@ fn maps_douyin_errors_to_typed_errors() {
         PlatformError::AuthRefused(_)
     ));
     assert!(matches!(err(30002, ""), PlatformError::InvalidRequest(_)));
+    assert!(matches!(
+        err(77777, "isp.something-new"),
+        PlatformError::Unknown { ref code, .. } if code == "77777/isp.something-new"
+    ));
     assert!(parse_error(&fixture("search")).is_none());
     assert!(parse_error(&json!({"err_no": 0, "data": {}})).is_none());
     assert!(matches!(
@@ -262,18 +266,27 @@ fn consent_url_and_search_parameters() {
         Utc.with_ymd_and_hms(2024, 5, 19, 23, 59, 59).unwrap(),
     );
     assert_eq!(
-        param_json(&search_params(&w, 3)),
+        param_json(&search_params(&w, Listing::Created, 3)),
         r#"{"create_time_end":1716163199,"create_time_start":1716076800,"order_asc":true,"order_by":"create_time","page":3,"size":100}"#
+    );
+    assert_eq!(
+        param_json(&search_params(&w, Listing::Modified, 0)),
+        r#"{"order_by":"update_time","page":0,"size":100,"update_time_end":1716163199,"update_time_start":1716076800}"#
     );
 }
 
 #[test]
-fn windows_are_days_within_the_history() {
+fn windows_are_days_over_the_whole_range() {
+    // No history limit is documented: a range of 200 days is fetched whole, never clipped.
     let now = Utc.with_ymd_and_hms(2024, 5, 20, 12, 0, 0).unwrap();
     let c = client();
-    let w = c.windows(TimeWindow::new(now - chrono::Duration::days(200), now), now);
-    assert_eq!(w.len(), HISTORY_DAYS as usize + 1);
-    assert_eq!(w[0].start, now - chrono::Duration::days(HISTORY_DAYS));
+    let w = c.windows(
+        TimeWindow::new(now - chrono::Duration::days(200), now),
+        now,
+        Listing::Created,
+    );
+    assert_eq!(w.len(), 201);
+    assert_eq!(w[0].start, now - chrono::Duration::days(200));
     assert!(
         w.iter()
             .all(|w| w.end - w.start < chrono::Duration::days(1))

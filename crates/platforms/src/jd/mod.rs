@@ -10,9 +10,12 @@
 //!   360buy_param_json, sign`; `timestamp` is `yyyy-MM-dd HH:mm:ss` Beijing time; md5 sign over the
 //!   sorted `k+v` (`360buy_param_json` sorts first). `360buy_param_json` is the business
 //!   parameters as a JSON object with sorted keys and string values, as the Java SDK builds it.
-//! - Orders: `order_state` lists every state (JOS filters strictly), `dateType=1` (creation time),
-//!   pages of 100 counted against `orderTotal`, windows of one day (JOS allows up to one month).
-//!   History is clamped to [`HISTORY_DAYS`] days: the README gives no limit [unverified].
+//! - Orders: `order_state` lists every state (JOS filters strictly), `dateType=1` by creation
+//!   time or `dateType=0` by modification (status or waybill change; the signing vector sends
+//!   `"0"`), pages of 100 counted against `orderTotal`, windows of one day (JOS allows up to one
+//!   month). By modification the pages are walked from the last backwards, so orders modified
+//!   during the walk are not skipped. The README documents no history limit: the whole range is
+//!   fetched.
 //!   `oaid` is among the requested fields: it is what the decrypt API opens.
 //! - Revealing a receiver's phone: `jingdong.jos.order.oaid.decrypt` with the order's `oaid`,
 //!   fulfilment only ([`decrypt`]).
@@ -27,13 +30,13 @@ use leadgen_domain::PlatformType;
 use leadgen_domain::time::format_beijing;
 
 use crate::client::{
-    AppCredentials, OrderPage, PageCursor, PlatformClient, PlatformError, TokenSet, check_purpose,
-    url_with_query,
+    AppCredentials, Listing, OrderPage, PageCursor, PlatformClient, PlatformError, TokenSet,
+    check_purpose, url_with_query,
 };
 use crate::registry::Transport;
 use crate::reveal::{DecryptRequest, RevealPurpose, RevealedContact};
 use crate::sign::{SignMethod, sorted_concat_sign};
-use crate::window::{TimeWindow, split};
+use crate::window::{TimeWindow, range_history, split};
 
 pub use parse::{
     parse_error_response, parse_order, parse_orders_page, parse_token_response, status,
@@ -56,8 +59,6 @@ pin,open_id_buyer,xid_buyer,oaid";
 
 /// JOS's maximum page size.
 pub const PAGE_SIZE: u32 = 100;
-/// How far back we ask JOS for orders [unverified: the README states no limit].
-pub const HISTORY_DAYS: i64 = 180;
 /// The span of one listing window (JOS accepts up to one month).
 pub const WINDOW_DAYS: i64 = 1;
 
@@ -107,7 +108,15 @@ impl JdClient {
     }
 
     /// The `enSearch` business parameters for one page of `window`.
-    pub fn search_params(window: &TimeWindow, page: u32) -> BTreeMap<String, String> {
+    pub fn search_params(
+        window: &TimeWindow,
+        listing: Listing,
+        page: u32,
+    ) -> BTreeMap<String, String> {
+        let date_type = match listing {
+            Listing::Created => "1",
+            Listing::Modified => "0",
+        };
         [
             ("start_date", format_beijing(window.start)),
             ("end_date", format_beijing(window.end)),
@@ -115,7 +124,7 @@ impl JdClient {
             ("optional_fields", OPTIONAL_FIELDS.to_owned()),
             ("page", page.to_string()),
             ("page_size", PAGE_SIZE.to_string()),
-            ("dateType", "1".to_owned()),
+            ("dateType", date_type.to_owned()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
@@ -212,11 +221,11 @@ impl PlatformClient for JdClient {
         self.token_request(app, &url, &query).await
     }
 
-    fn windows(&self, range: TimeWindow, now: DateTime<Utc>) -> Vec<TimeWindow> {
+    fn windows(&self, range: TimeWindow, now: DateTime<Utc>, _listing: Listing) -> Vec<TimeWindow> {
         split(
             range,
             Duration::days(WINDOW_DAYS),
-            Duration::days(HISTORY_DAYS),
+            range_history(range, now),
             now,
         )
     }
@@ -226,19 +235,23 @@ impl PlatformClient for JdClient {
         app: &AppCredentials,
         access_token: &str,
         window: &TimeWindow,
+        listing: Listing,
         cursor: Option<&PageCursor>,
     ) -> Result<OrderPage, PlatformError> {
         let page = PageCursor::page_number(cursor, 1, PlatformType::Jd)?;
-        let business = Self::search_params(window, page);
+        let business = Self::search_params(window, listing, page);
         let params = self.signed_params(app, access_token, SEARCH_METHOD, &business, Utc::now());
         let json = self.call(app, &params).await?;
         let (orders, total) = parse_orders_page(&json)?;
-        let seen = u64::from(page.saturating_sub(1)) * u64::from(PAGE_SIZE) + orders.len() as u64;
-        let more = !orders.is_empty() && seen < total;
-        Ok(OrderPage {
-            orders,
-            next: more.then(|| PageCursor::Number(page + 1)),
-        })
+        let next = match listing {
+            Listing::Created => {
+                let seen =
+                    u64::from(page.saturating_sub(1)) * u64::from(PAGE_SIZE) + orders.len() as u64;
+                (!orders.is_empty() && seen < total).then(|| PageCursor::Number(page + 1))
+            }
+            Listing::Modified => PageCursor::backward_next(cursor, page, 1, total, PAGE_SIZE),
+        };
+        Ok(OrderPage { orders, next })
     }
 
     fn reveal_purposes(&self) -> &'static [RevealPurpose] {

@@ -33,8 +33,10 @@ fn sounds_unavailable(message: &str) -> bool {
 }
 
 /// Maps `{"error_response":{"code":"19","zh_desc","en_desc"}}` to a typed error; `None` when the
-/// response is not a gateway error. Codes: 2 throttled, 19 invalid access_token; everything else
-/// (7/8 timestamp, 11/12 signature, 14/15 method, 21 app key, …) is our bug or bad credentials.
+/// response is not a gateway error. Codes [3p]: 2 throttled, 19 invalid access_token; 4/5
+/// version, 7/8 timestamp, 11/12 signature, 14/15 method, 21 app key are our bug or bad
+/// credentials; a message saying busy or unavailable is transient. Any other code is
+/// [`PlatformError::Unknown`].
 pub fn parse_error_response(json: &Value) -> Option<PlatformError> {
     let e = json.get("error_response")?;
     let code = text(e.get("code")).unwrap_or_else(|| "?".to_owned());
@@ -45,7 +47,13 @@ pub fn parse_error_response(json: &Value) -> Option<PlatformError> {
         "2" => PlatformError::Throttled { retry_after: None },
         "19" => PlatformError::SessionExpired,
         _ if sounds_unavailable(zh) || sounds_unavailable(en) => PlatformError::Unavailable(detail),
-        _ => PlatformError::InvalidRequest(detail),
+        "4" | "5" | "7" | "8" | "11" | "12" | "14" | "15" | "21" => {
+            PlatformError::InvalidRequest(detail)
+        }
+        _ => PlatformError::Unknown {
+            code,
+            message: format!("{zh} {en}").trim().to_owned(),
+        },
     })
 }
 
@@ -60,10 +68,14 @@ fn api_result_error(api_result: &Value) -> Option<PlatformError> {
     let detail = format!("apiResult numberCode {number} {zh} {en}")
         .trim()
         .to_owned();
+    // `numberCode` values are not documented: anything but busy/unavailable is unknown.
     Some(if sounds_unavailable(zh) || sounds_unavailable(en) {
         PlatformError::Unavailable(detail)
     } else {
-        PlatformError::InvalidRequest(detail)
+        PlatformError::Unknown {
+            code: format!("apiResult {number}"),
+            message: format!("{zh} {en}").trim().to_owned(),
+        }
     })
 }
 

@@ -134,9 +134,18 @@ fn maps_jos_errors_to_typed_errors() {
     );
     assert!(parse_error_response(&fixture("order_ensearch")).is_none());
     let failed = parse_orders_page(&fixture("api_result_failure")).unwrap_err();
+    // `numberCode`s are not documented: unknown, with JOS's own code and text.
     assert!(
-        matches!(failed, PlatformError::InvalidRequest(ref m) if m.contains("10100012")),
+        matches!(failed, PlatformError::Unknown { ref code, ref message }
+            if code.contains("10100012") && message.contains("查询时间范围不能超过一个月")),
         "{failed:?}"
+    );
+    assert_eq!(
+        err("66", "新的错误"),
+        PlatformError::Unknown {
+            code: "66".into(),
+            message: "新的错误 e".into()
+        }
     );
     let busy = json!({SEARCH_RESPONSE: {"code": "0", "searchorderinfo_result": {"apiResult":
         {"success": false, "chineseErrCode": "系统繁忙", "englishErrCode": "system busy", "numberCode": 1}}}});
@@ -177,7 +186,11 @@ fn signs_one_full_request_as_sent() {
     let app = AppCredentials::new("APPKEY0001", "jd-secret");
     let now = Utc.with_ymd_and_hms(2024, 5, 20, 2, 15, 30).unwrap();
     let window = TimeWindow::new(now - Duration::days(1), now - Duration::seconds(1));
-    let business = JdClient::search_params(&window, 2);
+    let business = JdClient::search_params(&window, Listing::Created, 2);
+    assert_eq!(
+        JdClient::search_params(&window, Listing::Modified, 2)["dateType"],
+        "0"
+    );
     let params = client().signed_params(&app, "tok-1", SEARCH_METHOD, &business, now);
     let keys: Vec<&str> = params.keys().map(String::as_str).collect();
     assert_eq!(
@@ -232,16 +245,17 @@ fn consent_and_refresh_urls() {
 }
 
 #[test]
-fn windows_are_one_day_and_clamped_to_history() {
+fn windows_are_one_day_over_the_whole_range() {
     let now = Utc.with_ymd_and_hms(2024, 6, 30, 0, 0, 0).unwrap();
     let range = TimeWindow::new(now - Duration::days(3), now);
-    let w = client().windows(range, now);
+    let w = client().windows(range, now, Listing::Created);
     assert_eq!(w.len(), 4);
     assert_eq!(
         w[0].end - w[0].start,
         Duration::days(1) - Duration::seconds(1)
     );
+    // No history limit is documented: nothing is clipped.
     let long = TimeWindow::new(now - Duration::days(400), now);
-    let w = client().windows(long, now);
-    assert_eq!(w[0].start, now - Duration::days(HISTORY_DAYS));
+    let w = client().windows(long, now, Listing::Modified);
+    assert_eq!(w[0].start, now - Duration::days(400));
 }

@@ -7,7 +7,8 @@
 //! refresh_token`), success flag `result=1`; the call parameters `appkey, method, version=1,
 //! timestamp (ms), access_token, signMethod, param (JSON), sign` signed with the app's
 //! **signSecret** (`authInfo.extra.signSecret`, distinct from `appSecret`, which only OAuth
-//! uses); `open.order.cursor.list` with `queryType=1` (create time, 90 days of history),
+//! uses); `open.order.cursor.list` with `queryType=1` (create time, 90 days of history) or
+//! `queryType=2` (update time; no history limit documented, so the whole range is fetched),
 //! `beginTime`/`endTime` in ms within 7 days, `pageSize` ≤ 50, `cursor` from `""` to `"nomore"`.
 //!
 //! [unverified] — designed here and mirrored by the simulator (`tools/platform-sim/src/kuaishou`):
@@ -42,13 +43,13 @@ use leadgen_domain::PlatformType;
 use serde_json::{Value, json};
 
 use crate::client::{
-    AppCredentials, OrderPage, PageCursor, PlatformClient, PlatformError, TokenSet, check_purpose,
-    url_with_query,
+    AppCredentials, Listing, OrderPage, PageCursor, PlatformClient, PlatformError, TokenSet,
+    check_purpose, url_with_query,
 };
 use crate::registry::Transport;
 use crate::reveal::{DecryptRequest, RevealPurpose, RevealedContact};
 use crate::sign::{Params, SignMethod, kuaishou_sign};
-use crate::window::{TimeWindow, split};
+use crate::window::{TimeWindow, range_history, split};
 
 pub use parse::{NO_MORE, parse_api_error, parse_cursor_page, parse_order, parse_token_response};
 
@@ -201,8 +202,12 @@ impl PlatformClient for KuaishouClient {
         parse_token_response(&json, Utc::now())
     }
 
-    fn windows(&self, range: TimeWindow, now: DateTime<Utc>) -> Vec<TimeWindow> {
-        split(range, Duration::days(1), Duration::days(HISTORY_DAYS), now)
+    fn windows(&self, range: TimeWindow, now: DateTime<Utc>, listing: Listing) -> Vec<TimeWindow> {
+        let history = match listing {
+            Listing::Created => Duration::days(HISTORY_DAYS),
+            Listing::Modified => range_history(range, now),
+        };
+        split(range, Duration::days(1), history, now)
     }
 
     async fn list_orders(
@@ -210,6 +215,7 @@ impl PlatformClient for KuaishouClient {
         app: &AppCredentials,
         access_token: &str,
         window: &TimeWindow,
+        listing: Listing,
         cursor: Option<&PageCursor>,
     ) -> Result<OrderPage, PlatformError> {
         let cursor = match cursor {
@@ -221,7 +227,7 @@ impl PlatformClient for KuaishouClient {
                 )));
             }
         };
-        let param = cursor_param(window, cursor);
+        let param = cursor_param(window, listing, cursor);
         let params = self.signed_params(app, access_token, CURSOR_LIST, &param, Utc::now())?;
         self.transport.limiter.wait(&app.app_key).await;
         let request = self
@@ -283,12 +289,16 @@ impl PlatformClient for KuaishouClient {
 
 /// The `open.order.cursor.list` parameter for `window` from `cursor`, in the SDK's field
 /// order. `endTime` covers the window's whole last second.
-pub fn cursor_param(window: &TimeWindow, cursor: &str) -> Value {
+pub fn cursor_param(window: &TimeWindow, listing: Listing, cursor: &str) -> Value {
+    let query_type = match listing {
+        Listing::Created => 1,
+        Listing::Modified => 2,
+    };
     json!({
         "orderViewStatus": 1,
         "pageSize": PAGE_SIZE,
         "sort": 1,
-        "queryType": 1,
+        "queryType": query_type,
         "beginTime": window.start.timestamp_millis(),
         "endTime": window.end.timestamp_millis() + 999,
         "cpsType": 0,

@@ -76,7 +76,13 @@ pub fn parse_api_error(json: &Value) -> Option<PlatformError> {
         17 => PlatformError::Throttled { retry_after: None },
         24 | 25 => PlatformError::SessionExpired,
         500 | 503 => PlatformError::Unavailable(describe(json, result)),
-        _ => PlatformError::InvalidRequest(describe(json, result)),
+        10..=16 | 28 | 2001 => PlatformError::InvalidRequest(describe(json, result)),
+        // Kuaishou documents no error codes at all (the codes above are our own design): any
+        // other is unknown, retried, refreshed once, then reported with its text.
+        _ => PlatformError::Unknown {
+            code: result.to_string(),
+            message: describe(json, result),
+        },
     })
 }
 

@@ -114,6 +114,11 @@ fn maps_errors_and_reads_tokens() {
     assert!(matches!(err(16), PlatformError::InvalidRequest(m) if m.contains("result 16")));
     assert!(matches!(err(2001), PlatformError::InvalidRequest(_)));
     assert!(matches!(err(503), PlatformError::Unavailable(_)));
+    // Kuaishou documents no codes: anything outside our chosen set is unknown.
+    assert!(
+        matches!(err(802), PlatformError::Unknown { ref code, ref message }
+        if code == "802" && message.contains("detail"))
+    );
     assert!(parse_api_error(&page()).is_none());
     assert!(matches!(
         parse_api_error(&json!({"data": {}})),
@@ -207,12 +212,20 @@ fn urls_parameters_and_windows() {
     let start = Utc.with_ymd_and_hms(2024, 5, 19, 0, 0, 0).unwrap();
     let w = TimeWindow::new(start, start + chrono::Duration::seconds(86_399));
     assert_eq!(
-        cursor_param(&w, "abc").to_string(),
+        cursor_param(&w, Listing::Created, "abc").to_string(),
         r#"{"orderViewStatus":1,"pageSize":50,"sort":1,"queryType":1,"beginTime":1716076800000,"endTime":1716163199999,"cpsType":0,"cursor":"abc"}"#
     );
+    assert_eq!(
+        cursor_param(&w, Listing::Modified, "").to_string(),
+        r#"{"orderViewStatus":1,"pageSize":50,"sort":1,"queryType":2,"beginTime":1716076800000,"endTime":1716163199999,"cpsType":0,"cursor":""}"#
+    );
     let now = Utc.with_ymd_and_hms(2024, 5, 20, 12, 0, 0).unwrap();
-    let windows = c.windows(TimeWindow::new(now - chrono::Duration::days(120), now), now);
+    let range = TimeWindow::new(now - chrono::Duration::days(120), now);
+    // queryType=1 serves 90 days; queryType=2 documents no limit.
+    let windows = c.windows(range, now, Listing::Created);
     assert_eq!(windows[0].start, now - chrono::Duration::days(HISTORY_DAYS));
+    let modified = c.windows(range, now, Listing::Modified);
+    assert_eq!(modified[0].start, now - chrono::Duration::days(120));
     assert!(
         windows
             .iter()

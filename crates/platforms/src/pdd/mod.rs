@@ -11,8 +11,9 @@
 //! - Orders: `order_status=5` and `refund_status=5` (all), `use_has_next=true`, pages of 100 from
 //!   page 1, windows of one day (PDD allows at most 24 h). **The window is on confirm time**, not
 //!   creation time: an order is listed once it is confirmed (paid and, for group buys, grouped);
-//!   orders still grouping are not listed yet. History is clamped to [`HISTORY_DAYS`] days
-//!   [unverified: the README states no limit].
+//!   orders still grouping are not listed yet. By modification: `pdd.order.number.list.increment.get`
+//!   on `updated_at`, windows of 30 minutes (its limit), pages walked from the last backwards as
+//!   PDD asks. The README documents no history limit: the whole range is fetched.
 //! - Revealing a receiver's phone: `pdd.open.decrypt.batch` with the order's `receiver_phone`
 //!   ciphertext, fulfilment only ([`decrypt`]).
 
@@ -25,16 +26,17 @@ use chrono::{DateTime, Duration, Utc};
 use leadgen_domain::PlatformType;
 
 use crate::client::{
-    AppCredentials, OrderPage, PageCursor, PlatformClient, PlatformError, TokenSet, check_purpose,
-    url_with_query,
+    AppCredentials, Listing, OrderPage, PageCursor, PlatformClient, PlatformError, TokenSet,
+    check_purpose, url_with_query,
 };
 use crate::registry::Transport;
 use crate::reveal::{DecryptRequest, RevealPurpose, RevealedContact};
 use crate::sign::{SignMethod, sorted_concat_sign};
-use crate::window::{TimeWindow, split};
+use crate::window::{TimeWindow, range_history, split};
 
 pub use parse::{
-    parse_error_response, parse_order, parse_orders_page, parse_phone, parse_token_response, status,
+    ListingPage, parse_error_response, parse_listing, parse_order, parse_orders_page, parse_phone,
+    parse_token_response, status,
 };
 
 /// The listing API and its response key.
@@ -43,10 +45,13 @@ pub const LIST_RESPONSE: &str = "order_list_get_response";
 
 /// PDD's maximum page size.
 pub const PAGE_SIZE: u32 = 100;
-/// How far back we ask PDD for orders [unverified].
-pub const HISTORY_DAYS: i64 = 89;
+/// The by-modification listing and its response key.
+pub const INCREMENT_TYPE: &str = "pdd.order.number.list.increment.get";
+pub const INCREMENT_RESPONSE: &str = "order_sn_increment_get_response";
 /// One window: PDD allows `end_confirm_at - start_confirm_at` ≤ 24 h.
 pub const WINDOW_SECONDS: i64 = 86_400;
+/// One by-modification window: `end_updated_at - start_updated_at` ≤ 30 min.
+pub const INCREMENT_WINDOW_SECONDS: i64 = 1_800;
 
 /// The PDD adapter.
 pub struct PddClient {
@@ -90,6 +95,23 @@ impl PddClient {
             ("page", page.to_string()),
             ("page_size", PAGE_SIZE.to_string()),
             ("use_has_next", "true".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
+
+    /// The increment listing's parameters: every order (lucky draws included), every status;
+    /// no `use_has_next`, so the answer carries `total_count` for the backward walk.
+    pub fn increment_params(window: &TimeWindow, page: u32) -> BTreeMap<String, String> {
+        [
+            ("is_lucky_flag", "0".to_owned()),
+            ("order_status", "5".to_owned()),
+            ("refund_status", "5".to_owned()),
+            ("start_updated_at", window.start.timestamp().to_string()),
+            ("end_updated_at", window.end.timestamp().to_string()),
+            ("page", page.to_string()),
+            ("page_size", PAGE_SIZE.to_string()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
@@ -169,32 +191,48 @@ impl PlatformClient for PddClient {
         self.token_request(app, body).await
     }
 
-    fn windows(&self, range: TimeWindow, now: DateTime<Utc>) -> Vec<TimeWindow> {
+    fn windows(&self, range: TimeWindow, now: DateTime<Utc>, listing: Listing) -> Vec<TimeWindow> {
+        let span = match listing {
+            Listing::Created => WINDOW_SECONDS,
+            Listing::Modified => INCREMENT_WINDOW_SECONDS,
+        };
         split(
             range,
-            Duration::seconds(WINDOW_SECONDS),
-            Duration::days(HISTORY_DAYS),
+            Duration::seconds(span),
+            range_history(range, now),
             now,
         )
     }
 
-    /// One page of the orders **confirmed** within `window` (both ends inclusive).
+    /// One page of the orders **confirmed** (or last updated) within `window` (both ends
+    /// inclusive).
     async fn list_orders(
         &self,
         app: &AppCredentials,
         access_token: &str,
         window: &TimeWindow,
+        listing: Listing,
         cursor: Option<&PageCursor>,
     ) -> Result<OrderPage, PlatformError> {
         let page = PageCursor::page_number(cursor, 1, PlatformType::Pdd)?;
-        let business = Self::list_params(window, page);
-        let params = self.signed_params(app, access_token, LIST_TYPE, business, Utc::now());
+        let (api, business) = match listing {
+            Listing::Created => (LIST_TYPE, Self::list_params(window, page)),
+            Listing::Modified => (INCREMENT_TYPE, Self::increment_params(window, page)),
+        };
+        let params = self.signed_params(app, access_token, api, business, Utc::now());
         let json = self.call(app, &params).await?;
-        let (orders, has_next) = parse_orders_page(&json)?;
-        Ok(OrderPage {
-            orders,
-            next: has_next.then(|| PageCursor::Number(page + 1)),
-        })
+        let (orders, next) = match listing {
+            Listing::Created => {
+                let (orders, has_next) = parse_orders_page(&json)?;
+                (orders, has_next.then(|| PageCursor::Number(page + 1)))
+            }
+            Listing::Modified => {
+                let listed = parse_listing(&json, INCREMENT_RESPONSE, "order_sn_list", false)?;
+                let next = PageCursor::backward_next(cursor, page, 1, listed.total, PAGE_SIZE);
+                (listed.orders, next)
+            }
+        };
+        Ok(OrderPage { orders, next })
     }
 
     fn reveal_purposes(&self) -> &'static [RevealPurpose] {

@@ -56,10 +56,27 @@ fn error_detail(e: &Value) -> (i64, String) {
 }
 
 /// Maps `{"error_response":{"error_code","error_msg","sub_code","sub_msg"}}` to a typed error;
-/// `None` when the response is not an error.
+/// `None` when the response is not an error. 52101/70031, 52102/52103 and 10019 are documented
+/// (README §3.4); 10001 公共参数错误 (signature, type), 10002 业务参数错误 and 10016 client
+/// offline are caller errors from ISV clients' recorded answers [3p]; every other code is
+/// [`PlatformError::Unknown`].
 pub fn parse_error_response(json: &Value) -> Option<PlatformError> {
-    let (code, detail) = error_detail(json.get("error_response")?);
-    Some(transient_or_session(code).unwrap_or(PlatformError::InvalidRequest(detail)))
+    let e = json.get("error_response")?;
+    let (code, detail) = error_detail(e);
+    if matches!(code, 10001 | 10002 | 10016) {
+        return Some(PlatformError::InvalidRequest(detail));
+    }
+    Some(transient_or_session(code).unwrap_or_else(|| {
+        let message = detail
+            .strip_prefix(&format!("error_code {code}"))
+            .unwrap_or(&detail)
+            .trim()
+            .to_owned();
+        PlatformError::Unknown {
+            code: code.to_string(),
+            message,
+        }
+    }))
 }
 
 /// Reads the token endpoint's answer: the fields of `pop_auth_token_create_response`, unwrapped
@@ -102,20 +119,51 @@ pub fn parse_token_response(json: &Value, now: DateTime<Utc>) -> Result<TokenSet
 /// Reads one `order_list_get_response` page (asked with `use_has_next=true`): its orders and
 /// `has_next`.
 pub fn parse_orders_page(json: &Value) -> Result<(Vec<FetchedOrder>, bool), PlatformError> {
+    let page = parse_listing(json, LIST_RESPONSE, "order_list", true)?;
+    Ok((page.orders, page.has_next))
+}
+
+/// One page of `pdd.order.list.get` or `pdd.order.number.list.increment.get`.
+#[derive(Debug)]
+pub struct ListingPage {
+    pub orders: Vec<FetchedOrder>,
+    pub has_next: bool,
+    /// `total_count` (absent with `use_has_next`).
+    pub total: u64,
+}
+
+/// The page under `key`, its orders in `list`; `has_next` is required when asked for with
+/// `use_has_next` (otherwise `total_count` is).
+pub fn parse_listing(
+    json: &Value,
+    key: &str,
+    list: &str,
+    use_has_next: bool,
+) -> Result<ListingPage, PlatformError> {
     let body = json
-        .get(LIST_RESPONSE)
-        .ok_or_else(|| PlatformError::Malformed(format!("no {LIST_RESPONSE}")))?;
+        .get(key)
+        .ok_or_else(|| PlatformError::Malformed(format!("no {key}")))?;
+    let total = match body.get("total_count") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => n.as_u64(),
+        Some(Value::String(s)) => s.parse().ok(),
+        Some(_) => None,
+    };
     let has_next = match body.get("has_next") {
         Some(Value::Bool(b)) => *b,
         Some(Value::String(s)) if s == "true" || s == "false" => s == "true",
+        None if !use_has_next => false,
         _ => return Err(PlatformError::Malformed("has_next is missing".into())),
     };
-    let list = match body.get("order_list") {
+    if !use_has_next && total.is_none() {
+        return Err(PlatformError::Malformed("total_count is missing".into()));
+    }
+    let items = match body.get(list) {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(items)) => items.clone(),
-        Some(_) => return Err(PlatformError::Malformed("order_list is not a list".into())),
+        Some(_) => return Err(PlatformError::Malformed(format!("{list} is not a list"))),
     };
-    let orders = list
+    let orders = items
         .into_iter()
         .map(|raw| FetchedOrder {
             order_id: text(raw.get("order_sn")),
@@ -123,7 +171,11 @@ pub fn parse_orders_page(json: &Value) -> Result<(Vec<FetchedOrder>, bool), Plat
             raw,
         })
         .collect();
-    Ok((orders, has_next))
+    Ok(ListingPage {
+        orders,
+        has_next,
+        total: total.unwrap_or(0),
+    })
 }
 
 /// `order_status` (1 待发货, 2 已发货待签收, 3 已签收) and `refund_status` (1 none or closed,

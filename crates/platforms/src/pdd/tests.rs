@@ -135,6 +135,15 @@ fn maps_pdd_errors_to_typed_errors() {
     assert!(matches!(err(52103), PlatformError::Unavailable(_)));
     assert_eq!(err(10019), PlatformError::SessionExpired);
     assert!(matches!(err(10001), PlatformError::InvalidRequest(ref m) if m.contains("10001")));
+    assert!(matches!(err(10002), PlatformError::InvalidRequest(_)));
+    // Any other code is unknown, with PDD's own code and text.
+    assert_eq!(
+        err(60001),
+        PlatformError::Unknown {
+            code: "60001".into(),
+            message: "m".into()
+        }
+    );
     assert!(parse_error_response(&fixture("order_list_get")).is_none());
     assert!(matches!(
         parse_orders_page(&json!({LIST_RESPONSE: {"total_count": 3}})),
@@ -219,11 +228,20 @@ fn consent_url_and_windows() {
 &redirect_uri=https%3A%2F%2Fa.example%2Fcb&state=s%201"
     );
     let now = Utc.with_ymd_and_hms(2024, 6, 30, 0, 0, 0).unwrap();
-    let w = client().windows(TimeWindow::new(now - chrono::Duration::days(2), now), now);
+    let range = TimeWindow::new(now - chrono::Duration::days(2), now);
+    let w = client().windows(range, now, Listing::Created);
     assert_eq!(w.len(), 3);
     for win in &w {
         assert!((win.end - win.start).num_seconds() < WINDOW_SECONDS);
     }
-    let w = client().windows(TimeWindow::new(now - chrono::Duration::days(200), now), now);
-    assert_eq!(w[0].start, now - chrono::Duration::days(HISTORY_DAYS));
+    // By modification: 30-minute windows.
+    let w = client().windows(range, now, Listing::Modified);
+    assert_eq!(w.len(), 2 * 48 + 1);
+    for win in &w {
+        assert!((win.end - win.start).num_seconds() < INCREMENT_WINDOW_SECONDS);
+    }
+    // No history limit is documented: nothing is clipped.
+    let long = TimeWindow::new(now - chrono::Duration::days(200), now);
+    let w = client().windows(long, now, Listing::Created);
+    assert_eq!(w[0].start, now - chrono::Duration::days(200));
 }

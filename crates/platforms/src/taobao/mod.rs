@@ -1,5 +1,7 @@
 //! Taobao/Tmall Open Platform (TOP): OAuth at `oauth.taobao.com`, signed calls to
-//! `router/rest`, orders by creation time with `taobao.trades.sold.get`.
+//! `router/rest`, orders by creation time with `taobao.trades.sold.get` and by modification with
+//! `taobao.trades.sold.increment.get` (windows of at most a day, pages walked from the last
+//! backwards as TOP asks, so that orders modified during the walk are not skipped).
 //!
 //! - Timestamps are `yyyy-MM-dd HH:mm:ss` in Beijing time; so are order times, converted to UTC.
 //! - Sign method `md5` by default (all three methods are implemented in [`crate::sign`]).
@@ -20,15 +22,18 @@ use leadgen_domain::PlatformType;
 use leadgen_domain::time::format_beijing;
 
 use crate::client::{
-    AppCredentials, OrderPage, PageCursor, PlatformClient, PlatformError, TokenSet, check_purpose,
-    url_with_query,
+    AppCredentials, Listing, OrderPage, PageCursor, PlatformClient, PlatformError, TokenSet,
+    check_purpose, url_with_query,
 };
 use crate::registry::Transport;
 use crate::reveal::{DecryptRequest, RevealPurpose, RevealedContact};
 use crate::sign::{SignMethod, sorted_concat_sign};
-use crate::window::{TimeWindow, split};
+use crate::window::{TimeWindow, range_history, split};
 
-pub use parse::{parse_error_response, parse_token_response, parse_trade, parse_trades_page};
+pub use parse::{
+    TradesPage, parse_error_response, parse_token_response, parse_trade, parse_trades,
+    parse_trades_page,
+};
 
 /// Fields requested from `taobao.trades.sold.get` (receiver name, mobile, address and created
 /// together make TOP return `oaid`).
@@ -161,8 +166,12 @@ impl PlatformClient for TaobaoClient {
         .await
     }
 
-    fn windows(&self, range: TimeWindow, now: DateTime<Utc>) -> Vec<TimeWindow> {
-        split(range, Duration::days(1), Duration::days(HISTORY_DAYS), now)
+    fn windows(&self, range: TimeWindow, now: DateTime<Utc>, listing: Listing) -> Vec<TimeWindow> {
+        match listing {
+            Listing::Created => split(range, Duration::days(1), Duration::days(HISTORY_DAYS), now),
+            // ≤ 1 day per call; no history limit is documented for the increment API.
+            Listing::Modified => split(range, Duration::days(1), range_history(range, now), now),
+        }
     }
 
     async fn list_orders(
@@ -170,29 +179,46 @@ impl PlatformClient for TaobaoClient {
         app: &AppCredentials,
         access_token: &str,
         window: &TimeWindow,
+        listing: Listing,
         cursor: Option<&PageCursor>,
     ) -> Result<OrderPage, PlatformError> {
         let page_no = PageCursor::page_number(cursor, 1, PlatformType::Taobao)?;
+        let (method, key, start, end) = match listing {
+            Listing::Created => (
+                "taobao.trades.sold.get",
+                "trades_sold_get_response",
+                "start_created",
+                "end_created",
+            ),
+            Listing::Modified => (
+                "taobao.trades.sold.increment.get",
+                "trades_sold_increment_get_response",
+                "start_modified",
+                "end_modified",
+            ),
+        };
         let mut business = BTreeMap::new();
         business.insert("fields".to_owned(), TRADE_FIELDS.to_owned());
-        business.insert("start_created".to_owned(), format_beijing(window.start));
-        business.insert("end_created".to_owned(), format_beijing(window.end));
+        business.insert(start.to_owned(), format_beijing(window.start));
+        business.insert(end.to_owned(), format_beijing(window.end));
         business.insert("type".to_owned(), TRADE_TYPES.to_owned());
         business.insert("page_no".to_owned(), page_no.to_string());
         business.insert("page_size".to_owned(), PAGE_SIZE.to_string());
-        business.insert("use_has_next".to_owned(), "true".to_owned());
-        let params = self.signed_params(
-            app,
-            access_token,
-            "taobao.trades.sold.get",
-            business,
-            Utc::now(),
-        );
+        if listing == Listing::Created {
+            business.insert("use_has_next".to_owned(), "true".to_owned());
+        }
+        let params = self.signed_params(app, access_token, method, business, Utc::now());
         let json = self.call(app, &params).await?;
-        let (orders, has_next) = parse_trades_page(&json)?;
+        let page = parse_trades(&json, key)?;
+        let next = match listing {
+            Listing::Created => page.has_next.then(|| PageCursor::Number(page_no + 1)),
+            Listing::Modified => {
+                PageCursor::backward_next(cursor, page_no, 1, page.total, PAGE_SIZE)
+            }
+        };
         Ok(OrderPage {
-            orders,
-            next: has_next.then(|| PageCursor::Number(page_no + 1)),
+            orders: page.orders,
+            next,
         })
     }
 

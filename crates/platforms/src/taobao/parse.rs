@@ -10,6 +10,10 @@ use serde_json::Value;
 use crate::client::{FetchedOrder, PlatformError, TokenSet};
 
 /// Maps `{"error_response": {...}}` to a typed error; `None` when the response is not an error.
+/// Documented (README §1.4): 4–8 throttled (7 with "This ban will last for N more seconds"),
+/// 26/27 session, 15 `isp.*` unavailable; caller errors 11/12 permission, 25 signature, 28/29
+/// app key, 30/31 timestamp, 40/41 arguments, 15 `isv.*`. Any other code is
+/// [`PlatformError::Unknown`].
 pub fn parse_error_response(json: &Value) -> Option<PlatformError> {
     let e = json.get("error_response")?;
     let code = match e.get("code") {
@@ -29,7 +33,16 @@ pub fn parse_error_response(json: &Value) -> Option<PlatformError> {
         },
         26 | 27 => PlatformError::SessionExpired,
         15 if sub_code.starts_with("isp.") => PlatformError::Unavailable(detail),
-        _ => PlatformError::InvalidRequest(detail),
+        15 if sub_code.starts_with("isv.") => PlatformError::InvalidRequest(detail),
+        11 | 12 | 25 | 28..=31 | 40 | 41 => PlatformError::InvalidRequest(detail),
+        _ => PlatformError::Unknown {
+            code: if sub_code.is_empty() {
+                code.to_string()
+            } else {
+                format!("{code}/{sub_code}")
+            },
+            message: format!("{msg} {sub_msg}").trim().to_owned(),
+        },
     })
 }
 
@@ -96,9 +109,25 @@ pub fn parse_token_response(json: &Value, now: DateTime<Utc>) -> Result<TokenSet
 
 /// Reads one `trades_sold_get_response` page: its trades and `has_next`.
 pub fn parse_trades_page(json: &Value) -> Result<(Vec<FetchedOrder>, bool), PlatformError> {
+    let page = parse_trades(json, "trades_sold_get_response")?;
+    Ok((page.orders, page.has_next))
+}
+
+/// One page of `taobao.trades.sold.get` (`trades_sold_get_response`) or
+/// `taobao.trades.sold.increment.get` (`trades_sold_increment_get_response`).
+#[derive(Debug)]
+pub struct TradesPage {
+    pub orders: Vec<FetchedOrder>,
+    pub has_next: bool,
+    /// `total_results` (absent with `use_has_next`).
+    pub total: u64,
+}
+
+/// A trades page under `key`.
+pub fn parse_trades(json: &Value, key: &str) -> Result<TradesPage, PlatformError> {
     let body = json
-        .get("trades_sold_get_response")
-        .ok_or_else(|| PlatformError::Malformed("no trades_sold_get_response".into()))?;
+        .get(key)
+        .ok_or_else(|| PlatformError::Malformed(format!("no {key}")))?;
     let trades = match body.get("trades").and_then(|t| t.get("trade")) {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(items)) => items.clone(),
@@ -126,7 +155,23 @@ pub fn parse_trades_page(json: &Value) -> Result<(Vec<FetchedOrder>, bool), Plat
             }
         })
         .collect();
-    Ok((orders, has_next))
+    let total = match body.get("total_results") {
+        None | Some(Value::Null) => 0,
+        Some(Value::Number(n)) => n.as_u64().unwrap_or(0),
+        Some(Value::String(s)) => s
+            .parse()
+            .map_err(|_| PlatformError::Malformed("total_results is not a number".into()))?,
+        Some(_) => {
+            return Err(PlatformError::Malformed(
+                "total_results is not a number".into(),
+            ));
+        }
+    };
+    Ok(TradesPage {
+        orders,
+        has_next,
+        total,
+    })
 }
 
 fn trade_id(raw: &Value) -> Option<String> {
@@ -313,6 +358,18 @@ mod tests {
             PlatformError::Unavailable(_)
         ));
         assert!(matches!(err(25, "", ""), PlatformError::InvalidRequest(_)));
+        assert!(matches!(
+            err(15, "isv.invalid-parameter", ""),
+            PlatformError::InvalidRequest(_)
+        ));
+        // A code TOP does not document: unknown, with the platform's own code and text.
+        assert_eq!(
+            err(9999, "isp.new-thing", "新的错误"),
+            PlatformError::Unknown {
+                code: "9999/isp.new-thing".into(),
+                message: "m 新的错误".into()
+            }
+        );
         assert!(parse_error_response(&fixture()).is_none());
     }
 

@@ -16,7 +16,7 @@ use leadgen_platforms::registry::{Endpoint, Transport};
 use leadgen_platforms::resilience::RetryPolicy;
 use leadgen_platforms::session::{Session, SessionError, TokenSink};
 use leadgen_platforms::{
-    AppCredentials, PageCursor, PlatformClient, PlatformError, TimeWindow, TokenSet,
+    AppCredentials, Listing, PageCursor, PlatformClient, PlatformError, TimeWindow, TokenSet,
 };
 
 /// Throttling above 4 QPS, tokens expiring every 5 calls, two 503s after every 6 calls, every
@@ -381,20 +381,31 @@ pub struct Walk {
     pub orders: Vec<RawOrder>,
 }
 
-/// Walks `range` as sync-worker does, window by window and page by page.
+/// Walks `range` by creation time as sync-worker does, window by window and page by page.
 pub async fn walk(
     client: &dyn PlatformClient,
     session: &mut Session,
     range: TimeWindow,
     sink: &Sink,
 ) -> Result<Walk, SessionError> {
+    walk_by(client, session, range, Listing::Created, sink).await
+}
+
+/// Walks `range` by `listing`, window by window and page by page.
+pub async fn walk_by(
+    client: &dyn PlatformClient,
+    session: &mut Session,
+    range: TimeWindow,
+    listing: Listing,
+    sink: &Sink,
+) -> Result<Walk, SessionError> {
     let mut w = Walk::default();
-    for window in client.windows(range, Utc::now()) {
+    for window in client.windows(range, Utc::now(), listing) {
         w.windows += 1;
         let mut cursor: Option<PageCursor> = None;
         loop {
             let page = session
-                .list_orders(client, &window, cursor.as_ref(), sink)
+                .list_orders(client, &window, listing, cursor.as_ref(), sink)
                 .await?;
             w.pages += 1;
             for order in &page.orders {

@@ -1,5 +1,6 @@
 //! The documented coupling to auth-api's `t_ecom_platform_auth` that is sync-worker's own: the
-//! scheduler reads ACTIVE shops due for a sync, and a finished sync moves `last_sync_time`.
+//! scheduler reads ACTIVE shops due for a sync, a finished sync moves `last_sync_time`, and every
+//! by-modification window fully stored moves `modified_watermark`.
 //! Reading credentials and storing refreshed tokens is `leadgen_shop_session`.
 
 use chrono::{DateTime, Utc};
@@ -25,6 +26,25 @@ pub async fn record_synced(
     .await
 }
 
+/// Moves `modified_watermark` forward (never back) to the end of a by-modification window whose
+/// pages were all stored.
+pub async fn advance_watermark(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    until: DateTime<Utc>,
+) -> QueryResult<usize> {
+    diesel::update(
+        auth::table.find(id).filter(
+            auth::modified_watermark
+                .is_null()
+                .or(auth::modified_watermark.lt(until)),
+        ),
+    )
+    .set(auth::modified_watermark.eq(until))
+    .execute(conn)
+    .await
+}
+
 /// A platform due for a scheduled sync.
 #[derive(Debug, Clone, Queryable)]
 pub struct Due {
@@ -32,6 +52,7 @@ pub struct Due {
     pub tenant_id: i64,
     pub platform_type: String,
     pub last_sync_time: Option<DateTime<Utc>>,
+    pub modified_watermark: Option<DateTime<Utc>>,
 }
 
 /// ACTIVE authorizations (of every tenant: the scheduler is a system job) not synced since
@@ -55,6 +76,7 @@ pub async fn due_for_sync(
             auth::tenant_id,
             auth::platform_type,
             auth::last_sync_time,
+            auth::modified_watermark,
         ))
         .load(conn)
         .await

@@ -5,6 +5,8 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_db::schema::t_ecom_sync_task as task;
+use leadgen_domain::SyncTrigger;
+use leadgen_platforms::Listing;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = task)]
@@ -14,8 +16,21 @@ pub struct TaskRow {
     pub tenant_id: i64,
     pub platform_id: i64,
     pub status: String,
+    pub trigger_type: String,
     pub window_start: DateTime<Utc>,
     pub window_end: DateTime<Utc>,
+}
+
+impl TaskRow {
+    /// Scheduled syncs list by modification time (so changes after the first fetch arrive);
+    /// manual syncs of a period list by creation time.
+    pub fn listing(&self) -> Listing {
+        if self.trigger_type == SyncTrigger::Scheduled.as_str() {
+            Listing::Modified
+        } else {
+            Listing::Created
+        }
+    }
 }
 
 pub async fn find(

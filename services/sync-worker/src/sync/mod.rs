@@ -14,9 +14,10 @@ use leadgen_db::DbPool;
 use leadgen_domain::PlatformType;
 use leadgen_platforms::resilience::RetryPolicy;
 use leadgen_platforms::session::SessionError;
-use leadgen_platforms::{PageCursor, PlatformError, Registry, TimeWindow};
+use leadgen_platforms::{Listing, PageCursor, PlatformError, Registry, TimeWindow};
 use leadgen_shop_session::{self as shop_session, CredentialSink};
 
+use crate::repo::credentials;
 use crate::repo::tasks::TaskRow;
 
 /// How a task ended, when the infrastructure held.
@@ -66,9 +67,11 @@ impl Syncer {
             sealer: Arc::clone(&self.sealer),
             platform_id: row.id,
         };
+        let listing = task.listing();
         let windows = client.windows(
             TimeWindow::new(task.window_start, task.window_end),
             Utc::now(),
+            listing,
         );
         let mut seen = HashSet::new();
         let (mut success, mut failure) = (0, 0);
@@ -76,7 +79,7 @@ impl Syncer {
             let mut cursor: Option<PageCursor> = None;
             loop {
                 let page = match session
-                    .list_orders(client.as_ref(), &window, cursor.as_ref(), &sink)
+                    .list_orders(client.as_ref(), &window, listing, cursor.as_ref(), &sink)
                     .await
                 {
                     Ok(page) => page,
@@ -98,21 +101,34 @@ impl Syncer {
                     None => break,
                 }
             }
+            if listing == Listing::Modified {
+                // Every page of this window is stored: the next scheduled sync starts here.
+                let mut conn = leadgen_db::conn(&self.pool).await?;
+                credentials::advance_watermark(&mut conn, row.id, window.end).await?;
+            }
         }
         Ok(TaskOutcome::Completed { success, failure })
     }
 }
 
-/// A sync record's error message for a platform failure (Chinese, no secrets).
+/// A sync record's error message for a platform failure: Chinese, no secrets, and the
+/// platform's own code and message where it sent them.
 pub fn describe(e: &PlatformError) -> String {
     match e {
         PlatformError::Throttled { .. } => "电商平台限流，重试多次后仍失败".into(),
         PlatformError::SessionExpired => "平台会话已失效，请重新授权".into(),
-        PlatformError::AuthRefused(_) => "电商平台拒绝授权，请重新授权".into(),
+        PlatformError::AuthRefused(detail) => format!("电商平台拒绝授权，请重新授权（{detail}）"),
         PlatformError::InvalidRequest(detail) => format!("电商平台拒绝请求：{detail}"),
-        PlatformError::Unavailable(_) => "电商平台暂不可用，重试多次后仍失败".into(),
-        PlatformError::Malformed(_) => "电商平台返回的数据无法解析，重试多次后仍失败".into(),
-        _ => "电商平台调用失败".into(),
+        PlatformError::Unavailable(detail) => {
+            format!("电商平台暂不可用，重试多次后仍失败（{detail}）")
+        }
+        PlatformError::Malformed(detail) => {
+            format!("电商平台返回的数据无法解析，重试多次后仍失败（{detail}）")
+        }
+        PlatformError::Unknown { code, message } => {
+            format!("电商平台返回未知错误，重试并刷新授权后仍失败（错误码 {code}：{message}）")
+        }
+        other => format!("电商平台调用失败：{other}"),
     }
 }
 
