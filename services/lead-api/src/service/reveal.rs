@@ -193,6 +193,15 @@ async fn attempt(
         purpose: request.purpose,
     };
 
+    // The purposes a platform permits bound every reveal of its buyers' numbers, also one it
+    // sent in clear: what a salesperson may call for does not depend on how the number came.
+    let client = state
+        .platforms
+        .get(platform)
+        .ok_or_else(|| LeadApiError::PlatformNotSupported(platform.to_string()))?;
+    if !client.reveal_purposes().contains(&request.purpose) {
+        return Err(LeadApiError::PurposeNotPermitted);
+    }
     // A number the platform sent in clear needs no platform call, but is still counted and
     // audited like any reveal.
     if let Some(phone) = order
@@ -213,13 +222,6 @@ async fn attempt(
         });
     }
 
-    let client = state
-        .platforms
-        .get(platform)
-        .ok_or_else(|| LeadApiError::PlatformNotSupported(platform.to_string()))?;
-    if !client.reveal_purposes().contains(&request.purpose) {
-        return Err(LeadApiError::PurposeNotPermitted);
-    }
     let mut decrypt = DecryptRequest::for_order(platform, &order, request.purpose)
         .map_err(|_| LeadApiError::NothingToReveal)?;
     decrypt.operator_id = Some(user.user_id.to_string());

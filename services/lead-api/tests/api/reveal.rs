@@ -84,7 +84,7 @@ async fn a_number_sent_in_clear_is_revealed_audited_and_never_kept() {
         )
         .await;
     app.set_order(lead, &order("J-1", "13812345678")).await;
-    let body = json!({"purpose": "CUSTOMER_CARE", "reason": "回访复购意向"});
+    let body = json!({"purpose": "FULFILMENT", "reason": "核对收货信息"});
 
     expect_envelope(
         app.reveal(1, 7, &[VIEW], lead, body.clone()).await,
@@ -118,11 +118,25 @@ async fn a_number_sent_in_clear_is_revealed_audited_and_never_kept() {
     assert_eq!(answer["data"]["phone"], "13812345678");
     assert_eq!(answer["data"]["kind"], "PLAIN");
     assert_eq!(answer["data"]["orderId"], "J-1");
-    assert_eq!(answer["data"]["purpose"], "CUSTOMER_CARE");
+    assert_eq!(answer["data"]["purpose"], "FULFILMENT");
     assert_eq!(
         app.audits().await,
-        vec![(7, "CUSTOMER_CARE".to_owned(), "SUCCESS".to_owned(), None)]
+        vec![(7, "FULFILMENT".to_owned(), "SUCCESS".to_owned(), None)]
     );
+    // JD permits fulfilment only, and that binds a number it sent in clear too.
+    expect_envelope(
+        app.reveal(
+            1,
+            7,
+            &[CONTACT],
+            lead,
+            json!({"purpose": "CUSTOMER_CARE", "reason": "回访复购意向"}),
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        40006,
+    )
+    .await;
 
     // The number is in no table other than the sealed ones, and in no event.
     let mut conn = app.conn().await;
@@ -188,7 +202,7 @@ async fn reveals_are_limited_per_user_and_per_tenant_each_day() {
         )
         .await;
     app.set_order(lead, &order("J-2", "13912345678")).await;
-    let body = json!({"purpose": "AFTER_SALES"});
+    let body = json!({"purpose": "FULFILMENT"});
     expect_envelope(
         app.reveal(1, 7, &[CONTACT], lead, body.clone()).await,
         StatusCode::OK,
