@@ -9,6 +9,7 @@
 )]
 
 mod api_contract;
+mod cancel;
 mod every_platform;
 mod flow;
 mod increment;

@@ -40,6 +40,8 @@ codes! {
     PLATFORM_DECRYPT_REFUSED = (40301, 403, "电商平台拒绝解密，请确认应用已开通该解密权限");
     /// A sync is already running for this platform authorization.
     SYNC_ALREADY_RUNNING = (40901, 409, "该平台已有同步任务正在运行");
+    /// The sync task already ended (completed, failed or cancelled): nothing to cancel.
+    SYNC_ALREADY_FINISHED = (40904, 409, "该同步任务已结束，无法取消");
     /// The lead changed since the version the caller sent (If-Match).
     LEAD_VERSION_CONFLICT = (40902, 409, "线索已被他人修改，请刷新后重试");
     /// The lead turned out to be the same buyer as another lead and was merged into it.

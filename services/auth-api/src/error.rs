@@ -11,6 +11,10 @@ pub enum AuthApiError {
     NotActive,
     #[error("a sync is already running for this platform")]
     SyncRunning,
+    #[error("sync record not found")]
+    SyncNotFound,
+    #[error("the sync task already ended")]
+    SyncFinished,
     #[error("invalid request: {0:?}")]
     Invalid(Vec<FieldError>),
     #[error("bad request: {0}")]
@@ -35,6 +39,8 @@ impl From<AuthApiError> for ApiError {
             AuthApiError::PlatformNotFound => ApiError::not_found("平台授权"),
             AuthApiError::NotActive => ApiError::business(codes::PLATFORM_NOT_ACTIVE),
             AuthApiError::SyncRunning => ApiError::business(codes::SYNC_ALREADY_RUNNING),
+            AuthApiError::SyncNotFound => ApiError::not_found("同步记录"),
+            AuthApiError::SyncFinished => ApiError::business(codes::SYNC_ALREADY_FINISHED),
             AuthApiError::Invalid(errors) => ApiError::validation(errors),
             AuthApiError::BadRequest(message) => ApiError::bad_request(message),
             AuthApiError::PlatformNotSupported(p) => ApiError::business_with(

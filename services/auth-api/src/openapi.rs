@@ -17,6 +17,7 @@ use crate::routes;
         routes::callback::callback,
         routes::sync::sync,
         routes::sync_records::list,
+        routes::sync_cancel::cancel,
         routes::operation_logs::list,
     ),
     modifiers(&BearerAuth),

@@ -122,6 +122,16 @@ impl SyncRequestedHandler {
         let (status, error) = match &outcome {
             TaskOutcome::Completed { .. } => (SyncStatus::Completed, None),
             TaskOutcome::Failed(reason) => (SyncStatus::Failed, Some(reason.clone())),
+            TaskOutcome::Cancelled => {
+                // The task already reads CANCELLED (and the operation log says who did it).
+                let mut conn = leadgen_db::conn(&self.syncer.pool).await?;
+                leadgen_outbox::mark_processed(&mut conn, SERVICE, &message_id).await?;
+                tracing::info!(
+                    sync_task.id = task.id,
+                    "Sync cancelled; stopped between pages"
+                );
+                return Ok(Outcome::Ack);
+            }
         };
         let trace_id = leadgen_telemetry::current_trace_id();
         let (task_id, tenant, platform_id, window_end) =
@@ -162,6 +172,7 @@ impl SyncRequestedHandler {
             TaskOutcome::Failed(reason) => {
                 tracing::warn!(sync_task.id = task_id, reason = %reason, "Sync failed")
             }
+            TaskOutcome::Cancelled => {}
         }
         Ok(Outcome::Ack)
     }

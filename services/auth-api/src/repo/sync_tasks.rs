@@ -51,6 +51,42 @@ pub struct RecordFilter {
 /// Sort fields GET sync-records accepts.
 pub const SORT_FIELDS: &[&str] = &["syncTime", "successCount", "failureCount", "status"];
 
+/// The tenant's task `id`, locked for update.
+pub async fn find_for_update(
+    conn: &mut AsyncPgConnection,
+    tenant: i64,
+    id: i64,
+) -> QueryResult<Option<TaskRow>> {
+    task::table
+        .filter(task::tenant_id.eq(tenant))
+        .filter(task::id.eq(id))
+        .select(TaskRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Ends a RUNNING task as CANCELLED; the worker sees it between pages and stops. The task's
+/// running slot frees at once, so the shop accepts a new sync.
+pub async fn cancel(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    note: &str,
+) -> QueryResult<Option<TaskRow>> {
+    diesel::update(task::table.find(id).filter(task::status.eq("RUNNING")))
+        .set((
+            task::status.eq("CANCELLED"),
+            task::error_message.eq(note),
+            task::finished_at.eq(diesel::dsl::now),
+            task::update_time.eq(diesel::dsl::now),
+        ))
+        .returning(TaskRow::as_returning())
+        .get_result(conn)
+        .await
+        .optional()
+}
+
 /// Inserts a RUNNING task; a unique violation means one is already running for the platform.
 pub async fn insert(conn: &mut AsyncPgConnection, new: &NewTask<'_>) -> QueryResult<i64> {
     diesel::insert_into(task::table)

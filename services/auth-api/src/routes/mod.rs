@@ -7,6 +7,7 @@ pub mod detail;
 pub mod list;
 pub mod operation_logs;
 pub mod sync;
+pub mod sync_cancel;
 pub mod sync_records;
 
 use actix_web::web;
@@ -30,6 +31,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 resource("/platforms/{platform_id}/sync", "POST").route(web::post().to(sync::sync)),
             )
             .service(resource("/sync-records", "GET").route(web::get().to(sync_records::list)))
+            .service(
+                resource("/sync-records/{sync_id}/cancel", "POST")
+                    .route(web::post().to(sync_cancel::cancel)),
+            )
             .service(resource("/operation-logs", "GET").route(web::get().to(operation_logs::list)))
             .service(resource("/openapi.json", "GET").route(web::get().to(api_doc::document)))
             .service(resource("/docs", "GET").route(web::get().to(api_doc::page))),

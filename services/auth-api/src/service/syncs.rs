@@ -254,9 +254,13 @@ pub async fn records(
 ) -> Result<(Vec<Record>, i64), AuthApiError> {
     let mut conn = leadgen_db::conn(&state.pool).await?;
     let (rows, total) = repo::list(&mut conn, tenant, &filter, sort, paging).await?;
-    let records = rows
-        .into_iter()
-        .map(|r| Record {
+    let records = rows.into_iter().map(Record::from).collect();
+    Ok((records, total))
+}
+
+impl From<repo::TaskRow> for Record {
+    fn from(r: repo::TaskRow) -> Self {
+        Record {
             sync_id: r.id,
             platform_id: r.platform_id,
             platform_type: r.platform_type,
@@ -269,7 +273,6 @@ pub async fn records(
             window_start: r.window_start,
             window_end: r.window_end,
             finish_time: r.finished_at,
-        })
-        .collect();
-    Ok((records, total))
+        }
+    }
 }

@@ -14,4 +14,5 @@ mod helpers;
 mod list;
 mod operation_logs;
 mod sync;
+mod sync_cancel;
 mod sync_records;

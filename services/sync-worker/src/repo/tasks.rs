@@ -68,7 +68,8 @@ pub async fn add_page(
     success: i32,
     failure: i32,
 ) -> QueryResult<usize> {
-    diesel::update(task::table.find(id))
+    // Only a RUNNING task counts pages: 0 rows means it was cancelled (or failed) meanwhile.
+    diesel::update(task::table.find(id).filter(task::status.eq("RUNNING")))
         .set((
             task::pages_fetched.eq(task::pages_fetched + 1),
             task::success_count.eq(task::success_count + success),

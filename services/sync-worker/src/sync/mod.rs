@@ -29,6 +29,8 @@ pub enum TaskOutcome {
     },
     /// A reason shown to the merchant in the sync record.
     Failed(String),
+    /// The task was cancelled (it already reads CANCELLED); the walk stopped between pages.
+    Cancelled,
 }
 
 /// Runs sync tasks.
@@ -96,6 +98,9 @@ impl Syncer {
                 let counts = store::store_page(self, task, platform, &page, &mut seen).await?;
                 success += counts.success;
                 failure += counts.failure;
+                if counts.stopped {
+                    return Ok(TaskOutcome::Cancelled);
+                }
                 match page.next {
                     Some(next) => cursor = Some(next),
                     None => break,

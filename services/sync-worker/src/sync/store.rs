@@ -19,6 +19,8 @@ use crate::repo::tasks::{self, TaskRow};
 pub struct PageCounts {
     pub success: usize,
     pub failure: usize,
+    /// The task was no longer RUNNING when the page was stored (cancelled): stop walking.
+    pub stopped: bool,
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -92,36 +94,39 @@ pub async fn store_page(
     let success = i32::try_from(counts.success).unwrap_or(i32::MAX);
     let failure = i32::try_from(counts.failure).unwrap_or(i32::MAX);
     let mut conn = leadgen_db::conn(&syncer.pool).await?;
-    conn.transaction::<(), anyhow::Error, _>(|conn| {
-        async move {
-            let written = raw_orders::upsert_changed(conn, &rows).await?;
-            let ids: Vec<i64> = written
-                .iter()
-                .filter(|(_, s)| s == "PENDING")
-                .map(|(id, _)| *id)
-                .collect();
-            let malformed = u32::try_from(written.iter().filter(|(_, s)| s == "MALFORMED").count())
-                .unwrap_or(u32::MAX);
-            tasks::add_page(conn, task_id, success, failure).await?;
-            if !ids.is_empty() || malformed > 0 {
-                let event = CloudEvent::new(
-                    SERVICE,
-                    tenant,
-                    Some(format!("sync-task/{task_id}")),
-                    RawOrdersFetchedV1 {
-                        sync_task_id: task_id,
-                        platform_id,
-                        platform_type: platform,
-                        raw_order_ids: ids,
-                        malformed_count: malformed,
-                    },
-                );
-                leadgen_outbox::enqueue(conn, SERVICE, &event).await?;
+    let running = conn
+        .transaction::<bool, anyhow::Error, _>(|conn| {
+            async move {
+                let written = raw_orders::upsert_changed(conn, &rows).await?;
+                let ids: Vec<i64> = written
+                    .iter()
+                    .filter(|(_, s)| s == "PENDING")
+                    .map(|(id, _)| *id)
+                    .collect();
+                let malformed =
+                    u32::try_from(written.iter().filter(|(_, s)| s == "MALFORMED").count())
+                        .unwrap_or(u32::MAX);
+                let running = tasks::add_page(conn, task_id, success, failure).await? == 1;
+                if !ids.is_empty() || malformed > 0 {
+                    let event = CloudEvent::new(
+                        SERVICE,
+                        tenant,
+                        Some(format!("sync-task/{task_id}")),
+                        RawOrdersFetchedV1 {
+                            sync_task_id: task_id,
+                            platform_id,
+                            platform_type: platform,
+                            raw_order_ids: ids,
+                            malformed_count: malformed,
+                        },
+                    );
+                    leadgen_outbox::enqueue(conn, SERVICE, &event).await?;
+                }
+                Ok(running)
             }
-            Ok(())
-        }
-        .scope_boxed()
-    })
-    .await?;
+            .scope_boxed()
+        })
+        .await?;
+    counts.stopped = !running;
     Ok(counts)
 }

@@ -1,0 +1,58 @@
+//! Cancelling a running sync (`POST /sync-records/{syncId}/cancel`): the task ends CANCELLED at
+//! once, which frees the shop for a new sync; sync-worker sees it before its next page and stops.
+//! Pages already stored stay (nothing is rolled back or lost).
+
+use diesel_async::AsyncConnection as _;
+use leadgen_db::ScopedFutureExt as _;
+use leadgen_db::oplog::{self, Entry};
+use leadgen_domain::SyncStatus;
+use leadgen_http::AuthUser;
+
+use crate::SERVICE;
+use crate::error::AuthApiError;
+use crate::repo::sync_tasks as repo;
+use crate::service::operator;
+use crate::service::syncs::Record;
+use crate::startup::AppState;
+
+/// Cancels the tenant's running task `sync_id`; the record as it now reads.
+pub async fn cancel(
+    state: &AppState,
+    user: &AuthUser,
+    sync_id: i64,
+) -> Result<Record, AuthApiError> {
+    let mut conn = leadgen_db::conn(&state.pool).await?;
+    let tenant = user.tenant_id;
+    let op = operator(user);
+    let trace_id = leadgen_telemetry::current_trace_id();
+    let note = format!("已由 {} 取消", user.name);
+    conn.transaction::<Record, AuthApiError, _>(|conn| {
+        async move {
+            let task = repo::find_for_update(conn, tenant, sync_id)
+                .await?
+                .ok_or(AuthApiError::SyncNotFound)?;
+            if task.status != SyncStatus::Running.as_str() {
+                return Err(AuthApiError::SyncFinished);
+            }
+            let cancelled = repo::cancel(conn, task.id, &note)
+                .await?
+                .ok_or(AuthApiError::SyncFinished)?;
+            let entry = Entry {
+                tenant_id: tenant,
+                service: SERVICE,
+                operator: &op,
+                action: "SYNC_CANCEL",
+                target_type: "SYNC_TASK",
+                target_ids: vec![
+                    cancelled.id.to_string(),
+                    format!("platform:{}", cancelled.platform_id),
+                ],
+                result: Ok(()),
+            };
+            oplog::record(conn, entry, &trace_id).await?;
+            Ok(Record::from(cancelled))
+        }
+        .scope_boxed()
+    })
+    .await
+}
