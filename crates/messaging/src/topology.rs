@@ -3,7 +3,8 @@
 //! | name | kind | purpose |
 //! |---|---|---|
 //! | `{prefix}.events` | topic exchange | every event, routing key `<aggregate>.<past tense>.v<N>` |
-//! | `{prefix}.unrouted` | fanout exchange + quorum queue | the events exchange's alternate exchange: an event no queue is bound for yet (`lead.identified.v1` before another team subscribes) is parked here, bounded to [`UNROUTED_MAX_LENGTH`], instead of being refused |
+//! | `{prefix}.unrouted` | fanout exchange | the events exchange's alternate exchange: an event no queue is bound for yet (`lead.identified.v1` before another team subscribes) goes here instead of being refused |
+//! | `{prefix}.unrouted.parked` | quorum queue | keeps those events for inspection, bounded: at most [`UNROUTED_MAX_LENGTH`] (the oldest dropped first) and [`UNROUTED_TTL_MS`] each |
 //! | `{prefix}.dlx` | direct exchange | dead letters, routed by the queue's name |
 //! | `{prefix}.{consumer}` | quorum queue | one per consuming service, `x-delivery-limit` |
 //! | `{prefix}.{consumer}.dlq` | quorum queue | what that consumer gave up on |
@@ -15,8 +16,26 @@ use lapin::options::{
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{Channel, ExchangeKind};
 
-/// The most events the unrouted queue keeps (the oldest are dropped beyond it).
-pub const UNROUTED_MAX_LENGTH: i64 = 1_000_000;
+/// The most unrouted events parked (the oldest are dropped beyond it).
+pub const UNROUTED_MAX_LENGTH: i64 = 100_000;
+/// How long an unrouted event stays parked: seven days.
+pub const UNROUTED_TTL_MS: i64 = 7 * 24 * 3600 * 1000;
+
+/// The arguments of the parked-unrouted queue (redeclaring with others is refused by the
+/// broker, which is how a test checks them).
+pub fn parked_queue_args() -> FieldTable {
+    let mut args = FieldTable::default();
+    args.insert(ShortString::from("x-queue-type"), long_string("quorum"));
+    args.insert(
+        ShortString::from("x-max-length"),
+        AMQPValue::LongLongInt(UNROUTED_MAX_LENGTH),
+    );
+    args.insert(
+        ShortString::from("x-message-ttl"),
+        AMQPValue::LongLongInt(UNROUTED_TTL_MS),
+    );
+    args
+}
 
 /// A consuming service's queue and the routing keys it binds.
 #[derive(Debug, Clone)]
@@ -40,6 +59,11 @@ impl Topology {
 
     pub fn unrouted(&self) -> String {
         format!("{}.unrouted", self.prefix)
+    }
+
+    /// Where unrouted events are parked (bounded by length and age).
+    pub fn unrouted_parked(&self) -> String {
+        format!("{}.unrouted.parked", self.prefix)
     }
 
     pub fn dead_letter_exchange(&self) -> String {
@@ -69,27 +93,27 @@ impl Topology {
                 FieldTable::default(),
             )
             .await?;
-        let mut unrouted_args = FieldTable::default();
-        unrouted_args.insert(ShortString::from("x-queue-type"), long_string("quorum"));
-        unrouted_args.insert(
-            ShortString::from("x-max-length"),
-            AMQPValue::LongLongInt(UNROUTED_MAX_LENGTH),
-        );
         let queue_options = QueueDeclareOptions {
             durable: true,
             ..QueueDeclareOptions::default()
         };
+        let parked = self.unrouted_parked();
         channel
-            .queue_declare(&unrouted, queue_options, unrouted_args)
+            .queue_declare(&parked, queue_options, parked_queue_args())
             .await?;
         channel
             .queue_bind(
-                &unrouted,
+                &parked,
                 &unrouted,
                 "",
                 QueueBindOptions::default(),
                 FieldTable::default(),
             )
+            .await?;
+        // Earlier versions parked into `{prefix}.unrouted` without an age bound; its events
+        // were never consumed. Deleting a queue that does not exist is a no-op.
+        channel
+            .queue_delete(&unrouted, QueueDeleteOptions::default())
             .await?;
         let mut events_args = FieldTable::default();
         events_args.insert(
@@ -182,7 +206,7 @@ impl Topology {
                 .await?;
         }
         channel
-            .queue_delete(&self.unrouted(), QueueDeleteOptions::default())
+            .queue_delete(&self.unrouted_parked(), QueueDeleteOptions::default())
             .await?;
         channel
             .exchange_delete(&self.unrouted(), ExchangeDeleteOptions::default())
