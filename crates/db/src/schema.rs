@@ -46,6 +46,8 @@ diesel::table! {
         failure_count -> Int4,
         error_message -> Nullable<Text>,
         update_time -> Timestamptz,
+        lease_until -> Nullable<Timestamptz>,
+        attempts -> Int4,
     }
 }
 

@@ -42,6 +42,16 @@ pub struct SyncSettings {
     /// Upper bound of one backoff wait.
     #[serde(default = "default_max_backoff_ms")]
     pub max_backoff_ms: u64,
+    /// A running task's lease: renewed with every page; a task whose lease expired (its worker
+    /// is gone) or that never started within it (its request was lost) is resumed.
+    #[serde(default = "default_lease")]
+    pub lease_secs: i64,
+    /// A task is resumed at most this many times in all (then it fails with the reason).
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: i32,
+    /// How often recovery looks for expired leases.
+    #[serde(default = "default_recovery_interval")]
+    pub recovery_interval_secs: u64,
     /// Give up on the broker after this long without a connection (the process then exits
     /// non-zero and is restarted).
     #[serde(default = "default_give_up")]
@@ -56,6 +66,15 @@ fn default_interval() -> i64 {
 }
 fn default_settle() -> i64 {
     120
+}
+fn default_lease() -> i64 {
+    600
+}
+fn default_max_attempts() -> i32 {
+    3
+}
+fn default_recovery_interval() -> u64 {
+    60
 }
 fn default_tick() -> u64 {
     60

@@ -110,7 +110,7 @@ impl SyncRequestedHandler {
             leadgen_outbox::mark_processed(&mut conn, SERVICE, &message_id).await?;
             return Ok(Outcome::Ack);
         }
-        tasks::start(&mut conn, task.id).await?;
+        tasks::start(&mut conn, task.id, self.syncer.lease).await?;
         drop(conn);
         tracing::info!(
             sync_task.id = task.id,

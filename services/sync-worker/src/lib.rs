@@ -10,6 +10,7 @@
 
 pub mod config;
 pub mod handler;
+pub mod recovery;
 pub mod repo;
 pub mod scheduler;
 pub mod startup;

@@ -16,6 +16,7 @@ use tracing::Instrument as _;
 use crate::SERVICE;
 use crate::config::Settings;
 use crate::handler::SyncRequestedHandler;
+use crate::recovery::Recovery;
 use crate::scheduler::Scheduler;
 use crate::sync::{self, Syncer};
 
@@ -46,6 +47,7 @@ impl Application {
                 settings.sync.max_retries,
                 Duration::from_millis(settings.sync.max_backoff_ms),
             ),
+            lease: chrono::Duration::seconds(settings.sync.lease_secs),
         };
         let readiness = Arc::new(Dependencies {
             pool: pool.clone(),
@@ -72,7 +74,19 @@ impl Application {
             delivery_limit: settings.amqp.delivery_limit,
             give_up_after: Duration::from_secs(settings.sync.broker_give_up_secs),
         };
-        let mut background: Vec<Background> = Vec::new();
+        let recovery = Recovery {
+            pool: pool.clone(),
+            lease: chrono::Duration::seconds(settings.sync.lease_secs),
+            max_attempts: settings.sync.max_attempts,
+            interval: Duration::from_secs(settings.sync.recovery_interval_secs),
+        };
+        let mut background: Vec<Background> = vec![Box::new(|token| {
+            Box::pin(
+                recovery
+                    .run(token)
+                    .instrument(tracing::info_span!("recovery")),
+            )
+        })];
         if let Some(scheduler) = scheduler {
             background.push(Box::new(|token| {
                 Box::pin(

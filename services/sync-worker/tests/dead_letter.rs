@@ -89,6 +89,7 @@ fn handler(db: &TestDb) -> SyncRequestedHandler {
             platforms: leadgen_runtime::platform_registry(&unreachable_platforms())
                 .expect("registry"),
             policy: sync::policy(0, Duration::from_millis(10)),
+            lease: chrono::Duration::minutes(10),
         },
     }
 }

@@ -17,8 +17,11 @@ pub struct TaskRow {
     pub platform_id: i64,
     pub status: String,
     pub trigger_type: String,
+    pub platform_type: String,
     pub window_start: DateTime<Utc>,
     pub window_end: DateTime<Utc>,
+    pub requested_by: Option<i64>,
+    pub attempts: i32,
 }
 
 impl TaskRow {
@@ -48,15 +51,58 @@ pub async fn find(
 }
 
 /// (Re)starts a task: a redelivered request runs from the beginning, so counters restart too.
-pub async fn start(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<usize> {
+/// Takes the lease (`lease` from now) and counts the attempt.
+pub async fn start(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    lease: chrono::Duration,
+) -> QueryResult<usize> {
     diesel::update(task::table.find(id).filter(task::status.eq("RUNNING")))
         .set((
             task::started_at.eq(diesel::dsl::now),
             task::pages_fetched.eq(0),
             task::success_count.eq(0),
             task::failure_count.eq(0),
+            task::lease_until.eq(Utc::now() + lease),
+            task::attempts.eq(task::attempts + 1),
             task::update_time.eq(diesel::dsl::now),
         ))
+        .execute(conn)
+        .await
+}
+
+/// RUNNING tasks whose lease expired (their worker is gone), or that never started within
+/// `lease` (their request was lost), locked for this recovery pass (others skip them).
+pub async fn expired(
+    conn: &mut AsyncPgConnection,
+    now: DateTime<Utc>,
+    lease: chrono::Duration,
+    limit: i64,
+) -> QueryResult<Vec<TaskRow>> {
+    task::table
+        .filter(task::status.eq("RUNNING"))
+        .filter(
+            task::lease_until.lt(now).or(task::lease_until
+                .is_null()
+                .and(task::sync_time.lt(now - lease))),
+        )
+        .order(task::id.asc())
+        .limit(limit)
+        .select(TaskRow::as_select())
+        .for_update()
+        .skip_locked()
+        .load(conn)
+        .await
+}
+
+/// Holds a task's lease until `until` without running it (a resumed request is on its way).
+pub async fn extend_lease(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    until: DateTime<Utc>,
+) -> QueryResult<usize> {
+    diesel::update(task::table.find(id).filter(task::status.eq("RUNNING")))
+        .set(task::lease_until.eq(until))
         .execute(conn)
         .await
 }
@@ -67,10 +113,13 @@ pub async fn add_page(
     id: i64,
     success: i32,
     failure: i32,
+    lease: chrono::Duration,
 ) -> QueryResult<usize> {
     // Only a RUNNING task counts pages: 0 rows means it was cancelled (or failed) meanwhile.
+    // Every page renews the lease.
     diesel::update(task::table.find(id).filter(task::status.eq("RUNNING")))
         .set((
+            task::lease_until.eq(Utc::now() + lease),
             task::pages_fetched.eq(task::pages_fetched + 1),
             task::success_count.eq(task::success_count + success),
             task::failure_count.eq(task::failure_count + failure),

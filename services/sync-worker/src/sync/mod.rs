@@ -40,6 +40,8 @@ pub struct Syncer {
     pub sealer: Arc<Sealer>,
     pub platforms: Registry,
     pub policy: RetryPolicy,
+    /// How long a running task's lease lasts; every page renews it.
+    pub lease: chrono::Duration,
 }
 
 impl Syncer {

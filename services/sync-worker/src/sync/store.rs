@@ -91,6 +91,7 @@ pub async fn store_page(
         });
     }
     let (task_id, tenant, platform_id) = (task.id, task.tenant_id, task.platform_id);
+    let lease = syncer.lease;
     let success = i32::try_from(counts.success).unwrap_or(i32::MAX);
     let failure = i32::try_from(counts.failure).unwrap_or(i32::MAX);
     let mut conn = leadgen_db::conn(&syncer.pool).await?;
@@ -106,7 +107,7 @@ pub async fn store_page(
                 let malformed =
                     u32::try_from(written.iter().filter(|(_, s)| s == "MALFORMED").count())
                         .unwrap_or(u32::MAX);
-                let running = tasks::add_page(conn, task_id, success, failure).await? == 1;
+                let running = tasks::add_page(conn, task_id, success, failure, lease).await? == 1;
                 if !ids.is_empty() || malformed > 0 {
                     let event = CloudEvent::new(
                         SERVICE,

@@ -1,0 +1,143 @@
+//! No sync task stays RUNNING forever. A running task's lease is renewed with every page
+//! ([`crate::repo::tasks::add_page`]); when it expires (the worker was killed mid-sync), or a task
+//! never started within the lease (its `SyncRequested` was lost), recovery **resumes** it with a
+//! new `SyncRequested` (the run restarts the task from its beginning: stored orders upsert, so
+//! nothing is duplicated) or, after `max_attempts` runs, **fails** it with the reason. Every
+//! replica may run recovery: `FOR UPDATE SKIP LOCKED` gives each expired task to one of them.
+//! A dead-lettered request fails its task at once ([`crate::handler`]).
+
+use std::time::Duration;
+
+use chrono::Utc;
+use diesel_async::AsyncConnection as _;
+use leadgen_db::oplog::{self, Entry, Operator};
+use leadgen_db::{DbPool, ScopedFutureExt as _};
+use leadgen_domain::{PlatformType, SyncStatus, SyncTrigger};
+use leadgen_events::{CloudEvent, SyncRequestedV1};
+use tokio_util::sync::CancellationToken;
+
+use crate::SERVICE;
+use crate::repo::tasks::{self, TaskRow};
+
+/// What one pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Recovered {
+    pub resumed: usize,
+    pub failed: usize,
+}
+
+pub struct Recovery {
+    pub pool: DbPool,
+    pub lease: chrono::Duration,
+    pub max_attempts: i32,
+    pub interval: Duration,
+}
+
+impl Recovery {
+    /// One pass over expired leases (at most 100 tasks).
+    pub async fn recover_once(&self) -> anyhow::Result<Recovered> {
+        let (lease, max_attempts) = (self.lease, self.max_attempts);
+        let trace_id = leadgen_telemetry::current_trace_id();
+        let mut conn = leadgen_db::conn(&self.pool).await?;
+        conn.transaction::<Recovered, anyhow::Error, _>(|conn| {
+            async move {
+                let now = Utc::now();
+                let mut done = Recovered::default();
+                for task in tasks::expired(conn, now, lease, 100).await? {
+                    if task.attempts >= max_attempts {
+                        let reason = format!(
+                            "同步任务执行中断，已尝试 {} 次仍未完成，请稍后重新同步",
+                            task.attempts
+                        );
+                        tasks::finish(conn, task.id, SyncStatus::Failed.as_str(), Some(&reason))
+                            .await?;
+                        record(conn, &task, "SYNC_RUN", Err(reason), &trace_id).await?;
+                        done.failed += 1;
+                    } else {
+                        tasks::extend_lease(conn, task.id, now + lease).await?;
+                        resume(conn, &task).await?;
+                        record(conn, &task, "SYNC_RESUME", Ok(()), &trace_id).await?;
+                        done.resumed += 1;
+                    }
+                }
+                Ok(done)
+            }
+            .scope_boxed()
+        })
+        .await
+    }
+
+    /// Passes every `interval` until `cancel` fires.
+    pub async fn run(self, cancel: CancellationToken) {
+        loop {
+            match self.recover_once().await {
+                Ok(done) if done != Recovered::default() => {
+                    tracing::warn!(
+                        tasks.resumed = done.resumed,
+                        tasks.failed = done.failed,
+                        "Recovered sync tasks whose lease expired"
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %format!("{e:#}"), "Sync recovery failed; will try again")
+                }
+            }
+            tokio::select! {
+                () = cancel.cancelled() => break,
+                () = tokio::time::sleep(self.interval) => {}
+            }
+        }
+    }
+}
+
+/// A new `SyncRequested` for `task`, in the recovery transaction (the outbox relays it).
+async fn resume(conn: &mut leadgen_db::PgConn, task: &TaskRow) -> anyhow::Result<()> {
+    let platform_type: PlatformType = task
+        .platform_type
+        .parse()
+        .map_err(|e| anyhow::anyhow!("task {}: {e}", task.id))?;
+    let trigger: SyncTrigger = task
+        .trigger_type
+        .parse()
+        .map_err(|e| anyhow::anyhow!("task {}: {e}", task.id))?;
+    let event = CloudEvent::new(
+        SERVICE,
+        task.tenant_id,
+        Some(format!("sync-task/{}", task.id)),
+        SyncRequestedV1 {
+            sync_task_id: task.id,
+            platform_id: task.platform_id,
+            platform_type,
+            trigger,
+            window_start: task.window_start,
+            window_end: task.window_end,
+            requested_by: task.requested_by,
+        },
+    );
+    leadgen_outbox::enqueue(conn, SERVICE, &event).await?;
+    Ok(())
+}
+
+async fn record(
+    conn: &mut leadgen_db::PgConn,
+    task: &TaskRow,
+    action: &'static str,
+    result: Result<(), String>,
+    trace_id: &str,
+) -> anyhow::Result<()> {
+    let entry = Entry {
+        tenant_id: task.tenant_id,
+        service: SERVICE,
+        operator: &Operator::System,
+        action,
+        target_type: "SYNC_TASK",
+        target_ids: vec![
+            task.id.to_string(),
+            format!("platform:{}", task.platform_id),
+        ],
+        result,
+    };
+    oplog::record(conn, entry, trace_id).await?;
+    Ok(())
+}

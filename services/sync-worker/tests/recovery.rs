@@ -1,0 +1,144 @@
+//! No stuck sync task: a RUNNING task whose lease expired (its worker was killed) or that never
+//! started within the lease (its request was lost) is resumed with a new `SyncRequested`, and
+//! failed with the reason once it has used its attempts; a task whose worker renews its lease is
+//! left alone. Against the real PostgreSQL.
+
+#![expect(
+    clippy::expect_used,
+    reason = "a failed step must stop the test at once"
+)]
+
+use std::time::Duration;
+
+use chrono::Utc;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use leadgen_db::schema::{
+    t_ecom_platform_auth as auth, t_ecom_sync_task as task, t_operation_log, t_outbox,
+};
+use leadgen_test_support::TestDb;
+use sync_worker::recovery::{Recovered, Recovery};
+
+/// A RUNNING task of its own shop, its lease `lease_from_now` (None: never started), created
+/// `age` ago, after `attempts` runs.
+async fn running(
+    db: &TestDb,
+    lease_from_now: Option<chrono::Duration>,
+    age: chrono::Duration,
+    attempts: i32,
+) -> i64 {
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    let platform: i64 = diesel::insert_into(auth::table)
+        .values((
+            auth::tenant_id.eq(1_i64),
+            auth::platform_type.eq("JD"),
+            auth::app_key.eq("app-key"),
+            auth::auth_info.eq("sealed-placeholder"),
+            auth::status.eq("ACTIVE"),
+            auth::callback_url.eq("https://example.com/callback"),
+            auth::created_by.eq(7_i64),
+        ))
+        .returning(auth::id)
+        .get_result(&mut conn)
+        .await
+        .expect("insert platform");
+    let now = Utc::now();
+    diesel::insert_into(task::table)
+        .values((
+            task::tenant_id.eq(1_i64),
+            task::platform_id.eq(platform),
+            task::platform_type.eq("JD"),
+            task::trigger_type.eq("SCHEDULED"),
+            task::status.eq("RUNNING"),
+            task::window_start.eq(now - chrono::Duration::days(1)),
+            task::window_end.eq(now),
+            task::sync_time.eq(now - age),
+            task::lease_until.eq(lease_from_now.map(|d| now + d)),
+            task::attempts.eq(attempts),
+        ))
+        .returning(task::id)
+        .get_result(&mut conn)
+        .await
+        .expect("insert task")
+}
+
+async fn state(db: &TestDb, id: i64) -> (String, Option<String>, Option<chrono::DateTime<Utc>>) {
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    task::table
+        .find(id)
+        .select((task::status, task::error_message, task::lease_until))
+        .get_result(&mut conn)
+        .await
+        .expect("task")
+}
+
+/// The sync tasks the outbox will request, by id.
+async fn requested(db: &TestDb) -> Vec<i64> {
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    let payloads: Vec<serde_json::Value> = t_outbox::table
+        .filter(t_outbox::routing_key.eq("sync.requested.v1"))
+        .select(t_outbox::payload)
+        .load(&mut conn)
+        .await
+        .expect("outbox");
+    let mut ids: Vec<i64> = payloads
+        .iter()
+        .filter_map(|p| p["data"]["syncTaskId"].as_i64())
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+#[tokio::test]
+async fn expired_leases_are_resumed_or_failed_and_live_ones_are_left_alone() {
+    let db = TestDb::new().await;
+    let minutes = chrono::Duration::minutes;
+    let expired = running(&db, Some(-minutes(1)), minutes(30), 1).await;
+    let lost = running(&db, None, minutes(30), 0).await;
+    let exhausted = running(&db, Some(-minutes(1)), minutes(90), 3).await;
+    let alive = running(&db, Some(minutes(5)), minutes(30), 1).await;
+    let just_requested = running(&db, None, minutes(1), 0).await;
+    let recovery = Recovery {
+        pool: db.pool.clone(),
+        lease: minutes(10),
+        max_attempts: 3,
+        interval: Duration::from_secs(60),
+    };
+
+    let done = recovery.recover_once().await.expect("recovery");
+    assert_eq!(
+        done,
+        Recovered {
+            resumed: 2,
+            failed: 1
+        }
+    );
+    assert_eq!(requested(&db).await, vec![expired, lost]);
+    for id in [expired, lost] {
+        let (status, _, lease) = state(&db, id).await;
+        assert_eq!(status, "RUNNING");
+        assert!(
+            lease.is_some_and(|l| l > Utc::now()),
+            "{id}: the lease is held again"
+        );
+    }
+    let (status, error, _) = state(&db, exhausted).await;
+    assert_eq!(status, "FAILED");
+    assert!(error.unwrap_or_default().contains("已尝试 3 次"));
+    for id in [alive, just_requested] {
+        assert_eq!(state(&db, id).await.0, "RUNNING");
+    }
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    let actions: Vec<String> = t_operation_log::table
+        .order(t_operation_log::id.asc())
+        .select(t_operation_log::action)
+        .load(&mut conn)
+        .await
+        .expect("operation log");
+    assert_eq!(actions, vec!["SYNC_RESUME", "SYNC_RESUME", "SYNC_RUN"]);
+
+    // The resumed tasks hold their lease again: the next pass leaves them to their new request.
+    let again = recovery.recover_once().await.expect("recovery");
+    assert_eq!(again, Recovered::default());
+    assert_eq!(requested(&db).await.len(), 2);
+}
