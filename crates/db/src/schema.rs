@@ -23,6 +23,8 @@ diesel::table! {
         create_time -> Timestamptz,
         update_time -> Timestamptz,
         modified_watermark -> Nullable<Timestamptz>,
+        status_reason -> Nullable<Text>,
+        superseded_by -> Nullable<Int8>,
     }
 }
 

@@ -80,8 +80,12 @@ string_enum!(
         Active => "ACTIVE",
         /// Tokens expired and could not be refreshed.
         Expired => "EXPIRED",
-        /// Refused, revoked or otherwise unusable.
+        /// Refused, or the platform no longer accepts the grant: authorize again.
         Invalid => "INVALID",
+        /// Paused by the merchant: not synced until enabled again.
+        Disabled => "DISABLED",
+        /// Disconnected by the merchant: tokens wiped, history kept.
+        Revoked => "REVOKED",
     }
 );
 

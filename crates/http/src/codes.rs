@@ -34,6 +34,8 @@ codes! {
     REVEAL_PURPOSE_NOT_PERMITTED = (40006, 400, "该电商平台不允许以此用途解密联系方式");
     /// The lead has no contact that could be revealed.
     NOTHING_TO_REVEAL = (40007, 400, "该线索没有可解密的联系方式");
+    /// The shop is paused (DISABLED): enable it before syncing.
+    SHOP_DISABLED = (40009, 400, "该店铺已停用，请先启用后再同步");
     /// The page asked for lies beyond the list's browsing window (the first 2,000 leads).
     PAGE_BEYOND_WINDOW = (40008, 400, "只能浏览前 2000 条结果，请缩小筛选条件后再翻页");
     /// The platform refused to decrypt (the scene or the API is not granted to the app).

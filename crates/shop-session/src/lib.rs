@@ -70,11 +70,18 @@ async fn store_refreshed(
         .await
 }
 
-/// The session could not be refreshed: the merchant must authorize again.
-pub async fn mark_expired(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<usize> {
+/// The session could not be refreshed: the merchant must authorize again. `reason` (the
+/// platform's refusal, never a token) is shown with the shop, and the shop is no longer
+/// scheduled.
+pub async fn mark_expired(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    reason: &str,
+) -> QueryResult<usize> {
     diesel::update(auth::table.find(id).filter(auth::status.eq("ACTIVE")))
         .set((
             auth::status.eq("EXPIRED"),
+            auth::status_reason.eq(format!("平台会话已失效且无法刷新，请重新授权（{reason}）")),
             auth::update_time.eq(diesel::dsl::now),
         ))
         .execute(conn)

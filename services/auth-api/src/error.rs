@@ -11,6 +11,8 @@ pub enum AuthApiError {
     NotActive,
     #[error("a sync is already running for this platform")]
     SyncRunning,
+    #[error("the shop is disabled")]
+    ShopDisabled,
     #[error("sync record not found")]
     SyncNotFound,
     #[error("the sync task already ended")]
@@ -40,6 +42,7 @@ impl From<AuthApiError> for ApiError {
             AuthApiError::NotActive => ApiError::business(codes::PLATFORM_NOT_ACTIVE),
             AuthApiError::SyncRunning => ApiError::business(codes::SYNC_ALREADY_RUNNING),
             AuthApiError::SyncNotFound => ApiError::not_found("同步记录"),
+            AuthApiError::ShopDisabled => ApiError::business(codes::SHOP_DISABLED),
             AuthApiError::SyncFinished => ApiError::business(codes::SYNC_ALREADY_FINISHED),
             AuthApiError::Invalid(errors) => ApiError::validation(errors),
             AuthApiError::BadRequest(message) => ApiError::bad_request(message),

@@ -17,8 +17,11 @@ pub struct AuthRow {
     pub platform_type: String,
     pub app_key: String,
     pub auth_info: String,
+    pub shop_id: Option<String>,
     pub shop_name: Option<String>,
     pub status: String,
+    pub status_reason: Option<String>,
+    pub superseded_by: Option<i64>,
     pub redirect_url: Option<String>,
     pub callback_url: String,
     pub expiry_time: Option<DateTime<Utc>>,
@@ -79,7 +82,7 @@ pub async fn insert(conn: &mut AsyncPgConnection, row: &NewAuthRow<'_>) -> Query
         .map(|_| ())
 }
 
-pub async fn find_for_tenant(
+async fn find_exact(
     conn: &mut AsyncPgConnection,
     tenant: i64,
     id: i64,
@@ -93,17 +96,111 @@ pub async fn find_for_tenant(
         .optional()
 }
 
+/// The tenant's authorization `id`; an id superseded by a renewal resolves to the record that
+/// survived (every id the API ever answered keeps resolving).
+pub async fn find_for_tenant(
+    conn: &mut AsyncPgConnection,
+    tenant: i64,
+    id: i64,
+) -> QueryResult<Option<AuthRow>> {
+    match find_exact(conn, tenant, id).await? {
+        Some(AuthRow {
+            superseded_by: Some(survivor),
+            ..
+        }) => find_exact(conn, tenant, survivor).await,
+        other => Ok(other),
+    }
+}
+
+/// Like [`find_for_tenant`], the (surviving) row locked for update.
+pub async fn find_for_tenant_for_update(
+    conn: &mut AsyncPgConnection,
+    tenant: i64,
+    id: i64,
+) -> QueryResult<Option<AuthRow>> {
+    let Some(row) = find_for_tenant(conn, tenant, id).await? else {
+        return Ok(None);
+    };
+    auth::table
+        .find(row.id)
+        .select(AuthRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// The authorization whose consent is pending under this (single-use) state: a new one, or one
+/// being re-authorized.
 pub async fn find_pending_by_state(
     conn: &mut AsyncPgConnection,
     state_hash: &str,
 ) -> QueryResult<Option<AuthRow>> {
     auth::table
         .filter(auth::oauth_state_hash.eq(state_hash))
-        .filter(auth::status.eq("PENDING_AUTH"))
+        .filter(auth::superseded_by.is_null())
         .select(AuthRow::as_select())
         .first(conn)
         .await
         .optional()
+}
+
+/// Sets `status` (and why) on a row of the tenant, when its current status is one of `from`.
+pub async fn set_status(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    from: &[&str],
+    status: &str,
+    reason: Option<&str>,
+) -> QueryResult<usize> {
+    diesel::update(
+        auth::table
+            .filter(auth::id.eq(id))
+            .filter(auth::status.eq_any(from.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>())),
+    )
+    .set((
+        auth::status.eq(status),
+        auth::status_reason.eq(reason),
+        auth::update_time.eq(diesel::dsl::now),
+    ))
+    .execute(conn)
+    .await
+}
+
+/// Revokes: tokens wiped, REVOKED with the reason; sealed app credentials stay for a later
+/// re-authorization.
+pub async fn revoke(conn: &mut AsyncPgConnection, id: i64, reason: &str) -> QueryResult<usize> {
+    diesel::update(auth::table.find(id).filter(auth::status.ne("REVOKED")))
+        .set((
+            auth::access_token.eq(None::<String>),
+            auth::refresh_token.eq(None::<String>),
+            auth::expiry_time.eq(None::<DateTime<Utc>>),
+            auth::refresh_expiry_time.eq(None::<DateTime<Utc>>),
+            auth::oauth_state_hash.eq(None::<String>),
+            auth::status.eq("REVOKED"),
+            auth::status_reason.eq(reason),
+            auth::update_time.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await
+}
+
+/// Starts a new consent on an existing record: a new single-use state (its age is the row's
+/// `update_time`), redirecting where `redirect_url` says.
+pub async fn begin_consent(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    state_hash: &str,
+    redirect_url: Option<&str>,
+) -> QueryResult<usize> {
+    diesel::update(auth::table.find(id))
+        .set((
+            auth::oauth_state_hash.eq(state_hash),
+            auth::redirect_url.eq(redirect_url),
+            auth::update_time.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await
 }
 
 pub async fn list(
@@ -113,7 +210,10 @@ pub async fn list(
     paging: Paging,
 ) -> QueryResult<(Vec<AuthRow>, i64)> {
     let query = || {
-        let mut q = auth::table.filter(auth::tenant_id.eq(tenant)).into_boxed();
+        let mut q = auth::table
+            .filter(auth::tenant_id.eq(tenant))
+            .filter(auth::superseded_by.is_null())
+            .into_boxed();
         if let Some(p) = &filter.platform_type {
             q = q.filter(auth::platform_type.eq(p.clone()));
         }
@@ -153,6 +253,7 @@ pub async fn activate(
         auth::shop_id.eq(&t.shop_id),
         auth::shop_name.eq(&t.shop_name),
         auth::status.eq("ACTIVE"),
+        auth::status_reason.eq(None::<String>),
         auth::oauth_state_hash.eq(None::<String>),
         auth::update_time.eq(diesel::dsl::now),
     ))
@@ -160,24 +261,30 @@ pub async fn activate(
     .await
 }
 
-/// Marks the row INVALID (consent refused or code rejected) and spends its state.
+/// Spends the state of a refused consent (consent refused or code rejected). A new
+/// authorization becomes INVALID with the reason; a re-authorized one keeps its status (its
+/// earlier grant is unaffected).
 pub async fn invalidate(
     conn: &mut AsyncPgConnection,
     id: i64,
     state_hash: &str,
+    reason: &str,
 ) -> QueryResult<usize> {
-    diesel::update(
+    let spent = diesel::update(
         auth::table
             .filter(auth::id.eq(id))
             .filter(auth::oauth_state_hash.eq(state_hash)),
     )
     .set((
-        auth::status.eq("INVALID"),
         auth::oauth_state_hash.eq(None::<String>),
         auth::update_time.eq(diesel::dsl::now),
     ))
     .execute(conn)
-    .await
+    .await?;
+    if spent > 0 {
+        set_status(conn, id, &["PENDING_AUTH"], "INVALID", Some(reason)).await?;
+    }
+    Ok(spent)
 }
 
 /// Another authorization of the tenant for the same shop on the same platform (the newest).
@@ -220,23 +327,32 @@ pub async fn renew(
             auth::refresh_expiry_time.eq(t.refresh_expiry_time),
             auth::shop_name.eq(&t.shop_name),
             auth::status.eq("ACTIVE"),
+            auth::status_reason.eq(None::<String>),
             auth::update_time.eq(diesel::dsl::now),
         ))
         .execute(conn)
         .await
 }
 
-/// Removes a pending authorization whose consent renewed an existing one.
-pub async fn delete_pending(
+/// Keeps a pending authorization whose consent renewed an existing one as an alias of it: its
+/// id (already answered in a 201 `Location`) resolves to the survivor; its state is spent.
+pub async fn supersede(
     conn: &mut AsyncPgConnection,
     id: i64,
+    survivor: i64,
     state_hash: &str,
 ) -> QueryResult<usize> {
-    diesel::delete(
+    diesel::update(
         auth::table
             .filter(auth::id.eq(id))
             .filter(auth::oauth_state_hash.eq(state_hash)),
     )
+    .set((
+        auth::superseded_by.eq(survivor),
+        auth::oauth_state_hash.eq(None::<String>),
+        auth::status_reason.eq("已合并到同一店铺的已有授权"),
+        auth::update_time.eq(diesel::dsl::now),
+    ))
     .execute(conn)
     .await
 }

@@ -87,6 +87,27 @@ pub async fn cancel(
         .optional()
 }
 
+/// Cancels the platform's running task, if any (the shop was paused or disconnected).
+pub async fn cancel_running(
+    conn: &mut AsyncPgConnection,
+    platform_id: i64,
+    note: &str,
+) -> QueryResult<usize> {
+    diesel::update(
+        task::table
+            .filter(task::platform_id.eq(platform_id))
+            .filter(task::status.eq("RUNNING")),
+    )
+    .set((
+        task::status.eq("CANCELLED"),
+        task::error_message.eq(note),
+        task::finished_at.eq(diesel::dsl::now),
+        task::update_time.eq(diesel::dsl::now),
+    ))
+    .execute(conn)
+    .await
+}
+
 /// Inserts a RUNNING task; a unique violation means one is already running for the platform.
 pub async fn insert(conn: &mut AsyncPgConnection, new: &NewTask<'_>) -> QueryResult<i64> {
     diesel::insert_into(task::table)

@@ -6,6 +6,7 @@ pub mod create;
 pub mod detail;
 pub mod list;
 pub mod operation_logs;
+pub mod shops;
 pub mod sync;
 pub mod sync_cancel;
 pub mod sync_records;
@@ -25,7 +26,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             )
             .service(resource("/platforms", "GET").route(web::get().to(list::list)))
             .service(
-                resource("/platforms/{platform_id}", "GET").route(web::get().to(detail::detail)),
+                resource("/platforms/{platform_id}", "GET, DELETE")
+                    .route(web::get().to(detail::detail))
+                    .route(web::delete().to(shops::revoke)),
+            )
+            .service(
+                resource("/platforms/{platform_id}/status", "PUT")
+                    .route(web::put().to(shops::set_status)),
+            )
+            .service(
+                resource("/platforms/{platform_id}/reauthorize", "POST")
+                    .route(web::post().to(shops::reauthorize)),
             )
             .service(
                 resource("/platforms/{platform_id}/sync", "POST").route(web::post().to(sync::sync)),

@@ -1,7 +1,9 @@
 //! Storing the tokens of an approved consent. When the tokens name a shop the tenant already
 //! connected on that platform, that authorization is renewed (credentials and tokens replaced,
-//! ACTIVE again, its sync history and leads kept) and the new pending one is removed, so a shop
-//! is never connected twice and its orders are never stored twice.
+//! ACTIVE again, its sync history and leads kept) and the new pending one is kept as an alias
+//! that resolves to it (its id was already answered), so a shop is never connected twice, its
+//! orders are never stored twice, and no id a client holds stops resolving. A re-authorized
+//! record must come back with the same shop.
 
 use diesel_async::AsyncConnection as _;
 use leadgen_crypto::Sealer;
@@ -55,6 +57,14 @@ pub async fn activate(
     conn.transaction::<i64, AuthApiError, _>(|conn| {
         async move {
             let row = granted.row;
+            if let (Some(held), Some(granted_shop)) =
+                (row.shop_id.as_deref(), granted.tokens.shop_id.as_deref())
+                && held != granted_shop
+            {
+                return Err(AuthApiError::OAuthExchange(
+                    "重新授权登录的店铺与该授权记录的店铺不一致".into(),
+                ));
+            }
             let existing = match granted.tokens.shop_id.as_deref() {
                 Some(shop) => {
                     repo::find_other_for_shop(conn, row.tenant_id, &row.platform_type, shop, row.id)
@@ -81,7 +91,7 @@ pub async fn activate(
                     &tokens,
                 )
                 .await?;
-                repo::delete_pending(conn, row.id, granted.state_hash).await?;
+                repo::supersede(conn, row.id, target, granted.state_hash).await?;
                 (
                     "PLATFORM_AUTH_RENEW",
                     vec![target.to_string(), row.id.to_string()],

@@ -180,7 +180,7 @@ fn origin_of(url: &str) -> Option<String> {
 }
 
 /// A `redirectUrl` must point at one of the configured front-end origins (none by default).
-fn check_redirect(state: &AppState, url: &str) -> Result<(), AuthApiError> {
+pub fn check_redirect(state: &AppState, url: &str) -> Result<(), AuthApiError> {
     let allowed = &state.oauth.allowed_redirect_origins;
     let origin = origin_of(url);
     let permitted = origin.is_some_and(|o| {
@@ -211,6 +211,8 @@ pub struct Listed {
     pub shop_name: Option<String>,
     pub app_key_hint: String,
     pub last_sync_time: Option<DateTime<Utc>>,
+    /// Why the shop is EXPIRED, INVALID, DISABLED or REVOKED, when known.
+    pub status_reason: Option<String>,
 }
 
 impl From<AuthRow> for Listed {
@@ -224,6 +226,7 @@ impl From<AuthRow> for Listed {
             create_time: r.create_time,
             shop_name: r.shop_name,
             last_sync_time: r.last_sync_time,
+            status_reason: r.status_reason,
         }
     }
 }

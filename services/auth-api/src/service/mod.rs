@@ -4,6 +4,7 @@ pub mod activation;
 pub mod audit;
 pub mod authorizations;
 pub mod oauth;
+pub mod shops;
 pub mod sync_cancel;
 pub mod syncs;
 pub mod validate;

@@ -174,7 +174,7 @@ async fn invalidate(
     let (state_hash, reason) = (state_hash.to_owned(), reason.to_owned());
     conn.transaction::<(), AuthApiError, _>(|conn| {
         async move {
-            repo::invalidate(conn, id, &state_hash).await?;
+            repo::invalidate(conn, id, &state_hash, &reason).await?;
             let op = Operator::User {
                 id: created_by,
                 name: String::new(),

@@ -105,6 +105,9 @@ pub async fn request(
                 let platform = platforms_repo::find_for_tenant(conn, tenant, platform_id)
                     .await?
                     .ok_or(AuthApiError::PlatformNotFound)?;
+                if platform.status == AuthStatus::Disabled.as_str() {
+                    return Err(AuthApiError::ShopDisabled);
+                }
                 if platform.status != AuthStatus::Active.as_str() {
                     return Err(AuthApiError::NotActive);
                 }

@@ -439,4 +439,70 @@ async fn connecting_a_shop_again_renews_its_authorization_instead_of_adding_a_se
         .request_sync(Some(&token(1, &[SYNC])), &first.to_string(), Some("{}"))
         .await;
     expect_envelope(accepted, StatusCode::OK, 200).await;
+
+    // The second id was answered in a 201 `Location`: it keeps resolving, to the shop's record.
+    let detail = app
+        .client
+        .get(app.url(&format!("/platforms/{second}")))
+        .bearer_auth(token(1, &[VIEW]))
+        .send()
+        .await
+        .expect("GET");
+    let detail = expect_envelope(detail, StatusCode::OK, 200).await;
+    assert_eq!(detail["data"]["platformId"], first, "{detail}");
+    assert_eq!(detail["data"]["status"], "ACTIVE");
+}
+
+#[tokio::test]
+async fn reauthorizing_a_shop_renews_the_same_record() {
+    let endpoint = TokenEndpoint::start(
+        200,
+        json!({
+            "access_token": "AT-again",
+            "expires_in": 86400,
+            "refresh_token": "RT-again",
+            "re_expires_in": 2_592_000,
+            "taobao_user_id": "2200010",
+            "taobao_user_nick": "shop",
+        }),
+    )
+    .await;
+    let app = app_with_token_endpoint(&endpoint).await;
+    let (shop, state) = pending(&app, None).await;
+    let response = app.callback(&[("code", "code-1"), ("state", &state)]).await;
+    expect_envelope(response, StatusCode::OK, 200).await;
+    app.set_status(shop, "EXPIRED").await;
+
+    let answer = app
+        .client
+        .post(app.url(&format!("/platforms/{shop}/reauthorize")))
+        .bearer_auth(token(1, &[AUTH]))
+        .send()
+        .await
+        .expect("POST reauthorize");
+    let answer = expect_envelope(answer, StatusCode::OK, 200).await;
+    assert_eq!(answer["data"]["platformId"], shop);
+    assert_eq!(
+        answer["data"]["status"], "EXPIRED",
+        "unchanged until the merchant approves"
+    );
+    let auth_url = answer["data"]["authUrl"].as_str().expect("authUrl");
+    let again = url::Url::parse(auth_url)
+        .expect("authUrl")
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .expect("state");
+    assert_ne!(again, state);
+
+    let response = app.callback(&[("code", "code-2"), ("state", &again)]).await;
+    let body = expect_envelope(response, StatusCode::OK, 200).await;
+    assert_eq!(body["data"]["platformId"], shop, "{body}");
+    assert_eq!(app.platform_row(shop).await.status, "ACTIVE");
+    // The state is single-use.
+    let reused = app.callback(&[("code", "code-3"), ("state", &again)]).await;
+    expect_envelope(reused, StatusCode::BAD_REQUEST, 40002).await;
+    let listed = app.list_platforms(Some(&token(1, &[VIEW])), &[]).await;
+    let listed = expect_envelope(listed, StatusCode::OK, 200).await;
+    assert_eq!(page_records(&listed, 1, 10, 1)[0]["platformId"], shop);
 }

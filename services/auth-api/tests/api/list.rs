@@ -220,6 +220,7 @@ async fn list_shows_an_app_key_hint_and_no_secret() {
         "shopName",
         "appKeyHint",
         "lastSyncTime",
+        "statusReason",
     ]
     .into_iter()
     .collect();

@@ -13,6 +13,7 @@ mod health;
 mod helpers;
 mod list;
 mod operation_logs;
+mod shops;
 mod sync;
 mod sync_cancel;
 mod sync_records;

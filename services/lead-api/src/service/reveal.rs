@@ -246,7 +246,7 @@ async fn attempt(
         Ok(r) => r,
         Err(SessionError::Expired(reason)) => {
             tracing::warn!(platform.id = platform_id, reason = %reason, "Platform session is dead; marking EXPIRED");
-            shop_session::mark_expired(conn, platform_id).await?;
+            shop_session::mark_expired(conn, platform_id, &reason).await?;
             return Err(LeadApiError::PlatformNotActive);
         }
         Err(SessionError::Platform(e)) => return Err(platform_error(e)),

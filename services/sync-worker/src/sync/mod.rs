@@ -91,7 +91,7 @@ impl Syncer {
                     Err(SessionError::Expired(reason)) => {
                         tracing::warn!(platform.id = row.id, reason = %reason, "Platform session is dead; marking EXPIRED");
                         let mut conn = leadgen_db::conn(&self.pool).await?;
-                        shop_session::mark_expired(&mut conn, row.id).await?;
+                        shop_session::mark_expired(&mut conn, row.id, &reason).await?;
                         return Ok(TaskOutcome::Failed("平台会话已失效，请重新授权".into()));
                     }
                     Err(SessionError::Platform(e)) => return Ok(TaskOutcome::Failed(describe(&e))),

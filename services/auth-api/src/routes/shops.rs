@@ -1,0 +1,123 @@
+//! Shop management (design 4.1 `updateAuthStatus`): `PUT /platforms/{platformId}/status`,
+//! `DELETE /platforms/{platformId}`, `POST /platforms/{platformId}/reauthorize`.
+
+use actix_web::{HttpResponse, web};
+use leadgen_domain::AuthStatus;
+use leadgen_http::{ApiError, AuthUser, FieldError, Permission};
+use serde::Deserialize;
+
+use crate::service::shops;
+use crate::startup::AppState;
+
+/// `{"status": "DISABLED" | "ACTIVE"}`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct StatusBody {
+    /// `DISABLED` pauses the shop (not synced); `ACTIVE` resumes it.
+    pub status: Option<String>,
+}
+
+/// `{"redirectUrl": "…"}` (optional): where the browser goes after the consent.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReauthorizeBody {
+    pub redirect_url: Option<String>,
+}
+
+fn invalid(message: &str) -> ApiError {
+    ApiError::validation(vec![FieldError {
+        field: "status".into(),
+        message: message.into(),
+    }])
+}
+
+/// Pauses (`DISABLED`) or resumes (`ACTIVE`) a shop. A paused shop is not synced and a sync
+/// request answers 40009; a running sync is cancelled. Resuming needs a grant (else 40001).
+#[utoipa::path(put, path = "/platforms/{platformId}/status", tag = "platforms",
+    params(("platformId" = i64, Path, description = "授权 ID")),
+    request_body = StatusBody,
+    security(("bearer" = ["lead:order:auth"])),
+    responses(
+        (status = 200, description = "授权当前状态", body = leadgen_http::openapi::Envelope<crate::service::authorizations::Listed>),
+        (status = 400, description = "参数错误（含业务码 40001）", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 401, description = "缺少或无效的令牌", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 403, description = "没有权限", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 404, description = "不存在（或属于其他租户）", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 422, description = "字段校验失败", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 500, description = "内部错误", body = leadgen_http::openapi::ErrorEnvelope)
+    ))]
+pub async fn set_status(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Permission::Auth)?;
+    let body: StatusBody = serde_json::from_slice(&body)
+        .map_err(|_| ApiError::bad_request("请求体不是合法的 JSON"))?;
+    let target = body
+        .status
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| invalid("status 不能为空"))?
+        .parse::<AuthStatus>()
+        .ok()
+        .filter(|s| shops::settable(*s))
+        .ok_or_else(|| invalid("status 只能是 DISABLED 或 ACTIVE"))?;
+    let platform = shops::set_status(&state, &user, path.into_inner(), target).await?;
+    Ok(leadgen_http::ok(platform))
+}
+
+/// Disconnects a shop: tokens wiped, `REVOKED`, a running sync cancelled, never scheduled
+/// again; its orders, leads and sync records are kept. Idempotent.
+#[utoipa::path(delete, path = "/platforms/{platformId}", tag = "platforms",
+    params(("platformId" = i64, Path, description = "授权 ID")),
+    security(("bearer" = ["lead:order:auth"])),
+    responses(
+        (status = 200, description = "已解除授权", body = leadgen_http::openapi::Envelope<crate::service::authorizations::Listed>),
+        (status = 400, description = "参数错误", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 401, description = "缺少或无效的令牌", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 403, description = "没有权限", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 404, description = "不存在（或属于其他租户）", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 500, description = "内部错误", body = leadgen_http::openapi::ErrorEnvelope)
+    ))]
+pub async fn revoke(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Permission::Auth)?;
+    let platform = shops::revoke(&state, &user, path.into_inner()).await?;
+    Ok(leadgen_http::ok(platform))
+}
+
+/// A new consent URL for the same authorization record (same id, same history). Approving it
+/// makes the record ACTIVE with the new grant; it must be the same shop (else 40003).
+#[utoipa::path(post, path = "/platforms/{platformId}/reauthorize", tag = "platforms",
+    params(("platformId" = i64, Path, description = "授权 ID")),
+    request_body(content = Option<ReauthorizeBody>, description = "可选：授权完成后跳转的前端地址"),
+    security(("bearer" = ["lead:order:auth"])),
+    responses(
+        (status = 200, description = "新的授权链接", body = leadgen_http::openapi::Envelope<crate::service::authorizations::Created>),
+        (status = 400, description = "参数错误", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 401, description = "缺少或无效的令牌", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 403, description = "没有权限", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 404, description = "不存在（或属于其他租户）", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 422, description = "字段校验失败", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 500, description = "内部错误", body = leadgen_http::openapi::ErrorEnvelope)
+    ))]
+pub async fn reauthorize(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Permission::Auth)?;
+    let body: ReauthorizeBody = if body.iter().all(u8::is_ascii_whitespace) {
+        ReauthorizeBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|_| ApiError::bad_request("请求体不是合法的 JSON"))?
+    };
+    let created = shops::reauthorize(&state, &user, path.into_inner(), body.redirect_url).await?;
+    Ok(leadgen_http::ok(created))
+}

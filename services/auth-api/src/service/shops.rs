@@ -1,0 +1,204 @@
+//! Managing a connected shop (design 4.1 `updateAuthStatus`): pause and resume it, disconnect
+//! it, and consent again on the same record. Every transition writes the operation log; pausing
+//! or disconnecting also cancels a running sync. History (orders, leads, sync records) is kept.
+
+use diesel_async::AsyncConnection as _;
+use leadgen_db::oplog::{self, Entry, Operator};
+use leadgen_db::{ScopedFutureExt as _, sealed};
+use leadgen_domain::AuthStatus;
+use leadgen_http::AuthUser;
+use leadgen_platforms::AppCredentials;
+
+use crate::SERVICE;
+use crate::error::AuthApiError;
+use crate::repo::platforms::{self as repo, AuthRow};
+use crate::repo::sync_tasks;
+use crate::service::authorizations::{Created, Listed, check_redirect};
+use crate::service::{oauth, operator};
+use crate::startup::AppState;
+
+/// The statuses a merchant may set: pause (`DISABLED`) or resume (`ACTIVE`).
+pub fn settable(status: AuthStatus) -> bool {
+    matches!(status, AuthStatus::Disabled | AuthStatus::Active)
+}
+
+/// `PUT /platforms/{id}/status`: pauses an ACTIVE, EXPIRED or INVALID shop, or resumes a
+/// paused one that holds a grant. Setting the current status again changes nothing.
+pub async fn set_status(
+    state: &AppState,
+    user: &AuthUser,
+    id: i64,
+    target: AuthStatus,
+) -> Result<Listed, AuthApiError> {
+    let op = operator(user);
+    let note = format!("已由 {} 停用", user.name);
+    transition(state, user, id, |conn, row| {
+        let op = op.clone();
+        let note = note.clone();
+        Box::pin(async move {
+            let current: AuthStatus = row
+                .status
+                .parse()
+                .map_err(|e| AuthApiError::Unexpected(anyhow::anyhow!("{e}")))?;
+            if current == target {
+                return Ok(None);
+            }
+            match target {
+                AuthStatus::Disabled => {
+                    let from = ["ACTIVE", "EXPIRED", "INVALID"];
+                    if repo::set_status(conn, row.id, &from, "DISABLED", Some(&note)).await? == 0 {
+                        return Err(AuthApiError::NotActive);
+                    }
+                    sync_tasks::cancel_running(conn, row.id, "店铺已停用，同步已取消").await?;
+                    Ok(Some(("PLATFORM_AUTH_DISABLE", op)))
+                }
+                _ => {
+                    // Resuming needs a grant: a shop never authorized (or disconnected) must
+                    // consent again.
+                    if row.expiry_time.is_none()
+                        || repo::set_status(conn, row.id, &["DISABLED"], "ACTIVE", None).await? == 0
+                    {
+                        return Err(AuthApiError::NotActive);
+                    }
+                    Ok(Some(("PLATFORM_AUTH_ENABLE", op)))
+                }
+            }
+        })
+    })
+    .await
+}
+
+/// `DELETE /platforms/{id}`: disconnects the shop: tokens wiped, REVOKED, a running sync
+/// cancelled, never scheduled again; its orders, leads and records stay. Idempotent.
+pub async fn revoke(state: &AppState, user: &AuthUser, id: i64) -> Result<Listed, AuthApiError> {
+    let op = operator(user);
+    let note = format!("已由 {} 解除授权", user.name);
+    transition(state, user, id, |conn, row| {
+        let op = op.clone();
+        let note = note.clone();
+        Box::pin(async move {
+            if repo::revoke(conn, row.id, &note).await? == 0 {
+                return Ok(None);
+            }
+            sync_tasks::cancel_running(conn, row.id, "店铺已解除授权，同步已取消").await?;
+            Ok(Some(("PLATFORM_AUTH_REVOKE", op)))
+        })
+    })
+    .await
+}
+
+type Step<'a> = std::pin::Pin<
+    Box<
+        dyn std::future::Future<Output = Result<Option<(&'static str, Operator)>, AuthApiError>>
+            + Send
+            + 'a,
+    >,
+>;
+
+/// Runs `step` on the tenant's row (locked), logs the transition it names, and answers the row
+/// as it now reads.
+async fn transition<F>(
+    state: &AppState,
+    user: &AuthUser,
+    id: i64,
+    step: F,
+) -> Result<Listed, AuthApiError>
+where
+    F: for<'c> FnOnce(&'c mut leadgen_db::PgConn, AuthRow) -> Step<'c> + Send,
+{
+    let tenant = user.tenant_id;
+    let trace_id = leadgen_telemetry::current_trace_id();
+    let mut conn = leadgen_db::conn(&state.pool).await?;
+    conn.transaction::<Listed, AuthApiError, _>(|conn| {
+        async move {
+            let row = repo::find_for_tenant_for_update(conn, tenant, id)
+                .await?
+                .ok_or(AuthApiError::PlatformNotFound)?;
+            let row_id = row.id;
+            if let Some((action, op)) = step(conn, row).await? {
+                let entry = Entry {
+                    tenant_id: tenant,
+                    service: SERVICE,
+                    operator: &op,
+                    action,
+                    target_type: "PLATFORM_AUTH",
+                    target_ids: vec![row_id.to_string()],
+                    result: Ok(()),
+                };
+                oplog::record(conn, entry, &trace_id).await?;
+            }
+            let now = repo::find_for_tenant(conn, tenant, row_id)
+                .await?
+                .ok_or(AuthApiError::PlatformNotFound)?;
+            Ok(Listed::from(now))
+        }
+        .scope_boxed()
+    })
+    .await
+}
+
+/// `POST /platforms/{id}/reauthorize`: a new consent URL for the **same** record (its id, its
+/// history). Until the merchant approves, the record keeps its status; approving makes it
+/// ACTIVE with the new grant, and it must be the same shop.
+pub async fn reauthorize(
+    state: &AppState,
+    user: &AuthUser,
+    id: i64,
+    redirect_url: Option<String>,
+) -> Result<Created, AuthApiError> {
+    if let Some(url) = &redirect_url {
+        check_redirect(state, url)?;
+    }
+    let tenant = user.tenant_id;
+    let mut conn = leadgen_db::conn(&state.pool).await?;
+    let row = repo::find_for_tenant(&mut conn, tenant, id)
+        .await?
+        .ok_or(AuthApiError::PlatformNotFound)?;
+    let platform_type = row
+        .platform_type
+        .parse()
+        .map_err(|e| AuthApiError::Unexpected(anyhow::anyhow!("{e}")))?;
+    let client = state
+        .platforms
+        .get(platform_type)
+        .ok_or_else(|| AuthApiError::PlatformNotSupported(row.platform_type.clone()))?;
+    let auth_info = state
+        .sealer
+        .open(&sealed::platform_auth("auth_info", row.id), &row.auth_info)?;
+    let doc: serde_json::Value =
+        serde_json::from_str(&auth_info).map_err(|e| AuthApiError::Unexpected(e.into()))?;
+    let app = AppCredentials::from_auth_info(&row.app_key, &doc);
+    let oauth_state = oauth::new_state();
+    let state_hash = oauth::hash_state(&oauth_state);
+    let op = operator(user);
+    let trace_id = leadgen_telemetry::current_trace_id();
+    let row_id = row.id;
+    conn.transaction::<(), AuthApiError, _>(|conn| {
+        async move {
+            repo::begin_consent(conn, row_id, &state_hash, redirect_url.as_deref()).await?;
+            let entry = Entry {
+                tenant_id: tenant,
+                service: SERVICE,
+                operator: &op,
+                action: "PLATFORM_AUTH_REAUTHORIZE",
+                target_type: "PLATFORM_AUTH",
+                target_ids: vec![row_id.to_string()],
+                result: Ok(()),
+            };
+            oplog::record(conn, entry, &trace_id).await?;
+            Ok(())
+        }
+        .scope_boxed()
+    })
+    .await?;
+    let status = row
+        .status
+        .parse()
+        .map_err(|e| AuthApiError::Unexpected(anyhow::anyhow!("{e}")))?;
+    Ok(Created {
+        platform_id: row.id,
+        platform_type,
+        status,
+        auth_url: client.authorize_url(&app, &row.callback_url, &oauth_state),
+    })
+}

@@ -1,0 +1,172 @@
+//! Shop management (design 4.1 `updateAuthStatus`): pausing and resuming a shop, disconnecting
+//! it; every transition in the operation log, another tenant's shop a 404.
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use leadgen_db::schema::t_ecom_platform_auth;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{
+    AUTH, OPERATOR_NAME, SYNC, TestApp, VIEW, expect_envelope, page_records,
+    spawn_app_without_relay, token,
+};
+
+/// An ACTIVE Taobao shop of tenant 1 holding a grant (sealed tokens, an expiry).
+async fn granted_shop(app: &TestApp, app_key: &str) -> i64 {
+    let id = app.active_taobao(1, app_key).await;
+    let mut conn = app.conn().await;
+    diesel::update(t_ecom_platform_auth::table.find(id))
+        .set((
+            t_ecom_platform_auth::access_token.eq("sealed-access"),
+            t_ecom_platform_auth::refresh_token.eq("sealed-refresh"),
+            t_ecom_platform_auth::expiry_time.eq(chrono::Utc::now() + chrono::Duration::days(1)),
+        ))
+        .execute(&mut conn)
+        .await
+        .expect("grant");
+    id
+}
+
+async fn put_status(app: &TestApp, tenant: i64, perms: &[&str], id: i64, body: Value) -> Value {
+    let response = app
+        .client
+        .put(app.url(&format!("/platforms/{id}/status")))
+        .bearer_auth(token(tenant, perms))
+        .json(&body)
+        .send()
+        .await
+        .expect("PUT status");
+    response.json().await.expect("envelope")
+}
+
+async fn delete(app: &TestApp, tenant: i64, id: i64) -> Value {
+    app.client
+        .delete(app.url(&format!("/platforms/{id}")))
+        .bearer_auth(token(tenant, &[AUTH]))
+        .send()
+        .await
+        .expect("DELETE")
+        .json()
+        .await
+        .expect("envelope")
+}
+
+async fn sync(app: &TestApp, id: i64) -> reqwest::Response {
+    app.request_sync(Some(&token(1, &[SYNC])), &id.to_string(), None)
+        .await
+}
+
+fn actions(log: &[crate::helpers::OpLogRow]) -> Vec<&str> {
+    log.iter().map(|e| e.action.as_str()).collect()
+}
+
+#[tokio::test]
+async fn a_paused_shop_is_not_synced_until_resumed() {
+    let app = spawn_app_without_relay().await;
+    let shop = granted_shop(&app, "key-pause").await;
+    let running = expect_envelope(sync(&app, shop).await, StatusCode::OK, 200).await;
+    let task = running["data"]["syncTaskId"].as_i64().expect("task");
+
+    // Who may, with what: a viewer is 403, another tenant 404, a bad status 422.
+    let denied = put_status(&app, 1, &[VIEW], shop, json!({"status": "DISABLED"})).await;
+    assert_eq!(denied["code"], 403);
+    let foreign = put_status(&app, 2, &[AUTH], shop, json!({"status": "DISABLED"})).await;
+    assert_eq!(foreign["code"], 404);
+    for bad in [
+        json!({}),
+        json!({"status": "EXPIRED"}),
+        json!({"status": "paused"}),
+    ] {
+        let answer = put_status(&app, 1, &[AUTH], shop, bad.clone()).await;
+        assert_eq!(answer["code"], 422, "{bad}: {answer}");
+    }
+
+    let paused = put_status(&app, 1, &[AUTH], shop, json!({"status": "DISABLED"})).await;
+    assert_eq!(paused["code"], 200, "{paused}");
+    assert_eq!(paused["data"]["status"], "DISABLED");
+    let reason = paused["data"]["statusReason"].as_str().unwrap_or_default();
+    assert!(reason.contains(OPERATOR_NAME), "{paused}");
+    // Its running sync was cancelled, and a new one is refused with 40009.
+    assert_eq!(app.task_row(task).await.status, "CANCELLED");
+    expect_envelope(sync(&app, shop).await, StatusCode::BAD_REQUEST, 40009).await;
+    let listed = app
+        .list_platforms(Some(&token(1, &[VIEW])), &[("status", "DISABLED")])
+        .await;
+    let listed = expect_envelope(listed, StatusCode::OK, 200).await;
+    assert_eq!(page_records(&listed, 1, 10, 1)[0]["platformId"], shop);
+    // Pausing twice changes nothing.
+    let again = put_status(&app, 1, &[AUTH], shop, json!({"status": "DISABLED"})).await;
+    assert_eq!(again["data"]["status"], "DISABLED");
+
+    let resumed = put_status(&app, 1, &[AUTH], shop, json!({"status": "ACTIVE"})).await;
+    assert_eq!(resumed["data"]["status"], "ACTIVE", "{resumed}");
+    assert!(resumed["data"]["statusReason"].is_null(), "{resumed}");
+    expect_envelope(sync(&app, shop).await, StatusCode::OK, 200).await;
+    assert_eq!(
+        actions(&app.operation_log().await)
+            .into_iter()
+            .filter(|a| a.starts_with("PLATFORM_AUTH_"))
+            .skip(1)
+            .collect::<Vec<_>>(),
+        vec!["PLATFORM_AUTH_DISABLE", "PLATFORM_AUTH_ENABLE"]
+    );
+}
+
+#[tokio::test]
+async fn a_shop_without_a_grant_cannot_be_resumed() {
+    let app = spawn_app_without_relay().await;
+    // Created, never approved: nothing to pause, and nothing to resume.
+    let pending = app.create_taobao(1, "key-pending").await;
+    let answer = put_status(&app, 1, &[AUTH], pending, json!({"status": "DISABLED"})).await;
+    assert_eq!(answer["code"], 40001, "{answer}");
+    let answer = put_status(&app, 1, &[AUTH], pending, json!({"status": "ACTIVE"})).await;
+    assert_eq!(answer["code"], 40001, "{answer}");
+}
+
+#[tokio::test]
+async fn a_disconnected_shop_loses_its_tokens_but_keeps_its_history() {
+    let app = spawn_app_without_relay().await;
+    let shop = granted_shop(&app, "key-revoke").await;
+    let running = expect_envelope(sync(&app, shop).await, StatusCode::OK, 200).await;
+    let task = running["data"]["syncTaskId"].as_i64().expect("task");
+    assert_eq!(delete(&app, 2, shop).await["code"], 404);
+
+    let revoked = delete(&app, 1, shop).await;
+    assert_eq!(revoked["code"], 200, "{revoked}");
+    assert_eq!(revoked["data"]["status"], "REVOKED");
+    assert!(revoked["data"]["expiryTime"].is_null(), "{revoked}");
+    let mut conn = app.conn().await;
+    let tokens: (Option<String>, Option<String>) = t_ecom_platform_auth::table
+        .find(shop)
+        .select((
+            t_ecom_platform_auth::access_token,
+            t_ecom_platform_auth::refresh_token,
+        ))
+        .first(&mut conn)
+        .await
+        .expect("row");
+    assert_eq!(tokens, (None, None), "tokens wiped");
+    // The sync stopped; its record is kept, and no new sync starts.
+    assert_eq!(app.task_row(task).await.status, "CANCELLED");
+    expect_envelope(sync(&app, shop).await, StatusCode::BAD_REQUEST, 40001).await;
+    let detail = app
+        .client
+        .get(app.url(&format!("/platforms/{shop}")))
+        .bearer_auth(token(1, &[VIEW]))
+        .send()
+        .await
+        .expect("GET");
+    let detail = expect_envelope(detail, StatusCode::OK, 200).await;
+    assert_eq!(detail["data"]["status"], "REVOKED");
+    // Disconnecting again is the same answer, logged once.
+    assert_eq!(delete(&app, 1, shop).await["data"]["status"], "REVOKED");
+    let log = app.operation_log().await;
+    assert_eq!(
+        actions(&log)
+            .iter()
+            .filter(|a| **a == "PLATFORM_AUTH_REVOKE")
+            .count(),
+        1
+    );
+}
