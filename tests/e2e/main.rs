@@ -14,6 +14,7 @@ mod every_platform;
 mod flow;
 mod increment;
 mod spy;
+mod token_refresh;
 
 use std::collections::HashSet;
 use std::time::Duration;

@@ -130,6 +130,17 @@ impl Session {
         }
     }
 
+    /// Refreshes now (ahead of expiry), under the same rules as a refresh on expiry: a refused
+    /// refresh token is [`SessionError::Expired`], a transient failure
+    /// [`SessionError::Platform`].
+    pub async fn refresh_now(
+        &mut self,
+        client: &dyn PlatformClient,
+        sink: &dyn TokenSink,
+    ) -> Result<(), SessionError> {
+        self.refresh(client, sink).await
+    }
+
     async fn refresh(
         &mut self,
         client: &dyn PlatformClient,

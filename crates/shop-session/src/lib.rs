@@ -48,7 +48,8 @@ pub async fn find(
         .optional()
 }
 
-/// Stores refreshed (sealed) tokens.
+/// Stores refreshed (sealed) tokens on an ACTIVE shop (a shop paused or disconnected meanwhile
+/// keeps its state: 0 rows).
 async fn store_refreshed(
     conn: &mut AsyncPgConnection,
     id: i64,
@@ -57,16 +58,33 @@ async fn store_refreshed(
     expiry: Option<DateTime<Utc>>,
     refresh_expiry: Option<DateTime<Utc>>,
 ) -> QueryResult<usize> {
-    diesel::update(auth::table.find(id))
+    diesel::update(auth::table.find(id).filter(auth::status.eq("ACTIVE")))
         .set((
             auth::access_token.eq(access_token),
             auth::refresh_token.eq(refresh_token),
             auth::expiry_time.eq(expiry),
             auth::refresh_expiry_time.eq(refresh_expiry),
-            auth::status.eq("ACTIVE"),
             auth::update_time.eq(diesel::dsl::now),
         ))
         .execute(conn)
+        .await
+}
+
+/// ACTIVE shops holding a refresh token whose access token expires before `before` (the
+/// refresher renews them ahead of expiry), soonest first.
+pub async fn expiring(
+    conn: &mut AsyncPgConnection,
+    before: DateTime<Utc>,
+    limit: i64,
+) -> QueryResult<Vec<CredentialRow>> {
+    auth::table
+        .filter(auth::status.eq("ACTIVE"))
+        .filter(auth::refresh_token.is_not_null())
+        .filter(auth::expiry_time.lt(before))
+        .order(auth::expiry_time.asc())
+        .limit(limit)
+        .select(CredentialRow::as_select())
+        .load(conn)
         .await
 }
 
@@ -139,7 +157,7 @@ impl TokenSink for CredentialSink {
         let mut conn = leadgen_db::conn(&self.pool)
             .await
             .map_err(|e| e.to_string())?;
-        store_refreshed(
+        let stored = store_refreshed(
             &mut conn,
             self.platform_id,
             &access,
@@ -149,6 +167,9 @@ impl TokenSink for CredentialSink {
         )
         .await
         .map_err(|e| e.to_string())?;
+        if stored == 0 {
+            return Err("the shop is no longer ACTIVE (paused or disconnected)".into());
+        }
         Ok(())
     }
 }

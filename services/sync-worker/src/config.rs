@@ -52,6 +52,13 @@ pub struct SyncSettings {
     /// How often recovery looks for expired leases.
     #[serde(default = "default_recovery_interval")]
     pub recovery_interval_secs: u64,
+    /// Refresh a shop's access token this many minutes before it expires (under an hour:
+    /// Douyin answers the same pair while more than an hour is left).
+    #[serde(default = "default_refresh_ahead")]
+    pub token_refresh_ahead_minutes: i64,
+    /// How often the token refresher looks for expiring tokens.
+    #[serde(default = "default_refresh_interval")]
+    pub token_refresh_interval_secs: u64,
     /// Give up on the broker after this long without a connection (the process then exits
     /// non-zero and is restarted).
     #[serde(default = "default_give_up")]
@@ -66,6 +73,12 @@ fn default_interval() -> i64 {
 }
 fn default_settle() -> i64 {
     120
+}
+fn default_refresh_ahead() -> i64 {
+    30
+}
+fn default_refresh_interval() -> u64 {
+    300
 }
 fn default_lease() -> i64 {
     600

@@ -11,6 +11,7 @@
 pub mod config;
 pub mod handler;
 pub mod recovery;
+pub mod refresher;
 pub mod repo;
 pub mod scheduler;
 pub mod startup;

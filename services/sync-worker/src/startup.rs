@@ -17,6 +17,7 @@ use crate::SERVICE;
 use crate::config::Settings;
 use crate::handler::SyncRequestedHandler;
 use crate::recovery::Recovery;
+use crate::refresher::Refresher;
 use crate::scheduler::Scheduler;
 use crate::sync::{self, Syncer};
 
@@ -39,10 +40,12 @@ impl Application {
         let broker = Broker::connect(&settings.amqp, vec![queue()])
             .await
             .context("connecting to the broker")?;
+        let sealer = leadgen_runtime::sealer(&settings.crypto).context("loading the data key")?;
+        let platforms = leadgen_runtime::platform_registry(&settings.platforms)?;
         let syncer = Syncer {
             pool: pool.clone(),
-            sealer: leadgen_runtime::sealer(&settings.crypto).context("loading the data key")?,
-            platforms: leadgen_runtime::platform_registry(&settings.platforms)?,
+            sealer: Arc::clone(&sealer),
+            platforms: platforms.clone(),
             policy: sync::policy(
                 settings.sync.max_retries,
                 Duration::from_millis(settings.sync.max_backoff_ms),
@@ -80,13 +83,30 @@ impl Application {
             max_attempts: settings.sync.max_attempts,
             interval: Duration::from_secs(settings.sync.recovery_interval_secs),
         };
-        let mut background: Vec<Background> = vec![Box::new(|token| {
-            Box::pin(
-                recovery
-                    .run(token)
-                    .instrument(tracing::info_span!("recovery")),
-            )
-        })];
+        let refresher = Refresher {
+            pool: pool.clone(),
+            sealer,
+            platforms,
+            policy: syncer.policy,
+            ahead: chrono::Duration::minutes(settings.sync.token_refresh_ahead_minutes),
+            interval: Duration::from_secs(settings.sync.token_refresh_interval_secs),
+        };
+        let mut background: Vec<Background> = vec![
+            Box::new(|token| {
+                Box::pin(
+                    recovery
+                        .run(token)
+                        .instrument(tracing::info_span!("recovery")),
+                )
+            }),
+            Box::new(|token| {
+                Box::pin(
+                    refresher
+                        .run(token)
+                        .instrument(tracing::info_span!("token_refresh")),
+                )
+            }),
+        ];
         if let Some(scheduler) = scheduler {
             background.push(Box::new(|token| {
                 Box::pin(

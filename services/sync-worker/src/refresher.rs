@@ -1,0 +1,139 @@
+//! Tokens refreshed ahead of expiry, so a shop's sync or a salesperson's reveal never starts on
+//! a token about to die. Every `interval`, each ACTIVE shop whose access token expires within
+//! `ahead` is refreshed through its platform's own refresh call (Douyin hands back the same
+//! pair while more than an hour is left, so `ahead` stays under an hour). A refused refresh
+//! token marks the shop EXPIRED with the reason, and it is no longer scheduled; a transient
+//! failure waits for the next pass. One replica refreshes a shop at a time (an advisory lock):
+//! platforms that rotate refresh tokens would refuse the second.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use diesel::sql_types::{BigInt, Bool};
+use diesel_async::RunQueryDsl;
+use leadgen_crypto::Sealer;
+use leadgen_db::DbPool;
+use leadgen_domain::PlatformType;
+use leadgen_platforms::Registry;
+use leadgen_platforms::resilience::RetryPolicy;
+use leadgen_platforms::session::SessionError;
+use leadgen_shop_session::{self as shop_session, CredentialRow, CredentialSink};
+use tokio_util::sync::CancellationToken;
+
+/// What one pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Refreshed {
+    pub refreshed: usize,
+    pub expired: usize,
+    pub failed: usize,
+}
+
+pub struct Refresher {
+    pub pool: DbPool,
+    pub sealer: Arc<Sealer>,
+    pub platforms: Registry,
+    pub policy: RetryPolicy,
+    pub ahead: chrono::Duration,
+    pub interval: Duration,
+}
+
+#[derive(diesel::QueryableByName)]
+struct Locked {
+    #[diesel(sql_type = Bool)]
+    locked: bool,
+}
+
+/// The advisory-lock key of a shop's token refresh.
+fn lock_key(platform_id: i64) -> i64 {
+    // A namespace of its own in the high bits, the shop id in the rest.
+    (0x5245_4652_i64 << 32) ^ platform_id
+}
+
+impl Refresher {
+    /// One pass over the shops whose tokens expire within `ahead` (at most 100).
+    pub async fn refresh_once(&self) -> anyhow::Result<Refreshed> {
+        let mut conn = leadgen_db::conn(&self.pool).await?;
+        let rows = shop_session::expiring(&mut conn, Utc::now() + self.ahead, 100).await?;
+        let mut done = Refreshed::default();
+        for row in rows {
+            let key = lock_key(row.id);
+            let locked: Locked = diesel::sql_query("SELECT pg_try_advisory_lock($1) AS locked")
+                .bind::<BigInt, _>(key)
+                .get_result(&mut conn)
+                .await?;
+            if !locked.locked {
+                continue;
+            }
+            let outcome = self.refresh(&mut conn, &row).await;
+            diesel::sql_query("SELECT pg_advisory_unlock($1)")
+                .bind::<BigInt, _>(key)
+                .execute(&mut conn)
+                .await?;
+            match outcome? {
+                Outcome::Refreshed => done.refreshed += 1,
+                Outcome::Expired => done.expired += 1,
+                Outcome::Failed => done.failed += 1,
+            }
+        }
+        Ok(done)
+    }
+
+    async fn refresh(
+        &self,
+        conn: &mut leadgen_db::PgConn,
+        row: &CredentialRow,
+    ) -> anyhow::Result<Outcome> {
+        let Some(client) = row
+            .platform_type
+            .parse::<PlatformType>()
+            .ok()
+            .and_then(|p| self.platforms.get(p))
+        else {
+            return Ok(Outcome::Failed);
+        };
+        let mut session = shop_session::open_session(&self.sealer, row, self.policy)?;
+        let sink = CredentialSink {
+            pool: self.pool.clone(),
+            sealer: Arc::clone(&self.sealer),
+            platform_id: row.id,
+        };
+        match session.refresh_now(client.as_ref(), &sink).await {
+            Ok(()) => {
+                tracing::info!(
+                    platform.id = row.id,
+                    "Refreshed a platform session ahead of expiry"
+                );
+                Ok(Outcome::Refreshed)
+            }
+            Err(SessionError::Expired(reason)) => {
+                tracing::warn!(platform.id = row.id, reason = %reason, "Refresh refused; marking EXPIRED");
+                shop_session::mark_expired(conn, row.id, &reason).await?;
+                Ok(Outcome::Expired)
+            }
+            Err(other) => {
+                tracing::warn!(platform.id = row.id, error = %other, "Refresh failed; will try again");
+                Ok(Outcome::Failed)
+            }
+        }
+    }
+
+    /// Passes every `interval` until `cancel` fires.
+    pub async fn run(self, cancel: CancellationToken) {
+        loop {
+            if let Err(e) = self.refresh_once().await {
+                tracing::warn!(error = %format!("{e:#}"), "Token refresh pass failed; will try again");
+            }
+            tokio::select! {
+                () = cancel.cancelled() => break,
+                () = tokio::time::sleep(self.interval) => {}
+            }
+        }
+    }
+}
+
+enum Outcome {
+    Refreshed,
+    Expired,
+    Failed,
+}

@@ -1,0 +1,79 @@
+//! Tokens are refreshed ahead of expiry through the platform's own refresh call, and a shop
+//! whose refresh token the platform refuses becomes EXPIRED with the reason (and is no longer
+//! scheduled). Through the simulator's OAuth.
+
+use std::time::{Duration, Instant};
+
+use leadgen_e2e::system::System;
+
+use crate::flow::{self, Api};
+
+/// The shop's access token expires in five minutes: inside the refresher's window.
+async fn expire_soon(system: &System, platform_id: i64) {
+    flow::scalar(
+        system,
+        &format!(
+            "WITH u AS (UPDATE t_ecom_platform_auth SET expiry_time = now() + interval '5 minutes' \
+             WHERE id = {platform_id} RETURNING 1) SELECT count(*) AS n FROM u"
+        ),
+    )
+    .await;
+}
+
+async fn seconds_left(system: &System, platform_id: i64) -> i64 {
+    flow::scalar(
+        system,
+        &format!(
+            "SELECT extract(epoch FROM expiry_time - now())::BIGINT AS n \
+             FROM t_ecom_platform_auth WHERE id = {platform_id}"
+        ),
+    )
+    .await
+}
+
+const REFRESH_EVERY_SECOND: [(&str, &str); 1] =
+    [("LEADGEN__SYNC__TOKEN_REFRESH_INTERVAL_SECS", "1")];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_about_to_expire_is_refreshed_ahead_of_time() {
+    let system = System::start_with(&[], &REFRESH_EVERY_SECOND).await;
+    let api = Api::new(&system, 6);
+    let platform_id = api.authorize(&system, "DOUYIN").await;
+    expire_soon(&system, platform_id).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while seconds_left(&system, platform_id).await < 3600 {
+        assert!(Instant::now() < deadline, "the token was not refreshed");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let detail = api.get(&format!("/platforms/{platform_id}")).await;
+    assert_eq!(detail["data"]["status"], "ACTIVE", "{detail}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_refresh_token_makes_the_shop_expired_with_the_reason() {
+    // The simulator's refresh tokens live one second.
+    let system = System::start_with(&["--refresh-expires-in", "1"], &REFRESH_EVERY_SECOND).await;
+    let api = Api::new(&system, 6);
+    let platform_id = api.authorize(&system, "TAOBAO").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    expire_soon(&system, platform_id).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let detail = api.get(&format!("/platforms/{platform_id}")).await;
+        if detail["data"]["status"] == "EXPIRED" {
+            let reason = detail["data"]["statusReason"].as_str().unwrap_or_default();
+            assert!(reason.contains("重新授权"), "{detail}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "never marked EXPIRED: {detail}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    // An EXPIRED shop is not synced: a manual sync is refused.
+    let refused = api
+        .post(
+            &format!("/platforms/{platform_id}/sync"),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(refused["code"], 40001, "{refused}");
+}
