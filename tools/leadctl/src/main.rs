@@ -14,6 +14,9 @@
 //! - `leadctl model-quality --dataset FILE [--cutoff T] [--horizon-days 30] [--decile 0.1]
 //!   [--require-ratio 0.8] [--require-lift 2]`: measure how well the built-in model ranks buyers
 //!   by who buys again (`docs/model-quality.md`).
+//! - `leadctl dlq list`, `dlq show --queue sync-worker [--limit 10] [--body]`,
+//!   `dlq replay --queue sync-worker [--limit N | --id <message id>]`,
+//!   `dlq purge --queue sync-worker [--yes]`: each consumer's dead-letter queue (`src/dlq.rs`).
 
 mod commands;
 mod leads;
@@ -21,6 +24,7 @@ mod openapi;
 mod quality;
 
 use clap::{Parser, Subcommand};
+use leadctl::dlq;
 
 #[derive(Parser)]
 #[command(name = "leadctl", about = "Operations on the order-lead module")]
@@ -84,6 +88,11 @@ enum Command {
     BlindIndex {
         #[command(subcommand)]
         command: BlindIndexCommand,
+    },
+    /// Each consumer's dead-letter queue: list, show, replay, purge.
+    Dlq {
+        #[command(subcommand)]
+        command: dlq::DlqCommand,
     },
     /// Measure the built-in model: top-decile lift against the ceiling, normalized Gini.
     ModelQuality {
@@ -152,6 +161,7 @@ async fn main() -> anyhow::Result<()> {
             hours,
         } => commands::token(tenant, user, name, perms, hours),
         Command::Schemas { out } => commands::schemas(&out),
+        Command::Dlq { command } => dlq::run(command).await,
         Command::Sign {
             platform,
             sign_method,

@@ -1,0 +1,4 @@
+//! The parts of `leadctl` that integration tests call directly, with explicit settings rather
+//! than through the binary and its configuration files.
+
+pub mod dlq;
