@@ -16,7 +16,7 @@
 //!   by who buys again (`docs/model-quality.md`).
 //! - `leadctl dlq list`, `dlq show --queue sync-worker [--limit 10] [--body]`,
 //!   `dlq replay --queue sync-worker [--limit N | --id <message id>]`,
-//!   `dlq purge --queue sync-worker [--yes]`: each consumer's dead-letter queue (`src/dlq.rs`).
+//!   `dlq purge --queue sync-worker [--yes]`: each consumer's dead-letter queue (`src/dlq/`).
 
 mod commands;
 mod leads;
