@@ -9,6 +9,7 @@
 )]
 
 mod api_contract;
+mod backfill;
 mod cancel;
 mod every_platform;
 mod flow;

@@ -219,6 +219,7 @@ impl System {
                 ]
             }))
             .env("LEADGEN__SYNC__SCHEDULER_ENABLED", "false")
+            .env("LEADGEN__OAUTH__BACKFILL_DAYS", "0")
             .env("LEADGEN__SYNC__MAX_BACKOFF_MS", "2000")
             .env("LEADGEN__OUTBOX__POLL_INTERVAL_MS", "50")
             .env("LEADGEN__HTTP__SHUTDOWN_TIMEOUT_SECS", "5")

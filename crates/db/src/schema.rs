@@ -50,6 +50,13 @@ diesel::table! {
         update_time -> Timestamptz,
         lease_until -> Nullable<Timestamptz>,
         attempts -> Int4,
+        windows_total -> Nullable<Int4>,
+        windows_done -> Int4,
+        new_count -> Int4,
+        updated_count -> Int4,
+        unchanged_count -> Int4,
+        served_from -> Nullable<Timestamptz>,
+        warning -> Nullable<Text>,
     }
 }
 

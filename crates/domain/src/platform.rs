@@ -110,6 +110,8 @@ string_enum!(
         Manual => "MANUAL",
         /// The scheduler.
         Scheduled => "SCHEDULED",
+        /// The first sync when a shop becomes ACTIVE: as much history as the platform serves.
+        Backfill => "BACKFILL",
     }
 );
 

@@ -37,6 +37,15 @@ pub struct OAuthSettings {
     /// the callback can never be used as an open redirect.
     #[serde(default)]
     pub allowed_redirect_origins: Vec<String>,
+    /// When a shop is connected (ACTIVE for the first time), a BACKFILL sync fetches this many
+    /// days of its history (the platform's documented limit clips it, with a warning in the
+    /// record). 0 turns it off.
+    #[serde(default = "default_backfill_days")]
+    pub backfill_days: i64,
+}
+
+fn default_backfill_days() -> i64 {
+    90
 }
 
 fn default_state_ttl() -> i64 {

@@ -37,6 +37,13 @@ pub struct TaskRow {
     pub success_count: i32,
     pub failure_count: i32,
     pub error_message: Option<String>,
+    pub windows_total: Option<i32>,
+    pub windows_done: i32,
+    pub new_count: i32,
+    pub updated_count: i32,
+    pub unchanged_count: i32,
+    pub served_from: Option<DateTime<Utc>>,
+    pub warning: Option<String>,
 }
 
 /// Filters of GET sync-records.

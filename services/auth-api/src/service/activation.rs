@@ -3,7 +3,8 @@
 //! ACTIVE again, its sync history and leads kept) and the new pending one is kept as an alias
 //! that resolves to it (its id was already answered), so a shop is never connected twice, its
 //! orders are never stored twice, and no id a client holds stops resolving. A re-authorized
-//! record must come back with the same shop.
+//! record must come back with the same shop. A shop connected for the first time gets a
+//! BACKFILL sync of its history.
 
 use diesel_async::AsyncConnection as _;
 use leadgen_crypto::Sealer;
@@ -14,6 +15,7 @@ use leadgen_platforms::TokenSet;
 use crate::SERVICE;
 use crate::error::AuthApiError;
 use crate::repo::platforms::{self as repo, ActivatedTokens, AuthRow};
+use crate::service::syncs;
 
 /// What the consent granted.
 pub struct Granted<'a> {
@@ -22,6 +24,8 @@ pub struct Granted<'a> {
     pub tokens: &'a TokenSet,
     /// The authorization's `authInfo` document (app secret and extras), in plain text.
     pub auth_info: &'a str,
+    /// Days of history the BACKFILL of a newly connected shop fetches (0: none).
+    pub backfill_days: i64,
 }
 
 fn seal_tokens(
@@ -75,7 +79,22 @@ pub async fn activate(
             let target = existing.unwrap_or(row.id);
             let tokens = seal_tokens(sealer, target, granted.tokens)?;
             let (action, target_ids) = if target == row.id {
+                let first_time = row.shop_id.is_none();
                 repo::activate(conn, row.id, granted.state_hash, &tokens).await?;
+                if first_time && granted.backfill_days > 0 {
+                    let platform_type = row
+                        .platform_type
+                        .parse()
+                        .map_err(|e| AuthApiError::Unexpected(anyhow::anyhow!("{e}")))?;
+                    syncs::enqueue_backfill(
+                        conn,
+                        row.tenant_id,
+                        row.id,
+                        platform_type,
+                        granted.backfill_days,
+                    )
+                    .await?;
+                }
                 ("PLATFORM_AUTH_ACTIVATE", vec![row.id.to_string()])
             } else {
                 let auth_info = sealer.seal(

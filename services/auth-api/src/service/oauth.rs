@@ -118,6 +118,7 @@ pub async fn complete(state: &AppState, query: CallbackQuery) -> Result<Complete
         state_hash: &state_hash,
         tokens: &tokens,
         auth_info: &auth_info,
+        backfill_days: state.oauth.backfill_days,
     };
     let platform_id = activation::activate(&mut conn, &state.sealer, granted).await?;
     tracing::info!(

@@ -86,6 +86,51 @@ pub fn parse_window(body: &SyncBody) -> Result<RequestedWindow, AuthApiError> {
     }
 }
 
+/// Enqueues the BACKFILL of a shop just connected: `days` of history by creation time, a
+/// RUNNING task and its `SyncRequested`, on the caller's transaction. `None` when a sync of the
+/// shop is already running.
+pub async fn enqueue_backfill(
+    conn: &mut leadgen_db::PgConn,
+    tenant: i64,
+    platform_id: i64,
+    platform_type: PlatformType,
+    days: i64,
+) -> Result<Option<i64>, AuthApiError> {
+    let end = Utc::now();
+    let task = NewTask {
+        tenant_id: tenant,
+        platform_id,
+        platform_type: platform_type.as_str(),
+        trigger_type: SyncTrigger::Backfill.as_str(),
+        status: SyncStatus::Running.as_str(),
+        window_start: end - Duration::days(days),
+        window_end: end,
+        requested_by: None,
+        requested_by_name: None,
+    };
+    let task_id = match repo::insert(conn, &task).await {
+        Ok(id) => id,
+        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let event = CloudEvent::new(
+        SERVICE,
+        tenant,
+        Some(format!("sync-task/{task_id}")),
+        SyncRequestedV1 {
+            sync_task_id: task_id,
+            platform_id,
+            platform_type,
+            trigger: SyncTrigger::Backfill,
+            window_start: task.window_start,
+            window_end: task.window_end,
+            requested_by: None,
+        },
+    );
+    leadgen_outbox::enqueue(conn, SERVICE, &event).await?;
+    Ok(Some(task_id))
+}
+
 /// Accepts a manual sync: a RUNNING task and a `SyncRequested` event in one transaction.
 pub async fn request(
     state: &AppState,
@@ -245,6 +290,27 @@ pub struct Record {
     pub window_start: DateTime<Utc>,
     pub window_end: DateTime<Utc>,
     pub finish_time: Option<DateTime<Utc>>,
+    /// Windows fully stored of the task's windows (absent until the worker starts it).
+    pub progress: Option<Progress>,
+    /// Distinct orders stored for the first time.
+    pub new_count: i32,
+    /// Distinct orders that changed since they were stored.
+    pub updated_count: i32,
+    /// Distinct orders fetched again without change.
+    pub unchanged_count: i32,
+    /// Where the platform's documented history clipped the requested range: the start of what
+    /// it served (`windowStart` otherwise).
+    pub served_from: Option<DateTime<Utc>>,
+    /// A warning for the merchant even when the task completed (e.g. a clipped range).
+    pub warning: Option<String>,
+}
+
+/// `{windowsDone, windowsTotal}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Progress {
+    pub windows_done: i32,
+    pub windows_total: i32,
 }
 
 /// The tenant's sync records.
@@ -276,6 +342,15 @@ impl From<repo::TaskRow> for Record {
             window_start: r.window_start,
             window_end: r.window_end,
             finish_time: r.finished_at,
+            progress: r.windows_total.map(|total| Progress {
+                windows_done: r.windows_done,
+                windows_total: total,
+            }),
+            new_count: r.new_count,
+            updated_count: r.updated_count,
+            unchanged_count: r.unchanged_count,
+            served_from: r.served_from,
+            warning: r.warning,
         }
     }
 }

@@ -506,3 +506,55 @@ async fn reauthorizing_a_shop_renews_the_same_record() {
     let listed = expect_envelope(listed, StatusCode::OK, 200).await;
     assert_eq!(page_records(&listed, 1, 10, 1)[0]["platformId"], shop);
 }
+
+#[tokio::test]
+async fn a_shop_connected_for_the_first_time_gets_a_backfill_of_its_history() {
+    let endpoint = TokenEndpoint::start(
+        200,
+        json!({
+            "access_token": "AT-new",
+            "expires_in": 86400,
+            "refresh_token": "RT-new",
+            "re_expires_in": 2_592_000,
+            "taobao_user_id": "2200011",
+            "taobao_user_nick": "shop",
+        }),
+    )
+    .await;
+    let url = endpoint.url.clone();
+    let app = spawn_app_with(TestBroker::new(Vec::new()), move |s| {
+        if let Some(taobao) = s.platforms.taobao.as_mut() {
+            taobao.token_url = url;
+        }
+        s.oauth.backfill_days = 90;
+    })
+    .await;
+    let (shop, state) = pending(&app, None).await;
+    let response = app.callback(&[("code", "code-1"), ("state", &state)]).await;
+    expect_envelope(response, StatusCode::OK, 200).await;
+
+    let records = app
+        .sync_records(
+            Some(&token(1, &[VIEW])),
+            &[("platformId", &shop.to_string())],
+        )
+        .await;
+    let records = expect_envelope(records, StatusCode::OK, 200).await;
+    let record = &page_records(&records, 1, 10, 1)[0];
+    assert_eq!(record["trigger"], "BACKFILL", "{record}");
+    assert_eq!(record["status"], "RUNNING");
+    let start =
+        chrono::DateTime::parse_from_rfc3339(record["windowStart"].as_str().expect("start"))
+            .expect("time");
+    let end = chrono::DateTime::parse_from_rfc3339(record["windowEnd"].as_str().expect("end"))
+        .expect("time");
+    assert_eq!((end - start).num_days(), 90);
+    let events = app.outbox().await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].1["data"]["trigger"], "BACKFILL");
+    // While it runs, a manual sync waits its turn.
+    let manual = app
+        .request_sync(Some(&token(1, &[SYNC])), &shop.to_string(), None)
+        .await;
+    expect_envelope(manual, StatusCode::CONFLICT, 40901).await;
+}

@@ -120,6 +120,12 @@ async fn sync_records_show_every_field_newest_first() {
         "windowStart",
         "windowEnd",
         "finishTime",
+        "progress",
+        "newCount",
+        "updatedCount",
+        "unchangedCount",
+        "servedFrom",
+        "warning",
     ]
     .into_iter()
     .collect();

@@ -1,6 +1,6 @@
 //! `t_ecom_order_raw` (owned by sync-worker). One row per platform order per authorization.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -25,15 +25,26 @@ pub struct RawInsert {
     pub process_status: String,
 }
 
-/// Inserts new orders and updates changed ones (a different content hash); returns the ids and
-/// statuses of the rows written. Unchanged orders are left alone and not returned. The caller
-/// holds the platform's only running sync, so nothing else writes these rows meanwhile.
+/// What [`upsert_changed`] wrote.
+#[derive(Debug, Default)]
+pub struct Written {
+    /// The ids and statuses of the rows written (new or changed).
+    pub rows: Vec<(i64, String)>,
+    /// Platform order ids stored for the first time.
+    pub new: HashSet<String>,
+    /// Platform order ids whose content changed since they were stored.
+    pub updated: HashSet<String>,
+}
+
+/// Inserts new orders and updates changed ones (a different content hash). Unchanged orders are
+/// left alone. The caller holds the platform's only running sync, so nothing else writes these
+/// rows meanwhile.
 pub async fn upsert_changed(
     conn: &mut AsyncPgConnection,
     rows: &[RawInsert],
-) -> QueryResult<Vec<(i64, String)>> {
+) -> QueryResult<Written> {
     let Some(first) = rows.first() else {
-        return Ok(Vec::new());
+        return Ok(Written::default());
     };
     let ids: Vec<&str> = rows.iter().map(|r| r.order_id.as_str()).collect();
     let existing: HashMap<String, String> = raw::table
@@ -48,10 +59,18 @@ pub async fn upsert_changed(
         .iter()
         .filter(|r| existing.get(&r.order_id) != Some(&r.content_hash))
         .collect();
-    if changed.is_empty() {
-        return Ok(Vec::new());
+    let mut written = Written::default();
+    for r in &changed {
+        if existing.contains_key(&r.order_id) {
+            written.updated.insert(r.order_id.clone());
+        } else {
+            written.new.insert(r.order_id.clone());
+        }
     }
-    diesel::insert_into(raw::table)
+    if changed.is_empty() {
+        return Ok(written);
+    }
+    written.rows = diesel::insert_into(raw::table)
         .values(changed)
         .on_conflict((raw::platform_id, raw::order_id))
         .do_update()
@@ -68,5 +87,6 @@ pub async fn upsert_changed(
         ))
         .returning((raw::id, raw::process_status))
         .get_results(conn)
-        .await
+        .await?;
+    Ok(written)
 }

@@ -22,6 +22,28 @@ pub struct TaskRow {
     pub window_end: DateTime<Utc>,
     pub requested_by: Option<i64>,
     pub attempts: i32,
+    pub windows_total: Option<i32>,
+    pub windows_done: i32,
+}
+
+/// What one fully stored window adds to its task.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WindowCounts {
+    pub success: i32,
+    pub failure: i32,
+    pub new: i32,
+    pub updated: i32,
+    pub unchanged: i32,
+}
+
+impl std::ops::AddAssign for WindowCounts {
+    fn add_assign(&mut self, o: Self) {
+        self.success += o.success;
+        self.failure += o.failure;
+        self.new += o.new;
+        self.updated += o.updated;
+        self.unchanged += o.unchanged;
+    }
 }
 
 impl TaskRow {
@@ -50,8 +72,8 @@ pub async fn find(
         .optional()
 }
 
-/// (Re)starts a task: a redelivered request runs from the beginning, so counters restart too.
-/// Takes the lease (`lease` from now) and counts the attempt.
+/// (Re)starts a task: takes the lease (`lease` from now) and counts the attempt. Its progress
+/// stays: [`begin_windows`] decides whether the run resumes or starts over.
 pub async fn start(
     conn: &mut AsyncPgConnection,
     id: i64,
@@ -60,11 +82,61 @@ pub async fn start(
     diesel::update(task::table.find(id).filter(task::status.eq("RUNNING")))
         .set((
             task::started_at.eq(diesel::dsl::now),
+            task::lease_until.eq(Utc::now() + lease),
+            task::attempts.eq(task::attempts + 1),
+            task::update_time.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await
+}
+
+/// Records the run's `total` windows and where the platform's documented history clipped the
+/// range (`served_from`, `warning`). Returns how many windows to skip: a task restarted with the
+/// same windows resumes after the last one fully stored; otherwise its progress and counts
+/// start over.
+pub async fn begin_windows(
+    conn: &mut AsyncPgConnection,
+    task_row: &TaskRow,
+    total: i32,
+    served_from: Option<DateTime<Utc>>,
+    warning: Option<&str>,
+) -> QueryResult<usize> {
+    if task_row.windows_total == Some(total) && task_row.windows_done > 0 {
+        return Ok(usize::try_from(task_row.windows_done).unwrap_or(0));
+    }
+    diesel::update(task::table.find(task_row.id))
+        .set((
+            task::windows_total.eq(total),
+            task::windows_done.eq(0),
             task::pages_fetched.eq(0),
             task::success_count.eq(0),
             task::failure_count.eq(0),
-            task::lease_until.eq(Utc::now() + lease),
-            task::attempts.eq(task::attempts + 1),
+            task::new_count.eq(0),
+            task::updated_count.eq(0),
+            task::unchanged_count.eq(0),
+            task::served_from.eq(served_from),
+            task::warning.eq(warning),
+            task::update_time.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(0)
+}
+
+/// One window fully stored: its counts added, one more window done.
+pub async fn finish_window(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    c: WindowCounts,
+) -> QueryResult<usize> {
+    diesel::update(task::table.find(id).filter(task::status.eq("RUNNING")))
+        .set((
+            task::windows_done.eq(task::windows_done + 1),
+            task::success_count.eq(task::success_count + c.success),
+            task::failure_count.eq(task::failure_count + c.failure),
+            task::new_count.eq(task::new_count + c.new),
+            task::updated_count.eq(task::updated_count + c.updated),
+            task::unchanged_count.eq(task::unchanged_count + c.unchanged),
             task::update_time.eq(diesel::dsl::now),
         ))
         .execute(conn)
@@ -107,12 +179,10 @@ pub async fn extend_lease(
         .await
 }
 
-/// Adds one page's counts.
+/// Counts one page and renews the lease.
 pub async fn add_page(
     conn: &mut AsyncPgConnection,
     id: i64,
-    success: i32,
-    failure: i32,
     lease: chrono::Duration,
 ) -> QueryResult<usize> {
     // Only a RUNNING task counts pages: 0 rows means it was cancelled (or failed) meanwhile.
@@ -121,8 +191,6 @@ pub async fn add_page(
         .set((
             task::lease_until.eq(Utc::now() + lease),
             task::pages_fetched.eq(task::pages_fetched + 1),
-            task::success_count.eq(task::success_count + success),
-            task::failure_count.eq(task::failure_count + failure),
             task::update_time.eq(diesel::dsl::now),
         ))
         .execute(conn)

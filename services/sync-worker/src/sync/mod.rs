@@ -8,17 +8,20 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
+use diesel_async::AsyncConnection as _;
 use leadgen_crypto::Sealer;
 use leadgen_db::DbPool;
+use leadgen_db::ScopedFutureExt as _;
 use leadgen_domain::PlatformType;
+use leadgen_domain::time::format_beijing;
 use leadgen_platforms::resilience::RetryPolicy;
-use leadgen_platforms::session::SessionError;
-use leadgen_platforms::{Listing, PageCursor, PlatformError, Registry, TimeWindow};
+use leadgen_platforms::session::{Session, SessionError};
+use leadgen_platforms::{Listing, PageCursor, PlatformClient, PlatformError, Registry, TimeWindow};
 use leadgen_shop_session::{self as shop_session, CredentialSink};
 
 use crate::repo::credentials;
-use crate::repo::tasks::TaskRow;
+use crate::repo::tasks::{self, TaskRow, WindowCounts};
 
 /// How a task ended, when the infrastructure held.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,49 +75,140 @@ impl Syncer {
             platform_id: row.id,
         };
         let listing = task.listing();
-        let windows = client.windows(
-            TimeWindow::new(task.window_start, task.window_end),
-            Utc::now(),
+        let requested = TimeWindow::new(task.window_start, task.window_end);
+        let windows = client.windows(requested, Utc::now(), listing);
+        let (served_from, warning) = clipped(&requested, &windows);
+        let total_windows = i32::try_from(windows.len()).unwrap_or(i32::MAX);
+        let mut conn = leadgen_db::conn(&self.pool).await?;
+        let skip = tasks::begin_windows(
+            &mut conn,
+            task,
+            total_windows,
+            served_from,
+            warning.as_deref(),
+        )
+        .await?;
+        drop(conn);
+        let mut walk = Walk {
+            client: client.as_ref(),
+            session: &mut session,
+            sink: &sink,
+            task,
+            platform,
             listing,
-        );
-        let mut seen = HashSet::new();
-        let (mut success, mut failure) = (0, 0);
-        for window in windows {
-            let mut cursor: Option<PageCursor> = None;
-            loop {
-                let page = match session
-                    .list_orders(client.as_ref(), &window, listing, cursor.as_ref(), &sink)
-                    .await
-                {
-                    Ok(page) => page,
-                    Err(SessionError::Persist(e)) => anyhow::bail!("storing refreshed tokens: {e}"),
-                    Err(SessionError::Expired(reason)) => {
-                        tracing::warn!(platform.id = row.id, reason = %reason, "Platform session is dead; marking EXPIRED");
-                        let mut conn = leadgen_db::conn(&self.pool).await?;
-                        shop_session::mark_expired(&mut conn, row.id, &reason).await?;
-                        return Ok(TaskOutcome::Failed("平台会话已失效，请重新授权".into()));
+            seen: HashSet::new(),
+        };
+        let mut total = WindowCounts::default();
+        for window in windows.iter().skip(skip) {
+            let counts = match self.walk_window(&mut walk, window).await? {
+                Ok(counts) => counts,
+                Err(ended) => return Ok(ended),
+            };
+            total += counts;
+            // Every page of the window is stored: its counts, the progress and the watermark
+            // move together, so a restarted task resumes after it.
+            let mut conn = leadgen_db::conn(&self.pool).await?;
+            let (task_id, shop, end) = (task.id, row.id, window.end);
+            conn.transaction::<(), anyhow::Error, _>(|conn| {
+                async move {
+                    tasks::finish_window(conn, task_id, counts).await?;
+                    if listing == Listing::Modified {
+                        credentials::advance_watermark(conn, shop, end).await?;
                     }
-                    Err(SessionError::Platform(e)) => return Ok(TaskOutcome::Failed(describe(&e))),
-                    Err(other) => return Ok(TaskOutcome::Failed(other.to_string())),
-                };
-                let counts = store::store_page(self, task, platform, &page, &mut seen).await?;
-                success += counts.success;
-                failure += counts.failure;
-                if counts.stopped {
-                    return Ok(TaskOutcome::Cancelled);
+                    Ok(())
                 }
-                match page.next {
-                    Some(next) => cursor = Some(next),
-                    None => break,
+                .scope_boxed()
+            })
+            .await?;
+        }
+        Ok(TaskOutcome::Completed {
+            success: usize::try_from(total.success).unwrap_or(0),
+            failure: usize::try_from(total.failure).unwrap_or(0),
+        })
+    }
+
+    /// Walks one window page by page; `Err` ends the task (failed, expired, cancelled).
+    async fn walk_window(
+        &self,
+        walk: &mut Walk<'_>,
+        window: &TimeWindow,
+    ) -> anyhow::Result<Result<WindowCounts, TaskOutcome>> {
+        let mut counts = WindowCounts::default();
+        let mut cursor: Option<PageCursor> = None;
+        loop {
+            let page = match walk
+                .session
+                .list_orders(
+                    walk.client,
+                    window,
+                    walk.listing,
+                    cursor.as_ref(),
+                    walk.sink,
+                )
+                .await
+            {
+                Ok(page) => page,
+                Err(SessionError::Persist(e)) => anyhow::bail!("storing refreshed tokens: {e}"),
+                Err(SessionError::Expired(reason)) => {
+                    let shop = walk.task.platform_id;
+                    tracing::warn!(platform.id = shop, reason = %reason, "Platform session is dead; marking EXPIRED");
+                    let mut conn = leadgen_db::conn(&self.pool).await?;
+                    shop_session::mark_expired(&mut conn, shop, &reason).await?;
+                    return Ok(Err(TaskOutcome::Failed(
+                        "平台会话已失效，请重新授权".into(),
+                    )));
                 }
+                Err(SessionError::Platform(e)) => {
+                    return Ok(Err(TaskOutcome::Failed(describe(&e))));
+                }
+                Err(other) => return Ok(Err(TaskOutcome::Failed(other.to_string()))),
+            };
+            let stored =
+                store::store_page(self, walk.task, walk.platform, &page, &mut walk.seen).await?;
+            counts += stored.counts;
+            if stored.stopped {
+                return Ok(Err(TaskOutcome::Cancelled));
             }
-            if listing == Listing::Modified {
-                // Every page of this window is stored: the next scheduled sync starts here.
-                let mut conn = leadgen_db::conn(&self.pool).await?;
-                credentials::advance_watermark(&mut conn, row.id, window.end).await?;
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => return Ok(Ok(counts)),
             }
         }
-        Ok(TaskOutcome::Completed { success, failure })
+    }
+}
+
+/// One run's walk: the platform, the session and what this run already saw.
+struct Walk<'a> {
+    client: &'a dyn PlatformClient,
+    session: &'a mut Session,
+    sink: &'a CredentialSink,
+    task: &'a TaskRow,
+    platform: PlatformType,
+    listing: Listing,
+    seen: HashSet<String>,
+}
+
+/// Where a platform's documented history clipped the requested range: the part it serves and a
+/// warning for the merchant (never a silent clip).
+fn clipped(
+    requested: &TimeWindow,
+    windows: &[TimeWindow],
+) -> (Option<DateTime<Utc>>, Option<String>) {
+    match windows.first() {
+        Some(first) if first.start > requested.start => (
+            Some(first.start),
+            Some(format!(
+                "电商平台只提供 {} 之后的订单：{} 至 {} 的订单无法同步",
+                format_beijing(first.start),
+                format_beijing(requested.start),
+                format_beijing(first.start)
+            )),
+        ),
+        None if requested.start < requested.end => (
+            None,
+            Some("电商平台不提供该时间范围的订单，未同步任何订单".into()),
+        ),
+        _ => (None, None),
     }
 }
 

@@ -12,13 +12,13 @@ use leadgen_platforms::OrderPage;
 use super::Syncer;
 use crate::SERVICE;
 use crate::repo::raw_orders::{self, RawInsert};
-use crate::repo::tasks::{self, TaskRow};
+use crate::repo::tasks::{self, TaskRow, WindowCounts};
 
 /// Distinct orders of this run stored from one page.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PageCounts {
-    pub success: usize,
-    pub failure: usize,
+    /// Distinct orders first seen in this run, by what storing them did.
+    pub counts: WindowCounts,
     /// The task was no longer RUNNING when the page was stored (cancelled): stop walking.
     pub stopped: bool,
 }
@@ -38,6 +38,7 @@ pub async fn store_page(
 ) -> anyhow::Result<PageCounts> {
     let mut rows = Vec::with_capacity(page.orders.len());
     let mut counts = PageCounts::default();
+    let mut first_seen = Vec::new();
     for order in &page.orders {
         let raw_text = serde_json::to_string(&order.raw)?;
         let hash = sha256_hex(raw_text.as_bytes());
@@ -46,10 +47,13 @@ pub async fn store_page(
             .clone()
             .unwrap_or_else(|| format!("unidentified-{}", &hash[..16]));
         let first_time = seen.insert(order_id.clone());
+        if first_time {
+            first_seen.push(order_id.clone());
+        }
         let (normalized, parse_error, created, modified, status) = match &order.parsed {
             Ok(parsed) => {
                 if first_time {
-                    counts.success += 1;
+                    counts.counts.success += 1;
                 }
                 let json = serde_json::to_string(parsed)?;
                 let sealed_json = syncer.sealer.seal(
@@ -66,7 +70,7 @@ pub async fn store_page(
             }
             Err(reason) => {
                 if first_time {
-                    counts.failure += 1;
+                    counts.counts.failure += 1;
                 }
                 tracing::warn!(order.id = %order_id, reason = %reason, "Kept a malformed order");
                 (None, Some(reason.clone()), None, None, "MALFORMED")
@@ -92,22 +96,24 @@ pub async fn store_page(
     }
     let (task_id, tenant, platform_id) = (task.id, task.tenant_id, task.platform_id);
     let lease = syncer.lease;
-    let success = i32::try_from(counts.success).unwrap_or(i32::MAX);
-    let failure = i32::try_from(counts.failure).unwrap_or(i32::MAX);
     let mut conn = leadgen_db::conn(&syncer.pool).await?;
-    let running = conn
-        .transaction::<bool, anyhow::Error, _>(|conn| {
+    let (running, written) = conn
+        .transaction::<(bool, raw_orders::Written), anyhow::Error, _>(|conn| {
             async move {
                 let written = raw_orders::upsert_changed(conn, &rows).await?;
                 let ids: Vec<i64> = written
+                    .rows
                     .iter()
                     .filter(|(_, s)| s == "PENDING")
                     .map(|(id, _)| *id)
                     .collect();
-                let malformed =
-                    u32::try_from(written.iter().filter(|(_, s)| s == "MALFORMED").count())
-                        .unwrap_or(u32::MAX);
-                let running = tasks::add_page(conn, task_id, success, failure, lease).await? == 1;
+                let malformed = written
+                    .rows
+                    .iter()
+                    .filter(|(_, s)| s == "MALFORMED")
+                    .count();
+                let malformed = u32::try_from(malformed).unwrap_or(u32::MAX);
+                let running = tasks::add_page(conn, task_id, lease).await? == 1;
                 if !ids.is_empty() || malformed > 0 {
                     let event = CloudEvent::new(
                         SERVICE,
@@ -123,11 +129,20 @@ pub async fn store_page(
                     );
                     leadgen_outbox::enqueue(conn, SERVICE, &event).await?;
                 }
-                Ok(running)
+                Ok((running, written))
             }
             .scope_boxed()
         })
         .await?;
+    for id in &first_seen {
+        if written.new.contains(id) {
+            counts.counts.new += 1;
+        } else if written.updated.contains(id) {
+            counts.counts.updated += 1;
+        } else {
+            counts.counts.unchanged += 1;
+        }
+    }
     counts.stopped = !running;
     Ok(counts)
 }
