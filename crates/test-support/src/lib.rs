@@ -99,6 +99,30 @@ impl Drop for TestDb {
     }
 }
 
+impl TestDb {
+    /// An ACTIVE shop of `tenant` on `platform_type` (credentials are placeholders: for tests
+    /// that never call the platform); its id.
+    pub async fn active_shop(&self, tenant: i64, platform_type: &str) -> i64 {
+        use diesel::ExpressionMethods as _;
+        use leadgen_db::schema::t_ecom_platform_auth as auth;
+        let mut conn = leadgen_db::conn(&self.pool).await.expect("conn");
+        diesel::insert_into(auth::table)
+            .values((
+                auth::tenant_id.eq(tenant),
+                auth::platform_type.eq(platform_type),
+                auth::app_key.eq("app-key"),
+                auth::auth_info.eq("sealed-placeholder"),
+                auth::status.eq("ACTIVE"),
+                auth::callback_url.eq("https://example.com/callback"),
+                auth::created_by.eq(7_i64),
+            ))
+            .returning(auth::id)
+            .get_result(&mut conn)
+            .await
+            .expect("insert shop")
+    }
+}
+
 /// `url` with its database name replaced.
 pub fn replace_database(url: &str, name: &str) -> String {
     match url.rsplit_once('/') {

@@ -5,7 +5,6 @@
 
 use diesel_async::AsyncConnection as _;
 use leadgen_db::ScopedFutureExt as _;
-use leadgen_db::oplog::{self, Entry, Operator};
 use leadgen_domain::SyncStatus;
 use leadgen_events::{CloudEvent, SyncRequestedV1};
 use leadgen_messaging::{Handler, Incoming, Outcome};
@@ -70,16 +69,8 @@ impl SyncRequestedHandler {
                 {
                     return Ok(());
                 }
-                let entry = Entry {
-                    tenant_id: tenant,
-                    service: SERVICE,
-                    operator: &Operator::System,
-                    action: "SYNC_RUN",
-                    target_type: "SYNC_TASK",
-                    target_ids: vec![task_id.to_string(), format!("platform:{platform_id}")],
-                    result: Err(error),
-                };
-                oplog::record(conn, entry, &trace_id).await?;
+                let ids = (tenant, task_id, platform_id);
+                tasks::log(conn, ids, "SYNC_RUN", Err(error), &trace_id).await?;
                 Ok(())
             }
             .scope_boxed()
@@ -145,16 +136,8 @@ impl SyncRequestedHandler {
                     credentials::record_synced(conn, platform_id, window_end).await?;
                 }
                 leadgen_outbox::mark_processed(conn, SERVICE, &message_id).await?;
-                let entry = Entry {
-                    tenant_id: tenant,
-                    service: SERVICE,
-                    operator: &Operator::System,
-                    action: "SYNC_RUN",
-                    target_type: "SYNC_TASK",
-                    target_ids: vec![task_id.to_string(), format!("platform:{platform_id}")],
-                    result: error.map_or(Ok(()), Err),
-                };
-                oplog::record(conn, entry, &trace_id).await?;
+                let ids = (tenant, task_id, platform_id);
+                tasks::log(conn, ids, "SYNC_RUN", error.map_or(Ok(()), Err), &trace_id).await?;
                 Ok(())
             }
             .scope_boxed()

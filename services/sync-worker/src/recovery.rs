@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use chrono::Utc;
 use diesel_async::AsyncConnection as _;
-use leadgen_db::oplog::{self, Entry, Operator};
 use leadgen_db::{DbPool, ScopedFutureExt as _};
 use leadgen_domain::{PlatformType, SyncStatus, SyncTrigger};
 use leadgen_events::{CloudEvent, SyncRequestedV1};
@@ -51,12 +50,14 @@ impl Recovery {
                         );
                         tasks::finish(conn, task.id, SyncStatus::Failed.as_str(), Some(&reason))
                             .await?;
-                        record(conn, &task, "SYNC_RUN", Err(reason), &trace_id).await?;
+                        let ids = (task.tenant_id, task.id, task.platform_id);
+                        tasks::log(conn, ids, "SYNC_RUN", Err(reason), &trace_id).await?;
                         done.failed += 1;
                     } else {
                         tasks::extend_lease(conn, task.id, now + lease).await?;
                         resume(conn, &task).await?;
-                        record(conn, &task, "SYNC_RESUME", Ok(()), &trace_id).await?;
+                        let ids = (task.tenant_id, task.id, task.platform_id);
+                        tasks::log(conn, ids, "SYNC_RESUME", Ok(()), &trace_id).await?;
                         done.resumed += 1;
                     }
                 }
@@ -116,28 +117,5 @@ async fn resume(conn: &mut leadgen_db::PgConn, task: &TaskRow) -> anyhow::Result
         },
     );
     leadgen_outbox::enqueue(conn, SERVICE, &event).await?;
-    Ok(())
-}
-
-async fn record(
-    conn: &mut leadgen_db::PgConn,
-    task: &TaskRow,
-    action: &'static str,
-    result: Result<(), String>,
-    trace_id: &str,
-) -> anyhow::Result<()> {
-    let entry = Entry {
-        tenant_id: task.tenant_id,
-        service: SERVICE,
-        operator: &Operator::System,
-        action,
-        target_type: "SYNC_TASK",
-        target_ids: vec![
-            task.id.to_string(),
-            format!("platform:{}", task.platform_id),
-        ],
-        result,
-    };
-    oplog::record(conn, entry, trace_id).await?;
     Ok(())
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use chrono::Utc;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use leadgen_db::schema::{t_ecom_platform_auth as auth, t_ecom_sync_task as task, t_operation_log};
+use leadgen_db::schema::{t_ecom_sync_task as task, t_operation_log};
 use leadgen_domain::{PlatformType, SyncTrigger};
 use leadgen_events::{CloudEvent, SyncRequestedV1};
 use leadgen_messaging::{Handler, Incoming};
@@ -23,20 +23,7 @@ use sync_worker::sync::{self, Syncer};
 
 async fn task_with_status(db: &TestDb, status: &str) -> (i64, i64) {
     let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
-    let platform: i64 = diesel::insert_into(auth::table)
-        .values((
-            auth::tenant_id.eq(1_i64),
-            auth::platform_type.eq("TAOBAO"),
-            auth::app_key.eq("app-key"),
-            auth::auth_info.eq("sealed-placeholder"),
-            auth::status.eq("ACTIVE"),
-            auth::callback_url.eq("https://example.com/callback"),
-            auth::created_by.eq(7_i64),
-        ))
-        .returning(auth::id)
-        .get_result(&mut conn)
-        .await
-        .expect("insert platform");
+    let platform = db.active_shop(1, "TAOBAO").await;
     let now = Utc::now();
     let id: i64 = diesel::insert_into(task::table)
         .values((

@@ -13,9 +13,7 @@ use std::time::Duration;
 use chrono::Utc;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use leadgen_db::schema::{
-    t_ecom_platform_auth as auth, t_ecom_sync_task as task, t_operation_log, t_outbox,
-};
+use leadgen_db::schema::{t_ecom_sync_task as task, t_operation_log, t_outbox};
 use leadgen_test_support::TestDb;
 use sync_worker::recovery::{Recovered, Recovery};
 
@@ -28,20 +26,7 @@ async fn running(
     attempts: i32,
 ) -> i64 {
     let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
-    let platform: i64 = diesel::insert_into(auth::table)
-        .values((
-            auth::tenant_id.eq(1_i64),
-            auth::platform_type.eq("JD"),
-            auth::app_key.eq("app-key"),
-            auth::auth_info.eq("sealed-placeholder"),
-            auth::status.eq("ACTIVE"),
-            auth::callback_url.eq("https://example.com/callback"),
-            auth::created_by.eq(7_i64),
-        ))
-        .returning(auth::id)
-        .get_result(&mut conn)
-        .await
-        .expect("insert platform");
+    let platform = db.active_shop(1, "JD").await;
     let now = Utc::now();
     diesel::insert_into(task::table)
         .values((

@@ -86,9 +86,39 @@ pub fn parse_window(body: &SyncBody) -> Result<RequestedWindow, AuthApiError> {
     }
 }
 
-/// Enqueues the BACKFILL of a shop just connected: `days` of history by creation time, a
-/// RUNNING task and its `SyncRequested`, on the caller's transaction. `None` when a sync of the
-/// shop is already running.
+/// A RUNNING task and its `SyncRequested`, on the caller's transaction; `None` when a sync of
+/// the shop is already running (the one-running-task index).
+async fn start_task(
+    conn: &mut leadgen_db::PgConn,
+    task: &NewTask<'_>,
+    platform_type: PlatformType,
+    trigger: SyncTrigger,
+) -> Result<Option<i64>, AuthApiError> {
+    let task_id = match repo::insert(conn, task).await {
+        Ok(id) => id,
+        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let event = CloudEvent::new(
+        SERVICE,
+        task.tenant_id,
+        Some(format!("sync-task/{task_id}")),
+        SyncRequestedV1 {
+            sync_task_id: task_id,
+            platform_id: task.platform_id,
+            platform_type,
+            trigger,
+            window_start: task.window_start,
+            window_end: task.window_end,
+            requested_by: task.requested_by,
+        },
+    );
+    leadgen_outbox::enqueue(conn, SERVICE, &event).await?;
+    Ok(Some(task_id))
+}
+
+/// Enqueues the BACKFILL of a shop just connected: `days` of history by creation time, on the
+/// caller's transaction. `None` when a sync of the shop is already running.
 pub async fn enqueue_backfill(
     conn: &mut leadgen_db::PgConn,
     tenant: i64,
@@ -108,27 +138,7 @@ pub async fn enqueue_backfill(
         requested_by: None,
         requested_by_name: None,
     };
-    let task_id = match repo::insert(conn, &task).await {
-        Ok(id) => id,
-        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => return Ok(None),
-        Err(e) => return Err(e.into()),
-    };
-    let event = CloudEvent::new(
-        SERVICE,
-        tenant,
-        Some(format!("sync-task/{task_id}")),
-        SyncRequestedV1 {
-            sync_task_id: task_id,
-            platform_id,
-            platform_type,
-            trigger: SyncTrigger::Backfill,
-            window_start: task.window_start,
-            window_end: task.window_end,
-            requested_by: None,
-        },
-    );
-    leadgen_outbox::enqueue(conn, SERVICE, &event).await?;
-    Ok(Some(task_id))
+    start_task(conn, &task, platform_type, SyncTrigger::Backfill).await
 }
 
 /// Accepts a manual sync: a RUNNING task and a `SyncRequested` event in one transaction.
@@ -192,28 +202,9 @@ pub async fn request(
                     requested_by: Some(user.user_id),
                     requested_by_name: Some(&user.name),
                 };
-                let task_id = match repo::insert(conn, &task).await {
-                    Ok(id) => id,
-                    Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
-                        return Err(AuthApiError::SyncRunning);
-                    }
-                    Err(e) => return Err(e.into()),
-                };
-                let event = CloudEvent::new(
-                    SERVICE,
-                    tenant,
-                    Some(format!("sync-task/{task_id}")),
-                    SyncRequestedV1 {
-                        sync_task_id: task_id,
-                        platform_id,
-                        platform_type,
-                        trigger: SyncTrigger::Manual,
-                        window_start: start,
-                        window_end: end,
-                        requested_by: Some(user.user_id),
-                    },
-                );
-                leadgen_outbox::enqueue(conn, SERVICE, &event).await?;
+                let task_id = start_task(conn, &task, platform_type, SyncTrigger::Manual)
+                    .await?
+                    .ok_or(AuthApiError::SyncRunning)?;
                 let entry = Entry {
                     tenant_id: tenant,
                     service: SERVICE,

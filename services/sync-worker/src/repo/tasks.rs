@@ -244,3 +244,25 @@ pub async fn insert_scheduled(
     .await?;
     Ok(rows.into_iter().next().map(|r| r.id))
 }
+
+/// Writes a task's transition to the operation log, the system acting (`SYNC_RUN`,
+/// `SYNC_RESUME`).
+pub async fn log(
+    conn: &mut AsyncPgConnection,
+    task: (i64, i64, i64),
+    action: &'static str,
+    result: Result<(), String>,
+    trace_id: &str,
+) -> QueryResult<()> {
+    let (tenant, task_id, platform_id) = task;
+    let entry = leadgen_db::oplog::Entry {
+        tenant_id: tenant,
+        service: crate::SERVICE,
+        operator: &leadgen_db::oplog::Operator::System,
+        action,
+        target_type: "SYNC_TASK",
+        target_ids: vec![task_id.to_string(), format!("platform:{platform_id}")],
+        result,
+    };
+    leadgen_db::oplog::record(conn, entry, trace_id).await
+}
