@@ -1,6 +1,7 @@
 //! Simulator endpoints that belong to no platform (health, faults, stats), and what the
-//! platforms' test-only views of their shops (`/_sim/<platform>/…`) share: reading the app key
-//! and the time bounds, and answering errors and id lists. The test-only order changes
+//! platforms' test-only views of their shops (`/_sim/<platform>/…`) share: reading the shop
+//! (`app_key` and the optional `seller`, default [`crate::shop::DEFAULT_SELLER`]) and the time
+//! bounds, and answering errors and id lists. The test-only order changes
 //! (`POST /_sim/<platform>/orders/change`) are in [`crate::change`].
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -12,6 +13,7 @@ use leadgen_platforms::sign::Params;
 
 use crate::faults::Faults;
 use crate::http_util::{parse_admin_time, request_params};
+use crate::shop::{MAX_SELLER_CHARS, ShopKey, seller_name};
 use crate::state::SimState;
 
 /// Mounts every route: the admin endpoints and each platform's.
@@ -69,15 +71,35 @@ fn id_list(key: &str, mut ids: Vec<String>) -> HttpResponse {
     HttpResponse::Ok().json(json!({ key: ids, "count": count }))
 }
 
-/// `app_key`, which must be a registered app of `platform`; the error is a 400 answer's message.
-fn app_key(state: &SimState, params: &Params, platform: PlatformType) -> Result<String, String> {
-    let Some(app_key) = params.get("app_key").filter(|k| !k.is_empty()) else {
+/// The shop an admin request addresses: `app_key`, which must be a registered app of
+/// `platform`, and `seller` (absent or empty: the default seller); the error is a 400 answer's
+/// message.
+pub fn shop_key(
+    state: &SimState,
+    platform: PlatformType,
+    app_key: Option<&str>,
+    seller: Option<&str>,
+) -> Result<ShopKey, String> {
+    let Some(app_key) = app_key.filter(|k| !k.is_empty()) else {
         return Err("app_key is required".into());
     };
     if state.apps.find(platform, app_key).is_none() {
         return Err(format!("app_key is not a registered {platform} app"));
     }
-    Ok(app_key.clone())
+    let seller = seller_name(seller).ok_or_else(|| {
+        format!("seller: at most {MAX_SELLER_CHARS} characters, no control characters")
+    })?;
+    Ok(ShopKey::new(app_key, &seller))
+}
+
+/// [`shop_key`] from a query's `app_key` and `seller`.
+fn query_shop(
+    state: &SimState,
+    params: &Params,
+    platform: PlatformType,
+) -> Result<ShopKey, String> {
+    let get = |k: &str| params.get(k).map(String::as_str);
+    shop_key(state, platform, get("app_key"), get("seller"))
 }
 
 /// How an admin view reads its time bounds.
@@ -107,9 +129,9 @@ impl TimeFormat {
     }
 }
 
-/// An admin query: a registered app key and optional inclusive bounds.
+/// An admin query: a shop (a registered app key and a seller) and optional inclusive bounds.
 pub struct AdminQuery {
-    pub app_key: String,
+    pub shop: ShopKey,
     pub start: Option<DateTime<Utc>>,
     pub end: Option<DateTime<Utc>>,
 }
@@ -127,15 +149,15 @@ pub struct Views {
     /// The names of the optional `[start, end]` bounds.
     pub bounds: [&'static str; 2],
     pub format: TimeFormat,
-    /// Whether the shop view checks the bounds too (it uses only the app key).
+    /// Whether the shop view checks the bounds too (it uses only the shop).
     pub shop_reads_bounds: bool,
 }
 
 impl Views {
-    /// Reads the app key and the bounds; the error is a 400 answer's message.
+    /// Reads the shop and the bounds; the error is a 400 answer's message.
     pub fn query(&self, req: &HttpRequest, state: &SimState) -> Result<AdminQuery, String> {
         let params = request_params(req, &[]);
-        let app_key = app_key(state, &params, self.platform)?;
+        let shop = query_shop(state, &params, self.platform)?;
         let mut bounds = [None, None];
         for (slot, key) in bounds.iter_mut().zip(self.bounds) {
             if let Some(text) = params.get(key).filter(|v| !v.is_empty()) {
@@ -144,11 +166,7 @@ impl Views {
             }
         }
         let [start, end] = bounds;
-        Ok(AdminQuery {
-            app_key,
-            start,
-            end,
-        })
+        Ok(AdminQuery { shop, start, end })
     }
 
     /// The orders view: `{"<key>": select(query) sorted, "count": N}`.
@@ -165,20 +183,20 @@ impl Views {
         }
     }
 
-    /// The shop view: `describe(app_key)`.
+    /// The shop view: `describe(shop)`.
     pub fn shop(
         &self,
         req: &HttpRequest,
         state: &SimState,
-        describe: impl FnOnce(&str) -> Value,
+        describe: impl FnOnce(&ShopKey) -> Value,
     ) -> HttpResponse {
-        let app_key = if self.shop_reads_bounds {
-            self.query(req, state).map(|q| q.app_key)
+        let shop = if self.shop_reads_bounds {
+            self.query(req, state).map(|q| q.shop)
         } else {
-            app_key(state, &request_params(req, &[]), self.platform)
+            query_shop(state, &request_params(req, &[]), self.platform)
         };
-        match app_key {
-            Ok(app_key) => HttpResponse::Ok().json(describe(&app_key)),
+        match shop {
+            Ok(shop) => HttpResponse::Ok().json(describe(&shop)),
             Err(message) => bad_request(&message),
         }
     }

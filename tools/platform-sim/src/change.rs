@@ -2,9 +2,11 @@
 //! `POST /_sim/<platform>/orders/change` that every platform mounts, so that a sync by
 //! modification time can be tested.
 //!
-//! Body (JSON): `{"app_key": "…", "order_id": "…", "change": "REFUND" | "SHIP" | "COMPLETE" |
-//! "CLOSE", "at": "<RFC 3339>"}`; `at` is optional (default: now) and is kept to the
-//! millisecond (Kuaishou) or the second (every other platform, whose times have no more).
+//! Body (JSON): `{"app_key": "…", "seller": "…", "order_id": "…", "change": "REFUND" | "SHIP" |
+//! "COMPLETE" | "CLOSE", "at": "<RFC 3339>"}`; `seller` is optional (default: the default
+//! seller, [`crate::shop::DEFAULT_SELLER`]) and with `app_key` names the shop; `at` is optional
+//! (default: now) and is kept to the millisecond (Kuaishou) or the second (every other platform,
+//! whose times have no more).
 //!
 //! Answers: 200 `{"order_id", "status", "modified"}` with the order's new status and new
 //! modification time as the platform writes them; 404 `{"error"}` for an order the shop does
@@ -27,6 +29,8 @@ use serde_json::{Map, Value, json};
 
 use leadgen_domain::PlatformType;
 
+use crate::admin::shop_key;
+use crate::shop::ShopKey;
 use crate::state::SimState;
 
 /// What happened to the order.
@@ -65,6 +69,8 @@ impl fmt::Display for Change {
 #[serde(deny_unknown_fields)]
 struct Body {
     app_key: String,
+    #[serde(default)]
+    seller: Option<String>,
     order_id: String,
     change: Change,
     #[serde(default)]
@@ -74,7 +80,8 @@ struct Body {
 /// A checked change request.
 #[derive(Debug, Clone)]
 pub struct ChangeRequest {
-    pub app_key: String,
+    /// The shop whose order changes.
+    pub shop: ShopKey,
     pub order_id: String,
     pub change: Change,
     /// When it happened, to the millisecond.
@@ -160,9 +167,7 @@ pub fn parse(
     platform: PlatformType,
 ) -> Result<ChangeRequest, String> {
     let body: Body = serde_json::from_slice(body).map_err(|e| format!("bad body: {e}"))?;
-    if state.apps.find(platform, &body.app_key).is_none() {
-        return Err(format!("app_key is not a registered {platform} app"));
-    }
+    let shop = shop_key(state, platform, Some(&body.app_key), body.seller.as_deref())?;
     if body.order_id.trim().is_empty() {
         return Err("order_id is required".into());
     }
@@ -173,7 +178,7 @@ pub fn parse(
             .with_timezone(&Utc),
     };
     Ok(ChangeRequest {
-        app_key: body.app_key,
+        shop,
         order_id: body.order_id.trim().to_owned(),
         change: body.change,
         at: at.trunc_subsecs(3),
@@ -224,6 +229,12 @@ mod tests {
         let ok = br#"{"app_key":"k","order_id":" 1 ","change":"SHIP","at":"2026-03-01T08:00:00.1234+08:00"}"#;
         let r = parse(ok, &state, p).unwrap();
         assert_eq!((r.order_id.as_str(), r.change), ("1", Change::Ship));
+        assert_eq!(r.shop, ShopKey::default_seller("k"));
+        let alice = br#"{"app_key":"k","seller":"alice","order_id":"1","change":"SHIP"}"#;
+        assert_eq!(
+            parse(alice, &state, p).unwrap().shop,
+            ShopKey::new("k", "alice")
+        );
         assert_eq!(r.at.to_rfc3339(), "2026-03-01T00:00:00.123+00:00");
         assert_eq!(r.at_second().to_rfc3339(), "2026-03-01T00:00:00+00:00");
         let now = br#"{"app_key":"k","order_id":"1","change":"CLOSE"}"#;
@@ -248,6 +259,10 @@ mod tests {
             (
                 br#"{"app_key":"k","order_id":"1","change":"SHIP","when":"x"}"#,
                 "bad body",
+            ),
+            (
+                br#"{"app_key":"k","seller":"a\u0000b","order_id":"1","change":"SHIP"}"#,
+                "seller",
             ),
             (b"not json", "bad body"),
         ] {

@@ -7,6 +7,15 @@
 //! `redirect_uri?code=…&state=…` (302). A request that fails the checks gets the platform's
 //! error page (400) on either method.
 //!
+//! Who consents is who logs in on the page, not the app: the form's one text input,
+//! [`SELLER_FIELD`] (`seller`), is the seller's login name, and the code (and the tokens it is
+//! exchanged for) belongs to that seller's shop of the app ([`ShopKey`]). The input shows
+//! [`DEFAULT_SELLER`] (or the page request's own `seller`, which then is no hidden input), so a
+//! client that posts the form back as it came, or posts no `seller` at all, consents as the
+//! default seller, whose shop is the one the app key always had. An empty `seller` is the default
+//! one too; a name longer than [`MAX_SELLER_CHARS`] characters or with a control character gets
+//! the error page.
+//!
 //! What differs between platforms stays in each platform's `oauth` module as a [`ConsentFlow`]:
 //! the parameter names, the checks and their messages (`validate`), the page's text
 //! ([`ConsentPage`]), whose account the page shows and which store issues the code.
@@ -19,12 +28,18 @@ use leadgen_domain::PlatformType;
 use leadgen_platforms::sign::Params;
 
 use crate::http_util::{html_escape, html_response, request_params};
+use crate::shop::{DEFAULT_SELLER, MAX_SELLER_CHARS, ShopKey, seller_name};
 use crate::state::SimState;
+
+/// The consent form's field naming the seller who logs in to consent.
+pub const SELLER_FIELD: &str = "seller";
 
 /// A consent request that passed the platform's checks.
 pub struct Consent {
     /// The app asking (`client_id`, `app_key`, `service_id` or `app_id`).
     pub app_key: String,
+    /// The seller logging in to consent ([`SELLER_FIELD`]; [`DEFAULT_SELLER`] until read).
+    pub seller: String,
     pub redirect_uri: String,
     /// Echoed on the redirect (and the cancel link) when the request carried one.
     pub state: Option<String>,
@@ -36,10 +51,16 @@ impl Consent {
     pub fn new(app_key: &str, redirect_uri: &str, state: Option<&str>) -> Self {
         Consent {
             app_key: app_key.to_owned(),
+            seller: DEFAULT_SELLER.to_owned(),
             redirect_uri: redirect_uri.to_owned(),
             state: state.map(str::to_owned),
             scopes: Vec::new(),
         }
+    }
+
+    /// The shop the consent authorizes: the app's shop of the seller who logged in.
+    pub fn shop(&self) -> ShopKey {
+        ShopKey::new(&self.app_key, &self.seller)
     }
 }
 
@@ -105,10 +126,10 @@ pub trait ConsentFlow {
     /// The platform's checks, in its order; the error is the message the error page shows.
     fn validate(state: &SimState, params: &Params) -> Result<Consent, String>;
 
-    /// The account that the app's authorizations log into.
-    fn account(state: &SimState, app_key: &str) -> Account;
+    /// The account of the shop a consent logs into.
+    fn account(state: &SimState, shop: &ShopKey) -> Account;
 
-    /// A new authorization code for an approved consent.
+    /// A new authorization code for an approved consent, bound to [`Consent::shop`].
     fn issue_code(state: &SimState, consent: &Consent) -> String;
 }
 
@@ -131,13 +152,21 @@ pub fn append_query(uri: &str, pairs: &[(&str, &str)]) -> String {
     out
 }
 
+/// The platform's checks, then the seller who logs in ([`SELLER_FIELD`]).
+fn checked<F: ConsentFlow>(state: &SimState, params: &Params) -> Result<Consent, String> {
+    let mut consent = F::validate(state, params)?;
+    consent.seller = seller_name(params.get(SELLER_FIELD).map(String::as_str))
+        .ok_or_else(|| format!("登录名不合法（最多 {MAX_SELLER_CHARS} 个字符，不能含控制字符）"))?;
+    Ok(consent)
+}
+
 /// `GET`: the consent page.
 pub async fn page<F: ConsentFlow>(req: HttpRequest, state: web::Data<SimState>) -> HttpResponse {
     let params = request_params(&req, &[]);
     state.stats.with(F::PLATFORM, |s| s.authorize_pages += 1);
-    match F::validate(&state, &params) {
+    match checked::<F>(&state, &params) {
         Ok(consent) => {
-            let account = F::account(&state, &consent.app_key);
+            let account = F::account(&state, &consent.shop());
             let html = render(&F::PAGE, &consent, &account, &params);
             html_response(StatusCode::OK, html)
         }
@@ -152,7 +181,7 @@ pub async fn submit<F: ConsentFlow>(
     state: web::Data<SimState>,
 ) -> HttpResponse {
     let params = request_params(&req, &body);
-    let consent = match F::validate(&state, &params) {
+    let consent = match checked::<F>(&state, &params) {
         Ok(consent) => consent,
         Err(message) => return error_page::<F>(&state, &message),
     };
@@ -160,6 +189,8 @@ pub async fn submit<F: ConsentFlow>(
     state
         .stats
         .with(F::PLATFORM, |s| s.authorizations_approved += 1);
+    tracing::info!(platform = %F::PLATFORM, app_key = %consent.app_key, seller = %consent.seller,
+        "consent approved");
     let mut pairs = vec![("code", code.as_str())];
     if let Some(s) = &consent.state {
         pairs.push(("state", s));
@@ -192,7 +223,7 @@ fn error_page<F: ConsentFlow>(state: &SimState, message: &str) -> HttpResponse {
 fn render(page: &ConsentPage, consent: &Consent, account: &Account, params: &Params) -> String {
     let hidden: String = params
         .iter()
-        .filter(|(_, v)| !v.is_empty())
+        .filter(|(k, v)| !v.is_empty() && k.as_str() != SELLER_FIELD)
         .map(|(k, v)| {
             format!(
                 "      <input type=\"hidden\" name=\"{}\" value=\"{}\">\n",
@@ -235,6 +266,8 @@ fn render(page: &ConsentPage, consent: &Consent, account: &Account, params: &Par
          <p class=\"app\">{app_label} <strong>{app}</strong> {app_request}</p>\n\
          <ul>{items}</ul>\n\
          <form method=\"post\" action=\"{action}\">\n{hidden}\
+         <p class=\"login\"><label>登录名 <input type=\"text\" name=\"{SELLER_FIELD}\" \
+         value=\"{seller}\"></label></p>\n\
          <button type=\"submit\">{button}</button>\n</form>\n\
          {cancel}{note}</div>\n</body>\n</html>\n",
         title = page.title,
@@ -245,6 +278,7 @@ fn render(page: &ConsentPage, consent: &Consent, account: &Account, params: &Par
         app = html_escape(&consent.app_key),
         app_request = page.app_request,
         action = page.action,
+        seller = html_escape(&consent.seller),
         button = page.button,
     )
 }

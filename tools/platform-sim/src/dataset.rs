@@ -27,7 +27,7 @@ use leadgen_domain::{NeutralStatus, PlatformType, RawOrder};
 
 use crate::behaviour::BuyerTruth;
 use crate::cli::DatasetArgs;
-use crate::shop::Shop;
+use crate::shop::{Shop, ShopKey};
 use crate::{douyin, jd, kuaishou, pdd, taobao};
 
 /// The file `leadctl model-quality --dataset` reads.
@@ -86,9 +86,10 @@ fn generate(
     anchor: DateTime<Utc>,
     history_days: i64,
 ) -> (Vec<Served>, Vec<BuyerTruth>) {
+    let key = ShopKey::default_seller(app_key);
     match platform {
         PlatformType::Taobao => {
-            let shop = Shop::derive(seed, platform, app_key);
+            let shop = Shop::derive(seed, platform, &key);
             let g = taobao::orders::generate_over(seed, &shop, count, anchor, history_days);
             let served = g
                 .trades
@@ -101,7 +102,7 @@ fn generate(
             (served, g.buyers)
         }
         PlatformType::Jd => {
-            let shop = Shop::derive(seed, platform, app_key);
+            let shop = Shop::derive(seed, platform, &key);
             let g = jd::orders::generate_over(seed, &shop, count, anchor, history_days);
             let served = g
                 .orders
@@ -114,7 +115,7 @@ fn generate(
             (served, g.buyers)
         }
         PlatformType::Pdd => {
-            let shop = Shop::derive(seed, platform, app_key);
+            let shop = Shop::derive(seed, platform, &key);
             let g = pdd::orders::generate_over(seed, &shop, count, anchor, history_days);
             let served = g
                 .orders
@@ -128,7 +129,7 @@ fn generate(
             (served, g.buyers)
         }
         PlatformType::Douyin => {
-            let shop = douyin::orders::DyShop::derive(seed, app_key);
+            let shop = douyin::orders::DyShop::derive(seed, &key);
             let g = douyin::orders::generate_over(seed, &shop, count, anchor, history_days);
             let served = g
                 .orders
@@ -141,7 +142,7 @@ fn generate(
             (served, g.buyers)
         }
         PlatformType::Kuaishou => {
-            let shop = kuaishou::orders::KsShop::derive(seed, app_key);
+            let shop = kuaishou::orders::KsShop::derive(seed, &key);
             let g = kuaishou::orders::generate_over(seed, &shop, count, anchor, history_days);
             let served = g
                 .orders
@@ -395,7 +396,7 @@ mod tests {
                 .all(|o| anchor() - o.created_at <= Duration::days(80))
         );
         // 80 days are exactly the served shop's orders.
-        let shop = Shop::derive(42, PlatformType::Jd, "sim-jd-app");
+        let shop = Shop::derive(42, PlatformType::Jd, &ShopKey::default_seller("sim-jd-app"));
         let g = jd::orders::generate(42, &shop, 600, anchor());
         let mut ids: Vec<String> = g.orders.iter().map(|o| o.order_id.to_string()).collect();
         let mut exported: Vec<String> = served.orders.iter().map(|o| o.order_id.clone()).collect();

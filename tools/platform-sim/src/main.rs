@@ -1,7 +1,10 @@
 //! `platform-sim`: a strict simulator of the e-commerce platforms' OAuth, order and
 //! receiver-decrypt APIs, for local runs and end-to-end tests. One process serves every platform,
 //! each under its own path prefix (`/taobao/…`); `/_sim/…` holds the test-only admin endpoints.
-//! What the decrypt APIs share (quota, scenes, privacy numbers) is in [`reveal`].
+//! What the decrypt APIs share (quota, scenes, privacy numbers) is in [`reveal`]. One app key is
+//! authorized by many sellers: the consent page's `seller` field decides whose shop a code and its
+//! tokens belong to, each (app key, seller) its own shop with its own orders ([`shop`],
+//! [`consent`]).
 //!
 //! `platform-sim dataset …` instead writes one shop's orders and its buyers' truth to a file
 //! (see [`dataset`]); who buys when is planned by [`behaviour`].

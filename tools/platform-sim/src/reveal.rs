@@ -1,7 +1,7 @@
 //! What every platform's decrypt API shares in the simulator: the per-app daily decrypt quota,
 //! the run's decrypt settings (`--decrypt-quota`, `--taobao-decrypt-scenes`,
 //! `--decrypt-denied`), buyers' privacy numbers, and the test-only view of what an order's
-//! receiver phone really is (`GET /_sim/<platform>/contact?app_key=…&order_id=…`).
+//! receiver phone really is (`GET /_sim/<platform>/contact?app_key=…&seller=…&order_id=…`).
 //!
 //! The APIs themselves (shapes, scenes, error codes) live in each platform's module:
 //! `taobao::decrypt` (`taobao.top.oaid.decrypt`), `jd::decrypt`
@@ -10,9 +10,11 @@
 //!
 //! Simulator choices (no source gives the platforms' numbers):
 //! - Quota: [`DEFAULT_DAILY_QUOTA`] decrypted items per app key per platform per Beijing
-//!   calendar day, renewed at Beijing midnight. Every item asked for counts, decrypted or not; a
-//!   call that would pass the quota is refused whole with the platform's quota error, before any
-//!   item is opened.
+//!   calendar day, renewed at Beijing midnight, shared by every shop (seller) the app is
+//!   authorized for. Every item asked for counts, decrypted or not; a call that would pass the
+//!   quota is refused whole with the platform's quota error, before any item is opened.
+//! - A decrypt call opens only what the orders of its access token's shop (the seller who
+//!   consented) carry, as the order lists show only that shop's orders.
 //! - Check order inside a decrypt API, after the gateway's own checks: parameters, then
 //!   permission (`--decrypt-denied`) and scenes (Taobao), then the quota, then each item.
 //! - Privacy numbers: [`PROTECTED_PERCENT`] % of buyers chose number protection; their phone
@@ -29,8 +31,9 @@ use serde_json::{Value, json};
 use leadgen_domain::PlatformType;
 use leadgen_domain::time::beijing;
 
+use crate::admin::shop_key;
 use crate::http_util::{non_empty, request_params};
-use crate::shop::stable_hash;
+use crate::shop::{ShopKey, stable_hash};
 use crate::state::SimState;
 
 /// Decrypted items per app key and platform per Beijing day, when `--decrypt-quota` is not given.
@@ -184,26 +187,25 @@ impl ContactTruth {
     }
 }
 
-/// `GET /_sim/<platform>/contact?app_key=…&order_id=…`: what the order's receiver phone really
-/// is (`truth(app_key, order_id)`), 404 for an order the shop does not have.
+/// `GET /_sim/<platform>/contact?app_key=…&seller=…&order_id=…`: what the order's receiver
+/// phone really is (`truth(shop, order_id)`; `seller` is optional, default the default seller),
+/// 404 for an order the shop does not have.
 pub fn contact_view(
     req: &HttpRequest,
     state: &SimState,
     platform: PlatformType,
-    truth: impl FnOnce(&str, &str) -> Option<ContactTruth>,
+    truth: impl FnOnce(&ShopKey, &str) -> Option<ContactTruth>,
 ) -> HttpResponse {
     let params = request_params(req, &[]);
-    let Some(app_key) = non_empty(&params, "app_key") else {
-        return HttpResponse::BadRequest().json(json!({ "error": "app_key is required" }));
+    let get = |k: &str| params.get(k).map(String::as_str);
+    let shop = match shop_key(state, platform, get("app_key"), get("seller")) {
+        Ok(shop) => shop,
+        Err(message) => return HttpResponse::BadRequest().json(json!({ "error": message })),
     };
-    if state.apps.find(platform, app_key).is_none() {
-        let message = format!("app_key is not a registered {platform} app");
-        return HttpResponse::BadRequest().json(json!({ "error": message }));
-    }
     let Some(order_id) = non_empty(&params, "order_id") else {
         return HttpResponse::BadRequest().json(json!({ "error": "order_id is required" }));
     };
-    match truth(app_key, order_id) {
+    match truth(&shop, order_id) {
         Some(t) => HttpResponse::Ok().json(t.to_json(order_id)),
         None => HttpResponse::NotFound().json(json!({ "error": "no such order" })),
     }

@@ -14,6 +14,7 @@ use crate::jd::JdState;
 use crate::kuaishou::KuaishouState;
 use crate::pdd::PddState;
 use crate::reveal::{DecryptConfig, DecryptLedger};
+use crate::shop::ShopKey;
 use crate::stats::Stats;
 use crate::taobao::TaobaoState;
 
@@ -104,11 +105,12 @@ impl SimConfig {
 }
 
 /// One platform's mutable state: its codes and tokens (`T`), and each shop's generated orders
-/// (`O`), kept for the life of the process and changed only by [`PlatformState::update`].
+/// (`O`, one set per [`ShopKey`]: app key and seller), kept for the life of the process and
+/// changed only by [`PlatformState::update`].
 #[derive(Debug)]
 pub struct PlatformState<T, O> {
     tokens: Mutex<T>,
-    orders: Mutex<HashMap<String, Arc<O>>>,
+    orders: Mutex<HashMap<ShopKey, Arc<O>>>,
 }
 
 impl<T: Default, O> Default for PlatformState<T, O> {
@@ -125,17 +127,17 @@ impl<T, O> PlatformState<T, O> {
         self.tokens.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The orders of the shop `app_key` logs into: on first use `generate(seed, &shop(),
-    /// orders_per_shop, anchor)`, then the same ones (as [`PlatformState::update`] left them).
+    /// The orders of the shop `key`: on first use `generate(seed, &shop(), orders_per_shop,
+    /// anchor)`, then the same ones (as [`PlatformState::update`] left them).
     pub fn orders<S>(
         &self,
         config: &SimConfig,
-        app_key: &str,
+        key: &ShopKey,
         shop: impl FnOnce() -> S,
         generate: fn(u64, &S, usize, DateTime<Utc>) -> O,
     ) -> Arc<O> {
         let mut cache = self.orders.lock().unwrap_or_else(PoisonError::into_inner);
-        cached(&mut cache, config, app_key, shop, generate).clone()
+        cached(&mut cache, config, key, shop, generate).clone()
     }
 
     /// Changes the shop's orders copy-on-write: `change` edits a copy of them (generated first
@@ -146,7 +148,7 @@ impl<T, O> PlatformState<T, O> {
     pub fn update<S, R, E>(
         &self,
         config: &SimConfig,
-        app_key: &str,
+        key: &ShopKey,
         shop: impl FnOnce() -> S,
         generate: fn(u64, &S, usize, DateTime<Utc>) -> O,
         change: impl FnOnce(&mut O) -> Result<R, E>,
@@ -155,7 +157,7 @@ impl<T, O> PlatformState<T, O> {
         O: Clone,
     {
         let mut cache = self.orders.lock().unwrap_or_else(PoisonError::into_inner);
-        let current = cached(&mut cache, config, app_key, shop, generate);
+        let current = cached(&mut cache, config, key, shop, generate);
         let mut next = O::clone(current);
         let outcome = change(&mut next)?;
         *current = Arc::new(next);
@@ -163,15 +165,15 @@ impl<T, O> PlatformState<T, O> {
     }
 }
 
-/// The cache entry of `app_key`, generated on first use.
+/// The cache entry of `key`, generated on first use.
 fn cached<'a, S, O>(
-    cache: &'a mut HashMap<String, Arc<O>>,
+    cache: &'a mut HashMap<ShopKey, Arc<O>>,
     config: &SimConfig,
-    app_key: &str,
+    key: &ShopKey,
     shop: impl FnOnce() -> S,
     generate: fn(u64, &S, usize, DateTime<Utc>) -> O,
 ) -> &'a mut Arc<O> {
-    cache.entry(app_key.to_owned()).or_insert_with(|| {
+    cache.entry(key.clone()).or_insert_with(|| {
         Arc::new(generate(
             config.seed,
             &shop(),
@@ -238,10 +240,11 @@ mod tests {
         let config = SimConfig::new(7, 2, Utc::now());
         let generate: fn(u64, &(), usize, DateTime<Utc>) -> Vec<u64> =
             |seed, _, n, _| vec![seed; n];
-        let before = state.orders(&config, "k", || (), generate);
+        let k = ShopKey::default_seller("k");
+        let before = state.orders(&config, &k, || (), generate);
         let pushed: Result<usize, ()> = state.update(
             &config,
-            "k",
+            &k,
             || (),
             generate,
             |o| {
@@ -251,10 +254,10 @@ mod tests {
         );
         assert_eq!(pushed, Ok(3));
         assert_eq!(*before, [7, 7], "a reader keeps what it read");
-        assert_eq!(*state.orders(&config, "k", || (), generate), [7, 7, 9]);
+        assert_eq!(*state.orders(&config, &k, || (), generate), [7, 7, 9]);
         let failed: Result<(), &str> = state.update(
             &config,
-            "k",
+            &k,
             || (),
             generate,
             |o| {
@@ -263,9 +266,15 @@ mod tests {
             },
         );
         assert_eq!(failed, Err("refused"));
-        assert_eq!(*state.orders(&config, "k", || (), generate), [7, 7, 9]);
+        assert_eq!(*state.orders(&config, &k, || (), generate), [7, 7, 9]);
+        let other = ShopKey::new("k", "other-seller");
         let first_use: Result<usize, ()> =
-            state.update(&config, "other", || (), generate, |o| Ok(o.len()));
+            state.update(&config, &other, || (), generate, |o| Ok(o.len()));
         assert_eq!(first_use, Ok(2), "generated on first use");
+        assert_eq!(
+            *state.orders(&config, &k, || (), generate),
+            [7, 7, 9],
+            "another seller of the same app is another shop"
+        );
     }
 }

@@ -21,7 +21,9 @@ use leadgen_domain::PlatformType;
 use leadgen_domain::time::format_beijing;
 use leadgen_platforms::sign::{Params, SignMethod, sorted_concat_sign};
 
+use crate::consent::SELLER_FIELD;
 use crate::faults::Faults;
+pub use crate::shop::{DEFAULT_SELLER, ShopKey};
 use crate::state::{AppCredentials, AppRegistry, SimConfig, SimState};
 
 /// One anchor for the whole test run (start time truncated to the minute, as the CLI does), so
@@ -190,16 +192,48 @@ pub fn hidden_inputs(html: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Follows a consent page: GET `page_uri`, submit its one form to `submit_path`, check that the
-/// redirect echoes `state`, return its `code`.
+/// The value of the consent form's text input `seller` (the login name it shows).
+pub fn seller_input(html: &str) -> String {
+    let tag = format!("<input type=\"text\" name=\"{SELLER_FIELD}\" value=\"");
+    let start = html.find(&tag).expect("a seller input") + tag.len();
+    let end = start + html[start..].find('"').unwrap();
+    html[start..end].to_owned()
+}
+
+/// Follows a consent page: GET `page_uri`, submit its one form's hidden inputs (no `seller`: the
+/// default seller consents) to `submit_path`, check that the redirect echoes `state`, return its
+/// `code`.
 pub async fn approve(app: &impl TestApp, page_uri: &str, submit_path: &str, state: &str) -> String {
+    submit_consent(app, page_uri, submit_path, state, None).await
+}
+
+/// As [`approve`], logging in as `seller` (the form's `seller` field).
+pub async fn approve_as(
+    app: &impl TestApp,
+    page_uri: &str,
+    submit_path: &str,
+    state: &str,
+    seller: &str,
+) -> String {
+    submit_consent(app, page_uri, submit_path, state, Some(seller)).await
+}
+
+async fn submit_consent(
+    app: &impl TestApp,
+    page_uri: &str,
+    submit_path: &str,
+    state: &str,
+    seller: Option<&str>,
+) -> String {
     let page = send(app, get(page_uri)).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert_eq!(seller_input(&page.body), DEFAULT_SELLER);
     let inputs = hidden_inputs(&page.body);
-    let pairs: Vec<(&str, &str)> = inputs
+    let mut pairs: Vec<(&str, &str)> = inputs
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
+    pairs.extend(seller.map(|s| (SELLER_FIELD, s)));
     let approved = send(app, post_form(submit_path, form(&pairs))).await;
     assert_eq!(approved.status, StatusCode::FOUND, "{}", approved.body);
     let location = approved.headers.get(LOCATION).unwrap().to_str().unwrap();

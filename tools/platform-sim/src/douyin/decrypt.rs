@@ -23,6 +23,7 @@ use super::gateway::{ApiAnswer, Call};
 use super::orders::{DyOrder, ShopOrders};
 use super::{PLATFORM, orders_for};
 use crate::reveal::{ContactTruth, VIRTUAL_NUMBER_DAYS, virtual_expiry};
+use crate::shop::ShopKey;
 use crate::state::SimState;
 
 pub const METHOD: &str = "order.batchDecrypt";
@@ -92,8 +93,12 @@ fn item(orders: &ShopOrders, auth_id: &str, cipher: &str, call: &Call<'_>) -> Va
     })
 }
 
-/// `order.batchDecrypt` for the shop behind `call.app_key`.
-pub fn batch_decrypt(state: &SimState, call: &Call<'_>) -> Result<ApiAnswer, DyError> {
+/// `order.batchDecrypt` for the shop `shop` (the access token's; the quota is its app's).
+pub fn batch_decrypt(
+    state: &SimState,
+    call: &Call<'_>,
+    shop: &ShopKey,
+) -> Result<ApiAnswer, DyError> {
     let infos = call
         .params
         .get("cipher_infos")
@@ -142,7 +147,7 @@ pub fn batch_decrypt(state: &SimState, call: &Call<'_>) -> Result<ApiAnswer, DyE
             call.now,
         )
         .map_err(|_| DyError::decrypt_quota_spent())?;
-    let orders = orders_for(state, call.app_key);
+    let orders = orders_for(state, shop);
     let infos: Vec<Value> = pairs
         .iter()
         .map(|(auth_id, cipher)| item(&orders, auth_id, cipher, call))

@@ -7,7 +7,8 @@
 //! (exact lower hex over the raw body), `param_json` is a JSON object, then per method:
 //! `token.create` / `token.refresh` (no access token), or the access token (40001/40003 with
 //! `isv.access-token-*`) and the business parameters (40004; for `order.batchDecrypt` also its
-//! permission, quota and items, see [`super::decrypt`]).
+//! permission, quota and items, see [`super::decrypt`]). The access token decides the shop: a
+//! method sees the orders of the seller who consented to the token's authorization only.
 
 use std::time::Instant;
 
@@ -146,7 +147,7 @@ fn handle(
         _ => {
             let token = non_empty(query, "access_token").ok_or_else(DyError::token_missing)?;
             let budget = CallBudget::of(&state.faults);
-            state
+            let shop = state
                 .douyin
                 .tokens()
                 .check(app_key, token, now, budget)
@@ -156,8 +157,8 @@ fn handle(
                     TokenProblem::Expired => DyError::token_expired(),
                 })?;
             let answer = match method {
-                decrypt::METHOD => decrypt::batch_decrypt(state, &call)?,
-                _ => search::search_list(state, &call)?,
+                decrypt::METHOD => decrypt::batch_decrypt(state, &call, &shop)?,
+                _ => search::search_list(state, &call, &shop)?,
             };
             state.douyin.tokens().record_call(token);
             Ok(answer)

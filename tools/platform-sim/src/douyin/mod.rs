@@ -38,6 +38,7 @@ use actix_web::web;
 use leadgen_domain::PlatformType;
 
 use crate::consent;
+use crate::shop::ShopKey;
 use crate::state::{PlatformState, SimState};
 use orders::{DyShop, ShopOrders};
 use tokens::TokenStore;
@@ -47,17 +48,17 @@ pub const PLATFORM: PlatformType = PlatformType::Douyin;
 /// Douyin's mutable state: codes and tokens, and each shop's generated orders.
 pub type DouyinState = PlatformState<TokenStore, ShopOrders>;
 
-/// The shop an app key's authorizations log into.
-pub fn shop_for(state: &SimState, app_key: &str) -> DyShop {
-    DyShop::derive(state.config.seed, app_key)
+/// The shop `key` (an app key and the seller who consented) logs into.
+pub fn shop_for(state: &SimState, key: &ShopKey) -> DyShop {
+    DyShop::derive(state.config.seed, key)
 }
 
 /// The shop's orders, generated on first use and kept for the life of the process.
-pub fn orders_for(state: &SimState, app_key: &str) -> Arc<ShopOrders> {
-    let shop = || shop_for(state, app_key);
+pub fn orders_for(state: &SimState, key: &ShopKey) -> Arc<ShopOrders> {
+    let shop = || shop_for(state, key);
     state
         .douyin
-        .orders(&state.config, app_key, shop, orders::generate)
+        .orders(&state.config, key, shop, orders::generate)
 }
 
 /// Mounts the Douyin routes (platform paths under `/douyin`, admin paths under `/_sim/douyin`).

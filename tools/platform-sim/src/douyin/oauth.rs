@@ -19,6 +19,7 @@ use crate::consent::{
     Account, Consent, ConsentFlow, ConsentPage, ErrorPage, Permissions, is_web_url,
 };
 use crate::http_util::non_empty;
+use crate::shop::ShopKey;
 use crate::state::SimState;
 use crate::stats::bump;
 use crate::tokens::CallBudget;
@@ -60,8 +61,8 @@ impl ConsentFlow for Flow {
         Ok(Consent::new(service_id, redirect_uri, get("state")))
     }
 
-    fn account(state: &SimState, app_key: &str) -> Account {
-        let shop = shop_for(state, app_key);
+    fn account(state: &SimState, key: &ShopKey) -> Account {
+        let shop = shop_for(state, key);
         Account {
             name: shop.shop_name,
             detail: format!("（店铺ID {}）", shop.shop_id),
@@ -71,7 +72,7 @@ impl ConsentFlow for Flow {
     /// A code valid 10 minutes.
     fn issue_code(state: &SimState, consent: &Consent) -> String {
         let now = state.now();
-        state.douyin.tokens().issue_code(&consent.app_key, now)
+        state.douyin.tokens().issue_code(&consent.shop(), now)
     }
 }
 
@@ -103,22 +104,26 @@ fn str_param<'a>(call: &'a Call<'_>, key: &str) -> Option<&'a str> {
         .filter(|s| !s.is_empty())
 }
 
-/// `token.create`: `grant_type=authorization_code` with `code`, or `authorization_self` with
-/// the app's own `shop_id`.
+/// `token.create`: `grant_type=authorization_code` with `code` (the shop of the seller who
+/// consented), or `authorization_self` with the app's own `shop_id` (a self-built app's own
+/// shop: the default seller's).
 pub fn token_create(state: &SimState, call: &Call<'_>) -> Result<ApiAnswer, DyError> {
     state.stats.with(PLATFORM, |s| s.token_requests += 1);
-    let shop = shop_for(state, call.app_key);
     let life = state.config.token_expires_in;
-    let issued = match str_param(call, "grant_type") {
+    let (shop, issued) = match str_param(call, "grant_type") {
         Some("authorization_code") => {
             let code = str_param(call, "code").ok_or_else(|| refused(state, "code-invalid"))?;
             let mut tokens = state.douyin.tokens();
-            tokens
+            let key = tokens
                 .take_code(code, call.app_key, call.now)
                 .map_err(|reason| refused(state, reason))?;
-            tokens.issue(call.app_key, shop.shop_id, life, call.now)
+            let shop = shop_for(state, &key);
+            let issued = tokens.issue(&key, shop.shop_id, life, call.now);
+            (shop, issued)
         }
         Some("authorization_self") => {
+            let key = ShopKey::default_seller(call.app_key);
+            let shop = shop_for(state, &key);
             let shop_id = call.params.get("shop_id").and_then(|v| match v {
                 Value::Number(n) => n.as_u64(),
                 Value::String(s) => s.parse().ok(),
@@ -127,15 +132,17 @@ pub fn token_create(state: &SimState, call: &Call<'_>) -> Result<ApiAnswer, DyEr
             if shop_id != Some(shop.shop_id) {
                 return Err(refused(state, "no-authorization"));
             }
-            state
+            let issued = state
                 .douyin
                 .tokens()
-                .issue(call.app_key, shop.shop_id, life, call.now)
+                .issue(&key, shop.shop_id, life, call.now);
+            (shop, issued)
         }
         _ => return Err(refused(state, "grant-type-invalid")),
     };
     state.stats.with(PLATFORM, |s| s.tokens_issued += 1);
-    tracing::info!(app_key = call.app_key, "douyin token created");
+    let seller = issued.shop.seller.as_str();
+    tracing::info!(app_key = call.app_key, seller, "douyin token created");
     Ok(ApiAnswer {
         body: success(token_data(&shop, &issued)),
         is_order_list: false,
@@ -163,7 +170,7 @@ pub fn token_refresh(state: &SimState, call: &Call<'_>) -> Result<ApiAnswer, DyE
         s.tokens_refreshed += 1;
         s.tokens_issued += 1;
     });
-    let shop = shop_for(state, call.app_key);
+    let shop = shop_for(state, &issued.shop);
     Ok(ApiAnswer {
         body: success(token_data(&shop, &issued)),
         is_order_list: false,

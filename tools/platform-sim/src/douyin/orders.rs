@@ -1,4 +1,5 @@
-//! A Douyin shop's generated orders, deterministic from the seed, the app key and the anchor.
+//! A Douyin shop's generated orders, deterministic from the seed, the shop (app key and seller)
+//! and the anchor.
 //!
 //! Each order is kept as the full `shop_order_list` JSON object (fields in the Go SDK's order,
 //! contact data as ciphertext + mask) plus the typed values the API filters and sorts on.
@@ -7,6 +8,7 @@
 //! price-modified orders (`modify_amount`), repeat buyers, privacy numbers, live-stream peaks.
 //! Which buyer places each order, and when, comes from [`crate::behaviour`].
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
@@ -19,7 +21,7 @@ use leadgen_domain::PlatformType;
 use super::buyers::{Buyer, Field, Receiver, Sealed, creation_time, new_buyer};
 use super::order_json::{Item, OrderParts, addr_cipher, name_cipher, order_json, tel_cipher};
 use crate::behaviour::{self, BuyerTruth};
-use crate::shop::{Shop, seeded_rng};
+use crate::shop::{Shop, ShopKey, seed_name, seeded_rng};
 use crate::taobao::data::PRODUCTS;
 use crate::taobao::lifecycle::{Stage, pick_weighted, play};
 use crate::taobao::orders::HISTORY_DAYS;
@@ -36,23 +38,31 @@ pub struct DyOrder {
     pub json: Map<String, Value>,
 }
 
-/// The shop behind an app key, as Douyin shows it.
+/// The shop of an app key and a seller, as Douyin shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DyShop {
     pub app_key: String,
+    /// The login name that consented.
+    pub seller: String,
     /// `shop_id`: eight digits.
     pub shop_id: u64,
     pub shop_name: String,
 }
 
 impl DyShop {
-    pub fn derive(seed: u64, app_key: &str) -> DyShop {
-        let shop = Shop::derive(seed, PlatformType::Douyin, app_key);
+    pub fn derive(seed: u64, key: &ShopKey) -> DyShop {
+        let shop = Shop::derive(seed, PlatformType::Douyin, key);
         DyShop {
-            app_key: app_key.to_owned(),
+            app_key: shop.app_key,
+            seller: shop.seller,
             shop_id: 10_000_000 + shop.user_id % 90_000_000,
             shop_name: shop.nick,
         }
+    }
+
+    /// [`ShopKey::seed_name`] of this shop: what seeds its orders.
+    pub fn seed_name(&self) -> Cow<'_, str> {
+        seed_name(&self.app_key, &self.seller)
     }
 }
 
@@ -124,7 +134,7 @@ pub fn generate_over(
     anchor: DateTime<Utc>,
     history_days: i64,
 ) -> ShopOrders {
-    let mut rng = seeded_rng(seed, &["DOUYIN", "orders", &shop.app_key]);
+    let mut rng = seeded_rng(seed, &["DOUYIN", "orders", &shop.seed_name()]);
     let anchor = anchor - Duration::nanoseconds(i64::from(anchor.timestamp_subsec_nanos()));
     let mut used = HashSet::new();
     // Who buys when ([`behaviour`]), at the live sessions' and last minutes' peaks; cart
@@ -240,7 +250,7 @@ mod tests {
 
     #[test]
     fn generation_is_deterministic_and_varied() {
-        let shop = DyShop::derive(42, "app");
+        let shop = DyShop::derive(42, &ShopKey::default_seller("app"));
         let anchor = Utc::now();
         let a = generate(42, &shop, 400, anchor);
         let b = generate(42, &shop, 400, anchor);

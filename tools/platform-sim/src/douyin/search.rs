@@ -13,6 +13,7 @@ use super::errors::{DyError, success};
 use super::gateway::{ApiAnswer, Call};
 use super::orders::DyOrder;
 use super::orders_for;
+use crate::shop::ShopKey;
 use crate::state::SimState;
 
 pub const MAX_SIZE: i64 = 100;
@@ -64,8 +65,12 @@ fn statuses(params: &Value) -> Result<Option<Vec<i64>>, DyError> {
     Ok((!out.is_empty()).then_some(out))
 }
 
-/// Runs `order.searchList`.
-pub fn search_list(state: &SimState, call: &Call<'_>) -> Result<ApiAnswer, DyError> {
+/// Runs `order.searchList` on the orders of `shop` (the access token's).
+pub fn search_list(
+    state: &SimState,
+    call: &Call<'_>,
+    shop: &ShopKey,
+) -> Result<ApiAnswer, DyError> {
     let p = call.params;
     let bounds = [
         time_param(p, "create_time_start")?,
@@ -117,7 +122,7 @@ pub fn search_list(state: &SimState, call: &Call<'_>) -> Result<ApiAnswer, DyErr
     let within = |t: DateTime<Utc>, lo: Option<DateTime<Utc>>, hi: Option<DateTime<Utc>>| {
         lo.is_none_or(|lo| t >= lo) && hi.is_none_or(|hi| t <= hi)
     };
-    let shop = orders_for(state, call.app_key);
+    let shop = orders_for(state, shop);
     let mut selected: Vec<&DyOrder> = shop
         .orders
         .iter()

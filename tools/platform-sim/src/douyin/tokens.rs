@@ -2,12 +2,14 @@
 //! (token_create_response.go): refreshing more than an hour before the access token expires
 //! returns the same pair; within the last hour it returns a new pair and the old pair stays
 //! valid for one more hour; after expiry it returns a new pair and the old one dies. A token
-//! used up by the `token_ttl_calls` fault counts as expired. The records live in the shared
+//! used up by the `token_ttl_calls` fault counts as expired. Codes and tokens belong to the shop
+//! (app key and seller) that consented. The records live in the shared
 //! [`crate::tokens::Store`].
 
 use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
 
+use crate::shop::ShopKey;
 use crate::tokens::{CallBudget, CodeOrder, CodeProblem, Store};
 
 /// A code can be exchanged for 10 minutes (error table: `code-expired`).
@@ -20,6 +22,8 @@ pub const GRACE_SECS: i64 = 3600;
 /// A token pair as `token.create` / `token.refresh` answer it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IssuedTokens {
+    /// The shop the pair calls for.
+    pub shop: ShopKey,
     pub access_token: String,
     pub refresh_token: String,
     /// Seconds the access token has left.
@@ -53,18 +57,20 @@ pub fn uuid_like() -> String {
 }
 
 impl TokenStore {
-    pub fn issue_code(&mut self, app_key: &str, now: DateTime<Utc>) -> String {
+    /// A new code for `shop`.
+    pub fn issue_code(&mut self, shop: &ShopKey, now: DateTime<Utc>) -> String {
         self.store
-            .insert_code(uuid_like(), app_key, (), CODE_TTL_SECS, now)
+            .insert_code(uuid_like(), shop, (), CODE_TTL_SECS, now)
     }
 
-    /// Consumes a live code of `app_key`; the error is the `token-generate-failed` reason.
+    /// Consumes a live code of `app_key` and answers the shop it authorizes; the error is the
+    /// `token-generate-failed` reason.
     pub fn take_code(
         &mut self,
         code: &str,
         app_key: &str,
         now: DateTime<Utc>,
-    ) -> Result<(), &'static str> {
+    ) -> Result<ShopKey, &'static str> {
         let order = CodeOrder::OwnerFirst;
         self.store
             .take_code(code, app_key, now, order, |()| true)
@@ -76,17 +82,17 @@ impl TokenStore {
             })
     }
 
-    /// A new pair for the shop `shop_id` through `app_key`.
+    /// A new pair for `shop`, whose `shop_id` is `shop_id`.
     pub fn issue(
         &mut self,
-        app_key: &str,
+        shop: &ShopKey,
         shop_id: u64,
         access_secs: i64,
         now: DateTime<Utc>,
     ) -> IssuedTokens {
         let (access_token, refresh_token) = (uuid_like(), uuid_like());
         self.store.insert_pair(
-            app_key,
+            shop,
             &access_token,
             now + Duration::seconds(access_secs),
             &refresh_token,
@@ -94,6 +100,7 @@ impl TokenStore {
             shop_id,
         );
         IssuedTokens {
+            shop: shop.clone(),
             access_token,
             refresh_token,
             expires_in: access_secs,
@@ -118,13 +125,15 @@ impl TokenStore {
                 P::Expired => "token-expired",
                 P::Unknown | P::OtherApp | P::CallsExhausted => "token-invalid",
             })?;
-        let (shop_id, old_access) = (record.extra, record.access_token.clone());
+        let (shop, shop_id) = (record.shop.clone(), record.extra);
+        let old_access = record.access_token.clone();
         let left = self.store.access_mut(&old_access).and_then(|a| {
             let live = a.expires_at > now && !a.used_up(budget);
             live.then(|| a.expires_at - now)
         });
         match left {
             Some(left) if left > Duration::seconds(GRACE_SECS) => Ok(IssuedTokens {
+                shop,
                 access_token: old_access,
                 refresh_token: refresh_token.to_owned(),
                 expires_in: left.num_seconds(),
@@ -138,23 +147,23 @@ impl TokenStore {
                 if let Some(r) = self.store.refresh_mut(refresh_token) {
                     r.expires_at = r.expires_at.min(grace);
                 }
-                Ok(self.issue(app_key, shop_id, access_secs, now))
+                Ok(self.issue(&shop, shop_id, access_secs, now))
             }
             None => {
                 self.store.retire(refresh_token, &old_access);
-                Ok(self.issue(app_key, shop_id, access_secs, now))
+                Ok(self.issue(&shop, shop_id, access_secs, now))
             }
         }
     }
 
-    /// Whether `token` may call the API for `app_key` now.
+    /// Whether `token` may call the API for `app_key` now; answers the shop it calls for.
     pub fn check(
         &mut self,
         app_key: &str,
         token: &str,
         now: DateTime<Utc>,
         budget: CallBudget,
-    ) -> Result<(), TokenProblem> {
+    ) -> Result<ShopKey, TokenProblem> {
         use crate::tokens::TokenProblem as P;
         self.store
             .check(app_key, token, now, budget)
@@ -198,7 +207,8 @@ mod tests {
     fn refresh_follows_the_three_rules() {
         let now = Utc::now();
         let mut store = TokenStore::default();
-        let first = store.issue("app", 7, 7 * 86_400, now);
+        let shop = ShopKey::new("app", "alice");
+        let first = store.issue(&shop, 7, 7 * 86_400, now);
         // More than an hour left: the same pair.
         let same = store
             .refresh("app", &first.refresh_token, 86_400, now, NONE)
@@ -211,6 +221,7 @@ mod tests {
             .refresh("app", &first.refresh_token, 86_400, now, NONE)
             .unwrap();
         assert_ne!(second.access_token, first.access_token);
+        assert_eq!(second.shop, shop, "a refresh keeps the shop");
         assert!(store.check("app", &first.access_token, now, NONE).is_ok());
         // After expiry: a new pair, and the old one is gone.
         let later = now + Duration::hours(25);
@@ -244,7 +255,8 @@ mod tests {
             ttl_calls: Some(1),
             generation: 3,
         };
-        let t = store.issue("app", 7, 86_400, now);
+        let shop = ShopKey::default_seller("app");
+        let t = store.issue(&shop, 7, 86_400, now);
         assert!(store.check("app", &t.access_token, now, budget).is_ok());
         store.record_call(&t.access_token);
         assert_eq!(
@@ -255,11 +267,11 @@ mod tests {
             .refresh("app", &t.refresh_token, 86_400, now, budget)
             .unwrap();
         assert_ne!(fresh.access_token, t.access_token);
-        let code = store.issue_code("app", now);
+        let code = store.issue_code(&shop, now);
         assert_eq!(store.take_code(&code, "other", now), Err("code-invalid"));
-        assert_eq!(store.take_code(&code, "app", now), Ok(()));
+        assert_eq!(store.take_code(&code, "app", now), Ok(shop.clone()));
         assert_eq!(store.take_code(&code, "app", now), Err("code-invalid"));
-        let old = store.issue_code("app", now);
+        let old = store.issue_code(&shop, now);
         let late = now + Duration::seconds(CODE_TTL_SECS + 1);
         assert_eq!(store.take_code(&old, "app", late), Err("code-expired"));
     }

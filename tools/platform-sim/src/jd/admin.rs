@@ -15,13 +15,13 @@ const VIEWS: Views = Views {
     shop_reads_bounds: true,
 };
 
-/// `GET /_sim/jd/orders?app_key=…&start=…&end=…`: the `orderId`s of every order (every state)
-/// **created** in the inclusive range, i.e. what `enSearch` with `dateType=1` and every
+/// `GET /_sim/jd/orders?app_key=…&seller=…&start=…&end=…`: the `orderId`s of every order (every
+/// state) **created** in the inclusive range, i.e. what `enSearch` with `dateType=1` and every
 /// `order_state` lists; sorted, as strings. The bounds take ISO 8601 or Beijing
 /// `yyyy-MM-dd HH:mm:ss`.
 pub async fn orders(req: HttpRequest, state: web::Data<SimState>) -> HttpResponse {
     VIEWS.orders(&req, &state, "order_ids", |query| {
-        let shop_orders = orders_for(&state, &query.app_key);
+        let shop_orders = orders_for(&state, &query.shop);
         let created = shop_orders
             .orders
             .iter()
@@ -30,12 +30,13 @@ pub async fn orders(req: HttpRequest, state: web::Data<SimState>) -> HttpRespons
     })
 }
 
-/// `GET /_sim/jd/shop?app_key=…`: the shop an app key's authorization logs into.
+/// `GET /_sim/jd/shop?app_key=…&seller=…`: the shop a seller's consent to the app logs into.
 pub async fn shop(req: HttpRequest, state: web::Data<SimState>) -> HttpResponse {
-    VIEWS.shop(&req, &state, |app_key| {
-        let orders = orders_for(&state, app_key);
+    VIEWS.shop(&req, &state, |key| {
+        let orders = orders_for(&state, key);
         json!({
             "app_key": orders.shop.app_key,
+            "seller": orders.shop.seller,
             "uid": orders.shop.user_id.to_string(),
             "venderId": orders.vender_id.to_string(),
             "shop_name": orders.shop.nick,
@@ -45,10 +46,10 @@ pub async fn shop(req: HttpRequest, state: web::Data<SimState>) -> HttpResponse 
     })
 }
 
-/// `GET /_sim/jd/contact?app_key=…&order_id=…`: what the order's receiver phone really is (the
-/// mobile, and the privacy number the decrypt hands out instead, if any).
+/// `GET /_sim/jd/contact?app_key=…&seller=…&order_id=…`: what the order's receiver phone really is
+/// (the mobile, and the privacy number the decrypt hands out instead, if any).
 pub async fn contact(req: HttpRequest, state: web::Data<SimState>) -> HttpResponse {
-    contact_view(&req, &state, PLATFORM, |app_key, order_id| {
-        decrypt::truth(&orders_for(&state, app_key), order_id)
+    contact_view(&req, &state, PLATFORM, |key, order_id| {
+        decrypt::truth(&orders_for(&state, key), order_id)
     })
 }

@@ -26,12 +26,12 @@ use crate::state::SimState;
 /// `POST /_sim/jd/orders/change`.
 pub async fn change(body: web::Bytes, state: web::Data<SimState>) -> HttpResponse {
     change::respond(&body, &state, PLATFORM, |request| {
-        let shop = || shop_for(&state, &request.app_key);
+        let shop = || shop_for(&state, &request.shop);
         let generate = orders::generate;
         let apply_to = |o: &mut ShopOrders| apply(o, request);
         state
             .jd
-            .update(&state.config, &request.app_key, shop, generate, apply_to)
+            .update(&state.config, &request.shop, shop, generate, apply_to)
     })
 }
 

@@ -26,6 +26,7 @@ use super::people::mask_mobile;
 use super::{PLATFORM, orders_for};
 use crate::http_util::request_id;
 use crate::reveal::{ContactTruth, VIRTUAL_NUMBER_DAYS, virtual_expiry};
+use crate::shop::ShopKey;
 use crate::state::SimState;
 
 pub const METHOD: &str = "jingdong.jos.order.oaid.decrypt";
@@ -105,11 +106,11 @@ fn receiver(orders: &ShopOrders, order_id: &str, oaid: &str, now: DateTime<Utc>)
     }))
 }
 
-/// The whole answer for `app_key`'s shop and its `returnType.code` (business failures are
-/// answered inside a 200).
+/// The whole answer for the shop `shop` (the access token's; the quota is its app's) and its
+/// `returnType.code` (business failures are answered inside a 200).
 pub fn answer(
     state: &SimState,
-    app_key: &str,
+    shop: &ShopKey,
     param_json: Option<&str>,
     now: DateTime<Utc>,
 ) -> (Value, u32) {
@@ -125,12 +126,12 @@ pub fn answer(
     let n = items.len() as u64;
     if state
         .decrypts
-        .take(PLATFORM, app_key, n, settings.daily_quota, now)
+        .take(PLATFORM, &shop.app_key, n, settings.daily_quota, now)
         .is_err()
     {
         return failure(QUOTA_USED_UP, "今日解密额度已用完");
     }
-    let orders = orders_for(state, app_key);
+    let orders = orders_for(state, shop);
     let data: Vec<Value> = items
         .iter()
         .filter_map(|(order_id, oaid)| receiver(&orders, order_id, oaid, now))

@@ -6,7 +6,8 @@
 //! `yyyy-MM-dd HH:mm:ss.SSS+0800`, ±6 min), `sign` (11/12: exact upper hex over the sorted `k+v`,
 //! empties not signed, secret-wrapped md5 or keyed hmacmd5/hmacsha256), method exists (15),
 //! `access_token` (19), then the business parameters (`apiResult.success=false`; for the
-//! decrypt API `returnType.code`, see [`super::decrypt`]).
+//! decrypt API `returnType.code`, see [`super::decrypt`]). The access token decides the shop: a
+//! method sees the orders of the seller who consented to the token's authorization only.
 
 use std::time::Instant;
 
@@ -112,14 +113,14 @@ fn handle(state: &SimState, params: &Params, now_instant: Instant) -> Result<Ans
         .ok_or_else(|| JdError::invalid_access_token("缺少access_token"))?;
     let ttl = state.faults.token_ttl_calls();
     let generation = state.faults.generation();
-    state
+    let shop = state
         .jd
         .tokens()
         .check(app_key, token, now, ttl, generation)
         .map_err(|p| JdError::invalid_access_token(&format!("{p:?}")))?;
     if method == decrypt::METHOD {
         let (body, code) =
-            decrypt::answer(state, app_key, non_empty(params, "360buy_param_json"), now);
+            decrypt::answer(state, &shop, non_empty(params, "360buy_param_json"), now);
         if code != 0 {
             let key = format!("returnType:{code}");
             state
@@ -134,7 +135,7 @@ fn handle(state: &SimState, params: &Params, now_instant: Instant) -> Result<Ans
     }
     let body = match search::parse(non_empty(params, "360buy_param_json"), now) {
         Ok(query) => {
-            let orders = orders_for(state, app_key);
+            let orders = orders_for(state, &shop);
             search::answer(method, query.result(&orders.orders))
         }
         Err(failure) => {

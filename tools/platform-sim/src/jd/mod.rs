@@ -33,7 +33,7 @@ use actix_web::web;
 use leadgen_domain::PlatformType;
 
 use crate::consent;
-use crate::shop::Shop;
+use crate::shop::{Shop, ShopKey};
 use crate::state::{PlatformState, SimState};
 use orders::ShopOrders;
 use tokens::TokenStore;
@@ -43,17 +43,15 @@ pub const PLATFORM: PlatformType = PlatformType::Jd;
 /// JD's mutable state: codes and tokens, and each shop's generated orders.
 pub type JdState = PlatformState<TokenStore, ShopOrders>;
 
-/// The shop an app key's authorizations log into.
-pub fn shop_for(state: &SimState, app_key: &str) -> Shop {
-    Shop::derive(state.config.seed, PLATFORM, app_key)
+/// The shop `key` (an app key and the seller who consented) logs into.
+pub fn shop_for(state: &SimState, key: &ShopKey) -> Shop {
+    Shop::derive(state.config.seed, PLATFORM, key)
 }
 
 /// The shop's orders, generated on first use and kept for the life of the process.
-pub fn orders_for(state: &SimState, app_key: &str) -> Arc<ShopOrders> {
-    let shop = || shop_for(state, app_key);
-    state
-        .jd
-        .orders(&state.config, app_key, shop, orders::generate)
+pub fn orders_for(state: &SimState, key: &ShopKey) -> Arc<ShopOrders> {
+    let shop = || shop_for(state, key);
+    state.jd.orders(&state.config, key, shop, orders::generate)
 }
 
 /// Mounts the JD routes (platform paths under `/jd`, admin paths under `/_sim/jd`).

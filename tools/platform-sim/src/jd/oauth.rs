@@ -17,7 +17,7 @@ use crate::consent::{
     Account, Consent, ConsentFlow, ConsentPage, ErrorPage, Permissions, is_web_url,
 };
 use crate::http_util::{non_empty, request_id, request_params};
-use crate::shop::Shop;
+use crate::shop::{Shop, ShopKey};
 use crate::state::SimState;
 use crate::stats::bump;
 use crate::tokens::{IssuedTokens, Lifetimes};
@@ -66,13 +66,13 @@ impl ConsentFlow for Flow {
         Ok(Consent::new(app_key, redirect_uri, get("state")))
     }
 
-    fn account(state: &SimState, app_key: &str) -> Account {
-        Account::named(shop_for(state, app_key).nick)
+    fn account(state: &SimState, shop: &ShopKey) -> Account {
+        Account::named(shop_for(state, shop).nick)
     }
 
     fn issue_code(state: &SimState, consent: &Consent) -> String {
         let now = state.now();
-        state.jd.tokens().issue_code(&consent.app_key, now)
+        state.jd.tokens().issue_code(&consent.shop(), now)
     }
 }
 
@@ -144,7 +144,7 @@ async fn token(req: HttpRequest, state: web::Data<SimState>, refresh: bool) -> H
         };
         let mut tokens = state.jd.tokens();
         match tokens.take_code(code, app_key, now) {
-            Ok(()) => tokens.issue(app_key, life, now),
+            Ok(shop) => tokens.issue(&shop, life, now),
             Err(msg) => {
                 drop(tokens);
                 return refuse(&state, 402, msg);
@@ -152,8 +152,9 @@ async fn token(req: HttpRequest, state: web::Data<SimState>, refresh: bool) -> H
         }
     };
     state.stats.with(PLATFORM, |s| s.tokens_issued += 1);
-    tracing::info!(app_key, refresh, "jd token issued");
-    let shop = shop_for(&state, app_key);
+    let seller = issued.shop.seller.as_str();
+    tracing::info!(app_key, seller, refresh, "jd token issued");
+    let shop = shop_for(&state, &issued.shop);
     HttpResponse::Ok()
         .content_type("application/json;charset=utf-8")
         .json(token_body(&shop, &issued))

@@ -77,14 +77,14 @@ fn yuan(fen: u64) -> String {
 pub fn oaid(seed: u64, shop: &Shop, p: &Person) -> String {
     base64(&digest_bytes(
         seed,
-        &["jd-oaid", &shop.app_key, &p.name, &p.mobile],
+        &["jd-oaid", &shop.seed_name(), &p.name, &p.mobile],
         36,
     ))
 }
 
 /// The shop's TDE key id (16 bytes).
 pub fn key_id(seed: u64, shop: &Shop) -> Vec<u8> {
-    digest_bytes(seed, &["jd-tde-key", &shop.app_key], 16)
+    digest_bytes(seed, &["jd-tde-key", &shop.seed_name()], 16)
 }
 
 /// Generates `count` orders for `shop`, created in the [`HISTORY_DAYS`] days before `anchor`.
@@ -101,7 +101,7 @@ pub fn generate_over(
     anchor: DateTime<Utc>,
     history_days: i64,
 ) -> ShopOrders {
-    let mut rng = seeded_rng(seed, &["JD", "orders", &shop.app_key]);
+    let mut rng = seeded_rng(seed, &["JD", "orders", &shop.seed_name()]);
     let anchor = anchor - Duration::nanoseconds(i64::from(anchor.timestamp_subsec_nanos()));
     let vender_id = 10_000 + shop.user_id % 990_000;
     let key = key_id(seed, shop);
@@ -280,11 +280,12 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
+    use crate::shop::ShopKey;
     use leadgen_domain::PlatformType;
 
     #[test]
     fn generation_is_deterministic_and_realistic() {
-        let shop = Shop::derive(42, PlatformType::Jd, "app");
+        let shop = Shop::derive(42, PlatformType::Jd, &ShopKey::default_seller("app"));
         let anchor = Utc::now();
         let a = generate(42, &shop, 400, anchor);
         let b = generate(42, &shop, 400, anchor);

@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::shop::{ALNUM, LOWER_HEX, random_string};
+use crate::shop::{ALNUM, LOWER_HEX, ShopKey, random_string};
 use crate::tokens::{CallBudget, CodeOrder, CodeProblem, PairRules, PairStore, Refusal};
 
 /// How long an authorization code can be exchanged.
@@ -58,7 +58,7 @@ impl PairRules for Jd {
 pub type TokenStore = PairStore<Jd>;
 
 impl PairStore<Jd> {
-    /// Whether `token` may call the API for `app_key` now.
+    /// Whether `token` may call the API for `app_key` now; answers the shop it calls for.
     pub fn check(
         &mut self,
         app_key: &str,
@@ -66,7 +66,7 @@ impl PairStore<Jd> {
         now: DateTime<Utc>,
         ttl_calls: Option<u64>,
         generation: u64,
-    ) -> Result<(), TokenProblem> {
+    ) -> Result<ShopKey, TokenProblem> {
         let budget = CallBudget {
             ttl_calls,
             generation,
@@ -91,11 +91,12 @@ mod tests {
             access: 60,
             refresh: 600,
         };
-        let code = store.issue_code("app", now);
+        let shop = ShopKey::new("app", "alice");
+        let code = store.issue_code(&shop, now);
         assert!(store.take_code(&code, "other", now).is_err());
-        assert!(store.take_code(&code, "app", now).is_ok());
+        assert_eq!(store.take_code(&code, "app", now), Ok(shop.clone()));
         assert!(store.take_code(&code, "app", now).is_err());
-        let t = store.issue("app", life, now);
+        let t = store.issue(&shop, life, now);
         assert_eq!(t.access_token.len(), 32);
         assert!(store.check("app", &t.access_token, now, None, 0).is_ok());
         assert_eq!(
@@ -109,6 +110,7 @@ mod tests {
         );
         assert!(store.check("app", &t.access_token, now, Some(1), 1).is_ok());
         let fresh = store.refresh("app", &t.refresh_token, life, now).unwrap();
+        assert_eq!(fresh.shop, shop, "a refresh keeps the shop");
         assert_eq!(
             store.check("app", &t.access_token, now, None, 0),
             Err(TokenProblem::Unknown)

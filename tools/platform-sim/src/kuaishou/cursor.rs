@@ -17,6 +17,7 @@ use super::errors::{KsError, success};
 use super::gateway::Call;
 use super::orders::KsOrder;
 use super::orders_for;
+use crate::shop::ShopKey;
 use crate::state::SimState;
 
 pub const MAX_PAGE_SIZE: i64 = 50;
@@ -93,8 +94,8 @@ fn int(params: &Value, key: &str) -> Result<Option<i64>, KsError> {
     }
 }
 
-/// Runs `open.order.cursor.list`.
-pub fn cursor_list(state: &SimState, call: &Call<'_>) -> Result<Value, KsError> {
+/// Runs `open.order.cursor.list` on the orders of `shop` (the access token's).
+pub fn cursor_list(state: &SimState, call: &Call<'_>, shop: &ShopKey) -> Result<Value, KsError> {
     let p = call.params;
     let query_type = int(p, "queryType")?.unwrap_or(1);
     if !matches!(query_type, 1 | 2) {
@@ -161,7 +162,7 @@ pub fn cursor_list(state: &SimState, call: &Call<'_>) -> Result<Value, KsError> 
         )
     };
     let order = |a: (i64, u64), b: (i64, u64)| if newest_first { b.cmp(&a) } else { a.cmp(&b) };
-    let shop = orders_for(state, call.app_key);
+    let shop = orders_for(state, shop);
     let mut selected: Vec<&KsOrder> = shop
         .orders
         .iter()

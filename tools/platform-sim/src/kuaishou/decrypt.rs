@@ -22,6 +22,7 @@ use super::orders::{KsOrder, ShopOrders};
 use super::{PLATFORM, orders_for};
 use crate::douyin::buyers::Field;
 use crate::reveal::{ContactTruth, VIRTUAL_NUMBER_DAYS, virtual_expiry};
+use crate::shop::ShopKey;
 use crate::state::SimState;
 
 pub const METHOD: &str = "open.order.decrypt.batch";
@@ -67,8 +68,8 @@ fn item(orders: &ShopOrders, biz_id: &str, cipher: &str, call: &Call<'_>) -> Val
     out
 }
 
-/// `open.order.decrypt.batch` for the shop behind `call.app_key`.
-pub fn decrypt_batch(state: &SimState, call: &Call<'_>) -> Result<Value, KsError> {
+/// `open.order.decrypt.batch` for the shop `shop` (the access token's; the quota is its app's).
+pub fn decrypt_batch(state: &SimState, call: &Call<'_>, shop: &ShopKey) -> Result<Value, KsError> {
     let list = call
         .params
         .get("batchDecryptList")
@@ -108,7 +109,7 @@ pub fn decrypt_batch(state: &SimState, call: &Call<'_>) -> Result<Value, KsError
             call.now,
         )
         .map_err(|_| KsError::decrypt_quota())?;
-    let orders = orders_for(state, call.app_key);
+    let orders = orders_for(state, shop);
     let results: Vec<Value> = pairs
         .iter()
         .map(|(biz_id, cipher)| item(&orders, biz_id, cipher, call))

@@ -6,7 +6,9 @@
 //! `signMethod` `MD5`|`HMAC_SHA256` (10/14), `timestamp` in ms within ±10 min (10/15), `sign`
 //! with the app's signSecret (10/16: MD5 lower hex, HMAC-SHA256 Base64), `access_token` (10/25/24),
 //! `param` a JSON object (2001), then the method's parameters (2001; for
-//! `open.order.decrypt.batch` also its permission and quota, see [`super::decrypt`]).
+//! `open.order.decrypt.batch` also its permission and quota, see [`super::decrypt`]). The
+//! access token decides the shop: a method sees the orders of the seller who consented to the
+//! token's authorization only.
 
 use std::time::Instant;
 
@@ -106,7 +108,7 @@ fn handle(
     }
     let token = required(params, "access_token")?;
     let budget = CallBudget::of(&state.faults);
-    state
+    let shop = state
         .kuaishou
         .tokens()
         .check(app_key, token, now, budget)
@@ -128,11 +130,11 @@ fn handle(
     };
     let answer = match method {
         decrypt::METHOD => Answer {
-            body: decrypt::decrypt_batch(state, &call)?,
+            body: decrypt::decrypt_batch(state, &call, &shop)?,
             is_order_list: false,
         },
         _ => Answer {
-            body: cursor::cursor_list(state, &call)?,
+            body: cursor::cursor_list(state, &call, &shop)?,
             is_order_list: true,
         },
     };

@@ -38,6 +38,7 @@ use actix_web::web;
 use leadgen_domain::PlatformType;
 
 use crate::consent;
+use crate::shop::ShopKey;
 use crate::state::{AppCredentials, PlatformState, SimState};
 use orders::{KsShop, ShopOrders};
 use tokens::TokenStore;
@@ -56,17 +57,17 @@ pub fn secrets(app: &AppCredentials) -> (&str, &str) {
     }
 }
 
-/// The shop an app key's authorizations log into.
-pub fn shop_for(state: &SimState, app_key: &str) -> KsShop {
-    KsShop::derive(state.config.seed, app_key)
+/// The shop `key` (an app key and the seller who consented) logs into.
+pub fn shop_for(state: &SimState, key: &ShopKey) -> KsShop {
+    KsShop::derive(state.config.seed, key)
 }
 
 /// The shop's orders, generated on first use and kept for the life of the process.
-pub fn orders_for(state: &SimState, app_key: &str) -> Arc<ShopOrders> {
-    let shop = || shop_for(state, app_key);
+pub fn orders_for(state: &SimState, key: &ShopKey) -> Arc<ShopOrders> {
+    let shop = || shop_for(state, key);
     state
         .kuaishou
-        .orders(&state.config, app_key, shop, orders::generate)
+        .orders(&state.config, key, shop, orders::generate)
 }
 
 /// Mounts the Kuaishou routes (platform paths under `/kuaishou`, admin under `/_sim/kuaishou`).

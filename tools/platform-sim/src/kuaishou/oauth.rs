@@ -17,6 +17,7 @@ use crate::consent::{
     Account, Consent, ConsentFlow, ConsentPage, ErrorPage, Permissions, is_web_url,
 };
 use crate::http_util::{non_empty, request_params};
+use crate::shop::ShopKey;
 use crate::state::SimState;
 use crate::stats::bump;
 use crate::tokens::{IssuedTokens, Lifetimes};
@@ -84,14 +85,14 @@ impl ConsentFlow for Flow {
         })
     }
 
-    fn account(state: &SimState, app_key: &str) -> Account {
-        Account::named(shop_for(state, app_key).nick)
+    fn account(state: &SimState, shop: &ShopKey) -> Account {
+        Account::named(shop_for(state, shop).nick)
     }
 
     /// A code valid 2 minutes, single use.
     fn issue_code(state: &SimState, consent: &Consent) -> String {
         let now = state.now();
-        state.kuaishou.tokens().issue_code(&consent.app_key, now)
+        state.kuaishou.tokens().issue_code(&consent.shop(), now)
     }
 }
 
@@ -149,12 +150,12 @@ pub async fn access_token(req: HttpRequest, state: web::Data<SimState>) -> HttpR
             .ok_or_else(|| OauthError::invalid_request("code必填"))?;
         let now = state.now();
         let mut tokens = state.kuaishou.tokens();
-        tokens
+        let shop = tokens
             .take_code(code, app_id, now)
             .map_err(OauthError::invalid_grant)?;
         Ok((
-            shop_for(&state, app_id),
-            tokens.issue(app_id, Lifetimes::of(&state.config), now),
+            shop_for(&state, &shop),
+            tokens.issue(&shop, Lifetimes::of(&state.config), now),
         ))
     });
     answer(&state, result)
@@ -185,7 +186,7 @@ pub async fn refresh_token(
             )
             .map_err(OauthError::invalid_grant)?;
         state.stats.with(PLATFORM, |s| s.tokens_refreshed += 1);
-        Ok((shop_for(&state, app_id), issued))
+        Ok((shop_for(&state, &issued.shop), issued))
     });
     answer(&state, result)
 }

@@ -1,9 +1,10 @@
-//! A Kuaishou shop's generated orders (one item each), deterministic from the seed, the app key
-//! and the anchor. Shapes [unverified] as in `leadgen_platforms::kuaishou`: `orderBaseInfo`,
-//! `orderItemInfo`, `orderRefundList`, `orderAddress` (Base64 ciphertexts + `desensitise*`
-//! masks, or a privacy number in `mobile`), `orderLogisticsInfo`; fen, milliseconds. Which
-//! buyer places each order, and when, comes from [`crate::behaviour`].
+//! A Kuaishou shop's generated orders (one item each), deterministic from the seed, the shop (app
+//! key and seller) and the anchor. Shapes [unverified] as in `leadgen_platforms::kuaishou`:
+//! `orderBaseInfo`, `orderItemInfo`, `orderRefundList`, `orderAddress` (Base64 ciphertexts +
+//! `desensitise*` masks, or a privacy number in `mobile`), `orderLogisticsInfo`; fen, milliseconds.
+//! Which buyer places each order, and when, comes from [`crate::behaviour`].
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
@@ -19,16 +20,18 @@ use crate::douyin::buyers::{
 };
 use crate::douyin::order_json::region_parts;
 use crate::douyin::orders::sealed_receivers;
-use crate::shop::{LOWER_HEX, Shop, random_string, seeded_rng, stable_hash};
+use crate::shop::{LOWER_HEX, Shop, ShopKey, random_string, seed_name, seeded_rng, stable_hash};
 use crate::taobao::buyers::pick_str;
 use crate::taobao::data::{BUYER_MESSAGES, PRODUCTS};
 use crate::taobao::lifecycle::{Lifecycle, Stage, pick_weighted, play};
 use crate::taobao::orders::HISTORY_DAYS;
 
-/// The seller behind an app key.
+/// The seller who consented to an app.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KsShop {
     pub app_key: String,
+    /// The login name that consented.
+    pub seller: String,
     pub seller_id: u64,
     /// The seller's open id: the token answer's `open_id`, the orders' `sellerOpenId`.
     pub open_id: String,
@@ -36,15 +39,21 @@ pub struct KsShop {
 }
 
 impl KsShop {
-    pub fn derive(seed: u64, app_key: &str) -> KsShop {
-        let shop = Shop::derive(seed, PlatformType::Kuaishou, app_key);
-        let mut rng = seeded_rng(seed, &["KUAISHOU", "seller", app_key]);
+    pub fn derive(seed: u64, key: &ShopKey) -> KsShop {
+        let shop = Shop::derive(seed, PlatformType::Kuaishou, key);
+        let mut rng = seeded_rng(seed, &["KUAISHOU", "seller", &key.seed_name()]);
         KsShop {
-            app_key: app_key.to_owned(),
+            app_key: shop.app_key,
+            seller: shop.seller,
             seller_id: shop.user_id,
             open_id: random_string(&mut rng, LOWER_HEX, 32),
             nick: shop.nick,
         }
+    }
+
+    /// [`ShopKey::seed_name`] of this shop: what seeds its orders.
+    pub fn seed_name(&self) -> Cow<'_, str> {
+        seed_name(&self.app_key, &self.seller)
     }
 }
 
@@ -127,7 +136,7 @@ pub fn generate_over(
     anchor: DateTime<Utc>,
     history_days: i64,
 ) -> ShopOrders {
-    let mut rng = seeded_rng(seed, &["KUAISHOU", "orders", &shop.app_key]);
+    let mut rng = seeded_rng(seed, &["KUAISHOU", "orders", &shop.seed_name()]);
     let anchor = anchor - Duration::nanoseconds(i64::from(anchor.timestamp_subsec_nanos()));
     // Who buys when ([`behaviour`]), at the live sessions' and last minutes' peaks; cart
     // checkouts come from the plan, not from `creation_time`.
@@ -223,7 +232,7 @@ fn order_json(
     let skus = product.map(|p| p.skus).unwrap_or_default();
     let sku_index = rng.gen_range(0..skus.len().max(1));
     let item_id = 20_000_000_000_000
-        + stable_hash(0, &[&shop.app_key, &product_index.to_string()]) % 9_999_999_999_999;
+        + stable_hash(0, &[&shop.seed_name(), &product_index.to_string()]) % 9_999_999_999_999;
     let refunds = if life.stage == Stage::ClosedRefunded {
         json!([{"refundId": oid + 100_000_000_000_000, "refundStatus": 22, "refundFee": price * num - discount}])
     } else if life.refund_pending {
@@ -294,7 +303,7 @@ mod tests {
 
     #[test]
     fn generation_is_deterministic_and_varied() {
-        let shop = KsShop::derive(42, "ks-app");
+        let shop = KsShop::derive(42, &ShopKey::default_seller("ks-app"));
         let anchor = Utc::now();
         let a = generate(42, &shop, 400, anchor);
         let b = generate(42, &shop, 400, anchor);

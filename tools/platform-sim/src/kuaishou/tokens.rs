@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::shop::{LOWER_HEX, URL_SAFE, random_string};
+use crate::shop::{LOWER_HEX, ShopKey, URL_SAFE, random_string};
 use crate::tokens::TokenProblem as Problem;
 use crate::tokens::{CallBudget, CodeOrder, CodeProblem, PairRules, PairStore};
 
@@ -62,14 +62,14 @@ impl PairRules for Kuaishou {
 pub type TokenStore = PairStore<Kuaishou>;
 
 impl PairStore<Kuaishou> {
-    /// Whether `token` may call the API for `app_key` now.
+    /// Whether `token` may call the API for `app_key` now; answers the shop it calls for.
     pub fn check(
         &mut self,
         app_key: &str,
         token: &str,
         now: DateTime<Utc>,
         budget: CallBudget,
-    ) -> Result<(), TokenProblem> {
+    ) -> Result<ShopKey, TokenProblem> {
         self.check_token(app_key, token, now, budget)
             .map_err(|p| match p {
                 Problem::Unknown | Problem::OtherApp => TokenProblem::Invalid,

@@ -15,22 +15,23 @@ const VIEWS: Views = Views {
     shop_reads_bounds: true,
 };
 
-/// `GET /_sim/pdd/orders?app_key=…&start=…&end=…`: the `order_sn`s of every order **confirmed**
-/// (成交) in the inclusive range, i.e. what `pdd.order.list.get` with `order_status=5` and
-/// `refund_status=5` lists; orders still grouping or whose group failed are never listed. Sorted.
+/// `GET /_sim/pdd/orders?app_key=…&seller=…&start=…&end=…`: the `order_sn`s of every order
+/// **confirmed** (成交) in the inclusive range, i.e. what `pdd.order.list.get` with `order_status=5`
+/// and `refund_status=5` lists; orders still grouping or whose group failed are never listed.
+/// Sorted.
 pub async fn orders(req: HttpRequest, state: web::Data<SimState>) -> HttpResponse {
     VIEWS.orders(&req, &state, "order_ids", |query| {
-        let shop_orders = orders_for(&state, &query.app_key);
+        let shop_orders = orders_for(&state, &query.shop);
         let confirmed = shop_orders.orders.iter();
         let confirmed = confirmed.filter(|o| o.confirmed.is_some_and(|c| query.contains(c)));
         confirmed.map(|o| o.order_sn.clone()).collect()
     })
 }
 
-/// `GET /_sim/pdd/shop?app_key=…`: the shop a client id's authorization logs into.
+/// `GET /_sim/pdd/shop?app_key=…&seller=…`: the shop a seller's consent to the client id logs into.
 pub async fn shop(req: HttpRequest, state: web::Data<SimState>) -> HttpResponse {
-    VIEWS.shop(&req, &state, |app_key| {
-        let orders = orders_for(&state, app_key);
+    VIEWS.shop(&req, &state, |key| {
+        let orders = orders_for(&state, key);
         let unconfirmed = orders
             .orders
             .iter()
@@ -38,6 +39,7 @@ pub async fn shop(req: HttpRequest, state: web::Data<SimState>) -> HttpResponse 
             .count();
         json!({
             "client_id": orders.shop.app_key,
+            "seller": orders.shop.seller,
             "owner_id": orders.shop.user_id.to_string(),
             "owner_name": orders.shop.nick,
             "orders": orders.orders.len(),
@@ -47,10 +49,10 @@ pub async fn shop(req: HttpRequest, state: web::Data<SimState>) -> HttpResponse 
     })
 }
 
-/// `GET /_sim/pdd/contact?app_key=…&order_id=…`: what the order's receiver phone really is (the
-/// mobile, and the privacy number the decrypt hands out instead, if any).
+/// `GET /_sim/pdd/contact?app_key=…&seller=…&order_id=…`: what the order's receiver phone really is
+/// (the mobile, and the privacy number the decrypt hands out instead, if any).
 pub async fn contact(req: HttpRequest, state: web::Data<SimState>) -> HttpResponse {
-    contact_view(&req, &state, PLATFORM, |app_key, order_id| {
-        decrypt::truth(&orders_for(&state, app_key), order_id)
+    contact_view(&req, &state, PLATFORM, |key, order_id| {
+        decrypt::truth(&orders_for(&state, key), order_id)
     })
 }

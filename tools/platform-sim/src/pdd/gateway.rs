@@ -7,6 +7,8 @@
 //! accepted dropped or signed as `key+""`), API exists (10001 `type-not-exist`), `access_token`
 //! (10019 for missing, unknown, replaced or expired tokens), then the business parameters (10002;
 //! for `pdd.open.decrypt.batch` also its permission, quota and items, see [`super::decrypt`]).
+//! The access token decides the shop: an API sees the orders of the seller who consented to the
+//! token's authorization only (the decrypt quota is the client id's).
 //!
 //! Both order listings, `pdd.order.list.get` ([`super::list`]) and
 //! `pdd.order.number.list.increment.get` ([`super::increment`]), are order lists to the faults
@@ -135,12 +137,12 @@ fn handle(state: &SimState, params: &Params, now_instant: Instant) -> Result<Ans
         .ok_or_else(|| PddError::token_expired("access_token 不能为空"))?;
     let ttl = state.faults.token_ttl_calls();
     let generation = state.faults.generation();
-    state
+    let shop = state
         .pdd
         .tokens()
         .check(client_id, token, now, ttl, generation)
         .map_err(|p| PddError::token_expired(&format!("{p:?}")))?;
-    let orders = orders_for(state, client_id);
+    let orders = orders_for(state, &shop);
     let answer = match api_type {
         "pdd.order.list.get" => Answer {
             body: list::parse(params)?.answer(&orders.orders),

@@ -36,7 +36,7 @@ use leadgen_domain::PlatformType;
 
 use crate::consent;
 use crate::jd::tokens::TokenStore;
-use crate::shop::Shop;
+use crate::shop::{Shop, ShopKey};
 use crate::state::{PlatformState, SimState};
 use orders::ShopOrders;
 
@@ -45,17 +45,15 @@ pub const PLATFORM: PlatformType = PlatformType::Pdd;
 /// PDD's mutable state: codes and tokens, and each shop's generated orders.
 pub type PddState = PlatformState<TokenStore, ShopOrders>;
 
-/// The shop a client id's authorizations log into.
-pub fn shop_for(state: &SimState, client_id: &str) -> Shop {
-    Shop::derive(state.config.seed, PLATFORM, client_id)
+/// The shop `key` (an app key and the seller who consented) logs into.
+pub fn shop_for(state: &SimState, key: &ShopKey) -> Shop {
+    Shop::derive(state.config.seed, PLATFORM, key)
 }
 
 /// The shop's orders, generated on first use and kept for the life of the process.
-pub fn orders_for(state: &SimState, client_id: &str) -> Arc<ShopOrders> {
-    let shop = || shop_for(state, client_id);
-    state
-        .pdd
-        .orders(&state.config, client_id, shop, orders::generate)
+pub fn orders_for(state: &SimState, key: &ShopKey) -> Arc<ShopOrders> {
+    let shop = || shop_for(state, key);
+    state.pdd.orders(&state.config, key, shop, orders::generate)
 }
 
 /// Mounts the PDD routes (platform paths under `/pdd`, admin paths under `/_sim/pdd`).

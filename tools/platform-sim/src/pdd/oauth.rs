@@ -19,7 +19,7 @@ use crate::consent::{
     Account, Consent, ConsentFlow, ConsentPage, ErrorPage, Permissions, is_web_url,
 };
 use crate::http_util::non_empty;
-use crate::shop::Shop;
+use crate::shop::{Shop, ShopKey};
 use crate::state::SimState;
 use crate::stats::bump;
 use crate::tokens::{IssuedTokens, Lifetimes};
@@ -76,13 +76,13 @@ impl ConsentFlow for Flow {
         Ok(Consent::new(client_id, redirect_uri, get("state")))
     }
 
-    fn account(state: &SimState, app_key: &str) -> Account {
-        Account::named(shop_for(state, app_key).nick)
+    fn account(state: &SimState, shop: &ShopKey) -> Account {
+        Account::named(shop_for(state, shop).nick)
     }
 
     fn issue_code(state: &SimState, consent: &Consent) -> String {
         let now = state.now();
-        state.pdd.tokens().issue_code(&consent.app_key, now)
+        state.pdd.tokens().issue_code(&consent.shop(), now)
     }
 }
 
@@ -157,7 +157,7 @@ pub async fn token(req: HttpRequest, body: web::Bytes, state: web::Data<SimState
             };
             let mut tokens = state.pdd.tokens();
             match tokens.take_code(code, client_id, now) {
-                Ok(()) => tokens.issue(client_id, life, now),
+                Ok(shop) => tokens.issue(&shop, life, now),
                 Err(msg) => {
                     drop(tokens);
                     return refuse(&state, &PddError::invalid_code(msg));
@@ -192,8 +192,9 @@ pub async fn token(req: HttpRequest, body: web::Bytes, state: web::Data<SimState
         }
     };
     state.stats.with(PLATFORM, |s| s.tokens_issued += 1);
-    tracing::info!(client_id, "pdd token issued");
-    let shop = shop_for(&state, client_id);
+    let seller = issued.shop.seller.as_str();
+    tracing::info!(client_id, seller, "pdd token issued");
+    let shop = shop_for(&state, &issued.shop);
     HttpResponse::Ok()
         .content_type("application/json;charset=UTF-8")
         .json(token_body(&shop, &issued))

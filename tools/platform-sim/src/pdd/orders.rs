@@ -169,7 +169,7 @@ pub fn generate_over(
     anchor: DateTime<Utc>,
     history_days: i64,
 ) -> ShopOrders {
-    let mut rng = seeded_rng(seed, &["PDD", "orders", &shop.app_key]);
+    let mut rng = seeded_rng(seed, &["PDD", "orders", &shop.seed_name()]);
     let anchor = anchor - Duration::nanoseconds(i64::from(anchor.timestamp_subsec_nanos()));
     let plan = behaviour::plan(&mut rng, count, history_days, |rng| {
         order_time(rng, anchor, history_days)
@@ -351,12 +351,13 @@ fn order_json(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::shop::ShopKey;
     use leadgen_domain::PlatformType;
     use leadgen_domain::time::parse_beijing;
 
     #[test]
     fn generation_is_deterministic_and_realistic() {
-        let shop = Shop::derive(42, PlatformType::Pdd, "app");
+        let shop = Shop::derive(42, PlatformType::Pdd, &ShopKey::default_seller("app"));
         let anchor = Utc::now();
         let a = generate(42, &shop, 500, anchor);
         let b = generate(42, &shop, 500, anchor);

@@ -45,7 +45,7 @@ pub struct Vault {
 
 fn body(seed: u64, shop: &Shop, kind: &str, plaintext: &str, len: usize) -> String {
     let mut bytes = vec![0x02u8, 0, 0, 0, 0x01];
-    bytes.extend(digest_bytes(seed, &["pdd-mall", &shop.app_key], 9));
+    bytes.extend(digest_bytes(seed, &["pdd-mall", &shop.seed_name()], 9));
     bytes.extend(digest_bytes(seed, &["pdd-cipher", kind, plaintext], len));
     base64(&bytes)
 }
@@ -119,11 +119,12 @@ mod tests {
 
     use super::*;
     use crate::jd::people::new_person;
+    use crate::shop::ShopKey;
     use leadgen_domain::PlatformType;
 
     #[test]
     fn ciphertexts_have_the_platform_shapes_and_repeat_per_person() {
-        let shop = Shop::derive(1, PlatformType::Pdd, "app");
+        let shop = Shop::derive(1, PlatformType::Pdd, &ShopKey::default_seller("app"));
         let mut rng = ChaCha8Rng::seed_from_u64(5);
         let mut vault = Vault::default();
         let p = new_person(&mut rng);

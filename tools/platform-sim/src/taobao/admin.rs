@@ -15,12 +15,13 @@ const VIEWS: Views = Views {
     shop_reads_bounds: false,
 };
 
-/// `GET /_sim/taobao/orders?app_key=…&start_created=…&end_created=…`: the tids of every order
-/// (all types, all statuses) created in the inclusive range, sorted, as strings. Both bounds are
-/// optional and take ISO 8601 or Beijing `yyyy-MM-dd HH:mm:ss`.
+/// `GET /_sim/taobao/orders?app_key=…&seller=…&start_created=…&end_created=…`: the tids of
+/// every order (all types, all statuses) of the shop created in the inclusive range, sorted, as
+/// strings. `seller` (default: the default seller) and both bounds are optional; the bounds take
+/// ISO 8601 or Beijing `yyyy-MM-dd HH:mm:ss`.
 pub async fn orders(req: HttpRequest, state: web::Data<SimState>) -> HttpResponse {
     VIEWS.orders(&req, &state, "tids", |query| {
-        let shop_orders = orders_for(&state, &query.app_key);
+        let shop_orders = orders_for(&state, &query.shop);
         let created = shop_orders
             .trades
             .iter()
@@ -29,13 +30,15 @@ pub async fn orders(req: HttpRequest, state: web::Data<SimState>) -> HttpRespons
     })
 }
 
-/// `GET /_sim/taobao/shop?app_key=…`: the shop an app key's authorization logs into.
+/// `GET /_sim/taobao/shop?app_key=…&seller=…`: the shop a seller's consent to the app logs
+/// into.
 pub async fn shop(req: HttpRequest, state: web::Data<SimState>) -> HttpResponse {
-    VIEWS.shop(&req, &state, |app_key| {
-        let orders = orders_for(&state, app_key);
+    VIEWS.shop(&req, &state, |key| {
+        let orders = orders_for(&state, key);
         let shop = &orders.shop;
         json!({
             "app_key": shop.app_key,
+            "seller": shop.seller,
             "taobao_user_id": shop.user_id.to_string(),
             "taobao_user_nick": shop.nick,
             "taobao_open_uid": shop.open_uid,
@@ -45,10 +48,10 @@ pub async fn shop(req: HttpRequest, state: web::Data<SimState>) -> HttpResponse 
     })
 }
 
-/// `GET /_sim/taobao/contact?app_key=…&order_id=<tid>`: what the trade's receiver phone really is
-/// (the mobile, and the privacy number the decrypt hands out instead, if any).
+/// `GET /_sim/taobao/contact?app_key=…&seller=…&order_id=<tid>`: what the trade's receiver phone
+/// really is (the mobile, and the privacy number the decrypt hands out instead, if any).
 pub async fn contact(req: HttpRequest, state: web::Data<SimState>) -> HttpResponse {
-    contact_view(&req, &state, PLATFORM, |app_key, tid| {
-        decrypt::truth(&orders_for(&state, app_key), tid)
+    contact_view(&req, &state, PLATFORM, |key, tid| {
+        decrypt::truth(&orders_for(&state, key), tid)
     })
 }

@@ -3,7 +3,8 @@
 //!
 //! Check order: `method` (21), `app_key` (28/29), rate limit (7), `v` (32/33/34), `format` (23),
 //! `sign_method` (41), `timestamp` (30/31), `sign` (24/25), method exists (22), `session` (26/27),
-//! then the method's own arguments (40/41).
+//! then the method's own arguments (40/41). The session decides the shop: a method sees the
+//! orders of the seller who consented to the session's authorization only.
 
 use std::time::Instant;
 
@@ -124,14 +125,14 @@ fn handle(state: &SimState, params: &Params, now_instant: Instant) -> Result<Api
         .ok_or_else(TopError::missing_session)?;
     let ttl = state.faults.token_ttl_calls();
     let generation = state.faults.generation();
-    state
+    let shop = state
         .taobao
         .tokens()
         .check_session(app_key, session, now, ttl, generation)
         .map_err(|p| TopError::invalid_session(sub_msg(p)))?;
     let answer = match method {
-        decrypt::METHOD => decrypt::answer(state, app_key, params, now)?,
-        _ => trades::dispatch(state, method, app_key, params, now)?,
+        decrypt::METHOD => decrypt::answer(state, &shop, params, now)?,
+        _ => trades::dispatch(state, method, &shop, params, now)?,
     };
     state.taobao.tokens().record_call(session);
     Ok(answer)

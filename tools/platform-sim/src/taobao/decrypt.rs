@@ -9,6 +9,7 @@
 //!
 //! Simulator choices:
 //! - The list is wrapped as TOP wraps lists (`{"receiver": […]}`) and left out when empty.
+//! - The shop is the session's (the seller who consented); another shop's trades are unknown.
 //! - A query whose `tid` is not one of the shop's trades, or whose `oaid` is no receiver of the
 //!   shop, is left out of the answer (TOP documents no per-item error); an `oaid` of another of
 //!   the shop's trades answers `matched: false`.
@@ -31,6 +32,7 @@ use super::orders::ShopOrders;
 use super::{PLATFORM, orders_for};
 use crate::http_util::{non_empty, request_id};
 use crate::reveal::{ContactTruth, TAOBAO_SCENES, VIRTUAL_NUMBER_DAYS, virtual_expiry};
+use crate::shop::ShopKey;
 use crate::state::SimState;
 
 pub const METHOD: &str = "taobao.top.oaid.decrypt";
@@ -141,10 +143,10 @@ fn receiver(orders: &ShopOrders, q: &Query, now: DateTime<Utc>) -> Option<Value>
     Some(Value::Object(v))
 }
 
-/// Runs the decrypt for `app_key`'s shop.
+/// Runs the decrypt for the shop `shop` (the session's); the quota is its app's.
 pub fn answer(
     state: &SimState,
-    app_key: &str,
+    shop: &ShopKey,
     params: &Params,
     now: DateTime<Utc>,
 ) -> Result<ApiAnswer, TopError> {
@@ -163,9 +165,9 @@ pub fn answer(
     let n = queries.len() as u64;
     state
         .decrypts
-        .take(PLATFORM, app_key, n, settings.daily_quota, now)
+        .take(PLATFORM, &shop.app_key, n, settings.daily_quota, now)
         .map_err(|spent| TopError::api_quota_spent(spent.renews_in_seconds))?;
-    let orders = orders_for(state, app_key);
+    let orders = orders_for(state, shop);
     let found: Vec<Value> = queries
         .iter()
         .filter_map(|q| receiver(&orders, q, now))

@@ -34,7 +34,7 @@ use actix_web::web;
 use leadgen_domain::PlatformType;
 
 use crate::consent;
-use crate::shop::Shop;
+use crate::shop::{Shop, ShopKey};
 use crate::state::{PlatformState, SimState};
 use orders::ShopOrders;
 use tokens::TokenStore;
@@ -44,17 +44,17 @@ pub const PLATFORM: PlatformType = PlatformType::Taobao;
 /// Taobao's mutable state: codes and tokens, and each shop's generated orders.
 pub type TaobaoState = PlatformState<TokenStore, ShopOrders>;
 
-/// The shop an app key's authorizations log into.
-pub fn shop_for(state: &SimState, app_key: &str) -> Shop {
-    Shop::derive(state.config.seed, PLATFORM, app_key)
+/// The shop `key` (an app key and the seller who consented) logs into.
+pub fn shop_for(state: &SimState, key: &ShopKey) -> Shop {
+    Shop::derive(state.config.seed, PLATFORM, key)
 }
 
 /// The shop's orders, generated on first use and kept for the life of the process.
-pub fn orders_for(state: &SimState, app_key: &str) -> Arc<ShopOrders> {
-    let shop = || shop_for(state, app_key);
+pub fn orders_for(state: &SimState, key: &ShopKey) -> Arc<ShopOrders> {
+    let shop = || shop_for(state, key);
     state
         .taobao
-        .orders(&state.config, app_key, shop, orders::generate)
+        .orders(&state.config, key, shop, orders::generate)
 }
 
 /// Mounts the Taobao routes (platform paths under `/taobao`, admin paths under `/_sim/taobao`).

@@ -12,7 +12,7 @@ use crate::consent::{
     Account, Consent, ConsentFlow, ConsentPage, ErrorPage, Permissions, is_web_url,
 };
 use crate::http_util::{non_empty, request_params};
-use crate::shop::Shop;
+use crate::shop::{Shop, ShopKey};
 use crate::state::SimState;
 use crate::stats::bump;
 use crate::tokens::{IssuedTokens, Lifetimes};
@@ -66,8 +66,8 @@ impl ConsentFlow for Flow {
         Ok(Consent::new(client_id, redirect_uri, get("state")))
     }
 
-    fn account(state: &SimState, app_key: &str) -> Account {
-        Account::named(shop_for(state, app_key).nick)
+    fn account(state: &SimState, shop: &ShopKey) -> Account {
+        Account::named(shop_for(state, shop).nick)
     }
 
     /// The code is bound to `redirect_uri`: `/token` must send the same one.
@@ -76,7 +76,7 @@ impl ConsentFlow for Flow {
         state
             .taobao
             .tokens()
-            .issue_code(&consent.app_key, &consent.redirect_uri, now)
+            .issue_code(&consent.shop(), &consent.redirect_uri, now)
     }
 }
 
@@ -150,7 +150,6 @@ pub async fn token(req: HttpRequest, body: web::Bytes, state: web::Data<SimState
         return oauth_error(&state, StatusCode::UNAUTHORIZED, "invalid_client", desc);
     }
     let life = Lifetimes::of(&state.config);
-    let shop = shop_for(&state, client_id);
     let now = state.now();
     let issued = if grant_type == "authorization_code" {
         let (Some(code), Some(redirect_uri)) = (get("code"), get("redirect_uri")) else {
@@ -163,7 +162,10 @@ pub async fn token(req: HttpRequest, body: web::Bytes, state: web::Data<SimState
         };
         let mut tokens = state.taobao.tokens();
         match tokens.take_code(code, client_id, redirect_uri, now) {
-            Ok(()) => tokens.issue(client_id, shop.user_id, life, now),
+            Ok(key) => {
+                let user_id = shop_for(&state, &key).user_id;
+                tokens.issue(&key, user_id, life, now)
+            }
             Err(desc) => {
                 drop(tokens);
                 return oauth_error(&state, bad, "invalid_grant", desc);
@@ -186,7 +188,14 @@ pub async fn token(req: HttpRequest, body: web::Bytes, state: web::Data<SimState
         }
     };
     state.stats.with(PLATFORM, |s| s.tokens_issued += 1);
-    tracing::info!(app_key = client_id, grant_type, "taobao token issued");
+    let seller = issued.shop.seller.as_str();
+    tracing::info!(
+        app_key = client_id,
+        seller,
+        grant_type,
+        "taobao token issued"
+    );
+    let shop = shop_for(&state, &issued.shop);
     HttpResponse::Ok()
         .content_type("application/json;charset=UTF-8")
         .json(token_body(&shop, &issued))

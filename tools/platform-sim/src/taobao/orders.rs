@@ -97,7 +97,7 @@ pub fn generate_over(
     anchor: DateTime<Utc>,
     history_days: i64,
 ) -> ShopOrders {
-    let mut rng = seeded_rng(seed, &["TAOBAO", "orders", &shop.app_key]);
+    let mut rng = seeded_rng(seed, &["TAOBAO", "orders", &shop.seed_name()]);
     let anchor = anchor - Duration::nanoseconds(i64::from(anchor.timestamp_subsec_nanos()));
     let mut used_ids = HashSet::new();
     let mut next_id = |rng: &mut ChaCha8Rng| loop {
@@ -179,7 +179,7 @@ pub fn generate_over(
 
 fn num_iid(seed: u64, shop: &Shop, product: usize) -> u64 {
     600_000_000_000
-        + stable_hash(seed, &["num_iid", &shop.app_key, &product.to_string()]) % 99_999_999_999
+        + stable_hash(seed, &["num_iid", &shop.seed_name(), &product.to_string()]) % 99_999_999_999
 }
 
 fn pic_path(shop: &Shop, product: usize) -> String {
@@ -342,11 +342,12 @@ fn drop_nulls(v: &mut Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::shop::ShopKey;
     use leadgen_domain::PlatformType;
 
     #[test]
     fn generation_is_deterministic_and_realistic() {
-        let shop = Shop::derive(42, PlatformType::Taobao, "app");
+        let shop = Shop::derive(42, PlatformType::Taobao, &ShopKey::default_seller("app"));
         let anchor = Utc::now();
         let a = generate(42, &shop, 300, anchor);
         let b = generate(42, &shop, 300, anchor);

@@ -1,11 +1,11 @@
 //! Authorization codes, access tokens (TOP `session`) and refresh tokens, kept in the shared
 //! [`crate::tokens::Store`]. A code is bound to the `redirect_uri` it was issued for; tokens are
 //! `6201…`/`6202…` followed by 44 hex digits and the shop's user id; a refresh replaces both
-//! tokens.
+//! tokens. Codes and tokens belong to the shop (app key and seller) that consented.
 
 use chrono::{DateTime, Utc};
 
-use crate::shop::{ALNUM, LOWER_HEX, random_string};
+use crate::shop::{ALNUM, LOWER_HEX, ShopKey, random_string};
 use crate::tokens::TokenProblem as Problem;
 use crate::tokens::{CallBudget, CodeOrder, CodeProblem, IssuedTokens, Lifetimes, Store};
 
@@ -38,22 +38,22 @@ fn token(prefix: &str, user_id: u64) -> String {
 }
 
 impl TokenStore {
-    /// A new single-use code for `app_key`, bound to `redirect_uri`.
-    pub fn issue_code(&mut self, app_key: &str, redirect_uri: &str, now: DateTime<Utc>) -> String {
+    /// A new single-use code for `shop`, bound to `redirect_uri`.
+    pub fn issue_code(&mut self, shop: &ShopKey, redirect_uri: &str, now: DateTime<Utc>) -> String {
         let code = random_string(&mut rand::thread_rng(), ALNUM, 32);
         let uri = redirect_uri.to_owned();
-        self.store
-            .insert_code(code, app_key, uri, CODE_TTL_SECS, now)
+        self.store.insert_code(code, shop, uri, CODE_TTL_SECS, now)
     }
 
-    /// Consumes `code` if it is live, belongs to `app_key` and was issued for `redirect_uri`.
+    /// Consumes `code` if it is live, belongs to `app_key` and was issued for `redirect_uri`;
+    /// answers the shop it authorizes.
     pub fn take_code(
         &mut self,
         code: &str,
         app_key: &str,
         redirect_uri: &str,
         now: DateTime<Utc>,
-    ) -> Result<(), &'static str> {
+    ) -> Result<ShopKey, &'static str> {
         let same_uri = |uri: &String| uri == redirect_uri;
         let order = CodeOrder::ExpiryFirst;
         self.store
@@ -66,19 +66,20 @@ impl TokenStore {
             })
     }
 
-    /// Issues an access/refresh token pair for the shop `user_id` through `app_key`.
+    /// Issues an access/refresh token pair for `shop`, whose user id is `user_id`.
     pub fn issue(
         &mut self,
-        app_key: &str,
+        shop: &ShopKey,
         user_id: u64,
         life: Lifetimes,
         now: DateTime<Utc>,
     ) -> IssuedTokens {
         let pair = (token("6201", user_id), token("6202", user_id));
-        self.store.issue_pair(app_key, pair, life, now, user_id)
+        self.store.issue_pair(shop, pair, life, now, user_id)
     }
 
-    /// Trades a live refresh token for a new pair; the old access and refresh tokens stop working.
+    /// Trades a live refresh token for a new pair of the same shop; the old access and refresh
+    /// tokens stop working.
     pub fn refresh(
         &mut self,
         app_key: &str,
@@ -86,18 +87,18 @@ impl TokenStore {
         life: Lifetimes,
         now: DateTime<Utc>,
     ) -> Result<IssuedTokens, &'static str> {
-        let user_id = self
-            .store
-            .rotate(app_key, refresh_token, now)
-            .map_err(|p| match p {
-                Problem::OtherApp => "refresh_token was issued to another client",
-                Problem::Expired => "refresh_token is expired",
-                Problem::Unknown | Problem::CallsExhausted => "refresh_token is invalid",
-            })?;
-        Ok(self.issue(app_key, user_id, life, now))
+        let (shop, user_id) =
+            self.store
+                .rotate(app_key, refresh_token, now)
+                .map_err(|p| match p {
+                    Problem::OtherApp => "refresh_token was issued to another client",
+                    Problem::Expired => "refresh_token is expired",
+                    Problem::Unknown | Problem::CallsExhausted => "refresh_token is invalid",
+                })?;
+        Ok(self.issue(&shop, user_id, life, now))
     }
 
-    /// Whether `session` may call the API for `app_key` now.
+    /// Whether `session` may call the API for `app_key` now; answers the shop it calls for.
     pub fn check_session(
         &mut self,
         app_key: &str,
@@ -105,7 +106,7 @@ impl TokenStore {
         now: DateTime<Utc>,
         ttl_calls: Option<u64>,
         generation: u64,
-    ) -> Result<(), SessionProblem> {
+    ) -> Result<ShopKey, SessionProblem> {
         let budget = CallBudget {
             ttl_calls,
             generation,

@@ -16,6 +16,7 @@ use super::fields::FieldSelection;
 use super::orders::TradeRecord;
 use super::orders_for;
 use crate::http_util::request_id;
+use crate::shop::ShopKey;
 use crate::state::SimState;
 
 /// The types listed when `type` is absent.
@@ -183,11 +184,11 @@ fn check_window(
     Ok(())
 }
 
-/// Runs one of the list methods.
+/// Runs one of the list methods on the orders of `shop` (the session's).
 pub fn dispatch(
     state: &SimState,
     method: &str,
-    app_key: &str,
+    shop: &ShopKey,
     params: &Params,
     now: DateTime<Utc>,
 ) -> Result<ApiAnswer, TopError> {
@@ -198,7 +199,7 @@ pub fn dispatch(
             let end = parse_time(params, "end_created")?.unwrap_or(now);
             check_window(start, end, now, ("start_created", "end_created"))?;
             let query = parse_list_query(params)?;
-            let orders = orders_for(state, app_key);
+            let orders = orders_for(state, shop);
             let selected: Vec<&TradeRecord> = orders
                 .trades
                 .iter()
@@ -217,7 +218,7 @@ pub fn dispatch(
                 return Err(TopError::invalid_argument("end_modified", detail));
             }
             let query = parse_list_query(params)?;
-            let orders = orders_for(state, app_key);
+            let orders = orders_for(state, shop);
             let mut selected: Vec<&TradeRecord> = orders
                 .trades
                 .iter()

@@ -1,6 +1,9 @@
 //! The bookkeeping every platform's OAuth server shares: single-use authorization codes, access
-//! tokens and refresh tokens, each bound to the app it was issued to and expiring, and the
-//! per-token call count behind the `token_ttl_calls` fault.
+//! tokens and refresh tokens, each bound to the shop it was issued for (the app it was issued
+//! to and the seller who consented, a [`ShopKey`]) and expiring, and the per-token call count
+//! behind the `token_ttl_calls` fault. A code carries its shop to the tokens it is exchanged
+//! for, a refresh carries it to the new pair, and a token check answers with it: the API calls a
+//! token makes see that shop's orders only.
 //!
 //! What a platform decides stays in its own `tokens` module: what codes and tokens look like and
 //! how long they live, which check it reports first ([`CodeOrder`]), its messages, what else a
@@ -13,6 +16,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::faults::FaultEngine;
+use crate::shop::ShopKey;
 use crate::state::SimConfig;
 
 pub use pairs::{PairRules, PairStore};
@@ -37,6 +41,8 @@ impl Lifetimes {
 /// A freshly issued token pair.
 #[derive(Debug, Clone)]
 pub struct IssuedTokens {
+    /// The shop the pair calls for.
+    pub shop: ShopKey,
     pub access_token: String,
     pub refresh_token: String,
     pub issued_at: DateTime<Utc>,
@@ -61,17 +67,17 @@ impl CallBudget {
     }
 }
 
-/// An authorization code and what the platform binds to it besides the app.
+/// An authorization code and what the platform binds to it besides the shop.
 #[derive(Debug, Clone)]
 pub struct Code<C> {
-    pub app_key: String,
+    pub shop: ShopKey,
     pub expires_at: DateTime<Utc>,
     pub extra: C,
 }
 
 #[derive(Debug, Clone)]
 pub struct Access {
-    pub app_key: String,
+    pub shop: ShopKey,
     pub expires_at: DateTime<Utc>,
     /// Successful API calls made with this token under fault generation `generation`.
     calls: u64,
@@ -92,7 +98,7 @@ impl Access {
 /// A refresh token, the access token issued with it, and what else the platform keeps.
 #[derive(Debug, Clone)]
 pub struct Refresh<R> {
-    pub app_key: String,
+    pub shop: ShopKey,
     pub expires_at: DateTime<Utc>,
     pub access_token: String,
     pub extra: R,
@@ -168,18 +174,18 @@ impl<C, R> Default for Store<C, R> {
 }
 
 impl<C, R: Clone> Store<C, R> {
-    /// Drops the expired codes, then keeps `code` for `app_key` for `ttl_secs`; returns it.
+    /// Drops the expired codes, then keeps `code` for `shop` for `ttl_secs`; returns it.
     pub fn insert_code(
         &mut self,
         code: String,
-        app_key: &str,
+        shop: &ShopKey,
         extra: C,
         ttl_secs: i64,
         now: DateTime<Utc>,
     ) -> String {
         self.codes.retain(|_, c| c.expires_at > now);
         let record = Code {
-            app_key: app_key.to_owned(),
+            shop: shop.clone(),
             expires_at: now + Duration::seconds(ttl_secs),
             extra,
         };
@@ -188,7 +194,8 @@ impl<C, R: Clone> Store<C, R> {
     }
 
     /// Consumes `code` if it is live, belongs to `app_key` and what it carries satisfies
-    /// `accept`; `order` decides which failure an expired code of another app reports.
+    /// `accept`; `order` decides which failure an expired code of another app reports. Answers
+    /// the shop the code authorizes.
     pub fn take_code(
         &mut self,
         code: &str,
@@ -196,10 +203,10 @@ impl<C, R: Clone> Store<C, R> {
         now: DateTime<Utc>,
         order: CodeOrder,
         accept: impl FnOnce(&C) -> bool,
-    ) -> Result<(), CodeProblem> {
+    ) -> Result<ShopKey, CodeProblem> {
         let record = self.codes.get(code).ok_or(CodeProblem::Unknown)?;
         let expired = record.expires_at <= now;
-        let other_app = record.app_key != app_key;
+        let other_app = record.shop.app_key != app_key;
         if other_app && (order == CodeOrder::OwnerFirst || !expired) {
             return Err(CodeProblem::OtherApp);
         }
@@ -210,14 +217,15 @@ impl<C, R: Clone> Store<C, R> {
         if !accept(&record.extra) {
             return Err(CodeProblem::Mismatch);
         }
+        let shop = record.shop.clone();
         self.codes.remove(code);
-        Ok(())
+        Ok(shop)
     }
 
-    /// Keeps a new pair issued through `app_key`.
+    /// Keeps a new pair issued for `shop`.
     pub fn insert_pair(
         &mut self,
-        app_key: &str,
+        shop: &ShopKey,
         access_token: &str,
         access_expires_at: DateTime<Utc>,
         refresh_token: &str,
@@ -225,14 +233,14 @@ impl<C, R: Clone> Store<C, R> {
         extra: R,
     ) {
         let access = Access {
-            app_key: app_key.to_owned(),
+            shop: shop.clone(),
             expires_at: access_expires_at,
             calls: 0,
             generation: 0,
         };
         self.access.insert(access_token.to_owned(), access);
         let refresh = Refresh {
-            app_key: app_key.to_owned(),
+            shop: shop.clone(),
             expires_at: refresh_expires_at,
             access_token: access_token.to_owned(),
             extra,
@@ -240,10 +248,10 @@ impl<C, R: Clone> Store<C, R> {
         self.refresh.insert(refresh_token.to_owned(), refresh);
     }
 
-    /// Keeps a new pair issued through `app_key` that lives `life` from `now`.
+    /// Keeps a new pair issued for `shop` that lives `life` from `now`.
     pub fn issue_pair(
         &mut self,
-        app_key: &str,
+        shop: &ShopKey,
         (access_token, refresh_token): (String, String),
         life: Lifetimes,
         now: DateTime<Utc>,
@@ -252,7 +260,7 @@ impl<C, R: Clone> Store<C, R> {
         let access_expires_at = now + Duration::seconds(life.access);
         let refresh_expires_at = now + Duration::seconds(life.refresh);
         self.insert_pair(
-            app_key,
+            shop,
             &access_token,
             access_expires_at,
             &refresh_token,
@@ -260,6 +268,7 @@ impl<C, R: Clone> Store<C, R> {
             extra,
         );
         IssuedTokens {
+            shop: shop.clone(),
             access_token,
             refresh_token,
             issued_at: now,
@@ -279,7 +288,7 @@ impl<C, R: Clone> Store<C, R> {
             .refresh
             .get(refresh_token)
             .ok_or(TokenProblem::Unknown)?;
-        if record.app_key != app_key {
+        if record.shop.app_key != app_key {
             return Err(TokenProblem::OtherApp);
         }
         if record.expires_at <= now {
@@ -289,17 +298,18 @@ impl<C, R: Clone> Store<C, R> {
     }
 
     /// Retires a live refresh token of `app_key` and the access token issued with it; returns
-    /// what it carried, for the new pair.
+    /// its shop and what it carried, for the new pair.
     pub fn rotate(
         &mut self,
         app_key: &str,
         refresh_token: &str,
         now: DateTime<Utc>,
-    ) -> Result<R, TokenProblem> {
+    ) -> Result<(ShopKey, R), TokenProblem> {
         let record = self.live_refresh(app_key, refresh_token, now)?;
-        let (extra, old_access) = (record.extra.clone(), record.access_token.clone());
+        let (shop, extra) = (record.shop.clone(), record.extra.clone());
+        let old_access = record.access_token.clone();
         self.retire(refresh_token, &old_access);
-        Ok(extra)
+        Ok((shop, extra))
     }
 
     /// Forgets a refresh token and an access token.
@@ -325,16 +335,16 @@ impl<C, R: Clone> Store<C, R> {
             .map(|(k, _)| k.clone())
     }
 
-    /// Whether `token` may call the API for `app_key` now.
+    /// Whether `token` may call the API for `app_key` now; answers the shop it calls for.
     pub fn check(
         &mut self,
         app_key: &str,
         token: &str,
         now: DateTime<Utc>,
         budget: CallBudget,
-    ) -> Result<(), TokenProblem> {
+    ) -> Result<ShopKey, TokenProblem> {
         let record = self.access.get_mut(token).ok_or(TokenProblem::Unknown)?;
-        if record.app_key != app_key {
+        if record.shop.app_key != app_key {
             return Err(TokenProblem::OtherApp);
         }
         if record.expires_at <= now {
@@ -343,7 +353,7 @@ impl<C, R: Clone> Store<C, R> {
         if record.used_up(budget) {
             return Err(TokenProblem::CallsExhausted);
         }
-        Ok(())
+        Ok(record.shop.clone())
     }
 
     /// Counts one successful API call made with `token`.
@@ -362,12 +372,13 @@ mod tests {
     fn code_order_decides_what_an_expired_code_of_another_app_reports() {
         let now = Utc::now();
         let late = now + Duration::seconds(61);
+        let shop = ShopKey::new("app", "alice");
         for (order, problem, kept) in [
             (CodeOrder::ExpiryFirst, CodeProblem::Expired, false),
             (CodeOrder::OwnerFirst, CodeProblem::OtherApp, true),
         ] {
             let mut store: Store<&str> = Store::default();
-            let code = store.insert_code("c".into(), "app", "uri", 60, now);
+            let code = store.insert_code("c".into(), &shop, "uri", 60, now);
             let take = |s: &mut Store<&str>, app: &str, at| {
                 s.take_code(&code, app, at, order, |uri| *uri == "uri")
             };
@@ -380,16 +391,48 @@ mod tests {
             assert_eq!(take(&mut store, "app", late), Err(expected));
         }
         let mut store: Store<&str> = Store::default();
-        let code = store.insert_code("c".into(), "app", "uri", 60, now);
+        let code = store.insert_code("c".into(), &shop, "uri", 60, now);
         let mismatch = store.take_code(&code, "app", now, CodeOrder::ExpiryFirst, |u| *u == "x");
         assert_eq!(mismatch, Err(CodeProblem::Mismatch));
         assert_eq!(
             store.take_code(&code, "app", now, CodeOrder::ExpiryFirst, |_| true),
-            Ok(())
+            Ok(shop.clone())
         );
         assert_eq!(
             store.take_code(&code, "app", now, CodeOrder::ExpiryFirst, |_| true),
             Err(CodeProblem::Unknown)
+        );
+    }
+
+    #[test]
+    fn tokens_carry_the_shop_of_their_code_through_refreshes() {
+        let now = Utc::now();
+        let budget = CallBudget {
+            ttl_calls: None,
+            generation: 0,
+        };
+        let life = Lifetimes {
+            access: 60,
+            refresh: 600,
+        };
+        let mut store: Store = Store::default();
+        let alice = ShopKey::new("app", "alice");
+        let bob = ShopKey::new("app", "bob");
+        let a = store.issue_pair(&alice, ("a1".into(), "r1".into()), life, now, ());
+        let b = store.issue_pair(&bob, ("b1".into(), "r2".into()), life, now, ());
+        assert_eq!(
+            store.check("app", &a.access_token, now, budget),
+            Ok(alice.clone())
+        );
+        assert_eq!(store.check("app", &b.access_token, now, budget), Ok(bob));
+        assert_eq!(
+            store.check("other", &a.access_token, now, budget),
+            Err(TokenProblem::OtherApp)
+        );
+        assert_eq!(store.rotate("app", "r1", now), Ok((alice, ())));
+        assert_eq!(
+            store.check("app", &a.access_token, now, budget),
+            Err(TokenProblem::Unknown)
         );
     }
 }

@@ -1,12 +1,13 @@
-//! The token store of a platform whose codes carry nothing but the app, whose tokens carry
-//! nothing but the app and whose refresh always issues a new pair and retires the old one (JD,
-//! PDD, Kuaishou). What differs is the platform's [`PairRules`].
+//! The token store of a platform whose codes and tokens carry nothing but their shop (app key
+//! and seller) and whose refresh always issues a new pair for the same shop and retires the old
+//! one (JD, PDD, Kuaishou). What differs is the platform's [`PairRules`].
 
 use std::marker::PhantomData;
 
 use chrono::{DateTime, Utc};
 
 use super::{CallBudget, CodeOrder, CodeProblem, IssuedTokens, Lifetimes, Store, TokenProblem};
+use crate::shop::ShopKey;
 
 /// What a platform decides: what codes and tokens look like, how long a code lives, which code
 /// check comes first, and its messages.
@@ -42,30 +43,31 @@ impl<P> Default for PairStore<P> {
 }
 
 impl<P: PairRules> PairStore<P> {
-    /// A new single-use code for `app_key`.
-    pub fn issue_code(&mut self, app_key: &str, now: DateTime<Utc>) -> String {
+    /// A new single-use code for `shop`.
+    pub fn issue_code(&mut self, shop: &ShopKey, now: DateTime<Utc>) -> String {
         self.store
-            .insert_code(P::new_code(), app_key, (), P::CODE_TTL_SECS, now)
+            .insert_code(P::new_code(), shop, (), P::CODE_TTL_SECS, now)
     }
 
-    /// Consumes `code` if it is live and belongs to `app_key`.
+    /// Consumes `code` if it is live and belongs to `app_key`; answers the shop it authorizes.
     pub fn take_code(
         &mut self,
         code: &str,
         app_key: &str,
         now: DateTime<Utc>,
-    ) -> Result<(), &'static str> {
+    ) -> Result<ShopKey, &'static str> {
         self.store
             .take_code(code, app_key, now, P::CODE_ORDER, |()| true)
             .map_err(P::code_message)
     }
 
-    /// Issues an access/refresh token pair through `app_key`.
-    pub fn issue(&mut self, app_key: &str, life: Lifetimes, now: DateTime<Utc>) -> IssuedTokens {
-        self.store.issue_pair(app_key, P::new_pair(), life, now, ())
+    /// Issues an access/refresh token pair for `shop`.
+    pub fn issue(&mut self, shop: &ShopKey, life: Lifetimes, now: DateTime<Utc>) -> IssuedTokens {
+        self.store.issue_pair(shop, P::new_pair(), life, now, ())
     }
 
-    /// Trades a live refresh token for a new pair; the old access and refresh tokens stop working.
+    /// Trades a live refresh token of `app_key` for a new pair of the same shop; the old access
+    /// and refresh tokens stop working.
     pub fn refresh(
         &mut self,
         app_key: &str,
@@ -73,20 +75,21 @@ impl<P: PairRules> PairStore<P> {
         life: Lifetimes,
         now: DateTime<Utc>,
     ) -> Result<IssuedTokens, &'static str> {
-        self.store
+        let (shop, ()) = self
+            .store
             .rotate(app_key, refresh_token, now)
             .map_err(P::refresh_message)?;
-        Ok(self.issue(app_key, life, now))
+        Ok(self.issue(&shop, life, now))
     }
 
-    /// Whether `token` may call the API for `app_key` now.
+    /// Whether `token` may call the API for `app_key` now; answers the shop it calls for.
     pub fn check_token(
         &mut self,
         app_key: &str,
         token: &str,
         now: DateTime<Utc>,
         budget: CallBudget,
-    ) -> Result<(), TokenProblem> {
+    ) -> Result<ShopKey, TokenProblem> {
         self.store.check(app_key, token, now, budget)
     }
 

@@ -33,7 +33,7 @@ fn pending(o: &DyOrder) -> bool {
 }
 
 fn first(state: &SimState, pick: impl Fn(&DyOrder) -> bool) -> DyOrder {
-    let orders = orders_for(state, APP);
+    let orders = orders_for(state, &ShopKey::default_seller(APP));
     let settled = |o: &&DyOrder| o.updated < anchor() - TimeDelta::hours(1);
     orders
         .orders

@@ -32,7 +32,7 @@ async fn opens_the_orders_ciphertexts_and_hands_out_privacy_numbers() {
     let state = state();
     let app = sim!(state);
     let token = token_of(&login(&app).await);
-    let orders = orders_for(&state, APP);
+    let orders = orders_for(&state, &ShopKey::default_seller(APP));
     let protected = |o: &&DyOrder| orders.receivers[o.buyer].privacy.is_some();
     let privacy = orders
         .orders
@@ -119,7 +119,7 @@ async fn permission_and_the_daily_quota_are_refused_before_the_items() {
     });
     let app = sim!(state);
     let token = token_of(&login(&app).await);
-    let orders = orders_for(&state, APP);
+    let orders = orders_for(&state, &ShopKey::default_seller(APP));
     let o = orders.orders.iter().find(encrypted).unwrap();
     let one = || call(DECRYPT, Some(&token), json!({"cipher_infos": [tel(o)]}));
     assert_eq!(code_of(&api(&app, &one()).await).0, 10000);

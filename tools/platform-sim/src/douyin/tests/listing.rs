@@ -77,7 +77,7 @@ async fn paging_covers_every_order_exactly_once_in_both_orders() {
         assert_eq!(got, expected);
     }
     // A narrow window: both ends inclusive, matching the admin view.
-    let shop = orders_for(&state, APP);
+    let shop = orders_for(&state, &ShopKey::default_seller(APP));
     let t = shop.orders[ORDERS / 2].created.timestamp();
     let params = json!({"create_time_start": t, "create_time_end": t});
     let exact = all_pages(&app, &token, params, 100).await;
@@ -123,7 +123,7 @@ async fn update_time_ordering_and_status_filters() {
 #[actix_web::test]
 async fn orders_look_like_douyins() {
     let state = state();
-    let shop = orders_for(&state, APP);
+    let shop = orders_for(&state, &ShopKey::default_seller(APP));
     let all: Vec<&serde_json::Map<String, Value>> = shop.orders.iter().map(|o| &o.json).collect();
     let tel =
         |o: &serde_json::Map<String, Value>| o["encrypt_post_tel"].as_str().unwrap().to_owned();

@@ -6,6 +6,7 @@ mod faults;
 mod gateway;
 mod listing;
 mod oauth;
+mod sellers;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::CONTENT_TYPE;

@@ -42,7 +42,7 @@ fn around(t: DateTime<Utc>, seconds: i64) -> (DateTime<Utc>, DateTime<Utc>) {
 }
 
 fn first(state: &SimState, order_state: &str) -> JdOrder {
-    let orders = orders_for(state, APP);
+    let orders = orders_for(state, &ShopKey::default_seller(APP));
     let settled = |o: &&JdOrder| o.modified < anchor() - TimeDelta::hours(1);
     let mut candidates = orders.orders.iter().filter(settled);
     candidates.find(|o| o.state == order_state).unwrap().clone()

@@ -45,7 +45,7 @@ async fn opens_receivers_with_privacy_numbers_and_leaves_strangers_out() {
     let state = state();
     let app = sim!(state);
     let token = token_of(&login(&app).await);
-    let orders = orders_for(&state, APP);
+    let orders = orders_for(&state, &ShopKey::default_seller(APP));
     let privacy = orders
         .orders
         .iter()
@@ -90,7 +90,7 @@ async fn permission_and_the_daily_quota_are_business_codes() {
     });
     let app = sim!(state);
     let token = token_of(&login(&app).await);
-    let orders = orders_for(&state, APP);
+    let orders = orders_for(&state, &ShopKey::default_seller(APP));
     let o = &orders.orders[0];
     let items = [(json!(o.order_id), o.oaid.as_str())];
     assert_eq!(

@@ -91,7 +91,7 @@ async fn states_filter_and_modified_time_search() {
     let state = state();
     let app = sim!(state);
     let token = token_of(&login(&app).await);
-    let orders = orders_for(&state, APP);
+    let orders = orders_for(&state, &ShopKey::default_seller(APP));
     let (start, end) = (days_ago(20), now_bj());
     let base = |states: &'static str, date_type: &'static str| {
         vec![
@@ -202,7 +202,11 @@ async fn orders_carry_realistic_fields_as_requested() {
     // Same seed, same orders; another seed, other orders.
     let same = state_with(42, crate::faults::Faults::default());
     let other = state_with(7, crate::faults::Faults::default());
-    let first = |s: &SimState| orders_for(s, APP).orders[0].json.clone();
+    let first = |s: &SimState| {
+        orders_for(s, &ShopKey::default_seller(APP)).orders[0]
+            .json
+            .clone()
+    };
     assert_eq!(first(&state), first(&same));
     assert_ne!(first(&state), first(&other));
 }

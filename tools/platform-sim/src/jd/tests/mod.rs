@@ -5,6 +5,7 @@ mod decrypt;
 mod gateway;
 mod listing;
 mod oauth;
+mod sellers;
 
 use actix_web::http::StatusCode;
 use actix_web::web;

@@ -16,7 +16,7 @@ async fn consent_form_code_tokens_and_refresh() {
             .contains("<form method=\"post\" action=\"/jd/oauth2/to_login\">")
     );
     assert_eq!(page.body.matches("type=\"submit\"").count(), 1);
-    let shop = shop_for(&state, APP);
+    let shop = shop_for(&state, &ShopKey::default_seller(APP));
     assert!(page.body.contains(&shop.nick));
     let inputs = hidden_inputs(&page.body);
     assert!(inputs.contains(&("redirect_uri".into(), REDIRECT.into())));

@@ -27,7 +27,7 @@ fn find(orders: &[Value], oid: u64) -> Option<&Value> {
 }
 
 fn first(state: &SimState, pick: impl Fn(&KsOrder) -> bool) -> KsOrder {
-    let orders = orders_for(state, APP);
+    let orders = orders_for(state, &ShopKey::default_seller(APP));
     let settled = |o: &&KsOrder| o.updated_ms < (anchor() - TimeDelta::hours(1)).timestamp_millis();
     orders
         .orders
@@ -127,7 +127,7 @@ async fn refunds_closes_and_refusals() {
             .unwrap()
             .contains("SHIP is not possible for an order in state 80")
     );
-    let unpaid = orders_for(&state, APP)
+    let unpaid = orders_for(&state, &ShopKey::default_seller(APP))
         .orders
         .iter()
         .find(|o| o.status == 10)

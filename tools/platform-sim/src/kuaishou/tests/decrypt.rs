@@ -38,7 +38,7 @@ async fn opens_the_orders_phones_and_hands_out_privacy_numbers() {
     let state = state();
     let app = sim!(state);
     let token = token_of(&login(&app).await);
-    let orders = orders_for(&state, APP);
+    let orders = orders_for(&state, &ShopKey::default_seller(APP));
     let protected = |o: &&KsOrder| orders.receivers[o.buyer].privacy.is_some();
     let privacy = orders
         .orders
@@ -98,7 +98,7 @@ async fn permission_and_the_daily_quota_are_refused_before_the_items() {
     });
     let app = sim!(state);
     let token = token_of(&login(&app).await);
-    let orders = orders_for(&state, APP);
+    let orders = orders_for(&state, &ShopKey::default_seller(APP));
     let o = orders.orders.iter().find(encrypted).unwrap();
     let one = || signed(DECRYPT, &token, &json!({"batchDecryptList": [tel(o)]}));
     assert_eq!(result_of(&post(&app, &one()).await), 1);

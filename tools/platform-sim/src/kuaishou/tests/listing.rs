@@ -97,7 +97,7 @@ async fn filters_and_update_time_queries() {
             .iter()
             .all(|o| o["orderBaseInfo"]["updateTime"].as_i64().unwrap() >= end - 7 * 86_400_000)
     );
-    let shop = orders_for(&state, APP);
+    let shop = orders_for(&state, &ShopKey::default_seller(APP));
     let touched_late = shop
         .orders
         .iter()
@@ -109,7 +109,7 @@ async fn filters_and_update_time_queries() {
 #[actix_web::test]
 async fn orders_look_like_kuaishous() {
     let state = state();
-    let shop = orders_for(&state, APP);
+    let shop = orders_for(&state, &ShopKey::default_seller(APP));
     let mut virtual_numbers = 0;
     for o in &shop.orders {
         let addr = &o.json["orderAddress"];

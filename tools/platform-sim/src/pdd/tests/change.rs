@@ -27,7 +27,7 @@ async fn around(app: &impl TestApp, token: &str, t: DateTime<Utc>) -> Value {
 /// The first order `pick` accepts among those last modified over an hour before the anchor
 /// (many generated orders were modified right at it, in the window of a change made now).
 fn first(state: &SimState, pick: impl Fn(&PddOrder) -> bool) -> PddOrder {
-    let orders = orders_for(state, APP);
+    let orders = orders_for(state, &ShopKey::default_seller(APP));
     let settled = |o: &&PddOrder| o.updated < anchor() - TimeDelta::hours(1);
     orders
         .orders
@@ -140,7 +140,7 @@ async fn what_a_pdd_order_refuses() {
             reply.body
         );
     }
-    let grouping = orders_for(&state, APP)
+    let grouping = orders_for(&state, &ShopKey::default_seller(APP))
         .orders
         .iter()
         .find(|o| o.confirmed.is_none() && o.json["group_status"] == 0)
@@ -180,7 +180,7 @@ async fn a_forward_walk_misses_an_order_a_backward_walk_does_not() {
         let state = state();
         let app = sim!(state);
         let token = login(&app).await;
-        let orders = orders_for(&state, APP);
+        let orders = orders_for(&state, &ShopKey::default_seller(APP));
         let (start, in_window) = busiest_window(&orders.orders, anchor() - TimeDelta::hours(1));
         let everything: BTreeSet<String> = in_window.iter().map(|o| o.order_sn.clone()).collect();
         let last = in_window.len().div_ceil(3) as u64;

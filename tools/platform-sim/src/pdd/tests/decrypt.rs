@@ -30,7 +30,7 @@ async fn privacy_numbers_carry_their_extension_and_ciphertexts_belong_to_their_o
     let state = state();
     let app = sim!(state);
     let token = login(&app).await;
-    let orders = orders_for(&state, APP);
+    let orders = orders_for(&state, &ShopKey::default_seller(APP));
     let person = |o: &&PddOrder| &orders.people[o.buyer];
     let privacy = orders
         .orders
@@ -77,7 +77,7 @@ async fn permission_and_the_daily_quota_are_refused_before_the_items() {
     });
     let app = sim!(state);
     let token = login(&app).await;
-    let orders = orders_for(&state, APP);
+    let orders = orders_for(&state, &ShopKey::default_seller(APP));
     let one = json!([phone_item(&orders.orders[0])]).to_string();
     let two = json!([phone_item(&orders.orders[0]), phone_item(&orders.orders[1])]).to_string();
     let call = |list: &str| signed(DECRYPT, &token, &[("data_list", list)]);

@@ -117,7 +117,7 @@ async fn pages_by_updated_at_descending_with_total_count() {
     let state = state();
     let app = sim!(state);
     let token = login(&app).await;
-    let orders = orders_for(&state, APP);
+    let orders = orders_for(&state, &ShopKey::default_seller(APP));
     let (start, expected) = busiest_window(&orders.orders, anchor());
     assert!(expected.len() >= 7, "a busy window: {}", expected.len());
     let expected_sns: Vec<String> = expected.iter().map(|o| o.order_sn.clone()).collect();
@@ -191,7 +191,7 @@ async fn filters_faults_and_stats_as_for_the_list() {
     let state = state_with(42, faults);
     let app = sim!(state);
     let token = login(&app).await;
-    let orders = orders_for(&state, APP);
+    let orders = orders_for(&state, &ShopKey::default_seller(APP));
     let (start, expected) = busiest_window(&orders.orders, anchor());
     let base = increment_args(start, start + 1800, 1, 100);
     let total = |reply: Reply| reply.json()[INCREMENT_RESPONSE]["total_count"].as_u64();

@@ -66,7 +66,7 @@ async fn windows_of_a_day_cover_every_confirmed_order_exactly_once() {
         .await
         .json();
     let expected: Vec<String> = serde_json::from_value(v["order_ids"].clone()).unwrap();
-    let orders = orders_for(&state, APP);
+    let orders = orders_for(&state, &ShopKey::default_seller(APP));
     let unconfirmed = orders
         .orders
         .iter()
@@ -152,7 +152,7 @@ async fn status_filters_and_realistic_orders() {
         phones.iter().collect::<HashSet<_>>().len() < phones.len(),
         "repeat buyers"
     );
-    let orders = orders_for(&state, APP);
+    let orders = orders_for(&state, &ShopKey::default_seller(APP));
     let updated = |o: &crate::pdd::orders::PddOrder| {
         leadgen_domain::time::parse_beijing(o.json["updated_at"].as_str().unwrap()).unwrap()
     };
@@ -170,7 +170,7 @@ async fn decrypt_batch_opens_ciphertexts_and_privacy_numbers() {
     let state = state();
     let app = sim!(state);
     let token = login(&app).await;
-    let orders = orders_for(&state, APP);
+    let orders = orders_for(&state, &ShopKey::default_seller(APP));
     let privacy = orders
         .orders
         .iter()

@@ -16,7 +16,7 @@ async fn consent_code_tokens_and_refresh() {
             .contains("<form method=\"post\" action=\"/pdd/service-market/auth\">")
     );
     assert_eq!(page.body.matches("type=\"submit\"").count(), 1);
-    let shop = shop_for(&state, APP);
+    let shop = shop_for(&state, &ShopKey::default_seller(APP));
     assert!(page.body.contains(&shop.nick));
 
     let code = authorize(&app, APP).await;

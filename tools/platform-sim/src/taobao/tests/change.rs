@@ -48,7 +48,7 @@ fn around(t: DateTime<Utc>, seconds: i64) -> (DateTime<Utc>, DateTime<Utc>) {
 }
 
 fn first(state: &SimState, status: &str) -> TradeRecord {
-    let orders = orders_for(state, APP);
+    let orders = orders_for(state, &ShopKey::default_seller(APP));
     let pending = |t: &TradeRecord| t.json["orders"].to_string().contains("WAIT_SELLER_AGREE");
     let settled = |t: &&TradeRecord| t.modified < anchor() - TimeDelta::hours(1);
     orders

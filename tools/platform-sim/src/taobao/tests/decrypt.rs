@@ -41,7 +41,7 @@ async fn opens_receivers_with_privacy_numbers_and_leaves_strangers_out() {
     let state = state();
     let app = sim!(state);
     let session = token_of(&login(&app).await);
-    let orders = orders_for(&state, APP);
+    let orders = orders_for(&state, &ShopKey::default_seller(APP));
     let protected = |t: &&TradeRecord| orders.receivers[&t.oaid].privacy.is_some();
     let privacy = orders.trades.iter().find(protected).unwrap();
     let plain = orders.trades.iter().find(|t| !protected(t)).unwrap();
@@ -112,7 +112,7 @@ async fn scenes_permission_and_the_daily_quota_are_enforced() {
     let state = state_with_decrypt(decrypt);
     let app = sim!(state);
     let session = token_of(&login(&app).await);
-    let orders = orders_for(&state, APP);
+    let orders = orders_for(&state, &ShopKey::default_seller(APP));
     let t = &orders.trades[0];
     let one = |scene: &str| query(&[(&t.oaid, t.tid.to_string(), scene)]);
     let app = &app;

@@ -104,7 +104,7 @@ async fn paging_covers_every_order_exactly_once() {
         assert_eq!(got, expected, "use_has_next={has_next}");
     }
     // The admin window is inclusive at both ends, like the API's.
-    let orders = orders_for(&state, APP);
+    let orders = orders_for(&state, &ShopKey::default_seller(APP));
     let newest = format_beijing(orders.trades[0].created);
     let exact = admin_tids(&app, &newest, &newest).await;
     let api_exact = all_pages(
@@ -132,7 +132,7 @@ async fn increment_pages_cover_each_window() {
     let state = state();
     let app = sim!(state);
     let session = token_of(&login(&app).await);
-    let orders = orders_for(&state, APP);
+    let orders = orders_for(&state, &ShopKey::default_seller(APP));
     let anchor = state.config.anchor;
     for days_back in [1, 3, 20] {
         let end_t = anchor - TimeDelta::days(days_back - 1);
@@ -189,7 +189,7 @@ async fn type_defaults_to_five_types_and_misses_the_rest() {
         .map(|t| t["type"].as_str().unwrap())
         .collect();
     assert!(types.iter().all(|t| DEFAULT_TYPES.contains(t)), "{types:?}");
-    let orders = orders_for(&state, APP);
+    let orders = orders_for(&state, &ShopKey::default_seller(APP));
     let expected = orders
         .trades
         .iter()

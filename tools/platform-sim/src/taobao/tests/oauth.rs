@@ -35,7 +35,7 @@ async fn consent_form_code_token_and_signed_call() {
     );
     assert_eq!(page.body.matches("type=\"submit\"").count(), 1);
     assert!(page.body.contains("授权并登录"));
-    let shop = shop_for(&state, APP);
+    let shop = shop_for(&state, &ShopKey::default_seller(APP));
     assert!(page.body.contains(&shop.nick));
     let inputs = hidden_inputs(&page.body);
     assert!(inputs.contains(&("redirect_uri".into(), REDIRECT.into())));
