@@ -63,6 +63,12 @@ impl Api {
     /// Adds an authorization for `platform`, approves it on the simulator's consent page as a
     /// merchant's browser would, and follows the redirect to our callback through the gateway.
     pub async fn authorize(&self, system: &System, platform: &str) -> i64 {
+        self.authorize_as(system, platform, None).await
+    }
+
+    /// [`Api::authorize`], logging into the consent page as `seller` (the simulator's default
+    /// seller when `None`): one app, the shop of whoever logs in.
+    pub async fn authorize_as(&self, system: &System, platform: &str, seller: Option<&str>) -> i64 {
         let (_, _, auth_info) = app_for(platform);
         let body = json!({"platformType": platform, "authInfo": auth_info});
         let r = self
@@ -100,7 +106,14 @@ impl Api {
             .text()
             .await
             .expect("HTML");
-        let (action, fields) = parse_form(&page);
+        let (action, mut fields) = parse_form(&page);
+        if let Some(seller) = seller {
+            let field = fields
+                .iter_mut()
+                .find(|(name, _)| name == "seller")
+                .expect("the consent page asks who logs in");
+            field.1 = seller.to_owned();
+        }
         let approve = self
             .http
             .post(system.sim_url(&action))

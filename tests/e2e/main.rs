@@ -14,6 +14,7 @@ mod cancel;
 mod every_platform;
 mod flow;
 mod increment;
+mod many_shops;
 mod spy;
 mod token_refresh;
 
