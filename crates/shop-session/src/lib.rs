@@ -88,9 +88,24 @@ pub async fn expiring(
         .await
 }
 
-/// The session could not be refreshed: the merchant must authorize again. `reason` (the
-/// platform's refusal, never a token) is shown with the shop, and the shop is no longer
-/// scheduled.
+/// What a refused refresh means: `EXPIRED` when the grant ran out (the refresh token expired,
+/// or there is none), `INVALID` when the platform no longer accepts it (revoked by the
+/// merchant, another app's, unknown). Either way the merchant must authorize again.
+pub fn unusable_status(reason: &str) -> &'static str {
+    let lower = reason.to_lowercase();
+    if ["expire", "过期", "no refresh token"]
+        .iter()
+        .any(|w| lower.contains(w))
+    {
+        "EXPIRED"
+    } else {
+        "INVALID"
+    }
+}
+
+/// The session could not be refreshed: the merchant must authorize again. The shop becomes
+/// EXPIRED or INVALID ([`unusable_status`]) with `reason` (the platform's refusal, never a
+/// token) shown beside it, and is no longer scheduled.
 pub async fn mark_expired(
     conn: &mut AsyncPgConnection,
     id: i64,
@@ -98,7 +113,7 @@ pub async fn mark_expired(
 ) -> QueryResult<usize> {
     diesel::update(auth::table.find(id).filter(auth::status.eq("ACTIVE")))
         .set((
-            auth::status.eq("EXPIRED"),
+            auth::status.eq(unusable_status(reason)),
             auth::status_reason.eq(format!("平台会话已失效且无法刷新，请重新授权（{reason}）")),
             auth::update_time.eq(diesel::dsl::now),
         ))
@@ -171,5 +186,25 @@ impl TokenSink for CredentialSink {
             return Err("the shop is no longer ACTIVE (paused or disconnected)".into());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lapsed_grant_is_expired_and_a_refused_one_invalid() {
+        assert_eq!(unusable_status("refresh_token is expired"), "EXPIRED");
+        assert_eq!(unusable_status("授权已过期"), "EXPIRED");
+        assert_eq!(unusable_status("no refresh token"), "EXPIRED");
+        assert_eq!(
+            unusable_status("authorization refused: invalid_grant: refresh_token is invalid"),
+            "INVALID"
+        );
+        assert_eq!(
+            unusable_status("code 50001 dop.token-generate-failed"),
+            "INVALID"
+        );
     }
 }

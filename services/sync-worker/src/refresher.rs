@@ -2,9 +2,10 @@
 //! a token about to die. Every `interval`, each ACTIVE shop whose access token expires within
 //! `ahead` is refreshed through its platform's own refresh call (Douyin hands back the same
 //! pair while more than an hour is left, so `ahead` stays under an hour). A refused refresh
-//! token marks the shop EXPIRED with the reason, and it is no longer scheduled; a transient
-//! failure waits for the next pass. One replica refreshes a shop at a time (an advisory lock):
-//! platforms that rotate refresh tokens would refuse the second.
+//! token marks the shop EXPIRED (or INVALID when the grant is refused rather than lapsed) with
+//! the reason, and it is no longer scheduled; a transient failure waits for the next pass. One
+//! replica refreshes a shop at a time (an advisory lock): platforms that rotate refresh tokens
+//! would refuse the second.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -107,7 +108,7 @@ impl Refresher {
                 Ok(Outcome::Refreshed)
             }
             Err(SessionError::Expired(reason)) => {
-                tracing::warn!(platform.id = row.id, reason = %reason, "Refresh refused; marking EXPIRED");
+                tracing::warn!(platform.id = row.id, reason = %reason, "Refresh refused; marking the shop EXPIRED or INVALID");
                 shop_session::mark_expired(conn, row.id, &reason).await?;
                 Ok(Outcome::Expired)
             }

@@ -245,7 +245,7 @@ async fn attempt(
     {
         Ok(r) => r,
         Err(SessionError::Expired(reason)) => {
-            tracing::warn!(platform.id = platform_id, reason = %reason, "Platform session is dead; marking EXPIRED");
+            tracing::warn!(platform.id = platform_id, reason = %reason, "Platform session is dead; marking the shop EXPIRED or INVALID");
             shop_session::mark_expired(conn, platform_id, &reason).await?;
             return Err(LeadApiError::PlatformNotActive);
         }

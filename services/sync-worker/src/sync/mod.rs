@@ -151,7 +151,7 @@ impl Syncer {
                 Err(SessionError::Persist(e)) => anyhow::bail!("storing refreshed tokens: {e}"),
                 Err(SessionError::Expired(reason)) => {
                     let shop = walk.task.platform_id;
-                    tracing::warn!(platform.id = shop, reason = %reason, "Platform session is dead; marking EXPIRED");
+                    tracing::warn!(platform.id = shop, reason = %reason, "Platform session is dead; marking the shop EXPIRED or INVALID");
                     let mut conn = leadgen_db::conn(&self.pool).await?;
                     shop_session::mark_expired(&mut conn, shop, &reason).await?;
                     return Ok(Err(TaskOutcome::Failed(
