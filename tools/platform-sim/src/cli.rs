@@ -62,6 +62,9 @@ pub struct Args {
     /// Fault: every N-th order-list response is truncated JSON.
     #[arg(long)]
     pub malformed_every: Option<u64>,
+    /// Fault: every N-th order-list call answers an error code the platform documents nowhere.
+    #[arg(long)]
+    pub unknown_code_every: Option<u64>,
     /// Decrypt APIs: items each app may decrypt per Beijing day on each platform; above it the
     /// platform's quota error until Beijing midnight.
     #[arg(long, default_value_t = DEFAULT_DAILY_QUOTA)]
@@ -83,6 +86,7 @@ impl Args {
             error_burst: self.error_burst,
             delay_ms: self.delay_ms,
             malformed_every: self.malformed_every,
+            unknown_code_every: self.unknown_code_every,
         };
         faults.validate().map_err(anyhow::Error::msg)?;
         Ok(faults)

@@ -56,6 +56,10 @@ pub struct Faults {
     /// Every N-th successful order-list response is cut in half (still HTTP 200).
     #[serde(default)]
     pub malformed_every: Option<u64>,
+    /// Every N-th order-list call is answered with an error code the platform documents nowhere
+    /// (in its own error envelope, HTTP 200): what a client must survive from a real gateway.
+    #[serde(default)]
+    pub unknown_code_every: Option<u64>,
 }
 
 impl Faults {
@@ -69,6 +73,9 @@ impl Faults {
         }
         if self.malformed_every == Some(0) {
             return Err("malformed_every must be at least 1".into());
+        }
+        if self.unknown_code_every == Some(0) {
+            return Err("unknown_code_every must be at least 1".into());
         }
         if let Some(b) = self.error_burst {
             if b.every == 0 || b.count == 0 {
@@ -97,6 +104,7 @@ struct Inner {
     successes_since_burst: u64,
     burst_remaining: u64,
     list_responses: u64,
+    unknown_responses: u64,
     qps: HashMap<String, QpsWindow>,
 }
 
@@ -196,6 +204,16 @@ impl FaultEngine {
         };
         g.list_responses += 1;
         g.list_responses.is_multiple_of(n)
+    }
+
+    /// Counts one order-list call; true when this one must answer an undocumented code.
+    pub fn next_list_is_unknown_code(&self) -> bool {
+        let mut g = self.lock();
+        let Some(n) = g.faults.unknown_code_every else {
+            return false;
+        };
+        g.unknown_responses += 1;
+        g.unknown_responses.is_multiple_of(n)
     }
 
     /// Counts a call for `key` (platform + app key) in the current one-second window.

@@ -1,7 +1,8 @@
 //! What every platform's API gateway does around its own checks: before them the `delay_ms`
 //! fault, counting the call and injected HTTP errors (`error_burst`); after them counting the
-//! success (for the burst) or the refusal, and the `malformed_every` fault on order lists. Every
-//! answer the platform gives is HTTP 200 JSON with the platform's `Content-Type`.
+//! success (for the burst) or the refusal, and the `malformed_every` and `unknown_code_every`
+//! faults on order lists. Every answer the platform gives is HTTP 200 JSON with the platform's
+//! `Content-Type`.
 //!
 //! The checks themselves, their order, the error envelopes and codes stay in each platform's
 //! gateway module.
@@ -76,6 +77,10 @@ pub fn success(
     content_type: &str,
     answer: &Answer,
 ) -> HttpResponse {
+    if answer.is_order_list && state.faults.next_list_is_unknown_code() {
+        let (code, body) = unknown_code(platform);
+        return refusal(state, platform, content_type, code, &body);
+    }
     state.faults.record_success();
     let text = answer.body.to_string();
     if answer.is_order_list && state.faults.next_list_is_malformed() {
@@ -97,6 +102,39 @@ pub fn refusal(
         .stats
         .with(platform, |s| bump(&mut s.api_errors_by_code, code));
     json_response(content_type, body.to_string())
+}
+
+/// An error code `platform` documents nowhere, in its own error envelope (the
+/// `unknown_code_every` fault): the code it is counted under and the body.
+fn unknown_code(platform: PlatformType) -> (&'static str, Value) {
+    let message = "模拟的未知错误";
+    match platform {
+        PlatformType::Taobao => (
+            "9999",
+            serde_json::json!({"error_response": {"code": 9999, "msg": "Unknown Error",
+                "sub_code": "isp.sim-unknown", "sub_msg": message, "request_id": "sim"}}),
+        ),
+        PlatformType::Jd => (
+            "9999",
+            serde_json::json!({"error_response": {"code": "9999", "zh_desc": message,
+                "en_desc": "simulated unknown error"}}),
+        ),
+        PlatformType::Pdd => (
+            "60999",
+            serde_json::json!({"error_response": {"error_code": 60999, "error_msg": message,
+                "sub_code": "", "sub_msg": "", "request_id": "sim"}}),
+        ),
+        PlatformType::Douyin => (
+            "77777",
+            serde_json::json!({"code": 77777, "msg": message, "sub_code": "isp.sim-unknown",
+                "sub_msg": "", "log_id": "sim", "data": null}),
+        ),
+        PlatformType::Kuaishou => (
+            "802",
+            serde_json::json!({"result": 802, "msg": message,
+                "error_msg": "simulated unknown error"}),
+        ),
+    }
 }
 
 fn json_response(content_type: &str, body: String) -> HttpResponse {

@@ -60,7 +60,7 @@ async fn every_fault_at_once_still_yields_exactly_the_simulators_orders() {
     );
     let stats = sim.stats().await;
     let douyin = &stats["platforms"]["douyin"];
-    for code in ["60000", "40003"] {
+    for code in ["60000", "40003", "77777"] {
         assert!(
             douyin["api_errors_by_code"][code].as_u64().unwrap_or(0) > 0,
             "the simulator answered code {code}: {stats}"

@@ -60,7 +60,7 @@ async fn every_fault_at_once_still_yields_exactly_the_simulators_orders() {
     );
     let stats = sim.stats().await;
     let jd = &stats["platforms"]["jd"];
-    for code in ["2", "19"] {
+    for code in ["2", "19", "9999"] {
         assert!(
             jd["api_errors_by_code"][code].as_u64().unwrap_or(0) > 0,
             "the simulator answered code {code}: {stats}"

@@ -72,7 +72,7 @@ async fn every_fault_at_once_still_yields_exactly_the_simulators_orders() {
     );
     let stats = sim.stats().await;
     let kuaishou = &stats["platforms"]["kuaishou"];
-    for code in ["17", "24"] {
+    for code in ["17", "24", "802"] {
         assert!(
             kuaishou["api_errors_by_code"][code].as_u64().unwrap_or(0) > 0,
             "the simulator answered code {code}: {stats}"

@@ -64,7 +64,7 @@ async fn every_fault_at_once_still_yields_exactly_the_simulators_orders() {
     );
     let stats = sim.stats().await;
     let pdd = &stats["platforms"]["pdd"];
-    for code in ["70031", "10019"] {
+    for code in ["70031", "10019", "60999"] {
         assert!(
             pdd["api_errors_by_code"][code].as_u64().unwrap_or(0) > 0,
             "the simulator answered code {code}: {stats}"
