@@ -10,11 +10,12 @@ use leadgen_e2e::system::{System, app_for};
 use serde_json::{Value, json};
 
 const BASE: &str = "/api/v1/lead-generation/orders";
-const ALL: [&str; 4] = [
+const ALL: [&str; 5] = [
     "lead:order:auth",
     "lead:order:sync",
     "lead:order:view",
     "lead:order:contact",
+    "lead:order:audit",
 ];
 
 pub struct Api {

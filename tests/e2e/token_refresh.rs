@@ -68,6 +68,13 @@ async fn a_refused_refresh_token_makes_the_shop_expired_with_the_reason() {
         assert!(Instant::now() < deadline, "never marked EXPIRED: {detail}");
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+    // The transition is in the operation log, with the platform's refusal.
+    let logged = api
+        .get(&format!(
+            "/operation-logs?action=PLATFORM_AUTH_EXPIRE&targetId={platform_id}"
+        ))
+        .await;
+    assert_eq!(logged["data"]["total"], 1, "{logged}");
     // An EXPIRED shop is not synced: a manual sync is refused.
     let refused = api
         .post(

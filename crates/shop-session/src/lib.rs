@@ -12,7 +12,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_crypto::Sealer;
 use leadgen_db::schema::t_ecom_platform_auth as auth;
-use leadgen_db::{DbPool, sealed};
+use leadgen_db::{DbPool, oplog, sealed};
 use leadgen_platforms::resilience::RetryPolicy;
 use leadgen_platforms::session::{Session, TokenSink};
 use leadgen_platforms::{AppCredentials, TokenSet};
@@ -105,20 +105,38 @@ pub fn unusable_status(reason: &str) -> &'static str {
 
 /// The session could not be refreshed: the merchant must authorize again. The shop becomes
 /// EXPIRED or INVALID ([`unusable_status`]) with `reason` (the platform's refusal, never a
-/// token) shown beside it, and is no longer scheduled.
+/// token) shown beside it, is no longer scheduled, and the operation log records the transition
+/// (`PLATFORM_AUTH_EXPIRE`, by the system, from `service`).
 pub async fn mark_expired(
     conn: &mut AsyncPgConnection,
     id: i64,
     reason: &str,
+    service: &'static str,
 ) -> QueryResult<usize> {
-    diesel::update(auth::table.find(id).filter(auth::status.eq("ACTIVE")))
+    let status = unusable_status(reason);
+    let tenants: Vec<i64> = diesel::update(auth::table.find(id).filter(auth::status.eq("ACTIVE")))
         .set((
-            auth::status.eq(unusable_status(reason)),
+            auth::status.eq(status),
             auth::status_reason.eq(format!("平台会话已失效且无法刷新，请重新授权（{reason}）")),
             auth::update_time.eq(diesel::dsl::now),
         ))
-        .execute(conn)
-        .await
+        .returning(auth::tenant_id)
+        .get_results(conn)
+        .await?;
+    let trace_id = leadgen_telemetry::current_trace_id();
+    for tenant in &tenants {
+        let entry = oplog::Entry {
+            tenant_id: *tenant,
+            service,
+            operator: &oplog::Operator::System,
+            action: "PLATFORM_AUTH_EXPIRE",
+            target_type: "PLATFORM_AUTH",
+            target_ids: vec![id.to_string()],
+            result: Err(format!("{status}: {reason}")),
+        };
+        oplog::record(conn, entry, &trace_id).await?;
+    }
+    Ok(tenants.len())
 }
 
 /// Opens the shop's session: app credentials and tokens unsealed, retries per `policy`.

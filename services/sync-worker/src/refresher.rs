@@ -109,7 +109,7 @@ impl Refresher {
             }
             Err(SessionError::Expired(reason)) => {
                 tracing::warn!(platform.id = row.id, reason = %reason, "Refresh refused; marking the shop EXPIRED or INVALID");
-                shop_session::mark_expired(conn, row.id, &reason).await?;
+                shop_session::mark_expired(conn, row.id, &reason, crate::SERVICE).await?;
                 Ok(Outcome::Expired)
             }
             Err(other) => {

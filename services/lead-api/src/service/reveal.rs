@@ -246,7 +246,7 @@ async fn attempt(
         Ok(r) => r,
         Err(SessionError::Expired(reason)) => {
             tracing::warn!(platform.id = platform_id, reason = %reason, "Platform session is dead; marking the shop EXPIRED or INVALID");
-            shop_session::mark_expired(conn, platform_id, &reason).await?;
+            shop_session::mark_expired(conn, platform_id, &reason, crate::SERVICE).await?;
             return Err(LeadApiError::PlatformNotActive);
         }
         Err(SessionError::Platform(e)) => return Err(platform_error(e)),

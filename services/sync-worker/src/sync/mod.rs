@@ -153,7 +153,7 @@ impl Syncer {
                     let shop = walk.task.platform_id;
                     tracing::warn!(platform.id = shop, reason = %reason, "Platform session is dead; marking the shop EXPIRED or INVALID");
                     let mut conn = leadgen_db::conn(&self.pool).await?;
-                    shop_session::mark_expired(&mut conn, shop, &reason).await?;
+                    shop_session::mark_expired(&mut conn, shop, &reason, crate::SERVICE).await?;
                     return Ok(Err(TaskOutcome::Failed(
                         "平台会话已失效，请重新授权".into(),
                     )));
