@@ -502,6 +502,8 @@ async fn the_cli_reads_the_configuration_and_fails_loudly() {
         String::from_utf8_lossy(&shown.stderr)
     );
     assert!(String::from_utf8_lossy(&shown.stdout).contains("\"id\": \"m1\""));
+    // `show` returns what it read; a quorum queue takes it back asynchronously.
+    f.wait_for_dead_letters("sync-worker", 1).await;
 
     let refused = leadctl(&url, &["purge", "--queue", "sync-worker"]);
     assert!(!refused.status.success());
