@@ -9,7 +9,7 @@ use diesel_async::RunQueryDsl;
 use lead_api::{Application, Settings};
 use leadgen_db::PooledConn;
 use leadgen_db::schema::{
-    t_ecom_order_processed, t_ecom_order_raw, t_ecom_platform_auth, t_ecom_sync_task, t_order_lead,
+    t_ecom_order_processed, t_ecom_order_raw, t_ecom_sync_task, t_order_lead,
 };
 use leadgen_test_support::{
     TestBroker, TestDb, auth_settings, database_settings, http_settings, telemetry_settings,
@@ -179,21 +179,8 @@ impl TestApp {
 
     /// An ACTIVE authorization of `tenant` with one completed sync task; `(platform, task)`.
     pub async fn platform(&self, tenant: i64, platform_type: &str) -> (i64, i64) {
+        let platform = self.db.active_shop(tenant, platform_type).await;
         let mut conn = self.conn().await;
-        let platform: i64 = diesel::insert_into(t_ecom_platform_auth::table)
-            .values((
-                t_ecom_platform_auth::tenant_id.eq(tenant),
-                t_ecom_platform_auth::platform_type.eq(platform_type),
-                t_ecom_platform_auth::app_key.eq("app-key"),
-                t_ecom_platform_auth::auth_info.eq("sealed-placeholder"),
-                t_ecom_platform_auth::status.eq("ACTIVE"),
-                t_ecom_platform_auth::callback_url.eq("https://example.com/callback"),
-                t_ecom_platform_auth::created_by.eq(7_i64),
-            ))
-            .returning(t_ecom_platform_auth::id)
-            .get_result(&mut conn)
-            .await
-            .expect("insert platform");
         let now = Utc::now();
         let task: i64 = diesel::insert_into(t_ecom_sync_task::table)
             .values((
