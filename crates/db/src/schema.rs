@@ -25,6 +25,8 @@ diesel::table! {
         modified_watermark -> Nullable<Timestamptz>,
         status_reason -> Nullable<Text>,
         superseded_by -> Nullable<Int8>,
+        purge_after -> Nullable<Timestamptz>,
+        purged_at -> Nullable<Timestamptz>,
     }
 }
 

@@ -1,6 +1,7 @@
-//! Buyer-lead events: `LeadIdentified` v2 (a new buyer-lead) and `LeadUpdated` v1 (a lead's score,
-//! tags, contact validity or status changed). Both carry the same [`BuyerLead`] snapshot with the
-//! score's reasons and model version, and never a clear contact.
+//! Buyer-lead events: `LeadIdentified` v2 (a new buyer-lead), `LeadUpdated` v1 (a lead's score,
+//! tags, contact validity or status changed) and `LeadRemoved` v1 (a lead's history was deleted).
+//! The first two carry the same [`BuyerLead`] snapshot with the score's reasons and model version,
+//! and never a clear contact.
 
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
@@ -183,4 +184,33 @@ impl Event for LeadUpdatedV1 {
     const TYPE: &'static str = "com.cunkebao.leadgen.lead.updated.v1";
     const ROUTING_KEY: &'static str = routing::LEAD_UPDATED_V1;
     const SCHEMA_FILE: &'static str = "v1/lead-updated.json";
+}
+
+/// Why a lead was removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum LeadRemovalReason {
+    /// The merchant disconnected the shop the buyer's orders came from, and its retention period
+    /// ended: the orders were deleted, and the buyer had none in the tenant's other shops.
+    ShopHistoryPurged,
+}
+
+/// A lead is gone: its id, and the ids of leads that had merged into it, answer 404 from now on.
+/// Delete your copy of it and of anything personal you derived from it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LeadRemovedV1 {
+    pub lead_id: i64,
+    pub reason: LeadRemovalReason,
+    /// The disconnected shop (platform authorization) whose history was deleted.
+    pub platform_id: i64,
+    /// Leads that had merged into this one; they are gone too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_lead_ids: Vec<i64>,
+}
+
+impl Event for LeadRemovedV1 {
+    const TYPE: &'static str = "com.cunkebao.leadgen.lead.removed.v1";
+    const ROUTING_KEY: &'static str = routing::LEAD_REMOVED_V1;
+    const SCHEMA_FILE: &'static str = "v1/lead-removed.json";
 }

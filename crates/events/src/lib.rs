@@ -6,7 +6,8 @@
 //! | [`SyncRequestedV1`] | `sync.requested.v1` | auth-api, sync-worker's scheduler | sync-worker |
 //! | [`RawOrdersFetchedV1`] | `orders.fetched.v1` | sync-worker | order-processor |
 //! | [`LeadIdentifiedV2`] | `lead.identified.v2` | order-processor | other teams |
-//! | [`LeadUpdatedV1`] | `lead.updated.v1` | order-processor | other teams |
+//! | [`LeadUpdatedV1`] | `lead.updated.v1` | order-processor, lead-api | other teams |
+//! | [`LeadRemovedV1`] | `lead.removed.v1` | order-processor | other teams |
 //! | [`LeadIdentifiedV1`] (deprecated) | `lead.identified.v1` | order-processor | other teams |
 //!
 //! `proto-events/schemas/v*/*.json` are generated from these types (`leadctl schemas`), and a
@@ -19,8 +20,8 @@ mod payloads;
 
 pub use envelope::{CloudEvent, EnvelopeError, SPEC_VERSION};
 pub use lead::{
-    BuyerLead, ContactValiditySummary, LeadChange, LeadFacts, LeadIdentifiedV2, LeadUpdatedV1,
-    ScoredBy,
+    BuyerLead, ContactValiditySummary, LeadChange, LeadFacts, LeadIdentifiedV2, LeadRemovalReason,
+    LeadRemovedV1, LeadUpdatedV1, ScoredBy,
 };
 pub use payloads::{
     ContactSummary, IntentionTagV1, LeadIdentifiedV1, RawOrdersFetchedV1, SyncRequestedV1,
@@ -47,6 +48,7 @@ pub mod routing {
     pub const LEAD_IDENTIFIED_V1: &str = "lead.identified.v1";
     pub const LEAD_IDENTIFIED_V2: &str = "lead.identified.v2";
     pub const LEAD_UPDATED_V1: &str = "lead.updated.v1";
+    pub const LEAD_REMOVED_V1: &str = "lead.removed.v1";
 }
 
 /// The JSON Schema of the whole envelope for `E`, as committed in `proto-events/`.
@@ -78,6 +80,7 @@ pub fn all_schemas() -> Vec<(&'static str, serde_json::Value)> {
             schema_for::<LeadIdentifiedV2>(),
         ),
         (LeadUpdatedV1::SCHEMA_FILE, schema_for::<LeadUpdatedV1>()),
+        (LeadRemovedV1::SCHEMA_FILE, schema_for::<LeadRemovedV1>()),
     ]
 }
 

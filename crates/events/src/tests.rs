@@ -41,6 +41,8 @@ fn committed_examples_parse_as_their_events() {
     assert!(!e.data.lead.reasons.is_empty());
     let e = example::<LeadUpdatedV1>("v1/lead-updated.json");
     assert!(!e.data.changes.is_empty());
+    let e = example::<LeadRemovedV1>("v1/lead-removed.json");
+    assert_eq!(e.data.reason, LeadRemovalReason::ShopHistoryPurged);
 }
 
 #[test]
@@ -82,6 +84,7 @@ fn the_asyncapi_document_names_every_event_its_schema_and_example() {
         (LeadIdentifiedV1::ROUTING_KEY, LeadIdentifiedV1::SCHEMA_FILE),
         (LeadIdentifiedV2::ROUTING_KEY, LeadIdentifiedV2::SCHEMA_FILE),
         (LeadUpdatedV1::ROUTING_KEY, LeadUpdatedV1::SCHEMA_FILE),
+        (LeadRemovedV1::ROUTING_KEY, LeadRemovedV1::SCHEMA_FILE),
     ] {
         assert!(doc.contains(&format!("  {key}:")), "channel {key} missing");
         assert!(

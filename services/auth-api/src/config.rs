@@ -18,6 +18,31 @@ pub struct Settings {
     #[serde(default)]
     pub outbox: OutboxSettings,
     pub oauth: OAuthSettings,
+    #[serde(default)]
+    pub shops: ShopSettings,
+}
+
+/// `[shops]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShopSettings {
+    /// How long a disconnected (REVOKED) shop's orders, buyer-leads and sync records are kept
+    /// before order-processor deletes them. Connecting the shop again within this period keeps
+    /// its history.
+    #[serde(default = "default_retention_days")]
+    pub history_retention_days: i64,
+}
+
+impl Default for ShopSettings {
+    fn default() -> Self {
+        ShopSettings {
+            history_retention_days: default_retention_days(),
+        }
+    }
+}
+
+fn default_retention_days() -> i64 {
+    30
 }
 
 /// `[oauth]`

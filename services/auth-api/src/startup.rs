@@ -15,7 +15,7 @@ use leadgen_platforms::Registry;
 use leadgen_runtime::{Dependencies, Process};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{OAuthSettings, Settings};
+use crate::config::{OAuthSettings, Settings, ShopSettings};
 use crate::{SERVICE, routes};
 
 /// What the handlers share.
@@ -24,6 +24,7 @@ pub struct AppState {
     pub sealer: Arc<Sealer>,
     pub platforms: Registry,
     pub oauth: OAuthSettings,
+    pub shops: ShopSettings,
 }
 
 pub struct Application {
@@ -42,6 +43,7 @@ impl Application {
             sealer: leadgen_runtime::sealer(&settings.crypto).context("loading the data key")?,
             platforms: leadgen_runtime::platform_registry(&settings.platforms)?,
             oauth: settings.oauth.clone(),
+            shops: settings.shops.clone(),
         });
         let verifier = web::Data::new(JwtVerifier::from_settings(&settings.auth)?);
         let readiness: Arc<dyn Readiness> = Arc::new(Dependencies {

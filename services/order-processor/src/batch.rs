@@ -311,11 +311,16 @@ async fn lock_identities(
     conn: &mut AsyncPgConnection,
     prepared: &[Prepared],
 ) -> anyhow::Result<()> {
-    let mut keys: Vec<i64> = prepared
-        .iter()
-        .flat_map(Prepared::current_indexes)
-        .map(|index| lock_key(index))
-        .collect();
+    lock_indexes(conn, prepared.iter().flat_map(Prepared::current_indexes)).await
+}
+
+/// Takes the transaction-level advisory locks of buyer identities (blind indexes), in one
+/// sorted statement: what serializes work on a buyer.
+pub(crate) async fn lock_indexes<'a>(
+    conn: &mut AsyncPgConnection,
+    indexes: impl Iterator<Item = &'a String>,
+) -> anyhow::Result<()> {
+    let mut keys: Vec<i64> = indexes.map(|index| lock_key(index)).collect();
     keys.sort_unstable();
     keys.dedup();
     diesel::sql_query(

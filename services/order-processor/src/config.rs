@@ -50,6 +50,13 @@ pub struct ProcessingSettings {
     /// Score as of this instant instead of the start of the current Beijing day (replays, tests).
     #[serde(default)]
     pub score_as_of: Option<DateTime<Utc>>,
+    /// How often the retention purge looks for disconnected shops whose history is due for
+    /// deletion (auth-api's `[shops] history_retention_days` sets when).
+    #[serde(default = "default_purge_interval")]
+    pub purge_interval_secs: u64,
+    /// Buyers per purge transaction.
+    #[serde(default = "default_purge_chunk")]
+    pub purge_chunk_leads: i64,
 }
 
 impl Default for ProcessingSettings {
@@ -63,6 +70,8 @@ impl Default for ProcessingSettings {
             rescore_settle_ms: default_rescore_settle(),
             rescore_max_wait_secs: default_rescore_max_wait(),
             score_as_of: None,
+            purge_interval_secs: default_purge_interval(),
+            purge_chunk_leads: default_purge_chunk(),
         }
     }
 }
@@ -87,4 +96,10 @@ fn default_rescore_settle() -> u64 {
 }
 fn default_rescore_max_wait() -> u64 {
     60
+}
+fn default_purge_interval() -> u64 {
+    3600
+}
+fn default_purge_chunk() -> i64 {
+    200
 }

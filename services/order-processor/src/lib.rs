@@ -7,6 +7,7 @@
 //!   and event snapshot.
 //! - [`rescore`] — re-ranks and rescores a shop's buyers once its leads settle, and daily.
 //! - [`sweep`] — processes raw orders left pending (lost pages, rebuilds, the migration).
+//! - [`retention`] — deletes a disconnected shop's history once its retention period ends.
 //! - [`repo`] — `t_ecom_order_processed`, `t_order_lead`, `t_lead_identity`, `t_lead_shop_stats`
 //!   (owned here) and the documented coupling to sync-worker's `t_ecom_order_raw`.
 //! - [`startup`] — [`Application`].
@@ -19,6 +20,7 @@ pub mod orders;
 pub mod processor;
 pub mod repo;
 pub mod rescore;
+pub mod retention;
 pub mod startup;
 pub mod sweep;
 

@@ -17,6 +17,7 @@ use crate::config::Settings;
 use crate::handler::RawOrdersHandler;
 use crate::processor::Processor;
 use crate::rescore::Rescore;
+use crate::retention::Retention;
 use crate::sweep::Sweep;
 
 /// The queue this service consumes.
@@ -84,6 +85,12 @@ impl Application {
             max_wait: Duration::from_secs(processing.rescore_max_wait_secs),
             lease: Duration::from_secs(300),
         };
+        let retention = Retention {
+            pool: pool.clone(),
+            processor: Arc::clone(&processor),
+            interval: Duration::from_secs(processing.purge_interval_secs),
+            chunk: processing.purge_chunk_leads,
+        };
         let background: Vec<Background> = vec![
             Box::new(|token| {
                 Box::pin(
@@ -97,6 +104,13 @@ impl Application {
                     rescore
                         .run(token)
                         .instrument(tracing::info_span!("rescore")),
+                )
+            }),
+            Box::new(|token| {
+                Box::pin(
+                    retention
+                        .run(token)
+                        .instrument(tracing::info_span!("retention_purge")),
                 )
             }),
         ];

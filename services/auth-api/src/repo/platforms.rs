@@ -22,6 +22,8 @@ pub struct AuthRow {
     pub status: String,
     pub status_reason: Option<String>,
     pub superseded_by: Option<i64>,
+    pub purge_after: Option<DateTime<Utc>>,
+    pub purged_at: Option<DateTime<Utc>>,
     pub redirect_url: Option<String>,
     pub callback_url: String,
     pub expiry_time: Option<DateTime<Utc>>,
@@ -169,9 +171,15 @@ pub async fn set_status(
 
 /// Revokes: tokens wiped, REVOKED with the reason; sealed app credentials stay for a later
 /// re-authorization.
-pub async fn revoke(conn: &mut AsyncPgConnection, id: i64, reason: &str) -> QueryResult<usize> {
+pub async fn revoke(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    reason: &str,
+    purge_after: DateTime<Utc>,
+) -> QueryResult<usize> {
     diesel::update(auth::table.find(id).filter(auth::status.ne("REVOKED")))
         .set((
+            auth::purge_after.eq(purge_after),
             auth::access_token.eq(None::<String>),
             auth::refresh_token.eq(None::<String>),
             auth::expiry_time.eq(None::<DateTime<Utc>>),
@@ -254,6 +262,8 @@ pub async fn activate(
         auth::shop_name.eq(&t.shop_name),
         auth::status.eq("ACTIVE"),
         auth::status_reason.eq(None::<String>),
+        auth::purge_after.eq(None::<DateTime<Utc>>),
+        auth::purged_at.eq(None::<DateTime<Utc>>),
         auth::oauth_state_hash.eq(None::<String>),
         auth::update_time.eq(diesel::dsl::now),
     ))
@@ -307,6 +317,15 @@ pub async fn find_other_for_shop(
         .optional()
 }
 
+/// Whether the purge of `id`'s history (after a revocation) has begun: it has no history left.
+pub async fn history_purged(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<bool> {
+    auth::table
+        .find(id)
+        .select(auth::purged_at.is_not_null())
+        .first(conn)
+        .await
+}
+
 /// Renews an authorization with a new consent's credentials (sealed) and tokens: ACTIVE again.
 pub async fn renew(
     conn: &mut AsyncPgConnection,
@@ -328,6 +347,8 @@ pub async fn renew(
             auth::shop_name.eq(&t.shop_name),
             auth::status.eq("ACTIVE"),
             auth::status_reason.eq(None::<String>),
+            auth::purge_after.eq(None::<DateTime<Utc>>),
+            auth::purged_at.eq(None::<DateTime<Utc>>),
             auth::update_time.eq(diesel::dsl::now),
         ))
         .execute(conn)

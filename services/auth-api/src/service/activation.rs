@@ -3,8 +3,8 @@
 //! ACTIVE again, its sync history and leads kept) and the new pending one is kept as an alias
 //! that resolves to it (its id was already answered), so a shop is never connected twice, its
 //! orders are never stored twice, and no id a client holds stops resolving. A re-authorized
-//! record must come back with the same shop. A shop connected for the first time gets a
-//! BACKFILL sync of its history.
+//! record must come back with the same shop. A shop connected for the first time, or again after
+//! its history was purged, gets a BACKFILL sync of its history.
 
 use diesel_async::AsyncConnection as _;
 use leadgen_crypto::Sealer;
@@ -78,23 +78,13 @@ pub async fn activate(
             };
             let target = existing.unwrap_or(row.id);
             let tokens = seal_tokens(sealer, target, granted.tokens)?;
+            // No history yet: never connected, or its history was purged after a revocation.
+            let without_history = match existing {
+                None => row.shop_id.is_none() || row.purged_at.is_some(),
+                Some(target) => repo::history_purged(conn, target).await?,
+            };
             let (action, target_ids) = if target == row.id {
-                let first_time = row.shop_id.is_none();
                 repo::activate(conn, row.id, granted.state_hash, &tokens).await?;
-                if first_time && granted.backfill_days > 0 {
-                    let platform_type = row
-                        .platform_type
-                        .parse()
-                        .map_err(|e| AuthApiError::Unexpected(anyhow::anyhow!("{e}")))?;
-                    syncs::enqueue_backfill(
-                        conn,
-                        row.tenant_id,
-                        row.id,
-                        platform_type,
-                        granted.backfill_days,
-                    )
-                    .await?;
-                }
                 ("PLATFORM_AUTH_ACTIVATE", vec![row.id.to_string()])
             } else {
                 let auth_info = sealer.seal(
@@ -116,6 +106,20 @@ pub async fn activate(
                     vec![target.to_string(), row.id.to_string()],
                 )
             };
+            if without_history && granted.backfill_days > 0 {
+                let platform_type = row
+                    .platform_type
+                    .parse()
+                    .map_err(|e| AuthApiError::Unexpected(anyhow::anyhow!("{e}")))?;
+                syncs::enqueue_backfill(
+                    conn,
+                    row.tenant_id,
+                    target,
+                    platform_type,
+                    granted.backfill_days,
+                )
+                .await?;
+            }
             let op = Operator::User {
                 id: row.created_by,
                 name: String::new(),

@@ -213,6 +213,13 @@ pub struct Listed {
     pub last_sync_time: Option<DateTime<Utc>>,
     /// Why the shop is EXPIRED, INVALID, DISABLED or REVOKED, when known.
     pub status_reason: Option<String>,
+    /// A disconnected shop's orders, buyer-leads and sync records are deleted at this time
+    /// (unless it is connected again before).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history_purge_at: Option<DateTime<Utc>>,
+    /// When a disconnected shop's history was deleted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history_purged_at: Option<DateTime<Utc>>,
 }
 
 impl From<AuthRow> for Listed {
@@ -227,6 +234,8 @@ impl From<AuthRow> for Listed {
             shop_name: r.shop_name,
             last_sync_time: r.last_sync_time,
             status_reason: r.status_reason,
+            history_purge_at: r.purge_after,
+            history_purged_at: r.purged_at,
         }
     }
 }

@@ -69,15 +69,18 @@ pub async fn set_status(
 }
 
 /// `DELETE /platforms/{id}`: disconnects the shop: tokens wiped, REVOKED, a running sync
-/// cancelled, never scheduled again; its orders, leads and records stay. Idempotent.
+/// cancelled, never scheduled again; its orders, leads and records stay for
+/// `[shops] history_retention_days`, then order-processor purges them. Idempotent.
 pub async fn revoke(state: &AppState, user: &AuthUser, id: i64) -> Result<Listed, AuthApiError> {
     let op = operator(user);
     let note = format!("已由 {} 解除授权", user.name);
+    let purge_after =
+        chrono::Utc::now() + chrono::Duration::days(state.shops.history_retention_days);
     transition(state, user, id, |conn, row| {
         let op = op.clone();
         let note = note.clone();
         Box::pin(async move {
-            if repo::revoke(conn, row.id, &note).await? == 0 {
+            if repo::revoke(conn, row.id, &note, purge_after).await? == 0 {
                 return Ok(None);
             }
             sync_tasks::cancel_running(conn, row.id, "店铺已解除授权，同步已取消").await?;

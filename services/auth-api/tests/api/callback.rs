@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{Duration, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use leadgen_db::schema::t_ecom_platform_auth;
+use leadgen_db::schema::{t_ecom_platform_auth, t_ecom_sync_task};
 use leadgen_test_support::TestBroker;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -557,4 +557,134 @@ async fn a_shop_connected_for_the_first_time_gets_a_backfill_of_its_history() {
         .request_sync(Some(&token(1, &[SYNC])), &shop.to_string(), None)
         .await;
     expect_envelope(manual, StatusCode::CONFLICT, 40901).await;
+}
+
+#[tokio::test]
+async fn a_disconnected_shop_keeps_its_history_until_purged_and_starts_anew_after() {
+    let endpoint = TokenEndpoint::start(
+        200,
+        json!({
+            "access_token": "AT-back",
+            "expires_in": 86400,
+            "refresh_token": "RT-back",
+            "re_expires_in": 2_592_000,
+            "taobao_user_id": "2200012",
+            "taobao_user_nick": "shop",
+        }),
+    )
+    .await;
+    let url = endpoint.url.clone();
+    let app = spawn_app_with(TestBroker::new(Vec::new()), move |s| {
+        if let Some(taobao) = s.platforms.taobao.as_mut() {
+            taobao.token_url = url;
+        }
+        s.oauth.backfill_days = 90;
+        s.shops.history_retention_days = 45;
+    })
+    .await;
+    let (shop, state) = pending(&app, None).await;
+    let response = app.callback(&[("code", "code-1"), ("state", &state)]).await;
+    expect_envelope(response, StatusCode::OK, 200).await;
+    let backfills = || async {
+        let mut conn = app.conn().await;
+        t_ecom_sync_task::table
+            .filter(t_ecom_sync_task::platform_id.eq(shop))
+            .filter(t_ecom_sync_task::trigger_type.eq("BACKFILL"))
+            .count()
+            .get_result::<i64>(&mut conn)
+            .await
+            .expect("count")
+    };
+    assert_eq!(backfills().await, 1);
+    let reconnect = || async {
+        let answer = app
+            .client
+            .post(app.url(&format!("/platforms/{shop}/reauthorize")))
+            .bearer_auth(token(1, &[AUTH]))
+            .send()
+            .await
+            .expect("POST reauthorize");
+        let answer = expect_envelope(answer, StatusCode::OK, 200).await;
+        let auth_url = answer["data"]["authUrl"].as_str().expect("authUrl");
+        let state = url::Url::parse(auth_url)
+            .expect("authUrl")
+            .query_pairs()
+            .find(|(k, _)| k == "state")
+            .map(|(_, v)| v.into_owned())
+            .expect("state");
+        let response = app.callback(&[("code", "code-2"), ("state", &state)]).await;
+        expect_envelope(response, StatusCode::OK, 200).await
+    };
+    let disconnect = || async {
+        app.client
+            .delete(app.url(&format!("/platforms/{shop}")))
+            .bearer_auth(token(1, &[AUTH]))
+            .send()
+            .await
+            .expect("DELETE")
+            .json::<Value>()
+            .await
+            .expect("envelope")
+    };
+
+    // Disconnected: the record says when its history goes.
+    let revoked = disconnect().await;
+    let purge_at = chrono::DateTime::parse_from_rfc3339(
+        revoked["data"]["historyPurgeAt"]
+            .as_str()
+            .expect("historyPurgeAt"),
+    )
+    .expect("time");
+    let days = (purge_at.with_timezone(&Utc) - Utc::now()).num_hours() as f64 / 24.0;
+    assert!((44.9..=45.0).contains(&days), "{revoked}");
+    // Connected again within the period: the history is still there, no backfill, no purge.
+    let body = reconnect().await;
+    assert_eq!(body["data"]["platformId"], shop, "{body}");
+    assert_eq!(backfills().await, 1);
+    let row = app.platform_row(shop).await;
+    assert_eq!(row.status, "ACTIVE");
+    let detail = app
+        .client
+        .get(app.url(&format!("/platforms/{shop}")))
+        .bearer_auth(token(1, &[VIEW]))
+        .send()
+        .await
+        .expect("GET");
+    let detail = expect_envelope(detail, StatusCode::OK, 200).await;
+    assert!(detail["data"].get("historyPurgeAt").is_none(), "{detail}");
+
+    // Disconnected again, and order-processor purged its history: connecting it again starts
+    // its history anew with a backfill.
+    disconnect().await;
+    let mut conn = app.conn().await;
+    diesel::update(t_ecom_platform_auth::table.find(shop))
+        .set((
+            t_ecom_platform_auth::purge_after.eq(None::<chrono::DateTime<Utc>>),
+            t_ecom_platform_auth::purged_at.eq(Some(Utc::now())),
+        ))
+        .execute(&mut conn)
+        .await
+        .expect("purged");
+    let detail = app
+        .client
+        .get(app.url(&format!("/platforms/{shop}")))
+        .bearer_auth(token(1, &[VIEW]))
+        .send()
+        .await
+        .expect("GET");
+    let detail = expect_envelope(detail, StatusCode::OK, 200).await;
+    assert!(detail["data"]["historyPurgedAt"].is_string(), "{detail}");
+    reconnect().await;
+    assert_eq!(backfills().await, 2);
+    let (purge_after, purged_at): (Option<chrono::DateTime<Utc>>, Option<chrono::DateTime<Utc>>) =
+        t_ecom_platform_auth::table
+            .find(shop)
+            .select((
+                t_ecom_platform_auth::purge_after,
+                t_ecom_platform_auth::purged_at,
+            ))
+            .first(&mut conn)
+            .await
+            .expect("row");
+    assert_eq!((purge_after, purged_at), (None, None));
 }

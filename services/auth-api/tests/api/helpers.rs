@@ -4,7 +4,7 @@
 
 use std::sync::OnceLock;
 
-use auth_api::config::OAuthSettings;
+use auth_api::config::{OAuthSettings, ShopSettings};
 use auth_api::{Application, Settings};
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
@@ -74,6 +74,7 @@ pub fn settings(db: &TestDb, broker: &TestBroker) -> Settings {
             // The tests that want a backfill on connect turn it on.
             backfill_days: 0,
         },
+        shops: ShopSettings::default(),
     }
 }
 

@@ -4,5 +4,6 @@ pub mod identities;
 pub mod leads;
 pub mod legacy;
 pub mod processed;
+pub mod purge;
 pub mod raw_orders;
 pub mod shop_stats;

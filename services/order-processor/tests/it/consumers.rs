@@ -68,7 +68,7 @@ async fn two_consumers_on_one_queue_give_the_same_leads_as_one_batch() {
             1,
             Some("sync-task/1".into()),
             RawOrdersFetchedV1 {
-                sync_task_id: run.task,
+                sync_task_id: run.tasks[0],
                 platform_id: run.shops[0],
                 platform_type: leadgen_domain::PlatformType::Jd,
                 raw_order_ids: batch,

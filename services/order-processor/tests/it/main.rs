@@ -11,5 +11,6 @@ mod consumers;
 mod determinism;
 mod lifecycle;
 mod migration;
+mod retention;
 mod scorer;
 mod support;

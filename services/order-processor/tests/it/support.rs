@@ -156,7 +156,8 @@ pub fn scenario() -> Vec<Spec> {
 pub struct Run {
     pub db: TestDb,
     pub shops: Vec<i64>,
-    pub task: i64,
+    /// One completed sync task per shop, which stored its raw orders.
+    pub tasks: Vec<i64>,
     pub processor: Arc<Processor>,
 }
 
@@ -182,24 +183,28 @@ impl Run {
                 .unwrap();
             shops.push(id);
         }
-        let task: i64 = diesel::insert_into(t_ecom_sync_task::table)
-            .values((
-                t_ecom_sync_task::tenant_id.eq(1),
-                t_ecom_sync_task::platform_id.eq(shops[0]),
-                t_ecom_sync_task::platform_type.eq("JD"),
-                t_ecom_sync_task::trigger_type.eq("MANUAL"),
-                t_ecom_sync_task::status.eq("COMPLETED"),
-                t_ecom_sync_task::window_start.eq(as_of() - Duration::days(90)),
-                t_ecom_sync_task::window_end.eq(as_of()),
-            ))
-            .returning(t_ecom_sync_task::id)
-            .get_result(&mut conn)
-            .await
-            .unwrap();
+        let mut tasks = Vec::new();
+        for (shop, platform) in shops.iter().zip(["JD", "JD", "PDD"]) {
+            let task: i64 = diesel::insert_into(t_ecom_sync_task::table)
+                .values((
+                    t_ecom_sync_task::tenant_id.eq(1),
+                    t_ecom_sync_task::platform_id.eq(shop),
+                    t_ecom_sync_task::platform_type.eq(platform),
+                    t_ecom_sync_task::trigger_type.eq("MANUAL"),
+                    t_ecom_sync_task::status.eq("COMPLETED"),
+                    t_ecom_sync_task::window_start.eq(as_of() - Duration::days(90)),
+                    t_ecom_sync_task::window_end.eq(as_of()),
+                ))
+                .returning(t_ecom_sync_task::id)
+                .get_result(&mut conn)
+                .await
+                .unwrap();
+            tasks.push(task);
+        }
         Run {
             db,
             shops,
-            task,
+            tasks,
             processor: processor(),
         }
     }
@@ -238,7 +243,7 @@ impl Run {
                     t_ecom_order_raw::normalized.eq(Some(sealed)),
                     t_ecom_order_raw::content_hash.eq(format!("{:x}", json.len())),
                     t_ecom_order_raw::order_created_at.eq(Some(s.order.created_at)),
-                    t_ecom_order_raw::sync_task_id.eq(self.task),
+                    t_ecom_order_raw::sync_task_id.eq(self.tasks[s.shop]),
                     t_ecom_order_raw::process_status.eq(status),
                 ))
                 .on_conflict((t_ecom_order_raw::platform_id, t_ecom_order_raw::order_id))

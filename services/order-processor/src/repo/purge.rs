@@ -1,0 +1,255 @@
+//! The retention purge's statements: a disconnected shop's orders, its buyers' leads where they
+//! have nothing else, and its sync records. Touches the documented couplings to auth-api's
+//! `t_ecom_platform_auth` (the purge columns) and sync-worker's `t_ecom_order_raw` and
+//! `t_ecom_sync_task` (deleted with the shop's history). Every statement names the shop.
+
+use diesel::prelude::*;
+use diesel::sql_types::{Array, Int8};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+#[derive(QueryableByName)]
+struct Id {
+    #[diesel(sql_type = Int8)]
+    id: i64,
+}
+
+fn ids(rows: Vec<Id>) -> Vec<i64> {
+    rows.into_iter().map(|r| r.id).collect()
+}
+
+/// A shop whose history is due for deletion.
+#[derive(Debug, Clone, Copy, QueryableByName)]
+pub struct DueShop {
+    #[diesel(sql_type = Int8)]
+    pub id: i64,
+    #[diesel(sql_type = Int8)]
+    pub tenant_id: i64,
+}
+
+/// Locks one REVOKED shop whose retention period has ended (skipping shops another replica is
+/// purging), and marks its purge as begun: its watermarks go, so a shop connected again starts
+/// its history anew.
+pub async fn claim_due(conn: &mut AsyncPgConnection) -> QueryResult<Option<DueShop>> {
+    let shop: Option<DueShop> = diesel::sql_query(
+        "SELECT id, tenant_id FROM t_ecom_platform_auth \
+         WHERE status = 'REVOKED' AND purge_after <= now() \
+         ORDER BY purge_after, id LIMIT 1 FOR UPDATE SKIP LOCKED",
+    )
+    .get_result(conn)
+    .await
+    .optional()?;
+    if let Some(shop) = shop {
+        diesel::sql_query(
+            "UPDATE t_ecom_platform_auth SET purged_at = coalesce(purged_at, now()), \
+             modified_watermark = NULL, last_sync_time = NULL WHERE id = $1",
+        )
+        .bind::<Int8, _>(shop.id)
+        .execute(conn)
+        .await?;
+    }
+    Ok(shop)
+}
+
+/// Up to `limit` leads that still hold orders of `shop`.
+pub async fn leads_with_orders(
+    conn: &mut AsyncPgConnection,
+    shop: i64,
+    limit: i64,
+) -> QueryResult<Vec<i64>> {
+    let rows: Vec<Id> = diesel::sql_query(
+        "SELECT DISTINCT user_id AS id FROM t_ecom_order_processed \
+         WHERE platform_id = $1 AND user_id IS NOT NULL ORDER BY 1 LIMIT $2",
+    )
+    .bind::<Int8, _>(shop)
+    .bind::<Int8, _>(limit)
+    .load(conn)
+    .await?;
+    Ok(ids(rows))
+}
+
+/// The identities (blind indexes) of `leads`, for the same advisory locks a batch takes.
+pub async fn identity_keys(
+    conn: &mut AsyncPgConnection,
+    leads: &[i64],
+) -> QueryResult<Vec<String>> {
+    use leadgen_db::schema::t_lead_identity as identity;
+    identity::table
+        .filter(identity::lead_id.eq_any(leads))
+        .select(identity::key_hash)
+        .load(conn)
+        .await
+}
+
+/// The shop's processed orders of `leads`, as `(processed id, raw id)`, now unlinked from them.
+pub async fn unlink_orders(
+    conn: &mut AsyncPgConnection,
+    shop: i64,
+    leads: &[i64],
+) -> QueryResult<Vec<(i64, i64)>> {
+    use leadgen_db::schema::t_ecom_order_processed as processed;
+    diesel::update(
+        processed::table
+            .filter(processed::platform_id.eq(shop))
+            .filter(processed::user_id.eq_any(leads)),
+    )
+    .set(processed::user_id.eq(None::<i64>))
+    .returning((processed::id, processed::raw_order_id))
+    .get_results(conn)
+    .await
+}
+
+/// The raw ids of the orders `leads` keep in the tenant's other shops.
+pub async fn remaining_raw_orders(
+    conn: &mut AsyncPgConnection,
+    leads: &[i64],
+) -> QueryResult<Vec<i64>> {
+    use leadgen_db::schema::t_ecom_order_processed as processed;
+    processed::table
+        .filter(processed::user_id.eq_any(leads))
+        .order(processed::raw_order_id.asc())
+        .select(processed::raw_order_id)
+        .load(conn)
+        .await
+}
+
+/// Deletes the identities of `leads` that none of their remaining orders carries.
+pub async fn drop_stale_identities(
+    conn: &mut AsyncPgConnection,
+    leads: &[i64],
+) -> QueryResult<usize> {
+    diesel::sql_query(
+        "DELETE FROM t_lead_identity i WHERE i.lead_id = ANY($1) AND NOT EXISTS \
+         (SELECT 1 FROM t_ecom_order_processed p \
+          WHERE p.user_id = i.lead_id AND i.key_hash = ANY(p.identity_keys))",
+    )
+    .bind::<Array<Int8>, _>(leads)
+    .execute(conn)
+    .await
+}
+
+/// A lead left with no order, and the leads that had merged into it.
+#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
+pub struct Orphan {
+    #[diesel(sql_type = Int8)]
+    pub id: i64,
+    #[diesel(sql_type = Array<Int8>)]
+    pub merged: Vec<i64>,
+}
+
+/// Which of `leads` hold no order any more, with their aliases.
+pub async fn orphans(conn: &mut AsyncPgConnection, leads: &[i64]) -> QueryResult<Vec<Orphan>> {
+    diesel::sql_query(
+        "SELECT l.id, coalesce(array_agg(m.id ORDER BY m.id) FILTER (WHERE m.id IS NOT NULL), \
+                '{}') AS merged \
+         FROM t_order_lead l LEFT JOIN t_order_lead m ON m.merged_into = l.id \
+         WHERE l.id = ANY($1) AND l.merged_into IS NULL AND NOT EXISTS \
+           (SELECT 1 FROM t_ecom_order_processed p WHERE p.user_id = l.id) \
+         GROUP BY l.id ORDER BY l.id",
+    )
+    .bind::<Array<Int8>, _>(leads)
+    .load(conn)
+    .await
+}
+
+/// Deletes `leads` (orphans and their aliases) with their identities and status history.
+/// Reveal audits stay: they hold no contact value.
+pub async fn delete_leads(conn: &mut AsyncPgConnection, leads: &[i64]) -> QueryResult<usize> {
+    for statement in [
+        "DELETE FROM t_lead_status_change WHERE lead_id = ANY($1)",
+        "DELETE FROM t_lead_identity WHERE lead_id = ANY($1)",
+        "DELETE FROM t_order_lead WHERE merged_into = ANY($1)",
+    ] {
+        diesel::sql_query(statement)
+            .bind::<Array<Int8>, _>(leads)
+            .execute(conn)
+            .await?;
+    }
+    diesel::sql_query("DELETE FROM t_order_lead WHERE id = ANY($1)")
+        .bind::<Array<Int8>, _>(leads)
+        .execute(conn)
+        .await
+}
+
+/// Aliases (leads merged into another) that still describe one of `processed` orders are
+/// re-pointed at their surviving lead's latest order, so no row keeps a deleted order or its
+/// contact. An alias is never read for itself: readers follow `merged_into`.
+pub async fn repoint_aliases(
+    conn: &mut AsyncPgConnection,
+    processed: &[i64],
+) -> QueryResult<usize> {
+    diesel::sql_query(
+        "UPDATE t_order_lead m SET order_id = s.order_id, raw_order_id = s.raw_order_id, \
+           processed_order_id = s.processed_order_id, platform_id = s.platform_id, \
+           platform_type = s.platform_type, contact_info = s.contact_info, \
+           contact_masked = s.contact_masked, contact_kind = s.contact_kind, \
+           product_info = s.product_info, amount_fen = s.amount_fen, order_time = s.order_time \
+         FROM t_order_lead s \
+         WHERE m.merged_into = s.id AND m.processed_order_id = ANY($1)",
+    )
+    .bind::<Array<Int8>, _>(processed)
+    .execute(conn)
+    .await
+}
+
+/// Deletes processed orders and their raw orders (and any sales decision kept for them).
+pub async fn delete_orders(
+    conn: &mut AsyncPgConnection,
+    processed: &[i64],
+    raw: &[i64],
+) -> QueryResult<usize> {
+    diesel::sql_query("DELETE FROM t_ecom_order_processed WHERE id = ANY($1)")
+        .bind::<Array<Int8>, _>(processed)
+        .execute(conn)
+        .await?;
+    diesel::sql_query("DELETE FROM t_lead_legacy_status WHERE raw_order_id = ANY($1)")
+        .bind::<Array<Int8>, _>(raw)
+        .execute(conn)
+        .await?;
+    diesel::sql_query("DELETE FROM t_ecom_order_raw WHERE id = ANY($1)")
+        .bind::<Array<Int8>, _>(raw)
+        .execute(conn)
+        .await
+}
+
+/// What the last step deleted besides the leads' orders.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Rest {
+    /// Raw orders that never became a lead's (unreadable, pending or unlinked).
+    pub raw_orders: usize,
+    pub sync_tasks: usize,
+}
+
+/// Deletes what is left of the shop's history (orders no lead holds, sync records, its rank
+/// distribution) and marks the purge done. Answers what it deleted.
+pub async fn finish(conn: &mut AsyncPgConnection, shop: i64) -> QueryResult<Rest> {
+    for statement in [
+        "DELETE FROM t_ecom_order_processed WHERE platform_id = $1",
+        "DELETE FROM t_lead_legacy_status s USING t_ecom_order_raw r \
+         WHERE s.raw_order_id = r.id AND r.platform_id = $1",
+    ] {
+        diesel::sql_query(statement)
+            .bind::<Int8, _>(shop)
+            .execute(conn)
+            .await?;
+    }
+    let raw_orders = diesel::sql_query("DELETE FROM t_ecom_order_raw WHERE platform_id = $1")
+        .bind::<Int8, _>(shop)
+        .execute(conn)
+        .await?;
+    let sync_tasks = diesel::sql_query("DELETE FROM t_ecom_sync_task WHERE platform_id = $1")
+        .bind::<Int8, _>(shop)
+        .execute(conn)
+        .await?;
+    diesel::sql_query("DELETE FROM t_lead_shop_stats WHERE platform_id = $1")
+        .bind::<Int8, _>(shop)
+        .execute(conn)
+        .await?;
+    diesel::sql_query("UPDATE t_ecom_platform_auth SET purge_after = NULL WHERE id = $1")
+        .bind::<Int8, _>(shop)
+        .execute(conn)
+        .await?;
+    Ok(Rest {
+        raw_orders,
+        sync_tasks,
+    })
+}

@@ -1,0 +1,312 @@
+//! A disconnected shop's history is deleted once its retention period ends: buyers who bought
+//! only there are removed (and announced), buyers who also bought elsewhere are rebuilt from
+//! those orders, and nothing else moves.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use leadgen_db::schema::{
+    t_contact_reveal, t_ecom_order_processed, t_ecom_order_raw, t_ecom_platform_auth,
+    t_ecom_sync_task, t_lead_identity, t_lead_status_change, t_operation_log, t_order_lead,
+    t_outbox,
+};
+use leadgen_domain::NeutralStatus::{Completed, Paid};
+use order_processor::retention::{Retention, Step};
+
+type Stamp = chrono::DateTime<Utc>;
+
+use crate::support::{Run, Spec, order};
+
+fn spec(shop: usize, id: &str, day: i64, open_id: &str, phone: Option<&str>) -> Spec {
+    let status = if day % 2 == 0 { Completed } else { Paid };
+    Spec {
+        shop,
+        order: order(id, day, status, 1_000 + day * 100, Some(open_id), phone),
+    }
+}
+
+impl Run {
+    async fn lead_of(&self, order_id: &str) -> i64 {
+        let mut conn = leadgen_db::conn(&self.db.pool).await.unwrap();
+        let lead: Option<i64> = t_ecom_order_processed::table
+            .filter(t_ecom_order_processed::order_id.eq(order_id))
+            .select(t_ecom_order_processed::user_id)
+            .first(&mut conn)
+            .await
+            .unwrap();
+        lead.unwrap()
+    }
+
+    async fn revoke(&self, shop: usize, due_in: Duration) {
+        let mut conn = leadgen_db::conn(&self.db.pool).await.unwrap();
+        diesel::update(t_ecom_platform_auth::table.find(self.shops[shop]))
+            .set((
+                t_ecom_platform_auth::status.eq("REVOKED"),
+                t_ecom_platform_auth::purge_after.eq(Some(Utc::now() + due_in)),
+                t_ecom_platform_auth::modified_watermark.eq(Some(Utc::now())),
+            ))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+
+    fn retention(&self, chunk: i64) -> Retention {
+        Retention {
+            pool: self.db.pool.clone(),
+            processor: Arc::clone(&self.processor),
+            interval: std::time::Duration::from_millis(10),
+            chunk,
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_revoked_shops_history_is_deleted_after_its_retention_period() {
+    let run = Run::new().await;
+    // Shop 0: buyer A (two open ids, merged by their phone), buyer B (two open ids, merged),
+    // both with every order there. Shop 1: A again. Shop 2: an unrelated buyer.
+    let first = run
+        .store(
+            &[
+                spec(0, "a1", 10, "A", Some("13800000001")),
+                spec(0, "a2", 20, "A", Some("13800000001")),
+                spec(0, "x1", 25, "AX", None),
+                spec(0, "b1", 12, "B", Some("13900000002")),
+                spec(0, "b2", 14, "B2", None),
+                spec(2, "p1", 30, "P", None),
+            ],
+            "PENDING",
+        )
+        .await;
+    run.process(&first).await;
+    let merges = run
+        .store(
+            &[
+                spec(0, "x2", 30, "AX", Some("13800000001")),
+                spec(0, "b3", 16, "B2", Some("13900000002")),
+            ],
+            "PENDING",
+        )
+        .await;
+    assert_eq!(run.process(&merges).await.merged_leads.len(), 2);
+    let elsewhere = run
+        .store(&[spec(1, "a3", 40, "A1", Some("138 0000 0001"))], "PENDING")
+        .await;
+    run.process(&elsewhere).await;
+
+    let buyer_a = run.lead_of("a3").await;
+    let buyer_b = run.lead_of("b1").await;
+    let a_leads = [run.lead_of("a1").await, run.lead_of("x1").await]
+        .into_iter()
+        .chain([buyer_a])
+        .collect::<BTreeSet<_>>();
+    assert_eq!(
+        a_leads.len(),
+        1,
+        "A's orders share one lead after the merge"
+    );
+    let mut conn = leadgen_db::conn(&run.db.pool).await.unwrap();
+    let aliases: Vec<(i64, i64)> = t_order_lead::table
+        .filter(t_order_lead::merged_into.is_not_null())
+        .select((
+            t_order_lead::id,
+            t_order_lead::merged_into.assume_not_null(),
+        ))
+        .order(t_order_lead::id)
+        .load(&mut conn)
+        .await
+        .unwrap();
+    let alias_of = |lead: i64| aliases.iter().find(|(_, into)| *into == lead).unwrap().0;
+    let (alias_a, alias_b) = (alias_of(buyer_a), alias_of(buyer_b));
+    // Sales history on B, and a reveal audit.
+    diesel::insert_into(t_lead_status_change::table)
+        .values((
+            t_lead_status_change::tenant_id.eq(1),
+            t_lead_status_change::lead_id.eq(buyer_b),
+            t_lead_status_change::from_status.eq("PENDING"),
+            t_lead_status_change::to_status.eq("PROCESSED"),
+            t_lead_status_change::operator_id.eq(7),
+            t_lead_status_change::operator_name.eq("销售甲"),
+        ))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    diesel::insert_into(t_contact_reveal::table)
+        .values((
+            t_contact_reveal::tenant_id.eq(1),
+            t_contact_reveal::lead_id.eq(buyer_b),
+            t_contact_reveal::platform_id.eq(run.shops[0]),
+            t_contact_reveal::order_id.eq("b1"),
+            t_contact_reveal::purpose.eq("CUSTOMER_CARE"),
+            t_contact_reveal::operator_id.eq(7),
+            t_contact_reveal::operator_name.eq("销售甲"),
+            t_contact_reveal::result.eq("SUCCESS"),
+        ))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let other_before = run.leads().await.remove(&vec!["p1".to_owned()]).unwrap();
+
+    // Shop 1 was disconnected too, but its retention period has not ended: untouched.
+    run.revoke(1, Duration::days(3)).await;
+    // Nothing is due yet.
+    run.revoke(0, Duration::days(1)).await;
+    assert_eq!(run.retention(1).purge_step().await.unwrap(), None);
+    run.revoke(0, -Duration::minutes(1)).await;
+
+    let mut steps = Vec::new();
+    while let Some(step) = run.retention(1).purge_step().await.unwrap() {
+        steps.push(step);
+        assert!(steps.len() < 10, "the purge does not end: {steps:?}");
+    }
+    // One buyer per step (chunk 1), then the rest.
+    assert_eq!(steps.len(), 3, "{steps:?}");
+    let removed: Vec<i64> = steps
+        .iter()
+        .flat_map(|s| match s {
+            Step::Chunk { removed, .. } => removed.clone(),
+            Step::Finished { .. } => Vec::new(),
+        })
+        .collect();
+    assert_eq!(
+        removed.into_iter().collect::<BTreeSet<_>>(),
+        BTreeSet::from([buyer_b, alias_b])
+    );
+    assert_eq!(
+        steps.last(),
+        Some(&Step::Finished {
+            shop: run.shops[0],
+            raw_orders: 0,
+            sync_tasks: 1
+        })
+    );
+
+    // The shop's orders and sync records are gone; the record stays, purged.
+    for table_count in [
+        t_ecom_order_raw::table
+            .filter(t_ecom_order_raw::platform_id.eq(run.shops[0]))
+            .count()
+            .get_result::<i64>(&mut conn)
+            .await
+            .unwrap(),
+        t_ecom_order_processed::table
+            .filter(t_ecom_order_processed::platform_id.eq(run.shops[0]))
+            .count()
+            .get_result::<i64>(&mut conn)
+            .await
+            .unwrap(),
+        t_ecom_sync_task::table
+            .filter(t_ecom_sync_task::platform_id.eq(run.shops[0]))
+            .count()
+            .get_result::<i64>(&mut conn)
+            .await
+            .unwrap(),
+    ] {
+        assert_eq!(table_count, 0);
+    }
+    let (purged_at, purge_after, watermark) = t_ecom_platform_auth::table
+        .find(run.shops[0])
+        .select((
+            t_ecom_platform_auth::purged_at,
+            t_ecom_platform_auth::purge_after,
+            t_ecom_platform_auth::modified_watermark,
+        ))
+        .first::<(Option<Stamp>, Option<Stamp>, Option<Stamp>)>(&mut conn)
+        .await
+        .unwrap();
+    assert!(purged_at.is_some() && purge_after.is_none() && watermark.is_none());
+
+    // A keeps its lead, rebuilt from shop 1's order, with only that order's identities.
+    let leads = run.leads().await;
+    assert_eq!(
+        leads.keys().cloned().collect::<Vec<_>>(),
+        vec![vec!["a3".to_owned()], vec!["p1".to_owned()]]
+    );
+    assert_eq!(leads[&vec!["p1".to_owned()]], other_before);
+    assert_eq!(run.lead_of("a3").await, buyer_a);
+    let a = &leads[&vec!["a3".to_owned()]];
+    assert_eq!((a.count, a.platform_id), (1, run.shops[1]));
+    let kept: BTreeSet<String> = t_lead_identity::table
+        .filter(t_lead_identity::lead_id.eq(buyer_a))
+        .select(t_lead_identity::key_hash)
+        .load::<String>(&mut conn)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    let carried: Vec<String> = t_ecom_order_processed::table
+        .filter(t_ecom_order_processed::order_id.eq("a3"))
+        .select(t_ecom_order_processed::identity_keys)
+        .first(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(kept, carried.into_iter().collect());
+    // A's alias still resolves to A, and names A's latest order, not a deleted one.
+    let (into, alias_order) = t_order_lead::table
+        .find(alias_a)
+        .select((t_order_lead::merged_into, t_order_lead::order_id))
+        .first::<(Option<i64>, String)>(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!((into, alias_order.as_str()), (Some(buyer_a), "a3"));
+
+    // B is gone with its alias and sales history; the reveal audit stays.
+    let gone = t_order_lead::table
+        .filter(t_order_lead::id.eq_any([buyer_b, alias_b]))
+        .count()
+        .get_result::<i64>(&mut conn)
+        .await
+        .unwrap();
+    let history = t_lead_status_change::table
+        .filter(t_lead_status_change::lead_id.eq(buyer_b))
+        .count()
+        .get_result::<i64>(&mut conn)
+        .await
+        .unwrap();
+    let audits = t_contact_reveal::table
+        .filter(t_contact_reveal::lead_id.eq(buyer_b))
+        .count()
+        .get_result::<i64>(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!((gone, history, audits), (0, 0, 1));
+
+    // Subscribers are told, without a contact.
+    let removed: Vec<serde_json::Value> = t_outbox::table
+        .filter(t_outbox::routing_key.eq("lead.removed.v1"))
+        .select(t_outbox::payload)
+        .load(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(removed.len(), 1, "{removed:?}");
+    assert_eq!(
+        removed[0]["data"],
+        serde_json::json!({
+            "leadId": buyer_b,
+            "reason": "SHOP_HISTORY_PURGED",
+            "platformId": run.shops[0],
+            "mergedLeadIds": [alias_b],
+        })
+    );
+    let actions: Vec<String> = t_operation_log::table
+        .filter(t_operation_log::action.eq_any(["LEAD_REMOVE", "PLATFORM_HISTORY_PURGE"]))
+        .select(t_operation_log::action)
+        .order(t_operation_log::id)
+        .load(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(actions, vec!["LEAD_REMOVE", "PLATFORM_HISTORY_PURGE"]);
+
+    // Shop 1 (not due) kept everything; nothing is due any more.
+    assert_eq!(run.retention(50).purge_step().await.unwrap(), None);
+    let shop1_orders = t_ecom_order_raw::table
+        .filter(t_ecom_order_raw::platform_id.eq(run.shops[1]))
+        .count()
+        .get_result::<i64>(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(shop1_orders, 1);
+}
