@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Deploys one overlay of k8s/ at one image tag: the migration Job first, awaited, then the
+# services, then waits for their rollouts. The image must have been pushed (deploy/README.md).
+#
+#   deploy/scripts/k8s-deploy.sh <overlay> <image tag> [--dry-run]
+#   deploy/scripts/k8s-deploy.sh prod 3f2c9e1
+#
+# --dry-run renders both kustomizations at that tag into .run/k8s-deploy/<overlay>/ and prints
+# what would be applied, touching no cluster. Uses the current kubectl context.
+# The Secret `leadgen-secrets` must exist in the namespace first (k8s/README.md).
+set -euo pipefail
+# shellcheck source=deploy/scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$LEADGEN_REPO_ROOT"
+
+usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+[[ $# -ge 2 ]] || usage
+OVERLAY=$1 TAG=$2 DRY_RUN=${3:-}
+[[ -z $DRY_RUN || $DRY_RUN == --dry-run ]] || usage
+[[ -f k8s/overlays/$OVERLAY/kustomization.yaml ]] || { echo "no overlay k8s/overlays/$OVERLAY" >&2; exit 2; }
+[[ $TAG =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ && $TAG != latest ]] \
+    || { echo "image tag '$TAG': give the release's git SHA" >&2; exit 2; }
+MIGRATION_TIMEOUT_SECS=${MIGRATION_TIMEOUT_SECS:-900}
+ROLLOUT_TIMEOUT=${ROLLOUT_TIMEOUT:-10m}
+
+# A layer over each kustomization that sets the tag. kustomize accepts only relative roots, so
+# the layer lives in the repository (.run/ is ignored by git).
+WORK=.run/k8s-deploy/$OVERLAY
+image=$(kubectl kustomize "k8s/overlays/$OVERLAY" | awk '$1 == "image:" { print $2; exit }')
+image_name=${image%:*}
+for part in app migrate; do
+    src=k8s/overlays/$OVERLAY
+    [[ $part == migrate ]] && src=$src/migrate
+    mkdir -p "$WORK/$part"
+    cat > "$WORK/$part/kustomization.yaml" <<EOF
+# Written by deploy/scripts/k8s-deploy.sh: $src at $TAG.
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - ../../../../$src
+images:
+  - name: $image_name
+    newTag: "$TAG"
+EOF
+    kubectl kustomize "$WORK/$part" > "$WORK/$part.yaml"
+done
+namespace=$(awk '$1 == "kind:" && $2 == "Namespace" { ns = 1 } ns && $1 == "name:" { print $2; exit }' "$WORK/app.yaml")
+deployments=$(awk '$1 == "kind:" { kind = $2 } kind == "Deployment" && /^  name:/ { print $2 }' "$WORK/app.yaml")
+
+echo "overlay $OVERLAY, namespace $namespace, image $image_name:$TAG"
+echo "1. migration Job ($WORK/migrate.yaml), awaited up to ${MIGRATION_TIMEOUT_SECS}s"
+echo "2. services ($WORK/app.yaml): $(echo "$deployments" | tr '\n' ' ')"
+if [[ $DRY_RUN == --dry-run ]]; then
+    echo "dry run: nothing applied"
+    exit 0
+fi
+
+# 1. The migration. A Job's pod template cannot change: remove the previous release's first.
+kubectl -n "$namespace" delete job leadgen-migrate --ignore-not-found --wait=true
+kubectl apply -f "$WORK/migrate.yaml"
+deadline=$((SECONDS + MIGRATION_TIMEOUT_SECS))
+while :; do
+    state=$(kubectl -n "$namespace" get job leadgen-migrate \
+        -o jsonpath='{range .status.conditions[?(@.status=="True")]}{.type}{" "}{end}')
+    case " $state " in
+        *" Complete "*) echo "migration complete"; break ;;
+        *" Failed "*)
+            kubectl -n "$namespace" logs job/leadgen-migrate --tail=50 >&2 || true
+            echo "migration failed: the services were not touched" >&2
+            exit 1 ;;
+    esac
+    if ((SECONDS > deadline)); then
+        echo "migration still running after ${MIGRATION_TIMEOUT_SECS}s: the services were not touched" >&2
+        exit 1
+    fi
+    sleep 3
+done
+
+# 2. The services, then their rollouts.
+kubectl apply -f "$WORK/app.yaml"
+for d in $deployments; do
+    kubectl -n "$namespace" rollout status "deployment/$d" --timeout="$ROLLOUT_TIMEOUT"
+done
+echo "deployed $image_name:$TAG to $namespace"
