@@ -86,6 +86,19 @@ async fn every_platform_syncs_end_to_end_through_the_gateway() {
                 );
             }
         }
+        // A real mobile becomes one more identity of the buyer (its blind index, never the
+        // number), so the buyer merges with any lead known by it; a privacy number does not.
+        let kept = flow::scalar(
+            &system,
+            &format!(
+                "SELECT count(*) AS n FROM t_order_revealed_identity i \
+                 JOIN t_ecom_order_raw r ON r.id = i.raw_order_id \
+                 WHERE r.platform_id = {platform_id} AND r.order_id = '{order_id}'",
+            ),
+        )
+        .await;
+        let expected_kept = i64::from(revealed["data"]["kind"] == "PLAIN");
+        assert_eq!(kept, expected_kept, "{platform}: {revealed}");
         if platform != "TAOBAO" {
             // Customer care is not a purpose these platforms permit: refused, never forced.
             let refused = api

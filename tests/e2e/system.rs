@@ -222,6 +222,8 @@ impl System {
             .env("LEADGEN__OAUTH__BACKFILL_DAYS", "0")
             .env("LEADGEN__SYNC__MAX_BACKOFF_MS", "2000")
             .env("LEADGEN__OUTBOX__POLL_INTERVAL_MS", "50")
+            // Orders handed back after a reveal are processed within a second.
+            .env("LEADGEN__PROCESSING__SWEEP_INTERVAL_SECS", "1")
             .env("LEADGEN__HTTP__SHUTDOWN_TIMEOUT_SECS", "5")
             .env("RUST_LOG", "info,lapin=error,pinky_swear=error")
             .envs(self.service_env.iter().map(|(k, v)| (k, v)));

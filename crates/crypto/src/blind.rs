@@ -66,6 +66,12 @@ impl BlindIndexer {
         self.current.0
     }
 
+    /// Whether `index` was written with the current key (else it can only be looked up until its
+    /// key is retired).
+    pub fn is_current(&self, index: &str) -> bool {
+        index.split_once('.').map(|(id, _)| id) == Some(self.current.0.to_string().as_str())
+    }
+
     fn index(id: u8, key: &hmac::Key, material: &str) -> String {
         let tag = hmac::sign(key, material.as_bytes());
         format!("{id}.{}", hex::encode(tag.as_ref()))
@@ -125,6 +131,8 @@ mod tests {
         let all = rotated.all("m");
         assert_eq!(all.len(), 2);
         assert!(all[0].starts_with("2."));
+        assert!(rotated.is_current(&all[0]) && !rotated.is_current(&stored));
+        assert!(old.is_current(&stored) && !old.is_current("12.ab"));
         assert_eq!(all[1], stored);
         assert_eq!(rotated.current_key_id(), 2);
     }

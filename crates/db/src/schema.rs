@@ -239,6 +239,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    t_order_revealed_identity (raw_order_id) {
+        raw_order_id -> Int8,
+        tenant_id -> Int8,
+        key_hash -> Text,
+        revealed_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     t_outbox (id) {
         id -> Int8,
         event_id -> Uuid,
@@ -267,6 +276,7 @@ diesel::joinable!(t_ecom_order_processed -> t_ecom_platform_auth (platform_id));
 diesel::joinable!(t_order_lead -> t_ecom_platform_auth (platform_id));
 diesel::joinable!(t_lead_identity -> t_order_lead (lead_id));
 diesel::joinable!(t_lead_status_change -> t_order_lead (lead_id));
+diesel::joinable!(t_order_revealed_identity -> t_ecom_order_raw (raw_order_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     t_ecom_platform_auth,
@@ -281,6 +291,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     t_contact_reveal,
     t_contact_reveal_quota,
     t_operation_log,
+    t_order_revealed_identity,
     t_outbox,
     t_processed_message,
 );

@@ -29,7 +29,7 @@ use crate::repo::identities::{self, IdentityWrite};
 use crate::repo::leads::{self, LeadRow, LeadState};
 use crate::repo::processed::{self, BuyerOrder};
 use crate::repo::raw_orders::{self, RawRow};
-use crate::repo::{legacy, shop_stats};
+use crate::repo::{legacy, revealed, shop_stats};
 
 /// What a batch needs besides its rows.
 pub struct Context<'a> {
@@ -64,7 +64,9 @@ pub async fn process(
     events: &mut Batch,
 ) -> anyhow::Result<Summary> {
     let mut summary = Summary::default();
-    let (prepared, unreadable) = prepare_rows(ctx, rows);
+    let row_ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let revealed = revealed::for_rows(conn, &row_ids).await?;
+    let (prepared, unreadable) = prepare_rows(ctx, rows, &revealed);
     raw_orders::set_status(conn, &unreadable, "MALFORMED").await?;
     summary.unreadable = unreadable.len();
     summary.orders = prepared.len();
@@ -186,11 +188,11 @@ pub async fn process(
         dirty_shops.insert(shop);
         for &i in &g.orders {
             let Some(p) = prepared.get(i) else { continue };
-            for (key, index) in &p.identities {
+            for (kind, index) in &p.identities {
                 identity_rows.push(IdentityWrite {
                     tenant_id: tenant,
                     key_hash: index.clone(),
-                    kind: key.kind.as_str().to_owned(),
+                    kind: kind.as_str().to_owned(),
                     lead_id: *lead,
                 });
             }
@@ -214,11 +216,15 @@ pub async fn process(
 }
 
 /// Opens every row; the unreadable ones are kept apart (marked `MALFORMED`, counted).
-fn prepare_rows(ctx: &Context<'_>, rows: &[RawRow]) -> (Vec<Prepared>, Vec<i64>) {
+fn prepare_rows(
+    ctx: &Context<'_>,
+    rows: &[RawRow],
+    revealed: &HashMap<i64, String>,
+) -> (Vec<Prepared>, Vec<i64>) {
     let mut prepared = Vec::new();
     let mut unreadable = Vec::new();
     for row in rows {
-        match orders::prepare(ctx.sealer, ctx.indexer, row) {
+        match orders::prepare(ctx.sealer, ctx.indexer, row, revealed.get(&row.id)) {
             Ok(p) => prepared.push(p),
             Err(e) => {
                 tracing::warn!(raw_order.id = row.id, error = %format!("{e:#}"), "Raw order unreadable; marked MALFORMED");

@@ -3,7 +3,7 @@
 
 use leadgen_crypto::{BlindIndexer, Sealer};
 use leadgen_db::sealed;
-use leadgen_domain::buyer::{IdentityKey, OrderFacts, identity_keys};
+use leadgen_domain::buyer::{IdentityKind, OrderFacts, identity_keys};
 use leadgen_domain::{ContactField, ContactKind, PlatformType, RawOrder};
 
 use crate::repo::processed::ProcessedWrite;
@@ -15,8 +15,9 @@ pub struct Prepared {
     pub row: RawRow,
     pub platform: PlatformType,
     pub order: RawOrder,
-    /// Identities with the index to store (current key), strongest first.
-    pub identities: Vec<(IdentityKey, String)>,
+    /// Identities with the index to store (current key), strongest first; a phone revealed
+    /// later comes last.
+    pub identities: Vec<(IdentityKind, String)>,
     /// Indexes of the identities under keys that have rotated away (looked up, then replaced).
     pub old_indexes: Vec<String>,
 }
@@ -42,8 +43,15 @@ pub fn contact_kind_name(kind: ContactKind) -> &'static str {
     kind_name(kind)
 }
 
-/// Opens a raw row's neutral form and computes its identities.
-pub fn prepare(sealer: &Sealer, indexer: &BlindIndexer, row: &RawRow) -> anyhow::Result<Prepared> {
+/// Opens a raw row's neutral form and computes its identities; `revealed` is the blind index of
+/// the buyer's phone a salesperson revealed for this order, if any (only the index is known, so
+/// one written under a key that has since rotated is looked up but not rewritten).
+pub fn prepare(
+    sealer: &Sealer,
+    indexer: &BlindIndexer,
+    row: &RawRow,
+    revealed: Option<&String>,
+) -> anyhow::Result<Prepared> {
     let sealed_json = row
         .normalized
         .as_deref()
@@ -63,7 +71,14 @@ pub fn prepare(sealer: &Sealer, indexer: &BlindIndexer, row: &RawRow) -> anyhow:
         let mut all = indexer.all(&key.material).into_iter();
         let current = all.next().unwrap_or_default();
         old_indexes.extend(all);
-        identities.push((key, current));
+        identities.push((key.kind, current));
+    }
+    if let Some(index) = revealed.filter(|i| !identities.iter().any(|(_, known)| known == *i)) {
+        if indexer.is_current(index) {
+            identities.push((IdentityKind::Phone, index.clone()));
+        } else {
+            old_indexes.push(index.clone());
+        }
     }
     Ok(Prepared {
         row: row.clone(),

@@ -1,10 +1,12 @@
-//! Revealing a number for a call: lead-api's audit (`t_contact_reveal`) and quota counters
-//! (`t_contact_reveal_quota`), and the documented read-only coupling to sync-worker's
-//! `t_ecom_order_raw` (the order's neutral form, where the platform's ciphertext or `oaid` is).
+//! Revealing a number for a call: lead-api's audit (`t_contact_reveal`), quota counters
+//! (`t_contact_reveal_quota`) and revealed phones' blind indexes (`t_order_revealed_identity`),
+//! and the documented coupling to sync-worker's `t_ecom_order_raw` (the order's neutral form,
+//! where the platform's ciphertext or `oaid` is; an order whose buyer's phone was revealed goes
+//! back to `PENDING` for order-processor).
 
 use chrono::NaiveDate;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Date, Integer};
+use diesel::sql_types::{BigInt, Date, Integer, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_db::schema::{t_contact_reveal as reveal, t_ecom_order_raw as raw};
 
@@ -21,6 +23,27 @@ pub async fn raw_order(
         .first(conn)
         .await
         .optional()
+}
+
+/// Keeps the blind index of the phone revealed for raw order `id` (never the number) and, when it
+/// is new, hands the order back to order-processor (`PENDING`): its pending sweep adds the phone
+/// to the buyer's identities, merging the buyer with any lead known by it. Answers whether the
+/// order was handed back.
+pub async fn remember_phone(
+    conn: &mut AsyncPgConnection,
+    tenant: i64,
+    id: i64,
+    index: &str,
+) -> QueryResult<bool> {
+    let changed = diesel::sql_query(
+        "WITH kept AS (            INSERT INTO t_order_revealed_identity (raw_order_id, tenant_id, key_hash)            SELECT id, tenant_id, $3 FROM t_ecom_order_raw WHERE id = $1 AND tenant_id = $2            ON CONFLICT (raw_order_id) DO UPDATE              SET key_hash = excluded.key_hash, revealed_at = now()              WHERE t_order_revealed_identity.key_hash <> excluded.key_hash            RETURNING raw_order_id)          UPDATE t_ecom_order_raw SET process_status = 'PENDING'          WHERE id IN (SELECT raw_order_id FROM kept) AND process_status = 'PROCESSED'",
+    )
+    .bind::<BigInt, _>(id)
+    .bind::<BigInt, _>(tenant)
+    .bind::<Text, _>(index)
+    .execute(conn)
+    .await?;
+    Ok(changed > 0)
 }
 
 /// Takes one reveal from the counter of `(tenant, user)` for `day` unless it reached `limit`;

@@ -10,6 +10,7 @@ use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 use leadgen_db::ScopedFutureExt as _;
 use leadgen_db::oplog::{self, Entry, Operator};
 use leadgen_db::sealed;
+use leadgen_domain::buyer::IdentityKey;
 use leadgen_domain::{ContactKind, PlatformType, RawOrder, contact::split_virtual};
 use leadgen_http::{ApiError, AuthUser};
 use leadgen_platforms::PlatformError;
@@ -252,12 +253,45 @@ async fn attempt(
         Err(SessionError::Platform(e)) => return Err(platform_error(e)),
         Err(other) => return Err(LeadApiError::PlatformFailed(other.to_string())),
     };
+    remember_phone(state, conn, tenant, lead.raw_order_id, &revealed).await;
     Ok(answer(
         revealed.kind(),
         revealed.expose_number().to_owned(),
         revealed.expose_extension().map(str::to_owned),
         revealed.expires_at(),
     ))
+}
+
+/// A real mobile the platform decrypted becomes one more identity of the buyer (its keyed blind
+/// index only), so the buyer merges with any lead known by the same phone. Privacy numbers are
+/// not identities: platforms reassign them. A failure here does not take the number from the
+/// salesperson; it is logged and the next reveal tries again.
+async fn remember_phone(
+    state: &AppState,
+    conn: &mut AsyncPgConnection,
+    tenant: i64,
+    raw_order_id: i64,
+    revealed: &leadgen_platforms::reveal::RevealedContact,
+) {
+    if revealed.kind() != ContactKind::Plain {
+        return;
+    }
+    let Some(key) = IdentityKey::phone(revealed.expose_number()) else {
+        return;
+    };
+    let index = state.indexer.current(&key.material);
+    match reveal::remember_phone(conn, tenant, raw_order_id, &index).await {
+        Ok(true) => tracing::info!(
+            raw_order.id = raw_order_id,
+            "Revealed phone kept as a buyer identity; order handed back to order-processor"
+        ),
+        Ok(false) => {}
+        Err(e) => tracing::warn!(
+            raw_order.id = raw_order_id,
+            error = %e,
+            "Could not keep the revealed phone as a buyer identity"
+        ),
+    }
 }
 
 fn platform_error(e: PlatformError) -> LeadApiError {

@@ -6,4 +6,5 @@ pub mod legacy;
 pub mod processed;
 pub mod purge;
 pub mod raw_orders;
+pub mod revealed;
 pub mod shop_stats;

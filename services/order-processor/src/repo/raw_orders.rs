@@ -35,16 +35,23 @@ pub async fn find_many(
         .await
 }
 
-/// Claims up to `limit` rows of one tenant left `PENDING` since before `before` (skipping rows
-/// another transaction holds), in id order.
+/// Claims up to `limit` rows of one tenant left `PENDING` since before `before`, or handed back
+/// because a salesperson revealed the buyer's phone (no message is coming for those), skipping
+/// rows another transaction holds, in id order.
 pub async fn claim_pending(
     conn: &mut AsyncPgConnection,
     before: chrono::DateTime<chrono::Utc>,
     limit: i64,
 ) -> QueryResult<Vec<RawRow>> {
+    use leadgen_db::schema::t_order_revealed_identity as revealed;
+    let due = || {
+        raw::sync_time.lt(before).or(diesel::dsl::exists(
+            revealed::table.filter(revealed::raw_order_id.eq(raw::id)),
+        ))
+    };
     let first: Option<i64> = raw::table
         .filter(raw::process_status.eq("PENDING"))
-        .filter(raw::sync_time.lt(before))
+        .filter(due())
         .order(raw::id.asc())
         .select(raw::tenant_id)
         .first(conn)
@@ -56,7 +63,7 @@ pub async fn claim_pending(
     raw::table
         .filter(raw::tenant_id.eq(tenant))
         .filter(raw::process_status.eq("PENDING"))
-        .filter(raw::sync_time.lt(before))
+        .filter(due())
         .order(raw::id.asc())
         .limit(limit)
         .for_update()

@@ -3,7 +3,9 @@
 
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use leadgen_db::schema::{t_order_lead, t_outbox};
+use leadgen_db::schema::{
+    t_ecom_order_processed, t_lead_identity, t_order_lead, t_order_revealed_identity, t_outbox,
+};
 use leadgen_domain::NeutralStatus;
 
 use crate::support::{Run, Spec, order};
@@ -264,4 +266,80 @@ async fn rotating_the_blind_index_key_keeps_every_buyer_and_rewrites_their_ident
         keys.iter().all(|k| k.starts_with("2.")),
         "old-key identities remain"
     );
+}
+
+#[tokio::test]
+async fn a_phone_revealed_later_merges_the_buyer_with_the_lead_known_by_it() {
+    let run = Run::new().await;
+    // Shop 0 sent the buyer's phone encrypted (known by open id only); shop 1 in clear.
+    let ids = run
+        .store(
+            &[
+                Spec {
+                    shop: 0,
+                    order: order(
+                        "r1",
+                        5,
+                        NeutralStatus::Completed,
+                        5_000,
+                        Some("x"),
+                        Some("#Kc8#abc#1##"),
+                    ),
+                },
+                Spec {
+                    shop: 1,
+                    order: order(
+                        "r2",
+                        9,
+                        NeutralStatus::Completed,
+                        6_000,
+                        Some("y"),
+                        Some("13700000009"),
+                    ),
+                },
+            ],
+            "PENDING",
+        )
+        .await;
+    assert_eq!(run.process(&ids).await.new_leads.len(), 2);
+
+    // A salesperson revealed shop 0's number (lead-api keeps only its blind index and hands the
+    // order back): the next processing merges the two buyers.
+    let key = leadgen_domain::buyer::IdentityKey::phone("+86 137 0000 0009").unwrap();
+    let index = run.processor.indexer.current(&key.material);
+    let mut conn = leadgen_db::conn(&run.db.pool).await.unwrap();
+    diesel::insert_into(t_order_revealed_identity::table)
+        .values((
+            t_order_revealed_identity::raw_order_id.eq(ids[0]),
+            t_order_revealed_identity::tenant_id.eq(1),
+            t_order_revealed_identity::key_hash.eq(&index),
+        ))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let summary = run.process(&ids[..1]).await;
+    assert_eq!(summary.merged_leads.len(), 1, "{summary:?}");
+    let leads = run.leads().await;
+    assert_eq!(
+        leads.keys().cloned().collect::<Vec<_>>(),
+        vec![vec!["r1".to_owned(), "r2".to_owned()]]
+    );
+    let carried: Vec<String> = t_ecom_order_processed::table
+        .filter(t_ecom_order_processed::order_id.eq("r1"))
+        .select(t_ecom_order_processed::identity_keys)
+        .first(&mut conn)
+        .await
+        .unwrap();
+    assert!(carried.contains(&index), "{carried:?}");
+
+    // Reprocessing the order keeps the identity.
+    let summary = run.process(&ids[..1]).await;
+    assert!(summary.merged_leads.is_empty());
+    let kinds: Vec<String> = t_lead_identity::table
+        .filter(t_lead_identity::key_hash.eq(&index))
+        .select(t_lead_identity::kind)
+        .load(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(kinds, vec!["PHONE"]);
 }

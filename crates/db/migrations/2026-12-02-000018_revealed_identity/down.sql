@@ -1,0 +1,1 @@
+DROP TABLE t_order_revealed_identity;
