@@ -111,3 +111,130 @@ async fn every_platform_syncs_end_to_end_through_the_gateway() {
         }
     }
 }
+
+/// Reads one service's `GET /metrics` and sums the samples of `name` whose labels contain every
+/// `key="value"` of `labels`.
+async fn metric(system: &System, service: &str, name: &str, labels: &[&str]) -> f64 {
+    let url = format!("http://127.0.0.1:{}/metrics", system.port(service));
+    let text = reqwest::get(&url)
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("metrics body");
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (series, value) = l.rsplit_once(' ')?;
+            let (metric, rest) = series.split_once('{').unwrap_or((series, ""));
+            (metric == name && labels.iter().all(|want| rest.contains(want)))
+                .then(|| value.parse::<f64>().ok())
+                .flatten()
+        })
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_service_serves_prometheus_metrics_of_what_it_did() {
+    let system = System::start(&[]).await;
+    let api = Api::new(&system, 3);
+    let (start, end) = flow::window_days(5);
+    let platform_id = api.authorize(&system, "JD").await;
+    let task_id = api.request_sync(platform_id, &start, &end).await;
+    let record = api.wait_for_task(task_id, Duration::from_secs(120)).await;
+    assert_eq!(record["status"], "COMPLETED", "{record}");
+    flow::wait_until_settled(&system).await;
+    let leads = api.get("/leads?size=10").await;
+    assert_eq!(leads["code"], 200, "{leads}");
+    let stored = record["successCount"].as_f64().unwrap_or_default();
+    let unreadable = record["failureCount"].as_f64().unwrap_or_default();
+    assert!(stored > 0.0, "{record}");
+
+    let jd = "platform=\"JD\"";
+    let sync_orders = metric(&system, "sync-worker", "leadgen_sync_orders_total", &[jd]).await;
+    assert_eq!(
+        sync_orders,
+        stored + unreadable,
+        "every order fetched is counted once"
+    );
+    assert!(metric(&system, "sync-worker", "leadgen_sync_pages_total", &[jd]).await >= 1.0);
+    assert_eq!(
+        metric(
+            &system,
+            "sync-worker",
+            "leadgen_sync_tasks_finished_total",
+            &[jd, "status=\"COMPLETED\""]
+        )
+        .await,
+        1.0
+    );
+    assert!(
+        metric(
+            &system,
+            "sync-worker",
+            "leadgen_platform_calls_total",
+            &[jd, "outcome=\"ok\""]
+        )
+        .await
+            >= 1.0
+    );
+    assert!(
+        metric(
+            &system,
+            "sync-worker",
+            "leadgen_messages_acked_total",
+            &["sync-worker"]
+        )
+        .await
+            >= 1.0
+    );
+    assert_eq!(
+        metric(
+            &system,
+            "order-processor",
+            "leadgen_orders_processed_total",
+            &["outcome=\"processed\""]
+        )
+        .await,
+        stored
+    );
+    assert!(
+        metric(
+            &system,
+            "order-processor",
+            "leadgen_leads_created_total",
+            &[]
+        )
+        .await
+            >= 1.0
+    );
+    assert_eq!(
+        metric(&system, "order-processor", "leadgen_outbox_backlog", &[]).await,
+        0.0
+    );
+    assert!(
+        metric(
+            &system,
+            "lead-api",
+            "http_server_requests_total",
+            &[
+                "route=\"/api/v1/lead-generation/orders/leads\"",
+                "status=\"200\"",
+                "service=\"lead-api\""
+            ]
+        )
+        .await
+            >= 1.0
+    );
+    assert!(
+        metric(
+            &system,
+            "auth-api",
+            "http_server_request_duration_seconds_count",
+            &["method=\"POST\""]
+        )
+        .await
+            >= 1.0
+    );
+}

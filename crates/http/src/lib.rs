@@ -8,12 +8,14 @@
 //! - [`paging`] — `page`/`size`, sort allow-lists and the page payload.
 //! - [`openapi`] — the OpenAPI pieces every service shares (envelope, page, error, bearer).
 //! - [`nul`] — NUL characters in queries and JSON bodies answered 400, never passed on.
+//! - [`metrics`] — HTTP request metrics and `GET /metrics`.
 //! - [`server`] — health and readiness endpoints, request tracing, graceful serving.
 
 pub mod auth;
 pub mod codes;
 pub mod envelope;
 pub mod error;
+pub mod metrics;
 pub mod nul;
 pub mod openapi;
 pub mod paging;

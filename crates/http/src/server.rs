@@ -74,7 +74,7 @@ impl RootSpanBuilder for RequestSpan {
     }
 }
 
-/// Registers the extractor error handlers and `/healthz`, `/readyz`.
+/// Registers the extractor error handlers and `/healthz`, `/readyz`, `/metrics`.
 pub fn configure(
     readiness: Arc<dyn Readiness>,
 ) -> impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static {
@@ -84,7 +84,8 @@ pub fn configure(
             .app_data(path_config())
             .app_data(web::Data::from(Arc::clone(&readiness)))
             .route("/healthz", web::get().to(healthz))
-            .route("/readyz", web::get().to(readyz));
+            .route("/readyz", web::get().to(readyz))
+            .route("/metrics", web::get().to(crate::metrics::render));
     }
 }
 
@@ -149,9 +150,9 @@ pub async fn run_until_stopped(server: Server, cancel: CancellationToken) -> std
     server.await
 }
 
-/// The one way every service serves HTTP: request tracing, NUL rejection
-/// ([`crate::nul`]), the extractor error handlers,
-/// `/healthz` and `/readyz`, the service's own `app` configuration (its state and routes; none for
+/// The one way every service serves HTTP: request metrics ([`crate::metrics`]), request tracing,
+/// NUL rejection ([`crate::nul`]), the extractor error handlers,
+/// `/healthz`, `/readyz` and `/metrics`, the service's own `app` configuration (its state and routes; none for
 /// the workers), the envelope 404, and no signal handling of its own (the process's shutdown
 /// token stops it through [`run_until_stopped`]).
 pub fn serve<F>(
@@ -163,10 +164,13 @@ pub fn serve<F>(
 where
     F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
 {
+    // The process's recorder (already labelled with the service when `main` set telemetry up).
+    leadgen_telemetry::metrics::install(None);
     Ok(actix_web::HttpServer::new(move || {
         actix_web::App::new()
             .wrap(actix_web::middleware::from_fn(crate::nul::reject_nul))
             .wrap(tracing_middleware())
+            .wrap(actix_web::middleware::from_fn(crate::metrics::record))
             .configure(configure(Arc::clone(&readiness)))
             .configure(app.clone())
             .default_service(web::to(not_found))

@@ -139,9 +139,10 @@ async fn consume_once(
             let handler = Arc::clone(handler);
             let failure = Arc::clone(&failure);
             let limit = options.delivery_limit;
+            let queue = queue.clone();
             async move {
                 match delivery {
-                    Ok(delivery) => process(delivery, handler, limit).await,
+                    Ok(delivery) => process(delivery, handler, limit, &queue).await,
                     Err(e) => *failure.lock().await = Some(e),
                 }
             }
@@ -161,8 +162,11 @@ async fn consume_once(
     ))
 }
 
-async fn process(delivery: Delivery, handler: Arc<dyn Handler>, delivery_limit: u32) {
+async fn process(delivery: Delivery, handler: Arc<dyn Handler>, delivery_limit: u32, queue: &str) {
     let incoming = detach(&delivery);
+    let queue_label = [("queue", queue.to_owned())];
+    metrics::counter!("leadgen_messages_delivered_total", &queue_label).increment(1);
+    let started = std::time::Instant::now();
     let span = tracing::info_span!(
         "consume",
         otel.kind = "consumer",
@@ -174,9 +178,17 @@ async fn process(delivery: Delivery, handler: Arc<dyn Handler>, delivery_limit: 
     async move {
         let count = incoming.delivery_count;
         let outcome = handler.handle(incoming.clone()).await;
-        if let Some(reason) = dead_letter_reason(&outcome, count, delivery_limit) {
+        metrics::histogram!("leadgen_message_handle_duration_seconds", &queue_label)
+            .record(started.elapsed().as_secs_f64());
+        let settled = if let Some(reason) = dead_letter_reason(&outcome, count, delivery_limit) {
             handler.dead_lettered(&incoming, reason).await;
-        }
+            "leadgen_messages_dead_lettered_total"
+        } else if matches!(outcome, Outcome::Ack) {
+            "leadgen_messages_acked_total"
+        } else {
+            "leadgen_messages_requeued_total"
+        };
+        metrics::counter!(settled, &queue_label).increment(1);
         settle(&delivery, outcome, count, delivery_limit).await;
     }
     .instrument(span)

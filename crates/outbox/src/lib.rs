@@ -16,6 +16,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use leadgen_db::ScopedFutureExt;
@@ -158,6 +159,9 @@ struct Row {
     ready: bool,
 }
 
+/// How often the relay measures its backlog.
+const BACKLOG_SAMPLE_EVERY: Duration = Duration::from_secs(5);
+
 /// Publishes one producer's committed events.
 #[derive(Clone)]
 pub struct Relay {
@@ -236,6 +240,7 @@ impl Relay {
                     }
                 }
                 diesel::delete(t_outbox::table.filter(t_outbox::id.eq_any(&published))).execute(conn).await?;
+                metrics::counter!("leadgen_outbox_published_total").increment(published.len() as u64);
                 Ok(published.len())
             }
             .scope_boxed()
@@ -247,7 +252,14 @@ impl Relay {
     /// poll interval. Finishes the batch in hand before returning.
     pub async fn run(self, cancel: CancellationToken) {
         let idle = Duration::from_millis(self.settings.poll_interval_ms);
+        let mut sampled: Option<std::time::Instant> = None;
         loop {
+            if sampled.is_none_or(|at| at.elapsed() >= BACKLOG_SAMPLE_EVERY) {
+                sampled = Some(std::time::Instant::now());
+                if let Err(e) = self.sample_backlog().await {
+                    tracing::warn!(error = %e, producer = self.producer, "Could not measure the outbox backlog");
+                }
+            }
             let wait = match self.relay_once().await {
                 Ok(n) if i64::try_from(n).unwrap_or(i64::MAX) >= self.settings.batch_size => {
                     Duration::ZERO
@@ -264,6 +276,25 @@ impl Relay {
             }
         }
         tracing::info!(producer = self.producer, "Outbox relay stopped");
+    }
+
+    /// Sets the backlog gauges (`docs/metrics.md`): events waiting and the oldest one's age.
+    pub async fn sample_backlog(&self) -> Result<(), OutboxError> {
+        let mut conn = leadgen_db::conn(&self.pool).await?;
+        let (waiting, oldest): (i64, Option<DateTime<Utc>>) = t_outbox::table
+            .filter(t_outbox::producer.eq(self.producer))
+            .select((
+                diesel::dsl::count_star(),
+                diesel::dsl::min(t_outbox::created_at),
+            ))
+            .first(&mut conn)
+            .await?;
+        let age = oldest.map_or(0.0, |t| {
+            (Utc::now() - t).num_milliseconds().max(0) as f64 / 1e3
+        });
+        metrics::gauge!("leadgen_outbox_backlog").set(waiting as f64);
+        metrics::gauge!("leadgen_outbox_oldest_age_seconds").set(age);
+        Ok(())
     }
 
     /// Events of this producer still waiting to be published.

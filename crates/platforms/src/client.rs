@@ -225,6 +225,24 @@ pub enum PlatformError {
 }
 
 impl PlatformError {
+    /// The call's `outcome` and the platform's own `code` (empty when none), as metrics label
+    /// them (`docs/metrics.md`).
+    pub fn metric_labels(&self) -> (&'static str, String) {
+        match self {
+            PlatformError::Throttled { .. } => ("throttled", String::new()),
+            PlatformError::SessionExpired => ("token_expired", String::new()),
+            PlatformError::AuthRefused(_) => ("auth_refused", String::new()),
+            PlatformError::InvalidRequest(_) => ("invalid_request", String::new()),
+            PlatformError::Unavailable(_) => ("unavailable", String::new()),
+            PlatformError::Malformed(_) => ("malformed", String::new()),
+            PlatformError::Unknown { code, .. } => ("unknown", code.clone()),
+            PlatformError::PurposeNotPermitted { .. } => ("purpose_not_permitted", String::new()),
+            PlatformError::DecryptNotPermitted { code, .. } => ("decrypt_refused", code.clone()),
+            PlatformError::QuotaExhausted { code, .. } => ("quota_exhausted", code.clone()),
+            PlatformError::DecryptFailed { code, .. } => ("decrypt_failed", code.clone()),
+        }
+    }
+
     /// Whether waiting and retrying the same call may succeed.
     pub fn is_transient(&self) -> bool {
         matches!(

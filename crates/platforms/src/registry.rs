@@ -97,7 +97,8 @@ impl Registry {
     ) -> Result<Self, reqwest::Error> {
         let mut clients: HashMap<PlatformType, Arc<dyn PlatformClient>> = HashMap::new();
         for (platform, endpoint) in endpoints {
-            let transport = Transport::new(endpoint.clone())?;
+            let mut transport = Transport::new(endpoint.clone())?;
+            transport.limiter = transport.limiter.for_platform(*platform);
             let client: Arc<dyn PlatformClient> = match platform {
                 PlatformType::Taobao => Arc::new(TaobaoClient::new(transport)),
                 PlatformType::Jd => Arc::new(JdClient::new(transport)),

@@ -9,11 +9,15 @@ use std::time::Duration;
 use backon::{ExponentialBuilder, Retryable};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
+use leadgen_domain::PlatformType;
+
 use crate::client::PlatformError;
 
 /// Calls per second per app key.
 pub struct Limiter {
     inner: DefaultKeyedRateLimiter<String>,
+    /// The platform, as the wait metric labels it.
+    platform: &'static str,
 }
 
 impl Limiter {
@@ -21,12 +25,22 @@ impl Limiter {
         let qps = NonZeroU32::new(qps.max(1)).unwrap_or(NonZeroU32::MIN);
         Limiter {
             inner: RateLimiter::keyed(Quota::per_second(qps)),
+            platform: "unknown",
         }
+    }
+
+    /// Labels the limiter's waits with `platform` (`leadgen_platform_rate_limit_wait_seconds`).
+    pub fn for_platform(mut self, platform: PlatformType) -> Self {
+        self.platform = platform.as_str();
+        self
     }
 
     /// Waits until `app_key` may make one more call.
     pub async fn wait(&self, app_key: &str) {
+        let started = std::time::Instant::now();
         self.inner.until_key_ready(&app_key.to_owned()).await;
+        metrics::histogram!("leadgen_platform_rate_limit_wait_seconds", "platform" => self.platform)
+            .record(started.elapsed().as_secs_f64());
     }
 }
 
@@ -51,12 +65,37 @@ impl Default for RetryPolicy {
 
 /// Runs `op`, retrying throttling, unavailability and malformed responses with exponential
 /// backoff and jitter; a platform-stated wait (Taobao's "ban will last for N more seconds")
-/// replaces a shorter computed one.
-pub async fn with_retries<T, F, Fut>(policy: RetryPolicy, op: F) -> Result<T, PlatformError>
+/// replaces a shorter computed one. Every attempt is counted and timed for `platform`
+/// (`leadgen_platform_calls_total`, `leadgen_platform_call_duration_seconds`).
+pub async fn with_retries<T, F, Fut>(
+    policy: RetryPolicy,
+    platform: PlatformType,
+    mut op: F,
+) -> Result<T, PlatformError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, PlatformError>>,
 {
+    let op = move || {
+        let attempt = op();
+        async move {
+            let started = std::time::Instant::now();
+            let result = attempt.await;
+            let (outcome, code) = match &result {
+                Ok(_) => ("ok", String::new()),
+                Err(e) => e.metric_labels(),
+            };
+            let labels = [
+                ("platform", platform.as_str().to_owned()),
+                ("outcome", outcome.to_owned()),
+                ("code", code),
+            ];
+            metrics::counter!("leadgen_platform_calls_total", &labels).increment(1);
+            metrics::histogram!("leadgen_platform_call_duration_seconds", "platform" => platform.as_str())
+                .record(started.elapsed().as_secs_f64());
+            result
+        }
+    };
     let backoff = ExponentialBuilder::default()
         .with_min_delay(policy.min_delay)
         .with_max_delay(policy.max_delay)
@@ -91,7 +130,7 @@ mod tests {
     #[tokio::test]
     async fn transient_failures_are_retried_until_success() {
         let calls = AtomicUsize::new(0);
-        let result = with_retries(fast(), || async {
+        let result = with_retries(fast(), PlatformType::Taobao, || async {
             match calls.fetch_add(1, Ordering::SeqCst) {
                 0 => Err(PlatformError::Unavailable("502".into())),
                 1 => Err(PlatformError::Throttled {
@@ -108,7 +147,7 @@ mod tests {
     #[tokio::test]
     async fn permanent_failures_are_not_retried_and_retries_are_bounded() {
         let calls = AtomicUsize::new(0);
-        let result: Result<(), _> = with_retries(fast(), || async {
+        let result: Result<(), _> = with_retries(fast(), PlatformType::Taobao, || async {
             calls.fetch_add(1, Ordering::SeqCst);
             Err(PlatformError::InvalidRequest("bad sign".into()))
         })
@@ -117,7 +156,7 @@ mod tests {
         assert_eq!(calls.load(Ordering::SeqCst), 1);
 
         let calls = AtomicUsize::new(0);
-        let result: Result<(), _> = with_retries(fast(), || async {
+        let result: Result<(), _> = with_retries(fast(), PlatformType::Taobao, || async {
             calls.fetch_add(1, Ordering::SeqCst);
             Err(PlatformError::Unavailable("down".into()))
         })

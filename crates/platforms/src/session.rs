@@ -105,7 +105,11 @@ impl Session {
         let mut refreshed = false;
         loop {
             let (app, token) = (self.app.clone(), self.access_token.clone());
-            match with_retries(self.policy, || op(app.clone(), token.clone())).await {
+            match with_retries(self.policy, client.platform(), || {
+                op(app.clone(), token.clone())
+            })
+            .await
+            {
                 Ok(value) => return Ok(value),
                 Err(PlatformError::SessionExpired) if !refreshed => {
                     refreshed = true;
@@ -150,12 +154,15 @@ impl Session {
             return Err(SessionError::Expired("no refresh token".into()));
         };
         let app = self.app.clone();
-        let mut tokens =
-            match with_retries(self.policy, || client.refresh(&app, &refresh_token)).await {
-                Ok(tokens) => tokens,
-                Err(e) if e.is_transient() => return Err(SessionError::Platform(e)),
-                Err(e) => return Err(SessionError::Expired(e.to_string())),
-            };
+        let mut tokens = match with_retries(self.policy, client.platform(), || {
+            client.refresh(&app, &refresh_token)
+        })
+        .await
+        {
+            Ok(tokens) => tokens,
+            Err(e) if e.is_transient() => return Err(SessionError::Platform(e)),
+            Err(e) => return Err(SessionError::Expired(e.to_string())),
+        };
         // Some platforms keep the refresh token across refreshes and do not send it again.
         if tokens.refresh_token.is_none() {
             tokens.refresh_token = Some(refresh_token);

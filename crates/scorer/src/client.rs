@@ -110,6 +110,19 @@ impl Scorer {
         fields(lead_id = req.model_input.lead_id, tenant_id = req.model_input.tenant_id)
     )]
     pub async fn predict(&self, req: &PredictRequest) -> Result<Intention, ScorerError> {
+        let started = Instant::now();
+        let outcome = self.predict_once(req).await;
+        let label = match &outcome {
+            Ok(_) => "ok",
+            Err(e) => e.metric_label(),
+        };
+        metrics::counter!("leadgen_scorer_calls_total", "outcome" => label).increment(1);
+        metrics::histogram!("leadgen_scorer_duration_seconds")
+            .record(started.elapsed().as_secs_f64());
+        outcome
+    }
+
+    async fn predict_once(&self, req: &PredictRequest) -> Result<Intention, ScorerError> {
         let body = serde_json::to_vec(req)
             .map_err(|e| ScorerError::Transport(format!("encoding the request: {e}")))?;
         let admission = self

@@ -24,6 +24,16 @@ pub enum ScorerError {
 }
 
 impl ScorerError {
+    /// The call's `outcome` as `leadgen_scorer_calls_total` labels it.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            ScorerError::Timeout => "timeout",
+            ScorerError::Status(_) | ScorerError::Transport(_) | ScorerError::Config(_) => "error",
+            ScorerError::Garbage(_) => "invalid",
+            ScorerError::CircuitOpen => "breaker_open",
+        }
+    }
+
     /// Worth another attempt within the same call: the scorer may answer next time.
     pub fn is_retryable(&self) -> bool {
         match self {

@@ -1,9 +1,12 @@
 //! Telemetry for every process, set up once: structured logs through `tracing` (JSON by default),
-//! OpenTelemetry traces (exported over OTLP/HTTP when an endpoint is configured), and the W3C
-//! trace context (`traceparent`, `tracestate`) carried into and out of HTTP requests and messages.
+//! OpenTelemetry traces (exported over OTLP/HTTP when an endpoint is configured), Prometheus
+//! metrics ([`metrics`]), and the W3C trace context (`traceparent`, `tracestate`) carried into
+//! and out of HTTP requests and messages.
 //!
 //! Call [`init`] first in `main` and keep the returned [`TelemetryGuard`] alive; dropping it
 //! flushes pending spans. Never log secrets, tokens, phone numbers or names.
+
+pub mod metrics;
 
 use std::collections::HashMap;
 
@@ -48,6 +51,7 @@ pub fn init(
     settings: &TelemetrySettings,
     service: &'static str,
 ) -> Result<TelemetryGuard, TelemetryError> {
+    metrics::install(Some(service));
     let provider = tracer_provider(settings, service)?;
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&settings.log_filter))

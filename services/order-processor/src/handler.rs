@@ -88,7 +88,11 @@ pub async fn run_batch(
 ) -> anyhow::Result<Summary> {
     let mut events = Batch::default();
     let ctx = processor.context();
+    let started = std::time::Instant::now();
     let summary = batch::process(conn, &ctx, tenant, rows, &mut events).await?;
+    metrics::histogram!("leadgen_lead_batch_duration_seconds")
+        .record(started.elapsed().as_secs_f64());
+    record(&summary);
     events.enqueue(conn, SERVICE).await?;
     let trace_id = leadgen_telemetry::current_trace_id();
     for (action, ids) in [
@@ -110,4 +114,21 @@ pub async fn run_batch(
         oplog::record(conn, entry, &trace_id).await?;
     }
     Ok(summary)
+}
+
+/// Counts what a batch did (`docs/metrics.md`). Recorded before the batch's transaction
+/// commits, so a batch that is rolled back and retried is counted again.
+fn record(summary: &Summary) {
+    let counts = [
+        ("leadgen_leads_created_total", summary.new_leads.len()),
+        ("leadgen_leads_updated_total", summary.updated_leads.len()),
+        ("leadgen_leads_merged_total", summary.merged_leads.len()),
+    ];
+    for (name, n) in counts {
+        metrics::counter!(name).increment(n as u64);
+    }
+    metrics::counter!("leadgen_orders_processed_total", "outcome" => "processed")
+        .increment(summary.orders as u64);
+    metrics::counter!("leadgen_orders_processed_total", "outcome" => "malformed")
+        .increment(summary.unreadable as u64);
 }

@@ -359,6 +359,7 @@ impl Rescore {
             }
         }
         if failed > 0 {
+            metrics::counter!("leadgen_scorer_fallbacks_total").increment(failed as u64);
             tracing::warn!(
                 leads.failed = failed,
                 leads.scored = out.len(),

@@ -151,6 +151,7 @@ async fn purge_buyers(
     purge::delete_orders(conn, &processed, &raw).await?;
     events.enqueue(conn, SERVICE).await?;
     log(conn, shop, "LEAD_REMOVE", "LEAD", &removed).await?;
+    metrics::counter!("leadgen_leads_removed_total").increment(removed.len() as u64);
     Ok(Step::Chunk {
         shop: shop.id,
         removed,

@@ -71,6 +71,7 @@ impl SyncRequestedHandler {
                 }
                 let ids = (tenant, task_id, platform_id);
                 tasks::log(conn, ids, "SYNC_RUN", Err(error), &trace_id).await?;
+                finished(&task, SyncStatus::Failed);
                 Ok(())
             }
             .scope_boxed()
@@ -115,6 +116,7 @@ impl SyncRequestedHandler {
             TaskOutcome::Failed(reason) => (SyncStatus::Failed, Some(reason.clone())),
             TaskOutcome::Cancelled => {
                 // The task already reads CANCELLED (and the operation log says who did it).
+                finished(&task, SyncStatus::Cancelled);
                 let mut conn = leadgen_db::conn(&self.syncer.pool).await?;
                 leadgen_outbox::mark_processed(&mut conn, SERVICE, &message_id).await?;
                 tracing::info!(
@@ -143,6 +145,7 @@ impl SyncRequestedHandler {
             .scope_boxed()
         })
         .await?;
+        finished(&task, status);
         match outcome {
             TaskOutcome::Completed { success, failure } => {
                 tracing::info!(
@@ -159,4 +162,15 @@ impl SyncRequestedHandler {
         }
         Ok(Outcome::Ack)
     }
+}
+
+/// Counts a task that ended (`leadgen_sync_tasks_finished_total`).
+pub fn finished(task: &tasks::TaskRow, status: SyncStatus) {
+    metrics::counter!(
+        "leadgen_sync_tasks_finished_total",
+        "platform" => task.platform_type.clone(),
+        "trigger" => task.trigger_type.clone(),
+        "status" => status.as_str(),
+    )
+    .increment(1);
 }

@@ -52,6 +52,7 @@ impl Recovery {
                             .await?;
                         let ids = (task.tenant_id, task.id, task.platform_id);
                         tasks::log(conn, ids, "SYNC_RUN", Err(reason), &trace_id).await?;
+                        crate::handler::finished(&task, SyncStatus::Failed);
                         done.failed += 1;
                     } else {
                         tasks::extend_lease(conn, task.id, now + lease).await?;

@@ -13,7 +13,7 @@ use std::time::Duration;
 use chrono::Utc;
 use diesel_async::AsyncConnection as _;
 use leadgen_db::{DbPool, ScopedFutureExt as _};
-use leadgen_domain::{PlatformType, SyncTrigger};
+use leadgen_domain::{AuthStatus, PlatformType, SyncTrigger};
 use leadgen_events::{CloudEvent, SyncRequestedV1};
 use rand::Rng as _;
 use tokio_util::sync::CancellationToken;
@@ -106,6 +106,23 @@ impl Scheduler {
         Ok(created)
     }
 
+    /// Sets `leadgen_shops` for every platform and status (0 where none).
+    pub async fn count_shops(&self) -> anyhow::Result<()> {
+        let mut conn = leadgen_db::conn(&self.pool).await?;
+        let counts = credentials::count_by_status(&mut conn).await?;
+        for platform in PlatformType::ALL {
+            for status in AuthStatus::ALL {
+                let n = counts
+                    .iter()
+                    .find(|(p, s, _)| p == platform.as_str() && s == status.as_str())
+                    .map_or(0, |(_, _, n)| *n);
+                metrics::gauge!("leadgen_shops", "platform" => platform.as_str(), "status" => status.as_str())
+                    .set(n as f64);
+            }
+        }
+        Ok(())
+    }
+
     /// Ticks until `cancel` fires, after a random start-up delay so replicas spread out.
     pub async fn run(self, cancel: CancellationToken) {
         let jitter = Duration::from_millis(
@@ -118,6 +135,9 @@ impl Scheduler {
         loop {
             if let Err(e) = self.schedule_due().await {
                 tracing::warn!(error = %format!("{e:#}"), "Scheduling syncs failed; will try again");
+            }
+            if let Err(e) = self.count_shops().await {
+                tracing::warn!(error = %format!("{e:#}"), "Counting shops failed; will try again");
             }
             tokio::select! {
                 () = cancel.cancelled() => break,

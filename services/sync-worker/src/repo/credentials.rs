@@ -1,6 +1,7 @@
 //! The documented coupling to auth-api's `t_ecom_platform_auth` that is sync-worker's own: the
 //! scheduler reads ACTIVE shops due for a sync, a finished sync moves `last_sync_time`, and every
-//! by-modification window fully stored moves `modified_watermark`.
+//! by-modification window fully stored moves `modified_watermark`; the scheduler also counts
+//! shops per platform and status for the `leadgen_shops` gauge.
 //! Reading credentials and storing refreshed tokens is `leadgen_shop_session`.
 
 use chrono::{DateTime, Utc};
@@ -78,6 +79,18 @@ pub async fn due_for_sync(
             auth::last_sync_time,
             auth::modified_watermark,
         ))
+        .load(conn)
+        .await
+}
+
+/// Shops per `(platform, status)` (aliases of renewed shops excluded).
+pub async fn count_by_status(
+    conn: &mut AsyncPgConnection,
+) -> QueryResult<Vec<(String, String, i64)>> {
+    auth::table
+        .filter(auth::superseded_by.is_null())
+        .group_by((auth::platform_type, auth::status))
+        .select((auth::platform_type, auth::status, diesel::dsl::count_star()))
         .load(conn)
         .await
 }

@@ -120,6 +120,18 @@ impl Syncer {
                 .scope_boxed()
             })
             .await?;
+            let platform_label = platform.as_str();
+            metrics::counter!("leadgen_sync_windows_total", "platform" => platform_label)
+                .increment(1);
+            for (change, n) in [
+                ("new", counts.new),
+                ("updated", counts.updated),
+                ("unchanged", counts.unchanged),
+                ("malformed", counts.failure),
+            ] {
+                metrics::counter!("leadgen_sync_orders_total", "platform" => platform_label, "change" => change)
+                    .increment(u64::try_from(n).unwrap_or(0));
+            }
         }
         Ok(TaskOutcome::Completed {
             success: usize::try_from(total.success).unwrap_or(0),
@@ -166,6 +178,8 @@ impl Syncer {
             let stored =
                 store::store_page(self, walk.task, walk.platform, &page, &mut walk.seen).await?;
             counts += stored.counts;
+            metrics::counter!("leadgen_sync_pages_total", "platform" => walk.platform.as_str())
+                .increment(1);
             if stored.stopped {
                 return Ok(Err(TaskOutcome::Cancelled));
             }

@@ -1,0 +1,124 @@
+//! Prometheus metrics: one recorder per process behind the [`metrics`] facade, rendered by
+//! `GET /metrics` (`leadgen_http::server`). Crates record with `metrics::counter!` and friends
+//! under the names of `docs/metrics.md`; nothing else needs to know the exporter.
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Histogram buckets, in seconds: from a quick HTTP answer to a slow platform call.
+const BUCKETS: &[f64] = &[
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+];
+
+/// Installs the process's recorder, labelling every series with `service` (when given). Only
+/// the first call installs; later ones return the same handle (tests build several apps in one
+/// process).
+pub fn install(service: Option<&'static str>) -> &'static PrometheusHandle {
+    HANDLE.get_or_init(|| {
+        // Buckets for every histogram (`set_buckets` only refuses an empty list).
+        let mut builder = PrometheusBuilder::new()
+            .set_buckets(BUCKETS)
+            .unwrap_or_else(|_| PrometheusBuilder::new());
+        if let Some(service) = service {
+            builder = builder.add_global_label("service", service);
+        }
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        // Fails only when another recorder is installed (then ours just renders nothing).
+        let _ = metrics::set_global_recorder(recorder);
+        describe();
+        handle
+    })
+}
+
+/// The current metrics in the Prometheus text format.
+pub fn render() -> String {
+    install(None).render()
+}
+
+/// HELP lines for every metric of `docs/metrics.md`.
+fn describe() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!("http_server_requests_total", "HTTP requests answered");
+    describe_histogram!(
+        "http_server_request_duration_seconds",
+        Unit::Seconds,
+        "Time to the HTTP response head"
+    );
+    describe_counter!("leadgen_messages_delivered_total", "Deliveries received");
+    describe_counter!("leadgen_messages_acked_total", "Deliveries acknowledged");
+    describe_counter!(
+        "leadgen_messages_requeued_total",
+        "Deliveries returned to their queue for another attempt"
+    );
+    describe_counter!(
+        "leadgen_messages_dead_lettered_total",
+        "Deliveries sent to their queue's dead-letter queue"
+    );
+    describe_histogram!(
+        "leadgen_message_handle_duration_seconds",
+        Unit::Seconds,
+        "Handler time per delivery"
+    );
+    describe_gauge!("leadgen_outbox_backlog", "Events waiting in the outbox");
+    describe_gauge!(
+        "leadgen_outbox_oldest_age_seconds",
+        Unit::Seconds,
+        "Age of the oldest unpublished event"
+    );
+    describe_counter!(
+        "leadgen_outbox_published_total",
+        "Events published and confirmed"
+    );
+    describe_counter!("leadgen_sync_windows_total", "Sync windows fully stored");
+    describe_counter!("leadgen_sync_pages_total", "Order pages fetched and stored");
+    describe_counter!("leadgen_sync_orders_total", "Orders stored, by change");
+    describe_counter!(
+        "leadgen_sync_tasks_finished_total",
+        "Sync tasks ended, by status"
+    );
+    describe_gauge!("leadgen_shops", "Shops per platform and status");
+    describe_counter!(
+        "leadgen_platform_calls_total",
+        "Platform API calls, by outcome"
+    );
+    describe_histogram!(
+        "leadgen_platform_call_duration_seconds",
+        Unit::Seconds,
+        "One platform API call"
+    );
+    describe_histogram!(
+        "leadgen_platform_rate_limit_wait_seconds",
+        Unit::Seconds,
+        "Time a platform call waited for the rate limiter"
+    );
+    describe_counter!("leadgen_orders_processed_total", "Raw orders processed");
+    describe_counter!("leadgen_leads_created_total", "Buyer-leads created");
+    describe_counter!("leadgen_leads_updated_total", "Buyer-leads changed");
+    describe_counter!("leadgen_leads_merged_total", "Leads merged into another");
+    describe_counter!(
+        "leadgen_leads_removed_total",
+        "Leads deleted by the retention purge"
+    );
+    describe_histogram!(
+        "leadgen_lead_batch_duration_seconds",
+        Unit::Seconds,
+        "One batch of orders processed into buyer-leads"
+    );
+    describe_counter!(
+        "leadgen_scorer_calls_total",
+        "External scorer calls, by outcome"
+    );
+    describe_counter!(
+        "leadgen_scorer_fallbacks_total",
+        "Leads scored by the built-in model because the external scorer did not answer"
+    );
+    describe_histogram!(
+        "leadgen_scorer_duration_seconds",
+        Unit::Seconds,
+        "One external scorer call"
+    );
+}
