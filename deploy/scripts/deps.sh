@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Makes sure PostgreSQL (127.0.0.1:5432) and RabbitMQ (127.0.0.1:5672) are installed and running,
-# and that nginx and envsubst are installed. Idempotent; when everything is up it only probes.
+# and that nginx, envsubst and Prometheus (prometheus, promtool; never its packaged service) are
+# installed. Idempotent; when everything is up it only probes.
 # Used by `make test`, `make test-e2e` and `make run`.
 set -euo pipefail
 # shellcheck source=deploy/scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ensure_packages
+ensure_prometheus
 ensure_schemathesis
 start_postgres
 start_rabbitmq

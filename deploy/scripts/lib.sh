@@ -62,6 +62,39 @@ ensure_packages() {
     fi
 }
 
+# ensure_prometheus: installs Debian's `prometheus` package (prometheus and promtool) when either
+# is missing. Only the binaries are wanted: `make run` starts its own instance (render_prometheus)
+# and `deploy/prometheus/check.sh` runs promtool. So the package's own service must not run: a
+# policy-rc.d keeps the install from starting it (unless the machine already has one), and a
+# fresh install disables it. Without recommends: prometheus-node-exporter would take port 9100,
+# platform-sim's.
+ensure_prometheus() {
+    command -v prometheus >/dev/null && command -v promtool >/dev/null && return 0
+    [ "$(id -u)" -eq 0 ] || die "prometheus is missing; install it as root: apt-get install -y --no-install-recommends prometheus"
+    log "installing prometheus"
+    export DEBIAN_FRONTEND=noninteractive
+    local policy=/usr/sbin/policy-rc.d own_policy=0 status=0
+    if [ ! -e "$policy" ]; then
+        # 101: "action forbidden", honoured by invoke-rc.d and deb-systemd-invoke.
+        printf '#!/bin/sh\n# deploy/scripts/lib.sh ensure_prometheus, during apt-get install only\nexit 101\n' >"$policy"
+        chmod 755 "$policy"
+        own_policy=1
+    fi
+    # The package lists are refreshed only when the install fails on them.
+    apt-get install -y -qq --no-install-recommends prometheus >/dev/null \
+        || { apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null; } \
+        || status=$?
+    [ "$own_policy" -eq 0 ] || rm -f "$policy"
+    [ "$status" -eq 0 ] || die "apt-get install prometheus failed (status $status)"
+    if [ -d /run/systemd/system ]; then
+        systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+    else
+        update-rc.d prometheus disable >/dev/null 2>&1 || true
+    fi
+    command -v prometheus >/dev/null && command -v promtool >/dev/null \
+        || die "the prometheus package installed no prometheus or promtool"
+}
+
 # port_open HOST PORT: whether something accepts TCP connections there.
 port_open() {
     # shellcheck disable=SC2016 # expanded by the inner bash
@@ -135,4 +168,21 @@ render_nginx() {
         LEAD_API_ADDR=${LEAD_API_ADDR:-127.0.0.1:8082} \
         envsubst '${GATEWAY_PORT} ${AUTH_API_ADDR} ${LEAD_API_ADDR}' \
         <"$LEADGEN_REPO_ROOT/deploy/nginx/leadgen.conf.template" >"$out"
+}
+
+# render_prometheus OUT: writes the local Prometheus config to OUT; its rules are
+# deploy/prometheus/alerts.yml in this checkout. PROMETHEUS_ADDR, AUTH_API_ADDR, LEAD_API_ADDR,
+# SYNC_WORKER_ADDR, ORDER_PROCESSOR_ADDR override the local defaults.
+render_prometheus() {
+    local out=$1
+    mkdir -p "$(dirname "$out")"
+    # shellcheck disable=SC2016 # the names are for envsubst, not for this shell
+    PROMETHEUS_RULES=$LEADGEN_REPO_ROOT/deploy/prometheus/alerts.yml \
+        PROMETHEUS_ADDR=${PROMETHEUS_ADDR:-127.0.0.1:9090} \
+        AUTH_API_ADDR=${AUTH_API_ADDR:-127.0.0.1:8081} \
+        LEAD_API_ADDR=${LEAD_API_ADDR:-127.0.0.1:8082} \
+        SYNC_WORKER_ADDR=${SYNC_WORKER_ADDR:-127.0.0.1:8083} \
+        ORDER_PROCESSOR_ADDR=${ORDER_PROCESSOR_ADDR:-127.0.0.1:8084} \
+        envsubst '${PROMETHEUS_RULES} ${PROMETHEUS_ADDR} ${AUTH_API_ADDR} ${LEAD_API_ADDR} ${SYNC_WORKER_ADDR} ${ORDER_PROCESSOR_ADDR}' \
+        <"$LEADGEN_REPO_ROOT/deploy/prometheus/prometheus.yml.template" >"$out"
 }

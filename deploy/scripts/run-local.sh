@@ -2,15 +2,17 @@
 # `make run`: the whole order-lead module on this machine, behind the local gateway.
 #
 # Starts PostgreSQL and RabbitMQ if needed (deps.sh), builds the binaries, creates and migrates
-# the `leadgen` database, then starts platform-sim, the four services and nginx, waits until each
-# is ready, and prints a development token and curl commands to try. Ctrl-C (or SIGTERM) stops
-# what this script started and leaves PostgreSQL and RabbitMQ running. If anything it started
-# dies, it prints the end of that log, stops the rest and exits non-zero.
+# the `leadgen` database, then starts platform-sim, the four services, Prometheus (scraping them
+# and evaluating deploy/prometheus/alerts.yml) and nginx, waits until each is ready, and prints a
+# development token and curl commands to try. Ctrl-C (or SIGTERM) stops what this script started
+# and leaves PostgreSQL and RabbitMQ running. If anything it started dies, it prints the end of
+# that log, stops the rest and exits non-zero.
 #
 # Configuration: the shared config/{base,local}.toml, then services/<name>/config/{base,local}.toml;
 # this script only pins what it manages itself: each service's port (the gateway's upstreams)
 # and the database it creates and migrates.
-# Logs: .run/logs/<name>.log; gateway logs and pid under .run/nginx/.
+# Logs: .run/logs/<name>.log; gateway logs and pid under .run/nginx/; Prometheus's rendered
+# configuration and data under .run/prometheus/ (PROMETHEUS_PORT, default 9090).
 set -euo pipefail
 # shellcheck source=deploy/scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -21,6 +23,8 @@ GATEWAY_PORT=${GATEWAY_PORT:-8080}
 GATEWAY_URL=http://127.0.0.1:$GATEWAY_PORT
 DATABASE_URL=postgres://postgres@127.0.0.1:5432/leadgen
 SIM_ADDR=127.0.0.1:9100
+PROMETHEUS_PORT=${PROMETHEUS_PORT:-9090}
+PROMETHEUS_ADDR=127.0.0.1:$PROMETHEUS_PORT
 # name:port, started in this order.
 SERVICES=(auth-api:8081 lead-api:8082 sync-worker:8083 order-processor:8084)
 
@@ -30,6 +34,8 @@ LOG_DIR=$RUN_DIR/logs
 NGINX_PREFIX=$RUN_DIR/nginx
 NGINX_CONF=$NGINX_PREFIX/conf/leadgen.conf
 NGINX_PID_FILE=$NGINX_PREFIX/nginx.pid
+PROMETHEUS_DIR=$RUN_DIR/prometheus
+PROMETHEUS_CONF=$PROMETHEUS_DIR/prometheus.yml
 
 CHILD_NAMES=()
 CHILD_PIDS=()
@@ -123,9 +129,9 @@ wait_child_ready() {
 
 "$LEADGEN_REPO_ROOT/deploy/scripts/deps.sh"
 
-for port in 9100 8081 8082 8083 8084 "$GATEWAY_PORT"; do
+for port in 9100 8081 8082 8083 8084 "$PROMETHEUS_PORT" "$GATEWAY_PORT"; do
     if port_open 127.0.0.1 "$port"; then
-        die "port $port is already in use; is another 'make run' still running? (a leftover gateway stops with: nginx -c .run/nginx/conf/leadgen.conf -p .run/nginx/ -s quit)"
+        die "port $port is already in use; is another 'make run' still running? (a leftover gateway stops with: nginx -c .run/nginx/conf/leadgen.conf -p .run/nginx/ -s quit; another Prometheus port: PROMETHEUS_PORT=9091 make run)"
     fi
 done
 
@@ -155,6 +161,16 @@ for i in "${!SERVICES[@]}"; do
     wait_child_ready "$((i + 1))" "http://127.0.0.1:$port/readyz"
 done
 
+PROMETHEUS_ADDR=$PROMETHEUS_ADDR AUTH_API_ADDR=127.0.0.1:8081 LEAD_API_ADDR=127.0.0.1:8082 \
+    SYNC_WORKER_ADDR=127.0.0.1:8083 ORDER_PROCESSOR_ADDR=127.0.0.1:8084 \
+    render_prometheus "$PROMETHEUS_CONF"
+start_child prometheus prometheus \
+    --config.file="$PROMETHEUS_CONF" \
+    --storage.tsdb.path="$PROMETHEUS_DIR/data" \
+    --storage.tsdb.retention.time=7d \
+    --web.listen-address="$PROMETHEUS_ADDR"
+wait_child_ready "$((${#CHILD_PIDS[@]} - 1))" "http://$PROMETHEUS_ADDR/-/ready"
+
 AUTH_API_ADDR=127.0.0.1:8081 LEAD_API_ADDR=127.0.0.1:8082 render_nginx "$NGINX_CONF" "$NGINX_PREFIX"
 # nginx binds the port, then daemonizes; its pid file follows a moment later.
 nginx_ctl || { show_log "$NGINX_PREFIX/logs/error.log"; die "nginx did not start"; }
@@ -173,6 +189,7 @@ TOKEN=$(LEADGEN_CONFIG_DIR=tools/leadctl/config "$BIN/leadctl" token --tenant 1 
 cat <<EOF
 
 The order-lead module is running behind the gateway: $GATEWAY_URL
+Prometheus: http://$PROMETHEUS_ADDR (alerts: http://$PROMETHEUS_ADDR/classic/alerts, targets: http://$PROMETHEUS_ADDR/classic/targets)
 Logs: .run/logs/<name>.log, gateway .run/nginx/logs/. Ctrl-C stops it all (PostgreSQL and RabbitMQ keep running).
 
 Development token (tenant 1, user 7 张三; every permission: auth, sync, view, process, contact, audit):

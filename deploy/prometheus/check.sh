@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Offline checks of the Prometheus setup with promtool (Debian's prometheus package; installed by
+# deploy/scripts/deps.sh, or here when missing and run as root): the configuration `make run`
+# renders (render_prometheus, with the rules it loads), alerts.yml, and the alerts' unit tests
+# alerts.test.yml. `--self-test` then breaks copies of alerts.yml in plausible ways and fails
+# unless the unit tests catch every break. Exits non-zero on any failure; about a second.
+set -euo pipefail
+# shellcheck source=deploy/scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+HERE=$LEADGEN_REPO_ROOT/deploy/prometheus
+
+SELF_TEST=0
+for arg in "$@"; do
+    case $arg in
+        --self-test) SELF_TEST=1 ;;
+        -h | --help) sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "deploy/prometheus/check.sh: unknown argument $arg (only --self-test)" >&2; exit 2 ;;
+    esac
+done
+
+ensure_prometheus
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
+# ---- The configuration of `make run`, rendered with its defaults (it loads alerts.yml too).
+render_prometheus "$TMP/prometheus.yml"
+promtool check config "$TMP/prometheus.yml"
+
+# ---- The rules and their unit tests.
+promtool check rules "$HERE/alerts.yml"
+promtool test rules "$HERE/alerts.test.yml"
+
+[ "$SELF_TEST" -eq 1 ] || exit 0
+
+# ---- Self-test: each break below must make `promtool test rules` fail.
+MISSED=()
+BREAKS=0
+
+# mutant LABEL OLD NEW: alerts.yml with its one OLD replaced by NEW, still valid rules.
+mutant() {
+    local label=$1 old=$2 new=$3 content rest dir
+    BREAKS=$((BREAKS + 1))
+    dir=$TMP/mutant-$BREAKS
+    mkdir -p "$dir"
+    content=$(<"$HERE/alerts.yml")
+    rest=${content#*"$old"}
+    if [[ $rest == "$content" || $rest == *"$old"* ]]; then
+        MISSED+=("$label: alerts.yml no longer holds exactly one \"$old\"; update the self-test")
+        return 0
+    fi
+    printf '%s\n' "${content/"$old"/"$new"}" >"$dir/alerts.yml"
+    cp "$HERE/alerts.test.yml" "$dir/"
+    if ! promtool check rules "$dir/alerts.yml" >"$dir/check.log" 2>&1; then
+        MISSED+=("$label: the broken rules are not even valid (fix the self-test): $(tail -n 3 "$dir/check.log")")
+    elif promtool test rules "$dir/alerts.test.yml" >"$dir/test.log" 2>&1; then
+        MISSED+=("$label: the unit tests still pass")
+    else
+        echo "  self-test: $label: caught"
+    fi
+}
+
+mutant "LeadgenOutboxStale threshold 50 minutes" \
+    '(leadgen_outbox_oldest_age_seconds) > 300' '(leadgen_outbox_oldest_age_seconds) > 3000'
+mutant "LeadgenOutboxStale fires on a short spike (no for)" 'for: 5m' 'for: 0m'
+mutant "LeadgenOutboxStale is critical no more" 'severity: critical' 'severity: warning'
+mutant "LeadgenDeadLetters misses a counter's first appearance" \
+    '(leadgen_messages_dead_lettered_total unless leadgen_messages_dead_lettered_total offset 15m)' \
+    '(leadgen_messages_dead_lettered_total unless leadgen_messages_dead_lettered_total)'
+mutant "LeadgenDeadLetters counts an hour" \
+    'increase(leadgen_messages_dead_lettered_total[15m])' 'increase(leadgen_messages_dead_lettered_total[1h])'
+mutant "LeadgenDeadLetters on the raw counter (old dead letters)" \
+    'increase(leadgen_messages_dead_lettered_total[15m])' 'leadgen_messages_dead_lettered_total'
+mutant "LeadgenDeadLetters with delta (blind to a restart)" \
+    'increase(leadgen_messages_dead_lettered_total[15m])' 'delta(leadgen_messages_dead_lettered_total[15m])'
+mutant "LeadgenDeadLetters without its runbook step" '运行 `leadctl dlq list`，' '运行 '
+mutant "LeadgenSyncsFailing on every finished task" \
+    'increase(leadgen_sync_tasks_finished_total{status="FAILED"}[30m])' \
+    'increase(leadgen_sync_tasks_finished_total[30m])'
+mutant "LeadgenSyncsFailing misses a platform's first failure" \
+    'unless leadgen_sync_tasks_finished_total{status="FAILED"} offset 30m)' \
+    'unless leadgen_sync_tasks_finished_total{status="FAILED"})'
+mutant "LeadgenSyncsFailing looks back 15 minutes" \
+    'increase(leadgen_sync_tasks_finished_total{status="FAILED"}[30m])' \
+    'increase(leadgen_sync_tasks_finished_total{status="FAILED"}[15m])'
+mutant "LeadgenShopsExpired without its hour" 'for: 1h' 'for: 0m'
+mutant "LeadgenShopsExpired sums the replicas" 'max by (platform, status)' 'sum by (platform, status)'
+mutant "LeadgenShopsExpired on every status" \
+    'leadgen_shops{status=~"EXPIRED|INVALID"}' 'leadgen_shops'
+
+for line in "${MISSED[@]}"; do
+    echo "FAIL self-test $line"
+done
+[ "${#MISSED[@]}" -eq 0 ] || exit 1
+echo "prometheus check self-test: all $BREAKS breaks of alerts.yml were caught"
