@@ -19,6 +19,10 @@ then checked:
   of the effective `[amqp] prefetch`), one image per overlay, OAuth callback on the Ingress host;
 - routes: the Ingress sends every request where deploy/nginx/leadgen.conf.template sends it.
 
+With `--compare CMD` every kustomization is also rendered by a second renderer (k8s/check.sh
+passes k8s/render.py, the fallback used where no kustomize v5 is installed) and the two
+renderings must hold the same objects, compared parsed, in any order.
+
 `--self-test` then breaks copies of the prod rendering (and of the nginx template) in several
 ways and fails unless each break is caught.
 """
@@ -33,6 +37,7 @@ import re
 import shlex
 import subprocess
 import sys
+import tempfile
 import time
 import tomllib
 from dataclasses import dataclass, field
@@ -112,10 +117,94 @@ def render(kustomize: list[str], r: Rendering) -> Rendering:
     )
     if proc.returncode != 0:
         raise SystemExit(
-            f"rendering {r.path.relative_to(REPO)} failed:\n{proc.stderr.strip()}"
+            f"rendering {r.path.relative_to(REPO)} with {renderer_label(kustomize)} failed:\n"
+            f"{proc.stderr.strip()}"
         )
     r.docs = [d for d in yaml.safe_load_all(proc.stdout) if d]
     return r
+
+
+def renderer_label(command: list[str]) -> str:
+    if any(Path(c).name == "render.py" for c in command):
+        return "k8s/render.py"
+    return " ".join(command)
+
+
+# --------------------------------------------------------------------------------------------
+# Two renderers, one result
+
+
+HASH_SUFFIX = re.compile(r"^(.*)-[a-z0-9]{10}$")
+
+
+def object_key(doc: dict) -> str:
+    meta = doc.get("metadata") or {}
+    ns = f"{meta['namespace']}/" if meta.get("namespace") else ""
+    return f"{doc.get('apiVersion')} {doc.get('kind')} {ns}{meta.get('name')}"
+
+
+def differences(a, b, path: str = "") -> list[str]:
+    """Paths at which two parsed objects differ, each with both values (a first)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for k in sorted(set(a) | set(b), key=str):
+            here = f"{path}.{k}" if path else str(k)
+            if k not in a or k not in b:
+                out.append(f"{here}: {'absent' if k not in a else short(a[k])} vs "
+                           f"{'absent' if k not in b else short(b[k])}")
+            else:
+                out += differences(a[k], b[k], here)
+        return out
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [d for i, (x, y) in enumerate(zip(a, b)) for d in differences(x, y, f"{path}[{i}]")]
+    if a == b and type(a) is type(b):
+        return []
+    return [f"{path or '(object)'}: {short(a)} vs {short(b)}"]
+
+
+def short(value) -> str:
+    text = json.dumps(value, sort_keys=True)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def compare_renderings(ref: Rendering, other: Rendering, ref_label: str, other_label: str,
+                       p: Problems) -> int:
+    """Fails unless both renderings hold the same objects (parsed, deep equality, any order);
+    returns the number of objects compared."""
+    where = f"{ref.name}: {ref_label} vs {other_label}"
+    indexed = []
+    for r, label in ((ref, ref_label), (other, other_label)):
+        docs: dict[str, dict] = {}
+        for d in r.docs:
+            if object_key(d) in docs:
+                p.add(where, f"{label} renders {object_key(d)} twice")
+            docs[object_key(d)] = d
+        indexed.append(docs)
+    a, b = indexed
+    only_a, only_b = sorted(set(a) - set(b)), sorted(set(b) - set(a))
+    # The same generated object under two hash suffixes: its data, or the hashing, differs.
+    def unhashed(key: str) -> str | None:
+        m = HASH_SUFFIX.match(key)
+        return m[1] if m else None
+
+    for ka in list(only_a):
+        kb = next((k for k in only_b if unhashed(ka) and unhashed(k) == unhashed(ka)), None)
+        if kb:
+            only_a.remove(ka)
+            only_b.remove(kb)
+            detail = [d for d in differences(a[ka], b[kb]) if not d.startswith("metadata.name:")]
+            p.add(where, f"{ka} is {kb.rsplit('/', 1)[-1].split()[-1]} from {other_label}: the "
+                         f"hash suffixes differ ({'; '.join(detail[:3]) or 'same data'})")
+    for k in only_a:
+        p.add(where, f"{k} only from {ref_label}")
+    for k in only_b:
+        p.add(where, f"{k} only from {other_label}")
+    for k in sorted(set(a) & set(b)):
+        detail = differences(a[k], b[k])
+        if detail:
+            more = f" (and {len(detail) - 3} more)" if len(detail) > 3 else ""
+            p.add(where, f"{k}: {'; '.join(detail[:3])}{more}")
+    return len(a)
 
 
 # --------------------------------------------------------------------------------------------
@@ -975,14 +1064,38 @@ def self_test(renderings: list[Rendering]) -> list[str]:
     if extra == template:
         return ["self-test cannot add a location to the nginx template (its `location /` moved)"]
     missed = []
-    for label, r, template_change, expect in cases:
-        text = extra if template_change == "add_location" else None
-        problems, _ = check_all([r], text)
+
+    def report(label: str, problems: list[str], expect: str) -> None:
         hit = [x for x in problems if expect in x]
         status = "caught" if hit else "MISSED"
         print(f"  self-test: {label}: {status}" + (f" — {hit[0]}" if hit else ""))
         if not hit:
             missed.append(f"{label}: expected a problem containing {expect!r}, got {problems}")
+
+    for label, r, template_change, expect in cases:
+        text = extra if template_change == "add_location" else None
+        report(label, check_all([r], text)[0], expect)
+
+    # The renderers: the comparison sees a field and a hash suffix that differ, and
+    # k8s/render.py refuses a kustomization field it does not implement.
+    def other_rendering(docs):
+        find(docs, "Deployment", "auth-api")["spec"]["revisionHistoryLimit"] = 4
+        cm = next(d for d in by_kind(docs, "ConfigMap") if HASH_SUFFIX.match(d["metadata"]["name"]))
+        cm["metadata"]["name"] = cm["metadata"]["name"][:-10] + "kkkkkkkkkk"
+
+    p = Problems()
+    compare_renderings(prod, mutated(other_rendering), "kustomize", "k8s/render.py", p)
+    report("renderers disagree on a field", p.items, "spec.revisionHistoryLimit: 5 vs 4")
+    report("renderers disagree on a hash suffix", p.items, "the hash suffixes differ")
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "kustomization.yaml").write_text("resources: [cm.yaml]\nnamePrefix: x-\n")
+        (Path(tmp) / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n"
+                                           "  name: c\n")
+        proc = subprocess.run([sys.executable, str(K8S / "render.py"), tmp],
+                              capture_output=True, text=True, check=False)
+        problems = [proc.stderr.strip() or "(no message)"] if proc.returncode != 0 else []
+        report("k8s/render.py meets a field it does not implement", problems,
+               "not supported by k8s/render.py: namePrefix")
     return missed
 
 
@@ -990,17 +1103,34 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kustomize", required=True,
                     help="the command that renders a kustomization directory, e.g. 'kubectl kustomize'")
+    ap.add_argument("--compare", metavar="COMMAND",
+                    help="a second renderer (e.g. 'python3 k8s/render.py'): every kustomization "
+                         "must render to the same objects with both")
     ap.add_argument("--self-test", action="store_true",
                     help="also prove that broken copies of the manifests fail the checks")
     args = ap.parse_args()
     kustomize = shlex.split(args.kustomize)
+    second = shlex.split(args.compare) if args.compare else []
     started = time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
-        renderings = list(pool.map(lambda r: render(kustomize, r), targets()))
+        jobs = [pool.submit(render, kustomize, r) for r in targets()]
+        second_jobs = [pool.submit(render, second, r) for r in targets()] if second else []
+        renderings = [j.result() for j in jobs]
+        second_renderings = [j.result() for j in second_jobs]
     problems, stats = check_all(renderings)
+    if second:
+        p, compared = Problems(), 0
+        for ref, other in zip(renderings, second_renderings):
+            compared += compare_renderings(ref, other, renderer_label(kustomize),
+                                           renderer_label(second), p)
+        problems += p.items
+        if not p.items:
+            print(f"k8s check: {renderer_label(second)} and {renderer_label(kustomize)} render "
+                  f"the same {compared} objects from the {len(renderings)} kustomizations")
     for line in problems:
         print(f"FAIL {line}")
-    print(f"k8s check: {len(renderings)} renderings ({', '.join(r.name for r in renderings)}), "
+    print(f"k8s check: {len(renderings)} renderings ({', '.join(r.name for r in renderings)}) by "
+          f"{renderer_label(kustomize)}, "
           f"{stats['objects']} objects against Kubernetes {KUBERNETES_VERSION} and KEDA schemas, "
           f"{stats['requests']} requests routed by both gateways, "
           f"{len(problems)} problems ({time.monotonic() - started:.1f} s)")

