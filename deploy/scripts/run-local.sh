@@ -199,27 +199,35 @@ Try it from another shell:
 
 export TOKEN='$TOKEN'
 export API='$GATEWAY_URL/api/v1/lead-generation/orders'
-# 1. Create a Taobao authorization; data.authUrl in the answer is the platform's consent page.
-curl -sS -X POST "\$API/platforms/auth" -H "Authorization: Bearer \$TOKEN" -H 'Content-Type: application/json' \\
-  -d '{"platformType":"TAOBAO","authInfo":{"appKey":"sim-taobao-app","appSecret":"sim-taobao-secret"}}'
-# 2. Open data.authUrl in a browser and click 授权并登录 (it redirects to our callback), or do the same with curl:
-export AUTH_URL='<data.authUrl from step 1>'
+# Reads one field of the JSON answer on stdin (data.platformId, data.records.0.leadId, ...).
+field() { python3 -c 'import json,sys; v=json.load(sys.stdin)
+for k in sys.argv[1].split("."): v=v[int(k)] if isinstance(v,list) else v[k]
+print(v)' "\$1"; }
+# 1. Create a Taobao authorization: its id, and the platform's consent page (data.authUrl).
+CREATED=\$(curl -sS -X POST "\$API/platforms/auth" -H "Authorization: Bearer \$TOKEN" -H 'Content-Type: application/json' \\
+  -d '{"platformType":"TAOBAO","authInfo":{"appKey":"sim-taobao-app","appSecret":"sim-taobao-secret"}}')
+export PLATFORM_ID=\$(echo "\$CREATED" | field data.platformId) AUTH_URL=\$(echo "\$CREATED" | field data.authUrl)
+# 2. Open \$AUTH_URL in a browser and click 授权并登录 (it redirects to our callback), or do the same with curl:
 curl -sS "\$AUTH_URL"    # the consent form
 curl -sS -i "\$(curl -sS -o /dev/null -w '%{redirect_url}' -d '' "\$AUTH_URL")"    # approve, then follow to the callback
 #    Other platforms: "platformType" JD, PDD, DOUYIN or KUAISHOU with appKey sim-<platform>-app and
 #    appSecret sim-<platform>-secret (Kuaishou also "signSecret":"sim-kuaishou-sign-secret" in authInfo).
+#    Connecting the same shop again renews its record: data.platformId is then the alias of the first.
 # 3. List the platforms (ACTIVE after step 2).
 curl -sS "\$API/platforms" -H "Authorization: Bearer \$TOKEN"
-# 4. Sync platform 1.
-curl -sS -X POST "\$API/platforms/1/sync" -H "Authorization: Bearer \$TOKEN" -H 'Content-Type: application/json' -d '{}'
-# 5. List the sync records.
-curl -sS "\$API/sync-records" -H "Authorization: Bearer \$TOKEN"
-# 6. List the leads (one per buyer); open one (its version is the ETag).
+# 4. Sync it. (A shop connected for the first time is already being backfilled: 40901 until that ends.)
+curl -sS -X POST "\$API/platforms/\$PLATFORM_ID/sync" -H "Authorization: Bearer \$TOKEN" -H 'Content-Type: application/json' -d '{}'
+# 5. Wait until its newest sync record has ended, and read them.
+until curl -sS "\$API/sync-records?platformId=\$PLATFORM_ID" -H "Authorization: Bearer \$TOKEN" | field data.records.0.status | grep -qv RUNNING; do sleep 1; done
+curl -sS "\$API/sync-records?platformId=\$PLATFORM_ID" -H "Authorization: Bearer \$TOKEN"
+# 6. List the leads (one per buyer; processing takes a few seconds more); open the first (its version is the ETag).
 curl -sS "\$API/leads" -H "Authorization: Bearer \$TOKEN"
-curl -sS -i "\$API/leads/1" -H "Authorization: Bearer \$TOKEN"
+export LEAD_ID=\$(curl -sS "\$API/leads" -H "Authorization: Bearer \$TOKEN" | field data.records.0.leadId)
+curl -sS -i "\$API/leads/\$LEAD_ID" -H "Authorization: Bearer \$TOKEN"
+export VERSION=\$(curl -sS "\$API/leads/\$LEAD_ID" -H "Authorization: Bearer \$TOKEN" | field data.version)
 # 7. Mark it handled (If-Match: its version), reveal its number for a call, read the audit trail.
-curl -sS -X PATCH "\$API/leads/1" -H "Authorization: Bearer \$TOKEN" -H 'If-Match: "1"' -H 'Content-Type: application/json' -d '{"processStatus":"PROCESSED","note":"已回访"}'
-curl -sS -X POST "\$API/leads/1/contact/reveal" -H "Authorization: Bearer \$TOKEN" -H 'Content-Type: application/json' -d '{"purpose":"FULFILMENT"}'
+curl -sS -X PATCH "\$API/leads/\$LEAD_ID" -H "Authorization: Bearer \$TOKEN" -H "If-Match: \\"\$VERSION\\"" -H 'Content-Type: application/json' -d '{"processStatus":"PROCESSED","note":"已回访"}'
+curl -sS -X POST "\$API/leads/\$LEAD_ID/contact/reveal" -H "Authorization: Bearer \$TOKEN" -H 'Content-Type: application/json' -d '{"purpose":"FULFILMENT"}'
 curl -sS "\$API/operation-logs" -H "Authorization: Bearer \$TOKEN"
 # The whole API: \$API/docs (OpenAPI: \$API/openapi.json)
 

@@ -5,9 +5,12 @@
 //!
 //! | variable | meaning |
 //! |---|---|
-//! | `LEADGEN_SHARED_CONFIG_DIR` | the shared files (default `./config`) |
-//! | `LEADGEN_CONFIG_DIR` | the service's files (default `./config`, then only the shared layer) |
+//! | `LEADGEN_SHARED_CONFIG_DIR` | the shared files (must hold `base.toml`; unset: `./config` when it holds one, else no shared layer) |
+//! | `LEADGEN_CONFIG_DIR` | the service's files (default `./config`; its `base.toml` is required only when named and alone) |
 //! | `LEADGEN_ENV` | which overlay file to read (default `local`) |
+//!
+//! With no directory named and no `./config`, a process runs on `LEADGEN__*` variables alone, so
+//! `leadctl` works from any directory, in an image or in a Job.
 //! | `LEADGEN__DATABASE__URL` | PostgreSQL URL |
 //! | `LEADGEN__AMQP__URL` | RabbitMQ URL |
 //! | `LEADGEN__HTTP__PORT` | HTTP port (`0` picks a free one) |
@@ -45,33 +48,49 @@ pub struct Sources {
     pub environment: String,
     /// Read `LEADGEN__*` variables (tests turn this off to stay hermetic).
     pub use_env: bool,
+    /// `dir` must hold `base.toml` when there is no shared layer (it was named explicitly).
+    pub dir_required: bool,
 }
 
 impl Sources {
-    /// `LEADGEN_CONFIG_DIR` (default `config`) and `LEADGEN_ENV` (default `local`).
+    /// `LEADGEN_CONFIG_DIR`, `LEADGEN_SHARED_CONFIG_DIR` and `LEADGEN_ENV` (default `local`).
+    /// A named shared directory must hold its `base.toml`. Unnamed, the shared layer is
+    /// `./config` when it holds one (a process started at the repository root) and the process's
+    /// own layer is `./config` when present; with neither, the process runs on `LEADGEN__*`
+    /// variables alone (an image or a Job, from any working directory).
     pub fn from_env() -> Self {
         #[expect(
             clippy::disallowed_methods,
             reason = "this crate is where env vars are read"
         )]
-        let dir = std::env::var("LEADGEN_CONFIG_DIR").unwrap_or_else(|_| "config".to_owned());
-        #[expect(
-            clippy::disallowed_methods,
-            reason = "this crate is where env vars are read"
-        )]
-        let shared =
-            std::env::var("LEADGEN_SHARED_CONFIG_DIR").unwrap_or_else(|_| "config".to_owned());
-        #[expect(
-            clippy::disallowed_methods,
-            reason = "this crate is where env vars are read"
-        )]
-        let environment = std::env::var("LEADGEN_ENV").unwrap_or_else(|_| "local".to_owned());
-        let shared_dir = Some(PathBuf::from(shared)).filter(|s| s.as_path() != Path::new(&dir));
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        Self::resolve(
+            var("LEADGEN_CONFIG_DIR"),
+            var("LEADGEN_SHARED_CONFIG_DIR"),
+            var("LEADGEN_ENV"),
+        )
+    }
+
+    /// [`Sources::from_env`] from the variables' values.
+    pub fn resolve(
+        config_dir: Option<String>,
+        shared_dir: Option<String>,
+        environment: Option<String>,
+    ) -> Self {
+        let default_dir = || Path::new("config").join("base.toml").is_file();
+        let dir_named = config_dir.is_some();
+        let dir = PathBuf::from(config_dir.unwrap_or_else(|| "config".to_owned()));
+        let shared_dir = match shared_dir {
+            Some(shared) => Some(PathBuf::from(shared)),
+            None => default_dir().then(|| PathBuf::from("config")),
+        }
+        .filter(|s| s.as_path() != dir.as_path());
         Sources {
             shared_dir,
-            dir: PathBuf::from(dir),
-            environment,
+            dir,
+            environment: environment.unwrap_or_else(|| "local".to_owned()),
             use_env: true,
+            dir_required: dir_named,
         }
     }
 
@@ -82,6 +101,7 @@ impl Sources {
             dir: dir.as_ref().to_path_buf(),
             environment: "local".to_owned(),
             use_env: false,
+            dir_required: true,
         }
     }
 }
@@ -97,7 +117,7 @@ pub fn load<T: DeserializeOwned>(sources: &Sources) -> Result<T, SettingsError> 
                     .required(false),
             );
     }
-    let service_base_required = sources.shared_dir.is_none();
+    let service_base_required = sources.shared_dir.is_none() && sources.dir_required;
     builder = builder
         .add_source(
             config::File::from(sources.dir.join("base.toml")).required(service_base_required),
@@ -150,6 +170,35 @@ mod tests {
         let err = load::<Demo>(&Sources::files(&dir)).unwrap_err();
         assert!(err.to_string().contains("http"), "{err}");
         assert!(err.to_string().contains("prot"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn outside_the_repository_the_environment_alone_configures() {
+        // Tests run in crates/settings, where there is no ./config.
+        let mut sources = Sources::resolve(None, None, None);
+        assert_eq!(sources.shared_dir, None);
+        sources.use_env = false;
+        let err = load::<Demo>(&sources).unwrap_err().to_string();
+        assert!(!err.contains("not found"), "no file is required: {err}");
+        assert!(err.contains("database"), "{err}");
+
+        // A named directory is read, and a named shared directory must exist.
+        let dir = std::env::temp_dir().join(format!("leadgen-settings-named-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("base.toml"),
+            "[database]\nurl = \"postgres://y\"\n[http]\nhost = \"127.0.0.1\"\nport = 1\n",
+        )
+        .unwrap();
+        let named = dir.to_string_lossy().into_owned();
+        let mut sources = Sources::resolve(Some(named.clone()), None, None);
+        sources.use_env = false;
+        let demo: Demo = load(&sources).unwrap();
+        assert_eq!(demo.database.url.expose_secret(), "postgres://y");
+        let mut sources = Sources::resolve(Some(named), Some("/nonexistent".into()), None);
+        sources.use_env = false;
+        assert!(load::<Demo>(&sources).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
