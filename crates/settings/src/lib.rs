@@ -184,7 +184,8 @@ mod tests {
         assert!(err.contains("database"), "{err}");
 
         // A named directory is read, and a named shared directory must exist.
-        let dir = std::env::temp_dir().join(format!("leadgen-settings-named-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("leadgen-settings-named-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(
             dir.join("base.toml"),
