@@ -1,11 +1,6 @@
 //! `leadctl` as an operator runs it in an image or a Job: from any working directory, configured
 //! by its documented environment alone (no `config/` beside it).
 
-#![expect(
-    clippy::expect_used,
-    reason = "a failed step must stop the test at once"
-)]
-
 use std::process::Command;
 
 use leadgen_test_support::TestDb;
