@@ -17,6 +17,7 @@ mod increment;
 mod many_shops;
 mod spy;
 mod token_refresh;
+mod traces;
 
 use std::collections::HashSet;
 use std::time::Duration;

@@ -31,9 +31,11 @@ pub fn tracing_middleware() -> TracingLogger<RequestSpan> {
     TracingLogger::new()
 }
 
-/// The root span of a request. Unlike the default one it records the path without its query
-/// string: the OAuth callback's query carries the authorization code and state, which must not
-/// reach the logs.
+/// The root span of a request, named and attributed after the OpenTelemetry HTTP server
+/// conventions (`{method} {route}`, `http.request.method`, `http.route`, `url.path`,
+/// `url.scheme`, `http.response.status_code`). Unlike the default one it records the path
+/// without its query string: the OAuth callback's query carries the authorization code and
+/// state, which must not reach the logs.
 pub struct RequestSpan;
 
 impl RootSpanBuilder for RequestSpan {
@@ -45,10 +47,11 @@ impl RootSpanBuilder for RequestSpan {
             "HTTP request",
             otel.kind = "server",
             otel.name = %format!("{} {route}", request.method()),
-            http.method = %request.method(),
+            http.request.method = %request.method(),
             http.route = %route,
-            http.path = %request.path(),
-            http.status_code = tracing::field::Empty,
+            url.path = %request.path(),
+            url.scheme = %request.connection_info().scheme(),
+            http.response.status_code = tracing::field::Empty,
             otel.status_code = tracing::field::Empty,
             tenant_id = tracing::field::Empty,
             trace_id = tracing::field::Empty,
@@ -70,6 +73,11 @@ impl RootSpanBuilder for RequestSpan {
         span: Span,
         outcome: &Result<ServiceResponse<B>, actix_web::Error>,
     ) {
+        let status = match outcome {
+            Ok(response) => response.response().status(),
+            Err(e) => e.as_response_error().status_code(),
+        };
+        span.record("http.response.status_code", status.as_u16());
         DefaultRootSpanBuilder::on_request_end(span, outcome);
     }
 }

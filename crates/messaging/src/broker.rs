@@ -144,9 +144,43 @@ impl Broker {
     /// Publishes on the events exchange and waits for the broker's confirm. Persistent,
     /// mandatory, JSON, with `message_id` and `type` set.
     pub async fn publish(&self, message: &OutgoingMessage) -> Result<(), MessagingError> {
+        use tracing::Instrument as _;
+        // A producer span (OpenTelemetry messaging conventions), a child of the trace the event
+        // was committed in; the consumer's span becomes its child through the headers.
+        let exchange = self.topology.events_exchange();
+        let span = tracing::info_span!(
+            "publish",
+            otel.name = format!("publish {exchange}"),
+            otel.kind = "producer",
+            messaging.system = "rabbitmq",
+            messaging.operation.type = "send",
+            messaging.operation.name = "publish",
+            messaging.destination.name = exchange.as_str(),
+            messaging.rabbitmq.destination.routing_key = message.routing_key.as_str(),
+            messaging.message.id = message.message_id.as_str(),
+            otel.status_code = tracing::field::Empty,
+        );
+        leadgen_telemetry::set_parent_from(&span, &message.headers);
+        let result = self
+            .publish_in(message, &span)
+            .instrument(span.clone())
+            .await;
+        if result.is_err() {
+            span.record("otel.status_code", "ERROR");
+        }
+        result
+    }
+
+    async fn publish_in(
+        &self,
+        message: &OutgoingMessage,
+        span: &tracing::Span,
+    ) -> Result<(), MessagingError> {
         let channel = self.publisher().await?;
+        let mut carried = message.headers.clone();
+        carried.extend(span.in_scope(leadgen_telemetry::inject_current));
         let mut headers = FieldTable::default();
-        for (k, v) in &message.headers {
+        for (k, v) in &carried {
             headers.insert(
                 ShortString::from(k.clone()),
                 AMQPValue::LongString(LongString::from(v.as_bytes().to_vec())),

@@ -33,6 +33,8 @@ pub enum Outcome {
 pub struct Incoming {
     pub body: Vec<u8>,
     pub message_id: Option<String>,
+    /// The exchange it was published to.
+    pub exchange: String,
     pub routing_key: String,
     pub headers: HashMap<String, String>,
     /// How often the broker delivered it before (quorum `x-delivery-count`).
@@ -167,12 +169,20 @@ async fn process(delivery: Delivery, handler: Arc<dyn Handler>, delivery_limit: 
     let queue_label = [("queue", queue.to_owned())];
     metrics::counter!("leadgen_messages_delivered_total", &queue_label).increment(1);
     let started = std::time::Instant::now();
+    // A consumer span (OpenTelemetry messaging conventions: RabbitMQ's destination is the
+    // exchange; the queue is the subscription), a child of the producer's span.
     let span = tracing::info_span!(
-        "consume",
+        "process",
+        otel.name = format!("process {}", incoming.exchange),
         otel.kind = "consumer",
+        messaging.system = "rabbitmq",
+        messaging.operation.type = "process",
+        messaging.operation.name = "process",
+        messaging.destination.name = incoming.exchange.as_str(),
+        messaging.destination.subscription.name = queue,
+        messaging.rabbitmq.destination.routing_key = %incoming.routing_key,
         messaging.message.id = incoming.message_id.as_deref().unwrap_or(""),
-        messaging.routing_key = %incoming.routing_key,
-        messaging.delivery_count = incoming.delivery_count,
+        messaging.message.delivery_count = incoming.delivery_count,
     );
     leadgen_telemetry::set_parent_from(&span, &incoming.headers);
     async move {
@@ -276,6 +286,7 @@ fn detach(delivery: &Delivery) -> Incoming {
     Incoming {
         body: delivery.data.clone(),
         message_id: props.message_id().as_ref().map(ToString::to_string),
+        exchange: delivery.exchange.to_string(),
         routing_key: delivery.routing_key.to_string(),
         headers,
         delivery_count,

@@ -72,7 +72,7 @@ impl Transport {
     ) -> Result<serde_json::Value, PlatformError> {
         let unavailable =
             |e: reqwest::Error| PlatformError::Unavailable(e.without_url().to_string());
-        let response = request.send().await.map_err(unavailable)?;
+        let response = send(request).await.map_err(unavailable)?;
         let status = response.status();
         let body = response.bytes().await.map_err(unavailable)?;
         if status.is_server_error() {
@@ -122,4 +122,48 @@ impl Registry {
             .filter(|p| self.clients.contains_key(p))
             .collect()
     }
+}
+
+/// Sends one platform request inside an HTTP client span (OpenTelemetry HTTP semantic
+/// conventions: named by the method, with `http.request.method`, `server.address`,
+/// `server.port`, `url.scheme` and `http.response.status_code`; never the URL, whose query may
+/// carry tokens and signatures), with the trace context in `traceparent`.
+pub async fn send(request: reqwest::RequestBuilder) -> Result<reqwest::Response, reqwest::Error> {
+    use tracing::Instrument as _;
+    let (client, request) = request.build_split();
+    let mut request = request?;
+    let url = request.url();
+    let span = tracing::info_span!(
+        "platform call",
+        otel.name = request.method().as_str(),
+        otel.kind = "client",
+        http.request.method = request.method().as_str(),
+        server.address = url.host_str().unwrap_or_default(),
+        server.port = url.port_or_known_default().unwrap_or_default(),
+        url.scheme = url.scheme(),
+        http.response.status_code = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+    );
+    let headers = span.in_scope(leadgen_telemetry::inject_current);
+    for (name, value) in headers {
+        if let (Ok(name), Ok(value)) = (
+            reqwest::header::HeaderName::from_bytes(name.as_bytes()),
+            reqwest::header::HeaderValue::from_str(&value),
+        ) {
+            request.headers_mut().insert(name, value);
+        }
+    }
+    let result = client.execute(request).instrument(span.clone()).await;
+    match &result {
+        Ok(response) => {
+            span.record("http.response.status_code", response.status().as_u16());
+            if response.status().is_server_error() {
+                span.record("otel.status_code", "ERROR");
+            }
+        }
+        Err(_) => {
+            span.record("otel.status_code", "ERROR");
+        }
+    }
+    result
 }

@@ -61,6 +61,7 @@ fn request(platform: i64, task_id: i64) -> Incoming {
     Incoming {
         body: serde_json::to_vec(&event).expect("event"),
         message_id: Some(event.id.to_string()),
+        exchange: "leadgen.events".into(),
         routing_key: "sync.requested".into(),
         headers: HashMap::new(),
         delivery_count: 4,

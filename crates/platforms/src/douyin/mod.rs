@@ -172,17 +172,15 @@ impl DouyinClient {
         self.transport.limiter.wait(&app.app_key).await;
         let unavailable =
             |e: reqwest::Error| PlatformError::Unavailable(e.without_url().to_string());
-        let response = self
+        let request = self
             .transport
             .http
             .post(&call.url)
             .query(&call.query)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header("x-open-no-old-err-code", "1")
-            .body(call.body)
-            .send()
-            .await
-            .map_err(unavailable)?;
+            .body(call.body);
+        let response = crate::registry::send(request).await.map_err(unavailable)?;
         let status = response.status();
         let body = response.bytes().await.map_err(unavailable)?;
         if status.is_server_error() {

@@ -181,7 +181,7 @@ impl PlatformClient for KuaishouClient {
             .http
             .get(&self.transport.endpoint.token_url)
             .query(&query);
-        let json = Self::read_json(request.send().await).await?;
+        let json = Self::read_json(crate::registry::send(request).await).await?;
         parse_token_response(&json, Utc::now())
     }
 
@@ -198,7 +198,7 @@ impl PlatformClient for KuaishouClient {
         ];
         self.transport.limiter.wait(&app.app_key).await;
         let request = self.transport.http.post(self.refresh_url()).form(&form);
-        let json = Self::read_json(request.send().await).await?;
+        let json = Self::read_json(crate::registry::send(request).await).await?;
         parse_token_response(&json, Utc::now())
     }
 
@@ -235,7 +235,7 @@ impl PlatformClient for KuaishouClient {
             .http
             .get(self.method_url(CURSOR_LIST))
             .query(&params);
-        let json = Self::read_json(request.send().await).await?;
+        let json = Self::read_json(crate::registry::send(request).await).await?;
         if let Some(error) = parse_api_error(&json) {
             return Err(error);
         }
@@ -279,7 +279,7 @@ impl PlatformClient for KuaishouClient {
             .http
             .post(self.method_url(decrypt::DECRYPT_BATCH))
             .form(&params);
-        let json = Self::read_json(request_builder.send().await).await?;
+        let json = Self::read_json(crate::registry::send(request_builder).await).await?;
         if let Some(error) = decrypt::parse_decrypt_error(&json) {
             return Err(error);
         }
