@@ -15,6 +15,7 @@ mod every_platform;
 mod flow;
 mod increment;
 mod many_shops;
+mod replicas;
 mod spy;
 mod token_refresh;
 mod traces;

@@ -192,6 +192,25 @@ impl System {
     }
 
     pub fn start_service(&mut self, name: &str) {
+        let command = self.command(name, self.port(name));
+        self.procs.retain(|p| p.name != name);
+        self.procs.push(Proc::spawn(name, command, &self.dir));
+    }
+
+    /// Starts one more process of service `name` (another replica), known as `replica`, on a
+    /// free port; answers the port.
+    pub fn start_replica(&mut self, name: &str, replica: &str) -> u16 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let command = self.command(name, port);
+        self.procs.retain(|p| p.name != replica);
+        self.procs.push(Proc::spawn(replica, command, &self.dir));
+        port
+    }
+
+    fn command(&self, name: &str, port: u16) -> Command {
         let root = repo_root();
         let mut command = Command::new(binary(name));
         command
@@ -204,7 +223,7 @@ impl System {
             .env("LEADGEN__DATABASE__URL", &self.db.url)
             .env("LEADGEN__AMQP__URL", amqp_url())
             .env("LEADGEN__AMQP__PREFIX", &self.broker.prefix)
-            .env("LEADGEN__HTTP__PORT", self.port(name).to_string())
+            .env("LEADGEN__HTTP__PORT", port.to_string())
             .env("LEADGEN__AUTH__HMAC_SECRET", JWT_SECRET)
             .envs(PLATFORMS.iter().flat_map(|(p, api, authorize, token)| {
                 let sim = |path: &str| format!("http://127.0.0.1:{}{path}", self.sim_port);
@@ -237,8 +256,7 @@ impl System {
                 ),
             );
         }
-        self.procs.retain(|p| p.name != name);
-        self.procs.push(Proc::spawn(name, command, &self.dir));
+        command
     }
 
     pub fn proc(&mut self, name: &str) -> &mut Proc {

@@ -248,6 +248,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    t_platform_call_slot (rate_key) {
+        rate_key -> Text,
+        next_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     t_outbox (id) {
         id -> Int8,
         event_id -> Uuid,
@@ -293,5 +300,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     t_operation_log,
     t_order_revealed_identity,
     t_outbox,
+    t_platform_call_slot,
     t_processed_message,
 );

@@ -105,8 +105,18 @@ async fn schema_rs_matches_the_migrated_database() {
             diesel_columns(t_operation_log::table.select(t_operation_log::all_columns)),
         ),
         (
+            "t_order_revealed_identity",
+            diesel_columns(
+                t_order_revealed_identity::table.select(t_order_revealed_identity::all_columns),
+            ),
+        ),
+        (
             "t_outbox",
             diesel_columns(t_outbox::table.select(t_outbox::all_columns)),
+        ),
+        (
+            "t_platform_call_slot",
+            diesel_columns(t_platform_call_slot::table.select(t_platform_call_slot::all_columns)),
         ),
         (
             "t_processed_message",

@@ -92,13 +92,18 @@ pub struct Registry {
 impl Registry {
     /// Builds the adapter of every configured platform. A platform without an endpoint is
     /// absent, and callers answer that it is not supported.
+    /// With a `gate`, every replica sharing it stays within each app key's `qps` together.
     pub fn from_endpoints(
         endpoints: &HashMap<PlatformType, Endpoint>,
+        gate: Option<Arc<dyn crate::resilience::SharedGate>>,
     ) -> Result<Self, reqwest::Error> {
         let mut clients: HashMap<PlatformType, Arc<dyn PlatformClient>> = HashMap::new();
         for (platform, endpoint) in endpoints {
             let mut transport = Transport::new(endpoint.clone())?;
             transport.limiter = transport.limiter.for_platform(*platform);
+            if let Some(gate) = &gate {
+                transport.limiter = transport.limiter.shared(Arc::clone(gate));
+            }
             let client: Arc<dyn PlatformClient> = match platform {
                 PlatformType::Taobao => Arc::new(TaobaoClient::new(transport)),
                 PlatformType::Jd => Arc::new(JdClient::new(transport)),

@@ -18,6 +18,7 @@ use leadgen_http::server::Readiness;
 use leadgen_messaging::Broker;
 use leadgen_platforms::Registry;
 use leadgen_platforms::registry::Endpoint;
+use leadgen_platforms::resilience::SharedGate;
 use leadgen_settings::{CryptoSettings, PlatformEndpoint, PlatformsSettings};
 use tokio_util::sync::CancellationToken;
 
@@ -103,8 +104,12 @@ fn endpoint(e: &PlatformEndpoint) -> Endpoint {
     }
 }
 
-/// The platform adapters for the configured endpoints.
-pub fn platform_registry(settings: &PlatformsSettings) -> Result<Registry, reqwest::Error> {
+/// The platform adapters for the configured endpoints; with `[platforms] shared_rate_limit`,
+/// their calls are spaced through `pool` ([`PgRateGate`]) together with every other replica's.
+pub fn platform_registry(
+    settings: &PlatformsSettings,
+    pool: &DbPool,
+) -> Result<Registry, reqwest::Error> {
     let endpoints: HashMap<PlatformType, Endpoint> = [
         (PlatformType::Taobao, &settings.taobao),
         (PlatformType::Jd, &settings.jd),
@@ -115,5 +120,39 @@ pub fn platform_registry(settings: &PlatformsSettings) -> Result<Registry, reqwe
     .into_iter()
     .filter_map(|(p, e)| e.as_ref().map(|e| (p, endpoint(e))))
     .collect();
-    Registry::from_endpoints(&endpoints)
+    let gate: Option<Arc<dyn SharedGate>> = settings
+        .shared_rate_limit
+        .then(|| Arc::new(PgRateGate { pool: pool.clone() }) as Arc<dyn SharedGate>);
+    Registry::from_endpoints(&endpoints, gate)
+}
+
+/// The platforms' per-app quotas kept across replicas: each call reserves its slot in
+/// `t_platform_call_slot` in one statement (the database's clock decides, so the replicas'
+/// clocks do not matter) and waits until it.
+pub struct PgRateGate {
+    pub pool: DbPool,
+}
+
+#[async_trait::async_trait]
+impl SharedGate for PgRateGate {
+    async fn reserve(&self, key: &str, interval: Duration) -> Result<Duration, String> {
+        use diesel_async::RunQueryDsl as _;
+        #[derive(diesel::QueryableByName)]
+        struct Wait {
+            #[diesel(sql_type = diesel::sql_types::Double)]
+            secs: f64,
+        }
+        let mut conn = leadgen_db::conn(&self.pool)
+            .await
+            .map_err(|e| e.to_string())?;
+        let wait: Wait = diesel::sql_query(
+            "INSERT INTO t_platform_call_slot AS s (rate_key, next_at)              VALUES ($1, clock_timestamp() + make_interval(secs => $2))              ON CONFLICT (rate_key) DO UPDATE                SET next_at = greatest(s.next_at, clock_timestamp()) + make_interval(secs => $2)              RETURNING greatest(extract(epoch FROM s.next_at - make_interval(secs => $2)                                                   - clock_timestamp()), 0)::float8 AS secs",
+        )
+        .bind::<diesel::sql_types::Text, _>(key)
+        .bind::<diesel::sql_types::Double, _>(interval.as_secs_f64())
+        .get_result(&mut conn)
+        .await
+        .map_err(|e| e.to_string())?;
+        Ok(Duration::from_secs_f64(wait.secs.max(0.0)))
+    }
 }

@@ -150,7 +150,7 @@ pub struct PlatformEndpoint {
 /// `[platforms]`: every platform's endpoints. Production defaults are the real endpoints; the
 /// local configuration points at the simulator. A platform whose section is absent is switched
 /// off: adding an authorization for it answers 40005.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlatformsSettings {
     #[serde(default)]
@@ -163,6 +163,28 @@ pub struct PlatformsSettings {
     pub douyin: Option<PlatformEndpoint>,
     #[serde(default)]
     pub kuaishou: Option<PlatformEndpoint>,
+    /// Space each app key's calls across every replica through PostgreSQL
+    /// (`t_platform_call_slot`), so N replicas together stay within `qps`. Off: each process
+    /// limits itself only (N replicas may send N × qps).
+    #[serde(default = "default_true")]
+    pub shared_rate_limit: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl Default for PlatformsSettings {
+    fn default() -> Self {
+        PlatformsSettings {
+            taobao: None,
+            jd: None,
+            pdd: None,
+            douyin: None,
+            kuaishou: None,
+            shared_rate_limit: true,
+        }
+    }
 }
 
 fn default_shutdown_secs() -> u64 {

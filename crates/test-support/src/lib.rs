@@ -250,6 +250,7 @@ pub fn unreachable_platforms() -> PlatformsSettings {
         pdd: Some(unreachable_endpoint("pdd")),
         douyin: Some(unreachable_endpoint("douyin")),
         kuaishou: Some(unreachable_endpoint("kuaishou")),
+        shared_rate_limit: true,
     }
 }
 

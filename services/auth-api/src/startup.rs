@@ -41,7 +41,7 @@ impl Application {
         let state = web::Data::new(AppState {
             pool: pool.clone(),
             sealer: leadgen_runtime::sealer(&settings.crypto).context("loading the data key")?,
-            platforms: leadgen_runtime::platform_registry(&settings.platforms)?,
+            platforms: leadgen_runtime::platform_registry(&settings.platforms, &pool)?,
             oauth: settings.oauth.clone(),
             shops: settings.shops.clone(),
         });

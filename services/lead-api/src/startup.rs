@@ -105,7 +105,7 @@ impl Application {
         let indexer = leadgen_runtime::blind_indexer(&settings.crypto)
             .context("loading the blind-index key ([crypto] blind_index_key)")?;
         let sealer = leadgen_runtime::sealer(&settings.crypto).context("loading the data key")?;
-        let platforms = leadgen_runtime::platform_registry(&settings.platforms)?;
+        let platforms = leadgen_runtime::platform_registry(&settings.platforms, &pool)?;
         let policy = RetryPolicy {
             max_retries: settings.reveal.max_retries,
             min_delay: std::time::Duration::from_millis(200),

@@ -41,7 +41,7 @@ impl Application {
             .await
             .context("connecting to the broker")?;
         let sealer = leadgen_runtime::sealer(&settings.crypto).context("loading the data key")?;
-        let platforms = leadgen_runtime::platform_registry(&settings.platforms)?;
+        let platforms = leadgen_runtime::platform_registry(&settings.platforms, &pool)?;
         let syncer = Syncer {
             pool: pool.clone(),
             sealer: Arc::clone(&sealer),

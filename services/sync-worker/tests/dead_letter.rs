@@ -74,7 +74,7 @@ fn handler(db: &TestDb) -> SyncRequestedHandler {
         syncer: Syncer {
             pool: db.pool.clone(),
             sealer: leadgen_runtime::sealer(&crypto_settings()).expect("sealer"),
-            platforms: leadgen_runtime::platform_registry(&unreachable_platforms())
+            platforms: leadgen_runtime::platform_registry(&unreachable_platforms(), &db.pool)
                 .expect("registry"),
             policy: sync::policy(0, Duration::from_millis(10)),
             lease: chrono::Duration::minutes(10),

@@ -1,0 +1,1 @@
+DROP TABLE t_platform_call_slot;

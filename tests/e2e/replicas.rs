@@ -1,0 +1,135 @@
+//! Scaling out keeps the platforms' quotas: two sync-worker replicas syncing shops of one app at
+//! the same time stay within the app's quota together, because every call reserves its slot in
+//! PostgreSQL (`[platforms] shared_rate_limit`). Without it, the same run earns throttles.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use leadgen_e2e::system::System;
+
+use crate::flow::{self, Api};
+
+/// The simulator's quota per app key, and ours.
+const QPS: &str = "4";
+
+struct Run {
+    /// API calls the simulator answered, and how many of them were errors (throttles: no other
+    /// fault is on).
+    calls: u64,
+    errors: u64,
+    elapsed: Duration,
+    /// Sync requests each replica processed.
+    processed: [f64; 2],
+}
+
+async fn acked(port: u16) -> f64 {
+    let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("metrics");
+    text.lines()
+        .filter(|l| l.starts_with("leadgen_messages_acked_total{"))
+        .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
+        .sum()
+}
+
+async fn sync_four_shops_on_two_replicas(shared: bool) -> Run {
+    let shared = shared.to_string();
+    let mut system = System::start_with(
+        &["--qps-limit", QPS],
+        &[
+            ("LEADGEN__PLATFORMS__JD__QPS", QPS),
+            ("LEADGEN__PLATFORMS__SHARED_RATE_LIMIT", shared.as_str()),
+        ],
+    )
+    .await;
+    let second = system.start_replica("sync-worker", "sync-worker-2");
+    let ready = Instant::now() + Duration::from_secs(60);
+    while reqwest::get(format!("http://127.0.0.1:{second}/readyz"))
+        .await
+        .map_or(true, |r| !r.status().is_success())
+    {
+        assert!(Instant::now() < ready, "the second replica is not ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let api = Api::new(&system, 3);
+    let mut shops = Vec::new();
+    for seller in ["seller-a", "seller-b", "seller-c", "seller-d"] {
+        shops.push(api.authorize_as(&system, "JD", Some(seller)).await);
+    }
+    let before: Value = reqwest::get(system.sim_url("/_sim/stats"))
+        .await
+        .expect("stats")
+        .json()
+        .await
+        .expect("json");
+    let (start, end) = flow::window_days(8);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for shop in &shops {
+        tasks.push(api.request_sync(*shop, &start, &end).await);
+    }
+    for task in tasks {
+        let record = api.wait_for_task(task, Duration::from_secs(240)).await;
+        assert_eq!(record["status"], "COMPLETED", "{record}");
+    }
+    let elapsed = started.elapsed();
+    let after: Value = reqwest::get(system.sim_url("/_sim/stats"))
+        .await
+        .expect("stats")
+        .json()
+        .await
+        .expect("json");
+    let count = |v: &Value, key: &str| v[key].as_u64().unwrap_or(0);
+    Run {
+        calls: count(&after, "calls") - count(&before, "calls"),
+        errors: count(&after, "errors") - count(&before, "errors"),
+        elapsed,
+        processed: [acked(system.port("sync-worker")).await, acked(second).await],
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_sync_workers_together_stay_within_one_apps_quota() {
+    let qps: f64 = QPS.parse().expect("qps");
+    let run = sync_four_shops_on_two_replicas(true).await;
+    assert!(
+        run.processed.iter().all(|n| *n >= 1.0),
+        "both replicas must sync: {:?}",
+        run.processed
+    );
+    assert!(run.calls >= 12, "too few calls to measure: {}", run.calls);
+    assert_eq!(run.errors, 0, "throttled with a shared limit");
+    let rate = run.calls as f64 / run.elapsed.as_secs_f64();
+    eprintln!(
+        "shared: {} calls in {:?} ({rate:.2}/s of {qps}), {} throttled, replicas {:?}",
+        run.calls, run.elapsed, run.errors, run.processed
+    );
+    assert!(
+        rate <= qps,
+        "{} calls in {:?}: {rate:.2}/s over the quota",
+        run.calls,
+        run.elapsed
+    );
+
+    // The control: each replica limiting only itself sends up to twice the quota.
+    let run = sync_four_shops_on_two_replicas(false).await;
+    eprintln!(
+        "per process: {} calls in {:?}, {} throttled, replicas {:?}",
+        run.calls, run.elapsed, run.errors, run.processed
+    );
+    assert!(
+        run.processed.iter().all(|n| *n >= 1.0),
+        "{:?}",
+        run.processed
+    );
+    assert!(
+        run.errors > 0,
+        "two replicas limiting only themselves were never throttled ({} calls in {:?})",
+        run.calls,
+        run.elapsed
+    );
+}
