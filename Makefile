@@ -11,7 +11,7 @@ export LEADGEN_TEST_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/%2f
 # cargo-nextest when installed, else cargo test; both run every test even after a failure.
 TEST_RUNNER = $(if $(shell cargo nextest --version 2>/dev/null),cargo nextest run,cargo test)
 
-.PHONY: help run deps build test k8s-check prometheus-check test-e2e bench fmt fmt-check lint migrate schemas openapi schema-check model-quality precommit clean-run
+.PHONY: help run deps build test k8s-check prometheus-check test-e2e chaos bench fmt fmt-check lint migrate schemas openapi schema-check model-quality precommit clean-run
 
 help: ## List the targets
 	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z0-9_-]+:.*## / { printf "  %-13s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -37,6 +37,9 @@ k8s-check: ## Lint the Dockerfile; render and validate the Kubernetes manifests 
 
 test-e2e: deps build ## Run only the end-to-end tests (package leadgen-e2e)
 	$(TEST_RUNNER) -p leadgen-e2e --no-fail-fast
+
+chaos: deps build ## Chaos tests: backfills while RabbitMQ and PostgreSQL restart and services are killed (restarts the local servers; run alone)
+	$(if $(shell cargo nextest --version 2>/dev/null),cargo nextest run -p leadgen-e2e --run-ignored ignored-only --test-threads 1 -E 'test(chaos)',cargo test -p leadgen-e2e --test e2e -- --ignored --test-threads 1 chaos)
 
 bench: deps ## Benchmarks (release): the order-processor backlog against a bare COPY, the lead list at 1M leads
 	cargo bench -p order-processor --bench backlog

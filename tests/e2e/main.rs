@@ -11,6 +11,7 @@
 mod api_contract;
 mod backfill;
 mod cancel;
+mod chaos;
 mod every_platform;
 mod flow;
 mod increment;

@@ -16,9 +16,10 @@ use crate::state::{AppCredentials, AppRegistry, SimConfig};
 
 /// A strict simulator of the e-commerce platforms' OAuth and order APIs.
 ///
-/// Without a subcommand it serves the APIs; `dataset` writes one shop's orders to a file.
+/// Without a subcommand it serves the APIs; `dataset` writes one shop's orders to a file. An
+/// option given twice takes its last value (test harnesses add to their defaults).
 #[derive(Debug, Parser)]
-#[command(name = "platform-sim", version)]
+#[command(name = "platform-sim", version, args_override_self = true)]
 pub struct Args {
     #[command(subcommand)]
     pub command: Option<SimCommand>,

@@ -128,6 +128,54 @@ async fn app_with_token_endpoint(endpoint: &TokenEndpoint) -> TestApp {
     .await
 }
 
+/// The app of [`app_with_token_endpoint`], backfilling 90 days of a newly connected shop, and
+/// keeping a disconnected shop's history `retention_days` (the default when `None`).
+async fn app_backfilling(endpoint: &TokenEndpoint, retention_days: Option<i64>) -> TestApp {
+    let url = endpoint.url.clone();
+    spawn_app_with(TestBroker::new(Vec::new()), move |s| {
+        if let Some(taobao) = s.platforms.taobao.as_mut() {
+            taobao.token_url = url;
+        }
+        s.oauth.backfill_days = 90;
+        if let Some(days) = retention_days {
+            s.shops.history_retention_days = days;
+        }
+    })
+    .await
+}
+
+/// `POST /platforms/{shop}/reauthorize`: the answer, and the state of its new `authUrl`.
+async fn reauthorize(app: &TestApp, shop: i64) -> (Value, String) {
+    let answer = app
+        .client
+        .post(app.url(&format!("/platforms/{shop}/reauthorize")))
+        .bearer_auth(token(1, &[AUTH]))
+        .send()
+        .await
+        .expect("POST reauthorize");
+    let answer = expect_envelope(answer, StatusCode::OK, 200).await;
+    let auth_url = answer["data"]["authUrl"].as_str().expect("authUrl");
+    let state = url::Url::parse(auth_url)
+        .expect("authUrl")
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .expect("state");
+    (answer, state)
+}
+
+/// Taobao's token answer for the shop `user_id`, with tokens named after `tag`.
+fn taobao_tokens(tag: &str, user_id: &str) -> Value {
+    json!({
+        "access_token": format!("AT-{tag}"),
+        "expires_in": 86400,
+        "refresh_token": format!("RT-{tag}"),
+        "re_expires_in": 2_592_000,
+        "taobao_user_id": user_id,
+        "taobao_user_nick": "shop",
+    })
+}
+
 fn param<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
     form.iter()
         .find(|(k, _)| k == name)
@@ -473,26 +521,12 @@ async fn reauthorizing_a_shop_renews_the_same_record() {
     expect_envelope(response, StatusCode::OK, 200).await;
     app.set_status(shop, "EXPIRED").await;
 
-    let answer = app
-        .client
-        .post(app.url(&format!("/platforms/{shop}/reauthorize")))
-        .bearer_auth(token(1, &[AUTH]))
-        .send()
-        .await
-        .expect("POST reauthorize");
-    let answer = expect_envelope(answer, StatusCode::OK, 200).await;
+    let (answer, again) = reauthorize(&app, shop).await;
     assert_eq!(answer["data"]["platformId"], shop);
     assert_eq!(
         answer["data"]["status"], "EXPIRED",
         "unchanged until the merchant approves"
     );
-    let auth_url = answer["data"]["authUrl"].as_str().expect("authUrl");
-    let again = url::Url::parse(auth_url)
-        .expect("authUrl")
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .map(|(_, v)| v.into_owned())
-        .expect("state");
     assert_ne!(again, state);
 
     let response = app.callback(&[("code", "code-2"), ("state", &again)]).await;
@@ -509,26 +543,8 @@ async fn reauthorizing_a_shop_renews_the_same_record() {
 
 #[tokio::test]
 async fn a_shop_connected_for_the_first_time_gets_a_backfill_of_its_history() {
-    let endpoint = TokenEndpoint::start(
-        200,
-        json!({
-            "access_token": "AT-new",
-            "expires_in": 86400,
-            "refresh_token": "RT-new",
-            "re_expires_in": 2_592_000,
-            "taobao_user_id": "2200011",
-            "taobao_user_nick": "shop",
-        }),
-    )
-    .await;
-    let url = endpoint.url.clone();
-    let app = spawn_app_with(TestBroker::new(Vec::new()), move |s| {
-        if let Some(taobao) = s.platforms.taobao.as_mut() {
-            taobao.token_url = url;
-        }
-        s.oauth.backfill_days = 90;
-    })
-    .await;
+    let endpoint = TokenEndpoint::start(200, taobao_tokens("new", "2200011")).await;
+    let app = app_backfilling(&endpoint, None).await;
     let (shop, state) = pending(&app, None).await;
     let response = app.callback(&[("code", "code-1"), ("state", &state)]).await;
     expect_envelope(response, StatusCode::OK, 200).await;
@@ -561,27 +577,8 @@ async fn a_shop_connected_for_the_first_time_gets_a_backfill_of_its_history() {
 
 #[tokio::test]
 async fn a_disconnected_shop_keeps_its_history_until_purged_and_starts_anew_after() {
-    let endpoint = TokenEndpoint::start(
-        200,
-        json!({
-            "access_token": "AT-back",
-            "expires_in": 86400,
-            "refresh_token": "RT-back",
-            "re_expires_in": 2_592_000,
-            "taobao_user_id": "2200012",
-            "taobao_user_nick": "shop",
-        }),
-    )
-    .await;
-    let url = endpoint.url.clone();
-    let app = spawn_app_with(TestBroker::new(Vec::new()), move |s| {
-        if let Some(taobao) = s.platforms.taobao.as_mut() {
-            taobao.token_url = url;
-        }
-        s.oauth.backfill_days = 90;
-        s.shops.history_retention_days = 45;
-    })
-    .await;
+    let endpoint = TokenEndpoint::start(200, taobao_tokens("back", "2200012")).await;
+    let app = app_backfilling(&endpoint, Some(45)).await;
     let (shop, state) = pending(&app, None).await;
     let response = app.callback(&[("code", "code-1"), ("state", &state)]).await;
     expect_envelope(response, StatusCode::OK, 200).await;
@@ -597,21 +594,7 @@ async fn a_disconnected_shop_keeps_its_history_until_purged_and_starts_anew_afte
     };
     assert_eq!(backfills().await, 1);
     let reconnect = || async {
-        let answer = app
-            .client
-            .post(app.url(&format!("/platforms/{shop}/reauthorize")))
-            .bearer_auth(token(1, &[AUTH]))
-            .send()
-            .await
-            .expect("POST reauthorize");
-        let answer = expect_envelope(answer, StatusCode::OK, 200).await;
-        let auth_url = answer["data"]["authUrl"].as_str().expect("authUrl");
-        let state = url::Url::parse(auth_url)
-            .expect("authUrl")
-            .query_pairs()
-            .find(|(k, _)| k == "state")
-            .map(|(_, v)| v.into_owned())
-            .expect("state");
+        let (_, state) = reauthorize(&app, shop).await;
         let response = app.callback(&[("code", "code-2"), ("state", &state)]).await;
         expect_envelope(response, StatusCode::OK, 200).await
     };

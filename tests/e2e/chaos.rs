@@ -1,0 +1,300 @@
+//! Chaos (issue 13 point 7): a backfill of thousands of orders while RabbitMQ restarts,
+//! PostgreSQL restarts, and every service is killed with SIGKILL at random points with two
+//! replicas of each worker. Each run must end like a clean run of the same shop: 0 orders lost,
+//! 0 duplicated, every task terminal, every lead equal.
+//!
+//! These restart the machine's shared PostgreSQL and RabbitMQ, so they are ignored by `make
+//! test` and run alone by `make chaos` (one test at a time), which CI runs after the tests.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use diesel::sql_types::Text;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+
+use leadgen_e2e::system::System;
+
+use crate::flow::{self, Api};
+
+/// Orders of the simulated JD shop, all within its 80 days of history; the backfill asks for
+/// 90 days, so every run fetches all of them.
+const ORDERS: &str = "3000";
+const BACKFILL_DAYS: &str = "90";
+
+/// One buyer-lead as a clean run must also have it, keyed by its sorted order ids.
+#[derive(diesel::QueryableByName)]
+struct LeadView {
+    #[diesel(sql_type = Text)]
+    orders: String,
+    #[diesel(sql_type = Text)]
+    view: String,
+}
+
+/// What a run ended with.
+#[derive(Debug, PartialEq, Eq)]
+struct Outcome {
+    stored: usize,
+    expected: usize,
+    processed: i64,
+    running_tasks: i64,
+    leads: BTreeMap<String, String>,
+}
+
+async fn scalar(system: &System, sql: &str) -> i64 {
+    flow::scalar(system, sql).await
+}
+
+/// Outbox empty, nothing pending, every shop's rescore done.
+async fn wait_until_quiet(system: &System) {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let busy = scalar(
+            system,
+            "SELECT (SELECT count(*) FROM t_outbox) \
+                  + (SELECT count(*) FROM t_ecom_order_raw WHERE process_status = 'PENDING') \
+                  + (SELECT count(*) FROM t_lead_shop_stats WHERE dirty_seq > rescored_seq) \
+                  + (SELECT count(*) FROM t_ecom_sync_task WHERE status = 'RUNNING') AS n",
+        )
+        .await;
+        if busy == 0 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{busy} things still in flight");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Starts a system whose shop is backfilled on connect, runs `chaos` once the backfill is
+/// under way, and reads how it ended.
+/// Every run's simulator and scores are anchored at the same instant, so clean and chaotic runs
+/// hold the same orders and score them alike.
+async fn backfill_under<F>(name: &str, anchor: &str, replicas: bool, chaos: F) -> Outcome
+where
+    F: AsyncFnOnce(&mut System),
+{
+    let mut system = System::start_with(
+        &[
+            "--orders-per-shop",
+            ORDERS,
+            "--delay-ms",
+            "15",
+            "--anchor-time",
+            anchor,
+        ],
+        &[
+            ("LEADGEN__OAUTH__BACKFILL_DAYS", BACKFILL_DAYS),
+            ("LEADGEN__PROCESSING__SCORE_AS_OF", anchor),
+            ("LEADGEN__PROCESSING__PENDING_AFTER_SECS", "20"),
+            ("LEADGEN__SYNC__LEASE_SECS", "20"),
+            ("LEADGEN__SYNC__RECOVERY_INTERVAL_SECS", "2"),
+        ],
+    )
+    .await;
+    if replicas {
+        for service in ["sync-worker", "order-processor"] {
+            system.start_replica(service, &format!("{service}-2"));
+        }
+    }
+    let api = Api::new(&system, 1);
+    let started = Instant::now();
+    let platform_id = api.authorize(&system, "JD").await;
+    // The backfill is under way once its first orders are stored.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while scalar(&system, "SELECT count(*) AS n FROM t_ecom_order_raw").await < 200 {
+        assert!(
+            Instant::now() < deadline,
+            "{name}: the backfill did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    chaos(&mut system).await;
+    wait_until_quiet(&system).await;
+    eprintln!("{name}: settled in {:?}", started.elapsed());
+
+    let backfill = api
+        .get(&format!("/sync-records?platformId={platform_id}&size=10"))
+        .await;
+    let record = &backfill["data"]["records"][0];
+    assert_eq!(record["trigger"], "BACKFILL", "{name}: {backfill}");
+    assert_eq!(record["status"], "COMPLETED", "{name}: {record}");
+    let start = record["windowStart"].as_str().expect("windowStart");
+    let end = record["windowEnd"].as_str().expect("windowEnd");
+    let expected = api.simulator_orders_of(&system, "JD", start, end).await;
+    let stored = flow::stored_order_ids(&system, platform_id).await;
+    let lost: Vec<&String> = expected.difference(&stored).take(5).collect();
+    assert!(lost.is_empty(), "{name}: orders lost, e.g. {lost:?}");
+
+    let mut conn = AsyncPgConnection::establish(&system.db.url)
+        .await
+        .expect("connect");
+    let leads: Vec<LeadView> = diesel::sql_query(
+        "SELECT (SELECT string_agg(x, ',' ORDER BY x) \
+                 FROM jsonb_array_elements_text(aggregate->'orderIds') AS x) AS orders, \
+                json_build_object('score', score, 'intention', intention, 'tags', intention_tags, \
+                  'count', order_count, 'paid', paid_total_fen, 'masked', contact_masked, \
+                  'validity', contact_validity, 'reasons', score_reasons, \
+                  'status', process_status)::text AS view \
+         FROM t_order_lead WHERE merged_into IS NULL",
+    )
+    .load(&mut conn)
+    .await
+    .expect("leads");
+    let count = leads.len();
+    let leads: BTreeMap<String, String> = leads.into_iter().map(|l| (l.orders, l.view)).collect();
+    assert_eq!(leads.len(), count, "{name}: two leads hold the same orders");
+    Outcome {
+        stored: stored.len(),
+        expected: expected.len(),
+        processed: scalar(&system, "SELECT count(*) AS n FROM t_ecom_order_processed").await,
+        running_tasks: scalar(
+            &system,
+            "SELECT count(*) AS n FROM t_ecom_sync_task WHERE status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED')",
+        )
+        .await,
+        leads,
+    }
+}
+
+fn run(program: &str, args: &[&str]) {
+    let status = Command::new(program)
+        .args(args)
+        .status()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    assert!(status.success(), "{program} {args:?}: {status}");
+}
+
+fn postgres_cluster() -> String {
+    std::fs::read_dir("/etc/postgresql")
+        .expect("/etc/postgresql")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .max()
+        .expect("a PostgreSQL cluster")
+}
+
+/// A reproducible pause in `[0, max)` (xorshift), so a failing run can be replayed.
+fn pause(state: &mut u64, max: Duration) -> Duration {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    max.mul_f64((*state % 1000) as f64 / 1000.0)
+}
+
+/// `secs` since the epoch as RFC 3339 UTC (the test crate has no date library).
+fn chrono_like(secs: u64) -> String {
+    let out = Command::new("date")
+        .args(["-u", "-d", &format!("@{secs}"), "+%Y-%m-%dT%H:%M:%SZ"])
+        .output()
+        .expect("date");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn assert_like_clean(name: &str, clean: &Outcome, chaotic: &Outcome) {
+    assert_eq!(chaotic.stored, chaotic.expected, "{name}: stored orders");
+    assert_eq!(
+        chaotic.processed, chaotic.stored as i64,
+        "{name}: processed orders"
+    );
+    assert_eq!(chaotic.running_tasks, 0, "{name}: a task never ended");
+    assert_eq!(
+        chaotic.expected, clean.expected,
+        "{name}: a different backfill"
+    );
+    let differing: Vec<&String> = clean
+        .leads
+        .iter()
+        .filter(|(k, v)| chaotic.leads.get(*k) != Some(v))
+        .map(|(k, _)| k)
+        .take(3)
+        .collect();
+    assert!(
+        differing.is_empty() && chaotic.leads.len() == clean.leads.len(),
+        "{name}: {} leads vs {} in the clean run; differing, e.g. {differing:?}",
+        chaotic.leads.len(),
+        clean.leads.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "restarts the shared PostgreSQL and RabbitMQ: run alone with `make chaos`"]
+async fn chaos_backfills_end_like_a_clean_run() {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let anchor = chrono_like(secs - secs % 3600);
+    let clean = backfill_under("clean", &anchor, false, async |_: &mut System| {}).await;
+    assert!(
+        clean.expected >= 2000,
+        "several thousand orders: {}",
+        clean.expected
+    );
+    assert_like_clean("clean", &clean, &clean);
+    eprintln!(
+        "clean: {} orders, {} buyer-leads",
+        clean.expected,
+        clean.leads.len()
+    );
+
+    let restarted = backfill_under(
+        "RabbitMQ restart",
+        &anchor,
+        false,
+        async |_: &mut System| {
+            run("rabbitmqctl", &["stop_app"]);
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            run("rabbitmqctl", &["start_app"]);
+        },
+    )
+    .await;
+    assert_like_clean("RabbitMQ restart", &clean, &restarted);
+
+    let restarted = backfill_under(
+        "PostgreSQL restart",
+        &anchor,
+        false,
+        async |_: &mut System| {
+            let cluster = postgres_cluster();
+            run(
+                "pg_ctlcluster",
+                &["--skip-systemctl-redirect", &cluster, "main", "restart"],
+            );
+        },
+    )
+    .await;
+    assert_like_clean("PostgreSQL restart", &clean, &restarted);
+
+    let killed = backfill_under(
+        "SIGKILL, two replicas",
+        &anchor,
+        true,
+        async |system: &mut System| {
+            let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+            for name in [
+                "sync-worker",
+                "order-processor",
+                "sync-worker-2",
+                "order-processor-2",
+                "auth-api",
+                "lead-api",
+                "sync-worker",
+                "order-processor",
+            ] {
+                tokio::time::sleep(pause(&mut seed, Duration::from_secs(3))).await;
+                system.proc(name).signal("KILL");
+                match name.strip_suffix("-2") {
+                    Some(service) => {
+                        system.start_replica(service, name);
+                    }
+                    None => {
+                        system.start_service(name);
+                        system.wait_ready(name).await;
+                    }
+                }
+            }
+        },
+    )
+    .await;
+    assert_like_clean("SIGKILL, two replicas", &clean, &killed);
+}
