@@ -47,20 +47,34 @@ async fn scalar(system: &System, sql: &str) -> i64 {
 
 /// Outbox empty, nothing pending, every shop's rescore done.
 async fn wait_until_quiet(system: &System) {
-    let deadline = Instant::now() + Duration::from_secs(300);
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let checks = [
+        ("events in the outbox", "SELECT count(*) AS n FROM t_outbox"),
+        (
+            "raw orders pending",
+            "SELECT count(*) AS n FROM t_ecom_order_raw WHERE process_status = 'PENDING'",
+        ),
+        (
+            "shops to rescore",
+            "SELECT count(*) AS n FROM t_lead_shop_stats WHERE dirty_seq > rescored_seq",
+        ),
+        (
+            "tasks running",
+            "SELECT count(*) AS n FROM t_ecom_sync_task WHERE status = 'RUNNING'",
+        ),
+    ];
     loop {
-        let busy = scalar(
-            system,
-            "SELECT (SELECT count(*) FROM t_outbox) \
-                  + (SELECT count(*) FROM t_ecom_order_raw WHERE process_status = 'PENDING') \
-                  + (SELECT count(*) FROM t_lead_shop_stats WHERE dirty_seq > rescored_seq) \
-                  + (SELECT count(*) FROM t_ecom_sync_task WHERE status = 'RUNNING') AS n",
-        )
-        .await;
-        if busy == 0 {
+        let mut busy = Vec::new();
+        for (what, sql) in checks {
+            let n = scalar(system, sql).await;
+            if n > 0 {
+                busy.push(format!("{n} {what}"));
+            }
+        }
+        if busy.is_empty() {
             return;
         }
-        assert!(Instant::now() < deadline, "{busy} things still in flight");
+        assert!(Instant::now() < deadline, "still in flight: {busy:?}");
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
@@ -88,6 +102,7 @@ where
             ("LEADGEN__PROCESSING__PENDING_AFTER_SECS", "20"),
             ("LEADGEN__SYNC__LEASE_SECS", "20"),
             ("LEADGEN__SYNC__RECOVERY_INTERVAL_SECS", "2"),
+            ("LEADGEN__PROCESSING__RESCORE_LEASE_SECS", "15"),
         ],
     )
     .await;

@@ -47,6 +47,10 @@ pub struct ProcessingSettings {
     /// …or, while changes keep coming, at least this often.
     #[serde(default = "default_rescore_max_wait")]
     pub rescore_max_wait_secs: u64,
+    /// A replica rescoring a shop holds it this long at most; a replica that dies mid-rescore
+    /// delays that shop's scores by up to this much.
+    #[serde(default = "default_rescore_lease")]
+    pub rescore_lease_secs: u64,
     /// Score as of this instant instead of the start of the current Beijing day (replays, tests).
     #[serde(default)]
     pub score_as_of: Option<DateTime<Utc>>,
@@ -69,6 +73,7 @@ impl Default for ProcessingSettings {
             rescore_interval_ms: default_rescore_interval(),
             rescore_settle_ms: default_rescore_settle(),
             rescore_max_wait_secs: default_rescore_max_wait(),
+            rescore_lease_secs: default_rescore_lease(),
             score_as_of: None,
             purge_interval_secs: default_purge_interval(),
             purge_chunk_leads: default_purge_chunk(),
@@ -96,6 +101,9 @@ fn default_rescore_settle() -> u64 {
 }
 fn default_rescore_max_wait() -> u64 {
     60
+}
+fn default_rescore_lease() -> u64 {
+    120
 }
 fn default_purge_interval() -> u64 {
     3600

@@ -83,7 +83,7 @@ impl Application {
             interval: Duration::from_millis(processing.rescore_interval_ms),
             settle: Duration::from_millis(processing.rescore_settle_ms),
             max_wait: Duration::from_secs(processing.rescore_max_wait_secs),
-            lease: Duration::from_secs(300),
+            lease: Duration::from_secs(processing.rescore_lease_secs),
         };
         let retention = Retention {
             pool: pool.clone(),
