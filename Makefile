@@ -41,9 +41,11 @@ test-e2e: deps build ## Run only the end-to-end tests (package leadgen-e2e)
 chaos: deps build ## Chaos tests: backfills while RabbitMQ and PostgreSQL restart and services are killed (restarts the local servers; run alone)
 	$(if $(shell cargo nextest --version 2>/dev/null),cargo nextest run -p leadgen-e2e --run-ignored ignored-only --test-threads 1 -E 'test(chaos)',cargo test -p leadgen-e2e --test e2e -- --ignored --test-threads 1 chaos)
 
-bench: deps ## Benchmarks (release): the order-processor backlog against a bare COPY, the lead list at 1M leads
+bench: deps ## Benchmarks (release), ending with one table (and target/bench/*.json): backlog vs COPY, the 1M-lead list, quota use, RSS
+	cargo build --release --workspace --bins
 	cargo bench -p order-processor --bench backlog
 	cargo bench -p lead-api --bench list
+	LEADGEN_E2E_PROFILE=release cargo bench -p leadgen-e2e --bench system
 
 fmt: ## Format the code
 	cargo fmt --all

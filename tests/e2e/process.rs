@@ -12,9 +12,15 @@ pub fn repo_root() -> PathBuf {
         .expect("repo root")
 }
 
-/// A built binary of the workspace.
+/// A built binary of the workspace: `target/debug`, or the profile `LEADGEN_E2E_PROFILE` names
+/// (`release` for the benchmarks).
 pub fn binary(name: &str) -> PathBuf {
-    let path = repo_root().join("target/debug").join(name);
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the harness picks the build profile from its environment"
+    )]
+    let profile = std::env::var("LEADGEN_E2E_PROFILE").unwrap_or_else(|_| "debug".to_owned());
+    let path = repo_root().join("target").join(profile).join(name);
     assert!(
         path.exists(),
         "{} is missing: run `cargo build --workspace --bins` (make test does)",

@@ -274,3 +274,17 @@ pub fn token(tenant: i64, user: i64, perms: &[&str]) -> String {
     };
     leadgen_http::auth::mint_hs256(JWT_SECRET, &claims).expect("mint test token")
 }
+
+/// Writes a benchmark's numbers to `target/bench/<name>.json` (what `make bench`'s table reads).
+pub fn write_bench_json(name: &str, value: &serde_json::Value) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench");
+    let written = std::fs::create_dir_all(&dir).and_then(|()| {
+        std::fs::write(
+            dir.join(format!("{name}.json")),
+            serde_json::to_vec_pretty(value).unwrap_or_default(),
+        )
+    });
+    if let Err(e) = written {
+        eprintln!("could not write target/bench/{name}.json: {e}");
+    }
+}

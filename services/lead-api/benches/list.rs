@@ -301,6 +301,14 @@ fn main() {
         println!(
             "worst service p99 {worst_p99:.2} ms (target ≤ 20), worst p99 ratio {worst_ratio:.2} (target ≤ 2); {misses} variants miss a target"
         );
+        leadgen_test_support::write_bench_json(
+            "list",
+            &serde_json::json!({
+                "worstServiceP99Ms": worst_p99,
+                "worstP99Ratio": worst_ratio,
+                "variantsMissing": misses,
+            }),
+        );
         shutdown.cancel();
     });
 }

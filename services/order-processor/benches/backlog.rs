@@ -270,4 +270,15 @@ async fn run(n: usize) {
     println!("| processing, pages of 100 | {process_rate:.0} orders/s ({process_secs:.2} s) |");
     println!("| shop rescore after the backlog | {rescore_secs:.2} s |");
     println!("| processing / COPY | 1/{:.1} |", copy_rate / process_rate);
+    leadgen_test_support::write_bench_json(
+        "backlog",
+        &serde_json::json!({
+            "orders": n,
+            "buyerLeads": leads,
+            "copyRowsPerSec": copy_rate,
+            "processOrdersPerSec": process_rate,
+            "processOverCopy": process_rate / copy_rate,
+            "rescoreSecs": rescore_secs,
+        }),
+    );
 }
