@@ -237,6 +237,7 @@ async fn run(n: usize) {
         .unwrap();
     }
     let process_secs = started.elapsed().as_secs_f64();
+    let peak_processing = peak_rss_mib();
     let rescore = Rescore {
         pool: db.pool.clone(),
         processor: Arc::clone(&processor),
@@ -248,6 +249,7 @@ async fn run(n: usize) {
     let started = Instant::now();
     while rescore.rescore_once().await.unwrap().is_some() {}
     let rescore_secs = started.elapsed().as_secs_f64();
+    let peak_rescore = peak_rss_mib();
     #[derive(QueryableByName)]
     struct Count {
         #[diesel(sql_type = diesel::sql_types::Int8)]
@@ -269,6 +271,9 @@ async fn run(n: usize) {
     println!("| bare COPY of the raw rows | {copy_rate:.0} rows/s ({copy_secs:.2} s) |");
     println!("| processing, pages of 100 | {process_rate:.0} orders/s ({process_secs:.2} s) |");
     println!("| shop rescore after the backlog | {rescore_secs:.2} s |");
+    println!(
+        "| peak RSS of this process after processing / after the rescore | {peak_processing:.0} / {peak_rescore:.0} MiB |"
+    );
     println!("| processing / COPY | 1/{:.1} |", copy_rate / process_rate);
     leadgen_test_support::write_bench_json(
         "backlog",
@@ -279,6 +284,19 @@ async fn run(n: usize) {
             "processOrdersPerSec": process_rate,
             "processOverCopy": process_rate / copy_rate,
             "rescoreSecs": rescore_secs,
+            "peakRssAfterProcessingMiB": peak_processing,
+            "peakRssAfterRescoreMiB": peak_rescore,
         }),
     );
+}
+
+/// This process's peak resident memory so far (`VmHWM`), in MiB.
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.split_whitespace().next()?.parse::<f64>().ok())
+        .unwrap_or(0.0)
+        / 1024.0
 }
