@@ -254,13 +254,15 @@ impl Relay {
         let idle = Duration::from_millis(self.settings.poll_interval_ms);
         let mut sampled: Option<std::time::Instant> = None;
         loop {
+            let relayed = self.relay_once().await;
+            // Measured after the pass, so a process's first pass starts at once.
             if sampled.is_none_or(|at| at.elapsed() >= BACKLOG_SAMPLE_EVERY) {
                 sampled = Some(std::time::Instant::now());
                 if let Err(e) = self.sample_backlog().await {
                     tracing::warn!(error = %e, producer = self.producer, "Could not measure the outbox backlog");
                 }
             }
-            let wait = match self.relay_once().await {
+            let wait = match relayed {
                 Ok(n) if i64::try_from(n).unwrap_or(i64::MAX) >= self.settings.batch_size => {
                     Duration::ZERO
                 }
