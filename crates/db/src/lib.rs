@@ -114,8 +114,15 @@ pub async fn run_migrations(url: &str) -> Result<Vec<String>, DbError> {
         )?;
         let applied = conn
             .run_pending_migrations(MIGRATIONS)
-            .map_err(|e| DbError::Migration(e.to_string()))?;
-        Ok(applied.iter().map(ToString::to_string).collect())
+            .map_err(|e| DbError::Migration(e.to_string()))
+            .map(|applied| applied.iter().map(ToString::to_string).collect());
+        // Released now, not when the connection's driver gets round to closing it: a caller that
+        // then blocks its runtime would otherwise keep every other migrator waiting.
+        diesel::RunQueryDsl::execute(
+            diesel::sql_query("SELECT pg_advisory_unlock(4242001)"),
+            &mut conn,
+        )?;
+        applied
     })
     .await
     .map_err(|e| DbError::Migration(e.to_string()))?

@@ -1,11 +1,13 @@
 //! `leadctl` as an operator runs it in an image or a Job: from any working directory, configured
 //! by its documented environment alone (no `config/` beside it).
 
-use std::process::Command;
+use std::time::Duration;
+
+use tokio::process::Command;
 
 use leadgen_test_support::TestDb;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leadctl_runs_outside_the_repository_on_environment_variables_alone() {
     let db = TestDb::new().await;
     let elsewhere = std::env::temp_dir();
@@ -15,7 +17,10 @@ async fn leadctl_runs_outside_the_repository_on_environment_variables_alone() {
         .env_remove("LEADGEN_SHARED_CONFIG_DIR")
         .env("LEADGEN__DATABASE__URL", &db.url)
         .args(["migrate"])
-        .output()
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(60), output)
+        .await
+        .expect("leadctl finishes within a minute")
         .expect("run leadctl");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "leadctl migrate failed: {stderr}");
@@ -33,7 +38,10 @@ async fn leadctl_runs_outside_the_repository_on_environment_variables_alone() {
         .env("LEADGEN_CONFIG_DIR", repo.join("tools/leadctl/config"))
         .env("LEADGEN__DATABASE__URL", &db.url)
         .args(["migrate"])
-        .output()
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(60), output)
+        .await
+        .expect("leadctl finishes within a minute")
         .expect("run leadctl");
     assert!(output.status.success(), "{output:?}");
     let output = Command::new(env!("CARGO_BIN_EXE_leadctl"))
@@ -41,7 +49,10 @@ async fn leadctl_runs_outside_the_repository_on_environment_variables_alone() {
         .env("LEADGEN_SHARED_CONFIG_DIR", "/nonexistent/config")
         .env("LEADGEN__DATABASE__URL", &db.url)
         .args(["migrate"])
-        .output()
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(60), output)
+        .await
+        .expect("leadctl finishes within a minute")
         .expect("run leadctl");
     assert!(!output.status.success());
     assert!(
