@@ -74,7 +74,11 @@ async fn sync_four_shops_on_two_replicas(shared: bool) -> Run {
     }
     for task in tasks {
         let record = api.wait_for_task(task, Duration::from_secs(240)).await;
-        assert_eq!(record["status"], "COMPLETED", "{record}");
+        // Without the shared limit a sync may run out of retries under the throttling: that is
+        // the control's point, so only the shared run must complete every sync.
+        if shared == "true" {
+            assert_eq!(record["status"], "COMPLETED", "{record}");
+        }
     }
     let elapsed = started.elapsed();
     let after: Value = reqwest::get(system.sim_url("/_sim/stats"))
