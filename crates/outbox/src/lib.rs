@@ -3,9 +3,9 @@
 //! - [`enqueue`] writes an event into `t_outbox` on the caller's connection, so it commits or
 //!   rolls back with the state change that caused it. The current W3C trace context is stored
 //!   with it, so the relay publishes under the original trace.
-//! - [`Relay`] claims a producer's rows in id order with `FOR UPDATE SKIP LOCKED`, publishes each
-//!   with a broker confirm, deletes the confirmed rows and commits. A failed publish bumps
-//!   `attempts`; the row is retried after `2^attempts` seconds (capped at 5 minutes), and later
+//! - [`Relay`] claims a producer's rows in id order with `FOR UPDATE SKIP LOCKED`, publishes them
+//!   together and waits for their broker confirms (one disk sync for the lot, not one per
+//!   event), deletes the confirmed prefix and commits. A failed publish bumps `attempts`; the row is retried after `2^attempts` seconds (capped at 5 minutes), and later
 //!   rows wait behind it, so one relay publishes a producer's events in order. (Several relay
 //!   replicas would not keep that order; consumers do not depend on it.) A crash after
 //!   the confirm and before the commit publishes the row again: consumers dedupe by event id.
@@ -214,15 +214,23 @@ impl Relay {
                     .skip_locked()
                     .load(conn)
                     .await?;
-                let mut published = Vec::with_capacity(rows.len());
-                for row in rows.into_iter().take_while(|r| r.ready) {
-                    let message = OutgoingMessage {
-                        routing_key: row.routing_key,
+                // Sent together, confirmed together; the confirmed prefix is done. The first
+                // failure backs off, and the rows after it stay for the next pass (those the
+                // broker already took are delivered again; consumers dedupe by event id).
+                let ready: Vec<Row> = rows.into_iter().take_while(|r| r.ready).collect();
+                let mut messages = Vec::with_capacity(ready.len());
+                for row in &ready {
+                    messages.push(OutgoingMessage {
+                        routing_key: row.routing_key.clone(),
                         message_id: row.event_id.to_string(),
                         payload: serde_json::to_vec(&row.payload)?,
-                        headers: serde_json::from_value(row.headers).unwrap_or_default(),
-                    };
-                    match broker.publish(&message).await {
+                        headers: serde_json::from_value(row.headers.clone()).unwrap_or_default(),
+                    });
+                }
+                let results = broker.publish_all(&messages).await;
+                let mut published = Vec::with_capacity(ready.len());
+                for (row, result) in ready.iter().zip(results) {
+                    match result {
                         Ok(()) => published.push(row.id),
                         Err(e) => {
                             tracing::warn!(error = %e, outbox.id = row.id, "Could not publish an event; will retry");
