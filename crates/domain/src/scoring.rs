@@ -99,21 +99,46 @@ pub struct ShopDistribution {
     pub monetary: Distribution,
 }
 
-/// A buyer's features, as ranked against a shop.
-fn features(a: &BuyerAggregate) -> (f64, f64, f64) {
-    (
-        a.last_activity().timestamp() as f64,
-        f64::from(a.paid_order_count),
-        a.paid_total.fen() as f64,
-    )
+/// What a buyer is ranked on in their shop: last activity (last payment, else last order),
+/// paid orders and paid total. A few numbers, so a shop's distribution can be built without
+/// holding its buyers' aggregates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RankFeatures {
+    pub last_activity: DateTime<Utc>,
+    pub paid_order_count: u32,
+    pub paid_total_fen: i64,
+}
+
+impl RankFeatures {
+    pub fn of(a: &BuyerAggregate) -> Self {
+        RankFeatures {
+            last_activity: a.last_activity(),
+            paid_order_count: a.paid_order_count,
+            paid_total_fen: a.paid_total.fen(),
+        }
+    }
+
+    /// Recency (Unix seconds), frequency and monetary value, as the distributions hold them.
+    fn values(self) -> (f64, f64, f64) {
+        (
+            self.last_activity.timestamp() as f64,
+            f64::from(self.paid_order_count),
+            self.paid_total_fen as f64,
+        )
+    }
 }
 
 impl ShopDistribution {
     /// Over every buyer of the shop.
     pub fn of<'a>(buyers: impl IntoIterator<Item = &'a BuyerAggregate>) -> Self {
+        Self::of_features(buyers.into_iter().map(RankFeatures::of))
+    }
+
+    /// Over every buyer of the shop, from their rank features alone.
+    pub fn of_features(buyers: impl IntoIterator<Item = RankFeatures>) -> Self {
         let (mut r, mut f, mut m) = (Vec::new(), Vec::new(), Vec::new());
-        for a in buyers {
-            let (x, y, z) = features(a);
+        for buyer in buyers {
+            let (x, y, z) = buyer.values();
             r.push(x);
             f.push(y);
             m.push(z);
@@ -135,7 +160,7 @@ impl ShopDistribution {
     }
 
     pub fn ranks(&self, a: &BuyerAggregate) -> Ranks {
-        let (r, f, m) = features(a);
+        let (r, f, m) = RankFeatures::of(a).values();
         Ranks {
             recency: self.recency.percentile(r),
             frequency: self.frequency.percentile(f),

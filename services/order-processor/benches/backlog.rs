@@ -245,6 +245,7 @@ async fn run(n: usize) {
         settle: std::time::Duration::ZERO,
         max_wait: std::time::Duration::ZERO,
         lease: std::time::Duration::from_secs(600),
+        chunk: 500,
     };
     let started = Instant::now();
     while rescore.rescore_once().await.unwrap().is_some() {}

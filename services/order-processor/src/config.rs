@@ -51,6 +51,10 @@ pub struct ProcessingSettings {
     /// delays that shop's scores by up to this much.
     #[serde(default = "default_rescore_lease")]
     pub rescore_lease_secs: u64,
+    /// Leads a rescore reads, scores and writes at a time (one transaction each); bounds its
+    /// memory whatever the shop's size. The lease is renewed after each chunk.
+    #[serde(default = "default_rescore_chunk")]
+    pub rescore_chunk_leads: i64,
     /// Score as of this instant instead of the start of the current Beijing day (replays, tests).
     #[serde(default)]
     pub score_as_of: Option<DateTime<Utc>>,
@@ -74,6 +78,7 @@ impl Default for ProcessingSettings {
             rescore_settle_ms: default_rescore_settle(),
             rescore_max_wait_secs: default_rescore_max_wait(),
             rescore_lease_secs: default_rescore_lease(),
+            rescore_chunk_leads: default_rescore_chunk(),
             score_as_of: None,
             purge_interval_secs: default_purge_interval(),
             purge_chunk_leads: default_purge_chunk(),
@@ -104,6 +109,9 @@ fn default_rescore_max_wait() -> u64 {
 }
 fn default_rescore_lease() -> u64 {
     120
+}
+fn default_rescore_chunk() -> i64 {
+    500
 }
 fn default_purge_interval() -> u64 {
     3600

@@ -21,8 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use diesel::sql_types::Jsonb;
-use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 use leadgen_db::{DbPool, ScopedFutureExt as _, sealed};
 use leadgen_domain::ContactField;
 use leadgen_domain::buyer::BuyerAggregate;
@@ -73,6 +72,8 @@ pub struct Rescore {
     pub settle: Duration,
     pub max_wait: Duration,
     pub lease: Duration,
+    /// Leads read, scored and written at a time (bounds the memory of a large shop's rescore).
+    pub chunk: i64,
 }
 
 /// What one rescore did.
@@ -128,27 +129,70 @@ impl Rescore {
         }
     }
 
+    /// Rescores a shop in two passes, so its memory stays bounded whatever its size: the rank
+    /// distribution from each buyer's few rank features, then the leads in id-ordered chunks,
+    /// each scored outside any transaction and written in its own.
     async fn rescore_shop(
         &self,
         conn: &mut AsyncPgConnection,
         claim: &Claimed,
         as_of: DateTime<Utc>,
     ) -> anyhow::Result<Rescored> {
-        let rows = leads::of_shop(conn, claim.platform_id).await?;
-        let mut aggregates = Vec::with_capacity(rows.len());
-        for row in &rows {
-            aggregates.push(serde_json::from_value::<BuyerAggregate>(
-                row.aggregate.clone(),
-            )?);
+        let features = leads::features_of_shop(conn, claim.platform_id).await?;
+        let distribution = ShopDistribution::of_features(
+            features
+                .into_iter()
+                .map(leads::Features::into_domain)
+                .collect::<Result<Vec<_>, _>>()?,
+        );
+        let mut outcome = Rescored {
+            platform_id: claim.platform_id,
+            ..Rescored::default()
+        };
+        let mut external_budget = MAX_EXTERNAL_PER_RESCORE;
+        let mut after = 0;
+        loop {
+            let rows =
+                leads::of_shop_after(conn, claim.platform_id, after, self.chunk.max(1)).await?;
+            let Some(last) = rows.last() else { break };
+            after = last.id;
+            outcome.leads += rows.len();
+            let changed = self
+                .score_chunk(
+                    claim.tenant_id,
+                    &rows,
+                    &distribution,
+                    as_of,
+                    &mut external_budget,
+                )
+                .await?;
+            outcome.changed += changed.len();
+            write_chunk(conn, changed).await?;
+            shop_stats::extend(conn, claim.platform_id, self.lease).await?;
         }
-        let distribution = ShopDistribution::of(aggregates.iter());
+        let compact = serde_json::to_value(distribution.compact())?;
+        shop_stats::finish(conn, claim.platform_id, claim.dirty_seq, as_of, compact).await?;
+        Ok(outcome)
+    }
+
+    /// Scores one chunk of leads (the external scorer first, for those it should score) and
+    /// answers those whose score, tags, reasons, scorer or contact verdict changed.
+    async fn score_chunk(
+        &self,
+        tenant_id: i64,
+        rows: &[LeadRow],
+        distribution: &ShopDistribution,
+        as_of: DateTime<Utc>,
+        external_budget: &mut usize,
+    ) -> anyhow::Result<Vec<Changed>> {
         let now = Utc::now();
         let mut plans = Vec::with_capacity(rows.len());
-        for (row, a) in rows.iter().zip(aggregates) {
+        for row in rows {
             // An external score stands until the buyer changes (external_pending).
             if row.scored_by == ScoredBy::External.as_str() && !row.external_pending {
                 continue;
             }
+            let a = serde_json::from_value::<BuyerAggregate>(row.aggregate.clone())?;
             let validity = self.validity_of(row, now)?;
             let ranks = distribution.ranks(&a);
             plans.push(Plan {
@@ -159,7 +203,9 @@ impl Rescore {
                 validity,
             });
         }
-        let external = self.ask_external(claim.tenant_id, &plans, as_of).await;
+        let external = self
+            .ask_external(tenant_id, &plans, as_of, external_budget)
+            .await;
         let mut changed: Vec<Changed> = Vec::new();
         for plan in plans {
             let (intention, scored_by, pending) = match external.get(&plan.row.id) {
@@ -199,113 +245,7 @@ impl Rescore {
                 });
             }
         }
-        let outcome = Rescored {
-            platform_id: claim.platform_id,
-            leads: rows.len(),
-            changed: changed.len(),
-        };
-        let claim = claim.clone();
-        let compact = serde_json::to_value(distribution.compact())?;
-        conn.transaction::<(), anyhow::Error, _>(|conn| {
-            async move {
-                let ids: Vec<i64> = changed.iter().map(|c| c.row.id).collect();
-                let current: HashMap<i64, i32> = leads::lock_versions(conn, &ids)
-                    .await?
-                    .into_iter()
-                    .collect();
-                let mut updates = Vec::new();
-                let mut events = Batch::default();
-                for c in changed {
-                    let Changed {
-                        mut row,
-                        aggregate: a,
-                        validity,
-                        assessment,
-                        scored_by,
-                        pending,
-                    } = c;
-                    if current.get(&row.id) != Some(&row.version) {
-                        continue;
-                    }
-                    let before = row.clone();
-                    row.score = i16::from(assessment.score);
-                    row.intention = i16::from(assessment.intention);
-                    row.intention_tags = assessment
-                        .tags
-                        .iter()
-                        .map(|t| t.label().to_owned())
-                        .collect();
-                    row.score_reasons = serde_json::to_value(&assessment.reasons)?;
-                    row.model_version = assessment.model_version.clone();
-                    row.scored_by = scored_by.as_str().to_owned();
-                    row.external_pending = pending;
-                    row.contact_validity = validity.validity.as_str().to_owned();
-                    row.contact_validity_reason = serde_json::to_value(&validity)?;
-                    row.version += 1;
-                    updates.push(json!({
-                        "id": row.id,
-                        "score": row.score,
-                        "intention": row.intention,
-                        "tags": row.intention_tags,
-                        "reasons": row.score_reasons,
-                        "modelVersion": row.model_version,
-                        "scoredBy": row.scored_by,
-                        "externalPending": row.external_pending,
-                        "validity": row.contact_validity,
-                        "validityReason": row.contact_validity_reason,
-                    }));
-                    let mut changes = Vec::new();
-                    if before.score != row.score {
-                        changes.push(LeadChange::Score);
-                    }
-                    if tags_of(&before.intention_tags) != assessment.tags {
-                        changes.push(LeadChange::Tags);
-                    }
-                    if before.contact_validity != row.contact_validity {
-                        changes.push(LeadChange::ContactValidity);
-                    }
-                    if !changes.is_empty() {
-                        let lead = snapshot(&row, &a, &validity, &assessment, scored_by)?;
-                        events.push(&CloudEvent::new(
-                            SERVICE,
-                            row.tenant_id,
-                            Some(format!("lead/{}", row.id)),
-                            LeadUpdatedV1 {
-                                lead,
-                                changes,
-                                merged_lead_ids: Vec::new(),
-                            },
-                        ))?;
-                    }
-                }
-                if !updates.is_empty() {
-                    diesel::sql_query(
-                        "UPDATE t_order_lead l SET \
-                           score = (v->>'score')::int2, \
-                           intention = (v->>'intention')::int2, \
-                           intention_tags = ARRAY(SELECT jsonb_array_elements_text(v->'tags')), \
-                           score_reasons = v->'reasons', \
-                           model_version = v->>'modelVersion', \
-                           scored_by = v->>'scoredBy', \
-                           external_pending = (v->>'externalPending')::boolean, \
-                           contact_validity = v->>'validity', \
-                           contact_validity_reason = v->'validityReason', \
-                           version = l.version + 1, update_time = now() \
-                         FROM jsonb_array_elements($1) AS v WHERE l.id = (v->>'id')::int8",
-                    )
-                    .bind::<Jsonb, _>(serde_json::Value::Array(updates))
-                    .execute(conn)
-                    .await?;
-                }
-                events.enqueue(conn, SERVICE).await?;
-                shop_stats::finish(conn, claim.platform_id, claim.dirty_seq, as_of, compact)
-                    .await?;
-                Ok(())
-            }
-            .scope_boxed()
-        })
-        .await?;
-        Ok(outcome)
+        Ok(changed)
     }
 
     /// Asks the external scorer (outside any transaction) for the leads whose buyer changed since
@@ -315,6 +255,7 @@ impl Rescore {
         tenant_id: i64,
         plans: &[Plan<'_>],
         as_of: DateTime<Utc>,
+        budget: &mut usize,
     ) -> HashMap<i64, Intention> {
         use futures::StreamExt as _;
         let Some(scorer) = &self.processor.scorer else {
@@ -323,7 +264,7 @@ impl Rescore {
         let requests: Vec<(i64, PredictRequest)> = plans
             .iter()
             .filter(|p| p.row.external_pending)
-            .take(MAX_EXTERNAL_PER_RESCORE)
+            .take(*budget)
             .map(|p| {
                 let model_input = ModelInput {
                     lead_id: p.row.id,
@@ -335,6 +276,7 @@ impl Rescore {
                 (p.row.id, PredictRequest { model_input })
             })
             .collect();
+        *budget -= requests.len();
         let answers: Vec<(i64, Result<Intention, leadgen_scorer::ScorerError>)> =
             futures::stream::iter(requests)
                 .map(|(id, request)| {
@@ -379,4 +321,104 @@ impl Rescore {
         let contact: Option<ContactField> = serde_json::from_str(&json)?;
         Ok(contact.map_or_else(no_contact, |c| filter_contact_info(&c, now)))
     }
+}
+
+/// Writes one chunk's changed leads in one transaction: locks them in id order, skips any a batch
+/// changed since they were read (that batch marked the shop dirty again), and emits
+/// `LeadUpdated` for those whose score, tags or contact verdict changed.
+async fn write_chunk(conn: &mut AsyncPgConnection, changed: Vec<Changed>) -> anyhow::Result<()> {
+    if changed.is_empty() {
+        return Ok(());
+    }
+    conn.transaction::<(), anyhow::Error, _>(|conn| {
+        async move {
+            let ids: Vec<i64> = changed.iter().map(|c| c.row.id).collect();
+            let current: HashMap<i64, i32> = leads::lock_versions(conn, &ids)
+                .await?
+                .into_iter()
+                .collect();
+            let mut updates = Vec::new();
+            let mut events = Batch::default();
+            for c in changed {
+                if current.get(&c.row.id) != Some(&c.row.version) {
+                    continue;
+                }
+                let (update, event) = apply(c)?;
+                updates.push(update);
+                if let Some(event) = event {
+                    events.push(&event)?;
+                }
+            }
+            leads::update_scores(conn, updates).await?;
+            events.enqueue(conn, SERVICE).await?;
+            Ok(())
+        }
+        .scope_boxed()
+    })
+    .await
+}
+
+/// A changed lead's new columns (as the bulk update reads them) and its `LeadUpdated`, if its
+/// score, tags or contact verdict changed.
+fn apply(c: Changed) -> anyhow::Result<(serde_json::Value, Option<CloudEvent<LeadUpdatedV1>>)> {
+    let Changed {
+        mut row,
+        aggregate: a,
+        validity,
+        assessment,
+        scored_by,
+        pending,
+    } = c;
+    let before = row.clone();
+    row.score = i16::from(assessment.score);
+    row.intention = i16::from(assessment.intention);
+    row.intention_tags = assessment
+        .tags
+        .iter()
+        .map(|t| t.label().to_owned())
+        .collect();
+    row.score_reasons = serde_json::to_value(&assessment.reasons)?;
+    row.model_version = assessment.model_version.clone();
+    row.scored_by = scored_by.as_str().to_owned();
+    row.external_pending = pending;
+    row.contact_validity = validity.validity.as_str().to_owned();
+    row.contact_validity_reason = serde_json::to_value(&validity)?;
+    row.version += 1;
+    let update = json!({
+        "id": row.id,
+        "score": row.score,
+        "intention": row.intention,
+        "tags": row.intention_tags,
+        "reasons": row.score_reasons,
+        "modelVersion": row.model_version,
+        "scoredBy": row.scored_by,
+        "externalPending": row.external_pending,
+        "validity": row.contact_validity,
+        "validityReason": row.contact_validity_reason,
+    });
+    let mut changes = Vec::new();
+    if before.score != row.score {
+        changes.push(LeadChange::Score);
+    }
+    if tags_of(&before.intention_tags) != assessment.tags {
+        changes.push(LeadChange::Tags);
+    }
+    if before.contact_validity != row.contact_validity {
+        changes.push(LeadChange::ContactValidity);
+    }
+    if changes.is_empty() {
+        return Ok((update, None));
+    }
+    let lead = snapshot(&row, &a, &validity, &assessment, scored_by)?;
+    let event = CloudEvent::new(
+        SERVICE,
+        row.tenant_id,
+        Some(format!("lead/{}", row.id)),
+        LeadUpdatedV1 {
+            lead,
+            changes,
+            merged_lead_ids: Vec::new(),
+        },
+    );
+    Ok((update, Some(event)))
 }

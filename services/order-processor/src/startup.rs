@@ -84,6 +84,7 @@ impl Application {
             settle: Duration::from_millis(processing.rescore_settle_ms),
             max_wait: Duration::from_secs(processing.rescore_max_wait_secs),
             lease: Duration::from_secs(processing.rescore_lease_secs),
+            chunk: processing.rescore_chunk_leads,
         };
         let retention = Retention {
             pool: pool.clone(),

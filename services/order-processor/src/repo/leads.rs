@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use diesel::sql_types::Int8;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_db::schema::t_order_lead as lead;
+use leadgen_domain::scoring::RankFeatures;
 
 /// Every column order-processor computes for a lead.
 #[derive(Debug, Clone, Insertable, Queryable, Selectable)]
@@ -162,12 +163,64 @@ pub async fn mark_merged(
     Ok(())
 }
 
-/// The live leads of one rank group (a shop), in id order.
-pub async fn of_shop(conn: &mut AsyncPgConnection, platform_id: i64) -> QueryResult<Vec<LeadRow>> {
+/// The ranked features of one live lead: last payment (or `None`), last order, paid orders and
+/// paid total; a shop's distribution is built from these alone.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct Features {
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    pub last_paid_time: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Timestamptz)]
+    pub last_order_time: DateTime<Utc>,
+    #[diesel(sql_type = diesel::sql_types::Int4)]
+    pub paid_order_count: i32,
+    #[diesel(sql_type = Int8)]
+    pub paid_total_fen: i64,
+}
+
+impl Features {
+    /// As the domain ranks them; the last payment is parsed as the aggregate's serde does.
+    pub fn into_domain(self) -> Result<RankFeatures, chrono::ParseError> {
+        let last_paid = self
+            .last_paid_time
+            .map(|t| t.parse::<DateTime<Utc>>())
+            .transpose()?;
+        Ok(RankFeatures {
+            last_activity: last_paid.unwrap_or(self.last_order_time),
+            paid_order_count: u32::try_from(self.paid_order_count).unwrap_or(0),
+            paid_total_fen: self.paid_total_fen,
+        })
+    }
+}
+
+/// The ranked features of every live lead of a shop (a few numbers per buyer, whatever the
+/// size of their aggregates).
+pub async fn features_of_shop(
+    conn: &mut AsyncPgConnection,
+    platform_id: i64,
+) -> QueryResult<Vec<Features>> {
+    diesel::sql_query(
+        "SELECT aggregate->>'lastPaidTime' AS last_paid_time, last_order_time, \
+                paid_order_count, paid_total_fen \
+         FROM t_order_lead WHERE platform_id = $1 AND merged_into IS NULL",
+    )
+    .bind::<Int8, _>(platform_id)
+    .load(conn)
+    .await
+}
+
+/// Up to `limit` live leads of a shop with ids above `after`, in id order (a rescore's chunk).
+pub async fn of_shop_after(
+    conn: &mut AsyncPgConnection,
+    platform_id: i64,
+    after: i64,
+    limit: i64,
+) -> QueryResult<Vec<LeadRow>> {
     lead::table
         .filter(lead::platform_id.eq(platform_id))
         .filter(lead::merged_into.is_null())
+        .filter(lead::id.gt(after))
         .order(lead::id.asc())
+        .limit(limit)
         .select(LeadRow::as_select())
         .load(conn)
         .await
@@ -189,4 +242,33 @@ pub async fn lock_versions(
         .select((lead::id, lead::version))
         .load(conn)
         .await
+}
+
+/// Rewrites the score columns of leads from `updates` (JSON objects with `id`, `score`,
+/// `intention`, `tags`, `reasons`, `modelVersion`, `scoredBy`, `externalPending`, `validity`,
+/// `validityReason`) in one statement, bumping their versions.
+pub async fn update_scores(
+    conn: &mut AsyncPgConnection,
+    updates: Vec<serde_json::Value>,
+) -> QueryResult<usize> {
+    if updates.is_empty() {
+        return Ok(0);
+    }
+    diesel::sql_query(
+        "UPDATE t_order_lead l SET \
+           score = (v->>'score')::int2, \
+           intention = (v->>'intention')::int2, \
+           intention_tags = ARRAY(SELECT jsonb_array_elements_text(v->'tags')), \
+           score_reasons = v->'reasons', \
+           model_version = v->>'modelVersion', \
+           scored_by = v->>'scoredBy', \
+           external_pending = (v->>'externalPending')::boolean, \
+           contact_validity = v->>'validity', \
+           contact_validity_reason = v->'validityReason', \
+           version = l.version + 1, update_time = now() \
+         FROM jsonb_array_elements($1) AS v WHERE l.id = (v->>'id')::int8",
+    )
+    .bind::<diesel::sql_types::Jsonb, _>(serde_json::Value::Array(updates))
+    .execute(conn)
+    .await
 }

@@ -63,11 +63,6 @@ pub async fn claim(
     max_wait: std::time::Duration,
     lease: std::time::Duration,
 ) -> QueryResult<Option<Claimed>> {
-    let pg = |d: std::time::Duration| {
-        diesel::data_types::PgInterval::from_microseconds(
-            i64::try_from(d.as_micros()).unwrap_or(i64::MAX),
-        )
-    };
     let rows: Vec<Claimed> = diesel::sql_query(
         "UPDATE t_lead_shop_stats s SET lease_until = now() + $4 \
          WHERE s.platform_id = ( \
@@ -80,12 +75,27 @@ pub async fn claim(
          RETURNING s.platform_id, s.tenant_id, s.dirty_seq",
     )
     .bind::<Timestamptz, _>(as_of)
-    .bind::<Interval, _>(pg(settle))
-    .bind::<Interval, _>(pg(max_wait))
-    .bind::<Interval, _>(pg(lease))
+    .bind::<Interval, _>(pg_interval(settle))
+    .bind::<Interval, _>(pg_interval(max_wait))
+    .bind::<Interval, _>(pg_interval(lease))
     .load(conn)
     .await?;
     Ok(rows.into_iter().next())
+}
+
+/// Extends a rescore's lease by `lease` from now (a large shop's rescore outlives one lease).
+pub async fn extend(
+    conn: &mut AsyncPgConnection,
+    platform_id: i64,
+    lease: std::time::Duration,
+) -> QueryResult<usize> {
+    diesel::sql_query(
+        "UPDATE t_lead_shop_stats SET lease_until = now() + $2 WHERE platform_id = $1",
+    )
+    .bind::<Int8, _>(platform_id)
+    .bind::<Interval, _>(pg_interval(lease))
+    .execute(conn)
+    .await
 }
 
 /// Records a finished rescore up to `seq` and the new distribution; releases the lease.
@@ -114,4 +124,10 @@ pub async fn release(conn: &mut AsyncPgConnection, platform_id: i64) -> QueryRes
         .set(stats::lease_until.eq(None::<DateTime<Utc>>))
         .execute(conn)
         .await
+}
+
+fn pg_interval(d: std::time::Duration) -> diesel::data_types::PgInterval {
+    diesel::data_types::PgInterval::from_microseconds(
+        i64::try_from(d.as_micros()).unwrap_or(i64::MAX),
+    )
 }

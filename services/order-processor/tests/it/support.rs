@@ -277,8 +277,14 @@ impl Run {
         .unwrap()
     }
 
-    /// Rescores every due shop at once (no settling wait).
+    /// Rescores every due shop at once (no settling wait), in chunks of 3 leads so that every
+    /// shop spans several chunks.
     pub async fn rescore_all(&self) {
+        self.rescore_all_in(3).await;
+    }
+
+    /// Rescores every due shop at once, `chunk` leads at a time.
+    pub async fn rescore_all_in(&self, chunk: i64) {
         let rescore = Rescore {
             pool: self.db.pool.clone(),
             processor: Arc::clone(&self.processor),
@@ -286,6 +292,7 @@ impl Run {
             settle: std::time::Duration::ZERO,
             max_wait: std::time::Duration::ZERO,
             lease: std::time::Duration::from_secs(60),
+            chunk,
         };
         while rescore.rescore_once().await.unwrap().is_some() {}
     }
