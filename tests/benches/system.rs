@@ -55,6 +55,49 @@ fn memory(system: &mut System, field: &str) -> Vec<(String, f64)> {
         .collect()
 }
 
+/// CPU seconds (user + system) a process has used, from `/proc/<pid>/stat`.
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// CPU seconds used so far by each service, the simulator, and every PostgreSQL and RabbitMQ
+/// (`beam.smp`) process on the machine, to say what a run spent its CPU on.
+fn cpu(system: &mut System) -> Vec<(String, f64)> {
+    let mut out: Vec<(String, f64)> = SERVICES
+        .iter()
+        .chain(&["platform-sim"])
+        .map(|name| ((*name).to_owned(), cpu_secs(system.proc(name).pid())))
+        .collect();
+    for (label, comm) in [("postgres", "postgres"), ("rabbitmq", "beam.smp")] {
+        let mut total = 0.0;
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            if name.trim() == comm {
+                total += cpu_secs(pid);
+            }
+        }
+        out.push((label.to_owned(), total));
+    }
+    out
+}
+
 async fn quiet(system: &System, timeout: Duration) {
     let deadline = Instant::now() + timeout;
     loop {
@@ -115,10 +158,17 @@ async fn backlog() -> Value {
     tokio::time::sleep(Duration::from_secs(3)).await;
     let idle = memory(&mut system, "VmRSS:");
     let api = Api::new(&system, 1);
+    let cpu_before = cpu(&mut system);
     let started = Instant::now();
     api.authorize(&system, "JD").await;
     quiet(&system, Duration::from_secs(1800)).await;
     let secs = started.elapsed().as_secs_f64();
+    // PostgreSQL backends that ended during the run are not counted (the pools keep theirs).
+    let cpu_used: serde_json::Map<String, Value> = cpu(&mut system)
+        .into_iter()
+        .zip(cpu_before)
+        .map(|((name, after), (_, before))| (name, json!(after - before)))
+        .collect();
     let peak = memory(&mut system, "VmHWM:");
     let orders = flow::scalar(&system, "SELECT count(*) AS n FROM t_ecom_order_processed").await;
     let leads = flow::scalar(
@@ -143,6 +193,7 @@ async fn backlog() -> Value {
         "ordersPerSec": rate,
         "copyRowsPerSec": copy,
         "overCopy": rate / copy,
+        "cpuSecs": cpu_used,
         "idleRssMiB": idle.into_iter().map(|(k, v)| (k, json!(v))).collect::<serde_json::Map<_, _>>(),
         "peakRssMiB": peak.into_iter().map(|(k, v)| (k, json!(v))).collect::<serde_json::Map<_, _>>(),
     })
@@ -251,6 +302,23 @@ fn main() {
         "≥ 1/3",
         f(&backlog, "overCopy") >= 1.0 / 3.0,
     );
+    if let Some(cpu) = backlog["cpuSecs"].as_object() {
+        let mut parts: Vec<(&String, f64)> = cpu
+            .iter()
+            .map(|(k, v)| (k, v.as_f64().unwrap_or(0.0)))
+            .collect();
+        parts.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let total: f64 = parts.iter().map(|p| p.1).sum();
+        let by_component = parts
+            .iter()
+            .map(|(k, v)| format!("{k} {v:.1}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        println!(
+            "| CPU seconds during the backlog (what bounds it; 2 cores) | {total:.0} of {:.0} available: {by_component} | — | — |",
+            2.0 * f(&backlog, "secs"),
+        );
+    }
     if let Some(b) = read_json("backlog") {
         row(
             "order-processor alone / bare COPY (backlog bench)",
