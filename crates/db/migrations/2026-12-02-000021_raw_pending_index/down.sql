@@ -1,0 +1,1 @@
+DROP INDEX ix_order_raw_pending;
