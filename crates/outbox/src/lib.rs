@@ -217,24 +217,25 @@ impl Relay {
                 // Sent together, confirmed together; the confirmed prefix is done. The first
                 // failure backs off, and the rows after it stay for the next pass (those the
                 // broker already took are delivered again; consumers dedupe by event id).
-                let ready: Vec<Row> = rows.into_iter().take_while(|r| r.ready).collect();
-                let mut messages = Vec::with_capacity(ready.len());
-                for row in &ready {
+                let mut ids = Vec::with_capacity(rows.len());
+                let mut messages = Vec::with_capacity(rows.len());
+                for row in rows.into_iter().take_while(|r| r.ready) {
+                    ids.push(row.id);
                     messages.push(OutgoingMessage {
-                        routing_key: row.routing_key.clone(),
+                        routing_key: row.routing_key,
                         message_id: row.event_id.to_string(),
                         payload: serde_json::to_vec(&row.payload)?,
-                        headers: serde_json::from_value(row.headers.clone()).unwrap_or_default(),
+                        headers: serde_json::from_value(row.headers).unwrap_or_default(),
                     });
                 }
                 let results = broker.publish_all(&messages).await;
-                let mut published = Vec::with_capacity(ready.len());
-                for (row, result) in ready.iter().zip(results) {
+                let mut published = Vec::with_capacity(ids.len());
+                for (id, result) in ids.into_iter().zip(results) {
                     match result {
-                        Ok(()) => published.push(row.id),
+                        Ok(()) => published.push(id),
                         Err(e) => {
-                            tracing::warn!(error = %e, outbox.id = row.id, "Could not publish an event; will retry");
-                            diesel::update(t_outbox::table.find(row.id))
+                            tracing::warn!(error = %e, outbox.id = id, "Could not publish an event; will retry");
+                            diesel::update(t_outbox::table.find(id))
                                 .set((
                                     t_outbox::attempts.eq(t_outbox::attempts + 1),
                                     t_outbox::last_attempt_at.eq(diesel::dsl::now),

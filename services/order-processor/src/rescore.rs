@@ -32,6 +32,7 @@ use leadgen_domain::validity::{ContactValidity, filter_contact_info, no_contact}
 use leadgen_events::{CloudEvent, LeadChange, LeadUpdatedV1, ScoredBy};
 use leadgen_outbox::Batch;
 use leadgen_scorer::{ModelInput, PredictRequest};
+use serde::Deserialize as _;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
@@ -192,7 +193,7 @@ impl Rescore {
             if row.scored_by == ScoredBy::External.as_str() && !row.external_pending {
                 continue;
             }
-            let a = serde_json::from_value::<BuyerAggregate>(row.aggregate.clone())?;
+            let a = BuyerAggregate::deserialize(&row.aggregate)?;
             let validity = self.validity_of(row, now)?;
             let ranks = distribution.ranks(&a);
             plans.push(Plan {
