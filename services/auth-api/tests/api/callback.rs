@@ -137,6 +137,9 @@ async fn app_backfilling(endpoint: &TokenEndpoint, retention_days: Option<i64>) 
             taobao.token_url = url;
         }
         s.oauth.backfill_days = 90;
+        // The relay paused, so the events a callback writes stay in the outbox to be read (a
+        // running relay may publish and delete them first).
+        s.outbox.poll_interval_ms = 3_600_000;
         if let Some(days) = retention_days {
             s.shops.history_retention_days = days;
         }
