@@ -71,29 +71,58 @@ impl Limiter {
 
     /// Waits until `app_key` may make one more call: its slot at the shared gate when there is
     /// one (should the gate fail, the process's own limit, so calls never go unthrottled).
+    ///
+    /// A slot is only as good as the moment the call really starts. A task woken late (a busy
+    /// machine) would start its call closer to the next slot than the interval, and a late call
+    /// that opens a platform's window lets the next qps slots fall inside it: a throttle. So a
+    /// call that wakes more than [`LATE_TOLERANCE`] after its slot gives the slot up unused and
+    /// reserves another, up to [`MAX_LATE_RESERVATIONS`] times.
     pub async fn wait(&self, app_key: &str) {
-        let started = std::time::Instant::now();
-        let reserved = match &self.shared {
-            Some(gate) => {
-                let key = format!("{}:{app_key}", self.platform);
-                match gate.reserve(&key, self.interval).await {
-                    Ok(delay) => Some(delay),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "Shared rate gate unavailable; limiting this process only");
-                        None
-                    }
-                }
-            }
-            None => None,
+        let started = tokio::time::Instant::now();
+        let waited = match &self.shared {
+            Some(gate) => self.wait_shared(gate.as_ref(), app_key).await,
+            None => false,
         };
-        match reserved {
-            Some(delay) => tokio::time::sleep(delay).await,
-            None => self.local.until_key_ready(&app_key.to_owned()).await,
+        if !waited {
+            self.local.until_key_ready(&app_key.to_owned()).await;
         }
         metrics::histogram!("leadgen_platform_rate_limit_wait_seconds", "platform" => self.platform)
             .record(started.elapsed().as_secs_f64());
     }
+
+    /// Waits for a slot at the shared gate that this task is on time for; false when the gate
+    /// is unavailable.
+    async fn wait_shared(&self, gate: &dyn SharedGate, app_key: &str) -> bool {
+        let key = format!("{}:{app_key}", self.platform);
+        for attempt in 0..=MAX_LATE_RESERVATIONS {
+            let asked = tokio::time::Instant::now();
+            let delay = match gate.reserve(&key, self.interval).await {
+                Ok(delay) => delay,
+                Err(e) => {
+                    tracing::warn!(error = %e, "Shared rate gate unavailable; limiting this process only");
+                    return false;
+                }
+            };
+            // Never earlier than the slot: the database decided it after `asked`.
+            tokio::time::sleep(delay).await;
+            // At most this late: the slot was at least `delay` after `asked`.
+            let late = asked.elapsed().saturating_sub(delay);
+            if late <= LATE_TOLERANCE || attempt == MAX_LATE_RESERVATIONS {
+                return true;
+            }
+            metrics::counter!("leadgen_platform_rate_limit_late_total", "platform" => self.platform)
+                .increment(1);
+        }
+        true
+    }
 }
+
+/// How late after its shared slot a call may still start: half the window margin, so any qps + 1
+/// consecutive calls still span more than a second plus the other half.
+pub const LATE_TOLERANCE: Duration = Duration::from_millis(25);
+
+/// How many times a call that woke too late reserves a new slot before it goes anyway.
+pub const MAX_LATE_RESERVATIONS: u32 = 4;
 
 /// How often and how patiently to retry transient failures.
 #[derive(Debug, Clone, Copy)]
@@ -233,5 +262,49 @@ mod tests {
         let before = started.elapsed();
         limiter.wait("other-app").await;
         assert!(started.elapsed() - before < Duration::from_millis(50));
+    }
+
+    /// A gate whose answers arrive `slow` late, for the first `slow_answers` reservations.
+    struct SlowGate {
+        reservations: AtomicUsize,
+        slow_answers: usize,
+    }
+
+    #[async_trait::async_trait]
+    impl SharedGate for SlowGate {
+        async fn reserve(&self, _key: &str, _interval: Duration) -> Result<Duration, String> {
+            let n = self.reservations.fetch_add(1, Ordering::SeqCst);
+            if n < self.slow_answers {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Ok(Duration::from_millis(10))
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_call_too_late_for_its_shared_slot_reserves_another() {
+        let gate = Arc::new(SlowGate {
+            reservations: AtomicUsize::new(0),
+            slow_answers: 1,
+        });
+        let limiter = Limiter::per_second(5).shared(gate.clone());
+        limiter.wait("app").await;
+        assert_eq!(gate.reservations.load(Ordering::SeqCst), 2);
+
+        // On time: one reservation.
+        limiter.wait("app").await;
+        assert_eq!(gate.reservations.load(Ordering::SeqCst), 3);
+
+        // Always late: it gives up after the bounded number of tries and goes.
+        let gate = Arc::new(SlowGate {
+            reservations: AtomicUsize::new(0),
+            slow_answers: usize::MAX,
+        });
+        let limiter = Limiter::per_second(5).shared(gate.clone());
+        limiter.wait("app").await;
+        assert_eq!(
+            gate.reservations.load(Ordering::SeqCst),
+            MAX_LATE_RESERVATIONS as usize + 1
+        );
     }
 }
