@@ -18,7 +18,6 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use lead_api::repo::leads;
 use lead_api::routes::leads::parse_query;
 use lead_api::{Application, Settings};
-use leadgen_db::fragments::Explain;
 use leadgen_db::schema::t_lead_identity;
 use leadgen_domain::buyer::IdentityKey;
 use leadgen_test_support::{
@@ -231,6 +230,10 @@ fn main() {
         let token = leadgen_test_support::token(1, 7, &["lead:order:view"]);
         let indexer = leadgen_runtime::blind_indexer(&crypto_settings()).unwrap();
         let mut bare = AsyncPgConnection::establish(&db.url).await.unwrap();
+        // The service's session settings, so bare runs the same plans.
+        leadgen_db::configure_session(&mut bare, 30_000, "bench-bare")
+            .await
+            .unwrap();
 
         println!(
             "| case | page | rows | total | service p50 / p95 / p99 ms | bare p50 / p95 / p99 ms | p99 ratio | plan |"
@@ -267,8 +270,7 @@ fn main() {
                     direct.push(started.elapsed());
                 }
                 let plan: String =
-                    Explain(leads::page_ids(1, &parsed.filter, parsed.sort, parsed.paging))
-                        .get_result(&mut bare)
+                    leads::explain(&mut bare, 1, &parsed.filter, parsed.sort, parsed.paging)
                         .await
                         .unwrap();
                 let plan: serde_json::Value = serde_json::from_str(&plan).unwrap();

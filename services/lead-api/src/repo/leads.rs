@@ -3,14 +3,13 @@
 //! column is never read here.
 
 use chrono::{DateTime, Utc};
-use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Integer};
+use diesel::sql_types::{BigInt, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use leadgen_db::fragments::BoundedCount;
-use leadgen_db::schema::{t_lead_identity as identity, t_order_lead as lead};
-use leadgen_domain::IntentionTag;
+use leadgen_db::schema::t_order_lead as lead;
 use leadgen_http::paging::{Paging, SortOrder};
+
+use super::list_sql::{self, Statement};
 
 /// The columns the list shows (the detail embeds them).
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -62,12 +61,6 @@ pub const SORT_FIELDS: &[&str] = &[
     "lastOrderTime",
 ];
 
-fn escape_like(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
-}
-
 /// How far page numbers reach and where the total stops counting. A page and its total then
 /// cost at most this many index entries, whatever the tenant's size; `total` beyond it reads
 /// "at least 2,000" (`exact` false). Narrowing the filters brings any lead within reach.
@@ -82,100 +75,73 @@ pub struct LeadPage {
     pub exact: bool,
 }
 
-type Boxed<'a> = lead::BoxedQuery<'a, diesel::pg::Pg>;
-/// A boxed query of lead ids.
-pub type IdQuery<'a> = lead::BoxedQuery<'a, diesel::pg::Pg, diesel::sql_types::BigInt>;
-
-/// The tenant's visible leads that pass `filter`.
-fn filtered(tenant: i64, filter: &LeadFilter) -> Boxed<'static> {
-    let mut q = lead::table
-        .filter(lead::tenant_id.eq(tenant))
-        .filter(lead::merged_into.is_null())
-        .into_boxed();
-    if let Some(p) = filter.platform_id {
-        q = q.filter(lead::platform_id.eq(p));
-    }
-    if let Some(t) = filter.order_time_start {
-        q = q.filter(lead::order_time.ge(t));
-    }
-    if let Some(t) = filter.order_time_end {
-        q = q.filter(lead::order_time.le(t));
-    }
-    if let Some(indexes) = &filter.phone_indexes {
-        let owners = identity::table
-            .filter(identity::tenant_id.eq(tenant))
-            .filter(identity::key_hash.eq_any(indexes.clone()))
-            .select(identity::lead_id);
-        q = q.filter(lead::id.eq_any(owners));
-    } else if let Some(k) = &filter.contact_keyword {
-        q = q.filter(lead::contact_masked.like(format!("%{}%", escape_like(k))));
-    }
-    if let Some(s) = &filter.process_status {
-        q = q.filter(lead::process_status.eq(s.clone()));
-    }
-    if !filter.tags.is_empty() {
-        // Every tag asked for, as bits of the generated `tag_bits` column (an integer test
-        // inside the sort's covering index). A tag that does not exist matches no lead.
-        let mask = filter.tags.iter().try_fold(0_i32, |mask, label| {
-            IntentionTag::from_label(label).map(|tag| mask | tag.bit())
-        });
-        q = match mask {
-            Some(mask) => q.filter(
-                sql::<Bool>("(tag_bits & ")
-                    .bind::<Integer, _>(mask)
-                    .sql(") = ")
-                    .bind::<Integer, _>(mask),
-            ),
-            None => q.filter(sql::<Bool>("false")),
-        };
-    }
-    q
+/// Where a page's ids came from (the statement the benchmark explains).
+#[derive(Debug)]
+pub struct Found {
+    pub ids: Vec<i64>,
+    pub statement: Statement,
 }
 
-/// The ids of one page, in the list's order (`id` breaks ties): an index-only scan of the
-/// sort's covering index.
-pub fn page_ids(
+/// The first `need` matching ids in the list's order (`id` breaks ties): a probe near the
+/// list's start when the filter may find them there, else the statement that fits the filter
+/// and sort (`list_sql`).
+pub async fn first_ids(
+    conn: &mut AsyncPgConnection,
     tenant: i64,
     filter: &LeadFilter,
     sort: (&str, SortOrder),
-    paging: Paging,
-) -> IdQuery<'static> {
-    let q = filtered(tenant, filter);
-    let q = match sort {
-        ("createTime", SortOrder::Asc) => q.order(lead::create_time.asc()),
-        ("createTime", SortOrder::Desc) => q.order(lead::create_time.desc()),
-        ("score", SortOrder::Asc) => q.order(lead::score.asc()),
-        ("score", SortOrder::Desc) => q.order(lead::score.desc()),
-        ("amount", SortOrder::Asc) => q.order(lead::amount_fen.asc()),
-        ("amount", SortOrder::Desc) => q.order(lead::amount_fen.desc()),
-        ("totalAmount", SortOrder::Asc) => q.order(lead::paid_total_fen.asc()),
-        ("totalAmount", SortOrder::Desc) => q.order(lead::paid_total_fen.desc()),
-        ("lastOrderTime", SortOrder::Asc) => q.order(lead::last_order_time.asc()),
-        ("lastOrderTime", SortOrder::Desc) => q.order(lead::last_order_time.desc()),
-        (_, SortOrder::Asc) => q.order(lead::order_time.asc()),
-        (_, SortOrder::Desc) => q.order(lead::order_time.desc()),
+    need: i64,
+) -> QueryResult<Found> {
+    if list_sql::probe_worthwhile(filter, sort) {
+        let statement = list_sql::probe(tenant, filter, sort, need, list_sql::PROBE_WINDOW);
+        let ids = load_ids(conn, &statement).await?;
+        if ids.len() as i64 >= need {
+            return Ok(Found { ids, statement });
+        }
+    }
+    let statement = if list_sql::per_combination(filter, sort) {
+        list_sql::per_tag_combination(tenant, filter, sort, need)
+    } else {
+        list_sql::plain(tenant, filter, sort, need)
     };
-    let q = match sort.1 {
-        SortOrder::Asc => q.then_order_by(lead::id.asc()),
-        SortOrder::Desc => q.then_order_by(lead::id.desc()),
-    };
-    q.select(lead::id)
-        .limit(paging.size)
-        .offset(paging.offset())
+    let ids = load_ids(conn, &statement).await?;
+    Ok(Found { ids, statement })
 }
 
-/// The total of `filter`, counted up to one past [`LIST_WINDOW`].
-pub fn bounded_total(tenant: i64, filter: &LeadFilter) -> BoundedCount<IdQuery<'static>> {
-    BoundedCount::new(
-        filtered(tenant, filter)
-            .select(lead::id)
-            .limit(LIST_WINDOW + 1),
-    )
+#[derive(QueryableByName)]
+struct Id {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
 }
 
-/// A page in three index-driven statements: the page's ids ([`page_ids`]), those rows by
-/// primary key, then the total ([`bounded_total`]), skipped when the page itself shows where
-/// the list ends.
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// The ids a statement of `list_sql` finds.
+pub async fn load_ids(
+    conn: &mut AsyncPgConnection,
+    statement: &Statement,
+) -> QueryResult<Vec<i64>> {
+    let rows: Vec<Id> = statement.query().load(conn).await?;
+    Ok(rows.into_iter().map(|r| r.id).collect())
+}
+
+/// How many ids a page asks for: up to its end, or the whole browsing window (one past it) once
+/// the page lies in the window's second half, so that one scan also gives the total.
+fn need_of(paging: Paging) -> i64 {
+    let end = paging.offset().saturating_add(paging.size);
+    if end > LIST_WINDOW / 2 {
+        LIST_WINDOW + 1
+    } else {
+        end
+    }
+}
+
+/// A page: its ids ([`first_ids`]), those rows by primary key, and the total, counted up to
+/// one past [`LIST_WINDOW`] unless the ids already show it.
 pub async fn list(
     conn: &mut AsyncPgConnection,
     tenant: i64,
@@ -183,7 +149,11 @@ pub async fn list(
     sort: (&str, SortOrder),
     paging: Paging,
 ) -> QueryResult<LeadPage> {
-    let ids: Vec<i64> = page_ids(tenant, filter, sort, paging).load(conn).await?;
+    let need = need_of(paging);
+    let found = first_ids(conn, tenant, filter, sort, need).await?;
+    let offset = usize::try_from(paging.offset()).unwrap_or(usize::MAX);
+    let size = usize::try_from(paging.size).unwrap_or_default();
+    let ids: Vec<i64> = found.ids.iter().skip(offset).take(size).copied().collect();
     let mut rows: Vec<LeadRow> = if ids.is_empty() {
         Vec::new()
     } else {
@@ -195,19 +165,38 @@ pub async fn list(
             .await?
     };
     rows.sort_by_key(|r| ids.iter().position(|id| *id == r.id));
-    let shown = ids.len() as i64;
-    if (shown > 0 && shown < paging.size) || (shown == 0 && paging.page == 1) {
-        // This page shows where the list ends: the total needs no count.
-        return Ok(LeadPage {
-            rows,
-            total: paging.offset() + shown,
-            exact: true,
-        });
-    }
-    let counted: i64 = bounded_total(tenant, filter).get_result(conn).await?;
+    let matched = found.ids.len() as i64;
+    let counted = if matched < need || need > LIST_WINDOW {
+        // The ids reached the list's end, or the window's: no count needed.
+        matched
+    } else {
+        let count: Count = list_sql::bounded_count(tenant, filter, LIST_WINDOW + 1)
+            .query()
+            .get_result(conn)
+            .await?;
+        count.n
+    };
     Ok(LeadPage {
         rows,
         total: counted.min(LIST_WINDOW),
         exact: counted <= LIST_WINDOW,
     })
+}
+
+/// The plan of the statement that finds this page's ids (`EXPLAIN (FORMAT JSON)`).
+pub async fn explain(
+    conn: &mut AsyncPgConnection,
+    tenant: i64,
+    filter: &LeadFilter,
+    sort: (&str, SortOrder),
+    paging: Paging,
+) -> QueryResult<String> {
+    #[derive(QueryableByName)]
+    struct Plan {
+        #[diesel(sql_type = Text, column_name = "QUERY PLAN")]
+        plan: String,
+    }
+    let found = first_ids(conn, tenant, filter, sort, need_of(paging)).await?;
+    let plan: Plan = found.statement.explain().query().get_result(conn).await?;
+    Ok(plan.plan)
 }

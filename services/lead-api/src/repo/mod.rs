@@ -3,5 +3,6 @@
 
 pub mod detail;
 pub mod leads;
+pub mod list_sql;
 pub mod reveal;
 pub mod workflow;

@@ -10,5 +10,6 @@
 mod health;
 mod helpers;
 mod leads;
+mod list_plans;
 mod reveal;
 mod workspace;

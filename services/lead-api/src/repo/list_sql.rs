@@ -1,0 +1,335 @@
+//! The list's statements, as SQL with their binds: which leads pass a filter, in a sort's
+//! order. Three shapes of the same question, because no one index answers every filter and sort
+//! at a million leads (`docs/lead-list.md`):
+//!
+//! - **plain**: `WHERE <filter> ORDER BY <sort> LIMIT n`; the planner picks the sort's covering
+//!   index, or a filter's index (tags, status and shop, contact trigrams) and a top-n sort;
+//! - **probe**: the same filter over only the first [`PROBE_WINDOW`] entries of the sort's index,
+//!   a bounded cost that answers whenever matches are not rare near the list's start;
+//! - **per tag combination**: for a tag filter in order-time order, one ordered scan of
+//!   `ix_lead_list_tags` per combination of tags that contains the asked ones, merged. Tags like
+//!   `沉睡` (dormant) sit at one end of the time order: an ordered scan of the whole tenant
+//!   would pass every recent buyer first.
+//!
+//! The tag filter is written as `tag_bits IN (<every combination containing the asked tags>)`:
+//! constants, so the planner estimates it from the column's statistics and the executor hashes
+//! the list.
+
+use chrono::{DateTime, Utc};
+use diesel::pg::Pg;
+use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
+use diesel::sql_types::{Array, BigInt, Text, Timestamptz};
+use leadgen_domain::IntentionTag;
+use leadgen_http::paging::SortOrder;
+
+use super::leads::LeadFilter;
+
+/// How many entries of the sort's index a probe reads at most (a few milliseconds).
+pub const PROBE_WINDOW: i64 = 20_000;
+
+/// One bind value.
+#[derive(Debug, Clone)]
+enum Bind {
+    Int(i64),
+    Time(DateTime<Utc>),
+    Text(String),
+    Texts(Vec<String>),
+}
+
+/// SQL text with `$n` placeholders and their values, in order.
+#[derive(Debug, Clone, Default)]
+pub struct Statement {
+    text: String,
+    binds: Vec<Bind>,
+}
+
+impl Statement {
+    fn push(&mut self, sql: &str) -> &mut Self {
+        self.text.push_str(sql);
+        self
+    }
+
+    fn bind(&mut self, value: Bind) -> &mut Self {
+        self.binds.push(value);
+        let n = self.binds.len();
+        self.text.push_str(&format!("${n}"));
+        self
+    }
+
+    /// The statement, ready to load.
+    pub fn query(&self) -> BoxedSqlQuery<'static, Pg, SqlQuery> {
+        self.binds.iter().cloned().fold(
+            diesel::sql_query(self.text.clone()).into_boxed(),
+            |q, b| match b {
+                Bind::Int(v) => q.bind::<BigInt, _>(v),
+                Bind::Time(v) => q.bind::<Timestamptz, _>(v),
+                Bind::Text(v) => q.bind::<Text, _>(v),
+                Bind::Texts(v) => q.bind::<Array<Text>, _>(v),
+            },
+        )
+    }
+
+    /// `EXPLAIN (FORMAT JSON)` of the statement.
+    pub fn explain(&self) -> Statement {
+        Statement {
+            text: format!("EXPLAIN (FORMAT JSON) {}", self.text),
+            binds: self.binds.clone(),
+        }
+    }
+}
+
+/// The sort's column (`SORT_FIELDS` names; anything else is the order time).
+fn sort_column(field: &str) -> &'static str {
+    match field {
+        "createTime" => "create_time",
+        "score" => "score",
+        "amount" => "amount_fen",
+        "totalAmount" => "paid_total_fen",
+        "lastOrderTime" => "last_order_time",
+        _ => "order_time",
+    }
+}
+
+fn order_by(prefix: &str, sort: (&str, SortOrder)) -> String {
+    let dir = match sort.1 {
+        SortOrder::Asc => "ASC",
+        SortOrder::Desc => "DESC",
+    };
+    format!(
+        " ORDER BY {prefix}{} {dir}, {prefix}id {dir}",
+        sort_column(sort.0)
+    )
+}
+
+fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// The tag mask of `filter`: `None` without tags, `Some(None)` when a tag does not exist (no
+/// lead matches).
+fn tag_mask(filter: &LeadFilter) -> Option<Option<i32>> {
+    if filter.tags.is_empty() {
+        return None;
+    }
+    Some(filter.tags.iter().try_fold(0_i32, |mask, label| {
+        IntentionTag::from_label(label).map(|tag| mask | tag.bit())
+    }))
+}
+
+/// Every `tag_bits` value that contains `mask`.
+fn combinations(mask: i32) -> Vec<i32> {
+    let all = (1_i32 << IntentionTag::ALL.len()) - 1;
+    (0..=all).filter(|bits| bits & mask == mask).collect()
+}
+
+fn int_list(values: &[i32]) -> String {
+    values
+        .iter()
+        .map(i32::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Whether `filter` narrows the tenant's leads at all.
+pub fn is_filtered(filter: &LeadFilter) -> bool {
+    filter.platform_id.is_some()
+        || filter.order_time_start.is_some()
+        || filter.order_time_end.is_some()
+        || filter.contact_keyword.is_some()
+        || filter.phone_indexes.is_some()
+        || filter.process_status.is_some()
+        || !filter.tags.is_empty()
+}
+
+/// Whether the per-combination statement serves this request.
+pub fn per_combination(filter: &LeadFilter, sort: (&str, SortOrder)) -> bool {
+    matches!(tag_mask(filter), Some(Some(_)))
+        && sort_column(sort.0) == "order_time"
+        && filter.phone_indexes.is_none()
+}
+
+/// Whether a probe is worth trying: a filter the sort's index cannot seek to (an order-time
+/// range in order-time order is an index range already; a phone is one buyer).
+pub fn probe_worthwhile(filter: &LeadFilter, sort: (&str, SortOrder)) -> bool {
+    let seeks = sort_column(sort.0) == "order_time"
+        && (filter.order_time_start.is_some() || filter.order_time_end.is_some());
+    is_filtered(filter) && !seeks && filter.phone_indexes.is_none()
+}
+
+/// ` AND <condition>` for each part of `filter` (after the tenant's own conditions). With
+/// `tags` false the tag condition is left to the caller.
+fn push_filter(s: &mut Statement, tenant: i64, filter: &LeadFilter, tags: bool) {
+    if let Some(p) = filter.platform_id {
+        s.push(" AND platform_id = ").bind(Bind::Int(p));
+    }
+    if let Some(t) = filter.order_time_start {
+        s.push(" AND order_time >= ").bind(Bind::Time(t));
+    }
+    if let Some(t) = filter.order_time_end {
+        s.push(" AND order_time <= ").bind(Bind::Time(t));
+    }
+    if let Some(indexes) = &filter.phone_indexes {
+        s.push(" AND id IN (SELECT lead_id FROM t_lead_identity WHERE tenant_id = ")
+            .bind(Bind::Int(tenant))
+            .push(" AND key_hash = ANY(")
+            .bind(Bind::Texts(indexes.clone()))
+            .push("))");
+    } else if let Some(k) = &filter.contact_keyword {
+        s.push(" AND contact_masked LIKE ")
+            .bind(Bind::Text(format!("%{}%", escape_like(k))));
+    }
+    if let Some(status) = &filter.process_status {
+        s.push(" AND process_status = ")
+            .bind(Bind::Text(status.clone()));
+    }
+    if tags {
+        match tag_mask(filter) {
+            None => {}
+            Some(Some(mask)) => {
+                s.push(&format!(
+                    " AND tag_bits IN ({})",
+                    int_list(&combinations(mask))
+                ));
+            }
+            Some(None) => {
+                s.push(" AND false");
+            }
+        }
+    }
+}
+
+fn visible(s: &mut Statement, tenant: i64) {
+    s.push(" FROM t_order_lead WHERE tenant_id = ")
+        .bind(Bind::Int(tenant))
+        .push(" AND merged_into IS NULL");
+}
+
+/// The first `limit` matching ids in the sort's order.
+pub fn plain(tenant: i64, filter: &LeadFilter, sort: (&str, SortOrder), limit: i64) -> Statement {
+    let mut s = Statement::default();
+    s.push("SELECT id");
+    visible(&mut s, tenant);
+    push_filter(&mut s, tenant, filter, true);
+    s.push(&order_by("", sort));
+    s.push(" LIMIT ").bind(Bind::Int(limit));
+    s
+}
+
+/// The first `limit` matching ids among the first `window` leads in the sort's order
+/// ([`PROBE_WINDOW`]): fewer than `limit` when matches are rarer than that near the start.
+pub fn probe(
+    tenant: i64,
+    filter: &LeadFilter,
+    sort: (&str, SortOrder),
+    limit: i64,
+    window: i64,
+) -> Statement {
+    // Only columns every sort's index carries, so the window is an index-only scan.
+    let column = sort_column(sort.0);
+    let sort_key = if column == "order_time" {
+        String::new()
+    } else {
+        format!(", {column}")
+    };
+    let mut s = Statement::default();
+    s.push(&format!(
+        "SELECT id FROM (SELECT id{sort_key}, platform_id, order_time, process_status, tag_bits, \
+         contact_masked"
+    ));
+    visible(&mut s, tenant);
+    s.push(&order_by("", sort));
+    s.push(" LIMIT ")
+        .bind(Bind::Int(window))
+        .push(") AS w WHERE true");
+    push_filter(&mut s, tenant, filter, true);
+    s.push(&order_by("", sort));
+    s.push(" LIMIT ").bind(Bind::Int(limit));
+    s
+}
+
+/// The first `limit` matching ids in order-time order, from one ordered scan per tag
+/// combination (at most `limit` entries each), merged.
+pub fn per_tag_combination(
+    tenant: i64,
+    filter: &LeadFilter,
+    sort: (&str, SortOrder),
+    limit: i64,
+) -> Statement {
+    let mask = tag_mask(filter).flatten().unwrap_or_default();
+    let mut s = Statement::default();
+    s.push(&format!(
+        "SELECT l.id FROM unnest('{{{}}}'::int4[]) AS c(bits) CROSS JOIN LATERAL (SELECT id, order_time",
+        int_list(&combinations(mask))
+    ));
+    visible(&mut s, tenant);
+    s.push(" AND tag_bits = c.bits");
+    push_filter(&mut s, tenant, filter, false);
+    s.push(&order_by("", sort));
+    s.push(" LIMIT ").bind(Bind::Int(limit)).push(") AS l");
+    s.push(&order_by("l.", sort));
+    s.push(" LIMIT ").bind(Bind::Int(limit));
+    s
+}
+
+/// How many leads pass `filter`, counted up to `bound`.
+pub fn bounded_count(tenant: i64, filter: &LeadFilter, bound: i64) -> Statement {
+    let mut s = Statement::default();
+    s.push("SELECT count(*) AS n FROM (SELECT 1");
+    visible(&mut s, tenant);
+    push_filter(&mut s, tenant, filter, true);
+    s.push(" LIMIT ")
+        .bind(Bind::Int(bound))
+        .push(") AS bounded");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn combinations_contain_the_mask_and_nothing_else() {
+        let repeat_and_dormant = IntentionTag::Repeat.bit() | IntentionTag::Dormant.bit();
+        let all = combinations(repeat_and_dormant);
+        assert_eq!(all.len(), 1 << (IntentionTag::ALL.len() - 2));
+        assert!(
+            all.iter()
+                .all(|b| b & repeat_and_dormant == repeat_and_dormant)
+        );
+        assert!(all.contains(&repeat_and_dormant));
+        assert!(all.contains(&((1 << IntentionTag::ALL.len()) - 1)));
+    }
+
+    #[test]
+    fn binds_are_numbered_in_order() {
+        let filter = LeadFilter {
+            platform_id: Some(3),
+            contact_keyword: Some("5_%".into()),
+            process_status: Some("PENDING".into()),
+            tags: vec!["复购".into()],
+            ..LeadFilter::default()
+        };
+        let s = plain(7, &filter, ("score", SortOrder::Desc), 10);
+        assert_eq!(s.binds.len(), 5);
+        for n in 1..=5 {
+            assert!(s.text.contains(&format!("${n}")), "{}", s.text);
+        }
+        assert!(
+            s.text.contains("ORDER BY score DESC, id DESC"),
+            "{}",
+            s.text
+        );
+        assert!(matches!(&s.binds[2], Bind::Text(k) if k == "%5\\_\\%%"));
+        let unknown = LeadFilter {
+            tags: vec!["不存在".into()],
+            ..LeadFilter::default()
+        };
+        assert!(
+            plain(7, &unknown, ("orderTime", SortOrder::Asc), 10)
+                .text
+                .contains("AND false")
+        );
+    }
+}

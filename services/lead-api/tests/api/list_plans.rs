@@ -1,0 +1,201 @@
+//! The list's three statements (`lead_api::repo::list_sql`) answer the same question: on a few
+//! thousand leads with every tag combination, tags correlated with time, ties and two shops,
+//! the per-tag-combination merge and a probe that fills its page find exactly the plain
+//! statement's ids, for every sort and direction; and `list` pages and totals are slices of
+//! that answer.
+
+use diesel_async::RunQueryDsl;
+use lead_api::repo::leads::{self, LIST_WINDOW, LeadFilter, SORT_FIELDS};
+use lead_api::repo::list_sql;
+use leadgen_http::paging::{Paging, SortOrder};
+
+use crate::helpers::{SeedLead, spawn_app};
+
+const TENANT: i64 = 1;
+
+/// 3,000 buyers of tenant 1 copied from one seeded lead: two shops, three statuses, scores and
+/// amounts with many ties, contacts with common and rare digits, and tags drawn per buyer, with
+/// `沉睡` only among the oldest and `即将复购` only among the newest (as in real shops).
+async fn seed_many(app: &crate::helpers::TestApp) {
+    let (p1, t1) = app.platform(TENANT, "TAOBAO").await;
+    let (p2, _) = app.platform(TENANT, "JD").await;
+    let first = app
+        .lead(
+            t1,
+            "TAOBAO",
+            SeedLead::new(TENANT, p1, "O-0", "2026-01-01T00:00:00Z"),
+        )
+        .await;
+    let mut conn = app.conn().await;
+    diesel::sql_query(format!(
+        "INSERT INTO t_order_lead (tenant_id, platform_id, platform_type, order_id, raw_order_id, \
+           processed_order_id, contact_info, contact_masked, contact_kind, product_info, amount_fen, \
+           order_time, intention_tags, score, process_status, order_count, paid_order_count, \
+           paid_total_fen, last_order_time, aggregate, intention, score_reasons, model_version, \
+           scored_by, contact_validity, contact_validity_reason, create_time) \
+         SELECT tenant_id, CASE WHEN g % 3 = 0 THEN {p2} ELSE {p1} END, platform_type, 'copy-' || g, \
+           raw_order_id, processed_order_id, contact_info, \
+           lpad(((g * 7919) % 1000)::text, 3, '1') || '****' || lpad(((g * 104729) % 10000)::text, 4, '0'), \
+           contact_kind, product_info, (g * 37) % 50 * 1000, \
+           order_time - make_interval(hours => g * 5), \
+           array_remove(ARRAY[ \
+             (ARRAY['高意向','中意向','低意向'])[1 + (g * 31) % 3], \
+             CASE WHEN g % 7 <> 0 THEN '购买过' END, \
+             CASE WHEN (g * 13) % 4 = 0 THEN '复购' END, \
+             CASE WHEN (g * 17) % 11 = 0 THEN '未支付' END, \
+             CASE WHEN (g * 19) % 13 = 0 THEN '退款售后' END, \
+             CASE WHEN (g * 23) % 9 = 0 THEN '高价值' END, \
+             CASE WHEN g < 600 AND g % 5 = 0 THEN '即将复购' END, \
+             CASE WHEN g > 2000 AND g % 4 <> 1 THEN '沉睡' END], NULL), \
+           (g * 11) % 101, (ARRAY['PENDING','PENDING','PENDING','PROCESSED','INVALID'])[1 + g % 5], \
+           order_count, paid_order_count, (g * 53) % 40 * 500, \
+           last_order_time - make_interval(hours => (g * 3) % 4000), \
+           aggregate, intention, score_reasons, model_version, scored_by, contact_validity, \
+           contact_validity_reason, create_time - make_interval(mins => (g * 97) % 100000) \
+         FROM t_order_lead, generate_series(1, 3000) AS g WHERE id = {first}"
+    ))
+    .execute(&mut *conn)
+    .await
+    .expect("copy leads");
+    diesel::sql_query("ANALYZE t_order_lead")
+        .execute(&mut *conn)
+        .await
+        .expect("analyze");
+}
+
+fn filters() -> Vec<(&'static str, LeadFilter)> {
+    let tags = |t: &[&str]| t.iter().map(|s| (*s).to_owned()).collect();
+    vec![
+        ("none", LeadFilter::default()),
+        (
+            "dormant",
+            LeadFilter {
+                tags: tags(&["沉睡"]),
+                ..LeadFilter::default()
+            },
+        ),
+        (
+            "repeat and dormant",
+            LeadFilter {
+                tags: tags(&["复购", "沉睡"]),
+                ..LeadFilter::default()
+            },
+        ),
+        (
+            "due and PENDING",
+            LeadFilter {
+                tags: tags(&["即将复购"]),
+                process_status: Some("PENDING".into()),
+                ..LeadFilter::default()
+            },
+        ),
+        (
+            "high value with a keyword",
+            LeadFilter {
+                tags: tags(&["高价值"]),
+                contact_keyword: Some("12".into()),
+                ..LeadFilter::default()
+            },
+        ),
+        (
+            "INVALID",
+            LeadFilter {
+                process_status: Some("INVALID".into()),
+                ..LeadFilter::default()
+            },
+        ),
+        (
+            "a keyword",
+            LeadFilter {
+                contact_keyword: Some("5".into()),
+                ..LeadFilter::default()
+            },
+        ),
+        (
+            "an order-time range with a tag",
+            LeadFilter {
+                order_time_start: Some("2025-08-01T00:00:00Z".parse().expect("time")),
+                order_time_end: Some("2025-11-01T00:00:00Z".parse().expect("time")),
+                tags: tags(&["购买过"]),
+                ..LeadFilter::default()
+            },
+        ),
+        (
+            "a tag that does not exist",
+            LeadFilter {
+                tags: tags(&["不存在"]),
+                ..LeadFilter::default()
+            },
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn every_statement_of_the_list_finds_the_plain_statements_ids() {
+    let app = spawn_app().await;
+    seed_many(&app).await;
+    let mut conn = app.conn().await;
+    let mut merged_checks = 0;
+    let (mut probes_filled, mut probes_short) = (0, 0);
+    for (name, filter) in filters() {
+        for field in SORT_FIELDS {
+            for order in [SortOrder::Desc, SortOrder::Asc] {
+                let sort = (*field, order);
+                let everything =
+                    leads::load_ids(&mut conn, &list_sql::plain(TENANT, &filter, sort, 5_000))
+                        .await
+                        .expect("plain");
+                for need in [10, 100, 1_000, LIST_WINDOW + 1] {
+                    let reference = &everything[..everything.len().min(need as usize)];
+                    if list_sql::per_combination(&filter, sort) {
+                        let merged = leads::load_ids(
+                            &mut conn,
+                            &list_sql::per_tag_combination(TENANT, &filter, sort, need),
+                        )
+                        .await
+                        .expect("per combination");
+                        assert_eq!(merged, reference, "{name}, {field} {order:?}, {need}");
+                        merged_checks += 1;
+                    }
+                    let probed = leads::load_ids(
+                        &mut conn,
+                        &list_sql::probe(TENANT, &filter, sort, need, 500),
+                    )
+                    .await
+                    .expect("probe");
+                    if probed.len() as i64 == need {
+                        assert_eq!(
+                            probed, reference,
+                            "probe: {name}, {field} {order:?}, {need}"
+                        );
+                        probes_filled += 1;
+                    } else {
+                        assert!((probed.len() as i64) < need);
+                        probes_short += 1;
+                    }
+                }
+                for (page, size) in [(1, 10), (3, 100), (20, 100)] {
+                    let paging = Paging { page, size };
+                    let got = leads::list(&mut conn, TENANT, &filter, sort, paging)
+                        .await
+                        .expect("list");
+                    let ids: Vec<i64> = got.rows.iter().map(|r| r.id).collect();
+                    let start = (paging.offset() as usize).min(everything.len());
+                    let end = (start + size as usize).min(everything.len());
+                    assert_eq!(
+                        ids,
+                        everything[start..end],
+                        "list: {name}, {field} {order:?}"
+                    );
+                    let matched = everything.len() as i64;
+                    assert_eq!(got.total, matched.min(LIST_WINDOW), "{name}");
+                    assert_eq!(got.exact, matched <= LIST_WINDOW, "{name}");
+                }
+            }
+        }
+    }
+    // The merge and both outcomes of the probe were exercised.
+    assert!(merged_checks >= 40, "{merged_checks}");
+    assert!(probes_filled >= 40, "{probes_filled}");
+    assert!(probes_short >= 40, "{probes_short}");
+}
