@@ -230,6 +230,7 @@ fn main() {
         let token = leadgen_test_support::token(1, 7, &["lead:order:view"]);
         let indexer = leadgen_runtime::blind_indexer(&crypto_settings()).unwrap();
         let mut bare = AsyncPgConnection::establish(&db.url).await.unwrap();
+        let tag_stats = leads::TagStats::default();
         // The service's session settings, so bare runs the same plans.
         leadgen_db::configure_session(&mut bare, 30_000, "bench-bare")
             .await
@@ -264,13 +265,13 @@ fn main() {
                 let mut direct = Vec::with_capacity(repeat);
                 for _ in 0..repeat {
                     let started = Instant::now();
-                    leads::list(&mut bare, 1, &parsed.filter, parsed.sort, parsed.paging)
+                    leads::list(&mut bare, &tag_stats, 1, &parsed.filter, parsed.sort, parsed.paging)
                         .await
                         .unwrap();
                     direct.push(started.elapsed());
                 }
                 let plan: String =
-                    leads::explain(&mut bare, 1, &parsed.filter, parsed.sort, parsed.paging)
+                    leads::explain(&mut bare, &tag_stats, 1, &parsed.filter, parsed.sort, parsed.paging)
                         .await
                         .unwrap();
                 let plan: serde_json::Value = serde_json::from_str(&plan).unwrap();

@@ -92,6 +92,8 @@ pub struct AppState {
     pub reveal: RevealSettings,
     /// Finds a buyer by phone without storing or scanning phones.
     pub indexer: Arc<BlindIndexer>,
+    /// What the list's choice of statement reads from the planner's statistics.
+    pub tag_stats: crate::repo::leads::TagStats,
 }
 
 pub struct Application {
@@ -118,6 +120,7 @@ impl Application {
             policy,
             reveal: settings.reveal.clone(),
             indexer,
+            tag_stats: crate::repo::leads::TagStats::default(),
         });
         let verifier = web::Data::new(JwtVerifier::from_settings(&settings.auth)?);
         let broker = Broker::connect(&settings.amqp, Vec::new())

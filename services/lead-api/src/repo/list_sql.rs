@@ -4,8 +4,7 @@
 //!
 //! - **plain**: `WHERE <filter> ORDER BY <sort> LIMIT n`; the planner picks the sort's covering
 //!   index, or a filter's index (tags, status and shop, contact trigrams) and a top-n sort;
-//! - **probe**: the same filter over only the first [`PROBE_WINDOW`] entries of the sort's index,
-//!   a bounded cost that answers whenever matches are not rare near the list's start;
+//! - **fenced**: every match found through the filter's own index, then sorted (a top-n sort);
 //! - **per tag combination**: for a tag filter in order-time order, one ordered scan of
 //!   `ix_lead_list_tags` per combination of tags that contains the asked ones, merged. Tags like
 //!   `沉睡` (dormant) sit at one end of the time order: an ordered scan of the whole tenant
@@ -23,9 +22,6 @@ use leadgen_domain::IntentionTag;
 use leadgen_http::paging::SortOrder;
 
 use super::leads::LeadFilter;
-
-/// How many entries of the sort's index a probe reads at most (a few milliseconds).
-pub const PROBE_WINDOW: i64 = 20_000;
 
 /// One bind value.
 #[derive(Debug, Clone)]
@@ -150,14 +146,6 @@ pub fn per_combination(filter: &LeadFilter, sort: (&str, SortOrder)) -> bool {
         && filter.phone_indexes.is_none()
 }
 
-/// Whether a probe is worth trying: a filter the sort's index cannot seek to (an order-time
-/// range in order-time order is an index range already; a phone is one buyer).
-pub fn probe_worthwhile(filter: &LeadFilter, sort: (&str, SortOrder)) -> bool {
-    let seeks = sort_column(sort.0) == "order_time"
-        && (filter.order_time_start.is_some() || filter.order_time_end.is_some());
-    is_filtered(filter) && !seeks && filter.phone_indexes.is_none()
-}
-
 /// ` AND <condition>` for each part of `filter` (after the tenant's own conditions). With
 /// `tags` false the tag condition is left to the caller.
 fn push_filter(s: &mut Statement, tenant: i64, filter: &LeadFilter, tags: bool) {
@@ -217,36 +205,25 @@ pub fn plain(tenant: i64, filter: &LeadFilter, sort: (&str, SortOrder), limit: i
     s
 }
 
-/// The first `limit` matching ids among the first `window` leads in the sort's order
-/// ([`PROBE_WINDOW`]): fewer than `limit` when matches are rarer than that near the start.
-pub fn probe(
-    tenant: i64,
-    filter: &LeadFilter,
-    sort: (&str, SortOrder),
-    limit: i64,
-    window: i64,
-) -> Statement {
-    // Only columns every sort's index carries, so the window is an index-only scan.
+/// The first `limit` matching ids in the sort's order, sorted after every match is found by
+/// the filter's cheapest access (a tag's or a status's covering index, contact trigrams):
+/// `OFFSET 0` keeps the planner from scanning the sort's index instead. Bounded by the matches;
+/// for a filter whose matches are few or lie at one end of the sort.
+pub fn fenced(tenant: i64, filter: &LeadFilter, sort: (&str, SortOrder), limit: i64) -> Statement {
     let column = sort_column(sort.0);
-    let sort_key = if column == "order_time" {
-        String::new()
-    } else {
-        format!(", {column}")
-    };
     let mut s = Statement::default();
-    s.push(&format!(
-        "SELECT id FROM (SELECT id{sort_key}, platform_id, order_time, process_status, tag_bits, \
-         contact_masked"
-    ));
+    s.push(&format!("SELECT id FROM (SELECT id, {column}"));
     visible(&mut s, tenant);
-    s.push(&order_by("", sort));
-    s.push(" LIMIT ")
-        .bind(Bind::Int(window))
-        .push(") AS w WHERE true");
     push_filter(&mut s, tenant, filter, true);
+    s.push(" OFFSET 0) AS matches");
     s.push(&order_by("", sort));
     s.push(" LIMIT ").bind(Bind::Int(limit));
     s
+}
+
+/// The tag mask `filter` asks for, when it asks for existing tags.
+pub fn asked_tags(filter: &LeadFilter) -> Option<i32> {
+    tag_mask(filter).flatten()
 }
 
 /// The first `limit` matching ids in order-time order, from one ordered scan per tag

@@ -66,9 +66,16 @@ pub async fn list(
     let mut conn = leadgen_db::conn(&state.pool)
         .await
         .map_err(ApiError::internal)?;
-    let page = leads::list(&mut conn, user.tenant_id, &filter, sort, paging)
-        .await
-        .map_err(ApiError::internal)?;
+    let page = leads::list(
+        &mut conn,
+        &state.tag_stats,
+        user.tenant_id,
+        &filter,
+        sort,
+        paging,
+    )
+    .await
+    .map_err(ApiError::internal)?;
     let records = page.rows.into_iter().map(LeadView::from).collect();
     Ok(leadgen_http::ok(BoundedPage::new(
         records, page.total, page.exact, paging,
