@@ -81,6 +81,9 @@ pub struct LeadPage {
 #[derive(Debug)]
 pub struct Found {
     pub ids: Vec<i64>,
+    /// How many ids were asked for: at least the caller's `need`, the whole browsing window (one
+    /// past it) when the statement reads every match anyway.
+    pub asked: i64,
     pub statement: Statement,
 }
 
@@ -99,7 +102,8 @@ pub const MERGED_TAG_SHARE: f64 = 0.5;
 ///   combination, merged (tags are derived from recency, frequency and value, so their matches
 ///   gather at one end of every sort);
 /// - tags held by few leads in any other order, or a contact keyword of three or more
-///   characters deep in the window: every match through the filter's own index, sorted;
+///   characters deep in the window or with other filters: every match through the filter's
+///   own index, sorted, and the whole window at once (the total with it);
 /// - else the plain statement, for the planner to choose.
 pub async fn first_ids(
     conn: &mut AsyncPgConnection,
@@ -113,25 +117,45 @@ pub async fn first_ids(
         Some(mask) => Some(tag_stats.share(conn, mask).await?),
         None => None,
     };
-    let deep_keyword = need > LIST_WINDOW / 2
+    // A keyword the trigram index serves, deep in the window or narrowed further by shop,
+    // status or order time: its matches are fewer than the sort's index entries to pass.
+    let narrowed = filter.platform_id.is_some()
+        || filter.process_status.is_some()
+        || filter.order_time_start.is_some()
+        || filter.order_time_end.is_some()
+        || !filter.tags.is_empty();
+    let deep_keyword = (need > LIST_WINDOW / 2 || narrowed)
         && filter
             .contact_keyword
             .as_ref()
             .is_some_and(|k| k.chars().count() >= 3);
-    let statement = match share {
+    let fence = match share {
         Some(share) if list_sql::per_combination(filter, sort) && share < MERGED_TAG_SHARE => {
-            list_sql::per_tag_combination(tenant, filter, sort, need)
+            let statement = list_sql::per_tag_combination(tenant, filter, sort, need);
+            let ids = load_ids(conn, &statement).await?;
+            return Ok(Found {
+                ids,
+                asked: need,
+                statement,
+            });
         }
-        Some(share) if share < FENCED_TAG_SHARE && filter.phone_indexes.is_none() => {
-            list_sql::fenced(tenant, filter, sort, need)
-        }
-        _ if deep_keyword && filter.phone_indexes.is_none() => {
-            list_sql::fenced(tenant, filter, sort, need)
-        }
-        _ => list_sql::plain(tenant, filter, sort, need),
+        Some(share) => share < FENCED_TAG_SHARE,
+        None => false,
+    } || deep_keyword;
+    let (statement, asked) = if fence && filter.phone_indexes.is_none() {
+        // Every match is read and sorted whatever the limit: take the whole window, which
+        // also gives the total.
+        let asked = need.max(LIST_WINDOW + 1);
+        (list_sql::fenced(tenant, filter, sort, asked), asked)
+    } else {
+        (list_sql::plain(tenant, filter, sort, need), need)
     };
     let ids = load_ids(conn, &statement).await?;
-    Ok(Found { ids, statement })
+    Ok(Found {
+        ids,
+        asked,
+        statement,
+    })
 }
 
 /// How often the tag statistics are read again.
@@ -251,7 +275,7 @@ pub async fn list(
     };
     rows.sort_by_key(|r| ids.iter().position(|id| *id == r.id));
     let matched = found.ids.len() as i64;
-    let counted = if matched < need || need > LIST_WINDOW {
+    let counted = if matched < found.asked || found.asked > LIST_WINDOW {
         // The ids reached the list's end, or the window's: no count needed.
         matched
     } else {
