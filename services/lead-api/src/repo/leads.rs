@@ -84,6 +84,8 @@ pub struct Found {
     /// How many ids were asked for: at least the caller's `need`, the whole browsing window (one
     /// past it) when the statement reads every match anyway.
     pub asked: i64,
+    /// The total, when it was counted on the way (up to one past [`LIST_WINDOW`]).
+    pub counted: Option<i64>,
     pub statement: Statement,
 }
 
@@ -104,6 +106,8 @@ pub const MERGED_TAG_SHARE: f64 = 0.5;
 /// - tags held by few leads in any other order, or a contact keyword of three or more
 ///   characters deep in the window or with other filters: every match through the filter's
 ///   own index, sorted, and the whole window at once (the total with it);
+/// - such a keyword alone near the list's start: counted first through the trigram index;
+///   fenced when its matches fit the window, else the sort's index testing the keyword;
 /// - else the plain statement, for the planner to choose.
 pub async fn first_ids(
     conn: &mut AsyncPgConnection,
@@ -136,24 +140,50 @@ pub async fn first_ids(
             return Ok(Found {
                 ids,
                 asked: need,
+                counted: None,
                 statement,
             });
         }
         Some(share) => share < FENCED_TAG_SHARE,
         None => false,
     } || deep_keyword;
-    let (statement, asked) = if fence && filter.phone_indexes.is_none() {
-        // Every match is read and sorted whatever the limit: take the whole window, which
-        // also gives the total.
-        let asked = need.max(LIST_WINDOW + 1);
-        (list_sql::fenced(tenant, filter, sort, asked), asked)
-    } else {
-        (list_sql::plain(tenant, filter, sort, need), need)
+    let trigram_keyword = filter.phone_indexes.is_none()
+        && filter
+            .contact_keyword
+            .as_ref()
+            .is_some_and(|k| k.chars().count() >= 3);
+    let mut counted = None;
+    if trigram_keyword && !fence {
+        // A keyword alone, near the list's start: count first through the trigram index (it
+        // stops at the window's end). Few matches: read them all (fenced). Many: the first
+        // page lies near the start of the sort's index, which tests the keyword itself (the
+        // planner's estimate of a `LIKE` varies with ANALYZE's sample, and its choice with it).
+        let count: Count = list_sql::bounded_count(tenant, filter, LIST_WINDOW + 1)
+            .query()
+            .get_result(conn)
+            .await?;
+        if count.n > LIST_WINDOW {
+            counted = Some(count.n);
+        }
+    }
+    let (statement, asked) = match counted {
+        Some(_) => (
+            list_sql::plain_scanning_keyword(tenant, filter, sort, need),
+            need,
+        ),
+        None if (fence || trigram_keyword) && filter.phone_indexes.is_none() => {
+            // Every match is read and sorted whatever the limit: take the whole window, which
+            // also gives the total.
+            let asked = need.max(LIST_WINDOW + 1);
+            (list_sql::fenced(tenant, filter, sort, asked), asked)
+        }
+        None => (list_sql::plain(tenant, filter, sort, need), need),
     };
     let ids = load_ids(conn, &statement).await?;
     Ok(Found {
         ids,
         asked,
+        counted,
         statement,
     })
 }
@@ -275,7 +305,9 @@ pub async fn list(
     };
     rows.sort_by_key(|r| ids.iter().position(|id| *id == r.id));
     let matched = found.ids.len() as i64;
-    let counted = if matched < found.asked || found.asked > LIST_WINDOW {
+    let counted = if let Some(counted) = found.counted {
+        counted
+    } else if matched < found.asked || found.asked > LIST_WINDOW {
         // The ids reached the list's end, or the window's: no count needed.
         matched
     } else {

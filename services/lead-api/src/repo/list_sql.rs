@@ -149,6 +149,18 @@ pub fn per_combination(filter: &LeadFilter, sort: (&str, SortOrder)) -> bool {
 /// ` AND <condition>` for each part of `filter` (after the tenant's own conditions). With
 /// `tags` false the tag condition is left to the caller.
 fn push_filter(s: &mut Statement, tenant: i64, filter: &LeadFilter, tags: bool) {
+    push_filter_with(s, tenant, filter, tags, false);
+}
+
+/// [`push_filter`]; with `scan_keyword` the contact keyword is written so that the trigram
+/// index cannot serve it (`contact_masked || ''`), and is tested inside the sort's index.
+fn push_filter_with(
+    s: &mut Statement,
+    tenant: i64,
+    filter: &LeadFilter,
+    tags: bool,
+    scan_keyword: bool,
+) {
     if let Some(p) = filter.platform_id {
         s.push(" AND platform_id = ").bind(Bind::Int(p));
     }
@@ -165,8 +177,12 @@ fn push_filter(s: &mut Statement, tenant: i64, filter: &LeadFilter, tags: bool) 
             .bind(Bind::Texts(indexes.clone()))
             .push("))");
     } else if let Some(k) = &filter.contact_keyword {
-        s.push(" AND contact_masked LIKE ")
-            .bind(Bind::Text(format!("%{}%", escape_like(k))));
+        s.push(if scan_keyword {
+            " AND (contact_masked || '') LIKE "
+        } else {
+            " AND contact_masked LIKE "
+        })
+        .bind(Bind::Text(format!("%{}%", escape_like(k))));
     }
     if let Some(status) = &filter.process_status {
         s.push(" AND process_status = ")
@@ -196,10 +212,31 @@ fn visible(s: &mut Statement, tenant: i64) {
 
 /// The first `limit` matching ids in the sort's order.
 pub fn plain(tenant: i64, filter: &LeadFilter, sort: (&str, SortOrder), limit: i64) -> Statement {
+    plain_with(tenant, filter, sort, limit, false)
+}
+
+/// [`plain`], the contact keyword tested inside the sort's index rather than looked up in the
+/// trigram index: for a keyword so common that its first page lies near the list's start.
+pub fn plain_scanning_keyword(
+    tenant: i64,
+    filter: &LeadFilter,
+    sort: (&str, SortOrder),
+    limit: i64,
+) -> Statement {
+    plain_with(tenant, filter, sort, limit, true)
+}
+
+fn plain_with(
+    tenant: i64,
+    filter: &LeadFilter,
+    sort: (&str, SortOrder),
+    limit: i64,
+    scan_keyword: bool,
+) -> Statement {
     let mut s = Statement::default();
     s.push("SELECT id");
     visible(&mut s, tenant);
-    push_filter(&mut s, tenant, filter, true);
+    push_filter_with(&mut s, tenant, filter, true, scan_keyword);
     s.push(&order_by("", sort));
     s.push(" LIMIT ").bind(Bind::Int(limit));
     s

@@ -97,6 +97,20 @@ fn filters() -> Vec<(&'static str, LeadFilter)> {
             },
         ),
         (
+            "a rare keyword",
+            LeadFilter {
+                contact_keyword: Some("123".into()),
+                ..LeadFilter::default()
+            },
+        ),
+        (
+            "a keyword every contact has",
+            LeadFilter {
+                contact_keyword: Some("***".into()),
+                ..LeadFilter::default()
+            },
+        ),
+        (
             "INVALID",
             LeadFilter {
                 process_status: Some("INVALID".into()),
