@@ -2,8 +2,6 @@
 //! Every query is scoped by tenant and leaves out leads merged into another; the sealed contact
 //! column is never read here.
 
-use std::time::{Duration, Instant};
-
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
@@ -12,6 +10,7 @@ use leadgen_db::schema::t_order_lead as lead;
 use leadgen_http::paging::{Paging, SortOrder};
 
 use super::list_sql::{self, Statement};
+pub use super::tag_stats::TagStats;
 
 /// The columns the list shows (the detail embeds them).
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -158,12 +157,9 @@ pub async fn first_ids(
         // stops at the window's end). Few matches: read them all (fenced). Many: the first
         // page lies near the start of the sort's index, which tests the keyword itself (the
         // planner's estimate of a `LIKE` varies with ANALYZE's sample, and its choice with it).
-        let count: Count = list_sql::bounded_count(tenant, filter, LIST_WINDOW + 1)
-            .query()
-            .get_result(conn)
-            .await?;
-        if count.n > LIST_WINDOW {
-            counted = Some(count.n);
+        let n = count_to_window_end(conn, tenant, filter).await?;
+        if n > LIST_WINDOW {
+            counted = Some(n);
         }
     }
     let (statement, asked) = match counted {
@@ -188,64 +184,6 @@ pub async fn first_ids(
     })
 }
 
-/// How often the tag statistics are read again.
-const TAG_STATS_TTL: Duration = Duration::from_secs(60);
-
-/// Each tag combination's share of all leads (every tenant's), from the planner's statistics
-/// (`pg_stats`, kept by autovacuum's ANALYZE; tags and their combinations are few, so every
-/// combination is listed), read at most once a minute per process.
-#[derive(Debug, Default)]
-pub struct TagStats {
-    cached: tokio::sync::Mutex<Option<Snapshot>>,
-}
-
-/// When the statistics were read, and each combination's share.
-type Snapshot = (Instant, Vec<(i32, f64)>);
-
-impl TagStats {
-    /// The share of leads whose tags contain `mask` (0 before the first ANALYZE: treated as
-    /// selective, which only costs a small table a sort).
-    pub async fn share(&self, conn: &mut AsyncPgConnection, mask: i32) -> QueryResult<f64> {
-        #[derive(QueryableByName)]
-        struct Mcv {
-            #[diesel(sql_type = diesel::sql_types::Array<diesel::sql_types::Integer>)]
-            vals: Vec<i32>,
-            #[diesel(sql_type = diesel::sql_types::Array<diesel::sql_types::Float>)]
-            freqs: Vec<f32>,
-        }
-        let mut cached = self.cached.lock().await;
-        let fresh = cached
-            .as_ref()
-            .is_some_and(|(at, _)| at.elapsed() < TAG_STATS_TTL);
-        if !fresh {
-            let mcv: Option<Mcv> = diesel::sql_query(
-                "SELECT most_common_vals::text::int4[] AS vals, most_common_freqs AS freqs \
-                 FROM pg_stats WHERE schemaname = current_schema() \
-                 AND tablename = 't_order_lead' AND attname = 'tag_bits'",
-            )
-            .get_result(conn)
-            .await
-            .optional()?;
-            let combinations = mcv
-                .map(|m| {
-                    m.vals
-                        .into_iter()
-                        .zip(m.freqs.into_iter().map(f64::from))
-                        .collect()
-                })
-                .unwrap_or_default();
-            *cached = Some((Instant::now(), combinations));
-        }
-        Ok(cached.as_ref().map_or(0.0, |(_, combinations)| {
-            combinations
-                .iter()
-                .filter(|(bits, _)| bits & mask == mask)
-                .map(|(_, share)| share)
-                .sum()
-        }))
-    }
-}
-
 #[derive(QueryableByName)]
 struct Id {
     #[diesel(sql_type = BigInt)]
@@ -256,6 +194,19 @@ struct Id {
 struct Count {
     #[diesel(sql_type = BigInt)]
     n: i64,
+}
+
+/// How many leads pass `filter`, counted up to one past [`LIST_WINDOW`].
+async fn count_to_window_end(
+    conn: &mut AsyncPgConnection,
+    tenant: i64,
+    filter: &LeadFilter,
+) -> QueryResult<i64> {
+    let count: Count = list_sql::bounded_count(tenant, filter, LIST_WINDOW + 1)
+        .query()
+        .get_result(conn)
+        .await?;
+    Ok(count.n)
 }
 
 /// The ids a statement of `list_sql` finds.
@@ -311,11 +262,7 @@ pub async fn list(
         // The ids reached the list's end, or the window's: no count needed.
         matched
     } else {
-        let count: Count = list_sql::bounded_count(tenant, filter, LIST_WINDOW + 1)
-            .query()
-            .get_result(conn)
-            .await?;
-        count.n
+        count_to_window_end(conn, tenant, filter).await?
     };
     Ok(LeadPage {
         rows,

@@ -5,4 +5,5 @@ pub mod detail;
 pub mod leads;
 pub mod list_sql;
 pub mod reveal;
+pub mod tag_stats;
 pub mod workflow;
