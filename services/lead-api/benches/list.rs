@@ -142,15 +142,24 @@ fn stats(mut samples: Vec<Duration>) -> Stats {
 }
 
 /// The plan's first node that reads the table (what decides the cost), e.g.
-/// `Index Only Scan ix_lead_list_score`.
+/// `Index Only Scan ix_lead_list_score`, and `per combination` when it runs once per tag
+/// combination (the merged statement: a function scan of the combinations drives it).
 fn main_node(plan: &serde_json::Value) -> String {
     let node = &plan[0]["Plan"];
+    let per_combination = serde_json::to_string(node)
+        .unwrap_or_default()
+        .contains("\"Node Type\":\"Function Scan\"");
     let mut stack = vec![node];
     while let Some(n) = stack.pop() {
         let kind = n["Node Type"].as_str().unwrap_or("?");
-        if kind.contains("Scan") {
+        if kind.contains("Scan") && n.get("Relation Name").is_some() {
             let index = n["Index Name"].as_str().unwrap_or("");
-            return format!("{kind} {index}").trim().to_owned();
+            let read = format!("{kind} {index}").trim().to_owned();
+            return if per_combination {
+                format!("{read} per combination")
+            } else {
+                read
+            };
         }
         if let Some(children) = n["Plans"].as_array() {
             stack.extend(children.iter().rev());
