@@ -110,8 +110,9 @@ async fn two_sync_workers_together_stay_within_one_apps_quota() {
     // combined rate under the quota. Calls are spaced so that any qps + 1 of them span a second
     // plus 50 ms, and a call woken more than 25 ms late for its slot takes another; on a
     // saturated machine the simulator's own handler can still stamp a call tens of milliseconds
-    // late and open a window early, which costs one retried ban (its second of calls). More than
-    // that is a limiter fault.
+    // late and open a window early, which costs a retried ban (its second of calls: 4 of 44
+    // calls once in three runs under two busy loops). A fifth of the calls or more is a
+    // limiter fault.
     assert!(
         run.errors * 5 <= run.calls,
         "{} of {} calls throttled with a shared limit",

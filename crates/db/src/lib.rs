@@ -91,8 +91,9 @@ pub async fn configure_session(
     statement_timeout_ms: u64,
     service: &str,
 ) -> diesel::QueryResult<()> {
+    let name = service.replace('\'', "''");
     let setup = format!(
-        "SET statement_timeout = {statement_timeout_ms}; SET application_name = '{service}'; \
+        "SET statement_timeout = {statement_timeout_ms}; SET application_name = '{name}'; \
          SET jit = off"
     );
     diesel_async::SimpleAsyncConnection::batch_execute(conn, &setup).await

@@ -20,8 +20,17 @@ use crate::client::PlatformError;
 /// per app key, whatever the number of replicas calling with that key.
 #[async_trait::async_trait]
 pub trait SharedGate: Send + Sync {
-    /// Reserves the next slot of `key`; answers how long until it (zero when free now).
-    async fn reserve(&self, key: &str, interval: Duration) -> Result<Duration, String>;
+    /// Reserves the next slot of `key`.
+    async fn reserve(&self, key: &str, interval: Duration) -> Result<Slot, String>;
+}
+
+/// A reserved slot: `wait` after a moment no earlier than `asked` (when the gate sent its
+/// question; a pool checkout before it does not count). Waiting `wait` from the answer is never
+/// early; `asked + wait` bounds how late a call that then starts is.
+#[derive(Debug, Clone, Copy)]
+pub struct Slot {
+    pub wait: Duration,
+    pub asked: tokio::time::Instant,
 }
 
 /// How much longer than a second `qps` calls are spread over. Platforms count calls per second
@@ -95,18 +104,17 @@ impl Limiter {
     async fn wait_shared(&self, gate: &dyn SharedGate, app_key: &str) -> bool {
         let key = format!("{}:{app_key}", self.platform);
         for attempt in 0..=MAX_LATE_RESERVATIONS {
-            let asked = tokio::time::Instant::now();
-            let delay = match gate.reserve(&key, self.interval).await {
-                Ok(delay) => delay,
+            let slot = match gate.reserve(&key, self.interval).await {
+                Ok(slot) => slot,
                 Err(e) => {
                     tracing::warn!(error = %e, "Shared rate gate unavailable; limiting this process only");
                     return false;
                 }
             };
-            // Never earlier than the slot: the database decided it after `asked`.
-            tokio::time::sleep(delay).await;
-            // At most this late: the slot was at least `delay` after `asked`.
-            let late = asked.elapsed().saturating_sub(delay);
+            // Never earlier than the slot: the gate decided it after `asked`.
+            tokio::time::sleep(slot.wait).await;
+            // At most this late: the slot was at least `wait` after `asked`.
+            let late = slot.asked.elapsed().saturating_sub(slot.wait);
             if late <= LATE_TOLERANCE || attempt == MAX_LATE_RESERVATIONS {
                 return true;
             }
@@ -264,7 +272,9 @@ mod tests {
         assert!(started.elapsed() - before < Duration::from_millis(50));
     }
 
-    /// A gate whose answers arrive `slow` late, for the first `slow_answers` reservations.
+    /// A gate whose answers arrive 100 ms after it decided, for the first `slow_answers`
+    /// reservations (a slot 10 ms after the decision: the caller wakes 90 ms late). A slow
+    /// checkout before the question would not count: `asked` is taken after it.
     struct SlowGate {
         reservations: AtomicUsize,
         slow_answers: usize,
@@ -272,12 +282,18 @@ mod tests {
 
     #[async_trait::async_trait]
     impl SharedGate for SlowGate {
-        async fn reserve(&self, _key: &str, _interval: Duration) -> Result<Duration, String> {
+        async fn reserve(&self, _key: &str, _interval: Duration) -> Result<Slot, String> {
+            // A checkout that waits does not make the slot late.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let asked = tokio::time::Instant::now();
             let n = self.reservations.fetch_add(1, Ordering::SeqCst);
             if n < self.slow_answers {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            Ok(Duration::from_millis(10))
+            Ok(Slot {
+                wait: Duration::from_millis(10),
+                asked,
+            })
         }
     }
 

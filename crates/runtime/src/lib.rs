@@ -18,7 +18,7 @@ use leadgen_http::server::Readiness;
 use leadgen_messaging::Broker;
 use leadgen_platforms::Registry;
 use leadgen_platforms::registry::Endpoint;
-use leadgen_platforms::resilience::SharedGate;
+use leadgen_platforms::resilience::{SharedGate, Slot};
 use leadgen_settings::{CryptoSettings, PlatformEndpoint, PlatformsSettings};
 use tokio_util::sync::CancellationToken;
 
@@ -135,7 +135,7 @@ pub struct PgRateGate {
 
 #[async_trait::async_trait]
 impl SharedGate for PgRateGate {
-    async fn reserve(&self, key: &str, interval: Duration) -> Result<Duration, String> {
+    async fn reserve(&self, key: &str, interval: Duration) -> Result<Slot, String> {
         use diesel_async::RunQueryDsl as _;
         #[derive(diesel::QueryableByName)]
         struct Wait {
@@ -145,6 +145,7 @@ impl SharedGate for PgRateGate {
         let mut conn = leadgen_db::conn(&self.pool)
             .await
             .map_err(|e| e.to_string())?;
+        let asked = tokio::time::Instant::now();
         let wait: Wait = diesel::sql_query(
             "INSERT INTO t_platform_call_slot AS s (rate_key, next_at)              VALUES ($1, clock_timestamp() + make_interval(secs => $2))              ON CONFLICT (rate_key) DO UPDATE                SET next_at = greatest(s.next_at, clock_timestamp()) + make_interval(secs => $2)              RETURNING greatest(extract(epoch FROM s.next_at - make_interval(secs => $2)                                                   - clock_timestamp()), 0)::float8 AS secs",
         )
@@ -153,6 +154,9 @@ impl SharedGate for PgRateGate {
         .get_result(&mut conn)
         .await
         .map_err(|e| e.to_string())?;
-        Ok(Duration::from_secs_f64(wait.secs.max(0.0)))
+        Ok(Slot {
+            wait: Duration::from_secs_f64(wait.secs.max(0.0)),
+            asked,
+        })
     }
 }

@@ -27,7 +27,11 @@ async fn two_replicas_share_one_app_keys_slots() {
         for _ in 0..15 {
             let gate = Arc::clone(gate);
             tasks.push(tokio::spawn(async move {
-                let wait = gate.reserve("JD:app", interval).await.expect("reserve");
+                let wait = gate
+                    .reserve("JD:app", interval)
+                    .await
+                    .expect("reserve")
+                    .wait;
                 (r, started.elapsed() + wait)
             }));
         }
@@ -58,5 +62,5 @@ async fn two_replicas_share_one_app_keys_slots() {
         .reserve("JD:other-app", interval)
         .await
         .expect("reserve");
-    assert_eq!(other, Duration::ZERO);
+    assert_eq!(other.wait, Duration::ZERO);
 }

@@ -9,9 +9,11 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 /// How often the tag statistics are read again.
 const TAG_STATS_TTL: Duration = Duration::from_secs(60);
 
-/// Each tag combination's share of all leads (every tenant's), from the planner's statistics
-/// (`pg_stats`, kept by autovacuum's ANALYZE; tags and their combinations are few, so every
-/// combination is listed), read at most once a minute per process.
+/// Each tag combination's share of all leads (every tenant's), from the planner's statistics:
+/// the most common values of `tag_bits` in `pg_stats`, kept by autovacuum's ANALYZE (up to 100
+/// by default; combinations are few, about 100 in the benchmark's million leads, so nearly every
+/// lead's combination is among them, and a share read here is at worst an underestimate).
+/// Read at most once a minute per process.
 #[derive(Debug, Default)]
 pub struct TagStats {
     cached: tokio::sync::Mutex<Option<Snapshot>>,
@@ -21,15 +23,16 @@ pub struct TagStats {
 type Snapshot = (Instant, Vec<(i32, f64)>);
 
 impl TagStats {
-    /// The share of leads whose tags contain `mask` (0 before the first ANALYZE: treated as
-    /// selective, which only costs a small table a sort).
+    /// The share of leads whose tags contain `mask` (0 before the first ANALYZE or when no
+    /// combination stands out: treated as selective, which costs a small table only a sort).
     pub async fn share(&self, conn: &mut AsyncPgConnection, mask: i32) -> QueryResult<f64> {
         #[derive(QueryableByName)]
         struct Mcv {
-            #[diesel(sql_type = diesel::sql_types::Array<diesel::sql_types::Integer>)]
-            vals: Vec<i32>,
-            #[diesel(sql_type = diesel::sql_types::Array<diesel::sql_types::Float>)]
-            freqs: Vec<f32>,
+            // Both NULL when no value stands out from the sample (a flat distribution).
+            #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Array<diesel::sql_types::Integer>>)]
+            vals: Option<Vec<i32>>,
+            #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Array<diesel::sql_types::Float>>)]
+            freqs: Option<Vec<f32>>,
         }
         let mut cached = self.cached.lock().await;
         let fresh = cached
@@ -47,8 +50,9 @@ impl TagStats {
             let combinations = mcv
                 .map(|m| {
                     m.vals
+                        .unwrap_or_default()
                         .into_iter()
-                        .zip(m.freqs.into_iter().map(f64::from))
+                        .zip(m.freqs.unwrap_or_default().into_iter().map(f64::from))
                         .collect()
                 })
                 .unwrap_or_default();

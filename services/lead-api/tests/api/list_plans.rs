@@ -1,23 +1,30 @@
-//! The list's three statements (`lead_api::repo::list_sql`) answer the same question: on a few
-//! thousand leads with every tag combination, tags correlated with time, ties and two shops,
-//! the per-tag-combination merge and the fenced statement find exactly the plain statement's
-//! ids, for every sort and direction; and `list` pages and totals are slices of that answer.
+//! The list's statements (`lead_api::repo::list_sql`) answer the same question: on a few
+//! thousand leads with every tag combination, tags correlated with time, ties in every sort,
+//! two shops, merged leads and another tenant, the plain statement, the per-tag-combination
+//! merge, the fenced statement and the keyword-scanning one find exactly the ids that the filter
+//! and sort select when computed here in Rust from the rows, for every sort, direction and
+//! depth; and `list` pages and totals are slices of that answer, whichever statement it chose.
 
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use lead_api::repo::leads::{self, LIST_WINDOW, LeadFilter, SORT_FIELDS};
 use lead_api::repo::list_sql;
+use leadgen_db::schema::t_order_lead as lead;
 use leadgen_http::paging::{Paging, SortOrder};
 
 use crate::helpers::{SeedLead, spawn_app};
 
 const TENANT: i64 = 1;
 
-/// 3,000 buyers of tenant 1 copied from one seeded lead: two shops, three statuses, scores and
-/// amounts with many ties, contacts with common and rare digits, and tags drawn per buyer, with
-/// `沉睡` only among the oldest and `即将复购` only among the newest (as in real shops).
+/// 3,000 buyers of tenant 1 copied from one seeded lead: two shops, three statuses, order times
+/// in threes, scores and amounts with many ties, contacts with common and rare digits, tags
+/// drawn per buyer (`沉睡` only among the oldest, `即将复购` only among the newest, as in real
+/// shops), every 97th merged away; and 300 of another tenant.
 async fn seed_many(app: &crate::helpers::TestApp) {
     let (p1, t1) = app.platform(TENANT, "TAOBAO").await;
     let (p2, _) = app.platform(TENANT, "JD").await;
+    let (other_shop, _) = app.platform(2, "TAOBAO").await;
     let first = app
         .lead(
             t1,
@@ -31,12 +38,14 @@ async fn seed_many(app: &crate::helpers::TestApp) {
            processed_order_id, contact_info, contact_masked, contact_kind, product_info, amount_fen, \
            order_time, intention_tags, score, process_status, order_count, paid_order_count, \
            paid_total_fen, last_order_time, aggregate, intention, score_reasons, model_version, \
-           scored_by, contact_validity, contact_validity_reason, create_time) \
-         SELECT tenant_id, CASE WHEN g % 3 = 0 THEN {p2} ELSE {p1} END, platform_type, 'copy-' || g, \
+           scored_by, contact_validity, contact_validity_reason, create_time, merged_into) \
+         SELECT CASE WHEN g > 3000 THEN 2 ELSE tenant_id END, \
+           CASE WHEN g > 3000 THEN {other_shop} WHEN g % 3 = 0 THEN {p2} ELSE {p1} END, \
+           platform_type, 'copy-' || g, \
            raw_order_id, processed_order_id, contact_info, \
            lpad(((g * 7919) % 1000)::text, 3, '1') || '****' || lpad(((g * 104729) % 10000)::text, 4, '0'), \
            contact_kind, product_info, (g * 37) % 50 * 1000, \
-           order_time - make_interval(hours => g * 5), \
+           order_time - make_interval(hours => (g / 3) * 5), \
            array_remove(ARRAY[ \
              (ARRAY['高意向','中意向','低意向'])[1 + (g * 31) % 3], \
              CASE WHEN g % 7 <> 0 THEN '购买过' END, \
@@ -44,14 +53,15 @@ async fn seed_many(app: &crate::helpers::TestApp) {
              CASE WHEN (g * 17) % 11 = 0 THEN '未支付' END, \
              CASE WHEN (g * 19) % 13 = 0 THEN '退款售后' END, \
              CASE WHEN (g * 23) % 9 = 0 THEN '高价值' END, \
-             CASE WHEN g < 600 AND g % 5 = 0 THEN '即将复购' END, \
+             CASE WHEN g < 300 AND g % 5 = 0 THEN '即将复购' END, \
              CASE WHEN g > 2000 AND g % 4 <> 1 THEN '沉睡' END], NULL), \
            (g * 11) % 101, (ARRAY['PENDING','PENDING','PENDING','PROCESSED','INVALID'])[1 + g % 5], \
            order_count, paid_order_count, (g * 53) % 40 * 500, \
            last_order_time - make_interval(hours => (g * 3) % 4000), \
            aggregate, intention, score_reasons, model_version, scored_by, contact_validity, \
-           contact_validity_reason, create_time - make_interval(mins => (g * 97) % 100000) \
-         FROM t_order_lead, generate_series(1, 3000) AS g WHERE id = {first}"
+           contact_validity_reason, create_time - make_interval(mins => (g * 97) % 100000), \
+           CASE WHEN g % 97 = 0 THEN {first} END \
+         FROM t_order_lead, generate_series(1, 3300) AS g WHERE id = {first}"
     ))
     .execute(&mut *conn)
     .await
@@ -93,6 +103,20 @@ fn filters() -> Vec<(&'static str, LeadFilter)> {
             LeadFilter {
                 tags: tags(&["高价值"]),
                 contact_keyword: Some("12".into()),
+                ..LeadFilter::default()
+            },
+        ),
+        (
+            "one shop",
+            LeadFilter {
+                platform_id: Some(0),
+                ..LeadFilter::default()
+            },
+        ),
+        (
+            "due (2 %)",
+            LeadFilter {
+                tags: tags(&["即将复购"]),
                 ..LeadFilter::default()
             },
         ),
@@ -143,23 +167,111 @@ fn filters() -> Vec<(&'static str, LeadFilter)> {
     ]
 }
 
+/// The columns the filters and sorts read, of every lead in the database.
+#[derive(Queryable)]
+struct Row {
+    id: i64,
+    tenant_id: i64,
+    platform_id: i64,
+    order_time: DateTime<Utc>,
+    create_time: DateTime<Utc>,
+    score: i16,
+    amount_fen: i64,
+    paid_total_fen: i64,
+    last_order_time: DateTime<Utc>,
+    process_status: String,
+    intention_tags: Vec<String>,
+    contact_masked: String,
+    merged_into: Option<i64>,
+}
+
+/// What the list must show: tenant 1's unmerged leads that pass `filter`, in the sort's order
+/// with `id` breaking ties, computed from the rows without SQL.
+fn expected(rows: &[Row], filter: &LeadFilter, sort: (&str, SortOrder)) -> Vec<i64> {
+    let mut kept: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.tenant_id == TENANT && r.merged_into.is_none())
+        .filter(|r| filter.platform_id.is_none_or(|p| r.platform_id == p))
+        .filter(|r| filter.order_time_start.is_none_or(|t| r.order_time >= t))
+        .filter(|r| filter.order_time_end.is_none_or(|t| r.order_time <= t))
+        .filter(|r| {
+            filter
+                .contact_keyword
+                .as_ref()
+                .is_none_or(|k| r.contact_masked.contains(k.as_str()))
+        })
+        .filter(|r| {
+            filter
+                .process_status
+                .as_ref()
+                .is_none_or(|s| &r.process_status == s)
+        })
+        .filter(|r| filter.tags.iter().all(|t| r.intention_tags.contains(t)))
+        .collect();
+    let key = |r: &Row| -> i64 {
+        match sort.0 {
+            "createTime" => r.create_time.timestamp_micros(),
+            "score" => i64::from(r.score),
+            "amount" => r.amount_fen,
+            "totalAmount" => r.paid_total_fen,
+            "lastOrderTime" => r.last_order_time.timestamp_micros(),
+            _ => r.order_time.timestamp_micros(),
+        }
+    };
+    kept.sort_by_key(|r| (key(r), r.id));
+    if sort.1 == SortOrder::Desc {
+        kept.reverse();
+    }
+    kept.iter().map(|r| r.id).collect()
+}
+
 #[tokio::test]
-async fn every_statement_of_the_list_finds_the_plain_statements_ids() {
+async fn every_statement_of_the_list_finds_what_the_filter_and_sort_select() {
     let app = spawn_app().await;
     seed_many(&app).await;
     let mut conn = app.conn().await;
+    let rows: Vec<Row> = lead::table
+        .select((
+            lead::id,
+            lead::tenant_id,
+            lead::platform_id,
+            lead::order_time,
+            lead::create_time,
+            lead::score,
+            lead::amount_fen,
+            lead::paid_total_fen,
+            lead::last_order_time,
+            lead::process_status,
+            lead::intention_tags,
+            lead::contact_masked,
+            lead::merged_into,
+        ))
+        .load(&mut *conn)
+        .await
+        .expect("rows");
+    let second_shop = rows
+        .iter()
+        .filter(|r| r.tenant_id == TENANT)
+        .map(|r| r.platform_id)
+        .max()
+        .expect("a shop");
     let tag_stats = leads::TagStats::default();
     let mut merged_checks = 0;
-    for (name, filter) in filters() {
+    for (name, mut filter) in filters() {
+        if filter.platform_id.is_some() {
+            filter.platform_id = Some(second_shop);
+        }
         for field in SORT_FIELDS {
             for order in [SortOrder::Desc, SortOrder::Asc] {
                 let sort = (*field, order);
-                let everything =
-                    leads::load_ids(&mut conn, &list_sql::plain(TENANT, &filter, sort, 5_000))
-                        .await
-                        .expect("plain");
+                let everything = expected(&rows, &filter, sort);
                 for need in [10, 100, 1_000, LIST_WINDOW + 1] {
                     let reference = &everything[..everything.len().min(need as usize)];
+                    let plain =
+                        leads::load_ids(&mut conn, &list_sql::plain(TENANT, &filter, sort, need))
+                            .await
+                            .expect("plain");
+                    assert_eq!(plain, reference, "plain: {name}, {field} {order:?}, {need}");
                     if list_sql::per_combination(&filter, sort) {
                         let merged = leads::load_ids(
                             &mut conn,
