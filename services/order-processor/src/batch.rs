@@ -75,16 +75,20 @@ pub async fn process(
     }
 
     lock_identities(conn, &prepared).await?;
-    let writes = prepared
+    let keys: Vec<(i64, String)> = prepared
         .iter()
-        .map(|p| orders::processed_row(ctx.sealer, p))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let upserted = processed::upsert_many(conn, &writes).await?;
-    let by_raw: HashMap<i64, (i64, Option<i64>)> = upserted
-        .iter()
-        .map(|u| (u.raw_order_id, (u.id, u.user_id)))
+        .map(|p| (p.row.platform_id, p.order.order_id.clone()))
         .collect();
-    let earlier_link = |p: &Prepared| by_raw.get(&p.row.id).and_then(|(_, lead)| *lead);
+    let earlier: HashMap<(i64, String), i64> = processed::links(conn, &keys)
+        .await?
+        .into_iter()
+        .map(|(shop, order, lead)| ((shop, order), lead))
+        .collect();
+    let earlier_link = |p: &Prepared| {
+        earlier
+            .get(&(p.row.platform_id, p.order.order_id.clone()))
+            .copied()
+    };
 
     let (groups, states) = resolve(conn, tenant, &prepared, earlier_link).await?;
     let raw_ids: Vec<i64> = prepared.iter().map(|p| p.row.id).collect();
@@ -94,10 +98,25 @@ pub async fn process(
         .filter_map(|(raw, status)| Some((raw, status.parse().ok()?)))
         .collect();
 
-    let lead_of_group = link_buyers(conn, &groups, &prepared, &by_raw).await?;
+    let lead_of_group = link_buyers(conn, &groups).await?;
     summary
         .merged_leads
         .extend(groups.iter().flat_map(|g| g.merged.iter().copied()));
+    // Each order is written once, with its buyer's lead.
+    let mut lead_of_order: Vec<Option<i64>> = vec![None; prepared.len()];
+    for (g, lead) in groups.iter().zip(&lead_of_group) {
+        for &i in &g.orders {
+            if let Some(slot) = lead_of_order.get_mut(i) {
+                *slot = Some(*lead);
+            }
+        }
+    }
+    let writes = prepared
+        .iter()
+        .zip(&lead_of_order)
+        .map(|(p, lead)| orders::processed_row(ctx.sealer, p, *lead))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    processed::upsert_many(conn, &writes).await?;
 
     let buyers = load_buyers(conn, ctx, tenant, &lead_of_group).await?;
     let distributions = rank_distributions(conn, &buyers).await?;
@@ -235,13 +254,11 @@ fn prepare_rows(
     (prepared, unreadable)
 }
 
-/// Gives new buyers their lead ids, merges leads that met in one group, and links every order
-/// of the batch to its buyer's lead. Answers each group's lead.
+/// Gives new buyers their lead ids and merges leads that met in one group (their orders and
+/// identities move to the group's lead). Answers each group's lead.
 async fn link_buyers(
     conn: &mut AsyncPgConnection,
     groups: &[BuyerGroup],
-    prepared: &[Prepared],
-    by_raw: &HashMap<i64, (i64, Option<i64>)>,
 ) -> anyhow::Result<Vec<i64>> {
     let new = groups.iter().filter(|g| g.lead.is_none()).count();
     let mut new_ids = leads::allocate_ids(conn, new).await?.into_iter();
@@ -255,22 +272,13 @@ async fn link_buyers(
         };
         lead_of_group.push(id);
     }
-    let (mut link_ids, mut link_leads) = (Vec::new(), Vec::new());
     for (g, lead) in groups.iter().zip(&lead_of_group) {
-        for &i in &g.orders {
-            let Some(p) = prepared.get(i) else { continue };
-            if let Some((processed_id, _)) = by_raw.get(&p.row.id) {
-                link_ids.push(*processed_id);
-                link_leads.push(*lead);
-            }
-        }
         if !g.merged.is_empty() {
             processed::relink(conn, &g.merged, *lead).await?;
             identities::repoint(conn, &g.merged, *lead).await?;
             leads::mark_merged(conn, &g.merged, *lead).await?;
         }
     }
-    processed::link(conn, &link_ids, &link_leads).await?;
     Ok(lead_of_group)
 }
 

@@ -107,8 +107,12 @@ pub fn facts(p: &Prepared) -> OrderFacts {
     OrderFacts::from_order(p.row.platform_id, &p.order)
 }
 
-/// The processed row of a prepared order; the contact is sealed to its row.
-pub fn processed_row(sealer: &Sealer, p: &Prepared) -> anyhow::Result<ProcessedWrite> {
+/// The processed row of a prepared order, linked to `lead`; the contact is sealed to its row.
+pub fn processed_row(
+    sealer: &Sealer,
+    p: &Prepared,
+    lead: Option<i64>,
+) -> anyhow::Result<ProcessedWrite> {
     let order = &p.order;
     let contact = buyer_contact(order);
     let phone = contact.as_ref();
@@ -138,5 +142,6 @@ pub fn processed_row(sealer: &Sealer, p: &Prepared) -> anyhow::Result<ProcessedW
         order_created_at: Some(order.created_at),
         paid_at: order.paid_at,
         refunded: order.refunded,
+        user_id: lead,
     })
 }

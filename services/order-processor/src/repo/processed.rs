@@ -28,25 +28,51 @@ pub struct ProcessedWrite {
     pub order_created_at: Option<DateTime<Utc>>,
     pub paid_at: Option<DateTime<Utc>>,
     pub refunded: bool,
-}
-
-/// What an upsert answers per row: its id, raw order and the lead it was linked to before.
-#[derive(Debug, Clone, Queryable)]
-pub struct Upserted {
-    pub id: i64,
-    pub raw_order_id: i64,
+    /// The buyer-lead the order belongs to.
     pub user_id: Option<i64>,
 }
 
-/// Inserts or refreshes the processed form of every order (one statement); the lead link is
-/// kept.
+/// The lead each of these orders (shop, platform order id) is linked to, for those already
+/// processed once.
+pub async fn links(
+    conn: &mut AsyncPgConnection,
+    orders: &[(i64, String)],
+) -> QueryResult<Vec<(i64, String, i64)>> {
+    #[derive(QueryableByName)]
+    struct Link {
+        #[diesel(sql_type = Int8)]
+        platform_id: i64,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        order_id: String,
+        #[diesel(sql_type = Int8)]
+        user_id: i64,
+    }
+    let (shops, ids): (Vec<i64>, Vec<String>) = orders.iter().cloned().unzip();
+    let links: Vec<Link> = diesel::sql_query(
+        "SELECT p.platform_id, p.order_id, p.user_id FROM t_ecom_order_processed p \
+         JOIN unnest($1::int8[], $2::text[]) AS v(platform_id, order_id) \
+           ON p.platform_id = v.platform_id AND p.order_id = v.order_id \
+         WHERE p.user_id IS NOT NULL",
+    )
+    .bind::<Array<Int8>, _>(shops)
+    .bind::<Array<diesel::sql_types::Text>, _>(ids)
+    .load(conn)
+    .await?;
+    Ok(links
+        .into_iter()
+        .map(|l| (l.platform_id, l.order_id, l.user_id))
+        .collect())
+}
+
+/// Inserts or refreshes the processed form of every order, linked to its lead (one
+/// statement: the rows are written once, not inserted and then linked).
 pub async fn upsert_many(
     conn: &mut AsyncPgConnection,
     rows: &[ProcessedWrite],
-) -> QueryResult<Vec<Upserted>> {
+) -> QueryResult<usize> {
     use diesel::upsert::excluded;
     if rows.is_empty() {
-        return Ok(Vec::new());
+        return Ok(0);
     }
     diesel::insert_into(processed::table)
         .values(rows)
@@ -67,10 +93,10 @@ pub async fn upsert_many(
             processed::order_created_at.eq(excluded(processed::order_created_at)),
             processed::paid_at.eq(excluded(processed::paid_at)),
             processed::refunded.eq(excluded(processed::refunded)),
+            processed::user_id.eq(excluded(processed::user_id)),
             processed::update_time.eq(diesel::dsl::now),
         ))
-        .returning((processed::id, processed::raw_order_id, processed::user_id))
-        .get_results(conn)
+        .execute(conn)
         .await
 }
 
@@ -107,18 +133,6 @@ pub async fn of_leads(
         .select(BuyerOrder::as_select())
         .load(conn)
         .await
-}
-
-/// Links each order `ids[i]` to lead `leads[i]` (one statement).
-pub async fn link(conn: &mut AsyncPgConnection, ids: &[i64], leads: &[i64]) -> QueryResult<usize> {
-    diesel::sql_query(
-        "UPDATE t_ecom_order_processed p SET user_id = v.lead \
-         FROM unnest($1::int8[], $2::int8[]) AS v(id, lead) WHERE p.id = v.id",
-    )
-    .bind::<Array<Int8>, _>(ids)
-    .bind::<Array<Int8>, _>(leads)
-    .execute(conn)
-    .await
 }
 
 /// Moves the orders of merged leads to the lead they merged into.
