@@ -39,7 +39,7 @@ pub struct LeadRow {
 }
 
 /// Filters of GET leads.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct LeadFilter {
     pub platform_id: Option<i64>,
     pub order_time_start: Option<DateTime<Utc>>,
@@ -96,18 +96,60 @@ pub const FENCED_TAG_SHARE: f64 = 0.025;
 /// one scan per combination: matches are then dense anywhere in time.
 pub const MERGED_TAG_SHARE: f64 = 0.5;
 
-/// The first `need` matching ids in the list's order (`id` breaks ties), from the statement
-/// that bounds the work for this filter and sort (`list_sql`; `docs/lead-list.md`):
+/// Which statement finds a page's ids (`list_sql`; `docs/lead-list.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// The planner's choice.
+    Plain,
+    /// One ordered scan per tag combination, merged.
+    Merged,
+    /// Every match through the filter's own index, sorted; the whole window at once.
+    Fenced,
+    /// A keyword alone near the list's start: counted through the trigram index first; fenced
+    /// when its matches fit the window, else the sort's index testing the keyword.
+    CountFirst,
+}
+
+/// The statement that bounds the work for this filter and sort, given the share of leads that
+/// have the asked tags (`None` without tags):
 ///
-/// - tags in order-time order, unless nearly every lead has them: one ordered scan per tag
-///   combination, merged (tags are derived from recency, frequency and value, so their matches
-///   gather at one end of every sort);
-/// - tags held by few leads in any other order, or a contact keyword of three or more
-///   characters deep in the window or with other filters: every match through the filter's
-///   own index, sorted, and the whole window at once (the total with it);
-/// - such a keyword alone near the list's start: counted first through the trigram index;
-///   fenced when its matches fit the window, else the sort's index testing the keyword;
-/// - else the plain statement, for the planner to choose.
+/// - a full mobile is one buyer: plain;
+/// - tags in order-time order, unless half the leads have them: merged (tags are derived from
+///   recency, frequency and value, so their matches gather at one end of every sort);
+/// - tags under [`FENCED_TAG_SHARE`] in any other order, or a contact keyword of three or more
+///   characters deep in the window or with other filters: fenced;
+/// - such a keyword alone near the list's start: counted first;
+/// - else plain.
+pub fn route(filter: &LeadFilter, sort: (&str, SortOrder), need: i64, share: Option<f64>) -> Route {
+    if filter.phone_indexes.is_some() {
+        return Route::Plain;
+    }
+    if let Some(share) = share {
+        if list_sql::per_combination(filter, sort) && share < MERGED_TAG_SHARE {
+            return Route::Merged;
+        }
+        if share < FENCED_TAG_SHARE {
+            return Route::Fenced;
+        }
+    }
+    let trigram_keyword = filter
+        .contact_keyword
+        .as_ref()
+        .is_some_and(|k| k.chars().count() >= 3);
+    let narrowed = filter.platform_id.is_some()
+        || filter.process_status.is_some()
+        || filter.order_time_start.is_some()
+        || filter.order_time_end.is_some()
+        || !filter.tags.is_empty();
+    match trigram_keyword {
+        true if need > LIST_WINDOW / 2 || narrowed => Route::Fenced,
+        true => Route::CountFirst,
+        false => Route::Plain,
+    }
+}
+
+/// The first `need` matching ids in the list's order (`id` breaks ties), from the statement
+/// [`route`] picks.
 pub async fn first_ids(
     conn: &mut AsyncPgConnection,
     tag_stats: &TagStats,
@@ -120,60 +162,27 @@ pub async fn first_ids(
         Some(mask) => Some(tag_stats.share(conn, mask).await?),
         None => None,
     };
-    // A keyword the trigram index serves, deep in the window or narrowed further by shop,
-    // status or order time: its matches are fewer than the sort's index entries to pass.
-    let narrowed = filter.platform_id.is_some()
-        || filter.process_status.is_some()
-        || filter.order_time_start.is_some()
-        || filter.order_time_end.is_some()
-        || !filter.tags.is_empty();
-    let deep_keyword = (need > LIST_WINDOW / 2 || narrowed)
-        && filter
-            .contact_keyword
-            .as_ref()
-            .is_some_and(|k| k.chars().count() >= 3);
-    let fence = match share {
-        Some(share) if list_sql::per_combination(filter, sort) && share < MERGED_TAG_SHARE => {
-            let statement = list_sql::per_tag_combination(tenant, filter, sort, need);
-            let ids = load_ids(conn, &statement).await?;
-            return Ok(Found {
-                ids,
-                asked: need,
-                counted: None,
-                statement,
-            });
-        }
-        Some(share) => share < FENCED_TAG_SHARE,
-        None => false,
-    } || deep_keyword;
-    let trigram_keyword = filter.phone_indexes.is_none()
-        && filter
-            .contact_keyword
-            .as_ref()
-            .is_some_and(|k| k.chars().count() >= 3);
-    let mut counted = None;
-    if trigram_keyword && !fence {
-        // A keyword alone, near the list's start: count first through the trigram index (it
-        // stops at the window's end). Few matches: read them all (fenced). Many: the first
-        // page lies near the start of the sort's index, which tests the keyword itself (the
-        // planner's estimate of a `LIKE` varies with ANALYZE's sample, and its choice with it).
-        let n = count_to_window_end(conn, tenant, filter).await?;
-        if n > LIST_WINDOW {
-            counted = Some(n);
-        }
-    }
-    let (statement, asked) = match counted {
-        Some(_) => (
-            list_sql::plain_scanning_keyword(tenant, filter, sort, need),
+    // Every match is read and sorted whatever the limit: take the whole window, which also
+    // gives the total.
+    let window = need.max(LIST_WINDOW + 1);
+    let fenced = || (list_sql::fenced(tenant, filter, sort, window), window, None);
+    let (statement, asked, counted) = match route(filter, sort, need, share) {
+        Route::Plain => (list_sql::plain(tenant, filter, sort, need), need, None),
+        Route::Merged => (
+            list_sql::per_tag_combination(tenant, filter, sort, need),
             need,
+            None,
         ),
-        None if (fence || trigram_keyword) && filter.phone_indexes.is_none() => {
-            // Every match is read and sorted whatever the limit: take the whole window, which
-            // also gives the total.
-            let asked = need.max(LIST_WINDOW + 1);
-            (list_sql::fenced(tenant, filter, sort, asked), asked)
+        Route::Fenced => fenced(),
+        Route::CountFirst => {
+            let n = count_to_window_end(conn, tenant, filter).await?;
+            if n > LIST_WINDOW {
+                let scanning = list_sql::plain_scanning_keyword(tenant, filter, sort, need);
+                (scanning, need, Some(n))
+            } else {
+                fenced()
+            }
         }
-        None => (list_sql::plain(tenant, filter, sort, need), need),
     };
     let ids = load_ids(conn, &statement).await?;
     Ok(Found {
@@ -288,4 +297,43 @@ pub async fn explain(
     let found = first_ids(conn, tag_stats, tenant, filter, sort, need_of(paging)).await?;
     let plan: Plan = found.statement.explain().query().get_result(conn).await?;
     Ok(plan.plan)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keyword(k: &str) -> LeadFilter {
+        LeadFilter {
+            contact_keyword: Some(k.into()),
+            ..LeadFilter::default()
+        }
+    }
+
+    #[test]
+    fn the_route_follows_the_filter_the_sort_and_the_tags_share() {
+        let by_time = ("orderTime", SortOrder::Desc);
+        let by_score = ("score", SortOrder::Desc);
+        let tags = LeadFilter {
+            tags: vec!["沉睡".into()],
+            ..LeadFilter::default()
+        };
+        assert_eq!(route(&tags, by_time, 10, Some(0.3)), Route::Merged);
+        assert_eq!(route(&tags, by_time, 10, Some(0.9)), Route::Plain);
+        assert_eq!(route(&tags, by_score, 10, Some(0.3)), Route::Plain);
+        assert_eq!(route(&tags, by_score, 10, Some(0.01)), Route::Fenced);
+        assert_eq!(route(&keyword("138"), by_time, 10, None), Route::CountFirst);
+        assert_eq!(route(&keyword("138"), by_time, 2001, None), Route::Fenced);
+        assert_eq!(route(&keyword("13"), by_time, 2001, None), Route::Plain);
+        let narrowed = LeadFilter {
+            process_status: Some("PENDING".into()),
+            ..keyword("138")
+        };
+        assert_eq!(route(&narrowed, by_score, 10, None), Route::Fenced);
+        let phone = LeadFilter {
+            phone_indexes: Some(vec!["k".into()]),
+            ..tags.clone()
+        };
+        assert_eq!(route(&phone, by_time, 10, Some(0.01)), Route::Plain);
+    }
 }

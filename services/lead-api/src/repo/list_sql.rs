@@ -3,7 +3,8 @@
 //! at a million leads (`docs/lead-list.md`):
 //!
 //! - **plain**: `WHERE <filter> ORDER BY <sort> LIMIT n`; the planner picks the sort's covering
-//!   index, or a filter's index (tags, status and shop, contact trigrams) and a top-n sort;
+//!   index, or a filter's index (tags, status and shop, contact trigrams) and a top-n sort. A
+//!   variant tests a contact keyword inside the sort's index, out of the trigram index's reach;
 //! - **fenced**: every match found through the filter's own index, then sorted (a top-n sort);
 //! - **per tag combination**: for a tag filter in order-time order, one ordered scan of
 //!   `ix_lead_list_tags` per combination of tags that contains the asked ones, merged. Tags like
@@ -126,17 +127,6 @@ fn int_list(values: &[i32]) -> String {
         .map(i32::to_string)
         .collect::<Vec<_>>()
         .join(",")
-}
-
-/// Whether `filter` narrows the tenant's leads at all.
-pub fn is_filtered(filter: &LeadFilter) -> bool {
-    filter.platform_id.is_some()
-        || filter.order_time_start.is_some()
-        || filter.order_time_end.is_some()
-        || filter.contact_keyword.is_some()
-        || filter.phone_indexes.is_some()
-        || filter.process_status.is_some()
-        || !filter.tags.is_empty()
 }
 
 /// Whether the per-combination statement serves this request.
