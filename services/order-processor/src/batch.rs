@@ -79,16 +79,18 @@ pub async fn process(
         .iter()
         .map(|p| (p.row.platform_id, p.order.order_id.clone()))
         .collect();
-    let earlier: HashMap<(i64, String), i64> = processed::links(conn, &keys)
+    let by_order: HashMap<(i64, String), i64> = processed::links(conn, &keys)
         .await?
         .into_iter()
         .map(|(shop, order, lead)| ((shop, order), lead))
         .collect();
-    let earlier_link = |p: &Prepared| {
-        earlier
-            .get(&(p.row.platform_id, p.order.order_id.clone()))
-            .copied()
-    };
+    // The lead each raw row's order was linked to before, looked up once.
+    let earlier: HashMap<i64, i64> = prepared
+        .iter()
+        .zip(keys)
+        .filter_map(|(p, key)| Some((p.row.id, *by_order.get(&key)?)))
+        .collect();
+    let earlier_link = |p: &Prepared| earlier.get(&p.row.id).copied();
 
     let (groups, states) = resolve(conn, tenant, &prepared, earlier_link).await?;
     let raw_ids: Vec<i64> = prepared.iter().map(|p| p.row.id).collect();
