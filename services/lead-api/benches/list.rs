@@ -198,7 +198,10 @@ async fn load_data(url: &str) {
         .unwrap();
     // Write the load's dirty pages now, not during the measurements (as a steady-state
     // database would have them).
-    diesel::sql_query("CHECKPOINT").execute(&mut conn).await.unwrap();
+    diesel::sql_query("CHECKPOINT")
+        .execute(&mut conn)
+        .await
+        .unwrap();
     eprintln!(
         "generated 1,200,000 leads in {:.0} s",
         started.elapsed().as_secs_f64()

@@ -17,7 +17,7 @@ use leadgen_domain::PlatformType;
 use leadgen_domain::time::format_beijing;
 use leadgen_platforms::resilience::RetryPolicy;
 use leadgen_platforms::session::{Session, SessionError};
-use leadgen_platforms::{Listing, PageCursor, PlatformClient, PlatformError, Registry, TimeWindow};
+use leadgen_platforms::{Listing, OrderPage, PlatformClient, PlatformError, Registry, TimeWindow};
 use leadgen_shop_session::{self as shop_session, CredentialSink};
 
 use crate::repo::credentials;
@@ -139,54 +139,76 @@ impl Syncer {
         })
     }
 
-    /// Walks one window page by page; `Err` ends the task (failed, expired, cancelled).
+    /// Walks one window page by page; `Err` ends the task (failed, expired, cancelled). The
+    /// next page is fetched while the last one is stored (the platform's answer and our
+    /// database write overlap); pages are still stored one after another, in order, and a
+    /// page fetched ahead of a failed or cancelled store is dropped unstored.
     async fn walk_window(
         &self,
         walk: &mut Walk<'_>,
         window: &TimeWindow,
     ) -> anyhow::Result<Result<WindowCounts, TaskOutcome>> {
         let mut counts = WindowCounts::default();
-        let mut cursor: Option<PageCursor> = None;
+        let Walk {
+            client,
+            session,
+            sink,
+            task,
+            platform,
+            listing,
+            seen,
+        } = walk;
+        let (client, sink, task, platform, listing) = (*client, *sink, *task, *platform, *listing);
+        let mut fetched = session
+            .list_orders(client, window, listing, None, sink)
+            .await;
         loop {
-            let page = match walk
-                .session
-                .list_orders(
-                    walk.client,
-                    window,
-                    walk.listing,
-                    cursor.as_ref(),
-                    walk.sink,
-                )
-                .await
-            {
+            let page = match self.page_or_end(task, fetched).await? {
                 Ok(page) => page,
-                Err(SessionError::Persist(e)) => anyhow::bail!("storing refreshed tokens: {e}"),
-                Err(SessionError::Expired(reason)) => {
-                    let shop = walk.task.platform_id;
-                    tracing::warn!(platform.id = shop, reason = %reason, "Platform session is dead; marking the shop EXPIRED or INVALID");
-                    let mut conn = leadgen_db::conn(&self.pool).await?;
-                    shop_session::mark_expired(&mut conn, shop, &reason, crate::SERVICE).await?;
-                    return Ok(Err(TaskOutcome::Failed(
-                        "平台会话已失效，请重新授权".into(),
-                    )));
-                }
-                Err(SessionError::Platform(e)) => {
-                    return Ok(Err(TaskOutcome::Failed(describe(&e))));
-                }
-                Err(other) => return Ok(Err(TaskOutcome::Failed(other.to_string()))),
+                Err(ended) => return Ok(Err(ended)),
             };
-            let stored =
-                store::store_page(self, walk.task, walk.platform, &page, &mut walk.seen).await?;
+            let store = store::store_page(self, task, platform, &page, seen);
+            let (stored, next) = match &page.next {
+                Some(cursor) => {
+                    let fetch = session.list_orders(client, window, listing, Some(cursor), sink);
+                    let (stored, next) = tokio::join!(store, fetch);
+                    (stored?, Some(next))
+                }
+                None => (store.await?, None),
+            };
             counts += stored.counts;
-            metrics::counter!("leadgen_sync_pages_total", "platform" => walk.platform.as_str())
+            metrics::counter!("leadgen_sync_pages_total", "platform" => platform.as_str())
                 .increment(1);
             if stored.stopped {
                 return Ok(Err(TaskOutcome::Cancelled));
             }
-            match page.next {
-                Some(next) => cursor = Some(next),
+            match next {
+                Some(next) => fetched = next,
                 None => return Ok(Ok(counts)),
             }
+        }
+    }
+
+    /// A fetched page, or how its failure ends the task (a dead session marks the shop).
+    async fn page_or_end(
+        &self,
+        task: &TaskRow,
+        fetched: Result<OrderPage, SessionError>,
+    ) -> anyhow::Result<Result<OrderPage, TaskOutcome>> {
+        match fetched {
+            Ok(page) => Ok(Ok(page)),
+            Err(SessionError::Persist(e)) => anyhow::bail!("storing refreshed tokens: {e}"),
+            Err(SessionError::Expired(reason)) => {
+                let shop = task.platform_id;
+                tracing::warn!(platform.id = shop, reason = %reason, "Platform session is dead; marking the shop EXPIRED or INVALID");
+                let mut conn = leadgen_db::conn(&self.pool).await?;
+                shop_session::mark_expired(&mut conn, shop, &reason, crate::SERVICE).await?;
+                Ok(Err(TaskOutcome::Failed(
+                    "平台会话已失效，请重新授权".into(),
+                )))
+            }
+            Err(SessionError::Platform(e)) => Ok(Err(TaskOutcome::Failed(describe(&e)))),
+            Err(other) => Ok(Err(TaskOutcome::Failed(other.to_string()))),
         }
     }
 }
