@@ -49,6 +49,9 @@ pub struct Summary {
     pub new_leads: Vec<i64>,
     pub updated_leads: Vec<i64>,
     pub merged_leads: Vec<i64>,
+    /// Shops whose leads changed: the caller marks them for a rescore
+    /// ([`shop_stats::mark_dirty`]) last, just before its commit.
+    pub dirty_shops: Vec<i64>,
 }
 
 /// How often a batch follows leads that other batches merged meanwhile before it gives up (the
@@ -229,8 +232,7 @@ pub async fn process(
         .flat_map(|p| p.old_indexes.clone())
         .collect();
     identities::delete(conn, tenant, &rotated).await?;
-    let shops: Vec<i64> = dirty_shops.into_iter().collect();
-    shop_stats::mark_dirty(conn, tenant, &shops).await?;
+    summary.dirty_shops = dirty_shops.into_iter().collect();
     let done: Vec<i64> = prepared.iter().map(|p| p.row.id).collect();
     raw_orders::set_status(conn, &done, "PROCESSED").await?;
     Ok(summary)

@@ -16,6 +16,7 @@ use crate::SERVICE;
 use crate::batch::{self, Summary};
 use crate::processor::Processor;
 use crate::repo::raw_orders::{self, RawRow};
+use crate::repo::shop_stats;
 
 pub struct RawOrdersHandler {
     pub pool: DbPool,
@@ -79,7 +80,8 @@ impl RawOrdersHandler {
     }
 }
 
-/// One batch on `conn`'s transaction: process, enqueue the events, log new leads.
+/// One batch on `conn`'s transaction: process, enqueue the events, log new leads, mark the
+/// changed shops for a rescore.
 pub async fn run_batch(
     conn: &mut AsyncPgConnection,
     processor: &Processor,
@@ -113,6 +115,9 @@ pub async fn run_batch(
         };
         oplog::record(conn, entry, &trace_id).await?;
     }
+    // Last before the commit: every batch of a shop updates the shop's one row, and holds its
+    // lock until it commits.
+    shop_stats::mark_dirty(conn, tenant, &summary.dirty_shops).await?;
     Ok(summary)
 }
 
