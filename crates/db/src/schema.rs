@@ -260,7 +260,7 @@ diesel::table! {
         event_id -> Uuid,
         producer -> Text,
         routing_key -> Text,
-        payload -> Jsonb,
+        payload -> Text,
         headers -> Jsonb,
         created_at -> Timestamptz,
         attempts -> Int4,

@@ -1,7 +1,8 @@
 //! The transactional outbox and the processed-message ledger.
 //!
 //! - [`enqueue`] writes an event into `t_outbox` on the caller's connection, so it commits or
-//!   rolls back with the state change that caused it. The current W3C trace context is stored
+//!   rolls back with the state change that caused it, as the JSON text it will be published as
+//!   (serialized once, never parsed again on the way). The current W3C trace context is stored
 //!   with it, so the relay publishes under the original trace.
 //! - [`Relay`] claims a producer's rows in id order with `FOR UPDATE SKIP LOCKED`, publishes them
 //!   together and waits for their broker confirms (one disk sync for the lot, not one per
@@ -45,7 +46,7 @@ pub async fn enqueue<E: Event>(
     producer: &str,
     event: &CloudEvent<E>,
 ) -> Result<(), OutboxError> {
-    let payload = serde_json::to_value(event)?;
+    let payload = serde_json::to_string(event)?;
     let headers = serde_json::to_value(leadgen_telemetry::inject_current())?;
     diesel::insert_into(t_outbox::table)
         .values((
@@ -64,13 +65,13 @@ pub async fn enqueue<E: Event>(
 /// ([`Batch::enqueue`]), in the order they were pushed.
 #[derive(Debug, Default)]
 pub struct Batch {
-    rows: Vec<(uuid::Uuid, &'static str, serde_json::Value)>,
+    rows: Vec<(uuid::Uuid, &'static str, String)>,
 }
 
 impl Batch {
     pub fn push<E: Event>(&mut self, event: &CloudEvent<E>) -> Result<(), OutboxError> {
         self.rows
-            .push((event.id, E::ROUTING_KEY, serde_json::to_value(event)?));
+            .push((event.id, E::ROUTING_KEY, serde_json::to_string(event)?));
         Ok(())
     }
 
@@ -153,7 +154,8 @@ struct Row {
     id: i64,
     event_id: uuid::Uuid,
     routing_key: String,
-    payload: serde_json::Value,
+    /// The event's JSON as it will be published.
+    payload: String,
     headers: serde_json::Value,
     /// Not backing off after a failed publish.
     ready: bool,
@@ -224,7 +226,7 @@ impl Relay {
                     messages.push(OutgoingMessage {
                         routing_key: row.routing_key,
                         message_id: row.event_id.to_string(),
-                        payload: serde_json::to_vec(&row.payload)?,
+                        payload: row.payload.into_bytes(),
                         headers: serde_json::from_value(row.headers).unwrap_or_default(),
                     });
                 }

@@ -63,9 +63,12 @@ async fn requested(db: &TestDb) -> Vec<i64> {
     let payloads: Vec<serde_json::Value> = t_outbox::table
         .filter(t_outbox::routing_key.eq("sync.requested.v1"))
         .select(t_outbox::payload)
-        .load(&mut conn)
+        .load::<String>(&mut conn)
         .await
-        .expect("outbox");
+        .expect("outbox")
+        .iter()
+        .map(|p| serde_json::from_str(p).expect("an event's JSON"))
+        .collect();
     let mut ids: Vec<i64> = payloads
         .iter()
         .filter_map(|p| p["data"]["syncTaskId"].as_i64())

@@ -360,9 +360,17 @@ impl TestApp {
         t_outbox::table
             .order(t_outbox::id.asc())
             .select((t_outbox::routing_key, t_outbox::payload))
-            .load(&mut conn)
+            .load::<(String, String)>(&mut conn)
             .await
             .expect("read t_outbox")
+            .into_iter()
+            .map(|(key, payload)| {
+                (
+                    key,
+                    serde_json::from_str(&payload).expect("an event's JSON"),
+                )
+            })
+            .collect()
     }
 
     pub async fn operation_log(&self) -> Vec<OpLogRow> {

@@ -15,9 +15,12 @@ async fn outbox(run: &Run) -> Vec<(String, serde_json::Value)> {
     t_outbox::table
         .order(t_outbox::id.asc())
         .select((t_outbox::routing_key, t_outbox::payload))
-        .load(&mut conn)
+        .load::<(String, String)>(&mut conn)
         .await
         .unwrap()
+        .into_iter()
+        .map(|(key, payload)| (key, serde_json::from_str(&payload).unwrap()))
+        .collect()
 }
 
 #[tokio::test]

@@ -278,9 +278,12 @@ async fn a_revoked_shops_history_is_deleted_after_its_retention_period() {
     let removed: Vec<serde_json::Value> = t_outbox::table
         .filter(t_outbox::routing_key.eq("lead.removed.v1"))
         .select(t_outbox::payload)
-        .load(&mut conn)
+        .load::<String>(&mut conn)
         .await
-        .unwrap();
+        .unwrap()
+        .iter()
+        .map(|p| serde_json::from_str(p).unwrap())
+        .collect();
     assert_eq!(removed.len(), 1, "{removed:?}");
     assert_eq!(
         removed[0]["data"],

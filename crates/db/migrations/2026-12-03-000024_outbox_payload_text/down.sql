@@ -1,0 +1,1 @@
+ALTER TABLE t_outbox ALTER COLUMN payload TYPE JSONB USING payload::jsonb;
