@@ -98,57 +98,33 @@ impl Syncer {
             listing,
             seen: HashSet::new(),
         };
-        let mut total = WindowCounts::default();
-        for window in windows.iter().skip(skip) {
-            let counts = match self.walk_window(&mut walk, window).await? {
-                Ok(counts) => counts,
-                Err(ended) => return Ok(ended),
-            };
-            total += counts;
-            // Every page of the window is stored: its counts, the progress and the watermark
-            // move together, so a restarted task resumes after it.
-            let mut conn = leadgen_db::conn(&self.pool).await?;
-            let (task_id, shop, end) = (task.id, row.id, window.end);
-            conn.transaction::<(), anyhow::Error, _>(|conn| {
-                async move {
-                    tasks::finish_window(conn, task_id, counts).await?;
-                    if listing == Listing::Modified {
-                        credentials::advance_watermark(conn, shop, end).await?;
-                    }
-                    Ok(())
-                }
-                .scope_boxed()
-            })
-            .await?;
-            let platform_label = platform.as_str();
-            metrics::counter!("leadgen_sync_windows_total", "platform" => platform_label)
-                .increment(1);
-            for (change, n) in [
-                ("new", counts.new),
-                ("updated", counts.updated),
-                ("unchanged", counts.unchanged),
-                ("malformed", counts.failure),
-            ] {
-                metrics::counter!("leadgen_sync_orders_total", "platform" => platform_label, "change" => change)
-                    .increment(u64::try_from(n).unwrap_or(0));
-            }
-        }
+        let remaining = windows.get(skip..).unwrap_or_default();
+        let total = match self.walk_windows(&mut walk, remaining, row.id).await? {
+            Ok(total) => total,
+            Err(ended) => return Ok(ended),
+        };
         Ok(TaskOutcome::Completed {
             success: usize::try_from(total.success).unwrap_or(0),
             failure: usize::try_from(total.failure).unwrap_or(0),
         })
     }
 
-    /// Walks one window page by page; `Err` ends the task (failed, expired, cancelled). The
-    /// next page is fetched while the last one is stored (the platform's answer and our
-    /// database write overlap); pages are still stored one after another, in order, and a
-    /// page fetched ahead of a failed or cancelled store is dropped unstored.
-    async fn walk_window(
+    /// Walks `windows` in order, page by page; answers the counts of all of them, or how the
+    /// task ended (failed, expired, cancelled). The next page (or the next window's first) is
+    /// fetched while the last one is stored, so the platform's answer and our database write
+    /// overlap; pages are still stored one after another, in order, each window is finished
+    /// before the next one's first page is stored, and a page fetched ahead of a failed or
+    /// cancelled store is dropped unstored.
+    async fn walk_windows(
         &self,
         walk: &mut Walk<'_>,
-        window: &TimeWindow,
+        windows: &[TimeWindow],
+        shop: i64,
     ) -> anyhow::Result<Result<WindowCounts, TaskOutcome>> {
-        let mut counts = WindowCounts::default();
+        let mut total = WindowCounts::default();
+        let Some(first) = windows.first() else {
+            return Ok(Ok(total));
+        };
         let Walk {
             client,
             session,
@@ -159,34 +135,100 @@ impl Syncer {
             seen,
         } = walk;
         let (client, sink, task, platform, listing) = (*client, *sink, *task, *platform, *listing);
+        let mut at = 0;
+        let mut window_counts = WindowCounts::default();
         let mut fetched = session
-            .list_orders(client, window, listing, None, sink)
+            .list_orders(client, first, listing, None, sink)
             .await;
         loop {
             let page = match self.page_or_end(task, fetched).await? {
                 Ok(page) => page,
                 Err(ended) => return Ok(Err(ended)),
             };
-            let store = store::store_page(self, task, platform, &page, seen);
-            let (stored, next) = match &page.next {
-                Some(cursor) => {
-                    let fetch = session.list_orders(client, window, listing, Some(cursor), sink);
+            // What comes after this page: the window's next page, or the next window's first.
+            let (next_at, cursor) = match &page.next {
+                Some(cursor) => (at, Some(cursor.clone())),
+                None => (at + 1, None),
+            };
+            let window_done = next_at > at;
+            let counts_so_far = window_counts;
+            let store = async {
+                let stored = store::store_page(self, task, platform, &page, seen).await?;
+                if window_done && !stored.stopped {
+                    let counts = {
+                        let mut c = counts_so_far;
+                        c += stored.counts;
+                        c
+                    };
+                    if let Some(window) = windows.get(at) {
+                        self.finish_window(task, shop, listing, platform, window, counts)
+                            .await?;
+                    }
+                }
+                anyhow::Ok(stored)
+            };
+            let (stored, next) = match windows.get(next_at) {
+                Some(window) => {
+                    let fetch = session.list_orders(client, window, listing, cursor.as_ref(), sink);
                     let (stored, next) = tokio::join!(store, fetch);
                     (stored?, Some(next))
                 }
                 None => (store.await?, None),
             };
-            counts += stored.counts;
+            window_counts += stored.counts;
             metrics::counter!("leadgen_sync_pages_total", "platform" => platform.as_str())
                 .increment(1);
             if stored.stopped {
                 return Ok(Err(TaskOutcome::Cancelled));
             }
+            if window_done {
+                total += window_counts;
+                window_counts = WindowCounts::default();
+                at = next_at;
+            }
             match next {
                 Some(next) => fetched = next,
-                None => return Ok(Ok(counts)),
+                None => return Ok(Ok(total)),
             }
         }
+    }
+
+    /// Every page of `window` is stored: its counts, the progress and the watermark move
+    /// together, so a restarted task resumes after it.
+    async fn finish_window(
+        &self,
+        task: &TaskRow,
+        shop: i64,
+        listing: Listing,
+        platform: PlatformType,
+        window: &TimeWindow,
+        counts: WindowCounts,
+    ) -> anyhow::Result<()> {
+        let mut conn = leadgen_db::conn(&self.pool).await?;
+        let (task_id, end) = (task.id, window.end);
+        conn.transaction::<(), anyhow::Error, _>(|conn| {
+            async move {
+                tasks::finish_window(conn, task_id, counts).await?;
+                if listing == Listing::Modified {
+                    credentials::advance_watermark(conn, shop, end).await?;
+                }
+                Ok(())
+            }
+            .scope_boxed()
+        })
+        .await?;
+        let platform_label = platform.as_str();
+        metrics::counter!("leadgen_sync_windows_total", "platform" => platform_label).increment(1);
+        for (change, n) in [
+            ("new", counts.new),
+            ("updated", counts.updated),
+            ("unchanged", counts.unchanged),
+            ("malformed", counts.failure),
+        ] {
+            metrics::counter!("leadgen_sync_orders_total", "platform" => platform_label, "change" => change)
+                .increment(u64::try_from(n).unwrap_or(0));
+        }
+        Ok(())
     }
 
     /// A fetched page, or how its failure ends the task (a dead session marks the shop).
