@@ -115,8 +115,8 @@ pub async fn run_batch(
         };
         oplog::record(conn, entry, &trace_id).await?;
     }
-    // Last before the commit: every batch of a shop updates the shop's one row, and holds its
-    // lock until it commits.
+    // Last in the batch: every batch of a shop updates the shop's one row, and holds its lock
+    // until its transaction commits.
     shop_stats::mark_dirty(conn, tenant, &summary.dirty_shops).await?;
     Ok(summary)
 }

@@ -170,7 +170,8 @@ impl Syncer {
             let (stored, next) = match windows.get(next_at) {
                 Some(window) => {
                     let fetch = session.list_orders(client, window, listing, cursor.as_ref(), sink);
-                    let (stored, next) = tokio::join!(store, fetch);
+                    // The call first: it goes out before the page is sealed and written.
+                    let (next, stored) = tokio::join!(fetch, store);
                     (stored?, Some(next))
                 }
                 None => (store.await?, None),
