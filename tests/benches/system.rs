@@ -139,8 +139,8 @@ async fn rescored(system: &System, timeout: Duration) {
 }
 
 /// A bare `COPY` of the run's raw rows into a copy of the table, in rows per second: the median
-/// of three, each into a fresh copy (a single copy of one to two seconds swung twofold with the
-/// shared machine's moments).
+/// of three, each into a fresh copy after a checkpoint (a single copy of one to two seconds
+/// swung twofold with the shared machine's moments).
 async fn copy_rate(system: &System) -> f64 {
     let csv = std::env::temp_dir().join(format!("leadgen-bench-{}.csv", std::process::id()));
     let psql = |sql: String| {
@@ -160,6 +160,12 @@ async fn copy_rate(system: &System) -> f64 {
     let rows = flow::scalar(system, "SELECT count(*) AS n FROM t_ecom_order_raw").await;
     let mut rates: Vec<f64> = (0..3)
         .map(|i| {
+            // Each copy starts from a clean state: the previous copy's table gone and every
+            // dirty page (the backlog's, the previous copy's) written.
+            if i > 0 {
+                psql(format!("DROP TABLE bench_copy_{}", i - 1));
+            }
+            psql("CHECKPOINT".to_owned());
             psql(format!(
                 "CREATE TABLE bench_copy_{i} (LIKE t_ecom_order_raw INCLUDING ALL)"
             ));
