@@ -98,44 +98,42 @@ fn cpu(system: &mut System) -> Vec<(String, f64)> {
     out
 }
 
-async fn quiet(system: &System, timeout: Duration) {
+/// Polls `busy` (a query answering `n`) every 250 ms until it answers 0; fails with `what`
+/// after `timeout`.
+async fn until_idle(system: &System, busy: &str, timeout: Duration, what: &str) {
     let deadline = Instant::now() + timeout;
-    loop {
-        // EXISTS, not counts: the poll itself must not load the database it measures (counting
-        // a churning outbox every 100 ms cost 14 s of PostgreSQL time per run).
-        let busy = flow::scalar(
-            system,
-            "SELECT (EXISTS (SELECT 1 FROM t_outbox) \
-                  OR EXISTS (SELECT 1 FROM t_ecom_order_raw WHERE process_status = 'PENDING') \
-                  OR EXISTS (SELECT 1 FROM t_ecom_sync_task WHERE status = 'RUNNING'))::int4::int8 AS n",
-        )
-        .await;
-        if busy == 0 {
-            return;
-        }
-        assert!(Instant::now() < deadline, "work still in flight");
+    while flow::scalar(system, busy).await != 0 {
+        assert!(Instant::now() < deadline, "{what}");
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+}
+
+async fn quiet(system: &System, timeout: Duration) {
+    // EXISTS, not counts: the poll itself must not load the database it measures (counting a
+    // churning outbox every 100 ms cost 14 s of PostgreSQL time per run).
+    until_idle(
+        system,
+        "SELECT (EXISTS (SELECT 1 FROM t_outbox) \
+              OR EXISTS (SELECT 1 FROM t_ecom_order_raw WHERE process_status = 'PENDING') \
+              OR EXISTS (SELECT 1 FROM t_ecom_sync_task WHERE status = 'RUNNING'))::int4::int8 AS n",
+        timeout,
+        "work still in flight",
+    )
+    .await;
 }
 
 /// Waits until every shop's leads are rescored since their last change, and their events
 /// published.
 async fn rescored(system: &System, timeout: Duration) {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let busy = flow::scalar(
-            system,
-            "SELECT (EXISTS (SELECT 1 FROM t_lead_shop_stats \
-                             WHERE dirty_seq > rescored_seq OR lease_until IS NOT NULL) \
-                  OR EXISTS (SELECT 1 FROM t_outbox))::int4::int8 AS n",
-        )
-        .await;
-        if busy == 0 {
-            return;
-        }
-        assert!(Instant::now() < deadline, "the rescore never finished");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    until_idle(
+        system,
+        "SELECT (EXISTS (SELECT 1 FROM t_lead_shop_stats \
+                         WHERE dirty_seq > rescored_seq OR lease_until IS NOT NULL) \
+              OR EXISTS (SELECT 1 FROM t_outbox))::int4::int8 AS n",
+        timeout,
+        "the rescore never finished",
+    )
+    .await;
 }
 
 /// A bare `COPY` of the run's raw rows into a copy of the table, in rows per second: the median

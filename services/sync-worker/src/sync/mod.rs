@@ -99,7 +99,7 @@ impl Syncer {
             seen: HashSet::new(),
         };
         let remaining = windows.get(skip..).unwrap_or_default();
-        let total = match self.walk_windows(&mut walk, remaining, row.id).await? {
+        let total = match self.walk_windows(&mut walk, remaining).await? {
             Ok(total) => total,
             Err(ended) => return Ok(ended),
         };
@@ -119,7 +119,6 @@ impl Syncer {
         &self,
         walk: &mut Walk<'_>,
         windows: &[TimeWindow],
-        shop: i64,
     ) -> anyhow::Result<Result<WindowCounts, TaskOutcome>> {
         let mut total = WindowCounts::default();
         let Some(first) = windows.first() else {
@@ -155,13 +154,10 @@ impl Syncer {
             let store = async {
                 let stored = store::store_page(self, task, platform, &page, seen).await?;
                 if window_done && !stored.stopped {
-                    let counts = {
-                        let mut c = counts_so_far;
-                        c += stored.counts;
-                        c
-                    };
+                    let mut counts = counts_so_far;
+                    counts += stored.counts;
                     if let Some(window) = windows.get(at) {
-                        self.finish_window(task, shop, listing, platform, window, counts)
+                        self.finish_window(task, listing, platform, window, counts)
                             .await?;
                     }
                 }
@@ -199,14 +195,13 @@ impl Syncer {
     async fn finish_window(
         &self,
         task: &TaskRow,
-        shop: i64,
         listing: Listing,
         platform: PlatformType,
         window: &TimeWindow,
         counts: WindowCounts,
     ) -> anyhow::Result<()> {
         let mut conn = leadgen_db::conn(&self.pool).await?;
-        let (task_id, end) = (task.id, window.end);
+        let (task_id, shop, end) = (task.id, task.platform_id, window.end);
         conn.transaction::<(), anyhow::Error, _>(|conn| {
             async move {
                 tasks::finish_window(conn, task_id, counts).await?;
