@@ -134,8 +134,8 @@ pub fn route(filter: &LeadFilter, sort: (&str, SortOrder), need: i64, share: Opt
     }
     let trigram_keyword = filter
         .contact_keyword
-        .as_ref()
-        .is_some_and(|k| k.chars().count() >= 3);
+        .as_deref()
+        .is_some_and(list_sql::trigram_keyword);
     let narrowed = filter.platform_id.is_some()
         || filter.process_status.is_some()
         || filter.order_time_start.is_some()

@@ -142,8 +142,18 @@ fn push_filter(s: &mut Statement, tenant: i64, filter: &LeadFilter, tags: bool) 
     push_filter_with(s, tenant, filter, tags, false);
 }
 
-/// [`push_filter`]; with `scan_keyword` the contact keyword is written so that the trigram
-/// index cannot serve it (`contact_masked || ''`), and is tested inside the sort's index.
+/// Whether the trigram index can find a contact keyword: it needs three characters (a
+/// trigram) to look up.
+pub fn trigram_keyword(keyword: &str) -> bool {
+    keyword.chars().count() >= 3
+}
+
+/// [`push_filter`]; with `scan_keyword`, or for a keyword the trigram index cannot find, the
+/// contact keyword is written as `(contact_masked || '') LIKE`: out of the trigram index's
+/// reach, and costed above the one-operator filters, so that an index scan tests it last, on
+/// the entries the shop, status, time and tags let through. (Written plainly it was tested
+/// first: the planner moves the equalities behind it. For `every filter` at page 20 that was
+/// 64,000 `LIKE`s instead of 17,000: 13–16 ms instead of 8.)
 fn push_filter_with(
     s: &mut Statement,
     tenant: i64,
@@ -167,7 +177,7 @@ fn push_filter_with(
             .bind(Bind::Texts(indexes.clone()))
             .push("))");
     } else if let Some(k) = &filter.contact_keyword {
-        s.push(if scan_keyword {
+        s.push(if scan_keyword || !trigram_keyword(k) {
             " AND (contact_masked || '') LIKE "
         } else {
             " AND contact_masked LIKE "
@@ -304,6 +314,25 @@ mod tests {
         );
         assert!(all.contains(&repeat_and_dormant));
         assert!(all.contains(&((1 << IntentionTag::ALL.len()) - 1)));
+    }
+
+    #[test]
+    fn a_keyword_the_trigram_index_cannot_find_is_tested_last() {
+        let keyword = |k: &str| LeadFilter {
+            platform_id: Some(1),
+            contact_keyword: Some(k.into()),
+            ..LeadFilter::default()
+        };
+        let by_score = ("score", SortOrder::Desc);
+        let short = plain(1, &keyword("13"), by_score, 10).text;
+        assert!(short.contains("(contact_masked || '') LIKE"), "{short}");
+        let long = plain(1, &keyword("138"), by_score, 10).text;
+        assert!(long.contains(" AND contact_masked LIKE"), "{long}");
+        let scanning = plain_scanning_keyword(1, &keyword("138"), by_score, 10).text;
+        assert!(
+            scanning.contains("(contact_masked || '') LIKE"),
+            "{scanning}"
+        );
     }
 
     #[test]
