@@ -7,7 +7,8 @@
 //! table in `schema.rs` names exactly the columns the migrations create (and no table is
 //! missing). Generated columns (t_order_lead's `tag_bits`, read only by the lead list's SQL) are
 //! left out: nobody writes them. Nullability is not compared here: a wrong one fails to load rows, which the service
-//! tests do.
+//! tests do. A second test checks that each status column's `CHECK` lists exactly the
+//! spellings of the domain enum written into it.
 
 use std::collections::BTreeMap;
 
@@ -157,5 +158,104 @@ async fn schema_rs_matches_the_migrated_database() {
             declared, expected,
             "{table}: schema.rs and the migrations disagree"
         );
+    }
+}
+
+#[derive(QueryableByName)]
+struct Check {
+    #[diesel(sql_type = Text)]
+    table_name: String,
+    #[diesel(sql_type = Text)]
+    definition: String,
+}
+
+/// The quoted values of a `CHECK (column = ANY (ARRAY['A'::text, …]))` definition.
+fn quoted_values(definition: &str) -> Vec<String> {
+    definition
+        .split('\'')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Each status column's CHECK lists exactly the spellings of the domain enum the services write
+/// into it: a new variant without a migration (or the reverse) fails here, not in production.
+#[tokio::test]
+async fn status_checks_match_the_domain_enums() {
+    use leadgen_domain::{
+        AuthStatus, LeadProcessStatus, PlatformType, RawOrderStatus, SyncStatus, SyncTrigger,
+    };
+    fn spellings<T: Copy>(all: &[T], f: fn(T) -> &'static str) -> Vec<String> {
+        all.iter().map(|v| f(*v).to_owned()).collect()
+    }
+    let expected: Vec<(&str, &str, Vec<String>)> = vec![
+        (
+            "t_ecom_platform_auth",
+            "platform_type",
+            spellings(PlatformType::ALL, PlatformType::as_str),
+        ),
+        (
+            "t_ecom_platform_auth",
+            "status",
+            spellings(AuthStatus::ALL, AuthStatus::as_str),
+        ),
+        (
+            "t_ecom_sync_task",
+            "trigger_type",
+            spellings(SyncTrigger::ALL, SyncTrigger::as_str),
+        ),
+        (
+            "t_ecom_sync_task",
+            "status",
+            spellings(SyncStatus::ALL, SyncStatus::as_str),
+        ),
+        (
+            "t_ecom_order_raw",
+            "process_status",
+            spellings(RawOrderStatus::ALL, RawOrderStatus::as_str),
+        ),
+        (
+            "t_order_lead",
+            "process_status",
+            spellings(LeadProcessStatus::ALL, LeadProcessStatus::as_str),
+        ),
+        (
+            "t_lead_status_change",
+            "from_status",
+            spellings(LeadProcessStatus::ALL, LeadProcessStatus::as_str),
+        ),
+        (
+            "t_lead_status_change",
+            "to_status",
+            spellings(LeadProcessStatus::ALL, LeadProcessStatus::as_str),
+        ),
+    ];
+    let db = leadgen_test_support::TestDb::new().await;
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    let checks: Vec<Check> = diesel::sql_query(
+        "SELECT conrelid::regclass::text AS table_name, pg_get_constraintdef(oid) AS definition \
+         FROM pg_constraint WHERE contype = 'c' AND conrelid <> 0",
+    )
+    .load(&mut conn)
+    .await
+    .expect("checks");
+    for (table, column, values) in expected {
+        let prefix = format!("CHECK (({column} = ANY (ARRAY[");
+        let found: Vec<&Check> = checks
+            .iter()
+            .filter(|c| c.table_name == table && c.definition.starts_with(&prefix))
+            .collect();
+        assert_eq!(
+            found.len(),
+            1,
+            "one CHECK on {table}.{column}: {}",
+            found.len()
+        );
+        let mut listed = quoted_values(&found[0].definition);
+        let mut values = values;
+        listed.sort();
+        values.sort();
+        assert_eq!(listed, values, "{table}.{column}");
     }
 }

@@ -25,7 +25,9 @@ pub use contact::{ContactField, ContactKind};
 pub use lead::IntentionTag;
 pub use money::Money;
 pub use order::{BuyerRef, NeutralStatus, OrderItem, RawOrder, Receiver};
-pub use platform::{AuthStatus, LeadProcessStatus, PlatformType, SyncStatus, SyncTrigger};
+pub use platform::{
+    AuthStatus, LeadProcessStatus, PlatformType, RawOrderStatus, SyncStatus, SyncTrigger,
+};
 
 /// A merchant account; every row and every query is scoped by it.
 pub type TenantId = i64;

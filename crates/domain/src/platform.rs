@@ -127,6 +127,19 @@ string_enum!(
     }
 );
 
+string_enum!(
+    /// Where a stored raw order stands in processing (`t_ecom_order_raw.process_status`).
+    RawOrderStatus, "rawOrderStatus" {
+        /// Stored (new or changed) and not yet turned into a processed order and its lead.
+        Pending => "PENDING",
+        /// Processed: its processed order and buyer-lead reflect this version.
+        Processed => "PROCESSED",
+        /// Kept but unreadable (a parse error or a value that cannot be opened); counted, never
+        /// dropped.
+        Malformed => "MALFORMED",
+    }
+);
+
 impl SyncStatus {
     /// Whether the task can no longer change.
     pub fn is_terminal(self) -> bool {

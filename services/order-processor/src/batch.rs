@@ -13,10 +13,10 @@ use chrono::{DateTime, Utc};
 use diesel::sql_types::{Array, Int8};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_crypto::{BlindIndexer, Sealer, lock_key};
-use leadgen_domain::LeadProcessStatus;
 use leadgen_domain::buyer::{BuyerGroup, OrderIdentities, group_buyers};
 use leadgen_domain::lead::merge_process_status;
 use leadgen_domain::scoring::{Ranks, ShopDistribution, predict_intention};
+use leadgen_domain::{LeadProcessStatus, RawOrderStatus};
 use leadgen_events::{
     CloudEvent, LeadChange, LeadIdentifiedV1, LeadIdentifiedV2, LeadUpdatedV1, ScoredBy,
 };
@@ -70,7 +70,7 @@ pub async fn process(
     let row_ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let revealed = revealed::for_rows(conn, &row_ids).await?;
     let (prepared, unreadable) = prepare_rows(ctx, rows, &revealed);
-    raw_orders::set_status(conn, &unreadable, "MALFORMED").await?;
+    raw_orders::set_status(conn, &unreadable, RawOrderStatus::Malformed).await?;
     summary.unreadable = unreadable.len();
     summary.orders = prepared.len();
     if prepared.is_empty() {
@@ -234,7 +234,7 @@ pub async fn process(
     identities::delete(conn, tenant, &rotated).await?;
     summary.dirty_shops = dirty_shops.into_iter().collect();
     let done: Vec<i64> = prepared.iter().map(|p| p.row.id).collect();
-    raw_orders::set_status(conn, &done, "PROCESSED").await?;
+    raw_orders::set_status(conn, &done, RawOrderStatus::Processed).await?;
     Ok(summary)
 }
 

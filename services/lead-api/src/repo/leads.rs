@@ -7,6 +7,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_db::schema::t_order_lead as lead;
+use leadgen_domain::LeadProcessStatus;
 use leadgen_http::paging::{Paging, SortOrder};
 
 use super::list_sql::{self, Statement};
@@ -48,7 +49,7 @@ pub struct LeadFilter {
     /// A full mobile number's blind indexes (every configured key): the buyer is found through
     /// `t_lead_identity`, never by scanning or decrypting contacts.
     pub phone_indexes: Option<Vec<String>>,
-    pub process_status: Option<String>,
+    pub process_status: Option<LeadProcessStatus>,
     pub tags: Vec<String>,
 }
 
@@ -326,7 +327,7 @@ mod tests {
         assert_eq!(route(&keyword("138"), by_time, 2001, None), Route::Fenced);
         assert_eq!(route(&keyword("13"), by_time, 2001, None), Route::Plain);
         let narrowed = LeadFilter {
-            process_status: Some("PENDING".into()),
+            process_status: Some(LeadProcessStatus::Pending),
             ..keyword("138")
         };
         assert_eq!(route(&narrowed, by_score, 10, None), Route::Fenced);

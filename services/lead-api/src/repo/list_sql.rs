@@ -186,7 +186,7 @@ fn push_filter_with(
     }
     if let Some(status) = &filter.process_status {
         s.push(" AND process_status = ")
-            .bind(Bind::Text(status.clone()));
+            .bind(Bind::Text(status.as_str().to_owned()));
     }
     if tags {
         match tag_mask(filter) {
@@ -340,7 +340,7 @@ mod tests {
         let filter = LeadFilter {
             platform_id: Some(3),
             contact_keyword: Some("5_%".into()),
-            process_status: Some("PENDING".into()),
+            process_status: Some(leadgen_domain::LeadProcessStatus::Pending),
             tags: vec!["复购".into()],
             ..LeadFilter::default()
         };

@@ -122,7 +122,7 @@ pub fn parse_query(query: &str, indexer: &BlindIndexer) -> Result<ListQuery, Api
                         .map_err(|e: leadgen_domain::platform::UnknownVariant| {
                             ApiError::bad_request(e.to_string())
                         })?;
-                filter.process_status = Some(status.as_str().to_owned());
+                filter.process_status = Some(status);
             }
             "intentionTags" | "intentionTags[]" => {
                 filter.tags.extend(

@@ -94,7 +94,7 @@ fn filters() -> Vec<(&'static str, LeadFilter)> {
             "due and PENDING",
             LeadFilter {
                 tags: tags(&["即将复购"]),
-                process_status: Some("PENDING".into()),
+                process_status: Some(leadgen_domain::LeadProcessStatus::Pending),
                 ..LeadFilter::default()
             },
         ),
@@ -137,7 +137,7 @@ fn filters() -> Vec<(&'static str, LeadFilter)> {
         (
             "INVALID",
             LeadFilter {
-                process_status: Some("INVALID".into()),
+                process_status: Some(leadgen_domain::LeadProcessStatus::Invalid),
                 ..LeadFilter::default()
             },
         ),
@@ -204,7 +204,7 @@ fn expected(rows: &[Row], filter: &LeadFilter, sort: (&str, SortOrder)) -> Vec<i
             filter
                 .process_status
                 .as_ref()
-                .is_none_or(|s| &r.process_status == s)
+                .is_none_or(|s| r.process_status == s.as_str())
         })
         .filter(|r| filter.tags.iter().all(|t| r.intention_tags.contains(t)))
         .collect();

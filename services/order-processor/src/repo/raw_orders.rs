@@ -4,6 +4,7 @@
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_db::schema::t_ecom_order_raw as raw;
+use leadgen_domain::RawOrderStatus;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = raw)]
@@ -50,7 +51,7 @@ pub async fn claim_pending(
         ))
     };
     let first: Option<i64> = raw::table
-        .filter(raw::process_status.eq("PENDING"))
+        .filter(raw::process_status.eq(RawOrderStatus::Pending.as_str()))
         .filter(due())
         .order(raw::id.asc())
         .select(raw::tenant_id)
@@ -62,7 +63,7 @@ pub async fn claim_pending(
     };
     raw::table
         .filter(raw::tenant_id.eq(tenant))
-        .filter(raw::process_status.eq("PENDING"))
+        .filter(raw::process_status.eq(RawOrderStatus::Pending.as_str()))
         .filter(due())
         .order(raw::id.asc())
         .limit(limit)
@@ -76,13 +77,13 @@ pub async fn claim_pending(
 pub async fn set_status(
     conn: &mut AsyncPgConnection,
     ids: &[i64],
-    status: &str,
+    status: RawOrderStatus,
 ) -> QueryResult<usize> {
     if ids.is_empty() {
         return Ok(0);
     }
     diesel::update(raw::table.filter(raw::id.eq_any(ids)))
-        .set(raw::process_status.eq(status))
+        .set(raw::process_status.eq(status.as_str()))
         .execute(conn)
         .await
 }

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use diesel_async::AsyncConnection as _;
 use leadgen_db::{ScopedFutureExt as _, sealed};
-use leadgen_domain::PlatformType;
+use leadgen_domain::{PlatformType, RawOrderStatus};
 use leadgen_events::{CloudEvent, RawOrdersFetchedV1};
 use leadgen_platforms::OrderPage;
 
@@ -65,7 +65,7 @@ pub async fn store_page(
                     None,
                     Some(parsed.created_at),
                     parsed.modified_at,
-                    "PENDING",
+                    RawOrderStatus::Pending.as_str(),
                 )
             }
             Err(reason) => {
@@ -73,7 +73,13 @@ pub async fn store_page(
                     counts.counts.failure += 1;
                 }
                 tracing::warn!(order.id = %order_id, reason = %reason, "Kept a malformed order");
-                (None, Some(reason.clone()), None, None, "MALFORMED")
+                (
+                    None,
+                    Some(reason.clone()),
+                    None,
+                    None,
+                    RawOrderStatus::Malformed.as_str(),
+                )
             }
         };
         rows.push(RawInsert {
@@ -104,13 +110,13 @@ pub async fn store_page(
                 let ids: Vec<i64> = written
                     .rows
                     .iter()
-                    .filter(|(_, s)| s == "PENDING")
+                    .filter(|(_, s)| s == RawOrderStatus::Pending.as_str())
                     .map(|(id, _)| *id)
                     .collect();
                 let malformed = written
                     .rows
                     .iter()
-                    .filter(|(_, s)| s == "MALFORMED")
+                    .filter(|(_, s)| s == RawOrderStatus::Malformed.as_str())
                     .count();
                 let malformed = u32::try_from(malformed).unwrap_or(u32::MAX);
                 let running = tasks::add_page(conn, task_id, lease).await? == 1;
