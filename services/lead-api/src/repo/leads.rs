@@ -93,6 +93,16 @@ pub struct Found {
 /// sorted ([`list_sql::fenced`]): at a million leads, 25,000 index entries, about 10 ms.
 pub const FENCED_TAG_SHARE: f64 = 0.025;
 
+/// A rare tag in an order other than order time first probes the head of the sort's order:
+/// `need` × this many entries, at most [`PROBE_MAX_ENTRIES`] ([`list_sql::probe`]). Tags are
+/// derived from what the list sorts by (`高意向` from the score, `沉睡` from recency, `高价值`
+/// from the amount), so a rare tag is often dense at one end of the order: there the probe
+/// answers from a few thousand index entries instead of reading and sorting every match.
+pub const PROBE_ENTRIES_PER_ROW: i64 = 10;
+
+/// The most entries a probe reads (about 2 ms) before the fenced statement takes over.
+pub const PROBE_MAX_ENTRIES: i64 = 20_000;
+
 /// From this share on, a tag filter in order-time order scans the time index instead of merging
 /// one scan per combination: matches are then dense anywhere in time.
 pub const MERGED_TAG_SHARE: f64 = 0.5;
@@ -106,6 +116,9 @@ pub enum Route {
     Merged,
     /// Every match through the filter's own index, sorted; the whole window at once.
     Fenced,
+    /// The head of the sort's order probed first ([`list_sql::probe`]); fenced when the
+    /// matches are not dense there.
+    Probed,
     /// A keyword alone near the list's start: counted through the trigram index first; fenced
     /// when its matches fit the window, else the sort's index testing the keyword.
     CountFirst,
@@ -117,8 +130,9 @@ pub enum Route {
 /// - a full mobile is one buyer: plain;
 /// - tags in order-time order, unless half the leads have them: merged (tags are derived from
 ///   recency, frequency and value, so their matches gather at one end of every sort);
-/// - tags under [`FENCED_TAG_SHARE`] in any other order, or a contact keyword of three or more
-///   characters deep in the window or with other filters: fenced;
+/// - tags under [`FENCED_TAG_SHARE`] in any other order: probed, then fenced;
+/// - a contact keyword of three or more characters deep in the window or with other filters:
+///   fenced;
 /// - such a keyword alone near the list's start: counted first;
 /// - else plain.
 pub fn route(filter: &LeadFilter, sort: (&str, SortOrder), need: i64, share: Option<f64>) -> Route {
@@ -130,7 +144,7 @@ pub fn route(filter: &LeadFilter, sort: (&str, SortOrder), need: i64, share: Opt
             return Route::Merged;
         }
         if share < FENCED_TAG_SHARE {
-            return Route::Fenced;
+            return Route::Probed;
         }
     }
     let trigram_keyword = filter
@@ -175,6 +189,22 @@ pub async fn first_ids(
             None,
         ),
         Route::Fenced => fenced(),
+        Route::Probed => {
+            let entries = need
+                .saturating_mul(PROBE_ENTRIES_PER_ROW)
+                .min(PROBE_MAX_ENTRIES);
+            let probe = list_sql::probe(tenant, filter, sort, need, entries);
+            let ids = load_ids(conn, &probe).await?;
+            if ids.len() as i64 >= need {
+                return Ok(Found {
+                    ids,
+                    asked: need,
+                    counted: None,
+                    statement: probe,
+                });
+            }
+            fenced()
+        }
         Route::CountFirst => {
             let n = count_to_window_end(conn, tenant, filter).await?;
             if n > LIST_WINDOW {
@@ -322,7 +352,7 @@ mod tests {
         assert_eq!(route(&tags, by_time, 10, Some(0.3)), Route::Merged);
         assert_eq!(route(&tags, by_time, 10, Some(0.9)), Route::Plain);
         assert_eq!(route(&tags, by_score, 10, Some(0.3)), Route::Plain);
-        assert_eq!(route(&tags, by_score, 10, Some(0.01)), Route::Fenced);
+        assert_eq!(route(&tags, by_score, 10, Some(0.01)), Route::Probed);
         assert_eq!(route(&keyword("138"), by_time, 10, None), Route::CountFirst);
         assert_eq!(route(&keyword("138"), by_time, 2001, None), Route::Fenced);
         assert_eq!(route(&keyword("13"), by_time, 2001, None), Route::Plain);
@@ -336,5 +366,13 @@ mod tests {
             ..tags.clone()
         };
         assert_eq!(route(&phone, by_time, 10, Some(0.01)), Route::Plain);
+        let rare_tag_and_keyword = LeadFilter {
+            contact_keyword: Some("138".into()),
+            ..tags.clone()
+        };
+        assert_eq!(
+            route(&rare_tag_and_keyword, by_score, 10, Some(0.01)),
+            Route::Probed
+        );
     }
 }

@@ -258,6 +258,42 @@ pub fn fenced(tenant: i64, filter: &LeadFilter, sort: (&str, SortOrder), limit: 
     s
 }
 
+/// The first `limit` matching ids among the first `entries` of the sort's order: the sort's
+/// covering index read in order for `entries` entries, then filtered. All `limit` of them when
+/// the matches are dense at the head of the order; otherwise fewer, and those are the answer's
+/// first ones.
+pub fn probe(
+    tenant: i64,
+    filter: &LeadFilter,
+    sort: (&str, SortOrder),
+    limit: i64,
+    entries: i64,
+) -> Statement {
+    let column = sort_column(sort.0);
+    let mut columns = vec!["id", column];
+    for filtered in [
+        "platform_id",
+        "process_status",
+        "order_time",
+        "tag_bits",
+        "contact_masked",
+    ] {
+        if !columns.contains(&filtered) {
+            columns.push(filtered);
+        }
+    }
+    let mut s = Statement::default();
+    s.push(&format!("SELECT id FROM (SELECT {}", columns.join(", ")));
+    visible(&mut s, tenant);
+    s.push(&order_by("", sort));
+    s.push(" LIMIT ").bind(Bind::Int(entries));
+    s.push(") AS head WHERE true");
+    push_filter(&mut s, tenant, filter, true);
+    s.push(&order_by("", sort));
+    s.push(" LIMIT ").bind(Bind::Int(limit));
+    s
+}
+
 /// The tag mask `filter` asks for, when it asks for existing tags.
 pub fn asked_tags(filter: &LeadFilter) -> Option<i32> {
     tag_mask(filter).flatten()

@@ -1,9 +1,10 @@
 //! The list's statements (`lead_api::repo::list_sql`) answer the same question: on a few
 //! thousand leads with every tag combination, tags correlated with time, ties in every sort,
 //! two shops, merged leads and another tenant, the plain statement, the per-tag-combination
-//! merge, the fenced statement and the keyword-scanning one find exactly the ids that the filter
-//! and sort select when computed here in Rust from the rows, for every sort, direction and
-//! depth; and `list` pages and totals are slices of that answer, whichever statement it chose.
+//! merge, the fenced statement, the head-of-the-order probe and the keyword-scanning one find
+//! exactly the ids that the filter and sort select when computed here in Rust from the rows, for
+//! every sort, direction and depth (a probe too short for the answer finds its beginning); and
+//! `list` pages and totals are slices of that answer, whichever statement it chose.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -257,6 +258,7 @@ async fn every_statement_of_the_list_finds_what_the_filter_and_sort_select() {
         .expect("a shop");
     let tag_stats = leads::TagStats::default();
     let mut merged_checks = 0;
+    let (mut probes, mut short_probes) = (0, 0);
     for (name, mut filter) in filters() {
         if filter.platform_id.is_some() {
             filter.platform_id = Some(second_shop);
@@ -290,6 +292,24 @@ async fn every_statement_of_the_list_finds_what_the_filter_and_sort_select() {
                         fenced, reference,
                         "fenced: {name}, {field} {order:?}, {need}"
                     );
+                    // A probe of the whole tenant is the answer; a short one its beginning.
+                    for entries in [need, 4_000] {
+                        let probe = list_sql::probe(TENANT, &filter, sort, need, entries);
+                        let probed = leads::load_ids(&mut conn, &probe).await.expect("probe");
+                        let expected = if entries >= 4_000 {
+                            reference
+                        } else {
+                            &reference[..probed.len().min(reference.len())]
+                        };
+                        assert_eq!(
+                            probed, expected,
+                            "probe {entries}: {name}, {field} {order:?}"
+                        );
+                        probes += 1;
+                        short_probes += usize::from(
+                            entries < 4_000 && probed.len() < reference.len() && !probed.is_empty(),
+                        );
+                    }
                 }
                 for (page, size) in [(1, 10), (3, 100), (20, 100)] {
                     let paging = Paging { page, size };
@@ -313,4 +333,9 @@ async fn every_statement_of_the_list_finds_what_the_filter_and_sort_select() {
     }
     // The merge was exercised (tag filters in order-time order, both directions).
     assert!(merged_checks >= 40, "{merged_checks}");
+    // Probes that stopped short of the answer, with matches, were among them.
+    assert!(
+        probes > 0 && short_probes >= 20,
+        "{probes} probes, {short_probes} short"
+    );
 }
