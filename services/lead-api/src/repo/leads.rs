@@ -98,10 +98,12 @@ pub const FENCED_TAG_SHARE: f64 = 0.025;
 /// derived from what the list sorts by (`高意向` from the score, `沉睡` from recency, `高价值`
 /// from the amount), so a rare tag is often dense at one end of the order: there the probe
 /// answers from a few thousand index entries instead of reading and sorting every match.
-pub const PROBE_ENTRIES_PER_ROW: i64 = 10;
+pub const PROBE_ENTRIES_PER_ROW: i64 = 5;
 
-/// The most entries a probe reads (about 2 ms) before the fenced statement takes over.
-pub const PROBE_MAX_ENTRIES: i64 = 20_000;
+/// The most entries a probe reads (about 1 ms) before the fenced statement takes over. With
+/// [`PROBE_ENTRIES_PER_ROW`], a probe answers when the asked tags hold at least a fifth of the
+/// head of the order.
+pub const PROBE_MAX_ENTRIES: i64 = 10_000;
 
 /// From this share on, a tag filter in order-time order scans the time index instead of merging
 /// one scan per combination: matches are then dense anywhere in time.
