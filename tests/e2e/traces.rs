@@ -259,4 +259,49 @@ async fn one_trace_runs_from_the_sync_request_to_the_lead_events() {
         assert_eq!(call.attr("http.response.status_code"), "200");
         assert!(!call.attributes.contains_key("url.full"), "{call:?}");
     }
+
+    // The service functions between them (`#[tracing::instrument]`), with ids and no personal
+    // data: the request's own work, the sync task under SyncRequested (the platform calls under
+    // it), each batch under its RawOrdersFetched delivery.
+    let named = |name: &str| {
+        of_trace
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("no {name} span"))
+    };
+    let under = |span: &Received, ancestor: &Received| {
+        let mut at = span;
+        for _ in 0..64 {
+            match by_id.get(at.parent.as_str()) {
+                Some(parent) if parent.span_id == ancestor.span_id => return true,
+                Some(parent) => at = parent,
+                None => return false,
+            }
+        }
+        false
+    };
+    let requested = named("auth.request_sync");
+    assert!(under(requested, request), "{requested:?}");
+    let run = named("sync.run_task");
+    assert!(under(run, &sync_requested), "{run:?}");
+    assert!(calls.iter().all(|call| under(call, run)), "{run:?}");
+    let batch = named("orders.process_batch");
+    let batches: Vec<&Received> = of_trace
+        .iter()
+        .filter(|s| s.name == "orders.process_batch")
+        .collect();
+    let fetched_consumers: Vec<&Received> = of_trace
+        .iter()
+        .filter(|s| s.kind == SpanKind::Consumer && s.service == fetched.service)
+        .collect();
+    for b in &batches {
+        assert!(
+            fetched_consumers.iter().any(|c| under(b, c)),
+            "{b:?} is not under a RawOrdersFetched delivery"
+        );
+    }
+    for span in [requested, run, batch] {
+        assert!(!span.attr("tenant_id").is_empty(), "{span:?}");
+    }
+    assert_eq!(run.attr("sync_id"), task.to_string());
 }

@@ -82,6 +82,7 @@ impl RawOrdersHandler {
 
 /// One batch on `conn`'s transaction: process, enqueue the events, log new leads, mark the
 /// changed shops for a rescore.
+#[tracing::instrument(name = "orders.process_batch", skip_all, fields(tenant_id = tenant, orders = rows.len()))]
 pub async fn run_batch(
     conn: &mut AsyncPgConnection,
     processor: &Processor,

@@ -133,6 +133,7 @@ impl Rescore {
     /// Rescores a shop in two passes, so its memory stays bounded whatever its size: the rank
     /// distribution from each buyer's few rank features, then the leads in id-ordered chunks,
     /// each scored outside any transaction and written in its own.
+    #[tracing::instrument(name = "leads.rescore_shop", skip_all, fields(platform_id = claim.platform_id))]
     async fn rescore_shop(
         &self,
         conn: &mut AsyncPgConnection,

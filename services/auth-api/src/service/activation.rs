@@ -52,6 +52,7 @@ fn seal_tokens(
 
 /// Activates the consented authorization, or renews the tenant's existing one for the same shop;
 /// returns the id of the authorization that is now ACTIVE.
+#[tracing::instrument(name = "auth.activate_shop", skip_all)]
 pub async fn activate(
     conn: &mut leadgen_db::PgConn,
     sealer: &Sealer,

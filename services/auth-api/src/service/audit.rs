@@ -28,6 +28,7 @@ pub struct LogEntry {
     pub time: DateTime<Utc>,
 }
 
+#[tracing::instrument(name = "auth.list_operation_logs", skip_all, fields(tenant_id = tenant))]
 pub async fn list(
     state: &AppState,
     tenant: i64,

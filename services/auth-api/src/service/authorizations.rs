@@ -77,6 +77,7 @@ pub struct Created {
 }
 
 /// Stores the authorization (secret sealed) as PENDING_AUTH and builds the consent URL.
+#[tracing::instrument(name = "auth.create_authorization", skip_all, fields(tenant_id = user.tenant_id, platform_type = %new.platform_type))]
 pub async fn create(
     state: &AppState,
     user: &AuthUser,
@@ -241,6 +242,7 @@ impl From<AuthRow> for Listed {
 }
 
 /// The tenant's authorizations, newest first.
+#[tracing::instrument(name = "auth.list_authorizations", skip_all, fields(tenant_id = tenant))]
 pub async fn list(
     state: &AppState,
     tenant: i64,
@@ -253,6 +255,7 @@ pub async fn list(
 }
 
 /// One of the tenant's authorizations (another tenant's is not found).
+#[tracing::instrument(name = "auth.authorization_detail", skip_all, fields(tenant_id = tenant, platform_id = id))]
 pub async fn detail(state: &AppState, tenant: i64, id: i64) -> Result<Listed, AuthApiError> {
     let mut conn = leadgen_db::conn(&state.pool).await?;
     let row = repo::find_for_tenant(&mut conn, tenant, id)

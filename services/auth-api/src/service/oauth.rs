@@ -61,6 +61,7 @@ pub struct Completed {
 }
 
 /// Handles the platform's redirect.
+#[tracing::instrument(name = "auth.complete_oauth", skip_all)]
 pub async fn complete(state: &AppState, query: CallbackQuery) -> Result<Completed, AuthApiError> {
     let raw_state = query
         .state

@@ -24,6 +24,7 @@ pub fn settable(status: AuthStatus) -> bool {
 
 /// `PUT /platforms/{id}/status`: pauses an ACTIVE, EXPIRED or INVALID shop, or resumes a
 /// paused one that holds a grant. Setting the current status again changes nothing.
+#[tracing::instrument(name = "auth.set_shop_status", skip_all, fields(tenant_id = user.tenant_id, platform_id = id, status = %target.as_str()))]
 pub async fn set_status(
     state: &AppState,
     user: &AuthUser,
@@ -71,6 +72,7 @@ pub async fn set_status(
 /// `DELETE /platforms/{id}`: disconnects the shop: tokens wiped, REVOKED, a running sync
 /// cancelled, never scheduled again; its orders, leads and records stay for
 /// `[shops] history_retention_days`, then order-processor purges them. Idempotent.
+#[tracing::instrument(name = "auth.revoke_shop", skip_all, fields(tenant_id = user.tenant_id, platform_id = id))]
 pub async fn revoke(state: &AppState, user: &AuthUser, id: i64) -> Result<Listed, AuthApiError> {
     let op = operator(user);
     let note = format!("已由 {} 解除授权", user.name);
@@ -143,6 +145,7 @@ where
 /// `POST /platforms/{id}/reauthorize`: a new consent URL for the **same** record (its id, its
 /// history). Until the merchant approves, the record keeps its status; approving makes it
 /// ACTIVE with the new grant, and it must be the same shop.
+#[tracing::instrument(name = "auth.reauthorize_shop", skip_all, fields(tenant_id = user.tenant_id, platform_id = id))]
 pub async fn reauthorize(
     state: &AppState,
     user: &AuthUser,

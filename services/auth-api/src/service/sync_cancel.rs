@@ -16,6 +16,7 @@ use crate::service::syncs::Record;
 use crate::startup::AppState;
 
 /// Cancels the tenant's running task `sync_id`; the record as it now reads.
+#[tracing::instrument(name = "auth.cancel_sync", skip_all, fields(tenant_id = user.tenant_id, sync_id = sync_id))]
 pub async fn cancel(
     state: &AppState,
     user: &AuthUser,

@@ -119,6 +119,7 @@ async fn start_task(
 
 /// Enqueues the BACKFILL of a shop just connected: `days` of history by creation time, on the
 /// caller's transaction. `None` when a sync of the shop is already running.
+#[tracing::instrument(name = "auth.enqueue_backfill", skip_all, fields(tenant_id = tenant, platform_id = platform_id))]
 pub async fn enqueue_backfill(
     conn: &mut leadgen_db::PgConn,
     tenant: i64,
@@ -142,6 +143,7 @@ pub async fn enqueue_backfill(
 }
 
 /// Accepts a manual sync: a RUNNING task and a `SyncRequested` event in one transaction.
+#[tracing::instrument(name = "auth.request_sync", skip_all, fields(tenant_id = user.tenant_id, platform_id = platform_id))]
 pub async fn request(
     state: &AppState,
     user: &AuthUser,
@@ -305,6 +307,7 @@ pub struct Progress {
 }
 
 /// The tenant's sync records.
+#[tracing::instrument(name = "auth.list_sync_records", skip_all, fields(tenant_id = tenant))]
 pub async fn records(
     state: &AppState,
     tenant: i64,

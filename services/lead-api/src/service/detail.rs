@@ -115,6 +115,7 @@ pub async fn resolve(
     Err(LeadApiError::NotFound)
 }
 
+#[tracing::instrument(name = "leads.detail", skip_all, fields(tenant_id = tenant, lead_id = id))]
 pub async fn get(
     state: &AppState,
     tenant: i64,

@@ -63,6 +63,7 @@ struct Target {
 }
 
 /// Reveals the lead's number and audits the attempt, whatever its outcome.
+#[tracing::instrument(name = "leads.reveal_contact", skip_all, fields(tenant_id = user.tenant_id, lead_id = request.lead_id))]
 pub async fn reveal(
     state: &AppState,
     user: &AuthUser,

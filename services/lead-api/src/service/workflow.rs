@@ -51,6 +51,7 @@ pub struct Changed {
 }
 
 /// Changes one lead's status.
+#[tracing::instrument(name = "leads.change_status", skip_all, fields(tenant_id = user.tenant_id, lead_id = request.lead_id))]
 pub async fn change(
     state: &AppState,
     user: &AuthUser,
@@ -245,6 +246,7 @@ pub struct BulkResult {
 }
 
 /// Changes each lead on its own: one lead's refusal never undoes another's change.
+#[tracing::instrument(name = "leads.change_status_many", skip_all, fields(tenant_id = user.tenant_id, leads = requests.len()))]
 pub async fn change_many(
     state: &AppState,
     user: &AuthUser,

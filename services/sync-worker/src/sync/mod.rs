@@ -50,6 +50,7 @@ pub struct Syncer {
 impl Syncer {
     /// Runs `task` to its end. `Err` means our infrastructure failed and the request should be
     /// retried; platform problems end as [`TaskOutcome::Failed`].
+    #[tracing::instrument(name = "sync.run_task", skip_all, fields(tenant_id = task.tenant_id, platform_id = task.platform_id, sync_id = task.id, platform = %platform))]
     pub async fn run(&self, task: &TaskRow, platform: PlatformType) -> anyhow::Result<TaskOutcome> {
         let Some(client) = self.platforms.get(platform) else {
             return Ok(TaskOutcome::Failed(format!(
@@ -192,6 +193,7 @@ impl Syncer {
 
     /// Every page of `window` is stored: its counts, the progress and the watermark move
     /// together, so a restarted task resumes after it.
+    #[tracing::instrument(name = "sync.finish_window", skip_all, fields(sync_id = task.id))]
     async fn finish_window(
         &self,
         task: &TaskRow,
