@@ -186,49 +186,42 @@ async fn status_checks_match_the_domain_enums() {
     use leadgen_domain::{
         AuthStatus, LeadProcessStatus, PlatformType, RawOrderStatus, SyncStatus, SyncTrigger,
     };
-    fn spellings<T: Copy>(all: &[T], f: fn(T) -> &'static str) -> Vec<String> {
-        all.iter().map(|v| f(*v).to_owned()).collect()
+    macro_rules! spellings {
+        ($enum:ty) => {
+            <$enum>::ALL
+                .iter()
+                .map(|v| v.as_str().to_owned())
+                .collect::<Vec<_>>()
+        };
     }
     let expected: Vec<(&str, &str, Vec<String>)> = vec![
         (
             "t_ecom_platform_auth",
             "platform_type",
-            spellings(PlatformType::ALL, PlatformType::as_str),
+            spellings!(PlatformType),
         ),
-        (
-            "t_ecom_platform_auth",
-            "status",
-            spellings(AuthStatus::ALL, AuthStatus::as_str),
-        ),
-        (
-            "t_ecom_sync_task",
-            "trigger_type",
-            spellings(SyncTrigger::ALL, SyncTrigger::as_str),
-        ),
-        (
-            "t_ecom_sync_task",
-            "status",
-            spellings(SyncStatus::ALL, SyncStatus::as_str),
-        ),
+        ("t_ecom_platform_auth", "status", spellings!(AuthStatus)),
+        ("t_ecom_sync_task", "trigger_type", spellings!(SyncTrigger)),
+        ("t_ecom_sync_task", "status", spellings!(SyncStatus)),
         (
             "t_ecom_order_raw",
             "process_status",
-            spellings(RawOrderStatus::ALL, RawOrderStatus::as_str),
+            spellings!(RawOrderStatus),
         ),
         (
             "t_order_lead",
             "process_status",
-            spellings(LeadProcessStatus::ALL, LeadProcessStatus::as_str),
+            spellings!(LeadProcessStatus),
         ),
         (
             "t_lead_status_change",
             "from_status",
-            spellings(LeadProcessStatus::ALL, LeadProcessStatus::as_str),
+            spellings!(LeadProcessStatus),
         ),
         (
             "t_lead_status_change",
             "to_status",
-            spellings(LeadProcessStatus::ALL, LeadProcessStatus::as_str),
+            spellings!(LeadProcessStatus),
         ),
     ];
     let db = leadgen_test_support::TestDb::new().await;
