@@ -250,7 +250,7 @@ fn main() {
         let token = leadgen_test_support::token(1, 7, &["lead:order:view"]);
         let indexer = leadgen_runtime::blind_indexer(&crypto_settings()).unwrap();
         let mut bare = AsyncPgConnection::establish(&db.url).await.unwrap();
-        let tag_stats = leads::TagStats::default();
+        let list_stats = leads::ListStats::default();
         // The service's session settings, so bare runs the same plans.
         leadgen_db::configure_session(&mut bare, 30_000, "bench-bare")
             .await
@@ -277,7 +277,7 @@ fn main() {
                 let parsed = parse_query(&qs, &indexer).unwrap();
                 let (filter, sort, paging) = (&parsed.filter, parsed.sort, parsed.paging);
                 // Warm the bare connection as the request above warmed the service's.
-                leads::list(&mut bare, &tag_stats, 1, filter, sort, paging)
+                leads::list(&mut bare, &list_stats, 1, filter, sort, paging)
                     .await
                     .unwrap();
                 // Alternately, so that a slow moment of the machine falls on both sides alike.
@@ -289,13 +289,13 @@ fn main() {
                     let _ = response.bytes().await.unwrap();
                     service.push(started.elapsed());
                     let started = Instant::now();
-                    leads::list(&mut bare, &tag_stats, 1, filter, sort, paging)
+                    leads::list(&mut bare, &list_stats, 1, filter, sort, paging)
                         .await
                         .unwrap();
                     direct.push(started.elapsed());
                 }
                 let plan: String =
-                    leads::explain(&mut bare, &tag_stats, 1, &parsed.filter, parsed.sort, parsed.paging)
+                    leads::explain(&mut bare, &list_stats, 1, &parsed.filter, parsed.sort, parsed.paging)
                         .await
                         .unwrap();
                 let plan: serde_json::Value = serde_json::from_str(&plan).unwrap();

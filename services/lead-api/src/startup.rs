@@ -93,7 +93,7 @@ pub struct AppState {
     /// Finds a buyer by phone without storing or scanning phones.
     pub indexer: Arc<BlindIndexer>,
     /// What the list's choice of statement reads from the planner's statistics.
-    pub tag_stats: crate::repo::leads::TagStats,
+    pub list_stats: crate::repo::leads::ListStats,
 }
 
 pub struct Application {
@@ -120,7 +120,7 @@ impl Application {
             policy,
             reveal: settings.reveal.clone(),
             indexer,
-            tag_stats: crate::repo::leads::TagStats::default(),
+            list_stats: crate::repo::leads::ListStats::default(),
         });
         let verifier = web::Data::new(JwtVerifier::from_settings(&settings.auth)?);
         let broker = Broker::connect(&settings.amqp, Vec::new())

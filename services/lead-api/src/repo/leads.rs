@@ -10,8 +10,8 @@ use leadgen_db::schema::t_order_lead as lead;
 use leadgen_domain::LeadProcessStatus;
 use leadgen_http::paging::{Paging, SortOrder};
 
-use super::list_sql::{self, Statement};
-pub use super::tag_stats::TagStats;
+use super::list_sql::{self, Scope, Statement};
+pub use super::list_stats::ListStats;
 
 /// The columns the list shows (the detail embeds them).
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -169,24 +169,25 @@ pub fn route(filter: &LeadFilter, sort: (&str, SortOrder), need: i64, share: Opt
 /// [`route`] picks.
 pub async fn first_ids(
     conn: &mut AsyncPgConnection,
-    tag_stats: &TagStats,
+    stats: &ListStats,
     tenant: i64,
     filter: &LeadFilter,
     sort: (&str, SortOrder),
     need: i64,
 ) -> QueryResult<Found> {
     let share = match list_sql::asked_tags(filter) {
-        Some(mask) => Some(tag_stats.share(conn, mask).await?),
+        Some(mask) => Some(stats.tag_share(conn, mask).await?),
         None => None,
     };
+    let scope = scope(conn, stats, tenant).await?;
     // Every match is read and sorted whatever the limit: take the whole window, which also
     // gives the total.
     let window = need.max(LIST_WINDOW + 1);
-    let fenced = || (list_sql::fenced(tenant, filter, sort, window), window, None);
+    let fenced = || (list_sql::fenced(scope, filter, sort, window), window, None);
     let (statement, asked, counted) = match route(filter, sort, need, share) {
-        Route::Plain => (list_sql::plain(tenant, filter, sort, need), need, None),
+        Route::Plain => (list_sql::plain(scope, filter, sort, need), need, None),
         Route::Merged => (
-            list_sql::per_tag_combination(tenant, filter, sort, need),
+            list_sql::per_tag_combination(scope, filter, sort, need),
             need,
             None,
         ),
@@ -195,7 +196,7 @@ pub async fn first_ids(
             let entries = need
                 .saturating_mul(PROBE_ENTRIES_PER_ROW)
                 .min(PROBE_MAX_ENTRIES);
-            let probe = list_sql::probe(tenant, filter, sort, need, entries);
+            let probe = list_sql::probe(scope, filter, sort, need, entries);
             let ids = load_ids(conn, &probe).await?;
             if ids.len() as i64 >= need {
                 return Ok(Found {
@@ -208,9 +209,9 @@ pub async fn first_ids(
             fenced()
         }
         Route::CountFirst => {
-            let n = count_to_window_end(conn, tenant, filter).await?;
+            let n = count_to_window_end(conn, scope, filter).await?;
             if n > LIST_WINDOW {
-                let scanning = list_sql::plain_scanning_keyword(tenant, filter, sort, need);
+                let scanning = list_sql::plain_scanning_keyword(scope, filter, sort, need);
                 (scanning, need, Some(n))
             } else {
                 fenced()
@@ -238,13 +239,28 @@ struct Count {
     n: i64,
 }
 
+/// From this share of all leads on, a tenant is [`Scope::dominant`]: its contact searches skip
+/// the trigram index's tenant column. Narrowing the matches by tenant then saves at most as
+/// many heap visits as the other tenants' matches, and reads a posting list as long as the
+/// tenant.
+pub const DOMINANT_TENANT_SHARE: f64 = 0.5;
+
+/// The tenant and how its statements write it, from the statistics.
+async fn scope(conn: &mut AsyncPgConnection, stats: &ListStats, tenant: i64) -> QueryResult<Scope> {
+    let share = stats.tenant_share(conn, tenant).await?;
+    Ok(Scope {
+        tenant,
+        dominant: share >= DOMINANT_TENANT_SHARE,
+    })
+}
+
 /// How many leads pass `filter`, counted up to one past [`LIST_WINDOW`].
 async fn count_to_window_end(
     conn: &mut AsyncPgConnection,
-    tenant: i64,
+    scope: Scope,
     filter: &LeadFilter,
 ) -> QueryResult<i64> {
-    let count: Count = list_sql::bounded_count(tenant, filter, LIST_WINDOW + 1)
+    let count: Count = list_sql::bounded_count(scope, filter, LIST_WINDOW + 1)
         .query()
         .get_result(conn)
         .await?;
@@ -275,14 +291,14 @@ fn need_of(paging: Paging) -> i64 {
 /// one past [`LIST_WINDOW`] unless the ids already show it.
 pub async fn list(
     conn: &mut AsyncPgConnection,
-    tag_stats: &TagStats,
+    stats: &ListStats,
     tenant: i64,
     filter: &LeadFilter,
     sort: (&str, SortOrder),
     paging: Paging,
 ) -> QueryResult<LeadPage> {
     let need = need_of(paging);
-    let found = first_ids(conn, tag_stats, tenant, filter, sort, need).await?;
+    let found = first_ids(conn, stats, tenant, filter, sort, need).await?;
     let offset = usize::try_from(paging.offset()).unwrap_or(usize::MAX);
     let size = usize::try_from(paging.size).unwrap_or_default();
     let ids: Vec<i64> = found.ids.iter().skip(offset).take(size).copied().collect();
@@ -304,7 +320,8 @@ pub async fn list(
         // The ids reached the list's end, or the window's: no count needed.
         matched
     } else {
-        count_to_window_end(conn, tenant, filter).await?
+        let scope = scope(conn, stats, tenant).await?;
+        count_to_window_end(conn, scope, filter).await?
     };
     Ok(LeadPage {
         rows,
@@ -316,7 +333,7 @@ pub async fn list(
 /// The plan of the statement that finds this page's ids (`EXPLAIN (FORMAT JSON)`).
 pub async fn explain(
     conn: &mut AsyncPgConnection,
-    tag_stats: &TagStats,
+    stats: &ListStats,
     tenant: i64,
     filter: &LeadFilter,
     sort: (&str, SortOrder),
@@ -327,7 +344,7 @@ pub async fn explain(
         #[diesel(sql_type = Text, column_name = "QUERY PLAN")]
         plan: String,
     }
-    let found = first_ids(conn, tag_stats, tenant, filter, sort, need_of(paging)).await?;
+    let found = first_ids(conn, stats, tenant, filter, sort, need_of(paging)).await?;
     let plan: Plan = found.statement.explain().query().get_result(conn).await?;
     Ok(plan.plan)
 }

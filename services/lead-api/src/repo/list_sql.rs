@@ -18,15 +18,42 @@
 use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
 use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
-use diesel::sql_types::{Array, BigInt, Text, Timestamptz};
+use diesel::sql_types::{Array, BigInt, Integer, Text, Timestamptz};
 use leadgen_domain::IntentionTag;
 use leadgen_http::paging::SortOrder;
 
 use super::leads::LeadFilter;
 
+/// Whose leads a statement reads, and how the tenant's condition is written.
+///
+/// The contact keyword's trigram index is `(tenant_id, contact_masked)`, so that a small
+/// tenant's search never visits another tenant's matches. For a tenant that holds most of the
+/// leads that column costs more than it saves: the index reads the tenant's whole posting list
+/// (about 4 ms per million leads) to drop the few matches of the others. For such a
+/// `dominant` tenant the condition is written against an `int4` value: the btree indexes, whose
+/// operator family compares `int8` with `int4`, still use it; the trigram index's `int8`
+/// column (btree_gin's `int8_ops`, no cross-type operators) does not, and the tenant is checked
+/// on the matches instead. (`contactInfo=5678`, 94 leads of a million-lead tenant: 8.8 ms → 1.2
+/// ms.) A tenant id beyond `int4` is written as `int8` whatever its size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scope {
+    pub tenant: i64,
+    pub dominant: bool,
+}
+
+impl From<i64> for Scope {
+    fn from(tenant: i64) -> Self {
+        Scope {
+            tenant,
+            dominant: false,
+        }
+    }
+}
+
 /// One bind value.
 #[derive(Debug, Clone)]
 enum Bind {
+    Int4(i32),
     Int(i64),
     Time(DateTime<Utc>),
     Text(String),
@@ -58,6 +85,7 @@ impl Statement {
         self.binds.iter().cloned().fold(
             diesel::sql_query(self.text.clone()).into_boxed(),
             |q, b| match b {
+                Bind::Int4(v) => q.bind::<Integer, _>(v),
                 Bind::Int(v) => q.bind::<BigInt, _>(v),
                 Bind::Time(v) => q.bind::<Timestamptz, _>(v),
                 Bind::Text(v) => q.bind::<Text, _>(v),
@@ -204,30 +232,39 @@ fn push_filter_with(
     }
 }
 
-fn visible(s: &mut Statement, tenant: i64) {
+fn visible(s: &mut Statement, scope: Scope) {
+    let tenant = match i32::try_from(scope.tenant) {
+        Ok(small) if scope.dominant => Bind::Int4(small),
+        _ => Bind::Int(scope.tenant),
+    };
     s.push(" FROM t_order_lead WHERE tenant_id = ")
-        .bind(Bind::Int(tenant))
+        .bind(tenant)
         .push(" AND merged_into IS NULL");
 }
 
 /// The first `limit` matching ids in the sort's order.
-pub fn plain(tenant: i64, filter: &LeadFilter, sort: (&str, SortOrder), limit: i64) -> Statement {
-    plain_with(tenant, filter, sort, limit, false)
+pub fn plain(
+    scope: impl Into<Scope>,
+    filter: &LeadFilter,
+    sort: (&str, SortOrder),
+    limit: i64,
+) -> Statement {
+    plain_with(scope.into(), filter, sort, limit, false)
 }
 
 /// [`plain`], the contact keyword tested inside the sort's index rather than looked up in the
 /// trigram index: for a keyword so common that its first page lies near the list's start.
 pub fn plain_scanning_keyword(
-    tenant: i64,
+    scope: impl Into<Scope>,
     filter: &LeadFilter,
     sort: (&str, SortOrder),
     limit: i64,
 ) -> Statement {
-    plain_with(tenant, filter, sort, limit, true)
+    plain_with(scope.into(), filter, sort, limit, true)
 }
 
 fn plain_with(
-    tenant: i64,
+    scope: Scope,
     filter: &LeadFilter,
     sort: (&str, SortOrder),
     limit: i64,
@@ -235,8 +272,8 @@ fn plain_with(
 ) -> Statement {
     let mut s = Statement::default();
     s.push("SELECT id");
-    visible(&mut s, tenant);
-    push_filter_with(&mut s, tenant, filter, true, scan_keyword);
+    visible(&mut s, scope);
+    push_filter_with(&mut s, scope.tenant, filter, true, scan_keyword);
     s.push(&order_by("", sort));
     s.push(" LIMIT ").bind(Bind::Int(limit));
     s
@@ -246,12 +283,18 @@ fn plain_with(
 /// the filter's cheapest access (a tag's or a status's covering index, contact trigrams):
 /// `OFFSET 0` keeps the planner from scanning the sort's index instead. Bounded by the matches;
 /// for a filter whose matches are few or lie at one end of the sort.
-pub fn fenced(tenant: i64, filter: &LeadFilter, sort: (&str, SortOrder), limit: i64) -> Statement {
+pub fn fenced(
+    scope: impl Into<Scope>,
+    filter: &LeadFilter,
+    sort: (&str, SortOrder),
+    limit: i64,
+) -> Statement {
+    let scope: Scope = scope.into();
     let column = sort_column(sort.0);
     let mut s = Statement::default();
     s.push(&format!("SELECT id FROM (SELECT id, {column}"));
-    visible(&mut s, tenant);
-    push_filter(&mut s, tenant, filter, true);
+    visible(&mut s, scope);
+    push_filter(&mut s, scope.tenant, filter, true);
     s.push(" OFFSET 0) AS matches");
     s.push(&order_by("", sort));
     s.push(" LIMIT ").bind(Bind::Int(limit));
@@ -263,12 +306,13 @@ pub fn fenced(tenant: i64, filter: &LeadFilter, sort: (&str, SortOrder), limit: 
 /// the matches are dense at the head of the order; otherwise fewer, and those are the answer's
 /// first ones.
 pub fn probe(
-    tenant: i64,
+    scope: impl Into<Scope>,
     filter: &LeadFilter,
     sort: (&str, SortOrder),
     limit: i64,
     entries: i64,
 ) -> Statement {
+    let scope: Scope = scope.into();
     let column = sort_column(sort.0);
     let mut columns = vec!["id", column];
     for filtered in [
@@ -284,11 +328,11 @@ pub fn probe(
     }
     let mut s = Statement::default();
     s.push(&format!("SELECT id FROM (SELECT {}", columns.join(", ")));
-    visible(&mut s, tenant);
+    visible(&mut s, scope);
     s.push(&order_by("", sort));
     s.push(" LIMIT ").bind(Bind::Int(entries));
     s.push(") AS head WHERE true");
-    push_filter(&mut s, tenant, filter, true);
+    push_filter(&mut s, scope.tenant, filter, true);
     s.push(&order_by("", sort));
     s.push(" LIMIT ").bind(Bind::Int(limit));
     s
@@ -302,20 +346,21 @@ pub fn asked_tags(filter: &LeadFilter) -> Option<i32> {
 /// The first `limit` matching ids in order-time order, from one ordered scan per tag
 /// combination (at most `limit` entries each), merged.
 pub fn per_tag_combination(
-    tenant: i64,
+    scope: impl Into<Scope>,
     filter: &LeadFilter,
     sort: (&str, SortOrder),
     limit: i64,
 ) -> Statement {
+    let scope: Scope = scope.into();
     let mask = tag_mask(filter).flatten().unwrap_or_default();
     let mut s = Statement::default();
     s.push(&format!(
         "SELECT l.id FROM unnest('{{{}}}'::int4[]) AS c(bits) CROSS JOIN LATERAL (SELECT id, order_time",
         int_list(&combinations(mask))
     ));
-    visible(&mut s, tenant);
+    visible(&mut s, scope);
     s.push(" AND tag_bits = c.bits");
-    push_filter(&mut s, tenant, filter, false);
+    push_filter(&mut s, scope.tenant, filter, false);
     s.push(&order_by("", sort));
     s.push(" LIMIT ").bind(Bind::Int(limit)).push(") AS l");
     s.push(&order_by("l.", sort));
@@ -324,11 +369,12 @@ pub fn per_tag_combination(
 }
 
 /// How many leads pass `filter`, counted up to `bound`.
-pub fn bounded_count(tenant: i64, filter: &LeadFilter, bound: i64) -> Statement {
+pub fn bounded_count(scope: impl Into<Scope>, filter: &LeadFilter, bound: i64) -> Statement {
+    let scope: Scope = scope.into();
     let mut s = Statement::default();
     s.push("SELECT count(*) AS n FROM (SELECT 1");
-    visible(&mut s, tenant);
-    push_filter(&mut s, tenant, filter, true);
+    visible(&mut s, scope);
+    push_filter(&mut s, scope.tenant, filter, true);
     s.push(" LIMIT ")
         .bind(Bind::Int(bound))
         .push(") AS bounded");
@@ -369,6 +415,21 @@ mod tests {
             scanning.contains("(contact_masked || '') LIKE"),
             "{scanning}"
         );
+    }
+
+    #[test]
+    fn a_dominant_tenant_is_written_as_int4_when_it_fits() {
+        let filter = LeadFilter::default();
+        let by_time = ("orderTime", SortOrder::Desc);
+        let tenant = |scope: Scope| plain(scope, &filter, by_time, 10).binds[0].clone();
+        let dominant = |tenant| Scope {
+            tenant,
+            dominant: true,
+        };
+        assert!(matches!(tenant(dominant(7)), Bind::Int4(7)));
+        assert!(matches!(tenant(7.into()), Bind::Int(7)));
+        let huge = i64::from(i32::MAX) + 1;
+        assert!(matches!(tenant(dominant(huge)), Bind::Int(t) if t == huge));
     }
 
     #[test]

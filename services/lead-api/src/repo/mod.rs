@@ -4,6 +4,6 @@
 pub mod detail;
 pub mod leads;
 pub mod list_sql;
+pub mod list_stats;
 pub mod reveal;
-pub mod tag_stats;
 pub mod workflow;

@@ -68,7 +68,7 @@ pub async fn list(
         .map_err(ApiError::internal)?;
     let page = leads::list(
         &mut conn,
-        &state.tag_stats,
+        &state.list_stats,
         user.tenant_id,
         &filter,
         sort,

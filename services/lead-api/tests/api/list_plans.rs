@@ -256,7 +256,7 @@ async fn every_statement_of_the_list_finds_what_the_filter_and_sort_select() {
         .map(|r| r.platform_id)
         .max()
         .expect("a shop");
-    let tag_stats = leads::TagStats::default();
+    let stats = leads::ListStats::default();
     let mut merged_checks = 0;
     let (mut probes, mut short_probes) = (0, 0);
     for (name, mut filter) in filters() {
@@ -292,6 +292,23 @@ async fn every_statement_of_the_list_finds_what_the_filter_and_sort_select() {
                         fenced, reference,
                         "fenced: {name}, {field} {order:?}, {need}"
                     );
+                    // A dominant tenant's statements (its condition written as int4).
+                    let dominant = list_sql::Scope {
+                        tenant: TENANT,
+                        dominant: true,
+                    };
+                    for statement in [
+                        list_sql::plain(dominant, &filter, sort, need),
+                        list_sql::fenced(dominant, &filter, sort, need),
+                    ] {
+                        let ids = leads::load_ids(&mut conn, &statement)
+                            .await
+                            .expect("dominant");
+                        assert_eq!(
+                            ids, reference,
+                            "dominant: {name}, {field} {order:?}, {need}"
+                        );
+                    }
                     // A probe of the whole tenant is the answer; a short one its beginning.
                     for entries in [need, 4_000] {
                         let probe = list_sql::probe(TENANT, &filter, sort, need, entries);
@@ -313,7 +330,7 @@ async fn every_statement_of_the_list_finds_what_the_filter_and_sort_select() {
                 }
                 for (page, size) in [(1, 10), (3, 100), (20, 100)] {
                     let paging = Paging { page, size };
-                    let got = leads::list(&mut conn, &tag_stats, TENANT, &filter, sort, paging)
+                    let got = leads::list(&mut conn, &stats, TENANT, &filter, sort, paging)
                         .await
                         .expect("list");
                     let ids: Vec<i64> = got.rows.iter().map(|r| r.id).collect();

@@ -1,0 +1,139 @@
+//! The planner's statistics the lead list reads to choose and write its statements
+//! (`repo::leads::first_ids`): each tag combination's share of all leads, and each large
+//! tenant's.
+
+use std::time::{Duration, Instant};
+
+use diesel::prelude::*;
+use diesel::sql_types::{Array, Float, Nullable, Text};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+/// How often the statistics are read again.
+const STATS_TTL: Duration = Duration::from_secs(60);
+
+/// The most common values of `t_order_lead.tag_bits` and `t_order_lead.tenant_id` in
+/// `pg_stats`, kept by autovacuum's ANALYZE, with their shares of all leads (every tenant's).
+/// Up to 100 values each by default: tag combinations are few (about 100 in the benchmark's
+/// million leads), so nearly every lead's combination is among them and a share read here is at
+/// worst an underestimate; a tenant among them holds at least a few percent of all leads.
+/// Read at most once a minute per process.
+#[derive(Debug, Default)]
+pub struct ListStats {
+    cached: tokio::sync::Mutex<Option<Snapshot>>,
+}
+
+#[derive(Debug)]
+struct Snapshot {
+    read_at: Instant,
+    /// Each tag combination (`tag_bits`) and its share.
+    tags: Vec<(i32, f64)>,
+    /// Each common tenant and its share.
+    tenants: Vec<(i64, f64)>,
+}
+
+#[derive(QueryableByName)]
+struct Mcv {
+    #[diesel(sql_type = Text)]
+    attname: String,
+    // Both NULL when no value stands out from the sample (a flat distribution).
+    #[diesel(sql_type = Nullable<Text>)]
+    vals: Option<String>,
+    #[diesel(sql_type = Nullable<Array<Float>>)]
+    freqs: Option<Vec<f32>>,
+}
+
+/// `{1,2,3}` (an `anyarray` of integers as text) → the values, in order.
+fn int_values<T: std::str::FromStr>(text: &str) -> Vec<T> {
+    text.trim_matches(|c| c == '{' || c == '}')
+        .split(',')
+        .filter_map(|v| v.trim().parse().ok())
+        .collect()
+}
+
+fn pairs<T: std::str::FromStr>(mcv: Option<&Mcv>) -> Vec<(T, f64)> {
+    mcv.map(|m| {
+        int_values(m.vals.as_deref().unwrap_or_default())
+            .into_iter()
+            .zip(m.freqs.iter().flatten().copied().map(f64::from))
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+impl ListStats {
+    async fn snapshot<'a>(
+        &'a self,
+        conn: &mut AsyncPgConnection,
+    ) -> QueryResult<tokio::sync::MutexGuard<'a, Option<Snapshot>>> {
+        let mut cached = self.cached.lock().await;
+        let fresh = cached
+            .as_ref()
+            .is_some_and(|s| s.read_at.elapsed() < STATS_TTL);
+        if !fresh {
+            let rows: Vec<Mcv> = diesel::sql_query(
+                "SELECT attname::text AS attname, most_common_vals::text AS vals, \
+                        most_common_freqs AS freqs \
+                 FROM pg_stats WHERE schemaname = current_schema() \
+                 AND tablename = 't_order_lead' AND attname IN ('tag_bits', 'tenant_id')",
+            )
+            .load(conn)
+            .await?;
+            let of = |name: &str| rows.iter().find(|m| m.attname == name);
+            *cached = Some(Snapshot {
+                read_at: Instant::now(),
+                tags: pairs(of("tag_bits")),
+                tenants: pairs(of("tenant_id")),
+            });
+        }
+        Ok(cached)
+    }
+
+    /// The share of leads whose tags contain `mask` (0 before the first ANALYZE or when no
+    /// combination stands out: treated as selective, which costs a small table only a sort).
+    pub async fn tag_share(&self, conn: &mut AsyncPgConnection, mask: i32) -> QueryResult<f64> {
+        let snapshot = self.snapshot(conn).await?;
+        Ok(snapshot.as_ref().map_or(0.0, |s| {
+            s.tags
+                .iter()
+                .filter(|(bits, _)| bits & mask == mask)
+                .map(|(_, share)| share)
+                .sum()
+        }))
+    }
+
+    /// The tenant's share of all leads (0 when it is not among the common values: a small
+    /// tenant, or statistics not yet gathered).
+    pub async fn tenant_share(
+        &self,
+        conn: &mut AsyncPgConnection,
+        tenant: i64,
+    ) -> QueryResult<f64> {
+        let snapshot = self.snapshot(conn).await?;
+        Ok(snapshot.as_ref().map_or(0.0, |s| {
+            s.tenants
+                .iter()
+                .find(|(id, _)| *id == tenant)
+                .map_or(0.0, |(_, share)| *share)
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn most_common_values_are_read_from_their_text() {
+        assert_eq!(int_values::<i64>("{1,7,12}"), vec![1, 7, 12]);
+        assert_eq!(int_values::<i32>("{}"), Vec::<i32>::new());
+        let mcv = Mcv {
+            attname: "tenant_id".into(),
+            vals: Some("{1,2}".into()),
+            freqs: Some(vec![0.8, 0.1]),
+        };
+        let read: Vec<(i64, f64)> = pairs(Some(&mcv));
+        assert_eq!(read.len(), 2);
+        assert_eq!(read[0].0, 1);
+        assert!((read[0].1 - 0.8).abs() < 1e-6);
+    }
+}
