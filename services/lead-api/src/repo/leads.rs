@@ -87,6 +87,8 @@ pub struct Found {
     /// The total, when it was counted on the way (up to one past [`LIST_WINDOW`]).
     pub counted: Option<i64>,
     pub statement: Statement,
+    /// The tenant as the statements wrote it, for the page's count.
+    pub scope: Scope,
 }
 
 /// Below this share of all leads, a tag filter's matches are found through the tags' index and
@@ -204,6 +206,7 @@ pub async fn first_ids(
                     asked: need,
                     counted: None,
                     statement: probe,
+                    scope,
                 });
             }
             fenced()
@@ -224,6 +227,7 @@ pub async fn first_ids(
         asked,
         counted,
         statement,
+        scope,
     })
 }
 
@@ -320,8 +324,7 @@ pub async fn list(
         // The ids reached the list's end, or the window's: no count needed.
         matched
     } else {
-        let scope = scope(conn, stats, tenant).await?;
-        count_to_window_end(conn, scope, filter).await?
+        count_to_window_end(conn, found.scope, filter).await?
     };
     Ok(LeadPage {
         rows,
