@@ -123,8 +123,8 @@ pub enum Route {
     /// The head of the sort's order probed first ([`list_sql::probe`]); fenced when the
     /// matches are not dense there.
     Probed,
-    /// A keyword alone near the list's start: counted through the trigram index first; fenced
-    /// when its matches fit the window, else the sort's index testing the keyword.
+    /// A keyword alone near the list's start: counted through the contact indexes first;
+    /// fenced when its matches fit the window, else the sort's index testing the keyword.
     CountFirst,
 }
 
@@ -132,38 +132,39 @@ pub enum Route {
 /// have the asked tags (`None` without tags):
 ///
 /// - a full mobile is one buyer: plain;
+/// - a contact keyword of three or more characters is found through the contact indexes, so
+///   its matches bound the work, whatever the tags: fenced when the page lies deep in the
+///   window or other filters narrow it, counted first when it is alone near the list's start;
 /// - tags in order-time order, unless half the leads have them: merged (tags are derived from
 ///   recency, frequency and value, so their matches gather at one end of every sort);
 /// - tags under [`FENCED_TAG_SHARE`] in any other order: probed, then fenced;
-/// - a contact keyword of three or more characters deep in the window or with other filters:
-///   fenced;
-/// - such a keyword alone near the list's start: counted first;
 /// - else plain.
 pub fn route(filter: &LeadFilter, sort: (&str, SortOrder), need: i64, share: Option<f64>) -> Route {
     if filter.phone_indexes.is_some() {
         return Route::Plain;
     }
-    if let Some(share) = share {
-        if list_sql::per_combination(filter, sort) && share < MERGED_TAG_SHARE {
-            return Route::Merged;
-        }
-        if share < FENCED_TAG_SHARE {
-            return Route::Probed;
-        }
-    }
-    let trigram_keyword = filter
+    if filter
         .contact_keyword
         .as_deref()
-        .is_some_and(list_sql::trigram_keyword);
-    let narrowed = filter.platform_id.is_some()
-        || filter.process_status.is_some()
-        || filter.order_time_start.is_some()
-        || filter.order_time_end.is_some()
-        || !filter.tags.is_empty();
-    match trigram_keyword {
-        true if need > LIST_WINDOW / 2 || narrowed => Route::Fenced,
-        true => Route::CountFirst,
-        false => Route::Plain,
+        .is_some_and(list_sql::trigram_keyword)
+    {
+        let narrowed = filter.platform_id.is_some()
+            || filter.process_status.is_some()
+            || filter.order_time_start.is_some()
+            || filter.order_time_end.is_some()
+            || !filter.tags.is_empty();
+        return if need > LIST_WINDOW / 2 || narrowed {
+            Route::Fenced
+        } else {
+            Route::CountFirst
+        };
+    }
+    match share {
+        Some(share) if list_sql::per_combination(filter, sort) && share < MERGED_TAG_SHARE => {
+            Route::Merged
+        }
+        Some(share) if share < FENCED_TAG_SHARE => Route::Probed,
+        _ => Route::Plain,
     }
 }
 
@@ -214,8 +215,7 @@ pub async fn first_ids(
         Route::CountFirst => {
             let n = count_to_window_end(conn, scope, filter).await?;
             if n > LIST_WINDOW {
-                let scanning = list_sql::plain_scanning_keyword(scope, filter, sort, need);
-                (scanning, need, Some(n))
+                (list_sql::plain(scope, filter, sort, need), need, Some(n))
             } else {
                 fenced()
             }
@@ -392,8 +392,18 @@ mod tests {
             contact_keyword: Some("138".into()),
             ..tags.clone()
         };
+        for sort in [by_score, by_time] {
+            assert_eq!(
+                route(&rare_tag_and_keyword, sort, 10, Some(0.01)),
+                Route::Fenced
+            );
+        }
+        let rare_tag_and_short_keyword = LeadFilter {
+            contact_keyword: Some("13".into()),
+            ..tags.clone()
+        };
         assert_eq!(
-            route(&rare_tag_and_keyword, by_score, 10, Some(0.01)),
+            route(&rare_tag_and_short_keyword, by_score, 10, Some(0.01)),
             Route::Probed
         );
     }

@@ -9,6 +9,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Date, Integer, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_db::schema::{t_contact_reveal as reveal, t_ecom_order_raw as raw};
+use leadgen_domain::RawOrderStatus;
 
 /// The sealed neutral form of the tenant's raw order `id`: `(platform_id, order_id, normalized)`.
 pub async fn raw_order(
@@ -36,11 +37,13 @@ pub async fn remember_phone(
     index: &str,
 ) -> QueryResult<bool> {
     let changed = diesel::sql_query(
-        "WITH kept AS (            INSERT INTO t_order_revealed_identity (raw_order_id, tenant_id, key_hash)            SELECT id, tenant_id, $3 FROM t_ecom_order_raw WHERE id = $1 AND tenant_id = $2            ON CONFLICT (raw_order_id) DO UPDATE              SET key_hash = excluded.key_hash, revealed_at = now()              WHERE t_order_revealed_identity.key_hash <> excluded.key_hash            RETURNING raw_order_id)          UPDATE t_ecom_order_raw SET process_status = 'PENDING'          WHERE id IN (SELECT raw_order_id FROM kept) AND process_status = 'PROCESSED'",
+        "WITH kept AS (            INSERT INTO t_order_revealed_identity (raw_order_id, tenant_id, key_hash)            SELECT id, tenant_id, $3 FROM t_ecom_order_raw WHERE id = $1 AND tenant_id = $2            ON CONFLICT (raw_order_id) DO UPDATE              SET key_hash = excluded.key_hash, revealed_at = now()              WHERE t_order_revealed_identity.key_hash <> excluded.key_hash            RETURNING raw_order_id)          UPDATE t_ecom_order_raw SET process_status = $4          WHERE id IN (SELECT raw_order_id FROM kept) AND process_status = $5",
     )
     .bind::<BigInt, _>(id)
     .bind::<BigInt, _>(tenant)
     .bind::<Text, _>(index)
+    .bind::<Text, _>(RawOrderStatus::Pending.as_str())
+    .bind::<Text, _>(RawOrderStatus::Processed.as_str())
     .execute(conn)
     .await?;
     Ok(changed > 0)

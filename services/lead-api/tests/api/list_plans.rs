@@ -1,9 +1,9 @@
 //! The list's statements (`lead_api::repo::list_sql`) answer the same question: on a few
 //! thousand leads with every tag combination, tags correlated with time, ties in every sort,
 //! two shops, merged leads and another tenant, the plain statement, the per-tag-combination
-//! merge, the fenced statement, the head-of-the-order probe and the keyword-scanning one find
-//! exactly the ids that the filter and sort select when computed here in Rust from the rows, for
-//! every sort, direction and depth (a probe too short for the answer finds its beginning); and
+//! merge, the fenced statement (a contact keyword split by the mask's prefix) and the
+//! head-of-the-order probe find exactly the ids that the filter and sort select when computed
+//! here in Rust from the rows, for every sort, direction and depth (a probe too short for the answer finds its beginning); and
 //! `list` pages and totals are slices of that answer, whichever statement it chose.
 
 use chrono::{DateTime, Utc};
@@ -132,6 +132,28 @@ fn filters() -> Vec<(&'static str, LeadFilter)> {
             "a keyword every contact has",
             LeadFilter {
                 contact_keyword: Some("***".into()),
+                ..LeadFilter::default()
+            },
+        ),
+        (
+            // `100****6100`: at the start and in the tail of the same mask, found once.
+            "a keyword at the start of masks, in their tail, and both",
+            LeadFilter {
+                contact_keyword: Some("100".into()),
+                ..LeadFilter::default()
+            },
+        ),
+        (
+            "a keyword across the mask's stars",
+            LeadFilter {
+                contact_keyword: Some("3****".into()),
+                ..LeadFilter::default()
+            },
+        ),
+        (
+            "a keyword with LIKE's wildcards, taken literally",
+            LeadFilter {
+                contact_keyword: Some("1_1".into()),
                 ..LeadFilter::default()
             },
         ),

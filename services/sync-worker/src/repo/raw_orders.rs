@@ -7,6 +7,7 @@ use diesel::prelude::*;
 use diesel::upsert::excluded;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_db::schema::t_ecom_order_raw as raw;
+use leadgen_domain::RawOrderStatus;
 
 #[derive(Debug, Insertable)]
 #[diesel(table_name = raw)]
@@ -29,7 +30,7 @@ pub struct RawInsert {
 #[derive(Debug, Default)]
 pub struct Written {
     /// The ids and statuses of the rows written (new or changed).
-    pub rows: Vec<(i64, String)>,
+    pub rows: Vec<(i64, RawOrderStatus)>,
     /// Platform order ids stored for the first time.
     pub new: HashSet<String>,
     /// Platform order ids whose content changed since they were stored.
@@ -86,7 +87,15 @@ pub async fn upsert_changed(
             raw::process_status.eq(excluded(raw::process_status)),
         ))
         .returning((raw::id, raw::process_status))
-        .get_results(conn)
-        .await?;
+        .get_results::<(i64, String)>(conn)
+        .await?
+        .into_iter()
+        .map(|(id, status)| {
+            let status = status
+                .parse::<RawOrderStatus>()
+                .map_err(|e| diesel::result::Error::DeserializationError(Box::new(e)))?;
+            Ok((id, status))
+        })
+        .collect::<QueryResult<_>>()?;
     Ok(written)
 }

@@ -110,13 +110,13 @@ pub async fn store_page(
                 let ids: Vec<i64> = written
                     .rows
                     .iter()
-                    .filter(|(_, s)| s == RawOrderStatus::Pending.as_str())
+                    .filter(|(_, s)| *s == RawOrderStatus::Pending)
                     .map(|(id, _)| *id)
                     .collect();
                 let malformed = written
                     .rows
                     .iter()
-                    .filter(|(_, s)| s == RawOrderStatus::Malformed.as_str())
+                    .filter(|(_, s)| *s == RawOrderStatus::Malformed)
                     .count();
                 let malformed = u32::try_from(malformed).unwrap_or(u32::MAX);
                 let running = tasks::add_page(conn, task_id, lease).await? == 1;
