@@ -7,14 +7,12 @@
 //! the front end's would. Each case runs every documented filter alone and combined, every sort,
 //! page 1 at size 10 and 100, and a deep page (size 100, page 20: the end of the browsing window,
 //! or the list's last page). The bare run calls the same repository function on a connection of
-//! its own, warmed by one call and sampled right after the service, so that a slow moment of
-//! the shared machine weighs on both. Samples are taken round after round through every
-//! variant, so that a stall costs each variant a sample or two rather than deciding one
-//! variant's p99, and the statements share the buffers as mixed requests do. The load ends
-//! with a `CHECKPOINT`, so its dirty pages are not written during the measurements.
-//! `BENCH_LIST_REPEAT` (default 300) sets the samples per variant: of 100 samples the p99 is the
-//! second slowest, so a single stall of the shared 2-core machine decided it; of 300 it is the
-//! fourth slowest, a steadier estimate of the same percentile.
+//! its own, warmed by one call and sampled alternately with the service, so that a slow moment
+//! of the shared machine weighs on both. The load ends with a `CHECKPOINT`, so its dirty pages
+//! are not written during the measurements. `BENCH_LIST_REPEAT` (default 300) sets the samples
+//! per variant: of 100 samples the p99 is the second slowest, so a single stall of the shared
+//! 2-core machine decided it; of 300 it is the fourth slowest, a steadier estimate of the same
+//! percentile.
 
 #![expect(clippy::unwrap_used, reason = "a benchmark stops at the first failure")]
 
@@ -126,18 +124,6 @@ fn cases() -> Vec<(String, String)> {
         cases.push((name.to_owned(), q));
     }
     cases
-}
-
-/// One case at one page: what its first request answered, and its samples.
-struct Variant {
-    name: String,
-    page: i64,
-    size: i64,
-    url: String,
-    data: serde_json::Value,
-    parsed: lead_api::routes::leads::ListQuery,
-    service: Vec<Duration>,
-    bare: Vec<Duration>,
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
@@ -270,101 +256,73 @@ fn main() {
             .await
             .unwrap();
 
-        // Every variant once, for its deep page, its parsed query and a warm bare connection.
-        let mut variants = Vec::new();
+        println!(
+            "| case | page | rows | total | service p50 / p95 / p99 ms | bare p50 / p95 / p99 ms | p99 ratio | plan |"
+        );
+        println!("|---|---|---|---|---|---|---|---|");
+        let (mut worst_p99, mut worst_ratio, mut misses) = (0.0_f64, 0.0_f64, 0);
         for (name, query) in cases() {
             let mut deep = 20;
             for (page, size) in [(1, 10), (1, 100), (0, 100)] {
                 let page = if page == 0 { deep } else { page };
                 let qs = format!("{query}&page={page}&size={size}");
                 let url = format!("{address}{BASE}?{qs}");
-                let body: serde_json::Value = client
-                    .get(&url)
-                    .bearer_auth(&token)
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
+                let get = || client.get(&url).bearer_auth(&token).send();
+                let body: serde_json::Value = get().await.unwrap().json().await.unwrap();
                 assert_eq!(body["code"], 200, "{qs}: {body}");
-                let data = body["data"].clone();
+                let data = &body["data"];
                 if size == 100 && page == 1 {
                     deep = data["pages"].as_i64().unwrap().clamp(1, 20);
                 }
                 let parsed = parse_query(&qs, &indexer).unwrap();
-                leads::list(&mut bare, &list_stats, 1, &parsed.filter, parsed.sort, parsed.paging)
-                    .await
-                    .unwrap();
-                variants.push(Variant {
-                    name: name.clone(),
-                    page,
-                    size,
-                    url,
-                    data,
-                    parsed,
-                    service: Vec::with_capacity(repeat),
-                    bare: Vec::with_capacity(repeat),
-                });
-            }
-        }
-        // Round after round through every variant, each sampled at the service and then bare:
-        // a stall of the shared machine costs every variant one sample or two, instead of
-        // deciding the p99 of whichever variant was running, and the statements share the
-        // buffers the way a front end's mixed requests do.
-        for _ in 0..repeat {
-            for v in &mut variants {
-                let started = Instant::now();
-                let response = client.get(&v.url).bearer_auth(&token).send().await.unwrap();
-                let _ = response.bytes().await.unwrap();
-                v.service.push(started.elapsed());
-                let (filter, sort, paging) = (&v.parsed.filter, v.parsed.sort, v.parsed.paging);
-                let started = Instant::now();
+                let (filter, sort, paging) = (&parsed.filter, parsed.sort, parsed.paging);
+                // Warm the bare connection as the request above warmed the service's.
                 leads::list(&mut bare, &list_stats, 1, filter, sort, paging)
                     .await
                     .unwrap();
-                v.bare.push(started.elapsed());
+                // Alternately, so that a slow moment of the machine falls on both sides alike.
+                let mut service = Vec::with_capacity(repeat);
+                let mut direct = Vec::with_capacity(repeat);
+                for _ in 0..repeat {
+                    let started = Instant::now();
+                    let response = get().await.unwrap();
+                    let _ = response.bytes().await.unwrap();
+                    service.push(started.elapsed());
+                    let started = Instant::now();
+                    leads::list(&mut bare, &list_stats, 1, filter, sort, paging)
+                        .await
+                        .unwrap();
+                    direct.push(started.elapsed());
+                }
+                let plan: String =
+                    leads::explain(&mut bare, &list_stats, 1, &parsed.filter, parsed.sort, parsed.paging)
+                        .await
+                        .unwrap();
+                let plan: serde_json::Value = serde_json::from_str(&plan).unwrap();
+                let (s, b) = (stats(service), stats(direct));
+                let ratio = s.p99 / b.p99;
+                worst_p99 = worst_p99.max(s.p99);
+                worst_ratio = worst_ratio.max(ratio);
+                if s.p99 > 20.0 || ratio > 2.0 {
+                    misses += 1;
+                }
+                let total = if data["totalExact"] == true {
+                    data["total"].to_string()
+                } else {
+                    format!("≥{}", data["total"])
+                };
+                println!(
+                    "| {name} | {page}×{size} | {} | {total} | {:.2} / {:.2} / {:.2} | {:.2} / {:.2} / {:.2} | {ratio:.2} | {} |",
+                    data["records"].as_array().map_or(0, Vec::len),
+                    s.p50,
+                    s.p95,
+                    s.p99,
+                    b.p50,
+                    b.p95,
+                    b.p99,
+                    main_node(&plan)
+                );
             }
-        }
-
-        println!(
-            "| case | page | rows | total | service p50 / p95 / p99 ms | bare p50 / p95 / p99 ms | p99 ratio | plan |"
-        );
-        println!("|---|---|---|---|---|---|---|---|");
-        let (mut worst_p99, mut worst_ratio, mut misses) = (0.0_f64, 0.0_f64, 0);
-        for v in variants {
-            let (filter, sort, paging) = (&v.parsed.filter, v.parsed.sort, v.parsed.paging);
-            let plan: String = leads::explain(&mut bare, &list_stats, 1, filter, sort, paging)
-                .await
-                .unwrap();
-            let plan: serde_json::Value = serde_json::from_str(&plan).unwrap();
-            let (s, b) = (stats(v.service), stats(v.bare));
-            let ratio = s.p99 / b.p99;
-            worst_p99 = worst_p99.max(s.p99);
-            worst_ratio = worst_ratio.max(ratio);
-            if s.p99 > 20.0 || ratio > 2.0 {
-                misses += 1;
-            }
-            let data = &v.data;
-            let total = if data["totalExact"] == true {
-                data["total"].to_string()
-            } else {
-                format!("≥{}", data["total"])
-            };
-            println!(
-                "| {} | {}×{} | {} | {total} | {:.2} / {:.2} / {:.2} | {:.2} / {:.2} / {:.2} | {ratio:.2} | {} |",
-                v.name,
-                v.page,
-                v.size,
-                data["records"].as_array().map_or(0, Vec::len),
-                s.p50,
-                s.p95,
-                s.p99,
-                b.p50,
-                b.p95,
-                b.p99,
-                main_node(&plan)
-            );
         }
         println!();
         println!(
