@@ -13,6 +13,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_crypto::Sealer;
 use leadgen_db::schema::t_ecom_platform_auth as auth;
 use leadgen_db::{DbPool, oplog, sealed};
+use leadgen_domain::AuthStatus;
 use leadgen_platforms::resilience::RetryPolicy;
 use leadgen_platforms::session::{Session, TokenSink};
 use leadgen_platforms::{AppCredentials, TokenSet};
@@ -58,16 +59,20 @@ async fn store_refreshed(
     expiry: Option<DateTime<Utc>>,
     refresh_expiry: Option<DateTime<Utc>>,
 ) -> QueryResult<usize> {
-    diesel::update(auth::table.find(id).filter(auth::status.eq("ACTIVE")))
-        .set((
-            auth::access_token.eq(access_token),
-            auth::refresh_token.eq(refresh_token),
-            auth::expiry_time.eq(expiry),
-            auth::refresh_expiry_time.eq(refresh_expiry),
-            auth::update_time.eq(diesel::dsl::now),
-        ))
-        .execute(conn)
-        .await
+    diesel::update(
+        auth::table
+            .find(id)
+            .filter(auth::status.eq(AuthStatus::Active.as_str())),
+    )
+    .set((
+        auth::access_token.eq(access_token),
+        auth::refresh_token.eq(refresh_token),
+        auth::expiry_time.eq(expiry),
+        auth::refresh_expiry_time.eq(refresh_expiry),
+        auth::update_time.eq(diesel::dsl::now),
+    ))
+    .execute(conn)
+    .await
 }
 
 /// ACTIVE shops holding a refresh token whose access token expires before `before` (the
@@ -78,7 +83,7 @@ pub async fn expiring(
     limit: i64,
 ) -> QueryResult<Vec<CredentialRow>> {
     auth::table
-        .filter(auth::status.eq("ACTIVE"))
+        .filter(auth::status.eq(AuthStatus::Active.as_str()))
         .filter(auth::refresh_token.is_not_null())
         .filter(auth::expiry_time.lt(before))
         .order(auth::expiry_time.asc())
@@ -91,15 +96,15 @@ pub async fn expiring(
 /// What a refused refresh means: `EXPIRED` when the grant ran out (the refresh token expired,
 /// or there is none), `INVALID` when the platform no longer accepts it (revoked by the
 /// merchant, another app's, unknown). Either way the merchant must authorize again.
-pub fn unusable_status(reason: &str) -> &'static str {
+pub fn unusable_status(reason: &str) -> AuthStatus {
     let lower = reason.to_lowercase();
     if ["expire", "过期", "no refresh token"]
         .iter()
         .any(|w| lower.contains(w))
     {
-        "EXPIRED"
+        AuthStatus::Expired
     } else {
-        "INVALID"
+        AuthStatus::Invalid
     }
 }
 
@@ -114,15 +119,19 @@ pub async fn mark_expired(
     service: &'static str,
 ) -> QueryResult<usize> {
     let status = unusable_status(reason);
-    let tenants: Vec<i64> = diesel::update(auth::table.find(id).filter(auth::status.eq("ACTIVE")))
-        .set((
-            auth::status.eq(status),
-            auth::status_reason.eq(format!("平台会话已失效且无法刷新，请重新授权（{reason}）")),
-            auth::update_time.eq(diesel::dsl::now),
-        ))
-        .returning(auth::tenant_id)
-        .get_results(conn)
-        .await?;
+    let tenants: Vec<i64> = diesel::update(
+        auth::table
+            .find(id)
+            .filter(auth::status.eq(AuthStatus::Active.as_str())),
+    )
+    .set((
+        auth::status.eq(status.as_str()),
+        auth::status_reason.eq(format!("平台会话已失效且无法刷新，请重新授权（{reason}）")),
+        auth::update_time.eq(diesel::dsl::now),
+    ))
+    .returning(auth::tenant_id)
+    .get_results(conn)
+    .await?;
     let trace_id = leadgen_telemetry::current_trace_id();
     for tenant in &tenants {
         let entry = oplog::Entry {
@@ -213,16 +222,19 @@ mod tests {
 
     #[test]
     fn a_lapsed_grant_is_expired_and_a_refused_one_invalid() {
-        assert_eq!(unusable_status("refresh_token is expired"), "EXPIRED");
-        assert_eq!(unusable_status("授权已过期"), "EXPIRED");
-        assert_eq!(unusable_status("no refresh token"), "EXPIRED");
+        assert_eq!(
+            unusable_status("refresh_token is expired"),
+            AuthStatus::Expired
+        );
+        assert_eq!(unusable_status("授权已过期"), AuthStatus::Expired);
+        assert_eq!(unusable_status("no refresh token"), AuthStatus::Expired);
         assert_eq!(
             unusable_status("authorization refused: invalid_grant: refresh_token is invalid"),
-            "INVALID"
+            AuthStatus::Invalid
         );
         assert_eq!(
             unusable_status("code 50001 dop.token-generate-failed"),
-            "INVALID"
+            AuthStatus::Invalid
         );
     }
 }

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_db::schema::t_ecom_platform_auth as auth;
+use leadgen_domain::AuthStatus;
 use leadgen_http::paging::Paging;
 
 /// A row as auth-api reads it.
@@ -151,17 +152,17 @@ pub async fn find_pending_by_state(
 pub async fn set_status(
     conn: &mut AsyncPgConnection,
     id: i64,
-    from: &[&str],
-    status: &str,
+    from: &[AuthStatus],
+    status: AuthStatus,
     reason: Option<&str>,
 ) -> QueryResult<usize> {
     diesel::update(
         auth::table
             .filter(auth::id.eq(id))
-            .filter(auth::status.eq_any(from.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>())),
+            .filter(auth::status.eq_any(from.iter().map(|s| s.as_str()).collect::<Vec<_>>())),
     )
     .set((
-        auth::status.eq(status),
+        auth::status.eq(status.as_str()),
         auth::status_reason.eq(reason),
         auth::update_time.eq(diesel::dsl::now),
     ))
@@ -177,20 +178,24 @@ pub async fn revoke(
     reason: &str,
     purge_after: DateTime<Utc>,
 ) -> QueryResult<usize> {
-    diesel::update(auth::table.find(id).filter(auth::status.ne("REVOKED")))
-        .set((
-            auth::purge_after.eq(purge_after),
-            auth::access_token.eq(None::<String>),
-            auth::refresh_token.eq(None::<String>),
-            auth::expiry_time.eq(None::<DateTime<Utc>>),
-            auth::refresh_expiry_time.eq(None::<DateTime<Utc>>),
-            auth::oauth_state_hash.eq(None::<String>),
-            auth::status.eq("REVOKED"),
-            auth::status_reason.eq(reason),
-            auth::update_time.eq(diesel::dsl::now),
-        ))
-        .execute(conn)
-        .await
+    diesel::update(
+        auth::table
+            .find(id)
+            .filter(auth::status.ne(AuthStatus::Revoked.as_str())),
+    )
+    .set((
+        auth::purge_after.eq(purge_after),
+        auth::access_token.eq(None::<String>),
+        auth::refresh_token.eq(None::<String>),
+        auth::expiry_time.eq(None::<DateTime<Utc>>),
+        auth::refresh_expiry_time.eq(None::<DateTime<Utc>>),
+        auth::oauth_state_hash.eq(None::<String>),
+        auth::status.eq(AuthStatus::Revoked.as_str()),
+        auth::status_reason.eq(reason),
+        auth::update_time.eq(diesel::dsl::now),
+    ))
+    .execute(conn)
+    .await
 }
 
 /// Starts a new consent on an existing record: a new single-use state (its age is the row's
@@ -260,7 +265,7 @@ pub async fn activate(
         auth::refresh_expiry_time.eq(t.refresh_expiry_time),
         auth::shop_id.eq(&t.shop_id),
         auth::shop_name.eq(&t.shop_name),
-        auth::status.eq("ACTIVE"),
+        auth::status.eq(AuthStatus::Active.as_str()),
         auth::status_reason.eq(None::<String>),
         auth::purge_after.eq(None::<DateTime<Utc>>),
         auth::purged_at.eq(None::<DateTime<Utc>>),
@@ -292,7 +297,14 @@ pub async fn invalidate(
     .execute(conn)
     .await?;
     if spent > 0 {
-        set_status(conn, id, &["PENDING_AUTH"], "INVALID", Some(reason)).await?;
+        set_status(
+            conn,
+            id,
+            &[AuthStatus::PendingAuth],
+            AuthStatus::Invalid,
+            Some(reason),
+        )
+        .await?;
     }
     Ok(spent)
 }
@@ -345,7 +357,7 @@ pub async fn renew(
             auth::expiry_time.eq(t.expiry_time),
             auth::refresh_expiry_time.eq(t.refresh_expiry_time),
             auth::shop_name.eq(&t.shop_name),
-            auth::status.eq("ACTIVE"),
+            auth::status.eq(AuthStatus::Active.as_str()),
             auth::status_reason.eq(None::<String>),
             auth::purge_after.eq(None::<DateTime<Utc>>),
             auth::purged_at.eq(None::<DateTime<Utc>>),

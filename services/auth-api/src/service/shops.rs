@@ -46,8 +46,11 @@ pub async fn set_status(
             }
             match target {
                 AuthStatus::Disabled => {
-                    let from = ["ACTIVE", "EXPIRED", "INVALID"];
-                    if repo::set_status(conn, row.id, &from, "DISABLED", Some(&note)).await? == 0 {
+                    let from = [AuthStatus::Active, AuthStatus::Expired, AuthStatus::Invalid];
+                    if repo::set_status(conn, row.id, &from, AuthStatus::Disabled, Some(&note))
+                        .await?
+                        == 0
+                    {
                         return Err(AuthApiError::NotActive);
                     }
                     sync_tasks::cancel_running(conn, row.id, "店铺已停用，同步已取消").await?;
@@ -57,7 +60,15 @@ pub async fn set_status(
                     // Resuming needs a grant: a shop never authorized (or disconnected) must
                     // consent again.
                     if row.expiry_time.is_none()
-                        || repo::set_status(conn, row.id, &["DISABLED"], "ACTIVE", None).await? == 0
+                        || repo::set_status(
+                            conn,
+                            row.id,
+                            &[AuthStatus::Disabled],
+                            AuthStatus::Active,
+                            None,
+                        )
+                        .await?
+                            == 0
                     {
                         return Err(AuthApiError::NotActive);
                     }

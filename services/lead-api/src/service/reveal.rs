@@ -11,7 +11,7 @@ use leadgen_db::ScopedFutureExt as _;
 use leadgen_db::oplog::{self, Entry, Operator};
 use leadgen_db::sealed;
 use leadgen_domain::buyer::IdentityKey;
-use leadgen_domain::{ContactKind, PlatformType, RawOrder, contact::split_virtual};
+use leadgen_domain::{AuthStatus, ContactKind, PlatformType, RawOrder, contact::split_virtual};
 use leadgen_http::{ApiError, AuthUser};
 use leadgen_platforms::PlatformError;
 use leadgen_platforms::reveal::{DecryptRequest, RevealPurpose};
@@ -230,7 +230,7 @@ async fn attempt(
     let row = shop_session::find(conn, tenant, platform_id)
         .await?
         .ok_or(LeadApiError::PlatformNotActive)?;
-    if row.status != "ACTIVE" {
+    if row.status != AuthStatus::Active.as_str() {
         return Err(LeadApiError::PlatformNotActive);
     }
     take_quota(state, conn, user).await?;

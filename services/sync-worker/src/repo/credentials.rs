@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_db::schema::t_ecom_platform_auth as auth;
+use leadgen_domain::AuthStatus;
 
 /// Moves `last_sync_time` forward (never back).
 pub async fn record_synced(
@@ -64,7 +65,7 @@ pub async fn due_for_sync(
     limit: i64,
 ) -> QueryResult<Vec<Due>> {
     auth::table
-        .filter(auth::status.eq("ACTIVE"))
+        .filter(auth::status.eq(AuthStatus::Active.as_str()))
         .filter(
             auth::last_sync_time
                 .is_null()

@@ -13,8 +13,8 @@ use diesel_async::AsyncConnection as _;
 use leadgen_crypto::Sealer;
 use leadgen_db::DbPool;
 use leadgen_db::ScopedFutureExt as _;
-use leadgen_domain::PlatformType;
 use leadgen_domain::time::format_beijing;
+use leadgen_domain::{AuthStatus, PlatformType};
 use leadgen_platforms::resilience::RetryPolicy;
 use leadgen_platforms::session::{Session, SessionError};
 use leadgen_platforms::{Listing, OrderPage, PlatformClient, PlatformError, Registry, TimeWindow};
@@ -63,7 +63,7 @@ impl Syncer {
             return Ok(TaskOutcome::Failed("平台授权不存在".into()));
         };
         drop(conn);
-        if row.status != "ACTIVE" {
+        if row.status != AuthStatus::Active.as_str() {
             return Ok(TaskOutcome::Failed(format!(
                 "平台授权状态为 {}，请重新授权",
                 row.status
