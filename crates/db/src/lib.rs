@@ -82,10 +82,16 @@ pub fn build_pool(settings: &DatabaseSettings, service: &'static str) -> Result<
 }
 
 /// What every pooled connection sets: the statement timeout, the service's name (seen in
-/// `pg_stat_activity`), and no JIT. Our statements are short; PostgreSQL compiles any plan whose
-/// *estimated* cost passes `jit_above_cost`, and an estimate can be far above the work (the lead
-/// list's merge of one ordered scan per tag combination: 10–40 ms of compiling for 3 ms of
-/// work).
+/// `pg_stat_activity`), no JIT and no parallel workers. Our statements are short and bounded,
+/// and many run at once:
+/// - PostgreSQL compiles any plan whose *estimated* cost passes `jit_above_cost`, and an
+///   estimate can be far above the work (the lead list's merge of one ordered scan per tag
+///   combination: 10–40 ms of compiling for 3 ms of work);
+/// - a parallel plan starts worker processes for one request, which then compete for the cores
+///   with every other request. The planner chose one for the lead list's `every filter` (a
+///   backward scan of the score index, 80,000 entries) depending on the statistics of the day:
+///   33 ms where the same scan alone takes 13–19 ms on this 2-core machine, and the benchmark's
+///   p50 for that case flipped between 13 and 35 ms from one data load to the next.
 pub async fn configure_session(
     conn: &mut AsyncPgConnection,
     statement_timeout_ms: u64,
@@ -94,7 +100,7 @@ pub async fn configure_session(
     let name = service.replace('\'', "''");
     let setup = format!(
         "SET statement_timeout = {statement_timeout_ms}; SET application_name = '{name}'; \
-         SET jit = off"
+         SET jit = off; SET max_parallel_workers_per_gather = 0"
     );
     diesel_async::SimpleAsyncConnection::batch_execute(conn, &setup).await
 }
