@@ -1,8 +1,3 @@
-#![expect(
-    clippy::expect_used,
-    reason = "a failed step must stop the test at once"
-)]
-
 //! Every pooled connection carries the session settings of `leadgen_db::configure_session`.
 
 use diesel::sql_types::Text;
