@@ -102,6 +102,13 @@ impl Statement {
         self
     }
 
+    /// ` ORDER BY <sort>, id LIMIT <limit>`, the columns qualified by `prefix`.
+    fn order_limit(&mut self, prefix: &str, sort: (&str, SortOrder), limit: i64) -> &mut Self {
+        self.push(&order_by(prefix, sort))
+            .push(" LIMIT ")
+            .bind(Bind::Int(limit))
+    }
+
     /// The statement, ready to load.
     pub fn query(&self) -> BoxedSqlQuery<'static, Pg, SqlQuery> {
         self.binds.iter().cloned().fold(
@@ -271,8 +278,7 @@ pub fn plain(
     s.push("SELECT id");
     visible(&mut s, scope);
     push_filter(&mut s, scope.tenant, filter, true, Keyword::Tested);
-    s.push(&order_by("", sort));
-    s.push(" LIMIT ").bind(Bind::Int(limit));
+    s.order_limit("", sort, limit);
     s
 }
 
@@ -302,7 +308,7 @@ fn push_matches(s: &mut Statement, scope: Scope, filter: &LeadFilter, columns: &
 }
 
 /// The first `limit` matching ids in the sort's order, sorted after every match is found by
-/// the filter's cheapest access (a tag's or a status's covering index, contact trigrams):
+/// the filter's cheapest access (a tag's or a status's covering index, the contact indexes):
 /// `OFFSET 0` keeps the planner from scanning the sort's index instead. Bounded by the matches;
 /// for a filter whose matches are few or lie at one end of the sort.
 pub fn fenced(
@@ -317,8 +323,7 @@ pub fn fenced(
     s.push("SELECT id FROM (");
     push_matches(&mut s, scope, filter, &format!("id, {column}"));
     s.push(" OFFSET 0) AS matches");
-    s.push(&order_by("", sort));
-    s.push(" LIMIT ").bind(Bind::Int(limit));
+    s.order_limit("", sort, limit);
     s
 }
 
@@ -350,12 +355,10 @@ pub fn probe(
     let mut s = Statement::default();
     s.push(&format!("SELECT id FROM (SELECT {}", columns.join(", ")));
     visible(&mut s, scope);
-    s.push(&order_by("", sort));
-    s.push(" LIMIT ").bind(Bind::Int(entries));
+    s.order_limit("", sort, entries);
     s.push(") AS head WHERE true");
     push_filter(&mut s, scope.tenant, filter, true, Keyword::Tested);
-    s.push(&order_by("", sort));
-    s.push(" LIMIT ").bind(Bind::Int(limit));
+    s.order_limit("", sort, limit);
     s
 }
 
@@ -382,10 +385,8 @@ pub fn per_tag_combination(
     visible(&mut s, scope);
     s.push(" AND tag_bits = c.bits");
     push_filter(&mut s, scope.tenant, filter, false, Keyword::Tested);
-    s.push(&order_by("", sort));
-    s.push(" LIMIT ").bind(Bind::Int(limit)).push(") AS l");
-    s.push(&order_by("l.", sort));
-    s.push(" LIMIT ").bind(Bind::Int(limit));
+    s.order_limit("", sort, limit).push(") AS l");
+    s.order_limit("l.", sort, limit);
     s
 }
 
