@@ -147,24 +147,26 @@ fn stats(mut samples: Vec<Duration>) -> Stats {
 }
 
 /// The plan's first node that reads the table (what decides the cost), e.g.
-/// `Index Only Scan ix_lead_list_score`, and `per combination` when it runs once per tag
-/// combination (the merged statement: a function scan of the combinations drives it).
+/// `Index Only Scan ix_lead_list_score`; `merged` when a Merge Append merges one ordered scan
+/// per tag combination or per (status, shop) pair, and `per combination` when the scans are
+/// cut and sorted instead (a function scan of the combinations drives them).
 fn main_node(plan: &serde_json::Value) -> String {
     let node = &plan[0]["Plan"];
-    let per_combination = serde_json::to_string(node)
-        .unwrap_or_default()
-        .contains("\"Node Type\":\"Function Scan\"");
+    let text = serde_json::to_string(node).unwrap_or_default();
+    let shape = if text.contains("\"Node Type\":\"Function Scan\"") {
+        " per combination"
+    } else if text.contains("\"Node Type\":\"Merge Append\"") {
+        " merged"
+    } else {
+        ""
+    };
     let mut stack = vec![node];
     while let Some(n) = stack.pop() {
         let kind = n["Node Type"].as_str().unwrap_or("?");
         if kind.contains("Scan") && n.get("Relation Name").is_some() {
             let index = n["Index Name"].as_str().unwrap_or("");
             let read = format!("{kind} {index}").trim().to_owned();
-            return if per_combination {
-                format!("{read} per combination")
-            } else {
-                read
-            };
+            return format!("{read}{shape}");
         }
         if let Some(children) = n["Plans"].as_array() {
             stack.extend(children.iter().rev());

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::{BigInt, Integer, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_db::schema::t_order_lead as lead;
 use leadgen_domain::LeadProcessStatus;
@@ -118,6 +118,8 @@ pub enum Route {
     Plain,
     /// One ordered scan per tag combination, merged.
     Merged,
+    /// One ordered range per (status, shop) pair, merged ([`list_sql::merged_status_shops`]).
+    StatusShops,
     /// Every match through the filter's own index, sorted; the whole window at once.
     Fenced,
     /// The head of the sort's order probed first ([`list_sql::probe`]); fenced when the
@@ -138,6 +140,8 @@ pub enum Route {
 /// - tags in order-time order, unless half the leads have them: merged (tags are derived from
 ///   recency, frequency and value, so their matches gather at one end of every sort);
 /// - tags under [`FENCED_TAG_SHARE`] in any other order: probed, then fenced;
+/// - a shop or a status in order-time order: merged per (status, shop) pair, unless the status
+///   spans more than [`MAX_MERGED_SHOPS`] shops;
 /// - else plain.
 pub fn route(filter: &LeadFilter, sort: (&str, SortOrder), need: i64, share: Option<f64>) -> Route {
     if filter.phone_indexes.is_some() {
@@ -164,6 +168,7 @@ pub fn route(filter: &LeadFilter, sort: (&str, SortOrder), need: i64, share: Opt
             Route::Merged
         }
         Some(share) if share < FENCED_TAG_SHARE => Route::Probed,
+        None if list_sql::per_status_and_shop(filter, sort) => Route::StatusShops,
         _ => Route::Plain,
     }
 }
@@ -190,11 +195,21 @@ pub async fn first_ids(
     let (statement, asked, counted) = match route(filter, sort, need, share) {
         Route::Plain => (list_sql::plain(scope, filter, sort, need), need, None),
         Route::Merged => (
-            list_sql::per_tag_combination(scope, filter, sort, need),
+            per_tag_combination(conn, scope, filter, sort, need).await?,
             need,
             None,
         ),
         Route::Fenced => fenced(),
+        // The merge reads about as many entries as it returns: the whole window costs less
+        // than a count beside a page.
+        Route::StatusShops => match status_shops(conn, scope, filter).await? {
+            Some(pairs) => (
+                list_sql::merged_status_shops(scope, filter, sort, window, &pairs),
+                window,
+                None,
+            ),
+            None => (list_sql::plain(scope, filter, sort, need), need, None),
+        },
         Route::Probed => {
             let entries = need
                 .saturating_mul(PROBE_ENTRIES_PER_ROW)
@@ -228,6 +243,88 @@ pub async fn first_ids(
         counted,
         statement,
         scope,
+    })
+}
+
+/// Up to this many tag combinations, a deep page's merged route merges its scans lazily
+/// ([`list_sql::merged_combinations`]: about `need` entries read, 0.08 ms of planning per
+/// combination); beyond, each scan is cut at `need` and all are sorted together
+/// ([`list_sql::per_tag_combination`]).
+pub const MAX_MERGED_COMBINATIONS: usize = 48;
+
+/// The merged route's statement for `filter`'s tags. Near the list's start (`need` up to half
+/// the window) one scan per possible combination, each cut at `need`: a few entries each, and
+/// no statement first. Deeper, the combinations the tenant's leads hold are looked up
+/// ([`list_sql::present_combinations`], about 1 ms) and their scans merged lazily: the whole
+/// window for about its own length in entries, where cut scans would read up to `need` from
+/// each.
+pub async fn per_tag_combination(
+    conn: &mut AsyncPgConnection,
+    scope: Scope,
+    filter: &LeadFilter,
+    sort: (&str, SortOrder),
+    need: i64,
+) -> QueryResult<Statement> {
+    #[derive(QueryableByName)]
+    struct Bits {
+        #[diesel(sql_type = Integer)]
+        bits: i32,
+    }
+    let mask = list_sql::asked_tags(filter).unwrap_or_default();
+    if need <= LIST_WINDOW / 2 {
+        let possible = list_sql::combinations(mask);
+        return Ok(list_sql::per_tag_combination(
+            scope, filter, sort, need, &possible,
+        ));
+    }
+    let present: Vec<i32> = list_sql::present_combinations(scope, mask)
+        .query()
+        .load::<Bits>(conn)
+        .await?
+        .into_iter()
+        .map(|b| b.bits)
+        .collect();
+    Ok(if present.len() <= MAX_MERGED_COMBINATIONS {
+        list_sql::merged_combinations(scope, filter, sort, need, &present)
+    } else {
+        list_sql::per_tag_combination(scope, filter, sort, need, &present)
+    })
+}
+
+/// Up to this many shops, a status alone in order-time order is merged per shop
+/// ([`Route::StatusShops`]); beyond, the planning of a range per shop outweighs what it saves.
+pub const MAX_MERGED_SHOPS: usize = 32;
+
+/// The (status, shop) pairs that hold `filter`'s leads: the asked status and shop, every status
+/// of the asked shop, or the asked status in every shop its leads are in (`None` past
+/// [`MAX_MERGED_SHOPS`]).
+async fn status_shops(
+    conn: &mut AsyncPgConnection,
+    scope: Scope,
+    filter: &LeadFilter,
+) -> QueryResult<Option<Vec<(LeadProcessStatus, i64)>>> {
+    #[derive(QueryableByName)]
+    struct Shop {
+        #[diesel(sql_type = BigInt)]
+        shop: i64,
+    }
+    Ok(match (filter.process_status, filter.platform_id) {
+        (Some(status), Some(shop)) => Some(vec![(status, shop)]),
+        (None, Some(shop)) => Some(
+            LeadProcessStatus::ALL
+                .iter()
+                .map(|status| (*status, shop))
+                .collect(),
+        ),
+        (Some(status), None) => {
+            let shops: Vec<Shop> = list_sql::present_shops(scope, status)
+                .query()
+                .load(conn)
+                .await?;
+            (shops.len() <= MAX_MERGED_SHOPS)
+                .then(|| shops.into_iter().map(|s| (status, s.shop)).collect())
+        }
+        (None, None) => None,
     })
 }
 
@@ -376,6 +473,22 @@ mod tests {
         assert_eq!(route(&tags, by_score, 10, Some(0.3)), Route::Plain);
         assert_eq!(route(&tags, by_score, 10, Some(0.01)), Route::Probed);
         assert_eq!(route(&keyword("138"), by_time, 10, None), Route::CountFirst);
+        let shop = LeadFilter {
+            platform_id: Some(5),
+            ..keyword("13")
+        };
+        assert_eq!(route(&shop, by_time, 2001, None), Route::StatusShops);
+        assert_eq!(route(&shop, by_score, 2001, None), Route::Plain);
+        let shop_and_tag = LeadFilter {
+            tags: vec!["沉睡".into()],
+            ..shop.clone()
+        };
+        assert_eq!(route(&shop_and_tag, by_time, 10, Some(0.3)), Route::Merged);
+        let shop_and_trigram = LeadFilter {
+            contact_keyword: Some("138".into()),
+            ..shop.clone()
+        };
+        assert_eq!(route(&shop_and_trigram, by_time, 10, None), Route::Fenced);
         assert_eq!(route(&keyword("138"), by_time, 2001, None), Route::Fenced);
         assert_eq!(route(&keyword("13"), by_time, 2001, None), Route::Plain);
         let narrowed = LeadFilter {

@@ -8,10 +8,14 @@
 //!   a contact keyword's matches as two disjoint branches, the mask's prefix and the rest
 //!   ([`Keyword`]);
 //! - **probe**: the head of the sort's order, filtered;
+//! - **per status and shop**: for a shop or a status in order-time order, one ordered range of
+//!   `ix_lead_list_status_time` per (status, shop) pair, merged lazily
+//!   ([`merged_status_shops`]);
 //! - **per tag combination**: for a tag filter in order-time order, one ordered scan of
-//!   `ix_lead_list_tags` per combination of tags that contains the asked ones, merged. Tags like
-//!   `沉睡` (dormant) sit at one end of the time order: an ordered scan of the whole tenant
-//!   would pass every recent buyer first.
+//!   `ix_lead_list_tags` per combination of tags present that contains the asked ones, merged
+//!   lazily ([`merged_combinations`]) or, for many combinations, each cut at the limit and sorted
+//!   ([`per_tag_combination`]). Tags like `沉睡` (dormant) sit at one end of the time order: an
+//!   ordered scan of the whole tenant would pass every recent buyer first.
 //!
 //! The tag filter is written as `tag_bits IN (<every combination containing the asked tags>)`:
 //! constants, so the planner estimates it from the column's statistics and the executor hashes
@@ -21,7 +25,7 @@ use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
 use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::sql_types::{Array, BigInt, Integer, Text, Timestamptz};
-use leadgen_domain::IntentionTag;
+use leadgen_domain::{IntentionTag, LeadProcessStatus};
 use leadgen_http::paging::SortOrder;
 
 use super::leads::LeadFilter;
@@ -173,7 +177,7 @@ fn tag_mask(filter: &LeadFilter) -> Option<Option<i32>> {
 }
 
 /// Every `tag_bits` value that contains `mask`.
-fn combinations(mask: i32) -> Vec<i32> {
+pub fn combinations(mask: i32) -> Vec<i32> {
     let all = (1_i32 << IntentionTag::ALL.len()) - 1;
     (0..=all).filter(|bits| bits & mask == mask).collect()
 }
@@ -367,25 +371,169 @@ pub fn asked_tags(filter: &LeadFilter) -> Option<i32> {
     tag_mask(filter).flatten()
 }
 
-/// The first `limit` matching ids in order-time order, from one ordered scan per tag
-/// combination (at most `limit` entries each), merged.
+/// The tag combinations (`tag_bits` values) among the tenant's leads that contain `mask`, in
+/// a column `bits`: a loose scan of `ix_lead_list_tags`, one index descent per combination
+/// present (about 100 at a million leads, 1 ms), whichever of them contain the mask.
+pub fn present_combinations(scope: impl Into<Scope>, mask: i32) -> Statement {
+    let scope: Scope = scope.into();
+    let mut s = Statement::default();
+    s.push("WITH RECURSIVE c(bits) AS ((SELECT tag_bits");
+    visible(&mut s, scope);
+    s.push(" ORDER BY tag_bits LIMIT 1) UNION ALL SELECT (SELECT tag_bits");
+    visible(&mut s, scope);
+    s.push(" AND tag_bits > c.bits ORDER BY tag_bits LIMIT 1) FROM c WHERE c.bits IS NOT NULL)");
+    s.push(&format!(
+        " SELECT bits FROM c WHERE bits IS NOT NULL AND bits & {mask} = {mask}"
+    ));
+    s
+}
+
+/// One ordered scan of `ix_lead_list_tags` for the combination `bits`, at most `limit`
+/// entries, as `(id, order_time)`.
+fn push_combination(
+    s: &mut Statement,
+    scope: Scope,
+    filter: &LeadFilter,
+    sort: (&str, SortOrder),
+    limit: i64,
+    bits: &str,
+) {
+    s.push("SELECT id, order_time");
+    visible(s, scope);
+    s.push(&format!(" AND tag_bits = {bits}"));
+    push_filter(s, scope.tenant, filter, false, Keyword::Tested);
+    s.order_limit("", sort, limit);
+}
+
+/// The first `limit` matching ids in order-time order, from one ordered scan per combination
+/// in `present` (the tag combinations that contain the asked tags and that the tenant's leads
+/// hold, [`present_combinations`]), under `UNION ALL`: the planner merges them lazily (a Merge
+/// Append), so the statement reads about `limit` entries plus one per combination, wherever
+/// the matches lie in time. Planning costs about 0.08 ms per combination: for many, see
+/// [`per_tag_combination`].
+pub fn merged_combinations(
+    scope: impl Into<Scope>,
+    filter: &LeadFilter,
+    sort: (&str, SortOrder),
+    limit: i64,
+    present: &[i32],
+) -> Statement {
+    let scope: Scope = scope.into();
+    let mut s = Statement::default();
+    if present.is_empty() {
+        s.push("SELECT 0::int8 AS id WHERE false");
+        return s;
+    }
+    s.push("SELECT l.id FROM (");
+    for (i, bits) in present.iter().enumerate() {
+        if i > 0 {
+            s.push(" UNION ALL ");
+        }
+        s.push("(");
+        push_combination(&mut s, scope, filter, sort, limit, &bits.to_string());
+        s.push(")");
+    }
+    s.push(") AS l");
+    s.order_limit("l.", sort, limit);
+    s
+}
+
+/// The first `limit` matching ids in order-time order, from one ordered scan of
+/// `ix_lead_list_tags` per combination in `present` (at most `limit` entries each), sorted
+/// together: one statement whatever the number of combinations, but up to `limit` entries read
+/// per combination.
 pub fn per_tag_combination(
     scope: impl Into<Scope>,
     filter: &LeadFilter,
     sort: (&str, SortOrder),
     limit: i64,
+    present: &[i32],
 ) -> Statement {
     let scope: Scope = scope.into();
-    let mask = tag_mask(filter).flatten().unwrap_or_default();
     let mut s = Statement::default();
     s.push(&format!(
-        "SELECT l.id FROM unnest('{{{}}}'::int4[]) AS c(bits) CROSS JOIN LATERAL (SELECT id, order_time",
-        int_list(&combinations(mask))
+        "SELECT l.id FROM unnest('{{{}}}'::int4[]) AS c(bits) CROSS JOIN LATERAL (",
+        int_list(present)
     ));
-    visible(&mut s, scope);
-    s.push(" AND tag_bits = c.bits");
-    push_filter(&mut s, scope.tenant, filter, false, Keyword::Tested);
-    s.order_limit("", sort, limit).push(") AS l");
+    push_combination(&mut s, scope, filter, sort, limit, "c.bits");
+    s.push(") AS l");
+    s.order_limit("l.", sort, limit);
+    s
+}
+
+/// Whether the per-status-and-shop statement serves this request: order-time order, a shop or
+/// a status asked, and neither tags (merged per tag combination) nor a keyword the contact
+/// indexes find nor a full mobile, which bound the work by their own matches.
+pub fn per_status_and_shop(filter: &LeadFilter, sort: (&str, SortOrder)) -> bool {
+    sort_column(sort.0) == "order_time"
+        && (filter.platform_id.is_some() || filter.process_status.is_some())
+        && filter.tags.is_empty()
+        && filter.phone_indexes.is_none()
+        && !filter
+            .contact_keyword
+            .as_deref()
+            .is_some_and(trigram_keyword)
+}
+
+/// The shops (`platform_id`) among the tenant's leads in `status`, in a column `shop`: a loose
+/// scan of `ix_lead_list_status_time`, one index descent per shop.
+pub fn present_shops(scope: impl Into<Scope>, status: LeadProcessStatus) -> Statement {
+    let scope: Scope = scope.into();
+    let mut s = Statement::default();
+    for (i, from) in ["", " AND platform_id > c.shop"].iter().enumerate() {
+        s.push(if i == 0 {
+            "WITH RECURSIVE c(shop) AS ((SELECT platform_id"
+        } else {
+            " UNION ALL SELECT (SELECT platform_id"
+        });
+        visible(&mut s, scope);
+        s.push(" AND process_status = ")
+            .bind(Bind::Text(status.as_str().to_owned()))
+            .push(from)
+            .push(" ORDER BY platform_id LIMIT 1)");
+    }
+    s.push(" FROM c WHERE c.shop IS NOT NULL) SELECT shop FROM c WHERE shop IS NOT NULL");
+    s
+}
+
+/// The first `limit` matching ids in order-time order, from one ordered range of
+/// `ix_lead_list_status_time` per (status, shop) pair in `pairs` (at most `limit` entries
+/// each) under `UNION ALL`, merged lazily by the planner (a Merge Append): about `limit`
+/// entries read plus one per pair, however rare the shop or status. The filter's other
+/// conditions (order time, a short keyword) are tested in each range.
+pub fn merged_status_shops(
+    scope: impl Into<Scope>,
+    filter: &LeadFilter,
+    sort: (&str, SortOrder),
+    limit: i64,
+    pairs: &[(LeadProcessStatus, i64)],
+) -> Statement {
+    let scope: Scope = scope.into();
+    let rest = LeadFilter {
+        platform_id: None,
+        process_status: None,
+        ..filter.clone()
+    };
+    let mut s = Statement::default();
+    if pairs.is_empty() {
+        s.push("SELECT 0::int8 AS id WHERE false");
+        return s;
+    }
+    s.push("SELECT l.id FROM (");
+    for (i, (status, shop)) in pairs.iter().enumerate() {
+        if i > 0 {
+            s.push(" UNION ALL ");
+        }
+        s.push("(SELECT id, order_time");
+        visible(&mut s, scope);
+        s.push(" AND process_status = ")
+            .bind(Bind::Text(status.as_str().to_owned()))
+            .push(" AND platform_id = ")
+            .bind(Bind::Int(*shop));
+        push_filter(&mut s, scope.tenant, &rest, true, Keyword::Tested);
+        s.order_limit("", sort, limit).push(")");
+    }
+    s.push(") AS l");
     s.order_limit("l.", sort, limit);
     s
 }

@@ -12,6 +12,7 @@ use diesel_async::RunQueryDsl;
 use lead_api::repo::leads::{self, LIST_WINDOW, LeadFilter, SORT_FIELDS};
 use lead_api::repo::list_sql;
 use leadgen_db::schema::t_order_lead as lead;
+use leadgen_domain::LeadProcessStatus;
 use leadgen_http::paging::{Paging, SortOrder};
 
 use crate::helpers::{SeedLead, spawn_app};
@@ -181,6 +182,24 @@ fn filters() -> Vec<(&'static str, LeadFilter)> {
             },
         ),
         (
+            "a shop, a status, a time range and a short keyword",
+            LeadFilter {
+                platform_id: Some(0),
+                process_status: Some(leadgen_domain::LeadProcessStatus::Pending),
+                order_time_start: Some("2025-08-01T00:00:00Z".parse().expect("time")),
+                contact_keyword: Some("1".into()),
+                ..LeadFilter::default()
+            },
+        ),
+        (
+            "PROCESSED in a time range",
+            LeadFilter {
+                process_status: Some(leadgen_domain::LeadProcessStatus::Processed),
+                order_time_end: Some("2025-11-01T00:00:00Z".parse().expect("time")),
+                ..LeadFilter::default()
+            },
+        ),
+        (
             "a tag that does not exist",
             LeadFilter {
                 tags: tags(&["不存在"]),
@@ -206,6 +225,42 @@ struct Row {
     intention_tags: Vec<String>,
     contact_masked: String,
     merged_into: Option<i64>,
+}
+
+/// The tag combinations tenant 1's unmerged leads hold that contain every asked tag, from the
+/// rows without SQL, ascending.
+fn present_combinations(rows: &[Row], filter: &LeadFilter) -> Vec<i32> {
+    let bits = |tags: &[String]| {
+        tags.iter()
+            .filter_map(|t| leadgen_domain::IntentionTag::from_label(t))
+            .fold(0, |acc, tag| acc | tag.bit())
+    };
+    let mask = bits(&filter.tags);
+    let mut present: Vec<i32> = rows
+        .iter()
+        .filter(|r| r.tenant_id == TENANT && r.merged_into.is_none())
+        .map(|r| bits(&r.intention_tags))
+        .filter(|b| b & mask == mask)
+        .collect();
+    present.sort_unstable();
+    present.dedup();
+    present
+}
+
+/// The (status, shop) pairs whose ranges hold `filter`'s leads, from the rows without SQL.
+fn status_shop_pairs(rows: &[Row], filter: &LeadFilter) -> Vec<(LeadProcessStatus, i64)> {
+    let mut pairs: Vec<(LeadProcessStatus, i64)> = rows
+        .iter()
+        .filter(|r| r.tenant_id == TENANT && r.merged_into.is_none())
+        .map(|r| (r.process_status.parse().expect("status"), r.platform_id))
+        .filter(|(status, shop)| {
+            filter.process_status.is_none_or(|s| s == *status)
+                && filter.platform_id.is_none_or(|p| p == *shop)
+        })
+        .collect();
+    pairs.sort_by_key(|(status, shop)| (status.as_str(), *shop));
+    pairs.dedup();
+    pairs
 }
 
 /// What the list must show: tenant 1's unmerged leads that pass `filter`, in the sort's order
@@ -286,7 +341,7 @@ async fn every_statement_of_the_list_finds_what_the_filter_and_sort_select() {
         stats.tenant_share(&mut conn, 999).await.expect("share"),
         0.0
     );
-    let mut merged_checks = 0;
+    let (mut merged_checks, mut status_shop_checks) = (0, 0);
     let (mut probes, mut short_probes) = (0, 0);
     for (name, mut filter) in filters() {
         if filter.platform_id.is_some() {
@@ -304,14 +359,42 @@ async fn every_statement_of_the_list_finds_what_the_filter_and_sort_select() {
                             .expect("plain");
                     assert_eq!(plain, reference, "plain: {name}, {field} {order:?}, {need}");
                     if list_sql::per_combination(&filter, sort) {
-                        let merged = leads::load_ids(
+                        // The route's choice, and both forms over the combinations present.
+                        let chosen = leads::per_tag_combination(
                             &mut conn,
-                            &list_sql::per_tag_combination(TENANT, &filter, sort, need),
+                            TENANT.into(),
+                            &filter,
+                            sort,
+                            need,
                         )
                         .await
-                        .expect("per combination");
-                        assert_eq!(merged, reference, "{name}, {field} {order:?}, {need}");
+                        .expect("present combinations");
+                        let present = present_combinations(&rows, &filter);
+                        for statement in [
+                            chosen,
+                            list_sql::merged_combinations(TENANT, &filter, sort, need, &present),
+                            list_sql::per_tag_combination(TENANT, &filter, sort, need, &present),
+                        ] {
+                            let merged = leads::load_ids(&mut conn, &statement)
+                                .await
+                                .expect("per combination");
+                            assert_eq!(merged, reference, "{name}, {field} {order:?}, {need}");
+                        }
                         merged_checks += 1;
+                    }
+                    if list_sql::per_status_and_shop(&filter, sort) {
+                        let pairs = status_shop_pairs(&rows, &filter);
+                        let merged = leads::load_ids(
+                            &mut conn,
+                            &list_sql::merged_status_shops(TENANT, &filter, sort, need, &pairs),
+                        )
+                        .await
+                        .expect("per status and shop");
+                        assert_eq!(
+                            merged, reference,
+                            "status and shop: {name}, {field} {order:?}, {need}"
+                        );
+                        status_shop_checks += 1;
                     }
                     let fenced =
                         leads::load_ids(&mut conn, &list_sql::fenced(TENANT, &filter, sort, need))
@@ -379,6 +462,8 @@ async fn every_statement_of_the_list_finds_what_the_filter_and_sort_select() {
     }
     // The merge was exercised (tag filters in order-time order, both directions).
     assert!(merged_checks >= 40, "{merged_checks}");
+    // Shops and statuses in order-time order (four filters, both directions, four depths).
+    assert!(status_shop_checks >= 32, "{status_shop_checks}");
     // Probes that stopped short of the answer, with matches, were among them.
     assert!(
         probes > 0 && short_probes >= 20,
