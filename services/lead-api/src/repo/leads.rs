@@ -123,7 +123,8 @@ pub enum Route {
     /// Every match through the filter's own index, sorted; the whole window at once.
     Fenced,
     /// The head of the sort's order probed first ([`list_sql::probe`]); fenced when the
-    /// matches are not dense there.
+    /// matches are not dense there, and at once while the same request's probe came back short
+    /// within the last minute ([`ListStats::probe_missed`]).
     Probed,
     /// A keyword alone near the list's start: counted through the contact indexes first;
     /// fenced when its matches fit the window, else the sort's index testing the keyword.
@@ -211,19 +212,23 @@ pub async fn first_ids(
             None => (list_sql::plain(scope, filter, sort, need), need, None),
         },
         Route::Probed => {
-            let entries = need
-                .saturating_mul(PROBE_ENTRIES_PER_ROW)
-                .min(PROBE_MAX_ENTRIES);
-            let probe = list_sql::probe(scope, filter, sort, need, entries);
-            let ids = load_ids(conn, &probe).await?;
-            if ids.len() as i64 >= need {
-                return Ok(Found {
-                    ids,
-                    asked: need,
-                    counted: None,
-                    statement: probe,
-                    scope,
-                });
+            let request = format!("{tenant}|{need}|{sort:?}|{filter:?}");
+            if !stats.probe_missed(&request) {
+                let entries = need
+                    .saturating_mul(PROBE_ENTRIES_PER_ROW)
+                    .min(PROBE_MAX_ENTRIES);
+                let probe = list_sql::probe(scope, filter, sort, need, entries);
+                let ids = load_ids(conn, &probe).await?;
+                if ids.len() as i64 >= need {
+                    return Ok(Found {
+                        ids,
+                        asked: need,
+                        counted: None,
+                        statement: probe,
+                        scope,
+                    });
+                }
+                stats.remember_probe_miss(request);
             }
             fenced()
         }

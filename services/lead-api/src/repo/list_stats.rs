@@ -1,7 +1,9 @@
-//! The planner's statistics the lead list reads to choose and write its statements
-//! (`repo::leads::first_ids`): each tag combination's share of all leads, and each large
-//! tenant's.
+//! What the lead list has learnt to choose and write its statements
+//! (`repo::leads::first_ids`): from the planner's statistics, each tag combination's share of
+//! all leads and each large tenant's; from its own runs, which probes of a sort's head recently
+//! came back short.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
@@ -20,7 +22,14 @@ const STATS_TTL: Duration = Duration::from_secs(60);
 #[derive(Debug, Default)]
 pub struct ListStats {
     cached: tokio::sync::Mutex<Option<Snapshot>>,
+    probe_misses: std::sync::Mutex<HashMap<String, Instant>>,
 }
+
+/// How long a probe that came back short is not tried again for the same request.
+const PROBE_MISS_TTL: Duration = Duration::from_secs(60);
+
+/// The most probe misses kept; past it the oldest are forgotten.
+const MAX_PROBE_MISSES: usize = 1_024;
 
 #[derive(Debug)]
 struct Snapshot {
@@ -118,6 +127,43 @@ impl ListStats {
     }
 }
 
+impl ListStats {
+    /// Whether a probe for `request` (the tenant, filter, sort and depth, written as a key)
+    /// came back short within the last minute: the matches are not dense at the head of that
+    /// order, so the fenced statement can run at once instead of after another probe (at a
+    /// deep page, 10,000 index entries read for nothing, 3–4 ms).
+    pub fn probe_missed(&self, request: &str) -> bool {
+        let misses = self
+            .probe_misses
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        misses
+            .get(request)
+            .is_some_and(|at| at.elapsed() < PROBE_MISS_TTL)
+    }
+
+    /// Remembers that a probe for `request` came back short.
+    pub fn remember_probe_miss(&self, request: String) {
+        let mut misses = self
+            .probe_misses
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        misses.retain(|_, at| at.elapsed() < PROBE_MISS_TTL);
+        let oldest = (misses.len() >= MAX_PROBE_MISSES)
+            .then(|| {
+                misses
+                    .iter()
+                    .min_by_key(|(_, at)| **at)
+                    .map(|(k, _)| k.clone())
+            })
+            .flatten();
+        if let Some(oldest) = oldest {
+            misses.remove(&oldest);
+        }
+        misses.insert(request, Instant::now());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,5 +181,21 @@ mod tests {
         assert_eq!(read.len(), 2);
         assert_eq!(read[0].0, 1);
         assert!((read[0].1 - 0.8).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_probe_miss_is_remembered_per_request_and_bounded() {
+        let stats = ListStats::default();
+        assert!(!stats.probe_missed("a"));
+        stats.remember_probe_miss("a".into());
+        assert!(stats.probe_missed("a"));
+        assert!(!stats.probe_missed("b"));
+        for i in 0..MAX_PROBE_MISSES + 10 {
+            stats.remember_probe_miss(format!("k{i}"));
+        }
+        let kept = stats.probe_misses.lock().unwrap().len();
+        assert_eq!(kept, MAX_PROBE_MISSES);
+        assert!(stats.probe_missed(&format!("k{}", MAX_PROBE_MISSES + 9)));
+        assert!(!stats.probe_missed("a"), "the oldest is forgotten first");
     }
 }
