@@ -141,8 +141,8 @@ pub enum Route {
 /// - tags in order-time order, unless half the leads have them: merged (tags are derived from
 ///   recency, frequency and value, so their matches gather at one end of every sort);
 /// - tags under [`FENCED_TAG_SHARE`] in any other order: probed, then fenced;
-/// - a shop or a status in order-time order: merged per (status, shop) pair, unless the status
-///   spans more than [`MAX_MERGED_SHOPS`] shops;
+/// - a shop or a status in order-time or score order: merged per (status, shop) pair, unless
+///   the status spans more than [`MAX_MERGED_SHOPS`] shops;
 /// - else plain.
 pub fn route(filter: &LeadFilter, sort: (&str, SortOrder), need: i64, share: Option<f64>) -> Route {
     if filter.phone_indexes.is_some() {
@@ -169,7 +169,7 @@ pub fn route(filter: &LeadFilter, sort: (&str, SortOrder), need: i64, share: Opt
             Route::Merged
         }
         Some(share) if share < FENCED_TAG_SHARE => Route::Probed,
-        None if list_sql::per_status_and_shop(filter, sort) => Route::StatusShops,
+        _ if list_sql::per_status_and_shop(filter, sort) => Route::StatusShops,
         _ => Route::Plain,
     }
 }
@@ -483,7 +483,19 @@ mod tests {
             ..keyword("13")
         };
         assert_eq!(route(&shop, by_time, 2001, None), Route::StatusShops);
-        assert_eq!(route(&shop, by_score, 2001, None), Route::Plain);
+        assert_eq!(route(&shop, by_score, 2001, None), Route::StatusShops);
+        assert_eq!(
+            route(&shop, ("amount", SortOrder::Desc), 2001, None),
+            Route::Plain
+        );
+        let shop_and_common_tag = LeadFilter {
+            tags: vec!["购买过".into()],
+            ..shop.clone()
+        };
+        assert_eq!(
+            route(&shop_and_common_tag, by_score, 10, Some(0.9)),
+            Route::StatusShops
+        );
         let shop_and_tag = LeadFilter {
             tags: vec!["沉睡".into()],
             ..shop.clone()

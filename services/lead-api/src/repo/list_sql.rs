@@ -8,9 +8,9 @@
 //!   a contact keyword's matches as two disjoint branches, the mask's prefix and the rest
 //!   ([`Keyword`]);
 //! - **probe**: the head of the sort's order, filtered;
-//! - **per status and shop**: for a shop or a status in order-time order, one ordered range of
-//!   `ix_lead_list_status_time` per (status, shop) pair, merged lazily
-//!   ([`merged_status_shops`]);
+//! - **per status and shop**: for a shop or a status in order-time or score order, one ordered
+//!   range of `ix_lead_list_status_time` or `ix_lead_list_status_score` per (status, shop)
+//!   pair, merged lazily ([`merged_status_shops`]);
 //! - **per tag combination**: for a tag filter in order-time order, one ordered scan of
 //!   `ix_lead_list_tags` per combination of tags present that contains the asked ones, merged
 //!   lazily ([`merged_combinations`]) or, for many combinations, each cut at the limit and sorted
@@ -461,13 +461,14 @@ pub fn per_tag_combination(
     s
 }
 
-/// Whether the per-status-and-shop statement serves this request: order-time order, a shop or
-/// a status asked, and neither tags (merged per tag combination) nor a keyword the contact
-/// indexes find nor a full mobile, which bound the work by their own matches.
+/// Whether the per-status-and-shop statement serves this request: order-time or score order
+/// (the two sorts with a (status, shop) index: `ix_lead_list_status_time`,
+/// `ix_lead_list_status_score`), a shop or a status asked, and neither a keyword the contact
+/// indexes find nor a full mobile, which bound the work by their own matches. Tags are tested
+/// in each range.
 pub fn per_status_and_shop(filter: &LeadFilter, sort: (&str, SortOrder)) -> bool {
-    sort_column(sort.0) == "order_time"
+    matches!(sort_column(sort.0), "order_time" | "score")
         && (filter.platform_id.is_some() || filter.process_status.is_some())
-        && filter.tags.is_empty()
         && filter.phone_indexes.is_none()
         && !filter
             .contact_keyword
@@ -496,11 +497,12 @@ pub fn present_shops(scope: impl Into<Scope>, status: LeadProcessStatus) -> Stat
     s
 }
 
-/// The first `limit` matching ids in order-time order, from one ordered range of
-/// `ix_lead_list_status_time` per (status, shop) pair in `pairs` (at most `limit` entries
-/// each) under `UNION ALL`, merged lazily by the planner (a Merge Append): about `limit`
-/// entries read plus one per pair, however rare the shop or status. The filter's other
-/// conditions (order time, a short keyword) are tested in each range.
+/// The first `limit` matching ids in order-time or score order, from one ordered range of
+/// `ix_lead_list_status_time` or `ix_lead_list_status_score` per (status, shop) pair in
+/// `pairs` (at most `limit` entries each) under `UNION ALL`, merged lazily by the planner (a
+/// Merge Append): about `limit` entries read plus one per pair, however rare the shop or
+/// status. The filter's other conditions (order time, tags, a short keyword) are tested in
+/// each range.
 pub fn merged_status_shops(
     scope: impl Into<Scope>,
     filter: &LeadFilter,
@@ -524,7 +526,7 @@ pub fn merged_status_shops(
         if i > 0 {
             s.push(" UNION ALL ");
         }
-        s.push("(SELECT id, order_time");
+        s.push(&format!("(SELECT id, {}", sort_column(sort.0)));
         visible(&mut s, scope);
         s.push(" AND process_status = ")
             .bind(Bind::Text(status.as_str().to_owned()))
