@@ -419,18 +419,32 @@ pub fn merged_combinations(
     present: &[i32],
 ) -> Statement {
     let scope: Scope = scope.into();
+    merge(present, sort, limit, |s, bits| {
+        push_combination(s, scope, filter, sort, limit, &bits.to_string());
+    })
+}
+
+/// `SELECT l.id FROM ((<branch>) UNION ALL (<branch>) …) AS l ORDER BY <sort> LIMIT <limit>`,
+/// one branch per item, each ordered by the sort: the planner merges them lazily (a Merge
+/// Append). No items, no rows.
+fn merge<T>(
+    items: &[T],
+    sort: (&str, SortOrder),
+    limit: i64,
+    mut branch: impl FnMut(&mut Statement, &T),
+) -> Statement {
     let mut s = Statement::default();
-    if present.is_empty() {
+    if items.is_empty() {
         s.push("SELECT 0::int8 AS id WHERE false");
         return s;
     }
     s.push("SELECT l.id FROM (");
-    for (i, bits) in present.iter().enumerate() {
+    for (i, item) in items.iter().enumerate() {
         if i > 0 {
             s.push(" UNION ALL ");
         }
         s.push("(");
-        push_combination(&mut s, scope, filter, sort, limit, &bits.to_string());
+        branch(&mut s, item);
         s.push(")");
     }
     s.push(") AS l");
@@ -516,28 +530,16 @@ pub fn merged_status_shops(
         process_status: None,
         ..filter.clone()
     };
-    let mut s = Statement::default();
-    if pairs.is_empty() {
-        s.push("SELECT 0::int8 AS id WHERE false");
-        return s;
-    }
-    s.push("SELECT l.id FROM (");
-    for (i, (status, shop)) in pairs.iter().enumerate() {
-        if i > 0 {
-            s.push(" UNION ALL ");
-        }
-        s.push(&format!("(SELECT id, {}", sort_column(sort.0)));
-        visible(&mut s, scope);
+    merge(pairs, sort, limit, |s, (status, shop)| {
+        s.push(&format!("SELECT id, {}", sort_column(sort.0)));
+        visible(s, scope);
         s.push(" AND process_status = ")
             .bind(Bind::Text(status.as_str().to_owned()))
             .push(" AND platform_id = ")
             .bind(Bind::Int(*shop));
-        push_filter(&mut s, scope.tenant, &rest, true, Keyword::Tested);
-        s.order_limit("", sort, limit).push(")");
-    }
-    s.push(") AS l");
-    s.order_limit("l.", sort, limit);
-    s
+        push_filter(s, scope.tenant, &rest, true, Keyword::Tested);
+        s.order_limit("", sort, limit);
+    })
 }
 
 /// How many leads pass `filter`, counted up to `bound`.
