@@ -196,7 +196,7 @@ pub async fn first_ids(
     let (statement, asked, counted) = match route(filter, sort, need, share) {
         Route::Plain => (list_sql::plain(scope, filter, sort, need), need, None),
         Route::Merged => (
-            per_tag_combination(conn, scope, filter, sort, need).await?,
+            merged_tags(conn, scope, filter, sort, need).await?,
             need,
             None,
         ),
@@ -263,7 +263,7 @@ pub const MAX_MERGED_COMBINATIONS: usize = 48;
 /// ([`list_sql::present_combinations`], about 1 ms) and their scans merged lazily: the whole
 /// window for about its own length in entries, where cut scans would read up to `need` from
 /// each.
-pub async fn per_tag_combination(
+pub async fn merged_tags(
     conn: &mut AsyncPgConnection,
     scope: Scope,
     filter: &LeadFilter,
@@ -296,7 +296,7 @@ pub async fn per_tag_combination(
     })
 }
 
-/// Up to this many shops, a status alone in order-time order is merged per shop
+/// Up to this many shops, a status alone in order-time or score order is merged per shop
 /// ([`Route::StatusShops`]); beyond, the planning of a range per shop outweighs what it saves.
 pub const MAX_MERGED_SHOPS: usize = 32;
 

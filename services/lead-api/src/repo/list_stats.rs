@@ -125,9 +125,7 @@ impl ListStats {
                 .map_or(0.0, |(_, share)| *share)
         }))
     }
-}
 
-impl ListStats {
     /// Whether a probe for `request` (the tenant, filter, sort and depth, written as a key)
     /// came back short within the last minute: the matches are not dense at the head of that
     /// order, so the fenced statement can run at once instead of after another probe (at a

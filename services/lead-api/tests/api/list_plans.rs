@@ -360,15 +360,10 @@ async fn every_statement_of_the_list_finds_what_the_filter_and_sort_select() {
                     assert_eq!(plain, reference, "plain: {name}, {field} {order:?}, {need}");
                     if list_sql::per_combination(&filter, sort) {
                         // The route's choice, and both forms over the combinations present.
-                        let chosen = leads::per_tag_combination(
-                            &mut conn,
-                            TENANT.into(),
-                            &filter,
-                            sort,
-                            need,
-                        )
-                        .await
-                        .expect("present combinations");
+                        let chosen =
+                            leads::merged_tags(&mut conn, TENANT.into(), &filter, sort, need)
+                                .await
+                                .expect("present combinations");
                         let present = present_combinations(&rows, &filter);
                         for statement in [
                             chosen,
