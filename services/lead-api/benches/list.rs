@@ -36,18 +36,47 @@ const BASE: &str = "/api/v1/lead-generation/orders/leads";
 const KNOWN_PHONE: &str = "13800138000";
 const KNOWN_LEAD: i64 = 424_242;
 
-/// Every documented filter alone and combined, every sort.
-fn cases() -> Vec<(String, String)> {
-    let days_ago = |d: i64| (chrono::Utc::now() - chrono::Duration::days(d)).to_rfc3339();
-    let mut cases = Vec::new();
+/// Every sort of the list, as `(name, query)`.
+fn sorts() -> Vec<(String, String)> {
+    let mut sorts = Vec::new();
     for sort in leads::SORT_FIELDS {
         for order in ["desc", "asc"] {
-            cases.push((
+            sorts.push((
                 format!("sort {sort} {order}"),
                 format!("sort={sort}&order={order}"),
             ));
         }
     }
+    sorts
+}
+
+/// Every documented filter alone and combined, every sort.
+fn cases() -> Vec<(String, String)> {
+    let mut cases = sorts();
+    let (alone, combined) = filters();
+    cases.extend(alone);
+    cases.extend(combined);
+    cases
+}
+
+/// `BENCH_LIST_CASES=matrix`: every filter alone under every sort, a sweep for the slowest
+/// pair (the table is [`cases`]).
+fn matrix() -> Vec<(String, String)> {
+    let mut cases = Vec::new();
+    for (filter, query) in filters().0 {
+        for (sort, order) in sorts() {
+            cases.push((format!("{filter}, {sort}"), format!("{query}&{order}")));
+        }
+    }
+    cases
+}
+
+/// Named requests: `(name, query)`.
+type Cases = Vec<(String, String)>;
+
+/// The filters alone, and combined (with a sort of their own).
+fn filters() -> (Cases, Cases) {
+    let days_ago = |d: i64| (chrono::Utc::now() - chrono::Duration::days(d)).to_rfc3339();
     let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
     let filters = [
         ("platformId=1 (40 %)", "platformId=1".to_owned()),
@@ -81,9 +110,10 @@ fn cases() -> Vec<(String, String)> {
             format!("intentionTags={}", enc("复购,沉睡")),
         ),
     ];
-    for (name, q) in filters {
-        cases.push((name.to_owned(), q));
-    }
+    let alone = filters
+        .into_iter()
+        .map(|(name, q)| (name.to_owned(), q))
+        .collect();
     let combined = [
         (
             "PENDING+高意向 by score",
@@ -120,10 +150,11 @@ fn cases() -> Vec<(String, String)> {
             ),
         ),
     ];
-    for (name, q) in combined {
-        cases.push((name.to_owned(), q));
-    }
-    cases
+    let combined = combined
+        .into_iter()
+        .map(|(name, q)| (name.to_owned(), q))
+        .collect();
+    (alone, combined)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
@@ -238,6 +269,13 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(300);
+    #[expect(clippy::disallowed_methods, reason = "the benchmark's other knob")]
+    let sweep = std::env::var("BENCH_LIST_CASES").is_ok_and(|v| v == "matrix");
+    let (cases, pages): (_, &[(i64, i64)]) = if sweep {
+        (matrix(), &[(1, 100), (0, 100)])
+    } else {
+        (cases(), &[(1, 10), (1, 100), (0, 100)])
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -263,9 +301,9 @@ fn main() {
         );
         println!("|---|---|---|---|---|---|---|---|");
         let (mut worst_p99, mut worst_ratio, mut misses) = (0.0_f64, 0.0_f64, 0);
-        for (name, query) in cases() {
+        for (name, query) in cases {
             let mut deep = 20;
-            for (page, size) in [(1, 10), (1, 100), (0, 100)] {
+            for &(page, size) in pages {
                 let page = if page == 0 { deep } else { page };
                 let qs = format!("{query}&page={page}&size={size}");
                 let url = format!("{address}{BASE}?{qs}");
@@ -331,7 +369,7 @@ fn main() {
             "worst service p99 {worst_p99:.2} ms (target ≤ 20), worst p99 ratio {worst_ratio:.2} (target ≤ 2); {misses} variants miss a target"
         );
         leadgen_test_support::write_bench_json(
-            "list",
+            if sweep { "list-matrix" } else { "list" },
             &serde_json::json!({
                 "worstServiceP99Ms": worst_p99,
                 "worstP99Ratio": worst_ratio,
