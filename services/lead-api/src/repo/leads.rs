@@ -51,7 +51,14 @@ pub struct LeadFilter {
     pub phone_indexes: Option<Vec<String>>,
     pub process_status: Option<LeadProcessStatus>,
     pub tags: Vec<String>,
+    /// The `last_order_time` range the time range implies ([`implied_last_order`]): never from
+    /// a request; [`first_ids`] sets it for the lastOrderTime sort, so that the sort's index is
+    /// entered where the matches begin.
+    pub implied_last_order: Option<TimeRange>,
 }
+
+/// A range of times, either end open.
+pub type TimeRange = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 
 /// Sort fields GET leads accepts.
 pub const SORT_FIELDS: &[&str] = &[
@@ -189,6 +196,13 @@ pub async fn first_ids(
         None => None,
     };
     let scope = scope(conn, stats, tenant).await?;
+    let bounded;
+    let filter = if list_sql::sort_column(sort.0) == "last_order_time" {
+        bounded = implied_last_order(conn, scope, filter).await?;
+        &bounded
+    } else {
+        filter
+    };
     // Every match is read and sorted whatever the limit: take the whole window, which also
     // gives the total.
     let window = need.max(LIST_WINDOW + 1);
@@ -358,6 +372,57 @@ async fn scope(conn: &mut AsyncPgConnection, stats: &ListStats, tenant: i64) -> 
         tenant,
         dominant: share >= DOMINANT_TENANT_SHARE,
     })
+}
+
+#[derive(QueryableByName)]
+struct Lags {
+    #[diesel(sql_type = diesel::sql_types::Nullable<BigInt>)]
+    min_us: Option<i64>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<BigInt>)]
+    max_us: Option<i64>,
+}
+
+/// `filter` with the `last_order_time` range its time range implies. A lead's `order_time`
+/// (its latest order's payment or placing) and `last_order_time` (its last placed order) lie
+/// close together, but nothing bounds their distance but the data: so the tenant's smallest and
+/// largest `order_time - last_order_time` are read (`ix_lead_order_lag`, one descent each), and
+/// every lead with `order_time` in `[start, end]` has `last_order_time` in
+/// `[start - largest, end - smallest]`. The same filter without a time range, or for a tenant
+/// without leads.
+pub async fn implied_last_order(
+    conn: &mut AsyncPgConnection,
+    scope: Scope,
+    filter: &LeadFilter,
+) -> QueryResult<LeadFilter> {
+    let mut bounded = filter.clone();
+    if filter.order_time_start.is_none() && filter.order_time_end.is_none() {
+        return Ok(bounded);
+    }
+    let lags: Lags = list_sql::lag_range(scope).query().get_result(conn).await?;
+    if let (Some(min_us), Some(max_us)) = (lags.min_us, lags.max_us) {
+        bounded.implied_last_order = Some(last_order_range(
+            filter.order_time_start,
+            filter.order_time_end,
+            min_us,
+            max_us,
+        ));
+    }
+    Ok(bounded)
+}
+
+/// `[start - max_lag, end - min_lag]`, lags in microseconds; an end that would overflow is open.
+pub fn last_order_range(
+    start: Option<DateTime<Utc>>,
+    end: Option<DateTime<Utc>>,
+    min_lag_us: i64,
+    max_lag_us: i64,
+) -> TimeRange {
+    let minus =
+        |t: DateTime<Utc>, us: i64| t.checked_sub_signed(chrono::Duration::microseconds(us));
+    (
+        start.and_then(|t| minus(t, max_lag_us)),
+        end.and_then(|t| minus(t, min_lag_us)),
+    )
 }
 
 /// How many leads pass `filter`, counted up to one past [`LIST_WINDOW`].
@@ -535,6 +600,32 @@ mod tests {
         assert_eq!(
             route(&rare_tag_and_short_keyword, by_score, 10, Some(0.01)),
             Route::Probed
+        );
+    }
+
+    #[test]
+    fn a_time_range_bounds_the_last_order_by_the_tenants_lags() {
+        let t = |s: &str| s.parse::<DateTime<Utc>>().expect("time");
+        let (start, end) = (t("2026-01-10T00:00:00Z"), t("2026-01-20T00:00:00Z"));
+        let hour = 3_600_000_000;
+        // Orders paid up to two days after placing, and one placed an hour after its latest
+        // payment: last orders from two days before the start to an hour after the end.
+        assert_eq!(
+            last_order_range(Some(start), Some(end), -hour, 48 * hour),
+            (
+                Some(t("2026-01-08T00:00:00Z")),
+                Some(t("2026-01-20T01:00:00Z"))
+            )
+        );
+        assert_eq!(
+            last_order_range(Some(start), None, 0, 0),
+            (Some(start), None)
+        );
+        assert_eq!(last_order_range(None, Some(end), 0, i64::MAX).0, None);
+        // A lag beyond the calendar leaves that end open.
+        assert_eq!(
+            last_order_range(Some(start), Some(end), i64::MIN, i64::MAX),
+            (None, None)
         );
     }
 }

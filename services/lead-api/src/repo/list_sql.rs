@@ -137,7 +137,7 @@ impl Statement {
 }
 
 /// The sort's column (`SORT_FIELDS` names; anything else is the order time).
-fn sort_column(field: &str) -> &'static str {
+pub fn sort_column(field: &str) -> &'static str {
     match field {
         "createTime" => "create_time",
         "score" => "score",
@@ -214,6 +214,14 @@ fn push_filter(s: &mut Statement, tenant: i64, filter: &LeadFilter, tags: bool, 
     }
     if let Some(t) = filter.order_time_end {
         s.push(" AND order_time <= ").bind(Bind::Time(t));
+    }
+    if let Some((from, to)) = filter.implied_last_order {
+        if let Some(t) = from {
+            s.push(" AND last_order_time >= ").bind(Bind::Time(t));
+        }
+        if let Some(t) = to {
+            s.push(" AND last_order_time <= ").bind(Bind::Time(t));
+        }
     }
     if let Some(indexes) = &filter.phone_indexes {
         s.push(" AND id IN (SELECT lead_id FROM t_lead_identity WHERE tenant_id = ")
@@ -363,6 +371,20 @@ pub fn probe(
     s.push(") AS head WHERE true");
     push_filter(&mut s, scope.tenant, filter, true, Keyword::Tested);
     s.order_limit("", sort, limit);
+    s
+}
+
+/// The smallest and largest `order_time - last_order_time` of the tenant's visible leads, in
+/// microseconds, as `min_us` and `max_us` (null without leads): two descents of
+/// `ix_lead_order_lag`.
+pub fn lag_range(scope: impl Into<Scope>) -> Statement {
+    let scope: Scope = scope.into();
+    let mut s = Statement::default();
+    s.push(
+        "SELECT (extract(epoch FROM min(order_time - last_order_time)) * 1000000)::int8 AS min_us, \
+         (extract(epoch FROM max(order_time - last_order_time)) * 1000000)::int8 AS max_us",
+    );
+    visible(&mut s, scope);
     s
 }
 

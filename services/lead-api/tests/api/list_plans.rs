@@ -341,7 +341,7 @@ async fn every_statement_of_the_list_finds_what_the_filter_and_sort_select() {
         stats.tenant_share(&mut conn, 999).await.expect("share"),
         0.0
     );
-    let (mut merged_checks, mut status_shop_checks) = (0, 0);
+    let (mut merged_checks, mut status_shop_checks, mut bounded_checks) = (0, 0, 0);
     let (mut probes, mut short_probes) = (0, 0);
     for (name, mut filter) in filters() {
         if filter.platform_id.is_some() {
@@ -358,6 +358,24 @@ async fn every_statement_of_the_list_finds_what_the_filter_and_sort_select() {
                             .await
                             .expect("plain");
                     assert_eq!(plain, reference, "plain: {name}, {field} {order:?}, {need}");
+                    if *field == "lastOrderTime"
+                        && (filter.order_time_start.is_some() || filter.order_time_end.is_some())
+                    {
+                        // The last-order range the time range implies (the seeded lags run
+                        // from -5,500 to +4,000 hours) loses no lead.
+                        let bounded = leads::implied_last_order(&mut conn, TENANT.into(), &filter)
+                            .await
+                            .expect("lags");
+                        assert!(bounded.implied_last_order.is_some(), "{name}");
+                        let ids = leads::load_ids(
+                            &mut conn,
+                            &list_sql::plain(TENANT, &bounded, sort, need),
+                        )
+                        .await
+                        .expect("bounded");
+                        assert_eq!(ids, reference, "bounded: {name}, {order:?}, {need}");
+                        bounded_checks += 1;
+                    }
                     if list_sql::per_combination(&filter, sort) {
                         // The route's choice, and both forms over the combinations present.
                         let chosen =
@@ -459,6 +477,8 @@ async fn every_statement_of_the_list_finds_what_the_filter_and_sort_select() {
     assert!(merged_checks >= 40, "{merged_checks}");
     // Shops and statuses in order-time order (four filters, both directions, four depths).
     assert!(status_shop_checks >= 32, "{status_shop_checks}");
+    // Time ranges by last order (three filters, both directions, four depths).
+    assert!(bounded_checks >= 24, "{bounded_checks}");
     // Probes that stopped short of the answer, with matches, were among them.
     assert!(
         probes > 0 && short_probes >= 20,
