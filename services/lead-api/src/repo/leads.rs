@@ -196,8 +196,10 @@ pub async fn first_ids(
         None => None,
     };
     let scope = scope(conn, stats, tenant).await?;
+    let route = route(filter, sort, need, share);
+    // The sort's index walked from its start: entered where the matches begin instead.
     let bounded;
-    let filter = if list_sql::sort_column(sort.0) == "last_order_time" {
+    let filter = if route == Route::Plain && list_sql::sort_column(sort.0) == "last_order_time" {
         bounded = implied_last_order(conn, scope, filter).await?;
         &bounded
     } else {
@@ -207,7 +209,7 @@ pub async fn first_ids(
     // gives the total.
     let window = need.max(LIST_WINDOW + 1);
     let fenced = || (list_sql::fenced(scope, filter, sort, window), window, None);
-    let (statement, asked, counted) = match route(filter, sort, need, share) {
+    let (statement, asked, counted) = match route {
         Route::Plain => (list_sql::plain(scope, filter, sort, need), need, None),
         Route::Merged => (
             merged_tags(conn, scope, filter, sort, need).await?,
@@ -375,6 +377,14 @@ async fn scope(conn: &mut AsyncPgConnection, stats: &ListStats, tenant: i64) -> 
 }
 
 #[derive(QueryableByName)]
+struct Span {
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>)]
+    lo: Option<DateTime<Utc>>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>)]
+    hi: Option<DateTime<Utc>>,
+}
+
+#[derive(QueryableByName)]
 struct Lags {
     #[diesel(sql_type = diesel::sql_types::Nullable<BigInt>)]
     min_us: Option<i64>,
@@ -382,30 +392,38 @@ struct Lags {
     max_us: Option<i64>,
 }
 
-/// `filter` with the `last_order_time` range its time range implies. A lead's `order_time`
-/// (its latest order's payment or placing) and `last_order_time` (its last placed order) lie
-/// close together, but nothing bounds their distance but the data: so the tenant's smallest and
-/// largest `order_time - last_order_time` are read (`ix_lead_order_lag`, one descent each), and
-/// every lead with `order_time` in `[start, end]` has `last_order_time` in
-/// `[start - largest, end - smallest]`. The same filter without a time range, or for a tenant
-/// without leads.
+/// `filter` with the `last_order_time` range its time range and tags imply. The tags narrow the
+/// time range to their matches' span ([`list_sql::tag_time_span`]: `沉睡` ends half a year
+/// ago). A lead's `order_time` (its latest order's payment or placing) and `last_order_time`
+/// (its last placed order) lie close together, but nothing bounds their distance but the data:
+/// so the tenant's smallest and largest `order_time - last_order_time` are read
+/// (`ix_lead_order_lag`, one descent each), and every lead with `order_time` in `[start, end]`
+/// has `last_order_time` in `[start - largest, end - smallest]`. The same filter without a time
+/// range or tags, or for a tenant without leads.
 pub async fn implied_last_order(
     conn: &mut AsyncPgConnection,
     scope: Scope,
     filter: &LeadFilter,
 ) -> QueryResult<LeadFilter> {
     let mut bounded = filter.clone();
-    if filter.order_time_start.is_none() && filter.order_time_end.is_none() {
+    let (mut start, mut end) = (filter.order_time_start, filter.order_time_end);
+    if let Some(mask) = list_sql::asked_tags(filter) {
+        let span: Span = list_sql::tag_time_span(scope, mask)
+            .query()
+            .get_result(conn)
+            .await?;
+        start = start.max(span.lo);
+        end = match (end, span.hi) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+    if start.is_none() && end.is_none() {
         return Ok(bounded);
     }
     let lags: Lags = list_sql::lag_range(scope).query().get_result(conn).await?;
     if let (Some(min_us), Some(max_us)) = (lags.min_us, lags.max_us) {
-        bounded.implied_last_order = Some(last_order_range(
-            filter.order_time_start,
-            filter.order_time_end,
-            min_us,
-            max_us,
-        ));
+        bounded.implied_last_order = Some(last_order_range(start, end, min_us, max_us));
     }
     Ok(bounded)
 }

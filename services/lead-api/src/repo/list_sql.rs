@@ -397,16 +397,35 @@ pub fn asked_tags(filter: &LeadFilter) -> Option<i32> {
 /// a column `bits`: a loose scan of `ix_lead_list_tags`, one index descent per combination
 /// present (about 100 at a million leads, 1 ms), whichever of them contain the mask.
 pub fn present_combinations(scope: impl Into<Scope>, mask: i32) -> Statement {
-    let scope: Scope = scope.into();
     let mut s = Statement::default();
+    push_present_combinations(&mut s, scope.into(), mask);
+    s
+}
+
+fn push_present_combinations(s: &mut Statement, scope: Scope, mask: i32) {
     s.push("WITH RECURSIVE c(bits) AS ((SELECT tag_bits");
-    visible(&mut s, scope);
+    visible(s, scope);
     s.push(" ORDER BY tag_bits LIMIT 1) UNION ALL SELECT (SELECT tag_bits");
-    visible(&mut s, scope);
+    visible(s, scope);
     s.push(" AND tag_bits > c.bits ORDER BY tag_bits LIMIT 1) FROM c WHERE c.bits IS NOT NULL)");
     s.push(&format!(
         " SELECT bits FROM c WHERE bits IS NOT NULL AND bits & {mask} = {mask}"
     ));
+}
+
+/// The earliest and latest `order_time` among the tenant's leads whose tags contain `mask`, as
+/// `lo` and `hi` (null without such leads): the combinations present
+/// ([`present_combinations`]), then both ends of each one's range in `ix_lead_list_tags`, one
+/// descent each. Tags are derived from recency (`沉睡`, `即将复购`), so their matches often
+/// span a small part of the time order.
+pub fn tag_time_span(scope: impl Into<Scope>, mask: i32) -> Statement {
+    let scope: Scope = scope.into();
+    let mut s = Statement::default();
+    s.push("SELECT min(x.lo) AS lo, max(x.hi) AS hi FROM (");
+    push_present_combinations(&mut s, scope, mask);
+    s.push(") AS p, LATERAL (SELECT min(order_time) AS lo, max(order_time) AS hi");
+    visible(&mut s, scope);
+    s.push(" AND tag_bits = p.bits) AS x");
     s
 }
 
