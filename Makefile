@@ -48,6 +48,7 @@ bench: deps ## Benchmarks (release), ending with one table (and target/bench/*.j
 	cargo build --release --workspace --bins
 	cargo bench -p order-processor --bench backlog
 	cargo bench -p lead-api --bench list
+	BENCH_LIST_CASES=matrix BENCH_LIST_REPEAT=100 cargo bench -p lead-api --bench list
 	LEADGEN_E2E_PROFILE=release cargo bench -p leadgen-e2e --bench system
 
 fmt: ## Format the code

@@ -12,7 +12,9 @@
 //! are not written during the measurements. `BENCH_LIST_REPEAT` (default 300) sets the samples
 //! per variant: of 100 samples the p99 is the second slowest, so a single stall of the shared
 //! 2-core machine decided it; of 300 it is the fourth slowest, a steadier estimate of the same
-//! percentile.
+//! percentile. `BENCH_LIST_CASES=matrix` runs the sweep instead: every filter alone under every
+//! sort and direction, page 1 and the deep page at size 100 (264 variants; `make bench` runs
+//! both, the sweep at 100 samples), into `target/bench/list-matrix.json`.
 
 #![expect(clippy::unwrap_used, reason = "a benchmark stops at the first failure")]
 

@@ -200,7 +200,7 @@ pub async fn first_ids(
     // The sort's index walked from its start: entered where the matches begin instead.
     let bounded;
     let filter = if route == Route::Plain && list_sql::sort_column(sort.0) == "last_order_time" {
-        bounded = implied_last_order(conn, scope, filter).await?;
+        bounded = implied_last_order(conn, scope, filter, sort.1).await?;
         &bounded
     } else {
         filter
@@ -377,52 +377,50 @@ async fn scope(conn: &mut AsyncPgConnection, stats: &ListStats, tenant: i64) -> 
 }
 
 #[derive(QueryableByName)]
-struct Span {
+struct Bounds {
     #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>)]
-    lo: Option<DateTime<Utc>>,
-    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>)]
-    hi: Option<DateTime<Utc>>,
-}
-
-#[derive(QueryableByName)]
-struct Lags {
+    edge: Option<DateTime<Utc>>,
     #[diesel(sql_type = diesel::sql_types::Nullable<BigInt>)]
     min_us: Option<i64>,
     #[diesel(sql_type = diesel::sql_types::Nullable<BigInt>)]
     max_us: Option<i64>,
 }
 
-/// `filter` with the `last_order_time` range its time range and tags imply. The tags narrow the
-/// time range to their matches' span ([`list_sql::tag_time_span`]: `沉睡` ends half a year
-/// ago). A lead's `order_time` (its latest order's payment or placing) and `last_order_time`
-/// (its last placed order) lie close together, but nothing bounds their distance but the data:
-/// so the tenant's smallest and largest `order_time - last_order_time` are read
-/// (`ix_lead_order_lag`, one descent each), and every lead with `order_time` in `[start, end]`
-/// has `last_order_time` in `[start - largest, end - smallest]`. The same filter without a time
-/// range or tags, or for a tenant without leads.
+/// `filter` with the `last_order_time` range its time range and tags imply, for a walk in
+/// `order`. A lead's `order_time` (its latest order's payment or placing) and
+/// `last_order_time` (its last placed order) lie close together, but nothing bounds their
+/// distance but the data: so the tenant's smallest and largest `order_time - last_order_time`
+/// are read (`ix_lead_order_lag`, one descent each), and every lead with `order_time` in
+/// `[start, end]` has `last_order_time` in `[start - largest, end - smallest]`. Tags move the
+/// end where the walk begins to their matches' edge ([`list_sql::time_bounds`]: `沉睡`, by
+/// newest first, begins half a year ago). One statement; the same filter without a time range
+/// or tags, or for a tenant without leads.
 pub async fn implied_last_order(
     conn: &mut AsyncPgConnection,
     scope: Scope,
     filter: &LeadFilter,
+    order: SortOrder,
 ) -> QueryResult<LeadFilter> {
     let mut bounded = filter.clone();
-    let (mut start, mut end) = (filter.order_time_start, filter.order_time_end);
-    if let Some(mask) = list_sql::asked_tags(filter) {
-        let span: Span = list_sql::tag_time_span(scope, mask)
-            .query()
-            .get_result(conn)
-            .await?;
-        start = start.max(span.lo);
-        end = match (end, span.hi) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-    }
-    if start.is_none() && end.is_none() {
+    let mask = list_sql::asked_tags(filter);
+    if filter.order_time_start.is_none() && filter.order_time_end.is_none() && mask.is_none() {
         return Ok(bounded);
     }
-    let lags: Lags = list_sql::lag_range(scope).query().get_result(conn).await?;
-    if let (Some(min_us), Some(max_us)) = (lags.min_us, lags.max_us) {
+    let found: Bounds = list_sql::time_bounds(scope, mask, order)
+        .query()
+        .get_result(conn)
+        .await?;
+    let (mut start, mut end) = (filter.order_time_start, filter.order_time_end);
+    if let Some(edge) = found.edge {
+        if order == SortOrder::Asc {
+            start = start.max(Some(edge));
+        } else {
+            end = Some(end.map_or(edge, |e| e.min(edge)));
+        }
+    }
+    if let (Some(min_us), Some(max_us)) = (found.min_us, found.max_us)
+        && (start.is_some() || end.is_some())
+    {
         bounded.implied_last_order = Some(last_order_range(start, end, min_us, max_us));
     }
     Ok(bounded)

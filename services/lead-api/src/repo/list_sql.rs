@@ -374,20 +374,6 @@ pub fn probe(
     s
 }
 
-/// The smallest and largest `order_time - last_order_time` of the tenant's visible leads, in
-/// microseconds, as `min_us` and `max_us` (null without leads): two descents of
-/// `ix_lead_order_lag`.
-pub fn lag_range(scope: impl Into<Scope>) -> Statement {
-    let scope: Scope = scope.into();
-    let mut s = Statement::default();
-    s.push(
-        "SELECT (extract(epoch FROM min(order_time - last_order_time)) * 1000000)::int8 AS min_us, \
-         (extract(epoch FROM max(order_time - last_order_time)) * 1000000)::int8 AS max_us",
-    );
-    visible(&mut s, scope);
-    s
-}
-
 /// The tag mask `filter` asks for, when it asks for existing tags.
 pub fn asked_tags(filter: &LeadFilter) -> Option<i32> {
     tag_mask(filter).flatten()
@@ -413,19 +399,41 @@ fn push_present_combinations(s: &mut Statement, scope: Scope, mask: i32) {
     ));
 }
 
-/// The earliest and latest `order_time` among the tenant's leads whose tags contain `mask`, as
-/// `lo` and `hi` (null without such leads): the combinations present
-/// ([`present_combinations`]), then both ends of each one's range in `ix_lead_list_tags`, one
-/// descent each. Tags are derived from recency (`沉睡`, `即将复购`), so their matches often
-/// span a small part of the time order.
-pub fn tag_time_span(scope: impl Into<Scope>, mask: i32) -> Statement {
+/// What bounds a lastOrderTime walk, in one statement: the smallest and largest
+/// `order_time - last_order_time` of the tenant's visible leads, in microseconds, as `min_us`
+/// and `max_us` (two descents of `ix_lead_order_lag`), and, with tags, as `edge`, the order time
+/// where their matches begin in `order`: the earliest (ascending) or latest (descending) among
+/// the tenant's leads whose tags contain `mask` (the combinations present,
+/// [`present_combinations`], then one descent of `ix_lead_list_tags` each). Tags are derived
+/// from recency (`沉睡`, `即将复购`), so their matches often span a small part of the time
+/// order. Columns are null without such leads.
+pub fn time_bounds(scope: impl Into<Scope>, mask: Option<i32>, order: SortOrder) -> Statement {
     let scope: Scope = scope.into();
     let mut s = Statement::default();
-    s.push("SELECT min(x.lo) AS lo, max(x.hi) AS hi FROM (");
-    push_present_combinations(&mut s, scope, mask);
-    s.push(") AS p, LATERAL (SELECT min(order_time) AS lo, max(order_time) AS hi");
+    s.push("SELECT ");
+    match mask {
+        Some(mask) => {
+            let end = if order == SortOrder::Asc {
+                "min"
+            } else {
+                "max"
+            };
+            s.push(&format!("(SELECT {end}(x.t) FROM ("));
+            push_present_combinations(&mut s, scope, mask);
+            s.push(&format!(") AS p, LATERAL (SELECT {end}(order_time) AS t"));
+            visible(&mut s, scope);
+            s.push(" AND tag_bits = p.bits) AS x)");
+        }
+        None => {
+            s.push("NULL::timestamptz");
+        }
+    }
+    s.push(
+        " AS edge, (extract(epoch FROM min(order_time - last_order_time)) * 1000000)::int8 \
+         AS min_us, (extract(epoch FROM max(order_time - last_order_time)) * 1000000)::int8 \
+         AS max_us",
+    );
     visible(&mut s, scope);
-    s.push(" AND tag_bits = p.bits) AS x");
     s
 }
 
