@@ -370,29 +370,25 @@ fn main() {
             f(&b, "processOverCopy") >= 1.0 / 3.0,
         );
     }
-    if let Some(l) = read_json("list") {
-        row(
-            "lead list at 1 M leads: worst service p99",
-            format!(
-                "{:.1} ms; {} variants miss",
-                f(&l, "worstServiceP99Ms"),
-                l["variantsMissing"]
-            ),
-            "≤ 20 ms, 0 misses",
-            l["variantsMissing"] == 0,
-        );
-    }
-    if let Some(l) = read_json("list-matrix") {
-        row(
+    for (name, measure) in [
+        ("list", "lead list at 1 M leads: worst service p99"),
+        (
+            "list-matrix",
             "lead list, every filter under every sort (the sweep)",
-            format!(
-                "{:.1} ms; {} variants miss",
-                f(&l, "worstServiceP99Ms"),
-                l["variantsMissing"]
-            ),
-            "≤ 20 ms, 0 misses",
-            l["variantsMissing"] == 0,
-        );
+        ),
+    ] {
+        if let Some(l) = read_json(name) {
+            row(
+                measure,
+                format!(
+                    "{:.1} ms; {} variants miss",
+                    f(&l, "worstServiceP99Ms"),
+                    l["variantsMissing"]
+                ),
+                "≤ 20 ms, 0 misses",
+                l["variantsMissing"] == 0,
+            );
+        }
     }
     row(
         "platform quota use on a backfill",
