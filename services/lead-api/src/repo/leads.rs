@@ -51,9 +51,9 @@ pub struct LeadFilter {
     pub phone_indexes: Option<Vec<String>>,
     pub process_status: Option<LeadProcessStatus>,
     pub tags: Vec<String>,
-    /// The `last_order_time` range the time range implies ([`implied_last_order`]): never from
-    /// a request; [`first_ids`] sets it for the lastOrderTime sort, so that the sort's index is
-    /// entered where the matches begin.
+    /// The `last_order_time` range the time range and tags imply ([`implied_last_order`]):
+    /// never from a request; [`first_ids`] sets it for the lastOrderTime sort, so that the
+    /// sort's index is entered where the matches begin.
     pub implied_last_order: Option<TimeRange>,
 }
 
