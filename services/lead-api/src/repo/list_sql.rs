@@ -6,7 +6,7 @@
 //!   index, or a filter's index (tags, status and shop) and a top-n sort;
 //! - **fenced**: every match found through the filter's own index, then sorted (a top-n sort);
 //!   a contact keyword's matches as two disjoint branches, the mask's prefix and the rest
-//!   ([`Keyword`]);
+//!   (`Keyword`);
 //! - **probe**: the head of the sort's order, filtered;
 //! - **per status and shop**: for a shop or a status in order-time or score order, one ordered
 //!   range of `ix_lead_list_status_time` or `ix_lead_list_status_score` per (status, shop)
@@ -198,7 +198,7 @@ pub fn per_combination(filter: &LeadFilter, sort: (&str, SortOrder)) -> bool {
 }
 
 /// Whether the contact indexes can find a keyword: the trigram index needs three characters
-/// (a trigram) to look up. A shorter keyword is always [`Keyword::Tested`].
+/// (a trigram) to look up. A shorter keyword is always `Keyword::Tested`.
 pub fn trigram_keyword(keyword: &str) -> bool {
     keyword.chars().count() >= 3
 }
@@ -276,7 +276,7 @@ fn visible(s: &mut Statement, scope: Scope) {
 }
 
 /// The first `limit` matching ids in the sort's order, for the planner to choose how. A contact
-/// keyword is tested inside whichever index it scans ([`Keyword::Tested`]): `plain` serves a
+/// keyword is tested inside whichever index it scans (`Keyword::Tested`): `plain` serves a
 /// keyword only when it is too short for the contact indexes, or so common that its first page
 /// lies near the list's start.
 pub fn plain(
