@@ -2,7 +2,7 @@
 //! Every query is scoped by tenant and leaves out leads merged into another; the sealed contact
 //! column is never read here.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound as _, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -197,14 +197,13 @@ pub async fn first_ids(
     };
     let scope = scope(conn, stats, tenant).await?;
     let route = route(filter, sort, need, share);
-    // The sort's index walked from its start: entered where the matches begin instead.
-    let bounded;
-    let filter = if route == Route::Plain && list_sql::sort_column(sort.0) == "last_order_time" {
-        bounded = implied_last_order(conn, scope, filter, sort.1).await?;
-        &bounded
-    } else {
-        filter
-    };
+    let ranged = filter.order_time_start.is_some() || filter.order_time_end.is_some();
+    if route == Route::Plain
+        && list_sql::sort_column(sort.0) == "last_order_time"
+        && (ranged || list_sql::asked_tags(filter).is_some())
+    {
+        return bounded_walk(conn, scope, filter, sort, need).await;
+    }
     // Every match is read and sorted whatever the limit: take the whole window, which also
     // gives the total.
     let window = need.max(LIST_WINDOW + 1);
@@ -376,6 +375,38 @@ async fn scope(conn: &mut AsyncPgConnection, stats: &ListStats, tenant: i64) -> 
     })
 }
 
+/// The plain statement walking the lastOrderTime index from where the matches begin
+/// ([`implied_last_order`]). The bounds and the ids are read in one read-only repeatable-read
+/// transaction: a lead written between two snapshots could lie outside bounds read before it.
+async fn bounded_walk(
+    conn: &mut AsyncPgConnection,
+    scope: Scope,
+    filter: &LeadFilter,
+    sort: (&str, SortOrder),
+    need: i64,
+) -> QueryResult<Found> {
+    use leadgen_db::ScopedFutureExt as _;
+    conn.build_transaction()
+        .read_only()
+        .repeatable_read()
+        .run(|conn| {
+            async move {
+                let bounded = implied_last_order(conn, scope, filter, sort.1).await?;
+                let statement = list_sql::plain(scope, &bounded, sort, need);
+                let ids = load_ids(conn, &statement).await?;
+                Ok(Found {
+                    ids,
+                    asked: need,
+                    counted: None,
+                    statement,
+                    scope,
+                })
+            }
+            .scope_boxed()
+        })
+        .await
+}
+
 #[derive(QueryableByName)]
 struct Bounds {
     #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>)]
@@ -410,7 +441,12 @@ pub async fn implied_last_order(
         .query()
         .get_result(conn)
         .await?;
-    let (mut start, mut end) = (filter.order_time_start, filter.order_time_end);
+    // Whole microseconds, as PostgreSQL holds them (and as the filter's own times are bound).
+    let micros = |t: Option<DateTime<Utc>>| t.map(|t| t.trunc_subsecs(6));
+    let (mut start, mut end) = (
+        micros(filter.order_time_start),
+        micros(filter.order_time_end),
+    );
     if let Some(edge) = found.edge {
         if order == SortOrder::Asc {
             start = start.max(Some(edge));

@@ -200,6 +200,16 @@ fn filters() -> Vec<(&'static str, LeadFilter)> {
             },
         ),
         (
+            // Lead 918 of the copies (PROCESSED) was last ordered two hours after its order
+            // time, the tenant's most negative lag: the implied range must reach past the end.
+            "PROCESSED up to a lead ordered again after its latest payment",
+            LeadFilter {
+                process_status: Some(leadgen_domain::LeadProcessStatus::Processed),
+                order_time_end: Some("2025-10-29T06:00:00Z".parse().expect("time")),
+                ..LeadFilter::default()
+            },
+        ),
+        (
             "a tag that does not exist",
             LeadFilter {
                 tags: tags(&["不存在"]),
@@ -377,6 +387,18 @@ async fn every_statement_of_the_list_finds_what_the_filter_and_sort_select() {
                         .await
                         .expect("bounded");
                         assert_eq!(ids, reference, "bounded: {name}, {order:?}, {need}");
+                        // The dominant tenant's form (its condition written as int4).
+                        let dominant = list_sql::Scope {
+                            tenant: TENANT,
+                            dominant: true,
+                        };
+                        let same = leads::implied_last_order(&mut conn, dominant, &filter, order)
+                            .await
+                            .expect("lags, dominant");
+                        assert_eq!(
+                            same.implied_last_order, bounded.implied_last_order,
+                            "dominant bounds: {name}, {order:?}"
+                        );
                         bounded_checks += usize::from(bounded.implied_last_order.is_some());
                     }
                     if list_sql::per_combination(&filter, sort) {
