@@ -121,7 +121,8 @@ pub const MERGED_TAG_SHARE: f64 = 0.5;
 /// Which statement finds a page's ids (`list_sql`; `docs/lead-list.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
-    /// The planner's choice.
+    /// The planner's choice; by last order, with a time range or tags, entered where the
+    /// matches begin ([`implied_last_order`], `bounded_walk`).
     Plain,
     /// One ordered scan per tag combination, merged.
     Merged,
@@ -197,10 +198,9 @@ pub async fn first_ids(
     };
     let scope = scope(conn, stats, tenant).await?;
     let route = route(filter, sort, need, share);
-    let ranged = filter.order_time_start.is_some() || filter.order_time_end.is_some();
     if route == Route::Plain
         && list_sql::sort_column(sort.0) == "last_order_time"
-        && (ranged || list_sql::asked_tags(filter).is_some())
+        && implies_bounds(filter)
     {
         return bounded_walk(conn, scope, filter, sort, need).await;
     }
@@ -433,10 +433,10 @@ pub async fn implied_last_order(
     order: SortOrder,
 ) -> QueryResult<LeadFilter> {
     let mut bounded = filter.clone();
-    let mask = list_sql::asked_tags(filter);
-    if filter.order_time_start.is_none() && filter.order_time_end.is_none() && mask.is_none() {
+    if !implies_bounds(filter) {
         return Ok(bounded);
     }
+    let mask = list_sql::asked_tags(filter);
     let found: Bounds = list_sql::time_bounds(scope, mask, order)
         .query()
         .get_result(conn)
@@ -460,6 +460,13 @@ pub async fn implied_last_order(
         bounded.implied_last_order = Some(last_order_range(start, end, min_us, max_us));
     }
     Ok(bounded)
+}
+
+/// Whether `filter` bounds where its matches lie in time: a time range, or tags.
+fn implies_bounds(filter: &LeadFilter) -> bool {
+    filter.order_time_start.is_some()
+        || filter.order_time_end.is_some()
+        || list_sql::asked_tags(filter).is_some()
 }
 
 /// `[start - max_lag, end - min_lag]`, lags in microseconds; an end that would overflow is open.
