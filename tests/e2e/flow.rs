@@ -377,12 +377,43 @@ pub async fn wait_until_settled(system: &System) {
         if pending == 0 {
             return;
         }
-        assert!(
-            Instant::now() < deadline,
-            "{pending} events or raw orders still pending"
-        );
+        if Instant::now() >= deadline {
+            panic!(
+                "{pending} events or raw orders still pending\n{}",
+                unsettled(system).await
+            );
+        }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+#[derive(QueryableByName)]
+struct Line {
+    #[diesel(sql_type = Text)]
+    line: String,
+}
+
+/// What is still pending and why: the outbox by producer and event, the raw orders by status,
+/// and the tails of the two workers' logs.
+async fn unsettled(system: &System) -> String {
+    let sql = "SELECT format('outbox %s %s: %s rows, %s attempts at most, last error %s', \
+               producer, routing_key, count(*), max(attempts), max(last_error)) AS line \
+               FROM t_outbox GROUP BY producer, routing_key \
+               UNION ALL SELECT format('raw orders %s: %s', process_status, count(*)) \
+               FROM t_ecom_order_raw GROUP BY process_status";
+    let lines: Vec<Line> = diesel::sql_query(sql)
+        .load(&mut db(system).await)
+        .await
+        .unwrap_or_default();
+    let mut out: Vec<String> = lines.into_iter().map(|l| l.line).collect();
+    for name in ["sync-worker", "order-processor"] {
+        let text =
+            std::fs::read_to_string(system.dir.join(format!("{name}.log"))).unwrap_or_default();
+        let tail: Vec<&str> = text.lines().rev().take(20).collect();
+        out.push(format!("--- {name}.log, last lines:"));
+        out.extend(tail.into_iter().rev().map(str::to_owned));
+    }
+    out.join("\n")
 }
 
 pub async fn stored_order_ids(system: &System, platform_id: i64) -> BTreeSet<String> {

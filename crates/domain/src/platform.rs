@@ -28,7 +28,7 @@ macro_rules! string_enum {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
 
             /// The wire and database spelling.
-            pub fn as_str(self) -> &'static str {
+            pub const fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $text),+ }
             }
         }

@@ -6,10 +6,16 @@
 //!   with it, so the relay publishes under the original trace.
 //! - [`Relay`] claims a producer's rows in id order with `FOR UPDATE SKIP LOCKED`, publishes them
 //!   together and waits for their broker confirms (one disk sync for the lot, not one per
-//!   event), deletes the confirmed prefix and commits. A failed publish bumps `attempts`; the row is retried after `2^attempts` seconds (capped at 5 minutes), and later
-//!   rows wait behind it, so one relay publishes a producer's events in order. (Several relay
-//!   replicas would not keep that order; consumers do not depend on it.) A crash after
-//!   the confirm and before the commit publishes the row again: consumers dedupe by event id.
+//!   event), deletes the confirmed prefix and commits. A failed publish bumps the row's
+//!   `attempts` and keeps the error text, and later rows wait behind it, so one relay publishes
+//!   a producer's events in order. (Several relay replicas would not keep that order; consumers
+//!   do not depend on it.) A crash after the confirm and before the commit publishes the row
+//!   again: consumers dedupe by event id.
+//! - Who waits after a failure depends on what failed. The broker as a whole (connection or
+//!   channel lost, no confirm in time, blocked by a resource alarm): the relay backs off in
+//!   memory (0.2 s doubling to 5 s) and tries again, so events flow within seconds of the
+//!   broker's return however long it was away. The broker refusing this one message (nack,
+//!   unroutable): the row waits `2^attempts` seconds (capped at 5 minutes).
 //! - [`Batch`] collects a unit of work's events and enqueues them with one statement.
 //! - [`mark_processed`] records `(consumer, message id)` in the consumer's transaction; `false`
 //!   means the message was already handled and must change nothing.
@@ -24,7 +30,7 @@ use leadgen_db::ScopedFutureExt;
 use leadgen_db::schema::{t_outbox, t_processed_message};
 use leadgen_db::{DbError, DbPool};
 use leadgen_events::{CloudEvent, Event};
-use leadgen_messaging::{Broker, OutgoingMessage};
+use leadgen_messaging::{Broker, MessagingError, OutgoingMessage};
 use leadgen_settings::OutboxSettings;
 use tokio_util::sync::CancellationToken;
 
@@ -38,6 +44,15 @@ pub enum OutboxError {
     Query(#[from] diesel::result::Error),
     #[error("cannot serialize the event: {0}")]
     Serialize(#[from] serde_json::Error),
+    /// The broker cannot take events now; the confirmed prefix of the pass was still committed.
+    #[error("the broker is unavailable: {0}")]
+    Unavailable(#[source] MessagingError),
+}
+
+/// Whether a failed publish says the broker as a whole is unavailable (a connection or channel
+/// lost, no confirm in time, not sent), rather than that it refused this one message.
+fn broker_wide(error: &MessagingError) -> bool {
+    !matches!(error, MessagingError::Nacked | MessagingError::Unroutable)
 }
 
 /// Writes `event` into the outbox on `conn` (inside the caller's transaction).
@@ -163,6 +178,10 @@ struct Row {
 
 /// How often the relay measures its backlog.
 const BACKLOG_SAMPLE_EVERY: Duration = Duration::from_secs(5);
+/// The relay's wait after a failed pass (broker or database away): from this, doubling...
+const RETRY_BASE: Duration = Duration::from_millis(200);
+/// ...to at most this, so events flow within seconds of the broker's return.
+const RETRY_CAP: Duration = Duration::from_secs(5);
 
 /// Publishes one producer's committed events.
 #[derive(Clone)]
@@ -188,13 +207,15 @@ impl Relay {
         }
     }
 
-    /// Relays one batch; returns how many events were published.
+    /// Relays one batch; returns how many events were published, or
+    /// [`OutboxError::Unavailable`] when the broker could not take them (after committing what
+    /// it confirmed).
     pub async fn relay_once(&self) -> Result<usize, OutboxError> {
         let mut conn = leadgen_db::conn(&self.pool).await?;
         let broker = Arc::clone(&self.broker);
         let producer = self.producer;
         let batch = self.settings.batch_size;
-        conn.transaction::<usize, OutboxError, _>(|conn| {
+        let (published, unavailable) = conn.transaction::<_, OutboxError, _>(|conn| {
             async move {
                 // The head of the producer's rows in id order; the first row still backing off
                 // stops the batch, so later rows never overtake it.
@@ -232,19 +253,29 @@ impl Relay {
                 }
                 let results = broker.publish_all(&messages).await;
                 let mut published = Vec::with_capacity(ids.len());
+                let mut unavailable = None;
                 for (id, result) in ids.into_iter().zip(results) {
                     match result {
                         Ok(()) => published.push(id),
                         Err(e) => {
                             tracing::warn!(error = %e, outbox.id = id, "Could not publish an event; will retry");
+                            // The row's own backoff only when the broker refused this message;
+                            // a broker away is waited for by the relay, not charged to the row.
+                            let wide = broker_wide(&e);
                             diesel::update(t_outbox::table.find(id))
                                 .set((
                                     t_outbox::attempts.eq(t_outbox::attempts + 1),
-                                    t_outbox::last_attempt_at.eq(diesel::dsl::now),
                                     t_outbox::last_error.eq(e.to_string()),
                                 ))
                                 .execute(conn)
                                 .await?;
+                            if !wide {
+                                diesel::update(t_outbox::table.find(id))
+                                    .set(t_outbox::last_attempt_at.eq(diesel::dsl::now))
+                                    .execute(conn)
+                                    .await?;
+                            }
+                            unavailable = wide.then_some(e);
                             // Keep id order: later rows wait for this one.
                             break;
                         }
@@ -252,11 +283,15 @@ impl Relay {
                 }
                 diesel::delete(t_outbox::table.filter(t_outbox::id.eq_any(&published))).execute(conn).await?;
                 metrics::counter!("leadgen_outbox_published_total").increment(published.len() as u64);
-                Ok(published.len())
+                Ok((published.len(), unavailable))
             }
             .scope_boxed()
         })
-        .await
+        .await?;
+        match unavailable {
+            Some(e) => Err(OutboxError::Unavailable(e)),
+            None => Ok(published),
+        }
     }
 
     /// Relays until `cancel` fires: immediately again after a full batch, otherwise after the
@@ -264,6 +299,8 @@ impl Relay {
     pub async fn run(self, cancel: CancellationToken) {
         let idle = Duration::from_millis(self.settings.poll_interval_ms);
         let mut sampled: Option<std::time::Instant> = None;
+        // Consecutive passes the broker (or the database) failed.
+        let mut failures = 0;
         loop {
             let relayed = self.relay_once().await;
             // Measured after the pass, so a process's first pass starts at once.
@@ -273,14 +310,20 @@ impl Relay {
                     tracing::warn!(error = %e, producer = self.producer, "Could not measure the outbox backlog");
                 }
             }
+            if relayed.is_ok() {
+                failures = 0;
+            }
             let wait = match relayed {
                 Ok(n) if i64::try_from(n).unwrap_or(i64::MAX) >= self.settings.batch_size => {
                     Duration::ZERO
                 }
                 Ok(_) => idle,
                 Err(e) => {
-                    tracing::warn!(error = %e, producer = self.producer, "Outbox relay failed; retrying");
-                    idle.saturating_mul(5)
+                    failures += 1;
+                    let wait =
+                        leadgen_messaging::consumer::backoff(failures, RETRY_BASE, RETRY_CAP);
+                    tracing::warn!(error = %format!("{e:#}"), producer = self.producer, retry_in_ms = wait.as_millis() as u64, "Outbox relay failed; retrying");
+                    wait
                 }
             };
             tokio::select! {

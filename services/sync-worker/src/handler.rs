@@ -64,9 +64,7 @@ impl SyncRequestedHandler {
                 let Some(task) = tasks::find(conn, tenant, task_id).await? else {
                     return Ok(());
                 };
-                if tasks::finish(conn, task.id, SyncStatus::Failed.as_str(), Some(&error)).await?
-                    == 0
-                {
+                if tasks::finish(conn, task.id, SyncStatus::Failed, Some(&error)).await? == 0 {
                     return Ok(());
                 }
                 let ids = (tenant, task_id, platform_id);
@@ -133,7 +131,7 @@ impl SyncRequestedHandler {
         conn.transaction::<(), anyhow::Error, _>(|conn| {
             let error = error.clone();
             async move {
-                tasks::finish(conn, task_id, status.as_str(), error.as_deref()).await?;
+                tasks::finish(conn, task_id, status, error.as_deref()).await?;
                 if status == SyncStatus::Completed {
                     credentials::record_synced(conn, platform_id, window_end).await?;
                 }

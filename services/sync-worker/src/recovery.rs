@@ -48,8 +48,7 @@ impl Recovery {
                             "同步任务执行中断，已尝试 {} 次仍未完成，请稍后重新同步",
                             task.attempts
                         );
-                        tasks::finish(conn, task.id, SyncStatus::Failed.as_str(), Some(&reason))
-                            .await?;
+                        tasks::finish(conn, task.id, SyncStatus::Failed, Some(&reason)).await?;
                         let ids = (task.tenant_id, task.id, task.platform_id);
                         tasks::log(conn, ids, "SYNC_RUN", Err(reason), &trace_id).await?;
                         crate::handler::finished(&task, SyncStatus::Failed);

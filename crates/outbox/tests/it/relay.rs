@@ -1,12 +1,13 @@
-//! The relay: committed outbox rows reach the broker once, in id order, and survive a refused
-//! publish.
+//! The relay: committed outbox rows reach the broker once, in id order, survive a broker away
+//! without a backoff of their own, and back off when the broker refuses them.
 
 use std::collections::HashSet;
 use std::time::Duration;
 
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
-use lapin::options::ExchangeDeleteOptions;
+use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
+use lapin::types::FieldTable;
 use leadgen_db::ScopedFutureExt;
 use leadgen_db::schema::t_outbox;
 use leadgen_events::{CloudEvent, SyncRequestedV1};
@@ -177,20 +178,17 @@ async fn committed_events_are_relayed_once_in_order_and_consumed_with_trace_cont
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn relay_records_a_refused_publish_and_publishes_the_row_later_in_order() {
+async fn a_broker_away_is_waited_for_by_the_relay_not_charged_to_the_row() {
     let fx = Fixture::new(&[CONSUMER]).await;
     let events = vec![sync_event(1), sync_event(2), sync_event(3)];
     enqueue_committed(&fx, &events).await;
     let relay = relay(&fx);
 
     delete_events_exchange(&fx).await;
-    assert_eq!(
-        relay
-            .relay_once()
-            .await
-            .expect("a refused publish is not a relay error"),
-        0,
-        "the first row fails and the rows after it wait"
+    let failed = relay.relay_once().await;
+    assert!(
+        matches!(failed, Err(OutboxError::Unavailable(_))),
+        "a channel closed by the broker is the broker unavailable: {failed:?}"
     );
     let rows = outbox_rows(&fx).await;
     assert_eq!(rows.len(), 3, "nothing deleted: {rows:?}");
@@ -202,14 +200,8 @@ async fn relay_records_a_refused_publish_and_publishes_the_row_later_in_order() 
         assert_eq!((row.1, row.2.as_deref()), (0, None), "later rows untouched");
     }
 
-    // Skip the 2 s backoff instead of waiting for it.
-    let mut conn = leadgen_db::conn(&fx.db.pool).await.expect("db connection");
-    diesel::sql_query("UPDATE t_outbox SET last_attempt_at = now() - interval '1 hour'")
-        .execute(&mut conn)
-        .await
-        .expect("expire the backoff");
-
-    // The broker reconnects and re-declares the exchange (and the queue's binding).
+    // The broker is back (the relay reconnects and re-declares the exchange and the queue's
+    // binding): the row does not sit out a backoff of its own.
     assert_eq!(relay.relay_once().await.expect("relay"), 3);
     assert_eq!(relay.pending().await.expect("pending"), 0);
     assert_eq!(relay.relay_once().await.expect("relay"), 0);
@@ -221,28 +213,57 @@ async fn relay_records_a_refused_publish_and_publishes_the_row_later_in_order() 
         expected,
         "each row published once, in id order"
     );
-    eprintln!("refused publish recorded as: {error}");
+    eprintln!("broker away recorded as: {error}");
     fx.close().await;
 }
 
+/// Makes the broker refuse the next publish on its own: no queue is bound for its routing key
+/// and the parked queue behind the alternate exchange is gone, so a mandatory publish comes
+/// back unroutable.
+async fn make_unroutable(fx: &Fixture) {
+    let channel = fx.broker.consumer_channel().await.expect("admin channel");
+    channel
+        .queue_unbind(
+            &fx.queue(CONSUMER),
+            &fx.topology().events_exchange(),
+            ROUTING_KEY,
+            FieldTable::default(),
+        )
+        .await
+        .expect("unbind the consumer's queue");
+    channel
+        .queue_delete(
+            &fx.topology().unrouted_parked(),
+            QueueDeleteOptions::default(),
+        )
+        .await
+        .expect("delete the parked queue");
+    let _ = channel.close(200, "done").await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rows_after_a_failed_row_wait_for_it_during_its_backoff() {
+async fn a_refused_row_backs_off_and_the_rows_after_it_wait() {
     let fx = Fixture::new(&[CONSUMER]).await;
     let events = vec![sync_event(1), sync_event(2), sync_event(3)];
     enqueue_committed(&fx, &events).await;
     let relay = relay(&fx);
 
-    delete_events_exchange(&fx).await;
-    assert_eq!(relay.relay_once().await.expect("relay"), 0);
-
-    // The next poll comes within the first row's backoff (2 s): the rows after it must wait.
-    let published_now = relay.relay_once().await.expect("relay");
-    let overtaking = fx.drain(&fx.queue(CONSUMER)).await;
+    make_unroutable(&fx).await;
     assert_eq!(
-        (published_now, message_ids(&overtaking)),
-        (0, Vec::new()),
-        "later events were published before the event that failed"
+        relay
+            .relay_once()
+            .await
+            .expect("a refused message is not the broker unavailable"),
+        0
     );
+    // The next pass comes within the first row's backoff (2 s): it is not sent again, and the
+    // rows after it wait.
+    assert_eq!(relay.relay_once().await.expect("relay"), 0);
+    let rows = outbox_rows(&fx).await;
+    let attempts: Vec<i32> = rows.iter().map(|r| r.1).collect();
+    assert_eq!(attempts, vec![1, 0, 0], "{rows:?}");
+    let error = rows[0].2.clone().expect("last_error set");
+    assert!(error.contains("routed"), "{error}");
     assert_eq!(relay.pending().await.expect("pending"), 3);
     fx.close().await;
 }

@@ -5,7 +5,10 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_db::schema::t_ecom_sync_task as task;
+use leadgen_domain::SyncStatus;
 use leadgen_http::paging::{Paging, SortOrder};
+
+const RUNNING: &str = SyncStatus::Running.as_str();
 
 #[derive(Debug, Insertable)]
 #[diesel(table_name = task)]
@@ -81,9 +84,9 @@ pub async fn cancel(
     id: i64,
     note: &str,
 ) -> QueryResult<Option<TaskRow>> {
-    diesel::update(task::table.find(id).filter(task::status.eq("RUNNING")))
+    diesel::update(task::table.find(id).filter(task::status.eq(RUNNING)))
         .set((
-            task::status.eq("CANCELLED"),
+            task::status.eq(SyncStatus::Cancelled.as_str()),
             task::error_message.eq(note),
             task::finished_at.eq(diesel::dsl::now),
             task::update_time.eq(diesel::dsl::now),
@@ -103,10 +106,10 @@ pub async fn cancel_running(
     diesel::update(
         task::table
             .filter(task::platform_id.eq(platform_id))
-            .filter(task::status.eq("RUNNING")),
+            .filter(task::status.eq(RUNNING)),
     )
     .set((
-        task::status.eq("CANCELLED"),
+        task::status.eq(SyncStatus::Cancelled.as_str()),
         task::error_message.eq(note),
         task::finished_at.eq(diesel::dsl::now),
         task::update_time.eq(diesel::dsl::now),

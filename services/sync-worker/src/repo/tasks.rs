@@ -5,8 +5,10 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_db::schema::t_ecom_sync_task as task;
-use leadgen_domain::SyncTrigger;
+use leadgen_domain::{SyncStatus, SyncTrigger};
 use leadgen_platforms::Listing;
+
+const RUNNING: &str = SyncStatus::Running.as_str();
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = task)]
@@ -79,7 +81,7 @@ pub async fn start(
     id: i64,
     lease: chrono::Duration,
 ) -> QueryResult<usize> {
-    diesel::update(task::table.find(id).filter(task::status.eq("RUNNING")))
+    diesel::update(task::table.find(id).filter(task::status.eq(RUNNING)))
         .set((
             task::started_at.eq(diesel::dsl::now),
             task::lease_until.eq(Utc::now() + lease),
@@ -129,7 +131,7 @@ pub async fn finish_window(
     id: i64,
     c: WindowCounts,
 ) -> QueryResult<usize> {
-    diesel::update(task::table.find(id).filter(task::status.eq("RUNNING")))
+    diesel::update(task::table.find(id).filter(task::status.eq(RUNNING)))
         .set((
             task::windows_done.eq(task::windows_done + 1),
             task::success_count.eq(task::success_count + c.success),
@@ -152,7 +154,7 @@ pub async fn expired(
     limit: i64,
 ) -> QueryResult<Vec<TaskRow>> {
     task::table
-        .filter(task::status.eq("RUNNING"))
+        .filter(task::status.eq(RUNNING))
         .filter(
             task::lease_until.lt(now).or(task::lease_until
                 .is_null()
@@ -173,7 +175,7 @@ pub async fn extend_lease(
     id: i64,
     until: DateTime<Utc>,
 ) -> QueryResult<usize> {
-    diesel::update(task::table.find(id).filter(task::status.eq("RUNNING")))
+    diesel::update(task::table.find(id).filter(task::status.eq(RUNNING)))
         .set(task::lease_until.eq(until))
         .execute(conn)
         .await
@@ -187,7 +189,7 @@ pub async fn add_page(
 ) -> QueryResult<usize> {
     // Only a RUNNING task counts pages: 0 rows means it was cancelled (or failed) meanwhile.
     // Every page renews the lease.
-    diesel::update(task::table.find(id).filter(task::status.eq("RUNNING")))
+    diesel::update(task::table.find(id).filter(task::status.eq(RUNNING)))
         .set((
             task::lease_until.eq(Utc::now() + lease),
             task::pages_fetched.eq(task::pages_fetched + 1),
@@ -201,12 +203,12 @@ pub async fn add_page(
 pub async fn finish(
     conn: &mut AsyncPgConnection,
     id: i64,
-    status: &str,
+    status: SyncStatus,
     error: Option<&str>,
 ) -> QueryResult<usize> {
-    diesel::update(task::table.find(id).filter(task::status.eq("RUNNING")))
+    diesel::update(task::table.find(id).filter(task::status.eq(RUNNING)))
         .set((
-            task::status.eq(status),
+            task::status.eq(status.as_str()),
             task::error_message.eq(error),
             task::finished_at.eq(diesel::dsl::now),
             task::update_time.eq(diesel::dsl::now),
@@ -221,7 +223,9 @@ struct Inserted {
     id: i64,
 }
 
-/// Inserts a scheduled RUNNING task unless one is already running for the platform.
+/// Inserts a scheduled RUNNING task unless one is already running for the platform. The
+/// `ON CONFLICT` predicate repeats the partial unique index's (`uq_sync_task_one_running`), as
+/// PostgreSQL needs to infer it.
 pub async fn insert_scheduled(
     conn: &mut AsyncPgConnection,
     tenant: i64,
@@ -232,12 +236,14 @@ pub async fn insert_scheduled(
 ) -> QueryResult<Option<i64>> {
     let rows: Vec<Inserted> = diesel::sql_query(
         "INSERT INTO t_ecom_sync_task (tenant_id, platform_id, platform_type, trigger_type, status, window_start, window_end) \
-         VALUES ($1, $2, $3, 'SCHEDULED', 'RUNNING', $4, $5) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) \
          ON CONFLICT (platform_id) WHERE status = 'RUNNING' DO NOTHING RETURNING id",
     )
     .bind::<BigInt, _>(tenant)
     .bind::<BigInt, _>(platform_id)
     .bind::<Text, _>(platform_type)
+    .bind::<Text, _>(SyncTrigger::Scheduled.as_str())
+    .bind::<Text, _>(RUNNING)
     .bind::<Timestamptz, _>(start)
     .bind::<Timestamptz, _>(end)
     .load(conn)
