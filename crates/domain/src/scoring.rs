@@ -245,7 +245,7 @@ pub fn predict_intention(a: &BuyerAggregate, ranks: Ranks, as_of: DateTime<Utc>)
         + W_MONETARY * ranks.monetary
         + W_DUE * due_signal(ratio);
     let mut reasons = Vec::new();
-    let idle_days = days(as_of - a.last_activity()).max(0.0).floor() as i64;
+    let idle_days = crate::time::beijing_days_between(a.last_activity(), as_of);
     if a.paid_order_count >= 2 {
         let since = as_of - Duration::days(REPEAT_WINDOW_DAYS);
         let recent = a.paid_since(since);
@@ -268,10 +268,18 @@ pub fn predict_intention(a: &BuyerAggregate, ranks: Ranks, as_of: DateTime<Utc>)
         reasons.push(Reason::new("FREQUENCY_TOP", "购买频次位于本店前10%"));
     }
     if ranks.recency >= 0.7 {
-        reasons.push(Reason::new(
-            "RECENT",
-            format!("{idle_days}天前有购买或下单，近期活跃"),
-        ));
+        // Recency is the last payment's, or the last order's when nothing was paid.
+        let what = if a.last_paid_time.is_some() {
+            "有购买"
+        } else {
+            "下单"
+        };
+        let when = match idle_days {
+            0 => "今天".to_owned(),
+            1 => "昨天".to_owned(),
+            d => format!("{d}天前"),
+        };
+        reasons.push(Reason::new("RECENT", format!("{when}{what}，近期活跃")));
     }
     if ranks.monetary >= HIGH_VALUE_RANK && a.paid_total.fen() > 0 {
         reasons.push(Reason::new(

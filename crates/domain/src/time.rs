@@ -41,6 +41,13 @@ pub fn start_of_beijing_day(t: DateTime<Utc>) -> DateTime<Utc> {
         .map_or(t, |d| d.with_timezone(&Utc))
 }
 
+/// Whole calendar days in Beijing time from `earlier` to `later` (0 on the same Beijing day, 1
+/// from yesterday; never negative): "N天前" as a salesperson in China reads it.
+pub fn beijing_days_between(earlier: DateTime<Utc>, later: DateTime<Utc>) -> i64 {
+    let day = |t: DateTime<Utc>| t.with_timezone(&beijing()).date_naive();
+    (day(later) - day(earlier)).num_days().max(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,6 +61,20 @@ mod tests {
         );
         let late = parse_beijing("2024-05-20 23:59:59").unwrap();
         assert_eq!(start_of_beijing_day(late), start_of_beijing_day(t));
+    }
+
+    #[test]
+    fn days_between_count_beijing_calendar_days() {
+        let at = |text: &str| parse_beijing(text).unwrap();
+        let today = at("2024-05-20 00:00:00");
+        assert_eq!(beijing_days_between(at("2024-05-20 09:00:00"), today), 0);
+        assert_eq!(beijing_days_between(at("2024-05-19 23:59:59"), today), 1);
+        assert_eq!(beijing_days_between(at("2024-05-19 00:00:00"), today), 1);
+        assert_eq!(beijing_days_between(at("2024-05-18 23:59:59"), today), 2);
+        // 16:00 UTC is midnight in Beijing: a day apart there, 2 s apart in UTC.
+        let before = "2024-05-19T15:59:59Z".parse().unwrap();
+        let after = "2024-05-19T16:00:01Z".parse().unwrap();
+        assert_eq!(beijing_days_between(before, after), 1);
     }
 
     #[test]

@@ -115,6 +115,11 @@ impl ApiError {
         self.code
     }
 
+    /// The message the envelope shows (Simplified Chinese; generic for a 5xx).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
     pub fn field_errors(&self) -> &[FieldError] {
         &self.errors
     }

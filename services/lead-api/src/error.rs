@@ -38,9 +38,10 @@ pub enum LeadApiError {
     Unexpected(#[from] anyhow::Error),
 }
 
-impl From<LeadApiError> for ApiError {
-    fn from(e: LeadApiError) -> Self {
-        match e {
+impl LeadApiError {
+    /// The envelope this error answers with (the one mapping; nothing logged).
+    fn to_api(&self) -> ApiError {
+        match self {
             LeadApiError::NotFound => ApiError::not_found("线索"),
             LeadApiError::Merged(_, into) => ApiError::business_with(
                 codes::LEAD_MERGED,
@@ -51,7 +52,7 @@ impl From<LeadApiError> for ApiError {
                 format!("线索已被他人修改（当前版本 {current}），请刷新后重试"),
             ),
             LeadApiError::VersionRequired => ApiError::business(codes::LEAD_VERSION_REQUIRED),
-            LeadApiError::BadRequest(message) => ApiError::bad_request(message),
+            LeadApiError::BadRequest(message) => ApiError::bad_request(message.clone()),
             LeadApiError::PurposeNotPermitted => {
                 ApiError::business(codes::REVEAL_PURPOSE_NOT_PERMITTED)
             }
@@ -60,22 +61,47 @@ impl From<LeadApiError> for ApiError {
             LeadApiError::PlatformNotSupported(_) => {
                 ApiError::business(codes::PLATFORM_NOT_SUPPORTED)
             }
+            LeadApiError::PlatformRefused(_) => ApiError::business(codes::PLATFORM_DECRYPT_REFUSED),
+            LeadApiError::PlatformQuota(_) => ApiError::business(codes::PLATFORM_DECRYPT_QUOTA),
+            LeadApiError::UserLimit => ApiError::business(codes::REVEAL_USER_LIMIT),
+            LeadApiError::TenantLimit => ApiError::business(codes::REVEAL_TENANT_LIMIT),
+            LeadApiError::PlatformFailed(_) => ApiError::business(codes::PLATFORM_API_FAILED),
+            LeadApiError::Unexpected(cause) => ApiError::internal(format!("{cause:#}")),
+        }
+    }
+
+    /// What the operation log and the reveal audit record: the code and the message the user
+    /// was answered with, plus the platform's own text where a platform refused or failed (the
+    /// cause of an internal error stays in the service's log).
+    pub fn audit(&self) -> (u32, String) {
+        let api = self.to_api();
+        let message = match self {
+            LeadApiError::PlatformRefused(cause)
+            | LeadApiError::PlatformQuota(cause)
+            | LeadApiError::PlatformFailed(cause) => {
+                format!("{}（平台返回：{cause}）", api.message())
+            }
+            _ => api.message().to_owned(),
+        };
+        (api.code(), message)
+    }
+}
+
+impl From<LeadApiError> for ApiError {
+    fn from(e: LeadApiError) -> Self {
+        match &e {
             LeadApiError::PlatformRefused(cause) => {
                 tracing::warn!(error.cause = %cause, "Platform refused to decrypt");
-                ApiError::business(codes::PLATFORM_DECRYPT_REFUSED)
             }
             LeadApiError::PlatformQuota(cause) => {
                 tracing::warn!(error.cause = %cause, "Platform decrypt quota used up");
-                ApiError::business(codes::PLATFORM_DECRYPT_QUOTA)
             }
-            LeadApiError::UserLimit => ApiError::business(codes::REVEAL_USER_LIMIT),
-            LeadApiError::TenantLimit => ApiError::business(codes::REVEAL_TENANT_LIMIT),
             LeadApiError::PlatformFailed(cause) => {
                 tracing::warn!(error.cause = %cause, "Platform call failed");
-                ApiError::business(codes::PLATFORM_API_FAILED)
             }
-            LeadApiError::Unexpected(cause) => ApiError::internal(format!("{cause:#}")),
+            _ => {}
         }
+        e.to_api()
     }
 }
 

@@ -175,3 +175,30 @@ fn reachability_moves_the_score_not_the_intention() {
     assert_eq!(s.intention, 79);
     assert_eq!(s.score, 71, "0.8 × 79 + 20 × 0.4");
 }
+
+#[test]
+fn recency_reads_in_beijing_calendar_days_and_names_what_happened() {
+    let (_, all, as_of) = shop();
+    let recent = Ranks {
+        recency: 1.0,
+        frequency: 0.5,
+        monetary: 0.5,
+    };
+    let text = |a: &BuyerAggregate| {
+        predict_intention(a, recent, as_of)
+            .reasons
+            .into_iter()
+            .find(|r| r.code == "RECENT")
+            .map(|r| r.text)
+    };
+    // Buyer D placed an order on 08-10 (10:00 Beijing) and never paid.
+    assert_eq!(text(&all[3]).as_deref(), Some("10天前下单，近期活跃"));
+    // 23:59 Beijing the evening before the day scored is yesterday, not "0 days ago".
+    let yesterday = Utc.with_ymd_and_hms(2026, 8, 19, 15, 59, 0).unwrap();
+    let late = aggregate(&[paid("y1", yesterday, 10)]).unwrap();
+    assert_eq!(text(&late).as_deref(), Some("昨天有购买，近期活跃"));
+    // Paid after the day's scoring instant: today.
+    let today = Utc.with_ymd_and_hms(2026, 8, 19, 16, 30, 0).unwrap();
+    let now = aggregate(&[paid("t1", today, 10)]).unwrap();
+    assert_eq!(text(&now).as_deref(), Some("今天有购买，近期活跃"));
+}

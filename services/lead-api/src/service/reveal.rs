@@ -82,7 +82,7 @@ pub async fn reveal(
     let (result, error): (&str, Option<(u32, String)>) = match &outcome {
         Ok(_) => ("SUCCESS", None),
         Err(LeadApiError::NotFound) => return Err(ApiError::not_found("线索")),
-        Err(e) => ("FAILURE", Some(audit_error(e))),
+        Err(e) => ("FAILURE", Some(e.audit())),
     };
     let record = RevealRecord {
         tenant_id: user.tenant_id,
@@ -124,34 +124,6 @@ pub async fn reveal(
         return Err(LeadApiError::from(e).into());
     }
     outcome.map_err(ApiError::from)
-}
-
-/// The code and message an error answers with, for the audit row (never the number).
-fn audit_error(e: &LeadApiError) -> (u32, String) {
-    let described = match e {
-        LeadApiError::PlatformRefused(c)
-        | LeadApiError::PlatformQuota(c)
-        | LeadApiError::PlatformFailed(c) => c.clone(),
-        other => other.to_string(),
-    };
-    let code = match e {
-        LeadApiError::PurposeNotPermitted => leadgen_http::codes::REVEAL_PURPOSE_NOT_PERMITTED.code,
-        LeadApiError::NothingToReveal => leadgen_http::codes::NOTHING_TO_REVEAL.code,
-        LeadApiError::PlatformNotActive => leadgen_http::codes::PLATFORM_NOT_ACTIVE.code,
-        LeadApiError::PlatformNotSupported(_) => leadgen_http::codes::PLATFORM_NOT_SUPPORTED.code,
-        LeadApiError::PlatformRefused(_) => leadgen_http::codes::PLATFORM_DECRYPT_REFUSED.code,
-        LeadApiError::PlatformQuota(_) => leadgen_http::codes::PLATFORM_DECRYPT_QUOTA.code,
-        LeadApiError::UserLimit => leadgen_http::codes::REVEAL_USER_LIMIT.code,
-        LeadApiError::TenantLimit => leadgen_http::codes::REVEAL_TENANT_LIMIT.code,
-        LeadApiError::PlatformFailed(_) => leadgen_http::codes::PLATFORM_API_FAILED.code,
-        LeadApiError::NotFound => 404,
-        LeadApiError::BadRequest(_) => 400,
-        LeadApiError::Merged(..) => leadgen_http::codes::LEAD_MERGED.code,
-        LeadApiError::VersionConflict { .. } => leadgen_http::codes::LEAD_VERSION_CONFLICT.code,
-        LeadApiError::VersionRequired => leadgen_http::codes::LEAD_VERSION_REQUIRED.code,
-        LeadApiError::Unexpected(_) => 500,
-    };
-    (code, described)
 }
 
 async fn attempt(

@@ -75,7 +75,10 @@ pub async fn change(
         .await;
     if let Err(e) = &outcome {
         // Refusals are part of the audit trail too (who tried what on which lead).
-        let result = Err(e.to_string());
+        let result = Err({
+            let (code, message) = e.audit();
+            format!("{code} {message}")
+        });
         let entry = Entry {
             tenant_id: tenant,
             service: SERVICE,

@@ -252,9 +252,11 @@ async fn a_status_change_needs_the_version_records_who_and_is_announced() {
         .collect();
     assert_eq!(success.len(), 1);
     assert_eq!(success[0].1, vec![s.a.to_string()]);
+    // The refused stale change is logged with the code and the message the salesperson saw.
     assert!(
-        log.iter().any(|(_, _, r, _)| r == "FAILURE"),
-        "the refused stale change is logged"
+        log.iter().any(|(_, _, r, e)| r == "FAILURE"
+            && e.as_deref() == Some("40902 线索已被他人修改（当前版本 1），请刷新后重试")),
+        "{log:?}"
     );
 
     // The same status again: nothing changes, nothing is announced; the old version now conflicts.
