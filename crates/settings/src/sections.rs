@@ -28,6 +28,10 @@ pub struct DatabaseSettings {
     /// How long a caller waits for a pooled connection.
     #[serde(default = "default_pool_wait_ms")]
     pub pool_wait_ms: u64,
+    /// A pooled connection not checked out for this long is verified (`SELECT 1`) before it is
+    /// handed out again; a busier one is only checked for being closed or left mid-transaction.
+    #[serde(default = "default_verify_idle_ms")]
+    pub verify_idle_ms: u64,
 }
 
 /// `[amqp]`: RabbitMQ.
@@ -195,6 +199,9 @@ fn default_pool_size() -> usize {
 }
 fn default_statement_timeout_ms() -> u64 {
     30_000
+}
+fn default_verify_idle_ms() -> u64 {
+    10_000
 }
 fn default_pool_wait_ms() -> u64 {
     5_000

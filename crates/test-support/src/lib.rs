@@ -189,6 +189,7 @@ pub fn database_settings(url: &str) -> DatabaseSettings {
         max_connections: 5,
         statement_timeout_ms: 30_000,
         pool_wait_ms: 5_000,
+        verify_idle_ms: 10_000,
     }
 }
 

@@ -1,0 +1,62 @@
+//! The pool hands out working connections: one the server closed is replaced at checkout,
+//! whether or not it was idle long enough to be verified with a round trip.
+
+#![expect(
+    clippy::expect_used,
+    reason = "a failed step must stop the test at once"
+)]
+
+use std::time::Duration;
+
+use diesel::sql_types::Integer;
+use diesel_async::RunQueryDsl;
+
+#[derive(diesel::QueryableByName)]
+struct Pid {
+    #[diesel(sql_type = Integer)]
+    pid: i32,
+}
+
+async fn backend_pid(pool: &leadgen_db::DbPool) -> i32 {
+    let mut conn = leadgen_db::conn(pool).await.expect("checkout");
+    diesel::sql_query("SELECT pg_backend_pid() AS pid")
+        .get_result::<Pid>(&mut conn)
+        .await
+        .expect("a working connection")
+        .pid
+}
+
+async fn a_closed_connection_is_replaced(verify_idle_ms: u64) {
+    let db = leadgen_test_support::TestDb::new().await;
+    let mut settings = leadgen_test_support::database_settings(&db.url);
+    settings.max_connections = 1;
+    settings.verify_idle_ms = verify_idle_ms;
+    let pool = leadgen_db::build_pool(&settings, "pool-test").expect("pool");
+    let first = backend_pid(&pool).await;
+    assert_eq!(
+        backend_pid(&pool).await,
+        first,
+        "the one connection is reused"
+    );
+
+    // The server ends the pooled connection (as a restart or an administrator would).
+    let mut admin = leadgen_db::conn(&db.pool).await.expect("admin");
+    diesel::sql_query(format!("SELECT pg_terminate_backend({first}) AS pid"))
+        .execute(&mut admin)
+        .await
+        .expect("terminate");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let second = backend_pid(&pool).await;
+    assert_ne!(second, first, "a new connection replaced the closed one");
+}
+
+#[tokio::test]
+async fn a_connection_the_server_closed_is_replaced_without_a_verifying_round_trip() {
+    a_closed_connection_is_replaced(60_000).await;
+}
+
+#[tokio::test]
+async fn a_connection_the_server_closed_is_replaced_when_verified() {
+    a_closed_connection_is_replaced(0).await;
+}
