@@ -1,5 +1,6 @@
 //! The pool hands out working connections: one the server closed is replaced at checkout,
-//! whether or not it was idle long enough to be verified with a round trip.
+//! whether or not it was idle long enough to be verified with a round trip; and only an idle
+//! one costs that round trip.
 
 #![expect(
     clippy::expect_used,
@@ -59,4 +60,42 @@ async fn a_connection_the_server_closed_is_replaced_without_a_verifying_round_tr
 #[tokio::test]
 async fn a_connection_the_server_closed_is_replaced_when_verified() {
     a_closed_connection_is_replaced(0).await;
+}
+
+#[derive(diesel::QueryableByName)]
+struct Query {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    query: String,
+}
+
+/// The last statement the pooled connection ran, after a checkout that runs nothing, seen from
+/// another connection.
+async fn last_statement_after_checkout(verify_idle_ms: u64) -> String {
+    let db = leadgen_test_support::TestDb::new().await;
+    let mut settings = leadgen_test_support::database_settings(&db.url);
+    settings.max_connections = 1;
+    settings.verify_idle_ms = verify_idle_ms;
+    let pool = leadgen_db::build_pool(&settings, "pool-test").expect("pool");
+    let pid = backend_pid(&pool).await;
+    let held = leadgen_db::conn(&pool).await.expect("checkout");
+    let mut admin = leadgen_db::conn(&db.pool).await.expect("admin");
+    let seen = diesel::sql_query(format!(
+        "SELECT query FROM pg_stat_activity WHERE pid = {pid}"
+    ))
+    .get_result::<Query>(&mut admin)
+    .await
+    .expect("the pooled backend")
+    .query;
+    drop(held);
+    seen
+}
+
+#[tokio::test]
+async fn only_a_connection_idle_for_verify_idle_ms_is_verified_at_checkout() {
+    assert_eq!(last_statement_after_checkout(0).await, "SELECT 1");
+    assert_eq!(
+        last_statement_after_checkout(60_000).await,
+        "SELECT pg_backend_pid() AS pid",
+        "a connection used a moment ago is handed out without a round trip"
+    );
 }

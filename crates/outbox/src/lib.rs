@@ -262,19 +262,17 @@ impl Relay {
                             // The row's own backoff only when the broker refused this message;
                             // a broker away is waited for by the relay, not charged to the row.
                             let wide = broker_wide(&e);
+                            let attempted = if wide { "last_attempt_at" } else { "now()" };
                             diesel::update(t_outbox::table.find(id))
                                 .set((
                                     t_outbox::attempts.eq(t_outbox::attempts + 1),
                                     t_outbox::last_error.eq(e.to_string()),
+                                    t_outbox::last_attempt_at.eq(diesel::dsl::sql::<
+                                        diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
+                                    >(attempted)),
                                 ))
                                 .execute(conn)
                                 .await?;
-                            if !wide {
-                                diesel::update(t_outbox::table.find(id))
-                                    .set(t_outbox::last_attempt_at.eq(diesel::dsl::now))
-                                    .execute(conn)
-                                    .await?;
-                            }
                             unavailable = wide.then_some(e);
                             // Keep id order: later rows wait for this one.
                             break;
@@ -310,14 +308,15 @@ impl Relay {
                     tracing::warn!(error = %e, producer = self.producer, "Could not measure the outbox backlog");
                 }
             }
-            if relayed.is_ok() {
-                failures = 0;
-            }
             let wait = match relayed {
-                Ok(n) if i64::try_from(n).unwrap_or(i64::MAX) >= self.settings.batch_size => {
-                    Duration::ZERO
+                Ok(n) => {
+                    failures = 0;
+                    if i64::try_from(n).unwrap_or(i64::MAX) >= self.settings.batch_size {
+                        Duration::ZERO
+                    } else {
+                        idle
+                    }
                 }
-                Ok(_) => idle,
                 Err(e) => {
                     failures += 1;
                     let wait =
