@@ -133,30 +133,57 @@ pub struct PgRateGate {
     pub pool: DbPool,
 }
 
-#[async_trait::async_trait]
-impl SharedGate for PgRateGate {
-    async fn reserve(&self, key: &str, interval: Duration) -> Result<Slot, String> {
+/// A slot as the database reserved it.
+#[derive(Debug, Clone, Copy)]
+pub struct Reserved {
+    pub slot: Slot,
+    /// When the slot opens, in seconds since the epoch on the database's clock: the one clock
+    /// every replica's slots are spaced on.
+    pub at_epoch: f64,
+}
+
+impl PgRateGate {
+    /// Reserves the next slot of `key`, `interval` after the previous one of any replica.
+    pub async fn reserve_slot(&self, key: &str, interval: Duration) -> Result<Reserved, String> {
         use diesel_async::RunQueryDsl as _;
         #[derive(diesel::QueryableByName)]
-        struct Wait {
+        struct Answer {
             #[diesel(sql_type = diesel::sql_types::Double)]
-            secs: f64,
+            wait_secs: f64,
+            #[diesel(sql_type = diesel::sql_types::Double)]
+            at_epoch: f64,
         }
         let mut conn = leadgen_db::conn(&self.pool)
             .await
             .map_err(|e| e.to_string())?;
         let asked = tokio::time::Instant::now();
-        let wait: Wait = diesel::sql_query(
-            "INSERT INTO t_platform_call_slot AS s (rate_key, next_at)              VALUES ($1, clock_timestamp() + make_interval(secs => $2))              ON CONFLICT (rate_key) DO UPDATE                SET next_at = greatest(s.next_at, clock_timestamp()) + make_interval(secs => $2)              RETURNING greatest(extract(epoch FROM s.next_at - make_interval(secs => $2)                                                   - clock_timestamp()), 0)::float8 AS secs",
+        let answer: Answer = diesel::sql_query(
+            "INSERT INTO t_platform_call_slot AS s (rate_key, next_at) \
+             VALUES ($1, clock_timestamp() + make_interval(secs => $2)) \
+             ON CONFLICT (rate_key) DO UPDATE \
+               SET next_at = greatest(s.next_at, clock_timestamp()) + make_interval(secs => $2) \
+             RETURNING greatest(extract(epoch FROM s.next_at - make_interval(secs => $2) \
+                                                  - clock_timestamp()), 0)::float8 AS wait_secs, \
+                       extract(epoch FROM s.next_at - make_interval(secs => $2))::float8 AS at_epoch",
         )
         .bind::<diesel::sql_types::Text, _>(key)
         .bind::<diesel::sql_types::Double, _>(interval.as_secs_f64())
         .get_result(&mut conn)
         .await
         .map_err(|e| e.to_string())?;
-        Ok(Slot {
-            wait: Duration::from_secs_f64(wait.secs.max(0.0)),
-            asked,
+        Ok(Reserved {
+            slot: Slot {
+                wait: Duration::from_secs_f64(answer.wait_secs.max(0.0)),
+                asked,
+            },
+            at_epoch: answer.at_epoch,
         })
+    }
+}
+
+#[async_trait::async_trait]
+impl SharedGate for PgRateGate {
+    async fn reserve(&self, key: &str, interval: Duration) -> Result<Slot, String> {
+        self.reserve_slot(key, interval).await.map(|r| r.slot)
     }
 }
