@@ -2,20 +2,21 @@
 
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use leadgen_domain::{TenantId, UserId};
 
 use crate::schema::t_operation_log;
 
 /// Who acted: a user from the token, or the system (scheduler, workers).
 #[derive(Debug, Clone)]
 pub enum Operator {
-    User { id: i64, name: String },
+    User { id: UserId, name: String },
     System,
 }
 
 /// One entry.
 #[derive(Debug, Clone)]
 pub struct Entry<'a> {
-    pub tenant_id: i64,
+    pub tenant_id: TenantId,
     pub service: &'static str,
     pub operator: &'a Operator,
     /// e.g. `PLATFORM_AUTH_CREATE`, `SYNC_REQUEST`, `SYNC_COMPLETE`.
@@ -34,7 +35,7 @@ pub async fn record(
     trace_id: &str,
 ) -> QueryResult<()> {
     let (operator_id, operator_name) = match entry.operator {
-        Operator::User { id, name } => (Some(*id), Some(name.clone())),
+        Operator::User { id, name } => (Some(id.get()), Some(name.clone())),
         Operator::System => (None, None),
     };
     let (result, error_message) = match entry.result {
@@ -43,7 +44,7 @@ pub async fn record(
     };
     diesel::insert_into(t_operation_log::table)
         .values((
-            t_operation_log::tenant_id.eq(entry.tenant_id),
+            t_operation_log::tenant_id.eq(entry.tenant_id.get()),
             t_operation_log::service.eq(entry.service),
             t_operation_log::operator_id.eq(operator_id),
             t_operation_log::operator_name.eq(operator_name),

@@ -1,5 +1,6 @@
 //! The order-lead domain: the words every service shares, with no database, broker or HTTP.
 //!
+//! - [`ids`] — our ids, one type each (tenant, lead, shop authorization, user, sync task).
 //! - [`platform`] — which e-commerce platform, authorization and sync statuses.
 //! - [`money`] — amounts as integer fen, parsed from the platforms' yuan strings.
 //! - [`contact`] — buyer contact data as the platforms send it (masked, encrypted, virtual) and
@@ -13,6 +14,7 @@
 
 pub mod buyer;
 pub mod contact;
+pub mod ids;
 pub mod lead;
 pub mod money;
 pub mod order;
@@ -22,16 +24,10 @@ pub mod time;
 pub mod validity;
 
 pub use contact::{ContactField, ContactKind};
+pub use ids::{LeadId, PlatformId, SyncTaskId, TenantId, UserId};
 pub use lead::IntentionTag;
 pub use money::Money;
 pub use order::{BuyerRef, NeutralStatus, OrderItem, RawOrder, Receiver};
 pub use platform::{
     AuthStatus, LeadProcessStatus, PlatformType, RawOrderStatus, SyncStatus, SyncTrigger,
 };
-
-/// A merchant account; every row and every query is scoped by it.
-pub type TenantId = i64;
-/// Our id of one platform authorization (`t_ecom_platform_auth.id`).
-pub type PlatformId = i64;
-/// Our id of one sync task.
-pub type SyncTaskId = i64;

@@ -5,6 +5,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use leadgen_domain::TenantId;
+
 use crate::Event;
 
 /// CloudEvents `specversion`.
@@ -52,7 +54,7 @@ pub enum EnvelopeError {
 
 impl<T: Event> CloudEvent<T> {
     /// A new event from `source` (a service name) about `subject`.
-    pub fn new(source: &str, tenant_id: i64, subject: Option<String>, data: T) -> Self {
+    pub fn new(source: &str, tenant_id: TenantId, subject: Option<String>, data: T) -> Self {
         CloudEvent {
             specversion: SPEC_VERSION.to_owned(),
             id: Uuid::now_v7(),
@@ -61,9 +63,14 @@ impl<T: Event> CloudEvent<T> {
             time: Utc::now(),
             datacontenttype: "application/json".to_owned(),
             subject,
-            tenantid: tenant_id,
+            tenantid: tenant_id.get(),
             data,
         }
+    }
+
+    /// The merchant account the event belongs to.
+    pub fn tenant(&self) -> TenantId {
+        TenantId::new(self.tenantid)
     }
 
     /// Parses and checks an envelope received from the broker.

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use leadgen_domain::buyer::BuyerAggregate;
 use leadgen_domain::scoring::Reason;
 use leadgen_domain::validity::{ContactValidity, Validity};
-use leadgen_domain::{IntentionTag, LeadProcessStatus, PlatformType};
+use leadgen_domain::{IntentionTag, LeadId, LeadProcessStatus, PlatformId, PlatformType};
 
 use crate::payloads::ContactSummary;
 use crate::{Event, routing};
@@ -47,9 +47,9 @@ pub struct ContactValiditySummary {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BuyerLead {
-    pub lead_id: i64,
+    pub lead_id: LeadId,
     /// The shop of the buyer's latest order (the buyer is ranked among this shop's buyers).
-    pub platform_id: i64,
+    pub platform_id: PlatformId,
     pub platform_type: PlatformType,
     /// The platform's id of the buyer's latest order.
     pub latest_order_id: String,
@@ -87,8 +87,8 @@ pub struct BuyerLead {
 /// What a [`BuyerLead`] snapshot is made of, as the services hold it.
 #[derive(Debug, Clone)]
 pub struct LeadFacts<'a> {
-    pub lead_id: i64,
-    pub platform_id: i64,
+    pub lead_id: LeadId,
+    pub platform_id: PlatformId,
     pub platform_type: PlatformType,
     pub latest_order_id: &'a str,
     pub latest_order_time: DateTime<Utc>,
@@ -177,7 +177,7 @@ pub struct LeadUpdatedV1 {
     /// With `MERGED`: leads that were the same buyer. They are gone from lists, and their ids
     /// now resolve to this lead.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub merged_lead_ids: Vec<i64>,
+    pub merged_lead_ids: Vec<LeadId>,
 }
 
 impl Event for LeadUpdatedV1 {
@@ -200,13 +200,13 @@ pub enum LeadRemovalReason {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LeadRemovedV1 {
-    pub lead_id: i64,
+    pub lead_id: LeadId,
     pub reason: LeadRemovalReason,
     /// The disconnected shop (platform authorization) whose history was deleted.
-    pub platform_id: i64,
+    pub platform_id: PlatformId,
     /// Leads that had merged into this one; they are gone too.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub merged_lead_ids: Vec<i64>,
+    pub merged_lead_ids: Vec<LeadId>,
 }
 
 impl Event for LeadRemovedV1 {

@@ -4,7 +4,9 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use leadgen_domain::{ContactKind, IntentionTag, PlatformType, SyncTrigger};
+use leadgen_domain::{
+    ContactKind, IntentionTag, LeadId, PlatformId, PlatformType, SyncTaskId, SyncTrigger, UserId,
+};
 
 use crate::{Event, routing};
 
@@ -12,8 +14,8 @@ use crate::{Event, routing};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SyncRequestedV1 {
-    pub sync_task_id: i64,
-    pub platform_id: i64,
+    pub sync_task_id: SyncTaskId,
+    pub platform_id: PlatformId,
     pub platform_type: PlatformType,
     pub trigger: SyncTrigger,
     /// Orders created from this instant (inclusive)…
@@ -22,7 +24,7 @@ pub struct SyncRequestedV1 {
     pub window_end: DateTime<Utc>,
     /// The user who asked; absent for scheduled syncs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub requested_by: Option<i64>,
+    pub requested_by: Option<UserId>,
 }
 
 impl Event for SyncRequestedV1 {
@@ -35,8 +37,8 @@ impl Event for SyncRequestedV1 {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RawOrdersFetchedV1 {
-    pub sync_task_id: i64,
-    pub platform_id: i64,
+    pub sync_task_id: SyncTaskId,
+    pub platform_id: PlatformId,
     pub platform_type: PlatformType,
     /// Ids in `t_ecom_order_raw` that are new or changed and wait for processing.
     pub raw_order_ids: Vec<i64>,
@@ -68,8 +70,8 @@ pub struct ContactSummary {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LeadIdentifiedV1 {
-    pub lead_id: i64,
-    pub platform_id: i64,
+    pub lead_id: LeadId,
+    pub platform_id: PlatformId,
     pub platform_type: PlatformType,
     /// The platform's order id.
     pub order_id: String,

@@ -49,16 +49,16 @@ fn committed_examples_parse_as_their_events() {
 fn envelopes_round_trip_and_reject_the_wrong_type() {
     let event = CloudEvent::new(
         "auth-api",
-        7,
+        leadgen_domain::TenantId::new(7),
         Some("sync-task/1".into()),
         SyncRequestedV1 {
-            sync_task_id: 1,
-            platform_id: 2,
+            sync_task_id: leadgen_domain::SyncTaskId::new(1),
+            platform_id: leadgen_domain::PlatformId::new(2),
             platform_type: leadgen_domain::PlatformType::Taobao,
             trigger: leadgen_domain::SyncTrigger::Manual,
             window_start: chrono::DateTime::UNIX_EPOCH,
             window_end: chrono::Utc::now(),
-            requested_by: Some(7),
+            requested_by: Some(leadgen_domain::UserId::new(7)),
         },
     );
     let bytes = serde_json::to_vec(&event).unwrap();

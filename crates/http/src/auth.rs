@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use leadgen_domain::{TenantId, UserId};
 use leadgen_settings::{AuthSettings, ExposeSecret};
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -180,8 +181,8 @@ pub fn mint_hs256(secret: &str, claims: &Claims) -> Result<String, AuthConfigErr
 /// The authenticated caller. Extracting it fails with 401 when the token is missing or invalid.
 #[derive(Debug, Clone)]
 pub struct AuthUser {
-    pub user_id: i64,
-    pub tenant_id: i64,
+    pub user_id: UserId,
+    pub tenant_id: TenantId,
     pub name: String,
     perms: Vec<String>,
 }
@@ -219,8 +220,8 @@ impl FromRequest for AuthUser {
         let user = token.and_then(|t| verifier.verify(t)).map(|c| {
             tracing::Span::current().record("tenant_id", c.tenant_id);
             AuthUser {
-                user_id: c.sub,
-                tenant_id: c.tenant_id,
+                user_id: UserId::new(c.sub),
+                tenant_id: TenantId::new(c.tenant_id),
                 name: c.name,
                 perms: c.perms,
             }

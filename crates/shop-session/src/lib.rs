@@ -13,7 +13,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_crypto::Sealer;
 use leadgen_db::schema::t_ecom_platform_auth as auth;
 use leadgen_db::{DbPool, oplog, sealed};
-use leadgen_domain::AuthStatus;
+use leadgen_domain::{AuthStatus, PlatformId, TenantId};
 use leadgen_platforms::resilience::RetryPolicy;
 use leadgen_platforms::session::{Session, TokenSink};
 use leadgen_platforms::{AppCredentials, TokenSet};
@@ -23,8 +23,10 @@ use leadgen_platforms::{AppCredentials, TokenSet};
 #[diesel(table_name = auth)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct CredentialRow {
-    pub id: i64,
-    pub tenant_id: i64,
+    #[diesel(deserialize_as = i64)]
+    pub id: PlatformId,
+    #[diesel(deserialize_as = i64)]
+    pub tenant_id: TenantId,
     pub platform_type: String,
     pub app_key: String,
     pub auth_info: String,
@@ -37,12 +39,12 @@ pub struct CredentialRow {
 /// The tenant's shop `id`.
 pub async fn find(
     conn: &mut AsyncPgConnection,
-    tenant: i64,
-    id: i64,
+    tenant: TenantId,
+    id: PlatformId,
 ) -> QueryResult<Option<CredentialRow>> {
     auth::table
-        .filter(auth::tenant_id.eq(tenant))
-        .filter(auth::id.eq(id))
+        .filter(auth::tenant_id.eq(tenant.get()))
+        .filter(auth::id.eq(id.get()))
         .select(CredentialRow::as_select())
         .first(conn)
         .await
@@ -53,7 +55,7 @@ pub async fn find(
 /// keeps its state: 0 rows).
 async fn store_refreshed(
     conn: &mut AsyncPgConnection,
-    id: i64,
+    id: PlatformId,
     access_token: &str,
     refresh_token: Option<&str>,
     expiry: Option<DateTime<Utc>>,
@@ -61,7 +63,7 @@ async fn store_refreshed(
 ) -> QueryResult<usize> {
     diesel::update(
         auth::table
-            .find(id)
+            .find(id.get())
             .filter(auth::status.eq(AuthStatus::Active.as_str())),
     )
     .set((
@@ -114,14 +116,14 @@ pub fn unusable_status(reason: &str) -> AuthStatus {
 /// (`PLATFORM_AUTH_EXPIRE`, by the system, from `service`).
 pub async fn mark_expired(
     conn: &mut AsyncPgConnection,
-    id: i64,
+    id: PlatformId,
     reason: &str,
     service: &'static str,
 ) -> QueryResult<usize> {
     let status = unusable_status(reason);
     let tenants: Vec<i64> = diesel::update(
         auth::table
-            .find(id)
+            .find(id.get())
             .filter(auth::status.eq(AuthStatus::Active.as_str())),
     )
     .set((
@@ -135,7 +137,7 @@ pub async fn mark_expired(
     let trace_id = leadgen_telemetry::current_trace_id();
     for tenant in &tenants {
         let entry = oplog::Entry {
-            tenant_id: *tenant,
+            tenant_id: TenantId::new(*tenant),
             service,
             operator: &oplog::Operator::System,
             action: "PLATFORM_AUTH_EXPIRE",
@@ -179,7 +181,7 @@ pub fn open_session(
 pub struct CredentialSink {
     pub pool: DbPool,
     pub sealer: Arc<Sealer>,
-    pub platform_id: i64,
+    pub platform_id: PlatformId,
 }
 
 #[async_trait::async_trait]

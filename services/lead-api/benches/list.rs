@@ -26,6 +26,7 @@ use lead_api::repo::leads;
 use lead_api::routes::leads::parse_query;
 use lead_api::{Application, Settings};
 use leadgen_db::schema::t_lead_identity;
+use leadgen_domain::TenantId;
 use leadgen_domain::buyer::IdentityKey;
 use leadgen_test_support::{
     TestBroker, TestDb, auth_settings, crypto_settings, database_settings, http_settings,
@@ -319,7 +320,7 @@ fn main() {
                 let parsed = parse_query(&qs, &indexer).unwrap();
                 let (filter, sort, paging) = (&parsed.filter, parsed.sort, parsed.paging);
                 // Warm the bare connection as the request above warmed the service's.
-                leads::list(&mut bare, &list_stats, 1, filter, sort, paging)
+                leads::list(&mut bare, &list_stats, TenantId::new(1), filter, sort, paging)
                     .await
                     .unwrap();
                 // Alternately, so that a slow moment of the machine falls on both sides alike.
@@ -331,13 +332,13 @@ fn main() {
                     let _ = response.bytes().await.unwrap();
                     service.push(started.elapsed());
                     let started = Instant::now();
-                    leads::list(&mut bare, &list_stats, 1, filter, sort, paging)
+                    leads::list(&mut bare, &list_stats, TenantId::new(1), filter, sort, paging)
                         .await
                         .unwrap();
                     direct.push(started.elapsed());
                 }
                 let plan: String =
-                    leads::explain(&mut bare, &list_stats, 1, &parsed.filter, parsed.sort, parsed.paging)
+                    leads::explain(&mut bare, &list_stats, TenantId::new(1), &parsed.filter, parsed.sort, parsed.paging)
                         .await
                         .unwrap();
                 let plan: serde_json::Value = serde_json::from_str(&plan).unwrap();

@@ -1,5 +1,6 @@
 //! lead-api's errors and their one mapping to the envelope.
 
+use leadgen_domain::LeadId;
 use leadgen_http::{ApiError, codes};
 
 /// What can go wrong in lead-api's use cases.
@@ -9,7 +10,7 @@ pub enum LeadApiError {
     #[error("lead not found")]
     NotFound,
     #[error("lead {0} was merged into lead {1}")]
-    Merged(i64, i64),
+    Merged(LeadId, LeadId),
     #[error("lead changed: version {current}, expected {expected}")]
     VersionConflict { expected: i32, current: i32 },
     #[error("no version (If-Match) given")]

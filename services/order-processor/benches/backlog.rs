@@ -18,7 +18,10 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection as _, RunQueryDsl};
 use leadgen_db::ScopedFutureExt as _;
 use leadgen_db::schema::{t_ecom_order_raw, t_ecom_platform_auth, t_ecom_sync_task};
-use leadgen_domain::{BuyerRef, ContactField, Money, NeutralStatus, OrderItem, RawOrder, Receiver};
+use leadgen_domain::{
+    BuyerRef, ContactField, Money, NeutralStatus, OrderItem, PlatformId, RawOrder, Receiver,
+    TenantId,
+};
 use leadgen_test_support::{TestDb, crypto_settings};
 use order_processor::handler::run_batch;
 use order_processor::processor::Processor;
@@ -150,14 +153,18 @@ async fn run(n: usize) {
         let raw = processor
             .sealer
             .seal(
-                &leadgen_db::sealed::raw_order("raw_data", platform, &o.order_id),
+                &leadgen_db::sealed::raw_order("raw_data", PlatformId::new(platform), &o.order_id),
                 &json,
             )
             .unwrap();
         let normalized = processor
             .sealer
             .seal(
-                &leadgen_db::sealed::raw_order("normalized", platform, &o.order_id),
+                &leadgen_db::sealed::raw_order(
+                    "normalized",
+                    PlatformId::new(platform),
+                    &o.order_id,
+                ),
                 &json,
             )
             .unwrap();
@@ -228,8 +235,8 @@ async fn run(n: usize) {
         let page = page.to_vec();
         conn.transaction::<_, anyhow::Error, _>(|conn| {
             async move {
-                let rows = raw_orders::find_many(conn, 1, &page).await?;
-                run_batch(conn, &processor, 1, &rows).await
+                let rows = raw_orders::find_many(conn, TenantId::new(1), &page).await?;
+                run_batch(conn, &processor, TenantId::new(1), &rows).await
             }
             .scope_boxed()
         })

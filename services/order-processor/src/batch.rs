@@ -16,7 +16,7 @@ use leadgen_crypto::{BlindIndexer, Sealer, lock_key};
 use leadgen_domain::buyer::{BuyerGroup, OrderIdentities, group_buyers};
 use leadgen_domain::lead::merge_process_status;
 use leadgen_domain::scoring::{Ranks, ShopDistribution, predict_intention};
-use leadgen_domain::{LeadProcessStatus, RawOrderStatus};
+use leadgen_domain::{LeadId, LeadProcessStatus, PlatformId, RawOrderStatus, TenantId};
 use leadgen_events::{
     CloudEvent, LeadChange, LeadIdentifiedV1, LeadIdentifiedV2, LeadUpdatedV1, ScoredBy,
 };
@@ -62,7 +62,7 @@ const MAX_RESOLVE_ROUNDS: usize = 4;
 pub async fn process(
     conn: &mut AsyncPgConnection,
     ctx: &Context<'_>,
-    tenant: i64,
+    tenant: TenantId,
     rows: &[RawRow],
     events: &mut Batch,
 ) -> anyhow::Result<Summary> {
@@ -151,7 +151,7 @@ pub async fn process(
         let intention = predict_intention(&buyer.aggregate, ranks, ctx.as_of);
         let keep = Keep {
             lead_id: *lead,
-            tenant_id: tenant,
+            tenant_id: tenant.get(),
             process_status: status,
             version: old.map_or(1, |s| s.version + 1),
             external_pending: ctx.external_scorer,
@@ -201,7 +201,7 @@ pub async fn process(
                         LeadUpdatedV1 {
                             lead: snapshot,
                             changes,
-                            merged_lead_ids: g.merged.clone(),
+                            merged_lead_ids: g.merged.iter().copied().map(LeadId::new).collect(),
                         },
                     ))?;
                 }
@@ -214,7 +214,7 @@ pub async fn process(
             let Some(p) = prepared.get(i) else { continue };
             for (kind, index) in &p.identities {
                 identity_rows.push(IdentityWrite {
-                    tenant_id: tenant,
+                    tenant_id: tenant.get(),
                     key_hash: index.clone(),
                     kind: kind.as_str().to_owned(),
                     lead_id: *lead,
@@ -290,7 +290,7 @@ async fn link_buyers(
 async fn load_buyers(
     conn: &mut AsyncPgConnection,
     ctx: &Context<'_>,
-    tenant: i64,
+    tenant: TenantId,
     leads: &[i64],
 ) -> anyhow::Result<Vec<Option<Buyer>>> {
     let mut orders_of: HashMap<i64, Vec<BuyerOrder>> = HashMap::new();
@@ -354,7 +354,7 @@ pub(crate) async fn lock_indexes<'a>(
 /// leads another batch merged away meanwhile.
 async fn resolve(
     conn: &mut AsyncPgConnection,
-    tenant: i64,
+    tenant: TenantId,
     prepared: &[Prepared],
     earlier_link: impl Fn(&Prepared) -> Option<i64>,
 ) -> anyhow::Result<(Vec<BuyerGroup>, Vec<LeadState>)> {
@@ -480,8 +480,8 @@ fn legacy_event(
     lead: &leadgen_events::BuyerLead,
 ) -> anyhow::Result<LeadIdentifiedV1> {
     Ok(LeadIdentifiedV1 {
-        lead_id: row.id,
-        platform_id: row.platform_id,
+        lead_id: LeadId::new(row.id),
+        platform_id: PlatformId::new(row.platform_id),
         platform_type: lead.platform_type,
         order_id: row.order_id.clone(),
         raw_order_id: row.raw_order_id,

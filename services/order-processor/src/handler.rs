@@ -8,6 +8,7 @@ use std::sync::Arc;
 use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 use leadgen_db::oplog::{self, Entry, Operator};
 use leadgen_db::{DbPool, ScopedFutureExt as _};
+use leadgen_domain::TenantId;
 use leadgen_events::{CloudEvent, RawOrdersFetchedV1};
 use leadgen_messaging::{Handler, Incoming, Outcome};
 use leadgen_outbox::Batch;
@@ -33,7 +34,7 @@ impl Handler for RawOrdersHandler {
         match self.process(&event).await {
             Ok(Some(summary)) => {
                 tracing::info!(
-                    sync_task.id = event.data.sync_task_id,
+                    sync_task.id = event.data.sync_task_id.get(),
                     orders = summary.orders,
                     leads.new = summary.new_leads.len(),
                     leads.updated = summary.updated_leads.len(),
@@ -45,7 +46,7 @@ impl Handler for RawOrdersHandler {
             }
             Ok(None) => {
                 tracing::info!(
-                    sync_task.id = event.data.sync_task_id,
+                    sync_task.id = event.data.sync_task_id.get(),
                     "Duplicate RawOrdersFetched; already handled"
                 );
                 Outcome::Ack
@@ -64,7 +65,7 @@ impl RawOrdersHandler {
         let mut conn = leadgen_db::conn(&self.pool).await?;
         let processor = Arc::clone(&self.processor);
         let message_id = event.id.to_string();
-        let tenant = event.tenantid;
+        let tenant = event.tenant();
         let ids = event.data.raw_order_ids.clone();
         conn.transaction::<Option<Summary>, anyhow::Error, _>(|conn| {
             async move {
@@ -82,11 +83,11 @@ impl RawOrdersHandler {
 
 /// One batch on `conn`'s transaction: process, enqueue the events, log new leads, mark the
 /// changed shops for a rescore.
-#[tracing::instrument(name = "orders.process_batch", skip_all, fields(tenant_id = tenant, orders = rows.len()))]
+#[tracing::instrument(name = "orders.process_batch", skip_all, fields(tenant_id = tenant.get(), orders = rows.len()))]
 pub async fn run_batch(
     conn: &mut AsyncPgConnection,
     processor: &Processor,
-    tenant: i64,
+    tenant: TenantId,
     rows: &[RawRow],
 ) -> anyhow::Result<Summary> {
     let mut events = Batch::default();

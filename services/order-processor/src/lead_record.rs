@@ -9,7 +9,8 @@ use leadgen_domain::lead::{SeenContact, best_contact};
 use leadgen_domain::scoring::{Assessment, Intention, Ranks, assess};
 use leadgen_domain::validity::{ContactValidity, no_contact};
 use leadgen_domain::{
-    ContactField, ContactKind, IntentionTag, LeadProcessStatus, Money, NeutralStatus,
+    ContactField, ContactKind, IntentionTag, LeadId, LeadProcessStatus, Money, NeutralStatus,
+    PlatformId,
 };
 use leadgen_events::{BuyerLead, ContactSummary, LeadFacts, ScoredBy};
 
@@ -66,7 +67,11 @@ pub fn reduce(
             continue;
         };
         let json = sealer.open(
-            &sealed::contact("t_ecom_order_processed", o.platform_id, &o.order_id),
+            &sealed::contact(
+                "t_ecom_order_processed",
+                PlatformId::new(o.platform_id),
+                &o.order_id,
+            ),
             sealed_contact,
         )?;
         seen.push(SeenContact {
@@ -119,7 +124,10 @@ pub fn row(
         order_id: buyer.latest.order_id.clone(),
         raw_order_id: buyer.latest.raw_order_id,
         processed_order_id: buyer.latest.id,
-        contact_info: sealer.seal(&sealed::lead_contact(keep.lead_id), &contact_json)?,
+        contact_info: sealer.seal(
+            &sealed::lead_contact(LeadId::new(keep.lead_id)),
+            &contact_json,
+        )?,
         contact_masked: buyer
             .contact
             .as_ref()
@@ -168,8 +176,8 @@ pub fn snapshot(
     let kind = serde_json::from_value(serde_json::Value::String(row.contact_kind.clone()))
         .unwrap_or(ContactKind::Masked);
     Ok(BuyerLead::from_facts(LeadFacts {
-        lead_id: row.id,
-        platform_id: row.platform_id,
+        lead_id: LeadId::new(row.id),
+        platform_id: PlatformId::new(row.platform_id),
         platform_type: row
             .platform_type
             .parse()

@@ -4,7 +4,7 @@
 use leadgen_crypto::{BlindIndexer, Sealer};
 use leadgen_db::sealed;
 use leadgen_domain::buyer::{IdentityKind, OrderFacts, identity_keys};
-use leadgen_domain::{ContactField, ContactKind, PlatformType, RawOrder};
+use leadgen_domain::{ContactField, ContactKind, PlatformId, PlatformType, RawOrder};
 
 use crate::repo::processed::ProcessedWrite;
 use crate::repo::raw_orders::RawRow;
@@ -57,7 +57,11 @@ pub fn prepare(
         .as_deref()
         .ok_or_else(|| anyhow::anyhow!("raw order {} has no normalized form", row.id))?;
     let json = sealer.open(
-        &sealed::raw_order("normalized", row.platform_id, &row.order_id),
+        &sealed::raw_order(
+            "normalized",
+            PlatformId::new(row.platform_id),
+            &row.order_id,
+        ),
         sealed_json,
     )?;
     let order: RawOrder = serde_json::from_str(&json)?;
@@ -118,13 +122,17 @@ pub fn processed_row(
     let phone = contact.as_ref();
     let contact_info = match phone {
         Some(c) => Some(sealer.seal(
-            &sealed::contact("t_ecom_order_processed", p.row.platform_id, &order.order_id),
+            &sealed::contact(
+                "t_ecom_order_processed",
+                PlatformId::new(p.row.platform_id),
+                &order.order_id,
+            ),
             &serde_json::to_string(c)?,
         )?),
         None => None,
     };
     Ok(ProcessedWrite {
-        tenant_id: p.row.tenant_id,
+        tenant_id: p.row.tenant_id.get(),
         platform_id: p.row.platform_id,
         platform_type: p.row.platform_type.clone(),
         raw_order_id: p.row.id,

@@ -23,12 +23,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 use leadgen_db::{DbPool, ScopedFutureExt as _, sealed};
-use leadgen_domain::ContactField;
 use leadgen_domain::buyer::BuyerAggregate;
 use leadgen_domain::scoring::{
     Assessment, Intention, Ranks, ShopDistribution, assess, predict_intention,
 };
 use leadgen_domain::validity::{ContactValidity, filter_contact_info, no_contact};
+use leadgen_domain::{ContactField, LeadId, TenantId};
 use leadgen_events::{CloudEvent, LeadChange, LeadUpdatedV1, ScoredBy};
 use leadgen_outbox::Batch;
 use leadgen_scorer::{ModelInput, PredictRequest};
@@ -316,10 +316,10 @@ impl Rescore {
 
     /// The lead's contact judged again now (privacy numbers expire).
     fn validity_of(&self, row: &LeadRow, now: DateTime<Utc>) -> anyhow::Result<ContactValidity> {
-        let json = self
-            .processor
-            .sealer
-            .open(&sealed::lead_contact(row.id), &row.contact_info)?;
+        let json = self.processor.sealer.open(
+            &sealed::lead_contact(LeadId::new(row.id)),
+            &row.contact_info,
+        )?;
         let contact: Option<ContactField> = serde_json::from_str(&json)?;
         Ok(contact.map_or_else(no_contact, |c| filter_contact_info(&c, now)))
     }
@@ -414,7 +414,7 @@ fn apply(c: Changed) -> anyhow::Result<(serde_json::Value, Option<CloudEvent<Lea
     let lead = snapshot(&row, &a, &validity, &assessment, scored_by)?;
     let event = CloudEvent::new(
         SERVICE,
-        row.tenant_id,
+        TenantId::new(row.tenant_id),
         Some(format!("lead/{}", row.id)),
         LeadUpdatedV1 {
             lead,

@@ -19,6 +19,7 @@ use std::time::Duration;
 use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 use leadgen_db::oplog::{self, Entry, Operator};
 use leadgen_db::{DbPool, ScopedFutureExt as _};
+use leadgen_domain::{LeadId, PlatformId, TenantId};
 use leadgen_events::{CloudEvent, LeadRemovalReason, LeadRemovedV1};
 use leadgen_outbox::Batch;
 use tokio_util::sync::CancellationToken;
@@ -123,8 +124,9 @@ async fn purge_buyers(
     purge::drop_stale_identities(conn, leads).await?;
 
     let remaining = purge::remaining_raw_orders(conn, leads).await?;
-    let rows = raw_orders::find_many(conn, shop.tenant_id, &remaining).await?;
-    let rebuilt = run_batch(conn, processor, shop.tenant_id, &rows).await?;
+    let tenant = TenantId::new(shop.tenant_id);
+    let rows = raw_orders::find_many(conn, tenant, &remaining).await?;
+    let rebuilt = run_batch(conn, processor, tenant, &rows).await?;
 
     let orphans = purge::orphans(conn, leads).await?;
     let mut events = Batch::default();
@@ -132,13 +134,13 @@ async fn purge_buyers(
     for orphan in &orphans {
         events.push(&CloudEvent::new(
             SERVICE,
-            shop.tenant_id,
+            tenant,
             Some(format!("lead/{}", orphan.id)),
             LeadRemovedV1 {
-                lead_id: orphan.id,
+                lead_id: LeadId::new(orphan.id),
                 reason: LeadRemovalReason::ShopHistoryPurged,
-                platform_id: shop.id,
-                merged_lead_ids: orphan.merged.clone(),
+                platform_id: PlatformId::new(shop.id),
+                merged_lead_ids: orphan.merged.iter().copied().map(LeadId::new).collect(),
             },
         ))?;
         removed.push(orphan.id);
@@ -189,7 +191,7 @@ async fn log(
         return Ok(());
     }
     let entry = Entry {
-        tenant_id: shop.tenant_id,
+        tenant_id: TenantId::new(shop.tenant_id),
         service: SERVICE,
         operator: &Operator::System,
         action,

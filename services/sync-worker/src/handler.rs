@@ -38,7 +38,7 @@ impl Handler for SyncRequestedHandler {
         };
         if let Err(e) = self.fail_dead_lettered(&event, reason).await {
             tracing::error!(
-                sync_task.id = event.data.sync_task_id,
+                sync_task.id = event.data.sync_task_id.get(),
                 error = %format!("{e:#}"),
                 "Could not fail a dead-lettered sync task"
             );
@@ -57,7 +57,7 @@ impl SyncRequestedHandler {
         let data = &event.data;
         let error = format!("同步请求多次处理失败，已转入死信队列：{reason}");
         let trace_id = leadgen_telemetry::current_trace_id();
-        let (tenant, task_id, platform_id) = (event.tenantid, data.sync_task_id, data.platform_id);
+        let (tenant, task_id, platform_id) = (event.tenant(), data.sync_task_id, data.platform_id);
         let mut conn = leadgen_db::conn(&self.syncer.pool).await?;
         conn.transaction::<(), anyhow::Error, _>(|conn| {
             async move {
@@ -75,7 +75,7 @@ impl SyncRequestedHandler {
             .scope_boxed()
         })
         .await?;
-        tracing::warn!(sync_task.id = task_id, reason = %reason, "Dead-lettered sync request; task failed");
+        tracing::warn!(sync_task.id = task_id.get(), reason = %reason, "Dead-lettered sync request; task failed");
         Ok(())
     }
 
@@ -85,12 +85,12 @@ impl SyncRequestedHandler {
         let mut conn = leadgen_db::conn(&self.syncer.pool).await?;
         if leadgen_outbox::is_processed(&mut conn, SERVICE, &message_id).await? {
             tracing::info!(
-                sync_task.id = data.sync_task_id,
+                sync_task.id = data.sync_task_id.get(),
                 "Duplicate SyncRequested; already handled"
             );
             return Ok(Outcome::Ack);
         }
-        let Some(task) = tasks::find(&mut conn, event.tenantid, data.sync_task_id).await? else {
+        let Some(task) = tasks::find(&mut conn, event.tenant(), data.sync_task_id).await? else {
             return Ok(Outcome::Reject(format!(
                 "sync task {} of tenant {} does not exist",
                 data.sync_task_id, event.tenantid
@@ -103,8 +103,8 @@ impl SyncRequestedHandler {
         tasks::start(&mut conn, task.id, self.syncer.lease).await?;
         drop(conn);
         tracing::info!(
-            sync_task.id = task.id,
-            platform.id = task.platform_id,
+            sync_task.id = task.id.get(),
+            platform.id = task.platform_id.get(),
             "Sync started"
         );
 
@@ -118,7 +118,7 @@ impl SyncRequestedHandler {
                 let mut conn = leadgen_db::conn(&self.syncer.pool).await?;
                 leadgen_outbox::mark_processed(&mut conn, SERVICE, &message_id).await?;
                 tracing::info!(
-                    sync_task.id = task.id,
+                    sync_task.id = task.id.get(),
                     "Sync cancelled; stopped between pages"
                 );
                 return Ok(Outcome::Ack);
@@ -147,14 +147,14 @@ impl SyncRequestedHandler {
         match outcome {
             TaskOutcome::Completed { success, failure } => {
                 tracing::info!(
-                    sync_task.id = task_id,
+                    sync_task.id = task_id.get(),
                     orders.success = success,
                     orders.failure = failure,
                     "Sync completed"
                 );
             }
             TaskOutcome::Failed(reason) => {
-                tracing::warn!(sync_task.id = task_id, reason = %reason, "Sync failed")
+                tracing::warn!(sync_task.id = task_id.get(), reason = %reason, "Sync failed")
             }
             TaskOutcome::Cancelled => {}
         }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use chrono::Utc;
 use diesel_async::AsyncConnection as _;
 use leadgen_db::{DbPool, ScopedFutureExt as _};
-use leadgen_domain::{PlatformType, SyncStatus, SyncTrigger};
+use leadgen_domain::{PlatformType, SyncStatus, SyncTrigger, UserId};
 use leadgen_events::{CloudEvent, SyncRequestedV1};
 use tokio_util::sync::CancellationToken;
 
@@ -113,7 +113,7 @@ async fn resume(conn: &mut leadgen_db::PgConn, task: &TaskRow) -> anyhow::Result
             trigger,
             window_start: task.window_start,
             window_end: task.window_end,
-            requested_by: task.requested_by,
+            requested_by: task.requested_by.map(UserId::new),
         },
     );
     leadgen_outbox::enqueue(conn, SERVICE, &event).await?;

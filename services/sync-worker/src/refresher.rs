@@ -15,7 +15,7 @@ use diesel::sql_types::{BigInt, Bool};
 use diesel_async::RunQueryDsl;
 use leadgen_crypto::Sealer;
 use leadgen_db::DbPool;
-use leadgen_domain::PlatformType;
+use leadgen_domain::{PlatformId, PlatformType};
 use leadgen_platforms::Registry;
 use leadgen_platforms::resilience::RetryPolicy;
 use leadgen_platforms::session::SessionError;
@@ -46,9 +46,9 @@ struct Locked {
 }
 
 /// The advisory-lock key of a shop's token refresh.
-fn lock_key(platform_id: i64) -> i64 {
+fn lock_key(platform_id: PlatformId) -> i64 {
     // A namespace of its own in the high bits, the shop id in the rest.
-    (0x5245_4652_i64 << 32) ^ platform_id
+    (0x5245_4652_i64 << 32) ^ platform_id.get()
 }
 
 impl Refresher {
@@ -102,18 +102,18 @@ impl Refresher {
         match session.refresh_now(client.as_ref(), &sink).await {
             Ok(()) => {
                 tracing::info!(
-                    platform.id = row.id,
+                    platform.id = row.id.get(),
                     "Refreshed a platform session ahead of expiry"
                 );
                 Ok(Outcome::Refreshed)
             }
             Err(SessionError::Expired(reason)) => {
-                tracing::warn!(platform.id = row.id, reason = %reason, "Refresh refused; marking the shop EXPIRED or INVALID");
+                tracing::warn!(platform.id = row.id.get(), reason = %reason, "Refresh refused; marking the shop EXPIRED or INVALID");
                 shop_session::mark_expired(conn, row.id, &reason, crate::SERVICE).await?;
                 Ok(Outcome::Expired)
             }
             Err(other) => {
-                tracing::warn!(platform.id = row.id, error = %other, "Refresh failed; will try again");
+                tracing::warn!(platform.id = row.id.get(), error = %other, "Refresh failed; will try again");
                 Ok(Outcome::Failed)
             }
         }

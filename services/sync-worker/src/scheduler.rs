@@ -13,7 +13,7 @@ use std::time::Duration;
 use chrono::Utc;
 use diesel_async::AsyncConnection as _;
 use leadgen_db::{DbPool, ScopedFutureExt as _};
-use leadgen_domain::{AuthStatus, PlatformType, SyncTrigger};
+use leadgen_domain::{AuthStatus, PlatformType, SyncTaskId, SyncTrigger};
 use leadgen_events::{CloudEvent, SyncRequestedV1};
 use rand::Rng as _;
 use tokio_util::sync::CancellationToken;
@@ -60,7 +60,7 @@ impl Scheduler {
                 })
                 .min(now);
             let task = conn
-                .transaction::<Option<i64>, anyhow::Error, _>(|conn| {
+                .transaction::<Option<SyncTaskId>, anyhow::Error, _>(|conn| {
                     async move {
                         let Some(task_id) = tasks::insert_scheduled(
                             conn,
@@ -96,8 +96,8 @@ impl Scheduler {
                 .await?;
             if let Some(task_id) = task {
                 tracing::info!(
-                    sync_task.id = task_id,
-                    platform.id = platform.id,
+                    sync_task.id = task_id.get(),
+                    platform.id = platform.id.get(),
                     "Scheduled a sync"
                 );
                 created += 1;

@@ -46,16 +46,16 @@ fn request(platform: i64, task_id: i64) -> Incoming {
     let now = Utc::now();
     let event = CloudEvent::new(
         "sync-worker-test",
-        1,
+        leadgen_domain::TenantId::new(1),
         None,
         SyncRequestedV1 {
-            sync_task_id: task_id,
-            platform_id: platform,
+            sync_task_id: leadgen_domain::SyncTaskId::new(task_id),
+            platform_id: leadgen_domain::PlatformId::new(platform),
             platform_type: PlatformType::Taobao,
             trigger: SyncTrigger::Manual,
             window_start: now - chrono::Duration::days(1),
             window_end: now,
-            requested_by: Some(7),
+            requested_by: Some(leadgen_domain::UserId::new(7)),
         },
     );
     Incoming {

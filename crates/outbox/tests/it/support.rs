@@ -195,11 +195,11 @@ impl RunningConsumer {
 pub fn sync_event(task: i64) -> CloudEvent<SyncRequestedV1> {
     CloudEvent::new(
         "test",
-        1,
+        leadgen_domain::TenantId::new(1),
         Some(format!("sync-task/{task}")),
         SyncRequestedV1 {
-            sync_task_id: task,
-            platform_id: 1,
+            sync_task_id: leadgen_domain::SyncTaskId::new(task),
+            platform_id: leadgen_domain::PlatformId::new(1),
             platform_type: PlatformType::Taobao,
             trigger: SyncTrigger::Manual,
             window_start: chrono::DateTime::UNIX_EPOCH,
@@ -322,7 +322,7 @@ pub async fn handle_once(pool: &DbPool, message_id: &str) -> Result<bool, Outbox
                 return Ok(false);
             }
             let entry = Entry {
-                tenant_id: 1,
+                tenant_id: leadgen_domain::TenantId::new(1),
                 service: "outbox-it",
                 operator: &Operator::System,
                 action: "IT_SIDE_EFFECT",

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_db::schema::t_operation_log as log;
+use leadgen_domain::TenantId;
 use leadgen_http::paging::Paging;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -39,12 +40,14 @@ pub struct LogFilter {
 /// A page of the tenant's entries, newest first, and how many match.
 pub async fn list(
     conn: &mut AsyncPgConnection,
-    tenant: i64,
+    tenant: TenantId,
     filter: &LogFilter,
     paging: Paging,
 ) -> QueryResult<(Vec<LogRow>, i64)> {
     let query = || {
-        let mut q = log::table.filter(log::tenant_id.eq(tenant)).into_boxed();
+        let mut q = log::table
+            .filter(log::tenant_id.eq(tenant.get()))
+            .into_boxed();
         if let Some(id) = filter.operator_id {
             q = q.filter(log::operator_id.eq(id));
         }

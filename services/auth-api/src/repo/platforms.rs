@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_db::schema::t_ecom_platform_auth as auth;
-use leadgen_domain::AuthStatus;
+use leadgen_domain::{AuthStatus, PlatformId, TenantId, UserId};
 use leadgen_http::paging::Paging;
 
 /// A row as auth-api reads it.
@@ -13,8 +13,10 @@ use leadgen_http::paging::Paging;
 #[diesel(table_name = auth)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct AuthRow {
-    pub id: i64,
-    pub tenant_id: i64,
+    #[diesel(deserialize_as = i64)]
+    pub id: PlatformId,
+    #[diesel(deserialize_as = i64)]
+    pub tenant_id: TenantId,
     pub platform_type: String,
     pub app_key: String,
     pub auth_info: String,
@@ -29,7 +31,8 @@ pub struct AuthRow {
     pub callback_url: String,
     pub expiry_time: Option<DateTime<Utc>>,
     pub last_sync_time: Option<DateTime<Utc>>,
-    pub created_by: i64,
+    #[diesel(deserialize_as = i64)]
+    pub created_by: UserId,
     pub create_time: DateTime<Utc>,
     pub update_time: DateTime<Utc>,
 }
@@ -38,8 +41,10 @@ pub struct AuthRow {
 #[derive(Debug, Insertable)]
 #[diesel(table_name = auth)]
 pub struct NewAuthRow<'a> {
-    pub id: i64,
-    pub tenant_id: i64,
+    #[diesel(serialize_as = i64)]
+    pub id: PlatformId,
+    #[diesel(serialize_as = i64)]
+    pub tenant_id: TenantId,
     pub platform_type: &'a str,
     pub app_key: &'a str,
     pub auth_info: String,
@@ -47,7 +52,8 @@ pub struct NewAuthRow<'a> {
     pub oauth_state_hash: &'a str,
     pub redirect_url: Option<&'a str>,
     pub callback_url: &'a str,
-    pub created_by: i64,
+    #[diesel(serialize_as = i64)]
+    pub created_by: UserId,
 }
 
 /// Tokens to store on activation (already sealed).
@@ -69,15 +75,16 @@ pub struct AuthFilter {
 }
 
 /// Allocates the next id, so sealed columns can be bound to it before the insert.
-pub async fn next_id(conn: &mut AsyncPgConnection) -> QueryResult<i64> {
+pub async fn next_id(conn: &mut AsyncPgConnection) -> QueryResult<PlatformId> {
     diesel::select(diesel::dsl::sql::<BigInt>(
         "nextval('t_ecom_platform_auth_id_seq')",
     ))
-    .get_result(conn)
+    .get_result::<i64>(conn)
     .await
+    .map(PlatformId::new)
 }
 
-pub async fn insert(conn: &mut AsyncPgConnection, row: &NewAuthRow<'_>) -> QueryResult<()> {
+pub async fn insert(conn: &mut AsyncPgConnection, row: NewAuthRow<'_>) -> QueryResult<()> {
     diesel::insert_into(auth::table)
         .values(row)
         .execute(conn)
@@ -87,12 +94,12 @@ pub async fn insert(conn: &mut AsyncPgConnection, row: &NewAuthRow<'_>) -> Query
 
 async fn find_exact(
     conn: &mut AsyncPgConnection,
-    tenant: i64,
-    id: i64,
+    tenant: TenantId,
+    id: PlatformId,
 ) -> QueryResult<Option<AuthRow>> {
     auth::table
-        .filter(auth::tenant_id.eq(tenant))
-        .filter(auth::id.eq(id))
+        .filter(auth::tenant_id.eq(tenant.get()))
+        .filter(auth::id.eq(id.get()))
         .select(AuthRow::as_select())
         .first(conn)
         .await
@@ -103,14 +110,14 @@ async fn find_exact(
 /// survived (every id the API ever answered keeps resolving).
 pub async fn find_for_tenant(
     conn: &mut AsyncPgConnection,
-    tenant: i64,
-    id: i64,
+    tenant: TenantId,
+    id: PlatformId,
 ) -> QueryResult<Option<AuthRow>> {
     match find_exact(conn, tenant, id).await? {
         Some(AuthRow {
             superseded_by: Some(survivor),
             ..
-        }) => find_exact(conn, tenant, survivor).await,
+        }) => find_exact(conn, tenant, PlatformId::new(survivor)).await,
         other => Ok(other),
     }
 }
@@ -118,14 +125,14 @@ pub async fn find_for_tenant(
 /// Like [`find_for_tenant`], the (surviving) row locked for update.
 pub async fn find_for_tenant_for_update(
     conn: &mut AsyncPgConnection,
-    tenant: i64,
-    id: i64,
+    tenant: TenantId,
+    id: PlatformId,
 ) -> QueryResult<Option<AuthRow>> {
     let Some(row) = find_for_tenant(conn, tenant, id).await? else {
         return Ok(None);
     };
     auth::table
-        .find(row.id)
+        .find(row.id.get())
         .select(AuthRow::as_select())
         .for_update()
         .first(conn)
@@ -151,14 +158,14 @@ pub async fn find_pending_by_state(
 /// Sets `status` (and why) on a row of the tenant, when its current status is one of `from`.
 pub async fn set_status(
     conn: &mut AsyncPgConnection,
-    id: i64,
+    id: PlatformId,
     from: &[AuthStatus],
     status: AuthStatus,
     reason: Option<&str>,
 ) -> QueryResult<usize> {
     diesel::update(
         auth::table
-            .filter(auth::id.eq(id))
+            .filter(auth::id.eq(id.get()))
             .filter(auth::status.eq_any(from.iter().map(|s| s.as_str()).collect::<Vec<_>>())),
     )
     .set((
@@ -174,13 +181,13 @@ pub async fn set_status(
 /// re-authorization.
 pub async fn revoke(
     conn: &mut AsyncPgConnection,
-    id: i64,
+    id: PlatformId,
     reason: &str,
     purge_after: DateTime<Utc>,
 ) -> QueryResult<usize> {
     diesel::update(
         auth::table
-            .find(id)
+            .find(id.get())
             .filter(auth::status.ne(AuthStatus::Revoked.as_str())),
     )
     .set((
@@ -202,11 +209,11 @@ pub async fn revoke(
 /// `update_time`), redirecting where `redirect_url` says.
 pub async fn begin_consent(
     conn: &mut AsyncPgConnection,
-    id: i64,
+    id: PlatformId,
     state_hash: &str,
     redirect_url: Option<&str>,
 ) -> QueryResult<usize> {
-    diesel::update(auth::table.find(id))
+    diesel::update(auth::table.find(id.get()))
         .set((
             auth::oauth_state_hash.eq(state_hash),
             auth::redirect_url.eq(redirect_url),
@@ -218,13 +225,13 @@ pub async fn begin_consent(
 
 pub async fn list(
     conn: &mut AsyncPgConnection,
-    tenant: i64,
+    tenant: TenantId,
     filter: &AuthFilter,
     paging: Paging,
 ) -> QueryResult<(Vec<AuthRow>, i64)> {
     let query = || {
         let mut q = auth::table
-            .filter(auth::tenant_id.eq(tenant))
+            .filter(auth::tenant_id.eq(tenant.get()))
             .filter(auth::superseded_by.is_null())
             .into_boxed();
         if let Some(p) = &filter.platform_type {
@@ -249,13 +256,13 @@ pub async fn list(
 /// Stores the tokens and marks the row ACTIVE, if its state is still unused.
 pub async fn activate(
     conn: &mut AsyncPgConnection,
-    id: i64,
+    id: PlatformId,
     state_hash: &str,
     t: &ActivatedTokens,
 ) -> QueryResult<usize> {
     diesel::update(
         auth::table
-            .filter(auth::id.eq(id))
+            .filter(auth::id.eq(id.get()))
             .filter(auth::oauth_state_hash.eq(state_hash)),
     )
     .set((
@@ -281,13 +288,13 @@ pub async fn activate(
 /// earlier grant is unaffected).
 pub async fn invalidate(
     conn: &mut AsyncPgConnection,
-    id: i64,
+    id: PlatformId,
     state_hash: &str,
     reason: &str,
 ) -> QueryResult<usize> {
     let spent = diesel::update(
         auth::table
-            .filter(auth::id.eq(id))
+            .filter(auth::id.eq(id.get()))
             .filter(auth::oauth_state_hash.eq(state_hash)),
     )
     .set((
@@ -312,27 +319,28 @@ pub async fn invalidate(
 /// Another authorization of the tenant for the same shop on the same platform (the newest).
 pub async fn find_other_for_shop(
     conn: &mut AsyncPgConnection,
-    tenant: i64,
+    tenant: TenantId,
     platform_type: &str,
     shop_id: &str,
-    except: i64,
-) -> QueryResult<Option<i64>> {
+    except: PlatformId,
+) -> QueryResult<Option<PlatformId>> {
     auth::table
-        .filter(auth::tenant_id.eq(tenant))
+        .filter(auth::tenant_id.eq(tenant.get()))
         .filter(auth::platform_type.eq(platform_type))
         .filter(auth::shop_id.eq(shop_id))
-        .filter(auth::id.ne(except))
+        .filter(auth::id.ne(except.get()))
         .order((auth::update_time.desc(), auth::id.desc()))
         .select(auth::id)
-        .first(conn)
+        .first::<i64>(conn)
         .await
         .optional()
+        .map(|id| id.map(PlatformId::new))
 }
 
 /// Whether the purge of `id`'s history (after a revocation) has begun: it has no history left.
-pub async fn history_purged(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<bool> {
+pub async fn history_purged(conn: &mut AsyncPgConnection, id: PlatformId) -> QueryResult<bool> {
     auth::table
-        .find(id)
+        .find(id.get())
         .select(auth::purged_at.is_not_null())
         .first(conn)
         .await
@@ -341,13 +349,13 @@ pub async fn history_purged(conn: &mut AsyncPgConnection, id: i64) -> QueryResul
 /// Renews an authorization with a new consent's credentials (sealed) and tokens: ACTIVE again.
 pub async fn renew(
     conn: &mut AsyncPgConnection,
-    id: i64,
+    id: PlatformId,
     app_key: &str,
     auth_info: &str,
     callback_url: &str,
     t: &ActivatedTokens,
 ) -> QueryResult<usize> {
-    diesel::update(auth::table.find(id))
+    diesel::update(auth::table.find(id.get()))
         .set((
             auth::app_key.eq(app_key),
             auth::auth_info.eq(auth_info),
@@ -371,17 +379,17 @@ pub async fn renew(
 /// id (already answered in a 201 `Location`) resolves to the survivor; its state is spent.
 pub async fn supersede(
     conn: &mut AsyncPgConnection,
-    id: i64,
-    survivor: i64,
+    id: PlatformId,
+    survivor: PlatformId,
     state_hash: &str,
 ) -> QueryResult<usize> {
     diesel::update(
         auth::table
-            .filter(auth::id.eq(id))
+            .filter(auth::id.eq(id.get()))
             .filter(auth::oauth_state_hash.eq(state_hash)),
     )
     .set((
-        auth::superseded_by.eq(survivor),
+        auth::superseded_by.eq(survivor.get()),
         auth::oauth_state_hash.eq(None::<String>),
         auth::status_reason.eq("已合并到同一店铺的已有授权"),
         auth::update_time.eq(diesel::dsl::now),

@@ -5,21 +5,24 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_db::schema::t_ecom_sync_task as task;
-use leadgen_domain::SyncStatus;
+use leadgen_domain::{PlatformId, SyncStatus, SyncTaskId, TenantId};
 use leadgen_http::paging::{Paging, SortOrder};
 
 const RUNNING: &str = SyncStatus::Running.as_str();
 
-#[derive(Debug, Insertable)]
+#[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = task)]
 pub struct NewTask<'a> {
-    pub tenant_id: i64,
-    pub platform_id: i64,
+    #[diesel(serialize_as = i64)]
+    pub tenant_id: TenantId,
+    #[diesel(serialize_as = i64)]
+    pub platform_id: PlatformId,
     pub platform_type: &'a str,
     pub trigger_type: &'a str,
     pub status: &'a str,
     pub window_start: DateTime<Utc>,
     pub window_end: DateTime<Utc>,
+    /// The user's id (a `UserId`); absent for scheduled syncs.
     pub requested_by: Option<i64>,
     pub requested_by_name: Option<&'a str>,
 }
@@ -28,8 +31,10 @@ pub struct NewTask<'a> {
 #[diesel(table_name = task)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct TaskRow {
-    pub id: i64,
-    pub platform_id: i64,
+    #[diesel(deserialize_as = i64)]
+    pub id: SyncTaskId,
+    #[diesel(deserialize_as = i64)]
+    pub platform_id: PlatformId,
     pub platform_type: String,
     pub trigger_type: String,
     pub status: String,
@@ -64,12 +69,12 @@ pub const SORT_FIELDS: &[&str] = &["syncTime", "successCount", "failureCount", "
 /// The tenant's task `id`, locked for update.
 pub async fn find_for_update(
     conn: &mut AsyncPgConnection,
-    tenant: i64,
-    id: i64,
+    tenant: TenantId,
+    id: SyncTaskId,
 ) -> QueryResult<Option<TaskRow>> {
     task::table
-        .filter(task::tenant_id.eq(tenant))
-        .filter(task::id.eq(id))
+        .filter(task::tenant_id.eq(tenant.get()))
+        .filter(task::id.eq(id.get()))
         .select(TaskRow::as_select())
         .for_update()
         .first(conn)
@@ -81,10 +86,10 @@ pub async fn find_for_update(
 /// running slot frees at once, so the shop accepts a new sync.
 pub async fn cancel(
     conn: &mut AsyncPgConnection,
-    id: i64,
+    id: SyncTaskId,
     note: &str,
 ) -> QueryResult<Option<TaskRow>> {
-    diesel::update(task::table.find(id).filter(task::status.eq(RUNNING)))
+    diesel::update(task::table.find(id.get()).filter(task::status.eq(RUNNING)))
         .set((
             task::status.eq(SyncStatus::Cancelled.as_str()),
             task::error_message.eq(note),
@@ -100,12 +105,12 @@ pub async fn cancel(
 /// Cancels the platform's running task, if any (the shop was paused or disconnected).
 pub async fn cancel_running(
     conn: &mut AsyncPgConnection,
-    platform_id: i64,
+    platform_id: PlatformId,
     note: &str,
 ) -> QueryResult<usize> {
     diesel::update(
         task::table
-            .filter(task::platform_id.eq(platform_id))
+            .filter(task::platform_id.eq(platform_id.get()))
             .filter(task::status.eq(RUNNING)),
     )
     .set((
@@ -119,23 +124,26 @@ pub async fn cancel_running(
 }
 
 /// Inserts a RUNNING task; a unique violation means one is already running for the platform.
-pub async fn insert(conn: &mut AsyncPgConnection, new: &NewTask<'_>) -> QueryResult<i64> {
+pub async fn insert(conn: &mut AsyncPgConnection, new: NewTask<'_>) -> QueryResult<SyncTaskId> {
     diesel::insert_into(task::table)
         .values(new)
         .returning(task::id)
-        .get_result(conn)
+        .get_result::<i64>(conn)
         .await
+        .map(SyncTaskId::new)
 }
 
 pub async fn list(
     conn: &mut AsyncPgConnection,
-    tenant: i64,
+    tenant: TenantId,
     filter: &RecordFilter,
     sort: (&str, SortOrder),
     paging: Paging,
 ) -> QueryResult<(Vec<TaskRow>, i64)> {
     let query = || {
-        let mut q = task::table.filter(task::tenant_id.eq(tenant)).into_boxed();
+        let mut q = task::table
+            .filter(task::tenant_id.eq(tenant.get()))
+            .into_boxed();
         if let Some(p) = filter.platform_id {
             q = q.filter(task::platform_id.eq(p));
         }

@@ -2,6 +2,7 @@
 //! of a created authorization).
 
 use actix_web::{HttpResponse, web};
+use leadgen_domain::PlatformId;
 use leadgen_http::{ApiError, AuthUser, Permission};
 
 use crate::service::authorizations;
@@ -25,6 +26,7 @@ pub async fn detail(
     path: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(Permission::View)?;
-    let platform = authorizations::detail(&state, user.tenant_id, path.into_inner()).await?;
+    let platform =
+        authorizations::detail(&state, user.tenant_id, PlatformId::new(path.into_inner())).await?;
     Ok(leadgen_http::ok(platform))
 }

@@ -2,7 +2,7 @@
 //! `DELETE /platforms/{platformId}`, `POST /platforms/{platformId}/reauthorize`.
 
 use actix_web::{HttpResponse, web};
-use leadgen_domain::AuthStatus;
+use leadgen_domain::{AuthStatus, PlatformId};
 use leadgen_http::{ApiError, AuthUser, FieldError, Permission};
 use serde::Deserialize;
 
@@ -64,7 +64,8 @@ pub async fn set_status(
         .ok()
         .filter(|s| shops::settable(*s))
         .ok_or_else(|| invalid("status 只能是 DISABLED 或 ACTIVE"))?;
-    let platform = shops::set_status(&state, &user, path.into_inner(), target).await?;
+    let platform =
+        shops::set_status(&state, &user, PlatformId::new(path.into_inner()), target).await?;
     Ok(leadgen_http::ok(platform))
 }
 
@@ -87,7 +88,7 @@ pub async fn revoke(
     path: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(Permission::Auth)?;
-    let platform = shops::revoke(&state, &user, path.into_inner()).await?;
+    let platform = shops::revoke(&state, &user, PlatformId::new(path.into_inner())).await?;
     Ok(leadgen_http::ok(platform))
 }
 
@@ -118,6 +119,12 @@ pub async fn reauthorize(
     } else {
         serde_json::from_slice(&body).map_err(|_| ApiError::bad_request("请求体不是合法的 JSON"))?
     };
-    let created = shops::reauthorize(&state, &user, path.into_inner(), body.redirect_url).await?;
+    let created = shops::reauthorize(
+        &state,
+        &user,
+        PlatformId::new(path.into_inner()),
+        body.redirect_url,
+    )
+    .await?;
     Ok(leadgen_http::ok(created))
 }

@@ -1,6 +1,7 @@
 //! `POST /platforms/{platformId}/sync` (design 2.3): start a manual sync. The body is optional.
 
 use actix_web::{HttpResponse, web};
+use leadgen_domain::PlatformId;
 use leadgen_http::{ApiError, AuthUser, Permission};
 
 use crate::service::syncs::{self, SyncBody};
@@ -41,6 +42,7 @@ pub async fn sync(
         })?
     };
     let window = syncs::parse_window(&body)?;
-    let accepted = syncs::request(&state, &user, path.into_inner(), window).await?;
+    let accepted =
+        syncs::request(&state, &user, PlatformId::new(path.into_inner()), window).await?;
     Ok(leadgen_http::ok(accepted))
 }

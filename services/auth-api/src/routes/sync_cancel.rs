@@ -1,6 +1,7 @@
 //! `POST /sync-records/{syncId}/cancel`: stop a running sync.
 
 use actix_web::{HttpResponse, web};
+use leadgen_domain::SyncTaskId;
 use leadgen_http::{ApiError, AuthUser, Permission};
 
 use crate::service::sync_cancel;
@@ -26,6 +27,6 @@ pub async fn cancel(
     path: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(Permission::Sync)?;
-    let record = sync_cancel::cancel(&state, &user, path.into_inner()).await?;
+    let record = sync_cancel::cancel(&state, &user, SyncTaskId::new(path.into_inner())).await?;
     Ok(leadgen_http::ok(record))
 }

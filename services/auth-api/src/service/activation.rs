@@ -16,6 +16,7 @@ use crate::SERVICE;
 use crate::error::AuthApiError;
 use crate::repo::platforms::{self as repo, ActivatedTokens, AuthRow};
 use crate::service::syncs;
+use leadgen_domain::PlatformId;
 
 /// What the consent granted.
 pub struct Granted<'a> {
@@ -30,7 +31,7 @@ pub struct Granted<'a> {
 
 fn seal_tokens(
     sealer: &Sealer,
-    id: i64,
+    id: PlatformId,
     tokens: &TokenSet,
 ) -> Result<ActivatedTokens, AuthApiError> {
     Ok(ActivatedTokens {
@@ -57,9 +58,9 @@ pub async fn activate(
     conn: &mut leadgen_db::PgConn,
     sealer: &Sealer,
     granted: Granted<'_>,
-) -> Result<i64, AuthApiError> {
+) -> Result<PlatformId, AuthApiError> {
     let trace_id = leadgen_telemetry::current_trace_id();
-    conn.transaction::<i64, AuthApiError, _>(|conn| {
+    conn.transaction::<PlatformId, AuthApiError, _>(|conn| {
         async move {
             let row = granted.row;
             if let (Some(held), Some(granted_shop)) =

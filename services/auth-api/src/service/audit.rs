@@ -7,6 +7,7 @@ use serde::Serialize;
 use crate::error::AuthApiError;
 use crate::repo::operation_logs::{self, LogFilter};
 use crate::startup::AppState;
+use leadgen_domain::TenantId;
 
 /// One entry as the audit page shows it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -28,10 +29,10 @@ pub struct LogEntry {
     pub time: DateTime<Utc>,
 }
 
-#[tracing::instrument(name = "auth.list_operation_logs", skip_all, fields(tenant_id = tenant))]
+#[tracing::instrument(name = "auth.list_operation_logs", skip_all, fields(tenant_id = tenant.get()))]
 pub async fn list(
     state: &AppState,
-    tenant: i64,
+    tenant: TenantId,
     filter: LogFilter,
     paging: Paging,
 ) -> Result<(Vec<LogEntry>, i64), AuthApiError> {

@@ -5,7 +5,7 @@ use diesel_async::AsyncConnection as _;
 use leadgen_db::ScopedFutureExt as _;
 use leadgen_db::oplog::{self, Entry};
 use leadgen_db::sealed;
-use leadgen_domain::{AuthStatus, PlatformType};
+use leadgen_domain::{AuthStatus, PlatformId, PlatformType, TenantId, UserId};
 use leadgen_http::paging::Paging;
 use leadgen_http::{AuthUser, FieldError};
 use leadgen_platforms::AppCredentials;
@@ -77,7 +77,7 @@ pub struct Created {
 }
 
 /// Stores the authorization (secret sealed) as PENDING_AUTH and builds the consent URL.
-#[tracing::instrument(name = "auth.create_authorization", skip_all, fields(tenant_id = user.tenant_id, platform_type = %new.platform_type))]
+#[tracing::instrument(name = "auth.create_authorization", skip_all, fields(tenant_id = user.tenant_id.get(), platform_type = %new.platform_type))]
 pub async fn create(
     state: &AppState,
     user: &AuthUser,
@@ -108,7 +108,7 @@ pub async fn create(
     let state_hash = oauth::hash_state(&oauth_state);
     let platform_type = new.platform_type;
     let id = conn
-        .transaction::<i64, AuthApiError, _>(|conn| {
+        .transaction::<PlatformId, AuthApiError, _>(|conn| {
             async move {
                 let id = repo::next_id(conn).await?;
                 let row = NewAuthRow {
@@ -123,7 +123,7 @@ pub async fn create(
                     callback_url: &callback,
                     created_by: user_id_of(&op),
                 };
-                repo::insert(conn, &row).await?;
+                repo::insert(conn, row).await?;
                 let entry = Entry {
                     tenant_id: tenant,
                     service: SERVICE,
@@ -155,19 +155,19 @@ pub async fn create(
         extra,
     };
     let auth_url = client.authorize_url(&app, &callback_url, &oauth_state);
-    tracing::info!(platform.id = id, platform.type = %new.platform_type, "Platform authorization created");
+    tracing::info!(platform.id = id.get(), platform.type = %new.platform_type, "Platform authorization created");
     Ok(Created {
-        platform_id: id,
+        platform_id: id.get(),
         platform_type: new.platform_type,
         status: AuthStatus::PendingAuth,
         auth_url,
     })
 }
 
-fn user_id_of(op: &oplog::Operator) -> i64 {
+fn user_id_of(op: &oplog::Operator) -> UserId {
     match op {
         oplog::Operator::User { id, .. } => *id,
-        oplog::Operator::System => 0,
+        oplog::Operator::System => UserId::new(0),
     }
 }
 
@@ -226,7 +226,7 @@ pub struct Listed {
 impl From<AuthRow> for Listed {
     fn from(r: AuthRow) -> Self {
         Listed {
-            platform_id: r.id,
+            platform_id: r.id.get(),
             app_key_hint: hint(&r.app_key),
             platform_type: r.platform_type,
             status: r.status,
@@ -242,10 +242,10 @@ impl From<AuthRow> for Listed {
 }
 
 /// The tenant's authorizations, newest first.
-#[tracing::instrument(name = "auth.list_authorizations", skip_all, fields(tenant_id = tenant))]
+#[tracing::instrument(name = "auth.list_authorizations", skip_all, fields(tenant_id = tenant.get()))]
 pub async fn list(
     state: &AppState,
-    tenant: i64,
+    tenant: TenantId,
     filter: AuthFilter,
     paging: Paging,
 ) -> Result<(Vec<Listed>, i64), AuthApiError> {
@@ -255,8 +255,12 @@ pub async fn list(
 }
 
 /// One of the tenant's authorizations (another tenant's is not found).
-#[tracing::instrument(name = "auth.authorization_detail", skip_all, fields(tenant_id = tenant, platform_id = id))]
-pub async fn detail(state: &AppState, tenant: i64, id: i64) -> Result<Listed, AuthApiError> {
+#[tracing::instrument(name = "auth.authorization_detail", skip_all, fields(tenant_id = tenant.get(), platform_id = id.get()))]
+pub async fn detail(
+    state: &AppState,
+    tenant: TenantId,
+    id: PlatformId,
+) -> Result<Listed, AuthApiError> {
     let mut conn = leadgen_db::conn(&state.pool).await?;
     let row = repo::find_for_tenant(&mut conn, tenant, id)
         .await?

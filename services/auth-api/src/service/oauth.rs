@@ -7,7 +7,7 @@ use diesel_async::AsyncConnection as _;
 use leadgen_db::ScopedFutureExt as _;
 use leadgen_db::oplog::{self, Entry, Operator};
 use leadgen_db::sealed;
-use leadgen_domain::{AuthStatus, PlatformType};
+use leadgen_domain::{AuthStatus, PlatformId, PlatformType};
 use leadgen_platforms::{AppCredentials, PlatformError};
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
@@ -123,7 +123,7 @@ pub async fn complete(state: &AppState, query: CallbackQuery) -> Result<Complete
     };
     let platform_id = activation::activate(&mut conn, &state.sealer, granted).await?;
     tracing::info!(
-        platform.id = platform_id,
+        platform.id = platform_id.get(),
         "Platform authorization is ACTIVE"
     );
     Ok(completed(
@@ -145,7 +145,7 @@ fn refused(row: &AuthRow, reason: String) -> Result<Completed, AuthApiError> {
 
 fn completed(
     row: &AuthRow,
-    platform_id: i64,
+    platform_id: PlatformId,
     status: AuthStatus,
     shop_name: Option<String>,
 ) -> Completed {
@@ -157,7 +157,7 @@ fn completed(
         )
     });
     Completed {
-        platform_id,
+        platform_id: platform_id.get(),
         platform_type: row.platform_type.clone(),
         status,
         shop_name,
@@ -196,6 +196,6 @@ async fn invalidate(
         .scope_boxed()
     })
     .await?;
-    tracing::warn!(platform.id = row.id, "Platform authorization refused");
+    tracing::warn!(platform.id = row.id.get(), "Platform authorization refused");
     Ok(())
 }

@@ -5,7 +5,7 @@
 use diesel_async::AsyncConnection as _;
 use leadgen_db::oplog::{self, Entry, Operator};
 use leadgen_db::{ScopedFutureExt as _, sealed};
-use leadgen_domain::AuthStatus;
+use leadgen_domain::{AuthStatus, PlatformId};
 use leadgen_http::AuthUser;
 use leadgen_platforms::AppCredentials;
 
@@ -24,11 +24,11 @@ pub fn settable(status: AuthStatus) -> bool {
 
 /// `PUT /platforms/{id}/status`: pauses an ACTIVE, EXPIRED or INVALID shop, or resumes a
 /// paused one that holds a grant. Setting the current status again changes nothing.
-#[tracing::instrument(name = "auth.set_shop_status", skip_all, fields(tenant_id = user.tenant_id, platform_id = id, status = %target.as_str()))]
+#[tracing::instrument(name = "auth.set_shop_status", skip_all, fields(tenant_id = user.tenant_id.get(), platform_id = id.get(), status = %target.as_str()))]
 pub async fn set_status(
     state: &AppState,
     user: &AuthUser,
-    id: i64,
+    id: PlatformId,
     target: AuthStatus,
 ) -> Result<Listed, AuthApiError> {
     let op = operator(user);
@@ -83,8 +83,12 @@ pub async fn set_status(
 /// `DELETE /platforms/{id}`: disconnects the shop: tokens wiped, REVOKED, a running sync
 /// cancelled, never scheduled again; its orders, leads and records stay for
 /// `[shops] history_retention_days`, then order-processor purges them. Idempotent.
-#[tracing::instrument(name = "auth.revoke_shop", skip_all, fields(tenant_id = user.tenant_id, platform_id = id))]
-pub async fn revoke(state: &AppState, user: &AuthUser, id: i64) -> Result<Listed, AuthApiError> {
+#[tracing::instrument(name = "auth.revoke_shop", skip_all, fields(tenant_id = user.tenant_id.get(), platform_id = id.get()))]
+pub async fn revoke(
+    state: &AppState,
+    user: &AuthUser,
+    id: PlatformId,
+) -> Result<Listed, AuthApiError> {
     let op = operator(user);
     let note = format!("已由 {} 解除授权", user.name);
     let purge_after =
@@ -116,7 +120,7 @@ type Step<'a> = std::pin::Pin<
 async fn transition<F>(
     state: &AppState,
     user: &AuthUser,
-    id: i64,
+    id: PlatformId,
     step: F,
 ) -> Result<Listed, AuthApiError>
 where
@@ -156,11 +160,11 @@ where
 /// `POST /platforms/{id}/reauthorize`: a new consent URL for the **same** record (its id, its
 /// history). Until the merchant approves, the record keeps its status; approving makes it
 /// ACTIVE with the new grant, and it must be the same shop.
-#[tracing::instrument(name = "auth.reauthorize_shop", skip_all, fields(tenant_id = user.tenant_id, platform_id = id))]
+#[tracing::instrument(name = "auth.reauthorize_shop", skip_all, fields(tenant_id = user.tenant_id.get(), platform_id = id.get()))]
 pub async fn reauthorize(
     state: &AppState,
     user: &AuthUser,
-    id: i64,
+    id: PlatformId,
     redirect_url: Option<String>,
 ) -> Result<Created, AuthApiError> {
     if let Some(url) = &redirect_url {
@@ -213,7 +217,7 @@ pub async fn reauthorize(
         .parse()
         .map_err(|e| AuthApiError::Unexpected(anyhow::anyhow!("{e}")))?;
     Ok(Created {
-        platform_id: row.id,
+        platform_id: row.id.get(),
         platform_type,
         status,
         auth_url: client.authorize_url(&app, &row.callback_url, &oauth_state),

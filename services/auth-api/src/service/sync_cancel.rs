@@ -5,7 +5,7 @@
 use diesel_async::AsyncConnection as _;
 use leadgen_db::ScopedFutureExt as _;
 use leadgen_db::oplog::{self, Entry};
-use leadgen_domain::SyncStatus;
+use leadgen_domain::{SyncStatus, SyncTaskId};
 use leadgen_http::AuthUser;
 
 use crate::SERVICE;
@@ -16,11 +16,11 @@ use crate::service::syncs::Record;
 use crate::startup::AppState;
 
 /// Cancels the tenant's running task `sync_id`; the record as it now reads.
-#[tracing::instrument(name = "auth.cancel_sync", skip_all, fields(tenant_id = user.tenant_id, sync_id = sync_id))]
+#[tracing::instrument(name = "auth.cancel_sync", skip_all, fields(tenant_id = user.tenant_id.get(), sync_id = sync_id.get()))]
 pub async fn cancel(
     state: &AppState,
     user: &AuthUser,
-    sync_id: i64,
+    sync_id: SyncTaskId,
 ) -> Result<Record, AuthApiError> {
     let mut conn = leadgen_db::conn(&state.pool).await?;
     let tenant = user.tenant_id;

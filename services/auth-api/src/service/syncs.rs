@@ -5,7 +5,9 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::AsyncConnection as _;
 use leadgen_db::ScopedFutureExt as _;
 use leadgen_db::oplog::{self, Entry, Operator};
-use leadgen_domain::{AuthStatus, PlatformType, SyncStatus, SyncTrigger};
+use leadgen_domain::{
+    AuthStatus, PlatformId, PlatformType, SyncStatus, SyncTaskId, SyncTrigger, TenantId, UserId,
+};
 use leadgen_events::{CloudEvent, SyncRequestedV1};
 use leadgen_http::paging::{Paging, SortOrder};
 use leadgen_http::{AuthUser, FieldError};
@@ -93,8 +95,8 @@ async fn start_task(
     task: &NewTask<'_>,
     platform_type: PlatformType,
     trigger: SyncTrigger,
-) -> Result<Option<i64>, AuthApiError> {
-    let task_id = match repo::insert(conn, task).await {
+) -> Result<Option<SyncTaskId>, AuthApiError> {
+    let task_id = match repo::insert(conn, task.clone()).await {
         Ok(id) => id,
         Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => return Ok(None),
         Err(e) => return Err(e.into()),
@@ -110,7 +112,7 @@ async fn start_task(
             trigger,
             window_start: task.window_start,
             window_end: task.window_end,
-            requested_by: task.requested_by,
+            requested_by: task.requested_by.map(UserId::new),
         },
     );
     leadgen_outbox::enqueue(conn, SERVICE, &event).await?;
@@ -119,14 +121,14 @@ async fn start_task(
 
 /// Enqueues the BACKFILL of a shop just connected: `days` of history by creation time, on the
 /// caller's transaction. `None` when a sync of the shop is already running.
-#[tracing::instrument(name = "auth.enqueue_backfill", skip_all, fields(tenant_id = tenant, platform_id = platform_id))]
+#[tracing::instrument(name = "auth.enqueue_backfill", skip_all, fields(tenant_id = tenant.get(), platform_id = platform_id.get()))]
 pub async fn enqueue_backfill(
     conn: &mut leadgen_db::PgConn,
-    tenant: i64,
-    platform_id: i64,
+    tenant: TenantId,
+    platform_id: PlatformId,
     platform_type: PlatformType,
     days: i64,
-) -> Result<Option<i64>, AuthApiError> {
+) -> Result<Option<SyncTaskId>, AuthApiError> {
     let end = Utc::now();
     let task = NewTask {
         tenant_id: tenant,
@@ -143,11 +145,11 @@ pub async fn enqueue_backfill(
 }
 
 /// Accepts a manual sync: a RUNNING task and a `SyncRequested` event in one transaction.
-#[tracing::instrument(name = "auth.request_sync", skip_all, fields(tenant_id = user.tenant_id, platform_id = platform_id))]
+#[tracing::instrument(name = "auth.request_sync", skip_all, fields(tenant_id = user.tenant_id.get(), platform_id = platform_id.get()))]
 pub async fn request(
     state: &AppState,
     user: &AuthUser,
-    platform_id: i64,
+    platform_id: PlatformId,
     window: RequestedWindow,
 ) -> Result<Accepted, AuthApiError> {
     let mut conn = leadgen_db::conn(&state.pool).await?;
@@ -155,7 +157,7 @@ pub async fn request(
     let op = operator(user);
     let trace_id = leadgen_telemetry::current_trace_id();
     let result = conn
-        .transaction::<i64, AuthApiError, _>(|conn| {
+        .transaction::<SyncTaskId, AuthApiError, _>(|conn| {
             let op = op.clone();
             let trace_id = trace_id.clone();
             async move {
@@ -201,7 +203,7 @@ pub async fn request(
                     status: SyncStatus::Running.as_str(),
                     window_start: start,
                     window_end: end,
-                    requested_by: Some(user.user_id),
+                    requested_by: Some(user.user_id.get()),
                     requested_by_name: Some(&user.name),
                 };
                 let task_id = start_task(conn, &task, platform_type, SyncTrigger::Manual)
@@ -225,12 +227,12 @@ pub async fn request(
     match result {
         Ok(task_id) => {
             tracing::info!(
-                sync_task.id = task_id,
-                platform.id = platform_id,
+                sync_task.id = task_id.get(),
+                platform.id = platform_id.get(),
                 "Sync requested"
             );
             Ok(Accepted {
-                sync_task_id: task_id,
+                sync_task_id: task_id.get(),
                 status: "ACCEPTED",
             })
         }
@@ -247,9 +249,9 @@ pub async fn request(
 /// Logs a refused request; a failure to log must not hide the refusal.
 async fn record_refusal(
     conn: &mut leadgen_db::PgConn,
-    tenant: i64,
+    tenant: TenantId,
     op: &Operator,
-    platform_id: i64,
+    platform_id: PlatformId,
     e: &AuthApiError,
     trace_id: &str,
 ) {
@@ -307,10 +309,10 @@ pub struct Progress {
 }
 
 /// The tenant's sync records.
-#[tracing::instrument(name = "auth.list_sync_records", skip_all, fields(tenant_id = tenant))]
+#[tracing::instrument(name = "auth.list_sync_records", skip_all, fields(tenant_id = tenant.get()))]
 pub async fn records(
     state: &AppState,
-    tenant: i64,
+    tenant: TenantId,
     filter: RecordFilter,
     sort: (&str, SortOrder),
     paging: Paging,
@@ -324,8 +326,8 @@ pub async fn records(
 impl From<repo::TaskRow> for Record {
     fn from(r: repo::TaskRow) -> Self {
         Record {
-            sync_id: r.id,
-            platform_id: r.platform_id,
+            sync_id: r.id.get(),
+            platform_id: r.platform_id.get(),
             platform_type: r.platform_type,
             sync_time: r.sync_time,
             status: r.status,

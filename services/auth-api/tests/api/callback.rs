@@ -6,6 +6,7 @@ use chrono::{Duration, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use leadgen_db::schema::{t_ecom_platform_auth, t_ecom_sync_task};
+use leadgen_domain::PlatformId;
 use leadgen_test_support::TestBroker;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -358,7 +359,7 @@ async fn callback_exchanges_the_code_seals_the_tokens_and_activates() {
     assert_eq!(
         sealer
             .open(
-                &leadgen_db::sealed::platform_auth("access_token", id),
+                &leadgen_db::sealed::platform_auth("access_token", PlatformId::new(id)),
                 &access
             )
             .expect("opens"),
@@ -367,7 +368,7 @@ async fn callback_exchanges_the_code_seals_the_tokens_and_activates() {
     assert_eq!(
         sealer
             .open(
-                &leadgen_db::sealed::platform_auth("refresh_token", id),
+                &leadgen_db::sealed::platform_auth("refresh_token", PlatformId::new(id)),
                 &refresh
             )
             .expect("opens"),
@@ -473,7 +474,7 @@ async fn connecting_a_shop_again_renews_its_authorization_instead_of_adding_a_se
     let settings = leadgen_test_support::crypto_settings();
     let sealer =
         leadgen_crypto::Sealer::new(settings.key_id, &settings.data_key, &[]).expect("sealer");
-    let context = |column| leadgen_db::sealed::platform_auth(column, first);
+    let context = |column| leadgen_db::sealed::platform_auth(column, PlatformId::new(first));
     assert_eq!(
         sealer
             .open(&context("access_token"), &access.expect("token"))

@@ -1,6 +1,6 @@
 //! `POST /platforms/auth` (design 2.1).
 
-use leadgen_domain::PlatformType;
+use leadgen_domain::{PlatformId, PlatformType};
 use leadgen_test_support::TestBroker;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -99,7 +99,7 @@ async fn create_answers_201_with_location_and_the_consent_url() {
     let sealer = leadgen_runtime::sealer(&leadgen_test_support::crypto_settings()).expect("sealer");
     let opened = sealer
         .open(
-            &leadgen_db::sealed::platform_auth("auth_info", id),
+            &leadgen_db::sealed::platform_auth("auth_info", PlatformId::new(id)),
             &row.auth_info,
         )
         .expect("auth_info opens with its row's context");
@@ -109,7 +109,7 @@ async fn create_answers_201_with_location_and_the_consent_url() {
     assert!(
         sealer
             .open(
-                &leadgen_db::sealed::platform_auth("auth_info", id + 1),
+                &leadgen_db::sealed::platform_auth("auth_info", PlatformId::new(id + 1)),
                 &row.auth_info
             )
             .is_err(),

@@ -9,6 +9,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_db::schema::{
     t_ecom_order_processed as processed, t_lead_status_change as history, t_order_lead as lead,
 };
+use leadgen_domain::{LeadId, TenantId};
 
 /// Every column of a lead the API shows.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -31,12 +32,12 @@ pub struct LeadDetailRow {
 /// The tenant's lead `id`, merged or not.
 pub async fn find(
     conn: &mut AsyncPgConnection,
-    tenant: i64,
-    id: i64,
+    tenant: TenantId,
+    id: LeadId,
 ) -> QueryResult<Option<LeadDetailRow>> {
     lead::table
-        .filter(lead::tenant_id.eq(tenant))
-        .filter(lead::id.eq(id))
+        .filter(lead::tenant_id.eq(tenant.get()))
+        .filter(lead::id.eq(id.get()))
         .select(LeadDetailRow::as_select())
         .first(conn)
         .await
@@ -46,12 +47,12 @@ pub async fn find(
 /// The same, locked for the caller's transaction.
 pub async fn lock(
     conn: &mut AsyncPgConnection,
-    tenant: i64,
-    id: i64,
+    tenant: TenantId,
+    id: LeadId,
 ) -> QueryResult<Option<LeadDetailRow>> {
     lead::table
-        .filter(lead::tenant_id.eq(tenant))
-        .filter(lead::id.eq(id))
+        .filter(lead::tenant_id.eq(tenant.get()))
+        .filter(lead::id.eq(id.get()))
         .for_update()
         .select(LeadDetailRow::as_select())
         .first(conn)
@@ -62,16 +63,17 @@ pub async fn lock(
 /// Leads merged into `id`.
 pub async fn merged_into(
     conn: &mut AsyncPgConnection,
-    tenant: i64,
-    id: i64,
-) -> QueryResult<Vec<i64>> {
+    tenant: TenantId,
+    id: LeadId,
+) -> QueryResult<Vec<LeadId>> {
     lead::table
-        .filter(lead::tenant_id.eq(tenant))
-        .filter(lead::merged_into.eq(id))
+        .filter(lead::tenant_id.eq(tenant.get()))
+        .filter(lead::merged_into.eq(id.get()))
         .order(lead::id.asc())
         .select(lead::id)
-        .load(conn)
+        .load::<i64>(conn)
         .await
+        .map(|ids| ids.into_iter().map(LeadId::new).collect())
 }
 
 /// One of a buyer's orders as the detail shows it (masked contact).
@@ -94,15 +96,15 @@ pub struct OrderRow {
 /// A page of the lead's orders, newest first, and how many there are.
 pub async fn orders(
     conn: &mut AsyncPgConnection,
-    tenant: i64,
-    lead_id: i64,
+    tenant: TenantId,
+    lead_id: LeadId,
     limit: i64,
     offset: i64,
 ) -> QueryResult<(Vec<OrderRow>, i64)> {
     let query = || {
         processed::table
-            .filter(processed::tenant_id.eq(tenant))
-            .filter(processed::user_id.eq(lead_id))
+            .filter(processed::tenant_id.eq(tenant.get()))
+            .filter(processed::user_id.eq(lead_id.get()))
     };
     let total = query().count().get_result(conn).await?;
     let rows = query()
@@ -131,12 +133,12 @@ pub struct HistoryRow {
 /// The status history of `leads` (a lead and those merged into it), newest first.
 pub async fn history(
     conn: &mut AsyncPgConnection,
-    tenant: i64,
-    leads: &[i64],
+    tenant: TenantId,
+    leads: &[LeadId],
 ) -> QueryResult<Vec<HistoryRow>> {
     history::table
-        .filter(history::tenant_id.eq(tenant))
-        .filter(history::lead_id.eq_any(leads))
+        .filter(history::tenant_id.eq(tenant.get()))
+        .filter(history::lead_id.eq_any(leads.iter().map(|l| l.get())))
         .order((history::occurred_at.desc(), history::id.desc()))
         .limit(200)
         .select(HistoryRow::as_select())

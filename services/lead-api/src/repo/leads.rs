@@ -12,13 +12,15 @@ use leadgen_http::paging::{Paging, SortOrder};
 
 use super::list_sql::{self, Scope, Statement};
 pub use super::list_stats::ListStats;
+use leadgen_domain::{LeadId, TenantId};
 
 /// The columns the list shows (the detail embeds them).
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = lead)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct LeadRow {
-    pub id: i64,
+    #[diesel(deserialize_as = i64)]
+    pub id: LeadId,
     pub platform_id: i64,
     pub platform_type: String,
     pub order_id: String,
@@ -187,7 +189,7 @@ pub fn route(filter: &LeadFilter, sort: (&str, SortOrder), need: i64, share: Opt
 pub async fn first_ids(
     conn: &mut AsyncPgConnection,
     stats: &ListStats,
-    tenant: i64,
+    tenant: TenantId,
     filter: &LeadFilter,
     sort: (&str, SortOrder),
     need: i64,
@@ -367,10 +369,14 @@ struct Count {
 pub const DOMINANT_TENANT_SHARE: f64 = 0.5;
 
 /// The tenant and how its statements write it, from the statistics.
-async fn scope(conn: &mut AsyncPgConnection, stats: &ListStats, tenant: i64) -> QueryResult<Scope> {
+async fn scope(
+    conn: &mut AsyncPgConnection,
+    stats: &ListStats,
+    tenant: TenantId,
+) -> QueryResult<Scope> {
     let share = stats.tenant_share(conn, tenant).await?;
     Ok(Scope {
-        tenant,
+        tenant: tenant.get(),
         dominant: share >= DOMINANT_TENANT_SHARE,
     })
 }
@@ -522,7 +528,7 @@ fn need_of(paging: Paging) -> i64 {
 pub async fn list(
     conn: &mut AsyncPgConnection,
     stats: &ListStats,
-    tenant: i64,
+    tenant: TenantId,
     filter: &LeadFilter,
     sort: (&str, SortOrder),
     paging: Paging,
@@ -536,13 +542,13 @@ pub async fn list(
         Vec::new()
     } else {
         lead::table
-            .filter(lead::tenant_id.eq(tenant))
+            .filter(lead::tenant_id.eq(tenant.get()))
             .filter(lead::id.eq_any(&ids))
             .select(LeadRow::as_select())
             .load(conn)
             .await?
     };
-    rows.sort_by_key(|r| ids.iter().position(|id| *id == r.id));
+    rows.sort_by_key(|r| ids.iter().position(|id| *id == r.id.get()));
     let matched = found.ids.len() as i64;
     let counted = if let Some(counted) = found.counted {
         counted
@@ -563,7 +569,7 @@ pub async fn list(
 pub async fn explain(
     conn: &mut AsyncPgConnection,
     stats: &ListStats,
-    tenant: i64,
+    tenant: TenantId,
     filter: &LeadFilter,
     sort: (&str, SortOrder),
     paging: Paging,

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Float, Nullable, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use leadgen_domain::TenantId;
 
 /// How often the statistics are read again.
 const STATS_TTL: Duration = Duration::from_secs(60);
@@ -115,13 +116,13 @@ impl ListStats {
     pub async fn tenant_share(
         &self,
         conn: &mut AsyncPgConnection,
-        tenant: i64,
+        tenant: TenantId,
     ) -> QueryResult<f64> {
         let snapshot = self.snapshot(conn).await?;
         Ok(snapshot.as_ref().map_or(0.0, |s| {
             s.tenants
                 .iter()
-                .find(|(id, _)| *id == tenant)
+                .find(|(id, _)| *id == tenant.get())
                 .map_or(0.0, |(_, share)| *share)
         }))
     }

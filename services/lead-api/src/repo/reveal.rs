@@ -10,15 +10,16 @@ use diesel::sql_types::{BigInt, Date, Integer, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_db::schema::{t_contact_reveal as reveal, t_ecom_order_raw as raw};
 use leadgen_domain::RawOrderStatus;
+use leadgen_domain::{LeadId, PlatformId, TenantId, UserId};
 
 /// The sealed neutral form of the tenant's raw order `id`: `(platform_id, order_id, normalized)`.
 pub async fn raw_order(
     conn: &mut AsyncPgConnection,
-    tenant: i64,
+    tenant: TenantId,
     id: i64,
 ) -> QueryResult<Option<(i64, String, Option<String>)>> {
     raw::table
-        .filter(raw::tenant_id.eq(tenant))
+        .filter(raw::tenant_id.eq(tenant.get()))
         .filter(raw::id.eq(id))
         .select((raw::platform_id, raw::order_id, raw::normalized))
         .first(conn)
@@ -32,7 +33,7 @@ pub async fn raw_order(
 /// order was handed back.
 pub async fn remember_phone(
     conn: &mut AsyncPgConnection,
-    tenant: i64,
+    tenant: TenantId,
     id: i64,
     index: &str,
 ) -> QueryResult<bool> {
@@ -40,7 +41,7 @@ pub async fn remember_phone(
         "WITH kept AS (            INSERT INTO t_order_revealed_identity (raw_order_id, tenant_id, key_hash)            SELECT id, tenant_id, $3 FROM t_ecom_order_raw WHERE id = $1 AND tenant_id = $2            ON CONFLICT (raw_order_id) DO UPDATE              SET key_hash = excluded.key_hash, revealed_at = now()              WHERE t_order_revealed_identity.key_hash <> excluded.key_hash            RETURNING raw_order_id)          UPDATE t_ecom_order_raw SET process_status = $4          WHERE id IN (SELECT raw_order_id FROM kept) AND process_status = $5",
     )
     .bind::<BigInt, _>(id)
-    .bind::<BigInt, _>(tenant)
+    .bind::<BigInt, _>(tenant.get())
     .bind::<Text, _>(index)
     .bind::<Text, _>(RawOrderStatus::Pending.as_str())
     .bind::<Text, _>(RawOrderStatus::Processed.as_str())
@@ -50,11 +51,11 @@ pub async fn remember_phone(
 }
 
 /// Takes one reveal from the counter of `(tenant, user)` for `day` unless it reached `limit`;
-/// `false` when it had. `user` 0 is the tenant's own counter.
+/// `false` when it had. Without a user, the tenant's own counter (stored as user 0).
 pub async fn take_quota(
     conn: &mut AsyncPgConnection,
-    tenant: i64,
-    user: i64,
+    tenant: TenantId,
+    user: Option<UserId>,
     day: NaiveDate,
     limit: i32,
 ) -> QueryResult<bool> {
@@ -72,8 +73,8 @@ pub async fn take_quota(
          WHERE t_contact_reveal_quota.used < $4 \
          RETURNING used",
     )
-    .bind::<BigInt, _>(tenant)
-    .bind::<BigInt, _>(user)
+    .bind::<BigInt, _>(tenant.get())
+    .bind::<BigInt, _>(user.map_or(0, UserId::get))
     .bind::<Date, _>(day)
     .bind::<Integer, _>(limit)
     .load(conn)
@@ -85,13 +86,17 @@ pub async fn take_quota(
 #[derive(Debug, Insertable)]
 #[diesel(table_name = reveal)]
 pub struct RevealRecord<'a> {
-    pub tenant_id: i64,
-    pub lead_id: i64,
-    pub platform_id: i64,
+    #[diesel(serialize_as = i64)]
+    pub tenant_id: TenantId,
+    #[diesel(serialize_as = i64)]
+    pub lead_id: LeadId,
+    #[diesel(serialize_as = i64)]
+    pub platform_id: PlatformId,
     pub order_id: &'a str,
     pub purpose: &'a str,
     pub reason: Option<&'a str>,
-    pub operator_id: i64,
+    #[diesel(serialize_as = i64)]
+    pub operator_id: UserId,
     pub operator_name: &'a str,
     pub result: &'a str,
     pub error_code: Option<i32>,
@@ -99,7 +104,7 @@ pub struct RevealRecord<'a> {
     pub trace_id: Option<&'a str>,
 }
 
-pub async fn record(conn: &mut AsyncPgConnection, r: &RevealRecord<'_>) -> QueryResult<usize> {
+pub async fn record(conn: &mut AsyncPgConnection, r: RevealRecord<'_>) -> QueryResult<usize> {
     diesel::insert_into(reveal::table)
         .values(r)
         .execute(conn)

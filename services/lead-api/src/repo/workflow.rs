@@ -4,10 +4,15 @@
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_db::schema::{t_lead_status_change as history, t_order_lead as lead};
+use leadgen_domain::{LeadId, TenantId, UserId};
 
 /// Sets the status of a locked lead and bumps its version; answers the new version.
-pub async fn set_status(conn: &mut AsyncPgConnection, id: i64, status: &str) -> QueryResult<i32> {
-    diesel::update(lead::table.find(id))
+pub async fn set_status(
+    conn: &mut AsyncPgConnection,
+    id: LeadId,
+    status: &str,
+) -> QueryResult<i32> {
+    diesel::update(lead::table.find(id.get()))
         .set((
             lead::process_status.eq(status),
             lead::version.eq(lead::version + 1),
@@ -21,16 +26,19 @@ pub async fn set_status(conn: &mut AsyncPgConnection, id: i64, status: &str) -> 
 #[derive(Debug, Insertable)]
 #[diesel(table_name = history)]
 pub struct NewChange<'a> {
-    pub tenant_id: i64,
-    pub lead_id: i64,
+    #[diesel(serialize_as = i64)]
+    pub tenant_id: TenantId,
+    #[diesel(serialize_as = i64)]
+    pub lead_id: LeadId,
     pub from_status: &'a str,
     pub to_status: &'a str,
     pub note: Option<&'a str>,
-    pub operator_id: i64,
+    #[diesel(serialize_as = i64)]
+    pub operator_id: UserId,
     pub operator_name: &'a str,
 }
 
-pub async fn record(conn: &mut AsyncPgConnection, change: &NewChange<'_>) -> QueryResult<usize> {
+pub async fn record(conn: &mut AsyncPgConnection, change: NewChange<'_>) -> QueryResult<usize> {
     diesel::insert_into(history::table)
         .values(change)
         .execute(conn)

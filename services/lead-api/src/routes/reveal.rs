@@ -66,7 +66,7 @@ pub async fn reveal(
         .map(|r| r.trim().to_owned())
         .filter(|r| !r.is_empty());
     let request = RevealRequest {
-        lead_id: path.into_inner(),
+        lead_id: leadgen_domain::LeadId::new(path.into_inner()),
         purpose,
         reason,
     };

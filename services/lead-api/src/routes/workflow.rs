@@ -2,7 +2,7 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use leadgen_domain::LeadProcessStatus;
+use leadgen_domain::{LeadId, LeadProcessStatus};
 use leadgen_http::paging::Paging;
 use leadgen_http::{ApiError, AuthUser, Permission};
 use serde::Deserialize;
@@ -57,7 +57,13 @@ pub async fn get(
         int("ordersPage", query.orders_page.as_ref())?,
         int("ordersSize", query.orders_size.as_ref())?,
     )?;
-    let lead = detail::get(&state, user.tenant_id, path.into_inner(), paging).await?;
+    let lead = detail::get(
+        &state,
+        user.tenant_id,
+        LeadId::new(path.into_inner()),
+        paging,
+    )
+    .await?;
     let etag = format!("\"{}\"", lead.version);
     let mut response = leadgen_http::ok(lead);
     if let Ok(value) = header::HeaderValue::from_str(&etag) {
@@ -142,7 +148,7 @@ pub async fn patch(
     user.require(Permission::Process)?;
     let body = body.into_inner();
     let request = ChangeStatus {
-        lead_id: path.into_inner(),
+        lead_id: LeadId::new(path.into_inner()),
         version: if_match(&req)?,
         to: parse_status(&body.process_status)?,
         note: parse_note(body.note)?,
@@ -213,7 +219,7 @@ pub async fn patch_many(
         .items
         .into_iter()
         .map(|i| ChangeStatus {
-            lead_id: i.lead_id,
+            lead_id: LeadId::new(i.lead_id),
             version: i.version,
             to,
             note: note.clone(),

@@ -12,6 +12,7 @@ use crate::error::LeadApiError;
 use crate::repo::detail::{self, HistoryRow, LeadDetailRow, OrderRow};
 use crate::service::view::LeadView;
 use crate::startup::AppState;
+use leadgen_domain::{LeadId, TenantId};
 
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -99,8 +100,8 @@ impl From<HistoryRow> for StatusChangeView {
 /// few hops at most).
 pub async fn resolve(
     conn: &mut diesel_async::AsyncPgConnection,
-    tenant: i64,
-    id: i64,
+    tenant: TenantId,
+    id: LeadId,
 ) -> Result<LeadDetailRow, LeadApiError> {
     let mut id = id;
     for _ in 0..8 {
@@ -108,18 +109,18 @@ pub async fn resolve(
             .await?
             .ok_or(LeadApiError::NotFound)?;
         match row.merged_into {
-            Some(into) => id = into,
+            Some(into) => id = LeadId::new(into),
             None => return Ok(row),
         }
     }
     Err(LeadApiError::NotFound)
 }
 
-#[tracing::instrument(name = "leads.detail", skip_all, fields(tenant_id = tenant, lead_id = id))]
+#[tracing::instrument(name = "leads.detail", skip_all, fields(tenant_id = tenant.get(), lead_id = id.get()))]
 pub async fn get(
     state: &AppState,
-    tenant: i64,
-    id: i64,
+    tenant: TenantId,
+    id: LeadId,
     orders_page: Paging,
 ) -> Result<LeadDetail, LeadApiError> {
     let mut conn = leadgen_db::conn(&state.pool).await?;
@@ -141,7 +142,7 @@ pub async fn get(
         intention: row.intention,
         scored_by: row.scored_by,
         buyer: row.aggregate,
-        merged_lead_ids: merged,
+        merged_lead_ids: merged.iter().map(|l| l.get()).collect(),
         orders: Page::new(
             orders.into_iter().map(OrderView::from).collect(),
             total,

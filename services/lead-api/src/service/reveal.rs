@@ -24,11 +24,12 @@ use crate::error::LeadApiError;
 use crate::repo::reveal::{self, RevealRecord};
 use crate::service::detail;
 use crate::startup::AppState;
+use leadgen_domain::{LeadId, PlatformId, TenantId};
 
 /// What a reveal asks for.
 #[derive(Debug, Clone)]
 pub struct RevealRequest {
-    pub lead_id: i64,
+    pub lead_id: LeadId,
     pub purpose: RevealPurpose,
     /// Why, in the salesperson's words (audited).
     pub reason: Option<String>,
@@ -57,13 +58,14 @@ pub struct Revealed {
 
 /// Where an attempt got to, for the audit.
 struct Target {
-    lead_id: i64,
-    platform_id: i64,
+    lead_id: LeadId,
+    /// Unknown (0) until the lead's latest order is found.
+    platform_id: PlatformId,
     order_id: String,
 }
 
 /// Reveals the lead's number and audits the attempt, whatever its outcome.
-#[tracing::instrument(name = "leads.reveal_contact", skip_all, fields(tenant_id = user.tenant_id, lead_id = request.lead_id))]
+#[tracing::instrument(name = "leads.reveal_contact", skip_all, fields(tenant_id = user.tenant_id.get(), lead_id = request.lead_id.get()))]
 pub async fn reveal(
     state: &AppState,
     user: &AuthUser,
@@ -74,7 +76,7 @@ pub async fn reveal(
         .map_err(|e| ApiError::from(LeadApiError::from(e)))?;
     let mut target = Target {
         lead_id: request.lead_id,
-        platform_id: 0,
+        platform_id: PlatformId::new(0),
         order_id: String::new(),
     };
     let outcome = attempt(state, user, &request, &mut conn, &mut target).await;
@@ -115,7 +117,7 @@ pub async fn reveal(
         },
     };
     let audited: Result<(), diesel::result::Error> = async {
-        reveal::record(&mut conn, &record).await?;
+        reveal::record(&mut conn, record).await?;
         oplog::record(&mut conn, entry, &trace_id).await
     }
     .await;
@@ -139,6 +141,7 @@ async fn attempt(
     let (platform_id, order_id, normalized) = reveal::raw_order(conn, tenant, lead.raw_order_id)
         .await?
         .ok_or(LeadApiError::NothingToReveal)?;
+    let platform_id = PlatformId::new(platform_id);
     target.platform_id = platform_id;
     target.order_id.clone_from(&order_id);
     let sealed_order = normalized.ok_or(LeadApiError::NothingToReveal)?;
@@ -157,7 +160,7 @@ async fn attempt(
         .parse()
         .map_err(|e| LeadApiError::Unexpected(anyhow::anyhow!("{e}")))?;
     let answer = |kind, phone: String, extension, expires_at| Revealed {
-        lead_id: lead.listed.id,
+        lead_id: lead.listed.id.get(),
         order_id: order_id.clone(),
         platform_type: platform,
         kind,
@@ -219,7 +222,7 @@ async fn attempt(
     {
         Ok(r) => r,
         Err(SessionError::Expired(reason)) => {
-            tracing::warn!(platform.id = platform_id, reason = %reason, "Platform session is dead; marking the shop EXPIRED or INVALID");
+            tracing::warn!(platform.id = platform_id.get(), reason = %reason, "Platform session is dead; marking the shop EXPIRED or INVALID");
             shop_session::mark_expired(conn, platform_id, &reason, crate::SERVICE).await?;
             return Err(LeadApiError::PlatformNotActive);
         }
@@ -242,7 +245,7 @@ async fn attempt(
 async fn remember_phone(
     state: &AppState,
     conn: &mut AsyncPgConnection,
-    tenant: i64,
+    tenant: TenantId,
     raw_order_id: i64,
     revealed: &leadgen_platforms::reveal::RevealedContact,
 ) {
@@ -297,10 +300,10 @@ async fn take_quota(
     let (per_user, per_tenant) = (state.reveal.per_user_daily, state.reveal.per_tenant_daily);
     conn.transaction::<(), LeadApiError, _>(|conn| {
         async move {
-            if !reveal::take_quota(conn, tenant, user_id, day, per_user).await? {
+            if !reveal::take_quota(conn, tenant, Some(user_id), day, per_user).await? {
                 return Err(LeadApiError::UserLimit);
             }
-            if !reveal::take_quota(conn, tenant, 0, day, per_tenant).await? {
+            if !reveal::take_quota(conn, tenant, None, day, per_tenant).await? {
                 return Err(LeadApiError::TenantLimit);
             }
             Ok(())

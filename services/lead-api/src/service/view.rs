@@ -38,7 +38,7 @@ pub struct LeadView {
 impl From<LeadRow> for LeadView {
     fn from(r: LeadRow) -> Self {
         LeadView {
-            lead_id: r.id,
+            lead_id: r.id.get(),
             order_id: r.order_id,
             platform_id: r.platform_id,
             platform_type: r.platform_type,

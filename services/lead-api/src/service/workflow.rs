@@ -21,6 +21,7 @@ use crate::error::LeadApiError;
 use crate::repo::detail::{self, LeadDetailRow};
 use crate::repo::workflow::{self, NewChange};
 use crate::startup::AppState;
+use leadgen_domain::{LeadId, PlatformId, TenantId, UserId};
 
 /// A bulk request carries at most this many leads.
 pub const MAX_BULK: usize = 100;
@@ -31,7 +32,7 @@ pub const MAX_NOTE_CHARS: usize = 500;
 /// What one status change asks for.
 #[derive(Debug, Clone)]
 pub struct ChangeStatus {
-    pub lead_id: i64,
+    pub lead_id: LeadId,
     /// The version the caller saw (If-Match).
     pub version: i32,
     pub to: LeadProcessStatus,
@@ -51,7 +52,7 @@ pub struct Changed {
 }
 
 /// Changes one lead's status.
-#[tracing::instrument(name = "leads.change_status", skip_all, fields(tenant_id = user.tenant_id, lead_id = request.lead_id))]
+#[tracing::instrument(name = "leads.change_status", skip_all, fields(tenant_id = user.tenant_id.get(), lead_id = request.lead_id.get()))]
 pub async fn change(
     state: &AppState,
     user: &AuthUser,
@@ -97,7 +98,7 @@ pub async fn change(
 
 async fn change_locked(
     conn: &mut AsyncPgConnection,
-    tenant: i64,
+    tenant: TenantId,
     operator: &Operator,
     request: &ChangeStatus,
     trace_id: &str,
@@ -106,7 +107,7 @@ async fn change_locked(
         .await?
         .ok_or(LeadApiError::NotFound)?;
     if let Some(into) = row.merged_into {
-        return Err(LeadApiError::Merged(row.listed.id, into));
+        return Err(LeadApiError::Merged(row.listed.id, LeadId::new(into)));
     }
     if row.version != request.version {
         return Err(LeadApiError::VersionConflict {
@@ -121,7 +122,7 @@ async fn change_locked(
         .map_err(|e| LeadApiError::Unexpected(anyhow::anyhow!("{e}")))?;
     if from == request.to {
         return Ok(Changed {
-            lead_id: row.listed.id,
+            lead_id: row.listed.id.get(),
             process_status: from,
             version: row.version,
             changed: false,
@@ -130,11 +131,11 @@ async fn change_locked(
     let version = workflow::set_status(conn, row.listed.id, request.to.as_str()).await?;
     let (operator_id, operator_name) = match operator {
         Operator::User { id, name } => (*id, name.as_str()),
-        Operator::System => (0, ""),
+        Operator::System => (UserId::new(0), ""),
     };
     workflow::record(
         conn,
-        &NewChange {
+        NewChange {
             tenant_id: tenant,
             lead_id: row.listed.id,
             from_status: from.as_str(),
@@ -170,7 +171,7 @@ async fn change_locked(
         .await
         .map_err(|e| LeadApiError::Unexpected(e.into()))?;
     Ok(Changed {
-        lead_id: row.listed.id,
+        lead_id: row.listed.id.get(),
         process_status: request.to,
         version,
         changed: true,
@@ -199,7 +200,7 @@ fn snapshot(
     };
     Ok(BuyerLead::from_facts(LeadFacts {
         lead_id: row.listed.id,
-        platform_id: row.listed.platform_id,
+        platform_id: PlatformId::new(row.listed.platform_id),
         platform_type: row
             .listed
             .platform_type
@@ -249,7 +250,7 @@ pub struct BulkResult {
 }
 
 /// Changes each lead on its own: one lead's refusal never undoes another's change.
-#[tracing::instrument(name = "leads.change_status_many", skip_all, fields(tenant_id = user.tenant_id, leads = requests.len()))]
+#[tracing::instrument(name = "leads.change_status_many", skip_all, fields(tenant_id = user.tenant_id.get(), leads = requests.len()))]
 pub async fn change_many(
     state: &AppState,
     user: &AuthUser,
@@ -257,7 +258,7 @@ pub async fn change_many(
 ) -> Vec<BulkResult> {
     let mut out = Vec::with_capacity(requests.len());
     for request in requests {
-        let lead_id = request.lead_id;
+        let lead_id = request.lead_id.get();
         let result = match change(state, user, request).await {
             Ok(c) => BulkResult {
                 lead_id,

@@ -316,7 +316,11 @@ impl TestApp {
             leadgen_runtime::sealer(&leadgen_test_support::crypto_settings()).expect("key");
         let sealed = sealer
             .seal(
-                &leadgen_db::sealed::raw_order("normalized", platform_id, &order.order_id),
+                &leadgen_db::sealed::raw_order(
+                    "normalized",
+                    leadgen_domain::PlatformId::new(platform_id),
+                    &order.order_id,
+                ),
                 &serde_json::to_string(order).expect("json"),
             )
             .expect("seal");

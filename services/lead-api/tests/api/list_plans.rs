@@ -12,7 +12,7 @@ use diesel_async::RunQueryDsl;
 use lead_api::repo::leads::{self, LIST_WINDOW, LeadFilter, SORT_FIELDS};
 use lead_api::repo::list_sql;
 use leadgen_db::schema::t_order_lead as lead;
-use leadgen_domain::LeadProcessStatus;
+use leadgen_domain::{LeadProcessStatus, TenantId};
 use leadgen_http::paging::{Paging, SortOrder};
 
 use crate::helpers::{SeedLead, spawn_app};
@@ -345,10 +345,16 @@ async fn every_statement_of_the_list_finds_what_the_filter_and_sort_select() {
         .expect("a shop");
     let stats = leads::ListStats::default();
     // Tenant 1 holds 3,000 of 3,300 leads: dominant, from the statistics ANALYZE gathered.
-    let share = stats.tenant_share(&mut conn, TENANT).await.expect("share");
+    let share = stats
+        .tenant_share(&mut conn, TenantId::new(TENANT))
+        .await
+        .expect("share");
     assert!(share >= leads::DOMINANT_TENANT_SHARE, "{share}");
     assert_eq!(
-        stats.tenant_share(&mut conn, 999).await.expect("share"),
+        stats
+            .tenant_share(&mut conn, TenantId::new(999))
+            .await
+            .expect("share"),
         0.0
     );
     let (mut merged_checks, mut status_shop_checks, mut bounded_checks) = (0, 0, 0);
@@ -480,10 +486,17 @@ async fn every_statement_of_the_list_finds_what_the_filter_and_sort_select() {
                 }
                 for (page, size) in [(1, 10), (3, 100), (20, 100)] {
                     let paging = Paging { page, size };
-                    let got = leads::list(&mut conn, &stats, TENANT, &filter, sort, paging)
-                        .await
-                        .expect("list");
-                    let ids: Vec<i64> = got.rows.iter().map(|r| r.id).collect();
+                    let got = leads::list(
+                        &mut conn,
+                        &stats,
+                        TenantId::new(TENANT),
+                        &filter,
+                        sort,
+                        paging,
+                    )
+                    .await
+                    .expect("list");
+                    let ids: Vec<i64> = got.rows.iter().map(|r| r.id.get()).collect();
                     let start = (paging.offset() as usize).min(everything.len());
                     let end = (start + size as usize).min(everything.len());
                     assert_eq!(

@@ -3,6 +3,7 @@
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_db::schema::t_lead_identity as identity;
+use leadgen_domain::TenantId;
 
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = identity)]
@@ -16,11 +17,11 @@ pub struct IdentityWrite {
 /// The leads `hashes` point to, as `(hash, lead)`.
 pub async fn find(
     conn: &mut AsyncPgConnection,
-    tenant: i64,
+    tenant: TenantId,
     hashes: &[String],
 ) -> QueryResult<Vec<(String, i64)>> {
     identity::table
-        .filter(identity::tenant_id.eq(tenant))
+        .filter(identity::tenant_id.eq(tenant.get()))
         .filter(identity::key_hash.eq_any(hashes))
         .select((identity::key_hash, identity::lead_id))
         .load(conn)
@@ -49,7 +50,7 @@ pub async fn upsert_many(
 /// Removes indexes written under keys that have since rotated.
 pub async fn delete(
     conn: &mut AsyncPgConnection,
-    tenant: i64,
+    tenant: TenantId,
     hashes: &[String],
 ) -> QueryResult<usize> {
     if hashes.is_empty() {
@@ -57,7 +58,7 @@ pub async fn delete(
     }
     diesel::delete(
         identity::table
-            .filter(identity::tenant_id.eq(tenant))
+            .filter(identity::tenant_id.eq(tenant.get()))
             .filter(identity::key_hash.eq_any(hashes)),
     )
     .execute(conn)

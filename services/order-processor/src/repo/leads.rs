@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use diesel::sql_types::Int8;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_db::schema::t_order_lead as lead;
-use leadgen_domain::scoring::RankFeatures;
+use leadgen_domain::{TenantId, scoring::RankFeatures};
 
 /// Every column order-processor computes for a lead.
 #[derive(Debug, Clone, Insertable, Queryable, Selectable)]
@@ -80,14 +80,14 @@ pub async fn allocate_ids(conn: &mut AsyncPgConnection, n: usize) -> QueryResult
 /// Locks `ids` in id order (so concurrent units of work never deadlock) and reads their state.
 pub async fn lock(
     conn: &mut AsyncPgConnection,
-    tenant: i64,
+    tenant: TenantId,
     ids: &[i64],
 ) -> QueryResult<Vec<LeadState>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     lead::table
-        .filter(lead::tenant_id.eq(tenant))
+        .filter(lead::tenant_id.eq(tenant.get()))
         .filter(lead::id.eq_any(ids))
         .order(lead::id.asc())
         .for_update()

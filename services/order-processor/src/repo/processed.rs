@@ -6,6 +6,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, Int8};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_db::schema::t_ecom_order_processed as processed;
+use leadgen_domain::TenantId;
 
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = processed)]
@@ -124,11 +125,11 @@ pub struct BuyerOrder {
 /// Every order of `leads`.
 pub async fn of_leads(
     conn: &mut AsyncPgConnection,
-    tenant: i64,
+    tenant: TenantId,
     leads: &[i64],
 ) -> QueryResult<Vec<BuyerOrder>> {
     processed::table
-        .filter(processed::tenant_id.eq(tenant))
+        .filter(processed::tenant_id.eq(tenant.get()))
         .filter(processed::user_id.eq_any(leads))
         .select(BuyerOrder::as_select())
         .load(conn)

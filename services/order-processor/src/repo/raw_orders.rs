@@ -4,14 +4,15 @@
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_db::schema::t_ecom_order_raw as raw;
-use leadgen_domain::RawOrderStatus;
+use leadgen_domain::{RawOrderStatus, TenantId};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = raw)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct RawRow {
     pub id: i64,
-    pub tenant_id: i64,
+    #[diesel(deserialize_as = i64)]
+    pub tenant_id: TenantId,
     pub platform_id: i64,
     pub platform_type: String,
     pub order_id: String,
@@ -23,11 +24,11 @@ pub struct RawRow {
 /// instead of deadlocking later).
 pub async fn find_many(
     conn: &mut AsyncPgConnection,
-    tenant: i64,
+    tenant: TenantId,
     ids: &[i64],
 ) -> QueryResult<Vec<RawRow>> {
     raw::table
-        .filter(raw::tenant_id.eq(tenant))
+        .filter(raw::tenant_id.eq(tenant.get()))
         .filter(raw::id.eq_any(ids))
         .order(raw::id.asc())
         .for_update()

@@ -6,6 +6,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, Int8, Interval, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_db::schema::t_lead_shop_stats as stats;
+use leadgen_domain::TenantId;
 
 /// The stored distributions of `platform_ids` (absent before a shop's first rescore).
 pub async fn distributions(
@@ -22,7 +23,7 @@ pub async fn distributions(
 /// Records that leads of these shops changed (one statement, in platform order).
 pub async fn mark_dirty(
     conn: &mut AsyncPgConnection,
-    tenant: i64,
+    tenant: TenantId,
     platform_ids: &[i64],
 ) -> QueryResult<usize> {
     let mut ids = platform_ids.to_vec();
@@ -38,7 +39,7 @@ pub async fn mark_dirty(
          SET dirty_seq = t_lead_shop_stats.dirty_seq + 1, dirty_at = now()",
     )
     .bind::<Array<Int8>, _>(ids)
-    .bind::<Int8, _>(tenant)
+    .bind::<Int8, _>(tenant.get())
     .execute(conn)
     .await
 }

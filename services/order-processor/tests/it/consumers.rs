@@ -65,11 +65,11 @@ async fn two_consumers_on_one_queue_give_the_same_leads_as_one_batch() {
     for batch in split(&ids, 5, 5) {
         let event = CloudEvent::new(
             "sync-worker",
-            1,
+            leadgen_domain::TenantId::new(1),
             Some("sync-task/1".into()),
             RawOrdersFetchedV1 {
-                sync_task_id: run.tasks[0],
-                platform_id: run.shops[0],
+                sync_task_id: leadgen_domain::SyncTaskId::new(run.tasks[0]),
+                platform_id: leadgen_domain::PlatformId::new(run.shops[0]),
                 platform_type: leadgen_domain::PlatformType::Jd,
                 raw_order_ids: batch,
                 malformed_count: 0,

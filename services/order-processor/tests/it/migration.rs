@@ -103,7 +103,14 @@ async fn per_order_leads_become_buyer_leads_with_their_sales_decisions() {
         let json = serde_json::to_string(&o).unwrap();
         let sealed = p
             .sealer
-            .seal(&leadgen_db::sealed::raw_order("normalized", 1, id), &json)
+            .seal(
+                &leadgen_db::sealed::raw_order(
+                    "normalized",
+                    leadgen_domain::PlatformId::new(1),
+                    id,
+                ),
+                &json,
+            )
             .unwrap();
         let raw = i as i64 + 1;
         for sql in [

@@ -229,7 +229,11 @@ impl Run {
                 .processor
                 .sealer
                 .seal(
-                    &leadgen_db::sealed::raw_order("normalized", platform_id, &s.order.order_id),
+                    &leadgen_db::sealed::raw_order(
+                        "normalized",
+                        leadgen_domain::PlatformId::new(platform_id),
+                        &s.order.order_id,
+                    ),
                     &json,
                 )
                 .unwrap();
@@ -268,8 +272,9 @@ impl Run {
         let ids = raw_ids.to_vec();
         conn.transaction::<_, anyhow::Error, _>(|conn| {
             async move {
-                let rows = raw_orders::find_many(conn, 1, &ids).await?;
-                run_batch(conn, &processor, 1, &rows).await
+                let rows =
+                    raw_orders::find_many(conn, leadgen_domain::TenantId::new(1), &ids).await?;
+                run_batch(conn, &processor, leadgen_domain::TenantId::new(1), &rows).await
             }
             .scope_boxed()
         })

@@ -8,16 +8,16 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_db::schema::t_ecom_platform_auth as auth;
-use leadgen_domain::AuthStatus;
+use leadgen_domain::{AuthStatus, PlatformId, TenantId};
 
 /// Moves `last_sync_time` forward (never back).
 pub async fn record_synced(
     conn: &mut AsyncPgConnection,
-    id: i64,
+    id: PlatformId,
     until: DateTime<Utc>,
 ) -> QueryResult<usize> {
     diesel::update(
-        auth::table.find(id).filter(
+        auth::table.find(id.get()).filter(
             auth::last_sync_time
                 .is_null()
                 .or(auth::last_sync_time.lt(until)),
@@ -32,11 +32,11 @@ pub async fn record_synced(
 /// pages were all stored.
 pub async fn advance_watermark(
     conn: &mut AsyncPgConnection,
-    id: i64,
+    id: PlatformId,
     until: DateTime<Utc>,
 ) -> QueryResult<usize> {
     diesel::update(
-        auth::table.find(id).filter(
+        auth::table.find(id.get()).filter(
             auth::modified_watermark
                 .is_null()
                 .or(auth::modified_watermark.lt(until)),
@@ -50,8 +50,10 @@ pub async fn advance_watermark(
 /// A platform due for a scheduled sync.
 #[derive(Debug, Clone, Queryable)]
 pub struct Due {
-    pub id: i64,
-    pub tenant_id: i64,
+    #[diesel(deserialize_as = i64)]
+    pub id: PlatformId,
+    #[diesel(deserialize_as = i64)]
+    pub tenant_id: TenantId,
     pub platform_type: String,
     pub last_sync_time: Option<DateTime<Utc>>,
     pub modified_watermark: Option<DateTime<Utc>>,

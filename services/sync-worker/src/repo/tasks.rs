@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_db::schema::t_ecom_sync_task as task;
-use leadgen_domain::{SyncStatus, SyncTrigger};
+use leadgen_domain::{PlatformId, SyncStatus, SyncTaskId, SyncTrigger, TenantId};
 use leadgen_platforms::Listing;
 
 const RUNNING: &str = SyncStatus::Running.as_str();
@@ -14,9 +14,12 @@ const RUNNING: &str = SyncStatus::Running.as_str();
 #[diesel(table_name = task)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct TaskRow {
-    pub id: i64,
-    pub tenant_id: i64,
-    pub platform_id: i64,
+    #[diesel(deserialize_as = i64)]
+    pub id: SyncTaskId,
+    #[diesel(deserialize_as = i64)]
+    pub tenant_id: TenantId,
+    #[diesel(deserialize_as = i64)]
+    pub platform_id: PlatformId,
     pub status: String,
     pub trigger_type: String,
     pub platform_type: String,
@@ -62,12 +65,12 @@ impl TaskRow {
 
 pub async fn find(
     conn: &mut AsyncPgConnection,
-    tenant: i64,
-    id: i64,
+    tenant: TenantId,
+    id: SyncTaskId,
 ) -> QueryResult<Option<TaskRow>> {
     task::table
-        .filter(task::tenant_id.eq(tenant))
-        .filter(task::id.eq(id))
+        .filter(task::tenant_id.eq(tenant.get()))
+        .filter(task::id.eq(id.get()))
         .select(TaskRow::as_select())
         .first(conn)
         .await
@@ -78,10 +81,10 @@ pub async fn find(
 /// stays: [`begin_windows`] decides whether the run resumes or starts over.
 pub async fn start(
     conn: &mut AsyncPgConnection,
-    id: i64,
+    id: SyncTaskId,
     lease: chrono::Duration,
 ) -> QueryResult<usize> {
-    diesel::update(task::table.find(id).filter(task::status.eq(RUNNING)))
+    diesel::update(task::table.find(id.get()).filter(task::status.eq(RUNNING)))
         .set((
             task::started_at.eq(diesel::dsl::now),
             task::lease_until.eq(Utc::now() + lease),
@@ -106,7 +109,7 @@ pub async fn begin_windows(
     if task_row.windows_total == Some(total) && task_row.windows_done > 0 {
         return Ok(usize::try_from(task_row.windows_done).unwrap_or(0));
     }
-    diesel::update(task::table.find(task_row.id))
+    diesel::update(task::table.find(task_row.id.get()))
         .set((
             task::windows_total.eq(total),
             task::windows_done.eq(0),
@@ -128,10 +131,10 @@ pub async fn begin_windows(
 /// One window fully stored: its counts added, one more window done.
 pub async fn finish_window(
     conn: &mut AsyncPgConnection,
-    id: i64,
+    id: SyncTaskId,
     c: WindowCounts,
 ) -> QueryResult<usize> {
-    diesel::update(task::table.find(id).filter(task::status.eq(RUNNING)))
+    diesel::update(task::table.find(id.get()).filter(task::status.eq(RUNNING)))
         .set((
             task::windows_done.eq(task::windows_done + 1),
             task::success_count.eq(task::success_count + c.success),
@@ -172,10 +175,10 @@ pub async fn expired(
 /// Holds a task's lease until `until` without running it (a resumed request is on its way).
 pub async fn extend_lease(
     conn: &mut AsyncPgConnection,
-    id: i64,
+    id: SyncTaskId,
     until: DateTime<Utc>,
 ) -> QueryResult<usize> {
-    diesel::update(task::table.find(id).filter(task::status.eq(RUNNING)))
+    diesel::update(task::table.find(id.get()).filter(task::status.eq(RUNNING)))
         .set(task::lease_until.eq(until))
         .execute(conn)
         .await
@@ -184,12 +187,12 @@ pub async fn extend_lease(
 /// Counts one page and renews the lease.
 pub async fn add_page(
     conn: &mut AsyncPgConnection,
-    id: i64,
+    id: SyncTaskId,
     lease: chrono::Duration,
 ) -> QueryResult<usize> {
     // Only a RUNNING task counts pages: 0 rows means it was cancelled (or failed) meanwhile.
     // Every page renews the lease.
-    diesel::update(task::table.find(id).filter(task::status.eq(RUNNING)))
+    diesel::update(task::table.find(id.get()).filter(task::status.eq(RUNNING)))
         .set((
             task::lease_until.eq(Utc::now() + lease),
             task::pages_fetched.eq(task::pages_fetched + 1),
@@ -202,11 +205,11 @@ pub async fn add_page(
 /// Ends a RUNNING task as COMPLETED or FAILED.
 pub async fn finish(
     conn: &mut AsyncPgConnection,
-    id: i64,
+    id: SyncTaskId,
     status: SyncStatus,
     error: Option<&str>,
 ) -> QueryResult<usize> {
-    diesel::update(task::table.find(id).filter(task::status.eq(RUNNING)))
+    diesel::update(task::table.find(id.get()).filter(task::status.eq(RUNNING)))
         .set((
             task::status.eq(status.as_str()),
             task::error_message.eq(error),
@@ -228,19 +231,19 @@ struct Inserted {
 /// PostgreSQL needs to infer it.
 pub async fn insert_scheduled(
     conn: &mut AsyncPgConnection,
-    tenant: i64,
-    platform_id: i64,
+    tenant: TenantId,
+    platform_id: PlatformId,
     platform_type: &str,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
-) -> QueryResult<Option<i64>> {
+) -> QueryResult<Option<SyncTaskId>> {
     let rows: Vec<Inserted> = diesel::sql_query(
         "INSERT INTO t_ecom_sync_task (tenant_id, platform_id, platform_type, trigger_type, status, window_start, window_end) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) \
          ON CONFLICT (platform_id) WHERE status = 'RUNNING' DO NOTHING RETURNING id",
     )
-    .bind::<BigInt, _>(tenant)
-    .bind::<BigInt, _>(platform_id)
+    .bind::<BigInt, _>(tenant.get())
+    .bind::<BigInt, _>(platform_id.get())
     .bind::<Text, _>(platform_type)
     .bind::<Text, _>(SyncTrigger::Scheduled.as_str())
     .bind::<Text, _>(RUNNING)
@@ -248,14 +251,14 @@ pub async fn insert_scheduled(
     .bind::<Timestamptz, _>(end)
     .load(conn)
     .await?;
-    Ok(rows.into_iter().next().map(|r| r.id))
+    Ok(rows.into_iter().next().map(|r| SyncTaskId::new(r.id)))
 }
 
 /// Writes a task's transition to the operation log, the system acting (`SYNC_RUN`,
 /// `SYNC_RESUME`).
 pub async fn log(
     conn: &mut AsyncPgConnection,
-    task: (i64, i64, i64),
+    task: (TenantId, SyncTaskId, PlatformId),
     action: &'static str,
     result: Result<(), String>,
     trace_id: &str,

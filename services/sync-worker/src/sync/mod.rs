@@ -50,7 +50,7 @@ pub struct Syncer {
 impl Syncer {
     /// Runs `task` to its end. `Err` means our infrastructure failed and the request should be
     /// retried; platform problems end as [`TaskOutcome::Failed`].
-    #[tracing::instrument(name = "sync.run_task", skip_all, fields(tenant_id = task.tenant_id, platform_id = task.platform_id, sync_id = task.id, platform = %platform))]
+    #[tracing::instrument(name = "sync.run_task", skip_all, fields(tenant_id = task.tenant_id.get(), platform_id = task.platform_id.get(), sync_id = task.id.get(), platform = %platform))]
     pub async fn run(&self, task: &TaskRow, platform: PlatformType) -> anyhow::Result<TaskOutcome> {
         let Some(client) = self.platforms.get(platform) else {
             return Ok(TaskOutcome::Failed(format!(
@@ -193,7 +193,7 @@ impl Syncer {
 
     /// Every page of `window` is stored: its counts, the progress and the watermark move
     /// together, so a restarted task resumes after it.
-    #[tracing::instrument(name = "sync.finish_window", skip_all, fields(sync_id = task.id))]
+    #[tracing::instrument(name = "sync.finish_window", skip_all, fields(sync_id = task.id.get()))]
     async fn finish_window(
         &self,
         task: &TaskRow,
@@ -240,7 +240,7 @@ impl Syncer {
             Err(SessionError::Persist(e)) => anyhow::bail!("storing refreshed tokens: {e}"),
             Err(SessionError::Expired(reason)) => {
                 let shop = task.platform_id;
-                tracing::warn!(platform.id = shop, reason = %reason, "Platform session is dead; marking the shop EXPIRED or INVALID");
+                tracing::warn!(platform.id = shop.get(), reason = %reason, "Platform session is dead; marking the shop EXPIRED or INVALID");
                 let mut conn = leadgen_db::conn(&self.pool).await?;
                 shop_session::mark_expired(&mut conn, shop, &reason, crate::SERVICE).await?;
                 Ok(Err(TaskOutcome::Failed(

@@ -83,8 +83,8 @@ pub async fn store_page(
             }
         };
         rows.push(RawInsert {
-            tenant_id: task.tenant_id,
-            platform_id: task.platform_id,
+            tenant_id: task.tenant_id.get(),
+            platform_id: task.platform_id.get(),
             platform_type: platform.as_str().to_owned(),
             raw_data: syncer.sealer.seal(
                 &sealed::raw_order("raw_data", task.platform_id, &order_id),
@@ -96,7 +96,7 @@ pub async fn store_page(
             content_hash: hash,
             order_created_at: created,
             order_modified_at: modified,
-            sync_task_id: task.id,
+            sync_task_id: task.id.get(),
             process_status: status.to_owned(),
         });
     }
