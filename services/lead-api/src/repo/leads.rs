@@ -7,12 +7,12 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_db::schema::t_order_lead as lead;
-use leadgen_domain::LeadProcessStatus;
+use leadgen_domain::{LeadId, LeadProcessStatus, TenantId};
 use leadgen_http::paging::{Paging, SortOrder};
 
+use super::list_months;
 use super::list_sql::{self, Scope, Statement};
 pub use super::list_stats::ListStats;
-use leadgen_domain::{LeadId, TenantId};
 
 /// The columns the list shows (the detail embeds them).
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -130,6 +130,9 @@ pub enum Route {
     Merged,
     /// One ordered range per (status, shop) pair, merged ([`list_sql::merged_status_shops`]).
     StatusShops,
+    /// A time range in creation order: one ordered range per month of the order time, merged
+    /// ([`list_months::merged_months`]).
+    Months,
     /// Every match through the filter's own index, sorted; the whole window at once.
     Fenced,
     /// The head of the sort's order probed first ([`list_sql::probe`]); fenced when the
@@ -148,9 +151,11 @@ pub enum Route {
 /// - a contact keyword of three or more characters is found through the contact indexes, so
 ///   its matches bound the work, whatever the tags: fenced when the page lies deep in the
 ///   window or other filters narrow it, counted first when it is alone near the list's start;
-/// - tags in order-time order, unless half the leads have them: merged (tags are derived from
+/// - tags in order-time or creation order, unless half the leads have them: merged (tags are derived from
 ///   recency, frequency and value, so their matches gather at one end of every sort);
 /// - tags under [`FENCED_TAG_SHARE`] in any other order: probed, then fenced;
+/// - a time range with a start in creation order, up to [`list_months::MAX_MERGED_MONTHS`]
+///   months: merged per month;
 /// - a shop or a status in order-time or score order: merged per (status, shop) pair, unless
 ///   the status spans more than [`MAX_MERGED_SHOPS`] shops;
 /// - else plain.
@@ -179,6 +184,7 @@ pub fn route(filter: &LeadFilter, sort: (&str, SortOrder), need: i64, share: Opt
             Route::Merged
         }
         Some(share) if share < FENCED_TAG_SHARE => Route::Probed,
+        _ if list_months::parts(filter, sort, Utc::now()).is_some() => Route::Months,
         _ if list_sql::per_status_and_shop(filter, sort) => Route::StatusShops,
         _ => Route::Plain,
     }
@@ -223,6 +229,15 @@ pub async fn first_ids(
         Route::StatusShops => match status_shops(conn, scope, filter).await? {
             Some(pairs) => (
                 list_sql::merged_status_shops(scope, filter, sort, window, &pairs),
+                window,
+                None,
+            ),
+            None => (list_sql::plain(scope, filter, sort, need), need, None),
+        },
+        // As the status merge: the whole window for about its own length in entries.
+        Route::Months => match list_months::parts(filter, sort, Utc::now()) {
+            Some(parts) => (
+                list_months::merged_months(scope, filter, sort, window, &parts),
                 window,
                 None,
             ),
@@ -666,6 +681,31 @@ mod tests {
             route(&rare_tag_and_short_keyword, by_score, 10, Some(0.01)),
             Route::Probed
         );
+        // A time range in creation order, with a shop too: merged per month; in another order
+        // or without a start, not.
+        let by_creation = ("createTime", SortOrder::Asc);
+        let recent = LeadFilter {
+            order_time_start: Some(Utc::now() - chrono::Duration::days(30)),
+            ..shop.clone()
+        };
+        assert_eq!(route(&recent, by_creation, 10, None), Route::Months);
+        assert_eq!(route(&recent, by_score, 10, None), Route::StatusShops);
+        let until = LeadFilter {
+            order_time_end: Some(Utc::now()),
+            ..LeadFilter::default()
+        };
+        assert_eq!(route(&until, by_creation, 10, None), Route::Plain);
+        // Tags in creation order are merged per combination, a time range or not.
+        let recent_and_rare = LeadFilter {
+            tags: vec!["沉睡".into()],
+            ..recent
+        };
+        assert_eq!(
+            route(&recent_and_rare, by_creation, 10, Some(0.01)),
+            Route::Merged
+        );
+        assert_eq!(route(&tags, by_creation, 10, Some(0.3)), Route::Merged);
+        assert_eq!(route(&tags, by_creation, 10, Some(0.9)), Route::Plain);
     }
 
     #[test]

@@ -11,8 +11,10 @@
 //! - **per status and shop**: for a shop or a status in order-time or score order, one ordered
 //!   range of `ix_lead_list_status_time` or `ix_lead_list_status_score` per (status, shop)
 //!   pair, merged lazily ([`merged_status_shops`]);
-//! - **per tag combination**: for a tag filter in order-time order, one ordered scan of
-//!   `ix_lead_list_tags` per combination of tags present that contains the asked ones, merged
+//! - **per month** (`list_months`): a time range in creation order, one ordered range of
+//!   `ix_lead_list_month_created` per month of the order time it covers, merged lazily;
+//! - **per tag combination**: for a tag filter in order-time or creation order, one ordered scan
+//!   of `ix_lead_list_tags` (`ix_lead_list_tags_created`) per combination of tags present that contains the asked ones, merged
 //!   lazily ([`merged_combinations`]) or, for many combinations, each cut at the limit and sorted
 //!   ([`per_tag_combination`]). Tags like `沉睡` (dormant) sit at one end of the time order: an
 //!   ordered scan of the whole tenant would pass every recent buyer first.
@@ -58,7 +60,7 @@ impl From<i64> for Scope {
 
 /// One bind value.
 #[derive(Debug, Clone)]
-enum Bind {
+pub(super) enum Bind {
     Int4(i32),
     Int(i64),
     Time(DateTime<Utc>),
@@ -71,7 +73,7 @@ enum Bind {
 /// own index (migration 28), so that a common prefix (`138`, 1 % of the leads) is an index-only
 /// scan rather than a heap visit per match.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Keyword {
+pub(super) enum Keyword {
     /// `(contact_masked || '') LIKE '%k%'`, on the entries an index scan passes: out of the
     /// contact indexes' reach, and costed above the one-operator filters so that it is tested
     /// last, on the entries the shop, status, time and tags let through. (Written plainly it was
@@ -94,12 +96,12 @@ pub struct Statement {
 }
 
 impl Statement {
-    fn push(&mut self, sql: &str) -> &mut Self {
+    pub(super) fn push(&mut self, sql: &str) -> &mut Self {
         self.text.push_str(sql);
         self
     }
 
-    fn bind(&mut self, value: Bind) -> &mut Self {
+    pub(super) fn bind(&mut self, value: Bind) -> &mut Self {
         self.binds.push(value);
         let n = self.binds.len();
         self.text.push_str(&format!("${n}"));
@@ -107,7 +109,12 @@ impl Statement {
     }
 
     /// ` ORDER BY <sort>, id LIMIT <limit>`, the columns qualified by `prefix`.
-    fn order_limit(&mut self, prefix: &str, sort: (&str, SortOrder), limit: i64) -> &mut Self {
+    pub(super) fn order_limit(
+        &mut self,
+        prefix: &str,
+        sort: (&str, SortOrder),
+        limit: i64,
+    ) -> &mut Self {
         self.push(&order_by(prefix, sort))
             .push(" LIMIT ")
             .bind(Bind::Int(limit))
@@ -190,10 +197,12 @@ fn int_list(values: &[i32]) -> String {
         .join(",")
 }
 
-/// Whether the per-combination statement serves this request.
+/// Whether the per-combination statement serves this request: tags in order-time or creation
+/// order, the two sorts with a (tags, sort) index (`ix_lead_list_tags`,
+/// `ix_lead_list_tags_created`).
 pub fn per_combination(filter: &LeadFilter, sort: (&str, SortOrder)) -> bool {
     matches!(tag_mask(filter), Some(Some(_)))
-        && sort_column(sort.0) == "order_time"
+        && matches!(sort_column(sort.0), "order_time" | "create_time")
         && filter.phone_indexes.is_none()
 }
 
@@ -205,7 +214,13 @@ pub fn trigram_keyword(keyword: &str) -> bool {
 
 /// ` AND <condition>` for each part of `filter` (after the tenant's own conditions), the contact
 /// keyword written as `keyword` says. With `tags` false the tag condition is left to the caller.
-fn push_filter(s: &mut Statement, tenant: i64, filter: &LeadFilter, tags: bool, keyword: Keyword) {
+pub(super) fn push_filter(
+    s: &mut Statement,
+    tenant: i64,
+    filter: &LeadFilter,
+    tags: bool,
+    keyword: Keyword,
+) {
     if let Some(p) = filter.platform_id {
         s.push(" AND platform_id = ").bind(Bind::Int(p));
     }
@@ -265,7 +280,7 @@ fn push_filter(s: &mut Statement, tenant: i64, filter: &LeadFilter, tags: bool, 
     }
 }
 
-fn visible(s: &mut Statement, scope: Scope) {
+pub(super) fn visible(s: &mut Statement, scope: Scope) {
     let tenant = match i32::try_from(scope.tenant) {
         Ok(small) if scope.dominant => Bind::Int4(small),
         _ => Bind::Int(scope.tenant),
@@ -437,8 +452,8 @@ pub fn time_bounds(scope: impl Into<Scope>, mask: Option<i32>, order: SortOrder)
     s
 }
 
-/// One ordered scan of `ix_lead_list_tags` for the combination `bits`, at most `limit`
-/// entries, as `(id, order_time)`.
+/// One ordered scan of `ix_lead_list_tags` (or `ix_lead_list_tags_created`) for the combination
+/// `bits`, at most `limit` entries, as `(id, <sort column>)`.
 fn push_combination(
     s: &mut Statement,
     scope: Scope,
@@ -447,14 +462,14 @@ fn push_combination(
     limit: i64,
     bits: &str,
 ) {
-    s.push("SELECT id, order_time");
+    s.push(&format!("SELECT id, {}", sort_column(sort.0)));
     visible(s, scope);
     s.push(&format!(" AND tag_bits = {bits}"));
     push_filter(s, scope.tenant, filter, false, Keyword::Tested);
     s.order_limit("", sort, limit);
 }
 
-/// The first `limit` matching ids in order-time order, from one ordered scan per combination
+/// The first `limit` matching ids in order-time (or creation) order, from one ordered scan per combination
 /// in `present` (the tag combinations that contain the asked tags and that the tenant's leads
 /// hold, [`present_combinations`]), under `UNION ALL`: the planner merges them lazily (a Merge
 /// Append), so the statement reads about `limit` entries plus one per combination, wherever
@@ -476,7 +491,7 @@ pub fn merged_combinations(
 /// `SELECT l.id FROM ((<branch>) UNION ALL (<branch>) …) AS l ORDER BY <sort> LIMIT <limit>`,
 /// one branch per item, each ordered by the sort: the planner merges them lazily (a Merge
 /// Append). No items, no rows.
-fn merge<T>(
+pub(super) fn merge<T>(
     items: &[T],
     sort: (&str, SortOrder),
     limit: i64,
@@ -501,8 +516,8 @@ fn merge<T>(
     s
 }
 
-/// The first `limit` matching ids in order-time order, from one ordered scan of
-/// `ix_lead_list_tags` per combination in `present` (at most `limit` entries each), sorted
+/// The first `limit` matching ids in order-time (or creation) order, from one ordered scan of
+/// `ix_lead_list_tags` (or `ix_lead_list_tags_created`) per combination in `present` (at most `limit` entries each), sorted
 /// together: one statement whatever the number of combinations, but up to `limit` entries read
 /// per combination.
 pub fn per_tag_combination(

@@ -3,6 +3,7 @@
 
 pub mod detail;
 pub mod leads;
+pub mod list_months;
 pub mod list_sql;
 pub mod list_stats;
 pub mod reveal;

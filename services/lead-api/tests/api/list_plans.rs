@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use lead_api::repo::leads::{self, LIST_WINDOW, LeadFilter, SORT_FIELDS};
-use lead_api::repo::list_sql;
+use lead_api::repo::{list_months, list_sql};
 use leadgen_db::schema::t_order_lead as lead;
 use leadgen_domain::{LeadProcessStatus, TenantId};
 use leadgen_http::paging::{Paging, SortOrder};
@@ -178,6 +178,16 @@ fn filters() -> Vec<(&'static str, LeadFilter)> {
                 order_time_start: Some("2025-08-01T00:00:00Z".parse().expect("time")),
                 order_time_end: Some("2025-11-01T00:00:00Z".parse().expect("time")),
                 tags: tags(&["购买过"]),
+                ..LeadFilter::default()
+            },
+        ),
+        (
+            // Leads at 18:00 and 23:00 UTC on October 31st are in November in Beijing: the
+            // months are the index's, in UTC.
+            "a range ending late on a month's last day",
+            LeadFilter {
+                order_time_start: Some("2025-09-15T00:00:00Z".parse().expect("time")),
+                order_time_end: Some("2025-10-31T23:30:00Z".parse().expect("time")),
                 ..LeadFilter::default()
             },
         ),
@@ -358,6 +368,7 @@ async fn every_statement_of_the_list_finds_what_the_filter_and_sort_select() {
         0.0
     );
     let (mut merged_checks, mut status_shop_checks, mut bounded_checks) = (0, 0, 0);
+    let mut month_checks = 0;
     let (mut probes, mut short_probes) = (0, 0);
     for (name, mut filter) in filters() {
         if filter.platform_id.is_some() {
@@ -406,6 +417,16 @@ async fn every_statement_of_the_list_finds_what_the_filter_and_sort_select() {
                             "dominant bounds: {name}, {order:?}"
                         );
                         bounded_checks += usize::from(bounded.implied_last_order.is_some());
+                    }
+                    if let Some(parts) = list_months::parts(&filter, sort, chrono::Utc::now()) {
+                        let ids = leads::load_ids(
+                            &mut conn,
+                            &list_months::merged_months(TENANT, &filter, sort, need, &parts),
+                        )
+                        .await
+                        .expect("months");
+                        assert_eq!(ids, reference, "months: {name}, {order:?}, {need}");
+                        month_checks += 1;
                     }
                     if list_sql::per_combination(&filter, sort) {
                         // The route's choice, and both forms over the combinations present.
@@ -515,6 +536,8 @@ async fn every_statement_of_the_list_finds_what_the_filter_and_sort_select() {
     assert!(merged_checks >= 40, "{merged_checks}");
     // Shops and statuses in order-time order (four filters, both directions, four depths).
     assert!(status_shop_checks >= 32, "{status_shop_checks}");
+    // Time ranges with a start in creation order (three filters, both directions, four depths).
+    assert!(month_checks >= 24, "{month_checks}");
     // Time ranges and tags by last order (both directions, four depths).
     assert!(bounded_checks >= 64, "{bounded_checks}");
     // Probes that stopped short of the answer, with matches, were among them.

@@ -1,0 +1,2 @@
+DROP INDEX IF EXISTS ix_lead_list_tags_created;
+DROP INDEX IF EXISTS ix_lead_list_month_created;
