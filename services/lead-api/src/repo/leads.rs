@@ -130,7 +130,7 @@ pub enum Route {
     Merged,
     /// One ordered range per (status, shop) pair, merged ([`list_sql::merged_status_shops`]).
     StatusShops,
-    /// A time range in creation order: one ordered range per month of the order time, merged
+    /// A time range in creation or score order: one ordered range per month of the order time, merged
     /// ([`list_months::merged_months`]).
     Months,
     /// Every match through the filter's own index, sorted; the whole window at once.
@@ -154,7 +154,7 @@ pub enum Route {
 /// - tags in order-time or creation order, unless half the leads have them: merged (tags are derived from
 ///   recency, frequency and value, so their matches gather at one end of every sort);
 /// - tags under [`FENCED_TAG_SHARE`] in any other order: probed, then fenced;
-/// - a time range with a start in creation order, up to [`list_months::MAX_MERGED_MONTHS`]
+/// - a time range with a start in creation or score order, up to [`list_months::MAX_MERGED_MONTHS`]
 ///   months: merged per month;
 /// - a shop or a status in order-time or score order: merged per (status, shop) pair, unless
 ///   the status spans more than [`MAX_MERGED_SHOPS`] shops;
@@ -681,15 +681,19 @@ mod tests {
             route(&rare_tag_and_short_keyword, by_score, 10, Some(0.01)),
             Route::Probed
         );
-        // A time range in creation order, with a shop too: merged per month; in another order
-        // or without a start, not.
+        // A time range in creation or score order, with a shop too: merged per month; in
+        // another order or without a start, not.
         let by_creation = ("createTime", SortOrder::Asc);
         let recent = LeadFilter {
             order_time_start: Some(Utc::now() - chrono::Duration::days(30)),
             ..shop.clone()
         };
         assert_eq!(route(&recent, by_creation, 10, None), Route::Months);
-        assert_eq!(route(&recent, by_score, 10, None), Route::StatusShops);
+        assert_eq!(route(&recent, by_score, 10, None), Route::Months);
+        assert_eq!(
+            route(&recent, ("amount", SortOrder::Asc), 10, None),
+            Route::Plain
+        );
         let until = LeadFilter {
             order_time_end: Some(Utc::now()),
             ..LeadFilter::default()
