@@ -3,8 +3,6 @@
 
 pub mod detail;
 pub mod leads;
-pub mod list_months;
-pub mod list_sql;
-pub mod list_stats;
+pub mod list;
 pub mod reveal;
 pub mod workflow;

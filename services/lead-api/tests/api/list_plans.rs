@@ -1,4 +1,4 @@
-//! The list's statements (`lead_api::repo::list_sql`) answer the same question: on a few
+//! The list's statements (`lead_api::repo::list`) answer the same question: on a few
 //! thousand leads with every tag combination, tags correlated with time, ties in every sort,
 //! two shops, merged leads and another tenant, the plain statement, the per-tag-combination
 //! merge, the fenced statement (a contact keyword split by the mask's prefix) and the
@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use lead_api::repo::leads::{self, LIST_WINDOW, LeadFilter, SORT_FIELDS};
-use lead_api::repo::{list_months, list_sql};
+use lead_api::repo::list::{self, merges, months, sql};
 use leadgen_db::schema::t_order_lead as lead;
 use leadgen_domain::{LeadProcessStatus, TenantId};
 use leadgen_http::paging::{Paging, SortOrder};
@@ -359,7 +359,7 @@ async fn every_statement_of_the_list_finds_what_the_filter_and_sort_select() {
         .tenant_share(&mut conn, TenantId::new(TENANT))
         .await
         .expect("share");
-    assert!(share >= leads::DOMINANT_TENANT_SHARE, "{share}");
+    assert!(share >= list::DOMINANT_TENANT_SHARE, "{share}");
     assert_eq!(
         stats
             .tenant_share(&mut conn, TenantId::new(999))
@@ -380,78 +380,80 @@ async fn every_statement_of_the_list_finds_what_the_filter_and_sort_select() {
                 let everything = expected(&rows, &filter, sort);
                 for need in [10, 100, 1_000, LIST_WINDOW + 1] {
                     let reference = &everything[..everything.len().min(need as usize)];
-                    let plain =
-                        leads::load_ids(&mut conn, &list_sql::plain(TENANT, &filter, sort, need))
-                            .await
-                            .expect("plain");
+                    let plain = list::load_ids(&mut conn, &sql::plain(TENANT, &filter, sort, need))
+                        .await
+                        .expect("plain");
                     assert_eq!(plain, reference, "plain: {name}, {field} {order:?}, {need}");
                     if *field == "lastOrderTime" {
                         // The last-order range the time range and the tags imply (the seeded
                         // lags run from -2 to +48 hours) loses no lead.
-                        let bounded =
-                            leads::implied_last_order(&mut conn, TENANT.into(), &filter, order)
-                                .await
-                                .expect("lags");
-                        let ranged =
-                            filter.order_time_start.is_some() || filter.order_time_end.is_some();
-                        if ranged || list_sql::asked_tags(&filter).is_some() {
-                            assert!(bounded.implied_last_order.is_some(), "{name}");
-                        }
-                        let ids = leads::load_ids(
+                        let bounded = list::bounds::implied_last_order(
                             &mut conn,
-                            &list_sql::plain(TENANT, &bounded, sort, need),
+                            TENANT.into(),
+                            &filter,
+                            order,
                         )
                         .await
-                        .expect("bounded");
+                        .expect("lags");
+                        let ranged =
+                            filter.order_time_start.is_some() || filter.order_time_end.is_some();
+                        if ranged || sql::asked_tags(&filter).is_some() {
+                            assert!(bounded.implied_last_order.is_some(), "{name}");
+                        }
+                        let ids =
+                            list::load_ids(&mut conn, &sql::plain(TENANT, &bounded, sort, need))
+                                .await
+                                .expect("bounded");
                         assert_eq!(ids, reference, "bounded: {name}, {order:?}, {need}");
                         // The dominant tenant's form (its condition written as int4).
-                        let dominant = list_sql::Scope {
+                        let dominant = sql::Scope {
                             tenant: TENANT,
                             dominant: true,
                         };
-                        let same = leads::implied_last_order(&mut conn, dominant, &filter, order)
-                            .await
-                            .expect("lags, dominant");
+                        let same =
+                            list::bounds::implied_last_order(&mut conn, dominant, &filter, order)
+                                .await
+                                .expect("lags, dominant");
                         assert_eq!(
                             same.implied_last_order, bounded.implied_last_order,
                             "dominant bounds: {name}, {order:?}"
                         );
                         bounded_checks += usize::from(bounded.implied_last_order.is_some());
                     }
-                    if let Some(parts) = list_months::parts(&filter, sort, chrono::Utc::now()) {
-                        let ids = leads::load_ids(
+                    if let Some(parts) = months::parts(&filter, sort, chrono::Utc::now()) {
+                        let ids = list::load_ids(
                             &mut conn,
-                            &list_months::merged_months(TENANT, &filter, sort, need, &parts),
+                            &months::merged_months(TENANT, &filter, sort, need, &parts),
                         )
                         .await
                         .expect("months");
                         assert_eq!(ids, reference, "months: {name}, {order:?}, {need}");
                         month_checks += 1;
                     }
-                    if list_sql::per_combination(&filter, sort) {
+                    if sql::per_combination(&filter, sort) {
                         // The route's choice, and both forms over the combinations present.
                         let chosen =
-                            leads::merged_tags(&mut conn, TENANT.into(), &filter, sort, need)
+                            list::merged_tags(&mut conn, TENANT.into(), &filter, sort, need)
                                 .await
                                 .expect("present combinations");
                         let present = present_combinations(&rows, &filter);
                         for statement in [
                             chosen,
-                            list_sql::merged_combinations(TENANT, &filter, sort, need, &present),
-                            list_sql::per_tag_combination(TENANT, &filter, sort, need, &present),
+                            merges::merged_combinations(TENANT, &filter, sort, need, &present),
+                            merges::per_tag_combination(TENANT, &filter, sort, need, &present),
                         ] {
-                            let merged = leads::load_ids(&mut conn, &statement)
+                            let merged = list::load_ids(&mut conn, &statement)
                                 .await
                                 .expect("per combination");
                             assert_eq!(merged, reference, "{name}, {field} {order:?}, {need}");
                         }
                         merged_checks += 1;
                     }
-                    if list_sql::per_status_and_shop(&filter, sort) {
+                    if merges::per_status_and_shop(&filter, sort) {
                         let pairs = status_shop_pairs(&rows, &filter);
-                        let merged = leads::load_ids(
+                        let merged = list::load_ids(
                             &mut conn,
-                            &list_sql::merged_status_shops(TENANT, &filter, sort, need, &pairs),
+                            &merges::merged_status_shops(TENANT, &filter, sort, need, &pairs),
                         )
                         .await
                         .expect("per status and shop");
@@ -462,7 +464,7 @@ async fn every_statement_of_the_list_finds_what_the_filter_and_sort_select() {
                         status_shop_checks += 1;
                     }
                     let fenced =
-                        leads::load_ids(&mut conn, &list_sql::fenced(TENANT, &filter, sort, need))
+                        list::load_ids(&mut conn, &sql::fenced(TENANT, &filter, sort, need))
                             .await
                             .expect("fenced");
                     assert_eq!(
@@ -470,15 +472,15 @@ async fn every_statement_of_the_list_finds_what_the_filter_and_sort_select() {
                         "fenced: {name}, {field} {order:?}, {need}"
                     );
                     // A dominant tenant's statements (its condition written as int4).
-                    let dominant = list_sql::Scope {
+                    let dominant = sql::Scope {
                         tenant: TENANT,
                         dominant: true,
                     };
                     for statement in [
-                        list_sql::plain(dominant, &filter, sort, need),
-                        list_sql::fenced(dominant, &filter, sort, need),
+                        sql::plain(dominant, &filter, sort, need),
+                        sql::fenced(dominant, &filter, sort, need),
                     ] {
-                        let ids = leads::load_ids(&mut conn, &statement)
+                        let ids = list::load_ids(&mut conn, &statement)
                             .await
                             .expect("dominant");
                         assert_eq!(
@@ -488,8 +490,8 @@ async fn every_statement_of_the_list_finds_what_the_filter_and_sort_select() {
                     }
                     // A probe of the whole tenant is the answer; a short one its beginning.
                     for entries in [need, 4_000] {
-                        let probe = list_sql::probe(TENANT, &filter, sort, need, entries);
-                        let probed = leads::load_ids(&mut conn, &probe).await.expect("probe");
+                        let probe = sql::probe(TENANT, &filter, sort, need, entries);
+                        let probed = list::load_ids(&mut conn, &probe).await.expect("probe");
                         let expected = if entries >= 4_000 {
                             reference
                         } else {

@@ -9,11 +9,12 @@
 use chrono::{DateTime, Datelike, Months, NaiveDate, TimeZone, Utc};
 use leadgen_http::paging::SortOrder;
 
-use super::leads::LeadFilter;
-use super::list_sql::{Bind, Keyword, Scope, Statement, merge, push_filter, sort_column, visible};
+use super::merges::merge;
+use super::sql::{Bind, Keyword, Scope, Statement, push_filter, sort_column, visible};
+use crate::repo::leads::LeadFilter;
 
 /// Up to this many months a range is merged per month; beyond, the planning of a range per
-/// month outweighs what it saves (as [`super::leads::MAX_MERGED_COMBINATIONS`]).
+/// month outweighs what it saves (as [`super::MAX_MERGED_COMBINATIONS`]).
 pub const MAX_MERGED_MONTHS: usize = 48;
 
 /// One range of the merge.
