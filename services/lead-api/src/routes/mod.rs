@@ -2,6 +2,7 @@
 
 pub mod leads;
 pub mod reveal;
+mod validate;
 pub mod workflow;
 
 use actix_web::web;

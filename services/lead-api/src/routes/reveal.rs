@@ -2,26 +2,31 @@
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
-use leadgen_http::{ApiError, AuthUser, Permission};
+use leadgen_http::{ApiError, AuthUser, FieldError, Permission};
 use leadgen_platforms::reveal::RevealPurpose;
 use serde::Deserialize;
+use validator::Validate;
 
 use crate::service::reveal::{self, RevealRequest};
 use crate::startup::AppState;
 
-/// A reason longer than this is refused.
-const MAX_REASON_CHARS: usize = 200;
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Deserialize, Validate, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RevealBody {
     /// `AFTER_SALES`, `CUSTOMER_CARE` or `FULFILMENT`.
+    #[validate(
+        required(message = "purpose 不能为空"),
+        custom(function = "super::validate::purpose")
+    )]
     #[schema(
+        required = true,
+        value_type = String,
         pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(AFTER_SALES|CUSTOMER_CARE|FULFILMENT)[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
     )]
-    purpose: String,
+    purpose: Option<String>,
     /// Why, at most 200 characters (audited).
     #[serde(default)]
+    #[validate(length(max = 200, message = "reason 不能超过 200 个字符"))]
     #[schema(max_length = 200)]
     reason: Option<String>,
 }
@@ -37,6 +42,7 @@ pub struct RevealBody {
         (status = 401, description = "缺少或无效的令牌", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 403, description = "没有权限（或平台拒绝解密 40301）", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 404, description = "不存在（或属于其他租户）", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 422, description = "字段校验失败", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 429, description = "超出限额（业务码）", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 500, description = "内部错误", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 502, description = "电商平台调用失败", body = leadgen_http::openapi::ErrorEnvelope)
@@ -49,18 +55,18 @@ pub async fn reveal(
 ) -> Result<HttpResponse, ApiError> {
     user.require(Permission::Contact)?;
     let body = body.into_inner();
-    let purpose: RevealPurpose = body.purpose.trim().parse().map_err(|_| {
-        ApiError::bad_request("purpose 必须是 AFTER_SALES、CUSTOMER_CARE 或 FULFILMENT")
-    })?;
-    if body
-        .reason
-        .as_ref()
-        .is_some_and(|r| r.chars().count() > MAX_REASON_CHARS)
-    {
-        return Err(ApiError::bad_request(format!(
-            "reason 不能超过 {MAX_REASON_CHARS} 个字符"
-        )));
-    }
+    body.validate()
+        .map_err(|e| leadgen_http::error::from_validation(&e))?;
+    let purpose: RevealPurpose = body
+        .purpose
+        .as_deref()
+        .and_then(|p| p.trim().parse().ok())
+        .ok_or_else(|| {
+            ApiError::validation(vec![FieldError {
+                field: "purpose".into(),
+                message: "purpose 必须是 AFTER_SALES、CUSTOMER_CARE 或 FULFILMENT".into(),
+            }])
+        })?;
     let reason = body
         .reason
         .map(|r| r.trim().to_owned())

@@ -4,8 +4,9 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use leadgen_domain::{LeadId, LeadProcessStatus};
 use leadgen_http::paging::Paging;
-use leadgen_http::{ApiError, AuthUser, Permission};
+use leadgen_http::{ApiError, AuthUser, FieldError, Permission};
 use serde::Deserialize;
+use validator::Validate;
 
 use crate::error::LeadApiError;
 use crate::service::detail;
@@ -72,36 +73,45 @@ pub async fn get(
     Ok(response)
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Deserialize, Validate, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StatusBody {
     /// `PENDING`, `PROCESSED` or `INVALID`.
+    #[validate(
+        required(message = "processStatus 不能为空"),
+        custom(function = "super::validate::process_status")
+    )]
     #[schema(
+        required = true,
+        value_type = String,
         pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(PENDING|PROCESSED|INVALID)[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
     )]
-    process_status: String,
+    process_status: Option<String>,
     /// At most 500 characters.
     #[serde(default)]
+    #[validate(length(max = 500, message = "note 不能超过 500 个字符"))]
     #[schema(max_length = 500)]
     note: Option<String>,
 }
 
-fn parse_status(text: &str) -> Result<LeadProcessStatus, LeadApiError> {
-    text.trim().parse().map_err(|_| {
-        LeadApiError::BadRequest("processStatus 必须是 PENDING、PROCESSED 或 INVALID".into())
+const _: () = assert!(
+    MAX_NOTE_CHARS == 500,
+    "the note's limit is written in StatusBody and BulkBody"
+);
+
+/// The validated status: present and known once `validate` passed.
+fn status_of(value: Option<&str>) -> Result<LeadProcessStatus, ApiError> {
+    value.and_then(|v| v.trim().parse().ok()).ok_or_else(|| {
+        ApiError::validation(vec![FieldError {
+            field: "processStatus".into(),
+            message: "processStatus 必须是 PENDING、PROCESSED 或 INVALID".into(),
+        }])
     })
 }
 
-fn parse_note(note: Option<String>) -> Result<Option<String>, LeadApiError> {
-    if note
-        .as_ref()
-        .is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS)
-    {
-        return Err(LeadApiError::BadRequest(format!(
-            "note 不能超过 {MAX_NOTE_CHARS} 个字符"
-        )));
-    }
-    Ok(note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()))
+/// The note as stored: trimmed, and absent when blank.
+fn note_of(note: Option<String>) -> Option<String> {
+    note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty())
 }
 
 /// The version in `If-Match` (`"3"`, `W/"3"` or `3`).
@@ -135,6 +145,7 @@ fn if_match(req: &HttpRequest) -> Result<i32, LeadApiError> {
         (status = 403, description = "没有权限（或平台拒绝解密 40301）", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 404, description = "不存在（或属于其他租户）", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 409, description = "冲突（业务码）", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 422, description = "字段校验失败", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 428, description = "缺少 If-Match", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 500, description = "内部错误", body = leadgen_http::openapi::ErrorEnvelope)
     ))]
@@ -147,11 +158,13 @@ pub async fn patch(
 ) -> Result<HttpResponse, ApiError> {
     user.require(Permission::Process)?;
     let body = body.into_inner();
+    body.validate()
+        .map_err(|e| leadgen_http::error::from_validation(&e))?;
     let request = ChangeStatus {
         lead_id: LeadId::new(path.into_inner()),
         version: if_match(&req)?,
-        to: parse_status(&body.process_status)?,
-        note: parse_note(body.note)?,
+        to: status_of(body.process_status.as_deref())?,
+        note: note_of(body.note),
     };
     let changed = workflow::change(&state, &user, request).await?;
     let etag = format!("\"{}\"", changed.version);
@@ -162,28 +175,51 @@ pub async fn patch(
     Ok(response)
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Deserialize, serde::Serialize, Validate, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BulkItem {
-    lead_id: i64,
+    #[validate(required(message = "leadId 不能为空"))]
+    #[schema(required = true, value_type = i64)]
+    lead_id: Option<i64>,
     /// The version the caller saw, as in If-Match.
-    version: i32,
+    #[validate(required(message = "version 不能为空"))]
+    #[schema(required = true, value_type = i32)]
+    version: Option<i32>,
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Deserialize, Validate, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BulkBody {
     /// 1–100 leads.
-    #[schema(min_items = 1, max_items = 100)]
-    items: Vec<BulkItem>,
+    #[validate(
+        required(message = "items 不能为空"),
+        length(min = 1, max = 100, message = "items 必须包含 1 到 100 条线索"),
+        custom(function = "unique_leads"),
+        nested
+    )]
+    #[schema(required = true, value_type = Vec<BulkItem>, min_items = 1, max_items = 100)]
+    items: Option<Vec<BulkItem>>,
     /// `PENDING`, `PROCESSED` or `INVALID`.
+    #[validate(
+        required(message = "processStatus 不能为空"),
+        custom(function = "super::validate::process_status")
+    )]
     #[schema(
+        required = true,
+        value_type = String,
         pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(PENDING|PROCESSED|INVALID)[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
     )]
-    process_status: String,
+    process_status: Option<String>,
     #[serde(default)]
+    #[validate(length(max = 500, message = "note 不能超过 500 个字符"))]
     #[schema(max_length = 500)]
     note: Option<String>,
+}
+
+const _: () = assert!(MAX_BULK == 100, "the bulk limit is written in BulkBody");
+
+fn unique_leads(items: &[BulkItem]) -> Result<(), validator::ValidationError> {
+    super::validate::unique(items.iter().filter_map(|i| i.lead_id))
 }
 
 /// Changes up to 100 leads' status; answers per lead.
@@ -195,6 +231,7 @@ pub struct BulkBody {
         (status = 400, description = "参数错误（含业务码）", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 401, description = "缺少或无效的令牌", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 403, description = "没有权限（或平台拒绝解密 40301）", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 422, description = "字段校验失败", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 500, description = "内部错误", body = leadgen_http::openapi::ErrorEnvelope)
     ))]
 pub async fn patch_many(
@@ -204,25 +241,21 @@ pub async fn patch_many(
 ) -> Result<HttpResponse, ApiError> {
     user.require(Permission::Process)?;
     let body = body.into_inner();
-    if body.items.is_empty() || body.items.len() > MAX_BULK {
-        return Err(ApiError::bad_request(format!(
-            "items 必须包含 1 到 {MAX_BULK} 条线索"
-        )));
-    }
-    let mut seen = std::collections::HashSet::new();
-    if !body.items.iter().all(|i| seen.insert(i.lead_id)) {
-        return Err(ApiError::bad_request("items 中的 leadId 不能重复"));
-    }
-    let to = parse_status(&body.process_status)?;
-    let note = parse_note(body.note)?;
+    body.validate()
+        .map_err(|e| leadgen_http::error::from_validation(&e))?;
+    let to = status_of(body.process_status.as_deref())?;
+    let note = note_of(body.note);
     let requests = body
         .items
+        .unwrap_or_default()
         .into_iter()
-        .map(|i| ChangeStatus {
-            lead_id: LeadId::new(i.lead_id),
-            version: i.version,
-            to,
-            note: note.clone(),
+        .filter_map(|i| {
+            Some(ChangeStatus {
+                lead_id: LeadId::new(i.lead_id?),
+                version: i.version?,
+                to,
+                note: note.clone(),
+            })
         })
         .collect();
     let results = workflow::change_many(&state, &user, requests).await;

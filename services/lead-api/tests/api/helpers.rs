@@ -380,8 +380,8 @@ pub fn is_trace_id(s: &str) -> bool {
         && s.bytes().any(|b| b != b'0')
 }
 
-/// Reads the envelope and checks the status, `code`, a non-empty `message`, the trace id, and
-/// `data` (`null` on errors).
+/// Reads the envelope and checks the status, `code`, a non-empty `message`, the trace id,
+/// `data` (`null` on errors), and `errors` (a 422's failed fields, absent otherwise).
 pub async fn expect_envelope(response: Response, status: StatusCode, code: u32) -> Value {
     let actual = response.status();
     let text = response.text().await.expect("response body");
@@ -396,7 +396,14 @@ pub async fn expect_envelope(response: Response, status: StatusCode, code: u32) 
     if status.is_client_error() || status.is_server_error() {
         assert!(body["data"].is_null(), "errors carry data null: {body}");
     }
-    assert!(body.get("errors").is_none(), "no errors list: {body}");
+    if status == StatusCode::UNPROCESSABLE_ENTITY {
+        let errors = body["errors"]
+            .as_array()
+            .expect("a 422 lists its failed fields");
+        assert!(!errors.is_empty(), "{body}");
+    } else {
+        assert!(body.get("errors").is_none(), "no errors list: {body}");
+    }
     body
 }
 

@@ -101,8 +101,8 @@ async fn a_number_sent_in_clear_is_revealed_audited_and_never_kept() {
     expect_envelope(
         app.reveal(1, 7, &[CONTACT], lead, json!({"purpose": "CHAT"}))
             .await,
-        StatusCode::BAD_REQUEST,
-        400,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        422,
     )
     .await;
 

@@ -187,13 +187,30 @@ async fn a_status_change_needs_the_version_records_who_and_is_announced() {
         .await
         .expect("PATCH");
     expect_envelope(response, StatusCode::FORBIDDEN, 403).await;
-    for bad in [
-        json!({"processStatus": "DONE"}),
+    // An unknown field or a wrong type is malformed (400); a value outside its set, a missing
+    // one or a note too long is a validation error listing every failed field (422).
+    for malformed in [
         json!({"processStatus": "PROCESSED", "x": 1}),
-        json!({}),
+        json!({"processStatus": 3}),
     ] {
-        let response = app.patch_status(1, s.a, Some("\"1\""), bad.clone()).await;
+        let response = app.patch_status(1, s.a, Some("\"1\""), malformed).await;
         expect_envelope(response, StatusCode::BAD_REQUEST, 400).await;
+    }
+    for (invalid, fields) in [
+        (json!({"processStatus": "DONE"}), vec!["processStatus"]),
+        (json!({}), vec!["processStatus"]),
+        (
+            json!({"processStatus": "DONE", "note": "长".repeat(501)}),
+            vec!["note", "processStatus"],
+        ),
+    ] {
+        let response = app.patch_status(1, s.a, Some("\"1\""), invalid).await;
+        let body = expect_envelope(response, StatusCode::UNPROCESSABLE_ENTITY, 422).await;
+        let failed: Vec<&str> = body["errors"]
+            .as_array()
+            .map(|e| e.iter().filter_map(|e| e["field"].as_str()).collect())
+            .unwrap_or_default();
+        assert_eq!(failed, fields, "{body}");
     }
     let response = app
         .patch_status(2, s.a, Some("\"1\""), change.clone())
@@ -303,11 +320,19 @@ async fn the_bulk_form_answers_per_lead() {
         .map(|i| json!({"leadId": i, "version": 1}))
         .collect();
     let response = bulk(Value::Array(too_many)).await.expect("PATCH");
-    expect_envelope(response, StatusCode::BAD_REQUEST, 400).await;
+    let body = expect_envelope(response, StatusCode::UNPROCESSABLE_ENTITY, 422).await;
+    assert_eq!(body["errors"][0]["field"], "items", "{body}");
     let response = bulk(json!([{"leadId": s.a, "version": 2}, {"leadId": s.a, "version": 2}]))
         .await
         .expect("PATCH");
-    expect_envelope(response, StatusCode::BAD_REQUEST, 400).await;
+    let body = expect_envelope(response, StatusCode::UNPROCESSABLE_ENTITY, 422).await;
+    assert_eq!(
+        body["errors"][0]["message"], "items 中的 leadId 不能重复",
+        "{body}"
+    );
     let response = bulk(json!([])).await.expect("PATCH");
-    expect_envelope(response, StatusCode::BAD_REQUEST, 400).await;
+    expect_envelope(response, StatusCode::UNPROCESSABLE_ENTITY, 422).await;
+    let response = bulk(json!([{"leadId": s.a}])).await.expect("PATCH");
+    let body = expect_envelope(response, StatusCode::UNPROCESSABLE_ENTITY, 422).await;
+    assert_eq!(body["errors"][0]["field"], "items[0].version", "{body}");
 }
