@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use leadgen_domain::Money;
+use leadgen_domain::buyer::BuyerAggregate;
 use leadgen_http::Page;
 use leadgen_http::paging::Paging;
 use serde::Serialize;
@@ -24,9 +25,8 @@ pub struct LeadDetail {
     pub intention: i16,
     /// `BUILTIN` or `EXTERNAL`.
     pub scored_by: String,
-    /// The buyer's aggregate (counts, first and last order and payment, mean gap, order ids).
-    #[schema(value_type = Object)]
-    pub buyer: serde_json::Value,
+    /// The buyer's aggregate over all of their orders.
+    pub buyer: BuyerView,
     /// Leads that turned out to be this buyer and were merged into this one.
     pub merged_lead_ids: Vec<i64>,
     #[schema(value_type = leadgen_http::openapi::PageOf<OrderView>)]
@@ -34,6 +34,54 @@ pub struct LeadDetail {
     pub status_history: Vec<StatusChangeView>,
     /// Send it back in `If-Match` to change the status.
     pub version: i32,
+}
+
+/// The buyer's aggregate as the API shows it: counts, money in yuan, first and last order and
+/// payment, the mean gap between payments, and the order ids, newest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BuyerView {
+    pub order_count: u32,
+    /// Orders paid at some point (refunded ones included).
+    pub paid_order_count: u32,
+    /// Yuan, two decimals: the paid orders not refunded or closed after payment.
+    #[schema(example = "128.50")]
+    pub paid_total: String,
+    /// Orders refunded or closed after payment.
+    pub after_sale_count: u32,
+    /// Orders placed and still waiting for payment.
+    pub unpaid_count: u32,
+    /// Orders closed before any payment.
+    pub closed_unpaid_count: u32,
+    pub first_order_time: DateTime<Utc>,
+    pub last_order_time: DateTime<Utc>,
+    pub first_paid_time: Option<DateTime<Utc>>,
+    pub last_paid_time: Option<DateTime<Utc>>,
+    /// Mean days between consecutive payments; `null` with fewer than two paid orders.
+    pub mean_gap_days: Option<f64>,
+    pub last_product: String,
+    /// Every order id, newest first.
+    pub order_ids: Vec<String>,
+}
+
+impl From<BuyerAggregate> for BuyerView {
+    fn from(a: BuyerAggregate) -> Self {
+        BuyerView {
+            order_count: a.order_count,
+            paid_order_count: a.paid_order_count,
+            paid_total: a.paid_total.to_yuan_string(),
+            after_sale_count: a.after_sale_count,
+            unpaid_count: a.unpaid_count,
+            closed_unpaid_count: a.closed_unpaid_count,
+            first_order_time: a.first_order_time,
+            last_order_time: a.last_order_time,
+            first_paid_time: a.first_paid_time,
+            last_paid_time: a.last_paid_time,
+            mean_gap_days: a.mean_gap_days,
+            last_product: a.last_product,
+            order_ids: a.order_ids,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -137,11 +185,13 @@ pub async fn get(
     let mut leads = merged.clone();
     leads.push(row.listed.id);
     let history = detail::history(&mut conn, tenant, &leads).await?;
+    let buyer: BuyerAggregate = serde_json::from_value(row.aggregate)
+        .map_err(|e| anyhow::anyhow!("lead {} has an unreadable aggregate: {e}", row.listed.id))?;
     Ok(LeadDetail {
         lead: LeadView::from(row.listed),
         intention: row.intention,
         scored_by: row.scored_by,
-        buyer: row.aggregate,
+        buyer: BuyerView::from(buyer),
         merged_lead_ids: merged.iter().map(|l| l.get()).collect(),
         orders: Page::new(
             orders.into_iter().map(OrderView::from).collect(),
