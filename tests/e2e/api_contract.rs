@@ -33,6 +33,7 @@ fn schemathesis() -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_gateway_api_conforms_to_its_openapi_document() {
     let system = System::start(&[]).await;
+    gateway_errors_carry_a_trace_id(&system).await;
     let api = Api::new(&system, 1);
     let platform_id = api.authorize_on_consent_page(&system).await;
     let (start, end) = flow::window_days(5);
@@ -73,4 +74,39 @@ async fn the_gateway_api_conforms_to_its_openapi_document() {
         "schemathesis found problems:\n{stdout}\n{stderr}"
     );
     assert!(stdout.contains("passed"), "{stdout}");
+}
+
+/// The gateway's own error envelopes (a path outside the API) carry the caller's trace id when
+/// it sent a `traceparent`, else a fresh one: support finds the request either way.
+async fn gateway_errors_carry_a_trace_id(system: &System) {
+    let client = reqwest::Client::new();
+    let get = |traceparent: Option<&str>| {
+        let mut request = client.get(system.url("/api/v1/nowhere"));
+        if let Some(t) = traceparent {
+            request = request.header("traceparent", t);
+        }
+        request.send()
+    };
+    let trace_of = |body: serde_json::Value| body["traceId"].as_str().map(str::to_owned);
+    let fresh = get(None).await.expect("gateway answers");
+    assert_eq!(fresh.status(), reqwest::StatusCode::NOT_FOUND);
+    let fresh: serde_json::Value = fresh.json().await.expect("a JSON envelope");
+    assert_eq!(fresh["code"], 404, "{fresh}");
+    let id = trace_of(fresh.clone()).unwrap_or_default();
+    assert!(
+        id.len() == 32
+            && id.bytes().all(|b| b.is_ascii_hexdigit())
+            && id.bytes().any(|b| b != b'0'),
+        "{fresh}"
+    );
+    let caller = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let traced = get(Some(&format!("00-{caller}-00f067aa0ba902b7-01")))
+        .await
+        .expect("gateway answers");
+    let traced: serde_json::Value = traced.json().await.expect("a JSON envelope");
+    assert_eq!(
+        trace_of(traced.clone()).as_deref(),
+        Some(caller),
+        "{traced}"
+    );
 }

@@ -98,14 +98,20 @@ async fn the_detail_shows_the_buyer_orders_reasons_and_version() {
     assert_eq!(lead["contactValidity"]["validity"], "MASKED");
     assert_eq!(lead["buyer"]["orderCount"], 1);
     // Money in yuan, as everywhere in responses; the stored aggregate's own fields stay inside.
-    let paid_total = lead["buyer"]["paidTotal"].as_str().expect("paidTotal is a string");
+    let paid_total = lead["buyer"]["paidTotal"]
+        .as_str()
+        .expect("paidTotal is a string");
     assert!(
         paid_total.split_once('.').is_some_and(|(y, f)| {
             !y.is_empty() && y.bytes().all(|b| b.is_ascii_digit()) && f.len() == 2
         }),
         "{paid_total}"
     );
-    assert!(lead["buyer"].get("paidTimes").is_none(), "{}", lead["buyer"]);
+    assert!(
+        lead["buyer"].get("paidTimes").is_none(),
+        "{}",
+        lead["buyer"]
+    );
     assert_eq!(lead["orders"]["total"], 1);
     let order = &lead["orders"]["records"][0];
     assert_eq!(order["orderId"], "A-1");
