@@ -12,7 +12,7 @@ use leadgen_domain::{LeadId, LeadProcessStatus, TenantId};
 use leadgen_http::paging::{Paging, SortOrder};
 
 pub use super::list::stats::ListStats;
-use super::list::{count_to_window_end, first_ids};
+use super::list::{count_to_window_end, first_ids, scope};
 
 /// The columns the list shows (the detail embeds them).
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -136,6 +136,17 @@ pub async fn list(
         total: counted.min(LIST_WINDOW),
         exact: counted <= LIST_WINDOW,
     })
+}
+
+/// How many leads pass `filter`, counted up to one past [`LIST_WINDOW`].
+pub async fn total(
+    conn: &mut AsyncPgConnection,
+    stats: &ListStats,
+    tenant: TenantId,
+    filter: &LeadFilter,
+) -> QueryResult<i64> {
+    let scope = scope(conn, stats, tenant).await?;
+    count_to_window_end(conn, scope, filter).await
 }
 
 /// The plan of the statement that finds this page's ids (`EXPLAIN (FORMAT JSON)`).

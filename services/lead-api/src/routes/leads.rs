@@ -15,7 +15,7 @@ use leadgen_domain::buyer::IdentityKey;
 use leadgen_http::paging::{Paging, SortOrder, parse_sort};
 use leadgen_http::{ApiError, AuthUser, BoundedPage, Permission};
 
-use crate::repo::leads::{self, LeadFilter, SORT_FIELDS};
+use crate::repo::leads::{self, LeadFilter, LeadPage, SORT_FIELDS};
 use crate::service::view::LeadView;
 use crate::startup::AppState;
 
@@ -66,16 +66,32 @@ pub async fn list(
     let mut conn = leadgen_db::conn(&state.pool)
         .await
         .map_err(ApiError::internal)?;
-    let page = leads::list(
-        &mut conn,
-        &state.list_stats,
-        user.tenant_id,
-        &filter,
-        sort,
-        paging,
-    )
-    .await
-    .map_err(ApiError::internal)?;
+    let page = if paging.offset().saturating_add(paging.size) > leads::LIST_WINDOW {
+        // Beyond the browsing window: past the list's end when fewer leads match (an empty
+        // page, as any list's), else refused, so that no page reads more than the window.
+        let total = leads::total(&mut conn, &state.list_stats, user.tenant_id, &filter)
+            .await
+            .map_err(ApiError::internal)?;
+        if total > leads::LIST_WINDOW {
+            return Err(ApiError::business(leadgen_http::codes::PAGE_BEYOND_WINDOW));
+        }
+        LeadPage {
+            rows: Vec::new(),
+            total,
+            exact: true,
+        }
+    } else {
+        leads::list(
+            &mut conn,
+            &state.list_stats,
+            user.tenant_id,
+            &filter,
+            sort,
+            paging,
+        )
+        .await
+        .map_err(ApiError::internal)?
+    };
     let records = page.rows.into_iter().map(LeadView::from).collect();
     Ok(leadgen_http::ok(BoundedPage::new(
         records, page.total, page.exact, paging,
@@ -143,9 +159,6 @@ pub fn parse_query(query: &str, indexer: &BlindIndexer) -> Result<ListQuery, Api
         }
     }
     let paging = Paging::from_query(page, size)?;
-    if paging.offset().saturating_add(paging.size) > leads::LIST_WINDOW {
-        return Err(ApiError::business(leadgen_http::codes::PAGE_BEYOND_WINDOW));
-    }
     let sort = parse_sort(sort.as_deref(), order.as_deref(), SORT_FIELDS, "orderTime")?;
     Ok(ListQuery {
         filter,

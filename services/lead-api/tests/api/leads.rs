@@ -543,6 +543,20 @@ async fn a_long_list_counts_up_to_its_window_and_every_page_it_names_is_reachabl
     )
     .await;
     assert_eq!(page_records(&body, 6, 10, 1).len(), 6);
+    // A page past the list's end, beyond the window too: empty, as any list's, when fewer
+    // leads than the window match.
+    let body = expect_envelope(
+        app.leads(
+            Some(&view),
+            &[("intentionTags", "高价值"), ("page", "999"), ("size", "10")],
+        )
+        .await,
+        StatusCode::OK,
+        200,
+    )
+    .await;
+    assert!(page_records(&body, 6, 10, 999).is_empty());
+    assert_eq!(body["data"]["totalExact"], true);
     assert_eq!(body["data"]["totalExact"], true);
     let body = expect_envelope(
         app.leads(Some(&view), &[("intentionTags", "高价值"), ("size", "4")])

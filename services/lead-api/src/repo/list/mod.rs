@@ -235,7 +235,7 @@ struct Count {
 pub const DOMINANT_TENANT_SHARE: f64 = 0.5;
 
 /// The tenant and how its statements write it, from the statistics.
-async fn scope(
+pub(crate) async fn scope(
     conn: &mut AsyncPgConnection,
     stats: &ListStats,
     tenant: TenantId,
