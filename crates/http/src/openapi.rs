@@ -79,7 +79,8 @@ impl Modify for BearerAuth {
         http.bearer_format = Some("JWT".to_owned());
         http.description = Some(
             "JWT with `sub` (user), `tenant_id`, `name`, `perms` (lead:order:auth, \
-             lead:order:sync, lead:order:view, lead:order:process, lead:order:audit)"
+             lead:order:sync, lead:order:view, lead:order:process, lead:order:audit, \
+             lead:order:contact)"
                 .to_owned(),
         );
         components.add_security_scheme("bearer", SecurityScheme::Http(http));

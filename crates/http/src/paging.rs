@@ -58,7 +58,7 @@ pub fn parse_sort<'a>(
     allowed: &[&'a str],
     default: &'a str,
 ) -> Result<(&'a str, SortOrder), ApiError> {
-    let field = match sort.filter(|s| !s.is_empty()) {
+    let field = match sort.map(str::trim).filter(|s| !s.is_empty()) {
         None => default,
         Some(s) => allowed.iter().find(|a| **a == s).copied().ok_or_else(|| {
             ApiError::bad_request(format!(
@@ -67,7 +67,7 @@ pub fn parse_sort<'a>(
             ))
         })?,
     };
-    let order = match order.filter(|s| !s.is_empty()) {
+    let order = match order.map(str::trim).filter(|s| !s.is_empty()) {
         None => SortOrder::Desc,
         Some(o) if o.eq_ignore_ascii_case("desc") => SortOrder::Desc,
         Some(o) if o.eq_ignore_ascii_case("asc") => SortOrder::Asc,

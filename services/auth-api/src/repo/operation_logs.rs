@@ -28,6 +28,8 @@ pub struct LogRow {
 /// Filters of `GET /operation-logs`.
 #[derive(Debug, Default, Clone)]
 pub struct LogFilter {
+    /// Oldest first; newest first by default.
+    pub ascending: bool,
     pub operator_id: Option<i64>,
     pub action: Option<String>,
     pub target_type: Option<String>,
@@ -37,7 +39,7 @@ pub struct LogFilter {
     pub to: Option<DateTime<Utc>>,
 }
 
-/// A page of the tenant's entries, newest first, and how many match.
+/// A page of the tenant's entries, newest first unless asked otherwise, and how many match.
 pub async fn list(
     conn: &mut AsyncPgConnection,
     tenant: TenantId,
@@ -72,8 +74,12 @@ pub async fn list(
         q
     };
     let total = query().count().get_result(conn).await?;
-    let rows = query()
-        .order((log::occurred_at.desc(), log::id.desc()))
+    let ordered = if filter.ascending {
+        query().order((log::occurred_at.asc(), log::id.asc()))
+    } else {
+        query().order((log::occurred_at.desc(), log::id.desc()))
+    };
+    let rows = ordered
         .limit(paging.size)
         .offset(paging.offset())
         .select(LogRow::as_select())

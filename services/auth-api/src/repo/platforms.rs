@@ -72,6 +72,10 @@ pub struct ActivatedTokens {
 pub struct AuthFilter {
     pub platform_type: Option<String>,
     pub status: Option<String>,
+    /// Oldest first; newest first by default.
+    pub ascending: bool,
+    /// By the last change (`updateTime`) instead of the creation.
+    pub by_update: bool,
 }
 
 /// Allocates the next id, so sealed columns can be bound to it before the insert.
@@ -243,8 +247,13 @@ pub async fn list(
         q
     };
     let total = query().count().get_result(conn).await?;
-    let rows = query()
-        .order((auth::create_time.desc(), auth::id.desc()))
+    let ordered = match (filter.by_update, filter.ascending) {
+        (false, false) => query().order((auth::create_time.desc(), auth::id.desc())),
+        (false, true) => query().order((auth::create_time.asc(), auth::id.asc())),
+        (true, false) => query().order((auth::update_time.desc(), auth::id.desc())),
+        (true, true) => query().order((auth::update_time.asc(), auth::id.asc())),
+    };
+    let rows = ordered
         .limit(paging.size)
         .offset(paging.offset())
         .select(AuthRow::as_select())

@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, web};
 use leadgen_domain::{AuthStatus, PlatformType};
-use leadgen_http::paging::Paging;
+use leadgen_http::paging::{Paging, SortOrder, parse_sort};
 use leadgen_http::{ApiError, AuthUser, Page, Permission};
 use serde::Deserialize;
 
@@ -15,15 +15,22 @@ use crate::startup::AppState;
 pub struct ListQuery {
     platform_type: Option<String>,
     status: Option<String>,
+    sort: Option<String>,
+    order: Option<String>,
     page: Option<i64>,
     size: Option<i64>,
 }
+
+/// The sorts `GET /platforms` accepts (newest first by default).
+pub const SORT_FIELDS: &[&str] = &["createTime", "updateTime"];
 
 /// The tenant's platform authorizations (design 2.2).
 #[utoipa::path(get, path = "/platforms", tag = "platforms",
     params(
         ("platformType" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(TAOBAO|JD|PDD|DOUYIN|KUAISHOU)?[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "TAOBAO, JD, PDD, DOUYIN, KUAISHOU"),
-        ("status" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(PENDING_AUTH|ACTIVE|EXPIRED|INVALID)?[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "PENDING_AUTH, ACTIVE, EXPIRED, INVALID"),
+        ("status" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(PENDING_AUTH|ACTIVE|EXPIRED|INVALID|DISABLED|REVOKED)?[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "PENDING_AUTH, ACTIVE, EXPIRED, INVALID, DISABLED, REVOKED"),
+        ("sort" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(createTime|updateTime)?[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "createTime（默认）, updateTime"),
+        ("order" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(asc|desc)?[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "asc, desc（默认）"),
         ("page" = Option<i64>, Query, minimum = 1, description = "从 1 开始"),
         ("size" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1–100，默认 10"),
     ),
@@ -43,9 +50,17 @@ pub async fn list(
     user.require(Permission::View)?;
     let q = query.into_inner();
     let paging = Paging::from_query(q.page, q.size)?;
+    let (sort, order) = parse_sort(
+        q.sort.as_deref(),
+        q.order.as_deref(),
+        SORT_FIELDS,
+        "createTime",
+    )?;
     let filter = AuthFilter {
         platform_type: parse_enum::<PlatformType>(q.platform_type.as_deref())?,
         status: parse_enum::<AuthStatus>(q.status.as_deref())?,
+        ascending: order == SortOrder::Asc,
+        by_update: sort == "updateTime",
     };
     let (records, total) = authorizations::list(&state, user.tenant_id, filter, paging).await?;
     Ok(leadgen_http::ok(Page::new(records, total, paging)))

@@ -2,7 +2,7 @@
 //! by operator, action, target, result and time range, with the design's paging.
 
 use actix_web::{HttpResponse, web};
-use leadgen_http::paging::Paging;
+use leadgen_http::paging::{Paging, SortOrder, parse_sort};
 use leadgen_http::{ApiError, AuthUser, Page, Permission};
 use serde::Deserialize;
 
@@ -21,6 +21,8 @@ pub struct LogQuery {
     result: Option<String>,
     start_time: Option<String>,
     end_time: Option<String>,
+    sort: Option<String>,
+    order: Option<String>,
     page: Option<i64>,
     size: Option<i64>,
 }
@@ -39,6 +41,8 @@ fn text(v: Option<String>) -> Option<String> {
         ("result" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(SUCCESS|FAILURE|success|failure)?[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "SUCCESS, FAILURE"),
         ("startTime" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$|^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "ISO 8601 (RFC 3339)"),
         ("endTime" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$|^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "ISO 8601 (RFC 3339)"),
+        ("sort" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(time)?[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "time（默认）"),
+        ("order" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(asc|desc)?[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "asc, desc（默认）"),
         ("page" = Option<i64>, Query, minimum = 1),
         ("size" = Option<i64>, Query, minimum = 1, maximum = 100),
     ),
@@ -65,7 +69,9 @@ pub async fn list(
             _ => Err(ApiError::bad_request("result 必须是 SUCCESS 或 FAILURE")),
         })
         .transpose()?;
+    let (_, order) = parse_sort(q.sort.as_deref(), q.order.as_deref(), &["time"], "time")?;
     let filter = LogFilter {
+        ascending: order == SortOrder::Asc,
         operator_id: q.operator_id,
         action: text(q.action),
         target_type: text(q.target_type),

@@ -283,6 +283,17 @@ impl TestApp {
             .expect("update status");
     }
 
+    /// Marks an authorization changed a minute from now (its `update_time`), so that it is the
+    /// last one changed.
+    pub async fn touch_platform(&self, platform_id: i64) {
+        let mut conn = self.conn().await;
+        diesel::update(t_ecom_platform_auth::table.find(platform_id))
+            .set(t_ecom_platform_auth::update_time.eq(Utc::now() + Duration::minutes(1)))
+            .execute(&mut conn)
+            .await
+            .expect("update update_time");
+    }
+
     pub async fn set_last_sync_time(&self, platform_id: i64, at: DateTime<Utc>) {
         let mut conn = self.conn().await;
         diesel::update(t_ecom_platform_auth::table.find(platform_id))

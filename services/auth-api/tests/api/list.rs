@@ -63,6 +63,31 @@ async fn list_pages_newest_first() {
     )
     .await;
     assert_eq!(page_records(&body, 3, 100, 1).len(), 3);
+
+    // Oldest first when asked; by the last change, the one touched last comes first.
+    let query = [("sort", "createTime"), ("order", "asc")];
+    let body = expect_envelope(
+        app.list_platforms(Some(&view), &query).await,
+        StatusCode::OK,
+        200,
+    )
+    .await;
+    assert_eq!(
+        ids(&page_records(&body, 3, 10, 1), "platformId"),
+        vec![a, b, c]
+    );
+    app.touch_platform(a).await;
+    let query = [("sort", " updateTime "), ("order", "desc")];
+    let body = expect_envelope(
+        app.list_platforms(Some(&view), &query).await,
+        StatusCode::OK,
+        200,
+    )
+    .await;
+    assert_eq!(
+        ids(&page_records(&body, 3, 10, 1), "platformId"),
+        vec![a, c, b]
+    );
 }
 
 #[tokio::test]
@@ -79,6 +104,8 @@ async fn list_rejects_bad_paging_and_unknown_filter_values_with_400() {
         vec![("status", "FOO")],
         vec![("status", "active")],
         vec![("platformType", "TMALL")],
+        vec![("sort", "appKey")],
+        vec![("sort", "createTime"), ("order", "sideways")],
     ] {
         let response = app.list_platforms(Some(&view), &query).await;
         expect_envelope(response, StatusCode::BAD_REQUEST, 400).await;

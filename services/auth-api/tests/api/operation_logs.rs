@@ -52,6 +52,13 @@ async fn the_operation_log_is_readable_filtered_and_scoped_to_the_tenant() {
         let body = expect_envelope(app.logs(1, &[AUDIT], &query).await, StatusCode::OK, 200).await;
         assert_eq!(body["data"]["total"], total, "{query:?}: {body}");
     }
+    let query = [("sort", "time"), ("order", "asc")];
+    let body = expect_envelope(app.logs(1, &[AUDIT], &query).await, StatusCode::OK, 200).await;
+    assert_eq!(
+        body["data"]["records"][0]["targetIds"],
+        serde_json::json!([first_id]),
+        "oldest first: {body}"
+    );
     let body = expect_envelope(app.logs(2, &[AUDIT], &[]).await, StatusCode::OK, 200).await;
     assert_eq!(body["data"]["total"], 1, "another tenant sees only its own");
 
@@ -66,6 +73,8 @@ async fn the_operation_log_is_readable_filtered_and_scoped_to_the_tenant() {
         vec![("operatorId", "seven")],
         vec![("startTime", "yesterday")],
         vec![("size", "101")],
+        vec![("sort", "action")],
+        vec![("order", "up")],
     ] {
         expect_envelope(
             app.logs(1, &[AUDIT], &bad).await,
