@@ -60,8 +60,27 @@ pub struct Claims {
     pub exp: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub aud: Option<String>,
+    /// One audience or several (RFC 7519 allows both); checked by the verifier when
+    /// `[auth] audience` is set.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "one_or_many"
+    )]
+    pub aud: Vec<String>,
+}
+
+fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        Many(Vec<String>),
+        One(String),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::Many(v) => v,
+        OneOrMany::One(s) => vec![s],
+    })
 }
 
 fn as_string<S: serde::Serializer>(value: &i64, s: S) -> Result<S::Ok, S::Error> {
@@ -256,7 +275,7 @@ mod tests {
             perms: vec!["lead:order:view".into()],
             exp: chrono::Utc::now().timestamp() + 60,
             iss: None,
-            aud: None,
+            aud: Vec::new(),
         };
         let token = mint_hs256("s3cret", &claims).unwrap();
         assert_eq!(v.verify(&token).unwrap().tenant_id, 1);
@@ -277,5 +296,36 @@ mod tests {
             ..claims
         };
         assert!(v.verify(&mint_hs256("s3cret", &expired).unwrap()).is_none());
+    }
+
+    #[test]
+    fn an_audience_may_be_one_string_or_a_list() {
+        let exp = chrono::Utc::now().timestamp() + 60;
+        let token = |aud: serde_json::Value| {
+            jsonwebtoken::encode(
+                &Header::new(Algorithm::HS256),
+                &serde_json::json!({"sub": "7", "tenant_id": 1, "exp": exp, "aud": aud}),
+                &EncodingKey::from_secret(b"s3cret"),
+            )
+            .unwrap()
+        };
+        let open = JwtVerifier::from_settings(&settings()).unwrap();
+        let checked = JwtVerifier::from_settings(&AuthSettings {
+            audience: Some("leadgen".into()),
+            ..settings()
+        })
+        .unwrap();
+        for aud in [
+            serde_json::json!("leadgen"),
+            serde_json::json!(["other", "leadgen"]),
+        ] {
+            assert!(open.verify(&token(aud.clone())).is_some(), "{aud}");
+            assert!(checked.verify(&token(aud.clone())).is_some(), "{aud}");
+        }
+        assert!(
+            checked
+                .verify(&token(serde_json::json!(["other"])))
+                .is_none()
+        );
     }
 }

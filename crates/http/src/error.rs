@@ -151,7 +151,12 @@ impl ResponseError for ApiError {
             tracing::error!(error.cause = %source, http.status = self.status.as_u16(), "Request failed");
         }
         let errors = (!self.errors.is_empty()).then_some(self.errors.as_slice());
-        HttpResponse::build(self.status).json(Envelope::<()> {
+        let mut response = HttpResponse::build(self.status);
+        if self.status == StatusCode::UNAUTHORIZED {
+            // RFC 9110 §11.6.1: a 401 names the scheme the resource takes.
+            response.insert_header((actix_web::http::header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        response.json(Envelope::<()> {
             code: self.code,
             message: &self.message,
             data: None,

@@ -271,7 +271,7 @@ pub fn token(tenant: i64, user: i64, perms: &[&str]) -> String {
         perms: perms.iter().map(|p| (*p).to_owned()).collect(),
         exp: chrono::Utc::now().timestamp() + 3600,
         iss: None,
-        aud: None,
+        aud: Vec::new(),
     };
     leadgen_http::auth::mint_hs256(JWT_SECRET, &claims).expect("mint test token")
 }

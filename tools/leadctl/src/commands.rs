@@ -64,7 +64,7 @@ pub fn token(
             .collect(),
         exp: chrono::Utc::now().timestamp() + hours * 3600,
         iss: settings.auth.issuer.clone(),
-        aud: settings.auth.audience.clone(),
+        aud: settings.auth.audience.clone().into_iter().collect(),
     };
     println!(
         "{}",

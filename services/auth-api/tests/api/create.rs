@@ -385,7 +385,7 @@ async fn create_requires_a_valid_token_and_the_auth_permission() {
         perms: vec![AUTH.into()],
         exp: chrono::Utc::now().timestamp() + 3600,
         iss: None,
-        aud: None,
+        aud: Vec::new(),
     };
     let forged = leadgen_http::auth::mint_hs256("another-secret", &claims).expect("mint");
     let response = app.create_authorization(Some(&forged), &body).await;

@@ -151,7 +151,7 @@ pub fn token_with(
         perms: perms.iter().map(|p| (*p).to_owned()).collect(),
         exp: Utc::now().timestamp() + expires_in_secs,
         iss: None,
-        aud: None,
+        aud: Vec::new(),
     };
     leadgen_http::auth::mint_hs256(leadgen_test_support::JWT_SECRET, &claims).expect("mint token")
 }

@@ -273,12 +273,16 @@ async fn list_hints_non_ascii_app_keys_by_characters() {
 #[tokio::test]
 async fn list_requires_a_token_and_the_view_permission() {
     let app = spawn_app().await;
-    expect_envelope(
-        app.list_platforms(None, &[]).await,
-        StatusCode::UNAUTHORIZED,
-        401,
-    )
-    .await;
+    let response = app.list_platforms(None, &[]).await;
+    assert_eq!(
+        response
+            .headers()
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok()),
+        Some("Bearer"),
+        "a 401 names its scheme"
+    );
+    expect_envelope(response, StatusCode::UNAUTHORIZED, 401).await;
     expect_envelope(
         app.list_platforms(Some("not.a.token"), &[]).await,
         StatusCode::UNAUTHORIZED,

@@ -708,7 +708,7 @@ async fn leads_require_a_valid_token_and_the_view_permission() {
             perms: vec![VIEW.into()],
             exp: Utc::now().timestamp() - 3600,
             iss: None,
-            aud: None,
+            aud: Vec::new(),
         },
     )
     .expect("mint");
