@@ -35,32 +35,53 @@ pub enum AuthApiError {
     Unexpected(#[from] anyhow::Error),
 }
 
-impl From<AuthApiError> for ApiError {
-    fn from(e: AuthApiError) -> Self {
-        match e {
+impl AuthApiError {
+    /// The envelope this error answers with (the one mapping; nothing logged).
+    fn to_api(&self) -> ApiError {
+        match self {
             AuthApiError::PlatformNotFound => ApiError::not_found("平台授权"),
             AuthApiError::NotActive => ApiError::business(codes::PLATFORM_NOT_ACTIVE),
             AuthApiError::SyncRunning => ApiError::business(codes::SYNC_ALREADY_RUNNING),
             AuthApiError::SyncNotFound => ApiError::not_found("同步记录"),
             AuthApiError::ShopDisabled => ApiError::business(codes::SHOP_DISABLED),
             AuthApiError::SyncFinished => ApiError::business(codes::SYNC_ALREADY_FINISHED),
-            AuthApiError::Invalid(errors) => ApiError::validation(errors),
-            AuthApiError::BadRequest(message) => ApiError::bad_request(message),
+            AuthApiError::Invalid(errors) => ApiError::validation(errors.clone()),
+            AuthApiError::BadRequest(message) => ApiError::bad_request(message.clone()),
             AuthApiError::PlatformNotSupported(p) => ApiError::business_with(
                 codes::PLATFORM_NOT_SUPPORTED,
                 format!("暂不支持该电商平台：{p}"),
             ),
             AuthApiError::SyncWindow(message) => {
-                ApiError::business_with(codes::SYNC_WINDOW_INVALID, message)
+                ApiError::business_with(codes::SYNC_WINDOW_INVALID, message.clone())
             }
             AuthApiError::OAuthState => ApiError::business(codes::OAUTH_STATE_INVALID),
             AuthApiError::OAuthExchange(_) => ApiError::business(codes::OAUTH_EXCHANGE_FAILED),
-            AuthApiError::Platform(cause) => {
-                tracing::warn!(error.cause = %cause, "Platform call failed");
-                ApiError::business(codes::PLATFORM_API_FAILED)
-            }
+            AuthApiError::Platform(_) => ApiError::business(codes::PLATFORM_API_FAILED),
             AuthApiError::Unexpected(cause) => ApiError::internal(format!("{cause:#}")),
         }
+    }
+
+    /// What the operation log records for a refused request: the code and the message the
+    /// caller was answered with, plus the platform's own text where a platform refused or
+    /// failed (the cause of an internal error stays in the service's log).
+    pub fn audit(&self) -> (u32, String) {
+        let api = self.to_api();
+        let message = match self {
+            AuthApiError::OAuthExchange(cause) | AuthApiError::Platform(cause) => {
+                format!("{}（平台返回：{cause}）", api.message())
+            }
+            _ => api.message().to_owned(),
+        };
+        (api.code(), message)
+    }
+}
+
+impl From<AuthApiError> for ApiError {
+    fn from(e: AuthApiError) -> Self {
+        if let AuthApiError::Platform(cause) = &e {
+            tracing::warn!(error.cause = %cause, "Platform call failed");
+        }
+        e.to_api()
     }
 }
 

@@ -262,7 +262,10 @@ async fn record_refusal(
         action: "SYNC_REQUEST",
         target_type: "PLATFORM_AUTH",
         target_ids: vec![platform_id.to_string()],
-        result: Err(e.to_string()),
+        result: Err({
+            let (code, message) = e.audit();
+            format!("{code} {message}")
+        }),
     };
     if let Err(err) = oplog::record(conn, entry, trace_id).await {
         tracing::warn!(error = %err, "Could not record a refused sync request");

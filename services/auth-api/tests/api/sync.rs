@@ -114,6 +114,12 @@ async fn sync_with_no_body_is_accepted_and_enqueues_sync_requested() {
         .collect();
     assert_eq!(refusals.len(), 1, "{refusals:?}");
     assert_eq!(refusals[0].target_ids, vec![platform.to_string()]);
+    // The log says what the caller was answered: the code and its Chinese message.
+    assert_eq!(
+        refusals[0].error_message.as_deref(),
+        Some("40901 该平台已有同步任务正在运行"),
+        "{refusals:?}"
+    );
 }
 
 #[tokio::test]
