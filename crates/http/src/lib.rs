@@ -6,6 +6,7 @@
 //! - [`codes`] — the business error codes, listed in one place.
 //! - [`auth`] — the bearer-token identity ([`AuthUser`]) and permission checks.
 //! - [`paging`] — `page`/`size`, sort allow-lists and the page payload.
+//! - [`query`] — query parameter names an endpoint does not document, and request times.
 //! - [`openapi`] — the OpenAPI pieces every service shares (envelope, page, error, bearer).
 //! - [`nul`] — NUL characters in queries and JSON bodies answered 400, never passed on.
 //! - [`metrics`] — HTTP request metrics and `GET /metrics`.
@@ -19,6 +20,7 @@ pub mod metrics;
 pub mod nul;
 pub mod openapi;
 pub mod paging;
+pub mod query;
 pub mod server;
 
 pub use auth::{AuthUser, Claims, JwtVerifier, Permission};

@@ -1,6 +1,6 @@
 //! `GET /platforms` (design 2.2): the tenant's authorizations.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use leadgen_domain::{AuthStatus, PlatformType};
 use leadgen_http::paging::{Paging, SortOrder, parse_sort};
 use leadgen_http::{ApiError, AuthUser, Page, Permission};
@@ -45,9 +45,14 @@ pub const SORT_FIELDS: &[&str] = &["createTime", "updateTime"];
 pub async fn list(
     user: AuthUser,
     state: web::Data<AppState>,
+    req: HttpRequest,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(Permission::View)?;
+    leadgen_http::query::reject_unknown(
+        req.query_string(),
+        &["platformType", "status", "sort", "order", "page", "size"],
+    )?;
     let q = query.into_inner();
     let paging = Paging::from_query(q.page, q.size)?;
     let (sort, order) = parse_sort(

@@ -1,7 +1,7 @@
 //! `GET /operation-logs` (`lead:order:audit`): the tenant's operation log, newest first, filtered
 //! by operator, action, target, result and time range, with the design's paging.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use leadgen_http::paging::{Paging, SortOrder, parse_sort};
 use leadgen_http::{ApiError, AuthUser, Page, Permission};
 use serde::Deserialize;
@@ -57,9 +57,26 @@ fn text(v: Option<String>) -> Option<String> {
 pub async fn list(
     user: AuthUser,
     state: web::Data<AppState>,
+    req: HttpRequest,
     query: web::Query<LogQuery>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(Permission::Audit)?;
+    leadgen_http::query::reject_unknown(
+        req.query_string(),
+        &[
+            "operatorId",
+            "action",
+            "targetType",
+            "targetId",
+            "result",
+            "startTime",
+            "endTime",
+            "sort",
+            "order",
+            "page",
+            "size",
+        ],
+    )?;
     let q = query.into_inner();
     let paging = Paging::from_query(q.page, q.size)?;
     let result = text(q.result)

@@ -1,6 +1,6 @@
 //! `GET /sync-records` (design 2.4).
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use leadgen_domain::SyncStatus;
 use leadgen_http::paging::{Paging, parse_sort};
@@ -29,9 +29,9 @@ pub struct RecordsQuery {
 pub fn parse_time(name: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
     match value.map(str::trim).filter(|v| !v.is_empty()) {
         None => Ok(None),
-        Some(v) => DateTime::parse_from_rfc3339(v)
-            .map(|t| Some(t.with_timezone(&Utc)))
-            .map_err(|_| ApiError::bad_request(format!("{name} 必须是 ISO 8601 时间"))),
+        Some(v) => leadgen_http::query::parse_time(v)
+            .map(Some)
+            .ok_or_else(|| ApiError::bad_request(format!("{name} 必须是 ISO 8601 时间"))),
     }
 }
 
@@ -58,9 +58,23 @@ pub fn parse_time(name: &str, value: Option<&str>) -> Result<Option<DateTime<Utc
 pub async fn list(
     user: AuthUser,
     state: web::Data<AppState>,
+    req: HttpRequest,
     query: web::Query<RecordsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(Permission::View)?;
+    leadgen_http::query::reject_unknown(
+        req.query_string(),
+        &[
+            "platformId",
+            "status",
+            "startTime",
+            "endTime",
+            "page",
+            "size",
+            "sort",
+            "order",
+        ],
+    )?;
     let q = query.into_inner();
     let paging = Paging::from_query(q.page, q.size)?;
     let sort = parse_sort(

@@ -1,6 +1,6 @@
 //! Manual sync requests and sync records (design 2.3, 2.4).
 
-use chrono::{DateTime, Duration, FixedOffset, Utc};
+use chrono::{DateTime, Duration, Utc};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::AsyncConnection as _;
 use leadgen_db::ScopedFutureExt as _;
@@ -48,10 +48,9 @@ fn parse_time(
     value: Option<&str>,
     errors: &mut Vec<FieldError>,
 ) -> Option<DateTime<Utc>> {
-    let value = value?.trim();
-    match DateTime::<FixedOffset>::parse_from_rfc3339(value) {
-        Ok(t) => Some(t.with_timezone(&Utc)),
-        Err(_) => {
+    match leadgen_http::query::parse_time(value?) {
+        Some(t) => Some(t),
+        None => {
             errors.push(FieldError {
                 field: field.into(),
                 message: format!("{field} 必须是 ISO 8601 时间，例如 2023-10-01T00:00:00Z"),

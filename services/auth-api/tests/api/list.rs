@@ -55,7 +55,7 @@ async fn list_pages_newest_first() {
     .await;
     assert!(page_records(&body, 3, 2, 3).is_empty());
 
-    let query = [("size", "100")];
+    let query = [("size", "100"), ("_t", "1700000000000")];
     let body = expect_envelope(
         app.list_platforms(Some(&view), &query).await,
         StatusCode::OK,
@@ -105,6 +105,7 @@ async fn list_rejects_bad_paging_and_unknown_filter_values_with_400() {
         vec![("status", "active")],
         vec![("platformType", "TMALL")],
         vec![("sort", "appKey")],
+        vec![("platfromType", "JD")],
         vec![("sort", "createTime"), ("order", "sideways")],
     ] {
         let response = app.list_platforms(Some(&view), &query).await;

@@ -25,9 +25,8 @@ fn parse_i64(name: &str, v: &str) -> Result<i64, ApiError> {
 }
 
 fn parse_time(name: &str, v: &str) -> Result<DateTime<Utc>, ApiError> {
-    DateTime::parse_from_rfc3339(v.trim())
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| ApiError::bad_request(format!("{name} 必须是 ISO 8601 时间")))
+    leadgen_http::query::parse_time(v)
+        .ok_or_else(|| ApiError::bad_request(format!("{name} 必须是 ISO 8601 时间")))
 }
 
 /// Buyer-leads (design 2.5): one record per buyer.
@@ -106,9 +105,25 @@ pub struct ListQuery {
     pub paging: Paging,
 }
 
+/// The parameters `GET /leads` takes (`intentionTags[]` is the bracketed form some clients send).
+const QUERY_NAMES: &[&str] = &[
+    "platformId",
+    "orderTimeStart",
+    "orderTimeEnd",
+    "contactInfo",
+    "processStatus",
+    "intentionTags",
+    "intentionTags[]",
+    "page",
+    "size",
+    "sort",
+    "order",
+];
+
 /// Parses and checks a `GET /leads` query string (also used by the list benchmark, so that it
 /// runs exactly the service's statements bare).
 pub fn parse_query(query: &str, indexer: &BlindIndexer) -> Result<ListQuery, ApiError> {
+    leadgen_http::query::reject_unknown(query, QUERY_NAMES)?;
     let mut filter = LeadFilter::default();
     let (mut page, mut size, mut sort, mut order) = (None, None, None, None);
     for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
@@ -153,9 +168,8 @@ pub fn parse_query(query: &str, indexer: &BlindIndexer) -> Result<ListQuery, Api
             "size" => size = Some(parse_i64("size", raw)?),
             "sort" => sort = Some(value.to_owned()),
             "order" => order = Some(value.to_owned()),
-            other => {
-                return Err(ApiError::bad_request(format!("不支持的查询参数：{other}")));
-            }
+            // Refused before the loop, or a cache buster (`_t`).
+            _ => {}
         }
     }
     let paging = Paging::from_query(page, size)?;

@@ -15,7 +15,7 @@ use crate::startup::AppState;
 
 /// `ordersPage`, `ordersSize`: the page of the buyer's orders.
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct DetailQuery {
     orders_page: Option<String>,
     orders_size: Option<String>,
@@ -51,9 +51,11 @@ pub async fn get(
     user: AuthUser,
     state: web::Data<AppState>,
     path: web::Path<i64>,
+    req: HttpRequest,
     query: web::Query<DetailQuery>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(Permission::View)?;
+    leadgen_http::query::reject_unknown(req.query_string(), &["ordersPage", "ordersSize"])?;
     let paging = Paging::from_query(
         int("ordersPage", query.orders_page.as_ref())?,
         int("ordersSize", query.orders_size.as_ref())?,

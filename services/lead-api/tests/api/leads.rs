@@ -654,11 +654,19 @@ async fn leads_reject_bad_parameters_with_400() {
             "{raw}: {body}"
         );
     }
-    // An unencoded `+` is a space in a query string: not a time.
+    // An unencoded `+` arrives as a space; before an offset it can only be the `+` it was:
+    // 10:00 in Beijing is 02:00 UTC, which takes the lead of 2024-05-02T02:00Z in.
     let response = app
-        .leads_raw(&view, "orderTimeStart=2024-05-01T10:00:00+08:00")
+        .leads_raw(&view, "orderTimeStart=2024-05-02T10:00:00+08:00")
         .await;
-    expect_envelope(response, StatusCode::BAD_REQUEST, 400).await;
+    let body = expect_envelope(response, StatusCode::OK, 200).await;
+    assert_eq!(body["data"]["total"], 2, "{body}");
+    // A cache buster is not a filter; any other undocumented name is refused.
+    let response = app.leads_raw(&view, "_t=1700000000000&_=1").await;
+    expect_envelope(response, StatusCode::OK, 200).await;
+    let response = app.leads_raw(&view, "platfromId=1").await;
+    let body = expect_envelope(response, StatusCode::BAD_REQUEST, 400).await;
+    assert_eq!(body["message"], "不支持的查询参数：platfromId");
 }
 
 #[tokio::test]

@@ -1,0 +1,72 @@
+//! Query parameters read the same way by every service: which names a query may carry, and
+//! request times.
+
+use chrono::{DateTime, Utc};
+
+use crate::ApiError;
+
+/// Refuses a query parameter the endpoint does not document (400), so that a misspelled filter
+/// never silently widens a list. Names starting with `_` are left alone: front ends append them
+/// to defeat caches (`_=1700000000000`, `_t=…`).
+pub fn reject_unknown(query: &str, known: &[&str]) -> Result<(), ApiError> {
+    match url::form_urlencoded::parse(query.as_bytes())
+        .map(|(name, _)| name)
+        .find(|name| !name.starts_with('_') && !known.contains(&name.as_ref()))
+    {
+        Some(name) => Err(ApiError::bad_request(format!("不支持的查询参数：{name}"))),
+        None => Ok(()),
+    }
+}
+
+/// An ISO 8601 (RFC 3339) time with any offset, surrounding white space ignored. An offset's
+/// `+` sent unencoded in a query string arrives as a space (`…T00:00:00 08:00`) and is read as
+/// the `+` it was.
+pub fn parse_time(value: &str) -> Option<DateTime<Utc>> {
+    let value = value.trim();
+    let parse = |v: &str| {
+        DateTime::parse_from_rfc3339(v)
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
+    };
+    parse(value).or_else(|| {
+        let (time, offset) = value.rsplit_once(' ')?;
+        let b = offset.as_bytes();
+        let is_offset =
+            b.len() == 5 && b[2] == b':' && [0, 1, 3, 4].iter().all(|&i| b[i].is_ascii_digit());
+        is_offset
+            .then(|| parse(&format!("{time}+{offset}")))
+            .flatten()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn undocumented_names_are_refused_and_cache_busters_ignored() {
+        let known = ["page", "size"];
+        assert!(reject_unknown("page=1&size=10", &known).is_ok());
+        assert!(reject_unknown("page=1&_=1700000000000&_t=5", &known).is_ok());
+        assert!(reject_unknown("", &known).is_ok());
+        assert!(reject_unknown("page=1&pageNum=2", &known).is_err());
+    }
+
+    #[test]
+    fn times_take_any_offset_and_an_unencoded_plus() {
+        let utc = |s: &str| s.parse::<DateTime<Utc>>().ok();
+        let expected = utc("2023-09-30T16:00:00Z");
+        assert_eq!(parse_time("2023-10-01T00:00:00+08:00"), expected);
+        assert_eq!(parse_time(" 2023-10-01T00:00:00 08:00 "), expected);
+        assert_eq!(parse_time("2023-09-30T16:00:00Z"), expected);
+        assert_eq!(parse_time("2023-09-30T16:00:00-00:00"), expected);
+        for bad in [
+            "yesterday",
+            "2023-10-01T00:00:00",
+            "2023-10-01T00:00:00 8:00",
+            "2023-10-01 08:00",
+        ] {
+            assert_eq!(parse_time(bad), None, "{bad}");
+        }
+    }
+}
