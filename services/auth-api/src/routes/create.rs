@@ -75,7 +75,8 @@ pub struct AuthInfo {
 #[utoipa::path(post, path = "/platforms/auth", tag = "platforms", request_body = CreateRequest,
     security(("bearer" = ["lead:order:auth"])),
     responses(
-        (status = 201, description = "创建成功，Location 指向新授权", body = leadgen_http::openapi::Envelope<crate::service::authorizations::Created>),
+        (status = 201, description = "创建成功，Location 指向新授权", body = leadgen_http::openapi::Envelope<crate::service::authorizations::Created>,
+            headers(("Location" = String, description = "新授权的地址：/api/v1/lead-generation/orders/platforms/{platformId}"))),
         (status = 400, description = "参数错误（含业务码）", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 401, description = "缺少或无效的令牌", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 403, description = "没有权限", body = leadgen_http::openapi::ErrorEnvelope),

@@ -31,7 +31,7 @@ pub const SORT_FIELDS: &[&str] = &["createTime", "updateTime"];
         ("status" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(PENDING_AUTH|ACTIVE|EXPIRED|INVALID|DISABLED|REVOKED)?[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "PENDING_AUTH, ACTIVE, EXPIRED, INVALID, DISABLED, REVOKED"),
         ("sort" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(createTime|updateTime)?[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "createTime（默认）, updateTime"),
         ("order" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(asc|desc)?[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "asc, desc（默认）"),
-        ("page" = Option<i64>, Query, minimum = 1, description = "从 1 开始"),
+        ("page" = Option<i64>, Query, minimum = 1, description = "从 1 开始，默认 1"),
         ("size" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1–100，默认 10"),
     ),
     security(("bearer" = ["lead:order:view"])),

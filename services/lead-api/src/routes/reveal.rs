@@ -37,7 +37,8 @@ pub struct RevealBody {
     request_body = RevealBody,
     security(("bearer" = ["lead:order:contact"])),
     responses(
-        (status = 200, description = "可拨打的号码（不缓存）", body = leadgen_http::openapi::Envelope<crate::service::reveal::Revealed>),
+        (status = 200, description = "可拨打的号码（不缓存）", body = leadgen_http::openapi::Envelope<crate::service::reveal::Revealed>,
+            headers(("Cache-Control" = String, description = "no-store"))),
         (status = 400, description = "参数错误（含业务码）", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 401, description = "缺少或无效的令牌", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 403, description = "没有权限（或平台拒绝解密 40301）", body = leadgen_http::openapi::ErrorEnvelope),

@@ -35,12 +35,13 @@ fn int(name: &str, v: Option<&String>) -> Result<Option<i64>, ApiError> {
 #[utoipa::path(get, path = "/leads/{leadId}", tag = "leads",
     params(
         ("leadId" = i64, Path, description = "线索 ID（已合并的线索返回合并后的线索）"),
-        ("ordersPage" = Option<i64>, Query, minimum = 1),
+        ("ordersPage" = Option<i64>, Query, minimum = 1, description = "从 1 开始，默认 1"),
         ("ordersSize" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1–100，默认 10"),
     ),
     security(("bearer" = ["lead:order:view"])),
     responses(
-        (status = 200, description = "线索详情（ETag 为版本号）", body = leadgen_http::openapi::Envelope<crate::service::detail::LeadDetail>),
+        (status = 200, description = "线索详情（ETag 为版本号）", body = leadgen_http::openapi::Envelope<crate::service::detail::LeadDetail>,
+            headers(("ETag" = String, description = "线索版本号，例如 \"3\"；修改状态时放入 If-Match"))),
         (status = 400, description = "参数错误（含业务码）", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 401, description = "缺少或无效的令牌", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 403, description = "没有权限（或平台拒绝解密 40301）", body = leadgen_http::openapi::ErrorEnvelope),
@@ -141,7 +142,8 @@ fn if_match(req: &HttpRequest) -> Result<i32, LeadApiError> {
     request_body = StatusBody,
     security(("bearer" = ["lead:order:process"])),
     responses(
-        (status = 200, description = "已更新（或状态未变）", body = leadgen_http::openapi::Envelope<crate::service::workflow::Changed>),
+        (status = 200, description = "已更新（或状态未变）", body = leadgen_http::openapi::Envelope<crate::service::workflow::Changed>,
+            headers(("ETag" = String, description = "新的版本号"))),
         (status = 400, description = "参数错误（含业务码）", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 401, description = "缺少或无效的令牌", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 403, description = "没有权限（或平台拒绝解密 40301）", body = leadgen_http::openapi::ErrorEnvelope),
