@@ -97,17 +97,38 @@ pub fn configure(
     }
 }
 
-/// A path answering its declared methods, and 405 in the envelope with `Allow` for any other.
+/// HEAD is GET without the content (RFC 9110 §9.3.2): the GET route answers it, and the server
+/// leaves the body out of a response to a HEAD request.
+async fn head_as_get(
+    mut req: ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    if req.method() == actix_web::http::Method::HEAD {
+        req.head_mut().method = actix_web::http::Method::GET;
+    }
+    next.call(req).await
+}
+
+/// A path answering its declared methods, and 405 in the envelope with `Allow` for any other
+/// (HEAD wherever GET is, [`head_as_get`]).
 pub fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(move || async move {
-        let mut response =
-            actix_web::ResponseError::error_response(&ApiError::method_not_allowed());
-        if let Ok(value) = actix_web::http::header::HeaderValue::from_str(allow) {
+    let allow = if allow.split(',').any(|m| m.trim() == "GET") {
+        format!("{allow}, HEAD")
+    } else {
+        allow.to_owned()
+    };
+    web::resource(path).default_service(web::to(move || {
+        let allow = allow.clone();
+        async move {
+            let mut response =
+                actix_web::ResponseError::error_response(&ApiError::method_not_allowed());
+            if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&allow) {
+                response
+                    .headers_mut()
+                    .insert(actix_web::http::header::ALLOW, value);
+            }
             response
-                .headers_mut()
-                .insert(actix_web::http::header::ALLOW, value);
         }
-        response
     }))
 }
 
@@ -177,6 +198,7 @@ where
     Ok(actix_web::HttpServer::new(move || {
         actix_web::App::new()
             .wrap(actix_web::middleware::from_fn(crate::nul::reject_nul))
+            .wrap(actix_web::middleware::from_fn(head_as_get))
             .wrap(tracing_middleware())
             .wrap(actix_web::middleware::from_fn(crate::metrics::record))
             .configure(configure(Arc::clone(&readiness)))
@@ -187,4 +209,66 @@ where
     .disable_signals()
     .shutdown_timeout(shutdown_timeout_secs)
     .run())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read as _, Write as _};
+
+    use super::*;
+
+    struct Up;
+
+    #[async_trait::async_trait]
+    impl Readiness for Up {
+        async fn check(&self) -> Vec<(&'static str, bool)> {
+            Vec::new()
+        }
+    }
+
+    /// The raw answer to `request`, read until the server closes the connection.
+    fn exchange(port: u16, request: &str) -> String {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        stream.write_all(request.as_bytes()).expect("send");
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).expect("read");
+        answer
+    }
+
+    #[actix_web::test]
+    async fn head_answers_as_get_without_a_body_and_405_names_it() {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        let server = serve(listener, Arc::new(Up), 1, |cfg: &mut web::ServiceConfig| {
+            cfg.service(resource("/thing", "GET").route(
+                web::get().to(|| async { crate::ok(serde_json::json!({ "name": "thing" })) }),
+            ));
+        })
+        .expect("serve");
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        let answers = actix_web::rt::task::spawn_blocking(move || {
+            let ask = |method: &str| {
+                exchange(
+                    port,
+                    &format!("{method} /thing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+                )
+            };
+            (ask("GET"), ask("HEAD"), ask("DELETE"))
+        })
+        .await
+        .expect("requests");
+        handle.stop(false).await;
+        let (get, head, delete) = answers;
+        assert!(get.starts_with("HTTP/1.1 200"), "{get}");
+        assert!(get.contains("\"name\":\"thing\""), "{get}");
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        let (_, body) = head.split_once("\r\n\r\n").expect("headers end");
+        assert!(body.is_empty(), "a HEAD answer has no body: {head}");
+        assert!(delete.starts_with("HTTP/1.1 405"), "{delete}");
+        assert!(
+            delete.to_ascii_lowercase().contains("allow: get, head"),
+            "{delete}"
+        );
+    }
 }
