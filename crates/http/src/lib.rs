@@ -23,7 +23,7 @@ pub mod paging;
 pub mod query;
 pub mod server;
 
-pub use auth::{AuthUser, Claims, JwtVerifier, Permission};
+pub use auth::{AuthUser, Authorized, Claims, JwtVerifier, Permission, needs};
 pub use envelope::{created, ok};
 pub use error::{ApiError, FieldError};
 pub use paging::{BoundedPage, Page, PageQuery, SortOrder};

@@ -1,7 +1,7 @@
 //! `POST /platforms/auth` (design 2.1): add a platform authorization, answer the consent URL.
 
 use actix_web::{HttpResponse, web};
-use leadgen_http::{ApiError, AuthUser, Permission};
+use leadgen_http::{ApiError, Authorized, needs};
 use serde::{Deserialize, Serialize};
 use validator::Validate;
 
@@ -84,11 +84,10 @@ pub struct AuthInfo {
         (status = 500, description = "内部错误", body = leadgen_http::openapi::ErrorEnvelope)
     ))]
 pub async fn create(
-    user: AuthUser,
+    user: Authorized<needs::Auth>,
     state: web::Data<AppState>,
     body: web::Json<CreateRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(Permission::Auth)?;
     let body = body.into_inner();
     body.validate()
         .map_err(|e| leadgen_http::error::from_validation(&e))?;

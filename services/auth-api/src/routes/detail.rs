@@ -3,7 +3,7 @@
 
 use actix_web::{HttpResponse, web};
 use leadgen_domain::PlatformId;
-use leadgen_http::{ApiError, AuthUser, Permission};
+use leadgen_http::{ApiError, Authorized, needs};
 
 use crate::service::authorizations;
 use crate::startup::AppState;
@@ -21,11 +21,10 @@ use crate::startup::AppState;
         (status = 500, description = "内部错误", body = leadgen_http::openapi::ErrorEnvelope)
     ))]
 pub async fn detail(
-    user: AuthUser,
+    user: Authorized<needs::View>,
     state: web::Data<AppState>,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(Permission::View)?;
     let platform =
         authorizations::detail(&state, user.tenant_id, PlatformId::new(path.into_inner())).await?;
     Ok(leadgen_http::ok(platform))

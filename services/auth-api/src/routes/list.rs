@@ -3,7 +3,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use leadgen_domain::{AuthStatus, PlatformType};
 use leadgen_http::paging::{Paging, SortOrder, parse_sort};
-use leadgen_http::{ApiError, AuthUser, Page, Permission};
+use leadgen_http::{ApiError, Authorized, Page, needs};
 use serde::Deserialize;
 
 use crate::repo::platforms::AuthFilter;
@@ -43,12 +43,11 @@ pub const SORT_FIELDS: &[&str] = &["createTime", "updateTime"];
         (status = 500, description = "内部错误", body = leadgen_http::openapi::ErrorEnvelope)
     ))]
 pub async fn list(
-    user: AuthUser,
+    user: Authorized<needs::View>,
     state: web::Data<AppState>,
     req: HttpRequest,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(Permission::View)?;
     leadgen_http::query::reject_unknown(
         req.query_string(),
         &["platformType", "status", "sort", "order", "page", "size"],

@@ -3,7 +3,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use leadgen_http::paging::{Paging, SortOrder, parse_sort};
-use leadgen_http::{ApiError, AuthUser, Page, Permission};
+use leadgen_http::{ApiError, Authorized, Page, needs};
 use serde::Deserialize;
 
 use crate::repo::operation_logs::LogFilter;
@@ -55,12 +55,11 @@ fn text(v: Option<String>) -> Option<String> {
         (status = 500, description = "内部错误", body = leadgen_http::openapi::ErrorEnvelope)
     ))]
 pub async fn list(
-    user: AuthUser,
+    user: Authorized<needs::Audit>,
     state: web::Data<AppState>,
     req: HttpRequest,
     query: web::Query<LogQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(Permission::Audit)?;
     leadgen_http::query::reject_unknown(
         req.query_string(),
         &[

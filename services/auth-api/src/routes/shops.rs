@@ -3,7 +3,7 @@
 
 use actix_web::{HttpResponse, web};
 use leadgen_domain::{AuthStatus, PlatformId};
-use leadgen_http::{ApiError, AuthUser, FieldError, Permission};
+use leadgen_http::{ApiError, Authorized, FieldError, needs};
 use serde::Deserialize;
 
 use crate::service::shops;
@@ -46,12 +46,11 @@ fn invalid(message: &str) -> ApiError {
         (status = 500, description = "内部错误", body = leadgen_http::openapi::ErrorEnvelope)
     ))]
 pub async fn set_status(
-    user: AuthUser,
+    user: Authorized<needs::Auth>,
     state: web::Data<AppState>,
     path: web::Path<i64>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(Permission::Auth)?;
     let body: StatusBody = serde_json::from_slice(&body)
         .map_err(|_| ApiError::bad_request("请求体不是合法的 JSON"))?;
     let target = body
@@ -83,11 +82,10 @@ pub async fn set_status(
         (status = 500, description = "内部错误", body = leadgen_http::openapi::ErrorEnvelope)
     ))]
 pub async fn revoke(
-    user: AuthUser,
+    user: Authorized<needs::Auth>,
     state: web::Data<AppState>,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(Permission::Auth)?;
     let platform = shops::revoke(&state, &user, PlatformId::new(path.into_inner())).await?;
     Ok(leadgen_http::ok(platform))
 }
@@ -108,12 +106,11 @@ pub async fn revoke(
         (status = 500, description = "内部错误", body = leadgen_http::openapi::ErrorEnvelope)
     ))]
 pub async fn reauthorize(
-    user: AuthUser,
+    user: Authorized<needs::Auth>,
     state: web::Data<AppState>,
     path: web::Path<i64>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(Permission::Auth)?;
     let body: ReauthorizeBody = if body.iter().all(u8::is_ascii_whitespace) {
         ReauthorizeBody::default()
     } else {

@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, web};
 use leadgen_domain::PlatformId;
-use leadgen_http::{ApiError, AuthUser, Permission};
+use leadgen_http::{ApiError, Authorized, needs};
 
 use crate::service::syncs::{self, SyncBody};
 use crate::startup::AppState;
@@ -23,12 +23,11 @@ use crate::startup::AppState;
         (status = 500, description = "内部错误", body = leadgen_http::openapi::ErrorEnvelope)
     ))]
 pub async fn sync(
-    user: AuthUser,
+    user: Authorized<needs::Sync>,
     state: web::Data<AppState>,
     path: web::Path<i64>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(Permission::Sync)?;
     let blank = body.iter().all(u8::is_ascii_whitespace);
     let body: SyncBody = if blank || body.trim_ascii() == b"null" {
         SyncBody::default()

@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, web};
 use leadgen_domain::SyncTaskId;
-use leadgen_http::{ApiError, AuthUser, Permission};
+use leadgen_http::{ApiError, Authorized, needs};
 
 use crate::service::sync_cancel;
 use crate::startup::AppState;
@@ -22,11 +22,10 @@ use crate::startup::AppState;
         (status = 500, description = "内部错误", body = leadgen_http::openapi::ErrorEnvelope)
     ))]
 pub async fn cancel(
-    user: AuthUser,
+    user: Authorized<needs::Sync>,
     state: web::Data<AppState>,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(Permission::Sync)?;
     let record = sync_cancel::cancel(&state, &user, SyncTaskId::new(path.into_inner())).await?;
     Ok(leadgen_http::ok(record))
 }

@@ -4,7 +4,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use leadgen_domain::SyncStatus;
 use leadgen_http::paging::{Paging, parse_sort};
-use leadgen_http::{ApiError, AuthUser, Page, Permission};
+use leadgen_http::{ApiError, Authorized, Page, needs};
 use serde::Deserialize;
 
 use crate::repo::sync_tasks::{RecordFilter, SORT_FIELDS};
@@ -56,12 +56,11 @@ pub fn parse_time(name: &str, value: Option<&str>) -> Result<Option<DateTime<Utc
         (status = 500, description = "内部错误", body = leadgen_http::openapi::ErrorEnvelope)
     ))]
 pub async fn list(
-    user: AuthUser,
+    user: Authorized<needs::View>,
     state: web::Data<AppState>,
     req: HttpRequest,
     query: web::Query<RecordsQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(Permission::View)?;
     leadgen_http::query::reject_unknown(
         req.query_string(),
         &[

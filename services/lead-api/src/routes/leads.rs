@@ -13,7 +13,7 @@ use leadgen_crypto::BlindIndexer;
 use leadgen_domain::LeadProcessStatus;
 use leadgen_domain::buyer::IdentityKey;
 use leadgen_http::paging::{Paging, SortOrder, parse_sort};
-use leadgen_http::{ApiError, AuthUser, BoundedPage, Permission};
+use leadgen_http::{ApiError, Authorized, BoundedPage, needs};
 
 use crate::repo::leads::{self, LeadFilter, LeadPage, SORT_FIELDS};
 use crate::service::view::LeadView;
@@ -52,11 +52,10 @@ fn parse_time(name: &str, v: &str) -> Result<DateTime<Utc>, ApiError> {
         (status = 500, description = "内部错误", body = leadgen_http::openapi::ErrorEnvelope)
     ))]
 pub async fn list(
-    user: AuthUser,
+    user: Authorized<needs::View>,
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(Permission::View)?;
     let ListQuery {
         filter,
         sort,

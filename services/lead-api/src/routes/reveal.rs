@@ -2,7 +2,7 @@
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
-use leadgen_http::{ApiError, AuthUser, FieldError, Permission};
+use leadgen_http::{ApiError, Authorized, FieldError, needs};
 use leadgen_platforms::reveal::RevealPurpose;
 use serde::Deserialize;
 use validator::Validate;
@@ -49,12 +49,11 @@ pub struct RevealBody {
         (status = 502, description = "电商平台调用失败", body = leadgen_http::openapi::ErrorEnvelope)
     ))]
 pub async fn reveal(
-    user: AuthUser,
+    user: Authorized<needs::Contact>,
     state: web::Data<AppState>,
     path: web::Path<i64>,
     body: web::Json<RevealBody>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(Permission::Contact)?;
     let body = body.into_inner();
     body.validate()
         .map_err(|e| leadgen_http::error::from_validation(&e))?;

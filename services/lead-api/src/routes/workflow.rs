@@ -4,7 +4,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use leadgen_domain::{LeadId, LeadProcessStatus};
 use leadgen_http::paging::Paging;
-use leadgen_http::{ApiError, AuthUser, FieldError, Permission};
+use leadgen_http::{ApiError, Authorized, FieldError, needs};
 use serde::Deserialize;
 use validator::Validate;
 
@@ -49,13 +49,12 @@ fn int(name: &str, v: Option<&String>) -> Result<Option<i64>, ApiError> {
         (status = 500, description = "内部错误", body = leadgen_http::openapi::ErrorEnvelope)
     ))]
 pub async fn get(
-    user: AuthUser,
+    user: Authorized<needs::View>,
     state: web::Data<AppState>,
     path: web::Path<i64>,
     req: HttpRequest,
     query: web::Query<DetailQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(Permission::View)?;
     leadgen_http::query::reject_unknown(req.query_string(), &["ordersPage", "ordersSize"])?;
     let paging = Paging::from_query(
         int("ordersPage", query.orders_page.as_ref())?,
@@ -154,13 +153,12 @@ fn if_match(req: &HttpRequest) -> Result<i32, LeadApiError> {
         (status = 500, description = "内部错误", body = leadgen_http::openapi::ErrorEnvelope)
     ))]
 pub async fn patch(
-    user: AuthUser,
+    user: Authorized<needs::Process>,
     state: web::Data<AppState>,
     path: web::Path<i64>,
     req: HttpRequest,
     body: web::Json<StatusBody>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(Permission::Process)?;
     let body = body.into_inner();
     body.validate()
         .map_err(|e| leadgen_http::error::from_validation(&e))?;
@@ -239,11 +237,10 @@ fn unique_leads(items: &[BulkItem]) -> Result<(), validator::ValidationError> {
         (status = 500, description = "内部错误", body = leadgen_http::openapi::ErrorEnvelope)
     ))]
 pub async fn patch_many(
-    user: AuthUser,
+    user: Authorized<needs::Process>,
     state: web::Data<AppState>,
     body: web::Json<BulkBody>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(Permission::Process)?;
     let body = body.into_inner();
     body.validate()
         .map_err(|e| leadgen_http::error::from_validation(&e))?;

@@ -202,6 +202,33 @@ async fn a_status_change_needs_the_version_records_who_and_is_announced() {
         .await
         .expect("PATCH");
     expect_envelope(response, StatusCode::FORBIDDEN, 403).await;
+    // The permission is checked before the body is read: a malformed body changes nothing.
+    let response = app
+        .client
+        .patch(app.url(&format!("/leads/{}", s.a)))
+        .bearer_auth(token(1, &[VIEW]))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .expect("PATCH");
+    expect_envelope(response, StatusCode::FORBIDDEN, 403).await;
+    let response = app
+        .client
+        .patch(app.url(&format!("/leads/{}", s.a)))
+        .bearer_auth("Bearer-less garbage")
+        .send()
+        .await
+        .expect("PATCH");
+    expect_envelope(response, StatusCode::UNAUTHORIZED, 401).await;
+    let response = app
+        .client
+        .get(app.url(&format!("/leads/{}", s.a)))
+        .header("authorization", format!("BEARER {}", token(1, &[VIEW])))
+        .send()
+        .await
+        .expect("GET");
+    expect_envelope(response, StatusCode::OK, 200).await;
     // An unknown field or a wrong type is malformed (400); a value outside its set, a missing
     // one or a note too long is a validation error listing every failed field (422).
     for malformed in [
