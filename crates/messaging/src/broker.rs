@@ -15,6 +15,10 @@ use leadgen_settings::AmqpSettings;
 
 use crate::topology::{QueueSpec, Topology};
 
+/// The content type of every published message: a CloudEvents envelope in JSON, structured
+/// mode of the CloudEvents AMQP binding (a CloudEvents SDK reads the attributes from the body).
+pub const CLOUDEVENTS_JSON: &str = "application/cloudevents+json; charset=utf-8";
+
 /// Why the broker could not be used.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -258,7 +262,7 @@ impl Broker {
             );
         }
         let properties = BasicProperties::default()
-            .with_content_type(ShortString::from("application/json"))
+            .with_content_type(ShortString::from(CLOUDEVENTS_JSON))
             .with_delivery_mode(2)
             .with_message_id(ShortString::from(message.message_id.clone()))
             .with_type(ShortString::from(message.routing_key.clone()))

@@ -133,7 +133,8 @@ async fn committed_events_are_relayed_once_in_order_and_consumed_with_trace_cont
         let props = &message.delivery.properties;
         assert_eq!(
             props.content_type().as_ref().map(|s| s.as_str()),
-            Some("application/json")
+            Some("application/cloudevents+json; charset=utf-8"),
+            "structured mode of the CloudEvents AMQP binding"
         );
         assert_eq!(*props.delivery_mode(), Some(2), "persistent");
         assert_eq!(props.kind().as_ref().map(|s| s.as_str()), Some(ROUTING_KEY));
