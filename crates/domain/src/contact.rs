@@ -122,9 +122,18 @@ impl ContactField {
                 Some((main, ext)) => format!("{}-{ext}", mask_phone(main)),
                 None => mask_phone(&self.value),
             },
-            ContactKind::PlatformEncrypted | ContactKind::OpenId => {
-                self.masked.clone().unwrap_or_else(|| "******".to_owned())
-            }
+            // The platform's masked companion, or a buyer's nick beside an open id: shown as
+            // sent only when masked already.
+            ContactKind::PlatformEncrypted => self.masked_or(mask_phone, "******"),
+            ContactKind::OpenId => self.masked_or(mask_name, "******"),
+        }
+    }
+
+    fn masked_or(&self, mask: fn(&str) -> String, none: &str) -> String {
+        match self.masked.as_deref() {
+            Some(m) if m.contains('*') => m.to_owned(),
+            Some(m) => mask(m),
+            None => none.to_owned(),
         }
     }
 
@@ -159,15 +168,24 @@ pub fn split_virtual(value: &str) -> Option<(&str, &str)> {
     (mobile && extension).then_some((main, ext))
 }
 
-/// `13800000001` → `138****0001`; short values become all stars.
+/// At least this many characters of a phone are hidden, whatever its length.
+const MIN_HIDDEN: usize = 4;
+
+/// `13800000001` → `138****0001`: the first three and the last four of a mobile-length value
+/// (eleven or more); a shorter one (a landline without its area code) keeps only its tail, and
+/// at least [`MIN_HIDDEN`] characters are always hidden (`88886666` → `****6666`, `8888666` →
+/// `****666`); four or fewer become all stars.
 pub fn mask_phone(value: &str) -> String {
     let chars: Vec<char> = value.chars().collect();
-    if chars.len() < 7 {
-        return "*".repeat(chars.len().max(1));
+    let len = chars.len();
+    let head = if len >= 11 { 3 } else { 0 };
+    let tail = 4.min(len.saturating_sub(MIN_HIDDEN + head));
+    if tail == 0 {
+        return "*".repeat(len.max(1));
     }
-    let head: String = chars[..3].iter().collect();
-    let tail: String = chars[chars.len() - 4..].iter().collect();
-    format!("{head}{}{tail}", "*".repeat(chars.len() - 7))
+    let shown_head: String = chars[..head].iter().collect();
+    let shown_tail: String = chars[len - tail..].iter().collect();
+    format!("{shown_head}{}{shown_tail}", "*".repeat(len - head - tail))
 }
 
 /// `张三` → `张*`, `欧阳娜娜` → `欧***`.
@@ -182,6 +200,43 @@ pub fn mask_name(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_phone_of_any_length_hides_at_least_four_characters() {
+        assert_eq!(mask_phone("13800000001"), "138****0001");
+        assert_eq!(mask_phone("057188886666"), "057*****6666");
+        assert_eq!(mask_phone("88886666"), "****6666");
+        assert_eq!(mask_phone("8888666"), "****666");
+        assert_eq!(mask_phone("12345"), "****5");
+        assert_eq!(mask_phone("1234"), "****");
+        for len in 1..=20 {
+            let value: String = "9".repeat(len);
+            let masked = mask_phone(&value);
+            let hidden = masked.chars().filter(|c| *c == '*').count();
+            assert!(hidden >= MIN_HIDDEN.min(len), "{value} → {masked}");
+            assert_eq!(masked.chars().count(), len.max(1), "{value} → {masked}");
+        }
+    }
+
+    #[test]
+    fn a_companion_or_a_nick_is_shown_masked() {
+        let nick = ContactField::open_id("AAHx9")
+            .unwrap()
+            .with_masked(Some("jd_buyer01"));
+        assert_eq!(nick.display_phone(), "j*********");
+        let masked_nick = ContactField::open_id("AAHx9")
+            .unwrap()
+            .with_masked(Some("t**1"));
+        assert_eq!(masked_nick.display_phone(), "t**1");
+        let sealed = ContactField::phone("$zHXCmB7iB0T8$AgAAAAFYg4ABX2hUqQDAbXq4uO7j$0$$")
+            .unwrap()
+            .with_masked(Some("13800000001"));
+        assert_eq!(sealed.display_phone(), "138****0001");
+        assert_eq!(
+            ContactField::open_id("AAHx9").unwrap().display_phone(),
+            "******"
+        );
+    }
 
     #[test]
     fn classifies_what_platforms_send() {
