@@ -11,7 +11,7 @@ export LEADGEN_TEST_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/%2f
 # cargo-nextest when installed, else cargo test; both run every test even after a failure.
 TEST_RUNNER = $(if $(shell cargo nextest --version 2>/dev/null),cargo nextest run,cargo test)
 
-.PHONY: help run deps build test deny k8s-check prometheus-check test-e2e chaos bench fmt fmt-check lint migrate schemas openapi schema-check model-quality precommit clean-run
+.PHONY: help run deps build test deny k8s-check prometheus-check events-check test-e2e chaos bench fmt fmt-check lint migrate schemas openapi schema-check model-quality precommit clean-run
 
 help: ## List the targets
 	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z0-9_-]+:.*## / { printf "  %-13s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -25,7 +25,7 @@ deps: ## Install if missing and start PostgreSQL and RabbitMQ
 build: ## Build every binary (target/debug)
 	cargo build --workspace --bins
 
-test: deps build deny k8s-check prometheus-check ## Run the whole workspace's tests against the local PostgreSQL and RabbitMQ
+test: deps build deny k8s-check prometheus-check events-check ## Run the whole workspace's tests against the local PostgreSQL and RabbitMQ
 	$(TEST_RUNNER) --workspace --no-fail-fast
 
 deny: ## Check the dependency tree's licences, bans and sources (deny.toml), and advisories where RustSec is reachable
@@ -33,6 +33,9 @@ deny: ## Check the dependency tree's licences, bans and sources (deny.toml), and
 
 prometheus-check: ## Check the Prometheus config and alert rules, run their unit tests (promtool)
 	deploy/prometheus/check.sh --self-test
+
+events-check: ## Validate the event examples against their JSON Schemas and check asyncapi.yaml (offline)
+	python3 proto-events/check.py --self-test
 
 k8s-check: ## Lint the Dockerfile; render and validate the Kubernetes manifests offline
 	k8s/check.sh

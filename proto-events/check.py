@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""Checks the event contract as a subscribing team reads it, offline (run by `make test`):
+
+- every example under examples/ validates against the JSON Schema of the same name under
+  schemas/ (the Rust tests only parse the examples with serde, which is lenient);
+- asyncapi.yaml parses; every channel is a `subscribe` operation (AsyncAPI 2: what the
+  application publishes) whose message points at an existing schema and example, and whose
+  content type is the one the broker publishes with.
+
+`--self-test` also proves that a broken copy fails. jsonschema and PyYAML come with schemathesis
+(`make deps`).
+"""
+
+import copy
+import json
+import pathlib
+import sys
+
+import jsonschema
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parent
+CONTENT_TYPE = "application/cloudevents+json"
+
+
+def load(path):
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def example_problems(schema, example, name):
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    return [f"{name}: {e.json_path}: {e.message}" for e in validator.iter_errors(example)]
+
+
+def check_examples():
+    problems, pairs = [], 0
+    for example_path in sorted(ROOT.glob("**/examples/**/*.json")):
+        relative = example_path.relative_to(ROOT)
+        parts = list(relative.parts)
+        index = parts.index("examples")
+        schema_path = ROOT.joinpath(*parts[:index], "schemas", *parts[index + 1 :])
+        if not schema_path.exists():
+            # The scorer's examples sit beside its schemas (scorer/examples → scorer/*.json).
+            schema_path = ROOT.joinpath(*parts[:index], *parts[index + 1 :])
+        if not schema_path.exists():
+            problems.append(f"{relative}: no schema of the same name")
+            continue
+        pairs += 1
+        problems += example_problems(load(schema_path), load(example_path), str(relative))
+    return problems, pairs
+
+
+def resolve(doc, ref):
+    """The object a local `#/a/b` reference points at ({} when it points nowhere)."""
+    node = doc
+    for part in ref[2:].split("/"):
+        node = node.get(part, {}) if isinstance(node, dict) else {}
+    return node
+
+
+def asyncapi_problems(doc):
+    problems = []
+    if doc.get("defaultContentType") != CONTENT_TYPE:
+        problems.append(f"defaultContentType is not {CONTENT_TYPE}")
+    for name, channel in (doc.get("channels") or {}).items():
+        if "publish" in channel or "subscribe" not in channel:
+            problems.append(f"{name}: not a subscribe operation (AsyncAPI 2: what we publish)")
+            continue
+        message = channel["subscribe"].get("message", {})
+        if message.get("$ref", "").startswith("#/"):
+            message = resolve(doc, message["$ref"])
+        if message.get("contentType") != CONTENT_TYPE:
+            problems.append(f"{name}: contentType is not {CONTENT_TYPE}")
+        ref = (message.get("payload") or {}).get("$ref", "")
+        if not ref.startswith("./") or not (ROOT / ref[2:]).exists():
+            problems.append(f"{name}: payload {ref!r} does not exist")
+        for example in message.get("examples", []):
+            eref = (example.get("payload") or {}).get("$ref", "")
+            if eref and not (ROOT / eref[2:]).exists():
+                problems.append(f"{name}: example {eref!r} does not exist")
+    if not doc.get("channels"):
+        problems.append("no channels")
+    return problems
+
+
+def self_test(doc):
+    """A broken example and a broken document must each be caught."""
+    schema = load(ROOT / "schemas/v2/lead-identified.json")
+    example = load(ROOT / "examples/v2/lead-identified.json")
+    broken = copy.deepcopy(example)
+    broken["data"]["lead"]["score"] = "high"
+    assert example_problems(schema, broken, "broken"), "a string score passed the schema"
+    turned = copy.deepcopy(doc)
+    name, channel = next(iter(turned["channels"].items()))
+    channel["publish"] = channel.pop("subscribe")
+    assert asyncapi_problems(turned), f"{name} as publish passed"
+
+
+def main():
+    doc = yaml.safe_load((ROOT / "asyncapi.yaml").read_text(encoding="utf-8"))
+    problems, pairs = check_examples()
+    problems += asyncapi_problems(doc)
+    if "--self-test" in sys.argv[1:]:
+        self_test(doc)
+    if problems:
+        print("proto-events/check.py:", *problems, sep="\n  ", file=sys.stderr)
+        return 1
+    print(f"proto-events: {pairs} examples valid against their schemas; asyncapi.yaml consistent")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
