@@ -13,8 +13,9 @@ use crate::Event;
 pub const SPEC_VERSION: &str = "1.0";
 
 /// One event: CloudEvents attributes plus the `tenantid` extension and the payload in `data`.
+/// Open to attributes added later (CloudEvents extensions, `dataschema`), as the versioning
+/// rule promises: consumers ignore what they do not know.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[schemars(deny_unknown_fields)]
 pub struct CloudEvent<T> {
     /// Always `1.0`.
     pub specversion: String,
