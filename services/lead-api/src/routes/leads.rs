@@ -37,7 +37,7 @@ fn parse_time(name: &str, v: &str) -> Result<DateTime<Utc>, ApiError> {
         ("orderTimeEnd" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$|^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "ISO 8601 (RFC 3339)"),
         ("contactInfo" = Option<String>, Query, description = "脱敏号码中可见的数字；完整手机号按盲索引精确查找"),
         ("processStatus" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(PENDING|PROCESSED|INVALID)?[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "PENDING, PROCESSED, INVALID"),
-        ("intentionTags" = Option<String>, Query, description = "逗号分隔（也可重复此参数）；每个标签都须命中"),
+        ("intentionTags" = Option<Vec<String>>, Query, style = Form, explode, description = "重复此参数（intentionTags=复购&intentionTags=沉睡）或逗号分隔；每个标签都须命中"),
         ("page" = Option<i64>, Query, minimum = 1, description = "从 1 开始，默认 1；page × size 超过 2000 且匹配超过 2000 条时为 40008"),
         ("size" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1–100，默认 10"),
         ("sort" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(orderTime|createTime|score|amount|totalAmount|lastOrderTime)?[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "orderTime, createTime, score, amount, totalAmount, lastOrderTime"),
