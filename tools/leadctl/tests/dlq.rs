@@ -328,7 +328,7 @@ async fn replay_moves_one_by_id_then_the_rest_back_with_key_id_and_headers() {
     );
     assert_eq!(
         m3.properties.content_type().as_ref().map(|c| c.as_str()),
-        Some("application/json")
+        Some("application/cloudevents+json; charset=utf-8")
     );
     assert_eq!(
         header(m3, "traceparent"),

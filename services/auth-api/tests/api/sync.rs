@@ -466,7 +466,7 @@ async fn the_relay_publishes_sync_requested_to_the_broker_and_empties_the_outbox
             .as_ref()
             .map(ToString::to_string)
             .as_deref(),
-        Some("application/json")
+        Some("application/cloudevents+json; charset=utf-8")
     );
 
     // Deleted once confirmed.
