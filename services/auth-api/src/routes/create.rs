@@ -5,6 +5,7 @@ use leadgen_http::{ApiError, Authorized, needs};
 use serde::{Deserialize, Serialize};
 use validator::Validate;
 
+use crate::error::AuthApiError;
 use crate::service::authorizations::{self, NewAuthorization};
 use crate::startup::AppState;
 
@@ -89,8 +90,24 @@ pub async fn create(
     body: web::Json<CreateRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    body.validate()
-        .map_err(|e| leadgen_http::error::from_validation(&e))?;
+    // Every failed field at once: the fields' own checks, and a well-formed redirectUrl outside
+    // the allowed front-end origins.
+    let mut errors = match body.validate() {
+        Ok(()) => Vec::new(),
+        Err(e) => leadgen_http::error::from_validation(&e)
+            .field_errors()
+            .to_vec(),
+    };
+    if let Some(url) = body.redirect_url.as_deref()
+        && !errors.iter().any(|e| e.field == "redirectUrl")
+        && let Err(AuthApiError::Invalid(refused)) = authorizations::check_redirect(&state, url)
+    {
+        errors.extend(refused);
+    }
+    if !errors.is_empty() {
+        errors.sort_by(|a, b| a.field.cmp(&b.field));
+        return Err(ApiError::validation(errors));
+    }
     let new = NewAuthorization::try_from(body)?;
     let created = authorizations::create(&state, &user, new).await?;
     let location = format!("{}/platforms/{}", super::BASE, created.platform_id);

@@ -255,6 +255,21 @@ async fn create_only_accepts_redirect_urls_of_the_allowed_origins() {
         .await;
     assert_eq!(expect_invalid_fields(response).await, vec!["redirectUrl"]);
     assert!(app.operation_log().await.is_empty());
+    // With another field failing too, both are listed.
+    let response = app
+        .create_authorization(
+            Some(&token(1, &[AUTH])),
+            &json!({
+                "platformType": "TAOBAO",
+                "authInfo": { "appKey": " ", "appSecret": APP_SECRET },
+                "redirectUrl": "https://evil.example.net/steal",
+            }),
+        )
+        .await;
+    assert_eq!(
+        expect_invalid_fields(response).await,
+        vec!["authInfo.appKey", "redirectUrl"]
+    );
     // Look-alikes of the allowed origin are other origins.
     for evil in [
         "https://app.example.com.evil.net/x",
