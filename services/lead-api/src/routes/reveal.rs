@@ -64,7 +64,7 @@ pub async fn reveal(
         .ok_or_else(|| {
             ApiError::validation(vec![FieldError {
                 field: "purpose".into(),
-                message: "purpose 必须是 AFTER_SALES、CUSTOMER_CARE 或 FULFILMENT".into(),
+                message: super::validate::PURPOSE_MESSAGE.into(),
             }])
         })?;
     let reason = body

@@ -11,18 +11,16 @@ fn invalid(code: &'static str, message: &'static str) -> ValidationError {
     ValidationError::new(code).with_message(Cow::Borrowed(message))
 }
 
+pub const PROCESS_STATUS_MESSAGE: &str = "processStatus 必须是 PENDING、PROCESSED 或 INVALID";
+pub const PURPOSE_MESSAGE: &str = "purpose 必须是 AFTER_SALES、CUSTOMER_CARE 或 FULFILMENT";
+
 /// `processStatus` must name a process status (surrounding white space ignored).
 pub fn process_status(value: &str) -> Result<(), ValidationError> {
     value
         .trim()
         .parse::<LeadProcessStatus>()
         .map(|_| ())
-        .map_err(|_| {
-            invalid(
-                "process_status",
-                "processStatus 必须是 PENDING、PROCESSED 或 INVALID",
-            )
-        })
+        .map_err(|_| invalid("process_status", PROCESS_STATUS_MESSAGE))
 }
 
 /// `purpose` must name a reveal purpose (surrounding white space ignored).
@@ -31,12 +29,7 @@ pub fn purpose(value: &str) -> Result<(), ValidationError> {
         .trim()
         .parse::<RevealPurpose>()
         .map(|_| ())
-        .map_err(|_| {
-            invalid(
-                "purpose",
-                "purpose 必须是 AFTER_SALES、CUSTOMER_CARE 或 FULFILMENT",
-            )
-        })
+        .map_err(|_| invalid("purpose", PURPOSE_MESSAGE))
 }
 
 /// No lead twice in one bulk request.

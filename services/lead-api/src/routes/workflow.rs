@@ -106,7 +106,7 @@ fn status_of(value: Option<&str>) -> Result<LeadProcessStatus, ApiError> {
     value.and_then(|v| v.trim().parse().ok()).ok_or_else(|| {
         ApiError::validation(vec![FieldError {
             field: "processStatus".into(),
-            message: "processStatus 必须是 PENDING、PROCESSED 或 INVALID".into(),
+            message: super::validate::PROCESS_STATUS_MESSAGE.into(),
         }])
     })
 }
