@@ -124,9 +124,6 @@ pub struct DecryptRequest {
     /// as the order listing sent it.
     pub ciphertext: String,
     pub purpose: RevealPurpose,
-    /// An opaque id of the staff member revealing, sent where the platform takes one (Douyin
-    /// `account_id` with `account_type=sub_account`); never a name or a phone.
-    pub operator_id: Option<String>,
 }
 
 impl DecryptRequest {
@@ -167,7 +164,6 @@ impl DecryptRequest {
             order_id: order.order_id.clone(),
             ciphertext,
             purpose,
-            operator_id: None,
         })
     }
 }

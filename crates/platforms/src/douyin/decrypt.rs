@@ -39,14 +39,11 @@ pub const QUOTA_SUB_CODE: &str = "isv.business-failed:decrypt-quota-exceeded";
 
 /// `param_json` of one reveal.
 pub fn decrypt_params(request: &DecryptRequest) -> Value {
-    let mut params = json!({
+    // `account_id`/`account_type` are optional and their values are not documented; our own
+    // user ids are not Douyin sub-account ids, so they are left out (the safe default).
+    json!({
         "cipher_infos": [{ "auth_id": request.order_id, "cipher_text": request.ciphertext }],
-    });
-    if let Some(operator) = request.operator_id.as_deref().filter(|o| !o.is_empty()) {
-        params["account_id"] = json!(operator);
-        params["account_type"] = json!("sub_account");
-    }
-    params
+    })
 }
 
 fn str_at<'a>(v: &'a Value, key: &str) -> &'a str {
@@ -71,6 +68,9 @@ pub fn parse_decrypt_error(json: &Value) -> Option<PlatformError> {
             .join(": ")
     };
     match code {
+        // 10001 "partial failure": the answer carries its items, each with its own `err_no` and
+        // `err_msg` (read by `parse_decrypt_response`), like a success.
+        Some(10001) if json.get("data").is_some_and(Value::is_object) => None,
         Some(30001) if sub_code == "isv.app-permissions-insufficient" => {
             Some(PlatformError::DecryptNotPermitted {
                 code: platform_code(),
@@ -166,7 +166,6 @@ mod tests {
             order_id: "6921234567890123456".into(),
             ciphertext: "$Kg1E$AbZ1$1$$".into(),
             purpose: RevealPurpose::Fulfilment,
-            operator_id: Some("u-7".into()),
         }
     }
 
@@ -176,12 +175,32 @@ mod tests {
     }
 
     #[test]
-    fn the_request_names_the_order_ciphertext_and_operator() {
+    fn the_request_names_the_order_and_ciphertext_only() {
         assert_eq!(
             decrypt_params(&request()),
-            json!({"cipher_infos": [{"auth_id": "6921234567890123456", "cipher_text": "$Kg1E$AbZ1$1$$"}],
-                "account_id": "u-7", "account_type": "sub_account"})
+            json!({"cipher_infos": [{"auth_id": "6921234567890123456", "cipher_text": "$Kg1E$AbZ1$1$$"}]})
         );
+    }
+
+    #[test]
+    fn a_partial_failure_is_read_item_by_item() {
+        let item = json!({"auth_id": "6921234567890123456", "cipher_text": "$Kg1E$AbZ1$1$$",
+            "decrypt_text": "", "err_no": 300008, "err_msg": "密文已失效", "data_type": 3,
+            "is_virtual_tel": false, "phone_no_a": "", "phone_no_b": "", "expire_time": 0});
+        let mut partial = answer(item);
+        partial["code"] = json!(10001);
+        partial["msg"] = json!("部分失败");
+        assert_eq!(parse_decrypt_error(&partial), None);
+        assert_eq!(
+            parse_decrypt_response(&partial, &request()).unwrap_err(),
+            PlatformError::DecryptFailed {
+                code: "300008".into(),
+                message: "密文已失效".into()
+            }
+        );
+        // Without items, 10001 stays an error the session retries (the platform's text kept).
+        let bare = json!({"code": 10001, "msg": "部分失败", "sub_code": "", "sub_msg": ""});
+        assert!(parse_decrypt_error(&bare).is_some());
     }
 
     #[test]

@@ -142,7 +142,6 @@ mod tests {
             order_id: "2345678901234567".into(),
             ciphertext: "QUJD==".into(),
             purpose: RevealPurpose::Fulfilment,
-            operator_id: None,
         }
     }
 

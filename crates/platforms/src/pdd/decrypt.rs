@@ -152,7 +152,6 @@ mod tests {
             order_id: "240520-123456789012345".into(),
             ciphertext: "$zHXC$AgAA$0$$".into(),
             purpose: RevealPurpose::Fulfilment,
-            operator_id: None,
         }
     }
 

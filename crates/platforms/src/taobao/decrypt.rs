@@ -207,7 +207,6 @@ mod tests {
             order_id: "3512345678901234567".into(),
             ciphertext: "1GlF4ZrNWcCPjPzE".into(),
             purpose,
-            operator_id: None,
         }
     }
 

@@ -12,7 +12,7 @@
 //!   shop's, 300003 a ciphertext the shop never issued. `custom_err` is always `{0, ""}`.
 //! - Before the items: `--decrypt-denied` → 30001 `isv.app-permissions-insufficient`; the daily
 //!   quota ([`crate::reveal`]) spent → 50002 `isv.business-failed:decrypt-quota-exceeded`.
-//! - `account_type`, when sent, must be `main_account` or `sub_account` (40004 otherwise).
+//! - `account_type`, when sent, must be `main_account` or `sub_account` (40003 otherwise).
 //! - `expire_time`: unix seconds, [`VIRTUAL_NUMBER_DAYS`] days after the decrypt.
 
 use serde_json::{Value, json};
@@ -154,11 +154,18 @@ pub fn batch_decrypt(
         .collect();
     let opened = infos.iter().filter(|i| i["err_no"] == 0).count() as u64;
     state.stats.with(PLATFORM, |s| s.decrypted_items += opened);
+    let mut body = success(json!({
+        "decrypt_infos": infos,
+        "custom_err": { "err_code": 0, "err_msg": "" },
+    }));
+    // An item that failed makes the answer 10001 "partial failure" (README §4.4), its items
+    // carrying their own `err_no` and `err_msg`.
+    if opened < pairs.len() as u64 {
+        body["code"] = json!(10001);
+        body["msg"] = json!("部分失败");
+    }
     Ok(ApiAnswer {
-        body: success(json!({
-            "decrypt_infos": infos,
-            "custom_err": { "err_code": 0, "err_msg": "" },
-        })),
+        body,
         is_order_list: false,
     })
 }

@@ -117,10 +117,10 @@ impl DyError {
             "access_token已过期",
         )
     }
-    /// A business parameter failed validation: code 40004 (业务校验) [unverified sub_code].
+    /// A business parameter failed validation: code 40003 "invalid param" (README §4.4) [unverified sub_code].
     pub fn bad_param(field: &str, detail: &str) -> Self {
         let why = format!("{field}: {detail}");
-        e(40004, INVALID, "isv.parameter-invalid", why)
+        e(40003, INVALID, "isv.parameter-invalid", why)
     }
     /// The app was not granted the API: 30001 `isv.app-permissions-insufficient` (README §4.4).
     pub fn permissions_insufficient(method: &str) -> Self {

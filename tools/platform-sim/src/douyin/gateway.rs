@@ -6,7 +6,7 @@
 //! `hmac-sha256`), `timestamp` (`yyyy-MM-dd HH:mm:ss` Beijing or unix seconds, ±10 min), `sign`
 //! (exact lower hex over the raw body), `param_json` is a JSON object, then per method:
 //! `token.create` / `token.refresh` (no access token), or the access token (40001/40003 with
-//! `isv.access-token-*`) and the business parameters (40004; for `order.batchDecrypt` also its
+//! `isv.access-token-*`) and the business parameters (40003; for `order.batchDecrypt` also its
 //! permission, quota and items, see [`super::decrypt`]). The access token decides the shop: a
 //! method sees the orders of the seller who consented to the token's authorization only.
 

@@ -179,7 +179,7 @@ async fn business_parameters_are_checked() {
         let reply = api(&app, &search(&token, 5, extra.clone())).await;
         assert_eq!(
             code_of(&reply),
-            (40004, "isv.parameter-invalid".into()),
+            (40003, "isv.parameter-invalid".into()),
             "{extra}"
         );
         assert!(
@@ -193,5 +193,5 @@ async fn business_parameters_are_checked() {
     let as_strings = search(&token, 5, json!({"page": "0", "size": "20"}));
     assert_eq!(code_of(&api(&app, &as_strings).await).0, 10000);
     let stats = state.stats.platform(crate::douyin::PLATFORM);
-    assert_eq!(stats.api_errors_by_code.get("40004"), Some(&8));
+    assert_eq!(stats.api_errors_by_code.get("40003"), Some(&8));
 }
