@@ -18,7 +18,19 @@ use crate::window::TimeWindow;
 #[async_trait::async_trait]
 pub trait TokenSink: Send + Sync {
     async fn store(&self, tokens: &TokenSet) -> Result<(), String>;
+
+    /// The shop's tokens as stored now, `(access, refresh)`, when the sink can read them back.
+    /// Another caller (the refresher, another sync, a reveal, another replica) may have
+    /// refreshed since this session opened: platforms that rotate refresh tokens refuse the old
+    /// one after a refresh, and the stored pair is then the one to use.
+    async fn stored(&self) -> Result<Option<(String, Option<String>)>, String> {
+        Ok(None)
+    }
 }
+
+/// How long after a refused refresh the stored tokens are read once more: a concurrent
+/// refresh that rotated the token may still be storing its answer.
+pub const CONCURRENT_REFRESH_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Why a session call failed for good.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -150,6 +162,9 @@ impl Session {
         client: &dyn PlatformClient,
         sink: &dyn TokenSink,
     ) -> Result<(), SessionError> {
+        if self.adopt_stored(sink).await {
+            return Ok(());
+        }
         let Some(refresh_token) = self.refresh_token.clone() else {
             return Err(SessionError::Expired("no refresh token".into()));
         };
@@ -161,7 +176,17 @@ impl Session {
         {
             Ok(tokens) => tokens,
             Err(e) if e.is_transient() => return Err(SessionError::Platform(e)),
-            Err(e) => return Err(SessionError::Expired(e.to_string())),
+            Err(e) => {
+                // Refused: perhaps because a concurrent refresh rotated the token a moment ago.
+                // The session is dead only if nobody stored a newer pair, now or a moment later.
+                for grace in [std::time::Duration::ZERO, CONCURRENT_REFRESH_GRACE] {
+                    tokio::time::sleep(grace).await;
+                    if self.adopt_stored(sink).await {
+                        return Ok(());
+                    }
+                }
+                return Err(SessionError::Expired(e.to_string()));
+            }
         };
         // Some platforms keep the refresh token across refreshes and do not send it again.
         if tokens.refresh_token.is_none() {
@@ -172,6 +197,24 @@ impl Session {
         self.access_token = tokens.access_token;
         self.refresh_token = tokens.refresh_token;
         Ok(())
+    }
+
+    /// Takes the stored tokens when another caller refreshed them since this session read its
+    /// own (true); false when they are this session's, or cannot be read.
+    async fn adopt_stored(&mut self, sink: &dyn TokenSink) -> bool {
+        match sink.stored().await {
+            Ok(Some((access, refresh))) if access != self.access_token => {
+                tracing::info!(app.key = %self.app.app_key, "Using the tokens another caller refreshed");
+                self.access_token = access;
+                self.refresh_token = refresh;
+                true
+            }
+            Ok(_) => false,
+            Err(e) => {
+                tracing::warn!(error = %e, "Could not read the stored tokens back");
+                false
+            }
+        }
     }
 }
 
@@ -229,7 +272,6 @@ mod tests {
             order_id: "1".into(),
             ciphertext: "o".into(),
             purpose: RevealPurpose::AfterSales,
-            operator_id: None,
         };
         drop(boxed_send(async {
             session.decrypt_contact(&client, &request, &NoSink).await
@@ -331,6 +373,133 @@ mod tests {
         let calls = client.lists.load(std::sync::atomic::Ordering::SeqCst);
         let refreshes = client.refreshes.load(std::sync::atomic::Ordering::SeqCst);
         (error, calls, refreshes)
+    }
+
+    /// A platform that rotates refresh tokens: only `t2` is valid, and refreshing with `r` is
+    /// refused because another caller already did.
+    struct Rotated {
+        refreshes: std::sync::atomic::AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl PlatformClient for Rotated {
+        fn platform(&self) -> leadgen_domain::PlatformType {
+            leadgen_domain::PlatformType::Douyin
+        }
+        fn authorize_url(&self, _: &AppCredentials, _: &str, _: &str) -> String {
+            String::new()
+        }
+        async fn exchange_code(
+            &self,
+            _: &AppCredentials,
+            _: &str,
+            _: &str,
+        ) -> Result<TokenSet, PlatformError> {
+            Err(PlatformError::AuthRefused("not in this test".into()))
+        }
+        async fn refresh(&self, _: &AppCredentials, _: &str) -> Result<TokenSet, PlatformError> {
+            self.refreshes
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Err(PlatformError::AuthRefused(
+                "code 50001 dop.token-generate-failed:token-expired".into(),
+            ))
+        }
+        fn windows(
+            &self,
+            range: TimeWindow,
+            _: chrono::DateTime<Utc>,
+            _: Listing,
+        ) -> Vec<TimeWindow> {
+            vec![range]
+        }
+        async fn list_orders(
+            &self,
+            _: &AppCredentials,
+            token: &str,
+            _: &TimeWindow,
+            _: Listing,
+            _: Option<&PageCursor>,
+        ) -> Result<OrderPage, PlatformError> {
+            if token == "t2" {
+                Ok(OrderPage {
+                    orders: Vec::new(),
+                    next: None,
+                })
+            } else {
+                Err(PlatformError::SessionExpired)
+            }
+        }
+        fn reveal_purposes(&self) -> &'static [RevealPurpose] {
+            &[]
+        }
+        async fn decrypt_contact(
+            &self,
+            _: &AppCredentials,
+            _: &str,
+            _: &DecryptRequest,
+        ) -> Result<RevealedContact, PlatformError> {
+            Err(PlatformError::InvalidRequest("not in this test".into()))
+        }
+    }
+
+    /// Stores nothing; reads back `t` for its first `stale_reads`, then `t2` (another caller's
+    /// refresh landing).
+    struct RacingSink {
+        stale_reads: usize,
+        reads: std::sync::atomic::AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl TokenSink for RacingSink {
+        async fn store(&self, _: &TokenSet) -> Result<(), String> {
+            Ok(())
+        }
+        async fn stored(&self) -> Result<Option<(String, Option<String>)>, String> {
+            let n = self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let access = if n < self.stale_reads { "t" } else { "t2" };
+            Ok(Some((access.into(), Some("r2".into()))))
+        }
+    }
+
+    async fn list_racing(stale_reads: usize) -> (Result<OrderPage, SessionError>, usize) {
+        let client = Rotated {
+            refreshes: Default::default(),
+        };
+        let sink = RacingSink {
+            stale_reads,
+            reads: Default::default(),
+        };
+        let mut session = Session::new(
+            AppCredentials::new("k", "s"),
+            "t".into(),
+            Some("r".into()),
+            RetryPolicy::default(),
+        );
+        let window = TimeWindow::new(Utc::now(), Utc::now());
+        let page = session
+            .list_orders(&client, &window, Listing::Modified, None, &sink)
+            .await;
+        (
+            page,
+            client.refreshes.load(std::sync::atomic::Ordering::SeqCst),
+        )
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_session_refreshed_by_another_caller_is_adopted_not_declared_dead() {
+        // Refreshed before this session needed to: its tokens are used, no refresh is made.
+        let (page, refreshes) = list_racing(0).await;
+        assert!(page.is_ok(), "{page:?}");
+        assert_eq!(refreshes, 0);
+        // Refreshed at the same moment: this session's refresh is refused, and the other
+        // caller's tokens, stored a moment later, are used.
+        let (page, refreshes) = list_racing(2).await;
+        assert!(page.is_ok(), "{page:?}");
+        assert_eq!(refreshes, 1);
+        // Nobody stored newer tokens: a refused refresh is a dead session.
+        let (page, refreshes) = list_racing(usize::MAX).await;
+        assert!(matches!(page, Err(SessionError::Expired(_))), "{page:?}");
+        assert_eq!(refreshes, 1);
     }
 
     #[tokio::test]

@@ -216,6 +216,32 @@ impl TokenSink for CredentialSink {
         }
         Ok(())
     }
+
+    async fn stored(&self) -> Result<Option<(String, Option<String>)>, String> {
+        let mut conn = leadgen_db::conn(&self.pool)
+            .await
+            .map_err(|e| e.to_string())?;
+        let row: Option<(Option<String>, Option<String>)> = auth::table
+            .find(self.platform_id.get())
+            .select((auth::access_token, auth::refresh_token))
+            .first(&mut conn)
+            .await
+            .optional()
+            .map_err(|e| e.to_string())?;
+        let Some((Some(access), refresh)) = row else {
+            return Ok(None);
+        };
+        let open = |column: &str, value: &str| {
+            self.sealer
+                .open(&sealed::platform_auth(column, self.platform_id), value)
+                .map_err(|e| e.to_string())
+        };
+        let refresh = refresh
+            .as_deref()
+            .map(|t| open("refresh_token", t))
+            .transpose()?;
+        Ok(Some((open("access_token", &access)?, refresh)))
+    }
 }
 
 #[cfg(test)]
