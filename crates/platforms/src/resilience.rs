@@ -153,7 +153,10 @@ impl Default for RetryPolicy {
 
 /// Runs `op`, retrying throttling, unavailability and malformed responses with exponential
 /// backoff and jitter; a platform-stated wait (Taobao's "ban will last for N more seconds")
-/// replaces a shorter computed one. Every attempt is counted and timed for `platform`
+/// replaces a shorter computed one, and a stated wait longer than the policy's `max_delay` ends
+/// the retries at once: the error goes back with its `retry_after`, for the caller to decide
+/// (a salesperson is not kept waiting for an hour's ban, nor a sync task past its lease).
+/// Every attempt is counted and timed for `platform`
 /// (`leadgen_platform_calls_total`, `leadgen_platform_call_duration_seconds`).
 pub async fn with_retries<T, F, Fut>(
     policy: RetryPolicy,
@@ -192,8 +195,9 @@ where
     op.retry(backoff)
         .sleep(tokio::time::sleep)
         .when(PlatformError::is_transient)
-        .adjust(|e, computed| match (e.retry_after(), computed) {
+        .adjust(move |e, computed| match (e.retry_after(), computed) {
             (_, None) => None,
+            (Some(stated), Some(_)) if stated > policy.max_delay => None,
             (Some(stated), Some(d)) => Some(stated.max(d)),
             (None, Some(d)) => Some(d),
         })
@@ -230,6 +234,23 @@ mod tests {
         .await;
         assert_eq!(result, Ok(7));
         assert_eq!(calls.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stated_wait_beyond_the_longest_backoff_ends_the_retries() {
+        let calls = AtomicUsize::new(0);
+        let ban = PlatformError::Throttled {
+            retry_after: Some(Duration::from_secs(3600)),
+        };
+        let started = tokio::time::Instant::now();
+        let result: Result<(), _> = with_retries(fast(), PlatformType::Taobao, || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err(ban.clone())
+        })
+        .await;
+        assert_eq!(result, Err(ban));
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert!(started.elapsed() < Duration::from_secs(1));
     }
 
     #[tokio::test]

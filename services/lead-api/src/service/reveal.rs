@@ -2,8 +2,11 @@
 //! rules. The purpose must be one the lead's platform permits (never forced through another
 //! scene); reveals are counted per user and per tenant per Beijing day, inside the platform's own
 //! quota; the platform's decryption API is called through its adapter with the shop's session.
-//! The number goes to the caller only: it is never stored, logged or put in an event. Every
-//! attempt is audited (`t_contact_reveal` and the operation log) with its result.
+//! The number goes to the caller only: it is never stored, logged or put in an event. What is
+//! kept of a revealed mobile is its keyed blind index (`remember_phone`), as a buyer identity, so
+//! that a search by the full number finds the buyer and merges their shops; the index cannot be
+//! turned back into the number without the index key. Every attempt is audited
+//! (`t_contact_reveal` and the operation log) with its result.
 
 use chrono::{DateTime, Utc};
 use diesel_async::{AsyncConnection as _, AsyncPgConnection};
@@ -199,9 +202,8 @@ async fn attempt(
         });
     }
 
-    let mut decrypt = DecryptRequest::for_order(platform, &order, request.purpose)
+    let decrypt = DecryptRequest::for_order(platform, &order, request.purpose)
         .map_err(|_| LeadApiError::NothingToReveal)?;
-    decrypt.operator_id = Some(user.user_id.to_string());
     let row = shop_session::find(conn, tenant, platform_id)
         .await?
         .ok_or(LeadApiError::PlatformNotActive)?;
@@ -281,6 +283,12 @@ fn platform_error(e: PlatformError) -> LeadApiError {
         }
         PlatformError::DecryptFailed { code, message } => {
             LeadApiError::PlatformFailed(format!("{code} {message}"))
+        }
+        PlatformError::Throttled { retry_after } => {
+            LeadApiError::PlatformFailed(match retry_after {
+                Some(wait) => format!("平台限流，请约 {} 秒后重试", wait.as_secs().max(1)),
+                None => "平台限流，重试后仍失败".into(),
+            })
         }
         other => LeadApiError::PlatformFailed(other.to_string()),
     }

@@ -292,7 +292,13 @@ fn clipped(
 /// platform's own code and message where it sent them.
 pub fn describe(e: &PlatformError) -> String {
     match e {
-        PlatformError::Throttled { .. } => "电商平台限流，重试多次后仍失败".into(),
+        PlatformError::Throttled {
+            retry_after: Some(wait),
+        } => format!(
+            "电商平台限流，要求 {} 秒后再调用，本次同步未完成",
+            wait.as_secs()
+        ),
+        PlatformError::Throttled { retry_after: None } => "电商平台限流，重试多次后仍失败".into(),
         PlatformError::SessionExpired => "平台会话已失效，请重新授权".into(),
         PlatformError::AuthRefused(detail) => format!("电商平台拒绝授权，请重新授权（{detail}）"),
         PlatformError::InvalidRequest(detail) => format!("电商平台拒绝请求：{detail}"),
