@@ -18,8 +18,9 @@
 //! - Errors: the gateway's as for every JOS call (2 throttled, 19 invalid token,
 //!   [`super::parse_error_response`]); `returnType.code` [simulator choice, mirrored by
 //!   `tools/platform-sim/src/jd/decrypt.rs`]: 0 ok, 1001 no decrypt permission →
-//!   `DecryptNotPermitted`, 1002 daily decrypt quota used up → `QuotaExhausted`, anything else →
-//!   `InvalidRequest`. An order the answer has no receiver for is `DecryptFailed`.
+//!   `DecryptNotPermitted`, 1002 daily decrypt quota used up → `QuotaExhausted`, anything else
+//!   (and a body `code` other than 0) → `Unknown` with the platform's text, retried as the
+//!   safe default. An order the answer has no receiver for is `DecryptFailed`.
 //! - Quota: JOS counts calls per app per day (code 2 "调用次数超限" when spent; the daily quota is
 //!   shown in the JOS console [3p]); no number for this API is in our sources.
 
@@ -92,9 +93,11 @@ pub fn parse_decrypt_response(
         .ok_or_else(|| PlatformError::Malformed(format!("no {DECRYPT_RESPONSE}")))?;
     let outer = text(body.get("code"));
     if !outer.is_empty() && outer != "0" {
-        return Err(PlatformError::InvalidRequest(format!(
-            "{DECRYPT_RESPONSE}.code {outer}"
-        )));
+        return Err(super::parse::body_code_error(
+            DECRYPT_RESPONSE,
+            &outer,
+            body,
+        ));
     }
     let result = body
         .get("returnType")
@@ -117,10 +120,12 @@ pub fn parse_decrypt_response(
                 retry_after: None,
             });
         }
+        // Other codes are not documented: unknown, retried (the safe default), text kept.
         _ => {
-            return Err(PlatformError::InvalidRequest(format!(
-                "returnType.code {code} {message}"
-            )));
+            return Err(PlatformError::Unknown {
+                code: format!("returnType.code {code}"),
+                message,
+            });
         }
     }
     let items = match result.get("data") {
@@ -175,7 +180,6 @@ mod tests {
             order_id: "281234567890".into(),
             ciphertext: "oaid-x".into(),
             purpose: RevealPurpose::Fulfilment,
-            operator_id: None,
         }
     }
 

@@ -57,6 +57,21 @@ pub fn parse_error_response(json: &Value) -> Option<PlatformError> {
     })
 }
 
+/// A response body whose own `code` is not "0". Its values are not documented, so it is
+/// unknown (retried, then once after a refresh), with whatever text the body carries.
+pub fn body_code_error(response: &str, code: &str, body: &Value) -> PlatformError {
+    let message = ["zh_desc", "en_desc", "msg", "message", "errorMessage"]
+        .iter()
+        .map(|k| str_field(body, k))
+        .filter(|t| !t.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    PlatformError::Unknown {
+        code: format!("{response}.code {code}"),
+        message,
+    }
+}
+
 /// Maps a failed `apiResult` (`success=false` inside a 200 answer) by `numberCode` and text.
 fn api_result_error(api_result: &Value) -> Option<PlatformError> {
     if api_result.get("success").and_then(Value::as_bool) != Some(false) {
@@ -121,9 +136,7 @@ pub fn parse_orders_page(json: &Value) -> Result<(Vec<FetchedOrder>, u64), Platf
         .get(SEARCH_RESPONSE)
         .ok_or_else(|| PlatformError::Malformed(format!("no {SEARCH_RESPONSE}")))?;
     if let Some(code) = text(body.get("code")).filter(|c| c != "0") {
-        return Err(PlatformError::InvalidRequest(format!(
-            "{SEARCH_RESPONSE}.code {code}"
-        )));
+        return Err(body_code_error(SEARCH_RESPONSE, &code, body));
     }
     let result = body
         .get("searchorderinfo_result")

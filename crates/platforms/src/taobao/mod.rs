@@ -213,7 +213,18 @@ impl PlatformClient for TaobaoClient {
         let next = match listing {
             Listing::Created => page.has_next.then(|| PageCursor::Number(page_no + 1)),
             Listing::Modified => {
-                PageCursor::backward_next(cursor, page_no, 1, page.total, PAGE_SIZE)
+                // The backward walk needs the total: an answer with orders and none cannot say
+                // where the pages end, and ending the walk there would lose orders silently.
+                let total = match page.total {
+                    Some(total) => total,
+                    None if page.orders.is_empty() => 0,
+                    None => {
+                        return Err(PlatformError::Malformed(
+                            "increment answer with trades but no total_results".into(),
+                        ));
+                    }
+                };
+                PageCursor::backward_next(cursor, page_no, 1, total, PAGE_SIZE)
             }
         };
         Ok(OrderPage {

@@ -120,7 +120,7 @@ pub struct TradesPage {
     pub orders: Vec<FetchedOrder>,
     pub has_next: bool,
     /// `total_results` (absent with `use_has_next`).
-    pub total: u64,
+    pub total: Option<u64>,
 }
 
 /// A trades page under `key`.
@@ -156,11 +156,12 @@ pub fn parse_trades(json: &Value, key: &str) -> Result<TradesPage, PlatformError
         })
         .collect();
     let total = match body.get("total_results") {
-        None | Some(Value::Null) => 0,
-        Some(Value::Number(n)) => n.as_u64().unwrap_or(0),
-        Some(Value::String(s)) => s
-            .parse()
-            .map_err(|_| PlatformError::Malformed("total_results is not a number".into()))?,
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => Some(n.as_u64().unwrap_or(0)),
+        Some(Value::String(s)) => Some(
+            s.parse()
+                .map_err(|_| PlatformError::Malformed("total_results is not a number".into()))?,
+        ),
         Some(_) => {
             return Err(PlatformError::Malformed(
                 "total_results is not a number".into(),
