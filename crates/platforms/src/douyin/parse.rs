@@ -70,6 +70,10 @@ pub fn parse_error(json: &Value) -> Option<PlatformError> {
     Some(match code {
         60000 => PlatformError::Throttled { retry_after: None },
         40003 | 30001 if SESSION_SUB_CODES.contains(&sub_code) => PlatformError::SessionExpired,
+        // The app was not granted the API: permanent until its permissions change.
+        30001 if sub_code == "isv.app-permissions-insufficient" => {
+            PlatformError::InvalidRequest(detail)
+        }
         20000 | 20001 | 90000 => PlatformError::Unavailable(detail),
         50001 => PlatformError::AuthRefused(detail),
         // Documented caller errors: a missing token, signature or timestamp (40001, 40003 with

@@ -155,6 +155,11 @@ fn maps_douyin_errors_to_typed_errors() {
         PlatformError::AuthRefused(_)
     ));
     assert!(matches!(err(30002, ""), PlatformError::InvalidRequest(_)));
+    // An API the app was not granted is permanent (it was retried and refreshed as unknown).
+    assert!(matches!(
+        err(30001, "isv.app-permissions-insufficient"),
+        PlatformError::InvalidRequest(ref m) if m.contains("isv.app-permissions-insufficient")
+    ));
     assert!(matches!(
         err(77777, "isp.something-new"),
         PlatformError::Unknown { ref code, .. } if code == "77777/isp.something-new"

@@ -69,7 +69,16 @@ pub fn parse_token_response(json: &Value, now: DateTime<Utc>) -> Result<TokenSet
 /// Maps the API envelope to a typed error; `None` when `result` is 1.
 pub fn parse_api_error(json: &Value) -> Option<PlatformError> {
     let Some(result) = int(json.get("result")) else {
-        return Some(PlatformError::Malformed("response without result".into()));
+        // Whatever text the answer carries is kept (Kuaishou documents no error shape).
+        let text = ["msg", "error_msg", "message", "sub_msg"]
+            .iter()
+            .map(|k| str_at(json, k))
+            .filter(|t| !t.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        return Some(PlatformError::Malformed(
+            format!("response without result {text}").trim().to_owned(),
+        ));
     };
     Some(match result {
         1 => return None,
