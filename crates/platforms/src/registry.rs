@@ -46,19 +46,30 @@ impl Transport {
 
     /// One gateway call as Taobao, JD and PDD make it: wait for `app_key`'s rate limit, POST
     /// `params` as a form to the API URL, read the JSON answer, and turn the platform's error
-    /// envelope (read by `platform_error`) into its typed error.
+    /// envelope (read by `platform_error`) into its typed error. An error with a stated ban
+    /// holds the app key's next calls of the same API until it ends ([`Limiter::hold`]).
     pub async fn post_form(
         &self,
         app_key: &str,
         params: &std::collections::BTreeMap<String, String>,
         platform_error: fn(&serde_json::Value) -> Option<PlatformError>,
     ) -> Result<serde_json::Value, PlatformError> {
-        self.limiter.wait(app_key).await;
+        // The API's name: Taobao's and JD's `method`, PDD's `type`.
+        let api = params
+            .get("method")
+            .or_else(|| params.get("type"))
+            .map_or("", String::as_str);
+        self.limiter.admit(app_key, api).await?;
         let json = self
             .json(self.http.post(&self.endpoint.api_url).form(params))
             .await?;
         match platform_error(&json) {
-            Some(error) => Err(error),
+            Some(error) => {
+                if let Some(ban) = error.retry_after() {
+                    self.limiter.hold(app_key, api, ban);
+                }
+                Err(error)
+            }
             None => Ok(json),
         }
     }

@@ -43,6 +43,8 @@ pub const WINDOW_MARGIN: Duration = Duration::from_millis(50);
 /// Calls per second per app key, never in bursts: one call per (1 s + [`WINDOW_MARGIN`]) / qps.
 pub struct Limiter {
     local: DefaultKeyedRateLimiter<String>,
+    /// App keys the platform has banned, and until when ([`Limiter::hold`]).
+    held: std::sync::Mutex<std::collections::HashMap<String, tokio::time::Instant>>,
     shared: Option<Arc<dyn SharedGate>>,
     interval: Duration,
     /// The platform, as the wait metric labels it and the shared key names it.
@@ -60,6 +62,7 @@ impl Limiter {
             .allow_burst(NonZeroU32::MIN);
         Limiter {
             local: RateLimiter::keyed(quota),
+            held: Default::default(),
             shared: None,
             interval,
             platform: "unknown",
@@ -76,6 +79,48 @@ impl Limiter {
     pub fn shared(mut self, gate: Arc<dyn SharedGate>) -> Self {
         self.shared = Some(gate);
         self
+    }
+
+    /// Records that the platform banned `app_key`'s calls of `api` for `ban` (Taobao's code 7,
+    /// "This ban will last for N more seconds"): until it ends, [`Limiter::admit`] refuses
+    /// them in this process without sending them, so the ban is backed off as the platform
+    /// asks instead of every task and reveal learning it from a refused call of its own. Per
+    /// API, because Taobao bans one API's calls (`…-by-api-access-count`: the decrypt quota
+    /// must not stop order listing) or the app's (`…-by-app-access-count`, which each API then
+    /// learns from one refused call). Per process: another replica learns it the same way.
+    pub fn hold(&self, app_key: &str, api: &str, ban: Duration) {
+        let until = tokio::time::Instant::now() + ban;
+        if let Ok(mut held) = self.held.lock() {
+            let entry = held.entry(format!("{app_key} {api}")).or_insert(until);
+            *entry = (*entry).max(until);
+        }
+    }
+
+    /// What is left of a ban on `app_key`'s calls of `api`, if any.
+    fn held_for(&self, app_key: &str, api: &str) -> Option<Duration> {
+        let mut held = self.held.lock().ok()?;
+        let key = format!("{app_key} {api}");
+        let until = *held.get(&key)?;
+        let now = tokio::time::Instant::now();
+        if until <= now {
+            held.remove(&key);
+            return None;
+        }
+        Some(until - now)
+    }
+
+    /// Admits one call of `app_key` to `api`: [`PlatformError::Throttled`] with what is left of
+    /// a ban the platform stated ([`Limiter::hold`]), else after [`Limiter::wait`].
+    pub async fn admit(&self, app_key: &str, api: &str) -> Result<(), PlatformError> {
+        if let Some(left) = self.held_for(app_key, api) {
+            metrics::counter!("leadgen_platform_calls_held_total", "platform" => self.platform)
+                .increment(1);
+            return Err(PlatformError::Throttled {
+                retry_after: Some(left),
+            });
+        }
+        self.wait(app_key).await;
+        Ok(())
     }
 
     /// Waits until `app_key` may make one more call: its slot at the shared gate when there is
@@ -251,6 +296,29 @@ mod tests {
         assert_eq!(result, Err(ban));
         assert_eq!(calls.load(Ordering::SeqCst), 1);
         assert!(started.elapsed() < Duration::from_secs(1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stated_ban_holds_the_app_keys_calls_until_it_ends() {
+        let limiter = Limiter::per_second(5);
+        let decrypt = "taobao.top.oaid.decrypt";
+        assert_eq!(limiter.admit("app", decrypt).await, Ok(()));
+        limiter.hold("app", decrypt, Duration::from_secs(30));
+        match limiter.admit("app", decrypt).await {
+            Err(PlatformError::Throttled {
+                retry_after: Some(left),
+            }) => assert!(left <= Duration::from_secs(30) && left > Duration::from_secs(29)),
+            other => panic!("{other:?}"),
+        }
+        // Another app key, or another API of the app, is not held.
+        assert_eq!(limiter.admit("other-app", decrypt).await, Ok(()));
+        assert_eq!(limiter.admit("app", "taobao.trades.sold.get").await, Ok(()));
+        // A shorter ban does not shorten the longer one.
+        limiter.hold("app", decrypt, Duration::from_secs(1));
+        tokio::time::advance(Duration::from_secs(10)).await;
+        assert!(limiter.admit("app", decrypt).await.is_err());
+        tokio::time::advance(Duration::from_secs(21)).await;
+        assert_eq!(limiter.admit("app", decrypt).await, Ok(()));
     }
 
     #[tokio::test]

@@ -117,3 +117,43 @@ async fn reveals_a_buyers_phone_within_the_platforms_rules() {
     };
     reveal::within_the_rules(&TAOBAO, rules).await;
 }
+
+/// A stated ban is backed off: after the first "ban will last for N more seconds", the app's
+/// next calls of that API are refused in the process, not sent, until the ban ends.
+#[tokio::test]
+async fn a_stated_ban_holds_the_next_calls_until_it_ends() {
+    use leadgen_platforms::{Listing, PlatformClient as _};
+
+    let sim = Sim::start(&TAOBAO, &["--qps-limit", "1"]);
+    let client = sim.client();
+    let tokens = sim.authorized(&client).await;
+    let app = sim.app(TAOBAO.app_secret);
+    let window = last_days(1);
+    let mut outcomes = Vec::new();
+    for _ in 0..6 {
+        let page = client
+            .list_orders(&app, &tokens.access_token, &window, Listing::Created, None)
+            .await;
+        outcomes.push(page.map(|_| ()));
+    }
+    assert_eq!(outcomes[0], Ok(()), "{outcomes:?}");
+    assert!(
+        outcomes[1..].iter().all(|o| matches!(
+            o,
+            Err(PlatformError::Throttled { retry_after: Some(left) }) if *left <= Duration::from_secs(1)
+        )),
+        "{outcomes:?}"
+    );
+    let stats = sim.stats().await;
+    let throttled = stats["platforms"]["taobao"]["api_errors_by_code"]["7"]
+        .as_u64()
+        .unwrap_or(0);
+    assert_eq!(throttled, 1, "one refused call, the rest held: {stats}");
+    assert_eq!(sim.calls_of("taobao.trades.sold.get").await, 2);
+    // Once the ban is over the calls go out again.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let again = client
+        .list_orders(&app, &tokens.access_token, &window, Listing::Created, None)
+        .await;
+    assert!(again.is_ok(), "{again:?}");
+}

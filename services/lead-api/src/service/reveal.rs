@@ -284,9 +284,11 @@ fn platform_error(e: PlatformError) -> LeadApiError {
         PlatformError::DecryptFailed { code, message } => {
             LeadApiError::PlatformFailed(format!("{code} {message}"))
         }
+        // Throttled beyond the retries, or held by a ban the platform stated (the decrypt
+        // quota's ban included): the same 429 as a spent quota, with the wait when known.
         PlatformError::Throttled { retry_after } => {
-            LeadApiError::PlatformFailed(match retry_after {
-                Some(wait) => format!("平台限流，请约 {} 秒后重试", wait.as_secs().max(1)),
+            LeadApiError::PlatformQuota(match retry_after {
+                Some(wait) => format!("平台限流，约 {} 秒后恢复", wait.as_secs().max(1)),
                 None => "平台限流，重试后仍失败".into(),
             })
         }
