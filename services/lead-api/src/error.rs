@@ -17,6 +17,9 @@ pub enum LeadApiError {
     VersionRequired,
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// A page beyond the browsing window of a list longer than it.
+    #[error("page beyond the browsing window")]
+    BeyondWindow,
     #[error("the platform does not permit this purpose")]
     PurposeNotPermitted,
     #[error("nothing to reveal")]
@@ -54,6 +57,7 @@ impl LeadApiError {
             ),
             LeadApiError::VersionRequired => ApiError::business(codes::LEAD_VERSION_REQUIRED),
             LeadApiError::BadRequest(message) => ApiError::bad_request(message.clone()),
+            LeadApiError::BeyondWindow => ApiError::business(codes::PAGE_BEYOND_WINDOW),
             LeadApiError::PurposeNotPermitted => {
                 ApiError::business(codes::REVEAL_PURPOSE_NOT_PERMITTED)
             }

@@ -15,7 +15,8 @@ use leadgen_domain::buyer::IdentityKey;
 use leadgen_http::paging::{Paging, SortOrder, parse_sort};
 use leadgen_http::{ApiError, Authorized, BoundedPage, needs};
 
-use crate::repo::leads::{self, LeadFilter, LeadPage, SORT_FIELDS};
+use crate::repo::leads::{LeadFilter, SORT_FIELDS};
+use crate::service;
 use crate::service::view::LeadView;
 use crate::startup::AppState;
 
@@ -61,35 +62,7 @@ pub async fn list(
         sort,
         paging,
     } = parse_query(req.query_string(), &state.indexer)?;
-    let mut conn = leadgen_db::conn(&state.pool)
-        .await
-        .map_err(ApiError::internal)?;
-    let page = if paging.offset().saturating_add(paging.size) > leads::LIST_WINDOW {
-        // Beyond the browsing window: past the list's end when fewer leads match (an empty
-        // page, as any list's), else refused, so that no page reads more than the window.
-        let total = leads::total(&mut conn, &state.list_stats, user.tenant_id, &filter)
-            .await
-            .map_err(ApiError::internal)?;
-        if total > leads::LIST_WINDOW {
-            return Err(ApiError::business(leadgen_http::codes::PAGE_BEYOND_WINDOW));
-        }
-        LeadPage {
-            rows: Vec::new(),
-            total,
-            exact: true,
-        }
-    } else {
-        leads::list(
-            &mut conn,
-            &state.list_stats,
-            user.tenant_id,
-            &filter,
-            sort,
-            paging,
-        )
-        .await
-        .map_err(ApiError::internal)?
-    };
+    let page = service::list::page(&state, user.tenant_id, &filter, sort, paging).await?;
     let records = page.rows.into_iter().map(LeadView::from).collect();
     Ok(leadgen_http::ok(BoundedPage::new(
         records, page.total, page.exact, paging,
