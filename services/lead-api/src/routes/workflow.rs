@@ -246,19 +246,24 @@ pub async fn patch_many(
         .map_err(|e| leadgen_http::error::from_validation(&e))?;
     let to = status_of(body.process_status.as_deref())?;
     let note = note_of(body.note);
+    // Validation has refused an item without its leadId or version; should one still come
+    // through, it is a bad request, never silently left out of the answer.
     let requests = body
         .items
         .unwrap_or_default()
         .into_iter()
-        .filter_map(|i| {
-            Some(ChangeStatus {
-                lead_id: LeadId::new(i.lead_id?),
-                version: i.version?,
+        .map(|i| match (i.lead_id, i.version) {
+            (Some(id), Some(version)) => Ok(ChangeStatus {
+                lead_id: LeadId::new(id),
+                version,
                 to,
                 note: note.clone(),
-            })
+            }),
+            _ => Err(ApiError::bad_request(
+                "items 的每一项都需要 leadId 和 version",
+            )),
         })
-        .collect();
+        .collect::<Result<Vec<_>, _>>()?;
     let results = workflow::change_many(&state, &user, requests).await;
     Ok(leadgen_http::ok(serde_json::json!({ "results": results })))
 }
