@@ -13,6 +13,24 @@ pub enum Operator {
     System,
 }
 
+impl Operator {
+    /// The operator's user id where a table needs one ([`UserId::SYSTEM`] for the system).
+    pub fn user_id(&self) -> UserId {
+        match self {
+            Operator::User { id, .. } => *id,
+            Operator::System => UserId::SYSTEM,
+        }
+    }
+
+    /// The operator's name ("" for the system).
+    pub fn name(&self) -> &str {
+        match self {
+            Operator::User { name, .. } => name,
+            Operator::System => "",
+        }
+    }
+}
+
 /// One entry.
 #[derive(Debug, Clone)]
 pub struct Entry<'a> {

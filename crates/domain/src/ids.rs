@@ -68,6 +68,12 @@ id! {
     SyncTaskId
 }
 
+impl UserId {
+    /// The system itself (the scheduler, the workers), where a table records a user id for
+    /// every change: 0, which no user's token carries.
+    pub const SYSTEM: UserId = UserId::new(0);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,7 @@ use diesel_async::AsyncConnection as _;
 use leadgen_db::ScopedFutureExt as _;
 use leadgen_db::oplog::{self, Entry};
 use leadgen_db::sealed;
-use leadgen_domain::{AuthStatus, PlatformId, PlatformType, TenantId, UserId};
+use leadgen_domain::{AuthStatus, PlatformId, PlatformType, TenantId};
 use leadgen_http::paging::Paging;
 use leadgen_http::{AuthUser, FieldError};
 use leadgen_platforms::AppCredentials;
@@ -121,7 +121,7 @@ pub async fn create(
                     oauth_state_hash: &state_hash,
                     redirect_url: redirect_url.as_deref(),
                     callback_url: &callback,
-                    created_by: user_id_of(&op),
+                    created_by: op.user_id(),
                 };
                 repo::insert(conn, row).await?;
                 let entry = Entry {
@@ -162,13 +162,6 @@ pub async fn create(
         status: AuthStatus::PendingAuth,
         auth_url,
     })
-}
-
-fn user_id_of(op: &oplog::Operator) -> UserId {
-    match op {
-        oplog::Operator::User { id, .. } => *id,
-        oplog::Operator::System => UserId::new(0),
-    }
 }
 
 /// `url`'s origin (`scheme://host[:port]`, the port only when it is not the scheme's default).

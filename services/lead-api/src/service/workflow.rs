@@ -21,7 +21,7 @@ use crate::error::LeadApiError;
 use crate::repo::detail::{self, LeadDetailRow};
 use crate::repo::workflow::{self, NewChange};
 use crate::startup::AppState;
-use leadgen_domain::{LeadId, PlatformId, TenantId, UserId};
+use leadgen_domain::{LeadId, PlatformId, TenantId};
 
 /// A bulk request carries at most this many leads.
 pub const MAX_BULK: usize = 100;
@@ -129,10 +129,7 @@ async fn change_locked(
         });
     }
     let version = workflow::set_status(conn, row.listed.id, request.to.as_str()).await?;
-    let (operator_id, operator_name) = match operator {
-        Operator::User { id, name } => (*id, name.as_str()),
-        Operator::System => (UserId::new(0), ""),
-    };
+    let (operator_id, operator_name) = (operator.user_id(), operator.name());
     workflow::record(
         conn,
         NewChange {
