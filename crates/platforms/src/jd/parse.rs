@@ -103,7 +103,13 @@ pub fn parse_token_response(json: &Value, now: DateTime<Utc>) -> Result<TokenSet
     let Some(access_token) = access_token else {
         if let Some(code) = text(json.get("code")) {
             let msg = str_field(json, "msg");
-            return Err(PlatformError::AuthRefused(format!("code {code} {msg}")));
+            let detail = format!("code {code} {msg}");
+            // A busy or unavailable token service is retried; a shop is not declared dead for it.
+            return Err(if sounds_unavailable(msg) {
+                PlatformError::Unavailable(detail)
+            } else {
+                PlatformError::AuthRefused(detail)
+            });
         }
         if let Some(error) = parse_error_response(json) {
             return Err(error);

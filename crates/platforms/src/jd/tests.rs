@@ -175,6 +175,11 @@ fn reads_token_answers() {
         parse_token_response(&fixture("token_error"), now),
         Err(PlatformError::AuthRefused(ref m)) if m.contains("402")
     ));
+    let busy = json!({"code": "503", "msg": "系统繁忙，请稍后再试", "requestId": "r"});
+    assert!(matches!(
+        parse_token_response(&busy, now),
+        Err(PlatformError::Unavailable(ref m)) if m.contains("繁忙")
+    ));
     assert!(matches!(
         parse_token_response(&json!({}), now),
         Err(PlatformError::Malformed(_))

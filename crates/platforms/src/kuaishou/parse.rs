@@ -50,8 +50,15 @@ fn describe(json: &Value, result: i64) -> String {
 pub fn parse_token_response(json: &Value, now: DateTime<Utc>) -> Result<TokenSet, PlatformError> {
     let result = int(json.get("result"))
         .ok_or_else(|| PlatformError::Malformed("token response without result".into()))?;
-    if result != 1 {
-        return Err(PlatformError::AuthRefused(describe(json, result)));
+    match result {
+        1 => {}
+        // Throttled or unavailable, as the API answers them: retried, the shop not declared dead.
+        17 | 500 | 503 => {
+            return Err(
+                parse_api_error(json).unwrap_or(PlatformError::Throttled { retry_after: None })
+            );
+        }
+        _ => return Err(PlatformError::AuthRefused(describe(json, result))),
     }
     let access_token = text(json.get("access_token"))
         .ok_or_else(|| PlatformError::Malformed("token response without access_token".into()))?;

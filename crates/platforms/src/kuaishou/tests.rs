@@ -156,6 +156,17 @@ fn maps_errors_and_reads_tokens() {
         parse_token_response(&refused, now),
         Err(PlatformError::AuthRefused(m)) if m.contains("invalid_grant")
     ));
+    // A throttled or unavailable token service is retried, not a refused grant.
+    let throttled = json!({"result": 17, "error_msg": "调用频率超限"});
+    assert!(matches!(
+        parse_token_response(&throttled, now),
+        Err(PlatformError::Throttled { .. })
+    ));
+    let down = json!({"result": 503, "error_msg": "服务不可用"});
+    assert!(matches!(
+        parse_token_response(&down, now),
+        Err(PlatformError::Unavailable(_))
+    ));
 }
 
 #[test]

@@ -52,6 +52,17 @@ fn ban_seconds(sub_msg: &str) -> Option<u64> {
     rest.split_whitespace().next()?.parse().ok()
 }
 
+/// The token endpoint's refusals as OAuth 2.0 defines them (RFC 6749 §4.1.2.1, §5.2).
+const OAUTH_REFUSALS: &[&str] = &[
+    "invalid_request",
+    "invalid_client",
+    "invalid_grant",
+    "unauthorized_client",
+    "unsupported_grant_type",
+    "invalid_scope",
+    "access_denied",
+];
+
 /// Reads the token endpoint's answer (success or OAuth error).
 pub fn parse_token_response(json: &Value, now: DateTime<Utc>) -> Result<TokenSet, PlatformError> {
     if let Some(error) = json.get("error").and_then(Value::as_str) {
@@ -59,9 +70,16 @@ pub fn parse_token_response(json: &Value, now: DateTime<Utc>) -> Result<TokenSet
             .get("error_description")
             .and_then(Value::as_str)
             .unwrap_or("");
-        return Err(PlatformError::AuthRefused(format!(
-            "{error}: {description}"
-        )));
+        // The OAuth 2.0 refusals (RFC 6749 §5.2) end the grant; any other error is not
+        // documented, and a shop is not declared dead for it: unknown, retried later.
+        return Err(if OAUTH_REFUSALS.contains(&error) {
+            PlatformError::AuthRefused(format!("{error}: {description}"))
+        } else {
+            PlatformError::Unknown {
+                code: error.to_owned(),
+                message: description.to_owned(),
+            }
+        });
     }
     let access_token = json
         .get("access_token")
@@ -395,6 +413,12 @@ mod tests {
         assert!(matches!(
             parse_token_response(&refused, now),
             Err(PlatformError::AuthRefused(_))
+        ));
+        // An error OAuth does not define does not end the grant: unknown, retried later.
+        let busy = serde_json::json!({"error": "server_busy", "error_description": "稍后再试"});
+        assert!(matches!(
+            parse_token_response(&busy, now),
+            Err(PlatformError::Unknown { ref code, ref message }) if code == "server_busy" && message == "稍后再试"
         ));
     }
 }
