@@ -17,6 +17,7 @@
 pub mod client;
 pub mod douyin;
 pub mod jd;
+pub mod json;
 pub mod kuaishou;
 pub mod pdd;
 pub mod registry;

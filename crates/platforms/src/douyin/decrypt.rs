@@ -25,8 +25,9 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::parse::{int, parse_error, text};
+use super::parse::parse_error;
 use crate::client::PlatformError;
+use crate::json::{int, str_at, text};
 use crate::reveal::{DecryptRequest, RevealPurpose, RevealedContact, contact_from_text};
 
 pub const BATCH_DECRYPT: &str = "order.batchDecrypt";
@@ -44,10 +45,6 @@ pub fn decrypt_params(request: &DecryptRequest) -> Value {
     json!({
         "cipher_infos": [{ "auth_id": request.order_id, "cipher_text": request.ciphertext }],
     })
-}
-
-fn str_at<'a>(v: &'a Value, key: &str) -> &'a str {
-    v.get(key).and_then(Value::as_str).unwrap_or("")
 }
 
 /// The envelope of a decrypt call, with the decrypt-specific classes read first.

@@ -7,6 +7,7 @@ use leadgen_domain::{
 use serde_json::Value;
 
 use crate::client::{FetchedOrder, PlatformError, TokenSet};
+use crate::json::{int, str_at, text};
 
 /// How long a refresh token lives (token_create_response.go: 14 days).
 pub const REFRESH_TOKEN_DAYS: i64 = 14;
@@ -20,28 +21,6 @@ const SESSION_SUB_CODES: &[&str] = &[
     "dop.authorization-no-existed",
     "dop.authorization-closed",
 ];
-
-/// An integer sent as a JSON number or a digit string.
-pub(crate) fn int(v: Option<&Value>) -> Option<i64> {
-    match v? {
-        Value::Number(n) => n.as_i64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
-
-/// A value as text: strings as they are, numbers in decimal; empty → `None`.
-pub(crate) fn text(v: Option<&Value>) -> Option<String> {
-    match v? {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-fn str_at<'a>(v: &'a Value, key: &str) -> &'a str {
-    v.get(key).and_then(Value::as_str).unwrap_or("")
-}
 
 /// Maps the envelope to a typed error; `None` when `code` is 10000 (or the old `err_no` is 0).
 pub fn parse_error(json: &Value) -> Option<PlatformError> {

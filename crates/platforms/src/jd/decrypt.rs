@@ -29,6 +29,7 @@ use leadgen_domain::time::parse_beijing;
 use serde_json::{Value, json};
 
 use crate::client::PlatformError;
+use crate::json::{int, text};
 use crate::reveal::{DecryptRequest, RevealPurpose, RevealedContact, contact_from_text};
 
 pub const DECRYPT_METHOD: &str = "jingdong.jos.order.oaid.decrypt";
@@ -58,24 +59,8 @@ pub fn decrypt_param_json(request: &DecryptRequest) -> Result<String, PlatformEr
     .to_string())
 }
 
-fn text(v: Option<&Value>) -> String {
-    match v {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Number(n)) => n.to_string(),
-        _ => String::new(),
-    }
-}
-
-fn int(v: Option<&Value>) -> Option<i64> {
-    match v? {
-        Value::Number(n) => n.as_i64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
-
 fn expiry(item: &Value) -> Result<Option<DateTime<Utc>>, PlatformError> {
-    match text(item.get("expiration")).trim() {
+    match text(item.get("expiration")).unwrap_or_default().trim() {
         "" => Ok(None),
         t => parse_beijing(t).map(Some).ok_or_else(|| {
             PlatformError::Malformed("expiration is not yyyy-MM-dd HH:mm:ss".into())
@@ -91,7 +76,7 @@ pub fn parse_decrypt_response(
     let body = json
         .get(DECRYPT_RESPONSE)
         .ok_or_else(|| PlatformError::Malformed(format!("no {DECRYPT_RESPONSE}")))?;
-    let outer = text(body.get("code"));
+    let outer = text(body.get("code")).unwrap_or_default();
     if !outer.is_empty() && outer != "0" {
         return Err(super::parse::body_code_error(
             DECRYPT_RESPONSE,
@@ -104,7 +89,7 @@ pub fn parse_decrypt_response(
         .ok_or_else(|| PlatformError::Malformed("no returnType".into()))?;
     let code = int(result.get("code"))
         .ok_or_else(|| PlatformError::Malformed("returnType.code is missing".into()))?;
-    let message = text(result.get("message"));
+    let message = text(result.get("message")).unwrap_or_default();
     match code {
         0 => {}
         NO_PERMISSION => {
@@ -140,14 +125,14 @@ pub fn parse_decrypt_response(
     let item = items
         .iter()
         .find(|i| {
-            text(i.get("orderId")) == request.order_id.trim()
-                && text(i.get("oaid")) == request.ciphertext
+            text(i.get("orderId")).unwrap_or_default() == request.order_id.trim()
+                && text(i.get("oaid")).unwrap_or_default() == request.ciphertext
         })
         .ok_or_else(|| PlatformError::DecryptFailed {
             code: code.to_string(),
             message: format!("no receiver for order {} and this oaid", request.order_id),
         })?;
-    let mobile = text(item.get("consMobilePhone"));
+    let mobile = text(item.get("consMobilePhone")).unwrap_or_default();
     let mobile = mobile.trim();
     if item.get("privacyProtection").and_then(Value::as_bool) == Some(true) {
         let revealed = contact_from_text(mobile, expiry(item)?);
@@ -158,7 +143,7 @@ pub fn parse_decrypt_response(
         }
         return Ok(revealed);
     }
-    let phone = text(item.get("customerPhone"));
+    let phone = text(item.get("customerPhone")).unwrap_or_default();
     match (mobile, phone.trim()) {
         ("", "") => Err(PlatformError::DecryptFailed {
             code: code.to_string(),

@@ -4,25 +4,13 @@ use chrono::{DateTime, TimeZone, Utc};
 use leadgen_domain::contact::split_virtual;
 use leadgen_domain::time::parse_beijing;
 use leadgen_domain::{
-    BuyerRef, ContactField, ContactKind, Money, NeutralStatus, OrderItem, RawOrder, Receiver,
+    BuyerRef, ContactField, ContactKind, NeutralStatus, OrderItem, RawOrder, Receiver,
 };
 use serde_json::Value;
 
 use super::SEARCH_RESPONSE;
 use crate::client::{FetchedOrder, PlatformError, TokenSet};
-
-/// A JSON value as text: strings as they are, numbers in their JSON spelling.
-fn text(v: Option<&Value>) -> Option<String> {
-    match v? {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-fn str_field<'a>(raw: &'a Value, key: &str) -> &'a str {
-    raw.get(key).and_then(Value::as_str).unwrap_or("")
-}
+use crate::json::{str_at, text, yuan};
 
 /// Whether a JOS message says the service is down or busy (retry later).
 fn sounds_unavailable(message: &str) -> bool {
@@ -40,8 +28,8 @@ fn sounds_unavailable(message: &str) -> bool {
 pub fn parse_error_response(json: &Value) -> Option<PlatformError> {
     let e = json.get("error_response")?;
     let code = text(e.get("code")).unwrap_or_else(|| "?".to_owned());
-    let zh = str_field(e, "zh_desc");
-    let en = str_field(e, "en_desc");
+    let zh = str_at(e, "zh_desc");
+    let en = str_at(e, "en_desc");
     let detail = format!("code {code} {zh} {en}").trim().to_owned();
     Some(match code.as_str() {
         "2" => PlatformError::Throttled { retry_after: None },
@@ -62,7 +50,7 @@ pub fn parse_error_response(json: &Value) -> Option<PlatformError> {
 pub fn body_code_error(response: &str, code: &str, body: &Value) -> PlatformError {
     let message = ["zh_desc", "en_desc", "msg", "message", "errorMessage"]
         .iter()
-        .map(|k| str_field(body, k))
+        .map(|k| str_at(body, k))
         .filter(|t| !t.is_empty())
         .collect::<Vec<_>>()
         .join(" ");
@@ -78,8 +66,8 @@ fn api_result_error(api_result: &Value) -> Option<PlatformError> {
         return None;
     }
     let number = text(api_result.get("numberCode")).unwrap_or_default();
-    let zh = str_field(api_result, "chineseErrCode");
-    let en = str_field(api_result, "englishErrCode");
+    let zh = str_at(api_result, "chineseErrCode");
+    let en = str_at(api_result, "englishErrCode");
     let detail = format!("apiResult numberCode {number} {zh} {en}")
         .trim()
         .to_owned();
@@ -102,7 +90,7 @@ pub fn parse_token_response(json: &Value, now: DateTime<Utc>) -> Result<TokenSet
         .filter(|s| !s.is_empty());
     let Some(access_token) = access_token else {
         if let Some(code) = text(json.get("code")) {
-            let msg = str_field(json, "msg");
+            let msg = str_at(json, "msg");
             let detail = format!("code {code} {msg}");
             // A busy or unavailable token service is retried; a shop is not declared dead for it.
             return Err(if sounds_unavailable(msg) {
@@ -192,19 +180,8 @@ pub fn status(state: &str) -> Option<NeutralStatus> {
     })
 }
 
-fn money(raw: &Value, key: &str) -> Result<Money, String> {
-    match raw.get(key) {
-        Some(Value::String(s)) => Money::parse_yuan(s).map_err(|e| format!("{key}: {e}")),
-        Some(Value::Number(n)) => n
-            .as_f64()
-            .ok_or_else(|| format!("{key}: not a number"))
-            .and_then(|f| Money::from_yuan_f64(f).map_err(|e| format!("{key}: {e}"))),
-        _ => Err(format!("{key} is missing")),
-    }
-}
-
 fn time(raw: &Value, key: &str) -> Result<Option<DateTime<Utc>>, String> {
-    match str_field(raw, key) {
+    match str_at(raw, key) {
         "" => Ok(None),
         t => parse_beijing(t)
             .map(Some)
@@ -246,7 +223,7 @@ fn consignee_field(value: &str, is_phone: bool) -> Option<ContactField> {
 /// Parses one `orderInfo` into the neutral form.
 pub fn parse_order(raw: &Value) -> Result<RawOrder, String> {
     let order_id = text(raw.get("orderId")).ok_or("orderId is missing")?;
-    let platform_status = str_field(raw, "orderState").to_owned();
+    let platform_status = str_at(raw, "orderState").to_owned();
     let status = status(&platform_status)
         .ok_or_else(|| format!("unknown orderState `{platform_status}`"))?;
     let created_at = time(raw, "orderStartTime")?.ok_or("orderStartTime is missing")?;
@@ -264,20 +241,20 @@ pub fn parse_order(raw: &Value) -> Result<RawOrder, String> {
         };
         items.push(OrderItem {
             sku_id: text(line.get("skuId")),
-            title: str_field(line, "skuName").to_owned(),
+            title: str_at(line, "skuName").to_owned(),
             quantity,
-            price: money(line, "jdPrice")?,
+            price: yuan(line, "jdPrice")?,
         });
     }
     let consignee = raw.get("consigneeInfo").unwrap_or(&Value::Null);
     let region = ["province", "city", "county", "town"]
         .iter()
-        .map(|k| str_field(consignee, k))
+        .map(|k| str_at(consignee, k))
         .filter(|s| !s.is_empty())
         .collect::<Vec<_>>()
         .join(" ");
-    let phone = consignee_field(str_field(consignee, "mobile"), true)
-        .or_else(|| consignee_field(str_field(consignee, "telephone"), true));
+    let phone = consignee_field(str_at(consignee, "mobile"), true)
+        .or_else(|| consignee_field(str_at(consignee, "telephone"), true));
     // A refund is made or requested when a paid order is cancelled or locked.
     let refunded =
         platform_status == "LOCKED" || (platform_status == "TRADE_CANCELED" && paid_at.is_some());
@@ -288,17 +265,17 @@ pub fn parse_order(raw: &Value) -> Result<RawOrder, String> {
         created_at,
         paid_at,
         modified_at: time(raw, "modified")?,
-        amount: money(raw, "orderPayment")?,
+        amount: yuan(raw, "orderPayment")?,
         refunded,
         buyer: BuyerRef {
             open_id: text(raw.get("open_id_buyer")),
             nick: text(raw.get("pin")),
         },
         receiver: Receiver {
-            name: consignee_field(str_field(consignee, "fullname"), false),
+            name: consignee_field(str_at(consignee, "fullname"), false),
             phone,
             region,
-            address: consignee_field(str_field(consignee, "fullAddress"), false),
+            address: consignee_field(str_at(consignee, "fullAddress"), false),
             oaid: text(raw.get("oaid")),
         },
         items,

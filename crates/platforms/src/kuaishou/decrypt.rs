@@ -25,6 +25,7 @@ use serde_json::{Value, json};
 
 use super::parse::parse_api_error;
 use crate::client::PlatformError;
+use crate::json::{int, text};
 use crate::reveal::{DecryptRequest, RevealPurpose, RevealedContact, contact_from_text};
 
 pub const DECRYPT_BATCH: &str = "open.order.decrypt.batch";
@@ -43,31 +44,18 @@ pub fn decrypt_param(request: &DecryptRequest) -> Value {
     })
 }
 
-fn int(v: Option<&Value>) -> Option<i64> {
-    match v? {
-        Value::Number(n) => n.as_i64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
-
-fn text(v: Option<&Value>) -> String {
-    match v {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Number(n)) => n.to_string(),
-        _ => String::new(),
-    }
-}
-
 /// The envelope of a decrypt call, with the decrypt-specific codes read first.
 pub fn parse_decrypt_error(json: &Value) -> Option<PlatformError> {
     let result = int(json.get("result"));
     let message = || {
-        [text(json.get("msg")), text(json.get("error_msg"))]
-            .into_iter()
-            .filter(|s| !s.is_empty())
-            .collect::<Vec<_>>()
-            .join(": ")
+        [
+            text(json.get("msg")).unwrap_or_default(),
+            text(json.get("error_msg")).unwrap_or_default(),
+        ]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(": ")
     };
     match result {
         Some(NO_PERMISSION) => Some(PlatformError::DecryptNotPermitted {
@@ -104,8 +92,8 @@ pub fn parse_decrypt_response(
     let item = items
         .iter()
         .find(|i| {
-            text(i.get("bizId")) == request.order_id
-                && text(i.get("encryptedData")) == request.ciphertext
+            text(i.get("bizId")).unwrap_or_default() == request.order_id
+                && text(i.get("encryptedData")).unwrap_or_default() == request.ciphertext
         })
         .ok_or_else(|| PlatformError::DecryptFailed {
             code: String::new(),
@@ -115,10 +103,10 @@ pub fn parse_decrypt_response(
     if code != 0 {
         return Err(PlatformError::DecryptFailed {
             code: code.to_string(),
-            message: text(item.get("errorMsg")),
+            message: text(item.get("errorMsg")).unwrap_or_default(),
         });
     }
-    let decrypted = text(item.get("decryptedData"));
+    let decrypted = text(item.get("decryptedData")).unwrap_or_default();
     if decrypted.trim().is_empty() {
         return Err(PlatformError::DecryptFailed {
             code: code.to_string(),

@@ -8,29 +8,10 @@ use leadgen_domain::{
 use serde_json::Value;
 
 use crate::client::{FetchedOrder, PlatformError, TokenSet};
+use crate::json::{int, str_at, text};
 
 /// The cursor that ends a walk.
 pub const NO_MORE: &str = "nomore";
-
-fn int(v: Option<&Value>) -> Option<i64> {
-    match v? {
-        Value::Number(n) => n.as_i64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
-
-fn text(v: Option<&Value>) -> Option<String> {
-    match v? {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-fn str_at<'a>(v: &'a Value, key: &str) -> &'a str {
-    v.get(key).and_then(Value::as_str).unwrap_or("")
-}
 
 fn describe(json: &Value, result: i64) -> String {
     [

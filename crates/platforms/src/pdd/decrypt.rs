@@ -27,6 +27,7 @@ use serde_json::{Value, json};
 
 use super::parse::parse_error_response;
 use crate::client::PlatformError;
+use crate::json::{int, str_at};
 use crate::reveal::{DecryptRequest, RevealPurpose, RevealedContact};
 
 pub const DECRYPT_TYPE: &str = "pdd.open.decrypt.batch";
@@ -45,23 +46,11 @@ pub fn decrypt_params(request: &DecryptRequest) -> BTreeMap<String, String> {
     BTreeMap::from([("data_list".to_owned(), list.to_string())])
 }
 
-fn int(v: Option<&Value>) -> Option<i64> {
-    match v? {
-        Value::Number(n) => n.as_i64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
-
-fn text<'a>(v: &'a Value, key: &str) -> &'a str {
-    v.get(key).and_then(Value::as_str).unwrap_or("")
-}
-
 /// The error envelope of a decrypt call, with the decrypt-specific codes read first.
 pub fn parse_decrypt_error(json: &Value) -> Option<PlatformError> {
     let e = json.get("error_response")?;
     let code = int(e.get("error_code")).unwrap_or(-1);
-    let message = [text(e, "error_msg"), text(e, "sub_msg")]
+    let message = [str_at(e, "error_msg"), str_at(e, "sub_msg")]
         .iter()
         .filter(|s| !s.is_empty())
         .copied()
@@ -110,8 +99,8 @@ pub fn parse_decrypt_response(
     let item = items
         .iter()
         .find(|i| {
-            text(i, "data_tag") == request.order_id
-                && text(i, "encrypted_data") == request.ciphertext
+            str_at(i, "data_tag") == request.order_id
+                && str_at(i, "encrypted_data") == request.ciphertext
         })
         .ok_or_else(|| PlatformError::DecryptFailed {
             code: String::new(),
@@ -121,14 +110,14 @@ pub fn parse_decrypt_response(
     if code != 0 {
         return Err(PlatformError::DecryptFailed {
             code: code.to_string(),
-            message: text(item, "error_msg").to_owned(),
+            message: str_at(item, "error_msg").to_owned(),
         });
     }
-    let decrypted = text(item, "decrypted_data").trim();
+    let decrypted = str_at(item, "decrypted_data").trim();
     if let Some((main, ext)) = dollar_virtual(decrypted) {
         return Ok(RevealedContact::virtual_number(main, ext, None));
     }
-    let extension = text(item, "virtual_identify_number").trim();
+    let extension = str_at(item, "virtual_identify_number").trim();
     if int(item.get("virtual_number_type")) == Some(1) && !extension.is_empty() {
         return Ok(RevealedContact::virtual_number(decrypted, extension, None));
     }

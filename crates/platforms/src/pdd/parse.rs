@@ -3,33 +3,13 @@
 use chrono::{DateTime, TimeZone, Utc};
 use leadgen_domain::time::parse_beijing;
 use leadgen_domain::{
-    BuyerRef, ContactField, ContactKind, Money, NeutralStatus, OrderItem, RawOrder, Receiver,
+    BuyerRef, ContactField, ContactKind, NeutralStatus, OrderItem, RawOrder, Receiver,
 };
 use serde_json::Value;
 
 use super::LIST_RESPONSE;
 use crate::client::{FetchedOrder, PlatformError, TokenSet};
-
-/// A JSON value as text: strings as they are, numbers in their JSON spelling.
-fn text(v: Option<&Value>) -> Option<String> {
-    match v? {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-fn int(v: Option<&Value>) -> Option<i64> {
-    match v? {
-        Value::Number(n) => n.as_i64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
-
-fn str_field<'a>(raw: &'a Value, key: &str) -> &'a str {
-    raw.get(key).and_then(Value::as_str).unwrap_or("")
-}
+use crate::json::{int, str_at, text, yuan};
 
 /// The retry class of an `error_code`: 52101/70031 throttled, 52102/52103 unavailable,
 /// 10019 expired token; `None` for every other code.
@@ -46,9 +26,9 @@ fn error_detail(e: &Value) -> (i64, String) {
     let code = int(e.get("error_code")).unwrap_or(-1);
     let detail = format!(
         "error_code {code} {} {} {}",
-        str_field(e, "error_msg"),
+        str_at(e, "error_msg"),
         text(e.get("sub_code")).unwrap_or_default(),
-        str_field(e, "sub_msg")
+        str_at(e, "sub_msg")
     )
     .trim()
     .to_owned();
@@ -223,17 +203,6 @@ pub fn parse_phone(value: &str, mask: &str) -> Option<ContactField> {
     ContactField::phone(value).map(|f| f.with_masked(Some(mask)))
 }
 
-fn money(raw: &Value, key: &str) -> Result<Money, String> {
-    match raw.get(key) {
-        Some(Value::Number(n)) => n
-            .as_f64()
-            .ok_or_else(|| format!("{key}: not a number"))
-            .and_then(|f| Money::from_yuan_f64(f).map_err(|e| format!("{key}: {e}"))),
-        Some(Value::String(s)) => Money::parse_yuan(s).map_err(|e| format!("{key}: {e}")),
-        _ => Err(format!("{key} is missing")),
-    }
-}
-
 /// A time as PDD sends it in orders: `yyyy-MM-dd HH:mm:ss` Beijing, or unix seconds.
 fn time(raw: &Value, key: &str) -> Result<Option<DateTime<Utc>>, String> {
     match raw.get(key) {
@@ -268,19 +237,19 @@ pub fn parse_order(raw: &Value) -> Result<RawOrder, String> {
     for line in lines {
         items.push(OrderItem {
             sku_id: text(line.get("sku_id")),
-            title: str_field(line, "goods_name").to_owned(),
+            title: str_at(line, "goods_name").to_owned(),
             quantity: int(line.get("goods_count")).unwrap_or(1),
-            price: money(line, "goods_price")?,
+            price: yuan(line, "goods_price")?,
         });
     }
     let region = ["province", "city", "town"]
         .iter()
-        .map(|k| str_field(raw, k))
+        .map(|k| str_at(raw, k))
         .filter(|s| !s.is_empty())
         .collect::<Vec<_>>()
         .join(" ");
     let text_field = |key: &str, mask: &str| {
-        ContactField::text(str_field(raw, key)).map(|f| f.with_masked(Some(str_field(raw, mask))))
+        ContactField::text(str_at(raw, key)).map(|f| f.with_masked(Some(str_at(raw, mask))))
     };
     let address = text_field("address", "address_mask")
         .or_else(|| text_field("receiver_address", "address_mask"));
@@ -291,14 +260,14 @@ pub fn parse_order(raw: &Value) -> Result<RawOrder, String> {
         created_at,
         paid_at: time(raw, "pay_time")?,
         modified_at: time(raw, "updated_at")?,
-        amount: money(raw, "pay_amount")?,
+        amount: yuan(raw, "pay_amount")?,
         refunded: refund_status != 1,
         buyer: BuyerRef::default(),
         receiver: Receiver {
             name: text_field("receiver_name", "receiver_name_mask"),
             phone: parse_phone(
-                str_field(raw, "receiver_phone"),
-                str_field(raw, "receiver_phone_mask"),
+                str_at(raw, "receiver_phone"),
+                str_at(raw, "receiver_phone_mask"),
             ),
             region,
             address,

@@ -37,6 +37,7 @@ use serde_json::{Value, json};
 
 use super::parse::parse_error_response;
 use crate::client::PlatformError;
+use crate::json::str_at;
 use crate::reveal::{DecryptRequest, RevealPurpose, RevealedContact, contact_from_text};
 
 pub const DECRYPT_METHOD: &str = "taobao.top.oaid.decrypt";
@@ -64,10 +65,6 @@ pub fn decrypt_params(request: &DecryptRequest) -> BTreeMap<String, String> {
     BTreeMap::from([("query_list".to_owned(), item.to_string())])
 }
 
-fn text<'a>(v: &'a Value, key: &str) -> &'a str {
-    v.get(key).and_then(Value::as_str).unwrap_or("")
-}
-
 fn flag(v: &Value, key: &str) -> bool {
     match v.get(key) {
         Some(Value::Bool(b)) => *b,
@@ -85,14 +82,14 @@ pub fn parse_decrypt_error(json: &Value) -> Option<PlatformError> {
         Some(Value::String(s)) => s.clone(),
         _ => String::new(),
     };
-    let sub_code = text(e, "sub_code");
-    let sub_msg = text(e, "sub_msg");
+    let sub_code = str_at(e, "sub_code");
+    let sub_msg = str_at(e, "sub_msg");
     let platform_code = if sub_code.is_empty() {
         code.clone()
     } else {
         format!("{code}/{sub_code}")
     };
-    let message = [text(e, "msg"), sub_msg]
+    let message = [str_at(e, "msg"), sub_msg]
         .iter()
         .filter(|s| !s.is_empty())
         .copied()
@@ -138,7 +135,7 @@ fn receivers(body: &Value) -> Result<&[Value], PlatformError> {
 }
 
 fn expiry(receiver: &Value) -> Result<Option<DateTime<Utc>>, PlatformError> {
-    match text(receiver, "secret_no_expire_time") {
+    match str_at(receiver, "secret_no_expire_time") {
         "" => Ok(None),
         t => parse_beijing(t).map(Some).ok_or_else(|| {
             PlatformError::Malformed("secret_no_expire_time is not yyyy-MM-dd HH:mm:ss".into())
@@ -161,7 +158,7 @@ pub fn parse_decrypt_response(
     };
     let receiver = receivers(body)?
         .iter()
-        .find(|r| tid_of(r) == request.order_id && text(r, "oaid") == request.ciphertext)
+        .find(|r| tid_of(r) == request.order_id && str_at(r, "oaid") == request.ciphertext)
         .ok_or_else(|| PlatformError::DecryptFailed {
             code: String::new(),
             message: format!(
@@ -175,7 +172,7 @@ pub fn parse_decrypt_response(
             message: "the oaid is not the trade's current receiver; fetch the trade again".into(),
         });
     }
-    let mobile = text(receiver, "mobile").trim();
+    let mobile = str_at(receiver, "mobile").trim();
     if flag(receiver, "privacy_protection") {
         let revealed = contact_from_text(mobile, expiry(receiver)?);
         if revealed.expose_extension().is_none() {
@@ -185,7 +182,7 @@ pub fn parse_decrypt_response(
         }
         return Ok(revealed);
     }
-    let phone = text(receiver, "phone").trim();
+    let phone = str_at(receiver, "phone").trim();
     match (mobile, phone) {
         ("", "") => Err(PlatformError::DecryptFailed {
             code: String::new(),

@@ -4,10 +4,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use leadgen_domain::time::parse_beijing;
-use leadgen_domain::{BuyerRef, ContactField, Money, NeutralStatus, OrderItem, RawOrder, Receiver};
+use leadgen_domain::{BuyerRef, ContactField, NeutralStatus, OrderItem, RawOrder, Receiver};
 use serde_json::Value;
 
 use crate::client::{FetchedOrder, PlatformError, TokenSet};
+use crate::json::{str_at, yuan};
 
 /// Maps `{"error_response": {...}}` to a typed error; `None` when the response is not an error.
 /// Documented (README §1.4): 4–8 throttled (7 with "This ban will last for N more seconds"),
@@ -215,23 +216,8 @@ fn status(text: &str) -> Option<NeutralStatus> {
     })
 }
 
-fn str_field<'a>(raw: &'a Value, key: &str) -> &'a str {
-    raw.get(key).and_then(Value::as_str).unwrap_or("")
-}
-
-fn money(raw: &Value, key: &str) -> Result<Money, String> {
-    match raw.get(key) {
-        Some(Value::String(s)) => Money::parse_yuan(s).map_err(|e| format!("{key}: {e}")),
-        Some(Value::Number(n)) => n
-            .as_f64()
-            .ok_or_else(|| format!("{key}: not a number"))
-            .and_then(|f| Money::from_yuan_f64(f).map_err(|e| e.to_string())),
-        _ => Err(format!("{key} is missing")),
-    }
-}
-
 fn time(raw: &Value, key: &str) -> Result<Option<DateTime<Utc>>, String> {
-    match str_field(raw, key) {
+    match str_at(raw, key) {
         "" => Ok(None),
         text => parse_beijing(text)
             .map(Some)
@@ -242,7 +228,7 @@ fn time(raw: &Value, key: &str) -> Result<Option<DateTime<Utc>>, String> {
 /// Parses one TOP trade into the neutral form.
 pub fn parse_trade(raw: &Value) -> Result<RawOrder, String> {
     let order_id = trade_id(raw).ok_or("tid is missing")?;
-    let platform_status = str_field(raw, "status").to_owned();
+    let platform_status = str_at(raw, "status").to_owned();
     let status =
         status(&platform_status).ok_or_else(|| format!("unknown status `{platform_status}`"))?;
     let created_at = time(raw, "created")?.ok_or("created is missing")?;
@@ -251,9 +237,9 @@ pub fn parse_trade(raw: &Value) -> Result<RawOrder, String> {
         _ => &[],
     };
     let mut items = Vec::with_capacity(lines.len());
-    let mut refunded = !matches!(str_field(raw, "refund_status"), "" | "NO_REFUND");
+    let mut refunded = !matches!(str_at(raw, "refund_status"), "" | "NO_REFUND");
     for line in lines {
-        refunded |= !matches!(str_field(line, "refund_status"), "" | "NO_REFUND");
+        refunded |= !matches!(str_at(line, "refund_status"), "" | "NO_REFUND");
         let quantity = match line.get("num") {
             Some(Value::Number(n)) => n.as_i64().unwrap_or(1),
             Some(Value::String(s)) => s.parse().map_err(|_| format!("orders.num `{s}`"))?,
@@ -266,9 +252,9 @@ pub fn parse_trade(raw: &Value) -> Result<RawOrder, String> {
         };
         items.push(OrderItem {
             sku_id: sku,
-            title: str_field(line, "title").to_owned(),
+            title: str_at(line, "title").to_owned(),
             quantity,
-            price: money(line, "price").unwrap_or_default(),
+            price: yuan(line, "price").unwrap_or_default(),
         });
     }
     let region = [
@@ -278,12 +264,12 @@ pub fn parse_trade(raw: &Value) -> Result<RawOrder, String> {
         "receiver_town",
     ]
     .iter()
-    .map(|k| str_field(raw, k))
+    .map(|k| str_at(raw, k))
     .filter(|s| !s.is_empty())
     .collect::<Vec<_>>()
     .join(" ");
-    let phone = ContactField::phone(str_field(raw, "receiver_mobile"))
-        .or_else(|| ContactField::phone(str_field(raw, "receiver_phone")));
+    let phone = ContactField::phone(str_at(raw, "receiver_mobile"))
+        .or_else(|| ContactField::phone(str_at(raw, "receiver_phone")));
     Ok(RawOrder {
         order_id,
         status,
@@ -291,18 +277,18 @@ pub fn parse_trade(raw: &Value) -> Result<RawOrder, String> {
         created_at,
         paid_at: time(raw, "pay_time")?,
         modified_at: time(raw, "modified")?,
-        amount: money(raw, "payment")?,
+        amount: yuan(raw, "payment")?,
         refunded,
         buyer: BuyerRef {
-            open_id: Some(str_field(raw, "buyer_open_uid").to_owned()).filter(|s| !s.is_empty()),
-            nick: Some(str_field(raw, "buyer_nick").to_owned()).filter(|s| !s.is_empty()),
+            open_id: Some(str_at(raw, "buyer_open_uid").to_owned()).filter(|s| !s.is_empty()),
+            nick: Some(str_at(raw, "buyer_nick").to_owned()).filter(|s| !s.is_empty()),
         },
         receiver: Receiver {
-            name: ContactField::text(str_field(raw, "receiver_name")),
+            name: ContactField::text(str_at(raw, "receiver_name")),
             phone,
             region,
-            address: ContactField::text(str_field(raw, "receiver_address")),
-            oaid: Some(str_field(raw, "oaid").to_owned()).filter(|s| !s.is_empty()),
+            address: ContactField::text(str_at(raw, "receiver_address")),
+            oaid: Some(str_at(raw, "oaid").to_owned()).filter(|s| !s.is_empty()),
         },
         items,
     })
@@ -310,7 +296,7 @@ pub fn parse_trade(raw: &Value) -> Result<RawOrder, String> {
 
 #[cfg(test)]
 mod tests {
-    use leadgen_domain::ContactKind;
+    use leadgen_domain::{ContactKind, Money};
 
     use super::*;
 
