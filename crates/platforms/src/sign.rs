@@ -106,21 +106,33 @@ impl SignMethod {
             platform,
             method: text.to_owned(),
         };
-        let m = match (platform, text) {
-            (PlatformType::Taobao, "md5") => SignMethod::Md5,
-            (PlatformType::Taobao, "hmac") => SignMethod::HmacMd5,
-            (PlatformType::Taobao, "hmac-sha256") => SignMethod::HmacSha256,
-            (PlatformType::Jd, "md5") => SignMethod::Md5,
-            (PlatformType::Jd, "hmacmd5") => SignMethod::HmacMd5,
-            (PlatformType::Jd, "hmacsha256") => SignMethod::HmacSha256,
-            (PlatformType::Pdd, "md5" | "MD5") => SignMethod::Md5,
-            (PlatformType::Douyin, "md5") => SignMethod::Md5,
-            (PlatformType::Douyin, "hmac-sha256") => SignMethod::HmacSha256,
-            (PlatformType::Kuaishou, "MD5") => SignMethod::Md5,
-            (PlatformType::Kuaishou, "HMAC_SHA256") => SignMethod::HmacSha256,
-            _ => return Err(unsupported()),
+        // One arm per platform, so that a new platform must say which spellings it takes.
+        let m = match platform {
+            PlatformType::Taobao => match text {
+                "md5" => Some(SignMethod::Md5),
+                "hmac" => Some(SignMethod::HmacMd5),
+                "hmac-sha256" => Some(SignMethod::HmacSha256),
+                _ => None,
+            },
+            PlatformType::Jd => match text {
+                "md5" => Some(SignMethod::Md5),
+                "hmacmd5" => Some(SignMethod::HmacMd5),
+                "hmacsha256" => Some(SignMethod::HmacSha256),
+                _ => None,
+            },
+            PlatformType::Pdd => matches!(text, "md5" | "MD5").then_some(SignMethod::Md5),
+            PlatformType::Douyin => match text {
+                "md5" => Some(SignMethod::Md5),
+                "hmac-sha256" => Some(SignMethod::HmacSha256),
+                _ => None,
+            },
+            PlatformType::Kuaishou => match text {
+                "MD5" => Some(SignMethod::Md5),
+                "HMAC_SHA256" => Some(SignMethod::HmacSha256),
+                _ => None,
+            },
         };
-        Ok(m)
+        m.ok_or_else(unsupported)
     }
 
     /// The platform's own spelling, as sent in the request.
@@ -132,7 +144,10 @@ impl SignMethod {
             (PlatformType::Jd, SignMethod::HmacSha256) => "hmacsha256",
             (PlatformType::Kuaishou, SignMethod::Md5) => "MD5",
             (PlatformType::Kuaishou, SignMethod::HmacSha256 | SignMethod::HmacMd5) => "HMAC_SHA256",
-            (_, SignMethod::Md5) => "md5",
+            (
+                PlatformType::Taobao | PlatformType::Jd | PlatformType::Pdd | PlatformType::Douyin,
+                SignMethod::Md5,
+            ) => "md5",
             (PlatformType::Pdd | PlatformType::Douyin, SignMethod::HmacMd5) => "hmac",
             (PlatformType::Pdd, SignMethod::HmacSha256) => "hmac-sha256",
         }

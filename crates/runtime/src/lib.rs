@@ -110,16 +110,11 @@ pub fn platform_registry(
     settings: &PlatformsSettings,
     pool: &DbPool,
 ) -> Result<Registry, reqwest::Error> {
-    let endpoints: HashMap<PlatformType, Endpoint> = [
-        (PlatformType::Taobao, &settings.taobao),
-        (PlatformType::Jd, &settings.jd),
-        (PlatformType::Pdd, &settings.pdd),
-        (PlatformType::Douyin, &settings.douyin),
-        (PlatformType::Kuaishou, &settings.kuaishou),
-    ]
-    .into_iter()
-    .filter_map(|(p, e)| e.as_ref().map(|e| (p, endpoint(e))))
-    .collect();
+    let endpoints: HashMap<PlatformType, Endpoint> = settings
+        .endpoints
+        .iter()
+        .map(|(p, e)| (*p, endpoint(e)))
+        .collect();
     let gate: Option<Arc<dyn SharedGate>> = settings
         .shared_rate_limit
         .then(|| Arc::new(PgRateGate { pool: pool.clone() }) as Arc<dyn SharedGate>);

@@ -174,6 +174,53 @@ mod tests {
     }
 
     #[test]
+    fn platforms_are_tables_named_by_platform_and_a_misspelt_one_is_an_error() {
+        #[derive(serde::Deserialize, Debug)]
+        struct WithPlatforms {
+            platforms: PlatformsSettings,
+        }
+        let dir =
+            std::env::temp_dir().join(format!("leadgen-settings-platforms-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let endpoint = "api_url = \"http://a\"\nauthorize_url = \"http://b\"\ntoken_url = \"http://c\"\nqps = 5\n";
+        std::fs::write(
+            dir.join("base.toml"),
+            format!("[platforms.taobao]\n{endpoint}[platforms.KUAISHOU]\n{endpoint}"),
+        )
+        .unwrap();
+        let mut sources = Sources::files(&dir);
+        sources.use_env = false;
+        let s: WithPlatforms = load(&sources).unwrap();
+        let on: std::collections::BTreeSet<_> =
+            s.platforms.endpoints.keys().map(|p| p.as_str()).collect();
+        assert_eq!(on.into_iter().collect::<Vec<_>>(), ["KUAISHOU", "TAOBAO"]);
+        assert!(s.platforms.shared_rate_limit);
+        assert_eq!(
+            s.platforms
+                .endpoint(leadgen_domain::PlatformType::Taobao)
+                .map(|e| e.qps),
+            Some(5)
+        );
+        assert!(
+            s.platforms
+                .endpoint(leadgen_domain::PlatformType::Jd)
+                .is_none()
+        );
+
+        std::fs::write(
+            dir.join("base.toml"),
+            format!("[platforms.taobo]\n{endpoint}"),
+        )
+        .unwrap();
+        let err = load::<WithPlatforms>(&sources).unwrap_err().to_string();
+        assert!(
+            err.contains("taobo") && err.contains("names no platform"),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn outside_the_repository_the_environment_alone_configures() {
         // Tests run in crates/settings, where there is no ./config.
         let mut sources = Sources::resolve(None, None, None);

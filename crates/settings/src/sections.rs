@@ -1,5 +1,8 @@
 //! The configuration sections the services compose. Every key is documented where it is declared.
 
+use std::collections::HashMap;
+
+use leadgen_domain::PlatformType;
 use secrecy::SecretString;
 use serde::Deserialize;
 
@@ -151,27 +154,48 @@ pub struct PlatformEndpoint {
     pub timeout_ms: u64,
 }
 
-/// `[platforms]`: every platform's endpoints. Production defaults are the real endpoints; the
-/// local configuration points at the simulator. A platform whose section is absent is switched
-/// off: adding an authorization for it answers 40005.
+/// `[platforms]`: every platform's endpoints, one `[platforms.<name>]` table each, named by the
+/// platform in lower case (`taobao`, `jd`, `pdd`, `douyin`, `kuaishou`: `PlatformType` as the
+/// API spells it, any case). Production defaults are the real endpoints; the local configuration
+/// points at the simulator. A platform without a table is switched off: adding an authorization
+/// for it answers 40005. A table named after no platform is a configuration error.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct PlatformsSettings {
-    #[serde(default)]
-    pub taobao: Option<PlatformEndpoint>,
-    #[serde(default)]
-    pub jd: Option<PlatformEndpoint>,
-    #[serde(default)]
-    pub pdd: Option<PlatformEndpoint>,
-    #[serde(default)]
-    pub douyin: Option<PlatformEndpoint>,
-    #[serde(default)]
-    pub kuaishou: Option<PlatformEndpoint>,
     /// Space each app key's calls across every replica through PostgreSQL
     /// (`t_platform_call_slot`), so N replicas together stay within `qps`. Off: each process
     /// limits itself only (N replicas may send N × qps).
     #[serde(default = "default_true")]
     pub shared_rate_limit: bool,
+    /// Every other key of `[platforms]`: a platform's endpoint.
+    #[serde(flatten, deserialize_with = "platform_endpoints")]
+    pub endpoints: HashMap<PlatformType, PlatformEndpoint>,
+}
+
+impl PlatformsSettings {
+    /// `platform`'s endpoint, when it is switched on.
+    pub fn endpoint(&self, platform: PlatformType) -> Option<&PlatformEndpoint> {
+        self.endpoints.get(&platform)
+    }
+}
+
+/// Reads `[platforms.<name>]` tables, each name a platform.
+fn platform_endpoints<'de, D>(d: D) -> Result<HashMap<PlatformType, PlatformEndpoint>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    HashMap::<String, PlatformEndpoint>::deserialize(d)?
+        .into_iter()
+        .map(|(name, endpoint)| {
+            name.to_uppercase()
+                .parse::<PlatformType>()
+                .map(|p| (p, endpoint))
+                .map_err(|_| {
+                    serde::de::Error::custom(format!(
+                        "[platforms.{name}] names no platform (taobao, jd, pdd, douyin, kuaishou)"
+                    ))
+                })
+        })
+        .collect()
 }
 
 fn default_true() -> bool {
@@ -181,12 +205,8 @@ fn default_true() -> bool {
 impl Default for PlatformsSettings {
     fn default() -> Self {
         PlatformsSettings {
-            taobao: None,
-            jd: None,
-            pdd: None,
-            douyin: None,
-            kuaishou: None,
             shared_rate_limit: true,
+            endpoints: HashMap::new(),
         }
     }
 }

@@ -12,6 +12,7 @@
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use leadgen_db::DbPool;
+use leadgen_domain::PlatformType;
 use leadgen_messaging::{QueueSpec, Topology};
 use leadgen_settings::{
     AmqpSettings, AuthSettings, CryptoSettings, DatabaseSettings, HttpSettings, OutboxSettings,
@@ -246,12 +247,11 @@ fn unreachable_endpoint(platform: &str) -> PlatformEndpoint {
 /// Every platform at an unused local port: no test reaches a platform unless it says so.
 pub fn unreachable_platforms() -> PlatformsSettings {
     PlatformsSettings {
-        taobao: Some(unreachable_endpoint("taobao")),
-        jd: Some(unreachable_endpoint("jd")),
-        pdd: Some(unreachable_endpoint("pdd")),
-        douyin: Some(unreachable_endpoint("douyin")),
-        kuaishou: Some(unreachable_endpoint("kuaishou")),
         shared_rate_limit: true,
+        endpoints: PlatformType::ALL
+            .iter()
+            .map(|p| (*p, unreachable_endpoint(&p.as_str().to_lowercase())))
+            .collect(),
     }
 }
 

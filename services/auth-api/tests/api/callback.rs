@@ -122,7 +122,11 @@ async fn read_request(stream: &mut tokio::net::TcpStream) -> String {
 async fn app_with_token_endpoint(endpoint: &TokenEndpoint) -> TestApp {
     let url = endpoint.url.clone();
     spawn_app_with(TestBroker::new(Vec::new()), move |s| {
-        if let Some(taobao) = s.platforms.taobao.as_mut() {
+        if let Some(taobao) = s
+            .platforms
+            .endpoints
+            .get_mut(&leadgen_domain::PlatformType::Taobao)
+        {
             taobao.token_url = url;
         }
     })
@@ -134,7 +138,11 @@ async fn app_with_token_endpoint(endpoint: &TokenEndpoint) -> TestApp {
 async fn app_backfilling(endpoint: &TokenEndpoint, retention_days: Option<i64>) -> TestApp {
     let url = endpoint.url.clone();
     spawn_app_with(TestBroker::new(Vec::new()), move |s| {
-        if let Some(taobao) = s.platforms.taobao.as_mut() {
+        if let Some(taobao) = s
+            .platforms
+            .endpoints
+            .get_mut(&leadgen_domain::PlatformType::Taobao)
+        {
             taobao.token_url = url;
         }
         s.oauth.backfill_days = 90;

@@ -319,7 +319,12 @@ async fn create_rejects_an_unknown_platform_type_with_422() {
 async fn create_refuses_a_platform_that_is_switched_off_with_40005() {
     // JD's section is left out of the configuration: the platform is switched off.
     let unsupported = &PlatformType::Jd;
-    let app = spawn_app_with(TestBroker::new(Vec::new()), |s| s.platforms.jd = None).await;
+    let app = spawn_app_with(TestBroker::new(Vec::new()), |s| {
+        s.platforms
+            .endpoints
+            .remove(&leadgen_domain::PlatformType::Jd);
+    })
+    .await;
     let body = json!({
         "platformType": unsupported.as_str(),
         "authInfo": { "appKey": APP_KEY, "appSecret": APP_SECRET },
