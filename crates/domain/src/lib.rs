@@ -9,6 +9,7 @@
 //! - [`buyer`] — who bought an order (identity keys) and a buyer's aggregate over all orders.
 //! - [`scoring`] — the built-in model: ranks, intention, score, tags and reason codes.
 //! - [`validity`] — `filterContactInfo`: whether a contact can reach the buyer, and why.
+//! - [`sync`] — sync windows: where a sync without a start begins, the longest window.
 //! - [`lead`] — intention tags, merged process status, the best contact of a buyer.
 //! - [`time`] — Beijing time (platform time) to UTC.
 
@@ -20,6 +21,7 @@ pub mod money;
 pub mod order;
 pub mod platform;
 pub mod scoring;
+pub mod sync;
 pub mod time;
 pub mod validity;
 

@@ -4,8 +4,8 @@
 //!
 //! A scheduled sync lists orders **by modification time** (`docs/platform-sync.md`) from the
 //! shop's watermark (the end of the last by-modification window fully stored) less
-//! [`OVERLAP_MINUTES`] (clock skew between us and the platform, and writes the platform commits
-//! late), up to now less `settle_seconds` (so no order enters a window while it is walked).
+//! [`sync::RESUME_OVERLAP_MINUTES`] (clock skew between us and the platform, and writes the
+//! platform commits late; a first sync takes [`sync::FIRST_SYNC_DAYS`]), up to now less `settle_seconds` (so no order enters a window while it is walked).
 //! Orders read twice cost nothing: an unchanged content hash is skipped.
 
 use std::time::Duration;
@@ -13,6 +13,7 @@ use std::time::Duration;
 use chrono::Utc;
 use diesel_async::AsyncConnection as _;
 use leadgen_db::{DbPool, ScopedFutureExt as _};
+use leadgen_domain::sync;
 use leadgen_domain::{AuthStatus, PlatformType, SyncTaskId, SyncTrigger};
 use leadgen_events::{CloudEvent, SyncRequestedV1};
 use rand::Rng as _;
@@ -20,12 +21,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::SERVICE;
 use crate::repo::{credentials, tasks};
-
-/// A first sync of a platform fetches this many days.
-pub const FIRST_SYNC_DAYS: i64 = 30;
-/// Consecutive syncs overlap by this much (TOP and PDD accept ±10 min of clock skew; no platform
-/// documents how late a modification can become visible).
-pub const OVERLAP_MINUTES: i64 = 10;
 
 pub struct Scheduler {
     pub pool: DbPool,
@@ -52,13 +47,9 @@ impl Scheduler {
             let Ok(platform_type) = platform.platform_type.parse::<PlatformType>() else {
                 continue;
             };
-            let start = platform
-                .modified_watermark
-                .or(platform.last_sync_time)
-                .map_or(now - chrono::Duration::days(FIRST_SYNC_DAYS), |t| {
-                    t - chrono::Duration::minutes(OVERLAP_MINUTES)
-                })
-                .min(now);
+            let start =
+                sync::default_start(platform.modified_watermark.or(platform.last_sync_time), now)
+                    .min(now);
             let task = conn
                 .transaction::<Option<SyncTaskId>, anyhow::Error, _>(|conn| {
                     async move {

@@ -5,6 +5,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::AsyncConnection as _;
 use leadgen_db::ScopedFutureExt as _;
 use leadgen_db::oplog::{self, Entry, Operator};
+use leadgen_domain::sync::{self, MAX_WINDOW_DAYS};
 use leadgen_domain::{
     AuthStatus, PlatformId, PlatformType, SyncStatus, SyncTaskId, SyncTrigger, TenantId, UserId,
 };
@@ -19,13 +20,6 @@ use crate::repo::platforms as platforms_repo;
 use crate::repo::sync_tasks::{self as repo, NewTask, RecordFilter};
 use crate::service::operator;
 use crate::startup::AppState;
-
-/// The longest window one manual sync may cover.
-pub const MAX_WINDOW_DAYS: i64 = 90;
-/// Without a start, a sync resumes from the last one, overlapping by this much.
-pub const RESUME_OVERLAP_MINUTES: i64 = 10;
-/// Without a start or a previous sync, this many days are fetched.
-pub const FIRST_SYNC_DAYS: i64 = 30;
 
 /// The optional body of `POST …/sync`.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -178,11 +172,8 @@ pub async fn request(
                 // Without a start: resume from the last sync, but never beyond the longest window
                 // (a shop not synced for months gets the most recent 90 days).
                 let start = window.start.unwrap_or_else(|| {
-                    let resume = match platform.last_sync_time {
-                        Some(last) => last - Duration::minutes(RESUME_OVERLAP_MINUTES),
-                        None => now - Duration::days(FIRST_SYNC_DAYS),
-                    };
-                    resume.max(end - Duration::days(MAX_WINDOW_DAYS))
+                    sync::default_start(platform.last_sync_time, now)
+                        .max(end - Duration::days(MAX_WINDOW_DAYS))
                 });
                 if start >= end {
                     return Err(AuthApiError::SyncWindow(
