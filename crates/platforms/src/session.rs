@@ -278,9 +278,13 @@ mod tests {
         }));
     }
 
-    /// A platform that answers a scripted error to every listing call, and counts its calls.
+    /// A platform that answers a scripted error to every listing call (but one made with
+    /// `valid_token`, when given), refreshes or refuses to, and counts its calls.
+    #[derive(Default)]
     struct Scripted {
-        error: PlatformError,
+        error: Option<PlatformError>,
+        valid_token: Option<&'static str>,
+        refuses_refresh: bool,
         lists: std::sync::atomic::AtomicUsize,
         refreshes: std::sync::atomic::AtomicUsize,
     }
@@ -304,6 +308,11 @@ mod tests {
         async fn refresh(&self, _: &AppCredentials, _: &str) -> Result<TokenSet, PlatformError> {
             self.refreshes
                 .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if self.refuses_refresh {
+                return Err(PlatformError::AuthRefused(
+                    "code 50001 dop.token-generate-failed:token-expired".into(),
+                ));
+            }
             Ok(TokenSet {
                 access_token: "t2".into(),
                 refresh_token: Some("r2".into()),
@@ -324,13 +333,19 @@ mod tests {
         async fn list_orders(
             &self,
             _: &AppCredentials,
-            _: &str,
+            token: &str,
             _: &TimeWindow,
             _: Listing,
             _: Option<&PageCursor>,
         ) -> Result<OrderPage, PlatformError> {
             self.lists.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            Err(self.error.clone())
+            match &self.error {
+                Some(error) if self.valid_token != Some(token) => Err(error.clone()),
+                _ => Ok(OrderPage {
+                    orders: Vec::new(),
+                    next: None,
+                }),
+            }
         }
         fn reveal_purposes(&self) -> &'static [RevealPurpose] {
             &[]
@@ -350,9 +365,8 @@ mod tests {
         refresh_token: Option<&str>,
     ) -> (SessionError, usize, usize) {
         let client = Scripted {
-            error,
-            lists: Default::default(),
-            refreshes: Default::default(),
+            error: Some(error),
+            ..Scripted::default()
         };
         let policy = RetryPolicy {
             max_retries: 2,
@@ -375,73 +389,6 @@ mod tests {
         (error, calls, refreshes)
     }
 
-    /// A platform that rotates refresh tokens: only `t2` is valid, and refreshing with `r` is
-    /// refused because another caller already did.
-    struct Rotated {
-        refreshes: std::sync::atomic::AtomicUsize,
-    }
-
-    #[async_trait::async_trait]
-    impl PlatformClient for Rotated {
-        fn platform(&self) -> leadgen_domain::PlatformType {
-            leadgen_domain::PlatformType::Douyin
-        }
-        fn authorize_url(&self, _: &AppCredentials, _: &str, _: &str) -> String {
-            String::new()
-        }
-        async fn exchange_code(
-            &self,
-            _: &AppCredentials,
-            _: &str,
-            _: &str,
-        ) -> Result<TokenSet, PlatformError> {
-            Err(PlatformError::AuthRefused("not in this test".into()))
-        }
-        async fn refresh(&self, _: &AppCredentials, _: &str) -> Result<TokenSet, PlatformError> {
-            self.refreshes
-                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            Err(PlatformError::AuthRefused(
-                "code 50001 dop.token-generate-failed:token-expired".into(),
-            ))
-        }
-        fn windows(
-            &self,
-            range: TimeWindow,
-            _: chrono::DateTime<Utc>,
-            _: Listing,
-        ) -> Vec<TimeWindow> {
-            vec![range]
-        }
-        async fn list_orders(
-            &self,
-            _: &AppCredentials,
-            token: &str,
-            _: &TimeWindow,
-            _: Listing,
-            _: Option<&PageCursor>,
-        ) -> Result<OrderPage, PlatformError> {
-            if token == "t2" {
-                Ok(OrderPage {
-                    orders: Vec::new(),
-                    next: None,
-                })
-            } else {
-                Err(PlatformError::SessionExpired)
-            }
-        }
-        fn reveal_purposes(&self) -> &'static [RevealPurpose] {
-            &[]
-        }
-        async fn decrypt_contact(
-            &self,
-            _: &AppCredentials,
-            _: &str,
-            _: &DecryptRequest,
-        ) -> Result<RevealedContact, PlatformError> {
-            Err(PlatformError::InvalidRequest("not in this test".into()))
-        }
-    }
-
     /// Stores nothing; reads back `t` for its first `stale_reads`, then `t2` (another caller's
     /// refresh landing).
     struct RacingSink {
@@ -462,8 +409,13 @@ mod tests {
     }
 
     async fn list_racing(stale_reads: usize) -> (Result<OrderPage, SessionError>, usize) {
-        let client = Rotated {
-            refreshes: Default::default(),
+        // A platform that rotates refresh tokens: only `t2` is valid, and refreshing with `r`
+        // is refused because another caller already did.
+        let client = Scripted {
+            error: Some(PlatformError::SessionExpired),
+            valid_token: Some("t2"),
+            refuses_refresh: true,
+            ..Scripted::default()
         };
         let sink = RacingSink {
             stale_reads,
