@@ -28,6 +28,8 @@ pub struct ApiError {
     errors: Vec<FieldError>,
     /// The cause of a 5xx, logged and never shown.
     source: Option<String>,
+    /// Seconds until a refused request may succeed (`Retry-After`, RFC 9110 §10.2.3).
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -38,7 +40,14 @@ impl ApiError {
             message: message.into(),
             errors: Vec::new(),
             source: None,
+            retry_after: None,
         }
+    }
+
+    /// Says when to try again: `Retry-After` in whole seconds (at least 1).
+    pub fn with_retry_after(mut self, wait: std::time::Duration) -> Self {
+        self.retry_after = Some(wait.as_secs().max(1));
+        self
     }
 
     /// 400: malformed request.
@@ -85,6 +94,7 @@ impl ApiError {
             message: Cow::Borrowed(code.message),
             errors: Vec::new(),
             source: None,
+            retry_after: None,
         }
     }
 
@@ -155,6 +165,9 @@ impl ResponseError for ApiError {
         if self.status == StatusCode::UNAUTHORIZED {
             // RFC 9110 §11.6.1: a 401 names the scheme the resource takes.
             response.insert_header((actix_web::http::header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        if let Some(seconds) = self.retry_after {
+            response.insert_header((actix_web::http::header::RETRY_AFTER, seconds.to_string()));
         }
         response.json(Envelope::<()> {
             code: self.code,

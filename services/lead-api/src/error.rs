@@ -30,8 +30,12 @@ pub enum LeadApiError {
     PlatformNotSupported(String),
     #[error("the platform refused to decrypt: {0}")]
     PlatformRefused(String),
-    #[error("the platform's decrypt quota is used up: {0}")]
-    PlatformQuota(String),
+    #[error("the platform's decrypt quota is used up: {cause}")]
+    PlatformQuota {
+        cause: String,
+        /// When the platform said the quota or ban ends.
+        retry_after: Option<std::time::Duration>,
+    },
     #[error("the user's reveals for today are used up")]
     UserLimit,
     #[error("the tenant's reveals for today are used up")]
@@ -67,9 +71,18 @@ impl LeadApiError {
                 ApiError::business(codes::PLATFORM_NOT_SUPPORTED)
             }
             LeadApiError::PlatformRefused(_) => ApiError::business(codes::PLATFORM_DECRYPT_REFUSED),
-            LeadApiError::PlatformQuota(_) => ApiError::business(codes::PLATFORM_DECRYPT_QUOTA),
-            LeadApiError::UserLimit => ApiError::business(codes::REVEAL_USER_LIMIT),
-            LeadApiError::TenantLimit => ApiError::business(codes::REVEAL_TENANT_LIMIT),
+            LeadApiError::PlatformQuota { retry_after, .. } => {
+                let e = ApiError::business(codes::PLATFORM_DECRYPT_QUOTA);
+                match retry_after {
+                    Some(wait) => e.with_retry_after(*wait),
+                    None => e,
+                }
+            }
+            // Daily limits renew at the next Beijing midnight.
+            LeadApiError::UserLimit => ApiError::business(codes::REVEAL_USER_LIMIT)
+                .with_retry_after(until_next_beijing_day()),
+            LeadApiError::TenantLimit => ApiError::business(codes::REVEAL_TENANT_LIMIT)
+                .with_retry_after(until_next_beijing_day()),
             LeadApiError::PlatformFailed(_) => ApiError::business(codes::PLATFORM_API_FAILED),
             LeadApiError::Unexpected(cause) => ApiError::internal(format!("{cause:#}")),
         }
@@ -82,7 +95,7 @@ impl LeadApiError {
         let api = self.to_api();
         let message = match self {
             LeadApiError::PlatformRefused(cause)
-            | LeadApiError::PlatformQuota(cause)
+            | LeadApiError::PlatformQuota { cause, .. }
             | LeadApiError::PlatformFailed(cause) => {
                 format!("{}（平台返回：{cause}）", api.message())
             }
@@ -98,7 +111,7 @@ impl From<LeadApiError> for ApiError {
             LeadApiError::PlatformRefused(cause) => {
                 tracing::warn!(error.cause = %cause, "Platform refused to decrypt");
             }
-            LeadApiError::PlatformQuota(cause) => {
+            LeadApiError::PlatformQuota { cause, .. } => {
                 tracing::warn!(error.cause = %cause, "Platform decrypt quota used up");
             }
             LeadApiError::PlatformFailed(cause) => {
@@ -120,4 +133,11 @@ impl From<leadgen_db::DbError> for LeadApiError {
     fn from(e: leadgen_db::DbError) -> Self {
         LeadApiError::Unexpected(e.into())
     }
+}
+
+/// How long until the next Beijing day begins (the reveal counters' day).
+fn until_next_beijing_day() -> std::time::Duration {
+    let now = chrono::Utc::now();
+    let next = leadgen_domain::time::start_of_beijing_day(now) + chrono::Duration::days(1);
+    (next - now).to_std().unwrap_or_default()
 }

@@ -278,20 +278,26 @@ fn platform_error(e: PlatformError) -> LeadApiError {
         PlatformError::DecryptNotPermitted { code, message } => {
             LeadApiError::PlatformRefused(format!("{code} {message}"))
         }
-        PlatformError::QuotaExhausted { code, message, .. } => {
-            LeadApiError::PlatformQuota(format!("{code} {message}"))
-        }
+        PlatformError::QuotaExhausted {
+            code,
+            message,
+            retry_after,
+        } => LeadApiError::PlatformQuota {
+            cause: format!("{code} {message}"),
+            retry_after,
+        },
         PlatformError::DecryptFailed { code, message } => {
             LeadApiError::PlatformFailed(format!("{code} {message}"))
         }
         // Throttled beyond the retries, or held by a ban the platform stated (the decrypt
         // quota's ban included): the same 429 as a spent quota, with the wait when known.
-        PlatformError::Throttled { retry_after } => {
-            LeadApiError::PlatformQuota(match retry_after {
+        PlatformError::Throttled { retry_after } => LeadApiError::PlatformQuota {
+            cause: match retry_after {
                 Some(wait) => format!("平台限流，约 {} 秒后恢复", wait.as_secs().max(1)),
                 None => "平台限流，重试后仍失败".into(),
-            })
-        }
+            },
+            retry_after,
+        },
         other => LeadApiError::PlatformFailed(other.to_string()),
     }
 }

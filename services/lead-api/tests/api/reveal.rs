@@ -209,12 +209,16 @@ async fn reveals_are_limited_per_user_and_per_tenant_each_day() {
         200,
     )
     .await;
-    expect_envelope(
-        app.reveal(1, 7, &[CONTACT], lead, body.clone()).await,
-        StatusCode::TOO_MANY_REQUESTS,
-        42901,
-    )
-    .await;
+    let refused = app.reveal(1, 7, &[CONTACT], lead, body.clone()).await;
+    // The limit renews at the next Beijing midnight, and the answer says when.
+    let retry_after: u64 = refused
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After in seconds");
+    assert!((1..=86_400).contains(&retry_after), "{retry_after}");
+    expect_envelope(refused, StatusCode::TOO_MANY_REQUESTS, 42901).await;
     expect_envelope(
         app.reveal(1, 8, &[CONTACT], lead, body.clone()).await,
         StatusCode::OK,
