@@ -48,6 +48,15 @@ pub enum SessionError {
     Persist(String),
 }
 
+/// How a session got new tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Renewed {
+    /// Another caller's, read back from the sink.
+    Adopted,
+    /// This session's own refresh (or, after it was refused, a concurrent one's).
+    Refreshed,
+}
+
 /// A shop's credentials and current tokens.
 pub struct Session {
     pub app: AppCredentials,
@@ -114,7 +123,10 @@ impl Session {
     where
         Fut: Future<Output = Result<T, PlatformError>>,
     {
-        let mut refreshed = false;
+        // One refresh per call; tokens another caller stored may be adopted once besides, and
+        // adopting them does not use the refresh up (they may be stale: the last of two
+        // concurrent refreshes to be stored is not always the newest).
+        let (mut refreshed, mut adopted) = (false, false);
         loop {
             let (app, token) = (self.app.clone(), self.access_token.clone());
             match with_retries(self.policy, client.platform(), || {
@@ -124,8 +136,10 @@ impl Session {
             {
                 Ok(value) => return Ok(value),
                 Err(PlatformError::SessionExpired) if !refreshed => {
-                    refreshed = true;
-                    self.refresh(client, sink).await?;
+                    match self.renew(client, sink, !adopted).await? {
+                        Renewed::Adopted => adopted = true,
+                        Renewed::Refreshed => refreshed = true,
+                    }
                 }
                 Err(PlatformError::SessionExpired) => {
                     return Err(SessionError::Expired(
@@ -138,8 +152,10 @@ impl Session {
                     if !refreshed && self.refresh_token.is_some() =>
                 {
                     tracing::warn!(code = %code, message = %message, "Unknown platform code after retries; refreshing once");
-                    refreshed = true;
-                    self.refresh(client, sink).await?;
+                    match self.renew(client, sink, !adopted).await? {
+                        Renewed::Adopted => adopted = true,
+                        Renewed::Refreshed => refreshed = true,
+                    }
                 }
                 Err(e) => return Err(SessionError::Platform(e)),
             }
@@ -154,16 +170,22 @@ impl Session {
         client: &dyn PlatformClient,
         sink: &dyn TokenSink,
     ) -> Result<(), SessionError> {
-        self.refresh(client, sink).await
+        self.renew(client, sink, true).await.map(|_| ())
     }
 
-    async fn refresh(
+    /// New tokens: the ones another caller stored since this session read its own (when
+    /// `may_adopt`), else a refresh. A refresh the platform refuses (`AuthRefused`, or a session
+    /// error from the token endpoint) is [`SessionError::Expired`] unless a concurrent refresh
+    /// explains it; any other failure is [`SessionError::Platform`]: a bad signature, a clock or
+    /// a whitelist is our configuration, and re-authorizing every shop would not mend it.
+    async fn renew(
         &mut self,
         client: &dyn PlatformClient,
         sink: &dyn TokenSink,
-    ) -> Result<(), SessionError> {
-        if self.adopt_stored(sink).await {
-            return Ok(());
+        may_adopt: bool,
+    ) -> Result<Renewed, SessionError> {
+        if may_adopt && self.adopt_stored(sink).await {
+            return Ok(Renewed::Adopted);
         }
         let Some(refresh_token) = self.refresh_token.clone() else {
             return Err(SessionError::Expired("no refresh token".into()));
@@ -175,18 +197,18 @@ impl Session {
         .await
         {
             Ok(tokens) => tokens,
-            Err(e) if e.is_transient() => return Err(SessionError::Platform(e)),
-            Err(e) => {
+            Err(e @ (PlatformError::AuthRefused(_) | PlatformError::SessionExpired)) => {
                 // Refused: perhaps because a concurrent refresh rotated the token a moment ago.
                 // The session is dead only if nobody stored a newer pair, now or a moment later.
                 for grace in [std::time::Duration::ZERO, CONCURRENT_REFRESH_GRACE] {
                     tokio::time::sleep(grace).await;
                     if self.adopt_stored(sink).await {
-                        return Ok(());
+                        return Ok(Renewed::Refreshed);
                     }
                 }
                 return Err(SessionError::Expired(e.to_string()));
             }
+            Err(e) => return Err(SessionError::Platform(e)),
         };
         // Some platforms keep the refresh token across refreshes and do not send it again.
         if tokens.refresh_token.is_none() {
@@ -196,14 +218,16 @@ impl Session {
         tracing::info!(app.key = %self.app.app_key, "Refreshed the platform session");
         self.access_token = tokens.access_token;
         self.refresh_token = tokens.refresh_token;
-        Ok(())
+        Ok(Renewed::Refreshed)
     }
 
     /// Takes the stored tokens when another caller refreshed them since this session read its
     /// own (true); false when they are this session's, or cannot be read.
     async fn adopt_stored(&mut self, sink: &dyn TokenSink) -> bool {
         match sink.stored().await {
-            Ok(Some((access, refresh))) if access != self.access_token => {
+            Ok(Some((access, refresh)))
+                if access != self.access_token || refresh != self.refresh_token =>
+            {
                 tracing::info!(app.key = %self.app.app_key, "Using the tokens another caller refreshed");
                 self.access_token = access;
                 self.refresh_token = refresh;
@@ -285,6 +309,8 @@ mod tests {
         error: Option<PlatformError>,
         valid_token: Option<&'static str>,
         refuses_refresh: bool,
+        /// Answered to a refresh instead of tokens, when given.
+        refresh_error: Option<PlatformError>,
         lists: std::sync::atomic::AtomicUsize,
         refreshes: std::sync::atomic::AtomicUsize,
     }
@@ -308,6 +334,9 @@ mod tests {
         async fn refresh(&self, _: &AppCredentials, _: &str) -> Result<TokenSet, PlatformError> {
             self.refreshes
                 .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if let Some(error) = &self.refresh_error {
+                return Err(error.clone());
+            }
             if self.refuses_refresh {
                 return Err(PlatformError::AuthRefused(
                     "code 50001 dop.token-generate-failed:token-expired".into(),
@@ -389,10 +418,11 @@ mod tests {
         (error, calls, refreshes)
     }
 
-    /// Stores nothing; reads back `t` for its first `stale_reads`, then `t2` (another caller's
-    /// refresh landing).
+    /// Stores nothing; reads back `t` for its first `stale_reads`, then `then` (another
+    /// caller's refresh landing).
     struct RacingSink {
         stale_reads: usize,
+        then: &'static str,
         reads: std::sync::atomic::AtomicUsize,
     }
 
@@ -403,28 +433,33 @@ mod tests {
         }
         async fn stored(&self) -> Result<Option<(String, Option<String>)>, String> {
             let n = self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            let access = if n < self.stale_reads { "t" } else { "t2" };
-            Ok(Some((access.into(), Some("r2".into()))))
+            let access = if n < self.stale_reads { "t" } else { self.then };
+            Ok(Some((access.into(), Some(format!("r-{access}")))))
         }
     }
 
-    async fn list_racing(stale_reads: usize) -> (Result<OrderPage, SessionError>, usize) {
-        // A platform that rotates refresh tokens: only `t2` is valid, and refreshing with `r`
-        // is refused because another caller already did.
+    /// Lists once with token `t` against a platform where only `t2` is valid; refreshing either
+    /// is refused (another caller rotated the token) or answers `t2`.
+    async fn list_racing(
+        stale_reads: usize,
+        then: &'static str,
+        refuses_refresh: bool,
+    ) -> (Result<OrderPage, SessionError>, usize) {
         let client = Scripted {
             error: Some(PlatformError::SessionExpired),
             valid_token: Some("t2"),
-            refuses_refresh: true,
+            refuses_refresh,
             ..Scripted::default()
         };
         let sink = RacingSink {
             stale_reads,
+            then,
             reads: Default::default(),
         };
         let mut session = Session::new(
             AppCredentials::new("k", "s"),
             "t".into(),
-            Some("r".into()),
+            Some("r-t".into()),
             RetryPolicy::default(),
         );
         let window = TimeWindow::new(Utc::now(), Utc::now());
@@ -440,18 +475,68 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_session_refreshed_by_another_caller_is_adopted_not_declared_dead() {
         // Refreshed before this session needed to: its tokens are used, no refresh is made.
-        let (page, refreshes) = list_racing(0).await;
+        let (page, refreshes) = list_racing(0, "t2", true).await;
         assert!(page.is_ok(), "{page:?}");
         assert_eq!(refreshes, 0);
         // Refreshed at the same moment: this session's refresh is refused, and the other
         // caller's tokens, stored a moment later, are used.
-        let (page, refreshes) = list_racing(2).await;
+        let (page, refreshes) = list_racing(2, "t2", true).await;
         assert!(page.is_ok(), "{page:?}");
         assert_eq!(refreshes, 1);
         // Nobody stored newer tokens: a refused refresh is a dead session.
-        let (page, refreshes) = list_racing(usize::MAX).await;
+        let (page, refreshes) = list_racing(usize::MAX, "t2", true).await;
         assert!(matches!(page, Err(SessionError::Expired(_))), "{page:?}");
         assert_eq!(refreshes, 1);
+        // Stored tokens that are stale too (t3): adopting them does not use the refresh up.
+        let (page, refreshes) = list_racing(0, "t3", false).await;
+        assert!(page.is_ok(), "{page:?}");
+        assert_eq!(refreshes, 1);
+    }
+
+    /// A token endpoint that rejects the request itself (our signature, clock or whitelist)
+    /// does not declare the shop dead: re-authorizing would not mend it.
+    #[tokio::test]
+    async fn a_refresh_rejected_for_our_own_fault_is_not_a_dead_session() {
+        struct BadSignature;
+        #[async_trait::async_trait]
+        impl TokenSink for BadSignature {
+            async fn store(&self, _: &TokenSet) -> Result<(), String> {
+                Ok(())
+            }
+        }
+        let client = Scripted {
+            error: Some(PlatformError::SessionExpired),
+            refuses_refresh: true,
+            ..Scripted::default()
+        };
+        let mut session = Session::new(
+            AppCredentials::new("k", "s"),
+            "t".into(),
+            Some("r".into()),
+            RetryPolicy::default(),
+        );
+        // The scripted refusal is AuthRefused: dead. An InvalidRequest from the token
+        // endpoint is reported as the platform's error instead.
+        let refused = session.refresh_now(&client, &BadSignature).await;
+        assert!(
+            matches!(refused, Err(SessionError::Expired(_))),
+            "{refused:?}"
+        );
+        let client = Scripted {
+            error: Some(PlatformError::SessionExpired),
+            refresh_error: Some(PlatformError::InvalidRequest(
+                "code 40003 isv.signature-invalid".into(),
+            )),
+            ..Scripted::default()
+        };
+        let rejected = session.refresh_now(&client, &BadSignature).await;
+        assert!(
+            matches!(
+                rejected,
+                Err(SessionError::Platform(PlatformError::InvalidRequest(_)))
+            ),
+            "{rejected:?}"
+        );
     }
 
     #[tokio::test]
