@@ -44,9 +44,10 @@ impl ApiError {
         }
     }
 
-    /// Says when to try again: `Retry-After` in whole seconds (at least 1).
+    /// Says when to try again: `Retry-After` in whole seconds, rounded up (at least 1).
     pub fn with_retry_after(mut self, wait: std::time::Duration) -> Self {
-        self.retry_after = Some(wait.as_secs().max(1));
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        self.retry_after = Some(seconds.max(1));
         self
     }
 

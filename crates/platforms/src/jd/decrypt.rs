@@ -19,8 +19,9 @@
 //!   [`super::parse_error_response`]); `returnType.code` [simulator choice, mirrored by
 //!   `tools/platform-sim/src/jd/decrypt.rs`]: 0 ok, 1001 no decrypt permission →
 //!   `DecryptNotPermitted`, 1002 daily decrypt quota used up → `QuotaExhausted`, anything else
-//!   (and a body `code` other than 0) → `Unknown` with the platform's text, retried as the
-//!   safe default. An order the answer has no receiver for is `DecryptFailed`.
+//!   → `DecryptFailed` with the platform's text (not retried: each call counts against the daily
+//!   quota); a body `code` other than 0 → `Unknown` with its text, retried as the gateway's
+//!   unknown codes are. An order the answer has no receiver for is `DecryptFailed`.
 //! - Quota: JOS counts calls per app per day (code 2 "调用次数超限" when spent; the daily quota is
 //!   shown in the JOS console [3p]); no number for this API is in our sources.
 
@@ -105,9 +106,11 @@ pub fn parse_decrypt_response(
                 retry_after: None,
             });
         }
-        // Other codes are not documented: unknown, retried (the safe default), text kept.
+        // Other codes are not documented. A decrypt answer's business code is returned at once
+        // with its text, as the other decrypt refusals are: each retry would be another call
+        // counted against the app's daily quota while a salesperson waits.
         _ => {
-            return Err(PlatformError::Unknown {
+            return Err(PlatformError::DecryptFailed {
                 code: format!("returnType.code {code}"),
                 message,
             });
@@ -225,6 +228,21 @@ mod tests {
         assert!(matches!(
             parse_decrypt_response(&denied, &request()),
             Err(PlatformError::DecryptNotPermitted { .. })
+        ));
+        // An undocumented business code is returned at once with its text (each retry would
+        // count against the daily quota); a body code other than 0 is unknown, text kept.
+        let other = answer(json!({"code": 1999, "message": "订单状态不允许解密"}));
+        assert_eq!(
+            parse_decrypt_response(&other, &request()),
+            Err(PlatformError::DecryptFailed {
+                code: "returnType.code 1999".into(),
+                message: "订单状态不允许解密".into()
+            })
+        );
+        let body = json!({ DECRYPT_RESPONSE: { "code": "5", "zh_desc": "参数错误" } });
+        assert!(matches!(
+            parse_decrypt_response(&body, &request()),
+            Err(PlatformError::Unknown { ref message, .. }) if message == "参数错误"
         ));
     }
 }

@@ -213,11 +213,12 @@ impl PlatformClient for TaobaoClient {
         let next = match listing {
             Listing::Created => page.has_next.then(|| PageCursor::Number(page_no + 1)),
             Listing::Modified => {
-                // The backward walk needs the total: an answer with orders and none cannot say
-                // where the pages end, and ending the walk there would lose orders silently.
+                // The backward walk needs the total from its first call: an answer with orders
+                // and none cannot say where the pages end, and ending the walk there would lose
+                // orders silently. Later pages walk on from the cursor.
                 let total = match page.total {
                     Some(total) => total,
-                    None if page.orders.is_empty() => 0,
+                    None if page.orders.is_empty() || cursor.is_some() => 0,
                     None => {
                         return Err(PlatformError::Malformed(
                             "increment answer with trades but no total_results".into(),

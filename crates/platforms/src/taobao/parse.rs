@@ -29,9 +29,12 @@ pub fn parse_error_response(json: &Value) -> Option<PlatformError> {
         .trim()
         .to_owned();
     Some(match code {
-        4..=8 => PlatformError::Throttled {
+        // An app's or partner's ban (6-8) holds every call of the app key (`resilience::Limiter::hold`);
+        // a user's or session's (4, 5) is one shop's, so it is waited out by backoff alone.
+        6..=8 => PlatformError::Throttled {
             retry_after: ban_seconds(sub_msg).map(Duration::from_secs),
         },
+        4 | 5 => PlatformError::Throttled { retry_after: None },
         26 | 27 => PlatformError::SessionExpired,
         15 if sub_code.starts_with("isp.") => PlatformError::Unavailable(detail),
         15 if sub_code.starts_with("isv.") => PlatformError::InvalidRequest(detail),

@@ -296,7 +296,7 @@ pub fn describe(e: &PlatformError) -> String {
             retry_after: Some(wait),
         } => format!(
             "电商平台限流，要求 {} 秒后再调用，本次同步未完成",
-            wait.as_secs()
+            wait.as_secs().max(1)
         ),
         PlatformError::Throttled { retry_after: None } => "电商平台限流，重试多次后仍失败".into(),
         PlatformError::SessionExpired => "平台会话已失效，请重新授权".into(),
