@@ -185,7 +185,7 @@ mod tests {
         let endpoint = "api_url = \"http://a\"\nauthorize_url = \"http://b\"\ntoken_url = \"http://c\"\nqps = 5\n";
         std::fs::write(
             dir.join("base.toml"),
-            format!("[platforms.taobao]\n{endpoint}[platforms.KUAISHOU]\n{endpoint}"),
+            format!("[platforms.taobao]\n{endpoint}[platforms.kuaishou]\n{endpoint}"),
         )
         .unwrap();
         let mut sources = Sources::files(&dir);
@@ -215,6 +215,24 @@ mod tests {
         let err = load::<WithPlatforms>(&sources).unwrap_err().to_string();
         assert!(
             err.contains("taobo") && err.contains("names no platform"),
+            "{err}"
+        );
+        // Another case would be a second table beside the environment's lower-case one.
+        std::fs::write(dir.join("base.toml"), format!("[platforms.JD]\n{endpoint}")).unwrap();
+        let err = load::<WithPlatforms>(&sources).unwrap_err().to_string();
+        assert!(err.contains("[platforms.JD] names no platform"), "{err}");
+        // A misspelt key of [platforms] itself, and an endpoint's own error, name their table.
+        std::fs::write(
+            dir.join("base.toml"),
+            format!("[platforms]\nshared_rate_limt = false\n[platforms.jd]\n{endpoint}"),
+        )
+        .unwrap();
+        let err = load::<WithPlatforms>(&sources).unwrap_err().to_string();
+        assert!(err.contains("[platforms.shared_rate_limt]"), "{err}");
+        std::fs::write(dir.join("base.toml"), "[platforms.pdd]\nqps = 5\n").unwrap();
+        let err = load::<WithPlatforms>(&sources).unwrap_err().to_string();
+        assert!(
+            err.contains("[platforms.pdd]") && err.contains("api_url"),
             "{err}"
         );
         std::fs::remove_dir_all(&dir).unwrap();

@@ -155,8 +155,7 @@ pub struct PlatformEndpoint {
 }
 
 /// `[platforms]`: every platform's endpoints, one `[platforms.<name>]` table each, named by the
-/// platform in lower case (`taobao`, `jd`, `pdd`, `douyin`, `kuaishou`: `PlatformType` as the
-/// API spells it, any case). Production defaults are the real endpoints; the local configuration
+/// platform in lower case (`taobao`, `jd`, `pdd`, `douyin`, `kuaishou`). Production defaults are the real endpoints; the local configuration
 /// points at the simulator. A platform without a table is switched off: adding an authorization
 /// for it answers 40005. A table named after no platform is a configuration error.
 #[derive(Debug, Clone, Deserialize)]
@@ -178,24 +177,50 @@ impl PlatformsSettings {
     }
 }
 
-/// Reads `[platforms.<name>]` tables, each name a platform.
+/// Reads `[platforms.<name>]` tables, each name a platform in lower case (as the environment's
+/// `LEADGEN__PLATFORMS__<NAME>__…` arrives): a name that is no platform, or in another case (a
+/// file's `[platforms.TAOBAO]` beside the environment's `taobao` would be two tables), is an
+/// error naming it, and an endpoint's own errors name its table.
 fn platform_endpoints<'de, D>(d: D) -> Result<HashMap<PlatformType, PlatformEndpoint>, D::Error>
 where
     D: serde::Deserializer<'de>,
 {
-    HashMap::<String, PlatformEndpoint>::deserialize(d)?
-        .into_iter()
-        .map(|(name, endpoint)| {
-            name.to_uppercase()
-                .parse::<PlatformType>()
-                .map(|p| (p, endpoint))
-                .map_err(|_| {
-                    serde::de::Error::custom(format!(
-                        "[platforms.{name}] names no platform (taobao, jd, pdd, douyin, kuaishou)"
-                    ))
-                })
-        })
-        .collect()
+    struct Tables;
+
+    impl<'de> serde::de::Visitor<'de> for Tables {
+        type Value = HashMap<PlatformType, PlatformEndpoint>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("[platforms.<taobao|jd|pdd|douyin|kuaishou>] tables")
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            use serde::de::Error as _;
+            let mut endpoints = HashMap::new();
+            while let Some(name) = map.next_key::<String>()? {
+                let platform = (name == name.to_lowercase())
+                    .then(|| name.to_uppercase().parse::<PlatformType>().ok())
+                    .flatten()
+                    .ok_or_else(|| {
+                        A::Error::custom(format!(
+                            "[platforms.{name}] names no platform (taobao, jd, pdd, douyin, kuaishou, in lower case)"
+                        ))
+                    })?;
+                let endpoint: PlatformEndpoint = map
+                    .next_value()
+                    .map_err(|e| A::Error::custom(format!("[platforms.{name}]: {e}")))?;
+                if endpoints.insert(platform, endpoint).is_some() {
+                    return Err(A::Error::custom(format!("[platforms.{name}] given twice")));
+                }
+            }
+            Ok(endpoints)
+        }
+    }
+
+    d.deserialize_map(Tables)
 }
 
 fn default_true() -> bool {
