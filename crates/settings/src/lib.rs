@@ -18,7 +18,8 @@
 //!
 //! The four services share one environment namespace, so a service ignores top-level sections it
 //! does not use; inside a section every struct denies unknown keys, so a typo fails at start-up
-//! with the key's path.
+//! with the key's path (`[platforms]`: every key other than `shared_rate_limit` must name a
+//! platform in lower case, and an error names its `[platforms.<name>]` table).
 
 mod sections;
 

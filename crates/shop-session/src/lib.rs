@@ -1,7 +1,8 @@
 //! A shop's platform session, for every service that calls a platform on a merchant's behalf
 //! (sync-worker lists orders, lead-api decrypts a contact for a call): the documented coupling to
 //! auth-api's `t_ecom_platform_auth`. It reads a shop's sealed credentials, opens a
-//! [`Session`], seals and stores refreshed tokens ([`CredentialSink`]), and marks a shop whose
+//! [`Session`], seals and stores refreshed tokens and reads them back for a session another
+//! caller refreshed meanwhile ([`CredentialSink`]), and marks a shop whose
 //! session cannot be refreshed `EXPIRED`. It writes nothing else.
 
 use std::sync::Arc;

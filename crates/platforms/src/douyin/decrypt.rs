@@ -3,8 +3,10 @@
 //! - Request [src: zsmhub/doudian-sdk `api/order_batchDecrypt/request`]: `POST
 //!   {api_url}/order/batchDecrypt`, `param_json` = `{cipher_infos: [{auth_id, cipher_text}] (≤ 50),
 //!   account_id, account_type}`; `auth_id` is the order id. We send one item, the order's
-//!   `encrypt_post_tel` as listed, and the staff member's opaque id as `account_id` with
-//!   `account_type=sub_account` when the request carries one.
+//!   `encrypt_post_tel` as listed. `account_id`/`account_type` are optional and their values
+//!   undocumented, so they are not sent.
+//! - A failed item makes the answer 10001 "partial failure" (README §4.4), read item by item like
+//!   a success (its `err_no`/`err_msg` → `DecryptFailed`).
 //! - Purposes: fulfilment only [choice]. Douyin names no scenes; what the API documents is
 //!   opening the order's receiver ciphertexts (`data_type` 1 地址, 2 姓名, 3 手机号), which serve
 //!   delivery. After-sales and customer care are refused ([`crate::reveal`]).
