@@ -1,0 +1,317 @@
+//! The session's renewal rules against a scripted platform client: refresh once, adopt tokens
+//! another replica stored, and classify what the token endpoint answers.
+
+use std::time::Duration;
+
+use chrono::Utc;
+
+use super::*;
+use crate::registry::{Endpoint, Transport};
+use crate::reveal::RevealPurpose;
+use crate::taobao::TaobaoClient;
+
+struct NoSink;
+
+#[async_trait::async_trait]
+impl TokenSink for NoSink {
+    async fn store(&self, _: &TokenSet) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// Like the services' async-trait handlers: awaited inside a boxed `Send` future.
+fn boxed_send<'a, T>(
+    future: impl std::future::Future<Output = T> + Send + 'a,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>> {
+    Box::pin(future)
+}
+
+/// The services call the session from `Send` futures (async-trait handlers).
+#[test]
+fn session_futures_are_send() {
+    let endpoint = Endpoint {
+        api_url: "http://127.0.0.1:1/router/rest".into(),
+        authorize_url: "http://127.0.0.1:1/authorize".into(),
+        token_url: "http://127.0.0.1:1/token".into(),
+        qps: 1,
+        timeout: Duration::from_secs(1),
+    };
+    let client = TaobaoClient::new(Transport::new(endpoint).unwrap());
+    let mut session = Session::new(
+        AppCredentials::new("k", "s"),
+        "t".into(),
+        None,
+        RetryPolicy::default(),
+    );
+    let window = TimeWindow::new(Utc::now(), Utc::now());
+    drop(boxed_send(async {
+        session
+            .list_orders(&client, &window, Listing::Modified, None, &NoSink)
+            .await
+    }));
+    let request = DecryptRequest {
+        order_id: "1".into(),
+        ciphertext: "o".into(),
+        purpose: RevealPurpose::AfterSales,
+    };
+    drop(boxed_send(async {
+        session.decrypt_contact(&client, &request, &NoSink).await
+    }));
+}
+
+/// A platform that answers a scripted error to every listing call (but one made with
+/// `valid_token`, when given), refreshes or refuses to, and counts its calls.
+#[derive(Default)]
+struct Scripted {
+    error: Option<PlatformError>,
+    valid_token: Option<&'static str>,
+    refuses_refresh: bool,
+    /// Answered to a refresh instead of tokens, when given.
+    refresh_error: Option<PlatformError>,
+    lists: std::sync::atomic::AtomicUsize,
+    refreshes: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl PlatformClient for Scripted {
+    fn platform(&self) -> leadgen_domain::PlatformType {
+        leadgen_domain::PlatformType::Kuaishou
+    }
+    fn authorize_url(&self, _: &AppCredentials, _: &str, _: &str) -> String {
+        String::new()
+    }
+    async fn exchange_code(
+        &self,
+        _: &AppCredentials,
+        _: &str,
+        _: &str,
+    ) -> Result<TokenSet, PlatformError> {
+        Err(PlatformError::AuthRefused("not in this test".into()))
+    }
+    async fn refresh(&self, _: &AppCredentials, _: &str) -> Result<TokenSet, PlatformError> {
+        self.refreshes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if let Some(error) = &self.refresh_error {
+            return Err(error.clone());
+        }
+        if self.refuses_refresh {
+            return Err(PlatformError::AuthRefused(
+                "code 50001 dop.token-generate-failed:token-expired".into(),
+            ));
+        }
+        Ok(TokenSet {
+            access_token: "t2".into(),
+            refresh_token: Some("r2".into()),
+            expires_at: None,
+            refresh_expires_at: None,
+            shop_id: None,
+            shop_name: None,
+        })
+    }
+    fn windows(&self, range: TimeWindow, _: chrono::DateTime<Utc>, _: Listing) -> Vec<TimeWindow> {
+        vec![range]
+    }
+    async fn list_orders(
+        &self,
+        _: &AppCredentials,
+        token: &str,
+        _: &TimeWindow,
+        _: Listing,
+        _: Option<&PageCursor>,
+    ) -> Result<OrderPage, PlatformError> {
+        self.lists.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        match &self.error {
+            Some(error) if self.valid_token != Some(token) => Err(error.clone()),
+            _ => Ok(OrderPage {
+                orders: Vec::new(),
+                next: None,
+            }),
+        }
+    }
+    fn reveal_purposes(&self) -> &'static [RevealPurpose] {
+        &[]
+    }
+    async fn decrypt_contact(
+        &self,
+        _: &AppCredentials,
+        _: &str,
+        _: &DecryptRequest,
+    ) -> Result<RevealedContact, PlatformError> {
+        Err(PlatformError::InvalidRequest("not in this test".into()))
+    }
+}
+
+async fn list_with(
+    error: PlatformError,
+    refresh_token: Option<&str>,
+) -> (SessionError, usize, usize) {
+    let client = Scripted {
+        error: Some(error),
+        ..Scripted::default()
+    };
+    let policy = RetryPolicy {
+        max_retries: 2,
+        min_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(2),
+    };
+    let mut session = Session::new(
+        AppCredentials::new("k", "s"),
+        "t".into(),
+        refresh_token.map(str::to_owned),
+        policy,
+    );
+    let window = TimeWindow::new(Utc::now(), Utc::now());
+    let error = session
+        .list_orders(&client, &window, Listing::Modified, None, &NoSink)
+        .await
+        .expect_err("every call fails");
+    let calls = client.lists.load(std::sync::atomic::Ordering::SeqCst);
+    let refreshes = client.refreshes.load(std::sync::atomic::Ordering::SeqCst);
+    (error, calls, refreshes)
+}
+
+/// Stores nothing; reads back `t` for its first `stale_reads`, then `then` (another
+/// caller's refresh landing).
+struct RacingSink {
+    stale_reads: usize,
+    then: &'static str,
+    reads: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl TokenSink for RacingSink {
+    async fn store(&self, _: &TokenSet) -> Result<(), String> {
+        Ok(())
+    }
+    async fn stored(&self) -> Result<Option<(String, Option<String>)>, String> {
+        let n = self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let access = if n < self.stale_reads { "t" } else { self.then };
+        Ok(Some((access.into(), Some(format!("r-{access}")))))
+    }
+}
+
+/// Lists once with token `t` against a platform where only `t2` is valid; refreshing either
+/// is refused (another caller rotated the token) or answers `t2`.
+async fn list_racing(
+    stale_reads: usize,
+    then: &'static str,
+    refuses_refresh: bool,
+) -> (Result<OrderPage, SessionError>, usize) {
+    let client = Scripted {
+        error: Some(PlatformError::SessionExpired),
+        valid_token: Some("t2"),
+        refuses_refresh,
+        ..Scripted::default()
+    };
+    let sink = RacingSink {
+        stale_reads,
+        then,
+        reads: Default::default(),
+    };
+    let mut session = Session::new(
+        AppCredentials::new("k", "s"),
+        "t".into(),
+        Some("r-t".into()),
+        RetryPolicy::default(),
+    );
+    let window = TimeWindow::new(Utc::now(), Utc::now());
+    let page = session
+        .list_orders(&client, &window, Listing::Modified, None, &sink)
+        .await;
+    (
+        page,
+        client.refreshes.load(std::sync::atomic::Ordering::SeqCst),
+    )
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_session_refreshed_by_another_caller_is_adopted_not_declared_dead() {
+    // Refreshed before this session needed to: its tokens are used, no refresh is made.
+    let (page, refreshes) = list_racing(0, "t2", true).await;
+    assert!(page.is_ok(), "{page:?}");
+    assert_eq!(refreshes, 0);
+    // Refreshed at the same moment: this session's refresh is refused, and the other
+    // caller's tokens, stored a moment later, are used.
+    let (page, refreshes) = list_racing(2, "t2", true).await;
+    assert!(page.is_ok(), "{page:?}");
+    assert_eq!(refreshes, 1);
+    // Nobody stored newer tokens: a refused refresh is a dead session.
+    let (page, refreshes) = list_racing(usize::MAX, "t2", true).await;
+    assert!(matches!(page, Err(SessionError::Expired(_))), "{page:?}");
+    assert_eq!(refreshes, 1);
+    // Stored tokens that are stale too (t3): adopting them does not use the refresh up.
+    let (page, refreshes) = list_racing(0, "t3", false).await;
+    assert!(page.is_ok(), "{page:?}");
+    assert_eq!(refreshes, 1);
+}
+
+/// A token endpoint that rejects the request itself (our signature, clock or whitelist)
+/// does not declare the shop dead: re-authorizing would not mend it.
+#[tokio::test]
+async fn a_refresh_rejected_for_our_own_fault_is_not_a_dead_session() {
+    struct BadSignature;
+    #[async_trait::async_trait]
+    impl TokenSink for BadSignature {
+        async fn store(&self, _: &TokenSet) -> Result<(), String> {
+            Ok(())
+        }
+    }
+    let client = Scripted {
+        error: Some(PlatformError::SessionExpired),
+        refuses_refresh: true,
+        ..Scripted::default()
+    };
+    let mut session = Session::new(
+        AppCredentials::new("k", "s"),
+        "t".into(),
+        Some("r".into()),
+        RetryPolicy::default(),
+    );
+    // The scripted refusal is AuthRefused: dead. An InvalidRequest from the token
+    // endpoint is reported as the platform's error instead.
+    let refused = session.refresh_now(&client, &BadSignature).await;
+    assert!(
+        matches!(refused, Err(SessionError::Expired(_))),
+        "{refused:?}"
+    );
+    let client = Scripted {
+        error: Some(PlatformError::SessionExpired),
+        refresh_error: Some(PlatformError::InvalidRequest(
+            "code 40003 isv.signature-invalid".into(),
+        )),
+        ..Scripted::default()
+    };
+    let rejected = session.refresh_now(&client, &BadSignature).await;
+    assert!(
+        matches!(
+            rejected,
+            Err(SessionError::Platform(PlatformError::InvalidRequest(_)))
+        ),
+        "{rejected:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_code_is_retried_then_refreshed_once_then_reported_with_its_text() {
+    let unknown = PlatformError::Unknown {
+        code: "802".into(),
+        message: "新的限制".into(),
+    };
+    let (error, calls, refreshes) = list_with(unknown.clone(), Some("r")).await;
+    // 1 + 2 retries, a refresh, 1 + 2 retries again; then the platform's own code and text.
+    assert_eq!((calls, refreshes), (6, 1));
+    assert!(
+        matches!(error, SessionError::Platform(ref e) if *e == unknown),
+        "{error:?}"
+    );
+    // Without a refresh token there is nothing to refresh: retried, then reported (the shop
+    // is not declared expired for a code nobody documented).
+    let (error, calls, refreshes) = list_with(unknown.clone(), None).await;
+    assert_eq!((calls, refreshes), (3, 0));
+    assert!(matches!(error, SessionError::Platform(_)), "{error:?}");
+    // A documented caller error is neither retried nor refreshed.
+    let (error, calls, refreshes) =
+        list_with(PlatformError::InvalidRequest("bad sign".into()), Some("r")).await;
+    assert_eq!((calls, refreshes), (1, 0));
+    assert!(matches!(error, SessionError::Platform(_)));
+}
