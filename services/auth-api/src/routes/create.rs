@@ -90,8 +90,8 @@ pub async fn create(
     body: web::Json<CreateRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    // Every failed field at once: the fields' own checks, and a well-formed redirectUrl outside
-    // the allowed front-end origins.
+    // Every failed field at once: the fields' own checks, a well-formed redirectUrl outside the
+    // allowed front-end origins, and a well-formed callbackUrl that is not our callback.
     let mut errors = match body.validate() {
         Ok(()) => Vec::new(),
         Err(e) => leadgen_http::error::from_validation(&e)
@@ -101,6 +101,15 @@ pub async fn create(
     if let Some(url) = body.redirect_url.as_deref()
         && !errors.iter().any(|e| e.field == "redirectUrl")
         && let Err(AuthApiError::Invalid(refused)) = authorizations::check_redirect(&state, url)
+    {
+        errors.extend(refused);
+    }
+    if let Some(url) = body
+        .auth_info
+        .as_ref()
+        .and_then(|i| i.callback_url.as_deref())
+        && !errors.iter().any(|e| e.field == "authInfo.callbackUrl")
+        && let Err(AuthApiError::Invalid(refused)) = authorizations::check_callback(&state, url)
     {
         errors.extend(refused);
     }

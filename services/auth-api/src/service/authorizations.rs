@@ -90,6 +90,9 @@ pub async fn create(
     if let Some(url) = &new.redirect_url {
         check_redirect(state, url)?;
     }
+    if let Some(url) = &new.callback_url {
+        check_callback(state, url)?;
+    }
     let callback_url = new
         .callback_url
         .clone()
@@ -170,6 +173,37 @@ fn origin_of(url: &str) -> Option<String> {
     match parsed.origin() {
         url::Origin::Tuple(..) => Some(parsed.origin().ascii_serialization()),
         url::Origin::Opaque(_) => None,
+    }
+}
+
+/// An `authInfo.callbackUrl` must be our own callback: the configured callback's path, without a
+/// query or fragment, on the configured callback's origin or one of `[oauth]
+/// allowed_callback_origins`. The platform sends the authorization code there.
+pub fn check_callback(state: &AppState, url: &str) -> Result<(), AuthApiError> {
+    let ours = url::Url::parse(&state.oauth.callback_url).ok();
+    let permitted = match (url::Url::parse(url.trim()), ours) {
+        (Ok(given), Some(ours)) => {
+            let origin = given.origin().ascii_serialization();
+            given.path() == ours.path()
+                && given.query().is_none()
+                && given.fragment().is_none()
+                && (origin == ours.origin().ascii_serialization()
+                    || state
+                        .oauth
+                        .allowed_callback_origins
+                        .iter()
+                        .filter_map(|a| origin_of(a.trim()))
+                        .any(|a| a == origin))
+        }
+        _ => false,
+    };
+    if permitted {
+        Ok(())
+    } else {
+        Err(AuthApiError::Invalid(vec![FieldError {
+            field: "authInfo.callbackUrl".into(),
+            message: "authInfo.callbackUrl 必须是本系统的授权回调地址".into(),
+        }]))
     }
 }
 

@@ -148,7 +148,9 @@ async fn create_never_returns_the_secret() {
 #[tokio::test]
 async fn create_uses_the_given_callback_url_and_stores_the_redirect_url() {
     let app = spawn_app().await;
-    let callback = "https://shop-admin.example.com/oauth/callback?from=leadgen";
+    // Our callback under its second configured host name.
+    let callback =
+        "https://leadgen-alt.example.com/api/v1/lead-generation/orders/platforms/auth/callback";
     let redirect = "https://app.example.com/platforms/done";
     let body = json!({
         "platformType": "TAOBAO",
@@ -170,6 +172,48 @@ async fn create_uses_the_given_callback_url_and_stores_the_redirect_url() {
     let row = app.platform_row(id).await;
     assert_eq!(row.callback_url, callback);
     assert_eq!(row.redirect_url.as_deref(), Some(redirect));
+}
+
+#[tokio::test]
+async fn create_refuses_a_callback_url_that_is_not_our_callback() {
+    let app = spawn_app().await;
+    let path = "/api/v1/lead-generation/orders/platforms/auth/callback";
+    for callback in [
+        // Another host would receive the platform's authorization code.
+        "https://evil.example/steal".to_owned(),
+        format!("https://evil.example{path}"),
+        // Our host, but not our callback.
+        "https://leadgen.example.com/api/v1/lead-generation/orders/leads".to_owned(),
+        // Our callback with a query or fragment of the caller's.
+        format!("https://leadgen.example.com{path}?next=https://evil.example"),
+        format!("https://leadgen.example.com{path}#x"),
+        // Another scheme or port than the configured origin's.
+        format!("http://leadgen.example.com{path}"),
+        format!("https://leadgen.example.com:8443{path}"),
+    ] {
+        let body = json!({
+            "platformType": "TAOBAO",
+            "authInfo": { "appKey": APP_KEY, "appSecret": APP_SECRET, "callbackUrl": callback },
+        });
+        let response = app
+            .create_authorization(Some(&token(1, &[AUTH])), &body)
+            .await;
+        assert_eq!(
+            expect_invalid_fields(response).await,
+            vec!["authInfo.callbackUrl"],
+            "{callback}"
+        );
+    }
+    assert!(app.operation_log().await.is_empty());
+    // The configured callback itself, given explicitly, is ours.
+    let body = json!({
+        "platformType": "TAOBAO",
+        "authInfo": { "appKey": APP_KEY, "appSecret": APP_SECRET, "callbackUrl": CALLBACK_URL },
+    });
+    let response = app
+        .create_authorization(Some(&token(1, &[AUTH])), &body)
+        .await;
+    expect_envelope(response, StatusCode::CREATED, 201).await;
 }
 
 #[tokio::test]

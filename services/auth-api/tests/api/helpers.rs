@@ -71,6 +71,8 @@ pub fn settings(db: &TestDb, broker: &TestBroker) -> Settings {
             state_ttl_minutes: 30,
             // The front end the redirect tests use; nothing else is allowed.
             allowed_redirect_origins: vec!["https://app.example.com".into()],
+            // A second host name of our callback, for the callbackUrl tests.
+            allowed_callback_origins: vec!["https://leadgen-alt.example.com".into()],
             // The tests that want a backfill on connect turn it on.
             backfill_days: 0,
         },
