@@ -246,7 +246,7 @@ pub fn json_config() -> web::JsonConfig {
                 }
                 JsonPayloadError::Overflow { .. }
                 | JsonPayloadError::OverflowKnownLength { .. } => "请求体过大（上限 256 KB）",
-                JsonPayloadError::Deserialize(e) if e.is_data() => "请求体字段缺失或类型不正确",
+                JsonPayloadError::Deserialize(e) => return crate::body::error(e).into(),
                 _ => "请求体不是合法的 JSON",
             };
             ApiError::bad_request(message).into()

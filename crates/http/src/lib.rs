@@ -13,6 +13,7 @@
 //! - [`server`] — health and readiness endpoints, request tracing, graceful serving.
 
 pub mod auth;
+pub mod body;
 pub mod codes;
 pub mod envelope;
 pub mod error;

@@ -1,9 +1,24 @@
 //! Query parameters read the same way by every service: which names a query may carry, and
 //! request times.
 
+use actix_web::{FromRequest, HttpRequest, dev::Payload};
 use chrono::{DateTime, Utc};
 
 use crate::ApiError;
+
+/// An endpoint that documents no query parameter: any but a `_`-prefixed cache buster is 400
+/// ([`reject_unknown`]). Put it after the permission in the handler's arguments, so that a
+/// caller without the permission is answered 401 or 403 first.
+pub struct NoQuery;
+
+impl FromRequest for NoQuery {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(reject_unknown(req.query_string(), &[]).map(|()| NoQuery))
+    }
+}
 
 /// Refuses a query parameter the endpoint does not document (400), so that a misspelled filter
 /// never silently widens a list. Names starting with `_` are left alone: front ends append them

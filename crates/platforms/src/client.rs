@@ -277,6 +277,13 @@ impl PlatformError {
 pub trait PlatformClient: Send + Sync {
     fn platform(&self) -> PlatformType;
 
+    /// The `authInfo` keys this platform reads beside `appKey`, `appSecret` and `callbackUrl`
+    /// (kept sealed in [`AppCredentials::extra`]); any other key is refused when an
+    /// authorization is added.
+    fn auth_info_keys(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// The consent page URL the merchant's browser is sent to.
     fn authorize_url(&self, app: &AppCredentials, redirect_uri: &str, state: &str) -> String;
 

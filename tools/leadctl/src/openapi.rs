@@ -10,7 +10,14 @@ use utoipa::OpenApi as _;
 /// The whole gateway API, as JSON text.
 pub fn document() -> anyhow::Result<String> {
     let mut doc = auth_api::openapi::ApiDoc::openapi();
-    doc.merge(lead_api::openapi::ApiDoc::openapi());
+    let lead = lead_api::openapi::ApiDoc::openapi();
+    let clashes = clashing_schemas(&doc, &lead);
+    anyhow::ensure!(
+        clashes.is_empty(),
+        "auth-api and lead-api define different schemas under the same names: {clashes:?} \
+         (rename one with #[schema(as = …)])"
+    );
+    doc.merge(lead);
     doc.info.title = "存客宝 订单获客 API".to_owned();
     doc.info.version = "1.0.0".to_owned();
     doc.info.description = Some(format!(
@@ -26,6 +33,23 @@ pub fn document() -> anyhow::Result<String> {
     let mut text = doc.to_pretty_json().context("serializing the document")?;
     text.push('\n');
     Ok(text)
+}
+
+/// Names that both parts give to different schemas. Merging keeps the first part's, so the
+/// second's operations would point at a schema that is not theirs.
+fn clashing_schemas(a: &utoipa::openapi::OpenApi, b: &utoipa::openapi::OpenApi) -> Vec<String> {
+    let (Some(a), Some(b)) = (&a.components, &b.components) else {
+        return Vec::new();
+    };
+    b.schemas
+        .iter()
+        .filter(|(name, schema)| {
+            a.schemas.get(*name).is_some_and(|other| {
+                serde_json::to_value(other).ok() != serde_json::to_value(schema).ok()
+            })
+        })
+        .map(|(name, _)| name.clone())
+        .collect()
 }
 
 pub fn write(out: &Path) -> anyhow::Result<()> {

@@ -217,6 +217,12 @@ impl PlatformClient for DouyinClient {
         PlatformType::Douyin
     }
 
+    /// `serviceId`: the consent page's service (default: the app key); `shopId`: a self-built
+    /// app's own shop, authorized without a consent page.
+    fn auth_info_keys(&self) -> &'static [&'static str] {
+        &["serviceId", "shopId"]
+    }
+
     fn authorize_url(&self, app: &AppCredentials, redirect_uri: &str, state: &str) -> String {
         let service_id = app.extra("serviceId").unwrap_or(&app.app_key);
         url_with_query(

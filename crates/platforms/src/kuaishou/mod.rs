@@ -150,6 +150,11 @@ impl PlatformClient for KuaishouClient {
         PlatformType::Kuaishou
     }
 
+    /// `signSecret`: the app's signing secret, apart from its OAuth secret.
+    fn auth_info_keys(&self) -> &'static [&'static str] {
+        &[SIGN_SECRET]
+    }
+
     fn authorize_url(&self, app: &AppCredentials, redirect_uri: &str, state: &str) -> String {
         url_with_query(
             &self.transport.endpoint.authorize_url,

@@ -12,7 +12,7 @@ use crate::startup::AppState;
 /// The request body. Fields are optional here so that every missing or invalid one is reported
 /// together (422) instead of failing on the first.
 #[derive(Debug, Deserialize, Validate, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateRequest {
     #[validate(
         required(message = "platformType 不能为空"),
@@ -35,7 +35,12 @@ pub struct CreateRequest {
     pub redirect_url: Option<String>,
 }
 
-/// `Serialize` exists only because `validator` records checked values; the secret is skipped.
+// `Serialize` exists only because `validator` records checked values; the secret is written
+// redacted.
+/// The platform app's credentials (design 2.1): `appKey` and `appSecret`, optionally
+/// `callbackUrl` (our callback as registered with the platform), and the keys the platform
+/// reads beside them: Kuaishou `signSecret`; Douyin `serviceId` and `shopId`. Any other key is
+/// refused (400).
 #[derive(Debug, Deserialize, Serialize, Validate, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthInfo {
@@ -57,7 +62,7 @@ pub struct AuthInfo {
         ),
         length(max = 256, message = "appSecret 长度不能超过 256")
     )]
-    #[serde(skip_serializing)]
+    #[serde(serialize_with = "redacted")]
     #[schema(required = true, min_length = 1, max_length = 256)]
     pub app_secret: Option<String>,
     #[validate(custom(
@@ -66,10 +71,15 @@ pub struct AuthInfo {
     ))]
     #[schema(format = "uri")]
     pub callback_url: Option<String>,
-    /// Platform-specific values (e.g. Kuaishou `signSecret`), kept sealed with the secret.
+    /// The platform's own keys (Kuaishou `signSecret`; Douyin `serviceId`, `shopId`), kept sealed
+    /// with the secret.
     #[serde(flatten)]
     #[schema(value_type = Object)]
     pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+fn redacted<S: serde::Serializer>(_: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str("***")
 }
 
 /// Adds a platform authorization and answers the platform's consent URL (design 2.1).
@@ -86,6 +96,7 @@ pub struct AuthInfo {
     ))]
 pub async fn create(
     user: Authorized<needs::Auth>,
+    _: leadgen_http::query::NoQuery,
     state: web::Data<AppState>,
     body: web::Json<CreateRequest>,
 ) -> Result<HttpResponse, ApiError> {

@@ -22,6 +22,7 @@ use crate::startup::AppState;
     ))]
 pub async fn detail(
     user: Authorized<needs::View>,
+    _: leadgen_http::query::NoQuery,
     state: web::Data<AppState>,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {

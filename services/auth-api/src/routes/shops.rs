@@ -11,14 +11,15 @@ use crate::startup::AppState;
 
 /// `{"status": "DISABLED" | "ACTIVE"}`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct StatusBody {
+#[serde(deny_unknown_fields)]
+pub struct ShopStatusBody {
     /// `DISABLED` pauses the shop (not synced); `ACTIVE` resumes it.
     pub status: Option<String>,
 }
 
 /// `{"redirectUrl": "…"}` (optional): where the browser goes after the consent.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ReauthorizeBody {
     pub redirect_url: Option<String>,
 }
@@ -34,7 +35,7 @@ fn invalid(message: &str) -> ApiError {
 /// request answers 40009; a running sync is cancelled. Resuming needs a grant (else 40001).
 #[utoipa::path(put, path = "/platforms/{platformId}/status", tag = "platforms",
     params(("platformId" = i64, Path, description = "授权 ID")),
-    request_body = StatusBody,
+    request_body = ShopStatusBody,
     security(("bearer" = ["lead:order:auth"])),
     responses(
         (status = 200, description = "授权当前状态", body = leadgen_http::openapi::Envelope<crate::service::authorizations::Listed>),
@@ -47,12 +48,12 @@ fn invalid(message: &str) -> ApiError {
     ))]
 pub async fn set_status(
     user: Authorized<needs::Auth>,
+    _: leadgen_http::query::NoQuery,
     state: web::Data<AppState>,
     path: web::Path<i64>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let body: StatusBody = serde_json::from_slice(&body)
-        .map_err(|_| ApiError::bad_request("请求体不是合法的 JSON"))?;
+    let body: ShopStatusBody = leadgen_http::body::json(&body)?;
     let target = body
         .status
         .as_deref()
@@ -83,6 +84,7 @@ pub async fn set_status(
     ))]
 pub async fn revoke(
     user: Authorized<needs::Auth>,
+    _: leadgen_http::query::NoQuery,
     state: web::Data<AppState>,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
@@ -107,15 +109,12 @@ pub async fn revoke(
     ))]
 pub async fn reauthorize(
     user: Authorized<needs::Auth>,
+    _: leadgen_http::query::NoQuery,
     state: web::Data<AppState>,
     path: web::Path<i64>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let body: ReauthorizeBody = if body.iter().all(u8::is_ascii_whitespace) {
-        ReauthorizeBody::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|_| ApiError::bad_request("请求体不是合法的 JSON"))?
-    };
+    let body: ReauthorizeBody = leadgen_http::body::optional_json(&body)?;
     let created = shops::reauthorize(
         &state,
         &user,

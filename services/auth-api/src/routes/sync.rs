@@ -24,22 +24,12 @@ use crate::startup::AppState;
     ))]
 pub async fn sync(
     user: Authorized<needs::Sync>,
+    _: leadgen_http::query::NoQuery,
     state: web::Data<AppState>,
     path: web::Path<i64>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let blank = body.iter().all(u8::is_ascii_whitespace);
-    let body: SyncBody = if blank || body.trim_ascii() == b"null" {
-        SyncBody::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| {
-            ApiError::bad_request(if e.is_data() {
-                "请求体字段缺失或类型不正确"
-            } else {
-                "请求体不是合法的 JSON"
-            })
-        })?
-    };
+    let body: SyncBody = leadgen_http::body::optional_json(&body)?;
     let window = syncs::parse_window(&body)?;
     let accepted =
         syncs::request(&state, &user, PlatformId::new(path.into_inner()), window).await?;

@@ -23,6 +23,7 @@ use crate::startup::AppState;
     ))]
 pub async fn cancel(
     user: Authorized<needs::Sync>,
+    _: leadgen_http::query::NoQuery,
     state: web::Data<AppState>,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {

@@ -87,6 +87,16 @@ pub async fn create(
         .platforms
         .get(new.platform_type)
         .ok_or_else(|| AuthApiError::PlatformNotSupported(new.platform_type.to_string()))?;
+    if let Some(key) = new
+        .extra
+        .keys()
+        .find(|k| !client.auth_info_keys().contains(&k.as_str()))
+    {
+        return Err(AuthApiError::UnknownAuthInfoKey {
+            platform: new.platform_type,
+            key: key.chars().filter(|c| !c.is_control()).take(64).collect(),
+        });
+    }
     if let Some(url) = &new.redirect_url {
         check_redirect(state, url)?;
     }

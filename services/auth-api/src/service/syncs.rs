@@ -23,7 +23,7 @@ use crate::startup::AppState;
 
 /// The optional body of `POST …/sync`.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SyncBody {
     pub start_time: Option<String>,
     pub end_time: Option<String>,

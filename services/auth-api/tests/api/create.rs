@@ -17,6 +17,14 @@ const SIGN_SECRET: &str = "extra-sign-secret-xyz";
 fn valid_body() -> Value {
     json!({
         "platformType": "TAOBAO",
+        "authInfo": { "appKey": APP_KEY, "appSecret": APP_SECRET },
+    })
+}
+
+/// Kuaishou reads one more `authInfo` key, its signing secret.
+fn kuaishou_body() -> Value {
+    json!({
+        "platformType": "KUAISHOU",
         "authInfo": { "appKey": APP_KEY, "appSecret": APP_SECRET, "signSecret": SIGN_SECRET },
     })
 }
@@ -93,9 +101,8 @@ async fn create_answers_201_with_location_and_the_consent_url() {
     ));
     assert_eq!(row.oauth_state_hash.as_deref(), Some(state_hash.as_str()));
 
-    // The secret and the platform-specific values are sealed, bound to this row.
+    // The secret is sealed, bound to this row.
     assert!(!row.auth_info.contains(APP_SECRET), "{}", row.auth_info);
-    assert!(!row.auth_info.contains(SIGN_SECRET), "{}", row.auth_info);
     let sealer = leadgen_runtime::sealer(&leadgen_test_support::crypto_settings()).expect("sealer");
     let opened = sealer
         .open(
@@ -105,7 +112,6 @@ async fn create_answers_201_with_location_and_the_consent_url() {
         .expect("auth_info opens with its row's context");
     let opened: Value = serde_json::from_str(&opened).expect("sealed JSON");
     assert_eq!(opened["appSecret"], APP_SECRET);
-    assert_eq!(opened["extra"]["signSecret"], SIGN_SECRET);
     assert!(
         sealer
             .open(
@@ -136,13 +142,28 @@ async fn create_answers_201_with_location_and_the_consent_url() {
 async fn create_never_returns_the_secret() {
     let app = spawn_app().await;
     let response = app
-        .create_authorization(Some(&token(1, &[AUTH])), &valid_body())
+        .create_authorization(Some(&token(1, &[AUTH])), &kuaishou_body())
         .await;
     assert_eq!(response.status(), StatusCode::CREATED);
     let text = response.text().await.expect("body");
     assert!(!text.contains(APP_SECRET), "{text}");
     assert!(!text.contains(SIGN_SECRET), "{text}");
     assert!(!text.contains("appSecret"), "{text}");
+
+    // The platform's own keys are sealed with the secret.
+    let body: Value = serde_json::from_str(&text).expect("JSON");
+    let id = body["data"]["platformId"].as_i64().expect("platformId");
+    let row = app.platform_row(id).await;
+    assert!(!row.auth_info.contains(SIGN_SECRET), "{}", row.auth_info);
+    let sealer = leadgen_runtime::sealer(&leadgen_test_support::crypto_settings()).expect("sealer");
+    let opened = sealer
+        .open(
+            &leadgen_db::sealed::platform_auth("auth_info", PlatformId::new(id)),
+            &row.auth_info,
+        )
+        .expect("auth_info opens with its row's context");
+    let opened: Value = serde_json::from_str(&opened).expect("sealed JSON");
+    assert_eq!(opened["extra"]["signSecret"], SIGN_SECRET);
 }
 
 #[tokio::test]

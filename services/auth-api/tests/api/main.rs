@@ -14,6 +14,7 @@ mod helpers;
 mod list;
 mod operation_logs;
 mod shops;
+mod strict;
 mod sync;
 mod sync_cancel;
 mod sync_records;

@@ -51,6 +51,7 @@ pub struct RevealBody {
     ))]
 pub async fn reveal(
     user: Authorized<needs::Contact>,
+    _: leadgen_http::query::NoQuery,
     state: web::Data<AppState>,
     path: web::Path<i64>,
     body: web::Json<RevealBody>,

@@ -77,7 +77,7 @@ pub async fn get(
 
 #[derive(Debug, Deserialize, Validate, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct StatusBody {
+pub struct LeadStatusBody {
     /// `PENDING`, `PROCESSED` or `INVALID`.
     #[validate(
         required(message = "processStatus 不能为空"),
@@ -98,7 +98,7 @@ pub struct StatusBody {
 
 const _: () = assert!(
     MAX_NOTE_CHARS == 500,
-    "the note's limit is written in StatusBody and BulkBody"
+    "the note's limit is written in LeadStatusBody and BulkBody"
 );
 
 /// The validated status: present and known once `validate` passed.
@@ -138,7 +138,7 @@ fn if_match(req: &HttpRequest) -> Result<i32, LeadApiError> {
         ("leadId" = i64, Path),
         ("If-Match" = String, Header, pattern = r#"^(W/)?"?[0-9]{1,9}"?$"#, description = "线索版本号，例如 \"3\""),
     ),
-    request_body = StatusBody,
+    request_body = LeadStatusBody,
     security(("bearer" = ["lead:order:process"])),
     responses(
         (status = 200, description = "已更新（或状态未变）", body = leadgen_http::openapi::Envelope<crate::service::workflow::Changed>,
@@ -154,10 +154,11 @@ fn if_match(req: &HttpRequest) -> Result<i32, LeadApiError> {
     ))]
 pub async fn patch(
     user: Authorized<needs::Process>,
+    _: leadgen_http::query::NoQuery,
     state: web::Data<AppState>,
     path: web::Path<i64>,
     req: HttpRequest,
-    body: web::Json<StatusBody>,
+    body: web::Json<LeadStatusBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     body.validate()
@@ -238,6 +239,7 @@ fn unique_leads(items: &[BulkItem]) -> Result<(), validator::ValidationError> {
     ))]
 pub async fn patch_many(
     user: Authorized<needs::Process>,
+    _: leadgen_http::query::NoQuery,
     state: web::Data<AppState>,
     body: web::Json<BulkBody>,
 ) -> Result<HttpResponse, ApiError> {

@@ -221,6 +221,18 @@ async fn a_status_change_needs_the_version_records_who_and_is_announced() {
         .await
         .expect("PATCH");
     expect_envelope(response, StatusCode::UNAUTHORIZED, 401).await;
+    // The PATCH takes no query parameter.
+    let response = app
+        .client
+        .patch(app.url(&format!("/leads/{}?processStatus=PROCESSED", s.a)))
+        .bearer_auth(token(1, &[PROCESS]))
+        .header("If-Match", "\"1\"")
+        .json(&change)
+        .send()
+        .await
+        .expect("PATCH");
+    let body = expect_envelope(response, StatusCode::BAD_REQUEST, 400).await;
+    assert_eq!(body["message"], "不支持的查询参数：processStatus");
     let response = app
         .client
         .get(app.url(&format!("/leads/{}", s.a)))

@@ -1,0 +1,158 @@
+//! A body field or query parameter an endpoint does not document is refused with 400 and
+//! changes nothing: a misspelled `startTime` never runs a default sync.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{AUTH, SYNC, TestApp, VIEW, expect_envelope, spawn_app, token};
+
+const APP_KEY: &str = "strict-app-key";
+const APP_SECRET: &str = "strict-app-secret";
+
+async fn send(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    perms: &[&str],
+    body: Option<&str>,
+) -> reqwest::Response {
+    let mut request = app
+        .client
+        .request(method, app.url(path))
+        .bearer_auth(token(1, perms));
+    if let Some(body) = body {
+        request = request
+            .header("content-type", "application/json")
+            .body(body.to_owned());
+    }
+    request.send().await.expect("request")
+}
+
+async fn refused(response: reqwest::Response, message: &str) {
+    let body: Value = expect_envelope(response, StatusCode::BAD_REQUEST, 400).await;
+    assert_eq!(body["message"], message, "{body}");
+}
+
+#[tokio::test]
+async fn undocumented_body_fields_are_refused_and_change_nothing() {
+    let app = spawn_app().await;
+    let id = app.active_taobao(1, "strict-app").await;
+    let before = (app.outbox().await.len(), app.operation_log().await.len());
+    use reqwest::Method as M;
+    let create = json!({
+        "platformType": "TAOBAO",
+        "authInfo": { "appKey": APP_KEY, "appSecret": APP_SECRET },
+        "foo": 1,
+    });
+    for (method, path, perms, body, message) in [
+        (
+            M::POST,
+            "/platforms/auth".to_owned(),
+            AUTH,
+            create.to_string(),
+            "请求体含不支持的字段：foo",
+        ),
+        (
+            M::POST,
+            format!("/platforms/{id}/sync"),
+            SYNC,
+            r#"{"starttime":"2026-01-01T00:00:00Z"}"#.to_owned(),
+            "请求体含不支持的字段：starttime",
+        ),
+        (
+            M::PUT,
+            format!("/platforms/{id}/status"),
+            AUTH,
+            r#"{"status":"DISABLED","x":1}"#.to_owned(),
+            "请求体含不支持的字段：x",
+        ),
+        (
+            M::POST,
+            format!("/platforms/{id}/reauthorize"),
+            AUTH,
+            r#"{"foo":1}"#.to_owned(),
+            "请求体含不支持的字段：foo",
+        ),
+        // Valid JSON of the wrong type is not "not JSON".
+        (
+            M::POST,
+            format!("/platforms/{id}/reauthorize"),
+            AUTH,
+            r#"{"redirectUrl":123}"#.to_owned(),
+            "请求体字段缺失或类型不正确",
+        ),
+        (
+            M::PUT,
+            format!("/platforms/{id}/status"),
+            AUTH,
+            r#"{"status":"#.to_owned(),
+            "请求体不是合法的 JSON",
+        ),
+    ] {
+        let response = send(&app, method, &path, &[perms], Some(&body)).await;
+        refused(response, message).await;
+    }
+    assert_eq!(
+        (app.outbox().await.len(), app.operation_log().await.len()),
+        before
+    );
+    assert_eq!(app.platform_row(id).await.status, "ACTIVE");
+}
+
+#[tokio::test]
+async fn auth_info_takes_only_the_keys_its_platform_reads() {
+    let app = spawn_app().await;
+    let body = |platform: &str| {
+        json!({
+            "platformType": platform,
+            "authInfo": { "appKey": APP_KEY, "appSecret": APP_SECRET, "signSecret": "s" },
+        })
+    };
+    let response = app
+        .create_authorization(Some(&token(1, &[AUTH])), &body("TAOBAO"))
+        .await;
+    refused(response, "authInfo 含 TAOBAO 不支持的字段：signSecret").await;
+    assert!(app.operation_log().await.is_empty());
+    // Kuaishou signs with it.
+    let response = app
+        .create_authorization(Some(&token(1, &[AUTH])), &body("KUAISHOU"))
+        .await;
+    expect_envelope(response, StatusCode::CREATED, 201).await;
+}
+
+#[tokio::test]
+async fn undocumented_query_parameters_are_refused_where_an_endpoint_takes_none() {
+    let app = spawn_app().await;
+    let id = app.active_taobao(1, "strict-app").await;
+    use reqwest::Method as M;
+    for (method, path, perms) in [
+        (M::GET, format!("/platforms/{id}?foo=1"), VIEW),
+        (M::POST, format!("/platforms/{id}/sync?foo=1"), SYNC),
+        (M::DELETE, format!("/platforms/{id}?foo=1"), AUTH),
+        (M::POST, "/platforms/auth?foo=1".to_owned(), AUTH),
+    ] {
+        let response = send(&app, method, &path, &[perms], Some("{}")).await;
+        refused(response, "不支持的查询参数：foo").await;
+    }
+    assert_eq!(app.platform_row(id).await.status, "ACTIVE");
+    // A front end's cache buster is not a parameter.
+    let response = send(
+        &app,
+        M::GET,
+        &format!("/platforms/{id}?_=1700000000000"),
+        &[VIEW],
+        None,
+    )
+    .await;
+    expect_envelope(response, StatusCode::OK, 200).await;
+    // Without the permission, 403 comes first.
+    let response = send(
+        &app,
+        M::GET,
+        &format!("/platforms/{id}?foo=1"),
+        &[SYNC],
+        None,
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+}
