@@ -787,7 +787,10 @@ def parse_nginx(text: str) -> list[Location]:
                              "equivalent; k8s/check.py does not compare them")
         proxy = re.search(r"\bproxy_pass\s+([^;\s]+)\s*;", body)
         ret = re.search(r"\breturn\s+(\d{3})\b", body)
-        if proxy:
+        if re.search(r"\binternal\s*;", body):
+            # Reached only by nginx's own redirects (error pages): from outside, a 404.
+            answer = ("status", 404)
+        elif proxy:
             url = urlsplit(proxy.group(1))
             if url.scheme != "http" or url.path or url.hostname not in upstreams:
                 raise ValueError(f"location {path}: proxy_pass {proxy.group(1)} is not "

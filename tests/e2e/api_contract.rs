@@ -34,6 +34,7 @@ fn schemathesis() -> String {
 async fn the_gateway_api_conforms_to_its_openapi_document() {
     let system = System::start(&[]).await;
     gateway_errors_carry_a_trace_id(&system).await;
+    gateway_refusals_come_in_the_envelope(&system).await;
     let api = Api::new(&system, 1);
     let platform_id = api.authorize_on_consent_page(&system).await;
     let (start, end) = flow::window_days(5);
@@ -109,4 +110,37 @@ async fn gateway_errors_carry_a_trace_id(system: &System) {
         Some(caller),
         "{traced}"
     );
+}
+
+/// What the gateway refuses before any service sees it is still the envelope, never nginx's
+/// HTML: a request it cannot read, an overlong URI or headers, a method no path takes.
+async fn gateway_refusals_come_in_the_envelope(system: &System) {
+    let client = reqwest::Client::new();
+    let base = system.url("/api/v1/lead-generation/orders");
+    let long = "1".repeat(20_000);
+    let big = "a".repeat(40_000);
+    let cases = [
+        (client.get(format!("{base}/platforms/%00")), 400),
+        (client.get(format!("{base}/leads?contactInfo={long}")), 414),
+        (
+            client.get(format!("{base}/leads")).header("x-big", &big),
+            431,
+        ),
+        (
+            client.request(reqwest::Method::TRACE, format!("{base}/platforms")),
+            501,
+        ),
+    ];
+    for (request, status) in cases {
+        let response = request.send().await.expect("gateway answers");
+        assert_eq!(response.status().as_u16(), status);
+        let body: serde_json::Value = response.json().await.expect("a JSON envelope");
+        assert_eq!(body["code"], status, "{body}");
+        assert!(body["data"].is_null(), "{body}");
+        let message = body["message"].as_str().unwrap_or_default();
+        assert!(
+            !message.is_empty() && !message.is_ascii(),
+            "a Chinese message: {body}"
+        );
+    }
 }

@@ -26,7 +26,7 @@ codes! {
     OAUTH_STATE_INVALID = (40002, 400, "授权回调无效或已过期，请重新发起授权");
     /// The platform refused to exchange the authorization code.
     OAUTH_EXCHANGE_FAILED = (40003, 400, "电商平台授权失败，请重新授权");
-    /// The requested sync window is beyond what the platform keeps.
+    /// The sync window resumed from the last sync is invalid (its start not before the given end).
     SYNC_WINDOW_INVALID = (40004, 400, "同步时间范围不合法");
     /// The platform type has no adapter yet.
     PLATFORM_NOT_SUPPORTED = (40005, 400, "暂不支持该电商平台");

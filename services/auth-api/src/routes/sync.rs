@@ -30,7 +30,7 @@ pub async fn sync(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let body: SyncBody = leadgen_http::body::optional_json(&body)?;
-    let window = syncs::parse_window(&body)?;
+    let window = syncs::parse_window(&body, chrono::Utc::now())?;
     let accepted =
         syncs::request(&state, &user, PlatformId::new(path.into_inner()), window).await?;
     Ok(leadgen_http::ok(accepted))

@@ -149,13 +149,18 @@ fn completed(
     status: AuthStatus,
     shop_name: Option<String>,
 ) -> Completed {
-    let redirect_to = row.redirect_url.as_ref().map(|url| {
-        let sep = if url.contains('?') { '&' } else { '?' };
-        format!(
-            "{url}{sep}platformId={}&platformType={}&status={}",
-            platform_id, row.platform_type, status
-        )
-    });
+    // Into the query, before any fragment the front end's URL has (a single-page app's route).
+    let redirect_to = row
+        .redirect_url
+        .as_deref()
+        .and_then(|url| url::Url::parse(url).ok())
+        .map(|mut url| {
+            url.query_pairs_mut()
+                .append_pair("platformId", &platform_id.to_string())
+                .append_pair("platformType", &row.platform_type)
+                .append_pair("status", status.as_str());
+            url.to_string()
+        });
     Completed {
         platform_id: platform_id.get(),
         platform_type: row.platform_type.clone(),

@@ -61,18 +61,34 @@ pub struct RequestedWindow {
     pub end: Option<DateTime<Utc>>,
 }
 
-/// Checks the body's times, reporting every invalid field.
-pub fn parse_window(body: &SyncBody) -> Result<RequestedWindow, AuthApiError> {
+/// Checks the body's times at `now`, reporting every invalid field (422, design 5): malformed,
+/// an end not after the start, a start not before `now`, or a window longer than
+/// [`MAX_WINDOW_DAYS`] (the end defaults to `now`). What depends on the shop (a start resumed
+/// from its last sync that falls after the given end) is checked by [`request`] (40004).
+pub fn parse_window(body: &SyncBody, now: DateTime<Utc>) -> Result<RequestedWindow, AuthApiError> {
     let mut errors = Vec::new();
     let start = parse_time("startTime", body.start_time.as_deref(), &mut errors);
     let end = parse_time("endTime", body.end_time.as_deref(), &mut errors);
-    if let (Some(s), Some(e)) = (start, end)
-        && e <= s
-    {
+    let mut refuse = |field: &str, message: String| {
         errors.push(FieldError {
-            field: "endTime".into(),
-            message: "endTime 必须晚于 startTime".into(),
-        });
+            field: field.into(),
+            message,
+        })
+    };
+    if let Some(s) = start {
+        let until = end.unwrap_or(now).min(now);
+        if end.is_some_and(|e| e <= s) {
+            refuse("endTime", "endTime 必须晚于 startTime".into());
+        } else if s >= now {
+            refuse("startTime", "startTime 必须早于当前时间".into());
+        } else if until - s > Duration::days(MAX_WINDOW_DAYS) {
+            let field = if end.is_some() {
+                "endTime"
+            } else {
+                "startTime"
+            };
+            refuse(field, format!("同步时间范围不能超过 {MAX_WINDOW_DAYS} 天"));
+        }
     }
     if errors.is_empty() {
         Ok(RequestedWindow { start, end })
@@ -177,7 +193,7 @@ pub async fn request(
                 });
                 if start >= end {
                     return Err(AuthApiError::SyncWindow(
-                        "同步开始时间必须早于当前时间和结束时间".into(),
+                        "从上次同步处继续的开始时间不早于结束时间，请指定 startTime".into(),
                     ));
                 }
                 if end - start > Duration::days(MAX_WINDOW_DAYS) {

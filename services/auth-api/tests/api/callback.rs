@@ -264,7 +264,8 @@ async fn callback_with_the_merchants_refusal_marks_the_authorization_invalid() {
 #[tokio::test]
 async fn callback_sends_the_browser_back_to_the_redirect_url() {
     let app = spawn_app().await;
-    let redirect = "https://app.example.com/platforms?tab=mine";
+    // A single-page app's route in the fragment: the result goes into the query before it.
+    let redirect = "https://app.example.com/platforms?tab=mine#/shops";
     let (id, state) = pending(&app, Some(redirect)).await;
     let response = app
         .callback(&[("error", "access_denied"), ("state", &state)])
@@ -277,7 +278,10 @@ async fn callback_sends_the_browser_back_to_the_redirect_url() {
         .expect("Location");
     assert_eq!(
         location,
-        format!("{redirect}&platformId={id}&platformType=TAOBAO&status=INVALID")
+        format!(
+            "https://app.example.com/platforms?tab=mine&platformId={id}&platformType=TAOBAO\
+             &status=INVALID#/shops"
+        )
     );
 }
 

@@ -316,6 +316,20 @@ async fn sync_reports_invalid_times_with_422() {
             vec!["startTime"],
         ),
         (json!({ "endTime": "2024-05-01 00:00:00" }), vec!["endTime"]),
+        // Longer than 90 days, with the end given or now.
+        (
+            json!({ "startTime": iso(now - Duration::days(100)), "endTime": iso(now - Duration::days(1)) }),
+            vec!["endTime"],
+        ),
+        (
+            json!({ "startTime": iso(now - Duration::days(91)) }),
+            vec!["startTime"],
+        ),
+        // Starting in the future: nothing before "now" to fetch.
+        (
+            json!({ "startTime": iso(now + Duration::hours(1)) }),
+            vec!["startTime"],
+        ),
         (
             json!({ "startTime": "2024-05-01", "endTime": "soon" }),
             vec!["startTime", "endTime"],
@@ -339,22 +353,18 @@ async fn sync_refuses_an_invalid_window_with_40004() {
     let app = spawn_app_without_relay().await;
     let platform = app.active_taobao(1, "key-window").await;
     let now = Utc::now();
-    for body in [
-        // Longer than 90 days.
-        json!({ "startTime": iso(now - Duration::days(100)), "endTime": iso(now - Duration::days(1)) }),
-        json!({ "startTime": iso(now - Duration::days(91)) }),
-        // Starting in the future: nothing before "now" to fetch.
-        json!({ "startTime": iso(now + Duration::hours(1)) }),
-    ] {
-        let response = app
-            .request_sync(
-                Some(&token(1, &[SYNC])),
-                &platform.to_string(),
-                Some(&body.to_string()),
-            )
-            .await;
-        expect_envelope(response, StatusCode::BAD_REQUEST, 40004).await;
-    }
+    // Without a start the sync resumes from the last one, which lies after the given end.
+    app.set_last_sync_time(platform, now - Duration::days(1))
+        .await;
+    let body = json!({ "endTime": iso(now - Duration::days(2)) });
+    let response = app
+        .request_sync(
+            Some(&token(1, &[SYNC])),
+            &platform.to_string(),
+            Some(&body.to_string()),
+        )
+        .await;
+    expect_envelope(response, StatusCode::BAD_REQUEST, 40004).await;
     assert!(app.outbox().await.is_empty());
 
     // 89 days is fine.
