@@ -27,4 +27,4 @@ pub mod server;
 pub use auth::{AuthUser, Authorized, Claims, JwtVerifier, Permission, needs};
 pub use envelope::{created, ok};
 pub use error::{ApiError, FieldError};
-pub use paging::{BoundedPage, Page, PageQuery, SortOrder};
+pub use paging::{BoundedPage, Page, SortOrder};

@@ -1,26 +1,21 @@
-//! Paging and sorting: `page` (1-based, default 1), `size` (default 10, at most 100; larger is
-//! 400), `sort` from an allow-list, `order` `asc`|`desc`; the page payload
-//! `{records, total, size, current, pages}`.
+//! Paging and sorting: `page` (1-based, default 1, at most [`MAX_PAGE`]), `size` (default 10, at
+//! most 100; larger is 400), absent or empty meaning the default; `sort` from an allow-list,
+//! `order` `asc`|`desc`; the page payload `{records, total, size, current, pages}`.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::ApiError;
 
 pub const DEFAULT_SIZE: i64 = 10;
 pub const MAX_SIZE: i64 = 100;
+/// The largest page number: an `int32`, so that `current` stays exact in JavaScript.
+pub const MAX_PAGE: i64 = i32::MAX as i64;
 
 /// Sort direction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortOrder {
     Asc,
     Desc,
-}
-
-/// The raw paging parameters of a list request.
-#[derive(Debug, Clone, Copy, Deserialize)]
-pub struct PageQuery {
-    pub page: Option<i64>,
-    pub size: Option<i64>,
 }
 
 /// Validated paging.
@@ -32,14 +27,33 @@ pub struct Paging {
 
 impl Paging {
     pub fn from_query(page: Option<i64>, size: Option<i64>) -> Result<Self, ApiError> {
+        Self::named(("page", page), ("size", size))
+    }
+
+    /// From the query's text: absent or empty (white space) is the default.
+    pub fn from_raw(page: Option<&str>, size: Option<&str>) -> Result<Self, ApiError> {
+        Self::from_query(
+            crate::query::int("page", page)?,
+            crate::query::int("size", size)?,
+        )
+    }
+
+    /// Under an endpoint's own parameter names (`ordersPage`, `ordersSize`), which its
+    /// messages name.
+    pub fn named(
+        (page_name, page): (&str, Option<i64>),
+        (size_name, size): (&str, Option<i64>),
+    ) -> Result<Self, ApiError> {
         let page = page.unwrap_or(1);
         let size = size.unwrap_or(DEFAULT_SIZE);
-        if page < 1 {
-            return Err(ApiError::bad_request("page 必须从 1 开始"));
+        if !(1..=MAX_PAGE).contains(&page) {
+            return Err(ApiError::bad_request(format!(
+                "{page_name} 必须在 1 到 {MAX_PAGE} 之间"
+            )));
         }
         if !(1..=MAX_SIZE).contains(&size) {
             return Err(ApiError::bad_request(format!(
-                "size 必须在 1 到 {MAX_SIZE} 之间"
+                "{size_name} 必须在 1 到 {MAX_SIZE} 之间"
             )));
         }
         Ok(Paging { page, size })
@@ -69,8 +83,8 @@ pub fn parse_sort<'a>(
     };
     let order = match order.map(str::trim).filter(|s| !s.is_empty()) {
         None => SortOrder::Desc,
-        Some(o) if o.eq_ignore_ascii_case("desc") => SortOrder::Desc,
-        Some(o) if o.eq_ignore_ascii_case("asc") => SortOrder::Asc,
+        Some("desc") => SortOrder::Desc,
+        Some("asc") => SortOrder::Asc,
         Some(o) => {
             return Err(ApiError::bad_request(format!(
                 "order 只能是 asc 或 desc，而不是 `{o}`"
@@ -139,6 +153,15 @@ mod tests {
         );
         assert!(Paging::from_query(Some(0), None).is_err());
         assert!(Paging::from_query(None, Some(101)).is_err());
+        assert!(Paging::from_query(Some(MAX_PAGE), None).is_ok());
+        assert!(Paging::from_query(Some(MAX_PAGE + 1), None).is_err());
+        assert_eq!(
+            Paging::from_raw(Some(" "), Some("")).unwrap(),
+            Paging { page: 1, size: 10 }
+        );
+        assert!(Paging::from_raw(Some("x"), None).is_err());
+        let named = Paging::named(("ordersPage", Some(0)), ("ordersSize", None));
+        assert!(named.unwrap_err().to_string().starts_with("ordersPage "));
         assert_eq!(Paging::from_query(Some(3), Some(20)).unwrap().offset(), 40);
         let p: Page<u8> = Page::new(vec![], 21, Paging { page: 1, size: 10 });
         assert_eq!(p.pages, 3);

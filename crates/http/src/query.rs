@@ -33,6 +33,19 @@ pub fn reject_unknown(query: &str, known: &[&str]) -> Result<(), ApiError> {
     }
 }
 
+/// An optional integer parameter: absent or empty (white space) is `None`; anything else must
+/// be an integer (400 naming it).
+pub fn int(name: &str, value: Option<&str>) -> Result<Option<i64>, ApiError> {
+    value
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(|v| {
+            v.parse()
+                .map_err(|_| ApiError::bad_request(format!("{name} 必须是整数")))
+        })
+        .transpose()
+}
+
 /// An ISO 8601 (RFC 3339) time with any offset, surrounding white space ignored. An offset's
 /// `+` sent unencoded in a query string arrives as a space (`…T00:00:00 08:00`) and is read as
 /// the `+` it was.

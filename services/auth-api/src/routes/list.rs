@@ -17,8 +17,8 @@ pub struct ListQuery {
     status: Option<String>,
     sort: Option<String>,
     order: Option<String>,
-    page: Option<i64>,
-    size: Option<i64>,
+    page: Option<String>,
+    size: Option<String>,
 }
 
 /// The sorts `GET /platforms` accepts (newest first by default).
@@ -31,7 +31,7 @@ pub const SORT_FIELDS: &[&str] = &["createTime", "updateTime"];
         ("status" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(PENDING_AUTH|ACTIVE|EXPIRED|INVALID|DISABLED|REVOKED)?[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "PENDING_AUTH, ACTIVE, EXPIRED, INVALID, DISABLED, REVOKED"),
         ("sort" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(createTime|updateTime)?[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "createTime（默认）, updateTime"),
         ("order" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(asc|desc)?[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "asc, desc（默认）"),
-        ("page" = Option<i64>, Query, minimum = 1, description = "从 1 开始，默认 1"),
+        ("page" = Option<i64>, Query, minimum = 1, maximum = 2147483647, description = "从 1 开始，默认 1"),
         ("size" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1–100，默认 10"),
     ),
     security(("bearer" = ["lead:order:view"])),
@@ -53,7 +53,7 @@ pub async fn list(
         &["platformType", "status", "sort", "order", "page", "size"],
     )?;
     let q = query.into_inner();
-    let paging = Paging::from_query(q.page, q.size)?;
+    let paging = Paging::from_raw(q.page.as_deref(), q.size.as_deref())?;
     let (sort, order) = parse_sort(
         q.sort.as_deref(),
         q.order.as_deref(),

@@ -23,8 +23,8 @@ pub struct LogQuery {
     end_time: Option<String>,
     sort: Option<String>,
     order: Option<String>,
-    page: Option<i64>,
-    size: Option<i64>,
+    page: Option<String>,
+    size: Option<String>,
 }
 
 fn text(v: Option<String>) -> Option<String> {
@@ -43,7 +43,7 @@ fn text(v: Option<String>) -> Option<String> {
         ("endTime" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$|^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "ISO 8601 (RFC 3339)"),
         ("sort" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(time)?[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "time（默认）"),
         ("order" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(asc|desc)?[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "asc, desc（默认）"),
-        ("page" = Option<i64>, Query, minimum = 1, description = "从 1 开始，默认 1"),
+        ("page" = Option<i64>, Query, minimum = 1, maximum = 2147483647, description = "从 1 开始，默认 1"),
         ("size" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1–100，默认 10"),
     ),
     security(("bearer" = ["lead:order:audit"])),
@@ -77,7 +77,7 @@ pub async fn list(
         ],
     )?;
     let q = query.into_inner();
-    let paging = Paging::from_query(q.page, q.size)?;
+    let paging = Paging::from_raw(q.page.as_deref(), q.size.as_deref())?;
     let result = text(q.result)
         .map(|r| r.to_ascii_uppercase())
         .map(|r| match r.as_str() {

@@ -19,8 +19,8 @@ pub struct RecordsQuery {
     status: Option<String>,
     start_time: Option<String>,
     end_time: Option<String>,
-    page: Option<i64>,
-    size: Option<i64>,
+    page: Option<String>,
+    size: Option<String>,
     sort: Option<String>,
     order: Option<String>,
 }
@@ -42,7 +42,7 @@ pub fn parse_time(name: &str, value: Option<&str>) -> Result<Option<DateTime<Utc
         ("status" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(RUNNING|COMPLETED|FAILED|CANCELLED)?[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "RUNNING, COMPLETED, FAILED, CANCELLED"),
         ("startTime" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$|^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "ISO 8601 (RFC 3339)"),
         ("endTime" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$|^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "ISO 8601 (RFC 3339)"),
-        ("page" = Option<i64>, Query, minimum = 1, description = "从 1 开始，默认 1"),
+        ("page" = Option<i64>, Query, minimum = 1, maximum = 2147483647, description = "从 1 开始，默认 1"),
         ("size" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1–100，默认 10"),
         ("sort" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(syncTime|successCount|failureCount|status)?[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "syncTime, successCount, failureCount, status"),
         ("order" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(asc|desc)?[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "asc, desc"),
@@ -75,7 +75,7 @@ pub async fn list(
         ],
     )?;
     let q = query.into_inner();
-    let paging = Paging::from_query(q.page, q.size)?;
+    let paging = Paging::from_raw(q.page.as_deref(), q.size.as_deref())?;
     let sort = parse_sort(
         q.sort.as_deref(),
         q.order.as_deref(),

@@ -107,10 +107,26 @@ async fn list_rejects_bad_paging_and_unknown_filter_values_with_400() {
         vec![("sort", "appKey")],
         vec![("platfromType", "JD")],
         vec![("sort", "createTime"), ("order", "sideways")],
+        // `order` is `asc` or `desc`, as written.
+        vec![("order", "ASC")],
+        // Past an int32, a page number would not survive JavaScript.
+        vec![("page", "2147483648")],
+        vec![("page", "9223372036854775807")],
+        // One value per parameter.
+        vec![("size", "1"), ("size", "2")],
     ] {
         let response = app.list_platforms(Some(&view), &query).await;
         expect_envelope(response, StatusCode::BAD_REQUEST, 400).await;
     }
+    // An empty value is the default, as for the filters.
+    let response = app
+        .list_platforms(Some(&view), &[("page", ""), ("size", " "), ("status", "")])
+        .await;
+    let body = expect_envelope(response, StatusCode::OK, 200).await;
+    assert_eq!(
+        (&body["data"]["current"], &body["data"]["size"]),
+        (&1.into(), &10.into())
+    );
 }
 
 #[tokio::test]

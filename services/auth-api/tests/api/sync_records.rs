@@ -192,7 +192,7 @@ async fn sync_records_sort_by_the_allowed_fields() {
         ),
         (&[("sort", "successCount")], vec![s.t1, s.t3, s.t4, s.t2]),
         (
-            &[("sort", "failureCount"), ("order", "DESC")],
+            &[("sort", "failureCount"), ("order", "desc")],
             vec![s.t2, s.t3, s.t4, s.t1],
         ),
         // Ties keep a stable order by id.

@@ -39,7 +39,7 @@ fn parse_time(name: &str, v: &str) -> Result<DateTime<Utc>, ApiError> {
         ("contactInfo" = Option<String>, Query, description = "脱敏号码中可见的数字；完整手机号按盲索引精确查找"),
         ("processStatus" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(PENDING|PROCESSED|INVALID)?[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "PENDING, PROCESSED, INVALID"),
         ("intentionTags" = Option<Vec<String>>, Query, style = Form, explode, description = "重复此参数（intentionTags=复购&intentionTags=沉睡）或逗号分隔；每个标签都须命中"),
-        ("page" = Option<i64>, Query, minimum = 1, description = "从 1 开始，默认 1；page × size 超过 2000 且匹配超过 2000 条时为 40008"),
+        ("page" = Option<i64>, Query, minimum = 1, maximum = 2147483647, description = "从 1 开始，默认 1；page × size 超过 2000 且匹配超过 2000 条时为 40008"),
         ("size" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1–100，默认 10"),
         ("sort" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(orderTime|createTime|score|amount|totalAmount|lastOrderTime)?[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "orderTime, createTime, score, amount, totalAmount, lastOrderTime"),
         ("order" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(asc|desc)?[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "asc, desc"),
@@ -98,14 +98,21 @@ pub fn parse_query(query: &str, indexer: &BlindIndexer) -> Result<ListQuery, Api
     leadgen_http::query::reject_unknown(query, QUERY_NAMES)?;
     let mut filter = LeadFilter::default();
     let (mut page, mut size, mut sort, mut order) = (None, None, None, None);
+    let mut seen = std::collections::HashSet::new();
     for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
-        let raw = value.as_ref();
-        let value = raw.trim();
+        // Every parameter but the tags is single: two values would leave one unread.
+        let repeatable = key.starts_with('_') || key.starts_with("intentionTags");
+        if !repeatable && !seen.insert(key.clone()) {
+            return Err(ApiError::bad_request(format!(
+                "查询参数 {key} 只能出现一次"
+            )));
+        }
+        let value = value.trim();
         if value.is_empty() {
             continue;
         }
         match key.as_ref() {
-            "platformId" => filter.platform_id = Some(parse_i64("platformId", raw)?),
+            "platformId" => filter.platform_id = Some(parse_i64("platformId", value)?),
             "orderTimeStart" => {
                 filter.order_time_start = Some(parse_time("orderTimeStart", value)?)
             }
@@ -136,8 +143,8 @@ pub fn parse_query(query: &str, indexer: &BlindIndexer) -> Result<ListQuery, Api
                         .map(str::to_owned),
                 );
             }
-            "page" => page = Some(parse_i64("page", raw)?),
-            "size" => size = Some(parse_i64("size", raw)?),
+            "page" => page = Some(parse_i64("page", value)?),
+            "size" => size = Some(parse_i64("size", value)?),
             "sort" => sort = Some(value.to_owned()),
             "order" => order = Some(value.to_owned()),
             // Refused before the loop, or a cache buster (`_t`).

@@ -4,6 +4,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use leadgen_domain::{LeadId, LeadProcessStatus};
 use leadgen_http::paging::Paging;
+use leadgen_http::query::int;
 use leadgen_http::{ApiError, Authorized, FieldError, needs};
 use serde::Deserialize;
 use validator::Validate;
@@ -21,21 +22,11 @@ pub struct DetailQuery {
     orders_size: Option<String>,
 }
 
-fn int(name: &str, v: Option<&String>) -> Result<Option<i64>, ApiError> {
-    v.map(|v| v.trim())
-        .filter(|v| !v.is_empty())
-        .map(|v| {
-            v.parse()
-                .map_err(|_| ApiError::bad_request(format!("{name} 必须是整数")))
-        })
-        .transpose()
-}
-
 /// One lead in full: the buyer's orders, reasons, contact validity, status history, version.
 #[utoipa::path(get, path = "/leads/{leadId}", tag = "leads",
     params(
         ("leadId" = i64, Path, description = "线索 ID（已合并的线索返回合并后的线索）"),
-        ("ordersPage" = Option<i64>, Query, minimum = 1, description = "从 1 开始，默认 1"),
+        ("ordersPage" = Option<i64>, Query, minimum = 1, maximum = 2147483647, description = "从 1 开始，默认 1"),
         ("ordersSize" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1–100，默认 10"),
     ),
     security(("bearer" = ["lead:order:view"])),
@@ -56,9 +47,15 @@ pub async fn get(
     query: web::Query<DetailQuery>,
 ) -> Result<HttpResponse, ApiError> {
     leadgen_http::query::reject_unknown(req.query_string(), &["ordersPage", "ordersSize"])?;
-    let paging = Paging::from_query(
-        int("ordersPage", query.orders_page.as_ref())?,
-        int("ordersSize", query.orders_size.as_ref())?,
+    let paging = Paging::named(
+        (
+            "ordersPage",
+            int("ordersPage", query.orders_page.as_deref())?,
+        ),
+        (
+            "ordersSize",
+            int("ordersSize", query.orders_size.as_deref())?,
+        ),
     )?;
     let lead = detail::get(
         &state,

@@ -433,7 +433,7 @@ async fn leads_sort_by_the_allowed_fields() {
         ),
         (&[("sort", "amount")], vec![s.l4, s.l1, s.l2, s.l3]),
         (
-            &[("sort", "amount"), ("order", "ASC")],
+            &[("sort", "amount"), ("order", "asc")],
             vec![s.l3, s.l2, s.l1, s.l4],
         ),
         (&[("sort", "createTime")], vec![s.l4, s.l1, s.l2, s.l3]),
@@ -667,6 +667,15 @@ async fn leads_reject_bad_parameters_with_400() {
     let response = app.leads_raw(&view, "platfromId=1").await;
     let body = expect_envelope(response, StatusCode::BAD_REQUEST, 400).await;
     assert_eq!(body["message"], "不支持的查询参数：platfromId");
+    // One value per parameter but the tags; an empty one is the default.
+    let response = app.leads_raw(&view, "size=1&size=2").await;
+    let body = expect_envelope(response, StatusCode::BAD_REQUEST, 400).await;
+    assert_eq!(body["message"], "查询参数 size 只能出现一次");
+    let response = app.leads_raw(&view, "order=ASC").await;
+    expect_envelope(response, StatusCode::BAD_REQUEST, 400).await;
+    let response = app.leads_raw(&view, "page=&size=").await;
+    let body = expect_envelope(response, StatusCode::OK, 200).await;
+    assert_eq!(body["data"]["size"], 10, "{body}");
 }
 
 #[tokio::test]
