@@ -305,9 +305,23 @@ pub async fn detail(
     Ok(Listed::from(row))
 }
 
-/// `****abcd`: the last four characters only.
+/// `****abcd`: the last four characters only, and never more than a third of the key, so
+/// that a short key is not shown whole (`k` → `****`).
 fn hint(app_key: &str) -> String {
     let chars: Vec<char> = app_key.chars().collect();
-    let tail: String = chars[chars.len().saturating_sub(4)..].iter().collect();
+    let shown = (chars.len() / 3).min(4);
+    let tail: String = chars[chars.len() - shown..].iter().collect();
     format!("****{tail}")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_hint_never_shows_more_than_a_third_of_the_key() {
+        assert_eq!(super::hint("app-key-1234abcd"), "****abcd");
+        assert_eq!(super::hint("123456789012"), "****9012");
+        assert_eq!(super::hint("12345678"), "****78");
+        assert_eq!(super::hint("k"), "****");
+        assert_eq!(super::hint(""), "****");
+    }
 }

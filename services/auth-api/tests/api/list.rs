@@ -274,7 +274,7 @@ async fn list_shows_an_app_key_hint_and_no_secret() {
 #[tokio::test]
 async fn list_hints_non_ascii_app_keys_by_characters() {
     let app = spawn_app().await;
-    app.create_taobao(1, "应用钥匙甲乙丙丁").await;
+    app.create_taobao(1, "应用钥匙的名称与编号甲乙丙丁").await;
     let body = expect_envelope(
         app.list_platforms(Some(&token(1, &[VIEW])), &[]).await,
         StatusCode::OK,
