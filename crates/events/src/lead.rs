@@ -53,6 +53,8 @@ pub struct BuyerLead {
     pub platform_type: PlatformType,
     /// The platform's id of the buyer's latest order.
     pub latest_order_id: String,
+    /// The latest order's order time, as the API's `orderTime`: when it was paid, or placed
+    /// while unpaid.
     pub latest_order_time: DateTime<Utc>,
     pub order_count: u32,
     pub paid_order_count: u32,
@@ -60,8 +62,11 @@ pub struct BuyerLead {
     pub paid_total: String,
     pub after_sale_count: u32,
     pub unpaid_count: u32,
+    /// When the buyer's first order was placed.
     pub first_order_time: DateTime<Utc>,
+    /// When the buyer's last order was placed (the API's `lastOrderTime`).
     pub last_order_time: DateTime<Utc>,
+    /// When the buyer last paid.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_paid_time: Option<DateTime<Utc>>,
     /// Mean days between the buyer's payments; absent with fewer than two.
@@ -157,6 +162,8 @@ impl Event for LeadIdentifiedV2 {
 }
 
 /// What changed in a lead.
+// `Score` also covers a change of `intention` alone (the score's intention part). Said here
+// rather than on the variant, whose doc comment would change the generated schema's shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum LeadChange {

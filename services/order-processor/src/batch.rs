@@ -23,7 +23,7 @@ use leadgen_events::{
 use leadgen_outbox::Batch;
 
 use crate::SERVICE;
-use crate::lead_record::{self, Buyer, Keep, tags_of};
+use crate::lead_record::{self, Announced, Buyer, Keep, announced_changes, tags_of};
 use crate::orders::{self, Prepared};
 use crate::repo::identities::{self, IdentityWrite};
 use crate::repo::leads::{self, LeadRow, LeadState};
@@ -455,19 +455,23 @@ fn changes(
     tags: &[leadgen_domain::IntentionTag],
     merged: bool,
 ) -> Vec<LeadChange> {
-    let mut out = Vec::new();
-    if old.score != row.score {
-        out.push(LeadChange::Score);
-    }
-    if tags_of(&old.intention_tags) != tags {
-        out.push(LeadChange::Tags);
-    }
-    if old.contact_validity != row.contact_validity {
-        out.push(LeadChange::ContactValidity);
-    }
-    if old.process_status != row.process_status {
-        out.push(LeadChange::Status);
-    }
+    let old_tags = tags_of(&old.intention_tags);
+    let mut out = announced_changes(
+        Announced {
+            score: old.score,
+            intention: old.intention,
+            tags: &old_tags,
+            contact_validity: &old.contact_validity,
+            process_status: &old.process_status,
+        },
+        Announced {
+            score: row.score,
+            intention: row.intention,
+            tags,
+            contact_validity: &row.contact_validity,
+            process_status: &row.process_status,
+        },
+    );
     if merged {
         out.push(LeadChange::Merged);
     }

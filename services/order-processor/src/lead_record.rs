@@ -12,7 +12,7 @@ use leadgen_domain::{
     ContactField, ContactKind, IntentionTag, LeadId, LeadProcessStatus, Money, NeutralStatus,
     PlatformId,
 };
-use leadgen_events::{BuyerLead, ContactSummary, LeadFacts, ScoredBy};
+use leadgen_events::{BuyerLead, ContactSummary, LeadChange, LeadFacts, ScoredBy};
 
 use crate::orders::contact_kind_name;
 use crate::repo::leads::LeadRow;
@@ -210,4 +210,71 @@ pub fn tags_of(labels: &[String]) -> Vec<IntentionTag> {
         .iter()
         .filter_map(|l| IntentionTag::from_label(l))
         .collect()
+}
+
+/// What a lead's `LeadUpdated` announces, compared before and after.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Announced<'a> {
+    pub score: i16,
+    /// The score's intention part: a change of it alone is a score change.
+    pub intention: i16,
+    pub tags: &'a [IntentionTag],
+    pub contact_validity: &'a str,
+    pub process_status: &'a str,
+}
+
+/// The changes between two states of a lead that `LeadUpdated` announces; empty when nothing
+/// announced changed (reasons, the model version or the aggregate alone publish nothing).
+pub fn announced_changes(before: Announced<'_>, after: Announced<'_>) -> Vec<LeadChange> {
+    let mut out = Vec::new();
+    if (before.score, before.intention) != (after.score, after.intention) {
+        out.push(LeadChange::Score);
+    }
+    if before.tags != after.tags {
+        out.push(LeadChange::Tags);
+    }
+    if before.contact_validity != after.contact_validity {
+        out.push(LeadChange::ContactValidity);
+    }
+    if before.process_status != after.process_status {
+        out.push(LeadChange::Status);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_intention_change_alone_is_announced_as_a_score_change() {
+        let tags = [IntentionTag::High];
+        let before = Announced {
+            score: 54,
+            intention: 48,
+            tags: &tags,
+            contact_validity: "VALID",
+            process_status: "PENDING",
+        };
+        assert!(announced_changes(before, before).is_empty());
+        let after = Announced {
+            intention: 47,
+            ..before
+        };
+        assert_eq!(announced_changes(before, after), vec![LeadChange::Score]);
+        let after = Announced {
+            contact_validity: "INVALID",
+            process_status: "PROCESSED",
+            tags: &[],
+            ..before
+        };
+        assert_eq!(
+            announced_changes(before, after),
+            vec![
+                LeadChange::Tags,
+                LeadChange::ContactValidity,
+                LeadChange::Status
+            ]
+        );
+    }
 }

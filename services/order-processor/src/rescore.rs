@@ -29,7 +29,7 @@ use leadgen_domain::scoring::{
 };
 use leadgen_domain::validity::{ContactValidity, filter_contact_info, no_contact};
 use leadgen_domain::{ContactField, LeadId, TenantId};
-use leadgen_events::{CloudEvent, LeadChange, LeadUpdatedV1, ScoredBy};
+use leadgen_events::{CloudEvent, LeadUpdatedV1, ScoredBy};
 use leadgen_outbox::Batch;
 use leadgen_scorer::{ModelInput, PredictRequest};
 use serde::Deserialize as _;
@@ -37,7 +37,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::SERVICE;
-use crate::lead_record::{snapshot, tags_of};
+use crate::lead_record::{Announced, announced_changes, snapshot, tags_of};
 use crate::processor::Processor;
 use crate::repo::leads::{self, LeadRow};
 use crate::repo::shop_stats::{self, Claimed};
@@ -398,16 +398,23 @@ fn apply(c: Changed) -> anyhow::Result<(serde_json::Value, Option<CloudEvent<Lea
         "validity": row.contact_validity,
         "validityReason": row.contact_validity_reason,
     });
-    let mut changes = Vec::new();
-    if before.score != row.score {
-        changes.push(LeadChange::Score);
-    }
-    if tags_of(&before.intention_tags) != assessment.tags {
-        changes.push(LeadChange::Tags);
-    }
-    if before.contact_validity != row.contact_validity {
-        changes.push(LeadChange::ContactValidity);
-    }
+    let before_tags = tags_of(&before.intention_tags);
+    let changes = announced_changes(
+        Announced {
+            score: before.score,
+            intention: before.intention,
+            tags: &before_tags,
+            contact_validity: &before.contact_validity,
+            process_status: &before.process_status,
+        },
+        Announced {
+            score: row.score,
+            intention: row.intention,
+            tags: &assessment.tags,
+            contact_validity: &row.contact_validity,
+            process_status: &row.process_status,
+        },
+    );
     if changes.is_empty() {
         return Ok((update, None));
     }

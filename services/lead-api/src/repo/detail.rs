@@ -26,7 +26,6 @@ pub struct LeadDetailRow {
     pub intention: i16,
     pub scored_by: String,
     pub merged_into: Option<i64>,
-    pub version: i32,
 }
 
 /// The tenant's lead `id`, merged or not.

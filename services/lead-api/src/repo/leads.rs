@@ -39,6 +39,7 @@ pub struct LeadRow {
     pub score_reasons: serde_json::Value,
     pub model_version: String,
     pub contact_validity_reason: serde_json::Value,
+    pub version: i32,
 }
 
 /// Filters of GET leads.

@@ -64,7 +64,7 @@ pub async fn get(
         paging,
     )
     .await?;
-    let etag = format!("\"{}\"", lead.version);
+    let etag = format!("\"{}\"", lead.lead.version);
     let mut response = leadgen_http::ok(lead);
     if let Ok(value) = header::HeaderValue::from_str(&etag) {
         response.headers_mut().insert(header::ETAG, value);

@@ -32,8 +32,6 @@ pub struct LeadDetail {
     #[schema(value_type = leadgen_http::openapi::PageOf<OrderView>)]
     pub orders: Page<OrderView>,
     pub status_history: Vec<StatusChangeView>,
-    /// Send it back in `If-Match` to change the status.
-    pub version: i32,
 }
 
 /// The buyer's aggregate as the API shows it: counts, money in yuan, first and last order and
@@ -199,6 +197,5 @@ pub async fn get(
             orders_page,
         ),
         status_history: history.into_iter().map(StatusChangeView::from).collect(),
-        version: row.version,
     })
 }

@@ -33,6 +33,9 @@ pub struct LeadView {
     /// `{validity, code, reason}`: whether the contact reaches the buyer.
     #[schema(value_type = crate::openapi::ValidityDoc)]
     pub contact_validity: serde_json::Value,
+    /// Grows with every change of the lead: the `If-Match` of a status change, and the
+    /// `lead.version` of its events.
+    pub version: i32,
 }
 
 impl From<LeadRow> for LeadView {
@@ -57,6 +60,7 @@ impl From<LeadRow> for LeadView {
             score_reasons: r.score_reasons,
             model_version: r.model_version,
             contact_validity: r.contact_validity_reason,
+            version: r.version,
         }
     }
 }

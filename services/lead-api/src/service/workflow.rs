@@ -109,10 +109,10 @@ async fn change_locked(
     if let Some(into) = row.merged_into {
         return Err(LeadApiError::Merged(row.listed.id, LeadId::new(into)));
     }
-    if row.version != request.version {
+    if row.listed.version != request.version {
         return Err(LeadApiError::VersionConflict {
             expected: request.version,
-            current: row.version,
+            current: row.listed.version,
         });
     }
     let from: LeadProcessStatus = row
@@ -124,7 +124,7 @@ async fn change_locked(
         return Ok(Changed {
             lead_id: row.listed.id.get(),
             process_status: from,
-            version: row.version,
+            version: row.listed.version,
             changed: false,
         });
     }

@@ -187,10 +187,13 @@ async fn leads_render_masked_contacts_yuan_amounts_and_utc_times() {
         "scoreReasons",
         "modelVersion",
         "contactValidity",
+        // What a status change's If-Match and a subscriber's initial load compare.
+        "version",
     ]
     .into_iter()
     .collect();
     assert_eq!(keys, expected);
+    assert_eq!(l1["version"], 1);
     assert_eq!(l1["orderCount"], 1);
     assert_eq!(l1["totalAmount"], "199.00");
     assert_eq!(l1["lastOrderTime"], "2024-05-01T02:00:00Z");

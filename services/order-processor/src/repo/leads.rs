@@ -53,6 +53,7 @@ pub struct LeadState {
     pub process_status: String,
     pub version: i32,
     pub score: i16,
+    pub intention: i16,
     pub intention_tags: Vec<String>,
     pub contact_validity: String,
     pub merged_into: Option<i64>,
