@@ -29,8 +29,19 @@ pub fn binary(name: &str) -> PathBuf {
     path
 }
 
-/// A free local port (bound and released; the small race is acceptable in tests).
+/// A free local port for a server a test starts, taken below Linux's ephemeral range
+/// (32768–60999): a port the kernel handed out with `bind(0)` can be given again to an outgoing
+/// connection (a database client's) before the server binds it, which once failed nginx's bind.
+/// Random in 20000–32767, checked by binding it; the kernel's choice if none is free.
 pub fn free_port() -> u16 {
+    use std::hash::{BuildHasher, RandomState};
+    let seed = RandomState::new();
+    for attempt in 0u32..64 {
+        let port = 20_000 + u16::try_from(seed.hash_one(attempt) % 12_768).unwrap_or(0);
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
     std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()

@@ -200,10 +200,7 @@ impl System {
     /// Starts one more process of service `name` (another replica), known as `replica`, on a
     /// free port; answers the port.
     pub fn start_replica(&mut self, name: &str, replica: &str) -> u16 {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let port = free_port();
         let command = self.command(name, port);
         self.procs.retain(|p| p.name != replica);
         self.procs.push(Proc::spawn(replica, command, &self.dir));

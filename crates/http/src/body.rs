@@ -16,18 +16,13 @@ pub fn error(e: &serde_json::Error) -> ApiError {
     match text
         .strip_prefix("unknown field `")
         .and_then(|rest| rest.split_once('`'))
-        .map(|(name, _)| shown(name))
+        .map(|(name, _)| crate::error::printable(name))
     {
         Some(name) if !name.is_empty() => {
             ApiError::bad_request(format!("请求体含不支持的字段：{name}"))
         }
         _ => ApiError::bad_request("请求体字段缺失或类型不正确"),
     }
-}
-
-/// A caller's field name as a message may show it: no control characters, at most 64.
-fn shown(name: &str) -> String {
-    name.chars().filter(|c| !c.is_control()).take(64).collect()
 }
 
 /// A JSON body that must be there.

@@ -234,6 +234,12 @@ fn camel(snake: &str) -> String {
     out
 }
 
+/// A caller's text (a field or parameter name) as a message may show it: no control
+/// characters, at most 64 of the rest.
+pub fn printable(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control()).take(64).collect()
+}
+
 /// Malformed JSON bodies: 400 in the envelope, in Chinese, without the parser's text.
 pub fn json_config() -> web::JsonConfig {
     use actix_web::error::JsonPayloadError;
@@ -253,10 +259,13 @@ pub fn json_config() -> web::JsonConfig {
         })
 }
 
-/// Wrong query parameter types: 400 in the envelope.
+/// Wrong query parameter types, or a parameter sent twice: 400 in the envelope.
 pub fn query_config() -> web::QueryConfig {
-    web::QueryConfig::default().error_handler(|_err, _req: &HttpRequest| {
-        ApiError::bad_request("查询参数格式不正确").into()
+    web::QueryConfig::default().error_handler(|_err, req: &HttpRequest| {
+        match crate::query::reject_repeated(req.query_string(), &[]) {
+            Err(repeated) => repeated.into(),
+            Ok(()) => ApiError::bad_request("查询参数格式不正确").into(),
+        }
     })
 }
 

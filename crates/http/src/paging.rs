@@ -8,7 +8,8 @@ use crate::ApiError;
 
 pub const DEFAULT_SIZE: i64 = 10;
 pub const MAX_SIZE: i64 = 100;
-/// The largest page number: an `int32`, so that `current` stays exact in JavaScript.
+/// The largest page number: an `int32`, so that clients reading `current` as one, and
+/// `page × size`, never overflow.
 pub const MAX_PAGE: i64 = i32::MAX as i64;
 
 /// Sort direction.

@@ -28,7 +28,28 @@ pub fn reject_unknown(query: &str, known: &[&str]) -> Result<(), ApiError> {
         .map(|(name, _)| name)
         .find(|name| !name.starts_with('_') && !known.contains(&name.as_ref()))
     {
-        Some(name) => Err(ApiError::bad_request(format!("不支持的查询参数：{name}"))),
+        Some(name) => Err(ApiError::bad_request(format!(
+            "不支持的查询参数：{}",
+            crate::error::printable(&name)
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Refuses a parameter sent twice (400): one of the values would go unread. Names in
+/// `repeatable` (a list filter such as `intentionTags`) and `_`-prefixed cache busters may
+/// repeat.
+pub fn reject_repeated(query: &str, repeatable: &[&str]) -> Result<(), ApiError> {
+    let mut seen = std::collections::HashSet::new();
+    match url::form_urlencoded::parse(query.as_bytes())
+        .map(|(name, _)| name)
+        .filter(|name| !name.starts_with('_') && !repeatable.contains(&name.as_ref()))
+        .find(|name| !seen.insert(name.clone()))
+    {
+        Some(name) => Err(ApiError::bad_request(format!(
+            "查询参数 {} 只能出现一次",
+            crate::error::printable(&name)
+        ))),
         None => Ok(()),
     }
 }
@@ -78,6 +99,16 @@ mod tests {
         assert!(reject_unknown("page=1&_=1700000000000&_t=5", &known).is_ok());
         assert!(reject_unknown("", &known).is_ok());
         assert!(reject_unknown("page=1&pageNum=2", &known).is_err());
+    }
+
+    #[test]
+    fn a_parameter_sent_twice_is_refused_unless_it_may_repeat() {
+        assert!(reject_repeated("page=1&size=2", &[]).is_ok());
+        assert!(reject_repeated("_=1&_=2&tag=a&tag=b", &["tag"]).is_ok());
+        let e = reject_repeated("size=1&page=1&size=2", &[]).unwrap_err();
+        assert_eq!(e.to_string(), "查询参数 size 只能出现一次");
+        let e = reject_repeated("a%00b=1&a%00b=2", &[]).unwrap_err();
+        assert_eq!(e.to_string(), "查询参数 ab 只能出现一次");
     }
 
     #[test]

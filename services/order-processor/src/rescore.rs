@@ -327,7 +327,7 @@ impl Rescore {
 
 /// Writes one chunk's changed leads in one transaction: locks them in id order, skips any a batch
 /// changed since they were read (that batch marked the shop dirty again), and emits
-/// `LeadUpdated` for those whose score, tags or contact verdict changed.
+/// `LeadUpdated` for those whose score (or its intention part), tags or contact verdict changed.
 async fn write_chunk(conn: &mut AsyncPgConnection, changed: Vec<Changed>) -> anyhow::Result<()> {
     if changed.is_empty() {
         return Ok(());
@@ -361,7 +361,7 @@ async fn write_chunk(conn: &mut AsyncPgConnection, changed: Vec<Changed>) -> any
 }
 
 /// A changed lead's new columns (as the bulk update reads them) and its `LeadUpdated`, if its
-/// score, tags or contact verdict changed.
+/// score (or its intention part), tags or contact verdict changed.
 fn apply(c: Changed) -> anyhow::Result<(serde_json::Value, Option<CloudEvent<LeadUpdatedV1>>)> {
     let Changed {
         mut row,

@@ -210,16 +210,19 @@ pub async fn revoke(
 }
 
 /// Starts a new consent on an existing record: a new single-use state (its age is the row's
-/// `update_time`), redirecting where `redirect_url` says.
+/// `update_time`), the platform sending the merchant back to `callback_url`, then the browser
+/// where `redirect_url` says.
 pub async fn begin_consent(
     conn: &mut AsyncPgConnection,
     id: PlatformId,
     state_hash: &str,
+    callback_url: &str,
     redirect_url: Option<&str>,
 ) -> QueryResult<usize> {
     diesel::update(auth::table.find(id.get()))
         .set((
             auth::oauth_state_hash.eq(state_hash),
+            auth::callback_url.eq(callback_url),
             auth::redirect_url.eq(redirect_url),
             auth::update_time.eq(diesel::dsl::now),
         ))

@@ -74,8 +74,21 @@ pub struct AuthInfo {
     /// The platform's own keys (Kuaishou `signSecret`; Douyin `serviceId`, `shopId`), kept sealed
     /// with the secret.
     #[serde(flatten)]
-    #[schema(value_type = Object)]
+    #[schema(value_type = PlatformKeys)]
     pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The `authInfo` keys a platform reads beside the app's key and secret; each platform takes
+/// only its own (others are refused, 400).
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PlatformKeys {
+    /// Kuaishou: the app's signing secret (required there), apart from its OAuth secret.
+    pub sign_secret: Option<String>,
+    /// Douyin: the service-market id of the app for the consent page (default `appKey`).
+    pub service_id: Option<String>,
+    /// Douyin: a self-built app's own shop, authorized without a consent page.
+    pub shop_id: Option<String>,
 }
 
 fn redacted<S: serde::Serializer>(_: &Option<String>, s: S) -> Result<S::Ok, S::Error> {

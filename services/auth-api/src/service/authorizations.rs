@@ -70,7 +70,8 @@ pub struct Created {
     /// `TAOBAO`, `JD`, `PDD`, `DOUYIN`, `KUAISHOU`.
     #[schema(value_type = String)]
     pub platform_type: PlatformType,
-    /// `PENDING_AUTH`.
+    /// `PENDING_AUTH` for a new authorization; a re-authorization answers the record's
+    /// current status, which it keeps until the merchant approves.
     #[schema(value_type = String)]
     pub status: AuthStatus,
     pub auth_url: String,
@@ -94,7 +95,7 @@ pub async fn create(
     {
         return Err(AuthApiError::UnknownAuthInfoKey {
             platform: new.platform_type,
-            key: key.chars().filter(|c| !c.is_control()).take(64).collect(),
+            key: leadgen_http::error::printable(key),
         });
     }
     if let Some(url) = &new.redirect_url {
@@ -194,7 +195,12 @@ pub fn check_callback(state: &AppState, url: &str) -> Result<(), AuthApiError> {
     let permitted = match (url::Url::parse(url.trim()), ours) {
         (Ok(given), Some(ours)) => {
             let origin = given.origin().ascii_serialization();
-            given.path() == ours.path()
+            // What the platform is sent must be what was checked: no user info, and nothing
+            // the parser would rewrite (case, a default port, dot segments, white space).
+            given.as_str() == url
+                && given.username().is_empty()
+                && given.password().is_none()
+                && given.path() == ours.path()
                 && given.query().is_none()
                 && given.fragment().is_none()
                 && (origin == ours.origin().ascii_serialization()

@@ -153,7 +153,17 @@ fn completed(
     let redirect_to = row
         .redirect_url
         .as_deref()
-        .and_then(|url| url::Url::parse(url).ok())
+        .and_then(|url| {
+            let parsed = url::Url::parse(url).ok();
+            if parsed.is_none() {
+                // Checked when it was stored; unreadable now, the callback answers the envelope.
+                tracing::warn!(
+                    platform.id = platform_id.get(),
+                    "Stored redirectUrl is not a URL"
+                );
+            }
+            parsed
+        })
         .map(|mut url| {
             url.query_pairs_mut()
                 .append_pair("platformId", &platform_id.to_string())

@@ -13,7 +13,7 @@ use crate::SERVICE;
 use crate::error::AuthApiError;
 use crate::repo::platforms::{self as repo, AuthRow};
 use crate::repo::sync_tasks;
-use crate::service::authorizations::{Created, Listed, check_redirect};
+use crate::service::authorizations::{Created, Listed, check_callback, check_redirect};
 use crate::service::{oauth, operator};
 use crate::startup::AppState;
 
@@ -194,9 +194,28 @@ pub async fn reauthorize(
     let op = operator(user);
     let trace_id = leadgen_telemetry::current_trace_id();
     let row_id = row.id;
+    // A callback stored before callbackUrl was checked, or on an origin no longer allowed, is
+    // replaced by the configured one: the code must come back to us.
+    let callback_url = if check_callback(state, &row.callback_url).is_ok() {
+        row.callback_url.clone()
+    } else {
+        tracing::warn!(
+            platform.id = row_id.get(),
+            "Stored callback is not ours; using the configured one"
+        );
+        state.oauth.callback_url.clone()
+    };
+    let callback = callback_url.clone();
     conn.transaction::<(), AuthApiError, _>(|conn| {
         async move {
-            repo::begin_consent(conn, row_id, &state_hash, redirect_url.as_deref()).await?;
+            repo::begin_consent(
+                conn,
+                row_id,
+                &state_hash,
+                &callback,
+                redirect_url.as_deref(),
+            )
+            .await?;
             let entry = Entry {
                 tenant_id: tenant,
                 service: SERVICE,
@@ -220,6 +239,6 @@ pub async fn reauthorize(
         platform_id: row.id.get(),
         platform_type,
         status,
-        auth_url: client.authorize_url(&app, &row.callback_url, &oauth_state),
+        auth_url: client.authorize_url(&app, &callback_url, &oauth_state),
     })
 }

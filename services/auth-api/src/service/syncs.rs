@@ -54,11 +54,13 @@ fn parse_time(
     }
 }
 
-/// The window a request asks for; `None` ends are resolved from the platform's last sync.
-#[derive(Debug, Clone, Copy, Default)]
+/// The window a request asks for, checked at `now`; `None` ends are resolved from the
+/// platform's last sync.
+#[derive(Debug, Clone, Copy)]
 pub struct RequestedWindow {
     pub start: Option<DateTime<Utc>>,
     pub end: Option<DateTime<Utc>>,
+    pub now: DateTime<Utc>,
 }
 
 /// Checks the body's times at `now`, reporting every invalid field (422, design 5): malformed,
@@ -82,7 +84,8 @@ pub fn parse_window(body: &SyncBody, now: DateTime<Utc>) -> Result<RequestedWind
         } else if s >= now {
             refuse("startTime", "startTime 必须早于当前时间".into());
         } else if until - s > Duration::days(MAX_WINDOW_DAYS) {
-            let field = if end.is_some() {
+            // The start to move, unless the end given lies before now.
+            let field = if end.is_some_and(|e| e < now) {
                 "endTime"
             } else {
                 "startTime"
@@ -91,7 +94,7 @@ pub fn parse_window(body: &SyncBody, now: DateTime<Utc>) -> Result<RequestedWind
         }
     }
     if errors.is_empty() {
-        Ok(RequestedWindow { start, end })
+        Ok(RequestedWindow { start, end, now })
     } else {
         Err(AuthApiError::Invalid(errors))
     }
@@ -183,7 +186,7 @@ pub async fn request(
                     .platform_type
                     .parse()
                     .map_err(|e| AuthApiError::Unexpected(anyhow::anyhow!("{e}")))?;
-                let now = Utc::now();
+                let now = window.now;
                 let end = window.end.unwrap_or(now).min(now);
                 // Without a start: resume from the last sync, but never beyond the longest window
                 // (a shop not synced for months gets the most recent 90 days).
@@ -191,15 +194,13 @@ pub async fn request(
                     sync::default_start(platform.last_sync_time, now)
                         .max(end - Duration::days(MAX_WINDOW_DAYS))
                 });
+                // A given start was checked against the same `now` (parse_window); only a
+                // resumed one can fall after the given end. The resumed start keeps within
+                // MAX_WINDOW_DAYS by construction.
                 if start >= end {
                     return Err(AuthApiError::SyncWindow(
                         "从上次同步处继续的开始时间不早于结束时间，请指定 startTime".into(),
                     ));
-                }
-                if end - start > Duration::days(MAX_WINDOW_DAYS) {
-                    return Err(AuthApiError::SyncWindow(format!(
-                        "同步时间范围不能超过 {MAX_WINDOW_DAYS} 天"
-                    )));
                 }
                 let task = NewTask {
                     tenant_id: tenant,

@@ -518,6 +518,30 @@ async fn connecting_a_shop_again_renews_its_authorization_instead_of_adding_a_se
 }
 
 #[tokio::test]
+async fn reauthorizing_replaces_a_stored_callback_that_is_not_ours() {
+    let app = spawn_app().await;
+    let (shop, _) = pending(&app, None).await;
+    // Stored before callbackUrl was checked.
+    let foreign = "https://evil.example/steal";
+    let mut conn = app.conn().await;
+    diesel::update(t_ecom_platform_auth::table.find(shop))
+        .set(t_ecom_platform_auth::callback_url.eq(foreign))
+        .execute(&mut conn)
+        .await
+        .expect("store a foreign callback");
+    let (answer, _) = reauthorize(&app, shop).await;
+    let auth_url = answer["data"]["authUrl"].as_str().expect("authUrl");
+    let redirect_uri = url::Url::parse(auth_url)
+        .expect("authUrl")
+        .query_pairs()
+        .find(|(k, _)| k == "redirect_uri")
+        .map(|(_, v)| v.into_owned());
+    assert_eq!(redirect_uri.as_deref(), Some(CALLBACK_URL), "{auth_url}");
+    // The code exchange sends the same redirect URI.
+    assert_eq!(app.platform_row(shop).await.callback_url, CALLBACK_URL);
+}
+
+#[tokio::test]
 async fn reauthorizing_a_shop_renews_the_same_record() {
     let endpoint = TokenEndpoint::start(
         200,

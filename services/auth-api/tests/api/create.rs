@@ -211,6 +211,12 @@ async fn create_refuses_a_callback_url_that_is_not_our_callback() {
         // Another scheme or port than the configured origin's.
         format!("http://leadgen.example.com{path}"),
         format!("https://leadgen.example.com:8443{path}"),
+        // What the parser would rewrite is not what the platform would be sent.
+        format!("https://user:pw@leadgen.example.com{path}"),
+        format!("https://LEADGEN.example.com{path}"),
+        format!("https://leadgen.example.com:443{path}"),
+        format!("https://leadgen.example.com/x/..{path}"),
+        format!(" https://leadgen.example.com{path}"),
     ] {
         let body = json!({
             "platformType": "TAOBAO",

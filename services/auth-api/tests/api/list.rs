@@ -109,7 +109,7 @@ async fn list_rejects_bad_paging_and_unknown_filter_values_with_400() {
         vec![("sort", "createTime"), ("order", "sideways")],
         // `order` is `asc` or `desc`, as written.
         vec![("order", "ASC")],
-        // Past an int32, a page number would not survive JavaScript.
+        // Past an int32, a client reading the page number as one would overflow.
         vec![("page", "2147483648")],
         vec![("page", "9223372036854775807")],
         // One value per parameter.
@@ -118,6 +118,11 @@ async fn list_rejects_bad_paging_and_unknown_filter_values_with_400() {
         let response = app.list_platforms(Some(&view), &query).await;
         expect_envelope(response, StatusCode::BAD_REQUEST, 400).await;
     }
+    let response = app
+        .list_platforms(Some(&view), &[("size", "1"), ("size", "2")])
+        .await;
+    let body = expect_envelope(response, StatusCode::BAD_REQUEST, 400).await;
+    assert_eq!(body["message"], "查询参数 size 只能出现一次");
     // An empty value is the default, as for the filters.
     let response = app
         .list_platforms(Some(&view), &[("page", ""), ("size", " "), ("status", "")])

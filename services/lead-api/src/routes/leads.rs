@@ -96,17 +96,10 @@ const QUERY_NAMES: &[&str] = &[
 /// runs exactly the service's statements bare).
 pub fn parse_query(query: &str, indexer: &BlindIndexer) -> Result<ListQuery, ApiError> {
     leadgen_http::query::reject_unknown(query, QUERY_NAMES)?;
+    leadgen_http::query::reject_repeated(query, &["intentionTags", "intentionTags[]"])?;
     let mut filter = LeadFilter::default();
     let (mut page, mut size, mut sort, mut order) = (None, None, None, None);
-    let mut seen = std::collections::HashSet::new();
     for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
-        // Every parameter but the tags is single: two values would leave one unread.
-        let repeatable = key.starts_with('_') || key.starts_with("intentionTags");
-        if !repeatable && !seen.insert(key.clone()) {
-            return Err(ApiError::bad_request(format!(
-                "查询参数 {key} 只能出现一次"
-            )));
-        }
         let value = value.trim();
         if value.is_empty() {
             continue;
