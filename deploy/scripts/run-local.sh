@@ -209,10 +209,12 @@ CREATED=\$(curl -sS -X POST "\$API/platforms/auth" -H "Authorization: Bearer \$T
 export PLATFORM_ID=\$(echo "\$CREATED" | field data.platformId) AUTH_URL=\$(echo "\$CREATED" | field data.authUrl)
 # 2. Open \$AUTH_URL in a browser and click 授权并登录 (it redirects to our callback), or do the same with curl:
 curl -sS "\$AUTH_URL"    # the consent form
-curl -sS -i "\$(curl -sS -o /dev/null -w '%{redirect_url}' -d '' "\$AUTH_URL")"    # approve, then follow to the callback
+CALLBACK=\$(curl -sS "\$(curl -sS -o /dev/null -w '%{redirect_url}' -d '' "\$AUTH_URL")")    # approve, then follow to the callback
+echo "\$CALLBACK"; export PLATFORM_ID=\$(echo "\$CALLBACK" | field data.platformId)
 #    Other platforms: "platformType" JD, PDD, DOUYIN or KUAISHOU with appKey sim-<platform>-app and
 #    appSecret sim-<platform>-secret (Kuaishou also "signSecret":"sim-kuaishou-sign-secret" in authInfo).
-#    Connecting the same shop again renews its record: data.platformId is then the alias of the first.
+#    Connecting the same shop again renews its first record: the callback answers that record's
+#    platformId (the one steps 4 and 5 use); the id step 1 answered stays an alias of it in paths.
 # 3. List the platforms (ACTIVE after step 2).
 curl -sS "\$API/platforms" -H "Authorization: Bearer \$TOKEN"
 # 4. Sync it. (A shop connected for the first time is already being backfilled: 40901 until that ends.)

@@ -1,4 +1,5 @@
-//! Telemetry for every process, set up once: structured logs through `tracing` (JSON by default),
+//! Telemetry for every process, set up once: structured logs through `tracing` (JSON by default,
+//! each line inside a trace with its `traceId`),
 //! OpenTelemetry traces (exported over OTLP/HTTP when an endpoint is configured), Prometheus
 //! metrics ([`metrics`]), and the W3C trace context (`traceparent`, `tracestate`) carried into
 //! and out of HTTP requests and messages.
@@ -6,6 +7,7 @@
 //! Call [`init`] first in `main` and keep the returned [`TelemetryGuard`] alive; dropping it
 //! flushes pending spans. Never log secrets, tokens, phone numbers or names.
 
+mod log_format;
 pub mod metrics;
 
 use std::collections::HashMap;
@@ -62,10 +64,8 @@ pub fn init(
             .boxed()
     } else {
         tracing_subscriber::fmt::layer()
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
+            .event_format(log_format::JsonWithTraceId::new())
+            .fmt_fields(log_format::JsonWithTraceId::fields())
             .with_writer(std::io::stderr)
             .boxed()
     };

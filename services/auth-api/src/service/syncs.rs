@@ -176,6 +176,9 @@ pub async fn request(
                 let platform = platforms_repo::find_for_tenant(conn, tenant, platform_id)
                     .await?
                     .ok_or(AuthApiError::PlatformNotFound)?;
+                // The record the id resolves to: an alias (a renewed authorization's old id)
+                // syncs the shop it was renewed into.
+                let platform_id = platform.id;
                 if platform.status == AuthStatus::Disabled.as_str() {
                     return Err(AuthApiError::ShopDisabled);
                 }

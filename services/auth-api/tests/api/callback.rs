@@ -505,6 +505,12 @@ async fn connecting_a_shop_again_renews_its_authorization_instead_of_adding_a_se
     expect_envelope(accepted, StatusCode::OK, 200).await;
 
     // The second id was answered in a 201 `Location`: it keeps resolving, to the shop's record.
+    // A sync through it is the shop's sync, already running (a task for the pending alias
+    // would have been accepted, and failed in sync-worker).
+    let again = app
+        .request_sync(Some(&token(1, &[SYNC])), &second.to_string(), Some("{}"))
+        .await;
+    expect_envelope(again, StatusCode::CONFLICT, 40901).await;
     let detail = app
         .client
         .get(app.url(&format!("/platforms/{second}")))
