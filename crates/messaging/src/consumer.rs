@@ -133,6 +133,18 @@ async fn consume_once(
         )
         .await?;
     tracing::info!(queue = %queue, "Consuming");
+    // Every settlement series exists from the start, at 0: a dead-letter counter that first
+    // appeared at 1 after a restart, where the last process had left it at 1, would show no
+    // increase to the dead-letter alert.
+    let queue_label = [("queue", queue.clone())];
+    for name in [
+        "leadgen_messages_delivered_total",
+        "leadgen_messages_acked_total",
+        "leadgen_messages_requeued_total",
+        "leadgen_messages_dead_lettered_total",
+    ] {
+        metrics::counter!(name, &queue_label).increment(0);
+    }
     *outage = Outage::default();
     let failure: Arc<tokio::sync::Mutex<Option<lapin::Error>>> = Arc::default();
     let stream = consumer.take_until(cancel.cancelled());

@@ -126,3 +126,20 @@ fn describe() {
         "One external scorer call"
     );
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_counter_registered_at_zero_is_rendered() {
+        // The alerts rely on it: a series created at 0 when a process starts shows its first
+        // increment as an increase, even where the last process had left it at 1.
+        super::install(None);
+        metrics::counter!("leadgen_test_registered_total", "queue" => "q").increment(0);
+        let text = super::render();
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("leadgen_test_registered_total{") && l.ends_with(" 0")),
+            "{text}"
+        );
+    }
+}

@@ -5,7 +5,7 @@
 
 use diesel_async::AsyncConnection as _;
 use leadgen_db::ScopedFutureExt as _;
-use leadgen_domain::SyncStatus;
+use leadgen_domain::{PlatformType, SyncStatus, SyncTrigger};
 use leadgen_events::{CloudEvent, SyncRequestedV1};
 use leadgen_messaging::{Handler, Incoming, Outcome};
 
@@ -159,6 +159,28 @@ impl SyncRequestedHandler {
             TaskOutcome::Cancelled => {}
         }
         Ok(Outcome::Ack)
+    }
+}
+
+/// Creates every series of `leadgen_sync_tasks_finished_total` at 0 when the process starts.
+/// A series that first appears at 1 after a restart, where the last process had left it at 1,
+/// would show no increase, and the failed-syncs alert would miss it; from 0 the reset is seen.
+pub fn register_finished() {
+    for platform in PlatformType::ALL {
+        for trigger in SyncTrigger::ALL {
+            for status in SyncStatus::ALL
+                .iter()
+                .filter(|s| **s != SyncStatus::Running)
+            {
+                metrics::counter!(
+                    "leadgen_sync_tasks_finished_total",
+                    "platform" => platform.as_str(),
+                    "trigger" => trigger.as_str(),
+                    "status" => status.as_str(),
+                )
+                .increment(0);
+            }
+        }
     }
 }
 
