@@ -257,7 +257,13 @@ async fn start_service(db: &TestDb, broker: &TestBroker) -> (String, Cancellatio
         outbox: leadgen_test_support::outbox_settings(),
         crypto: crypto_settings(),
         platforms: leadgen_test_support::unreachable_platforms(),
-        reveal: lead_api::startup::RevealSettings::default(),
+        // A full mobile's search counts against the reveal limits: the benchmark asks it
+        // hundreds of times.
+        reveal: lead_api::startup::RevealSettings {
+            per_user_daily: i32::MAX,
+            per_tenant_daily: i32::MAX,
+            ..lead_api::startup::RevealSettings::default()
+        },
     };
     let app = Application::build(settings).await.unwrap();
     let address = format!("http://127.0.0.1:{}", app.port());
@@ -290,7 +296,9 @@ fn main() {
         let broker = TestBroker::new(Vec::new());
         let (address, shutdown) = start_service(&db, &broker).await;
         let client = reqwest::Client::new();
-        let token = leadgen_test_support::token(1, 7, &["lead:order:view"]);
+        // `contact`: the full-mobile cases search by a whole number.
+        let token =
+            leadgen_test_support::token(1, 7, &["lead:order:view", "lead:order:contact"]);
         let indexer = leadgen_runtime::blind_indexer(&crypto_settings()).unwrap();
         let mut bare = AsyncPgConnection::establish(&db.url).await.unwrap();
         let list_stats = leads::ListStats::default();

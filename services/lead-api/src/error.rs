@@ -36,6 +36,10 @@ pub enum LeadApiError {
         /// When the platform said the quota or ban ends.
         retry_after: Option<std::time::Duration>,
     },
+    /// A search by a full mobile number without `lead:order:contact`: finding a buyer by their
+    /// number tells whose number it is, as a reveal does.
+    #[error("searching by a full mobile number needs lead:order:contact")]
+    PhoneSearchNotPermitted,
     #[error("the user's reveals for today are used up")]
     UserLimit,
     #[error("the tenant's reveals for today are used up")]
@@ -62,6 +66,9 @@ impl LeadApiError {
             LeadApiError::VersionRequired => ApiError::business(codes::LEAD_VERSION_REQUIRED),
             LeadApiError::BadRequest(message) => ApiError::bad_request(message.clone()),
             LeadApiError::BeyondWindow => ApiError::business(codes::PAGE_BEYOND_WINDOW),
+            LeadApiError::PhoneSearchNotPermitted => {
+                ApiError::forbidden("lead:order:contact（按完整手机号搜索与解密号码同等）")
+            }
             LeadApiError::PurposeNotPermitted => {
                 ApiError::business(codes::REVEAL_PURPOSE_NOT_PERMITTED)
             }

@@ -3,25 +3,47 @@
 //! it is past the list's end when fewer leads match (an empty page, as any list's), and refused
 //! otherwise, so that no page reads more than the window. How a page is found is the repo's
 //! (`repo::list`, `docs/lead-list.md`).
+//!
+//! A search by a full mobile number tells whose number it is, as a reveal does: it needs
+//! `lead:order:contact`, counts against the same daily limits, and is audited
+//! (`CONTACT_SEARCH`, never the number). Otherwise ten thousand searches over a mask's hidden
+//! digits would recover any number a buyer gave, with only `lead:order:view`.
 
-use leadgen_domain::TenantId;
+use leadgen_db::oplog::{self, Entry, Operator};
 use leadgen_http::paging::{Paging, SortOrder};
+use leadgen_http::{AuthUser, Permission};
 
+use crate::SERVICE;
 use crate::error::LeadApiError;
 use crate::repo::leads::{self, LeadFilter, LeadPage};
 use crate::startup::AppState;
 
-/// The page `paging` of the tenant's leads matching `filter`, in `sort` order.
+/// The page `paging` of the user's tenant's leads matching `filter`, in `sort` order.
 pub async fn page(
     state: &AppState,
-    tenant: TenantId,
+    user: &AuthUser,
     filter: &LeadFilter,
     sort: (&'static str, SortOrder),
     paging: Paging,
 ) -> Result<LeadPage, LeadApiError> {
+    let tenant = user.tenant_id;
     let mut conn = leadgen_db::conn(&state.pool).await?;
+    let by_phone = filter.phone_indexes.is_some();
+    if by_phone {
+        user.require(Permission::Contact)
+            .map_err(|_| LeadApiError::PhoneSearchNotPermitted)?;
+        if let Err(refused) = crate::service::reveal::take_quota(state, &mut conn, user).await {
+            audit_phone_search(&mut conn, user, &[], Some(&refused)).await?;
+            return Err(refused);
+        }
+    }
     if paging.offset().saturating_add(paging.size) <= leads::LIST_WINDOW {
-        return Ok(leads::list(&mut conn, &state.list_stats, tenant, filter, sort, paging).await?);
+        let page = leads::list(&mut conn, &state.list_stats, tenant, filter, sort, paging).await?;
+        if by_phone {
+            let found: Vec<String> = page.rows.iter().map(|r| r.id.to_string()).collect();
+            audit_phone_search(&mut conn, user, &found, None).await?;
+        }
+        return Ok(page);
     }
     let total = leads::total(&mut conn, &state.list_stats, tenant, filter).await?;
     if total > leads::LIST_WINDOW {
@@ -32,4 +54,35 @@ pub async fn page(
         total,
         exact: true,
     })
+}
+
+/// The operation log's record of a search by a full mobile number: who, which leads it found
+/// (none when refused), and why it was refused. Never the number.
+async fn audit_phone_search(
+    conn: &mut diesel_async::AsyncPgConnection,
+    user: &AuthUser,
+    found: &[String],
+    refused: Option<&LeadApiError>,
+) -> Result<(), LeadApiError> {
+    let operator = Operator::User {
+        id: user.user_id,
+        name: user.name.clone(),
+    };
+    let entry = Entry {
+        tenant_id: user.tenant_id,
+        service: SERVICE,
+        operator: &operator,
+        action: "CONTACT_SEARCH",
+        target_type: "LEAD",
+        target_ids: found.to_vec(),
+        result: match refused {
+            None => Ok(()),
+            Some(e) => {
+                let (code, message) = e.audit();
+                Err(format!("{code} {message}"))
+            }
+        },
+    };
+    let trace_id = leadgen_telemetry::current_trace_id();
+    Ok(oplog::record(conn, entry, &trace_id).await?)
 }

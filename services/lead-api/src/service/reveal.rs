@@ -302,9 +302,10 @@ fn platform_error(e: PlatformError) -> LeadApiError {
     }
 }
 
-/// Counts one reveal against the user's and the tenant's daily limits (one transaction: a
-/// refused tenant limit does not use up the user's).
-async fn take_quota(
+/// Counts one reveal, or one search by a full mobile number ([`crate::service::list`]), against
+/// the user's and the tenant's daily limits (one transaction: a refused tenant limit does not
+/// use up the user's).
+pub(crate) async fn take_quota(
     state: &AppState,
     conn: &mut AsyncPgConnection,
     user: &AuthUser,

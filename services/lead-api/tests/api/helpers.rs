@@ -27,6 +27,7 @@ pub const VIEW: &str = "lead:order:view";
 pub const AUTH: &str = "lead:order:auth";
 pub const SYNC: &str = "lead:order:sync";
 pub const PROCESS: &str = "lead:order:process";
+pub const CONTACT: &str = "lead:order:contact";
 
 /// Installs the global subscriber and propagator once, as `main` does, so responses carry real
 /// trace ids. Only errors are printed; the request spans (target `leadgen_http`) stay enabled

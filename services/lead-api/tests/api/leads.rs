@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 
 use crate::helpers::{
-    AUTH, Case, SYNC, SeedLead, TestApp, VIEW, expect_envelope, lead_ids, page_records,
-    sealed_contact, spawn_app, token,
+    AUTH, CONTACT, Case, SYNC, SeedLead, TestApp, VIEW, expect_envelope, lead_ids, page_records,
+    sealed_contact, spawn_app, spawn_app_with, token,
 };
 
 /// Tenant 1: platform `p1` (Taobao) with l1, l2 and `p2` (JD) with l3, l4; tenant 2: l5.
@@ -351,12 +351,16 @@ async fn leads_filter_by_a_substring_of_the_masked_contact() {
     assert!(found(&app, 1, &[("contactInfo", "%")]).await.is_empty());
     assert!(found(&app, 1, &[("contactInfo", "_")]).await.is_empty());
     assert!(found(&app, 1, &[("contactInfo", "1_8")]).await.is_empty());
-    // The plain contact is not searchable (only the masked copy is).
-    assert!(
-        found(&app, 1, &[("contactInfo", "13800000001")])
-            .await
-            .is_empty()
-    );
+    // The plain contact is not searchable (only the masked copy is): a full number is looked up
+    // only through the buyers' blind indexes, and none is known here.
+    let response = app
+        .leads(
+            Some(&token(1, &[VIEW, CONTACT])),
+            &[("contactInfo", "13800000001")],
+        )
+        .await;
+    let body = expect_envelope(response, StatusCode::OK, 200).await;
+    assert_eq!(body["data"]["total"], 0, "{body}");
 }
 
 #[tokio::test]
@@ -769,22 +773,72 @@ async fn a_full_mobile_finds_the_buyer_by_its_blind_index_only() {
             .await
             .expect("identity");
     }
+    // Finding a buyer by their number tells whose number it is, as a reveal does: the search
+    // needs lead:order:contact.
+    let response = app
+        .leads(Some(&token(1, &[VIEW])), &[("contactInfo", "13912345678")])
+        .await;
+    expect_envelope(response, StatusCode::FORBIDDEN, 403).await;
+    let by_phone = |query: &'static str| {
+        let app = &app;
+        async move {
+            let response = app
+                .leads(Some(&token(1, &[VIEW, CONTACT])), &[("contactInfo", query)])
+                .await;
+            let body = expect_envelope(response, StatusCode::OK, 200).await;
+            lead_ids(body["data"]["records"].as_array().expect("records"))
+        }
+    };
     for query in ["13912345678", "+86 139 1234 5678", "139-1234-5678"] {
-        assert_eq!(
-            found(&app, 1, &[("contactInfo", query)]).await,
-            vec![s.l3],
-            "{query}"
-        );
+        assert_eq!(by_phone(query).await, vec![s.l3], "{query}");
     }
     // Another number whose last digits the masked contacts show: no buyer has it.
-    assert_eq!(
-        found(&app, 1, &[("contactInfo", "13900005678")]).await,
-        Vec::<i64>::new()
-    );
+    assert_eq!(by_phone("13900005678").await, Vec::<i64>::new());
+    // Each search is audited with what it found, never the number.
+    let log = app.operation_log().await;
+    let searches: Vec<_> = log.iter().filter(|e| e.0 == "CONTACT_SEARCH").collect();
+    assert_eq!(searches.len(), 4, "{log:?}");
+    assert_eq!(searches[0].1, vec![s.l3.to_string()]);
+    assert!(searches[3].1.is_empty());
+    assert!(!format!("{log:?}").contains("1234"), "{log:?}");
     // Visible digits still match masked contacts.
     assert!(
         found(&app, 1, &[("contactInfo", "5678")])
             .await
             .contains(&s.l3)
     );
+}
+
+#[tokio::test]
+async fn full_mobile_searches_count_against_the_reveal_limits() {
+    // Ten thousand searches over a mask's four hidden digits would otherwise recover a number.
+    let app = spawn_app_with(|s| s.reveal.per_user_daily = 3).await;
+    let _ = seed(&app).await;
+    let search = |number: &'static str| {
+        let app = &app;
+        async move {
+            app.leads(
+                Some(&token(1, &[VIEW, CONTACT])),
+                &[("contactInfo", number)],
+            )
+            .await
+        }
+    };
+    for number in ["13900000001", "13900000002", "13900000003"] {
+        expect_envelope(search(number).await, StatusCode::OK, 200).await;
+    }
+    let refused = search("13900000004").await;
+    assert!(refused.headers().get("retry-after").is_some());
+    expect_envelope(refused, StatusCode::TOO_MANY_REQUESTS, 42901).await;
+    let log = app.operation_log().await;
+    let last = log.last().expect("audited");
+    assert_eq!(
+        (last.0.as_str(), last.2.as_str()),
+        ("CONTACT_SEARCH", "FAILURE")
+    );
+    // Partial digits are no number: not counted.
+    let response = app
+        .leads(Some(&token(1, &[VIEW])), &[("contactInfo", "5678")])
+        .await;
+    expect_envelope(response, StatusCode::OK, 200).await;
 }

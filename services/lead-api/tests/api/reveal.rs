@@ -10,9 +10,9 @@ use leadgen_domain::{BuyerRef, ContactField, Money, NeutralStatus, OrderItem, Ra
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{SeedLead, TestApp, VIEW, expect_envelope, spawn_app, spawn_app_with};
-
-const CONTACT: &str = "lead:order:contact";
+use crate::helpers::{
+    CONTACT, SeedLead, TestApp, VIEW, expect_envelope, spawn_app, spawn_app_with,
+};
 
 fn order(id: &str, phone: &str) -> RawOrder {
     RawOrder {
