@@ -135,12 +135,40 @@ pub async fn upsert_many(conn: &mut AsyncPgConnection, rows: &mut [LeadRow]) -> 
             lead::external_pending.eq(excluded(lead::external_pending)),
             lead::contact_validity.eq(excluded(lead::contact_validity)),
             lead::contact_validity_reason.eq(excluded(lead::contact_validity_reason)),
-            lead::version.eq(excluded(lead::version)),
+            lead::version.eq(diesel::dsl::sql::<diesel::sql_types::Integer>(
+                VERSION_IF_CHANGED,
+            )),
             lead::update_time.eq(diesel::dsl::now),
         ))
         .execute(conn)
         .await
 }
+
+/// A rewritten lead's version: the new one when anything a user or a subscriber sees changed,
+/// else the one it had. A rebuild that changes nothing visible (a revealed number's identity
+/// added to the buyer, an order status that moves no field) must not turn a salesperson's
+/// `If-Match` stale. The sealed contact is left out: sealed again, the same number never reads
+/// the same, and its masked form and kind are compared instead.
+const VERSION_IF_CHANGED: &str = "CASE WHEN (\
+    t_order_lead.platform_id, t_order_lead.platform_type, t_order_lead.order_id, \
+    t_order_lead.raw_order_id, t_order_lead.processed_order_id, t_order_lead.contact_masked, \
+    t_order_lead.contact_kind, t_order_lead.product_info, t_order_lead.amount_fen, \
+    t_order_lead.order_time, t_order_lead.intention_tags, t_order_lead.score, \
+    t_order_lead.process_status, t_order_lead.order_count, t_order_lead.paid_order_count, \
+    t_order_lead.paid_total_fen, t_order_lead.last_order_time, t_order_lead.aggregate, \
+    t_order_lead.intention, t_order_lead.score_reasons, t_order_lead.model_version, \
+    t_order_lead.scored_by, t_order_lead.external_pending, t_order_lead.contact_validity, \
+    t_order_lead.contact_validity_reason) IS DISTINCT FROM (\
+    excluded.platform_id, excluded.platform_type, excluded.order_id, \
+    excluded.raw_order_id, excluded.processed_order_id, excluded.contact_masked, \
+    excluded.contact_kind, excluded.product_info, excluded.amount_fen, \
+    excluded.order_time, excluded.intention_tags, excluded.score, \
+    excluded.process_status, excluded.order_count, excluded.paid_order_count, \
+    excluded.paid_total_fen, excluded.last_order_time, excluded.aggregate, \
+    excluded.intention, excluded.score_reasons, excluded.model_version, \
+    excluded.scored_by, excluded.external_pending, excluded.contact_validity, \
+    excluded.contact_validity_reason) \
+    THEN excluded.version ELSE t_order_lead.version END";
 
 /// Marks `merged` as merged into `into` (their ids keep resolving), and re-points leads that had
 /// merged into them.

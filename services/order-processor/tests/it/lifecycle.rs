@@ -132,6 +132,17 @@ async fn a_later_refund_updates_the_lead_and_is_announced() {
         .await;
     run.process(&ids).await;
     assert_eq!(outbox(&run).await.len(), before);
+    // Nor anything a user sees: a salesperson's If-Match (version 2) stays good.
+    let version: i32 = t_order_lead::table
+        .find(lead)
+        .select(t_order_lead::version)
+        .first(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        version, 2,
+        "a rebuild that changed nothing bumped the version"
+    );
 }
 
 #[tokio::test]
