@@ -53,7 +53,12 @@ pub async fn record(
     trace_id: &str,
 ) -> QueryResult<()> {
     let (operator_id, operator_name) = match entry.operator {
-        Operator::User { id, name } => (Some(id.get()), Some(name.clone())),
+        // A user acting without a name at hand (the consent a user started, completed by the
+        // platform's redirect) is recorded by id, the name null rather than "".
+        Operator::User { id, name } => (
+            Some(id.get()),
+            Some(name.clone()).filter(|n| !n.trim().is_empty()),
+        ),
         Operator::System => (None, None),
     };
     let (result, error_message) = match entry.result {

@@ -246,8 +246,12 @@ pub async fn request(
                 status: "ACCEPTED",
             })
         }
+        // Every refusal of the shop's state is audited (design 7); an unknown shop is not.
         Err(
-            e @ (AuthApiError::SyncRunning | AuthApiError::NotActive | AuthApiError::SyncWindow(_)),
+            e @ (AuthApiError::SyncRunning
+            | AuthApiError::NotActive
+            | AuthApiError::ShopDisabled
+            | AuthApiError::SyncWindow(_)),
         ) => {
             record_refusal(&mut conn, tenant, &op, platform_id, &e, &trace_id).await;
             Err(e)

@@ -248,6 +248,11 @@ async fn callback_with_the_merchants_refusal_marks_the_authorization_invalid() {
         .expect("activation logged");
     assert_eq!(entry.result, "FAILURE");
     assert_eq!(entry.target_ids, vec![id.to_string()]);
+    // The user who started the consent, by id; no name at hand: null, not "".
+    assert_eq!(
+        (entry.operator_id, entry.operator_name.as_deref()),
+        (Some(7), None)
+    );
     assert!(
         entry
             .error_message

@@ -90,6 +90,20 @@ async fn a_paused_shop_is_not_synced_until_resumed() {
     // Its running sync was cancelled, and a new one is refused with 40009.
     assert_eq!(app.task_row(task).await.status, "CANCELLED");
     expect_envelope(sync(&app, shop).await, StatusCode::BAD_REQUEST, 40009).await;
+    // The refusal is in the operation log with its code (design 7).
+    let log = app.operation_log().await;
+    let refused = log.last().expect("logged");
+    assert_eq!(
+        (refused.action.as_str(), refused.result.as_str()),
+        ("SYNC_REQUEST", "FAILURE")
+    );
+    assert!(
+        refused
+            .error_message
+            .as_deref()
+            .is_some_and(|m| m.starts_with("40009")),
+        "{refused:?}"
+    );
     let listed = app
         .list_platforms(Some(&token(1, &[VIEW])), &[("status", "DISABLED")])
         .await;

@@ -114,19 +114,21 @@ fn note_of(note: Option<String>) -> Option<String> {
 }
 
 /// The version in `If-Match` (`"3"`, `W/"3"` or `3`).
-fn if_match(req: &HttpRequest) -> Result<i32, LeadApiError> {
-    let value = req
-        .headers()
-        .get(header::IF_MATCH)
-        .ok_or(LeadApiError::VersionRequired)?
-        .to_str()
-        .map_err(|_| LeadApiError::VersionRequired)?;
+/// The version in `If-Match`; `None` when absent (the service refuses it, 42801, and logs it).
+fn if_match(req: &HttpRequest) -> Result<Option<i32>, LeadApiError> {
+    let Some(value) = req.headers().get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let invalid = || LeadApiError::BadRequest("If-Match 必须是线索的版本号，例如 \"3\"".into());
     value
+        .to_str()
+        .map_err(|_| invalid())?
         .trim()
         .trim_start_matches("W/")
         .trim_matches('"')
         .parse()
-        .map_err(|_| LeadApiError::BadRequest("If-Match 必须是线索的版本号，例如 \"3\"".into()))
+        .map(Some)
+        .map_err(|_| invalid())
 }
 
 /// Changes a lead's process status; `If-Match` carries the lead's version.
@@ -254,7 +256,7 @@ pub async fn patch_many(
         .map(|i| match (i.lead_id, i.version) {
             (Some(id), Some(version)) => Ok(ChangeStatus {
                 lead_id: LeadId::new(id),
-                version,
+                version: Some(version),
                 to,
                 note: note.clone(),
             }),

@@ -33,8 +33,9 @@ pub const MAX_NOTE_CHARS: usize = 500;
 #[derive(Debug, Clone)]
 pub struct ChangeStatus {
     pub lead_id: LeadId,
-    /// The version the caller saw (If-Match).
-    pub version: i32,
+    /// The version the caller saw (If-Match); without it the change is refused (42801), and
+    /// the refusal audited.
+    pub version: Option<i32>,
     pub to: LeadProcessStatus,
     pub note: Option<String>,
 }
@@ -109,9 +110,10 @@ async fn change_locked(
     if let Some(into) = row.merged_into {
         return Err(LeadApiError::Merged(row.listed.id, LeadId::new(into)));
     }
-    if row.listed.version != request.version {
+    let expected = request.version.ok_or(LeadApiError::VersionRequired)?;
+    if row.listed.version != expected {
         return Err(LeadApiError::VersionConflict {
-            expected: request.version,
+            expected,
             current: row.listed.version,
         });
     }

@@ -188,6 +188,17 @@ async fn a_status_change_needs_the_version_records_who_and_is_announced() {
     // Without If-Match: 428; a stale version: 409; without the permission: 403.
     let response = app.patch_status(1, s.a, None, change.clone()).await;
     expect_envelope(response, StatusCode::PRECONDITION_REQUIRED, 42801).await;
+    // A refusal is audited like a change (design 7).
+    let log = app.operation_log().await;
+    let refused = log.last().expect("audited");
+    assert_eq!(
+        (refused.0.as_str(), refused.2.as_str()),
+        ("LEAD_STATUS_CHANGE", "FAILURE")
+    );
+    assert!(
+        refused.3.as_deref().is_some_and(|e| e.starts_with("42801")),
+        "{refused:?}"
+    );
     let response = app
         .patch_status(1, s.a, Some("\"7\""), change.clone())
         .await;
