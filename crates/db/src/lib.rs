@@ -47,8 +47,12 @@ pub enum DbError {
     Pool(String),
     #[error("cannot get a database connection: {0}")]
     Checkout(String),
-    #[error("cannot connect to the database: {0}")]
-    Connect(#[from] ConnectionError),
+    #[error("cannot connect to the database at {at}")]
+    Connect {
+        /// Host, port and database of the URL, never its credentials.
+        at: String,
+        source: ConnectionError,
+    },
     #[error("migration failed: {0}")]
     Migration(String),
     #[error(transparent)]
@@ -142,13 +146,21 @@ pub async fn ping(pool: &DbPool) -> bool {
     }
 }
 
+/// A failed connection, naming where it went (host, port, database) without the credentials.
+pub fn connect_error(url: &str, source: ConnectionError) -> DbError {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    let at = rest.split('?').next().unwrap_or(rest).to_owned();
+    DbError::Connect { at, source }
+}
+
 /// Applies pending migrations; returns the names of those applied.
 pub async fn run_migrations(url: &str) -> Result<Vec<String>, DbError> {
     use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
     let url = url.to_owned();
     tokio::task::spawn_blocking(move || {
         let mut conn: AsyncConnectionWrapper<AsyncPgConnection> =
-            diesel::Connection::establish(&url)?;
+            diesel::Connection::establish(&url).map_err(|e| connect_error(&url, e))?;
         // One migrator at a time, even when several processes start together.
         diesel::RunQueryDsl::execute(
             diesel::sql_query("SELECT pg_advisory_lock(4242001)"),

@@ -36,8 +36,13 @@ pub use sections::*;
 pub enum SettingsError {
     #[error("cannot read configuration: {0}")]
     Source(#[from] config::ConfigError),
-    #[error("invalid configuration at `{path}`: {message}")]
-    Invalid { path: String, message: String },
+    #[error("invalid configuration at `{path}`: {message} ({read})")]
+    Invalid {
+        path: String,
+        message: String,
+        /// Where the configuration was read from, and how to name the rest.
+        read: String,
+    },
 }
 
 /// Where to read configuration from.
@@ -139,7 +144,38 @@ pub fn load<T: DeserializeOwned>(sources: &Sources) -> Result<T, SettingsError> 
     serde_path_to_error::deserialize(raw).map_err(|e| SettingsError::Invalid {
         path: e.path().to_string(),
         message: e.inner().to_string(),
+        read: sources.describe(),
     })
+}
+
+impl Sources {
+    /// What was read, for an error: an operator outside the repository learns which files were
+    /// found and how to supply the rest.
+    fn describe(&self) -> String {
+        let files = |dir: &Path| {
+            let base = dir.join("base.toml");
+            if base.is_file() {
+                format!("{}", base.display())
+            } else {
+                format!("{} (absent)", base.display())
+            }
+        };
+        let shared = self
+            .shared_dir
+            .as_deref()
+            .map_or_else(|| "none".to_owned(), files);
+        format!(
+            "read: shared files {shared}; own files {}; {}. Name the directories with \
+             LEADGEN_SHARED_CONFIG_DIR and LEADGEN_CONFIG_DIR, or set a value as \
+             LEADGEN__<SECTION>__<KEY> (e.g. LEADGEN__DATABASE__URL)",
+            files(&self.dir),
+            if self.use_env {
+                "LEADGEN__* variables"
+            } else {
+                "no variables"
+            },
+        )
+    }
 }
 
 #[cfg(test)]
@@ -248,6 +284,13 @@ mod tests {
         let err = load::<Demo>(&sources).unwrap_err().to_string();
         assert!(!err.contains("not found"), "no file is required: {err}");
         assert!(err.contains("database"), "{err}");
+        // It says what was read and how to supply the rest.
+        assert!(
+            err.contains("shared files none")
+                && err.contains("LEADGEN_CONFIG_DIR")
+                && err.contains("LEADGEN__DATABASE__URL"),
+            "{err}"
+        );
 
         // A named directory is read, and a named shared directory must exist.
         let dir =

@@ -17,9 +17,10 @@ struct DbOnly {
 async fn connect() -> anyhow::Result<AsyncPgConnection> {
     let settings: DbOnly =
         leadgen_settings::load(&Sources::from_env()).context("loading configuration")?;
-    AsyncPgConnection::establish(settings.database.url.expose_secret())
+    let url = settings.database.url.expose_secret();
+    AsyncPgConnection::establish(url)
         .await
-        .context("connecting to the database")
+        .map_err(|e| leadgen_db::connect_error(url, e).into())
 }
 
 /// Hands every processed raw order (of one tenant, one shop, or all) back to the pending sweep.
@@ -78,6 +79,20 @@ async fn print_status(conn: &mut AsyncPgConnection) -> anyhow::Result<()> {
     if counts.is_empty() {
         println!("no identities yet");
     }
+    // Revealed phones keep the index of the key they were revealed under: their numbers are
+    // never stored, so nothing can index them again.
+    let revealed: Vec<KeyCount> = diesel::sql_query(
+        "SELECT split_part(key_hash, '.', 1) AS key_id, count(*) AS n \
+         FROM t_order_revealed_identity GROUP BY 1 ORDER BY 1",
+    )
+    .load(conn)
+    .await?;
+    for c in &revealed {
+        println!(
+            "key {}: {} revealed phones (kept under this key: not re-indexed)",
+            c.key_id, c.n
+        );
+    }
     #[derive(diesel::QueryableByName)]
     struct Pending {
         #[diesel(sql_type = BigInt)]
@@ -97,9 +112,11 @@ async fn print_status(conn: &mut AsyncPgConnection) -> anyhow::Result<()> {
 
 /// `leadctl blind-index rotate`: run after configuring the new key as `blind_index_key` (with a
 /// new `blind_index_key_id`) and the old one in `blind_index_previous_keys`, and restarting
-/// order-processor. Every buyer is rebuilt: lookups find identities under the old key, the
-/// rebuild writes them under the new one and deletes the old rows. When `status` shows no
-/// identity under the old key id, remove the old key from the configuration.
+/// order-processor and lead-api (which indexes revealed phones and searched numbers). Every
+/// buyer is rebuilt: lookups find identities under the old key, the rebuild writes them under
+/// the new one and deletes the old rows. When `status` shows no identity under the old key id,
+/// the old key can go; phones revealed before the rotation stay under it (their numbers are not
+/// kept), so while it is configured they still join a buyer's orders.
 pub async fn rotate() -> anyhow::Result<()> {
     let mut conn = connect().await?;
     let n = conn
