@@ -60,7 +60,12 @@ pub async fn list(
             q = q.filter(log::target_type.eq(t.clone()));
         }
         if let Some(id) = &filter.target_id {
-            q = q.filter(log::target_ids.contains(vec![id.clone()]));
+            // A shop's id also finds its syncs, which name it `platform:<id>` beside the task.
+            let mut ids = vec![id.clone()];
+            if id.bytes().all(|b| b.is_ascii_digit()) {
+                ids.push(format!("platform:{id}"));
+            }
+            q = q.filter(log::target_ids.overlaps_with(ids));
         }
         if let Some(r) = &filter.result {
             q = q.filter(log::result.eq(r.clone()));

@@ -84,3 +84,29 @@ async fn the_operation_log_is_readable_filtered_and_scoped_to_the_tenant() {
         .await;
     }
 }
+
+#[tokio::test]
+async fn a_shops_id_finds_its_syncs_too() {
+    let app = spawn_app().await;
+    let shop = app.create_taobao(1, "app-sync").await;
+    app.set_status(shop, "ACTIVE").await;
+    // A sync names its shop `platform:<id>` beside its task.
+    let accepted = app
+        .request_sync(
+            Some(&token(1, &["lead:order:sync"])),
+            &shop.to_string(),
+            Some("{}"),
+        )
+        .await;
+    expect_envelope(accepted, StatusCode::OK, 200).await;
+    let shop_id = shop.to_string();
+    let query = [("targetId", shop_id.as_str())];
+    let body = expect_envelope(app.logs(1, &[AUDIT], &query).await, StatusCode::OK, 200).await;
+    let actions: Vec<&str> = body["data"]["records"]
+        .as_array()
+        .expect("records")
+        .iter()
+        .filter_map(|r| r["action"].as_str())
+        .collect();
+    assert_eq!(actions, ["SYNC_REQUEST", "PLATFORM_AUTH_CREATE"], "{body}");
+}
