@@ -1,4 +1,5 @@
-//! The operation log (design 7): operator, time, action, target ids, result, error.
+//! The operation log (design 7): operator, time, action, target ids, result, error, and what the
+//! action was asked to do where that is more than its targets (`detail`).
 
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -52,6 +53,26 @@ pub async fn record(
     entry: Entry<'_>,
     trace_id: &str,
 ) -> QueryResult<()> {
+    insert(conn, entry, None, trace_id).await
+}
+
+/// The same with what the action was asked to do (a reveal's purpose and reason, a status
+/// change's from, to and note), shown to auditors as it is: never secrets or personal data.
+pub async fn record_detailed(
+    conn: &mut AsyncPgConnection,
+    entry: Entry<'_>,
+    detail: &serde_json::Value,
+    trace_id: &str,
+) -> QueryResult<()> {
+    insert(conn, entry, Some(detail), trace_id).await
+}
+
+async fn insert(
+    conn: &mut AsyncPgConnection,
+    entry: Entry<'_>,
+    detail: Option<&serde_json::Value>,
+    trace_id: &str,
+) -> QueryResult<()> {
     let (operator_id, operator_name) = match entry.operator {
         // A user acting without a name at hand (the consent a user started, completed by the
         // platform's redirect) is recorded by id, the name null rather than "".
@@ -77,6 +98,7 @@ pub async fn record(
             t_operation_log::result.eq(result),
             t_operation_log::error_message.eq(error_message),
             t_operation_log::trace_id.eq(trace_id),
+            t_operation_log::detail.eq(detail),
         ))
         .execute(conn)
         .await?;

@@ -110,7 +110,8 @@ diesel::table! {
 
 diesel::table! {
     /// Also has the generated `tag_bits` (one bit per intention tag), which only the lead list
-    /// reads, through SQL: this declaration is at diesel's 32-column limit.
+    /// reads, through SQL. Wider than diesel's default 32 columns: the workspace enables
+    /// `64-column-tables`.
     t_order_lead (id) {
         id -> Int8,
         tenant_id -> Int8,
@@ -144,6 +145,7 @@ diesel::table! {
         contact_validity_reason -> Jsonb,
         merged_into -> Nullable<Int8>,
         version -> Int4,
+        contact_raw_order_id -> Nullable<Int8>,
     }
 }
 
@@ -235,6 +237,7 @@ diesel::table! {
         error_message -> Nullable<Text>,
         trace_id -> Nullable<Text>,
         occurred_at -> Timestamptz,
+        detail -> Nullable<Jsonb>,
     }
 }
 

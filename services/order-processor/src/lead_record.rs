@@ -32,12 +32,13 @@ pub fn facts_of(o: &BuyerOrder) -> OrderFacts {
     }
 }
 
-/// A buyer's orders, reduced: the aggregate, the best contact with its verdict, and the latest
-/// order's stored row.
+/// A buyer's orders, reduced: the aggregate, the best contact with its verdict and the raw order
+/// it came from (the order a reveal decrypts), and the latest order's stored row.
 #[derive(Debug, Clone)]
 pub struct Buyer {
     pub aggregate: BuyerAggregate,
     pub contact: Option<ContactField>,
+    pub contact_raw_order_id: Option<i64>,
     pub validity: ContactValidity,
     pub latest: BuyerOrder,
 }
@@ -62,6 +63,7 @@ pub fn reduce(
         return Ok(None);
     };
     let mut seen = Vec::new();
+    let mut seen_raw_ids = Vec::new();
     for o in orders {
         let Some(sealed_contact) = &o.contact_info else {
             continue;
@@ -79,14 +81,19 @@ pub fn reduce(
             seen_at: o.order_time,
             order_id: format!("{}:{}", o.platform_id, o.order_id),
         });
+        seen_raw_ids.push(o.raw_order_id);
     }
-    let (contact, validity) = match best_contact(&seen, now) {
-        Some((s, v)) => (Some(s.contact.clone()), v),
-        None => (None, no_contact()),
+    let (contact, contact_raw_order_id, validity) = match best_contact(&seen, now) {
+        Some((s, v)) => {
+            let at = seen.iter().position(|x| std::ptr::eq(x, s));
+            (Some(s.contact.clone()), at.map(|i| seen_raw_ids[i]), v)
+        }
+        None => (None, None, no_contact()),
     };
     Ok(Some(Buyer {
         aggregate,
         contact,
+        contact_raw_order_id,
         validity,
         latest,
     }))
@@ -138,6 +145,7 @@ pub fn row(
             .as_ref()
             .map_or("NONE", |c| contact_kind_name(c.kind))
             .to_owned(),
+        contact_raw_order_id: buyer.contact_raw_order_id,
         product_info: a.last_product.clone(),
         amount_fen: buyer.latest.amount_fen,
         order_time: buyer.latest.order_time,

@@ -23,6 +23,7 @@ pub struct LogRow {
     pub error_message: Option<String>,
     pub trace_id: Option<String>,
     pub occurred_at: DateTime<Utc>,
+    pub detail: Option<serde_json::Value>,
 }
 
 /// Filters of `GET /operation-logs`.

@@ -27,6 +27,14 @@ pub struct LogEntry {
     pub error_message: Option<String>,
     pub trace_id: Option<String>,
     pub time: DateTime<Utc>,
+    /// What the action was asked to do, where that is more than its targets; absent otherwise.
+    /// `CONTACT_REVEAL`: `purpose`, `reason` (the salesperson's words, if given), `platformId`
+    /// and `orderId` (the order whose number was asked for). `LEAD_STATUS_CHANGE`: `from`, `to`
+    /// (`PENDING`, `PROCESSED`, `INVALID`; `from` absent when refused before the lead was read)
+    /// and `note`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub detail: Option<serde_json::Value>,
 }
 
 #[tracing::instrument(name = "auth.list_operation_logs", skip_all, fields(tenant_id = tenant.get()))]
@@ -52,6 +60,7 @@ pub async fn list(
             error_message: r.error_message,
             trace_id: r.trace_id,
             time: r.occurred_at,
+            detail: r.detail,
         })
         .collect();
     Ok((entries, total))

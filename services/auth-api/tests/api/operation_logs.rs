@@ -110,3 +110,41 @@ async fn a_shops_id_finds_its_syncs_too() {
         .collect();
     assert_eq!(actions, ["SYNC_REQUEST", "PLATFORM_AUTH_CREATE"], "{body}");
 }
+
+/// What an action was asked to do (lead-api writes a reveal's purpose and reason) is shown as
+/// written; lines without it have no `detail`.
+#[tokio::test]
+async fn a_lines_detail_is_shown_where_it_has_one() {
+    use leadgen_db::oplog::{self, Entry, Operator};
+    use leadgen_domain::{TenantId, UserId};
+    let app = spawn_app().await;
+    app.create_taobao(1, "app-detail").await;
+    let operator = Operator::User {
+        id: UserId::new(8),
+        name: "李四".into(),
+    };
+    let entry = Entry {
+        tenant_id: TenantId::new(1),
+        service: "lead-api",
+        operator: &operator,
+        action: "CONTACT_REVEAL",
+        target_type: "LEAD",
+        target_ids: vec!["42".into()],
+        result: Ok(()),
+    };
+    let detail = serde_json::json!({"purpose": "CUSTOMER_CARE", "reason": "回访复购意向"});
+    let mut conn = app.conn().await;
+    oplog::record_detailed(&mut conn, entry, &detail, "trace")
+        .await
+        .expect("record");
+
+    let body = expect_envelope(app.logs(1, &[AUDIT], &[]).await, StatusCode::OK, 200).await;
+    let records = body["data"]["records"].as_array().expect("records");
+    assert_eq!(records.len(), 2, "{body}");
+    assert_eq!(records[0]["action"], "CONTACT_REVEAL");
+    assert_eq!(records[0]["detail"], detail);
+    assert!(
+        records[1].get("detail").is_none(),
+        "no detail, no field: {body}"
+    );
+}

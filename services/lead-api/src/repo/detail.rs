@@ -20,12 +20,24 @@ pub struct LeadDetailRow {
     #[diesel(embed)]
     pub listed: LeadRow,
     pub tenant_id: i64,
-    /// The latest order's raw row (the order a reveal decrypts).
+    /// The latest order's raw row.
     pub raw_order_id: i64,
+    /// The raw row of the order whose contact the lead shows; `None` for a lead written before
+    /// order-processor kept it (or one without a contact).
+    pub contact_raw_order_id: Option<i64>,
     pub aggregate: serde_json::Value,
     pub intention: i16,
     pub scored_by: String,
     pub merged_into: Option<i64>,
+}
+
+impl LeadDetailRow {
+    /// The raw order a reveal decrypts: the one whose contact the lead shows, so that the number
+    /// revealed is the one whose mask the salesperson sees; the latest order for a lead written
+    /// before order-processor kept it.
+    pub fn contact_source(&self) -> i64 {
+        self.contact_raw_order_id.unwrap_or(self.raw_order_id)
+    }
 }
 
 /// The tenant's lead `id`, merged or not.

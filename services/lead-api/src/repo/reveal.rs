@@ -12,16 +12,30 @@ use leadgen_db::schema::{t_contact_reveal as reveal, t_ecom_order_raw as raw};
 use leadgen_domain::RawOrderStatus;
 use leadgen_domain::{LeadId, PlatformId, TenantId, UserId};
 
-/// The sealed neutral form of the tenant's raw order `id`: `(platform_id, order_id, normalized)`.
+/// Where a reveal's number is: the raw order's platform and its sealed neutral form.
+#[derive(Debug, Queryable)]
+pub struct SourceOrder {
+    pub platform_id: i64,
+    pub platform_type: String,
+    pub order_id: String,
+    pub normalized: Option<String>,
+}
+
+/// The tenant's raw order `id`, as a reveal needs it.
 pub async fn raw_order(
     conn: &mut AsyncPgConnection,
     tenant: TenantId,
     id: i64,
-) -> QueryResult<Option<(i64, String, Option<String>)>> {
+) -> QueryResult<Option<SourceOrder>> {
     raw::table
         .filter(raw::tenant_id.eq(tenant.get()))
         .filter(raw::id.eq(id))
-        .select((raw::platform_id, raw::order_id, raw::normalized))
+        .select((
+            raw::platform_id,
+            raw::platform_type,
+            raw::order_id,
+            raw::normalized,
+        ))
         .first(conn)
         .await
         .optional()

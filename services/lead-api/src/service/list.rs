@@ -9,13 +9,12 @@
 //! (`CONTACT_SEARCH`, never the number). Otherwise ten thousand searches over a mask's hidden
 //! digits would recover any number a buyer gave, with only `lead:order:view`.
 
-use leadgen_db::oplog::{self, Entry, Operator};
 use leadgen_http::paging::{Paging, SortOrder};
 use leadgen_http::{AuthUser, Permission};
 
-use crate::SERVICE;
 use crate::error::LeadApiError;
 use crate::repo::leads::{self, LeadFilter, LeadPage};
+use crate::service::audit::{self, Action};
 use crate::startup::AppState;
 
 /// The page `paging` of the user's tenant's leads matching `filter`, in `sort` order.
@@ -64,25 +63,13 @@ async fn audit_phone_search(
     found: &[String],
     refused: Option<&LeadApiError>,
 ) -> Result<(), LeadApiError> {
-    let operator = Operator::User {
-        id: user.user_id,
-        name: user.name.clone(),
-    };
-    let entry = Entry {
-        tenant_id: user.tenant_id,
-        service: SERVICE,
-        operator: &operator,
-        action: "CONTACT_SEARCH",
-        target_type: "LEAD",
-        target_ids: found.to_vec(),
-        result: match refused {
-            None => Ok(()),
-            Some(e) => {
-                let (code, message) = e.audit();
-                Err(format!("{code} {message}"))
-            }
-        },
-    };
     let trace_id = leadgen_telemetry::current_trace_id();
-    Ok(oplog::record(conn, entry, &trace_id).await?)
+    let line = audit::Line {
+        operator: &audit::operator(user),
+        action: Action::ContactSearch,
+        leads: found.to_vec(),
+        outcome: refused.map_or(Ok(()), Err),
+        detail: None,
+    };
+    Ok(audit::record(conn, user.tenant_id, line, &trace_id).await?)
 }

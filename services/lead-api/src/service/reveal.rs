@@ -11,7 +11,6 @@
 use chrono::{DateTime, Utc};
 use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 use leadgen_db::ScopedFutureExt as _;
-use leadgen_db::oplog::{self, Entry, Operator};
 use leadgen_db::sealed;
 use leadgen_domain::buyer::IdentityKey;
 use leadgen_domain::{AuthStatus, ContactKind, PlatformType, RawOrder, contact::split_virtual};
@@ -22,9 +21,9 @@ use leadgen_platforms::session::SessionError;
 use leadgen_shop_session::{self as shop_session, CredentialSink};
 use serde::Serialize;
 
-use crate::SERVICE;
 use crate::error::LeadApiError;
 use crate::repo::reveal::{self, RevealRecord};
+use crate::service::audit::{self, Action};
 use crate::service::detail;
 use crate::startup::AppState;
 use leadgen_domain::{LeadId, PlatformId, TenantId};
@@ -62,7 +61,7 @@ pub struct Revealed {
 /// Where an attempt got to, for the audit.
 struct Target {
     lead_id: LeadId,
-    /// Unknown (0) until the lead's latest order is found.
+    /// Unknown (0) until the order whose contact the lead shows is found.
     platform_id: PlatformId,
     order_id: String,
 }
@@ -103,25 +102,21 @@ pub async fn reveal(
         error_message: error.as_ref().map(|(_, m)| m.as_str()),
         trace_id: Some(&trace_id),
     };
-    let operator = Operator::User {
-        id: user.user_id,
-        name: user.name.clone(),
-    };
-    let entry = Entry {
-        tenant_id: user.tenant_id,
-        service: SERVICE,
-        operator: &operator,
-        action: "CONTACT_REVEAL",
-        target_type: "LEAD",
-        target_ids: vec![target.lead_id.to_string()],
-        result: match &error {
-            None => Ok(()),
-            Some((code, message)) => Err(format!("{code} {message}")),
-        },
-    };
     let audited: Result<(), diesel::result::Error> = async {
         reveal::record(&mut conn, record).await?;
-        oplog::record(&mut conn, entry, &trace_id).await
+        let line = audit::Line {
+            operator: &audit::operator(user),
+            action: Action::ContactReveal,
+            leads: vec![target.lead_id.to_string()],
+            outcome: outcome.as_ref().map(|_| ()),
+            detail: Some(serde_json::json!({
+                "purpose": request.purpose.as_str(),
+                "reason": request.reason,
+                "platformId": (target.platform_id.get() != 0).then_some(target.platform_id.get()),
+                "orderId": (!target.order_id.is_empty()).then_some(&target.order_id),
+            })),
+        };
+        audit::record(&mut conn, user.tenant_id, line, &trace_id).await
     }
     .await;
     if let Err(e) = audited {
@@ -141,13 +136,17 @@ async fn attempt(
     let tenant = user.tenant_id;
     let lead = detail::resolve(conn, tenant, request.lead_id).await?;
     target.lead_id = lead.listed.id;
-    let (platform_id, order_id, normalized) = reveal::raw_order(conn, tenant, lead.raw_order_id)
+    // The order whose contact the lead shows: a merged buyer's may be on another platform and
+    // shop than the latest order's.
+    let source = lead.contact_source();
+    let found = reveal::raw_order(conn, tenant, source)
         .await?
         .ok_or(LeadApiError::NothingToReveal)?;
-    let platform_id = PlatformId::new(platform_id);
+    let platform_id = PlatformId::new(found.platform_id);
     target.platform_id = platform_id;
-    target.order_id.clone_from(&order_id);
-    let sealed_order = normalized.ok_or(LeadApiError::NothingToReveal)?;
+    target.order_id.clone_from(&found.order_id);
+    let order_id = found.order_id;
+    let sealed_order = found.normalized.ok_or(LeadApiError::NothingToReveal)?;
     let json = state
         .sealer
         .open(
@@ -157,8 +156,7 @@ async fn attempt(
         .map_err(|e| LeadApiError::Unexpected(e.into()))?;
     let order: RawOrder =
         serde_json::from_str(&json).map_err(|e| LeadApiError::Unexpected(e.into()))?;
-    let platform: PlatformType = lead
-        .listed
+    let platform: PlatformType = found
         .platform_type
         .parse()
         .map_err(|e| LeadApiError::Unexpected(anyhow::anyhow!("{e}")))?;
@@ -231,7 +229,7 @@ async fn attempt(
         Err(SessionError::Platform(e)) => return Err(platform_error(e)),
         Err(other) => return Err(LeadApiError::PlatformFailed(other.to_string())),
     };
-    remember_phone(state, conn, tenant, lead.raw_order_id, &revealed).await;
+    remember_phone(state, conn, tenant, source, &revealed).await;
     Ok(answer(
         revealed.kind(),
         revealed.expose_number().to_owned(),

@@ -5,7 +5,7 @@
 
 use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 use leadgen_db::ScopedFutureExt as _;
-use leadgen_db::oplog::{self, Entry, Operator};
+use leadgen_db::oplog::Operator;
 use leadgen_domain::buyer::BuyerAggregate;
 use leadgen_domain::scoring::Reason;
 use leadgen_domain::validity::ContactValidity;
@@ -20,6 +20,7 @@ use crate::SERVICE;
 use crate::error::LeadApiError;
 use crate::repo::detail::{self, LeadDetailRow};
 use crate::repo::workflow::{self, NewChange};
+use crate::service::audit::{self, Action};
 use crate::startup::AppState;
 use leadgen_domain::{LeadId, PlatformId, TenantId};
 
@@ -61,10 +62,7 @@ pub async fn change(
 ) -> Result<Changed, LeadApiError> {
     let mut conn = leadgen_db::conn(&state.pool).await?;
     let tenant = user.tenant_id;
-    let operator = Operator::User {
-        id: user.user_id,
-        name: user.name.clone(),
-    };
+    let operator = audit::operator(user);
     let trace_id = leadgen_telemetry::current_trace_id();
     let outcome = conn
         .transaction::<Changed, LeadApiError, _>(|conn| {
@@ -77,24 +75,31 @@ pub async fn change(
         .await;
     if let Err(e) = &outcome {
         // Refusals are part of the audit trail too (who tried what on which lead).
-        let result = Err({
-            let (code, message) = e.audit();
-            format!("{code} {message}")
-        });
-        let entry = Entry {
-            tenant_id: tenant,
-            service: SERVICE,
-            operator: &operator,
-            action: "LEAD_STATUS_CHANGE",
-            target_type: "LEAD",
-            target_ids: vec![request.lead_id.to_string()],
-            result,
-        };
         if !matches!(e, LeadApiError::NotFound | LeadApiError::Unexpected(_)) {
-            oplog::record(&mut conn, entry, &trace_id).await?;
+            let line = audit::Line {
+                operator: &operator,
+                action: Action::StatusChange,
+                leads: vec![request.lead_id.to_string()],
+                outcome: Err(e),
+                detail: Some(change_detail(None, request.to, request.note.as_deref())),
+            };
+            audit::record(&mut conn, tenant, line, &trace_id).await?;
         }
     }
     outcome
+}
+
+/// A status change's line in the operation log: from (when the lead was read), to, and the note.
+fn change_detail(
+    from: Option<LeadProcessStatus>,
+    to: LeadProcessStatus,
+    note: Option<&str>,
+) -> serde_json::Value {
+    serde_json::json!({
+        "from": from.map(LeadProcessStatus::as_str),
+        "to": to.as_str(),
+        "note": note,
+    })
 }
 
 async fn change_locked(
@@ -145,16 +150,18 @@ async fn change_locked(
         },
     )
     .await?;
-    let entry = Entry {
-        tenant_id: tenant,
-        service: SERVICE,
+    let line = audit::Line {
         operator,
-        action: "LEAD_STATUS_CHANGE",
-        target_type: "LEAD",
-        target_ids: vec![row.listed.id.to_string()],
-        result: Ok(()),
+        action: Action::StatusChange,
+        leads: vec![row.listed.id.to_string()],
+        outcome: Ok(()),
+        detail: Some(change_detail(
+            Some(from),
+            request.to,
+            request.note.as_deref(),
+        )),
     };
-    oplog::record(conn, entry, trace_id).await?;
+    audit::record(conn, tenant, line, trace_id).await?;
     let lead = snapshot(&row, request.to, version)?;
     let event = CloudEvent::new(
         SERVICE,

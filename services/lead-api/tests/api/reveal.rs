@@ -235,3 +235,82 @@ async fn reveals_are_limited_per_user_and_per_tenant_each_day() {
     let codes: Vec<Option<i32>> = app.audits().await.into_iter().map(|a| a.3).collect();
     assert_eq!(codes, vec![None, Some(42901), None, Some(42902)]);
 }
+
+/// A merged buyer's lead shows the contact of one order and names another as its latest: the
+/// reveal decrypts the order whose number the salesperson sees, on that order's platform.
+#[tokio::test]
+async fn a_reveal_decrypts_the_order_whose_contact_the_lead_shows() {
+    let app = spawn_app().await;
+    let (jd, jd_task) = app.platform(1, "JD").await;
+    let (taobao, taobao_task) = app.platform(1, "TAOBAO").await;
+    let lead = app
+        .lead(
+            jd_task,
+            "JD",
+            SeedLead::new(1, jd, "J-9", "2026-05-02T02:00:00Z"),
+        )
+        .await;
+    app.set_order(lead, &order("J-9", "13700000009")).await;
+    let older = app
+        .lead(
+            taobao_task,
+            "TAOBAO",
+            SeedLead::new(1, taobao, "T-8", "2026-04-01T02:00:00Z"),
+        )
+        .await;
+    app.set_order(older, &order("T-8", "13600000008")).await;
+    let body = json!({"purpose": "FULFILMENT"});
+
+    // Before order-processor keeps the contact's order, the latest order is decrypted.
+    let answer = expect_envelope(
+        app.reveal(1, 7, &[CONTACT], lead, body.clone()).await,
+        StatusCode::OK,
+        200,
+    )
+    .await;
+    assert_eq!(answer["data"]["orderId"], "J-9");
+
+    let mut conn = app.conn().await;
+    diesel::sql_query(
+        "UPDATE t_order_lead SET contact_raw_order_id = \
+         (SELECT raw_order_id FROM t_order_lead WHERE id = $2) WHERE id = $1",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(lead)
+    .bind::<diesel::sql_types::BigInt, _>(older)
+    .execute(&mut conn)
+    .await
+    .expect("point the lead's contact at the older order");
+    let answer = expect_envelope(
+        app.reveal(1, 7, &[CONTACT], lead, body).await,
+        StatusCode::OK,
+        200,
+    )
+    .await;
+    assert_eq!(answer["data"]["phone"], "13600000008");
+    assert_eq!(answer["data"]["orderId"], "T-8");
+    assert_eq!(answer["data"]["platformType"], "TAOBAO");
+    assert_eq!(answer["data"]["leadId"], lead);
+    let audited: Vec<(i64, String)> = t_contact_reveal::table
+        .order(t_contact_reveal::id.asc())
+        .select((t_contact_reveal::platform_id, t_contact_reveal::order_id))
+        .load(&mut conn)
+        .await
+        .expect("audit");
+    assert_eq!(
+        audited,
+        vec![(jd, "J-9".to_owned()), (taobao, "T-8".to_owned())]
+    );
+    // The operation log shows auditors what was asked for, and of which order.
+    use leadgen_db::schema::t_operation_log;
+    let details: Vec<Option<Value>> = t_operation_log::table
+        .filter(t_operation_log::action.eq("CONTACT_REVEAL"))
+        .order(t_operation_log::id.asc())
+        .select(t_operation_log::detail)
+        .load(&mut conn)
+        .await
+        .expect("operation log");
+    assert_eq!(
+        details.last().cloned().flatten(),
+        Some(json!({"purpose": "FULFILMENT", "platformId": taobao, "orderId": "T-8"}))
+    );
+}

@@ -334,6 +334,23 @@ async fn a_status_change_needs_the_version_records_who_and_is_announced() {
         .collect();
     assert_eq!(success.len(), 1);
     assert_eq!(success[0].1, vec![s.a.to_string()]);
+    {
+        use leadgen_db::schema::t_operation_log as l;
+        let mut conn = app.conn().await;
+        let details: Vec<Option<Value>> = l::table
+            .filter(l::action.eq("LEAD_STATUS_CHANGE"))
+            .filter(l::result.eq("SUCCESS"))
+            .order(l::id.asc())
+            .select(l::detail)
+            .load(&mut conn)
+            .await
+            .expect("details");
+        assert_eq!(
+            details.last().cloned().flatten(),
+            Some(json!({"from": "PENDING", "to": "PROCESSED", "note": "已电话回访，客户有意复购"})),
+            "the operation log shows what was changed"
+        );
+    }
     // The refused stale change is logged with the code and the message the salesperson saw.
     assert!(
         log.iter().any(|(_, _, r, e)| r == "FAILURE"

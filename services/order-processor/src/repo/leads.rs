@@ -22,6 +22,8 @@ pub struct LeadRow {
     pub contact_info: String,
     pub contact_masked: String,
     pub contact_kind: String,
+    /// The raw order whose contact the lead shows (what a reveal decrypts).
+    pub contact_raw_order_id: Option<i64>,
     pub product_info: String,
     pub amount_fen: i64,
     pub order_time: DateTime<Utc>,
@@ -135,6 +137,7 @@ pub async fn upsert_many(conn: &mut AsyncPgConnection, rows: &mut [LeadRow]) -> 
             lead::external_pending.eq(excluded(lead::external_pending)),
             lead::contact_validity.eq(excluded(lead::contact_validity)),
             lead::contact_validity_reason.eq(excluded(lead::contact_validity_reason)),
+            lead::contact_raw_order_id.eq(excluded(lead::contact_raw_order_id)),
             lead::version.eq(diesel::dsl::sql::<diesel::sql_types::Integer>(
                 VERSION_IF_CHANGED,
             )),

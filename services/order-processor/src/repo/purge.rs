@@ -182,7 +182,8 @@ pub async fn repoint_aliases(
            processed_order_id = s.processed_order_id, platform_id = s.platform_id, \
            platform_type = s.platform_type, contact_info = s.contact_info, \
            contact_masked = s.contact_masked, contact_kind = s.contact_kind, \
-           product_info = s.product_info, amount_fen = s.amount_fen, order_time = s.order_time \
+           contact_raw_order_id = s.contact_raw_order_id, product_info = s.product_info, \
+           amount_fen = s.amount_fen, order_time = s.order_time \
          FROM t_order_lead s \
          WHERE m.merged_into = s.id AND m.processed_order_id = ANY($1)",
     )

@@ -357,3 +357,77 @@ async fn a_phone_revealed_later_merges_the_buyer_with_the_lead_known_by_it() {
         .unwrap();
     assert_eq!(kinds, vec!["PHONE"]);
 }
+
+/// The lead shows the buyer's best contact, which need not be on the latest order, and keeps the
+/// raw order it came from: the order a reveal decrypts.
+#[tokio::test]
+async fn the_lead_keeps_the_order_its_contact_came_from() {
+    let run = Run::new().await;
+    let specs = [
+        Spec {
+            shop: 0,
+            order: order(
+                "c1",
+                10,
+                NeutralStatus::Completed,
+                20_000,
+                Some("buyer-c"),
+                Some("13800000002"),
+            ),
+        },
+        Spec {
+            shop: 0,
+            order: order(
+                "c2",
+                40,
+                NeutralStatus::Completed,
+                30_000,
+                Some("buyer-c"),
+                Some("*******0002"),
+            ),
+        },
+    ];
+    let ids = run.store(&specs, "PENDING").await;
+    run.process(&ids).await;
+    let mut conn = leadgen_db::conn(&run.db.pool).await.unwrap();
+    let (latest, contact_source, masked): (i64, Option<i64>, String) = t_order_lead::table
+        .select((
+            t_order_lead::raw_order_id,
+            t_order_lead::contact_raw_order_id,
+            t_order_lead::contact_masked,
+        ))
+        .first(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(latest, ids[1], "the latest order is the second");
+    assert_eq!(
+        masked, "138****0002",
+        "the plain number beats the masked one"
+    );
+    assert_eq!(contact_source, Some(ids[0]));
+
+    // The buyer's newer order now carries a number of its own: it is the one shown and kept.
+    let newer = [Spec {
+        shop: 0,
+        order: order(
+            "c2",
+            40,
+            NeutralStatus::Completed,
+            30_000,
+            Some("buyer-c"),
+            Some("13900000003"),
+        ),
+    }];
+    let changed = run.store(&newer, "PENDING").await;
+    run.process(&changed).await;
+    let (masked, contact_source): (String, Option<i64>) = t_order_lead::table
+        .select((
+            t_order_lead::contact_masked,
+            t_order_lead::contact_raw_order_id,
+        ))
+        .first(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(masked, "139****0003");
+    assert_eq!(contact_source, Some(ids[1]));
+}

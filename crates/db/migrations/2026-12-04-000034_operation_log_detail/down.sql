@@ -1,0 +1,1 @@
+ALTER TABLE t_operation_log DROP COLUMN IF EXISTS detail;

@@ -1,0 +1,89 @@
+//! lead-api's lines in the operation log (design 7): a user's action on leads, the leads it
+//! touched and its result, with the request's trace. Written in one place so that status
+//! changes, reveals and searches by a full number record the same fields the same way.
+
+use diesel_async::AsyncPgConnection;
+use leadgen_db::oplog::{self, Entry, Operator};
+use leadgen_domain::TenantId;
+use leadgen_http::AuthUser;
+
+use crate::SERVICE;
+use crate::error::LeadApiError;
+
+/// What a user did.
+#[derive(Debug, Clone, Copy)]
+pub enum Action {
+    /// `PATCH /leads/{id}` and its bulk form, one line per lead.
+    StatusChange,
+    /// `POST /leads/{id}/contact/reveal`.
+    ContactReveal,
+    /// A list search by a full mobile number (the leads found, never the number).
+    ContactSearch,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::StatusChange => "LEAD_STATUS_CHANGE",
+            Action::ContactReveal => "CONTACT_REVEAL",
+            Action::ContactSearch => "CONTACT_SEARCH",
+        }
+    }
+}
+
+/// The operation log's operator for a request's user.
+pub fn operator(user: &AuthUser) -> Operator {
+    Operator::User {
+        id: user.user_id,
+        name: user.name.clone(),
+    }
+}
+
+/// One line: `operator` did `action` to `leads`, asked for `detail` (shown to auditors as it
+/// is), refused with the error's business code and message (a platform's own text included)
+/// when `outcome` is one.
+pub struct Line<'a> {
+    pub operator: &'a Operator,
+    pub action: Action,
+    pub leads: Vec<String>,
+    pub outcome: Result<(), &'a LeadApiError>,
+    pub detail: Option<serde_json::Value>,
+}
+
+/// Appends `line` to `tenant`'s operation log, with the request's trace.
+pub async fn record(
+    conn: &mut AsyncPgConnection,
+    tenant: TenantId,
+    line: Line<'_>,
+    trace_id: &str,
+) -> diesel::QueryResult<()> {
+    let Line {
+        operator,
+        action,
+        leads,
+        outcome,
+        detail,
+    } = line;
+    let entry = Entry {
+        tenant_id: tenant,
+        service: SERVICE,
+        operator,
+        action: action.as_str(),
+        target_type: "LEAD",
+        target_ids: leads,
+        result: outcome.map_err(|e| {
+            let (code, message) = e.audit();
+            format!("{code} {message}")
+        }),
+    };
+    match detail {
+        Some(mut detail) => {
+            // What was not asked for is left out rather than shown as null.
+            if let Some(fields) = detail.as_object_mut() {
+                fields.retain(|_, v| !v.is_null());
+            }
+            oplog::record_detailed(conn, entry, &detail, trace_id).await
+        }
+        None => oplog::record(conn, entry, trace_id).await,
+    }
+}
