@@ -106,6 +106,22 @@ impl ApiError {
         e
     }
 
+    /// 503 with `Retry-After: 1`: the service cannot serve the request now (its database
+    /// connections are all in use, or the database does not answer); the same request may
+    /// succeed in a moment. `cause` is logged, never returned.
+    #[track_caller]
+    pub fn unavailable(cause: impl fmt::Display) -> Self {
+        let location = std::panic::Location::caller();
+        let mut e = Self::new(StatusCode::SERVICE_UNAVAILABLE, "服务繁忙，请稍后重试");
+        e.source = Some(format!(
+            "{cause} (at {}:{})",
+            location.file(),
+            location.line()
+        ));
+        e.retry_after = Some(1);
+        e
+    }
+
     /// 500 with an opaque message; `cause` is logged, never returned.
     #[track_caller]
     pub fn internal(cause: impl fmt::Display) -> Self {

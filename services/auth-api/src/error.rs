@@ -36,6 +36,10 @@ pub enum AuthApiError {
     OAuthExchange(String),
     #[error("the platform failed: {0}")]
     Platform(String),
+    /// The database cannot serve the request now (no connection free in time, or it does not
+    /// answer): 503, try again.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -65,6 +69,7 @@ impl AuthApiError {
             AuthApiError::OAuthState => ApiError::business(codes::OAUTH_STATE_INVALID),
             AuthApiError::OAuthExchange(_) => ApiError::business(codes::OAUTH_EXCHANGE_FAILED),
             AuthApiError::Platform(_) => ApiError::business(codes::PLATFORM_API_FAILED),
+            AuthApiError::Unavailable(cause) => ApiError::unavailable(cause),
             AuthApiError::Unexpected(cause) => ApiError::internal(format!("{cause:#}")),
         }
     }
@@ -101,7 +106,10 @@ impl From<diesel::result::Error> for AuthApiError {
 
 impl From<leadgen_db::DbError> for AuthApiError {
     fn from(e: leadgen_db::DbError) -> Self {
-        AuthApiError::Unexpected(e.into())
+        match e {
+            leadgen_db::DbError::Checkout(cause) => AuthApiError::Unavailable(cause),
+            other => AuthApiError::Unexpected(other.into()),
+        }
     }
 }
 

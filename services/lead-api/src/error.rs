@@ -36,6 +36,9 @@ pub enum LeadApiError {
         /// When the platform said the quota or ban ends.
         retry_after: Option<std::time::Duration>,
     },
+    /// A valid token without the permission the action needs.
+    #[error("the user lacks {0:?}")]
+    Forbidden(leadgen_http::Permission),
     /// A search by a full mobile number without `lead:order:contact`: finding a buyer by their
     /// number tells whose number it is, as a reveal does.
     #[error("searching by a full mobile number needs lead:order:contact")]
@@ -46,6 +49,10 @@ pub enum LeadApiError {
     TenantLimit,
     #[error("the platform failed: {0}")]
     PlatformFailed(String),
+    /// The database cannot serve the request now (no connection free in time, or it does not
+    /// answer): 503, try again.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -66,6 +73,7 @@ impl LeadApiError {
             LeadApiError::VersionRequired => ApiError::business(codes::LEAD_VERSION_REQUIRED),
             LeadApiError::BadRequest(message) => ApiError::bad_request(message.clone()),
             LeadApiError::BeyondWindow => ApiError::business(codes::PAGE_BEYOND_WINDOW),
+            LeadApiError::Forbidden(permission) => ApiError::forbidden(permission.as_str()),
             LeadApiError::PhoneSearchNotPermitted => {
                 ApiError::forbidden("lead:order:contact（按完整手机号搜索与解密号码同等）")
             }
@@ -91,6 +99,7 @@ impl LeadApiError {
             LeadApiError::TenantLimit => ApiError::business(codes::REVEAL_TENANT_LIMIT)
                 .with_retry_after(until_next_beijing_day()),
             LeadApiError::PlatformFailed(_) => ApiError::business(codes::PLATFORM_API_FAILED),
+            LeadApiError::Unavailable(cause) => ApiError::unavailable(cause),
             LeadApiError::Unexpected(cause) => ApiError::internal(format!("{cause:#}")),
         }
     }
@@ -138,7 +147,10 @@ impl From<diesel::result::Error> for LeadApiError {
 
 impl From<leadgen_db::DbError> for LeadApiError {
     fn from(e: leadgen_db::DbError) -> Self {
-        LeadApiError::Unexpected(e.into())
+        match e {
+            leadgen_db::DbError::Checkout(cause) => LeadApiError::Unavailable(cause),
+            other => LeadApiError::Unexpected(other.into()),
+        }
     }
 }
 

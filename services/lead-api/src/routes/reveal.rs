@@ -2,11 +2,12 @@
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
-use leadgen_http::{ApiError, Authorized, FieldError, needs};
+use leadgen_http::{ApiError, AuthUser, FieldError, Permission};
 use leadgen_platforms::reveal::RevealPurpose;
 use serde::Deserialize;
 use validator::Validate;
 
+use crate::error::LeadApiError;
 use crate::service::reveal::{self, RevealRequest};
 use crate::startup::AppState;
 
@@ -50,13 +51,23 @@ pub struct RevealBody {
         (status = 502, description = "电商平台调用失败", body = leadgen_http::openapi::ErrorEnvelope)
     ))]
 pub async fn reveal(
-    user: Authorized<needs::Contact>,
+    user: AuthUser,
     _: leadgen_http::query::NoQuery,
     state: web::Data<AppState>,
     path: web::Path<i64>,
-    body: web::Json<RevealBody>,
-) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
+    body: Result<web::Json<RevealBody>, actix_web::Error>,
+) -> actix_web::Result<HttpResponse> {
+    let lead_id = leadgen_domain::LeadId::new(path.into_inner());
+    // The permission comes first, as for every endpoint, and a refusal is audited: who tried to
+    // see a number they may not.
+    if user.require(Permission::Contact).is_err() {
+        let refused = LeadApiError::Forbidden(Permission::Contact);
+        reveal::refused(&state, &user, lead_id, &refused)
+            .await
+            .map_err(ApiError::from)?;
+        return Err(ApiError::from(refused).into());
+    }
+    let body = body?.into_inner();
     body.validate()
         .map_err(|e| leadgen_http::error::from_validation(&e))?;
     let purpose: RevealPurpose = body
@@ -74,7 +85,7 @@ pub async fn reveal(
         .map(|r| r.trim().to_owned())
         .filter(|r| !r.is_empty());
     let request = RevealRequest {
-        lead_id: leadgen_domain::LeadId::new(path.into_inner()),
+        lead_id,
         purpose,
         reason,
     };

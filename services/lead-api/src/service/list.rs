@@ -31,7 +31,7 @@ pub async fn page(
     if by_phone {
         user.require(Permission::Contact)
             .map_err(|_| LeadApiError::PhoneSearchNotPermitted)?;
-        if let Err(refused) = crate::service::reveal::take_quota(state, &mut conn, user).await {
+        if let Err(refused) = crate::service::quota::take(state, &mut conn, user).await {
             audit_phone_search(&mut conn, user, &[], Some(&refused)).await?;
             return Err(refused);
         }

@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod detail;
 pub mod list;
+pub mod quota;
 pub mod reveal;
 pub mod view;
 pub mod workflow;

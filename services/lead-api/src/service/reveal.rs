@@ -8,23 +8,26 @@
 //! turned back into the number without the index key. Every attempt is audited
 //! (`t_contact_reveal` and the operation log) with its result.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
-use diesel_async::{AsyncConnection as _, AsyncPgConnection};
-use leadgen_db::ScopedFutureExt as _;
+use diesel_async::AsyncPgConnection;
 use leadgen_db::sealed;
 use leadgen_domain::buyer::IdentityKey;
-use leadgen_domain::{AuthStatus, ContactKind, PlatformType, RawOrder, contact::split_virtual};
+use leadgen_domain::{
+    AuthStatus, ContactField, ContactKind, PlatformType, RawOrder, contact::split_virtual,
+};
 use leadgen_http::{ApiError, AuthUser};
-use leadgen_platforms::PlatformError;
 use leadgen_platforms::reveal::{DecryptRequest, RevealPurpose};
-use leadgen_platforms::session::SessionError;
+use leadgen_platforms::session::{Session, SessionError};
+use leadgen_platforms::{PlatformClient, PlatformError};
 use leadgen_shop_session::{self as shop_session, CredentialSink};
 use serde::Serialize;
 
 use crate::error::LeadApiError;
 use crate::repo::reveal::{self, RevealRecord};
 use crate::service::audit::{self, Action};
-use crate::service::detail;
+use crate::service::{detail, quota};
 use crate::startup::AppState;
 use leadgen_domain::{LeadId, PlatformId, TenantId};
 
@@ -66,28 +69,22 @@ struct Target {
     order_id: String,
 }
 
-/// Reveals the lead's number and audits the attempt, whatever its outcome.
+/// Reveals the lead's number and audits the attempt, whatever its outcome: an unknown lead or
+/// another tenant's too (answered 404, recorded in the caller's own tenant).
 #[tracing::instrument(name = "leads.reveal_contact", skip_all, fields(tenant_id = user.tenant_id.get(), lead_id = request.lead_id.get()))]
 pub async fn reveal(
     state: &AppState,
     user: &AuthUser,
     request: RevealRequest,
 ) -> Result<Revealed, ApiError> {
-    let mut conn = leadgen_db::conn(&state.pool)
-        .await
-        .map_err(|e| ApiError::from(LeadApiError::from(e)))?;
     let mut target = Target {
         lead_id: request.lead_id,
         platform_id: PlatformId::new(0),
         order_id: String::new(),
     };
-    let outcome = attempt(state, user, &request, &mut conn, &mut target).await;
+    let outcome = attempt(state, user, &request, &mut target).await;
     let trace_id = leadgen_telemetry::current_trace_id();
-    let (result, error): (&str, Option<(u32, String)>) = match &outcome {
-        Ok(_) => ("SUCCESS", None),
-        Err(LeadApiError::NotFound) => return Err(ApiError::not_found("线索")),
-        Err(e) => ("FAILURE", Some(e.audit())),
-    };
+    let error = outcome.as_ref().err().map(LeadApiError::audit);
     let record = RevealRecord {
         tenant_id: user.tenant_id,
         lead_id: target.lead_id,
@@ -97,42 +94,150 @@ pub async fn reveal(
         reason: request.reason.as_deref(),
         operator_id: user.user_id,
         operator_name: &user.name,
-        result,
+        result: if error.is_some() {
+            "FAILURE"
+        } else {
+            "SUCCESS"
+        },
         error_code: error.as_ref().and_then(|(c, _)| i32::try_from(*c).ok()),
         error_message: error.as_ref().map(|(_, m)| m.as_str()),
         trace_id: Some(&trace_id),
     };
+    let line = audit::Line {
+        operator: &audit::operator(user),
+        action: Action::ContactReveal,
+        leads: vec![target.lead_id.to_string()],
+        outcome: outcome.as_ref().map(|_| ()),
+        detail: Some(serde_json::json!({
+            "purpose": request.purpose.as_str(),
+            "reason": request.reason,
+            "platformId": (target.platform_id.get() != 0).then_some(target.platform_id.get()),
+            "orderId": (!target.order_id.is_empty()).then_some(&target.order_id),
+        })),
+    };
+    // A reveal that cannot be audited is not answered.
+    let mut conn = leadgen_db::conn(&state.pool)
+        .await
+        .map_err(|e| ApiError::from(LeadApiError::from(e)))?;
     let audited: Result<(), diesel::result::Error> = async {
         reveal::record(&mut conn, record).await?;
-        let line = audit::Line {
-            operator: &audit::operator(user),
-            action: Action::ContactReveal,
-            leads: vec![target.lead_id.to_string()],
-            outcome: outcome.as_ref().map(|_| ()),
-            detail: Some(serde_json::json!({
-                "purpose": request.purpose.as_str(),
-                "reason": request.reason,
-                "platformId": (target.platform_id.get() != 0).then_some(target.platform_id.get()),
-                "orderId": (!target.order_id.is_empty()).then_some(&target.order_id),
-            })),
-        };
         audit::record(&mut conn, user.tenant_id, line, &trace_id).await
     }
     .await;
-    if let Err(e) = audited {
-        // A reveal that cannot be audited is not answered.
-        return Err(LeadApiError::from(e).into());
-    }
+    audited.map_err(|e| ApiError::from(LeadApiError::from(e)))?;
     outcome.map_err(ApiError::from)
 }
 
+/// A reveal refused before its request was read (no `lead:order:contact`): only the operation
+/// log records it, as the purpose is not known.
+pub async fn refused(
+    state: &AppState,
+    user: &AuthUser,
+    lead_id: LeadId,
+    error: &LeadApiError,
+) -> Result<(), LeadApiError> {
+    let mut conn = leadgen_db::conn(&state.pool).await?;
+    let line = audit::Line {
+        operator: &audit::operator(user),
+        action: Action::ContactReveal,
+        leads: vec![lead_id.to_string()],
+        outcome: Err(error),
+        detail: None,
+    };
+    let trace_id = leadgen_telemetry::current_trace_id();
+    Ok(audit::record(&mut conn, user.tenant_id, line, &trace_id).await?)
+}
+
+/// How the number is had, once the database has said all it can.
+enum How {
+    /// The platform sent it in clear: no platform call.
+    Clear(ContactField),
+    /// The platform's decrypt API, with the shop's session.
+    Decrypt {
+        client: Arc<dyn PlatformClient>,
+        request: DecryptRequest,
+        session: Session,
+        source: i64,
+    },
+}
+
+/// Reads what the reveal needs and takes its quota on one pooled connection, then gives the
+/// connection back before any platform call: a call may wait on the platform's rate limit or
+/// refresh the shop's tokens (which take connections of their own), and a burst of reveals
+/// holding theirs meanwhile would starve the pool for every request of every tenant.
 async fn attempt(
+    state: &AppState,
+    user: &AuthUser,
+    request: &RevealRequest,
+    target: &mut Target,
+) -> Result<Revealed, LeadApiError> {
+    let (answer, how) = {
+        let mut conn = leadgen_db::conn(&state.pool).await?;
+        prepare(state, user, request, &mut conn, target).await?
+    };
+    let (client, decrypt, mut session, source) = match how {
+        How::Clear(phone) => {
+            return Ok(match split_virtual(&phone.value) {
+                Some((main, ext)) if phone.kind == ContactKind::Virtual => Revealed {
+                    kind: ContactKind::Virtual,
+                    phone: main.to_owned(),
+                    extension: Some(ext.to_owned()),
+                    expires_at: phone.expires_at,
+                    ..answer
+                },
+                _ => Revealed {
+                    kind: ContactKind::Plain,
+                    phone: phone.value,
+                    ..answer
+                },
+            });
+        }
+        How::Decrypt {
+            client,
+            request,
+            session,
+            source,
+        } => (client, request, session, source),
+    };
+    let platform_id = target.platform_id;
+    let sink = CredentialSink {
+        pool: state.pool.clone(),
+        sealer: Arc::clone(&state.sealer),
+        platform_id,
+    };
+    let revealed = match session
+        .decrypt_contact(client.as_ref(), &decrypt, &sink)
+        .await
+    {
+        Ok(r) => r,
+        Err(SessionError::Expired(reason)) => {
+            tracing::warn!(platform.id = platform_id.get(), reason = %reason, "Platform session is dead; marking the shop EXPIRED or INVALID");
+            let mut conn = leadgen_db::conn(&state.pool).await?;
+            shop_session::mark_expired(&mut conn, platform_id, &reason, crate::SERVICE).await?;
+            return Err(LeadApiError::PlatformNotActive);
+        }
+        Err(SessionError::Platform(e)) => return Err(platform_error(e)),
+        Err(other) => return Err(LeadApiError::PlatformFailed(other.to_string())),
+    };
+    remember_phone(state, user.tenant_id, source, &revealed).await;
+    Ok(Revealed {
+        kind: revealed.kind(),
+        phone: revealed.expose_number().to_owned(),
+        extension: revealed.expose_extension().map(str::to_owned),
+        expires_at: revealed.expires_at(),
+        ..answer
+    })
+}
+
+/// The lead, the order whose contact it shows, the purpose's check and the quota: the answer
+/// without its number, and how to get the number.
+async fn prepare(
     state: &AppState,
     user: &AuthUser,
     request: &RevealRequest,
     conn: &mut AsyncPgConnection,
     target: &mut Target,
-) -> Result<Revealed, LeadApiError> {
+) -> Result<(Revealed, How), LeadApiError> {
     let tenant = user.tenant_id;
     let lead = detail::resolve(conn, tenant, request.lead_id).await?;
     target.lead_id = lead.listed.id;
@@ -145,12 +250,11 @@ async fn attempt(
     let platform_id = PlatformId::new(found.platform_id);
     target.platform_id = platform_id;
     target.order_id.clone_from(&found.order_id);
-    let order_id = found.order_id;
     let sealed_order = found.normalized.ok_or(LeadApiError::NothingToReveal)?;
     let json = state
         .sealer
         .open(
-            &sealed::raw_order("normalized", platform_id, &order_id),
+            &sealed::raw_order("normalized", platform_id, &found.order_id),
             &sealed_order,
         )
         .map_err(|e| LeadApiError::Unexpected(e.into()))?;
@@ -160,14 +264,14 @@ async fn attempt(
         .platform_type
         .parse()
         .map_err(|e| LeadApiError::Unexpected(anyhow::anyhow!("{e}")))?;
-    let answer = |kind, phone: String, extension, expires_at| Revealed {
+    let answer = Revealed {
         lead_id: lead.listed.id.get(),
-        order_id: order_id.clone(),
+        order_id: found.order_id,
         platform_type: platform,
-        kind,
-        phone,
-        extension,
-        expires_at,
+        kind: ContactKind::Plain,
+        phone: String::new(),
+        extension: None,
+        expires_at: None,
         purpose: request.purpose,
     };
 
@@ -188,16 +292,8 @@ async fn attempt(
         .as_ref()
         .filter(|p| matches!(p.kind, ContactKind::Plain | ContactKind::Virtual))
     {
-        take_quota(state, conn, user).await?;
-        return Ok(match split_virtual(&phone.value) {
-            Some((main, ext)) if phone.kind == ContactKind::Virtual => answer(
-                ContactKind::Virtual,
-                main.to_owned(),
-                Some(ext.to_owned()),
-                phone.expires_at,
-            ),
-            _ => answer(ContactKind::Plain, phone.value.clone(), None, None),
-        });
+        quota::take(state, conn, user).await?;
+        return Ok((answer, How::Clear(phone.clone())));
     }
 
     let decrypt = DecryptRequest::for_order(platform, &order, request.purpose)
@@ -208,34 +304,16 @@ async fn attempt(
     if row.status != AuthStatus::Active.as_str() {
         return Err(LeadApiError::PlatformNotActive);
     }
-    take_quota(state, conn, user).await?;
-    let mut session = shop_session::open_session(&state.sealer, &row, state.policy)
+    quota::take(state, conn, user).await?;
+    let session = shop_session::open_session(&state.sealer, &row, state.policy)
         .map_err(LeadApiError::Unexpected)?;
-    let sink = CredentialSink {
-        pool: state.pool.clone(),
-        sealer: std::sync::Arc::clone(&state.sealer),
-        platform_id,
+    let how = How::Decrypt {
+        client,
+        request: decrypt,
+        session,
+        source,
     };
-    let revealed = match session
-        .decrypt_contact(client.as_ref(), &decrypt, &sink)
-        .await
-    {
-        Ok(r) => r,
-        Err(SessionError::Expired(reason)) => {
-            tracing::warn!(platform.id = platform_id.get(), reason = %reason, "Platform session is dead; marking the shop EXPIRED or INVALID");
-            shop_session::mark_expired(conn, platform_id, &reason, crate::SERVICE).await?;
-            return Err(LeadApiError::PlatformNotActive);
-        }
-        Err(SessionError::Platform(e)) => return Err(platform_error(e)),
-        Err(other) => return Err(LeadApiError::PlatformFailed(other.to_string())),
-    };
-    remember_phone(state, conn, tenant, source, &revealed).await;
-    Ok(answer(
-        revealed.kind(),
-        revealed.expose_number().to_owned(),
-        revealed.expose_extension().map(str::to_owned),
-        revealed.expires_at(),
-    ))
+    Ok((answer, how))
 }
 
 /// A real mobile the platform decrypted becomes one more identity of the buyer (its keyed blind
@@ -244,7 +322,6 @@ async fn attempt(
 /// salesperson; it is logged and the next reveal tries again.
 async fn remember_phone(
     state: &AppState,
-    conn: &mut AsyncPgConnection,
     tenant: TenantId,
     raw_order_id: i64,
     revealed: &leadgen_platforms::reveal::RevealedContact,
@@ -256,7 +333,13 @@ async fn remember_phone(
         return;
     };
     let index = state.indexer.current(&key.material);
-    match reveal::remember_phone(conn, tenant, raw_order_id, &index).await {
+    let kept = match leadgen_db::conn(&state.pool).await {
+        Ok(mut conn) => reveal::remember_phone(&mut conn, tenant, raw_order_id, &index)
+            .await
+            .map_err(anyhow::Error::from),
+        Err(e) => Err(e.into()),
+    };
+    match kept {
         Ok(true) => tracing::info!(
             raw_order.id = raw_order_id,
             "Revealed phone kept as a buyer identity; order handed back to order-processor"
@@ -298,32 +381,4 @@ fn platform_error(e: PlatformError) -> LeadApiError {
         },
         other => LeadApiError::PlatformFailed(other.to_string()),
     }
-}
-
-/// Counts one reveal, or one search by a full mobile number ([`crate::service::list`]), against
-/// the user's and the tenant's daily limits (one transaction: a refused tenant limit does not
-/// use up the user's).
-pub(crate) async fn take_quota(
-    state: &AppState,
-    conn: &mut AsyncPgConnection,
-    user: &AuthUser,
-) -> Result<(), LeadApiError> {
-    let day = Utc::now()
-        .with_timezone(&leadgen_domain::time::beijing())
-        .date_naive();
-    let (tenant, user_id) = (user.tenant_id, user.user_id);
-    let (per_user, per_tenant) = (state.reveal.per_user_daily, state.reveal.per_tenant_daily);
-    conn.transaction::<(), LeadApiError, _>(|conn| {
-        async move {
-            if !reveal::take_quota(conn, tenant, Some(user_id), day, per_user).await? {
-                return Err(LeadApiError::UserLimit);
-            }
-            if !reveal::take_quota(conn, tenant, None, day, per_tenant).await? {
-                return Err(LeadApiError::TenantLimit);
-            }
-            Ok(())
-        }
-        .scope_boxed()
-    })
-    .await
 }

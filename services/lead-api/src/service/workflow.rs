@@ -75,7 +75,12 @@ pub async fn change(
         .await;
     if let Err(e) = &outcome {
         // Refusals are part of the audit trail too (who tried what on which lead).
-        if !matches!(e, LeadApiError::NotFound | LeadApiError::Unexpected(_)) {
+        // An unknown lead or another tenant's is recorded too, in the caller's own tenant:
+        // probing for other tenants' ids leaves a trace.
+        if !matches!(
+            e,
+            LeadApiError::Unexpected(_) | LeadApiError::Unavailable(_)
+        ) {
             let line = audit::Line {
                 operator: &operator,
                 action: Action::StatusChange,

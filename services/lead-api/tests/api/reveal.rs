@@ -119,10 +119,38 @@ async fn a_number_sent_in_clear_is_revealed_audited_and_never_kept() {
     assert_eq!(answer["data"]["kind"], "PLAIN");
     assert_eq!(answer["data"]["orderId"], "J-1");
     assert_eq!(answer["data"]["purpose"], "FULFILMENT");
+    // Another tenant's attempt is audited too, in its own tenant: probing leaves a trace.
     assert_eq!(
         app.audits().await,
-        vec![(7, "FULFILMENT".to_owned(), "SUCCESS".to_owned(), None)]
+        vec![
+            (7, "FULFILMENT".to_owned(), "FAILURE".to_owned(), Some(404)),
+            (7, "FULFILMENT".to_owned(), "SUCCESS".to_owned(), None)
+        ]
     );
+    {
+        use leadgen_db::schema::t_operation_log as l;
+        let mut conn = app.conn().await;
+        let lines: Vec<(i64, String, Option<String>)> = l::table
+            .filter(l::action.eq("CONTACT_REVEAL"))
+            .order(l::id.asc())
+            .select((l::tenant_id, l::result, l::error_message))
+            .load(&mut conn)
+            .await
+            .expect("operation log");
+        let refusals: Vec<(i64, Option<&str>)> = lines
+            .iter()
+            .filter(|(_, r, _)| r == "FAILURE")
+            .map(|(t, _, e)| (*t, e.as_deref()))
+            .collect();
+        assert_eq!(
+            refusals,
+            vec![
+                (1, Some("403 没有权限：需要 lead:order:contact")),
+                (2, Some("404 线索不存在")),
+            ],
+            "{lines:?}"
+        );
+    }
     // JD permits fulfilment only, and that binds a number it sent in clear too.
     expect_envelope(
         app.reveal(
