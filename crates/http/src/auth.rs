@@ -164,6 +164,8 @@ impl JwtVerifier {
         };
         let mut validation = Validation::new(algorithm);
         validation.leeway = 30;
+        // A token not valid yet is refused like an expired one (RFC 7519 §4.1.5), when it says.
+        validation.validate_nbf = true;
         // `sub` and `tenant_id` are required by `Claims` itself (numbers or strings).
         validation.set_required_spec_claims(&["exp"]);
         match &settings.issuer {
@@ -180,10 +182,16 @@ impl JwtVerifier {
         })
     }
 
+    /// The token's claims when its signature, times, issuer and audience hold and it names a
+    /// user and a tenant: ids are positive (0 is the system's own user, [`UserId::SYSTEM`], and
+    /// the tenant's own row in per-user tables; no identity service issues it).
+    ///
+    /// [`UserId::SYSTEM`]: leadgen_domain::UserId::SYSTEM
     pub fn verify(&self, token: &str) -> Option<Claims> {
         jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
             .ok()
             .map(|d| d.claims)
+            .filter(|c| c.sub > 0 && c.tenant_id > 0)
     }
 }
 
@@ -346,6 +354,43 @@ mod tests {
             ..claims
         };
         assert!(v.verify(&mint_hs256("s3cret", &expired).unwrap()).is_none());
+    }
+
+    #[test]
+    fn a_token_not_valid_yet_or_without_a_real_user_or_tenant_is_refused() {
+        let v = JwtVerifier::from_settings(&settings()).unwrap();
+        let now = chrono::Utc::now().timestamp();
+        let token = |claims: serde_json::Value| {
+            jsonwebtoken::encode(
+                &Header::new(Algorithm::HS256),
+                &claims,
+                &EncodingKey::from_secret(b"s3cret"),
+            )
+            .unwrap()
+        };
+        let exp = now + 3600;
+        assert!(
+            v.verify(&token(
+                serde_json::json!({"sub": "7", "tenant_id": 1, "exp": exp, "nbf": now - 5})
+            ))
+            .is_some()
+        );
+        assert!(
+            v.verify(&token(
+                serde_json::json!({"sub": "7", "tenant_id": 1, "exp": exp, "nbf": now + 3600})
+            ))
+            .is_none(),
+            "not valid for another hour"
+        );
+        for (sub, tenant) in [("0", 1), ("-1", 1), ("7", 0), ("7", -3)] {
+            assert!(
+                v.verify(&token(
+                    serde_json::json!({"sub": sub, "tenant_id": tenant, "exp": exp})
+                ))
+                .is_none(),
+                "sub {sub}, tenant {tenant}"
+            );
+        }
     }
 
     #[test]
