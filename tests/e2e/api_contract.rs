@@ -35,6 +35,7 @@ async fn the_gateway_api_conforms_to_its_openapi_document() {
     let system = System::start(&[]).await;
     gateway_errors_carry_a_trace_id(&system).await;
     gateway_refusals_come_in_the_envelope(&system).await;
+    gateway_logs_keep_no_query(&system).await;
     let api = Api::new(&system, 1);
     let platform_id = api.authorize_on_consent_page(&system).await;
     let (start, end) = flow::window_days(5);
@@ -109,6 +110,28 @@ async fn gateway_errors_carry_a_trace_id(system: &System) {
         trace_of(traced.clone()).as_deref(),
         Some(caller),
         "{traced}"
+    );
+}
+
+/// A full mobile searched for (a query parameter) is in no access log line; the path is.
+async fn gateway_logs_keep_no_query(system: &System) {
+    let token = leadgen_test_support::token(1, 7, ALL_PERMISSIONS);
+    let response = reqwest::Client::new()
+        .get(system.url("/api/v1/lead-generation/orders/leads?contactInfo=13912340007&page=1"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("gateway answers");
+    assert_eq!(response.status(), reqwest::StatusCode::OK);
+    let log = system.dir.join("nginx/logs/access.log");
+    let lines = std::fs::read_to_string(&log).expect("the gateway's access log");
+    assert!(
+        lines.contains("\"GET /api/v1/lead-generation/orders/leads HTTP/1.1\" 200"),
+        "the request is logged by its path: {lines}"
+    );
+    assert!(
+        !lines.contains("13912340007") && !lines.contains("contactInfo"),
+        "a query reached the access log: {lines}"
     );
 }
 
