@@ -80,6 +80,23 @@ async fn the_openapi_document_and_its_page_are_served() {
     assert!(doc["paths"]["/leads/{leadId}/contact/reveal"]["post"].is_object());
     let response = app.get_root(&format!("{BASE}/docs")).await;
     assert_eq!(response.status(), StatusCode::OK);
+    // Scripts only from the pinned release, checked by hash, and the page's own.
+    let policy = response
+        .headers()
+        .get("content-security-policy")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        policy.contains("script-src https://unpkg.com/swagger-ui-dist@5.35.0/ 'sha256-"),
+        "{policy}"
+    );
     let page = response.text().await.expect("HTML");
     assert!(page.contains("openapi.json"));
+    for tag in page.lines().filter(|l| l.contains("unpkg.com")) {
+        assert!(
+            tag.contains("integrity=\"sha384-") && tag.contains("crossorigin"),
+            "{tag}"
+        );
+    }
 }
