@@ -92,6 +92,19 @@ pub struct Receiver {
     pub oaid: Option<String>,
 }
 
+impl Receiver {
+    /// The region as the services keep it in clear: province and city, the first two parts
+    /// (`浙江省 杭州市`). District, town and street narrow a buyer down to a neighbourhood, so
+    /// they stay in the sealed order only.
+    pub fn coarse_region(&self) -> String {
+        self.region
+            .split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
 /// One line of an order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -144,5 +157,26 @@ impl RawOrder {
     /// The time the order is listed under: payment time when paid, else creation time.
     pub fn order_time(&self) -> DateTime<Utc> {
         self.paid_at.unwrap_or(self.created_at)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_region_kept_in_clear_is_province_and_city() {
+        let at = |region: &str| {
+            Receiver {
+                region: region.into(),
+                ..Receiver::default()
+            }
+            .coarse_region()
+        };
+        assert_eq!(at("北京 北京市 朝阳区 三里屯街道"), "北京 北京市");
+        assert_eq!(at("浙江省 杭州市 西湖区 三墩镇"), "浙江省 杭州市");
+        assert_eq!(at("  广东  深圳市 "), "广东 深圳市");
+        assert_eq!(at("上海"), "上海");
+        assert_eq!(at(""), "");
     }
 }

@@ -145,7 +145,7 @@ pub fn processed_row(
         contact_info,
         contact_masked: phone.map(|c| c.display_phone()),
         contact_kind: phone.map(|c| kind_name(c.kind).to_owned()),
-        region: order.receiver.region.clone(),
+        region: order.receiver.coarse_region(),
         identity_keys: p.current_indexes().cloned().collect(),
         order_created_at: Some(order.created_at),
         paid_at: order.paid_at,
