@@ -1,5 +1,6 @@
 //! Sync windows, the rules a manual sync (auth-api) and a scheduled one (sync-worker) share:
-//! where a sync that names no start begins, and how long one window may be.
+//! where a sync that names no start begins, and how long one window may be; and how long the
+//! scheduler waits before trying a shop whose syncs keep failing again.
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -21,8 +22,41 @@ pub fn default_start(resumed_from: Option<DateTime<Utc>>, now: DateTime<Utc>) ->
     })
 }
 
+/// The scheduler's wait after a shop's syncs failed `failures` times in a row (since its last
+/// completed sync): the schedule's interval, doubled for every further failure, at most
+/// [`MAX_FAILED_SYNC_BACKOFF_HOURS`]. A shop whose credentials the platform refuses (a wrong
+/// signing secret, say) would otherwise be called every tick; some platforms ban an app for
+/// too many failed calls (JD code 2 `失败次数超限`), and the ban hits every shop of the app.
+pub fn failed_sync_backoff(interval: Duration, failures: u32) -> Duration {
+    if failures == 0 {
+        return Duration::zero();
+    }
+    let cap = Duration::hours(MAX_FAILED_SYNC_BACKOFF_HOURS);
+    let doublings = failures.saturating_sub(1).min(20);
+    interval
+        .checked_mul(1 << doublings)
+        .map_or(cap, |wait| wait.min(cap))
+}
+
+/// The longest wait of [`failed_sync_backoff`].
+pub const MAX_FAILED_SYNC_BACKOFF_HOURS: i64 = 24;
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_failing_shop_is_tried_again_later_and_later_up_to_a_day() {
+        use super::*;
+        let every = Duration::minutes(30);
+        let waits: Vec<i64> = (0..9)
+            .map(|n| failed_sync_backoff(every, n).num_minutes())
+            .collect();
+        assert_eq!(waits, [0, 30, 60, 120, 240, 480, 960, 1440, 1440]);
+        assert_eq!(
+            failed_sync_backoff(every, u32::MAX),
+            Duration::hours(MAX_FAILED_SYNC_BACKOFF_HOURS)
+        );
+    }
+
     use chrono::TimeZone;
 
     use super::*;

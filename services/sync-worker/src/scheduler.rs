@@ -1,5 +1,7 @@
 //! Scheduled syncs: every tick, each ACTIVE authorization whose last sync is older than the
-//! interval gets a SCHEDULED task and a `SyncRequested`, in one transaction. The partial unique
+//! interval gets a SCHEDULED task and a `SyncRequested`, in one transaction. A shop whose syncs
+//! keep failing waits longer each time (`leadgen_domain::sync::failed_sync_backoff`), and one
+//! whose BACKFILL failed without ever completing gets the BACKFILL again. The partial unique
 //! index on running tasks keeps two replicas (or a manual sync) from running the same platform.
 //!
 //! A scheduled sync lists orders **by modification time** (`docs/platform-sync.md`) from the
@@ -36,20 +38,26 @@ impl Scheduler {
         let started = Utc::now();
         let now = started - self.settle;
         let mut conn = leadgen_db::conn(&self.pool).await?;
-        let due = credentials::due_for_sync(
-            &mut conn,
-            started - chrono::Duration::minutes(self.interval_minutes),
-            100,
-        )
-        .await?;
+        let interval = chrono::Duration::minutes(self.interval_minutes);
+        let due = credentials::due_for_sync(&mut conn, started - interval, interval, 100).await?;
         let mut created = 0;
         for platform in due {
             let Ok(platform_type) = platform.platform_type.parse::<PlatformType>() else {
                 continue;
             };
-            let start =
-                sync::default_start(platform.modified_watermark.or(platform.last_sync_time), now)
-                    .min(now);
+            // A backfill that failed and never completed left the history missing: it runs
+            // again (a cancelled one does not: the merchant stopped it).
+            let (trigger, start) = match platform.failed_backfill_days {
+                Some(days) => (SyncTrigger::Backfill, now - chrono::Duration::days(days)),
+                None => (
+                    SyncTrigger::Scheduled,
+                    sync::default_start(
+                        platform.modified_watermark.or(platform.last_sync_time),
+                        now,
+                    )
+                    .min(now),
+                ),
+            };
             let task = conn
                 .transaction::<Option<SyncTaskId>, anyhow::Error, _>(|conn| {
                     async move {
@@ -58,6 +66,7 @@ impl Scheduler {
                             platform.tenant_id,
                             platform.id,
                             platform_type.as_str(),
+                            trigger,
                             start,
                             now,
                         )
@@ -73,7 +82,7 @@ impl Scheduler {
                                 sync_task_id: task_id,
                                 platform_id: platform.id,
                                 platform_type,
-                                trigger: SyncTrigger::Scheduled,
+                                trigger,
                                 window_start: start,
                                 window_end: now,
                                 requested_by: None,

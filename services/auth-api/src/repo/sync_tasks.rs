@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_db::schema::t_ecom_sync_task as task;
-use leadgen_domain::{PlatformId, SyncStatus, SyncTaskId, TenantId};
+use leadgen_domain::{PlatformId, SyncStatus, SyncTaskId, SyncTrigger, TenantId};
 use leadgen_http::paging::{Paging, SortOrder};
 
 const RUNNING: &str = SyncStatus::Running.as_str();
@@ -25,6 +25,18 @@ pub struct NewTask<'a> {
     /// The user's id (a `UserId`); absent for scheduled syncs.
     pub requested_by: Option<i64>,
     pub requested_by_name: Option<&'a str>,
+}
+
+/// Whether a BACKFILL of shop `id` ever completed: its history was fetched once.
+pub async fn backfill_completed(conn: &mut AsyncPgConnection, id: PlatformId) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        task::table
+            .filter(task::platform_id.eq(id.get()))
+            .filter(task::trigger_type.eq(SyncTrigger::Backfill.as_str()))
+            .filter(task::status.eq(SyncStatus::Completed.as_str())),
+    ))
+    .get_result(conn)
+    .await
 }
 
 #[derive(Debug, Queryable, Selectable)]

@@ -3,8 +3,9 @@
 //! ACTIVE again, its sync history and leads kept) and the new pending one is kept as an alias
 //! that resolves to it (its id was already answered), so a shop is never connected twice, its
 //! orders are never stored twice, and no id a client holds stops resolving. A re-authorized
-//! record must come back with the same shop. A shop connected for the first time, or again after
-//! its history was purged, gets a BACKFILL sync of its history.
+//! record must come back with the same shop. A shop connected for the first time, again after
+//! its history was purged, or again before any backfill of it completed, gets a BACKFILL sync of
+//! its history.
 
 use diesel_async::AsyncConnection as _;
 use leadgen_crypto::Sealer;
@@ -15,6 +16,7 @@ use leadgen_platforms::TokenSet;
 use crate::SERVICE;
 use crate::error::AuthApiError;
 use crate::repo::platforms::{self as repo, ActivatedTokens, AuthRow};
+use crate::repo::sync_tasks;
 use crate::service::syncs;
 use leadgen_domain::PlatformId;
 
@@ -80,11 +82,14 @@ pub async fn activate(
             };
             let target = existing.unwrap_or(row.id);
             let tokens = seal_tokens(sealer, target, granted.tokens)?;
-            // No history yet: never connected, or its history was purged after a revocation.
-            let without_history = match existing {
+            // No history yet: never connected, its history purged after a revocation, or its
+            // backfill never completed (failed, or cancelled by the merchant: connecting the
+            // shop again fetches the history it still lacks).
+            let purged = match existing {
                 None => row.shop_id.is_none() || row.purged_at.is_some(),
                 Some(target) => repo::history_purged(conn, target).await?,
             };
+            let without_history = purged || !sync_tasks::backfill_completed(conn, target).await?;
             let (action, target_ids) = if target == row.id {
                 repo::activate(conn, row.id, granted.state_hash, &tokens).await?;
                 ("PLATFORM_AUTH_ACTIVATE", vec![row.id.to_string()])

@@ -644,6 +644,20 @@ async fn a_disconnected_shop_keeps_its_history_until_purged_and_starts_anew_afte
             .expect("count")
     };
     assert_eq!(backfills().await, 1);
+    // The backfill fetched the history (sync-worker's part).
+    let complete_backfills = || async {
+        let mut conn = app.conn().await;
+        diesel::update(
+            t_ecom_sync_task::table
+                .filter(t_ecom_sync_task::platform_id.eq(shop))
+                .filter(t_ecom_sync_task::trigger_type.eq("BACKFILL")),
+        )
+        .set(t_ecom_sync_task::status.eq("COMPLETED"))
+        .execute(&mut conn)
+        .await
+        .expect("completed")
+    };
+    complete_backfills().await;
     let reconnect = || async {
         let (_, state) = reauthorize(&app, shop).await;
         let response = app.callback(&[("code", "code-2"), ("state", &state)]).await;
@@ -721,4 +735,63 @@ async fn a_disconnected_shop_keeps_its_history_until_purged_and_starts_anew_afte
             .await
             .expect("row");
     assert_eq!((purge_after, purged_at), (None, None));
+}
+
+/// A shop whose backfill never completed (it failed, or the merchant cancelled it) lacks its
+/// history: authorizing it again starts the backfill again; once one completed, it does not.
+#[tokio::test]
+async fn authorizing_again_a_shop_whose_backfill_never_completed_backfills_it() {
+    let endpoint = TokenEndpoint::start(200, taobao_tokens("again", "2200077")).await;
+    let app = app_backfilling(&endpoint, None).await;
+    let (shop, state) = pending(&app, None).await;
+    let response = app.callback(&[("code", "code-1"), ("state", &state)]).await;
+    expect_envelope(response, StatusCode::OK, 200).await;
+    let backfill_statuses = || async {
+        let mut conn = app.conn().await;
+        t_ecom_sync_task::table
+            .filter(t_ecom_sync_task::platform_id.eq(shop))
+            .filter(t_ecom_sync_task::trigger_type.eq("BACKFILL"))
+            .order(t_ecom_sync_task::id.asc())
+            .select(t_ecom_sync_task::status)
+            .load::<String>(&mut conn)
+            .await
+            .expect("backfills")
+    };
+    let app = &app;
+    let set_last = |status: &'static str| async move {
+        let mut conn = app.conn().await;
+        let last: i64 = t_ecom_sync_task::table
+            .filter(t_ecom_sync_task::platform_id.eq(shop))
+            .select(diesel::dsl::max(t_ecom_sync_task::id))
+            .first::<Option<i64>>(&mut conn)
+            .await
+            .expect("last task")
+            .expect("a task");
+        diesel::update(t_ecom_sync_task::table.find(last))
+            .set(t_ecom_sync_task::status.eq(status))
+            .execute(&mut conn)
+            .await
+            .expect("status");
+    };
+    let reconnect = || async {
+        let (_, state) = reauthorize(app, shop).await;
+        let response = app.callback(&[("code", "code-2"), ("state", &state)]).await;
+        expect_envelope(response, StatusCode::OK, 200).await
+    };
+    set_last("CANCELLED").await;
+    reconnect().await;
+    assert_eq!(backfill_statuses().await, ["CANCELLED", "RUNNING"]);
+    set_last("FAILED").await;
+    reconnect().await;
+    assert_eq!(
+        backfill_statuses().await,
+        ["CANCELLED", "FAILED", "RUNNING"]
+    );
+    set_last("COMPLETED").await;
+    reconnect().await;
+    assert_eq!(
+        backfill_statuses().await,
+        ["CANCELLED", "FAILED", "COMPLETED"],
+        "the history is there: no backfill"
+    );
 }

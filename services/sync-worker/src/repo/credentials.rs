@@ -6,9 +6,10 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Double, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_db::schema::t_ecom_platform_auth as auth;
-use leadgen_domain::{AuthStatus, PlatformId, TenantId};
+use leadgen_domain::{PlatformId, TenantId, sync};
 
 /// Moves `last_sync_time` forward (never back).
 pub async fn record_synced(
@@ -48,42 +49,71 @@ pub async fn advance_watermark(
 }
 
 /// A platform due for a scheduled sync.
-#[derive(Debug, Clone, Queryable)]
+#[derive(Debug, Clone, QueryableByName)]
 pub struct Due {
-    #[diesel(deserialize_as = i64)]
+    #[diesel(sql_type = BigInt, deserialize_as = i64)]
     pub id: PlatformId,
-    #[diesel(deserialize_as = i64)]
+    #[diesel(sql_type = BigInt, deserialize_as = i64)]
     pub tenant_id: TenantId,
+    #[diesel(sql_type = Text)]
     pub platform_type: String,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
     pub last_sync_time: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
     pub modified_watermark: Option<DateTime<Utc>>,
+    /// How many days the shop's BACKFILL covered when it failed and none ever completed:
+    /// the history is still missing, and the scheduler runs the backfill again.
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub failed_backfill_days: Option<i64>,
 }
 
 /// ACTIVE authorizations (of every tenant: the scheduler is a system job) not synced since
-/// `before`.
+/// `before`, leaving out those whose syncs keep failing until their wait has passed
+/// ([`leadgen_domain::sync::failed_sync_backoff`]: `interval` doubled per failure since the
+/// last completed sync, at most the cap; the same rule, in SQL, so that shops waiting out a
+/// backoff take no place in `limit`).
 pub async fn due_for_sync(
     conn: &mut AsyncPgConnection,
     before: DateTime<Utc>,
+    interval: chrono::Duration,
     limit: i64,
 ) -> QueryResult<Vec<Due>> {
-    auth::table
-        .filter(auth::status.eq(AuthStatus::Active.as_str()))
-        .filter(
-            auth::last_sync_time
-                .is_null()
-                .or(auth::last_sync_time.lt(before)),
-        )
-        .order(auth::last_sync_time.asc().nulls_first())
-        .limit(limit)
-        .select((
-            auth::id,
-            auth::tenant_id,
-            auth::platform_type,
-            auth::last_sync_time,
-            auth::modified_watermark,
-        ))
-        .load(conn)
-        .await
+    let cap = chrono::Duration::hours(sync::MAX_FAILED_SYNC_BACKOFF_HOURS);
+    diesel::sql_query(
+        "SELECT a.id, a.tenant_id, a.platform_type, a.last_sync_time, a.modified_watermark, \
+                CASE WHEN b.status = 'FAILED' \
+                     THEN ceil(extract(epoch FROM b.window_end - b.window_start) / 86400)::bigint \
+                END AS failed_backfill_days \
+         FROM t_ecom_platform_auth a \
+         LEFT JOIN LATERAL ( \
+             SELECT count(*) AS failures, max(t.sync_time) AS last_failed \
+             FROM t_ecom_sync_task t \
+             WHERE t.tenant_id = a.tenant_id AND t.platform_id = a.id AND t.status = 'FAILED' \
+               AND t.sync_time > coalesce(( \
+                   SELECT max(c.sync_time) FROM t_ecom_sync_task c \
+                   WHERE c.tenant_id = a.tenant_id AND c.platform_id = a.id \
+                     AND c.status = 'COMPLETED'), '-infinity') \
+         ) f ON true \
+         LEFT JOIN LATERAL ( \
+             SELECT t.status, t.window_start, t.window_end FROM t_ecom_sync_task t \
+             WHERE t.tenant_id = a.tenant_id AND t.platform_id = a.id \
+               AND t.trigger_type = 'BACKFILL' \
+             ORDER BY t.status = 'COMPLETED' DESC, t.sync_time DESC LIMIT 1 \
+         ) b ON true \
+         WHERE a.status = 'ACTIVE' \
+           AND (a.last_sync_time IS NULL OR a.last_sync_time < $1) \
+           AND (f.failures = 0 OR f.last_failed < now() - least( \
+                 make_interval(secs => $2) * power(2, least(f.failures - 1, 20)), \
+                 make_interval(secs => $3))) \
+         ORDER BY a.last_sync_time ASC NULLS FIRST \
+         LIMIT $4",
+    )
+    .bind::<Timestamptz, _>(before)
+    .bind::<Double, _>(interval.num_seconds() as f64)
+    .bind::<Double, _>(cap.num_seconds() as f64)
+    .bind::<BigInt, _>(limit)
+    .load(conn)
+    .await
 }
 
 /// Shops per `(platform, status)` (aliases of renewed shops excluded).

@@ -226,7 +226,8 @@ struct Inserted {
     id: i64,
 }
 
-/// Inserts a scheduled RUNNING task unless one is already running for the platform. The
+/// Inserts a RUNNING task the scheduler starts (`trigger`: SCHEDULED, or BACKFILL for a failed
+/// backfill run again) unless one is already running for the platform. The
 /// `ON CONFLICT` predicate repeats the partial unique index's (`uq_sync_task_one_running`), as
 /// PostgreSQL needs to infer it.
 pub async fn insert_scheduled(
@@ -234,6 +235,7 @@ pub async fn insert_scheduled(
     tenant: TenantId,
     platform_id: PlatformId,
     platform_type: &str,
+    trigger: SyncTrigger,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
 ) -> QueryResult<Option<SyncTaskId>> {
@@ -245,7 +247,7 @@ pub async fn insert_scheduled(
     .bind::<BigInt, _>(tenant.get())
     .bind::<BigInt, _>(platform_id.get())
     .bind::<Text, _>(platform_type)
-    .bind::<Text, _>(SyncTrigger::Scheduled.as_str())
+    .bind::<Text, _>(trigger.as_str())
     .bind::<Text, _>(RUNNING)
     .bind::<Timestamptz, _>(start)
     .bind::<Timestamptz, _>(end)

@@ -1,0 +1,107 @@
+//! The scheduler: a shop is synced again once its last sync is older than the interval; a shop
+//! whose syncs keep failing waits longer each time (`failed_sync_backoff`); a backfill that
+//! failed and never completed runs again, a cancelled one does not. Against the real PostgreSQL.
+
+#![expect(
+    clippy::expect_used,
+    reason = "a failed step must stop the test at once"
+)]
+
+use std::time::Duration;
+
+use chrono::Utc;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use leadgen_db::schema::t_ecom_sync_task as task;
+use leadgen_test_support::TestDb;
+use sync_worker::scheduler::Scheduler;
+
+/// A finished task of `platform`: `trigger`, `status`, requested `ago` minutes ago, covering
+/// `days`.
+async fn finished(db: &TestDb, platform: i64, trigger: &str, status: &str, ago: i64, days: i64) {
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    let at = Utc::now() - chrono::Duration::minutes(ago);
+    diesel::insert_into(task::table)
+        .values((
+            task::tenant_id.eq(1_i64),
+            task::platform_id.eq(platform),
+            task::platform_type.eq("JD"),
+            task::trigger_type.eq(trigger),
+            task::status.eq(status),
+            task::window_start.eq(at - chrono::Duration::days(days)),
+            task::window_end.eq(at),
+            task::sync_time.eq(at),
+        ))
+        .execute(&mut conn)
+        .await
+        .expect("insert task");
+}
+
+#[tokio::test]
+async fn failing_shops_wait_longer_and_a_failed_backfill_runs_again() {
+    let db = TestDb::new().await;
+    let shop = |_: &str| db.active_shop(1, "JD");
+    let fresh = shop("never synced").await;
+    let failed_recently = shop("failed 10 min ago").await;
+    finished(&db, failed_recently, "SCHEDULED", "FAILED", 10, 1).await;
+    let failed_long_ago = shop("failed 40 min ago").await;
+    finished(&db, failed_long_ago, "SCHEDULED", "FAILED", 40, 1).await;
+    // Three failures in a row: 30 × 2² = 120 minutes.
+    let failing = shop("failed thrice, last 90 min ago").await;
+    for ago in [300, 200, 90] {
+        finished(&db, failing, "SCHEDULED", "FAILED", ago, 1).await;
+    }
+    let failing_long = shop("failed thrice, last 130 min ago").await;
+    for ago in [400, 300, 130] {
+        finished(&db, failing_long, "SCHEDULED", "FAILED", ago, 1).await;
+    }
+    // A completed sync ends the run of failures.
+    let recovered = shop("failed, then completed").await;
+    finished(&db, recovered, "SCHEDULED", "FAILED", 50, 1).await;
+    finished(&db, recovered, "SCHEDULED", "FAILED", 45, 1).await;
+    finished(&db, recovered, "MANUAL", "COMPLETED", 40, 1).await;
+    let backfill_failed = shop("backfill failed").await;
+    finished(&db, backfill_failed, "BACKFILL", "FAILED", 40, 90).await;
+    let backfill_cancelled = shop("backfill cancelled").await;
+    finished(&db, backfill_cancelled, "BACKFILL", "CANCELLED", 40, 90).await;
+
+    let scheduler = Scheduler {
+        pool: db.pool.clone(),
+        interval_minutes: 30,
+        tick: Duration::from_secs(60),
+        settle: chrono::Duration::minutes(2),
+    };
+    let created = scheduler.schedule_due().await.expect("schedule");
+
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    let running: Vec<(i64, String, chrono::DateTime<Utc>, chrono::DateTime<Utc>)> = task::table
+        .filter(task::status.eq("RUNNING"))
+        .order(task::platform_id.asc())
+        .select((
+            task::platform_id,
+            task::trigger_type,
+            task::window_start,
+            task::window_end,
+        ))
+        .load(&mut conn)
+        .await
+        .expect("tasks");
+    let scheduled: Vec<(i64, &str)> = running.iter().map(|(p, t, ..)| (*p, t.as_str())).collect();
+    assert_eq!(
+        scheduled,
+        vec![
+            (fresh, "SCHEDULED"),
+            (failed_long_ago, "SCHEDULED"),
+            (failing_long, "SCHEDULED"),
+            (recovered, "SCHEDULED"),
+            (backfill_failed, "BACKFILL"),
+            (backfill_cancelled, "SCHEDULED"),
+        ]
+    );
+    assert_eq!(created, scheduled.len());
+    let (.., start, end) = running
+        .iter()
+        .find(|(p, ..)| *p == backfill_failed)
+        .expect("the backfill again");
+    assert_eq!((*end - *start).num_days(), 90, "the failed backfill's span");
+}
