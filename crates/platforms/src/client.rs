@@ -284,6 +284,12 @@ pub trait PlatformClient: Send + Sync {
         &[]
     }
 
+    /// Those of [`Self::auth_info_keys`] every call needs: an authorization without one of them
+    /// is refused when it is added (422), never left to fail its first sync.
+    fn required_auth_info_keys(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// The consent page URL the merchant's browser is sent to.
     fn authorize_url(&self, app: &AppCredentials, redirect_uri: &str, state: &str) -> String;
 

@@ -104,7 +104,7 @@ impl KuaishouClient {
     ) -> Result<Params, PlatformError> {
         let secret = app.extra(SIGN_SECRET).ok_or_else(|| {
             PlatformError::InvalidRequest(
-                "Kuaishou calls are signed with signSecret, which authInfo lacks".into(),
+                "快手接口需用 signSecret 签名，该授权的 authInfo 中没有 signSecret，请重新授权并填写".into(),
             )
         })?;
         let mut params = Params::new();
@@ -152,6 +152,11 @@ impl PlatformClient for KuaishouClient {
 
     /// `signSecret`: the app's signing secret, apart from its OAuth secret.
     fn auth_info_keys(&self) -> &'static [&'static str] {
+        &[SIGN_SECRET]
+    }
+
+    /// Every call is signed with it.
+    fn required_auth_info_keys(&self) -> &'static [&'static str] {
         &[SIGN_SECRET]
     }
 

@@ -77,6 +77,43 @@ pub struct Created {
     pub auth_url: String,
 }
 
+/// The platform's own `authInfo` keys: only those it reads (400 for another), each a non-empty
+/// string, and every one it needs present (422 naming the field).
+fn check_auth_info(
+    client: &dyn leadgen_platforms::PlatformClient,
+    new: &NewAuthorization,
+) -> Result<(), AuthApiError> {
+    if let Some(key) = new
+        .extra
+        .keys()
+        .find(|k| !client.auth_info_keys().contains(&k.as_str()))
+    {
+        return Err(AuthApiError::UnknownAuthInfoKey {
+            platform: new.platform_type,
+            key: leadgen_http::error::printable(key),
+        });
+    }
+    let mut errors = Vec::new();
+    for key in client.auth_info_keys() {
+        let message = match new.extra.get(*key) {
+            Some(serde_json::Value::String(v)) if v.trim().is_empty() => "不能为空",
+            Some(serde_json::Value::String(_)) => continue,
+            Some(_) => "必须是字符串",
+            None if client.required_auth_info_keys().contains(key) => "不能为空",
+            None => continue,
+        };
+        errors.push(leadgen_http::FieldError {
+            field: format!("authInfo.{key}"),
+            message: format!("{key} {message}（{} 接口需要）", new.platform_type),
+        });
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(AuthApiError::Invalid(errors))
+    }
+}
+
 /// Stores the authorization (secret sealed) as PENDING_AUTH and builds the consent URL.
 #[tracing::instrument(name = "auth.create_authorization", skip_all, fields(tenant_id = user.tenant_id.get(), platform_type = %new.platform_type))]
 pub async fn create(
@@ -88,16 +125,7 @@ pub async fn create(
         .platforms
         .get(new.platform_type)
         .ok_or_else(|| AuthApiError::PlatformNotSupported(new.platform_type.to_string()))?;
-    if let Some(key) = new
-        .extra
-        .keys()
-        .find(|k| !client.auth_info_keys().contains(&k.as_str()))
-    {
-        return Err(AuthApiError::UnknownAuthInfoKey {
-            platform: new.platform_type,
-            key: leadgen_http::error::printable(key),
-        });
-    }
+    check_auth_info(client.as_ref(), &new)?;
     if let Some(url) = &new.redirect_url {
         check_redirect(state, url)?;
     }

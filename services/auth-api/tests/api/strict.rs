@@ -118,6 +118,30 @@ async fn auth_info_takes_only_the_keys_its_platform_reads() {
         .create_authorization(Some(&token(1, &[AUTH])), &body("KUAISHOU"))
         .await;
     expect_envelope(response, StatusCode::CREATED, 201).await;
+    // ... every call: without it, or with no string, the authorization is refused at once
+    // rather than failing its first sync.
+    for sign_secret in [
+        None,
+        Some(json!("")),
+        Some(json!("  ")),
+        Some(json!({"a": 1})),
+    ] {
+        let mut info = json!({ "appKey": APP_KEY, "appSecret": APP_SECRET });
+        if let Some(v) = &sign_secret {
+            info["signSecret"] = v.clone();
+        }
+        let response = app
+            .create_authorization(
+                Some(&token(1, &[AUTH])),
+                &json!({"platformType": "KUAISHOU", "authInfo": info}),
+            )
+            .await;
+        let body = expect_envelope(response, StatusCode::UNPROCESSABLE_ENTITY, 422).await;
+        assert_eq!(
+            body["errors"][0]["field"], "authInfo.signSecret",
+            "{sign_secret:?}: {body}"
+        );
+    }
 }
 
 #[tokio::test]
