@@ -119,7 +119,7 @@ pub async fn complete(state: &AppState, query: CallbackQuery) -> Result<Complete
         state_hash: &state_hash,
         tokens: &tokens,
         auth_info: &auth_info,
-        backfill_days: state.oauth.backfill_days,
+        backfill_days: served_days(client.as_ref(), state.oauth.backfill_days),
     };
     let platform_id = activation::activate(&mut conn, &state.sealer, granted).await?;
     tracing::info!(
@@ -213,4 +213,23 @@ async fn invalidate(
     .await?;
     tracing::warn!(platform.id = row.id.get(), "Platform authorization refused");
     Ok(())
+}
+
+/// The backfill's days: `[oauth] backfill_days`, or fewer where the platform serves less history
+/// by creation time (Taobao and Kuaishou: 89 days). A backfill takes as much history as the
+/// platform serves; asking for more would only clip it, with a warning about the platform's own
+/// limit on every new shop.
+fn served_days(client: &dyn leadgen_platforms::PlatformClient, days: i64) -> i64 {
+    if days <= 0 {
+        return days;
+    }
+    let now = chrono::Utc::now();
+    let range = leadgen_platforms::TimeWindow::new(now - chrono::Duration::days(days), now);
+    match client
+        .windows(range, now, leadgen_platforms::Listing::Created)
+        .first()
+    {
+        Some(first) if first.start > range.start => (now - first.start).num_days().clamp(0, days),
+        _ => days,
+    }
 }

@@ -253,6 +253,9 @@ impl Syncer {
     }
 }
 
+/// How much of a requested range's start a platform's history may cut without a warning.
+const CLIP_TOLERANCE: chrono::Duration = chrono::Duration::minutes(1);
+
 /// One run's walk: the platform, the session and what this run already saw.
 struct Walk<'a> {
     client: &'a dyn PlatformClient,
@@ -265,13 +268,15 @@ struct Walk<'a> {
 }
 
 /// Where a platform's documented history clipped the requested range: the part it serves and a
-/// warning for the merchant (never a silent clip).
+/// warning for the merchant (never a silent clip). A clip under [`CLIP_TOLERANCE`] is none: the
+/// history a platform serves ends a fixed time before now, and a range asked for as "all it
+/// serves" (a backfill) has moved by the time the walk starts.
 fn clipped(
     requested: &TimeWindow,
     windows: &[TimeWindow],
 ) -> (Option<DateTime<Utc>>, Option<String>) {
     match windows.first() {
-        Some(first) if first.start > requested.start => (
+        Some(first) if first.start - requested.start >= CLIP_TOLERANCE => (
             Some(first.start),
             Some(format!(
                 "电商平台只提供 {} 之后的订单：{} 至 {} 的订单无法同步",
