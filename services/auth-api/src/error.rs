@@ -2,6 +2,10 @@
 
 use leadgen_http::{ApiError, FieldError, codes};
 
+/// Why a re-authorization approved by another seller is refused (the merchant reads it).
+pub const SHOP_MISMATCH: &str =
+    "重新授权时登录的店铺与该授权记录的店铺不一致，请使用原店铺账号重新授权";
+
 /// What can go wrong in auth-api's use cases.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthApiError {
@@ -34,6 +38,9 @@ pub enum AuthApiError {
     OAuthState,
     #[error("the platform refused the authorization: {0}")]
     OAuthExchange(String),
+    /// A re-authorization approved by another seller than the shop's own.
+    #[error("the re-authorization was approved for another shop")]
+    ShopMismatch,
     #[error("the platform failed: {0}")]
     Platform(String),
     /// The database cannot serve the request now (no connection free in time, or it does not
@@ -68,6 +75,9 @@ impl AuthApiError {
             }
             AuthApiError::OAuthState => ApiError::business(codes::OAUTH_STATE_INVALID),
             AuthApiError::OAuthExchange(_) => ApiError::business(codes::OAUTH_EXCHANGE_FAILED),
+            AuthApiError::ShopMismatch => {
+                ApiError::business_with(codes::OAUTH_EXCHANGE_FAILED, SHOP_MISMATCH)
+            }
             AuthApiError::Platform(_) => ApiError::business(codes::PLATFORM_API_FAILED),
             AuthApiError::Unavailable(cause) => ApiError::unavailable(cause),
             AuthApiError::Unexpected(cause) => ApiError::internal(format!("{cause:#}")),

@@ -69,9 +69,7 @@ pub async fn activate(
                 (row.shop_id.as_deref(), granted.tokens.shop_id.as_deref())
                 && held != granted_shop
             {
-                return Err(AuthApiError::OAuthExchange(
-                    "重新授权登录的店铺与该授权记录的店铺不一致".into(),
-                ));
+                return Err(AuthApiError::ShopMismatch);
             }
             let existing = match granted.tokens.shop_id.as_deref() {
                 Some(shop) => {

@@ -91,7 +91,7 @@ pub async fn complete(state: &AppState, query: CallbackQuery) -> Result<Complete
                 query.error_description.clone().unwrap_or_default()
             );
             invalidate(&mut conn, &row, &state_hash, detail.trim()).await?;
-            return refused(&row, detail);
+            return refused(&row, AuthApiError::OAuthExchange(detail));
         }
     };
 
@@ -109,7 +109,7 @@ pub async fn complete(state: &AppState, query: CallbackQuery) -> Result<Complete
         Ok(tokens) => tokens,
         Err(PlatformError::AuthRefused(reason)) => {
             invalidate(&mut conn, &row, &state_hash, &reason).await?;
-            return refused(&row, reason);
+            return refused(&row, AuthApiError::OAuthExchange(reason));
         }
         Err(other) => return Err(AuthApiError::Platform(other.to_string())),
     };
@@ -121,7 +121,16 @@ pub async fn complete(state: &AppState, query: CallbackQuery) -> Result<Complete
         auth_info: &auth_info,
         backfill_days: served_days(client.as_ref(), state.oauth.backfill_days),
     };
-    let platform_id = activation::activate(&mut conn, &state.sealer, granted).await?;
+    let platform_id = match activation::activate(&mut conn, &state.sealer, granted).await {
+        Ok(id) => id,
+        // Another seller approved: the state is spent, the refusal logged, and the browser
+        // goes back to the front end like any refusal; the shop keeps its grant.
+        Err(AuthApiError::ShopMismatch) => {
+            invalidate(&mut conn, &row, &state_hash, crate::error::SHOP_MISMATCH).await?;
+            return refused(&row, AuthApiError::ShopMismatch);
+        }
+        Err(e) => return Err(e),
+    };
     tracing::info!(
         platform.id = platform_id.get(),
         "Platform authorization is ACTIVE"
@@ -134,12 +143,33 @@ pub async fn complete(state: &AppState, query: CallbackQuery) -> Result<Complete
     ))
 }
 
-/// A refused authorization: the browser goes back to the front end with `status=INVALID` when
-/// it gave a `redirectUrl`; otherwise the answer is the 40003 error.
-fn refused(row: &AuthRow, reason: String) -> Result<Completed, AuthApiError> {
-    match row.redirect_url {
-        Some(_) => Ok(completed(row, row.id, AuthStatus::Invalid, None)),
-        None => Err(AuthApiError::OAuthExchange(reason)),
+/// A refused authorization: the browser goes back to the front end when it gave a
+/// `redirectUrl`, with the record's status as it now is (a new authorization INVALID; a
+/// re-authorized shop keeps its earlier grant and status) and `error` the business code;
+/// otherwise the answer is `error`'s envelope.
+fn refused(row: &AuthRow, error: AuthApiError) -> Result<Completed, AuthApiError> {
+    if row.redirect_url.is_none() {
+        return Err(error);
+    }
+    let status = match row.status.parse::<AuthStatus>() {
+        Ok(AuthStatus::PendingAuth) | Err(_) => AuthStatus::Invalid,
+        Ok(kept) => kept,
+    };
+    let code = leadgen_http::ApiError::from(error).code();
+    let mut done = completed(row, row.id, status, None);
+    done.redirect_to = done.redirect_to.map(|to| with_error(&to, code));
+    Ok(done)
+}
+
+/// `to` with `error=<code>` in its query, before any fragment.
+fn with_error(to: &str, code: u32) -> String {
+    match url::Url::parse(to) {
+        Ok(mut url) => {
+            url.query_pairs_mut()
+                .append_pair("error", &code.to_string());
+            url.to_string()
+        }
+        Err(_) => to.to_owned(),
     }
 }
 

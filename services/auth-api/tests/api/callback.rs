@@ -285,7 +285,7 @@ async fn callback_sends_the_browser_back_to_the_redirect_url() {
         location,
         format!(
             "https://app.example.com/platforms?tab=mine&platformId={id}&platformType=TAOBAO\
-             &status=INVALID#/shops"
+             &status=INVALID&error=40003#/shops"
         )
     );
 }
@@ -615,7 +615,9 @@ async fn a_shop_connected_for_the_first_time_gets_a_backfill_of_its_history() {
             .expect("time");
     let end = chrono::DateTime::parse_from_rfc3339(record["windowEnd"].as_str().expect("end"))
         .expect("time");
-    assert_eq!((end - start).num_days(), 90);
+    // Taobao serves 89 days by creation time: the backfill asks for those, not the 90
+    // configured.
+    assert_eq!((end - start).num_days(), 89);
     let events = app.outbox().await;
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(events[0].1["data"]["trigger"], "BACKFILL");
@@ -794,4 +796,69 @@ async fn authorizing_again_a_shop_whose_backfill_never_completed_backfills_it() 
         ["CANCELLED", "FAILED", "COMPLETED"],
         "the history is there: no backfill"
     );
+}
+
+/// A re-authorization approved by another seller is refused like any refusal: the state is
+/// spent, the refusal logged with its reason, and the browser goes back to the front end with
+/// the shop's own status (its earlier grant stands) and the business code.
+#[tokio::test]
+async fn a_reauthorization_approved_for_another_shop_goes_back_to_the_front_end() {
+    let endpoint = TokenEndpoint::start(200, taobao_tokens("other", "2200099")).await;
+    let app = app_backfilling(&endpoint, None).await;
+    let (shop, state) = pending(&app, None).await;
+    let response = app.callback(&[("code", "code-1"), ("state", &state)]).await;
+    expect_envelope(response, StatusCode::OK, 200).await;
+    // The record is another seller's shop than the one the next consent names.
+    let mut conn = app.conn().await;
+    diesel::update(t_ecom_platform_auth::table.find(shop))
+        .set(t_ecom_platform_auth::shop_id.eq(Some("2200001")))
+        .execute(&mut conn)
+        .await
+        .expect("shop id");
+    let answer = app
+        .client
+        .post(app.url(&format!("/platforms/{shop}/reauthorize")))
+        .bearer_auth(token(1, &[AUTH]))
+        .json(&json!({"redirectUrl": "https://app.example.com/shops"}))
+        .send()
+        .await
+        .expect("POST reauthorize");
+    let answer = expect_envelope(answer, StatusCode::OK, 200).await;
+    let state = url::Url::parse(answer["data"]["authUrl"].as_str().expect("authUrl"))
+        .expect("authUrl")
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .expect("state");
+    let response = app.callback(&[("code", "code-2"), ("state", &state)]).await;
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let location = response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .expect("Location")
+        .to_owned();
+    assert_eq!(
+        location,
+        format!(
+            "https://app.example.com/shops?platformId={shop}&platformType=TAOBAO\
+             &status=ACTIVE&error=40003"
+        )
+    );
+    assert_eq!(app.platform_row(shop).await.status, "ACTIVE");
+    let refused = app
+        .operation_log()
+        .await
+        .into_iter()
+        .filter(|l| l.action == "PLATFORM_AUTH_ACTIVATE")
+        .filter_map(|l| l.error_message)
+        .collect::<Vec<_>>();
+    assert_eq!(
+        refused,
+        [auth_api::error::SHOP_MISMATCH],
+        "the reason is logged"
+    );
+    // The state is spent.
+    let again = app.callback(&[("code", "code-2"), ("state", &state)]).await;
+    expect_envelope(again, StatusCode::BAD_REQUEST, 40002).await;
 }
