@@ -1,33 +1,103 @@
 //! Request bodies read the same way by every service: what a body serde could not read answers,
-//! and bodies that may be left out.
+//! naming the field (`serde_path_to_error`); bodies that may be left out; and [`Json`], the
+//! extractor that does both behind actix's own content-type, size and syntax checks.
 
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use serde::de::DeserializeOwned;
 
 use crate::ApiError;
 
 /// The 400 for a body serde could not read, in Chinese and without the parser's text: an
-/// unknown field by its name, a missing field or a wrong type, or text that is not JSON.
+/// unknown field by its name, a missing field or a wrong type by its path where known
+/// (`authInfo.appKey`), or text that is not JSON.
 pub fn error(e: &serde_json::Error) -> ApiError {
+    error_at("", e)
+}
+
+fn error_at(path: &str, e: &serde_json::Error) -> ApiError {
     if !e.is_data() {
         return ApiError::bad_request("请求体不是合法的 JSON");
     }
-    // serde's own wording for `deny_unknown_fields`: "unknown field `name`, expected …".
+    // serde's own wording: "unknown field `name`, expected …", "missing field `name`".
     let text = e.to_string();
-    match text
-        .strip_prefix("unknown field `")
-        .and_then(|rest| rest.split_once('`'))
-        .map(|(name, _)| crate::error::printable(name))
-    {
-        Some(name) if !name.is_empty() => {
-            ApiError::bad_request(format!("请求体含不支持的字段：{name}"))
-        }
-        _ => ApiError::bad_request("请求体字段缺失或类型不正确"),
+    let named = |prefix: &str| {
+        text.strip_prefix(prefix)
+            .and_then(|rest| rest.split_once('`'))
+            .map(|(name, _)| crate::error::printable(name))
+            .filter(|name| !name.is_empty())
+    };
+    let within = |name: &str| match path {
+        "" => name.to_owned(),
+        parent => format!("{parent}.{name}"),
+    };
+    if let Some(name) = named("unknown field `") {
+        // The tracked path ends with the unknown key itself.
+        let field = match crate::error::printable(path) {
+            tracked if tracked.is_empty() => name,
+            tracked => tracked,
+        };
+        return ApiError::bad_request(format!("请求体含不支持的字段：{field}"));
+    }
+    if let Some(name) = named("missing field `") {
+        return ApiError::bad_request(format!("请求体缺少字段：{}", within(&name)));
+    }
+    match path {
+        "" => ApiError::bad_request("请求体字段缺失或类型不正确"),
+        field => ApiError::bad_request(format!(
+            "请求体字段类型不正确：{}",
+            crate::error::printable(field)
+        )),
+    }
+}
+
+/// The path serde_path_to_error tracked, `""` at the top (its own `.`).
+fn path_of<E>(e: &serde_path_to_error::Error<E>) -> String {
+    match e.path().to_string().as_str() {
+        "." => String::new(),
+        path => path.to_owned(),
     }
 }
 
 /// A JSON body that must be there.
 pub fn json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| error(&e))
+    let mut reader = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut reader)
+        .map_err(|e| error_at(&path_of(&e), e.inner()))?;
+    reader.end().map_err(|e| error(&e))?;
+    Ok(value)
+}
+
+/// `value` read as `T`, a refusal naming the field where it fails.
+fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(|e| error_at(&path_of(&e), e.inner()))
+}
+
+/// A JSON body as [`web::Json`] reads it (content type, size limit and syntax by the
+/// service's `JsonConfig`), then read as `T` by [`from_value`], so that a wrong type or a
+/// missing field is refused by its name.
+#[derive(Debug)]
+pub struct Json<T>(pub T);
+
+impl<T> Json<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let read = web::Json::<serde_json::Value>::from_request(req, payload);
+        Box::pin(async move {
+            let value = read.await?.into_inner();
+            Ok(Json(from_value(value)?))
+        })
+    }
 }
 
 /// A JSON body that may be left out: empty, white space or `null` reads as `T::default()`.
@@ -59,7 +129,8 @@ mod tests {
     #[test]
     fn each_failure_has_its_own_message() {
         assert!(message(r#"{"foo":1}"#).contains("请求体含不支持的字段：foo"));
-        assert!(message(r#"{"status":1}"#).contains("请求体字段缺失或类型不正确"));
+        let wrong = message(r#"{"status":1}"#);
+        assert!(wrong.contains("请求体字段类型不正确：status"), "{wrong}");
         assert!(message(r#"{"status":"#).contains("请求体不是合法的 JSON"));
         assert!(message("").contains("请求体不是合法的 JSON"));
         let nul = message("{\"a\\u0000b\":1}");
@@ -69,5 +140,49 @@ mod tests {
         let read = optional_json::<Body>(br#"{"status":"ACTIVE"}"#).unwrap();
         assert_eq!(read.status.as_deref(), Some("ACTIVE"));
         assert!(optional_json::<Body>(br#"{"x":1}"#).is_err());
+        assert!(message(r#"{"status":"A"} x"#).contains("请求体不是合法的 JSON"));
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    struct Outer {
+        #[expect(dead_code, reason = "only what fails to read matters")]
+        auth_info: Inner,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    struct Inner {
+        #[expect(dead_code, reason = "only what fails to read matters")]
+        app_key: String,
+    }
+
+    #[test]
+    fn a_nested_field_is_named_by_its_path() {
+        let message = |body: &str| json::<Outer>(body.as_bytes()).unwrap_err().to_string();
+        let wrong = message(r#"{"authInfo":{"appKey":1}}"#);
+        assert!(
+            wrong.contains("请求体字段类型不正确：authInfo.appKey"),
+            "{wrong}"
+        );
+        let missing = message(r#"{"authInfo":{}}"#);
+        assert!(
+            missing.contains("请求体缺少字段：authInfo.appKey"),
+            "{missing}"
+        );
+        let unknown = message(r#"{"authInfo":{"appKey":"k","x":1}}"#);
+        assert!(
+            unknown.contains("请求体含不支持的字段：authInfo.x"),
+            "{unknown}"
+        );
+        let not_object = message(r#"{"authInfo":"abc"}"#);
+        assert!(
+            not_object.contains("请求体字段类型不正确：authInfo"),
+            "{not_object}"
+        );
+        let from_value = from_value::<Outer>(serde_json::json!({"authInfo": {"appKey": []}}))
+            .unwrap_err()
+            .to_string();
+        assert!(from_value.contains("authInfo.appKey"), "{from_value}");
     }
 }

@@ -111,7 +111,7 @@ pub async fn create(
     user: Authorized<needs::Auth>,
     _: leadgen_http::query::NoQuery,
     state: web::Data<AppState>,
-    body: web::Json<CreateRequest>,
+    body: leadgen_http::body::Json<CreateRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     // Every failed field at once: the fields' own checks, a well-formed redirectUrl outside the

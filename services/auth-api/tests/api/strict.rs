@@ -79,7 +79,7 @@ async fn undocumented_body_fields_are_refused_and_change_nothing() {
             format!("/platforms/{id}/reauthorize"),
             AUTH,
             r#"{"redirectUrl":123}"#.to_owned(),
-            "请求体字段缺失或类型不正确",
+            "请求体字段类型不正确：redirectUrl",
         ),
         (
             M::PUT,

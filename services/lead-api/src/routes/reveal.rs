@@ -55,7 +55,7 @@ pub async fn reveal(
     _: leadgen_http::query::NoQuery,
     state: web::Data<AppState>,
     path: web::Path<i64>,
-    body: Result<web::Json<RevealBody>, actix_web::Error>,
+    body: Result<leadgen_http::body::Json<RevealBody>, actix_web::Error>,
 ) -> actix_web::Result<HttpResponse> {
     let lead_id = leadgen_domain::LeadId::new(path.into_inner());
     // The permission comes first, as for every endpoint, and a refusal is audited: who tried to

@@ -157,7 +157,7 @@ pub async fn patch(
     state: web::Data<AppState>,
     path: web::Path<i64>,
     req: HttpRequest,
-    body: web::Json<LeadStatusBody>,
+    body: leadgen_http::body::Json<LeadStatusBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     body.validate()
@@ -240,7 +240,7 @@ pub async fn patch_many(
     user: Authorized<needs::Process>,
     _: leadgen_http::query::NoQuery,
     state: web::Data<AppState>,
-    body: web::Json<BulkBody>,
+    body: leadgen_http::body::Json<BulkBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     body.validate()
