@@ -172,47 +172,49 @@ pub struct OrderPage {
     pub next: Option<PageCursor>,
 }
 
-/// A platform call's failure, typed so callers can decide what to do.
+/// A platform call's failure, typed so callers can decide what to do. Its text is Chinese, with
+/// the platform's own code and message kept as sent: it reaches merchants in sync records and
+/// shop statuses.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PlatformError {
     /// Over the platform's quota; retry after the stated time when given.
-    #[error("throttled by the platform")]
+    #[error("电商平台限流")]
     Throttled { retry_after: Option<Duration> },
     /// The access token is expired or invalid: refresh once, else re-authorize.
-    #[error("the platform session is invalid or expired")]
+    #[error("电商平台会话已失效或过期")]
     SessionExpired,
     /// The OAuth code or refresh token was refused.
-    #[error("authorization refused: {0}")]
+    #[error("电商平台拒绝授权：{0}")]
     AuthRefused(String),
     /// Bad signature, app key or parameters: our bug or bad credentials; never retried.
-    #[error("the platform rejected the request: {0}")]
+    #[error("电商平台拒绝请求：{0}")]
     InvalidRequest(String),
     /// The platform answered 5xx, timed out or said it is unavailable.
-    #[error("the platform is unavailable: {0}")]
+    #[error("电商平台暂不可用：{0}")]
     Unavailable(String),
     /// The platform answered something we cannot read.
-    #[error("malformed platform response: {0}")]
+    #[error("电商平台返回无法解析的内容：{0}")]
     Malformed(String),
     /// An error code the adapter does not know (undocumented, or new). The safe default: retried
     /// with bounded backoff, then once after a token refresh, before it fails; `code` and
     /// `message` are the platform's own and go into the sync record.
-    #[error("the platform answered code {code}: {message}")]
+    #[error("电商平台返回错误码 {code}：{message}")]
     Unknown { code: String, message: String },
     /// The platform's rules do not permit revealing a contact for this purpose; decided by the
     /// adapter before any call, and never sent as another scene.
-    #[error("{platform} does not permit revealing a buyer's contact for {purpose}")]
+    #[error("{platform} 不允许以该用途（{purpose}）解密买家联系方式")]
     PurposeNotPermitted {
         platform: PlatformType,
         purpose: RevealPurpose,
     },
     /// The platform refused to decrypt for this app or shop: the decrypt permission or the scene
     /// was not granted. `code` and `message` are the platform's own.
-    #[error("the platform refused to decrypt (code {code}): {message}")]
+    #[error("电商平台拒绝解密（错误码 {code}）：{message}")]
     DecryptNotPermitted { code: String, message: String },
     /// The platform's decrypt quota is used up; it renews after `retry_after` when the platform
     /// says (usually at the next day). Not retried: waiting is the caller's decision.
-    #[error("the platform's decrypt quota is used up (code {code}): {message}")]
+    #[error("电商平台解密额度已用完（错误码 {code}）：{message}")]
     QuotaExhausted {
         code: String,
         message: String,
@@ -220,7 +222,7 @@ pub enum PlatformError {
     },
     /// The platform could not decrypt this item: the order or the ciphertext is unknown, not this
     /// shop's, or no longer the order's receiver. `code` and `message` are the platform's own.
-    #[error("the platform could not decrypt this contact (code {code}): {message}")]
+    #[error("电商平台无法解密该联系方式（错误码 {code}）：{message}")]
     DecryptFailed { code: String, message: String },
 }
 

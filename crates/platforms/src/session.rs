@@ -38,13 +38,13 @@ pub const CONCURRENT_REFRESH_GRACE: std::time::Duration = std::time::Duration::f
 pub enum SessionError {
     /// The session is dead: no refresh token, the refresh was refused, or the refreshed session
     /// was refused again. The merchant must authorize again.
-    #[error("the platform session expired and could not be renewed: {0}")]
+    #[error("电商平台会话已失效且无法续期：{0}")]
     Expired(String),
     /// The platform failed permanently, or transiently beyond the retry budget.
     #[error(transparent)]
     Platform(PlatformError),
     /// Refreshed tokens could not be stored (our infrastructure).
-    #[error("cannot store refreshed tokens: {0}")]
+    #[error("无法保存刷新后的令牌：{0}")]
     Persist(String),
 }
 
@@ -142,9 +142,7 @@ impl Session {
                     }
                 }
                 Err(PlatformError::SessionExpired) => {
-                    return Err(SessionError::Expired(
-                        "the refreshed session was refused too".into(),
-                    ));
+                    return Err(SessionError::Expired("刷新后的会话仍被电商平台拒绝".into()));
                 }
                 // An unknown code that outlasted its retries may be an undocumented way of saying
                 // the token expired: refresh once (the same one refresh) and try again.
@@ -188,7 +186,7 @@ impl Session {
             return Ok(Renewed::Adopted);
         }
         let Some(refresh_token) = self.refresh_token.clone() else {
-            return Err(SessionError::Expired("no refresh token".into()));
+            return Err(SessionError::Expired(NO_REFRESH_TOKEN.into()));
         };
         let app = self.app.clone();
         let mut tokens = match with_retries(self.policy, client.platform(), || {
@@ -244,3 +242,6 @@ impl Session {
 
 #[cfg(test)]
 mod tests;
+
+/// Why a session without a refresh token is dead (an EXPIRED shop, not an INVALID one).
+pub const NO_REFRESH_TOKEN: &str = "没有可用的刷新令牌，授权已过期";
