@@ -66,6 +66,22 @@ pub struct TaskRow {
     pub warning: Option<String>,
 }
 
+/// The newest sync task of each of the tenant's `platforms` (by request time).
+pub async fn latest_of(
+    conn: &mut AsyncPgConnection,
+    tenant: TenantId,
+    platforms: &[i64],
+) -> QueryResult<Vec<TaskRow>> {
+    task::table
+        .filter(task::tenant_id.eq(tenant.get()))
+        .filter(task::platform_id.eq_any(platforms))
+        .distinct_on(task::platform_id)
+        .order((task::platform_id, task::sync_time.desc(), task::id.desc()))
+        .select(TaskRow::as_select())
+        .load(conn)
+        .await
+}
+
 /// Filters of GET sync-records.
 #[derive(Debug, Default)]
 pub struct RecordFilter {

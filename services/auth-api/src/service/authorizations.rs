@@ -14,6 +14,7 @@ use serde::Serialize;
 use crate::SERVICE;
 use crate::error::AuthApiError;
 use crate::repo::platforms::{self as repo, AuthFilter, AuthRow, NewAuthRow};
+use crate::repo::sync_tasks::{self, TaskRow};
 use crate::routes::create::CreateRequest;
 use crate::service::{oauth, operator};
 use crate::startup::AppState;
@@ -292,6 +293,64 @@ pub struct Listed {
     /// When a disconnected shop's history was deleted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub history_purged_at: Option<DateTime<Utc>>,
+    /// The shop's newest sync, whatever its outcome: an ACTIVE shop whose syncs fail says so
+    /// here (`status` `FAILED` and its `errorMessage`), before anyone opens its sync records.
+    /// `null` before the first.
+    pub last_sync: Option<LastSync>,
+}
+
+/// A shop's newest sync, in brief (`GET /sync-records/{syncId}` has it all).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LastSync {
+    pub sync_id: i64,
+    /// `MANUAL`, `SCHEDULED` or `BACKFILL`.
+    pub trigger: String,
+    /// `RUNNING`, `COMPLETED`, `FAILED` or `CANCELLED`.
+    pub status: String,
+    pub sync_time: DateTime<Utc>,
+    pub finish_time: Option<DateTime<Utc>>,
+    /// Why it failed or was cancelled.
+    pub error_message: Option<String>,
+    /// A completed sync's warning (part of its range not served by the platform).
+    pub warning: Option<String>,
+}
+
+impl From<TaskRow> for LastSync {
+    fn from(t: TaskRow) -> Self {
+        LastSync {
+            sync_id: t.id.get(),
+            trigger: t.trigger_type,
+            status: t.status,
+            sync_time: t.sync_time,
+            finish_time: t.finished_at,
+            error_message: t.error_message.filter(|m| !m.is_empty()),
+            warning: t.warning,
+        }
+    }
+}
+
+/// `rows` with their newest syncs.
+async fn with_last_syncs(
+    conn: &mut leadgen_db::PgConn,
+    tenant: TenantId,
+    rows: Vec<AuthRow>,
+) -> Result<Vec<Listed>, AuthApiError> {
+    let ids: Vec<i64> = rows.iter().map(|r| r.id.get()).collect();
+    let mut latest = sync_tasks::latest_of(conn, tenant, &ids).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let last = latest
+                .iter()
+                .position(|t| t.platform_id == row.id)
+                .map(|at| LastSync::from(latest.swap_remove(at)));
+            Listed {
+                last_sync: last,
+                ..Listed::from(row)
+            }
+        })
+        .collect())
 }
 
 impl From<AuthRow> for Listed {
@@ -308,6 +367,7 @@ impl From<AuthRow> for Listed {
             status_reason: r.status_reason,
             history_purge_at: r.purge_after,
             history_purged_at: r.purged_at,
+            last_sync: None,
         }
     }
 }
@@ -322,7 +382,7 @@ pub async fn list(
 ) -> Result<(Vec<Listed>, i64), AuthApiError> {
     let mut conn = leadgen_db::conn(&state.pool).await?;
     let (rows, total) = repo::list(&mut conn, tenant, &filter, paging).await?;
-    Ok((rows.into_iter().map(Listed::from).collect(), total))
+    Ok((with_last_syncs(&mut conn, tenant, rows).await?, total))
 }
 
 /// One of the tenant's authorizations (another tenant's is not found).
@@ -336,7 +396,8 @@ pub async fn detail(
     let row = repo::find_for_tenant(&mut conn, tenant, id)
         .await?
         .ok_or(AuthApiError::PlatformNotFound)?;
-    Ok(Listed::from(row))
+    let mut listed = with_last_syncs(&mut conn, tenant, vec![row]).await?;
+    listed.pop().ok_or(AuthApiError::PlatformNotFound)
 }
 
 /// `****abcd`: the last four characters only, and never more than a third of the key, so

@@ -270,10 +270,52 @@ async fn list_shows_an_app_key_hint_and_no_secret() {
         "appKeyHint",
         "lastSyncTime",
         "statusReason",
+        "lastSync",
     ]
     .into_iter()
     .collect();
     assert_eq!(keys, expected);
+    assert!(record["lastSync"].is_null(), "no sync yet: {record}");
+}
+
+/// An ACTIVE shop whose syncs fail says so in the list: its newest sync and why it failed.
+#[tokio::test]
+async fn a_shop_shows_its_newest_sync_and_why_it_failed() {
+    use crate::helpers::SeedTask;
+    let app = spawn_app().await;
+    let id = app.create_taobao(1, "app-failing").await;
+    app.set_status(id, "ACTIVE").await;
+    let now = chrono::Utc::now();
+    app.insert_task(SeedTask::completed(1, id, now - chrono::Duration::hours(3)))
+        .await;
+    let failed = app
+        .insert_task(SeedTask {
+            trigger: "SCHEDULED",
+            status: "FAILED",
+            error_message: Some("电商平台拒绝请求：签名验证失败"),
+            ..SeedTask::completed(1, id, now - chrono::Duration::hours(1))
+        })
+        .await;
+    let body = expect_envelope(
+        app.list_platforms(Some(&token(1, &[VIEW])), &[]).await,
+        StatusCode::OK,
+        200,
+    )
+    .await;
+    let last = &page_records(&body, 1, 10, 1)[0]["lastSync"];
+    assert_eq!(last["syncId"], failed, "{last}");
+    assert_eq!(last["status"], "FAILED");
+    assert_eq!(last["trigger"], "SCHEDULED");
+    assert_eq!(last["errorMessage"], "电商平台拒绝请求：签名验证失败");
+    let detail = app
+        .client
+        .get(app.url(&format!("/platforms/{id}")))
+        .bearer_auth(token(1, &[VIEW]))
+        .send()
+        .await
+        .expect("GET");
+    let detail = expect_envelope(detail, StatusCode::OK, 200).await;
+    assert_eq!(&detail["data"]["lastSync"], last);
 }
 
 #[tokio::test]
