@@ -1,5 +1,6 @@
-//! Query parameters read the same way by every service: which names a query may carry, and
-//! request times.
+//! Query parameters read the same way by every service: which names a query may carry, a
+//! query read into a type naming the parameter it could not read ([`Query`]), and request
+//! times.
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload};
 use chrono::{DateTime, Utc};
@@ -18,6 +19,51 @@ impl FromRequest for NoQuery {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         std::future::ready(reject_unknown(req.query_string(), &[]).map(|()| NoQuery))
     }
+}
+
+/// A query read as `T` the way `web::Query` reads it (`serde_urlencoded`), refused (400) by the
+/// name of the parameter that could not be read (`查询参数格式不正确：platformId`), or as a
+/// parameter sent twice.
+pub struct Query<T>(pub T);
+
+impl<T> Query<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> std::ops::Deref for Query<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: serde::de::DeserializeOwned> FromRequest for Query<T> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(read(req.query_string()).map(Query))
+    }
+}
+
+/// `query` read as `T` (see [`Query`]).
+pub fn read<T: serde::de::DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let pairs = url::form_urlencoded::parse(query.as_bytes());
+    serde_path_to_error::deserialize(serde_urlencoded::Deserializer::new(pairs)).map_err(|e| {
+        if let Err(repeated) = reject_repeated(query, &[]) {
+            return repeated;
+        }
+        match e.path().to_string().as_str() {
+            "." | "" => ApiError::bad_request("查询参数格式不正确"),
+            name => ApiError::bad_request(format!(
+                "查询参数格式不正确：{}",
+                crate::error::printable(name)
+            )),
+        }
+    })
 }
 
 /// Refuses a query parameter the endpoint does not document (400), so that a misspelled filter
@@ -90,6 +136,23 @@ pub fn parse_time(value: &str) -> Option<DateTime<Utc>> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_parameter_that_cannot_be_read_is_named() {
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Filter {
+            platform_id: Option<i64>,
+            #[expect(dead_code, reason = "only what fails to read matters")]
+            status: Option<String>,
+        }
+        let message = |q: &str| read::<Filter>(q).unwrap_err().to_string();
+        assert!(message("platformId=abc").contains("查询参数格式不正确：platformId"));
+        assert!(message("platformId=1&platformId=2").contains("platformId"));
+        let read = read::<Filter>("platformId=7&status=A&_t=1").unwrap();
+        assert_eq!(read.platform_id, Some(7));
+    }
+
     use super::*;
 
     #[test]

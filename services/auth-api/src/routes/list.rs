@@ -46,7 +46,7 @@ pub async fn list(
     user: Authorized<needs::View>,
     state: web::Data<AppState>,
     req: HttpRequest,
-    query: web::Query<ListQuery>,
+    query: leadgen_http::query::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     leadgen_http::query::reject_unknown(
         req.query_string(),

@@ -58,7 +58,7 @@ pub async fn list(
     user: Authorized<needs::Audit>,
     state: web::Data<AppState>,
     req: HttpRequest,
-    query: web::Query<LogQuery>,
+    query: leadgen_http::query::Query<LogQuery>,
 ) -> Result<HttpResponse, ApiError> {
     leadgen_http::query::reject_unknown(
         req.query_string(),

@@ -59,7 +59,7 @@ pub async fn list(
     user: Authorized<needs::View>,
     state: web::Data<AppState>,
     req: HttpRequest,
-    query: web::Query<RecordsQuery>,
+    query: leadgen_http::query::Query<RecordsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     leadgen_http::query::reject_unknown(
         req.query_string(),

@@ -44,7 +44,7 @@ pub async fn get(
     state: web::Data<AppState>,
     path: web::Path<i64>,
     req: HttpRequest,
-    query: web::Query<DetailQuery>,
+    query: leadgen_http::query::Query<DetailQuery>,
 ) -> Result<HttpResponse, ApiError> {
     leadgen_http::query::reject_unknown(req.query_string(), &["ordersPage", "ordersSize"])?;
     let paging = Paging::named(
