@@ -7,7 +7,8 @@
 //! A scheduled sync lists orders **by modification time** (`docs/platform-sync.md`) from the
 //! shop's watermark (the end of the last by-modification window fully stored) less
 //! [`sync::RESUME_OVERLAP_MINUTES`] (clock skew between us and the platform, and writes the
-//! platform commits late; a first sync takes [`sync::FIRST_SYNC_DAYS`]), up to now less `settle_seconds` (so no order enters a window while it is walked).
+//! platform commits late; before any such window, from the shop's first sync, whatever synced
+//! since by creation time; a shop never synced takes [`sync::FIRST_SYNC_DAYS`]), up to now less `settle_seconds` (so no order enters a window while it is walked).
 //! Orders read twice cost nothing: an unchanged content hash is skipped.
 
 use std::time::Duration;
@@ -49,10 +50,14 @@ impl Scheduler {
             // again (a cancelled one does not: the merchant stopped it).
             let (trigger, start) = match platform.failed_backfill_days {
                 Some(days) => (SyncTrigger::Backfill, now - chrono::Duration::days(days)),
+                // Changes are read from where the last by-modification window ended; before the
+                // first one, from the shop's first sync, not from its last: a manual or backfill
+                // sync lists by creation time and reads no change made to an older order after
+                // the first fetch.
                 None => (
                     SyncTrigger::Scheduled,
                     sync::default_start(
-                        platform.modified_watermark.or(platform.last_sync_time),
+                        platform.modified_watermark.or(platform.first_sync_time),
                         now,
                     )
                     .min(now),

@@ -105,3 +105,41 @@ async fn failing_shops_wait_longer_and_a_failed_backfill_runs_again() {
         .expect("the backfill again");
     assert_eq!((*end - *start).num_days(), 90, "the failed backfill's span");
 }
+
+/// Before its first by-modification window, a shop's changes are read from its first sync, not
+/// from its last: a manual sync lists by creation time and reads no change made to an older
+/// order after the backfill fetched it.
+#[tokio::test]
+async fn the_first_scheduled_sync_reads_changes_since_the_first_fetch() {
+    use leadgen_db::schema::t_ecom_platform_auth as auth;
+    let db = TestDb::new().await;
+    let shop = db.active_shop(1, "JD").await;
+    finished(&db, shop, "BACKFILL", "COMPLETED", 180, 90).await;
+    finished(&db, shop, "MANUAL", "COMPLETED", 40, 30).await;
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    diesel::update(auth::table.find(shop))
+        .set(auth::last_sync_time.eq(Some(Utc::now() - chrono::Duration::minutes(40))))
+        .execute(&mut conn)
+        .await
+        .expect("last sync");
+
+    let scheduler = Scheduler {
+        pool: db.pool.clone(),
+        interval_minutes: 30,
+        tick: Duration::from_secs(60),
+        settle: chrono::Duration::minutes(2),
+    };
+    assert_eq!(scheduler.schedule_due().await.expect("schedule"), 1);
+    let start: chrono::DateTime<Utc> = task::table
+        .filter(task::status.eq("RUNNING"))
+        .select(task::window_start)
+        .first(&mut conn)
+        .await
+        .expect("the scheduled sync");
+    let minutes_ago = (Utc::now() - start).num_minutes();
+    // The backfill was requested 180 minutes ago; the overlap adds 10.
+    assert!(
+        (189..=191).contains(&minutes_ago),
+        "starts {minutes_ago} minutes ago"
+    );
+}

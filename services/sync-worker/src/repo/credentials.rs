@@ -61,6 +61,10 @@ pub struct Due {
     pub last_sync_time: Option<DateTime<Utc>>,
     #[diesel(sql_type = Nullable<Timestamptz>)]
     pub modified_watermark: Option<DateTime<Utc>>,
+    /// When the shop's first sync was requested: no order of it was fetched before. Where no
+    /// by-modification window was stored yet, changes since then may be missing.
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    pub first_sync_time: Option<DateTime<Utc>>,
     /// How many days the shop's BACKFILL covered when it failed and none ever completed:
     /// the history is still missing, and the scheduler runs the backfill again.
     #[diesel(sql_type = Nullable<BigInt>)]
@@ -81,6 +85,8 @@ pub async fn due_for_sync(
     let cap = chrono::Duration::hours(sync::MAX_FAILED_SYNC_BACKOFF_HOURS);
     diesel::sql_query(
         "SELECT a.id, a.tenant_id, a.platform_type, a.last_sync_time, a.modified_watermark, \
+                (SELECT min(s.sync_time) FROM t_ecom_sync_task s \
+                 WHERE s.tenant_id = a.tenant_id AND s.platform_id = a.id) AS first_sync_time, \
                 CASE WHEN b.status = 'FAILED' \
                      THEN ceil(extract(epoch FROM b.window_end - b.window_start) / 86400)::bigint \
                 END AS failed_backfill_days \
