@@ -58,8 +58,6 @@ pub struct Due {
     #[diesel(sql_type = Text)]
     pub platform_type: String,
     #[diesel(sql_type = Nullable<Timestamptz>)]
-    pub last_sync_time: Option<DateTime<Utc>>,
-    #[diesel(sql_type = Nullable<Timestamptz>)]
     pub modified_watermark: Option<DateTime<Utc>>,
     /// When the shop's first sync was requested: no order of it was fetched before. Where no
     /// by-modification window was stored yet, changes since then may be missing.
@@ -84,7 +82,7 @@ pub async fn due_for_sync(
 ) -> QueryResult<Vec<Due>> {
     let cap = chrono::Duration::hours(sync::MAX_FAILED_SYNC_BACKOFF_HOURS);
     diesel::sql_query(
-        "SELECT a.id, a.tenant_id, a.platform_type, a.last_sync_time, a.modified_watermark, \
+        "SELECT a.id, a.tenant_id, a.platform_type, a.modified_watermark, \
                 (SELECT min(s.sync_time) FROM t_ecom_sync_task s \
                  WHERE s.tenant_id = a.tenant_id AND s.platform_id = a.id) AS first_sync_time, \
                 CASE WHEN b.status = 'FAILED' \
