@@ -1,6 +1,7 @@
-//! Changes after the first fetch arrive, on every platform: scheduled syncs list orders by
-//! modification time through each platform's increment API, so a refund after shipping reaches
-//! the buyer's lead within one scheduled interval.
+//! Changes after the first fetch arrive, on every platform: scheduled syncs, and manual ones
+//! without a start, list orders by modification time through each platform's increment API, so
+//! a refund after shipping reaches the buyer's lead within one scheduled interval, or at once
+//! when the merchant asks for a sync.
 
 use std::time::{Duration, Instant};
 
@@ -68,6 +69,44 @@ fn has_tag(lead: &Value, tag: &str) -> bool {
         .is_some_and(|tags| tags.iter().any(|t| t == tag))
 }
 
+/// Refunds, on the platform, the latest order of one lead not yet tagged 退款售后; returns the
+/// lead and the order.
+async fn refund_one(system: &System, platform: &str, leads: &Value) -> (Value, String) {
+    let (key, ..) = app_for(platform);
+    let name = platform.to_ascii_lowercase();
+    for lead in leads.as_array().into_iter().flatten() {
+        if has_tag(lead, "退款售后") {
+            continue;
+        }
+        let order_id = lead["orderId"].as_str().expect("orderId");
+        let answer = system
+            .http
+            .post(system.sim_url(&format!("/_sim/{name}/orders/change")))
+            .json(&json!({"app_key": key, "order_id": order_id, "change": "REFUND"}))
+            .send()
+            .await
+            .expect("sim change");
+        if answer.status().is_success() {
+            return (lead.clone(), order_id.to_owned());
+        }
+    }
+    panic!("{platform}: no lead's latest order could be refunded: {leads}")
+}
+
+/// Waits until the lead carries 退款售后, and returns its detail.
+async fn refunded_lead(api: &Api, platform: &str, lead_id: i64, order_id: &str) -> Value {
+    eventually(
+        Duration::from_secs(120),
+        &format!("{platform}: the refund of {order_id} reaches lead {lead_id}"),
+        || async {
+            let detail = api.get(&format!("/leads/{lead_id}")).await;
+            let data = detail["data"].clone();
+            has_tag(&data, "退款售后").then_some(data)
+        },
+    )
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refund_after_shipping_reaches_the_lead_within_one_scheduled_interval() {
     // Scheduled syncs back to back (an interval of 0 minutes, a tick of one second), windows
@@ -102,44 +141,13 @@ async fn a_refund_after_shipping_reaches_the_lead_within_one_scheduled_interval(
         let leads = Value::Array(all_leads(&api, platform_id).await);
 
         // On the platform, one buyer's latest paid order is refunded.
-        let (key, ..) = app_for(platform);
-        let name = platform.to_ascii_lowercase();
-        let mut refunded = None;
-        for lead in leads.as_array().into_iter().flatten() {
-            if has_tag(lead, "退款售后") {
-                continue;
-            }
-            let order_id = lead["orderId"].as_str().expect("orderId");
-            let answer = system
-                .http
-                .post(system.sim_url(&format!("/_sim/{name}/orders/change")))
-                .json(&json!({"app_key": key, "order_id": order_id, "change": "REFUND"}))
-                .send()
-                .await
-                .expect("sim change");
-            if answer.status().is_success() {
-                refunded = Some((lead.clone(), order_id.to_owned()));
-                break;
-            }
-        }
-        let (lead, order_id) = refunded.unwrap_or_else(|| {
-            panic!("{platform}: no lead's latest order could be refunded: {leads}")
-        });
+        let (lead, order_id) = refund_one(&system, platform, &leads).await;
         let lead_id = lead["leadId"].as_i64().expect("leadId");
         let before = api.get(&format!("/leads/{lead_id}")).await["data"]["version"].clone();
 
         // Within a scheduled interval the change is fetched by modification time, the order
         // reprocessed and the lead updated: 退款售后, and a new version.
-        let updated = eventually(
-            Duration::from_secs(120),
-            &format!("{platform}: the refund of {order_id} reaches lead {lead_id}"),
-            || async {
-                let detail = api.get(&format!("/leads/{lead_id}")).await;
-                let data = detail["data"].clone();
-                has_tag(&data, "退款售后").then_some(data)
-            },
-        )
-        .await;
+        let updated = refunded_lead(&api, platform, lead_id, &order_id).await;
         assert!(
             updated["version"].as_i64() > before.as_i64(),
             "{platform}: version {before} then {updated}"
@@ -148,5 +156,52 @@ async fn a_refund_after_shipping_reaches_the_lead_within_one_scheduled_interval(
             completed_scheduled(&api, platform_id).await >= 2,
             "{platform}"
         );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manual_sync_without_a_start_brings_a_refund_of_an_older_order() {
+    // No scheduler: only the backfill and the merchant's sync run.
+    let system = System::start_with(&[], &[("LEADGEN__OAUTH__BACKFILL_DAYS", "90")]).await;
+    let api = Api::new(&system, 6);
+    for (platform, ..) in PLATFORMS {
+        let platform_id = api.authorize(&system, platform).await;
+        // The backfill (by creation time) brings the shop's history.
+        let backfill = eventually(Duration::from_secs(120), "the backfill", || async {
+            let records = api
+                .get(&format!("/sync-records?platformId={platform_id}"))
+                .await;
+            records["data"]["records"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|r| r["trigger"] == "BACKFILL" && r["status"] != "RUNNING")
+                .cloned()
+        })
+        .await;
+        assert_eq!(
+            (&backfill["status"], &backfill["listing"]),
+            (&json!("COMPLETED"), &json!("CREATED")),
+            "{platform}: {backfill}"
+        );
+        crate::flow::wait_until_settled(&system).await;
+        let leads = Value::Array(all_leads(&api, platform_id).await);
+        let (lead, order_id) = refund_one(&system, platform, &leads).await;
+        let lead_id = lead["leadId"].as_i64().expect("leadId");
+
+        // "Sync now": the order was created weeks ago, its refund is new; a sync without a
+        // start reads changes, not only orders created since the last sync.
+        let answer = api
+            .post(&format!("/platforms/{platform_id}/sync"), json!({}))
+            .await;
+        let task = answer["data"]["syncTaskId"].as_i64().expect("syncTaskId");
+        let record = api.wait_for_task(task, Duration::from_secs(120)).await;
+        assert_eq!(record["status"], "COMPLETED", "{platform}: {record}");
+        assert_eq!(record["listing"], "MODIFIED", "{platform}: {record}");
+        assert!(
+            record["updatedCount"].as_i64() >= Some(1),
+            "{platform}: {record}"
+        );
+        refunded_lead(&api, platform, lead_id, &order_id).await;
     }
 }

@@ -59,6 +59,7 @@ diesel::table! {
         unchanged_count -> Int4,
         served_from -> Nullable<Timestamptz>,
         warning -> Nullable<Text>,
+        listing -> Text,
     }
 }
 

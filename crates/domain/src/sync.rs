@@ -1,6 +1,7 @@
 //! Sync windows, the rules a manual sync (auth-api) and a scheduled one (sync-worker) share:
-//! where a sync that names no start begins, and how long one window may be; and how long the
-//! scheduler waits before trying a shop whose syncs keep failing again.
+//! which of an order's times a sync lists by, where a sync that names no start begins, and how
+//! long one window may be; and how long the scheduler waits before trying a shop whose syncs
+//! keep failing again.
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -12,6 +13,48 @@ pub const FIRST_SYNC_DAYS: i64 = 30;
 pub const RESUME_OVERLAP_MINUTES: i64 = 10;
 /// The longest window one manual sync may cover.
 pub const MAX_WINDOW_DAYS: i64 = 90;
+
+/// Which of an order's times a sync's window selects by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listing {
+    /// By creation time: a backfill, and a manual sync of a period the merchant names (each
+    /// order as it is now, so a change to an order created in the period arrives too).
+    Created,
+    /// By last modification, through the platform's increment API: every sync that catches up
+    /// (scheduled, or manual without a start), so that a refund, shipment or edit of an older
+    /// order after its first fetch arrives (`docs/platform-sync.md`).
+    Modified,
+}
+
+impl Listing {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Listing::Created => "CREATED",
+            Listing::Modified => "MODIFIED",
+        }
+    }
+
+    /// The stored spelling back; anything else is `None`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "CREATED" => Some(Listing::Created),
+            "MODIFIED" => Some(Listing::Modified),
+            _ => None,
+        }
+    }
+}
+
+/// Where a sync that catches up on changes (by modification, with no start named) begins: the
+/// end of the shop's last by-modification window fully stored (`modified_watermark`); before
+/// any, the shop's first sync (orders fetched by creation time since then may have changed);
+/// with the overlap of [`default_start`], never after `now`.
+pub fn changes_start(
+    modified_watermark: Option<DateTime<Utc>>,
+    first_sync: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> DateTime<Utc> {
+    default_start(modified_watermark.or(first_sync), now).min(now)
+}
 
 /// Where a sync that names no start begins: `resumed_from` (where the last sync's orders are
 /// known to end) less [`RESUME_OVERLAP_MINUTES`], or [`FIRST_SYNC_DAYS`] before `now` for a shop
@@ -60,6 +103,32 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
+
+    #[test]
+    fn changes_are_read_from_the_watermark_else_from_the_first_sync() {
+        let now = Utc.with_ymd_and_hms(2026, 12, 4, 12, 0, 0).unwrap();
+        let first = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap();
+        let mark = Utc.with_ymd_and_hms(2026, 12, 4, 11, 0, 0).unwrap();
+        assert_eq!(
+            changes_start(Some(mark), Some(first), now),
+            Utc.with_ymd_and_hms(2026, 12, 4, 10, 50, 0).unwrap()
+        );
+        assert_eq!(
+            changes_start(None, Some(first), now),
+            Utc.with_ymd_and_hms(2026, 12, 1, 8, 50, 0).unwrap()
+        );
+        assert_eq!(changes_start(None, None, now), now - Duration::days(30));
+        // A watermark within the overlap of now (a settle shorter than it) starts no later
+        // than now.
+        assert_eq!(
+            changes_start(Some(now + Duration::minutes(15)), None, now),
+            now
+        );
+        for listing in [Listing::Created, Listing::Modified] {
+            assert_eq!(Listing::parse(listing.as_str()), Some(listing));
+        }
+        assert_eq!(Listing::parse("created"), None);
+    }
 
     #[test]
     fn a_sync_resumes_with_an_overlap_or_starts_a_month_back() {

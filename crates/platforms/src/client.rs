@@ -109,15 +109,9 @@ impl PageCursor {
     }
 }
 
-/// Which of an order's times a listing selects by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Listing {
-    /// By creation time: backfills and manual syncs of a period.
-    Created,
-    /// By last modification, through the platform's increment API: scheduled syncs, so that a
-    /// refund, shipment or edit after the first fetch arrives (`docs/platform-sync.md`).
-    Modified,
-}
+/// Which of an order's times a listing selects by (a rule of the domain: which syncs list by
+/// which).
+pub use leadgen_domain::sync::Listing;
 
 impl PageCursor {
     /// The next page of a **backward walk** over a numbered listing sorted by a key that changes

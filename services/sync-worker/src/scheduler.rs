@@ -16,7 +16,7 @@ use std::time::Duration;
 use chrono::Utc;
 use diesel_async::AsyncConnection as _;
 use leadgen_db::{DbPool, ScopedFutureExt as _};
-use leadgen_domain::sync;
+use leadgen_domain::sync::{self, Listing};
 use leadgen_domain::{AuthStatus, PlatformType, SyncTaskId, SyncTrigger};
 use leadgen_events::{CloudEvent, SyncRequestedV1};
 use rand::Rng as _;
@@ -48,19 +48,20 @@ impl Scheduler {
             };
             // A backfill that failed and never completed left the history missing: it runs
             // again (a cancelled one does not: the merchant stopped it).
-            let (trigger, start) = match platform.failed_backfill_days {
-                Some(days) => (SyncTrigger::Backfill, now - chrono::Duration::days(days)),
+            let (trigger, listing, start) = match platform.failed_backfill_days {
+                Some(days) => (
+                    SyncTrigger::Backfill,
+                    Listing::Created,
+                    now - chrono::Duration::days(days),
+                ),
                 // Changes are read from where the last by-modification window ended; before the
                 // first one, from the shop's first sync, not from its last: a manual or backfill
                 // sync lists by creation time and reads no change made to an older order after
                 // the first fetch.
                 None => (
                     SyncTrigger::Scheduled,
-                    sync::default_start(
-                        platform.modified_watermark.or(platform.first_sync_time),
-                        now,
-                    )
-                    .min(now),
+                    Listing::Modified,
+                    sync::changes_start(platform.modified_watermark, platform.first_sync_time, now),
                 ),
             };
             let task = conn
@@ -72,8 +73,8 @@ impl Scheduler {
                             platform.id,
                             platform_type.as_str(),
                             trigger,
-                            start,
-                            now,
+                            listing,
+                            start..now,
                         )
                         .await?
                         else {

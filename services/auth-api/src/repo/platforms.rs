@@ -31,6 +31,8 @@ pub struct AuthRow {
     pub callback_url: String,
     pub expiry_time: Option<DateTime<Utc>>,
     pub last_sync_time: Option<DateTime<Utc>>,
+    /// The end of the last by-modification window fully stored: changes are read from here.
+    pub modified_watermark: Option<DateTime<Utc>>,
     #[diesel(deserialize_as = i64)]
     pub created_by: UserId,
     pub create_time: DateTime<Utc>,

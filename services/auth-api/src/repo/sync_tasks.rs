@@ -22,9 +22,26 @@ pub struct NewTask<'a> {
     pub status: &'a str,
     pub window_start: DateTime<Utc>,
     pub window_end: DateTime<Utc>,
+    /// `CREATED` or `MODIFIED` (`leadgen_domain::sync::Listing`).
+    pub listing: &'a str,
     /// The user's id (a `UserId`); absent for scheduled syncs.
     pub requested_by: Option<i64>,
     pub requested_by_name: Option<&'a str>,
+}
+
+/// When shop `id`'s first sync was requested (no order of it was fetched before); `None` when
+/// it never was.
+pub async fn first_sync_time(
+    conn: &mut AsyncPgConnection,
+    tenant: TenantId,
+    id: PlatformId,
+) -> QueryResult<Option<DateTime<Utc>>> {
+    task::table
+        .filter(task::tenant_id.eq(tenant.get()))
+        .filter(task::platform_id.eq(id.get()))
+        .select(diesel::dsl::min(task::sync_time))
+        .first(conn)
+        .await
 }
 
 /// Whether a BACKFILL of shop `id` ever completed: its history was fetched once.
@@ -64,6 +81,7 @@ pub struct TaskRow {
     pub unchanged_count: i32,
     pub served_from: Option<DateTime<Utc>>,
     pub warning: Option<String>,
+    pub listing: String,
 }
 
 /// The newest sync task of each of the tenant's `platforms` (by request time).

@@ -5,7 +5,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::AsyncConnection as _;
 use leadgen_db::ScopedFutureExt as _;
 use leadgen_db::oplog::{self, Entry, Operator};
-use leadgen_domain::sync::{self, MAX_WINDOW_DAYS};
+use leadgen_domain::sync::{self, Listing, MAX_WINDOW_DAYS};
 use leadgen_domain::{
     AuthStatus, PlatformId, PlatformType, SyncStatus, SyncTaskId, SyncTrigger, TenantId, UserId,
 };
@@ -25,7 +25,11 @@ use crate::startup::AppState;
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SyncBody {
+    /// ISO 8601. Given: the orders **created** in the period, each as it is now. Omitted: every
+    /// order created or changed since the shop's last sync by modification time (10 minutes
+    /// overlap; at most 90 days).
     pub start_time: Option<String>,
+    /// ISO 8601; defaults to now (a later time is now).
     pub end_time: Option<String>,
 }
 
@@ -150,6 +154,7 @@ pub async fn enqueue_backfill(
         status: SyncStatus::Running.as_str(),
         window_start: end - Duration::days(days),
         window_end: end,
+        listing: Listing::Created.as_str(),
         requested_by: None,
         requested_by_name: None,
     };
@@ -191,12 +196,20 @@ pub async fn request(
                     .map_err(|e| AuthApiError::Unexpected(anyhow::anyhow!("{e}")))?;
                 let now = window.now;
                 let end = window.end.unwrap_or(now).min(now);
-                // Without a start: resume from the last sync, but never beyond the longest window
-                // (a shop not synced for months gets the most recent 90 days).
-                let start = window.start.unwrap_or_else(|| {
-                    sync::default_start(platform.last_sync_time, now)
-                        .max(end - Duration::days(MAX_WINDOW_DAYS))
-                });
+                // A named period is listed by creation time (each order as it is now). Without
+                // a start the sync catches up on changes, as a scheduled one does: by
+                // modification time from where the last such window ended (or the shop's first
+                // sync), so a refund of an older order arrives too; never beyond the longest
+                // window (a shop not synced for months gets the most recent 90 days).
+                let (listing, start) = match window.start {
+                    Some(start) => (Listing::Created, start),
+                    None => {
+                        let first = repo::first_sync_time(conn, tenant, platform_id).await?;
+                        let start = sync::changes_start(platform.modified_watermark, first, now)
+                            .max(end - Duration::days(MAX_WINDOW_DAYS));
+                        (Listing::Modified, start)
+                    }
+                };
                 // A given start was checked against the same `now` (parse_window); only a
                 // resumed one can fall after the given end. The resumed start keeps within
                 // MAX_WINDOW_DAYS by construction.
@@ -213,6 +226,7 @@ pub async fn request(
                     status: SyncStatus::Running.as_str(),
                     window_start: start,
                     window_end: end,
+                    listing: listing.as_str(),
                     requested_by: Some(user.user_id.get()),
                     requested_by_name: Some(&user.name),
                 };
@@ -301,6 +315,11 @@ pub struct Record {
     pub trigger: String,
     pub window_start: DateTime<Utc>,
     pub window_end: DateTime<Utc>,
+    /// Which of an order's times the window selects by: `CREATED` (a backfill, a manual sync
+    /// of a named period) or `MODIFIED` (catching up on changes: scheduled syncs, a manual one
+    /// without `startTime`).
+    #[schema(example = "MODIFIED")]
+    pub listing: String,
     pub finish_time: Option<DateTime<Utc>>,
     /// Windows fully stored of the task's windows (absent until the worker starts it).
     pub progress: Option<Progress>,
@@ -354,6 +373,7 @@ impl From<repo::TaskRow> for Record {
             trigger: r.trigger_type,
             window_start: r.window_start,
             window_end: r.window_end,
+            listing: r.listing,
             finish_time: r.finished_at,
             progress: r.windows_total.map(|total| Progress {
                 windows_done: r.windows_done,

@@ -305,6 +305,16 @@ impl TestApp {
             .expect("update last_sync_time");
     }
 
+    /// What sync-worker does when a by-modification window is fully stored.
+    pub async fn set_modified_watermark(&self, platform_id: i64, at: DateTime<Utc>) {
+        let mut conn = self.conn().await;
+        diesel::update(t_ecom_platform_auth::table.find(platform_id))
+            .set(t_ecom_platform_auth::modified_watermark.eq(Some(at)))
+            .execute(&mut conn)
+            .await
+            .expect("update modified_watermark");
+    }
+
     /// What sync-worker does when a task ends.
     pub async fn set_task_status(&self, task_id: i64, status: &str) {
         let mut conn = self.conn().await;
@@ -360,6 +370,11 @@ impl TestApp {
                 t_ecom_sync_task::success_count.eq(task.success_count),
                 t_ecom_sync_task::failure_count.eq(task.failure_count),
                 t_ecom_sync_task::error_message.eq(task.error_message),
+                t_ecom_sync_task::listing.eq(if task.trigger == "SCHEDULED" {
+                    "MODIFIED"
+                } else {
+                    "CREATED"
+                }),
             ))
             .returning(t_ecom_sync_task::id)
             .get_result(&mut conn)
@@ -493,6 +508,7 @@ pub struct TaskRow {
     pub window_end: DateTime<Utc>,
     pub requested_by: Option<i64>,
     pub requested_by_name: Option<String>,
+    pub listing: String,
 }
 
 /// Whether `s` is a valid, non-zero trace id: 32 lowercase hex digits.

@@ -11,8 +11,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    AUTH, OPERATOR_NAME, SYNC, TestApp, VIEW, expect_envelope, expect_invalid_fields, iso,
-    spawn_app_with, spawn_app_without_relay, token, utc, whole_seconds,
+    AUTH, OPERATOR_NAME, SYNC, SeedTask, TestApp, VIEW, expect_envelope, expect_invalid_fields,
+    iso, spawn_app_with, spawn_app_without_relay, token, utc, whole_seconds,
 };
 
 /// Posts a sync and returns the accepted task id, checking the answer's shape.
@@ -162,14 +162,47 @@ async fn sync_accepts_an_empty_object_and_an_explicit_window() {
 }
 
 #[tokio::test]
-async fn sync_without_a_start_resumes_from_the_last_sync_with_ten_minutes_overlap() {
+async fn sync_without_a_start_catches_up_on_changes_from_the_watermark_with_ten_minutes_overlap() {
     let app = spawn_app_without_relay().await;
     let platform = app.active_taobao(1, "key-resume").await;
-    let last = whole_seconds(Utc::now() - Duration::hours(5));
-    app.set_last_sync_time(platform, last).await;
+    // The last sync (a manual one of a period, by creation time) moved last_sync_time; changes
+    // are read from where the last by-modification window ended.
+    app.set_last_sync_time(platform, Utc::now() - Duration::minutes(20))
+        .await;
+    let mark = whole_seconds(Utc::now() - Duration::hours(5));
+    app.set_modified_watermark(platform, mark).await;
     let task = accepted(&app, platform, None).await;
     let row = app.task_row(task).await;
-    assert_eq!(row.window_start, last - Duration::minutes(10));
+    assert_eq!(row.window_start, mark - Duration::minutes(10));
+    assert_eq!(row.listing, "MODIFIED");
+
+    // A named period is listed by creation time.
+    app.set_task_status(task, "COMPLETED").await;
+    let start = whole_seconds(Utc::now() - Duration::days(2));
+    let body = json!({ "startTime": iso(start) }).to_string();
+    let task = accepted(&app, platform, Some(&body)).await;
+    let row = app.task_row(task).await;
+    assert_eq!((row.window_start, row.listing.as_str()), (start, "CREATED"));
+}
+
+#[tokio::test]
+async fn sync_without_a_start_before_any_change_was_read_starts_from_the_first_sync() {
+    let app = spawn_app_without_relay().await;
+    let platform = app.active_taobao(1, "key-first").await;
+    // The backfill (by creation time) was the shop's first sync; an order it fetched may have
+    // been refunded since, whenever it was created.
+    let first = whole_seconds(Utc::now() - Duration::days(3));
+    app.insert_task(SeedTask {
+        trigger: "BACKFILL",
+        ..SeedTask::completed(1, platform, first)
+    })
+    .await;
+    app.set_last_sync_time(platform, Utc::now() - Duration::hours(1))
+        .await;
+    let task = accepted(&app, platform, Some("{}")).await;
+    let row = app.task_row(task).await;
+    assert_eq!(row.window_start, first - Duration::minutes(10));
+    assert_eq!(row.listing, "MODIFIED");
 }
 
 #[tokio::test]
@@ -227,7 +260,7 @@ async fn a_new_sync_is_accepted_once_the_running_one_has_finished() {
 async fn sync_without_a_start_after_a_long_pause_is_accepted() {
     let app = spawn_app_without_relay().await;
     let platform = app.active_taobao(1, "key-stale").await;
-    app.set_last_sync_time(platform, Utc::now() - Duration::days(100))
+    app.set_modified_watermark(platform, Utc::now() - Duration::days(100))
         .await;
     let task = accepted(&app, platform, None).await;
     let row = app.task_row(task).await;
@@ -354,7 +387,7 @@ async fn sync_refuses_an_invalid_window_with_40004() {
     let platform = app.active_taobao(1, "key-window").await;
     let now = Utc::now();
     // Without a start the sync resumes from the last one, which lies after the given end.
-    app.set_last_sync_time(platform, now - Duration::days(1))
+    app.set_modified_watermark(platform, now - Duration::days(1))
         .await;
     let body = json!({ "endTime": iso(now - Duration::days(2)) });
     let response = app

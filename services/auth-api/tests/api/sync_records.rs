@@ -119,6 +119,7 @@ async fn sync_records_show_every_field_newest_first() {
         "trigger",
         "windowStart",
         "windowEnd",
+        "listing",
         "finishTime",
         "progress",
         "newCount",
@@ -136,6 +137,7 @@ async fn sync_records_show_every_field_newest_first() {
     assert_eq!(running["platformType"], "TAOBAO");
     assert_eq!(running["status"], "RUNNING");
     assert_eq!(running["trigger"], "MANUAL");
+    assert_eq!(running["listing"], "CREATED");
     assert_eq!(running["successCount"], 2);
     assert_eq!(running["failureCount"], 0);
     assert_eq!(running["errorMessage"], "", "no error is an empty string");
@@ -148,6 +150,7 @@ async fn sync_records_show_every_field_newest_first() {
     assert_eq!(jd["platformId"], s.b);
     assert_eq!(jd["platformType"], "JD");
     assert_eq!(jd["trigger"], "SCHEDULED");
+    assert_eq!(jd["listing"], "MODIFIED");
     assert_eq!(jd["failureCount"], 1);
     assert_eq!(utc(&jd["finishTime"]), at("2024-05-03T00:01:00Z"));
 

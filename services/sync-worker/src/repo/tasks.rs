@@ -23,6 +23,7 @@ pub struct TaskRow {
     pub status: String,
     pub trigger_type: String,
     pub platform_type: String,
+    pub listing: String,
     pub window_start: DateTime<Utc>,
     pub window_end: DateTime<Utc>,
     pub requested_by: Option<i64>,
@@ -52,14 +53,10 @@ impl std::ops::AddAssign for WindowCounts {
 }
 
 impl TaskRow {
-    /// Scheduled syncs list by modification time (so changes after the first fetch arrive);
-    /// manual syncs of a period list by creation time.
+    /// Which of an order's times the task's window selects by, as it was requested (a column
+    /// the database checks; a value it cannot hold is read as by creation).
     pub fn listing(&self) -> Listing {
-        if self.trigger_type == SyncTrigger::Scheduled.as_str() {
-            Listing::Modified
-        } else {
-            Listing::Created
-        }
+        Listing::parse(&self.listing).unwrap_or(Listing::Created)
     }
 }
 
@@ -236,12 +233,12 @@ pub async fn insert_scheduled(
     platform_id: PlatformId,
     platform_type: &str,
     trigger: SyncTrigger,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
+    listing: Listing,
+    window: std::ops::Range<DateTime<Utc>>,
 ) -> QueryResult<Option<SyncTaskId>> {
     let rows: Vec<Inserted> = diesel::sql_query(
-        "INSERT INTO t_ecom_sync_task (tenant_id, platform_id, platform_type, trigger_type, status, window_start, window_end) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) \
+        "INSERT INTO t_ecom_sync_task (tenant_id, platform_id, platform_type, trigger_type, status, window_start, window_end, listing) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
          ON CONFLICT (platform_id) WHERE status = 'RUNNING' DO NOTHING RETURNING id",
     )
     .bind::<BigInt, _>(tenant.get())
@@ -249,8 +246,9 @@ pub async fn insert_scheduled(
     .bind::<Text, _>(platform_type)
     .bind::<Text, _>(trigger.as_str())
     .bind::<Text, _>(RUNNING)
-    .bind::<Timestamptz, _>(start)
-    .bind::<Timestamptz, _>(end)
+    .bind::<Timestamptz, _>(window.start)
+    .bind::<Timestamptz, _>(window.end)
+    .bind::<Text, _>(listing.as_str())
     .load(conn)
     .await?;
     Ok(rows.into_iter().next().map(|r| SyncTaskId::new(r.id)))
