@@ -154,6 +154,44 @@ pub fn connect_error(url: &str, source: ConnectionError) -> DbError {
     DbError::Connect { at, source }
 }
 
+/// The version of the newest migration this build embeds (`20261204000036`, say): the schema
+/// its queries are written against.
+pub fn newest_migration() -> &'static str {
+    static NEWEST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NEWEST.get_or_init(|| {
+        use diesel::migration::MigrationSource as _;
+        let migrations: Vec<Box<dyn diesel::migration::Migration<diesel::pg::Pg>>> =
+            MIGRATIONS.migrations().unwrap_or_default();
+        migrations
+            .iter()
+            .map(|m| m.name().version().to_string())
+            .max()
+            .unwrap_or_default()
+    })
+}
+
+/// Whether the database holds [`newest_migration`]: a process built after a migration must not
+/// read or write before `leadctl migrate` has run (a missing column fails every message it
+/// takes, and redelivery counts against the queue's limit). `false` when the database does not
+/// answer either.
+pub async fn schema_current(pool: &DbPool) -> bool {
+    #[derive(diesel::QueryableByName)]
+    struct Applied {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        applied: bool,
+    }
+    let Ok(mut c) = pool.get().await else {
+        return false;
+    };
+    diesel::sql_query(
+        "SELECT EXISTS (SELECT 1 FROM __diesel_schema_migrations WHERE version = $1) AS applied",
+    )
+    .bind::<diesel::sql_types::Text, _>(newest_migration())
+    .get_result::<Applied>(&mut c)
+    .await
+    .is_ok_and(|a| a.applied)
+}
+
 /// Applies pending migrations; returns the names of those applied.
 pub async fn run_migrations(url: &str) -> Result<Vec<String>, DbError> {
     use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;

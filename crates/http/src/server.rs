@@ -15,10 +15,20 @@ use tracing_actix_web::{DefaultRootSpanBuilder, RootSpanBuilder, TracingLogger};
 use crate::ApiError;
 use crate::error::{json_config, path_config, query_config};
 
-/// What `/readyz` checks: each dependency's name and whether it answers.
+/// One dependency as `/readyz` reports it.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Check {
+    pub name: &'static str,
+    pub up: bool,
+    /// Whether the process cannot serve without it: only a required check that is down makes
+    /// the process not ready (the others are reported, and watched by metrics and alerts).
+    pub required: bool,
+}
+
+/// What `/readyz` checks.
 #[async_trait::async_trait]
 pub trait Readiness: Send + Sync + 'static {
-    async fn check(&self) -> Vec<(&'static str, bool)>;
+    async fn check(&self) -> Vec<Check>;
 }
 
 /// Binds the configured address (port `0` picks a free one).
@@ -141,20 +151,14 @@ async fn healthz() -> HttpResponse {
     crate::ok(serde_json::json!({ "status": "UP" }))
 }
 
-#[derive(Serialize)]
-struct Check {
-    name: &'static str,
-    up: bool,
+/// Whether a process with these checks is ready: every required one is up.
+pub fn is_ready(checks: &[Check]) -> bool {
+    checks.iter().all(|c| c.up || !c.required)
 }
 
 async fn readyz(readiness: web::Data<dyn Readiness>) -> HttpResponse {
-    let checks: Vec<Check> = readiness
-        .check()
-        .await
-        .into_iter()
-        .map(|(name, up)| Check { name, up })
-        .collect();
-    let ready = checks.iter().all(|c| c.up);
+    let checks = readiness.check().await;
+    let ready = is_ready(&checks);
     let body = serde_json::json!({
         "code": if ready { 200 } else { 503 },
         "message": if ready { "success" } else { "依赖服务不可用" },
@@ -221,7 +225,7 @@ mod tests {
 
     #[async_trait::async_trait]
     impl Readiness for Up {
-        async fn check(&self) -> Vec<(&'static str, bool)> {
+        async fn check(&self) -> Vec<Check> {
             Vec::new()
         }
     }

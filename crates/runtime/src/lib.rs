@@ -14,7 +14,7 @@ use std::time::Duration;
 use leadgen_crypto::{BlindIndexer, CryptoError, Sealer};
 use leadgen_db::DbPool;
 use leadgen_domain::PlatformType;
-use leadgen_http::server::Readiness;
+use leadgen_http::server::{Check, Readiness};
 use leadgen_messaging::Broker;
 use leadgen_platforms::Registry;
 use leadgen_platforms::registry::Endpoint;
@@ -58,20 +58,89 @@ async fn wait_for_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-/// What `/readyz` checks: the database, and the broker for services that use it.
+/// What `/readyz` checks: the database, its schema, and the broker.
+///
+/// The database is required, and so is its schema: a process built after a migration serves
+/// nothing until `leadctl migrate` has applied it ([`leadgen_db::schema_current`]). The broker
+/// is required only where the process cannot work without it (`needs_broker`: the consumers).
+/// An API writes its events to the outbox, which the relay publishes once the broker is back:
+/// a broker restart must not take every API replica out of its Service at once.
 pub struct Dependencies {
     pub pool: DbPool,
     pub broker: Option<Arc<Broker>>,
+    pub needs_broker: bool,
+    /// Set once the schema was seen current (it never goes back).
+    schema_current: std::sync::atomic::AtomicBool,
+}
+
+impl Dependencies {
+    pub fn new(pool: DbPool, broker: Option<Arc<Broker>>, needs_broker: bool) -> Self {
+        Dependencies {
+            pool,
+            broker,
+            needs_broker,
+            schema_current: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    async fn schema(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        if self.schema_current.load(Ordering::Relaxed) {
+            return true;
+        }
+        let current = leadgen_db::schema_current(&self.pool).await;
+        self.schema_current.fetch_or(current, Ordering::Relaxed);
+        current
+    }
 }
 
 #[async_trait::async_trait]
 impl Readiness for Dependencies {
-    async fn check(&self) -> Vec<(&'static str, bool)> {
-        let mut checks = vec![("database", leadgen_db::ping(&self.pool).await)];
+    async fn check(&self) -> Vec<Check> {
+        let database = leadgen_db::ping(&self.pool).await;
+        let mut checks = vec![
+            Check {
+                name: "database",
+                up: database,
+                required: true,
+            },
+            Check {
+                name: "schema",
+                up: database && self.schema().await,
+                required: true,
+            },
+        ];
         if let Some(broker) = &self.broker {
-            checks.push(("broker", broker.is_connected().await));
+            checks.push(Check {
+                name: "broker",
+                up: broker.is_connected().await,
+                required: self.needs_broker,
+            });
         }
         checks
+    }
+}
+
+/// Waits until the database holds this build's newest migration, or `shutdown` fires; `true`
+/// when it does. Workers call it before they take a message or run a job: a missing column
+/// would fail every delivery, and each redelivery counts against the queue's limit.
+pub async fn wait_for_schema(pool: &DbPool, shutdown: &CancellationToken) -> bool {
+    let mut waited = 0u32;
+    loop {
+        if leadgen_db::schema_current(pool).await {
+            return true;
+        }
+        if waited.is_multiple_of(15) {
+            tracing::warn!(
+                migration = leadgen_db::newest_migration(),
+                "The database lacks this build's newest migration; waiting for `leadctl migrate`"
+            );
+        }
+        waited += 1;
+        tokio::select! {
+            () = shutdown.cancelled() => return false,
+            () = tokio::time::sleep(Duration::from_secs(2)) => {}
+        }
     }
 }
 

@@ -31,6 +31,10 @@ pub enum RunError {
 /// The parts of one service process.
 pub struct Process {
     pub server: Server,
+    /// The database: the relay, the background tasks and the consumer start once it holds this
+    /// build's schema ([`crate::wait_for_schema`]); the HTTP server (health, readiness, metrics)
+    /// at once.
+    pub pool: leadgen_db::DbPool,
     pub broker: Option<Arc<Broker>>,
     pub relay: Option<Relay>,
     pub consumer: Option<(Arc<dyn Handler>, ConsumeOptions)>,
@@ -40,6 +44,22 @@ pub struct Process {
 impl Process {
     /// Runs every part until `shutdown` fires, then stops them in order.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> Result<(), RunError> {
+        let served = tokio::spawn({
+            let shutdown = shutdown.clone();
+            async move {
+                let result =
+                    leadgen_http::server::run_until_stopped(self.server, shutdown.clone()).await;
+                shutdown.cancel();
+                result
+            }
+        });
+        if !crate::wait_for_schema(&self.pool, &shutdown).await {
+            let served = served.await?;
+            if let Some(broker) = &self.broker {
+                broker.close().await;
+            }
+            return Ok(served?);
+        }
         let mut tasks = Vec::new();
         if let Some(relay) = self.relay {
             tasks.push(tokio::spawn(
@@ -58,12 +78,7 @@ impl Process {
             )),
             _ => None,
         };
-        let served = async {
-            let result =
-                leadgen_http::server::run_until_stopped(self.server, shutdown.clone()).await;
-            shutdown.cancel();
-            result
-        };
+        let served = async { served.await.map_err(RunError::Task) };
         let consumed = async {
             match consumer {
                 Some(handle) => {
@@ -82,7 +97,7 @@ impl Process {
         if let Some(broker) = &self.broker {
             broker.close().await;
         }
-        served?;
+        served??;
         consumed?
     }
 }

@@ -46,10 +46,11 @@ impl Application {
             shops: settings.shops.clone(),
         });
         let verifier = web::Data::new(JwtVerifier::from_settings(&settings.auth)?);
-        let readiness: Arc<dyn Readiness> = Arc::new(Dependencies {
-            pool: pool.clone(),
-            broker: Some(Arc::clone(&broker)),
-        });
+        let readiness: Arc<dyn Readiness> = Arc::new(Dependencies::new(
+            pool.clone(),
+            Some(Arc::clone(&broker)),
+            false,
+        ));
         let listener =
             leadgen_http::server::bind(&settings.http).context("binding the HTTP port")?;
         let port = listener.local_addr()?.port();
@@ -62,9 +63,15 @@ impl Application {
                 routes::configure(cfg);
             },
         )?;
-        let relay = Relay::new(pool, Arc::clone(&broker), SERVICE, settings.outbox.clone());
+        let relay = Relay::new(
+            pool.clone(),
+            Arc::clone(&broker),
+            SERVICE,
+            settings.outbox.clone(),
+        );
         let process = Process {
             server,
+            pool,
             broker: Some(broker),
             relay: Some(relay),
             consumer: None,

@@ -51,10 +51,11 @@ impl Application {
                 .context("configuring the external scorer ([scorer])")?
                 .map(Arc::new),
         });
-        let readiness = Arc::new(Dependencies {
-            pool: pool.clone(),
-            broker: Some(Arc::clone(&broker)),
-        });
+        let readiness = Arc::new(Dependencies::new(
+            pool.clone(),
+            Some(Arc::clone(&broker)),
+            true,
+        ));
         let listener =
             leadgen_http::server::bind(&settings.http).context("binding the HTTP port")?;
         let port = listener.local_addr()?.port();
@@ -117,6 +118,7 @@ impl Application {
         ];
         let process = Process {
             server,
+            pool: pool.clone(),
             relay: Some(Relay::new(
                 pool.clone(),
                 Arc::clone(&broker),

@@ -53,10 +53,11 @@ impl Application {
             ),
             lease: chrono::Duration::seconds(settings.sync.lease_secs),
         };
-        let readiness = Arc::new(Dependencies {
-            pool: pool.clone(),
-            broker: Some(Arc::clone(&broker)),
-        });
+        let readiness = Arc::new(Dependencies::new(
+            pool.clone(),
+            Some(Arc::clone(&broker)),
+            true,
+        ));
         let listener =
             leadgen_http::server::bind(&settings.http).context("binding the HTTP port")?;
         let port = listener.local_addr()?.port();
@@ -119,6 +120,7 @@ impl Application {
         }
         let process = Process {
             server,
+            pool: pool.clone(),
             relay: Some(Relay::new(
                 pool,
                 Arc::clone(&broker),

@@ -17,12 +17,14 @@ async fn readyz_reports_the_database_and_the_broker_up() {
     let body = expect_envelope(app.get_root("/readyz").await, StatusCode::OK, 200).await;
     assert_eq!(body["data"]["status"], "UP");
     let checks = body["data"]["checks"].as_array().expect("checks");
-    for name in ["database", "broker"] {
+    // The broker is reported but not required: requests write events to the outbox.
+    for (name, required) in [("database", true), ("schema", true), ("broker", false)] {
         let check = checks
             .iter()
             .find(|c| c["name"] == name)
             .unwrap_or_else(|| panic!("{name} check in {checks:?}"));
         assert_eq!(check["up"], true, "{check}");
+        assert_eq!(check["required"], required, "{check}");
     }
 }
 

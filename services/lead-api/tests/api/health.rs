@@ -39,6 +39,16 @@ async fn readyz_reports_the_database_and_the_broker_up() {
         .find(|c| c["name"] == "broker")
         .expect("a broker check: lead-api publishes LeadUpdated");
     assert_eq!(broker["up"], true);
+    // Reported, not required: LeadUpdated goes through the outbox, published once it is back.
+    assert_eq!(broker["required"], false);
+    let schema = checks
+        .iter()
+        .find(|c| c["name"] == "schema")
+        .expect("a schema check");
+    assert_eq!(
+        (&schema["up"], &schema["required"]),
+        (&true.into(), &true.into())
+    );
 }
 
 #[tokio::test]
