@@ -331,7 +331,7 @@ impl From<TaskRow> for LastSync {
 }
 
 /// `rows` with their newest syncs.
-async fn with_last_syncs(
+pub(crate) async fn with_last_syncs(
     conn: &mut leadgen_db::PgConn,
     tenant: TenantId,
     rows: Vec<AuthRow>,

@@ -249,7 +249,7 @@ async fn invalidate(
 /// by creation time (Taobao and Kuaishou: 89 days). A backfill takes as much history as the
 /// platform serves; asking for more would only clip it, with a warning about the platform's own
 /// limit on every new shop.
-fn served_days(client: &dyn leadgen_platforms::PlatformClient, days: i64) -> i64 {
+pub(crate) fn served_days(client: &dyn leadgen_platforms::PlatformClient, days: i64) -> i64 {
     if days <= 0 {
         return days;
     }

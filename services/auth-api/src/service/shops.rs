@@ -5,7 +5,7 @@
 use diesel_async::AsyncConnection as _;
 use leadgen_db::oplog::{self, Entry, Operator};
 use leadgen_db::{ScopedFutureExt as _, sealed};
-use leadgen_domain::{AuthStatus, PlatformId};
+use leadgen_domain::{AuthStatus, PlatformId, PlatformType};
 use leadgen_http::AuthUser;
 use leadgen_platforms::AppCredentials;
 
@@ -13,8 +13,10 @@ use crate::SERVICE;
 use crate::error::AuthApiError;
 use crate::repo::platforms::{self as repo, AuthRow};
 use crate::repo::sync_tasks;
-use crate::service::authorizations::{Created, Listed, check_callback, check_redirect};
-use crate::service::{oauth, operator};
+use crate::service::authorizations::{
+    Created, Listed, check_callback, check_redirect, with_last_syncs,
+};
+use crate::service::{oauth, operator, syncs};
 use crate::startup::AppState;
 
 /// The statuses a merchant may set: pause (`DISABLED`) or resume (`ACTIVE`).
@@ -33,6 +35,9 @@ pub async fn set_status(
 ) -> Result<Listed, AuthApiError> {
     let op = operator(user);
     let note = format!("已由 {} 停用", user.name);
+    let tenant = user.tenant_id;
+    let backfill_days = state.oauth.backfill_days;
+    let platforms = state.platforms.clone();
     transition(state, user, id, |conn, row| {
         let op = op.clone();
         let note = note.clone();
@@ -71,6 +76,20 @@ pub async fn set_status(
                             == 0
                     {
                         return Err(AuthApiError::NotActive);
+                    }
+                    // Pausing cancelled a running sync: a shop paused before its first backfill
+                    // completed would keep a few days of history for good. It gets the backfill
+                    // again, as a shop authorized again does.
+                    if backfill_days > 0 && !sync_tasks::backfill_completed(conn, row.id).await? {
+                        let platform_type: PlatformType = row
+                            .platform_type
+                            .parse()
+                            .map_err(|e| AuthApiError::Unexpected(anyhow::anyhow!("{e}")))?;
+                        if let Some(client) = platforms.get(platform_type) {
+                            let days = oauth::served_days(client.as_ref(), backfill_days);
+                            syncs::enqueue_backfill(conn, tenant, row.id, platform_type, days)
+                                .await?;
+                        }
                     }
                     Ok(Some(("PLATFORM_AUTH_ENABLE", op)))
                 }
@@ -150,7 +169,11 @@ where
             let now = repo::find_for_tenant(conn, tenant, row_id)
                 .await?
                 .ok_or(AuthApiError::PlatformNotFound)?;
-            Ok(Listed::from(now))
+            // As the list shows it: with its newest sync (a cancelled one says why).
+            with_last_syncs(conn, tenant, vec![now])
+                .await?
+                .pop()
+                .ok_or(AuthApiError::PlatformNotFound)
         }
         .scope_boxed()
     })

@@ -8,9 +8,10 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    AUTH, OPERATOR_NAME, SYNC, TestApp, VIEW, expect_envelope, page_records,
-    spawn_app_without_relay, token,
+    AUTH, OPERATOR_NAME, SYNC, SeedTask, TestApp, VIEW, expect_envelope, page_records,
+    spawn_app_with, spawn_app_without_relay, token,
 };
+use leadgen_test_support::TestBroker;
 
 /// An ACTIVE Taobao shop of tenant 1 holding a grant (sealed tokens, an expiry).
 async fn granted_shop(app: &TestApp, app_key: &str) -> i64 {
@@ -87,6 +88,12 @@ async fn a_paused_shop_is_not_synced_until_resumed() {
     assert_eq!(paused["data"]["status"], "DISABLED");
     let reason = paused["data"]["statusReason"].as_str().unwrap_or_default();
     assert!(reason.contains(OPERATOR_NAME), "{paused}");
+    // The answer shows the row as the list does: its newest sync, now cancelled, says why.
+    assert_eq!(paused["data"]["lastSync"]["syncId"], task, "{paused}");
+    assert_eq!(
+        paused["data"]["lastSync"]["status"], "CANCELLED",
+        "{paused}"
+    );
     // Its running sync was cancelled, and a new one is refused with 40009.
     assert_eq!(app.task_row(task).await.status, "CANCELLED");
     expect_envelope(sync(&app, shop).await, StatusCode::BAD_REQUEST, 40009).await;
@@ -125,6 +132,71 @@ async fn a_paused_shop_is_not_synced_until_resumed() {
             .collect::<Vec<_>>(),
         vec!["PLATFORM_AUTH_DISABLE", "PLATFORM_AUTH_ENABLE"]
     );
+}
+
+#[tokio::test]
+async fn a_shop_paused_before_its_backfill_completed_is_backfilled_again_on_resume() {
+    let app = spawn_app_with(TestBroker::new(Vec::new()), |s| {
+        s.outbox.poll_interval_ms = 3_600_000;
+        s.oauth.backfill_days = 90;
+    })
+    .await;
+    let shop = granted_shop(&app, "key-backfill").await;
+    let done = granted_shop(&app, "key-backfilled").await;
+    let now = chrono::Utc::now();
+    let backfill = app
+        .insert_task(SeedTask {
+            trigger: "BACKFILL",
+            status: "RUNNING",
+            finished_at: None,
+            ..SeedTask::completed(1, shop, now)
+        })
+        .await;
+    app.insert_task(SeedTask {
+        trigger: "BACKFILL",
+        ..SeedTask::completed(1, done, now - chrono::Duration::days(1))
+    })
+    .await;
+
+    for id in [shop, done] {
+        let paused = put_status(&app, 1, &[AUTH], id, json!({"status": "DISABLED"})).await;
+        assert_eq!(paused["data"]["status"], "DISABLED", "{paused}");
+    }
+    assert_eq!(app.task_row(backfill).await.status, "CANCELLED");
+
+    // Its history was never fetched: resuming backfills it again (what the platform serves).
+    let resumed = put_status(&app, 1, &[AUTH], shop, json!({"status": "ACTIVE"})).await;
+    assert_eq!(resumed["data"]["status"], "ACTIVE", "{resumed}");
+    let again = &resumed["data"]["lastSync"];
+    assert_eq!(
+        (&again["trigger"], &again["status"]),
+        (&json!("BACKFILL"), &json!("RUNNING")),
+        "{resumed}"
+    );
+    let row = app
+        .task_row(again["syncId"].as_i64().expect("syncId"))
+        .await;
+    assert_eq!(row.listing, "CREATED");
+    assert!(
+        row.window_end - row.window_start >= chrono::Duration::days(89),
+        "{row:?}"
+    );
+
+    // A shop whose backfill completed resumes with no backfill.
+    let resumed = put_status(&app, 1, &[AUTH], done, json!({"status": "ACTIVE"})).await;
+    assert_eq!(
+        resumed["data"]["lastSync"]["status"], "COMPLETED",
+        "{resumed}"
+    );
+    let requested: Vec<Value> = app
+        .outbox()
+        .await
+        .into_iter()
+        .map(|(_, event)| event)
+        .filter(|e| e["data"]["trigger"] == "BACKFILL")
+        .collect();
+    assert_eq!(requested.len(), 1, "{requested:?}");
+    assert_eq!(requested[0]["data"]["platformId"], shop);
 }
 
 #[tokio::test]
