@@ -83,6 +83,19 @@ impl IntentionTag {
         1 << position
     }
 
+    /// The labels of [`IntentionTag::ALL`], separated by spaces.
+    pub const LABELS: &'static str =
+        "高意向 中意向 低意向 购买过 复购 未支付 退款售后 高价值 即将复购 沉睡";
+
+    /// The tag with this label, or the error a filter answers (`intentionTags 取值无效：…`).
+    pub fn parse_label(label: &str) -> Result<Self, crate::platform::UnknownVariant> {
+        IntentionTag::from_label(label).ok_or_else(|| crate::platform::UnknownVariant {
+            what: "intentionTags",
+            value: label.to_owned(),
+            expected: IntentionTag::LABELS,
+        })
+    }
+
     /// The tag with this label.
     pub fn from_label(label: &str) -> Option<Self> {
         IntentionTag::ALL
@@ -142,6 +155,12 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", t.label()));
         }
         assert_eq!(IntentionTag::from_label("新客"), None);
+        let labels: Vec<&str> = IntentionTag::ALL.iter().map(|t| t.label()).collect();
+        assert_eq!(labels.join(" "), IntentionTag::LABELS);
+        assert_eq!(
+            IntentionTag::parse_label("新客").unwrap_err().to_string(),
+            "intentionTags 取值无效：新客；可选值：高意向、中意向、低意向、购买过、复购、未支付、退款售后、高价值、即将复购、沉睡"
+        );
     }
 
     #[test]

@@ -8,11 +8,25 @@ use serde::{Deserialize, Serialize};
 
 /// A value that is not one of an enum's documented names.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{what} 取值无效：`{value}`，可选值：{expected}")]
 pub struct UnknownVariant {
     pub what: &'static str,
     pub value: String,
+    /// The accepted values, separated by spaces.
     pub expected: &'static str,
+}
+
+/// `processStatus 取值无效：pending；可选值：PENDING、PROCESSED、INVALID`.
+impl fmt::Display for UnknownVariant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let expected: Vec<&str> = self.expected.split_whitespace().collect();
+        write!(
+            f,
+            "{} 取值无效：{}；可选值：{}",
+            self.what,
+            self.value,
+            expected.join("、")
+        )
+    }
 }
 
 macro_rules! string_enum {

@@ -110,7 +110,8 @@ pub async fn list(
     let need = need_of(paging);
     let found = first_ids(conn, stats, tenant, filter, sort, need).await?;
     let offset = usize::try_from(paging.offset()).unwrap_or(usize::MAX);
-    let size = usize::try_from(paging.size).unwrap_or_default();
+    // The last page of the window is cut at its end (size 30: page 67 holds leads 1981–2000).
+    let size = usize::try_from(paging.size.min(LIST_WINDOW - paging.offset())).unwrap_or_default();
     let ids: Vec<i64> = found.ids.iter().skip(offset).take(size).copied().collect();
     let mut rows: Vec<LeadRow> = if ids.is_empty() {
         Vec::new()

@@ -4,14 +4,15 @@
 //! `intentionTags` accepts `a&intentionTags=b` and `a,b`; a lead matches when it carries every
 //! tag asked for. `contactInfo` with a full 11-digit mobile finds that buyer exactly through the
 //! keyed blind index of their phone; otherwise it matches the visible digits of masked contacts.
-//! Page numbers reach the first 2,000 leads of any filter (40008 beyond); `total` counts up to
+//! Page numbers reach the first 2,000 leads of any filter (40008 beyond; the page holding the
+//! 2,000th lead ends with it, whatever the size); `total` counts up to
 //! 2,000 exactly and then reads "at least 2,000" with `totalExact` false.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use leadgen_crypto::BlindIndexer;
-use leadgen_domain::LeadProcessStatus;
 use leadgen_domain::buyer::IdentityKey;
+use leadgen_domain::{IntentionTag, LeadProcessStatus};
 use leadgen_http::paging::{Paging, SortOrder, parse_sort};
 use leadgen_http::{ApiError, Authorized, BoundedPage, needs};
 
@@ -38,8 +39,8 @@ fn parse_time(name: &str, v: &str) -> Result<DateTime<Utc>, ApiError> {
         ("orderTimeEnd" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$|^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "ISO 8601 (RFC 3339)"),
         ("contactInfo" = Option<String>, Query, description = "脱敏号码中可见的数字；完整手机号按盲索引精确查找（需 lead:order:contact，计入每日解密次数，记入操作日志）"),
         ("processStatus" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(PENDING|PROCESSED|INVALID)?[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "PENDING, PROCESSED, INVALID"),
-        ("intentionTags" = Option<Vec<String>>, Query, style = Form, explode, description = "重复此参数（intentionTags=复购&intentionTags=沉睡）或逗号分隔；每个标签都须命中"),
-        ("page" = Option<i64>, Query, minimum = 1, maximum = 2147483647, description = "从 1 开始，默认 1；page × size 超过 2000 且匹配超过 2000 条时为 40008"),
+        ("intentionTags" = Option<Vec<String>>, Query, style = Form, explode, description = "重复此参数（intentionTags=复购&intentionTags=沉睡）或逗号分隔；每个标签都须命中。可选值：高意向、中意向、低意向、购买过、复购、未支付、退款售后、高价值、即将复购、沉睡（其他值为 400）"),
+        ("page" = Option<i64>, Query, minimum = 1, maximum = 2147483647, description = "从 1 开始，默认 1；(page − 1) × size 达到 2000 且匹配超过 2000 条时为 40008（最后一页截至第 2000 条）"),
         ("size" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1–100，默认 10"),
         ("sort" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(orderTime|createTime|score|amount|totalAmount|lastOrderTime)?[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "orderTime, createTime, score, amount, totalAmount, lastOrderTime"),
         ("order" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(asc|desc)?[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "asc, desc"),
@@ -49,7 +50,9 @@ fn parse_time(name: &str, v: &str) -> Result<DateTime<Utc>, ApiError> {
         (status = 200, description = "线索列表", body = leadgen_http::openapi::Envelope<leadgen_http::openapi::BoundedPageOf<LeadView>>),
         (status = 400, description = "参数错误（含业务码）", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 401, description = "缺少或无效的令牌", body = leadgen_http::openapi::ErrorEnvelope),
-        (status = 403, description = "没有权限（或平台拒绝解密 40301）", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 403, description = "没有权限（按完整手机号搜索需 lead:order:contact）", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 429, description = "按完整手机号搜索超出每日限额（业务码 42901/42902，与查看号码共用）", body = leadgen_http::openapi::ErrorEnvelope,
+            headers(("Retry-After" = u64, description = "多少秒后可重试：到北京时间次日零点"))),
         (status = 500, description = "内部错误", body = leadgen_http::openapi::ErrorEnvelope)
     ))]
 pub async fn list(
@@ -128,13 +131,11 @@ pub fn parse_query(query: &str, indexer: &BlindIndexer) -> Result<ListQuery, Api
                 filter.process_status = Some(status);
             }
             "intentionTags" | "intentionTags[]" => {
-                filter.tags.extend(
-                    value
-                        .split(',')
-                        .map(str::trim)
-                        .filter(|t| !t.is_empty())
-                        .map(str::to_owned),
-                );
+                for tag in value.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+                    IntentionTag::parse_label(tag)
+                        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+                    filter.tags.push(tag.to_owned());
+                }
             }
             "page" => page = Some(parse_i64("page", value)?),
             "size" => size = Some(parse_i64("size", value)?),

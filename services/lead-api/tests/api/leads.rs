@@ -409,10 +409,20 @@ async fn leads_filter_by_intention_tags_requiring_every_tag() {
             .await
             .is_empty()
     );
-    assert!(
-        found(&app, 1, &[("intentionTags", "不存在")])
-            .await
-            .is_empty()
+    // A tag that does not exist is a mistake, not an empty list: 400 naming the values.
+    let body = expect_envelope(
+        app.leads(
+            Some(&token(1, &[VIEW])),
+            &[("intentionTags", "高价值,不存在")],
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        400,
+    )
+    .await;
+    assert_eq!(
+        body["message"],
+        "intentionTags 取值无效：不存在；可选值：高意向、中意向、低意向、购买过、复购、未支付、退款售后、高价值、即将复购、沉睡"
     );
     // Combined with other filters.
     let p1 = s.p1.to_string();
@@ -528,6 +538,38 @@ async fn a_long_list_counts_up_to_its_window_and_every_page_it_names_is_reachabl
     )
     .await;
     assert_eq!(page_records(&body, 2000, 100, 20).len(), 100);
+    // A size that does not divide the window: its last page (67 of 30) ends with the 2,000th
+    // lead, and is the 2,000th of the whole list.
+    let last = expect_envelope(
+        app.leads(Some(&view), &[("size", "30"), ("page", "67")])
+            .await,
+        StatusCode::OK,
+        200,
+    )
+    .await;
+    let last = page_records(&last, 2000, 30, 67);
+    assert_eq!(last.len(), 20);
+    let twentieth = expect_envelope(
+        app.leads(Some(&view), &[("size", "100"), ("page", "20")])
+            .await,
+        StatusCode::OK,
+        200,
+    )
+    .await;
+    assert_eq!(
+        last.last().map(|l| &l["leadId"]),
+        twentieth["data"]["records"]
+            .as_array()
+            .and_then(|r| r.last())
+            .map(|l| &l["leadId"])
+    );
+    expect_envelope(
+        app.leads(Some(&view), &[("size", "30"), ("page", "68")])
+            .await,
+        StatusCode::BAD_REQUEST,
+        40008,
+    )
+    .await;
     // One page beyond the window: 40008, in Chinese.
     let body = expect_envelope(
         app.leads(Some(&view), &[("size", "100"), ("page", "21")])
