@@ -197,7 +197,8 @@ pub struct BuyerAggregate {
     pub last_order_time: DateTime<Utc>,
     pub first_paid_time: Option<DateTime<Utc>>,
     pub last_paid_time: Option<DateTime<Utc>>,
-    /// Mean days between consecutive payments; `None` with fewer than two paid orders.
+    /// Mean days between consecutive payments, to two decimals; `None` with fewer than two
+    /// paid orders.
     pub mean_gap_days: Option<f64>,
     /// The latest order (by order time): the list's `orderId`, `orderTime` and product.
     pub latest_platform_id: i64,
@@ -241,7 +242,9 @@ pub fn aggregate(orders: &[OrderFacts]) -> Option<BuyerAggregate> {
     let mean_gap_days = match (paid_times.first(), paid_times.last()) {
         (Some(a), Some(b)) if paid_times.len() >= 2 => {
             let span = (*b - *a).num_seconds() as f64 / 86_400.0;
-            Some(span / (paid_times.len() - 1) as f64)
+            // To the hundredth of a day: a value that reads back exactly from the stored JSON,
+            // so every service that serializes the aggregate writes the same digits.
+            Some((span / (paid_times.len() - 1) as f64 * 100.0).round() / 100.0)
         }
         _ => None,
     };

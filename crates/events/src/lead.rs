@@ -175,7 +175,8 @@ pub enum LeadChange {
     Merged,
 }
 
-/// A lead's score, tags, contact validity or status changed, or other leads merged into it.
+/// A lead's score, tags, contact validity or status changed, other leads merged into it, or the
+/// buyer's orders changed (`ordersChanged`; then `changes` may be empty).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LeadUpdatedV1 {
@@ -185,6 +186,10 @@ pub struct LeadUpdatedV1 {
     /// now resolve to this lead.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merged_lead_ids: Vec<LeadId>,
+    /// The buyer's orders changed (a new order, a payment, a refund or a close after payment):
+    /// the snapshot's order counts, paid total and latest order are new. Absent when not.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub orders_changed: bool,
 }
 
 impl Event for LeadUpdatedV1 {

@@ -23,7 +23,9 @@ use leadgen_events::{
 use leadgen_outbox::Batch;
 
 use crate::SERVICE;
-use crate::lead_record::{self, Announced, Buyer, Keep, announced_changes, tags_of};
+use crate::lead_record::{
+    self, Announced, Buyer, Keep, announced_changes, orders_changed, tags_of,
+};
 use crate::orders::{self, Prepared};
 use crate::repo::identities::{self, IdentityWrite};
 use crate::repo::leads::{self, LeadRow, LeadState};
@@ -192,8 +194,9 @@ pub async fn process(
                 summary.new_leads.push(*lead);
             }
             Some(old) => {
-                let changes = changes(old, &row, &assessment.tags, !g.merged.is_empty());
-                if !changes.is_empty() {
+                let (changes, orders_changed) =
+                    changes(old, &row, &assessment.tags, !g.merged.is_empty());
+                if !changes.is_empty() || orders_changed {
                     events.push(&CloudEvent::new(
                         SERVICE,
                         tenant,
@@ -202,6 +205,7 @@ pub async fn process(
                             lead: snapshot,
                             changes,
                             merged_lead_ids: g.merged.iter().copied().map(LeadId::new).collect(),
+                            orders_changed,
                         },
                     ))?;
                 }
@@ -448,34 +452,46 @@ async fn rank_distributions(
     Ok(out)
 }
 
-/// What changed between a lead's locked state and its new row.
+/// What changed between a lead's locked state and its new row: the announced fields (with
+/// `MERGED`), and whether the buyer's orders did.
 fn changes(
     old: &LeadState,
     row: &LeadRow,
     tags: &[leadgen_domain::IntentionTag],
     merged: bool,
-) -> Vec<LeadChange> {
+) -> (Vec<LeadChange>, bool) {
     let old_tags = tags_of(&old.intention_tags);
-    let mut out = announced_changes(
-        Announced {
-            score: old.score,
-            intention: old.intention,
-            tags: &old_tags,
-            contact_validity: &old.contact_validity,
-            process_status: &old.process_status,
-        },
-        Announced {
-            score: row.score,
-            intention: row.intention,
-            tags,
-            contact_validity: &row.contact_validity,
-            process_status: &row.process_status,
-        },
-    );
+    let before = Announced {
+        score: old.score,
+        intention: old.intention,
+        tags: &old_tags,
+        contact_validity: &old.contact_validity,
+        process_status: &old.process_status,
+        orders: (
+            &old.order_id,
+            old.order_count,
+            old.paid_order_count,
+            old.paid_total_fen,
+        ),
+    };
+    let after = Announced {
+        score: row.score,
+        intention: row.intention,
+        tags,
+        contact_validity: &row.contact_validity,
+        process_status: &row.process_status,
+        orders: (
+            &row.order_id,
+            row.order_count,
+            row.paid_order_count,
+            row.paid_total_fen,
+        ),
+    };
+    let mut out = announced_changes(before, after);
     if merged {
         out.push(LeadChange::Merged);
     }
-    out
+    (out, orders_changed(before, after))
 }
 
 /// The deprecated v1 announcement of a new buyer-lead, its order fields from the latest order.

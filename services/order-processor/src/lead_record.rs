@@ -229,10 +229,14 @@ pub struct Announced<'a> {
     pub tags: &'a [IntentionTag],
     pub contact_validity: &'a str,
     pub process_status: &'a str,
+    /// The buyer's orders as the snapshot shows them: the latest order's id, orders, paid
+    /// orders and the paid total (fen).
+    pub orders: (&'a str, i32, i32, i64),
 }
 
-/// The changes between two states of a lead that `LeadUpdated` announces; empty when nothing
-/// announced changed (reasons, the model version or the aggregate alone publish nothing).
+/// The changes between two states of a lead that `LeadUpdated` lists in `changes`; empty when
+/// none changed (reasons or the model version alone publish nothing). The orders are
+/// [`orders_changed`].
 pub fn announced_changes(before: Announced<'_>, after: Announced<'_>) -> Vec<LeadChange> {
     let mut out = Vec::new();
     if (before.score, before.intention) != (after.score, after.intention) {
@@ -250,6 +254,12 @@ pub fn announced_changes(before: Announced<'_>, after: Announced<'_>) -> Vec<Lea
     out
 }
 
+/// Whether the buyer's orders as the snapshot shows them changed (`ordersChanged`): a new
+/// order, a payment, a refund or a close after payment; a shipment alone moves none of them.
+pub fn orders_changed(before: Announced<'_>, after: Announced<'_>) -> bool {
+    before.orders != after.orders
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,6 +273,7 @@ mod tests {
             tags: &tags,
             contact_validity: "VALID",
             process_status: "PENDING",
+            orders: ("T1", 2, 2, 12_000),
         };
         assert!(announced_changes(before, before).is_empty());
         let after = Announced {
@@ -284,5 +295,13 @@ mod tests {
                 LeadChange::Status
             ]
         );
+        // A repeat purchase that moves no score or tag still changes the snapshot.
+        let after = Announced {
+            orders: ("T2", 3, 3, 19_000),
+            ..before
+        };
+        assert!(announced_changes(before, after).is_empty());
+        assert!(orders_changed(before, after));
+        assert!(!orders_changed(before, before));
     }
 }

@@ -399,6 +399,13 @@ fn apply(c: Changed) -> anyhow::Result<(serde_json::Value, Option<CloudEvent<Lea
         "validityReason": row.contact_validity_reason,
     });
     let before_tags = tags_of(&before.intention_tags);
+    // A rescore reads the orders as they are: it changes none.
+    let orders = (
+        row.order_id.as_str(),
+        row.order_count,
+        row.paid_order_count,
+        row.paid_total_fen,
+    );
     let changes = announced_changes(
         Announced {
             score: before.score,
@@ -406,6 +413,7 @@ fn apply(c: Changed) -> anyhow::Result<(serde_json::Value, Option<CloudEvent<Lea
             tags: &before_tags,
             contact_validity: &before.contact_validity,
             process_status: &before.process_status,
+            orders,
         },
         Announced {
             score: row.score,
@@ -413,6 +421,7 @@ fn apply(c: Changed) -> anyhow::Result<(serde_json::Value, Option<CloudEvent<Lea
             tags: &assessment.tags,
             contact_validity: &row.contact_validity,
             process_status: &row.process_status,
+            orders,
         },
     );
     if changes.is_empty() {
@@ -427,6 +436,7 @@ fn apply(c: Changed) -> anyhow::Result<(serde_json::Value, Option<CloudEvent<Lea
             lead,
             changes,
             merged_lead_ids: Vec::new(),
+            orders_changed: false,
         },
     );
     Ok((update, Some(event)))

@@ -176,6 +176,7 @@ async fn change_locked(
             lead,
             changes: vec![LeadChange::Status],
             merged_lead_ids: Vec::new(),
+            orders_changed: false,
         },
     );
     leadgen_outbox::enqueue(conn, SERVICE, &event)

@@ -59,6 +59,10 @@ pub struct LeadState {
     pub intention_tags: Vec<String>,
     pub contact_validity: String,
     pub merged_into: Option<i64>,
+    pub order_id: String,
+    pub order_count: i32,
+    pub paid_order_count: i32,
+    pub paid_total_fen: i64,
 }
 
 /// `n` new lead ids.

@@ -111,6 +111,9 @@ async fn a_later_refund_updates_the_lead_and_is_announced() {
     assert_eq!(updated["data"]["lead"]["afterSaleCount"], 1);
     let changes = updated["data"]["changes"].as_array().unwrap();
     assert!(changes.contains(&serde_json::json!("TAGS")), "{changes:?}");
+    // Its paid total moved: the snapshot's order figures are new, and the event says so.
+    assert_eq!(updated["data"]["ordersChanged"], true, "{updated}");
+    assert_eq!(updated["data"]["lead"]["paidTotal"], "200.00", "{updated}");
 
     // The same content again changes nothing that is announced.
     let before = outbox(&run).await.len();
