@@ -62,7 +62,13 @@ mutant() {
 mutant "LeadgenOutboxStale threshold 50 minutes" \
     '(leadgen_outbox_oldest_age_seconds) > 300' '(leadgen_outbox_oldest_age_seconds) > 3000'
 mutant "LeadgenOutboxStale fires on a short spike (no for)" 'for: 5m' 'for: 0m'
-mutant "LeadgenOutboxStale is critical no more" 'severity: critical' 'severity: warning'
+mutant "LeadgenOutboxStale is critical no more" \
+    $'for: 5m\n        labels:\n          severity: critical' $'for: 5m\n        labels:\n          severity: warning'
+mutant "LeadgenDependencyDown fires on one failed check" \
+    $'(leadgen_dependency_up) == 0\n        for: 2m' $'(leadgen_dependency_up) == 0\n        for: 0m'
+mutant "LeadgenTargetDown on every job" 'up{job="leadgen"} == 0' 'up == 0'
+mutant "LeadgenHttpErrors without its traffic floor" \
+    $'> 0.05\n          and sum by (service) (rate(http_server_requests_total[5m])) > 1 / 60' '> 0.05'
 mutant "LeadgenDeadLetters misses a counter's first appearance" \
     '(leadgen_messages_dead_lettered_total unless leadgen_messages_dead_lettered_total offset 15m)' \
     '(leadgen_messages_dead_lettered_total unless leadgen_messages_dead_lettered_total)'

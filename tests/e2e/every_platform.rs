@@ -272,4 +272,15 @@ async fn every_service_serves_prometheus_metrics_of_what_it_did() {
         .await
             >= 1.0
     );
+    // Every process reports what its readiness sees: the database, the schema and the broker up.
+    for service in ["auth-api", "lead-api", "sync-worker", "order-processor"] {
+        for dependency in ["database", "schema", "broker"] {
+            let label = format!("dependency=\"{dependency}\"");
+            assert_eq!(
+                metric(&system, service, "leadgen_dependency_up", &[&label]).await,
+                1.0,
+                "{service} {dependency}"
+            );
+        }
+    }
 }

@@ -15,7 +15,7 @@ pub async fn record(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
-    let method = req.method().as_str().to_owned();
+    let method = method_label(req.method());
     let response = next.call(req).await;
     let (route, status) = match &response {
         Ok(r) => (
@@ -40,9 +40,43 @@ pub async fn record(
     response
 }
 
+/// The `method` label: a standard method as it is, anything else `_OTHER` (the OpenTelemetry
+/// convention): a client may send any token as a method, and each would be a new series.
+fn method_label(method: &actix_web::http::Method) -> String {
+    use actix_web::http::Method;
+    let known = [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::OPTIONS,
+        Method::CONNECT,
+        Method::TRACE,
+    ];
+    if known.contains(method) {
+        method.as_str().to_owned()
+    } else {
+        "_OTHER".to_owned()
+    }
+}
+
 /// `GET /metrics`: the Prometheus text format.
 pub async fn render() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(leadgen_telemetry::metrics::render())
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::http::Method;
+
+    #[test]
+    fn unknown_methods_share_one_label() {
+        assert_eq!(super::method_label(&Method::PATCH), "PATCH");
+        let made_up = Method::from_bytes(b"XYZ123").expect("a token");
+        assert_eq!(super::method_label(&made_up), "_OTHER");
+    }
 }

@@ -117,7 +117,28 @@ impl Readiness for Dependencies {
                 required: self.needs_broker,
             });
         }
+        for check in &checks {
+            metrics::gauge!("leadgen_dependency_up", "dependency" => check.name).set(if check.up {
+                1.0
+            } else {
+                0.0
+            });
+        }
         checks
+    }
+}
+
+impl Dependencies {
+    /// Checks the dependencies every `every` until `shutdown` (`leadgen_dependency_up`), so the
+    /// gauge is fresh whether or not anything probes `/readyz`.
+    pub async fn watch(self: Arc<Self>, every: Duration, shutdown: CancellationToken) {
+        loop {
+            self.check().await;
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(every) => {}
+            }
+        }
     }
 }
 

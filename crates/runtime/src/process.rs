@@ -4,6 +4,7 @@
 //! finishes its batch, background tasks end, and the broker connection closes last.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::dev::Server;
 use futures::future::BoxFuture;
@@ -31,10 +32,10 @@ pub enum RunError {
 /// The parts of one service process.
 pub struct Process {
     pub server: Server,
-    /// The database: the relay, the background tasks and the consumer start once it holds this
-    /// build's schema ([`crate::wait_for_schema`]); the HTTP server (health, readiness, metrics)
-    /// at once.
-    pub pool: leadgen_db::DbPool,
+    /// What `/readyz` checks, watched every 15 s (`leadgen_dependency_up`). The relay, the
+    /// background tasks and the consumer start once the database holds this build's schema
+    /// ([`crate::wait_for_schema`]); the HTTP server (health, readiness, metrics) at once.
+    pub dependencies: Arc<crate::Dependencies>,
     pub broker: Option<Arc<Broker>>,
     pub relay: Option<Relay>,
     pub consumer: Option<(Arc<dyn Handler>, ConsumeOptions)>,
@@ -53,14 +54,18 @@ impl Process {
                 result
             }
         });
-        if !crate::wait_for_schema(&self.pool, &shutdown).await {
+        let watch = tokio::spawn(
+            Arc::clone(&self.dependencies).watch(Duration::from_secs(15), shutdown.clone()),
+        );
+        if !crate::wait_for_schema(&self.dependencies.pool, &shutdown).await {
+            watch.await?;
             let served = served.await?;
             if let Some(broker) = &self.broker {
                 broker.close().await;
             }
             return Ok(served?);
         }
-        let mut tasks = Vec::new();
+        let mut tasks = vec![watch];
         if let Some(relay) = self.relay {
             tasks.push(tokio::spawn(
                 relay

@@ -8,9 +8,11 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
-/// Histogram buckets, in seconds: from a quick HTTP answer to a slow platform call.
+/// Histogram buckets, in seconds: from a quick HTTP answer to a slow platform call, and to a
+/// sync message handled for minutes (a long backfill).
 const BUCKETS: &[f64] = &[
-    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
+    600.0,
 ];
 
 /// Installs the process's recorder, labelling every series with `service` (when given). Only
@@ -62,6 +64,10 @@ fn describe() {
         "leadgen_message_handle_duration_seconds",
         Unit::Seconds,
         "Handler time per delivery"
+    );
+    describe_gauge!(
+        "leadgen_dependency_up",
+        "1 when the dependency answered the process's last check (every 15 s), else 0"
     );
     describe_gauge!("leadgen_outbox_backlog", "Events waiting in the outbox");
     describe_gauge!(

@@ -46,7 +46,7 @@ impl Application {
             shops: settings.shops.clone(),
         });
         let verifier = web::Data::new(JwtVerifier::from_settings(&settings.auth)?);
-        let readiness: Arc<dyn Readiness> = Arc::new(Dependencies::new(
+        let dependencies = Arc::new(Dependencies::new(
             pool.clone(),
             Some(Arc::clone(&broker)),
             false,
@@ -56,7 +56,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let server = leadgen_http::server::serve(
             listener,
-            readiness,
+            Arc::clone(&dependencies) as Arc<dyn Readiness>,
             settings.http.shutdown_timeout_secs,
             move |cfg| {
                 cfg.app_data(state.clone()).app_data(verifier.clone());
@@ -71,7 +71,7 @@ impl Application {
         );
         let process = Process {
             server,
-            pool,
+            dependencies,
             broker: Some(broker),
             relay: Some(relay),
             consumer: None,

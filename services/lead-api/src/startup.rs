@@ -126,7 +126,7 @@ impl Application {
         let broker = Broker::connect(&settings.amqp, Vec::new())
             .await
             .context("connecting to the broker")?;
-        let readiness: Arc<dyn Readiness> = Arc::new(Dependencies::new(
+        let dependencies = Arc::new(Dependencies::new(
             pool.clone(),
             Some(Arc::clone(&broker)),
             false,
@@ -136,7 +136,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let server = leadgen_http::server::serve(
             listener,
-            readiness,
+            Arc::clone(&dependencies) as Arc<dyn Readiness>,
             settings.http.shutdown_timeout_secs,
             move |cfg| {
                 cfg.app_data(state.clone()).app_data(verifier.clone());
@@ -151,7 +151,7 @@ impl Application {
         );
         let process = Process {
             server,
-            pool,
+            dependencies,
             broker: Some(broker),
             relay: Some(relay),
             consumer: None,

@@ -51,7 +51,7 @@ impl Application {
                 .context("configuring the external scorer ([scorer])")?
                 .map(Arc::new),
         });
-        let readiness = Arc::new(Dependencies::new(
+        let dependencies = Arc::new(Dependencies::new(
             pool.clone(),
             Some(Arc::clone(&broker)),
             true,
@@ -61,7 +61,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let server = leadgen_http::server::serve(
             listener,
-            readiness,
+            Arc::clone(&dependencies) as Arc<dyn leadgen_http::server::Readiness>,
             settings.http.shutdown_timeout_secs,
             |_| {},
         )?;
@@ -118,7 +118,7 @@ impl Application {
         ];
         let process = Process {
             server,
-            pool: pool.clone(),
+            dependencies,
             relay: Some(Relay::new(
                 pool.clone(),
                 Arc::clone(&broker),

@@ -53,7 +53,7 @@ impl Application {
             ),
             lease: chrono::Duration::seconds(settings.sync.lease_secs),
         };
-        let readiness = Arc::new(Dependencies::new(
+        let dependencies = Arc::new(Dependencies::new(
             pool.clone(),
             Some(Arc::clone(&broker)),
             true,
@@ -63,7 +63,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let server = leadgen_http::server::serve(
             listener,
-            readiness,
+            Arc::clone(&dependencies) as Arc<dyn leadgen_http::server::Readiness>,
             settings.http.shutdown_timeout_secs,
             |_| {},
         )?;
@@ -120,7 +120,7 @@ impl Application {
         }
         let process = Process {
             server,
-            pool: pool.clone(),
+            dependencies,
             relay: Some(Relay::new(
                 pool,
                 Arc::clone(&broker),
