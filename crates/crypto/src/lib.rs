@@ -27,8 +27,10 @@ pub use blind::{BlindIndexer, lock_key};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CryptoError {
-    #[error("the data key must be 32 bytes of Base64")]
+    #[error("the key must be 32 bytes of Base64")]
     BadKey,
+    #[error("{0} is not set")]
+    MissingKey(&'static str),
     #[error("sealed value is malformed")]
     Malformed,
     #[error("no key with id {0} is configured")]

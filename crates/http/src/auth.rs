@@ -168,6 +168,14 @@ impl JwtVerifier {
         validation.validate_nbf = true;
         // `sub` and `tenant_id` are required by `Claims` itself (numbers or strings).
         validation.set_required_spec_claims(&["exp"]);
+        if algorithm == Algorithm::RS256
+            && (settings.issuer.is_none() || settings.audience.is_none())
+        {
+            tracing::warn!(
+                "[auth] issuer or audience is not set: any token the key signed is accepted, \
+                 whatever system it was issued for (docs/configuration.md)"
+            );
+        }
         match &settings.issuer {
             Some(iss) => validation.set_issuer(&[iss]),
             None => validation.iss = None,

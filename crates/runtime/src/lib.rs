@@ -175,7 +175,9 @@ pub fn blind_indexer(settings: &CryptoSettings) -> Result<Arc<BlindIndexer>, Cry
     let key = settings
         .blind_index_key
         .as_ref()
-        .ok_or(CryptoError::BadKey)?;
+        .ok_or(CryptoError::MissingKey(
+            "[crypto] blind_index_key (LEADGEN__CRYPTO__BLIND_INDEX_KEY)",
+        ))?;
     BlindIndexer::new(
         settings.blind_index_key_id,
         key,
