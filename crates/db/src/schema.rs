@@ -147,6 +147,7 @@ diesel::table! {
         merged_into -> Nullable<Int8>,
         version -> Int4,
         contact_raw_order_id -> Nullable<Int8>,
+        status_version -> Int4,
     }
 }
 

@@ -45,7 +45,7 @@ codes! {
     /// The sync task already ended (completed, failed or cancelled): nothing to cancel.
     SYNC_ALREADY_FINISHED = (40904, 409, "该同步任务已结束，无法取消");
     /// The lead changed since the version the caller sent (If-Match).
-    LEAD_VERSION_CONFLICT = (40902, 409, "线索已被他人修改，请刷新后重试");
+    LEAD_VERSION_CONFLICT = (40902, 409, "线索的处理状态已被修改，请刷新后重试");
     /// The lead turned out to be the same buyer as another lead and was merged into it.
     LEAD_MERGED = (40903, 409, "该线索已与同一买家的另一条线索合并，请在合并后的线索上操作");
     /// The user used up today's reveals.

@@ -20,6 +20,8 @@ pub struct LeadDetailRow {
     #[diesel(embed)]
     pub listed: LeadRow,
     pub tenant_id: i64,
+    /// The version at which a salesperson last set the status (0: never).
+    pub status_version: i32,
     /// The latest order's raw row.
     pub raw_order_id: i64,
     /// The raw row of the order whose contact the lead shows; `None` for a lead written before

@@ -16,6 +16,20 @@ pub async fn set_status(
         .set((
             lead::process_status.eq(status),
             lead::version.eq(lead::version + 1),
+            lead::status_version.eq(lead::version + 1),
+            lead::update_time.eq(diesel::dsl::now),
+        ))
+        .returning(lead::version)
+        .get_result(conn)
+        .await
+}
+
+/// A note added with the status the lead already has: a new version (the detail's history
+/// changed), the status's own version unchanged.
+pub async fn touch(conn: &mut AsyncPgConnection, id: LeadId) -> QueryResult<i32> {
+    diesel::update(lead::table.find(id.get()))
+        .set((
+            lead::version.eq(lead::version + 1),
             lead::update_time.eq(diesel::dsl::now),
         ))
         .returning(lead::version)

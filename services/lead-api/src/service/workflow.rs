@@ -121,7 +121,10 @@ async fn change_locked(
         return Err(LeadApiError::Merged(row.listed.id, LeadId::new(into)));
     }
     let expected = request.version.ok_or(LeadApiError::VersionRequired)?;
-    if row.listed.version != expected {
+    // Refused only when someone set the status since the version the client read (or the
+    // version is not one the lead had): a rescore, a new order or a note moves the version
+    // without overwriting anyone's decision.
+    if expected > row.listed.version || expected < row.status_version {
         return Err(LeadApiError::VersionConflict {
             expected,
             current: row.listed.version,
@@ -132,7 +135,8 @@ async fn change_locked(
         .process_status
         .parse()
         .map_err(|e| LeadApiError::Unexpected(anyhow::anyhow!("{e}")))?;
-    if from == request.to {
+    let note = request.note.as_deref().filter(|n| !n.trim().is_empty());
+    if from == request.to && note.is_none() {
         return Ok(Changed {
             lead_id: row.listed.id.get(),
             process_status: from,
@@ -140,7 +144,14 @@ async fn change_locked(
             changed: false,
         });
     }
-    let version = workflow::set_status(conn, row.listed.id, request.to.as_str()).await?;
+    let changed = from != request.to;
+    // A note with the status the lead has is a follow-up: kept in the history and the log,
+    // announced to no one (no announced field changed).
+    let version = if changed {
+        workflow::set_status(conn, row.listed.id, request.to.as_str()).await?
+    } else {
+        workflow::touch(conn, row.listed.id).await?
+    };
     let (operator_id, operator_name) = (operator.user_id(), operator.name());
     workflow::record(
         conn,
@@ -167,6 +178,14 @@ async fn change_locked(
         )),
     };
     audit::record(conn, tenant, line, trace_id).await?;
+    if !changed {
+        return Ok(Changed {
+            lead_id: row.listed.id.get(),
+            process_status: from,
+            version,
+            changed: false,
+        });
+    }
     let lead = snapshot(&row, request.to, version)?;
     let event = CloudEvent::new(
         SERVICE,
@@ -287,13 +306,18 @@ pub async fn change_many(
                     LeadApiError::Merged(..) => "MERGED",
                     _ => "FAILED",
                 };
+                // A conflict answers the current version: the client re-reads that lead only.
+                let current = match &e {
+                    LeadApiError::VersionConflict { current, .. } => Some(*current),
+                    _ => None,
+                };
                 let api: leadgen_http::ApiError = e.into();
                 BulkResult {
                     lead_id,
                     result: kind,
                     code: Some(api.code()),
                     message: Some(api.to_string()),
-                    version: None,
+                    version: current,
                     process_status: None,
                 }
             }

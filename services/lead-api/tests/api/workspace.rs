@@ -354,19 +354,74 @@ async fn a_status_change_needs_the_version_records_who_and_is_announced() {
     // The refused stale change is logged with the code and the message the salesperson saw.
     assert!(
         log.iter().any(|(_, _, r, e)| r == "FAILURE"
-            && e.as_deref() == Some("40902 线索已被他人修改（当前版本 1），请刷新后重试")),
+            && e.as_deref() == Some("40902 线索的处理状态已被修改（当前版本 1），请刷新后重试")),
         "{log:?}"
     );
 
-    // The same status again: nothing changes, nothing is announced; the old version now conflicts.
+    // The same status again without a note: nothing changes, nothing is announced.
     let response = app
-        .patch_status(1, s.a, Some("\"2\""), change.clone())
+        .patch_status(1, s.a, Some("\"2\""), json!({"processStatus": "PROCESSED"}))
         .await;
     let body = expect_envelope(response, StatusCode::OK, 200).await;
-    assert_eq!(body["data"]["changed"], false);
+    assert_eq!(
+        (&body["data"]["changed"], &body["data"]["version"]),
+        (&json!(false), &json!(2))
+    );
+    // With a note, a follow-up: in the history and the log, a new version, announced to no one.
+    let followup = json!({"processStatus": "PROCESSED", "note": "客户说下周再联系"});
+    let response = app.patch_status(1, s.a, Some("\"2\""), followup).await;
+    let body = expect_envelope(response, StatusCode::OK, 200).await;
+    assert_eq!(
+        (&body["data"]["changed"], &body["data"]["version"]),
+        (&json!(false), &json!(3))
+    );
     assert_eq!(app.outbox().await.len(), 1);
+    let detail = expect_envelope(
+        app.detail(1, &[VIEW], &s.a.to_string(), "").await,
+        StatusCode::OK,
+        200,
+    )
+    .await;
+    let history = detail["data"]["statusHistory"].as_array().expect("history");
+    assert_eq!(
+        (
+            &history[0]["fromStatus"],
+            &history[0]["toStatus"],
+            &history[0]["note"]
+        ),
+        (
+            &json!("PROCESSED"),
+            &json!("PROCESSED"),
+            &json!("客户说下周再联系")
+        ),
+        "{history:?}"
+    );
+    // A version read before the status was set conflicts; one read after it does not, whatever
+    // moved the version since (the note; a rescore or a new order alike).
     let response = app
         .patch_status(1, s.a, Some("\"1\""), json!({"processStatus": "INVALID"}))
+        .await;
+    expect_envelope(response, StatusCode::CONFLICT, 40902).await;
+    {
+        use leadgen_db::schema::t_order_lead as lead;
+        let mut conn = app.conn().await;
+        diesel::update(lead::table.find(s.a))
+            .set(lead::version.eq(lead::version + 1))
+            .execute(&mut conn)
+            .await
+            .expect("as order-processor rescores");
+    }
+    let response = app
+        .patch_status(1, s.a, Some("\"2\""), json!({"processStatus": "INVALID"}))
+        .await;
+    let body = expect_envelope(response, StatusCode::OK, 200).await;
+    assert_eq!(
+        (&body["data"]["changed"], &body["data"]["version"]),
+        (&json!(true), &json!(5))
+    );
+    // A version the lead never had is no better.
+    let response = app
+        .patch_status(1, s.a, Some("\"9\""), json!({"processStatus": "PENDING"}))
         .await;
     expect_envelope(response, StatusCode::CONFLICT, 40902).await;
 }
@@ -395,6 +450,7 @@ async fn the_bulk_form_answers_per_lead() {
     assert_eq!(results[0]["version"], 2);
     assert_eq!(results[1]["result"], "CONFLICT");
     assert_eq!(results[1]["code"], 40902);
+    assert_eq!(results[1]["version"], 1, "the current version, to re-read");
     assert_eq!(results[2]["result"], "NOT_FOUND", "another tenant's lead");
     assert_eq!(app.outbox().await.len(), 1);
 
