@@ -113,6 +113,40 @@ pub fn int(name: &str, value: Option<&str>) -> Result<Option<i64>, ApiError> {
         .transpose()
 }
 
+/// A query parameter's time ([`parse_time`]): `None` when absent or blank, 400 naming the
+/// parameter and the form it takes when unreadable.
+pub fn time_param(name: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => parse_time(v).map(Some).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "{name} 必须是带时区的 ISO 8601 时间，例如 2026-11-01T00:00:00+08:00"
+            ))
+        }),
+    }
+}
+
+/// A time range's ends, each optional.
+pub type TimeRange = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+/// A time range's two ends as [`time_param`] reads them; 400 when the start lies after the
+/// end (both ends are inclusive).
+pub fn time_range(
+    (start_name, start): (&str, Option<&str>),
+    (end_name, end): (&str, Option<&str>),
+) -> Result<TimeRange, ApiError> {
+    let from = time_param(start_name, start)?;
+    let to = time_param(end_name, end)?;
+    if let (Some(f), Some(t)) = (from, to)
+        && f > t
+    {
+        return Err(ApiError::bad_request(format!(
+            "{start_name} 不能晚于 {end_name}"
+        )));
+    }
+    Ok((from, to))
+}
+
 /// An ISO 8601 (RFC 3339) time with any offset, surrounding white space ignored. An offset's
 /// `+` sent unencoded in a query string arrives as a space (`…T00:00:00 08:00`) and is read as
 /// the `+` it was.

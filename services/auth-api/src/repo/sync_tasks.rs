@@ -103,6 +103,7 @@ pub async fn latest_of(
 /// Filters of GET sync-records.
 #[derive(Debug, Default)]
 pub struct RecordFilter {
+    pub sync_id: Option<i64>,
     pub platform_id: Option<i64>,
     pub status: Option<String>,
     pub from: Option<DateTime<Utc>>,
@@ -190,6 +191,9 @@ pub async fn list(
         let mut q = task::table
             .filter(task::tenant_id.eq(tenant.get()))
             .into_boxed();
+        if let Some(id) = filter.sync_id {
+            q = q.filter(task::id.eq(id));
+        }
         if let Some(p) = filter.platform_id {
             q = q.filter(task::platform_id.eq(p));
         }

@@ -1,7 +1,6 @@
 //! `GET /sync-records` (design 2.4).
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::{DateTime, Utc};
 use leadgen_domain::SyncStatus;
 use leadgen_http::paging::{Paging, parse_sort};
 use leadgen_http::{ApiError, Authorized, Page, needs};
@@ -15,6 +14,7 @@ use crate::startup::AppState;
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RecordsQuery {
+    sync_id: Option<i64>,
     platform_id: Option<i64>,
     status: Option<String>,
     start_time: Option<String>,
@@ -25,23 +25,14 @@ pub struct RecordsQuery {
     order: Option<String>,
 }
 
-/// An optional ISO 8601 query time (any offset).
-pub fn parse_time(name: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
-    match value.map(str::trim).filter(|v| !v.is_empty()) {
-        None => Ok(None),
-        Some(v) => leadgen_http::query::parse_time(v)
-            .map(Some)
-            .ok_or_else(|| ApiError::bad_request(format!("{name} 必须是 ISO 8601 时间"))),
-    }
-}
-
 /// Sync records (design 2.4).
 #[utoipa::path(get, path = "/sync-records", tag = "syncs",
     params(
+        ("syncId" = Option<i64>, Query, description = "一个同步任务（POST …/sync 返回的 syncTaskId）"),
         ("platformId" = Option<i64>, Query),
         ("status" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(RUNNING|COMPLETED|FAILED|CANCELLED)?[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "RUNNING, COMPLETED, FAILED, CANCELLED"),
-        ("startTime" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$|^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "ISO 8601 (RFC 3339)"),
-        ("endTime" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$|^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "ISO 8601 (RFC 3339)"),
+        ("startTime" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$|^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "带时区的 ISO 8601 (RFC 3339)，含两端；startTime 晚于 endTime 为 400"),
+        ("endTime" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$|^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "带时区的 ISO 8601 (RFC 3339)，含两端；startTime 晚于 endTime 为 400"),
         ("page" = Option<i64>, Query, minimum = 1, maximum = 2147483647, description = "从 1 开始，默认 1"),
         ("size" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1–100，默认 10"),
         ("sort" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(syncTime|successCount|failureCount|status)?[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "syncTime, successCount, failureCount, status"),
@@ -64,6 +55,7 @@ pub async fn list(
     leadgen_http::query::reject_unknown(
         req.query_string(),
         &[
+            "syncId",
             "platformId",
             "status",
             "startTime",
@@ -82,11 +74,16 @@ pub async fn list(
         SORT_FIELDS,
         "syncTime",
     )?;
+    let (from, to) = leadgen_http::query::time_range(
+        ("startTime", q.start_time.as_deref()),
+        ("endTime", q.end_time.as_deref()),
+    )?;
     let filter = RecordFilter {
+        sync_id: q.sync_id,
         platform_id: q.platform_id,
         status: parse_enum::<SyncStatus>(q.status.as_deref())?,
-        from: parse_time("startTime", q.start_time.as_deref())?,
-        to: parse_time("endTime", q.end_time.as_deref())?,
+        from,
+        to,
     };
     let (records, total) = syncs::records(&state, user.tenant_id, filter, sort, paging).await?;
     Ok(leadgen_http::ok(Page::new(records, total, paging)))

@@ -282,6 +282,10 @@ pub struct Listed {
     pub expiry_time: Option<DateTime<Utc>>,
     pub create_time: DateTime<Utc>,
     pub shop_name: Option<String>,
+    /// The platform's id of the authorized shop or seller (Taobao user id, JD open id, PDD
+    /// owner id, Douyin shop id, Kuaishou seller id): tells apart shops whose platform sends no
+    /// name (JD, Kuaishou). `null` before authorization.
+    pub shop_id: Option<String>,
     pub app_key_hint: String,
     pub last_sync_time: Option<DateTime<Utc>>,
     /// Why the shop is EXPIRED, INVALID, DISABLED or REVOKED, when known.
@@ -299,7 +303,7 @@ pub struct Listed {
     pub last_sync: Option<LastSync>,
 }
 
-/// A shop's newest sync, in brief (`GET /sync-records/{syncId}` has it all).
+/// A shop's newest sync, in brief (`GET /sync-records?syncId=…` has it all).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LastSync {
@@ -363,6 +367,7 @@ impl From<AuthRow> for Listed {
             expiry_time: r.expiry_time,
             create_time: r.create_time,
             shop_name: r.shop_name,
+            shop_id: r.shop_id,
             last_sync_time: r.last_sync_time,
             status_reason: r.status_reason,
             history_purge_at: r.purge_after,

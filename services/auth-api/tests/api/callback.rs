@@ -398,6 +398,13 @@ async fn callback_exchanges_the_code_seals_the_tokens_and_activates() {
     let records = page_records(&body, 1, 10, 1);
     assert_eq!(records[0]["status"], "ACTIVE");
     assert_eq!(records[0]["shopName"], "测试店");
+    assert!(
+        records[0]["shopId"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty()),
+        "{}",
+        records[0]
+    );
     assert!(records[0]["expiryTime"].is_string());
     let response = app
         .request_sync(Some(&token(1, &[SYNC])), &id.to_string(), None)

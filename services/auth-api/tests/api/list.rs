@@ -251,6 +251,7 @@ async fn list_shows_an_app_key_hint_and_no_secret() {
     assert_eq!(record["appKeyHint"], "****abcd");
     assert!(record["expiryTime"].is_null());
     assert!(record["shopName"].is_null());
+    assert!(record["shopId"].is_null(), "not authorized yet");
     assert!(record["lastSyncTime"].is_null());
     let created = utc(&record["createTime"]);
     assert!((chrono::Utc::now() - created).num_minutes().abs() < 5);
@@ -267,6 +268,7 @@ async fn list_shows_an_app_key_hint_and_no_secret() {
         "expiryTime",
         "createTime",
         "shopName",
+        "shopId",
         "appKeyHint",
         "lastSyncTime",
         "statusReason",

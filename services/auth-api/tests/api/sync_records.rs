@@ -221,7 +221,12 @@ async fn sync_records_filter_by_platform_status_and_time() {
     let a = a.as_str();
     let b = s.b.to_string();
     let b = b.as_str();
-    let cases: [Case<'_>; 8] = [
+    let t2 = s.t2.to_string();
+    let other = s.other.to_string();
+    let cases: [Case<'_>; 10] = [
+        // One task, as a client polls the syncTaskId POST …/sync answered; another tenant's: none.
+        (&[("syncId", t2.as_str())], vec![s.t2]),
+        (&[("syncId", other.as_str())], vec![]),
         (&[("platformId", a)], vec![s.t4, s.t2, s.t1]),
         (&[("platformId", b)], vec![s.t3]),
         (&[("status", "FAILED")], vec![s.t2]),
@@ -285,6 +290,17 @@ async fn a_manual_sync_shows_as_a_running_record() {
 async fn sync_records_reject_bad_parameters_with_400() {
     let app = spawn_app().await;
     let view = token(1, &[VIEW]);
+    let body = expect_envelope(
+        app.sync_records(Some(&view), &[("endTime", "2024-05-01")])
+            .await,
+        StatusCode::BAD_REQUEST,
+        400,
+    )
+    .await;
+    assert_eq!(
+        body["message"],
+        "endTime 必须是带时区的 ISO 8601 时间，例如 2026-11-01T00:00:00+08:00"
+    );
     for query in [
         vec![("sort", "bogus")],
         vec![("sort", "sync_time")],
@@ -294,6 +310,12 @@ async fn sync_records_reject_bad_parameters_with_400() {
         vec![("platformId", "abc")],
         vec![("startTime", "yesterday")],
         vec![("endTime", "2024-05-01")],
+        vec![("syncId", "x")],
+        // A range that ends before it starts is a mistake, not an empty list.
+        vec![
+            ("startTime", "2024-05-03T00:00:00Z"),
+            ("endTime", "2024-05-02T00:00:00Z"),
+        ],
         vec![("size", "101")],
         vec![("page", "0")],
     ] {

@@ -9,7 +9,6 @@
 //! 2,000 exactly and then reads "at least 2,000" with `totalExact` false.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::{DateTime, Utc};
 use leadgen_crypto::BlindIndexer;
 use leadgen_domain::buyer::IdentityKey;
 use leadgen_domain::{IntentionTag, LeadProcessStatus};
@@ -26,17 +25,12 @@ fn parse_i64(name: &str, v: &str) -> Result<i64, ApiError> {
         .map_err(|_| ApiError::bad_request(format!("{name} 必须是整数")))
 }
 
-fn parse_time(name: &str, v: &str) -> Result<DateTime<Utc>, ApiError> {
-    leadgen_http::query::parse_time(v)
-        .ok_or_else(|| ApiError::bad_request(format!("{name} 必须是 ISO 8601 时间")))
-}
-
 /// Buyer-leads (design 2.5): one record per buyer.
 #[utoipa::path(get, path = "/leads", tag = "leads",
     params(
         ("platformId" = Option<i64>, Query, description = "买家最近一笔订单的店铺"),
-        ("orderTimeStart" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$|^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "ISO 8601 (RFC 3339)"),
-        ("orderTimeEnd" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$|^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "ISO 8601 (RFC 3339)"),
+        ("orderTimeStart" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$|^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "带时区的 ISO 8601 (RFC 3339)，含两端；orderTimeStart 晚于 orderTimeEnd 为 400"),
+        ("orderTimeEnd" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$|^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "带时区的 ISO 8601 (RFC 3339)，含两端；orderTimeStart 晚于 orderTimeEnd 为 400"),
         ("contactInfo" = Option<String>, Query, description = "脱敏号码中可见的数字；完整手机号按盲索引精确查找（需 lead:order:contact，计入每日解密次数，记入操作日志）"),
         ("processStatus" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(PENDING|PROCESSED|INVALID)?[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "PENDING, PROCESSED, INVALID"),
         ("intentionTags" = Option<Vec<String>>, Query, style = Form, explode, description = "重复此参数（intentionTags=复购&intentionTags=沉睡）或逗号分隔；每个标签都须命中。可选值：高意向、中意向、低意向、购买过、复购、未支付、退款售后、高价值、即将复购、沉睡（其他值为 400）"),
@@ -110,9 +104,13 @@ pub fn parse_query(query: &str, indexer: &BlindIndexer) -> Result<ListQuery, Api
         match key.as_ref() {
             "platformId" => filter.platform_id = Some(parse_i64("platformId", value)?),
             "orderTimeStart" => {
-                filter.order_time_start = Some(parse_time("orderTimeStart", value)?)
+                filter.order_time_start =
+                    leadgen_http::query::time_param("orderTimeStart", Some(value))?
             }
-            "orderTimeEnd" => filter.order_time_end = Some(parse_time("orderTimeEnd", value)?),
+            "orderTimeEnd" => {
+                filter.order_time_end =
+                    leadgen_http::query::time_param("orderTimeEnd", Some(value))?
+            }
             "contactInfo" => {
                 // A full mainland mobile finds the buyer exactly by its keyed blind index;
                 // anything else matches the visible digits of masked contacts.
@@ -144,6 +142,13 @@ pub fn parse_query(query: &str, indexer: &BlindIndexer) -> Result<ListQuery, Api
             // Refused before the loop, or a cache buster (`_t`).
             _ => {}
         }
+    }
+    if let (Some(start), Some(end)) = (filter.order_time_start, filter.order_time_end)
+        && start > end
+    {
+        return Err(ApiError::bad_request(
+            "orderTimeStart 不能晚于 orderTimeEnd",
+        ));
     }
     let paging = Paging::from_query(page, size)?;
     let sort = parse_sort(sort.as_deref(), order.as_deref(), SORT_FIELDS, "orderTime")?;

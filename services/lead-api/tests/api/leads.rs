@@ -672,6 +672,10 @@ async fn leads_reject_bad_parameters_with_400() {
         vec![("orderTimeStart", "yesterday")],
         vec![("orderTimeEnd", "2024-05-01")],
         vec![("orderTimeEnd", "2024-05-01 10:00:00")],
+        vec![
+            ("orderTimeStart", "2024-05-02T00:00:00Z"),
+            ("orderTimeEnd", "2024-05-01T00:00:00Z"),
+        ],
     ] {
         let response = app.leads(Some(&view), &query).await;
         let body = expect_envelope(response, StatusCode::BAD_REQUEST, 400).await;
