@@ -229,6 +229,15 @@ fn time(raw: &Value, key: &str) -> Result<Option<DateTime<Utc>>, String> {
 }
 
 /// Parses one TOP trade into the neutral form.
+/// Whether an order line's `refund_status` says a refund was asked for or made
+/// (`WAIT_SELLER_AGREE`, `WAIT_BUYER_RETURN_GOODS`, `WAIT_SELLER_CONFIRM_GOODS`,
+/// `SELLER_REFUSE_BUYER`, `SUCCESS`): `NO_REFUND`, none, and `CLOSED` (退款关闭: the request was
+/// withdrawn or closed, the buyer kept the goods and the seller the money) do not, as PDD's
+/// `refund_status` 1 counts "no after-sale or after-sale closed" as none.
+fn refund_asked(refund_status: &str) -> bool {
+    !matches!(refund_status, "" | "NO_REFUND" | "CLOSED")
+}
+
 pub fn parse_trade(raw: &Value) -> Result<RawOrder, String> {
     let order_id = trade_id(raw).ok_or("tid is missing")?;
     let platform_status = str_at(raw, "status").to_owned();
@@ -240,9 +249,9 @@ pub fn parse_trade(raw: &Value) -> Result<RawOrder, String> {
         _ => &[],
     };
     let mut items = Vec::with_capacity(lines.len());
-    let mut refunded = !matches!(str_at(raw, "refund_status"), "" | "NO_REFUND");
+    let mut refunded = refund_asked(str_at(raw, "refund_status"));
     for line in lines {
-        refunded |= !matches!(str_at(line, "refund_status"), "" | "NO_REFUND");
+        refunded |= refund_asked(str_at(line, "refund_status"));
         let quantity = match line.get("num") {
             Some(Value::Number(n)) => n.as_i64().unwrap_or(1),
             Some(Value::String(s)) => s.parse().map_err(|_| format!("orders.num `{s}`"))?,
@@ -340,6 +349,25 @@ mod tests {
         // The third trade has no `created`: kept with its error, not dropped.
         assert_eq!(orders[2].order_id.as_deref(), Some("3512345678901234999"));
         assert!(orders[2].parsed.as_ref().unwrap_err().contains("created"));
+    }
+
+    #[test]
+    fn a_closed_refund_request_is_no_refund() {
+        for (status, asked) in [
+            ("NO_REFUND", false),
+            ("", false),
+            ("CLOSED", false),
+            ("WAIT_SELLER_AGREE", true),
+            ("SELLER_REFUSE_BUYER", true),
+            ("SUCCESS", true),
+        ] {
+            assert_eq!(refund_asked(status), asked, "{status}");
+        }
+        let mut trade = fixture()["trades_sold_get_response"]["trades"]["trade"][0].clone();
+        trade["orders"]["order"][0]["refund_status"] = "CLOSED".into();
+        assert!(!parse_trade(&trade).unwrap().refunded);
+        trade["orders"]["order"][0]["refund_status"] = "WAIT_SELLER_AGREE".into();
+        assert!(parse_trade(&trade).unwrap().refunded);
     }
 
     #[test]
