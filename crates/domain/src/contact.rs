@@ -38,6 +38,11 @@ pub struct ContactField {
     /// When a privacy (virtual) number stops forwarding, when the platform says so.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<DateTime<Utc>>,
+    /// A masked value whose full number the platform's decrypt API returns for its order (the
+    /// order carries the platform's handle for it: Taobao's `oaid`). See
+    /// [`crate::Receiver::phone_contact`].
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub decryptable: bool,
 }
 
 impl ContactField {
@@ -61,6 +66,7 @@ impl ContactField {
             value: value.to_owned(),
             masked: None,
             expires_at: None,
+            decryptable: false,
         })
     }
 
@@ -82,6 +88,7 @@ impl ContactField {
             value: value.to_owned(),
             masked: None,
             expires_at: None,
+            decryptable: false,
         })
     }
 
@@ -93,6 +100,7 @@ impl ContactField {
             value: value.to_owned(),
             masked: None,
             expires_at: None,
+            decryptable: false,
         })
     }
 

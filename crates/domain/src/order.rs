@@ -93,6 +93,15 @@ pub struct Receiver {
 }
 
 impl Receiver {
+    /// The receiver's phone as a contact: a masked number is `decryptable` when the order
+    /// carries the platform's handle for its decrypt API (Taobao's `oaid`), since a reveal then
+    /// gets the full number (`leadgen_platforms::reveal`).
+    pub fn phone_contact(&self) -> Option<ContactField> {
+        let mut phone = self.phone.clone()?;
+        phone.decryptable = phone.kind == crate::ContactKind::Masked && self.oaid.is_some();
+        Some(phone)
+    }
+
     /// The region as the services keep it in clear: province and city, the first two parts
     /// (`浙江省 杭州市`). District, town and street narrow a buyer down to a neighbourhood, so
     /// they stay in the sealed order only.

@@ -17,7 +17,8 @@
 //! | privacy number (`18877771111-123`, PDD `$13812345678$#1234#`) before `expires_at` | `VALID` | `VIRTUAL_NUMBER` |
 //! | privacy number at or past `expires_at` | `EXPIRED` | `VIRTUAL_EXPIRED` |
 //! | platform ciphertext | `NEEDS_DECRYPT` | `PLATFORM_ENCRYPTED` |
-//! | masked | `MASKED` | `MASKED` |
+//! | masked, with the platform's decrypt handle on its order (Taobao `oaid`) | `NEEDS_DECRYPT` | `MASKED_DECRYPTABLE` |
+//! | masked, no way to the full number | `MASKED` | `MASKED` |
 //! | open id only | `PLATFORM_ONLY` | `PLATFORM_ONLY` |
 //! | nothing at all ([`no_contact`]) | `INVALID` | `NO_CONTACT` |
 
@@ -299,8 +300,13 @@ pub fn filter_contact_info(contact: &ContactField, now: DateTime<Utc>) -> Contac
             "PLATFORM_ENCRYPTED",
             "平台加密号码，需经平台解密后拨打",
         ),
+        ContactKind::Masked if contact.decryptable => ContactValidity::new(
+            Validity::NeedsDecrypt,
+            "MASKED_DECRYPTABLE",
+            "平台已脱敏，可经平台解密后拨打",
+        ),
         ContactKind::Masked => {
-            ContactValidity::new(Validity::Masked, "MASKED", "平台已脱敏，需经平台解密后拨打")
+            ContactValidity::new(Validity::Masked, "MASKED", "平台已脱敏，无法获取完整号码")
         }
         ContactKind::OpenId => ContactValidity::new(
             Validity::PlatformOnly,
@@ -471,6 +477,7 @@ mod tests {
             value: "13812345678-1234".to_owned(),
             masked: None,
             expires_at: None,
+            decryptable: false,
         };
         assert_eq!(verdict_of(&stored), valid("VIRTUAL_NUMBER"));
     }
@@ -480,7 +487,25 @@ mod tests {
         let masked = filter_contact_info(&ContactField::phone("138****5678").unwrap(), now());
         assert_eq!(masked.validity, Validity::Masked);
         assert_eq!(masked.code, "MASKED");
-        assert_eq!(masked.reason, "平台已脱敏，需经平台解密后拨打");
+        assert_eq!(masked.reason, "平台已脱敏，无法获取完整号码");
+        // With the order's decrypt handle (Taobao's oaid), a reveal gets the full number.
+        let receiver = crate::Receiver {
+            phone: ContactField::phone("*******5678"),
+            oaid: Some("1TQfv6Y8pZ9kxqdfoZ7".to_owned()),
+            ..crate::Receiver::default()
+        };
+        let decryptable = filter_contact_info(&receiver.phone_contact().unwrap(), now());
+        assert_eq!(decryptable.validity, Validity::NeedsDecrypt);
+        assert_eq!(decryptable.code, "MASKED_DECRYPTABLE");
+        assert_eq!(decryptable.reason, "平台已脱敏，可经平台解密后拨打");
+        let without = crate::Receiver {
+            oaid: None,
+            ..receiver
+        };
+        assert_eq!(
+            filter_contact_info(&without.phone_contact().unwrap(), now()).validity,
+            Validity::Masked
+        );
 
         let cipher = ContactField::phone("$zHXCmB7iB0T8$AgAAAAFYg4ABX2hUqQDAbXq4uO7j$0$$")
             .unwrap()

@@ -96,7 +96,7 @@ pub fn prepare(
 /// How the order reaches its buyer: the receiver's phone, else the platform buyer id (for the
 /// platform's own messaging), shown as the buyer's masked nick.
 pub fn buyer_contact(order: &RawOrder) -> Option<ContactField> {
-    order.receiver.phone.clone().or_else(|| {
+    order.receiver.phone_contact().or_else(|| {
         order
             .buyer
             .open_id

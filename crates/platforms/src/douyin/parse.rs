@@ -162,6 +162,7 @@ fn contact(
             value: cipher.trim().to_owned(),
             masked: masked.map(|m| m.trim().to_owned()),
             expires_at: None,
+            decryptable: false,
         });
     }
     classify(plain).map(|field| field.with_masked(masked))

@@ -217,6 +217,7 @@ fn consignee_field(value: &str, is_phone: bool) -> Option<ContactField> {
         value: value.to_owned(),
         masked: None,
         expires_at: None,
+        decryptable: false,
     })
 }
 

@@ -155,6 +155,7 @@ fn contact(
             value: cipher.to_owned(),
             masked: masked.map(str::to_owned),
             expires_at: None,
+            decryptable: false,
         });
     }
     classify(str_at(addr, field)).map(|f| f.with_masked(masked))

@@ -198,6 +198,7 @@ pub fn parse_phone(value: &str, mask: &str) -> Option<ContactField> {
             value: format!("{main}-{ext}"),
             masked: None,
             expires_at: None,
+            decryptable: false,
         });
     }
     ContactField::phone(value).map(|f| f.with_masked(Some(mask)))
