@@ -143,3 +143,31 @@ async fn the_first_scheduled_sync_reads_changes_since_the_first_fetch() {
         "starts {minutes_ago} minutes ago"
     );
 }
+
+#[tokio::test]
+async fn a_backfill_cancelled_before_its_first_window_leaves_the_shop_never_synced() {
+    let db = TestDb::new().await;
+    let shop = db.active_shop(1, "JD").await;
+    // The merchant cancelled the backfill at once: nothing was fetched.
+    finished(&db, shop, "BACKFILL", "CANCELLED", 60, 90).await;
+    let scheduler = Scheduler {
+        pool: db.pool.clone(),
+        interval_minutes: 30,
+        tick: Duration::from_secs(60),
+        settle: chrono::Duration::minutes(2),
+    };
+    assert_eq!(scheduler.schedule_due().await.expect("schedule"), 1);
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    let (start, end): (chrono::DateTime<Utc>, chrono::DateTime<Utc>) = task::table
+        .filter(task::status.eq("RUNNING"))
+        .select((task::window_start, task::window_end))
+        .first(&mut conn)
+        .await
+        .expect("the scheduled sync");
+    // Not the hour since the cancelled request: the first sync's 30 days.
+    assert_eq!(
+        (end - start).num_days(),
+        leadgen_domain::sync::FIRST_SYNC_DAYS,
+        "{start} – {end}"
+    );
+}

@@ -29,8 +29,9 @@ pub struct NewTask<'a> {
     pub requested_by_name: Option<&'a str>,
 }
 
-/// When shop `id`'s first sync was requested (no order of it was fetched before); `None` when
-/// it never was.
+/// When shop `id`'s first sync that fetched anything was requested (completed, or stored at
+/// least one window): no order of it was fetched before. `None` when none did (a backfill
+/// cancelled or failed before its first window leaves the shop as never synced).
 pub async fn first_sync_time(
     conn: &mut AsyncPgConnection,
     tenant: TenantId,
@@ -39,6 +40,11 @@ pub async fn first_sync_time(
     task::table
         .filter(task::tenant_id.eq(tenant.get()))
         .filter(task::platform_id.eq(id.get()))
+        .filter(
+            task::status
+                .eq(SyncStatus::Completed.as_str())
+                .or(task::windows_done.gt(0)),
+        )
         .select(diesel::dsl::min(task::sync_time))
         .first(conn)
         .await

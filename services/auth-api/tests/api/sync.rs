@@ -257,6 +257,26 @@ async fn a_new_sync_is_accepted_once_the_running_one_has_finished() {
 }
 
 #[tokio::test]
+async fn sync_without_a_start_after_a_backfill_cancelled_at_once_covers_a_first_sync() {
+    let app = spawn_app_without_relay().await;
+    let platform = app.active_taobao(1, "key-cancelled").await;
+    // The backfill was cancelled before it stored a window: the shop was never synced.
+    app.insert_task(SeedTask {
+        trigger: "BACKFILL",
+        status: "CANCELLED",
+        ..SeedTask::completed(1, platform, Utc::now() - Duration::minutes(30))
+    })
+    .await;
+    let task = accepted(&app, platform, Some("{}")).await;
+    let row = app.task_row(task).await;
+    assert_eq!(
+        (row.window_end - row.window_start).num_days(),
+        30,
+        "{row:?}"
+    );
+}
+
+#[tokio::test]
 async fn sync_without_a_start_after_a_long_pause_is_accepted() {
     let app = spawn_app_without_relay().await;
     let platform = app.active_taobao(1, "key-stale").await;

@@ -59,8 +59,10 @@ pub struct Due {
     pub platform_type: String,
     #[diesel(sql_type = Nullable<Timestamptz>)]
     pub modified_watermark: Option<DateTime<Utc>>,
-    /// When the shop's first sync was requested: no order of it was fetched before. Where no
-    /// by-modification window was stored yet, changes since then may be missing.
+    /// When the shop's first sync that fetched anything (completed, or stored a window) was
+    /// requested: no order of it was fetched before. Where no by-modification window was stored
+    /// yet, changes since then may be missing. A backfill cancelled before its first window
+    /// leaves the shop as never synced.
     #[diesel(sql_type = Nullable<Timestamptz>)]
     pub first_sync_time: Option<DateTime<Utc>>,
     /// How many days the shop's BACKFILL covered when it failed and none ever completed:
@@ -84,7 +86,8 @@ pub async fn due_for_sync(
     diesel::sql_query(
         "SELECT a.id, a.tenant_id, a.platform_type, a.modified_watermark, \
                 (SELECT min(s.sync_time) FROM t_ecom_sync_task s \
-                 WHERE s.tenant_id = a.tenant_id AND s.platform_id = a.id) AS first_sync_time, \
+                 WHERE s.tenant_id = a.tenant_id AND s.platform_id = a.id \
+                   AND (s.status = 'COMPLETED' OR s.windows_done > 0)) AS first_sync_time, \
                 CASE WHEN b.status = 'FAILED' \
                      THEN ceil(extract(epoch FROM b.window_end - b.window_start) / 86400)::bigint \
                 END AS failed_backfill_days \
