@@ -49,9 +49,15 @@ impl<T: serde::de::DeserializeOwned> FromRequest for Query<T> {
     }
 }
 
-/// `query` read as `T` (see [`Query`]).
+/// `query` read as `T` (see [`Query`]). A parameter sent empty or blank (`platformId=`) is read
+/// as absent, so its default applies (`docs/api-conventions.md`).
 pub fn read<T: serde::de::DeserializeOwned>(query: &str) -> Result<T, ApiError> {
-    let pairs = url::form_urlencoded::parse(query.as_bytes());
+    let given: String = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(
+            url::form_urlencoded::parse(query.as_bytes()).filter(|(_, v)| !v.trim().is_empty()),
+        )
+        .finish();
+    let pairs = url::form_urlencoded::parse(given.as_bytes());
     serde_path_to_error::deserialize(serde_urlencoded::Deserializer::new(pairs)).map_err(|e| {
         if let Err(repeated) = reject_repeated(query, &[]) {
             return repeated;
@@ -185,6 +191,13 @@ mod tests {
         assert!(message("platformId=1&platformId=2").contains("platformId"));
         let read = read::<Filter>("platformId=7&status=A&_t=1").unwrap();
         assert_eq!(read.platform_id, Some(7));
+        // Sent empty or blank: absent, the default applies.
+        assert_eq!(
+            super::read::<Filter>("platformId=&status=+")
+                .unwrap()
+                .platform_id,
+            None
+        );
     }
 
     use super::*;
