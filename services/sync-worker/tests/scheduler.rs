@@ -37,6 +37,16 @@ async fn finished(db: &TestDb, platform: i64, trigger: &str, status: &str, ago: 
         .expect("insert task");
 }
 
+/// The scheduler as configured by default: every 30 minutes, windows ending 2 minutes ago.
+fn every_half_hour(db: &TestDb) -> Scheduler {
+    Scheduler {
+        pool: db.pool.clone(),
+        interval_minutes: 30,
+        tick: Duration::from_secs(60),
+        settle: chrono::Duration::minutes(2),
+    }
+}
+
 #[tokio::test]
 async fn failing_shops_wait_longer_and_a_failed_backfill_runs_again() {
     let db = TestDb::new().await;
@@ -65,12 +75,7 @@ async fn failing_shops_wait_longer_and_a_failed_backfill_runs_again() {
     let backfill_cancelled = shop("backfill cancelled").await;
     finished(&db, backfill_cancelled, "BACKFILL", "CANCELLED", 40, 90).await;
 
-    let scheduler = Scheduler {
-        pool: db.pool.clone(),
-        interval_minutes: 30,
-        tick: Duration::from_secs(60),
-        settle: chrono::Duration::minutes(2),
-    };
+    let scheduler = every_half_hour(&db);
     let created = scheduler.schedule_due().await.expect("schedule");
 
     let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
@@ -123,12 +128,7 @@ async fn the_first_scheduled_sync_reads_changes_since_the_first_fetch() {
         .await
         .expect("last sync");
 
-    let scheduler = Scheduler {
-        pool: db.pool.clone(),
-        interval_minutes: 30,
-        tick: Duration::from_secs(60),
-        settle: chrono::Duration::minutes(2),
-    };
+    let scheduler = every_half_hour(&db);
     assert_eq!(scheduler.schedule_due().await.expect("schedule"), 1);
     let start: chrono::DateTime<Utc> = task::table
         .filter(task::status.eq("RUNNING"))
@@ -150,12 +150,7 @@ async fn a_backfill_cancelled_before_its_first_window_leaves_the_shop_never_sync
     let shop = db.active_shop(1, "JD").await;
     // The merchant cancelled the backfill at once: nothing was fetched.
     finished(&db, shop, "BACKFILL", "CANCELLED", 60, 90).await;
-    let scheduler = Scheduler {
-        pool: db.pool.clone(),
-        interval_minutes: 30,
-        tick: Duration::from_secs(60),
-        settle: chrono::Duration::minutes(2),
-    };
+    let scheduler = every_half_hour(&db);
     assert_eq!(scheduler.schedule_due().await.expect("schedule"), 1);
     let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
     let (start, end): (chrono::DateTime<Utc>, chrono::DateTime<Utc>) = task::table
