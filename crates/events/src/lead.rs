@@ -186,8 +186,8 @@ pub struct LeadUpdatedV1 {
     /// now resolve to this lead.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merged_lead_ids: Vec<LeadId>,
-    /// The buyer's orders changed (a new order, a payment, a refund or a close after payment):
-    /// the snapshot's order counts, paid total and latest order are new. Absent when not.
+    /// The buyer's orders changed (a new order, a payment, a refund, a close): the snapshot's
+    /// order counts, paid total and latest order are new. Absent when not.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub orders_changed: bool,
 }

@@ -24,7 +24,7 @@ use leadgen_outbox::Batch;
 
 use crate::SERVICE;
 use crate::lead_record::{
-    self, Announced, Buyer, Keep, announced_changes, orders_changed, tags_of,
+    self, Announced, Buyer, Keep, OrderFigures, announced_changes, orders_changed, tags_of,
 };
 use crate::orders::{self, Prepared};
 use crate::repo::identities::{self, IdentityWrite};
@@ -467,11 +467,10 @@ fn changes(
         tags: &old_tags,
         contact_validity: &old.contact_validity,
         process_status: &old.process_status,
-        orders: (
+        orders: OrderFigures::of(
             &old.order_id,
-            old.order_count,
-            old.paid_order_count,
-            old.paid_total_fen,
+            (old.order_count, old.paid_order_count, old.paid_total_fen),
+            &old.aggregate,
         ),
     };
     let after = Announced {
@@ -480,11 +479,10 @@ fn changes(
         tags,
         contact_validity: &row.contact_validity,
         process_status: &row.process_status,
-        orders: (
+        orders: OrderFigures::of(
             &row.order_id,
-            row.order_count,
-            row.paid_order_count,
-            row.paid_total_fen,
+            (row.order_count, row.paid_order_count, row.paid_total_fen),
+            &row.aggregate,
         ),
     };
     let mut out = announced_changes(before, after);

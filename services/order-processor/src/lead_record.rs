@@ -229,9 +229,39 @@ pub struct Announced<'a> {
     pub tags: &'a [IntentionTag],
     pub contact_validity: &'a str,
     pub process_status: &'a str,
-    /// The buyer's orders as the snapshot shows them: the latest order's id, orders, paid
-    /// orders and the paid total (fen).
-    pub orders: (&'a str, i32, i32, i64),
+    /// The buyer's orders as the snapshot shows them.
+    pub orders: OrderFigures<'a>,
+}
+
+/// The order figures of a lead's snapshot: a change of any is `ordersChanged`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrderFigures<'a> {
+    pub latest_order_id: &'a str,
+    pub orders: i32,
+    pub paid_orders: i32,
+    pub paid_total_fen: i64,
+    /// From the stored aggregate (`unpaidCount`, `afterSaleCount`).
+    pub unpaid: i64,
+    pub after_sale: i64,
+}
+
+impl<'a> OrderFigures<'a> {
+    /// The figures of a lead row's columns and its stored aggregate.
+    pub fn of(
+        latest_order_id: &'a str,
+        (orders, paid_orders, paid_total_fen): (i32, i32, i64),
+        aggregate: &serde_json::Value,
+    ) -> Self {
+        let count = |key: &str| aggregate.get(key).and_then(serde_json::Value::as_i64);
+        OrderFigures {
+            latest_order_id,
+            orders,
+            paid_orders,
+            paid_total_fen,
+            unpaid: count("unpaidCount").unwrap_or_default(),
+            after_sale: count("afterSaleCount").unwrap_or_default(),
+        }
+    }
 }
 
 /// The changes between two states of a lead that `LeadUpdated` lists in `changes`; empty when
@@ -255,7 +285,7 @@ pub fn announced_changes(before: Announced<'_>, after: Announced<'_>) -> Vec<Lea
 }
 
 /// Whether the buyer's orders as the snapshot shows them changed (`ordersChanged`): a new
-/// order, a payment, a refund or a close after payment; a shipment alone moves none of them.
+/// order, a payment, a refund, a close (paid or not); a shipment alone moves none of them.
 pub fn orders_changed(before: Announced<'_>, after: Announced<'_>) -> bool {
     before.orders != after.orders
 }
@@ -273,7 +303,7 @@ mod tests {
             tags: &tags,
             contact_validity: "VALID",
             process_status: "PENDING",
-            orders: ("T1", 2, 2, 12_000),
+            orders: OrderFigures::of("T1", (2, 2, 12_000), &serde_json::json!({"unpaidCount": 1})),
         };
         assert!(announced_changes(before, before).is_empty());
         let after = Announced {
@@ -297,11 +327,17 @@ mod tests {
         );
         // A repeat purchase that moves no score or tag still changes the snapshot.
         let after = Announced {
-            orders: ("T2", 3, 3, 19_000),
+            orders: OrderFigures::of("T2", (3, 3, 19_000), &serde_json::json!({"unpaidCount": 1})),
             ..before
         };
         assert!(announced_changes(before, after).is_empty());
         assert!(orders_changed(before, after));
         assert!(!orders_changed(before, before));
+        // An unpaid order closed: no count, total or latest order moves but the unpaid count.
+        let closed = Announced {
+            orders: OrderFigures::of("T1", (2, 2, 12_000), &serde_json::json!({"unpaidCount": 0})),
+            ..before
+        };
+        assert!(orders_changed(before, closed));
     }
 }

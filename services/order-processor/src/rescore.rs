@@ -37,7 +37,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::SERVICE;
-use crate::lead_record::{Announced, announced_changes, snapshot, tags_of};
+use crate::lead_record::{Announced, OrderFigures, announced_changes, snapshot, tags_of};
 use crate::processor::Processor;
 use crate::repo::leads::{self, LeadRow};
 use crate::repo::shop_stats::{self, Claimed};
@@ -400,11 +400,10 @@ fn apply(c: Changed) -> anyhow::Result<(serde_json::Value, Option<CloudEvent<Lea
     });
     let before_tags = tags_of(&before.intention_tags);
     // A rescore reads the orders as they are: it changes none.
-    let orders = (
-        row.order_id.as_str(),
-        row.order_count,
-        row.paid_order_count,
-        row.paid_total_fen,
+    let orders = OrderFigures::of(
+        &row.order_id,
+        (row.order_count, row.paid_order_count, row.paid_total_fen),
+        &row.aggregate,
     );
     let changes = announced_changes(
         Announced {

@@ -63,6 +63,7 @@ pub struct LeadState {
     pub order_count: i32,
     pub paid_order_count: i32,
     pub paid_total_fen: i64,
+    pub aggregate: serde_json::Value,
 }
 
 /// `n` new lead ids.
