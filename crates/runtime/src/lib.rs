@@ -92,6 +92,18 @@ impl Dependencies {
         self.schema_current.fetch_or(current, Ordering::Relaxed);
         current
     }
+
+    /// Checks the dependencies every `every` until `shutdown` (`leadgen_dependency_up`), so the
+    /// gauge is fresh whether or not anything probes `/readyz`.
+    pub async fn watch(self: Arc<Self>, every: Duration, shutdown: CancellationToken) {
+        loop {
+            self.check().await;
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(every) => {}
+            }
+        }
+    }
 }
 
 #[async_trait::async_trait]
@@ -125,20 +137,6 @@ impl Readiness for Dependencies {
             });
         }
         checks
-    }
-}
-
-impl Dependencies {
-    /// Checks the dependencies every `every` until `shutdown` (`leadgen_dependency_up`), so the
-    /// gauge is fresh whether or not anything probes `/readyz`.
-    pub async fn watch(self: Arc<Self>, every: Duration, shutdown: CancellationToken) {
-        loop {
-            self.check().await;
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                () = tokio::time::sleep(every) => {}
-            }
-        }
     }
 }
 
