@@ -106,6 +106,7 @@ diesel::table! {
         order_created_at -> Nullable<Timestamptz>,
         paid_at -> Nullable<Timestamptz>,
         refunded -> Bool,
+        partial_refund_fen -> Nullable<Int8>,
     }
 }
 

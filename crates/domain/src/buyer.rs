@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::contact::ContactKind;
 use crate::money::Money;
-use crate::order::{NeutralStatus, RawOrder};
+use crate::order::{NeutralStatus, RawOrder, refund_amount};
 use crate::platform::PlatformType;
 use crate::validity::normalize_mainland_mobile;
 
@@ -135,6 +135,10 @@ pub struct OrderFacts {
     pub paid_at: Option<DateTime<Utc>>,
     pub amount: Money,
     pub refunded: bool,
+    /// A refund of some lines only ([`RawOrder::partial_refund`]); `None` with `refunded` is the
+    /// whole order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partial_refund: Option<Money>,
     pub product: String,
 }
 
@@ -148,6 +152,7 @@ impl OrderFacts {
             paid_at: order.paid_at,
             amount: order.amount,
             refunded: order.refunded,
+            partial_refund: order.partial_refund,
             product: order.product_summary(),
         }
     }
@@ -162,9 +167,16 @@ impl OrderFacts {
         self.refunded || (self.status == NeutralStatus::Closed && self.paid_at.is_some())
     }
 
-    /// Paid and kept: counts toward the buyer's spend.
-    pub fn is_kept_purchase(&self) -> bool {
-        self.was_paid() && !self.is_after_sale()
+    /// What the buyer paid and kept, toward their spend: a paid order's amount, less the
+    /// refunded lines of a partial refund; nothing for an order unpaid, refunded whole, or
+    /// closed after payment.
+    pub fn kept_amount(&self) -> Money {
+        let closed_after_payment = self.status == NeutralStatus::Closed && self.paid_at.is_some();
+        if !self.was_paid() || closed_after_payment {
+            return Money::default();
+        }
+        let refund = refund_amount(self.amount, self.refunded, self.partial_refund);
+        Money::from_fen(self.amount.fen() - refund.map_or(0, Money::fen))
     }
 
     /// The time the order is listed under: payment time when paid, else creation time.
@@ -185,7 +197,8 @@ pub struct BuyerAggregate {
     pub order_count: u32,
     /// Orders paid at some point (refunded ones included).
     pub paid_order_count: u32,
-    /// Sum of paid orders that were not refunded or closed after payment.
+    /// What the buyer paid and kept: paid orders, less refunds (the refunded lines of a partial
+    /// refund, the whole order otherwise) and orders closed after payment.
     pub paid_total: Money,
     /// Orders refunded or closed after payment.
     pub after_sale_count: u32,
@@ -251,13 +264,7 @@ pub fn aggregate(orders: &[OrderFacts]) -> Option<BuyerAggregate> {
     Some(BuyerAggregate {
         order_count: count(sorted.len()),
         paid_order_count: count(paid.len()),
-        paid_total: Money(
-            sorted
-                .iter()
-                .filter(|o| o.is_kept_purchase())
-                .map(|o| o.amount.fen())
-                .sum(),
-        ),
+        paid_total: Money(sorted.iter().map(|o| o.kept_amount().fen()).sum()),
         after_sale_count: count(sorted.iter().filter(|o| o.is_after_sale()).count()),
         unpaid_count: count(
             sorted

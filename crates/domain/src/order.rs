@@ -145,6 +145,11 @@ pub struct RawOrder {
     /// Whether a refund was requested or made.
     #[serde(default)]
     pub refunded: bool,
+    /// A partial refund: what the refunded lines paid, when the platform says per line and only
+    /// some lines are refunded ([`partial_refund`]). Absent when the refund is the whole order,
+    /// or the platform says only per order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partial_refund: Option<Money>,
     #[serde(default)]
     pub buyer: BuyerRef,
     #[serde(default)]
@@ -169,9 +174,44 @@ impl RawOrder {
     }
 }
 
+/// What an order refunded (or is asked to): the refunded lines of a partial refund, else the
+/// whole amount; `None` without a refund. Never more than the amount, never negative.
+pub fn refund_amount(amount: Money, refunded: bool, partial: Option<Money>) -> Option<Money> {
+    let whole = amount.fen().max(0);
+    refunded.then(|| Money::from_fen(partial.map_or(whole, |p| p.fen().clamp(0, whole))))
+}
+
+/// The partial refund of an order from its lines, each as (refund asked for or made, what the
+/// line paid): the refunded lines' sum when some lines but not all are refunded and each of them
+/// says what it paid; `None` otherwise (no refund, the whole order, or an amount unknown, which
+/// counts as the whole order: the safe reading for a buyer's spend).
+pub fn partial_refund(lines: impl IntoIterator<Item = (bool, Option<Money>)>) -> Option<Money> {
+    let (mut refunded, mut kept, mut sum) = (0, 0, 0i64);
+    for (is_refunded, paid) in lines {
+        if !is_refunded {
+            kept += 1;
+            continue;
+        }
+        refunded += 1;
+        sum = sum.checked_add(paid?.fen())?;
+    }
+    (refunded > 0 && kept > 0).then_some(Money::from_fen(sum))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_partial_refund_is_the_refunded_lines_when_some_lines_are_kept() {
+        let yuan = |y: i64| Some(Money::from_fen(y * 100));
+        let lines = [(true, yuan(30)), (false, yuan(50)), (true, yuan(20))];
+        assert_eq!(partial_refund(lines), yuan(50));
+        assert_eq!(partial_refund([(true, yuan(30)), (true, yuan(50))]), None);
+        assert_eq!(partial_refund([(false, yuan(30)), (false, yuan(50))]), None);
+        assert_eq!(partial_refund([(true, None), (false, yuan(50))]), None);
+        assert_eq!(partial_refund([]), None);
+    }
 
     #[test]
     fn the_region_kept_in_clear_is_province_and_city() {

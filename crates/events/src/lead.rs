@@ -58,7 +58,8 @@ pub struct BuyerLead {
     pub latest_order_time: DateTime<Utc>,
     pub order_count: u32,
     pub paid_order_count: u32,
-    /// Decimal yuan paid and kept (refunded orders excluded), e.g. `"597.00"`.
+    /// Decimal yuan paid and kept: paid orders less refunds (only the refunded lines of a partial
+    /// refund), e.g. `"597.00"`.
     pub paid_total: String,
     pub after_sale_count: u32,
     pub unpaid_count: u32,

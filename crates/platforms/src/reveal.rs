@@ -279,6 +279,7 @@ mod tests {
             modified_at: None,
             amount: Money(100),
             refunded: false,
+            partial_refund: None,
             buyer: BuyerRef::default(),
             receiver: Receiver {
                 phone,

@@ -201,6 +201,7 @@ fn request() -> PredictRequest {
         paid_at: Some(t(d)),
         amount: Money::from_fen(12_900),
         refunded: false,
+        partial_refund: None,
         product: "有机燕麦片 1kg".to_owned(),
     };
     PredictRequest {

@@ -72,6 +72,7 @@ fn orders(n: usize) -> Vec<RawOrder> {
                 modified_at: None,
                 amount: Money(fen),
                 refunded: rng.next().is_multiple_of(20),
+                partial_refund: None,
                 buyer: BuyerRef {
                     open_id: Some(format!("oid-{buyer}")),
                     nick: Some("t**1".into()),

@@ -28,6 +28,7 @@ pub fn facts_of(o: &BuyerOrder) -> OrderFacts {
         paid_at: o.paid_at,
         amount: Money::from_fen(o.amount_fen),
         refunded: o.refunded,
+        partial_refund: o.partial_refund_fen.map(Money::from_fen),
         product: o.product_info.clone(),
     }
 }

@@ -4,7 +4,7 @@
 use leadgen_crypto::{BlindIndexer, Sealer};
 use leadgen_db::sealed;
 use leadgen_domain::buyer::{IdentityKind, OrderFacts, identity_keys};
-use leadgen_domain::{ContactField, ContactKind, PlatformId, PlatformType, RawOrder};
+use leadgen_domain::{ContactField, ContactKind, Money, PlatformId, PlatformType, RawOrder};
 
 use crate::repo::processed::ProcessedWrite;
 use crate::repo::raw_orders::RawRow;
@@ -150,6 +150,7 @@ pub fn processed_row(
         order_created_at: Some(order.created_at),
         paid_at: order.paid_at,
         refunded: order.refunded,
+        partial_refund_fen: order.partial_refund.map(Money::fen),
         user_id: lead,
     })
 }

@@ -60,6 +60,9 @@ pub struct DatasetOrder {
     pub amount_fen: i64,
     #[serde(default)]
     pub refunded: bool,
+    /// What the refunded lines paid when only some are refunded (absent: the whole order).
+    #[serde(default)]
+    pub partial_refund_fen: Option<i64>,
     #[serde(default)]
     pub product: String,
 }
@@ -280,6 +283,7 @@ fn as_of(order: &DatasetOrder, cutoff: DateTime<Utc>) -> OrderFacts {
         paid_at: if paid_later { None } else { order.paid_at },
         amount: Money(order.amount_fen),
         refunded: order.refunded && !paid_later,
+        partial_refund: order.partial_refund_fen.map(Money),
         product: order.product.clone(),
     }
 }

@@ -20,6 +20,7 @@ fn facts(id: &str, days: i64, status: NeutralStatus, fen: i64, refunded: bool) -
             .then_some(created + Duration::minutes(3)),
         amount: Money(fen),
         refunded,
+        partial_refund: None,
         product: format!("商品{id}"),
     }
 }
@@ -34,6 +35,7 @@ fn order(open_id: Option<&str>, phone: Option<&str>) -> RawOrder {
         modified_at: None,
         amount: Money(100),
         refunded: false,
+        partial_refund: None,
         buyer: BuyerRef {
             open_id: open_id.map(str::to_owned),
             nick: None,
@@ -131,6 +133,26 @@ fn the_aggregate_sums_a_buyers_orders() {
 }
 
 #[test]
+fn a_partial_refund_takes_only_the_refunded_lines_off_the_spend() {
+    let partly = OrderFacts {
+        partial_refund: Some(Money(3_000)),
+        ..facts("1", 0, NeutralStatus::Completed, 10_000, true)
+    };
+    let whole = facts("2", 5, NeutralStatus::Shipped, 4_000, true);
+    let more_than_paid = OrderFacts {
+        partial_refund: Some(Money(9_000)),
+        ..facts("3", 6, NeutralStatus::Paid, 2_000, true)
+    };
+    let a = aggregate(&[partly, whole, more_than_paid]).unwrap();
+    assert_eq!(a.paid_total, Money(7_000));
+    assert_eq!(a.paid_order_count, 3);
+    assert_eq!(
+        a.after_sale_count, 3,
+        "a partial refund is an after-sale too"
+    );
+}
+
+#[test]
 fn buyers_group_transitively_and_merge_into_the_lowest_lead() {
     let o = |keys: &[&str], leads: &[i64]| OrderIdentities {
         keys: keys.iter().map(|k| (*k).to_owned()).collect(),
@@ -169,10 +191,12 @@ fn arb_order() -> impl Strategy<Value = OrderFacts> {
         1i64..100_000,
         any::<bool>(),
         0i64..3,
+        proptest::option::of(0i64..100_000),
     )
-        .prop_map(|(id, day, status, fen, refunded, shop)| {
+        .prop_map(|(id, day, status, fen, refunded, shop, partly)| {
             let mut f = facts(&id.to_string(), day, status, fen, refunded);
             f.platform_id = shop;
+            f.partial_refund = partly.filter(|_| refunded).map(Money);
             f
         })
 }

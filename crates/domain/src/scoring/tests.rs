@@ -20,6 +20,7 @@ fn paid(id: &str, t: DateTime<Utc>, yuan: i64) -> OrderFacts {
         paid_at: Some(t),
         amount: Money(yuan * 100),
         refunded: false,
+        partial_refund: None,
         product: format!("商品{id}"),
     }
 }

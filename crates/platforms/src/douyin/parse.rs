@@ -1,6 +1,7 @@
 //! Reading Douyin Shop answers: the error envelope, tokens and `order.searchList` pages.
 
 use chrono::{DateTime, Utc};
+use leadgen_domain::order::partial_refund;
 use leadgen_domain::{
     BuyerRef, ContactField, ContactKind, Money, NeutralStatus, OrderItem, RawOrder, Receiver,
 };
@@ -224,6 +225,11 @@ pub fn parse_order(raw: &Value) -> Result<RawOrder, String> {
         modified_at: unix_seconds(raw, "update_time")?,
         amount: Money::from_fen(amount),
         refunded: skus.iter().any(refund_requested),
+        // A sku order refunded alone: what that sku paid (`pay_amount`, fen).
+        partial_refund: partial_refund(skus.iter().map(|sku| {
+            let paid = int(sku.get("pay_amount")).map(Money::from_fen);
+            (refund_requested(sku), paid)
+        })),
         buyer: BuyerRef {
             open_id: text(raw.get("doudian_open_id")),
             nick: None,

@@ -100,6 +100,26 @@ fn parses_a_recorded_search_list_page() {
 }
 
 #[test]
+fn a_refunded_sku_is_a_partial_refund_of_what_it_paid() {
+    let mut order = fixture("search")["data"]["shop_order_list"][0].clone();
+    let kept = order["sku_order_list"][0].clone();
+    let mut refunded = kept.clone();
+    refunded["pay_amount"] = 5_900.into();
+    refunded["after_sale_info"] = json!({"after_sale_status": 12, "refund_status": 3});
+    order["sku_order_list"] = json!([kept, refunded.clone()]);
+    let parsed = parse::parse_order(&order).unwrap();
+    assert!(parsed.refunded);
+    assert_eq!(parsed.partial_refund, Some(Money(5_900)));
+    order["sku_order_list"] = json!([refunded.clone(), refunded]);
+    let whole = parse::parse_order(&order).unwrap();
+    assert!(whole.refunded);
+    assert_eq!(
+        whole.partial_refund, None,
+        "every sku refunded: the whole order"
+    );
+}
+
+#[test]
 fn every_status_maps_and_unknown_ones_fail() {
     let base = fixture("search")["data"]["shop_order_list"][0].clone();
     let with = |code: i64| {

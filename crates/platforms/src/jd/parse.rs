@@ -268,6 +268,8 @@ pub fn parse_order(raw: &Value) -> Result<RawOrder, String> {
         modified_at: time(raw, "modified")?,
         amount: yuan(raw, "orderPayment")?,
         refunded,
+        // JD says only per order.
+        partial_refund: None,
         buyer: BuyerRef {
             open_id: text(raw.get("open_id_buyer")),
             nick: text(raw.get("pin")),

@@ -178,7 +178,19 @@ pub fn parse_order(raw: &Value) -> Result<RawOrder, String> {
         }],
         _ => Vec::new(),
     };
-    let refunded = matches!(raw.get("orderRefundList"), Some(Value::Array(r)) if !r.is_empty());
+    let refunds = match raw.get("orderRefundList") {
+        Some(Value::Array(r)) => r.as_slice(),
+        _ => &[],
+    };
+    let refunded = !refunds.is_empty();
+    // One item per order: a refund of less than the order (part of the quantity) is partial when
+    // every refund says its `refundFee`; else the whole order.
+    let partial_refund = refunds
+        .iter()
+        .map(|r| int(r.get("refundFee")))
+        .sum::<Option<i64>>()
+        .filter(|fee| *fee > 0 && *fee < amount)
+        .map(Money::from_fen);
     let addr = raw.get("orderAddress").unwrap_or(&Value::Null);
     let region = ["province", "city", "district", "town"]
         .iter()
@@ -195,6 +207,7 @@ pub fn parse_order(raw: &Value) -> Result<RawOrder, String> {
         modified_at: millis(base, "updateTime")?,
         amount: Money::from_fen(amount),
         refunded,
+        partial_refund,
         buyer: BuyerRef {
             open_id: text(base.get("buyerOpenId")),
             nick: text(base.get("buyerNick")),

@@ -87,6 +87,24 @@ fn parses_a_recorded_cursor_page() {
 }
 
 #[test]
+fn a_refund_below_the_order_is_partial() {
+    let mut order = page()["data"]["orderList"][0].clone();
+    let paid = order["orderBaseInfo"]["totalFee"].as_i64().unwrap();
+    order["orderRefundList"] = json!([{"refundId": 1, "refundStatus": 22, "refundFee": paid / 4}]);
+    let parsed = parse::parse_order(&order).unwrap();
+    assert!(parsed.refunded);
+    assert_eq!(parsed.partial_refund, Some(Money(paid / 4)));
+    for whole in [json!(paid), json!(null)] {
+        order["orderRefundList"][0]["refundFee"] = whole.clone();
+        assert_eq!(
+            parse::parse_order(&order).unwrap().partial_refund,
+            None,
+            "{whole}"
+        );
+    }
+}
+
+#[test]
 fn statuses_map_exhaustively() {
     let base = page()["data"]["orderList"][0].clone();
     let with = |code: i64| {

@@ -263,6 +263,8 @@ pub fn parse_order(raw: &Value) -> Result<RawOrder, String> {
         modified_at: time(raw, "updated_at")?,
         amount: yuan(raw, "pay_amount")?,
         refunded: refund_status != 1,
+        // PDD says only per order (`refund_status`).
+        partial_refund: None,
         buyer: BuyerRef::default(),
         receiver: Receiver {
             name: text_field("receiver_name", "receiver_name_mask"),

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
+use leadgen_domain::order::partial_refund;
 use leadgen_domain::time::parse_beijing;
 use leadgen_domain::{BuyerRef, ContactField, NeutralStatus, OrderItem, RawOrder, Receiver};
 use serde_json::Value;
@@ -249,9 +250,13 @@ pub fn parse_trade(raw: &Value) -> Result<RawOrder, String> {
         _ => &[],
     };
     let mut items = Vec::with_capacity(lines.len());
-    let mut refunded = refund_asked(str_at(raw, "refund_status"));
+    let whole_refund = refund_asked(str_at(raw, "refund_status"));
+    let mut refunded = whole_refund;
+    let mut refund_lines = Vec::with_capacity(lines.len());
     for line in lines {
-        refunded |= refund_asked(str_at(line, "refund_status"));
+        let line_refunded = refund_asked(str_at(line, "refund_status"));
+        refunded |= line_refunded;
+        refund_lines.push((line_refunded, yuan(line, "payment").ok()));
         let quantity = match line.get("num") {
             Some(Value::Number(n)) => n.as_i64().unwrap_or(1),
             Some(Value::String(s)) => s.parse().map_err(|_| format!("orders.num `{s}`"))?,
@@ -291,6 +296,8 @@ pub fn parse_trade(raw: &Value) -> Result<RawOrder, String> {
         modified_at: time(raw, "modified")?,
         amount: yuan(raw, "payment")?,
         refunded,
+        // A sub-order (`orders.order[]`) refunded alone: what that line paid (`payment`).
+        partial_refund: partial_refund(refund_lines).filter(|_| !whole_refund),
         buyer: BuyerRef {
             open_id: Some(str_at(raw, "buyer_open_uid").to_owned()).filter(|s| !s.is_empty()),
             nick: Some(str_at(raw, "buyer_nick").to_owned()).filter(|s| !s.is_empty()),
@@ -349,6 +356,27 @@ mod tests {
         // The third trade has no `created`: kept with its error, not dropped.
         assert_eq!(orders[2].order_id.as_deref(), Some("3512345678901234999"));
         assert!(orders[2].parsed.as_ref().unwrap_err().contains("created"));
+    }
+
+    #[test]
+    fn a_refunded_sub_order_is_a_partial_refund_of_what_it_paid() {
+        let mut trade = fixture()["trades_sold_get_response"]["trades"]["trade"][0].clone();
+        let kept = trade["orders"]["order"][0].clone();
+        let mut refunded = kept.clone();
+        refunded["payment"] = "59.00".into();
+        refunded["refund_status"] = "SUCCESS".into();
+        trade["orders"]["order"] = serde_json::json!([kept, refunded]);
+        let order = parse_trade(&trade).unwrap();
+        assert!(order.refunded);
+        assert_eq!(order.partial_refund, Some(Money(5_900)));
+        // Every line refunded, or the trade itself: the whole order.
+        trade["orders"]["order"][0]["refund_status"] = "WAIT_SELLER_AGREE".into();
+        assert_eq!(parse_trade(&trade).unwrap().partial_refund, None);
+        trade["orders"]["order"][0]["refund_status"] = "NO_REFUND".into();
+        trade["refund_status"] = "SUCCESS".into();
+        let whole = parse_trade(&trade).unwrap();
+        assert!(whole.refunded);
+        assert_eq!(whole.partial_refund, None);
     }
 
     #[test]

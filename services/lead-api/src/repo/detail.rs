@@ -104,6 +104,7 @@ pub struct OrderRow {
     pub product_info: String,
     pub contact_masked: Option<String>,
     pub refunded: bool,
+    pub partial_refund_fen: Option<i64>,
 }
 
 /// A page of the lead's orders, newest first, and how many there are.

@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use leadgen_domain::Money;
 use leadgen_domain::buyer::BuyerAggregate;
+use leadgen_domain::order::refund_amount;
 use leadgen_http::Page;
 use leadgen_http::paging::Paging;
 use serde::Serialize;
@@ -42,7 +43,8 @@ pub struct BuyerView {
     pub order_count: u32,
     /// Orders paid at some point (refunded ones included).
     pub paid_order_count: u32,
-    /// Yuan, two decimals: the paid orders not refunded or closed after payment.
+    /// Yuan, two decimals: what the buyer paid and kept (paid orders less refunds: the refunded
+    /// lines of a partial refund, else the whole order; orders closed after payment count 0).
     #[schema(example = "128.50")]
     pub paid_total: String,
     /// Orders refunded or closed after payment.
@@ -96,7 +98,12 @@ pub struct OrderView {
     pub amount: String,
     pub product_info: String,
     pub contact_info: Option<String>,
+    /// A refund was asked for or made.
     pub refunded: bool,
+    /// Yuan refunded or asked back: the refunded lines when only some lines are (a partial
+    /// refund), else the whole amount; `null` without a refund.
+    #[schema(example = "59.00")]
+    pub refund_amount: Option<String>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -124,6 +131,12 @@ impl From<OrderRow> for OrderView {
             product_info: o.product_info,
             contact_info: o.contact_masked,
             refunded: o.refunded,
+            refund_amount: refund_amount(
+                Money::from_fen(o.amount_fen),
+                o.refunded,
+                o.partial_refund_fen.map(Money::from_fen),
+            )
+            .map(|m| m.to_string()),
         }
     }
 }

@@ -249,6 +249,7 @@ impl TestApp {
             paid_at: Some(lead.order_time),
             amount: leadgen_domain::Money::from_fen(lead.amount_fen),
             refunded: false,
+            partial_refund: None,
             product: lead.product_info.to_owned(),
         };
         let aggregate = leadgen_domain::buyer::aggregate(&[facts]).expect("one order");

@@ -24,6 +24,7 @@ fn order(id: &str, phone: &str) -> RawOrder {
         modified_at: None,
         amount: Money(19_900),
         refunded: false,
+        partial_refund: None,
         buyer: BuyerRef::default(),
         receiver: Receiver {
             phone: ContactField::phone(phone),

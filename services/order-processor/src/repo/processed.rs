@@ -29,6 +29,7 @@ pub struct ProcessedWrite {
     pub order_created_at: Option<DateTime<Utc>>,
     pub paid_at: Option<DateTime<Utc>>,
     pub refunded: bool,
+    pub partial_refund_fen: Option<i64>,
     /// The buyer-lead the order belongs to.
     pub user_id: Option<i64>,
 }
@@ -94,6 +95,7 @@ pub async fn upsert_many(
             processed::order_created_at.eq(excluded(processed::order_created_at)),
             processed::paid_at.eq(excluded(processed::paid_at)),
             processed::refunded.eq(excluded(processed::refunded)),
+            processed::partial_refund_fen.eq(excluded(processed::partial_refund_fen)),
             processed::user_id.eq(excluded(processed::user_id)),
             processed::update_time.eq(diesel::dsl::now),
         ))
@@ -118,6 +120,7 @@ pub struct BuyerOrder {
     pub order_created_at: Option<DateTime<Utc>>,
     pub paid_at: Option<DateTime<Utc>>,
     pub refunded: bool,
+    pub partial_refund_fen: Option<i64>,
     pub product_info: String,
     pub contact_info: Option<String>,
 }

@@ -149,6 +149,60 @@ async fn a_later_refund_updates_the_lead_and_is_announced() {
 }
 
 #[tokio::test]
+async fn a_partial_refund_takes_only_the_refunded_lines_off_the_buyers_spend() {
+    let run = Run::new().await;
+    let placed = |id: &str, day, fen| Spec {
+        shop: 0,
+        order: order(
+            id,
+            day,
+            NeutralStatus::Completed,
+            fen,
+            Some("buyer"),
+            Some("13800000002"),
+        ),
+    };
+    let ids = run
+        .store(
+            &[placed("p1", 10, 20_000), placed("p2", 40, 30_000)],
+            "PENDING",
+        )
+        .await;
+    let lead = run.process(&ids).await.new_leads[0];
+
+    // One line of the second order (¥80 of ¥300) is refunded; the order itself completes.
+    let mut partly = placed("p2", 40, 30_000);
+    partly.order.refunded = true;
+    partly.order.partial_refund = Some(leadgen_domain::Money(8_000));
+    let ids = run.store(&[partly], "PENDING").await;
+    assert_eq!(run.process(&ids).await.updated_leads, vec![lead]);
+    let mut conn = leadgen_db::conn(&run.db.pool).await.unwrap();
+    let (paid_total, tags): (i64, Vec<String>) = t_order_lead::table
+        .find(lead)
+        .select((t_order_lead::paid_total_fen, t_order_lead::intention_tags))
+        .first(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        paid_total, 42_000,
+        "only the refunded line leaves the spend"
+    );
+    assert!(tags.contains(&"退款售后".to_owned()), "{tags:?}");
+    let stored: Option<i64> = t_ecom_order_processed::table
+        .filter(t_ecom_order_processed::order_id.eq("p2"))
+        .select(t_ecom_order_processed::partial_refund_fen)
+        .first(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(stored, Some(8_000));
+    let events = outbox(&run).await;
+    let (key, updated) = events.last().unwrap();
+    assert_eq!(key, "lead.updated.v1");
+    assert_eq!(updated["data"]["lead"]["paidTotal"], "420.00", "{updated}");
+    assert_eq!(updated["data"]["lead"]["afterSaleCount"], 1, "{updated}");
+}
+
+#[tokio::test]
 async fn two_leads_that_turn_out_to_be_one_buyer_merge_and_keep_the_sales_decision() {
     let run = Run::new().await;
     // Shop 0 knows the buyer by open id only; shop 1 by another open id only: two leads.

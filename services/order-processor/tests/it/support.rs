@@ -59,6 +59,7 @@ pub fn order(
         modified_at: None,
         amount: Money(fen),
         refunded: id.ends_with('r'),
+        partial_refund: None,
         buyer: BuyerRef {
             open_id: open_id.map(str::to_owned),
             nick: Some("t**1".into()),

@@ -122,6 +122,7 @@ fn order(
         paid_at: paid.map(at),
         amount_fen: 10_000,
         refunded: false,
+        partial_refund_fen: None,
         product: "茶叶".into(),
     }
 }

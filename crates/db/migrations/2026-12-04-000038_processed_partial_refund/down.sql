@@ -1,0 +1,1 @@
+ALTER TABLE t_ecom_order_processed DROP COLUMN partial_refund_fen;
