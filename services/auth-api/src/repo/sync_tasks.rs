@@ -176,14 +176,25 @@ pub async fn cancel_running(
     .await
 }
 
-/// Inserts a RUNNING task; a unique violation means one is already running for the platform.
-pub async fn insert(conn: &mut AsyncPgConnection, new: NewTask<'_>) -> QueryResult<SyncTaskId> {
+/// Inserts a RUNNING task unless one is already running for the platform (`None`): the
+/// conflict is skipped, not raised, so the caller's transaction stays usable. The target's
+/// predicate repeats the partial unique index's (`uq_sync_task_one_running`), as PostgreSQL
+/// needs to infer it.
+pub async fn insert(
+    conn: &mut AsyncPgConnection,
+    new: NewTask<'_>,
+) -> QueryResult<Option<SyncTaskId>> {
+    use diesel::upsert::DecoratableTarget;
     diesel::insert_into(task::table)
         .values(new)
+        .on_conflict(task::platform_id)
+        .filter_target(task::status.eq(SyncStatus::Running.as_str()))
+        .do_nothing()
         .returning(task::id)
         .get_result::<i64>(conn)
         .await
-        .map(SyncTaskId::new)
+        .optional()
+        .map(|id| id.map(SyncTaskId::new))
 }
 
 pub async fn list(

@@ -1,7 +1,6 @@
 //! Manual sync requests and sync records (design 2.3, 2.4).
 
 use chrono::{DateTime, Duration, Utc};
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::AsyncConnection as _;
 use leadgen_db::ScopedFutureExt as _;
 use leadgen_db::oplog::{self, Entry, Operator};
@@ -112,10 +111,8 @@ async fn start_task(
     platform_type: PlatformType,
     trigger: SyncTrigger,
 ) -> Result<Option<SyncTaskId>, AuthApiError> {
-    let task_id = match repo::insert(conn, task.clone()).await {
-        Ok(id) => id,
-        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => return Ok(None),
-        Err(e) => return Err(e.into()),
+    let Some(task_id) = repo::insert(conn, task.clone()).await? else {
+        return Ok(None);
     };
     let event = CloudEvent::new(
         SERVICE,

@@ -536,6 +536,50 @@ async fn connecting_a_shop_again_renews_its_authorization_instead_of_adding_a_se
 }
 
 #[tokio::test]
+async fn connecting_a_shop_again_while_its_backfill_runs_renews_it_and_is_audited() {
+    let endpoint = TokenEndpoint::start(
+        200,
+        json!({
+            "access_token": "AT-again",
+            "token_type": "Bearer",
+            "expires_in": 86400,
+            "refresh_token": "RT-again",
+            "re_expires_in": 2_592_000,
+            "taobao_user_id": "2200010",
+            "taobao_user_nick": "%E5%86%8D%E6%9D%A5",
+        }),
+    )
+    .await;
+    let app = app_backfilling(&endpoint, None).await;
+    let (first, state) = pending(&app, None).await;
+    let response = app.callback(&[("code", "code-1"), ("state", &state)]).await;
+    expect_envelope(response, StatusCode::OK, 200).await;
+    // Its backfill is still RUNNING when the merchant connects the same shop again.
+    let (_, state) = pending(&app, None).await;
+    let response = app.callback(&[("code", "code-2"), ("state", &state)]).await;
+    let body = expect_envelope(response, StatusCode::OK, 200).await;
+    assert_eq!(body["data"]["platformId"], first, "{body}");
+    assert_eq!(body["data"]["status"], "ACTIVE");
+    let mut conn = app.conn().await;
+    let running: i64 = t_ecom_sync_task::table
+        .filter(t_ecom_sync_task::platform_id.eq(first))
+        .filter(t_ecom_sync_task::status.eq("RUNNING"))
+        .count()
+        .get_result(&mut conn)
+        .await
+        .expect("count");
+    assert_eq!(running, 1, "the running backfill goes on, alone");
+    let callbacks = app
+        .operation_log()
+        .await
+        .into_iter()
+        .filter(|l| l.action.starts_with("PLATFORM_AUTH_") && l.result == "SUCCESS")
+        .filter(|l| l.action != "PLATFORM_AUTH_CREATE")
+        .count();
+    assert_eq!(callbacks, 2, "both callbacks are audited");
+}
+
+#[tokio::test]
 async fn reauthorizing_replaces_a_stored_callback_that_is_not_ours() {
     let app = spawn_app().await;
     let (shop, _) = pending(&app, None).await;
