@@ -15,6 +15,23 @@ async fn every_platform_syncs_end_to_end_through_the_gateway() {
     let api = Api::new(&system, 3);
     let (start, end) = flow::window_days(10);
     for (platform, ..) in PLATFORMS {
+        // A wrong app secret fails the code exchange: refused (40003), the record INVALID and
+        // the attempt in the operation log, on every platform alike.
+        let (_, _, mut wrong) = leadgen_e2e::system::app_for(platform);
+        wrong["appSecret"] = json!("not-the-secret");
+        let (refused_id, done) = api
+            .approve_on_consent_page(&system, platform, None, wrong)
+            .await;
+        assert_eq!(done["code"], 40003, "{platform}: {done}");
+        let record = api.get(&format!("/platforms/{refused_id}")).await;
+        assert_eq!(record["data"]["status"], "INVALID", "{platform}: {record}");
+        let logged = api
+            .get(&format!(
+                "/operation-logs?targetId={refused_id}&result=FAILURE"
+            ))
+            .await;
+        assert_eq!(logged["data"]["total"], 1, "{platform}: {logged}");
+
         let platform_id = api.authorize(&system, platform).await;
         let expected = api
             .simulator_orders_of(&system, platform, &start, &end)

@@ -71,6 +71,30 @@ impl Api {
     /// seller when `None`): one app, the shop of whoever logs in.
     pub async fn authorize_as(&self, system: &System, platform: &str, seller: Option<&str>) -> i64 {
         let (_, _, auth_info) = app_for(platform);
+        let (platform_id, done) = self
+            .approve_on_consent_page(system, platform, seller, auth_info)
+            .await;
+        assert_eq!(done["data"]["status"], "ACTIVE", "{done}");
+        let listed = self
+            .get(&format!("/platforms?platformType={platform}&status=ACTIVE"))
+            .await;
+        assert_eq!(
+            listed["data"]["records"][0]["platformId"], platform_id,
+            "{listed}"
+        );
+        assert!(listed["data"]["records"][0].get("authInfo").is_none());
+        platform_id
+    }
+
+    /// Adds an authorization with `auth_info`, approves it on the consent page as `seller`
+    /// and follows the redirect to our callback: the new record's id and the callback's answer.
+    pub async fn approve_on_consent_page(
+        &self,
+        system: &System,
+        platform: &str,
+        seller: Option<&str>,
+        auth_info: Value,
+    ) -> (i64, Value) {
         let body = json!({"platformType": platform, "authInfo": auth_info});
         let r = self
             .http
@@ -142,16 +166,7 @@ impl Api {
             .json()
             .await
             .expect("JSON");
-        assert_eq!(done["data"]["status"], "ACTIVE", "{done}");
-        let listed = self
-            .get(&format!("/platforms?platformType={platform}&status=ACTIVE"))
-            .await;
-        assert_eq!(
-            listed["data"]["records"][0]["platformId"], platform_id,
-            "{listed}"
-        );
-        assert!(listed["data"]["records"][0].get("authInfo").is_none());
-        platform_id
+        (platform_id, done)
     }
 
     pub async fn simulator_order_ids(

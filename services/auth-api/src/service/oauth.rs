@@ -107,11 +107,19 @@ pub async fn complete(state: &AppState, query: CallbackQuery) -> Result<Complete
     let app = AppCredentials::from_auth_info(&row.app_key, &secret_doc);
     let tokens = match client.exchange_code(&app, &code, &row.callback_url).await {
         Ok(tokens) => tokens,
-        Err(PlatformError::AuthRefused(reason)) => {
+        // Refused, or a request the platform rejects (a wrong app secret fails the signature:
+        // Douyin `isv.signature-invalid`): the code is spent either way, so the attempt ends.
+        Err(PlatformError::AuthRefused(reason) | PlatformError::InvalidRequest(reason)) => {
             invalidate(&mut conn, &row, &state_hash, &reason).await?;
             return refused(&row, AuthApiError::OAuthExchange(reason));
         }
-        Err(other) => return Err(AuthApiError::Platform(other.to_string())),
+        // The platform failed (unavailable, malformed): the record waits for another attempt,
+        // and the failure is in the operation log.
+        Err(other) => {
+            let error = other.to_string();
+            record_activation(&mut conn, &row, Err(error.clone())).await?;
+            return Err(AuthApiError::Platform(error));
+        }
     };
 
     let granted = Granted {
@@ -216,32 +224,39 @@ async fn invalidate(
     state_hash: &str,
     reason: &str,
 ) -> Result<(), AuthApiError> {
-    let trace_id = leadgen_telemetry::current_trace_id();
-    let (id, tenant, created_by) = (row.id, row.tenant_id, row.created_by);
-    let (state_hash, reason) = (state_hash.to_owned(), reason.to_owned());
+    let (id, state_hash, reason) = (row.id, state_hash.to_owned(), reason.to_owned());
     conn.transaction::<(), AuthApiError, _>(|conn| {
         async move {
             repo::invalidate(conn, id, &state_hash, &reason).await?;
-            let op = Operator::User {
-                id: created_by,
-                name: String::new(),
-            };
-            let entry = Entry {
-                tenant_id: tenant,
-                service: SERVICE,
-                operator: &op,
-                action: "PLATFORM_AUTH_ACTIVATE",
-                target_type: "PLATFORM_AUTH",
-                target_ids: vec![id.to_string()],
-                result: Err(reason),
-            };
-            oplog::record(conn, entry, &trace_id).await?;
-            Ok(())
+            record_activation(conn, row, Err(reason)).await
         }
         .scope_boxed()
     })
     .await?;
     tracing::warn!(platform.id = row.id.get(), "Platform authorization refused");
+    Ok(())
+}
+
+/// Writes an activation attempt of `row` to the operation log, its creator acting.
+async fn record_activation(
+    conn: &mut leadgen_db::PgConn,
+    row: &AuthRow,
+    result: Result<(), String>,
+) -> Result<(), AuthApiError> {
+    let op = Operator::User {
+        id: row.created_by,
+        name: String::new(),
+    };
+    let entry = Entry {
+        tenant_id: row.tenant_id,
+        service: SERVICE,
+        operator: &op,
+        action: "PLATFORM_AUTH_ACTIVATE",
+        target_type: "PLATFORM_AUTH",
+        target_ids: vec![row.id.to_string()],
+        result,
+    };
+    oplog::record(conn, entry, &leadgen_telemetry::current_trace_id()).await?;
     Ok(())
 }
 
