@@ -256,12 +256,29 @@ impl FromRequest for AuthUser {
             AuthUser {
                 user_id: UserId::new(c.sub),
                 tenant_id: TenantId::new(c.tenant_id),
-                name: c.name,
+                name: display_name(&c.name),
                 perms: c.perms,
             }
         });
         ready(user.ok_or_else(ApiError::unauthorized))
     }
+}
+
+/// The most of a token's `name` kept for the operation log and status history.
+const NAME_MAX_CHARS: usize = 64;
+
+/// The token's `name` as the operation log keeps it: control characters removed (a NUL cannot be
+/// stored in PostgreSQL text, a newline forges log lines), trimmed, at most
+/// [`NAME_MAX_CHARS`] characters. The identity service signs the name; this only keeps a
+/// stray byte from failing the request it rides on.
+fn display_name(name: &str) -> String {
+    name.chars()
+        .filter(|c| !c.is_control())
+        .collect::<String>()
+        .trim()
+        .chars()
+        .take(NAME_MAX_CHARS)
+        .collect()
 }
 
 /// A permission a handler needs, as a type: the parameter of [`Authorized`].
@@ -329,6 +346,14 @@ mod tests {
             issuer: None,
             audience: None,
         }
+    }
+
+    #[test]
+    fn a_name_keeps_no_control_characters_and_a_bounded_length() {
+        assert_eq!(display_name("张\u{0}三\n"), "张三");
+        assert_eq!(display_name("  李四\r\n伪造的日志行 "), "李四伪造的日志行");
+        assert_eq!(display_name(&"长".repeat(100)).chars().count(), NAME_MAX_CHARS);
+        assert_eq!(display_name(""), "");
     }
 
     #[test]

@@ -547,3 +547,13 @@ async fn create_rejects_a_blank_app_key() {
         vec!["authInfo.appKey"]
     );
 }
+
+#[tokio::test]
+async fn a_control_character_in_the_operators_name_is_dropped_not_a_500() {
+    let app = spawn_app().await;
+    let odd = token_with(1, 7, "张\u{0}三\n", &[AUTH], 3600);
+    let response = app.create_authorization(Some(&odd), &valid_body()).await;
+    expect_envelope(response, StatusCode::CREATED, 201).await;
+    let logged = app.operation_log().await;
+    assert_eq!(logged[0].operator_name.as_deref(), Some("张三"));
+}
