@@ -3,6 +3,7 @@
 
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use leadgen_domain::audit::{AuditAction, AuditTarget};
 use leadgen_domain::{TenantId, UserId};
 
 use crate::schema::t_operation_log;
@@ -38,10 +39,8 @@ pub struct Entry<'a> {
     pub tenant_id: TenantId,
     pub service: &'static str,
     pub operator: &'a Operator,
-    /// e.g. `PLATFORM_AUTH_CREATE`, `SYNC_REQUEST`, `SYNC_COMPLETE`.
-    pub action: &'static str,
-    /// e.g. `PLATFORM_AUTH`, `SYNC_TASK`.
-    pub target_type: &'static str,
+    pub action: AuditAction,
+    pub target_type: AuditTarget,
     pub target_ids: Vec<String>,
     /// `Err(message)` records a failure; never put secrets or personal data in it.
     pub result: Result<(), String>,
@@ -92,8 +91,8 @@ async fn insert(
             t_operation_log::service.eq(entry.service),
             t_operation_log::operator_id.eq(operator_id),
             t_operation_log::operator_name.eq(operator_name),
-            t_operation_log::action.eq(entry.action),
-            t_operation_log::target_type.eq(entry.target_type),
+            t_operation_log::action.eq(entry.action.as_str()),
+            t_operation_log::target_type.eq(entry.target_type.as_str()),
             t_operation_log::target_ids.eq(entry.target_ids),
             t_operation_log::result.eq(result),
             t_operation_log::error_message.eq(error_message),

@@ -13,6 +13,7 @@
 //! - [`lead`] — intention tags, merged process status, the best contact of a buyer.
 //! - [`time`] — Beijing time (platform time) to UTC.
 
+pub mod audit;
 pub mod buyer;
 pub mod contact;
 pub mod ids;

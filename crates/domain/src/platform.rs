@@ -69,6 +69,8 @@ macro_rules! string_enum {
     };
 }
 
+pub(crate) use string_enum;
+
 string_enum!(
     /// The e-commerce platforms a merchant can connect.
     PlatformType, "platformType" {

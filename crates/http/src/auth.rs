@@ -352,7 +352,10 @@ mod tests {
     fn a_name_keeps_no_control_characters_and_a_bounded_length() {
         assert_eq!(display_name("张\u{0}三\n"), "张三");
         assert_eq!(display_name("  李四\r\n伪造的日志行 "), "李四伪造的日志行");
-        assert_eq!(display_name(&"长".repeat(100)).chars().count(), NAME_MAX_CHARS);
+        assert_eq!(
+            display_name(&"长".repeat(100)).chars().count(),
+            NAME_MAX_CHARS
+        );
         assert_eq!(display_name(""), "");
     }
 

@@ -100,6 +100,18 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     }
 }
 
+/// The most a service reads of a body (the gateway allows more, 1 MB: the service's own refusal
+/// is the one a caller sees).
+pub const LIMIT_BYTES: usize = 256 * 1024;
+
+/// The refusal of a body that does not say it is JSON.
+pub const NOT_JSON: &str = "请求体必须是 JSON（Content-Type: application/json）";
+
+/// The refusal of a body over [`LIMIT_BYTES`] (413).
+pub fn too_large() -> ApiError {
+    ApiError::payload_too_large("请求体过大（上限 256 KB）")
+}
+
 /// A JSON body that may be left out: empty, white space or `null` reads as `T::default()`.
 pub fn optional_json<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
     let body = body.trim_ascii();
@@ -107,6 +119,49 @@ pub fn optional_json<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, Ap
         Ok(T::default())
     } else {
         json(body)
+    }
+}
+
+/// Whether the request says its body is JSON (`application/json`, or a `+json` type).
+fn says_json(req: &HttpRequest) -> bool {
+    use actix_web::HttpMessage;
+    req.mime_type().ok().flatten().is_some_and(|m| {
+        m.type_() == actix_web::mime::APPLICATION
+            && (m.subtype() == actix_web::mime::JSON || m.suffix() == Some(actix_web::mime::JSON))
+    })
+}
+
+/// A JSON body that may be left out ([`optional_json`]). One that is sent is held to what
+/// [`Json`] requires: it says it is JSON, and it is at most [`LIMIT_BYTES`] (413).
+#[derive(Debug)]
+pub struct OptionalJson<T>(pub T);
+
+impl<T> OptionalJson<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T: DeserializeOwned + Default + 'static> FromRequest for OptionalJson<T> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let is_json = says_json(req);
+        let read = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            let body =
+                read.await
+                    .map_err(|e| match e.as_error::<actix_web::error::PayloadError>() {
+                        Some(actix_web::error::PayloadError::Overflow) => too_large(),
+                        _ => ApiError::bad_request("请求体读取失败"),
+                    })?;
+            let trimmed = body.trim_ascii();
+            if !is_json && !trimmed.is_empty() && trimmed != b"null" {
+                return Err(ApiError::bad_request(NOT_JSON).into());
+            }
+            Ok(OptionalJson(optional_json(trimmed)?))
+        })
     }
 }
 

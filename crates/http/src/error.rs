@@ -56,6 +56,11 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, message)
     }
 
+    /// 413: the body is larger than the service reads.
+    pub fn payload_too_large(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, message)
+    }
+
     /// 405: the path exists, the method does not.
     pub fn method_not_allowed() -> Self {
         Self::new(StatusCode::METHOD_NOT_ALLOWED, "该接口不支持此请求方法")
@@ -260,14 +265,14 @@ pub fn printable(text: &str) -> String {
 pub fn json_config() -> web::JsonConfig {
     use actix_web::error::JsonPayloadError;
     web::JsonConfig::default()
-        .limit(256 * 1024)
+        .limit(crate::body::LIMIT_BYTES)
         .error_handler(|err, _req: &HttpRequest| {
             let message = match &err {
-                JsonPayloadError::ContentType => {
-                    "请求体必须是 JSON（Content-Type: application/json）"
-                }
+                JsonPayloadError::ContentType => crate::body::NOT_JSON,
                 JsonPayloadError::Overflow { .. }
-                | JsonPayloadError::OverflowKnownLength { .. } => "请求体过大（上限 256 KB）",
+                | JsonPayloadError::OverflowKnownLength { .. } => {
+                    return crate::body::too_large().into();
+                }
                 JsonPayloadError::Deserialize(e) => return crate::body::error(e).into(),
                 _ => "请求体不是合法的 JSON",
             };

@@ -7,7 +7,8 @@
 //! - [`auth`] — the bearer-token identity ([`AuthUser`]) and permission checks.
 //! - [`paging`] — `page`/`size`, sort allow-lists and the page payload.
 //! - [`query`] — query parameter names an endpoint does not document, and request times.
-//! - [`openapi`] — the OpenAPI pieces every service shares (envelope, page, error, bearer).
+//! - [`openapi`] — the OpenAPI pieces every service shares (envelope, page, error, bearer,
+//!   shared 405/413/503 answers, string enums from the domain's value lists).
 //! - [`nul`] — NUL characters in queries and JSON bodies answered 400, never passed on.
 //! - [`metrics`] — HTTP request metrics and `GET /metrics`.
 //! - [`server`] — health and readiness endpoints, request tracing, graceful serving.

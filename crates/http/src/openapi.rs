@@ -1,11 +1,20 @@
 //! The pieces of the gateway's OpenAPI document every service shares: the envelope around every
-//! answer, the page payload, the error answer, the bearer scheme and the business codes. Each
+//! answer, the page payload, the error answer, the answers every operation can get (405, 413,
+//! 503), the bearer scheme, the business codes, and string enums built from the domain's own
+//! value lists (`string_enum`, `string_enum_schema!`, `PlatformTypeSchema`). Each
 //! service describes its own paths with utoipa; `leadctl openapi` merges them into
 //! `docs/openapi.json`, the one document of the gateway API.
 
+use leadgen_domain::PlatformType;
 use serde::Serialize;
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, ToSchema};
+
+#[doc(hidden)]
+pub use utoipa;
 
 /// Every successful answer: `code` 200 (or 201), `message` `success`, the payload in `data`.
 #[derive(Serialize, ToSchema)]
@@ -61,12 +70,167 @@ pub struct ErrorEnvelope {
     /// Simplified Chinese; never a stack trace, SQL or secret.
     pub message: String,
     /// Always null.
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = null_schema, required = true)]
     pub data: Option<()>,
     pub trace_id: String,
     /// With 422: every failed field.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<FieldErrorBody>>,
+}
+
+/// `ErrorEnvelope.data`: JSON `null`, nothing else.
+fn null_schema() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::Null)
+        .description(Some("Always null."))
+}
+
+/// A string that takes only `values` (`enum`), for a field whose Rust type is a `String` (or a
+/// domain enum without utoipa's derive). Pass the domain's own list (`PlatformType::ALL` through
+/// `as_str`), never a copy of it. A field can use it directly with
+/// `#[schema(schema_with = …)]` (a function returning this, with the field's description, as
+/// utoipa then drops the doc comment), or through a named schema ([`string_enum_schema!`]).
+pub fn string_enum<S: Into<String>>(values: impl IntoIterator<Item = S>) -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(values.into_iter().map(Into::into)))
+}
+
+/// A doc comment's lines (`#[doc = "…"]`) as one description, as utoipa writes them.
+#[doc(hidden)]
+pub fn doc_text(lines: &[&str]) -> String {
+    lines
+        .iter()
+        .map(|l| l.strip_prefix(' ').unwrap_or(l))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Declares a type that only documents: a string [`string_enum`] named `$name` among the
+/// document's schemas, described by the doc comment. A field refers to it with
+/// `#[schema(value_type = $ty)]` (or `Option<$ty>`, `Vec<$ty>`), and keeps its own doc comment.
+///
+/// ```ignore
+/// leadgen_http::string_enum_schema! {
+///     /// Status of a platform authorization.
+///     pub struct AuthStatusSchema as "AuthStatus" = AuthStatus::ALL.iter().map(|s| s.as_str());
+/// }
+/// ```
+#[macro_export]
+macro_rules! string_enum_schema {
+    ($(#[doc = $doc:literal])* $vis:vis struct $ty:ident as $name:literal = $values:expr;) => {
+        $(#[doc = $doc])*
+        $vis struct $ty;
+
+        impl $crate::openapi::utoipa::PartialSchema for $ty {
+            fn schema() -> $crate::openapi::utoipa::openapi::RefOr<
+                $crate::openapi::utoipa::openapi::schema::Schema,
+            > {
+                $crate::openapi::string_enum($values)
+                    .description(Some($crate::openapi::doc_text(&[$($doc),*])))
+                    .into()
+            }
+        }
+
+        impl $crate::openapi::utoipa::ToSchema for $ty {
+            fn name() -> std::borrow::Cow<'static, str> {
+                std::borrow::Cow::Borrowed($name)
+            }
+        }
+    };
+}
+
+string_enum_schema! {
+    /// The e-commerce platform (`TAOBAO` covers Tmall too).
+    pub struct PlatformTypeSchema as "PlatformType" = PlatformType::ALL.iter().map(|p| p.as_str());
+}
+
+/// The answers every operation can get whatever it does (`docs/api-conventions.md`): 405 with
+/// `Allow` for a method its path does not take, 413 for a body over 256 KB (the service; the gateway refuses over 1 MB), and
+/// 503 with `Retry-After` when the service's database is saturated or does not answer. Each is
+/// written once under `components/responses` and referenced from every operation.
+pub struct SharedResponses;
+
+/// `(status, name under components/responses, response)`.
+fn shared_responses() -> [(&'static str, &'static str, Response); 3] {
+    let envelope = || {
+        ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name("ErrorEnvelope")))
+            .build()
+    };
+    let header = |schema_type: Type, description: &str| {
+        HeaderBuilder::new()
+            .schema(ObjectBuilder::new().schema_type(schema_type))
+            .description(Some(description))
+            .build()
+    };
+    [
+        (
+            "405",
+            "MethodNotAllowed",
+            ResponseBuilder::new()
+                .description("该路径不支持此请求方法（Allow 列出支持的方法）")
+                .content("application/json", envelope())
+                .header(
+                    "Allow",
+                    header(Type::String, "该路径支持的方法，例如 GET, HEAD"),
+                )
+                .build(),
+        ),
+        (
+            "413",
+            "PayloadTooLarge",
+            ResponseBuilder::new()
+                .description("请求体过大（上限 256 KB）")
+                .content("application/json", envelope())
+                .build(),
+        ),
+        (
+            "503",
+            "ServiceUnavailable",
+            ResponseBuilder::new()
+                .description("服务繁忙，请稍后重试（数据库连接已用尽或数据库无响应）")
+                .content("application/json", envelope())
+                .header(
+                    "Retry-After",
+                    header(Type::Integer, "多少秒后可重试（服务繁忙时为 1）"),
+                )
+                .build(),
+        ),
+    ]
+}
+
+impl Modify for SharedResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let shared = shared_responses();
+        let components = openapi.components.get_or_insert_with(Default::default);
+        for (_, name, response) in &shared {
+            components
+                .responses
+                .insert((*name).to_owned(), RefOr::T(response.clone()));
+        }
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.options,
+                &mut item.head,
+                &mut item.patch,
+                &mut item.trace,
+            ];
+            for operation in operations.into_iter().flatten() {
+                for (status, name, _) in &shared {
+                    operation
+                        .responses
+                        .responses
+                        .entry((*status).to_owned())
+                        .or_insert_with(|| RefOr::Ref(Ref::from_response_name(*name)));
+                }
+            }
+        }
+    }
 }
 
 /// Adds the bearer scheme every path but the OAuth callback uses.

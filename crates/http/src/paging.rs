@@ -77,8 +77,8 @@ pub fn parse_sort<'a>(
         None => default,
         Some(s) => allowed.iter().find(|a| **a == s).copied().ok_or_else(|| {
             ApiError::bad_request(format!(
-                "不支持的排序字段 `{s}`，可选：{}",
-                allowed.join(", ")
+                "sort 取值无效：{s}；可选值：{}",
+                allowed.join("、")
             ))
         })?,
     };
@@ -88,7 +88,7 @@ pub fn parse_sort<'a>(
         Some("asc") => SortOrder::Asc,
         Some(o) => {
             return Err(ApiError::bad_request(format!(
-                "order 只能是 asc 或 desc，而不是 `{o}`"
+                "order 取值无效：{o}；可选值：asc、desc"
             )));
         }
     };
@@ -179,7 +179,14 @@ mod tests {
             parse_sort(Some("status"), Some("asc"), &allowed, "syncTime").unwrap(),
             ("status", SortOrder::Asc)
         );
-        assert!(parse_sort(Some("id; drop"), None, &allowed, "syncTime").is_err());
-        assert!(parse_sort(None, Some("up"), &allowed, "syncTime").is_err());
+        let message = |r: Result<_, ApiError>| r.unwrap_err().to_string();
+        assert_eq!(
+            message(parse_sort(Some("id; drop"), None, &allowed, "syncTime")),
+            "sort 取值无效：id; drop；可选值：syncTime、status"
+        );
+        assert_eq!(
+            message(parse_sort(None, Some("DESC"), &allowed, "syncTime")),
+            "order 取值无效：DESC；可选值：asc、desc"
+        );
     }
 }

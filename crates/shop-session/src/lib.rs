@@ -14,6 +14,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_crypto::Sealer;
 use leadgen_db::schema::t_ecom_platform_auth as auth;
 use leadgen_db::{DbPool, oplog, sealed};
+use leadgen_domain::audit::{AuditAction, AuditTarget};
 use leadgen_domain::{AuthStatus, PlatformId, TenantId};
 use leadgen_platforms::resilience::RetryPolicy;
 use leadgen_platforms::session::{Session, TokenSink};
@@ -141,8 +142,8 @@ pub async fn mark_expired(
             tenant_id: TenantId::new(*tenant),
             service,
             operator: &oplog::Operator::System,
-            action: "PLATFORM_AUTH_EXPIRE",
-            target_type: "PLATFORM_AUTH",
+            action: AuditAction::PlatformAuthExpire,
+            target_type: AuditTarget::PlatformAuth,
             target_ids: vec![id.to_string()],
             result: Err(format!("{status}: {reason}")),
         };

@@ -9,6 +9,7 @@ use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 use leadgen_db::oplog::{self, Entry, Operator};
 use leadgen_db::{DbPool, ScopedFutureExt as _};
 use leadgen_domain::TenantId;
+use leadgen_domain::audit::{AuditAction, AuditTarget};
 use leadgen_events::{CloudEvent, RawOrdersFetchedV1};
 use leadgen_messaging::{Handler, Incoming, Outcome};
 use leadgen_outbox::Batch;
@@ -100,8 +101,8 @@ pub async fn run_batch(
     events.enqueue(conn, SERVICE).await?;
     let trace_id = leadgen_telemetry::current_trace_id();
     for (action, ids) in [
-        ("LEAD_IDENTIFY", &summary.new_leads),
-        ("LEAD_MERGE", &summary.merged_leads),
+        (AuditAction::LeadIdentify, &summary.new_leads),
+        (AuditAction::LeadMerge, &summary.merged_leads),
     ] {
         if ids.is_empty() {
             continue;
@@ -111,7 +112,7 @@ pub async fn run_batch(
             service: SERVICE,
             operator: &Operator::System,
             action,
-            target_type: "LEAD",
+            target_type: AuditTarget::Lead,
             target_ids: ids.iter().map(ToString::to_string).collect(),
             result: Ok(()),
         };

@@ -19,6 +19,7 @@ use std::time::Duration;
 use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 use leadgen_db::oplog::{self, Entry, Operator};
 use leadgen_db::{DbPool, ScopedFutureExt as _};
+use leadgen_domain::audit::{AuditAction, AuditTarget};
 use leadgen_domain::{LeadId, PlatformId, TenantId};
 use leadgen_events::{CloudEvent, LeadRemovalReason, LeadRemovedV1};
 use leadgen_outbox::Batch;
@@ -152,7 +153,14 @@ async fn purge_buyers(
     purge::repoint_aliases(conn, &processed).await?;
     purge::delete_orders(conn, &processed, &raw).await?;
     events.enqueue(conn, SERVICE).await?;
-    log(conn, shop, "LEAD_REMOVE", "LEAD", &removed).await?;
+    log(
+        conn,
+        shop,
+        AuditAction::LeadRemove,
+        AuditTarget::Lead,
+        &removed,
+    )
+    .await?;
     metrics::counter!("leadgen_leads_removed_total").increment(removed.len() as u64);
     Ok(Step::Chunk {
         shop: shop.id,
@@ -168,8 +176,8 @@ async fn finish(conn: &mut AsyncPgConnection, shop: DueShop) -> anyhow::Result<S
     log(
         conn,
         shop,
-        "PLATFORM_HISTORY_PURGE",
-        "PLATFORM_AUTH",
+        AuditAction::PlatformHistoryPurge,
+        AuditTarget::PlatformAuth,
         &[shop.id],
     )
     .await?;
@@ -183,8 +191,8 @@ async fn finish(conn: &mut AsyncPgConnection, shop: DueShop) -> anyhow::Result<S
 async fn log(
     conn: &mut AsyncPgConnection,
     shop: DueShop,
-    action: &'static str,
-    target_type: &'static str,
+    action: AuditAction,
+    target_type: AuditTarget,
     ids: &[i64],
 ) -> anyhow::Result<()> {
     if ids.is_empty() {

@@ -5,6 +5,7 @@
 
 use diesel_async::AsyncConnection as _;
 use leadgen_db::ScopedFutureExt as _;
+use leadgen_domain::audit::AuditAction;
 use leadgen_domain::{PlatformType, SyncStatus, SyncTrigger};
 use leadgen_events::{CloudEvent, SyncRequestedV1};
 use leadgen_messaging::{Handler, Incoming, Outcome};
@@ -68,7 +69,7 @@ impl SyncRequestedHandler {
                     return Ok(());
                 }
                 let ids = (tenant, task_id, platform_id);
-                tasks::log(conn, ids, "SYNC_RUN", Err(error), &trace_id).await?;
+                tasks::log(conn, ids, AuditAction::SyncRun, Err(error), &trace_id).await?;
                 finished(&task, SyncStatus::Failed);
                 Ok(())
             }
@@ -137,7 +138,14 @@ impl SyncRequestedHandler {
                 }
                 leadgen_outbox::mark_processed(conn, SERVICE, &message_id).await?;
                 let ids = (tenant, task_id, platform_id);
-                tasks::log(conn, ids, "SYNC_RUN", error.map_or(Ok(()), Err), &trace_id).await?;
+                tasks::log(
+                    conn,
+                    ids,
+                    AuditAction::SyncRun,
+                    error.map_or(Ok(()), Err),
+                    &trace_id,
+                )
+                .await?;
                 Ok(())
             }
             .scope_boxed()

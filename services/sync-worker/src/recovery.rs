@@ -11,6 +11,7 @@ use std::time::Duration;
 use chrono::Utc;
 use diesel_async::AsyncConnection as _;
 use leadgen_db::{DbPool, ScopedFutureExt as _};
+use leadgen_domain::audit::AuditAction;
 use leadgen_domain::{PlatformType, SyncStatus, SyncTrigger, UserId};
 use leadgen_events::{CloudEvent, SyncRequestedV1};
 use tokio_util::sync::CancellationToken;
@@ -50,14 +51,14 @@ impl Recovery {
                         );
                         tasks::finish(conn, task.id, SyncStatus::Failed, Some(&reason)).await?;
                         let ids = (task.tenant_id, task.id, task.platform_id);
-                        tasks::log(conn, ids, "SYNC_RUN", Err(reason), &trace_id).await?;
+                        tasks::log(conn, ids, AuditAction::SyncRun, Err(reason), &trace_id).await?;
                         crate::handler::finished(&task, SyncStatus::Failed);
                         done.failed += 1;
                     } else {
                         tasks::extend_lease(conn, task.id, now + lease).await?;
                         resume(conn, &task).await?;
                         let ids = (task.tenant_id, task.id, task.platform_id);
-                        tasks::log(conn, ids, "SYNC_RESUME", Ok(()), &trace_id).await?;
+                        tasks::log(conn, ids, AuditAction::SyncResume, Ok(()), &trace_id).await?;
                         done.resumed += 1;
                     }
                 }

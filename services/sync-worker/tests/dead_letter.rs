@@ -109,14 +109,30 @@ async fn a_dead_lettered_request_fails_its_running_task_with_the_reason() {
     assert!(error.contains("死信队列"), "{error}");
     assert!(error.contains("database unavailable"), "{error}");
     let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
-    let logged: Vec<(String, Option<String>)> = t_operation_log::table
+    let logged: Vec<(String, Option<String>, Option<serde_json::Value>)> = t_operation_log::table
         .filter(t_operation_log::action.eq("SYNC_RUN"))
-        .select((t_operation_log::result, t_operation_log::error_message))
+        .select((
+            t_operation_log::result,
+            t_operation_log::error_message,
+            t_operation_log::detail,
+        ))
         .load(&mut conn)
         .await
         .expect("operation log");
     assert_eq!(logged.len(), 1, "{logged:?}");
     assert_eq!(logged[0].0, "FAILURE");
+    // The sync's end carries its outcome and counts (design 7: 成功/失败数量).
+    let detail = logged[0].2.as_ref().expect("detail");
+    assert_eq!(detail["status"], "FAILED", "{detail}");
+    for count in [
+        "successCount",
+        "failureCount",
+        "newCount",
+        "updatedCount",
+        "unchangedCount",
+    ] {
+        assert!(detail[count].is_i64(), "{count}: {detail}");
+    }
 
     // Dead-lettered again (a replay that failed once more): nothing changes twice.
     handler.dead_lettered(&message, "again").await;

@@ -92,4 +92,25 @@ mod tests {
         }
         assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
     }
+
+    /// Client generators name their methods after operationIds: each operation has one, and
+    /// no two share it (OpenAPI requires them unique).
+    #[test]
+    fn every_operation_has_its_own_id() {
+        let doc: serde_json::Value = serde_json::from_str(&super::document().unwrap()).unwrap();
+        let mut seen = std::collections::BTreeMap::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                let operation_id = operation["operationId"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{method} {path} has no operationId"));
+                if let Some(other) =
+                    seen.insert(operation_id.to_owned(), format!("{method} {path}"))
+                {
+                    panic!("operationId {operation_id} names both {other} and {method} {path}");
+                }
+            }
+        }
+        assert!(seen.len() >= 16, "{seen:?}");
+    }
 }

@@ -323,10 +323,11 @@ pub async fn handle_once(pool: &DbPool, message_id: &str) -> Result<bool, Outbox
             }
             let entry = Entry {
                 tenant_id: leadgen_domain::TenantId::new(1),
+                // The side effect is any operation-log line; this one names the message.
                 service: "outbox-it",
                 operator: &Operator::System,
-                action: "IT_SIDE_EFFECT",
-                target_type: "MESSAGE",
+                action: leadgen_domain::audit::AuditAction::LeadIdentify,
+                target_type: leadgen_domain::audit::AuditTarget::Lead,
                 target_ids: vec![id.clone()],
                 result: Ok(()),
             };
@@ -342,7 +343,7 @@ pub async fn handle_once(pool: &DbPool, message_id: &str) -> Result<bool, Outbox
 pub async fn side_effects(pool: &DbPool) -> HashMap<String, usize> {
     let mut conn = leadgen_db::conn(pool).await.expect("db connection");
     let rows: Vec<Vec<String>> = t_operation_log::table
-        .filter(t_operation_log::action.eq("IT_SIDE_EFFECT"))
+        .filter(t_operation_log::service.eq("outbox-it"))
         .select(t_operation_log::target_ids)
         .load(&mut conn)
         .await

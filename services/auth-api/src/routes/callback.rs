@@ -9,7 +9,7 @@ use crate::startup::AppState;
 
 /// Where the platform's consent page sends the browser; no bearer token (the `state` is the
 /// credential). With a `redirectUrl` the browser is sent on (302).
-#[utoipa::path(get, path = "/platforms/auth/callback", tag = "platforms",
+#[utoipa::path(get, path = "/platforms/auth/callback", tag = "platforms", operation_id = "authCallback",
     params(
         ("code" = Option<String>, Query, description = "授权码"),
         ("state" = Option<String>, Query, description = "发起授权时的 state"),

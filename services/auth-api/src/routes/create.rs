@@ -18,8 +18,10 @@ pub struct CreateRequest {
         required(message = "platformType 不能为空"),
         custom(function = "crate::service::validate::platform_type")
     )]
-    /// `TAOBAO`, `JD`, `PDD`, `DOUYIN` or `KUAISHOU`.
-    #[schema(required = true, pattern = "^(TAOBAO|JD|PDD|DOUYIN|KUAISHOU)$")]
+    #[schema(
+        required = true,
+        value_type = leadgen_http::openapi::PlatformTypeSchema
+    )]
     pub platform_type: Option<String>,
     #[validate(required(message = "authInfo 不能为空"), nested)]
     #[schema(required = true)]
@@ -96,7 +98,7 @@ fn redacted<S: serde::Serializer>(_: &Option<String>, s: S) -> Result<S::Ok, S::
 }
 
 /// Adds a platform authorization and answers the platform's consent URL (design 2.1).
-#[utoipa::path(post, path = "/platforms/auth", tag = "platforms", request_body = CreateRequest,
+#[utoipa::path(post, path = "/platforms/auth", tag = "platforms", operation_id = "createAuthorization", request_body = CreateRequest,
     security(("bearer" = ["lead:order:auth"])),
     responses(
         (status = 201, description = "创建成功，Location 指向新授权", body = leadgen_http::openapi::Envelope<crate::service::authorizations::Created>,

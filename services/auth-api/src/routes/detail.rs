@@ -9,7 +9,7 @@ use crate::service::authorizations;
 use crate::startup::AppState;
 
 /// One authorization (design 4.1 getAuthDetail).
-#[utoipa::path(get, path = "/platforms/{platformId}", tag = "platforms",
+#[utoipa::path(get, path = "/platforms/{platformId}", tag = "platforms", operation_id = "getPlatform",
     params(("platformId" = i64, Path, description = "授权 ID")),
     security(("bearer" = ["lead:order:view"])),
     responses(

@@ -25,7 +25,7 @@ pub struct ListQuery {
 pub const SORT_FIELDS: &[&str] = &["createTime", "updateTime"];
 
 /// The tenant's platform authorizations (design 2.2).
-#[utoipa::path(get, path = "/platforms", tag = "platforms",
+#[utoipa::path(get, path = "/platforms", tag = "platforms", operation_id = "listPlatforms",
     params(
         ("platformType" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(TAOBAO|JD|PDD|DOUYIN|KUAISHOU)?[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "TAOBAO, JD, PDD, DOUYIN, KUAISHOU"),
         ("status" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(PENDING_AUTH|ACTIVE|EXPIRED|INVALID|DISABLED|REVOKED)?[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "PENDING_AUTH, ACTIVE, EXPIRED, INVALID, DISABLED, REVOKED"),

@@ -2,11 +2,13 @@
 //! by operator, action, target, result and time range, with the design's paging.
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use leadgen_domain::audit::{AuditAction, AuditTarget};
 use leadgen_http::paging::{Paging, SortOrder, parse_sort};
 use leadgen_http::{ApiError, Authorized, Page, needs};
 use serde::Deserialize;
 
 use crate::repo::operation_logs::LogFilter;
+use crate::routes::list::parse_enum;
 use crate::service::audit;
 use crate::startup::AppState;
 
@@ -31,11 +33,11 @@ fn text(v: Option<String>) -> Option<String> {
 }
 
 /// The tenant's operation log (design 7).
-#[utoipa::path(get, path = "/operation-logs", tag = "audit",
+#[utoipa::path(get, path = "/operation-logs", tag = "audit", operation_id = "listOperationLogs",
     params(
         ("operatorId" = Option<i64>, Query),
-        ("action" = Option<String>, Query),
-        ("targetType" = Option<String>, Query),
+        ("action" = Option<crate::openapi::AuditActionSchema>, Query, description = "未知的取值为 400"),
+        ("targetType" = Option<crate::openapi::AuditTargetSchema>, Query, description = "未知的取值为 400"),
         ("targetId" = Option<String>, Query),
         ("result" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(SUCCESS|FAILURE|success|failure)?[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "SUCCESS, FAILURE"),
         ("startTime" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$|^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "带时区的 ISO 8601 (RFC 3339)，含两端；startTime 晚于 endTime 为 400"),
@@ -92,8 +94,8 @@ pub async fn list(
     let filter = LogFilter {
         ascending: order == SortOrder::Asc,
         operator_id: q.operator_id,
-        action: text(q.action),
-        target_type: text(q.target_type),
+        action: parse_enum::<AuditAction>(q.action.as_deref())?,
+        target_type: parse_enum::<AuditTarget>(q.target_type.as_deref())?,
         target_id: text(q.target_id),
         result,
         from,

@@ -13,7 +13,9 @@ use crate::startup::AppState;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ShopStatusBody {
-    /// `DISABLED` pauses the shop (not synced); `ACTIVE` resumes it.
+    /// `DISABLED` pauses the shop (not synced); `ACTIVE` resumes it. Missing, blank or another
+    /// value: 422.
+    #[schema(schema_with = crate::openapi::settable_status, required = true)]
     pub status: Option<String>,
 }
 
@@ -33,7 +35,7 @@ fn invalid(message: &str) -> ApiError {
 
 /// Pauses (`DISABLED`) or resumes (`ACTIVE`) a shop. A paused shop is not synced and a sync
 /// request answers 40009; a running sync is cancelled. Resuming needs a grant (else 40001).
-#[utoipa::path(put, path = "/platforms/{platformId}/status", tag = "platforms",
+#[utoipa::path(put, path = "/platforms/{platformId}/status", tag = "platforms", operation_id = "updatePlatformStatus",
     params(("platformId" = i64, Path, description = "授权 ID")),
     request_body = ShopStatusBody,
     security(("bearer" = ["lead:order:auth"])),
@@ -51,9 +53,9 @@ pub async fn set_status(
     _: leadgen_http::query::NoQuery,
     state: web::Data<AppState>,
     path: web::Path<i64>,
-    body: web::Bytes,
+    body: leadgen_http::body::Json<ShopStatusBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let body: ShopStatusBody = leadgen_http::body::json(&body)?;
+    let body = body.into_inner();
     let target = body
         .status
         .as_deref()
@@ -71,7 +73,7 @@ pub async fn set_status(
 
 /// Disconnects a shop: tokens wiped, `REVOKED`, a running sync cancelled, never scheduled
 /// again; its orders, leads and sync records are kept. Idempotent.
-#[utoipa::path(delete, path = "/platforms/{platformId}", tag = "platforms",
+#[utoipa::path(delete, path = "/platforms/{platformId}", tag = "platforms", operation_id = "revokePlatform",
     params(("platformId" = i64, Path, description = "授权 ID")),
     security(("bearer" = ["lead:order:auth"])),
     responses(
@@ -94,7 +96,7 @@ pub async fn revoke(
 
 /// A new consent URL for the same authorization record (same id, same history). Approving it
 /// makes the record ACTIVE with the new grant; it must be the same shop (else 40003).
-#[utoipa::path(post, path = "/platforms/{platformId}/reauthorize", tag = "platforms",
+#[utoipa::path(post, path = "/platforms/{platformId}/reauthorize", tag = "platforms", operation_id = "reauthorizePlatform",
     params(("platformId" = i64, Path, description = "授权 ID")),
     request_body(content = Option<ReauthorizeBody>, description = "可选：授权完成后跳转的前端地址"),
     security(("bearer" = ["lead:order:auth"])),
@@ -112,9 +114,9 @@ pub async fn reauthorize(
     _: leadgen_http::query::NoQuery,
     state: web::Data<AppState>,
     path: web::Path<i64>,
-    body: web::Bytes,
+    body: leadgen_http::body::OptionalJson<ReauthorizeBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let body: ReauthorizeBody = leadgen_http::body::optional_json(&body)?;
+    let body = body.into_inner();
     let created = shops::reauthorize(
         &state,
         &user,

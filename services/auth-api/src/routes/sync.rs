@@ -8,7 +8,7 @@ use crate::service::syncs::{self, SyncBody};
 use crate::startup::AppState;
 
 /// Triggers a sync of one authorization's orders (design 2.3); the body is optional.
-#[utoipa::path(post, path = "/platforms/{platformId}/sync", tag = "syncs",
+#[utoipa::path(post, path = "/platforms/{platformId}/sync", tag = "syncs", operation_id = "requestSync",
     params(("platformId" = i64, Path, description = "授权 ID")),
     request_body(content = Option<crate::service::syncs::SyncBody>, description = "可选：同步时间范围"),
     security(("bearer" = ["lead:order:sync"])),
@@ -27,9 +27,9 @@ pub async fn sync(
     _: leadgen_http::query::NoQuery,
     state: web::Data<AppState>,
     path: web::Path<i64>,
-    body: web::Bytes,
+    body: leadgen_http::body::OptionalJson<SyncBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let body: SyncBody = leadgen_http::body::optional_json(&body)?;
+    let body = body.into_inner();
     let window = syncs::parse_window(&body, chrono::Utc::now())?;
     let accepted =
         syncs::request(&state, &user, PlatformId::new(path.into_inner()), window).await?;

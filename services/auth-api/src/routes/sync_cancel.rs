@@ -9,7 +9,7 @@ use crate::startup::AppState;
 
 /// Cancels a running sync: it ends `CANCELLED` at once and the shop accepts a new sync; the
 /// worker stops before its next page. A task that already ended is 40904.
-#[utoipa::path(post, path = "/sync-records/{syncId}/cancel", tag = "syncs",
+#[utoipa::path(post, path = "/sync-records/{syncId}/cancel", tag = "syncs", operation_id = "cancelSync",
     params(("syncId" = i64, Path, description = "同步任务 ID")),
     security(("bearer" = ["lead:order:sync"])),
     responses(

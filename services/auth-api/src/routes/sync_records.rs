@@ -26,7 +26,7 @@ pub struct RecordsQuery {
 }
 
 /// Sync records (design 2.4).
-#[utoipa::path(get, path = "/sync-records", tag = "syncs",
+#[utoipa::path(get, path = "/sync-records", tag = "syncs", operation_id = "listSyncRecords",
     params(
         ("syncId" = Option<i64>, Query, description = "一个同步任务（POST …/sync 返回的 syncTaskId）"),
         ("platformId" = Option<i64>, Query),

@@ -19,6 +19,7 @@ use crate::repo::platforms::{self as repo, ActivatedTokens, AuthRow};
 use crate::repo::sync_tasks;
 use crate::service::syncs;
 use leadgen_domain::PlatformId;
+use leadgen_domain::audit::{AuditAction, AuditTarget};
 
 /// What the consent granted.
 pub struct Granted<'a> {
@@ -90,7 +91,7 @@ pub async fn activate(
             let without_history = purged || !sync_tasks::backfill_completed(conn, target).await?;
             let (action, target_ids) = if target == row.id {
                 repo::activate(conn, row.id, granted.state_hash, &tokens).await?;
-                ("PLATFORM_AUTH_ACTIVATE", vec![row.id.to_string()])
+                (AuditAction::PlatformAuthActivate, vec![row.id.to_string()])
             } else {
                 let auth_info = sealer.seal(
                     &sealed::platform_auth("auth_info", target),
@@ -107,7 +108,7 @@ pub async fn activate(
                 .await?;
                 repo::supersede(conn, row.id, target, granted.state_hash).await?;
                 (
-                    "PLATFORM_AUTH_RENEW",
+                    AuditAction::PlatformAuthRenew,
                     vec![target.to_string(), row.id.to_string()],
                 )
             };
@@ -134,7 +135,7 @@ pub async fn activate(
                 service: SERVICE,
                 operator: &op,
                 action,
-                target_type: "PLATFORM_AUTH",
+                target_type: AuditTarget::PlatformAuth,
                 target_ids,
                 result: Ok(()),
             };

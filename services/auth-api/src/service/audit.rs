@@ -19,10 +19,12 @@ pub struct LogEntry {
     /// Absent for the system (scheduler, workers).
     pub operator_id: Option<i64>,
     pub operator_name: Option<String>,
+    #[schema(value_type = crate::openapi::AuditActionSchema)]
     pub action: String,
+    #[schema(value_type = crate::openapi::AuditTargetSchema)]
     pub target_type: String,
     pub target_ids: Vec<String>,
-    /// `SUCCESS` or `FAILURE`.
+    #[schema(value_type = crate::openapi::OperationResultSchema)]
     pub result: String,
     pub error_message: Option<String>,
     pub trace_id: Option<String>,

@@ -5,6 +5,7 @@ use diesel_async::AsyncConnection as _;
 use leadgen_db::ScopedFutureExt as _;
 use leadgen_db::oplog::{self, Entry};
 use leadgen_db::sealed;
+use leadgen_domain::audit::{AuditAction, AuditTarget};
 use leadgen_domain::{AuthStatus, PlatformId, PlatformType, TenantId};
 use leadgen_http::paging::Paging;
 use leadgen_http::{AuthUser, FieldError};
@@ -68,12 +69,11 @@ impl TryFrom<CreateRequest> for NewAuthorization {
 #[serde(rename_all = "camelCase")]
 pub struct Created {
     pub platform_id: i64,
-    /// `TAOBAO`, `JD`, `PDD`, `DOUYIN`, `KUAISHOU`.
-    #[schema(value_type = String)]
+    #[schema(value_type = leadgen_http::openapi::PlatformTypeSchema)]
     pub platform_type: PlatformType,
     /// `PENDING_AUTH` for a new authorization; a re-authorization answers the record's
     /// current status, which it keeps until the merchant approves.
-    #[schema(value_type = String)]
+    #[schema(value_type = crate::openapi::AuthStatusSchema)]
     pub status: AuthStatus,
     pub auth_url: String,
 }
@@ -171,8 +171,8 @@ pub async fn create(
                     tenant_id: tenant,
                     service: SERVICE,
                     operator: &op,
-                    action: "PLATFORM_AUTH_CREATE",
-                    target_type: "PLATFORM_AUTH",
+                    action: AuditAction::PlatformAuthCreate,
+                    target_type: AuditTarget::PlatformAuth,
                     target_ids: vec![id.to_string()],
                     result: Ok(()),
                 };
@@ -277,10 +277,14 @@ pub fn check_redirect(state: &AppState, url: &str) -> Result<(), AuthApiError> {
 #[serde(rename_all = "camelCase")]
 pub struct Listed {
     pub platform_id: i64,
+    #[schema(value_type = leadgen_http::openapi::PlatformTypeSchema)]
     pub platform_type: String,
+    #[schema(value_type = crate::openapi::AuthStatusSchema)]
     pub status: String,
     pub expiry_time: Option<DateTime<Utc>>,
     pub create_time: DateTime<Utc>,
+    /// The record's last change (status, tokens, name): what `sort=updateTime` orders by.
+    pub update_time: DateTime<Utc>,
     pub shop_name: Option<String>,
     /// The platform's id of the authorized shop or seller (Taobao user id, JD open id, PDD
     /// owner id, Douyin shop id, Kuaishou seller id): tells apart shops whose platform sends no
@@ -308,9 +312,9 @@ pub struct Listed {
 #[serde(rename_all = "camelCase")]
 pub struct LastSync {
     pub sync_id: i64,
-    /// `MANUAL`, `SCHEDULED` or `BACKFILL`.
+    #[schema(value_type = crate::openapi::SyncTriggerSchema)]
     pub trigger: String,
-    /// `RUNNING`, `COMPLETED`, `FAILED` or `CANCELLED`.
+    #[schema(value_type = crate::openapi::SyncStatusSchema)]
     pub status: String,
     pub sync_time: DateTime<Utc>,
     pub finish_time: Option<DateTime<Utc>>,
@@ -366,6 +370,7 @@ impl From<AuthRow> for Listed {
             status: r.status,
             expiry_time: r.expiry_time,
             create_time: r.create_time,
+            update_time: r.update_time,
             shop_name: r.shop_name,
             shop_id: r.shop_id,
             last_sync_time: r.last_sync_time,

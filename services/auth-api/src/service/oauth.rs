@@ -7,6 +7,7 @@ use diesel_async::AsyncConnection as _;
 use leadgen_db::ScopedFutureExt as _;
 use leadgen_db::oplog::{self, Entry, Operator};
 use leadgen_db::sealed;
+use leadgen_domain::audit::{AuditAction, AuditTarget};
 use leadgen_domain::{AuthStatus, PlatformId, PlatformType};
 use leadgen_platforms::{AppCredentials, PlatformError};
 use ring::rand::{SecureRandom, SystemRandom};
@@ -49,9 +50,10 @@ pub struct CallbackQuery {
 #[serde(rename_all = "camelCase")]
 pub struct Completed {
     pub platform_id: i64,
+    #[schema(value_type = leadgen_http::openapi::PlatformTypeSchema)]
     pub platform_type: String,
     /// `ACTIVE` or `INVALID`.
-    #[schema(value_type = String)]
+    #[schema(value_type = crate::openapi::AuthStatusSchema)]
     pub status: AuthStatus,
     pub shop_name: Option<String>,
     /// Where to send the browser (the front end's `redirectUrl`), if one was given.
@@ -251,8 +253,8 @@ async fn record_activation(
         tenant_id: row.tenant_id,
         service: SERVICE,
         operator: &op,
-        action: "PLATFORM_AUTH_ACTIVATE",
-        target_type: "PLATFORM_AUTH",
+        action: AuditAction::PlatformAuthActivate,
+        target_type: AuditTarget::PlatformAuth,
         target_ids: vec![row.id.to_string()],
         result,
     };

@@ -5,6 +5,7 @@
 use diesel_async::AsyncConnection as _;
 use leadgen_db::oplog::{self, Entry, Operator};
 use leadgen_db::{ScopedFutureExt as _, sealed};
+use leadgen_domain::audit::{AuditAction, AuditTarget};
 use leadgen_domain::{AuthStatus, PlatformId, PlatformType};
 use leadgen_http::AuthUser;
 use leadgen_platforms::AppCredentials;
@@ -59,7 +60,7 @@ pub async fn set_status(
                         return Err(AuthApiError::NotActive);
                     }
                     sync_tasks::cancel_running(conn, row.id, "店铺已停用，同步已取消").await?;
-                    Ok(Some(("PLATFORM_AUTH_DISABLE", op)))
+                    Ok(Some((AuditAction::PlatformAuthDisable, op)))
                 }
                 _ => {
                     // Resuming needs a grant: a shop never authorized (or disconnected) must
@@ -91,7 +92,7 @@ pub async fn set_status(
                                 .await?;
                         }
                     }
-                    Ok(Some(("PLATFORM_AUTH_ENABLE", op)))
+                    Ok(Some((AuditAction::PlatformAuthEnable, op)))
                 }
             }
         })
@@ -120,7 +121,7 @@ pub async fn revoke(
                 return Ok(None);
             }
             sync_tasks::cancel_running(conn, row.id, "店铺已解除授权，同步已取消").await?;
-            Ok(Some(("PLATFORM_AUTH_REVOKE", op)))
+            Ok(Some((AuditAction::PlatformAuthRevoke, op)))
         })
     })
     .await
@@ -128,7 +129,7 @@ pub async fn revoke(
 
 type Step<'a> = std::pin::Pin<
     Box<
-        dyn std::future::Future<Output = Result<Option<(&'static str, Operator)>, AuthApiError>>
+        dyn std::future::Future<Output = Result<Option<(AuditAction, Operator)>, AuthApiError>>
             + Send
             + 'a,
     >,
@@ -160,7 +161,7 @@ where
                     service: SERVICE,
                     operator: &op,
                     action,
-                    target_type: "PLATFORM_AUTH",
+                    target_type: AuditTarget::PlatformAuth,
                     target_ids: vec![row_id.to_string()],
                     result: Ok(()),
                 };
@@ -243,8 +244,8 @@ pub async fn reauthorize(
                 tenant_id: tenant,
                 service: SERVICE,
                 operator: &op,
-                action: "PLATFORM_AUTH_REAUTHORIZE",
-                target_type: "PLATFORM_AUTH",
+                action: AuditAction::PlatformAuthReauthorize,
+                target_type: AuditTarget::PlatformAuth,
                 target_ids: vec![row_id.to_string()],
                 result: Ok(()),
             };

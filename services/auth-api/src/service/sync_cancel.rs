@@ -5,6 +5,7 @@
 use diesel_async::AsyncConnection as _;
 use leadgen_db::ScopedFutureExt as _;
 use leadgen_db::oplog::{self, Entry};
+use leadgen_domain::audit::{AuditAction, AuditTarget};
 use leadgen_domain::{SyncStatus, SyncTaskId};
 use leadgen_http::AuthUser;
 
@@ -42,8 +43,8 @@ pub async fn cancel(
                 tenant_id: tenant,
                 service: SERVICE,
                 operator: &op,
-                action: "SYNC_CANCEL",
-                target_type: "SYNC_TASK",
+                action: AuditAction::SyncCancel,
+                target_type: AuditTarget::SyncTask,
                 target_ids: vec![
                     cancelled.id.to_string(),
                     format!("platform:{}", cancelled.platform_id),

@@ -4,6 +4,7 @@ use chrono::{DateTime, Duration, Utc};
 use diesel_async::AsyncConnection as _;
 use leadgen_db::ScopedFutureExt as _;
 use leadgen_db::oplog::{self, Entry, Operator};
+use leadgen_domain::audit::{AuditAction, AuditTarget};
 use leadgen_domain::sync::{self, Listing, MAX_WINDOW_DAYS};
 use leadgen_domain::{
     AuthStatus, PlatformId, PlatformType, SyncStatus, SyncTaskId, SyncTrigger, TenantId, UserId,
@@ -27,8 +28,10 @@ pub struct SyncBody {
     /// ISO 8601. Given: the orders **created** in the period, each as it is now. Omitted: every
     /// order created or changed since the shop's last sync by modification time (10 minutes
     /// overlap; at most 90 days).
+    #[schema(format = DateTime)]
     pub start_time: Option<String>,
     /// ISO 8601; defaults to now (a later time is now).
+    #[schema(format = DateTime)]
     pub end_time: Option<String>,
 }
 
@@ -37,8 +40,13 @@ pub struct SyncBody {
 #[serde(rename_all = "camelCase")]
 pub struct Accepted {
     pub sync_task_id: i64,
+    /// Always [`ACCEPTED`].
+    #[schema(schema_with = crate::openapi::accepted_status)]
     pub status: &'static str,
 }
+
+/// `Accepted.status`: the task is queued.
+pub const ACCEPTED: &str = "ACCEPTED";
 
 fn parse_time(
     field: &str,
@@ -234,8 +242,8 @@ pub async fn request(
                     tenant_id: tenant,
                     service: SERVICE,
                     operator: &op,
-                    action: "SYNC_REQUEST",
-                    target_type: "SYNC_TASK",
+                    action: AuditAction::SyncRequest,
+                    target_type: AuditTarget::SyncTask,
                     target_ids: vec![task_id.to_string(), format!("platform:{platform_id}")],
                     result: Ok(()),
                 };
@@ -254,7 +262,7 @@ pub async fn request(
             );
             Ok(Accepted {
                 sync_task_id: task_id.get(),
-                status: "ACCEPTED",
+                status: ACCEPTED,
             })
         }
         // Every refusal of the shop's state is audited (design 7); an unknown shop is not.
@@ -284,8 +292,8 @@ async fn record_refusal(
         tenant_id: tenant,
         service: SERVICE,
         operator: op,
-        action: "SYNC_REQUEST",
-        target_type: "PLATFORM_AUTH",
+        action: AuditAction::SyncRequest,
+        target_type: AuditTarget::PlatformAuth,
         target_ids: vec![platform_id.to_string()],
         result: Err({
             let (code, message) = e.audit();
@@ -303,19 +311,22 @@ async fn record_refusal(
 pub struct Record {
     pub sync_id: i64,
     pub platform_id: i64,
+    #[schema(value_type = leadgen_http::openapi::PlatformTypeSchema)]
     pub platform_type: String,
     pub sync_time: DateTime<Utc>,
+    #[schema(value_type = crate::openapi::SyncStatusSchema)]
     pub status: String,
     pub success_count: i32,
     pub failure_count: i32,
     pub error_message: String,
+    #[schema(value_type = crate::openapi::SyncTriggerSchema)]
     pub trigger: String,
     pub window_start: DateTime<Utc>,
     pub window_end: DateTime<Utc>,
     /// Which of an order's times the window selects by: `CREATED` (a backfill, a manual sync
     /// of a named period) or `MODIFIED` (catching up on changes: scheduled syncs, a manual one
     /// without `startTime`).
-    #[schema(example = "MODIFIED")]
+    #[schema(value_type = crate::openapi::SyncListingSchema)]
     pub listing: String,
     pub finish_time: Option<DateTime<Utc>>,
     /// Windows fully stored of the task's windows (absent until the worker starts it).

@@ -84,10 +84,14 @@ async fn list_pages_newest_first() {
         200,
     )
     .await;
-    assert_eq!(
-        ids(&page_records(&body, 3, 10, 1), "platformId"),
-        vec![a, c, b]
-    );
+    let records = page_records(&body, 3, 10, 1);
+    assert_eq!(ids(&records, "platformId"), vec![a, c, b]);
+    // The order is the records' own updateTime, newest first.
+    let times: Vec<&str> = records
+        .iter()
+        .map(|r| r["updateTime"].as_str().expect("updateTime"))
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] >= w[1]), "{times:?}");
 }
 
 #[tokio::test]
@@ -267,6 +271,7 @@ async fn list_shows_an_app_key_hint_and_no_secret() {
         "status",
         "expiryTime",
         "createTime",
+        "updateTime",
         "shopName",
         "shopId",
         "appKeyHint",

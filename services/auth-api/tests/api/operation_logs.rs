@@ -41,7 +41,9 @@ async fn the_operation_log_is_readable_filtered_and_scoped_to_the_tenant() {
     for (query, total) in [
         (vec![("targetId", first_id.as_str())], 1),
         (vec![("action", action.as_str())], 2),
-        (vec![("action", "NOPE")], 0),
+        (vec![("action", "SYNC_RUN")], 0),
+        (vec![("targetType", "PLATFORM_AUTH")], 2),
+        (vec![("targetType", "LEAD")], 0),
         (vec![("operatorId", "7")], 2),
         (vec![("operatorId", "8")], 0),
         (vec![("result", "failure")], 0),
@@ -82,6 +84,24 @@ async fn the_operation_log_is_readable_filtered_and_scoped_to_the_tenant() {
             400,
         )
         .await;
+    }
+    // An unknown action or target type is refused naming the accepted ones, never an empty page.
+    for (name, bad, first_choice) in [
+        ("action", "NOPE", "PLATFORM_AUTH_CREATE"),
+        ("action", "sync_request", "PLATFORM_AUTH_CREATE"),
+        ("targetType", "FOO", "PLATFORM_AUTH"),
+    ] {
+        let body = expect_envelope(
+            app.logs(1, &[AUDIT], &[(name, bad)]).await,
+            StatusCode::BAD_REQUEST,
+            400,
+        )
+        .await;
+        let message = body["message"].as_str().unwrap_or_default();
+        assert!(
+            message.starts_with(&format!("{name} 取值无效：{bad}；可选值：{first_choice}、")),
+            "{body}"
+        );
     }
 }
 
@@ -127,8 +147,8 @@ async fn a_lines_detail_is_shown_where_it_has_one() {
         tenant_id: TenantId::new(1),
         service: "lead-api",
         operator: &operator,
-        action: "CONTACT_REVEAL",
-        target_type: "LEAD",
+        action: leadgen_domain::audit::AuditAction::ContactReveal,
+        target_type: leadgen_domain::audit::AuditTarget::Lead,
         target_ids: vec!["42".into()],
         result: Ok(()),
     };

@@ -123,6 +123,43 @@ async fn sync_with_no_body_is_accepted_and_enqueues_sync_requested() {
 }
 
 #[tokio::test]
+async fn a_sync_body_must_be_json_and_at_most_256_kb() {
+    let app = spawn_app_without_relay().await;
+    let platform = app.active_taobao(1, "key-sync-body").await;
+    let post = |content_type: Option<&'static str>, body: String| {
+        let mut request = app
+            .client
+            .post(app.url(&format!("/platforms/{platform}/sync")))
+            .bearer_auth(token(1, &[SYNC]))
+            .body(body);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        request.send()
+    };
+    let window = r#"{"startTime":"2026-11-20T00:00:00Z","endTime":"2026-11-21T00:00:00Z"}"#;
+    // A window sent as text is not read as JSON behind the caller's back.
+    for content_type in [Some("text/plain"), None] {
+        let response = post(content_type, window.to_owned()).await.expect("POST");
+        let body = expect_envelope(response, StatusCode::BAD_REQUEST, 400).await;
+        assert_eq!(
+            body["message"], "请求体必须是 JSON（Content-Type: application/json）",
+            "{content_type:?}"
+        );
+    }
+    let too_large = format!("{{\"startTime\":\"{}\"}}", " ".repeat(300 * 1024));
+    let response = post(Some("application/json"), too_large)
+        .await
+        .expect("POST");
+    let body = expect_envelope(response, StatusCode::PAYLOAD_TOO_LARGE, 413).await;
+    assert_eq!(body["message"], "请求体过大（上限 256 KB）");
+    assert!(app.outbox().await.is_empty(), "nothing was accepted");
+    // No body at all needs no content type.
+    let response = post(None, String::new()).await.expect("POST");
+    expect_envelope(response, StatusCode::OK, 200).await;
+}
+
+#[tokio::test]
 async fn sync_accepts_an_empty_object_and_an_explicit_window() {
     let app = spawn_app_without_relay().await;
     let empty = app.active_taobao(1, "key-empty").await;

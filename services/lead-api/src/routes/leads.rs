@@ -26,7 +26,7 @@ fn parse_i64(name: &str, v: &str) -> Result<i64, ApiError> {
 }
 
 /// Buyer-leads (design 2.5): one record per buyer.
-#[utoipa::path(get, path = "/leads", tag = "leads",
+#[utoipa::path(get, path = "/leads", tag = "leads", operation_id = "listLeads",
     params(
         ("platformId" = Option<i64>, Query, description = "买家最近一笔订单的店铺"),
         ("orderTimeStart" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$|^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "带时区的 ISO 8601 (RFC 3339)，含两端；orderTimeStart 晚于 orderTimeEnd 为 400"),

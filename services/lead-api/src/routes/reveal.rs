@@ -19,11 +19,7 @@ pub struct RevealBody {
         required(message = "purpose 不能为空"),
         custom(function = "super::validate::purpose")
     )]
-    #[schema(
-        required = true,
-        value_type = String,
-        pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(AFTER_SALES|CUSTOMER_CARE|FULFILMENT)[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
-    )]
+    #[schema(required = true, value_type = crate::openapi::RevealPurposeSchema)]
     purpose: Option<String>,
     /// Why, at most 200 characters (audited).
     #[serde(default)]
@@ -33,7 +29,7 @@ pub struct RevealBody {
 }
 
 /// Reveals the buyer's number for a call through the platform's decrypt API (audited).
-#[utoipa::path(post, path = "/leads/{leadId}/contact/reveal", tag = "leads",
+#[utoipa::path(post, path = "/leads/{leadId}/contact/reveal", tag = "leads", operation_id = "revealContact",
     params(("leadId" = i64, Path)),
     request_body = RevealBody,
     security(("bearer" = ["lead:order:contact"])),

@@ -23,7 +23,7 @@ pub struct DetailQuery {
 }
 
 /// One lead in full: the buyer's orders, reasons, contact validity, status history, version.
-#[utoipa::path(get, path = "/leads/{leadId}", tag = "leads",
+#[utoipa::path(get, path = "/leads/{leadId}", tag = "leads", operation_id = "getLead",
     params(
         ("leadId" = i64, Path, description = "线索 ID（已合并的线索返回合并后的线索）"),
         ("ordersPage" = Option<i64>, Query, minimum = 1, maximum = 2147483647, description = "从 1 开始，默认 1"),
@@ -35,7 +35,7 @@ pub struct DetailQuery {
             headers(("ETag" = String, description = "线索版本号，例如 \"3\"；修改状态时放入 If-Match"))),
         (status = 400, description = "参数错误（含业务码）", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 401, description = "缺少或无效的令牌", body = leadgen_http::openapi::ErrorEnvelope),
-        (status = 403, description = "没有权限（或平台拒绝解密 40301）", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 403, description = "没有权限", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 404, description = "不存在（或属于其他租户）", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 500, description = "内部错误", body = leadgen_http::openapi::ErrorEnvelope)
     ))]
@@ -80,11 +80,7 @@ pub struct LeadStatusBody {
         required(message = "processStatus 不能为空"),
         custom(function = "super::validate::process_status")
     )]
-    #[schema(
-        required = true,
-        value_type = String,
-        pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(PENDING|PROCESSED|INVALID)[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
-    )]
+    #[schema(required = true, value_type = crate::openapi::LeadProcessStatusSchema)]
     process_status: Option<String>,
     /// At most 500 characters.
     #[serde(default)]
@@ -132,7 +128,7 @@ fn if_match(req: &HttpRequest) -> Result<Option<i32>, LeadApiError> {
 }
 
 /// Changes a lead's process status; `If-Match` carries the lead's version.
-#[utoipa::path(patch, path = "/leads/{leadId}", tag = "leads",
+#[utoipa::path(patch, path = "/leads/{leadId}", tag = "leads", operation_id = "updateLeadStatus",
     params(
         ("leadId" = i64, Path),
         ("If-Match" = String, Header, pattern = r#"^(W/)?"?[0-9]{1,9}"?$"#, description = "线索版本号，例如 \"3\""),
@@ -144,7 +140,7 @@ fn if_match(req: &HttpRequest) -> Result<Option<i32>, LeadApiError> {
             headers(("ETag" = String, description = "新的版本号"))),
         (status = 400, description = "参数错误（含业务码）", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 401, description = "缺少或无效的令牌", body = leadgen_http::openapi::ErrorEnvelope),
-        (status = 403, description = "没有权限（或平台拒绝解密 40301）", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 403, description = "没有权限", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 404, description = "不存在（或属于其他租户）", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 409, description = "冲突（业务码）", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 422, description = "字段校验失败", body = leadgen_http::openapi::ErrorEnvelope),
@@ -206,11 +202,7 @@ pub struct BulkBody {
         required(message = "processStatus 不能为空"),
         custom(function = "super::validate::process_status")
     )]
-    #[schema(
-        required = true,
-        value_type = String,
-        pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(PENDING|PROCESSED|INVALID)[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
-    )]
+    #[schema(required = true, value_type = crate::openapi::LeadProcessStatusSchema)]
     process_status: Option<String>,
     #[serde(default)]
     #[validate(length(max = 500, message = "note 不能超过 500 个字符"))]
@@ -225,14 +217,14 @@ fn unique_leads(items: &[BulkItem]) -> Result<(), validator::ValidationError> {
 }
 
 /// Changes up to 100 leads' status; answers per lead.
-#[utoipa::path(patch, path = "/leads", tag = "leads",
+#[utoipa::path(patch, path = "/leads", tag = "leads", operation_id = "updateLeadStatuses",
     request_body = BulkBody,
     security(("bearer" = ["lead:order:process"])),
     responses(
         (status = 200, description = "逐条结果", body = leadgen_http::openapi::Envelope<crate::openapi::BulkResults>),
         (status = 400, description = "参数错误（含业务码）", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 401, description = "缺少或无效的令牌", body = leadgen_http::openapi::ErrorEnvelope),
-        (status = 403, description = "没有权限（或平台拒绝解密 40301）", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 403, description = "没有权限", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 422, description = "字段校验失败", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 500, description = "内部错误", body = leadgen_http::openapi::ErrorEnvelope)
     ))]

@@ -5,31 +5,11 @@
 use diesel_async::AsyncPgConnection;
 use leadgen_db::oplog::{self, Entry, Operator};
 use leadgen_domain::TenantId;
+use leadgen_domain::audit::{AuditAction, AuditTarget};
 use leadgen_http::AuthUser;
 
 use crate::SERVICE;
 use crate::error::LeadApiError;
-
-/// What a user did.
-#[derive(Debug, Clone, Copy)]
-pub enum Action {
-    /// `PATCH /leads/{id}` and its bulk form, one line per lead.
-    StatusChange,
-    /// `POST /leads/{id}/contact/reveal`.
-    ContactReveal,
-    /// A list search by a full mobile number (the leads found, never the number).
-    ContactSearch,
-}
-
-impl Action {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::StatusChange => "LEAD_STATUS_CHANGE",
-            Action::ContactReveal => "CONTACT_REVEAL",
-            Action::ContactSearch => "CONTACT_SEARCH",
-        }
-    }
-}
 
 /// The operation log's operator for a request's user.
 pub fn operator(user: &AuthUser) -> Operator {
@@ -44,7 +24,8 @@ pub fn operator(user: &AuthUser) -> Operator {
 /// when `outcome` is one.
 pub struct Line<'a> {
     pub operator: &'a Operator,
-    pub action: Action,
+    /// `LEAD_STATUS_CHANGE`, `CONTACT_REVEAL` or `CONTACT_SEARCH`.
+    pub action: AuditAction,
     pub leads: Vec<String>,
     pub outcome: Result<(), &'a LeadApiError>,
     pub detail: Option<serde_json::Value>,
@@ -68,8 +49,8 @@ pub async fn record(
         tenant_id: tenant,
         service: SERVICE,
         operator,
-        action: action.as_str(),
-        target_type: "LEAD",
+        action,
+        target_type: AuditTarget::Lead,
         target_ids: leads,
         result: outcome.map_err(|e| {
             let (code, message) = e.audit();

@@ -24,7 +24,7 @@ pub struct LeadDetail {
     pub lead: LeadView,
     /// 0–100, the intention part of the score.
     pub intention: i16,
-    /// `BUILTIN` or `EXTERNAL`.
+    #[schema(value_type = crate::openapi::ScoredBySchema)]
     pub scored_by: String,
     /// The buyer's aggregate over all of their orders.
     pub buyer: BuyerView,
@@ -89,9 +89,10 @@ impl From<BuyerAggregate> for BuyerView {
 pub struct OrderView {
     pub order_id: String,
     pub platform_id: i64,
+    #[schema(value_type = leadgen_http::openapi::PlatformTypeSchema)]
     pub platform_type: String,
     pub order_time: DateTime<Utc>,
-    /// `UNPAID`, `PAID`, `SHIPPED`, `COMPLETED`, `CLOSED`.
+    #[schema(value_type = crate::openapi::OrderStatusSchema)]
     pub status: String,
     /// The platform's own status.
     pub platform_status: String,
@@ -110,7 +111,9 @@ pub struct OrderView {
 #[serde(rename_all = "camelCase")]
 pub struct StatusChangeView {
     pub lead_id: i64,
+    #[schema(value_type = crate::openapi::LeadProcessStatusSchema)]
     pub from_status: String,
+    #[schema(value_type = crate::openapi::LeadProcessStatusSchema)]
     pub to_status: String,
     pub note: Option<String>,
     pub operator_id: i64,

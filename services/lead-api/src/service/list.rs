@@ -14,8 +14,9 @@ use leadgen_http::{AuthUser, Permission};
 
 use crate::error::LeadApiError;
 use crate::repo::leads::{self, LeadFilter, LeadPage};
-use crate::service::audit::{self, Action};
+use crate::service::audit;
 use crate::startup::AppState;
+use leadgen_domain::audit::AuditAction;
 
 /// The page `paging` of the user's tenant's leads matching `filter`, in `sort` order.
 pub async fn page(
@@ -66,7 +67,7 @@ async fn audit_phone_search(
     let trace_id = leadgen_telemetry::current_trace_id();
     let line = audit::Line {
         operator: &audit::operator(user),
-        action: Action::ContactSearch,
+        action: AuditAction::ContactSearch,
         leads: found.to_vec(),
         outcome: refused.map_or(Ok(()), Err),
         detail: None,

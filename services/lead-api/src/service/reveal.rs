@@ -26,9 +26,10 @@ use serde::Serialize;
 
 use crate::error::LeadApiError;
 use crate::repo::reveal::{self, RevealRecord};
-use crate::service::audit::{self, Action};
+use crate::service::audit;
 use crate::service::{detail, quota};
 use crate::startup::AppState;
+use leadgen_domain::audit::AuditAction;
 use leadgen_domain::{LeadId, PlatformId, TenantId};
 
 /// What a reveal asks for.
@@ -46,18 +47,18 @@ pub struct RevealRequest {
 pub struct Revealed {
     pub lead_id: i64,
     pub order_id: String,
-    #[schema(value_type = String)]
+    #[schema(value_type = leadgen_http::openapi::PlatformTypeSchema)]
     pub platform_type: PlatformType,
     /// `PLAIN` (a mobile or landline) or `VIRTUAL` (a privacy number: dial `phone`, then
     /// `extension`, before `expiresAt`).
-    #[schema(value_type = String)]
+    #[schema(value_type = crate::openapi::RevealKindSchema)]
     pub kind: ContactKind,
     pub phone: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub extension: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<DateTime<Utc>>,
-    #[schema(value_type = String)]
+    #[schema(value_type = crate::openapi::RevealPurposeSchema)]
     pub purpose: RevealPurpose,
 }
 
@@ -105,7 +106,7 @@ pub async fn reveal(
     };
     let line = audit::Line {
         operator: &audit::operator(user),
-        action: Action::ContactReveal,
+        action: AuditAction::ContactReveal,
         leads: vec![target.lead_id.to_string()],
         outcome: outcome.as_ref().map(|_| ()),
         detail: Some(serde_json::json!({
@@ -139,7 +140,7 @@ pub async fn refused(
     let mut conn = leadgen_db::conn(&state.pool).await?;
     let line = audit::Line {
         operator: &audit::operator(user),
-        action: Action::ContactReveal,
+        action: AuditAction::ContactReveal,
         leads: vec![lead_id.to_string()],
         outcome: Err(error),
         detail: None,

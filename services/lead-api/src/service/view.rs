@@ -13,14 +13,18 @@ pub struct LeadView {
     pub lead_id: i64,
     pub order_id: String,
     pub platform_id: i64,
+    #[schema(value_type = leadgen_http::openapi::PlatformTypeSchema)]
     pub platform_type: String,
     pub order_time: DateTime<Utc>,
     pub contact_info: String,
+    #[schema(value_type = crate::openapi::ContactTypeSchema)]
     pub contact_type: String,
     pub product_info: String,
     pub amount: String,
+    #[schema(value_type = Vec<crate::openapi::IntentionTagSchema>)]
     pub intention_tags: Vec<String>,
     pub score: i16,
+    #[schema(value_type = crate::openapi::LeadProcessStatusSchema)]
     pub process_status: String,
     pub create_time: DateTime<Utc>,
     pub order_count: i32,

@@ -20,8 +20,9 @@ use crate::SERVICE;
 use crate::error::LeadApiError;
 use crate::repo::detail::{self, LeadDetailRow};
 use crate::repo::workflow::{self, NewChange};
-use crate::service::audit::{self, Action};
+use crate::service::audit;
 use crate::startup::AppState;
+use leadgen_domain::audit::AuditAction;
 use leadgen_domain::{LeadId, PlatformId, TenantId};
 
 /// A bulk request carries at most this many leads.
@@ -46,7 +47,7 @@ pub struct ChangeStatus {
 #[serde(rename_all = "camelCase")]
 pub struct Changed {
     pub lead_id: i64,
-    #[schema(value_type = String)]
+    #[schema(value_type = crate::openapi::LeadProcessStatusSchema)]
     pub process_status: LeadProcessStatus,
     pub version: i32,
     /// `false` when the lead already had the status.
@@ -83,7 +84,7 @@ pub async fn change(
         ) {
             let line = audit::Line {
                 operator: &operator,
-                action: Action::StatusChange,
+                action: AuditAction::LeadStatusChange,
                 leads: vec![request.lead_id.to_string()],
                 outcome: Err(e),
                 detail: Some(change_detail(None, request.to, request.note.as_deref())),
@@ -168,7 +169,7 @@ async fn change_locked(
     .await?;
     let line = audit::Line {
         operator,
-        action: Action::StatusChange,
+        action: AuditAction::LeadStatusChange,
         leads: vec![row.listed.id.to_string()],
         outcome: Ok(()),
         detail: Some(change_detail(
@@ -266,7 +267,7 @@ fn snapshot(
 #[serde(rename_all = "camelCase")]
 pub struct BulkResult {
     pub lead_id: i64,
-    /// `UPDATED`, `UNCHANGED`, `NOT_FOUND`, `CONFLICT`, `MERGED` or `FAILED`.
+    #[schema(value_type = crate::openapi::BulkOutcomeSchema)]
     pub result: &'static str,
     /// The business or HTTP code of a refusal.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -276,7 +277,7 @@ pub struct BulkResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<crate::openapi::LeadProcessStatusSchema>)]
     pub process_status: Option<LeadProcessStatus>,
 }
 

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_db::schema::t_ecom_sync_task as task;
+use leadgen_domain::audit::{AuditAction, AuditTarget};
 use leadgen_domain::{PlatformId, SyncStatus, SyncTaskId, SyncTrigger, TenantId};
 use leadgen_platforms::Listing;
 
@@ -255,11 +256,12 @@ pub async fn insert_scheduled(
 }
 
 /// Writes a task's transition to the operation log, the system acting (`SYNC_RUN`,
-/// `SYNC_RESUME`).
+/// `SYNC_RESUME`). A `SYNC_RUN` (the task ended) carries its outcome and counts as `detail`
+/// (design 7: 成功/失败数量), read from the task as just finished.
 pub async fn log(
     conn: &mut AsyncPgConnection,
     task: (TenantId, SyncTaskId, PlatformId),
-    action: &'static str,
+    action: AuditAction,
     result: Result<(), String>,
     trace_id: &str,
 ) -> QueryResult<()> {
@@ -269,9 +271,32 @@ pub async fn log(
         service: crate::SERVICE,
         operator: &leadgen_db::oplog::Operator::System,
         action,
-        target_type: "SYNC_TASK",
+        target_type: AuditTarget::SyncTask,
         target_ids: vec![task_id.to_string(), format!("platform:{platform_id}")],
         result,
     };
-    leadgen_db::oplog::record(conn, entry, trace_id).await
+    if action != AuditAction::SyncRun {
+        return leadgen_db::oplog::record(conn, entry, trace_id).await;
+    }
+    let (status, success, failure, new, updated, unchanged) = task::table
+        .find(task_id.get())
+        .select((
+            task::status,
+            task::success_count,
+            task::failure_count,
+            task::new_count,
+            task::updated_count,
+            task::unchanged_count,
+        ))
+        .first::<(String, i32, i32, i32, i32, i32)>(conn)
+        .await?;
+    let detail = serde_json::json!({
+        "status": status,
+        "successCount": success,
+        "failureCount": failure,
+        "newCount": new,
+        "updatedCount": updated,
+        "unchangedCount": unchanged,
+    });
+    leadgen_db::oplog::record_detailed(conn, entry, &detail, trace_id).await
 }
