@@ -21,6 +21,7 @@ pub struct FieldError {
 }
 
 /// An error response.
+#[derive(Clone)]
 pub struct ApiError {
     status: StatusCode,
     code: u32,

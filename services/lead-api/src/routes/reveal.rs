@@ -8,6 +8,7 @@ use serde::Deserialize;
 use validator::Validate;
 
 use crate::error::LeadApiError;
+use crate::service::audit;
 use crate::service::reveal::{self, RevealRequest};
 use crate::startup::AppState;
 
@@ -58,12 +59,42 @@ pub async fn reveal(
     // see a number they may not.
     if user.require(Permission::Contact).is_err() {
         let refused = LeadApiError::Forbidden(Permission::Contact);
-        reveal::refused(&state, &user, lead_id, &refused)
+        reveal::refused(&state, &user, lead_id, refused.audit())
             .await
             .map_err(ApiError::from)?;
         return Err(ApiError::from(refused).into());
     }
-    let body = body?.into_inner();
+    // A request that cannot be read is refused, and audited: probing with bad purposes leaves
+    // a trace as a refused reveal does.
+    let request = match request_of(lead_id, body) {
+        Ok(request) => request,
+        Err(refused) => {
+            reveal::refused(&state, &user, lead_id, audit::refusal(&refused))
+                .await
+                .map_err(ApiError::from)?;
+            return Err(refused.into());
+        }
+    };
+    let revealed = reveal::reveal(&state, &user, request).await?;
+    let mut response = leadgen_http::ok(revealed);
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    Ok(response)
+}
+
+/// The reveal the body asks for: a purpose from the fixed list and an optional reason.
+fn request_of(
+    lead_id: leadgen_domain::LeadId,
+    body: Result<leadgen_http::body::Json<RevealBody>, actix_web::Error>,
+) -> Result<RevealRequest, ApiError> {
+    let body = body
+        .map_err(|e| match e.as_error::<ApiError>() {
+            Some(refused) => refused.clone(),
+            None => ApiError::bad_request("请求体不是合法的 JSON"),
+        })?
+        .into_inner();
     body.validate()
         .map_err(|e| leadgen_http::error::from_validation(&e))?;
     let purpose: RevealPurpose = body
@@ -80,16 +111,9 @@ pub async fn reveal(
         .reason
         .map(|r| r.trim().to_owned())
         .filter(|r| !r.is_empty());
-    let request = RevealRequest {
+    Ok(RevealRequest {
         lead_id,
         purpose,
         reason,
-    };
-    let revealed = reveal::reveal(&state, &user, request).await?;
-    let mut response = leadgen_http::ok(revealed);
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-store"),
-    );
-    Ok(response)
+    })
 }

@@ -9,7 +9,6 @@ use leadgen_domain::audit::{AuditAction, AuditTarget};
 use leadgen_http::AuthUser;
 
 use crate::SERVICE;
-use crate::error::LeadApiError;
 
 /// The operation log's operator for a request's user.
 pub fn operator(user: &AuthUser) -> Operator {
@@ -20,15 +19,30 @@ pub fn operator(user: &AuthUser) -> Operator {
 }
 
 /// One line: `operator` did `action` to `leads`, asked for `detail` (shown to auditors as it
-/// is), refused with the error's business code and message (a platform's own text included)
-/// when `outcome` is one.
+/// is), refused with the business code and message its caller was answered with (a platform's
+/// own text included: [`crate::error::LeadApiError::audit`], [`refusal`]) when `outcome` is one.
 pub struct Line<'a> {
     pub operator: &'a Operator,
     /// `LEAD_STATUS_CHANGE`, `CONTACT_REVEAL` or `CONTACT_SEARCH`.
     pub action: AuditAction,
     pub leads: Vec<String>,
-    pub outcome: Result<(), &'a LeadApiError>,
+    pub outcome: Result<(), (u32, String)>,
     pub detail: Option<serde_json::Value>,
+}
+
+/// How a refusal answered before the service ran (an unreadable or invalid request) is audited:
+/// its code, its message and every failed field.
+pub fn refusal(error: &leadgen_http::ApiError) -> (u32, String) {
+    let fields: Vec<String> = error
+        .field_errors()
+        .iter()
+        .map(|f| format!("{}：{}", f.field, f.message))
+        .collect();
+    let message = match fields.as_slice() {
+        [] => error.message().to_owned(),
+        _ => format!("{}（{}）", error.message(), fields.join("；")),
+    };
+    (error.code(), message)
 }
 
 /// Appends `line` to `tenant`'s operation log, with the request's trace.
@@ -52,10 +66,7 @@ pub async fn record(
         action,
         target_type: AuditTarget::Lead,
         target_ids: leads,
-        result: outcome.map_err(|e| {
-            let (code, message) = e.audit();
-            format!("{code} {message}")
-        }),
+        result: outcome.map_err(|(code, message)| format!("{code} {message}")),
     };
     match detail {
         Some(mut detail) => {

@@ -30,8 +30,12 @@ pub async fn page(
     let mut conn = leadgen_db::conn(&state.pool).await?;
     let by_phone = filter.phone_indexes.is_some();
     if by_phone {
-        user.require(Permission::Contact)
-            .map_err(|_| LeadApiError::PhoneSearchNotPermitted)?;
+        if user.require(Permission::Contact).is_err() {
+            // Who tried to find a buyer by number without the right is on the trail too.
+            let refused = LeadApiError::PhoneSearchNotPermitted;
+            audit_phone_search(&mut conn, user, &[], Some(&refused)).await?;
+            return Err(refused);
+        }
         if let Err(refused) = crate::service::quota::take(state, &mut conn, user).await {
             audit_phone_search(&mut conn, user, &[], Some(&refused)).await?;
             return Err(refused);
@@ -69,7 +73,7 @@ async fn audit_phone_search(
         operator: &audit::operator(user),
         action: AuditAction::ContactSearch,
         leads: found.to_vec(),
-        outcome: refused.map_or(Ok(()), Err),
+        outcome: refused.map_or(Ok(()), |e| Err(e.audit())),
         detail: None,
     };
     Ok(audit::record(conn, user.tenant_id, line, &trace_id).await?)

@@ -108,7 +108,7 @@ pub async fn reveal(
         operator: &audit::operator(user),
         action: AuditAction::ContactReveal,
         leads: vec![target.lead_id.to_string()],
-        outcome: outcome.as_ref().map(|_| ()),
+        outcome: outcome.as_ref().map(|_| ()).map_err(LeadApiError::audit),
         detail: Some(serde_json::json!({
             "purpose": request.purpose.as_str(),
             "reason": request.reason,
@@ -129,20 +129,21 @@ pub async fn reveal(
     outcome.map_err(ApiError::from)
 }
 
-/// A reveal refused before its request was read (no `lead:order:contact`): only the operation
-/// log records it, as the purpose is not known.
+/// A reveal refused before its request was read (no `lead:order:contact`), or because it could
+/// not be (an invalid purpose or reason): only the operation log records it, as the purpose is
+/// not known. `refusal` is the code and message the caller is answered with.
 pub async fn refused(
     state: &AppState,
     user: &AuthUser,
     lead_id: LeadId,
-    error: &LeadApiError,
+    refusal: (u32, String),
 ) -> Result<(), LeadApiError> {
     let mut conn = leadgen_db::conn(&state.pool).await?;
     let line = audit::Line {
         operator: &audit::operator(user),
         action: AuditAction::ContactReveal,
         leads: vec![lead_id.to_string()],
-        outcome: Err(error),
+        outcome: Err(refusal),
         detail: None,
     };
     let trace_id = leadgen_telemetry::current_trace_id();

@@ -86,7 +86,7 @@ pub async fn change(
                 operator: &operator,
                 action: AuditAction::LeadStatusChange,
                 leads: vec![request.lead_id.to_string()],
-                outcome: Err(e),
+                outcome: Err(e.audit()),
                 detail: Some(change_detail(None, request.to, request.note.as_deref())),
             };
             audit::record(&mut conn, tenant, line, &trace_id).await?;

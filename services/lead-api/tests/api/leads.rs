@@ -843,9 +843,19 @@ async fn a_full_mobile_finds_the_buyer_by_its_blind_index_only() {
     // Each search is audited with what it found, never the number.
     let log = app.operation_log().await;
     let searches: Vec<_> = log.iter().filter(|e| e.0 == "CONTACT_SEARCH").collect();
-    assert_eq!(searches.len(), 4, "{log:?}");
-    assert_eq!(searches[0].1, vec![s.l3.to_string()]);
-    assert!(searches[3].1.is_empty());
+    assert_eq!(searches.len(), 5, "{log:?}");
+    // The search without the right is on the trail too, refused.
+    assert_eq!(searches[0].2, "FAILURE");
+    assert!(searches[0].1.is_empty());
+    assert!(
+        searches[0]
+            .3
+            .as_deref()
+            .is_some_and(|e| e.starts_with("403 ")),
+        "{log:?}"
+    );
+    assert_eq!(searches[1].1, vec![s.l3.to_string()]);
+    assert!(searches[4].1.is_empty());
     assert!(!format!("{log:?}").contains("1234"), "{log:?}");
     // Visible digits still match masked contacts.
     assert!(

@@ -148,6 +148,13 @@ async fn a_number_sent_in_clear_is_revealed_audited_and_never_kept() {
             vec![
                 (1, Some("403 没有权限：需要 lead:order:contact")),
                 (2, Some("404 线索不存在")),
+                // A purpose off the list is refused before the lead is read, and audited.
+                (
+                    1,
+                    Some(
+                        "422 请求参数校验失败（purpose：purpose 必须是 AFTER_SALES、CUSTOMER_CARE 或 FULFILMENT）"
+                    )
+                ),
             ],
             "{lines:?}"
         );
