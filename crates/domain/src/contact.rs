@@ -25,6 +25,14 @@ pub enum ContactKind {
     OpenId,
 }
 
+/// How long a privacy number the platform sent without an expiry is taken to forward after its
+/// order. The platforms bind one to an order's fulfilment and say no more in the order lists
+/// (Kuaishou, Douyin send the number in clear with no date); their decrypt APIs answer expiries
+/// of about two weeks (Kuaishou 15 days). Taken as live forever, a months-old privacy number
+/// scored as reachable, outranked the buyer's newer real number, and was dialled into whoever
+/// holds it now: the safe reading is that it has lapsed.
+pub const ASSUMED_PRIVACY_NUMBER_DAYS: i64 = 15;
+
 /// One contact value with its kind and, when the platform sends one, its masked companion.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -35,7 +43,8 @@ pub struct ContactField {
     /// The platform's own masked rendering, when it sends one beside a ciphertext.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub masked: Option<String>,
-    /// When a privacy (virtual) number stops forwarding, when the platform says so.
+    /// When a privacy (virtual) number stops forwarding: when the platform says so, else
+    /// [`ASSUMED_PRIVACY_NUMBER_DAYS`] after its order ([`ContactField::with_assumed_expiry`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<DateTime<Utc>>,
     /// A masked value whose full number the platform's decrypt API returns for its order (the
@@ -46,6 +55,15 @@ pub struct ContactField {
 }
 
 impl ContactField {
+    /// A privacy number sent without an expiry, given [`ASSUMED_PRIVACY_NUMBER_DAYS`] after
+    /// `ordered` (its order's time); anything else as it is.
+    pub fn with_assumed_expiry(mut self, ordered: DateTime<Utc>) -> Self {
+        if self.kind == ContactKind::Virtual && self.expires_at.is_none() {
+            self.expires_at = Some(ordered + chrono::Duration::days(ASSUMED_PRIVACY_NUMBER_DAYS));
+        }
+        self
+    }
+
     /// Classifies a phone value as the platform sent it; `None` when it is empty.
     pub fn phone(value: &str) -> Option<Self> {
         let value = value.trim();
@@ -207,7 +225,31 @@ pub fn mask_name(value: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use chrono::TimeZone;
+
     use super::*;
+
+    #[test]
+    fn a_privacy_number_without_an_expiry_lapses_two_weeks_after_its_order() {
+        let ordered = Utc.with_ymd_and_hms(2026, 10, 5, 2, 0, 0).unwrap();
+        let assumed = ContactField::phone("17012349030-7841")
+            .unwrap()
+            .with_assumed_expiry(ordered);
+        assert_eq!(assumed.kind, ContactKind::Virtual);
+        assert_eq!(
+            assumed.expires_at,
+            Some(ordered + chrono::Duration::days(ASSUMED_PRIVACY_NUMBER_DAYS))
+        );
+        // What the platform said is kept; other kinds have no expiry.
+        let said = Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap();
+        let dated = ContactField {
+            expires_at: Some(said),
+            ..assumed.clone()
+        };
+        assert_eq!(dated.with_assumed_expiry(ordered).expires_at, Some(said));
+        let mobile = ContactField::phone("13800000001").unwrap();
+        assert_eq!(mobile.with_assumed_expiry(ordered).expires_at, None);
+    }
 
     #[test]
     fn a_phone_of_any_length_hides_at_least_four_characters() {

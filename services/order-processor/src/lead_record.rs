@@ -77,8 +77,11 @@ pub fn reduce(
             ),
             sealed_contact,
         )?;
+        // A privacy number sent without its expiry lapses some days after its order: judged so
+        // here, where every order of the buyer is read (stored before this rule too).
+        let contact: ContactField = serde_json::from_str(&json)?;
         seen.push(SeenContact {
-            contact: serde_json::from_str(&json)?,
+            contact: contact.with_assumed_expiry(o.order_time),
             seen_at: o.order_time,
             order_id: format!("{}:{}", o.platform_id, o.order_id),
         });

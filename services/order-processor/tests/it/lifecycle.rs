@@ -203,6 +203,71 @@ async fn a_partial_refund_takes_only_the_refunded_lines_off_the_buyers_spend() {
 }
 
 #[tokio::test]
+async fn a_months_old_privacy_number_gives_way_to_the_buyers_newer_real_number() {
+    let run = Run::new().await;
+    // Sent in clear without an expiry (as Kuaishou and Douyin lists do), 80 days ago.
+    let old = order(
+        "v1",
+        10,
+        NeutralStatus::Completed,
+        9_900,
+        Some("ks-buyer"),
+        Some("17012349030-7841"),
+    );
+    // The same buyer's recent order carries the platform's ciphertext of the real mobile.
+    let mut recent = order("v2", 85, NeutralStatus::Paid, 9_900, Some("ks-buyer"), None);
+    recent.receiver.phone = Some(leadgen_domain::ContactField {
+        kind: leadgen_domain::ContactKind::PlatformEncrypted,
+        value: "ZW5jcnlwdGVkLW1vYmlsZQ==".into(),
+        masked: Some("186****5569".into()),
+        expires_at: None,
+        decryptable: false,
+    });
+    let ids = run
+        .store(
+            &[Spec {
+                shop: 0,
+                order: old,
+            }],
+            "PENDING",
+        )
+        .await;
+    let lead = run.process(&ids).await.new_leads[0];
+    let validity = |run: &Run| {
+        let pool = run.db.pool.clone();
+        async move {
+            let mut conn = leadgen_db::conn(&pool).await.unwrap();
+            t_order_lead::table
+                .find(lead)
+                .select((t_order_lead::contact_validity, t_order_lead::contact_kind))
+                .first::<(String, String)>(&mut conn)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        validity(&run).await,
+        ("EXPIRED".to_owned(), "VIRTUAL".to_owned()),
+        "a privacy number 80 days old has lapsed"
+    );
+    let ids = run
+        .store(
+            &[Spec {
+                shop: 0,
+                order: recent,
+            }],
+            "PENDING",
+        )
+        .await;
+    run.process(&ids).await;
+    assert_eq!(
+        validity(&run).await,
+        ("NEEDS_DECRYPT".to_owned(), "PLATFORM_ENCRYPTED".to_owned()),
+        "the buyer's real number, through the platform's decrypt API"
+    );
+}
+
+#[tokio::test]
 async fn two_leads_that_turn_out_to_be_one_buyer_merge_and_keep_the_sales_decision() {
     let run = Run::new().await;
     // Shop 0 knows the buyer by open id only; shop 1 by another open id only: two leads.
