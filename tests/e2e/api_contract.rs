@@ -133,6 +133,21 @@ async fn gateway_logs_keep_no_query(system: &System) {
         !lines.contains("13912340007") && !lines.contains("contactInfo"),
         "a query reached the access log: {lines}"
     );
+    // nginx's error lines quote the request line whole: a refused body must not put the
+    // query into the error log.
+    let refused = reqwest::Client::new()
+        .post(system.url("/api/v1/lead-generation/orders/leads?contactInfo=13912340008"))
+        .body(vec![b' '; 2 * 1024 * 1024])
+        .send()
+        .await
+        .expect("gateway answers");
+    assert_eq!(refused.status(), reqwest::StatusCode::PAYLOAD_TOO_LARGE);
+    let errors =
+        std::fs::read_to_string(system.dir.join("nginx/logs/error.log")).unwrap_or_default();
+    assert!(
+        !errors.contains("13912340008"),
+        "a query reached the error log: {errors}"
+    );
 }
 
 /// What the gateway refuses before any service sees it is still the envelope, never nginx's
@@ -154,6 +169,23 @@ async fn gateway_refusals_come_in_the_envelope(system: &System) {
             501,
         ),
     ];
+    // Bytes outside ASCII in the request line, as curl sends `?contactInfo=张`: reqwest would
+    // encode them, so the request is written by hand.
+    let raw = raw_get(
+        system,
+        "/api/v1/lead-generation/orders/leads?contactInfo=张",
+    )
+    .await;
+    let (head, body) = raw.split_once("\r\n\r\n").expect("a response");
+    assert!(head.starts_with("HTTP/1.1 400"), "{raw}");
+    let body: serde_json::Value = serde_json::from_str(body).expect("a JSON envelope");
+    assert_eq!(body["code"], 400, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("URL 编码")),
+        "{body}"
+    );
     for (request, status) in cases {
         let response = request.send().await.expect("gateway answers");
         assert_eq!(response.status().as_u16(), status);
@@ -166,4 +198,24 @@ async fn gateway_refusals_come_in_the_envelope(system: &System) {
             "a Chinese message: {body}"
         );
     }
+}
+
+/// A GET written byte for byte to the gateway (bytes outside ASCII left as they are), and the
+/// whole answer as text.
+async fn raw_get(system: &System, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", system.gateway_port))
+        .await
+        .expect("connect to the gateway");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .expect("write the request");
+    let mut answer = Vec::new();
+    stream
+        .read_to_end(&mut answer)
+        .await
+        .expect("read the answer");
+    String::from_utf8_lossy(&answer).into_owned()
 }

@@ -209,25 +209,75 @@ impl Modify for SharedResponses {
                 .responses
                 .insert((*name).to_owned(), RefOr::T(response.clone()));
         }
-        for item in openapi.paths.paths.values_mut() {
-            let operations = [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.options,
-                &mut item.head,
-                &mut item.patch,
-                &mut item.trace,
-            ];
-            for operation in operations.into_iter().flatten() {
-                for (status, name, _) in &shared {
-                    operation
-                        .responses
-                        .responses
-                        .entry((*status).to_owned())
-                        .or_insert_with(|| RefOr::Ref(Ref::from_response_name(*name)));
+        for operation in operations_mut(openapi) {
+            for (status, name, _) in &shared {
+                operation
+                    .responses
+                    .responses
+                    .entry((*status).to_owned())
+                    .or_insert_with(|| RefOr::Ref(Ref::from_response_name(*name)));
+            }
+        }
+    }
+}
+
+/// Every operation of the document.
+fn operations_mut(
+    openapi: &mut utoipa::openapi::OpenApi,
+) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+    openapi.paths.paths.values_mut().flat_map(|item| {
+        [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.options,
+            &mut item.head,
+            &mut item.patch,
+            &mut item.trace,
+        ]
+        .into_iter()
+        .flatten()
+    })
+}
+
+/// White space as `str::trim` reads it: what a blank query parameter may hold.
+const BLANK: &str =
+    r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$";
+
+/// An optional query parameter sent empty or blank (`platformId=`, as front ends send an unset
+/// filter) is read as absent (`crate::query`): each one that is not already a string says so,
+/// as `anyOf` its own schema or a blank string, so that the document admits what the service
+/// accepts.
+pub struct BlankQueryIsAbsent;
+
+impl Modify for BlankQueryIsAbsent {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::ParameterIn;
+        use utoipa::openapi::schema::{AnyOfBuilder, Schema};
+        use utoipa::openapi::{Required, schema::SchemaType};
+        for operation in operations_mut(openapi) {
+            for parameter in operation.parameters.iter_mut().flatten() {
+                if parameter.parameter_in != ParameterIn::Query
+                    || parameter.required == Required::True
+                {
+                    continue;
                 }
+                let Some(schema) = parameter.schema.take() else {
+                    continue;
+                };
+                let already_text = matches!(
+                    &schema,
+                    RefOr::T(Schema::Object(o)) if o.schema_type == SchemaType::Type(Type::String)
+                );
+                parameter.schema = Some(if already_text {
+                    schema
+                } else {
+                    let blank = ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .pattern(Some(BLANK));
+                    AnyOfBuilder::new().item(schema).item(blank).into()
+                });
             }
         }
     }

@@ -4,7 +4,7 @@
 
 use leadgen_domain::audit::{AuditAction, AuditTarget};
 use leadgen_domain::{AuthStatus, SyncStatus, SyncTrigger};
-use leadgen_http::openapi::{BearerAuth, SharedResponses, string_enum};
+use leadgen_http::openapi::{BearerAuth, BlankQueryIsAbsent, SharedResponses, string_enum};
 use leadgen_http::string_enum_schema;
 use utoipa::OpenApi;
 use utoipa::openapi::schema::ObjectBuilder;
@@ -89,7 +89,7 @@ pub fn settable_status() -> ObjectBuilder {
         routes::shops::reauthorize,
         routes::operation_logs::list,
     ),
-    modifiers(&BearerAuth, &SharedResponses),
+    modifiers(&BearerAuth, &SharedResponses, &BlankQueryIsAbsent),
     tags(
         (name = "platforms", description = "电商平台授权（设计 2.1–2.2、4.1）"),
         (name = "syncs", description = "订单同步与同步记录（设计 2.3–2.4）"),

@@ -3,7 +3,7 @@
 
 use leadgen_domain::order::NeutralStatus;
 use leadgen_domain::{IntentionTag, LeadProcessStatus};
-use leadgen_http::openapi::{BearerAuth, SharedResponses};
+use leadgen_http::openapi::{BearerAuth, BlankQueryIsAbsent, SharedResponses};
 use leadgen_http::string_enum_schema;
 use leadgen_platforms::reveal::RevealPurpose;
 use serde::Serialize;
@@ -138,7 +138,7 @@ pub struct BulkResults {
         routes::workflow::patch_many,
         routes::reveal::reveal,
     ),
-    modifiers(&BearerAuth, &SharedResponses),
+    modifiers(&BearerAuth, &SharedResponses, &BlankQueryIsAbsent),
     tags((name = "leads", description = "潜在客户（设计 2.5）与销售工作台"))
 )]
 pub struct ApiDoc;
