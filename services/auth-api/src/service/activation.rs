@@ -62,7 +62,6 @@ pub async fn activate(
     sealer: &Sealer,
     granted: Granted<'_>,
 ) -> Result<PlatformId, AuthApiError> {
-    let trace_id = leadgen_telemetry::current_trace_id();
     conn.transaction::<PlatformId, AuthApiError, _>(|conn| {
         async move {
             let row = granted.row;
@@ -126,23 +125,37 @@ pub async fn activate(
                 )
                 .await?;
             }
-            let op = Operator::User {
-                id: row.created_by,
-                name: String::new(),
-            };
-            let entry = Entry {
-                tenant_id: row.tenant_id,
-                service: SERVICE,
-                operator: &op,
-                action,
-                target_type: AuditTarget::PlatformAuth,
-                target_ids,
-                result: Ok(()),
-            };
-            oplog::record(conn, entry, &trace_id).await?;
+            record_callback(conn, row, action, target_ids, Ok(())).await?;
             Ok(target)
         }
         .scope_boxed()
     })
     .await
+}
+
+/// Writes what a callback did to `row`'s authorization (`action` on `target_ids`, or its
+/// refusal) to the operation log, the user who started the authorization acting: the platform's
+/// redirect carries no token, so the user is known by id only.
+pub(crate) async fn record_callback(
+    conn: &mut leadgen_db::PgConn,
+    row: &AuthRow,
+    action: AuditAction,
+    target_ids: Vec<String>,
+    result: Result<(), String>,
+) -> Result<(), AuthApiError> {
+    let op = Operator::User {
+        id: row.created_by,
+        name: String::new(),
+    };
+    let entry = Entry {
+        tenant_id: row.tenant_id,
+        service: SERVICE,
+        operator: &op,
+        action,
+        target_type: AuditTarget::PlatformAuth,
+        target_ids,
+        result,
+    };
+    oplog::record(conn, entry, &leadgen_telemetry::current_trace_id()).await?;
+    Ok(())
 }

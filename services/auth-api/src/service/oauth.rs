@@ -5,15 +5,13 @@ use base64::Engine as _;
 use chrono::{Duration, Utc};
 use diesel_async::AsyncConnection as _;
 use leadgen_db::ScopedFutureExt as _;
-use leadgen_db::oplog::{self, Entry, Operator};
 use leadgen_db::sealed;
-use leadgen_domain::audit::{AuditAction, AuditTarget};
+use leadgen_domain::audit::AuditAction;
 use leadgen_domain::{AuthStatus, PlatformId, PlatformType};
 use leadgen_platforms::{AppCredentials, PlatformError};
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
 
-use crate::SERVICE;
 use crate::error::AuthApiError;
 use crate::repo::platforms::{self as repo, AuthRow};
 use crate::service::activation::{self, Granted};
@@ -119,7 +117,14 @@ pub async fn complete(state: &AppState, query: CallbackQuery) -> Result<Complete
         // and the failure is in the operation log.
         Err(other) => {
             let error = other.to_string();
-            record_activation(&mut conn, &row, Err(error.clone())).await?;
+            activation::record_callback(
+                &mut conn,
+                &row,
+                AuditAction::PlatformAuthActivate,
+                vec![row.id.to_string()],
+                Err(error.clone()),
+            )
+            .await?;
             return Err(AuthApiError::Platform(error));
         }
     };
@@ -230,35 +235,19 @@ async fn invalidate(
     conn.transaction::<(), AuthApiError, _>(|conn| {
         async move {
             repo::invalidate(conn, id, &state_hash, &reason).await?;
-            record_activation(conn, row, Err(reason)).await
+            activation::record_callback(
+                conn,
+                row,
+                AuditAction::PlatformAuthActivate,
+                vec![id.to_string()],
+                Err(reason),
+            )
+            .await
         }
         .scope_boxed()
     })
     .await?;
     tracing::warn!(platform.id = row.id.get(), "Platform authorization refused");
-    Ok(())
-}
-
-/// Writes an activation attempt of `row` to the operation log, its creator acting.
-async fn record_activation(
-    conn: &mut leadgen_db::PgConn,
-    row: &AuthRow,
-    result: Result<(), String>,
-) -> Result<(), AuthApiError> {
-    let op = Operator::User {
-        id: row.created_by,
-        name: String::new(),
-    };
-    let entry = Entry {
-        tenant_id: row.tenant_id,
-        service: SERVICE,
-        operator: &op,
-        action: AuditAction::PlatformAuthActivate,
-        target_type: AuditTarget::PlatformAuth,
-        target_ids: vec![row.id.to_string()],
-        result,
-    };
-    oplog::record(conn, entry, &leadgen_telemetry::current_trace_id()).await?;
     Ok(())
 }
 
