@@ -330,6 +330,24 @@ pub async fn invalidate(
     Ok(spent)
 }
 
+/// Holds, until the transaction ends, the right to connect `shop_id` on `platform_type` for
+/// `tenant`: two callbacks of the same shop (two consent pages approved at once) take turns, so
+/// the second finds the first's authorization ([`find_other_for_shop`]) and renews it instead
+/// of connecting the shop twice.
+pub async fn lock_shop(
+    conn: &mut AsyncPgConnection,
+    tenant: TenantId,
+    platform_type: &str,
+    shop_id: &str,
+) -> QueryResult<()> {
+    let key = format!("connect-shop:{}:{platform_type}:{shop_id}", tenant.get());
+    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind::<diesel::sql_types::Text, _>(key)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
 /// Another authorization of the tenant for the same shop on the same platform (the newest).
 pub async fn find_other_for_shop(
     conn: &mut AsyncPgConnection,

@@ -73,6 +73,7 @@ pub async fn activate(
             }
             let existing = match granted.tokens.shop_id.as_deref() {
                 Some(shop) => {
+                    repo::lock_shop(conn, row.tenant_id, &row.platform_type, shop).await?;
                     repo::find_other_for_shop(conn, row.tenant_id, &row.platform_type, shop, row.id)
                         .await?
                 }

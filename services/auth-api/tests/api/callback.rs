@@ -580,6 +580,44 @@ async fn connecting_a_shop_again_while_its_backfill_runs_renews_it_and_is_audite
 }
 
 #[tokio::test]
+async fn two_approvals_of_one_shop_at_once_connect_it_once() {
+    let endpoint = TokenEndpoint::start(
+        200,
+        json!({
+            "access_token": "AT-twice",
+            "token_type": "Bearer",
+            "expires_in": 86400,
+            "refresh_token": "RT-twice",
+            "re_expires_in": 2_592_000,
+            "taobao_user_id": "2200011",
+            "taobao_user_nick": "%E5%90%8C%E6%97%B6",
+        }),
+    )
+    .await;
+    let app = app_with_token_endpoint(&endpoint).await;
+    // Several pending authorizations of the same seller, their callbacks all at once.
+    let mut states = Vec::new();
+    for _ in 0..4 {
+        states.push(pending(&app, None).await.1);
+    }
+    let callbacks = states.iter().enumerate().map(|(i, state)| {
+        let code = format!("code-{i}");
+        let app = &app;
+        async move {
+            let response = app.callback(&[("code", &code), ("state", state)]).await;
+            expect_envelope(response, StatusCode::OK, 200).await["data"]["platformId"].clone()
+        }
+    });
+    let ids = futures::future::join_all(callbacks).await;
+    assert!(ids.windows(2).all(|w| w[0] == w[1]), "one shop, one record: {ids:?}");
+    let listed = app
+        .list_platforms(Some(&token(1, &[VIEW])), &[("status", "ACTIVE")])
+        .await;
+    let listed = expect_envelope(listed, StatusCode::OK, 200).await;
+    assert_eq!(listed["data"]["total"], 1, "{listed}");
+}
+
+#[tokio::test]
 async fn reauthorizing_replaces_a_stored_callback_that_is_not_ours() {
     let app = spawn_app().await;
     let (shop, _) = pending(&app, None).await;
