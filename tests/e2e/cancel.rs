@@ -56,6 +56,29 @@ async fn a_cancelled_sync_stops_between_pages_and_the_shop_syncs_again() {
     );
     let record = api.wait_for_task(task_id, Duration::from_secs(5)).await;
     assert_eq!(record["status"], "CANCELLED", "{record}");
+    // Who cancelled it, and where it stopped, with what it had fetched, are both audited.
+    let logged = api
+        .get(&format!(
+            "/operation-logs?targetType=SYNC_TASK&targetId={task_id}&sort=time&order=asc"
+        ))
+        .await;
+    let actions: Vec<&str> = logged["data"]["records"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["action"].as_str())
+        .collect();
+    assert_eq!(
+        actions,
+        ["SYNC_REQUEST", "SYNC_CANCEL", "SYNC_RUN"],
+        "{logged}"
+    );
+    let end = &logged["data"]["records"][2]["detail"];
+    assert_eq!(end["status"], "CANCELLED", "{logged}");
+    assert!(
+        end["successCount"].as_i64().is_some_and(|n| n > 0),
+        "{logged}"
+    );
 
     // The shop accepts a new sync, which completes.
     let (start, end) = flow::window_days(2);

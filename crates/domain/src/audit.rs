@@ -35,7 +35,7 @@ string_enum!(
         SyncRequest => "SYNC_REQUEST",
         /// A running sync cancelled (auth-api).
         SyncCancel => "SYNC_CANCEL",
-        /// A sync ended: completed or failed (sync-worker).
+        /// A sync ended: completed, failed, or stopped after a cancel (sync-worker).
         SyncRun => "SYNC_RUN",
         /// An interrupted sync taken up again (sync-worker).
         SyncResume => "SYNC_RESUME",

@@ -114,10 +114,21 @@ impl SyncRequestedHandler {
             TaskOutcome::Completed { .. } => (SyncStatus::Completed, None),
             TaskOutcome::Failed(reason) => (SyncStatus::Failed, Some(reason.clone())),
             TaskOutcome::Cancelled => {
-                // The task already reads CANCELLED (and the operation log says who did it).
+                // The task already reads CANCELLED (and SYNC_CANCEL says who did it); its end
+                // is logged with what it fetched before it stopped.
                 finished(&task, SyncStatus::Cancelled);
+                let trace_id = leadgen_telemetry::current_trace_id();
+                let ids = (task.tenant_id, task.id, task.platform_id);
                 let mut conn = leadgen_db::conn(&self.syncer.pool).await?;
-                leadgen_outbox::mark_processed(&mut conn, SERVICE, &message_id).await?;
+                conn.transaction::<(), anyhow::Error, _>(|conn| {
+                    async move {
+                        leadgen_outbox::mark_processed(conn, SERVICE, &message_id).await?;
+                        tasks::log(conn, ids, AuditAction::SyncRun, Ok(()), &trace_id).await?;
+                        Ok(())
+                    }
+                    .scope_boxed()
+                })
+                .await?;
                 tracing::info!(
                     sync_task.id = task.id.get(),
                     "Sync cancelled; stopped between pages"

@@ -609,7 +609,10 @@ async fn two_approvals_of_one_shop_at_once_connect_it_once() {
         }
     });
     let ids = futures::future::join_all(callbacks).await;
-    assert!(ids.windows(2).all(|w| w[0] == w[1]), "one shop, one record: {ids:?}");
+    assert!(
+        ids.windows(2).all(|w| w[0] == w[1]),
+        "one shop, one record: {ids:?}"
+    );
     let listed = app
         .list_platforms(Some(&token(1, &[VIEW])), &[("status", "ACTIVE")])
         .await;
