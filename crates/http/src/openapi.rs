@@ -1,5 +1,5 @@
 //! The pieces of the gateway's OpenAPI document every service shares: the envelope around every
-//! answer, the page payload, the error answer, the answers every operation can get (405, 413,
+//! answer, the page payload, the error answer, the answers every operation can get (405, 413, 414, 431,
 //! 503), the bearer scheme, the business codes, and string enums built from the domain's own
 //! value lists (`string_enum`, `string_enum_schema!`, `PlatformTypeSchema`). Each
 //! service describes its own paths with utoipa; `leadctl openapi` merges them into
@@ -146,13 +146,15 @@ string_enum_schema! {
 }
 
 /// The answers every operation can get whatever it does (`docs/api-conventions.md`): 405 with
-/// `Allow` for a method its path does not take, 413 for a body over 256 KB (the service; the gateway refuses over 1 MB), and
+/// `Allow` for a method its path does not take, 413 for a body over 256 KB (the service; the
+/// gateway refuses over 1 MB), 414 and 431 from the gateway for a request line or headers over
+/// its buffers, and
 /// 503 with `Retry-After` when the service's database is saturated or does not answer. Each is
 /// written once under `components/responses` and referenced from every operation.
 pub struct SharedResponses;
 
 /// `(status, name under components/responses, response)`.
-fn shared_responses() -> [(&'static str, &'static str, Response); 3] {
+fn shared_responses() -> [(&'static str, &'static str, Response); 5] {
     let envelope = || {
         ContentBuilder::new()
             .schema(Some(Ref::from_schema_name("ErrorEnvelope")))
@@ -182,6 +184,22 @@ fn shared_responses() -> [(&'static str, &'static str, Response); 3] {
             "PayloadTooLarge",
             ResponseBuilder::new()
                 .description("请求体过大（上限 256 KB）")
+                .content("application/json", envelope())
+                .build(),
+        ),
+        (
+            "414",
+            "UriTooLong",
+            ResponseBuilder::new()
+                .description("请求地址过长（网关）")
+                .content("application/json", envelope())
+                .build(),
+        ),
+        (
+            "431",
+            "HeadersTooLarge",
+            ResponseBuilder::new()
+                .description("请求头过大（网关）")
                 .content("application/json", envelope())
                 .build(),
         ),

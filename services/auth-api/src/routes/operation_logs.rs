@@ -83,7 +83,9 @@ pub async fn list(
         .map(|r| r.to_ascii_uppercase())
         .map(|r| match r.as_str() {
             "SUCCESS" | "FAILURE" => Ok(r),
-            _ => Err(ApiError::bad_request("result 必须是 SUCCESS 或 FAILURE")),
+            _ => Err(ApiError::bad_request(format!(
+                "result 取值无效：{r}；可选值：SUCCESS、FAILURE"
+            ))),
         })
         .transpose()?;
     let (_, order) = parse_sort(q.sort.as_deref(), q.order.as_deref(), &["time"], "time")?;

@@ -33,7 +33,8 @@ pub struct LogEntry {
     /// `CONTACT_REVEAL`: `purpose`, `reason` (the salesperson's words, if given), `platformId`
     /// and `orderId` (the order whose number was asked for). `LEAD_STATUS_CHANGE`: `from`, `to`
     /// (`PENDING`, `PROCESSED`, `INVALID`; `from` absent when refused before the lead was read)
-    /// and `note`.
+    /// and `note`. `SYNC_RUN` (a sync ended): `status` (`COMPLETED`, `FAILED`, `CANCELLED`),
+    /// `successCount`, `failureCount`, `newCount`, `updatedCount`, `unchangedCount`.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub detail: Option<serde_json::Value>,
