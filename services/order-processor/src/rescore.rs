@@ -27,8 +27,8 @@ use leadgen_domain::buyer::BuyerAggregate;
 use leadgen_domain::scoring::{
     Assessment, Intention, Ranks, ShopDistribution, assess, predict_intention,
 };
-use leadgen_domain::validity::{ContactValidity, filter_contact_info, no_contact};
-use leadgen_domain::{ContactField, LeadId, TenantId};
+use leadgen_domain::validity::{ContactValidity, Validity, filter_contact_info, no_contact};
+use leadgen_domain::{ContactField, LeadId, RawOrderStatus, TenantId};
 use leadgen_events::{CloudEvent, LeadUpdatedV1, ScoredBy};
 use leadgen_outbox::Batch;
 use leadgen_scorer::{ModelInput, PredictRequest};
@@ -40,6 +40,7 @@ use crate::SERVICE;
 use crate::lead_record::{Announced, OrderFigures, announced_changes, snapshot, tags_of};
 use crate::processor::Processor;
 use crate::repo::leads::{self, LeadRow};
+use crate::repo::raw_orders;
 use crate::repo::shop_stats::{self, Claimed};
 
 /// External calls per rescore at most; the rest wait for the next one.
@@ -341,9 +342,13 @@ async fn write_chunk(conn: &mut AsyncPgConnection, changed: Vec<Changed>) -> any
                 .collect();
             let mut updates = Vec::new();
             let mut events = Batch::default();
+            let mut to_rebuild = Vec::new();
             for c in changed {
                 if current.get(&c.row.id) != Some(&c.row.version) {
                     continue;
+                }
+                if contact_lapsed(&c) {
+                    to_rebuild.push(c.row.raw_order_id);
                 }
                 let (update, event) = apply(c)?;
                 updates.push(update);
@@ -353,11 +358,22 @@ async fn write_chunk(conn: &mut AsyncPgConnection, changed: Vec<Changed>) -> any
             }
             leads::update_scores(conn, updates).await?;
             events.enqueue(conn, SERVICE).await?;
+            // The pending sweep rebuilds these buyers from all of their orders.
+            raw_orders::set_status(conn, &to_rebuild, RawOrderStatus::Pending).await?;
             Ok(())
         }
         .scope_boxed()
     })
     .await
+}
+
+/// Whether the lead's contact lapsed since it was chosen (a privacy number expired) while the
+/// buyer has other orders: a rescore judges only the chosen contact, so the buyer is rebuilt
+/// from all of their orders, where another order's number may still be reachable.
+fn contact_lapsed(c: &Changed) -> bool {
+    c.validity.validity == Validity::Expired
+        && c.row.contact_validity != Validity::Expired.as_str()
+        && c.row.order_count > 1
 }
 
 /// A changed lead's new columns (as the bulk update reads them) and its `LeadUpdated`, if its

@@ -268,6 +268,80 @@ async fn a_months_old_privacy_number_gives_way_to_the_buyers_newer_real_number()
 }
 
 #[tokio::test]
+async fn when_the_chosen_privacy_number_lapses_the_buyer_is_rebuilt_from_all_orders() {
+    let run = Run::new().await;
+    // The newest order's privacy number forwards for two more seconds (the platform said so);
+    // an older order carries the platform's ciphertext of the real mobile.
+    let mut recent = order("w2", 80, NeutralStatus::Paid, 9_900, Some("dy-buyer"), None);
+    recent.receiver.phone = Some(leadgen_domain::ContactField {
+        expires_at: Some(chrono::Utc::now() + chrono::Duration::seconds(2)),
+        ..leadgen_domain::ContactField::phone("18400913965-7576").unwrap()
+    });
+    let mut older = order(
+        "w1",
+        20,
+        NeutralStatus::Completed,
+        9_900,
+        Some("dy-buyer"),
+        None,
+    );
+    older.receiver.phone = Some(leadgen_domain::ContactField {
+        kind: leadgen_domain::ContactKind::PlatformEncrypted,
+        value: "$Kg1E$AbZ1$1$$".into(),
+        masked: Some("1*********8".into()),
+        expires_at: None,
+        decryptable: false,
+    });
+    let specs = [
+        Spec {
+            shop: 0,
+            order: older,
+        },
+        Spec {
+            shop: 0,
+            order: recent,
+        },
+    ];
+    let ids = run.store(&specs, "PENDING").await;
+    let lead = run.process(&ids).await.new_leads[0];
+    let contact = |run: &Run| {
+        let pool = run.db.pool.clone();
+        async move {
+            let mut conn = leadgen_db::conn(&pool).await.unwrap();
+            t_order_lead::table
+                .find(lead)
+                .select((t_order_lead::contact_validity, t_order_lead::contact_kind))
+                .first::<(String, String)>(&mut conn)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        contact(&run).await,
+        ("VALID".to_owned(), "VIRTUAL".to_owned())
+    );
+
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    run.rescore_all().await;
+    // The rescore saw the lapse and handed the buyer back; the sweep rebuilds it.
+    let sweep = order_processor::sweep::Sweep {
+        pool: run.db.pool.clone(),
+        processor: std::sync::Arc::clone(&run.processor),
+        pending_after: std::time::Duration::ZERO,
+        interval: std::time::Duration::from_millis(10),
+        batch_size: 10,
+    };
+    assert!(
+        sweep.sweep_once().await.unwrap() > 0,
+        "the buyer was handed back"
+    );
+    assert_eq!(
+        contact(&run).await,
+        ("NEEDS_DECRYPT".to_owned(), "PLATFORM_ENCRYPTED".to_owned())
+    );
+}
+
+#[tokio::test]
 async fn two_leads_that_turn_out_to_be_one_buyer_merge_and_keep_the_sales_decision() {
     let run = Run::new().await;
     // Shop 0 knows the buyer by open id only; shop 1 by another open id only: two leads.
