@@ -19,7 +19,7 @@ help: ## List the targets
 run: ## Run everything locally behind the gateway on http://127.0.0.1:8080 (Ctrl-C stops it)
 	deploy/scripts/run-local.sh
 
-deps: ## Install if missing and start PostgreSQL and RabbitMQ
+deps: ## Install if missing and start PostgreSQL, RabbitMQ and nginx; install Prometheus and schemathesis
 	deploy/scripts/deps.sh
 
 build: ## Build every binary (target/debug)

@@ -8,13 +8,13 @@
 //! | `LEADGEN_SHARED_CONFIG_DIR` | the shared files (must hold `base.toml`; unset: `./config` when it holds one, else no shared layer) |
 //! | `LEADGEN_CONFIG_DIR` | the service's files (default `./config`; its `base.toml` is required only when named and alone) |
 //! | `LEADGEN_ENV` | which overlay file to read (default `local`) |
-//!
-//! With no directory named and no `./config`, a process runs on `LEADGEN__*` variables alone, so
-//! `leadctl` works from any directory, in an image or in a Job.
 //! | `LEADGEN__DATABASE__URL` | PostgreSQL URL |
 //! | `LEADGEN__AMQP__URL` | RabbitMQ URL |
 //! | `LEADGEN__HTTP__PORT` | HTTP port (`0` picks a free one) |
 //! | `LEADGEN__PLATFORMS__TAOBAO__API_URL` | and `AUTHORIZE_URL`, `TOKEN_URL`, per platform |
+//!
+//! With no directory named and no `./config`, a process runs on `LEADGEN__*` variables alone, so
+//! `leadctl` works from any directory, in an image or in a Job.
 //!
 //! The four services share one environment namespace, so a service ignores top-level sections it
 //! does not use; inside a section every struct denies unknown keys, so a typo fails at start-up

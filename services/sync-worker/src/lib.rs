@@ -4,6 +4,8 @@
 //! - [`sync`] — one task's run: windows, pages, retries, token refresh; [`sync::store`] persists
 //!   each page with its `RawOrdersFetched` in one transaction.
 //! - [`scheduler`] — periodic syncs of every ACTIVE authorization.
+//! - [`recovery`] — tasks whose lease ran out: resumed (a new `SyncRequested`) or failed.
+//! - [`refresher`] — shops' tokens refreshed before they expire, one replica per shop.
 //! - [`repo`] — the tables it writes (`t_ecom_sync_task`, `t_ecom_order_raw`) and the documented
 //!   coupling to `t_ecom_platform_auth` ([`repo::credentials`]).
 //! - [`startup`] — [`Application`].
