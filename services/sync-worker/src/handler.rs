@@ -56,7 +56,7 @@ impl SyncRequestedHandler {
         reason: &str,
     ) -> anyhow::Result<()> {
         let data = &event.data;
-        let error = format!("同步请求多次处理失败，已转入死信队列：{reason}");
+        let error = format!("{}：{reason}", tasks::DEAD_LETTERED);
         let trace_id = leadgen_telemetry::current_trace_id();
         let (tenant, task_id, platform_id) = (event.tenant(), data.sync_task_id, data.platform_id);
         let mut conn = leadgen_db::conn(&self.syncer.pool).await?;
@@ -97,7 +97,19 @@ impl SyncRequestedHandler {
                 data.sync_task_id, event.tenantid
             )));
         };
-        if task.status != SyncStatus::Running.as_str() {
+        // A request replayed from the DLQ finds its task failed by the dead letter: it runs
+        // again (unless another sync of the shop runs now); any other finished task is done.
+        let replayed = task.status == SyncStatus::Failed.as_str()
+            && tasks::reopen_dead_lettered(&mut conn, task.id).await?;
+        if replayed {
+            let trace_id = leadgen_telemetry::current_trace_id();
+            let ids = (task.tenant_id, task.id, task.platform_id);
+            tasks::log(&mut conn, ids, AuditAction::SyncResume, Ok(()), &trace_id).await?;
+            tracing::info!(
+                sync_task.id = task.id.get(),
+                "Replayed dead letter; the sync runs again"
+            );
+        } else if task.status != SyncStatus::Running.as_str() {
             leadgen_outbox::mark_processed(&mut conn, SERVICE, &message_id).await?;
             return Ok(Outcome::Ack);
         }

@@ -141,6 +141,67 @@ async fn a_dead_lettered_request_fails_its_running_task_with_the_reason() {
 }
 
 #[tokio::test]
+async fn a_dead_letter_replayed_runs_its_task_again_unless_another_sync_runs() {
+    let db = TestDb::new().await;
+    let (platform, id) = task_with_status(&db, "RUNNING").await;
+    let handler = handler(&db);
+    let message = request(platform, id);
+    handler
+        .dead_lettered(&message, "database unavailable")
+        .await;
+    assert_eq!(status_and_error(&db, id).await.0, "FAILED");
+
+    // `leadctl dlq replay` puts the request back: the task runs again (here against an
+    // unreachable platform, so it stays RUNNING for the broker's retry).
+    let replayed = Incoming {
+        headers: HashMap::new(),
+        delivery_count: 0,
+        redelivered: false,
+        ..message.clone()
+    };
+    handler.handle(replayed).await;
+    let (status, error) = status_and_error(&db, id).await;
+    assert_eq!(
+        (status.as_str(), error),
+        ("RUNNING", None),
+        "the task runs again"
+    );
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    let resumed: i64 = t_operation_log::table
+        .filter(t_operation_log::action.eq("SYNC_RESUME"))
+        .count()
+        .get_result(&mut conn)
+        .await
+        .expect("operation log");
+    assert_eq!(resumed, 1);
+
+    // Another request of the same shop, dead-lettered earlier, replayed while that sync runs:
+    // it stays failed (one sync of a shop at a time).
+    let (_, second) = {
+        let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+        let now = Utc::now();
+        let failed: i64 = diesel::insert_into(task::table)
+            .values((
+                task::tenant_id.eq(1_i64),
+                task::platform_id.eq(platform),
+                task::platform_type.eq("TAOBAO"),
+                task::trigger_type.eq("MANUAL"),
+                task::status.eq("FAILED"),
+                task::error_message.eq("同步请求多次处理失败，已转入死信队列：x"),
+                task::window_start.eq(now - chrono::Duration::days(1)),
+                task::window_end.eq(now),
+            ))
+            .returning(task::id)
+            .get_result(&mut conn)
+            .await
+            .expect("insert task");
+        (platform, failed)
+    };
+    handler.handle(request(platform, second)).await;
+    assert_eq!(status_and_error(&db, second).await.0, "FAILED");
+}
+
+#[tokio::test]
 async fn a_dead_lettered_request_leaves_a_finished_task_as_it_was() {
     let db = TestDb::new().await;
     let (platform, id) = task_with_status(&db, "COMPLETED").await;

@@ -93,6 +93,38 @@ pub async fn start(
         .await
 }
 
+/// What a task failed by a dead-lettered request says first (its `error_message`).
+pub const DEAD_LETTERED: &str = "同步请求多次处理失败，已转入死信队列";
+
+/// Makes a task failed because its request was dead-lettered RUNNING again, for the request an
+/// operator replays from the DLQ (`leadctl dlq replay`). `false` when the task failed otherwise,
+/// or another sync of its shop is running (the one-running-task index).
+pub async fn reopen_dead_lettered(
+    conn: &mut AsyncPgConnection,
+    id: SyncTaskId,
+) -> QueryResult<bool> {
+    use diesel::result::{DatabaseErrorKind, Error};
+    let reopened = diesel::update(
+        task::table
+            .find(id.get())
+            .filter(task::status.eq(SyncStatus::Failed.as_str()))
+            .filter(task::error_message.like(format!("{DEAD_LETTERED}%"))),
+    )
+    .set((
+        task::status.eq(RUNNING),
+        task::error_message.eq(None::<String>),
+        task::finished_at.eq(None::<DateTime<Utc>>),
+        task::update_time.eq(diesel::dsl::now),
+    ))
+    .execute(conn)
+    .await;
+    match reopened {
+        Ok(n) => Ok(n > 0),
+        Err(Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// Records the run's `total` windows and where the platform's documented history clipped the
 /// range (`served_from`, `warning`). Returns how many windows to skip: a task restarted with the
 /// same windows resumes after the last one fully stored; otherwise its progress and counts
