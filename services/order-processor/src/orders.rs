@@ -44,8 +44,9 @@ pub fn contact_kind_name(kind: ContactKind) -> &'static str {
 }
 
 /// Opens a raw row's neutral form and computes its identities; `revealed` is the blind index of
-/// the buyer's phone a salesperson revealed for this order, if any (only the index is known, so
-/// one written under a key that has since rotated is looked up but not rewritten).
+/// the buyer's phone a salesperson revealed for this order, if any. Only that index is known (the
+/// number is never stored), so one written under a key that has since rotated cannot be
+/// rewritten: it is kept as it is, and found (searches, merges) while its key is configured.
 pub fn prepare(
     sealer: &Sealer,
     indexer: &BlindIndexer,
@@ -78,11 +79,7 @@ pub fn prepare(
         identities.push((key.kind, current));
     }
     if let Some(index) = revealed.filter(|i| !identities.iter().any(|(_, known)| known == *i)) {
-        if indexer.is_current(index) {
-            identities.push((IdentityKind::Phone, index.clone()));
-        } else {
-            old_indexes.push(index.clone());
-        }
+        identities.push((IdentityKind::Phone, index.clone()));
     }
     Ok(Prepared {
         row: row.clone(),

@@ -114,9 +114,9 @@ async fn print_status(conn: &mut AsyncPgConnection) -> anyhow::Result<()> {
 /// new `blind_index_key_id`) and the old one in `blind_index_previous_keys`, and restarting
 /// order-processor and lead-api (which indexes revealed phones and searched numbers). Every
 /// buyer is rebuilt: lookups find identities under the old key, the rebuild writes them under
-/// the new one and deletes the old rows. When `status` shows no identity under the old key id,
-/// the old key can go; phones revealed before the rotation stay under it (their numbers are not
-/// kept), so while it is configured they still join a buyer's orders.
+/// the new one and deletes the old rows, except phones revealed before the rotation and known
+/// nowhere else (their numbers are not kept): they stay under the old key, found while it is
+/// configured. When `status` shows no raw order waiting, the rebuild is done.
 pub async fn rotate() -> anyhow::Result<()> {
     let mut conn = connect().await?;
     let n = conn

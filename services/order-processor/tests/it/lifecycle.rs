@@ -554,6 +554,67 @@ async fn a_phone_revealed_later_merges_the_buyer_with_the_lead_known_by_it() {
     assert_eq!(kinds, vec!["PHONE"]);
 }
 
+#[tokio::test]
+async fn a_revealed_phone_known_nowhere_else_survives_a_key_rotation() {
+    use base64::Engine as _;
+    use leadgen_db::schema::t_lead_identity;
+    let mut run = Run::new().await;
+    // The platform sent only a ciphertext; a salesperson revealed the number.
+    let ids = run
+        .store(
+            &[Spec {
+                shop: 0,
+                order: order(
+                    "k1",
+                    5,
+                    NeutralStatus::Completed,
+                    5_000,
+                    None,
+                    Some("#Kc8#k1#1##"),
+                ),
+            }],
+            "PENDING",
+        )
+        .await;
+    run.process(&ids).await;
+    let key = leadgen_domain::buyer::IdentityKey::phone("13700000011").unwrap();
+    let index = run.processor.indexer.current(&key.material);
+    let mut conn = leadgen_db::conn(&run.db.pool).await.unwrap();
+    diesel::insert_into(t_order_revealed_identity::table)
+        .values((
+            t_order_revealed_identity::raw_order_id.eq(ids[0]),
+            t_order_revealed_identity::tenant_id.eq(1),
+            t_order_revealed_identity::key_hash.eq(&index),
+        ))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    run.process(&ids).await;
+
+    // The key rotates and the order is rebuilt: the number was never stored, so its index
+    // cannot be rewritten under the new key; it is kept under the old one (still configured, so
+    // a search by the full number finds the buyer), not deleted with the other old indexes.
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let old = leadgen_settings::SecretString::from(format!("1:{}", b64.encode([7u8; 32])));
+    let new = leadgen_settings::SecretString::from(b64.encode([9u8; 32]));
+    let mut processor = (*run.processor).clone();
+    processor.indexer =
+        std::sync::Arc::new(leadgen_crypto::BlindIndexer::new(2, &new, &[old]).unwrap());
+    run.processor = std::sync::Arc::new(processor);
+    run.process(&ids).await;
+    let kept: Vec<String> = t_lead_identity::table
+        .filter(t_lead_identity::key_hash.eq(&index))
+        .select(t_lead_identity::kind)
+        .load(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(kept, vec!["PHONE"], "the revealed phone stays findable");
+    assert!(
+        run.processor.indexer.all(&key.material).contains(&index),
+        "a search computes the old key's index too"
+    );
+}
+
 /// The lead shows the buyer's best contact, which need not be on the latest order, and keeps the
 /// raw order it came from: the order a reveal decrypts.
 #[tokio::test]
