@@ -47,16 +47,9 @@ impl BlindIndexer {
         previous: &[SecretString],
     ) -> Result<Self, CryptoError> {
         let current = (key_id, hmac_key(key.expose_secret())?);
-        let previous = previous
-            .iter()
-            .map(|old| {
-                let (id, b64) = old
-                    .expose_secret()
-                    .split_once(':')
-                    .ok_or(CryptoError::BadKey)?;
-                let id: u8 = id.parse().map_err(|_| CryptoError::BadKey)?;
-                Ok((id, hmac_key(b64)?))
-            })
+        let previous = crate::previous_keys(key_id, previous)?
+            .into_iter()
+            .map(|(id, b64)| Ok((id, hmac_key(b64)?)))
             .collect::<Result<Vec<_>, CryptoError>>()?;
         Ok(BlindIndexer { current, previous })
     }

@@ -39,6 +39,35 @@ pub enum CryptoError {
     Tampered,
     #[error("the system random generator failed")]
     Random,
+    #[error(
+        "key id {0} is configured twice (the current key and a previous one, or two previous ones)"
+    )]
+    DuplicateKeyId(u8),
+}
+
+/// The retired keys, each `id:base64`, as (id, Base64): an id given twice, or the current
+/// key's id again, is refused (the last would silently win, and new values could be sealed or
+/// indexed with a retired key).
+pub(crate) fn previous_keys(
+    current: u8,
+    previous: &[SecretString],
+) -> Result<Vec<(u8, &str)>, CryptoError> {
+    let mut seen = vec![current];
+    previous
+        .iter()
+        .map(|old| {
+            let (id, b64) = old
+                .expose_secret()
+                .split_once(':')
+                .ok_or(CryptoError::BadKey)?;
+            let id: u8 = id.parse().map_err(|_| CryptoError::BadKey)?;
+            if seen.contains(&id) {
+                return Err(CryptoError::DuplicateKeyId(id));
+            }
+            seen.push(id);
+            Ok((id, b64))
+        })
+        .collect()
 }
 
 /// Seals and opens values with the configured keys.
@@ -73,12 +102,7 @@ impl Sealer {
     ) -> Result<Self, CryptoError> {
         let mut keys = HashMap::new();
         keys.insert(key_id, key_from_base64(key.expose_secret())?);
-        for old in previous {
-            let (id, b64) = old
-                .expose_secret()
-                .split_once(':')
-                .ok_or(CryptoError::BadKey)?;
-            let id: u8 = id.parse().map_err(|_| CryptoError::BadKey)?;
+        for (id, b64) in previous_keys(key_id, previous)? {
             keys.insert(id, key_from_base64(b64)?);
         }
         Ok(Sealer {
@@ -171,6 +195,25 @@ mod tests {
         assert!(rotated.seal("c", "x").unwrap().starts_with("v1.2."));
         let only_new = Sealer::new(2, &key(2), &[]).unwrap();
         assert_eq!(only_new.open("c", &sealed), Err(CryptoError::UnknownKey(1)));
+    }
+
+    #[test]
+    fn a_key_id_given_twice_is_refused() {
+        let old = |id: u8| SecretString::from(format!("{id}:{}", STANDARD.encode([1u8; 32])));
+        // The retired key under the current id would have replaced the current key.
+        assert_eq!(
+            Sealer::new(2, &key(2), &[old(2)]).err(),
+            Some(CryptoError::DuplicateKeyId(2))
+        );
+        assert_eq!(
+            Sealer::new(3, &key(3), &[old(1), old(1)]).err(),
+            Some(CryptoError::DuplicateKeyId(1))
+        );
+        assert_eq!(
+            crate::BlindIndexer::new(2, &key(2), &[old(2)]).err(),
+            Some(CryptoError::DuplicateKeyId(2))
+        );
+        assert!(crate::BlindIndexer::new(2, &key(2), &[old(1)]).is_ok());
     }
 
     #[test]

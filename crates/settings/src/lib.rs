@@ -133,12 +133,7 @@ pub fn load<T: DeserializeOwned>(sources: &Sources) -> Result<T, SettingsError> 
                 .required(false),
         );
     if sources.use_env {
-        builder = builder.add_source(
-            config::Environment::with_prefix("LEADGEN")
-                .prefix_separator("__")
-                .separator("__")
-                .try_parsing(true),
-        );
+        builder = builder.add_source(environment());
     }
     let raw = builder.build()?;
     serde_path_to_error::deserialize(raw).map_err(|e| SettingsError::Invalid {
@@ -176,6 +171,22 @@ impl Sources {
             },
         )
     }
+}
+
+/// The `LEADGEN__*` variables. The lists a deployment sets from its secrets or environment are
+/// comma-separated (no key, key id or origin holds a comma): the previous data and blind-index
+/// keys (a key rotation in a cluster, whose keys live in Secrets) and the allowed origins; every
+/// other value stays a scalar.
+fn environment() -> config::Environment {
+    config::Environment::with_prefix("LEADGEN")
+        .prefix_separator("__")
+        .separator("__")
+        .try_parsing(true)
+        .list_separator(",")
+        .with_list_parse_key("crypto.previous_keys")
+        .with_list_parse_key("crypto.blind_index_previous_keys")
+        .with_list_parse_key("oauth.allowed_redirect_origins")
+        .with_list_parse_key("oauth.allowed_callback_origins")
 }
 
 #[cfg(test)]
@@ -310,5 +321,62 @@ mod tests {
         sources.use_env = false;
         assert!(load::<Demo>(&sources).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn previous_keys_and_origins_come_from_the_environment_comma_separated() {
+        #[derive(serde::Deserialize)]
+        struct Lists {
+            crypto: Crypto,
+            oauth: Oauth,
+            database: Database,
+        }
+        #[derive(serde::Deserialize)]
+        struct Crypto {
+            blind_index_previous_keys: Vec<String>,
+            previous_keys: Vec<String>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Oauth {
+            allowed_redirect_origins: Vec<String>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Database {
+            url: String,
+        }
+        let vars = [
+            (
+                "LEADGEN__CRYPTO__BLIND_INDEX_PREVIOUS_KEYS",
+                "1:AAAA,2:BBBB",
+            ),
+            ("LEADGEN__CRYPTO__PREVIOUS_KEYS", "1:CCCC"),
+            (
+                "LEADGEN__OAUTH__ALLOWED_REDIRECT_ORIGINS",
+                "https://a.example,https://b.example",
+            ),
+            ("LEADGEN__DATABASE__URL", "postgres://u@h/db?a=1,2"),
+        ];
+        let read: Lists = config::Config::builder()
+            .add_source(
+                environment().source(Some(
+                    vars.iter()
+                        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                        .collect(),
+                )),
+            )
+            .build()
+            .unwrap()
+            .try_deserialize()
+            .unwrap();
+        assert_eq!(read.crypto.blind_index_previous_keys, ["1:AAAA", "2:BBBB"]);
+        assert_eq!(read.crypto.previous_keys, ["1:CCCC"]);
+        assert_eq!(
+            read.oauth.allowed_redirect_origins,
+            ["https://a.example", "https://b.example"]
+        );
+        assert_eq!(
+            read.database.url, "postgres://u@h/db?a=1,2",
+            "a scalar keeps its commas"
+        );
     }
 }
