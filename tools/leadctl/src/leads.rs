@@ -41,9 +41,43 @@ async fn requeue(
     .await?)
 }
 
+/// Whether the shop `platform` exists (of `tenant`, when given) and is not an alias of another
+/// (a renewed authorization's old id holds no orders).
+async fn shop_exists(
+    conn: &mut AsyncPgConnection,
+    tenant: Option<i64>,
+    platform: i64,
+) -> anyhow::Result<bool> {
+    #[derive(diesel::QueryableByName)]
+    struct Found {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let found: Found = diesel::sql_query(
+        "SELECT count(*) AS n FROM t_ecom_platform_auth \
+         WHERE id = $1 AND ($2::int8 IS NULL OR tenant_id = $2) AND superseded_by IS NULL",
+    )
+    .bind::<BigInt, _>(platform)
+    .bind::<Nullable<BigInt>, _>(tenant)
+    .get_result(conn)
+    .await?;
+    Ok(found.n > 0)
+}
+
 /// `leadctl leads rebuild [--tenant T] [--platform P]`.
 pub async fn rebuild(tenant: Option<i64>, platform: Option<i64>) -> anyhow::Result<()> {
     let mut conn = connect().await?;
+    if let Some(platform) = platform
+        && !shop_exists(&mut conn, tenant, platform).await?
+    {
+        anyhow::bail!(
+            "no shop {platform}{}: name a shop by the id GET /platforms lists (a renewed \
+             authorization's old id is an alias of the new one)",
+            tenant
+                .map(|t| format!(" in tenant {t}"))
+                .unwrap_or_default()
+        );
+    }
     let n = requeue(&mut conn, tenant, platform).await?;
     println!(
         "{n} raw orders handed back to order-processor; its pending sweep rebuilds their buyers \

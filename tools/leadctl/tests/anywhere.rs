@@ -68,3 +68,22 @@ async fn leadctl_runs_outside_the_repository_on_environment_variables_alone() {
         "{output:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rebuilding_a_shop_that_does_not_exist_is_an_error_not_zero_orders() {
+    let db = TestDb::new().await;
+    let output = Command::new(env!("CARGO_BIN_EXE_leadctl"))
+        .current_dir(std::env::temp_dir())
+        .env_remove("LEADGEN_CONFIG_DIR")
+        .env_remove("LEADGEN_SHARED_CONFIG_DIR")
+        .env("LEADGEN__DATABASE__URL", &db.url)
+        .args(["leads", "rebuild", "--platform", "999999"])
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(60), output)
+        .await
+        .expect("leadctl finishes within a minute")
+        .expect("run leadctl");
+    assert!(!output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no shop 999999"), "{stderr}");
+}
