@@ -132,6 +132,7 @@ pub async fn process(
     let mut rows: Vec<LeadRow> = Vec::new();
     let mut identity_rows = Vec::new();
     let mut dirty_shops: BTreeSet<i64> = BTreeSet::new();
+    let mut status_moved: Vec<i64> = Vec::new();
     for ((g, lead), buyer) in groups.iter().zip(&lead_of_group).zip(&buyers) {
         let Some(buyer) = buyer else { continue };
         let old = state_of.get(lead).copied();
@@ -141,6 +142,17 @@ pub async fn process(
             .filter_map(|&i| prepared.get(i).and_then(|p| legacy.get(&p.row.id)).copied());
         let merged_states = g.merged.iter().filter_map(|m| state_of.get(m).copied());
         let status = merged_status(old, merged_states, legacy_of_group);
+        // A merge that brings another decision sets the lead's status as a salesperson would:
+        // a status change read at an older version is then refused (If-Match, 40902).
+        if old.is_some_and(|o| o.process_status != status.as_str()) {
+            status_moved.push(*lead);
+        }
+        // The shops of merged-away leads lost a buyer: their ranks are rescored too.
+        for m in &g.merged {
+            if let Some(s) = state_of.get(m) {
+                dirty_shops.insert(s.platform_id);
+            }
+        }
         let shop = buyer.aggregate.latest_platform_id;
         let ranks = distributions.get(&shop).map_or(
             Ranks {
@@ -228,6 +240,7 @@ pub async fn process(
         rows.push(row);
     }
     leads::upsert_many(conn, &mut rows).await?;
+    leads::mark_status_set(conn, &status_moved).await?;
     identity_rows.sort_by(|a, b| a.key_hash.cmp(&b.key_hash));
     identity_rows.dedup_by(|a, b| a.key_hash == b.key_hash);
     identities::upsert_many(conn, &mut identity_rows).await?;

@@ -200,6 +200,20 @@ pub async fn mark_merged(
     Ok(())
 }
 
+/// Records that `leads`' process status was just set (by a merge bringing another decision) at
+/// their current version: lead-api refuses a status change read at an older one
+/// (`status_version`, migration 37).
+pub async fn mark_status_set(conn: &mut AsyncPgConnection, leads: &[i64]) -> QueryResult<()> {
+    if leads.is_empty() {
+        return Ok(());
+    }
+    diesel::update(lead::table.filter(lead::id.eq_any(leads)))
+        .set(lead::status_version.eq(lead::version))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// The ranked features of one live lead: last payment (or `None`), last order, paid orders and
 /// paid total; a shop's distribution is built from these alone.
 #[derive(Debug, Clone, QueryableByName)]

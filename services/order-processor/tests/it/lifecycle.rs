@@ -412,6 +412,14 @@ async fn two_leads_that_turn_out_to_be_one_buyer_merge_and_keep_the_sales_decisi
         .await
         .unwrap();
     assert_eq!((status.as_str(), count), ("PROCESSED", 4));
+    // The merge set the survivor's status: a change read at an older version is refused.
+    let (version, status_version): (i32, i32) = t_order_lead::table
+        .find(survivor)
+        .select((t_order_lead::version, t_order_lead::status_version))
+        .first(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(status_version, version, "the merge's decision is versioned");
     let merged_into: Option<i64> = t_order_lead::table
         .find(lead_a.max(lead_b))
         .select(t_order_lead::merged_into)
