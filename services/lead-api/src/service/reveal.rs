@@ -295,7 +295,9 @@ async fn prepare(
         .filter(|p| matches!(p.kind, ContactKind::Plain | ContactKind::Virtual))
     {
         quota::take(state, conn, user).await?;
-        return Ok((answer, How::Clear(phone.clone())));
+        // A privacy number sent without its expiry lapses as the lead's verdict takes it.
+        let phone = phone.clone().with_assumed_expiry(order.order_time());
+        return Ok((answer, How::Clear(phone)));
     }
 
     let decrypt = DecryptRequest::for_order(platform, &order, request.purpose)

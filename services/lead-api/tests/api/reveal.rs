@@ -350,3 +350,41 @@ async fn a_reveal_decrypts_the_order_whose_contact_the_lead_shows() {
         Some(json!({"purpose": "FULFILMENT", "platformId": taobao, "orderId": "T-8"}))
     );
 }
+
+#[tokio::test]
+async fn a_privacy_number_sent_in_clear_is_revealed_with_its_assumed_expiry() {
+    let app = spawn_app().await;
+    let (p1, t1) = app.platform(1, "JD").await;
+    let lead = app
+        .lead(
+            t1,
+            "JD",
+            SeedLead::new(1, p1, "J-9", "2026-05-01T02:00:00Z"),
+        )
+        .await;
+    let placed = app_order_time();
+    let mut sent = order("J-9", "17012349030-7841");
+    sent.created_at = placed;
+    sent.paid_at = Some(placed);
+    app.set_order(lead, &sent).await;
+    let answer = expect_envelope(
+        app.reveal(1, 7, &[CONTACT], lead, json!({"purpose": "FULFILMENT"}))
+            .await,
+        StatusCode::OK,
+        200,
+    )
+    .await;
+    assert_eq!(answer["data"]["kind"], "VIRTUAL", "{answer}");
+    assert_eq!(answer["data"]["phone"], "17012349030");
+    assert_eq!(answer["data"]["extension"], "7841");
+    let expires = (placed
+        + chrono::Duration::days(leadgen_domain::contact::ASSUMED_PRIVACY_NUMBER_DAYS))
+    .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+    assert_eq!(answer["data"]["expiresAt"], expires, "{answer}");
+}
+
+/// A whole-second order time, so that its JSON form is predictable.
+fn app_order_time() -> chrono::DateTime<Utc> {
+    use chrono::TimeZone as _;
+    Utc.with_ymd_and_hms(2026, 11, 20, 2, 0, 0).unwrap()
+}
