@@ -23,6 +23,28 @@ async fn outbox(run: &Run) -> Vec<(String, serde_json::Value)> {
         .collect()
 }
 
+/// The lead's contact verdict and kind.
+async fn contact_of(run: &Run, lead: i64) -> (String, String) {
+    let mut conn = leadgen_db::conn(&run.db.pool).await.unwrap();
+    t_order_lead::table
+        .find(lead)
+        .select((t_order_lead::contact_validity, t_order_lead::contact_kind))
+        .first::<(String, String)>(&mut conn)
+        .await
+        .unwrap()
+}
+
+/// A platform ciphertext of a phone, with the platform's mask.
+fn encrypted(value: &str, masked: &str) -> leadgen_domain::ContactField {
+    leadgen_domain::ContactField {
+        kind: leadgen_domain::ContactKind::PlatformEncrypted,
+        value: value.into(),
+        masked: Some(masked.into()),
+        expires_at: None,
+        decryptable: false,
+    }
+}
+
 #[tokio::test]
 async fn a_later_refund_updates_the_lead_and_is_announced() {
     let run = Run::new().await;
@@ -216,13 +238,7 @@ async fn a_months_old_privacy_number_gives_way_to_the_buyers_newer_real_number()
     );
     // The same buyer's recent order carries the platform's ciphertext of the real mobile.
     let mut recent = order("v2", 85, NeutralStatus::Paid, 9_900, Some("ks-buyer"), None);
-    recent.receiver.phone = Some(leadgen_domain::ContactField {
-        kind: leadgen_domain::ContactKind::PlatformEncrypted,
-        value: "ZW5jcnlwdGVkLW1vYmlsZQ==".into(),
-        masked: Some("186****5569".into()),
-        expires_at: None,
-        decryptable: false,
-    });
+    recent.receiver.phone = Some(encrypted("ZW5jcnlwdGVkLW1vYmlsZQ==", "186****5569"));
     let ids = run
         .store(
             &[Spec {
@@ -233,20 +249,8 @@ async fn a_months_old_privacy_number_gives_way_to_the_buyers_newer_real_number()
         )
         .await;
     let lead = run.process(&ids).await.new_leads[0];
-    let validity = |run: &Run| {
-        let pool = run.db.pool.clone();
-        async move {
-            let mut conn = leadgen_db::conn(&pool).await.unwrap();
-            t_order_lead::table
-                .find(lead)
-                .select((t_order_lead::contact_validity, t_order_lead::contact_kind))
-                .first::<(String, String)>(&mut conn)
-                .await
-                .unwrap()
-        }
-    };
     assert_eq!(
-        validity(&run).await,
+        contact_of(&run, lead).await,
         ("EXPIRED".to_owned(), "VIRTUAL".to_owned()),
         "a privacy number 80 days old has lapsed"
     );
@@ -261,7 +265,7 @@ async fn a_months_old_privacy_number_gives_way_to_the_buyers_newer_real_number()
         .await;
     run.process(&ids).await;
     assert_eq!(
-        validity(&run).await,
+        contact_of(&run, lead).await,
         ("NEEDS_DECRYPT".to_owned(), "PLATFORM_ENCRYPTED".to_owned()),
         "the buyer's real number, through the platform's decrypt API"
     );
@@ -285,13 +289,7 @@ async fn when_the_chosen_privacy_number_lapses_the_buyer_is_rebuilt_from_all_ord
         Some("dy-buyer"),
         None,
     );
-    older.receiver.phone = Some(leadgen_domain::ContactField {
-        kind: leadgen_domain::ContactKind::PlatformEncrypted,
-        value: "$Kg1E$AbZ1$1$$".into(),
-        masked: Some("1*********8".into()),
-        expires_at: None,
-        decryptable: false,
-    });
+    older.receiver.phone = Some(encrypted("$Kg1E$AbZ1$1$$", "1*********8"));
     let specs = [
         Spec {
             shop: 0,
@@ -304,20 +302,8 @@ async fn when_the_chosen_privacy_number_lapses_the_buyer_is_rebuilt_from_all_ord
     ];
     let ids = run.store(&specs, "PENDING").await;
     let lead = run.process(&ids).await.new_leads[0];
-    let contact = |run: &Run| {
-        let pool = run.db.pool.clone();
-        async move {
-            let mut conn = leadgen_db::conn(&pool).await.unwrap();
-            t_order_lead::table
-                .find(lead)
-                .select((t_order_lead::contact_validity, t_order_lead::contact_kind))
-                .first::<(String, String)>(&mut conn)
-                .await
-                .unwrap()
-        }
-    };
     assert_eq!(
-        contact(&run).await,
+        contact_of(&run, lead).await,
         ("VALID".to_owned(), "VIRTUAL".to_owned())
     );
 
@@ -336,7 +322,7 @@ async fn when_the_chosen_privacy_number_lapses_the_buyer_is_rebuilt_from_all_ord
         "the buyer was handed back"
     );
     assert_eq!(
-        contact(&run).await,
+        contact_of(&run, lead).await,
         ("NEEDS_DECRYPT".to_owned(), "PLATFORM_ENCRYPTED".to_owned())
     );
 }
