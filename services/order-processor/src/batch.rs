@@ -51,6 +51,8 @@ pub struct Summary {
     pub new_leads: Vec<i64>,
     pub updated_leads: Vec<i64>,
     pub merged_leads: Vec<i64>,
+    /// Each merged lead and the lead it merged into (the operation log's detail).
+    pub merged_into: Vec<(i64, i64)>,
     /// Shops whose leads changed: the caller marks them for a rescore
     /// ([`shop_stats::mark_dirty`]) last, just before its commit.
     pub dirty_shops: Vec<i64>,
@@ -106,9 +108,12 @@ pub async fn process(
         .collect();
 
     let lead_of_group = link_buyers(conn, &groups).await?;
-    summary
-        .merged_leads
-        .extend(groups.iter().flat_map(|g| g.merged.iter().copied()));
+    for (g, lead) in groups.iter().zip(&lead_of_group) {
+        summary.merged_leads.extend(g.merged.iter().copied());
+        summary
+            .merged_into
+            .extend(g.merged.iter().map(|merged| (*merged, *lead)));
+    }
     // Each order is written once, with its buyer's lead.
     let mut lead_of_order: Vec<Option<i64>> = vec![None; prepared.len()];
     for (g, lead) in groups.iter().zip(&lead_of_group) {

@@ -116,7 +116,18 @@ pub async fn run_batch(
             target_ids: ids.iter().map(ToString::to_string).collect(),
             result: Ok(()),
         };
-        oplog::record(conn, entry, &trace_id).await?;
+        if action == AuditAction::LeadMerge {
+            // Which lead each merged one now answers as: `{"into": {"<merged>": <lead>}}`.
+            let into: serde_json::Map<String, serde_json::Value> = summary
+                .merged_into
+                .iter()
+                .map(|(merged, lead)| (merged.to_string(), (*lead).into()))
+                .collect();
+            let detail = serde_json::json!({ "into": into });
+            oplog::record_detailed(conn, entry, &detail, &trace_id).await?;
+        } else {
+            oplog::record(conn, entry, &trace_id).await?;
+        }
     }
     // Last in the batch: every batch of a shop updates the shop's one row, and holds its lock
     // until its transaction commits.

@@ -35,6 +35,7 @@ pub struct LogEntry {
     /// (`PENDING`, `PROCESSED`, `INVALID`; `from` absent when refused before the lead was read)
     /// and `note`. `SYNC_RUN` (a sync ended): `status` (`COMPLETED`, `FAILED`, `CANCELLED`),
     /// `successCount`, `failureCount`, `newCount`, `updatedCount`, `unchangedCount`.
+    /// `LEAD_MERGE`: `into`, each merged lead's id (a key) and the lead it merged into.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub detail: Option<serde_json::Value>,

@@ -413,6 +413,17 @@ async fn two_leads_that_turn_out_to_be_one_buyer_merge_and_keep_the_sales_decisi
         .await
         .unwrap();
     assert_eq!(merged_into, Some(survivor));
+    // The operation log says which lead each merged one now is.
+    let detail: Option<serde_json::Value> = leadgen_db::schema::t_operation_log::table
+        .filter(leadgen_db::schema::t_operation_log::action.eq("LEAD_MERGE"))
+        .select(leadgen_db::schema::t_operation_log::detail)
+        .first(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        detail,
+        Some(serde_json::json!({"into": {lead_a.max(lead_b).to_string(): survivor}}))
+    );
     let events = outbox(&run).await;
     let (key, last) = events.last().unwrap();
     assert_eq!(key, "lead.updated.v1");
