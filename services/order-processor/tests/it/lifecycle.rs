@@ -23,6 +23,32 @@ async fn outbox(run: &Run) -> Vec<(String, serde_json::Value)> {
         .collect()
 }
 
+/// Key 2 becomes the blind-index key; key 1 (the test key) stays readable.
+fn rotate_blind_index_key(run: &mut Run) {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let old = leadgen_settings::SecretString::from(format!("1:{}", b64.encode([7u8; 32])));
+    let new = leadgen_settings::SecretString::from(b64.encode([9u8; 32]));
+    let mut processor = (*run.processor).clone();
+    processor.indexer =
+        std::sync::Arc::new(leadgen_crypto::BlindIndexer::new(2, &new, &[old]).unwrap());
+    run.processor = std::sync::Arc::new(processor);
+}
+
+/// What lead-api keeps when a salesperson reveals the number of `raw_order`: its blind index.
+async fn reveal(run: &Run, raw_order: i64, index: &str) {
+    let mut conn = leadgen_db::conn(&run.db.pool).await.unwrap();
+    diesel::insert_into(t_order_revealed_identity::table)
+        .values((
+            t_order_revealed_identity::raw_order_id.eq(raw_order),
+            t_order_revealed_identity::tenant_id.eq(1),
+            t_order_revealed_identity::key_hash.eq(index),
+        ))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+}
+
 /// The lead's contact verdict and kind.
 async fn contact_of(run: &Run, lead: i64) -> (String, String) {
     let mut conn = leadgen_db::conn(&run.db.pool).await.unwrap();
@@ -435,7 +461,6 @@ async fn two_leads_that_turn_out_to_be_one_buyer_merge_and_keep_the_sales_decisi
 
 #[tokio::test]
 async fn rotating_the_blind_index_key_keeps_every_buyer_and_rewrites_their_identities() {
-    use base64::Engine as _;
     use leadgen_db::schema::t_lead_identity;
     let mut run = Run::new().await;
     let specs = crate::support::scenario();
@@ -454,13 +479,7 @@ async fn rotating_the_blind_index_key_keeps_every_buyer_and_rewrites_their_ident
     let ids_before = lead_ids(&mut conn).await.unwrap();
 
     // Key 2 becomes current; key 1 (the test key) stays readable. Then every order is rebuilt.
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let old = leadgen_settings::SecretString::from(format!("1:{}", b64.encode([7u8; 32])));
-    let new = leadgen_settings::SecretString::from(b64.encode([9u8; 32]));
-    let mut processor = (*run.processor).clone();
-    processor.indexer =
-        std::sync::Arc::new(leadgen_crypto::BlindIndexer::new(2, &new, &[old]).unwrap());
-    run.processor = std::sync::Arc::new(processor);
+    rotate_blind_index_key(&mut run);
     let ids = run.store(&specs, "PENDING").await;
     run.process(&ids).await;
     run.rescore_all().await;
@@ -522,16 +541,8 @@ async fn a_phone_revealed_later_merges_the_buyer_with_the_lead_known_by_it() {
     // order back): the next processing merges the two buyers.
     let key = leadgen_domain::buyer::IdentityKey::phone("+86 137 0000 0009").unwrap();
     let index = run.processor.indexer.current(&key.material);
+    reveal(&run, ids[0], &index).await;
     let mut conn = leadgen_db::conn(&run.db.pool).await.unwrap();
-    diesel::insert_into(t_order_revealed_identity::table)
-        .values((
-            t_order_revealed_identity::raw_order_id.eq(ids[0]),
-            t_order_revealed_identity::tenant_id.eq(1),
-            t_order_revealed_identity::key_hash.eq(&index),
-        ))
-        .execute(&mut conn)
-        .await
-        .unwrap();
     let summary = run.process(&ids[..1]).await;
     assert_eq!(summary.merged_leads.len(), 1, "{summary:?}");
     let leads = run.leads().await;
@@ -561,7 +572,6 @@ async fn a_phone_revealed_later_merges_the_buyer_with_the_lead_known_by_it() {
 
 #[tokio::test]
 async fn a_revealed_phone_known_nowhere_else_survives_a_key_rotation() {
-    use base64::Engine as _;
     use leadgen_db::schema::t_lead_identity;
     let mut run = Run::new().await;
     // The platform sent only a ciphertext; a salesperson revealed the number.
@@ -584,28 +594,14 @@ async fn a_revealed_phone_known_nowhere_else_survives_a_key_rotation() {
     run.process(&ids).await;
     let key = leadgen_domain::buyer::IdentityKey::phone("13700000011").unwrap();
     let index = run.processor.indexer.current(&key.material);
+    reveal(&run, ids[0], &index).await;
     let mut conn = leadgen_db::conn(&run.db.pool).await.unwrap();
-    diesel::insert_into(t_order_revealed_identity::table)
-        .values((
-            t_order_revealed_identity::raw_order_id.eq(ids[0]),
-            t_order_revealed_identity::tenant_id.eq(1),
-            t_order_revealed_identity::key_hash.eq(&index),
-        ))
-        .execute(&mut conn)
-        .await
-        .unwrap();
     run.process(&ids).await;
 
     // The key rotates and the order is rebuilt: the number was never stored, so its index
     // cannot be rewritten under the new key; it is kept under the old one (still configured, so
     // a search by the full number finds the buyer), not deleted with the other old indexes.
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let old = leadgen_settings::SecretString::from(format!("1:{}", b64.encode([7u8; 32])));
-    let new = leadgen_settings::SecretString::from(b64.encode([9u8; 32]));
-    let mut processor = (*run.processor).clone();
-    processor.indexer =
-        std::sync::Arc::new(leadgen_crypto::BlindIndexer::new(2, &new, &[old]).unwrap());
-    run.processor = std::sync::Arc::new(processor);
+    rotate_blind_index_key(&mut run);
     run.process(&ids).await;
     let kept: Vec<String> = t_lead_identity::table
         .filter(t_lead_identity::key_hash.eq(&index))
