@@ -115,8 +115,10 @@ impl System {
         std::fs::create_dir_all(&dir).expect("e2e dir");
         let sim_port = free_port();
         let ports = SERVICES.iter().map(|s| (*s, free_port())).collect();
+        // One browser: it keeps the consent cookie an authorization sets until the callback.
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            .cookie_store(true)
             .build()
             .expect("client");
         let gateway_port = free_port();

@@ -74,6 +74,18 @@ pub struct OAuthSettings {
     /// record). 0 turns it off.
     #[serde(default = "default_backfill_days")]
     pub backfill_days: i64,
+    /// Completes a consent only in the browser that asked for it: creating or re-authorizing
+    /// sets a cookie holding the consent's `state`, scoped to the callback's path, and the
+    /// callback refuses a `state` whose cookie the browser does not bring (40002). Without it a
+    /// merchant sent someone else's consent link would connect their shop to that person's
+    /// tenant. Turn it off only where the authorization is created by another system than the
+    /// merchant's browser (which then cannot hold the cookie).
+    #[serde(default = "default_bind_state_to_browser")]
+    pub bind_state_to_browser: bool,
+}
+
+fn default_bind_state_to_browser() -> bool {
+    true
 }
 
 fn default_backfill_days() -> i64 {

@@ -6,6 +6,10 @@ use leadgen_http::{ApiError, FieldError, codes};
 pub const SHOP_MISMATCH: &str =
     "重新授权时登录的店铺与该授权记录的店铺不一致，请使用原店铺账号重新授权";
 
+/// Why a consent completed in another browser than the one that asked is refused.
+pub const FOREIGN_BROWSER: &str =
+    "授权须在发起授权的同一浏览器中完成：请在添加授权的浏览器中打开授权链接，或重新发起授权";
+
 /// What can go wrong in auth-api's use cases.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthApiError {
@@ -38,6 +42,9 @@ pub enum AuthApiError {
     OAuthState,
     #[error("the platform refused the authorization: {0}")]
     OAuthExchange(String),
+    /// The callback came from a browser without the consent's cookie (`routes::consent`).
+    #[error("the consent was completed in another browser than the one that asked")]
+    ForeignBrowser,
     /// A re-authorization approved by another seller than the shop's own.
     #[error("the re-authorization was approved for another shop")]
     ShopMismatch,
@@ -75,6 +82,9 @@ impl AuthApiError {
             }
             AuthApiError::OAuthState => ApiError::business(codes::OAUTH_STATE_INVALID),
             AuthApiError::OAuthExchange(_) => ApiError::business(codes::OAUTH_EXCHANGE_FAILED),
+            AuthApiError::ForeignBrowser => {
+                ApiError::business_with(codes::OAUTH_STATE_INVALID, FOREIGN_BROWSER)
+            }
             AuthApiError::ShopMismatch => {
                 ApiError::business_with(codes::OAUTH_EXCHANGE_FAILED, SHOP_MISMATCH)
             }

@@ -1,14 +1,17 @@
 //! `GET /platforms/auth/callback`: where the platform's consent page sends the browser. No
 //! bearer token (a browser redirect); the `state` we issued is the credential.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, ResponseError as _, web};
 use leadgen_http::ApiError;
 
+use super::consent;
+use crate::error::AuthApiError;
 use crate::service::oauth::{self, CallbackQuery};
 use crate::startup::AppState;
 
 /// Where the platform's consent page sends the browser; no bearer token (the `state` is the
-/// credential). With a `redirectUrl` the browser is sent on (302).
+/// credential), and it must come back to the browser that asked (its consent cookie, unless
+/// `[oauth] bind_state_to_browser` is off). With a `redirectUrl` the browser is sent on (302).
 #[utoipa::path(get, path = "/platforms/auth/callback", tag = "platforms", operation_id = "authCallback",
     params(
         ("code" = Option<String>, Query, description = "授权码"),
@@ -19,19 +22,36 @@ use crate::startup::AppState;
     responses(
         (status = 200, description = "授权完成", body = leadgen_http::openapi::Envelope<crate::service::oauth::Completed>),
         (status = 302, description = "跳转到前端 redirectUrl"),
-        (status = 400, description = "参数错误（含业务码）", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 400, description = "参数错误（含业务码）；40002：state 无效、已过期，或不是在发起授权的浏览器中完成", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 500, description = "内部错误", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 502, description = "电商平台调用失败", body = leadgen_http::openapi::ErrorEnvelope)
     ))]
 pub async fn callback(
+    req: HttpRequest,
     state: web::Data<AppState>,
     query: web::Query<CallbackQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let completed = oauth::complete(&state, query.into_inner()).await?;
-    Ok(match &completed.redirect_to {
-        Some(url) => HttpResponse::Found()
-            .insert_header(("Location", url.as_str()))
-            .finish(),
-        None => leadgen_http::ok(completed),
-    })
+    let query = query.into_inner();
+    let raw_state = query.state.clone().unwrap_or_default();
+    let bound = !state.oauth.bind_state_to_browser || consent::presented(&req, &raw_state);
+    let completed = oauth::complete(&state, query, bound).await;
+    // A failure on the platform's or our side keeps the consent for another try.
+    let kept = matches!(
+        completed,
+        Err(AuthApiError::Platform(_) | AuthApiError::Unavailable(_) | AuthApiError::Unexpected(_))
+    );
+    let mut response = match completed {
+        Ok(completed) => match &completed.redirect_to {
+            Some(url) => HttpResponse::Found()
+                .insert_header(("Location", url.as_str()))
+                .finish(),
+            None => leadgen_http::ok(completed),
+        },
+        Err(e) => ApiError::from(e).error_response(),
+    };
+    if let Some(spent) = consent::spent(&req, &raw_state).filter(|_| !kept) {
+        // Best effort: a response that cannot carry the header still answered the callback.
+        let _ = response.add_cookie(&spent);
+    }
+    Ok(response)
 }

@@ -1,6 +1,6 @@
 //! `POST /platforms/auth` (design 2.1): add a platform authorization, answer the consent URL.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use leadgen_http::{ApiError, Authorized, needs};
 use serde::{Deserialize, Serialize};
 use validator::Validate;
@@ -102,7 +102,10 @@ fn redacted<S: serde::Serializer>(_: &Option<String>, s: S) -> Result<S::Ok, S::
     security(("bearer" = ["lead:order:auth"])),
     responses(
         (status = 201, description = "创建成功，Location 指向新授权", body = leadgen_http::openapi::Envelope<crate::service::authorizations::Created>,
-            headers(("Location" = String, description = "新授权的地址：/api/v1/lead-generation/orders/platforms/{platformId}"))),
+            headers(
+                ("Location" = String, description = "新授权的地址：/api/v1/lead-generation/orders/platforms/{platformId}"),
+                ("Set-Cookie" = String, description = "leadgen_oauth_…：把这次授权绑定到发起它的浏览器（HttpOnly，只发往授权回调地址）；回调须由同一浏览器完成")
+            )),
         (status = 400, description = "参数错误（含业务码）", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 401, description = "缺少或无效的令牌", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 403, description = "没有权限", body = leadgen_http::openapi::ErrorEnvelope),
@@ -110,6 +113,7 @@ fn redacted<S: serde::Serializer>(_: &Option<String>, s: S) -> Result<S::Ok, S::
         (status = 500, description = "内部错误", body = leadgen_http::openapi::ErrorEnvelope)
     ))]
 pub async fn create(
+    req: HttpRequest,
     user: Authorized<needs::Auth>,
     _: leadgen_http::query::NoQuery,
     state: web::Data<AppState>,
@@ -146,5 +150,8 @@ pub async fn create(
     let new = NewAuthorization::try_from(body)?;
     let created = authorizations::create(&state, &user, new).await?;
     let location = format!("{}/platforms/{}", super::BASE, created.platform_id);
-    Ok(leadgen_http::created(created, &location))
+    let consent = created.consent.clone();
+    let mut response = leadgen_http::created(created, &location);
+    super::consent::bind(&req, &state, &consent, &mut response);
+    Ok(response)
 }

@@ -2,6 +2,7 @@
 
 pub mod api_doc;
 pub mod callback;
+pub mod consent;
 pub mod create;
 pub mod detail;
 pub mod list;

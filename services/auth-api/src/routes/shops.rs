@@ -1,7 +1,7 @@
 //! Shop management (design 4.1 `updateAuthStatus`): `PUT /platforms/{platformId}/status`,
 //! `DELETE /platforms/{platformId}`, `POST /platforms/{platformId}/reauthorize`.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use leadgen_domain::{AuthStatus, PlatformId};
 use leadgen_http::{ApiError, Authorized, FieldError, needs};
 use serde::Deserialize;
@@ -101,7 +101,8 @@ pub async fn revoke(
     request_body(content = Option<ReauthorizeBody>, description = "可选：授权完成后跳转的前端地址"),
     security(("bearer" = ["lead:order:auth"])),
     responses(
-        (status = 200, description = "新的授权链接", body = leadgen_http::openapi::Envelope<crate::service::authorizations::Created>),
+        (status = 200, description = "新的授权链接", body = leadgen_http::openapi::Envelope<crate::service::authorizations::Created>,
+            headers(("Set-Cookie" = String, description = "leadgen_oauth_…：把这次授权绑定到发起它的浏览器（HttpOnly，只发往授权回调地址）；回调须由同一浏览器完成"))),
         (status = 400, description = "参数错误", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 401, description = "缺少或无效的令牌", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 403, description = "没有权限", body = leadgen_http::openapi::ErrorEnvelope),
@@ -110,6 +111,7 @@ pub async fn revoke(
         (status = 500, description = "内部错误", body = leadgen_http::openapi::ErrorEnvelope)
     ))]
 pub async fn reauthorize(
+    req: HttpRequest,
     user: Authorized<needs::Auth>,
     _: leadgen_http::query::NoQuery,
     state: web::Data<AppState>,
@@ -124,5 +126,8 @@ pub async fn reauthorize(
         body.redirect_url,
     )
     .await?;
-    Ok(leadgen_http::ok(created))
+    let consent = created.consent.clone();
+    let mut response = leadgen_http::ok(created);
+    super::consent::bind(&req, &state, &consent, &mut response);
+    Ok(response)
 }

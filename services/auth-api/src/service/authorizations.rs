@@ -76,6 +76,10 @@ pub struct Created {
     #[schema(value_type = crate::openapi::AuthStatusSchema)]
     pub status: AuthStatus,
     pub auth_url: String,
+    /// The consent to bind to the caller's browser; never serialized.
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub consent: oauth::Consent,
 }
 
 /// The platform's own `authInfo` keys: only those it reads (400 for another), each a non-empty
@@ -204,6 +208,10 @@ pub async fn create(
         platform_type: new.platform_type,
         status: AuthStatus::PendingAuth,
         auth_url,
+        consent: oauth::Consent {
+            state: oauth_state,
+            callback_url,
+        },
     })
 }
 

@@ -34,6 +34,14 @@ pub fn hash_state(state: &str) -> String {
     ))
 }
 
+/// What binds a consent to the browser that asked for it (`routes::consent`): the raw state and
+/// the callback the platform sends the browser back to.
+#[derive(Debug, Clone)]
+pub struct Consent {
+    pub state: String,
+    pub callback_url: String,
+}
+
 /// The callback's query (`code`, `state`, or `error` when the merchant refused).
 #[derive(Debug, Deserialize)]
 pub struct CallbackQuery {
@@ -60,9 +68,15 @@ pub struct Completed {
     pub redirect_to: Option<String>,
 }
 
-/// Handles the platform's redirect.
+/// Handles the platform's redirect. `bound`: the browser brought the consent's cookie, or
+/// binding is off (`routes::consent`); a consent completed elsewhere is refused and changes
+/// nothing, so it stays usable in the browser that asked.
 #[tracing::instrument(name = "auth.complete_oauth", skip_all)]
-pub async fn complete(state: &AppState, query: CallbackQuery) -> Result<Completed, AuthApiError> {
+pub async fn complete(
+    state: &AppState,
+    query: CallbackQuery,
+    bound: bool,
+) -> Result<Completed, AuthApiError> {
     let raw_state = query
         .state
         .as_deref()
@@ -78,6 +92,23 @@ pub async fn complete(state: &AppState, query: CallbackQuery) -> Result<Complete
         .platform_type
         .parse()
         .map_err(|e| AuthApiError::Unexpected(anyhow::anyhow!("{e}")))?;
+    if !bound {
+        let (_, message) = AuthApiError::ForeignBrowser.audit();
+        activation::record_callback(
+            &mut conn,
+            &row,
+            AuditAction::PlatformAuthActivate,
+            vec![row.id.to_string()],
+            Err(message),
+        )
+        .await?;
+        tracing::warn!(
+            platform.id = row.id.get(),
+            "Consent completed in another browser than the one that asked; refused"
+        );
+        let kept = row.status.parse().unwrap_or(AuthStatus::PendingAuth);
+        return refused(&row, AuthApiError::ForeignBrowser, kept);
+    }
 
     let code = match (
         &query.error,
@@ -91,7 +122,11 @@ pub async fn complete(state: &AppState, query: CallbackQuery) -> Result<Complete
                 query.error_description.clone().unwrap_or_default()
             );
             invalidate(&mut conn, &row, &state_hash, detail.trim()).await?;
-            return refused(&row, AuthApiError::OAuthExchange(detail));
+            return refused(
+                &row,
+                AuthApiError::OAuthExchange(detail),
+                after_refusal(&row),
+            );
         }
     };
 
@@ -111,7 +146,11 @@ pub async fn complete(state: &AppState, query: CallbackQuery) -> Result<Complete
         // Douyin `isv.signature-invalid`): the code is spent either way, so the attempt ends.
         Err(PlatformError::AuthRefused(reason) | PlatformError::InvalidRequest(reason)) => {
             invalidate(&mut conn, &row, &state_hash, &reason).await?;
-            return refused(&row, AuthApiError::OAuthExchange(reason));
+            return refused(
+                &row,
+                AuthApiError::OAuthExchange(reason),
+                after_refusal(&row),
+            );
         }
         // The platform failed (unavailable, malformed): the record waits for another attempt,
         // and the failure is in the operation log.
@@ -142,7 +181,7 @@ pub async fn complete(state: &AppState, query: CallbackQuery) -> Result<Complete
         // goes back to the front end like any refusal; the shop keeps its grant.
         Err(AuthApiError::ShopMismatch) => {
             invalidate(&mut conn, &row, &state_hash, crate::error::SHOP_MISMATCH).await?;
-            return refused(&row, AuthApiError::ShopMismatch);
+            return refused(&row, AuthApiError::ShopMismatch, after_refusal(&row));
         }
         Err(e) => return Err(e),
     };
@@ -159,21 +198,29 @@ pub async fn complete(state: &AppState, query: CallbackQuery) -> Result<Complete
 }
 
 /// A refused authorization: the browser goes back to the front end when it gave a
-/// `redirectUrl`, with the record's status as it now is (a new authorization INVALID; a
-/// re-authorized shop keeps its earlier grant and status) and `error` the business code;
+/// `redirectUrl`, with the record's `status` as it now is and `error` the business code;
 /// otherwise the answer is `error`'s envelope.
-fn refused(row: &AuthRow, error: AuthApiError) -> Result<Completed, AuthApiError> {
+fn refused(
+    row: &AuthRow,
+    error: AuthApiError,
+    status: AuthStatus,
+) -> Result<Completed, AuthApiError> {
     if row.redirect_url.is_none() {
         return Err(error);
     }
-    let status = match row.status.parse::<AuthStatus>() {
-        Ok(AuthStatus::PendingAuth) | Err(_) => AuthStatus::Invalid,
-        Ok(kept) => kept,
-    };
     let code = leadgen_http::ApiError::from(error).code();
     let mut done = completed(row, row.id, status, None);
     done.redirect_to = done.redirect_to.map(|to| with_error(&to, code));
     Ok(done)
+}
+
+/// A record's status once its consent was refused: a new authorization INVALID; a re-authorized
+/// shop keeps its earlier grant and status.
+fn after_refusal(row: &AuthRow) -> AuthStatus {
+    match row.status.parse::<AuthStatus>() {
+        Ok(AuthStatus::PendingAuth) | Err(_) => AuthStatus::Invalid,
+        Ok(kept) => kept,
+    }
 }
 
 /// `to` with `error=<code>` in its query, before any fragment.

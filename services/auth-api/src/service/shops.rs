@@ -264,5 +264,9 @@ pub async fn reauthorize(
         platform_type,
         status,
         auth_url: client.authorize_url(&app, &callback_url, &oauth_state),
+        consent: oauth::Consent {
+            state: oauth_state,
+            callback_url,
+        },
     })
 }

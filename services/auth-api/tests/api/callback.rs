@@ -954,3 +954,140 @@ async fn a_reauthorization_approved_for_another_shop_goes_back_to_the_front_end(
     let again = app.callback(&[("code", "code-2"), ("state", &state)]).await;
     expect_envelope(again, StatusCode::BAD_REQUEST, 40002).await;
 }
+
+/// The `Set-Cookie` headers of `response`.
+fn set_cookies(response: &reqwest::Response) -> Vec<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_consent_completes_only_in_the_browser_that_asked_for_it() {
+    let endpoint = TokenEndpoint::start(200, taobao_tokens("mine", "2200001")).await;
+    let app = app_with_token_endpoint(&endpoint).await;
+    let created = app
+        .create_authorization(
+            Some(&token(1, &[AUTH])),
+            &json!({
+                "platformType": "TAOBAO",
+                "authInfo": { "appKey": APP_KEY, "appSecret": APP_SECRET },
+                "redirectUrl": "https://app.example.com/shops",
+            }),
+        )
+        .await;
+    let cookies = set_cookies(&created);
+    let body = expect_envelope(created, StatusCode::CREATED, 201).await;
+    let id = body["data"]["platformId"].as_i64().expect("platformId");
+    let state = url::Url::parse(body["data"]["authUrl"].as_str().expect("authUrl"))
+        .expect("authUrl")
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .expect("state");
+    // One cookie holding the state, sent back only to our callback, unreadable by scripts,
+    // and no longer than the consent lasts (30 minutes).
+    assert_eq!(cookies.len(), 1, "{cookies:?}");
+    let cookie = &cookies[0];
+    assert!(cookie.starts_with("leadgen_oauth_"), "{cookie}");
+    assert!(cookie.contains(&format!("={state};")), "{cookie}");
+    for attribute in [
+        "HttpOnly",
+        "SameSite=Lax",
+        "Path=/api/v1/lead-generation/orders/platforms/auth/callback",
+        "Max-Age=1800",
+    ] {
+        assert!(cookie.contains(attribute), "{attribute}: {cookie}");
+    }
+    assert!(!cookie.contains("Secure"), "plain HTTP here: {cookie}");
+
+    // The link opened in another browser (a merchant sent someone else's consent link): refused,
+    // nothing exchanged, the record untouched, and the attempt in the operation log.
+    let elsewhere = app
+        .callback_elsewhere(&[("code", "stolen-grant"), ("state", &state)])
+        .await;
+    assert_eq!(elsewhere.status(), StatusCode::FOUND);
+    let location = elsewhere
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .expect("Location")
+        .to_owned();
+    assert_eq!(
+        location,
+        format!(
+            "https://app.example.com/shops?platformId={id}&platformType=TAOBAO\
+             &status=PENDING_AUTH&error=40002"
+        )
+    );
+    assert!(endpoint.forms().is_empty(), "no code was exchanged");
+    let row = app.platform_row(id).await;
+    assert_eq!(row.status, "PENDING_AUTH");
+    assert!(row.oauth_state_hash.is_some(), "the consent stays usable");
+    let refused = app
+        .operation_log()
+        .await
+        .into_iter()
+        .filter(|l| l.action == "PLATFORM_AUTH_ACTIVATE")
+        .filter_map(|l| l.error_message)
+        .collect::<Vec<_>>();
+    assert_eq!(refused, [auth_api::error::FOREIGN_BROWSER]);
+
+    // The browser that asked completes it, and its cookie is removed.
+    let done = app
+        .callback(&[("code", "my-grant"), ("state", &state)])
+        .await;
+    assert_eq!(done.status(), StatusCode::FOUND);
+    let removal = set_cookies(&done);
+    assert_eq!(removal.len(), 1, "{removal:?}");
+    assert!(
+        removal[0].starts_with(&format!("{}=;", cookie.split('=').next().expect("name"))),
+        "{removal:?}"
+    );
+    assert!(removal[0].contains("Max-Age=0"), "{removal:?}");
+    assert_eq!(app.platform_row(id).await.status, "ACTIVE");
+    assert_eq!(endpoint.forms().len(), 1);
+}
+
+#[tokio::test]
+async fn without_browser_binding_any_browser_completes_the_consent() {
+    let endpoint = TokenEndpoint::start(200, taobao_tokens("mine", "2200001")).await;
+    let url = endpoint.url.clone();
+    let app = spawn_app_with(TestBroker::new(Vec::new()), move |s| {
+        if let Some(taobao) = s
+            .platforms
+            .endpoints
+            .get_mut(&leadgen_domain::PlatformType::Taobao)
+        {
+            taobao.token_url = url;
+        }
+        s.oauth.bind_state_to_browser = false;
+    })
+    .await;
+    let created = app
+        .create_authorization(
+            Some(&token(1, &[AUTH])),
+            &json!({
+                "platformType": "TAOBAO",
+                "authInfo": { "appKey": APP_KEY, "appSecret": APP_SECRET },
+            }),
+        )
+        .await;
+    assert!(set_cookies(&created).is_empty(), "no cookie when off");
+    let body = expect_envelope(created, StatusCode::CREATED, 201).await;
+    let state = url::Url::parse(body["data"]["authUrl"].as_str().expect("authUrl"))
+        .expect("authUrl")
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .expect("state");
+    let done = app
+        .callback_elsewhere(&[("code", "a-grant"), ("state", &state)])
+        .await;
+    let done = expect_envelope(done, StatusCode::OK, 200).await;
+    assert_eq!(done["data"]["status"], "ACTIVE");
+}

@@ -75,6 +75,8 @@ pub fn settings(db: &TestDb, broker: &TestBroker) -> Settings {
             allowed_callback_origins: vec!["https://leadgen-alt.example.com".into()],
             // The tests that want a backfill on connect turn it on.
             backfill_days: 0,
+            // The client keeps cookies like the merchant's browser (see `spawn_app_with`).
+            bind_state_to_browser: true,
         },
         shops: ShopSettings::default(),
     }
@@ -119,8 +121,10 @@ pub async fn spawn_app_with(broker: TestBroker, customize: impl FnOnce(&mut Sett
     let port = app.port();
     let shutdown = CancellationToken::new();
     let server = tokio::spawn(app.run_until_stopped(shutdown.clone()));
+    // One browser: it keeps the consent cookie set when an authorization is created.
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
         .build()
         .expect("HTTP client");
     TestApp {
@@ -254,6 +258,20 @@ impl TestApp {
     /// `GET /platforms/auth/callback` (no token: a browser redirect).
     pub async fn callback(&self, query: &[(&str, &str)]) -> Response {
         self.client
+            .get(self.url("/platforms/auth/callback"))
+            .query(query)
+            .send()
+            .await
+            .expect("GET /platforms/auth/callback")
+    }
+
+    /// [`TestApp::callback`] from another browser than the one that created the authorization
+    /// (no cookies).
+    pub async fn callback_elsewhere(&self, query: &[(&str, &str)]) -> Response {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("HTTP client")
             .get(self.url("/platforms/auth/callback"))
             .query(query)
             .send()
