@@ -76,6 +76,15 @@ pub struct TokenSet {
     pub shop_name: Option<String>,
 }
 
+impl TokenSet {
+    /// Whether the answer says its refresh token cannot be used (none sent, and the refresh
+    /// window already over: Taobao's `re_expires_in = 0`), rather than not resending one the
+    /// platform keeps.
+    pub fn refresh_unusable(&self, now: DateTime<Utc>) -> bool {
+        self.refresh_token.is_none() && self.refresh_expires_at.is_some_and(|at| at <= now)
+    }
+}
+
 impl fmt::Debug for TokenSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenSet")
@@ -172,12 +181,18 @@ pub struct OrderPage {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PlatformError {
-    /// Over the platform's quota; retry after the stated time when given.
-    #[error("电商平台限流")]
-    Throttled { retry_after: Option<Duration> },
-    /// The access token is expired or invalid: refresh once, else re-authorize.
-    #[error("电商平台会话已失效或过期")]
-    SessionExpired,
+    /// Over the platform's quota; retry after the stated time when given. `detail` is the
+    /// platform's own code (+ `sub_code`) and message, verbatim ([`platform_text`]); empty only
+    /// when the platform sent none (an HTTP 429).
+    #[error("电商平台限流{}", platform_said(detail))]
+    Throttled {
+        retry_after: Option<Duration>,
+        detail: String,
+    },
+    /// The access token is expired or invalid: refresh once, else re-authorize. `detail` is the
+    /// platform's own code (+ `sub_code`) and message, verbatim ([`platform_text`]).
+    #[error("电商平台会话已失效或过期{}", platform_said(detail))]
+    SessionExpired { detail: String },
     /// The OAuth code or refresh token was refused.
     #[error("电商平台拒绝授权：{0}")]
     AuthRefused(String),
@@ -226,7 +241,7 @@ impl PlatformError {
     pub fn metric_labels(&self) -> (&'static str, String) {
         match self {
             PlatformError::Throttled { .. } => ("throttled", String::new()),
-            PlatformError::SessionExpired => ("token_expired", String::new()),
+            PlatformError::SessionExpired { .. } => ("token_expired", String::new()),
             PlatformError::AuthRefused(_) => ("auth_refused", String::new()),
             PlatformError::InvalidRequest(_) => ("invalid_request", String::new()),
             PlatformError::Unavailable(_) => ("unavailable", String::new()),
@@ -236,6 +251,23 @@ impl PlatformError {
             PlatformError::DecryptNotPermitted { code, .. } => ("decrypt_refused", code.clone()),
             PlatformError::QuotaExhausted { code, .. } => ("quota_exhausted", code.clone()),
             PlatformError::DecryptFailed { code, .. } => ("decrypt_failed", code.clone()),
+        }
+    }
+
+    /// The platform's own code and message this error carries, as sent (empty when none).
+    pub fn platform_detail(&self) -> String {
+        match self {
+            PlatformError::Throttled { detail, .. }
+            | PlatformError::SessionExpired { detail }
+            | PlatformError::AuthRefused(detail)
+            | PlatformError::InvalidRequest(detail)
+            | PlatformError::Unavailable(detail)
+            | PlatformError::Malformed(detail) => detail.clone(),
+            PlatformError::Unknown { code, message }
+            | PlatformError::DecryptNotPermitted { code, message }
+            | PlatformError::QuotaExhausted { code, message, .. }
+            | PlatformError::DecryptFailed { code, message } => platform_text(&[code, message]),
+            PlatformError::PurposeNotPermitted { .. } => String::new(),
         }
     }
 
@@ -253,9 +285,9 @@ impl PlatformError {
     /// The wait the platform asked for, if any.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            PlatformError::Throttled { retry_after }
+            PlatformError::Throttled { retry_after, .. }
             | PlatformError::QuotaExhausted { retry_after, .. } => *retry_after,
-            PlatformError::SessionExpired
+            PlatformError::SessionExpired { .. }
             | PlatformError::AuthRefused(_)
             | PlatformError::InvalidRequest(_)
             | PlatformError::Unavailable(_)
@@ -265,6 +297,39 @@ impl PlatformError {
             | PlatformError::DecryptNotPermitted { .. }
             | PlatformError::DecryptFailed { .. } => None,
         }
+    }
+}
+
+/// The token endpoint's refusals as OAuth 2.0 defines them (RFC 6749 §4.1.2.1, §5.2): the one
+/// documented source that a token answer's `error` ends the grant, for the platforms whose
+/// token endpoint names its errors so (Taobao; Kuaishou's `error`).
+pub const OAUTH_REFUSALS: &[&str] = &[
+    "invalid_request",
+    "invalid_client",
+    "invalid_grant",
+    "unauthorized_client",
+    "unsupported_grant_type",
+    "invalid_scope",
+    "access_denied",
+];
+
+/// The platform's own words as an error carries them: the non-empty `parts` (code, `sub_code`,
+/// message, `sub_msg`…) in order, each as sent (trimmed), separated by single spaces.
+pub fn platform_text(parts: &[&str]) -> String {
+    parts
+        .iter()
+        .map(|p| p.trim())
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `（平台返回：…）` after a Chinese sentence, or nothing when the platform said nothing.
+pub fn platform_said(detail: &str) -> String {
+    if detail.trim().is_empty() {
+        String::new()
+    } else {
+        format!("（平台返回：{}）", detail.trim())
     }
 }
 

@@ -47,12 +47,15 @@ impl Transport {
     /// One gateway call as Taobao, JD and PDD make it: wait for `app_key`'s rate limit, POST
     /// `params` as a form to the API URL, read the JSON answer, and turn the platform's error
     /// envelope (read by `platform_error`) into its typed error. An error with a stated ban
-    /// holds the app key's next calls of the same API until it ends ([`Limiter::hold`]).
+    /// that `app_wide_ban` says is the app key's (not one shop's) holds the app key's next calls
+    /// of the same API until it ends ([`Limiter::hold`]); a shop's ban is waited out by that
+    /// shop's backoff alone.
     pub async fn post_form(
         &self,
         app_key: &str,
         params: &std::collections::BTreeMap<String, String>,
         platform_error: fn(&serde_json::Value) -> Option<PlatformError>,
+        app_wide_ban: fn(&serde_json::Value) -> bool,
     ) -> Result<serde_json::Value, PlatformError> {
         // The API's name: Taobao's and JD's `method`, PDD's `type`.
         let api = params
@@ -65,8 +68,9 @@ impl Transport {
             .await?;
         match platform_error(&json) {
             Some(error) => {
-                if let Some(ban) = error.retry_after() {
-                    self.limiter.hold(app_key, api, ban);
+                if let Some(ban) = error.retry_after().filter(|_| app_wide_ban(&json)) {
+                    self.limiter
+                        .hold(app_key, api, ban, &error.platform_detail());
                 }
                 Err(error)
             }

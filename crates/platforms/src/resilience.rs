@@ -43,8 +43,9 @@ pub const WINDOW_MARGIN: Duration = Duration::from_millis(50);
 /// Calls per second per app key, never in bursts: one call per (1 s + [`WINDOW_MARGIN`]) / qps.
 pub struct Limiter {
     local: DefaultKeyedRateLimiter<String>,
-    /// App keys the platform has banned, and until when ([`Limiter::hold`]).
-    held: std::sync::Mutex<std::collections::HashMap<String, tokio::time::Instant>>,
+    /// App keys the platform has banned, until when, and what the platform said
+    /// ([`Limiter::hold`]).
+    held: std::sync::Mutex<std::collections::HashMap<String, (tokio::time::Instant, String)>>,
     shared: Option<Arc<dyn SharedGate>>,
     interval: Duration,
     /// The platform, as the wait metric labels it and the shared key names it.
@@ -88,35 +89,41 @@ impl Limiter {
     /// API, because Taobao bans one API's calls (`…-by-api-access-count`: the decrypt quota
     /// must not stop order listing) or the app's (`…-by-app-access-count`, which each API then
     /// learns from one refused call). Per process: another replica learns it the same way.
-    pub fn hold(&self, app_key: &str, api: &str, ban: Duration) {
+    /// `said` is the ban's error as the platform stated it, repeated to the calls it holds.
+    pub fn hold(&self, app_key: &str, api: &str, ban: Duration, said: &str) {
         let until = tokio::time::Instant::now() + ban;
         if let Ok(mut held) = self.held.lock() {
-            let entry = held.entry(format!("{app_key} {api}")).or_insert(until);
-            *entry = (*entry).max(until);
+            let entry = held
+                .entry(format!("{app_key} {api}"))
+                .or_insert_with(|| (until, said.to_owned()));
+            if until >= entry.0 {
+                *entry = (until, said.to_owned());
+            }
         }
     }
 
-    /// What is left of a ban on `app_key`'s calls of `api`, if any.
-    fn held_for(&self, app_key: &str, api: &str) -> Option<Duration> {
+    /// What is left of a ban on `app_key`'s calls of `api`, and what the platform said, if any.
+    fn held_for(&self, app_key: &str, api: &str) -> Option<(Duration, String)> {
         let mut held = self.held.lock().ok()?;
         let key = format!("{app_key} {api}");
-        let until = *held.get(&key)?;
+        let (until, said) = held.get(&key)?.clone();
         let now = tokio::time::Instant::now();
         if until <= now {
             held.remove(&key);
             return None;
         }
-        Some(until - now)
+        Some((until - now, said))
     }
 
     /// Admits one call of `app_key` to `api`: [`PlatformError::Throttled`] with what is left of
     /// a ban the platform stated ([`Limiter::hold`]), else after [`Limiter::wait`].
     pub async fn admit(&self, app_key: &str, api: &str) -> Result<(), PlatformError> {
-        if let Some(left) = self.held_for(app_key, api) {
+        if let Some((left, said)) = self.held_for(app_key, api) {
             metrics::counter!("leadgen_platform_calls_held_total", "platform" => self.platform)
                 .increment(1);
             return Err(PlatformError::Throttled {
                 retry_after: Some(left),
+                detail: said,
             });
         }
         self.wait(app_key).await;
@@ -272,6 +279,7 @@ mod tests {
                 0 => Err(PlatformError::Unavailable("502".into())),
                 1 => Err(PlatformError::Throttled {
                     retry_after: Some(Duration::from_millis(2)),
+                    detail: String::new(),
                 }),
                 _ => Ok(7),
             }
@@ -286,6 +294,7 @@ mod tests {
         let calls = AtomicUsize::new(0);
         let ban = PlatformError::Throttled {
             retry_after: Some(Duration::from_secs(3600)),
+            detail: "7 accesscontrol.limited-by-app-access-count".into(),
         };
         let started = tokio::time::Instant::now();
         let result: Result<(), _> = with_retries(fast(), PlatformType::Taobao, || async {
@@ -303,18 +312,23 @@ mod tests {
         let limiter = Limiter::per_second(5);
         let decrypt = "taobao.top.oaid.decrypt";
         assert_eq!(limiter.admit("app", decrypt).await, Ok(()));
-        limiter.hold("app", decrypt, Duration::from_secs(30));
+        limiter.hold("app", decrypt, Duration::from_secs(30), "7 ban 30");
         match limiter.admit("app", decrypt).await {
             Err(PlatformError::Throttled {
                 retry_after: Some(left),
-            }) => assert!(left <= Duration::from_secs(30) && left > Duration::from_secs(29)),
+                detail,
+            }) => {
+                assert!(left <= Duration::from_secs(30) && left > Duration::from_secs(29));
+                // The held calls carry what the platform said of the ban.
+                assert_eq!(detail, "7 ban 30");
+            }
             other => panic!("{other:?}"),
         }
         // Another app key, or another API of the app, is not held.
         assert_eq!(limiter.admit("other-app", decrypt).await, Ok(()));
         assert_eq!(limiter.admit("app", "taobao.trades.sold.get").await, Ok(()));
         // A shorter ban does not shorten the longer one.
-        limiter.hold("app", decrypt, Duration::from_secs(1));
+        limiter.hold("app", decrypt, Duration::from_secs(1), "7 ban 1");
         tokio::time::advance(Duration::from_secs(10)).await;
         assert!(limiter.admit("app", decrypt).await.is_err());
         tokio::time::advance(Duration::from_secs(21)).await;

@@ -9,6 +9,7 @@
 
 use crate::client::{
     AppCredentials, Listing, OrderPage, PageCursor, PlatformClient, PlatformError, TokenSet,
+    platform_said,
 };
 use crate::resilience::{RetryPolicy, with_retries};
 use crate::reveal::{DecryptRequest, RevealedContact};
@@ -135,14 +136,17 @@ impl Session {
             .await
             {
                 Ok(value) => return Ok(value),
-                Err(PlatformError::SessionExpired) if !refreshed => {
+                Err(PlatformError::SessionExpired { .. }) if !refreshed => {
                     match self.renew(client, sink, !adopted).await? {
                         Renewed::Adopted => adopted = true,
                         Renewed::Refreshed => refreshed = true,
                     }
                 }
-                Err(PlatformError::SessionExpired) => {
-                    return Err(SessionError::Expired("刷新后的会话仍被电商平台拒绝".into()));
+                Err(PlatformError::SessionExpired { detail }) => {
+                    return Err(SessionError::Expired(format!(
+                        "刷新后的会话仍被电商平台拒绝{}",
+                        platform_said(&detail)
+                    )));
                 }
                 // An unknown code that outlasted its retries may be an undocumented way of saying
                 // the token expired: refresh once (the same one refresh) and try again.
@@ -195,7 +199,7 @@ impl Session {
         .await
         {
             Ok(tokens) => tokens,
-            Err(e @ (PlatformError::AuthRefused(_) | PlatformError::SessionExpired)) => {
+            Err(e @ (PlatformError::AuthRefused(_) | PlatformError::SessionExpired { .. })) => {
                 // Refused: perhaps because a concurrent refresh rotated the token a moment ago.
                 // The session is dead only if nobody stored a newer pair, now or a moment later.
                 for grace in [std::time::Duration::ZERO, CONCURRENT_REFRESH_GRACE] {
@@ -208,8 +212,11 @@ impl Session {
             }
             Err(e) => return Err(SessionError::Platform(e)),
         };
-        // Some platforms keep the refresh token across refreshes and do not send it again.
-        if tokens.refresh_token.is_none() {
+        // Some platforms keep the refresh token across refreshes and do not send it again; an
+        // answer that says the refresh token can no longer be used (Taobao's `re_expires_in = 0`,
+        // README §1.1: re-authorize) leaves none, so the next expiry is an EXPIRED shop
+        // ([`NO_REFRESH_TOKEN`]) instead of a refresh the platform refuses.
+        if tokens.refresh_token.is_none() && !tokens.refresh_unusable(chrono::Utc::now()) {
             tokens.refresh_token = Some(refresh_token);
         }
         sink.store(&tokens).await.map_err(SessionError::Persist)?;

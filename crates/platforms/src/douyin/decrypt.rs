@@ -251,10 +251,10 @@ mod tests {
             PlatformError::QuotaExhausted { ref code, .. } if code == "50002/isv.business-failed:decrypt-quota-exceeded"
         ));
         assert!(matches!(err(60000, ""), PlatformError::Throttled { .. }));
-        assert_eq!(
+        assert!(matches!(
             err(40003, "isv.access-token-expired"),
-            PlatformError::SessionExpired
-        );
+            PlatformError::SessionExpired { ref detail } if detail.starts_with("40003 isv.access-token-expired")
+        ));
         assert!(parse_decrypt_error(&answer(json!({}))).is_none());
     }
 }

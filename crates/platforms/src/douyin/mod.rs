@@ -187,7 +187,10 @@ impl DouyinClient {
             return Err(PlatformError::Unavailable(format!("HTTP {status}")));
         }
         if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-            return Err(PlatformError::Throttled { retry_after: None });
+            return Err(PlatformError::Throttled {
+                retry_after: None,
+                detail: format!("HTTP {status}"),
+            });
         }
         let json: Value = serde_json::from_slice(&body).map_err(|e| {
             PlatformError::Malformed(format!("HTTP {status}, body is not JSON: {e}"))

@@ -7,7 +7,7 @@ use leadgen_domain::{
 };
 use serde_json::Value;
 
-use crate::client::{FetchedOrder, PlatformError, TokenSet};
+use crate::client::{FetchedOrder, PlatformError, TokenSet, platform_text};
 use crate::json::{int, str_at, text};
 
 /// How long a refresh token lives (token_create_response.go: 14 days).
@@ -24,14 +24,19 @@ const SESSION_SUB_CODES: &[&str] = &[
 ];
 
 /// Maps the envelope to a typed error; `None` when `code` is 10000 (or the old `err_no` is 0).
+///
+/// The older envelope `{"err_no":…,"message":…}` (README §4.4; doudian==0.6 checks `err_no`)
+/// has no documented codes beyond 0 = success: any other `err_no` is
+/// [`PlatformError::Unknown`] (`err_no N` and the `message`, as sent), retried and refreshed
+/// once like every undocumented code, never a permanent refusal on a guess.
 pub fn parse_error(json: &Value) -> Option<PlatformError> {
     let Some(code) = int(json.get("code")) else {
         return match int(json.get("err_no")) {
             Some(0) => None,
-            Some(n) => Some(PlatformError::InvalidRequest(format!(
-                "err_no {n} {}",
-                str_at(json, "message")
-            ))),
+            Some(n) => Some(PlatformError::Unknown {
+                code: format!("err_no {n}"),
+                message: str_at(json, "message").trim().to_owned(),
+            }),
             None => Some(PlatformError::Malformed("response without code".into())),
         };
     };
@@ -47,9 +52,22 @@ pub fn parse_error(json: &Value) -> Option<PlatformError> {
     .split_whitespace()
     .collect::<Vec<_>>()
     .join(" ");
+    let said = || {
+        platform_text(&[
+            &code.to_string(),
+            sub_code,
+            str_at(json, "msg"),
+            str_at(json, "sub_msg"),
+        ])
+    };
     Some(match code {
-        60000 => PlatformError::Throttled { retry_after: None },
-        40003 | 30001 if SESSION_SUB_CODES.contains(&sub_code) => PlatformError::SessionExpired,
+        60000 => PlatformError::Throttled {
+            retry_after: None,
+            detail: said(),
+        },
+        40003 | 30001 if SESSION_SUB_CODES.contains(&sub_code) => {
+            PlatformError::SessionExpired { detail: said() }
+        }
         // The app was not granted the API: permanent until its permissions change.
         30001 if sub_code == "isv.app-permissions-insufficient" => {
             PlatformError::InvalidRequest(detail)

@@ -145,18 +145,29 @@ fn maps_douyin_errors_to_typed_errors() {
     };
     assert_eq!(
         err(60000, ""),
-        PlatformError::Throttled { retry_after: None }
+        PlatformError::Throttled {
+            retry_after: None,
+            detail: "60000 m s".into()
+        }
     );
     for sub in [
         "isv.access-token-expired",
         "isv.access-token-no-existed",
         "isv.access-token-invalid",
     ] {
-        assert_eq!(err(40003, sub), PlatformError::SessionExpired, "{sub}");
+        assert_eq!(
+            err(40003, sub),
+            PlatformError::SessionExpired {
+                detail: format!("40003 {sub} m s")
+            },
+            "{sub}"
+        );
     }
     assert_eq!(
         err(30001, "dop.authorization-closed"),
-        PlatformError::SessionExpired
+        PlatformError::SessionExpired {
+            detail: "30001 dop.authorization-closed m s".into()
+        }
     );
     let bad_sign = err(40003, "isv.signature-invalid");
     assert!(
@@ -189,6 +200,32 @@ fn maps_douyin_errors_to_typed_errors() {
     assert!(matches!(
         parse_error(&json!({"data": {}})),
         Some(PlatformError::Malformed(_))
+    ));
+}
+
+/// The older envelope (README §4.4, doudian==0.6): only `err_no` 0 is documented, so any other
+/// is unknown — retried and refreshed once, not a permanent refusal — with its text kept.
+#[test]
+fn an_old_envelope_error_is_unknown_with_its_text() {
+    for (err_no, message) in [(1, "系统繁忙"), (30001, "授权已失效"), (40004, "参数错误")]
+    {
+        let answer = json!({"err_no": err_no, "message": message, "data": null});
+        let error = parse_error(&answer).expect("an error");
+        assert_eq!(
+            error,
+            PlatformError::Unknown {
+                code: format!("err_no {err_no}"),
+                message: message.into()
+            }
+        );
+        assert!(error.is_transient(), "{error:?}");
+        assert!(error.to_string().contains(message), "{error}");
+    }
+    // Through the token reader too: an undocumented old-envelope refusal does not end the grant.
+    let old = json!({"err_no": 12, "message": "refresh_token已过期"});
+    assert!(matches!(
+        parse_token_response(&old, Utc::now()),
+        Err(PlatformError::Unknown { ref code, ref message }) if code == "err_no 12" && message == "refresh_token已过期"
     ));
 }
 

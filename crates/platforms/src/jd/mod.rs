@@ -137,7 +137,8 @@ impl JdClient {
         params: &BTreeMap<String, String>,
     ) -> Result<serde_json::Value, PlatformError> {
         self.transport
-            .post_form(&app.app_key, params, parse_error_response)
+            // No ban is documented; any stated wait would be the app key's.
+            .post_form(&app.app_key, params, parse_error_response, |_| true)
             .await
     }
 

@@ -9,7 +9,7 @@ use leadgen_domain::{
 use serde_json::Value;
 
 use super::SEARCH_RESPONSE;
-use crate::client::{FetchedOrder, PlatformError, TokenSet};
+use crate::client::{FetchedOrder, PlatformError, TokenSet, platform_text};
 use crate::json::{str_at, text, yuan};
 
 /// Whether a JOS message says the service is down or busy (retry later).
@@ -31,9 +31,13 @@ pub fn parse_error_response(json: &Value) -> Option<PlatformError> {
     let zh = str_at(e, "zh_desc");
     let en = str_at(e, "en_desc");
     let detail = format!("code {code} {zh} {en}").trim().to_owned();
+    let said = || platform_text(&[&code, zh, en]);
     Some(match code.as_str() {
-        "2" => PlatformError::Throttled { retry_after: None },
-        "19" => PlatformError::SessionExpired,
+        "2" => PlatformError::Throttled {
+            retry_after: None,
+            detail: said(),
+        },
+        "19" => PlatformError::SessionExpired { detail: said() },
         _ if sounds_unavailable(zh) || sounds_unavailable(en) => PlatformError::Unavailable(detail),
         "4" | "5" | "7" | "8" | "11" | "12" | "14" | "15" | "21" => {
             PlatformError::InvalidRequest(detail)
@@ -83,6 +87,12 @@ fn api_result_error(api_result: &Value) -> Option<PlatformError> {
 }
 
 /// Reads the OAuth answer: the token fields, or `{"code","msg","requestId"}` on refusal.
+///
+/// JOS documents no OAuth error codes (README §2.1 gives only the shape; §2.4's gateway table
+/// has none for the token endpoint), so none of them is known to mean a refused grant or
+/// refresh token: every one is [`PlatformError::Unknown`] with JOS's code and `msg` (retried,
+/// and the shop is not declared dead for a code nobody documented), or `Unavailable` when the
+/// text says busy or unavailable. `AuthRefused` is left for a code with a documented meaning.
 pub fn parse_token_response(json: &Value, now: DateTime<Utc>) -> Result<TokenSet, PlatformError> {
     let access_token = json
         .get("access_token")
@@ -91,12 +101,14 @@ pub fn parse_token_response(json: &Value, now: DateTime<Utc>) -> Result<TokenSet
     let Some(access_token) = access_token else {
         if let Some(code) = text(json.get("code")) {
             let msg = str_at(json, "msg");
-            let detail = format!("code {code} {msg}");
             // A busy or unavailable token service is retried; a shop is not declared dead for it.
             return Err(if sounds_unavailable(msg) {
-                PlatformError::Unavailable(detail)
+                PlatformError::Unavailable(format!("code {code} {msg}").trim().to_owned())
             } else {
-                PlatformError::AuthRefused(detail)
+                PlatformError::Unknown {
+                    code: format!("oauth {code}"),
+                    message: msg.to_owned(),
+                }
             });
         }
         if let Some(error) = parse_error_response(json) {

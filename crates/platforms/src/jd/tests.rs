@@ -109,13 +109,16 @@ fn maps_jos_errors_to_typed_errors() {
         )
         .unwrap()
     };
-    assert_eq!(
+    assert!(matches!(
         parse_error_response(&fixture("error_invalid_token")),
-        Some(PlatformError::SessionExpired)
-    );
+        Some(PlatformError::SessionExpired { ref detail }) if detail.starts_with("19 ")
+    ));
     assert_eq!(
         err("2", "调用次数超限"),
-        PlatformError::Throttled { retry_after: None }
+        PlatformError::Throttled {
+            retry_after: None,
+            detail: "2 调用次数超限 e".into()
+        }
     );
     for code in ["7", "8", "11", "12", "14", "15", "21"] {
         assert!(
@@ -130,7 +133,9 @@ fn maps_jos_errors_to_typed_errors() {
     // Numeric codes are read too.
     assert_eq!(
         parse_error_response(&json!({"error_response": {"code": 19}})),
-        Some(PlatformError::SessionExpired)
+        Some(PlatformError::SessionExpired {
+            detail: "19".into()
+        })
     );
     assert!(parse_error_response(&fixture("order_ensearch")).is_none());
     let failed = parse_orders_page(&fixture("api_result_failure")).unwrap_err();
@@ -171,9 +176,20 @@ fn reads_token_answers() {
     assert_eq!(t.shop_id.as_deref(), Some("2861543790"));
     let issued = Utc.timestamp_millis_opt(1_716_170_400_000).unwrap();
     assert_eq!(t.expires_at, Some(issued + Duration::seconds(31_535_999)));
-    assert!(matches!(
+    // JOS documents no OAuth error codes: a refusal's code is unknown (retried, the shop not
+    // declared dead), with JOS's own code and text kept.
+    assert_eq!(
         parse_token_response(&fixture("token_error"), now),
-        Err(PlatformError::AuthRefused(ref m)) if m.contains("402")
+        Err(PlatformError::Unknown {
+            code: "oauth 402".into(),
+            message: "code无效或已过期".into()
+        })
+    );
+    let refused_refresh = json!({"code": 403, "msg": "refresh_token无效", "requestId": "r"});
+    assert!(matches!(
+        parse_token_response(&refused_refresh, now),
+        Err(PlatformError::Unknown { ref code, ref message })
+            if code == "oauth 403" && message == "refresh_token无效"
     ));
     let busy = json!({"code": "503", "msg": "系统繁忙，请稍后再试", "requestId": "r"});
     assert!(matches!(

@@ -20,10 +20,12 @@
 //!   "refresh_token_expires_in","open_id","scopes"}` (seconds); errors `{"result":N,"error",
 //!   "error_msg"}`. The seller's `open_id` is our shop id; no shop name is sent.
 //! - API answer: `{"result":1,"msg":"success","data":{"pageSize","beginTime","endTime","cursor",
-//!   "orderList":[…]}}`; errors `{"result":N,"msg","error_msg"}` with N: 17 rate limited →
-//!   throttled; 24 access token expired, 25 access token invalid → session expired; 10–16
-//!   system parameters / signature / timestamp, 28 permission, 2001 business parameters →
-//!   invalid request; 500, 503 → unavailable.
+//!   "orderList":[…]}}`; errors `{"result":N,"msg","error_msg"}`; the simulator's N (17 rate
+//!   limited, 24 access token expired, 25 access token invalid, 10–16 system parameters /
+//!   signature / timestamp, 28 permission, 2001 business parameters, 500, 503) are our design,
+//!   so the adapter classifies none of them: every `result` ≠ 1 is `Unknown` (bounded backoff,
+//!   one refresh, then reported with its code and text). A token answer is a refused grant
+//!   only when its `error` is an OAuth 2.0 refusal (RFC 6749 §5.2).
 //! - Orders: one item per order; `orderBaseInfo.status` 10 待付款, 30 已付款, 40 已发货,
 //!   50 已收货, 70 交易成功, 80 交易关闭; amounts in fen (`totalFee` = what the buyer paid),
 //!   times in ms; `orderAddress` carries `encrypted*` ciphertexts with `desensitise*` masks, or a
@@ -137,7 +139,10 @@ impl KuaishouClient {
             return Err(PlatformError::Unavailable(format!("HTTP {status}")));
         }
         if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-            return Err(PlatformError::Throttled { retry_after: None });
+            return Err(PlatformError::Throttled {
+                retry_after: None,
+                detail: format!("HTTP {status}"),
+            });
         }
         serde_json::from_slice(&body)
             .map_err(|e| PlatformError::Malformed(format!("HTTP {status}, body is not JSON: {e}")))

@@ -7,7 +7,7 @@ use leadgen_domain::{
 };
 use serde_json::Value;
 
-use crate::client::{FetchedOrder, PlatformError, TokenSet};
+use crate::client::{FetchedOrder, OAUTH_REFUSALS, PlatformError, TokenSet, platform_text};
 use crate::json::{int, str_at, text};
 
 /// The cursor that ends a walk.
@@ -27,19 +27,20 @@ fn describe(json: &Value, result: i64) -> String {
     .join(" ")
 }
 
-/// Reads the OAuth answer (`result=1` with tokens, else refused).
+/// Reads the OAuth answer (`result=1` with tokens). Kuaishou documents only `result=1`
+/// (README §5 [3p]); a failure is a refused grant only when its `error` is one of the refusals
+/// OAuth 2.0 defines ([`OAUTH_REFUSALS`], RFC 6749 §5.2: the endpoint is Kuaishou's `oauth2`
+/// one), whatever its `result`. Any other failure is [`PlatformError::Unknown`] with the
+/// platform's `result` and text: retried, and the shop is not declared dead for it.
 pub fn parse_token_response(json: &Value, now: DateTime<Utc>) -> Result<TokenSet, PlatformError> {
     let result = int(json.get("result"))
         .ok_or_else(|| PlatformError::Malformed("token response without result".into()))?;
-    match result {
-        1 => {}
-        // Throttled or unavailable, as the API answers them: retried, the shop not declared dead.
-        17 | 500 | 503 => {
-            return Err(
-                parse_api_error(json).unwrap_or(PlatformError::Throttled { retry_after: None })
-            );
-        }
-        _ => return Err(PlatformError::AuthRefused(describe(json, result))),
+    if result != 1 {
+        return Err(if OAUTH_REFUSALS.contains(&str_at(json, "error")) {
+            PlatformError::AuthRefused(describe(json, result))
+        } else {
+            unknown(json, result)
+        });
     }
     let access_token = text(json.get("access_token"))
         .ok_or_else(|| PlatformError::Malformed("token response without access_token".into()))?;
@@ -68,19 +69,26 @@ pub fn parse_api_error(json: &Value) -> Option<PlatformError> {
             format!("response without result {text}").trim().to_owned(),
         ));
     };
-    Some(match result {
-        1 => return None,
-        17 => PlatformError::Throttled { retry_after: None },
-        24 | 25 => PlatformError::SessionExpired,
-        500 | 503 => PlatformError::Unavailable(describe(json, result)),
-        10..=16 | 28 | 2001 => PlatformError::InvalidRequest(describe(json, result)),
-        // Kuaishou documents no error codes at all (the codes above are our own design): any
-        // other is unknown, retried, refreshed once, then reported with its text.
-        _ => PlatformError::Unknown {
-            code: result.to_string(),
-            message: describe(json, result),
-        },
-    })
+    // Kuaishou documents no error code at all (README §0 shows `?` for its rate-limit and
+    // expired-token codes; §5 only `result=1`). The simulator's codes (17 rate limited, 24/25
+    // token expired/invalid, 10–16 system parameters, 28 permission, 2001 business parameters,
+    // 500/503) are this project's design, not the platform's: classifying them as throttled,
+    // expired or permanent would rest on a guess. Every failure is therefore unknown: retried
+    // with bounded backoff, refreshed once, then reported with Kuaishou's `result` and text
+    // (docs/platform-sync.md §4.5, §4.6).
+    (result != 1).then(|| unknown(json, result))
+}
+
+/// [`PlatformError::Unknown`] with the answer's `result` and whatever text it carries.
+fn unknown(json: &Value, result: i64) -> PlatformError {
+    PlatformError::Unknown {
+        code: result.to_string(),
+        message: platform_text(&[
+            str_at(json, "error"),
+            str_at(json, "msg"),
+            str_at(json, "error_msg"),
+        ]),
+    }
 }
 
 /// Reads one page: its orders (each kept, parsed or not) and the next cursor.

@@ -126,17 +126,22 @@ fn maps_errors_and_reads_tokens() {
     let err = |result: i64| {
         parse_api_error(&json!({"result": result, "msg": "m", "error_msg": "detail"})).unwrap()
     };
-    assert_eq!(err(17), PlatformError::Throttled { retry_after: None });
-    assert_eq!(err(24), PlatformError::SessionExpired);
-    assert_eq!(err(25), PlatformError::SessionExpired);
-    assert!(matches!(err(16), PlatformError::InvalidRequest(m) if m.contains("result 16")));
-    assert!(matches!(err(2001), PlatformError::InvalidRequest(_)));
-    assert!(matches!(err(503), PlatformError::Unavailable(_)));
-    // Kuaishou documents no codes: anything outside our chosen set is unknown.
-    assert!(
-        matches!(err(802), PlatformError::Unknown { ref code, ref message }
-        if code == "802" && message.contains("detail"))
-    );
+    // Kuaishou documents no error code (README §0 `?`, §5 only `result=1`): every one the
+    // simulator sends — throttle, expired or invalid token, signature, permission, business
+    // parameters, server — and any other is unknown (backoff, one refresh), with its own code
+    // and text; none is permanent or a dead session on a guess.
+    for result in [
+        17, 24, 25, 10, 11, 12, 13, 14, 15, 16, 28, 2001, 500, 503, 802,
+    ] {
+        assert_eq!(
+            err(result),
+            PlatformError::Unknown {
+                code: result.to_string(),
+                message: "m detail".into()
+            },
+            "{result}"
+        );
+    }
     assert!(parse_api_error(&page()).is_none());
     assert!(matches!(
         parse_api_error(&json!({"data": {}})),
@@ -174,17 +179,41 @@ fn maps_errors_and_reads_tokens() {
         parse_token_response(&refused, now),
         Err(PlatformError::AuthRefused(m)) if m.contains("invalid_grant")
     ));
-    // A throttled or unavailable token service is retried, not a refused grant.
+    // Only an OAuth 2.0 refusal ends the grant; any other failure of the token service is
+    // unknown (retried, the shop not declared dead), with Kuaishou's code and text.
     let throttled = json!({"result": 17, "error_msg": "调用频率超限"});
-    assert!(matches!(
+    assert_eq!(
         parse_token_response(&throttled, now),
-        Err(PlatformError::Throttled { .. })
-    ));
+        Err(PlatformError::Unknown {
+            code: "17".into(),
+            message: "调用频率超限".into()
+        })
+    );
     let down = json!({"result": 503, "error_msg": "服务不可用"});
     assert!(matches!(
         parse_token_response(&down, now),
-        Err(PlatformError::Unavailable(_))
+        Err(PlatformError::Unknown { ref code, .. }) if code == "503"
     ));
+    let undocumented =
+        json!({"result": 100200199, "error": "server_error", "error_msg": "内部错误"});
+    assert_eq!(
+        parse_token_response(&undocumented, now),
+        Err(PlatformError::Unknown {
+            code: "100200199".into(),
+            message: "server_error 内部错误".into()
+        })
+    );
+    for error in [
+        "invalid_request",
+        "invalid_client",
+        "unsupported_grant_type",
+    ] {
+        let refused = json!({"result": 100200100, "error": error, "error_msg": "x"});
+        assert!(
+            matches!(parse_token_response(&refused, now), Err(PlatformError::AuthRefused(ref m)) if m.contains(error)),
+            "{error}"
+        );
+    }
 }
 
 #[test]

@@ -218,6 +218,11 @@ mod tests {
             matches!(err(10003), PlatformError::DecryptNotPermitted { ref message, .. } if message == "m: s")
         );
         assert!(matches!(err(70031), PlatformError::Throttled { .. }));
-        assert_eq!(err(10019), PlatformError::SessionExpired);
+        assert_eq!(
+            err(10019),
+            PlatformError::SessionExpired {
+                detail: "10019 m s".into()
+            }
+        );
     }
 }

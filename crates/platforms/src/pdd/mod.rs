@@ -124,7 +124,8 @@ impl PddClient {
         params: &BTreeMap<String, String>,
     ) -> Result<serde_json::Value, PlatformError> {
         self.transport
-            .post_form(&app.app_key, params, parse_error_response)
+            // No ban is documented; any stated wait would be the app key's.
+            .post_form(&app.app_key, params, parse_error_response, |_| true)
             .await
     }
 
@@ -255,7 +256,9 @@ impl PlatformClient for PddClient {
         );
         let json = self
             .transport
-            .post_form(&app.app_key, &params, decrypt::parse_decrypt_error)
+            .post_form(&app.app_key, &params, decrypt::parse_decrypt_error, |_| {
+                true
+            })
             .await?;
         decrypt::parse_decrypt_response(&json, request)
     }

@@ -126,14 +126,35 @@ fn maps_pdd_errors_to_typed_errors() {
         parse_error_response(&json!({"error_response": {"error_code": code, "error_msg": "m"}}))
             .unwrap()
     };
+    // Every class keeps PDD's own code and text.
     assert_eq!(
         parse_error_response(&fixture("error_throttled")),
-        Some(PlatformError::Throttled { retry_after: None })
+        Some(PlatformError::Throttled {
+            retry_after: None,
+            detail: "70031 调用过于频繁，请调整调用频率".into()
+        })
     );
-    assert_eq!(err(52101), PlatformError::Throttled { retry_after: None });
-    assert!(matches!(err(52102), PlatformError::Unavailable(_)));
-    assert!(matches!(err(52103), PlatformError::Unavailable(_)));
-    assert_eq!(err(10019), PlatformError::SessionExpired);
+    assert_eq!(
+        err(52101),
+        PlatformError::Throttled {
+            retry_after: None,
+            detail: "52101 m".into()
+        }
+    );
+    assert!(matches!(err(52102), PlatformError::Unavailable(ref m) if m.contains("52102 m")));
+    let down = json!({"error_response": {"error_code": 52103, "error_msg": "服务暂时不可用"}});
+    assert_eq!(
+        parse_error_response(&down),
+        Some(PlatformError::Unavailable(
+            "error_code 52103 服务暂时不可用".into()
+        ))
+    );
+    assert_eq!(
+        err(10019),
+        PlatformError::SessionExpired {
+            detail: "10019 m".into()
+        }
+    );
     assert!(matches!(err(10001), PlatformError::InvalidRequest(ref m) if m.contains("10001")));
     assert!(matches!(err(10002), PlatformError::InvalidRequest(_)));
     // Any other code is unknown, with PDD's own code and text.
@@ -173,6 +194,31 @@ fn reads_token_answers_wrapped_or_not() {
     assert!(matches!(
         parse_token_response(&busy, now),
         Err(PlatformError::Unavailable(_))
+    ));
+    // No refused-refresh code is documented: the simulator's 20002, 10019 (documented for an
+    // access token on API calls) and any other code are unknown, with PDD's code and text;
+    // the shop is not declared dead for them.
+    for (code, msg) in [
+        (20002, "refresh_token无效"),
+        (10019, "access_token已过期"),
+        (60001, "新错误"),
+    ] {
+        let answer =
+            json!({"error_response": {"error_code": code, "error_msg": msg, "sub_msg": "s"}});
+        assert_eq!(
+            parse_token_response(&answer, now),
+            Err(PlatformError::Unknown {
+                code: code.to_string(),
+                message: format!("{msg} s")
+            }),
+            "{code}"
+        );
+    }
+    // A caller error stays one (not a dead grant either).
+    let bad_sign = json!({"error_response": {"error_code": 10001, "error_msg": "公共参数错误"}});
+    assert!(matches!(
+        parse_token_response(&bad_sign, now),
+        Err(PlatformError::InvalidRequest(_))
     ));
 }
 

@@ -68,6 +68,8 @@ struct Scripted {
     refuses_refresh: bool,
     /// Answered to a refresh instead of tokens, when given.
     refresh_error: Option<PlatformError>,
+    /// Answered to a refresh instead of `t2`/`r2`, when given.
+    refresh_answer: Option<TokenSet>,
     lists: std::sync::atomic::AtomicUsize,
     refreshes: std::sync::atomic::AtomicUsize,
 }
@@ -98,6 +100,9 @@ impl PlatformClient for Scripted {
             return Err(PlatformError::AuthRefused(
                 "code 50001 dop.token-generate-failed:token-expired".into(),
             ));
+        }
+        if let Some(tokens) = &self.refresh_answer {
+            return Ok(tokens.clone());
         }
         Ok(TokenSet {
             access_token: "t2".into(),
@@ -198,7 +203,9 @@ async fn list_racing(
     refuses_refresh: bool,
 ) -> (Result<OrderPage, SessionError>, usize) {
     let client = Scripted {
-        error: Some(PlatformError::SessionExpired),
+        error: Some(PlatformError::SessionExpired {
+            detail: "27 invalid-sessionkey".into(),
+        }),
         valid_token: Some("t2"),
         refuses_refresh,
         ..Scripted::default()
@@ -257,7 +264,9 @@ async fn a_refresh_rejected_for_our_own_fault_is_not_a_dead_session() {
         }
     }
     let client = Scripted {
-        error: Some(PlatformError::SessionExpired),
+        error: Some(PlatformError::SessionExpired {
+            detail: "27 invalid-sessionkey".into(),
+        }),
         refuses_refresh: true,
         ..Scripted::default()
     };
@@ -275,7 +284,9 @@ async fn a_refresh_rejected_for_our_own_fault_is_not_a_dead_session() {
         "{refused:?}"
     );
     let client = Scripted {
-        error: Some(PlatformError::SessionExpired),
+        error: Some(PlatformError::SessionExpired {
+            detail: "27 invalid-sessionkey".into(),
+        }),
         refresh_error: Some(PlatformError::InvalidRequest(
             "code 40003 isv.signature-invalid".into(),
         )),
@@ -314,4 +325,131 @@ async fn an_unknown_code_is_retried_then_refreshed_once_then_reported_with_its_t
         list_with(PlatformError::InvalidRequest("bad sign".into()), Some("r")).await;
     assert_eq!((calls, refreshes), (1, 0));
     assert!(matches!(error, SessionError::Platform(_)));
+}
+
+/// Records what it stores; reads back the last stored pair.
+#[derive(Default)]
+struct RecordingSink {
+    stored: std::sync::Mutex<Option<TokenSet>>,
+}
+
+#[async_trait::async_trait]
+impl TokenSink for RecordingSink {
+    async fn store(&self, tokens: &TokenSet) -> Result<(), String> {
+        *self.stored.lock().unwrap() = Some(tokens.clone());
+        Ok(())
+    }
+    async fn stored(&self) -> Result<Option<(String, Option<String>)>, String> {
+        Ok(self
+            .stored
+            .lock()
+            .unwrap()
+            .as_ref()
+            .map(|t| (t.access_token.clone(), t.refresh_token.clone())))
+    }
+}
+
+/// Taobao's `re_expires_in = 0` (README §1.1): the refresh answer says its refresh token cannot
+/// be used. The session must not keep the old one as if it were merely not resent: the stored
+/// pair has none, and at the next expiry the shop is EXPIRED (re-authorize) without a refresh
+/// the platform would refuse (which would make it INVALID).
+#[tokio::test]
+async fn a_refresh_answer_without_a_usable_refresh_token_ends_at_the_next_expiry() {
+    let now = Utc::now();
+    let unusable = TokenSet {
+        access_token: "t2".into(),
+        refresh_token: None,
+        expires_at: Some(now + chrono::Duration::hours(1)),
+        refresh_expires_at: Some(now),
+        shop_id: None,
+        shop_name: None,
+    };
+    assert!(unusable.refresh_unusable(Utc::now()));
+    let expired = PlatformError::SessionExpired {
+        detail: "27 invalid-sessionkey".into(),
+    };
+    let client = Scripted {
+        error: Some(expired.clone()),
+        valid_token: Some("t2"),
+        refresh_answer: Some(unusable),
+        ..Scripted::default()
+    };
+    let sink = RecordingSink::default();
+    let mut session = Session::new(
+        AppCredentials::new("k", "s"),
+        "t".into(),
+        Some("r".into()),
+        RetryPolicy::default(),
+    );
+    let window = TimeWindow::new(Utc::now(), Utc::now());
+    let page = session
+        .list_orders(&client, &window, Listing::Modified, None, &sink)
+        .await;
+    assert!(page.is_ok(), "{page:?}");
+    let stored = sink.stored.lock().unwrap().clone().expect("stored");
+    assert_eq!(stored.access_token, "t2");
+    assert_eq!(
+        stored.refresh_token, None,
+        "the old refresh token is not kept"
+    );
+
+    // t2 expires in turn: no refresh is attempted, and the session is expired for want of a
+    // refresh token (`NO_REFRESH_TOKEN`, which the shop reads as EXPIRED, not INVALID).
+    let later = Scripted {
+        error: Some(expired),
+        ..Scripted::default()
+    };
+    let error = session
+        .list_orders(&later, &window, Listing::Modified, None, &sink)
+        .await
+        .expect_err("expired");
+    assert_eq!(error, SessionError::Expired(NO_REFRESH_TOKEN.into()));
+    assert_eq!(later.refreshes.load(std::sync::atomic::Ordering::SeqCst), 0);
+
+    // A refresh answer that merely does not resend the refresh token keeps the old one.
+    let client = Scripted {
+        error: Some(PlatformError::SessionExpired {
+            detail: String::new(),
+        }),
+        valid_token: Some("t3"),
+        refresh_answer: Some(TokenSet {
+            access_token: "t3".into(),
+            refresh_token: None,
+            expires_at: None,
+            refresh_expires_at: None,
+            shop_id: None,
+            shop_name: None,
+        }),
+        ..Scripted::default()
+    };
+    let sink = RecordingSink::default();
+    let mut session = Session::new(
+        AppCredentials::new("k", "s"),
+        "t".into(),
+        Some("r".into()),
+        RetryPolicy::default(),
+    );
+    let page = session
+        .list_orders(&client, &window, Listing::Modified, None, &sink)
+        .await;
+    assert!(page.is_ok(), "{page:?}");
+    let stored = sink.stored.lock().unwrap().clone().expect("stored");
+    assert_eq!(stored.refresh_token.as_deref(), Some("r"));
+}
+
+/// A session that stays refused after its refresh is expired with the platform's own words.
+#[tokio::test]
+async fn an_expiry_after_the_refresh_keeps_the_platforms_text() {
+    let (error, _, refreshes) = list_with(
+        PlatformError::SessionExpired {
+            detail: "19 无效access_token".into(),
+        },
+        Some("r"),
+    )
+    .await;
+    assert_eq!(refreshes, 1);
+    assert!(
+        matches!(error, SessionError::Expired(ref m) if m.contains("（平台返回：19 无效access_token）")),
+        "{error:?}"
+    );
 }

@@ -29,13 +29,12 @@
 //!   renews); no number for this API is in our sources [unverified].
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use leadgen_domain::time::parse_beijing;
 use serde_json::{Value, json};
 
-use super::parse::parse_error_response;
+use super::parse::{parse_error_response, stated_ban};
 use crate::client::PlatformError;
 use crate::json::str_at;
 use crate::reveal::{DecryptRequest, RevealPurpose, RevealedContact, contact_from_text};
@@ -101,7 +100,7 @@ pub fn parse_decrypt_error(json: &Value) -> Option<PlatformError> {
         "7" if api_quota => Some(PlatformError::QuotaExhausted {
             code: platform_code,
             message,
-            retry_after: ban_seconds(sub_msg).map(Duration::from_secs),
+            retry_after: stated_ban(str_at(e, "msg"), sub_msg),
         }),
         "11" | "12" => Some(PlatformError::DecryptNotPermitted {
             code: platform_code,
@@ -109,12 +108,6 @@ pub fn parse_decrypt_error(json: &Value) -> Option<PlatformError> {
         }),
         _ => parse_error_response(json),
     }
-}
-
-/// Reads N from "This ban will last for N more seconds".
-fn ban_seconds(sub_msg: &str) -> Option<u64> {
-    let rest = sub_msg.split("last for ").nth(1)?;
-    rest.split_whitespace().next()?.parse().ok()
 }
 
 fn receivers(body: &Value) -> Result<&[Value], PlatformError> {
@@ -195,6 +188,8 @@ pub fn parse_decrypt_response(
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use leadgen_domain::ContactKind;
 
     use super::*;
@@ -287,7 +282,8 @@ mod tests {
         );
         assert!(matches!(
             err(7, "accesscontrol.limited-by-app-access-count", "This ban will last for 1 more seconds"),
-            PlatformError::Throttled { retry_after: Some(d) } if d == Duration::from_secs(1)
+            PlatformError::Throttled { retry_after: Some(d), ref detail }
+                if d == Duration::from_secs(1) && detail.contains("This ban will last for 1 more seconds")
         ));
         assert!(matches!(
             err(11, "isv.scene-not-authorized", "scene 2002"),
@@ -295,7 +291,9 @@ mod tests {
         ));
         assert_eq!(
             err(27, "invalid-sessionkey", ""),
-            PlatformError::SessionExpired
+            PlatformError::SessionExpired {
+                detail: "27 invalid-sessionkey m".into()
+            }
         );
         assert!(parse_decrypt_error(&answer(json!({}))).is_none());
     }

@@ -31,8 +31,8 @@ use crate::sign::{SignMethod, sorted_concat_sign};
 use crate::window::{TimeWindow, range_history, split};
 
 pub use parse::{
-    TradesPage, parse_error_response, parse_token_response, parse_trade, parse_trades,
-    parse_trades_page,
+    TradesPage, ban_is_app_wide, parse_error_response, parse_token_response, parse_trade,
+    parse_trades, parse_trades_page,
 };
 
 /// Fields requested from `taobao.trades.sold.get` (receiver name, mobile, address and created
@@ -98,7 +98,7 @@ impl TaobaoClient {
         params: &BTreeMap<String, String>,
     ) -> Result<serde_json::Value, PlatformError> {
         self.transport
-            .post_form(&app.app_key, params, parse_error_response)
+            .post_form(&app.app_key, params, parse_error_response, ban_is_app_wide)
             .await
     }
 
@@ -254,7 +254,12 @@ impl PlatformClient for TaobaoClient {
         );
         let json = self
             .transport
-            .post_form(&app.app_key, &params, decrypt::parse_decrypt_error)
+            .post_form(
+                &app.app_key,
+                &params,
+                decrypt::parse_decrypt_error,
+                ban_is_app_wide,
+            )
             .await?;
         decrypt::parse_decrypt_response(&json, request)
     }

@@ -8,7 +8,7 @@ use leadgen_domain::time::parse_beijing;
 use leadgen_domain::{BuyerRef, ContactField, NeutralStatus, OrderItem, RawOrder, Receiver};
 use serde_json::Value;
 
-use crate::client::{FetchedOrder, PlatformError, TokenSet};
+use crate::client::{FetchedOrder, OAUTH_REFUSALS, PlatformError, TokenSet, platform_text};
 use crate::json::{str_at, yuan};
 
 /// Maps `{"error_response": {...}}` to a typed error; `None` when the response is not an error.
@@ -29,14 +29,18 @@ pub fn parse_error_response(json: &Value) -> Option<PlatformError> {
     let detail = format!("code {code} {msg} {sub_code} {sub_msg}")
         .trim()
         .to_owned();
+    // The platform's own words, as the throttle and session errors carry them.
+    let said = platform_text(&[&code.to_string(), sub_code, msg, sub_msg]);
     Some(match code {
-        // An app's or partner's ban (6-8) holds every call of the app key (`resilience::Limiter::hold`);
-        // a user's or session's (4, 5) is one shop's, so it is waited out by backoff alone.
-        6..=8 => PlatformError::Throttled {
-            retry_after: ban_seconds(sub_msg).map(Duration::from_secs),
+        // A stated ban ("This ban will last for N more seconds") is honoured whichever of the
+        // throttle codes carries it. An app's or partner's (6-8) holds every call of the app key
+        // (`resilience::Limiter::hold`, see [`ban_is_app_wide`]); a user's or session's (4, 5)
+        // is one shop's, so it is waited out by that shop's backoff alone.
+        4..=8 => PlatformError::Throttled {
+            retry_after: stated_ban(msg, sub_msg),
+            detail: said,
         },
-        4 | 5 => PlatformError::Throttled { retry_after: None },
-        26 | 27 => PlatformError::SessionExpired,
+        26 | 27 => PlatformError::SessionExpired { detail: said },
         15 if sub_code.starts_with("isp.") => PlatformError::Unavailable(detail),
         15 if sub_code.starts_with("isv.") => PlatformError::InvalidRequest(detail),
         11 | 12 | 25 | 28..=31 | 40 | 41 => PlatformError::InvalidRequest(detail),
@@ -52,21 +56,29 @@ pub fn parse_error_response(json: &Value) -> Option<PlatformError> {
 }
 
 /// Reads N from TOP's "This ban will last for N more seconds".
-fn ban_seconds(sub_msg: &str) -> Option<u64> {
-    let rest = sub_msg.split("last for ").nth(1)?;
+pub(super) fn ban_seconds(text: &str) -> Option<u64> {
+    let rest = text.split("last for ").nth(1)?;
     rest.split_whitespace().next()?.parse().ok()
 }
 
-/// The token endpoint's refusals as OAuth 2.0 defines them (RFC 6749 §4.1.2.1, §5.2).
-const OAUTH_REFUSALS: &[&str] = &[
-    "invalid_request",
-    "invalid_client",
-    "invalid_grant",
-    "unauthorized_client",
-    "unsupported_grant_type",
-    "invalid_scope",
-    "access_denied",
-];
+/// The wait a TOP error states, from its `sub_msg` (where code 7 puts it) or else its `msg`.
+pub(super) fn stated_ban(msg: &str, sub_msg: &str) -> Option<Duration> {
+    ban_seconds(sub_msg)
+        .or_else(|| ban_seconds(msg))
+        .map(Duration::from_secs)
+}
+
+/// Whether a TOP error's stated ban is the app key's (codes 6–8: partner / app call limits,
+/// README §1.4) rather than one user's or session's (4, 5): only the former holds the app
+/// key's calls of the API ([`crate::registry::Transport::post_form`]).
+pub fn ban_is_app_wide(json: &Value) -> bool {
+    let code = match json.get("error_response").and_then(|e| e.get("code")) {
+        Some(Value::Number(n)) => n.as_i64(),
+        Some(Value::String(s)) => s.parse().ok(),
+        _ => None,
+    };
+    matches!(code, Some(6..=8))
+}
 
 /// Reads the token endpoint's answer (success or OAuth error).
 pub fn parse_token_response(json: &Value, now: DateTime<Utc>) -> Result<TokenSet, PlatformError> {
@@ -99,14 +111,16 @@ pub fn parse_token_response(json: &Value, now: DateTime<Utc>) -> Result<TokenSet
     };
     let expires_at = millis("expire_time")
         .or_else(|| seconds("expires_in").map(|s| now + chrono::Duration::seconds(s)));
-    // re_expires_in = 0 means the refresh token cannot be used.
+    // re_expires_in = 0 means the refresh token cannot be used (README §1.1: re-authorize).
+    // The answer then says so explicitly: no refresh token, and its window over now
+    // ([`TokenSet::refresh_unusable`]), so a session does not keep the one it refreshed with.
     let refresh_usable = seconds("re_expires_in").is_none_or(|s| s > 0);
     let refresh_expires_at = if refresh_usable {
         seconds("re_expires_in")
             .map(|s| now + chrono::Duration::seconds(s))
             .or_else(|| millis("refresh_token_valid_time"))
     } else {
-        None
+        Some(now)
     };
     let text = |key: &str| {
         json.get(key).and_then(|v| match v {
@@ -410,12 +424,42 @@ mod tests {
                 "This ban will last for 12 more seconds"
             ),
             PlatformError::Throttled {
-                retry_after: Some(Duration::from_secs(12))
+                retry_after: Some(Duration::from_secs(12)),
+                detail: "7 accesscontrol.limited-by-app-access-count m This ban will last for 12 more seconds".into()
             }
         );
+        // A user's or session's ban (4, 5) states its wait the same way (README §1.4): honoured,
+        // but it holds only that shop's calls, not the app key's.
+        for code in [4, 5] {
+            assert_eq!(
+                err(
+                    code,
+                    "isv.user-call-limited",
+                    "This ban will last for 30 more seconds"
+                )
+                .retry_after(),
+                Some(Duration::from_secs(30)),
+                "{code}"
+            );
+            let json =
+                serde_json::json!({"error_response": {"code": code, "msg": "User Call Limited"}});
+            assert!(!ban_is_app_wide(&json));
+        }
+        let in_msg = serde_json::json!({"error_response": {"code": 5,
+            "msg": "Session Call Limited: This ban will last for 9 more seconds"}});
+        assert_eq!(
+            parse_error_response(&in_msg).unwrap().retry_after(),
+            Some(Duration::from_secs(9))
+        );
+        assert_eq!(err(4, "", "").retry_after(), None);
+        assert!(ban_is_app_wide(
+            &serde_json::json!({"error_response": {"code": "7", "msg": "App Call Limited"}})
+        ));
         assert_eq!(
             err(27, "invalid-sessionkey", "SessionKey非法"),
-            PlatformError::SessionExpired
+            PlatformError::SessionExpired {
+                detail: "27 invalid-sessionkey m SessionKey非法".into()
+            }
         );
         assert!(matches!(
             err(15, "isp.remote-service-timeout", ""),
@@ -446,12 +490,19 @@ mod tests {
         assert_eq!(t.shop_name.as_deref(), Some("店铺"));
         assert_eq!(t.refresh_token.as_deref(), Some("rt"));
         assert_eq!(t.expires_at, Some(now + chrono::Duration::seconds(3600)));
+        // re_expires_in = 0 (README §1.1): the refresh token cannot be used, and the answer says
+        // so explicitly (not "not resent", which would keep the old one).
         let no_refresh = serde_json::json!({"access_token": "at", "refresh_token": "rt", "expires_in": 3600, "re_expires_in": 0});
-        assert_eq!(
-            parse_token_response(&no_refresh, now)
+        let t = parse_token_response(&no_refresh, now).unwrap();
+        assert_eq!(t.refresh_token, None);
+        assert_eq!(t.refresh_expires_at, Some(now));
+        assert!(t.refresh_unusable(now));
+        // Without re_expires_in the refresh token is not declared unusable.
+        let silent = serde_json::json!({"access_token": "at", "expires_in": 3600});
+        assert!(
+            !parse_token_response(&silent, now)
                 .unwrap()
-                .refresh_token,
-            None
+                .refresh_unusable(now)
         );
         let refused =
             serde_json::json!({"error": "invalid_grant", "error_description": "code expired"});

@@ -2,8 +2,6 @@
 //! put more than one page (50 orders) into some windows. API calls are signed with the app's
 //! signSecret, OAuth calls carry the app secret.
 
-use std::time::Duration;
-
 use leadgen_platforms::kuaishou::{KuaishouClient, SIGN_SECRET};
 use leadgen_platforms::session::{Session, SessionError};
 use leadgen_platforms::{AppCredentials, PlatformClient, PlatformError, RevealPurpose};
@@ -102,17 +100,14 @@ async fn a_wrong_secret_is_a_permanent_error_and_a_dead_session_is_reported() {
         tokens.refresh_token.clone(),
         fast(),
     );
-    let started = std::time::Instant::now();
     let err = walk(&client, &mut wrong, range, &sink)
         .await
         .expect_err("bad signature");
+    // Kuaishou documents no error code: its signature failure (the simulator's 16) is unknown,
+    // retried with bounded backoff and one refresh, then reported with its code and text.
     assert!(
-        matches!(err, SessionError::Platform(PlatformError::InvalidRequest(ref m)) if m.contains("result 16")),
+        matches!(err, SessionError::Platform(PlatformError::Unknown { ref code, ref message }) if code == "16" && !message.is_empty()),
         "{err:?}"
-    );
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "a bad signature is not retried"
     );
     // OAuth takes the app secret, not the signSecret.
     let consent = client.authorize_url(&sim.app(APP_SECRET), KUAISHOU.redirect, "s-2");
@@ -129,9 +124,14 @@ async fn a_wrong_secret_is_a_permanent_error_and_a_dead_session_is_reported() {
         .walk_with(&client, "not-a-session", None, range, &sink)
         .await
         .expect_err("invalid session");
-    assert!(matches!(err, SessionError::Expired(_)), "{err:?}");
+    // Its "token invalid" (the simulator's 25) is no documented code: without a refresh token
+    // the shop is not declared expired for it; retried, then reported with its code.
+    assert!(
+        matches!(err, SessionError::Platform(PlatformError::Unknown { ref code, .. }) if code == "25"),
+        "{err:?}"
+    );
 
-    // A dead session whose refresh token is dead too.
+    // A dead session whose refresh token is refused as OAuth 2.0 defines it (`invalid_grant`).
     let refresh = Some("not-a-refresh-token");
     let err = sim
         .walk_with(&client, "not-a-session", refresh, range, &sink)

@@ -107,13 +107,17 @@ async fn a_wrong_secret_is_a_permanent_error_and_a_dead_session_is_reported() {
         .expect_err("invalid token");
     assert!(matches!(err, SessionError::Expired(_)), "{err:?}");
 
-    // A refresh token that is not valid kills the session too.
+    // A refresh token the simulator refuses (its 20002, a code PDD does not document) is not
+    // taken for a dead grant: reported as unknown, with PDD's code and text.
     let refresh = Some("not-a-refresh-token");
     let err = sim
         .walk_with(&client, UNKNOWN_TOKEN, refresh, range, &sink)
         .await
         .expect_err("refresh refused");
-    assert!(matches!(err, SessionError::Expired(_)), "{err:?}");
+    assert!(
+        matches!(err, SessionError::Platform(PlatformError::Unknown { ref code, .. }) if code == "20002"),
+        "{err:?}"
+    );
 }
 
 /// PDD permits fulfilment only and sends no expiry for privacy numbers.

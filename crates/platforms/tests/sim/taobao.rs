@@ -140,7 +140,8 @@ async fn a_stated_ban_holds_the_next_calls_until_it_ends() {
     assert!(
         outcomes[1..].iter().all(|o| matches!(
             o,
-            Err(PlatformError::Throttled { retry_after: Some(left) }) if *left <= Duration::from_secs(1)
+            Err(PlatformError::Throttled { retry_after: Some(left), detail }) if *left <= Duration::from_secs(1)
+                && detail.starts_with("7 ")
         )),
         "{outcomes:?}"
     );

@@ -15,6 +15,7 @@ use leadgen_db::DbPool;
 use leadgen_db::ScopedFutureExt as _;
 use leadgen_domain::time::format_beijing;
 use leadgen_domain::{AuthStatus, PlatformType};
+use leadgen_platforms::client::platform_said;
 use leadgen_platforms::resilience::RetryPolicy;
 use leadgen_platforms::session::{Session, SessionError};
 use leadgen_platforms::{Listing, OrderPage, PlatformClient, PlatformError, Registry, TimeWindow};
@@ -299,12 +300,19 @@ pub fn describe(e: &PlatformError) -> String {
     match e {
         PlatformError::Throttled {
             retry_after: Some(wait),
+            detail,
         } => format!(
-            "电商平台限流，要求 {} 秒后再调用，本次同步未完成",
-            wait.as_secs().max(1)
+            "电商平台限流，要求 {} 秒后再调用，本次同步未完成{}",
+            wait.as_secs().max(1),
+            platform_said(detail)
         ),
-        PlatformError::Throttled { retry_after: None } => "电商平台限流，重试多次后仍失败".into(),
-        PlatformError::SessionExpired => "平台会话已失效，请重新授权".into(),
+        PlatformError::Throttled {
+            retry_after: None,
+            detail,
+        } => format!("电商平台限流，重试多次后仍失败{}", platform_said(detail)),
+        PlatformError::SessionExpired { detail } => {
+            format!("平台会话已失效，请重新授权{}", platform_said(detail))
+        }
         PlatformError::AuthRefused(detail) => format!("电商平台拒绝授权，请重新授权（{detail}）"),
         PlatformError::InvalidRequest(detail) => format!("电商平台拒绝请求：{detail}"),
         PlatformError::Unavailable(detail) => {
@@ -326,5 +334,46 @@ pub fn policy(max_retries: usize, max_backoff: Duration) -> RetryPolicy {
         max_retries,
         min_delay: Duration::from_millis(200),
         max_delay: max_backoff,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The sync record keeps the platform's own code and message after the Chinese sentence.
+    #[test]
+    fn a_failure_keeps_the_platforms_code_and_message() {
+        let banned = PlatformError::Throttled {
+            retry_after: None,
+            detail: "7 accesscontrol.limited-by-app-access-count App Call Limited".into(),
+        };
+        assert_eq!(
+            describe(&banned),
+            "电商平台限流，重试多次后仍失败（平台返回：7 accesscontrol.limited-by-app-access-count App Call Limited）"
+        );
+        let waited = PlatformError::Throttled {
+            retry_after: Some(Duration::from_secs(3600)),
+            detail: "7 This ban will last for 3600 more seconds".into(),
+        };
+        assert_eq!(
+            describe(&waited),
+            "电商平台限流，要求 3600 秒后再调用，本次同步未完成（平台返回：7 This ban will last for 3600 more seconds）"
+        );
+        let expired = PlatformError::SessionExpired {
+            detail: "10019 access_token已过期".into(),
+        };
+        assert_eq!(
+            describe(&expired),
+            "平台会话已失效，请重新授权（平台返回：10019 access_token已过期）"
+        );
+        // Nothing said (an HTTP 429 without a body): the sentence alone.
+        let silent = PlatformError::Throttled {
+            retry_after: None,
+            detail: String::new(),
+        };
+        assert_eq!(describe(&silent), "电商平台限流，重试多次后仍失败");
+        let down = PlatformError::Unavailable("error_code 52103 服务暂时不可用".into());
+        assert!(describe(&down).contains("52103 服务暂时不可用"));
     }
 }

@@ -9,6 +9,11 @@
 //!   "endTime无效"`), 2002 the shop's decrypt quota spent.
 //! - OAuth: `{"result":N,"error":…,"error_msg":…}`: 100200100 `invalid_request`, 100200101
 //!   `invalid_client`, 100200102 `invalid_grant`, 100200103 `unsupported_grant_type`.
+//!
+//! Because none of these codes is the platform's documented one, the adapter classifies none of
+//! the API's `result`s: every N ≠ 1 is unknown there (bounded backoff, one token refresh, then
+//! reported with N and the text), and a token answer is a refused grant only by its OAuth 2.0
+//! `error` name (RFC 6749 §5.2). The simulator keeps sending them to exercise that path.
 
 use serde_json::{Value, json};
 
