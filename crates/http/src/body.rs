@@ -41,6 +41,9 @@ fn error_at(path: &str, e: &serde_json::Error) -> ApiError {
         };
         return ApiError::bad_request(format!("请求体含不支持的字段：{field}"));
     }
+    if let Some(name) = named("duplicate field `") {
+        return ApiError::bad_request(format!("请求体字段重复：{}", within(&name)));
+    }
     if let Some(name) = named("missing field `") {
         return ApiError::bad_request(format!("请求体缺少字段：{}", within(&name)));
     }
@@ -64,10 +67,9 @@ fn path_of<E>(e: &serde_path_to_error::Error<E>) -> String {
 /// A JSON body that must be there.
 pub fn json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let mut reader = serde_json::Deserializer::from_slice(body);
-    let value = serde_path_to_error::deserialize(&mut reader)
-        .map_err(|e| error_at(&path_of(&e), e.inner()))?;
+    let Strict(value) = serde::Deserialize::deserialize(&mut reader).map_err(|e| error(&e))?;
     reader.end().map_err(|e| error(&e))?;
-    Ok(value)
+    from_value(value)
 }
 
 /// `value` read as `T`, a refusal naming the field where it fails.
@@ -92,11 +94,105 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let read = web::Json::<serde_json::Value>::from_request(req, payload);
+        let charset = charset_refused(req);
+        let read = web::Json::<Strict>::from_request(req, payload);
         Box::pin(async move {
-            let value = read.await?.into_inner();
+            if let Some(refused) = charset {
+                return Err(refused.into());
+            }
+            let value = read.await?.into_inner().0;
             Ok(Json(from_value(value)?))
         })
+    }
+}
+
+/// The refusal of a body whose `Content-Type` names another charset than UTF-8 (JSON is UTF-8,
+/// RFC 8259 §8.1: a GBK body read as UTF-8 would be stored garbled or refused by its bytes).
+fn charset_refused(req: &HttpRequest) -> Option<ApiError> {
+    use actix_web::HttpMessage;
+    let mime = req.mime_type().ok().flatten()?;
+    let charset = mime.get_param(actix_web::mime::CHARSET)?;
+    (!charset.as_str().eq_ignore_ascii_case("utf-8")
+        && !charset.as_str().eq_ignore_ascii_case("utf8"))
+    .then(|| {
+        ApiError::bad_request(format!(
+            "请求体必须是 UTF-8 编码的 JSON（Content-Type 的 charset 为 {}）",
+            crate::error::printable(charset.as_str())
+        ))
+    })
+}
+
+/// A JSON document read as [`serde_json::Value`], refusing an object that names a key twice
+/// (`{"processStatus":"INVALID","processStatus":"PENDING"}`): which one was meant is unknown, and
+/// a reader that keeps the first would act on another value than ours.
+struct Strict(serde_json::Value);
+
+impl<'de> serde::Deserialize<'de> for Strict {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = serde_json::Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(serde_json::Value::Null, Into::into))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Strict(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(items.into())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut object = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let Strict(value) = map.next_value()?;
+            if object.insert(key.clone(), value).is_some() {
+                return Err(serde::de::Error::custom(format_args!(
+                    "duplicate field `{key}`"
+                )));
+            }
+        }
+        Ok(object.into())
     }
 }
 
@@ -148,6 +244,7 @@ impl<T: DeserializeOwned + Default + 'static> FromRequest for OptionalJson<T> {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let is_json = says_json(req);
+        let charset = charset_refused(req);
         let read = web::Bytes::from_request(req, payload);
         Box::pin(async move {
             let body =
@@ -159,6 +256,9 @@ impl<T: DeserializeOwned + Default + 'static> FromRequest for OptionalJson<T> {
             let trimmed = body.trim_ascii();
             if !is_json && !trimmed.is_empty() && trimmed != b"null" {
                 return Err(ApiError::bad_request(NOT_JSON).into());
+            }
+            if let Some(refused) = charset.filter(|_| !trimmed.is_empty()) {
+                return Err(refused.into());
             }
             Ok(OptionalJson(optional_json(trimmed)?))
         })
@@ -182,6 +282,30 @@ mod tests {
     }
 
     #[test]
+    fn a_body_in_another_charset_than_utf8_is_refused() {
+        let request = |content_type: &str| {
+            actix_web::test::TestRequest::default()
+                .insert_header(("content-type", content_type))
+                .to_http_request()
+        };
+        let refused = charset_refused(&request("application/json; charset=gbk"))
+            .expect("GBK refused")
+            .to_string();
+        assert!(
+            refused.contains("UTF-8") && refused.contains("gbk"),
+            "{refused}"
+        );
+        for fine in [
+            "application/json",
+            "application/json; charset=utf-8",
+            "application/json;charset=UTF-8",
+            "application/merge-patch+json; charset=utf8",
+        ] {
+            assert!(charset_refused(&request(fine)).is_none(), "{fine}");
+        }
+    }
+
+    #[test]
     fn each_failure_has_its_own_message() {
         assert!(message(r#"{"foo":1}"#).contains("请求体含不支持的字段：foo"));
         let wrong = message(r#"{"status":1}"#);
@@ -196,6 +320,15 @@ mod tests {
         assert_eq!(read.status.as_deref(), Some("ACTIVE"));
         assert!(optional_json::<Body>(br#"{"x":1}"#).is_err());
         assert!(message(r#"{"status":"A"} x"#).contains("请求体不是合法的 JSON"));
+        // A key named twice, at the top or within: which one was meant is unknown.
+        let twice = message(r#"{"status":"A","status":"B"}"#);
+        assert!(twice.contains("请求体字段重复：status"), "{twice}");
+        let nested = json::<serde_json::Value>(br#"{"a":[{"b":1,"b":2}]}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(nested.contains("请求体字段重复：b"), "{nested}");
+        let read = json::<serde_json::Value>(br#"{"a":[1,2.5,-3,true,null,"x",{}]}"#).unwrap();
+        assert_eq!(read, serde_json::json!({"a":[1,2.5,-3,true,null,"x",{}]}));
     }
 
     #[derive(Debug, Deserialize)]

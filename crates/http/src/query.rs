@@ -62,8 +62,16 @@ pub fn read<T: serde::de::DeserializeOwned>(query: &str) -> Result<T, ApiError> 
         if let Err(repeated) = reject_repeated(query, &[]) {
             return repeated;
         }
+        // An integer field's value that is not one reads like every other integer parameter.
+        let cause = e.inner().to_string();
+        let not_integer = ["invalid digit", "number too large", "number too small"]
+            .iter()
+            .any(|m| cause.contains(m));
         match e.path().to_string().as_str() {
             "." | "" => ApiError::bad_request("查询参数格式不正确"),
+            name if not_integer => {
+                ApiError::bad_request(format!("{} 必须是整数", crate::error::printable(name)))
+            }
             name => ApiError::bad_request(format!(
                 "查询参数格式不正确：{}",
                 crate::error::printable(name)
@@ -112,11 +120,15 @@ pub fn int(name: &str, value: Option<&str>) -> Result<Option<i64>, ApiError> {
     value
         .map(str::trim)
         .filter(|v| !v.is_empty())
-        .map(|v| {
-            v.parse()
-                .map_err(|_| ApiError::bad_request(format!("{name} 必须是整数")))
-        })
+        .map(|v| integer(name, v))
         .transpose()
+}
+
+/// An integer parameter's value (400 naming it, `platformId 必须是整数`, when it is not one).
+pub fn integer(name: &str, value: &str) -> Result<i64, ApiError> {
+    value
+        .parse()
+        .map_err(|_| ApiError::bad_request(format!("{name} 必须是整数")))
 }
 
 /// A query parameter's time ([`parse_time`]): `None` when absent or blank, 400 naming the
@@ -187,7 +199,11 @@ mod tests {
             status: Option<String>,
         }
         let message = |q: &str| read::<Filter>(q).unwrap_err().to_string();
-        assert!(message("platformId=abc").contains("查询参数格式不正确：platformId"));
+        assert_eq!(message("platformId=abc"), "platformId 必须是整数");
+        assert_eq!(
+            message("platformId=99999999999999999999"),
+            "platformId 必须是整数"
+        );
         assert!(message("platformId=1&platformId=2").contains("platformId"));
         let read = read::<Filter>("platformId=7&status=A&_t=1").unwrap();
         assert_eq!(read.platform_id, Some(7));
