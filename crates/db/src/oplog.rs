@@ -3,7 +3,7 @@
 
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use leadgen_domain::audit::{AuditAction, AuditTarget};
+use leadgen_domain::audit::{AuditAction, AuditResult, AuditTarget};
 use leadgen_domain::{TenantId, UserId};
 
 use crate::schema::t_operation_log;
@@ -82,8 +82,8 @@ async fn insert(
         Operator::System => (None, None),
     };
     let (result, error_message) = match entry.result {
-        Ok(()) => ("SUCCESS", None),
-        Err(e) => ("FAILURE", Some(e)),
+        Ok(()) => (AuditResult::Success.as_str(), None),
+        Err(e) => (AuditResult::Failure.as_str(), Some(e)),
     };
     diesel::insert_into(t_operation_log::table)
         .values((

@@ -1,5 +1,5 @@
 //! The operation log's vocabulary (design 7): what was done ([`AuditAction`]) to which kind of
-//! target ([`AuditTarget`]). Every service records these names, and the log's filters accept
+//! target ([`AuditTarget`]), and how it ended ([`AuditResult`]). Every service records these names, and the log's filters accept
 //! only these.
 
 use std::fmt;
@@ -66,6 +66,16 @@ string_enum!(
     }
 );
 
+string_enum!(
+    /// How an operation-log entry's operation ended.
+    AuditResult, "result" {
+        /// Done.
+        Success => "SUCCESS",
+        /// Refused or failed; the entry keeps the code and message the caller got.
+        Failure => "FAILURE",
+    }
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,6 +88,10 @@ mod tests {
         for target in AuditTarget::ALL {
             assert_eq!(target.as_str().parse::<AuditTarget>(), Ok(*target));
         }
+        for result in AuditResult::ALL {
+            assert_eq!(result.as_str().parse::<AuditResult>(), Ok(*result));
+        }
+        assert!("Success".parse::<AuditResult>().is_err(), "exact spelling");
         let unknown = "LEAD".parse::<AuditAction>().unwrap_err().to_string();
         assert!(unknown.starts_with("action 取值无效：LEAD；可选值：PLATFORM_AUTH_CREATE、"));
     }

@@ -2,7 +2,7 @@
 //! (`leadctl openapi` merges it with lead-api's into `docs/openapi.json`, which this service
 //! serves at `…/openapi.json`).
 
-use leadgen_domain::audit::{AuditAction, AuditTarget};
+use leadgen_domain::audit::{AuditAction, AuditResult, AuditTarget};
 use leadgen_domain::{AuthStatus, SyncStatus, SyncTrigger};
 use leadgen_http::openapi::{BearerAuth, BlankQueryIsAbsent, SharedResponses, string_enum};
 use leadgen_http::string_enum_schema;
@@ -48,12 +48,9 @@ string_enum_schema! {
     pub struct AuditTargetSchema as "AuditTarget" = AuditTarget::ALL.iter().map(|t| t.as_str());
 }
 
-/// An operation-log entry's outcome, as `leadgen_db::oplog` records it (`Ok` and `Err`).
-const RESULTS: &[&str] = &["SUCCESS", "FAILURE"];
-
 string_enum_schema! {
-    /// The outcome of a logged operation.
-    pub struct OperationResultSchema as "OperationResult" = RESULTS.iter().copied();
+    /// The outcome of a logged operation (`leadgen_domain::audit::AuditResult`).
+    pub struct OperationResultSchema as "OperationResult" = AuditResult::ALL.iter().map(|r| r.as_str());
 }
 
 /// `Accepted.status`: the one value a sync request answers.

@@ -2,7 +2,7 @@
 //! by operator, action, target, result and time range, with the design's paging.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use leadgen_domain::audit::{AuditAction, AuditTarget};
+use leadgen_domain::audit::{AuditAction, AuditResult, AuditTarget};
 use leadgen_http::paging::{Paging, SortOrder, parse_sort};
 use leadgen_http::{ApiError, Authorized, Page, needs};
 use serde::Deserialize;
@@ -39,7 +39,7 @@ fn text(v: Option<String>) -> Option<String> {
         ("action" = Option<crate::openapi::AuditActionSchema>, Query, description = "未知的取值为 400"),
         ("targetType" = Option<crate::openapi::AuditTargetSchema>, Query, description = "未知的取值为 400"),
         ("targetId" = Option<String>, Query),
-        ("result" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(SUCCESS|FAILURE|success|failure)?[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "SUCCESS, FAILURE"),
+        ("result" = Option<crate::openapi::OperationResultSchema>, Query, description = "未知的取值为 400"),
         ("startTime" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$|^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "带时区的 ISO 8601 (RFC 3339)，含两端；startTime 晚于 endTime 为 400"),
         ("endTime" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$|^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "带时区的 ISO 8601 (RFC 3339)，含两端；startTime 晚于 endTime 为 400"),
         ("sort" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(time)?[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "time（默认）"),
@@ -79,15 +79,7 @@ pub async fn list(
     )?;
     let q = query.into_inner();
     let paging = Paging::from_raw(q.page.as_deref(), q.size.as_deref())?;
-    let result = text(q.result)
-        .map(|r| r.to_ascii_uppercase())
-        .map(|r| match r.as_str() {
-            "SUCCESS" | "FAILURE" => Ok(r),
-            _ => Err(ApiError::bad_request(format!(
-                "result 取值无效：{r}；可选值：SUCCESS、FAILURE"
-            ))),
-        })
-        .transpose()?;
+    let result = parse_enum::<AuditResult>(q.result.as_deref())?;
     let (_, order) = parse_sort(q.sort.as_deref(), q.order.as_deref(), &["time"], "time")?;
     let (from, to) = leadgen_http::query::time_range(
         ("startTime", q.start_time.as_deref()),

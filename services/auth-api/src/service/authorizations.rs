@@ -326,8 +326,8 @@ pub struct LastSync {
     pub status: String,
     pub sync_time: DateTime<Utc>,
     pub finish_time: Option<DateTime<Utc>>,
-    /// Why it failed or was cancelled.
-    pub error_message: Option<String>,
+    /// Why it failed or was cancelled; `""` otherwise, as in the sync records (design 2.4).
+    pub error_message: String,
     /// A completed sync's warning (part of its range not served by the platform).
     pub warning: Option<String>,
 }
@@ -340,7 +340,7 @@ impl From<TaskRow> for LastSync {
             status: t.status,
             sync_time: t.sync_time,
             finish_time: t.finished_at,
-            error_message: t.error_message.filter(|m| !m.is_empty()),
+            error_message: t.error_message.unwrap_or_default(),
             warning: t.warning,
         }
     }

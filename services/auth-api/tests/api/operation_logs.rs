@@ -46,7 +46,8 @@ async fn the_operation_log_is_readable_filtered_and_scoped_to_the_tenant() {
         (vec![("targetType", "LEAD")], 0),
         (vec![("operatorId", "7")], 2),
         (vec![("operatorId", "8")], 0),
-        (vec![("result", "failure")], 0),
+        (vec![("result", "FAILURE")], 0),
+        (vec![("result", "SUCCESS")], 2),
         (vec![("startTime", "2999-01-01T00:00:00Z")], 0),
         (vec![("endTime", "2000-01-01T00:00:00+08:00")], 0),
         (vec![("size", "1"), ("page", "2")], 2),
@@ -72,6 +73,9 @@ async fn the_operation_log_is_readable_filtered_and_scoped_to_the_tenant() {
     .await;
     for bad in [
         vec![("result", "MAYBE")],
+        // Exact, like every enum filter.
+        vec![("result", "failure")],
+        vec![("result", "Success")],
         vec![("operatorId", "seven")],
         vec![("startTime", "yesterday")],
         vec![("size", "101")],

@@ -20,11 +20,6 @@ use crate::service;
 use crate::service::view::LeadView;
 use crate::startup::AppState;
 
-fn parse_i64(name: &str, v: &str) -> Result<i64, ApiError> {
-    v.parse()
-        .map_err(|_| ApiError::bad_request(format!("{name} 必须是整数")))
-}
-
 /// Buyer-leads (design 2.5): one record per buyer.
 #[utoipa::path(get, path = "/leads", tag = "leads", operation_id = "listLeads",
     params(
@@ -34,6 +29,7 @@ fn parse_i64(name: &str, v: &str) -> Result<i64, ApiError> {
         ("contactInfo" = Option<String>, Query, description = "脱敏号码中可见的数字；完整手机号按盲索引精确查找（需 lead:order:contact，计入每日解密次数，记入操作日志）"),
         ("processStatus" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(PENDING|PROCESSED|INVALID)?[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "PENDING, PROCESSED, INVALID"),
         ("intentionTags" = Option<Vec<crate::openapi::IntentionTagSchema>>, Query, style = Form, explode, description = "重复此参数（intentionTags=复购&intentionTags=沉睡）或逗号分隔；每个标签都须命中。可选值：高意向、中意向、低意向、购买过、复购、未支付、退款售后、高价值、即将复购、沉睡（其他值为 400）"),
+        ("intentionTags[]" = Option<Vec<crate::openapi::IntentionTagSchema>>, Query, style = Form, explode, description = "intentionTags 的别名：qs、axios 等序列化数组的写法（intentionTags[]=复购&intentionTags[]=沉睡），与 intentionTags 同义，可同时使用"),
         ("page" = Option<i64>, Query, minimum = 1, maximum = 2147483647, description = "从 1 开始，默认 1；(page − 1) × size 达到 2000 且匹配超过 2000 条时为 40008（最后一页截至第 2000 条）"),
         ("size" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1–100，默认 10"),
         ("sort" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(orderTime|createTime|score|amount|totalAmount|lastOrderTime)?[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "orderTime, createTime, score, amount, totalAmount, lastOrderTime"),
@@ -102,7 +98,9 @@ pub fn parse_query(query: &str, indexer: &BlindIndexer) -> Result<ListQuery, Api
             continue;
         }
         match key.as_ref() {
-            "platformId" => filter.platform_id = Some(parse_i64("platformId", value)?),
+            "platformId" => {
+                filter.platform_id = Some(leadgen_http::query::integer("platformId", value)?)
+            }
             "orderTimeStart" => {
                 filter.order_time_start =
                     leadgen_http::query::time_param("orderTimeStart", Some(value))?
@@ -135,8 +133,8 @@ pub fn parse_query(query: &str, indexer: &BlindIndexer) -> Result<ListQuery, Api
                     filter.tags.push(tag.to_owned());
                 }
             }
-            "page" => page = Some(parse_i64("page", value)?),
-            "size" => size = Some(parse_i64("size", value)?),
+            "page" => page = Some(leadgen_http::query::integer("page", value)?),
+            "size" => size = Some(leadgen_http::query::integer("size", value)?),
             "sort" => sort = Some(value.to_owned()),
             "order" => order = Some(value.to_owned()),
             // Refused before the loop, or a cache buster (`_t`).

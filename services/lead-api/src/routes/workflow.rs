@@ -109,8 +109,7 @@ fn note_of(note: Option<String>) -> Option<String> {
     note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty())
 }
 
-/// The version in `If-Match` (`"3"`, `W/"3"` or `3`).
-/// The version in `If-Match`; `None` when absent (the service refuses it, 42801, and logs it).
+/// The version in `If-Match` (`"3"`, `W/"3"` or `3`); `None` when absent (the service refuses it, 42801, and logs it).
 fn if_match(req: &HttpRequest) -> Result<Option<i32>, LeadApiError> {
     let Some(value) = req.headers().get(header::IF_MATCH) else {
         return Ok(None);

@@ -117,7 +117,8 @@ pub struct StatusChangeView {
     pub to_status: String,
     pub note: Option<String>,
     pub operator_id: i64,
-    pub operator_name: String,
+    /// `null` when the operator's token named no one (as in the operation log).
+    pub operator_name: Option<String>,
     pub time: DateTime<Utc>,
 }
 
@@ -152,7 +153,7 @@ impl From<HistoryRow> for StatusChangeView {
             to_status: h.to_status,
             note: h.note,
             operator_id: h.operator_id,
-            operator_name: h.operator_name,
+            operator_name: Some(h.operator_name).filter(|n| !n.trim().is_empty()),
             time: h.occurred_at,
         }
     }

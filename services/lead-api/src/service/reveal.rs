@@ -29,7 +29,7 @@ use crate::repo::reveal::{self, RevealRecord};
 use crate::service::audit;
 use crate::service::{detail, quota};
 use crate::startup::AppState;
-use leadgen_domain::audit::AuditAction;
+use leadgen_domain::audit::{AuditAction, AuditResult};
 use leadgen_domain::{LeadId, PlatformId, TenantId};
 
 /// What a reveal asks for.
@@ -96,10 +96,11 @@ pub async fn reveal(
         operator_id: user.user_id,
         operator_name: &user.name,
         result: if error.is_some() {
-            "FAILURE"
+            AuditResult::Failure
         } else {
-            "SUCCESS"
-        },
+            AuditResult::Success
+        }
+        .as_str(),
         error_code: error.as_ref().and_then(|(c, _)| i32::try_from(*c).ok()),
         error_message: error.as_ref().map(|(_, m)| m.as_str()),
         trace_id: Some(&trace_id),
@@ -376,7 +377,7 @@ fn platform_error(e: PlatformError) -> LeadApiError {
         }
         // Throttled beyond the retries, or held by a ban the platform stated (the decrypt
         // quota's ban included): the same 429 as a spent quota, with the wait when known.
-        PlatformError::Throttled { retry_after } => LeadApiError::PlatformQuota {
+        PlatformError::Throttled { retry_after, .. } => LeadApiError::PlatformQuota {
             cause: match retry_after {
                 Some(wait) => format!("平台限流，约 {} 秒后恢复", wait.as_secs().max(1)),
                 None => "平台限流，重试后仍失败".into(),

@@ -123,9 +123,9 @@ async fn change_locked(
     }
     let expected = request.version.ok_or(LeadApiError::VersionRequired)?;
     // Refused only when someone set the status since the version the client read (or the
-    // version is not one the lead had): a rescore, a new order or a note moves the version
-    // without overwriting anyone's decision.
-    if expected > row.listed.version || expected < row.status_version {
+    // version is not one the lead had: versions start at 1): a rescore, a new order or a note
+    // moves the version without overwriting anyone's decision.
+    if expected < 1 || expected > row.listed.version || expected < row.status_version {
         return Err(LeadApiError::VersionConflict {
             expected,
             current: row.listed.version,

@@ -203,6 +203,12 @@ async fn a_status_change_needs_the_version_records_who_and_is_announced() {
         .patch_status(1, s.a, Some("\"7\""), change.clone())
         .await;
     expect_envelope(response, StatusCode::CONFLICT, 40902).await;
+    // Versions start at 1: 0 or below is a version the lead never had, even before anyone set
+    // its status.
+    for never in ["\"0\"", "\"-1\""] {
+        let response = app.patch_status(1, s.a, Some(never), change.clone()).await;
+        expect_envelope(response, StatusCode::CONFLICT, 40902).await;
+    }
     let response = app
         .client
         .patch(app.url(&format!("/leads/{}", s.a)))
