@@ -112,10 +112,12 @@ pub fn current_trace_id() -> String {
     context.span().span_context().trace_id().to_string()
 }
 
-/// The current span's W3C trace context, for message headers or outbox rows.
+/// The current span's W3C trace context, for message headers or outbox rows: `traceparent`,
+/// and `tracestate` only when it says something (an empty one is noise to every consumer).
 pub fn inject_current() -> HashMap<String, String> {
     let mut carrier = HashMap::new();
     TraceContextPropagator::new().inject_context(&tracing::Span::current().context(), &mut carrier);
+    carrier.retain(|_, value| !value.is_empty());
     carrier
 }
 
