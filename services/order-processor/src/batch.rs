@@ -128,6 +128,7 @@ pub async fn process(
         .zip(&lead_of_order)
         .map(|(p, lead)| orders::processed_row(ctx.sealer, p, *lead))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let shown_changed = processed::shown_changes(conn, &writes).await?;
     processed::upsert_many(conn, &writes).await?;
 
     let buyers = load_buyers(conn, ctx, tenant, &lead_of_group).await?;
@@ -245,6 +246,12 @@ pub async fn process(
         rows.push(row);
     }
     leads::upsert_many(conn, &mut rows).await?;
+    let bumped: Vec<(i64, i32)> = rows
+        .iter()
+        .filter(|r| shown_changed.contains(&r.id))
+        .map(|r| (r.id, r.version))
+        .collect();
+    leads::bump(conn, &bumped).await?;
     leads::mark_status_set(conn, &status_moved).await?;
     identity_rows.sort_by(|a, b| a.key_hash.cmp(&b.key_hash));
     identity_rows.dedup_by(|a, b| a.key_hash == b.key_hash);

@@ -153,9 +153,9 @@ pub async fn upsert_many(conn: &mut AsyncPgConnection, rows: &mut [LeadRow]) -> 
 }
 
 /// A rewritten lead's version: the new one when anything a user or a subscriber sees changed,
-/// else the one it had. A rebuild that changes nothing visible (a revealed number's identity
-/// added to the buyer, an order status that moves no field) must not turn a salesperson's
-/// `If-Match` stale. The sealed contact is left out: sealed again, the same number never reads
+/// else the one it had: a rebuild that changes nothing visible (a revealed number's identity
+/// added to the buyer, a rescore to the same result) is no change. An order whose status
+/// moved no lead field still changes the detail: `bump` moves those. The sealed contact is left out: sealed again, the same number never reads
 /// the same, and its masked form and kind are compared instead.
 const VERSION_IF_CHANGED: &str = "CASE WHEN (\
     t_order_lead.platform_id, t_order_lead.platform_type, t_order_lead.order_id, \
@@ -197,6 +197,25 @@ pub async fn mark_merged(
         .set(lead::merged_into.eq(into))
         .execute(conn)
         .await?;
+    Ok(())
+}
+
+/// Gives each `(lead, version)` that version unless it already has it: a lead whose orders
+/// changed as a salesperson sees them (`processed::shown_changes`) though no lead field did.
+pub async fn bump(conn: &mut AsyncPgConnection, leads: &[(i64, i32)]) -> QueryResult<()> {
+    if leads.is_empty() {
+        return Ok(());
+    }
+    let (ids, versions): (Vec<i64>, Vec<i32>) = leads.iter().copied().unzip();
+    diesel::sql_query(
+        "UPDATE t_order_lead l SET version = v.version \
+         FROM unnest($1::int8[], $2::int4[]) AS v(id, version) \
+         WHERE l.id = v.id AND l.version < v.version",
+    )
+    .bind::<diesel::sql_types::Array<Int8>, _>(ids)
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Int4>, _>(versions)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

@@ -194,6 +194,34 @@ async fn a_later_refund_updates_the_lead_and_is_announced() {
         version, 2,
         "a rebuild that changed nothing bumped the version"
     );
+
+    // An order's new status that moves no lead field still changes what the lead's detail
+    // shows: its version (the detail's ETag) moves, and nothing is announced.
+    let ids = run
+        .store(
+            &[Spec {
+                shop: 0,
+                order: order(
+                    "a1",
+                    10,
+                    NeutralStatus::Shipped,
+                    20_000,
+                    Some("buyer"),
+                    Some("13800000001"),
+                ),
+            }],
+            "PENDING",
+        )
+        .await;
+    run.process(&ids).await;
+    assert_eq!(outbox(&run).await.len(), before, "nothing announced");
+    let version: i32 = t_order_lead::table
+        .find(lead)
+        .select(t_order_lead::version)
+        .first(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(version, 3, "the detail changed, its version did not");
 }
 
 #[tokio::test]
