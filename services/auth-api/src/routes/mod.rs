@@ -49,6 +49,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             )
             .service(resource("/operation-logs", "GET").route(web::get().to(operation_logs::list)))
             .service(resource("/openapi.json", "GET").route(web::get().to(api_doc::document)))
-            .service(resource("/docs", "GET").route(web::get().to(api_doc::page))),
+            .service(resource("/docs", "GET").route(web::get().to(api_doc::page)))
+            .service(
+                resource(&api_doc::asset_path("swagger-ui.css"), "GET")
+                    .route(web::get().to(api_doc::css)),
+            )
+            .service(
+                resource(&api_doc::asset_path("swagger-ui-bundle.js"), "GET")
+                    .route(web::get().to(api_doc::js)),
+            ),
     );
 }

@@ -82,23 +82,42 @@ async fn the_openapi_document_and_its_page_are_served() {
     assert!(doc["paths"]["/leads/{leadId}/contact/reveal"]["post"].is_object());
     let response = app.get_root(&format!("{BASE}/docs")).await;
     assert_eq!(response.status(), StatusCode::OK);
-    // Scripts only from the pinned release, checked by hash, and the page's own.
+    // Scripts only from the gateway (the vendored release, checked by hash) and the page's own.
     let policy = response
         .headers()
         .get("content-security-policy")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    assert!(
-        policy.contains("script-src https://unpkg.com/swagger-ui-dist@5.35.0/ 'sha256-"),
-        "{policy}"
-    );
+    assert!(policy.contains("script-src 'self' 'sha256-"), "{policy}");
     let page = response.text().await.expect("HTML");
     assert!(page.contains("openapi.json"));
-    for tag in page.lines().filter(|l| l.contains("unpkg.com")) {
-        assert!(
-            tag.contains("integrity=\"sha384-") && tag.contains("crossorigin"),
-            "{tag}"
+    assert!(
+        !page.contains("https://"),
+        "nothing from the internet: {page}"
+    );
+    for (file, content_type) in [
+        ("swagger-ui.css", "text/css; charset=utf-8"),
+        ("swagger-ui-bundle.js", "text/javascript; charset=utf-8"),
+    ] {
+        let tag = page
+            .lines()
+            .find(|l| l.contains(file))
+            .unwrap_or_else(|| panic!("{file} on the page"));
+        assert!(tag.contains("integrity=\"sha384-"), "{tag}");
+        let src = tag
+            .split('"')
+            .find(|part| part.ends_with(file))
+            .expect("the file's address");
+        let asset = app.get_root(&format!("{BASE}/{src}")).await;
+        assert_eq!(asset.status(), StatusCode::OK, "{src}");
+        assert_eq!(
+            asset
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok()),
+            Some(content_type)
         );
+        assert!(asset.bytes().await.expect("body").len() > 100_000, "{src}");
     }
 }
