@@ -71,6 +71,9 @@ pub struct TokenSet {
     pub access_token: String,
     pub refresh_token: Option<String>,
     pub expires_at: Option<DateTime<Utc>>,
+    /// When the refresh token stops working, if the platform says. After a refresh, `None`
+    /// also means "the refresh token and its expiry did not change" (`Session`); a sink keeps
+    /// what it stored then.
     pub refresh_expires_at: Option<DateTime<Utc>>,
     pub shop_id: Option<String>,
     pub shop_name: Option<String>,
@@ -182,8 +185,9 @@ pub struct OrderPage {
 #[non_exhaustive]
 pub enum PlatformError {
     /// Over the platform's quota; retry after the stated time when given. `detail` is the
-    /// platform's own code (+ `sub_code`) and message, verbatim ([`platform_text`]); empty only
-    /// when the platform sent none (an HTTP 429).
+    /// platform's own code (+ `sub_code`) and message, verbatim ([`platform_text`]); for an
+    /// HTTP 429 without a body the platform reads, its status line (`HTTP 429 Too Many
+    /// Requests`).
     #[error("电商平台限流{}", platform_said(detail))]
     Throttled {
         retry_after: Option<Duration>,

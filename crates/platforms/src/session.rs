@@ -217,7 +217,13 @@ impl Session {
         // README §1.1: re-authorize) leaves none, so the next expiry is an EXPIRED shop
         // ([`NO_REFRESH_TOKEN`]) instead of a refresh the platform refuses.
         if tokens.refresh_token.is_none() && !tokens.refresh_unusable(chrono::Utc::now()) {
-            tokens.refresh_token = Some(refresh_token);
+            tokens.refresh_token = Some(refresh_token.clone());
+        }
+        // The same refresh token answered back (Douyin, refreshed more than an hour before
+        // expiry, returns the same pair: README §4.1) or kept: its expiry did not move, whatever
+        // the answer seems to say, so the stored one stays (`None`: unchanged).
+        if tokens.refresh_token.as_deref() == Some(refresh_token.as_str()) {
+            tokens.refresh_expires_at = None;
         }
         sink.store(&tokens).await.map_err(SessionError::Persist)?;
         tracing::info!(app.key = %self.app.app_key, "Refreshed the platform session");

@@ -36,6 +36,8 @@ pub struct CredentialRow {
     pub refresh_token: Option<String>,
     pub status: String,
     pub last_sync_time: Option<DateTime<Utc>>,
+    /// When the access token expires, if the platform said.
+    pub expiry_time: Option<DateTime<Utc>>,
 }
 
 /// The tenant's shop `id`.
@@ -72,7 +74,8 @@ async fn store_refreshed(
         auth::access_token.eq(access_token),
         auth::refresh_token.eq(refresh_token),
         auth::expiry_time.eq(expiry),
-        auth::refresh_expiry_time.eq(refresh_expiry),
+        // None: the refresh token and its expiry did not change (`TokenSet::refresh_expires_at`).
+        refresh_expiry.map(|at| auth::refresh_expiry_time.eq(at)),
         auth::update_time.eq(diesel::dsl::now),
     ))
     .execute(conn)
@@ -80,14 +83,17 @@ async fn store_refreshed(
 }
 
 /// ACTIVE shops holding a refresh token whose access token expires before `before` (the
-/// refresher renews them ahead of expiry), soonest first.
+/// refresher renews them ahead of expiry), soonest first, but for those in `skip` (whose
+/// refresh failed a moment ago: they must not hold the others back).
 pub async fn expiring(
     conn: &mut AsyncPgConnection,
     before: DateTime<Utc>,
     limit: i64,
+    skip: &[i64],
 ) -> QueryResult<Vec<CredentialRow>> {
     auth::table
         .filter(auth::status.eq(AuthStatus::Active.as_str()))
+        .filter(auth::id.ne_all(skip))
         .filter(auth::refresh_token.is_not_null())
         .filter(auth::expiry_time.lt(before))
         .order(auth::expiry_time.asc())

@@ -437,6 +437,46 @@ async fn a_refresh_answer_without_a_usable_refresh_token_ends_at_the_next_expiry
     assert_eq!(stored.refresh_token.as_deref(), Some("r"));
 }
 
+/// Douyin answers an early refresh with the same pair (README §4.1) while the adapter computes
+/// a fresh 14-day expiry from the answer: the refresh token's stored expiry must not move.
+/// A new refresh token brings its own expiry.
+#[tokio::test]
+async fn the_same_refresh_token_answered_back_keeps_its_expiry() {
+    let later = Utc::now() + chrono::Duration::days(14);
+    for (answered, expected) in [("r", None), ("r2", Some(later))] {
+        let client = Scripted {
+            error: Some(PlatformError::SessionExpired {
+                detail: String::new(),
+            }),
+            valid_token: Some("t2"),
+            refresh_answer: Some(TokenSet {
+                access_token: "t2".into(),
+                refresh_token: Some(answered.into()),
+                expires_at: None,
+                refresh_expires_at: Some(later),
+                shop_id: None,
+                shop_name: None,
+            }),
+            ..Scripted::default()
+        };
+        let sink = RecordingSink::default();
+        let mut session = Session::new(
+            AppCredentials::new("k", "s"),
+            "t".into(),
+            Some("r".into()),
+            RetryPolicy::default(),
+        );
+        let window = TimeWindow::new(Utc::now(), Utc::now());
+        let page = session
+            .list_orders(&client, &window, Listing::Modified, None, &sink)
+            .await;
+        assert!(page.is_ok(), "{page:?}");
+        let stored = sink.stored.lock().unwrap().clone().expect("stored");
+        assert_eq!(stored.refresh_token.as_deref(), Some(answered));
+        assert_eq!(stored.refresh_expires_at, expected, "{answered}");
+    }
+}
+
 /// A session that stays refused after its refresh is expired with the platform's own words.
 #[tokio::test]
 async fn an_expiry_after_the_refresh_keeps_the_platforms_text() {
