@@ -15,22 +15,38 @@ async fn every_platform_syncs_end_to_end_through_the_gateway() {
     let api = Api::new(&system, 3);
     let (start, end) = flow::window_days(10);
     for (platform, ..) in PLATFORMS {
-        // A wrong app secret fails the code exchange: refused (40003), the record INVALID and
-        // the attempt in the operation log, on every platform alike.
+        // A wrong app secret fails the code exchange, and the attempt is in the operation log.
+        // Where the platform documents the refusal: refused (40003), the record INVALID. JD
+        // documents no token error: an answer of unknown meaning is a platform failure (50201),
+        // the record kept for another try, and the log keeps the platform's words.
         let (_, _, mut wrong) = leadgen_e2e::system::app_for(platform);
         wrong["appSecret"] = json!("not-the-secret");
         let (refused_id, done) = api
             .approve_on_consent_page(&system, platform, None, wrong)
             .await;
-        assert_eq!(done["code"], 40003, "{platform}: {done}");
+        let (code, status) = match platform {
+            "JD" => (50201, "PENDING_AUTH"),
+            _ => (40003, "INVALID"),
+        };
+        assert_eq!(done["code"], code, "{platform}: {done}");
         let record = api.get(&format!("/platforms/{refused_id}")).await;
-        assert_eq!(record["data"]["status"], "INVALID", "{platform}: {record}");
+        assert_eq!(record["data"]["status"], status, "{platform}: {record}");
         let logged = api
             .get(&format!(
                 "/operation-logs?targetId={refused_id}&result=FAILURE"
             ))
             .await;
         assert_eq!(logged["data"]["total"], 1, "{platform}: {logged}");
+        let said = logged["data"]["records"][0]["errorMessage"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(!said.is_empty(), "{platform}: {logged}");
+        if platform == "JD" {
+            assert!(
+                said.contains("app_secret"),
+                "the platform's words: {logged}"
+            );
+        }
 
         let platform_id = api.authorize(&system, platform).await;
         let expected = api

@@ -84,3 +84,43 @@ async fn a_refused_refresh_token_makes_the_shop_expired_with_the_reason() {
         .await;
     assert_eq!(refused["code"], 40001, "{refused}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_that_keeps_failing_long_after_expiry_makes_the_shop_expired() {
+    // JD documents no token-endpoint errors: its refusal of a dead refresh token is an answer
+    // of unknown meaning, tried again rather than taken as a refusal. Once the access token has
+    // been expired for the give-up time (0 hours here), the shop cannot work anyway: EXPIRED,
+    // with the platform's words, so the merchant authorizes again.
+    let system = System::start_with(
+        &["--refresh-expires-in", "1"],
+        &[
+            REFRESH_EVERY_SECOND[0],
+            ("LEADGEN__SYNC__TOKEN_REFRESH_GIVE_UP_HOURS", "0"),
+        ],
+    )
+    .await;
+    let api = Api::new(&system, 6);
+    let platform_id = api.authorize(&system, "JD").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    flow::scalar(
+        &system,
+        &format!(
+            "WITH u AS (UPDATE t_ecom_platform_auth SET expiry_time = now() - interval '1 minute' \
+             WHERE id = {platform_id} RETURNING 1) SELECT count(*) AS n FROM u"
+        ),
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let detail = api.get(&format!("/platforms/{platform_id}")).await;
+        if detail["data"]["status"] == "EXPIRED" {
+            let reason = detail["data"]["statusReason"].as_str().unwrap_or_default();
+            assert!(reason.contains("刷新仍然失败"), "{detail}");
+            assert!(reason.contains("重新授权"), "{detail}");
+            break;
+        }
+        assert_eq!(detail["data"]["status"], "ACTIVE", "{detail}");
+        assert!(Instant::now() < deadline, "never marked EXPIRED: {detail}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}

@@ -34,6 +34,17 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        if settings.oauth.bind_state_to_browser
+            && !settings.oauth.allowed_callback_origins.is_empty()
+        {
+            // The consent cookie belongs to the host the browser called POST /platforms/auth
+            // on: a callback on another host never receives it (40002).
+            tracing::warn!(
+                origins = ?settings.oauth.allowed_callback_origins,
+                "Consents are bound to the browser: a callback on another host than the API's \
+                 is refused unless the browser sends it the consent cookie"
+            );
+        }
         let pool = leadgen_db::build_pool(&settings.database, SERVICE)?;
         let broker = Broker::connect(&settings.amqp, Vec::new())
             .await

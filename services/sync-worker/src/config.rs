@@ -59,10 +59,19 @@ pub struct SyncSettings {
     /// How often the token refresher looks for expiring tokens.
     #[serde(default = "default_refresh_interval")]
     pub token_refresh_interval_secs: u64,
+    /// A shop whose refresh keeps failing (not refused: an error the platform documents
+    /// nowhere, or the platform down) is EXPIRED this many hours after its access token expired,
+    /// so the merchant is told to authorize again.
+    #[serde(default = "default_refresh_give_up")]
+    pub token_refresh_give_up_hours: i64,
     /// Give up on the broker after this long without a connection (the process then exits
     /// non-zero and is restarted).
     #[serde(default = "default_give_up")]
     pub broker_give_up_secs: u64,
+}
+
+fn default_refresh_give_up() -> i64 {
+    24
 }
 
 fn yes() -> bool {

@@ -3,9 +3,12 @@
 //! `ahead` is refreshed through its platform's own refresh call (Douyin hands back the same
 //! pair while more than an hour is left, so `ahead` stays under an hour). A refused refresh
 //! token marks the shop EXPIRED (or INVALID when the grant is refused rather than lapsed) with
-//! the reason, and it is no longer scheduled; a transient failure waits for the next pass. One
-//! replica refreshes a shop at a time (an advisory lock): platforms that rotate refresh tokens
-//! would refuse the second.
+//! the reason, and it is no longer scheduled. Any other failure (an answer the platform
+//! documents nowhere among them) is tried again, no sooner than [`RETRY_FAILED_AFTER`] so that
+//! such shops never hold the others back, until the access token has been expired for
+//! `give_up`: the shop cannot work anyway, and is EXPIRED with the platform's last words, so the
+//! merchant is told to authorize again. One replica refreshes a shop at a time (an advisory
+//! lock): platforms that rotate refresh tokens would refuse the second.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,7 +40,14 @@ pub struct Refresher {
     pub policy: RetryPolicy,
     pub ahead: chrono::Duration,
     pub interval: Duration,
+    /// How long after its access token expired a shop whose refresh keeps failing is EXPIRED.
+    pub give_up: chrono::Duration,
+    /// The shops whose refresh failed, and when (this replica's memory).
+    pub failed: std::sync::Mutex<std::collections::HashMap<PlatformId, std::time::Instant>>,
 }
+
+/// A shop whose refresh failed is tried again after this long, not at every pass.
+pub const RETRY_FAILED_AFTER: Duration = Duration::from_secs(30 * 60);
 
 #[derive(diesel::QueryableByName)]
 struct Locked {
@@ -55,7 +65,9 @@ impl Refresher {
     /// One pass over the shops whose tokens expire within `ahead` (at most 100).
     pub async fn refresh_once(&self) -> anyhow::Result<Refreshed> {
         let mut conn = leadgen_db::conn(&self.pool).await?;
-        let rows = shop_session::expiring(&mut conn, Utc::now() + self.ahead, 100).await?;
+        let resting = self.resting();
+        let rows =
+            shop_session::expiring(&mut conn, Utc::now() + self.ahead, 100, &resting).await?;
         let mut done = Refreshed::default();
         for row in rows {
             let key = lock_key(row.id);
@@ -71,13 +83,34 @@ impl Refresher {
                 .bind::<BigInt, _>(key)
                 .execute(&mut conn)
                 .await?;
-            match outcome? {
+            let outcome = outcome?;
+            self.remember(row.id, matches!(outcome, Outcome::Failed));
+            match outcome {
                 Outcome::Refreshed => done.refreshed += 1,
                 Outcome::Expired => done.expired += 1,
                 Outcome::Failed => done.failed += 1,
             }
         }
         Ok(done)
+    }
+
+    /// The shops whose refresh failed less than [`RETRY_FAILED_AFTER`] ago.
+    fn resting(&self) -> Vec<i64> {
+        let Ok(mut failed) = self.failed.lock() else {
+            return Vec::new();
+        };
+        failed.retain(|_, at| at.elapsed() < RETRY_FAILED_AFTER);
+        failed.keys().map(|id| id.get()).collect()
+    }
+
+    fn remember(&self, id: PlatformId, failed: bool) {
+        if let Ok(mut memory) = self.failed.lock() {
+            if failed {
+                memory.insert(id, std::time::Instant::now());
+            } else {
+                memory.remove(&id);
+            }
+        }
     }
 
     async fn refresh(
@@ -113,6 +146,18 @@ impl Refresher {
                 Ok(Outcome::Expired)
             }
             Err(other) => {
+                let lapsed = row
+                    .expiry_time
+                    .is_some_and(|at| at < Utc::now() - self.give_up);
+                if lapsed {
+                    let reason = format!(
+                        "访问令牌已过期超过 {} 小时，刷新仍然失败：{other}",
+                        self.give_up.num_hours()
+                    );
+                    tracing::warn!(platform.id = row.id.get(), error = %other, "Refresh keeps failing long after expiry; marking the shop EXPIRED");
+                    shop_session::mark_expired(conn, row.id, &reason, crate::SERVICE).await?;
+                    return Ok(Outcome::Expired);
+                }
                 tracing::warn!(platform.id = row.id.get(), error = %other, "Refresh failed; will try again");
                 Ok(Outcome::Failed)
             }

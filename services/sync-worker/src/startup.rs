@@ -92,6 +92,8 @@ impl Application {
             policy: syncer.policy,
             ahead: chrono::Duration::minutes(settings.sync.token_refresh_ahead_minutes),
             interval: Duration::from_secs(settings.sync.token_refresh_interval_secs),
+            give_up: chrono::Duration::hours(settings.sync.token_refresh_give_up_hours),
+            failed: std::sync::Mutex::default(),
         };
         let mut background: Vec<Background> = vec![
             Box::new(|token| {

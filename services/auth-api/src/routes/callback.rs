@@ -50,8 +50,10 @@ pub async fn callback(
         Err(e) => ApiError::from(e).error_response(),
     };
     if let Some(spent) = consent::spent(&req, &raw_state).filter(|_| !kept) {
-        // Best effort: a response that cannot carry the header still answered the callback.
-        let _ = response.add_cookie(&spent);
+        // Best effort: the consent is spent either way, and the cookie expires on its own.
+        if let Err(e) = response.add_cookie(&spent) {
+            tracing::warn!(error = %e, "Could not remove the consent cookie");
+        }
     }
     Ok(response)
 }

@@ -36,7 +36,9 @@ fn issue(req: &HttpRequest, consent: &Consent, ttl_minutes: i64) -> Cookie<'stat
 pub fn bind(req: &HttpRequest, state: &AppState, consent: &Consent, response: &mut HttpResponse) {
     if state.oauth.bind_state_to_browser {
         // Only a header value that cannot be encoded fails; the cookie is Base64 and a path.
-        let _ = response.add_cookie(&issue(req, consent, state.oauth.state_ttl_minutes));
+        if let Err(e) = response.add_cookie(&issue(req, consent, state.oauth.state_ttl_minutes)) {
+            tracing::error!(error = %e, "Could not set the consent cookie; the callback will refuse this consent");
+        }
     }
 }
 

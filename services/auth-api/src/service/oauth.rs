@@ -152,20 +152,9 @@ pub async fn complete(
                 after_refusal(&row),
             );
         }
-        // An answer the platform documents nowhere (JD names no token error): the code was
-        // spent on it, so this consent is over; the merchant starts again, with the platform's
-        // words. Unlike a refresh, no grant is lost by it.
-        Err(unknown @ PlatformError::Unknown { .. }) => {
-            let reason = unknown.platform_detail();
-            invalidate(&mut conn, &row, &state_hash, &reason).await?;
-            return refused(
-                &row,
-                AuthApiError::OAuthExchange(reason),
-                after_refusal(&row),
-            );
-        }
-        // The platform failed (unavailable, malformed): the record waits for another attempt,
-        // and the failure is in the operation log.
+        // The platform failed (unavailable, malformed), or answered what it documents nowhere
+        // (JD names no token error; a throttle inside a token answer): the record waits for
+        // another attempt, and the failure, with the platform's words, is in the operation log.
         Err(other) => {
             let error = other.to_string();
             activation::record_callback(

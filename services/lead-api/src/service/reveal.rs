@@ -377,10 +377,20 @@ fn platform_error(e: PlatformError) -> LeadApiError {
         }
         // Throttled beyond the retries, or held by a ban the platform stated (the decrypt
         // quota's ban included): the same 429 as a spent quota, with the wait when known.
-        PlatformError::Throttled { retry_after, .. } => LeadApiError::PlatformQuota {
+        PlatformError::Throttled {
+            retry_after,
+            detail,
+        } => LeadApiError::PlatformQuota {
             cause: match retry_after {
-                Some(wait) => format!("平台限流，约 {} 秒后恢复", wait.as_secs().max(1)),
-                None => "平台限流，重试后仍失败".into(),
+                Some(wait) => format!(
+                    "平台限流，约 {} 秒后恢复{}",
+                    wait.as_secs().max(1),
+                    leadgen_platforms::client::platform_said(&detail)
+                ),
+                None => format!(
+                    "平台限流，重试后仍失败{}",
+                    leadgen_platforms::client::platform_said(&detail)
+                ),
             },
             retry_after,
         },

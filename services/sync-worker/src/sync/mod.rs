@@ -322,7 +322,7 @@ pub fn describe(e: &PlatformError) -> String {
             format!("电商平台返回的数据无法解析，重试多次后仍失败（{detail}）")
         }
         PlatformError::Unknown { code, message } => {
-            format!("电商平台返回未知错误，重试并刷新授权后仍失败（错误码 {code}：{message}）")
+            format!("电商平台返回未知错误，重试后仍失败（错误码 {code}：{message}）")
         }
         other => format!("电商平台调用失败：{other}"),
     }
