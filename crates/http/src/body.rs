@@ -252,10 +252,12 @@ mod tests {
         // A key named twice, at the top or within: which one was meant is unknown.
         let twice = message(r#"{"status":"A","status":"B"}"#);
         assert!(twice.contains("请求体字段重复：status"), "{twice}");
-        let nested = json::<serde_json::Value>(br#"{"a":[{"b":1,"b":2}]}"#)
+        let nested = json::<serde_json::Value>(br#"{"a":[{"c":0},{"b":1,"b":2}]}"#)
             .unwrap_err()
             .to_string();
-        assert!(nested.contains("请求体字段重复：b"), "{nested}");
+        assert!(nested.contains("请求体字段重复：a[1].b"), "{nested}");
+        let escaped = message(r#"{"status":"A","st\u0061tus":"B"}"#);
+        assert!(escaped.contains("请求体字段重复：status"), "{escaped}");
         let read = json::<serde_json::Value>(br#"{"a":[1,2.5,-3,true,null,"x",{}]}"#).unwrap();
         assert_eq!(read, serde_json::json!({"a":[1,2.5,-3,true,null,"x",{}]}));
     }

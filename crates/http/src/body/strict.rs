@@ -8,11 +8,41 @@ pub(super) struct Strict(pub(super) serde_json::Value);
 
 impl<'de> serde::Deserialize<'de> for Strict {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(StrictVisitor).map(Strict)
+        deserializer
+            .deserialize_any(StrictVisitor {
+                path: String::new(),
+            })
+            .map(Strict)
     }
 }
 
-struct StrictVisitor;
+/// Reads one value at `path` (`authInfo.appKey`, `items[0].leadId`), which a repeated key's
+/// refusal names (`duplicate field \`authInfo.appKey\``).
+struct StrictVisitor {
+    path: String,
+}
+
+impl StrictVisitor {
+    fn within(&self, name: &str) -> StrictVisitor {
+        StrictVisitor {
+            path: match self.path.as_str() {
+                "" => name.to_owned(),
+                parent => format!("{parent}.{name}"),
+            },
+        }
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for StrictVisitor {
+    type Value = serde_json::Value;
+
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
 
 impl<'de> serde::de::Visitor<'de> for StrictVisitor {
     type Value = serde_json::Value;
@@ -55,7 +85,9 @@ impl<'de> serde::de::Visitor<'de> for StrictVisitor {
 
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut items = Vec::new();
-        while let Some(Strict(item)) = seq.next_element()? {
+        while let Some(item) = seq.next_element_seed(StrictVisitor {
+            path: format!("{}[{}]", self.path, items.len()),
+        })? {
             items.push(item);
         }
         Ok(items.into())
@@ -64,10 +96,11 @@ impl<'de> serde::de::Visitor<'de> for StrictVisitor {
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut object = serde_json::Map::new();
         while let Some(key) = map.next_key::<String>()? {
-            let Strict(value) = map.next_value()?;
+            let value = map.next_value_seed(self.within(&key))?;
             if object.insert(key.clone(), value).is_some() {
                 return Err(serde::de::Error::custom(format_args!(
-                    "duplicate field `{key}`"
+                    "duplicate field `{}`",
+                    self.within(&key).path
                 )));
             }
         }
