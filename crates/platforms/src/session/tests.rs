@@ -215,12 +215,7 @@ async fn list_racing(
         then,
         reads: Default::default(),
     };
-    let mut session = Session::new(
-        AppCredentials::new("k", "s"),
-        "t".into(),
-        Some("r-t".into()),
-        RetryPolicy::default(),
-    );
+    let mut session = session_with("r-t");
     let window = TimeWindow::new(Utc::now(), Utc::now());
     let page = session
         .list_orders(&client, &window, Listing::Modified, None, &sink)
@@ -270,12 +265,7 @@ async fn a_refresh_rejected_for_our_own_fault_is_not_a_dead_session() {
         refuses_refresh: true,
         ..Scripted::default()
     };
-    let mut session = Session::new(
-        AppCredentials::new("k", "s"),
-        "t".into(),
-        Some("r".into()),
-        RetryPolicy::default(),
-    );
+    let mut session = session_with("r");
     // The scripted refusal is AuthRefused: dead. An InvalidRequest from the token
     // endpoint is reported as the platform's error instead.
     let refused = session.refresh_now(&client, &BadSignature).await;
@@ -327,6 +317,29 @@ async fn an_unknown_code_is_retried_then_refreshed_once_then_reported_with_its_t
     assert!(matches!(error, SessionError::Platform(_)));
 }
 
+/// A session of app `k` holding access token `t` and refresh token `refresh`.
+fn session_with(refresh: &str) -> Session {
+    Session::new(
+        AppCredentials::new("k", "s"),
+        "t".into(),
+        Some(refresh.into()),
+        RetryPolicy::default(),
+    )
+}
+
+/// What a fresh session ([`session_with`] `"r"`) stores after `client` made it refresh while
+/// listing a page, which must succeed.
+async fn stored_after_refresh(client: &Scripted) -> TokenSet {
+    let sink = RecordingSink::default();
+    let mut session = session_with("r");
+    let window = TimeWindow::new(Utc::now(), Utc::now());
+    let page = session
+        .list_orders(client, &window, Listing::Modified, None, &sink)
+        .await;
+    assert!(page.is_ok(), "{page:?}");
+    sink.stored.lock().unwrap().clone().expect("stored")
+}
+
 /// Records what it stores; reads back the last stored pair.
 #[derive(Default)]
 struct RecordingSink {
@@ -375,12 +388,7 @@ async fn a_refresh_answer_without_a_usable_refresh_token_ends_at_the_next_expiry
         ..Scripted::default()
     };
     let sink = RecordingSink::default();
-    let mut session = Session::new(
-        AppCredentials::new("k", "s"),
-        "t".into(),
-        Some("r".into()),
-        RetryPolicy::default(),
-    );
+    let mut session = session_with("r");
     let window = TimeWindow::new(Utc::now(), Utc::now());
     let page = session
         .list_orders(&client, &window, Listing::Modified, None, &sink)
@@ -422,18 +430,7 @@ async fn a_refresh_answer_without_a_usable_refresh_token_ends_at_the_next_expiry
         }),
         ..Scripted::default()
     };
-    let sink = RecordingSink::default();
-    let mut session = Session::new(
-        AppCredentials::new("k", "s"),
-        "t".into(),
-        Some("r".into()),
-        RetryPolicy::default(),
-    );
-    let page = session
-        .list_orders(&client, &window, Listing::Modified, None, &sink)
-        .await;
-    assert!(page.is_ok(), "{page:?}");
-    let stored = sink.stored.lock().unwrap().clone().expect("stored");
+    let stored = stored_after_refresh(&client).await;
     assert_eq!(stored.refresh_token.as_deref(), Some("r"));
 }
 
@@ -459,19 +456,7 @@ async fn the_same_refresh_token_answered_back_keeps_its_expiry() {
             }),
             ..Scripted::default()
         };
-        let sink = RecordingSink::default();
-        let mut session = Session::new(
-            AppCredentials::new("k", "s"),
-            "t".into(),
-            Some("r".into()),
-            RetryPolicy::default(),
-        );
-        let window = TimeWindow::new(Utc::now(), Utc::now());
-        let page = session
-            .list_orders(&client, &window, Listing::Modified, None, &sink)
-            .await;
-        assert!(page.is_ok(), "{page:?}");
-        let stored = sink.stored.lock().unwrap().clone().expect("stored");
+        let stored = stored_after_refresh(&client).await;
         assert_eq!(stored.refresh_token.as_deref(), Some(answered));
         assert_eq!(stored.refresh_expires_at, expected, "{answered}");
     }

@@ -23,6 +23,15 @@ const APP_SECRET: &str = "callback-app-secret";
 
 /// Adds a Taobao authorization through the API; its id and the raw `state` of its consent URL.
 async fn pending(app: &TestApp, redirect_url: Option<&str>) -> (i64, String) {
+    let (id, state, _) = pending_with_cookies(app, redirect_url).await;
+    (id, state)
+}
+
+/// [`pending`], with the `Set-Cookie` headers of the answer.
+async fn pending_with_cookies(
+    app: &TestApp,
+    redirect_url: Option<&str>,
+) -> (i64, String, Vec<String>) {
     let mut body = json!({
         "platformType": "TAOBAO",
         "authInfo": { "appKey": APP_KEY, "appSecret": APP_SECRET },
@@ -33,6 +42,7 @@ async fn pending(app: &TestApp, redirect_url: Option<&str>) -> (i64, String) {
     let response = app
         .create_authorization(Some(&token(1, &[AUTH])), &body)
         .await;
+    let cookies = set_cookies(&response);
     let body = expect_envelope(response, StatusCode::CREATED, 201).await;
     let id = body["data"]["platformId"].as_i64().expect("platformId");
     let auth_url = body["data"]["authUrl"].as_str().expect("authUrl");
@@ -42,7 +52,7 @@ async fn pending(app: &TestApp, redirect_url: Option<&str>) -> (i64, String) {
         .find(|(k, _)| k == "state")
         .map(|(_, v)| v.into_owned())
         .expect("state in authUrl");
-    (id, state)
+    (id, state, cookies)
 }
 
 /// A stand-in for the platform's token endpoint: answers every request with `status` and
@@ -120,6 +130,14 @@ async fn read_request(stream: &mut tokio::net::TcpStream) -> String {
 }
 
 async fn app_with_token_endpoint(endpoint: &TokenEndpoint) -> TestApp {
+    app_with_token_endpoint_and(endpoint, |_| {}).await
+}
+
+/// [`app_with_token_endpoint`], its settings changed by `customize` too.
+async fn app_with_token_endpoint_and(
+    endpoint: &TokenEndpoint,
+    customize: impl FnOnce(&mut auth_api::Settings),
+) -> TestApp {
     let url = endpoint.url.clone();
     spawn_app_with(TestBroker::new(Vec::new()), move |s| {
         if let Some(taobao) = s
@@ -129,6 +147,7 @@ async fn app_with_token_endpoint(endpoint: &TokenEndpoint) -> TestApp {
         {
             taobao.token_url = url;
         }
+        customize(s);
     })
     .await
 }
@@ -136,15 +155,7 @@ async fn app_with_token_endpoint(endpoint: &TokenEndpoint) -> TestApp {
 /// The app of [`app_with_token_endpoint`], backfilling 90 days of a newly connected shop, and
 /// keeping a disconnected shop's history `retention_days` (the default when `None`).
 async fn app_backfilling(endpoint: &TokenEndpoint, retention_days: Option<i64>) -> TestApp {
-    let url = endpoint.url.clone();
-    spawn_app_with(TestBroker::new(Vec::new()), move |s| {
-        if let Some(taobao) = s
-            .platforms
-            .endpoints
-            .get_mut(&leadgen_domain::PlatformType::Taobao)
-        {
-            taobao.token_url = url;
-        }
+    app_with_token_endpoint_and(endpoint, move |s| {
         s.oauth.backfill_days = 90;
         // The relay paused, so the events a callback writes stay in the outbox to be read (a
         // running relay may publish and delete them first).
@@ -924,12 +935,7 @@ async fn a_reauthorization_approved_for_another_shop_goes_back_to_the_front_end(
         .expect("state");
     let response = app.callback(&[("code", "code-2"), ("state", &state)]).await;
     assert_eq!(response.status(), StatusCode::FOUND);
-    let location = response
-        .headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .expect("Location")
-        .to_owned();
+    let location = location_of(&response);
     assert_eq!(
         location,
         format!(
@@ -955,6 +961,16 @@ async fn a_reauthorization_approved_for_another_shop_goes_back_to_the_front_end(
     expect_envelope(again, StatusCode::BAD_REQUEST, 40002).await;
 }
 
+/// Where `response` sends the browser.
+fn location_of(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .expect("Location")
+        .to_owned()
+}
+
 /// The `Set-Cookie` headers of `response`.
 fn set_cookies(response: &reqwest::Response) -> Vec<String> {
     response
@@ -970,25 +986,8 @@ fn set_cookies(response: &reqwest::Response) -> Vec<String> {
 async fn a_consent_completes_only_in_the_browser_that_asked_for_it() {
     let endpoint = TokenEndpoint::start(200, taobao_tokens("mine", "2200001")).await;
     let app = app_with_token_endpoint(&endpoint).await;
-    let created = app
-        .create_authorization(
-            Some(&token(1, &[AUTH])),
-            &json!({
-                "platformType": "TAOBAO",
-                "authInfo": { "appKey": APP_KEY, "appSecret": APP_SECRET },
-                "redirectUrl": "https://app.example.com/shops",
-            }),
-        )
-        .await;
-    let cookies = set_cookies(&created);
-    let body = expect_envelope(created, StatusCode::CREATED, 201).await;
-    let id = body["data"]["platformId"].as_i64().expect("platformId");
-    let state = url::Url::parse(body["data"]["authUrl"].as_str().expect("authUrl"))
-        .expect("authUrl")
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .map(|(_, v)| v.into_owned())
-        .expect("state");
+    let (id, state, cookies) =
+        pending_with_cookies(&app, Some("https://app.example.com/shops")).await;
     // One cookie holding the state, sent back only to our callback, unreadable by scripts,
     // and no longer than the consent lasts (30 minutes).
     assert_eq!(cookies.len(), 1, "{cookies:?}");
@@ -1011,12 +1010,7 @@ async fn a_consent_completes_only_in_the_browser_that_asked_for_it() {
         .callback_elsewhere(&[("code", "stolen-grant"), ("state", &state)])
         .await;
     assert_eq!(elsewhere.status(), StatusCode::FOUND);
-    let location = elsewhere
-        .headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .expect("Location")
-        .to_owned();
+    let location = location_of(&elsewhere);
     assert_eq!(
         location,
         format!(
@@ -1056,35 +1050,10 @@ async fn a_consent_completes_only_in_the_browser_that_asked_for_it() {
 #[tokio::test]
 async fn without_browser_binding_any_browser_completes_the_consent() {
     let endpoint = TokenEndpoint::start(200, taobao_tokens("mine", "2200001")).await;
-    let url = endpoint.url.clone();
-    let app = spawn_app_with(TestBroker::new(Vec::new()), move |s| {
-        if let Some(taobao) = s
-            .platforms
-            .endpoints
-            .get_mut(&leadgen_domain::PlatformType::Taobao)
-        {
-            taobao.token_url = url;
-        }
-        s.oauth.bind_state_to_browser = false;
-    })
-    .await;
-    let created = app
-        .create_authorization(
-            Some(&token(1, &[AUTH])),
-            &json!({
-                "platformType": "TAOBAO",
-                "authInfo": { "appKey": APP_KEY, "appSecret": APP_SECRET },
-            }),
-        )
-        .await;
-    assert!(set_cookies(&created).is_empty(), "no cookie when off");
-    let body = expect_envelope(created, StatusCode::CREATED, 201).await;
-    let state = url::Url::parse(body["data"]["authUrl"].as_str().expect("authUrl"))
-        .expect("authUrl")
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .map(|(_, v)| v.into_owned())
-        .expect("state");
+    let app =
+        app_with_token_endpoint_and(&endpoint, |s| s.oauth.bind_state_to_browser = false).await;
+    let (_, state, cookies) = pending_with_cookies(&app, None).await;
+    assert!(cookies.is_empty(), "no cookie when off");
     let done = app
         .callback_elsewhere(&[("code", "a-grant"), ("state", &state)])
         .await;

@@ -165,31 +165,25 @@ async fn a_later_refund_updates_the_lead_and_is_announced() {
 
     // The same content again changes nothing that is announced.
     let before = outbox(&run).await.len();
-    let ids = run
-        .store(
-            &[Spec {
-                shop: 0,
-                order: order(
-                    "a1",
-                    10,
-                    NeutralStatus::Completed,
-                    20_000,
-                    Some("buyer"),
-                    Some("13800000001"),
-                ),
-            }],
-            "PENDING",
-        )
-        .await;
-    run.process(&ids).await;
+    // The first order again, as stored or with a new status; the lead's version after it.
+    let again = |status: NeutralStatus| {
+        let run = &run;
+        async move {
+            let a1 = order("a1", 10, status, 20_000, Some("buyer"), Some("13800000001"));
+            let ids = run.store(&[Spec { shop: 0, order: a1 }], "PENDING").await;
+            run.process(&ids).await;
+            let mut conn = leadgen_db::conn(&run.db.pool).await.unwrap();
+            t_order_lead::table
+                .find(lead)
+                .select(t_order_lead::version)
+                .first::<i32>(&mut conn)
+                .await
+                .unwrap()
+        }
+    };
+    let version = again(NeutralStatus::Completed).await;
     assert_eq!(outbox(&run).await.len(), before);
     // Nor anything a user sees: a salesperson's If-Match (version 2) stays good.
-    let version: i32 = t_order_lead::table
-        .find(lead)
-        .select(t_order_lead::version)
-        .first(&mut conn)
-        .await
-        .unwrap();
     assert_eq!(
         version, 2,
         "a rebuild that changed nothing bumped the version"
@@ -197,30 +191,8 @@ async fn a_later_refund_updates_the_lead_and_is_announced() {
 
     // An order's new status that moves no lead field still changes what the lead's detail
     // shows: its version (the detail's ETag) moves, and nothing is announced.
-    let ids = run
-        .store(
-            &[Spec {
-                shop: 0,
-                order: order(
-                    "a1",
-                    10,
-                    NeutralStatus::Shipped,
-                    20_000,
-                    Some("buyer"),
-                    Some("13800000001"),
-                ),
-            }],
-            "PENDING",
-        )
-        .await;
-    run.process(&ids).await;
+    let version = again(NeutralStatus::Shipped).await;
     assert_eq!(outbox(&run).await.len(), before, "nothing announced");
-    let version: i32 = t_order_lead::table
-        .find(lead)
-        .select(t_order_lead::version)
-        .first(&mut conn)
-        .await
-        .unwrap();
     assert_eq!(version, 3, "the detail changed, its version did not");
 }
 
