@@ -13,6 +13,7 @@
 pub mod oplog;
 pub mod schema;
 pub mod sealed;
+pub mod shown;
 
 use std::time::Duration;
 

@@ -90,22 +90,7 @@ pub async fn merged_into(
 }
 
 /// One of a buyer's orders as the detail shows it (masked contact).
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = processed)]
-#[diesel(check_for_backend(diesel::pg::Pg))]
-pub struct OrderRow {
-    pub platform_id: i64,
-    pub platform_type: String,
-    pub order_id: String,
-    pub status: String,
-    pub platform_status: String,
-    pub amount_fen: i64,
-    pub order_time: DateTime<Utc>,
-    pub product_info: String,
-    pub contact_masked: Option<String>,
-    pub refunded: bool,
-    pub partial_refund_fen: Option<i64>,
-}
+pub use leadgen_db::shown::ShownOrder as OrderRow;
 
 /// A page of the lead's orders, newest first, and how many there are.
 pub async fn orders(

@@ -6,6 +6,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, Int8};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_db::schema::t_ecom_order_processed as processed;
+use leadgen_db::shown::ShownOrder;
 use leadgen_domain::TenantId;
 
 #[derive(Debug, Clone, Insertable)]
@@ -66,86 +67,54 @@ pub async fn links(
         .collect())
 }
 
-/// The leads of the orders in `writes` that a salesperson would see differently once written:
-/// a new order, or one whose status, platform status, amount, time, product, masked contact or
-/// refund changed. Their leads' versions move even when no lead field does (`leads::bump`), so
-/// a detail's `ETag` changes whenever its content does.
+/// The leads of the orders in `writes` that a salesperson would see differently once written
+/// ([`ShownOrder`]): a new order, or one whose status, amount, refund, product or masked
+/// contact changed. Their leads' versions move even when no lead field does (`leads::bump`),
+/// so a detail's `ETag` changes whenever its content does.
 pub async fn shown_changes(
     conn: &mut AsyncPgConnection,
     writes: &[ProcessedWrite],
 ) -> QueryResult<std::collections::HashSet<i64>> {
-    #[derive(QueryableByName)]
-    struct Shown {
-        #[diesel(sql_type = Int8)]
-        platform_id: i64,
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        order_id: String,
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        status: String,
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        platform_status: String,
-        #[diesel(sql_type = Int8)]
-        amount_fen: i64,
-        #[diesel(sql_type = diesel::sql_types::Timestamptz)]
-        order_time: DateTime<Utc>,
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        product_info: String,
-        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
-        contact_masked: Option<String>,
-        #[diesel(sql_type = diesel::sql_types::Bool)]
-        refunded: bool,
-        #[diesel(sql_type = diesel::sql_types::Nullable<Int8>)]
-        partial_refund_fen: Option<i64>,
-    }
     if writes.is_empty() {
         return Ok(Default::default());
     }
     let shops: Vec<i64> = writes.iter().map(|w| w.platform_id).collect();
-    let ids: Vec<String> = writes.iter().map(|w| w.order_id.clone()).collect();
-    let stored: Vec<Shown> = diesel::sql_query(
-        "SELECT p.platform_id, p.order_id, p.status, p.platform_status, p.amount_fen, \
-                p.order_time, p.product_info, p.contact_masked, p.refunded, p.partial_refund_fen \
-         FROM t_ecom_order_processed p \
-         JOIN unnest($1::int8[], $2::text[]) AS v(platform_id, order_id) \
-           ON p.platform_id = v.platform_id AND p.order_id = v.order_id",
-    )
-    .bind::<Array<Int8>, _>(shops)
-    .bind::<Array<diesel::sql_types::Text>, _>(ids)
-    .load(conn)
-    .await?;
-    let stored: std::collections::HashMap<(i64, &str), &Shown> = stored
+    let ids: Vec<&str> = writes.iter().map(|w| w.order_id.as_str()).collect();
+    // Both lists: a superset of the pairs, narrowed by the lookup below.
+    let stored: Vec<ShownOrder> = processed::table
+        .filter(processed::platform_id.eq_any(&shops))
+        .filter(processed::order_id.eq_any(&ids))
+        .select(ShownOrder::as_select())
+        .load(conn)
+        .await?;
+    let stored: std::collections::HashMap<(i64, &str), &ShownOrder> = stored
         .iter()
         .map(|s| ((s.platform_id, s.order_id.as_str()), s))
         .collect();
     Ok(writes
         .iter()
-        .filter(|w| {
-            stored
-                .get(&(w.platform_id, w.order_id.as_str()))
-                .is_none_or(|s| {
-                    (
-                        &s.status,
-                        &s.platform_status,
-                        s.amount_fen,
-                        s.order_time,
-                        &s.product_info,
-                        &s.contact_masked,
-                        s.refunded,
-                        s.partial_refund_fen,
-                    ) != (
-                        &w.status,
-                        &w.platform_status,
-                        w.amount_fen,
-                        w.order_time,
-                        &w.product_info,
-                        &w.contact_masked,
-                        w.refunded,
-                        w.partial_refund_fen,
-                    )
-                })
-        })
+        .filter(|w| stored.get(&(w.platform_id, w.order_id.as_str())) != Some(&&w.shown()))
         .filter_map(|w| w.user_id)
         .collect())
+}
+
+impl ProcessedWrite {
+    /// The order as a lead's detail will show it once written.
+    fn shown(&self) -> ShownOrder {
+        ShownOrder {
+            platform_id: self.platform_id,
+            platform_type: self.platform_type.clone(),
+            order_id: self.order_id.clone(),
+            status: self.status.clone(),
+            platform_status: self.platform_status.clone(),
+            amount_fen: self.amount_fen,
+            order_time: self.order_time,
+            product_info: self.product_info.clone(),
+            contact_masked: self.contact_masked.clone(),
+            refunded: self.refunded,
+            partial_refund_fen: self.partial_refund_fen,
+        }
+    }
 }
 
 /// Inserts or refreshes the processed form of every order, linked to its lead (one
