@@ -123,10 +123,19 @@ async fn gateway_logs_keep_no_query(system: &System) {
         .await
         .expect("gateway answers");
     assert_eq!(response.status(), reqwest::StatusCode::OK);
+    // nginx writes the line after the answer has left: wait for it a moment.
     let log = system.dir.join("nginx/logs/access.log");
-    let lines = std::fs::read_to_string(&log).expect("the gateway's access log");
+    let logged = "\"GET /api/v1/lead-generation/orders/leads HTTP/1.1\" 200";
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let lines = loop {
+        let lines = std::fs::read_to_string(&log).unwrap_or_default();
+        if lines.contains(logged) || std::time::Instant::now() > deadline {
+            break lines;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert!(
-        lines.contains("\"GET /api/v1/lead-generation/orders/leads HTTP/1.1\" 200"),
+        lines.contains(logged),
         "the request is logged by its path: {lines}"
     );
     assert!(
