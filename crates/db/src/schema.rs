@@ -27,6 +27,7 @@ diesel::table! {
         superseded_by -> Nullable<Int8>,
         purge_after -> Nullable<Timestamptz>,
         purged_at -> Nullable<Timestamptz>,
+        oauth_state_issued_at -> Nullable<Timestamptz>,
     }
 }
 

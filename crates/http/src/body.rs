@@ -111,18 +111,26 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
 
 /// The refusal of a body whose `Content-Type` names another charset than UTF-8 (JSON is UTF-8,
 /// RFC 8259 §8.1: a GBK body read as UTF-8 would be stored garbled or refused by its bytes).
+/// Every `charset` counts (`charset=utf-8; charset=gbk` is refused), and a request gives one
+/// `Content-Type` (with two, which one a reader takes is anyone's guess).
 fn charset_refused(req: &HttpRequest) -> Option<ApiError> {
-    use actix_web::HttpMessage;
-    let mime = req.mime_type().ok().flatten()?;
-    let charset = mime.get_param(actix_web::mime::CHARSET)?;
-    (!charset.as_str().eq_ignore_ascii_case("utf-8")
-        && !charset.as_str().eq_ignore_ascii_case("utf8"))
-    .then(|| {
-        ApiError::bad_request(format!(
-            "请求体必须是 UTF-8 编码的 JSON（Content-Type 的 charset 为 {}）",
-            crate::error::printable(charset.as_str())
-        ))
-    })
+    let mut types = req.headers().get_all(actix_web::http::header::CONTENT_TYPE);
+    let first = types.next()?;
+    if types.next().is_some() {
+        return Some(ApiError::bad_request("请求只能有一个 Content-Type"));
+    }
+    let mime: actix_web::mime::Mime = first.to_str().ok()?.parse().ok()?;
+    let charset = mime
+        .params()
+        .filter(|(name, _)| *name == actix_web::mime::CHARSET)
+        .map(|(_, value)| value)
+        .find(|v| {
+            !v.as_str().eq_ignore_ascii_case("utf-8") && !v.as_str().eq_ignore_ascii_case("utf8")
+        })?;
+    Some(ApiError::bad_request(format!(
+        "请求体必须是 UTF-8 编码的 JSON（Content-Type 的 charset 为 {}）",
+        crate::error::printable(charset.as_str())
+    )))
 }
 
 /// The most a service reads of a body (the gateway allows more, 1 MB: the service's own refusal
@@ -224,6 +232,14 @@ mod tests {
             refused.contains("UTF-8") && refused.contains("gbk"),
             "{refused}"
         );
+        assert!(
+            charset_refused(&request("application/json; charset=utf-8; charset=gbk")).is_some()
+        );
+        let two = actix_web::test::TestRequest::default()
+            .append_header(("content-type", "application/json"))
+            .append_header(("content-type", "application/json; charset=gbk"))
+            .to_http_request();
+        assert!(charset_refused(&two).is_some(), "two Content-Types");
         for fine in [
             "application/json",
             "application/json; charset=utf-8",

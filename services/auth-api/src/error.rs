@@ -8,7 +8,7 @@ pub const SHOP_MISMATCH: &str =
 
 /// Why a consent completed in another browser than the one that asked is refused.
 pub const FOREIGN_BROWSER: &str =
-    "授权须在发起授权的同一浏览器中完成：请在添加授权的浏览器中打开授权链接，或重新发起授权";
+    "授权须在发起授权的同一浏览器中完成，本次授权已作废：请在添加授权的浏览器中重新发起授权";
 
 /// What can go wrong in auth-api's use cases.
 #[derive(Debug, thiserror::Error)]

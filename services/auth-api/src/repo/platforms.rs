@@ -37,6 +37,8 @@ pub struct AuthRow {
     pub created_by: UserId,
     pub create_time: DateTime<Utc>,
     pub update_time: DateTime<Utc>,
+    /// When the pending consent's state was issued (`None` for rows older than the column).
+    pub oauth_state_issued_at: Option<DateTime<Utc>>,
 }
 
 /// A new authorization.
@@ -224,6 +226,7 @@ pub async fn begin_consent(
     diesel::update(auth::table.find(id.get()))
         .set((
             auth::oauth_state_hash.eq(state_hash),
+            auth::oauth_state_issued_at.eq(diesel::dsl::now),
             auth::callback_url.eq(callback_url),
             auth::redirect_url.eq(redirect_url),
             auth::update_time.eq(diesel::dsl::now),

@@ -49,7 +49,7 @@ pub async fn callback(
         },
         Err(e) => ApiError::from(e).error_response(),
     };
-    if let Some(spent) = consent::spent(&req, &raw_state).filter(|_| !kept) {
+    if let Some(spent) = consent::spent(&req, &state, &raw_state).filter(|_| !kept) {
         // Best effort: the consent is spent either way, and the cookie expires on its own.
         if let Err(e) = response.add_cookie(&spent) {
             tracing::warn!(error = %e, "Could not remove the consent cookie");

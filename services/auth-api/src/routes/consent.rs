@@ -20,16 +20,21 @@ fn name(state: &str) -> String {
 /// HttpOnly, `SameSite=Lax` (the platform's redirect is a top-level navigation), `Secure` when
 /// the caller came over HTTPS, and no longer than the consent stays usable.
 fn issue(req: &HttpRequest, consent: &Consent, ttl_minutes: i64) -> Cookie<'static> {
-    let path = url::Url::parse(&consent.callback_url)
-        .map(|url| url.path().to_owned())
-        .unwrap_or_else(|_| format!("{}/platforms/auth/callback", super::BASE));
     Cookie::build(name(&consent.state), consent.state.clone())
-        .path(path)
+        .path(path(&consent.callback_url))
         .http_only(true)
         .same_site(SameSite::Lax)
         .secure(req.connection_info().scheme() == "https")
         .max_age(Duration::minutes(ttl_minutes))
         .finish()
+}
+
+/// The cookie's path: the callback's (every callback URL has the configured callback's path,
+/// `authorizations::check_callback`), whatever spelling of it a request used.
+fn path(callback_url: &str) -> String {
+    url::Url::parse(callback_url)
+        .map(|url| url.path().to_owned())
+        .unwrap_or_else(|_| format!("{}/platforms/auth/callback", super::BASE))
 }
 
 /// Adds `consent`'s cookie to `response` when binding is on.
@@ -50,9 +55,9 @@ pub fn presented(req: &HttpRequest, state: &str) -> bool {
 
 /// The removal of `state`'s cookie when the browser brought one: a callback spends the consent
 /// whatever its outcome.
-pub fn spent(req: &HttpRequest, state: &str) -> Option<Cookie<'static>> {
+pub fn spent(req: &HttpRequest, app: &AppState, state: &str) -> Option<Cookie<'static>> {
     let mut cookie = Cookie::build(name(state), "")
-        .path(req.path().to_owned())
+        .path(path(&app.oauth.callback_url))
         .finish();
     req.cookie(cookie.name())?;
     cookie.make_removal();

@@ -69,8 +69,8 @@ pub struct Completed {
 }
 
 /// Handles the platform's redirect. `bound`: the browser brought the consent's cookie, or
-/// binding is off (`routes::consent`); a consent completed elsewhere is refused and changes
-/// nothing, so it stays usable in the browser that asked.
+/// binding is off (`routes::consent`); a consent completed elsewhere is refused and spent (a
+/// new authorization INVALID), so the code it carried can never connect the shop.
 #[tracing::instrument(name = "auth.complete_oauth", skip_all)]
 pub async fn complete(
     state: &AppState,
@@ -86,28 +86,25 @@ pub async fn complete(
     let mut conn = leadgen_db::conn(&state.pool).await?;
     let row = repo::find_pending_by_state(&mut conn, &state_hash)
         .await?
-        .filter(|r| r.update_time > Utc::now() - Duration::minutes(state.oauth.state_ttl_minutes))
+        .filter(|r| {
+            r.oauth_state_issued_at.unwrap_or(r.update_time)
+                > Utc::now() - Duration::minutes(state.oauth.state_ttl_minutes)
+        })
         .ok_or(AuthApiError::OAuthState)?;
     let platform: PlatformType = row
         .platform_type
         .parse()
         .map_err(|e| AuthApiError::Unexpected(anyhow::anyhow!("{e}")))?;
     if !bound {
-        let (_, message) = AuthApiError::ForeignBrowser.audit();
-        activation::record_callback(
-            &mut conn,
-            &row,
-            AuditAction::PlatformAuthActivate,
-            vec![row.id.to_string()],
-            Err(message),
-        )
-        .await?;
+        // The consent is spent: the platform's code for it arrived in a browser that may be
+        // a victim's, and a link forwarded back to the browser that asked must not complete it.
+        let (code, message) = AuthApiError::ForeignBrowser.audit();
+        invalidate(&mut conn, &row, &state_hash, &format!("{code} {message}")).await?;
         tracing::warn!(
             platform.id = row.id.get(),
-            "Consent completed in another browser than the one that asked; refused"
+            "Consent completed in another browser than the one that asked; refused and spent"
         );
-        let kept = row.status.parse().unwrap_or(AuthStatus::PendingAuth);
-        return refused(&row, AuthApiError::ForeignBrowser, kept);
+        return refused(&row, AuthApiError::ForeignBrowser, after_refusal(&row));
     }
 
     let code = match (

@@ -225,8 +225,13 @@ async fn callback_after_the_state_expired_answers_40002() {
     let app = spawn_app().await;
     let (id, state) = pending(&app, None).await;
     let mut conn = app.conn().await;
+    // Issued 31 minutes ago; the record itself changed a moment ago (a token refresh, a status
+    // change): the link's age is the state's, not the record's.
     diesel::update(t_ecom_platform_auth::table.find(id))
-        .set(t_ecom_platform_auth::update_time.eq(Utc::now() - Duration::minutes(31)))
+        .set((
+            t_ecom_platform_auth::oauth_state_issued_at.eq(Utc::now() - Duration::minutes(31)),
+            t_ecom_platform_auth::update_time.eq(Utc::now()),
+        ))
         .execute(&mut conn)
         .await
         .expect("age the state");
@@ -1004,24 +1009,23 @@ async fn a_consent_completes_only_in_the_browser_that_asked_for_it() {
     }
     assert!(!cookie.contains("Secure"), "plain HTTP here: {cookie}");
 
-    // The link opened in another browser (a merchant sent someone else's consent link): refused,
-    // nothing exchanged, the record untouched, and the attempt in the operation log.
+    // The link opened in another browser (a merchant sent someone else's consent link): refused
+    // and spent, nothing exchanged, and the attempt in the operation log.
     let elsewhere = app
-        .callback_elsewhere(&[("code", "stolen-grant"), ("state", &state)])
+        .callback_elsewhere(&[("code", "victims-grant"), ("state", &state)])
         .await;
     assert_eq!(elsewhere.status(), StatusCode::FOUND);
-    let location = location_of(&elsewhere);
     assert_eq!(
-        location,
+        location_of(&elsewhere),
         format!(
             "https://app.example.com/shops?platformId={id}&platformType=TAOBAO\
-             &status=PENDING_AUTH&error=40002"
+             &status=INVALID&error=40002"
         )
     );
     assert!(endpoint.forms().is_empty(), "no code was exchanged");
     let row = app.platform_row(id).await;
-    assert_eq!(row.status, "PENDING_AUTH");
-    assert!(row.oauth_state_hash.is_some(), "the consent stays usable");
+    assert_eq!(row.status, "INVALID");
+    assert!(row.oauth_state_hash.is_none(), "the consent is spent");
     let refused = app
         .operation_log()
         .await
@@ -1029,20 +1033,33 @@ async fn a_consent_completes_only_in_the_browser_that_asked_for_it() {
         .filter(|l| l.action == "PLATFORM_AUTH_ACTIVATE")
         .filter_map(|l| l.error_message)
         .collect::<Vec<_>>();
-    assert_eq!(refused, [auth_api::error::FOREIGN_BROWSER]);
+    assert_eq!(
+        refused,
+        [format!("40002 {}", auth_api::error::FOREIGN_BROWSER)]
+    );
+    // The same link forwarded back to the browser that asked cannot use the victim's code.
+    let forwarded = app
+        .callback(&[("code", "victims-grant"), ("state", &state)])
+        .await;
+    expect_envelope(forwarded, StatusCode::BAD_REQUEST, 40002).await;
+    assert!(endpoint.forms().is_empty(), "still no code exchanged");
+    assert_eq!(app.platform_row(id).await.status, "INVALID");
 
-    // The browser that asked completes it, and its cookie is removed.
+    // A consent completed in the browser that asked connects the shop, and its cookie is removed.
+    let (id, state, cookies) = pending_with_cookies(&app, None).await;
     let done = app
         .callback(&[("code", "my-grant"), ("state", &state)])
         .await;
-    assert_eq!(done.status(), StatusCode::FOUND);
     let removal = set_cookies(&done);
+    expect_envelope(done, StatusCode::OK, 200).await;
     assert_eq!(removal.len(), 1, "{removal:?}");
+    let name = cookies[0].split('=').next().expect("name");
+    assert!(removal[0].starts_with(&format!("{name}=;")), "{removal:?}");
+    assert!(removal[0].contains("Max-Age=0"), "{removal:?}");
     assert!(
-        removal[0].starts_with(&format!("{}=;", cookie.split('=').next().expect("name"))),
+        removal[0].contains("Path=/api/v1/lead-generation/orders/platforms/auth/callback"),
         "{removal:?}"
     );
-    assert!(removal[0].contains("Max-Age=0"), "{removal:?}");
     assert_eq!(app.platform_row(id).await.status, "ACTIVE");
     assert_eq!(endpoint.forms().len(), 1);
 }
