@@ -32,21 +32,32 @@ pub fn binary(name: &str) -> PathBuf {
 /// A free local port for a server a test starts, taken below Linux's ephemeral range
 /// (32768–60999): a port the kernel handed out with `bind(0)` can be given again to an outgoing
 /// connection (a database client's) before the server binds it, which once failed nginx's bind.
-/// Random in 20000–32767, checked by binding it; the kernel's choice if none is free.
+/// Random in 20000–32767, checked by binding it; the kernel's choice if none is free. Never a
+/// port this process handed out already: a system picks all its ports before its servers bind
+/// them, so a free check alone once gave the gateway lead-api's port (nginx could not bind,
+/// and the test talked to lead-api: 404 for auth-api's paths).
 pub fn free_port() -> u16 {
     use std::hash::{BuildHasher, RandomState};
+    static HANDED_OUT: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let mut handed_out = HANDED_OUT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let seed = RandomState::new();
-    for attempt in 0u32..64 {
+    for attempt in 0u32..256 {
         let port = 20_000 + u16::try_from(seed.hash_one(attempt) % 12_768).unwrap_or(0);
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+        if !handed_out.contains(&port) && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            handed_out.insert(port);
             return port;
         }
     }
-    std::net::TcpListener::bind("127.0.0.1:0")
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()
         .expect("addr")
-        .port()
+        .port();
+    handed_out.insert(port);
+    port
 }
 
 /// A running child; killed on drop.
