@@ -145,10 +145,25 @@ async fn one_trace_runs_from_the_sync_request_to_the_lead_events() {
             .filter(|s| s.trace_id == trace)
             .cloned()
             .collect();
-        let done = of_trace.iter().any(|s| {
-            s.kind == SpanKind::Producer
-                && s.attr("messaging.rabbitmq.destination.routing_key") == "lead.identified.v2"
-        });
+        // Done when the last event is published and every hop's processing span has arrived
+        // too (a service exports its spans in batches: a consumer span that ends after the
+        // next publish may come later).
+        let producer = |routing_key: &str| {
+            of_trace.iter().find(|s| {
+                s.kind == SpanKind::Producer
+                    && s.attr("messaging.rabbitmq.destination.routing_key") == routing_key
+            })
+        };
+        let processed = |routing_key: &str| {
+            producer(routing_key).is_some_and(|p| {
+                of_trace
+                    .iter()
+                    .any(|s| s.kind == SpanKind::Consumer && s.parent == p.span_id)
+            })
+        };
+        let done = producer("lead.identified.v2").is_some()
+            && processed("sync.requested.v1")
+            && processed("orders.fetched.v1");
         if done {
             break of_trace;
         }
