@@ -115,8 +115,31 @@ async fn head_as_get(
 ) -> Result<ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
     if req.method() == actix_web::http::Method::HEAD {
         req.head_mut().method = actix_web::http::Method::GET;
+        actix_web::HttpMessage::extensions_mut(&req).insert(CameAsHead);
     }
     next.call(req).await
+}
+
+/// Set on a request that came as HEAD and reached a GET route ([`head_as_get`]).
+#[derive(Debug, Clone, Copy)]
+struct CameAsHead;
+
+/// Whether the request came as HEAD. A GET route that acts (the OAuth callback spends a
+/// consent) refuses it with [`method_not_allowed`]: a link checker's HEAD must change nothing.
+pub fn came_as_head(req: &actix_web::HttpRequest) -> bool {
+    use actix_web::HttpMessage as _;
+    req.extensions().get::<CameAsHead>().is_some()
+}
+
+/// 405 in the envelope, with the methods the path does answer in `Allow`.
+pub fn method_not_allowed(allow: &str) -> HttpResponse {
+    let mut response = actix_web::ResponseError::error_response(&ApiError::method_not_allowed());
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(allow) {
+        response
+            .headers_mut()
+            .insert(actix_web::http::header::ALLOW, value);
+    }
+    response
 }
 
 /// A path answering its declared methods, and 405 in the envelope with `Allow` for any other
@@ -127,18 +150,19 @@ pub fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
     } else {
         allow.to_owned()
     };
+    allowing(path, allow)
+}
+
+/// A path whose GET acts (the OAuth callback): HEAD is not among its methods, and its handler
+/// refuses one with [`method_not_allowed`] (see [`came_as_head`]).
+pub fn acting_get(path: &str) -> actix_web::Resource {
+    allowing(path, "GET".to_owned())
+}
+
+fn allowing(path: &str, allow: String) -> actix_web::Resource {
     web::resource(path).default_service(web::to(move || {
         let allow = allow.clone();
-        async move {
-            let mut response =
-                actix_web::ResponseError::error_response(&ApiError::method_not_allowed());
-            if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&allow) {
-                response
-                    .headers_mut()
-                    .insert(actix_web::http::header::ALLOW, value);
-            }
-            response
-        }
+        async move { method_not_allowed(&allow) }
     }))
 }
 

@@ -12,6 +12,7 @@ use crate::startup::AppState;
 /// Where the platform's consent page sends the browser; no bearer token (the `state` is the
 /// credential), and it must come back to the browser that asked (its consent cookie, unless
 /// `[oauth] bind_state_to_browser` is off). With a `redirectUrl` the browser is sent on (302).
+/// HEAD is refused (405): it would spend the consent without anyone seeing the answer.
 #[utoipa::path(get, path = "/platforms/auth/callback", tag = "platforms", operation_id = "authCallback",
     params(
         ("code" = Option<String>, Query, description = "授权码"),
@@ -23,6 +24,7 @@ use crate::startup::AppState;
         (status = 200, description = "授权完成", body = leadgen_http::openapi::Envelope<crate::service::oauth::Completed>),
         (status = 302, description = "跳转到前端 redirectUrl"),
         (status = 400, description = "参数错误（含业务码）；40002：state 无效、已过期，或不是在发起授权的浏览器中完成", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 405, description = "HEAD 请求不处理授权回调", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 500, description = "内部错误", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 502, description = "电商平台调用失败", body = leadgen_http::openapi::ErrorEnvelope)
     ))]
@@ -31,6 +33,9 @@ pub async fn callback(
     state: web::Data<AppState>,
     query: web::Query<CallbackQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    if leadgen_http::server::came_as_head(&req) {
+        return Ok(leadgen_http::server::method_not_allowed("GET"));
+    }
     let query = query.into_inner();
     let raw_state = query.state.clone().unwrap_or_default();
     let bound = !state.oauth.bind_state_to_browser || consent::presented(&req, &raw_state);

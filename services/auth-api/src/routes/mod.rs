@@ -22,7 +22,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::scope(BASE)
             .service(resource("/platforms/auth", "POST").route(web::post().to(create::create)))
             .service(
-                resource("/platforms/auth/callback", "GET")
+                leadgen_http::server::acting_get("/platforms/auth/callback")
                     .route(web::get().to(callback::callback)),
             )
             .service(resource("/platforms", "GET").route(web::get().to(list::list)))

@@ -1077,3 +1077,49 @@ async fn without_browser_binding_any_browser_completes_the_consent() {
     let done = expect_envelope(done, StatusCode::OK, 200).await;
     assert_eq!(done["data"]["status"], "ACTIVE");
 }
+
+#[tokio::test]
+async fn a_head_request_to_the_callback_changes_nothing() {
+    let endpoint = TokenEndpoint::start(
+        200,
+        json!({
+            "access_token": "AT-head",
+            "expires_in": 86_400,
+            "refresh_token": "RT-head",
+            "re_expires_in": 2_592_000,
+            "taobao_user_id": "2200011",
+            "taobao_user_nick": "shop",
+        }),
+    )
+    .await;
+    let app = app_with_token_endpoint(&endpoint).await;
+    let (shop, state) = pending(&app, None).await;
+
+    let head = app
+        .client
+        .head(app.url("/platforms/auth/callback"))
+        .query(&[("code", "code-1"), ("state", state.as_str())])
+        .send()
+        .await
+        .expect("HEAD /platforms/auth/callback");
+    assert_eq!(head.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(head.headers()["allow"], "GET");
+    assert!(
+        endpoint.requests.lock().expect("lock").is_empty(),
+        "a HEAD exchanged the code"
+    );
+    assert_eq!(app.platform_row(shop).await.status, "PENDING_AUTH");
+
+    // The consent is still the merchant's to complete.
+    let response = app.callback(&[("code", "code-1"), ("state", &state)]).await;
+    let body = expect_envelope(response, StatusCode::OK, 200).await;
+    assert_eq!(body["data"]["platformId"], shop, "{body}");
+    let post = app
+        .client
+        .post(app.url("/platforms/auth/callback"))
+        .send()
+        .await
+        .expect("POST /platforms/auth/callback");
+    assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(post.headers()["allow"], "GET");
+}
