@@ -14,6 +14,7 @@ pub mod oplog;
 pub mod schema;
 pub mod sealed;
 pub mod shown;
+pub mod status_history;
 
 use std::time::Duration;
 

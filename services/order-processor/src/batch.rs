@@ -13,10 +13,11 @@ use chrono::{DateTime, Utc};
 use diesel::sql_types::{Array, Int8};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_crypto::{BlindIndexer, Sealer, lock_key};
+use leadgen_db::status_history::{self, NewChange};
 use leadgen_domain::buyer::{BuyerGroup, OrderIdentities, group_buyers};
 use leadgen_domain::lead::merge_process_status;
 use leadgen_domain::scoring::{Ranks, ShopDistribution, predict_intention};
-use leadgen_domain::{LeadId, LeadProcessStatus, PlatformId, RawOrderStatus, TenantId};
+use leadgen_domain::{LeadId, LeadProcessStatus, PlatformId, RawOrderStatus, TenantId, UserId};
 use leadgen_events::{
     CloudEvent, LeadChange, LeadIdentifiedV1, LeadIdentifiedV2, LeadUpdatedV1, ScoredBy,
 };
@@ -139,6 +140,7 @@ pub async fn process(
     let mut identity_rows = Vec::new();
     let mut dirty_shops: BTreeSet<i64> = BTreeSet::new();
     let mut status_moved: Vec<i64> = Vec::new();
+    let mut history: Vec<MergedStatus> = Vec::new();
     for ((g, lead), buyer) in groups.iter().zip(&lead_of_group).zip(&buyers) {
         let Some(buyer) = buyer else { continue };
         let old = state_of.get(lead).copied();
@@ -149,9 +151,21 @@ pub async fn process(
         let merged_states = g.merged.iter().filter_map(|m| state_of.get(m).copied());
         let status = merged_status(old, merged_states, legacy_of_group);
         // A merge that brings another decision sets the lead's status as a salesperson would:
-        // a status change read at an older version is then refused (If-Match, 40902).
-        if old.is_some_and(|o| o.process_status != status.as_str()) {
-            status_moved.push(*lead);
+        // a status change read at an older version is then refused (If-Match, 40902), and
+        // the history says where the decision came from.
+        let before = old.map_or(LeadProcessStatus::Pending.as_str(), |o| {
+            o.process_status.as_str()
+        });
+        if before != status.as_str() {
+            if old.is_some() {
+                status_moved.push(*lead);
+            }
+            history.push(MergedStatus {
+                lead: *lead,
+                from: before.to_owned(),
+                to: status,
+                note: merged_status_note(&g.merged),
+            });
         }
         // The shops of merged-away leads lost a buyer: their ranks are rescored too.
         for m in &g.merged {
@@ -253,6 +267,7 @@ pub async fn process(
         .collect();
     leads::bump(conn, &bumped).await?;
     leads::mark_status_set(conn, &status_moved).await?;
+    record_merged_statuses(conn, tenant, &history).await?;
     identity_rows.sort_by(|a, b| a.key_hash.cmp(&b.key_hash));
     identity_rows.dedup_by(|a, b| a.key_hash == b.key_hash);
     identities::upsert_many(conn, &mut identity_rows).await?;
@@ -336,6 +351,45 @@ async fn load_buyers(
             lead_record::reduce(ctx.sealer, orders, now)
         })
         .collect()
+}
+
+/// A status a lead took from the leads merged into it (or from its per-order leads).
+struct MergedStatus {
+    lead: i64,
+    from: String,
+    to: LeadProcessStatus,
+    note: String,
+}
+
+/// Why a lead's status moved without anyone setting it, for its history.
+fn merged_status_note(merged: &[i64]) -> String {
+    if merged.is_empty() {
+        return "沿用该买家此前按订单生成的线索的处理状态".to_owned();
+    }
+    let ids: Vec<String> = merged.iter().map(|id| format!("#{id}")).collect();
+    format!("合并同一买家的线索 {}，沿用其处理状态", ids.join("、"))
+}
+
+/// Writes the merged statuses into their leads' histories, the system as operator.
+async fn record_merged_statuses(
+    conn: &mut AsyncPgConnection,
+    tenant: TenantId,
+    moved: &[MergedStatus],
+) -> anyhow::Result<()> {
+    let changes: Vec<NewChange<'_>> = moved
+        .iter()
+        .map(|m| NewChange {
+            tenant_id: tenant,
+            lead_id: LeadId::new(m.lead),
+            from_status: &m.from,
+            to_status: m.to.as_str(),
+            note: Some(&m.note),
+            operator_id: UserId::SYSTEM,
+            operator_name: "",
+        })
+        .collect();
+    status_history::record(conn, &changes).await?;
+    Ok(())
 }
 
 /// The process status a buyer-lead keeps: its own, merged with that of leads merging into it

@@ -1,10 +1,10 @@
-//! The sales workflow's writes: lead-api's `t_lead_status_change`, and the documented coupling
-//! that lets it set `process_status` and bump `version` on order-processor's `t_order_lead`.
+//! The sales workflow's writes to the lead (its history is `leadgen_db::status_history`): the
+//! documented coupling that lets lead-api set `process_status` and bump `version` on order-processor's `t_order_lead`.
 
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use leadgen_db::schema::{t_lead_status_change as history, t_order_lead as lead};
-use leadgen_domain::{LeadId, TenantId, UserId};
+use leadgen_db::schema::t_order_lead as lead;
+use leadgen_domain::LeadId;
 
 /// Sets the status of a locked lead and bumps its version; answers the new version.
 pub async fn set_status(
@@ -34,27 +34,5 @@ pub async fn touch(conn: &mut AsyncPgConnection, id: LeadId) -> QueryResult<i32>
         ))
         .returning(lead::version)
         .get_result(conn)
-        .await
-}
-
-#[derive(Debug, Insertable)]
-#[diesel(table_name = history)]
-pub struct NewChange<'a> {
-    #[diesel(serialize_as = i64)]
-    pub tenant_id: TenantId,
-    #[diesel(serialize_as = i64)]
-    pub lead_id: LeadId,
-    pub from_status: &'a str,
-    pub to_status: &'a str,
-    pub note: Option<&'a str>,
-    #[diesel(serialize_as = i64)]
-    pub operator_id: UserId,
-    pub operator_name: &'a str,
-}
-
-pub async fn record(conn: &mut AsyncPgConnection, change: NewChange<'_>) -> QueryResult<usize> {
-    diesel::insert_into(history::table)
-        .values(change)
-        .execute(conn)
         .await
 }

@@ -115,9 +115,12 @@ pub struct StatusChangeView {
     pub from_status: String,
     #[schema(value_type = crate::openapi::LeadProcessStatusSchema)]
     pub to_status: String,
+    /// The salesperson's note; for a status a merge brought, which leads it came from.
     pub note: Option<String>,
+    /// 0 when no one set it by hand: the status came with leads merged into this one.
     pub operator_id: i64,
-    /// `null` when the operator's token named no one (as in the operation log).
+    /// `null` when the operator's token named no one (as in the operation log), and for the
+    /// system.
     pub operator_name: Option<String>,
     pub time: DateTime<Utc>,
 }

@@ -19,9 +19,10 @@ use serde::Serialize;
 use crate::SERVICE;
 use crate::error::LeadApiError;
 use crate::repo::detail::{self, LeadDetailRow};
-use crate::repo::workflow::{self, NewChange};
+use crate::repo::workflow;
 use crate::service::audit;
 use crate::startup::AppState;
+use leadgen_db::status_history::{self, NewChange};
 use leadgen_domain::audit::AuditAction;
 use leadgen_domain::{LeadId, PlatformId, TenantId};
 
@@ -154,9 +155,9 @@ async fn change_locked(
         workflow::touch(conn, row.listed.id).await?
     };
     let (operator_id, operator_name) = (operator.user_id(), operator.name());
-    workflow::record(
+    status_history::record(
         conn,
-        NewChange {
+        &[NewChange {
             tenant_id: tenant,
             lead_id: row.listed.id,
             from_status: from.as_str(),
@@ -164,7 +165,7 @@ async fn change_locked(
             note: request.note.as_deref(),
             operator_id,
             operator_name,
-        },
+        }],
     )
     .await?;
     let line = audit::Line {

@@ -4,7 +4,8 @@
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use leadgen_db::schema::{
-    t_ecom_order_processed, t_lead_identity, t_order_lead, t_order_revealed_identity, t_outbox,
+    t_ecom_order_processed, t_lead_identity, t_lead_status_change, t_order_lead,
+    t_order_revealed_identity, t_outbox,
 };
 use leadgen_domain::NeutralStatus;
 
@@ -432,6 +433,29 @@ async fn two_leads_that_turn_out_to_be_one_buyer_merge_and_keep_the_sales_decisi
         .await
         .unwrap();
     assert_eq!(status_version, version, "the merge's decision is versioned");
+    // And its history says where the decision came from, the system as operator.
+    let history: Vec<(String, String, Option<String>, i64)> = t_lead_status_change::table
+        .filter(t_lead_status_change::lead_id.eq(survivor))
+        .select((
+            t_lead_status_change::from_status,
+            t_lead_status_change::to_status,
+            t_lead_status_change::note,
+            t_lead_status_change::operator_id,
+        ))
+        .load(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(survivor, lead_a, "the older lead survives");
+    assert_eq!(history.len(), 1, "{history:?}");
+    let (from, to, note, operator) = &history[0];
+    assert_eq!(
+        (from.as_str(), to.as_str(), *operator),
+        ("PENDING", "PROCESSED", 0)
+    );
+    assert_eq!(
+        note.as_deref(),
+        Some(format!("合并同一买家的线索 #{lead_b}，沿用其处理状态").as_str())
+    );
     let merged_into: Option<i64> = t_order_lead::table
         .find(lead_a.max(lead_b))
         .select(t_order_lead::merged_into)

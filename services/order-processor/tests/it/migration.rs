@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::MigrationHarness;
-use leadgen_db::schema::{t_ecom_order_raw, t_order_lead};
+use leadgen_db::schema::{t_ecom_order_raw, t_lead_status_change, t_order_lead};
 use leadgen_domain::NeutralStatus;
 use leadgen_test_support::{admin_database_url, replace_database};
 
@@ -174,6 +174,25 @@ async fn per_order_leads_become_buyer_leads_with_their_sales_decisions() {
     assert_eq!(shape[0], (3, "PROCESSED"));
     let rest: std::collections::BTreeSet<(i32, &str)> = shape[1..].iter().copied().collect();
     assert_eq!(rest, [(1, "INVALID"), (1, "PENDING")].into_iter().collect());
+    // The decisions they took are in their histories, said to come from the per-order leads.
+    let history: Vec<(String, String, Option<String>)> = t_lead_status_change::table
+        .order(t_lead_status_change::to_status.asc())
+        .select((
+            t_lead_status_change::from_status,
+            t_lead_status_change::to_status,
+            t_lead_status_change::note,
+        ))
+        .load(&mut conn)
+        .await
+        .unwrap();
+    let note = Some("沿用该买家此前按订单生成的线索的处理状态".to_owned());
+    assert_eq!(
+        history,
+        vec![
+            ("PENDING".to_owned(), "INVALID".to_owned(), note.clone()),
+            ("PENDING".to_owned(), "PROCESSED".to_owned(), note),
+        ]
+    );
     let left: i64 = diesel::sql_query("SELECT count(*) AS n FROM t_lead_legacy_status")
         .load::<Count>(&mut conn)
         .await
