@@ -50,6 +50,18 @@ pub async fn page(
         return Ok(page);
     }
     let total = leads::total(&mut conn, &state.list_stats, tenant, filter).await?;
+    if by_phone {
+        // Past the end, the total alone still tells whether the number is a buyer's: the
+        // audit names the leads it matched, as the first page's would.
+        let first = Paging {
+            page: 1,
+            size: leadgen_http::paging::MAX_SIZE,
+        };
+        let matched =
+            leads::list(&mut conn, &state.list_stats, tenant, filter, sort, first).await?;
+        let found: Vec<String> = matched.rows.iter().map(|r| r.id.to_string()).collect();
+        audit_phone_search(&mut conn, user, &found, None).await?;
+    }
     if total > leads::LIST_WINDOW {
         return Err(LeadApiError::BeyondWindow);
     }

@@ -840,10 +840,20 @@ async fn a_full_mobile_finds_the_buyer_by_its_blind_index_only() {
     }
     // Another number whose last digits the masked contacts show: no buyer has it.
     assert_eq!(by_phone("13900005678").await, Vec::<i64>::new());
+    // A page past the end answers no records but the total: audited with what it matched.
+    let deep = app
+        .leads(
+            Some(&token(1, &[VIEW, CONTACT])),
+            &[("contactInfo", "13912345678"), ("page", "300")],
+        )
+        .await;
+    let deep = expect_envelope(deep, StatusCode::OK, 200).await;
+    assert_eq!(deep["data"]["total"], 1, "{deep}");
     // Each search is audited with what it found, never the number.
     let log = app.operation_log().await;
     let searches: Vec<_> = log.iter().filter(|e| e.0 == "CONTACT_SEARCH").collect();
-    assert_eq!(searches.len(), 5, "{log:?}");
+    assert_eq!(searches.len(), 6, "{log:?}");
+    assert_eq!(searches[5].1, vec![s.l3.to_string()], "{log:?}");
     // The search without the right is on the trail too, refused.
     assert_eq!(searches[0].2, "FAILURE");
     assert!(searches[0].1.is_empty());
