@@ -56,20 +56,27 @@ pub async fn reveal(
 ) -> actix_web::Result<HttpResponse> {
     let lead_id = leadgen_domain::LeadId::new(path.into_inner());
     // The permission comes first, as for every endpoint, and a refusal is audited: who tried to
-    // see a number they may not.
+    // see a number they may not, with the purpose and reason they gave when the body says them.
+    let request = request_of(lead_id, body);
     if user.require(Permission::Contact).is_err() {
         let refused = LeadApiError::Forbidden(Permission::Contact);
-        reveal::refused(&state, &user, lead_id, refused.audit())
-            .await
-            .map_err(ApiError::from)?;
+        reveal::refused(
+            &state,
+            &user,
+            lead_id,
+            request.as_ref().ok(),
+            refused.audit(),
+        )
+        .await
+        .map_err(ApiError::from)?;
         return Err(ApiError::from(refused).into());
     }
     // A request that cannot be read is refused, and audited: probing with bad purposes leaves
     // a trace as a refused reveal does.
-    let request = match request_of(lead_id, body) {
+    let request = match request {
         Ok(request) => request,
         Err(refused) => {
-            reveal::refused(&state, &user, lead_id, audit::refusal(&refused))
+            reveal::refused(&state, &user, lead_id, None, audit::refusal(&refused))
                 .await
                 .map_err(ApiError::from)?;
             return Err(refused.into());

@@ -130,13 +130,15 @@ pub async fn reveal(
     outcome.map_err(ApiError::from)
 }
 
-/// A reveal refused before its request was read (no `lead:order:contact`), or because it could
-/// not be (an invalid purpose or reason): only the operation log records it, as the purpose is
-/// not known. `refusal` is the code and message the caller is answered with.
+/// A reveal refused before it reached the lead: without `lead:order:contact` (`request`, the
+/// purpose and reason it gave, when its body could be read), or because its body could not be
+/// (an invalid purpose or reason). Only the operation log records it.
+/// `refusal` is the code and message the caller is answered with.
 pub async fn refused(
     state: &AppState,
     user: &AuthUser,
     lead_id: LeadId,
+    request: Option<&RevealRequest>,
     refusal: (u32, String),
 ) -> Result<(), LeadApiError> {
     let mut conn = leadgen_db::conn(&state.pool).await?;
@@ -145,7 +147,8 @@ pub async fn refused(
         action: AuditAction::ContactReveal,
         leads: vec![lead_id.to_string()],
         outcome: Err(refusal),
-        detail: None,
+        detail: request
+            .map(|r| serde_json::json!({ "purpose": r.purpose.as_str(), "reason": r.reason })),
     };
     let trace_id = leadgen_telemetry::current_trace_id();
     Ok(audit::record(&mut conn, user.tenant_id, line, &trace_id).await?)

@@ -131,18 +131,25 @@ async fn a_number_sent_in_clear_is_revealed_audited_and_never_kept() {
     {
         use leadgen_db::schema::t_operation_log as l;
         let mut conn = app.conn().await;
-        let lines: Vec<(i64, String, Option<String>)> = l::table
+        let lines: Vec<(i64, String, Option<String>, Option<serde_json::Value>)> = l::table
             .filter(l::action.eq("CONTACT_REVEAL"))
             .order(l::id.asc())
-            .select((l::tenant_id, l::result, l::error_message))
+            .select((l::tenant_id, l::result, l::error_message, l::detail))
             .load(&mut conn)
             .await
             .expect("operation log");
         let refusals: Vec<(i64, Option<&str>)> = lines
             .iter()
-            .filter(|(_, r, _)| r == "FAILURE")
-            .map(|(t, _, e)| (*t, e.as_deref()))
+            .filter(|(_, r, _, _)| r == "FAILURE")
+            .map(|(t, _, e, _)| (*t, e.as_deref()))
             .collect();
+        // The refusal without the right keeps the purpose and reason the body gave.
+        let forbidden = &lines[0].3.as_ref().expect("detail");
+        assert_eq!(
+            (&forbidden["purpose"], &forbidden["reason"]),
+            (&json!("FULFILMENT"), &json!("核对收货信息")),
+            "{lines:?}"
+        );
         assert_eq!(
             refusals,
             vec![
