@@ -2,9 +2,15 @@
 //! values can be found and grouped without storing them. Never an unkeyed hash: the space of
 //! phone numbers is small enough to enumerate.
 //!
-//! An index is the text `<key id>.<hex>`; the key id lets the key rotate. While keys rotate,
+//! Indexes are **per tenant**: the HMAC covers the tenant id with the value, so one buyer seen by
+//! two tenants has two unrelated indexes, and someone reading the tables cannot join one
+//! merchant's customers to another's.
+//!
+//! An index is the text `t<key id>.<hex>`; the key id lets the key rotate. While keys rotate,
 //! [`BlindIndexer::all`] gives a value's index under every configured key, so lookups find rows
-//! written under the old key, and writers store [`BlindIndexer::current`] only.
+//! written under the old key, and writers store [`BlindIndexer::current`] only. Indexes of the
+//! first scheme, one for all tenants (`<key id>.<hex>`), are found the same way, as if written
+//! under an older key, until `leadctl blind-index rotate` rewrites them.
 
 use std::fmt;
 
@@ -59,27 +65,35 @@ impl BlindIndexer {
         self.current.0
     }
 
-    /// Whether `index` was written with the current key (else it can only be looked up until its
-    /// key is retired).
+    /// Whether `index` was written with the current key and scheme (else it can only be looked up
+    /// until its key is retired or it is rewritten).
     pub fn is_current(&self, index: &str) -> bool {
-        index.split_once('.').map(|(id, _)| id) == Some(self.current.0.to_string().as_str())
+        index.split_once('.').map(|(id, _)| id) == Some(format!("t{}", self.current.0).as_str())
     }
 
-    fn index(id: u8, key: &hmac::Key, material: &str) -> String {
+    fn index(id: u8, key: &hmac::Key, tenant: i64, material: &str) -> String {
+        let tag = hmac::sign(key, format!("T{tenant}|{material}").as_bytes());
+        format!("t{id}.{}", hex::encode(tag.as_ref()))
+    }
+
+    /// The first scheme's index, the same for every tenant.
+    fn shared_index(id: u8, key: &hmac::Key, material: &str) -> String {
         let tag = hmac::sign(key, material.as_bytes());
         format!("{id}.{}", hex::encode(tag.as_ref()))
     }
 
-    /// The index to store for `material`.
-    pub fn current(&self, material: &str) -> String {
-        Self::index(self.current.0, &self.current.1, material)
+    /// The index to store for `material` in `tenant`.
+    pub fn current(&self, tenant: i64, material: &str) -> String {
+        Self::index(self.current.0, &self.current.1, tenant, material)
     }
 
-    /// The index of `material` under every configured key, the current one first.
-    pub fn all(&self, material: &str) -> Vec<String> {
-        std::iter::once(&self.current)
-            .chain(self.previous.iter())
-            .map(|(id, key)| Self::index(*id, key, material))
+    /// The index of `material` in `tenant` under every configured key, the current one first,
+    /// then the first scheme's under every key.
+    pub fn all(&self, tenant: i64, material: &str) -> Vec<String> {
+        let keys = || std::iter::once(&self.current).chain(self.previous.iter());
+        keys()
+            .map(|(id, key)| Self::index(*id, key, tenant, material))
+            .chain(keys().map(|(id, key)| Self::shared_index(*id, key, material)))
             .collect()
     }
 }
@@ -104,30 +118,51 @@ mod tests {
     fn equal_values_share_an_index_and_keys_separate_them() {
         let a = BlindIndexer::new(1, &key(1), &[]).unwrap();
         let b = BlindIndexer::new(1, &key(2), &[]).unwrap();
-        let x = a.current("PHONE:CN:+8613800000001");
-        assert_eq!(x, a.current("PHONE:CN:+8613800000001"));
-        assert_ne!(x, a.current("PHONE:CN:+8613800000002"));
-        assert_ne!(x, b.current("PHONE:CN:+8613800000001"));
-        assert!(x.starts_with("1.") && x.len() == 2 + 64);
+        let x = a.current(7, "PHONE:CN:+8613800000001");
+        assert_eq!(x, a.current(7, "PHONE:CN:+8613800000001"));
+        assert_ne!(x, a.current(7, "PHONE:CN:+8613800000002"));
+        assert_ne!(x, b.current(7, "PHONE:CN:+8613800000001"));
+        assert!(x.starts_with("t1.") && x.len() == 3 + 64);
         assert!(!x.contains("13800000001"));
+    }
+
+    #[test]
+    fn tenants_never_share_an_index() {
+        let a = BlindIndexer::new(1, &key(1), &[]).unwrap();
+        let m = "PLATFORM_BUYER:TAOBAO:AAE1x";
+        assert_ne!(a.current(7, m), a.current(8, m));
+        // Nor does a tenant id run into the value.
+        assert_ne!(a.current(1, "2|x"), a.current(12, "x"));
+        let (seven, eight) = (a.all(7, m), a.all(8, m));
+        assert!(seven.iter().take(1).all(|i| !eight.contains(i)));
     }
 
     #[test]
     fn rotation_finds_old_indexes_and_writes_new_ones() {
         let old = BlindIndexer::new(1, &key(1), &[]).unwrap();
-        let stored = old.current("m");
+        let stored = old.current(7, "m");
         let previous = [SecretString::from(format!(
             "1:{}",
             STANDARD.encode([1u8; 32])
         ))];
         let rotated = BlindIndexer::new(2, &key(2), &previous).unwrap();
-        let all = rotated.all("m");
-        assert_eq!(all.len(), 2);
-        assert!(all[0].starts_with("2."));
+        let all = rotated.all(7, "m");
+        assert_eq!(all.len(), 4);
+        assert!(all[0].starts_with("t2."));
         assert!(rotated.is_current(&all[0]) && !rotated.is_current(&stored));
-        assert!(old.is_current(&stored) && !old.is_current("12.ab"));
+        assert!(old.is_current(&stored) && !old.is_current("t12.ab"));
         assert_eq!(all[1], stored);
         assert_eq!(rotated.current_key_id(), 2);
+    }
+
+    #[test]
+    fn the_first_schemes_shared_indexes_are_still_found() {
+        let indexer = BlindIndexer::new(1, &key(1), &[]).unwrap();
+        let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, &[1u8; 32]), b"m");
+        let shared = format!("1.{}", hex::encode(tag.as_ref()));
+        let all = indexer.all(7, "m");
+        assert_eq!(all, vec![indexer.current(7, "m"), shared.clone()]);
+        assert!(!indexer.is_current(&shared));
     }
 
     #[test]

@@ -228,7 +228,7 @@ async fn load_data(url: &str) {
     diesel::insert_into(t_lead_identity::table)
         .values((
             t_lead_identity::tenant_id.eq(1_i64),
-            t_lead_identity::key_hash.eq(indexer.current(&key.material)),
+            t_lead_identity::key_hash.eq(indexer.current(1, &key.material)),
             t_lead_identity::kind.eq("PHONE"),
             t_lead_identity::lead_id.eq(KNOWN_LEAD),
         ))
@@ -325,7 +325,7 @@ fn main() {
                 if size == 100 && page == 1 {
                     deep = data["pages"].as_i64().unwrap().clamp(1, 20);
                 }
-                let parsed = parse_query(&qs, &indexer).unwrap();
+                let parsed = parse_query(&qs, &indexer, TenantId::new(1)).unwrap();
                 let (filter, sort, paging) = (&parsed.filter, parsed.sort, parsed.paging);
                 // Warm the bare connection as the request above warmed the service's.
                 leads::list(&mut bare, &list_stats, TenantId::new(1), filter, sort, paging)

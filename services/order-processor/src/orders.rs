@@ -73,7 +73,7 @@ pub fn prepare(
     let mut identities = Vec::new();
     let mut old_indexes = Vec::new();
     for key in identity_keys(platform, row.platform_id, &order) {
-        let mut all = indexer.all(&key.material).into_iter();
+        let mut all = indexer.all(row.tenant_id.get(), &key.material).into_iter();
         let current = all.next().unwrap_or_default();
         old_indexes.extend(all);
         identities.push((key.kind, current));

@@ -108,7 +108,7 @@ async fn print_status(conn: &mut AsyncPgConnection) -> anyhow::Result<()> {
     .load(conn)
     .await?;
     for c in &counts {
-        println!("key {}: {} identities", c.key_id, c.n);
+        println!("{}: {} identities", key_label(&c.key_id), c.n);
     }
     if counts.is_empty() {
         println!("no identities yet");
@@ -123,8 +123,9 @@ async fn print_status(conn: &mut AsyncPgConnection) -> anyhow::Result<()> {
     .await?;
     for c in &revealed {
         println!(
-            "key {}: {} revealed phones (kept under this key: not re-indexed)",
-            c.key_id, c.n
+            "{}: {} revealed phones (kept under this key: not re-indexed)",
+            key_label(&c.key_id),
+            c.n
         );
     }
     #[derive(diesel::QueryableByName)]
@@ -142,6 +143,15 @@ async fn print_status(conn: &mut AsyncPgConnection) -> anyhow::Result<()> {
         <[Pending]>::first(&pending).map_or(0, |p| p.n)
     );
     Ok(())
+}
+
+/// How `status` names the key id part of an index: `t<id>` per tenant, `<id>` the first scheme's
+/// index shared by every tenant (`rotate` rewrites those).
+fn key_label(key_id: &str) -> String {
+    match key_id.strip_prefix('t') {
+        Some(id) => format!("key {id}"),
+        None => format!("key {key_id}, shared by all tenants (first scheme)"),
+    }
 }
 
 /// `leadctl blind-index rotate`: run after configuring the new key as `blind_index_key` (with a

@@ -11,7 +11,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use leadgen_crypto::BlindIndexer;
 use leadgen_domain::buyer::IdentityKey;
-use leadgen_domain::{IntentionTag, LeadProcessStatus};
+use leadgen_domain::{IntentionTag, LeadProcessStatus, TenantId};
 use leadgen_http::paging::{Paging, SortOrder, parse_sort};
 use leadgen_http::{ApiError, Authorized, BoundedPage, needs};
 
@@ -54,7 +54,7 @@ pub async fn list(
         filter,
         sort,
         paging,
-    } = parse_query(req.query_string(), &state.indexer)?;
+    } = parse_query(req.query_string(), &state.indexer, user.tenant_id)?;
     let page = service::list::page(&state, &user, &filter, sort, paging).await?;
     let records = page.rows.into_iter().map(LeadView::from).collect();
     Ok(leadgen_http::ok(BoundedPage::new(
@@ -87,7 +87,11 @@ const QUERY_NAMES: &[&str] = &[
 
 /// Parses and checks a `GET /leads` query string (also used by the list benchmark, so that it
 /// runs exactly the service's statements bare).
-pub fn parse_query(query: &str, indexer: &BlindIndexer) -> Result<ListQuery, ApiError> {
+pub fn parse_query(
+    query: &str,
+    indexer: &BlindIndexer,
+    tenant: TenantId,
+) -> Result<ListQuery, ApiError> {
     leadgen_http::query::reject_unknown(query, QUERY_NAMES)?;
     leadgen_http::query::reject_repeated(query, &["intentionTags", "intentionTags[]"])?;
     let mut filter = LeadFilter::default();
@@ -114,7 +118,7 @@ pub fn parse_query(query: &str, indexer: &BlindIndexer) -> Result<ListQuery, Api
                 // anything else matches the visible digits of masked contacts.
                 filter.phone_indexes = IdentityKey::phone(value)
                     .filter(|_| value.chars().filter(char::is_ascii_digit).count() >= 11)
-                    .map(|key| indexer.all(&key.material));
+                    .map(|key| indexer.all(tenant.get(), &key.material));
                 filter.contact_keyword = Some(value.to_owned());
             }
             "processStatus" => {

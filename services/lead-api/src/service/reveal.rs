@@ -340,7 +340,7 @@ async fn remember_phone(
     let Some(key) = IdentityKey::phone(revealed.expose_number()) else {
         return;
     };
-    let index = state.indexer.current(&key.material);
+    let index = state.indexer.current(tenant.get(), &key.material);
     let kept = match leadgen_db::conn(&state.pool).await {
         Ok(mut conn) => reveal::remember_phone(&mut conn, tenant, raw_order_id, &index)
             .await

@@ -811,7 +811,7 @@ async fn a_full_mobile_finds_the_buyer_by_its_blind_index_only() {
         diesel::insert_into(t_lead_identity::table)
             .values((
                 t_lead_identity::tenant_id.eq(tenant),
-                t_lead_identity::key_hash.eq(indexer.current(&key.material)),
+                t_lead_identity::key_hash.eq(indexer.current(tenant, &key.material)),
                 t_lead_identity::kind.eq("PHONE"),
                 t_lead_identity::lead_id.eq(lead),
             ))

@@ -521,7 +521,7 @@ async fn rotating_the_blind_index_key_keeps_every_buyer_and_rewrites_their_ident
         .unwrap();
     assert!(!keys.is_empty());
     assert!(
-        keys.iter().all(|k| k.starts_with("2.")),
+        keys.iter().all(|k| k.starts_with("t2.")),
         "old-key identities remain"
     );
 }
@@ -564,7 +564,7 @@ async fn a_phone_revealed_later_merges_the_buyer_with_the_lead_known_by_it() {
     // A salesperson revealed shop 0's number (lead-api keeps only its blind index and hands the
     // order back): the next processing merges the two buyers.
     let key = leadgen_domain::buyer::IdentityKey::phone("+86 137 0000 0009").unwrap();
-    let index = run.processor.indexer.current(&key.material);
+    let index = run.processor.indexer.current(1, &key.material);
     reveal(&run, ids[0], &index).await;
     let mut conn = leadgen_db::conn(&run.db.pool).await.unwrap();
     let summary = run.process(&ids[..1]).await;
@@ -617,7 +617,7 @@ async fn a_revealed_phone_known_nowhere_else_survives_a_key_rotation() {
         .await;
     run.process(&ids).await;
     let key = leadgen_domain::buyer::IdentityKey::phone("13700000011").unwrap();
-    let index = run.processor.indexer.current(&key.material);
+    let index = run.processor.indexer.current(1, &key.material);
     reveal(&run, ids[0], &index).await;
     let mut conn = leadgen_db::conn(&run.db.pool).await.unwrap();
     run.process(&ids).await;
@@ -635,7 +635,7 @@ async fn a_revealed_phone_known_nowhere_else_survives_a_key_rotation() {
         .unwrap();
     assert_eq!(kept, vec!["PHONE"], "the revealed phone stays findable");
     assert!(
-        run.processor.indexer.all(&key.material).contains(&index),
+        run.processor.indexer.all(1, &key.material).contains(&index),
         "a search computes the old key's index too"
     );
 }
@@ -712,4 +712,84 @@ async fn the_lead_keeps_the_order_its_contact_came_from() {
         .unwrap();
     assert_eq!(masked, "139****0003");
     assert_eq!(contact_source, Some(ids[1]));
+}
+
+#[tokio::test]
+async fn identities_indexed_for_all_tenants_alike_are_found_and_rewritten_per_tenant() {
+    use leadgen_db::schema::t_lead_identity;
+    let run = Run::new().await;
+    let ids = run
+        .store(
+            &[Spec {
+                shop: 0,
+                order: order(
+                    "s1",
+                    5,
+                    NeutralStatus::Completed,
+                    5_000,
+                    Some("shared"),
+                    None,
+                ),
+            }],
+            "PENDING",
+        )
+        .await;
+    let lead = run.process(&ids).await.new_leads[0];
+    let mut conn = leadgen_db::conn(&run.db.pool).await.unwrap();
+    let per_tenant: Vec<String> = t_lead_identity::table
+        .select(t_lead_identity::key_hash)
+        .load(&mut conn)
+        .await
+        .unwrap();
+    assert!(!per_tenant.is_empty());
+    assert!(
+        per_tenant.iter().all(|k| k.starts_with("t1.")),
+        "{per_tenant:?}"
+    );
+    // As the first scheme wrote them: one index for every tenant (the last of `all`).
+    let first = order(
+        "s1",
+        5,
+        NeutralStatus::Completed,
+        5_000,
+        Some("shared"),
+        None,
+    );
+    let keys = leadgen_domain::buyer::identity_keys(leadgen_domain::PlatformType::Jd, 0, &first);
+    let indexes = run.processor.indexer.all(1, &keys[0].material);
+    let shared = indexes.last().unwrap().clone();
+    assert!(shared.starts_with("1."), "{indexes:?}");
+    assert!(
+        per_tenant.contains(&indexes[0]),
+        "{per_tenant:?} {indexes:?}"
+    );
+    diesel::update(t_lead_identity::table.filter(t_lead_identity::key_hash.eq(&indexes[0])))
+        .set(t_lead_identity::key_hash.eq(&shared))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+
+    // The buyer's next order finds its lead by the old index, and the identity is rewritten.
+    let next = run
+        .store(
+            &[Spec {
+                shop: 0,
+                order: order("s2", 9, NeutralStatus::Paid, 7_000, Some("shared"), None),
+            }],
+            "PENDING",
+        )
+        .await;
+    let summary = run.process(&next).await;
+    assert!(summary.new_leads.is_empty(), "{summary:?}");
+    assert_eq!(summary.updated_leads, vec![lead]);
+    let keys: Vec<String> = t_lead_identity::table
+        .select(t_lead_identity::key_hash)
+        .load(&mut conn)
+        .await
+        .unwrap();
+    assert!(keys.contains(&indexes[0]), "{keys:?}");
+    assert!(
+        !keys.contains(&shared),
+        "the shared index is gone: {keys:?}"
+    );
 }
