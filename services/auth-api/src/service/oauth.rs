@@ -137,7 +137,13 @@ pub async fn complete(
     let secret_doc: serde_json::Value =
         serde_json::from_str(&auth_info).map_err(|e| AuthApiError::Unexpected(e.into()))?;
     let app = AppCredentials::from_auth_info(&row.app_key, &secret_doc);
-    let tokens = match client.exchange_code(&app, &code, &row.callback_url).await {
+    // The connection goes back to the pool for the platform call: the call waits on the shared
+    // rate gate, which takes a connection of its own, and a burst of consents each holding
+    // one would starve the pool (every auth-api request then waiting out its timeout).
+    drop(conn);
+    let exchanged = client.exchange_code(&app, &code, &row.callback_url).await;
+    let mut conn = leadgen_db::conn(&state.pool).await?;
+    let tokens = match exchanged {
         Ok(tokens) => tokens,
         // Refused, or a request the platform rejects (a wrong app secret fails the signature:
         // Douyin `isv.signature-invalid`): the code is spent either way, so the attempt ends.

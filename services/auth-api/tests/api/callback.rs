@@ -1123,3 +1123,68 @@ async fn a_head_request_to_the_callback_changes_nothing() {
     assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(post.headers()["allow"], "GET");
 }
+
+#[tokio::test]
+async fn consents_completed_at_once_never_starve_the_connection_pool() {
+    // Douyin's token call is a signed API call: it waits for its slot at the shared rate gate,
+    // which takes a connection of its own.
+    let endpoint = TokenEndpoint::start(
+        200,
+        json!({
+            "code": 10000,
+            "msg": "success",
+            "data": {
+                "access_token": "AT-burst",
+                "expires_in": 86_400,
+                "refresh_token": "RT-burst",
+                "shop_id": 4_400_012,
+                "shop_name": "burst",
+            },
+        }),
+    )
+    .await;
+    // Two connections for four consents: a callback holding one across its token call waits
+    // for the other until the pool's timeout, and the callbacks behind it answer 503.
+    let url = endpoint.url.clone();
+    let app = spawn_app_with(TestBroker::new(Vec::new()), move |s| {
+        if let Some(douyin) = s
+            .platforms
+            .endpoints
+            .get_mut(&leadgen_domain::PlatformType::Douyin)
+        {
+            douyin.token_url = url;
+        }
+        s.database.max_connections = 2;
+        s.platforms.shared_rate_limit = true;
+    })
+    .await;
+    let mut states = Vec::new();
+    for _ in 0..4 {
+        let body = json!({
+            "platformType": "DOUYIN",
+            "authInfo": { "appKey": "burst-app", "appSecret": "burst-secret" },
+        });
+        let response = app
+            .create_authorization(Some(&token(1, &[AUTH])), &body)
+            .await;
+        let body = expect_envelope(response, StatusCode::CREATED, 201).await;
+        let auth_url = body["data"]["authUrl"].as_str().expect("authUrl");
+        let state = url::Url::parse(auth_url)
+            .expect("authUrl")
+            .query_pairs()
+            .find(|(k, _)| k == "state")
+            .map(|(_, v)| v.into_owned())
+            .expect("state in authUrl");
+        states.push(state);
+    }
+    let callbacks = states.iter().enumerate().map(|(i, state)| {
+        let code = format!("code-{i}");
+        let app = &app;
+        async move {
+            let response = app.callback(&[("code", &code), ("state", state)]).await;
+            expect_envelope(response, StatusCode::OK, 200).await;
+        }
+    });
+    futures::future::join_all(callbacks).await;
+    assert_eq!(endpoint.requests.lock().expect("lock").len(), 4);
+}
