@@ -215,7 +215,7 @@ pub async fn run_until_stopped(server: Server, cancel: CancellationToken) -> std
 pub fn serve<F>(
     listener: TcpListener,
     readiness: Arc<dyn Readiness>,
-    shutdown_timeout_secs: u64,
+    http: &HttpSettings,
     app: F,
 ) -> std::io::Result<Server>
 where
@@ -235,7 +235,8 @@ where
     })
     .listen(listener)?
     .disable_signals()
-    .shutdown_timeout(shutdown_timeout_secs)
+    .keep_alive(std::time::Duration::from_secs(http.keep_alive_secs))
+    .shutdown_timeout(http.shutdown_timeout_secs)
     .run())
 }
 
@@ -263,15 +264,56 @@ mod tests {
         answer
     }
 
+    /// The gateway closes its idle upstream connections before the services do: a request on a
+    /// connection the service is closing fails, and nginx retries no POST (a 502 to the caller).
+    #[test]
+    fn the_gateway_lets_idle_connections_go_before_the_services_do() {
+        let template = include_str!("../../../deploy/nginx/leadgen.conf.template");
+        let settings: HttpSettings =
+            serde_json::from_value(serde_json::json!({ "host": "0.0.0.0", "port": 8080 }))
+                .expect("defaults");
+        let mut upstreams = 0;
+        for block in template.split("\n    upstream ").skip(1) {
+            let Some(body) = block.split_once('{').map(|(_, b)| b) else {
+                continue;
+            };
+            let body = body.split('}').next().unwrap_or_default();
+            upstreams += 1;
+            let idle = body
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("keepalive_timeout "))
+                .and_then(|v| {
+                    v.trim_end_matches(';')
+                        .trim_end_matches('s')
+                        .parse::<u64>()
+                        .ok()
+                })
+                .unwrap_or(60);
+            assert!(idle < settings.keep_alive_secs, "{body}");
+        }
+        assert_eq!(upstreams, 2, "both APIs' upstreams keep connections");
+    }
+
     #[actix_web::test]
     async fn head_answers_as_get_without_a_body_and_405_names_it() {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("address").port();
-        let server = serve(listener, Arc::new(Up), 1, |cfg: &mut web::ServiceConfig| {
-            cfg.service(resource("/thing", "GET").route(
-                web::get().to(|| async { crate::ok(serde_json::json!({ "name": "thing" })) }),
-            ));
-        })
+        let http = HttpSettings {
+            host: "127.0.0.1".into(),
+            port: 0,
+            shutdown_timeout_secs: 1,
+            keep_alive_secs: 75,
+        };
+        let server = serve(
+            listener,
+            Arc::new(Up),
+            &http,
+            |cfg: &mut web::ServiceConfig| {
+                cfg.service(resource("/thing", "GET").route(
+                    web::get().to(|| async { crate::ok(serde_json::json!({ "name": "thing" })) }),
+                ));
+            },
+        )
         .expect("serve");
         let handle = server.handle();
         actix_web::rt::spawn(server);

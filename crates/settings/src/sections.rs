@@ -16,6 +16,12 @@ pub struct HttpSettings {
     /// Seconds to let in-flight requests finish on shutdown.
     #[serde(default = "default_shutdown_secs")]
     pub shutdown_timeout_secs: u64,
+    /// Seconds an idle keep-alive connection stays open. Longer than any proxy in front keeps
+    /// its idle upstream connections (the gateway's `keepalive_timeout 60s`, ingress-nginx's
+    /// `upstream-keepalive-timeout` 60): otherwise the proxy sends a request on a connection
+    /// the service is closing, and a POST it cannot retry answers 502.
+    #[serde(default = "default_keep_alive_secs")]
+    pub keep_alive_secs: u64,
 }
 
 /// `[database]`: PostgreSQL.
@@ -238,6 +244,9 @@ impl Default for PlatformsSettings {
 
 fn default_shutdown_secs() -> u64 {
     20
+}
+fn default_keep_alive_secs() -> u64 {
+    75
 }
 fn default_pool_size() -> usize {
     10

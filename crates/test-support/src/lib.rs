@@ -199,6 +199,7 @@ pub fn http_settings() -> HttpSettings {
         host: "127.0.0.1".into(),
         port: 0,
         shutdown_timeout_secs: 5,
+        keep_alive_secs: 75,
     }
 }
 

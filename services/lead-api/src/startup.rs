@@ -137,7 +137,7 @@ impl Application {
         let server = leadgen_http::server::serve(
             listener,
             Arc::clone(&dependencies) as Arc<dyn Readiness>,
-            settings.http.shutdown_timeout_secs,
+            &settings.http,
             move |cfg| {
                 cfg.app_data(state.clone()).app_data(verifier.clone());
                 routes::configure(cfg);

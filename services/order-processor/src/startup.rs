@@ -62,7 +62,7 @@ impl Application {
         let server = leadgen_http::server::serve(
             listener,
             Arc::clone(&dependencies) as Arc<dyn leadgen_http::server::Readiness>,
-            settings.http.shutdown_timeout_secs,
+            &settings.http,
             |_| {},
         )?;
         let consume = ConsumeOptions {

@@ -64,7 +64,7 @@ impl Application {
         let server = leadgen_http::server::serve(
             listener,
             Arc::clone(&dependencies) as Arc<dyn leadgen_http::server::Readiness>,
-            settings.http.shutdown_timeout_secs,
+            &settings.http,
             |_| {},
         )?;
         let scheduler = settings.sync.scheduler_enabled.then(|| Scheduler {
