@@ -133,11 +133,32 @@ pub async fn configure_session(
     diesel_async::SimpleAsyncConnection::batch_execute(conn, &setup).await
 }
 
-/// Checks a connection out of the pool.
+/// Checks a connection out of the pool, recording how long that waited
+/// (`leadgen_db_pool_wait_seconds`) and a checkout that failed
+/// (`leadgen_db_pool_checkout_failures_total`; `timeout`: every connection stayed in use).
 pub async fn conn(pool: &DbPool) -> Result<PooledConn, DbError> {
-    pool.get()
-        .await
-        .map_err(|e| DbError::Checkout(e.to_string()))
+    let started = std::time::Instant::now();
+    let got = pool.get().await;
+    metrics::histogram!("leadgen_db_pool_wait_seconds").record(started.elapsed().as_secs_f64());
+    got.map_err(|e| {
+        let reason = match &e {
+            diesel_async::pooled_connection::deadpool::PoolError::Timeout(_) => "timeout",
+            _ => "error",
+        };
+        metrics::counter!("leadgen_db_pool_checkout_failures_total", "reason" => reason)
+            .increment(1);
+        DbError::Checkout(e.to_string())
+    })
+}
+
+/// Sets the pool's occupancy gauges (`leadgen_db_pool_connections` by `state`, and
+/// `leadgen_db_pool_waiting`), as of now.
+pub fn record_pool_status(pool: &DbPool) {
+    let status = pool.status();
+    let in_use = status.size.saturating_sub(status.available);
+    metrics::gauge!("leadgen_db_pool_connections", "state" => "in_use").set(in_use as f64);
+    metrics::gauge!("leadgen_db_pool_connections", "state" => "idle").set(status.available as f64);
+    metrics::gauge!("leadgen_db_pool_waiting").set(status.waiting as f64);
 }
 
 /// Whether the database answers (for `/readyz`).

@@ -109,6 +109,7 @@ impl Dependencies {
 #[async_trait::async_trait]
 impl Readiness for Dependencies {
     async fn check(&self) -> Vec<Check> {
+        leadgen_db::record_pool_status(&self.pool);
         let database = leadgen_db::ping(&self.pool).await;
         let mut checks = vec![
             Check {

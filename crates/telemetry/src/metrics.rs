@@ -69,6 +69,23 @@ fn describe() {
         "leadgen_dependency_up",
         "1 when the dependency answered the process's last check (every 15 s), else 0"
     );
+    describe_histogram!(
+        "leadgen_db_pool_wait_seconds",
+        Unit::Seconds,
+        "Time to check a connection out of the database pool"
+    );
+    describe_counter!(
+        "leadgen_db_pool_checkout_failures_total",
+        "Checkouts that got no connection (timeout: every connection stayed in use)"
+    );
+    describe_gauge!(
+        "leadgen_db_pool_connections",
+        "Pooled database connections by state (in_use, idle), sampled every 15 s"
+    );
+    describe_gauge!(
+        "leadgen_db_pool_waiting",
+        "Callers waiting for a pooled connection, sampled every 15 s"
+    );
     describe_gauge!("leadgen_outbox_backlog", "Events waiting in the outbox");
     describe_gauge!(
         "leadgen_outbox_oldest_age_seconds",
