@@ -45,14 +45,18 @@ async fn pending_with_cookies(
     let cookies = set_cookies(&response);
     let body = expect_envelope(response, StatusCode::CREATED, 201).await;
     let id = body["data"]["platformId"].as_i64().expect("platformId");
-    let auth_url = body["data"]["authUrl"].as_str().expect("authUrl");
-    let state = url::Url::parse(auth_url)
+    (id, state_of(&body), cookies)
+}
+
+/// The raw `state` of the consent URL a `POST /platforms/auth` answered.
+fn state_of(created: &Value) -> String {
+    let auth_url = created["data"]["authUrl"].as_str().expect("authUrl");
+    url::Url::parse(auth_url)
         .expect("authUrl")
         .query_pairs()
         .find(|(k, _)| k == "state")
         .map(|(_, v)| v.into_owned())
-        .expect("state in authUrl");
-    (id, state, cookies)
+        .expect("state in authUrl")
 }
 
 /// A stand-in for the platform's token endpoint: answers every request with `status` and
@@ -177,13 +181,7 @@ async fn reauthorize(app: &TestApp, shop: i64) -> (Value, String) {
         .await
         .expect("POST reauthorize");
     let answer = expect_envelope(answer, StatusCode::OK, 200).await;
-    let auth_url = answer["data"]["authUrl"].as_str().expect("authUrl");
-    let state = url::Url::parse(auth_url)
-        .expect("authUrl")
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .map(|(_, v)| v.into_owned())
-        .expect("state");
+    let state = state_of(&answer);
     (answer, state)
 }
 
@@ -1080,18 +1078,7 @@ async fn without_browser_binding_any_browser_completes_the_consent() {
 
 #[tokio::test]
 async fn a_head_request_to_the_callback_changes_nothing() {
-    let endpoint = TokenEndpoint::start(
-        200,
-        json!({
-            "access_token": "AT-head",
-            "expires_in": 86_400,
-            "refresh_token": "RT-head",
-            "re_expires_in": 2_592_000,
-            "taobao_user_id": "2200011",
-            "taobao_user_nick": "shop",
-        }),
-    )
-    .await;
+    let endpoint = TokenEndpoint::start(200, taobao_tokens("head", "2200011")).await;
     let app = app_with_token_endpoint(&endpoint).await;
     let (shop, state) = pending(&app, None).await;
 
@@ -1167,15 +1154,8 @@ async fn consents_completed_at_once_never_starve_the_connection_pool() {
         let response = app
             .create_authorization(Some(&token(1, &[AUTH])), &body)
             .await;
-        let body = expect_envelope(response, StatusCode::CREATED, 201).await;
-        let auth_url = body["data"]["authUrl"].as_str().expect("authUrl");
-        let state = url::Url::parse(auth_url)
-            .expect("authUrl")
-            .query_pairs()
-            .find(|(k, _)| k == "state")
-            .map(|(_, v)| v.into_owned())
-            .expect("state in authUrl");
-        states.push(state);
+        let created = expect_envelope(response, StatusCode::CREATED, 201).await;
+        states.push(state_of(&created));
     }
     let callbacks = states.iter().enumerate().map(|(i, state)| {
         let code = format!("code-{i}");
