@@ -152,9 +152,19 @@ pub async fn orphans(conn: &mut AsyncPgConnection, leads: &[i64]) -> QueryResult
 }
 
 /// Deletes `leads` (orphans and their aliases) with their identities and status history.
-/// Reveal audits stay: they hold no contact value.
+/// Reveal audits and the operation log stay (who did what, when), without the words typed
+/// about these buyers: a status change's `note` and a reveal's `reason` are free text that
+/// may name a person, and go with the rest of the buyer (a log line naming any of `leads`
+/// loses them, `textPurged: true`).
 pub async fn delete_leads(conn: &mut AsyncPgConnection, leads: &[i64]) -> QueryResult<usize> {
     for statement in [
+        "UPDATE t_operation_log SET detail = (detail - 'note' - 'reason') \
+             || '{\"textPurged\": true}'::jsonb \
+         WHERE target_ids && (SELECT array_agg(l::text) FROM unnest($1::int8[]) AS l) \
+           AND action IN ('LEAD_STATUS_CHANGE', 'CONTACT_REVEAL') \
+           AND detail ?| array['note', 'reason']",
+        "UPDATE t_contact_reveal SET reason = NULL \
+         WHERE lead_id = ANY($1) AND reason IS NOT NULL",
         "DELETE FROM t_lead_status_change WHERE lead_id = ANY($1)",
         "DELETE FROM t_lead_identity WHERE lead_id = ANY($1)",
         "DELETE FROM t_order_lead WHERE merged_into = ANY($1)",

@@ -141,6 +141,7 @@ async fn a_revoked_shops_history_is_deleted_after_its_retention_period() {
             t_contact_reveal::platform_id.eq(run.shops[0]),
             t_contact_reveal::order_id.eq("b1"),
             t_contact_reveal::purpose.eq("CUSTOMER_CARE"),
+            t_contact_reveal::reason.eq("王女士说周三再打"),
             t_contact_reveal::operator_id.eq(7),
             t_contact_reveal::operator_name.eq("销售甲"),
             t_contact_reveal::result.eq("SUCCESS"),
@@ -148,6 +149,39 @@ async fn a_revoked_shops_history_is_deleted_after_its_retention_period() {
         .execute(&mut conn)
         .await
         .unwrap();
+    // Their lines in the operation log, with what the salesperson typed; and one on A.
+    for (lead, action, detail) in [
+        (
+            buyer_b,
+            "LEAD_STATUS_CHANGE",
+            serde_json::json!({"from": "PENDING", "to": "PROCESSED", "note": "王女士已下单"}),
+        ),
+        (
+            buyer_b,
+            "CONTACT_REVEAL",
+            serde_json::json!({"purpose": "CUSTOMER_CARE", "reason": "王女士说周三再打"}),
+        ),
+        (
+            buyer_a,
+            "LEAD_STATUS_CHANGE",
+            serde_json::json!({"from": "PENDING", "to": "INVALID", "note": "A 的备注"}),
+        ),
+    ] {
+        diesel::insert_into(t_operation_log::table)
+            .values((
+                t_operation_log::tenant_id.eq(1),
+                t_operation_log::service.eq("lead-api"),
+                t_operation_log::operator_id.eq(7),
+                t_operation_log::action.eq(action),
+                t_operation_log::target_type.eq("LEAD"),
+                t_operation_log::target_ids.eq(vec![lead.to_string()]),
+                t_operation_log::result.eq("SUCCESS"),
+                t_operation_log::detail.eq(detail),
+            ))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
     let other_before = run.leads().await.remove(&vec!["p1".to_owned()]).unwrap();
 
     // Shop 1 was disconnected too, but its retention period has not ended: untouched.
@@ -273,6 +307,32 @@ async fn a_revoked_shops_history_is_deleted_after_its_retention_period() {
         .await
         .unwrap();
     assert_eq!((gone, history, audits), (0, 0, 1));
+    // What was typed about B went with B; the lines stay, and A's note stays.
+    let reason: Option<String> = t_contact_reveal::table
+        .filter(t_contact_reveal::lead_id.eq(buyer_b))
+        .select(t_contact_reveal::reason)
+        .first(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(reason, None);
+    let lines: Vec<(Vec<String>, Option<serde_json::Value>)> = t_operation_log::table
+        .filter(t_operation_log::action.eq_any(["LEAD_STATUS_CHANGE", "CONTACT_REVEAL"]))
+        .order(t_operation_log::id)
+        .select((t_operation_log::target_ids, t_operation_log::detail))
+        .load(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        lines
+            .into_iter()
+            .map(|(_, d)| d.unwrap())
+            .collect::<Vec<_>>(),
+        vec![
+            serde_json::json!({"from": "PENDING", "to": "PROCESSED", "textPurged": true}),
+            serde_json::json!({"purpose": "CUSTOMER_CARE", "textPurged": true}),
+            serde_json::json!({"from": "PENDING", "to": "INVALID", "note": "A 的备注"}),
+        ]
+    );
 
     // Subscribers are told, without a contact.
     let removed: Vec<serde_json::Value> = t_outbox::table
