@@ -106,7 +106,7 @@ impl Broker {
     }
 
     /// The publishing channel, reconnecting first when the connection was lost.
-    async fn publisher(&self) -> Result<Channel, MessagingError> {
+    pub(crate) async fn publisher(&self) -> Result<Channel, MessagingError> {
         let mut live = self.live.lock().await;
         let healthy = live
             .as_ref()
@@ -218,10 +218,14 @@ impl Broker {
                 Err(MessagingError::Connection(_) | MessagingError::ConfirmTimeout(_))
             )
         }) {
-            // Force a reconnect on the next call rather than reuse a channel in an unknown state.
-            *self.live.lock().await = None;
+            self.forget_connection().await;
         }
         out
+    }
+
+    /// Forces a reconnect on the next call rather than reuse a channel in an unknown state.
+    pub(crate) async fn forget_connection(&self) {
+        *self.live.lock().await = None;
     }
 
     /// A producer span (OpenTelemetry messaging conventions), a child of the trace the event was
@@ -283,7 +287,7 @@ impl Broker {
     }
 
     /// Waits for a sent message's confirm.
-    async fn settle(&self, confirm: PublisherConfirm) -> Result<(), MessagingError> {
+    pub(crate) async fn settle(&self, confirm: PublisherConfirm) -> Result<(), MessagingError> {
         match tokio::time::timeout(self.confirm_timeout, confirm).await {
             Err(_) => Err(MessagingError::ConfirmTimeout(self.confirm_timeout)),
             Ok(Err(e)) => Err(MessagingError::Connection(e)),

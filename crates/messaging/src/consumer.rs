@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::broker::{Broker, MessagingError};
+use crate::dead_letter::Death;
 
 /// What a handler decided about one message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,12 +152,13 @@ async fn consume_once(
     stream
         .for_each_concurrent(usize::from(options.prefetch.max(1)), |delivery| {
             let handler = Arc::clone(handler);
+            let broker = Arc::clone(broker);
             let failure = Arc::clone(&failure);
             let limit = options.delivery_limit;
             let queue = queue.clone();
             async move {
                 match delivery {
-                    Ok(delivery) => process(delivery, handler, limit, &queue).await,
+                    Ok(delivery) => process(delivery, handler, limit, &queue, &broker).await,
                     Err(e) => *failure.lock().await = Some(e),
                 }
             }
@@ -176,7 +178,13 @@ async fn consume_once(
     ))
 }
 
-async fn process(delivery: Delivery, handler: Arc<dyn Handler>, delivery_limit: u32, queue: &str) {
+async fn process(
+    delivery: Delivery,
+    handler: Arc<dyn Handler>,
+    delivery_limit: u32,
+    queue: &str,
+    broker: &Broker,
+) {
     let incoming = detach(&delivery);
     let queue_label = [("queue", queue.to_owned())];
     metrics::counter!("leadgen_messages_delivered_total", &queue_label).increment(1);
@@ -202,7 +210,8 @@ async fn process(delivery: Delivery, handler: Arc<dyn Handler>, delivery_limit: 
         let outcome = handler.handle(incoming.clone()).await;
         metrics::histogram!("leadgen_message_handle_duration_seconds", &queue_label)
             .record(started.elapsed().as_secs_f64());
-        let settled = if let Some(reason) = dead_letter_reason(&outcome, count, delivery_limit) {
+        let dead = dead_letter_reason(&outcome, count, delivery_limit).map(str::to_owned);
+        let settled = if let Some(reason) = &dead {
             handler.dead_lettered(&incoming, reason).await;
             "leadgen_messages_dead_lettered_total"
         } else if matches!(outcome, Outcome::Ack) {
@@ -211,10 +220,52 @@ async fn process(delivery: Delivery, handler: Arc<dyn Handler>, delivery_limit: 
             "leadgen_messages_requeued_total"
         };
         metrics::counter!(settled, &queue_label).increment(1);
-        settle(&delivery, outcome, count, delivery_limit).await;
+        match dead {
+            Some(reason) => {
+                let death = Death {
+                    queue,
+                    body: &delivery.data,
+                    properties: &delivery.properties,
+                    reason: &reason,
+                    deliveries: count.saturating_add(1),
+                };
+                dead_letter(broker, &delivery, &death, outcome, delivery_limit).await;
+            }
+            None => settle(&delivery, outcome, count, delivery_limit).await,
+        }
     }
     .instrument(span)
     .await;
+}
+
+/// Dead-letters `delivery` with its cause ([`crate::dead_letter`]) and acks it; should the copy
+/// not be confirmed, rejects it as [`settle`] does (the broker dead-letters it without the cause).
+async fn dead_letter(
+    broker: &Broker,
+    delivery: &Delivery,
+    death: &Death<'_>,
+    outcome: Outcome,
+    delivery_limit: u32,
+) {
+    match broker.dead_letter(death).await {
+        Ok(()) => {
+            tracing::error!(reason = %death.reason, deliveries = death.deliveries, "Message dead-lettered");
+            if let Err(e) = delivery.ack(BasicAckOptions::default()).await {
+                // Redelivered, it is handled again (and dead-lettered again if it still fails).
+                tracing::warn!(error = %e, "Could not settle a dead-lettered message; it will be redelivered");
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "Could not publish the dead letter with its cause; rejecting it");
+            settle(
+                delivery,
+                outcome,
+                death.deliveries.saturating_sub(1),
+                delivery_limit,
+            )
+            .await;
+        }
+    }
 }
 
 /// Why `outcome` sends its message to the dead-letter queue, if it does ([`settle`]'s rule).

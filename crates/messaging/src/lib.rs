@@ -5,13 +5,15 @@
 //! - [`Broker`]: one connection per process with a supervised reconnect that re-declares the
 //!   topology; publishing on a confirm-mode channel (a `Nack`, a return or a timeout is an error).
 //! - [`consumer`] — manual acks with bounded prefetch; the handler's [`Outcome`] is turned into
-//!   ack, delayed requeue or dead-lettering in one place ([`consumer::settle`]).
+//!   ack, delayed requeue or dead-lettering in one place ([`consumer::settle`]); a message
+//!   dead-lettered carries why ([`dead_letter`]).
 //!
 //! Business code does not publish directly: it writes to the outbox in its transaction and the
 //! relay (`leadgen-outbox`) publishes through [`Broker::publish`].
 
 mod broker;
 pub mod consumer;
+pub mod dead_letter;
 pub mod topology;
 
 pub use broker::{Broker, MessagingError, OutgoingMessage};

@@ -1,7 +1,8 @@
 //! `leadctl dlq` against the local RabbitMQ, each test under a prefix of its own
 //! (`leadgen_test_support::TestBroker`). Messages dead-letter for real: published on the events
 //! exchange, then rejected from sync-worker's queue without requeue, so the broker moves them
-//! through the dead-letter exchange and sets `x-death`.
+//! through the dead-letter exchange and sets `x-death` (what a consumer falls back to), or
+//! dead-lettered with their cause as a consumer does (`Broker::dead_letter`).
 
 #![expect(
     clippy::expect_used,
@@ -302,6 +303,76 @@ async fn show_leaves_the_dead_letters_in_place_and_in_order() {
     assert_eq!(f.shown_ids(10).await, ["m1", "m2", "m3", "m4"]);
     f.wait_for_dead_letters("sync-worker", 4).await;
     assert!(f.drain_queue("sync-worker").await.is_empty());
+    f.close().await;
+}
+
+#[tokio::test]
+async fn a_letter_the_consumer_dead_lettered_shows_why_and_replays_without_it() {
+    let f = Fixture::new().await;
+    f.publish(routing::SYNC_REQUESTED_V1, "c1").await;
+    let channel = f.channel().await;
+    let queue = f.topology.queue("sync-worker");
+    let delivery = get(&channel, &queue, false).await.expect("the message");
+    // As a consumer does when it gives up: the copy with the cause, then the ack.
+    f.broker
+        .dead_letter(&leadgen_messaging::dead_letter::Death {
+            queue: &queue,
+            body: &delivery.data,
+            properties: &delivery.properties,
+            reason: "事件无法解析：missing field `data`",
+            deliveries: 1,
+        })
+        .await
+        .expect("dead-letter");
+    delivery
+        .acker
+        .ack(lapin::options::BasicAckOptions::default())
+        .await
+        .expect("ack");
+    f.wait_for_dead_letters("sync-worker", 1).await;
+
+    let shown = dlq::show(&f.settings, "sync-worker", 10)
+        .await
+        .expect("show");
+    let letter = &shown.letters[0];
+    let cause = letter.cause.as_ref().expect("the consumer's cause");
+    assert_eq!(cause.reason, "事件无法解析：missing field `data`");
+    assert_eq!(
+        (cause.queue.as_str(), cause.deliveries),
+        (queue.as_str(), 1)
+    );
+    assert!(cause.time.is_some());
+    assert!(
+        letter.deaths.is_empty(),
+        "the broker did not dead-letter it"
+    );
+    let printed = dlq::render_show(&shown, false);
+    assert!(
+        printed.contains("after 1 deliveries") && printed.contains("事件无法解析"),
+        "{printed}"
+    );
+
+    f.wait_for_dead_letters("sync-worker", 1).await;
+    let report = dlq::replay(&f.settings, "sync-worker", &Selection::Id("c1".into()))
+        .await
+        .expect("replay --id");
+    assert_eq!(report.replayed, ["c1"]);
+    let back = f.drain_queue("sync-worker").await;
+    assert_eq!(back.len(), 1);
+    assert_eq!(message_id(&back[0]), "c1");
+    assert_eq!(back[0].routing_key.as_str(), routing::SYNC_REQUESTED_V1);
+    for key in [
+        leadgen_messaging::dead_letter::DEATH_REASON,
+        leadgen_messaging::dead_letter::DEATH_QUEUE,
+        leadgen_messaging::dead_letter::DEATH_DELIVERIES,
+        leadgen_messaging::dead_letter::DEATH_TIME,
+    ] {
+        assert!(header(&back[0], key).is_none(), "{key} replayed");
+    }
+    assert_eq!(
+        header(&back[0], "traceparent"),
+        Some(&AMQPValue::LongString(LongString::from(TRACEPARENT)))
+    );
     f.close().await;
 }
 

@@ -67,6 +67,13 @@ async fn a_rejected_message_is_dead_lettered_and_not_redelivered() {
         Some(poison.message_id.clone())
     );
     assert_eq!(dead[0].delivery.data, poison.payload);
+    // It says why, from where, after how many deliveries, and when.
+    let cause = death_headers(&dead[0].delivery);
+    assert_eq!(
+        (cause.0.as_deref(), cause.1.as_deref(), cause.2),
+        (Some("poison"), Some(fx.queue(CONSUMER).as_str()), Some(1)),
+    );
+    assert!(cause.3, "a dead-letter time");
     fx.close().await;
 }
 
@@ -107,6 +114,11 @@ async fn a_message_that_always_fails_is_delivered_at_most_the_limit_then_dead_le
     let dead = fx.drain(&fx.dlq(CONSUMER)).await;
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].delivery.data, doomed.payload);
+    let cause = death_headers(&dead[0].delivery);
+    assert_eq!(
+        (cause.0.as_deref(), cause.2),
+        (Some("always failing"), Some(i64::from(DELIVERY_LIMIT))),
+    );
     fx.close().await;
 }
 
@@ -138,4 +150,28 @@ async fn a_transient_failure_is_retried_and_then_succeeds() {
     assert_eq!(fx.ready(&fx.queue(CONSUMER)).await, 0);
     assert_eq!(fx.ready(&fx.dlq(CONSUMER)).await, 0);
     fx.close().await;
+}
+
+/// A dead letter's `x-leadgen-death-*` headers: reason, queue, deliveries, and whether a time.
+fn death_headers(
+    delivery: &lapin::message::Delivery,
+) -> (Option<String>, Option<String>, Option<i64>, bool) {
+    use lapin::types::AMQPValue;
+    use leadgen_messaging::dead_letter::{DEATH_DELIVERIES, DEATH_QUEUE, DEATH_REASON, DEATH_TIME};
+    let headers = delivery.properties.headers().clone().unwrap_or_default();
+    let get = |key: &str| headers.inner().get(key).cloned();
+    let text = |v: Option<AMQPValue>| match v {
+        Some(AMQPValue::LongString(s)) => Some(String::from_utf8_lossy(s.as_bytes()).into_owned()),
+        _ => None,
+    };
+    let deliveries = match get(DEATH_DELIVERIES) {
+        Some(AMQPValue::LongLongInt(n)) => Some(n),
+        _ => None,
+    };
+    (
+        text(get(DEATH_REASON)),
+        text(get(DEATH_QUEUE)),
+        deliveries,
+        matches!(get(DEATH_TIME), Some(AMQPValue::Timestamp(_))),
+    )
 }

@@ -1,6 +1,7 @@
-//! Reading a dead letter: its `x-death` history, the routing key it was published with (and
-//! whether the consumer binds it, for a replay), and the properties a replay republishes it
-//! with, without the headers the broker added.
+//! Reading a dead letter: why the consumer gave up on it (`x-leadgen-death-*`,
+//! `leadgen_messaging::dead_letter`), its `x-death` history when the broker dead-lettered it,
+//! the routing key it was published with (and whether the consumer binds it, for a replay),
+//! and the properties a replay republishes it with, without the headers either added.
 
 use chrono::{DateTime, SecondsFormat};
 use lapin::BasicProperties;
@@ -24,6 +25,29 @@ pub struct Death {
     pub time: Option<u64>,
 }
 
+/// Why the consumer dead-lettered a message, as it said in the headers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cause {
+    pub reason: String,
+    pub queue: String,
+    /// Deliveries, the last included.
+    pub deliveries: i64,
+    /// When (seconds since the epoch).
+    pub time: Option<u64>,
+}
+
+/// The consumer's [`Cause`] in `headers`, when it dead-lettered the message itself.
+pub fn cause(headers: &FieldTable) -> Option<Cause> {
+    use leadgen_messaging::dead_letter::{DEATH_DELIVERIES, DEATH_QUEUE, DEATH_REASON, DEATH_TIME};
+    let field = |key: &str| headers.inner().get(key);
+    Some(Cause {
+        reason: field(DEATH_REASON).and_then(text)?,
+        queue: field(DEATH_QUEUE).and_then(text).unwrap_or_default(),
+        deliveries: field(DEATH_DELIVERIES).and_then(integer).unwrap_or(0),
+        time: field(DEATH_TIME).and_then(AMQPValue::as_timestamp),
+    })
+}
+
 /// A dead letter as `show` prints it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeadLetter {
@@ -32,6 +56,9 @@ pub struct DeadLetter {
     pub kind: Option<String>,
     /// The routing key `replay` would use.
     pub routing_key: Option<String>,
+    /// Why the consumer gave up, when it dead-lettered the message itself.
+    pub cause: Option<Cause>,
+    /// The broker's record, when it dead-lettered the message (a reject, a delivery limit).
     pub deaths: Vec<Death>,
     pub first_death_reason: Option<String>,
     /// The `timestamp` property (seconds since the epoch), when the publisher set one.
@@ -48,6 +75,7 @@ impl DeadLetter {
             message_id: properties.message_id().as_ref().map(ToString::to_string),
             kind: properties.kind().as_ref().map(ToString::to_string),
             routing_key: original_routing_key(properties),
+            cause: headers.and_then(cause),
             deaths: headers.map(deaths).unwrap_or_default(),
             first_death_reason: headers
                 .and_then(|h| h.inner().get("x-first-death-reason"))
@@ -142,11 +170,13 @@ pub(super) fn replay_key(
     }
 }
 
-/// The headers the broker added on dead-lettering or delivery, which a replay drops.
+/// The headers the broker (or the consumer, saying why) added on dead-lettering or delivery,
+/// which a replay drops.
 fn is_broker_header(key: &str) -> bool {
     matches!(key, "x-death" | "x-delivery-count" | "x-acquired-count")
         || key.starts_with("x-first-death-")
         || key.starts_with("x-last-death-")
+        || leadgen_messaging::dead_letter::is_death_header(key)
 }
 
 /// `properties` for a replay: the same, without the headers the broker added, and without

@@ -37,7 +37,8 @@
 //! **Submodules.** This file is the command surface: the consumers, the errors, the commands and
 //! what they report.
 //! - `session`: the broker session: connection, passive declares, the cursor and the replay pass.
-//! - `letter`: reading a dead letter (`x-death`, routing key) and the properties a replay uses.
+//! - `letter`: reading a dead letter (the consumer's cause, `x-death`, routing key) and the
+//!   properties a replay uses.
 //! - `render`: the text the commands print.
 
 mod letter;

@@ -60,6 +60,16 @@ fn render_letter(out: &mut String, n: usize, letter: &DeadLetter, body: bool) {
         or_dash(&letter.kind),
         or_dash(&letter.routing_key)
     );
+    if let Some(cause) = &letter.cause {
+        let _ = writeln!(
+            out,
+            "   dead-lettered by the consumer of {} after {} deliveries at {}: {}",
+            cause.queue,
+            cause.deliveries,
+            cause.time.map_or_else(|| "-".to_owned(), format_time),
+            cause.reason
+        );
+    }
     for death in &letter.deaths {
         let _ = writeln!(
             out,
