@@ -269,6 +269,12 @@ impl Broker {
             .with_content_type(ShortString::from(CLOUDEVENTS_JSON))
             .with_delivery_mode(2)
             .with_message_id(ShortString::from(message.message_id.clone()))
+            // When it was published (AMQP `timestamp`, seconds): `leadctl dlq show` prints it.
+            .with_timestamp(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs()),
+            )
             .with_type(ShortString::from(message.routing_key.clone()))
             .with_headers(headers);
         let options = BasicPublishOptions {

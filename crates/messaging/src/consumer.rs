@@ -190,8 +190,11 @@ async fn process(
     metrics::counter!("leadgen_messages_delivered_total", &queue_label).increment(1);
     let started = std::time::Instant::now();
     // A consumer span (OpenTelemetry messaging conventions: RabbitMQ's destination is the
-    // exchange; the queue is the subscription), a child of the producer's span.
+    // exchange; the queue is the subscription), a child of the producer's span. A root span
+    // otherwise (no `traceparent`): not the consumer loop's, or every such message of the
+    // process's life would share one trace id.
     let span = tracing::info_span!(
+        parent: None,
         "process",
         otel.name = format!("process {}", incoming.exchange),
         otel.kind = "consumer",
