@@ -179,13 +179,24 @@ impl SyncRequestedHandler {
             TaskOutcome::Completed { success, failure } => {
                 tracing::info!(
                     sync_task.id = task_id.get(),
+                    tenant.id = task.tenant_id.get(),
+                    platform.id = task.platform_id.get(),
+                    platform.name = %task.platform_type,
                     orders.success = success,
                     orders.failure = failure,
                     "Sync completed"
                 );
             }
             TaskOutcome::Failed(reason) => {
-                tracing::warn!(sync_task.id = task_id.get(), reason = %reason, "Sync failed")
+                // Whose: an operator paged by the failed-syncs alert finds the shop from here.
+                tracing::warn!(
+                    sync_task.id = task_id.get(),
+                    tenant.id = task.tenant_id.get(),
+                    platform.id = task.platform_id.get(),
+                    platform.name = %task.platform_type,
+                    reason = %reason,
+                    "Sync failed"
+                )
             }
             TaskOutcome::Cancelled => {}
         }
