@@ -100,11 +100,15 @@ show_log() {
     tail -n 40 "$1" >&2 2>/dev/null || true
 }
 
-# start_child NAME COMMAND...: runs COMMAND in the background, output to .run/logs/NAME.log.
+# start_child NAME COMMAND...: runs COMMAND in the background, output appended to
+# .run/logs/NAME.log (an earlier run's lines stay: the message ids and trace ids a runbook
+# searches for outlive a restart), after a JSON line marking this start.
 start_child() {
     local name=$1
     shift
-    "$@" >"$LOG_DIR/$name.log" 2>&1 &
+    printf '{"timestamp":"%s","level":"INFO","message":"make run starts %s","target":"run-local"}\n' \
+        "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$name" >>"$LOG_DIR/$name.log"
+    "$@" >>"$LOG_DIR/$name.log" 2>&1 &
     CHILD_NAMES+=("$name")
     CHILD_PIDS+=("$!")
     log "started $name (pid $!), log .run/logs/$name.log"
