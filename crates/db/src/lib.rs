@@ -161,6 +161,19 @@ pub fn record_pool_status(pool: &DbPool) {
     metrics::gauge!("leadgen_db_pool_waiting").set(status.waiting as f64);
 }
 
+/// How long a consumer about to requeue a message waits for the database to answer again
+/// ([`wait_until_reachable`]): longer than a restart or a failover takes.
+pub const OUTAGE_WAIT: Duration = Duration::from_secs(300);
+
+/// Returns once the database answers, or after `at_most` (a consumer about to requeue a message
+/// waits here: [`ping`] every second).
+pub async fn wait_until_reachable(pool: &DbPool, at_most: Duration) {
+    let deadline = tokio::time::Instant::now() + at_most;
+    while !ping(pool).await && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
 /// Whether the database answers (for `/readyz`).
 pub async fn ping(pool: &DbPool) -> bool {
     match pool.get().await {

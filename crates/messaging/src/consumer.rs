@@ -53,6 +53,12 @@ pub trait Handler: Send + Sync + 'static {
     /// its last allowed delivery), so that whatever waited on it can end with `reason` instead
     /// of waiting forever. Best effort: the message is dead-lettered whatever this does.
     async fn dead_lettered(&self, _message: &Incoming, _reason: &str) {}
+
+    /// Returns once what the handler needs answers again (its database), or when it decides to
+    /// stop waiting. Called after a [`Outcome::Retry`] and before the message goes back to the
+    /// queue: each return costs one of the queue's few deliveries, and a database restart
+    /// longer than the backoff must not spend them all and dead-letter the message.
+    async fn wait_until_ready(&self) {}
 }
 
 /// How consuming is tuned.
@@ -153,12 +159,15 @@ async fn consume_once(
         .for_each_concurrent(usize::from(options.prefetch.max(1)), |delivery| {
             let handler = Arc::clone(handler);
             let broker = Arc::clone(broker);
+            let cancel = cancel.clone();
             let failure = Arc::clone(&failure);
             let limit = options.delivery_limit;
             let queue = queue.clone();
             async move {
                 match delivery {
-                    Ok(delivery) => process(delivery, handler, limit, &queue, &broker).await,
+                    Ok(delivery) => {
+                        process(delivery, handler, limit, &queue, &broker, &cancel).await
+                    }
                     Err(e) => *failure.lock().await = Some(e),
                 }
             }
@@ -184,6 +193,7 @@ async fn process(
     delivery_limit: u32,
     queue: &str,
     broker: &Broker,
+    cancel: &CancellationToken,
 ) {
     let incoming = detach(&delivery);
     let queue_label = [("queue", queue.to_owned())];
@@ -234,7 +244,16 @@ async fn process(
                 };
                 dead_letter(broker, &delivery, &death, outcome, delivery_limit).await;
             }
-            None => settle(&delivery, outcome, count, delivery_limit).await,
+            None => {
+                if matches!(outcome, Outcome::Retry(_)) {
+                    // Not while the process stops: the message then returns with the channel.
+                    tokio::select! {
+                        () = handler.wait_until_ready() => {}
+                        () = cancel.cancelled() => {}
+                    }
+                }
+                settle(&delivery, outcome, count, delivery_limit).await
+            }
         }
     }
     .instrument(span)

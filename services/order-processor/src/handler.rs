@@ -27,6 +27,10 @@ pub struct RawOrdersHandler {
 
 #[async_trait::async_trait]
 impl Handler for RawOrdersHandler {
+    async fn wait_until_ready(&self) {
+        leadgen_db::wait_until_reachable(&self.pool, leadgen_db::OUTAGE_WAIT).await;
+    }
+
     async fn handle(&self, message: Incoming) -> Outcome {
         let event = match CloudEvent::<RawOrdersFetchedV1>::from_slice(&message.body) {
             Ok(event) => event,

@@ -20,6 +20,10 @@ pub struct SyncRequestedHandler {
 
 #[async_trait::async_trait]
 impl Handler for SyncRequestedHandler {
+    async fn wait_until_ready(&self) {
+        leadgen_db::wait_until_reachable(&self.syncer.pool, leadgen_db::OUTAGE_WAIT).await;
+    }
+
     async fn handle(&self, message: Incoming) -> Outcome {
         let event = match CloudEvent::<SyncRequestedV1>::from_slice(&message.body) {
             Ok(event) => event,

@@ -123,6 +123,33 @@ async fn a_message_that_always_fails_is_delivered_at_most_the_limit_then_dead_le
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_longer_than_the_retries_does_not_spend_them() {
+    let fx = Fixture::new(&[CONSUMER]).await;
+    let waiting = message(b"{}");
+    fx.publish(&waiting).await;
+
+    // Down longer than every delivery's backoff together (the always-failing message above is
+    // dead-lettered sooner): the consumer waits for the dependency instead of requeueing.
+    let up_at = tokio::time::Instant::now() + Duration::from_secs(8);
+    let probe = Probe::new(Behaviour::DownUntil(up_at));
+    let running = fx.spawn_consumer(CONSUMER, probe.clone());
+    eventually(
+        Duration::from_secs(30),
+        "the message handled once the dependency is back",
+        || async { probe.finished() >= 2 },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    running.stop().await.expect("consumer stops cleanly");
+
+    let counts: Vec<u32> = probe.calls().iter().map(|m| m.delivery_count).collect();
+    assert_eq!(counts, vec![0, 1], "one failed delivery, then success");
+    assert_eq!(fx.ready(&fx.queue(CONSUMER)).await, 0);
+    assert_eq!(fx.ready(&fx.dlq(CONSUMER)).await, 0);
+    fx.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_transient_failure_is_retried_and_then_succeeds() {
     let fx = Fixture::new(&[CONSUMER]).await;
     let flaky = message(b"{}");

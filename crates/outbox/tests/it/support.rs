@@ -237,6 +237,9 @@ pub enum Behaviour {
         pool: DbPool,
         gate: watch::Receiver<bool>,
     },
+    /// A dependency down until the instant: `Retry` before it, `Ack` after; the handler's
+    /// readiness wait returns at that instant.
+    DownUntil(tokio::time::Instant),
 }
 
 /// A handler that records every call.
@@ -288,6 +291,10 @@ impl Handler for Probe {
                 tokio::time::sleep(*delay).await;
                 ledger_outcome(pool, &message).await
             }
+            Behaviour::DownUntil(at) if tokio::time::Instant::now() < *at => {
+                Outcome::Retry("database down".into())
+            }
+            Behaviour::DownUntil(_) => Outcome::Ack,
             Behaviour::GatedLedger { pool, gate } => {
                 let mut gate = gate.clone();
                 if gate.wait_for(|open| *open).await.is_err() {
@@ -298,6 +305,12 @@ impl Handler for Probe {
         };
         self.finished.fetch_add(1, Ordering::SeqCst);
         outcome
+    }
+
+    async fn wait_until_ready(&self) {
+        if let Behaviour::DownUntil(at) = &self.behaviour {
+            tokio::time::sleep_until(*at).await;
+        }
     }
 }
 
