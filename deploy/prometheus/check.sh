@@ -88,6 +88,8 @@ mutant "LeadgenSyncsFailing misses a platform's first failure" \
 mutant "LeadgenSyncsFailing looks back 15 minutes" \
     'increase(leadgen_sync_tasks_finished_total{status="FAILED"}[30m])' \
     'increase(leadgen_sync_tasks_finished_total{status="FAILED"}[15m])'
+mutant "LeadgenSyncsFailing lets a restart hide a failure (the new series wins)" \
+    '[30m]), "branch", "increase", "", "")' '[30m]), "branch", "new", "", "")'
 mutant "LeadgenShopsExpired without its hour" 'for: 1h' 'for: 0m'
 mutant "LeadgenShopsExpired sums the replicas" 'max by (platform, status)' 'sum by (platform, status)'
 mutant "LeadgenShopsExpired on every status" \
