@@ -270,11 +270,7 @@ impl Broker {
             .with_delivery_mode(2)
             .with_message_id(ShortString::from(message.message_id.clone()))
             // When it was published (AMQP `timestamp`, seconds): `leadctl dlq show` prints it.
-            .with_timestamp(
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs()),
-            )
+            .with_timestamp(epoch_seconds())
             .with_type(ShortString::from(message.routing_key.clone()))
             .with_headers(headers);
         let options = BasicPublishOptions {
@@ -327,4 +323,11 @@ impl Broker {
             let _ = live.connection.close(200, "shutdown").await;
         }
     }
+}
+
+/// Now, in seconds since the epoch (the AMQP timestamp's unit).
+pub(crate) fn epoch_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }

@@ -233,61 +233,24 @@ async fn process(
             "leadgen_messages_requeued_total"
         };
         metrics::counter!(settled, &queue_label).increment(1);
-        match dead {
-            Some(reason) => {
-                let death = Death {
-                    queue,
-                    body: &delivery.data,
-                    properties: &delivery.properties,
-                    reason: &reason,
-                    deliveries: count.saturating_add(1),
-                };
-                dead_letter(broker, &delivery, &death, outcome, delivery_limit).await;
-            }
-            None => {
-                if matches!(outcome, Outcome::Retry(_)) {
-                    // Not while the process stops: the message then returns with the channel.
-                    tokio::select! {
-                        () = handler.wait_until_ready() => {}
-                        () = cancel.cancelled() => {}
-                    }
-                }
-                settle(&delivery, outcome, count, delivery_limit).await
+        if dead.is_none() && matches!(outcome, Outcome::Retry(_)) {
+            // Not while the process stops: the message then returns with the channel.
+            tokio::select! {
+                () = handler.wait_until_ready() => {}
+                () = cancel.cancelled() => {}
             }
         }
+        let at = Settling {
+            broker,
+            queue,
+            delivery: &delivery,
+            delivery_count: count,
+            delivery_limit,
+        };
+        settle(&at, outcome).await;
     }
     .instrument(span)
     .await;
-}
-
-/// Dead-letters `delivery` with its cause ([`crate::dead_letter`]) and acks it; should the copy
-/// not be confirmed, rejects it as [`settle`] does (the broker dead-letters it without the cause).
-async fn dead_letter(
-    broker: &Broker,
-    delivery: &Delivery,
-    death: &Death<'_>,
-    outcome: Outcome,
-    delivery_limit: u32,
-) {
-    match broker.dead_letter(death).await {
-        Ok(()) => {
-            tracing::error!(reason = %death.reason, deliveries = death.deliveries, "Message dead-lettered");
-            if let Err(e) = delivery.ack(BasicAckOptions::default()).await {
-                // Redelivered, it is handled again (and dead-lettered again if it still fails).
-                tracing::warn!(error = %e, "Could not settle a dead-lettered message; it will be redelivered");
-            }
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "Could not publish the dead letter with its cause; rejecting it");
-            settle(
-                delivery,
-                outcome,
-                death.deliveries.saturating_sub(1),
-                delivery_limit,
-            )
-            .await;
-        }
-    }
 }
 
 /// Why `outcome` sends its message to the dead-letter queue, if it does ([`settle`]'s rule).
@@ -303,18 +266,30 @@ pub fn dead_letter_reason(
     }
 }
 
-/// The one place where a handler's outcome becomes ack, delayed requeue or dead-lettering.
-pub async fn settle(
-    delivery: &Delivery,
-    outcome: Outcome,
-    delivery_count: u32,
-    delivery_limit: u32,
-) {
-    let result = match outcome {
-        Outcome::Ack => delivery.ack(BasicAckOptions::default()).await,
-        Outcome::Retry(reason) if delivery_count + 1 < delivery_limit => {
+/// Where a delivery is settled: the broker (for a dead letter with its cause), its queue, and
+/// how often it was delivered before.
+pub struct Settling<'a> {
+    pub broker: &'a Broker,
+    pub queue: &'a str,
+    pub delivery: &'a Delivery,
+    pub delivery_count: u32,
+    pub delivery_limit: u32,
+}
+
+/// The one place where a handler's outcome becomes ack, delayed requeue or dead-lettering. A
+/// dead letter goes out with its cause ([`crate::dead_letter`]) and the delivery is acked once
+/// the broker confirmed it; should that publish fail, the delivery is rejected and the broker
+/// dead-letters it without the cause.
+pub async fn settle(at: &Settling<'_>, outcome: Outcome) {
+    let delivery = at.delivery;
+    let result = match (
+        dead_letter_reason(&outcome, at.delivery_count, at.delivery_limit),
+        &outcome,
+    ) {
+        (Some(reason), _) => dead_letter(at, reason).await,
+        (None, Outcome::Retry(reason)) => {
             let delay = backoff(
-                delivery_count + 1,
+                at.delivery_count + 1,
                 Duration::from_millis(200),
                 Duration::from_secs(5),
             );
@@ -327,18 +302,35 @@ pub async fn settle(
                 })
                 .await
         }
-        Outcome::Retry(reason) => {
-            tracing::error!(reason = %reason, "Message failed too often; dead-lettering");
-            delivery.reject(BasicRejectOptions { requeue: false }).await
-        }
-        Outcome::Reject(reason) => {
-            tracing::error!(reason = %reason, "Message rejected; dead-lettering");
-            delivery.reject(BasicRejectOptions { requeue: false }).await
-        }
+        // An Ack (a Reject always has a dead-letter reason).
+        (None, _) => delivery.ack(BasicAckOptions::default()).await,
     };
     if let Err(e) = result {
         // The channel is gone: the broker redelivers the message, and the ledger makes that safe.
         tracing::warn!(error = %e, "Could not settle a message; it will be redelivered");
+    }
+}
+
+/// Dead-letters the delivery with `reason`: the copy with its cause, then the ack; the reject
+/// when the copy was not confirmed.
+async fn dead_letter(at: &Settling<'_>, reason: &str) -> Result<(), lapin::Error> {
+    let deliveries = at.delivery_count.saturating_add(1);
+    tracing::error!(reason = %reason, deliveries, "Message dead-lettered");
+    let death = Death {
+        queue: at.queue,
+        body: &at.delivery.data,
+        properties: &at.delivery.properties,
+        reason,
+        deliveries,
+    };
+    match at.broker.dead_letter(&death).await {
+        Ok(()) => at.delivery.ack(BasicAckOptions::default()).await,
+        Err(e) => {
+            tracing::warn!(error = %e, "Could not publish the dead letter with its cause; rejecting it");
+            at.delivery
+                .reject(BasicRejectOptions { requeue: false })
+                .await
+        }
     }
 }
 

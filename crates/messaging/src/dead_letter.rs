@@ -58,10 +58,10 @@ impl Broker {
             ShortString::from(DEATH_DELIVERIES),
             AMQPValue::LongLongInt(i64::from(death.deliveries)),
         );
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        headers.insert(ShortString::from(DEATH_TIME), AMQPValue::Timestamp(now));
+        headers.insert(
+            ShortString::from(DEATH_TIME),
+            AMQPValue::Timestamp(crate::broker::epoch_seconds()),
+        );
         let properties = death.properties.clone().with_headers(headers);
         let options = BasicPublishOptions {
             mandatory: true,
