@@ -1,5 +1,6 @@
 //! The sales workflow's writes to the lead (its history is `leadgen_db::status_history`): the
-//! documented coupling that lets lead-api set `process_status` and bump `version` on order-processor's `t_order_lead`.
+//! documented coupling that lets lead-api set `process_status` and bump `version` on
+//! order-processor's `t_order_lead`.
 
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
