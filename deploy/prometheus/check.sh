@@ -79,6 +79,10 @@ mutant "LeadgenDeadLetters on the raw counter (old dead letters)" \
 mutant "LeadgenDeadLetters with delta (blind to a restart)" \
     'increase(leadgen_messages_dead_lettered_total[15m])' 'delta(leadgen_messages_dead_lettered_total[15m])'
 mutant "LeadgenDeadLetters without its runbook step" '运行 `leadctl dlq list`，' '运行 '
+mutant "LeadgenDeadLettersWaiting sums the replicas" \
+    'max by (queue) (leadgen_dead_letter_messages)' 'sum by (queue) (leadgen_dead_letter_messages)'
+mutant "LeadgenDeadLettersWaiting fires at once" 'for: 2h' 'for: 0m'
+mutant "LeadgenDeadLettersWaiting after a day" 'for: 2h' 'for: 24h'
 mutant "LeadgenSyncsFailing on every finished task" \
     'increase(leadgen_sync_tasks_finished_total{status="FAILED"}[30m])' \
     'increase(leadgen_sync_tasks_finished_total[30m])'

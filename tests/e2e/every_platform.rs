@@ -316,4 +316,26 @@ async fn every_service_serves_prometheus_metrics_of_what_it_did() {
             );
         }
     }
+    // The workers sample their queue, its dead-letter queue and the parked events (all empty now).
+    for service in ["sync-worker", "order-processor"] {
+        let url = format!("http://127.0.0.1:{}/metrics", system.port(service));
+        let text = reqwest::get(&url)
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("metrics body");
+        for gauge in [
+            "leadgen_queue_messages{",
+            "leadgen_dead_letter_messages{",
+            "leadgen_unrouted_parked_messages{",
+        ] {
+            assert!(text.contains(gauge), "{service} lacks {gauge}");
+        }
+        assert_eq!(
+            metric(&system, service, "leadgen_dead_letter_messages", &[]).await,
+            0.0,
+            "{service}"
+        );
+    }
 }

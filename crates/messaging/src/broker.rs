@@ -87,6 +87,11 @@ impl Broker {
         &self.topology
     }
 
+    /// The queues this process consumes.
+    pub(crate) fn consumed(&self) -> &[QueueSpec] {
+        &self.queues
+    }
+
     async fn open(&self) -> Result<Live, MessagingError> {
         let properties = ConnectionProperties::default()
             .with_executor(tokio_executor_trait::Tokio::current())

@@ -7,6 +7,8 @@
 //! - [`consumer`] — manual acks with bounded prefetch; the handler's [`Outcome`] is turned into
 //!   ack, delayed requeue or dead-lettering in one place ([`consumer::settle`]); a message
 //!   dead-lettered carries why ([`dead_letter`]).
+//! - [`depth`] — what waits in the process's queues, their dead-letter queues and the parked
+//!   unrouted events, as gauges.
 //!
 //! Business code does not publish directly: it writes to the outbox in its transaction and the
 //! relay (`leadgen-outbox`) publishes through [`Broker::publish`].
@@ -14,6 +16,7 @@
 mod broker;
 pub mod consumer;
 pub mod dead_letter;
+pub mod depth;
 pub mod topology;
 
 pub use broker::{Broker, MessagingError, OutgoingMessage};

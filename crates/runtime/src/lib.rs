@@ -124,9 +124,13 @@ impl Readiness for Dependencies {
             },
         ];
         if let Some(broker) = &self.broker {
+            let up = broker.is_connected().await;
+            if up {
+                broker.record_queue_depths().await;
+            }
             checks.push(Check {
                 name: "broker",
-                up: broker.is_connected().await,
+                up,
                 required: self.needs_broker,
             });
         }

@@ -60,6 +60,18 @@ fn describe() {
         "leadgen_messages_dead_lettered_total",
         "Deliveries sent to their queue's dead-letter queue"
     );
+    describe_gauge!(
+        "leadgen_queue_messages",
+        "Messages ready in a consumed queue, sampled every 15 s"
+    );
+    describe_gauge!(
+        "leadgen_dead_letter_messages",
+        "Messages waiting in a consumed queue's dead-letter queue, sampled every 15 s"
+    );
+    describe_gauge!(
+        "leadgen_unrouted_parked_messages",
+        "Events no queue was bound for, parked, sampled every 15 s"
+    );
     describe_histogram!(
         "leadgen_message_handle_duration_seconds",
         Unit::Seconds,
