@@ -65,7 +65,12 @@ impl RootSpanBuilder for RequestSpan {
             otel.status_code = tracing::field::Empty,
             tenant_id = tracing::field::Empty,
             trace_id = tracing::field::Empty,
+            "http.request.header.x-request-id" = tracing::field::Empty,
         );
+        if let Some(id) = request_id(request) {
+            span.record("http.request.header.x-request-id", id);
+        }
+        actix_web::HttpMessage::extensions_mut(request).insert(Started(std::time::Instant::now()));
         let headers: std::collections::HashMap<String, String> = ["traceparent", "tracestate"]
             .iter()
             .filter_map(|name| {
@@ -88,8 +93,52 @@ impl RootSpanBuilder for RequestSpan {
             Err(e) => e.as_response_error().status_code(),
         };
         span.record("http.response.status_code", status.as_u16());
+        if let Ok(response) = outcome {
+            access_line(&span, response, status);
+        }
         DefaultRootSpanBuilder::on_request_end(span, outcome);
     }
+}
+
+/// When the request reached the service (for the access line's duration).
+#[derive(Debug, Clone, Copy)]
+struct Started(std::time::Instant);
+
+/// The gateway's `X-Request-Id` (its access log's `rid`), when it is a plain token: a client
+/// may send its own, and a log line keeps no arbitrary text.
+fn request_id(request: &ServiceRequest) -> Option<&str> {
+    let id = request.headers().get("x-request-id")?.to_str().ok()?;
+    let plain = !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
+    plain.then_some(id)
+}
+
+/// Paths polled by probes and Prometheus: no access line (they would drown the others).
+const UNLOGGED_PATHS: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
+
+/// One line per answered request, inside its span (method, route, path, status, the gateway's
+/// request id, `traceId`): an answer's `traceId` or the gateway log's `rid` finds what the
+/// service did, 2xx and 4xx included. 5xx also log their cause (`Request failed`).
+fn access_line<B>(span: &Span, response: &ServiceResponse<B>, status: actix_web::http::StatusCode) {
+    use actix_web::HttpMessage as _;
+    let request = response.request();
+    if UNLOGGED_PATHS.contains(&request.path()) {
+        return;
+    }
+    let duration_ms = request
+        .extensions()
+        .get::<Started>()
+        .map(|started| started.0.elapsed().as_secs_f64() * 1000.0);
+    span.in_scope(|| {
+        tracing::info!(
+            http.response.status_code = status.as_u16(),
+            duration_ms,
+            "Request answered"
+        );
+    });
 }
 
 /// Registers the extractor error handlers and `/healthz`, `/readyz`, `/metrics`.
@@ -253,6 +302,97 @@ mod tests {
         async fn check(&self) -> Vec<Check> {
             Vec::new()
         }
+    }
+
+    /// Log lines written while `f` runs on this thread, as JSON.
+    #[derive(Clone, Default)]
+    struct Lines(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Lines {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            if let Ok(mut buffer) = self.0.lock() {
+                buffer.extend_from_slice(bytes);
+            }
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Lines {
+        fn json(&self) -> Vec<serde_json::Value> {
+            let text = self.0.lock().map(|b| b.clone()).unwrap_or_default();
+            String::from_utf8_lossy(&text)
+                .lines()
+                .filter_map(|l| serde_json::from_str(l).ok())
+                .collect()
+        }
+    }
+
+    /// Every answered request leaves one line with its status, route and the gateway's request
+    /// id, a 404 and a 400 included; the probes' paths leave none; a request id that is not a
+    /// plain token is not logged.
+    #[actix_web::test]
+    async fn every_answer_leaves_one_access_line() {
+        use tracing_subscriber::layer::SubscriberExt as _;
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber = tracing_subscriber::registry().with(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .flatten_event(true)
+                .with_current_span(true)
+                .with_writer(move || writer.clone()),
+        );
+        let _default = tracing::subscriber::set_default(subscriber);
+        let app = actix_web::test::init_service(
+            actix_web::App::new()
+                .wrap(tracing_middleware())
+                .configure(configure(Arc::new(Up)))
+                .route(
+                    "/things/{id}",
+                    web::get().to(|| async { HttpResponse::Ok().finish() }),
+                )
+                .default_service(web::to(not_found)),
+        )
+        .await;
+        for (path, request_id) in [
+            ("/things/7?contactInfo=13800138000", "3f2a9c"),
+            ("/nowhere", "<script> x"),
+            ("/healthz", "h"),
+            ("/metrics", "m"),
+        ] {
+            let request = actix_web::test::TestRequest::get()
+                .uri(path)
+                .insert_header(("x-request-id", request_id))
+                .to_request();
+            actix_web::test::call_service(&app, request).await;
+        }
+        let answered: Vec<_> = lines
+            .json()
+            .into_iter()
+            .filter(|l| l["message"] == "Request answered")
+            .collect();
+        assert_eq!(answered.len(), 2, "{answered:?}");
+        let first = &answered[0];
+        assert_eq!(first["http.response.status_code"], 200, "{first}");
+        assert_eq!(first["span"]["http.route"], "/things/{id}", "{first}");
+        assert_eq!(first["span"]["url.path"], "/things/7", "{first}");
+        assert_eq!(
+            first["span"]["http.request.header.x-request-id"], "3f2a9c",
+            "{first}"
+        );
+        assert!(first["duration_ms"].as_f64().is_some(), "{first}");
+        assert!(!first.to_string().contains("13800138000"), "{first}");
+        let second = &answered[1];
+        assert_eq!(second["http.response.status_code"], 404, "{second}");
+        assert!(
+            second["span"]
+                .get("http.request.header.x-request-id")
+                .is_none(),
+            "{second}"
+        );
     }
 
     /// The raw answer to `request`, read until the server closes the connection.
