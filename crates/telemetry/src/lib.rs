@@ -5,7 +5,7 @@
 //! and out of HTTP requests and messages.
 //!
 //! Call [`init`] first in `main` and keep the returned [`TelemetryGuard`] alive; dropping it
-//! flushes pending spans. Never log secrets, tokens, phone numbers or names.
+//! flushes pending spans. `main` returns [`exit_code`], which logs a fatal error as a JSON line. Never log secrets, tokens, phone numbers or names.
 
 mod log_format;
 pub mod metrics;
@@ -106,6 +106,35 @@ fn tracer_provider(
     Ok(builder.build())
 }
 
+/// The exit code of a service's `main`, and its last line when it failed: the error with its
+/// causes as one JSON log line like every other (`Stopped with an error`, `error.cause`), not
+/// Rust's multi-line `Error: …` that a log collector cannot parse. Before [`init`] ran (the
+/// configuration did not load) the line is written by hand in the same shape.
+pub fn exit_code<E: std::fmt::Display>(result: Result<(), E>) -> std::process::ExitCode {
+    let Err(error) = result else {
+        return std::process::ExitCode::SUCCESS;
+    };
+    let cause = format!("{error:#}");
+    if tracing::dispatcher::has_been_set() {
+        tracing::error!(error.cause = %cause, "Stopped with an error");
+    } else {
+        eprintln!("{}", early_error_line(&cause, std::time::SystemTime::now()));
+    }
+    std::process::ExitCode::FAILURE
+}
+
+/// The JSON line of an error met before the subscriber was installed.
+fn early_error_line(cause: &str, at: std::time::SystemTime) -> String {
+    let timestamp: chrono::DateTime<chrono::Utc> = at.into();
+    serde_json::json!({
+        "timestamp": timestamp.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        "level": "ERROR",
+        "message": "Stopped with an error",
+        "error.cause": cause,
+    })
+    .to_string()
+}
+
 /// The trace id of the current span as 32 lowercase hex digits, or 32 zeros outside a trace.
 pub fn current_trace_id() -> String {
     let context = tracing::Span::current().context();
@@ -131,6 +160,21 @@ pub fn set_parent_from(span: &tracing::Span, headers: &HashMap<String, String>) 
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_error_before_the_subscriber_is_one_json_line() {
+        let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_764_900_000);
+        let line = super::early_error_line("loading configuration: missing field `url`\n", at);
+        assert!(!line.contains('\n'), "{line}");
+        let value: serde_json::Value = serde_json::from_str(&line).expect("JSON");
+        assert_eq!(value["level"], "ERROR");
+        assert_eq!(value["message"], "Stopped with an error");
+        assert_eq!(
+            value["error.cause"],
+            "loading configuration: missing field `url`\n"
+        );
+        assert_eq!(value["timestamp"], "2025-12-05T02:00:00.000000Z");
+    }
+
     use tracing_subscriber::layer::SubscriberExt;
 
     use super::*;

@@ -5,7 +5,11 @@ use anyhow::Context as _;
 use order_processor::{Application, Settings};
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> std::process::ExitCode {
+    leadgen_telemetry::exit_code(run().await)
+}
+
+async fn run() -> anyhow::Result<()> {
     let settings: Settings = leadgen_settings::load(&leadgen_settings::Sources::from_env())
         .context("loading configuration")?;
     let _telemetry = leadgen_telemetry::init(&settings.telemetry, "order-processor")?;
