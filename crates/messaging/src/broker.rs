@@ -25,7 +25,10 @@ pub const CLOUDEVENTS_JSON: &str = "application/cloudevents+json; charset=utf-8"
 pub enum MessagingError {
     #[error("broker connection failed: {0}")]
     Connection(#[from] lapin::Error),
-    #[error("the broker refused the message (nack)")]
+    #[error(
+        "the broker refused the message (nack): a queue it was routed to refused it (full, with \
+         x-overflow reject-publish) or could not store it"
+    )]
     Nacked,
     #[error("the message could not be routed to any queue")]
     Unroutable,

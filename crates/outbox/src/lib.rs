@@ -6,16 +6,20 @@
 //!   with it, so the relay publishes under the original trace.
 //! - [`Relay`] claims a producer's rows in id order with `FOR UPDATE SKIP LOCKED`, publishes them
 //!   together and waits for their broker confirms (one disk sync for the lot, not one per
-//!   event), deletes the confirmed prefix and commits. A failed publish bumps the row's
-//!   `attempts` and keeps the error text, and later rows wait behind it, so one relay publishes
-//!   a producer's events in order. (Several relay replicas would not keep that order; consumers
-//!   do not depend on it.) A crash after the confirm and before the commit publishes the row
-//!   again: consumers dedupe by event id.
+//!   event), deletes the confirmed rows and commits. A failed publish bumps the row's
+//!   `attempts` and keeps the error text. Events go out in id order, but no order is promised
+//!   (several relay replicas, a row refused and retried later): consumers do not depend on it.
+//!   A crash after the confirm and before the commit publishes the row again: consumers dedupe
+//!   by event id.
 //! - Who waits after a failure depends on what failed. The broker as a whole (connection or
 //!   channel lost, no confirm in time, blocked by a resource alarm): the relay backs off in
 //!   memory (0.2 s doubling to 5 s) and tries again, so events flow within seconds of the
 //!   broker's return however long it was away. The broker refusing this one message (nack,
-//!   unroutable): the row waits `2^attempts` seconds (capped at 5 minutes).
+//!   unroutable): the row waits `2^attempts` seconds (capped at 5 minutes) and the rows after
+//!   it go on, so one subscriber's queue that refuses (full, `x-overflow: reject-publish`)
+//!   delays its own events' copies, not every tenant's events. Each retry of a refused event
+//!   delivers it again to the queues that took it (the broker refuses per message, not per
+//!   queue): they dedupe by event id.
 //! - [`Batch`] collects a unit of work's events and enqueues them with one statement.
 //! - [`mark_processed`] records `(consumer, message id)` in the consumer's transaction; `false`
 //!   means the message was already handled and must change nothing.
@@ -172,8 +176,6 @@ struct Row {
     /// The event's JSON as it will be published.
     payload: String,
     headers: serde_json::Value,
-    /// Not backing off after a failed publish.
-    ready: bool,
 }
 
 /// How often the relay measures its backlog.
@@ -217,10 +219,13 @@ impl Relay {
         let batch = self.settings.batch_size;
         let (published, unavailable) = conn.transaction::<_, OutboxError, _>(|conn| {
             async move {
-                // The head of the producer's rows in id order; the first row still backing off
-                // stops the batch, so later rows never overtake it.
+                // The producer's rows in id order, but those backing off after the broker
+                // refused them: one refused event (a subscriber's full queue) holds up no other.
                 let rows: Vec<Row> = t_outbox::table
                     .filter(t_outbox::producer.eq(producer))
+                    .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                        "(last_attempt_at IS NULL OR last_attempt_at < now() - make_interval(secs => LEAST(power(2, attempts), 300)))",
+                    ))
                     .order(t_outbox::id.asc())
                     .limit(batch)
                     .select((
@@ -229,20 +234,18 @@ impl Relay {
                         t_outbox::routing_key,
                         t_outbox::payload,
                         t_outbox::headers,
-                        diesel::dsl::sql::<diesel::sql_types::Bool>(
-                            "(last_attempt_at IS NULL OR last_attempt_at < now() - make_interval(secs => LEAST(power(2, attempts), 300)))",
-                        ),
                     ))
                     .for_update()
                     .skip_locked()
                     .load(conn)
                     .await?;
-                // Sent together, confirmed together; the confirmed prefix is done. The first
-                // failure backs off, and the rows after it stay for the next pass (those the
-                // broker already took are delivered again; consumers dedupe by event id).
+                // Sent together, confirmed together; every confirmed row is done. A row the
+                // broker refused backs off on its own and the others go on; the broker away
+                // stops the pass, and the rows after the failure stay for the next one (those
+                // the broker already took are delivered again; consumers dedupe by event id).
                 let mut ids = Vec::with_capacity(rows.len());
                 let mut messages = Vec::with_capacity(rows.len());
-                for row in rows.into_iter().take_while(|r| r.ready) {
+                for row in rows {
                     ids.push(row.id);
                     messages.push(OutgoingMessage {
                         routing_key: row.routing_key,
@@ -273,9 +276,10 @@ impl Relay {
                                 ))
                                 .execute(conn)
                                 .await?;
-                            unavailable = wide.then_some(e);
-                            // Keep id order: later rows wait for this one.
-                            break;
+                            if wide {
+                                unavailable = Some(e);
+                                break;
+                            }
                         }
                     }
                 }

@@ -1,5 +1,5 @@
 //! The relay: committed outbox rows reach the broker once, in id order, survive a broker away
-//! without a backoff of their own, and back off when the broker refuses them.
+//! without a backoff of their own, and back off each on its own when the broker refuses them.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -243,7 +243,7 @@ async fn make_unroutable(fx: &Fixture) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_refused_row_backs_off_and_the_rows_after_it_wait() {
+async fn refused_rows_back_off_each_on_its_own() {
     let fx = Fixture::new(&[CONSUMER]).await;
     let events = vec![sync_event(1), sync_event(2), sync_event(3)];
     enqueue_committed(&fx, &events).await;
@@ -257,14 +257,94 @@ async fn a_refused_row_backs_off_and_the_rows_after_it_wait() {
             .expect("a refused message is not the broker unavailable"),
         0
     );
-    // The next pass comes within the first row's backoff (2 s): it is not sent again, and the
-    // rows after it wait.
+    // The next pass comes within the rows' backoff (2 s): none is sent again.
     assert_eq!(relay.relay_once().await.expect("relay"), 0);
     let rows = outbox_rows(&fx).await;
     let attempts: Vec<i32> = rows.iter().map(|r| r.1).collect();
-    assert_eq!(attempts, vec![1, 0, 0], "{rows:?}");
+    assert_eq!(attempts, vec![1, 1, 1], "{rows:?}");
     let error = rows[0].2.clone().expect("last_error set");
     assert!(error.contains("routed"), "{error}");
     assert_eq!(relay.pending().await.expect("pending"), 3);
+    fx.close().await;
+}
+
+/// Another team's queue that refuses what it is sent (full, `x-overflow: reject-publish`)
+/// holds up only its own events: the relay publishes the rows after the refused one, once,
+/// and the refused one when the queue takes it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_queue_that_refuses_holds_up_no_other_event() {
+    use lapin::options::{QueueBindOptions, QueueDeclareOptions};
+    use lapin::types::{AMQPValue, LongString, ShortString};
+    const TRAPPED_KEY: &str = "lead.updated.v1";
+
+    let fx = Fixture::new(&[CONSUMER]).await;
+    let trap = format!("{}.team-trap", fx.prefix());
+    let channel = fx.broker.consumer_channel().await.expect("admin channel");
+    let mut args = FieldTable::default();
+    args.insert(ShortString::from("x-max-length"), AMQPValue::LongLongInt(0));
+    args.insert(
+        ShortString::from("x-overflow"),
+        AMQPValue::LongString(LongString::from(b"reject-publish".to_vec())),
+    );
+    channel
+        .queue_declare(&trap, QueueDeclareOptions::default(), args)
+        .await
+        .expect("declare the subscriber's queue");
+    channel
+        .queue_bind(
+            &trap,
+            &fx.topology().events_exchange(),
+            TRAPPED_KEY,
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .expect("bind it");
+
+    let events = vec![sync_event(1), sync_event(2), sync_event(3)];
+    enqueue_committed(&fx, &events).await;
+    // The first row is the refused team's event.
+    let mut conn = leadgen_db::conn(&fx.db.pool).await.expect("db connection");
+    diesel::update(t_outbox::table.filter(t_outbox::event_id.eq(events[0].id)))
+        .set(t_outbox::routing_key.eq(TRAPPED_KEY))
+        .execute(&mut conn)
+        .await
+        .expect("route the first row to the subscriber");
+    drop(conn);
+
+    let relay = relay(&fx);
+    assert_eq!(relay.relay_once().await.expect("relay"), 2);
+    assert_eq!(
+        relay.relay_once().await.expect("relay"),
+        0,
+        "within backoff"
+    );
+    let delivered = message_ids(&fx.drain(&fx.queue(CONSUMER)).await);
+    assert_eq!(
+        delivered,
+        vec![events[1].id.to_string(), events[2].id.to_string()],
+        "the later events once each"
+    );
+    let rows = outbox_rows(&fx).await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!((rows[0].0, rows[0].1), (events[0].id, 1), "{rows:?}");
+    let error = rows[0].2.clone().expect("last_error set");
+    assert!(error.contains("reject-publish"), "{error}");
+
+    // The team's queue goes away: the event is parked like any unrouted one, and done.
+    channel
+        .queue_delete(&trap, QueueDeleteOptions::default())
+        .await
+        .expect("delete the subscriber's queue");
+    let _ = channel.close(200, "done").await;
+    eventually(
+        Duration::from_secs(10),
+        "the refused row is relayed",
+        || async {
+            relay.relay_once().await.expect("relay");
+            relay.pending().await.expect("pending") == 0
+        },
+    )
+    .await;
     fx.close().await;
 }
