@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Gives another team a RabbitMQ user that can subscribe to the lead events and do nothing else:
+# declare and consume its own queues and exchanges (named `<team>.…`), bind them to
+# `<prefix>.events` with `lead.*` routing keys only (topic permissions), and publish nowhere on
+# this module's exchanges (so it can neither start syncs nor forge events for other teams).
+#
+#   deploy/rabbitmq/subscriber.sh --team crm [--prefix leadgen] [--vhost /]
+#   deploy/rabbitmq/subscriber.sh --team crm --revoke
+#
+# The password comes from LEADGEN_SUBSCRIBER_PASSWORD; without it a new user gets a random one,
+# printed once on stdout (an existing user keeps its own). Runs `rabbitmqctl` on this host, or
+# the command in RABBITMQCTL (e.g. "kubectl exec -i rabbitmq-0 -- rabbitmqctl"). Idempotent.
+set -euo pipefail
+
+TEAM="" PREFIX=leadgen VHOST=/ REVOKE=0
+while [ $# -gt 0 ]; do
+    case $1 in
+        --team) TEAM=${2:-}; shift 2 ;;
+        --prefix) PREFIX=${2:-}; shift 2 ;;
+        --vhost) VHOST=${2:-}; shift 2 ;;
+        --revoke) REVOKE=1; shift ;;
+        -h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "subscriber.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+    esac
+done
+# A team name is also a regular-expression prefix below: letters, digits and dashes only.
+if ! [[ $TEAM =~ ^[a-z][a-z0-9-]{1,40}$ ]]; then
+    echo "subscriber.sh: --team must be 2-41 lowercase letters, digits or dashes, starting with a letter" >&2
+    exit 2
+fi
+if ! [[ $PREFIX =~ ^[A-Za-z0-9._-]+$ ]] || [ "$TEAM" = "$PREFIX" ]; then
+    echo "subscriber.sh: --prefix must be the module's amqp.prefix, other than the team" >&2
+    exit 2
+fi
+read -r -a CTL <<<"${RABBITMQCTL:-rabbitmqctl}"
+ctl() { "${CTL[@]}" -q "$@"; }
+
+if [ "$REVOKE" -eq 1 ]; then
+    if ctl list_users --no-table-headers | awk '{print $1}' | grep -qx "$TEAM"; then
+        ctl delete_user "$TEAM" >/dev/null
+        echo "subscriber.sh: user $TEAM deleted (its queues stay; delete them if no longer wanted)" >&2
+    fi
+    exit 0
+fi
+
+escape() { printf '%s' "$1" | sed 's/[.]/\\./g'; }
+team_re="^$(escape "$TEAM")\\."
+events=$(escape "$PREFIX.events")
+
+if ctl list_users --no-table-headers | awk '{print $1}' | grep -qx "$TEAM"; then
+    if [ -n "${LEADGEN_SUBSCRIBER_PASSWORD:-}" ]; then
+        printf '%s' "$LEADGEN_SUBSCRIBER_PASSWORD" | ctl change_password "$TEAM" >/dev/null
+    fi
+else
+    password=${LEADGEN_SUBSCRIBER_PASSWORD:-}
+    if [ -z "$password" ]; then
+        password=$(head -c 24 /dev/urandom | base64 | tr -d '/+=' | head -c 32)
+        echo "$password"
+    fi
+    printf '%s' "$password" | ctl add_user "$TEAM" >/dev/null
+fi
+# configure: its own queues and exchanges; write: binding its own queues, dead-lettering into
+# its own exchange; read: consuming its own queues and binding to the events exchange.
+ctl set_permissions -p "$VHOST" "$TEAM" "$team_re" "$team_re" "^(${team_re#^}.*|${events})\$" >/dev/null
+# On the events exchange: bind `lead.*` keys only (the module's own commands stay internal),
+# publish none.
+ctl set_topic_permissions -p "$VHOST" "$TEAM" "$PREFIX.events" '^$' '^lead\.' >/dev/null
+echo "subscriber.sh: $TEAM may bind its own queues ($TEAM.*) to $PREFIX.events with lead.* keys in vhost $VHOST" >&2
