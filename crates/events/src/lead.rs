@@ -163,8 +163,10 @@ impl Event for LeadIdentifiedV2 {
 }
 
 /// What changed in a lead.
-// `Score` also covers a change of `intention` alone (the score's intention part). Said here
-// rather than on the variant, whose doc comment would change the generated schema's shape.
+// `Score` also covers a change of `intention` alone (the score's intention part), and
+// `ContactValidity` a new contact under the same verdict (another masked number, a privacy
+// number reissued, its expiry moved in the reason). Said here rather than on the variants,
+// whose doc comments would change the generated schema's shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum LeadChange {

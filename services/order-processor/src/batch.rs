@@ -25,7 +25,8 @@ use leadgen_outbox::Batch;
 
 use crate::SERVICE;
 use crate::lead_record::{
-    self, Announced, Buyer, Keep, OrderFigures, announced_changes, orders_changed, tags_of,
+    self, Announced, Buyer, ContactShown, Keep, OrderFigures, announced_changes, orders_changed,
+    tags_of,
 };
 use crate::orders::{self, Prepared};
 use crate::repo::identities::{self, IdentityWrite};
@@ -544,7 +545,12 @@ fn changes(
         score: old.score,
         intention: old.intention,
         tags: &old_tags,
-        contact_validity: &old.contact_validity,
+        contact: ContactShown {
+            kind: &old.contact_kind,
+            masked: &old.contact_masked,
+            validity: &old.contact_validity,
+            reason: &old.contact_validity_reason,
+        },
         process_status: &old.process_status,
         orders: OrderFigures::of(
             &old.order_id,
@@ -556,7 +562,12 @@ fn changes(
         score: row.score,
         intention: row.intention,
         tags,
-        contact_validity: &row.contact_validity,
+        contact: ContactShown {
+            kind: &row.contact_kind,
+            masked: &row.contact_masked,
+            validity: &row.contact_validity,
+            reason: &row.contact_validity_reason,
+        },
         process_status: &row.process_status,
         orders: OrderFigures::of(
             &row.order_id,

@@ -231,10 +231,21 @@ pub struct Announced<'a> {
     /// The score's intention part: a change of it alone is a score change.
     pub intention: i16,
     pub tags: &'a [IntentionTag],
-    pub contact_validity: &'a str,
+    pub contact: ContactShown<'a>,
     pub process_status: &'a str,
     /// The buyer's orders as the snapshot shows them.
     pub orders: OrderFigures<'a>,
+}
+
+/// The contact as a snapshot shows it: a change of any part is `CONTACT_VALIDITY` (a new
+/// number, a privacy number reissued under the same validity, its expiry moved, a new verdict).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ContactShown<'a> {
+    pub kind: &'a str,
+    pub masked: &'a str,
+    pub validity: &'a str,
+    /// The stored `ContactValiditySummary` (validity, code, reason).
+    pub reason: &'a serde_json::Value,
 }
 
 /// The order figures of a lead's snapshot: a change of any is `ordersChanged`.
@@ -279,7 +290,7 @@ pub fn announced_changes(before: Announced<'_>, after: Announced<'_>) -> Vec<Lea
     if before.tags != after.tags {
         out.push(LeadChange::Tags);
     }
-    if before.contact_validity != after.contact_validity {
+    if before.contact != after.contact {
         out.push(LeadChange::ContactValidity);
     }
     if before.process_status != after.process_status {
@@ -301,11 +312,18 @@ mod tests {
     #[test]
     fn an_intention_change_alone_is_announced_as_a_score_change() {
         let tags = [IntentionTag::High];
+        let reason = serde_json::json!({"validity": "VALID", "code": "MOBILE", "reason": "手机号"});
+        let contact = ContactShown {
+            kind: "MOBILE",
+            masked: "138****5678",
+            validity: "VALID",
+            reason: &reason,
+        };
         let before = Announced {
             score: 54,
             intention: 48,
             tags: &tags,
-            contact_validity: "VALID",
+            contact,
             process_status: "PENDING",
             orders: OrderFigures::of("T1", (2, 2, 12_000), &serde_json::json!({"unpaidCount": 1})),
         };
@@ -316,7 +334,10 @@ mod tests {
         };
         assert_eq!(announced_changes(before, after), vec![LeadChange::Score]);
         let after = Announced {
-            contact_validity: "INVALID",
+            contact: ContactShown {
+                validity: "INVALID",
+                ..contact
+            },
             process_status: "PROCESSED",
             tags: &[],
             ..before
@@ -329,6 +350,23 @@ mod tests {
                 LeadChange::Status
             ]
         );
+        // A privacy number reissued, or its expiry moved, under the same verdict.
+        let reissued = ContactShown {
+            masked: "184****7411-9341",
+            ..contact
+        };
+        let later = serde_json::json!({"validity": "VALID", "code": "PRIVACY", "reason": "有效期至2026-12-17 02:51"});
+        let moved = ContactShown {
+            reason: &later,
+            ..contact
+        };
+        for contact in [reissued, moved] {
+            let after = Announced { contact, ..before };
+            assert_eq!(
+                announced_changes(before, after),
+                vec![LeadChange::ContactValidity]
+            );
+        }
         // A repeat purchase that moves no score or tag still changes the snapshot.
         let after = Announced {
             orders: OrderFigures::of("T2", (3, 3, 19_000), &serde_json::json!({"unpaidCount": 1})),

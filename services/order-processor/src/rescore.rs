@@ -37,7 +37,9 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::SERVICE;
-use crate::lead_record::{Announced, OrderFigures, announced_changes, snapshot, tags_of};
+use crate::lead_record::{
+    Announced, ContactShown, OrderFigures, announced_changes, snapshot, tags_of,
+};
 use crate::processor::Processor;
 use crate::repo::leads::{self, LeadRow};
 use crate::repo::raw_orders;
@@ -426,7 +428,12 @@ fn apply(c: Changed) -> anyhow::Result<(serde_json::Value, Option<CloudEvent<Lea
             score: before.score,
             intention: before.intention,
             tags: &before_tags,
-            contact_validity: &before.contact_validity,
+            contact: ContactShown {
+                kind: &before.contact_kind,
+                masked: &before.contact_masked,
+                validity: &before.contact_validity,
+                reason: &before.contact_validity_reason,
+            },
             process_status: &before.process_status,
             orders,
         },
@@ -434,7 +441,12 @@ fn apply(c: Changed) -> anyhow::Result<(serde_json::Value, Option<CloudEvent<Lea
             score: row.score,
             intention: row.intention,
             tags: &assessment.tags,
-            contact_validity: &row.contact_validity,
+            contact: ContactShown {
+                kind: &row.contact_kind,
+                masked: &row.contact_masked,
+                validity: &row.contact_validity,
+                reason: &row.contact_validity_reason,
+            },
             process_status: &row.process_status,
             orders,
         },
