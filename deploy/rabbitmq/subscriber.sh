@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Gives another team a RabbitMQ user that can subscribe to the lead events and do nothing else:
 # declare and consume its own queues and exchanges (named `<team>.…`), bind them to
-# `<prefix>.events` with `lead.*` routing keys only (topic permissions), and publish nowhere on
-# this module's exchanges (so it can neither start syncs nor forge events for other teams).
+# `<prefix>.events` with `lead.*` and `platform.*` routing keys only (topic permissions), and
+# publish nowhere on this module's exchanges (so it can neither start syncs nor forge events for
+# other teams).
 #
 #   deploy/rabbitmq/subscriber.sh --team crm [--prefix leadgen] [--vhost /]
 #   deploy/rabbitmq/subscriber.sh --team crm --revoke
@@ -19,7 +20,7 @@ while [ $# -gt 0 ]; do
         --prefix) PREFIX=${2:-}; shift 2 ;;
         --vhost) VHOST=${2:-}; shift 2 ;;
         --revoke) REVOKE=1; shift ;;
-        -h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "subscriber.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -62,7 +63,7 @@ fi
 # configure: its own queues and exchanges; write: binding its own queues, dead-lettering into
 # its own exchange; read: consuming its own queues and binding to the events exchange.
 ctl set_permissions -p "$VHOST" "$TEAM" "$team_re" "$team_re" "^(${team_re#^}.*|${events})\$" >/dev/null
-# On the events exchange: bind `lead.*` keys only (the module's own commands stay internal),
-# publish none.
-ctl set_topic_permissions -p "$VHOST" "$TEAM" "$PREFIX.events" '^$' '^lead\.' >/dev/null
-echo "subscriber.sh: $TEAM may bind its own queues ($TEAM.*) to $PREFIX.events with lead.* keys in vhost $VHOST" >&2
+# On the events exchange: bind `lead.*` and `platform.*` keys only (the module's own commands
+# stay internal), publish none.
+ctl set_topic_permissions -p "$VHOST" "$TEAM" "$PREFIX.events" '^$' '^(lead|platform)\.' >/dev/null
+echo "subscriber.sh: $TEAM may bind its own queues ($TEAM.*) to $PREFIX.events with lead.* and platform.* keys in vhost $VHOST" >&2

@@ -110,6 +110,14 @@ impl Spy {
         }
     }
 
+    /// The envelopes captured under `key`, in arrival order.
+    pub fn events(&self, key: &str) -> Vec<serde_json::Value> {
+        self.of(key)
+            .iter()
+            .map(|c| serde_json::from_slice(&c.body).expect("event JSON"))
+            .collect()
+    }
+
     /// Lead ids announced by LeadIdentified events (duplicates kept, to be detected).
     pub async fn lead_ids(&self) -> Vec<i64> {
         tokio::time::sleep(Duration::from_millis(300)).await;

@@ -54,6 +54,7 @@ async fn a_refused_refresh_token_makes_the_shop_expired_with_the_reason() {
     // The simulator's refresh tokens live one second.
     let system = System::start_with(&["--refresh-expires-in", "1"], &REFRESH_EVERY_SECOND).await;
     let api = Api::new(&system, 6);
+    let spy = crate::spy::Spy::bind(&system.broker.prefix, &["platform.changed.v1"]).await;
     let platform_id = api.authorize(&system, "TAOBAO").await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     expire_soon(&system, platform_id).await;
@@ -75,6 +76,18 @@ async fn a_refused_refresh_token_makes_the_shop_expired_with_the_reason() {
         ))
         .await;
     assert_eq!(logged["data"]["total"], 1, "{logged}");
+    // Other teams learn it: connected by auth-api, then expired by sync-worker's refresher.
+    spy.wait_for("platform.changed.v1", 2, Duration::from_secs(10))
+        .await;
+    let changes = spy.events("platform.changed.v1");
+    let last = changes.last().expect("an event");
+    assert_eq!(last["source"], "/leadgen/sync-worker", "{changes:?}");
+    assert_eq!(last["data"]["platformId"], platform_id);
+    assert_eq!(
+        (&last["data"]["previousStatus"], &last["data"]["status"]),
+        (&serde_json::json!("ACTIVE"), &serde_json::json!("EXPIRED")),
+        "{changes:?}"
+    );
     // An EXPIRED shop is not synced: a manual sync is refused.
     let refused = api
         .post(

@@ -9,6 +9,7 @@
 //! | [`LeadUpdatedV1`] | `lead.updated.v1` | order-processor, lead-api | other teams |
 //! | [`LeadRemovedV1`] | `lead.removed.v1` | order-processor | other teams |
 //! | [`LeadIdentifiedV1`] (deprecated) | `lead.identified.v1` | order-processor | other teams |
+//! | [`PlatformChangedV1`] | `platform.changed.v1` | auth-api, and whoever finds a shop's grant refused (sync-worker, lead-api) | other teams |
 //!
 //! `proto-events/schemas/v*/*.json` are generated from these types (`leadctl schemas`), and a
 //! test fails when the committed files and the types disagree. Within a version fields are only
@@ -17,6 +18,7 @@
 mod envelope;
 mod lead;
 mod payloads;
+mod platform;
 
 pub use envelope::{CloudEvent, EnvelopeError, SPEC_VERSION};
 pub use lead::{
@@ -26,6 +28,7 @@ pub use lead::{
 pub use payloads::{
     ContactSummary, IntentionTagV1, LeadIdentifiedV1, RawOrdersFetchedV1, SyncRequestedV1,
 };
+pub use platform::PlatformChangedV1;
 
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -49,6 +52,7 @@ pub mod routing {
     pub const LEAD_IDENTIFIED_V2: &str = "lead.identified.v2";
     pub const LEAD_UPDATED_V1: &str = "lead.updated.v1";
     pub const LEAD_REMOVED_V1: &str = "lead.removed.v1";
+    pub const PLATFORM_CHANGED_V1: &str = "platform.changed.v1";
 }
 
 /// The JSON Schema of the whole envelope for `E`, as committed in `proto-events/`.
@@ -81,6 +85,10 @@ pub fn all_schemas() -> Vec<(&'static str, serde_json::Value)> {
         ),
         (LeadUpdatedV1::SCHEMA_FILE, schema_for::<LeadUpdatedV1>()),
         (LeadRemovedV1::SCHEMA_FILE, schema_for::<LeadRemovedV1>()),
+        (
+            PlatformChangedV1::SCHEMA_FILE,
+            schema_for::<PlatformChangedV1>(),
+        ),
     ]
 }
 

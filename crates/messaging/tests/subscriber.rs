@@ -1,5 +1,5 @@
 //! Another team's broker user, as `deploy/rabbitmq/subscriber.sh` makes it: it declares and
-//! consumes its own queue bound to the lead events, and the broker refuses it everything else
+//! consumes its own queue bound to the lead and shop events, and the broker refuses it everything else
 //! (binding the module's commands, publishing on the events exchange, declaring the module's
 //! queues). Against the local RabbitMQ (`rabbitmqctl` on this host), with a prefix of its own.
 
@@ -107,6 +107,15 @@ async fn a_subscriber_binds_lead_events_and_nothing_else() {
     )
     .await
     .expect("bound to a lead event");
+    own.queue_bind(
+        &queue,
+        &events,
+        "platform.changed.v1",
+        QueueBindOptions::default(),
+        FieldTable::default(),
+    )
+    .await
+    .expect("bound to a shop's status changes");
 
     // The module's commands stay internal.
     let other = channel(&connection).await;

@@ -3,17 +3,18 @@
 //! auth-api's `t_ecom_platform_auth`. It reads a shop's sealed credentials, opens a
 //! [`Session`], seals and stores refreshed tokens and reads them back for a session another
 //! caller refreshed meanwhile ([`CredentialSink`]), and marks a shop whose
-//! session cannot be refreshed `EXPIRED`. It writes nothing else.
+//! session cannot be refreshed `EXPIRED` (announced with `platform.changed.v1` through the
+//! caller's outbox). It writes nothing else.
 
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
 use leadgen_crypto::Sealer;
 use leadgen_db::schema::t_ecom_platform_auth as auth;
-use leadgen_db::{DbPool, oplog, sealed};
+use leadgen_db::{DbPool, ScopedFutureExt as _, oplog, sealed};
 use leadgen_domain::audit::{AuditAction, AuditTarget};
 use leadgen_domain::{AuthStatus, PlatformId, TenantId};
 use leadgen_platforms::resilience::RetryPolicy;
@@ -121,41 +122,60 @@ pub fn unusable_status(reason: &str) -> AuthStatus {
 /// The session could not be refreshed: the merchant must authorize again. The shop becomes
 /// EXPIRED or INVALID ([`unusable_status`]) with `reason` (the platform's refusal, never a
 /// token) shown beside it, is no longer scheduled, and the operation log records the transition
-/// (`PLATFORM_AUTH_EXPIRE`, by the system, from `service`).
+/// (`PLATFORM_AUTH_EXPIRE`, by the system, from `service`) and `service`'s outbox announces it
+/// (`platform.changed.v1`).
 pub async fn mark_expired(
     conn: &mut AsyncPgConnection,
     id: PlatformId,
     reason: &str,
     service: &'static str,
-) -> QueryResult<usize> {
+) -> anyhow::Result<usize> {
     let status = unusable_status(reason);
-    let tenants: Vec<i64> = diesel::update(
-        auth::table
-            .find(id.get())
-            .filter(auth::status.eq(AuthStatus::Active.as_str())),
-    )
-    .set((
-        auth::status.eq(status.as_str()),
-        auth::status_reason.eq(format!("平台会话已失效且无法刷新，请重新授权（{reason}）")),
-        auth::update_time.eq(diesel::dsl::now),
-    ))
-    .returning(auth::tenant_id)
-    .get_results(conn)
-    .await?;
+    let status_reason = format!("平台会话已失效且无法刷新，请重新授权（{reason}）");
     let trace_id = leadgen_telemetry::current_trace_id();
-    for tenant in &tenants {
-        let entry = oplog::Entry {
-            tenant_id: TenantId::new(*tenant),
-            service,
-            operator: &oplog::Operator::System,
-            action: AuditAction::PlatformAuthExpire,
-            target_type: AuditTarget::PlatformAuth,
-            target_ids: vec![id.to_string()],
-            result: Err(format!("{status}: {reason}")),
-        };
-        oplog::record(conn, entry, &trace_id).await?;
-    }
-    Ok(tenants.len())
+    // One transaction (a savepoint inside the caller's): the status, its event and its log line.
+    conn.transaction::<usize, anyhow::Error, _>(|conn| {
+        async move {
+            let changed: Vec<(i64, String)> = diesel::update(
+                auth::table
+                    .find(id.get())
+                    .filter(auth::status.eq(AuthStatus::Active.as_str())),
+            )
+            .set((
+                auth::status.eq(status.as_str()),
+                auth::status_reason.eq(&status_reason),
+                auth::update_time.eq(diesel::dsl::now),
+            ))
+            .returning((auth::tenant_id, auth::platform_type))
+            .get_results(conn)
+            .await?;
+            for (tenant, platform_type) in &changed {
+                let event = leadgen_events::PlatformChangedV1 {
+                    platform_id: id,
+                    platform_type: platform_type.parse().map_err(|e| anyhow::anyhow!("{e}"))?,
+                    status,
+                    previous_status: AuthStatus::Active,
+                    status_reason: Some(status_reason.clone()),
+                    history_purge_at: None,
+                }
+                .into_event(service, TenantId::new(*tenant));
+                leadgen_outbox::enqueue(conn, service, &event).await?;
+                let entry = oplog::Entry {
+                    tenant_id: TenantId::new(*tenant),
+                    service,
+                    operator: &oplog::Operator::System,
+                    action: AuditAction::PlatformAuthExpire,
+                    target_type: AuditTarget::PlatformAuth,
+                    target_ids: vec![id.to_string()],
+                    result: Err(format!("{status}: {reason}")),
+                };
+                oplog::record(conn, entry, &trace_id).await?;
+            }
+            Ok(changed.len())
+        }
+        .scope_boxed()
+    })
+    .await
 }
 
 /// Opens the shop's session: app credentials and tokens unsealed, retries per `policy`.

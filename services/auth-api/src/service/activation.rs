@@ -17,7 +17,7 @@ use crate::SERVICE;
 use crate::error::AuthApiError;
 use crate::repo::platforms::{self as repo, ActivatedTokens, AuthRow};
 use crate::repo::sync_tasks;
-use crate::service::syncs;
+use crate::service::{announce, syncs};
 use leadgen_domain::PlatformId;
 use leadgen_domain::audit::{AuditAction, AuditTarget};
 
@@ -80,6 +80,13 @@ pub async fn activate(
                 None => None,
             };
             let target = existing.unwrap_or(row.id);
+            // The status the shop had before this consent (a renewed record's own).
+            let before = match existing {
+                Some(target) => repo::find_for_tenant(conn, row.tenant_id, target)
+                    .await?
+                    .map(|r| r.status),
+                None => Some(row.status.clone()),
+            };
             let tokens = seal_tokens(sealer, target, granted.tokens)?;
             // No history yet: never connected, its history purged after a revocation, or its
             // backfill never completed (failed, or cancelled by the merchant: connecting the
@@ -127,6 +134,12 @@ pub async fn activate(
                 .await?;
             }
             record_callback(conn, row, action, target_ids, Ok(())).await?;
+            if let (Some(before), Some(now)) = (
+                before,
+                repo::find_for_tenant(conn, row.tenant_id, target).await?,
+            ) {
+                announce::status_change(conn, &before, &now).await?;
+            }
             Ok(target)
         }
         .scope_boxed()

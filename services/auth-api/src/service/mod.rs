@@ -1,6 +1,7 @@
 //! auth-api's use cases; each opens at most one transaction.
 
 pub mod activation;
+pub mod announce;
 pub mod audit;
 pub mod authorizations;
 pub mod oauth;

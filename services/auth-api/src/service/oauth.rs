@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::AuthApiError;
 use crate::repo::platforms::{self as repo, AuthRow};
 use crate::service::activation::{self, Granted};
+use crate::service::announce;
 use crate::startup::AppState;
 
 /// A fresh, unguessable state value (32 random bytes, URL-safe Base64).
@@ -285,7 +286,11 @@ async fn invalidate(
     let (id, state_hash, reason) = (row.id, state_hash.to_owned(), reason.to_owned());
     conn.transaction::<(), AuthApiError, _>(|conn| {
         async move {
-            repo::invalidate(conn, id, &state_hash, &reason).await?;
+            if repo::invalidate(conn, id, &state_hash, &reason).await? > 0
+                && let Some(now) = repo::find_for_tenant(conn, row.tenant_id, id).await?
+            {
+                announce::status_change(conn, &row.status, &now).await?;
+            }
             activation::record_callback(
                 conn,
                 row,

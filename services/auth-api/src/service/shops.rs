@@ -17,7 +17,7 @@ use crate::repo::sync_tasks;
 use crate::service::authorizations::{
     Created, Listed, check_callback, check_redirect, with_last_syncs,
 };
-use crate::service::{oauth, operator, syncs};
+use crate::service::{announce, oauth, operator, syncs};
 use crate::startup::AppState;
 
 /// The statuses a merchant may set: pause (`DISABLED`) or resume (`ACTIVE`).
@@ -155,6 +155,7 @@ where
                 .await?
                 .ok_or(AuthApiError::PlatformNotFound)?;
             let row_id = row.id;
+            let before = row.status.clone();
             if let Some((action, op)) = step(conn, row).await? {
                 let entry = Entry {
                     tenant_id: tenant,
@@ -170,6 +171,7 @@ where
             let now = repo::find_for_tenant(conn, tenant, row_id)
                 .await?
                 .ok_or(AuthApiError::PlatformNotFound)?;
+            announce::status_change(conn, &before, &now).await?;
             // As the list shows it: with its newest sync (a cancelled one says why).
             with_last_syncs(conn, tenant, vec![now])
                 .await?

@@ -725,8 +725,21 @@ async fn a_shop_connected_for_the_first_time_gets_a_backfill_of_its_history() {
     // configured.
     assert_eq!((end - start).num_days(), 89);
     let events = app.outbox().await;
-    assert_eq!(events.len(), 1, "{events:?}");
+    let keys: Vec<&str> = events.iter().map(|(key, _)| key.as_str()).collect();
+    assert_eq!(
+        keys,
+        ["sync.requested.v1", "platform.changed.v1"],
+        "{events:?}"
+    );
     assert_eq!(events[0].1["data"]["trigger"], "BACKFILL");
+    // Other teams learn the shop is connected.
+    let connected = &events[1].1["data"];
+    assert_eq!(
+        (&connected["previousStatus"], &connected["status"]),
+        (&json!("PENDING_AUTH"), &json!("ACTIVE")),
+        "{connected}"
+    );
+    assert_eq!(connected["platformId"], shop);
     // While it runs, a manual sync waits its turn.
     let manual = app
         .request_sync(Some(&token(1, &[SYNC])), &shop.to_string(), None)

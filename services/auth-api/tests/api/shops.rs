@@ -62,6 +62,16 @@ fn actions(log: &[crate::helpers::OpLogRow]) -> Vec<&str> {
     log.iter().map(|e| e.action.as_str()).collect()
 }
 
+/// The `platform.changed.v1` events in the outbox: their data, in order.
+async fn platform_changes(app: &TestApp) -> Vec<Value> {
+    app.outbox()
+        .await
+        .into_iter()
+        .filter(|(key, _)| key == "platform.changed.v1")
+        .map(|(_, event)| event)
+        .collect()
+}
+
 #[tokio::test]
 async fn a_paused_shop_is_not_synced_until_resumed() {
     let app = spawn_app_without_relay().await;
@@ -131,6 +141,31 @@ async fn a_paused_shop_is_not_synced_until_resumed() {
             .skip(1)
             .collect::<Vec<_>>(),
         vec!["PLATFORM_AUTH_DISABLE", "PLATFORM_AUTH_ENABLE"]
+    );
+    // Each change announced once, for other teams (pausing twice changed nothing).
+    let changes = platform_changes(&app).await;
+    let statuses: Vec<(&str, &str)> = changes
+        .iter()
+        .map(|e| {
+            (
+                e["data"]["previousStatus"].as_str().unwrap_or_default(),
+                e["data"]["status"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        vec![("ACTIVE", "DISABLED"), ("DISABLED", "ACTIVE")],
+        "{changes:?}"
+    );
+    assert_eq!(changes[0]["subject"], format!("platform/{shop}"));
+    assert_eq!(changes[0]["tenantid"], 1);
+    assert_eq!(changes[0]["data"]["platformType"], "TAOBAO");
+    assert!(
+        changes[0]["data"]["statusReason"]
+            .as_str()
+            .is_some_and(|r| r.contains(OPERATOR_NAME)),
+        "{changes:?}"
     );
 }
 
@@ -254,5 +289,19 @@ async fn a_disconnected_shop_loses_its_tokens_but_keeps_its_history() {
             .filter(|a| **a == "PLATFORM_AUTH_REVOKE")
             .count(),
         1
+    );
+    // Announced once, with when its history goes.
+    let changes = platform_changes(&app).await;
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    let data = &changes[0]["data"];
+    assert_eq!(
+        (&data["previousStatus"], &data["status"]),
+        (&json!("ACTIVE"), &json!("REVOKED"))
+    );
+    let purge_at: chrono::DateTime<chrono::Utc> =
+        serde_json::from_value(data["historyPurgeAt"].clone()).expect("historyPurgeAt");
+    assert!(
+        purge_at > chrono::Utc::now() + chrono::Duration::days(1),
+        "{data}"
     );
 }

@@ -1,0 +1,44 @@
+//! A connected shop's (platform authorization's) status changed.
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use leadgen_domain::{AuthStatus, PlatformId, PlatformType, TenantId};
+
+use crate::{CloudEvent, Event, routing};
+
+/// A shop's authorization changed status: the merchant connected it (`ACTIVE`), paused it
+/// (`DISABLED`) or enabled it again, disconnected it (`REVOKED`: consent withdrawn; its buyers'
+/// leads are deleted at `historyPurgeAt` unless it is connected again), or the platform stopped
+/// accepting its grant (`EXPIRED`, `INVALID`: the merchant must authorize again; orders are not
+/// synced meanwhile). Leads name their shop in `lead.platformId`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PlatformChangedV1 {
+    pub platform_id: PlatformId,
+    pub platform_type: PlatformType,
+    pub status: AuthStatus,
+    pub previous_status: AuthStatus,
+    /// Why, in Chinese, as the API's `statusReason` shows it (absent when none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_reason: Option<String>,
+    /// With `REVOKED`: when the shop's order history and the leads built only from it are
+    /// deleted (each announced with `lead.removed.v1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history_purge_at: Option<DateTime<Utc>>,
+}
+
+impl Event for PlatformChangedV1 {
+    const TYPE: &'static str = "com.cunkebao.leadgen.platform.changed.v1";
+    const ROUTING_KEY: &'static str = routing::PLATFORM_CHANGED_V1;
+    const SCHEMA_FILE: &'static str = "v1/platform-changed.json";
+}
+
+impl PlatformChangedV1 {
+    /// The envelope, published by `source` for `tenant`, with the subject `platform/{id}`.
+    pub fn into_event(self, source: &str, tenant: TenantId) -> CloudEvent<Self> {
+        let subject = format!("platform/{}", self.platform_id.get());
+        CloudEvent::new(source, tenant, Some(subject), self)
+    }
+}

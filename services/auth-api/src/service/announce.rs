@@ -1,0 +1,36 @@
+//! `platform.changed.v1`: a shop's status change, announced in the transaction that made it.
+
+use leadgen_domain::AuthStatus;
+use leadgen_events::PlatformChangedV1;
+
+use crate::SERVICE;
+use crate::error::AuthApiError;
+use crate::repo::platforms::AuthRow;
+
+/// Enqueues `platform.changed.v1` when `after` (the row as the transaction left it) has another
+/// status than `before`; nothing otherwise.
+pub async fn status_change(
+    conn: &mut leadgen_db::PgConn,
+    before: &str,
+    after: &AuthRow,
+) -> Result<(), AuthApiError> {
+    if before == after.status {
+        return Ok(());
+    }
+    fn parse<T: std::str::FromStr<Err: std::fmt::Display>>(text: &str) -> Result<T, AuthApiError> {
+        text.parse()
+            .map_err(|e| AuthApiError::Unexpected(anyhow::anyhow!("{e}")))
+    }
+    let status = parse(&after.status)?;
+    let changed = PlatformChangedV1 {
+        platform_id: after.id,
+        platform_type: parse(&after.platform_type)?,
+        status,
+        previous_status: parse(before)?,
+        status_reason: after.status_reason.clone(),
+        history_purge_at: after.purge_after.filter(|_| status == AuthStatus::Revoked),
+    };
+    let event = changed.into_event(SERVICE, after.tenant_id);
+    leadgen_outbox::enqueue(conn, SERVICE, &event).await?;
+    Ok(())
+}
