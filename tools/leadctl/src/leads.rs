@@ -79,11 +79,40 @@ pub async fn rebuild(tenant: Option<i64>, platform: Option<i64>) -> anyhow::Resu
         );
     }
     let n = requeue(&mut conn, tenant, platform).await?;
+    let waiting = pending(&mut conn, tenant, platform).await?;
+    let earlier = waiting.saturating_sub(i64::try_from(n).unwrap_or(i64::MAX));
     println!(
-        "{n} raw orders handed back to order-processor; its pending sweep rebuilds their buyers \
-         (orders synced within [processing] pending_after_secs wait that long first)"
+        "{n} raw orders handed back to order-processor{}; its pending sweep rebuilds their buyers \
+         (orders synced within [processing] pending_after_secs wait that long first)",
+        if earlier > 0 {
+            format!(", beside {earlier} already waiting (an earlier rebuild, or not processed yet)")
+        } else {
+            String::new()
+        }
     );
     Ok(())
+}
+
+/// Raw orders waiting for order-processor in the scope.
+async fn pending(
+    conn: &mut AsyncPgConnection,
+    tenant: Option<i64>,
+    platform: Option<i64>,
+) -> anyhow::Result<i64> {
+    #[derive(diesel::QueryableByName)]
+    struct Waiting {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let waiting: Waiting = diesel::sql_query(
+        "SELECT count(*) AS n FROM t_ecom_order_raw WHERE process_status = 'PENDING' \
+           AND ($1::int8 IS NULL OR tenant_id = $1) AND ($2::int8 IS NULL OR platform_id = $2)",
+    )
+    .bind::<Nullable<BigInt>, _>(tenant)
+    .bind::<Nullable<BigInt>, _>(platform)
+    .get_result(conn)
+    .await?;
+    Ok(waiting.n)
 }
 
 #[derive(diesel::QueryableByName)]
