@@ -432,6 +432,49 @@ async fn a_status_change_needs_the_version_records_who_and_is_announced() {
     expect_envelope(response, StatusCode::CONFLICT, 40902).await;
 }
 
+/// Bulk changes over the same leads, asked in opposite orders at once: each lead changes once
+/// (the others see its new version and conflict), and none fails (no deadlock).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_bulk_changes_over_the_same_leads_never_deadlock() {
+    let app = spawn_app().await;
+    let s = seed(&app).await;
+    let bulk = |items: Value| {
+        let request = app
+            .client
+            .patch(app.url("/leads"))
+            .bearer_auth(token(1, &[VIEW, PROCESS]))
+            .json(&json!({"items": items, "processStatus": "INVALID"}));
+        async move {
+            let response = request.send().await.expect("PATCH /leads");
+            expect_envelope(response, StatusCode::OK, 200).await
+        }
+    };
+    let forward = json!([{"leadId": s.a, "version": 1}, {"leadId": s.b, "version": 1}]);
+    let backward = json!([{"leadId": s.b, "version": 1}, {"leadId": s.a, "version": 1}]);
+    let answers = futures::future::join_all((0..8).map(|i| {
+        bulk(if i % 2 == 0 {
+            forward.clone()
+        } else {
+            backward.clone()
+        })
+    }))
+    .await;
+    let mut updated = std::collections::HashMap::new();
+    for answer in &answers {
+        for result in answer["data"]["results"].as_array().expect("results") {
+            let kind = result["result"].as_str().unwrap_or_default();
+            assert!(matches!(kind, "UPDATED" | "CONFLICT"), "{answer}");
+            if kind == "UPDATED" {
+                *updated
+                    .entry(result["leadId"].as_i64().unwrap_or_default())
+                    .or_insert(0) += 1;
+            }
+        }
+    }
+    assert_eq!(updated.get(&s.a), Some(&1), "{answers:?}");
+    assert_eq!(updated.get(&s.b), Some(&1), "{answers:?}");
+}
+
 #[tokio::test]
 async fn the_bulk_form_answers_per_lead() {
     let app = spawn_app().await;
