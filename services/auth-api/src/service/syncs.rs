@@ -27,7 +27,8 @@ use crate::startup::AppState;
 pub struct SyncBody {
     /// ISO 8601. Given: the orders **created** in the period, each as it is now. Omitted: every
     /// order created or changed since the shop's last sync by modification time (10 minutes
-    /// overlap; at most 90 days).
+    /// overlap; at most 90 days); with `endTime` omitted too, a shop whose history was never
+    /// fetched (its backfill cancelled or failed) gets that backfill (`trigger: BACKFILL`).
     #[schema(format = DateTime)]
     pub start_time: Option<String>,
     /// ISO 8601; defaults to now (a later time is now).
@@ -150,8 +151,19 @@ pub async fn enqueue_backfill(
     platform_type: PlatformType,
     days: i64,
 ) -> Result<Option<SyncTaskId>, AuthApiError> {
-    let end = Utc::now();
-    let task = NewTask {
+    let task = backfill_task(tenant, platform_id, platform_type, days, Utc::now());
+    start_task(conn, &task, platform_type, SyncTrigger::Backfill).await
+}
+
+/// A BACKFILL task: the `days` before `end`, by creation time, asked by no one.
+fn backfill_task(
+    tenant: TenantId,
+    platform_id: PlatformId,
+    platform_type: PlatformType,
+    days: i64,
+    end: DateTime<Utc>,
+) -> NewTask<'static> {
+    NewTask {
         tenant_id: tenant,
         platform_id,
         platform_type: platform_type.as_str(),
@@ -162,8 +174,29 @@ pub async fn enqueue_backfill(
         listing: Listing::Created.as_str(),
         requested_by: None,
         requested_by_name: None,
+    }
+}
+
+/// The accepted request in the operation log (design 7).
+async fn record_request(
+    conn: &mut leadgen_db::PgConn,
+    tenant: TenantId,
+    op: &Operator,
+    task_id: SyncTaskId,
+    platform_id: PlatformId,
+    trace_id: &str,
+) -> Result<(), AuthApiError> {
+    let entry = Entry {
+        tenant_id: tenant,
+        service: SERVICE,
+        operator: op,
+        action: AuditAction::SyncRequest,
+        target_type: AuditTarget::SyncTask,
+        target_ids: vec![task_id.to_string(), format!("platform:{platform_id}")],
+        result: Ok(()),
     };
-    start_task(conn, &task, platform_type, SyncTrigger::Backfill).await
+    oplog::record(conn, entry, trace_id).await?;
+    Ok(())
 }
 
 /// Accepts a manual sync: a RUNNING task and a `SyncRequested` event in one transaction.
@@ -178,6 +211,8 @@ pub async fn request(
     let tenant = user.tenant_id;
     let op = operator(user);
     let trace_id = leadgen_telemetry::current_trace_id();
+    let backfill_days = state.oauth.backfill_days;
+    let platforms = state.platforms.clone();
     let result = conn
         .transaction::<SyncTaskId, AuthApiError, _>(|conn| {
             let op = op.clone();
@@ -200,6 +235,28 @@ pub async fn request(
                     .parse()
                     .map_err(|e| AuthApiError::Unexpected(anyhow::anyhow!("{e}")))?;
                 let now = window.now;
+                // A shop whose history was never fetched (its backfill cancelled by the
+                // merchant, or failed): a sync that names no period fetches that history, as a
+                // BACKFILL; catching up on changes from the last sync would leave it out for good.
+                if window.start.is_none()
+                    && window.end.is_none()
+                    && backfill_days > 0
+                    && !repo::backfill_completed(conn, platform_id).await?
+                    && let Some(client) = platforms.get(platform_type)
+                {
+                    let days = super::oauth::served_days(client.as_ref(), backfill_days);
+                    let task = backfill_task(tenant, platform_id, platform_type, days, now);
+                    let task = NewTask {
+                        requested_by: Some(user.user_id.get()),
+                        requested_by_name: Some(&user.name),
+                        ..task
+                    };
+                    let task_id = start_task(conn, &task, platform_type, SyncTrigger::Backfill)
+                        .await?
+                        .ok_or(AuthApiError::SyncRunning)?;
+                    record_request(conn, tenant, &op, task_id, platform_id, &trace_id).await?;
+                    return Ok(task_id);
+                }
                 let end = window.end.unwrap_or(now).min(now);
                 // A named period is listed by creation time (each order as it is now). Without
                 // a start the sync catches up on changes, as a scheduled one does: by
@@ -238,16 +295,7 @@ pub async fn request(
                 let task_id = start_task(conn, &task, platform_type, SyncTrigger::Manual)
                     .await?
                     .ok_or(AuthApiError::SyncRunning)?;
-                let entry = Entry {
-                    tenant_id: tenant,
-                    service: SERVICE,
-                    operator: &op,
-                    action: AuditAction::SyncRequest,
-                    target_type: AuditTarget::SyncTask,
-                    target_ids: vec![task_id.to_string(), format!("platform:{platform_id}")],
-                    result: Ok(()),
-                };
-                oplog::record(conn, entry, &trace_id).await?;
+                record_request(conn, tenant, &op, task_id, platform_id, &trace_id).await?;
                 Ok(task_id)
             }
             .scope_boxed()

@@ -747,6 +747,79 @@ async fn a_shop_connected_for_the_first_time_gets_a_backfill_of_its_history() {
     expect_envelope(manual, StatusCode::CONFLICT, 40901).await;
 }
 
+/// The merchant cancelled the first backfill: a sync that names no period fetches the history
+/// (a BACKFILL again) instead of catching up on the last minutes' changes, which would leave
+/// the history out for good. Once a backfill completed, such a sync catches up on changes.
+#[tokio::test]
+async fn a_sync_after_a_cancelled_backfill_fetches_the_history() {
+    let endpoint = TokenEndpoint::start(200, taobao_tokens("cancel", "2200013")).await;
+    let app = app_backfilling(&endpoint, None).await;
+    let (shop, state) = pending(&app, None).await;
+    let response = app.callback(&[("code", "code-1"), ("state", &state)]).await;
+    expect_envelope(response, StatusCode::OK, 200).await;
+    let tasks = || async {
+        let mut conn = app.conn().await;
+        t_ecom_sync_task::table
+            .filter(t_ecom_sync_task::platform_id.eq(shop))
+            .order(t_ecom_sync_task::id.asc())
+            .select((
+                t_ecom_sync_task::id,
+                t_ecom_sync_task::trigger_type,
+                t_ecom_sync_task::listing,
+                t_ecom_sync_task::window_start,
+                t_ecom_sync_task::requested_by,
+            ))
+            .load::<(i64, String, String, chrono::DateTime<Utc>, Option<i64>)>(&mut conn)
+            .await
+            .expect("tasks")
+    };
+    let backfill = tasks().await[0].0;
+    let cancelled = app
+        .client
+        .post(app.url(&format!("/sync-records/{backfill}/cancel")))
+        .bearer_auth(token(1, &[SYNC]))
+        .send()
+        .await
+        .expect("cancel");
+    expect_envelope(cancelled, StatusCode::OK, 200).await;
+
+    let sync = || async {
+        app.request_sync(Some(&token(1, &[SYNC])), &shop.to_string(), None)
+            .await
+    };
+    expect_envelope(sync().await, StatusCode::OK, 200).await;
+    let all = tasks().await;
+    let (_, trigger, listing, start, requested_by) = all.last().expect("a task").clone();
+    assert_eq!(
+        (trigger.as_str(), listing.as_str()),
+        ("BACKFILL", "CREATED"),
+        "{all:?}"
+    );
+    // Taobao serves 89 days by creation time.
+    assert_eq!((Utc::now() - start).num_days(), 89, "{all:?}");
+    assert!(requested_by.is_some(), "the user who asked: {all:?}");
+
+    // That backfill completed: the next such sync catches up on changes.
+    let mut conn = app.conn().await;
+    diesel::update(t_ecom_sync_task::table.filter(t_ecom_sync_task::platform_id.eq(shop)))
+        .set((
+            t_ecom_sync_task::status.eq("COMPLETED"),
+            t_ecom_sync_task::windows_done.eq(1),
+        ))
+        .execute(&mut conn)
+        .await
+        .expect("completed");
+    drop(conn);
+    expect_envelope(sync().await, StatusCode::OK, 200).await;
+    let all = tasks().await;
+    let (_, trigger, listing, ..) = all.last().expect("a task").clone();
+    assert_eq!(
+        (trigger.as_str(), listing.as_str()),
+        ("MANUAL", "MODIFIED"),
+        "{all:?}"
+    );
+}
+
 #[tokio::test]
 async fn a_disconnected_shop_keeps_its_history_until_purged_and_starts_anew_after() {
     let endpoint = TokenEndpoint::start(200, taobao_tokens("back", "2200012")).await;
