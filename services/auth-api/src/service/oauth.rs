@@ -119,7 +119,13 @@ pub async fn complete(
                 "{reason} {}",
                 query.error_description.clone().unwrap_or_default()
             );
-            invalidate(&mut conn, &row, &state_hash, detail.trim()).await?;
+            invalidate(
+                &mut conn,
+                &row,
+                &state_hash,
+                &explain_refusal(detail.trim()),
+            )
+            .await?;
             return refused(
                 &row,
                 AuthApiError::OAuthExchange(detail),
@@ -149,7 +155,7 @@ pub async fn complete(
         // Refused, or a request the platform rejects (a wrong app secret fails the signature:
         // Douyin `isv.signature-invalid`): the code is spent either way, so the attempt ends.
         Err(PlatformError::AuthRefused(reason) | PlatformError::InvalidRequest(reason)) => {
-            invalidate(&mut conn, &row, &state_hash, &reason).await?;
+            invalidate(&mut conn, &row, &state_hash, &explain_refusal(&reason)).await?;
             return refused(
                 &row,
                 AuthApiError::OAuthExchange(reason),
@@ -159,8 +165,24 @@ pub async fn complete(
         // The platform failed (unavailable, malformed), or answered what it documents nowhere
         // (JD names no token error; a throttle inside a token answer): the record waits for
         // another attempt, and the failure, with the platform's words, is in the operation log.
+        // A new authorization shows why in its `statusReason` meanwhile, and a browser sent by
+        // a front end goes back to it (with `error`), like any refusal: a merchant whose app
+        // secret is wrong sees the platform's words instead of a record pending for ever.
         Err(other) => {
             let error = other.to_string();
+            if row.status == AuthStatus::PendingAuth.as_str() {
+                let reason = format!(
+                    "授权码换取令牌未成功，可刷新回调页重试；若仍失败，请检查 appKey、appSecret 后重新发起授权（平台返回：{error}）"
+                );
+                repo::set_status(
+                    &mut conn,
+                    row.id,
+                    &[AuthStatus::PendingAuth],
+                    AuthStatus::PendingAuth,
+                    Some(&reason),
+                )
+                .await?;
+            }
             activation::record_callback(
                 &mut conn,
                 &row,
@@ -169,7 +191,8 @@ pub async fn complete(
                 Err(error.clone()),
             )
             .await?;
-            return Err(AuthApiError::Platform(error));
+            let status = row.status.parse().unwrap_or(AuthStatus::PendingAuth);
+            return refused(&row, AuthApiError::Platform(error), status);
         }
     };
 
@@ -217,6 +240,28 @@ fn refused(
     let mut done = completed(row, row.id, status, None);
     done.redirect_to = done.redirect_to.map(|to| with_error(&to, code));
     Ok(done)
+}
+
+/// A refusal's reason as the merchant reads it: what it means (for the OAuth 2.0 error codes,
+/// RFC 6749 §4.1.2.1 and §5.2), then the platform's own words.
+fn explain_refusal(raw: &str) -> String {
+    let code = raw
+        .split(|c: char| c == ':' || c.is_whitespace())
+        .next()
+        .unwrap_or_default();
+    let meaning = match code {
+        "access_denied" => "商家在授权页取消或拒绝了授权，可重新发起授权",
+        "invalid_client" | "unauthorized_client" => {
+            "电商平台不认可应用的 appKey 或 appSecret，请检查后重新发起授权"
+        }
+        "invalid_grant" => "授权码无效或已过期，请重新发起授权",
+        "invalid_scope" => "申请的权限范围不被电商平台接受，请检查应用的权限配置",
+        "server_error" | "temporarily_unavailable" => {
+            "电商平台暂时无法完成授权，请稍后重新发起授权"
+        }
+        _ => "电商平台拒绝了授权，请重新发起授权",
+    };
+    format!("{meaning}（平台返回：{raw}）")
 }
 
 /// A record's status once its consent was refused: a new authorization INVALID; a re-authorized

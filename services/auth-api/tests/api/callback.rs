@@ -255,6 +255,13 @@ async fn callback_with_the_merchants_refusal_marks_the_authorization_invalid() {
     let row = app.platform_row(id).await;
     assert_eq!(row.status, "INVALID");
     assert_eq!(row.oauth_state_hash, None, "the state is spent");
+    // What it means, then the platform's words.
+    assert_eq!(
+        row.status_reason.as_deref(),
+        Some(
+            "商家在授权页取消或拒绝了授权，可重新发起授权（平台返回：access_denied merchant said no）"
+        )
+    );
     let log = app.operation_log().await;
     let entry = log
         .iter()
@@ -304,6 +311,29 @@ async fn callback_sends_the_browser_back_to_the_redirect_url() {
     );
 }
 
+/// The token exchange failed (the platform down here): a browser a front end sent goes back
+/// to it, with the record still pending and the business code, not to a JSON page.
+#[tokio::test]
+async fn callback_that_cannot_exchange_the_code_sends_the_browser_back_too() {
+    let app = spawn_app().await;
+    let (id, state) = pending(&app, Some("https://app.example.com/shops")).await;
+    let response = app.callback(&[("code", "abc"), ("state", &state)]).await;
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let location = response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .expect("Location");
+    assert_eq!(
+        location,
+        format!(
+            "https://app.example.com/shops?platformId={id}&platformType=TAOBAO\
+             &status=PENDING_AUTH&error=50201"
+        )
+    );
+    assert_eq!(app.platform_row(id).await.status, "PENDING_AUTH");
+}
+
 #[tokio::test]
 async fn callback_when_the_platform_is_down_answers_50201_and_keeps_the_state() {
     // The configured token URL is an unused port: the exchange cannot connect.
@@ -313,7 +343,15 @@ async fn callback_when_the_platform_is_down_answers_50201_and_keeps_the_state() 
     let body = expect_envelope(response, StatusCode::BAD_GATEWAY, 50201).await;
     let message = body["message"].as_str().expect("message");
     assert!(!message.contains("127.0.0.1"), "opaque: {message}");
-    assert_eq!(app.platform_row(id).await.status, "PENDING_AUTH");
+    let row = app.platform_row(id).await;
+    assert_eq!(row.status, "PENDING_AUTH");
+    // The record says why meanwhile (no address, no query with a secret in it).
+    let reason = row.status_reason.unwrap_or_default();
+    assert!(reason.starts_with("授权码换取令牌未成功"), "{reason}");
+    assert!(
+        !reason.contains("127.0.0.1") && !reason.contains("secret"),
+        "{reason}"
+    );
 
     // The state is still good for another try.
     let response = app

@@ -507,6 +507,7 @@ pub struct PlatformRow {
     pub app_key: String,
     pub auth_info: String,
     pub status: String,
+    pub status_reason: Option<String>,
     pub oauth_state_hash: Option<String>,
     pub redirect_url: Option<String>,
     pub callback_url: String,
