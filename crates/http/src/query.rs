@@ -169,11 +169,14 @@ pub fn time_range(
 /// `+` sent unencoded in a query string arrives as a space (`…T00:00:00 08:00`) and is read as
 /// the `+` it was.
 pub fn parse_time(value: &str) -> Option<DateTime<Utc>> {
+    use chrono::SubsecRound as _;
     let value = value.trim();
+    // To the microsecond, as PostgreSQL keeps it: a window checked in nanoseconds would be
+    // another window once stored (its ends equal, refused by the table's check).
     let parse = |v: &str| {
         DateTime::parse_from_rfc3339(v)
             .ok()
-            .map(|t| t.with_timezone(&Utc))
+            .map(|t| t.with_timezone(&Utc).trunc_subsecs(6))
     };
     parse(value).or_else(|| {
         let (time, offset) = value.rsplit_once(' ')?;
@@ -188,6 +191,15 @@ pub fn parse_time(value: &str) -> Option<DateTime<Utc>> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn times_are_read_to_the_microsecond() {
+        let a = super::parse_time("2026-12-01T00:00:00Z");
+        let b = super::parse_time("2026-12-01T00:00:00.000000001Z");
+        assert_eq!(a, b, "nanoseconds the database cannot keep are dropped");
+        let c = super::parse_time("2026-12-01T00:00:00.0000019Z").expect("time");
+        assert_eq!(c.timestamp_subsec_nanos(), 1_000);
+    }
 
     #[test]
     fn a_parameter_that_cannot_be_read_is_named() {
