@@ -100,6 +100,15 @@ impl RootSpanBuilder for RequestSpan {
     }
 }
 
+/// Headers every answer carries unless its handler set its own: its content type is the one
+/// to trust (`nosniff`), and no cache keeps it (a tenant's buyers, masked or not, and its
+/// shops must not stay in a browser's or a proxy's cache; the docs' static files set theirs).
+pub fn default_headers() -> actix_web::middleware::DefaultHeaders {
+    actix_web::middleware::DefaultHeaders::new()
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("Cache-Control", "no-store"))
+}
+
 /// When the request reached the service (for the access line's duration).
 #[derive(Debug, Clone, Copy)]
 struct Started(std::time::Instant);
@@ -274,6 +283,7 @@ where
     leadgen_telemetry::metrics::install(None);
     Ok(actix_web::HttpServer::new(move || {
         actix_web::App::new()
+            .wrap(default_headers())
             .wrap(actix_web::middleware::from_fn(crate::nul::reject_nul))
             .wrap(actix_web::middleware::from_fn(head_as_get))
             .wrap(tracing_middleware())
@@ -393,6 +403,50 @@ mod tests {
                 .is_none(),
             "{second}"
         );
+    }
+
+    /// Every answer says `nosniff` and `no-store`, unless its handler chose a cache policy.
+    #[actix_web::test]
+    async fn answers_are_not_sniffed_or_cached() {
+        let app = actix_web::test::init_service(
+            actix_web::App::new()
+                .wrap(default_headers())
+                .route(
+                    "/data",
+                    web::get().to(|| async { HttpResponse::Ok().finish() }),
+                )
+                .route(
+                    "/static",
+                    web::get().to(|| async {
+                        HttpResponse::Ok()
+                            .insert_header(("Cache-Control", "public, max-age=60"))
+                            .finish()
+                    }),
+                )
+                .default_service(web::to(not_found)),
+        )
+        .await;
+        for (path, cache) in [
+            ("/data", "no-store"),
+            ("/nowhere", "no-store"),
+            ("/static", "public, max-age=60"),
+        ] {
+            let request = actix_web::test::TestRequest::get().uri(path).to_request();
+            let response = actix_web::test::call_service(&app, request).await;
+            let header = |name: &str| {
+                response
+                    .headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            };
+            assert_eq!(
+                header("x-content-type-options").as_deref(),
+                Some("nosniff"),
+                "{path}"
+            );
+            assert_eq!(header("cache-control").as_deref(), Some(cache), "{path}");
+        }
     }
 
     /// The raw answer to `request`, read until the server closes the connection.
