@@ -180,23 +180,26 @@ async fn gateway_refusals_come_in_the_envelope(system: &System) {
             501,
         ),
     ];
-    // Bytes outside ASCII in the request line, as curl sends `?contactInfo=张`: reqwest would
-    // encode them, so the request is written by hand.
-    let raw = raw_request(
-        system,
-        "GET /api/v1/lead-generation/orders/leads?contactInfo=张 HTTP/1.1\r\n",
-    )
-    .await;
-    let (head, body) = raw.split_once("\r\n\r\n").expect("a response");
-    assert!(head.starts_with("HTTP/1.1 400"), "{raw}");
-    let body: serde_json::Value = serde_json::from_str(body).expect("a JSON envelope");
-    assert_eq!(body["code"], 400, "{body}");
-    assert!(
-        body["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("URL 编码")),
-        "{body}"
-    );
+    // Bytes outside ASCII in the request line, as curl sends `?contactInfo=张`, and the
+    // characters the services' parser refuses unencoded: reqwest would encode them, so the
+    // request is written by hand.
+    for query in ["contactInfo=张", "contactInfo=a<b", "contactInfo=\"x\""] {
+        let raw = raw_request(
+            system,
+            &format!("GET /api/v1/lead-generation/orders/leads?{query} HTTP/1.1\r\n"),
+        )
+        .await;
+        let (head, body) = raw.split_once("\r\n\r\n").expect("a response");
+        assert!(head.starts_with("HTTP/1.1 400"), "{raw}");
+        let body: serde_json::Value = serde_json::from_str(body).expect("a JSON envelope");
+        assert_eq!(body["code"], 400, "{body}");
+        assert!(
+            body["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("URL 编码")),
+            "{body}"
+        );
+    }
     for (request, status) in cases {
         let response = request.send().await.expect("gateway answers");
         assert_eq!(response.status().as_u16(), status);
