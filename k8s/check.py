@@ -455,6 +455,15 @@ def check_env(where: str, c: dict, p: Problems, secret_keys: set[tuple[str, str]
             secret_keys.add((ref["name"], ref["key"]))
         elif SECRET_ENV_NAME.search(name) and name.startswith("LEADGEN__"):
             p.add(where, f"container {c['name']}: {name} must come from a secretKeyRef")
+    # The APIs check the token's issuer and audience: without both, any token the identity
+    # service's key signed, for any system, would pass.
+    if any(e["name"] == "LEADGEN__AUTH__PUBLIC_KEY_PEM" for e in c.get("env", [])):
+        for required in ("LEADGEN__AUTH__ISSUER", "LEADGEN__AUTH__AUDIENCE"):
+            env = next((e for e in c.get("env", []) if e["name"] == required), None)
+            ref = ((env or {}).get("valueFrom") or {}).get("secretKeyRef") or {}
+            if env is None or ref.get("optional") or not (ref or env.get("value")):
+                p.add(where, f"container {c['name']}: {required} must be set (not optional): "
+                             "tokens are checked for their issuer and audience")
 
 
 def check_workloads(r: Rendering, p: Problems, secret_keys: set[tuple[str, str]],
@@ -1027,6 +1036,10 @@ def self_test(renderings: list[Rendering]) -> list[str]:
                 e.pop("valueFrom")
                 e["value"] = "postgres://leadgen:hunter2@postgres:5432/leadgen"
 
+    def no_audience(docs):
+        env = deployment(docs, "lead-api")["env"]
+        env[:] = [e for e in env if e["name"] != "LEADGEN__AUTH__AUDIENCE"]
+
     def no_readiness(docs):
         deployment(docs, "sync-worker").pop("readinessProbe")
 
@@ -1052,6 +1065,7 @@ def self_test(renderings: list[Rendering]) -> list[str]:
         ("nginx template gains a route", prod, "add_location", "GET /api/v1/lead-generation/extra"),
         ("writable root filesystem", mutated(writable_root), None, "readOnlyRootFilesystem must be true"),
         ("literal secret in env", mutated(literal_secret), None, "has a literal value"),
+        ("token audience unchecked", mutated(no_audience), None, "LEADGEN__AUTH__AUDIENCE must be set"),
         ("readiness probe removed", mutated(no_readiness), None, "readinessProbe missing"),
         ("ScaledObject field typo", mutated(keda_typo), None, "KEDA schema"),
         ("KEDA threshold not a multiple of prefetch", mutated(keda_threshold), None, "must be prefetch"),
