@@ -54,6 +54,8 @@ codes! {
     REVEAL_TENANT_LIMIT = (42902, 429, "本企业今日的号码解密次数已用完");
     /// The platform's decrypt quota is used up.
     PLATFORM_DECRYPT_QUOTA = (42903, 429, "电商平台的解密额度已用完，请稍后再试");
+    /// Too many of the tenant's reveals in flight at once: wait a moment.
+    REVEAL_BUSY = (42904, 429, "本企业同时进行的号码解密过多，请稍后重试");
     /// A status change without the lead's version (If-Match).
     LEAD_VERSION_REQUIRED = (42801, 428, "请在 If-Match 中带上线索版本（线索详情的 version）");
     /// The e-commerce platform's API failed.

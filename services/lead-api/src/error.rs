@@ -47,6 +47,9 @@ pub enum LeadApiError {
     UserLimit,
     #[error("the tenant's reveals for today are used up")]
     TenantLimit,
+    /// Too many of the tenant's reveals in flight (`service::slots`).
+    #[error("too many of the tenant's reveals at once")]
+    RevealBusy,
     #[error("the platform failed: {0}")]
     PlatformFailed(String),
     /// The database cannot serve the request now (no connection free in time, or it does not
@@ -98,6 +101,8 @@ impl LeadApiError {
                 .with_retry_after(until_next_beijing_day()),
             LeadApiError::TenantLimit => ApiError::business(codes::REVEAL_TENANT_LIMIT)
                 .with_retry_after(until_next_beijing_day()),
+            LeadApiError::RevealBusy => ApiError::business(codes::REVEAL_BUSY)
+                .with_retry_after(std::time::Duration::from_secs(1)),
             LeadApiError::PlatformFailed(_) => ApiError::business(codes::PLATFORM_API_FAILED),
             LeadApiError::Unavailable(cause) => ApiError::unavailable(cause),
             LeadApiError::Unexpected(cause) => ApiError::internal(format!("{cause:#}")),

@@ -58,6 +58,12 @@ pub struct RevealSettings {
     /// Upper bound of one backoff wait: a salesperson is waiting.
     #[serde(default = "default_max_backoff_ms")]
     pub max_backoff_ms: u64,
+    /// Reveals of one tenant in flight at a time, per process (`service::slots`).
+    #[serde(default = "default_per_tenant_concurrency")]
+    pub per_tenant_concurrency: usize,
+    /// How long a reveal waits for one of its tenant's slots before 42904.
+    #[serde(default = "default_busy_wait_ms")]
+    pub busy_wait_ms: u64,
 }
 
 impl Default for RevealSettings {
@@ -67,6 +73,8 @@ impl Default for RevealSettings {
             per_tenant_daily: default_per_tenant(),
             max_retries: default_retries(),
             max_backoff_ms: default_max_backoff_ms(),
+            per_tenant_concurrency: default_per_tenant_concurrency(),
+            busy_wait_ms: default_busy_wait_ms(),
         }
     }
 }
@@ -83,6 +91,12 @@ fn default_retries() -> usize {
 fn default_max_backoff_ms() -> u64 {
     2_000
 }
+fn default_per_tenant_concurrency() -> usize {
+    4
+}
+fn default_busy_wait_ms() -> u64 {
+    5_000
+}
 
 pub struct AppState {
     pub pool: DbPool,
@@ -94,6 +108,8 @@ pub struct AppState {
     pub indexer: Arc<BlindIndexer>,
     /// What the list's choice of statement reads from the planner's statistics.
     pub list_stats: crate::repo::leads::ListStats,
+    /// Each tenant's reveals in flight, bounded.
+    pub reveal_slots: crate::service::slots::TenantSlots,
 }
 
 pub struct Application {
@@ -121,6 +137,10 @@ impl Application {
             reveal: settings.reveal.clone(),
             indexer,
             list_stats: crate::repo::leads::ListStats::default(),
+            reveal_slots: crate::service::slots::TenantSlots::new(
+                settings.reveal.per_tenant_concurrency,
+                std::time::Duration::from_millis(settings.reveal.busy_wait_ms),
+            ),
         });
         let verifier = web::Data::new(JwtVerifier::from_settings(&settings.auth)?);
         let broker = Broker::connect(&settings.amqp, Vec::new())

@@ -7,5 +7,6 @@ pub mod detail;
 pub mod list;
 pub mod quota;
 pub mod reveal;
+pub mod slots;
 pub mod view;
 pub mod workflow;

@@ -177,6 +177,12 @@ async fn attempt(
     request: &RevealRequest,
     target: &mut Target,
 ) -> Result<Revealed, LeadApiError> {
+    // Held to the end: the platform call is what the slot shares out.
+    let _slot = state
+        .reveal_slots
+        .acquire(user.tenant_id)
+        .await
+        .map_err(|_| LeadApiError::RevealBusy)?;
     let (answer, how) = {
         let mut conn = leadgen_db::conn(&state.pool).await?;
         prepare(state, user, request, &mut conn, target).await?
