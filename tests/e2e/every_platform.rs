@@ -134,6 +134,19 @@ async fn every_platform_syncs_end_to_end_through_the_gateway() {
         let expected_kept = i64::from(revealed["data"]["kind"] == "PLAIN");
         assert_eq!(kept, expected_kept, "{platform}: {revealed}");
         if platform == "TAOBAO" {
+            // A paused shop is authorized but not to be used: its own answer, not "authorize".
+            let status = format!("/platforms/{platform_id}/status");
+            let paused = api.put(&status, json!({"status": "DISABLED"})).await;
+            assert_eq!(paused["code"], 200, "{paused}");
+            let refused = api
+                .post(
+                    &format!("/leads/{lead_id}/contact/reveal"),
+                    json!({"purpose": "FULFILMENT"}),
+                )
+                .await;
+            assert_eq!(refused["code"], 40009, "{refused}");
+            let resumed = api.put(&status, json!({"status": "ACTIVE"})).await;
+            assert_eq!(resumed["code"], 200, "{resumed}");
             reveal_burst(&api, &leads["data"]["records"]).await;
         } else {
             // Customer care is not a purpose these platforms permit: refused, never forced.

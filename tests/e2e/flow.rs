@@ -56,6 +56,18 @@ impl Api {
         r.json().await.expect("JSON envelope")
     }
 
+    pub async fn put(&self, path: &str, body: Value) -> Value {
+        let r = self
+            .http
+            .put(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .expect("PUT");
+        r.json().await.expect("JSON envelope")
+    }
+
     /// Adds a Taobao authorization and approves it (see [`Api::authorize`]).
     pub async fn authorize_on_consent_page(&self, system: &System) -> i64 {
         self.authorize(system, "TAOBAO").await

@@ -26,6 +26,9 @@ pub enum LeadApiError {
     NothingToReveal,
     #[error("the shop's authorization is not ACTIVE")]
     PlatformNotActive,
+    /// Paused by the merchant: authorized, but not to be used until enabled again.
+    #[error("the shop is paused")]
+    ShopDisabled,
     #[error("platform {0} is not supported")]
     PlatformNotSupported(String),
     #[error("the platform refused to decrypt: {0}")]
@@ -85,6 +88,10 @@ impl LeadApiError {
             }
             LeadApiError::NothingToReveal => ApiError::business(codes::NOTHING_TO_REVEAL),
             LeadApiError::PlatformNotActive => ApiError::business(codes::PLATFORM_NOT_ACTIVE),
+            LeadApiError::ShopDisabled => ApiError::business_with(
+                codes::SHOP_DISABLED,
+                "该店铺已停用，请先启用后再查看号码".to_owned(),
+            ),
             LeadApiError::PlatformNotSupported(_) => {
                 ApiError::business(codes::PLATFORM_NOT_SUPPORTED)
             }

@@ -315,6 +315,9 @@ async fn prepare(
     let row = shop_session::find(conn, tenant, platform_id)
         .await?
         .ok_or(LeadApiError::PlatformNotActive)?;
+    if row.status == AuthStatus::Disabled.as_str() {
+        return Err(LeadApiError::ShopDisabled);
+    }
     if row.status != AuthStatus::Active.as_str() {
         return Err(LeadApiError::PlatformNotActive);
     }
