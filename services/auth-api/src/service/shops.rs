@@ -17,7 +17,7 @@ use crate::repo::sync_tasks;
 use crate::service::authorizations::{
     Created, Listed, check_callback, check_redirect, with_last_syncs,
 };
-use crate::service::{announce, oauth, operator, syncs};
+use crate::service::{announce, oauth, operator, record_refusal, syncs};
 use crate::startup::AppState;
 
 /// The statuses a merchant may set: pause (`DISABLED`) or resume (`ACTIVE`).
@@ -39,7 +39,12 @@ pub async fn set_status(
     let tenant = user.tenant_id;
     let backfill_days = state.oauth.backfill_days;
     let platforms = state.platforms.clone();
-    transition(state, user, id, |conn, row| {
+    let attempted = if target == AuthStatus::Disabled {
+        AuditAction::PlatformAuthDisable
+    } else {
+        AuditAction::PlatformAuthEnable
+    };
+    transition(state, user, id, attempted, |conn, row| {
         let op = op.clone();
         let note = note.clone();
         Box::pin(async move {
@@ -113,17 +118,23 @@ pub async fn revoke(
     let note = format!("已由 {} 解除授权", user.name);
     let purge_after =
         chrono::Utc::now() + chrono::Duration::days(state.shops.history_retention_days);
-    transition(state, user, id, |conn, row| {
-        let op = op.clone();
-        let note = note.clone();
-        Box::pin(async move {
-            if repo::revoke(conn, row.id, &note, purge_after).await? == 0 {
-                return Ok(None);
-            }
-            sync_tasks::cancel_running(conn, row.id, "店铺已解除授权，同步已取消").await?;
-            Ok(Some((AuditAction::PlatformAuthRevoke, op)))
-        })
-    })
+    transition(
+        state,
+        user,
+        id,
+        AuditAction::PlatformAuthRevoke,
+        |conn, row| {
+            let op = op.clone();
+            let note = note.clone();
+            Box::pin(async move {
+                if repo::revoke(conn, row.id, &note, purge_after).await? == 0 {
+                    return Ok(None);
+                }
+                sync_tasks::cancel_running(conn, row.id, "店铺已解除授权，同步已取消").await?;
+                Ok(Some((AuditAction::PlatformAuthRevoke, op)))
+            })
+        },
+    )
     .await
 }
 
@@ -136,11 +147,13 @@ type Step<'a> = std::pin::Pin<
 >;
 
 /// Runs `step` on the tenant's row (locked), logs the transition it names, and answers the row
-/// as it now reads.
+/// as it now reads. A refusal (an unknown or another tenant's shop, a transition its state does
+/// not allow) is logged as `attempted`, failed.
 async fn transition<F>(
     state: &AppState,
     user: &AuthUser,
     id: PlatformId,
+    attempted: AuditAction,
     step: F,
 ) -> Result<Listed, AuthApiError>
 where
@@ -149,38 +162,44 @@ where
     let tenant = user.tenant_id;
     let trace_id = leadgen_telemetry::current_trace_id();
     let mut conn = leadgen_db::conn(&state.pool).await?;
-    conn.transaction::<Listed, AuthApiError, _>(|conn| {
-        async move {
-            let row = repo::find_for_tenant_for_update(conn, tenant, id)
-                .await?
-                .ok_or(AuthApiError::PlatformNotFound)?;
-            let row_id = row.id;
-            let before = row.status.clone();
-            if let Some((action, op)) = step(conn, row).await? {
-                let entry = Entry {
-                    tenant_id: tenant,
-                    service: SERVICE,
-                    operator: &op,
-                    action,
-                    target_type: AuditTarget::PlatformAuth,
-                    target_ids: vec![row_id.to_string()],
-                    result: Ok(()),
-                };
-                oplog::record(conn, entry, &trace_id).await?;
+    let outcome = conn
+        .transaction::<Listed, AuthApiError, _>(|conn| {
+            async move {
+                let row = repo::find_for_tenant_for_update(conn, tenant, id)
+                    .await?
+                    .ok_or(AuthApiError::PlatformNotFound)?;
+                let row_id = row.id;
+                let before = row.status.clone();
+                if let Some((action, op)) = step(conn, row).await? {
+                    let entry = Entry {
+                        tenant_id: tenant,
+                        service: SERVICE,
+                        operator: &op,
+                        action,
+                        target_type: AuditTarget::PlatformAuth,
+                        target_ids: vec![row_id.to_string()],
+                        result: Ok(()),
+                    };
+                    oplog::record(conn, entry, &trace_id).await?;
+                }
+                let now = repo::find_for_tenant(conn, tenant, row_id)
+                    .await?
+                    .ok_or(AuthApiError::PlatformNotFound)?;
+                announce::status_change(conn, &before, &now).await?;
+                // As the list shows it: with its newest sync (a cancelled one says why).
+                with_last_syncs(conn, tenant, vec![now])
+                    .await?
+                    .pop()
+                    .ok_or(AuthApiError::PlatformNotFound)
             }
-            let now = repo::find_for_tenant(conn, tenant, row_id)
-                .await?
-                .ok_or(AuthApiError::PlatformNotFound)?;
-            announce::status_change(conn, &before, &now).await?;
-            // As the list shows it: with its newest sync (a cancelled one says why).
-            with_last_syncs(conn, tenant, vec![now])
-                .await?
-                .pop()
-                .ok_or(AuthApiError::PlatformNotFound)
-        }
-        .scope_boxed()
-    })
-    .await
+            .scope_boxed()
+        })
+        .await;
+    if let Err(e @ (AuthApiError::PlatformNotFound | AuthApiError::NotActive)) = &outcome {
+        let what = (attempted, AuditTarget::PlatformAuth);
+        record_refusal(&mut conn, tenant, &operator(user), what, id.to_string(), e).await;
+    }
+    outcome
 }
 
 /// `POST /platforms/{id}/reauthorize`: a new consent URL for the **same** record (its id, its
@@ -198,9 +217,15 @@ pub async fn reauthorize(
     }
     let tenant = user.tenant_id;
     let mut conn = leadgen_db::conn(&state.pool).await?;
-    let row = repo::find_for_tenant(&mut conn, tenant, id)
-        .await?
-        .ok_or(AuthApiError::PlatformNotFound)?;
+    let Some(row) = repo::find_for_tenant(&mut conn, tenant, id).await? else {
+        let e = AuthApiError::PlatformNotFound;
+        let what = (
+            AuditAction::PlatformAuthReauthorize,
+            AuditTarget::PlatformAuth,
+        );
+        record_refusal(&mut conn, tenant, &operator(user), what, id.to_string(), &e).await;
+        return Err(e);
+    };
     let platform_type = row
         .platform_type
         .parse()

@@ -28,33 +28,41 @@ pub async fn cancel(
     let op = operator(user);
     let trace_id = leadgen_telemetry::current_trace_id();
     let note = format!("已由 {} 取消", user.name);
-    conn.transaction::<Record, AuthApiError, _>(|conn| {
-        async move {
-            let task = repo::find_for_update(conn, tenant, sync_id)
-                .await?
-                .ok_or(AuthApiError::SyncNotFound)?;
-            if task.status != SyncStatus::Running.as_str() {
-                return Err(AuthApiError::SyncFinished);
+    let refusal_op = op.clone();
+    let outcome = conn
+        .transaction::<Record, AuthApiError, _>(|conn| {
+            async move {
+                let task = repo::find_for_update(conn, tenant, sync_id)
+                    .await?
+                    .ok_or(AuthApiError::SyncNotFound)?;
+                if task.status != SyncStatus::Running.as_str() {
+                    return Err(AuthApiError::SyncFinished);
+                }
+                let cancelled = repo::cancel(conn, task.id, &note)
+                    .await?
+                    .ok_or(AuthApiError::SyncFinished)?;
+                let entry = Entry {
+                    tenant_id: tenant,
+                    service: SERVICE,
+                    operator: &op,
+                    action: AuditAction::SyncCancel,
+                    target_type: AuditTarget::SyncTask,
+                    target_ids: vec![
+                        cancelled.id.to_string(),
+                        format!("platform:{}", cancelled.platform_id),
+                    ],
+                    result: Ok(()),
+                };
+                oplog::record(conn, entry, &trace_id).await?;
+                Ok(Record::from(cancelled))
             }
-            let cancelled = repo::cancel(conn, task.id, &note)
-                .await?
-                .ok_or(AuthApiError::SyncFinished)?;
-            let entry = Entry {
-                tenant_id: tenant,
-                service: SERVICE,
-                operator: &op,
-                action: AuditAction::SyncCancel,
-                target_type: AuditTarget::SyncTask,
-                target_ids: vec![
-                    cancelled.id.to_string(),
-                    format!("platform:{}", cancelled.platform_id),
-                ],
-                result: Ok(()),
-            };
-            oplog::record(conn, entry, &trace_id).await?;
-            Ok(Record::from(cancelled))
-        }
-        .scope_boxed()
-    })
-    .await
+            .scope_boxed()
+        })
+        .await;
+    // An unknown or another tenant's sync, or one already over: refused, and logged.
+    if let Err(e @ (AuthApiError::SyncNotFound | AuthApiError::SyncFinished)) = &outcome {
+        let what = (AuditAction::SyncCancel, AuditTarget::SyncTask);
+        super::record_refusal(&mut conn, tenant, &refusal_op, what, sync_id.to_string(), e).await;
+    }
+    outcome
 }

@@ -313,43 +313,19 @@ pub async fn request(
                 status: ACCEPTED,
             })
         }
-        // Every refusal of the shop's state is audited (design 7); an unknown shop is not.
+        // Every refusal is audited (design 7), an unknown or another tenant's shop too.
         Err(
             e @ (AuthApiError::SyncRunning
             | AuthApiError::NotActive
             | AuthApiError::ShopDisabled
-            | AuthApiError::SyncWindow(_)),
+            | AuthApiError::SyncWindow(_)
+            | AuthApiError::PlatformNotFound),
         ) => {
-            record_refusal(&mut conn, tenant, &op, platform_id, &e, &trace_id).await;
+            let what = (AuditAction::SyncRequest, AuditTarget::PlatformAuth);
+            super::record_refusal(&mut conn, tenant, &op, what, platform_id.to_string(), &e).await;
             Err(e)
         }
         Err(e) => Err(e),
-    }
-}
-
-/// Logs a refused request; a failure to log must not hide the refusal.
-async fn record_refusal(
-    conn: &mut leadgen_db::PgConn,
-    tenant: TenantId,
-    op: &Operator,
-    platform_id: PlatformId,
-    e: &AuthApiError,
-    trace_id: &str,
-) {
-    let entry = Entry {
-        tenant_id: tenant,
-        service: SERVICE,
-        operator: op,
-        action: AuditAction::SyncRequest,
-        target_type: AuditTarget::PlatformAuth,
-        target_ids: vec![platform_id.to_string()],
-        result: Err({
-            let (code, message) = e.audit();
-            format!("{code} {message}")
-        }),
-    };
-    if let Err(err) = oplog::record(conn, entry, trace_id).await {
-        tracing::warn!(error = %err, "Could not record a refused sync request");
     }
 }
 

@@ -70,11 +70,26 @@ async fn a_running_sync_is_cancelled_at_once_and_the_shop_can_sync_again() {
     assert_eq!(row.status, "CANCELLED");
 
     let logged = app.operation_log().await;
+    // The refused attempts first, each in the caller's own tenant: another tenant's task, then
+    // an unknown one.
+    let attempts: Vec<(i64, &str, &str)> = logged
+        .iter()
+        .filter(|e| e.action == "SYNC_CANCEL")
+        .map(|e| (e.tenant_id, e.target_ids[0].as_str(), e.result.as_str()))
+        .collect();
+    let task_id = task.to_string();
+    assert_eq!(
+        attempts,
+        vec![
+            (2, task_id.as_str(), "FAILURE"),
+            (1, "999999", "FAILURE"),
+            (1, task_id.as_str(), "SUCCESS")
+        ]
+    );
     let entry = logged
         .iter()
-        .find(|e| e.action == "SYNC_CANCEL")
+        .find(|e| e.action == "SYNC_CANCEL" && e.result == "SUCCESS")
         .expect("SYNC_CANCEL logged");
-    assert_eq!(entry.result, "SUCCESS");
     assert_eq!(entry.target_ids[0], task.to_string());
     assert_eq!(entry.operator_name.as_deref(), Some(OPERATOR_NAME));
 
