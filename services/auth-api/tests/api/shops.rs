@@ -58,10 +58,6 @@ async fn sync(app: &TestApp, id: i64) -> reqwest::Response {
         .await
 }
 
-fn actions(log: &[crate::helpers::OpLogRow]) -> Vec<&str> {
-    log.iter().map(|e| e.action.as_str()).collect()
-}
-
 /// The `platform.changed.v1` events in the outbox: their data, in order.
 async fn platform_changes(app: &TestApp) -> Vec<Value> {
     app.outbox()
