@@ -13,6 +13,10 @@ pub const FIRST_SYNC_DAYS: i64 = 30;
 pub const RESUME_OVERLAP_MINUTES: i64 = 10;
 /// The longest window one manual sync may cover.
 pub const MAX_WINDOW_DAYS: i64 = 90;
+/// Once this long after its last such sync, a scheduled sync reads the last this-many hours of
+/// changes again ([`scheduled_start`]): a change the platform records later than the overlap
+/// allows (dated before the watermark) is still caught within a day.
+pub const RECONCILE_HOURS: i64 = 24;
 
 /// Which of an order's times a sync's window selects by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +60,26 @@ pub fn changes_start(
     default_start(modified_watermark.or(first_sync), now).min(now)
 }
 
+/// Where a scheduled sync begins: [`changes_start`], except once a day ([`RECONCILE_HOURS`]
+/// since `reconciled_at`, the last completed by-modification sync that covered that long) a
+/// shop synced by modification and first fetched over a day ago reads the whole last day of
+/// changes again. Its pages are mostly orders already stored unchanged (skipped by their content
+/// hash); what it finds are changes the platform dated before the watermark but recorded after
+/// the sync that read past them.
+pub fn scheduled_start(
+    modified_watermark: Option<DateTime<Utc>>,
+    first_sync: Option<DateTime<Utc>>,
+    reconciled_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> DateTime<Utc> {
+    let start = changes_start(modified_watermark, first_sync, now);
+    let day_ago = now - Duration::hours(RECONCILE_HOURS);
+    let due = modified_watermark.is_some()
+        && first_sync.is_some_and(|first| first <= day_ago)
+        && reconciled_at.is_none_or(|at| at <= day_ago);
+    if due { start.min(day_ago) } else { start }
+}
+
 /// Where a sync that names no start begins: `resumed_from` (where the last sync's orders are
 /// known to end) less [`RESUME_OVERLAP_MINUTES`], or [`FIRST_SYNC_DAYS`] before `now` for a shop
 /// never synced.
@@ -86,6 +110,32 @@ pub const MAX_FAILED_SYNC_BACKOFF_HOURS: i64 = 24;
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_scheduled_sync_reads_the_last_day_again_once_a_day() {
+        use super::*;
+        let now = DateTime::parse_from_rfc3339("2026-12-05T12:00:00Z")
+            .expect("time")
+            .with_timezone(&Utc);
+        let watermark = Some(now - Duration::minutes(5));
+        let first = Some(now - Duration::days(3));
+        let day_ago = now - Duration::hours(RECONCILE_HOURS);
+        let usual = now - Duration::minutes(15);
+        // Never reconciled, or over a day ago: the whole last day.
+        assert_eq!(scheduled_start(watermark, first, None, now), day_ago);
+        let yesterday = Some(now - Duration::hours(25));
+        assert_eq!(scheduled_start(watermark, first, yesterday, now), day_ago);
+        // Reconciled within the day: from the watermark, with the overlap.
+        let this_morning = Some(now - Duration::hours(3));
+        assert_eq!(scheduled_start(watermark, first, this_morning, now), usual);
+        // First fetched within the day: every sync since read from the first fetch on.
+        let recent = Some(now - Duration::hours(5));
+        assert_eq!(scheduled_start(watermark, recent, None, now), usual);
+        // Before any by-modification window: from the first fetch, as before.
+        assert_eq!(
+            scheduled_start(None, first, None, now),
+            changes_start(None, first, now)
+        );
+    }
     #[test]
     fn a_failing_shop_is_tried_again_later_and_later_up_to_a_day() {
         use super::*;

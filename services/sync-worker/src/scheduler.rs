@@ -9,6 +9,8 @@
 //! [`sync::RESUME_OVERLAP_MINUTES`] (clock skew between us and the platform, and writes the
 //! platform commits late; before any such window, from the shop's first sync, whatever synced
 //! since by creation time; a shop never synced takes [`sync::FIRST_SYNC_DAYS`]), up to now less `settle_seconds` (so no order enters a window while it is walked).
+//! Once a day a shop's scheduled sync reads the whole last day of changes again
+//! ([`sync::scheduled_start`]), for changes the platform recorded later than the overlap.
 //! Orders read twice cost nothing: an unchanged content hash is skipped.
 
 use std::time::Duration;
@@ -61,7 +63,12 @@ impl Scheduler {
                 None => (
                     SyncTrigger::Scheduled,
                     Listing::Modified,
-                    sync::changes_start(platform.modified_watermark, platform.first_sync_time, now),
+                    sync::scheduled_start(
+                        platform.modified_watermark,
+                        platform.first_sync_time,
+                        platform.reconciled_at,
+                        now,
+                    ),
                 ),
             };
             let task = conn

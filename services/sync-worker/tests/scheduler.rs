@@ -166,3 +166,63 @@ async fn a_backfill_cancelled_before_its_first_window_leaves_the_shop_never_sync
         "{start} – {end}"
     );
 }
+
+/// Once a day a scheduled sync reads the whole last day of changes again: a change the platform
+/// recorded after the sync that read past its date is caught within a day. The next one, within
+/// the day, reads from the watermark again.
+#[tokio::test]
+async fn a_scheduled_sync_reads_the_last_day_again_once_a_day() {
+    use leadgen_db::schema::t_ecom_platform_auth as auth;
+    let db = TestDb::new().await;
+    let shop = db.active_shop(1, "JD").await;
+    // Backfilled three days ago, synced by modification since (watermark 20 minutes ago).
+    finished(&db, shop, "BACKFILL", "COMPLETED", 3 * 24 * 60, 90).await;
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    let stale = |minutes: i64| Some(Utc::now() - chrono::Duration::minutes(minutes));
+    diesel::update(auth::table.find(shop))
+        .set((
+            auth::last_sync_time.eq(stale(40)),
+            auth::modified_watermark.eq(stale(20)),
+        ))
+        .execute(&mut conn)
+        .await
+        .expect("synced by modification");
+    let scheduler = every_half_hour(&db);
+    let scheduled_window = || async {
+        let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+        let (start, end): (chrono::DateTime<Utc>, chrono::DateTime<Utc>) = task::table
+            .filter(task::status.eq("RUNNING"))
+            .select((task::window_start, task::window_end))
+            .first(&mut conn)
+            .await
+            .expect("the scheduled sync");
+        (start, end)
+    };
+
+    assert_eq!(scheduler.schedule_due().await.expect("schedule"), 1);
+    let (start, end) = scheduled_window().await;
+    assert_eq!(
+        end - start,
+        chrono::Duration::hours(leadgen_domain::sync::RECONCILE_HOURS),
+        "the whole last day: {start} – {end}"
+    );
+
+    // That sync completed; the next, within the day, reads from the watermark.
+    diesel::update(task::table.filter(task::status.eq("RUNNING")))
+        .set(task::status.eq("COMPLETED"))
+        .execute(&mut conn)
+        .await
+        .expect("completed");
+    diesel::update(auth::table.find(shop))
+        .set(auth::last_sync_time.eq(stale(40)))
+        .execute(&mut conn)
+        .await
+        .expect("due again");
+    assert_eq!(scheduler.schedule_due().await.expect("schedule"), 1);
+    let (start, _) = scheduled_window().await;
+    let minutes_ago = (Utc::now() - start).num_minutes();
+    assert!(
+        (29..=31).contains(&minutes_ago),
+        "from the watermark less the overlap: {minutes_ago} minutes ago"
+    );
+}

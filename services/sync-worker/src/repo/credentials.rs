@@ -65,6 +65,10 @@ pub struct Due {
     /// leaves the shop as never synced.
     #[diesel(sql_type = Nullable<Timestamptz>)]
     pub first_sync_time: Option<DateTime<Utc>>,
+    /// When the shop's last completed by-modification sync that covered a whole
+    /// [`sync::RECONCILE_HOURS`] was requested ([`sync::scheduled_start`]).
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    pub reconciled_at: Option<DateTime<Utc>>,
     /// How many days the shop's BACKFILL covered when it failed and none ever completed:
     /// the history is still missing, and the scheduler runs the backfill again.
     #[diesel(sql_type = Nullable<BigInt>)]
@@ -88,6 +92,11 @@ pub async fn due_for_sync(
                 (SELECT min(s.sync_time) FROM t_ecom_sync_task s \
                  WHERE s.tenant_id = a.tenant_id AND s.platform_id = a.id \
                    AND (s.status = 'COMPLETED' OR s.windows_done > 0)) AS first_sync_time, \
+                (SELECT max(r.sync_time) FROM t_ecom_sync_task r \
+                 WHERE r.tenant_id = a.tenant_id AND r.platform_id = a.id \
+                   AND r.status = 'COMPLETED' AND r.listing = 'MODIFIED' \
+                   AND r.window_end - r.window_start >= make_interval(hours => $5::int)) \
+                  AS reconciled_at, \
                 CASE WHEN b.status = 'FAILED' \
                      THEN ceil(extract(epoch FROM b.window_end - b.window_start) / 86400)::bigint \
                 END AS failed_backfill_days \
@@ -119,6 +128,7 @@ pub async fn due_for_sync(
     .bind::<Double, _>(interval.num_seconds() as f64)
     .bind::<Double, _>(cap.num_seconds() as f64)
     .bind::<BigInt, _>(limit)
+    .bind::<BigInt, _>(sync::RECONCILE_HOURS)
     .load(conn)
     .await
 }
