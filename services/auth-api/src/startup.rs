@@ -12,8 +12,9 @@ use leadgen_http::server::Readiness;
 use leadgen_messaging::Broker;
 use leadgen_outbox::Relay;
 use leadgen_platforms::Registry;
-use leadgen_runtime::{Dependencies, Process};
+use leadgen_runtime::{Background, Dependencies, Process};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 use crate::config::{OAuthSettings, Settings, ShopSettings};
 use crate::{SERVICE, routes};
@@ -80,13 +81,25 @@ impl Application {
             SERVICE,
             settings.outbox.clone(),
         );
+        let abandoned = crate::service::abandoned::AbandonedConsents {
+            pool: pool.clone(),
+            ttl: chrono::Duration::minutes(settings.oauth.state_ttl_minutes),
+            every: std::time::Duration::from_secs(60),
+        };
+        let background: Vec<Background> = vec![Box::new(|token| {
+            Box::pin(
+                abandoned
+                    .run(token)
+                    .instrument(tracing::info_span!("abandoned_consents")),
+            )
+        })];
         let process = Process {
             server,
             dependencies,
             broker: Some(broker),
             relay: Some(relay),
             consumer: None,
-            background: Vec::new(),
+            background,
         };
         Ok(Application { port, process })
     }

@@ -333,6 +333,48 @@ pub async fn invalidate(
     Ok(spent)
 }
 
+/// New authorizations whose consent was not completed within `ttl`: INVALID with `reason`,
+/// their state spent. At most `limit`, oldest first; each replica may run it at once (a row
+/// another took is no longer PENDING_AUTH). Answers the rows as they now read.
+pub async fn expire_abandoned(
+    conn: &mut AsyncPgConnection,
+    ttl: chrono::Duration,
+    reason: &str,
+    limit: i64,
+) -> QueryResult<Vec<AuthRow>> {
+    let cutoff = Utc::now() - ttl;
+    let stale: Vec<i64> = auth::table
+        .filter(auth::status.eq(AuthStatus::PendingAuth.as_str()))
+        .filter(auth::superseded_by.is_null())
+        .filter(
+            diesel::dsl::sql::<diesel::sql_types::Bool>(
+                "coalesce(oauth_state_issued_at, update_time) < ",
+            )
+            .bind::<diesel::sql_types::Timestamptz, _>(cutoff),
+        )
+        .order(auth::id.asc())
+        .limit(limit)
+        .select(auth::id)
+        .for_update()
+        .skip_locked()
+        .load(conn)
+        .await?;
+    diesel::update(
+        auth::table
+            .filter(auth::id.eq_any(&stale))
+            .filter(auth::status.eq(AuthStatus::PendingAuth.as_str())),
+    )
+    .set((
+        auth::status.eq(AuthStatus::Invalid.as_str()),
+        auth::status_reason.eq(reason),
+        auth::oauth_state_hash.eq(None::<String>),
+        auth::update_time.eq(diesel::dsl::now),
+    ))
+    .returning(AuthRow::as_returning())
+    .get_results(conn)
+    .await
+}
+
 /// Holds, until the transaction ends, the right to connect `shop_id` on `platform_type` for
 /// `tenant`: two callbacks of the same shop (two consent pages approved at once) take turns, so
 /// the second finds the first's authorization ([`find_other_for_shop`]) and renews it instead

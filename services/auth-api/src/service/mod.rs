@@ -1,5 +1,6 @@
 //! auth-api's use cases; each opens at most one transaction.
 
+pub mod abandoned;
 pub mod activation;
 pub mod announce;
 pub mod audit;

@@ -15,7 +15,7 @@ use tokio::net::TcpListener;
 
 use crate::helpers::{
     AUTH, CALLBACK_URL, SYNC, TestApp, VIEW, expect_envelope, page_records, spawn_app,
-    spawn_app_with, token,
+    spawn_app_with, spawn_app_without_relay, token,
 };
 
 const APP_KEY: &str = "callback-app-key";
@@ -283,6 +283,62 @@ async fn callback_with_the_merchants_refusal_marks_the_authorization_invalid() {
     );
 
     // The same state cannot be used twice.
+    let response = app.callback(&[("code", "abc"), ("state", &state)]).await;
+    expect_envelope(response, StatusCode::BAD_REQUEST, 40002).await;
+}
+
+/// A consent the merchant never completed: past the state's lifetime the authorization is
+/// INVALID with why, logged and announced; a fresh one, and a connected shop, are left alone.
+#[tokio::test]
+async fn an_abandoned_consent_becomes_invalid_with_the_reason() {
+    let app = spawn_app_without_relay().await;
+    let (abandoned, state) = pending(&app, None).await;
+    let (fresh, _) = pending(&app, None).await;
+    let connected = app.active_taobao(1, "key-connected").await;
+    let mut conn = app.conn().await;
+    diesel::update(
+        t_ecom_platform_auth::table.filter(t_ecom_platform_auth::id.eq_any([abandoned, connected])),
+    )
+    .set(t_ecom_platform_auth::oauth_state_issued_at.eq(Some(Utc::now() - Duration::hours(2))))
+    .execute(&mut conn)
+    .await
+    .expect("a consent started two hours ago");
+    drop(conn);
+    let sweep = auth_api::service::abandoned::AbandonedConsents {
+        pool: app.db.pool.clone(),
+        ttl: Duration::minutes(30),
+        every: std::time::Duration::from_secs(60),
+    };
+    assert_eq!(sweep.expire_once().await.expect("sweep"), 1);
+    assert_eq!(sweep.expire_once().await.expect("sweep"), 0, "once");
+
+    let row = app.platform_row(abandoned).await;
+    assert_eq!(row.status, "INVALID");
+    assert_eq!(row.oauth_state_hash, None);
+    assert!(
+        row.status_reason
+            .as_deref()
+            .is_some_and(|r| r.contains("30 分钟")),
+        "{row:?}"
+    );
+    assert_eq!(app.platform_row(fresh).await.status, "PENDING_AUTH");
+    assert_eq!(app.platform_row(connected).await.status, "ACTIVE");
+    let log = app.operation_log().await;
+    let entry = log
+        .iter()
+        .find(|e| e.target_ids == vec![abandoned.to_string()] && e.result == "FAILURE")
+        .expect("logged");
+    assert_eq!(entry.action, "PLATFORM_AUTH_ACTIVATE");
+    let events = app.outbox().await;
+    let changed: Vec<&Value> = events
+        .iter()
+        .filter(|(key, _)| key == "platform.changed.v1")
+        .map(|(_, e)| e)
+        .collect();
+    assert_eq!(changed.len(), 1, "{events:?}");
+    assert_eq!(changed[0]["data"]["platformId"], abandoned);
+    assert_eq!(changed[0]["data"]["status"], "INVALID");
+    // The spent state no longer completes anything.
     let response = app.callback(&[("code", "abc"), ("state", &state)]).await;
     expect_envelope(response, StatusCode::BAD_REQUEST, 40002).await;
 }
