@@ -381,11 +381,18 @@ pub struct Progress {
 pub async fn records(
     state: &AppState,
     tenant: TenantId,
-    filter: RecordFilter,
+    mut filter: RecordFilter,
     sort: (&str, SortOrder),
     paging: Paging,
 ) -> Result<(Vec<Record>, i64), AuthApiError> {
     let mut conn = leadgen_db::conn(&state.pool).await?;
+    // A renewed authorization's old id (a 201 answered it) finds the shop's records.
+    if let Some(id) = filter.platform_id
+        && let Some(row) =
+            platforms_repo::find_for_tenant(&mut conn, tenant, PlatformId::new(id)).await?
+    {
+        filter.platform_id = Some(row.id.get());
+    }
     let (rows, total) = repo::list(&mut conn, tenant, &filter, sort, paging).await?;
     let records = rows.into_iter().map(Record::from).collect();
     Ok((records, total))

@@ -641,6 +641,19 @@ async fn connecting_a_shop_again_renews_its_authorization_instead_of_adding_a_se
     let detail = expect_envelope(detail, StatusCode::OK, 200).await;
     assert_eq!(detail["data"]["platformId"], first, "{detail}");
     assert_eq!(detail["data"]["status"], "ACTIVE");
+    // Its sync records are the shop's: filtering by it finds the running sync.
+    let records = app
+        .sync_records(
+            Some(&token(1, &[VIEW])),
+            &[("platformId", &second.to_string())],
+        )
+        .await;
+    let records = expect_envelope(records, StatusCode::OK, 200).await;
+    assert_eq!(records["data"]["total"], 1, "{records}");
+    assert_eq!(
+        records["data"]["records"][0]["platformId"], first,
+        "{records}"
+    );
 }
 
 #[tokio::test]

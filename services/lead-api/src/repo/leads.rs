@@ -42,6 +42,25 @@ pub struct LeadRow {
     pub version: i32,
 }
 
+/// The shop `id` names in `tenant`: the record a renewal kept when `id` is a renewed
+/// authorization's old id (auth-api answered it once, in a 201), else `id` itself (an unknown
+/// or another tenant's id too: it then matches no lead).
+pub async fn surviving_platform(
+    conn: &mut AsyncPgConnection,
+    tenant: TenantId,
+    id: i64,
+) -> QueryResult<i64> {
+    use leadgen_db::schema::t_ecom_platform_auth as auth;
+    let survivor: Option<Option<i64>> = auth::table
+        .filter(auth::tenant_id.eq(tenant.get()))
+        .filter(auth::id.eq(id))
+        .select(auth::superseded_by)
+        .first(conn)
+        .await
+        .optional()?;
+    Ok(survivor.flatten().unwrap_or(id))
+}
+
 /// Filters of GET leads.
 #[derive(Debug, Clone, Default)]
 pub struct LeadFilter {

@@ -28,6 +28,18 @@ pub async fn page(
 ) -> Result<LeadPage, LeadApiError> {
     let tenant = user.tenant_id;
     let mut conn = leadgen_db::conn(&state.pool).await?;
+    // A renewed authorization's old id (a 201 answered it) lists the shop it was renewed into.
+    let resolved;
+    let filter = match filter.platform_id {
+        Some(id) => {
+            resolved = LeadFilter {
+                platform_id: Some(leads::surviving_platform(&mut conn, tenant, id).await?),
+                ..filter.clone()
+            };
+            &resolved
+        }
+        None => filter,
+    };
     let by_phone = filter.phone_indexes.is_some();
     if by_phone {
         if user.require(Permission::Contact).is_err() {

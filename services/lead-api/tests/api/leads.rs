@@ -246,6 +246,24 @@ async fn leads_filter_by_platform_and_process_status() {
         found(&app, 1, &[("platformId", &p2)]).await,
         vec![s.l3, s.l4]
     );
+    // A renewed authorization's old id (a 201 answered it) lists the shop it was renewed into;
+    // for another tenant it lists nothing.
+    use diesel_async::RunQueryDsl as _;
+    let (alias, _) = app.platform(1, "TAOBAO").await;
+    let mut conn = app.conn().await;
+    diesel::sql_query("UPDATE t_ecom_platform_auth SET superseded_by = $1 WHERE id = $2")
+        .bind::<diesel::sql_types::BigInt, _>(s.p1)
+        .bind::<diesel::sql_types::BigInt, _>(alias)
+        .execute(&mut conn)
+        .await
+        .expect("an alias of shop 1");
+    drop(conn);
+    let alias = alias.to_string();
+    assert_eq!(
+        found(&app, 1, &[("platformId", &alias)]).await,
+        vec![s.l2, s.l1]
+    );
+    assert!(found(&app, 2, &[("platformId", &alias)]).await.is_empty());
     assert_eq!(
         found(&app, 1, &[("processStatus", "PENDING")]).await,
         vec![s.l1, s.l4]
