@@ -30,6 +30,8 @@ pub struct AuthRow {
     pub redirect_url: Option<String>,
     pub callback_url: String,
     pub expiry_time: Option<DateTime<Utc>>,
+    /// When the grant itself ends (the refresh token's expiry), as the platform said.
+    pub refresh_expiry_time: Option<DateTime<Utc>>,
     pub last_sync_time: Option<DateTime<Utc>>,
     /// The end of the last by-modification window fully stored: changes are read from here.
     pub modified_watermark: Option<DateTime<Utc>>,

@@ -289,7 +289,12 @@ pub struct Listed {
     pub platform_type: String,
     #[schema(value_type = crate::openapi::AuthStatusSchema)]
     pub status: String,
+    /// When the access token expires; renewed ahead of it, so it moves forward on every refresh.
     pub expiry_time: Option<DateTime<Utc>>,
+    /// When the merchant's authorization itself ends (the platform's refresh-token expiry):
+    /// tokens can no longer be renewed after it, and the shop becomes EXPIRED unless the
+    /// merchant authorizes again before. `null` when the platform did not say.
+    pub grant_expiry_time: Option<DateTime<Utc>>,
     pub create_time: DateTime<Utc>,
     /// The record's last change (status, tokens, name): what `sort=updateTime` orders by.
     pub update_time: DateTime<Utc>,
@@ -377,6 +382,7 @@ impl From<AuthRow> for Listed {
             platform_type: r.platform_type,
             status: r.status,
             expiry_time: r.expiry_time,
+            grant_expiry_time: r.refresh_expiry_time,
             create_time: r.create_time,
             update_time: r.update_time,
             shop_name: r.shop_name,

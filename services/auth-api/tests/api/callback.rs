@@ -514,6 +514,12 @@ async fn callback_exchanges_the_code_seals_the_tokens_and_activates() {
         records[0]
     );
     assert!(records[0]["expiryTime"].is_string());
+    // The grant's own end (Taobao's re_expires_in, 30 days): when the merchant must authorize
+    // again.
+    let grant: chrono::DateTime<Utc> =
+        serde_json::from_value(records[0]["grantExpiryTime"].clone()).expect("grantExpiryTime");
+    let days = (grant - Utc::now()).num_hours() as f64 / 24.0;
+    assert!((29.9..=30.0).contains(&days), "{}", records[0]);
     let response = app
         .request_sync(Some(&token(1, &[SYNC])), &id.to_string(), None)
         .await;

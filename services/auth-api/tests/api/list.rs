@@ -270,6 +270,7 @@ async fn list_shows_an_app_key_hint_and_no_secret() {
         "platformType",
         "status",
         "expiryTime",
+        "grantExpiryTime",
         "createTime",
         "updateTime",
         "shopName",
