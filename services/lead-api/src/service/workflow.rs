@@ -316,8 +316,9 @@ pub async fn change_many(
         let mut conn = leadgen_db::conn(&state.pool).await?;
         conn.transaction::<Vec<Result<Changed, LeadApiError>>, LeadApiError, _>(|conn| {
             async move {
-                let mut outcomes: Vec<Option<Result<Changed, LeadApiError>>> =
-                    (0..asked.len()).map(|_| None).collect();
+                // Run in id order, answered in the order asked.
+                let mut outcomes: Vec<(usize, Result<Changed, LeadApiError>)> =
+                    Vec::with_capacity(asked.len());
                 for &i in order {
                     let request = &asked[i];
                     let outcome = conn
@@ -331,12 +332,10 @@ pub async fn change_many(
                     if let Err(e) = &outcome {
                         audit_refusal(conn, tenant, operator, request, e, trace_id).await?;
                     }
-                    outcomes[i] = Some(outcome);
+                    outcomes.push((i, outcome));
                 }
-                Ok(outcomes
-                    .into_iter()
-                    .map(|o| o.unwrap_or(Err(LeadApiError::Unexpected(anyhow::anyhow!("not run")))))
-                    .collect())
+                outcomes.sort_by_key(|(i, _)| *i);
+                Ok(outcomes.into_iter().map(|(_, outcome)| outcome).collect())
             }
             .scope_boxed()
         })
