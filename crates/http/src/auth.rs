@@ -1,7 +1,9 @@
 //! Bearer-token identity. Production verifies RS256 tokens from the company's identity service
 //! (public key from configuration); local runs use a shared HS256 secret and `leadctl token`.
 //!
-//! Claims used: `sub` (user id), `tenant_id`, `name` (for the operation log), `perms`, `exp`.
+//! Claims used: `sub` (user id), `tenant_id`, `name` (for the operation log), `perms`, `exp`
+//! (and `nbf`, `iat`, `iss`, `aud` when present: not yet valid, issued in the future, or for another
+//! issuer or audience is refused).
 //! No, invalid or expired token: 401. Valid token without the permission: 403.
 
 use std::future::{Ready, ready};
@@ -195,12 +197,27 @@ impl JwtVerifier {
     /// the tenant's own row in per-user tables; no identity service issues it).
     ///
     /// [`UserId::SYSTEM`]: leadgen_domain::UserId::SYSTEM
+    /// A token issued in the future (`iat` past now and the leeway) is refused too: no issuer
+    /// mints one, so it was forged with a leaked key or minted by a clock that is wrong, and
+    /// its `exp` is not to be trusted either.
     pub fn verify(&self, token: &str) -> Option<Claims> {
-        jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
+        let latest_issue = chrono::Utc::now().timestamp() + self.validation.leeway as i64;
+        jsonwebtoken::decode::<Verified>(token, &self.key, &self.validation)
             .ok()
             .map(|d| d.claims)
+            .filter(|v| v.iat.is_none_or(|iat| iat <= latest_issue))
+            .map(|v| v.claims)
             .filter(|c| c.sub > 0 && c.tenant_id > 0)
     }
+}
+
+/// What [`JwtVerifier::verify`] reads: the claims, and `iat` to refuse a token from the future.
+#[derive(Deserialize)]
+struct Verified {
+    #[serde(flatten)]
+    claims: Claims,
+    #[serde(default)]
+    iat: Option<i64>,
 }
 
 /// Mints an HS256 development token (`leadctl token`, tests).
@@ -417,6 +434,19 @@ mod tests {
             ))
             .is_none(),
             "not valid for another hour"
+        );
+        assert!(
+            v.verify(&token(
+                serde_json::json!({"sub": "7", "tenant_id": 1, "exp": exp, "iat": now - 60})
+            ))
+            .is_some()
+        );
+        assert!(
+            v.verify(&token(
+                serde_json::json!({"sub": "7", "tenant_id": 1, "exp": exp, "iat": now + 600})
+            ))
+            .is_none(),
+            "issued ten minutes from now"
         );
         for (sub, tenant) in [("0", 1), ("-1", 1), ("7", 0), ("7", -3)] {
             assert!(
