@@ -226,6 +226,18 @@ impl TestApp {
             .expect("GET /platforms")
     }
 
+    /// `GET /platforms/{id}` as tenant 1 with `lead:order:view`: the envelope of a 200.
+    pub async fn shop_detail(&self, platform_id: i64) -> Value {
+        let response = self
+            .client
+            .get(self.url(&format!("/platforms/{platform_id}")))
+            .bearer_auth(token(1, &[VIEW]))
+            .send()
+            .await
+            .expect("GET /platforms/{id}");
+        expect_envelope(response, StatusCode::OK, 200).await
+    }
+
     /// `POST /platforms/{id}/sync`; `body` `None` sends no body at all.
     pub async fn request_sync(
         &self,

@@ -315,14 +315,7 @@ async fn a_shop_shows_its_newest_sync_and_why_it_failed() {
     assert_eq!(last["status"], "FAILED");
     assert_eq!(last["trigger"], "SCHEDULED");
     assert_eq!(last["errorMessage"], "电商平台拒绝请求：签名验证失败");
-    let detail = app
-        .client
-        .get(app.url(&format!("/platforms/{id}")))
-        .bearer_auth(token(1, &[VIEW]))
-        .send()
-        .await
-        .expect("GET");
-    let detail = expect_envelope(detail, StatusCode::OK, 200).await;
+    let detail = app.shop_detail(id).await;
     assert_eq!(&detail["data"]["lastSync"], last);
 }
 

@@ -273,14 +273,7 @@ async fn a_disconnected_shop_loses_its_tokens_but_keeps_its_history() {
     // The sync stopped; its record is kept, and no new sync starts.
     assert_eq!(app.task_row(task).await.status, "CANCELLED");
     expect_envelope(sync(&app, shop).await, StatusCode::BAD_REQUEST, 40001).await;
-    let detail = app
-        .client
-        .get(app.url(&format!("/platforms/{shop}")))
-        .bearer_auth(token(1, &[VIEW]))
-        .send()
-        .await
-        .expect("GET");
-    let detail = expect_envelope(detail, StatusCode::OK, 200).await;
+    let detail = app.shop_detail(shop).await;
     assert_eq!(detail["data"]["status"], "REVOKED");
     // Disconnecting again is the same answer, logged once.
     assert_eq!(delete(&app, 1, shop).await["data"]["status"], "REVOKED");

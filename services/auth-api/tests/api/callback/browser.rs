@@ -1,0 +1,95 @@
+//! A consent completes only in the browser that asked for it (its cookie), unless binding is
+//! off.
+
+use reqwest::StatusCode;
+
+use super::{
+    TokenEndpoint, app_with_token_endpoint, app_with_token_endpoint_and, location_of,
+    pending_with_cookies, refusals, set_cookies, taobao_tokens,
+};
+use crate::helpers::expect_envelope;
+
+#[tokio::test]
+async fn a_consent_completes_only_in_the_browser_that_asked_for_it() {
+    let endpoint = TokenEndpoint::start(200, taobao_tokens("mine", "2200001")).await;
+    let app = app_with_token_endpoint(&endpoint).await;
+    let (id, state, cookies) =
+        pending_with_cookies(&app, Some("https://app.example.com/shops")).await;
+    // One cookie holding the state, sent back only to our callback, unreadable by scripts,
+    // and no longer than the consent lasts (30 minutes).
+    assert_eq!(cookies.len(), 1, "{cookies:?}");
+    let cookie = &cookies[0];
+    assert!(cookie.starts_with("leadgen_oauth_"), "{cookie}");
+    assert!(cookie.contains(&format!("={state};")), "{cookie}");
+    for attribute in [
+        "HttpOnly",
+        "SameSite=Lax",
+        "Path=/api/v1/lead-generation/orders/platforms/auth/callback",
+        "Max-Age=1800",
+    ] {
+        assert!(cookie.contains(attribute), "{attribute}: {cookie}");
+    }
+    assert!(!cookie.contains("Secure"), "plain HTTP here: {cookie}");
+
+    // The link opened in another browser (a merchant sent someone else's consent link): refused
+    // and spent, nothing exchanged, and the attempt in the operation log.
+    let elsewhere = app
+        .callback_elsewhere(&[("code", "victims-grant"), ("state", &state)])
+        .await;
+    assert_eq!(elsewhere.status(), StatusCode::FOUND);
+    assert_eq!(
+        location_of(&elsewhere),
+        format!(
+            "https://app.example.com/shops?platformId={id}&platformType=TAOBAO\
+             &status=INVALID&error=40002"
+        )
+    );
+    assert!(endpoint.forms().is_empty(), "no code was exchanged");
+    let row = app.platform_row(id).await;
+    assert_eq!(row.status, "INVALID");
+    assert!(row.oauth_state_hash.is_none(), "the consent is spent");
+    let refused = refusals(&app).await;
+    assert_eq!(
+        refused,
+        [format!("40002 {}", auth_api::error::FOREIGN_BROWSER)]
+    );
+    // The same link forwarded back to the browser that asked cannot use the victim's code.
+    let forwarded = app
+        .callback(&[("code", "victims-grant"), ("state", &state)])
+        .await;
+    expect_envelope(forwarded, StatusCode::BAD_REQUEST, 40002).await;
+    assert!(endpoint.forms().is_empty(), "still no code exchanged");
+    assert_eq!(app.platform_row(id).await.status, "INVALID");
+
+    // A consent completed in the browser that asked connects the shop, and its cookie is removed.
+    let (id, state, cookies) = pending_with_cookies(&app, None).await;
+    let done = app
+        .callback(&[("code", "my-grant"), ("state", &state)])
+        .await;
+    let removal = set_cookies(&done);
+    expect_envelope(done, StatusCode::OK, 200).await;
+    assert_eq!(removal.len(), 1, "{removal:?}");
+    let name = cookies[0].split('=').next().expect("name");
+    assert!(removal[0].starts_with(&format!("{name}=;")), "{removal:?}");
+    assert!(removal[0].contains("Max-Age=0"), "{removal:?}");
+    assert!(
+        removal[0].contains("Path=/api/v1/lead-generation/orders/platforms/auth/callback"),
+        "{removal:?}"
+    );
+    assert_eq!(app.platform_row(id).await.status, "ACTIVE");
+    assert_eq!(endpoint.forms().len(), 1);
+}
+
+#[tokio::test]
+async fn without_browser_binding_any_browser_completes_the_consent() {
+    let endpoint = TokenEndpoint::start(200, taobao_tokens("mine", "2200001")).await;
+    let app =
+        app_with_token_endpoint_and(&endpoint, |s| s.oauth.bind_state_to_browser = false).await;
+    let (_, state, cookies) = pending_with_cookies(&app, None).await;
+    assert!(cookies.is_empty(), "no cookie when off");
+    let done = app
+        .callback_elsewhere(&[("code", "a-grant"), ("state", &state)])
+        .await;
+    let done = expect_envelope(done, StatusCode::OK, 200).await;
+    assert_eq!(done["data"]["status"], "ACTIVE");
+}

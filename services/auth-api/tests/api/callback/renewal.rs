@@ -1,0 +1,242 @@
+//! A shop connected or authorized again keeps its one record: renewed, not duplicated, even
+//! at once or while its backfill runs; another seller's approval is refused.
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use leadgen_db::schema::{t_ecom_platform_auth, t_ecom_sync_task};
+use leadgen_domain::PlatformId;
+use reqwest::StatusCode;
+
+use super::{
+    APP_SECRET, TokenEndpoint, app_backfilling, app_with_token_endpoint, connect, location_of,
+    pending, reauthorize, refusals, taobao_tokens,
+};
+use crate::helpers::{CALLBACK_URL, SYNC, VIEW, expect_envelope, page_records, spawn_app, token};
+
+#[tokio::test]
+async fn connecting_a_shop_again_renews_its_authorization_instead_of_adding_a_second() {
+    let endpoint = TokenEndpoint::start(200, taobao_tokens("renewed", "2200009")).await;
+    let app = app_with_token_endpoint(&endpoint).await;
+    let first = connect(&app).await;
+    app.set_status(first, "EXPIRED").await;
+
+    // The merchant connects the same shop again: the old authorization comes back ACTIVE.
+    let (second, state) = pending(&app, None).await;
+    assert_ne!(first, second);
+    let response = app.callback(&[("code", "code-2"), ("state", &state)]).await;
+    let body = expect_envelope(response, StatusCode::OK, 200).await;
+    assert_eq!(body["data"]["platformId"], first, "{body}");
+    assert_eq!(body["data"]["status"], "ACTIVE");
+    assert_eq!(app.platform_row(first).await.status, "ACTIVE");
+
+    let listed = app.list_platforms(Some(&token(1, &[VIEW])), &[]).await;
+    let listed = expect_envelope(listed, StatusCode::OK, 200).await;
+    let records = page_records(&listed, 1, 10, 1);
+    assert_eq!(records[0]["platformId"], first);
+
+    // The renewed row's secrets are sealed for its own id, so sync-worker can open them.
+    let mut conn = app.conn().await;
+    let (access, auth_info): (Option<String>, String) = t_ecom_platform_auth::table
+        .find(first)
+        .select((
+            t_ecom_platform_auth::access_token,
+            t_ecom_platform_auth::auth_info,
+        ))
+        .first(&mut conn)
+        .await
+        .expect("row");
+    let settings = leadgen_test_support::crypto_settings();
+    let sealer =
+        leadgen_crypto::Sealer::new(settings.key_id, &settings.data_key, &[]).expect("sealer");
+    let context = |column| leadgen_db::sealed::platform_auth(column, PlatformId::new(first));
+    assert_eq!(
+        sealer
+            .open(&context("access_token"), &access.expect("token"))
+            .expect("open"),
+        "AT-renewed"
+    );
+    assert!(
+        sealer
+            .open(&context("auth_info"), &auth_info)
+            .expect("open")
+            .contains(APP_SECRET)
+    );
+    let accepted = app
+        .request_sync(Some(&token(1, &[SYNC])), &first.to_string(), Some("{}"))
+        .await;
+    expect_envelope(accepted, StatusCode::OK, 200).await;
+
+    // The second id was answered in a 201 `Location`: it keeps resolving, to the shop's record.
+    // A sync through it is the shop's sync, already running (a task for the pending alias
+    // would have been accepted, and failed in sync-worker).
+    let again = app
+        .request_sync(Some(&token(1, &[SYNC])), &second.to_string(), Some("{}"))
+        .await;
+    expect_envelope(again, StatusCode::CONFLICT, 40901).await;
+    let detail = app.shop_detail(second).await;
+    assert_eq!(detail["data"]["platformId"], first, "{detail}");
+    assert_eq!(detail["data"]["status"], "ACTIVE");
+    // Its sync records are the shop's: filtering by it finds the running sync.
+    let records = app
+        .sync_records(
+            Some(&token(1, &[VIEW])),
+            &[("platformId", &second.to_string())],
+        )
+        .await;
+    let records = expect_envelope(records, StatusCode::OK, 200).await;
+    assert_eq!(records["data"]["total"], 1, "{records}");
+    assert_eq!(
+        records["data"]["records"][0]["platformId"], first,
+        "{records}"
+    );
+}
+
+#[tokio::test]
+async fn connecting_a_shop_again_while_its_backfill_runs_renews_it_and_is_audited() {
+    let endpoint = TokenEndpoint::start(200, taobao_tokens("again", "2200010")).await;
+    let app = app_backfilling(&endpoint, None).await;
+    let first = connect(&app).await;
+    // Its backfill is still RUNNING when the merchant connects the same shop again.
+    let (_, state) = pending(&app, None).await;
+    let response = app.callback(&[("code", "code-2"), ("state", &state)]).await;
+    let body = expect_envelope(response, StatusCode::OK, 200).await;
+    assert_eq!(body["data"]["platformId"], first, "{body}");
+    assert_eq!(body["data"]["status"], "ACTIVE");
+    let mut conn = app.conn().await;
+    let running: i64 = t_ecom_sync_task::table
+        .filter(t_ecom_sync_task::platform_id.eq(first))
+        .filter(t_ecom_sync_task::status.eq("RUNNING"))
+        .count()
+        .get_result(&mut conn)
+        .await
+        .expect("count");
+    assert_eq!(running, 1, "the running backfill goes on, alone");
+    let callbacks = app
+        .operation_log()
+        .await
+        .into_iter()
+        .filter(|l| l.action.starts_with("PLATFORM_AUTH_") && l.result == "SUCCESS")
+        .filter(|l| l.action != "PLATFORM_AUTH_CREATE")
+        .count();
+    assert_eq!(callbacks, 2, "both callbacks are audited");
+}
+
+#[tokio::test]
+async fn two_approvals_of_one_shop_at_once_connect_it_once() {
+    let endpoint = TokenEndpoint::start(200, taobao_tokens("twice", "2200011")).await;
+    let app = app_with_token_endpoint(&endpoint).await;
+    // Several pending authorizations of the same seller, their callbacks all at once.
+    let mut states = Vec::new();
+    for _ in 0..4 {
+        states.push(pending(&app, None).await.1);
+    }
+    let callbacks = states.iter().enumerate().map(|(i, state)| {
+        let code = format!("code-{i}");
+        let app = &app;
+        async move {
+            let response = app.callback(&[("code", &code), ("state", state)]).await;
+            expect_envelope(response, StatusCode::OK, 200).await["data"]["platformId"].clone()
+        }
+    });
+    let ids = futures::future::join_all(callbacks).await;
+    assert!(
+        ids.windows(2).all(|w| w[0] == w[1]),
+        "one shop, one record: {ids:?}"
+    );
+    let listed = app
+        .list_platforms(Some(&token(1, &[VIEW])), &[("status", "ACTIVE")])
+        .await;
+    let listed = expect_envelope(listed, StatusCode::OK, 200).await;
+    assert_eq!(listed["data"]["total"], 1, "{listed}");
+}
+
+#[tokio::test]
+async fn reauthorizing_replaces_a_stored_callback_that_is_not_ours() {
+    let app = spawn_app().await;
+    let (shop, _) = pending(&app, None).await;
+    // Stored before callbackUrl was checked.
+    let foreign = "https://evil.example/steal";
+    let mut conn = app.conn().await;
+    diesel::update(t_ecom_platform_auth::table.find(shop))
+        .set(t_ecom_platform_auth::callback_url.eq(foreign))
+        .execute(&mut conn)
+        .await
+        .expect("store a foreign callback");
+    let (answer, _) = reauthorize(&app, shop, None).await;
+    let auth_url = answer["data"]["authUrl"].as_str().expect("authUrl");
+    let redirect_uri = url::Url::parse(auth_url)
+        .expect("authUrl")
+        .query_pairs()
+        .find(|(k, _)| k == "redirect_uri")
+        .map(|(_, v)| v.into_owned());
+    assert_eq!(redirect_uri.as_deref(), Some(CALLBACK_URL), "{auth_url}");
+    // The code exchange sends the same redirect URI.
+    assert_eq!(app.platform_row(shop).await.callback_url, CALLBACK_URL);
+}
+
+#[tokio::test]
+async fn reauthorizing_a_shop_renews_the_same_record() {
+    let endpoint = TokenEndpoint::start(200, taobao_tokens("again", "2200010")).await;
+    let app = app_with_token_endpoint(&endpoint).await;
+    let (shop, state) = pending(&app, None).await;
+    let response = app.callback(&[("code", "code-1"), ("state", &state)]).await;
+    expect_envelope(response, StatusCode::OK, 200).await;
+    app.set_status(shop, "EXPIRED").await;
+
+    let (answer, again) = reauthorize(&app, shop, None).await;
+    assert_eq!(answer["data"]["platformId"], shop);
+    assert_eq!(
+        answer["data"]["status"], "EXPIRED",
+        "unchanged until the merchant approves"
+    );
+    assert_ne!(again, state);
+
+    let response = app.callback(&[("code", "code-2"), ("state", &again)]).await;
+    let body = expect_envelope(response, StatusCode::OK, 200).await;
+    assert_eq!(body["data"]["platformId"], shop, "{body}");
+    assert_eq!(app.platform_row(shop).await.status, "ACTIVE");
+    // The state is single-use.
+    let reused = app.callback(&[("code", "code-3"), ("state", &again)]).await;
+    expect_envelope(reused, StatusCode::BAD_REQUEST, 40002).await;
+    let listed = app.list_platforms(Some(&token(1, &[VIEW])), &[]).await;
+    let listed = expect_envelope(listed, StatusCode::OK, 200).await;
+    assert_eq!(page_records(&listed, 1, 10, 1)[0]["platformId"], shop);
+}
+
+/// A re-authorization approved by another seller is refused like any refusal: the state is
+/// spent, the refusal logged with its reason, and the browser goes back to the front end with
+/// the shop's own status (its earlier grant stands) and the business code.
+#[tokio::test]
+async fn a_reauthorization_approved_for_another_shop_goes_back_to_the_front_end() {
+    let endpoint = TokenEndpoint::start(200, taobao_tokens("other", "2200099")).await;
+    let app = app_backfilling(&endpoint, None).await;
+    let shop = connect(&app).await;
+    // The record is another seller's shop than the one the next consent names.
+    let mut conn = app.conn().await;
+    diesel::update(t_ecom_platform_auth::table.find(shop))
+        .set(t_ecom_platform_auth::shop_id.eq(Some("2200001")))
+        .execute(&mut conn)
+        .await
+        .expect("shop id");
+    let (_, state) = reauthorize(&app, shop, Some("https://app.example.com/shops")).await;
+    let response = app.callback(&[("code", "code-2"), ("state", &state)]).await;
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let location = location_of(&response);
+    assert_eq!(
+        location,
+        format!(
+            "https://app.example.com/shops?platformId={shop}&platformType=TAOBAO\
+             &status=ACTIVE&error=40003"
+        )
+    );
+    assert_eq!(app.platform_row(shop).await.status, "ACTIVE");
+    let refused = refusals(&app).await;
+    assert_eq!(
+        refused,
+        [auth_api::error::SHOP_MISMATCH],
+        "the reason is logged"
+    );
+    // The state is spent.
+    let again = app.callback(&[("code", "code-2"), ("state", &state)]).await;
+    expect_envelope(again, StatusCode::BAD_REQUEST, 40002).await;
+}
