@@ -1,13 +1,13 @@
 //! The Douyin Shop adapter against the simulator. Live-stream peaks put more than one page (100
 //! orders) into some windows.
 
-use std::time::Duration;
-
 use leadgen_platforms::douyin::DouyinClient;
-use leadgen_platforms::session::{Session, SessionError};
+use leadgen_platforms::session::SessionError;
 use leadgen_platforms::{PlatformClient, PlatformError, RevealPurpose};
 
-use crate::harness::{Consent, EVERY_FAULT, ORDER_IDS, Platform, Sim, Sink, fast, last_days, walk};
+use crate::harness::{
+    Consent, EVERY_FAULT, ORDER_IDS, Platform, Sim, assert_transport_faults, refused_at_once,
+};
 use crate::reveal::{self, Rules};
 
 static DOUYIN: Platform<DouyinClient> = Platform {
@@ -30,44 +30,16 @@ static DOUYIN: Platform<DouyinClient> = Platform {
 #[tokio::test]
 async fn a_range_yields_exactly_the_simulators_orders() {
     let sim = Sim::start(&DOUYIN, &[]);
-    let range = last_days(20);
-    let sink = Sink::default();
-    let w = sim.authorize_and_walk(range, &sink).await.expect("walk");
-    let expected = sim.order_ids(&range).await;
-    assert!(expected.len() > 300, "{}", expected.len());
-    assert_eq!(w.ids, expected, "every order, once");
-    assert_eq!(w.seen, expected.len(), "no order fetched twice");
-    assert_eq!(w.malformed, 0);
+    let w = sim.yields_exactly(300).await;
     assert!(w.pages > w.windows, "some window had more than one page");
     assert!(w.encrypted_phones > 0 && w.virtual_phones > 0);
-    assert!(sink.is_empty(), "no refresh needed");
 }
 
 #[tokio::test]
 async fn every_fault_at_once_still_yields_exactly_the_simulators_orders() {
     let sim = Sim::start(&DOUYIN, EVERY_FAULT);
-    let range = last_days(10);
-    let sink = Sink::default();
-    let w = sim
-        .authorize_and_walk(range, &sink)
-        .await
-        .expect("walk under faults");
-    assert_eq!(w.ids, sim.order_ids(&range).await);
-    assert_eq!(w.seen, w.ids.len(), "no order fetched twice");
-    assert!(
-        !sink.is_empty(),
-        "tokens expired mid-run and were refreshed"
-    );
-    let stats = sim.stats().await;
-    let douyin = &stats["platforms"]["douyin"];
-    for code in ["60000", "40003", "77777"] {
-        assert!(
-            douyin["api_errors_by_code"][code].as_u64().unwrap_or(0) > 0,
-            "the simulator answered code {code}: {stats}"
-        );
-    }
-    assert!(douyin["http_faults_by_status"]["503"].as_u64().unwrap_or(0) > 0);
-    assert!(douyin["malformed_responses"].as_u64().unwrap_or(0) > 0);
+    let platform = sim.survives_every_fault(&["60000", "40003", "77777"]).await;
+    assert_transport_faults(&platform);
 }
 
 #[tokio::test]
@@ -75,27 +47,13 @@ async fn a_wrong_secret_is_a_permanent_error_and_a_dead_session_is_reported() {
     let sim = Sim::start(&DOUYIN, &[]);
     let client = sim.client();
     let tokens = sim.authorized(&client).await;
-    let range = last_days(2);
-    let sink = Sink::default();
 
-    let mut wrong = Session::new(
-        sim.app("not-the-secret"),
-        tokens.access_token.clone(),
-        tokens.refresh_token.clone(),
-        fast(),
-    );
-    let started = std::time::Instant::now();
-    let err = walk(&client, &mut wrong, range, &sink)
-        .await
-        .expect_err("bad signature");
+    let mut wrong = sim.session_signed_with("not-the-secret", &tokens);
+    let err = refused_at_once(&client, &mut wrong).await;
     assert!(
         matches!(err, SessionError::Platform(PlatformError::InvalidRequest(ref m))
             if m.contains("40003") && m.contains("isv.signature-invalid")),
         "{err:?}"
-    );
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "a bad signature is not retried"
     );
     // The wrong secret cannot create tokens either.
     let consent = client.authorize_url(&sim.app(DOUYIN.app_secret), DOUYIN.redirect, "s-2");
@@ -108,18 +66,12 @@ async fn a_wrong_secret_is_a_permanent_error_and_a_dead_session_is_reported() {
         "{refused:?}"
     );
 
-    let err = sim
-        .walk_with(&client, "not-a-session", None, range, &sink)
-        .await
-        .expect_err("invalid session");
+    let err = sim.dead_session(&client, "not-a-session", None).await;
     assert!(matches!(err, SessionError::Expired(_)), "{err:?}");
 
     // A dead session whose refresh token is dead too.
     let refresh = Some("not-a-refresh-token");
-    let err = sim
-        .walk_with(&client, "not-a-session", refresh, range, &sink)
-        .await
-        .expect_err("refused refresh");
+    let err = sim.dead_session(&client, "not-a-session", refresh).await;
     assert!(matches!(err, SessionError::Expired(_)), "{err:?}");
 }
 

@@ -328,6 +328,77 @@ impl<C: PlatformClient + 'static> Sim<C> {
         walk(client, &mut session, range, sink).await
     }
 
+    /// A consent, then a walk of the last 20 days that yields every order of the range once and
+    /// needs no refresh; at least `at_least` orders. The walk, for the platform's own checks.
+    pub async fn yields_exactly(&self, at_least: usize) -> Walk {
+        let range = last_days(20);
+        let sink = Sink::default();
+        let w = self.authorize_and_walk(range, &sink).await.expect("walk");
+        let expected = self.order_ids(&range).await;
+        assert!(expected.len() > at_least, "{}", expected.len());
+        assert_eq!(w.ids, expected, "every order of the range, once");
+        assert_eq!(w.seen, expected.len(), "no order fetched twice");
+        assert_eq!(w.malformed, 0);
+        assert!(sink.is_empty(), "no refresh needed");
+        w
+    }
+
+    /// A walk of the last 10 days on a simulator started with [`EVERY_FAULT`]: every order once,
+    /// tokens refreshed on the way, and the simulator answered each of `codes`. Its counters of
+    /// this platform, for the platform's own checks.
+    pub async fn survives_every_fault(&self, codes: &[&str]) -> serde_json::Value {
+        let range = last_days(10);
+        let sink = Sink::default();
+        let w = self
+            .authorize_and_walk(range, &sink)
+            .await
+            .expect("walk under faults");
+        assert_eq!(w.ids, self.order_ids(&range).await);
+        assert_eq!(w.seen, w.ids.len(), "no order fetched twice");
+        assert!(
+            !sink.is_empty(),
+            "tokens expired mid-run and were refreshed"
+        );
+        let stats = self.stats().await;
+        let platform = stats["platforms"][self.platform.name].clone();
+        for code in codes {
+            assert!(
+                platform["api_errors_by_code"][code].as_u64().unwrap_or(0) > 0,
+                "the simulator answered code {code}: {stats}"
+            );
+        }
+        platform
+    }
+
+    /// A session on these tokens whose requests are signed with `secret` (a wrong one).
+    pub fn session_signed_with(&self, secret: &str, tokens: &TokenSet) -> Session {
+        Session::new(
+            self.app(secret),
+            tokens.access_token.clone(),
+            tokens.refresh_token.clone(),
+            fast(),
+        )
+    }
+
+    /// Walks the last 2 days on a session the platform does not know (`access_token`, and
+    /// `refresh_token` if any): the error it ends with.
+    pub async fn dead_session(
+        &self,
+        client: &C,
+        access_token: &str,
+        refresh_token: Option<&str>,
+    ) -> SessionError {
+        self.walk_with(
+            client,
+            access_token,
+            refresh_token,
+            last_days(2),
+            &Sink::default(),
+        )
+        .await
+        .expect_err("a dead session")
+    }
+
     /// Authorizes a shop and walks `range` with its session.
     pub async fn authorize_and_walk(
         &self,
@@ -437,4 +508,30 @@ pub async fn walk_by(
         }
     }
     Ok(w)
+}
+
+/// Walks the last 2 days with `session`, which the platform refuses for good (a wrong secret):
+/// the error, which came at once, without retries.
+pub async fn refused_at_once(client: &dyn PlatformClient, session: &mut Session) -> SessionError {
+    let started = std::time::Instant::now();
+    let err = walk(client, session, last_days(2), &Sink::default())
+        .await
+        .expect_err("refused");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "a permanent refusal is not retried: {err:?}"
+    );
+    err
+}
+
+/// The simulator also answered `503`s and bodies that do not parse (its counters of one
+/// platform, as [`Sim::survives_every_fault`] returns them).
+pub fn assert_transport_faults(platform: &serde_json::Value) {
+    assert!(
+        platform["http_faults_by_status"]["503"]
+            .as_u64()
+            .unwrap_or(0)
+            > 0
+    );
+    assert!(platform["malformed_responses"].as_u64().unwrap_or(0) > 0);
 }

@@ -6,7 +6,10 @@ use leadgen_platforms::kuaishou::{KuaishouClient, SIGN_SECRET};
 use leadgen_platforms::session::{Session, SessionError};
 use leadgen_platforms::{AppCredentials, PlatformClient, PlatformError, RevealPurpose};
 
-use crate::harness::{Consent, EVERY_FAULT, ORDER_IDS, Platform, Sim, Sink, fast, last_days, walk};
+use crate::harness::{
+    Consent, EVERY_FAULT, ORDER_IDS, Platform, Sim, Sink, assert_transport_faults, fast, last_days,
+    walk,
+};
 use crate::reveal::{self, Rules};
 
 const APP_KEY: &str = "ks731111111111111111";
@@ -40,49 +43,16 @@ fn app_with(secret: &str, sign: &str) -> AppCredentials {
 #[tokio::test]
 async fn a_range_yields_exactly_the_simulators_orders() {
     let sim = Sim::start(&KUAISHOU, &[]);
-    let range = last_days(20);
-    let sink = Sink::default();
-    let w = sim.authorize_and_walk(range, &sink).await.expect("walk");
-    let expected = sim.order_ids(&range).await;
-    assert!(expected.len() > 300, "{}", expected.len());
-    assert_eq!(w.ids, expected, "every order, once");
-    assert_eq!(w.seen, expected.len(), "no order fetched twice");
-    assert_eq!(w.malformed, 0);
+    let w = sim.yields_exactly(300).await;
     assert!(w.pages > w.windows, "some window had more than one page");
     assert!(w.encrypted_phones > 0 && w.virtual_phones > 0);
-    assert!(sink.is_empty(), "no refresh needed");
 }
 
 #[tokio::test]
 async fn every_fault_at_once_still_yields_exactly_the_simulators_orders() {
     let sim = Sim::start(&KUAISHOU, EVERY_FAULT);
-    let range = last_days(10);
-    let sink = Sink::default();
-    let w = sim
-        .authorize_and_walk(range, &sink)
-        .await
-        .expect("walk under faults");
-    assert_eq!(w.ids, sim.order_ids(&range).await);
-    assert_eq!(w.seen, w.ids.len(), "no order fetched twice");
-    assert!(
-        !sink.is_empty(),
-        "tokens expired mid-run and were refreshed"
-    );
-    let stats = sim.stats().await;
-    let kuaishou = &stats["platforms"]["kuaishou"];
-    for code in ["17", "24", "802"] {
-        assert!(
-            kuaishou["api_errors_by_code"][code].as_u64().unwrap_or(0) > 0,
-            "the simulator answered code {code}: {stats}"
-        );
-    }
-    assert!(
-        kuaishou["http_faults_by_status"]["503"]
-            .as_u64()
-            .unwrap_or(0)
-            > 0
-    );
-    assert!(kuaishou["malformed_responses"].as_u64().unwrap_or(0) > 0);
+    let platform = sim.survives_every_fault(&["17", "24", "802"]).await;
+    assert_transport_faults(&platform);
 }
 
 #[tokio::test]
@@ -120,10 +90,7 @@ async fn a_wrong_secret_is_a_permanent_error_and_a_dead_session_is_reported() {
         "{refused:?}"
     );
 
-    let err = sim
-        .walk_with(&client, "not-a-session", None, range, &sink)
-        .await
-        .expect_err("invalid session");
+    let err = sim.dead_session(&client, "not-a-session", None).await;
     // Its "token invalid" (the simulator's 25) is no documented code: without a refresh token
     // the shop is not declared expired for it; retried, then reported with its code.
     assert!(
@@ -133,10 +100,7 @@ async fn a_wrong_secret_is_a_permanent_error_and_a_dead_session_is_reported() {
 
     // A dead session whose refresh token is refused as OAuth 2.0 defines it (`invalid_grant`).
     let refresh = Some("not-a-refresh-token");
-    let err = sim
-        .walk_with(&client, "not-a-session", refresh, range, &sink)
-        .await
-        .expect_err("refused refresh");
+    let err = sim.dead_session(&client, "not-a-session", refresh).await;
     assert!(matches!(err, SessionError::Expired(_)), "{err:?}");
 }
 

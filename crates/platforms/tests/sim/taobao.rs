@@ -2,11 +2,11 @@
 
 use std::time::Duration;
 
-use leadgen_platforms::session::{Session, SessionError};
+use leadgen_platforms::session::SessionError;
 use leadgen_platforms::taobao::TaobaoClient;
 use leadgen_platforms::{PlatformError, RevealPurpose};
 
-use crate::harness::{Admin, Consent, EVERY_FAULT, Platform, Sim, Sink, fast, last_days, walk};
+use crate::harness::{Admin, Consent, EVERY_FAULT, Platform, Sim, last_days, refused_at_once};
 use crate::reveal::{self, Rules};
 
 static TAOBAO: Platform<TaobaoClient> = Platform {
@@ -32,41 +32,13 @@ static TAOBAO: Platform<TaobaoClient> = Platform {
 
 #[tokio::test]
 async fn a_range_yields_exactly_the_simulators_orders() {
-    let sim = Sim::start(&TAOBAO, &[]);
-    let range = last_days(20);
-    let sink = Sink::default();
-    let w = sim.authorize_and_walk(range, &sink).await.expect("walk");
-    let expected = sim.order_ids(&range).await;
-    assert!(expected.len() > 50, "{}", expected.len());
-    assert_eq!(w.ids, expected, "every order of every trade type, once");
-    assert_eq!(w.seen, expected.len(), "no order fetched twice");
-    assert_eq!(w.malformed, 0);
-    assert!(sink.is_empty(), "no refresh needed");
+    Sim::start(&TAOBAO, &[]).yields_exactly(50).await;
 }
 
 #[tokio::test]
 async fn every_fault_at_once_still_yields_exactly_the_simulators_orders() {
     let sim = Sim::start(&TAOBAO, EVERY_FAULT);
-    let range = last_days(10);
-    let sink = Sink::default();
-    let w = sim
-        .authorize_and_walk(range, &sink)
-        .await
-        .expect("walk under faults");
-    assert_eq!(w.ids, sim.order_ids(&range).await);
-    assert_eq!(w.seen, w.ids.len(), "no order fetched twice");
-    assert!(
-        !sink.is_empty(),
-        "tokens expired mid-run and were refreshed"
-    );
-    let stats = sim.stats().await;
-    let by_code = &stats["platforms"]["taobao"]["api_errors_by_code"];
-    for code in ["7", "27", "9999"] {
-        assert!(
-            by_code[code].as_u64().unwrap_or(0) > 0,
-            "the simulator answered code {code}: {stats}"
-        );
-    }
+    sim.survives_every_fault(&["7", "27", "9999"]).await;
 }
 
 #[tokio::test]
@@ -74,32 +46,15 @@ async fn a_wrong_secret_is_a_permanent_error_and_a_dead_session_is_reported() {
     let sim = Sim::start(&TAOBAO, &[]);
     let client = sim.client();
     let tokens = sim.authorized(&client).await;
-    let range = last_days(2);
-    let sink = Sink::default();
 
-    let mut wrong = Session::new(
-        sim.app("not-the-secret"),
-        tokens.access_token.clone(),
-        None,
-        fast(),
-    );
-    let started = std::time::Instant::now();
-    let err = walk(&client, &mut wrong, range, &sink)
-        .await
-        .expect_err("bad signature");
+    let mut wrong = sim.session_signed_with("not-the-secret", &tokens);
+    let err = refused_at_once(&client, &mut wrong).await;
     assert!(
         matches!(err, SessionError::Platform(PlatformError::InvalidRequest(ref m)) if m.contains("25")),
         "{err:?}"
     );
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "a bad signature is not retried"
-    );
 
-    let err = sim
-        .walk_with(&client, "not-a-session", None, range, &sink)
-        .await
-        .expect_err("invalid session");
+    let err = sim.dead_session(&client, "not-a-session", None).await;
     assert!(matches!(err, SessionError::Expired(_)), "{err:?}");
 }
 
