@@ -141,7 +141,7 @@ pub async fn create(
         .callback_url
         .clone()
         .unwrap_or_else(|| state.oauth.callback_url.clone());
-    let oauth_state = oauth::new_state();
+    let oauth_state = oauth::new_state()?;
     let secret_doc =
         serde_json::json!({ "appSecret": new.app_secret, "extra": new.extra }).to_string();
     let sealer = state.sealer.clone();

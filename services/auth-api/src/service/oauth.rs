@@ -18,13 +18,17 @@ use crate::service::activation::{self, Granted};
 use crate::service::announce;
 use crate::startup::AppState;
 
-/// A fresh, unguessable state value (32 random bytes, URL-safe Base64).
-pub fn new_state() -> String {
+/// A fresh, unguessable state value (32 random bytes, URL-safe Base64). Fails only when the
+/// operating system gives no randomness: a state anyone could guess would defeat what it is
+/// for (a consent completed by the one who asked), so the request fails instead.
+pub fn new_state() -> Result<String, AuthApiError> {
     let mut bytes = [0u8; 32];
-    // SystemRandom only fails when the OS has no entropy source; a zeroed state would then be
-    // unique per row anyway because its hash is a unique key.
-    let _ = SystemRandom::new().fill(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    SystemRandom::new().fill(&mut bytes).map_err(|_| {
+        AuthApiError::Unexpected(anyhow::anyhow!(
+            "the operating system gave no randomness for an OAuth state"
+        ))
+    })?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
 /// The stored form of a state: its SHA-256, hex.

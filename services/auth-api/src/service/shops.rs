@@ -240,7 +240,7 @@ pub async fn reauthorize(
     let doc: serde_json::Value =
         serde_json::from_str(&auth_info).map_err(|e| AuthApiError::Unexpected(e.into()))?;
     let app = AppCredentials::from_auth_info(&row.app_key, &doc);
-    let oauth_state = oauth::new_state();
+    let oauth_state = oauth::new_state()?;
     let state_hash = oauth::hash_state(&oauth_state);
     let op = operator(user);
     let trace_id = leadgen_telemetry::current_trace_id();
