@@ -77,6 +77,7 @@ impl Application {
             pending_after: Duration::from_secs(processing.pending_after_secs),
             interval: Duration::from_secs(processing.sweep_interval_secs),
             batch_size: processing.sweep_batch_size,
+            failures: Default::default(),
         };
         let rescore = Rescore {
             pool: pool.clone(),

@@ -2,17 +2,26 @@
 //! was dead-lettered or lost, a rebuild asked for them, or the buyer-lead migration reset them)
 //! are processed here, a batch of one tenant per transaction, through the same
 //! [`batch`](crate::batch) as messages.
+//!
+//! A batch that fails is taken apart: each of its rows is processed alone, so one row that can
+//! never be processed (a stored value that no longer opens, say) does not hold back every row
+//! behind it. A row that fails alone [`FAILURES_BEFORE_SET_ASIDE`] sweeps in a row is kept
+//! `MALFORMED` with its error, and counted.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use diesel_async::AsyncConnection as _;
+use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 use leadgen_db::{DbPool, ScopedFutureExt as _};
 use tokio_util::sync::CancellationToken;
 
 use crate::handler::run_batch;
 use crate::processor::Processor;
-use crate::repo::raw_orders;
+use crate::repo::raw_orders::{self, RawRow};
+
+/// How many sweeps in a row a raw order must fail alone before it is set aside.
+pub const FAILURES_BEFORE_SET_ASIDE: u32 = 3;
 
 pub struct Sweep {
     pub pool: DbPool,
@@ -21,6 +30,41 @@ pub struct Sweep {
     pub pending_after: Duration,
     pub interval: Duration,
     pub batch_size: i64,
+    /// Rows that failed alone, and how many sweeps in a row they did.
+    pub failures: FailedRows,
+}
+
+/// How many sweeps in a row each row failed alone (this process's memory; a restart only
+/// delays setting a row aside).
+#[derive(Debug, Default)]
+pub struct FailedRows(Mutex<HashMap<i64, u32>>);
+
+impl FailedRows {
+    fn count(&self, id: i64) -> u32 {
+        self.0
+            .lock()
+            .map_or(0, |counts| counts.get(&id).copied().unwrap_or(0))
+    }
+
+    /// What a committed sweep learnt: rows that failed alone once more, rows that are done.
+    fn settle(&self, failed: &[i64], done: &[i64]) {
+        if let Ok(mut counts) = self.0.lock() {
+            for id in failed {
+                *counts.entry(*id).or_default() += 1;
+            }
+            for id in done {
+                counts.remove(id);
+            }
+        }
+    }
+}
+
+/// What one sweep did, learnt inside its transaction and applied once it committed.
+#[derive(Default)]
+struct Swept {
+    rows: usize,
+    failed: Vec<i64>,
+    done: Vec<i64>,
 }
 
 impl Sweep {
@@ -55,17 +99,79 @@ impl Sweep {
         let before =
             chrono::Utc::now() - chrono::Duration::from_std(self.pending_after).unwrap_or_default();
         let limit = self.batch_size;
-        conn.transaction::<usize, anyhow::Error, _>(|conn| {
-            async move {
-                let rows = raw_orders::claim_pending(conn, before, limit).await?;
-                let Some(tenant) = rows.first().map(|r| r.tenant_id) else {
-                    return Ok(0);
-                };
-                run_batch(conn, &processor, tenant, &rows).await?;
-                Ok(rows.len())
-            }
-            .scope_boxed()
-        })
-        .await
+        let failures = &self.failures;
+        let swept = conn
+            .transaction::<Swept, anyhow::Error, _>(|conn| {
+                async move {
+                    let rows = raw_orders::claim_pending(conn, before, limit).await?;
+                    if rows.is_empty() {
+                        return Ok(Swept::default());
+                    }
+                    match in_savepoint(conn, &processor, &rows).await {
+                        Ok(()) => Ok(Swept {
+                            rows: rows.len(),
+                            ..Swept::default()
+                        }),
+                        Err(e) => {
+                            tracing::warn!(
+                                orders = rows.len(),
+                                error = %format!("{e:#}"),
+                                "Pending batch failed; processing its rows one by one"
+                            );
+                            one_by_one(conn, &processor, &rows, failures).await
+                        }
+                    }
+                }
+                .scope_boxed()
+            })
+            .await?;
+        self.failures.settle(&swept.failed, &swept.done);
+        Ok(swept.rows)
     }
+}
+
+/// `rows` as one batch in a savepoint of the caller's transaction: undone alone if it fails.
+async fn in_savepoint(
+    conn: &mut AsyncPgConnection,
+    processor: &Processor,
+    rows: &[RawRow],
+) -> anyhow::Result<()> {
+    let Some(tenant) = rows.first().map(|r| r.tenant_id) else {
+        return Ok(());
+    };
+    conn.transaction::<(), anyhow::Error, _>(|conn| {
+        async move { run_batch(conn, processor, tenant, rows).await.map(|_| ()) }.scope_boxed()
+    })
+    .await
+}
+
+/// Each row of a failed batch alone: the ones that go through are processed; one that failed
+/// alone often enough before is set aside with its error.
+async fn one_by_one(
+    conn: &mut AsyncPgConnection,
+    processor: &Processor,
+    rows: &[RawRow],
+    failures: &FailedRows,
+) -> anyhow::Result<Swept> {
+    let mut swept = Swept::default();
+    for row in rows {
+        let Err(e) = in_savepoint(conn, processor, std::slice::from_ref(row)).await else {
+            swept.rows += 1;
+            swept.done.push(row.id);
+            continue;
+        };
+        let failed = failures.count(row.id) + 1;
+        if failed < FAILURES_BEFORE_SET_ASIDE {
+            tracing::warn!(raw_order.id = row.id, failed, error = %format!("{e:#}"), "Raw order failed alone; retried on a later sweep");
+            swept.failed.push(row.id);
+            continue;
+        }
+        let reason = format!("处理失败（连续 {failed} 次）：{e:#}");
+        raw_orders::set_aside(conn, row.id, &reason).await?;
+        metrics::counter!("leadgen_orders_processed_total", "outcome" => "malformed").increment(1);
+        tracing::error!(raw_order.id = row.id, failed, error = %format!("{e:#}"), "Raw order failed alone every time; kept MALFORMED with its error");
+        swept.rows += 1;
+        swept.done.push(row.id);
+    }
+    Ok(swept)
 }

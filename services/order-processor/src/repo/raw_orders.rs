@@ -75,6 +75,19 @@ pub async fn claim_pending(
         .await
 }
 
+/// Keeps row `id` aside as `MALFORMED` with why it could not be processed (in `parse_error`,
+/// where an unreadable order keeps its reason): counted, never dropped, and no longer in the
+/// way of the rows behind it.
+pub async fn set_aside(conn: &mut AsyncPgConnection, id: i64, reason: &str) -> QueryResult<usize> {
+    diesel::update(raw::table.find(id))
+        .set((
+            raw::process_status.eq(RawOrderStatus::Malformed.as_str()),
+            raw::parse_error.eq(reason),
+        ))
+        .execute(conn)
+        .await
+}
+
 pub async fn set_status(
     conn: &mut AsyncPgConnection,
     ids: &[i64],

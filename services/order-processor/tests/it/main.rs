@@ -14,3 +14,4 @@ mod migration;
 mod retention;
 mod scorer;
 mod support;
+mod sweep;

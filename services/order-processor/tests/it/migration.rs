@@ -155,6 +155,7 @@ async fn per_order_leads_become_buyer_leads_with_their_sales_decisions() {
         pending_after: std::time::Duration::ZERO,
         interval: std::time::Duration::from_millis(10),
         batch_size: 2,
+        failures: Default::default(),
     };
     while sweep.sweep_once().await.unwrap() > 0 {}
 

@@ -1,0 +1,82 @@
+//! The pending sweep: a raw order that can never be processed is set aside with its error, and
+//! the rows behind it go on.
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use leadgen_db::schema::{t_ecom_order_processed, t_ecom_order_raw};
+use leadgen_domain::NeutralStatus;
+use order_processor::sweep::{FAILURES_BEFORE_SET_ASIDE, Sweep};
+
+use crate::support::{Run, Spec, order};
+
+/// `(process_status, parse_error)` of raw order `id`.
+async fn state_of(run: &Run, id: i64) -> (String, Option<String>) {
+    let mut conn = leadgen_db::conn(&run.db.pool).await.unwrap();
+    t_ecom_order_raw::table
+        .find(id)
+        .select((
+            t_ecom_order_raw::process_status,
+            t_ecom_order_raw::parse_error,
+        ))
+        .first(&mut conn)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_row_that_never_processes_is_set_aside_and_holds_back_no_other() {
+    let run = Run::new().await;
+    let spec = |shop, id, day, buyer: &str, phone| Spec {
+        shop,
+        order: order(id, day, NeutralStatus::Completed, 5_000, Some(buyer), phone),
+    };
+    // A buyer's processed order whose stored contact no longer opens (sealed under a key that
+    // is gone, or damaged): every batch that rebuilds this buyer fails.
+    let first = run
+        .store(
+            &[spec(0, "p1", 5, "poison", Some("13800001111"))],
+            "PENDING",
+        )
+        .await;
+    run.process(&first).await;
+    let mut conn = leadgen_db::conn(&run.db.pool).await.unwrap();
+    diesel::update(t_ecom_order_processed::table.filter(t_ecom_order_processed::order_id.eq("p1")))
+        .set(t_ecom_order_processed::contact_info.eq(Some("v1:not-a-sealed-value")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    // The buyer's next order, then another buyer's, wait for the sweep.
+    let stuck = run
+        .store(&[spec(0, "p2", 6, "poison", None)], "PENDING")
+        .await[0];
+    let other = run
+        .store(&[spec(1, "q1", 7, "other", None)], "PENDING")
+        .await[0];
+    let sweep = Sweep {
+        pool: run.db.pool.clone(),
+        processor: std::sync::Arc::clone(&run.processor),
+        pending_after: std::time::Duration::ZERO,
+        interval: std::time::Duration::from_millis(10),
+        batch_size: 10,
+        failures: Default::default(),
+    };
+
+    // The batch of both fails; taken apart, the other buyer's order goes through at once.
+    assert_eq!(sweep.sweep_once().await.unwrap(), 1);
+    assert_eq!(state_of(&run, other).await.0, "PROCESSED");
+    assert_eq!(state_of(&run, stuck).await, ("PENDING".to_owned(), None));
+    // Failing alone sweep after sweep, it is set aside, with why, and counted.
+    for _ in 2..FAILURES_BEFORE_SET_ASIDE {
+        assert_eq!(sweep.sweep_once().await.unwrap(), 0);
+        assert_eq!(state_of(&run, stuck).await.0, "PENDING");
+    }
+    assert_eq!(sweep.sweep_once().await.unwrap(), 1);
+    let (status, reason) = state_of(&run, stuck).await;
+    assert_eq!(status, "MALFORMED");
+    let reason = reason.unwrap_or_default();
+    assert!(
+        reason.starts_with(&format!("处理失败（连续 {FAILURES_BEFORE_SET_ASIDE} 次）")),
+        "{reason}"
+    );
+    assert_eq!(sweep.sweep_once().await.unwrap(), 0, "nothing is left");
+}
