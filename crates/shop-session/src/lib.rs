@@ -8,7 +8,6 @@
 
 use std::sync::Arc;
 
-use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
@@ -178,18 +177,37 @@ pub async fn mark_expired(
     .await
 }
 
+/// A shop's sealed credentials that do not open: sealed under a data key this process does not
+/// hold, or damaged. Retrying cannot help; the merchant reads [`CREDENTIALS_UNREADABLE`].
+#[derive(Debug, thiserror::Error)]
+#[error("the shop's sealed {column} does not open: {reason}")]
+pub struct CredentialsUnreadable {
+    pub column: &'static str,
+    reason: String,
+}
+
+/// What a merchant reads when a shop's credentials do not open.
+pub const CREDENTIALS_UNREADABLE: &str = "平台授权的凭证无法解密（数据密钥与加密时不一致，或数据已损坏）：请联系管理员检查数据密钥配置，或删除该授权后重新添加";
+
 /// Opens the shop's session: app credentials and tokens unsealed, retries per `policy`.
 pub fn open_session(
     sealer: &Sealer,
     row: &CredentialRow,
     policy: RetryPolicy,
-) -> anyhow::Result<Session> {
-    let open = |column: &str, value: &str| {
+) -> Result<Session, CredentialsUnreadable> {
+    let open = |column: &'static str, value: &str| {
         sealer
             .open(&sealed::platform_auth(column, row.id), value)
-            .with_context(|| format!("opening {column}"))
+            .map_err(|e| CredentialsUnreadable {
+                column,
+                reason: e.to_string(),
+            })
     };
-    let doc: serde_json::Value = serde_json::from_str(&open("auth_info", &row.auth_info)?)?;
+    let doc: serde_json::Value = serde_json::from_str(&open("auth_info", &row.auth_info)?)
+        .map_err(|e| CredentialsUnreadable {
+            column: "auth_info",
+            reason: e.to_string(),
+        })?;
     let access_token = row
         .access_token
         .as_deref()

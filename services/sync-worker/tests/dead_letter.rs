@@ -17,6 +17,7 @@ use leadgen_db::schema::{t_ecom_sync_task as task, t_operation_log};
 use leadgen_domain::{PlatformType, SyncTrigger};
 use leadgen_events::{CloudEvent, SyncRequestedV1};
 use leadgen_messaging::{Handler, Incoming};
+use leadgen_shop_session as shop_session;
 use leadgen_test_support::{TestDb, crypto_settings, unreachable_platforms};
 use sync_worker::handler::SyncRequestedHandler;
 use sync_worker::sync::{self, Syncer};
@@ -151,8 +152,8 @@ async fn a_dead_letter_replayed_runs_its_task_again_unless_another_sync_runs() {
         .await;
     assert_eq!(status_and_error(&db, id).await.0, "FAILED");
 
-    // `leadctl dlq replay` puts the request back: the task runs again (here against an
-    // unreachable platform, so it stays RUNNING for the broker's retry).
+    // `leadctl dlq replay` puts the request back: the task runs again (and ends for its own
+    // reason this time: the test shop's credentials are a placeholder that does not open).
     let replayed = Incoming {
         headers: HashMap::new(),
         delivery_count: 0,
@@ -162,9 +163,9 @@ async fn a_dead_letter_replayed_runs_its_task_again_unless_another_sync_runs() {
     handler.handle(replayed).await;
     let (status, error) = status_and_error(&db, id).await;
     assert_eq!(
-        (status.as_str(), error),
-        ("RUNNING", None),
-        "the task runs again"
+        (status.as_str(), error.as_deref()),
+        ("FAILED", Some(shop_session::CREDENTIALS_UNREADABLE)),
+        "the task ran again"
     );
     let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
     let resumed: i64 = t_operation_log::table
@@ -177,6 +178,11 @@ async fn a_dead_letter_replayed_runs_its_task_again_unless_another_sync_runs() {
 
     // Another request of the same shop, dead-lettered earlier, replayed while that sync runs:
     // it stays failed (one sync of a shop at a time).
+    diesel::update(task::table.find(id))
+        .set(task::status.eq("RUNNING"))
+        .execute(&mut conn)
+        .await
+        .expect("the first sync runs");
     let (_, second) = {
         let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
         let now = Utc::now();
@@ -199,6 +205,31 @@ async fn a_dead_letter_replayed_runs_its_task_again_unless_another_sync_runs() {
     };
     handler.handle(request(platform, second)).await;
     assert_eq!(status_and_error(&db, second).await.0, "FAILED");
+}
+
+/// Credentials that do not open (sealed under another data key, or damaged) fail the sync at
+/// once with what to do, instead of being retried to the dead-letter queue.
+#[tokio::test]
+async fn a_shop_whose_credentials_do_not_open_fails_its_sync_at_once() {
+    let db = TestDb::new().await;
+    let (platform, id) = task_with_status(&db, "RUNNING").await;
+    let message = Incoming {
+        delivery_count: 0,
+        redelivered: false,
+        ..request(platform, id)
+    };
+    let outcome = handler(&db).handle(message).await;
+    assert!(
+        matches!(outcome, leadgen_messaging::Outcome::Ack),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        status_and_error(&db, id).await,
+        (
+            "FAILED".to_owned(),
+            Some(shop_session::CREDENTIALS_UNREADABLE.to_owned())
+        )
+    );
 }
 
 #[tokio::test]

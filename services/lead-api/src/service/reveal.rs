@@ -323,7 +323,7 @@ async fn prepare(
     }
     quota::take(state, conn, user).await?;
     let session = shop_session::open_session(&state.sealer, &row, state.policy)
-        .map_err(LeadApiError::Unexpected)?;
+        .map_err(|e| LeadApiError::Unexpected(e.into()))?;
     let how = How::Decrypt {
         client,
         request: decrypt,

@@ -70,7 +70,15 @@ impl Syncer {
                 row.status
             )));
         }
-        let mut session = shop_session::open_session(&self.sealer, &row, self.policy)?;
+        let mut session = match shop_session::open_session(&self.sealer, &row, self.policy) {
+            Ok(session) => session,
+            Err(e) => {
+                tracing::error!(error = %e, "The shop's credentials do not open; the sync fails");
+                return Ok(TaskOutcome::Failed(
+                    shop_session::CREDENTIALS_UNREADABLE.into(),
+                ));
+            }
+        };
         let sink = CredentialSink {
             pool: self.pool.clone(),
             sealer: Arc::clone(&self.sealer),
