@@ -32,5 +32,6 @@ pub use lead::IntentionTag;
 pub use money::Money;
 pub use order::{BuyerRef, NeutralStatus, OrderItem, RawOrder, Receiver};
 pub use platform::{
-    AuthStatus, LeadProcessStatus, PlatformType, RawOrderStatus, SyncStatus, SyncTrigger,
+    AuthStatus, LeadProcessStatus, NotCallable, PlatformType, RawOrderStatus, SyncStatus,
+    SyncTrigger,
 };

@@ -156,6 +156,34 @@ string_enum!(
     }
 );
 
+/// Why a shop may not call its platform on the merchant's behalf now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotCallable {
+    /// Paused by the merchant (`DISABLED`): their decision, undone by enabling the shop.
+    Paused,
+    /// No live grant (pending, expired, invalid, disconnected, or a status this build does not
+    /// know): the merchant must authorize again.
+    NoGrant,
+}
+
+impl AuthStatus {
+    /// Whether a shop whose authorization stands at `status` (as stored) may call its platform:
+    /// only an `ACTIVE` one. The one rule behind manual syncs, running syncs and reveals.
+    pub fn callable(status: &str) -> Result<(), NotCallable> {
+        match status.parse::<AuthStatus>() {
+            Ok(AuthStatus::Active) => Ok(()),
+            Ok(AuthStatus::Disabled) => Err(NotCallable::Paused),
+            Ok(
+                AuthStatus::PendingAuth
+                | AuthStatus::Expired
+                | AuthStatus::Invalid
+                | AuthStatus::Revoked,
+            )
+            | Err(_) => Err(NotCallable::NoGrant),
+        }
+    }
+}
+
 impl SyncStatus {
     /// Whether the task can no longer change.
     pub fn is_terminal(self) -> bool {
@@ -166,6 +194,26 @@ impl SyncStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_an_active_shop_calls_its_platform_and_a_paused_one_says_so() {
+        assert_eq!(AuthStatus::callable("ACTIVE"), Ok(()));
+        assert_eq!(AuthStatus::callable("DISABLED"), Err(NotCallable::Paused));
+        for status in [
+            "PENDING_AUTH",
+            "EXPIRED",
+            "INVALID",
+            "REVOKED",
+            "active",
+            "",
+        ] {
+            assert_eq!(
+                AuthStatus::callable(status),
+                Err(NotCallable::NoGrant),
+                "{status}"
+            );
+        }
+    }
 
     #[test]
     fn platform_types_round_trip_through_their_wire_names() {

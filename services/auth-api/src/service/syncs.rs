@@ -7,7 +7,8 @@ use leadgen_db::oplog::{self, Entry, Operator};
 use leadgen_domain::audit::{AuditAction, AuditTarget};
 use leadgen_domain::sync::{self, Listing, MAX_WINDOW_DAYS};
 use leadgen_domain::{
-    AuthStatus, PlatformId, PlatformType, SyncStatus, SyncTaskId, SyncTrigger, TenantId, UserId,
+    AuthStatus, NotCallable, PlatformId, PlatformType, SyncStatus, SyncTaskId, SyncTrigger,
+    TenantId, UserId,
 };
 use leadgen_events::{CloudEvent, SyncRequestedV1};
 use leadgen_http::paging::{Paging, SortOrder};
@@ -224,12 +225,10 @@ pub async fn request(
                 // The record the id resolves to: an alias (a renewed authorization's old id)
                 // syncs the shop it was renewed into.
                 let platform_id = platform.id;
-                if platform.status == AuthStatus::Disabled.as_str() {
-                    return Err(AuthApiError::ShopDisabled);
-                }
-                if platform.status != AuthStatus::Active.as_str() {
-                    return Err(AuthApiError::NotActive);
-                }
+                AuthStatus::callable(&platform.status).map_err(|e| match e {
+                    NotCallable::Paused => AuthApiError::ShopDisabled,
+                    NotCallable::NoGrant => AuthApiError::NotActive,
+                })?;
                 let platform_type: PlatformType = platform
                     .platform_type
                     .parse()

@@ -15,7 +15,8 @@ use diesel_async::AsyncPgConnection;
 use leadgen_db::sealed;
 use leadgen_domain::buyer::IdentityKey;
 use leadgen_domain::{
-    AuthStatus, ContactField, ContactKind, PlatformType, RawOrder, contact::split_virtual,
+    AuthStatus, ContactField, ContactKind, NotCallable, PlatformType, RawOrder,
+    contact::split_virtual,
 };
 use leadgen_http::{ApiError, AuthUser};
 use leadgen_platforms::reveal::{DecryptRequest, RevealPurpose};
@@ -315,12 +316,10 @@ async fn prepare(
     let row = shop_session::find(conn, tenant, platform_id)
         .await?
         .ok_or(LeadApiError::PlatformNotActive)?;
-    if row.status == AuthStatus::Disabled.as_str() {
-        return Err(LeadApiError::ShopDisabled);
-    }
-    if row.status != AuthStatus::Active.as_str() {
-        return Err(LeadApiError::PlatformNotActive);
-    }
+    AuthStatus::callable(&row.status).map_err(|e| match e {
+        NotCallable::Paused => LeadApiError::ShopDisabled,
+        NotCallable::NoGrant => LeadApiError::PlatformNotActive,
+    })?;
     quota::take(state, conn, user).await?;
     let session = shop_session::open_session(&state.sealer, &row, state.policy)
         .map_err(|e| LeadApiError::Unexpected(e.into()))?;

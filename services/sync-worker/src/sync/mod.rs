@@ -14,7 +14,7 @@ use leadgen_crypto::Sealer;
 use leadgen_db::DbPool;
 use leadgen_db::ScopedFutureExt as _;
 use leadgen_domain::time::format_beijing;
-use leadgen_domain::{AuthStatus, PlatformType};
+use leadgen_domain::{AuthStatus, NotCallable, PlatformType};
 use leadgen_platforms::client::platform_said;
 use leadgen_platforms::resilience::RetryPolicy;
 use leadgen_platforms::session::{Session, SessionError};
@@ -64,11 +64,19 @@ impl Syncer {
             return Ok(TaskOutcome::Failed("平台授权不存在".into()));
         };
         drop(conn);
-        if row.status != AuthStatus::Active.as_str() {
-            return Ok(TaskOutcome::Failed(format!(
-                "平台授权状态为 {}，请重新授权",
-                row.status
-            )));
+        match AuthStatus::callable(&row.status) {
+            Ok(()) => {}
+            Err(NotCallable::Paused) => {
+                return Ok(TaskOutcome::Failed(
+                    "店铺已暂停同步，未同步订单；启用店铺后可再同步".into(),
+                ));
+            }
+            Err(NotCallable::NoGrant) => {
+                return Ok(TaskOutcome::Failed(format!(
+                    "平台授权状态为 {}，请重新授权",
+                    row.status
+                )));
+            }
         }
         let mut session = match shop_session::open_session(&self.sealer, &row, self.policy) {
             Ok(session) => session,
