@@ -30,7 +30,7 @@ pub use contact::{ContactField, ContactKind};
 pub use ids::{LeadId, PlatformId, SyncTaskId, TenantId, UserId};
 pub use lead::IntentionTag;
 pub use money::Money;
-pub use order::{BuyerRef, NeutralStatus, OrderItem, RawOrder, Receiver};
+pub use order::{BuyerRef, NeutralStatus, OrderItem, RawOrder, Receiver, printable};
 pub use platform::{
     AuthStatus, LeadProcessStatus, NotCallable, PlatformType, RawOrderStatus, SyncStatus,
     SyncTrigger,

@@ -1,6 +1,8 @@
 //! The platform-neutral raw order every adapter produces. The platform's original JSON is kept
 //! beside it, untouched, in `t_ecom_order_raw.raw_data`.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -168,10 +170,52 @@ impl RawOrder {
         }
     }
 
+    /// The order with its display texts (status name, nick, region, titles, SKU ids)
+    /// [`printable`]. Ids and contact values are left as sent: the platform reads them back.
+    pub fn make_printable(&mut self) {
+        let clean = |text: &mut String| {
+            if let Cow::Owned(cleaned) = printable(text) {
+                *text = cleaned;
+            }
+        };
+        clean(&mut self.platform_status);
+        clean(&mut self.receiver.region);
+        if let Some(nick) = &mut self.buyer.nick {
+            clean(nick);
+        }
+        for item in &mut self.items {
+            clean(&mut item.title);
+            if let Some(sku) = &mut item.sku_id {
+                clean(sku);
+            }
+        }
+    }
+
     /// The time the order is listed under: payment time when paid, else creation time.
     pub fn order_time(&self) -> DateTime<Utc> {
         self.paid_at.unwrap_or(self.created_at)
     }
+}
+
+/// `text` as it may be stored and shown: tabs and line breaks become spaces, and the other
+/// control characters (NUL, which PostgreSQL refuses in text; escapes) and the bidirectional
+/// overrides and isolates (which make a text display other than it reads) are dropped. A
+/// platform may send any of them in a free text (a product title, a nick).
+pub fn printable(text: &str) -> Cow<'_, str> {
+    let unwanted =
+        |c: char| c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+    if !text.chars().any(unwanted) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .filter_map(|c| match c {
+                '\t' | '\n' | '\r' => Some(' '),
+                c if unwanted(c) => None,
+                c => Some(c),
+            })
+            .collect(),
+    )
 }
 
 /// What an order refunded (or is asked to): the refunded lines of a partial refund, else the
@@ -201,6 +245,40 @@ pub fn partial_refund(lines: impl IntoIterator<Item = (bool, Option<Money>)>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn display_texts_keep_no_control_or_direction_characters() {
+        assert!(matches!(printable("儿童保温杯 500ml"), Cow::Borrowed(_)));
+        assert_eq!(printable("杯\u{0}子\u{202E}控制\u{2066}x"), "杯子控制x");
+        assert_eq!(
+            printable("第一行\r\n第二行\t\u{1b}[31m"),
+            "第一行  第二行 [31m"
+        );
+        let mut order: RawOrder = serde_json::from_value(serde_json::json!({
+            "orderId": "o\u{0}id", "status": "PAID", "platformStatus": "2\u{0}",
+            "createdAt": "2026-01-01T00:00:00Z", "amount": 100,
+            "buyer": {"openId": "id\u{0}", "nick": "t*\u{0}*1"},
+            "receiver": {"region": "浙江省\u{0}杭州市"},
+            "items": [{"skuId": "s\u{7}", "title": "\u{202e}品名", "quantity": 1, "price": 100}],
+        }))
+        .expect("order");
+        order.make_printable();
+        assert_eq!(
+            (
+                order.platform_status.as_str(),
+                order.buyer.nick.as_deref(),
+                order.receiver.region.as_str(),
+                order.items[0].title.as_str(),
+                order.items[0].sku_id.as_deref(),
+            ),
+            ("2", Some("t**1"), "浙江省杭州市", "品名", Some("s"))
+        );
+        // Ids are the platform's: read back as sent.
+        assert_eq!(
+            (order.order_id.as_str(), order.buyer.open_id.as_deref()),
+            ("o\u{0}id", Some("id\u{0}"))
+        );
+    }
 
     #[test]
     fn a_partial_refund_is_the_refunded_lines_when_some_lines_are_kept() {

@@ -81,7 +81,9 @@ impl Session {
         }
     }
 
-    /// One page of orders under the session policy.
+    /// One page of orders under the session policy, its display texts [`printable`].
+    ///
+    /// [`printable`]: leadgen_domain::printable
     pub async fn list_orders(
         &mut self,
         client: &dyn PlatformClient,
@@ -90,12 +92,21 @@ impl Session {
         cursor: Option<&PageCursor>,
         sink: &dyn TokenSink,
     ) -> Result<OrderPage, SessionError> {
-        self.call(client, sink, |app, token| async move {
-            client
-                .list_orders(&app, &token, window, listing, cursor)
-                .await
-        })
-        .await
+        let mut page = self
+            .call(client, sink, |app, token| async move {
+                client
+                    .list_orders(&app, &token, window, listing, cursor)
+                    .await
+            })
+            .await?;
+        // Display texts as they may be stored and shown, whatever the adapter read.
+        for order in &mut page.orders {
+            match &mut order.parsed {
+                Ok(parsed) => parsed.make_printable(),
+                Err(reason) => *reason = leadgen_domain::printable(reason).into_owned(),
+            }
+        }
+        Ok(page)
     }
 
     /// One order's receiver phone through the platform's decrypt API, under the session policy

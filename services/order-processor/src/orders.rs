@@ -65,7 +65,9 @@ pub fn prepare(
         ),
         sealed_json,
     )?;
-    let order: RawOrder = serde_json::from_str(&json)?;
+    let mut order: RawOrder = serde_json::from_str(&json)?;
+    // Stored before display texts were cleaned on the way in: cleaned here too.
+    order.make_printable();
     let platform: PlatformType = row
         .platform_type
         .parse()

@@ -1,5 +1,5 @@
-//! The pending sweep: a raw order that can never be processed is set aside with its error, and
-//! the rows behind it go on.
+//! What could stop processing for good: a raw order that never processes is set aside with its
+//! error while the rows behind it go on, and control characters in an order's texts are cleaned.
 
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -79,4 +79,35 @@ async fn a_row_that_never_processes_is_set_aside_and_holds_back_no_other() {
         "{reason}"
     );
     assert_eq!(sweep.sweep_once().await.unwrap(), 0, "nothing is left");
+}
+
+/// A platform may send any character in a free text: a NUL (which PostgreSQL refuses in text)
+/// or a direction override in a product title or nick, stored before they were cleaned on the
+/// way in, still becomes a lead, its texts cleaned.
+#[tokio::test]
+async fn an_order_whose_texts_carry_control_characters_becomes_a_lead() {
+    let run = Run::new().await;
+    let mut raw = order("n1", 5, NeutralStatus::Completed, 5_000, Some("nul"), None);
+    raw.items[0].title = "保温杯\u{0}\u{202e}控制".into();
+    raw.buyer.nick = Some("t*\u{0}*1".into());
+    let ids = run
+        .store(
+            &[Spec {
+                shop: 0,
+                order: raw,
+            }],
+            "PENDING",
+        )
+        .await;
+    let summary = run.process(&ids).await;
+    assert_eq!(summary.new_leads.len(), 1);
+    assert_eq!(state_of(&run, ids[0]).await.0, "PROCESSED");
+    let mut conn = leadgen_db::conn(&run.db.pool).await.unwrap();
+    let product: String = t_ecom_order_processed::table
+        .filter(t_ecom_order_processed::order_id.eq("n1"))
+        .select(t_ecom_order_processed::product_info)
+        .first(&mut conn)
+        .await
+        .unwrap();
+    assert!(product.contains("保温杯控制"), "{product}");
 }
