@@ -38,8 +38,10 @@ pub struct Written {
 }
 
 /// Inserts new orders and updates changed ones (a different content hash). Unchanged orders are
-/// left alone. The caller holds the platform's only running sync, so nothing else writes these
-/// rows meanwhile.
+/// left alone, and so is a version older than the one stored (its modification time earlier:
+/// a page read before a change, or a platform's lagging replica); within `rows` the latest
+/// version of an order counts (pages of one walk can overlap). The caller holds the platform's
+/// only running sync, so nothing else writes these rows meanwhile.
 pub async fn upsert_changed(
     conn: &mut AsyncPgConnection,
     rows: &[RawInsert],
@@ -48,17 +50,21 @@ pub async fn upsert_changed(
         return Ok(Written::default());
     };
     let ids: Vec<&str> = rows.iter().map(|r| r.order_id.as_str()).collect();
-    let existing: HashMap<String, String> = raw::table
+    let existing: HashMap<String, (String, Option<DateTime<Utc>>)> = raw::table
         .filter(raw::platform_id.eq(first.platform_id))
         .filter(raw::order_id.eq_any(&ids))
-        .select((raw::order_id, raw::content_hash))
-        .load::<(String, String)>(conn)
+        .select((raw::order_id, raw::content_hash, raw::order_modified_at))
+        .load::<(String, String, Option<DateTime<Utc>>)>(conn)
         .await?
         .into_iter()
+        .map(|(id, hash, modified)| (id, (hash, modified)))
         .collect();
-    let changed: Vec<&RawInsert> = rows
-        .iter()
-        .filter(|r| existing.get(&r.order_id) != Some(&r.content_hash))
+    let changed: Vec<&RawInsert> = latest_versions(rows)
+        .into_iter()
+        .filter(|r| match existing.get(&r.order_id) {
+            None => true,
+            Some((hash, stored)) => hash != &r.content_hash && !older(r.order_modified_at, *stored),
+        })
         .collect();
     let mut written = Written::default();
     for r in &changed {
@@ -98,4 +104,77 @@ pub async fn upsert_changed(
         })
         .collect::<QueryResult<_>>()?;
     Ok(written)
+}
+
+/// Whether a version modified at `incoming` is older than the stored one (unknown times never
+/// are: the platform did not say).
+fn older(incoming: Option<DateTime<Utc>>, stored: Option<DateTime<Utc>>) -> bool {
+    matches!((incoming, stored), (Some(incoming), Some(stored)) if incoming < stored)
+}
+
+/// One version per order id: the latest by modification time, the later in `rows` on a tie (the
+/// page read last).
+fn latest_versions(rows: &[RawInsert]) -> Vec<&RawInsert> {
+    let mut latest: HashMap<&str, &RawInsert> = HashMap::new();
+    let mut order = Vec::new();
+    for r in rows {
+        match latest.get(r.order_id.as_str()) {
+            Some(kept) if older(r.order_modified_at, kept.order_modified_at) => {}
+            Some(_) => {
+                latest.insert(&r.order_id, r);
+            }
+            None => {
+                order.push(r.order_id.as_str());
+                latest.insert(&r.order_id, r);
+            }
+        }
+    }
+    order
+        .iter()
+        .filter_map(|id| latest.get(id).copied())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone as _;
+
+    use super::*;
+
+    fn version(order_id: &str, hash: &str, modified: Option<i64>) -> RawInsert {
+        RawInsert {
+            tenant_id: 1,
+            platform_id: 1,
+            platform_type: "DOUYIN".into(),
+            order_id: order_id.into(),
+            raw_data: String::new(),
+            normalized: None,
+            parse_error: None,
+            content_hash: hash.into(),
+            order_created_at: None,
+            order_modified_at: modified
+                .map(|s| Utc.timestamp_opt(s, 0).single().unwrap_or_default()),
+            sync_task_id: 1,
+            process_status: "PENDING".into(),
+        }
+    }
+
+    #[test]
+    fn the_latest_version_of_an_order_counts_whatever_page_brought_it() {
+        let rows = [
+            version("a", "new", Some(2_000)),
+            version("b", "b1", None),
+            version("a", "old", Some(1_000)),
+            version("b", "b2", None),
+            version("c", "c", Some(5)),
+        ];
+        let kept: Vec<(&str, &str)> = latest_versions(&rows)
+            .iter()
+            .map(|r| (r.order_id.as_str(), r.content_hash.as_str()))
+            .collect();
+        assert_eq!(kept, [("a", "new"), ("b", "b2"), ("c", "c")]);
+        let at = |s| Some(Utc.timestamp_opt(s, 0).single().unwrap_or_default());
+        assert!(older(at(1), at(2)));
+        assert!(!older(at(2), at(2)) && !older(None, at(2)) && !older(at(1), None));
+    }
 }
