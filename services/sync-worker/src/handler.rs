@@ -101,10 +101,11 @@ impl SyncRequestedHandler {
                 data.sync_task_id, event.tenantid
             )));
         };
-        // A request replayed from the DLQ finds its task failed by the dead letter: it runs
-        // again (unless another sync of the shop runs now); any other finished task is done.
+        // A request replayed from the DLQ finds its task failed because the request never got
+        // through (dead-lettered, or its runs kept being interrupted): it runs again (unless
+        // another sync of the shop runs now); any other finished task is done.
         let replayed = task.status == SyncStatus::Failed.as_str()
-            && tasks::reopen_dead_lettered(&mut conn, task.id).await?;
+            && tasks::reopen_interrupted(&mut conn, task.id).await?;
         if replayed {
             let trace_id = leadgen_telemetry::current_trace_id();
             let ids = (task.tenant_id, task.id, task.platform_id);
@@ -115,6 +116,11 @@ impl SyncRequestedHandler {
             );
         } else if task.status != SyncStatus::Running.as_str() {
             leadgen_outbox::mark_processed(&mut conn, SERVICE, &message_id).await?;
+            tracing::info!(
+                sync_task.id = task.id.get(),
+                sync_task.status = %task.status,
+                "SyncRequested for a task already finished; nothing to run"
+            );
             return Ok(Outcome::Ack);
         }
         tasks::start(&mut conn, task.id, self.syncer.lease).await?;

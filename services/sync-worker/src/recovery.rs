@@ -46,7 +46,8 @@ impl Recovery {
                 for task in tasks::expired(conn, now, lease, 100).await? {
                     if task.attempts >= max_attempts {
                         let reason = format!(
-                            "同步任务执行中断，已尝试 {} 次仍未完成，请稍后重新同步",
+                            "{}，已尝试 {} 次仍未完成，请稍后重新同步",
+                            tasks::INTERRUPTED,
                             task.attempts
                         );
                         tasks::finish(conn, task.id, SyncStatus::Failed, Some(&reason)).await?;

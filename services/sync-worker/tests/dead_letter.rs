@@ -20,6 +20,7 @@ use leadgen_messaging::{Handler, Incoming};
 use leadgen_shop_session as shop_session;
 use leadgen_test_support::{TestDb, crypto_settings, unreachable_platforms};
 use sync_worker::handler::SyncRequestedHandler;
+use sync_worker::repo::tasks;
 use sync_worker::sync::{self, Syncer};
 
 async fn task_with_status(db: &TestDb, status: &str) -> (i64, i64) {
@@ -205,6 +206,56 @@ async fn a_dead_letter_replayed_runs_its_task_again_unless_another_sync_runs() {
     };
     handler.handle(request(platform, second)).await;
     assert_eq!(status_and_error(&db, second).await.0, "FAILED");
+}
+
+/// The broker dead-letters a request whose runs kept crashing the worker (its delivery limit):
+/// the consumer never sees it, and the lease recovery fails the task once its attempts are
+/// used. Replaying that request runs the task again; a task that failed for its own reason
+/// stays as it ended.
+#[tokio::test]
+async fn a_replayed_request_runs_a_task_whose_runs_kept_being_interrupted() {
+    let db = TestDb::new().await;
+    let handler = handler(&db);
+    let fail = |id: i64, error: String| {
+        let db = &db;
+        async move {
+            let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+            diesel::update(task::table.find(id))
+                .set((task::status.eq("FAILED"), task::error_message.eq(error)))
+                .execute(&mut conn)
+                .await
+                .expect("failed");
+        }
+    };
+    let (platform, interrupted) = task_with_status(&db, "RUNNING").await;
+    fail(
+        interrupted,
+        format!(
+            "{}，已尝试 6 次仍未完成，请稍后重新同步",
+            tasks::INTERRUPTED
+        ),
+    )
+    .await;
+    let replay = |platform, id| Incoming {
+        delivery_count: 0,
+        redelivered: false,
+        ..request(platform, id)
+    };
+    handler.handle(replay(platform, interrupted)).await;
+    assert_eq!(
+        status_and_error(&db, interrupted).await.1.as_deref(),
+        Some(shop_session::CREDENTIALS_UNREADABLE),
+        "it ran again (and ended for the test shop's placeholder credentials)"
+    );
+
+    let (platform, refused) = task_with_status(&db, "RUNNING").await;
+    let own_reason = "电商平台拒绝请求：签名验证失败".to_owned();
+    fail(refused, own_reason.clone()).await;
+    handler.handle(replay(platform, refused)).await;
+    assert_eq!(
+        status_and_error(&db, refused).await,
+        ("FAILED".to_owned(), Some(own_reason))
+    );
 }
 
 /// Credentials that do not open (sealed under another data key, or damaged) fail the sync at

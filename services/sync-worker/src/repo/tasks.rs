@@ -96,19 +96,26 @@ pub async fn start(
 /// What a task failed by a dead-lettered request says first (its `error_message`).
 pub const DEAD_LETTERED: &str = "同步请求多次处理失败，已转入死信队列";
 
-/// Makes a task failed because its request was dead-lettered RUNNING again, for the request an
-/// operator replays from the DLQ (`leadctl dlq replay`). `false` when the task failed otherwise,
-/// or another sync of its shop is running (the one-running-task index).
-pub async fn reopen_dead_lettered(
-    conn: &mut AsyncPgConnection,
-    id: SyncTaskId,
-) -> QueryResult<bool> {
+/// How the error of a task whose runs kept being interrupted (its worker killed, its lease
+/// expired, every attempt used) begins ([`crate::recovery`]).
+pub const INTERRUPTED: &str = "同步任务执行中断";
+
+/// Makes a task that failed because its request never got through RUNNING again: dead-lettered
+/// by the consumer ([`DEAD_LETTERED`]) or by the broker after runs that kept being interrupted
+/// ([`INTERRUPTED`]). For the request an operator replays from the DLQ (`leadctl dlq replay`).
+/// `false` when the task failed for its own reason (the platform's), or another sync of its
+/// shop is running (the one-running-task index).
+pub async fn reopen_interrupted(conn: &mut AsyncPgConnection, id: SyncTaskId) -> QueryResult<bool> {
     use diesel::result::{DatabaseErrorKind, Error};
     let reopened = diesel::update(
         task::table
             .find(id.get())
             .filter(task::status.eq(SyncStatus::Failed.as_str()))
-            .filter(task::error_message.like(format!("{DEAD_LETTERED}%"))),
+            .filter(
+                task::error_message
+                    .like(format!("{DEAD_LETTERED}%"))
+                    .or(task::error_message.like(format!("{INTERRUPTED}%"))),
+            ),
     )
     .set((
         task::status.eq(RUNNING),
