@@ -83,6 +83,10 @@ mutant "LeadgenDeadLettersWaiting sums the replicas" \
     'max by (queue) (leadgen_dead_letter_messages)' 'sum by (queue) (leadgen_dead_letter_messages)'
 mutant "LeadgenDeadLettersWaiting fires at once" 'for: 2h' 'for: 0m'
 mutant "LeadgenDeadLettersWaiting after a day" 'for: 2h' 'for: 24h'
+mutant "LeadgenDeadLettersUncounted also for counted dead letters" \
+    'unless on (queue)' 'or on (queue)'
+mutant "LeadgenDeadLettersUncounted on the queue's size, not its growth" \
+    'max by (queue) (delta(leadgen_dead_letter_messages[15m])) > 0' 'max by (queue) (leadgen_dead_letter_messages) > 0'
 mutant "LeadgenSyncsFailing on every finished task" \
     'increase(leadgen_sync_tasks_finished_total{status="FAILED"}[30m])' \
     'increase(leadgen_sync_tasks_finished_total[30m])'
