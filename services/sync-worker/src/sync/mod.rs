@@ -260,9 +260,10 @@ impl Syncer {
                 tracing::warn!(platform.id = shop.get(), reason = %reason, "Platform session is dead; marking the shop EXPIRED or INVALID");
                 let mut conn = leadgen_db::conn(&self.pool).await?;
                 shop_session::mark_expired(&mut conn, shop, &reason, crate::SERVICE).await?;
-                Ok(Err(TaskOutcome::Failed(
-                    "平台会话已失效，请重新授权".into(),
-                )))
+                // The platform's own code and words, as on the shop's statusReason.
+                Ok(Err(TaskOutcome::Failed(format!(
+                    "平台会话已失效，请重新授权（{reason}）"
+                ))))
             }
             Err(SessionError::Platform(e)) => Ok(Err(TaskOutcome::Failed(describe(&e)))),
             Err(other) => Ok(Err(TaskOutcome::Failed(other.to_string()))),
