@@ -36,6 +36,9 @@ codes! {
     NOTHING_TO_REVEAL = (40007, 400, "该线索没有可解密的联系方式");
     /// The shop is paused (DISABLED): enable it before syncing.
     SHOP_DISABLED = (40009, 400, "该店铺已停用，请先启用后再同步");
+    /// The platform cannot decrypt this contact for good (the order is past its decrypt
+    /// period, no longer the order's receiver), or answered a number nobody can dial.
+    CONTACT_NOT_DECRYPTABLE = (40010, 400, "电商平台无法提供该买家可拨打的号码（如订单已超过可解密期限或隐私号已失效），请改用其他方式联系");
     /// The page asked for lies beyond the list's browsing window (the first 2,000 leads).
     PAGE_BEYOND_WINDOW = (40008, 400, "只能浏览前 2000 条结果，请缩小筛选条件后再翻页");
     /// The platform refused to decrypt (the scene or the API is not granted to the app).

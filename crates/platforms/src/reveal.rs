@@ -224,6 +224,32 @@ impl RevealedContact {
     pub fn expires_at(&self) -> Option<DateTime<Utc>> {
         self.expires_at
     }
+
+    /// Why a salesperson could not dial this number at `now`, if so: the platform answered a
+    /// text that is no number (still masked, `138****0000`), or a privacy number that no longer
+    /// forwards. Never shows the number.
+    pub fn undialable(&self, now: DateTime<Utc>) -> Option<String> {
+        let number = self.expose_number();
+        let digits = number.bytes().filter(u8::is_ascii_digit).count();
+        let is_number = digits >= 5
+            && number
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b"+- ".contains(&b));
+        if !is_number
+            || self
+                .expose_extension()
+                .is_some_and(|e| !e.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Some("电商平台返回的不是可拨打的号码（仍为脱敏形式或格式不符）".to_owned());
+        }
+        match self.expires_at {
+            Some(at) if at <= now => Some(format!(
+                "电商平台返回的隐私号已于 {} 失效",
+                leadgen_domain::time::format_beijing(at)
+            )),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Debug for RevealedContact {
@@ -321,6 +347,37 @@ mod tests {
         assert_eq!(
             contact_from_text("13800000001", None).kind(),
             ContactKind::Plain
+        );
+    }
+
+    #[test]
+    fn a_masked_text_or_a_lapsed_privacy_number_is_not_dialable() {
+        let now = Utc::now();
+        let later = Some(now + chrono::Duration::days(3));
+        assert_eq!(RevealedContact::plain("13800000000").undialable(now), None);
+        assert_eq!(
+            RevealedContact::plain("0571-88886666").undialable(now),
+            None
+        );
+        assert_eq!(
+            RevealedContact::virtual_number("18877771111", "123", later).undialable(now),
+            None
+        );
+        for masked in ["138****0000", "", "******", "1380"] {
+            assert!(
+                RevealedContact::plain(masked).undialable(now).is_some(),
+                "{masked}"
+            );
+        }
+        let lapsed = RevealedContact::virtual_number(
+            "18877771111",
+            "123",
+            Some(now - chrono::Duration::hours(1)),
+        );
+        let why = lapsed.undialable(now).unwrap_or_default();
+        assert!(
+            why.contains("失效") && !why.contains("18877771111"),
+            "{why}"
         );
     }
 

@@ -117,10 +117,19 @@ impl Session {
         request: &DecryptRequest,
         sink: &dyn TokenSink,
     ) -> Result<RevealedContact, SessionError> {
-        self.call(client, sink, |app, token| async move {
-            client.decrypt_contact(&app, &token, request).await
-        })
-        .await
+        let revealed = self
+            .call(client, sink, |app, token| async move {
+                client.decrypt_contact(&app, &token, request).await
+            })
+            .await?;
+        // A number nobody can dial is no answer: refused, never handed to a salesperson.
+        match revealed.undialable(chrono::Utc::now()) {
+            None => Ok(revealed),
+            Some(why) => Err(SessionError::Platform(PlatformError::DecryptFailed {
+                code: String::new(),
+                message: why,
+            })),
+        }
     }
 
     /// Runs `op` with the current credentials and access token: transient failures retried, an

@@ -55,6 +55,9 @@ pub enum LeadApiError {
     RevealBusy,
     #[error("the platform failed: {0}")]
     PlatformFailed(String),
+    /// The platform cannot decrypt this contact for good, or answered an undialable number.
+    #[error("the platform cannot reveal a dialable number: {0}")]
+    NotDecryptable(String),
     /// The database cannot serve the request now (no connection free in time, or it does not
     /// answer): 503, try again.
     #[error("the database is unavailable: {0}")]
@@ -111,6 +114,7 @@ impl LeadApiError {
             LeadApiError::RevealBusy => ApiError::business(codes::REVEAL_BUSY)
                 .with_retry_after(std::time::Duration::from_secs(1)),
             LeadApiError::PlatformFailed(_) => ApiError::business(codes::PLATFORM_API_FAILED),
+            LeadApiError::NotDecryptable(_) => ApiError::business(codes::CONTACT_NOT_DECRYPTABLE),
             LeadApiError::Unavailable(cause) => ApiError::unavailable(cause),
             LeadApiError::Unexpected(cause) => ApiError::internal(format!("{cause:#}")),
         }
@@ -124,7 +128,8 @@ impl LeadApiError {
         let message = match self {
             LeadApiError::PlatformRefused(cause)
             | LeadApiError::PlatformQuota { cause, .. }
-            | LeadApiError::PlatformFailed(cause) => {
+            | LeadApiError::PlatformFailed(cause)
+            | LeadApiError::NotDecryptable(cause) => {
                 format!("{}（平台返回：{cause}）", api.message())
             }
             _ => api.message().to_owned(),
@@ -144,6 +149,9 @@ impl From<LeadApiError> for ApiError {
             }
             LeadApiError::PlatformFailed(cause) => {
                 tracing::warn!(error.cause = %cause, "Platform call failed");
+            }
+            LeadApiError::NotDecryptable(cause) => {
+                tracing::warn!(error.cause = %cause, "Platform gave no dialable number");
             }
             _ => {}
         }

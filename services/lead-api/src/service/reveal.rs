@@ -384,7 +384,7 @@ fn platform_error(e: PlatformError) -> LeadApiError {
             retry_after,
         },
         PlatformError::DecryptFailed { code, message } => {
-            LeadApiError::PlatformFailed(format!("{code} {message}"))
+            LeadApiError::NotDecryptable(format!("{code} {message}").trim().to_owned())
         }
         // Throttled beyond the retries, or held by a ban the platform stated (the decrypt
         // quota's ban included): the same 429 as a spent quota, with the wait when known.
