@@ -168,6 +168,7 @@ impl SyncRequestedHandler {
                 tasks::finish(conn, task_id, status, error.as_deref()).await?;
                 if status == SyncStatus::Completed {
                     credentials::record_synced(conn, platform_id, window_end).await?;
+                    tasks::note_unreadable(conn, task_id).await?;
                 }
                 leadgen_outbox::mark_processed(conn, SERVICE, &message_id).await?;
                 let ids = (tenant, task_id, platform_id);

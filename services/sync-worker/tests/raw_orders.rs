@@ -1,5 +1,6 @@
 //! Storing what a walk read: a version of an order older than the one stored (read before a
-//! change, or served by a lagging replica) never replaces it. Against the real PostgreSQL.
+//! change, or served by a lagging replica) never replaces it; a sync that kept unreadable orders
+//! says so. Against the real PostgreSQL.
 
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
@@ -74,4 +75,52 @@ async fn an_older_version_of_an_order_never_replaces_the_stored_one() {
     let written = upsert_changed(&mut conn, &[refunded]).await.expect("page");
     assert_eq!(written.updated.len(), 1);
     assert_eq!(stored().await, ["refunded"]);
+}
+
+/// A sync that kept orders it could not read says so in its warning, with one of the reasons,
+/// after the warning it already had.
+#[tokio::test]
+async fn a_completed_sync_with_unreadable_orders_says_so() {
+    let db = TestDb::new().await;
+    let shop = db.active_shop(1, "DOUYIN").await;
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    let now = Utc::now();
+    let sync: i64 = diesel::insert_into(task::table)
+        .values((
+            task::tenant_id.eq(1_i64),
+            task::platform_id.eq(shop),
+            task::platform_type.eq("DOUYIN"),
+            task::trigger_type.eq("MANUAL"),
+            task::status.eq("COMPLETED"),
+            task::window_start.eq(now - Duration::days(1)),
+            task::window_end.eq(now),
+            task::failure_count.eq(2),
+            task::warning.eq("电商平台只提供部分时间范围的订单"),
+        ))
+        .returning(task::id)
+        .get_result(&mut conn)
+        .await
+        .expect("task");
+    let mut unreadable = version(shop, sync, "bad", now);
+    unreadable.process_status = "MALFORMED".into();
+    unreadable.parse_error = Some("unknown order_status 21".into());
+    upsert_changed(&mut conn, &[unreadable])
+        .await
+        .expect("stored");
+    let task_id = leadgen_domain::SyncTaskId::new(sync);
+    sync_worker::repo::tasks::note_unreadable(&mut conn, task_id)
+        .await
+        .expect("noted");
+    let warning: Option<String> = task::table
+        .find(sync)
+        .select(task::warning)
+        .first(&mut conn)
+        .await
+        .expect("task");
+    assert_eq!(
+        warning.as_deref(),
+        Some(
+            "电商平台只提供部分时间范围的订单；2 笔订单无法解析，已保留原始数据待查（如：unknown order_status 21）"
+        )
+    );
 }

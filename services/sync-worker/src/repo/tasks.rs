@@ -257,6 +257,47 @@ pub async fn finish(
         .await
 }
 
+/// On a task that kept orders it could not read (`failure_count`), a warning for the merchant
+/// that says how many and why one of them failed (its `parse_error`), after any other warning:
+/// a sync that completed with unreadable orders says so instead of looking clean.
+pub async fn note_unreadable(conn: &mut AsyncPgConnection, id: SyncTaskId) -> QueryResult<()> {
+    use leadgen_db::schema::t_ecom_order_raw as raw;
+    let (failures, warning): (i32, Option<String>) = task::table
+        .find(id.get())
+        .select((task::failure_count, task::warning))
+        .first(conn)
+        .await?;
+    if failures == 0 {
+        return Ok(());
+    }
+    let example: Option<String> = raw::table
+        .filter(raw::sync_task_id.eq(id.get()))
+        .filter(raw::process_status.eq(leadgen_domain::RawOrderStatus::Malformed.as_str()))
+        .filter(raw::parse_error.is_not_null())
+        .order(raw::id.asc())
+        .select(raw::parse_error)
+        .first::<Option<String>>(conn)
+        .await
+        .optional()?
+        .flatten();
+    let note = match example {
+        Some(reason) => format!(
+            "{failures} 笔订单无法解析，已保留原始数据待查（如：{}）",
+            reason.chars().take(200).collect::<String>()
+        ),
+        None => format!("{failures} 笔订单无法解析，已保留原始数据待查"),
+    };
+    let warning = match warning {
+        Some(earlier) => format!("{earlier}；{note}"),
+        None => note,
+    };
+    diesel::update(task::table.find(id.get()))
+        .set(task::warning.eq(warning))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 #[derive(QueryableByName)]
 struct Inserted {
     #[diesel(sql_type = BigInt)]
