@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::{Context as _, bail};
 use leadgen_domain::PlatformType;
 use leadgen_platforms::sign::{self, SignKind, SignMethod};
-use leadgen_settings::{AuthSettings, DatabaseSettings, ExposeSecret, Sources};
+use leadgen_settings::{AuthSettings, CryptoSettings, DatabaseSettings, ExposeSecret, Sources};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -17,6 +17,11 @@ struct DbOnly {
 #[derive(Deserialize)]
 struct AuthOnly {
     auth: AuthSettings,
+}
+
+#[derive(Deserialize)]
+struct CryptoOnly {
+    crypto: CryptoSettings,
 }
 
 fn sources() -> Sources {
@@ -116,4 +121,73 @@ pub fn sign(
     let signature = sign::sign(platform, kind, method, secret, &params)?;
     println!("{signature}");
     Ok(())
+}
+
+/// `leadctl data-key status`: sealed values per column and key id.
+pub async fn data_key_status() -> anyhow::Result<()> {
+    let settings: CryptoOnly =
+        leadgen_settings::load(&sources()).context("loading configuration")?;
+    let mut conn = crate::leads::connect().await?;
+    let configured = configured_key_ids(&settings.crypto)?;
+    for (column, counts) in leadctl::data_key::status(&mut conn).await? {
+        if counts.is_empty() {
+            println!("{column}: no values");
+        }
+        for c in counts {
+            let note = match c.key_id.parse::<u8>() {
+                Ok(id) if id == settings.crypto.key_id => " (the current key)",
+                Ok(id) if configured.contains(&id) => {
+                    " (a previous key: run `leadctl data-key reseal`)"
+                }
+                Ok(_) => " (NOT CONFIGURED: these values do not open)",
+                Err(_) => " (not sealed values)",
+            };
+            println!("{column}: key {}: {} values{note}", c.key_id, c.values);
+        }
+    }
+    Ok(())
+}
+
+/// `leadctl data-key reseal [--batch N]`: every value sealed again under the current key.
+pub async fn data_key_reseal(batch: i64) -> anyhow::Result<()> {
+    let settings: CryptoOnly =
+        leadgen_settings::load(&sources()).context("loading configuration")?;
+    let sealer = leadgen_crypto::Sealer::new(
+        settings.crypto.key_id,
+        &settings.crypto.data_key,
+        &settings.crypto.previous_keys,
+    )
+    .context("[crypto] data_key, key_id, previous_keys")?;
+    let mut conn = crate::leads::connect().await?;
+    let report =
+        leadctl::data_key::reseal(&mut conn, &sealer, settings.crypto.key_id, batch.max(1)).await?;
+    let mut unreadable = 0;
+    for (column, done) in report {
+        println!(
+            "{column}: {} resealed under key {}, {} rewritten meanwhile, {} do not open",
+            done.resealed, settings.crypto.key_id, done.changed, done.unreadable
+        );
+        unreadable += done.unreadable;
+    }
+    if unreadable > 0 {
+        bail!(
+            "{unreadable} values do not open with the configured keys: keep their key in \
+             previous_keys (`leadctl data-key status` names it)"
+        );
+    }
+    Ok(())
+}
+
+/// The key ids `[crypto]` configures: the current one and the previous ones.
+fn configured_key_ids(crypto: &CryptoSettings) -> anyhow::Result<Vec<u8>> {
+    let mut ids = vec![crypto.key_id];
+    for old in &crypto.previous_keys {
+        let id = old
+            .expose_secret()
+            .split_once(':')
+            .and_then(|(id, _)| id.parse().ok())
+            .context("[crypto] previous_keys: each is `id:base64`")?;
+        ids.push(id);
+    }
+    Ok(ids)
 }

@@ -14,7 +14,7 @@ struct DbOnly {
     database: DatabaseSettings,
 }
 
-async fn connect() -> anyhow::Result<AsyncPgConnection> {
+pub(crate) async fn connect() -> anyhow::Result<AsyncPgConnection> {
     let settings: DbOnly =
         leadgen_settings::load(&Sources::from_env()).context("loading configuration")?;
     let url = settings.database.url.expose_secret();

@@ -11,6 +11,9 @@
 //!   orders (after a model change, say), keeping lead ids and sales decisions.
 //! - `leadctl blind-index status|rotate`: identities per blind-index key; re-index every buyer
 //!   under a new key (procedure in the README).
+//! - `leadctl data-key status|reseal [--batch 500]`: sealed values per data key id; seal every
+//!   value again under the current key, so that an old key can be retired (procedure in the
+//!   README).
 //! - `leadctl model-quality --dataset FILE [--cutoff T] [--horizon-days 30] [--decile 0.1]
 //!   [--require-ratio 0.8] [--require-lift 2]`: measure how well the built-in model ranks buyers
 //!   by who buys again (`docs/model-quality.md`).
@@ -89,6 +92,11 @@ enum Command {
         #[command(subcommand)]
         command: BlindIndexCommand,
     },
+    /// The data key sealing secrets and personal data: values per key id, and resealing.
+    DataKey {
+        #[command(subcommand)]
+        command: DataKeyCommand,
+    },
     /// Each consumer's dead-letter queue: list, show, replay, purge.
     Dlq {
         #[command(subcommand)]
@@ -141,6 +149,20 @@ enum BlindIndexCommand {
     Rotate,
 }
 
+#[derive(Subcommand)]
+enum DataKeyCommand {
+    /// Sealed values of every column per key id, and whether each key is configured.
+    Status,
+    /// Seal every value not under the current key again under it (configure the new key as
+    /// `data_key` with a new `key_id`, the old one in `previous_keys`, and restart the services
+    /// first).
+    Reseal {
+        /// Rows per transaction.
+        #[arg(long, default_value_t = 500)]
+        batch: i64,
+    },
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
@@ -152,6 +174,10 @@ async fn main() -> anyhow::Result<()> {
         Command::BlindIndex { command } => match command {
             BlindIndexCommand::Status => leads::status().await,
             BlindIndexCommand::Rotate => leads::rotate().await,
+        },
+        Command::DataKey { command } => match command {
+            DataKeyCommand::Status => commands::data_key_status().await,
+            DataKeyCommand::Reseal { batch } => commands::data_key_reseal(batch).await,
         },
         Command::Token {
             tenant,
