@@ -176,6 +176,10 @@ pub struct OrderPage {
     pub orders: Vec<FetchedOrder>,
     /// `None` on the last page of the window.
     pub next: Option<PageCursor>,
+    /// How many orders the window holds, as this answer says, where the platform says (numbered
+    /// listings). A backward walk whose later answers say more than its probe did was joined by
+    /// orders mid-walk (a change recorded late), and reads the window again.
+    pub total: Option<u64>,
 }
 
 /// A platform call's failure, typed so callers can decide what to do. Its text is Chinese, with

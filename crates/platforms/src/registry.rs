@@ -131,6 +131,13 @@ impl Registry {
         Ok(Registry { clients })
     }
 
+    /// This registry with `client` answering for its platform: a stand-in platform whose
+    /// behaviour a test scripts, say.
+    pub fn with_client(mut self, client: Arc<dyn PlatformClient>) -> Self {
+        self.clients.insert(client.platform(), client);
+        self
+    }
+
     pub fn get(&self, platform: PlatformType) -> Option<Arc<dyn PlatformClient>> {
         self.clients.get(&platform).cloned()
     }

@@ -298,7 +298,11 @@ impl PlatformClient for DouyinClient {
             }
             Listing::Modified => PageCursor::backward_next(cursor, page, 0, total, PAGE_SIZE),
         };
-        Ok(OrderPage { orders, next })
+        Ok(OrderPage {
+            orders,
+            next,
+            total: Some(total),
+        })
     }
 
     fn reveal_purposes(&self) -> &'static [RevealPurpose] {

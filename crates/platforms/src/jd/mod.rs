@@ -252,7 +252,11 @@ impl PlatformClient for JdClient {
             }
             Listing::Modified => PageCursor::backward_next(cursor, page, 1, total, PAGE_SIZE),
         };
-        Ok(OrderPage { orders, next })
+        Ok(OrderPage {
+            orders,
+            next,
+            total: Some(total),
+        })
     }
 
     fn reveal_purposes(&self) -> &'static [RevealPurpose] {

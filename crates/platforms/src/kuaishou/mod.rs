@@ -266,6 +266,7 @@ impl PlatformClient for KuaishouClient {
         Ok(OrderPage {
             orders,
             next: next.map(PageCursor::Token),
+            total: None,
         })
     }
 

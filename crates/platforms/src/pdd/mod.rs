@@ -222,18 +222,22 @@ impl PlatformClient for PddClient {
         };
         let params = self.signed_params(app, access_token, api, business, Utc::now());
         let json = self.call(app, &params).await?;
-        let (orders, next) = match listing {
+        let (orders, next, total) = match listing {
             Listing::Created => {
                 let (orders, has_next) = parse_orders_page(&json)?;
-                (orders, has_next.then(|| PageCursor::Number(page + 1)))
+                (orders, has_next.then(|| PageCursor::Number(page + 1)), None)
             }
             Listing::Modified => {
                 let listed = parse_listing(&json, INCREMENT_RESPONSE, "order_sn_list", false)?;
                 let next = PageCursor::backward_next(cursor, page, 1, listed.total, PAGE_SIZE);
-                (listed.orders, next)
+                (listed.orders, next, Some(listed.total))
             }
         };
-        Ok(OrderPage { orders, next })
+        Ok(OrderPage {
+            orders,
+            next,
+            total,
+        })
     }
 
     fn reveal_purposes(&self) -> &'static [RevealPurpose] {

@@ -130,6 +130,7 @@ impl PlatformClient for Scripted {
             _ => Ok(OrderPage {
                 orders: Vec::new(),
                 next: None,
+                total: None,
             }),
         }
     }

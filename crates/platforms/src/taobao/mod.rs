@@ -231,6 +231,7 @@ impl PlatformClient for TaobaoClient {
         Ok(OrderPage {
             orders: page.orders,
             next,
+            total: page.total,
         })
     }
 

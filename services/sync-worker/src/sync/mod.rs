@@ -157,17 +157,34 @@ impl Syncer {
         let mut fetched = session
             .list_orders(client, first, listing, None, sink)
             .await;
+        let mut joined = Joined::default();
+        let mut probing = true;
         loop {
             let page = match self.page_or_end(task, fetched).await? {
                 Ok(page) => page,
                 Err(ended) => return Ok(Err(ended)),
             };
-            // What comes after this page: the window's next page, or the next window's first.
+            if listing == Listing::Modified {
+                joined.saw(probing, page.total);
+            }
+            // What comes after this page: the window's next page, the same window again from its
+            // probe (orders joined it mid-walk), or the next window's first.
             let (next_at, cursor) = match &page.next {
                 Some(cursor) => (at, Some(cursor.clone())),
+                None if joined.walk_again() => {
+                    tracing::info!(
+                        sync_task.id = task.id.get(),
+                        "Orders joined a window while it was walked; reading it again"
+                    );
+                    (at, None)
+                }
                 None => (at + 1, None),
             };
+            probing = cursor.is_none();
             let window_done = next_at > at;
+            if window_done {
+                joined = Joined::default();
+            }
             let counts_so_far = window_counts;
             let store = async {
                 let stored = store::store_page(self, task, platform, &page, seen).await?;
@@ -271,6 +288,48 @@ impl Syncer {
     }
 }
 
+/// How often a window that orders joined mid-walk is read again before the walk moves on (the
+/// daily reconcile catches what still slips by).
+const MAX_WALKS_AGAIN: u32 = 2;
+
+/// Whether orders joined the window being walked backwards: a later answer's total above the
+/// probe's (a change the platform recorded late, inside the window; pages already read then
+/// miss the order the join pushed down). Orders leaving only make the walk read some twice.
+#[derive(Debug, Default)]
+struct Joined {
+    probe: Option<u64>,
+    grew: bool,
+    walked_again: u32,
+}
+
+impl Joined {
+    /// One answer of the window: its probe (`probing`) or a later page.
+    fn saw(&mut self, probing: bool, total: Option<u64>) {
+        if probing {
+            self.probe = total;
+            self.grew = false;
+        } else if let (Some(probe), Some(total)) = (self.probe, total) {
+            self.grew |= total > probe;
+        }
+    }
+
+    /// At the window's last page: read it again (and count that)?
+    fn walk_again(&mut self) -> bool {
+        if !self.grew {
+            return false;
+        }
+        if self.walked_again >= MAX_WALKS_AGAIN {
+            tracing::warn!(
+                walks = self.walked_again + 1,
+                "Orders kept joining a window while it was walked; the daily reconcile reads it again"
+            );
+            return false;
+        }
+        self.walked_again += 1;
+        true
+    }
+}
+
 /// How much of a requested range's start a platform's history may cut without a warning.
 const CLIP_TOLERANCE: chrono::Duration = chrono::Duration::minutes(1);
 
@@ -357,6 +416,40 @@ pub fn policy(max_retries: usize, max_backoff: Duration) -> RetryPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_window_that_orders_joined_mid_walk_is_read_again_a_bounded_number_of_times() {
+        let mut joined = Joined::default();
+        // Probe 250, pages 250 and 249 (orders left): nothing joined.
+        joined.saw(true, Some(250));
+        joined.saw(false, Some(250));
+        joined.saw(false, Some(249));
+        assert!(!joined.walk_again());
+        // A later page says 251: read again, from a new probe.
+        joined.saw(true, Some(250));
+        joined.saw(false, Some(251));
+        assert!(joined.walk_again());
+        joined.saw(true, Some(251));
+        joined.saw(false, Some(251));
+        assert!(!joined.walk_again(), "the second walk found no join");
+        // Orders keep joining: read again twice, then the walk moves on.
+        let mut busy = Joined::default();
+        let mut again = 0;
+        for total in 300..310 {
+            busy.saw(true, Some(total));
+            busy.saw(false, Some(total + 1));
+            if !busy.walk_again() {
+                break;
+            }
+            again += 1;
+        }
+        assert_eq!(again, MAX_WALKS_AGAIN);
+        // A listing without totals (a cursor) never reads again.
+        let mut cursor = Joined::default();
+        cursor.saw(true, None);
+        cursor.saw(false, None);
+        assert!(!cursor.walk_again());
+    }
 
     /// The sync record keeps the platform's own code and message after the Chinese sentence.
     #[test]

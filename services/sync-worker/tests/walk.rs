@@ -1,0 +1,202 @@
+//! The backward walk of a by-modification window against a platform whose orders change while
+//! it is walked: an order the platform records late, inside the window, pushes the others down a
+//! page; the walk sees the window's total grow and reads it again, so no order is missed.
+//! Against the real PostgreSQL, with a scripted stand-in for the platform.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use chrono::{DateTime, Duration, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use leadgen_db::schema::{
+    t_ecom_order_raw as raw, t_ecom_platform_auth as auth, t_ecom_sync_task as task,
+};
+use leadgen_db::sealed;
+use leadgen_domain::{Money, NeutralStatus, PlatformId, PlatformType, RawOrder, TenantId};
+use leadgen_platforms::reveal::{DecryptRequest, RevealPurpose, RevealedContact};
+use leadgen_platforms::{
+    AppCredentials, FetchedOrder, Listing, OrderPage, PageCursor, PlatformClient, PlatformError,
+    TimeWindow, TokenSet,
+};
+use leadgen_test_support::{TestDb, crypto_settings};
+use sync_worker::repo::tasks;
+use sync_worker::sync::{self, Syncer, TaskOutcome};
+
+/// A numbered by-modification listing of one order per page, newest first. After the second
+/// answer the platform records a change late: a new order at the head of the window.
+struct LateChange {
+    orders: Mutex<Vec<String>>,
+    calls: AtomicUsize,
+}
+
+fn order(id: &str) -> FetchedOrder {
+    let at: DateTime<Utc> = Utc::now() - Duration::hours(1);
+    let parsed = RawOrder {
+        order_id: id.to_owned(),
+        status: NeutralStatus::Paid,
+        platform_status: "2".into(),
+        created_at: at,
+        paid_at: Some(at),
+        modified_at: Some(at),
+        amount: Money::from_fen(100),
+        refunded: false,
+        partial_refund: None,
+        buyer: Default::default(),
+        receiver: Default::default(),
+        items: Vec::new(),
+    };
+    FetchedOrder {
+        order_id: Some(id.to_owned()),
+        raw: serde_json::json!({ "order_id": id }),
+        parsed: Ok(parsed),
+    }
+}
+
+#[async_trait::async_trait]
+impl PlatformClient for LateChange {
+    fn platform(&self) -> PlatformType {
+        PlatformType::Douyin
+    }
+    fn authorize_url(&self, _: &AppCredentials, _: &str, _: &str) -> String {
+        String::new()
+    }
+    async fn exchange_code(
+        &self,
+        _: &AppCredentials,
+        _: &str,
+        _: &str,
+    ) -> Result<TokenSet, PlatformError> {
+        Err(PlatformError::InvalidRequest("not in this test".into()))
+    }
+    async fn refresh(&self, _: &AppCredentials, _: &str) -> Result<TokenSet, PlatformError> {
+        Err(PlatformError::InvalidRequest("not in this test".into()))
+    }
+    fn windows(&self, range: TimeWindow, _: DateTime<Utc>, _: Listing) -> Vec<TimeWindow> {
+        vec![range]
+    }
+    async fn list_orders(
+        &self,
+        _: &AppCredentials,
+        _: &str,
+        _: &TimeWindow,
+        _: Listing,
+        cursor: Option<&PageCursor>,
+    ) -> Result<OrderPage, PlatformError> {
+        let page = PageCursor::page_number(cursor, 1, PlatformType::Douyin)?;
+        let mut orders = self
+            .orders
+            .lock()
+            .map_err(|e| PlatformError::Unavailable(e.to_string()))?;
+        let answered = self.orders_answered(&orders, page, cursor);
+        if self.calls.fetch_add(1, Ordering::SeqCst) == 1 {
+            orders.insert(0, "late".into());
+        }
+        Ok(answered)
+    }
+    fn reveal_purposes(&self) -> &'static [RevealPurpose] {
+        &[]
+    }
+    async fn decrypt_contact(
+        &self,
+        _: &AppCredentials,
+        _: &str,
+        _: &DecryptRequest,
+    ) -> Result<RevealedContact, PlatformError> {
+        Err(PlatformError::InvalidRequest("not in this test".into()))
+    }
+}
+
+impl LateChange {
+    fn orders_answered(
+        &self,
+        orders: &[String],
+        page: u32,
+        cursor: Option<&PageCursor>,
+    ) -> OrderPage {
+        let total = orders.len() as u64;
+        OrderPage {
+            orders: orders
+                .get(page as usize - 1)
+                .map(|id| vec![order(id)])
+                .unwrap_or_default(),
+            next: PageCursor::backward_next(cursor, page, 1, total, 1),
+            total: Some(total),
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_order_recorded_late_inside_the_window_being_walked_is_not_missed() {
+    let db = TestDb::new().await;
+    let sealer = leadgen_runtime::sealer(&crypto_settings()).expect("sealer");
+    let shop = db.active_shop(1, "DOUYIN").await;
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    let context = |column| sealed::platform_auth(column, PlatformId::new(shop));
+    diesel::update(auth::table.find(shop))
+        .set((
+            auth::auth_info.eq(sealer
+                .seal(&context("auth_info"), "{\"appSecret\":\"s\"}")
+                .expect("seal")),
+            auth::access_token.eq(Some(
+                sealer.seal(&context("access_token"), "AT").expect("seal"),
+            )),
+        ))
+        .execute(&mut conn)
+        .await
+        .expect("credentials");
+    let now = Utc::now();
+    let id: i64 = diesel::insert_into(task::table)
+        .values((
+            task::tenant_id.eq(1_i64),
+            task::platform_id.eq(shop),
+            task::platform_type.eq("DOUYIN"),
+            task::trigger_type.eq("MANUAL"),
+            task::status.eq("RUNNING"),
+            task::listing.eq("MODIFIED"),
+            task::window_start.eq(now - Duration::hours(2)),
+            task::window_end.eq(now - Duration::minutes(2)),
+        ))
+        .returning(task::id)
+        .get_result(&mut conn)
+        .await
+        .expect("task");
+    let platform = std::sync::Arc::new(LateChange {
+        orders: Mutex::new((1..=4).map(|n| format!("o-{n}")).collect()),
+        calls: AtomicUsize::new(0),
+    });
+    let syncer = Syncer {
+        pool: db.pool.clone(),
+        sealer: sealer.clone(),
+        platforms: leadgen_platforms::registry::Registry::default().with_client(platform.clone()),
+        policy: sync::policy(0, std::time::Duration::from_millis(10)),
+        lease: Duration::minutes(10),
+    };
+    let task_row = tasks::find(
+        &mut conn,
+        TenantId::new(1),
+        leadgen_domain::SyncTaskId::new(id),
+    )
+    .await
+    .expect("find")
+    .expect("the task");
+    let outcome = syncer
+        .run(&task_row, PlatformType::Douyin)
+        .await
+        .expect("run");
+    assert!(
+        matches!(outcome, TaskOutcome::Completed { success: 5, .. }),
+        "{outcome:?}"
+    );
+    let mut stored: Vec<String> = raw::table
+        .filter(raw::platform_id.eq(shop))
+        .select(raw::order_id)
+        .load(&mut conn)
+        .await
+        .expect("stored");
+    stored.sort();
+    assert_eq!(stored, ["late", "o-1", "o-2", "o-3", "o-4"]);
+    // The probe and four pages (o-3 slipped from page 3 to page 4, already read), then the
+    // window again: its probe and five pages.
+    assert_eq!(AtomicUsize::load(&platform.calls, Ordering::SeqCst), 11);
+}
