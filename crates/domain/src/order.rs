@@ -55,6 +55,11 @@ impl NeutralStatus {
             .find(|s| s.as_str() == text)
     }
 
+    /// The stored spelling back, or what it is not (a row's column read by its repository).
+    pub fn stored(text: String) -> Result<Self, UnknownStatus> {
+        NeutralStatus::parse(&text).ok_or(UnknownStatus(text))
+    }
+
     /// Whether the buyer paid at some point.
     pub fn was_paid(self) -> bool {
         matches!(
@@ -126,6 +131,18 @@ pub struct OrderItem {
     pub quantity: i64,
     /// Unit price in fen.
     pub price: Money,
+}
+
+/// A stored status that is none of the spellings [`NeutralStatus::ALL`] has.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown order status `{0}`")]
+pub struct UnknownStatus(pub String);
+
+impl TryFrom<String> for NeutralStatus {
+    type Error = UnknownStatus;
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        NeutralStatus::stored(text)
+    }
 }
 
 /// A sold order in platform-neutral form.

@@ -53,6 +53,15 @@ macro_rules! string_enum {
             }
         }
 
+        /// The stored spelling back (a row's column read by its repository); an unknown value
+        /// is an error, never a default.
+        impl TryFrom<String> for $name {
+            type Error = UnknownVariant;
+            fn try_from(s: String) -> Result<Self, Self::Error> {
+                s.parse()
+            }
+        }
+
         impl FromStr for $name {
             type Err = UnknownVariant;
             fn from_str(s: &str) -> Result<Self, Self::Err> {

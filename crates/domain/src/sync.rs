@@ -48,6 +48,18 @@ impl Listing {
     }
 }
 
+/// A stored listing that is neither `CREATED` nor `MODIFIED`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown listing `{0}`")]
+pub struct UnknownListing(pub String);
+
+impl TryFrom<String> for Listing {
+    type Error = UnknownListing;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Listing::parse(&s).ok_or(UnknownListing(s))
+    }
+}
+
 /// Where a sync that catches up on changes (by modification, with no start named) begins: the
 /// end of the shop's last by-modification window fully stored (`modified_watermark`); before
 /// any, the shop's first sync (orders fetched by creation time since then may have changed);

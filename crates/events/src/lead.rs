@@ -32,6 +32,13 @@ impl ScoredBy {
             ScoredBy::External => "EXTERNAL",
         }
     }
+
+    /// The stored spelling back; anything else is `None`.
+    pub fn parse(s: &str) -> Option<Self> {
+        [ScoredBy::Builtin, ScoredBy::External]
+            .into_iter()
+            .find(|by| by.as_str() == s)
+    }
 }
 
 /// How reachable the buyer is, and why.

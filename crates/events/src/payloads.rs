@@ -62,6 +62,19 @@ pub struct ContactSummary {
     pub masked: String,
 }
 
+impl ContactSummary {
+    /// A lead's contact as stored (`t_order_lead.contact_kind`, `contact_masked`). A buyer
+    /// without any contact is stored `NONE`, which this schema has no name for: it is announced
+    /// `MASKED` with an empty `masked`, as since v1. Any other unknown kind is an error.
+    pub fn from_stored(kind: &str, masked: String) -> Result<Self, serde_json::Error> {
+        let kind = match kind {
+            "NONE" => ContactKind::Masked,
+            other => serde_json::from_value(serde_json::Value::String(other.to_owned()))?,
+        };
+        Ok(ContactSummary { kind, masked })
+    }
+}
+
 /// An order's buyer was identified as a lead.
 ///
 /// Deprecated by [`crate::LeadIdentifiedV2`] (leads are buyers): still published beside v2,
@@ -128,4 +141,18 @@ impl Event for LeadIdentifiedV1 {
     const TYPE: &'static str = "com.cunkebao.leadgen.lead.identified.v1";
     const ROUTING_KEY: &'static str = routing::LEAD_IDENTIFIED_V1;
     const SCHEMA_FILE: &'static str = "v1/lead-identified.json";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stored_contact_reads_strictly_and_none_is_announced_masked() {
+        let plain = ContactSummary::from_stored("PLAIN", "138****0001".into()).unwrap();
+        assert_eq!(plain.kind, ContactKind::Plain);
+        let none = ContactSummary::from_stored("NONE", String::new()).unwrap();
+        assert_eq!((none.kind, none.masked.as_str()), (ContactKind::Masked, ""));
+        assert!(ContactSummary::from_stored("PHONE", String::new()).is_err());
+    }
 }

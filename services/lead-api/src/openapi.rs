@@ -88,21 +88,12 @@ string_enum_schema! {
     pub struct ScoredBySchema as "ScoredBy" = SCORERS.iter().copied();
 }
 
-/// A bulk status change's outcome for one lead, as `service::workflow::change_many` answers it.
-const BULK_OUTCOMES: &[&str] = &[
-    "UPDATED",
-    "UNCHANGED",
-    "NOT_FOUND",
-    "CONFLICT",
-    "MERGED",
-    "FAILED",
-];
-
 string_enum_schema! {
     /// One lead's outcome in a bulk status change: changed, already so, unknown (or another
     /// tenant's), changed by someone since its version, merged into another lead, or refused
     /// otherwise (`code` and `message` say why).
-    pub struct BulkOutcomeSchema as "BulkOutcome" = BULK_OUTCOMES.iter().copied();
+    pub struct BulkOutcomeSchema as "BulkOutcome" =
+        crate::service::workflow::BulkOutcome::ALL.iter().map(|o| o.as_str());
 }
 
 /// A score reason as lists and details show it.

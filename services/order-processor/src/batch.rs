@@ -400,10 +400,9 @@ fn merged_status<'a>(
     merged: impl Iterator<Item = &'a LeadState>,
     legacy: impl Iterator<Item = LeadProcessStatus>,
 ) -> LeadProcessStatus {
-    let parse = |s: &LeadState| s.process_status.parse::<LeadProcessStatus>().ok();
-    own.and_then(parse)
+    own.map(|s| s.process_status)
         .into_iter()
-        .chain(merged.filter_map(parse))
+        .chain(merged.map(|s| s.process_status))
         .chain(legacy)
         .fold(LeadProcessStatus::Pending, merge_process_status)
 }
@@ -551,7 +550,7 @@ fn changes(
             validity: &old.contact_validity,
             reason: &old.contact_validity_reason,
         },
-        process_status: &old.process_status,
+        process_status: old.process_status.as_str(),
         orders: OrderFigures::of(
             &old.order_id,
             (old.order_count, old.paid_order_count, old.paid_total_fen),

@@ -8,10 +8,7 @@ use leadgen_domain::buyer::{BuyerAggregate, OrderFacts, aggregate};
 use leadgen_domain::lead::{SeenContact, best_contact};
 use leadgen_domain::scoring::{Assessment, Intention, Ranks, assess};
 use leadgen_domain::validity::{ContactValidity, no_contact};
-use leadgen_domain::{
-    ContactField, ContactKind, IntentionTag, LeadId, LeadProcessStatus, Money, NeutralStatus,
-    PlatformId,
-};
+use leadgen_domain::{ContactField, IntentionTag, LeadId, LeadProcessStatus, Money, PlatformId};
 use leadgen_events::{BuyerLead, ContactSummary, LeadChange, LeadFacts, ScoredBy};
 
 use crate::orders::contact_kind_name;
@@ -23,7 +20,7 @@ pub fn facts_of(o: &BuyerOrder) -> OrderFacts {
     OrderFacts {
         platform_id: o.platform_id,
         order_id: o.order_id.clone(),
-        status: NeutralStatus::parse(&o.status).unwrap_or(NeutralStatus::Unpaid),
+        status: o.status,
         created_at: o.order_created_at.unwrap_or(o.order_time),
         paid_at: o.paid_at,
         amount: Money::from_fen(o.amount_fen),
@@ -185,8 +182,7 @@ pub fn snapshot(
     assessment: &Assessment,
     scored_by: ScoredBy,
 ) -> anyhow::Result<BuyerLead> {
-    let kind = serde_json::from_value(serde_json::Value::String(row.contact_kind.clone()))
-        .unwrap_or(ContactKind::Masked);
+    let contact = ContactSummary::from_stored(&row.contact_kind, row.contact_masked.clone())?;
     Ok(BuyerLead::from_facts(LeadFacts {
         lead_id: LeadId::new(row.id),
         platform_id: PlatformId::new(row.platform_id),
@@ -197,10 +193,7 @@ pub fn snapshot(
         latest_order_id: &row.order_id,
         latest_order_time: row.order_time,
         aggregate: a,
-        contact: ContactSummary {
-            kind,
-            masked: row.contact_masked.clone(),
-        },
+        contact,
         validity,
         score: assessment.score,
         intention: assessment.intention,
@@ -210,8 +203,8 @@ pub fn snapshot(
         scored_by,
         process_status: row
             .process_status
-            .parse()
-            .unwrap_or(LeadProcessStatus::Pending),
+            .parse::<LeadProcessStatus>()
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
         version: row.version,
     }))
 }

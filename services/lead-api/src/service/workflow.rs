@@ -9,7 +9,7 @@ use leadgen_db::oplog::Operator;
 use leadgen_domain::buyer::BuyerAggregate;
 use leadgen_domain::scoring::Reason;
 use leadgen_domain::validity::ContactValidity;
-use leadgen_domain::{ContactKind, IntentionTag, LeadProcessStatus};
+use leadgen_domain::{IntentionTag, LeadProcessStatus};
 use leadgen_events::{
     BuyerLead, CloudEvent, ContactSummary, LeadChange, LeadFacts, LeadUpdatedV1, ScoredBy,
 };
@@ -236,14 +236,12 @@ fn snapshot(
         serde_json::from_value(row.listed.contact_validity_reason.clone()).map_err(bad)?;
     let reasons: Vec<Reason> =
         serde_json::from_value(row.listed.score_reasons.clone()).map_err(bad)?;
-    let kind: ContactKind =
-        serde_json::from_value(serde_json::Value::String(row.listed.contact_kind.clone()))
-            .unwrap_or(ContactKind::Masked);
-    let scored_by = if row.scored_by == ScoredBy::External.as_str() {
-        ScoredBy::External
-    } else {
-        ScoredBy::Builtin
-    };
+    let contact =
+        ContactSummary::from_stored(&row.listed.contact_kind, row.listed.contact_masked.clone())
+            .map_err(bad)?;
+    let scored_by = ScoredBy::parse(&row.scored_by).ok_or_else(|| {
+        LeadApiError::Unexpected(anyhow::anyhow!("unknown scored_by `{}`", row.scored_by))
+    })?;
     Ok(BuyerLead::from_facts(LeadFacts {
         lead_id: row.listed.id,
         platform_id: PlatformId::new(row.listed.platform_id),
@@ -255,10 +253,7 @@ fn snapshot(
         latest_order_id: &row.listed.order_id,
         latest_order_time: row.listed.order_time,
         aggregate: &aggregate,
-        contact: ContactSummary {
-            kind,
-            masked: row.listed.contact_masked.clone(),
-        },
+        contact,
         validity: &validity,
         score: u8::try_from(row.listed.score).unwrap_or_default(),
         intention: u8::try_from(row.intention).unwrap_or_default(),
@@ -282,7 +277,7 @@ fn snapshot(
 pub struct BulkResult {
     pub lead_id: i64,
     #[schema(value_type = crate::openapi::BulkOutcomeSchema)]
-    pub result: &'static str,
+    pub result: BulkOutcome,
     /// The business or HTTP code of a refusal.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<u32>,
@@ -293,6 +288,58 @@ pub struct BulkResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<crate::openapi::LeadProcessStatusSchema>)]
     pub process_status: Option<LeadProcessStatus>,
+}
+
+/// One lead's outcome in a bulk status change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum BulkOutcome {
+    /// Its status changed.
+    Updated,
+    /// It already had that status.
+    Unchanged,
+    /// Unknown, or another tenant's.
+    NotFound,
+    /// Changed by someone since the version given.
+    Conflict,
+    /// Merged into another lead.
+    Merged,
+    /// Refused otherwise (`code` and `message` say why).
+    Failed,
+}
+
+impl BulkOutcome {
+    /// Every outcome (the OpenAPI document lists them).
+    pub const ALL: [BulkOutcome; 6] = [
+        BulkOutcome::Updated,
+        BulkOutcome::Unchanged,
+        BulkOutcome::NotFound,
+        BulkOutcome::Conflict,
+        BulkOutcome::Merged,
+        BulkOutcome::Failed,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            BulkOutcome::Updated => "UPDATED",
+            BulkOutcome::Unchanged => "UNCHANGED",
+            BulkOutcome::NotFound => "NOT_FOUND",
+            BulkOutcome::Conflict => "CONFLICT",
+            BulkOutcome::Merged => "MERGED",
+            BulkOutcome::Failed => "FAILED",
+        }
+    }
+
+    /// How a refusal reads in the bulk answer: the three a client handles per lead by name,
+    /// every other refusal `FAILED` with its code.
+    fn of_refusal(e: &LeadApiError) -> Self {
+        match e {
+            LeadApiError::NotFound => BulkOutcome::NotFound,
+            LeadApiError::VersionConflict { .. } => BulkOutcome::Conflict,
+            LeadApiError::Merged(..) => BulkOutcome::Merged,
+            _ => BulkOutcome::Failed,
+        }
+    }
 }
 
 /// Changes each lead on its own: one lead's refusal never undoes another's change. All in one
@@ -355,7 +402,7 @@ pub async fn change_many(
                 .iter()
                 .map(|request| BulkResult {
                     lead_id: request.lead_id.get(),
-                    result: "FAILED",
+                    result: BulkOutcome::Failed,
                     code: Some(api.code()),
                     message: Some(api.to_string()),
                     version: None,
@@ -371,19 +418,18 @@ fn bulk_result(lead_id: i64, outcome: Result<Changed, LeadApiError>) -> BulkResu
     match outcome {
         Ok(c) => BulkResult {
             lead_id,
-            result: if c.changed { "UPDATED" } else { "UNCHANGED" },
+            result: if c.changed {
+                BulkOutcome::Updated
+            } else {
+                BulkOutcome::Unchanged
+            },
             code: None,
             message: None,
             version: Some(c.version),
             process_status: Some(c.process_status),
         },
         Err(e) => {
-            let kind = match &e {
-                LeadApiError::NotFound => "NOT_FOUND",
-                LeadApiError::VersionConflict { .. } => "CONFLICT",
-                LeadApiError::Merged(..) => "MERGED",
-                _ => "FAILED",
-            };
+            let kind = BulkOutcome::of_refusal(&e);
             // A conflict answers the current version: the client re-reads that lead only.
             let current = match &e {
                 LeadApiError::VersionConflict { current, .. } => Some(*current),

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use diesel::sql_types::Int8;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_db::schema::t_order_lead as lead;
-use leadgen_domain::{TenantId, scoring::RankFeatures};
+use leadgen_domain::{LeadProcessStatus, TenantId, scoring::RankFeatures};
 
 /// Every column order-processor computes for a lead.
 #[derive(Debug, Clone, Insertable, Queryable, Selectable)]
@@ -52,7 +52,8 @@ pub struct LeadRow {
 pub struct LeadState {
     pub id: i64,
     pub platform_id: i64,
-    pub process_status: String,
+    #[diesel(deserialize_as = String)]
+    pub process_status: LeadProcessStatus,
     pub version: i32,
     pub score: i16,
     pub intention: i16,

@@ -7,7 +7,7 @@ use diesel::sql_types::{Array, Int8};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_db::schema::t_ecom_order_processed as processed;
 use leadgen_db::shown::ShownOrder;
-use leadgen_domain::TenantId;
+use leadgen_domain::{NeutralStatus, TenantId};
 
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = processed)]
@@ -165,7 +165,8 @@ pub struct BuyerOrder {
     pub platform_type: String,
     pub raw_order_id: i64,
     pub order_id: String,
-    pub status: String,
+    #[diesel(deserialize_as = String)]
+    pub status: NeutralStatus,
     pub amount_fen: i64,
     pub order_time: DateTime<Utc>,
     pub order_created_at: Option<DateTime<Utc>>,

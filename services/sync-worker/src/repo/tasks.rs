@@ -24,7 +24,9 @@ pub struct TaskRow {
     pub status: String,
     pub trigger_type: String,
     pub platform_type: String,
-    pub listing: String,
+    /// Which of an order's times the task's window selects by, as it was requested.
+    #[diesel(deserialize_as = String)]
+    pub listing: Listing,
     pub window_start: DateTime<Utc>,
     pub window_end: DateTime<Utc>,
     pub requested_by: Option<i64>,
@@ -50,14 +52,6 @@ impl std::ops::AddAssign for WindowCounts {
         self.new += o.new;
         self.updated += o.updated;
         self.unchanged += o.unchanged;
-    }
-}
-
-impl TaskRow {
-    /// Which of an order's times the task's window selects by, as it was requested (a column
-    /// the database checks; a value it cannot hold is read as by creation).
-    pub fn listing(&self) -> Listing {
-        Listing::parse(&self.listing).unwrap_or(Listing::Created)
     }
 }
 

@@ -92,7 +92,7 @@ impl Syncer {
             sealer: Arc::clone(&self.sealer),
             platform_id: row.id,
         };
-        let listing = task.listing();
+        let listing = task.listing;
         let requested = TimeWindow::new(task.window_start, task.window_end);
         let windows = client.windows(requested, Utc::now(), listing);
         let (served_from, warning) = clipped(&requested, &windows);
