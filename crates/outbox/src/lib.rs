@@ -185,6 +185,10 @@ const RETRY_BASE: Duration = Duration::from_millis(200);
 /// ...to at most this, so events flow within seconds of the broker's return.
 const RETRY_CAP: Duration = Duration::from_secs(5);
 
+/// The most batches a stopping relay publishes before it stops (the rest wait for the next
+/// process; a drain longer than the grace period would be killed anyway).
+const FINAL_PASSES: usize = 20;
+
 /// Publishes one producer's committed events.
 #[derive(Clone)]
 pub struct Relay {
@@ -332,6 +336,17 @@ impl Relay {
             tokio::select! {
                 () = cancel.cancelled() => break,
                 () = tokio::time::sleep(wait) => {}
+            }
+        }
+        // A last drain: what was written while this pass waited goes out before the stop.
+        for _ in 0..FINAL_PASSES {
+            match self.relay_once().await {
+                Ok(n) if i64::try_from(n).unwrap_or(i64::MAX) >= self.settings.batch_size => {}
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(error = %format!("{e:#}"), producer = self.producer, "Outbox relay could not publish before stopping; the next process publishes the rest");
+                    break;
+                }
             }
         }
         tracing::info!(producer = self.producer, "Outbox relay stopped");

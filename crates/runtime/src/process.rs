@@ -1,7 +1,8 @@
 //! [`Process`]: what one service process runs, and the one way it stops. On the shutdown token
 //! (SIGTERM/SIGINT, or a consumer that gave up on the broker): the HTTP server stops accepting
-//! and drains, the consumer cancels and lets in-flight messages finish, the outbox relay
-//! finishes its batch, background tasks end, and the broker connection closes last.
+//! and drains, the consumer cancels and lets in-flight messages finish, background tasks end;
+//! then the outbox relay publishes what all of them wrote and stops, and the broker connection
+//! closes last.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -66,13 +67,17 @@ impl Process {
             return Ok(served?);
         }
         let mut tasks = vec![watch];
-        if let Some(relay) = self.relay {
-            tasks.push(tokio::spawn(
+        // The relay outlives the work that writes events: it stops only once the server, the
+        // consumer and the background tasks have, so what a drained sync wrote goes out now
+        // rather than when a process starts again.
+        let relay_stop = CancellationToken::new();
+        let relay = self.relay.map(|relay| {
+            tokio::spawn(
                 relay
-                    .run(shutdown.clone())
+                    .run(relay_stop.clone())
                     .instrument(tracing::info_span!("outbox_relay")),
-            ));
-        }
+            )
+        });
         for start in self.background {
             tasks.push(tokio::spawn(start(shutdown.clone())));
         }
@@ -98,6 +103,10 @@ impl Process {
         let (served, consumed) = tokio::join!(served, consumed);
         for task in tasks {
             task.await?;
+        }
+        relay_stop.cancel();
+        if let Some(relay) = relay {
+            relay.await?;
         }
         if let Some(broker) = &self.broker {
             broker.close().await;

@@ -348,3 +348,32 @@ async fn a_subscriber_queue_that_refuses_holds_up_no_other_event() {
     .await;
     fx.close().await;
 }
+
+/// A stopping relay publishes what was committed while it waited between passes, instead of
+/// leaving it for the next process (a SIGTERM while a drained sync was still writing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_relay_publishes_what_was_committed_meanwhile() {
+    const AUDIT: &str = "audit";
+    let fx = Fixture::new(&[CONSUMER, AUDIT]).await;
+    let mut settings = leadgen_test_support::outbox_settings();
+    settings.poll_interval_ms = 3_600_000;
+    let relay = Relay::new(fx.db.pool.clone(), fx.broker.clone(), PRODUCER, settings);
+    let stop = tokio_util::sync::CancellationToken::new();
+    let running = tokio::spawn(relay.run(stop.clone()));
+    // Its first pass finds nothing; then it waits an hour.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let late = sync_event(7);
+    enqueue_committed(&fx, std::slice::from_ref(&late)).await;
+    stop.cancel();
+    tokio::time::timeout(Duration::from_secs(10), running)
+        .await
+        .expect("the relay stops at once")
+        .expect("the relay task");
+    assert!(
+        outbox_rows(&fx).await.is_empty(),
+        "published before stopping"
+    );
+    let published = fx.drain(&fx.queue(AUDIT)).await;
+    assert_eq!(message_ids(&published), [late.id.to_string()]);
+    fx.close().await;
+}
