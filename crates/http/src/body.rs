@@ -75,8 +75,13 @@ pub fn json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     from_value(value)
 }
 
-/// `value` read as `T`, a refusal naming the field where it fails.
+/// `value` read as `T`, a refusal naming the field where it fails. Every body of this API is a
+/// JSON object: serde would read a struct from an array too, field by field in order
+/// (`["INVALID", "备注"]` as a status change), which no document describes and no client means.
 fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    if !value.is_object() {
+        return Err(ApiError::bad_request("请求体必须是 JSON 对象"));
+    }
     serde_path_to_error::deserialize(value).map_err(|e| error_at(&path_of(&e), e.inner()))
 }
 
@@ -248,6 +253,14 @@ mod tests {
         ] {
             assert!(charset_refused(&request(fine)).is_none(), "{fine}");
         }
+    }
+
+    #[test]
+    fn a_body_that_is_no_object_is_refused_even_when_its_values_fit_in_order() {
+        for body in [r#"["ACTIVE"]"#, "[]", "\"ACTIVE\"", "7", "null"] {
+            assert_eq!(message(body), "请求体必须是 JSON 对象", "{body}");
+        }
+        assert!(json::<Body>(br#"{"status":"ACTIVE"}"#).is_ok());
     }
 
     #[test]

@@ -6,12 +6,30 @@
 use anyhow::Context as _;
 use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
-use leadgen_settings::{DatabaseSettings, ExposeSecret, Sources};
+use leadgen_settings::{CryptoSettings, DatabaseSettings, ExposeSecret, Sources};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
 struct DbOnly {
     database: DatabaseSettings,
+}
+
+#[derive(Deserialize)]
+struct CryptoOnly {
+    crypto: CryptoSettings,
+}
+
+/// The blind-index key ids this configuration holds: the current one, then the previous ones.
+fn configured_index_keys() -> anyhow::Result<(u8, Vec<u8>)> {
+    let settings: CryptoOnly =
+        leadgen_settings::load(&Sources::from_env()).context("loading configuration")?;
+    let previous = settings
+        .crypto
+        .blind_index_previous_keys
+        .iter()
+        .filter_map(|k| k.expose_secret().split_once(':')?.0.parse().ok())
+        .collect();
+    Ok((settings.crypto.blind_index_key_id, previous))
 }
 
 pub(crate) async fn connect() -> anyhow::Result<AsyncPgConnection> {
@@ -136,8 +154,19 @@ async fn print_status(conn: &mut AsyncPgConnection) -> anyhow::Result<()> {
     )
     .load(conn)
     .await?;
+    let (current, previous) = configured_index_keys()?;
+    let note = |key_id: &str| match key_id.trim_start_matches('t').parse::<u8>() {
+        Ok(id) if id == current => " (the current key)",
+        Ok(id) if previous.contains(&id) => " (a previous key)",
+        _ => " (NOT CONFIGURED: searches and merges no longer find these)",
+    };
     for c in &counts {
-        println!("{}: {} identities", key_label(&c.key_id), c.n);
+        println!(
+            "{}: {} identities{}",
+            key_label(&c.key_id),
+            c.n,
+            note(&c.key_id)
+        );
     }
     if counts.is_empty() {
         println!("no identities yet");
@@ -152,9 +181,10 @@ async fn print_status(conn: &mut AsyncPgConnection) -> anyhow::Result<()> {
     .await?;
     for c in &revealed {
         println!(
-            "{}: {} revealed phones (kept under this key: not re-indexed)",
+            "{}: {} revealed phones (kept under this key: not re-indexed){}",
             key_label(&c.key_id),
-            c.n
+            c.n,
+            note(&c.key_id)
         );
     }
     #[derive(diesel::QueryableByName)]
@@ -197,6 +227,9 @@ pub async fn rotate() -> anyhow::Result<()> {
             Box::pin(async move { requeue(conn, None, None).await })
         })
         .await?;
-    println!("{n} raw orders handed back to order-processor to re-index their buyers");
+    println!(
+        "{n} raw orders handed back to order-processor to re-index their buyers (orders synced \
+         within [processing] pending_after_secs wait that long first; `status` shows them go)"
+    );
     print_status(&mut conn).await
 }

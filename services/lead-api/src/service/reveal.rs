@@ -19,7 +19,7 @@ use leadgen_domain::{
     contact::split_virtual,
 };
 use leadgen_http::{ApiError, AuthUser};
-use leadgen_platforms::reveal::{DecryptRequest, RevealPurpose};
+use leadgen_platforms::reveal::{DecryptRequest, RevealPurpose, RevealedContact};
 use leadgen_platforms::session::{Session, SessionError};
 use leadgen_platforms::{PlatformClient, PlatformError};
 use leadgen_shop_session::{self as shop_session, CredentialSink};
@@ -55,9 +55,9 @@ pub struct Revealed {
     #[schema(value_type = crate::openapi::RevealKindSchema)]
     pub kind: ContactKind,
     pub phone: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// A privacy number's extension; `null` for a plain number.
     pub extension: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// When a privacy number stops forwarding, where known; `null` otherwise.
     pub expires_at: Option<DateTime<Utc>>,
     #[schema(value_type = crate::openapi::RevealPurposeSchema)]
     pub purpose: RevealPurpose,
@@ -158,7 +158,7 @@ pub async fn refused(
 /// How the number is had, once the database has said all it can.
 enum How {
     /// The platform sent it in clear: no platform call.
-    Clear(ContactField),
+    Clear(RevealedContact),
     /// The platform's decrypt API, with the shop's session.
     Decrypt {
         client: Arc<dyn PlatformClient>,
@@ -189,22 +189,7 @@ async fn attempt(
         prepare(state, user, request, &mut conn, target).await?
     };
     let (client, decrypt, mut session, source) = match how {
-        How::Clear(phone) => {
-            return Ok(match split_virtual(&phone.value) {
-                Some((main, ext)) if phone.kind == ContactKind::Virtual => Revealed {
-                    kind: ContactKind::Virtual,
-                    phone: main.to_owned(),
-                    extension: Some(ext.to_owned()),
-                    expires_at: phone.expires_at,
-                    ..answer
-                },
-                _ => Revealed {
-                    kind: ContactKind::Plain,
-                    phone: phone.value,
-                    ..answer
-                },
-            });
-        }
+        How::Clear(revealed) => return Ok(answered(answer, &revealed)),
         How::Decrypt {
             client,
             request,
@@ -233,13 +218,29 @@ async fn attempt(
         Err(other) => return Err(LeadApiError::PlatformFailed(other.to_string())),
     };
     remember_phone(state, user.tenant_id, source, &revealed).await;
-    Ok(Revealed {
+    Ok(answered(answer, &revealed))
+}
+
+/// The answer with the number to dial.
+fn answered(answer: Revealed, revealed: &RevealedContact) -> Revealed {
+    Revealed {
         kind: revealed.kind(),
         phone: revealed.expose_number().to_owned(),
         extension: revealed.expose_extension().map(str::to_owned),
         expires_at: revealed.expires_at(),
         ..answer
-    })
+    }
+}
+
+/// A number the platform sent in clear, as a revealed one: a privacy number split into its main
+/// number and extension.
+fn clear_contact(phone: &ContactField) -> RevealedContact {
+    match split_virtual(&phone.value) {
+        Some((main, ext)) if phone.kind == ContactKind::Virtual => {
+            RevealedContact::virtual_number(main, ext, phone.expires_at)
+        }
+        _ => RevealedContact::plain(phone.value.clone()),
+    }
 }
 
 /// The lead, the order whose contact it shows, the purpose's check and the quota: the answer
@@ -305,10 +306,14 @@ async fn prepare(
         .as_ref()
         .filter(|p| matches!(p.kind, ContactKind::Plain | ContactKind::Virtual))
     {
+        // A privacy number sent without its expiry lapses as the lead's verdict takes it; one
+        // that no longer forwards is refused before it costs a reveal.
+        let revealed = clear_contact(&phone.clone().with_assumed_expiry(order.order_time()));
+        if let Some(why) = revealed.undialable(chrono::Utc::now()) {
+            return Err(LeadApiError::NotDecryptable(why));
+        }
         quota::take(state, conn, user).await?;
-        // A privacy number sent without its expiry lapses as the lead's verdict takes it.
-        let phone = phone.clone().with_assumed_expiry(order.order_time());
-        return Ok((answer, How::Clear(phone)));
+        return Ok((answer, How::Clear(revealed)));
     }
 
     let decrypt = DecryptRequest::for_order(platform, &order, request.purpose)

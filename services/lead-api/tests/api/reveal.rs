@@ -369,11 +369,14 @@ async fn a_privacy_number_sent_in_clear_is_revealed_with_its_assumed_expiry() {
             SeedLead::new(1, p1, "J-9", "2026-05-01T02:00:00Z"),
         )
         .await;
-    let placed = app_order_time();
-    let mut sent = order("J-9", "17012349030-7841");
-    sent.created_at = placed;
-    sent.paid_at = Some(placed);
-    app.set_order(lead, &sent).await;
+    let sent_with = |placed: chrono::DateTime<Utc>| {
+        let mut sent = order("J-9", "17012349030-7841");
+        sent.created_at = placed;
+        sent.paid_at = Some(placed);
+        sent
+    };
+    let placed = whole_seconds_ago(chrono::Duration::days(2));
+    app.set_order(lead, &sent_with(placed)).await;
     let answer = expect_envelope(
         app.reveal(1, 7, &[CONTACT], lead, json!({"purpose": "FULFILMENT"}))
             .await,
@@ -388,10 +391,34 @@ async fn a_privacy_number_sent_in_clear_is_revealed_with_its_assumed_expiry() {
         + chrono::Duration::days(leadgen_domain::contact::ASSUMED_PRIVACY_NUMBER_DAYS))
     .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
     assert_eq!(answer["data"]["expiresAt"], expires, "{answer}");
+
+    // Past its forwarding days the number dials nobody: refused (40010), audited, and no reveal
+    // spent on it.
+    let lapsed = whole_seconds_ago(chrono::Duration::days(
+        leadgen_domain::contact::ASSUMED_PRIVACY_NUMBER_DAYS + 3,
+    ));
+    app.set_order(lead, &sent_with(lapsed)).await;
+    let refused = expect_envelope(
+        app.reveal(1, 7, &[CONTACT], lead, json!({"purpose": "FULFILMENT"}))
+            .await,
+        StatusCode::BAD_REQUEST,
+        40010,
+    )
+    .await;
+    assert!(
+        !refused.to_string().contains("17012349030"),
+        "the number is not shown: {refused}"
+    );
+    let audits = app.audits().await;
+    assert_eq!(
+        audits.last().map(|a| (a.2.as_str(), a.3)),
+        Some(("FAILURE", Some(40010))),
+        "{audits:?}"
+    );
 }
 
-/// A whole-second order time, so that its JSON form is predictable.
-fn app_order_time() -> chrono::DateTime<Utc> {
-    use chrono::TimeZone as _;
-    Utc.with_ymd_and_hms(2026, 11, 20, 2, 0, 0).unwrap()
+/// A whole-second time `ago`, so that its JSON form is predictable.
+fn whole_seconds_ago(ago: chrono::Duration) -> chrono::DateTime<Utc> {
+    use chrono::Timelike as _;
+    (Utc::now() - ago).with_nanosecond(0).unwrap_or_default()
 }
