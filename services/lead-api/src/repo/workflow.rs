@@ -37,3 +37,18 @@ pub async fn touch(conn: &mut AsyncPgConnection, id: LeadId) -> QueryResult<i32>
         .get_result(conn)
         .await
 }
+
+/// The lead's last status change: who made it (operator id), to what, with which note.
+pub async fn last_change(
+    conn: &mut AsyncPgConnection,
+    id: LeadId,
+) -> QueryResult<Option<(i64, String, Option<String>)>> {
+    use leadgen_db::schema::t_lead_status_change as history;
+    history::table
+        .filter(history::lead_id.eq(id.get()))
+        .order(history::id.desc())
+        .select((history::operator_id, history::to_status, history::note))
+        .first(conn)
+        .await
+        .optional()
+}

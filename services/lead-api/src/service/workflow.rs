@@ -122,6 +122,28 @@ fn change_detail(
     })
 }
 
+/// Whether the lead's last status change is this request's: the same operator set the status it
+/// asks for, with the same note (none alike), and the lead still has it.
+async fn is_repeat(
+    conn: &mut AsyncPgConnection,
+    row: &LeadDetailRow,
+    operator: &Operator,
+    request: &ChangeStatus,
+) -> Result<bool, LeadApiError> {
+    if row.listed.process_status != request.to.as_str() {
+        return Ok(false);
+    }
+    let note = request.note.as_deref().filter(|n| !n.trim().is_empty());
+    Ok(match workflow::last_change(conn, row.listed.id).await? {
+        Some((by, to, last_note)) => {
+            by == operator.user_id().get()
+                && to == request.to.as_str()
+                && last_note.as_deref().filter(|n| !n.trim().is_empty()) == note
+        }
+        None => false,
+    })
+}
+
 async fn change_locked(
     conn: &mut AsyncPgConnection,
     tenant: TenantId,
@@ -140,6 +162,16 @@ async fn change_locked(
     // version is not one the lead had: versions start at 1): a rescore, a new order or a note
     // moves the version without overwriting anyone's decision.
     if expected < 1 || expected > row.listed.version || expected < row.status_version {
+        // A request sent twice (a double click, a retry after a lost answer) finds its own
+        // change already made: answered as done, not as someone else's conflict.
+        if is_repeat(conn, &row, operator, request).await? {
+            return Ok(Changed {
+                lead_id: row.listed.id.get(),
+                process_status: request.to,
+                version: row.listed.version,
+                changed: false,
+            });
+        }
         return Err(LeadApiError::VersionConflict {
             expected,
             current: row.listed.version,

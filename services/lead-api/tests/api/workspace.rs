@@ -364,6 +364,26 @@ async fn a_status_change_needs_the_version_records_who_and_is_announced() {
         "{log:?}"
     );
 
+    // The same request sent twice (a double click, a retry after a lost answer): its own change
+    // is already made, answered as such; another salesperson with that old version conflicts.
+    let again = app.patch_status(1, s.a, Some("\"1\""), change.clone()).await;
+    let again = expect_envelope(again, StatusCode::OK, 200).await;
+    assert_eq!(
+        again["data"],
+        json!({"leadId": s.a, "processStatus": "PROCESSED", "version": 2, "changed": false})
+    );
+    assert_eq!(app.outbox().await.len(), 1, "nothing announced twice");
+    let colleague = app
+        .client
+        .patch(app.url(&format!("/leads/{}", s.a)))
+        .bearer_auth(leadgen_test_support::token(1, 8, &[VIEW, PROCESS]))
+        .header("If-Match", "\"1\"")
+        .json(&change)
+        .send()
+        .await
+        .expect("PATCH");
+    expect_envelope(colleague, StatusCode::CONFLICT, 40902).await;
+
     // The same status again without a note: nothing changes, nothing is announced.
     let response = app
         .patch_status(1, s.a, Some("\"2\""), json!({"processStatus": "PROCESSED"}))
