@@ -29,7 +29,17 @@ pub fn str_at<'a>(v: &'a Value, key: &str) -> &'a str {
 }
 
 /// An amount in yuan at `key`, sent as a decimal string or a number; every error names `key`.
+/// No amount an order carries (what was paid, a price, a refund) is negative: one that is is
+/// an order we cannot read, kept as such.
 pub fn yuan(raw: &Value, key: &str) -> Result<Money, String> {
+    let amount = signed_yuan(raw, key)?;
+    if amount.fen() < 0 {
+        return Err(format!("{key}: negative amount"));
+    }
+    Ok(amount)
+}
+
+fn signed_yuan(raw: &Value, key: &str) -> Result<Money, String> {
     match raw.get(key) {
         Some(Value::String(s)) => Money::parse_yuan(s).map_err(|e| format!("{key}: {e}")),
         Some(Value::Number(n)) => n
@@ -62,9 +72,9 @@ mod tests {
 
     #[test]
     fn amounts_in_yuan_name_their_field_in_every_error() {
-        let v = json!({"a": "19.90", "b": 19.9, "c": "x", "d": -1e300});
+        let v = json!({"a": "19.90", "b": 19.9, "c": "x", "d": -1e300, "e": "-5.00", "f": -0.01});
         assert_eq!(yuan(&v, "a"), yuan(&v, "b"));
-        for key in ["c", "d", "missing"] {
+        for key in ["c", "d", "e", "f", "missing"] {
             let e = yuan(&v, key).expect_err(key);
             assert!(e.contains(key), "{e}");
         }

@@ -225,7 +225,9 @@ impl PlatformClient for PddClient {
         let (orders, next, total) = match listing {
             Listing::Created => {
                 let (orders, has_next) = parse_orders_page(&json)?;
-                (orders, has_next.then(|| PageCursor::Number(page + 1)), None)
+                // An empty page ends the walk whatever `has_next` says.
+                let next = (has_next && !orders.is_empty()).then(|| PageCursor::Number(page + 1));
+                (orders, next, None)
             }
             Listing::Modified => {
                 let listed = parse_listing(&json, INCREMENT_RESPONSE, "order_sn_list", false)?;

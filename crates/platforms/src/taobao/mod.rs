@@ -211,7 +211,11 @@ impl PlatformClient for TaobaoClient {
         let json = self.call(app, &params).await?;
         let page = parse_trades(&json, key)?;
         let next = match listing {
-            Listing::Created => page.has_next.then(|| PageCursor::Number(page_no + 1)),
+            // An empty page ends the walk whatever `has_next` says: a platform that kept saying
+            // so would otherwise be paged for ever.
+            Listing::Created => {
+                (page.has_next && !page.orders.is_empty()).then(|| PageCursor::Number(page_no + 1))
+            }
             Listing::Modified => {
                 // The backward walk needs the total from its first call: an answer with orders
                 // and none cannot say where the pages end, and ending the walk there would lose

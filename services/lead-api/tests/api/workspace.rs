@@ -366,7 +366,9 @@ async fn a_status_change_needs_the_version_records_who_and_is_announced() {
 
     // The same request sent twice (a double click, a retry after a lost answer): its own change
     // is already made, answered as such; another salesperson with that old version conflicts.
-    let again = app.patch_status(1, s.a, Some("\"1\""), change.clone()).await;
+    let again = app
+        .patch_status(1, s.a, Some("\"1\""), change.clone())
+        .await;
     let again = expect_envelope(again, StatusCode::OK, 200).await;
     assert_eq!(
         again["data"],
