@@ -131,6 +131,38 @@ impl ContactField {
         self
     }
 
+    /// How far this value lets a salesperson reach the buyer: a plain number, then a privacy
+    /// number (it lapses), then what the platform's decrypt API opens (a ciphertext, or a mask
+    /// with the order's decrypt handle), then a mask or a buyer id.
+    pub fn reach(&self) -> u8 {
+        match self.kind {
+            ContactKind::Plain => 4,
+            ContactKind::Virtual => 3,
+            ContactKind::PlatformEncrypted => 2,
+            ContactKind::Masked if self.decryptable => 2,
+            ContactKind::Masked | ContactKind::OpenId => 1,
+        }
+    }
+
+    /// Whether this value, a later version of an order's contact, says nothing against `stored`:
+    /// a buyer id instead of a phone, or a mask whose visible digits `stored`'s number has at the
+    /// same places (counted from its end). A ciphertext or a number of its own is the platform's
+    /// current word, never in agreement.
+    pub fn agrees_with(&self, stored: &ContactField) -> bool {
+        match self.kind {
+            ContactKind::OpenId => true,
+            ContactKind::Masked => {
+                let known = match stored.kind {
+                    ContactKind::Plain => Some(stored.value.as_str()),
+                    ContactKind::Virtual => split_virtual(&stored.value).map(|(main, _)| main),
+                    _ => stored.masked.as_deref(),
+                };
+                known.is_none_or(|known| visible_digits_match(&self.value, known))
+            }
+            ContactKind::Plain | ContactKind::Virtual | ContactKind::PlatformEncrypted => false,
+        }
+    }
+
     /// Whether a salesperson could call this value (after platform decryption where needed).
     pub fn is_phone_reachable(&self) -> bool {
         matches!(
@@ -173,6 +205,29 @@ impl ContactField {
             }
         }
     }
+}
+
+/// Whether every digit `masked` shows stands at the same place in `known`, both read from their
+/// ends (`1387677****` and `13876771234`; `*******1234` and `138****1234`). A mask showing no
+/// digit agrees with anything.
+fn visible_digits_match(masked: &str, known: &str) -> bool {
+    let known: Vec<char> = known
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == '*')
+        .collect();
+    let masked: Vec<char> = masked
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == '*')
+        .collect();
+    masked
+        .iter()
+        .rev()
+        .zip(known.iter().rev().map(Some).chain(std::iter::repeat(None)))
+        .all(|(m, k)| match (m, k) {
+            ('*', _) | (_, Some('*')) => true,
+            (m, Some(k)) => m == k,
+            (_, None) => false,
+        })
 }
 
 /// PDD (`~…~`, `$…$`) and Douyin (`#…#`, `$…$`) ciphertexts start with their delimiter.

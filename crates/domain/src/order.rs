@@ -133,6 +133,31 @@ pub struct OrderItem {
     pub price: Money,
 }
 
+impl Receiver {
+    /// This receiver, a new version of an order's, keeping the phone `stored` (the version
+    /// stored before) reached the buyer by where the new one reaches less and says nothing
+    /// against it: the platforms mask a phone once the order ships (PDD's `receiver_phone` is
+    /// clear only while 待发货) or drop the receiver from later answers (JD), and a number that
+    /// could be called must not be lost for it. A receiver that really changed (other visible
+    /// digits, a new ciphertext or number) replaces the old one. The decrypt handle (`oaid`)
+    /// stays with the phone it belongs to.
+    pub fn keep_reach_of(&mut self, stored: &Receiver) {
+        let Some(before) = &stored.phone else {
+            return;
+        };
+        let keep = match &self.phone {
+            None => true,
+            Some(now) => now.reach() < before.reach() && now.agrees_with(before),
+        };
+        if keep {
+            self.phone = Some(before.clone());
+            if self.oaid.is_none() {
+                self.oaid.clone_from(&stored.oaid);
+            }
+        }
+    }
+}
+
 /// A stored status that is none of the spellings [`NeutralStatus::ALL`] has.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown order status `{0}`")]
@@ -262,6 +287,44 @@ pub fn partial_refund(lines: impl IntoIterator<Item = (bool, Option<Money>)>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_later_version_that_masks_or_drops_the_phone_keeps_the_one_that_reached() {
+        let receiver = |phone: Option<ContactField>| Receiver {
+            phone,
+            ..Receiver::default()
+        };
+        let plain = ContactField::phone("13876771234");
+        let masked = |m: &str| ContactField::text(m);
+        // Shipped: PDD masks the phone; JD drops the receiver; a buyer id stands in.
+        for later in [
+            masked("1387677****"),
+            masked("*******1234"),
+            None,
+            ContactField::open_id("jd_******"),
+        ] {
+            let mut now = receiver(later.clone());
+            now.keep_reach_of(&receiver(plain.clone()));
+            assert_eq!(now.phone, plain, "{later:?}");
+        }
+        // Another receiver: other digits, or a number or ciphertext of its own.
+        for changed in [
+            masked("1390000****"),
+            ContactField::phone("13900001111"),
+            ContactField::phone("~AgAAAAB1c2Vy~"),
+        ] {
+            let mut now = receiver(changed.clone());
+            now.keep_reach_of(&receiver(plain.clone()));
+            assert_eq!(now.phone, changed);
+        }
+        // A better value always wins; nothing stored keeps nothing.
+        let mut better = receiver(plain.clone());
+        better.keep_reach_of(&receiver(masked("1387677****")));
+        assert_eq!(better.phone, plain);
+        let mut none = receiver(None);
+        none.keep_reach_of(&receiver(None));
+        assert_eq!(none.phone, None);
+    }
 
     #[test]
     fn display_texts_keep_no_control_or_direction_characters() {

@@ -1,7 +1,8 @@
-//! The backward walk of a by-modification window against a platform whose orders change while
-//! it is walked: an order the platform records late, inside the window, pushes the others down a
-//! page; the walk sees the window's total grow and reads it again, so no order is missed.
-//! Against the real PostgreSQL, with a scripted stand-in for the platform.
+//! What a walk brings in from a platform whose orders change while and after it is walked: an
+//! order the platform records late inside the window being walked is not missed (the window is
+//! read again when its total grows), and a later version that masks an order's phone keeps the
+//! number that reached the buyer. Against the real PostgreSQL, with a scripted stand-in for the
+//! platform.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -199,4 +200,88 @@ async fn an_order_recorded_late_inside_the_window_being_walked_is_not_missed() {
     // The probe and four pages (o-3 slipped from page 3 to page 4, already read), then the
     // window again: its probe and five pages.
     assert_eq!(AtomicUsize::load(&platform.calls, Ordering::SeqCst), 11);
+}
+
+/// A shipped order's later version masks the phone (PDD's `receiver_phone` is clear only while
+/// 待发货) or drops it: the stored order keeps the number that reached the buyer, so the lead
+/// still shows it and a reveal still finds it. A receiver that really changed replaces it.
+#[tokio::test]
+async fn a_later_version_that_masks_the_phone_keeps_the_number_that_reached_the_buyer() {
+    let db = TestDb::new().await;
+    let sealer = leadgen_runtime::sealer(&crypto_settings()).expect("sealer");
+    let shop = db.active_shop(1, "PDD").await;
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    let now = Utc::now();
+    let id: i64 = diesel::insert_into(task::table)
+        .values((
+            task::tenant_id.eq(1_i64),
+            task::platform_id.eq(shop),
+            task::platform_type.eq("PDD"),
+            task::trigger_type.eq("MANUAL"),
+            task::status.eq("RUNNING"),
+            task::window_start.eq(now - Duration::hours(2)),
+            task::window_end.eq(now),
+        ))
+        .returning(task::id)
+        .get_result(&mut conn)
+        .await
+        .expect("task");
+    let task_row = tasks::find(
+        &mut conn,
+        TenantId::new(1),
+        leadgen_domain::SyncTaskId::new(id),
+    )
+    .await
+    .expect("find")
+    .expect("the task");
+    let syncer = Syncer {
+        pool: db.pool.clone(),
+        sealer: sealer.clone(),
+        platforms: leadgen_platforms::registry::Registry::default(),
+        policy: sync::policy(0, std::time::Duration::from_millis(10)),
+        lease: Duration::minutes(10),
+    };
+    let version = |phone: &str, minutes_ago: i64| {
+        let mut fetched = order("P-1");
+        if let Ok(parsed) = &mut fetched.parsed {
+            parsed.receiver.phone = leadgen_domain::ContactField::phone(phone);
+            parsed.modified_at = Some(now - Duration::minutes(minutes_ago));
+        }
+        fetched.raw = serde_json::json!({ "order_sn": "P-1", "receiver_phone": phone });
+        OrderPage {
+            orders: vec![fetched],
+            next: None,
+            total: Some(1),
+        }
+    };
+    let stored_phone = || async {
+        let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+        let sealed: Option<String> = raw::table
+            .filter(raw::order_id.eq("P-1"))
+            .select(raw::normalized)
+            .first(&mut conn)
+            .await
+            .expect("stored");
+        let context = sealed::raw_order("normalized", PlatformId::new(shop), "P-1");
+        let json = sealer
+            .open(&context, &sealed.expect("normalized"))
+            .expect("opens");
+        let order: RawOrder = serde_json::from_str(&json).expect("order");
+        order.receiver.phone.map(|p| p.value)
+    };
+    let store = |page: OrderPage| {
+        let (syncer, task_row) = (&syncer, &task_row);
+        async move {
+            let mut seen = std::collections::HashSet::new();
+            sync::store::store_page(syncer, task_row, PlatformType::Pdd, &page, &mut seen)
+                .await
+                .expect("stored");
+        }
+    };
+    store(version("13876771234", 30)).await;
+    store(version("1387677****", 20)).await;
+    assert_eq!(stored_phone().await.as_deref(), Some("13876771234"));
+    // The buyer moved the order to another number.
+    store(version("1390000****", 10)).await;
+    assert_eq!(stored_phone().await.as_deref(), Some("1390000****"));
 }

@@ -26,6 +26,28 @@ pub struct RawInsert {
     pub process_status: String,
 }
 
+/// The sealed neutral form stored for each of `order_ids` of the shop, by order id (orders
+/// never stored, or stored unreadable, are absent).
+pub async fn stored_normalized(
+    conn: &mut AsyncPgConnection,
+    platform_id: i64,
+    order_ids: &[&str],
+) -> QueryResult<HashMap<String, String>> {
+    if order_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(raw::table
+        .filter(raw::platform_id.eq(platform_id))
+        .filter(raw::order_id.eq_any(order_ids))
+        .filter(raw::normalized.is_not_null())
+        .select((raw::order_id, raw::normalized))
+        .load::<(String, Option<String>)>(conn)
+        .await?
+        .into_iter()
+        .filter_map(|(id, sealed)| Some((id, sealed?)))
+        .collect())
+}
+
 /// What [`upsert_changed`] wrote.
 #[derive(Debug, Default)]
 pub struct Written {

@@ -1,11 +1,11 @@
 //! Persisting one page: raw orders (sealed) upserted by `(platform_id, order_id)`, the task's
 //! counters, and a `RawOrdersFetched` for the new or changed ones, in one transaction.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use diesel_async::AsyncConnection as _;
 use leadgen_db::{ScopedFutureExt as _, sealed};
-use leadgen_domain::{PlatformType, RawOrderStatus};
+use leadgen_domain::{PlatformType, RawOrder, RawOrderStatus, Receiver};
 use leadgen_events::{CloudEvent, RawOrdersFetchedV1};
 use leadgen_platforms::OrderPage;
 
@@ -27,6 +27,34 @@ fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(ring::digest::digest(&ring::digest::SHA256, bytes))
 }
 
+/// The receivers stored for the page's orders (their earlier versions), so that a version that
+/// masks or drops a phone keeps the one that reached the buyer (`Receiver::keep_reach_of`). A
+/// stored version that does not open is left out (the new one stands alone).
+async fn stored_receivers(
+    syncer: &Syncer,
+    task: &TaskRow,
+    page: &OrderPage,
+) -> anyhow::Result<HashMap<String, Receiver>> {
+    let ids: Vec<&str> = page
+        .orders
+        .iter()
+        .filter(|o| o.parsed.is_ok())
+        .filter_map(|o| o.order_id.as_deref())
+        .collect();
+    let mut conn = leadgen_db::conn(&syncer.pool).await?;
+    let sealed = raw_orders::stored_normalized(&mut conn, task.platform_id.get(), &ids).await?;
+    drop(conn);
+    Ok(sealed
+        .into_iter()
+        .filter_map(|(order_id, sealed_json)| {
+            let context = sealed::raw_order("normalized", task.platform_id, &order_id);
+            let json = syncer.sealer.open(&context, &sealed_json).ok()?;
+            let before: RawOrder = serde_json::from_str(&json).ok()?;
+            Some((order_id, before.receiver))
+        })
+        .collect())
+}
+
 /// Stores `page`; `seen` holds the order ids this run already counted (pages can overlap when a
 /// shop's orders change while we walk them).
 pub async fn store_page(
@@ -39,6 +67,7 @@ pub async fn store_page(
     let mut rows = Vec::with_capacity(page.orders.len());
     let mut counts = PageCounts::default();
     let mut first_seen = Vec::new();
+    let stored = stored_receivers(syncer, task, page).await?;
     for order in &page.orders {
         let raw_text = serde_json::to_string(&order.raw)?;
         let hash = sha256_hex(raw_text.as_bytes());
@@ -55,6 +84,16 @@ pub async fn store_page(
                 if first_time {
                     counts.counts.success += 1;
                 }
+                let kept;
+                let parsed = match stored.get(&order_id) {
+                    Some(before) => {
+                        let mut merged = parsed.clone();
+                        merged.receiver.keep_reach_of(before);
+                        kept = merged;
+                        &kept
+                    }
+                    None => parsed,
+                };
                 let json = serde_json::to_string(parsed)?;
                 let sealed_json = syncer.sealer.seal(
                     &sealed::raw_order("normalized", task.platform_id, &order_id),
