@@ -64,6 +64,10 @@ pub struct RevealSettings {
     /// How long a reveal waits for one of its tenant's slots before 42904.
     #[serde(default = "default_busy_wait_ms")]
     pub busy_wait_ms: u64,
+    /// The longest a reveal waits for the platform, retries included, before 50201: a
+    /// salesperson is waiting with the phone in hand (and the gateway gives up at 60 s).
+    #[serde(default = "default_deadline_ms")]
+    pub deadline_ms: u64,
 }
 
 impl Default for RevealSettings {
@@ -75,6 +79,7 @@ impl Default for RevealSettings {
             max_backoff_ms: default_max_backoff_ms(),
             per_tenant_concurrency: default_per_tenant_concurrency(),
             busy_wait_ms: default_busy_wait_ms(),
+            deadline_ms: default_deadline_ms(),
         }
     }
 }
@@ -96,6 +101,9 @@ fn default_per_tenant_concurrency() -> usize {
 }
 fn default_busy_wait_ms() -> u64 {
     5_000
+}
+fn default_deadline_ms() -> u64 {
+    20_000
 }
 
 pub struct AppState {

@@ -203,10 +203,25 @@ async fn attempt(
         sealer: Arc::clone(&state.sealer),
         platform_id,
     };
-    let revealed = match session
-        .decrypt_contact(client.as_ref(), &decrypt, &sink)
-        .await
-    {
+    // The call runs on its own task: past the deadline the salesperson is answered, and the
+    // call, a token refresh included, still ends and stores what it got (cut short, a refreshed
+    // token the platform rotated would be lost with the shop's session).
+    let deadline = std::time::Duration::from_millis(state.reveal.deadline_ms);
+    let call = tokio::spawn(async move {
+        session
+            .decrypt_contact(client.as_ref(), &decrypt, &sink)
+            .await
+    });
+    let decrypted = match tokio::time::timeout(deadline, call).await {
+        Ok(joined) => joined.map_err(|e| LeadApiError::Unexpected(e.into()))?,
+        Err(_) => {
+            return Err(LeadApiError::PlatformFailed(format!(
+                "电商平台 {} 秒内未返回解密结果",
+                deadline.as_secs()
+            )));
+        }
+    };
+    let revealed = match decrypted {
         Ok(r) => r,
         Err(SessionError::Expired(reason)) => {
             tracing::warn!(platform.id = platform_id.get(), reason = %reason, "Platform session is dead; marking the shop EXPIRED or INVALID");

@@ -422,3 +422,73 @@ fn whole_seconds_ago(ago: chrono::Duration) -> chrono::DateTime<Utc> {
     use chrono::Timelike as _;
     (Utc::now() - ago).with_nanosecond(0).unwrap_or_default()
 }
+
+/// A platform that never answers the decrypt call: the salesperson is answered 50201 within
+/// `[reveal] deadline_ms`, not after every timeout and retry (46 s against a hung Taobao).
+#[tokio::test]
+async fn a_platform_that_never_answers_is_given_up_at_the_reveal_deadline() {
+    use leadgen_domain::{PlatformId, PlatformType};
+    // Accepts connections and never answers.
+    let hung = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = hung.local_addr().expect("address");
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = hung.accept().await {
+            held.push(stream);
+        }
+    });
+    let app = spawn_app_with(move |s| {
+        s.reveal.deadline_ms = 500;
+        if let Some(taobao) = s.platforms.endpoints.get_mut(&PlatformType::Taobao) {
+            taobao.api_url = format!("http://{address}/router/rest");
+        }
+    })
+    .await;
+    let (shop, task) = app.platform(1, "TAOBAO").await;
+    let sealer = leadgen_runtime::sealer(&leadgen_test_support::crypto_settings()).expect("sealer");
+    let context = |column| leadgen_db::sealed::platform_auth(column, PlatformId::new(shop));
+    {
+        use leadgen_db::schema::t_ecom_platform_auth as auth;
+        let mut conn = app.conn().await;
+        diesel::update(auth::table.find(shop))
+            .set((
+                auth::auth_info.eq(sealer
+                    .seal(&context("auth_info"), "{\"appSecret\":\"s\"}")
+                    .expect("seal")),
+                auth::access_token.eq(Some(
+                    sealer.seal(&context("access_token"), "AT").expect("seal"),
+                )),
+            ))
+            .execute(&mut conn)
+            .await
+            .expect("credentials");
+    }
+    let lead = app
+        .lead(
+            task,
+            "TAOBAO",
+            SeedLead::new(1, shop, "T-1", "2026-05-01T02:00:00Z"),
+        )
+        .await;
+    let mut sent = order("T-1", "138****1234");
+    sent.receiver.oaid = Some("oaid-1".into());
+    app.set_order(lead, &sent).await;
+    let started = std::time::Instant::now();
+    let answer = app
+        .reveal(1, 7, &[CONTACT], lead, json!({"purpose": "FULFILMENT"}))
+        .await;
+    let waited = started.elapsed();
+    let body = expect_envelope(answer, StatusCode::BAD_GATEWAY, 50201).await;
+    assert!(
+        waited < std::time::Duration::from_secs(5),
+        "answered after {waited:?}: {body}"
+    );
+    let audits = app.audits().await;
+    assert_eq!(
+        audits.last().map(|a| (a.2.as_str(), a.3)),
+        Some(("FAILURE", Some(50201))),
+        "{audits:?}"
+    );
+}
