@@ -48,14 +48,14 @@ impl Transport {
     /// `params` as a form to the API URL, read the JSON answer, and turn the platform's error
     /// envelope (read by `platform_error`) into its typed error. An error with a stated ban
     /// that `app_wide_ban` says is the app key's (not one shop's) holds the app key's next calls
-    /// of the same API until it ends ([`Limiter::hold`]); a shop's ban is waited out by that
-    /// shop's backoff alone.
+    /// of the same API, or of every API, until it ends ([`Limiter::hold`]); a shop's ban is
+    /// waited out by that shop's backoff alone.
     pub async fn post_form(
         &self,
         app_key: &str,
         params: &std::collections::BTreeMap<String, String>,
         platform_error: fn(&serde_json::Value) -> Option<PlatformError>,
-        app_wide_ban: fn(&serde_json::Value) -> bool,
+        app_wide_ban: fn(&serde_json::Value) -> Option<crate::resilience::BanScope>,
     ) -> Result<serde_json::Value, PlatformError> {
         // The API's name: Taobao's and JD's `method`, PDD's `type`.
         let api = params
@@ -68,9 +68,9 @@ impl Transport {
             .await?;
         match platform_error(&json) {
             Some(error) => {
-                if let Some(ban) = error.retry_after().filter(|_| app_wide_ban(&json)) {
+                if let (Some(ban), Some(scope)) = (error.retry_after(), app_wide_ban(&json)) {
                     self.limiter
-                        .hold(app_key, api, ban, &error.platform_detail());
+                        .hold(app_key, api, scope, ban, &error.platform_detail());
                 }
                 Err(error)
             }

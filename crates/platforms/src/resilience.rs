@@ -40,6 +40,18 @@ pub struct Slot {
 /// plus 50 ms: at 10 qps, one call per 105 ms (95 % of the quota).
 pub const WINDOW_MARGIN: Duration = Duration::from_millis(50);
 
+/// Whose calls a ban the platform stated holds ([`Limiter::hold`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BanScope {
+    /// The app key's calls of the API that was refused.
+    Api,
+    /// Every call of the app key (Taobao's `accesscontrol.limited-by-app-access-count`).
+    App,
+}
+
+/// How [`Limiter::hold`] names a ban on every API of an app key.
+const EVERY_API: &str = "*";
+
 /// Calls per second per app key, never in bursts: one call per (1 s + [`WINDOW_MARGIN`]) / qps.
 pub struct Limiter {
     local: DefaultKeyedRateLimiter<String>,
@@ -90,8 +102,12 @@ impl Limiter {
     /// must not stop order listing) or the app's (`…-by-app-access-count`, which each API then
     /// learns from one refused call). Per process: another replica learns it the same way.
     /// `said` is the ban's error as the platform stated it, repeated to the calls it holds.
-    pub fn hold(&self, app_key: &str, api: &str, ban: Duration, said: &str) {
+    pub fn hold(&self, app_key: &str, api: &str, scope: BanScope, ban: Duration, said: &str) {
         let until = tokio::time::Instant::now() + ban;
+        let api = match scope {
+            BanScope::Api => api,
+            BanScope::App => EVERY_API,
+        };
         if let Ok(mut held) = self.held.lock() {
             let entry = held
                 .entry(format!("{app_key} {api}"))
@@ -102,17 +118,23 @@ impl Limiter {
         }
     }
 
-    /// What is left of a ban on `app_key`'s calls of `api`, and what the platform said, if any.
+    /// What is left of a ban on `app_key`'s calls of `api` (or of all its calls), and what the
+    /// platform said, if any: the longer one when both hold.
     fn held_for(&self, app_key: &str, api: &str) -> Option<(Duration, String)> {
         let mut held = self.held.lock().ok()?;
-        let key = format!("{app_key} {api}");
-        let (until, said) = held.get(&key)?.clone();
         let now = tokio::time::Instant::now();
-        if until <= now {
-            held.remove(&key);
-            return None;
+        let mut longest: Option<(Duration, String)> = None;
+        for key in [format!("{app_key} {api}"), format!("{app_key} {EVERY_API}")] {
+            let Some((until, said)) = held.get(&key).cloned() else {
+                continue;
+            };
+            if until <= now {
+                held.remove(&key);
+            } else if longest.as_ref().is_none_or(|(left, _)| until - now > *left) {
+                longest = Some((until - now, said));
+            }
         }
-        Some((until - now, said))
+        longest
     }
 
     /// Admits one call of `app_key` to `api`: [`PlatformError::Throttled`] with what is left of
@@ -312,7 +334,13 @@ mod tests {
         let limiter = Limiter::per_second(5);
         let decrypt = "taobao.top.oaid.decrypt";
         assert_eq!(limiter.admit("app", decrypt).await, Ok(()));
-        limiter.hold("app", decrypt, Duration::from_secs(30), "7 ban 30");
+        limiter.hold(
+            "app",
+            decrypt,
+            BanScope::Api,
+            Duration::from_secs(30),
+            "7 ban 30",
+        );
         match limiter.admit("app", decrypt).await {
             Err(PlatformError::Throttled {
                 retry_after: Some(left),
@@ -328,11 +356,39 @@ mod tests {
         assert_eq!(limiter.admit("other-app", decrypt).await, Ok(()));
         assert_eq!(limiter.admit("app", "taobao.trades.sold.get").await, Ok(()));
         // A shorter ban does not shorten the longer one.
-        limiter.hold("app", decrypt, Duration::from_secs(1), "7 ban 1");
+        limiter.hold(
+            "app",
+            decrypt,
+            BanScope::Api,
+            Duration::from_secs(1),
+            "7 ban 1",
+        );
         tokio::time::advance(Duration::from_secs(10)).await;
         assert!(limiter.admit("app", decrypt).await.is_err());
         tokio::time::advance(Duration::from_secs(21)).await;
         assert_eq!(limiter.admit("app", decrypt).await, Ok(()));
+
+        // A ban on the app's calls as a whole holds every API of it, and only of it.
+        let sold = "taobao.trades.sold.get";
+        limiter.hold(
+            "app",
+            sold,
+            BanScope::App,
+            Duration::from_secs(60),
+            "7 limited-by-app-access-count",
+        );
+        for api in [decrypt, sold, "taobao.trades.sold.increment.get"] {
+            assert!(
+                matches!(
+                    limiter.admit("app", api).await,
+                    Err(PlatformError::Throttled { retry_after: Some(_), .. })
+                ),
+                "{api}"
+            );
+        }
+        assert_eq!(limiter.admit("other-app", sold).await, Ok(()));
+        tokio::time::advance(Duration::from_secs(61)).await;
+        assert_eq!(limiter.admit("app", sold).await, Ok(()));
     }
 
     #[tokio::test]

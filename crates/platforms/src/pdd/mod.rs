@@ -30,6 +30,7 @@ use crate::client::{
     check_purpose, url_with_query,
 };
 use crate::registry::Transport;
+use crate::resilience::BanScope;
 use crate::reveal::{DecryptRequest, RevealPurpose, RevealedContact};
 use crate::sign::{SignMethod, sorted_concat_sign};
 use crate::window::{TimeWindow, range_history, split};
@@ -125,7 +126,9 @@ impl PddClient {
     ) -> Result<serde_json::Value, PlatformError> {
         self.transport
             // No ban is documented; any stated wait would be the app key's.
-            .post_form(&app.app_key, params, parse_error_response, |_| true)
+            .post_form(&app.app_key, params, parse_error_response, |_| {
+                Some(BanScope::Api)
+            })
             .await
     }
 
@@ -263,7 +266,7 @@ impl PlatformClient for PddClient {
         let json = self
             .transport
             .post_form(&app.app_key, &params, decrypt::parse_decrypt_error, |_| {
-                true
+                Some(BanScope::Api)
             })
             .await?;
         decrypt::parse_decrypt_response(&json, request)

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::client::{FetchedOrder, OAUTH_REFUSALS, PlatformError, TokenSet, platform_text};
 use crate::json::{str_at, yuan};
+use crate::resilience::BanScope;
 
 /// Maps `{"error_response": {...}}` to a typed error; `None` when the response is not an error.
 /// Documented (README §1.4): 4–8 throttled (7 with "This ban will last for N more seconds"),
@@ -68,16 +69,27 @@ pub(super) fn stated_ban(msg: &str, sub_msg: &str) -> Option<Duration> {
         .map(Duration::from_secs)
 }
 
-/// Whether a TOP error's stated ban is the app key's (codes 6–8: partner / app call limits,
-/// README §1.4) rather than one user's or session's (4, 5): only the former holds the app
-/// key's calls of the API ([`crate::registry::Transport::post_form`]).
-pub fn ban_is_app_wide(json: &Value) -> bool {
-    let code = match json.get("error_response").and_then(|e| e.get("code")) {
+/// Whose calls a TOP error's stated ban holds: the app key's (codes 6–8: partner / app call
+/// limits, README §1.4) rather than one user's or session's (4, 5, `None`). A limit on the app's
+/// calls as a whole (`sub_code` `accesscontrol.limited-by-app-access-count`) holds every API of
+/// the app key, a reveal's decrypt included; the others the API refused
+/// ([`crate::registry::Transport::post_form`]).
+pub fn ban_is_app_wide(json: &Value) -> Option<BanScope> {
+    let error = json.get("error_response")?;
+    let code = match error.get("code") {
         Some(Value::Number(n)) => n.as_i64(),
         Some(Value::String(s)) => s.parse().ok(),
         _ => None,
     };
-    matches!(code, Some(6..=8))
+    if !matches!(code, Some(6..=8)) {
+        return None;
+    }
+    let sub_code = error.get("sub_code").and_then(Value::as_str).unwrap_or("");
+    Some(if sub_code.ends_with("limited-by-app-access-count") {
+        BanScope::App
+    } else {
+        BanScope::Api
+    })
 }
 
 /// Reads the token endpoint's answer (success or OAuth error).
@@ -443,7 +455,7 @@ mod tests {
             );
             let json =
                 serde_json::json!({"error_response": {"code": code, "msg": "User Call Limited"}});
-            assert!(!ban_is_app_wide(&json));
+            assert_eq!(ban_is_app_wide(&json), None);
         }
         let in_msg = serde_json::json!({"error_response": {"code": 5,
             "msg": "Session Call Limited: This ban will last for 9 more seconds"}});
@@ -452,9 +464,27 @@ mod tests {
             Some(Duration::from_secs(9))
         );
         assert_eq!(err(4, "", "").retry_after(), None);
-        assert!(ban_is_app_wide(
-            &serde_json::json!({"error_response": {"code": "7", "msg": "App Call Limited"}})
-        ));
+        assert_eq!(
+            ban_is_app_wide(
+                &serde_json::json!({"error_response": {"code": "7", "msg": "App Call Limited"}})
+            ),
+            Some(BanScope::Api)
+        );
+        for (sub_code, scope) in [
+            ("accesscontrol.limited-by-app-access-count", BanScope::App),
+            ("accesscontrol.limited-by-api-access-count", BanScope::Api),
+            (
+                "accesscontrol.limited-by-app-api-access-count",
+                BanScope::Api,
+            ),
+        ] {
+            assert_eq!(
+                ban_is_app_wide(&serde_json::json!({"error_response": {"code": 7,
+                    "msg": "App Call Limited", "sub_code": sub_code}})),
+                Some(scope),
+                "{sub_code}"
+            );
+        }
         assert_eq!(
             err(27, "invalid-sessionkey", "SessionKey非法"),
             PlatformError::SessionExpired {
