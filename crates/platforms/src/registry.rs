@@ -78,24 +78,44 @@ impl Transport {
         }
     }
 
-    /// Sends `request` and reads a JSON answer: transport failures, timeouts and 5xx are
-    /// [`PlatformError::Unavailable`]; a body that is not JSON is [`PlatformError::Malformed`].
-    /// URLs (which may carry secrets in their query) are kept out of the errors.
+    /// Sends `request` and reads a JSON answer ([`read_json`]).
     pub async fn json(
         &self,
         request: reqwest::RequestBuilder,
     ) -> Result<serde_json::Value, PlatformError> {
-        let unavailable =
-            |e: reqwest::Error| PlatformError::Unavailable(e.without_url().to_string());
-        let response = send(request).await.map_err(unavailable)?;
-        let status = response.status();
-        let body = response.bytes().await.map_err(unavailable)?;
-        if status.is_server_error() {
-            return Err(PlatformError::Unavailable(format!("HTTP {status}")));
-        }
-        serde_json::from_slice(&body)
-            .map_err(|e| PlatformError::Malformed(format!("HTTP {status}, body is not JSON: {e}")))
+        read_json(send(request).await).await
     }
+}
+
+/// Reads a platform's HTTP answer as JSON, the status first: transport failures, timeouts and
+/// 5xx are [`PlatformError::Unavailable`]; a 429 is [`PlatformError::Throttled`] with the wait
+/// its `Retry-After` states (in seconds), whatever its body (an empty object would read as an
+/// answer without its result); a body that is not JSON is [`PlatformError::Malformed`]. URLs
+/// (which may carry secrets in their query) are kept out of the errors.
+pub async fn read_json(
+    response: Result<reqwest::Response, reqwest::Error>,
+) -> Result<serde_json::Value, PlatformError> {
+    let unavailable = |e: reqwest::Error| PlatformError::Unavailable(e.without_url().to_string());
+    let response = response.map_err(unavailable)?;
+    let status = response.status();
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(std::time::Duration::from_secs);
+    let body = response.bytes().await.map_err(unavailable)?;
+    if status.is_server_error() {
+        return Err(PlatformError::Unavailable(format!("HTTP {status}")));
+    }
+    if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+        return Err(PlatformError::Throttled {
+            retry_after,
+            detail: format!("HTTP {status}"),
+        });
+    }
+    serde_json::from_slice(&body)
+        .map_err(|e| PlatformError::Malformed(format!("HTTP {status}, body is not JSON: {e}")))
 }
 
 /// Every platform we have an adapter for.
@@ -193,4 +213,52 @@ pub async fn send(request: reqwest::RequestBuilder) -> Result<reqwest::Response,
         }
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    use super::*;
+
+    /// A server that answers every request with `answer`, as written.
+    async fn answering(answer: &'static str) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("address");
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let mut buffer = [0_u8; 4096];
+                let _ = stream.read(&mut buffer).await;
+                let _ = stream.write_all(answer.as_bytes()).await;
+                let _ = stream.shutdown().await;
+            }
+        });
+        format!("http://{address}/router")
+    }
+
+    #[tokio::test]
+    async fn a_429_is_a_throttle_with_its_stated_wait_whatever_its_body() {
+        let url = answering(
+            "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 2\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}",
+        )
+        .await;
+        let answer = read_json(reqwest::get(&url).await).await;
+        assert_eq!(
+            answer,
+            Err(PlatformError::Throttled {
+                retry_after: Some(std::time::Duration::from_secs(2)),
+                detail: "HTTP 429 Too Many Requests".into(),
+            })
+        );
+        let ok = answering(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 8\r\nconnection: close\r\n\r\n{\"a\":1}\n",
+        )
+        .await;
+        assert_eq!(
+            read_json(reqwest::get(&ok).await).await,
+            Ok(serde_json::json!({"a": 1}))
+        );
+    }
 }

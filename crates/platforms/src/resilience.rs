@@ -381,7 +381,10 @@ mod tests {
             assert!(
                 matches!(
                     limiter.admit("app", api).await,
-                    Err(PlatformError::Throttled { retry_after: Some(_), .. })
+                    Err(PlatformError::Throttled {
+                        retry_after: Some(_),
+                        ..
+                    })
                 ),
                 "{api}"
             );

@@ -170,8 +170,6 @@ impl DouyinClient {
         classify: fn(&Value) -> Option<PlatformError>,
     ) -> Result<Value, PlatformError> {
         self.transport.limiter.wait(&app.app_key).await;
-        let unavailable =
-            |e: reqwest::Error| PlatformError::Unavailable(e.without_url().to_string());
         let request = self
             .transport
             .http
@@ -180,21 +178,7 @@ impl DouyinClient {
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header("x-open-no-old-err-code", "1")
             .body(call.body);
-        let response = crate::registry::send(request).await.map_err(unavailable)?;
-        let status = response.status();
-        let body = response.bytes().await.map_err(unavailable)?;
-        if status.is_server_error() {
-            return Err(PlatformError::Unavailable(format!("HTTP {status}")));
-        }
-        if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-            return Err(PlatformError::Throttled {
-                retry_after: None,
-                detail: format!("HTTP {status}"),
-            });
-        }
-        let json: Value = serde_json::from_slice(&body).map_err(|e| {
-            PlatformError::Malformed(format!("HTTP {status}, body is not JSON: {e}"))
-        })?;
+        let json = crate::registry::read_json(crate::registry::send(request).await).await?;
         match classify(&json) {
             Some(error) => Err(error),
             None => Ok(json),

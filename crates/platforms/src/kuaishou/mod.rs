@@ -125,28 +125,6 @@ impl KuaishouClient {
         params.insert("sign".into(), sign);
         Ok(params)
     }
-
-    /// Reads an HTTP answer as JSON; 5xx and 429 are typed before the body is looked at.
-    async fn read_json(
-        response: Result<reqwest::Response, reqwest::Error>,
-    ) -> Result<Value, PlatformError> {
-        let unavailable =
-            |e: reqwest::Error| PlatformError::Unavailable(e.without_url().to_string());
-        let response = response.map_err(unavailable)?;
-        let status = response.status();
-        let body = response.bytes().await.map_err(unavailable)?;
-        if status.is_server_error() {
-            return Err(PlatformError::Unavailable(format!("HTTP {status}")));
-        }
-        if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-            return Err(PlatformError::Throttled {
-                retry_after: None,
-                detail: format!("HTTP {status}"),
-            });
-        }
-        serde_json::from_slice(&body)
-            .map_err(|e| PlatformError::Malformed(format!("HTTP {status}, body is not JSON: {e}")))
-    }
 }
 
 #[async_trait::async_trait]
@@ -196,7 +174,7 @@ impl PlatformClient for KuaishouClient {
             .http
             .get(&self.transport.endpoint.token_url)
             .query(&query);
-        let json = Self::read_json(crate::registry::send(request).await).await?;
+        let json = crate::registry::read_json(crate::registry::send(request).await).await?;
         parse_token_response(&json, Utc::now())
     }
 
@@ -213,7 +191,7 @@ impl PlatformClient for KuaishouClient {
         ];
         self.transport.limiter.wait(&app.app_key).await;
         let request = self.transport.http.post(self.refresh_url()).form(&form);
-        let json = Self::read_json(crate::registry::send(request).await).await?;
+        let json = crate::registry::read_json(crate::registry::send(request).await).await?;
         parse_token_response(&json, Utc::now())
     }
 
@@ -250,7 +228,7 @@ impl PlatformClient for KuaishouClient {
             .http
             .get(self.method_url(CURSOR_LIST))
             .query(&params);
-        let json = Self::read_json(crate::registry::send(request).await).await?;
+        let json = crate::registry::read_json(crate::registry::send(request).await).await?;
         if let Some(error) = parse_api_error(&json) {
             return Err(error);
         }
@@ -295,7 +273,7 @@ impl PlatformClient for KuaishouClient {
             .http
             .post(self.method_url(decrypt::DECRYPT_BATCH))
             .form(&params);
-        let json = Self::read_json(crate::registry::send(request_builder).await).await?;
+        let json = crate::registry::read_json(crate::registry::send(request_builder).await).await?;
         if let Some(error) = decrypt::parse_decrypt_error(&json) {
             return Err(error);
         }
