@@ -96,6 +96,13 @@ pub async fn expiring(
         .filter(auth::id.ne_all(skip))
         .filter(auth::refresh_token.is_not_null())
         .filter(auth::expiry_time.lt(before))
+        // A token that lives shorter than `before` looks ahead (a PDD token of 10 minutes) is
+        // refreshed past half its life, not on every pass: its life is read from when it was
+        // stored (`update_time`, which a status change also moves: the refresh then comes
+        // later, still before the expiry).
+        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+            "(expiry_time <= now() OR expiry_time - now() < (expiry_time - update_time) / 2)",
+        ))
         .order(auth::expiry_time.asc())
         .limit(limit)
         .select(CredentialRow::as_select())

@@ -1,0 +1,55 @@
+//! Which shops the refresher renews ahead of expiry: those whose token expires within its
+//! look-ahead, and a short-lived token only past half its life, not on every pass. Against the
+//! real PostgreSQL.
+
+use chrono::{Duration, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use leadgen_db::schema::t_ecom_platform_auth as auth;
+use leadgen_test_support::TestDb;
+
+#[tokio::test]
+async fn a_short_lived_token_is_refreshed_past_half_its_life_not_on_every_pass() {
+    let db = TestDb::new().await;
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    let now = Utc::now();
+    // (stored, expires): a day's token with ten minutes left; a ten-minute token stored a
+    // minute ago; the same stored seven minutes ago; a day's token with hours left; an expired
+    // token whose record changed since.
+    let cases = [
+        (now - Duration::hours(24), now + Duration::minutes(10), true),
+        (
+            now - Duration::minutes(1),
+            now + Duration::minutes(9),
+            false,
+        ),
+        (now - Duration::minutes(7), now + Duration::minutes(3), true),
+        (now - Duration::hours(1), now + Duration::hours(23), false),
+        (now - Duration::minutes(1), now - Duration::minutes(5), true),
+    ];
+    let mut expected = Vec::new();
+    for (stored, expires, due) in cases {
+        let shop = db.active_shop(1, "PDD").await;
+        diesel::update(auth::table.find(shop))
+            .set((
+                auth::refresh_token.eq(Some("sealed-refresh")),
+                auth::expiry_time.eq(Some(expires)),
+                auth::update_time.eq(stored),
+            ))
+            .execute(&mut conn)
+            .await
+            .expect("token");
+        if due {
+            expected.push(shop);
+        }
+    }
+    let mut due: Vec<i64> =
+        leadgen_shop_session::expiring(&mut conn, now + Duration::minutes(30), 100, &[])
+            .await
+            .expect("expiring")
+            .into_iter()
+            .map(|row| row.id.get())
+            .collect();
+    due.sort_unstable();
+    assert_eq!(due, expected);
+}
