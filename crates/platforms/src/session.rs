@@ -213,11 +213,18 @@ impl Session {
             return Err(SessionError::Expired(NO_REFRESH_TOKEN.into()));
         };
         let app = self.app.clone();
-        let mut tokens = match with_retries(self.policy, client.platform(), || {
-            client.refresh(&app, &refresh_token)
+        // Retried only where the platform did not answer (transport, 5xx, throttle): a token
+        // endpoint's answer of unknown meaning is given once, not sent the same refresh token
+        // again and again (a dead PDD refresh token drew 13 requests in 20 s).
+        let refreshed = with_retries(self.policy, client.platform(), || async {
+            match client.refresh(&app, &refresh_token).await {
+                Err(e @ PlatformError::Unknown { .. }) => Ok(Err(e)),
+                other => other.map(Ok),
+            }
         })
         .await
-        {
+        .and_then(|answer| answer);
+        let mut tokens = match refreshed {
             Ok(tokens) => tokens,
             Err(e @ (PlatformError::AuthRefused(_) | PlatformError::SessionExpired { .. })) => {
                 // Refused: perhaps because a concurrent refresh rotated the token a moment ago.

@@ -293,6 +293,46 @@ async fn a_refresh_rejected_for_our_own_fault_is_not_a_dead_session() {
     );
 }
 
+/// A token endpoint that answers a code nobody documented (PDD's 20002 to a dead refresh
+/// token) is asked once: retrying would send the same refresh token again and again.
+#[tokio::test]
+async fn a_refresh_answered_with_an_unknown_code_is_not_retried() {
+    let client = Scripted {
+        error: Some(PlatformError::SessionExpired {
+            detail: "10019 access_token已过期".into(),
+        }),
+        refresh_error: Some(PlatformError::Unknown {
+            code: "20002".into(),
+            message: "refresh_token无效".into(),
+        }),
+        ..Scripted::default()
+    };
+    let policy = RetryPolicy {
+        max_retries: 5,
+        min_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(2),
+    };
+    let mut session = Session::new(
+        AppCredentials::new("k", "s"),
+        "t".into(),
+        Some("r".into()),
+        policy,
+    );
+    let window = TimeWindow::new(Utc::now(), Utc::now());
+    let error = session
+        .list_orders(&client, &window, Listing::Modified, None, &NoSink)
+        .await
+        .expect_err("the refresh is refused");
+    assert!(
+        matches!(error, SessionError::Platform(PlatformError::Unknown { ref code, .. }) if code == "20002"),
+        "{error:?}"
+    );
+    assert_eq!(
+        client.refreshes.load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
+}
+
 #[tokio::test]
 async fn an_unknown_code_is_retried_then_refreshed_once_then_reported_with_its_text() {
     let unknown = PlatformError::Unknown {
