@@ -140,6 +140,7 @@ struct CnDigits {
 fn cn_digits(value: &str) -> Option<CnDigits> {
     let compact: String = value
         .chars()
+        .map(half_width)
         .filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '\u{3000}'))
         .collect();
     let (national, prefixed) = if let Some(rest) = compact
@@ -163,6 +164,22 @@ fn cn_digits(value: &str) -> Option<CnDigits> {
         e164: format!("+86{national}"),
         prefixed,
     })
+}
+
+/// `text` with its full-width digits, plus signs, hyphens and parentheses (what a Chinese input
+/// method types: `１３８…`) as their ASCII forms.
+pub fn to_half_width(text: &str) -> String {
+    text.chars().map(half_width).collect()
+}
+
+/// A full-width digit, plus sign, hyphen or parenthesis as its ASCII form; anything else as it is.
+fn half_width(c: char) -> char {
+    match c {
+        '\u{FF10}'..='\u{FF19}' | '\u{FF0B}' | '\u{FF0D}' | '\u{FF08}' | '\u{FF09}' => {
+            char::from_u32(c as u32 - 0xFEE0).unwrap_or(c)
+        }
+        c => c,
+    }
 }
 
 /// Parses and checks a mainland number against the numbering plan.
@@ -363,6 +380,17 @@ mod tests {
             assert_eq!(
                 normalize_mainland_mobile(value).as_deref(),
                 Some(e164),
+                "{value}"
+            );
+        }
+        // Typed with a Chinese input method's full-width digits.
+        for value in [
+            "１３８１２３４５６７８",
+            "＋８６ １３８－１２３４－５６７８",
+        ] {
+            assert_eq!(
+                normalize_mainland_mobile(value).as_deref(),
+                Some("+8613812345678"),
                 "{value}"
             );
         }

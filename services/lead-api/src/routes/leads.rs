@@ -115,11 +115,13 @@ pub fn parse_query(
             }
             "contactInfo" => {
                 // A full mainland mobile finds the buyer exactly by its keyed blind index;
-                // anything else matches the visible digits of masked contacts.
-                filter.phone_indexes = IdentityKey::phone(value)
+                // anything else matches the visible digits of masked contacts. Full-width
+                // digits (a Chinese input method's) read as the digits they are.
+                let value = leadgen_domain::validity::to_half_width(value);
+                filter.phone_indexes = IdentityKey::phone(&value)
                     .filter(|_| value.chars().filter(char::is_ascii_digit).count() >= 11)
                     .map(|key| indexer.all(tenant.get(), &key.material));
-                filter.contact_keyword = Some(value.to_owned());
+                filter.contact_keyword = Some(value);
             }
             "processStatus" => {
                 let status: LeadProcessStatus =
