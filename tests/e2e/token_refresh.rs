@@ -13,7 +13,8 @@ async fn expire_soon(system: &System, platform_id: i64) {
     flow::scalar(
         system,
         &format!(
-            "WITH u AS (UPDATE t_ecom_platform_auth SET expiry_time = now() + interval '5 minutes' \
+            "WITH u AS (UPDATE t_ecom_platform_auth SET expiry_time = now() + interval '5 minutes', \
+             update_time = now() - interval '1 day' \
              WHERE id = {platform_id} RETURNING 1) SELECT count(*) AS n FROM u"
         ),
     )
