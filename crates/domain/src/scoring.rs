@@ -294,7 +294,8 @@ pub fn predict_intention(a: &BuyerAggregate, ranks: Ranks, as_of: DateTime<Utc>)
             "DUE",
             format!(
                 "平均每{:.0}天购买一次，距上次已{idle_days}天，即将复购",
-                gap.max(1.0)
+                // Half up, like every other rounded figure (the formatter alone rounds 4.5 to 4).
+                gap.max(1.0).round()
             ),
         ));
     }

@@ -203,3 +203,16 @@ fn recency_reads_in_beijing_calendar_days_and_names_what_happened() {
     let now = aggregate(&[paid("t1", today, 10)]).unwrap();
     assert_eq!(text(&now).as_deref(), Some("今天有购买，近期活跃"));
 }
+
+#[test]
+fn the_due_sentence_rounds_the_mean_gap_half_up() {
+    // Payments 4.5 days apart, then 4.5 days of quiet: due, every 5 days (not 4).
+    let first = at(7, 1);
+    let second = first + chrono::Duration::hours(108);
+    let a = aggregate(&[paid("g1", first, 100), paid("g2", second, 100)]).unwrap();
+    let dist = ShopDistribution::of([a.clone()].iter());
+    let as_of = second + chrono::Duration::hours(108);
+    let i = predict_intention(&a, dist.ranks(&a), as_of);
+    let due = i.reasons.iter().find(|r| r.code == "DUE").expect("due");
+    assert!(due.text.starts_with("平均每5天购买一次"), "{}", due.text);
+}
