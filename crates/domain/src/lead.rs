@@ -76,10 +76,18 @@ impl IntentionTag {
     /// The tag's bit in a lead's `tag_bits` (its position in [`IntentionTag::ALL`]); the
     /// database's `lead_tag_bits()` uses the same order.
     pub fn bit(self) -> i32 {
-        let position = IntentionTag::ALL
-            .iter()
-            .position(|t| *t == self)
-            .unwrap_or_default();
+        let position = match self {
+            IntentionTag::High => 0,
+            IntentionTag::Medium => 1,
+            IntentionTag::Low => 2,
+            IntentionTag::Purchased => 3,
+            IntentionTag::Repeat => 4,
+            IntentionTag::Unpaid => 5,
+            IntentionTag::AfterSale => 6,
+            IntentionTag::HighValue => 7,
+            IntentionTag::DueToRepurchase => 8,
+            IntentionTag::Dormant => 9,
+        };
         1 << position
     }
 
@@ -146,6 +154,13 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
+
+    #[test]
+    fn each_tag_has_the_bit_of_its_place_in_all() {
+        for (place, tag) in IntentionTag::ALL.iter().enumerate() {
+            assert_eq!(tag.bit(), 1 << place, "{tag:?}");
+        }
+    }
 
     #[test]
     fn labels_round_trip() {

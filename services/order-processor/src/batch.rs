@@ -16,7 +16,7 @@ use leadgen_crypto::{BlindIndexer, Sealer, lock_key};
 use leadgen_db::status_history::{self, NewChange};
 use leadgen_domain::buyer::{BuyerGroup, OrderIdentities, group_buyers};
 use leadgen_domain::lead::merge_process_status;
-use leadgen_domain::scoring::{Ranks, ShopDistribution, predict_intention};
+use leadgen_domain::scoring::{ShopDistribution, predict_intention};
 use leadgen_domain::{LeadId, LeadProcessStatus, PlatformId, RawOrderStatus, TenantId, UserId};
 use leadgen_events::{
     CloudEvent, LeadChange, LeadIdentifiedV1, LeadIdentifiedV2, LeadUpdatedV1, ScoredBy,
@@ -175,14 +175,11 @@ pub async fn process(
             }
         }
         let shop = buyer.aggregate.latest_platform_id;
-        let ranks = distributions.get(&shop).map_or(
-            Ranks {
-                recency: 0.5,
-                frequency: 0.5,
-                monetary: 0.5,
-            },
-            |d| d.ranks(&buyer.aggregate),
-        );
+        // `rank_distributions` holds every shop of the batch's buyers.
+        let ranks = distributions
+            .get(&shop)
+            .ok_or_else(|| anyhow::anyhow!("no rank distribution for shop {shop}"))?
+            .ranks(&buyer.aggregate);
         let intention = predict_intention(&buyer.aggregate, ranks, ctx.as_of);
         let keep = Keep {
             lead_id: *lead,
@@ -513,8 +510,15 @@ async fn rank_distributions(
         .collect();
     let mut out = HashMap::new();
     for (shop, stored) in shop_stats::distributions(conn, &shops).await? {
-        if let Some(d) = stored.and_then(|v| serde_json::from_value::<ShopDistribution>(v).ok()) {
-            out.insert(shop, d);
+        match stored.map(serde_json::from_value::<ShopDistribution>) {
+            Some(Ok(d)) => {
+                out.insert(shop, d);
+            }
+            // Rebuilt from this batch's buyers below; the shop's next rescore stores it anew.
+            Some(Err(e)) => {
+                tracing::warn!(platform.id = shop, error = %e, "Stored rank distribution unreadable; using this batch's buyers");
+            }
+            None => {}
         }
     }
     for shop in shops {
