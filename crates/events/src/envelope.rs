@@ -54,8 +54,9 @@ pub enum EnvelopeError {
 }
 
 impl<T: Event> CloudEvent<T> {
-    /// A new event from `source` (a service name) about `subject`.
-    pub fn new(source: &str, tenant_id: TenantId, subject: Option<String>, data: T) -> Self {
+    /// A new event from `source` (a service name) about the aggregate its payload names
+    /// ([`Event::subject`]).
+    pub fn new(source: &str, tenant_id: TenantId, data: T) -> Self {
         CloudEvent {
             specversion: SPEC_VERSION.to_owned(),
             id: Uuid::now_v7(),
@@ -63,7 +64,7 @@ impl<T: Event> CloudEvent<T> {
             event_type: T::TYPE.to_owned(),
             time: Utc::now(),
             datacontenttype: "application/json".to_owned(),
-            subject,
+            subject: Some(data.subject().to_string()),
             tenantid: tenant_id.get(),
             data,
         }

@@ -13,7 +13,7 @@ use leadgen_domain::validity::{ContactValidity, Validity};
 use leadgen_domain::{IntentionTag, LeadId, LeadProcessStatus, PlatformId, PlatformType};
 
 use crate::payloads::ContactSummary;
-use crate::{Event, routing};
+use crate::{Event, Subject, routing};
 
 /// Which scorer produced a lead's intention.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -167,6 +167,10 @@ impl Event for LeadIdentifiedV2 {
     const TYPE: &'static str = "com.cunkebao.leadgen.lead.identified.v2";
     const ROUTING_KEY: &'static str = routing::LEAD_IDENTIFIED_V2;
     const SCHEMA_FILE: &'static str = "v2/lead-identified.json";
+
+    fn subject(&self) -> Subject {
+        Subject::Lead(self.lead.lead_id)
+    }
 }
 
 /// What changed in a lead.
@@ -206,6 +210,10 @@ impl Event for LeadUpdatedV1 {
     const TYPE: &'static str = "com.cunkebao.leadgen.lead.updated.v1";
     const ROUTING_KEY: &'static str = routing::LEAD_UPDATED_V1;
     const SCHEMA_FILE: &'static str = "v1/lead-updated.json";
+
+    fn subject(&self) -> Subject {
+        Subject::Lead(self.lead.lead_id)
+    }
 }
 
 /// Why a lead was removed.
@@ -235,4 +243,8 @@ impl Event for LeadRemovedV1 {
     const TYPE: &'static str = "com.cunkebao.leadgen.lead.removed.v1";
     const ROUTING_KEY: &'static str = routing::LEAD_REMOVED_V1;
     const SCHEMA_FILE: &'static str = "v1/lead-removed.json";
+
+    fn subject(&self) -> Subject {
+        Subject::Lead(self.lead_id)
+    }
 }

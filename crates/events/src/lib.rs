@@ -42,6 +42,28 @@ pub trait Event: Serialize + DeserializeOwned + JsonSchema {
     const ROUTING_KEY: &'static str;
     /// The schema's path under `proto-events/schemas/` (`v1/…`, `v2/…`).
     const SCHEMA_FILE: &'static str;
+
+    /// The aggregate the event is about, its CloudEvents `subject`: `sync-task/{id}`,
+    /// `lead/{id}` or `platform/{id}`, spelt here once for every producer.
+    fn subject(&self) -> Subject;
+}
+
+/// The aggregate an event is about (CloudEvents `subject`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject {
+    SyncTask(leadgen_domain::SyncTaskId),
+    Lead(leadgen_domain::LeadId),
+    Platform(leadgen_domain::PlatformId),
+}
+
+impl std::fmt::Display for Subject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Subject::SyncTask(id) => write!(f, "sync-task/{}", id.get()),
+            Subject::Lead(id) => write!(f, "lead/{}", id.get()),
+            Subject::Platform(id) => write!(f, "platform/{}", id.get()),
+        }
+    }
 }
 
 /// The routing keys, as constants for bindings.

@@ -8,7 +8,7 @@ use leadgen_domain::{
     ContactKind, IntentionTag, LeadId, PlatformId, PlatformType, SyncTaskId, SyncTrigger, UserId,
 };
 
-use crate::{Event, routing};
+use crate::{Event, Subject, routing};
 
 /// A sync of one platform authorization's orders over a time window was requested.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -31,6 +31,10 @@ impl Event for SyncRequestedV1 {
     const TYPE: &'static str = "com.cunkebao.leadgen.sync.requested.v1";
     const ROUTING_KEY: &'static str = routing::SYNC_REQUESTED_V1;
     const SCHEMA_FILE: &'static str = "v1/sync-requested.json";
+
+    fn subject(&self) -> Subject {
+        Subject::SyncTask(self.sync_task_id)
+    }
 }
 
 /// A page of orders was fetched from a platform and stored raw.
@@ -51,6 +55,10 @@ impl Event for RawOrdersFetchedV1 {
     const TYPE: &'static str = "com.cunkebao.leadgen.orders.fetched.v1";
     const ROUTING_KEY: &'static str = routing::ORDERS_FETCHED_V1;
     const SCHEMA_FILE: &'static str = "v1/raw-orders-fetched.json";
+
+    fn subject(&self) -> Subject {
+        Subject::SyncTask(self.sync_task_id)
+    }
 }
 
 /// How to reach the buyer, as shown to sales staff: masked, never the full value.
@@ -141,6 +149,10 @@ impl Event for LeadIdentifiedV1 {
     const TYPE: &'static str = "com.cunkebao.leadgen.lead.identified.v1";
     const ROUTING_KEY: &'static str = routing::LEAD_IDENTIFIED_V1;
     const SCHEMA_FILE: &'static str = "v1/lead-identified.json";
+
+    fn subject(&self) -> Subject {
+        Subject::Lead(self.lead_id)
+    }
 }
 
 #[cfg(test)]

@@ -4,9 +4,9 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use leadgen_domain::{AuthStatus, PlatformId, PlatformType, TenantId};
+use leadgen_domain::{AuthStatus, PlatformId, PlatformType};
 
-use crate::{CloudEvent, Event, routing};
+use crate::{Event, Subject, routing};
 
 /// A shop's authorization changed status: the merchant connected it (`ACTIVE`), paused it
 /// (`DISABLED`) or enabled it again, disconnected it (`REVOKED`: consent withdrawn; its buyers'
@@ -33,12 +33,8 @@ impl Event for PlatformChangedV1 {
     const TYPE: &'static str = "com.cunkebao.leadgen.platform.changed.v1";
     const ROUTING_KEY: &'static str = routing::PLATFORM_CHANGED_V1;
     const SCHEMA_FILE: &'static str = "v1/platform-changed.json";
-}
 
-impl PlatformChangedV1 {
-    /// The envelope, published by `source` for `tenant`, with the subject `platform/{id}`.
-    pub fn into_event(self, source: &str, tenant: TenantId) -> CloudEvent<Self> {
-        let subject = format!("platform/{}", self.platform_id.get());
-        CloudEvent::new(source, tenant, Some(subject), self)
+    fn subject(&self) -> Subject {
+        Subject::Platform(self.platform_id)
     }
 }

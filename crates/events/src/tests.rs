@@ -53,7 +53,6 @@ fn envelopes_round_trip_and_reject_the_wrong_type() {
     let event = CloudEvent::new(
         "auth-api",
         leadgen_domain::TenantId::new(7),
-        Some("sync-task/1".into()),
         SyncRequestedV1 {
             sync_task_id: leadgen_domain::SyncTaskId::new(1),
             platform_id: leadgen_domain::PlatformId::new(2),
@@ -64,6 +63,7 @@ fn envelopes_round_trip_and_reject_the_wrong_type() {
             requested_by: Some(leadgen_domain::UserId::new(7)),
         },
     );
+    assert_eq!(event.subject.as_deref(), Some("sync-task/1"));
     let bytes = serde_json::to_vec(&event).unwrap();
     let back = CloudEvent::<SyncRequestedV1>::from_slice(&bytes).unwrap();
     assert_eq!(back, event);
@@ -103,4 +103,21 @@ fn the_asyncapi_document_names_every_event_its_schema_and_example() {
             "{file} example"
         );
     }
+}
+
+#[test]
+fn each_aggregate_has_one_subject_spelling() {
+    use crate::Subject;
+    assert_eq!(
+        Subject::Lead(leadgen_domain::LeadId::new(42)).to_string(),
+        "lead/42"
+    );
+    assert_eq!(
+        Subject::SyncTask(leadgen_domain::SyncTaskId::new(7)).to_string(),
+        "sync-task/7"
+    );
+    assert_eq!(
+        Subject::Platform(leadgen_domain::PlatformId::new(3)).to_string(),
+        "platform/3"
+    );
 }

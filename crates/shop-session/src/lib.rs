@@ -156,15 +156,16 @@ pub async fn mark_expired(
             .get_results(conn)
             .await?;
             for (tenant, platform_type) in &changed {
-                let event = leadgen_events::PlatformChangedV1 {
+                let announcement = leadgen_events::PlatformChangedV1 {
                     platform_id: id,
                     platform_type: platform_type.parse().map_err(|e| anyhow::anyhow!("{e}"))?,
                     status,
                     previous_status: AuthStatus::Active,
                     status_reason: Some(status_reason.clone()),
                     history_purge_at: None,
-                }
-                .into_event(service, TenantId::new(*tenant));
+                };
+                let event =
+                    leadgen_events::CloudEvent::new(service, TenantId::new(*tenant), announcement);
                 leadgen_outbox::enqueue(conn, service, &event).await?;
                 let entry = oplog::Entry {
                     tenant_id: TenantId::new(*tenant),

@@ -458,7 +458,6 @@ fn apply(c: Changed) -> anyhow::Result<(serde_json::Value, Option<CloudEvent<Lea
     let event = CloudEvent::new(
         SERVICE,
         TenantId::new(row.tenant_id),
-        Some(format!("lead/{}", row.id)),
         LeadUpdatedV1 {
             lead,
             changes,

@@ -136,7 +136,6 @@ async fn purge_buyers(
         events.push(&CloudEvent::new(
             SERVICE,
             tenant,
-            Some(format!("lead/{}", orphan.id)),
             LeadRemovedV1 {
                 lead_id: LeadId::new(orphan.id),
                 reason: LeadRemovalReason::ShopHistoryPurged,

@@ -107,7 +107,6 @@ async fn resume(conn: &mut leadgen_db::PgConn, task: &TaskRow) -> anyhow::Result
     let event = CloudEvent::new(
         SERVICE,
         task.tenant_id,
-        Some(format!("sync-task/{}", task.id)),
         SyncRequestedV1 {
             sync_task_id: task.id,
             platform_id: task.platform_id,

@@ -90,7 +90,6 @@ impl Scheduler {
                         let event = CloudEvent::new(
                             SERVICE,
                             platform.tenant_id,
-                            Some(format!("sync-task/{task_id}")),
                             SyncRequestedV1 {
                                 sync_task_id: task_id,
                                 platform_id: platform.id,

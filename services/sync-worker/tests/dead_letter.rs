@@ -49,7 +49,6 @@ fn request(platform: i64, task_id: i64) -> Incoming {
     let event = CloudEvent::new(
         "sync-worker-test",
         leadgen_domain::TenantId::new(1),
-        None,
         SyncRequestedV1 {
             sync_task_id: leadgen_domain::SyncTaskId::new(task_id),
             platform_id: leadgen_domain::PlatformId::new(platform),

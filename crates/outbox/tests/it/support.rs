@@ -196,7 +196,6 @@ pub fn sync_event(task: i64) -> CloudEvent<SyncRequestedV1> {
     CloudEvent::new(
         "test",
         leadgen_domain::TenantId::new(1),
-        Some(format!("sync-task/{task}")),
         SyncRequestedV1 {
             sync_task_id: leadgen_domain::SyncTaskId::new(task),
             platform_id: leadgen_domain::PlatformId::new(1),

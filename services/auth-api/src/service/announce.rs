@@ -1,7 +1,7 @@
 //! `platform.changed.v1`: a shop's status change, announced in the transaction that made it.
 
 use leadgen_domain::AuthStatus;
-use leadgen_events::PlatformChangedV1;
+use leadgen_events::{CloudEvent, PlatformChangedV1};
 
 use crate::SERVICE;
 use crate::error::AuthApiError;
@@ -30,7 +30,7 @@ pub async fn status_change(
         status_reason: after.status_reason.clone(),
         history_purge_at: after.purge_after.filter(|_| status == AuthStatus::Revoked),
     };
-    let event = changed.into_event(SERVICE, after.tenant_id);
+    let event = CloudEvent::new(SERVICE, after.tenant_id, changed);
     leadgen_outbox::enqueue(conn, SERVICE, &event).await?;
     Ok(())
 }

@@ -127,7 +127,6 @@ async fn start_task(
     let event = CloudEvent::new(
         SERVICE,
         task.tenant_id,
-        Some(format!("sync-task/{task_id}")),
         SyncRequestedV1 {
             sync_task_id: task_id,
             platform_id: task.platform_id,

@@ -237,7 +237,6 @@ async fn change_locked(
     let event = CloudEvent::new(
         SERVICE,
         tenant,
-        Some(format!("lead/{}", row.listed.id)),
         LeadUpdatedV1 {
             lead,
             changes: vec![LeadChange::Status],

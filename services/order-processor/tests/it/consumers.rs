@@ -66,7 +66,6 @@ async fn two_consumers_on_one_queue_give_the_same_leads_as_one_batch() {
         let event = CloudEvent::new(
             "sync-worker",
             leadgen_domain::TenantId::new(1),
-            Some("sync-task/1".into()),
             RawOrdersFetchedV1 {
                 sync_task_id: leadgen_domain::SyncTaskId::new(run.tasks[0]),
                 platform_id: leadgen_domain::PlatformId::new(run.shops[0]),

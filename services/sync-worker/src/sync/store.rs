@@ -163,7 +163,6 @@ pub async fn store_page(
                     let event = CloudEvent::new(
                         SERVICE,
                         tenant,
-                        Some(format!("sync-task/{task_id}")),
                         RawOrdersFetchedV1 {
                             sync_task_id: task_id,
                             platform_id,
