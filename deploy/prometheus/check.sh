@@ -103,6 +103,12 @@ mutant "LeadgenShopsExpired sums the replicas" 'max by (platform, status)' 'sum 
 mutant "LeadgenShopsExpired on every status" \
     'leadgen_shops{status=~"EXPIRED|INVALID"}' 'leadgen_shops'
 
+mutant "LeadgenOrdersNotProcessed sums the replicas" \
+    'max(leadgen_raw_orders_pending_oldest_age_seconds)' 'sum(leadgen_raw_orders_pending_oldest_age_seconds)'
+mutant "LeadgenOrdersNotProcessed fires on a backfill's wait" \
+    'for: 10m # longer than a large backfill' 'for: 0m # longer than a large backfill'
+mutant "LeadgenOrdersNotProcessed after five hours" '> 1800' '> 18000'
+
 for line in "${MISSED[@]}"; do
     echo "FAIL self-test $line"
 done

@@ -294,6 +294,43 @@ async fn every_service_serves_prometheus_metrics_of_what_it_did() {
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    // The pending sweep samples the raw orders waiting every 15 s: none once the sync settled.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let url = format!(
+            "http://127.0.0.1:{}/metrics",
+            system.port("order-processor")
+        );
+        let text = reqwest::get(&url)
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("metrics body");
+        let sampled = [
+            "leadgen_raw_orders_pending{",
+            "leadgen_raw_orders_pending_oldest_age_seconds{",
+        ]
+        .iter()
+        .all(|gauge| text.contains(gauge));
+        let waiting = metric(
+            &system,
+            "order-processor",
+            "leadgen_raw_orders_pending",
+            &[],
+        )
+        .await;
+        if sampled && waiting == 0.0 {
+            let age = "leadgen_raw_orders_pending_oldest_age_seconds";
+            assert_eq!(metric(&system, "order-processor", age, &[]).await, 0.0);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the raw-order backlog gauges never read 0: sampled {sampled}, waiting {waiting}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
     assert!(
         metric(
             &system,

@@ -116,6 +116,15 @@ fn describe() {
         "Sync tasks ended, by status"
     );
     describe_gauge!("leadgen_shops", "Shops per platform and status");
+    describe_gauge!(
+        "leadgen_raw_orders_pending",
+        "Raw orders stored and not yet processed, sampled every 15 s"
+    );
+    describe_gauge!(
+        "leadgen_raw_orders_pending_oldest_age_seconds",
+        Unit::Seconds,
+        "Age of the oldest raw order not yet processed, sampled every 15 s"
+    );
     describe_counter!(
         "leadgen_platform_calls_total",
         "Platform API calls, by outcome"

@@ -23,6 +23,9 @@ use crate::repo::raw_orders::{self, RawRow};
 /// How many sweeps in a row a raw order must fail alone before it is set aside.
 pub const FAILURES_BEFORE_SET_ASIDE: u32 = 3;
 
+/// How often the sweep samples the backlog of raw orders waiting for processing.
+const SAMPLE_EVERY: Duration = Duration::from_secs(15);
+
 pub struct Sweep {
     pub pool: DbPool,
     pub processor: Arc<Processor>,
@@ -70,7 +73,14 @@ struct Swept {
 impl Sweep {
     /// Sweeps until `shutdown`; errors are logged and retried on the next tick.
     pub async fn run(self, shutdown: CancellationToken) {
+        let mut sampled: Option<tokio::time::Instant> = None;
         loop {
+            if sampled.is_none_or(|at| at.elapsed() >= SAMPLE_EVERY) {
+                if let Err(e) = self.sample_backlog().await {
+                    tracing::warn!(error = %format!("{e:#}"), "Sampling the raw-order backlog failed");
+                }
+                sampled = Some(tokio::time::Instant::now());
+            }
             let swept = match self.sweep_once().await {
                 Ok(n) => n,
                 Err(e) => {
@@ -90,6 +100,19 @@ impl Sweep {
                 () = tokio::time::sleep(self.interval) => {}
             }
         }
+    }
+
+    /// Sets `leadgen_raw_orders_pending` and the age of the oldest of them: orders stored and
+    /// not yet processed, whether their message is on its way or was lost.
+    pub async fn sample_backlog(&self) -> anyhow::Result<()> {
+        let mut conn = leadgen_db::conn(&self.pool).await?;
+        let (pending, oldest) = raw_orders::pending_backlog(&mut conn).await?;
+        let age = oldest.map_or(0.0, |t| {
+            (chrono::Utc::now() - t).num_milliseconds().max(0) as f64 / 1000.0
+        });
+        metrics::gauge!("leadgen_raw_orders_pending").set(pending as f64);
+        metrics::gauge!("leadgen_raw_orders_pending_oldest_age_seconds").set(age);
+        Ok(())
     }
 
     /// Processes one batch of pending rows; answers how many it took.

@@ -1,5 +1,6 @@
 //! What could stop processing for good: a raw order that never processes is set aside with its
 //! error while the rows behind it go on, and control characters in an order's texts are cleaned.
+//! What operators watch: the backlog of orders waiting for processing.
 
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -110,4 +111,40 @@ async fn an_order_whose_texts_carry_control_characters_becomes_a_lead() {
         .await
         .unwrap();
     assert!(product.contains("保温杯控制"), "{product}");
+}
+
+#[tokio::test]
+async fn the_backlog_counts_the_orders_waiting_and_how_long_the_oldest_has() {
+    use order_processor::repo::raw_orders::pending_backlog;
+    let run = Run::new().await;
+    let mut conn = leadgen_db::conn(&run.db.pool).await.unwrap();
+    assert_eq!(pending_backlog(&mut conn).await.unwrap(), (0, None));
+    let spec = |id, buyer: &str| Spec {
+        shop: 0,
+        order: order(id, 5, NeutralStatus::Completed, 5_000, Some(buyer), None),
+    };
+    let ids = run
+        .store(
+            &[spec("w1", "a"), spec("w2", "b"), spec("w3", "c")],
+            "PENDING",
+        )
+        .await;
+    // The first was stored an hour ago (its message lost, say).
+    let stored_at = chrono::Utc::now() - chrono::Duration::hours(1);
+    diesel::update(t_ecom_order_raw::table.find(ids[0]))
+        .set(t_ecom_order_raw::sync_time.eq(stored_at))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let (waiting, oldest) = pending_backlog(&mut conn).await.unwrap();
+    assert_eq!(waiting, 3);
+    let oldest = oldest.expect("the oldest waiting order's time");
+    assert!(
+        (oldest - stored_at).num_milliseconds().abs() < 1,
+        "{oldest} vs {stored_at}"
+    );
+    run.process(&ids[1..]).await;
+    assert_eq!(pending_backlog(&mut conn).await.unwrap().0, 1);
+    run.process(&ids[..1]).await;
+    assert_eq!(pending_backlog(&mut conn).await.unwrap(), (0, None));
 }
