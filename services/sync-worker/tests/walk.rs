@@ -1,8 +1,10 @@
 //! What a walk brings in from a platform whose orders change while and after it is walked: an
 //! order the platform records late inside the window being walked is not missed (the window is
 //! read again when its total grows), and a later version that masks an order's phone keeps the
-//! number that reached the buyer. Against the real PostgreSQL, with a scripted stand-in for the
-//! platform.
+//! number that reached the buyer, and an unreadable order counts as a failure only. Against the
+//! real PostgreSQL, with a scripted stand-in for the platform.
+
+#![expect(clippy::expect_used, reason = "test fixtures panic on a broken setup")]
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -202,12 +204,8 @@ async fn an_order_recorded_late_inside_the_window_being_walked_is_not_missed() {
     assert_eq!(AtomicUsize::load(&platform.calls, Ordering::SeqCst), 11);
 }
 
-/// A shipped order's later version masks the phone (PDD's `receiver_phone` is clear only while
-/// 待发货) or drops it: the stored order keeps the number that reached the buyer, so the lead
-/// still shows it and a reveal still finds it. A receiver that really changed replaces it.
-#[tokio::test]
-async fn a_later_version_that_masks_the_phone_keeps_the_number_that_reached_the_buyer() {
-    let db = TestDb::new().await;
+/// A RUNNING PDD sync task of a new shop, and a syncer that stores its pages.
+async fn pdd_task(db: &TestDb) -> (Syncer, tasks::TaskRow, i64) {
     let sealer = leadgen_runtime::sealer(&crypto_settings()).expect("sealer");
     let shop = db.active_shop(1, "PDD").await;
     let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
@@ -241,6 +239,18 @@ async fn a_later_version_that_masks_the_phone_keeps_the_number_that_reached_the_
         policy: sync::policy(0, std::time::Duration::from_millis(10)),
         lease: Duration::minutes(10),
     };
+    (syncer, task_row, shop)
+}
+
+/// A shipped order's later version masks the phone (PDD's `receiver_phone` is clear only while
+/// 待发货) or drops it: the stored order keeps the number that reached the buyer, so the lead
+/// still shows it and a reveal still finds it. A receiver that really changed replaces it.
+#[tokio::test]
+async fn a_later_version_that_masks_the_phone_keeps_the_number_that_reached_the_buyer() {
+    let db = TestDb::new().await;
+    let (syncer, task_row, shop) = pdd_task(&db).await;
+    let sealer = syncer.sealer.clone();
+    let now = Utc::now();
     let version = |phone: &str, minutes_ago: i64| {
         let mut fetched = order("P-1");
         if let Ok(parsed) = &mut fetched.parsed {
@@ -284,4 +294,52 @@ async fn a_later_version_that_masks_the_phone_keeps_the_number_that_reached_the_
     // The buyer moved the order to another number.
     store(version("1390000****", 10)).await;
     assert_eq!(stored_phone().await.as_deref(), Some("1390000****"));
+}
+
+/// The sync record's counts: `newCount`, `updatedCount` and `unchangedCount` compare the readable
+/// orders with what was stored and add up to `successCount`; an unreadable order counts in
+/// `failureCount` alone, whether it is new or seen again.
+#[tokio::test]
+async fn an_unreadable_order_counts_as_a_failure_only() {
+    let db = TestDb::new().await;
+    let (syncer, task_row, _) = pdd_task(&db).await;
+    let mut unreadable = order("P-9");
+    unreadable.parsed = Err("缺少订单金额".into());
+    let page = || OrderPage {
+        orders: vec![order("P-1"), unreadable.clone(), order("P-2")],
+        next: None,
+        total: Some(3),
+    };
+    let store = |page: OrderPage| {
+        let (syncer, task_row) = (&syncer, &task_row);
+        async move {
+            let mut seen = std::collections::HashSet::new();
+            sync::store::store_page(syncer, task_row, PlatformType::Pdd, &page, &mut seen)
+                .await
+                .expect("stored")
+                .counts
+        }
+    };
+    let first = store(page()).await;
+    assert_eq!(
+        (
+            first.success,
+            first.failure,
+            first.new,
+            first.updated,
+            first.unchanged
+        ),
+        (2, 1, 2, 0, 0)
+    );
+    let again = store(page()).await;
+    assert_eq!(
+        (
+            again.success,
+            again.failure,
+            again.new,
+            again.updated,
+            again.unchanged
+        ),
+        (2, 1, 0, 0, 2)
+    );
 }

@@ -353,11 +353,13 @@ pub struct Record {
     pub finish_time: Option<DateTime<Utc>>,
     /// Windows fully stored of the task's windows (absent until the worker starts it).
     pub progress: Option<Progress>,
-    /// Distinct orders stored for the first time.
+    /// Distinct readable orders stored for the first time. `newCount`, `updatedCount` and
+    /// `unchangedCount` add up to `successCount`; unreadable orders count in `failureCount`
+    /// alone.
     pub new_count: i32,
-    /// Distinct orders that changed since they were stored.
+    /// Distinct readable orders that changed since they were stored.
     pub updated_count: i32,
-    /// Distinct orders fetched again without change.
+    /// Distinct readable orders fetched again without change.
     pub unchanged_count: i32,
     /// Where the platform's documented history clipped the requested range: the start of what
     /// it served (`windowStart` otherwise).

@@ -76,13 +76,14 @@ pub async fn store_page(
             .clone()
             .unwrap_or_else(|| format!("unidentified-{}", &hash[..16]));
         let first_time = seen.insert(order_id.clone());
-        if first_time {
-            first_seen.push(order_id.clone());
-        }
         let (normalized, parse_error, created, modified, status) = match &order.parsed {
             Ok(parsed) => {
+                // Only readable orders are compared with what was stored (`newCount`,
+                // `updatedCount`, `unchangedCount` add up to `successCount`); an unreadable
+                // one counts in `failureCount` alone.
                 if first_time {
                     counts.counts.success += 1;
+                    first_seen.push(order_id.clone());
                 }
                 let kept;
                 let parsed = match stored.get(&order_id) {
