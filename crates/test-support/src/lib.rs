@@ -122,6 +122,35 @@ impl TestDb {
             .await
             .expect("insert shop")
     }
+
+    /// A MANUAL sync task of `shop` (of `tenant`, on `platform_type`) in `status`, over the day
+    /// before now; its id. Tests set other columns with an update.
+    pub async fn sync_task(
+        &self,
+        tenant: i64,
+        shop: i64,
+        platform_type: &str,
+        status: &str,
+    ) -> i64 {
+        use diesel::ExpressionMethods as _;
+        use leadgen_db::schema::t_ecom_sync_task as task;
+        let mut conn = leadgen_db::conn(&self.pool).await.expect("conn");
+        let now = chrono::Utc::now();
+        diesel::insert_into(task::table)
+            .values((
+                task::tenant_id.eq(tenant),
+                task::platform_id.eq(shop),
+                task::platform_type.eq(platform_type),
+                task::trigger_type.eq("MANUAL"),
+                task::status.eq(status),
+                task::window_start.eq(now - chrono::Duration::days(1)),
+                task::window_end.eq(now),
+            ))
+            .returning(task::id)
+            .get_result(&mut conn)
+            .await
+            .expect("insert sync task")
+    }
 }
 
 /// `url` with its database name replaced.

@@ -230,6 +230,29 @@ pub struct Announced<'a> {
     pub orders: OrderFigures<'a>,
 }
 
+impl<'a> Announced<'a> {
+    /// What a lead row announces, with its tags (`tags`, parsed from the row or just assessed).
+    pub fn of_row(row: &'a LeadRow, tags: &'a [IntentionTag]) -> Self {
+        Announced {
+            score: row.score,
+            intention: row.intention,
+            tags,
+            contact: ContactShown {
+                kind: &row.contact_kind,
+                masked: &row.contact_masked,
+                validity: &row.contact_validity,
+                reason: &row.contact_validity_reason,
+            },
+            process_status: &row.process_status,
+            orders: OrderFigures::of(
+                &row.order_id,
+                (row.order_count, row.paid_order_count, row.paid_total_fen),
+                &row.aggregate,
+            ),
+        }
+    }
+}
+
 /// The contact as a snapshot shows it: a change of any part is `CONTACT_VALIDITY` (a new
 /// number, a privacy number reissued under the same validity, its expiry moved, a new verdict).
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -37,9 +37,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::SERVICE;
-use crate::lead_record::{
-    Announced, ContactShown, OrderFigures, announced_changes, snapshot, tags_of,
-};
+use crate::lead_record::{Announced, announced_changes, snapshot, tags_of};
 use crate::processor::Processor;
 use crate::repo::leads::{self, LeadRow};
 use crate::repo::raw_orders;
@@ -417,39 +415,9 @@ fn apply(c: Changed) -> anyhow::Result<(serde_json::Value, Option<CloudEvent<Lea
         "validityReason": row.contact_validity_reason,
     });
     let before_tags = tags_of(&before.intention_tags);
-    // A rescore reads the orders as they are: it changes none.
-    let orders = OrderFigures::of(
-        &row.order_id,
-        (row.order_count, row.paid_order_count, row.paid_total_fen),
-        &row.aggregate,
-    );
     let changes = announced_changes(
-        Announced {
-            score: before.score,
-            intention: before.intention,
-            tags: &before_tags,
-            contact: ContactShown {
-                kind: &before.contact_kind,
-                masked: &before.contact_masked,
-                validity: &before.contact_validity,
-                reason: &before.contact_validity_reason,
-            },
-            process_status: &before.process_status,
-            orders,
-        },
-        Announced {
-            score: row.score,
-            intention: row.intention,
-            tags: &assessment.tags,
-            contact: ContactShown {
-                kind: &row.contact_kind,
-                masked: &row.contact_masked,
-                validity: &row.contact_validity,
-                reason: &row.contact_validity_reason,
-            },
-            process_status: &row.process_status,
-            orders,
-        },
+        Announced::of_row(&before, &before_tags),
+        Announced::of_row(&row, &assessment.tags),
     );
     if changes.is_empty() {
         return Ok((update, None));

@@ -24,23 +24,8 @@ use sync_worker::repo::tasks;
 use sync_worker::sync::{self, Syncer};
 
 async fn task_with_status(db: &TestDb, status: &str) -> (i64, i64) {
-    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
     let platform = db.active_shop(1, "TAOBAO").await;
-    let now = Utc::now();
-    let id: i64 = diesel::insert_into(task::table)
-        .values((
-            task::tenant_id.eq(1_i64),
-            task::platform_id.eq(platform),
-            task::platform_type.eq("TAOBAO"),
-            task::trigger_type.eq("MANUAL"),
-            task::status.eq(status),
-            task::window_start.eq(now - chrono::Duration::days(1)),
-            task::window_end.eq(now),
-        ))
-        .returning(task::id)
-        .get_result(&mut conn)
-        .await
-        .expect("insert task");
+    let id = db.sync_task(1, platform, "TAOBAO", status).await;
     (platform, id)
 }
 

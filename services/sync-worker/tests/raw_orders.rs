@@ -32,20 +32,7 @@ async fn an_older_version_of_an_order_never_replaces_the_stored_one() {
     let shop = db.active_shop(1, "DOUYIN").await;
     let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
     let now = Utc::now();
-    let sync: i64 = diesel::insert_into(task::table)
-        .values((
-            task::tenant_id.eq(1_i64),
-            task::platform_id.eq(shop),
-            task::platform_type.eq("DOUYIN"),
-            task::trigger_type.eq("MANUAL"),
-            task::status.eq("RUNNING"),
-            task::window_start.eq(now - Duration::days(1)),
-            task::window_end.eq(now),
-        ))
-        .returning(task::id)
-        .get_result(&mut conn)
-        .await
-        .expect("task");
+    let sync = db.sync_task(1, shop, "DOUYIN", "RUNNING").await;
     let stored = || async {
         let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
         raw::table
@@ -85,20 +72,13 @@ async fn a_completed_sync_with_unreadable_orders_says_so() {
     let shop = db.active_shop(1, "DOUYIN").await;
     let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
     let now = Utc::now();
-    let sync: i64 = diesel::insert_into(task::table)
-        .values((
-            task::tenant_id.eq(1_i64),
-            task::platform_id.eq(shop),
-            task::platform_type.eq("DOUYIN"),
-            task::trigger_type.eq("MANUAL"),
-            task::status.eq("COMPLETED"),
-            task::window_start.eq(now - Duration::days(1)),
-            task::window_end.eq(now),
+    let sync = db.sync_task(1, shop, "DOUYIN", "COMPLETED").await;
+    diesel::update(task::table.find(sync))
+        .set((
             task::failure_count.eq(2),
             task::warning.eq("电商平台只提供部分时间范围的订单"),
         ))
-        .returning(task::id)
-        .get_result(&mut conn)
+        .execute(&mut conn)
         .await
         .expect("task");
     let mut unreadable = version(shop, sync, "bad", now);

@@ -209,21 +209,7 @@ async fn pdd_task(db: &TestDb) -> (Syncer, tasks::TaskRow, i64) {
     let sealer = leadgen_runtime::sealer(&crypto_settings()).expect("sealer");
     let shop = db.active_shop(1, "PDD").await;
     let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
-    let now = Utc::now();
-    let id: i64 = diesel::insert_into(task::table)
-        .values((
-            task::tenant_id.eq(1_i64),
-            task::platform_id.eq(shop),
-            task::platform_type.eq("PDD"),
-            task::trigger_type.eq("MANUAL"),
-            task::status.eq("RUNNING"),
-            task::window_start.eq(now - Duration::hours(2)),
-            task::window_end.eq(now),
-        ))
-        .returning(task::id)
-        .get_result(&mut conn)
-        .await
-        .expect("task");
+    let id = db.sync_task(1, shop, "PDD", "RUNNING").await;
     let task_row = tasks::find(
         &mut conn,
         TenantId::new(1),
@@ -234,7 +220,7 @@ async fn pdd_task(db: &TestDb) -> (Syncer, tasks::TaskRow, i64) {
     .expect("the task");
     let syncer = Syncer {
         pool: db.pool.clone(),
-        sealer: sealer.clone(),
+        sealer,
         platforms: leadgen_platforms::registry::Registry::default(),
         policy: sync::policy(0, std::time::Duration::from_millis(10)),
         lease: Duration::minutes(10),

@@ -76,23 +76,7 @@ fn changes(
             &old.aggregate,
         ),
     };
-    let after = Announced {
-        score: row.score,
-        intention: row.intention,
-        tags,
-        contact: ContactShown {
-            kind: &row.contact_kind,
-            masked: &row.contact_masked,
-            validity: &row.contact_validity,
-            reason: &row.contact_validity_reason,
-        },
-        process_status: &row.process_status,
-        orders: OrderFigures::of(
-            &row.order_id,
-            (row.order_count, row.paid_order_count, row.paid_total_fen),
-            &row.aggregate,
-        ),
-    };
+    let after = Announced::of_row(row, tags);
     let mut out = announced_changes(before, after);
     if merged {
         out.push(LeadChange::Merged);
