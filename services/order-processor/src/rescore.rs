@@ -25,7 +25,7 @@ use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 use leadgen_db::{DbPool, ScopedFutureExt as _, sealed};
 use leadgen_domain::buyer::BuyerAggregate;
 use leadgen_domain::scoring::{
-    Assessment, Intention, Ranks, ShopDistribution, assess, predict_intention,
+    Assessment, Intention, Ranks, Reason, ShopDistribution, assess, predict_intention,
 };
 use leadgen_domain::validity::{ContactValidity, Validity, filter_contact_info, no_contact};
 use leadgen_domain::{ContactField, LeadId, RawOrderStatus, TenantId};
@@ -55,6 +55,8 @@ struct Plan<'a> {
     ranks: Ranks,
     validity: ContactValidity,
     builtin: Intention,
+    /// The external scorer's intention, standing until the buyer changes (`external_pending`).
+    external: Option<Intention>,
 }
 
 /// A lead whose score, tags, reasons, scorer or contact verdict changed.
@@ -191,10 +193,12 @@ impl Rescore {
         let now = Utc::now();
         let mut plans = Vec::with_capacity(rows.len());
         for row in rows {
-            // An external score stands until the buyer changes (external_pending).
-            if row.scored_by == ScoredBy::External.as_str() && !row.external_pending {
-                continue;
-            }
+            // An external intention stands until the buyer changes (external_pending); the lead
+            // is still judged again: its contact (privacy numbers expire), its time- and
+            // rank-based tags, and the reachability part of its score.
+            let external = (row.scored_by == ScoredBy::External.as_str() && !row.external_pending)
+                .then(|| standing_intention(row))
+                .transpose()?;
             let a = BuyerAggregate::deserialize(&row.aggregate)?;
             let validity = self.validity_of(row, now)?;
             let ranks = distribution.ranks(&a);
@@ -204,6 +208,7 @@ impl Rescore {
                 aggregate: a,
                 ranks,
                 validity,
+                external,
             });
         }
         let external = self
@@ -211,10 +216,11 @@ impl Rescore {
             .await;
         let mut changed: Vec<Changed> = Vec::new();
         for plan in plans {
-            let (intention, scored_by, pending) = match external.get(&plan.row.id) {
-                Some(i) => (i, ScoredBy::External, false),
-                None => (&plan.builtin, ScoredBy::Builtin, plan.row.external_pending),
-            };
+            let (intention, scored_by, pending) =
+                match external.get(&plan.row.id).or(plan.external.as_ref()) {
+                    Some(i) => (i, ScoredBy::External, false),
+                    None => (&plan.builtin, ScoredBy::Builtin, plan.row.external_pending),
+                };
             let assessment = assess(
                 &plan.aggregate,
                 plan.ranks,
@@ -324,6 +330,18 @@ impl Rescore {
         let contact: Option<ContactField> = serde_json::from_str(&json)?;
         Ok(contact.map_or_else(no_contact, |c| filter_contact_info(&c, now)))
     }
+}
+
+/// The external scorer's intention as the lead stores it: its value, model version and reasons,
+/// without the contact reason [`assess`] added last.
+fn standing_intention(row: &LeadRow) -> anyhow::Result<Intention> {
+    let mut reasons: Vec<Reason> = serde_json::from_value(row.score_reasons.clone())?;
+    reasons.pop();
+    Ok(Intention {
+        value: u8::try_from(row.intention)?,
+        reasons,
+        model_version: row.model_version.clone(),
+    })
 }
 
 /// Writes one chunk's changed leads in one transaction: locks them in id order, skips any a batch

@@ -140,3 +140,91 @@ async fn a_failing_scorer_leaves_the_builtin_score_and_asks_again_later() {
         );
     }
 }
+
+/// An external intention stands until the buyer changes, but the lead is still judged again:
+/// when its privacy number lapses, the rescore marks it EXPIRED, lowers the reachability part of
+/// its score and announces it, keeping the external intention, reasons and model version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_externally_scored_lead_is_still_judged_again_when_its_number_lapses() {
+    let (url, hits) = start_scorer(200);
+    let run = run_with(&url).await;
+    let mut only = order("v1", 10, NeutralStatus::Completed, 9_000, Some("p"), None);
+    only.receiver.phone = Some(leadgen_domain::ContactField {
+        expires_at: Some(chrono::Utc::now() + chrono::Duration::seconds(2)),
+        ..leadgen_domain::ContactField::phone("18400913965-7576").unwrap()
+    });
+    let ids = run
+        .store(
+            &[Spec {
+                shop: 0,
+                order: only,
+            }],
+            "PENDING",
+        )
+        .await;
+    run.process(&ids).await;
+    run.rescore_all().await;
+    assert_eq!(AtomicUsize::load(&hits, Ordering::SeqCst), 1);
+    let judged = || async {
+        let mut conn = leadgen_db::conn(&run.db.pool).await.unwrap();
+        t_order_lead::table
+            .select((
+                t_order_lead::contact_validity,
+                t_order_lead::score,
+                t_order_lead::intention,
+                t_order_lead::scored_by,
+                t_order_lead::model_version,
+                t_order_lead::score_reasons,
+            ))
+            .first::<(String, i16, i16, String, String, serde_json::Value)>(&mut conn)
+            .await
+            .unwrap()
+    };
+    let before = judged().await;
+    assert_eq!(
+        (before.0.as_str(), before.2, before.3.as_str()),
+        ("VALID", 91, "EXTERNAL")
+    );
+
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    // The shop was last rescored the day before: today's daily rescore is due.
+    let mut conn = leadgen_db::conn(&run.db.pool).await.unwrap();
+    diesel::sql_query("UPDATE t_lead_shop_stats SET as_of = as_of - interval '1 day'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    run.rescore_all().await;
+    let after = judged().await;
+    assert_eq!(
+        AtomicUsize::load(&hits, Ordering::SeqCst),
+        1,
+        "not asked again"
+    );
+    assert_eq!(after.0, "EXPIRED");
+    assert!(
+        after.1 < before.1,
+        "reachability lowers the score: {before:?} → {after:?}"
+    );
+    assert_eq!(
+        (after.2, after.3.as_str(), after.4.as_str()),
+        (91, "EXTERNAL", "ext-gbm-7")
+    );
+    let codes: Vec<&str> = after
+        .5
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["code"].as_str())
+        .collect();
+    assert_eq!(
+        codes.len(),
+        2,
+        "the external reason and the contact's: {codes:?}"
+    );
+    assert_eq!(codes[0], "EXT_LOYAL", "{codes:?}");
+    assert_ne!(
+        codes[1],
+        before.5[1]["code"].as_str().unwrap(),
+        "the contact reason is new"
+    );
+}
