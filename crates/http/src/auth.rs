@@ -2,8 +2,8 @@
 //! (public key from configuration); local runs use a shared HS256 secret and `leadctl token`.
 //!
 //! Claims used: `sub` (user id), `tenant_id`, `name` (for the operation log), `perms`, `exp`
-//! (and `nbf`, `iat`, `iss`, `aud` when present: not yet valid, issued in the future, or for another
-//! issuer or audience is refused).
+//! (and `nbf`, `iat` when present: not yet valid, or issued in the future, is refused). With
+//! `[auth] issuer` / `audience` set, `iss` / `aud` are required and must equal them.
 //! No, invalid or expired token: 401. Valid token without the permission: 403.
 
 use std::future::{Ready, ready};
@@ -168,8 +168,16 @@ impl JwtVerifier {
         validation.leeway = 30;
         // A token not valid yet is refused like an expired one (RFC 7519 §4.1.5), when it says.
         validation.validate_nbf = true;
-        // `sub` and `tenant_id` are required by `Claims` itself (numbers or strings).
-        validation.set_required_spec_claims(&["exp"]);
+        // `sub` and `tenant_id` are required by `Claims` itself (numbers or strings). A token
+        // without `iss` or `aud` would pass their checks unseen: required when configured.
+        let mut required = vec!["exp"];
+        if settings.issuer.is_some() {
+            required.push("iss");
+        }
+        if settings.audience.is_some() {
+            required.push("aud");
+        }
+        validation.set_required_spec_claims(&required);
         if algorithm == Algorithm::RS256
             && (settings.issuer.is_none() || settings.audience.is_none())
         {
@@ -212,12 +220,17 @@ impl JwtVerifier {
 }
 
 /// What [`JwtVerifier::verify`] reads: the claims, and `iat` to refuse a token from the future.
+/// `nbf` is read so that one that is not a number refuses the token (the validation would skip
+/// it, and the token would count as valid already).
 #[derive(Deserialize)]
 struct Verified {
     #[serde(flatten)]
     claims: Claims,
     #[serde(default)]
     iat: Option<i64>,
+    #[serde(default)]
+    #[expect(dead_code, reason = "read only to refuse an nbf that is not a number")]
+    nbf: Option<i64>,
 }
 
 /// Mints an HS256 development token (`leadctl token`, tests).
@@ -448,6 +461,13 @@ mod tests {
             .is_none(),
             "issued ten minutes from now"
         );
+        assert!(
+            v.verify(&token(
+                serde_json::json!({"sub": "7", "tenant_id": 1, "exp": exp, "nbf": "9999999999"})
+            ))
+            .is_none(),
+            "an nbf that is not a number"
+        );
         for (sub, tenant) in [("0", 1), ("-1", 1), ("7", 0), ("7", -3)] {
             assert!(
                 v.verify(&token(
@@ -488,5 +508,37 @@ mod tests {
                 .verify(&token(serde_json::json!(["other"])))
                 .is_none()
         );
+    }
+
+    #[test]
+    fn a_configured_issuer_and_audience_are_required() {
+        let exp = chrono::Utc::now().timestamp() + 60;
+        let token = |claims: serde_json::Value| {
+            jsonwebtoken::encode(
+                &Header::new(Algorithm::HS256),
+                &claims,
+                &EncodingKey::from_secret(b"s3cret"),
+            )
+            .unwrap()
+        };
+        let checked = JwtVerifier::from_settings(&AuthSettings {
+            issuer: Some("ckb-identity".into()),
+            audience: Some("leadgen".into()),
+            ..settings()
+        })
+        .unwrap();
+        let both = serde_json::json!({"sub": "7", "tenant_id": 1, "exp": exp,
+            "iss": "ckb-identity", "aud": "leadgen"});
+        assert!(checked.verify(&token(both.clone())).is_some());
+        for missing in ["iss", "aud"] {
+            let mut claims = both.clone();
+            claims.as_object_mut().unwrap().remove(missing);
+            assert!(
+                checked.verify(&token(claims.clone())).is_none(),
+                "without {missing}"
+            );
+            let open = JwtVerifier::from_settings(&settings()).unwrap();
+            assert!(open.verify(&token(claims)).is_some(), "none configured");
+        }
     }
 }
