@@ -147,7 +147,7 @@ async fn purge_buyers(
         removed.extend(&orphan.merged);
     }
     if !removed.is_empty() {
-        purge::delete_leads(conn, &removed).await?;
+        purge::delete_leads(conn, tenant, &removed).await?;
     }
     purge::repoint_aliases(conn, &processed).await?;
     purge::delete_orders(conn, &processed, &raw).await?;

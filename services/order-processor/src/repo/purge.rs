@@ -6,6 +6,7 @@
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Int8};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use leadgen_domain::TenantId;
 
 #[derive(QueryableByName)]
 struct Id {
@@ -151,20 +152,34 @@ pub async fn orphans(conn: &mut AsyncPgConnection, leads: &[i64]) -> QueryResult
     .await
 }
 
-/// Deletes `leads` (orphans and their aliases) with their identities and status history.
-/// Reveal audits and the operation log stay (who did what, when), without the words typed
-/// about these buyers: a status change's `note` and a reveal's `reason` are free text that
-/// may name a person, and go with the rest of the buyer (a log line naming any of `leads`
-/// loses them, `textPurged: true`).
-pub async fn delete_leads(conn: &mut AsyncPgConnection, leads: &[i64]) -> QueryResult<usize> {
+/// Deletes `leads` (orphans and their aliases, all of `tenant`) with their identities and status
+/// history. Reveal audits and the operation log stay (who did what, when), without the words
+/// typed about these buyers: a status change's `note` and a reveal's `reason` are free text
+/// that may name a person, and go with the rest of the buyer (a log line of `tenant` naming any
+/// of `leads` loses them, `textPurged: true`). Another tenant's lines naming these ids (its
+/// refused requests) are its own record and stay as they are.
+pub async fn delete_leads(
+    conn: &mut AsyncPgConnection,
+    tenant: TenantId,
+    leads: &[i64],
+) -> QueryResult<usize> {
     for statement in [
         "UPDATE t_operation_log SET detail = (detail - 'note' - 'reason') \
              || '{\"textPurged\": true}'::jsonb \
-         WHERE target_ids && (SELECT array_agg(l::text) FROM unnest($1::int8[]) AS l) \
+         WHERE tenant_id = $2 \
+           AND target_ids && (SELECT array_agg(l::text) FROM unnest($1::int8[]) AS l) \
            AND action IN ('LEAD_STATUS_CHANGE', 'CONTACT_REVEAL') \
            AND detail ?| array['note', 'reason']",
         "UPDATE t_contact_reveal SET reason = NULL \
-         WHERE lead_id = ANY($1) AND reason IS NOT NULL",
+         WHERE tenant_id = $2 AND lead_id = ANY($1) AND reason IS NOT NULL",
+    ] {
+        diesel::sql_query(statement)
+            .bind::<Array<Int8>, _>(leads)
+            .bind::<Int8, _>(tenant.get())
+            .execute(conn)
+            .await?;
+    }
+    for statement in [
         "DELETE FROM t_lead_status_change WHERE lead_id = ANY($1)",
         "DELETE FROM t_lead_identity WHERE lead_id = ANY($1)",
         "DELETE FROM t_order_lead WHERE merged_into = ANY($1)",

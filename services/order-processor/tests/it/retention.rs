@@ -134,42 +134,58 @@ async fn a_revoked_shops_history_is_deleted_after_its_retention_period() {
         .execute(&mut conn)
         .await
         .unwrap();
-    diesel::insert_into(t_contact_reveal::table)
-        .values((
-            t_contact_reveal::tenant_id.eq(1),
-            t_contact_reveal::lead_id.eq(buyer_b),
-            t_contact_reveal::platform_id.eq(run.shops[0]),
-            t_contact_reveal::order_id.eq("b1"),
-            t_contact_reveal::purpose.eq("CUSTOMER_CARE"),
-            t_contact_reveal::reason.eq("王女士说周三再打"),
-            t_contact_reveal::operator_id.eq(7),
-            t_contact_reveal::operator_name.eq("销售甲"),
-            t_contact_reveal::result.eq("SUCCESS"),
-        ))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    // Their lines in the operation log, with what the salesperson typed; and one on A.
-    for (lead, action, detail) in [
+    // B's reveal; and another tenant's refused reveal naming B's id (its own record).
+    for (tenant, reason, result) in [
+        (1_i64, "王女士说周三再打", "SUCCESS"),
+        (2, "另一租户填写的原因", "FAILURE"),
+    ] {
+        diesel::insert_into(t_contact_reveal::table)
+            .values((
+                t_contact_reveal::tenant_id.eq(tenant),
+                t_contact_reveal::lead_id.eq(buyer_b),
+                t_contact_reveal::platform_id.eq(run.shops[0]),
+                t_contact_reveal::order_id.eq("b1"),
+                t_contact_reveal::purpose.eq("CUSTOMER_CARE"),
+                t_contact_reveal::reason.eq(reason),
+                t_contact_reveal::operator_id.eq(7),
+                t_contact_reveal::operator_name.eq("销售甲"),
+                t_contact_reveal::result.eq(result),
+            ))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    // Their lines in the operation log, with what the salesperson typed; one on A; and another
+    // tenant's refused status change naming B's id, with its note (its own record).
+    for (tenant, lead, action, detail) in [
         (
+            1_i64,
             buyer_b,
             "LEAD_STATUS_CHANGE",
             serde_json::json!({"from": "PENDING", "to": "PROCESSED", "note": "王女士已下单"}),
         ),
         (
+            1,
             buyer_b,
             "CONTACT_REVEAL",
             serde_json::json!({"purpose": "CUSTOMER_CARE", "reason": "王女士说周三再打"}),
         ),
         (
+            1,
             buyer_a,
             "LEAD_STATUS_CHANGE",
             serde_json::json!({"from": "PENDING", "to": "INVALID", "note": "A 的备注"}),
         ),
+        (
+            2,
+            buyer_b,
+            "LEAD_STATUS_CHANGE",
+            serde_json::json!({"to": "PROCESSED", "note": "另一租户的备注"}),
+        ),
     ] {
         diesel::insert_into(t_operation_log::table)
             .values((
-                t_operation_log::tenant_id.eq(1),
+                t_operation_log::tenant_id.eq(tenant),
                 t_operation_log::service.eq("lead-api"),
                 t_operation_log::operator_id.eq(7),
                 t_operation_log::action.eq(action),
@@ -302,19 +318,24 @@ async fn a_revoked_shops_history_is_deleted_after_its_retention_period() {
         .unwrap();
     let audits = t_contact_reveal::table
         .filter(t_contact_reveal::lead_id.eq(buyer_b))
+        .filter(t_contact_reveal::tenant_id.eq(1))
         .count()
         .get_result::<i64>(&mut conn)
         .await
         .unwrap();
     assert_eq!((gone, history, audits), (0, 0, 1));
     // What was typed about B went with B; the lines stay, and A's note stays.
-    let reason: Option<String> = t_contact_reveal::table
+    let reasons: Vec<(i64, Option<String>)> = t_contact_reveal::table
         .filter(t_contact_reveal::lead_id.eq(buyer_b))
-        .select(t_contact_reveal::reason)
-        .first(&mut conn)
+        .order(t_contact_reveal::tenant_id)
+        .select((t_contact_reveal::tenant_id, t_contact_reveal::reason))
+        .load(&mut conn)
         .await
         .unwrap();
-    assert_eq!(reason, None);
+    assert_eq!(
+        reasons,
+        vec![(1, None), (2, Some("另一租户填写的原因".to_owned()))]
+    );
     let lines: Vec<(Vec<String>, Option<serde_json::Value>)> = t_operation_log::table
         .filter(t_operation_log::action.eq_any(["LEAD_STATUS_CHANGE", "CONTACT_REVEAL"]))
         .order(t_operation_log::id)
@@ -331,6 +352,7 @@ async fn a_revoked_shops_history_is_deleted_after_its_retention_period() {
             serde_json::json!({"from": "PENDING", "to": "PROCESSED", "textPurged": true}),
             serde_json::json!({"purpose": "CUSTOMER_CARE", "textPurged": true}),
             serde_json::json!({"from": "PENDING", "to": "INVALID", "note": "A 的备注"}),
+            serde_json::json!({"to": "PROCESSED", "note": "另一租户的备注"}),
         ]
     );
 
