@@ -313,6 +313,15 @@ async fn prepare(
     if !client.reveal_purposes().contains(&request.purpose) {
         return Err(LeadApiError::PurposeNotPermitted);
     }
+    // Only a shop the merchant keeps connected and running has its buyers called, however the
+    // number came: a paused shop is 40009, a disconnected or lapsed one 40001.
+    let row = shop_session::find(conn, tenant, platform_id)
+        .await?
+        .ok_or(LeadApiError::PlatformNotActive)?;
+    AuthStatus::callable(&row.status).map_err(|e| match e {
+        NotCallable::Paused => LeadApiError::ShopDisabled,
+        NotCallable::NoGrant => LeadApiError::PlatformNotActive,
+    })?;
     // A number the platform sent in clear needs no platform call, but is still counted and
     // audited like any reveal.
     if let Some(phone) = order
@@ -333,13 +342,6 @@ async fn prepare(
 
     let decrypt = DecryptRequest::for_order(platform, &order, request.purpose)
         .map_err(|_| LeadApiError::NothingToReveal)?;
-    let row = shop_session::find(conn, tenant, platform_id)
-        .await?
-        .ok_or(LeadApiError::PlatformNotActive)?;
-    AuthStatus::callable(&row.status).map_err(|e| match e {
-        NotCallable::Paused => LeadApiError::ShopDisabled,
-        NotCallable::NoGrant => LeadApiError::PlatformNotActive,
-    })?;
     quota::take(state, conn, user).await?;
     let session = shop_session::open_session(&state.sealer, &row, state.policy)
         .map_err(|e| LeadApiError::Unexpected(e.into()))?;

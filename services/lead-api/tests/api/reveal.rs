@@ -492,3 +492,49 @@ async fn a_platform_that_never_answers_is_given_up_at_the_reveal_deadline() {
         "{audits:?}"
     );
 }
+
+/// A number sent in clear is revealed only while the merchant keeps the shop connected and
+/// running, as an encrypted one is: a paused shop answers 40009, a disconnected one 40001.
+#[tokio::test]
+async fn a_number_sent_in_clear_is_not_revealed_for_a_paused_or_disconnected_shop() {
+    use leadgen_db::schema::t_ecom_platform_auth as auth;
+    let app = spawn_app().await;
+    let (p1, t1) = app.platform(1, "JD").await;
+    let lead = app
+        .lead(
+            t1,
+            "JD",
+            SeedLead::new(1, p1, "J-1", "2026-05-01T02:00:00Z"),
+        )
+        .await;
+    app.set_order(lead, &order("J-1", "13812345678")).await;
+    let body = json!({"purpose": "FULFILMENT"});
+    for (status, code) in [("DISABLED", 40009), ("REVOKED", 40001), ("EXPIRED", 40001)] {
+        let mut conn = app.conn().await;
+        diesel::update(auth::table.find(p1))
+            .set(auth::status.eq(status))
+            .execute(&mut conn)
+            .await
+            .expect("shop status");
+        let answer = expect_envelope(
+            app.reveal(1, 7, &[CONTACT], lead, body.clone()).await,
+            StatusCode::BAD_REQUEST,
+            code,
+        )
+        .await;
+        assert!(answer["data"].is_null(), "{status}: {answer}");
+    }
+    let mut conn = app.conn().await;
+    diesel::update(auth::table.find(p1))
+        .set(auth::status.eq("ACTIVE"))
+        .execute(&mut conn)
+        .await
+        .expect("shop status");
+    let answer = expect_envelope(
+        app.reveal(1, 7, &[CONTACT], lead, body).await,
+        StatusCode::OK,
+        200,
+    )
+    .await;
+    assert_eq!(answer["data"]["phone"], "13812345678");
+}
