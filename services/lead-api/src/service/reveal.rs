@@ -230,7 +230,9 @@ async fn attempt(
             return Err(LeadApiError::PlatformNotActive);
         }
         Err(SessionError::Platform(e)) => return Err(platform_error(e)),
-        Err(other) => return Err(LeadApiError::PlatformFailed(other.to_string())),
+        // Refreshed tokens not stored (our database, not the platform): never reported as the
+        // platform's words.
+        Err(e) => return Err(LeadApiError::Unexpected(e.into())),
     };
     remember_phone(state, user.tenant_id, source, &revealed).await;
     Ok(answered(answer, &revealed))
