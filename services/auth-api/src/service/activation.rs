@@ -96,10 +96,17 @@ pub async fn activate(
                 Some(target) => repo::history_purged(conn, target).await?,
             };
             let without_history = purged || !sync_tasks::backfill_completed(conn, target).await?;
+            // The state is spent here, once: a second callback that read it before this one
+            // committed (a double navigation) finds it spent and changes nothing.
             let (action, target_ids) = if target == row.id {
-                repo::activate(conn, row.id, granted.state_hash, &tokens).await?;
+                if repo::activate(conn, row.id, granted.state_hash, &tokens).await? == 0 {
+                    return Err(AuthApiError::OAuthState);
+                }
                 (AuditAction::PlatformAuthActivate, vec![row.id.to_string()])
             } else {
+                if repo::supersede(conn, row.id, target, granted.state_hash).await? == 0 {
+                    return Err(AuthApiError::OAuthState);
+                }
                 let auth_info = sealer.seal(
                     &sealed::platform_auth("auth_info", target),
                     granted.auth_info,
@@ -113,7 +120,6 @@ pub async fn activate(
                     &tokens,
                 )
                 .await?;
-                repo::supersede(conn, row.id, target, granted.state_hash).await?;
                 (
                     AuditAction::PlatformAuthRenew,
                     vec![target.to_string(), row.id.to_string()],

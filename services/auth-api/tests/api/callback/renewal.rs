@@ -1,5 +1,6 @@
 //! A shop connected or authorized again keeps its one record: renewed, not duplicated, even
-//! at once or while its backfill runs; another seller's approval is refused.
+//! at once or while its backfill runs, a consent stored once however often its callback comes;
+//! another seller's approval is refused.
 
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -239,4 +240,68 @@ async fn a_reauthorization_approved_for_another_shop_goes_back_to_the_front_end(
     // The state is spent.
     let again = app.callback(&[("code", "code-2"), ("state", &state)]).await;
     expect_envelope(again, StatusCode::BAD_REQUEST, 40002).await;
+}
+
+/// Two callbacks of one consent that both read its state before either stored the tokens (a
+/// double navigation): the first stores them, the second finds the state spent and changes
+/// nothing, for a first connection and for a renewal alike.
+#[tokio::test]
+async fn a_consent_is_stored_once_when_two_callbacks_read_its_state_at_once() {
+    use auth_api::service::activation::{Granted, activate};
+    let app = spawn_app().await;
+    let settings = leadgen_test_support::crypto_settings();
+    let sealer =
+        leadgen_crypto::Sealer::new(settings.key_id, &settings.data_key, &[]).expect("sealer");
+    let tokens = leadgen_platforms::TokenSet {
+        access_token: "AT-once".into(),
+        refresh_token: Some("RT-once".into()),
+        expires_at: None,
+        refresh_expires_at: None,
+        shop_id: Some("2200077".into()),
+        shop_name: Some("shop".into()),
+    };
+    let mut conn = app.conn().await;
+    let granted_twice = |state: String| {
+        let (app, sealer, tokens) = (&app, &sealer, &tokens);
+        let hash = auth_api::service::oauth::hash_state(&state);
+        async move {
+            let mut conn = app.conn().await;
+            let row = auth_api::repo::platforms::find_pending_by_state(&mut conn, &hash)
+                .await
+                .expect("lookup")
+                .expect("pending");
+            let granted = || Granted {
+                row: &row,
+                state_hash: &hash,
+                tokens,
+                auth_info: "{}",
+                backfill_days: 0,
+            };
+            let first = activate(&mut conn, sealer, granted()).await;
+            let second = activate(&mut conn, sealer, granted()).await;
+            (first.map(|id| id.get()), second.map(|id| id.get()))
+        }
+    };
+    let (id, state) = pending(&app, None).await;
+    let (first, second) = granted_twice(state).await;
+    assert_eq!(first.expect("stored"), id);
+    assert!(
+        matches!(second, Err(auth_api::error::AuthApiError::OAuthState)),
+        "{second:?}"
+    );
+    // The same shop consented again through a new authorization: renewed once.
+    let (again, state) = pending(&app, None).await;
+    let (first, second) = granted_twice(state).await;
+    assert_eq!(first.expect("renewed"), id);
+    assert!(
+        matches!(second, Err(auth_api::error::AuthApiError::OAuthState)),
+        "{second:?}"
+    );
+    let superseded: Option<i64> = t_ecom_platform_auth::table
+        .find(again)
+        .select(t_ecom_platform_auth::superseded_by)
+        .first(&mut conn)
+        .await
+        .expect("row");
+    assert_eq!(superseded, Some(id));
 }
