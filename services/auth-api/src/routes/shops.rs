@@ -5,6 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use leadgen_domain::{AuthStatus, PlatformId};
 use leadgen_http::{ApiError, Authorized, FieldError, needs};
 use serde::Deserialize;
+use validator::Validate;
 
 use crate::service::shops;
 use crate::startup::AppState;
@@ -19,10 +20,19 @@ pub struct ShopStatusBody {
     pub status: Option<String>,
 }
 
-/// `{"redirectUrl": "…"}` (optional): where the browser goes after the consent.
-#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+/// `{"redirectUrl": "…"}` (optional): where the browser goes after the consent, checked as at
+/// `POST /platforms/auth`.
+#[derive(Debug, Default, Deserialize, Validate, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ReauthorizeBody {
+    #[validate(
+        custom(
+            function = "crate::service::validate::http_url",
+            message = "redirectUrl 必须是合法的 http(s) URL"
+        ),
+        length(max = 1024, message = "redirectUrl 过长")
+    )]
+    #[schema(format = "uri", max_length = 1024)]
     pub redirect_url: Option<String>,
 }
 
@@ -119,6 +129,8 @@ pub async fn reauthorize(
     body: leadgen_http::body::OptionalJson<ReauthorizeBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
+    body.validate()
+        .map_err(|e| leadgen_http::error::from_validation(&e))?;
     let created = shops::reauthorize(
         &state,
         &user,

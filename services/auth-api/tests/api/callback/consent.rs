@@ -214,3 +214,28 @@ async fn callback_when_the_platform_is_down_answers_50201_and_keeps_the_state() 
     expect_envelope(response, StatusCode::BAD_REQUEST, 40003).await;
     assert_eq!(app.platform_row(id).await.status, "INVALID");
 }
+
+/// Authorizing a shop again takes the way back to the front end under the same rules as
+/// connecting it: an http(s) URL of at most 1024 characters on an allowed origin, else 422.
+#[tokio::test]
+async fn reauthorizing_checks_the_redirect_url_as_connecting_does() {
+    let app = spawn_app().await;
+    let (id, _) = pending(&app, None).await;
+    let long = format!("https://app.example.com/{}", "a".repeat(1100));
+    for url in [
+        "javascript:alert(1)//app.example.com",
+        "https://evil.example.org/",
+        long.as_str(),
+    ] {
+        let response = app
+            .client
+            .post(app.url(&format!("/platforms/{id}/reauthorize")))
+            .bearer_auth(crate::helpers::token(1, &[crate::helpers::AUTH]))
+            .json(&serde_json::json!({ "redirectUrl": url }))
+            .send()
+            .await
+            .expect("POST reauthorize");
+        let body = expect_envelope(response, StatusCode::UNPROCESSABLE_ENTITY, 422).await;
+        assert_eq!(body["errors"][0]["field"], "redirectUrl", "{url}: {body}");
+    }
+}
