@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Gives another team a RabbitMQ user that can subscribe to the lead events and do nothing else:
 # declare and consume its own queues and exchanges (named `<team>.…`), bind them to
-# `<prefix>.events` with `lead.*` and `platform.*` routing keys only (topic permissions), and
+# `<prefix>.events` with routing keys that begin `lead.` or `platform.` only (topic permissions:
+# keys have three words, `lead.updated.v1`; bind exact keys or `lead.#`, as `lead.*` matches none), and
 # publish nowhere on this module's exchanges (so it can neither start syncs nor forge events for
 # other teams).
 #
@@ -63,7 +64,7 @@ fi
 # configure: its own queues and exchanges; write: binding its own queues, dead-lettering into
 # its own exchange; read: consuming its own queues and binding to the events exchange.
 ctl set_permissions -p "$VHOST" "$TEAM" "$team_re" "$team_re" "^(${team_re#^}.*|${events})\$" >/dev/null
-# On the events exchange: bind `lead.*` and `platform.*` keys only (the module's own commands
+# On the events exchange: bind keys that begin `lead.` or `platform.` only (the module's own commands
 # stay internal), publish none.
 ctl set_topic_permissions -p "$VHOST" "$TEAM" "$PREFIX.events" '^$' '^(lead|platform)\.' >/dev/null
-echo "subscriber.sh: $TEAM may bind its own queues ($TEAM.*) to $PREFIX.events with lead.* and platform.* keys in vhost $VHOST" >&2
+echo "subscriber.sh: $TEAM may bind its own queues ($TEAM.*) to $PREFIX.events with keys that begin lead. or platform. (exact keys or lead.#) in vhost $VHOST" >&2

@@ -30,7 +30,8 @@ pub struct CloudEvent<T> {
     pub time: DateTime<Utc>,
     /// Always `application/json`.
     pub datacontenttype: String,
-    /// The aggregate the event is about, e.g. `sync-task/301`.
+    /// The aggregate the event is about: `lead/{leadId}` on lead events, `sync-task/{syncTaskId}`
+    /// on sync events, `platform/{platformId}` on platform events. Always set by this module.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
     /// Extension attribute: the merchant account the event belongs to.

@@ -88,6 +88,10 @@ fn the_asyncapi_document_names_every_event_its_schema_and_example() {
         (LeadIdentifiedV2::ROUTING_KEY, LeadIdentifiedV2::SCHEMA_FILE),
         (LeadUpdatedV1::ROUTING_KEY, LeadUpdatedV1::SCHEMA_FILE),
         (LeadRemovedV1::ROUTING_KEY, LeadRemovedV1::SCHEMA_FILE),
+        (
+            PlatformChangedV1::ROUTING_KEY,
+            PlatformChangedV1::SCHEMA_FILE,
+        ),
     ] {
         assert!(doc.contains(&format!("  {key}:")), "channel {key} missing");
         assert!(
