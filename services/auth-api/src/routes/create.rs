@@ -1,6 +1,7 @@
 //! `POST /platforms/auth` (design 2.1): add a platform authorization, answer the consent URL.
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use leadgen_domain::PlatformType;
 use leadgen_http::{ApiError, Authorized, needs};
 use serde::{Deserialize, Serialize};
 use validator::Validate;
@@ -133,6 +134,20 @@ pub async fn create(
         && let Err(AuthApiError::Invalid(refused)) = authorizations::check_redirect(&state, url)
     {
         errors.extend(refused);
+    }
+    // The platform's own keys (Kuaishou's signSecret) in the same answer as the rest.
+    if let (Some(platform), Some(info)) = (
+        body.platform_type
+            .as_deref()
+            .and_then(|t| t.parse::<PlatformType>().ok()),
+        body.auth_info.as_ref(),
+    ) && let Some(client) = state.platforms.get(platform)
+    {
+        errors.extend(authorizations::platform_key_errors(
+            client.as_ref(),
+            platform,
+            &info.extra,
+        ));
     }
     if let Some(url) = body
         .auth_info

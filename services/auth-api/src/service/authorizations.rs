@@ -98,9 +98,25 @@ fn check_auth_info(
             key: leadgen_http::error::printable(key),
         });
     }
+    let errors = platform_key_errors(client, new.platform_type, &new.extra);
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(AuthApiError::Invalid(errors))
+    }
+}
+
+/// The field errors of the platform's own `authInfo` keys in `extra`: each it reads must be a
+/// non-empty string, and each it needs present. The request's other fields are checked beside
+/// them, so one 422 lists every failed field.
+pub fn platform_key_errors(
+    client: &dyn leadgen_platforms::PlatformClient,
+    platform: PlatformType,
+    extra: &serde_json::Map<String, serde_json::Value>,
+) -> Vec<leadgen_http::FieldError> {
     let mut errors = Vec::new();
     for key in client.auth_info_keys() {
-        let message = match new.extra.get(*key) {
+        let message = match extra.get(*key) {
             Some(serde_json::Value::String(v)) if v.trim().is_empty() => "不能为空",
             Some(serde_json::Value::String(_)) => continue,
             Some(_) => "必须是字符串",
@@ -109,14 +125,10 @@ fn check_auth_info(
         };
         errors.push(leadgen_http::FieldError {
             field: format!("authInfo.{key}"),
-            message: format!("{key} {message}（{} 接口需要）", new.platform_type),
+            message: format!("{key} {message}（{platform} 接口需要）"),
         });
     }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(AuthApiError::Invalid(errors))
-    }
+    errors
 }
 
 /// Stores the authorization (secret sealed) as PENDING_AUTH and builds the consent URL.

@@ -142,6 +142,25 @@ async fn auth_info_takes_only_the_keys_its_platform_reads() {
             "{sign_secret:?}: {body}"
         );
     }
+    // One 422 names every failed field, the platform's own keys with the rest.
+    let response = app
+        .create_authorization(
+            Some(&token(1, &[AUTH])),
+            &json!({"platformType": "KUAISHOU", "authInfo": { "appKey": APP_KEY }}),
+        )
+        .await;
+    let body = expect_envelope(response, StatusCode::UNPROCESSABLE_ENTITY, 422).await;
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .filter_map(|e| e["field"].as_str())
+        .collect();
+    assert_eq!(
+        fields,
+        ["authInfo.appSecret", "authInfo.signSecret"],
+        "{body}"
+    );
 }
 
 #[tokio::test]
