@@ -25,7 +25,7 @@ pub struct CreateRequest {
     )]
     pub platform_type: Option<String>,
     #[validate(required(message = "authInfo 不能为空"), nested)]
-    #[schema(required = true)]
+    #[schema(required = true, value_type = AuthInfo)]
     pub auth_info: Option<AuthInfo>,
     #[validate(
         custom(
@@ -55,7 +55,7 @@ pub struct AuthInfo {
         ),
         length(max = 128, message = "appKey 长度不能超过 128")
     )]
-    #[schema(required = true, min_length = 1, max_length = 128)]
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 128)]
     pub app_key: Option<String>,
     #[validate(
         required(message = "appSecret 不能为空"),
@@ -66,7 +66,7 @@ pub struct AuthInfo {
         length(max = 256, message = "appSecret 长度不能超过 256")
     )]
     #[serde(serialize_with = "redacted")]
-    #[schema(required = true, min_length = 1, max_length = 256)]
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 256)]
     pub app_secret: Option<String>,
     #[validate(custom(
         function = "crate::service::validate::http_url",
