@@ -21,75 +21,25 @@
 //!   and the diagonal, ties averaged) over the Gini of the perfect ranking; 1 is perfect, 0 is
 //!   random. Equal to 2·AUC − 1.
 
-use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+mod dataset;
+mod gains;
+mod report;
 
-use anyhow::{Context as _, ensure};
+use std::collections::{BTreeMap, HashMap};
+
+use anyhow::ensure;
 use chrono::{DateTime, Duration, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use leadgen_domain::buyer::{BuyerAggregate, OrderFacts, aggregate};
 use leadgen_domain::scoring::{Ranks, ShopDistribution, predict_intention};
 use leadgen_domain::{Money, NeutralStatus};
 
-/// A dataset file.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Dataset {
-    #[serde(default)]
-    pub source: String,
-    /// The instant the data was taken: nothing after it is known.
-    pub anchor: DateTime<Utc>,
-    pub orders: Vec<DatasetOrder>,
-    /// Optional: the buyers' true purchase rates (simulated data only).
-    #[serde(default)]
-    pub buyers: Option<Vec<DatasetBuyer>>,
-}
-
-/// One order's neutral facts.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DatasetOrder {
-    pub buyer_id: String,
-    pub order_id: String,
-    pub status: NeutralStatus,
-    pub created_at: DateTime<Utc>,
-    #[serde(default)]
-    pub paid_at: Option<DateTime<Utc>>,
-    #[serde(default)]
-    pub amount_fen: i64,
-    #[serde(default)]
-    pub refunded: bool,
-    /// What the refunded lines paid when only some are refunded (absent: the whole order).
-    #[serde(default)]
-    pub partial_refund_fen: Option<i64>,
-    #[serde(default)]
-    pub product: String,
-}
-
-/// One buyer's true purchase rate, and when they stopped buying.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DatasetBuyer {
-    pub buyer_id: String,
-    /// Purchase occasions per day while the buyer is active.
-    pub true_rate_per_day: f64,
-    /// When the buyer stopped buying for good; absent or `null`: never (as far as the file
-    /// knows).
-    #[serde(default)]
-    pub active_until: Option<DateTime<Utc>>,
-}
-
-impl DatasetBuyer {
-    /// The buyer's true rate at `at`: `true_rate_per_day` while active (`at` before
-    /// `active_until`), 0 after.
-    pub fn rate_at(&self, at: DateTime<Utc>) -> f64 {
-        match self.active_until {
-            Some(until) if until <= at => 0.0,
-            _ => self.true_rate_per_day,
-        }
-    }
-}
+#[cfg(test)]
+use dataset::DatasetBuyer;
+pub use dataset::{Dataset, DatasetOrder, load};
+pub use gains::Gains;
+pub use report::run;
 
 /// How to split and what to measure.
 #[derive(Debug, Clone, Copy)]
@@ -150,121 +100,6 @@ pub struct Report {
     /// The model lift if the boundary ties broke all in favour of, or all against, the model.
     pub model_lift_ties_best: f64,
     pub model_lift_ties_worst: f64,
-}
-
-/// A ranking's cumulative-gains curve: buyers grouped by equal score, best score first, with
-/// how many of each group buy again.
-#[derive(Debug, Clone)]
-pub struct Gains {
-    /// (score, buyers, buyers who buy again), by score descending.
-    groups: Vec<(f64, usize, usize)>,
-    buyers: usize,
-    positives: usize,
-}
-
-/// Where a top fraction ends in a ranking.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Cut {
-    /// Buyers who buy again in the top fraction (fractional for the boundary group).
-    pub captured: f64,
-    pub boundary_score: f64,
-    pub boundary_group: usize,
-    pub boundary_positives: usize,
-    /// The boundary group's share inside the top fraction.
-    pub included: f64,
-}
-
-impl Gains {
-    /// From (score, buys again) pairs; higher scores rank first, equal scores are one group.
-    pub fn new(items: impl IntoIterator<Item = (f64, bool)>) -> Self {
-        let mut items: Vec<(f64, bool)> = items.into_iter().collect();
-        items.sort_by(|a, b| b.0.total_cmp(&a.0));
-        let mut groups: Vec<(f64, usize, usize)> = Vec::new();
-        for (score, positive) in &items {
-            match groups.last_mut() {
-                Some(last) if last.0.total_cmp(score).is_eq() => {
-                    last.1 += 1;
-                    last.2 += usize::from(*positive);
-                }
-                _ => groups.push((*score, 1, usize::from(*positive))),
-            }
-        }
-        Gains {
-            buyers: items.len(),
-            positives: items.iter().filter(|i| i.1).count(),
-            groups,
-        }
-    }
-
-    /// The ranking that knows the outcome.
-    pub fn perfect(outcomes: impl IntoIterator<Item = bool>) -> Self {
-        Gains::new(outcomes.into_iter().map(|y| (f64::from(u8::from(y)), y)))
-    }
-
-    pub fn base_rate(&self) -> f64 {
-        self.positives as f64 / self.buyers.max(1) as f64
-    }
-
-    /// The top `fraction` of buyers: whom it captures, and the tied group at its boundary.
-    pub fn cut(&self, fraction: f64) -> Cut {
-        let target = fraction * self.buyers as f64;
-        let (mut taken, mut captured) = (0.0, 0.0);
-        let mut cut = Cut {
-            captured: 0.0,
-            boundary_score: f64::NAN,
-            boundary_group: 0,
-            boundary_positives: 0,
-            included: 0.0,
-        };
-        for (score, size, positives) in &self.groups {
-            let size_f = *size as f64;
-            let included = ((target - taken) / size_f).clamp(0.0, 1.0);
-            captured += included * *positives as f64;
-            if included < 1.0 || taken + size_f >= target {
-                cut = Cut {
-                    captured,
-                    boundary_score: *score,
-                    boundary_group: *size,
-                    boundary_positives: *positives,
-                    included,
-                };
-                break;
-            }
-            taken += size_f;
-        }
-        Cut { captured, ..cut }
-    }
-
-    /// The top `fraction`'s share of buyers who buy again over the base rate.
-    pub fn lift(&self, fraction: f64) -> f64 {
-        self.lift_of(fraction, self.cut(fraction).captured)
-    }
-
-    fn lift_of(&self, fraction: f64, captured: f64) -> f64 {
-        let base = self.base_rate();
-        let top = fraction * self.buyers as f64;
-        if base == 0.0 || top == 0.0 {
-            return f64::NAN;
-        }
-        captured / top / base
-    }
-
-    /// Twice the area between the cumulative-gains curve and the diagonal (ties averaged: a tied
-    /// group's buyers who buy again are spread evenly over it).
-    pub fn gini(&self) -> f64 {
-        if self.positives == 0 || self.buyers == 0 {
-            return f64::NAN;
-        }
-        let (n, p) = (self.buyers as f64, self.positives as f64);
-        let mut area = 0.0;
-        let mut y = 0.0;
-        for (_, size, positives) in &self.groups {
-            let next = y + *positives as f64 / p;
-            area += *size as f64 / n * (y + next) / 2.0;
-            y = next;
-        }
-        2.0 * area - 1.0
-    }
 }
 
 /// The order as it stood at the cut-off: paid later means unpaid then. Refunds and closures are
@@ -454,132 +289,11 @@ pub fn window(
     Ok((cutoff, end))
 }
 
-/// Reads a dataset file.
-pub fn load(path: &Path) -> anyhow::Result<Dataset> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| {
-        format!(
-            "{} is not a dataset (docs/model-quality.md)",
-            path.display()
-        )
-    })
-}
-
 /// Evaluates the built-in model on `dataset`.
 pub fn evaluate(dataset: &Dataset, options: &Options) -> anyhow::Result<Report> {
     let (cutoff, end) = window(dataset, options)?;
     let rows = builtin_scores(dataset, cutoff, end);
     measure(&rows, cutoff, end, options.top)
-}
-
-fn pct(x: f64) -> String {
-    format!("{:.1} %", 100.0 * x)
-}
-
-/// The report as text, one measurement a line.
-pub fn render(report: &Report, dataset: &Dataset, path: &Path) -> String {
-    let top = pct(report.top);
-    let ceiling = match report.ceiling {
-        Ceiling::TrueRate => "ranking by true purchase rate at the cut-off, 0 once inactive",
-        Ceiling::Outcome => "ranking by the outcome itself: no true rates in the file",
-    };
-    let lines = [
-        (
-            "dataset".to_owned(),
-            format!("{} ({})", path.display(), dataset.source),
-        ),
-        (
-            "cut-off".to_owned(),
-            format!(
-                "{} (outcome: a paid order created until {})",
-                report.cutoff.to_rfc3339(),
-                report.horizon_end.to_rfc3339()
-            ),
-        ),
-        ("buyers scored".to_owned(), report.buyers.to_string()),
-        (
-            "buyers buying again".to_owned(),
-            format!(
-                "{} (base rate {})",
-                report.buyers_buying_again,
-                pct(report.base_rate)
-            ),
-        ),
-        (
-            format!("model lift, top {top}"),
-            format!(
-                "{:.2} (share {}; {} buyers tied at score {} on the boundary, {} of them \
-                 included; any tie order gives {:.2}–{:.2})",
-                report.model_lift,
-                pct(report.model_top_share),
-                report.boundary_group,
-                report.boundary_score,
-                pct(report.boundary_included),
-                report.model_lift_ties_worst,
-                report.model_lift_ties_best
-            ),
-        ),
-        (
-            format!("ceiling lift, top {top}"),
-            format!(
-                "{:.2} ({ceiling}); perfect hindsight {:.2}",
-                report.ceiling_lift, report.perfect_lift
-            ),
-        ),
-        (
-            "ratio model/ceiling".to_owned(),
-            format!("{:.3}", report.ratio),
-        ),
-        (
-            "normalized Gini".to_owned(),
-            format!(
-                "model {:.3}, ceiling {:.3}",
-                report.normalized_gini, report.ceiling_normalized_gini
-            ),
-        ),
-    ];
-    lines
-        .iter()
-        .map(|(label, value)| format!("{label:<26}{value}"))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// Runs `leadctl model-quality`.
-pub fn run(
-    path: &Path,
-    options: &Options,
-    require_ratio: Option<f64>,
-    require_lift: Option<f64>,
-    json: bool,
-) -> anyhow::Result<()> {
-    let dataset = load(path)?;
-    let report = evaluate(&dataset, options)?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        println!("{}", render(&report, &dataset, path));
-    }
-    let mut failures = Vec::new();
-    if let Some(r) = require_ratio.filter(|r| report.ratio.is_nan() || report.ratio < *r) {
-        failures.push(format!(
-            "ratio model/ceiling {:.3} is below the required {r}",
-            report.ratio
-        ));
-    }
-    if let Some(l) = require_lift.filter(|l| report.model_lift.is_nan() || report.model_lift < *l) {
-        failures.push(format!(
-            "model lift {:.2} is below the required {l}",
-            report.model_lift
-        ));
-    }
-    if !failures.is_empty() {
-        // A missed bar is a result, not a failure of the command: no error trace.
-        eprintln!("FAILED: {}", failures.join("; "));
-        std::process::exit(1);
-    }
-    Ok(())
 }
 
 #[cfg(test)]
