@@ -80,6 +80,7 @@ diesel::table! {
         sync_task_id -> Int8,
         sync_time -> Timestamptz,
         process_status -> Text,
+        unreadable_raw_data -> Nullable<Text>,
     }
 }
 

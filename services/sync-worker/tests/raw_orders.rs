@@ -104,3 +104,72 @@ async fn a_completed_sync_with_unreadable_orders_says_so() {
         )
     );
 }
+
+/// A later version the adapter cannot read (a status it does not know yet, say) never replaces
+/// the readable one: the order keeps its data, and the unreadable version is kept beside it with
+/// its reason until a readable version replaces both.
+#[tokio::test]
+async fn an_unreadable_later_version_is_kept_beside_the_readable_one() {
+    let db = TestDb::new().await;
+    let shop = db.active_shop(1, "DOUYIN").await;
+    let sync = db.sync_task(1, shop, "DOUYIN", "RUNNING").await;
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    let now = Utc::now();
+    let readable = |hash: &str, minutes_ago: i64| RawInsert {
+        normalized: Some(format!("sealed normalized {hash}")),
+        ..version(shop, sync, hash, now - Duration::minutes(minutes_ago))
+    };
+    let unreadable = || RawInsert {
+        normalized: None,
+        parse_error: Some("unknown order_status 21".into()),
+        order_modified_at: None,
+        process_status: "MALFORMED".into(),
+        ..version(shop, sync, "unknown-status", now)
+    };
+    let stored = || async {
+        let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+        raw::table
+            .select((
+                raw::content_hash,
+                raw::normalized,
+                raw::parse_error,
+                raw::unreadable_raw_data,
+            ))
+            .first::<(String, Option<String>, Option<String>, Option<String>)>(&mut conn)
+            .await
+            .expect("raw order")
+    };
+    upsert_changed(&mut conn, &[readable("paid", 30)])
+        .await
+        .expect("page");
+
+    let written = upsert_changed(&mut conn, &[unreadable()])
+        .await
+        .expect("page");
+    assert_eq!(written.kept_beside, 1);
+    assert!(written.rows.is_empty() && written.updated.is_empty());
+    assert_eq!(
+        stored().await,
+        (
+            "paid".to_owned(),
+            Some("sealed normalized paid".to_owned()),
+            Some("unknown order_status 21".to_owned()),
+            Some("sealed unknown-status".to_owned()),
+        )
+    );
+
+    // In one page, a readable version wins over an unreadable one whatever their order.
+    let written = upsert_changed(&mut conn, &[readable("shipped", 5), unreadable()])
+        .await
+        .expect("page");
+    assert_eq!((written.updated.len(), written.kept_beside), (1, 0));
+    assert_eq!(
+        stored().await,
+        (
+            "shipped".to_owned(),
+            Some("sealed normalized shipped".to_owned()),
+            None,
+            None
+        )
+    );
+}

@@ -26,6 +26,13 @@ pub struct RawInsert {
     pub process_status: String,
 }
 
+impl RawInsert {
+    /// Whether the adapter could read this version (it has a neutral form).
+    fn readable(&self) -> bool {
+        self.normalized.is_some()
+    }
+}
+
 /// The sealed neutral form stored for each of `order_ids` of the shop, by order id (orders
 /// never stored, or stored unreadable, are absent).
 pub async fn stored_normalized(
@@ -57,13 +64,25 @@ pub struct Written {
     pub new: HashSet<String>,
     /// Platform order ids whose content changed since they were stored.
     pub updated: HashSet<String>,
+    /// Orders whose new version could not be read, kept beside their readable stored version
+    /// (`unreadable_raw_data`, the reason in `parse_error`), which they do not replace.
+    pub kept_beside: usize,
+}
+
+/// What is stored of an order before a page is written.
+struct Stored {
+    hash: String,
+    modified: Option<DateTime<Utc>>,
+    readable: bool,
 }
 
 /// Inserts new orders and updates changed ones (a different content hash). Unchanged orders are
 /// left alone, and so is a version older than the one stored (its modification time earlier:
 /// a page read before a change, or a platform's lagging replica); within `rows` the latest
-/// version of an order counts (pages of one walk can overlap). The caller holds the platform's
-/// only running sync, so nothing else writes these rows meanwhile.
+/// version of an order counts (pages of one walk can overlap). A version the adapter could not
+/// read never replaces a readable one: it is kept beside it ([`Written::kept_beside`]), so the
+/// order keeps its last readable data (and its lead the number that reached the buyer). The
+/// caller holds the platform's only running sync, so nothing else writes these rows meanwhile.
 pub async fn upsert_changed(
     conn: &mut AsyncPgConnection,
     rows: &[RawInsert],
@@ -72,23 +91,42 @@ pub async fn upsert_changed(
         return Ok(Written::default());
     };
     let ids: Vec<&str> = rows.iter().map(|r| r.order_id.as_str()).collect();
-    let existing: HashMap<String, (String, Option<DateTime<Utc>>)> = raw::table
+    let existing: HashMap<String, Stored> = raw::table
         .filter(raw::platform_id.eq(first.platform_id))
         .filter(raw::order_id.eq_any(&ids))
-        .select((raw::order_id, raw::content_hash, raw::order_modified_at))
-        .load::<(String, String, Option<DateTime<Utc>>)>(conn)
+        .select((
+            raw::order_id,
+            raw::content_hash,
+            raw::order_modified_at,
+            raw::normalized.is_not_null(),
+        ))
+        .load::<(String, String, Option<DateTime<Utc>>, bool)>(conn)
         .await?
         .into_iter()
-        .map(|(id, hash, modified)| (id, (hash, modified)))
-        .collect();
-    let changed: Vec<&RawInsert> = latest_versions(rows)
-        .into_iter()
-        .filter(|r| match existing.get(&r.order_id) {
-            None => true,
-            Some((hash, stored)) => hash != &r.content_hash && !older(r.order_modified_at, *stored),
+        .map(|(id, hash, modified, readable)| {
+            let stored = Stored {
+                hash,
+                modified,
+                readable,
+            };
+            (id, stored)
         })
         .collect();
+    let mut changed: Vec<&RawInsert> = Vec::new();
+    let mut beside: Vec<&RawInsert> = Vec::new();
+    for r in latest_versions(rows) {
+        match existing.get(&r.order_id) {
+            None => changed.push(r),
+            Some(s) if s.hash == r.content_hash || older(r.order_modified_at, s.modified) => {}
+            Some(s) if s.readable && !r.readable() => beside.push(r),
+            Some(_) => changed.push(r),
+        }
+    }
     let mut written = Written::default();
+    for r in &beside {
+        keep_beside(conn, r).await?;
+    }
+    written.kept_beside = beside.len();
     for r in &changed {
         if existing.contains_key(&r.order_id) {
             written.updated.insert(r.order_id.clone());
@@ -113,6 +151,7 @@ pub async fn upsert_changed(
             raw::sync_task_id.eq(excluded(raw::sync_task_id)),
             raw::sync_time.eq(diesel::dsl::now),
             raw::process_status.eq(excluded(raw::process_status)),
+            raw::unreadable_raw_data.eq(None::<String>),
         ))
         .returning((raw::id, raw::process_status))
         .get_results::<(i64, String)>(conn)
@@ -128,20 +167,41 @@ pub async fn upsert_changed(
     Ok(written)
 }
 
+/// Keeps an unreadable version of an order beside its readable stored one: its sealed raw text
+/// and reason, by the task that read it (its sync record's warning names it).
+async fn keep_beside(conn: &mut AsyncPgConnection, r: &RawInsert) -> QueryResult<usize> {
+    diesel::update(
+        raw::table
+            .filter(raw::platform_id.eq(r.platform_id))
+            .filter(raw::order_id.eq(&r.order_id)),
+    )
+    .set((
+        raw::unreadable_raw_data.eq(&r.raw_data),
+        raw::parse_error.eq(&r.parse_error),
+        raw::sync_task_id.eq(r.sync_task_id),
+        raw::sync_time.eq(diesel::dsl::now),
+    ))
+    .execute(conn)
+    .await
+}
+
 /// Whether a version modified at `incoming` is older than the stored one (unknown times never
 /// are: the platform did not say).
 fn older(incoming: Option<DateTime<Utc>>, stored: Option<DateTime<Utc>>) -> bool {
     matches!((incoming, stored), (Some(incoming), Some(stored)) if incoming < stored)
 }
 
-/// One version per order id: the latest by modification time, the later in `rows` on a tie (the
-/// page read last).
+/// One version per order id: a readable one before an unreadable one, then the latest by
+/// modification time, the later in `rows` on a tie (the page read last).
 fn latest_versions(rows: &[RawInsert]) -> Vec<&RawInsert> {
     let mut latest: HashMap<&str, &RawInsert> = HashMap::new();
     let mut order = Vec::new();
     for r in rows {
         match latest.get(r.order_id.as_str()) {
-            Some(kept) if older(r.order_modified_at, kept.order_modified_at) => {}
+            Some(kept) if kept.readable() && !r.readable() => {}
+            Some(kept)
+                if kept.readable() == r.readable()
+                    && older(r.order_modified_at, kept.order_modified_at) => {}
             Some(_) => {
                 latest.insert(&r.order_id, r);
             }

@@ -266,7 +266,7 @@ pub async fn note_unreadable(conn: &mut AsyncPgConnection, id: SyncTaskId) -> Qu
     }
     let example: Option<String> = raw::table
         .filter(raw::sync_task_id.eq(id.get()))
-        .filter(raw::process_status.eq(leadgen_domain::RawOrderStatus::Malformed.as_str()))
+        // Unreadable rows, and unreadable versions kept beside a readable one.
         .filter(raw::parse_error.is_not_null())
         .order(raw::id.asc())
         .select(raw::parse_error)

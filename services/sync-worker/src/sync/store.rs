@@ -157,7 +157,8 @@ pub async fn store_page(
                     .rows
                     .iter()
                     .filter(|(_, s)| *s == RawOrderStatus::Malformed)
-                    .count();
+                    .count()
+                    + written.kept_beside;
                 let malformed = u32::try_from(malformed).unwrap_or(u32::MAX);
                 let running = tasks::add_page(conn, task_id, lease).await? == 1;
                 if !ids.is_empty() || malformed > 0 {

@@ -1,0 +1,1 @@
+ALTER TABLE t_ecom_order_raw DROP COLUMN unreadable_raw_data;
