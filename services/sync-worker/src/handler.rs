@@ -123,7 +123,13 @@ impl SyncRequestedHandler {
             );
             return Ok(Outcome::Ack);
         }
-        tasks::start(&mut conn, task.id, self.syncer.lease).await?;
+        if tasks::start(&mut conn, task.id, self.syncer.lease).await? == 0 {
+            tracing::info!(
+                sync_task.id = task.id.get(),
+                "SyncRequested for a task another worker runs; not run twice"
+            );
+            return Ok(Outcome::Ack);
+        }
         drop(conn);
         tracing::info!(
             sync_task.id = task.id.get(),
@@ -131,14 +137,40 @@ impl SyncRequestedHandler {
             "Sync started"
         );
 
-        let outcome = self.syncer.run(&task, data.platform_type).await?;
+        // A run that fails hands the task back, so the request's redelivery may start it.
+        let result = self
+            .run_claimed(&task, data.platform_type, message_id)
+            .await;
+        if result.is_err()
+            && let Err(e) = self.release(task.id).await
+        {
+            tracing::warn!(sync_task.id = task.id.get(), error = %format!("{e:#}"), "Could not release a failed run's claim; recovery resumes the task");
+        }
+        result
+    }
+
+    /// Releases this worker's claim on a task whose run failed.
+    async fn release(&self, id: leadgen_domain::SyncTaskId) -> anyhow::Result<()> {
+        let mut conn = leadgen_db::conn(&self.syncer.pool).await?;
+        tasks::release(&mut conn, id).await?;
+        Ok(())
+    }
+
+    /// Runs a task this worker claimed, and ends it.
+    async fn run_claimed(
+        &self,
+        task: &tasks::TaskRow,
+        platform_type: PlatformType,
+        message_id: String,
+    ) -> anyhow::Result<Outcome> {
+        let outcome = self.syncer.run(task, platform_type).await?;
         let (status, error) = match &outcome {
             TaskOutcome::Completed { .. } => (SyncStatus::Completed, None),
             TaskOutcome::Failed(reason) => (SyncStatus::Failed, Some(reason.clone())),
             TaskOutcome::Cancelled => {
                 // The task already reads CANCELLED (and SYNC_CANCEL says who did it); its end
                 // is logged with what it fetched before it stopped.
-                finished(&task, SyncStatus::Cancelled);
+                finished(task, SyncStatus::Cancelled);
                 let trace_id = leadgen_telemetry::current_trace_id();
                 let ids = (task.tenant_id, task.id, task.platform_id);
                 let mut conn = leadgen_db::conn(&self.syncer.pool).await?;
@@ -185,7 +217,7 @@ impl SyncRequestedHandler {
             .scope_boxed()
         })
         .await?;
-        finished(&task, status);
+        finished(task, status);
         match outcome {
             TaskOutcome::Completed { success, failure } => {
                 tracing::info!(

@@ -56,7 +56,7 @@ impl Recovery {
                         crate::handler::finished(&task, SyncStatus::Failed);
                         done.failed += 1;
                     } else {
-                        tasks::extend_lease(conn, task.id, now + lease).await?;
+                        tasks::hand_over(conn, task.id, now + lease).await?;
                         resume(conn, &task).await?;
                         let ids = (task.tenant_id, task.id, task.platform_id);
                         tasks::log(conn, ids, AuditAction::SyncResume, Ok(()), &trace_id).await?;

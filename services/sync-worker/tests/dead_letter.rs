@@ -279,3 +279,51 @@ async fn a_dead_lettered_request_leaves_a_finished_task_as_it_was() {
         ("COMPLETED".to_owned(), None)
     );
 }
+
+/// A request for a task another worker runs (a redelivery while the walk goes on, or a resume
+/// recovery sent while the first request still waited) is acknowledged without a second walk;
+/// once recovery hands the task over (its worker gone), the next request starts it.
+#[tokio::test]
+async fn a_request_for_a_task_another_worker_runs_does_not_run_it_twice() {
+    let db = TestDb::new().await;
+    let (platform, id) = task_with_status(&db, "RUNNING").await;
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    let now = Utc::now();
+    diesel::update(task::table.find(id))
+        .set((
+            task::started_at.eq(now - chrono::Duration::minutes(1)),
+            task::lease_until.eq(now + chrono::Duration::minutes(9)),
+            task::attempts.eq(1),
+        ))
+        .execute(&mut conn)
+        .await
+        .expect("a worker holds the task");
+    let attempts = || async {
+        let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+        task::table
+            .find(id)
+            .select((task::status, task::attempts))
+            .first::<(String, i32)>(&mut conn)
+            .await
+            .expect("task")
+    };
+    let handler = handler(&db);
+    let outcome = handler.handle(request(platform, id)).await;
+    assert!(
+        matches!(outcome, leadgen_messaging::Outcome::Ack),
+        "{outcome:?}"
+    );
+    assert_eq!(attempts().await, ("RUNNING".to_owned(), 1), "not run twice");
+
+    // Its worker is gone: recovery hands it to a new request, which starts it (and ends it for
+    // its own reason: the test shop's credentials are a placeholder that does not open).
+    tasks::hand_over(
+        &mut conn,
+        leadgen_domain::SyncTaskId::new(id),
+        now + chrono::Duration::minutes(10),
+    )
+    .await
+    .expect("handed over");
+    handler.handle(request(platform, id)).await;
+    assert_eq!(attempts().await, ("FAILED".to_owned(), 2));
+}

@@ -69,22 +69,35 @@ pub async fn find(
         .optional()
 }
 
-/// (Re)starts a task: takes the lease (`lease` from now) and counts the attempt. Its progress
-/// stays: [`begin_windows`] decides whether the run resumes or starts over.
+/// (Re)starts a task: claims it (`started_at`), takes the lease (`lease` from now) and counts
+/// the attempt; 0 when a worker already runs it (claimed, its lease alive): the request is a
+/// duplicate (a redelivery, or a resume recovery sent while the first request still waited).
+/// Its progress stays: [`begin_windows`] decides whether the run resumes or starts over.
 pub async fn start(
     conn: &mut AsyncPgConnection,
     id: SyncTaskId,
     lease: chrono::Duration,
 ) -> QueryResult<usize> {
-    diesel::update(task::table.find(id.get()).filter(task::status.eq(RUNNING)))
-        .set((
-            task::started_at.eq(diesel::dsl::now),
-            task::lease_until.eq(Utc::now() + lease),
-            task::attempts.eq(task::attempts + 1),
-            task::update_time.eq(diesel::dsl::now),
-        ))
-        .execute(conn)
-        .await
+    let now = Utc::now();
+    diesel::update(
+        task::table
+            .find(id.get())
+            .filter(task::status.eq(RUNNING))
+            .filter(
+                task::started_at
+                    .is_null()
+                    .or(task::lease_until.is_null())
+                    .or(task::lease_until.lt(now)),
+            ),
+    )
+    .set((
+        task::started_at.eq(diesel::dsl::now),
+        task::lease_until.eq(now + lease),
+        task::attempts.eq(task::attempts + 1),
+        task::update_time.eq(diesel::dsl::now),
+    ))
+    .execute(conn)
+    .await
 }
 
 /// What a task failed by a dead-lettered request says first (its `error_message`).
@@ -203,14 +216,27 @@ pub async fn expired(
         .await
 }
 
-/// Holds a task's lease until `until` without running it (a resumed request is on its way).
-pub async fn extend_lease(
+/// Releases the claim of a run that failed: the request's redelivery may start the task again.
+pub async fn release(conn: &mut AsyncPgConnection, id: SyncTaskId) -> QueryResult<usize> {
+    diesel::update(task::table.find(id.get()).filter(task::status.eq(RUNNING)))
+        .set(task::started_at.eq(None::<DateTime<Utc>>))
+        .execute(conn)
+        .await
+}
+
+/// Hands a task whose worker is gone to the resumed request on its way: holds the lease until
+/// `until` (no other recovery resumes it meanwhile) and releases the claim, so that request
+/// may start it ([`start`]).
+pub async fn hand_over(
     conn: &mut AsyncPgConnection,
     id: SyncTaskId,
     until: DateTime<Utc>,
 ) -> QueryResult<usize> {
     diesel::update(task::table.find(id.get()).filter(task::status.eq(RUNNING)))
-        .set(task::lease_until.eq(until))
+        .set((
+            task::lease_until.eq(until),
+            task::started_at.eq(None::<DateTime<Utc>>),
+        ))
         .execute(conn)
         .await
 }
