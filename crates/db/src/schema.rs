@@ -61,6 +61,7 @@ diesel::table! {
         served_from -> Nullable<Timestamptz>,
         warning -> Nullable<Text>,
         listing -> Text,
+        claimed_by -> Nullable<Text>,
     }
 }
 

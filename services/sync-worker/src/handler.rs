@@ -123,10 +123,10 @@ impl SyncRequestedHandler {
             );
             return Ok(Outcome::Ack);
         }
-        if tasks::start(&mut conn, task.id, self.syncer.lease).await? == 0 {
+        if tasks::start(&mut conn, task.id, self.syncer.lease, &message_id).await? == 0 {
             tracing::info!(
                 sync_task.id = task.id.get(),
-                "SyncRequested for a task another worker runs; not run twice"
+                "SyncRequested for a task another request's worker runs; not run twice"
             );
             return Ok(Outcome::Ack);
         }

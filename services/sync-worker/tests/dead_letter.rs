@@ -280,9 +280,10 @@ async fn a_dead_lettered_request_leaves_a_finished_task_as_it_was() {
     );
 }
 
-/// A request for a task another worker runs (a redelivery while the walk goes on, or a resume
-/// recovery sent while the first request still waited) is acknowledged without a second walk;
-/// once recovery hands the task over (its worker gone), the next request starts it.
+/// A request for a task another request's worker runs (a resume recovery sent while the first
+/// request still waited in the queue) is acknowledged without a second walk; the claiming
+/// request redelivered (its worker died) takes the task over, and so does the next request once
+/// recovery hands the task over.
 #[tokio::test]
 async fn a_request_for_a_task_another_worker_runs_does_not_run_it_twice() {
     let db = TestDb::new().await;
@@ -315,6 +316,26 @@ async fn a_request_for_a_task_another_worker_runs_does_not_run_it_twice() {
     );
     assert_eq!(attempts().await, ("RUNNING".to_owned(), 1), "not run twice");
 
+    // The claiming request itself, redelivered after its worker died: taken over at once (and
+    // ended for its own reason: the test shop's credentials are a placeholder that do not open).
+    let claiming = request(platform, id);
+    diesel::update(task::table.find(id))
+        .set(task::claimed_by.eq(claiming.message_id.clone()))
+        .execute(&mut conn)
+        .await
+        .expect("claimed by it");
+    handler.handle(claiming).await;
+    assert_eq!(attempts().await, ("FAILED".to_owned(), 2));
+    diesel::update(task::table.find(id))
+        .set((
+            task::status.eq("RUNNING"),
+            task::started_at.eq(now),
+            task::lease_until.eq(now + chrono::Duration::minutes(9)),
+        ))
+        .execute(&mut conn)
+        .await
+        .expect("running again");
+
     // Its worker is gone: recovery hands it to a new request, which starts it (and ends it for
     // its own reason: the test shop's credentials are a placeholder that does not open).
     tasks::hand_over(
@@ -325,5 +346,5 @@ async fn a_request_for_a_task_another_worker_runs_does_not_run_it_twice() {
     .await
     .expect("handed over");
     handler.handle(request(platform, id)).await;
-    assert_eq!(attempts().await, ("FAILED".to_owned(), 2));
+    assert_eq!(attempts().await, ("FAILED".to_owned(), 3));
 }

@@ -69,14 +69,17 @@ pub async fn find(
         .optional()
 }
 
-/// (Re)starts a task: claims it (`started_at`), takes the lease (`lease` from now) and counts
-/// the attempt; 0 when a worker already runs it (claimed, its lease alive): the request is a
-/// duplicate (a redelivery, or a resume recovery sent while the first request still waited).
-/// Its progress stays: [`begin_windows`] decides whether the run resumes or starts over.
+/// (Re)starts a task for the request `message_id`: claims it (`started_at`, `claimed_by`),
+/// takes the lease (`lease` from now) and counts the attempt. 0 when another request's worker
+/// runs it (claimed, its lease alive): this request is a duplicate (a resume recovery sent while
+/// the first request still waited in the queue). The same request redelivered (its worker died)
+/// takes the task over at once. Its progress stays: [`begin_windows`] decides whether the run
+/// resumes or starts over.
 pub async fn start(
     conn: &mut AsyncPgConnection,
     id: SyncTaskId,
     lease: chrono::Duration,
+    message_id: &str,
 ) -> QueryResult<usize> {
     let now = Utc::now();
     diesel::update(
@@ -87,10 +90,12 @@ pub async fn start(
                 task::started_at
                     .is_null()
                     .or(task::lease_until.is_null())
-                    .or(task::lease_until.lt(now)),
+                    .or(task::lease_until.lt(now))
+                    .or(task::claimed_by.eq(message_id)),
             ),
     )
     .set((
+        task::claimed_by.eq(message_id),
         task::started_at.eq(diesel::dsl::now),
         task::lease_until.eq(now + lease),
         task::attempts.eq(task::attempts + 1),
@@ -219,7 +224,10 @@ pub async fn expired(
 /// Releases the claim of a run that failed: the request's redelivery may start the task again.
 pub async fn release(conn: &mut AsyncPgConnection, id: SyncTaskId) -> QueryResult<usize> {
     diesel::update(task::table.find(id.get()).filter(task::status.eq(RUNNING)))
-        .set(task::started_at.eq(None::<DateTime<Utc>>))
+        .set((
+            task::started_at.eq(None::<DateTime<Utc>>),
+            task::claimed_by.eq(None::<String>),
+        ))
         .execute(conn)
         .await
 }
@@ -236,6 +244,7 @@ pub async fn hand_over(
         .set((
             task::lease_until.eq(until),
             task::started_at.eq(None::<DateTime<Utc>>),
+            task::claimed_by.eq(None::<String>),
         ))
         .execute(conn)
         .await
