@@ -99,8 +99,18 @@ impl Session {
                     .await
             })
             .await?;
-        // Display texts as they may be stored and shown, whatever the adapter read.
+        // Display texts as they may be stored and shown, whatever the adapter read. An order id
+        // with control characters (a NUL, which PostgreSQL refuses, would fail the whole page)
+        // names no order the platform would know again: kept as an unidentified, unreadable one.
         for order in &mut page.orders {
+            if order
+                .order_id
+                .as_deref()
+                .is_some_and(|id| leadgen_domain::printable(id) != id)
+            {
+                order.order_id = None;
+                order.parsed = Err("订单号含控制字符，无法识别".to_owned());
+            }
             match &mut order.parsed {
                 Ok(parsed) => parsed.make_printable(),
                 Err(reason) => *reason = leadgen_domain::printable(reason).into_owned(),

@@ -72,6 +72,8 @@ struct Scripted {
     refresh_answer: Option<TokenSet>,
     lists: std::sync::atomic::AtomicUsize,
     refreshes: std::sync::atomic::AtomicUsize,
+    /// The orders of the page a list answers.
+    orders: Vec<crate::FetchedOrder>,
 }
 
 #[async_trait::async_trait]
@@ -128,7 +130,7 @@ impl PlatformClient for Scripted {
         match &self.error {
             Some(error) if self.valid_token != Some(token) => Err(error.clone()),
             _ => Ok(OrderPage {
-                orders: Vec::new(),
+                orders: self.orders.clone(),
                 next: None,
                 total: None,
             }),
@@ -517,5 +519,47 @@ async fn an_expiry_after_the_refresh_keeps_the_platforms_text() {
     assert!(
         matches!(error, SessionError::Expired(ref m) if m.contains("（平台返回：19 无效access_token）")),
         "{error:?}"
+    );
+}
+
+/// An order id with a control character (a NUL PostgreSQL refuses would fail the whole page)
+/// names no order the platform would know again: the order is kept as an unidentified,
+/// unreadable one, and the page's other orders as they are.
+#[tokio::test]
+async fn an_order_id_with_a_control_character_makes_the_order_unreadable_not_the_page() {
+    let fetched = |id: &str| crate::FetchedOrder {
+        order_id: Some(id.to_owned()),
+        raw: serde_json::json!({ "oid": id }),
+        parsed: Err("未知状态\u{7}".to_owned()),
+    };
+    let client = Scripted {
+        orders: vec![fetched("A\u{0}1"), fetched("B2")],
+        ..Scripted::default()
+    };
+    let mut session = Session::new(
+        AppCredentials::new("k", "s"),
+        "t".into(),
+        None,
+        RetryPolicy::default(),
+    );
+    let window = TimeWindow::new(Utc::now(), Utc::now());
+    let page = session
+        .list_orders(&client, &window, Listing::Modified, None, &NoSink)
+        .await
+        .expect("a page");
+    let seen: Vec<(Option<&str>, Result<(), &str>)> = page
+        .orders
+        .iter()
+        .map(|o| {
+            let parsed = o.parsed.as_ref().map(|_| ()).map_err(String::as_str);
+            (o.order_id.as_deref(), parsed)
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (None, Err("订单号含控制字符，无法识别")),
+            (Some("B2"), Err("未知状态")),
+        ]
     );
 }
