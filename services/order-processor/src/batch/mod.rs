@@ -69,7 +69,9 @@ pub async fn process(
     let row_ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let revealed = revealed::for_rows(conn, &row_ids).await?;
     let (prepared, unreadable) = prepare_rows(ctx, rows, &revealed);
-    raw_orders::set_status(conn, &unreadable, RawOrderStatus::Malformed).await?;
+    for (id, reason) in &unreadable {
+        raw_orders::set_aside(conn, *id, reason).await?;
+    }
     summary.unreadable = unreadable.len();
     summary.orders = prepared.len();
     if prepared.is_empty() {
@@ -117,20 +119,22 @@ pub async fn process(
     Ok(summary)
 }
 
-/// Opens every row; the unreadable ones are kept apart (marked `MALFORMED`, counted).
+/// Opens every row; the unreadable ones are kept apart (marked `MALFORMED` with the reason in
+/// `parse_error`, counted).
 fn prepare_rows(
     ctx: &Context<'_>,
     rows: &[RawRow],
     revealed: &HashMap<i64, String>,
-) -> (Vec<Prepared>, Vec<i64>) {
+) -> (Vec<Prepared>, Vec<(i64, String)>) {
     let mut prepared = Vec::new();
     let mut unreadable = Vec::new();
     for row in rows {
         match orders::prepare(ctx.sealer, ctx.indexer, row, revealed.get(&row.id)) {
             Ok(p) => prepared.push(p),
             Err(e) => {
-                tracing::warn!(raw_order.id = row.id, error = %format!("{e:#}"), "Raw order unreadable; marked MALFORMED");
-                unreadable.push(row.id);
+                let error = format!("{e:#}");
+                tracing::warn!(raw_order.id = row.id, error = %error, "Raw order unreadable; marked MALFORMED");
+                unreadable.push((row.id, format!("无法处理：{error}")));
             }
         }
     }

@@ -148,3 +148,33 @@ async fn the_backlog_counts_the_orders_waiting_and_how_long_the_oldest_has() {
     run.process(&ids[..1]).await;
     assert_eq!(pending_backlog(&mut conn).await.unwrap(), (0, None));
 }
+
+#[tokio::test]
+async fn a_raw_order_that_does_not_open_is_kept_malformed_with_its_reason() {
+    let run = Run::new().await;
+    let spec = |id, buyer: &str| Spec {
+        shop: 0,
+        order: order(id, 5, NeutralStatus::Completed, 5_000, Some(buyer), None),
+    };
+    let ids = run
+        .store(&[spec("u1", "a"), spec("u2", "b")], "PENDING")
+        .await;
+    // The first row's neutral form no longer opens (damaged, or sealed under a key gone).
+    let mut conn = leadgen_db::conn(&run.db.pool).await.unwrap();
+    diesel::update(t_ecom_order_raw::table.find(ids[0]))
+        .set(t_ecom_order_raw::normalized.eq(Some("v1:not-a-sealed-value")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let summary = run.process(&ids).await;
+    assert_eq!((summary.orders, summary.unreadable), (1, 1));
+    let (status, reason) = state_of(&run, ids[0]).await;
+    assert_eq!(status, "MALFORMED");
+    assert!(
+        reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with("无法处理：")),
+        "{reason:?}"
+    );
+    assert_eq!(state_of(&run, ids[1]).await.0, "PROCESSED");
+}
