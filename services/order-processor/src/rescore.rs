@@ -344,9 +344,10 @@ fn standing_intention(row: &LeadRow) -> anyhow::Result<Intention> {
     })
 }
 
-/// Writes one chunk's changed leads in one transaction: locks them in id order, skips any a batch
-/// changed since they were read (that batch marked the shop dirty again), and emits
-/// `LeadUpdated` for those whose score (or its intention part), tags or contact verdict changed.
+/// Writes one chunk's changed leads in one transaction: locks them in id order, skips any written
+/// since they were read (and marks their shop dirty again, which a salesperson's status change
+/// does not), and emits `LeadUpdated` for those whose score (or its intention part), tags or
+/// contact verdict changed.
 async fn write_chunk(conn: &mut AsyncPgConnection, changed: Vec<Changed>) -> anyhow::Result<()> {
     if changed.is_empty() {
         return Ok(());
@@ -361,8 +362,12 @@ async fn write_chunk(conn: &mut AsyncPgConnection, changed: Vec<Changed>) -> any
             let mut updates = Vec::new();
             let mut events = Batch::default();
             let mut to_rebuild = Vec::new();
+            let mut moved_on = Vec::new();
             for c in changed {
+                // Written since it was read (a batch, a salesperson's status change): the shop
+                // is rescored again, so the lead is not left as it was.
                 if current.get(&c.row.id) != Some(&c.row.version) {
+                    moved_on.push((TenantId::new(c.row.tenant_id), c.row.platform_id));
                     continue;
                 }
                 if contact_lapsed(&c) {
@@ -378,6 +383,11 @@ async fn write_chunk(conn: &mut AsyncPgConnection, changed: Vec<Changed>) -> any
             events.enqueue(conn, SERVICE).await?;
             // The pending sweep rebuilds these buyers from all of their orders.
             raw_orders::set_status(conn, &to_rebuild, RawOrderStatus::Pending).await?;
+            moved_on.sort_unstable();
+            moved_on.dedup();
+            for (tenant, shop) in moved_on {
+                shop_stats::mark_dirty(conn, tenant, &[shop]).await?;
+            }
             Ok(())
         }
         .scope_boxed()

@@ -218,9 +218,12 @@ pub async fn request(
             let op = op.clone();
             let trace_id = trace_id.clone();
             async move {
-                let platform = platforms_repo::find_for_tenant(conn, tenant, platform_id)
-                    .await?
-                    .ok_or(AuthApiError::PlatformNotFound)?;
+                // Locked: a pause or disconnect committed meanwhile (it cancels the running
+                // sync) is seen here, never followed by a task it would not cancel.
+                let platform =
+                    platforms_repo::find_for_tenant_for_update(conn, tenant, platform_id)
+                        .await?
+                        .ok_or(AuthApiError::PlatformNotFound)?;
                 // The record the id resolves to: an alias (a renewed authorization's old id)
                 // syncs the shop it was renewed into.
                 let platform_id = platform.id;

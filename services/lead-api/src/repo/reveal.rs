@@ -44,7 +44,8 @@ pub async fn raw_order(
 /// Keeps the blind index of the phone revealed for raw order `id` (never the number) and, when it
 /// is new, hands the order back to order-processor (`PENDING`): its pending sweep adds the phone
 /// to the buyer's identities, merging the buyer with any lead known by it. Answers whether the
-/// order was handed back.
+/// order was handed back. A row a batch is processing right now (`PENDING`, locked) is waited
+/// for and handed back once it commits: the batch read no revealed phone for it.
 pub async fn remember_phone(
     conn: &mut AsyncPgConnection,
     tenant: TenantId,
@@ -52,7 +53,7 @@ pub async fn remember_phone(
     index: &str,
 ) -> QueryResult<bool> {
     let changed = diesel::sql_query(
-        "WITH kept AS (            INSERT INTO t_order_revealed_identity (raw_order_id, tenant_id, key_hash)            SELECT id, tenant_id, $3 FROM t_ecom_order_raw WHERE id = $1 AND tenant_id = $2            ON CONFLICT (raw_order_id) DO UPDATE              SET key_hash = excluded.key_hash, revealed_at = now()              WHERE t_order_revealed_identity.key_hash <> excluded.key_hash            RETURNING raw_order_id)          UPDATE t_ecom_order_raw SET process_status = $4          WHERE id IN (SELECT raw_order_id FROM kept) AND process_status = $5",
+        "WITH kept AS (            INSERT INTO t_order_revealed_identity (raw_order_id, tenant_id, key_hash)            SELECT id, tenant_id, $3 FROM t_ecom_order_raw WHERE id = $1 AND tenant_id = $2            ON CONFLICT (raw_order_id) DO UPDATE              SET key_hash = excluded.key_hash, revealed_at = now()              WHERE t_order_revealed_identity.key_hash <> excluded.key_hash            RETURNING raw_order_id)          UPDATE t_ecom_order_raw SET process_status = $4          WHERE id IN (SELECT raw_order_id FROM kept) AND process_status IN ($4, $5)",
     )
     .bind::<BigInt, _>(id)
     .bind::<BigInt, _>(tenant.get())
