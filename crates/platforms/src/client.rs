@@ -98,7 +98,7 @@ impl fmt::Debug for TokenSet {
 }
 
 /// Where the next page starts: a page number or an opaque cursor.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum PageCursor {
     Number(u32),
     Token(String),

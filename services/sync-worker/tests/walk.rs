@@ -31,6 +31,8 @@ use sync_worker::sync::{self, Syncer, TaskOutcome};
 struct LateChange {
     orders: Mutex<Vec<String>>,
     calls: AtomicUsize,
+    /// Instead: token cursors that loop (A, B, A, …), one new order a page.
+    looping: bool,
 }
 
 fn order(id: &str) -> FetchedOrder {
@@ -86,6 +88,18 @@ impl PlatformClient for LateChange {
         _: Listing,
         cursor: Option<&PageCursor>,
     ) -> Result<OrderPage, PlatformError> {
+        if self.looping {
+            let call = self.calls.fetch_add(1, Ordering::SeqCst);
+            let next = match cursor {
+                Some(PageCursor::Token(t)) if t == "A" => "B",
+                _ => "A",
+            };
+            return Ok(OrderPage {
+                orders: vec![order(&format!("loop-{call}"))],
+                next: Some(PageCursor::Token(next.into())),
+                total: None,
+            });
+        }
         let page = PageCursor::page_number(cursor, 1, PlatformType::Douyin)?;
         let mut orders = self
             .orders
@@ -129,9 +143,12 @@ impl LateChange {
     }
 }
 
-#[tokio::test]
-async fn an_order_recorded_late_inside_the_window_being_walked_is_not_missed() {
-    let db = TestDb::new().await;
+/// A Douyin shop with credentials that open, a RUNNING by-modification task over the last two
+/// hours, and a syncer whose Douyin client is `platform`: the syncer, the task and the shop.
+async fn douyin_walk(
+    db: &TestDb,
+    platform: std::sync::Arc<LateChange>,
+) -> (Syncer, tasks::TaskRow, i64) {
     let sealer = leadgen_runtime::sealer(&crypto_settings()).expect("sealer");
     let shop = db.active_shop(1, "DOUYIN").await;
     let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
@@ -164,10 +181,6 @@ async fn an_order_recorded_late_inside_the_window_being_walked_is_not_missed() {
         .get_result(&mut conn)
         .await
         .expect("task");
-    let platform = std::sync::Arc::new(LateChange {
-        orders: Mutex::new((1..=4).map(|n| format!("o-{n}")).collect()),
-        calls: AtomicUsize::new(0),
-    });
     let syncer = Syncer {
         pool: db.pool.clone(),
         sealer: sealer.clone(),
@@ -183,6 +196,19 @@ async fn an_order_recorded_late_inside_the_window_being_walked_is_not_missed() {
     .await
     .expect("find")
     .expect("the task");
+    (syncer, task_row, shop)
+}
+
+#[tokio::test]
+async fn an_order_recorded_late_inside_the_window_being_walked_is_not_missed() {
+    let db = TestDb::new().await;
+    let platform = std::sync::Arc::new(LateChange {
+        orders: Mutex::new((1..=4).map(|n| format!("o-{n}")).collect()),
+        calls: AtomicUsize::new(0),
+        looping: false,
+    });
+    let (syncer, task_row, shop) = douyin_walk(&db, platform.clone()).await;
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
     let outcome = syncer
         .run(&task_row, PlatformType::Douyin)
         .await
@@ -328,4 +354,27 @@ async fn an_unreadable_order_counts_as_a_failure_only() {
         ),
         (2, 1, 0, 0, 2)
     );
+}
+
+/// A platform whose paging loops (a cursor it answered before in the same pass) stops the sync
+/// with the reason instead of walking forever, holding the shop's one running task.
+#[tokio::test]
+async fn a_platform_whose_paging_loops_stops_the_sync_with_the_reason() {
+    let db = TestDb::new().await;
+    let platform = std::sync::Arc::new(LateChange {
+        orders: Mutex::new(Vec::new()),
+        calls: AtomicUsize::new(0),
+        looping: true,
+    });
+    let (syncer, task_row, _) = douyin_walk(&db, platform.clone()).await;
+    let outcome = syncer
+        .run(&task_row, PlatformType::Douyin)
+        .await
+        .expect("run");
+    assert!(
+        matches!(&outcome, TaskOutcome::Failed(reason) if reason == sync::PAGING_LOOPS),
+        "{outcome:?}"
+    );
+    // The probe, A, B, then A again.
+    assert_eq!(AtomicUsize::load(&platform.calls, Ordering::SeqCst), 3);
 }

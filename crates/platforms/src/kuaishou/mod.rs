@@ -233,9 +233,18 @@ impl PlatformClient for KuaishouClient {
             return Err(error);
         }
         let (orders, next) = parse_cursor_page(&json)?;
-        // `"nomore"` (or no cursor at all) ends the window; a cursor that would not move the
-        // walk forward is an answer we cannot use.
-        let next = next.filter(|n| n != NO_MORE && !n.is_empty());
+        // `"nomore"` ends the window. No cursor at all, or an empty one (the start again), is
+        // not how the platform documents its last page: an answer we cannot trust to end the
+        // window (retried), never read as its end; nor one that would not move the walk forward.
+        let next = match next.as_deref() {
+            Some(NO_MORE) => None,
+            None | Some("") => {
+                return Err(PlatformError::Malformed(
+                    "the answer carries no cursor (the last page says \"nomore\")".into(),
+                ));
+            }
+            Some(_) => next,
+        };
         if next.as_deref() == Some(cursor) {
             return Err(PlatformError::Malformed(format!(
                 "the cursor did not advance from `{cursor}`"

@@ -18,7 +18,9 @@ use leadgen_domain::{AuthStatus, NotCallable, PlatformType};
 use leadgen_platforms::client::platform_said;
 use leadgen_platforms::resilience::RetryPolicy;
 use leadgen_platforms::session::{Session, SessionError};
-use leadgen_platforms::{Listing, OrderPage, PlatformClient, PlatformError, Registry, TimeWindow};
+use leadgen_platforms::{
+    Listing, OrderPage, PageCursor, PlatformClient, PlatformError, Registry, TimeWindow,
+};
 use leadgen_shop_session::{self as shop_session, CredentialSink};
 
 use crate::repo::credentials;
@@ -159,6 +161,8 @@ impl Syncer {
             .await;
         let mut joined = Joined::default();
         let mut probing = true;
+        // The cursors of this pass over the window: one answered again is a loop.
+        let mut cursors: HashSet<PageCursor> = HashSet::new();
         loop {
             let page = match self.page_or_end(task, fetched).await? {
                 Ok(page) => page,
@@ -180,6 +184,14 @@ impl Syncer {
                 }
                 None => (at + 1, None),
             };
+            match &cursor {
+                Some(c) if !cursors.insert(c.clone()) || cursors.len() > MAX_PAGES_PER_PASS => {
+                    tracing::warn!(sync_task.id = task.id.get(), cursor = ?c, pages = cursors.len(), "The platform's paging does not end; the sync stops");
+                    return Ok(Err(TaskOutcome::Failed(PAGING_LOOPS.to_owned())));
+                }
+                Some(_) => {}
+                None => cursors.clear(),
+            }
             probing = cursor.is_none();
             let window_done = next_at > at;
             if window_done {
@@ -291,6 +303,15 @@ impl Syncer {
 /// How often a window that orders joined mid-walk is read again before the walk moves on (the
 /// daily reconcile catches what still slips by).
 const MAX_WALKS_AGAIN: u32 = 2;
+
+/// The most pages one pass over a window may take (100 orders a page: millions of orders in a
+/// window of a day at most); a platform whose paging goes on past it, or answers a cursor it
+/// answered before in the same pass, loops, and the sync stops rather than run forever.
+const MAX_PAGES_PER_PASS: usize = 20_000;
+
+/// A task's error when the platform's paging loops.
+pub const PAGING_LOOPS: &str =
+    "电商平台的分页没有结束（游标重复或页数超出上限），为避免无限循环已停止本次同步，请稍后重试";
 
 /// Whether orders joined the window being walked backwards: a later answer's total above the
 /// probe's (a change the platform recorded late, inside the window; pages already read then
