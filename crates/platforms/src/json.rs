@@ -28,6 +28,16 @@ pub fn str_at<'a>(v: &'a Value, key: &str) -> &'a str {
     v.get(key).and_then(Value::as_str).unwrap_or("")
 }
 
+/// The list at `key`: absent or `null` is empty; anything else than a list is an order we cannot
+/// read (its items and refunds would silently vanish), the error naming `key`.
+pub fn list_at<'a>(raw: &'a Value, key: &str) -> Result<&'a [Value], String> {
+    match raw.get(key) {
+        None | Some(Value::Null) => Ok(&[]),
+        Some(Value::Array(items)) => Ok(items.as_slice()),
+        Some(_) => Err(format!("{key} is not a list")),
+    }
+}
+
 /// An amount in yuan at `key`, sent as a decimal string or a number; every error names `key`.
 /// No amount an order carries (what was paid, a price, a refund) is negative: one that is is
 /// an order we cannot read, kept as such.
@@ -55,6 +65,16 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn a_list_is_a_list_or_absent() {
+        let raw = json!({"a": [1, 2], "n": null, "o": {"x": 1}, "s": "1,2"});
+        assert_eq!(list_at(&raw, "a").map(<[Value]>::len), Ok(2));
+        assert_eq!(list_at(&raw, "n").map(<[Value]>::len), Ok(0));
+        assert_eq!(list_at(&raw, "missing").map(<[Value]>::len), Ok(0));
+        assert_eq!(list_at(&raw, "o"), Err("o is not a list".to_owned()));
+        assert_eq!(list_at(&raw, "s"), Err("s is not a list".to_owned()));
+    }
 
     #[test]
     fn numbers_and_texts_read_alike_on_every_platform() {

@@ -8,7 +8,7 @@ use leadgen_domain::{
 use serde_json::Value;
 
 use crate::client::{FetchedOrder, PlatformError, TokenSet, platform_text};
-use crate::json::{int, str_at, text};
+use crate::json::{int, list_at, str_at, text};
 
 /// How long a refresh token lives (token_create_response.go: 14 days).
 pub const REFRESH_TOKEN_DAYS: i64 = 14;
@@ -215,10 +215,7 @@ pub fn parse_order(raw: &Value) -> Result<RawOrder, String> {
     let status = status(code).ok_or_else(|| format!("unknown order_status `{code}`"))?;
     let created_at = unix_seconds(raw, "create_time")?.ok_or("create_time is missing")?;
     let amount = int(raw.get("pay_amount")).ok_or("pay_amount is missing")?;
-    let skus = match raw.get("sku_order_list") {
-        Some(Value::Array(skus)) => skus.as_slice(),
-        _ => &[],
-    };
+    let skus = list_at(raw, "sku_order_list")?;
     let items = skus
         .iter()
         .map(|sku| OrderItem {

@@ -117,6 +117,12 @@ fn a_refunded_sku_is_a_partial_refund_of_what_it_paid() {
         whole.partial_refund, None,
         "every sku refunded: the whole order"
     );
+    // A sku list that is no list would read as no refund: the order is unreadable instead.
+    order["sku_order_list"] = json!({"0": refunded});
+    assert_eq!(
+        parse::parse_order(&order).map(|o| o.refunded),
+        Err("sku_order_list is not a list".to_owned())
+    );
 }
 
 #[test]

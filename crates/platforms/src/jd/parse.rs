@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::SEARCH_RESPONSE;
 use crate::client::{FetchedOrder, PlatformError, TokenSet, platform_text};
-use crate::json::{str_at, text, yuan};
+use crate::json::{list_at, str_at, text, yuan};
 
 /// Whether a JOS message says the service is down or busy (retry later).
 fn sounds_unavailable(message: &str) -> bool {
@@ -241,10 +241,7 @@ pub fn parse_order(raw: &Value) -> Result<RawOrder, String> {
         .ok_or_else(|| format!("unknown orderState `{platform_status}`"))?;
     let created_at = time(raw, "orderStartTime")?.ok_or("orderStartTime is missing")?;
     let paid_at = time(raw, "paymentConfirmTime")?;
-    let lines = match raw.get("itemInfoList") {
-        Some(Value::Array(lines)) => lines.as_slice(),
-        _ => &[],
-    };
+    let lines = list_at(raw, "itemInfoList")?;
     let mut items = Vec::with_capacity(lines.len());
     for line in lines {
         let quantity = match line.get("itemTotal") {

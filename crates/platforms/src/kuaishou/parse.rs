@@ -8,7 +8,7 @@ use leadgen_domain::{
 use serde_json::Value;
 
 use crate::client::{FetchedOrder, OAUTH_REFUSALS, PlatformError, TokenSet, platform_text};
-use crate::json::{int, str_at, text};
+use crate::json::{int, list_at, str_at, text};
 
 /// The cursor that ends a walk.
 pub const NO_MORE: &str = "nomore";
@@ -184,12 +184,10 @@ pub fn parse_order(raw: &Value) -> Result<RawOrder, String> {
             quantity: int(item.get("num")).unwrap_or(1),
             price: Money::from_fen(int(item.get("price")).unwrap_or_default()),
         }],
-        _ => Vec::new(),
+        None | Some(Value::Null) => Vec::new(),
+        Some(_) => return Err("orderItemInfo is not an object".into()),
     };
-    let refunds = match raw.get("orderRefundList") {
-        Some(Value::Array(r)) => r.as_slice(),
-        _ => &[],
-    };
+    let refunds = list_at(raw, "orderRefundList")?;
     let refunded = !refunds.is_empty();
     // One item per order: a refund of less than the order (part of the quantity) is partial when
     // every refund says its `refundFee`; else the whole order.

@@ -102,6 +102,12 @@ fn a_refund_below_the_order_is_partial() {
             "{whole}"
         );
     }
+    // A refund list that is no list would read as no refund: the order is unreadable instead.
+    order["orderRefundList"] = json!("22");
+    assert_eq!(
+        parse::parse_order(&order).map(|o| o.refunded),
+        Err("orderRefundList is not a list".to_owned())
+    );
 }
 
 #[test]

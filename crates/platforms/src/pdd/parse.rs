@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::LIST_RESPONSE;
 use crate::client::{FetchedOrder, PlatformError, TokenSet, platform_text};
-use crate::json::{int, str_at, text, yuan};
+use crate::json::{int, list_at, str_at, text, yuan};
 
 /// The retry class of an `error_code`: 52101/70031 throttled, 52102/52103 unavailable,
 /// 10019 expired token; `None` for every other code. Each keeps PDD's own code and text.
@@ -262,10 +262,7 @@ pub fn parse_order(raw: &Value) -> Result<RawOrder, String> {
         format!("unknown order_status {order_status} / refund_status {refund_status}")
     })?;
     let created_at = time(raw, "created_time")?.ok_or("created_time is missing")?;
-    let lines = match raw.get("item_list") {
-        Some(Value::Array(lines)) => lines.as_slice(),
-        _ => &[],
-    };
+    let lines = list_at(raw, "item_list")?;
     let mut items = Vec::with_capacity(lines.len());
     for line in lines {
         items.push(OrderItem {

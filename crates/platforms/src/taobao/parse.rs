@@ -9,7 +9,7 @@ use leadgen_domain::{BuyerRef, ContactField, NeutralStatus, OrderItem, RawOrder,
 use serde_json::Value;
 
 use crate::client::{FetchedOrder, OAUTH_REFUSALS, PlatformError, TokenSet, platform_text};
-use crate::json::{str_at, yuan};
+use crate::json::{list_at, str_at, yuan};
 use crate::resilience::BanScope;
 
 /// Maps `{"error_response": {...}}` to a typed error; `None` when the response is not an error.
@@ -271,9 +271,12 @@ pub fn parse_trade(raw: &Value) -> Result<RawOrder, String> {
     let status =
         status(&platform_status).ok_or_else(|| format!("unknown status `{platform_status}`"))?;
     let created_at = time(raw, "created")?.ok_or("created is missing")?;
-    let lines = match raw.get("orders").and_then(|o| o.get("order")) {
-        Some(Value::Array(lines)) => lines.as_slice(),
-        _ => &[],
+    let lines = match raw.get("orders") {
+        None | Some(Value::Null) => &[],
+        Some(orders @ Value::Object(_)) => {
+            list_at(orders, "order").map_err(|e| format!("orders.{e}"))?
+        }
+        Some(_) => return Err("orders is not an object".into()),
     };
     let mut items = Vec::with_capacity(lines.len());
     let whole_refund = refund_asked(str_at(raw, "refund_status"));
