@@ -215,16 +215,25 @@ pub fn parse_order(raw: &Value) -> Result<RawOrder, String> {
     let status = status(code).ok_or_else(|| format!("unknown order_status `{code}`"))?;
     let created_at = unix_seconds(raw, "create_time")?.ok_or("create_time is missing")?;
     let amount = int(raw.get("pay_amount")).ok_or("pay_amount is missing")?;
+    if amount < 0 {
+        return Err("pay_amount: negative amount".into());
+    }
     let skus = list_at(raw, "sku_order_list")?;
     let items = skus
         .iter()
-        .map(|sku| OrderItem {
-            sku_id: text(sku.get("sku_id")).filter(|s| s != "0"),
-            title: str_at(sku, "product_name").to_owned(),
-            quantity: int(sku.get("item_num")).unwrap_or(1),
-            price: Money::from_fen(int(sku.get("origin_amount")).unwrap_or_default()),
+        .map(|sku| {
+            let price = int(sku.get("origin_amount")).unwrap_or_default();
+            if price < 0 {
+                return Err("sku_order_list.origin_amount: negative amount".to_owned());
+            }
+            Ok(OrderItem {
+                sku_id: text(sku.get("sku_id")).filter(|s| s != "0"),
+                title: str_at(sku, "product_name").to_owned(),
+                quantity: int(sku.get("item_num")).unwrap_or(1),
+                price: Money::from_fen(price),
+            })
         })
-        .collect();
+        .collect::<Result<Vec<_>, String>>()?;
     let addr = raw.get("post_addr").unwrap_or(&Value::Null);
     let mask_addr = raw.get("mask_post_addr").unwrap_or(&Value::Null);
     let region = match region_of(addr) {

@@ -117,6 +117,13 @@ fn a_refunded_sku_is_a_partial_refund_of_what_it_paid() {
         whole.partial_refund, None,
         "every sku refunded: the whole order"
     );
+    // No amount an order carries is negative: such an order is unreadable.
+    let mut negative = fixture("search")["data"]["shop_order_list"][0].clone();
+    negative["pay_amount"] = json!(-100);
+    assert_eq!(
+        parse::parse_order(&negative).map(|o| o.amount),
+        Err("pay_amount: negative amount".to_owned())
+    );
     // A sku list that is no list would read as no refund: the order is unreadable instead.
     order["sku_order_list"] = json!({"0": refunded});
     assert_eq!(

@@ -177,12 +177,18 @@ pub fn parse_order(raw: &Value) -> Result<RawOrder, String> {
     let status = status(code).ok_or_else(|| format!("unknown status `{code}`"))?;
     let created_at = millis(base, "createTime")?.ok_or("createTime is missing")?;
     let amount = int(base.get("totalFee")).ok_or("totalFee is missing")?;
+    if amount < 0 {
+        return Err("totalFee: negative amount".into());
+    }
     let items = match raw.get("orderItemInfo") {
         Some(item @ Value::Object(_)) => vec![OrderItem {
             sku_id: text(item.get("skuId")).filter(|s| s != "0"),
             title: str_at(item, "itemTitle").to_owned(),
             quantity: int(item.get("num")).unwrap_or(1),
-            price: Money::from_fen(int(item.get("price")).unwrap_or_default()),
+            price: match int(item.get("price")).unwrap_or_default() {
+                price if price < 0 => return Err("orderItemInfo.price: negative amount".into()),
+                price => Money::from_fen(price),
+            },
         }],
         None | Some(Value::Null) => Vec::new(),
         Some(_) => return Err("orderItemInfo is not an object".into()),

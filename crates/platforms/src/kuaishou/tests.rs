@@ -102,6 +102,13 @@ fn a_refund_below_the_order_is_partial() {
             "{whole}"
         );
     }
+    // No amount an order carries is negative: such an order is unreadable.
+    let mut negative = page()["data"]["orderList"][0].clone();
+    negative["orderBaseInfo"]["totalFee"] = json!(-100);
+    assert_eq!(
+        parse::parse_order(&negative).map(|o| o.amount),
+        Err("totalFee: negative amount".to_owned())
+    );
     // A refund list that is no list would read as no refund: the order is unreadable instead.
     order["orderRefundList"] = json!("22");
     assert_eq!(
