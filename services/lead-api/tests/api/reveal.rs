@@ -57,6 +57,21 @@ impl TestApp {
             .expect("POST reveal")
     }
 
+    /// A JD shop of tenant 1 and a lead whose order carries the buyer's mobile in clear
+    /// (`13812345678`, order `J-1`): the shop's id and the lead's.
+    async fn jd_lead_with_a_clear_number(&self) -> (i64, i64) {
+        let (shop, tenant) = self.platform(1, "JD").await;
+        let lead = self
+            .lead(
+                tenant,
+                "JD",
+                SeedLead::new(1, shop, "J-1", "2026-05-01T02:00:00Z"),
+            )
+            .await;
+        self.set_order(lead, &order("J-1", "13812345678")).await;
+        (shop, lead)
+    }
+
     async fn audits(&self) -> Vec<(i64, String, String, Option<i32>)> {
         let mut conn = self.conn().await;
         t_contact_reveal::table
@@ -76,15 +91,7 @@ impl TestApp {
 #[tokio::test]
 async fn a_number_sent_in_clear_is_revealed_audited_and_never_kept() {
     let app = spawn_app().await;
-    let (p1, t1) = app.platform(1, "JD").await;
-    let lead = app
-        .lead(
-            t1,
-            "JD",
-            SeedLead::new(1, p1, "J-1", "2026-05-01T02:00:00Z"),
-        )
-        .await;
-    app.set_order(lead, &order("J-1", "13812345678")).await;
+    let (_, lead) = app.jd_lead_with_a_clear_number().await;
     let body = json!({"purpose": "FULFILMENT", "reason": "核对收货信息"});
 
     expect_envelope(
@@ -499,15 +506,7 @@ async fn a_platform_that_never_answers_is_given_up_at_the_reveal_deadline() {
 async fn a_number_sent_in_clear_is_not_revealed_for_a_paused_or_disconnected_shop() {
     use leadgen_db::schema::t_ecom_platform_auth as auth;
     let app = spawn_app().await;
-    let (p1, t1) = app.platform(1, "JD").await;
-    let lead = app
-        .lead(
-            t1,
-            "JD",
-            SeedLead::new(1, p1, "J-1", "2026-05-01T02:00:00Z"),
-        )
-        .await;
-    app.set_order(lead, &order("J-1", "13812345678")).await;
+    let (p1, lead) = app.jd_lead_with_a_clear_number().await;
     let body = json!({"purpose": "FULFILMENT"});
     for (status, code) in [("DISABLED", 40009), ("REVOKED", 40001), ("EXPIRED", 40001)] {
         let mut conn = app.conn().await;
