@@ -178,8 +178,9 @@ async fn attempt(
     request: &RevealRequest,
     target: &mut Target,
 ) -> Result<Revealed, LeadApiError> {
-    // Held to the end: the platform call is what the slot shares out.
-    let _slot = state
+    // Held to the end of the platform call, which is what the slot shares out: past the
+    // deadline too (the call goes on), so a slow platform cannot take more of it.
+    let slot = state
         .reveal_slots
         .acquire(user.tenant_id)
         .await
@@ -208,6 +209,7 @@ async fn attempt(
     // token the platform rotated would be lost with the shop's session).
     let deadline = std::time::Duration::from_millis(state.reveal.deadline_ms);
     let call = tokio::spawn(async move {
+        let _slot = slot;
         session
             .decrypt_contact(client.as_ref(), &decrypt, &sink)
             .await

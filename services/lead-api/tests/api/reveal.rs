@@ -448,6 +448,8 @@ async fn a_platform_that_never_answers_is_given_up_at_the_reveal_deadline() {
     });
     let app = spawn_app_with(move |s| {
         s.reveal.deadline_ms = 500;
+        s.reveal.per_tenant_concurrency = 1;
+        s.reveal.busy_wait_ms = 200;
         if let Some(taobao) = s.platforms.endpoints.get_mut(&PlatformType::Taobao) {
             taobao.api_url = format!("http://{address}/router/rest");
         }
@@ -498,6 +500,12 @@ async fn a_platform_that_never_answers_is_given_up_at_the_reveal_deadline() {
         Some(("FAILURE", Some(50201))),
         "{audits:?}"
     );
+    // The call the salesperson stopped waiting for still holds the tenant's one slot: a slow
+    // platform is not sent more of the tenant's calls meanwhile.
+    let again = app
+        .reveal(1, 7, &[CONTACT], lead, json!({"purpose": "FULFILMENT"}))
+        .await;
+    expect_envelope(again, StatusCode::TOO_MANY_REQUESTS, 42904).await;
 }
 
 /// A number sent in clear is revealed only while the merchant keeps the shop connected and
