@@ -218,12 +218,13 @@ pub async fn request(
             let op = op.clone();
             let trace_id = trace_id.clone();
             async move {
-                // Locked: a pause or disconnect committed meanwhile (it cancels the running
-                // sync) is seen here, never followed by a task it would not cancel.
-                let platform =
-                    platforms_repo::find_for_tenant_for_update(conn, tenant, platform_id)
-                        .await?
-                        .ok_or(AuthApiError::PlatformNotFound)?;
+                // Not locked: sync-worker ends a task and then moves the shop's watermark in one
+                // transaction, so a lock here, taken before this task's insert waits on that
+                // end (the one running task per shop), deadlocks. A pause committed meanwhile
+                // leaves this task to sync-worker, which fails it as paused.
+                let platform = platforms_repo::find_for_tenant(conn, tenant, platform_id)
+                    .await?
+                    .ok_or(AuthApiError::PlatformNotFound)?;
                 // The record the id resolves to: an alias (a renewed authorization's old id)
                 // syncs the shop it was renewed into.
                 let platform_id = platform.id;
