@@ -10,6 +10,7 @@
 //! runtime's threads. The only synchronous diesel API we need, the migration harness, runs on a
 //! blocking thread through `AsyncConnectionWrapper`.
 
+pub mod held_lock;
 pub mod oplog;
 pub mod schema;
 pub mod sealed;

@@ -20,6 +20,16 @@ use crate::window::TimeWindow;
 pub trait TokenSink: Send + Sync {
     async fn store(&self, tokens: &TokenSet) -> Result<(), String>;
 
+    /// Waits until no other caller, in any process, is renewing this shop's tokens, and keeps
+    /// the others waiting until the lock is released. Two refreshes of one refresh token at once
+    /// are unsafe: how a platform treats a refresh token used twice is mostly undocumented
+    /// (Douyin invalidates the old pair after expiry, README §4.1), and the pair stored last may
+    /// be the one the platform retired. The caller that waited then finds the other's tokens
+    /// stored and adopts them. `None`: this sink has no lock.
+    async fn exclusive(&self) -> Result<Option<Box<dyn RenewalLock>>, String> {
+        Ok(None)
+    }
+
     /// The shop's tokens as stored now, `(access, refresh)`, when the sink can read them back.
     /// Another caller (the refresher, another sync, a reveal, another replica) may have
     /// refreshed since this session opened: platforms that rotate refresh tokens refuse the old
@@ -27,6 +37,14 @@ pub trait TokenSink: Send + Sync {
     async fn stored(&self) -> Result<Option<(String, Option<String>)>, String> {
         Ok(None)
     }
+}
+
+/// A shop's renewal held by one caller ([`TokenSink::exclusive`]).
+#[async_trait::async_trait]
+pub trait RenewalLock: Send {
+    /// Lets the next caller renew. A lock dropped without it (a cancelled call) is released
+    /// all the same, if later.
+    async fn release(self: Box<Self>);
 }
 
 /// How long after a refused refresh the stored tokens are read once more: a concurrent
@@ -205,12 +223,32 @@ impl Session {
         self.renew(client, sink, true).await.map(|_| ())
     }
 
+    /// New tokens, while no other caller renews the shop's ([`TokenSink::exclusive`]; without
+    /// the lock, when it cannot be had, as before it: a refused refresh still looks for a
+    /// concurrent one's tokens).
+    async fn renew(
+        &mut self,
+        client: &dyn PlatformClient,
+        sink: &dyn TokenSink,
+        may_adopt: bool,
+    ) -> Result<Renewed, SessionError> {
+        let lock = sink.exclusive().await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "Could not take the shop's renewal lock; renewing without it");
+            None
+        });
+        let renewed = self.renew_exclusively(client, sink, may_adopt).await;
+        if let Some(lock) = lock {
+            lock.release().await;
+        }
+        renewed
+    }
+
     /// New tokens: the ones another caller stored since this session read its own (when
     /// `may_adopt`), else a refresh. A refresh the platform refuses (`AuthRefused`, or a session
     /// error from the token endpoint) is [`SessionError::Expired`] unless a concurrent refresh
     /// explains it; any other failure is [`SessionError::Platform`]: a bad signature, a clock or
     /// a whitelist is our configuration, and re-authorizing every shop would not mend it.
-    async fn renew(
+    async fn renew_exclusively(
         &mut self,
         client: &dyn PlatformClient,
         sink: &dyn TokenSink,

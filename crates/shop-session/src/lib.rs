@@ -12,12 +12,13 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
 use leadgen_crypto::Sealer;
+use leadgen_db::held_lock::HeldLock;
 use leadgen_db::schema::t_ecom_platform_auth as auth;
 use leadgen_db::{DbPool, ScopedFutureExt as _, oplog, sealed};
 use leadgen_domain::audit::{AuditAction, AuditTarget};
 use leadgen_domain::{AuthStatus, PlatformId, TenantId};
 use leadgen_platforms::resilience::RetryPolicy;
-use leadgen_platforms::session::{Session, TokenSink};
+use leadgen_platforms::session::{RenewalLock, Session, TokenSink};
 use leadgen_platforms::{AppCredentials, TokenSet};
 
 /// A shop's authorization as the platform calls need it (sealed values stay sealed).
@@ -231,7 +232,24 @@ pub fn open_session(
     Ok(Session::new(app, access_token, refresh_token, policy))
 }
 
-/// Seals refreshed tokens and stores them on the shop's authorization.
+/// The advisory-lock key of a shop's token renewal: a namespace of its own in the high bits,
+/// the shop id in the rest.
+pub fn renewal_lock_key(platform_id: PlatformId) -> i64 {
+    (0x5245_4652_i64 << 32) ^ platform_id.get()
+}
+
+/// A shop's renewal lock ([`renewal_lock_key`]), held on a connection of its own.
+struct ShopRenewal(HeldLock);
+
+#[async_trait::async_trait]
+impl RenewalLock for ShopRenewal {
+    async fn release(self: Box<Self>) {
+        self.0.release().await;
+    }
+}
+
+/// Seals refreshed tokens and stores them on the shop's authorization; one caller at a time
+/// renews a shop's tokens, across every service and replica ([`renewal_lock_key`]).
 pub struct CredentialSink {
     pub pool: DbPool,
     pub sealer: Arc<Sealer>,
@@ -295,6 +313,13 @@ impl TokenSink for CredentialSink {
             .map(|t| open("refresh_token", t))
             .transpose()?;
         Ok(Some((open("access_token", &access)?, refresh)))
+    }
+
+    async fn exclusive(&self) -> Result<Option<Box<dyn RenewalLock>>, String> {
+        let lock = HeldLock::acquire(&self.pool, renewal_lock_key(self.platform_id))
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(Some(Box::new(ShopRenewal(lock))))
     }
 }
 

@@ -7,15 +7,15 @@
 //! documents nowhere among them) is tried again, no sooner than [`RETRY_FAILED_AFTER`] so that
 //! such shops never hold the others back, until the access token has been expired for
 //! `give_up`: the shop cannot work anyway, and is EXPIRED with the platform's last words, so the
-//! merchant is told to authorize again. One replica refreshes a shop at a time (an advisory
-//! lock): platforms that rotate refresh tokens would refuse the second.
+//! merchant is told to authorize again. One caller renews a shop's tokens at a time, across
+//! replicas and services (the session's renewal lock, `leadgen_shop_session::renewal_lock_key`):
+//! a replica that finds a shop being renewed waits, then finds its new tokens stored and takes
+//! them without a refresh of its own.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use diesel::sql_types::{BigInt, Bool};
-use diesel_async::RunQueryDsl;
 use leadgen_crypto::Sealer;
 use leadgen_db::DbPool;
 use leadgen_domain::{PlatformId, PlatformType};
@@ -49,18 +49,6 @@ pub struct Refresher {
 /// A shop whose refresh failed is tried again after this long, not at every pass.
 pub const RETRY_FAILED_AFTER: Duration = Duration::from_secs(30 * 60);
 
-#[derive(diesel::QueryableByName)]
-struct Locked {
-    #[diesel(sql_type = Bool)]
-    locked: bool,
-}
-
-/// The advisory-lock key of a shop's token refresh.
-fn lock_key(platform_id: PlatformId) -> i64 {
-    // A namespace of its own in the high bits, the shop id in the rest.
-    (0x5245_4652_i64 << 32) ^ platform_id.get()
-}
-
 impl Refresher {
     /// One pass over the shops whose tokens expire within `ahead` (at most 100).
     pub async fn refresh_once(&self) -> anyhow::Result<Refreshed> {
@@ -70,20 +58,7 @@ impl Refresher {
             shop_session::expiring(&mut conn, Utc::now() + self.ahead, 100, &resting).await?;
         let mut done = Refreshed::default();
         for row in rows {
-            let key = lock_key(row.id);
-            let locked: Locked = diesel::sql_query("SELECT pg_try_advisory_lock($1) AS locked")
-                .bind::<BigInt, _>(key)
-                .get_result(&mut conn)
-                .await?;
-            if !locked.locked {
-                continue;
-            }
-            let outcome = self.refresh(&mut conn, &row).await;
-            diesel::sql_query("SELECT pg_advisory_unlock($1)")
-                .bind::<BigInt, _>(key)
-                .execute(&mut conn)
-                .await?;
-            let outcome = outcome?;
+            let outcome = self.refresh(&mut conn, &row).await?;
             self.remember(row.id, matches!(outcome, Outcome::Failed));
             match outcome {
                 Outcome::Refreshed => done.refreshed += 1,

@@ -1,0 +1,58 @@
+//! A PostgreSQL session-level advisory lock held across work that is not one transaction (a
+//! platform call between the read and the write it guards), on a pooled connection of its own.
+//! Released explicitly; a lock dropped unreleased (its task cancelled) closes its connection
+//! instead of pooling it, which ends the lock: a pooled connection never keeps one.
+
+use diesel::sql_types::BigInt;
+use diesel_async::RunQueryDsl;
+
+use crate::{DbError, DbPool, PooledConn};
+
+/// A held advisory lock on `key`.
+pub struct HeldLock {
+    conn: Option<PooledConn>,
+    key: i64,
+}
+
+impl HeldLock {
+    /// Waits for the lock on `key`, at most the connection's statement timeout.
+    pub async fn acquire(pool: &DbPool, key: i64) -> Result<HeldLock, DbError> {
+        let mut conn = crate::conn(pool).await?;
+        diesel::sql_query("SELECT pg_advisory_lock($1)")
+            .bind::<BigInt, _>(key)
+            .execute(&mut conn)
+            .await?;
+        Ok(HeldLock {
+            conn: Some(conn),
+            key,
+        })
+    }
+
+    /// Releases the lock and pools its connection again (closes it when the unlock fails).
+    pub async fn release(mut self) {
+        let Some(mut conn) = self.conn.take() else {
+            return;
+        };
+        let unlocked = diesel::sql_query("SELECT pg_advisory_unlock($1)")
+            .bind::<BigInt, _>(self.key)
+            .execute(&mut conn)
+            .await;
+        if let Err(e) = unlocked {
+            tracing::warn!(error = %e, "Could not release an advisory lock; closing its connection");
+            close(conn);
+        }
+    }
+}
+
+impl Drop for HeldLock {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            close(conn);
+        }
+    }
+}
+
+/// Closes a pooled connection instead of returning it to the pool.
+fn close(conn: PooledConn) {
+    drop(deadpool::managed::Object::take(conn));
+}

@@ -1,0 +1,238 @@
+//! One caller renews a shop's tokens at a time, across processes: two sessions that find the
+//! same token expired at once make one refresh between them, and the other takes the stored
+//! result. A lock whose holder was cancelled does not outlive it. Against the real PostgreSQL,
+//! with a scripted platform whose refresh is slow and issues a new pair every time.
+
+#![expect(clippy::expect_used, reason = "test fixtures panic on a broken setup")]
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use leadgen_crypto::Sealer;
+use leadgen_db::held_lock::HeldLock;
+use leadgen_db::schema::t_ecom_platform_auth as auth;
+use leadgen_db::sealed;
+use leadgen_domain::{PlatformId, PlatformType};
+use leadgen_platforms::resilience::RetryPolicy;
+use leadgen_platforms::reveal::{DecryptRequest, RevealPurpose, RevealedContact};
+use leadgen_platforms::{
+    AppCredentials, Listing, OrderPage, PageCursor, PlatformClient, PlatformError, TimeWindow,
+    TokenSet,
+};
+use leadgen_shop_session::{CredentialSink, find, open_session, renewal_lock_key};
+use leadgen_test_support::{TestDb, crypto_settings};
+
+/// A platform where only the newest access token works, and every refresh, slow, issues a new
+/// pair (whichever refresh token it is given).
+struct Rotating {
+    current: Mutex<u32>,
+    refreshes: AtomicUsize,
+}
+
+impl Rotating {
+    fn current(&self) -> u32 {
+        *self.current.lock().expect("lock")
+    }
+}
+
+#[async_trait::async_trait]
+impl PlatformClient for Rotating {
+    fn platform(&self) -> PlatformType {
+        PlatformType::Douyin
+    }
+    fn authorize_url(&self, _: &AppCredentials, _: &str, _: &str) -> String {
+        String::new()
+    }
+    async fn exchange_code(
+        &self,
+        _: &AppCredentials,
+        _: &str,
+        _: &str,
+    ) -> Result<TokenSet, PlatformError> {
+        Err(PlatformError::InvalidRequest("not in this test".into()))
+    }
+    async fn refresh(&self, _: &AppCredentials, _: &str) -> Result<TokenSet, PlatformError> {
+        self.refreshes.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let n = {
+            let mut current = self.current.lock().expect("lock");
+            *current += 1;
+            *current
+        };
+        Ok(TokenSet {
+            access_token: format!("AT{n}"),
+            refresh_token: Some(format!("RT{n}")),
+            expires_at: Some(Utc::now() + chrono::Duration::days(7)),
+            refresh_expires_at: Some(Utc::now() + chrono::Duration::days(14)),
+            shop_id: None,
+            shop_name: None,
+        })
+    }
+    fn windows(&self, range: TimeWindow, _: DateTime<Utc>, _: Listing) -> Vec<TimeWindow> {
+        vec![range]
+    }
+    async fn list_orders(
+        &self,
+        _: &AppCredentials,
+        token: &str,
+        _: &TimeWindow,
+        _: Listing,
+        _: Option<&PageCursor>,
+    ) -> Result<OrderPage, PlatformError> {
+        if token != format!("AT{}", self.current()) {
+            return Err(PlatformError::SessionExpired {
+                detail: format!("{token} is no longer valid"),
+            });
+        }
+        Ok(OrderPage {
+            orders: Vec::new(),
+            next: None,
+            total: Some(0),
+        })
+    }
+    fn reveal_purposes(&self) -> &'static [RevealPurpose] {
+        &[]
+    }
+    async fn decrypt_contact(
+        &self,
+        _: &AppCredentials,
+        _: &str,
+        _: &DecryptRequest,
+    ) -> Result<RevealedContact, PlatformError> {
+        Err(PlatformError::InvalidRequest("not in this test".into()))
+    }
+}
+
+/// An ACTIVE Douyin shop holding `AT0`/`RT0`, sealed as the services seal them.
+async fn shop(db: &TestDb, sealer: &Sealer) -> PlatformId {
+    let id = PlatformId::new(db.active_shop(1, "DOUYIN").await);
+    let seal = |column, value| {
+        sealer
+            .seal(&sealed::platform_auth(column, id), value)
+            .expect("seal")
+    };
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    diesel::update(auth::table.find(id.get()))
+        .set((
+            auth::auth_info.eq(seal("auth_info", "{\"appSecret\":\"s\"}")),
+            auth::access_token.eq(Some(seal("access_token", "AT0"))),
+            auth::refresh_token.eq(Some(seal("refresh_token", "RT0"))),
+        ))
+        .execute(&mut conn)
+        .await
+        .expect("credentials");
+    id
+}
+
+fn sealer() -> std::sync::Arc<Sealer> {
+    let settings = crypto_settings();
+    std::sync::Arc::new(Sealer::new(settings.key_id, &settings.data_key, &[]).expect("sealer"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_callers_finding_one_token_expired_make_one_refresh() {
+    let db = TestDb::new().await;
+    let sealer = sealer();
+    let id = shop(&db, &sealer).await;
+    let platform = Rotating {
+        current: Mutex::new(1),
+        refreshes: AtomicUsize::new(0),
+    };
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    let row = find(&mut conn, leadgen_domain::TenantId::new(1), id)
+        .await
+        .expect("find")
+        .expect("the shop");
+    let policy = RetryPolicy {
+        max_retries: 0,
+        ..RetryPolicy::default()
+    };
+    let sink = CredentialSink {
+        pool: db.pool.clone(),
+        sealer: sealer.clone(),
+        platform_id: id,
+    };
+    let window = TimeWindow::new(Utc::now() - chrono::Duration::hours(1), Utc::now());
+    // Two sessions opened from the same stored pair, whose access token the platform no
+    // longer takes, both listing at once.
+    let list = || async {
+        let mut session = open_session(&sealer, &row, policy).expect("open");
+        session
+            .list_orders(&platform, &window, Listing::Modified, None, &sink)
+            .await
+    };
+    let (first, second) = tokio::join!(list(), list());
+    assert!(first.is_ok(), "{first:?}");
+    assert!(second.is_ok(), "{second:?}");
+    assert_eq!(
+        AtomicUsize::load(&platform.refreshes, Ordering::SeqCst),
+        1,
+        "the second caller waits for the first's refresh and takes its tokens"
+    );
+    // The stored pair is the platform's current one.
+    let stored = find(&mut conn, leadgen_domain::TenantId::new(1), id)
+        .await
+        .expect("find")
+        .expect("the shop");
+    let access = sealer
+        .open(
+            &sealed::platform_auth("access_token", id),
+            stored.access_token.as_deref().expect("a token"),
+        )
+        .expect("open");
+    assert_eq!(access, format!("AT{}", platform.current()));
+    assert_eq!(stored.status, "ACTIVE");
+}
+
+#[tokio::test]
+async fn a_renewal_lock_dropped_unreleased_does_not_outlive_its_holder() {
+    let db = TestDb::new().await;
+    let key = renewal_lock_key(PlatformId::new(42));
+    let held = HeldLock::acquire(&db.pool, key).await.expect("lock");
+    // Held: another caller cannot have it now.
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    assert!(!try_lock(&mut conn, key).await);
+    // Dropped as a cancelled task drops it: its connection is closed, and the lock with it.
+    drop(held);
+    let mut free = false;
+    for _ in 0..50 {
+        free = try_lock(&mut conn, key).await;
+        if free {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(free, "the lock ends with its holder's connection");
+    // Released properly: it can be had again at once.
+    HeldLock::acquire(&db.pool, key)
+        .await
+        .expect("lock")
+        .release()
+        .await;
+    assert!(try_lock(&mut conn, key).await);
+}
+
+#[derive(QueryableByName)]
+struct Locked {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    locked: bool,
+}
+
+async fn try_lock(conn: &mut leadgen_db::PooledConn, key: i64) -> bool {
+    let locked: Locked = diesel::sql_query("SELECT pg_try_advisory_lock($1) AS locked")
+        .bind::<diesel::sql_types::BigInt, _>(key)
+        .get_result(conn)
+        .await
+        .expect("try lock");
+    if locked.locked {
+        diesel::sql_query("SELECT pg_advisory_unlock($1)")
+            .bind::<diesel::sql_types::BigInt, _>(key)
+            .execute(conn)
+            .await
+            .expect("unlock");
+    }
+    locked.locked
+}
