@@ -219,7 +219,8 @@ curl -sS "\$AUTH_URL"    # the consent form
 CALLBACK=\$(curl -sS -b "\$JAR" "\$(curl -sS -o /dev/null -w '%{redirect_url}' -d '' "\$AUTH_URL")")    # approve, then follow to the callback
 echo "\$CALLBACK"; export PLATFORM_ID=\$(echo "\$CALLBACK" | field data.platformId)
 #    Other platforms: "platformType" JD, PDD, DOUYIN or KUAISHOU with appKey sim-<platform>-app and
-#    appSecret sim-<platform>-secret (Kuaishou also "signSecret":"sim-kuaishou-sign-secret" in authInfo).
+#    appSecret sim-<platform>-secret (Kuaishou also "signSecret":"sim-kuaishou-sign-secret" in authInfo,
+#    Douyin "serviceId":"sim-douyin-app").
 #    Connecting the same shop again renews its first record: the callback answers that record's
 #    platformId (the one steps 4 and 5 use); the id step 1 answered stays an alias of it in paths.
 # 3. List the platforms (ACTIVE after step 2).

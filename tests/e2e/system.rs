@@ -64,6 +64,10 @@ pub fn app_for(platform: &str) -> (String, String, serde_json::Value) {
     if platform == "KUAISHOU" {
         info["signSecret"] = serde_json::json!("e2e-kuaishou-sign-secret");
     }
+    if platform == "DOUYIN" {
+        // The simulator's service-market id of an app is its key.
+        info["serviceId"] = serde_json::json!(key);
+    }
     (key, secret, info)
 }
 

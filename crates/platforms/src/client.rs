@@ -201,7 +201,9 @@ pub enum PlatformError {
     /// platform's own code (+ `sub_code`) and message, verbatim ([`platform_text`]).
     #[error("电商平台会话已失效或过期{}", platform_said(detail))]
     SessionExpired { detail: String },
-    /// The OAuth code or refresh token was refused.
+    /// The OAuth code or refresh token was refused: the merchant's grant is dead or was
+    /// denied, and only authorizing again mends it. A refusal that blames our app or request
+    /// (a wrong app secret) is [`PlatformError::InvalidRequest`] instead.
     #[error("电商平台拒绝授权：{0}")]
     AuthRefused(String),
     /// Bad signature, app key or parameters: our bug or bad credentials; never retried.
@@ -308,18 +310,44 @@ impl PlatformError {
     }
 }
 
-/// The token endpoint's refusals as OAuth 2.0 defines them (RFC 6749 §4.1.2.1, §5.2): the one
-/// documented source that a token answer's `error` ends the grant, for the platforms whose
-/// token endpoint names its errors so (Taobao; Kuaishou's `error`).
-pub const OAUTH_REFUSALS: &[&str] = &[
+/// The token endpoint's errors (RFC 6749 §4.1.2.1, §5.2) that end the merchant's grant: the code
+/// or refresh token is dead (`invalid_grant`), or the merchant refused (`access_denied`). Only
+/// these are [`PlatformError::AuthRefused`], which a session reports as dead (the merchant must
+/// authorize again).
+pub const OAUTH_GRANT_REFUSALS: &[&str] = &["invalid_grant", "access_denied"];
+
+/// The token endpoint's errors (RFC 6749 §5.2) that blame the request or the app, not the
+/// merchant's grant: a wrong app key or secret (`invalid_client`), an app not allowed the grant
+/// type (`unauthorized_client`), or a request we built wrong. Re-authorizing every shop would
+/// not mend them, so they are [`PlatformError::InvalidRequest`] (a session reports the
+/// platform's error, and leaves the shops as they are).
+pub const OAUTH_CLIENT_ERRORS: &[&str] = &[
     "invalid_request",
     "invalid_client",
-    "invalid_grant",
     "unauthorized_client",
     "unsupported_grant_type",
     "invalid_scope",
-    "access_denied",
 ];
+
+/// A token endpoint's OAuth 2.0 `error` as a typed error, `said` being the platform's other
+/// words (its description, result code…): `"{error}: {said}"`, the OAuth code first so the
+/// consent callback can explain it to the merchant. `None` for an error OAuth does not define.
+pub fn oauth_error(error: &str, said: &str) -> Option<PlatformError> {
+    let text = || {
+        if said.trim().is_empty() {
+            error.to_owned()
+        } else {
+            format!("{error}: {}", said.trim())
+        }
+    };
+    if OAUTH_GRANT_REFUSALS.contains(&error) {
+        Some(PlatformError::AuthRefused(text()))
+    } else if OAUTH_CLIENT_ERRORS.contains(&error) {
+        Some(PlatformError::InvalidRequest(text()))
+    } else {
+        None
+    }
+}
 
 /// The platform's own words as an error carries them: the non-empty `parts` (code, `sub_code`,
 /// message, `sub_msg`…) in order, each as sent (trimmed), separated by single spaces.
@@ -454,5 +482,28 @@ mod tests {
         assert_eq!(walk(1, 350, 100), vec![1, 4, 3, 2, 1]);
         // Douyin pages from 0.
         assert_eq!(walk(0, 250, 100), vec![0, 2, 1, 0]);
+    }
+
+    #[test]
+    fn only_a_dead_or_denied_grant_is_an_oauth_refusal() {
+        for error in ["invalid_grant", "access_denied"] {
+            assert_eq!(
+                oauth_error(error, " code expired "),
+                Some(PlatformError::AuthRefused(format!("{error}: code expired")))
+            );
+        }
+        // Our app's or request's fault: re-authorizing the shops would not mend it.
+        for error in OAUTH_CLIENT_ERRORS {
+            assert_eq!(
+                oauth_error(error, "x"),
+                Some(PlatformError::InvalidRequest(format!("{error}: x"))),
+                "{error}"
+            );
+        }
+        assert_eq!(
+            oauth_error("invalid_client", ""),
+            Some(PlatformError::InvalidRequest("invalid_client".into()))
+        );
+        assert_eq!(oauth_error("server_busy", "稍后再试"), None);
     }
 }

@@ -49,6 +49,43 @@ pub fn yuan(raw: &Value, key: &str) -> Result<Money, String> {
     Ok(amount)
 }
 
+/// An order line's quantity at `key` (`list` names the line's list in the error): a positive
+/// integer, as a JSON number or digits in a string. Every platform sends it; a line without it,
+/// or with a fraction, zero or a negative, is an order we cannot read (its reason in Chinese,
+/// naming the field), never one item by default.
+pub fn item_quantity(line: &Value, list: &str, key: &str) -> Result<i64, String> {
+    int(line.get(key))
+        .filter(|n| *n > 0)
+        .ok_or_else(|| unreadable("商品数量缺失或不是正整数", line, list, key))
+}
+
+/// An order line's unit price in yuan at `key` (decimal string or number, not negative): a line
+/// without a readable price is an order we cannot read, never one at no price.
+pub fn item_price(line: &Value, list: &str, key: &str) -> Result<Money, String> {
+    yuan(line, key).map_err(|_| unreadable("商品单价缺失或无法读取", line, list, key))
+}
+
+/// An order line's unit price in fen at `key` (an integer, not negative), as
+/// [`item_price`].
+pub fn item_price_fen(line: &Value, list: &str, key: &str) -> Result<Money, String> {
+    int(line.get(key))
+        .filter(|fen| *fen >= 0)
+        .map(Money::from_fen)
+        .ok_or_else(|| unreadable("商品单价缺失或无法读取", line, list, key))
+}
+
+/// `{what}：{list}.{key}`, and the value as sent when there was one.
+fn unreadable(what: &str, line: &Value, list: &str, key: &str) -> String {
+    match line.get(key) {
+        None | Some(Value::Null) => format!("{what}：{list}.{key}"),
+        Some(value) => {
+            // As sent, but never more than a price or a count would need.
+            let sent: String = value.to_string().chars().take(32).collect();
+            format!("{what}：{list}.{key}（收到 {sent}）")
+        }
+    }
+}
+
 fn signed_yuan(raw: &Value, key: &str) -> Result<Money, String> {
     match raw.get(key) {
         Some(Value::String(s)) => Money::parse_yuan(s).map_err(|e| format!("{key}: {e}")),
@@ -88,6 +125,54 @@ mod tests {
         assert_eq!(text(v.get("o")), None);
         assert_eq!(str_at(&v, "s"), " 7 ");
         assert_eq!(str_at(&v, "n"), "");
+    }
+
+    #[test]
+    fn an_item_quantity_is_a_positive_integer_and_never_defaulted() {
+        let v = json!({"n": 2, "s": " 3 ", "zero": 0, "neg": -1, "f": 1.5, "fs": "1.5",
+            "b": true, "e": "", "null": null});
+        assert_eq!(item_quantity(&v, "items", "n"), Ok(2));
+        assert_eq!(item_quantity(&v, "items", "s"), Ok(3));
+        for key in ["zero", "neg", "f", "fs", "b", "e", "null", "missing"] {
+            let e = item_quantity(&v, "items", key).expect_err(key);
+            assert!(
+                e.starts_with("商品数量缺失或不是正整数：items.") && e.contains(key),
+                "{e}"
+            );
+        }
+        assert_eq!(
+            item_quantity(&v, "items", "zero"),
+            Err("商品数量缺失或不是正整数：items.zero（收到 0）".to_owned())
+        );
+        assert_eq!(
+            item_quantity(&v, "items", "missing"),
+            Err("商品数量缺失或不是正整数：items.missing".to_owned())
+        );
+    }
+
+    #[test]
+    fn an_item_price_is_read_or_the_order_is_unreadable() {
+        let v = json!({"y": "219.00", "n": 29.25, "free": "0.00", "fen": 21900, "fs": "990",
+            "neg": "-1.00", "negfen": -5, "x": "abc", "frac": 1.5, "null": null});
+        assert_eq!(item_price(&v, "l", "y"), Ok(Money(21_900)));
+        assert_eq!(item_price(&v, "l", "n"), Ok(Money(2_925)));
+        assert_eq!(item_price(&v, "l", "free"), Ok(Money(0)));
+        for key in ["neg", "x", "null", "missing"] {
+            let e = item_price(&v, "l", key).expect_err(key);
+            assert!(
+                e.starts_with("商品单价缺失或无法读取：l.") && e.contains(key),
+                "{e}"
+            );
+        }
+        assert_eq!(item_price_fen(&v, "l", "fen"), Ok(Money(21_900)));
+        assert_eq!(item_price_fen(&v, "l", "fs"), Ok(Money(990)));
+        for key in ["negfen", "x", "frac", "null", "missing"] {
+            let e = item_price_fen(&v, "l", key).expect_err(key);
+            assert!(
+                e.starts_with("商品单价缺失或无法读取：l.") && e.contains(key),
+                "{e}"
+            );
+        }
     }
 
     #[test]

@@ -15,7 +15,9 @@
 //!   phone_no_b, expire_time}` and `data.custom_err {err_code, err_msg}`. With
 //!   `is_virtual_tel=true` the phone is the privacy number `phone_no_a` extension `phone_no_b`
 //!   (`decrypt_text` `"18400913965-7576"`) until `expire_time` (unix seconds). An item with
-//!   `err_no ≠ 0`, or a `custom_err` with `err_code ≠ 0`, is `DecryptFailed` with that code.
+//!   `err_no ≠ 0`, or a `custom_err` with `err_code ≠ 0`, is `DecryptFailed` with that code;
+//!   only a present `err_no` 0 is success: an item without it (or a `custom_err` without its
+//!   `err_code`) is `Malformed`, its text never handed on as a number.
 //! - Errors: the envelope as for every Douyin call (60000 throttled, 40003 access-token
 //!   `sub_code`s → session expired, [`super::parse_error`]), and for this API 30001
 //!   (`isv.app-permissions-insufficient`, README §4.4) → `DecryptNotPermitted`; 50002 (business
@@ -95,7 +97,10 @@ pub fn parse_decrypt_response(
         _ => return Err(PlatformError::Malformed("no data object".into())),
     };
     if let Some(custom) = data.get("custom_err").filter(|c| c.is_object()) {
-        let code = int(custom.get("err_code")).unwrap_or(0);
+        // Absent means nothing went wrong; present, it must say its code.
+        let code = int(custom.get("err_code")).ok_or_else(|| {
+            PlatformError::Malformed("custom_err without a numeric err_code".into())
+        })?;
         if code != 0 {
             return Err(PlatformError::DecryptFailed {
                 code: code.to_string(),
@@ -122,7 +127,10 @@ pub fn parse_decrypt_response(
             code: String::new(),
             message: format!("decrypt_infos has no item for order {}", request.order_id),
         })?;
-    let err_no = int(item.get("err_no")).unwrap_or(0);
+    // Only a stated 0 is success: an item that does not say whether it decrypted may carry
+    // anything in `decrypt_text`, and a salesperson would dial it.
+    let err_no = int(item.get("err_no"))
+        .ok_or_else(|| PlatformError::Malformed("decrypt_infos item without err_no".into()))?;
     if err_no != 0 {
         return Err(PlatformError::DecryptFailed {
             code: err_no.to_string(),
@@ -233,6 +241,44 @@ mod tests {
             parse_decrypt_response(&failed, &request()),
             Err(PlatformError::DecryptFailed { ref code, .. }) if code == "300001"
         ));
+    }
+
+    /// Only a stated `err_no` 0 is success (README §4.3: `err_no, err_msg`): without it the
+    /// item's text was handed on as the buyer's number.
+    #[test]
+    fn an_item_without_its_error_code_is_never_a_number() {
+        let item = json!({"auth_id": "6921234567890123456", "cipher_text": "$Kg1E$AbZ1$1$$",
+            "decrypt_text": "13812345678", "err_msg": "", "data_type": 3, "is_virtual_tel": false});
+        for err_no in [Value::Null, json!("ok"), json!(1.5)] {
+            let mut it = item.clone();
+            if !err_no.is_null() {
+                it["err_no"] = err_no.clone();
+            }
+            assert!(
+                matches!(
+                    parse_decrypt_response(&answer(it), &request()),
+                    Err(PlatformError::Malformed(ref m)) if m.contains("err_no")
+                ),
+                "{err_no}"
+            );
+        }
+        let mut with_code = item.clone();
+        with_code["err_no"] = json!("0");
+        assert!(parse_decrypt_response(&answer(with_code.clone()), &request()).is_ok());
+        // A `custom_err` present without its code says nothing either.
+        let mut no_code = answer(with_code.clone());
+        no_code["data"]["custom_err"] = json!({"err_msg": "出错了"});
+        assert!(matches!(
+            parse_decrypt_response(&no_code, &request()),
+            Err(PlatformError::Malformed(ref m)) if m.contains("custom_err")
+        ));
+        // Absent altogether, nothing went wrong.
+        let mut without = answer(with_code);
+        without["data"]
+            .as_object_mut()
+            .unwrap()
+            .remove("custom_err");
+        assert!(parse_decrypt_response(&without, &request()).is_ok());
     }
 
     #[test]

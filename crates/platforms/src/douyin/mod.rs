@@ -8,7 +8,8 @@
 //!   `timestamp` is sent as `yyyy-MM-dd HH:mm:ss` Beijing time (doudian==0.6; the Go SDK's unix
 //!   seconds are equally accepted). The Go SDK's `x-open-no-old-err-code: 1` header is sent so
 //!   errors come in the new envelope.
-//! - Consent: `authorize_url?service_id={serviceId or app_key}&state=…`. The service market
+//! - Consent: `authorize_url?service_id={serviceId}&state=…` (README §4.1: the service-market
+//!   id, not the app key; `serviceId` is required in `authInfo`). The service market
 //!   redirects to the redirect URL registered with the app; we also pass `redirect_uri`, which
 //!   the simulator needs and the real page is expected to ignore [unverified].
 //! - Tokens: `token.create` at the configured `token_url` (`…/token/create`) with
@@ -24,7 +25,8 @@
 //! - Errors by `code`/`sub_code` ([`parse::parse_error`]): 60000 throttled; 40003 (and 30001)
 //!   with an access-token or authorization `sub_code` → session expired; other 40003
 //!   (signature, timestamp) → invalid request; 20000/20001/90000 → unavailable; 50001 token
-//!   generation → refused.
+//!   generation → refused when its reason is the grant's (code or refresh token expired or
+//!   invalid), an invalid request when it is our app's (`app-secret-invalid`…).
 //! - Orders parse into [`RawOrder`](leadgen_domain::RawOrder): fen amounts, unix-second times,
 //!   `encrypt_post_*` ciphertexts with their `mask_post_*` companions, `doudian_open_id`,
 //!   privacy numbers (`18400913965-7576`) in `post_tel` as virtual numbers.
@@ -204,22 +206,33 @@ impl PlatformClient for DouyinClient {
         PlatformType::Douyin
     }
 
-    /// `serviceId`: the consent page's service (default: the app key); `shopId`: a self-built
-    /// app's own shop, authorized without a consent page.
+    /// `serviceId`: the consent page's service; `shopId`: a self-built app's own shop, for
+    /// `grant_type=authorization_self`.
     fn auth_info_keys(&self) -> &'static [&'static str] {
         &["serviceId", "shopId"]
     }
 
+    /// `serviceId` is required. README §4.1 does document a self-use app authorized without a
+    /// consent page (`authorization_self` with `shop_id`), but an authorization is only ever
+    /// completed through the consent page and its code (the callback refuses one without a
+    /// code, so [`Self::exchange_code`]'s self-use branch is never reached from it), and that
+    /// page takes the service-market `service_id`, which the app key is not. Without it the
+    /// merchant would be sent to some other service, or none: refused when the authorization
+    /// is added (422), not at the consent page.
+    fn required_auth_info_keys(&self) -> &'static [&'static str] {
+        &["serviceId"]
+    }
+
     fn authorize_url(&self, app: &AppCredentials, redirect_uri: &str, state: &str) -> String {
-        let service_id = app.extra("serviceId").unwrap_or(&app.app_key);
-        url_with_query(
-            &self.transport.endpoint.authorize_url,
-            &[
-                ("service_id", service_id),
-                ("state", state),
-                ("redirect_uri", redirect_uri),
-            ],
-        )
+        // An authorization stored before `serviceId` was required has none: no `service_id` is
+        // sent rather than the app key, so the service market says what is missing instead of
+        // asking consent for a service the app key happens to name.
+        let service_id = app.extra("serviceId").map(|id| ("service_id", id));
+        let pairs: Vec<(&str, &str)> = service_id
+            .into_iter()
+            .chain([("state", state), ("redirect_uri", redirect_uri)])
+            .collect();
+        url_with_query(&self.transport.endpoint.authorize_url, &pairs)
     }
 
     async fn exchange_code(

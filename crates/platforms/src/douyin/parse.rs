@@ -8,7 +8,7 @@ use leadgen_domain::{
 use serde_json::Value;
 
 use crate::client::{FetchedOrder, PlatformError, TokenSet, platform_text};
-use crate::json::{int, list_at, str_at, text};
+use crate::json::{int, item_price_fen, item_quantity, list_at, str_at, text};
 
 /// How long a refresh token lives (token_create_response.go: 14 days).
 pub const REFRESH_TOKEN_DAYS: i64 = 14;
@@ -22,6 +22,43 @@ const SESSION_SUB_CODES: &[&str] = &[
     "dop.authorization-no-existed",
     "dop.authorization-closed",
 ];
+
+/// `dop.token-generate-failed:{reason}` (50001) reasons that mean the merchant's grant is dead:
+/// the code (`code-expired`, valid 10 minutes; `code-invalid`), the refresh token
+/// (`token-expired`, `token-invalid`) or the shop's authorization (`no-authorization`) — README
+/// §4.4 and the error table it draws on (`Imactool\Jinritemai\Error\ErrorCode`). Authorizing
+/// again mends them.
+const GRANT_REFUSED: &[&str] = &[
+    "code-expired",
+    "code-invalid",
+    "token-expired",
+    "token-invalid",
+    "no-authorization",
+];
+
+/// 50001 reasons that blame our app, not the grant (the same table): the app key or secret
+/// (`app-id-invalid`, `app-secret-invalid`), the grant type, or an app the platform disabled.
+/// Every shop re-authorizing would not mend them.
+const APP_REFUSED: &[&str] = &[
+    "app-id-invalid",
+    "app-secret-invalid",
+    "grant-type-invalid",
+    "app-forbidden",
+];
+
+/// Whether a 50001 token-generation failure refused the merchant's grant (`true`,
+/// [`GRANT_REFUSED`]) or our app (`false`, [`APP_REFUSED`]); `None` for a reason not documented,
+/// which is not taken as a dead grant.
+fn token_generation_failed(sub_code: &str) -> Option<bool> {
+    let reason = sub_code.rsplit_once(':').map_or(sub_code, |(_, r)| r);
+    if GRANT_REFUSED.contains(&reason) {
+        Some(true)
+    } else if APP_REFUSED.contains(&reason) {
+        Some(false)
+    } else {
+        None
+    }
+}
 
 /// Maps the envelope to a typed error; `None` when `code` is 10000 (or the old `err_no` is 0).
 ///
@@ -60,6 +97,16 @@ pub fn parse_error(json: &Value) -> Option<PlatformError> {
             str_at(json, "sub_msg"),
         ])
     };
+    let unknown = || PlatformError::Unknown {
+        code: if sub_code.is_empty() {
+            code.to_string()
+        } else {
+            format!("{code}/{sub_code}")
+        },
+        message: format!("{} {}", str_at(json, "msg"), str_at(json, "sub_msg"))
+            .trim()
+            .to_owned(),
+    };
     Some(match code {
         60000 => PlatformError::Throttled {
             retry_after: None,
@@ -73,20 +120,17 @@ pub fn parse_error(json: &Value) -> Option<PlatformError> {
             PlatformError::InvalidRequest(detail)
         }
         20000 | 20001 | 90000 => PlatformError::Unavailable(detail),
-        50001 => PlatformError::AuthRefused(detail),
+        // A wrong app secret is ours to mend: as `AuthRefused` a session would mark every shop
+        // expired and ask merchants to authorize again. An undocumented reason is unknown.
+        50001 => match token_generation_failed(sub_code) {
+            Some(true) => PlatformError::AuthRefused(detail),
+            Some(false) => PlatformError::InvalidRequest(detail),
+            None => unknown(),
+        },
         // Documented caller errors: a missing token, signature or timestamp (40001, 40003 with
         // another sub_code), an IP not in the whitelist (30002), an API taken offline (70000).
         40001 | 40003 | 30002 | 70000 => PlatformError::InvalidRequest(detail),
-        _ => PlatformError::Unknown {
-            code: if sub_code.is_empty() {
-                code.to_string()
-            } else {
-                format!("{code}/{sub_code}")
-            },
-            message: format!("{} {}", str_at(json, "msg"), str_at(json, "sub_msg"))
-                .trim()
-                .to_owned(),
-        },
+        _ => unknown(),
     })
 }
 
@@ -222,15 +266,13 @@ pub fn parse_order(raw: &Value) -> Result<RawOrder, String> {
     let items = skus
         .iter()
         .map(|sku| {
-            let price = int(sku.get("origin_amount")).unwrap_or_default();
-            if price < 0 {
-                return Err("sku_order_list.origin_amount: negative amount".to_owned());
-            }
+            // Both always sent (README §4.3): a sku without them is unreadable, not one item at
+            // no price.
             Ok(OrderItem {
                 sku_id: text(sku.get("sku_id")).filter(|s| s != "0"),
                 title: str_at(sku, "product_name").to_owned(),
-                quantity: int(sku.get("item_num")).unwrap_or(1),
-                price: Money::from_fen(price),
+                quantity: item_quantity(sku, "sku_order_list", "item_num")?,
+                price: item_price_fen(sku, "sku_order_list", "origin_amount")?,
             })
         })
         .collect::<Result<Vec<_>, String>>()?;

@@ -132,6 +132,55 @@ fn a_refunded_sku_is_a_partial_refund_of_what_it_paid() {
     );
 }
 
+/// `item_num` and `origin_amount` are always sent (README §4.3): a sku without a readable one
+/// makes the order unreadable, with a reason naming the field, never one item at no price.
+#[test]
+fn a_sku_without_a_readable_quantity_or_price_is_unreadable() {
+    let order = fixture("search")["data"]["shop_order_list"][0].clone();
+    let with = |key: &str, value: Option<Value>| {
+        let mut o = order.clone();
+        let sku = o["sku_order_list"][0].as_object_mut().unwrap();
+        match value {
+            Some(v) => sku.insert(key.to_owned(), v),
+            None => sku.remove(key),
+        };
+        parse::parse_order(&o)
+    };
+    assert_eq!(
+        with("item_num", Some("3".into())).unwrap().items[0].quantity,
+        3
+    );
+    assert_eq!(
+        with("origin_amount", Some(0.into())).unwrap().items[0].price,
+        Money(0)
+    );
+    for bad in [
+        None,
+        Some(json!(0)),
+        Some(json!(-2)),
+        Some(json!(1.5)),
+        Some(json!("一")),
+    ] {
+        let e = with("item_num", bad.clone()).unwrap_err();
+        assert!(
+            e.starts_with("商品数量缺失或不是正整数：sku_order_list.item_num"),
+            "{bad:?}: {e}"
+        );
+    }
+    for bad in [
+        None,
+        Some(json!(-100)),
+        Some(json!(219.5)),
+        Some(json!("x")),
+    ] {
+        let e = with("origin_amount", bad.clone()).unwrap_err();
+        assert!(
+            e.starts_with("商品单价缺失或无法读取：sku_order_list.origin_amount"),
+            "{bad:?}: {e}"
+        );
+    }
+}
+
 #[test]
 fn every_status_maps_and_unknown_ones_fail() {
     let base = fixture("search")["data"]["shop_order_list"][0].clone();
@@ -261,6 +310,48 @@ fn reads_token_answers() {
     ));
 }
 
+/// 50001 token generation (README §4.4): a dead code or refresh token is the merchant's grant
+/// refused; a wrong app secret is our configuration (re-authorizing every shop would not mend
+/// it, and the session must not mark them expired); an undocumented reason is unknown.
+#[test]
+fn a_token_generation_failure_blames_the_grant_or_the_app_by_its_reason() {
+    let err = |reason: &str| {
+        let answer = json!({"code": 50001, "msg": "平台处理失败",
+            "sub_code": format!("dop.token-generate-failed:{reason}"), "sub_msg": "生成token失败", "data": {}});
+        parse_token_response(&answer, Utc::now()).unwrap_err()
+    };
+    for reason in [
+        "code-expired",
+        "code-invalid",
+        "token-expired",
+        "token-invalid",
+        "no-authorization",
+    ] {
+        assert!(
+            matches!(err(reason), PlatformError::AuthRefused(ref m) if m.contains(reason)),
+            "{reason}"
+        );
+    }
+    for reason in [
+        "app-secret-invalid",
+        "app-id-invalid",
+        "grant-type-invalid",
+        "app-forbidden",
+    ] {
+        assert_eq!(
+            err(reason),
+            PlatformError::InvalidRequest(format!(
+                "code 50001 平台处理失败 dop.token-generate-failed:{reason} 生成token失败"
+            )),
+            "{reason}"
+        );
+    }
+    assert!(matches!(
+        err("something-new"),
+        PlatformError::Unknown { ref code, .. } if code == "50001/dop.token-generate-failed:something-new"
+    ));
+}
+
 #[test]
 fn a_signed_search_call_matches_the_public_vector() {
     // Vector doudian-hmac-order-searchlist: same app, secret, business parameters and time.
@@ -322,15 +413,11 @@ fn param_json_sorts_nested_keys_and_keeps_utf8_raw() {
 fn consent_url_and_search_parameters() {
     let c = client();
     let mut app = AppCredentials::new("7123", "s");
+    app.extra.insert("serviceId".into(), "svc-9".into());
     let url = c.authorize_url(&app, "https://x.example/cb?a=1", "st 1");
     assert_eq!(
         url,
-        "https://fuwu.jinritemai.com/authorize?service_id=7123&state=st%201&redirect_uri=https%3A%2F%2Fx.example%2Fcb%3Fa%3D1"
-    );
-    app.extra.insert("serviceId".into(), "svc-9".into());
-    assert!(
-        c.authorize_url(&app, "r", "s")
-            .contains("service_id=svc-9&")
+        "https://fuwu.jinritemai.com/authorize?service_id=svc-9&state=st%201&redirect_uri=https%3A%2F%2Fx.example%2Fcb%3Fa%3D1"
     );
     assert_eq!(
         c.method_url(TOKEN_REFRESH),
@@ -367,4 +454,19 @@ fn windows_are_days_over_the_whole_range() {
             .all(|w| w.end - w.start < chrono::Duration::days(1))
     );
     assert_eq!(w.last().unwrap().end, now);
+}
+
+/// The consent page takes the service-market `service_id` (README §4.1), which the app key is
+/// not: `serviceId` is required when an authorization is added, and never guessed from the key.
+#[test]
+fn the_consent_page_names_the_service_never_the_app_key() {
+    let c = client();
+    assert_eq!(c.required_auth_info_keys(), &["serviceId"]);
+    assert!(c.auth_info_keys().contains(&"shopId"));
+    // One stored before it was required: no service is named rather than the app key.
+    let app = AppCredentials::new("7123", "s");
+    assert_eq!(
+        c.authorize_url(&app, "https://x.example/cb", "st"),
+        "https://fuwu.jinritemai.com/authorize?state=st&redirect_uri=https%3A%2F%2Fx.example%2Fcb"
+    );
 }

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::SEARCH_RESPONSE;
 use crate::client::{FetchedOrder, PlatformError, TokenSet, platform_text};
-use crate::json::{list_at, str_at, text, yuan};
+use crate::json::{int, item_price, item_quantity, list_at, str_at, text, yuan};
 
 /// Whether a JOS message says the service is down or busy (retry later).
 fn sounds_unavailable(message: &str) -> bool {
@@ -118,10 +118,10 @@ pub fn parse_token_response(json: &Value, now: DateTime<Utc>) -> Result<TokenSet
             "token response without access_token".into(),
         ));
     };
-    let expires_in = json.get("expires_in").and_then(Value::as_i64);
-    let issued = json
-        .get("time")
-        .and_then(Value::as_i64)
+    // Numbers may come as digit strings (`"expires_in": "86400"`, `"time": "1716170292123"`):
+    // read alike ([`int`]), or the expiry would be dropped.
+    let expires_in = int(json.get("expires_in"));
+    let issued = int(json.get("time"))
         .and_then(|ms| Utc.timestamp_millis_opt(ms).single())
         .unwrap_or(now);
     Ok(TokenSet {
@@ -244,16 +244,12 @@ pub fn parse_order(raw: &Value) -> Result<RawOrder, String> {
     let lines = list_at(raw, "itemInfoList")?;
     let mut items = Vec::with_capacity(lines.len());
     for line in lines {
-        let quantity = match line.get("itemTotal") {
-            Some(Value::Number(n)) => n.as_i64().ok_or("itemTotal is not an integer")?,
-            Some(Value::String(s)) => s.trim().parse().map_err(|_| format!("itemTotal `{s}`"))?,
-            _ => 1,
-        };
+        // Both always sent (README §2.3): a line without them is unreadable, not one item.
         items.push(OrderItem {
             sku_id: text(line.get("skuId")),
             title: str_at(line, "skuName").to_owned(),
-            quantity,
-            price: yuan(line, "jdPrice")?,
+            quantity: item_quantity(line, "itemInfoList", "itemTotal")?,
+            price: item_price(line, "itemInfoList", "jdPrice")?,
         });
     }
     let consignee = raw.get("consigneeInfo").unwrap_or(&Value::Null);

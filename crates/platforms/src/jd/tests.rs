@@ -202,6 +202,63 @@ fn reads_token_answers() {
     ));
 }
 
+/// `expires_in` and `time` sent as digit strings are read like numbers (they were dropped: no
+/// expiry, so the token was never refreshed ahead of it).
+#[test]
+fn token_expiries_sent_as_strings_are_read() {
+    let now = Utc::now();
+    let mut answer = fixture("token");
+    answer["expires_in"] = json!("86400");
+    answer["time"] = json!("1716170400000");
+    let issued = Utc.timestamp_millis_opt(1_716_170_400_000).unwrap();
+    assert_eq!(
+        parse_token_response(&answer, now).unwrap().expires_at,
+        Some(issued + Duration::seconds(86_400))
+    );
+}
+
+/// `itemTotal` and `jdPrice` are always sent (README §2.3): a line without a readable one makes
+/// the order unreadable, with a reason naming the field, never one item by default.
+#[test]
+fn an_item_line_without_a_readable_quantity_or_price_is_unreadable() {
+    let order =
+        fixture("order_ensearch")[SEARCH_RESPONSE]["searchorderinfo_result"]["orderInfoList"][0]
+            .clone();
+    let with = |key: &str, value: Option<Value>| {
+        let mut o = order.clone();
+        let line = o["itemInfoList"][0].as_object_mut().unwrap();
+        match value {
+            Some(v) => line.insert(key.to_owned(), v),
+            None => line.remove(key),
+        };
+        parse_order(&o)
+    };
+    assert_eq!(
+        with("itemTotal", Some(json!(3))).unwrap().items[0].quantity,
+        3
+    );
+    for bad in [
+        None,
+        Some(json!("0")),
+        Some(json!("-1")),
+        Some(json!("1.5")),
+        Some(json!("")),
+    ] {
+        let e = with("itemTotal", bad.clone()).unwrap_err();
+        assert!(
+            e.starts_with("商品数量缺失或不是正整数：itemInfoList.itemTotal"),
+            "{bad:?}: {e}"
+        );
+    }
+    for bad in [None, Some(json!("")), Some(json!("-0.01"))] {
+        let e = with("jdPrice", bad.clone()).unwrap_err();
+        assert!(
+            e.starts_with("商品单价缺失或无法读取：itemInfoList.jdPrice"),
+            "{bad:?}: {e}"
+        );
+    }
+}
+
 #[test]
 fn signs_one_full_request_as_sent() {
     let app = AppCredentials::new("APPKEY0001", "jd-secret");

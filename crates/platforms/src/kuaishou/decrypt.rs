@@ -12,7 +12,8 @@
 //! - Answer [unverified, this crate's design mirrored by the simulator]: `{"result":1,"data":
 //!   {"decryptResult":[{bizId, encryptedData, decryptedData, errorCode (0 = ok), errorMsg}]}}`;
 //!   a privacy number comes as `decryptedData` `main-extension` with `expireTime` (ms). An item
-//!   with `errorCode ≠ 0` is `DecryptFailed` with that code.
+//!   with `errorCode ≠ 0` is `DecryptFailed` with that code; only a present `errorCode` 0 is
+//!   success (an item without it is `Malformed`, its text never handed on as a number).
 //! - Errors: the envelope as for every Kuaishou call (17 throttled, 24/25 session expired,
 //!   [`super::parse_api_error`]), and [simulator choice] 28 no permission for the API →
 //!   `DecryptNotPermitted`, 2002 decrypt quota used up → `QuotaExhausted`.
@@ -99,7 +100,10 @@ pub fn parse_decrypt_response(
             code: String::new(),
             message: format!("decryptResult has no item for order {}", request.order_id),
         })?;
-    let code = int(item.get("errorCode")).unwrap_or(0);
+    // Only a stated 0 is success: an item that does not say whether it decrypted may carry
+    // anything in `decryptedData`, and a salesperson would dial it.
+    let code = int(item.get("errorCode"))
+        .ok_or_else(|| PlatformError::Malformed("decryptResult item without errorCode".into()))?;
     if code != 0 {
         return Err(PlatformError::DecryptFailed {
             code: code.to_string(),
@@ -167,6 +171,30 @@ mod tests {
             parse_decrypt_response(&failed, &request()),
             Err(PlatformError::DecryptFailed { ref code, .. }) if code == "1001"
         ));
+    }
+
+    /// Only a stated `errorCode` 0 is success: without it the item's text was handed on as the
+    /// buyer's number.
+    #[test]
+    fn an_item_without_its_error_code_is_never_a_number() {
+        let item = json!({"bizId": "2345678901234567", "encryptedData": "QUJD==",
+            "decryptedData": "13812345678", "errorMsg": ""});
+        for code in [Value::Null, json!("ok"), json!(0.5)] {
+            let mut it = item.clone();
+            if !code.is_null() {
+                it["errorCode"] = code.clone();
+            }
+            assert!(
+                matches!(
+                    parse_decrypt_response(&answer(it), &request()),
+                    Err(PlatformError::Malformed(ref m)) if m.contains("errorCode")
+                ),
+                "{code}"
+            );
+        }
+        let mut ok = item;
+        ok["errorCode"] = json!(0);
+        assert!(parse_decrypt_response(&answer(ok), &request()).is_ok());
     }
 
     #[test]

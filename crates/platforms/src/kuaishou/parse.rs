@@ -7,40 +7,30 @@ use leadgen_domain::{
 };
 use serde_json::Value;
 
-use crate::client::{FetchedOrder, OAUTH_REFUSALS, PlatformError, TokenSet, platform_text};
-use crate::json::{int, list_at, str_at, text};
+use crate::client::{FetchedOrder, PlatformError, TokenSet, oauth_error, platform_text};
+use crate::json::{int, item_price_fen, item_quantity, list_at, str_at, text};
 
 /// The cursor that ends a walk.
 pub const NO_MORE: &str = "nomore";
 
-fn describe(json: &Value, result: i64) -> String {
-    [
-        format!("result {result}"),
-        str_at(json, "error").to_owned(),
-        str_at(json, "msg").to_owned(),
-        str_at(json, "error_msg").to_owned(),
-    ]
-    .iter()
-    .filter(|s| !s.is_empty())
-    .cloned()
-    .collect::<Vec<_>>()
-    .join(" ")
-}
-
 /// Reads the OAuth answer (`result=1` with tokens). Kuaishou documents only `result=1`
-/// (README §5 [3p]); a failure is a refused grant only when its `error` is one of the refusals
-/// OAuth 2.0 defines ([`OAUTH_REFUSALS`], RFC 6749 §5.2: the endpoint is Kuaishou's `oauth2`
-/// one), whatever its `result`. Any other failure is [`PlatformError::Unknown`] with the
-/// platform's `result` and text: retried, and the shop is not declared dead for it.
+/// (README §5 [3p]); a failure is classified by its `error` only when it is one OAuth 2.0
+/// defines (RFC 6749 §5.2: the endpoint is Kuaishou's `oauth2` one), whatever its `result`: a
+/// dead or denied grant is refused, a wrong app secret or request is ours to mend
+/// ([`oauth_error`]). Any other failure is [`PlatformError::Unknown`] with the platform's
+/// `result` and text: retried, and the shop is not declared dead for it.
 pub fn parse_token_response(json: &Value, now: DateTime<Utc>) -> Result<TokenSet, PlatformError> {
     let result = int(json.get("result"))
         .ok_or_else(|| PlatformError::Malformed("token response without result".into()))?;
     if result != 1 {
-        return Err(if OAUTH_REFUSALS.contains(&str_at(json, "error")) {
-            PlatformError::AuthRefused(describe(json, result))
-        } else {
-            unknown(json, result)
-        });
+        let said = platform_text(&[
+            &format!("result {result}"),
+            str_at(json, "msg"),
+            str_at(json, "error_msg"),
+        ]);
+        return Err(
+            oauth_error(str_at(json, "error"), &said).unwrap_or_else(|| unknown(json, result))
+        );
     }
     let access_token = text(json.get("access_token"))
         .ok_or_else(|| PlatformError::Malformed("token response without access_token".into()))?;
@@ -181,14 +171,14 @@ pub fn parse_order(raw: &Value) -> Result<RawOrder, String> {
         return Err("totalFee: negative amount".into());
     }
     let items = match raw.get("orderItemInfo") {
+        // The item's `num` and `price` (fen) are always sent [unverified: Kuaishou's shape is
+        // this crate's design, mirrored by the simulator]: an item without them is unreadable,
+        // not one at no price.
         Some(item @ Value::Object(_)) => vec![OrderItem {
             sku_id: text(item.get("skuId")).filter(|s| s != "0"),
             title: str_at(item, "itemTitle").to_owned(),
-            quantity: int(item.get("num")).unwrap_or(1),
-            price: match int(item.get("price")).unwrap_or_default() {
-                price if price < 0 => return Err("orderItemInfo.price: negative amount".into()),
-                price => Money::from_fen(price),
-            },
+            quantity: item_quantity(item, "orderItemInfo", "num")?,
+            price: item_price_fen(item, "orderItemInfo", "price")?,
         }],
         None | Some(Value::Null) => Vec::new(),
         Some(_) => return Err("orderItemInfo is not an object".into()),

@@ -117,6 +117,43 @@ fn a_refund_below_the_order_is_partial() {
     );
 }
 
+/// The item's `num` and `price` are always sent: an item without a readable one makes the order
+/// unreadable, with a reason naming the field, never one item at no price.
+#[test]
+fn an_item_without_a_readable_quantity_or_price_is_unreadable() {
+    let order = page()["data"]["orderList"][0].clone();
+    let with = |key: &str, value: Option<Value>| {
+        let mut o = order.clone();
+        let item = o["orderItemInfo"].as_object_mut().unwrap();
+        match value {
+            Some(v) => item.insert(key.to_owned(), v),
+            None => item.remove(key),
+        };
+        parse_order(&o)
+    };
+    assert_eq!(with("num", Some(json!("4"))).unwrap().items[0].quantity, 4);
+    for bad in [
+        None,
+        Some(json!(0)),
+        Some(json!(-1)),
+        Some(json!(2.5)),
+        Some(json!([])),
+    ] {
+        let e = with("num", bad.clone()).unwrap_err();
+        assert!(
+            e.starts_with("商品数量缺失或不是正整数：orderItemInfo.num"),
+            "{bad:?}: {e}"
+        );
+    }
+    for bad in [None, Some(json!(-1)), Some(json!(99.5)), Some(json!("贵"))] {
+        let e = with("price", bad.clone()).unwrap_err();
+        assert!(
+            e.starts_with("商品单价缺失或无法读取：orderItemInfo.price"),
+            "{bad:?}: {e}"
+        );
+    }
+}
+
 #[test]
 fn statuses_map_exhaustively() {
     let base = page()["data"]["orderList"][0].clone();
@@ -216,14 +253,21 @@ fn maps_errors_and_reads_tokens() {
             message: "server_error 内部错误".into()
         })
     );
+    // A wrong app secret or a request we built wrong is ours to mend, not the merchant's dead
+    // grant: refusing the refresh so would have marked every shop expired.
     for error in [
         "invalid_request",
         "invalid_client",
+        "unauthorized_client",
         "unsupported_grant_type",
+        "invalid_scope",
     ] {
-        let refused = json!({"result": 100200100, "error": error, "error_msg": "x"});
-        assert!(
-            matches!(parse_token_response(&refused, now), Err(PlatformError::AuthRefused(ref m)) if m.contains(error)),
+        let rejected = json!({"result": 100200100, "error": error, "error_msg": "x"});
+        assert_eq!(
+            parse_token_response(&rejected, now),
+            Err(PlatformError::InvalidRequest(format!(
+                "{error}: result 100200100 x"
+            ))),
             "{error}"
         );
     }

@@ -12,7 +12,8 @@
 //!   privacy number), virtual_identify_number (its extension)}` [src: lywzx]. A privacy number
 //!   may also come written `$13812345678$#1234#` [src: lywzx `virtual-number.ts`]; both forms are
 //!   read. PDD sends no expiry. An item with `error_code ≠ 0` is `DecryptFailed` with that code
-//!   and message.
+//!   and message; only a present `error_code` 0 is success (README §3.3: `error_code (0 = ok)`):
+//!   an item without it is `Malformed`, its text never handed on as a number.
 //! - Errors: the gateway's as for every PDD call (52101/70031 throttled, 52102/52103
 //!   unavailable, 10019 expired token, [`super::parse_error_response`]), and [simulator choice,
 //!   mirrored by `tools/platform-sim/src/pdd/errors.rs`] 10003 no permission for the API →
@@ -106,7 +107,11 @@ pub fn parse_decrypt_response(
             code: String::new(),
             message: format!("data_decrypt_list has no item for {}", request.order_id),
         })?;
-    let code = int(item.get("error_code")).unwrap_or(0);
+    // Only a stated 0 is success: an item that does not say whether it decrypted may carry
+    // anything in `decrypted_data`, and a salesperson would dial it.
+    let code = int(item.get("error_code")).ok_or_else(|| {
+        PlatformError::Malformed("data_decrypt_list item without error_code".into())
+    })?;
     if code != 0 {
         return Err(PlatformError::DecryptFailed {
             code: code.to_string(),
@@ -202,6 +207,30 @@ mod tests {
                 message: "数据解密失败".into()
             })
         );
+    }
+
+    /// Only a stated `error_code` 0 is success (README §3.3): without it the item's text was
+    /// handed on as the buyer's number.
+    #[test]
+    fn an_item_without_its_error_code_is_never_a_number() {
+        let item = json!({"data_tag": "240520-123456789012345", "encrypted_data": "$zHXC$AgAA$0$$",
+            "data_type": 6, "decrypted_data": "13812345678", "error_msg": ""});
+        for code in [Value::Null, json!("ok"), json!(true)] {
+            let mut it = item.clone();
+            if !code.is_null() {
+                it["error_code"] = code.clone();
+            }
+            assert!(
+                matches!(
+                    parse_decrypt_response(&answer(it), &request()),
+                    Err(PlatformError::Malformed(ref m)) if m.contains("error_code")
+                ),
+                "{code}"
+            );
+        }
+        let mut ok = item;
+        ok["error_code"] = json!("0");
+        assert!(parse_decrypt_response(&answer(ok), &request()).is_ok());
     }
 
     #[test]

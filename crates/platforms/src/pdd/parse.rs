@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::LIST_RESPONSE;
 use crate::client::{FetchedOrder, PlatformError, TokenSet, platform_text};
-use crate::json::{int, list_at, str_at, text, yuan};
+use crate::json::{int, item_price, item_quantity, list_at, str_at, text, yuan};
 
 /// The retry class of an `error_code`: 52101/70031 throttled, 52102/52103 unavailable,
 /// 10019 expired token; `None` for every other code. Each keeps PDD's own code and text.
@@ -265,11 +265,12 @@ pub fn parse_order(raw: &Value) -> Result<RawOrder, String> {
     let lines = list_at(raw, "item_list")?;
     let mut items = Vec::with_capacity(lines.len());
     for line in lines {
+        // Both always sent (README §3.3): a line without them is unreadable, not one item.
         items.push(OrderItem {
             sku_id: text(line.get("sku_id")),
             title: str_at(line, "goods_name").to_owned(),
-            quantity: int(line.get("goods_count")).unwrap_or(1),
-            price: yuan(line, "goods_price")?,
+            quantity: item_quantity(line, "item_list", "goods_count")?,
+            price: item_price(line, "item_list", "goods_price")?,
         });
     }
     let region = ["province", "city", "town"]

@@ -85,6 +85,46 @@ fn parses_a_recorded_list_page() {
     );
 }
 
+/// `goods_count` and `goods_price` are always sent (README §3.3): a line without a readable one
+/// makes the order unreadable, with a reason naming the field, never one item by default.
+#[test]
+fn an_item_without_a_readable_quantity_or_price_is_unreadable() {
+    let order = fixture("order_list_get")[LIST_RESPONSE]["order_list"][0].clone();
+    let with = |key: &str, value: Option<Value>| {
+        let mut o = order.clone();
+        let line = o["item_list"][0].as_object_mut().unwrap();
+        match value {
+            Some(v) => line.insert(key.to_owned(), v),
+            None => line.remove(key),
+        };
+        parse_order(&o)
+    };
+    assert_eq!(
+        with("goods_count", Some(json!("2"))).unwrap().items[0].quantity,
+        2
+    );
+    for bad in [
+        None,
+        Some(json!(0)),
+        Some(json!(-3)),
+        Some(json!(1.5)),
+        Some(json!(null)),
+    ] {
+        let e = with("goods_count", bad.clone()).unwrap_err();
+        assert!(
+            e.starts_with("商品数量缺失或不是正整数：item_list.goods_count"),
+            "{bad:?}: {e}"
+        );
+    }
+    for bad in [None, Some(json!(-1.0)), Some(json!("免费"))] {
+        let e = with("goods_price", bad.clone()).unwrap_err();
+        assert!(
+            e.starts_with("商品单价缺失或无法读取：item_list.goods_price"),
+            "{bad:?}: {e}"
+        );
+    }
+}
+
 #[test]
 fn statuses_are_exhaustive() {
     assert_eq!(status(1, 1), Some(NeutralStatus::Paid));

@@ -19,14 +19,16 @@
 //!   [`PlatformError::DecryptFailed`] so nobody calls a former receiver [choice]. A trade the
 //!   answer has no receiver for is `DecryptFailed` too (TOP documents no per-item error code
 //!   [choice]).
-//! - Errors: code 7 with `sub_code` `accesscontrol.limited-by-api-access-count` or
-//!   `…limited-by-app-api-access-count` is a call-count quota on this API → `QuotaExhausted` with
-//!   the ban of "This ban will last for N more seconds" as `retry_after`; other 4–8 →
-//!   `Throttled`; 11/12 (insufficient ISV / user permissions: the API or the scene not granted)
-//!   → `DecryptNotPermitted`; 26/27 → `SessionExpired`; the rest as every TOP call
-//!   ([`super::parse_error_response`]).
+//! - Errors: as every TOP call ([`super::parse_error_response`]): code 7 (whichever `sub_code`,
+//!   `…limited-by-api-access-count` and `…limited-by-app-api-access-count` on this API included)
+//!   and the other 4–8 → `Throttled`, with the ban of "This ban will last for N more seconds"
+//!   as `retry_after` (README §1.4: back off N s; the transport holds the API's calls until it
+//!   ends); 26/27 → `SessionExpired`. Read first here: 11/12 (insufficient ISV / user
+//!   permissions: the API or the scene not granted) → `DecryptNotPermitted`.
 //! - Quota: TOP sets API call quotas per app (code 7 when spent, the ban lasting until the quota
-//!   renews); no number for this API is in our sources [unverified].
+//!   renews); no number for this API is in our sources [unverified], and TOP documents no
+//!   separate daily decrypt-quota code, so nothing here is `QuotaExhausted`: a spent quota is
+//!   the stated ban, waited out like any other.
 
 use std::collections::BTreeMap;
 
@@ -34,7 +36,7 @@ use chrono::{DateTime, Utc};
 use leadgen_domain::time::parse_beijing;
 use serde_json::{Value, json};
 
-use super::parse::{parse_error_response, stated_ban};
+use super::parse::parse_error_response;
 use crate::client::PlatformError;
 use crate::json::str_at;
 use crate::reveal::{DecryptRequest, RevealPurpose, RevealedContact, contact_from_text};
@@ -72,8 +74,8 @@ fn flag(v: &Value, key: &str) -> bool {
     }
 }
 
-/// The error envelope of a decrypt call, with the decrypt-specific classes (quota, permission)
-/// read first; `None` when the answer is not an error.
+/// The error envelope of a decrypt call, with the decrypt-specific class (permission) read
+/// first; `None` when the answer is not an error.
 pub fn parse_decrypt_error(json: &Value) -> Option<PlatformError> {
     let e = json.get("error_response")?;
     let code = match e.get("code") {
@@ -94,14 +96,10 @@ pub fn parse_decrypt_error(json: &Value) -> Option<PlatformError> {
         .copied()
         .collect::<Vec<_>>()
         .join(": ");
-    let api_quota = sub_code.ends_with("limited-by-api-access-count")
-        || sub_code.ends_with("limited-by-app-api-access-count");
+    // Code 7 on this API's call count (`…-by-api-access-count`, `…-by-app-api-access-count`)
+    // is TOP's throttle with a stated ban (README §1.4: back off N s), read as on every call:
+    // the ban is the wait, and the call goes again once it ends.
     match code.as_str() {
-        "7" if api_quota => Some(PlatformError::QuotaExhausted {
-            code: platform_code,
-            message,
-            retry_after: stated_ban(str_at(e, "msg"), sub_msg),
-        }),
         "11" | "12" => Some(PlatformError::DecryptNotPermitted {
             code: platform_code,
             message,
@@ -268,18 +266,21 @@ mod tests {
                 "sub_code": sub_code, "sub_msg": sub_msg, "request_id": "r"}}))
             .unwrap()
         };
-        assert_eq!(
-            err(
-                7,
-                "accesscontrol.limited-by-app-api-access-count",
-                "This ban will last for 3600 more seconds"
-            ),
-            PlatformError::QuotaExhausted {
-                code: "7/accesscontrol.limited-by-app-api-access-count".into(),
-                message: "m: This ban will last for 3600 more seconds".into(),
-                retry_after: Some(Duration::from_secs(3600)),
-            }
-        );
+        // A ban on this API's call count is a throttle with its stated wait (README §1.4),
+        // as on the order listing; it was a spent quota, never retried.
+        for sub_code in [
+            "accesscontrol.limited-by-app-api-access-count",
+            "accesscontrol.limited-by-api-access-count",
+        ] {
+            assert_eq!(
+                err(7, sub_code, "This ban will last for 3600 more seconds"),
+                PlatformError::Throttled {
+                    retry_after: Some(Duration::from_secs(3600)),
+                    detail: format!("7 {sub_code} m This ban will last for 3600 more seconds"),
+                },
+                "{sub_code}"
+            );
+        }
         assert!(matches!(
             err(7, "accesscontrol.limited-by-app-access-count", "This ban will last for 1 more seconds"),
             PlatformError::Throttled { retry_after: Some(d), ref detail }

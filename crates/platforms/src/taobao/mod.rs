@@ -209,7 +209,8 @@ impl PlatformClient for TaobaoClient {
         }
         let params = self.signed_params(app, access_token, method, business, Utc::now());
         let json = self.call(app, &params).await?;
-        let page = parse_trades(&json, key)?;
+        // Only the by-creation call asks for `has_next` (the backward walk needs the total).
+        let page = parse_trades(&json, key, listing == Listing::Created)?;
         let next = match listing {
             // An empty page ends the walk whatever `has_next` says: a platform that kept saying
             // so would otherwise be paged for ever.

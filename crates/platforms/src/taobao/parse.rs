@@ -8,8 +8,8 @@ use leadgen_domain::time::parse_beijing;
 use leadgen_domain::{BuyerRef, ContactField, NeutralStatus, OrderItem, RawOrder, Receiver};
 use serde_json::Value;
 
-use crate::client::{FetchedOrder, OAUTH_REFUSALS, PlatformError, TokenSet, platform_text};
-use crate::json::{list_at, str_at, yuan};
+use crate::client::{FetchedOrder, PlatformError, TokenSet, oauth_error, platform_text};
+use crate::json::{int, item_price, item_quantity, list_at, str_at, yuan};
 use crate::resilience::BanScope;
 
 /// Maps `{"error_response": {...}}` to a typed error; `None` when the response is not an error.
@@ -99,28 +99,26 @@ pub fn parse_token_response(json: &Value, now: DateTime<Utc>) -> Result<TokenSet
             .get("error_description")
             .and_then(Value::as_str)
             .unwrap_or("");
-        // The OAuth 2.0 refusals (RFC 6749 §5.2) end the grant; any other error is not
-        // documented, and a shop is not declared dead for it: unknown, retried later.
-        return Err(if OAUTH_REFUSALS.contains(&error) {
-            PlatformError::AuthRefused(format!("{error}: {description}"))
-        } else {
-            PlatformError::Unknown {
+        // OAuth 2.0's errors (RFC 6749 §5.2): a dead grant is refused, a wrong app secret
+        // (`invalid_client`) or request is ours to mend ([`oauth_error`]); any other error is
+        // not documented, and a shop is not declared dead for it: unknown, retried later.
+        return Err(
+            oauth_error(error, description).unwrap_or_else(|| PlatformError::Unknown {
                 code: error.to_owned(),
                 message: description.to_owned(),
-            }
-        });
+            }),
+        );
     }
     let access_token = json
         .get("access_token")
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
         .ok_or_else(|| PlatformError::Malformed("token response without access_token".into()))?;
-    let seconds = |key: &str| json.get(key).and_then(Value::as_i64);
-    let millis = |key: &str| {
-        json.get(key)
-            .and_then(Value::as_i64)
-            .and_then(|ms| Utc.timestamp_millis_opt(ms).single())
-    };
+    // Numbers may come as digit strings (`"re_expires_in": "0"`): read alike ([`int`]), or a
+    // refresh token TOP says is unusable would be kept.
+    let seconds = |key: &str| int(json.get(key));
+    let millis =
+        |key: &str| int(json.get(key)).and_then(|ms| Utc.timestamp_millis_opt(ms).single());
     let expires_at = millis("expire_time")
         .or_else(|| seconds("expires_in").map(|s| now + chrono::Duration::seconds(s)));
     // re_expires_in = 0 means the refresh token cannot be used (README §1.1: re-authorize).
@@ -156,9 +154,10 @@ pub fn parse_token_response(json: &Value, now: DateTime<Utc>) -> Result<TokenSet
     })
 }
 
-/// Reads one `trades_sold_get_response` page: its trades and `has_next`.
+/// Reads one `trades_sold_get_response` page (asked with `use_has_next=true`): its trades and
+/// `has_next`.
 pub fn parse_trades_page(json: &Value) -> Result<(Vec<FetchedOrder>, bool), PlatformError> {
-    let page = parse_trades(json, "trades_sold_get_response")?;
+    let page = parse_trades(json, "trades_sold_get_response", true)?;
     Ok((page.orders, page.has_next))
 }
 
@@ -172,8 +171,13 @@ pub struct TradesPage {
     pub total: Option<u64>,
 }
 
-/// A trades page under `key`.
-pub fn parse_trades(json: &Value, key: &str) -> Result<TradesPage, PlatformError> {
+/// A trades page under `key`. `has_next` is required when asked for with `use_has_next`: read
+/// as false when missing, it would end the walk after one page and lose the rest unseen.
+pub fn parse_trades(
+    json: &Value,
+    key: &str,
+    use_has_next: bool,
+) -> Result<TradesPage, PlatformError> {
     let body = json
         .get(key)
         .ok_or_else(|| PlatformError::Malformed(format!("no {key}")))?;
@@ -188,8 +192,11 @@ pub fn parse_trades(json: &Value, key: &str) -> Result<TradesPage, PlatformError
     };
     let has_next = match body.get("has_next") {
         Some(Value::Bool(b)) => *b,
-        Some(Value::String(s)) => s == "true",
-        None => false,
+        Some(Value::String(s)) if s == "true" || s == "false" => s == "true",
+        None | Some(Value::Null) if !use_has_next => false,
+        None | Some(Value::Null) => {
+            return Err(PlatformError::Malformed("has_next is missing".into()));
+        }
         Some(_) => return Err(PlatformError::Malformed("has_next is not a boolean".into())),
     };
     let orders = trades
@@ -204,13 +211,16 @@ pub fn parse_trades(json: &Value, key: &str) -> Result<TradesPage, PlatformError
             }
         })
         .collect();
+    // A total that is not a count (negative, fractional) is no total: read as 0 it would end
+    // the backward walk before its last pages.
     let total = match body.get("total_results") {
         None | Some(Value::Null) => None,
-        Some(Value::Number(n)) => Some(n.as_u64().unwrap_or(0)),
-        Some(Value::String(s)) => Some(
-            s.parse()
-                .map_err(|_| PlatformError::Malformed("total_results is not a number".into()))?,
-        ),
+        Some(Value::Number(n)) => Some(n.as_u64().ok_or_else(|| {
+            PlatformError::Malformed(format!("total_results `{n}` is not a count"))
+        })?),
+        Some(Value::String(s)) => Some(s.trim().parse().map_err(|_| {
+            PlatformError::Malformed(format!("total_results `{s}` is not a count"))
+        })?),
         Some(_) => {
             return Err(PlatformError::Malformed(
                 "total_results is not a number".into(),
@@ -286,11 +296,6 @@ pub fn parse_trade(raw: &Value) -> Result<RawOrder, String> {
         let line_refunded = refund_asked(str_at(line, "refund_status"));
         refunded |= line_refunded;
         refund_lines.push((line_refunded, yuan(line, "payment").ok()));
-        let quantity = match line.get("num") {
-            Some(Value::Number(n)) => n.as_i64().unwrap_or(1),
-            Some(Value::String(s)) => s.parse().map_err(|_| format!("orders.num `{s}`"))?,
-            _ => 1,
-        };
         let sku = match line.get("sku_id") {
             Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
             Some(Value::Number(n)) => Some(n.to_string()),
@@ -299,8 +304,10 @@ pub fn parse_trade(raw: &Value) -> Result<RawOrder, String> {
         items.push(OrderItem {
             sku_id: sku,
             title: str_at(line, "title").to_owned(),
-            quantity,
-            price: yuan(line, "price").unwrap_or_default(),
+            // Both always sent (README §1.3): a line without them is unreadable, not one item
+            // at no price.
+            quantity: item_quantity(line, "orders.order", "num")?,
+            price: item_price(line, "orders.order", "price")?,
         });
     }
     let region = [
@@ -343,211 +350,4 @@ pub fn parse_trade(raw: &Value) -> Result<RawOrder, String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use leadgen_domain::{ContactKind, Money};
-
-    use super::*;
-
-    fn fixture() -> Value {
-        serde_json::from_str(include_str!(
-            "../../tests/fixtures/taobao/trades_sold_get.json"
-        ))
-        .unwrap()
-    }
-
-    #[test]
-    fn parses_a_recorded_trades_page() {
-        let (orders, has_next) = parse_trades_page(&fixture()).unwrap();
-        assert!(has_next);
-        assert_eq!(orders.len(), 3);
-        let first = orders[0].parsed.as_ref().unwrap();
-        assert_eq!(first.order_id, "3512345678901234567");
-        assert_eq!(first.status, NeutralStatus::Paid);
-        assert_eq!(first.created_at.to_rfc3339(), "2024-05-20T01:58:12+00:00");
-        assert_eq!(first.amount, Money(19900));
-        assert_eq!(
-            first.receiver.phone.as_ref().unwrap().kind,
-            ContactKind::Masked
-        );
-        assert_eq!(first.receiver.region, "浙江省 杭州市 西湖区 三墩镇");
-        assert_eq!(first.items[0].title, "夏季连衣裙 A款");
-        assert_eq!(
-            first.buyer.open_id.as_deref(),
-            Some("AAHkv2GqAEqAbHVrBCZJA-Xm")
-        );
-        assert_eq!(
-            orders[0].raw,
-            fixture()["trades_sold_get_response"]["trades"]["trade"][0]
-        );
-        let refunded = orders[1].parsed.as_ref().unwrap();
-        assert!(refunded.refunded);
-        assert_eq!(refunded.status, NeutralStatus::Closed);
-        // The third trade has no `created`: kept with its error, not dropped.
-        assert_eq!(orders[2].order_id.as_deref(), Some("3512345678901234999"));
-        assert!(orders[2].parsed.as_ref().unwrap_err().contains("created"));
-    }
-
-    #[test]
-    fn a_refunded_sub_order_is_a_partial_refund_of_what_it_paid() {
-        let mut trade = fixture()["trades_sold_get_response"]["trades"]["trade"][0].clone();
-        let kept = trade["orders"]["order"][0].clone();
-        let mut refunded = kept.clone();
-        refunded["payment"] = "59.00".into();
-        refunded["refund_status"] = "SUCCESS".into();
-        trade["orders"]["order"] = serde_json::json!([kept, refunded]);
-        let order = parse_trade(&trade).unwrap();
-        assert!(order.refunded);
-        assert_eq!(order.partial_refund, Some(Money(5_900)));
-        // Every line refunded, or the trade itself: the whole order.
-        trade["orders"]["order"][0]["refund_status"] = "WAIT_SELLER_AGREE".into();
-        assert_eq!(parse_trade(&trade).unwrap().partial_refund, None);
-        trade["orders"]["order"][0]["refund_status"] = "NO_REFUND".into();
-        trade["refund_status"] = "SUCCESS".into();
-        let whole = parse_trade(&trade).unwrap();
-        assert!(whole.refunded);
-        assert_eq!(whole.partial_refund, None);
-    }
-
-    #[test]
-    fn a_closed_refund_request_is_no_refund() {
-        for (status, asked) in [
-            ("NO_REFUND", false),
-            ("", false),
-            ("CLOSED", false),
-            ("WAIT_SELLER_AGREE", true),
-            ("SELLER_REFUSE_BUYER", true),
-            ("SUCCESS", true),
-        ] {
-            assert_eq!(refund_asked(status), asked, "{status}");
-        }
-        let mut trade = fixture()["trades_sold_get_response"]["trades"]["trade"][0].clone();
-        trade["orders"]["order"][0]["refund_status"] = "CLOSED".into();
-        assert!(!parse_trade(&trade).unwrap().refunded);
-        trade["orders"]["order"][0]["refund_status"] = "WAIT_SELLER_AGREE".into();
-        assert!(parse_trade(&trade).unwrap().refunded);
-    }
-
-    #[test]
-    fn maps_top_errors_to_typed_errors() {
-        let err = |code: i64, sub_code: &str, sub_msg: &str| {
-            parse_error_response(&serde_json::json!({"error_response": {"code": code, "msg": "m", "sub_code": sub_code, "sub_msg": sub_msg, "request_id": "r"}})).unwrap()
-        };
-        assert_eq!(
-            err(
-                7,
-                "accesscontrol.limited-by-app-access-count",
-                "This ban will last for 12 more seconds"
-            ),
-            PlatformError::Throttled {
-                retry_after: Some(Duration::from_secs(12)),
-                detail: "7 accesscontrol.limited-by-app-access-count m This ban will last for 12 more seconds".into()
-            }
-        );
-        // A user's or session's ban (4, 5) states its wait the same way (README §1.4): honoured,
-        // but it holds only that shop's calls, not the app key's.
-        for code in [4, 5] {
-            assert_eq!(
-                err(
-                    code,
-                    "isv.user-call-limited",
-                    "This ban will last for 30 more seconds"
-                )
-                .retry_after(),
-                Some(Duration::from_secs(30)),
-                "{code}"
-            );
-            let json =
-                serde_json::json!({"error_response": {"code": code, "msg": "User Call Limited"}});
-            assert_eq!(ban_is_app_wide(&json), None);
-        }
-        let in_msg = serde_json::json!({"error_response": {"code": 5,
-            "msg": "Session Call Limited: This ban will last for 9 more seconds"}});
-        assert_eq!(
-            parse_error_response(&in_msg).unwrap().retry_after(),
-            Some(Duration::from_secs(9))
-        );
-        assert_eq!(err(4, "", "").retry_after(), None);
-        assert_eq!(
-            ban_is_app_wide(
-                &serde_json::json!({"error_response": {"code": "7", "msg": "App Call Limited"}})
-            ),
-            Some(BanScope::Api)
-        );
-        for (sub_code, scope) in [
-            ("accesscontrol.limited-by-app-access-count", BanScope::App),
-            ("accesscontrol.limited-by-api-access-count", BanScope::Api),
-            (
-                "accesscontrol.limited-by-app-api-access-count",
-                BanScope::Api,
-            ),
-        ] {
-            assert_eq!(
-                ban_is_app_wide(&serde_json::json!({"error_response": {"code": 7,
-                    "msg": "App Call Limited", "sub_code": sub_code}})),
-                Some(scope),
-                "{sub_code}"
-            );
-        }
-        assert_eq!(
-            err(27, "invalid-sessionkey", "SessionKey非法"),
-            PlatformError::SessionExpired {
-                detail: "27 invalid-sessionkey m SessionKey非法".into()
-            }
-        );
-        assert!(matches!(
-            err(15, "isp.remote-service-timeout", ""),
-            PlatformError::Unavailable(_)
-        ));
-        assert!(matches!(err(25, "", ""), PlatformError::InvalidRequest(_)));
-        assert!(matches!(
-            err(15, "isv.invalid-parameter", ""),
-            PlatformError::InvalidRequest(_)
-        ));
-        // A code TOP does not document: unknown, with the platform's own code and text.
-        assert_eq!(
-            err(9999, "isp.new-thing", "新的错误"),
-            PlatformError::Unknown {
-                code: "9999/isp.new-thing".into(),
-                message: "m 新的错误".into()
-            }
-        );
-        assert!(parse_error_response(&fixture()).is_none());
-    }
-
-    #[test]
-    fn reads_token_responses() {
-        let now = Utc::now();
-        let ok = serde_json::json!({"access_token": "at", "refresh_token": "rt", "expires_in": 3600, "re_expires_in": 7200,
-            "taobao_user_id": "706388888", "taobao_user_nick": "%E5%BA%97%E9%93%BA"});
-        let t = parse_token_response(&ok, now).unwrap();
-        assert_eq!(t.shop_name.as_deref(), Some("店铺"));
-        assert_eq!(t.refresh_token.as_deref(), Some("rt"));
-        assert_eq!(t.expires_at, Some(now + chrono::Duration::seconds(3600)));
-        // re_expires_in = 0 (README §1.1): the refresh token cannot be used, and the answer says
-        // so explicitly (not "not resent", which would keep the old one).
-        let no_refresh = serde_json::json!({"access_token": "at", "refresh_token": "rt", "expires_in": 3600, "re_expires_in": 0});
-        let t = parse_token_response(&no_refresh, now).unwrap();
-        assert_eq!(t.refresh_token, None);
-        assert_eq!(t.refresh_expires_at, Some(now));
-        assert!(t.refresh_unusable(now));
-        // Without re_expires_in the refresh token is not declared unusable.
-        let silent = serde_json::json!({"access_token": "at", "expires_in": 3600});
-        assert!(
-            !parse_token_response(&silent, now)
-                .unwrap()
-                .refresh_unusable(now)
-        );
-        let refused =
-            serde_json::json!({"error": "invalid_grant", "error_description": "code expired"});
-        assert!(matches!(
-            parse_token_response(&refused, now),
-            Err(PlatformError::AuthRefused(_))
-        ));
-        // An error OAuth does not define does not end the grant: unknown, retried later.
-        let busy = serde_json::json!({"error": "server_busy", "error_description": "稍后再试"});
-        assert!(matches!(
-            parse_token_response(&busy, now),
-            Err(PlatformError::Unknown { ref code, ref message }) if code == "server_busy" && message == "稍后再试"
-        ));
-    }
-}
+mod tests;

@@ -15,6 +15,7 @@ static DOUYIN: Platform<DouyinClient> = Platform {
     app_key: "7311111111111111111",
     app_secret: "it-douyin-secret",
     sign_secret: None,
+    service_id: Some("7311111111111111111"),
     redirect: "http://127.0.0.1:1/callback",
     orders_per_shop: 2000,
     // Every API method is a path of its own under the prefix.
@@ -85,6 +86,7 @@ async fn reveals_a_buyers_phone_within_the_platforms_rules() {
         args: &[],
         method: "order.batchDecrypt",
         expiring: true,
+        quota_is_a_ban: false,
     };
     reveal::within_the_rules(&DOUYIN, rules).await;
 }

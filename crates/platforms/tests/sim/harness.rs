@@ -47,6 +47,9 @@ pub struct Platform<C> {
     /// A second secret that signs API calls (Kuaishou's signSecret): given to the simulator after
     /// the app secret, and put in the credentials' extras.
     pub sign_secret: Option<&'static str>,
+    /// The consent page's service (Douyin's `serviceId`, required there): put in the
+    /// credentials' extras. The simulator takes the app key as the service id.
+    pub service_id: Option<&'static str>,
     pub redirect: &'static str,
     pub orders_per_shop: u32,
     /// The API gateway, under the platform prefix.
@@ -91,6 +94,9 @@ impl<C> Platform<C> {
         let mut app = AppCredentials::new(self.app_key, secret);
         if let Some(sign) = self.sign_secret {
             app.extra.insert(SIGN_SECRET.into(), sign.into());
+        }
+        if let Some(service) = self.service_id {
+            app.extra.insert("serviceId".into(), service.into());
         }
         app
     }

@@ -14,6 +14,7 @@ static JD: Platform<JdClient> = Platform {
     app_key: "it-jd-app",
     app_secret: "it-jd-secret",
     sign_secret: None,
+    service_id: None,
     redirect: "http://127.0.0.1:1/callback/jd",
     orders_per_shop: 600,
     api_path: "/routerjson",
@@ -78,6 +79,7 @@ async fn reveals_a_buyers_phone_within_the_platforms_rules() {
         args: &[],
         method: "jingdong.jos.order.oaid.decrypt",
         expiring: true,
+        quota_is_a_ban: false,
     };
     reveal::within_the_rules(&JD, rules).await;
 }

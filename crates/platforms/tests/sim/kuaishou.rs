@@ -21,6 +21,7 @@ static KUAISHOU: Platform<KuaishouClient> = Platform {
     app_key: APP_KEY,
     app_secret: APP_SECRET,
     sign_secret: Some(SIGN),
+    service_id: None,
     redirect: "http://127.0.0.1:1/callback",
     orders_per_shop: 2000,
     // Every API method is a path of its own under the prefix.
@@ -85,9 +86,26 @@ async fn a_wrong_secret_is_a_permanent_error_and_a_dead_session_is_reported() {
     let refused = client
         .exchange_code(&sim.app(SIGN), &code, KUAISHOU.redirect)
         .await;
+    // A wrong app secret is ours to mend, not a refused grant.
     assert!(
-        matches!(refused, Err(PlatformError::AuthRefused(ref m)) if m.contains("invalid_client")),
+        matches!(refused, Err(PlatformError::InvalidRequest(ref m)) if m.contains("invalid_client")),
         "{refused:?}"
+    );
+    // Refreshing with it is the platform's error, not a dead session (which marked every shop
+    // expired and asked its merchant to authorize again).
+    let mut wrong_secret = Session::new(
+        app_with("not-the-secret", SIGN),
+        tokens.access_token.clone(),
+        tokens.refresh_token.clone(),
+        fast(),
+    );
+    let err = wrong_secret
+        .refresh_now(&client, &sink)
+        .await
+        .expect_err("a wrong app secret");
+    assert!(
+        matches!(err, SessionError::Platform(PlatformError::InvalidRequest(ref m)) if m.contains("invalid_client")),
+        "{err:?}"
     );
 
     let err = sim.dead_session(&client, "not-a-session", None).await;
@@ -114,6 +132,7 @@ async fn reveals_a_buyers_phone_within_the_platforms_rules() {
         args: &[],
         method: "open.order.decrypt.batch",
         expiring: true,
+        quota_is_a_ban: false,
     };
     reveal::within_the_rules(&KUAISHOU, rules).await;
 }

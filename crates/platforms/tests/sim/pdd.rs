@@ -15,6 +15,7 @@ static PDD: Platform<PddClient> = Platform {
     app_key: "it-pdd-client",
     app_secret: "it-pdd-secret",
     sign_secret: None,
+    service_id: None,
     redirect: "http://127.0.0.1:1/callback/pdd",
     orders_per_shop: 600,
     api_path: "/api/router",
@@ -79,6 +80,7 @@ async fn reveals_a_buyers_phone_within_the_platforms_rules() {
         args: &[],
         method: "pdd.open.decrypt.batch",
         expiring: false,
+        quota_is_a_ban: false,
     };
     reveal::within_the_rules(&PDD, rules).await;
 }

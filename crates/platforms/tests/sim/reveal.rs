@@ -27,6 +27,9 @@ pub struct Rules {
     pub method: &'static str,
     /// Whether the platform sends a privacy number's expiry.
     pub expiring: bool,
+    /// Whether a spent decrypt quota is the platform's stated ban (Taobao's code 7 "This ban
+    /// will last for N more seconds", README §1.4: back off N s) rather than a quota error.
+    pub quota_is_a_ban: bool,
 }
 
 fn platform_error(
@@ -165,11 +168,37 @@ pub async fn within_the_rules<C: PlatformClient + 'static>(
 
     let before = sim.calls_of(rules.method).await;
     let err = platform_error(session.decrypt_contact(&client, &plain, &sink).await);
-    assert!(
-        matches!(err, PlatformError::QuotaExhausted { .. }),
-        "{err:?}"
-    );
-    assert!(!err.is_transient());
+    if rules.quota_is_a_ban {
+        // The ban lasts until the quota renews, longer than any backoff: returned at once with
+        // the wait, and the next reveal is held without a call until the ban ends.
+        assert!(
+            matches!(
+                err,
+                PlatformError::Throttled {
+                    retry_after: Some(_),
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let held = platform_error(session.decrypt_contact(&client, &plain, &sink).await);
+        assert!(
+            matches!(
+                held,
+                PlatformError::Throttled {
+                    retry_after: Some(_),
+                    ..
+                }
+            ),
+            "{held:?}"
+        );
+    } else {
+        assert!(
+            matches!(err, PlatformError::QuotaExhausted { .. }),
+            "{err:?}"
+        );
+        assert!(!err.is_transient());
+    }
     assert_eq!(
         sim.calls_of(rules.method).await,
         before + 1,

@@ -6,7 +6,9 @@ use leadgen_platforms::session::SessionError;
 use leadgen_platforms::taobao::TaobaoClient;
 use leadgen_platforms::{PlatformError, RevealPurpose};
 
-use crate::harness::{Admin, Consent, EVERY_FAULT, Platform, Sim, last_days, refused_at_once};
+use crate::harness::{
+    Admin, Consent, EVERY_FAULT, Platform, Sim, Sink, last_days, refused_at_once,
+};
 use crate::reveal::{self, Rules};
 
 static TAOBAO: Platform<TaobaoClient> = Platform {
@@ -14,6 +16,7 @@ static TAOBAO: Platform<TaobaoClient> = Platform {
     app_key: "it-taobao-app",
     app_secret: "it-taobao-secret",
     sign_secret: None,
+    service_id: None,
     redirect: "http://127.0.0.1:1/callback",
     orders_per_shop: 400,
     api_path: "/router/rest",
@@ -53,6 +56,16 @@ async fn a_wrong_secret_is_a_permanent_error_and_a_dead_session_is_reported() {
         matches!(err, SessionError::Platform(PlatformError::InvalidRequest(ref m)) if m.contains("25")),
         "{err:?}"
     );
+    // Its refresh is refused too, the token endpoint blaming the app (`invalid_client`): the
+    // platform's error, not a dead session (which marked every shop expired).
+    let err = wrong
+        .refresh_now(&client, &Sink::default())
+        .await
+        .expect_err("a wrong secret");
+    assert!(
+        matches!(err, SessionError::Platform(PlatformError::InvalidRequest(ref m)) if m.contains("invalid_client")),
+        "{err:?}"
+    );
 
     let err = sim.dead_session(&client, "not-a-session", None).await;
     assert!(matches!(err, SessionError::Expired(_)), "{err:?}");
@@ -69,6 +82,7 @@ async fn reveals_a_buyers_phone_within_the_platforms_rules() {
         args: &["--taobao-decrypt-scenes", "1006,2001"],
         method: "taobao.top.oaid.decrypt",
         expiring: true,
+        quota_is_a_ban: true,
     };
     reveal::within_the_rules(&TAOBAO, rules).await;
 }

@@ -88,7 +88,7 @@ pub struct AuthInfo {
 pub struct PlatformKeys {
     /// Kuaishou: the app's signing secret (required there), apart from its OAuth secret.
     pub sign_secret: Option<String>,
-    /// Douyin: the service-market id of the app for the consent page (default `appKey`).
+    /// Douyin: the service-market id of the app for the consent page (required there).
     pub service_id: Option<String>,
     /// Douyin: a self-built app's own shop, authorized without a consent page.
     pub shop_id: Option<String>,

@@ -237,7 +237,7 @@ async fn consents_completed_at_once_never_starve_the_connection_pool() {
     for _ in 0..4 {
         let body = json!({
             "platformType": "DOUYIN",
-            "authInfo": { "appKey": "burst-app", "appSecret": "burst-secret" },
+            "authInfo": { "appKey": "burst-app", "appSecret": "burst-secret", "serviceId": "burst-service" },
         });
         let response = app
             .create_authorization(Some(&token(1, &[AUTH])), &body)
