@@ -33,6 +33,18 @@ impl Operator {
     }
 }
 
+/// How a sync task's entry names its shop beside the task's own id: the audit API finds a
+/// shop's syncs by the shop's id, and shows it as the entry's `platformId`.
+pub const SHOP_BESIDE: &str = "platform:";
+
+/// A sync task's target ids: the task, then its shop ([`SHOP_BESIDE`]).
+pub fn sync_task_targets(
+    task_id: impl std::fmt::Display,
+    platform_id: impl std::fmt::Display,
+) -> Vec<String> {
+    vec![task_id.to_string(), format!("{SHOP_BESIDE}{platform_id}")]
+}
+
 /// One entry.
 #[derive(Debug, Clone)]
 pub struct Entry<'a> {

@@ -19,11 +19,13 @@ pub struct UnknownVariant {
 impl fmt::Display for UnknownVariant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let expected: Vec<&str> = self.expected.split_whitespace().collect();
+        // The value as the caller sent it, fit to be shown back: without control characters,
+        // and no longer than any accepted value needs to be.
+        let value: String = crate::printable(&self.value).chars().take(64).collect();
         write!(
             f,
-            "{} 取值无效：{}；可选值：{}",
+            "{} 取值无效：{value}；可选值：{}",
             self.what,
-            self.value,
             expected.join("、")
         )
     }
@@ -203,6 +205,15 @@ impl SyncStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unknown_value_is_shown_back_without_control_characters_and_cut_short() {
+        let sent = format!("a\nb\r{}", "x".repeat(5000));
+        let message = sent.parse::<AuthStatus>().unwrap_err().to_string();
+        assert!(message.starts_with("status 取值无效：a b "), "{message}");
+        assert!(message.chars().count() < 200, "{message}");
+        assert!(!message.chars().any(char::is_control), "{message}");
+    }
 
     #[test]
     fn only_an_active_shop_calls_its_platform_and_a_paused_one_says_so() {

@@ -336,7 +336,8 @@ pub mod needs {
 }
 
 /// The authenticated caller holding `N`'s permission. Extracting it answers 401 without a valid
-/// token and 403 without the permission, before the handler's body, path or query extractors
+/// token, 403 without the permission and then 400 for a NUL in the input
+/// ([`crate::nul::refuse_marked`]), before the handler's body, path or query extractors
 /// that follow it are read: a caller without the permission learns nothing about them.
 #[derive(Debug)]
 pub struct Authorized<N: Needs>(pub AuthUser, std::marker::PhantomData<N>);
@@ -357,6 +358,7 @@ impl<N: Needs> FromRequest for Authorized<N> {
         let user = AuthUser::from_request(req, payload).into_inner();
         ready(user.and_then(|user| {
             user.require(N::PERMISSION)?;
+            crate::nul::refuse_marked(req)?;
             Ok(Authorized(user, std::marker::PhantomData))
         }))
     }

@@ -102,7 +102,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let charset = charset_refused(req);
+        let charset = crate::nul::refuse_marked(req)
+            .err()
+            .or_else(|| charset_refused(req));
         let read = web::Json::<Strict>::from_request(req, payload);
         Box::pin(async move {
             if let Some(refused) = charset {
@@ -186,9 +188,11 @@ impl<T: DeserializeOwned + Default + 'static> FromRequest for OptionalJson<T> {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let is_json = says_json(req);
+        let nul = crate::nul::refuse_marked(req);
         let charset = charset_refused(req);
         let read = web::Bytes::from_request(req, payload);
         Box::pin(async move {
+            nul?;
             let body =
                 read.await
                     .map_err(|e| match e.as_error::<actix_web::error::PayloadError>() {

@@ -1,9 +1,14 @@
-//! Rejects a NUL character anywhere in a request's query string or JSON body with a 400 in the
+//! Refuses a NUL character anywhere in a request's query string or JSON body with a 400 in the
 //! envelope. PostgreSQL text cannot hold NUL, so without this a `%00` in a filter or a `\u0000`
 //! in a body would reach the database and answer 500.
+//!
+//! The middleware only finds it and marks the request ([`Found`]); the refusal comes from the
+//! first extractor that reads the caller's input once the caller is known and allowed
+//! ([`refuse_marked`]: `Authorized`, and the query and body extractors), so that the answers
+//! keep the convention's order: 401 without a valid token, 403 without the permission, 404 for
+//! a path no route serves and 405 for a method it does not, then the 400.
 
 use actix_web::HttpMessage as _;
-use actix_web::ResponseError as _;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
@@ -53,18 +58,28 @@ pub fn json_has_nul(body: &[u8]) -> bool {
     false
 }
 
-/// The middleware (`actix_web::middleware::from_fn(reject_nul)`).
-pub async fn reject_nul(
+/// The mark of a request whose query or JSON body holds a NUL.
+#[derive(Debug, Clone, Copy)]
+pub struct Found;
+
+/// The 400 for a request the middleware marked ([`Found`]); every extractor of the caller's
+/// input asks before reading it.
+pub fn refuse_marked(req: &actix_web::HttpRequest) -> Result<(), ApiError> {
+    match req.extensions().get::<Found>() {
+        Some(Found) => Err(ApiError::bad_request(MESSAGE)),
+        None => Ok(()),
+    }
+}
+
+/// The middleware (`actix_web::middleware::from_fn(mark_nul)`): marks a request whose query or
+/// JSON body holds a NUL ([`Found`]).
+pub async fn mark_nul(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    // The answer is rendered here, inside the request's span, so it carries the trace id.
-    let refuse = |req: ServiceRequest| {
-        let response = ApiError::bad_request(MESSAGE).error_response();
-        Ok(req.into_response(response).map_into_right_body())
-    };
     if query_has_nul(req.query_string()) {
-        return refuse(req);
+        req.extensions_mut().insert(Found);
+        return next.call(req).await;
     }
     let is_json = req
         .headers()
@@ -83,12 +98,12 @@ pub async fn reject_nul(
             body.extend_from_slice(&chunk);
         }
         if json_has_nul(&body) {
-            return refuse(req);
+            req.extensions_mut().insert(Found);
         }
         let bytes: Bytes = body.freeze();
         req.set_payload(actix_web::dev::Payload::from(bytes));
     }
-    Ok(next.call(req).await?.map_into_left_body())
+    next.call(req).await
 }
 
 #[cfg(test)]

@@ -77,7 +77,8 @@ pub fn parse_sort<'a>(
         None => default,
         Some(s) => allowed.iter().find(|a| **a == s).copied().ok_or_else(|| {
             ApiError::bad_request(format!(
-                "sort 取值无效：{s}；可选值：{}",
+                "sort 取值无效：{}；可选值：{}",
+                crate::error::printable(s),
                 allowed.join("、")
             ))
         })?,
@@ -88,7 +89,8 @@ pub fn parse_sort<'a>(
         Some("asc") => SortOrder::Asc,
         Some(o) => {
             return Err(ApiError::bad_request(format!(
-                "order 取值无效：{o}；可选值：asc、desc"
+                "order 取值无效：{}；可选值：asc、desc",
+                crate::error::printable(o)
             )));
         }
     };

@@ -17,7 +17,11 @@ impl FromRequest for NoQuery {
     type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        std::future::ready(reject_unknown(req.query_string(), &[]).map(|()| NoQuery))
+        std::future::ready(
+            crate::nul::refuse_marked(req)
+                .and_then(|()| reject_unknown(req.query_string(), &[]))
+                .map(|()| NoQuery),
+        )
     }
 }
 
@@ -45,13 +49,19 @@ impl<T: serde::de::DeserializeOwned> FromRequest for Query<T> {
     type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        std::future::ready(read(req.query_string()).map(Query))
+        std::future::ready(
+            crate::nul::refuse_marked(req)
+                .and_then(|()| read(req.query_string()))
+                .map(Query),
+        )
     }
 }
 
 /// `query` read as `T` (see [`Query`]). A parameter sent empty or blank (`platformId=`) is read
 /// as absent, so its default applies (`docs/api-conventions.md`).
 pub fn read<T: serde::de::DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    // Sent twice, even once empty (`page=&page=2`): which one was meant is a guess.
+    reject_repeated(query, &[])?;
     let given: String = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(
             url::form_urlencoded::parse(query.as_bytes()).filter(|(_, v)| !v.trim().is_empty()),
@@ -59,17 +69,15 @@ pub fn read<T: serde::de::DeserializeOwned>(query: &str) -> Result<T, ApiError> 
         .finish();
     let pairs = url::form_urlencoded::parse(given.as_bytes());
     serde_path_to_error::deserialize(serde_urlencoded::Deserializer::new(pairs)).map_err(|e| {
-        if let Err(repeated) = reject_repeated(query, &[]) {
-            return repeated;
-        }
         // An integer field's value that is not one reads like every other integer parameter.
         let cause = e.inner().to_string();
-        let not_integer = ["invalid digit", "number too large", "number too small"]
+        let out_of_range = ["number too large", "number too small"]
             .iter()
             .any(|m| cause.contains(m));
         match e.path().to_string().as_str() {
             "." | "" => ApiError::bad_request("查询参数格式不正确"),
-            name if not_integer => {
+            name if out_of_range => out_of_range_error(&crate::error::printable(name)),
+            name if cause.contains("invalid digit") => {
                 ApiError::bad_request(format!("{} 必须是整数", crate::error::printable(name)))
             }
             name => ApiError::bad_request(format!(
@@ -124,11 +132,21 @@ pub fn int(name: &str, value: Option<&str>) -> Result<Option<i64>, ApiError> {
         .transpose()
 }
 
-/// An integer parameter's value (400 naming it, `platformId 必须是整数`, when it is not one).
+/// An integer parameter's value (400 naming it, `platformId 必须是整数`, when it is not one;
+/// `size 超出取值范围` when it is one no 64-bit integer holds).
 pub fn integer(name: &str, value: &str) -> Result<i64, ApiError> {
+    use std::num::IntErrorKind;
     value
         .parse()
-        .map_err(|_| ApiError::bad_request(format!("{name} 必须是整数")))
+        .map_err(|e: std::num::ParseIntError| match e.kind() {
+            IntErrorKind::PosOverflow | IntErrorKind::NegOverflow => out_of_range_error(name),
+            _ => ApiError::bad_request(format!("{name} 必须是整数")),
+        })
+}
+
+/// An integer parameter too large (or small) for any value it could take.
+fn out_of_range_error(name: &str) -> ApiError {
+    ApiError::bad_request(format!("{name} 超出取值范围"))
 }
 
 /// A query parameter's time ([`parse_time`]): `None` when absent or blank, 400 naming the
@@ -214,9 +232,14 @@ mod tests {
         assert_eq!(message("platformId=abc"), "platformId 必须是整数");
         assert_eq!(
             message("platformId=99999999999999999999"),
-            "platformId 必须是整数"
+            "platformId 超出取值范围"
         );
         assert!(message("platformId=1&platformId=2").contains("platformId"));
+        // Twice, once empty: which one was meant is a guess.
+        assert_eq!(
+            message("platformId=&platformId=2"),
+            "查询参数 platformId 只能出现一次"
+        );
         let read = read::<Filter>("platformId=7&status=A&_t=1").unwrap();
         assert_eq!(read.platform_id, Some(7));
         // Sent empty or blank: absent, the default applies.
@@ -237,6 +260,15 @@ mod tests {
         assert!(reject_unknown("page=1&_=1700000000000&_t=5", &known).is_ok());
         assert!(reject_unknown("", &known).is_ok());
         assert!(reject_unknown("page=1&pageNum=2", &known).is_err());
+    }
+
+    #[test]
+    fn an_integer_no_64_bit_integer_holds_is_out_of_range_not_malformed() {
+        let message = |v: &str| integer("size", v).unwrap_err().to_string();
+        assert_eq!(message("99999999999999999999"), "size 超出取值范围");
+        assert_eq!(message("-99999999999999999999"), "size 超出取值范围");
+        assert_eq!(message("1.5"), "size 必须是整数");
+        assert_eq!(integer("size", "100").ok(), Some(100));
     }
 
     #[test]

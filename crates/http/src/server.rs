@@ -284,7 +284,7 @@ where
     Ok(actix_web::HttpServer::new(move || {
         actix_web::App::new()
             .wrap(default_headers())
-            .wrap(actix_web::middleware::from_fn(crate::nul::reject_nul))
+            .wrap(actix_web::middleware::from_fn(crate::nul::mark_nul))
             .wrap(actix_web::middleware::from_fn(head_as_get))
             .wrap(tracing_middleware())
             .wrap(actix_web::middleware::from_fn(crate::metrics::record))

@@ -34,7 +34,7 @@ pub struct LogFilter {
     pub operator_id: Option<i64>,
     pub action: Option<String>,
     pub target_type: Option<String>,
-    pub target_id: Option<String>,
+    pub target_id: Option<i64>,
     pub result: Option<String>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
@@ -60,12 +60,12 @@ pub async fn list(
         if let Some(t) = &filter.target_type {
             q = q.filter(log::target_type.eq(t.clone()));
         }
-        if let Some(id) = &filter.target_id {
+        if let Some(id) = filter.target_id {
             // A shop's id also finds its syncs, which name it `platform:<id>` beside the task.
-            let mut ids = vec![id.clone()];
-            if id.bytes().all(|b| b.is_ascii_digit()) {
-                ids.push(format!("platform:{id}"));
-            }
+            let ids = vec![
+                id.to_string(),
+                format!("{}{id}", leadgen_db::oplog::SHOP_BESIDE),
+            ];
             q = q.filter(log::target_ids.overlaps_with(ids));
         }
         if let Some(r) = &filter.result {

@@ -36,6 +36,7 @@ pub async fn callback(
     if leadgen_http::server::came_as_head(&req) {
         return Ok(leadgen_http::server::method_not_allowed("GET"));
     }
+    leadgen_http::nul::refuse_marked(&req)?;
     let query = query.into_inner();
     let raw_state = query.state.clone().unwrap_or_default();
     let bound = !state.oauth.bind_state_to_browser || consent::presented(&req, &raw_state);

@@ -18,7 +18,7 @@ pub struct LogQuery {
     operator_id: Option<i64>,
     action: Option<String>,
     target_type: Option<String>,
-    target_id: Option<String>,
+    target_id: Option<i64>,
     result: Option<String>,
     start_time: Option<String>,
     end_time: Option<String>,
@@ -28,17 +28,13 @@ pub struct LogQuery {
     size: Option<String>,
 }
 
-fn text(v: Option<String>) -> Option<String> {
-    v.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
-}
-
 /// The tenant's operation log (design 7).
 #[utoipa::path(get, path = "/operation-logs", tag = "audit", operation_id = "listOperationLogs",
     params(
         ("operatorId" = Option<i64>, Query),
         ("action" = Option<crate::openapi::AuditActionSchema>, Query, description = "未知的取值为 400"),
         ("targetType" = Option<crate::openapi::AuditTargetSchema>, Query, description = "未知的取值为 400"),
-        ("targetId" = Option<String>, Query),
+        ("targetId" = Option<i64>, Query, description = "目标 ID；店铺 ID 也查到该店铺的同步任务"),
         ("result" = Option<crate::openapi::OperationResultSchema>, Query, description = "未知的取值为 400"),
         ("startTime" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$|^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "带时区的 ISO 8601 (RFC 3339)，含两端；startTime 晚于 endTime 为 400"),
         ("endTime" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$|^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "带时区的 ISO 8601 (RFC 3339)，含两端；startTime 晚于 endTime 为 400"),
@@ -90,7 +86,7 @@ pub async fn list(
         operator_id: q.operator_id,
         action: parse_enum::<AuditAction>(q.action.as_deref())?,
         target_type: parse_enum::<AuditTarget>(q.target_type.as_deref())?,
-        target_id: text(q.target_id),
+        target_id: q.target_id,
         result,
         from,
         to,

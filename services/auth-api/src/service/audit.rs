@@ -23,7 +23,11 @@ pub struct LogEntry {
     pub action: String,
     #[schema(value_type = crate::openapi::AuditTargetSchema)]
     pub target_type: String,
-    pub target_ids: Vec<String>,
+    /// The ids of `targetType`'s records the action concerned.
+    pub target_ids: Vec<i64>,
+    /// The shop of a sync task's entry (`SYNC_TASK`); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform_id: Option<i64>,
     #[schema(value_type = crate::openapi::OperationResultSchema)]
     pub result: String,
     pub error_message: Option<String>,
@@ -52,20 +56,60 @@ pub async fn list(
     let (rows, total) = operation_logs::list(&mut conn, tenant, &filter, paging).await?;
     let entries = rows
         .into_iter()
-        .map(|r| LogEntry {
-            log_id: r.id,
-            service: r.service,
-            operator_id: r.operator_id,
-            operator_name: r.operator_name,
-            action: r.action,
-            target_type: r.target_type,
-            target_ids: r.target_ids,
-            result: r.result,
-            error_message: r.error_message,
-            trace_id: r.trace_id,
-            time: r.occurred_at,
-            detail: r.detail,
+        .map(|r| {
+            let (target_ids, platform_id) = targets(r.id, &r.target_ids);
+            LogEntry {
+                log_id: r.id,
+                service: r.service,
+                operator_id: r.operator_id,
+                operator_name: r.operator_name,
+                action: r.action,
+                target_type: r.target_type,
+                target_ids,
+                platform_id,
+                result: r.result,
+                error_message: r.error_message,
+                trace_id: r.trace_id,
+                time: r.occurred_at,
+                detail: r.detail,
+            }
         })
         .collect();
     Ok((entries, total))
+}
+
+/// An entry's stored target ids as the API shows them: numbers, and a sync task's shop
+/// (`leadgen_db::oplog::SHOP_BESIDE`) apart. Every writer stores numeric ids; one that is not is
+/// left out of the answer (it stays in the table) and reported.
+fn targets(log_id: i64, stored: &[String]) -> (Vec<i64>, Option<i64>) {
+    let mut ids = Vec::with_capacity(stored.len());
+    let mut shop = None;
+    for id in stored {
+        let (beside, digits) = match id.strip_prefix(leadgen_db::oplog::SHOP_BESIDE) {
+            Some(rest) => (true, rest),
+            None => (false, id.as_str()),
+        };
+        match (digits.parse::<i64>(), beside) {
+            (Ok(n), true) => shop = Some(n),
+            (Ok(n), false) => ids.push(n),
+            (Err(_), _) => {
+                tracing::warn!(
+                    log.id = log_id,
+                    "An operation log entry names a target id that is not a number"
+                );
+            }
+        }
+    }
+    (ids, shop)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn target_ids_are_numbers_and_a_sync_tasks_shop_stands_apart() {
+        let stored = ["301".to_owned(), "platform:201".to_owned()];
+        assert_eq!(super::targets(1, &stored), (vec![301], Some(201)));
+        let odd = ["7".to_owned(), "x".to_owned()];
+        assert_eq!(super::targets(1, &odd), (vec![7], None));
+    }
 }

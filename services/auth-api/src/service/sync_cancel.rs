@@ -47,10 +47,7 @@ pub async fn cancel(
                     operator: &op,
                     action: AuditAction::SyncCancel,
                     target_type: AuditTarget::SyncTask,
-                    target_ids: vec![
-                        cancelled.id.to_string(),
-                        format!("platform:{}", cancelled.platform_id),
-                    ],
+                    target_ids: oplog::sync_task_targets(cancelled.id, cancelled.platform_id),
                     result: Ok(()),
                 };
                 oplog::record(conn, entry, &trace_id).await?;

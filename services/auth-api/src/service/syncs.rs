@@ -192,7 +192,7 @@ async fn record_request(
         operator: op,
         action: AuditAction::SyncRequest,
         target_type: AuditTarget::SyncTask,
-        target_ids: vec![task_id.to_string(), format!("platform:{platform_id}")],
+        target_ids: leadgen_db::oplog::sync_task_targets(task_id, platform_id),
         result: Ok(()),
     };
     oplog::record(conn, entry, trace_id).await?;

@@ -445,6 +445,40 @@ async fn a_nul_character_anywhere_in_the_body_answers_400_in_chinese() {
             "{raw}: {body}"
         );
     }
+    // The convention's order holds first: no valid token 401, no permission 403, no route 404,
+    // a method the route does not serve 405; then the NUL's 400.
+    let nul = r#"{"platformType": "TAOBAO\u0000", "authInfo": {"appKey": "a", "appSecret": "s"}}"#;
+    let response = app.create_authorization_raw(None, nul).await;
+    expect_envelope(response, StatusCode::UNAUTHORIZED, 401).await;
+    let response = app
+        .create_authorization_raw(Some(&token(1, &[VIEW])), nul)
+        .await;
+    expect_envelope(response, StatusCode::FORBIDDEN, 403).await;
+    let response = app.list_platforms(None, &[("status", "\0")]).await;
+    expect_envelope(response, StatusCode::UNAUTHORIZED, 401).await;
+    let response = app
+        .list_platforms(Some(&token(1, &[VIEW])), &[("status", "\0")])
+        .await;
+    expect_envelope(response, StatusCode::BAD_REQUEST, 400).await;
+    for (method, path) in [
+        (reqwest::Method::GET, "/nowhere?x=%00"),
+        (reqwest::Method::DELETE, "/platforms?x=%00"),
+    ] {
+        let response = app
+            .client
+            .request(method.clone(), app.url(path))
+            .bearer_auth(token(1, &[AUTH, VIEW]))
+            .send()
+            .await
+            .expect("request");
+        let expected: u16 = if method == reqwest::Method::GET {
+            404
+        } else {
+            405
+        };
+        let status = StatusCode::from_u16(expected).expect("status");
+        expect_envelope(response, status, u32::from(expected)).await;
+    }
     // Malformed JSON answers in Chinese without the parser's text.
     let response = app
         .create_authorization_raw(Some(&token(1, &[AUTH])), r#"{"platformType": "TAOBAO","#)

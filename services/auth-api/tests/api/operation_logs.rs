@@ -29,7 +29,7 @@ async fn the_operation_log_is_readable_filtered_and_scoped_to_the_tenant() {
     let records = body["data"]["records"].as_array().expect("records");
     assert_eq!(body["data"]["total"], 2, "{body}");
     let newest = &records[0];
-    assert_eq!(newest["targetIds"], serde_json::json!([second.to_string()]));
+    assert_eq!(newest["targetIds"], serde_json::json!([second]));
     assert_eq!(newest["operatorId"], 7);
     assert_eq!(newest["operatorName"], OPERATOR_NAME);
     assert_eq!(newest["result"], "SUCCESS");
@@ -40,6 +40,7 @@ async fn the_operation_log_is_readable_filtered_and_scoped_to_the_tenant() {
     let first_id = first.to_string();
     for (query, total) in [
         (vec![("targetId", first_id.as_str())], 1),
+        (vec![("targetId", "9007199254740993")], 0),
         (vec![("action", action.as_str())], 2),
         (vec![("action", "SYNC_RUN")], 0),
         (vec![("targetType", "PLATFORM_AUTH")], 2),
@@ -59,7 +60,7 @@ async fn the_operation_log_is_readable_filtered_and_scoped_to_the_tenant() {
     let body = expect_envelope(app.logs(1, &[AUDIT], &query).await, StatusCode::OK, 200).await;
     assert_eq!(
         body["data"]["records"][0]["targetIds"],
-        serde_json::json!([first_id]),
+        serde_json::json!([first]),
         "oldest first: {body}"
     );
     let body = expect_envelope(app.logs(2, &[AUDIT], &[]).await, StatusCode::OK, 200).await;
@@ -133,6 +134,18 @@ async fn a_shops_id_finds_its_syncs_too() {
         .filter_map(|r| r["action"].as_str())
         .collect();
     assert_eq!(actions, ["SYNC_REQUEST", "PLATFORM_AUTH_CREATE"], "{body}");
+    // Shown as numbers: the task's id, and its shop apart.
+    let sync = &body["data"]["records"][0];
+    assert!(sync["targetIds"][0].is_i64(), "{sync}");
+    assert_eq!(sync["platformId"], shop, "{sync}");
+    assert!(body["data"]["records"][1].get("platformId").is_none());
+    // An id is a number.
+    expect_envelope(
+        app.logs(1, &[AUDIT], &[("targetId", "platform:1")]).await,
+        StatusCode::BAD_REQUEST,
+        400,
+    )
+    .await;
 }
 
 /// What an action was asked to do (lead-api writes a reveal's purpose and reason) is shown as

@@ -49,28 +49,34 @@ pub struct RevealBody {
     ))]
 pub async fn reveal(
     user: AuthUser,
-    _: leadgen_http::query::NoQuery,
+    query: Result<leadgen_http::query::NoQuery, ApiError>,
     state: web::Data<AppState>,
-    path: web::Path<i64>,
+    path: Result<web::Path<i64>, actix_web::Error>,
     body: Result<leadgen_http::body::Json<RevealBody>, actix_web::Error>,
 ) -> actix_web::Result<HttpResponse> {
-    let lead_id = leadgen_domain::LeadId::new(path.into_inner());
-    // The permission comes first, as for every endpoint, and a refusal is audited: who tried to
-    // see a number they may not, with the purpose and reason they gave when the body says them.
-    let request = request_of(lead_id, body);
+    // The permission comes first, as for every endpoint (a query or lead id that cannot be read
+    // is answered after it), and a refusal is audited: who tried to see a number they may not,
+    // with the purpose and reason they gave when the body says them.
     if user.require(Permission::Contact).is_err() {
         let refused = LeadApiError::Forbidden(Permission::Contact);
-        reveal::refused(
-            &state,
-            &user,
-            lead_id,
-            request.as_ref().ok(),
-            refused.audit(),
-        )
-        .await
-        .map_err(ApiError::from)?;
+        if let Ok(path) = &path {
+            let lead_id = leadgen_domain::LeadId::new(**path);
+            let request = request_of(lead_id, body);
+            reveal::refused(
+                &state,
+                &user,
+                lead_id,
+                request.as_ref().ok(),
+                refused.audit(),
+            )
+            .await
+            .map_err(ApiError::from)?;
+        }
         return Err(ApiError::from(refused).into());
     }
+    query?;
+    let lead_id = leadgen_domain::LeadId::new(path?.into_inner());
+    let request = request_of(lead_id, body);
     // A request that cannot be read is refused, and audited: probing with bad purposes leaves
     // a trace as a refused reveal does.
     let request = match request {

@@ -109,16 +109,24 @@ fn note_of(note: Option<String>) -> Option<String> {
     note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty())
 }
 
-/// The version in `If-Match` (`"3"`, `W/"3"` or `3`); `None` when absent (the service refuses it, 42801, and logs it).
+/// The version in `If-Match` (`"3"`, `W/"3"` or `3`); `None` when absent or `*` (the service
+/// refuses it, 42801, and logs it: `*`, "whatever the version", is the overwrite the version
+/// check exists to prevent). A list of versions is refused: one lead has one version.
 fn if_match(req: &HttpRequest) -> Result<Option<i32>, LeadApiError> {
     let Some(value) = req.headers().get(header::IF_MATCH) else {
         return Ok(None);
     };
     let invalid = || LeadApiError::BadRequest("If-Match 必须是线索的版本号，例如 \"3\"".into());
+    let value = value.to_str().map_err(|_| invalid())?.trim();
+    if value == "*" {
+        return Ok(None);
+    }
+    if value.contains(',') {
+        return Err(LeadApiError::BadRequest(
+            "If-Match 只能带一个版本号，例如 \"3\"".into(),
+        ));
+    }
     value
-        .to_str()
-        .map_err(|_| invalid())?
-        .trim()
         .trim_start_matches("W/")
         .trim_matches('"')
         .parse()

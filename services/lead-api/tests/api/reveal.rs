@@ -100,6 +100,22 @@ async fn a_number_sent_in_clear_is_revealed_audited_and_never_kept() {
         403,
     )
     .await;
+    // Without the right, a query or lead id that cannot be read is still a 403 (and a lead id
+    // that cannot be read names no lead to audit).
+    for path in [
+        format!("/leads/{lead}/contact/reveal?x=1"),
+        "/leads/abc/contact/reveal".into(),
+    ] {
+        let response = app
+            .client
+            .post(app.url(&path))
+            .bearer_auth(leadgen_test_support::token(1, 7, &[VIEW]))
+            .json(&body)
+            .send()
+            .await
+            .expect("reveal");
+        expect_envelope(response, StatusCode::FORBIDDEN, 403).await;
+    }
     expect_envelope(
         app.reveal(2, 7, &[CONTACT], lead, body.clone()).await,
         StatusCode::NOT_FOUND,
@@ -160,6 +176,8 @@ async fn a_number_sent_in_clear_is_revealed_audited_and_never_kept() {
         assert_eq!(
             refusals,
             vec![
+                (1, Some("403 没有权限：需要 lead:order:contact")),
+                // With a query it may not send: refused for the right first, audited alike.
                 (1, Some("403 没有权限：需要 lead:order:contact")),
                 (2, Some("404 线索不存在")),
                 // A purpose off the list is refused before the lead is read, and audited.

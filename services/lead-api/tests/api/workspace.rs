@@ -199,6 +199,14 @@ async fn a_status_change_needs_the_version_records_who_and_is_announced() {
         refused.3.as_deref().is_some_and(|e| e.starts_with("42801")),
         "{refused:?}"
     );
+    // `*` ("whatever the version") is the overwrite the check prevents: a version is required;
+    // a list of versions is no one version.
+    let response = app.patch_status(1, s.a, Some("*"), change.clone()).await;
+    expect_envelope(response, StatusCode::PRECONDITION_REQUIRED, 42801).await;
+    let response = app
+        .patch_status(1, s.a, Some("\"1\", \"2\""), change.clone())
+        .await;
+    expect_envelope(response, StatusCode::BAD_REQUEST, 400).await;
     let response = app
         .patch_status(1, s.a, Some("\"7\""), change.clone())
         .await;

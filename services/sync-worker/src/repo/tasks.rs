@@ -381,7 +381,7 @@ pub async fn log(
         operator: &leadgen_db::oplog::Operator::System,
         action,
         target_type: AuditTarget::SyncTask,
-        target_ids: vec![task_id.to_string(), format!("platform:{platform_id}")],
+        target_ids: leadgen_db::oplog::sync_task_targets(task_id, platform_id),
         result,
     };
     if action != AuditAction::SyncRun {
