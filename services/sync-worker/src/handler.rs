@@ -123,14 +123,19 @@ impl SyncRequestedHandler {
             );
             return Ok(Outcome::Ack);
         }
-        if tasks::start(&mut conn, task.id, self.syncer.lease, &message_id).await? == 0 {
+        let Some(claim) = tasks::start(&mut conn, task.id, self.syncer.lease, &message_id).await?
+        else {
             tracing::info!(
                 sync_task.id = task.id.get(),
                 "SyncRequested for a task another request's worker runs; not run twice"
             );
             return Ok(Outcome::Ack);
-        }
+        };
         drop(conn);
+        let task = tasks::TaskRow {
+            claimed_by: Some(claim),
+            ..task
+        };
         tracing::info!(
             sync_task.id = task.id.get(),
             platform.id = task.platform_id.get(),
@@ -142,17 +147,20 @@ impl SyncRequestedHandler {
             .run_claimed(&task, data.platform_type, message_id)
             .await;
         if result.is_err()
-            && let Err(e) = self.release(task.id).await
+            && let Err(e) = self.release(&task).await
         {
             tracing::warn!(sync_task.id = task.id.get(), error = %format!("{e:#}"), "Could not release a failed run's claim; recovery resumes the task");
         }
         result
     }
 
-    /// Releases this worker's claim on a task whose run failed.
-    async fn release(&self, id: leadgen_domain::SyncTaskId) -> anyhow::Result<()> {
+    /// Releases this run's claim on a task whose run failed (another run's stays).
+    async fn release(&self, task: &tasks::TaskRow) -> anyhow::Result<()> {
+        let Some(claim) = task.claimed_by.as_deref() else {
+            return Ok(());
+        };
         let mut conn = leadgen_db::conn(&self.syncer.pool).await?;
-        tasks::release(&mut conn, id).await?;
+        tasks::release(&mut conn, task.id, claim).await?;
         Ok(())
     }
 
@@ -167,6 +175,12 @@ impl SyncRequestedHandler {
         let (status, error) = match &outcome {
             TaskOutcome::Completed { .. } => (SyncStatus::Completed, None),
             TaskOutcome::Failed(reason) => (SyncStatus::Failed, Some(reason.clone())),
+            // The run that holds the task now ends it, and logs its end.
+            TaskOutcome::Superseded => {
+                let mut conn = leadgen_db::conn(&self.syncer.pool).await?;
+                leadgen_outbox::mark_processed(&mut conn, SERVICE, &message_id).await?;
+                return Ok(Outcome::Ack);
+            }
             TaskOutcome::Cancelled => {
                 // The task already reads CANCELLED (and SYNC_CANCEL says who did it); its end
                 // is logged with what it fetched before it stopped.
@@ -193,30 +207,45 @@ impl SyncRequestedHandler {
         let trace_id = leadgen_telemetry::current_trace_id();
         let (task_id, tenant, platform_id, window_end) =
             (task.id, task.tenant_id, task.platform_id, task.window_end);
+        let claim = task.claimed_by.as_deref();
         let mut conn = leadgen_db::conn(&self.syncer.pool).await?;
-        conn.transaction::<(), anyhow::Error, _>(|conn| {
-            let error = error.clone();
-            async move {
-                tasks::finish(conn, task_id, status, error.as_deref()).await?;
-                if status == SyncStatus::Completed {
-                    credentials::record_synced(conn, platform_id, window_end).await?;
-                    tasks::note_unreadable(conn, task_id).await?;
+        let ended = conn
+            .transaction::<bool, anyhow::Error, _>(|conn| {
+                let error = error.clone();
+                async move {
+                    // Cancelled at the last moment, or taken over by another run: that one says
+                    // how the task ended; this request is done.
+                    if tasks::finish_run(conn, task_id, claim, status, error.as_deref()).await? == 0
+                    {
+                        leadgen_outbox::mark_processed(conn, SERVICE, &message_id).await?;
+                        return Ok(false);
+                    }
+                    if status == SyncStatus::Completed {
+                        credentials::record_synced(conn, platform_id, window_end).await?;
+                        tasks::note_unreadable(conn, task_id).await?;
+                    }
+                    leadgen_outbox::mark_processed(conn, SERVICE, &message_id).await?;
+                    let ids = (tenant, task_id, platform_id);
+                    tasks::log(
+                        conn,
+                        ids,
+                        AuditAction::SyncRun,
+                        error.map_or(Ok(()), Err),
+                        &trace_id,
+                    )
+                    .await?;
+                    Ok(true)
                 }
-                leadgen_outbox::mark_processed(conn, SERVICE, &message_id).await?;
-                let ids = (tenant, task_id, platform_id);
-                tasks::log(
-                    conn,
-                    ids,
-                    AuditAction::SyncRun,
-                    error.map_or(Ok(()), Err),
-                    &trace_id,
-                )
-                .await?;
-                Ok(())
-            }
-            .scope_boxed()
-        })
-        .await?;
+                .scope_boxed()
+            })
+            .await?;
+        if !ended {
+            tracing::info!(
+                sync_task.id = task_id.get(),
+                "The task no longer runs under this run's claim; its end is not this run's"
+            );
+            return Ok(Outcome::Ack);
+        }
         finished(task, status);
         match outcome {
             TaskOutcome::Completed { success, failure } => {
@@ -241,7 +270,7 @@ impl SyncRequestedHandler {
                     "Sync failed"
                 )
             }
-            TaskOutcome::Cancelled => {}
+            TaskOutcome::Cancelled | TaskOutcome::Superseded => {}
         }
         Ok(Outcome::Ack)
     }

@@ -378,3 +378,95 @@ async fn a_platform_whose_paging_loops_stops_the_sync_with_the_reason() {
     // The probe, A, B, then A again.
     assert_eq!(AtomicUsize::load(&platform.calls, Ordering::SeqCst), 3);
 }
+
+/// A walker that stalled past its lease and was replaced writes nothing beside its successor:
+/// its next page stops it (the page is kept, its count and the lease are not), it cannot end
+/// the task or release the successor's claim, and the same request redelivered takes the task
+/// over under a claim of its own.
+#[tokio::test]
+async fn a_run_replaced_after_its_lease_stops_at_its_next_write() {
+    let db = TestDb::new().await;
+    let (syncer, task_row, _) = pdd_task(&db).await;
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    let lease = Duration::minutes(10);
+    let first = tasks::start(&mut conn, task_row.id, lease, "m-1")
+        .await
+        .expect("start")
+        .expect("claimed");
+    let stalled = tasks::TaskRow {
+        claimed_by: Some(first.clone()),
+        ..task_row
+    };
+    let page = |id: &str| OrderPage {
+        orders: vec![order(id)],
+        next: None,
+        total: Some(1),
+    };
+    let mut seen = std::collections::HashSet::new();
+    let stored = sync::store::store_page(
+        &syncer,
+        &stalled,
+        PlatformType::Pdd,
+        &page("P-1"),
+        &mut seen,
+    )
+    .await
+    .expect("stored");
+    assert!(!stored.stopped);
+    // A second request while the first's lease lives is a duplicate.
+    assert_eq!(
+        tasks::start(&mut conn, stalled.id, lease, "m-2")
+            .await
+            .expect("start"),
+        None
+    );
+    // The lease ran out; recovery hands the task to a resumed request, which claims it.
+    tasks::hand_over(&mut conn, stalled.id, Utc::now() - Duration::seconds(1))
+        .await
+        .expect("hand over");
+    let second = tasks::start(&mut conn, stalled.id, lease, "m-2")
+        .await
+        .expect("start")
+        .expect("claimed");
+    let stored = sync::store::store_page(
+        &syncer,
+        &stalled,
+        PlatformType::Pdd,
+        &page("P-2"),
+        &mut seen,
+    )
+    .await
+    .expect("stored");
+    assert!(stored.stopped, "the replaced run stops");
+    let (pages, claim): (i32, Option<String>) = task::table
+        .find(stalled.id.get())
+        .select((task::pages_fetched, task::claimed_by))
+        .first(&mut conn)
+        .await
+        .expect("task");
+    assert_eq!((pages, claim.as_deref()), (1, Some(second.as_str())));
+    let ended = tasks::finish_run(
+        &mut conn,
+        stalled.id,
+        Some(&first),
+        leadgen_domain::SyncStatus::Completed,
+        None,
+    )
+    .await
+    .expect("finish");
+    assert_eq!(ended, 0, "the replaced run cannot end the task");
+    assert_eq!(
+        tasks::release(&mut conn, stalled.id, &first)
+            .await
+            .expect("release"),
+        0,
+        "nor release its successor's claim"
+    );
+    // The successor's request redelivered (its worker died) takes over under a new claim.
+    let third = tasks::start(&mut conn, stalled.id, lease, "m-2")
+        .await
+        .expect("start")
+        .expect("claimed");
+    assert_ne!(third, second);
+    assert!(third.starts_with("m-2 "), "{third}");
+}

@@ -33,6 +33,10 @@ pub struct TaskRow {
     pub attempts: i32,
     pub windows_total: Option<i32>,
     pub windows_done: i32,
+    /// The run that holds the task ([`start`]); every write of the walk is made only while
+    /// the task is still this run's, so a walker that stalled past its lease and was replaced
+    /// cannot write beside its successor.
+    pub claimed_by: Option<String>,
 }
 
 /// What one fully stored window adds to its task.
@@ -69,20 +73,23 @@ pub async fn find(
         .optional()
 }
 
-/// (Re)starts a task for the request `message_id`: claims it (`started_at`, `claimed_by`),
-/// takes the lease (`lease` from now) and counts the attempt. 0 when another request's worker
-/// runs it (claimed, its lease alive): this request is a duplicate (a resume recovery sent while
-/// the first request still waited in the queue). The same request redelivered (its worker died)
-/// takes the task over at once. Its progress stays: [`begin_windows`] decides whether the run
-/// resumes or starts over.
+/// (Re)starts a task for the request `message_id`: claims it for a run of its own (`claimed_by`:
+/// the request and this run, with `started_at`), takes the lease (`lease` from now) and counts
+/// the attempt; the claim, which the run's writes then name. `None` when another request's
+/// worker runs it (claimed, its lease alive): this request is a duplicate (a resume recovery
+/// sent while the first request still waited in the queue). The same request redelivered (its
+/// worker died, or the broker gave up on it) takes the task over at once, under a new claim:
+/// the run it replaces, if still alive, stops at its next write. Its progress stays:
+/// [`begin_windows`] decides whether the run resumes or starts over.
 pub async fn start(
     conn: &mut AsyncPgConnection,
     id: SyncTaskId,
     lease: chrono::Duration,
     message_id: &str,
-) -> QueryResult<usize> {
+) -> QueryResult<Option<String>> {
     let now = Utc::now();
-    diesel::update(
+    let claim = format!("{message_id} {}", uuid::Uuid::new_v4());
+    let claimed = diesel::update(
         task::table
             .find(id.get())
             .filter(task::status.eq(RUNNING))
@@ -91,18 +98,28 @@ pub async fn start(
                     .is_null()
                     .or(task::lease_until.is_null())
                     .or(task::lease_until.lt(now))
+                    .or(task::claimed_by.like(format!("{} %", escape_like(message_id))))
+                    // A claim written before claims named their run.
                     .or(task::claimed_by.eq(message_id)),
             ),
     )
     .set((
-        task::claimed_by.eq(message_id),
+        task::claimed_by.eq(&claim),
         task::started_at.eq(diesel::dsl::now),
         task::lease_until.eq(now + lease),
         task::attempts.eq(task::attempts + 1),
         task::update_time.eq(diesel::dsl::now),
     ))
     .execute(conn)
-    .await
+    .await?;
+    Ok((claimed > 0).then_some(claim))
+}
+
+/// `text` matched literally by `LIKE` (its `\`, `%` and `_` escaped).
+fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }
 
 /// What a task failed by a dead-lettered request says first (its `error_message`).
@@ -158,43 +175,54 @@ pub async fn begin_windows(
     if task_row.windows_total == Some(total) && task_row.windows_done > 0 {
         return Ok(usize::try_from(task_row.windows_done).unwrap_or(0));
     }
-    diesel::update(task::table.find(task_row.id.get()))
-        .set((
-            task::windows_total.eq(total),
-            task::windows_done.eq(0),
-            task::pages_fetched.eq(0),
-            task::success_count.eq(0),
-            task::failure_count.eq(0),
-            task::new_count.eq(0),
-            task::updated_count.eq(0),
-            task::unchanged_count.eq(0),
-            task::served_from.eq(served_from),
-            task::warning.eq(warning),
-            task::update_time.eq(diesel::dsl::now),
-        ))
-        .execute(conn)
-        .await?;
+    diesel::update(
+        task::table
+            .find(task_row.id.get())
+            .filter(task::claimed_by.is_not_distinct_from(task_row.claimed_by.as_deref())),
+    )
+    .set((
+        task::windows_total.eq(total),
+        task::windows_done.eq(0),
+        task::pages_fetched.eq(0),
+        task::success_count.eq(0),
+        task::failure_count.eq(0),
+        task::new_count.eq(0),
+        task::updated_count.eq(0),
+        task::unchanged_count.eq(0),
+        task::served_from.eq(served_from),
+        task::warning.eq(warning),
+        task::update_time.eq(diesel::dsl::now),
+    ))
+    .execute(conn)
+    .await?;
     Ok(0)
 }
 
-/// One window fully stored: its counts added, one more window done.
+/// One window fully stored: its counts added, one more window done. 0 when the task no longer
+/// runs under `claim` (cancelled, failed, or taken over).
 pub async fn finish_window(
     conn: &mut AsyncPgConnection,
     id: SyncTaskId,
+    claim: Option<&str>,
     c: WindowCounts,
 ) -> QueryResult<usize> {
-    diesel::update(task::table.find(id.get()).filter(task::status.eq(RUNNING)))
-        .set((
-            task::windows_done.eq(task::windows_done + 1),
-            task::success_count.eq(task::success_count + c.success),
-            task::failure_count.eq(task::failure_count + c.failure),
-            task::new_count.eq(task::new_count + c.new),
-            task::updated_count.eq(task::updated_count + c.updated),
-            task::unchanged_count.eq(task::unchanged_count + c.unchanged),
-            task::update_time.eq(diesel::dsl::now),
-        ))
-        .execute(conn)
-        .await
+    diesel::update(
+        task::table
+            .find(id.get())
+            .filter(task::status.eq(RUNNING))
+            .filter(task::claimed_by.is_not_distinct_from(claim)),
+    )
+    .set((
+        task::windows_done.eq(task::windows_done + 1),
+        task::success_count.eq(task::success_count + c.success),
+        task::failure_count.eq(task::failure_count + c.failure),
+        task::new_count.eq(task::new_count + c.new),
+        task::updated_count.eq(task::updated_count + c.updated),
+        task::unchanged_count.eq(task::unchanged_count + c.unchanged),
+        task::update_time.eq(diesel::dsl::now),
+    ))
+    .execute(conn)
+    .await
 }
 
 /// RUNNING tasks whose lease expired (their worker is gone), or that never started within
@@ -222,14 +250,24 @@ pub async fn expired(
 }
 
 /// Releases the claim of a run that failed: the request's redelivery may start the task again.
-pub async fn release(conn: &mut AsyncPgConnection, id: SyncTaskId) -> QueryResult<usize> {
-    diesel::update(task::table.find(id.get()).filter(task::status.eq(RUNNING)))
-        .set((
-            task::started_at.eq(None::<DateTime<Utc>>),
-            task::claimed_by.eq(None::<String>),
-        ))
-        .execute(conn)
-        .await
+/// A claim another run holds by now stays.
+pub async fn release(
+    conn: &mut AsyncPgConnection,
+    id: SyncTaskId,
+    claim: &str,
+) -> QueryResult<usize> {
+    diesel::update(
+        task::table
+            .find(id.get())
+            .filter(task::status.eq(RUNNING))
+            .filter(task::claimed_by.eq(claim)),
+    )
+    .set((
+        task::started_at.eq(None::<DateTime<Utc>>),
+        task::claimed_by.eq(None::<String>),
+    ))
+    .execute(conn)
+    .await
 }
 
 /// Hands a task whose worker is gone to the resumed request on its way: holds the lease until
@@ -254,36 +292,67 @@ pub async fn hand_over(
 pub async fn add_page(
     conn: &mut AsyncPgConnection,
     id: SyncTaskId,
+    claim: Option<&str>,
     lease: chrono::Duration,
 ) -> QueryResult<usize> {
-    // Only a RUNNING task counts pages: 0 rows means it was cancelled (or failed) meanwhile.
-    // Every page renews the lease.
-    diesel::update(task::table.find(id.get()).filter(task::status.eq(RUNNING)))
-        .set((
-            task::lease_until.eq(Utc::now() + lease),
-            task::pages_fetched.eq(task::pages_fetched + 1),
-            task::update_time.eq(diesel::dsl::now),
-        ))
-        .execute(conn)
-        .await
+    // Only a RUNNING task still held by this run counts pages: 0 rows means it was cancelled
+    // (or failed, or taken over by another run) meanwhile. Every page renews the lease.
+    diesel::update(
+        task::table
+            .find(id.get())
+            .filter(task::status.eq(RUNNING))
+            .filter(task::claimed_by.is_not_distinct_from(claim)),
+    )
+    .set((
+        task::lease_until.eq(Utc::now() + lease),
+        task::pages_fetched.eq(task::pages_fetched + 1),
+        task::update_time.eq(diesel::dsl::now),
+    ))
+    .execute(conn)
+    .await
 }
 
-/// Ends a RUNNING task as COMPLETED or FAILED.
+/// Ends a RUNNING task its run still holds (`claim`) as COMPLETED or FAILED; 0 when it no
+/// longer runs under that claim (cancelled, or taken over by another run).
+pub async fn finish_run(
+    conn: &mut AsyncPgConnection,
+    id: SyncTaskId,
+    claim: Option<&str>,
+    status: SyncStatus,
+    error: Option<&str>,
+) -> QueryResult<usize> {
+    end(conn, id, Some(claim), status, error).await
+}
+
+/// Ends a RUNNING task as COMPLETED or FAILED, whoever runs it (recovery, a dead letter).
 pub async fn finish(
     conn: &mut AsyncPgConnection,
     id: SyncTaskId,
     status: SyncStatus,
     error: Option<&str>,
 ) -> QueryResult<usize> {
-    diesel::update(task::table.find(id.get()).filter(task::status.eq(RUNNING)))
+    end(conn, id, None, status, error).await
+}
+
+async fn end(
+    conn: &mut AsyncPgConnection,
+    id: SyncTaskId,
+    held_by: Option<Option<&str>>,
+    status: SyncStatus,
+    error: Option<&str>,
+) -> QueryResult<usize> {
+    let mut running = diesel::update(task::table.find(id.get()).filter(task::status.eq(RUNNING)))
         .set((
             task::status.eq(status.as_str()),
             task::error_message.eq(error),
             task::finished_at.eq(diesel::dsl::now),
             task::update_time.eq(diesel::dsl::now),
         ))
-        .execute(conn)
-        .await
+        .into_boxed();
+    if let Some(claim) = held_by {
+        running = running.filter(task::claimed_by.is_not_distinct_from(claim));
+    }
+    running.execute(conn).await
 }
 
 /// On a task that kept orders it could not read (`failure_count`), a warning for the merchant

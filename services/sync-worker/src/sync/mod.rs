@@ -37,6 +37,10 @@ pub enum TaskOutcome {
     Failed(String),
     /// The task was cancelled (it already reads CANCELLED); the walk stopped between pages.
     Cancelled,
+    /// Another run holds the task now (this one stalled past its lease and recovery handed the
+    /// task over, or the broker redelivered its request): this run stopped without writing,
+    /// and the task is the other run's to end.
+    Superseded,
 }
 
 /// Runs sync tasks.
@@ -200,11 +204,13 @@ impl Syncer {
             let counts_so_far = window_counts;
             let store = async {
                 let stored = store::store_page(self, task, platform, &page, seen).await?;
+                let mut stored = stored;
                 if window_done && !stored.stopped {
                     let mut counts = counts_so_far;
                     counts += stored.counts;
                     if let Some(window) = windows.get(at) {
-                        self.finish_window(task, listing, platform, window, counts)
+                        stored.stopped = !self
+                            .finish_window(task, listing, platform, window, counts)
                             .await?;
                     }
                 }
@@ -223,7 +229,7 @@ impl Syncer {
             metrics::counter!("leadgen_sync_pages_total", "platform" => platform.as_str())
                 .increment(1);
             if stored.stopped {
-                return Ok(Err(TaskOutcome::Cancelled));
+                return Ok(Err(self.why_stopped(task).await?));
             }
             if window_done {
                 total += window_counts;
@@ -237,8 +243,29 @@ impl Syncer {
         }
     }
 
+    /// Why a walk was told to stop: the task was cancelled (or ended otherwise), or another run
+    /// holds it now.
+    async fn why_stopped(&self, task: &TaskRow) -> anyhow::Result<TaskOutcome> {
+        let mut conn = leadgen_db::conn(&self.pool).await?;
+        let now = tasks::find(&mut conn, task.tenant_id, task.id).await?;
+        Ok(match now {
+            Some(now)
+                if now.status == leadgen_domain::SyncStatus::Running.as_str()
+                    && now.claimed_by != task.claimed_by =>
+            {
+                tracing::warn!(
+                    sync_task.id = task.id.get(),
+                    "Another run holds the task now; this one stops without writing"
+                );
+                TaskOutcome::Superseded
+            }
+            _ => TaskOutcome::Cancelled,
+        })
+    }
+
     /// Every page of `window` is stored: its counts, the progress and the watermark move
-    /// together, so a restarted task resumes after it.
+    /// together, so a restarted task resumes after it. False when the task no longer runs
+    /// under this run's claim: nothing moved.
     #[tracing::instrument(name = "sync.finish_window", skip_all, fields(sync_id = task.id.get()))]
     async fn finish_window(
         &self,
@@ -247,20 +274,27 @@ impl Syncer {
         platform: PlatformType,
         window: &TimeWindow,
         counts: WindowCounts,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<bool> {
         let mut conn = leadgen_db::conn(&self.pool).await?;
         let (task_id, shop, end) = (task.id, task.platform_id, window.end);
-        conn.transaction::<(), anyhow::Error, _>(|conn| {
-            async move {
-                tasks::finish_window(conn, task_id, counts).await?;
-                if listing == Listing::Modified {
-                    credentials::advance_watermark(conn, shop, end).await?;
+        let claim = task.claimed_by.as_deref();
+        let held = conn
+            .transaction::<bool, anyhow::Error, _>(|conn| {
+                async move {
+                    if tasks::finish_window(conn, task_id, claim, counts).await? == 0 {
+                        return Ok(false);
+                    }
+                    if listing == Listing::Modified {
+                        credentials::advance_watermark(conn, shop, end).await?;
+                    }
+                    Ok(true)
                 }
-                Ok(())
-            }
-            .scope_boxed()
-        })
-        .await?;
+                .scope_boxed()
+            })
+            .await?;
+        if !held {
+            return Ok(false);
+        }
         let platform_label = platform.as_str();
         metrics::counter!("leadgen_sync_windows_total", "platform" => platform_label).increment(1);
         for (change, n) in [
@@ -272,7 +306,7 @@ impl Syncer {
             metrics::counter!("leadgen_sync_orders_total", "platform" => platform_label, "change" => change)
                 .increment(u64::try_from(n).unwrap_or(0));
         }
-        Ok(())
+        Ok(true)
     }
 
     /// A fetched page, or how its failure ends the task (a dead session marks the shop).

@@ -141,6 +141,7 @@ pub async fn store_page(
         });
     }
     let (task_id, tenant, platform_id) = (task.id, task.tenant_id, task.platform_id);
+    let claim = task.claimed_by.as_deref();
     let lease = syncer.lease;
     let mut conn = leadgen_db::conn(&syncer.pool).await?;
     let (running, written) = conn
@@ -160,7 +161,7 @@ pub async fn store_page(
                     .count()
                     + written.kept_beside;
                 let malformed = u32::try_from(malformed).unwrap_or(u32::MAX);
-                let running = tasks::add_page(conn, task_id, lease).await? == 1;
+                let running = tasks::add_page(conn, task_id, claim, lease).await? == 1;
                 if !ids.is_empty() || malformed > 0 {
                     let event = CloudEvent::new(
                         SERVICE,
