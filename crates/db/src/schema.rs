@@ -62,6 +62,7 @@ diesel::table! {
         warning -> Nullable<Text>,
         listing -> Text,
         claimed_by -> Nullable<Text>,
+        windows_as_of -> Nullable<Timestamptz>,
     }
 }
 

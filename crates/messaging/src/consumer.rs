@@ -41,6 +41,8 @@ pub struct Incoming {
     /// How often the broker delivered it before (quorum `x-delivery-count`).
     pub delivery_count: u32,
     pub redelivered: bool,
+    /// Acknowledges it before the handler ends ([`crate::early_ack`]).
+    pub early_ack: crate::EarlyAck,
 }
 
 /// Handles one message. Implementations do their work in one database transaction that also
@@ -195,7 +197,7 @@ async fn process(
     broker: &Broker,
     cancel: &CancellationToken,
 ) {
-    let incoming = detach(&delivery);
+    let incoming = detach(&delivery, queue);
     let queue_label = [("queue", queue.to_owned())];
     metrics::counter!("leadgen_messages_delivered_total", &queue_label).increment(1);
     let started = std::time::Instant::now();
@@ -223,6 +225,13 @@ async fn process(
         let outcome = handler.handle(incoming.clone()).await;
         metrics::histogram!("leadgen_message_handle_duration_seconds", &queue_label)
             .record(started.elapsed().as_secs_f64());
+        if incoming.early_ack.acked() {
+            // Settled already; what answers for its work (a claim and lease) handles the rest.
+            if outcome != Outcome::Ack {
+                tracing::warn!(outcome = ?outcome, "A message acknowledged early ended otherwise; not settled again");
+            }
+            return;
+        }
         let dead = dead_letter_reason(&outcome, count, delivery_limit).map(str::to_owned);
         let settled = if let Some(reason) = &dead {
             handler.dead_lettered(&incoming, reason).await;
@@ -334,7 +343,7 @@ async fn dead_letter(at: &Settling<'_>, reason: &str) -> Result<(), lapin::Error
     }
 }
 
-fn detach(delivery: &Delivery) -> Incoming {
+fn detach(delivery: &Delivery, queue: &str) -> Incoming {
     let props = &delivery.properties;
     let mut headers = HashMap::new();
     let mut delivery_count = 0;
@@ -368,6 +377,7 @@ fn detach(delivery: &Delivery) -> Incoming {
         headers,
         delivery_count,
         redelivered: delivery.redelivered,
+        early_ack: crate::EarlyAck::new(delivery.acker.clone(), queue),
     }
 }
 

@@ -6,7 +6,8 @@
 //!   topology; publishing on a confirm-mode channel (a `Nack`, a return or a timeout is an error).
 //! - [`consumer`] — manual acks with bounded prefetch; the handler's [`Outcome`] is turned into
 //!   ack, delayed requeue or dead-lettering in one place ([`consumer::settle`]); a message
-//!   dead-lettered carries why ([`dead_letter`]).
+//!   dead-lettered carries why ([`dead_letter`]); a handler whose work outlasts the broker's
+//!   consumer timeout acknowledges early ([`early_ack`]).
 //! - [`depth`] — what waits in the process's queues, their dead-letter queues and the parked
 //!   unrouted events, as gauges.
 //!
@@ -17,8 +18,10 @@ mod broker;
 pub mod consumer;
 pub mod dead_letter;
 pub mod depth;
+pub mod early_ack;
 pub mod topology;
 
 pub use broker::{Broker, MessagingError, OutgoingMessage};
 pub use consumer::{Handler, Incoming, Outcome};
+pub use early_ack::EarlyAck;
 pub use topology::{QueueSpec, Topology};

@@ -52,6 +52,13 @@ pub struct SyncSettings {
     /// How often recovery looks for expired leases.
     #[serde(default = "default_recovery_interval")]
     pub recovery_interval_secs: u64,
+    /// A sync still running after this long acknowledges its request, and its claim and lease
+    /// answer for it from then on: under the broker's `consumer_timeout` (RabbitMQ's default
+    /// 30 minutes), past which the broker closes the channel and redelivers every request in
+    /// flight on it, to be taken over mid-walk and dead-lettered in the end. Until then a worker
+    /// that dies has its request redelivered at once.
+    #[serde(default = "default_ack_after")]
+    pub ack_after_secs: u64,
     /// Refresh a shop's access token this many minutes before it expires (under an hour:
     /// Douyin answers the same pair while more than an hour is left).
     #[serde(default = "default_refresh_ahead")]
@@ -97,6 +104,9 @@ fn default_max_attempts() -> i32 {
 }
 fn default_recovery_interval() -> u64 {
     60
+}
+fn default_ack_after() -> u64 {
+    20 * 60
 }
 fn default_tick() -> u64 {
     60

@@ -1,14 +1,16 @@
 //! The `SyncRequested` consumer. A sync spans many transactions (one per page), so the ledger is
 //! checked first and written in the final transaction with the task's outcome; a redelivered
 //! request for a finished task changes nothing, and one for an interrupted task runs it again
-//! from the start (raw orders are upserted, so nothing is stored or announced twice).
+//! from the start (raw orders are upserted, so nothing is stored or announced twice). A sync
+//! that outlasts `ack_after` acknowledges its request early (before the broker's consumer
+//! timeout would redeliver it mid-walk); its claim and lease answer for it from then on.
 
 use diesel_async::AsyncConnection as _;
 use leadgen_db::ScopedFutureExt as _;
 use leadgen_domain::audit::AuditAction;
 use leadgen_domain::{PlatformType, SyncStatus, SyncTrigger};
 use leadgen_events::{CloudEvent, SyncRequestedV1};
-use leadgen_messaging::{Handler, Incoming, Outcome};
+use leadgen_messaging::{EarlyAck, Handler, Incoming, Outcome};
 
 use crate::SERVICE;
 use crate::repo::{credentials, tasks};
@@ -16,6 +18,8 @@ use crate::sync::{Syncer, TaskOutcome};
 
 pub struct SyncRequestedHandler {
     pub syncer: Syncer,
+    /// How long a run keeps its request unacknowledged (`[sync] ack_after_secs`).
+    pub ack_after: std::time::Duration,
 }
 
 #[async_trait::async_trait]
@@ -29,7 +33,7 @@ impl Handler for SyncRequestedHandler {
             Ok(event) => event,
             Err(e) => return Outcome::Reject(format!("not a SyncRequested v1 event: {e}")),
         };
-        match self.process(&event).await {
+        match self.process(&event, &message.early_ack).await {
             Ok(outcome) => outcome,
             Err(e) => Outcome::Retry(format!("{e:#}")),
         }
@@ -84,7 +88,11 @@ impl SyncRequestedHandler {
         Ok(())
     }
 
-    async fn process(&self, event: &CloudEvent<SyncRequestedV1>) -> anyhow::Result<Outcome> {
+    async fn process(
+        &self,
+        event: &CloudEvent<SyncRequestedV1>,
+        early_ack: &EarlyAck,
+    ) -> anyhow::Result<Outcome> {
         let message_id = event.id.to_string();
         let data = &event.data;
         let mut conn = leadgen_db::conn(&self.syncer.pool).await?;
@@ -131,21 +139,37 @@ impl SyncRequestedHandler {
             );
             return Ok(Outcome::Ack);
         };
+        // Its progress as of the claim: a run it replaced may have finished a window since
+        // the task was read above, and resuming from that read would walk it twice.
+        let task = tasks::find(&mut conn, task.tenant_id, task.id)
+            .await?
+            .filter(|now| now.claimed_by.as_deref() == Some(claim.as_str()))
+            .unwrap_or(tasks::TaskRow {
+                claimed_by: Some(claim),
+                ..task
+            });
         drop(conn);
-        let task = tasks::TaskRow {
-            claimed_by: Some(claim),
-            ..task
-        };
         tracing::info!(
             sync_task.id = task.id.get(),
             platform.id = task.platform_id.get(),
             "Sync started"
         );
 
-        // A run that fails hands the task back, so the request's redelivery may start it.
-        let result = self
-            .run_claimed(&task, data.platform_type, message_id)
-            .await;
+        // A run that outlasts `ack_after` acknowledges its request, before the broker's
+        // consumer timeout redelivers it mid-walk; the claim and its lease answer for the run
+        // from then on (recovery resumes a task whose lease runs out).
+        let run = self.run_claimed(&task, data.platform_type, message_id);
+        tokio::pin!(run);
+        let result = tokio::select! {
+            result = &mut run => result,
+            () = tokio::time::sleep(self.ack_after) => {
+                tracing::info!(sync_task.id = task.id.get(), "A long sync acknowledges its request; its lease answers for it");
+                early_ack.ack().await;
+                run.await
+            }
+        };
+        // A run that fails hands the task back, so the request's redelivery (or recovery, once
+        // the request was acknowledged) may start it.
         if result.is_err()
             && let Err(e) = self.release(&task).await
         {

@@ -101,7 +101,15 @@ impl Refresher {
         else {
             return Ok(Outcome::Failed);
         };
-        let mut session = shop_session::open_session(&self.sealer, row, self.policy)?;
+        // Credentials that do not open (another data key, damaged) fail this shop alone: it
+        // rests like any failed refresh and never holds the others back, soonest as it expires.
+        let mut session = match shop_session::open_session(&self.sealer, row, self.policy) {
+            Ok(session) => session,
+            Err(e) => {
+                tracing::error!(platform.id = row.id.get(), error = %e, "The shop's credentials do not open; its tokens cannot be refreshed");
+                return Ok(Outcome::Failed);
+            }
+        };
         let sink = CredentialSink {
             pool: self.pool.clone(),
             sealer: Arc::clone(&self.sealer),

@@ -130,7 +130,13 @@ impl Application {
                 settings.outbox.clone(),
             )),
             broker: Some(broker),
-            consumer: Some((Arc::new(SyncRequestedHandler { syncer }), consume)),
+            consumer: Some((
+                Arc::new(SyncRequestedHandler {
+                    syncer,
+                    ack_after: Duration::from_secs(settings.sync.ack_after_secs),
+                }),
+                consume,
+            )),
             background,
         };
         Ok(Application { port, process })

@@ -52,6 +52,7 @@ fn request(platform: i64, task_id: i64) -> Incoming {
         headers: HashMap::new(),
         delivery_count: 4,
         redelivered: true,
+        early_ack: Default::default(),
     }
 }
 
@@ -65,6 +66,7 @@ fn handler(db: &TestDb) -> SyncRequestedHandler {
             policy: sync::policy(0, Duration::from_millis(10)),
             lease: chrono::Duration::minutes(10),
         },
+        ack_after: Duration::from_secs(1200),
     }
 }
 
@@ -143,6 +145,7 @@ async fn a_dead_letter_replayed_runs_its_task_again_unless_another_sync_runs() {
         headers: HashMap::new(),
         delivery_count: 0,
         redelivered: false,
+        early_ack: Default::default(),
         ..message.clone()
     };
     handler.handle(replayed).await;
@@ -223,6 +226,7 @@ async fn a_replayed_request_runs_a_task_whose_runs_kept_being_interrupted() {
     let replay = |platform, id| Incoming {
         delivery_count: 0,
         redelivered: false,
+        early_ack: Default::default(),
         ..request(platform, id)
     };
     handler.handle(replay(platform, interrupted)).await;
@@ -251,6 +255,7 @@ async fn a_shop_whose_credentials_do_not_open_fails_its_sync_at_once() {
     let message = Incoming {
         delivery_count: 0,
         redelivered: false,
+        early_ack: Default::default(),
         ..request(platform, id)
     };
     let outcome = handler(&db).handle(message).await;

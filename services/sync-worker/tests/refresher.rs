@@ -1,6 +1,6 @@
 //! Which shops the refresher renews ahead of expiry: those whose token expires within its
 //! look-ahead, and a short-lived token only past half its life, not on every pass. Against the
-//! real PostgreSQL.
+//! real PostgreSQL. A shop whose credentials do not open fails alone.
 
 use chrono::{Duration, Utc};
 use diesel::prelude::*;
@@ -52,4 +52,55 @@ async fn a_short_lived_token_is_refreshed_past_half_its_life_not_on_every_pass()
             .collect();
     due.sort_unstable();
     assert_eq!(due, expected);
+}
+
+/// A shop whose credentials do not open (another data key, damaged) fails its own refresh and
+/// rests; the pass goes on to the other shops instead of stopping at the first, which, soonest
+/// to expire, would come first in every pass.
+#[tokio::test]
+async fn credentials_that_do_not_open_fail_their_shop_not_the_pass() {
+    use sync_worker::refresher::{Refreshed, Refresher};
+    let db = TestDb::new().await;
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    let now = Utc::now();
+    for minutes in [1, 2] {
+        let shop = db.active_shop(1, "PDD").await;
+        diesel::update(auth::table.find(shop))
+            .set((
+                auth::refresh_token.eq(Some("not-sealed")),
+                auth::expiry_time.eq(Some(now + Duration::minutes(minutes))),
+                auth::update_time.eq(now - Duration::days(1)),
+            ))
+            .execute(&mut conn)
+            .await
+            .expect("token");
+    }
+    let refresher = Refresher {
+        pool: db.pool.clone(),
+        sealer: leadgen_runtime::sealer(&leadgen_test_support::crypto_settings()).expect("sealer"),
+        platforms: leadgen_runtime::platform_registry(
+            &leadgen_test_support::unreachable_platforms(),
+            &db.pool,
+        )
+        .expect("registry"),
+        policy: sync_worker::sync::policy(0, std::time::Duration::from_millis(10)),
+        ahead: Duration::minutes(30),
+        interval: std::time::Duration::from_secs(60),
+        give_up: Duration::hours(24),
+        failed: Default::default(),
+    };
+    let done = refresher.refresh_once().await.expect("the pass goes on");
+    assert_eq!(
+        done,
+        Refreshed {
+            refreshed: 0,
+            expired: 0,
+            failed: 2
+        }
+    );
+    // Both rest: the next pass leaves them out.
+    assert_eq!(
+        refresher.refresh_once().await.expect("pass"),
+        Refreshed::default()
+    );
 }

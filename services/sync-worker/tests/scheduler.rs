@@ -75,12 +75,17 @@ async fn failing_shops_wait_longer_and_a_failed_backfill_runs_again() {
     let backfill_cancelled = shop("backfill cancelled").await;
     finished(&db, backfill_cancelled, "BACKFILL", "CANCELLED", 40, 90).await;
 
+    // Syncing now (its backfill runs): not due, so it takes no place in the batch.
+    let syncing = shop("backfill running").await;
+    let syncing_task = db.sync_task(1, syncing, "JD", "RUNNING").await;
+
     let scheduler = every_half_hour(&db);
     let created = scheduler.schedule_due().await.expect("schedule");
 
     let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
     let running: Vec<(i64, String, chrono::DateTime<Utc>, chrono::DateTime<Utc>)> = task::table
         .filter(task::status.eq("RUNNING"))
+        .filter(task::id.ne(syncing_task))
         .order(task::platform_id.asc())
         .select((
             task::platform_id,
@@ -109,6 +114,38 @@ async fn failing_shops_wait_longer_and_a_failed_backfill_runs_again() {
         .find(|(p, ..)| *p == backfill_failed)
         .expect("the backfill again");
     assert_eq!((*end - *start).num_days(), 90, "the failed backfill's span");
+    let due = sync_worker::repo::credentials::due_for_sync(
+        &mut conn,
+        Utc::now(),
+        chrono::Duration::minutes(30),
+        100,
+    )
+    .await
+    .expect("due");
+    assert!(
+        due.iter().all(|d| d.id.get() != syncing),
+        "a syncing shop is not due"
+    );
+    // A shop paused after it was found due gets no task.
+    use leadgen_db::schema::t_ecom_platform_auth as auth;
+    let paused = shop("paused meanwhile").await;
+    diesel::update(auth::table.find(paused))
+        .set(auth::status.eq("DISABLED"))
+        .execute(&mut conn)
+        .await
+        .expect("pause");
+    let inserted = sync_worker::repo::tasks::insert_scheduled(
+        &mut conn,
+        leadgen_domain::TenantId::new(1),
+        leadgen_domain::PlatformId::new(paused),
+        "JD",
+        leadgen_domain::SyncTrigger::Scheduled,
+        leadgen_platforms::Listing::Modified,
+        Utc::now() - chrono::Duration::hours(1)..Utc::now(),
+    )
+    .await
+    .expect("insert");
+    assert_eq!(inserted, None);
 }
 
 /// Before its first by-modification window, a shop's changes are read from its first sync, not

@@ -33,6 +33,11 @@ struct LateChange {
     calls: AtomicUsize,
     /// Instead: token cursors that loop (A, B, A, …), one new order a page.
     looping: bool,
+    /// The platform serves this many days back from now, in windows of a day; else the
+    /// range is one window.
+    history_days: Option<i64>,
+    /// The windows asked for, their first page each.
+    asked: Mutex<Vec<TimeWindow>>,
 }
 
 fn order(id: &str) -> FetchedOrder {
@@ -77,17 +82,31 @@ impl PlatformClient for LateChange {
     async fn refresh(&self, _: &AppCredentials, _: &str) -> Result<TokenSet, PlatformError> {
         Err(PlatformError::InvalidRequest("not in this test".into()))
     }
-    fn windows(&self, range: TimeWindow, _: DateTime<Utc>, _: Listing) -> Vec<TimeWindow> {
-        vec![range]
+    fn windows(&self, range: TimeWindow, now: DateTime<Utc>, _: Listing) -> Vec<TimeWindow> {
+        match self.history_days {
+            Some(days) => leadgen_platforms::window::split(
+                range,
+                Duration::days(1),
+                Duration::days(days),
+                now,
+            ),
+            None => vec![range],
+        }
     }
     async fn list_orders(
         &self,
         _: &AppCredentials,
         _: &str,
-        _: &TimeWindow,
+        window: &TimeWindow,
         _: Listing,
         cursor: Option<&PageCursor>,
     ) -> Result<OrderPage, PlatformError> {
+        if cursor.is_none() {
+            self.asked
+                .lock()
+                .map_err(|e| PlatformError::Unavailable(e.to_string()))?
+                .push(*window);
+        }
         if self.looping {
             let call = self.calls.fetch_add(1, Ordering::SeqCst);
             let next = match cursor {
@@ -206,6 +225,8 @@ async fn an_order_recorded_late_inside_the_window_being_walked_is_not_missed() {
         orders: Mutex::new((1..=4).map(|n| format!("o-{n}")).collect()),
         calls: AtomicUsize::new(0),
         looping: false,
+        history_days: None,
+        asked: Mutex::default(),
     });
     let (syncer, task_row, shop) = douyin_walk(&db, platform.clone()).await;
     let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
@@ -365,6 +386,8 @@ async fn a_platform_whose_paging_loops_stops_the_sync_with_the_reason() {
         orders: Mutex::new(Vec::new()),
         calls: AtomicUsize::new(0),
         looping: true,
+        history_days: None,
+        asked: Mutex::default(),
     });
     let (syncer, task_row, _) = douyin_walk(&db, platform.clone()).await;
     let outcome = syncer
@@ -380,7 +403,7 @@ async fn a_platform_whose_paging_loops_stops_the_sync_with_the_reason() {
 }
 
 /// A walker that stalled past its lease and was replaced writes nothing beside its successor:
-/// its next page stops it (the page is kept, its count and the lease are not), it cannot end
+/// its next page stops it (neither the page nor its count is written), it cannot end
 /// the task or release the successor's claim, and the same request redelivered takes the task
 /// over under a claim of its own.
 #[tokio::test]
@@ -445,6 +468,12 @@ async fn a_run_replaced_after_its_lease_stops_at_its_next_write() {
         .await
         .expect("task");
     assert_eq!((pages, claim.as_deref()), (1, Some(second.as_str())));
+    let stored: Vec<String> = raw::table
+        .select(raw::order_id)
+        .load(&mut conn)
+        .await
+        .expect("stored");
+    assert_eq!(stored, ["P-1"], "the replaced run's page is not written");
     let ended = tasks::finish_run(
         &mut conn,
         stalled.id,
@@ -469,4 +498,82 @@ async fn a_run_replaced_after_its_lease_stops_at_its_next_write() {
         .expect("claimed");
     assert_ne!(third, second);
     assert!(third.starts_with("m-2 "), "{third}");
+    // Its run fails: the claim is released and the lease ended, so recovery resumes the task
+    // at its next pass even when the request was acknowledged already (a long sync).
+    assert_eq!(
+        tasks::release(&mut conn, stalled.id, &third)
+            .await
+            .expect("release"),
+        1
+    );
+    let expired = tasks::expired(&mut conn, Utc::now(), lease, 10)
+        .await
+        .expect("expired");
+    assert_eq!(
+        expired.iter().map(|t| t.id).collect::<Vec<_>>(),
+        [stalled.id]
+    );
+}
+
+/// A backfill resumed later, on a platform that serves a limited history back from now (Taobao
+/// and Kuaishou by creation time), walks the windows its first run split, after the ones stored:
+/// split again from now they would all start later, and skipping the stored ones would skip the
+/// first slice of the next.
+#[tokio::test]
+async fn a_resumed_run_walks_the_windows_its_first_run_split() {
+    let db = TestDb::new().await;
+    let platform = std::sync::Arc::new(LateChange {
+        orders: Mutex::new(Vec::new()),
+        calls: AtomicUsize::new(0),
+        looping: false,
+        history_days: Some(3),
+        asked: Mutex::default(),
+    });
+    let (syncer, task_row, _) = douyin_walk(&db, platform.clone()).await;
+    // The first run split three days, all the platform served, an hour ago, and stored the
+    // first before it was interrupted.
+    let split_at = tasks::windows_as_of(&task_row, Utc::now() - Duration::hours(1));
+    let range = TimeWindow::new(
+        split_at - Duration::days(3),
+        split_at - Duration::seconds(1),
+    );
+    let first_run = platform.windows(range, split_at, Listing::Modified);
+    assert_eq!(first_run.len(), 3);
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    diesel::update(task::table.find(task_row.id.get()))
+        .set((
+            task::window_start.eq(range.start),
+            task::window_end.eq(range.end),
+            task::windows_total.eq(3),
+            task::windows_done.eq(1),
+            task::windows_as_of.eq(split_at),
+        ))
+        .execute(&mut conn)
+        .await
+        .expect("progress");
+    let resumed = tasks::find(&mut conn, task_row.tenant_id, task_row.id)
+        .await
+        .expect("find")
+        .expect("the task");
+    let outcome = syncer
+        .run(&resumed, PlatformType::Douyin)
+        .await
+        .expect("run");
+    assert!(
+        matches!(outcome, TaskOutcome::Completed { .. }),
+        "{outcome:?}"
+    );
+    let asked = platform.asked.lock().expect("asked").clone();
+    assert_eq!(
+        asked,
+        first_run[1..],
+        "the first run's second and third windows"
+    );
+    let done: i32 = task::table
+        .find(task_row.id.get())
+        .select(task::windows_done)
+        .first(&mut conn)
+        .await
+        .expect("task");
+    assert_eq!(done, 3);
 }

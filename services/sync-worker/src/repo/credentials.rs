@@ -76,7 +76,8 @@ pub struct Due {
 }
 
 /// ACTIVE authorizations (of every tenant: the scheduler is a system job) not synced since
-/// `before`, leaving out those whose syncs keep failing until their wait has passed
+/// `before` and not syncing now (a shop whose backfill runs takes no place in `limit`),
+/// leaving out those whose syncs keep failing until their wait has passed
 /// ([`leadgen_domain::sync::failed_sync_backoff`]: `interval` doubled per failure since the
 /// last completed sync, at most the cap; the same rule, in SQL, so that shops waiting out a
 /// backoff take no place in `limit`).
@@ -118,6 +119,8 @@ pub async fn due_for_sync(
          ) b ON true \
          WHERE a.status = 'ACTIVE' \
            AND (a.last_sync_time IS NULL OR a.last_sync_time < $1) \
+           AND NOT EXISTS (SELECT 1 FROM t_ecom_sync_task r \
+                           WHERE r.platform_id = a.id AND r.status = 'RUNNING') \
            AND (f.failures = 0 OR f.last_failed < now() - least( \
                  make_interval(secs => $2) * power(2, least(f.failures - 1, 20)), \
                  make_interval(secs => $3))) \

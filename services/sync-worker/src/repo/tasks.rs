@@ -37,6 +37,8 @@ pub struct TaskRow {
     /// the task is still this run's, so a walker that stalled past its lease and was replaced
     /// cannot write beside its successor.
     pub claimed_by: Option<String>,
+    /// When the run that stored the task's progress split its range into windows.
+    pub windows_as_of: Option<DateTime<Utc>>,
 }
 
 /// What one fully stored window adds to its task.
@@ -161,18 +163,33 @@ pub async fn reopen_interrupted(conn: &mut AsyncPgConnection, id: SyncTaskId) ->
     }
 }
 
-/// Records the run's `total` windows and where the platform's documented history clipped the
-/// range (`served_from`, `warning`). Returns how many windows to skip: a task restarted with the
-/// same windows resumes after the last one fully stored; otherwise its progress and counts
-/// start over.
+/// When a run splits `task_row`'s range into windows: as of the split its stored progress
+/// counts (a resumed run, [`begin_windows`]), else now.
+pub fn windows_as_of(task_row: &TaskRow, now: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::SubsecRound as _;
+    match task_row.windows_as_of {
+        Some(at) if task_row.windows_done > 0 => at,
+        // To the microsecond, as it is stored and read back.
+        _ => now.trunc_subsecs(6),
+    }
+}
+
+/// Records the run's `total` windows, split `as_of` ([`windows_as_of`]), and where the
+/// platform's documented history clipped the range (`served_from`, `warning`). Returns how many
+/// windows to skip: a task restarted with the same windows, split as of the same instant,
+/// resumes after the last one fully stored; otherwise its progress and counts start over.
 pub async fn begin_windows(
     conn: &mut AsyncPgConnection,
     task_row: &TaskRow,
     total: i32,
+    as_of: DateTime<Utc>,
     served_from: Option<DateTime<Utc>>,
     warning: Option<&str>,
 ) -> QueryResult<usize> {
-    if task_row.windows_total == Some(total) && task_row.windows_done > 0 {
+    if task_row.windows_total == Some(total)
+        && task_row.windows_done > 0
+        && task_row.windows_as_of == Some(as_of)
+    {
         return Ok(usize::try_from(task_row.windows_done).unwrap_or(0));
     }
     diesel::update(
@@ -182,6 +199,7 @@ pub async fn begin_windows(
     )
     .set((
         task::windows_total.eq(total),
+        task::windows_as_of.eq(as_of),
         task::windows_done.eq(0),
         task::pages_fetched.eq(0),
         task::success_count.eq(0),
@@ -249,8 +267,9 @@ pub async fn expired(
         .await
 }
 
-/// Releases the claim of a run that failed: the request's redelivery may start the task again.
-/// A claim another run holds by now stays.
+/// Releases the claim of a run that failed, its lease ended: the request's redelivery, or
+/// recovery's next pass (the request was acknowledged when the run began), starts the task
+/// again. A claim another run holds by now stays.
 pub async fn release(
     conn: &mut AsyncPgConnection,
     id: SyncTaskId,
@@ -265,6 +284,7 @@ pub async fn release(
     .set((
         task::started_at.eq(None::<DateTime<Utc>>),
         task::claimed_by.eq(None::<String>),
+        task::lease_until.eq(diesel::dsl::now),
     ))
     .execute(conn)
     .await
@@ -403,7 +423,8 @@ struct Inserted {
 }
 
 /// Inserts a RUNNING task the scheduler starts (`trigger`: SCHEDULED, or BACKFILL for a failed
-/// backfill run again) unless one is already running for the platform. The
+/// backfill run again) unless one is already running for the platform, or the shop is no
+/// longer ACTIVE (paused or disconnected since it was found due). The
 /// `ON CONFLICT` predicate repeats the partial unique index's (`uq_sync_task_one_running`), as
 /// PostgreSQL needs to infer it.
 pub async fn insert_scheduled(
@@ -417,7 +438,8 @@ pub async fn insert_scheduled(
 ) -> QueryResult<Option<SyncTaskId>> {
     let rows: Vec<Inserted> = diesel::sql_query(
         "INSERT INTO t_ecom_sync_task (tenant_id, platform_id, platform_type, trigger_type, status, window_start, window_end, listing) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8 \
+         WHERE EXISTS (SELECT 1 FROM t_ecom_platform_auth a WHERE a.id = $2 AND a.status = 'ACTIVE') \
          ON CONFLICT (platform_id) WHERE status = 'RUNNING' DO NOTHING RETURNING id",
     )
     .bind::<BigInt, _>(tenant.get())

@@ -37,9 +37,9 @@ pub enum TaskOutcome {
     Failed(String),
     /// The task was cancelled (it already reads CANCELLED); the walk stopped between pages.
     Cancelled,
-    /// Another run holds the task now (this one stalled past its lease and recovery handed the
-    /// task over, or the broker redelivered its request): this run stopped without writing,
-    /// and the task is the other run's to end.
+    /// The task is no longer this run's: another run holds it (this one stalled past its lease
+    /// and recovery handed the task over, or the broker redelivered its request), or recovery
+    /// or a dead letter ended it. This run stopped without writing and ends nothing.
     Superseded,
 }
 
@@ -100,7 +100,11 @@ impl Syncer {
         };
         let listing = task.listing;
         let requested = TimeWindow::new(task.window_start, task.window_end);
-        let windows = client.windows(requested, Utc::now(), listing);
+        // A resumed run splits the range as the run whose progress it resumes did: where the
+        // platform serves a limited history, windows split later start later, and skipping the
+        // stored ones would skip the first slice of the next.
+        let as_of = tasks::windows_as_of(task, Utc::now());
+        let windows = client.windows(requested, as_of, listing);
         let (served_from, warning) = clipped(&requested, &windows);
         let total_windows = i32::try_from(windows.len()).unwrap_or(i32::MAX);
         let mut conn = leadgen_db::conn(&self.pool).await?;
@@ -108,6 +112,7 @@ impl Syncer {
             &mut conn,
             task,
             total_windows,
+            as_of,
             served_from,
             warning.as_deref(),
         )
@@ -243,24 +248,21 @@ impl Syncer {
         }
     }
 
-    /// Why a walk was told to stop: the task was cancelled (or ended otherwise), or another run
-    /// holds it now.
+    /// Why a walk was told to stop: the task was cancelled, or it is no longer this run's to
+    /// end (another run holds it, or recovery or a dead letter ended it).
     async fn why_stopped(&self, task: &TaskRow) -> anyhow::Result<TaskOutcome> {
         let mut conn = leadgen_db::conn(&self.pool).await?;
         let now = tasks::find(&mut conn, task.tenant_id, task.id).await?;
-        Ok(match now {
-            Some(now)
-                if now.status == leadgen_domain::SyncStatus::Running.as_str()
-                    && now.claimed_by != task.claimed_by =>
-            {
-                tracing::warn!(
-                    sync_task.id = task.id.get(),
-                    "Another run holds the task now; this one stops without writing"
-                );
-                TaskOutcome::Superseded
-            }
-            _ => TaskOutcome::Cancelled,
-        })
+        let cancelled = leadgen_domain::SyncStatus::Cancelled.as_str();
+        if now.as_ref().is_some_and(|now| now.status == cancelled) {
+            return Ok(TaskOutcome::Cancelled);
+        }
+        tracing::warn!(
+            sync_task.id = task.id.get(),
+            sync_task.status = now.as_ref().map(|n| n.status.as_str()),
+            "The task is no longer this run's; it stops without writing"
+        );
+        Ok(TaskOutcome::Superseded)
     }
 
     /// Every page of `window` is stored: its counts, the progress and the watermark move

@@ -147,6 +147,12 @@ pub async fn store_page(
     let (running, written) = conn
         .transaction::<(bool, raw_orders::Written), anyhow::Error, _>(|conn| {
             async move {
+                // The task first (its row lock taken): a page of a task cancelled, ended or
+                // taken over meanwhile is not written, nor announced (a disconnected shop's
+                // orders would become leads; a successor writes the same rows).
+                if tasks::add_page(conn, task_id, claim, lease).await? == 0 {
+                    return Ok((false, raw_orders::Written::default()));
+                }
                 let written = raw_orders::upsert_changed(conn, &rows).await?;
                 let ids: Vec<i64> = written
                     .rows
@@ -161,7 +167,6 @@ pub async fn store_page(
                     .count()
                     + written.kept_beside;
                 let malformed = u32::try_from(malformed).unwrap_or(u32::MAX);
-                let running = tasks::add_page(conn, task_id, claim, lease).await? == 1;
                 if !ids.is_empty() || malformed > 0 {
                     let event = CloudEvent::new(
                         SERVICE,
@@ -176,11 +181,17 @@ pub async fn store_page(
                     );
                     leadgen_outbox::enqueue(conn, SERVICE, &event).await?;
                 }
-                Ok((running, written))
+                Ok((true, written))
             }
             .scope_boxed()
         })
         .await?;
+    if !running {
+        return Ok(PageCounts {
+            stopped: true,
+            ..PageCounts::default()
+        });
+    }
     for id in &first_seen {
         if written.new.contains(id) {
             counts.counts.new += 1;
@@ -190,6 +201,5 @@ pub async fn store_page(
             counts.counts.unchanged += 1;
         }
     }
-    counts.stopped = !running;
     Ok(counts)
 }
