@@ -66,9 +66,32 @@ mutant "LeadgenOutboxStale is critical no more" \
     $'for: 5m\n        labels:\n          severity: critical' $'for: 5m\n        labels:\n          severity: warning'
 mutant "LeadgenDependencyDown fires on one failed check" \
     $'(leadgen_dependency_up) == 0\n        for: 2m' $'(leadgen_dependency_up) == 0\n        for: 0m'
-mutant "LeadgenTargetDown on every job" 'up{job="leadgen"} == 0' 'up == 0'
+mutant "LeadgenTargetDown on every target" 'up{app_kubernetes_io_part_of="leadgen"} == 0' 'up == 0'
+mutant "LeadgenTargetDown on the job of \`make run\` only" \
+    'up{app_kubernetes_io_part_of="leadgen"} == 0' 'up{job="leadgen"} == 0'
 mutant "LeadgenHttpErrors without its traffic floor" \
-    $'> 0.05\n          and sum by (service) (rate(http_server_requests_total[5m])) > 1 / 60' '> 0.05'
+    $'> 0.05\n          and sum by (service) (rate(http_server_requests_total{route!~"/healthz|/readyz|/metrics"}[5m])) > 1 / 60' \
+    '> 0.05'
+mutant "LeadgenHttpErrors counts probes' 5xx (a failing /readyz)" \
+    'http_server_requests_total{route!~"/healthz|/readyz|/metrics", status=~"5.."}' \
+    'http_server_requests_total{status=~"5.."}'
+mutant "LeadgenHttpErrors divides by probes and scrapes too" \
+    $'http_server_requests_total{route!~"/healthz|/readyz|/metrics"}[5m]))\n          ) > 0.05' \
+    $'http_server_requests_total[5m]))\n          ) > 0.05'
+mutant "LeadgenHttpErrors's traffic floor counts probes and scrapes" \
+    'and sum by (service) (rate(http_server_requests_total{route!~"/healthz|/readyz|/metrics"}[5m])) > 1 / 60' \
+    'and sum by (service) (rate(http_server_requests_total[5m])) > 1 / 60'
+mutant "LeadgenHttpErrors counts probes and scrapes everywhere" \
+    '{route!~"/healthz|/readyz|/metrics", status=~"5.."}[5m]))
+            /
+              sum by (service) (rate(http_server_requests_total{route!~"/healthz|/readyz|/metrics"}[5m]))
+          ) > 0.05
+          and sum by (service) (rate(http_server_requests_total{route!~"/healthz|/readyz|/metrics"}[5m]))' \
+    '{status=~"5.."}[5m]))
+            /
+              sum by (service) (rate(http_server_requests_total[5m]))
+          ) > 0.05
+          and sum by (service) (rate(http_server_requests_total[5m]))'
 mutant "LeadgenDeadLetters misses a counter's first appearance" \
     '(leadgen_messages_dead_lettered_total unless leadgen_messages_dead_lettered_total offset 15m)' \
     '(leadgen_messages_dead_lettered_total unless leadgen_messages_dead_lettered_total)'

@@ -7,13 +7,16 @@
 #
 # --dry-run renders both kustomizations at that tag into .run/k8s-deploy/<overlay>/ and prints
 # what would be applied, touching no cluster. Uses the current kubectl context.
-# The Secret `leadgen-secrets` must exist in the namespace first (k8s/README.md).
+# The Secret `leadgen-secrets` must exist in the namespace first (k8s/README.md): the script
+# checks it before anything is applied. A migration pod that cannot start (a Secret key
+# missing, an image that cannot be pulled) fails the deploy after STUCK_GRACE_SECS (30)
+# instead of the whole MIGRATION_TIMEOUT_SECS (900).
 set -euo pipefail
 # shellcheck source=deploy/scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$LEADGEN_REPO_ROOT"
 
-usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 [[ $# -ge 2 ]] || usage
 OVERLAY=$1 TAG=$2 DRY_RUN=${3:-}
 [[ -z $DRY_RUN || $DRY_RUN == --dry-run ]] || usage
@@ -21,6 +24,7 @@ OVERLAY=$1 TAG=$2 DRY_RUN=${3:-}
 [[ $TAG =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ && $TAG != latest ]] \
     || { echo "image tag '$TAG': give the release's git SHA" >&2; exit 2; }
 MIGRATION_TIMEOUT_SECS=${MIGRATION_TIMEOUT_SECS:-900}
+STUCK_GRACE_SECS=${STUCK_GRACE_SECS:-30}
 ROLLOUT_TIMEOUT=${ROLLOUT_TIMEOUT:-10m}
 
 # A layer over each kustomization that sets the tag. kustomize accepts only relative roots, so
@@ -55,10 +59,20 @@ if [[ $DRY_RUN == --dry-run ]]; then
     exit 0
 fi
 
+# 0. The Secret every pod reads its keys from: without it the migration pod would wait in
+# CreateContainerConfigError.
+if ! err=$(kubectl -n "$namespace" get secret leadgen-secrets -o name 2>&1 >/dev/null); then
+    echo "cannot read Secret leadgen-secrets in namespace $namespace: ${err:-not found}" >&2
+    echo "create the namespace and the Secret first (k8s/README.md, \"Deploying\"); nothing was applied" >&2
+    exit 1
+fi
+
 # 1. The migration. A Job's pod template cannot change: remove the previous release's first.
 kubectl -n "$namespace" delete job leadgen-migrate --ignore-not-found --wait=true
 kubectl apply -f "$WORK/migrate.yaml"
+job_uid=$(kubectl -n "$namespace" get job leadgen-migrate -o jsonpath='{.metadata.uid}')
 deadline=$((SECONDS + MIGRATION_TIMEOUT_SECS))
+stuck_since=""
 while :; do
     state=$(kubectl -n "$namespace" get job leadgen-migrate \
         -o jsonpath='{range .status.conditions[?(@.status=="True")]}{.type}{" "}{end}')
@@ -69,6 +83,22 @@ while :; do
             echo "migration failed: the services were not touched" >&2
             exit 1 ;;
     esac
+    # A pod that cannot start never fails the Job by itself: its container waits with a reason
+    # (the Secret or one of its keys missing, the image not pullable) until the Job's deadline.
+    waiting=$(kubectl -n "$namespace" get pods -l "batch.kubernetes.io/controller-uid=$job_uid" \
+        -o jsonpath='{range .items[*]}{range .status.containerStatuses[*]}{.state.waiting.reason}{": "}{.state.waiting.message}{"\n"}{end}{end}' \
+        2>/dev/null | grep -E '^(CreateContainerConfigError|CreateContainerError|ErrImagePull|ImagePullBackOff|InvalidImageName):' || true)
+    if [[ -z $waiting ]]; then
+        stuck_since=""
+    elif [[ -z $stuck_since ]]; then
+        stuck_since=$SECONDS
+    elif ((SECONDS - stuck_since >= STUCK_GRACE_SECS)); then
+        echo "the migration pod cannot start (for ${STUCK_GRACE_SECS}s):" >&2
+        sed 's/^/  /' <<<"$waiting" >&2
+        echo "migration not run: the services were not touched (the Job stays for" \
+             "\`kubectl -n $namespace describe job leadgen-migrate\`; the next deploy replaces it)" >&2
+        exit 1
+    fi
     if ((SECONDS > deadline)); then
         echo "migration still running after ${MIGRATION_TIMEOUT_SECS}s: the services were not touched" >&2
         exit 1
