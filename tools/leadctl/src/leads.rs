@@ -213,9 +213,11 @@ fn key_label(key_id: &str) -> String {
     }
 }
 
-/// `leadctl blind-index rotate`: run after configuring the new key as `blind_index_key` (with a
-/// new `blind_index_key_id`) and the old one in `blind_index_previous_keys`, and restarting
-/// order-processor and lead-api (which indexes revealed phones and searched numbers). Every
+/// `leadctl blind-index rotate`: run after the new key is `blind_index_key` (with a new
+/// `blind_index_key_id`) and the old one in `blind_index_previous_keys` in every running
+/// order-processor and lead-api (which indexes revealed phones and searched numbers): rolled
+/// out in two phases, the new key first among the previous keys only, so that no old pod
+/// misses what a new one indexed (README; `k8s/README.md`, "Rotating a key"). Every
 /// buyer is rebuilt: lookups find identities under the old key, the rebuild writes them under
 /// the new one and deletes the old rows, except phones revealed before the rotation and known
 /// nowhere else (their numbers are not kept): they stay under the old key, found while it is
