@@ -175,12 +175,31 @@ pub async fn wait_until_reachable(pool: &DbPool, at_most: Duration) {
     }
 }
 
-/// Whether the database answers (for `/readyz`).
+/// How long a readiness ping waits, for a connection and then for its answer: well under a
+/// probe's timeout (3 s), which the pool's own wait (`pool_wait_ms`) would outlast.
+pub const PING_WAIT: Duration = Duration::from_secs(1);
+
+/// Whether the database answers (for `/readyz`), within [`PING_WAIT`]. A pool whose every
+/// connection is in use (a burst of requests, batches waiting on each other's locks) is up:
+/// those connections are the database answering, and a pod taken out of service for being busy
+/// would only push its load onto the others.
 pub async fn ping(pool: &DbPool) -> bool {
-    match pool.get().await {
-        Ok(mut c) => diesel::sql_query("SELECT 1").execute(&mut c).await.is_ok(),
-        Err(_) => false,
+    use deadpool::managed::{PoolError, TimeoutType};
+    match tokio::time::timeout(PING_WAIT, pool.get()).await {
+        Ok(Ok(mut c)) => {
+            tokio::time::timeout(PING_WAIT, diesel::sql_query("SELECT 1").execute(&mut c))
+                .await
+                .is_ok_and(|answered| answered.is_ok())
+        }
+        Ok(Err(PoolError::Timeout(TimeoutType::Wait))) | Err(_) => all_in_use(pool),
+        Ok(Err(_)) => false,
     }
+}
+
+/// Whether every connection the pool may open is open and checked out.
+fn all_in_use(pool: &DbPool) -> bool {
+    let status = pool.status();
+    status.size >= status.max_size && status.available == 0
 }
 
 /// A failed connection, naming where it went (host, port, database) without the credentials.

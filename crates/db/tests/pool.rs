@@ -99,3 +99,22 @@ async fn only_a_connection_idle_for_verify_idle_ms_is_verified_at_checkout() {
         "a connection used a moment ago is handed out without a round trip"
     );
 }
+
+/// Readiness: a pool whose every connection is in use is up (a pod is not taken out of service
+/// for being busy; the ping waits `PING_WAIT`, not the pool's 5 s, which a probe's 3 s would
+/// not outlast); a database that does not answer is down.
+#[tokio::test]
+async fn a_busy_pool_is_ready_and_an_unreachable_database_is_not() {
+    let db = leadgen_test_support::TestDb::new().await;
+    let mut settings = leadgen_test_support::database_settings(&db.url);
+    settings.max_connections = 1;
+    let pool = leadgen_db::build_pool(&settings, "ping-test").expect("pool");
+    assert!(leadgen_db::ping(&pool).await, "idle");
+    let held = leadgen_db::conn(&pool).await.expect("checkout");
+    assert!(leadgen_db::ping(&pool).await, "every connection in use");
+    drop(held);
+    let nowhere =
+        leadgen_test_support::database_settings("postgres://postgres@127.0.0.1:9/leadgen_nowhere");
+    let unreachable = leadgen_db::build_pool(&nowhere, "ping-test").expect("pool");
+    assert!(!leadgen_db::ping(&unreachable).await);
+}
