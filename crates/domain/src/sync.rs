@@ -63,13 +63,18 @@ impl TryFrom<String> for Listing {
 /// Where a sync that catches up on changes (by modification, with no start named) begins: the
 /// end of the shop's last by-modification window fully stored (`modified_watermark`); before
 /// any, the shop's first sync (orders fetched by creation time since then may have changed);
-/// with the overlap of [`default_start`], never after `now`.
+/// with the overlap of [`default_start`], never after `now`, and never more than
+/// [`MAX_WINDOW_DAYS`] before it: a shop paused or expired for months catches up on the last 90
+/// days, as a manual sync does, instead of asking every time for a range the platform may not
+/// serve (and so never moving its watermark).
 pub fn changes_start(
     modified_watermark: Option<DateTime<Utc>>,
     first_sync: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> DateTime<Utc> {
-    default_start(modified_watermark.or(first_sync), now).min(now)
+    default_start(modified_watermark.or(first_sync), now)
+        .min(now)
+        .max(now - Duration::days(MAX_WINDOW_DAYS))
 }
 
 /// Where a scheduled sync begins: [`changes_start`], except once a day ([`RECONCILE_HOURS`]
@@ -165,6 +170,19 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
+
+    #[test]
+    fn changes_are_never_read_from_further_back_than_the_longest_window() {
+        let now = Utc.with_ymd_and_hms(2026, 12, 4, 12, 0, 0).unwrap();
+        let months_ago = now - Duration::days(200);
+        let longest = now - Duration::days(MAX_WINDOW_DAYS);
+        assert_eq!(changes_start(Some(months_ago), None, now), longest);
+        assert_eq!(changes_start(None, Some(months_ago), now), longest);
+        assert_eq!(
+            scheduled_start(Some(months_ago), Some(months_ago), None, now),
+            longest
+        );
+    }
 
     #[test]
     fn changes_are_read_from_the_watermark_else_from_the_first_sync() {
