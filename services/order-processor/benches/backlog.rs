@@ -254,6 +254,7 @@ async fn run(n: usize) {
         max_wait: std::time::Duration::ZERO,
         lease: std::time::Duration::from_secs(600),
         chunk: 500,
+        failures: Default::default(),
     };
     let started = Instant::now();
     while rescore.rescore_once().await.unwrap().is_some() {}

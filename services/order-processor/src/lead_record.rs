@@ -1,12 +1,13 @@
 //! A buyer's lead row and its event snapshot, computed from the buyer's orders (batch path) or
-//! from the stored aggregate (rescore). Pure apart from opening and sealing contacts.
+//! from the stored aggregate (rescore). Pure apart from opening and sealing contacts (and
+//! logging and counting stored orders that do not read).
 
 use chrono::{DateTime, Utc};
 use leadgen_crypto::Sealer;
 use leadgen_db::sealed;
 use leadgen_domain::buyer::{BuyerAggregate, OrderFacts, aggregate};
 use leadgen_domain::lead::{SeenContact, best_contact};
-use leadgen_domain::scoring::{Assessment, Intention, Ranks, assess};
+use leadgen_domain::scoring::{Assessment, Intention, Ranks, Reason, assess};
 use leadgen_domain::validity::{ContactValidity, no_contact};
 use leadgen_domain::{ContactField, IntentionTag, LeadId, LeadProcessStatus, Money, PlatformId};
 use leadgen_events::{BuyerLead, ContactSummary, LeadChange, LeadFacts, ScoredBy};
@@ -14,20 +15,22 @@ use leadgen_events::{BuyerLead, ContactSummary, LeadChange, LeadFacts, ScoredBy}
 use crate::orders::contact_kind_name;
 use crate::repo::leads::LeadRow;
 use crate::repo::processed::BuyerOrder;
+use crate::unreadable::Unreadable;
 
-/// The facts of a stored processed order.
-pub fn facts_of(o: &BuyerOrder) -> OrderFacts {
-    OrderFacts {
+/// The facts of a stored processed order; `None` when its status is not one this build knows.
+pub fn facts_of(o: &BuyerOrder) -> Option<OrderFacts> {
+    let status = *o.status.0.as_ref().ok()?;
+    Some(OrderFacts {
         platform_id: o.platform_id,
         order_id: o.order_id.clone(),
-        status: o.status,
+        status,
         created_at: o.order_created_at.unwrap_or(o.order_time),
         paid_at: o.paid_at,
         amount: Money::from_fen(o.amount_fen),
         refunded: o.refunded,
         partial_refund: o.partial_refund_fen.map(Money::from_fen),
         product: o.product_info.clone(),
-    }
+    })
 }
 
 /// A buyer's orders, reduced: the aggregate, the best contact with its verdict and the raw order
@@ -42,41 +45,64 @@ pub struct Buyer {
 }
 
 /// Reduces a buyer's stored orders; `None` for none. Contacts are opened to judge them.
-pub fn reduce(
-    sealer: &Sealer,
-    orders: &[BuyerOrder],
-    now: DateTime<Utc>,
-) -> anyhow::Result<Option<Buyer>> {
-    let facts: Vec<OrderFacts> = orders.iter().map(facts_of).collect();
-    let Some(aggregate) = aggregate(&facts) else {
-        return Ok(None);
-    };
-    let Some(latest) = orders
+///
+/// One stored order that no longer reads holds back neither its buyer nor the buyer's later
+/// orders (which would otherwise fail every batch, sweep and purge that rebuilds the buyer): an
+/// order whose status is unknown is left out, one whose contact does not open is read as having
+/// none. Each is logged by its ids (never its content) and counted
+/// (`leadgen_processed_orders_unreadable_total`), every time the buyer is rebuilt.
+pub fn reduce(sealer: &Sealer, orders: &[BuyerOrder], now: DateTime<Utc>) -> Option<Buyer> {
+    let mut facts = Vec::with_capacity(orders.len());
+    let mut readable = Vec::with_capacity(orders.len());
+    for o in orders {
+        match facts_of(o) {
+            Some(f) => {
+                facts.push(f);
+                readable.push(o);
+            }
+            None => {
+                count_unreadable("order");
+                tracing::warn!(
+                    processed_order.id = o.id,
+                    raw_order.id = o.raw_order_id,
+                    platform.id = o.platform_id,
+                    order.id = %o.order_id,
+                    "Stored order's status unknown; left out of its buyer's lead"
+                );
+            }
+        }
+    }
+    let aggregate = aggregate(&facts)?;
+    let latest = readable
         .iter()
         .find(|o| {
             o.platform_id == aggregate.latest_platform_id && o.order_id == aggregate.latest_order_id
         })
-        .cloned()
-    else {
-        return Ok(None);
-    };
+        .copied()
+        .cloned()?;
     let mut seen = Vec::new();
     let mut seen_raw_ids = Vec::new();
-    for o in orders {
+    for o in readable {
         let Some(sealed_contact) = &o.contact_info else {
             continue;
         };
-        let json = sealer.open(
-            &sealed::contact(
-                "t_ecom_order_processed",
-                PlatformId::new(o.platform_id),
-                &o.order_id,
-            ),
-            sealed_contact,
-        )?;
+        let contact = match open_contact(sealer, o, sealed_contact) {
+            Ok(contact) => contact,
+            Err(e) => {
+                count_unreadable("contact");
+                tracing::warn!(
+                    processed_order.id = o.id,
+                    raw_order.id = o.raw_order_id,
+                    platform.id = o.platform_id,
+                    order.id = %o.order_id,
+                    error = %e,
+                    "Stored order's contact unreadable; read as having none"
+                );
+                continue;
+            }
+        };
         // A privacy number sent without its expiry lapses some days after its order: judged so
         // here, where every order of the buyer is read (stored before this rule too).
-        let contact: ContactField = serde_json::from_str(&json)?;
         seen.push(SeenContact {
             contact: contact.with_assumed_expiry(o.order_time),
             seen_at: o.order_time,
@@ -91,13 +117,51 @@ pub fn reduce(
         }
         None => (None, None, no_contact()),
     };
-    Ok(Some(Buyer {
+    Some(Buyer {
         aggregate,
         contact,
         contact_raw_order_id,
         validity,
         latest,
-    }))
+    })
+}
+
+/// A stored order's contact, opened and parsed.
+fn open_contact(
+    sealer: &Sealer,
+    o: &BuyerOrder,
+    sealed_contact: &str,
+) -> Result<ContactField, Unreadable> {
+    let json = sealer.open(
+        &sealed::contact(
+            "t_ecom_order_processed",
+            PlatformId::new(o.platform_id),
+            &o.order_id,
+        ),
+        sealed_contact,
+    )?;
+    Ok(serde_json::from_str(&json)?)
+}
+
+/// Counts a stored order's `part` (`order`, `contact`) that could not be read.
+fn count_unreadable(part: &'static str) {
+    metrics::counter!("leadgen_processed_orders_unreadable_total", "part" => part).increment(1);
+}
+
+/// The external scorer's intention as a lead stores it: its value, model version and reasons,
+/// without the contact reason [`assess`] added last.
+pub fn standing_intention(
+    intention: i16,
+    score_reasons: &serde_json::Value,
+    model_version: &str,
+) -> Result<Intention, Unreadable> {
+    let mut reasons: Vec<Reason> = serde_json::from_value(score_reasons.clone())?;
+    reasons.pop();
+    Ok(Intention {
+        value: u8::try_from(intention).map_err(|_| Unreadable::Field("intention"))?,
+        reasons,
+        model_version: model_version.to_owned(),
+    })
 }
 
 /// What a lead keeps besides its buyer's facts.

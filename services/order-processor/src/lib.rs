@@ -12,6 +12,7 @@
 //!   `t_lead_legacy_status` (owned here) and the documented couplings: sync-worker's
 //!   `t_ecom_order_raw`, lead-api's `t_order_revealed_identity` (read) and the retention purge
 //!   of a disconnected shop's rows.
+//! - [`unreadable`] — stored values that no longer read, described without their content.
 //! - [`startup`] — [`Application`].
 
 pub mod batch;
@@ -25,6 +26,7 @@ pub mod rescore;
 pub mod retention;
 pub mod startup;
 pub mod sweep;
+pub mod unreadable;
 
 pub use config::Settings;
 pub use startup::Application;

@@ -8,6 +8,7 @@ use leadgen_domain::{ContactField, ContactKind, Money, PlatformId, PlatformType,
 
 use crate::repo::processed::ProcessedWrite;
 use crate::repo::raw_orders::RawRow;
+use crate::unreadable::Unreadable;
 
 /// A readable raw order, ready to be stored and grouped.
 #[derive(Debug, Clone)]
@@ -43,6 +44,21 @@ pub fn contact_kind_name(kind: ContactKind) -> &'static str {
     kind_name(kind)
 }
 
+/// Why a raw row could not be prepared. Its text is logged and kept in `parse_error`, so it never
+/// carries the order's content (see [`Unreadable`]).
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    /// The row has no neutral form.
+    #[error("no normalized form")]
+    NoNormalizedForm,
+    /// The neutral form does not open or is not an order.
+    #[error("normalized form unreadable: {0}")]
+    Normalized(#[source] Unreadable),
+    /// The row's platform is not one this build knows.
+    #[error("platform unknown: {0}")]
+    Platform(String),
+}
+
 /// Opens a raw row's neutral form and computes its identities; `revealed` is the blind index of
 /// the buyer's phone a salesperson revealed for this order, if any. Only that index is known (the
 /// number is never stored), so one written under a key that has since rotated cannot be
@@ -52,26 +68,30 @@ pub fn prepare(
     indexer: &BlindIndexer,
     row: &RawRow,
     revealed: Option<&String>,
-) -> anyhow::Result<Prepared> {
+) -> Result<Prepared, PrepareError> {
     let sealed_json = row
         .normalized
         .as_deref()
-        .ok_or_else(|| anyhow::anyhow!("raw order {} has no normalized form", row.id))?;
-    let json = sealer.open(
-        &sealed::raw_order(
-            "normalized",
-            PlatformId::new(row.platform_id),
-            &row.order_id,
-        ),
-        sealed_json,
-    )?;
-    let mut order: RawOrder = serde_json::from_str(&json)?;
+        .ok_or(PrepareError::NoNormalizedForm)?;
+    let json = sealer
+        .open(
+            &sealed::raw_order(
+                "normalized",
+                PlatformId::new(row.platform_id),
+                &row.order_id,
+            ),
+            sealed_json,
+        )
+        .map_err(|e| PrepareError::Normalized(e.into()))?;
+    // The error keeps no message: serde_json's quotes the offending value (a phone, a name).
+    let mut order: RawOrder =
+        serde_json::from_str(&json).map_err(|e| PrepareError::Normalized(e.into()))?;
     // Stored before display texts were cleaned on the way in: cleaned here too.
     order.make_printable();
     let platform: PlatformType = row
         .platform_type
         .parse()
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        .map_err(|e| PrepareError::Platform(format!("{e}")))?;
     let mut identities = Vec::new();
     let mut old_indexes = Vec::new();
     for key in identity_keys(platform, row.platform_id, &order) {
@@ -152,4 +172,36 @@ pub fn processed_row(
         partial_refund_fen: order.partial_refund.map(Money::fen),
         user_id: lead,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What is logged and kept in `parse_error` for a neutral form that opens but does not
+    /// parse says where it failed, never what it read there.
+    #[test]
+    fn an_order_that_does_not_parse_is_described_without_its_content() {
+        let crypto = leadgen_test_support::crypto_settings();
+        let sealer = leadgen_runtime::sealer(&crypto).unwrap();
+        let indexer = leadgen_runtime::blind_indexer(&crypto).unwrap();
+        let context = sealed::raw_order("normalized", PlatformId::new(3), "J1");
+        let row = RawRow {
+            id: 1,
+            tenant_id: leadgen_domain::TenantId::new(1),
+            platform_id: 3,
+            platform_type: "JD".into(),
+            order_id: "J1".into(),
+            normalized: Some(
+                sealer
+                    .seal(&context, r#"{"orderId": 13800001111}"#)
+                    .unwrap(),
+            ),
+        };
+        let e = prepare(&sealer, &indexer, &row, None).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "normalized form unreadable: JSON data error at line 1 column 23"
+        );
+    }
 }

@@ -15,9 +15,15 @@
 //!
 //! Reads happen in one short transaction, writes in another that locks the changed leads in id
 //! order and skips any a batch changed in between (that batch marked the shop dirty again).
+//!
+//! A lead that no longer reads (its sealed contact does not open, its stored aggregate, intention
+//! or reasons do not parse) is left as it is and counted (`leadgen_rescore_leads_skipped_total`);
+//! the rest of its shop is rescored. A shop whose rescore fails all the same is not claimed again
+//! for a while, longer after each failure in a row ([`FailedShops`]), so the shops behind it in
+//! the claim order are rescored meanwhile.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -25,7 +31,7 @@ use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 use leadgen_db::{DbPool, ScopedFutureExt as _, sealed};
 use leadgen_domain::buyer::BuyerAggregate;
 use leadgen_domain::scoring::{
-    Assessment, Intention, Ranks, Reason, ShopDistribution, assess, predict_intention,
+    Assessment, Intention, Ranks, ShopDistribution, assess, predict_intention,
 };
 use leadgen_domain::validity::{ContactValidity, Validity, filter_contact_info, no_contact};
 use leadgen_domain::{ContactField, LeadId, RawOrderStatus, TenantId};
@@ -37,16 +43,21 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::SERVICE;
-use crate::lead_record::{Announced, announced_changes, snapshot, tags_of};
+use crate::lead_record::{Announced, announced_changes, snapshot, standing_intention, tags_of};
 use crate::processor::Processor;
 use crate::repo::leads::{self, LeadRow};
 use crate::repo::raw_orders;
 use crate::repo::shop_stats::{self, Claimed};
+use crate::unreadable::Unreadable;
 
 /// External calls per rescore at most; the rest wait for the next one.
 const MAX_EXTERNAL_PER_RESCORE: usize = 2_000;
 /// Calls started at once (the client bounds the requests really in flight).
 const EXTERNAL_IN_FLIGHT: usize = 16;
+/// How long a shop whose rescore failed waits before it is claimed again, doubled after each
+/// further failure in a row up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_secs(30);
+const MAX_BACKOFF: Duration = Duration::from_secs(3_600);
 
 /// One live lead's inputs in a rescore.
 struct Plan<'a> {
@@ -78,6 +89,33 @@ pub struct Rescore {
     pub lease: Duration,
     /// Leads read, scored and written at a time (bounds the memory of a large shop's rescore).
     pub chunk: i64,
+    /// Shops whose rescore failed, and how many times in a row.
+    pub failures: FailedShops,
+}
+
+/// How many rescores in a row each shop failed (this process's memory: after a restart a shop
+/// that keeps failing starts again from the first backoff).
+#[derive(Debug, Default)]
+pub struct FailedShops(Mutex<HashMap<i64, u32>>);
+
+impl FailedShops {
+    /// Records one more failure of `shop`; answers how long it now waits.
+    fn backoff(&self, shop: i64) -> Duration {
+        let failed = self.0.lock().map_or(1, |mut counts| {
+            let n = counts.entry(shop).or_default();
+            *n = n.saturating_add(1);
+            *n
+        });
+        FIRST_BACKOFF
+            .saturating_mul(2_u32.saturating_pow(failed.saturating_sub(1)))
+            .min(MAX_BACKOFF)
+    }
+
+    fn succeeded(&self, shop: i64) {
+        if let Ok(mut counts) = self.0.lock() {
+            counts.remove(&shop);
+        }
+    }
 }
 
 /// What one rescore did.
@@ -125,10 +163,24 @@ impl Rescore {
             return Ok(None);
         };
         match self.rescore_shop(&mut conn, &claim, as_of).await {
-            Ok(done) => Ok(Some(done)),
+            Ok(done) => {
+                self.failures.succeeded(claim.platform_id);
+                Ok(Some(done))
+            }
             Err(e) => {
-                shop_stats::release(&mut conn, claim.platform_id).await?;
-                Err(e)
+                // Released at once, the shop would be claimed again first (the claim orders by
+                // `dirty_at`) and fail again, holding back every shop behind it: it waits, and
+                // keeps its dirty mark so it is rescored once it may be claimed again.
+                let wait = self.failures.backoff(claim.platform_id);
+                if let Err(deferring) = shop_stats::defer(&mut conn, claim.platform_id, wait).await
+                {
+                    tracing::warn!(platform.id = claim.platform_id, error = %deferring, "Deferring a failed rescore failed; its lease runs out instead");
+                }
+                Err(e.context(format!(
+                    "rescoring shop {}; tried again in {} s at the earliest",
+                    claim.platform_id,
+                    wait.as_secs()
+                )))
             }
         }
     }
@@ -144,12 +196,16 @@ impl Rescore {
         as_of: DateTime<Utc>,
     ) -> anyhow::Result<Rescored> {
         let features = leads::features_of_shop(conn, claim.platform_id).await?;
-        let distribution = ShopDistribution::of_features(
-            features
-                .into_iter()
-                .map(leads::Features::into_domain)
-                .collect::<Result<Vec<_>, _>>()?,
-        );
+        // A lead whose last payment does not parse is left out of the ranks; its stored
+        // aggregate does not parse either, so it is skipped (and counted) when its chunk is.
+        let distribution = ShopDistribution::of_features(features.into_iter().filter_map(|f| {
+            let lead = f.lead_id;
+            f.into_domain()
+                .map_err(|e| {
+                    tracing::warn!(lead.id = lead, error = %e, "Lead's last payment unreadable; left out of the shop's ranks");
+                })
+                .ok()
+        }));
         let mut outcome = Rescored {
             platform_id: claim.platform_id,
             ..Rescored::default()
@@ -193,23 +249,10 @@ impl Rescore {
         let now = Utc::now();
         let mut plans = Vec::with_capacity(rows.len());
         for row in rows {
-            // An external intention stands until the buyer changes (external_pending); the lead
-            // is still judged again: its contact (privacy numbers expire), its time- and
-            // rank-based tags, and the reachability part of its score.
-            let external = (row.scored_by == ScoredBy::External.as_str() && !row.external_pending)
-                .then(|| standing_intention(row))
-                .transpose()?;
-            let a = BuyerAggregate::deserialize(&row.aggregate)?;
-            let validity = self.validity_of(row, now)?;
-            let ranks = distribution.ranks(&a);
-            plans.push(Plan {
-                row,
-                builtin: predict_intention(&a, ranks, as_of),
-                aggregate: a,
-                ranks,
-                validity,
-                external,
-            });
+            match self.plan(row, distribution, as_of, now) {
+                Ok(plan) => plans.push(plan),
+                Err(e) => skip(row.id, &e),
+            }
         }
         let external = self
             .ask_external(tenant_id, &plans, as_of, external_budget)
@@ -255,6 +298,33 @@ impl Rescore {
             }
         }
         Ok(changed)
+    }
+
+    /// A lead's inputs, read from its row; an error for a lead that no longer reads.
+    fn plan<'a>(
+        &self,
+        row: &'a LeadRow,
+        distribution: &ShopDistribution,
+        as_of: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Plan<'a>, Unreadable> {
+        // An external intention stands until the buyer changes (external_pending); the lead
+        // is still judged again: its contact (privacy numbers expire), its time- and
+        // rank-based tags, and the reachability part of its score.
+        let external = (row.scored_by == ScoredBy::External.as_str() && !row.external_pending)
+            .then(|| standing_intention(row.intention, &row.score_reasons, &row.model_version))
+            .transpose()?;
+        let a = BuyerAggregate::deserialize(&row.aggregate)?;
+        let validity = self.validity_of(row, now)?;
+        let ranks = distribution.ranks(&a);
+        Ok(Plan {
+            row,
+            builtin: predict_intention(&a, ranks, as_of),
+            aggregate: a,
+            ranks,
+            validity,
+            external,
+        })
     }
 
     /// Asks the external scorer (outside any transaction) for the leads whose buyer changed since
@@ -322,7 +392,11 @@ impl Rescore {
     }
 
     /// The lead's contact judged again now (privacy numbers expire).
-    fn validity_of(&self, row: &LeadRow, now: DateTime<Utc>) -> anyhow::Result<ContactValidity> {
+    fn validity_of(
+        &self,
+        row: &LeadRow,
+        now: DateTime<Utc>,
+    ) -> Result<ContactValidity, Unreadable> {
         let json = self.processor.sealer.open(
             &sealed::lead_contact(LeadId::new(row.id)),
             &row.contact_info,
@@ -332,16 +406,11 @@ impl Rescore {
     }
 }
 
-/// The external scorer's intention as the lead stores it: its value, model version and reasons,
-/// without the contact reason [`assess`] added last.
-fn standing_intention(row: &LeadRow) -> anyhow::Result<Intention> {
-    let mut reasons: Vec<Reason> = serde_json::from_value(row.score_reasons.clone())?;
-    reasons.pop();
-    Ok(Intention {
-        value: u8::try_from(row.intention)?,
-        reasons,
-        model_version: row.model_version.clone(),
-    })
+/// Leaves a lead that no longer reads as it is: logged by its id alone (what did not read says
+/// no value) and counted, so the rest of its shop is still rescored.
+fn skip(lead: i64, why: &dyn std::fmt::Display) {
+    metrics::counter!("leadgen_rescore_leads_skipped_total").increment(1);
+    tracing::warn!(lead.id = lead, error = %why, "Lead unreadable; left as it is by the rescore");
 }
 
 /// Writes one chunk's changed leads in one transaction: locks them in id order, skips any written
@@ -370,10 +439,18 @@ async fn write_chunk(conn: &mut AsyncPgConnection, changed: Vec<Changed>) -> any
                     moved_on.push((TenantId::new(c.row.tenant_id), c.row.platform_id));
                     continue;
                 }
-                if contact_lapsed(&c) {
-                    to_rebuild.push(c.row.raw_order_id);
-                }
-                let (update, event) = apply(c)?;
+                let lapsed = contact_lapsed(&c).then_some(c.row.raw_order_id);
+                let id = c.row.id;
+                let (update, event) = match apply(c) {
+                    Ok(applied) => applied,
+                    // A stored column its event needs (kind, platform, status) that does not
+                    // read: the lead stays as it is, the chunk goes on.
+                    Err(e) => {
+                        skip(id, &e);
+                        continue;
+                    }
+                };
+                to_rebuild.extend(lapsed);
                 updates.push(update);
                 if let Some(event) = event {
                     events.push(&event)?;

@@ -87,6 +87,7 @@ impl Application {
             max_wait: Duration::from_secs(processing.rescore_max_wait_secs),
             lease: Duration::from_secs(processing.rescore_lease_secs),
             chunk: processing.rescore_chunk_leads,
+            failures: Default::default(),
         };
         let retention = Retention {
             pool: pool.clone(),

@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
 use leadgen_crypto::{BlindIndexer, Sealer};
 use leadgen_domain::buyer::BuyerGroup;
-use leadgen_domain::scoring::predict_intention;
+use leadgen_domain::scoring::{Intention, predict_intention};
 use leadgen_domain::{LeadProcessStatus, RawOrderStatus, TenantId};
 use leadgen_events::ScoredBy;
 use leadgen_outbox::Batch;
@@ -131,10 +131,10 @@ fn prepare_rows(
     for row in rows {
         match orders::prepare(ctx.sealer, ctx.indexer, row, revealed.get(&row.id)) {
             Ok(p) => prepared.push(p),
+            // The error says what failed and where, never the order's content.
             Err(e) => {
-                let error = format!("{e:#}");
-                tracing::warn!(raw_order.id = row.id, error = %error, "Raw order unreadable; marked MALFORMED");
-                unreadable.push((row.id, format!("无法处理：{error}")));
+                tracing::warn!(raw_order.id = row.id, error = %e, "Raw order unreadable; marked MALFORMED");
+                unreadable.push((row.id, format!("无法处理：{e}")));
             }
         }
     }
@@ -235,29 +235,32 @@ async fn rebuild_leads(
             .get(&shop)
             .ok_or_else(|| anyhow::anyhow!("no rank distribution for shop {shop}"))?
             .ranks(&buyer.aggregate);
-        let intention = predict_intention(&buyer.aggregate, ranks, ctx.as_of);
+        let aggregate = serde_json::to_value(&buyer.aggregate)?;
+        let (intention, scored_by, external_pending) =
+            match old.and_then(|s| standing_external(s, &aggregate)) {
+                Some(standing) => (standing, ScoredBy::External, false),
+                None => (
+                    predict_intention(&buyer.aggregate, ranks, ctx.as_of),
+                    ScoredBy::Builtin,
+                    ctx.external_scorer,
+                ),
+            };
         let keep = Keep {
             lead_id: lead,
             tenant_id: tenant.get(),
             process_status: status,
             version: old.map_or(1, |s| s.version + 1),
-            external_pending: ctx.external_scorer,
+            external_pending,
         };
         let (row, assessment) = lead_record::row(
-            ctx.sealer,
-            buyer,
-            ranks,
-            &intention,
-            ScoredBy::Builtin,
-            &keep,
-            ctx.as_of,
+            ctx.sealer, buyer, ranks, &intention, scored_by, &keep, ctx.as_of,
         )?;
         let snapshot = lead_record::snapshot(
             &row,
             &buyer.aggregate,
             &buyer.validity,
             &assessment,
-            ScoredBy::Builtin,
+            scored_by,
         )?;
         announce::announce(
             events,
@@ -289,6 +292,25 @@ async fn rebuild_leads(
         out.rows.push(row);
     }
     Ok(out)
+}
+
+/// The external intention a lead keeps through a rebuild: one that stands (the scorer answered
+/// since the buyer last changed) while the rebuilt aggregate, what the scorer was asked about, is
+/// the stored one (an order delivered again, a revealed number, a lapsed privacy number's
+/// rebuild). Thrown away there, the lead would flip to the built-in score and back at the next
+/// rescore: two versions and two `LeadUpdated` for a buyer who did not change.
+fn standing_external(old: &LeadState, aggregate: &serde_json::Value) -> Option<Intention> {
+    if old.scored_by != ScoredBy::External.as_str()
+        || old.external_pending
+        || old.aggregate != *aggregate
+    {
+        return None;
+    }
+    lead_record::standing_intention(old.intention, &old.score_reasons, &old.model_version)
+        .map_err(|e| {
+            tracing::warn!(lead.id = old.id, error = %e, "Stored external intention unreadable; scored by the built-in model");
+        })
+        .ok()
 }
 
 /// Writes the rebuilt leads, their version bumps, merged statuses and identities.

@@ -68,6 +68,10 @@ pub struct LeadState {
     pub paid_order_count: i32,
     pub paid_total_fen: i64,
     pub aggregate: serde_json::Value,
+    pub score_reasons: serde_json::Value,
+    pub model_version: String,
+    pub scored_by: String,
+    pub external_pending: bool,
 }
 
 /// `n` new lead ids.
@@ -241,6 +245,9 @@ pub async fn mark_status_set(conn: &mut AsyncPgConnection, leads: &[i64]) -> Que
 /// paid total; a shop's distribution is built from these alone.
 #[derive(Debug, Clone, QueryableByName)]
 pub struct Features {
+    /// The lead (to name one whose features do not read).
+    #[diesel(sql_type = Int8)]
+    pub lead_id: i64,
     #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
     pub last_paid_time: Option<String>,
     #[diesel(sql_type = diesel::sql_types::Timestamptz)]
@@ -273,7 +280,7 @@ pub async fn features_of_shop(
     platform_id: i64,
 ) -> QueryResult<Vec<Features>> {
     diesel::sql_query(
-        "SELECT aggregate->>'lastPaidTime' AS last_paid_time, last_order_time, \
+        "SELECT id AS lead_id, aggregate->>'lastPaidTime' AS last_paid_time, last_order_time, \
                 paid_order_count, paid_total_fen \
          FROM t_order_lead WHERE platform_id = $1 AND merged_into IS NULL",
     )

@@ -7,6 +7,7 @@ use diesel::sql_types::{Array, Int8};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_db::schema::t_ecom_order_processed as processed;
 use leadgen_db::shown::ShownOrder;
+use leadgen_domain::order::UnknownStatus;
 use leadgen_domain::{NeutralStatus, TenantId};
 
 #[derive(Debug, Clone, Insertable)]
@@ -166,7 +167,7 @@ pub struct BuyerOrder {
     pub raw_order_id: i64,
     pub order_id: String,
     #[diesel(deserialize_as = String)]
-    pub status: NeutralStatus,
+    pub status: StoredStatus,
     pub amount_fen: i64,
     pub order_time: DateTime<Utc>,
     pub order_created_at: Option<DateTime<Utc>>,
@@ -175,6 +176,18 @@ pub struct BuyerOrder {
     pub partial_refund_fen: Option<i64>,
     pub product_info: String,
     pub contact_info: Option<String>,
+}
+
+/// A processed order's status as stored: read one by one, so that an order whose status this
+/// build does not know is left out of its buyer's aggregate instead of failing every read of
+/// the buyer (and every later order of theirs with it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredStatus(pub Result<NeutralStatus, UnknownStatus>);
+
+impl From<String> for StoredStatus {
+    fn from(text: String) -> Self {
+        StoredStatus(NeutralStatus::try_from(text))
+    }
 }
 
 /// Every order of `leads`.

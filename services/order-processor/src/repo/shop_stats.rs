@@ -119,12 +119,14 @@ pub async fn finish(
         .await
 }
 
-/// Releases a lease without recording a rescore (it failed; another try comes later).
-pub async fn release(conn: &mut AsyncPgConnection, platform_id: i64) -> QueryResult<usize> {
-    diesel::update(stats::table.find(platform_id))
-        .set(stats::lease_until.eq(None::<DateTime<Utc>>))
-        .execute(conn)
-        .await
+/// Holds a shop whose rescore failed for `wait` from now, without recording a rescore: it stays
+/// dirty (tried again once `wait` is over) while the claim passes over it to the shops behind.
+pub async fn defer(
+    conn: &mut AsyncPgConnection,
+    platform_id: i64,
+    wait: std::time::Duration,
+) -> QueryResult<usize> {
+    extend(conn, platform_id, wait).await
 }
 
 fn pg_interval(d: std::time::Duration) -> diesel::data_types::PgInterval {

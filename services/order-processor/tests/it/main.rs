@@ -15,3 +15,4 @@ mod retention;
 mod scorer;
 mod support;
 mod sweep;
+mod unreadable;

@@ -29,7 +29,7 @@ fn spec(shop: usize, id: &str, day: i64, open_id: &str, phone: Option<&str>) -> 
 }
 
 impl Run {
-    async fn lead_of(&self, order_id: &str) -> i64 {
+    pub(crate) async fn lead_of(&self, order_id: &str) -> i64 {
         let mut conn = leadgen_db::conn(&self.db.pool).await.unwrap();
         let lead: Option<i64> = t_ecom_order_processed::table
             .filter(t_ecom_order_processed::order_id.eq(order_id))
@@ -40,7 +40,7 @@ impl Run {
         lead.unwrap()
     }
 
-    async fn revoke(&self, shop: usize, due_in: Duration) {
+    pub(crate) async fn revoke(&self, shop: usize, due_in: Duration) {
         let mut conn = leadgen_db::conn(&self.db.pool).await.unwrap();
         diesel::update(t_ecom_platform_auth::table.find(self.shops[shop]))
             .set((
@@ -53,7 +53,7 @@ impl Run {
             .unwrap();
     }
 
-    fn retention(&self, chunk: i64) -> Retention {
+    pub(crate) fn retention(&self, chunk: i64) -> Retention {
         Retention {
             pool: self.db.pool.clone(),
             processor: Arc::clone(&self.processor),

@@ -121,6 +121,49 @@ async fn an_answering_scorer_scores_changed_leads_outside_the_batch() {
     assert_eq!(AtomicUsize::load(&hits, Ordering::SeqCst), 2);
 }
 
+/// A rebuild of a buyer who did not change (their orders delivered again, a revealed number, a
+/// lapsed number's rebuild) keeps the standing external intention: no new version, no event,
+/// no new call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebuild_that_changes_nothing_keeps_the_external_intention() {
+    let (url, hits) = start_scorer(200);
+    let run = run_with(&url).await;
+    let ids = run.store(&two_buyers(), "PENDING").await;
+    run.process(&ids).await;
+    run.rescore_all().await;
+    let versions_and_events = || async {
+        let mut conn = leadgen_db::conn(&run.db.pool).await.unwrap();
+        let versions: Vec<i32> = t_order_lead::table
+            .order(t_order_lead::id.asc())
+            .select(t_order_lead::version)
+            .load(&mut conn)
+            .await
+            .unwrap();
+        let events: i64 = leadgen_db::schema::t_outbox::table
+            .count()
+            .get_result(&mut conn)
+            .await
+            .unwrap();
+        (versions, events)
+    };
+    let before = versions_and_events().await;
+
+    run.process(&ids).await;
+    for (by, model, intention, pending) in scored(&run).await {
+        assert_eq!(
+            (by.as_str(), model.as_str(), intention, pending),
+            ("EXTERNAL", "ext-gbm-7", 91, false)
+        );
+    }
+    assert_eq!(versions_and_events().await, before);
+    run.rescore_all().await;
+    assert_eq!(
+        AtomicUsize::load(&hits, Ordering::SeqCst),
+        2,
+        "not asked again"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_scorer_leaves_the_builtin_score_and_asks_again_later() {
     let (url, hits) = start_scorer(503);

@@ -291,7 +291,13 @@ impl Run {
 
     /// Rescores every due shop at once, `chunk` leads at a time.
     pub async fn rescore_all_in(&self, chunk: i64) {
-        let rescore = Rescore {
+        let rescore = self.rescore(chunk);
+        while rescore.rescore_once().await.unwrap().is_some() {}
+    }
+
+    /// A rescore of due shops without settling wait, `chunk` leads at a time.
+    pub fn rescore(&self, chunk: i64) -> Rescore {
+        Rescore {
             pool: self.db.pool.clone(),
             processor: Arc::clone(&self.processor),
             interval: std::time::Duration::from_millis(10),
@@ -299,8 +305,8 @@ impl Run {
             max_wait: std::time::Duration::ZERO,
             lease: std::time::Duration::from_secs(60),
             chunk,
-        };
-        while rescore.rescore_once().await.unwrap().is_some() {}
+            failures: Default::default(),
+        }
     }
 
     /// Every live lead, keyed by its sorted order ids (ids differ between databases).
@@ -380,4 +386,31 @@ pub fn split<T: Clone>(items: &[T], seed: u64, max: usize) -> Vec<Vec<T>> {
         rest = tail;
     }
     out
+}
+
+/// Makes every write of a `table` row matching `when` (an SQL condition on `NEW`) fail, as a
+/// fault that stays would (no stored value this build reads fails that way any more); `None`
+/// lifts it. Each test has a database of its own.
+pub async fn fault(run: &Run, table: &str, when: Option<&str>) {
+    let mut conn = leadgen_db::conn(&run.db.pool).await.unwrap();
+    diesel::sql_query(
+        "CREATE OR REPLACE FUNCTION test_fault() RETURNS trigger LANGUAGE plpgsql AS \
+         $$ BEGIN RAISE EXCEPTION 'injected fault'; END $$",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    diesel::sql_query(format!("DROP TRIGGER IF EXISTS test_fault ON {table}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    if let Some(when) = when {
+        diesel::sql_query(format!(
+            "CREATE TRIGGER test_fault BEFORE INSERT OR UPDATE ON {table} FOR EACH ROW \
+             WHEN ({when}) EXECUTE FUNCTION test_fault()"
+        ))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
 }

@@ -8,7 +8,7 @@ use leadgen_db::schema::{t_ecom_order_processed, t_ecom_order_raw};
 use leadgen_domain::NeutralStatus;
 use order_processor::sweep::{FAILURES_BEFORE_SET_ASIDE, Sweep};
 
-use crate::support::{Run, Spec, order};
+use crate::support::{Run, Spec, fault, order};
 
 /// `(process_status, parse_error)` of raw order `id`.
 async fn state_of(run: &Run, id: i64) -> (String, Option<String>) {
@@ -24,43 +24,30 @@ async fn state_of(run: &Run, id: i64) -> (String, Option<String>) {
         .unwrap()
 }
 
-#[tokio::test]
-async fn a_row_that_never_processes_is_set_aside_and_holds_back_no_other() {
-    let run = Run::new().await;
-    let spec = |shop, id, day, buyer: &str, phone| Spec {
-        shop,
-        order: order(id, day, NeutralStatus::Completed, 5_000, Some(buyer), phone),
-    };
-    // A buyer's processed order whose stored contact no longer opens (sealed under a key that
-    // is gone, or damaged): every batch that rebuilds this buyer fails.
-    let first = run
-        .store(
-            &[spec(0, "p1", 5, "poison", Some("13800001111"))],
-            "PENDING",
-        )
-        .await;
-    run.process(&first).await;
-    let mut conn = leadgen_db::conn(&run.db.pool).await.unwrap();
-    diesel::update(t_ecom_order_processed::table.filter(t_ecom_order_processed::order_id.eq("p1")))
-        .set(t_ecom_order_processed::contact_info.eq(Some("v1:not-a-sealed-value")))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    // The buyer's next order, then another buyer's, wait for the sweep.
-    let stuck = run
-        .store(&[spec(0, "p2", 6, "poison", None)], "PENDING")
-        .await[0];
-    let other = run
-        .store(&[spec(1, "q1", 7, "other", None)], "PENDING")
-        .await[0];
-    let sweep = Sweep {
+/// A sweep of every row pending, ten at a time.
+fn sweep_of(run: &Run) -> Sweep {
+    Sweep {
         pool: run.db.pool.clone(),
         processor: std::sync::Arc::clone(&run.processor),
         pending_after: std::time::Duration::ZERO,
         interval: std::time::Duration::from_millis(10),
         batch_size: 10,
         failures: Default::default(),
+    }
+}
+
+#[tokio::test]
+async fn a_row_that_never_processes_is_set_aside_and_holds_back_no_other() {
+    let run = Run::new().await;
+    let spec = |shop, id, day, buyer: &str| Spec {
+        shop,
+        order: order(id, day, NeutralStatus::Completed, 5_000, Some(buyer), None),
     };
+    // A buyer's order that fails every batch it is in, for a reason that stays.
+    fault(&run, "t_ecom_order_processed", Some("NEW.order_id = 'p2'")).await;
+    let stuck = run.store(&[spec(0, "p2", 6, "poison")], "PENDING").await[0];
+    let other = run.store(&[spec(1, "q1", 7, "other")], "PENDING").await[0];
+    let sweep = sweep_of(&run);
 
     // The batch of both fails; taken apart, the other buyer's order goes through at once.
     assert_eq!(sweep.sweep_once().await.unwrap(), 1);
@@ -80,6 +67,36 @@ async fn a_row_that_never_processes_is_set_aside_and_holds_back_no_other() {
         "{reason}"
     );
     assert_eq!(sweep.sweep_once().await.unwrap(), 0, "nothing is left");
+}
+
+/// Only failures in a row count: a row that failed alone, then went through with its batch,
+/// starts again from none when it fails later (a new version of the order, say).
+#[tokio::test]
+async fn a_row_that_went_through_with_its_batch_counts_its_failures_anew() {
+    let run = Run::new().await;
+    let specs = [Spec {
+        shop: 0,
+        order: order("f1", 5, NeutralStatus::Completed, 5_000, Some("f"), None),
+    }];
+    let id = run.store(&specs, "PENDING").await[0];
+    let sweep = sweep_of(&run);
+    let failing = Some("NEW.order_id = 'f1'");
+    fault(&run, "t_ecom_order_processed", failing).await;
+    for _ in 1..FAILURES_BEFORE_SET_ASIDE {
+        assert_eq!(sweep.sweep_once().await.unwrap(), 0);
+    }
+    fault(&run, "t_ecom_order_processed", None).await;
+    assert_eq!(sweep.sweep_once().await.unwrap(), 1);
+    assert_eq!(state_of(&run, id).await.0, "PROCESSED");
+
+    run.store(&specs, "PENDING").await;
+    fault(&run, "t_ecom_order_processed", failing).await;
+    assert_eq!(sweep.sweep_once().await.unwrap(), 0);
+    assert_eq!(
+        state_of(&run, id).await,
+        ("PENDING".to_owned(), None),
+        "one failure since it went through, not the last of a row"
+    );
 }
 
 /// A platform may send any character in a free text: a NUL (which PostgreSQL refuses in text)
