@@ -49,7 +49,8 @@ impl Scheduler {
                 continue;
             };
             // A backfill that failed and never completed left the history missing: it runs
-            // again (a cancelled one does not: the merchant stopped it).
+            // again once its own wait has passed (a cancelled one does not: the merchant
+            // stopped it); until then the shop's changes are synced as usual.
             let (trigger, listing, start) = match platform.failed_backfill_days {
                 Some(days) => (
                     SyncTrigger::Backfill,

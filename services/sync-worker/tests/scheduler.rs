@@ -1,6 +1,7 @@
 //! The scheduler: a shop is synced again once its last sync is older than the interval; a shop
 //! whose syncs keep failing waits longer each time (`failed_sync_backoff`); a backfill that
-//! failed and never completed runs again, a cancelled one does not. Against the real PostgreSQL.
+//! failed and never completed runs again once its own wait has passed (the shop's changes are
+//! synced meanwhile), a cancelled one does not. Against the real PostgreSQL.
 
 #![expect(
     clippy::expect_used,
@@ -74,6 +75,11 @@ async fn failing_shops_wait_longer_and_a_failed_backfill_runs_again() {
     finished(&db, backfill_failed, "BACKFILL", "FAILED", 40, 90).await;
     let backfill_cancelled = shop("backfill cancelled").await;
     finished(&db, backfill_cancelled, "BACKFILL", "CANCELLED", 40, 90).await;
+    // A backfill that failed twice, the last 50 minutes ago, waits 60 minutes before it runs
+    // again; meanwhile the shop's changes are synced as usual (new orders keep arriving).
+    let backfill_failing = shop("backfill failed twice").await;
+    finished(&db, backfill_failing, "BACKFILL", "FAILED", 200, 90).await;
+    finished(&db, backfill_failing, "BACKFILL", "FAILED", 50, 90).await;
 
     // Syncing now (its backfill runs): not due, so it takes no place in the batch.
     let syncing = shop("backfill running").await;
@@ -106,6 +112,7 @@ async fn failing_shops_wait_longer_and_a_failed_backfill_runs_again() {
             (recovered, "SCHEDULED"),
             (backfill_failed, "BACKFILL"),
             (backfill_cancelled, "SCHEDULED"),
+            (backfill_failing, "SCHEDULED"),
         ]
     );
     assert_eq!(created, scheduled.len());

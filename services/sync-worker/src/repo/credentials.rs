@@ -69,15 +69,19 @@ pub struct Due {
     /// [`sync::RECONCILE_HOURS`] was requested ([`sync::scheduled_start`]).
     #[diesel(sql_type = Nullable<Timestamptz>)]
     pub reconciled_at: Option<DateTime<Utc>>,
-    /// How many days the shop's BACKFILL covered when it failed and none ever completed:
-    /// the history is still missing, and the scheduler runs the backfill again.
+    /// How many days the shop's BACKFILL covered when it failed and none ever completed, once
+    /// the backfill's own wait has passed (the interval doubled per failed backfill, at most
+    /// the cap): the history is still missing, and the scheduler runs the backfill again.
+    /// Meanwhile the shop's changes are synced as any shop's are: a backfill that keeps failing
+    /// (a platform refusing an old range) must not stop new orders from arriving.
     #[diesel(sql_type = Nullable<BigInt>)]
     pub failed_backfill_days: Option<i64>,
 }
 
 /// ACTIVE authorizations (of every tenant: the scheduler is a system job) not synced since
 /// `before` and not syncing now (a shop whose backfill runs takes no place in `limit`),
-/// leaving out those whose syncs keep failing until their wait has passed
+/// leaving out those whose syncs (other than backfills, which wait apart:
+/// [`Due::failed_backfill_days`]) keep failing until their wait has passed
 /// ([`leadgen_domain::sync::failed_sync_backoff`]: `interval` doubled per failure since the
 /// last completed sync, at most the cap; the same rule, in SQL, so that shops waiting out a
 /// backoff take no place in `limit`).
@@ -99,6 +103,9 @@ pub async fn due_for_sync(
                    AND r.window_end - r.window_start >= make_interval(hours => $5::int)) \
                   AS reconciled_at, \
                 CASE WHEN b.status = 'FAILED' \
+                      AND bf.last_failed < now() - least( \
+                          make_interval(secs => $2) * power(2, least(bf.failures - 1, 20)), \
+                          make_interval(secs => $3)) \
                      THEN ceil(extract(epoch FROM b.window_end - b.window_start) / 86400)::bigint \
                 END AS failed_backfill_days \
          FROM t_ecom_platform_auth a \
@@ -106,11 +113,18 @@ pub async fn due_for_sync(
              SELECT count(*) AS failures, max(t.sync_time) AS last_failed \
              FROM t_ecom_sync_task t \
              WHERE t.tenant_id = a.tenant_id AND t.platform_id = a.id AND t.status = 'FAILED' \
+               AND t.trigger_type <> 'BACKFILL' \
                AND t.sync_time > coalesce(( \
                    SELECT max(c.sync_time) FROM t_ecom_sync_task c \
                    WHERE c.tenant_id = a.tenant_id AND c.platform_id = a.id \
                      AND c.status = 'COMPLETED'), '-infinity') \
          ) f ON true \
+         LEFT JOIN LATERAL ( \
+             SELECT count(*) AS failures, max(t.sync_time) AS last_failed \
+             FROM t_ecom_sync_task t \
+             WHERE t.tenant_id = a.tenant_id AND t.platform_id = a.id AND t.status = 'FAILED' \
+               AND t.trigger_type = 'BACKFILL' \
+         ) bf ON true \
          LEFT JOIN LATERAL ( \
              SELECT t.status, t.window_start, t.window_end FROM t_ecom_sync_task t \
              WHERE t.tenant_id = a.tenant_id AND t.platform_id = a.id \
