@@ -29,6 +29,7 @@ use crate::SERVICE;
 use crate::batch::lock_indexes;
 use crate::handler::run_batch;
 use crate::processor::Processor;
+use crate::repo::identities;
 use crate::repo::purge::{self, DueShop};
 use crate::repo::raw_orders;
 
@@ -122,7 +123,7 @@ async fn purge_buyers(
         .await?
         .into_iter()
         .unzip();
-    purge::drop_stale_identities(conn, leads).await?;
+    identities::drop_stale(conn, leads).await?;
 
     let remaining = purge::remaining_raw_orders(conn, leads).await?;
     let tenant = TenantId::new(shop.tenant_id);

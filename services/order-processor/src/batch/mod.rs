@@ -313,7 +313,8 @@ fn standing_external(old: &LeadState, aggregate: &serde_json::Value) -> Option<I
         .ok()
 }
 
-/// Writes the rebuilt leads, their version bumps, merged statuses and identities.
+/// Writes the rebuilt leads, their version bumps, merged statuses and identities (those no
+/// order of theirs carries any more deleted).
 async fn write_leads(
     conn: &mut AsyncPgConnection,
     tenant: TenantId,
@@ -335,5 +336,7 @@ async fn write_leads(
         .sort_by(|a, b| a.key_hash.cmp(&b.key_hash));
     rebuilt.identities.dedup_by(|a, b| a.key_hash == b.key_hash);
     identities::upsert_many(conn, &mut rebuilt.identities).await?;
+    let leads: Vec<i64> = rebuilt.rows.iter().map(|r| r.id).collect();
+    identities::drop_stale(conn, &leads).await?;
     Ok(())
 }

@@ -72,3 +72,18 @@ pub async fn repoint(conn: &mut AsyncPgConnection, from: &[i64], to: i64) -> Que
         .execute(conn)
         .await
 }
+
+/// Deletes the identities of `leads` that none of their orders carries any more: an order whose
+/// later version names another receiver (a PDD order first sent to a friend's phone, then
+/// corrected) must not leave its old identity pointing at this buyer, or the friend's first
+/// order would merge into them, for good. Also after a retention purge unlinked orders.
+pub async fn drop_stale(conn: &mut AsyncPgConnection, leads: &[i64]) -> QueryResult<usize> {
+    diesel::sql_query(
+        "DELETE FROM t_lead_identity i WHERE i.lead_id = ANY($1) AND NOT EXISTS \
+         (SELECT 1 FROM t_ecom_order_processed p \
+          WHERE p.user_id = i.lead_id AND i.key_hash = ANY(p.identity_keys))",
+    )
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Int8>, _>(leads)
+    .execute(conn)
+    .await
+}

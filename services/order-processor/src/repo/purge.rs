@@ -113,21 +113,6 @@ pub async fn remaining_raw_orders(
         .await
 }
 
-/// Deletes the identities of `leads` that none of their remaining orders carries.
-pub async fn drop_stale_identities(
-    conn: &mut AsyncPgConnection,
-    leads: &[i64],
-) -> QueryResult<usize> {
-    diesel::sql_query(
-        "DELETE FROM t_lead_identity i WHERE i.lead_id = ANY($1) AND NOT EXISTS \
-         (SELECT 1 FROM t_ecom_order_processed p \
-          WHERE p.user_id = i.lead_id AND i.key_hash = ANY(p.identity_keys))",
-    )
-    .bind::<Array<Int8>, _>(leads)
-    .execute(conn)
-    .await
-}
-
 /// A lead left with no order, and the leads that had merged into it.
 #[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
 pub struct Orphan {
