@@ -27,33 +27,30 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use diesel_async::{AsyncConnection as _, AsyncPgConnection};
-use leadgen_db::{DbPool, ScopedFutureExt as _, sealed};
+use diesel_async::AsyncPgConnection;
+use leadgen_db::{DbPool, sealed};
 use leadgen_domain::buyer::BuyerAggregate;
 use leadgen_domain::scoring::{
     Assessment, Intention, Ranks, ShopDistribution, assess, predict_intention,
 };
-use leadgen_domain::validity::{ContactValidity, Validity, filter_contact_info, no_contact};
-use leadgen_domain::{ContactField, LeadId, RawOrderStatus, TenantId};
-use leadgen_events::{CloudEvent, LeadUpdatedV1, ScoredBy};
-use leadgen_outbox::Batch;
-use leadgen_scorer::{ModelInput, PredictRequest};
+use leadgen_domain::validity::{ContactValidity, filter_contact_info, no_contact};
+use leadgen_domain::{ContactField, LeadId};
+use leadgen_events::ScoredBy;
 use serde::Deserialize as _;
-use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::SERVICE;
-use crate::lead_record::{Announced, announced_changes, snapshot, standing_intention, tags_of};
+mod external;
+mod write;
+
+use external::MAX_EXTERNAL_PER_RESCORE;
+use write::write_chunk;
+
+use crate::lead_record::standing_intention;
 use crate::processor::Processor;
 use crate::repo::leads::{self, LeadRow};
-use crate::repo::raw_orders;
 use crate::repo::shop_stats::{self, Claimed};
 use crate::unreadable::Unreadable;
 
-/// External calls per rescore at most; the rest wait for the next one.
-const MAX_EXTERNAL_PER_RESCORE: usize = 2_000;
-/// Calls started at once (the client bounds the requests really in flight).
-const EXTERNAL_IN_FLIGHT: usize = 16;
 /// How long a shop whose rescore failed waits before it is claimed again, doubled after each
 /// further failure in a row up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_secs(30);
@@ -327,70 +324,6 @@ impl Rescore {
         })
     }
 
-    /// Asks the external scorer (outside any transaction) for the leads whose buyer changed since
-    /// it last scored them; a lead it fails for keeps the built-in intention and stays pending.
-    async fn ask_external(
-        &self,
-        tenant_id: i64,
-        plans: &[Plan<'_>],
-        as_of: DateTime<Utc>,
-        budget: &mut usize,
-    ) -> HashMap<i64, Intention> {
-        use futures::StreamExt as _;
-        let Some(scorer) = &self.processor.scorer else {
-            return HashMap::new();
-        };
-        let requests: Vec<(i64, PredictRequest)> = plans
-            .iter()
-            .filter(|p| p.row.external_pending)
-            .take(*budget)
-            .map(|p| {
-                let model_input = ModelInput {
-                    lead_id: p.row.id,
-                    tenant_id,
-                    as_of,
-                    aggregate: p.aggregate.clone(),
-                    ranks: p.ranks,
-                };
-                (p.row.id, PredictRequest { model_input })
-            })
-            .collect();
-        *budget -= requests.len();
-        let answers: Vec<(i64, Result<Intention, leadgen_scorer::ScorerError>)> =
-            futures::stream::iter(requests)
-                .map(|(id, request)| {
-                    let scorer = Arc::clone(scorer);
-                    async move { (id, scorer.predict(&request).await) }
-                })
-                .buffer_unordered(EXTERNAL_IN_FLIGHT)
-                .collect()
-                .await;
-        let mut out = HashMap::new();
-        let mut failed = 0usize;
-        let mut last_error = None;
-        for (id, answer) in answers {
-            match answer {
-                Ok(intention) => {
-                    out.insert(id, intention);
-                }
-                Err(e) => {
-                    failed += 1;
-                    last_error = Some(e.to_string());
-                }
-            }
-        }
-        if failed > 0 {
-            metrics::counter!("leadgen_scorer_fallbacks_total").increment(failed as u64);
-            tracing::warn!(
-                leads.failed = failed,
-                leads.scored = out.len(),
-                error = last_error.unwrap_or_default(),
-                "External scorer failed; the built-in model scored those leads"
-            );
-        }
-        out
-    }
-
     /// The lead's contact judged again now (privacy numbers expire).
     fn validity_of(
         &self,
@@ -411,132 +344,4 @@ impl Rescore {
 fn skip(lead: i64, why: &dyn std::fmt::Display) {
     metrics::counter!("leadgen_rescore_leads_skipped_total").increment(1);
     tracing::warn!(lead.id = lead, error = %why, "Lead unreadable; left as it is by the rescore");
-}
-
-/// Writes one chunk's changed leads in one transaction: locks them in id order, skips any written
-/// since they were read (and marks their shop dirty again, which a salesperson's status change
-/// does not), and emits `LeadUpdated` for those whose score (or its intention part), tags or
-/// contact verdict changed.
-async fn write_chunk(conn: &mut AsyncPgConnection, changed: Vec<Changed>) -> anyhow::Result<()> {
-    if changed.is_empty() {
-        return Ok(());
-    }
-    conn.transaction::<(), anyhow::Error, _>(|conn| {
-        async move {
-            let ids: Vec<i64> = changed.iter().map(|c| c.row.id).collect();
-            let current: HashMap<i64, i32> = leads::lock_versions(conn, &ids)
-                .await?
-                .into_iter()
-                .collect();
-            let mut updates = Vec::new();
-            let mut events = Batch::default();
-            let mut to_rebuild = Vec::new();
-            let mut moved_on = Vec::new();
-            for c in changed {
-                // Written since it was read (a batch, a salesperson's status change): the shop
-                // is rescored again, so the lead is not left as it was.
-                if current.get(&c.row.id) != Some(&c.row.version) {
-                    moved_on.push((TenantId::new(c.row.tenant_id), c.row.platform_id));
-                    continue;
-                }
-                let lapsed = contact_lapsed(&c).then_some(c.row.raw_order_id);
-                let id = c.row.id;
-                let (update, event) = match apply(c) {
-                    Ok(applied) => applied,
-                    // A stored column its event needs (kind, platform, status) that does not
-                    // read: the lead stays as it is, the chunk goes on.
-                    Err(e) => {
-                        skip(id, &e);
-                        continue;
-                    }
-                };
-                to_rebuild.extend(lapsed);
-                updates.push(update);
-                if let Some(event) = event {
-                    events.push(&event)?;
-                }
-            }
-            leads::update_scores(conn, updates).await?;
-            events.enqueue(conn, SERVICE).await?;
-            // The pending sweep rebuilds these buyers from all of their orders.
-            raw_orders::set_status(conn, &to_rebuild, RawOrderStatus::Pending).await?;
-            moved_on.sort_unstable();
-            moved_on.dedup();
-            for (tenant, shop) in moved_on {
-                shop_stats::mark_dirty(conn, tenant, &[shop]).await?;
-            }
-            Ok(())
-        }
-        .scope_boxed()
-    })
-    .await
-}
-
-/// Whether the lead's contact lapsed since it was chosen (a privacy number expired) while the
-/// buyer has other orders: a rescore judges only the chosen contact, so the buyer is rebuilt
-/// from all of their orders, where another order's number may still be reachable.
-fn contact_lapsed(c: &Changed) -> bool {
-    c.validity.validity == Validity::Expired
-        && c.row.contact_validity != Validity::Expired.as_str()
-        && c.row.order_count > 1
-}
-
-/// A changed lead's new columns (as the bulk update reads them) and its `LeadUpdated`, if its
-/// score (or its intention part), tags or contact verdict changed.
-fn apply(c: Changed) -> anyhow::Result<(serde_json::Value, Option<CloudEvent<LeadUpdatedV1>>)> {
-    let Changed {
-        mut row,
-        aggregate: a,
-        validity,
-        assessment,
-        scored_by,
-        pending,
-    } = c;
-    let before = row.clone();
-    row.score = i16::from(assessment.score);
-    row.intention = i16::from(assessment.intention);
-    row.intention_tags = assessment
-        .tags
-        .iter()
-        .map(|t| t.label().to_owned())
-        .collect();
-    row.score_reasons = serde_json::to_value(&assessment.reasons)?;
-    row.model_version = assessment.model_version.clone();
-    row.scored_by = scored_by.as_str().to_owned();
-    row.external_pending = pending;
-    row.contact_validity = validity.validity.as_str().to_owned();
-    row.contact_validity_reason = serde_json::to_value(&validity)?;
-    row.version += 1;
-    let update = json!({
-        "id": row.id,
-        "score": row.score,
-        "intention": row.intention,
-        "tags": row.intention_tags,
-        "reasons": row.score_reasons,
-        "modelVersion": row.model_version,
-        "scoredBy": row.scored_by,
-        "externalPending": row.external_pending,
-        "validity": row.contact_validity,
-        "validityReason": row.contact_validity_reason,
-    });
-    let before_tags = tags_of(&before.intention_tags);
-    let changes = announced_changes(
-        Announced::of_row(&before, &before_tags),
-        Announced::of_row(&row, &assessment.tags),
-    );
-    if changes.is_empty() {
-        return Ok((update, None));
-    }
-    let lead = snapshot(&row, &a, &validity, &assessment, scored_by)?;
-    let event = CloudEvent::new(
-        SERVICE,
-        TenantId::new(row.tenant_id),
-        LeadUpdatedV1 {
-            lead,
-            changes,
-            merged_lead_ids: Vec::new(),
-            orders_changed: false,
-        },
-    );
-    Ok((update, Some(event)))
 }
