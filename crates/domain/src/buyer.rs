@@ -210,8 +210,9 @@ pub struct BuyerAggregate {
     pub last_order_time: DateTime<Utc>,
     pub first_paid_time: Option<DateTime<Utc>>,
     pub last_paid_time: Option<DateTime<Utc>>,
-    /// Mean days between consecutive payments, to two decimals; `None` with fewer than two
-    /// paid orders.
+    /// Mean days between consecutive purchase occasions (payments within 10 minutes of each
+    /// other are one purchase: a checkout split into orders), to two decimals; `None` with fewer
+    /// than two.
     pub mean_gap_days: Option<f64>,
     /// The latest order (by order time): the list's `orderId`, `orderTime` and product.
     pub latest_platform_id: i64,
@@ -219,15 +220,43 @@ pub struct BuyerAggregate {
     pub last_product: String,
     /// Every order id, newest first.
     pub order_ids: Vec<String>,
-    /// Payment times, oldest first (repeat counts over a period).
+    /// Payment times, oldest first, one per paid order (purchase occasions, and repeat counts
+    /// over a period, are read from them).
     pub paid_times: Vec<DateTime<Utc>>,
 }
 
+/// Payments this close to the first of their occasion are one purchase occasion: a cart
+/// checkout the platform split into several orders (by shop, by warehouse: JD's 拆单), paid at
+/// once, or an order placed again minutes later. Two such orders are one purchase, not a
+/// repeat.
+pub const ONE_OCCASION_MINUTES: i64 = 10;
+
+/// The purchase occasions of payments `times` (oldest first): the first payment of each.
+pub fn occasions(times: &[DateTime<Utc>]) -> Vec<DateTime<Utc>> {
+    let mut out: Vec<DateTime<Utc>> = Vec::new();
+    for &t in times {
+        match out.last() {
+            Some(&start) if t - start <= chrono::Duration::minutes(ONE_OCCASION_MINUTES) => {}
+            _ => out.push(t),
+        }
+    }
+    out
+}
+
 impl BuyerAggregate {
-    /// Paid orders at or after `since`.
-    pub fn paid_since(&self, since: DateTime<Utc>) -> u32 {
-        let n = self.paid_times.iter().filter(|t| **t >= since).count();
-        u32::try_from(n).unwrap_or(u32::MAX)
+    /// Purchase occasions ([`occasions`]): paid orders, those of one checkout counting once.
+    pub fn purchases(&self) -> u32 {
+        count(occasions(&self.paid_times).len())
+    }
+
+    /// Purchase occasions that began at or after `since`.
+    pub fn purchases_since(&self, since: DateTime<Utc>) -> u32 {
+        count(
+            occasions(&self.paid_times)
+                .iter()
+                .filter(|t| **t >= since)
+                .count(),
+        )
     }
 
     /// The last time the buyer did anything: last payment, else last order.
@@ -252,12 +281,13 @@ pub fn aggregate(orders: &[OrderFacts]) -> Option<BuyerAggregate> {
     let paid: Vec<&OrderFacts> = sorted.iter().copied().filter(|o| o.was_paid()).collect();
     let mut paid_times: Vec<DateTime<Utc>> = paid.iter().map(|o| o.order_time()).collect();
     paid_times.sort();
-    let mean_gap_days = match (paid_times.first(), paid_times.last()) {
-        (Some(a), Some(b)) if paid_times.len() >= 2 => {
+    let purchases = occasions(&paid_times);
+    let mean_gap_days = match (purchases.first(), purchases.last()) {
+        (Some(a), Some(b)) if purchases.len() >= 2 => {
             let span = (*b - *a).num_seconds() as f64 / 86_400.0;
             // To the hundredth of a day: a value that reads back exactly from the stored JSON,
             // so every service that serializes the aggregate writes the same digits.
-            Some((span / (paid_times.len() - 1) as f64 * 100.0).round() / 100.0)
+            Some((span / (purchases.len() - 1) as f64 * 100.0).round() / 100.0)
         }
         _ => None,
     };

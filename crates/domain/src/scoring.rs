@@ -16,7 +16,7 @@ use crate::lead::IntentionTag;
 use crate::validity::ContactValidity;
 
 /// The built-in model's version, stored beside every score it produces.
-pub const MODEL_VERSION: &str = "builtin-rfm-3";
+pub const MODEL_VERSION: &str = "builtin-rfm-4";
 
 /// Feature weights of the intention (they sum to 100).
 pub const W_FREQUENCY: f64 = 45.0;
@@ -206,7 +206,8 @@ fn days(d: Duration) -> f64 {
     d.num_seconds() as f64 / 86_400.0
 }
 
-/// Days since the last payment over the buyer's mean gap; `None` with fewer than two payments.
+/// Days since the last payment over the buyer's mean gap; `None` with fewer than two purchase
+/// occasions.
 pub fn due_ratio(a: &BuyerAggregate, as_of: DateTime<Utc>) -> Option<f64> {
     let gap = a.mean_gap_days?.max(1.0);
     let last = a.last_paid_time?;
@@ -246,9 +247,11 @@ pub fn predict_intention(a: &BuyerAggregate, ranks: Ranks, as_of: DateTime<Utc>)
         + W_DUE * due_signal(ratio);
     let mut reasons = Vec::new();
     let idle_days = crate::time::beijing_days_between(a.last_activity(), as_of);
-    if a.paid_order_count >= 2 {
+    // Purchase occasions: a checkout split into several orders is one purchase, not a repeat.
+    let purchases = a.purchases();
+    if purchases >= 2 {
         let since = as_of - Duration::days(REPEAT_WINDOW_DAYS);
-        let recent = a.paid_since(since);
+        let recent = a.purchases_since(since);
         if recent >= 2 {
             let n = recent - 1;
             reasons.push(Reason::new(
@@ -256,15 +259,12 @@ pub fn predict_intention(a: &BuyerAggregate, ranks: Ranks, as_of: DateTime<Utc>)
                 format!("近{REPEAT_WINDOW_DAYS}天复购{n}次"),
             ));
         } else {
-            reasons.push(Reason::new(
-                "REPEAT",
-                format!("累计购买{}次", a.paid_order_count),
-            ));
+            reasons.push(Reason::new("REPEAT", format!("累计购买{purchases}次")));
         }
-    } else if a.paid_order_count == 1 {
+    } else if purchases == 1 {
         reasons.push(Reason::new("ONE_PURCHASE", "仅购买过1次"));
     }
-    if ranks.frequency >= 0.9 && a.paid_order_count >= 2 {
+    if ranks.frequency >= 0.9 && purchases >= 2 {
         reasons.push(Reason::new("FREQUENCY_TOP", "购买频次位于本店前10%"));
     }
     if ranks.recency >= 0.7 {
@@ -369,7 +369,7 @@ pub fn assess(
     if a.paid_order_count >= 1 {
         tags.push(IntentionTag::Purchased);
     }
-    if a.paid_order_count >= 2 {
+    if a.purchases() >= 2 {
         tags.push(IntentionTag::Repeat);
     }
     if a.unpaid_count > 0 {
@@ -381,9 +381,7 @@ pub fn assess(
     if ranks.monetary >= HIGH_VALUE_RANK && a.paid_total.fen() > 0 {
         tags.push(IntentionTag::HighValue);
     }
-    if a.paid_order_count >= 2
-        && due_ratio(a, as_of).is_some_and(|r| (DUE_FROM..=DUE_TO).contains(&r))
-    {
+    if a.purchases() >= 2 && due_ratio(a, as_of).is_some_and(|r| (DUE_FROM..=DUE_TO).contains(&r)) {
         tags.push(IntentionTag::DueToRepurchase);
     }
     if is_dormant(a, as_of) {

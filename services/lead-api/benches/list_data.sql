@@ -84,7 +84,7 @@ SELECT s.g, s.tenant, s.shop, p.platform_type, 'B' || (4000000000000 + s.g), s.g
        jsonb_build_array(
            jsonb_build_object('code', 'REPEAT_' || s.order_count, 'text', '复购' || s.order_count || '次'),
            jsonb_build_object('code', 'RECENT', 'text', '最近' || round(s.days_since) || '天内购买')),
-       'builtin-rfm-3', 'BUILTIN',
+       'builtin-rfm-4', 'BUILTIN',
        CASE WHEN s.u_contact < 0.9 THEN 'MASKED' ELSE 'PLATFORM_ONLY' END,
        CASE WHEN s.u_contact < 0.9
             THEN jsonb_build_object('validity', 'MASKED', 'code', 'MASKED', 'reason', '平台已脱敏，需经平台解密后拨打')

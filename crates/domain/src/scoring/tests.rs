@@ -216,3 +216,46 @@ fn the_due_sentence_rounds_the_mean_gap_half_up() {
     let due = i.reasons.iter().find(|r| r.code == "DUE").expect("due");
     assert!(due.text.starts_with("平均每5天购买一次"), "{}", due.text);
 }
+
+/// A checkout the platform split into two orders, paid at once (JD's 拆单), is one purchase: no
+/// repeat, no mean gap, nobody "due"; a second checkout a month later is the repeat.
+#[test]
+fn a_checkout_split_into_orders_is_one_purchase_not_a_repeat() {
+    let (_, all, as_of) = shop();
+    let dist = ShopDistribution::of(all.iter());
+    let split = aggregate(&[
+        paid("s1", at(8, 18), 100),
+        paid("s2", at(8, 18) + Duration::seconds(1), 60),
+    ])
+    .unwrap();
+    assert_eq!((split.paid_order_count, split.purchases()), (2, 1));
+    assert_eq!(split.mean_gap_days, None);
+    let contact = filter_contact_info(&ContactField::phone("13800001111").unwrap(), as_of);
+    let ranks = dist.ranks(&split);
+    let intention = predict_intention(&split, ranks, as_of);
+    let assessed = assess(&split, ranks, &intention, &contact, as_of);
+    assert!(
+        !assessed.tags.contains(&IntentionTag::Repeat),
+        "{assessed:?}"
+    );
+    assert!(!assessed.tags.contains(&IntentionTag::DueToRepurchase));
+    let codes: Vec<&str> = assessed.reasons.iter().map(|r| r.code.as_str()).collect();
+    assert!(codes.contains(&"ONE_PURCHASE"), "{codes:?}");
+    let again = aggregate(&[
+        paid("s1", at(7, 18), 100),
+        paid("s2", at(7, 18) + Duration::minutes(3), 60),
+        paid("s3", at(8, 18), 90),
+    ])
+    .unwrap();
+    assert_eq!(again.purchases(), 2);
+    assert_eq!(again.mean_gap_days, Some(31.0));
+    let ranks = dist.ranks(&again);
+    let intention = predict_intention(&again, ranks, as_of);
+    let assessed = assess(&again, ranks, &intention, &contact, as_of);
+    assert!(
+        assessed.tags.contains(&IntentionTag::Repeat),
+        "{assessed:?}"
+    );
+    let codes: Vec<&str> = assessed.reasons.iter().map(|r| r.code.as_str()).collect();
+    assert!(codes.contains(&"REPEAT_1"), "{codes:?}");
+}
