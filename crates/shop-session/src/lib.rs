@@ -56,8 +56,10 @@ pub async fn find(
         .optional()
 }
 
-/// Stores refreshed (sealed) tokens on an ACTIVE shop (a shop paused or disconnected meanwhile
-/// keeps its state: 0 rows).
+/// Stores refreshed (sealed) tokens on an ACTIVE or paused shop (0 rows for a shop disconnected
+/// or expired meanwhile). A pause keeps the merchant's grant: a refresh that lands just after it
+/// (a walk or reveal under way) is stored, or a platform that retires the old refresh token on
+/// refresh would leave the shop holding a dead one, EXPIRED when it is enabled again.
 async fn store_refreshed(
     conn: &mut AsyncPgConnection,
     id: PlatformId,
@@ -67,9 +69,9 @@ async fn store_refreshed(
     refresh_expiry: Option<DateTime<Utc>>,
 ) -> QueryResult<usize> {
     diesel::update(
-        auth::table
-            .find(id.get())
-            .filter(auth::status.eq(AuthStatus::Active.as_str())),
+        auth::table.find(id.get()).filter(
+            auth::status.eq_any([AuthStatus::Active.as_str(), AuthStatus::Disabled.as_str()]),
+        ),
     )
     .set((
         auth::access_token.eq(access_token),
@@ -284,7 +286,7 @@ impl TokenSink for CredentialSink {
         .await
         .map_err(|e| e.to_string())?;
         if stored == 0 {
-            return Err("the shop is no longer ACTIVE (paused or disconnected)".into());
+            return Err("the shop is no longer connected (disconnected or expired)".into());
         }
         Ok(())
     }

@@ -236,3 +236,43 @@ async fn try_lock(conn: &mut leadgen_db::PooledConn, key: i64) -> bool {
     }
     locked.locked
 }
+
+/// A refresh that lands just after the merchant paused the shop is stored (the grant is theirs
+/// still, and a platform that retires the old refresh token would leave a dead one); one that
+/// lands after the shop was disconnected is not.
+#[tokio::test]
+async fn refreshed_tokens_are_kept_through_a_pause_not_a_disconnection() {
+    use leadgen_platforms::session::TokenSink as _;
+    let db = TestDb::new().await;
+    let sealer = sealer();
+    let id = shop(&db, &sealer).await;
+    let sink = CredentialSink {
+        pool: db.pool.clone(),
+        sealer: sealer.clone(),
+        platform_id: id,
+    };
+    let tokens = |n: u32| TokenSet {
+        access_token: format!("AT{n}"),
+        refresh_token: Some(format!("RT{n}")),
+        expires_at: None,
+        refresh_expires_at: None,
+        shop_id: None,
+        shop_name: None,
+    };
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    let set_status = |status: &'static str| {
+        diesel::update(auth::table.find(id.get())).set(auth::status.eq(status))
+    };
+    set_status("DISABLED")
+        .execute(&mut conn)
+        .await
+        .expect("pause");
+    sink.store(&tokens(1)).await.expect("stored while paused");
+    let stored = sink.stored().await.expect("read").expect("tokens");
+    assert_eq!(stored, ("AT1".to_owned(), Some("RT1".to_owned())));
+    set_status("REVOKED")
+        .execute(&mut conn)
+        .await
+        .expect("disconnect");
+    assert!(sink.store(&tokens(2)).await.is_err());
+}
