@@ -28,6 +28,26 @@ impl HeldLock {
         })
     }
 
+    /// Takes the lock on `key` if it is free now; `None` (and no connection kept) when another
+    /// session holds it. A caller that waits for it polls, holding no connection meanwhile: a
+    /// connection held while waiting is one the holder may need to finish.
+    pub async fn try_acquire(pool: &DbPool, key: i64) -> Result<Option<HeldLock>, DbError> {
+        #[derive(diesel::QueryableByName)]
+        struct Locked {
+            #[diesel(sql_type = diesel::sql_types::Bool)]
+            locked: bool,
+        }
+        let mut conn = crate::conn(pool).await?;
+        let got: Locked = diesel::sql_query("SELECT pg_try_advisory_lock($1) AS locked")
+            .bind::<BigInt, _>(key)
+            .get_result(&mut conn)
+            .await?;
+        Ok(got.locked.then_some(HeldLock {
+            conn: Some(conn),
+            key,
+        }))
+    }
+
     /// Releases the lock and pools its connection again (closes it when the unlock fails).
     pub async fn release(mut self) {
         let Some(mut conn) = self.conn.take() else {

@@ -170,7 +170,9 @@ pub const OUTAGE_WAIT: Duration = Duration::from_secs(300);
 /// waits here: [`ping`] every second).
 pub async fn wait_until_reachable(pool: &DbPool, at_most: Duration) {
     let deadline = tokio::time::Instant::now() + at_most;
-    while !ping(pool).await && tokio::time::Instant::now() < deadline {
+    // Strictly: a connection that answers (a pool busy on a database that hangs is no sign
+    // the message that just failed would go through now).
+    while !answers(pool).await && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
@@ -186,14 +188,25 @@ pub const PING_WAIT: Duration = Duration::from_secs(1);
 pub async fn ping(pool: &DbPool) -> bool {
     use deadpool::managed::{PoolError, TimeoutType};
     match tokio::time::timeout(PING_WAIT, pool.get()).await {
-        Ok(Ok(mut c)) => {
-            tokio::time::timeout(PING_WAIT, diesel::sql_query("SELECT 1").execute(&mut c))
-                .await
-                .is_ok_and(|answered| answered.is_ok())
-        }
+        Ok(Ok(mut c)) => select_one(&mut c).await,
         Ok(Err(PoolError::Timeout(TimeoutType::Wait))) | Err(_) => all_in_use(pool),
         Ok(Err(_)) => false,
     }
+}
+
+/// Whether a connection of the pool answers now, within [`PING_WAIT`] each for the checkout
+/// and the answer (a busy pool does not count).
+async fn answers(pool: &DbPool) -> bool {
+    match tokio::time::timeout(PING_WAIT, pool.get()).await {
+        Ok(Ok(mut c)) => select_one(&mut c).await,
+        _ => false,
+    }
+}
+
+async fn select_one(c: &mut PooledConn) -> bool {
+    tokio::time::timeout(PING_WAIT, diesel::sql_query("SELECT 1").execute(c))
+        .await
+        .is_ok_and(|answered| answered.is_ok())
 }
 
 /// Whether every connection the pool may open is open and checked out.

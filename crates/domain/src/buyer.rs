@@ -231,6 +231,19 @@ pub struct BuyerAggregate {
 /// repeat.
 pub const ONE_OCCASION_MINUTES: i64 = 10;
 
+/// Mean days between consecutive `purchases` (oldest first), to the hundredth of a day: a value
+/// that reads back exactly from the stored JSON, so every service that serializes the aggregate
+/// writes the same digits. `None` with fewer than two.
+fn mean_gap(purchases: &[DateTime<Utc>]) -> Option<f64> {
+    match (purchases.first(), purchases.last()) {
+        (Some(a), Some(b)) if purchases.len() >= 2 => {
+            let span = (*b - *a).num_seconds() as f64 / 86_400.0;
+            Some((span / (purchases.len() - 1) as f64 * 100.0).round() / 100.0)
+        }
+        _ => None,
+    }
+}
+
 /// The purchase occasions of payments `times` (oldest first): the first payment of each.
 pub fn occasions(times: &[DateTime<Utc>]) -> Vec<DateTime<Utc>> {
     let mut out: Vec<DateTime<Utc>> = Vec::new();
@@ -247,6 +260,13 @@ impl BuyerAggregate {
     /// Purchase occasions ([`occasions`]): paid orders, those of one checkout counting once.
     pub fn purchases(&self) -> u32 {
         count(occasions(&self.paid_times).len())
+    }
+
+    /// Mean days between purchase occasions, read from the payment times: what the model uses,
+    /// so an aggregate stored before purchases were counted as occasions (its `mean_gap_days`
+    /// between payments) is scored as a rebuilt one would be.
+    pub fn purchase_gap_days(&self) -> Option<f64> {
+        mean_gap(&occasions(&self.paid_times))
     }
 
     /// Purchase occasions that began at or after `since`.
@@ -281,16 +301,7 @@ pub fn aggregate(orders: &[OrderFacts]) -> Option<BuyerAggregate> {
     let paid: Vec<&OrderFacts> = sorted.iter().copied().filter(|o| o.was_paid()).collect();
     let mut paid_times: Vec<DateTime<Utc>> = paid.iter().map(|o| o.order_time()).collect();
     paid_times.sort();
-    let purchases = occasions(&paid_times);
-    let mean_gap_days = match (purchases.first(), purchases.last()) {
-        (Some(a), Some(b)) if purchases.len() >= 2 => {
-            let span = (*b - *a).num_seconds() as f64 / 86_400.0;
-            // To the hundredth of a day: a value that reads back exactly from the stored JSON,
-            // so every service that serializes the aggregate writes the same digits.
-            Some((span / (purchases.len() - 1) as f64 * 100.0).round() / 100.0)
-        }
-        _ => None,
-    };
+    let mean_gap_days = mean_gap(&occasions(&paid_times));
     Some(BuyerAggregate {
         order_count: count(sorted.len()),
         paid_order_count: count(paid.len()),

@@ -209,7 +209,7 @@ fn days(d: Duration) -> f64 {
 /// Days since the last payment over the buyer's mean gap; `None` with fewer than two purchase
 /// occasions.
 pub fn due_ratio(a: &BuyerAggregate, as_of: DateTime<Utc>) -> Option<f64> {
-    let gap = a.mean_gap_days?.max(1.0);
+    let gap = a.purchase_gap_days()?.max(1.0);
     let last = a.last_paid_time?;
     Some(days(as_of - last).max(0.0) / gap)
 }
@@ -228,7 +228,7 @@ fn due_signal(ratio: Option<f64>) -> f64 {
 
 fn is_dormant(a: &BuyerAggregate, as_of: DateTime<Utc>) -> bool {
     let idle = days(as_of - a.last_activity());
-    let limit = a.mean_gap_days.map_or(DORMANT_DAYS as f64, |g| {
+    let limit = a.purchase_gap_days().map_or(DORMANT_DAYS as f64, |g| {
         (g * DORMANT_GAPS).max(DORMANT_DAYS as f64)
     });
     idle > limit
@@ -287,7 +287,7 @@ pub fn predict_intention(a: &BuyerAggregate, ranks: Ranks, as_of: DateTime<Utc>)
             format!("累计实付¥{}，位于本店前10%", yuan(a.paid_total.fen())),
         ));
     }
-    if let (Some(r), Some(gap)) = (ratio, a.mean_gap_days)
+    if let (Some(r), Some(gap)) = (ratio, a.purchase_gap_days())
         && (DUE_FROM..=DUE_TO).contains(&r)
     {
         reasons.push(Reason::new(

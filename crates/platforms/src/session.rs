@@ -223,19 +223,28 @@ impl Session {
         self.renew(client, sink, true).await.map(|_| ())
     }
 
-    /// New tokens, while no other caller renews the shop's ([`TokenSink::exclusive`]; without
-    /// the lock, when it cannot be had, as before it: a refused refresh still looks for a
-    /// concurrent one's tokens).
+    /// New tokens, while no other caller renews the shop's ([`TokenSink::exclusive`]). When the
+    /// lock cannot be had (another caller renews for too long, our database fails), the tokens
+    /// another caller stored meanwhile are taken if there are any; otherwise the call fails for
+    /// now (`Unavailable`) rather than refresh the same refresh token beside the other caller.
     async fn renew(
         &mut self,
         client: &dyn PlatformClient,
         sink: &dyn TokenSink,
         may_adopt: bool,
     ) -> Result<Renewed, SessionError> {
-        let lock = sink.exclusive().await.unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "Could not take the shop's renewal lock; renewing without it");
-            None
-        });
+        let lock = match sink.exclusive().await {
+            Ok(lock) => lock,
+            Err(e) => {
+                tracing::warn!(error = %e, "Could not take the shop's renewal lock");
+                if may_adopt && self.adopt_stored(sink).await {
+                    return Ok(Renewed::Adopted);
+                }
+                return Err(SessionError::Platform(PlatformError::Unavailable(format!(
+                    "店铺的授权令牌正由其他请求刷新，请稍后重试（{e}）"
+                ))));
+            }
+        };
         let renewed = self.renew_exclusively(client, sink, may_adopt).await;
         if let Some(lock) = lock {
             lock.release().await;

@@ -240,6 +240,12 @@ pub fn renewal_lock_key(platform_id: PlatformId) -> i64 {
     (0x5245_4652_i64 << 32) ^ platform_id.get()
 }
 
+/// How long a caller waits for another's renewal of the same shop: longer than a refresh with
+/// all its retries takes (sync-worker: 6 retries, backoff up to 20 s, 15 s per call).
+const RENEWAL_WAIT: std::time::Duration = std::time::Duration::from_secs(180);
+/// How often a waiting caller tries the renewal lock again.
+const RENEWAL_POLL: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// A shop's renewal lock ([`renewal_lock_key`]), held on a connection of its own.
 struct ShopRenewal(HeldLock);
 
@@ -318,10 +324,25 @@ impl TokenSink for CredentialSink {
     }
 
     async fn exclusive(&self) -> Result<Option<Box<dyn RenewalLock>>, String> {
-        let lock = HeldLock::acquire(&self.pool, renewal_lock_key(self.platform_id))
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(Some(Box::new(ShopRenewal(lock))))
+        // Polled, holding no connection while another caller renews (it needs connections to
+        // read and store the tokens), for as long as a renewal with its retries may take.
+        let key = renewal_lock_key(self.platform_id);
+        let deadline = tokio::time::Instant::now() + RENEWAL_WAIT;
+        loop {
+            if let Some(lock) = HeldLock::try_acquire(&self.pool, key)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                return Ok(Some(Box::new(ShopRenewal(lock))));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(format!(
+                    "another caller has been renewing the shop's tokens for over {} s",
+                    RENEWAL_WAIT.as_secs()
+                ));
+            }
+            tokio::time::sleep(RENEWAL_POLL).await;
+        }
     }
 }
 

@@ -171,20 +171,21 @@ impl SyncRequestedHandler {
         // A run that fails hands the task back, so the request's redelivery (or recovery, once
         // the request was acknowledged) may start it.
         if result.is_err()
-            && let Err(e) = self.release(&task).await
+            && let Err(e) = self.release(&task, early_ack.acked()).await
         {
             tracing::warn!(sync_task.id = task.id.get(), error = %format!("{e:#}"), "Could not release a failed run's claim; recovery resumes the task");
         }
         result
     }
 
-    /// Releases this run's claim on a task whose run failed (another run's stays).
-    async fn release(&self, task: &tasks::TaskRow) -> anyhow::Result<()> {
+    /// Releases this run's claim on a task whose run failed (another run's stays), and its
+    /// lease when the request was acknowledged early ([`tasks::release`]).
+    async fn release(&self, task: &tasks::TaskRow, acked: bool) -> anyhow::Result<()> {
         let Some(claim) = task.claimed_by.as_deref() else {
             return Ok(());
         };
         let mut conn = leadgen_db::conn(&self.syncer.pool).await?;
-        tasks::release(&mut conn, task.id, claim).await?;
+        tasks::release(&mut conn, task.id, claim, acked).await?;
         Ok(())
     }
 

@@ -52,13 +52,15 @@ pub const RETRY_FAILED_AFTER: Duration = Duration::from_secs(30 * 60);
 impl Refresher {
     /// One pass over the shops whose tokens expire within `ahead` (at most 100).
     pub async fn refresh_once(&self) -> anyhow::Result<Refreshed> {
-        let mut conn = leadgen_db::conn(&self.pool).await?;
         let resting = self.resting();
-        let rows =
-            shop_session::expiring(&mut conn, Utc::now() + self.ahead, 100, &resting).await?;
+        let rows = {
+            // Returned before the refreshes: a renewal needs connections of its own.
+            let mut conn = leadgen_db::conn(&self.pool).await?;
+            shop_session::expiring(&mut conn, Utc::now() + self.ahead, 100, &resting).await?
+        };
         let mut done = Refreshed::default();
         for row in rows {
-            let outcome = self.refresh(&mut conn, &row).await?;
+            let outcome = self.refresh(&row).await?;
             self.remember(row.id, matches!(outcome, Outcome::Failed));
             match outcome {
                 Outcome::Refreshed => done.refreshed += 1,
@@ -88,11 +90,7 @@ impl Refresher {
         }
     }
 
-    async fn refresh(
-        &self,
-        conn: &mut leadgen_db::PgConn,
-        row: &CredentialRow,
-    ) -> anyhow::Result<Outcome> {
+    async fn refresh(&self, row: &CredentialRow) -> anyhow::Result<Outcome> {
         let Some(client) = row
             .platform_type
             .parse::<PlatformType>()
@@ -125,7 +123,8 @@ impl Refresher {
             }
             Err(SessionError::Expired(reason)) => {
                 tracing::warn!(platform.id = row.id.get(), reason = %reason, "Refresh refused; marking the shop EXPIRED or INVALID");
-                shop_session::mark_expired(conn, row.id, &reason, crate::SERVICE).await?;
+                let mut conn = leadgen_db::conn(&self.pool).await?;
+                shop_session::mark_expired(&mut conn, row.id, &reason, crate::SERVICE).await?;
                 Ok(Outcome::Expired)
             }
             Err(other) => {
@@ -138,7 +137,8 @@ impl Refresher {
                         self.give_up.num_hours()
                     );
                     tracing::warn!(platform.id = row.id.get(), error = %other, "Refresh keeps failing long after expiry; marking the shop EXPIRED");
-                    shop_session::mark_expired(conn, row.id, &reason, crate::SERVICE).await?;
+                    let mut conn = leadgen_db::conn(&self.pool).await?;
+                    shop_session::mark_expired(&mut conn, row.id, &reason, crate::SERVICE).await?;
                     return Ok(Outcome::Expired);
                 }
                 tracing::warn!(platform.id = row.id.get(), error = %other, "Refresh failed; will try again");

@@ -485,7 +485,7 @@ async fn a_run_replaced_after_its_lease_stops_at_its_next_write() {
     .expect("finish");
     assert_eq!(ended, 0, "the replaced run cannot end the task");
     assert_eq!(
-        tasks::release(&mut conn, stalled.id, &first)
+        tasks::release(&mut conn, stalled.id, &first, false)
             .await
             .expect("release"),
         0,
@@ -498,10 +498,10 @@ async fn a_run_replaced_after_its_lease_stops_at_its_next_write() {
         .expect("claimed");
     assert_ne!(third, second);
     assert!(third.starts_with("m-2 "), "{third}");
-    // Its run fails: the claim is released and the lease ended, so recovery resumes the task
-    // at its next pass even when the request was acknowledged already (a long sync).
+    // Its run fails after its request was acknowledged (a long sync): the claim is released
+    // and the lease ended, so recovery resumes the task at its next pass.
     assert_eq!(
-        tasks::release(&mut conn, stalled.id, &third)
+        tasks::release(&mut conn, stalled.id, &third, true)
             .await
             .expect("release"),
         1

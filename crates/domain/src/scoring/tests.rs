@@ -241,6 +241,18 @@ fn a_checkout_split_into_orders_is_one_purchase_not_a_repeat() {
     assert!(!assessed.tags.contains(&IntentionTag::DueToRepurchase));
     let codes: Vec<&str> = assessed.reasons.iter().map(|r| r.code.as_str()).collect();
     assert!(codes.contains(&"ONE_PURCHASE"), "{codes:?}");
+    // Stored before purchases were occasions (its mean gap 0 days between the two payments):
+    // scored as rebuilt, never "due".
+    let stored = BuyerAggregate {
+        mean_gap_days: Some(0.0),
+        ..split.clone()
+    };
+    assert_eq!(due_ratio(&stored, as_of), None);
+    let intention = predict_intention(&stored, ranks, as_of);
+    assert!(
+        intention.reasons.iter().all(|r| r.code != "DUE"),
+        "{intention:?}"
+    );
     let again = aggregate(&[
         paid("s1", at(7, 18), 100),
         paid("s2", at(7, 18) + Duration::minutes(3), 60),

@@ -563,3 +563,74 @@ async fn an_order_id_with_a_control_character_makes_the_order_unreadable_not_the
         ]
     );
 }
+
+/// Another caller renews the shop for too long (or the lock cannot be had): its tokens are taken
+/// when it stored some, and otherwise the call fails for now, never refreshing the same refresh
+/// token beside it.
+#[tokio::test(start_paused = true)]
+async fn a_renewal_lock_not_had_never_refreshes_beside_its_holder() {
+    struct LockedOut {
+        stored: &'static str,
+    }
+    #[async_trait::async_trait]
+    impl TokenSink for LockedOut {
+        async fn store(&self, _: &TokenSet) -> Result<(), String> {
+            Ok(())
+        }
+        async fn stored(&self) -> Result<Option<(String, Option<String>)>, String> {
+            Ok(Some((
+                self.stored.into(),
+                Some(format!("r-{}", self.stored)),
+            )))
+        }
+        async fn exclusive(&self) -> Result<Option<Box<dyn RenewalLock>>, String> {
+            Err("another caller has been renewing for over 180 s".into())
+        }
+    }
+    let client = Scripted {
+        error: Some(PlatformError::SessionExpired {
+            detail: "27 invalid-sessionkey".into(),
+        }),
+        valid_token: Some("t2"),
+        ..Scripted::default()
+    };
+    let window = TimeWindow::new(Utc::now(), Utc::now());
+    // Nothing stored meanwhile: fails for now, no refresh.
+    let mut session = session_with("r-t");
+    let failed = session
+        .list_orders(
+            &client,
+            &window,
+            Listing::Modified,
+            None,
+            &LockedOut { stored: "t" },
+        )
+        .await;
+    assert!(
+        matches!(
+            failed,
+            Err(SessionError::Platform(PlatformError::Unavailable(_)))
+        ),
+        "{failed:?}"
+    );
+    assert_eq!(
+        client.refreshes.load(std::sync::atomic::Ordering::SeqCst),
+        0
+    );
+    // The holder stored its tokens: they are used.
+    let mut session = session_with("r-t");
+    let page = session
+        .list_orders(
+            &client,
+            &window,
+            Listing::Modified,
+            None,
+            &LockedOut { stored: "t2" },
+        )
+        .await;
+    assert!(page.is_ok(), "{page:?}");
+    assert_eq!(
+        client.refreshes.load(std::sync::atomic::Ordering::SeqCst),
+        0
+    );
+}

@@ -267,27 +267,32 @@ pub async fn expired(
         .await
 }
 
-/// Releases the claim of a run that failed, its lease ended: the request's redelivery, or
-/// recovery's next pass (the request was acknowledged when the run began), starts the task
-/// again. A claim another run holds by now stays.
+/// Releases the claim of a run that failed, so the request's redelivery starts the task again;
+/// with `end_lease` (its request was acknowledged already: nothing will redeliver it) the lease
+/// ends too, and recovery's next pass resumes the task. Ending it for a request on its way back
+/// would have recovery send a second one. A claim another run holds by now stays.
 pub async fn release(
     conn: &mut AsyncPgConnection,
     id: SyncTaskId,
     claim: &str,
+    end_lease: bool,
 ) -> QueryResult<usize> {
-    diesel::update(
-        task::table
-            .find(id.get())
-            .filter(task::status.eq(RUNNING))
-            .filter(task::claimed_by.eq(claim)),
-    )
-    .set((
+    let held = task::table
+        .find(id.get())
+        .filter(task::status.eq(RUNNING))
+        .filter(task::claimed_by.eq(claim));
+    let released = (
         task::started_at.eq(None::<DateTime<Utc>>),
         task::claimed_by.eq(None::<String>),
-        task::lease_until.eq(diesel::dsl::now),
-    ))
-    .execute(conn)
-    .await
+    );
+    if end_lease {
+        diesel::update(held)
+            .set((released, task::lease_until.eq(diesel::dsl::now)))
+            .execute(conn)
+            .await
+    } else {
+        diesel::update(held).set(released).execute(conn).await
+    }
 }
 
 /// Hands a task whose worker is gone to the resumed request on its way: holds the lease until
