@@ -81,6 +81,18 @@ async fn failing_shops_wait_longer_and_a_failed_backfill_runs_again() {
     finished(&db, backfill_failing, "BACKFILL", "FAILED", 200, 90).await;
     finished(&db, backfill_failing, "BACKFILL", "FAILED", 50, 90).await;
 
+    // A backfill that ran for hours and failed 20 minutes ago waits from its end, not from
+    // when it was requested.
+    let backfill_long = shop("backfill failed after hours").await;
+    finished(&db, backfill_long, "BACKFILL", "FAILED", 300, 90).await;
+    {
+        let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+        diesel::update(task::table.filter(task::platform_id.eq(backfill_long)))
+            .set(task::finished_at.eq(Some(Utc::now() - chrono::Duration::minutes(20))))
+            .execute(&mut conn)
+            .await
+            .expect("finished");
+    }
     // Syncing now (its backfill runs): not due, so it takes no place in the batch.
     let syncing = shop("backfill running").await;
     let syncing_task = db.sync_task(1, syncing, "JD", "RUNNING").await;
@@ -113,6 +125,7 @@ async fn failing_shops_wait_longer_and_a_failed_backfill_runs_again() {
             (backfill_failed, "BACKFILL"),
             (backfill_cancelled, "SCHEDULED"),
             (backfill_failing, "SCHEDULED"),
+            (backfill_long, "SCHEDULED"),
         ]
     );
     assert_eq!(created, scheduled.len());

@@ -70,8 +70,8 @@ pub struct Due {
     #[diesel(sql_type = Nullable<Timestamptz>)]
     pub reconciled_at: Option<DateTime<Utc>>,
     /// How many days the shop's BACKFILL covered when it failed and none ever completed, once
-    /// the backfill's own wait has passed (the interval doubled per failed backfill, at most
-    /// the cap): the history is still missing, and the scheduler runs the backfill again.
+    /// the backfill's own wait has passed since the last one ended (the interval doubled per
+    /// backfill failed in a row since the last that did not fail, at most the cap): the history is still missing, and the scheduler runs the backfill again.
     /// Meanwhile the shop's changes are synced as any shop's are: a backfill that keeps failing
     /// (a platform refusing an old range) must not stop new orders from arriving.
     #[diesel(sql_type = Nullable<BigInt>)]
@@ -120,10 +120,14 @@ pub async fn due_for_sync(
                      AND c.status = 'COMPLETED'), '-infinity') \
          ) f ON true \
          LEFT JOIN LATERAL ( \
-             SELECT count(*) AS failures, max(t.sync_time) AS last_failed \
+             SELECT count(*) AS failures, max(coalesce(t.finished_at, t.sync_time)) AS last_failed \
              FROM t_ecom_sync_task t \
              WHERE t.tenant_id = a.tenant_id AND t.platform_id = a.id AND t.status = 'FAILED' \
                AND t.trigger_type = 'BACKFILL' \
+               AND t.sync_time > coalesce(( \
+                   SELECT max(c.sync_time) FROM t_ecom_sync_task c \
+                   WHERE c.tenant_id = a.tenant_id AND c.platform_id = a.id \
+                     AND c.trigger_type = 'BACKFILL' AND c.status <> 'FAILED'), '-infinity') \
          ) bf ON true \
          LEFT JOIN LATERAL ( \
              SELECT t.status, t.window_start, t.window_end FROM t_ecom_sync_task t \
