@@ -569,6 +569,13 @@ async fn a_resumed_run_walks_the_windows_its_first_run_split() {
         first_run[1..],
         "the first run's second and third windows"
     );
+    // Split long ago (a task replayed days later): split again from now, and walked whole.
+    let days_ago = tasks::TaskRow {
+        windows_as_of: Some(split_at - Duration::days(2)),
+        windows_done: 1,
+        ..resumed.clone()
+    };
+    assert!(tasks::windows_as_of(&days_ago, Utc::now()) > split_at);
     let done: i32 = task::table
         .find(task_row.id.get())
         .select(task::windows_done)

@@ -163,12 +163,23 @@ pub async fn reopen_interrupted(conn: &mut AsyncPgConnection, id: SyncTaskId) ->
     }
 }
 
+/// How long after its split a run's windows are resumed as split: the platforms that serve a
+/// limited history leave a day's margin (Taobao and Kuaishou: 89 days of 90), and windows split
+/// longer ago may begin before what the platform serves now (a task replayed days later).
+const RESUME_SPLIT_FOR_HOURS: i64 = 12;
+
 /// When a run splits `task_row`'s range into windows: as of the split its stored progress
-/// counts (a resumed run, [`begin_windows`]), else now.
+/// counts (a resumed run, [`begin_windows`]) while that split is recent, else now (the run
+/// starts over).
 pub fn windows_as_of(task_row: &TaskRow, now: DateTime<Utc>) -> DateTime<Utc> {
     use chrono::SubsecRound as _;
     match task_row.windows_as_of {
-        Some(at) if task_row.windows_done > 0 => at,
+        Some(at)
+            if task_row.windows_done > 0
+                && now - at < chrono::Duration::hours(RESUME_SPLIT_FOR_HOURS) =>
+        {
+            at
+        }
         // To the microsecond, as it is stored and read back.
         _ => now.trunc_subsecs(6),
     }
