@@ -158,7 +158,11 @@ async fn consume_once(
     let failure: Arc<tokio::sync::Mutex<Option<lapin::Error>>> = Arc::default();
     let stream = consumer.take_until(cancel.cancelled());
     stream
-        .for_each_concurrent(usize::from(options.prefetch.max(1)), |delivery| {
+        // Twice the prefetch: the broker never has more than `prefetch` deliveries
+        // unacknowledged, and the extra handlers are those that acknowledged early
+        // ([`crate::early_ack`]), so the delivery the broker sends in their place is handled at
+        // once rather than waiting behind them (where its own consumer timeout would run out).
+        .for_each_concurrent(usize::from(options.prefetch.max(1)) * 2, |delivery| {
             let handler = Arc::clone(handler);
             let broker = Arc::clone(broker);
             let cancel = cancel.clone();

@@ -93,3 +93,78 @@ async fn a_message_acknowledged_early_is_not_settled_again() {
     cancel.cancel();
     consuming.await.expect("joined").expect("consumed");
 }
+
+/// Holds `a` (acknowledged early) until told; sends every message it starts on.
+struct AcksEarlyAndHolds {
+    started: mpsc::UnboundedSender<String>,
+    release: Arc<tokio::sync::Notify>,
+}
+
+#[async_trait::async_trait]
+impl Handler for AcksEarlyAndHolds {
+    async fn handle(&self, message: Incoming) -> Outcome {
+        let id = message.message_id.clone().unwrap_or_default();
+        let _ = self.started.send(id.clone());
+        if id == "a" {
+            message.early_ack.ack().await;
+            self.release.notified().await;
+        }
+        Outcome::Ack
+    }
+}
+
+/// The delivery the broker sends in place of one acknowledged early is handled while that one
+/// still runs, not queued behind it (where the broker's consumer timeout would run out).
+#[tokio::test]
+async fn the_delivery_after_an_early_ack_is_handled_beside_it() {
+    let spec = QueueSpec {
+        consumer: "early-ack-beside",
+        routing_keys: vec!["probe.beside.v1"],
+    };
+    let test = TestBroker::new(vec![spec.clone()]);
+    let broker = Arc::new(
+        Broker::connect(&test.settings(), vec![spec])
+            .await
+            .expect("connect"),
+    );
+    let (started, mut handled) = mpsc::unbounded_channel();
+    let release = Arc::new(tokio::sync::Notify::new());
+    let cancel = CancellationToken::new();
+    let consuming = tokio::spawn(consumer::run(
+        Arc::clone(&broker),
+        Arc::new(AcksEarlyAndHolds {
+            started,
+            release: Arc::clone(&release),
+        }),
+        ConsumeOptions {
+            consumer: "early-ack-beside",
+            prefetch: 1,
+            delivery_limit: 5,
+            give_up_after: Duration::from_secs(10),
+        },
+        cancel.clone(),
+    ));
+    for id in ["a", "b"] {
+        broker
+            .publish(&OutgoingMessage {
+                routing_key: "probe.beside.v1".into(),
+                message_id: id.into(),
+                payload: b"{}".to_vec(),
+                headers: HashMap::new(),
+            })
+            .await
+            .expect("routed");
+    }
+    let mut ids = Vec::new();
+    while ids.len() < 2 {
+        let id = tokio::time::timeout(Duration::from_secs(10), handled.recv())
+            .await
+            .expect("b is handled while a still runs")
+            .expect("a message");
+        ids.push(id);
+    }
+    assert_eq!(ids, ["a", "b"]);
+    release.notify_one();
+    cancel.cancel();
+    consuming.await.expect("joined").expect("consumed");
+}
