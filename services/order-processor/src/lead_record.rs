@@ -3,7 +3,7 @@
 //! logging and counting stored orders that do not read).
 
 use chrono::{DateTime, Utc};
-use leadgen_crypto::Sealer;
+use leadgen_crypto::{CryptoError, Sealer};
 use leadgen_db::sealed;
 use leadgen_domain::buyer::{BuyerAggregate, OrderFacts, aggregate};
 use leadgen_domain::lead::{SeenContact, best_contact};
@@ -51,7 +51,11 @@ pub struct Buyer {
 /// order whose status is unknown is left out, one whose contact does not open is read as having
 /// none. Each is logged by its ids (never its content) and counted
 /// (`leadgen_processed_orders_unreadable_total`), every time the buyer is rebuilt.
-pub fn reduce(sealer: &Sealer, orders: &[BuyerOrder], now: DateTime<Utc>) -> Option<Buyer> {
+pub fn reduce(
+    sealer: &Sealer,
+    orders: &[BuyerOrder],
+    now: DateTime<Utc>,
+) -> Result<Option<Buyer>, MissingKey> {
     let mut facts = Vec::with_capacity(orders.len());
     let mut readable = Vec::with_capacity(orders.len());
     for o in orders {
@@ -72,14 +76,19 @@ pub fn reduce(sealer: &Sealer, orders: &[BuyerOrder], now: DateTime<Utc>) -> Opt
             }
         }
     }
-    let aggregate = aggregate(&facts)?;
-    let latest = readable
+    let Some(aggregate) = aggregate(&facts) else {
+        return Ok(None);
+    };
+    let Some(latest) = readable
         .iter()
         .find(|o| {
             o.platform_id == aggregate.latest_platform_id && o.order_id == aggregate.latest_order_id
         })
         .copied()
-        .cloned()?;
+        .cloned()
+    else {
+        return Ok(None);
+    };
     let mut seen = Vec::new();
     let mut seen_raw_ids = Vec::new();
     for o in readable {
@@ -88,6 +97,10 @@ pub fn reduce(sealer: &Sealer, orders: &[BuyerOrder], now: DateTime<Utc>) -> Opt
         };
         let contact = match open_contact(sealer, o, sealed_contact) {
             Ok(contact) => contact,
+            // A key this process does not hold is its configuration, not the data: the batch
+            // fails and is retried (the sweep sets it aside, with the reason, if it lasts),
+            // rather than write the buyer without a contact another replica can read.
+            Err(Unreadable::Sealed(CryptoError::UnknownKey(id))) => return Err(MissingKey(id)),
             Err(e) => {
                 count_unreadable("contact");
                 tracing::warn!(
@@ -117,14 +130,20 @@ pub fn reduce(sealer: &Sealer, orders: &[BuyerOrder], now: DateTime<Utc>) -> Opt
         }
         None => (None, None, no_contact()),
     };
-    Some(Buyer {
+    Ok(Some(Buyer {
         aggregate,
         contact,
         contact_raw_order_id,
         validity,
         latest,
-    })
+    }))
 }
+
+/// A stored contact sealed under a data key this process does not hold (its key id): a
+/// configuration to mend (every replica holds every key still in use), never read as no contact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a stored contact is sealed under data key {0}, which this process does not hold")]
+pub struct MissingKey(pub u8);
 
 /// A stored order's contact, opened and parsed.
 fn open_contact(

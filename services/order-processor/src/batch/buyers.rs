@@ -178,13 +178,14 @@ pub(super) async fn load_buyers(
         }
     }
     let now = Utc::now();
-    Ok(leads
+    let buyers = leads
         .iter()
         .map(|lead| {
             let orders = orders_of.get(lead).map(Vec::as_slice).unwrap_or_default();
             lead_record::reduce(ctx.sealer, orders, now)
         })
-        .collect())
+        .collect::<Result<_, _>>()?;
+    Ok(buyers)
 }
 
 /// Each shop's rank distribution: the stored one, or (before the shop's first rescore) the

@@ -17,6 +17,8 @@ use crate::support::{Run, Spec, fault, order};
 
 /// What a key that is gone leaves: a sealed value no configured key opens.
 const SEALED_UNDER_A_KEY_GONE: &str = "v1.9.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+/// A damaged sealed value: under the configured key, but it does not open.
+const DAMAGED: &str = "v1.1.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 
 fn spec(shop: usize, id: &str, day: i64, buyer: &str, phone: Option<&str>) -> Spec {
     Spec {
@@ -173,10 +175,10 @@ async fn a_stored_order_that_does_not_read_holds_back_no_later_order_of_its_buye
         )
         .await;
     run.process(&first).await;
-    // g1's stored contact no longer opens; g0's status is one this build does not know.
+    // g1's stored contact is damaged; g0's status is one this build does not know.
     let mut conn = leadgen_db::conn(&run.db.pool).await.unwrap();
     for (order_id, column, value) in [
-        ("g1", "contact_info", SEALED_UNDER_A_KEY_GONE),
+        ("g1", "contact_info", DAMAGED),
         ("g0", "status", "AWAITING_PICKUP"),
     ] {
         diesel::sql_query(format!(
@@ -225,15 +227,15 @@ async fn a_purge_goes_through_a_stored_order_that_does_not_read() {
     run.process(&ids).await;
     let lead = run.lead_of("h1").await;
     assert_eq!(run.lead_of("h3").await, lead, "one buyer across both shops");
-    // Under a key that is gone: h2's raw order and its processed contact.
+    // Damaged: h2's raw order and its processed contact.
     let mut conn = leadgen_db::conn(&run.db.pool).await.unwrap();
     diesel::update(t_ecom_order_raw::table.find(ids[1]))
-        .set(t_ecom_order_raw::normalized.eq(Some(SEALED_UNDER_A_KEY_GONE)))
+        .set(t_ecom_order_raw::normalized.eq(Some(DAMAGED)))
         .execute(&mut conn)
         .await
         .unwrap();
     diesel::update(t_ecom_order_processed::table.filter(t_ecom_order_processed::order_id.eq("h2")))
-        .set(t_ecom_order_processed::contact_info.eq(Some(SEALED_UNDER_A_KEY_GONE)))
+        .set(t_ecom_order_processed::contact_info.eq(Some(DAMAGED)))
         .execute(&mut conn)
         .await
         .unwrap();
@@ -261,4 +263,39 @@ async fn a_purge_goes_through_a_stored_order_that_does_not_read() {
         ]
     );
     assert_eq!(lead_state(&run, lead).await.1, ["h2", "h3"]);
+}
+
+/// A stored contact sealed under a data key this process does not hold is its configuration to
+/// mend (a replica started without a key still in use), not data gone: the buyer's rebuild
+/// fails, to be retried, rather than rewrite the lead without a contact other replicas read.
+#[tokio::test]
+async fn a_contact_under_a_key_this_process_lacks_fails_the_rebuild() {
+    use diesel_async::AsyncConnection as _;
+    use leadgen_db::ScopedFutureExt as _;
+    let run = Run::new().await;
+    let first = run
+        .store(&[spec(0, "k1", 10, "K", Some("13800004444"))], "PENDING")
+        .await;
+    run.process(&first).await;
+    let mut conn = leadgen_db::conn(&run.db.pool).await.unwrap();
+    diesel::update(t_ecom_order_processed::table.filter(t_ecom_order_processed::order_id.eq("k1")))
+        .set(t_ecom_order_processed::contact_info.eq(Some(SEALED_UNDER_A_KEY_GONE)))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let next = run.store(&[spec(0, "k2", 20, "K", None)], "PENDING").await;
+    let processor = std::sync::Arc::clone(&run.processor);
+    let failed = conn
+        .transaction::<_, anyhow::Error, _>(|conn| {
+            async move {
+                let tenant = leadgen_domain::TenantId::new(1);
+                let rows =
+                    order_processor::repo::raw_orders::find_many(conn, tenant, &next).await?;
+                order_processor::handler::run_batch(conn, &processor, tenant, &rows).await
+            }
+            .scope_boxed()
+        })
+        .await
+        .expect_err("the rebuild fails");
+    assert!(format!("{failed:#}").contains("data key 9"), "{failed:#}");
 }
