@@ -3,6 +3,11 @@
 //! message is neither requeued nor dead-lettered, and the channel stays open for the next.
 //! Against the local RabbitMQ, with a prefix of its own.
 
+#![expect(
+    clippy::expect_used,
+    reason = "a failed step must stop the test at once"
+)]
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,42 +38,64 @@ impl Handler for AcksEarlyThenFails {
     }
 }
 
-#[tokio::test]
-async fn a_message_acknowledged_early_is_not_settled_again() {
-    let spec = QueueSpec {
-        consumer: "early-ack",
-        routing_keys: vec!["probe.acked.v1"],
-    };
-    let test = TestBroker::new(vec![spec.clone()]);
-    let broker = Arc::new(
-        Broker::connect(&test.settings(), vec![spec])
+/// A broker of its own with `handler` consuming one queue (prefetch 1), messages `a` and `b`
+/// published to it.
+struct Consuming {
+    broker: Arc<Broker>,
+    cancel: CancellationToken,
+    consuming: tokio::task::JoinHandle<Result<(), leadgen_messaging::MessagingError>>,
+    _test: TestBroker,
+}
+
+impl Consuming {
+    async fn start(name: &'static str, handler: Arc<dyn Handler>) -> Consuming {
+        let spec = QueueSpec {
+            consumer: name,
+            routing_keys: vec!["probe.early.v1"],
+        };
+        let test = TestBroker::new(vec![spec.clone()]);
+        let broker = Broker::connect(&test.settings(), vec![spec])
             .await
-            .expect("connect"),
-    );
-    let (seen, mut handled) = mpsc::unbounded_channel();
-    let cancel = CancellationToken::new();
-    let consuming = tokio::spawn(consumer::run(
-        Arc::clone(&broker),
-        Arc::new(AcksEarlyThenFails(seen)),
-        ConsumeOptions {
-            consumer: "early-ack",
-            prefetch: 1,
-            delivery_limit: 5,
-            give_up_after: Duration::from_secs(10),
-        },
-        cancel.clone(),
-    ));
-    for id in ["a", "b"] {
-        broker
-            .publish(&OutgoingMessage {
-                routing_key: "probe.acked.v1".into(),
-                message_id: id.into(),
-                payload: b"{}".to_vec(),
-                headers: HashMap::new(),
-            })
-            .await
-            .expect("routed");
+            .expect("connect");
+        let cancel = CancellationToken::new();
+        let consuming = tokio::spawn(consumer::run(
+            Arc::clone(&broker),
+            handler,
+            ConsumeOptions {
+                consumer: name,
+                prefetch: 1,
+                delivery_limit: 5,
+                give_up_after: Duration::from_secs(10),
+            },
+            cancel.clone(),
+        ));
+        for id in ["a", "b"] {
+            broker
+                .publish(&OutgoingMessage {
+                    routing_key: "probe.early.v1".into(),
+                    message_id: id.into(),
+                    payload: b"{}".to_vec(),
+                    headers: HashMap::new(),
+                })
+                .await
+                .expect("routed");
+        }
+        Consuming {
+            broker,
+            cancel,
+            consuming,
+            _test: test,
+        }
     }
+
+    async fn stop(self) {
+        self.cancel.cancel();
+        self.consuming.await.expect("joined").expect("consumed");
+    }
+}
+
+/// The next two message ids `handled` reports.
+async fn two(handled: &mut mpsc::UnboundedReceiver<String>) -> Vec<String> {
     let mut ids = Vec::new();
     while ids.len() < 2 {
         let id = tokio::time::timeout(Duration::from_secs(10), handled.recv())
@@ -77,11 +104,18 @@ async fn a_message_acknowledged_early_is_not_settled_again() {
             .expect("a message");
         ids.push(id);
     }
+    ids
+}
+
+#[tokio::test]
+async fn a_message_acknowledged_early_is_not_settled_again() {
+    let (seen, mut handled) = mpsc::unbounded_channel();
+    let run = Consuming::start("early-ack", Arc::new(AcksEarlyThenFails(seen))).await;
+    assert_eq!(two(&mut handled).await, ["a", "b"]);
     // Neither comes back (a requeue would deliver it again at once), and none is dead.
     let again = tokio::time::timeout(Duration::from_secs(2), handled.recv()).await;
     assert!(again.is_err(), "a message came back: {again:?}");
-    assert_eq!(ids, ["a", "b"]);
-    let depths = broker.queue_depths().await.expect("depths");
+    let depths = run.broker.queue_depths().await.expect("depths");
     for kind in [DepthKind::Ready, DepthKind::DeadLetters] {
         let waiting: u32 = depths
             .iter()
@@ -90,8 +124,7 @@ async fn a_message_acknowledged_early_is_not_settled_again() {
             .sum();
         assert_eq!(waiting, 0, "{kind:?}: {depths:?}");
     }
-    cancel.cancel();
-    consuming.await.expect("joined").expect("consumed");
+    run.stop().await;
 }
 
 /// Holds `a` (acknowledged early) until told; sends every message it starts on.
@@ -117,54 +150,15 @@ impl Handler for AcksEarlyAndHolds {
 /// still runs, not queued behind it (where the broker's consumer timeout would run out).
 #[tokio::test]
 async fn the_delivery_after_an_early_ack_is_handled_beside_it() {
-    let spec = QueueSpec {
-        consumer: "early-ack-beside",
-        routing_keys: vec!["probe.beside.v1"],
-    };
-    let test = TestBroker::new(vec![spec.clone()]);
-    let broker = Arc::new(
-        Broker::connect(&test.settings(), vec![spec])
-            .await
-            .expect("connect"),
-    );
     let (started, mut handled) = mpsc::unbounded_channel();
     let release = Arc::new(tokio::sync::Notify::new());
-    let cancel = CancellationToken::new();
-    let consuming = tokio::spawn(consumer::run(
-        Arc::clone(&broker),
-        Arc::new(AcksEarlyAndHolds {
-            started,
-            release: Arc::clone(&release),
-        }),
-        ConsumeOptions {
-            consumer: "early-ack-beside",
-            prefetch: 1,
-            delivery_limit: 5,
-            give_up_after: Duration::from_secs(10),
-        },
-        cancel.clone(),
-    ));
-    for id in ["a", "b"] {
-        broker
-            .publish(&OutgoingMessage {
-                routing_key: "probe.beside.v1".into(),
-                message_id: id.into(),
-                payload: b"{}".to_vec(),
-                headers: HashMap::new(),
-            })
-            .await
-            .expect("routed");
-    }
-    let mut ids = Vec::new();
-    while ids.len() < 2 {
-        let id = tokio::time::timeout(Duration::from_secs(10), handled.recv())
-            .await
-            .expect("b is handled while a still runs")
-            .expect("a message");
-        ids.push(id);
-    }
-    assert_eq!(ids, ["a", "b"]);
+    let handler = AcksEarlyAndHolds {
+        started,
+        release: Arc::clone(&release),
+    };
+    let run = Consuming::start("early-ack-beside", Arc::new(handler)).await;
+    // b is handled while a still runs.
+    assert_eq!(two(&mut handled).await, ["a", "b"]);
     release.notify_one();
-    cancel.cancel();
-    consuming.await.expect("joined").expect("consumed");
+    run.stop().await;
 }

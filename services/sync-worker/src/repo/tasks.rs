@@ -235,23 +235,18 @@ pub async fn finish_window(
     claim: Option<&str>,
     c: WindowCounts,
 ) -> QueryResult<usize> {
-    diesel::update(
-        task::table
-            .find(id.get())
-            .filter(task::status.eq(RUNNING))
-            .filter(task::claimed_by.is_not_distinct_from(claim)),
-    )
-    .set((
-        task::windows_done.eq(task::windows_done + 1),
-        task::success_count.eq(task::success_count + c.success),
-        task::failure_count.eq(task::failure_count + c.failure),
-        task::new_count.eq(task::new_count + c.new),
-        task::updated_count.eq(task::updated_count + c.updated),
-        task::unchanged_count.eq(task::unchanged_count + c.unchanged),
-        task::update_time.eq(diesel::dsl::now),
-    ))
-    .execute(conn)
-    .await
+    diesel::update(held(id.get(), claim))
+        .set((
+            task::windows_done.eq(task::windows_done + 1),
+            task::success_count.eq(task::success_count + c.success),
+            task::failure_count.eq(task::failure_count + c.failure),
+            task::new_count.eq(task::new_count + c.new),
+            task::updated_count.eq(task::updated_count + c.updated),
+            task::unchanged_count.eq(task::unchanged_count + c.unchanged),
+            task::update_time.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await
 }
 
 /// RUNNING tasks whose lease expired (their worker is gone), or that never started within
@@ -288,10 +283,7 @@ pub async fn release(
     claim: &str,
     end_lease: bool,
 ) -> QueryResult<usize> {
-    let held = task::table
-        .find(id.get())
-        .filter(task::status.eq(RUNNING))
-        .filter(task::claimed_by.eq(claim));
+    let held = held(id.get(), Some(claim));
     let released = (
         task::started_at.eq(None::<DateTime<Utc>>),
         task::claimed_by.eq(None::<String>),
@@ -324,6 +316,17 @@ pub async fn hand_over(
         .await
 }
 
+/// The task `id` while it runs under `claim` (no claim: a task no run claimed, as in tests
+/// that walk without a request).
+#[diesel::dsl::auto_type(no_type_alias)]
+fn held<'a>(id: i64, claim: Option<&'a str>) -> _ {
+    let running: &'static str = RUNNING;
+    task::table
+        .find(id)
+        .filter(task::status.eq(running))
+        .filter(task::claimed_by.is_not_distinct_from(claim))
+}
+
 /// Counts one page and renews the lease.
 pub async fn add_page(
     conn: &mut AsyncPgConnection,
@@ -333,19 +336,14 @@ pub async fn add_page(
 ) -> QueryResult<usize> {
     // Only a RUNNING task still held by this run counts pages: 0 rows means it was cancelled
     // (or failed, or taken over by another run) meanwhile. Every page renews the lease.
-    diesel::update(
-        task::table
-            .find(id.get())
-            .filter(task::status.eq(RUNNING))
-            .filter(task::claimed_by.is_not_distinct_from(claim)),
-    )
-    .set((
-        task::lease_until.eq(Utc::now() + lease),
-        task::pages_fetched.eq(task::pages_fetched + 1),
-        task::update_time.eq(diesel::dsl::now),
-    ))
-    .execute(conn)
-    .await
+    diesel::update(held(id.get(), claim))
+        .set((
+            task::lease_until.eq(Utc::now() + lease),
+            task::pages_fetched.eq(task::pages_fetched + 1),
+            task::update_time.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await
 }
 
 /// Ends a RUNNING task its run still holds (`claim`) as COMPLETED or FAILED; 0 when it no
