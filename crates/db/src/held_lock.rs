@@ -15,19 +15,6 @@ pub struct HeldLock {
 }
 
 impl HeldLock {
-    /// Waits for the lock on `key`, at most the connection's statement timeout.
-    pub async fn acquire(pool: &DbPool, key: i64) -> Result<HeldLock, DbError> {
-        let mut conn = crate::conn(pool).await?;
-        diesel::sql_query("SELECT pg_advisory_lock($1)")
-            .bind::<BigInt, _>(key)
-            .execute(&mut conn)
-            .await?;
-        Ok(HeldLock {
-            conn: Some(conn),
-            key,
-        })
-    }
-
     /// Takes the lock on `key` if it is free now; `None` (and no connection kept) when another
     /// session holds it. A caller that waits for it polls, holding no connection meanwhile: a
     /// connection held while waiting is one the holder may need to finish.

@@ -191,7 +191,10 @@ async fn two_callers_finding_one_token_expired_make_one_refresh() {
 async fn a_renewal_lock_dropped_unreleased_does_not_outlive_its_holder() {
     let db = TestDb::new().await;
     let key = renewal_lock_key(PlatformId::new(42));
-    let held = HeldLock::acquire(&db.pool, key).await.expect("lock");
+    let held = HeldLock::try_acquire(&db.pool, key)
+        .await
+        .expect("lock")
+        .expect("free");
     // Held: another caller cannot have it now.
     let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
     assert!(!try_lock(&mut conn, key).await);
@@ -207,9 +210,10 @@ async fn a_renewal_lock_dropped_unreleased_does_not_outlive_its_holder() {
     }
     assert!(free, "the lock ends with its holder's connection");
     // Released properly: it can be had again at once.
-    HeldLock::acquire(&db.pool, key)
+    HeldLock::try_acquire(&db.pool, key)
         .await
         .expect("lock")
+        .expect("free")
         .release()
         .await;
     assert!(try_lock(&mut conn, key).await);

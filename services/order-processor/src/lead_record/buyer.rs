@@ -59,16 +59,7 @@ pub fn reduce(
                 facts.push(f);
                 readable.push(o);
             }
-            None => {
-                count_unreadable("order");
-                tracing::warn!(
-                    processed_order.id = o.id,
-                    raw_order.id = o.raw_order_id,
-                    platform.id = o.platform_id,
-                    order.id = %o.order_id,
-                    "Stored order's status unknown; left out of its buyer's lead"
-                );
-            }
+            None => read_around(o, "order", &"its status is unknown; left out"),
         }
     }
     let Some(aggregate) = aggregate(&facts) else {
@@ -97,15 +88,7 @@ pub fn reduce(
             // rather than write the buyer without a contact another replica can read.
             Err(Unreadable::Sealed(CryptoError::UnknownKey(id))) => return Err(MissingKey(id)),
             Err(e) => {
-                count_unreadable("contact");
-                tracing::warn!(
-                    processed_order.id = o.id,
-                    raw_order.id = o.raw_order_id,
-                    platform.id = o.platform_id,
-                    order.id = %o.order_id,
-                    error = %e,
-                    "Stored order's contact unreadable; read as having none"
-                );
+                read_around(o, "contact", &format_args!("{e}; read as having none"));
                 continue;
             }
         };
@@ -157,7 +140,17 @@ fn open_contact(
     Ok(serde_json::from_str(&json)?)
 }
 
-/// Counts a stored order's `part` (`order`, `contact`) that could not be read.
-fn count_unreadable(part: &'static str) {
+/// A stored order's `part` (`order`, `contact`) that could not be read, `why`: counted, and
+/// logged by the order's ids alone (never its content).
+fn read_around(o: &BuyerOrder, part: &'static str, why: &dyn std::fmt::Display) {
     metrics::counter!("leadgen_processed_orders_unreadable_total", "part" => part).increment(1);
+    tracing::warn!(
+        processed_order.id = o.id,
+        raw_order.id = o.raw_order_id,
+        platform.id = o.platform_id,
+        order.id = %o.order_id,
+        part,
+        reason = %why,
+        "Stored order unreadable; its buyer's lead is rebuilt around it"
+    );
 }
