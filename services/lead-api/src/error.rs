@@ -42,10 +42,6 @@ pub enum LeadApiError {
     /// A valid token without the permission the action needs.
     #[error("the user lacks {0:?}")]
     Forbidden(leadgen_http::Permission),
-    /// A search by a full mobile number without `lead:order:contact`: finding a buyer by their
-    /// number tells whose number it is, as a reveal does.
-    #[error("searching by a full mobile number needs lead:order:contact")]
-    PhoneSearchNotPermitted,
     #[error("the user's reveals for today are used up")]
     UserLimit,
     #[error("the tenant's reveals for today are used up")]
@@ -83,9 +79,6 @@ impl LeadApiError {
             LeadApiError::BadRequest(message) => ApiError::bad_request(message.clone()),
             LeadApiError::BeyondWindow => ApiError::business(codes::PAGE_BEYOND_WINDOW),
             LeadApiError::Forbidden(permission) => ApiError::forbidden(permission.as_str()),
-            LeadApiError::PhoneSearchNotPermitted => {
-                ApiError::forbidden("lead:order:contact（按完整手机号搜索与解密号码同等）")
-            }
             LeadApiError::PurposeNotPermitted => {
                 ApiError::business(codes::REVEAL_PURPOSE_NOT_PERMITTED)
             }

@@ -26,7 +26,7 @@ use crate::startup::AppState;
         ("platformId" = Option<i64>, Query, description = "买家最近一笔订单的店铺"),
         ("orderTimeStart" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$|^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "带时区的 ISO 8601 (RFC 3339)，含两端；orderTimeStart 晚于 orderTimeEnd 为 400"),
         ("orderTimeEnd" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$|^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "带时区的 ISO 8601 (RFC 3339)，含两端；orderTimeStart 晚于 orderTimeEnd 为 400"),
-        ("contactInfo" = Option<String>, Query, description = "脱敏号码中可见的数字；完整手机号按盲索引精确查找（需 lead:order:contact，计入每日解密次数，记入操作日志）"),
+        ("contactInfo" = Option<String>, Query, description = "脱敏号码中可见的数字；完整手机号按盲索引精确查找（计入每日查看号码次数，记入操作日志）"),
         ("processStatus" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(PENDING|PROCESSED|INVALID)?[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "PENDING, PROCESSED, INVALID"),
         ("intentionTags" = Option<Vec<crate::openapi::IntentionTagSchema>>, Query, style = Form, explode, description = "重复此参数（intentionTags=复购&intentionTags=沉睡）或逗号分隔；每个标签都须命中。可选值：高意向、中意向、低意向、购买过、复购、未支付、退款售后、高价值、即将复购、沉睡（其他值为 400）"),
         ("intentionTags[]" = Option<Vec<crate::openapi::IntentionTagSchema>>, Query, style = Form, explode, description = "intentionTags 的别名：qs、axios 等序列化数组的写法（intentionTags[]=复购&intentionTags[]=沉睡），与 intentionTags 同义，可同时使用"),
@@ -40,7 +40,7 @@ use crate::startup::AppState;
         (status = 200, description = "线索列表", body = leadgen_http::openapi::Envelope<leadgen_http::openapi::BoundedPageOf<LeadView>>),
         (status = 400, description = "参数错误（含业务码）", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 401, description = "缺少或无效的令牌", body = leadgen_http::openapi::ErrorEnvelope),
-        (status = 403, description = "没有权限（按完整手机号搜索需 lead:order:contact）", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 403, description = "没有权限", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 429, description = "按完整手机号搜索超出每日限额（业务码 42901/42902，与查看号码共用）", body = leadgen_http::openapi::ErrorEnvelope,
             headers(("Retry-After" = u64, description = "多少秒后可重试：到北京时间次日零点"))),
         (status = 500, description = "内部错误", body = leadgen_http::openapi::ErrorEnvelope)
