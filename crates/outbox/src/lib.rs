@@ -225,10 +225,12 @@ impl Relay {
             async move {
                 // The producer's rows in id order, but those backing off after the broker
                 // refused them: one refused event (a subscriber's full queue) holds up no other.
+                // The exponent is capped before `power` (2^1024 overflows a double, and a row
+                // refused for days, or counted through an outage, reaches that many attempts).
                 let rows: Vec<Row> = t_outbox::table
                     .filter(t_outbox::producer.eq(producer))
                     .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
-                        "(last_attempt_at IS NULL OR last_attempt_at < now() - make_interval(secs => LEAST(power(2, attempts), 300)))",
+                        "(last_attempt_at IS NULL OR last_attempt_at < now() - make_interval(secs => LEAST(power(2, LEAST(attempts, 9)), 300)))",
                     ))
                     .order(t_outbox::id.asc())
                     .limit(batch)

@@ -268,6 +268,45 @@ async fn refused_rows_back_off_each_on_its_own() {
     fx.close().await;
 }
 
+/// A row refused for days (or counted through a long outage) has thousands of attempts: its
+/// backoff stays at its cap, and the relay goes on publishing (2^1024 overflows a double).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_refused_thousands_of_times_backs_off_at_the_cap_and_stops_no_relay() {
+    let fx = Fixture::new(&[CONSUMER]).await;
+    enqueue_committed(&fx, &[sync_event(1), sync_event(2)]).await;
+    let mut conn = leadgen_db::conn(&fx.db.pool).await.expect("db connection");
+    let first: i64 = t_outbox::table
+        .order(t_outbox::id.asc())
+        .select(t_outbox::id)
+        .first(&mut conn)
+        .await
+        .expect("first row");
+    // Refused 2000 times, last 299 s ago: still within the 300 s cap.
+    diesel::update(t_outbox::table.find(first))
+        .set((
+            t_outbox::attempts.eq(2000),
+            t_outbox::last_attempt_at.eq(diesel::dsl::sql::<
+                diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
+            >("now() - interval '299 seconds'")),
+        ))
+        .execute(&mut conn)
+        .await
+        .expect("age the row");
+    let relay = relay(&fx);
+    assert_eq!(relay.relay_once().await.expect("relay"), 1);
+    // Past the cap it is sent again.
+    diesel::update(t_outbox::table.find(first))
+        .set(t_outbox::last_attempt_at.eq(diesel::dsl::sql::<
+            diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
+        >("now() - interval '301 seconds'")))
+        .execute(&mut conn)
+        .await
+        .expect("age the row");
+    assert_eq!(relay.relay_once().await.expect("relay"), 1);
+    assert_eq!(relay.pending().await.expect("pending"), 0);
+    fx.close().await;
+}
+
 /// Another team's queue that refuses what it is sent (full, `x-overflow: reject-publish`)
 /// holds up only its own events: the relay publishes the rows after the refused one, once,
 /// and the refused one when the queue takes it again.
