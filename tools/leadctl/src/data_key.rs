@@ -19,6 +19,9 @@ use leadgen_domain::{LeadId, PlatformId};
 pub struct SealedColumn {
     pub table: &'static str,
     pub column: &'static str,
+    /// The column name its values' context names: the column itself, except for a value kept
+    /// beside its row, sealed as the column it came from (`unreadable_raw_data` as `raw_data`).
+    sealed_as: &'static str,
     /// The columns besides `id` its context needs, as `platform_id, order_id` (or NULLs).
     keys: &'static str,
 }
@@ -31,36 +34,49 @@ pub const SEALED_COLUMNS: &[SealedColumn] = &[
     SealedColumn {
         table: "t_ecom_platform_auth",
         column: "auth_info",
+        sealed_as: "auth_info",
         keys: NO_KEYS,
     },
     SealedColumn {
         table: "t_ecom_platform_auth",
         column: "access_token",
+        sealed_as: "access_token",
         keys: NO_KEYS,
     },
     SealedColumn {
         table: "t_ecom_platform_auth",
         column: "refresh_token",
+        sealed_as: "refresh_token",
         keys: NO_KEYS,
     },
     SealedColumn {
         table: "t_ecom_order_raw",
         column: "raw_data",
+        sealed_as: "raw_data",
         keys: ORDER_KEYS,
     },
     SealedColumn {
         table: "t_ecom_order_raw",
         column: "normalized",
+        sealed_as: "normalized",
+        keys: ORDER_KEYS,
+    },
+    SealedColumn {
+        table: "t_ecom_order_raw",
+        column: "unreadable_raw_data",
+        sealed_as: "raw_data",
         keys: ORDER_KEYS,
     },
     SealedColumn {
         table: "t_ecom_order_processed",
         column: "contact_info",
+        sealed_as: "contact_info",
         keys: ORDER_KEYS,
     },
     SealedColumn {
         table: "t_order_lead",
         column: "contact_info",
+        sealed_as: "contact_info",
         keys: NO_KEYS,
     },
 ];
@@ -83,8 +99,10 @@ impl SealedColumn {
         let shop = PlatformId::new(row.platform_id.unwrap_or_default());
         let order = row.order_id.as_deref().unwrap_or_default();
         match self.table {
-            "t_ecom_platform_auth" => sealed::platform_auth(self.column, PlatformId::new(row.id)),
-            "t_ecom_order_raw" => sealed::raw_order(self.column, shop, order),
+            "t_ecom_platform_auth" => {
+                sealed::platform_auth(self.sealed_as, PlatformId::new(row.id))
+            }
+            "t_ecom_order_raw" => sealed::raw_order(self.sealed_as, shop, order),
             "t_order_lead" => sealed::lead_contact(LeadId::new(row.id)),
             table => sealed::contact(table, shop, order),
         }

@@ -92,6 +92,8 @@ async fn every_value_sealed_under_an_old_key_is_sealed_again_under_the_new_one()
                 raw::order_id.eq(order),
                 raw::raw_data.eq(seal("raw_data")),
                 raw::normalized.eq(Some(seal("normalized"))),
+                // A version kept beside as unreadable is sealed as the raw_data it was.
+                raw::unreadable_raw_data.eq((order == "o-1").then(|| seal("raw_data"))),
                 raw::content_hash.eq(order),
                 raw::sync_task_id.eq(task),
             ))
@@ -127,6 +129,13 @@ async fn every_value_sealed_under_an_old_key_is_sealed_again_under_the_new_one()
         }
     );
     assert_eq!(
+        of("t_ecom_order_raw.unreadable_raw_data"),
+        Resealed {
+            resealed: 1,
+            ..Resealed::default()
+        }
+    );
+    assert_eq!(
         of("t_ecom_platform_auth.auth_info"),
         Resealed {
             resealed: 1,
@@ -134,14 +143,15 @@ async fn every_value_sealed_under_an_old_key_is_sealed_again_under_the_new_one()
             ..Resealed::default()
         }
     );
-    for column in [
-        "t_ecom_order_raw.raw_data",
-        "t_ecom_order_raw.normalized",
-        "t_ecom_platform_auth.access_token",
+    for (column, values) in [
+        ("t_ecom_order_raw.raw_data", 2),
+        ("t_ecom_order_raw.normalized", 2),
+        ("t_ecom_order_raw.unreadable_raw_data", 1),
+        ("t_ecom_platform_auth.access_token", 1),
     ] {
         assert_eq!(
             counts_of(&mut conn, column).await,
-            [("2".to_owned(), if column.contains("raw") { 2 } else { 1 })],
+            [("2".to_owned(), values)],
             "{column}"
         );
     }
@@ -178,6 +188,21 @@ async fn every_value_sealed_under_an_old_key_is_sealed_again_under_the_new_one()
             )
             .unwrap(),
         "normalized of o-2"
+    );
+    let kept: Option<String> = raw::table
+        .filter(raw::order_id.eq("o-1"))
+        .select(raw::unreadable_raw_data)
+        .first(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        new_only
+            .open(
+                &sealed::raw_order("raw_data", PlatformId::new(shop), "o-1"),
+                &kept.unwrap()
+            )
+            .unwrap(),
+        "raw_data of o-1"
     );
     // Again: nothing left to do; the broken placeholder is still counted, never rewritten.
     let again = reseal(&mut conn, &rotated, 2, 100).await.unwrap();
