@@ -22,6 +22,7 @@ pub mod money;
 pub mod order;
 pub mod platform;
 pub mod scoring;
+pub mod stored_json;
 pub mod sync;
 pub mod time;
 pub mod validity;

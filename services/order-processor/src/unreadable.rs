@@ -2,59 +2,9 @@
 //! parse, a field out of its range), described so they can be logged, counted and kept in
 //! `parse_error`: never with the value itself.
 
-use std::fmt;
-
 use leadgen_crypto::CryptoError;
-use serde_json::error::Category;
 
-/// A JSON error without its message: serde_json's message quotes the value it stumbled on
-/// (`invalid type: string "138…"`), which in a decrypted order or contact is personal data.
-/// Only the error's category and position are kept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct JsonFault {
-    category: Category,
-    line: usize,
-    column: usize,
-}
-
-impl From<&serde_json::Error> for JsonFault {
-    fn from(e: &serde_json::Error) -> Self {
-        JsonFault {
-            category: e.classify(),
-            line: e.line(),
-            column: e.column(),
-        }
-    }
-}
-
-impl From<serde_json::Error> for JsonFault {
-    fn from(e: serde_json::Error) -> Self {
-        JsonFault::from(&e)
-    }
-}
-
-impl fmt::Display for JsonFault {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = match self.category {
-            Category::Io => "I/O",
-            Category::Syntax => "syntax",
-            Category::Data => "data",
-            Category::Eof => "unexpected end",
-        };
-        // A value built in memory (`from_value`) has no position: line 0.
-        if self.line == 0 {
-            write!(f, "JSON {kind} error")
-        } else {
-            write!(
-                f,
-                "JSON {kind} error at line {} column {}",
-                self.line, self.column
-            )
-        }
-    }
-}
-
-impl std::error::Error for JsonFault {}
+pub use leadgen_domain::stored_json::JsonFault;
 
 /// Why a stored value could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -145,8 +145,8 @@ pub async fn complete(
     let auth_info = state
         .sealer
         .open(&sealed::platform_auth("auth_info", row.id), &row.auth_info)?;
-    let secret_doc: serde_json::Value =
-        serde_json::from_str(&auth_info).map_err(|e| AuthApiError::Unexpected(e.into()))?;
+    let secret_doc: serde_json::Value = leadgen_domain::stored_json::parse(&auth_info)
+        .map_err(|e| AuthApiError::Unexpected(e.into()))?;
     let app = AppCredentials::from_auth_info(&row.app_key, &secret_doc);
     // The connection goes back to the pool for the platform call: the call waits on the shared
     // rate gate, which takes a connection of its own, and a burst of consents each holding

@@ -237,8 +237,8 @@ pub async fn reauthorize(
     let auth_info = state
         .sealer
         .open(&sealed::platform_auth("auth_info", row.id), &row.auth_info)?;
-    let doc: serde_json::Value =
-        serde_json::from_str(&auth_info).map_err(|e| AuthApiError::Unexpected(e.into()))?;
+    let doc: serde_json::Value = leadgen_domain::stored_json::parse(&auth_info)
+        .map_err(|e| AuthApiError::Unexpected(e.into()))?;
     let app = AppCredentials::from_auth_info(&row.app_key, &doc);
     let oauth_state = oauth::new_state()?;
     let state_hash = oauth::hash_state(&oauth_state);

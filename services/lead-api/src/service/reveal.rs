@@ -291,8 +291,9 @@ async fn prepare(
             &sealed_order,
         )
         .map_err(|e| LeadApiError::Unexpected(e.into()))?;
-    let order: RawOrder =
-        serde_json::from_str(&json).map_err(|e| LeadApiError::Unexpected(e.into()))?;
+    // Never serde_json's own error: it would quote the buyer's data into the log.
+    let order: RawOrder = leadgen_domain::stored_json::parse(&json)
+        .map_err(|e| LeadApiError::Unexpected(e.into()))?;
     let platform: PlatformType = found
         .platform_type
         .parse()
