@@ -28,6 +28,7 @@ diesel::table! {
         purge_after -> Nullable<Timestamptz>,
         purged_at -> Nullable<Timestamptz>,
         oauth_state_issued_at -> Nullable<Timestamptz>,
+        status_version -> Int8,
     }
 }
 

@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ContactKind {
-    /// A plain value as the buyer entered it (a full mobile, landline or name).
+    /// The platform sent the value in clear, as the buyer entered it (a full mobile, landline
+    /// or name). Stored sealed; every response and event shows it masked.
     Plain,
     /// Already masked by the platform (`*******5678`, `张*`).
     Masked,

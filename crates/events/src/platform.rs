@@ -27,6 +27,13 @@ pub struct PlatformChangedV1 {
     /// deleted (each announced with `lead.removed.v1`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub history_purge_at: Option<DateTime<Utc>>,
+    /// How many times the shop's status has changed, this change included: it only grows.
+    /// Three services announce status changes, each through its own relay, so announcements
+    /// of one shop can arrive out of order: keep the highest `statusVersion` seen per
+    /// `platformId` and drop an event with a lower one. Absent only in events published before
+    /// it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_version: Option<i64>,
 }
 
 impl Event for PlatformChangedV1 {

@@ -145,7 +145,7 @@ pub async fn mark_expired(
     // One transaction (a savepoint inside the caller's): the status, its event and its log line.
     conn.transaction::<usize, anyhow::Error, _>(|conn| {
         async move {
-            let changed: Vec<(i64, String)> = diesel::update(
+            let changed: Vec<(i64, String, i64)> = diesel::update(
                 auth::table
                     .find(id.get())
                     .filter(auth::status.eq(AuthStatus::Active.as_str())),
@@ -155,10 +155,10 @@ pub async fn mark_expired(
                 auth::status_reason.eq(&status_reason),
                 auth::update_time.eq(diesel::dsl::now),
             ))
-            .returning((auth::tenant_id, auth::platform_type))
+            .returning((auth::tenant_id, auth::platform_type, auth::status_version))
             .get_results(conn)
             .await?;
-            for (tenant, platform_type) in &changed {
+            for (tenant, platform_type, version) in &changed {
                 let announcement = leadgen_events::PlatformChangedV1 {
                     platform_id: id,
                     platform_type: platform_type.parse().map_err(|e| anyhow::anyhow!("{e}"))?,
@@ -166,6 +166,7 @@ pub async fn mark_expired(
                     previous_status: AuthStatus::Active,
                     status_reason: Some(status_reason.clone()),
                     history_purge_at: None,
+                    status_version: Some(*version),
                 };
                 let event =
                     leadgen_events::CloudEvent::new(service, TenantId::new(*tenant), announcement);
@@ -214,10 +215,12 @@ pub fn open_session(
                 reason: e.to_string(),
             })
     };
-    let doc: serde_json::Value = serde_json::from_str(&open("auth_info", &row.auth_info)?)
-        .map_err(|e| CredentialsUnreadable {
-            column: "auth_info",
-            reason: e.to_string(),
+    let doc: serde_json::Value =
+        leadgen_domain::stored_json::parse(&open("auth_info", &row.auth_info)?).map_err(|e| {
+            CredentialsUnreadable {
+                column: "auth_info",
+                reason: e.to_string(),
+            }
         })?;
     let access_token = row
         .access_token

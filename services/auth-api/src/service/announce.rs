@@ -29,6 +29,7 @@ pub async fn status_change(
         previous_status: parse(before)?,
         status_reason: after.status_reason.clone(),
         history_purge_at: after.purge_after.filter(|_| status == AuthStatus::Revoked),
+        status_version: Some(after.status_version),
     };
     let event = CloudEvent::new(SERVICE, after.tenant_id, changed);
     leadgen_outbox::enqueue(conn, SERVICE, &event).await?;

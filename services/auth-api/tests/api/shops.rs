@@ -160,6 +160,14 @@ async fn a_paused_shop_is_not_synced_until_resumed() {
         vec![("ACTIVE", "DISABLED"), ("DISABLED", "ACTIVE")],
         "{changes:?}"
     );
+    // Each change raises the shop's statusVersion by one (pausing twice changed nothing), so
+    // a subscriber can drop an announcement that arrives after a newer one.
+    let versions: Vec<i64> = changes
+        .iter()
+        .map(|e| e["data"]["statusVersion"].as_i64().expect("statusVersion"))
+        .collect();
+    assert!(versions[0] >= 1, "{changes:?}");
+    assert_eq!(versions[1], versions[0] + 1, "{changes:?}");
     assert_eq!(changes[0]["subject"], format!("platform/{shop}"));
     assert_eq!(changes[0]["tenantid"], 1);
     assert_eq!(changes[0]["data"]["platformType"], "TAOBAO");

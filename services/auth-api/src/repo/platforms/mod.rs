@@ -49,6 +49,9 @@ pub struct AuthRow {
     pub update_time: DateTime<Utc>,
     /// When the pending consent's state was issued (`None` for rows older than the column).
     pub oauth_state_issued_at: Option<DateTime<Utc>>,
+    /// How many times the status changed (raised by the database): `platform.changed.v1`'s
+    /// `statusVersion`.
+    pub status_version: i64,
 }
 
 /// A new authorization.
