@@ -121,6 +121,34 @@ impl PageCursor {
     }
 }
 
+/// Where one page of a numbered listing sits: how many orders come before it, and how many a
+/// page holds. What an answer's total says about this page is read from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageSpan {
+    pub offset: u64,
+    pub size: u64,
+}
+
+impl PageSpan {
+    /// Page `page` of pages of `size`, the first page being `first` (0 or 1).
+    pub fn numbered(page: u32, first: u32, size: u32) -> Self {
+        PageSpan {
+            offset: u64::from(page.saturating_sub(first)) * u64::from(size),
+            size: u64::from(size),
+        }
+    }
+
+    /// Whether a window of `total` orders has some on this page.
+    pub fn holds_orders(&self, total: u64) -> bool {
+        total > self.offset
+    }
+
+    /// Whether a window of `total` orders has more after this page.
+    pub fn followed(&self, total: u64) -> bool {
+        self.offset.saturating_add(self.size) < total
+    }
+}
+
 /// Which of an order's times a listing selects by (a rule of the domain: which syncs list by
 /// which).
 pub use leadgen_domain::sync::Listing;
@@ -349,6 +377,104 @@ pub fn oauth_error(error: &str, said: &str) -> Option<PlatformError> {
     }
 }
 
+/// What a token endpoint answered instead of tokens, as a typed error keeping the platform's
+/// words; `None` when the body carries no error (success-shaped: without an `access_token` that
+/// one is `Malformed`, the only case that is). `has_token`: the body carries an `access_token`.
+///
+/// - An OAuth 2.0 `error` (with `error_description`): a dead or denied grant is refused, a
+///   client-configuration error is ours to mend ([`oauth_error`]); any other is
+///   [`PlatformError::Unknown`] with its name and text. An `error` object is unknown, its text kept.
+/// - An `error_response` envelope: `envelope` reads it by the platform's own code table. A
+///   session error there ([`PlatformError::SessionExpired`]) is documented for an API call's
+///   access token, not for the token endpoint (which is sent none): unknown, so the shop is not
+///   declared dead on a guess. An envelope the platform's table does not read is unknown.
+/// - Without a token, a body that says a `code`, `error_code`, `msg`, `sub_msg`… is unknown with
+///   that text, never `Malformed` (retried, it would resend the same refresh token).
+pub fn token_error(
+    json: &serde_json::Value,
+    has_token: bool,
+    envelope: &dyn Fn(&serde_json::Value) -> Option<PlatformError>,
+) -> Option<PlatformError> {
+    use serde_json::Value;
+    let said = |v: &Value, keys: &[&str]| {
+        let parts: Vec<String> = keys.iter().filter_map(|k| text_of(v.get(*k))).collect();
+        platform_text(&parts.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    const WORDS: &[&str] = &[
+        "error_description",
+        "msg",
+        "message",
+        "error_msg",
+        "sub_msg",
+        "zh_desc",
+        "en_desc",
+    ];
+    match json.get("error") {
+        Some(Value::String(error)) if !error.trim().is_empty() => {
+            let error = error.trim();
+            let description = said(json, WORDS);
+            return Some(oauth_error(error, &description).unwrap_or_else(|| {
+                PlatformError::Unknown {
+                    code: error.to_owned(),
+                    message: description,
+                }
+            }));
+        }
+        Some(object @ Value::Object(_)) => {
+            return Some(PlatformError::Unknown {
+                code: code_of(object),
+                message: said(
+                    object,
+                    &[
+                        "error",
+                        "description",
+                        "error_description",
+                        "msg",
+                        "message",
+                    ],
+                ),
+            });
+        }
+        _ => {}
+    }
+    if let Some(e) = json.get("error_response").filter(|e| !e.is_null()) {
+        let unknown = || PlatformError::Unknown {
+            code: code_of(e),
+            message: said(e, WORDS),
+        };
+        return Some(match envelope(json) {
+            Some(PlatformError::SessionExpired { .. }) | None => unknown(),
+            Some(error) => error,
+        });
+    }
+    if has_token {
+        return None;
+    }
+    let code = code_of(json);
+    let message = said(json, WORDS);
+    let says_something = !message.is_empty() || !matches!(code.as_str(), "" | "0");
+    says_something.then_some(PlatformError::Unknown { code, message })
+}
+
+/// A value as text: a non-empty string (trimmed) or a number.
+fn text_of(v: Option<&serde_json::Value>) -> Option<String> {
+    match v? {
+        serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// An error's `code` (or `error_code`), with its `sub_code` when it has one: `27/invalid-sessionkey`.
+fn code_of(e: &serde_json::Value) -> String {
+    let code = text_of(e.get("code")).or_else(|| text_of(e.get("error_code")));
+    match (code, text_of(e.get("sub_code"))) {
+        (Some(code), Some(sub)) => format!("{code}/{sub}"),
+        (Some(code), None) => code,
+        (None, _) => String::new(),
+    }
+}
+
 /// The platform's own words as an error carries them: the non-empty `parts` (code, `sub_code`,
 /// message, `sub_msg`…) in order, each as sent (trimmed), separated by single spaces.
 pub fn platform_text(parts: &[&str]) -> String {
@@ -505,5 +631,104 @@ mod tests {
             Some(PlatformError::InvalidRequest("invalid_client".into()))
         );
         assert_eq!(oauth_error("server_busy", "稍后再试"), None);
+    }
+
+    #[test]
+    fn a_token_answer_carrying_an_error_keeps_the_platforms_words() {
+        use serde_json::json;
+        let none = |_: &serde_json::Value| None;
+        assert_eq!(
+            token_error(
+                &json!({"error": "invalid_grant", "error_description": "dead"}),
+                false,
+                &none
+            ),
+            Some(PlatformError::AuthRefused("invalid_grant: dead".into()))
+        );
+        assert_eq!(
+            token_error(&json!({"error": "invalid_client"}), false, &none),
+            Some(PlatformError::InvalidRequest("invalid_client".into()))
+        );
+        assert_eq!(
+            token_error(&json!({"error": "slow_down", "msg": "稍后"}), true, &none),
+            Some(PlatformError::Unknown {
+                code: "slow_down".into(),
+                message: "稍后".into()
+            })
+        );
+        assert_eq!(
+            token_error(&json!({"error": {"code": 7, "message": "m"}}), false, &none),
+            Some(PlatformError::Unknown {
+                code: "7".into(),
+                message: "m".into()
+            })
+        );
+        // The envelope by the platform's table; a session error there, or none read, is unknown.
+        let envelope =
+            json!({"error_response": {"code": 27, "sub_code": "s", "msg": "Invalid session"}});
+        let session = |_: &serde_json::Value| {
+            Some(PlatformError::SessionExpired {
+                detail: "27".into(),
+            })
+        };
+        for classify in [
+            &session as &dyn Fn(&serde_json::Value) -> Option<PlatformError>,
+            &none,
+        ] {
+            assert_eq!(
+                token_error(&envelope, false, classify),
+                Some(PlatformError::Unknown {
+                    code: "27/s".into(),
+                    message: "Invalid session".into()
+                })
+            );
+        }
+        let throttled = |_: &serde_json::Value| {
+            Some(PlatformError::Throttled {
+                retry_after: None,
+                detail: "7".into(),
+            })
+        };
+        assert!(matches!(
+            token_error(&envelope, false, &throttled),
+            Some(PlatformError::Throttled { .. })
+        ));
+        // Bare words without a token: unknown. With a token, or saying nothing: no error.
+        assert_eq!(
+            token_error(
+                &json!({"code": 15, "msg": "m", "sub_msg": "s"}),
+                false,
+                &none
+            ),
+            Some(PlatformError::Unknown {
+                code: "15".into(),
+                message: "m s".into()
+            })
+        );
+        assert_eq!(
+            token_error(&json!({"code": 15, "msg": "m"}), true, &none),
+            None
+        );
+        assert_eq!(
+            token_error(&json!({"code": 0, "expires_in": 1}), false, &none),
+            None
+        );
+        assert_eq!(token_error(&json!({"error": ""}), false, &none), None);
+    }
+
+    #[test]
+    fn a_page_span_says_what_a_total_leaves_for_it() {
+        let third = PageSpan::numbered(3, 1, 100);
+        assert_eq!(
+            third,
+            PageSpan {
+                offset: 200,
+                size: 100
+            }
+        );
+        assert!(!third.holds_orders(200) && third.holds_orders(201));
+        assert!(!third.followed(300) && third.followed(301));
+        assert_eq!(PageSpan::numbered(0, 0, 100).offset, 0);
+        assert_eq!(PageSpan::numbered(2, 0, 100).offset, 200);
     }
 }

@@ -38,6 +38,106 @@ pub fn list_at<'a>(raw: &'a Value, key: &str) -> Result<&'a [Value], String> {
     }
 }
 
+/// A yes/no flag as the platforms send one: a JSON bool, `"true"`/`"false"` (any case, spaces
+/// ignored), or 1/0 as a number or digits. `None` when absent, `null`, or anything else: the
+/// caller decides what an unreadable flag means, never read as false by default.
+pub fn flag(v: Option<&Value>) -> Option<bool> {
+    match v? {
+        Value::Bool(b) => Some(*b),
+        Value::Number(n) => match n.as_u64() {
+            Some(1) => Some(true),
+            Some(0) => Some(false),
+            _ => None,
+        },
+        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" => Some(true),
+            "false" | "0" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// A count (a total): a non-negative integer as a JSON number or digits in a string (spaces
+/// ignored). `Ok(None)` when absent or `null`; anything else is not a count, the error naming
+/// `key`.
+pub fn count_at(raw: &Value, key: &str) -> Result<Option<u64>, String> {
+    match raw.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v @ (Value::Number(_) | Value::String(_))) => int(Some(v))
+            .and_then(|n| u64::try_from(n).ok())
+            .map(Some)
+            .ok_or_else(|| format!("{key} `{v}` is not a count")),
+        Some(v) => Err(format!("{key} `{v}` is not a count")),
+    }
+}
+
+/// The body of an API answer wrapped as `{"<name>_response": {…}}`. The first of `keys` (the
+/// documented key and the ones its naming rule gives) present as sent, else present in another
+/// letter case; else, when no documented key is there at all, the one top-level key ending in
+/// `_response` or `_responce` (JD's spelling; any case) that is not `error_response`. `None`
+/// when there is none, or more than one such key (no telling which is the answer).
+pub fn response_body<'a>(json: &'a Value, keys: &[&str]) -> Option<&'a Value> {
+    let object = json.as_object()?;
+    if let Some(body) = keys.iter().find_map(|k| object.get(*k)) {
+        return Some(body);
+    }
+    if let Some(body) = keys.iter().find_map(|k| {
+        object
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(k))
+            .map(|(_, body)| body)
+    }) {
+        return Some(body);
+    }
+    let mut wrappers = object.iter().filter(|(name, _)| {
+        let lower = name.to_ascii_lowercase();
+        (lower.ends_with("_response") || lower.ends_with("_responce")) && lower != "error_response"
+    });
+    match (wrappers.next(), wrappers.next()) {
+        (Some((_, body)), None) => Some(body),
+        _ => None,
+    }
+}
+
+/// The orders of one listing page, `list` being what the answer sent under `name` (`None`:
+/// absent). `holds_orders`: the answer itself says this page has orders (a next page, or a total
+/// beyond the orders before this page). Platforms leave an empty list out, so absent, `null` or
+/// `[]` is an empty page, unless the answer says otherwise: then the page cannot be trusted,
+/// read as empty it would lose its orders (or end the walk) silently. A list of another shape is
+/// never read.
+pub fn page_list<'a>(
+    list: Option<&'a Value>,
+    name: &str,
+    holds_orders: bool,
+) -> Result<&'a [Value], String> {
+    let items: &[Value] = match list {
+        None | Some(Value::Null) => &[],
+        Some(Value::Array(items)) => items,
+        // What was sent is not echoed: it may be an order, with the buyer's data.
+        Some(other) => {
+            let kind = match other {
+                Value::Object(_) => "an object",
+                Value::String(_) => "a string",
+                Value::Number(_) => "a number",
+                _ => "a boolean",
+            };
+            return Err(format!("{name} is not a list ({kind})"));
+        }
+    };
+    if items.is_empty() && holds_orders {
+        let how = if list.is_some_and(Value::is_array) {
+            "empty"
+        } else {
+            "missing"
+        };
+        return Err(format!(
+            "{name} is {how} but the answer says this page holds orders"
+        ));
+    }
+    Ok(items)
+}
+
 /// An amount in yuan at `key`, sent as a decimal string or a number; every error names `key`.
 /// No amount an order carries (what was paid, a price, a refund) is negative: one that is is
 /// an order we cannot read, kept as such.
@@ -182,6 +282,100 @@ mod tests {
         for key in ["c", "d", "e", "f", "missing"] {
             let e = yuan(&v, key).expect_err(key);
             assert!(e.contains(key), "{e}");
+        }
+    }
+
+    #[test]
+    fn flags_are_bools_true_false_texts_or_one_zero() {
+        let v = json!({"t": true, "f": false, "ts": " TRUE ", "fs": "false", "one": 1,
+            "zero": 0, "s1": "1", "s0": "0", "two": 2, "yes": "yes", "null": null, "o": {}});
+        for (key, expected) in [
+            ("t", Some(true)),
+            ("f", Some(false)),
+            ("ts", Some(true)),
+            ("fs", Some(false)),
+            ("one", Some(true)),
+            ("zero", Some(false)),
+            ("s1", Some(true)),
+            ("s0", Some(false)),
+            ("two", None),
+            ("yes", None),
+            ("null", None),
+            ("o", None),
+            ("missing", None),
+        ] {
+            assert_eq!(flag(v.get(key)), expected, "{key}");
+        }
+    }
+
+    #[test]
+    fn a_count_is_a_non_negative_integer() {
+        let v =
+            json!({"n": 3, "s": " 250 ", "neg": -1, "f": 2.5, "w": "many", "a": [], "null": null});
+        assert_eq!(count_at(&v, "n"), Ok(Some(3)));
+        assert_eq!(count_at(&v, "s"), Ok(Some(250)));
+        assert_eq!(count_at(&v, "null"), Ok(None));
+        assert_eq!(count_at(&v, "missing"), Ok(None));
+        for key in ["neg", "f", "w", "a"] {
+            let e = count_at(&v, key).expect_err(key);
+            assert!(e.starts_with(key) && e.ends_with("is not a count"), "{e}");
+        }
+    }
+
+    #[test]
+    fn an_answer_is_found_under_its_key_in_any_case_or_its_one_wrapper() {
+        let body = json!({"x": 1});
+        let exact = json!({"a_response": body, "b_response": {}});
+        assert_eq!(response_body(&exact, &["a_response"]), Some(&body));
+        // The documented keys in order, then another letter case.
+        let second = json!({"b_responce": body});
+        assert_eq!(
+            response_body(&second, &["a_responce", "b_responce"]),
+            Some(&body)
+        );
+        let cased = json!({"JINGDONG_POP_Order_enSearch_responce": body, "other": 1});
+        assert_eq!(
+            response_body(&cased, &["jingdong_pop_order_enSearch_responce"]),
+            Some(&body)
+        );
+        // None of them: the one `…_response` / `…_responce` key (any case) that is not an error.
+        for key in ["c_response", "C_RESPONCE", "c_Response"] {
+            let other = json!({ key: body, "error_response": {}, "request_id": "r" });
+            assert_eq!(response_body(&other, &["a_response"]), Some(&body), "{key}");
+        }
+        for ambiguous in [
+            json!({"c_response": {}, "d_responce": {}}),
+            json!({"error_response": {}}),
+            json!({"ERROR_RESPONSE": {}}),
+            json!({"data": {}}),
+            json!([]),
+        ] {
+            assert_eq!(
+                response_body(&ambiguous, &["a_response"]),
+                None,
+                "{ambiguous}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_page_list_is_trusted_only_as_far_as_the_answer_allows() {
+        let items = json!([1, 2]);
+        assert_eq!(
+            page_list(Some(&items), "l", true).map(<[Value]>::len),
+            Ok(2)
+        );
+        let empty = json!([]);
+        for list in [None, Some(&Value::Null), Some(&empty)] {
+            assert_eq!(page_list(list, "l", false).map(<[Value]>::len), Ok(0));
+            let e = page_list(list, "l", true).unwrap_err();
+            assert!(e.starts_with("l is ") && e.contains("holds orders"), "{e}");
+        }
+        for odd in [json!({"a": []}), json!("1,2"), json!(3)] {
+            for holds in [false, true] {
+                let e = page_list(Some(&odd), "l", holds).unwrap_err();
+                assert!(e.starts_with("l is not a list"), "{e}");
+            }
         }
     }
 }

@@ -3,6 +3,7 @@
 //!
 //! - [`sign`] — every platform's request and push-channel signatures.
 //! - [`client`] — the trait, credentials, tokens, pages and typed errors.
+//! - [`contact`] — classifying receiver values whose shape no platform source fixes.
 //! - [`window`] — splitting a requested range into the windows a platform accepts.
 //! - [`resilience`] — client-side rate limiting and retries with backoff.
 //! - [`session`] — a shop's tokens with the shared retry and refresh-once policy.
@@ -15,6 +16,7 @@
 //! Adding a platform means adding one module and one line in [`registry`].
 
 pub mod client;
+pub mod contact;
 pub mod douyin;
 pub mod jd;
 pub mod json;

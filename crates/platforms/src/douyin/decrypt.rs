@@ -14,7 +14,9 @@
 //!   cipher_text, decrypt_text, err_no, err_msg, data_type, is_virtual_tel, phone_no_a,
 //!   phone_no_b, expire_time}` and `data.custom_err {err_code, err_msg}`. With
 //!   `is_virtual_tel=true` the phone is the privacy number `phone_no_a` extension `phone_no_b`
-//!   (`decrypt_text` `"18400913965-7576"`) until `expire_time` (unix seconds). An item with
+//!   (`decrypt_text` `"18400913965-7576"`) until `expire_time` (unix seconds); the flag is read as
+//!   a bool, `"true"`/`"false"` or 1/0, and without it a `main-extension` `decrypt_text` is still
+//!   a privacy number (`contact_from_text`), never a plain one. An item with
 //!   `err_no ≠ 0`, or a `custom_err` with `err_code ≠ 0`, is `DecryptFailed` with that code;
 //!   only a present `err_no` 0 is success: an item without it (or a `custom_err` without its
 //!   `err_code`) is `Malformed`, its text never handed on as a number.
@@ -31,7 +33,7 @@ use serde_json::{Value, json};
 
 use super::parse::parse_error;
 use crate::client::PlatformError;
-use crate::json::{int, str_at, text};
+use crate::json::{flag, int, str_at, text};
 use crate::reveal::{DecryptRequest, RevealPurpose, RevealedContact, contact_from_text};
 
 pub const BATCH_DECRYPT: &str = "order.batchDecrypt";
@@ -137,10 +139,10 @@ pub fn parse_decrypt_response(
             message: str_at(item, "err_msg").to_owned(),
         });
     }
-    if item.get("is_virtual_tel").and_then(Value::as_bool) == Some(true) {
-        let expires_at: Option<DateTime<Utc>> = int(item.get("expire_time"))
-            .filter(|s| *s > 0)
-            .and_then(|s| DateTime::from_timestamp(s, 0));
+    let expires_at: Option<DateTime<Utc>> = int(item.get("expire_time"))
+        .filter(|s| *s > 0)
+        .and_then(|s| DateTime::from_timestamp(s, 0));
+    if flag(item.get("is_virtual_tel")) == Some(true) {
         let (main, ext) = (str_at(item, "phone_no_a"), str_at(item, "phone_no_b"));
         if !main.is_empty() && !ext.is_empty() {
             return Ok(RevealedContact::virtual_number(main, ext, expires_at));
@@ -158,7 +160,9 @@ pub fn parse_decrypt_response(
             code: err_no.to_string(),
             message: "decrypt_text is empty".into(),
         }),
-        phone => Ok(RevealedContact::plain(phone)),
+        // Without the flag (absent, or false) a privacy number `18400913965-7576` is still read
+        // as one: handed on as a plain number, its extension would be lost.
+        phone => Ok(contact_from_text(phone, expires_at)),
     }
 }
 

@@ -44,8 +44,8 @@ use leadgen_domain::time::format_beijing;
 use serde_json::{Value, json};
 
 use crate::client::{
-    AppCredentials, Listing, OrderPage, PageCursor, PlatformClient, PlatformError, TokenSet,
-    check_purpose, url_with_query,
+    AppCredentials, Listing, OrderPage, PageCursor, PageSpan, PlatformClient, PlatformError,
+    TokenSet, check_purpose, url_with_query,
 };
 use crate::registry::Transport;
 use crate::reveal::{DecryptRequest, RevealPurpose, RevealedContact};
@@ -287,12 +287,12 @@ impl PlatformClient for DouyinClient {
             Utc::now(),
         );
         let json = self.send(app, call).await?;
-        let (orders, total) = parse_search_page(&json)?;
+        let span = PageSpan::numbered(page, 0, PAGE_SIZE);
+        let (orders, total) = parse_search_page(&json, span)?;
         let next = match listing {
-            Listing::Created => {
-                let read = (u64::from(page) + 1) * u64::from(PAGE_SIZE);
-                (!orders.is_empty() && read < total).then(|| PageCursor::Number(page + 1))
-            }
+            // A page the total says holds orders carries them ([`parse_search_page`]: an empty
+            // one is `Malformed`), so the walk moves on and is never paged for ever.
+            Listing::Created => span.followed(total).then(|| PageCursor::Number(page + 1)),
             Listing::Modified => PageCursor::backward_next(cursor, page, 0, total, PAGE_SIZE),
         };
         Ok(OrderPage {

@@ -7,8 +7,8 @@ use leadgen_domain::{
 };
 use serde_json::Value;
 
-use crate::client::{FetchedOrder, PlatformError, TokenSet, platform_text};
-use crate::json::{int, item_price_fen, item_quantity, list_at, str_at, text};
+use crate::client::{FetchedOrder, PageSpan, PlatformError, TokenSet, platform_text, token_error};
+use crate::json::{count_at, int, item_price_fen, item_quantity, list_at, page_list, str_at, text};
 
 /// How long a refresh token lives (token_create_response.go: 14 days).
 pub const REFRESH_TOKEN_DAYS: i64 = 14;
@@ -134,8 +134,13 @@ pub fn parse_error(json: &Value) -> Option<PlatformError> {
     })
 }
 
-/// Reads a successful `token.create` / `token.refresh` answer.
+/// Reads a `token.create` / `token.refresh` answer: the tokens, or the error it carries with the
+/// platform's words kept (the envelope's `code`, [`parse_error`]; an OAuth 2.0 `error`,
+/// [`token_error`]).
 pub fn parse_token_response(json: &Value, now: DateTime<Utc>) -> Result<TokenSet, PlatformError> {
+    if let Some(error) = token_error(json, true, &|_| None) {
+        return Err(error);
+    }
     if let Some(error) = parse_error(json) {
         return Err(error);
     }
@@ -159,30 +164,33 @@ pub fn parse_token_response(json: &Value, now: DateTime<Utc>) -> Result<TokenSet
     })
 }
 
-/// Reads one `order.searchList` page: its orders (each kept, parsed or not) and `total`.
-pub fn parse_search_page(json: &Value) -> Result<(Vec<FetchedOrder>, u64), PlatformError> {
+/// Reads the page `span` of an `order.searchList` answer: its orders (each kept, parsed or not)
+/// and `data.total` (a count). An empty `shop_order_list` may be left out; absent (or empty)
+/// while the total says this page holds orders, the page is `Malformed`, never read as empty.
+pub fn parse_search_page(
+    json: &Value,
+    span: PageSpan,
+) -> Result<(Vec<FetchedOrder>, u64), PlatformError> {
     let data = match json.get("data") {
-        Some(Value::Object(_)) => &json["data"],
+        Some(data @ Value::Object(_)) => data,
         _ => return Err(PlatformError::Malformed("no data object".into())),
     };
-    let list = match data.get("shop_order_list") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(items)) => items.clone(),
-        Some(_) => {
-            return Err(PlatformError::Malformed(
-                "shop_order_list is not a list".into(),
-            ));
-        }
-    };
-    let total = int(data.get("total"))
-        .and_then(|t| u64::try_from(t).ok())
+    let total = count_at(data, "total")
+        .ok()
+        .flatten()
         .ok_or_else(|| PlatformError::Malformed("data.total is missing".into()))?;
+    let list = page_list(
+        data.get("shop_order_list"),
+        "shop_order_list",
+        span.holds_orders(total),
+    )
+    .map_err(PlatformError::Malformed)?;
     let orders = list
-        .into_iter()
+        .iter()
         .map(|raw| FetchedOrder {
             order_id: text(raw.get("order_id")),
-            parsed: parse_order(&raw),
-            raw,
+            parsed: parse_order(raw),
+            raw: raw.clone(),
         })
         .collect();
     Ok((orders, total))

@@ -31,7 +31,7 @@ fn fixture(name: &str) -> Value {
 #[test]
 fn parses_a_recorded_search_list_page() {
     let json = fixture("search");
-    let (orders, total) = parse_search_page(&json).unwrap();
+    let (orders, total) = parse_search_page(&json, PageSpan::numbered(0, 0, PAGE_SIZE)).unwrap();
     assert_eq!((orders.len(), total), (4, 4));
     assert_eq!(
         orders[0].raw, json["data"]["shop_order_list"][0],
@@ -469,4 +469,104 @@ fn the_consent_page_names_the_service_never_the_app_key() {
         c.authorize_url(&app, "https://x.example/cb", "st"),
         "https://fuwu.jinritemai.com/authorize?state=st&redirect_uri=https%3A%2F%2Fx.example%2Fcb"
     );
+}
+
+/// `shop_order_list` absent, of another shape, or empty while `data.total` says this page holds
+/// orders was an empty page: the walk ended there and the orders were lost.
+#[test]
+fn a_page_the_total_says_holds_orders_must_carry_them() {
+    let first = PageSpan::numbered(0, 0, PAGE_SIZE);
+    let answer = |data: Value| json!({"code": 10000, "msg": "success", "data": data});
+    for data in [
+        json!({"page": 0, "size": 100, "total": 4}),
+        json!({"page": 0, "size": 100, "total": "4", "shop_order_list": null}),
+        json!({"page": 0, "size": 100, "total": 4, "shop_order_list": []}),
+    ] {
+        assert!(
+            matches!(
+                parse_search_page(&answer(data.clone()), first),
+                Err(PlatformError::Malformed(ref m)) if m.contains("shop_order_list")
+            ),
+            "{data}"
+        );
+    }
+    let odd = json!({"page": 0, "size": 100, "total": 0, "shop_order_list": {"a": 1}});
+    assert!(matches!(
+        parse_search_page(&answer(odd), first),
+        Err(PlatformError::Malformed(ref m)) if m.contains("not a list")
+    ));
+    // An empty window: empty, with or without the list.
+    for data in [
+        json!({"page": 0, "size": 100, "total": 0}),
+        json!({"page": 0, "size": 100, "total": 0, "shop_order_list": []}),
+    ] {
+        let (orders, total) = parse_search_page(&answer(data), first).unwrap();
+        assert!(orders.is_empty() && total == 0);
+    }
+    // A page past the end of a total that shrank mid-walk (backward walk): empty.
+    let third = PageSpan::numbered(2, 0, PAGE_SIZE);
+    let past = json!({"page": 2, "size": 100, "total": 150});
+    assert_eq!(parse_search_page(&answer(past), third).unwrap().1, 150);
+}
+
+/// A token answer with an OAuth 2.0 `error` (no `code`) was `Malformed("response without
+/// code")`: its words are kept and it is classified as OAuth defines it.
+#[test]
+fn an_oauth_error_from_the_token_endpoint_keeps_its_words() {
+    let now = Utc::now();
+    assert_eq!(
+        parse_token_response(
+            &json!({"error": "invalid_grant", "error_description": "过期"}),
+            now
+        ),
+        Err(PlatformError::AuthRefused("invalid_grant: 过期".into()))
+    );
+    assert_eq!(
+        parse_token_response(&json!({"error": "temporarily_unavailable"}), now),
+        Err(PlatformError::Unknown {
+            code: "temporarily_unavailable".into(),
+            message: String::new()
+        })
+    );
+}
+
+/// `is_virtual_tel` is read as a bool, "true"/"false" or 1/0; without it a `main-extension`
+/// `decrypt_text` is still a privacy number: handed on as plain, its extension was lost.
+#[test]
+fn a_privacy_number_without_its_flag_is_never_plain() {
+    let request = DecryptRequest {
+        order_id: "6921234567890123456".into(),
+        ciphertext: "$Kg1E$AbZ1$1$$".into(),
+        purpose: RevealPurpose::Fulfilment,
+    };
+    let answer = |flag: Option<Value>, a: &str, b: &str| {
+        let mut item = json!({"auth_id": "6921234567890123456", "cipher_text": "$Kg1E$AbZ1$1$$",
+            "decrypt_text": "18400913965-7576", "err_no": 0, "err_msg": "", "data_type": 3,
+            "phone_no_a": a, "phone_no_b": b, "expire_time": 1_767_225_600});
+        if let Some(flag) = flag {
+            item["is_virtual_tel"] = flag;
+        }
+        json!({"code": 10000, "msg": "success", "data": {"decrypt_infos": [item]}})
+    };
+    for flag in [
+        None,
+        Some(json!(false)),
+        Some(json!("false")),
+        Some(json!(0)),
+        Some(json!("true")),
+        Some(json!(1)),
+    ] {
+        let c = decrypt::parse_decrypt_response(&answer(flag.clone(), "", ""), &request).unwrap();
+        assert_eq!(
+            (c.kind(), c.expose_number(), c.expose_extension()),
+            (ContactKind::Virtual, "18400913965", Some("7576")),
+            "{flag:?}"
+        );
+        assert_eq!(c.expires_at().map(|t| t.timestamp()), Some(1_767_225_600));
+    }
+    // Flagged as 1, the parts are read as with `true`.
+    let c =
+        decrypt::parse_decrypt_response(&answer(Some(json!(1)), "18400913965", "7576"), &request)
+            .unwrap();
+    assert_eq!(c.expose_extension(), Some("7576"));
 }

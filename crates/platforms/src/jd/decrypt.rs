@@ -18,10 +18,12 @@
 //! - Errors: the gateway's as for every JOS call (2 throttled, 19 invalid token,
 //!   [`super::parse_error_response`]); `returnType.code` [simulator choice, mirrored by
 //!   `tools/platform-sim/src/jd/decrypt.rs`]: 0 ok, 1001 no decrypt permission →
-//!   `DecryptNotPermitted`, 1002 daily decrypt quota used up → `QuotaExhausted`, anything else
-//!   → `DecryptFailed` with the platform's text (not retried: each call counts against the daily
-//!   quota); a body `code` other than 0 → `Unknown` with its text, retried as the gateway's
-//!   unknown codes are. An order the answer has no receiver for is `DecryptFailed`.
+//!   `DecryptNotPermitted`, 1002 daily decrypt quota used up → `QuotaExhausted`; any other code
+//!   is undocumented ("system busy" as much as a refusal) → `Unknown` with the platform's code
+//!   and text (bounded retry, then reported), as a body `code` other than 0 is. An order the
+//!   answer has no receiver for is `DecryptFailed`.
+//! - `privacyProtection` is read as a bool, `"true"`/`"false"` or 1/0; without it a
+//!   `main-extension` mobile is still a privacy number (`contact_from_text`), never a plain one.
 //! - Quota: JOS counts calls per app per day (code 2 "调用次数超限" when spent; the daily quota is
 //!   shown in the JOS console [3p]); no number for this API is in our sources.
 
@@ -30,12 +32,14 @@ use leadgen_domain::time::parse_beijing;
 use serde_json::{Value, json};
 
 use crate::client::PlatformError;
-use crate::json::{int, text};
+use crate::json::{flag, int, response_body, text};
 use crate::reveal::{DecryptRequest, RevealPurpose, RevealedContact, contact_from_text};
 
 pub const DECRYPT_METHOD: &str = "jingdong.jos.order.oaid.decrypt";
 /// The response key (JD's own spelling, `responce`).
 pub const DECRYPT_RESPONSE: &str = "jingdong_jos_order_oaid_decrypt_responce";
+/// The same, spelt `_response`.
+const DECRYPT_RESPONSE_SPELT: &str = "jingdong_jos_order_oaid_decrypt_response";
 
 /// The purposes JD permits here: fulfilment only.
 pub const PURPOSES: &[RevealPurpose] = &[RevealPurpose::Fulfilment];
@@ -74,8 +78,7 @@ pub fn parse_decrypt_response(
     json: &Value,
     request: &DecryptRequest,
 ) -> Result<RevealedContact, PlatformError> {
-    let body = json
-        .get(DECRYPT_RESPONSE)
+    let body = response_body(json, &[DECRYPT_RESPONSE, DECRYPT_RESPONSE_SPELT])
         .ok_or_else(|| PlatformError::Malformed(format!("no {DECRYPT_RESPONSE}")))?;
     let outer = text(body.get("code")).unwrap_or_default();
     if !outer.is_empty() && outer != "0" {
@@ -106,11 +109,11 @@ pub fn parse_decrypt_response(
                 retry_after: None,
             });
         }
-        // Other codes are not documented. A decrypt answer's business code is returned at once
-        // with its text, as the other decrypt refusals are: each retry would be another call
-        // counted against the app's daily quota while a salesperson waits.
+        // Other codes are not documented: "system busy" is one as much as "not this shop's
+        // order". Unknown, the safe default: retried a bounded number of times, then once after
+        // a refresh, and reported with JOS's code and text; never a final refusal on a guess.
         _ => {
-            return Err(PlatformError::DecryptFailed {
+            return Err(PlatformError::Unknown {
                 code: format!("returnType.code {code}"),
                 message,
             });
@@ -137,8 +140,9 @@ pub fn parse_decrypt_response(
         })?;
     let mobile = text(item.get("consMobilePhone")).unwrap_or_default();
     let mobile = mobile.trim();
-    if item.get("privacyProtection").and_then(Value::as_bool) == Some(true) {
-        let revealed = contact_from_text(mobile, expiry(item)?);
+    let expires_at = expiry(item)?;
+    if flag(item.get("privacyProtection")) == Some(true) {
+        let revealed = contact_from_text(mobile, expires_at);
         if revealed.expose_extension().is_none() {
             return Err(PlatformError::Malformed(
                 "privacyProtection is set but the mobile is not main-extension".into(),
@@ -152,8 +156,10 @@ pub fn parse_decrypt_response(
             code: code.to_string(),
             message: "the receiver has neither mobile nor phone".into(),
         }),
-        ("", phone) => Ok(RevealedContact::plain(phone)),
-        (mobile, _) => Ok(RevealedContact::plain(mobile)),
+        // Without the flag (absent, or false) a privacy number is still read as one: handed on
+        // as a plain number, its extension would be lost and the call reach nobody.
+        ("", phone) => Ok(contact_from_text(phone, expires_at)),
+        (mobile, _) => Ok(contact_from_text(mobile, expires_at)),
     }
 }
 
@@ -229,20 +235,91 @@ mod tests {
             parse_decrypt_response(&denied, &request()),
             Err(PlatformError::DecryptNotPermitted { .. })
         ));
-        // An undocumented business code is returned at once with its text (each retry would
-        // count against the daily quota); a body code other than 0 is unknown, text kept.
-        let other = answer(json!({"code": 1999, "message": "订单状态不允许解密"}));
-        assert_eq!(
-            parse_decrypt_response(&other, &request()),
-            Err(PlatformError::DecryptFailed {
-                code: "returnType.code 1999".into(),
-                message: "订单状态不允许解密".into()
-            })
-        );
+        // An undocumented business code ("system busy" as much as a refusal) is unknown, its
+        // code and text kept: retried a bounded number of times, never a final refusal on a
+        // guess. So is a body code other than 0.
+        for (code, message) in [(1999, "订单状态不允许解密"), (5000, "系统繁忙，请稍后重试")]
+        {
+            let other = answer(json!({"code": code, "message": message}));
+            assert_eq!(
+                parse_decrypt_response(&other, &request()),
+                Err(PlatformError::Unknown {
+                    code: format!("returnType.code {code}"),
+                    message: message.into()
+                })
+            );
+        }
         let body = json!({ DECRYPT_RESPONSE: { "code": "5", "zh_desc": "参数错误" } });
         assert!(matches!(
             parse_decrypt_response(&body, &request()),
             Err(PlatformError::Unknown { ref message, .. }) if message == "参数错误"
+        ));
+    }
+
+    /// `privacyProtection` is read as a bool, "true"/"false" or 1/0; without it a
+    /// `main-extension` mobile is still a privacy number: handed on as plain, its extension was
+    /// lost and the call reached nobody.
+    #[test]
+    fn a_privacy_number_without_its_flag_is_never_plain() {
+        let item = |flag: Option<Value>| {
+            let mut item = json!({"orderId": "281234567890", "oaid": "oaid-x",
+                "consMobilePhone": "17012345678-4321", "expiration": "2026-01-02 08:00:00"});
+            if let Some(flag) = flag {
+                item["privacyProtection"] = flag;
+            }
+            answer(json!({"code": 0, "data": [item]}))
+        };
+        for flag in [
+            None,
+            Some(Value::Null),
+            Some(json!(true)),
+            Some(json!("true")),
+            Some(json!(1)),
+            Some(json!("1")),
+            Some(json!(false)),
+            Some(json!("0")),
+        ] {
+            let c = parse_decrypt_response(&item(flag.clone()), &request()).unwrap();
+            assert_eq!(
+                (c.kind(), c.expose_number(), c.expose_extension()),
+                (ContactKind::Virtual, "17012345678", Some("4321")),
+                "{flag:?}"
+            );
+            assert_eq!(
+                c.expires_at().map(|t| t.to_rfc3339()).as_deref(),
+                Some("2026-01-02T00:00:00+00:00")
+            );
+        }
+        // Flagged as a string, the extension is required as with a bool.
+        let mut flagged = item(Some(json!("true")));
+        flagged[DECRYPT_RESPONSE]["returnType"]["data"][0]["consMobilePhone"] =
+            "13800000001".into();
+        assert!(matches!(
+            parse_decrypt_response(&flagged, &request()),
+            Err(PlatformError::Malformed(_))
+        ));
+    }
+
+    /// The answer under another letter case or spelling of its key, or the one `…_responce`
+    /// key the answer has, is read.
+    #[test]
+    fn the_answer_is_read_under_its_key_in_any_case_or_spelling() {
+        let return_type = json!({"code": 0, "data": [{"orderId": 281234567890u64,
+            "oaid": "oaid-x", "consMobilePhone": "13800000001"}]});
+        for key in [
+            "jingdong_jos_order_oaid_decrypt_responce",
+            "JINGDONG_JOS_ORDER_OAID_DECRYPT_RESPONCE",
+            "jingdong_jos_order_oaid_decrypt_response",
+            "jingdong_jos_order_oaidDecrypt_responce",
+        ] {
+            let answer = json!({ key: { "code": "0", "returnType": return_type } });
+            let c = parse_decrypt_response(&answer, &request()).unwrap();
+            assert_eq!(c.expose_number(), "13800000001", "{key}");
+        }
+        let two = json!({"a_responce": {"returnType": return_type}, "b_responce": {}});
+        assert!(matches!(
+            parse_decrypt_response(&two, &request()),
+            Err(PlatformError::Malformed(_))
         ));
     }
 }

@@ -30,8 +30,8 @@ use leadgen_domain::PlatformType;
 use leadgen_domain::time::format_beijing;
 
 use crate::client::{
-    AppCredentials, Listing, OrderPage, PageCursor, PlatformClient, PlatformError, TokenSet,
-    check_purpose, url_with_query,
+    AppCredentials, Listing, OrderPage, PageCursor, PageSpan, PlatformClient, PlatformError,
+    TokenSet, check_purpose, url_with_query,
 };
 use crate::registry::Transport;
 use crate::resilience::BanScope;
@@ -47,6 +47,16 @@ pub use parse::{
 pub const SEARCH_METHOD: &str = "jingdong.pop.order.enSearch";
 /// Its response key (JD's own spelling, `responce`).
 pub const SEARCH_RESPONSE: &str = "jingdong_pop_order_enSearch_responce";
+/// The keys its answer may come under: the method's own (the `{method, . → _}_responce` rule the
+/// gateway follows), the older `jingdong.pop.order.search`'s of the README's sample (§2.3; the
+/// two take the same parameters), each also spelt `_response`. Other letter cases are read too
+/// ([`crate::json::response_body`]).
+pub const SEARCH_RESPONSES: &[&str] = &[
+    SEARCH_RESPONSE,
+    "jingdong_pop_order_search_responce",
+    "jingdong_pop_order_enSearch_response",
+    "jingdong_pop_order_search_response",
+];
 
 /// Every `order_state` JOS knows: orders in a state not listed are not returned.
 pub const ORDER_STATES: &str = "WAIT_SELLER_STOCK_OUT,WAIT_GOODS_RECEIVE_CONFIRM,\
@@ -246,12 +256,14 @@ impl PlatformClient for JdClient {
         let business = Self::search_params(window, listing, page);
         let params = self.signed_params(app, access_token, SEARCH_METHOD, &business, Utc::now());
         let json = self.call(app, &params).await?;
-        let (orders, total) = parse_orders_page(&json)?;
+        let span = PageSpan::numbered(page, 1, PAGE_SIZE);
+        let (orders, total) = parse_orders_page(&json, span)?;
         let next = match listing {
+            // A page `orderTotal` says holds orders carries them ([`parse_orders_page`]: an
+            // empty one is `Malformed`), so the walk moves on and is never paged for ever.
             Listing::Created => {
-                let seen =
-                    u64::from(page.saturating_sub(1)) * u64::from(PAGE_SIZE) + orders.len() as u64;
-                (!orders.is_empty() && seen < total).then(|| PageCursor::Number(page + 1))
+                let seen = span.offset + orders.len() as u64;
+                (seen < total).then(|| PageCursor::Number(page + 1))
             }
             Listing::Modified => PageCursor::backward_next(cursor, page, 1, total, PAGE_SIZE),
         };

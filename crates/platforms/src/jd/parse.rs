@@ -1,16 +1,16 @@
 //! Reading JOS responses: gateway errors, `apiResult` failures, tokens and orders.
 
 use chrono::{DateTime, TimeZone, Utc};
-use leadgen_domain::contact::split_virtual;
 use leadgen_domain::time::parse_beijing;
-use leadgen_domain::{
-    BuyerRef, ContactField, ContactKind, NeutralStatus, OrderItem, RawOrder, Receiver,
-};
+use leadgen_domain::{BuyerRef, ContactField, NeutralStatus, OrderItem, RawOrder, Receiver};
 use serde_json::Value;
 
-use super::SEARCH_RESPONSE;
-use crate::client::{FetchedOrder, PlatformError, TokenSet, platform_text};
-use crate::json::{int, item_price, item_quantity, list_at, str_at, text, yuan};
+use super::{SEARCH_RESPONSE, SEARCH_RESPONSES};
+use crate::client::{FetchedOrder, PageSpan, PlatformError, TokenSet, platform_text, token_error};
+use crate::contact::{listed_phone, listed_text};
+use crate::json::{
+    count_at, int, item_price, item_quantity, list_at, page_list, response_body, str_at, text, yuan,
+};
 
 /// Whether a JOS message says the service is down or busy (retry later).
 fn sounds_unavailable(message: &str) -> bool {
@@ -99,6 +99,11 @@ pub fn parse_token_response(json: &Value, now: DateTime<Utc>) -> Result<TokenSet
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty());
     let Some(access_token) = access_token else {
+        // An OAuth 2.0 `error`, or a gateway `error_response` (its 19, an API call's access
+        // token, is no refusal of the grant here: unknown), with JOS's words ([`token_error`]).
+        if let Some(error) = token_error(json, true, &parse_error_response) {
+            return Err(error);
+        }
         if let Some(code) = text(json.get("code")) {
             let msg = str_at(json, "msg");
             // A busy or unavailable token service is retried; a shop is not declared dead for it.
@@ -111,7 +116,8 @@ pub fn parse_token_response(json: &Value, now: DateTime<Utc>) -> Result<TokenSet
                 }
             });
         }
-        if let Some(error) = parse_error_response(json) {
+        // Any other text it carries (`msg`, `error_msg`…): unknown, never `Malformed`.
+        if let Some(error) = token_error(json, false, &parse_error_response) {
             return Err(error);
         }
         return Err(PlatformError::Malformed(
@@ -136,12 +142,17 @@ pub fn parse_token_response(json: &Value, now: DateTime<Utc>) -> Result<TokenSet
     })
 }
 
-/// Reads one `jingdong_pop_order_enSearch_responce` page: its orders and `orderTotal`.
-pub fn parse_orders_page(json: &Value) -> Result<(Vec<FetchedOrder>, u64), PlatformError> {
-    let body = json
-        .get(SEARCH_RESPONSE)
+/// Reads the page `span` of an `enSearch` answer ([`SEARCH_RESPONSES`], or its one
+/// `…_responce` key, [`response_body`]): its orders and `orderTotal` (a count, digits in a string
+/// too, spaces ignored). JOS leaves an empty `orderInfoList` out; absent (or empty) while
+/// `orderTotal` says this page holds orders, the page is `Malformed`, never read as empty.
+pub fn parse_orders_page(
+    json: &Value,
+    span: PageSpan,
+) -> Result<(Vec<FetchedOrder>, u64), PlatformError> {
+    let body = response_body(json, SEARCH_RESPONSES)
         .ok_or_else(|| PlatformError::Malformed(format!("no {SEARCH_RESPONSE}")))?;
-    if let Some(code) = text(body.get("code")).filter(|c| c != "0") {
+    if let Some(code) = text(body.get("code")).filter(|c| c.trim() != "0") {
         return Err(body_code_error(SEARCH_RESPONSE, &code, body));
     }
     let result = body
@@ -150,27 +161,22 @@ pub fn parse_orders_page(json: &Value) -> Result<(Vec<FetchedOrder>, u64), Platf
     if let Some(error) = result.get("apiResult").and_then(api_result_error) {
         return Err(error);
     }
-    let total = match result.get("orderTotal") {
-        Some(Value::Number(n)) => n.as_u64(),
-        Some(Value::String(s)) => s.parse().ok(),
-        _ => None,
-    }
-    .ok_or_else(|| PlatformError::Malformed("orderTotal is missing or not a count".into()))?;
-    let list = match result.get("orderInfoList") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(items)) => items.clone(),
-        Some(_) => {
-            return Err(PlatformError::Malformed(
-                "orderInfoList is not a list".into(),
-            ));
-        }
-    };
+    let total = count_at(result, "orderTotal")
+        .ok()
+        .flatten()
+        .ok_or_else(|| PlatformError::Malformed("orderTotal is missing or not a count".into()))?;
+    let list = page_list(
+        result.get("orderInfoList"),
+        "orderInfoList",
+        span.holds_orders(total),
+    )
+    .map_err(PlatformError::Malformed)?;
     let orders = list
-        .into_iter()
+        .iter()
         .map(|raw| FetchedOrder {
             order_id: text(raw.get("orderId")),
-            parsed: parse_order(&raw),
-            raw,
+            parsed: parse_order(raw),
+            raw: raw.clone(),
         })
         .collect();
     Ok((orders, total))
@@ -201,36 +207,16 @@ fn time(raw: &Value, key: &str) -> Result<Option<DateTime<Utc>>, String> {
     }
 }
 
-/// A TDE ciphertext: a Base64 blob (cipher type, key id, AES-CBC body), never parsed.
-fn is_tde_ciphertext(value: &str) -> bool {
-    value.len() >= 24
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
-}
-
-/// A `consigneeInfo` value as sent: encrypted (the norm), masked, virtual or plain.
+/// A `consigneeInfo` value as sent: encrypted (the norm: a TDE Base64 blob, or the `<encrypted>`
+/// of the README's sample), masked, virtual or in clear. Only a phone that parses as a phone
+/// number, or a name or address in written text, is in clear; anything unrecognised is opaque
+/// ([`listed_phone`], [`listed_text`]), never stored as the buyer's contact.
 fn consignee_field(value: &str, is_phone: bool) -> Option<ContactField> {
-    let value = value.trim();
-    if value.is_empty() {
-        return None;
-    }
-    let kind = if value.contains('*') {
-        ContactKind::Masked
-    } else if is_phone && split_virtual(value).is_some() {
-        ContactKind::Virtual
-    } else if is_tde_ciphertext(value) {
-        ContactKind::PlatformEncrypted
+    if is_phone {
+        listed_phone(value)
     } else {
-        ContactKind::Plain
-    };
-    Some(ContactField {
-        kind,
-        value: value.to_owned(),
-        masked: None,
-        expires_at: None,
-        decryptable: false,
-    })
+        listed_text(value)
+    }
 }
 
 /// Parses one `orderInfo` into the neutral form.

@@ -8,6 +8,12 @@ use super::*;
 use crate::registry::Endpoint;
 use crate::sign::Params;
 
+/// The first page of a walk.
+const PAGE1: PageSpan = PageSpan {
+    offset: 0,
+    size: PAGE_SIZE as u64,
+};
+
 fn fixture(name: &str) -> Value {
     let text = match name {
         "order_ensearch" => include_str!("../../tests/fixtures/jd/order_ensearch.json"),
@@ -35,7 +41,7 @@ fn client() -> JdClient {
 
 #[test]
 fn parses_a_recorded_search_page() {
-    let (orders, total) = parse_orders_page(&fixture("order_ensearch")).unwrap();
+    let (orders, total) = parse_orders_page(&fixture("order_ensearch"), PAGE1).unwrap();
     assert_eq!((orders.len(), total), (3, 203));
     let first = orders[0].parsed.as_ref().unwrap();
     assert_eq!(first.order_id, "281234567890");
@@ -138,7 +144,7 @@ fn maps_jos_errors_to_typed_errors() {
         })
     );
     assert!(parse_error_response(&fixture("order_ensearch")).is_none());
-    let failed = parse_orders_page(&fixture("api_result_failure")).unwrap_err();
+    let failed = parse_orders_page(&fixture("api_result_failure"), PAGE1).unwrap_err();
     // `numberCode`s are not documented: unknown, with JOS's own code and text.
     assert!(
         matches!(failed, PlatformError::Unknown { ref code, ref message }
@@ -155,11 +161,11 @@ fn maps_jos_errors_to_typed_errors() {
     let busy = json!({SEARCH_RESPONSE: {"code": "0", "searchorderinfo_result": {"apiResult":
         {"success": false, "chineseErrCode": "系统繁忙", "englishErrCode": "system busy", "numberCode": 1}}}});
     assert!(matches!(
-        parse_orders_page(&busy),
+        parse_orders_page(&busy, PAGE1),
         Err(PlatformError::Unavailable(_))
     ));
     assert!(matches!(
-        parse_orders_page(&json!({"other": {}})),
+        parse_orders_page(&json!({"other": {}}), PAGE1),
         Err(PlatformError::Malformed(_))
     ));
 }
@@ -336,4 +342,186 @@ fn windows_are_one_day_over_the_whole_range() {
     let long = TimeWindow::new(now - Duration::days(400), now);
     let w = client().windows(long, now, Listing::Modified);
     assert_eq!(w[0].start, now - Duration::days(400));
+}
+
+/// One `enSearch` answer under `key` with `orderTotal` `total` and, when given, `orderInfoList`.
+fn search_answer(key: &str, total: Value, list: Option<Value>) -> Value {
+    let mut result = json!({"apiResult": {"success": true}, "orderTotal": total});
+    if let Some(list) = list {
+        result["orderInfoList"] = list;
+    }
+    json!({ key: {"code": "0", "searchorderinfo_result": result} })
+}
+
+/// The first order of the recorded page.
+fn recorded_order() -> Value {
+    fixture("order_ensearch")[SEARCH_RESPONSE]["searchorderinfo_result"]["orderInfoList"][0].clone()
+}
+
+/// The answer may come under the README sample's `jingdong_pop_order_search_responce`, in
+/// another letter case, or as the answer's one `…_responce` key; it was refused as
+/// `Malformed("no jingdong_pop_order_enSearch_responce")`.
+#[test]
+fn the_search_answer_is_read_under_any_of_its_keys() {
+    for key in [
+        SEARCH_RESPONSE,
+        "jingdong_pop_order_search_responce",
+        "jingdong_pop_order_ensearch_responce",
+        "JINGDONG_POP_ORDER_ENSEARCH_RESPONCE",
+        "jingdong_pop_order_enSearch_response",
+        "jingdong_pop_order_enSearchV2_responce",
+    ] {
+        let answer = search_answer(key, json!(1), Some(json!([recorded_order()])));
+        let (orders, total) = parse_orders_page(&answer, PAGE1).unwrap();
+        assert_eq!((orders.len(), total), (1, 1), "{key}");
+    }
+    // Two candidates, or only an error envelope: no telling which is the answer.
+    let two = json!({"a_responce": {}, "b_response": {}});
+    assert!(matches!(
+        parse_orders_page(&two, PAGE1),
+        Err(PlatformError::Malformed(_))
+    ));
+}
+
+/// `orderInfoList` absent, of another shape, or empty while `orderTotal` says this page holds
+/// orders was an empty page: the walk ended there and the orders were lost.
+#[test]
+fn a_page_the_total_says_holds_orders_must_carry_them() {
+    for list in [None, Some(Value::Null), Some(json!([]))] {
+        let answer = search_answer(SEARCH_RESPONSE, json!(203), list.clone());
+        assert!(
+            matches!(
+                parse_orders_page(&answer, PAGE1),
+                Err(PlatformError::Malformed(ref m)) if m.contains("orderInfoList")
+            ),
+            "{list:?}"
+        );
+    }
+    let odd = search_answer(SEARCH_RESPONSE, json!(0), Some(json!({"orderInfo": []})));
+    assert!(matches!(
+        parse_orders_page(&odd, PAGE1),
+        Err(PlatformError::Malformed(ref m)) if m.contains("orderInfoList is not a list")
+    ));
+    // An empty window, or a page past the end of a total that shrank mid-walk: empty.
+    let empty = search_answer(SEARCH_RESPONSE, json!(0), None);
+    assert!(parse_orders_page(&empty, PAGE1).unwrap().0.is_empty());
+    let third = PageSpan::numbered(3, 1, PAGE_SIZE);
+    let past = search_answer(SEARCH_RESPONSE, json!(150), None);
+    assert_eq!(parse_orders_page(&past, third).unwrap().1, 150);
+    let reached = search_answer(SEARCH_RESPONSE, json!(250), Some(json!([])));
+    assert!(matches!(
+        parse_orders_page(&reached, third),
+        Err(PlatformError::Malformed(_))
+    ));
+}
+
+/// `orderTotal` as digits with spaces is a count (it was "orderTotal is missing or not a
+/// count"); a negative or a word is not.
+#[test]
+fn order_total_is_read_as_digits_with_spaces() {
+    let answer = search_answer(
+        SEARCH_RESPONSE,
+        json!(" 203 "),
+        Some(json!([recorded_order()])),
+    );
+    assert_eq!(parse_orders_page(&answer, PAGE1).unwrap().1, 203);
+    for bad in [json!(-1), json!("many"), json!(1.5), json!([])] {
+        let answer = search_answer(SEARCH_RESPONSE, bad.clone(), Some(json!([])));
+        assert!(
+            matches!(
+                parse_orders_page(&answer, PAGE1),
+                Err(PlatformError::Malformed(ref m)) if m.contains("orderTotal")
+            ),
+            "{bad}"
+        );
+    }
+}
+
+/// A consignee value of no recognised form (`<encrypted>` as in the README's sample, Base64url,
+/// a short blob, a `~…~` ciphertext) was `Plain`: stored as the buyer's contact, and the reveal
+/// through `jingdong.jos.order.oaid.decrypt` refused as needless. Only a phone number is plain.
+#[test]
+fn an_unrecognised_consignee_value_is_never_plain() {
+    let mut order = recorded_order();
+    for (mobile, kind) in [
+        ("<encrypted>", ContactKind::PlatformEncrypted),
+        (
+            "AgE-1STBoIEdpJWS_EEIXMAGPrYrMAElKpRUJ5XRypgk",
+            ContactKind::PlatformEncrypted,
+        ),
+        ("AgE+1STB", ContactKind::PlatformEncrypted),
+        (
+            "~AgAAAAFYg4ABX2hUqQCr2kQXk2Pzh5e4eI6hwzs=~0~",
+            ContactKind::PlatformEncrypted,
+        ),
+        (
+            "AgE+1STBoIEdpJWS+EEIXMAGPrYrMAElKpRUJ5XRypgk",
+            ContactKind::PlatformEncrypted,
+        ),
+        ("138****5678", ContactKind::Masked),
+        ("18877771111-123", ContactKind::Virtual),
+        ("13812345678", ContactKind::Plain),
+        ("010-88886666", ContactKind::Plain),
+    ] {
+        order["consigneeInfo"]["mobile"] = mobile.into();
+        let phone = parse_order(&order).unwrap().receiver.phone.unwrap();
+        assert_eq!(
+            (phone.kind, phone.value.as_str()),
+            (kind, mobile),
+            "{mobile}"
+        );
+    }
+    order["consigneeInfo"]["fullname"] = "<encrypted>".into();
+    order["consigneeInfo"]["fullAddress"] = "<encrypted>".into();
+    let receiver = parse_order(&order).unwrap().receiver;
+    assert_eq!(
+        (
+            receiver.name.map(|n| n.kind),
+            receiver.address.map(|a| a.kind)
+        ),
+        (
+            Some(ContactKind::PlatformEncrypted),
+            Some(ContactKind::PlatformEncrypted)
+        )
+    );
+    order["consigneeInfo"]["fullname"] = "张三".into();
+    assert_eq!(
+        parse_order(&order).unwrap().receiver.name.map(|n| n.kind),
+        Some(ContactKind::Plain)
+    );
+}
+
+/// Token answers in another shape than `{"code","msg"}` kept no text: an OAuth `error` or a
+/// gateway `error_response` was `Malformed`, or (19) a dead shop on a guess.
+#[test]
+fn token_errors_of_any_shape_keep_the_platforms_words() {
+    let now = Utc::now();
+    assert_eq!(
+        parse_token_response(
+            &json!({"error": "invalid_grant", "error_description": "过期"}),
+            now
+        ),
+        Err(PlatformError::AuthRefused("invalid_grant: 过期".into()))
+    );
+    let gateway = json!({"error_response": {"code": "19", "zh_desc": "无效access_token",
+        "en_desc": "Invalid access_token"}});
+    assert_eq!(
+        parse_token_response(&gateway, now),
+        Err(PlatformError::Unknown {
+            code: "19".into(),
+            message: "无效access_token Invalid access_token".into()
+        })
+    );
+    let signature = json!({"error_response": {"code": "12", "zh_desc": "签名无效"}});
+    assert!(matches!(
+        parse_token_response(&signature, now),
+        Err(PlatformError::InvalidRequest(_))
+    ));
+    assert_eq!(
+        parse_token_response(&json!({"error_msg": "系统错误"}), now),
+        Err(PlatformError::Unknown {
+            code: String::new(),
+            message: "系统错误".into()
+        })
+    );
 }

@@ -14,9 +14,11 @@
 //!   a privacy number comes as `decryptedData` `main-extension` with `expireTime` (ms). An item
 //!   with `errorCode ≠ 0` is `DecryptFailed` with that code; only a present `errorCode` 0 is
 //!   success (an item without it is `Malformed`, its text never handed on as a number).
-//! - Errors: the envelope as for every Kuaishou call (17 throttled, 24/25 session expired,
-//!   [`super::parse_api_error`]), and [simulator choice] 28 no permission for the API →
-//!   `DecryptNotPermitted`, 2002 decrypt quota used up → `QuotaExhausted`.
+//! - Errors: [simulator choice] 28 no permission for the API → `DecryptNotPermitted`, 2002
+//!   decrypt quota used up → `QuotaExhausted`; every other `result` ≠ 1 as on any Kuaishou call
+//!   ([`super::parse_api_error`]): Kuaishou documents no code, so none is classified (the
+//!   simulator's 17 rate limited and 24/25 token expired or invalid included) and each is
+//!   `Unknown` with its `result` and text (bounded backoff, one refresh, then reported).
 //! - Quota [doc: same API text]: "解密额度在商家维度，商家在小店PC端、APP端和API上共享解密额度" — the
 //!   quota is the merchant's, shared by the shop's PC and app clients and every API caller; its
 //!   size is not in our sources.

@@ -7,30 +7,44 @@ use leadgen_domain::{
 };
 use serde_json::Value;
 
-use crate::client::{FetchedOrder, PlatformError, TokenSet, oauth_error, platform_text};
-use crate::json::{int, item_price_fen, item_quantity, list_at, str_at, text};
+use crate::client::{
+    FetchedOrder, PlatformError, TokenSet, oauth_error, platform_text, token_error,
+};
+use crate::json::{int, item_price_fen, item_quantity, list_at, page_list, str_at, text};
 
 /// The cursor that ends a walk.
 pub const NO_MORE: &str = "nomore";
 
-/// Reads the OAuth answer (`result=1` with tokens). Kuaishou documents only `result=1`
-/// (README §5 [3p]); a failure is classified by its `error` only when it is one OAuth 2.0
-/// defines (RFC 6749 §5.2: the endpoint is Kuaishou's `oauth2` one), whatever its `result`: a
-/// dead or denied grant is refused, a wrong app secret or request is ours to mend
-/// ([`oauth_error`]). Any other failure is [`PlatformError::Unknown`] with the platform's
-/// `result` and text: retried, and the shop is not declared dead for it.
+/// Reads the OAuth answer (`result=1` with tokens), or the error it carries with Kuaishou's words
+/// kept. Kuaishou documents only `result=1` (README §5 [3p]); a failure is classified by its
+/// `error` only when it is one OAuth 2.0 defines (RFC 6749 §5.2: the endpoint is Kuaishou's
+/// `oauth2` one), whatever its `result`, or with none: a dead or denied grant is refused, a wrong
+/// app secret or request is ours to mend ([`oauth_error`]). Any other failure (a `result` other
+/// than 1, or none beside an error text) is [`PlatformError::Unknown`] with the platform's
+/// `result` and text: reported as sent, and the shop is not declared dead for it. Only an
+/// answer carrying no error is `Malformed` (no `result`, or no `access_token`).
 pub fn parse_token_response(json: &Value, now: DateTime<Utc>) -> Result<TokenSet, PlatformError> {
-    let result = int(json.get("result"))
-        .ok_or_else(|| PlatformError::Malformed("token response without result".into()))?;
-    if result != 1 {
+    let result = int(json.get("result"));
+    if result != Some(1) {
         let said = platform_text(&[
-            &format!("result {result}"),
+            &result.map(|r| format!("result {r}")).unwrap_or_default(),
             str_at(json, "msg"),
             str_at(json, "error_msg"),
+            str_at(json, "error_description"),
         ]);
-        return Err(
-            oauth_error(str_at(json, "error"), &said).unwrap_or_else(|| unknown(json, result))
-        );
+        if let Some(refused) = oauth_error(str_at(json, "error").trim(), &said) {
+            return Err(refused);
+        }
+        if let Some(result) = result {
+            return Err(unknown(json, result));
+        }
+        // No `result`: an error the answer carries is unknown, with its text.
+        if let Some(error) = token_error(json, false, &|_| None) {
+            return Err(error);
+        }
+        return Err(PlatformError::Malformed(
+            "token response without result".into(),
+        ));
     }
     let access_token = text(json.get("access_token"))
         .ok_or_else(|| PlatformError::Malformed("token response without access_token".into()))?;
@@ -89,22 +103,29 @@ pub fn parse_cursor_page(
         Some(d @ Value::Object(_)) => d,
         _ => return Err(PlatformError::Malformed("no data object".into())),
     };
-    let list = match data.get("orderList") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(items)) => items.clone(),
-        Some(_) => return Err(PlatformError::Malformed("orderList is not a list".into())),
-    };
     let cursor = match data.get("cursor") {
         Some(Value::String(c)) => Some(c.clone()),
         None | Some(Value::Null) => None,
         Some(_) => return Err(PlatformError::Malformed("cursor is not a string".into())),
     };
+    // An empty list may be left out on the last page; without it on a page whose cursor walks on
+    // (not `"nomore"`), the answer cannot be trusted. An empty list sent as `[]` does not end the
+    // walk (the cursor does), so it is read as it is.
+    let walks_on = cursor.as_deref().is_some_and(|c| c != NO_MORE);
+    let list = match data.get("orderList") {
+        None | Some(Value::Null) if walks_on => {
+            return Err(PlatformError::Malformed(
+                "orderList is missing but the cursor says more pages follow".into(),
+            ));
+        }
+        list => page_list(list, "orderList", false).map_err(PlatformError::Malformed)?,
+    };
     let orders = list
-        .into_iter()
+        .iter()
         .map(|raw| FetchedOrder {
             order_id: text(raw.get("orderBaseInfo").and_then(|b| b.get("oid"))),
-            parsed: parse_order(&raw),
-            raw,
+            parsed: parse_order(raw),
+            raw: raw.clone(),
         })
         .collect();
     Ok((orders, cursor))

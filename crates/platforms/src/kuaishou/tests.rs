@@ -350,3 +350,78 @@ fn urls_parameters_and_windows() {
         assert_eq!(pair[0].end + chrono::Duration::seconds(1), pair[1].start);
     }
 }
+
+/// A token answer carrying an error without `result` was `Malformed("token response without
+/// result")` before its `error` was looked at: retried by the session with the same refresh
+/// token, its words lost. The error is read whatever `result` says, or with none.
+#[test]
+fn a_token_error_without_result_keeps_its_words() {
+    let now = Utc::now();
+    assert_eq!(
+        parse_token_response(
+            &json!({"error": "invalid_grant", "error_msg": "refresh_token已失效"}),
+            now
+        ),
+        Err(PlatformError::AuthRefused(
+            "invalid_grant: refresh_token已失效".into()
+        ))
+    );
+    assert_eq!(
+        parse_token_response(&json!({"error": "invalid_client"}), now),
+        Err(PlatformError::InvalidRequest("invalid_client".into()))
+    );
+    assert_eq!(
+        parse_token_response(
+            &json!({"error": "server_error", "error_msg": "内部错误"}),
+            now
+        ),
+        Err(PlatformError::Unknown {
+            code: "server_error".into(),
+            message: "内部错误".into()
+        })
+    );
+    assert_eq!(
+        parse_token_response(&json!({"code": 500, "msg": "系统繁忙"}), now),
+        Err(PlatformError::Unknown {
+            code: "500".into(),
+            message: "系统繁忙".into()
+        })
+    );
+    // Only an answer carrying no error is malformed.
+    for answer in [json!({"access_token": "a"}), json!({"result": 1})] {
+        assert!(
+            matches!(
+                parse_token_response(&answer, now),
+                Err(PlatformError::Malformed(_))
+            ),
+            "{answer}"
+        );
+    }
+}
+
+/// `orderList` absent on a page whose cursor walks on was read as an empty page: the answer
+/// cannot be trusted. On the last page (`"nomore"`) an absent list is an empty one.
+#[test]
+fn a_page_whose_cursor_walks_on_must_carry_its_list() {
+    let answer = |data: Value| json!({"result": 1, "msg": "success", "data": data});
+    for list in [None, Some(Value::Null)] {
+        let mut data = json!({"pageSize": 50, "cursor": "c2"});
+        if let Some(list) = list {
+            data["orderList"] = list;
+        }
+        assert!(matches!(
+            parse_cursor_page(&answer(data)),
+            Err(PlatformError::Malformed(ref m)) if m.contains("orderList")
+        ));
+    }
+    let (orders, cursor) = parse_cursor_page(&answer(json!({"cursor": NO_MORE}))).unwrap();
+    assert!(orders.is_empty() && cursor.as_deref() == Some(NO_MORE));
+    // Sent as `[]`, the cursor still moves the walk on.
+    let (orders, cursor) =
+        parse_cursor_page(&answer(json!({"cursor": "c2", "orderList": []}))).unwrap();
+    assert!(orders.is_empty() && cursor.as_deref() == Some("c2"));
+    assert!(matches!(
+        parse_cursor_page(&answer(json!({"cursor": NO_MORE, "orderList": {}}))),
+        Err(PlatformError::Malformed(ref m)) if m.contains("not a list")
+    ));
+}

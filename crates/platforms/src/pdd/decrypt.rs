@@ -28,8 +28,8 @@ use serde_json::{Value, json};
 
 use super::parse::parse_error_response;
 use crate::client::PlatformError;
-use crate::json::{int, str_at};
-use crate::reveal::{DecryptRequest, RevealPurpose, RevealedContact};
+use crate::json::{int, response_body, str_at, text};
+use crate::reveal::{DecryptRequest, RevealPurpose, RevealedContact, contact_from_text};
 
 pub const DECRYPT_TYPE: &str = "pdd.open.decrypt.batch";
 pub const DECRYPT_RESPONSE: &str = "open_decrypt_batch_response";
@@ -85,8 +85,7 @@ pub fn parse_decrypt_response(
     json: &Value,
     request: &DecryptRequest,
 ) -> Result<RevealedContact, PlatformError> {
-    let body = json
-        .get(DECRYPT_RESPONSE)
+    let body = response_body(json, &[DECRYPT_RESPONSE])
         .ok_or_else(|| PlatformError::Malformed(format!("no {DECRYPT_RESPONSE}")))?;
     let items = match body.get("data_decrypt_list") {
         None | Some(Value::Null) => &[][..],
@@ -122,7 +121,8 @@ pub fn parse_decrypt_response(
     if let Some((main, ext)) = dollar_virtual(decrypted) {
         return Ok(RevealedContact::virtual_number(main, ext, None));
     }
-    let extension = str_at(item, "virtual_identify_number").trim();
+    let extension = text(item.get("virtual_identify_number")).unwrap_or_default();
+    let extension = extension.trim();
     if int(item.get("virtual_number_type")) == Some(1) && !extension.is_empty() {
         return Ok(RevealedContact::virtual_number(decrypted, extension, None));
     }
@@ -132,7 +132,8 @@ pub fn parse_decrypt_response(
             message: "decrypted_data is empty".into(),
         });
     }
-    Ok(RevealedContact::plain(decrypted))
+    // Not flagged: a privacy number written `main-extension` is still one, never plain.
+    Ok(contact_from_text(decrypted, None))
 }
 
 #[cfg(test)]

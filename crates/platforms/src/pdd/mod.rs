@@ -26,8 +26,8 @@ use chrono::{DateTime, Duration, Utc};
 use leadgen_domain::PlatformType;
 
 use crate::client::{
-    AppCredentials, Listing, OrderPage, PageCursor, PlatformClient, PlatformError, TokenSet,
-    check_purpose, url_with_query,
+    AppCredentials, Listing, OrderPage, PageCursor, PageSpan, PlatformClient, PlatformError,
+    TokenSet, check_purpose, url_with_query,
 };
 use crate::registry::Transport;
 use crate::resilience::BanScope;
@@ -49,6 +49,12 @@ pub const PAGE_SIZE: u32 = 100;
 /// The by-modification listing and its response key.
 pub const INCREMENT_TYPE: &str = "pdd.order.number.list.increment.get";
 pub const INCREMENT_RESPONSE: &str = "order_sn_increment_get_response";
+/// The keys its answer may come under: the README's sample (§3.3, [`INCREMENT_RESPONSE`]) and
+/// what the envelope rule of §3.2 (`{api without pdd. and dots→_}_response`) gives for the API.
+pub const INCREMENT_RESPONSES: &[&str] = &[
+    INCREMENT_RESPONSE,
+    "order_number_list_increment_get_response",
+];
 /// One window: PDD allows `end_confirm_at - start_confirm_at` ≤ 24 h.
 pub const WINDOW_SECONDS: i64 = 86_400;
 /// One by-modification window: `end_updated_at - start_updated_at` ≤ 30 min.
@@ -225,15 +231,18 @@ impl PlatformClient for PddClient {
         };
         let params = self.signed_params(app, access_token, api, business, Utc::now());
         let json = self.call(app, &params).await?;
+        let span = PageSpan::numbered(page, 1, PAGE_SIZE);
         let (orders, next, total) = match listing {
             Listing::Created => {
-                let (orders, has_next) = parse_orders_page(&json)?;
-                // An empty page ends the walk whatever `has_next` says.
-                let next = (has_next && !orders.is_empty()).then(|| PageCursor::Number(page + 1));
-                (orders, next, None)
+                // A page that says more follow carries orders ([`parse_listing`]: an empty one
+                // is `Malformed`), so the walk moves on and is never paged for ever.
+                let listed = parse_listing(&json, &[LIST_RESPONSE], "order_list", true, span)?;
+                let next = listed.has_next.then(|| PageCursor::Number(page + 1));
+                (listed.orders, next, None)
             }
             Listing::Modified => {
-                let listed = parse_listing(&json, INCREMENT_RESPONSE, "order_sn_list", false)?;
+                let listed =
+                    parse_listing(&json, INCREMENT_RESPONSES, "order_sn_list", false, span)?;
                 let next = PageCursor::backward_next(cursor, page, 1, listed.total, PAGE_SIZE);
                 (listed.orders, next, Some(listed.total))
             }

@@ -7,9 +7,12 @@ use leadgen_domain::{
 };
 use serde_json::Value;
 
-use super::LIST_RESPONSE;
-use crate::client::{FetchedOrder, PlatformError, TokenSet, platform_text};
-use crate::json::{int, item_price, item_quantity, list_at, str_at, text, yuan};
+use super::{LIST_RESPONSE, PAGE_SIZE};
+use crate::client::{FetchedOrder, PageSpan, PlatformError, TokenSet, platform_text, token_error};
+use crate::json::{
+    count_at, flag, int, item_price, item_quantity, list_at, page_list, response_body, str_at,
+    text, yuan,
+};
 
 /// The retry class of an `error_code`: 52101/70031 throttled, 52102/52103 unavailable,
 /// 10019 expired token; `None` for every other code. Each keeps PDD's own code and text.
@@ -75,39 +78,55 @@ fn own_message(code: i64, detail: &str) -> String {
         .to_owned()
 }
 
-/// Reads the token endpoint's answer: the fields of `pop_auth_token_create_response`, unwrapped
-/// (or wrapped, as the signed `pdd.pop.auth.token.*` APIs answer), or an `error_response`.
-///
-/// Of PDD's token errors only 20001 授权码无效 (the authorization code refused) has a source
-/// [3p: an ISV client's recorded answers, cited in `tools/platform-sim/src/pdd/errors.rs`]:
-/// `AuthRefused`. No code for a refused refresh token is documented (README §3.4 lists none;
-/// the simulator's 20002 is its own choice), and 10019 is documented for an expired
-/// *access* token on API calls, not for the token endpoint: like every other code they are
-/// [`PlatformError::Unknown`] with PDD's code and text (retried, then reported; the shop is
-/// not declared dead). 10001/10002/10016 are caller errors as on any call, and the
-/// documented throttle and server codes are retried.
-pub fn parse_token_response(json: &Value, now: DateTime<Utc>) -> Result<TokenSet, PlatformError> {
-    if let Some(e) = json.get("error_response") {
-        let (code, detail) = error_detail(e);
-        return Err(match code {
-            20001 => PlatformError::AuthRefused(detail),
-            10001 | 10002 | 10016 => PlatformError::InvalidRequest(detail),
-            _ => match transient_or_session(code, e) {
-                Some(PlatformError::SessionExpired { .. }) | None => PlatformError::Unknown {
-                    code: code.to_string(),
-                    message: own_message(code, &detail),
-                },
-                Some(transient) => transient,
+/// A token endpoint's `error_response`: caller errors and the documented throttle and server
+/// codes as on any call; every other code (20001, 10019 included) unknown, with PDD's words.
+fn token_envelope(json: &Value) -> Option<PlatformError> {
+    let e = json.get("error_response")?;
+    let (code, detail) = error_detail(e);
+    Some(match code {
+        10001 | 10002 | 10016 => PlatformError::InvalidRequest(detail),
+        _ => match transient_or_session(code, e) {
+            Some(PlatformError::SessionExpired { .. }) | None => PlatformError::Unknown {
+                code: code.to_string(),
+                message: own_message(code, &detail),
             },
-        });
-    }
-    let body = [
-        "pop_auth_token_create_response",
-        "pop_auth_token_refresh_response",
-    ]
-    .iter()
-    .find_map(|k| json.get(*k))
+            Some(transient) => transient,
+        },
+    })
+}
+
+/// Reads the token endpoint's answer: the fields of `pop_auth_token_create_response`, unwrapped
+/// (or wrapped, as the signed `pdd.pop.auth.token.*` APIs answer), or the error it carries, with
+/// PDD's words kept ([`token_error`]).
+///
+/// PDD documents no token-endpoint error code (README §3.1, §3.4): 20001 (授权码无效 in an ISV
+/// client's recorded answers, and the simulator's refused code), the simulator's 20002 for a
+/// refused refresh token, and 10019 (documented for an expired *access* token on API calls, not
+/// for the token endpoint) are [`PlatformError::Unknown`] with PDD's code and text like every
+/// other code: reported with its text, the shop never declared dead on a guess.
+/// 10001/10002/10016 are caller errors as on any call, and the documented throttle and server
+/// codes are retried. An OAuth 2.0 `error` (`{"error":"invalid_grant"}`) reads as OAuth defines
+/// it ([`oauth_error`](crate::client::oauth_error)); only an answer carrying no error and no
+/// `access_token` is `Malformed`.
+pub fn parse_token_response(json: &Value, now: DateTime<Utc>) -> Result<TokenSet, PlatformError> {
+    let body = response_body(
+        json,
+        &[
+            "pop_auth_token_create_response",
+            "pop_auth_token_refresh_response",
+        ],
+    )
     .unwrap_or(json);
+    let has_token = text(body.get("access_token")).is_some();
+    let error = token_error(json, has_token, &token_envelope).or_else(|| {
+        // An error inside the wrapper.
+        (!std::ptr::eq(body, json))
+            .then(|| token_error(body, has_token, &token_envelope))
+            .flatten()
+    });
+    if let Some(error) = error {
+        return Err(error);
+    }
     let access_token = body
         .get("access_token")
         .and_then(Value::as_str)
@@ -128,10 +147,11 @@ pub fn parse_token_response(json: &Value, now: DateTime<Utc>) -> Result<TokenSet
     })
 }
 
-/// Reads one `order_list_get_response` page (asked with `use_has_next=true`): its orders and
-/// `has_next`.
+/// Reads the first `order_list_get_response` page (asked with `use_has_next=true`): its orders
+/// and `has_next`.
 pub fn parse_orders_page(json: &Value) -> Result<(Vec<FetchedOrder>, bool), PlatformError> {
-    let page = parse_listing(json, LIST_RESPONSE, "order_list", true)?;
+    let span = PageSpan::numbered(1, 1, PAGE_SIZE);
+    let page = parse_listing(json, &[LIST_RESPONSE], "order_list", true, span)?;
     Ok((page.orders, page.has_next))
 }
 
@@ -144,43 +164,60 @@ pub struct ListingPage {
     pub total: u64,
 }
 
-/// The page under `key`, its orders in `list`; `has_next` is required when asked for with
-/// `use_has_next` (otherwise `total_count` is).
+/// The lists an order page may carry its orders in: the README's sample answers the increment
+/// API with `order_sn_list`, and the list API names `order_list`; either is read on either.
+const ORDER_LISTS: &[&str] = &["order_list", "order_sn_list"];
+
+/// The page `span` of an answer under the first of `keys` (or its one `…_response` key,
+/// [`response_body`]), its orders in `list` (or the other of [`ORDER_LISTS`]).
+///
+/// - `total_count`: required without `use_has_next` (the backward walk needs it), a count
+///   (digits in a string too).
+/// - `has_next` (`true`/`false`, 1/0): asked for with `use_has_next`, an answer without a
+///   readable one says whether more follow by its `total_count` when that is a count; with
+///   neither it is `Malformed`.
+/// - The list: PDD leaves an empty list out; absent (or empty) while `has_next` or the total says
+///   this page holds orders, the page is `Malformed`, never read as empty.
 pub fn parse_listing(
     json: &Value,
-    key: &str,
+    keys: &[&str],
     list: &str,
     use_has_next: bool,
+    span: PageSpan,
 ) -> Result<ListingPage, PlatformError> {
-    let body = json
-        .get(key)
-        .ok_or_else(|| PlatformError::Malformed(format!("no {key}")))?;
-    let total = match body.get("total_count") {
-        None | Some(Value::Null) => None,
-        Some(Value::Number(n)) => n.as_u64(),
-        Some(Value::String(s)) => s.parse().ok(),
-        Some(_) => None,
-    };
-    let has_next = match body.get("has_next") {
-        Some(Value::Bool(b)) => *b,
-        Some(Value::String(s)) if s == "true" || s == "false" => s == "true",
-        None if !use_has_next => false,
-        _ => return Err(PlatformError::Malformed("has_next is missing".into())),
+    let key = keys.first().copied().unwrap_or("response");
+    let body =
+        response_body(json, keys).ok_or_else(|| PlatformError::Malformed(format!("no {key}")))?;
+    let total = match count_at(body, "total_count") {
+        Ok(total) => total,
+        // Not asked for: an unreadable one is no total.
+        Err(_) if use_has_next => None,
+        Err(e) => return Err(PlatformError::Malformed(e)),
     };
     if !use_has_next && total.is_none() {
         return Err(PlatformError::Malformed("total_count is missing".into()));
     }
-    let items = match body.get(list) {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(items)) => items.clone(),
-        Some(_) => return Err(PlatformError::Malformed(format!("{list} is not a list"))),
+    let sent_has_next = body.get("has_next").filter(|v| !v.is_null());
+    let has_next = match (flag(sent_has_next), total) {
+        (Some(has_next), _) => has_next,
+        (None, Some(total)) => span.followed(total),
+        (None, None) if sent_has_next.is_some() => {
+            return Err(PlatformError::Malformed("has_next is not a boolean".into()));
+        }
+        (None, None) => return Err(PlatformError::Malformed("has_next is missing".into())),
     };
+    let (items, name) = std::iter::once(list)
+        .chain(ORDER_LISTS.iter().copied().filter(|k| *k != list))
+        .find_map(|k| body.get(k).filter(|v| !v.is_null()).map(|v| (Some(v), k)))
+        .unwrap_or((None, list));
+    let holds_orders = has_next || total.is_some_and(|t| span.holds_orders(t));
+    let items = page_list(items, name, holds_orders).map_err(PlatformError::Malformed)?;
     let orders = items
-        .into_iter()
+        .iter()
         .map(|raw| FetchedOrder {
             order_id: text(raw.get("order_sn")),
-            parsed: parse_order(&raw),
-            raw,
+            parsed: parse_order(raw),
+            raw: raw.clone(),
         })
         .collect();
     Ok(ListingPage {

@@ -226,10 +226,15 @@ fn reads_token_answers_wrapped_or_not() {
     let r = parse_token_response(&relative, now).unwrap();
     assert_eq!(r.expires_at, Some(now + chrono::Duration::seconds(60)));
     assert_eq!(r.shop_id.as_deref(), Some("7"));
-    assert!(matches!(
+    // 20001 is not documented for PDD (README §3.4 lists no token code): unknown, with PDD's
+    // code and text, never a dead grant on a guess.
+    assert_eq!(
         parse_token_response(&fixture("token_error"), now),
-        Err(PlatformError::AuthRefused(ref m)) if m.contains("20001")
-    ));
+        Err(PlatformError::Unknown {
+            code: "20001".into(),
+            message: "授权码无效 code已使用或已过期".into()
+        })
+    );
     let busy = json!({"error_response": {"error_code": 52103, "error_msg": "服务暂时不可用"}});
     assert!(matches!(
         parse_token_response(&busy, now),
@@ -330,4 +335,220 @@ fn consent_url_and_windows() {
     let long = TimeWindow::new(now - chrono::Duration::days(200), now);
     let w = client().windows(long, now, Listing::Created);
     assert_eq!(w[0].start, now - chrono::Duration::days(200));
+}
+
+/// A token answer carrying an error in another shape than `error_response` kept its text: it
+/// was `Malformed("token response without access_token")`, retried by the session with the same
+/// refresh token again and again.
+#[test]
+fn token_errors_of_any_shape_keep_the_platforms_words() {
+    let now = Utc::now();
+    assert_eq!(
+        parse_token_response(
+            &json!({"error": "invalid_grant", "error_description": "refresh_token已失效"}),
+            now
+        ),
+        Err(PlatformError::AuthRefused(
+            "invalid_grant: refresh_token已失效".into()
+        ))
+    );
+    assert_eq!(
+        parse_token_response(&json!({"error": "invalid_client"}), now),
+        Err(PlatformError::InvalidRequest("invalid_client".into()))
+    );
+    assert_eq!(
+        parse_token_response(
+            &json!({"error": "server_error", "error_description": "稍后"}),
+            now
+        ),
+        Err(PlatformError::Unknown {
+            code: "server_error".into(),
+            message: "稍后".into()
+        })
+    );
+    // Unwrapped or inside the wrapper, an `error_code` with its text is unknown, kept.
+    for answer in [
+        json!({"error_code": 20003, "error_msg": "新错误"}),
+        json!({"pop_auth_token_refresh_response": {"error_code": 20003, "error_msg": "新错误"}}),
+    ] {
+        assert_eq!(
+            parse_token_response(&answer, now),
+            Err(PlatformError::Unknown {
+                code: "20003".into(),
+                message: "新错误".into()
+            }),
+            "{answer}"
+        );
+    }
+    // Only a success-shaped answer without a token is malformed.
+    for answer in [
+        json!({"expires_in": 60}),
+        json!({"pop_auth_token_create_response": {"owner_id": "1"}}),
+    ] {
+        assert!(
+            matches!(
+                parse_token_response(&answer, now),
+                Err(PlatformError::Malformed(ref m)) if m.contains("access_token")
+            ),
+            "{answer}"
+        );
+    }
+}
+
+/// The page `page` (from 1) of a walk.
+fn page(page: u32) -> PageSpan {
+    PageSpan::numbered(page, 1, PAGE_SIZE)
+}
+
+/// An order as the increment API lists it (the README's sample, trimmed).
+fn increment_order() -> Value {
+    json!({"order_sn": "240520-123456789012345", "order_status": 1, "refund_status": 1,
+        "created_time": "2024-05-20 09:58:12", "updated_at": "2024-05-20 10:01:02",
+        "pay_amount": 199.0, "item_list": [{"goods_name": "夏季连衣裙 A款", "goods_count": 1,
+        "goods_price": 219.0}]})
+}
+
+/// A list key absent while the answer says the page holds orders was read as an empty page, and
+/// an empty page ended the walk whatever `has_next` said: the rest of the window was lost.
+#[test]
+fn a_page_that_says_it_holds_orders_must_carry_them() {
+    for body in [
+        json!({"has_next": true}),
+        json!({"has_next": true, "order_list": []}),
+        json!({"has_next": true, "order_list": null}),
+        json!({"has_next": false, "total_count": 3}),
+    ] {
+        let answer = json!({ LIST_RESPONSE: body });
+        assert!(
+            matches!(
+                parse_listing(&answer, &[LIST_RESPONSE], "order_list", true, page(1)),
+                Err(PlatformError::Malformed(ref m)) if m.contains("order_list")
+            ),
+            "{answer}"
+        );
+    }
+    let odd = json!({ LIST_RESPONSE: {"has_next": false, "order_list": {"order": []}} });
+    assert!(matches!(
+        parse_listing(&odd, &[LIST_RESPONSE], "order_list", true, page(1)),
+        Err(PlatformError::Malformed(ref m)) if m.contains("order_list is not a list")
+    ));
+    // PDD leaves an empty list out: with nothing on this page, that is an empty page.
+    for body in [
+        json!({"has_next": false}),
+        json!({"has_next": false, "total_count": 0}),
+        json!({"has_next": false, "order_list": []}),
+    ] {
+        let answer = json!({ LIST_RESPONSE: body });
+        let listed = parse_listing(&answer, &[LIST_RESPONSE], "order_list", true, page(1)).unwrap();
+        assert!(listed.orders.is_empty() && !listed.has_next, "{answer}");
+    }
+    // By modification, a page past the end of a total that shrank mid-walk is empty.
+    let past = json!({ INCREMENT_RESPONSE: {"has_next": false, "total_count": 150} });
+    let listed =
+        parse_listing(&past, INCREMENT_RESPONSES, "order_sn_list", false, page(3)).unwrap();
+    assert_eq!((listed.orders.len(), listed.total), (0, 150));
+    let short = json!({ INCREMENT_RESPONSE: {"has_next": false, "total_count": 250} });
+    assert!(matches!(
+        parse_listing(&short, INCREMENT_RESPONSES, "order_sn_list", false, page(3)),
+        Err(PlatformError::Malformed(ref m)) if m.contains("order_sn_list")
+    ));
+}
+
+/// The README's increment sample answers under `order_sn_increment_get_response` with
+/// `order_sn_list`; the envelope rule gives `order_number_list_increment_get_response`, and the
+/// list API names `order_list`: any of them is read.
+#[test]
+fn the_increment_answer_is_read_under_either_key_and_list() {
+    for key in [
+        INCREMENT_RESPONSE,
+        "order_number_list_increment_get_response",
+        "ORDER_SN_INCREMENT_GET_RESPONSE",
+        "order_increment_response",
+    ] {
+        for list in ["order_sn_list", "order_list"] {
+            let answer = json!({ key: {"has_next": false, "total_count": 1,
+                list: [increment_order()]} });
+            let listed = parse_listing(
+                &answer,
+                INCREMENT_RESPONSES,
+                "order_sn_list",
+                false,
+                page(1),
+            )
+            .unwrap();
+            assert_eq!((listed.orders.len(), listed.total), (1, 1), "{key} {list}");
+            assert_eq!(
+                listed.orders[0].order_id.as_deref(),
+                Some("240520-123456789012345")
+            );
+        }
+    }
+    let error_only = json!({"error_response": {"error_code": 1}});
+    assert!(matches!(
+        parse_listing(&error_only, INCREMENT_RESPONSES, "order_sn_list", false, page(1)),
+        Err(PlatformError::Malformed(ref m)) if m.contains(INCREMENT_RESPONSE)
+    ));
+}
+
+/// By modification `has_next` may come as `null` or 0/1 (it was "has_next is missing"), and
+/// `total_count` as digits with spaces; asked for with `use_has_next`, an answer without a
+/// readable `has_next` says what follows by its `total_count`.
+#[test]
+fn has_next_and_total_count_are_read_in_their_allowed_forms() {
+    let listed = |body: Value, use_has_next: bool, at: u32| {
+        let answer = json!({ INCREMENT_RESPONSE: body });
+        parse_listing(
+            &answer,
+            INCREMENT_RESPONSES,
+            "order_sn_list",
+            use_has_next,
+            page(at),
+        )
+    };
+    let orders = json!([increment_order()]);
+    for (has_next, expected) in [
+        (Value::Null, true),
+        (json!(1), true),
+        (json!("1"), true),
+        (json!(0), false),
+        (json!("false"), false),
+    ] {
+        let body = json!({"has_next": has_next, "total_count": " 150 ", "order_sn_list": orders});
+        let page = listed(body, false, 1).unwrap();
+        assert_eq!((page.has_next, page.total), (expected, 150), "{has_next}");
+    }
+    // `use_has_next` without a readable `has_next`: the total says (page × size < total).
+    let body = json!({"total_count": 150, "order_sn_list": orders});
+    assert!(listed(body.clone(), true, 1).unwrap().has_next);
+    assert!(!listed(body, true, 2).unwrap().has_next);
+    for has_next in [Value::Null, json!("yes")] {
+        let body = json!({"has_next": has_next, "order_sn_list": orders});
+        assert!(
+            matches!(listed(body, true, 1), Err(PlatformError::Malformed(ref m)) if m.contains("has_next")),
+            "{has_next}"
+        );
+    }
+    let body = json!({"has_next": false, "total_count": "many", "order_sn_list": orders});
+    assert!(matches!(
+        listed(body, false, 1),
+        Err(PlatformError::Malformed(ref m)) if m.contains("total_count")
+    ));
+}
+
+/// Not flagged as a privacy number, a decrypted `main-extension` is still one.
+#[test]
+fn an_unflagged_privacy_number_is_never_plain() {
+    let request = DecryptRequest {
+        order_id: "240520-1".into(),
+        ciphertext: "$c$d$0$$".into(),
+        purpose: RevealPurpose::Fulfilment,
+    };
+    let answer = json!({"open_decrypt_batch_response": {"data_decrypt_list": [
+        {"data_tag": "240520-1", "encrypted_data": "$c$d$0$$", "error_code": 0,
+         "decrypted_data": "18877771111-123", "data_type": 6}]}});
+    let c = decrypt::parse_decrypt_response(&answer, &request).unwrap();
+    assert_eq!(
+        (c.kind(), c.expose_number(), c.expose_extension()),
+        (ContactKind::Virtual, "18877771111", Some("123"))
+    );
 }

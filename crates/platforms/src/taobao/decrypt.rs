@@ -14,7 +14,9 @@
 //!   state, city, district, town, oaid, tid, matched, privacy_protection,
 //!   secret_no_expire_time}`. With `privacy_protection=true` the mobile is a privacy number
 //!   `18877771111-123` that forwards until `secret_no_expire_time` (`yyyy-MM-dd HH:mm:ss`,
-//!   Beijing). We return `mobile`, else `phone` (a landline).
+//!   Beijing). We return `mobile`, else `phone` (a landline). The flag is read as a bool,
+//!   `"true"`/`"false"` or 1/0; without it a `main-extension` mobile is still a privacy number
+//!   (`contact_from_text`), never a plain one.
 //! - `matched=false` means the oaid is no longer the trade's receiver: refused as
 //!   [`PlatformError::DecryptFailed`] so nobody calls a former receiver [choice]. A trade the
 //!   answer has no receiver for is `DecryptFailed` too (TOP documents no per-item error code
@@ -38,7 +40,7 @@ use serde_json::{Value, json};
 
 use super::parse::parse_error_response;
 use crate::client::PlatformError;
-use crate::json::str_at;
+use crate::json::{flag, response_body, str_at};
 use crate::reveal::{DecryptRequest, RevealPurpose, RevealedContact, contact_from_text};
 
 pub const DECRYPT_METHOD: &str = "taobao.top.oaid.decrypt";
@@ -64,14 +66,6 @@ pub fn decrypt_params(request: &DecryptRequest) -> BTreeMap<String, String> {
         "scene": scene(request.purpose),
     }]);
     BTreeMap::from([("query_list".to_owned(), item.to_string())])
-}
-
-fn flag(v: &Value, key: &str) -> bool {
-    match v.get(key) {
-        Some(Value::Bool(b)) => *b,
-        Some(Value::String(s)) => s == "true",
-        _ => false,
-    }
 }
 
 /// The error envelope of a decrypt call, with the decrypt-specific class (permission) read
@@ -139,8 +133,7 @@ pub fn parse_decrypt_response(
     json: &Value,
     request: &DecryptRequest,
 ) -> Result<RevealedContact, PlatformError> {
-    let body = json
-        .get(DECRYPT_RESPONSE)
+    let body = response_body(json, &[DECRYPT_RESPONSE])
         .ok_or_else(|| PlatformError::Malformed(format!("no {DECRYPT_RESPONSE}")))?;
     let tid_of = |r: &Value| match r.get("tid") {
         Some(Value::Number(n)) => n.to_string(),
@@ -157,15 +150,16 @@ pub fn parse_decrypt_response(
                 request.order_id
             ),
         })?;
-    if receiver.get("matched").is_some() && !flag(receiver, "matched") {
+    if receiver.get("matched").is_some() && flag(receiver.get("matched")) != Some(true) {
         return Err(PlatformError::DecryptFailed {
             code: "matched=false".into(),
             message: "the oaid is not the trade's current receiver; fetch the trade again".into(),
         });
     }
     let mobile = str_at(receiver, "mobile").trim();
-    if flag(receiver, "privacy_protection") {
-        let revealed = contact_from_text(mobile, expiry(receiver)?);
+    let expires_at = expiry(receiver)?;
+    if flag(receiver.get("privacy_protection")) == Some(true) {
+        let revealed = contact_from_text(mobile, expires_at);
         if revealed.expose_extension().is_none() {
             return Err(PlatformError::Malformed(
                 "privacy_protection is set but the mobile is not main-extension".into(),
@@ -179,8 +173,10 @@ pub fn parse_decrypt_response(
             code: String::new(),
             message: "the receiver has neither mobile nor phone".into(),
         }),
-        ("", phone) => Ok(RevealedContact::plain(phone)),
-        (mobile, _) => Ok(RevealedContact::plain(mobile)),
+        // Without the flag (absent, or false) a privacy number is still read as one: handed on
+        // as a plain number, its extension would be lost and the call reach nobody.
+        ("", phone) => Ok(contact_from_text(phone, expires_at)),
+        (mobile, _) => Ok(contact_from_text(mobile, expires_at)),
     }
 }
 
@@ -297,5 +293,58 @@ mod tests {
             }
         );
         assert!(parse_decrypt_error(&answer(json!({}))).is_none());
+    }
+
+    /// `privacy_protection` is read as a bool, "true"/"false" or 1/0; without it a
+    /// `main-extension` mobile is still a privacy number: handed on as plain, its extension was
+    /// lost and the call reached nobody.
+    #[test]
+    fn a_privacy_number_without_its_flag_is_never_plain() {
+        let r = request(RevealPurpose::AfterSales);
+        let receiver = |flag: Option<Value>| {
+            let mut receiver = json!({"tid": "3512345678901234567", "oaid": "1GlF4ZrNWcCPjPzE",
+                "mobile": "18877771111-123", "matched": true,
+                "secret_no_expire_time": "2026-06-01 12:00:00"});
+            if let Some(flag) = flag {
+                receiver["privacy_protection"] = flag;
+            }
+            answer(receiver)
+        };
+        for flag in [
+            None,
+            Some(Value::Null),
+            Some(json!(false)),
+            Some(json!("false")),
+            Some(json!(1)),
+            Some(json!("1")),
+            Some(json!("TRUE")),
+        ] {
+            let c = parse_decrypt_response(&receiver(flag.clone()), &r).unwrap();
+            assert_eq!(
+                (c.kind(), c.expose_number(), c.expose_extension()),
+                (ContactKind::Virtual, "18877771111", Some("123")),
+                "{flag:?}"
+            );
+            assert_eq!(
+                c.expires_at().map(|t| t.to_rfc3339()).as_deref(),
+                Some("2026-06-01T04:00:00+00:00")
+            );
+        }
+        // Flagged as 1, the extension is required as with `true`.
+        let mut flagged = receiver(Some(json!(1)));
+        flagged[DECRYPT_RESPONSE]["receiver_list"]["receiver"][0]["mobile"] = "13812345678".into();
+        assert!(matches!(
+            parse_decrypt_response(&flagged, &r),
+            Err(PlatformError::Malformed(_))
+        ));
+        // `matched` as 1 is a match; as 0 it is not.
+        let mut matched = receiver(Some(json!(false)));
+        matched[DECRYPT_RESPONSE]["receiver_list"]["receiver"][0]["matched"] = 1.into();
+        assert!(parse_decrypt_response(&matched, &r).is_ok());
+        matched[DECRYPT_RESPONSE]["receiver_list"]["receiver"][0]["matched"] = "0".into();
+        assert!(matches!(
+            parse_decrypt_response(&matched, &r),
+            Err(PlatformError::DecryptFailed { .. })
+        ));
     }
 }

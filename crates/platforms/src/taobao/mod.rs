@@ -22,8 +22,8 @@ use leadgen_domain::PlatformType;
 use leadgen_domain::time::format_beijing;
 
 use crate::client::{
-    AppCredentials, Listing, OrderPage, PageCursor, PlatformClient, PlatformError, TokenSet,
-    check_purpose, url_with_query,
+    AppCredentials, Listing, OrderPage, PageCursor, PageSpan, PlatformClient, PlatformError,
+    TokenSet, check_purpose, url_with_query,
 };
 use crate::registry::Transport;
 use crate::reveal::{DecryptRequest, RevealPurpose, RevealedContact};
@@ -210,13 +210,12 @@ impl PlatformClient for TaobaoClient {
         let params = self.signed_params(app, access_token, method, business, Utc::now());
         let json = self.call(app, &params).await?;
         // Only the by-creation call asks for `has_next` (the backward walk needs the total).
-        let page = parse_trades(&json, key, listing == Listing::Created)?;
+        let span = PageSpan::numbered(page_no, 1, PAGE_SIZE);
+        let page = parse_trades(&json, key, listing == Listing::Created, span)?;
         let next = match listing {
-            // An empty page ends the walk whatever `has_next` says: a platform that kept saying
-            // so would otherwise be paged for ever.
-            Listing::Created => {
-                (page.has_next && !page.orders.is_empty()).then(|| PageCursor::Number(page_no + 1))
-            }
+            // A page that says more follow carries trades ([`parse_trades`]: an empty one is
+            // `Malformed`), so the walk moves on and cannot be paged for ever on empty pages.
+            Listing::Created => page.has_next.then(|| PageCursor::Number(page_no + 1)),
             Listing::Modified => {
                 // The backward walk needs the total from its first call: an answer with orders
                 // and none cannot say where the pages end, and ending the walk there would lose

@@ -5,11 +5,15 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use leadgen_domain::order::partial_refund;
 use leadgen_domain::time::parse_beijing;
-use leadgen_domain::{BuyerRef, ContactField, NeutralStatus, OrderItem, RawOrder, Receiver};
+use leadgen_domain::{BuyerRef, NeutralStatus, OrderItem, RawOrder, Receiver};
 use serde_json::Value;
 
-use crate::client::{FetchedOrder, PlatformError, TokenSet, oauth_error, platform_text};
-use crate::json::{int, item_price, item_quantity, list_at, str_at, yuan};
+use super::PAGE_SIZE;
+use crate::client::{FetchedOrder, PageSpan, PlatformError, TokenSet, platform_text, token_error};
+use crate::contact::{listed_phone, listed_text};
+use crate::json::{
+    count_at, flag, int, item_price, item_quantity, list_at, page_list, response_body, str_at, yuan,
+};
 use crate::resilience::BanScope;
 
 /// Maps `{"error_response": {...}}` to a typed error; `None` when the response is not an error.
@@ -92,27 +96,24 @@ pub fn ban_is_app_wide(json: &Value) -> Option<BanScope> {
     })
 }
 
-/// Reads the token endpoint's answer (success or OAuth error).
+/// Reads the token endpoint's answer: the tokens, or the error it carries with TOP's words kept
+/// ([`token_error`]). An OAuth 2.0 `error` (README §1.1): a dead or denied grant is refused, a
+/// wrong app secret (`invalid_client`) or request is ours to mend ([`oauth_error`]), any other is
+/// unknown. A TOP `error_response` (README §1.4) reads by TOP's code table: throttled, caller
+/// errors and `isp.*` as on any call; 26/27 (a session, which the token call does not send) and
+/// every other code are unknown: reported with its text, never a dead shop on a guess. Only an
+/// answer carrying no error and no `access_token` is `Malformed`.
+///
+/// [`oauth_error`]: crate::client::oauth_error
 pub fn parse_token_response(json: &Value, now: DateTime<Utc>) -> Result<TokenSet, PlatformError> {
-    if let Some(error) = json.get("error").and_then(Value::as_str) {
-        let description = json
-            .get("error_description")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        // OAuth 2.0's errors (RFC 6749 §5.2): a dead grant is refused, a wrong app secret
-        // (`invalid_client`) or request is ours to mend ([`oauth_error`]); any other error is
-        // not documented, and a shop is not declared dead for it: unknown, retried later.
-        return Err(
-            oauth_error(error, description).unwrap_or_else(|| PlatformError::Unknown {
-                code: error.to_owned(),
-                message: description.to_owned(),
-            }),
-        );
-    }
     let access_token = json
         .get("access_token")
         .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
+        .filter(|s| !s.is_empty());
+    if let Some(error) = token_error(json, access_token.is_some(), &parse_error_response) {
+        return Err(error);
+    }
+    let access_token = access_token
         .ok_or_else(|| PlatformError::Malformed("token response without access_token".into()))?;
     // Numbers may come as digit strings (`"re_expires_in": "0"`): read alike ([`int`]), or a
     // refresh token TOP says is unusable would be kept.
@@ -154,10 +155,15 @@ pub fn parse_token_response(json: &Value, now: DateTime<Utc>) -> Result<TokenSet
     })
 }
 
-/// Reads one `trades_sold_get_response` page (asked with `use_has_next=true`): its trades and
-/// `has_next`.
+/// Reads the first `trades_sold_get_response` page (asked with `use_has_next=true`): its trades
+/// and `has_next`.
 pub fn parse_trades_page(json: &Value) -> Result<(Vec<FetchedOrder>, bool), PlatformError> {
-    let page = parse_trades(json, "trades_sold_get_response", true)?;
+    let page = parse_trades(
+        json,
+        "trades_sold_get_response",
+        true,
+        PageSpan::numbered(1, 1, PAGE_SIZE),
+    )?;
     Ok((page.orders, page.has_next))
 }
 
@@ -171,62 +177,53 @@ pub struct TradesPage {
     pub total: Option<u64>,
 }
 
-/// A trades page under `key`. `has_next` is required when asked for with `use_has_next`: read
-/// as false when missing, it would end the walk after one page and lose the rest unseen.
+/// The page `span` of a trades answer under `key` (or the answer's one `…_response` key,
+/// [`response_body`]).
+///
+/// - `has_next` (`true`/`false`, 1/0): asked for with `use_has_next`, an answer without a
+///   readable one says whether more follow by its `total_results` (`page_no × page_size <
+///   total_results`) when that is a count; with neither it is `Malformed`: read as false it
+///   would end the walk after one page and lose the rest unseen.
+/// - `total_results`: a count (digits in a string too); anything else is no total, `Malformed`
+///   (read as 0 it would end the backward walk before its last pages).
+/// - The trades: `{"trades": {"trade": […]}}`, or with `simplify=true` a bare `"trades": […]`.
+///   TOP leaves an empty list out; absent (or empty) while `has_next` or the total says this page
+///   holds trades, the page is `Malformed`, never read as empty.
 pub fn parse_trades(
     json: &Value,
     key: &str,
     use_has_next: bool,
+    span: PageSpan,
 ) -> Result<TradesPage, PlatformError> {
-    let body = json
-        .get(key)
-        .ok_or_else(|| PlatformError::Malformed(format!("no {key}")))?;
-    let trades = match body.get("trades").and_then(|t| t.get("trade")) {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(items)) => items.clone(),
-        Some(_) => {
-            return Err(PlatformError::Malformed(
-                "trades.trade is not a list".into(),
-            ));
+    let body =
+        response_body(json, &[key]).ok_or_else(|| PlatformError::Malformed(format!("no {key}")))?;
+    let total = count_at(body, "total_results").map_err(PlatformError::Malformed)?;
+    let sent_has_next = body.get("has_next").filter(|v| !v.is_null());
+    let has_next = match (flag(sent_has_next), total) {
+        (Some(has_next), _) => has_next,
+        (None, Some(total)) => span.followed(total),
+        (None, None) if sent_has_next.is_some() => {
+            return Err(PlatformError::Malformed("has_next is not a boolean".into()));
         }
-    };
-    let has_next = match body.get("has_next") {
-        Some(Value::Bool(b)) => *b,
-        Some(Value::String(s)) if s == "true" || s == "false" => s == "true",
-        None | Some(Value::Null) if !use_has_next => false,
-        None | Some(Value::Null) => {
+        (None, None) if use_has_next => {
             return Err(PlatformError::Malformed("has_next is missing".into()));
         }
-        Some(_) => return Err(PlatformError::Malformed("has_next is not a boolean".into())),
+        (None, None) => false,
     };
+    let (list, name) = match body.get("trades") {
+        Some(wrapped @ Value::Object(_)) => (wrapped.get("trade"), "trades.trade"),
+        other => (other, "trades"),
+    };
+    let holds_orders = has_next || total.is_some_and(|t| span.holds_orders(t));
+    let trades = page_list(list, name, holds_orders).map_err(PlatformError::Malformed)?;
     let orders = trades
-        .into_iter()
-        .map(|raw| {
-            let order_id = trade_id(&raw);
-            let parsed = parse_trade(&raw);
-            FetchedOrder {
-                order_id,
-                raw,
-                parsed,
-            }
+        .iter()
+        .map(|raw| FetchedOrder {
+            order_id: trade_id(raw),
+            parsed: parse_trade(raw),
+            raw: raw.clone(),
         })
         .collect();
-    // A total that is not a count (negative, fractional) is no total: read as 0 it would end
-    // the backward walk before its last pages.
-    let total = match body.get("total_results") {
-        None | Some(Value::Null) => None,
-        Some(Value::Number(n)) => Some(n.as_u64().ok_or_else(|| {
-            PlatformError::Malformed(format!("total_results `{n}` is not a count"))
-        })?),
-        Some(Value::String(s)) => Some(s.trim().parse().map_err(|_| {
-            PlatformError::Malformed(format!("total_results `{s}` is not a count"))
-        })?),
-        Some(_) => {
-            return Err(PlatformError::Malformed(
-                "total_results is not a number".into(),
-            ));
-        }
-    };
     Ok(TradesPage {
         orders,
         has_next,
@@ -321,8 +318,10 @@ pub fn parse_trade(raw: &Value) -> Result<RawOrder, String> {
     .filter(|s| !s.is_empty())
     .collect::<Vec<_>>()
     .join(" ");
-    let phone = ContactField::phone(str_at(raw, "receiver_mobile"))
-        .or_else(|| ContactField::phone(str_at(raw, "receiver_phone")));
+    // TOP masks the receiver (README §1.3, its formats illustrative): only a value that reads as
+    // a phone number is one in clear; anything unrecognised is opaque ([`listed_phone`]).
+    let phone = listed_phone(str_at(raw, "receiver_mobile"))
+        .or_else(|| listed_phone(str_at(raw, "receiver_phone")));
     Ok(RawOrder {
         order_id,
         status,
@@ -339,10 +338,10 @@ pub fn parse_trade(raw: &Value) -> Result<RawOrder, String> {
             nick: Some(str_at(raw, "buyer_nick").to_owned()).filter(|s| !s.is_empty()),
         },
         receiver: Receiver {
-            name: ContactField::text(str_at(raw, "receiver_name")),
+            name: listed_text(str_at(raw, "receiver_name")),
             phone,
             region,
-            address: ContactField::text(str_at(raw, "receiver_address")),
+            address: listed_text(str_at(raw, "receiver_address")),
             oaid: Some(str_at(raw, "oaid").to_owned()).filter(|s| !s.is_empty()),
         },
         items,

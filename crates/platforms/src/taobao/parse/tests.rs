@@ -4,6 +4,12 @@ use leadgen_domain::{ContactKind, Money};
 
 use super::*;
 
+/// The first page of a walk.
+const PAGE1: PageSpan = PageSpan {
+    offset: 0,
+    size: PAGE_SIZE as u64,
+};
+
 fn fixture() -> Value {
     serde_json::from_str(include_str!(
         "../../../tests/fixtures/taobao/trades_sold_get.json"
@@ -278,7 +284,7 @@ fn a_page_asked_with_has_next_must_say_it() {
         PlatformError::Malformed("has_next is missing".into())
     );
     for bad in [
-        serde_json::json!(1),
+        serde_json::json!(2),
         serde_json::json!("yes"),
         serde_json::json!({}),
     ] {
@@ -290,13 +296,16 @@ fn a_page_asked_with_has_next_must_say_it() {
     }
     page["trades_sold_get_response"]["has_next"] = "false".into();
     assert!(!parse_trades_page(&page).unwrap().1);
+    // 1/0 are read as the flags they are.
+    page["trades_sold_get_response"]["has_next"] = 1.into();
+    assert!(parse_trades_page(&page).unwrap().1);
     // The increment call asks for `total_results` instead: `has_next` may be left out there.
     page["trades_sold_get_response"]
         .as_object_mut()
         .unwrap()
         .remove("has_next");
     page["trades_sold_get_response"]["total_results"] = 3.into();
-    let walked = parse_trades(&page, "trades_sold_get_response", false).unwrap();
+    let walked = parse_trades(&page, "trades_sold_get_response", false, PAGE1).unwrap();
     assert_eq!((walked.has_next, walked.total), (false, Some(3)));
 }
 
@@ -313,14 +322,14 @@ fn a_total_that_is_not_a_count_is_malformed() {
         page["trades_sold_get_response"]["total_results"] = bad.clone();
         assert!(
             matches!(
-                parse_trades(&page, "trades_sold_get_response", false),
+                parse_trades(&page, "trades_sold_get_response", false, PAGE1),
                 Err(PlatformError::Malformed(ref m)) if m.contains("total_results")
             ),
             "{bad}"
         );
     }
     page["trades_sold_get_response"]["total_results"] = " 250 ".into();
-    let read = parse_trades(&page, "trades_sold_get_response", false).unwrap();
+    let read = parse_trades(&page, "trades_sold_get_response", false, PAGE1).unwrap();
     assert_eq!(read.total, Some(250));
 }
 
@@ -373,4 +382,225 @@ fn an_order_line_without_a_readable_quantity_or_price_is_unreadable() {
     let (orders, _) = parse_trades_page(&page).unwrap();
     assert_eq!(orders[0].order_id.as_deref(), Some("3512345678901234567"));
     assert!(orders[0].parsed.as_ref().unwrap_err().contains("num"));
+}
+
+/// Asked with `use_has_next`, an answer without `has_next` that still carries `total_results`
+/// says what follows by its total (`page_no × page_size < total_results`): it was refused as
+/// `Malformed` though readable. With neither, it stays malformed.
+#[test]
+fn without_has_next_the_total_says_whether_more_follow() {
+    let mut page = fixture();
+    let body = page["trades_sold_get_response"].as_object_mut().unwrap();
+    body.remove("has_next");
+    body.insert("total_results".into(), " 250 ".into());
+    let at = |n: u32| PageSpan::numbered(n, 1, PAGE_SIZE);
+    let read = |page: &Value, n: u32| parse_trades(page, "trades_sold_get_response", true, at(n));
+    let first = read(&page, 1).unwrap();
+    assert_eq!(
+        (first.has_next, first.total, first.orders.len()),
+        (true, Some(250), 3)
+    );
+    assert!(read(&page, 2).unwrap().has_next);
+    assert!(!read(&page, 3).unwrap().has_next);
+    // An unreadable `has_next` beside a readable total: the total says.
+    page["trades_sold_get_response"]["has_next"] = "yes".into();
+    assert!(read(&page, 1).unwrap().has_next);
+    // Neither usable.
+    page["trades_sold_get_response"]["total_results"] = "many".into();
+    assert!(matches!(read(&page, 1), Err(PlatformError::Malformed(_))));
+    page["trades_sold_get_response"]
+        .as_object_mut()
+        .unwrap()
+        .remove("total_results");
+    assert!(
+        matches!(read(&page, 1), Err(PlatformError::Malformed(ref m)) if m.contains("has_next"))
+    );
+}
+
+/// With `simplify=true` TOP sends lists without their wrapper: a bare `"trades": […]` was read
+/// as no trades (`trades.trade` absent), an empty page that ended the walk.
+#[test]
+fn trades_are_read_as_a_bare_list_too() {
+    let trades = fixture()["trades_sold_get_response"]["trades"]["trade"].clone();
+    let bare =
+        serde_json::json!({"trades_sold_get_response": {"has_next": true, "trades": trades}});
+    let (orders, has_next) = parse_trades_page(&bare).unwrap();
+    assert_eq!((orders.len(), has_next), (3, true));
+    assert_eq!(orders[0].order_id.as_deref(), Some("3512345678901234567"));
+    // Under the increment key, in another letter case, or the answer's one `…_response` key.
+    for key in [
+        "trades_sold_increment_get_response",
+        "TRADES_SOLD_INCREMENT_GET_RESPONSE",
+        "trades_sold_incr_get_response",
+    ] {
+        let answer = serde_json::json!({ key: {"total_results": 3, "trades": {"trade": trades}} });
+        let read =
+            parse_trades(&answer, "trades_sold_increment_get_response", false, PAGE1).unwrap();
+        assert_eq!((read.orders.len(), read.total), (3, Some(3)), "{key}");
+    }
+}
+
+/// A trades list absent, of another shape, or empty while the answer says this page holds trades
+/// was an empty page: the walk ended (or skipped the page) and the trades were lost unseen.
+#[test]
+fn a_page_that_says_it_holds_trades_must_carry_them() {
+    let key = "trades_sold_get_response";
+    for body in [
+        serde_json::json!({"has_next": true}),
+        serde_json::json!({"has_next": true, "trades": {"trade": []}}),
+        serde_json::json!({"has_next": true, "trades": {}}),
+        serde_json::json!({"has_next": true, "trades": []}),
+        serde_json::json!({"has_next": false, "total_results": 3}),
+        serde_json::json!({"has_next": false, "total_results": 3, "trades": null}),
+    ] {
+        let answer = serde_json::json!({ key: body });
+        assert!(
+            matches!(
+                parse_trades(&answer, key, true, PAGE1),
+                Err(PlatformError::Malformed(ref m)) if m.contains("trades")
+            ),
+            "{answer}"
+        );
+    }
+    for body in [
+        serde_json::json!({"has_next": false, "trades": "3512345678901234567"}),
+        serde_json::json!({"has_next": false, "trades": {"trade": {"tid": 1}}}),
+    ] {
+        let answer = serde_json::json!({ key: body });
+        assert!(
+            matches!(
+                parse_trades(&answer, key, true, PAGE1),
+                Err(PlatformError::Malformed(ref m)) if m.contains("not a list")
+            ),
+            "{answer}"
+        );
+    }
+    // TOP leaves an empty list out: with nothing on this page it is an empty page.
+    for body in [
+        serde_json::json!({"has_next": false}),
+        serde_json::json!({"total_results": 0}),
+        serde_json::json!({"total_results": "0", "trades": {"trade": []}}),
+    ] {
+        let answer = serde_json::json!({ key: body });
+        let read = parse_trades(&answer, key, false, PAGE1).unwrap();
+        assert!(read.orders.is_empty() && !read.has_next, "{answer}");
+    }
+    // A backward walk's page past the end of a total that shrank mid-walk is empty; one the
+    // total still reaches is not.
+    let shrunk = serde_json::json!({ key: {"total_results": 150} });
+    let third = PageSpan::numbered(3, 1, PAGE_SIZE);
+    assert!(
+        parse_trades(&shrunk, key, false, third)
+            .unwrap()
+            .orders
+            .is_empty()
+    );
+    let reached = serde_json::json!({ key: {"total_results": 250} });
+    assert!(matches!(
+        parse_trades(&reached, key, false, third),
+        Err(PlatformError::Malformed(_))
+    ));
+}
+
+/// A TOP `error_response` from the token endpoint was `Malformed("token response without
+/// access_token")`, retried by the session with the same refresh token up to 7 times, and its
+/// text lost. It is read by TOP's code table, the text kept; a session code (26/27, for an API
+/// call's session) and any other code are unknown, never a dead grant on a guess.
+#[test]
+fn a_top_error_from_the_token_endpoint_keeps_its_words() {
+    let now = Utc::now();
+    let top = |code: i64, sub_code: &str, msg: &str, sub_msg: &str| {
+        parse_token_response(
+            &serde_json::json!({"error_response": {"code": code, "msg": msg,
+                "sub_code": sub_code, "sub_msg": sub_msg, "request_id": "r"}}),
+            now,
+        )
+        .unwrap_err()
+    };
+    assert_eq!(
+        top(
+            15,
+            "isv.refresh-token-invalid",
+            "Remote service error",
+            "刷新令牌无效"
+        ),
+        PlatformError::InvalidRequest(
+            "code 15 Remote service error isv.refresh-token-invalid 刷新令牌无效".into()
+        )
+    );
+    assert_eq!(
+        top(
+            27,
+            "invalid-sessionkey",
+            "Invalid session",
+            "SessionKey非法"
+        ),
+        PlatformError::Unknown {
+            code: "27/invalid-sessionkey".into(),
+            message: "Invalid session SessionKey非法".into()
+        }
+    );
+    assert_eq!(
+        top(53, "", "新错误", ""),
+        PlatformError::Unknown {
+            code: "53".into(),
+            message: "新错误".into()
+        }
+    );
+    assert!(matches!(
+        top(
+            7,
+            "accesscontrol.limited-by-app-access-count",
+            "App Call Limited",
+            "This ban will last for 5 more seconds"
+        ),
+        PlatformError::Throttled { .. }
+    ));
+    assert!(matches!(
+        top(25, "", "Invalid signature", ""),
+        PlatformError::InvalidRequest(_)
+    ));
+    // An error's words without any envelope: unknown, kept.
+    assert_eq!(
+        parse_token_response(
+            &serde_json::json!({"code": 50, "msg": "系统错误", "sub_msg": "稍后重试"}),
+            now
+        ),
+        Err(PlatformError::Unknown {
+            code: "50".into(),
+            message: "系统错误 稍后重试".into()
+        })
+    );
+    // Only a success-shaped answer without a token is malformed.
+    assert!(matches!(
+        parse_token_response(&serde_json::json!({"expires_in": 3600}), now),
+        Err(PlatformError::Malformed(ref m)) if m.contains("access_token")
+    ));
+}
+
+/// A receiver value of no recognised form was a plain contact (stored as the buyer's own):
+/// only a phone number in clear is one; anything else is opaque.
+#[test]
+fn an_unrecognised_receiver_value_is_never_plain() {
+    let mut trade = fixture()["trades_sold_get_response"]["trades"]["trade"][0].clone();
+    for (mobile, kind) in [
+        ("*******5678", ContactKind::Masked),
+        ("13812345678", ContactKind::Plain),
+        ("18877771111-123", ContactKind::Virtual),
+        ("<encrypted>", ContactKind::PlatformEncrypted),
+        (
+            "AgE+1STBoIEdpJWS+EEIXMAGPrYrMAElKpRUJ5XRypgk",
+            ContactKind::PlatformEncrypted,
+        ),
+        ("AgE-1STBoIEd_", ContactKind::PlatformEncrypted),
+    ] {
+        trade["receiver_mobile"] = mobile.into();
+        let order = parse_trade(&trade).unwrap();
+        assert_eq!(order.receiver.phone.map(|p| p.kind), Some(kind), "{mobile}");
+    }
+    trade["receiver_name"] = "<encrypted>".into();
+    assert_eq!(
+        parse_trade(&trade).unwrap().receiver.name.map(|n| n.kind),
+        Some(ContactKind::PlatformEncrypted)
+    );
 }
