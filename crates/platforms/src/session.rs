@@ -15,10 +15,21 @@ use crate::resilience::{RetryPolicy, with_retries};
 use crate::reveal::{DecryptRequest, RevealedContact};
 use crate::window::TimeWindow;
 
+/// Why refreshed tokens were not stored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// Worth another try: the database away, a pool's wait run out.
+    #[error("{0}")]
+    Transient(String),
+    /// Never will be: the shop is no longer connected, a value does not seal.
+    #[error("{0}")]
+    Refused(String),
+}
+
 /// Persists refreshed tokens (sealed, in the authorization's row).
 #[async_trait::async_trait]
 pub trait TokenSink: Send + Sync {
-    async fn store(&self, tokens: &TokenSet) -> Result<(), String>;
+    async fn store(&self, tokens: &TokenSet) -> Result<(), StoreError>;
 
     /// Waits until no other caller, in any process, is renewing this shop's tokens, and keeps
     /// the others waiting until the lock is released. Two refreshes of one refresh token at once
@@ -309,10 +320,14 @@ impl Session {
         if tokens.refresh_token.as_deref() == Some(refresh_token.as_str()) {
             tokens.refresh_expires_at = None;
         }
-        sink.store(&tokens).await.map_err(SessionError::Persist)?;
-        tracing::info!(app.key = %self.app.app_key, "Refreshed the platform session");
+        // The platform may have retired the old refresh token with this answer: the new pair
+        // must not be lost to one failed write. Stored again for a while (still holding the
+        // renewal lock), and kept by this session whatever happens.
+        let stored = store_persistently(sink, &tokens).await;
         self.access_token = tokens.access_token;
         self.refresh_token = tokens.refresh_token;
+        stored.map_err(|e| SessionError::Persist(e.to_string()))?;
+        tracing::info!(app.key = %self.app.app_key, "Refreshed the platform session");
         Ok(Renewed::Refreshed)
     }
 
@@ -334,6 +349,30 @@ impl Session {
                 false
             }
         }
+    }
+}
+
+/// Waits between tries to store refreshed tokens: about 30 s in all, longer than a pool's
+/// wait or a database's failover.
+const STORE_RETRY_WAITS_MS: [u64; 6] = [200, 500, 1_000, 3_000, 8_000, 15_000];
+
+/// Stores `tokens`, trying a transient failure again ([`STORE_RETRY_WAITS_MS`]); the last
+/// error if none succeeded.
+async fn store_persistently(sink: &dyn TokenSink, tokens: &TokenSet) -> Result<(), StoreError> {
+    let mut waits = STORE_RETRY_WAITS_MS.iter();
+    loop {
+        let e = match sink.store(tokens).await {
+            Ok(()) => return Ok(()),
+            Err(e @ StoreError::Refused(_)) => return Err(e),
+            Err(e) => e,
+        };
+        metrics::counter!("leadgen_token_store_failures_total").increment(1);
+        let Some(wait) = waits.next() else {
+            tracing::error!(error = %e, "Could not store refreshed platform tokens; the shop may need to be authorized again");
+            return Err(e);
+        };
+        tracing::warn!(error = %e, "Could not store refreshed platform tokens; trying again");
+        tokio::time::sleep(std::time::Duration::from_millis(*wait)).await;
     }
 }
 

@@ -18,7 +18,7 @@ use leadgen_db::{DbPool, ScopedFutureExt as _, oplog, sealed};
 use leadgen_domain::audit::{AuditAction, AuditTarget};
 use leadgen_domain::{AuthStatus, PlatformId, TenantId};
 use leadgen_platforms::resilience::RetryPolicy;
-use leadgen_platforms::session::{RenewalLock, Session, TokenSink};
+use leadgen_platforms::session::{RenewalLock, Session, StoreError, TokenSink};
 use leadgen_platforms::{AppCredentials, TokenSet};
 
 /// A shop's authorization as the platform calls need it (sealed values stay sealed).
@@ -269,11 +269,11 @@ pub struct CredentialSink {
 
 #[async_trait::async_trait]
 impl TokenSink for CredentialSink {
-    async fn store(&self, tokens: &TokenSet) -> Result<(), String> {
+    async fn store(&self, tokens: &TokenSet) -> Result<(), StoreError> {
         let seal = |column: &str, value: &str| {
             self.sealer
                 .seal(&sealed::platform_auth(column, self.platform_id), value)
-                .map_err(|e| e.to_string())
+                .map_err(|e| StoreError::Refused(e.to_string()))
         };
         let access = seal("access_token", &tokens.access_token)?;
         let refresh = tokens
@@ -283,7 +283,7 @@ impl TokenSink for CredentialSink {
             .transpose()?;
         let mut conn = leadgen_db::conn(&self.pool)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| StoreError::Transient(e.to_string()))?;
         let stored = store_refreshed(
             &mut conn,
             self.platform_id,
@@ -293,9 +293,11 @@ impl TokenSink for CredentialSink {
             tokens.refresh_expires_at,
         )
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| StoreError::Transient(e.to_string()))?;
         if stored == 0 {
-            return Err("the shop is no longer connected (disconnected or expired)".into());
+            return Err(StoreError::Refused(
+                "the shop is no longer connected (disconnected or expired)".into(),
+            ));
         }
         Ok(())
     }

@@ -14,7 +14,7 @@ struct NoSink;
 
 #[async_trait::async_trait]
 impl TokenSink for NoSink {
-    async fn store(&self, _: &TokenSet) -> Result<(), String> {
+    async fn store(&self, _: &TokenSet) -> Result<(), super::StoreError> {
         Ok(())
     }
 }
@@ -188,7 +188,7 @@ struct RacingSink {
 
 #[async_trait::async_trait]
 impl TokenSink for RacingSink {
-    async fn store(&self, _: &TokenSet) -> Result<(), String> {
+    async fn store(&self, _: &TokenSet) -> Result<(), super::StoreError> {
         Ok(())
     }
     async fn stored(&self) -> Result<Option<(String, Option<String>)>, String> {
@@ -257,7 +257,7 @@ async fn a_refresh_rejected_for_our_own_fault_is_not_a_dead_session() {
     struct BadSignature;
     #[async_trait::async_trait]
     impl TokenSink for BadSignature {
-        async fn store(&self, _: &TokenSet) -> Result<(), String> {
+        async fn store(&self, _: &TokenSet) -> Result<(), super::StoreError> {
             Ok(())
         }
     }
@@ -391,7 +391,7 @@ struct RecordingSink {
 
 #[async_trait::async_trait]
 impl TokenSink for RecordingSink {
-    async fn store(&self, tokens: &TokenSet) -> Result<(), String> {
+    async fn store(&self, tokens: &TokenSet) -> Result<(), super::StoreError> {
         *self.stored.lock().unwrap() = Some(tokens.clone());
         Ok(())
     }
@@ -574,7 +574,7 @@ async fn a_renewal_lock_not_had_never_refreshes_beside_its_holder() {
     }
     #[async_trait::async_trait]
     impl TokenSink for LockedOut {
-        async fn store(&self, _: &TokenSet) -> Result<(), String> {
+        async fn store(&self, _: &TokenSet) -> Result<(), super::StoreError> {
             Ok(())
         }
         async fn stored(&self) -> Result<Option<(String, Option<String>)>, String> {
@@ -622,4 +622,69 @@ async fn a_renewal_lock_not_had_never_refreshes_beside_its_holder() {
         0,
         "never refreshed beside the holder"
     );
+}
+
+/// Fails its first `failures` stores with `error`, then records.
+struct FlakySink {
+    failures: std::sync::atomic::AtomicUsize,
+    error: super::StoreError,
+    inner: RecordingSink,
+}
+
+#[async_trait::async_trait]
+impl TokenSink for FlakySink {
+    async fn store(&self, tokens: &TokenSet) -> Result<(), super::StoreError> {
+        let left = self.failures.load(std::sync::atomic::Ordering::SeqCst);
+        if left > 0 {
+            self.failures
+                .store(left - 1, std::sync::atomic::Ordering::SeqCst);
+            return Err(self.error.clone());
+        }
+        self.inner.store(tokens).await
+    }
+}
+
+/// A refresh the platform answered may have retired the old refresh token: the new pair is not
+/// lost to a database blip (stored again until it is), and a sink that refuses for good is not
+/// tried again. Either way the session keeps the new pair.
+#[tokio::test(start_paused = true)]
+async fn refreshed_tokens_survive_a_failed_store() {
+    let client = || Scripted {
+        error: Some(PlatformError::SessionExpired {
+            detail: String::new(),
+        }),
+        valid_token: Some("t2"),
+        ..Scripted::default()
+    };
+    let window = TimeWindow::new(Utc::now(), Utc::now());
+    let flaky = FlakySink {
+        failures: 3.into(),
+        error: super::StoreError::Transient("pool timed out".into()),
+        inner: RecordingSink::default(),
+    };
+    let mut session = session_with("r");
+    let page = session
+        .list_orders(&client(), &window, Listing::Modified, None, &flaky)
+        .await;
+    assert!(page.is_ok(), "{page:?}");
+    let stored = flaky.inner.stored.lock().unwrap().clone().expect("stored");
+    assert_eq!(stored.access_token, "t2");
+
+    let gone = FlakySink {
+        failures: 100.into(),
+        error: super::StoreError::Refused("the shop is no longer connected".into()),
+        inner: RecordingSink::default(),
+    };
+    let mut session = session_with("r");
+    let error = session
+        .list_orders(&client(), &window, Listing::Modified, None, &gone)
+        .await
+        .expect_err("not stored");
+    assert!(matches!(error, SessionError::Persist(_)), "{error:?}");
+    assert_eq!(
+        gone.failures.load(std::sync::atomic::Ordering::SeqCst),
+        99,
+        "a refusal is not tried again"
+    );
+    assert_eq!(session.access_token, "t2", "the session keeps the new pair");
 }

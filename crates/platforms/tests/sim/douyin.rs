@@ -50,7 +50,7 @@ async fn a_wrong_secret_is_a_permanent_error_and_a_dead_session_is_reported() {
     let tokens = sim.authorized(&client).await;
 
     let mut wrong = sim.session_signed_with("not-the-secret", &tokens);
-    let err = refused_at_once(&client, &mut wrong).await;
+    let err = refused_at_once(&sim, &client, &mut wrong).await;
     assert!(
         matches!(err, SessionError::Platform(PlatformError::InvalidRequest(ref m))
             if m.contains("40003") && m.contains("isv.signature-invalid")),

@@ -278,6 +278,14 @@ impl<C: PlatformClient + 'static> Sim<C> {
             .unwrap_or(0)
     }
 
+    /// How many API calls of any method the simulator's gateway received.
+    pub async fn total_calls(&self) -> u64 {
+        let stats = self.stats().await;
+        stats["platforms"][self.platform.name]["api_calls"]
+            .as_u64()
+            .expect("the simulator counts every call")
+    }
+
     /// The simulator's counters.
     pub async fn stats(&self) -> serde_json::Value {
         reqwest::get(self.url("/_sim/stats"))
@@ -432,7 +440,7 @@ impl Sink {
 
 #[async_trait::async_trait]
 impl TokenSink for Sink {
-    async fn store(&self, tokens: &TokenSet) -> Result<(), String> {
+    async fn store(&self, tokens: &TokenSet) -> Result<(), leadgen_platforms::session::StoreError> {
         self.0.lock().expect("lock").push(tokens.clone());
         Ok(())
     }
@@ -517,14 +525,19 @@ pub async fn walk_by(
 }
 
 /// Walks the last 2 days with `session`, which the platform refuses for good (a wrong secret):
-/// the error, which came at once, without retries.
-pub async fn refused_at_once(client: &dyn PlatformClient, session: &mut Session) -> SessionError {
-    let started = std::time::Instant::now();
+/// the error, after exactly one call (a permanent refusal is never retried).
+pub async fn refused_at_once<C: PlatformClient + 'static>(
+    sim: &Sim<C>,
+    client: &dyn PlatformClient,
+    session: &mut Session,
+) -> SessionError {
+    let before = sim.total_calls().await;
     let err = walk(client, session, last_days(2), &Sink::default())
         .await
         .expect_err("refused");
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
+    assert_eq!(
+        sim.total_calls().await,
+        before + 1,
         "a permanent refusal is not retried: {err:?}"
     );
     err
