@@ -10,6 +10,8 @@
     reason = "broken test infrastructure should stop the test at once"
 )]
 
+pub mod envelope;
+
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use leadgen_db::DbPool;
 use leadgen_domain::PlatformType;

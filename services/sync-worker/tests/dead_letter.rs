@@ -192,7 +192,22 @@ async fn a_dead_letter_replayed_runs_its_task_again_unless_another_sync_runs() {
         (platform, failed)
     };
     handler.handle(request(platform, second)).await;
-    assert_eq!(status_and_error(&db, second).await.0, "FAILED");
+    // Not run: a run would have failed it for its credentials, with another error.
+    assert_eq!(
+        status_and_error(&db, second).await,
+        (
+            "FAILED".to_owned(),
+            Some("同步请求多次处理失败，已转入死信队列：x".to_owned())
+        )
+    );
+    assert_eq!(status_and_error(&db, id).await.0, "RUNNING");
+    let resumed: i64 = t_operation_log::table
+        .filter(t_operation_log::action.eq("SYNC_RESUME"))
+        .count()
+        .get_result(&mut conn)
+        .await
+        .expect("operation log");
+    assert_eq!(resumed, 1, "the second request was not resumed");
 }
 
 /// The broker dead-letters a request whose runs kept crashing the worker (its delivery limit):

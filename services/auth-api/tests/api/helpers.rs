@@ -542,51 +542,7 @@ pub struct TaskRow {
     pub listing: String,
 }
 
-/// Whether `s` is a valid, non-zero trace id: 32 lowercase hex digits.
-pub fn is_trace_id(s: &str) -> bool {
-    s.len() == 32
-        && s.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        && s.bytes().any(|b| b != b'0')
-}
-
-/// Reads the envelope and checks what every response shares: the HTTP status, `code`, a
-/// non-empty `message`, a trace id, `data` present (and `null` on errors), and for errors other
-/// than 422 no `errors` list.
-pub async fn expect_envelope(response: Response, status: StatusCode, code: u32) -> Value {
-    let actual = response.status();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let text = response.text().await.expect("response body");
-    assert_eq!(actual, status, "unexpected status; body: {text}");
-    assert!(
-        content_type.starts_with("application/json"),
-        "content-type {content_type:?}; body: {text}"
-    );
-    let body: Value = serde_json::from_str(&text).expect("a JSON envelope");
-    check_envelope(&body, code);
-    if status.is_client_error() || status.is_server_error() {
-        assert!(body["data"].is_null(), "errors carry data null: {body}");
-    }
-    if status != StatusCode::UNPROCESSABLE_ENTITY {
-        assert!(body.get("errors").is_none(), "no errors list: {body}");
-    }
-    body
-}
-
-/// The envelope's shared fields, on an already parsed body.
-pub fn check_envelope(body: &Value, code: u32) {
-    assert_eq!(body["code"], u64::from(code), "code: {body}");
-    let message = body["message"].as_str().expect("message is a string");
-    assert!(!message.trim().is_empty(), "message is empty: {body}");
-    let trace_id = body["traceId"].as_str().expect("traceId is a string");
-    assert!(is_trace_id(trace_id), "traceId {trace_id:?}");
-    assert!(body.get("data").is_some(), "data is present: {body}");
-}
+pub use leadgen_test_support::envelope::{check_fields as check_envelope, expect_envelope};
 
 /// A 422 envelope; the fields of its `errors`, in order, each with a non-empty message.
 pub async fn expect_invalid_fields(response: Response) -> Vec<String> {

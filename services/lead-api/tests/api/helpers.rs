@@ -14,7 +14,7 @@ use leadgen_db::schema::{
 use leadgen_test_support::{
     TestBroker, TestDb, auth_settings, database_settings, http_settings, telemetry_settings,
 };
-use reqwest::{Response, StatusCode};
+use reqwest::Response;
 use serde_json::Value;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -374,40 +374,7 @@ impl TestApp {
     }
 }
 
-/// Whether `s` is a valid, non-zero trace id: 32 lowercase hex digits.
-pub fn is_trace_id(s: &str) -> bool {
-    s.len() == 32
-        && s.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        && s.bytes().any(|b| b != b'0')
-}
-
-/// Reads the envelope and checks the status, `code`, a non-empty `message`, the trace id,
-/// `data` (`null` on errors), and `errors` (a 422's failed fields, absent otherwise).
-pub async fn expect_envelope(response: Response, status: StatusCode, code: u32) -> Value {
-    let actual = response.status();
-    let text = response.text().await.expect("response body");
-    assert_eq!(actual, status, "unexpected status; body: {text}");
-    let body: Value = serde_json::from_str(&text).expect("a JSON envelope");
-    assert_eq!(body["code"], u64::from(code), "code: {body}");
-    let message = body["message"].as_str().expect("message is a string");
-    assert!(!message.trim().is_empty(), "message is empty: {body}");
-    let trace_id = body["traceId"].as_str().expect("traceId is a string");
-    assert!(is_trace_id(trace_id), "traceId {trace_id:?}");
-    assert!(body.get("data").is_some(), "data is present: {body}");
-    if status.is_client_error() || status.is_server_error() {
-        assert!(body["data"].is_null(), "errors carry data null: {body}");
-    }
-    if status == StatusCode::UNPROCESSABLE_ENTITY {
-        let errors = body["errors"]
-            .as_array()
-            .expect("a 422 lists its failed fields");
-        assert!(!errors.is_empty(), "{body}");
-    } else {
-        assert!(body.get("errors").is_none(), "no errors list: {body}");
-    }
-    body
-}
+pub use leadgen_test_support::envelope::expect_envelope;
 
 /// The records of a page envelope, after checking its paging numbers.
 pub fn page_records(body: &Value, total: i64, size: i64, current: i64) -> Vec<Value> {

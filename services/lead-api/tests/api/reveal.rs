@@ -470,6 +470,8 @@ async fn a_platform_that_never_answers_is_given_up_at_the_reveal_deadline() {
         s.reveal.busy_wait_ms = 200;
         if let Some(taobao) = s.platforms.endpoints.get_mut(&PlatformType::Taobao) {
             taobao.api_url = format!("http://{address}/router/rest");
+            // Far beyond the test's bound: only the reveal deadline can answer in time.
+            taobao.timeout_ms = 60_000;
         }
     })
     .await;
