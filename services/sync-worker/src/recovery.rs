@@ -56,8 +56,18 @@ impl Recovery {
                         crate::handler::finished(&task, SyncStatus::Failed);
                         done.failed += 1;
                     } else {
+                        // A task this build cannot read (a platform or trigger a newer build
+                        // added, during a rollout) is left to a replica that can: it must not
+                        // roll back the pass for every other task.
+                        let request = match request_for(&task) {
+                            Ok(request) => request,
+                            Err(e) => {
+                                tracing::warn!(sync_task.id = %task.id, error = %e, "Cannot resume a sync task this build does not read; left for another replica");
+                                continue;
+                            }
+                        };
                         tasks::hand_over(conn, task.id, now + lease).await?;
-                        resume(conn, &task).await?;
+                        leadgen_outbox::enqueue(conn, SERVICE, &request).await?;
                         let ids = (task.tenant_id, task.id, task.platform_id);
                         tasks::log(conn, ids, AuditAction::SyncResume, Ok(()), &trace_id).await?;
                         done.resumed += 1;
@@ -94,8 +104,9 @@ impl Recovery {
     }
 }
 
-/// A new `SyncRequested` for `task`, in the recovery transaction (the outbox relays it).
-async fn resume(conn: &mut leadgen_db::PgConn, task: &TaskRow) -> anyhow::Result<()> {
+/// The new `SyncRequested` that resumes `task` (enqueued in the recovery transaction; the outbox
+/// relays it), or why this build cannot read the task.
+fn request_for(task: &TaskRow) -> anyhow::Result<CloudEvent<SyncRequestedV1>> {
     let platform_type: PlatformType = task
         .platform_type
         .parse()
@@ -104,7 +115,7 @@ async fn resume(conn: &mut leadgen_db::PgConn, task: &TaskRow) -> anyhow::Result
         .trigger_type
         .parse()
         .map_err(|e| anyhow::anyhow!("task {}: {e}", task.id))?;
-    let event = CloudEvent::new(
+    Ok(CloudEvent::new(
         SERVICE,
         task.tenant_id,
         SyncRequestedV1 {
@@ -116,7 +127,5 @@ async fn resume(conn: &mut leadgen_db::PgConn, task: &TaskRow) -> anyhow::Result
             window_end: task.window_end,
             requested_by: task.requested_by.map(UserId::new),
         },
-    );
-    leadgen_outbox::enqueue(conn, SERVICE, &event).await?;
-    Ok(())
+    ))
 }

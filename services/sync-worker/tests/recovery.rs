@@ -130,3 +130,40 @@ async fn expired_leases_are_resumed_or_failed_and_live_ones_are_left_alone() {
     assert_eq!(again, Recovered::default());
     assert_eq!(requested(&db).await.len(), 2);
 }
+
+/// A task this build cannot read (a platform a newer build added, seen during a rollout) is
+/// left for a replica that can, and does not stop the pass for the others.
+#[tokio::test]
+async fn a_task_this_build_cannot_read_is_left_and_the_others_are_resumed() {
+    let db = TestDb::new().await;
+    let minutes = chrono::Duration::minutes;
+    let unknown = running(&db, Some(-minutes(1)), minutes(30), 1).await;
+    let ordinary = running(&db, Some(-minutes(1)), minutes(30), 1).await;
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    diesel::update(task::table.find(unknown))
+        .set(task::platform_type.eq("ALIEXPRESS"))
+        .execute(&mut conn)
+        .await
+        .expect("a platform this build does not know");
+    let recovery = Recovery {
+        pool: db.pool.clone(),
+        lease: minutes(10),
+        max_attempts: 3,
+        interval: Duration::from_secs(60),
+    };
+    let done = recovery.recover_once().await.expect("recovery");
+    assert_eq!(
+        done,
+        Recovered {
+            resumed: 1,
+            failed: 0
+        }
+    );
+    assert_eq!(requested(&db).await, vec![ordinary]);
+    let (status, _, lease) = state(&db, unknown).await;
+    assert_eq!(status, "RUNNING");
+    assert!(
+        lease.is_some_and(|l| l < Utc::now()),
+        "left as it was, for a replica that reads it"
+    );
+}

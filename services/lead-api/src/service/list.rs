@@ -41,11 +41,9 @@ pub async fn page(
         None => filter,
     };
     let by_phone = filter.phone_indexes.is_some();
-    if by_phone {
-        if let Err(refused) = crate::service::quota::take(state, &mut conn, user).await {
-            audit_phone_search(&mut conn, user, &[], Some(&refused)).await?;
-            return Err(refused);
-        }
+    if by_phone && let Err(refused) = crate::service::quota::take(state, &mut conn, user).await {
+        audit_phone_search(&mut conn, user, &[], Some(&refused)).await?;
+        return Err(refused);
     }
     if paging.offset() < leads::LIST_WINDOW {
         let page = leads::list(&mut conn, &state.list_stats, tenant, filter, sort, paging).await?;
