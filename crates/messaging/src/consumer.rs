@@ -1,16 +1,40 @@
 //! Consuming with manual acks, bounded prefetch and a supervised reconnect.
+//!
+//! Each delivery's handler runs as a task of its own, detached from the consuming session (one
+//! channel) that received it:
+//!
+//! - **Reconnecting** does not wait for handlers. When the channel or the connection goes away
+//!   (a broker restart, a network blip, the broker's consumer timeout), the session ends at once
+//!   and the next one starts after the backoff, while the handlers go on. A handler that then
+//!   settles on the lost channel fails to (logged): the broker redelivers what was not
+//!   acknowledged, and the handler's ledger makes that safe; one that acknowledged early
+//!   ([`crate::early_ack`]) has nothing left to settle.
+//! - **Concurrency** is bounded by unsettled deliveries, not by running handlers: a handler holds
+//!   one of the session's `prefetch` places until its delivery is settled or acknowledged
+//!   early. Handlers that acknowledged early and run on take no place, so the deliveries the
+//!   broker sends after them are handled at once (left waiting, they would run into the
+//!   broker's consumer timeout). Nothing else caps them: what acknowledges early answers for
+//!   its own work (sync-worker: one running sync task per shop).
+//! - **Stopping** (`cancel`): no new handler starts; [`run`] returns once every running handler,
+//!   of whichever session, has finished, and the current channel is closed only after its
+//!   handlers have settled (so their acks arrive). A consumer that gives up on the broker also
+//!   waits for its handlers before it returns the error.
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{FutureExt as _, StreamExt as _};
+use lapin::Channel;
 use lapin::message::Delivery;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
 use rand::Rng;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -74,16 +98,34 @@ pub struct ConsumeOptions {
 }
 
 /// Consumes `options.consumer`'s queue until `cancel` fires, reconnecting when the broker goes
-/// away. Returns an error only when the broker stayed unreachable for `give_up_after`.
+/// away. Returns an error only when the broker stayed unreachable for `give_up_after`; returns
+/// (either way) only once every handler it started has finished.
 pub async fn run(
     broker: Arc<Broker>,
     handler: Arc<dyn Handler>,
     options: ConsumeOptions,
     cancel: CancellationToken,
 ) -> Result<(), MessagingError> {
+    // Every running handler, whichever session received its delivery: a session that ends does
+    // not wait for them (the next one starts at once), `run` does.
+    let mut handlers = JoinSet::new();
+    let result = supervise(&broker, &handler, &options, &cancel, &mut handlers).await;
+    finish(&mut handlers).await;
+    result
+}
+
+/// Runs consuming sessions one after the other until `cancel` fires (`Ok`) or the broker stayed
+/// unreachable for `give_up_after` (`Err`).
+async fn supervise(
+    broker: &Arc<Broker>,
+    handler: &Arc<dyn Handler>,
+    options: &ConsumeOptions,
+    cancel: &CancellationToken,
+    handlers: &mut JoinSet<()>,
+) -> Result<(), MessagingError> {
     let mut outage = Outage::default();
     while !cancel.is_cancelled() {
-        match consume_once(&broker, &handler, &options, &cancel, &mut outage).await {
+        match consume_once(broker, handler, options, cancel, handlers, &mut outage).await {
             Ok(()) => outage = Outage::default(),
             Err(e) => {
                 let since = *outage
@@ -99,7 +141,8 @@ pub async fn run(
                     Duration::from_millis(250),
                     Duration::from_secs(10),
                 );
-                tracing::warn!(error = %e, consumer = options.consumer, retry_in_ms = delay.as_millis() as u64, "Consumer lost the broker; reconnecting");
+                reap(handlers);
+                tracing::warn!(error = %e, consumer = options.consumer, retry_in_ms = delay.as_millis() as u64, handlers_running = handlers.len(), "Consumer lost the broker; reconnecting");
                 tokio::select! {
                     () = tokio::time::sleep(delay) => {}
                     () = cancel.cancelled() => {}
@@ -118,13 +161,15 @@ struct Outage {
     attempt: u32,
 }
 
-/// One consuming session on one channel. Returns `Ok` on cancellation, `Err` when the channel or
-/// connection fails.
+/// One consuming session on one channel. Returns `Ok` on cancellation, once every handler has
+/// finished and settled; `Err` as soon as the channel or connection fails, its handlers still
+/// running (they go on in `handlers`).
 async fn consume_once(
     broker: &Arc<Broker>,
     handler: &Arc<dyn Handler>,
     options: &ConsumeOptions,
     cancel: &CancellationToken,
+    handlers: &mut JoinSet<()>,
     outage: &mut Outage,
 ) -> Result<(), MessagingError> {
     let channel = broker.consumer_channel().await?;
@@ -133,7 +178,7 @@ async fn consume_once(
         .await?;
     let queue = broker.topology().queue(options.consumer);
     let tag = format!("{}-{}", options.consumer, rand::thread_rng().r#gen::<u64>());
-    let consumer = channel
+    let mut consumer = channel
         .basic_consume(
             &queue,
             &tag,
@@ -155,54 +200,119 @@ async fn consume_once(
         metrics::counter!(name, &queue_label).increment(0);
     }
     *outage = Outage::default();
-    let failure: Arc<tokio::sync::Mutex<Option<lapin::Error>>> = Arc::default();
-    let stream = consumer.take_until(cancel.cancelled());
-    stream
-        // Twice the prefetch: the broker never has more than `prefetch` deliveries
-        // unacknowledged, and the extra handlers are those that acknowledged early
-        // ([`crate::early_ack`]), so the delivery the broker sends in their place is handled at
-        // once rather than waiting behind them (where its own consumer timeout would run out).
-        .for_each_concurrent(usize::from(options.prefetch.max(1)) * 2, |delivery| {
-            let handler = Arc::clone(handler);
-            let broker = Arc::clone(broker);
-            let cancel = cancel.clone();
-            let failure = Arc::clone(&failure);
-            let limit = options.delivery_limit;
-            let queue = queue.clone();
-            async move {
-                match delivery {
-                    Ok(delivery) => {
-                        process(delivery, handler, limit, &queue, &broker, &cancel).await
-                    }
-                    Err(e) => *failure.lock().await = Some(e),
-                }
+    // This session's unsettled deliveries, as many as the broker lets it have: a handler holds
+    // its place until its delivery is settled or acknowledged early ([`crate::early_ack`]), not
+    // until it ends. A session of its own, so that handlers left from a lost channel (whose
+    // deliveries the broker sends again) take no place in the next.
+    let unsettled = Arc::new(Semaphore::new(usize::from(options.prefetch.max(1))));
+    let lost = loop {
+        let next = tokio::select! {
+            biased;
+            () = cancel.cancelled() => break None,
+            next = consumer.next() => next,
+        };
+        match next {
+            Some(Ok(delivery)) => {
+                reap(handlers);
+                handlers.spawn(start(
+                    delivery,
+                    Session {
+                        channel: channel.clone(),
+                        unsettled: Arc::clone(&unsettled),
+                        handler: Arc::clone(handler),
+                        broker: Arc::clone(broker),
+                        cancel: cancel.clone(),
+                        delivery_limit: options.delivery_limit,
+                        queue: queue.clone(),
+                    },
+                ));
             }
-        })
-        .await;
-    if let Some(e) = failure.lock().await.take() {
+            // A channel closed with an error (the broker's consumer timeout) or a failed
+            // connection (a missed heartbeat): lapin reports it and never ends the stream.
+            Some(Err(e)) => break Some(e),
+            None => break Some(lapin::Error::InvalidChannelState(channel.status().state())),
+        }
+    };
+    if let Some(e) = lost {
         return Err(MessagingError::Connection(e));
     }
-    if cancel.is_cancelled() {
-        // In-flight handlers have finished; unacknowledged prefetched messages return to the
-        // queue when the channel closes.
-        let _ = channel.close(200, "shutdown").await;
-        return Ok(());
-    }
-    Err(MessagingError::Connection(
-        lapin::Error::InvalidChannelState(channel.status().state()),
-    ))
+    // Cancelled: in-flight handlers finish and settle on this channel first; unacknowledged
+    // prefetched messages return to the queue when it closes.
+    finish(handlers).await;
+    let _ = channel.close(200, "shutdown").await;
+    Ok(())
 }
 
-async fn process(
-    delivery: Delivery,
+/// What a handler task needs of the session that received its delivery.
+struct Session {
+    channel: Channel,
+    unsettled: Arc<Semaphore>,
     handler: Arc<dyn Handler>,
+    broker: Arc<Broker>,
+    cancel: CancellationToken,
     delivery_limit: u32,
-    queue: &str,
-    broker: &Broker,
-    cancel: &CancellationToken,
-) {
-    let incoming = detach(&delivery, queue);
-    let queue_label = [("queue", queue.to_owned())];
+    queue: String,
+}
+
+/// Handles one delivery once it has a place among the session's unsettled deliveries; not when
+/// the process stops or the channel went away first (the broker delivers it again).
+async fn start(delivery: Delivery, session: Session) {
+    let place = tokio::select! {
+        biased;
+        () = session.cancel.cancelled() => return,
+        place = Arc::clone(&session.unsettled).acquire_owned() => place,
+    };
+    let Ok(place) = place else {
+        return;
+    };
+    if !session.channel.status().connected() {
+        tracing::debug!(
+            "A delivery's channel closed before it was handled; the broker delivers it again"
+        );
+        return;
+    }
+    process(delivery, place, &session).await;
+}
+
+/// Waits for every handler in `handlers` to finish.
+async fn finish(handlers: &mut JoinSet<()>) {
+    reap(handlers);
+    if !handlers.is_empty() {
+        tracing::info!(
+            handlers_running = handlers.len(),
+            "Waiting for in-flight handlers"
+        );
+    }
+    while let Some(done) = handlers.join_next().await {
+        log_failure(done);
+    }
+}
+
+/// Drops the handlers that have finished.
+fn reap(handlers: &mut JoinSet<()>) {
+    while let Some(done) = handlers.try_join_next() {
+        log_failure(done);
+    }
+}
+
+fn log_failure(done: Result<(), tokio::task::JoinError>) {
+    if let Err(e) = done {
+        tracing::error!(error = %e, "A message handler task failed");
+    }
+}
+
+async fn process(delivery: Delivery, place: OwnedSemaphorePermit, session: &Session) {
+    let Session {
+        handler,
+        broker,
+        cancel,
+        delivery_limit,
+        queue,
+        ..
+    } = session;
+    let delivery_limit = *delivery_limit;
+    let incoming = detach(&delivery, queue, place);
+    let queue_label = [("queue", queue.clone())];
     metrics::counter!("leadgen_messages_delivered_total", &queue_label).increment(1);
     let started = std::time::Instant::now();
     // A consumer span (OpenTelemetry messaging conventions: RabbitMQ's destination is the
@@ -218,7 +328,7 @@ async fn process(
         messaging.operation.type = "process",
         messaging.operation.name = "process",
         messaging.destination.name = incoming.exchange.as_str(),
-        messaging.destination.subscription.name = queue,
+        messaging.destination.subscription.name = queue.as_str(),
         messaging.rabbitmq.destination.routing_key = %incoming.routing_key,
         messaging.message.id = incoming.message_id.as_deref().unwrap_or(""),
         messaging.message.delivery_count = incoming.delivery_count,
@@ -226,7 +336,18 @@ async fn process(
     leadgen_telemetry::set_parent_from(&span, &incoming.headers);
     async move {
         let count = incoming.delivery_count;
-        let outcome = handler.handle(incoming.clone()).await;
+        // A handler that panics is retried like one that failed, not left unsettled (its
+        // delivery would then wait for the broker's consumer timeout).
+        let outcome = match AssertUnwindSafe(handler.handle(incoming.clone()))
+            .catch_unwind()
+            .await
+        {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                tracing::error!("The message handler panicked");
+                Outcome::Retry("the handler panicked".into())
+            }
+        };
         metrics::histogram!("leadgen_message_handle_duration_seconds", &queue_label)
             .record(started.elapsed().as_secs_f64());
         if incoming.early_ack.acked() {
@@ -261,6 +382,7 @@ async fn process(
             delivery_limit,
         };
         settle(&at, outcome).await;
+        incoming.early_ack.release();
     }
     .instrument(span)
     .await;
@@ -347,7 +469,9 @@ async fn dead_letter(at: &Settling<'_>, reason: &str) -> Result<(), lapin::Error
     }
 }
 
-fn detach(delivery: &Delivery, queue: &str) -> Incoming {
+/// `place`: the delivery's place among its session's unsettled ones, given back once it is
+/// settled or acknowledged early.
+fn detach(delivery: &Delivery, queue: &str, place: OwnedSemaphorePermit) -> Incoming {
     let props = &delivery.properties;
     let mut headers = HashMap::new();
     let mut delivery_count = 0;
@@ -381,7 +505,7 @@ fn detach(delivery: &Delivery, queue: &str) -> Incoming {
         headers,
         delivery_count,
         redelivered: delivery.redelivered,
-        early_ack: crate::EarlyAck::new(delivery.acker.clone(), queue),
+        early_ack: crate::EarlyAck::new(delivery.acker.clone(), queue, place),
     }
 }
 

@@ -5,13 +5,16 @@
 //!
 //! A handler acknowledges early only once something else answers for the message's work (a
 //! sync task's claim and lease, which recovery watches); the consumer then settles nothing more
-//! for it, whatever the handler returns.
+//! for it, whatever the handler returns. The early ack also gives the delivery's place among
+//! the consumer's unsettled deliveries back ([`crate::consumer`]): the broker sends the next
+//! message, and the consumer handles it at once beside the handler that goes on running.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use lapin::acker::Acker;
 use lapin::options::BasicAckOptions;
+use tokio::sync::OwnedSemaphorePermit;
 
 /// The early acknowledgement of one delivery; none for a message that did not come from the
 /// broker (a test's).
@@ -22,6 +25,8 @@ struct Inner {
     acker: Acker,
     queue: String,
     done: AtomicBool,
+    /// The delivery's place among its consumer's unsettled deliveries, until it is settled.
+    place: Mutex<Option<OwnedSemaphorePermit>>,
 }
 
 impl std::fmt::Debug for EarlyAck {
@@ -33,11 +38,12 @@ impl std::fmt::Debug for EarlyAck {
 }
 
 impl EarlyAck {
-    pub(crate) fn new(acker: Acker, queue: &str) -> Self {
+    pub(crate) fn new(acker: Acker, queue: &str, place: OwnedSemaphorePermit) -> Self {
         EarlyAck(Some(Arc::new(Inner {
             acker,
             queue: queue.to_owned(),
             done: AtomicBool::new(false),
+            place: Mutex::new(Some(place)),
         })))
     }
 
@@ -59,6 +65,20 @@ impl EarlyAck {
             Err(e) => {
                 tracing::warn!(error = %e, "Could not acknowledge a message early; it will be redelivered");
             }
+        }
+        self.release();
+    }
+
+    /// Gives the delivery's place back, once it is settled (by the consumer or early).
+    pub(crate) fn release(&self) {
+        if let Some(inner) = &self.0 {
+            drop(
+                inner
+                    .place
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .take(),
+            );
         }
     }
 

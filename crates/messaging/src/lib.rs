@@ -7,7 +7,9 @@
 //! - [`consumer`] — manual acks with bounded prefetch; the handler's [`Outcome`] is turned into
 //!   ack, delayed requeue or dead-lettering in one place ([`consumer::settle`]); a message
 //!   dead-lettered carries why ([`dead_letter`]); a handler whose work outlasts the broker's
-//!   consumer timeout acknowledges early ([`early_ack`]).
+//!   consumer timeout acknowledges early ([`early_ack`]). Handlers run detached from the
+//!   channel that delivered their message: a lost channel is replaced at once while they
+//!   finish, and stopping waits for them.
 //! - [`depth`] — what waits in the process's queues, their dead-letter queues and the parked
 //!   unrouted events, as gauges.
 //!

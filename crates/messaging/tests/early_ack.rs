@@ -162,3 +162,51 @@ async fn the_delivery_after_an_early_ack_is_handled_beside_it() {
     release.notify_one();
     run.stop().await;
 }
+
+/// Acknowledges every message early and holds it until `release`; sends every message it
+/// starts on.
+struct AcksEarlyAndHoldsAll {
+    started: mpsc::UnboundedSender<String>,
+    release: CancellationToken,
+}
+
+#[async_trait::async_trait]
+impl Handler for AcksEarlyAndHoldsAll {
+    async fn handle(&self, message: Incoming) -> Outcome {
+        message.early_ack.ack().await;
+        let _ = self
+            .started
+            .send(message.message_id.clone().unwrap_or_default());
+        self.release.cancelled().await;
+        Outcome::Ack
+    }
+}
+
+/// Handlers that acknowledged early and run on take no place: with more of them running than
+/// the prefetch (here two, prefetch 1), the next delivery is still handled at once.
+#[tokio::test]
+async fn handlers_acknowledged_early_do_not_hold_back_the_next_delivery() {
+    let (started, mut handled) = mpsc::unbounded_channel();
+    let release = CancellationToken::new();
+    let handler = AcksEarlyAndHoldsAll {
+        started,
+        release: release.clone(),
+    };
+    let run = Consuming::start("early-ack-many", Arc::new(handler)).await;
+    assert_eq!(two(&mut handled).await, ["a", "b"]);
+    run.broker
+        .publish(&OutgoingMessage {
+            routing_key: "probe.early.v1".into(),
+            message_id: "c".into(),
+            payload: b"{}".to_vec(),
+            headers: HashMap::new(),
+        })
+        .await
+        .expect("routed");
+    let c = tokio::time::timeout(Duration::from_secs(10), handled.recv())
+        .await
+        .expect("c handled while a and b still run");
+    assert_eq!(c.as_deref(), Some("c"));
+    release.cancel();
+    run.stop().await;
+}

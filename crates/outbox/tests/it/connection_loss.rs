@@ -94,11 +94,9 @@ async fn a_running_consumer_reconnects_and_loses_nothing() {
     })
     .await;
     lose_connection(&fx).await;
-    // The consumer loop cannot reconnect before its in-flight handlers finish.
-    eventually(Duration::from_secs(10), "is_connected() false", || async {
-        !fx.broker.is_connected().await
-    })
-    .await;
+    // The broker has closed the connection (and requeued what was in flight on it): the
+    // handlers' acks, on the lost channel, cannot reach it, whether or not the consumer has
+    // reconnected meanwhile (it does at once, beside the running handlers).
     open_gate.send_replace(true);
 
     let after: Vec<OutgoingMessage> = (0..5).map(|_| message(b"{}")).collect();
