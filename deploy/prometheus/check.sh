@@ -104,8 +104,10 @@ mutant "LeadgenDeadLetters with delta (blind to a restart)" \
 mutant "LeadgenDeadLetters without its runbook step" '运行 `leadctl dlq list`，' '运行 '
 mutant "LeadgenDeadLettersWaiting sums the replicas" \
     'max by (queue) (leadgen_dead_letter_messages)' 'sum by (queue) (leadgen_dead_letter_messages)'
-mutant "LeadgenDeadLettersWaiting fires at once" 'for: 2h' 'for: 0m'
-mutant "LeadgenDeadLettersWaiting after a day" 'for: 2h' 'for: 24h'
+mutant "LeadgenDeadLettersWaiting fires at once" \
+    $'(leadgen_dead_letter_messages) > 0\n        for: 2h' $'(leadgen_dead_letter_messages) > 0\n        for: 0m'
+mutant "LeadgenDeadLettersWaiting after a day" \
+    $'(leadgen_dead_letter_messages) > 0\n        for: 2h' $'(leadgen_dead_letter_messages) > 0\n        for: 24h'
 mutant "LeadgenDeadLettersUncounted also for counted dead letters" \
     'unless on (queue)' 'or on (queue)'
 mutant "LeadgenDeadLettersUncounted on the queue's size, not its growth" \
@@ -121,7 +123,8 @@ mutant "LeadgenSyncsFailing looks back 15 minutes" \
     'increase(leadgen_sync_tasks_finished_total{status="FAILED"}[15m])'
 mutant "LeadgenSyncsFailing lets a restart hide a failure (the new series wins)" \
     '[30m]), "branch", "increase", "", "")' '[30m]), "branch", "new", "", "")'
-mutant "LeadgenShopsExpired without its hour" 'for: 1h' 'for: 0m'
+mutant "LeadgenShopsExpired without its hour" \
+    $'status=~"EXPIRED|INVALID"}) > 0\n        for: 1h' $'status=~"EXPIRED|INVALID"}) > 0\n        for: 0m'
 mutant "LeadgenShopsExpired sums the replicas" 'max by (platform, status)' 'sum by (platform, status)'
 mutant "LeadgenShopsExpired on every status" \
     'leadgen_shops{status=~"EXPIRED|INVALID"}' 'leadgen_shops'
@@ -131,6 +134,21 @@ mutant "LeadgenOrdersNotProcessed sums the replicas" \
 mutant "LeadgenOrdersNotProcessed fires on a backfill's wait" \
     'for: 10m # longer than a large backfill' 'for: 0m # longer than a large backfill'
 mutant "LeadgenOrdersNotProcessed after five hours" '> 1800' '> 18000'
+
+mutant "LeadgenPurgeFailing sums the replicas" \
+    'max(leadgen_retention_purges_failing)' 'sum(leadgen_retention_purges_failing)'
+mutant "LeadgenPurgeFailing only for two shops" \
+    'max(leadgen_retention_purges_failing) > 0' 'max(leadgen_retention_purges_failing) > 1'
+mutant "LeadgenPurgeFailing fires on a failure retried on the next pass" \
+    'for: 2h # longer than a retry on the next hourly pass' 'for: 30m # longer than a retry on the next hourly pass'
+mutant "LeadgenPurgeFailing after six hours" \
+    'for: 2h # longer than a retry on the next hourly pass' 'for: 6h # longer than a retry on the next hourly pass'
+mutant "LeadgenPurgeOverdue sums the replicas" \
+    'max(leadgen_retention_purge_overdue_seconds)' 'sum(leadgen_retention_purge_overdue_seconds)'
+mutant "LeadgenPurgeOverdue after a week" \
+    'max(leadgen_retention_purge_overdue_seconds) > 86400' 'max(leadgen_retention_purge_overdue_seconds) > 604800'
+mutant "LeadgenPurgeOverdue fires while a late purge catches up" \
+    'for: 1h # a late purge catching up' 'for: 0m # a late purge catching up'
 
 for line in "${MISSED[@]}"; do
     echo "FAIL self-test $line"

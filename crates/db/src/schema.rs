@@ -29,6 +29,8 @@ diesel::table! {
         purged_at -> Nullable<Timestamptz>,
         oauth_state_issued_at -> Nullable<Timestamptz>,
         status_version -> Int8,
+        purge_failures -> Int4,
+        purge_retry_at -> Nullable<Timestamptz>,
     }
 }
 

@@ -12,6 +12,13 @@
 //! One transaction per chunk of buyers, under the same identity locks as a batch, so a purge
 //! interrupted at any point resumes where it stopped and never leaves a lead naming a deleted
 //! order. The shop's record stays (REVOKED, `purged_at`): its id keeps resolving.
+//!
+//! A step that fails is rolled back, counted (`leadgen_retention_purge_failures_total`) and its
+//! shop set to wait ([`FIRST_BACKOFF`], doubled after each failure in a row up to
+//! [`MAX_BACKOFF`]; `purge_failures` and `purge_retry_at`, kept on the shop's record so every
+//! replica and restart sees them): the claim, which takes the shop due the longest first, passes
+//! over it to the due shops behind it, which are purged meanwhile. Each pass samples the purges
+//! due, failing and how late the oldest is (`leadgen_retention_purges_*`), which the alerts read.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,6 +39,14 @@ use crate::processor::Processor;
 use crate::repo::identities;
 use crate::repo::purge::{self, DueShop};
 use crate::repo::raw_orders;
+
+/// How long a shop whose purge step failed waits before it is claimed again, doubled after each
+/// further failure in a row up to [`MAX_BACKOFF`].
+pub const FIRST_BACKOFF: Duration = Duration::from_secs(600);
+pub const MAX_BACKOFF: Duration = Duration::from_secs(6 * 3_600);
+
+/// How often the purge samples the purges due while it works.
+const SAMPLE_EVERY: Duration = Duration::from_secs(60);
 
 pub struct Retention {
     pub pool: DbPool,
@@ -61,23 +76,50 @@ pub enum Step {
     },
 }
 
+/// A purge step that failed on a claimed shop, which now waits (the context of the step's
+/// error): the shops behind it may be purged at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "purging shop {shop} failed ({failures} in a row); tried again at {retry_at} at the earliest"
+)]
+pub struct Deferred {
+    pub shop: i64,
+    pub failures: i32,
+    pub retry_at: chrono::DateTime<chrono::Utc>,
+}
+
 impl Retention {
-    /// Purges until `shutdown`; errors are logged and retried on the next tick.
+    /// Purges until `shutdown`; errors are logged and retried on the next tick, except that a
+    /// shop whose step failed waits while the due shops behind it are purged at once.
     pub async fn run(self, shutdown: CancellationToken) {
+        // Created at 0, so the first failure after a start is an increase.
+        metrics::counter!("leadgen_retention_purge_failures_total").increment(0);
+        let mut sampled: Option<tokio::time::Instant> = None;
         loop {
-            match self.purge_step().await {
+            if sampled.is_none_or(|at| at.elapsed() >= SAMPLE_EVERY) {
+                self.sample().await;
+                sampled = Some(tokio::time::Instant::now());
+            }
+            let next = match self.purge_step().await {
                 Ok(Some(step)) => {
                     tracing::info!(?step, "Purged a disconnected shop's history");
-                    if shutdown.is_cancelled() {
-                        return;
-                    }
-                    continue;
+                    true
                 }
-                Ok(None) => {}
+                Ok(None) => false,
                 Err(e) => {
                     tracing::warn!(error = %format!("{e:#}"), "Retention purge failed; retrying");
+                    e.downcast_ref::<Deferred>().is_some()
                 }
+            };
+            if next {
+                if shutdown.is_cancelled() {
+                    return;
+                }
+                continue;
             }
+            // What the pass left (a shop waiting after a failure, say), until the next one.
+            self.sample().await;
+            sampled = Some(tokio::time::Instant::now());
             tokio::select! {
                 () = shutdown.cancelled() => return,
                 () = tokio::time::sleep(self.interval) => {}
@@ -85,27 +127,77 @@ impl Retention {
         }
     }
 
-    /// One transaction of the purge of one due shop; `None` when no shop is due.
+    /// Sets `leadgen_retention_purges_due`, `leadgen_retention_purges_failing` and
+    /// `leadgen_retention_purge_overdue_seconds`; a failure is logged.
+    pub async fn sample(&self) {
+        let due = match leadgen_db::conn(&self.pool).await {
+            Ok(mut conn) => purge::due(&mut conn).await.map_err(anyhow::Error::from),
+            Err(e) => Err(e.into()),
+        };
+        match due {
+            Ok(due) => {
+                let overdue = due.oldest.map_or(0.0, |t| {
+                    (chrono::Utc::now() - t).num_milliseconds().max(0) as f64 / 1000.0
+                });
+                metrics::gauge!("leadgen_retention_purges_due").set(due.shops as f64);
+                metrics::gauge!("leadgen_retention_purges_failing").set(due.failing as f64);
+                metrics::gauge!("leadgen_retention_purge_overdue_seconds").set(overdue);
+            }
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "Sampling the due purges failed");
+            }
+        }
+    }
+
+    /// One transaction of the purge of one due shop; `None` when no shop is due. When it fails
+    /// on a shop, the shop waits before it is claimed again (the error's context is then
+    /// [`Deferred`]).
     pub async fn purge_step(&self) -> anyhow::Result<Option<Step>> {
         let mut conn = leadgen_db::conn(&self.pool).await?;
         let processor = Arc::clone(&self.processor);
         let chunk = self.chunk;
-        conn.transaction::<Option<Step>, anyhow::Error, _>(|conn| {
-            async move {
-                let Some(shop) = purge::claim_due(conn).await? else {
-                    return Ok(None);
-                };
-                let leads = purge::leads_with_orders(conn, shop.id, chunk).await?;
-                let step = if leads.is_empty() {
-                    finish(conn, shop).await?
-                } else {
-                    purge_buyers(conn, &processor, shop, &leads).await?
-                };
-                Ok(Some(step))
-            }
-            .scope_boxed()
-        })
-        .await
+        let mut claimed: Option<DueShop> = None;
+        let claimed_in = &mut claimed;
+        let stepped = conn
+            .transaction::<Option<Step>, anyhow::Error, _>(|conn| {
+                async move {
+                    let Some(shop) = purge::claim_due(conn).await? else {
+                        return Ok(None);
+                    };
+                    *claimed_in = Some(shop);
+                    let leads = purge::leads_with_orders(conn, shop.id, chunk).await?;
+                    let step = if leads.is_empty() {
+                        finish(conn, shop).await?
+                    } else {
+                        purge_buyers(conn, &processor, shop, &leads).await?
+                    };
+                    Ok(Some(step))
+                }
+                .scope_boxed()
+            })
+            .await;
+        match (stepped, claimed) {
+            (Err(e), Some(shop)) => Err(defer(&mut conn, shop, e).await),
+            (stepped, _) => stepped,
+        }
+    }
+}
+
+/// Counts a failed step of `shop` and sets the shop to wait; answers its error, with the wait as
+/// its context.
+async fn defer(conn: &mut AsyncPgConnection, shop: DueShop, e: anyhow::Error) -> anyhow::Error {
+    metrics::counter!("leadgen_retention_purge_failures_total").increment(1);
+    match purge::defer(conn, shop.id, FIRST_BACKOFF, MAX_BACKOFF).await {
+        Ok(Some(waits)) => e.context(Deferred {
+            shop: shop.id,
+            failures: waits.failures,
+            retry_at: waits.retry_at,
+        }),
+        Ok(None) => e.context(format!("purging shop {} (no longer due)", shop.id)),
+        Err(deferring) => {
+            tracing::warn!(platform.id = shop.id, error = %deferring, "Deferring a failed purge failed; it is claimed again on the next pass");
+            e.context(format!("purging shop {}", shop.id))
+        }
     }
 }
 

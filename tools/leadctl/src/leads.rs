@@ -2,6 +2,8 @@
 //! buyer-leads that order-processor owns. Neither computes a lead itself: both hand raw orders
 //! back to order-processor's pending sweep, which rebuilds every buyer from all of their orders
 //! with the current model and blind-index key, keeping lead ids and sales decisions.
+//! `leads rebuild --set-aside` hands back the raw orders order-processor set aside instead, once
+//! their cause is mended (a data key restored to a replica's configuration, say).
 
 use anyhow::Context as _;
 use diesel::sql_types::{BigInt, Nullable, Text};
@@ -82,8 +84,38 @@ async fn shop_exists(
     Ok(found.n > 0)
 }
 
-/// `leadctl leads rebuild [--tenant T] [--platform P]`.
-pub async fn rebuild(tenant: Option<i64>, platform: Option<i64>) -> anyhow::Result<()> {
+/// Hands the raw orders order-processor set aside back to its pending sweep (of one tenant, one
+/// shop, or all), without their reason. Returns how many.
+///
+/// Set aside, a row is `MALFORMED` and keeps its neutral form, with a reason order-processor
+/// writes (`raw_orders::set_aside`): `无法处理：…` (its neutral form did not open or parse) or
+/// `处理失败（…` (it failed alone sweep after sweep). sync-worker's `MALFORMED` rows (orders it
+/// could not read) have no neutral form and are left alone; so is a reason sync-worker wrote
+/// later, beside an unreadable version.
+async fn requeue_set_aside(
+    conn: &mut AsyncPgConnection,
+    tenant: Option<i64>,
+    platform: Option<i64>,
+) -> anyhow::Result<usize> {
+    Ok(diesel::sql_query(
+        "UPDATE t_ecom_order_raw SET process_status = 'PENDING', parse_error = NULL \
+         WHERE process_status = 'MALFORMED' AND normalized IS NOT NULL \
+           AND (parse_error LIKE '无法处理：%' OR parse_error LIKE '处理失败（%') \
+           AND ($1::int8 IS NULL OR tenant_id = $1) AND ($2::int8 IS NULL OR platform_id = $2)",
+    )
+    .bind::<Nullable<BigInt>, _>(tenant)
+    .bind::<Nullable<BigInt>, _>(platform)
+    .execute(conn)
+    .await?)
+}
+
+/// `leadctl leads rebuild [--tenant T] [--platform P] [--set-aside]`: every processed raw order
+/// of the scope, or with `set_aside` only those order-processor set aside.
+pub async fn rebuild(
+    tenant: Option<i64>,
+    platform: Option<i64>,
+    set_aside: bool,
+) -> anyhow::Result<()> {
     let mut conn = connect().await?;
     if let Some(platform) = platform
         && !shop_exists(&mut conn, tenant, platform).await?
@@ -96,16 +128,28 @@ pub async fn rebuild(tenant: Option<i64>, platform: Option<i64>) -> anyhow::Resu
                 .unwrap_or_default()
         );
     }
-    let n = requeue(&mut conn, tenant, platform).await?;
+    let (n, which) = if set_aside {
+        (
+            requeue_set_aside(&mut conn, tenant, platform).await?,
+            " set aside by order-processor",
+        )
+    } else {
+        (requeue(&mut conn, tenant, platform).await?, "")
+    };
     let waiting = pending(&mut conn, tenant, platform).await?;
     let earlier = waiting.saturating_sub(i64::try_from(n).unwrap_or(i64::MAX));
     println!(
-        "{n} raw orders handed back to order-processor{}; its pending sweep rebuilds their buyers \
-         (orders synced within [processing] pending_after_secs wait that long first)",
+        "{n} raw orders{which} handed back to order-processor{}; its pending sweep rebuilds their \
+         buyers (orders synced within [processing] pending_after_secs wait that long first{})",
         if earlier > 0 {
             format!(", beside {earlier} already waiting (an earlier rebuild, or not processed yet)")
         } else {
             String::new()
+        },
+        if set_aside {
+            "; one whose own order still does not read is set aside again, with its reason"
+        } else {
+            ""
         }
     );
     Ok(())

@@ -7,8 +7,10 @@
 //! - `leadctl sign --platform TAOBAO --sign-method md5 --secret S --params '{"k":"v"}'`: print a
 //!   platform signature on the last line (support's answer to "invalid signature" tickets).
 //! - `leadctl openapi [--out docs/openapi.json]`: the gateway API's OpenAPI 3.1 document.
-//! - `leadctl leads rebuild [--tenant T] [--platform P]`: rebuild buyer-leads from all of their
-//!   orders (after a model change, say), keeping lead ids and sales decisions.
+//! - `leadctl leads rebuild [--tenant T] [--platform P] [--set-aside]`: rebuild buyer-leads from
+//!   all of their orders (after a model change, say), keeping lead ids and sales decisions; with
+//!   `--set-aside`, hand back only the raw orders order-processor set aside (once their cause,
+//!   a data key a replica lacked, say, is mended).
 //! - `leadctl blind-index status|rotate`: identities per blind-index key; re-index every buyer
 //!   under a new key (procedure in the README).
 //! - `leadctl data-key status|reseal [--batch 500]`: sealed values per data key id; seal every
@@ -131,6 +133,10 @@ enum Command {
 #[derive(Subcommand)]
 enum LeadsCommand {
     /// Rebuild buyer-leads from all of their orders (order-processor's pending sweep does it).
+    ///
+    /// Hands every processed raw order of the scope back to order-processor. With --set-aside,
+    /// hands back only the raw orders order-processor set aside as MALFORMED (their neutral form
+    /// did not open, or processing them failed sweep after sweep), once the cause is mended.
     Rebuild {
         /// Only this tenant.
         #[arg(long)]
@@ -138,6 +144,12 @@ enum LeadsCommand {
         /// Only this shop (platform authorization id).
         #[arg(long)]
         platform: Option<i64>,
+        /// Only the raw orders order-processor set aside (MALFORMED, with their neutral form
+        /// and its reason, "无法处理：…" or "处理失败（…"), e.g. after restoring a data key a
+        /// replica lacked; their reason is cleared, and one whose own order still does not read
+        /// is set aside again. Orders sync-worker could not read are left alone.
+        #[arg(long)]
+        set_aside: bool,
     },
 }
 
@@ -169,8 +181,13 @@ async fn main() -> anyhow::Result<()> {
         Command::Migrate => commands::migrate().await,
         Command::Openapi { out } => openapi::write(&out),
         Command::Leads {
-            command: LeadsCommand::Rebuild { tenant, platform },
-        } => leads::rebuild(tenant, platform).await,
+            command:
+                LeadsCommand::Rebuild {
+                    tenant,
+                    platform,
+                    set_aside,
+                },
+        } => leads::rebuild(tenant, platform, set_aside).await,
         Command::BlindIndex { command } => match command {
             BlindIndexCommand::Status => leads::status().await,
             BlindIndexCommand::Rotate => leads::rotate().await,

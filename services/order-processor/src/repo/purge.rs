@@ -3,8 +3,9 @@
 //! `t_ecom_platform_auth` (the purge columns) and sync-worker's `t_ecom_order_raw` and
 //! `t_ecom_sync_task` (deleted with the shop's history). Every statement names the shop.
 
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, Int8};
+use diesel::sql_types::{Array, Int4, Int8, Interval, Nullable, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_domain::TenantId;
 
@@ -28,12 +29,14 @@ pub struct DueShop {
 }
 
 /// Locks one REVOKED shop whose retention period has ended (skipping shops another replica is
-/// purging), and marks its purge as begun: its watermarks go, so a shop connected again starts
-/// its history anew.
+/// purging, and shops whose last purge step failed, until their `purge_retry_at`), and marks its
+/// purge as begun: its watermarks go, so a shop connected again starts its history anew. Its
+/// failures in a row go too, which only counts once the caller's step commits.
 pub async fn claim_due(conn: &mut AsyncPgConnection) -> QueryResult<Option<DueShop>> {
     let shop: Option<DueShop> = diesel::sql_query(
         "SELECT id, tenant_id FROM t_ecom_platform_auth \
          WHERE status = 'REVOKED' AND purge_after <= now() \
+           AND (purge_retry_at IS NULL OR purge_retry_at <= now()) \
          ORDER BY purge_after, id LIMIT 1 FOR UPDATE SKIP LOCKED",
     )
     .get_result(conn)
@@ -42,13 +45,80 @@ pub async fn claim_due(conn: &mut AsyncPgConnection) -> QueryResult<Option<DueSh
     if let Some(shop) = shop {
         diesel::sql_query(
             "UPDATE t_ecom_platform_auth SET purged_at = coalesce(purged_at, now()), \
-             modified_watermark = NULL, last_sync_time = NULL WHERE id = $1",
+             modified_watermark = NULL, last_sync_time = NULL, \
+             purge_failures = 0, purge_retry_at = NULL WHERE id = $1",
         )
         .bind::<Int8, _>(shop.id)
         .execute(conn)
         .await?;
     }
     Ok(shop)
+}
+
+/// A due shop whose purge step failed, set to wait.
+#[derive(Debug, Clone, Copy, QueryableByName)]
+pub struct Deferred {
+    /// Its purge steps that failed in a row, this one included.
+    #[diesel(sql_type = Int4)]
+    pub failures: i32,
+    /// When it may be claimed again.
+    #[diesel(sql_type = Timestamptz)]
+    pub retry_at: DateTime<Utc>,
+}
+
+/// Records a failed purge step of `shop` (after its transaction rolled back): one more failure
+/// in a row, and no claim before `first` from now, doubled after each further failure in a row up
+/// to `max`, so the due shops behind it are purged meanwhile. `None` when the shop is no longer
+/// due (connected again meanwhile).
+pub async fn defer(
+    conn: &mut AsyncPgConnection,
+    shop: i64,
+    first: std::time::Duration,
+    max: std::time::Duration,
+) -> QueryResult<Option<Deferred>> {
+    diesel::sql_query(
+        "UPDATE t_ecom_platform_auth SET purge_failures = purge_failures + 1, \
+           purge_retry_at = now() + least($2 * power(2, least(purge_failures, 16)), $3) \
+         WHERE id = $1 AND status = 'REVOKED' AND purge_after IS NOT NULL \
+         RETURNING purge_failures AS failures, purge_retry_at AS retry_at",
+    )
+    .bind::<Int8, _>(shop)
+    .bind::<Interval, _>(pg_interval(first))
+    .bind::<Interval, _>(pg_interval(max))
+    .get_result(conn)
+    .await
+    .optional()
+}
+
+fn pg_interval(d: std::time::Duration) -> diesel::data_types::PgInterval {
+    diesel::data_types::PgInterval::from_microseconds(
+        i64::try_from(d.as_micros()).unwrap_or(i64::MAX),
+    )
+}
+
+/// The purges due now, for the retention metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, QueryableByName)]
+pub struct Due {
+    /// REVOKED shops whose retention period has ended and whose history is not deleted yet.
+    #[diesel(sql_type = Int8)]
+    pub shops: i64,
+    /// Of those, the shops whose last purge step failed.
+    #[diesel(sql_type = Int8)]
+    pub failing: i64,
+    /// The earliest `purge_after` among them.
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    pub oldest: Option<DateTime<Utc>>,
+}
+
+/// How many purges are due, how many of them fail, and since when the oldest is due.
+pub async fn due(conn: &mut AsyncPgConnection) -> QueryResult<Due> {
+    diesel::sql_query(
+        "SELECT count(*) AS shops, count(*) FILTER (WHERE purge_failures > 0) AS failing, \
+           min(purge_after) AS oldest \
+         FROM t_ecom_platform_auth WHERE status = 'REVOKED' AND purge_after <= now()",
+    )
+    .get_result(conn)
+    .await
 }
 
 /// Up to `limit` leads that still hold orders of `shop`.

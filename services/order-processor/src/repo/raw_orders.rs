@@ -2,6 +2,7 @@
 //! the sweep finds still pending), and set their `process_status`.
 
 use diesel::prelude::*;
+use diesel::sql_types::{Array, Bool, Int8};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_db::schema::t_ecom_order_raw as raw;
 use leadgen_domain::{RawOrderStatus, TenantId};
@@ -39,11 +40,13 @@ pub async fn find_many(
 
 /// Claims up to `limit` rows of one tenant left `PENDING` since before `before`, or handed back
 /// because a salesperson revealed the buyer's phone (no message is coming for those), skipping
-/// rows another transaction holds, in id order.
+/// rows another transaction holds and the rows of `skip` (waiting to be tried again), in id
+/// order.
 pub async fn claim_pending(
     conn: &mut AsyncPgConnection,
     before: chrono::DateTime<chrono::Utc>,
     limit: i64,
+    skip: &[i64],
 ) -> QueryResult<Vec<RawRow>> {
     use leadgen_db::schema::t_order_revealed_identity as revealed;
     let due = || {
@@ -51,9 +54,17 @@ pub async fn claim_pending(
             revealed::table.filter(revealed::raw_order_id.eq(raw::id)),
         ))
     };
+    // An anti-join on the unnested ids (a merge or hash join), not `id <> ALL($1)`: with a
+    // generic plan that compares every row with every id, and thousands of rows may wait.
+    let not_skipped = || {
+        diesel::dsl::sql::<Bool>("NOT EXISTS (SELECT 1 FROM unnest(")
+            .bind::<Array<Int8>, _>(skip.to_vec())
+            .sql(") AS skip(id) WHERE skip.id = t_ecom_order_raw.id)")
+    };
     let first: Option<i64> = raw::table
         .filter(raw::process_status.eq(RawOrderStatus::Pending.as_str()))
         .filter(due())
+        .filter(not_skipped())
         .order(raw::id.asc())
         .select(raw::tenant_id)
         .first(conn)
@@ -66,6 +77,7 @@ pub async fn claim_pending(
         .filter(raw::tenant_id.eq(tenant))
         .filter(raw::process_status.eq(RawOrderStatus::Pending.as_str()))
         .filter(due())
+        .filter(not_skipped())
         .order(raw::id.asc())
         .limit(limit)
         .for_update()
@@ -78,6 +90,11 @@ pub async fn claim_pending(
 /// Keeps row `id` aside as `MALFORMED` with why it could not be processed (in `parse_error`,
 /// where an unreadable order keeps its reason): counted, never dropped, and no longer in the
 /// way of the rows behind it.
+///
+/// The reason starts with `无法处理：` (its neutral form did not open or parse, [`crate::batch`])
+/// or `处理失败（` (it failed alone sweep after sweep, [`crate::sweep`]); the row keeps its
+/// neutral form. `leadctl leads rebuild --set-aside` finds the rows set aside by both, and
+/// only those, by these two prefixes (sync-worker's `MALFORMED` rows have no neutral form).
 pub async fn set_aside(conn: &mut AsyncPgConnection, id: i64, reason: &str) -> QueryResult<usize> {
     diesel::update(raw::table.find(id))
         .set((

@@ -395,3 +395,150 @@ async fn a_revoked_shops_history_is_deleted_after_its_retention_period() {
         .unwrap();
     assert_eq!(shop1_orders, 1);
 }
+
+/// A shop whose purge step fails every time (here a buyer it shares with another shop keeps an
+/// order sealed under a data key this process does not hold, so the buyer's rebuild fails) is
+/// set aside for a while, longer after each failure in a row, while the shops due after it are
+/// purged; once the cause is mended its purge goes through.
+#[tokio::test]
+async fn a_shop_whose_purge_keeps_failing_waits_while_the_shops_behind_it_are_purged() {
+    use order_processor::repo::purge;
+    use order_processor::retention::{Deferred, FIRST_BACKOFF};
+    const SEALED_UNDER_A_KEY_GONE: &str = "v1.9.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
+    let run = Run::new().await;
+    // F bought in shop 0 and twice in shop 2 (one buyer, by phone); G only in shop 1.
+    let ids = run
+        .store(
+            &[
+                spec(0, "f1", 10, "F", Some("13800005555")),
+                spec(2, "f2", 20, "F2", Some("138 0000 5555")),
+                spec(2, "f3", 25, "F2", None),
+                spec(1, "g1", 30, "G", None),
+            ],
+            "PENDING",
+        )
+        .await;
+    run.process(&ids).await;
+    let buyer_f = run.lead_of("f1").await;
+    assert_eq!(run.lead_of("f2").await, buyer_f);
+    let buyer_g = run.lead_of("g1").await;
+    // f2 is sealed under a key this process lacks: rebuilding F from its other shop's orders
+    // fails, every time.
+    let mut conn = leadgen_db::conn(&run.db.pool).await.unwrap();
+    diesel::update(t_ecom_order_raw::table.find(ids[1]))
+        .set(t_ecom_order_raw::normalized.eq(Some(SEALED_UNDER_A_KEY_GONE)))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    diesel::update(t_ecom_order_processed::table.filter(t_ecom_order_processed::order_id.eq("f2")))
+        .set(t_ecom_order_processed::contact_info.eq(Some(SEALED_UNDER_A_KEY_GONE)))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    // Shop 0 has been due the longest: claimed first.
+    run.revoke(0, -Duration::minutes(2)).await;
+    run.revoke(1, -Duration::minutes(1)).await;
+    let due = purge::due(&mut conn).await.unwrap();
+    assert_eq!((due.shops, due.failing), (2, 0));
+
+    let retention = run.retention(10);
+    let failed = retention.purge_step().await.expect_err("shop 0 fails");
+    let deferred = *failed.downcast_ref::<Deferred>().unwrap();
+    assert_eq!((deferred.shop, deferred.failures), (run.shops[0], 1));
+    assert!(format!("{failed:#}").contains("data key 9"), "{failed:#}");
+    // Shop 1 is purged meanwhile.
+    assert_eq!(
+        retention.purge_step().await.unwrap(),
+        Some(Step::Chunk {
+            shop: run.shops[1],
+            removed: vec![buyer_g],
+            rebuilt: Vec::new(),
+            orders: 1,
+        })
+    );
+    assert!(matches!(
+        retention.purge_step().await.unwrap(),
+        Some(Step::Finished { shop, .. }) if shop == run.shops[1]
+    ));
+    assert_eq!(retention.purge_step().await.unwrap(), None, "shop 0 waits");
+
+    // Still due, nothing of it deleted, and counted as failing; it waits longer after each
+    // failure in a row.
+    let waits = async |conn: &mut leadgen_db::PgConn| -> (i32, Option<Stamp>, Option<Stamp>) {
+        t_ecom_platform_auth::table
+            .find(run.shops[0])
+            .select((
+                t_ecom_platform_auth::purge_failures,
+                t_ecom_platform_auth::purge_retry_at,
+                t_ecom_platform_auth::purged_at,
+            ))
+            .first(conn)
+            .await
+            .unwrap()
+    };
+    let (failures, retry_at, purged_at) = waits(&mut conn).await;
+    assert_eq!((failures, purged_at), (1, None));
+    let wait = retry_at.unwrap() - Utc::now();
+    let first = Duration::from_std(FIRST_BACKOFF).unwrap();
+    assert!(
+        wait > first - Duration::minutes(1) && wait <= first,
+        "{wait}"
+    );
+    assert_eq!(run.lead_of("f1").await, buyer_f);
+    let due = purge::due(&mut conn).await.unwrap();
+    assert_eq!((due.shops, due.failing), (1, 1));
+    assert!(
+        due.oldest
+            .is_some_and(|t| t < Utc::now() - Duration::minutes(2))
+    );
+
+    let retry_now = async |conn: &mut leadgen_db::PgConn| {
+        diesel::update(t_ecom_platform_auth::table.find(run.shops[0]))
+            .set(t_ecom_platform_auth::purge_retry_at.eq(Some(Utc::now() - Duration::seconds(1))))
+            .execute(conn)
+            .await
+            .unwrap();
+    };
+    retry_now(&mut conn).await;
+    let failed = retention
+        .purge_step()
+        .await
+        .expect_err("shop 0 fails again");
+    assert_eq!(failed.downcast_ref::<Deferred>().unwrap().failures, 2);
+    let (failures, retry_at, _) = waits(&mut conn).await;
+    let wait = retry_at.unwrap() - Utc::now();
+    assert!(
+        failures == 2 && wait > first * 2 - Duration::minutes(1) && wait <= first * 2,
+        "{failures}, {wait}"
+    );
+
+    // Mended (the order resealed under a key it holds, here: its contact gone): purged.
+    diesel::update(t_ecom_order_processed::table.filter(t_ecom_order_processed::order_id.eq("f2")))
+        .set(t_ecom_order_processed::contact_info.eq(None::<String>))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    retry_now(&mut conn).await;
+    let mut steps = Vec::new();
+    while let Some(step) = retention.purge_step().await.unwrap() {
+        steps.push(step);
+        assert!(steps.len() < 5, "the purge does not end: {steps:?}");
+    }
+    assert!(
+        matches!(steps.last(), Some(Step::Finished { shop, .. }) if *shop == run.shops[0]),
+        "{steps:?}"
+    );
+    let (failures, retry_at, purged_at) = waits(&mut conn).await;
+    assert_eq!((failures, retry_at), (0, None));
+    assert!(purged_at.is_some());
+    let due = purge::due(&mut conn).await.unwrap();
+    assert_eq!(
+        due,
+        purge::Due {
+            shops: 0,
+            failing: 0,
+            oldest: None
+        }
+    );
+}

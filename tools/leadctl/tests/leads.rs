@@ -1,0 +1,138 @@
+//! `leadctl leads rebuild` against the real PostgreSQL, as an operator runs it: every processed
+//! raw order of the scope goes back to order-processor's pending sweep, or with `--set-aside`
+//! only the ones order-processor set aside, so they are processed again once their cause (a data
+//! key a replica lacked, say) is mended.
+
+#![expect(
+    clippy::expect_used,
+    reason = "a failed step must stop the test at once"
+)]
+
+use std::time::Duration;
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use leadgen_db::schema::t_ecom_order_raw as raw;
+use leadgen_test_support::TestDb;
+use tokio::process::Command;
+
+/// `leadctl leads rebuild <args>` on `db`; its standard output.
+async fn rebuild(db: &TestDb, args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_leadctl"))
+        .current_dir(std::env::temp_dir())
+        .env_remove("LEADGEN_CONFIG_DIR")
+        .env_remove("LEADGEN_SHARED_CONFIG_DIR")
+        .env("LEADGEN__DATABASE__URL", &db.url)
+        .args(["leads", "rebuild"])
+        .args(args)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(60), output)
+        .await
+        .expect("leadctl finishes within a minute")
+        .expect("run leadctl");
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// A raw order of `shop` (of `tenant`) in `status`, with or without its neutral form, and
+/// `parse_error`; its id.
+async fn stored(
+    db: &TestDb,
+    (tenant, shop, task): (i64, i64, i64),
+    order_id: &str,
+    status: &str,
+    normalized: bool,
+    parse_error: Option<&str>,
+) -> i64 {
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    diesel::insert_into(raw::table)
+        .values((
+            raw::tenant_id.eq(tenant),
+            raw::platform_id.eq(shop),
+            raw::platform_type.eq("JD"),
+            raw::order_id.eq(order_id),
+            raw::raw_data.eq("sealed-raw"),
+            raw::normalized.eq(normalized.then_some("sealed-normalized")),
+            raw::parse_error.eq(parse_error),
+            raw::content_hash.eq(order_id),
+            raw::sync_task_id.eq(task),
+            raw::process_status.eq(status),
+        ))
+        .returning(raw::id)
+        .get_result(&mut conn)
+        .await
+        .expect("insert raw order")
+}
+
+/// `(process_status, parse_error)` of raw order `id`.
+async fn state(db: &TestDb, id: i64) -> (String, Option<String>) {
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    raw::table
+        .find(id)
+        .select((raw::process_status, raw::parse_error))
+        .first(&mut conn)
+        .await
+        .expect("raw order")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rebuild_set_aside_hands_back_only_the_orders_order_processor_set_aside() {
+    let db = TestDb::new().await;
+    let shop = db.active_shop(1, "JD").await;
+    let task = db.sync_task(1, shop, "JD", "COMPLETED").await;
+    let other_shop = db.active_shop(2, "JD").await;
+    let other_task = db.sync_task(2, other_shop, "JD", "COMPLETED").await;
+    let ours = (1, shop, task);
+    let failed = "处理失败（连续 3 次）：a stored contact is sealed under data key 9, which this \
+                  process does not hold";
+    let unopened =
+        "无法处理：normalized form unreadable: sealed value does not open: unknown key 9";
+    // Set aside by order-processor's sweep and by its batch: handed back.
+    let swept = stored(&db, ours, "s1", "MALFORMED", true, Some(failed)).await;
+    let unopened_row = stored(&db, ours, "s2", "MALFORMED", true, Some(unopened)).await;
+    // sync-worker could not read this one: no neutral form to process.
+    let unread = stored(&db, ours, "s3", "MALFORMED", false, Some("缺少订单号")).await;
+    // Processed, and another tenant's row set aside: left as they are.
+    let processed = stored(&db, ours, "s4", "PROCESSED", true, None).await;
+    let theirs = stored(
+        &db,
+        (2, other_shop, other_task),
+        "t1",
+        "MALFORMED",
+        true,
+        Some(failed),
+    )
+    .await;
+
+    let out = rebuild(&db, &["--tenant", "1", "--set-aside"]).await;
+    assert!(
+        out.starts_with("2 raw orders set aside by order-processor handed back"),
+        "{out}"
+    );
+    for id in [swept, unopened_row] {
+        assert_eq!(state(&db, id).await, ("PENDING".to_owned(), None));
+    }
+    assert_eq!(
+        state(&db, unread).await,
+        ("MALFORMED".to_owned(), Some("缺少订单号".to_owned()))
+    );
+    assert_eq!(state(&db, processed).await.0, "PROCESSED");
+    assert_eq!(
+        state(&db, theirs).await,
+        ("MALFORMED".to_owned(), Some(failed.to_owned()))
+    );
+
+    // Without it, the processed orders go back, and nothing set aside does.
+    let out = rebuild(&db, &["--platform", &other_shop.to_string()]).await;
+    assert!(out.starts_with("0 raw orders handed back"), "{out}");
+    assert_eq!(state(&db, theirs).await.0, "MALFORMED");
+    let out = rebuild(&db, &["--tenant", "1"]).await;
+    assert!(out.starts_with("1 raw orders handed back"), "{out}");
+    assert_eq!(state(&db, processed).await.0, "PENDING");
+    assert_eq!(state(&db, unread).await.0, "MALFORMED");
+
+    // Every tenant's, by shop.
+    let out = rebuild(&db, &["--set-aside", "--platform", &other_shop.to_string()]).await;
+    assert!(out.starts_with("1 raw orders set aside"), "{out}");
+    assert_eq!(state(&db, theirs).await, ("PENDING".to_owned(), None));
+}
