@@ -108,8 +108,15 @@ mutant "LeadgenDeadLettersWaiting fires at once" \
     $'(leadgen_dead_letter_messages) > 0\n        for: 2h' $'(leadgen_dead_letter_messages) > 0\n        for: 0m'
 mutant "LeadgenDeadLettersWaiting after a day" \
     $'(leadgen_dead_letter_messages) > 0\n        for: 2h' $'(leadgen_dead_letter_messages) > 0\n        for: 24h'
+mutant "LeadgenConsumerStalled also for a busy queue" \
+    $'(max by (queue) (leadgen_queue_messages) > 0)\n          unless on (queue)' \
+    $'(max by (queue) (leadgen_queue_messages) > 0)\n          or on (queue)'
+mutant "LeadgenConsumerStalled fires at once" \
+    $'(sum by (queue) (rate(leadgen_messages_acked_total[15m])) > 0)\n        for: 15m' \
+    $'(sum by (queue) (rate(leadgen_messages_acked_total[15m])) > 0)\n        for: 0m'
 mutant "LeadgenDeadLettersUncounted also for counted dead letters" \
-    'unless on (queue)' 'or on (queue)'
+    $'[15m])) > 0)\n          unless on (queue)\n          (sum by (queue) (rate(leadgen_messages_dead_lettered_total' \
+    $'[15m])) > 0)\n          or on (queue)\n          (sum by (queue) (rate(leadgen_messages_dead_lettered_total'
 mutant "LeadgenDeadLettersUncounted on the queue's size, not its growth" \
     'max by (queue) (delta(leadgen_dead_letter_messages[15m])) > 0' 'max by (queue) (leadgen_dead_letter_messages) > 0'
 mutant "LeadgenSyncsFailing on every finished task" \
