@@ -17,6 +17,7 @@ use std::time::Duration;
 use leadgen_messaging::consumer::{self, ConsumeOptions};
 use leadgen_messaging::{Broker, Handler, Incoming, Outcome, OutgoingMessage, QueueSpec};
 use leadgen_test_support::TestBroker;
+use leadgen_test_support::rabbitmq::close_connections_named;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -73,52 +74,6 @@ async fn next(started: &mut mpsc::UnboundedReceiver<String>, what: &str) -> Stri
         .await
         .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
         .expect("a message")
-}
-
-/// Runs `rabbitmqctl` with `args` on a blocking thread; its stdout.
-async fn rabbitmqctl(args: Vec<String>) -> String {
-    let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("rabbitmqctl")
-            .args(&args)
-            .output()
-    })
-    .await
-    .expect("rabbitmqctl thread")
-    .expect("run rabbitmqctl");
-    assert!(
-        output.status.success(),
-        "rabbitmqctl failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-/// Force-closes every connection named `name` (the broker names its connection after the
-/// prefix); how many there were.
-async fn close_connections_named(name: &str) -> usize {
-    let listing = rabbitmqctl(
-        [
-            "-q",
-            "list_connections",
-            "--no-table-headers",
-            "pid",
-            "client_properties",
-        ]
-        .map(str::to_owned)
-        .to_vec(),
-    )
-    .await;
-    let needle = format!("{{\"connection_name\",\"{name}\"}}");
-    let pids: Vec<String> = listing
-        .lines()
-        .filter(|line| line.contains(&needle))
-        .filter_map(|line| line.split('\t').next())
-        .map(|pid| pid.trim().to_owned())
-        .collect();
-    for pid in &pids {
-        rabbitmqctl(vec!["close_connection".into(), pid.clone(), "test".into()]).await;
-    }
-    pids.len()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,6 +11,7 @@
 )]
 
 pub mod envelope;
+pub mod rabbitmq;
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use leadgen_db::DbPool;

@@ -1,0 +1,61 @@
+//! Controlling the local RabbitMQ from tests with `rabbitmqctl`: finding and force-closing a
+//! test's own connections (the broker names each connection after its test's prefix).
+
+use std::time::Duration;
+
+/// Runs `rabbitmqctl` with `args` on a blocking thread; its stdout.
+pub async fn rabbitmqctl(args: Vec<String>) -> String {
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("rabbitmqctl")
+            .args(&args)
+            .output()
+    })
+    .await
+    .expect("rabbitmqctl thread")
+    .expect("run rabbitmqctl");
+    assert!(
+        output.status.success(),
+        "rabbitmqctl failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The pids of the open connections whose `connection_name` is `name` (the broker names its
+/// connection after the prefix, so this finds only this test's connections).
+pub async fn connections_named(name: &str) -> Vec<String> {
+    let listing = rabbitmqctl(
+        [
+            "-q",
+            "list_connections",
+            "--no-table-headers",
+            "pid",
+            "client_properties",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+    )
+    .await;
+    let needle = format!("{{\"connection_name\",\"{name}\"}}");
+    listing
+        .lines()
+        .filter(|line| line.contains(&needle))
+        .filter_map(|line| line.split('\t').next())
+        .map(|pid| pid.trim().to_owned())
+        .collect()
+}
+
+/// Force-closes every connection named `name` (waiting up to 10 s for one to be listed); how
+/// many there were.
+pub async fn close_connections_named(name: &str) -> usize {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut pids = connections_named(name).await;
+    while pids.is_empty() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        pids = connections_named(name).await;
+    }
+    for pid in &pids {
+        rabbitmqctl(vec!["close_connection".into(), pid.clone(), "test".into()]).await;
+    }
+    pids.len()
+}
