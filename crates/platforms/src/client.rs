@@ -147,6 +147,25 @@ impl PageSpan {
     pub fn followed(&self, total: u64) -> bool {
         self.offset.saturating_add(self.size) < total
     }
+
+    /// Whether a page says another follows: its `has_next` flag as sent (a bool, a text or
+    /// 1/0, `crate::json::flag`), else what its `total` says. `Ok(None)`: neither was sent (the
+    /// caller decides what that means); an error when `has_next` was sent but is no flag.
+    pub fn has_next(
+        &self,
+        body: &serde_json::Value,
+        total: Option<u64>,
+    ) -> Result<Option<bool>, PlatformError> {
+        let sent = body.get("has_next").filter(|v| !v.is_null());
+        match (crate::json::flag(sent), total) {
+            (Some(has_next), _) => Ok(Some(has_next)),
+            (None, Some(total)) => Ok(Some(self.followed(total))),
+            (None, None) if sent.is_some() => {
+                Err(PlatformError::Malformed("has_next is not a boolean".into()))
+            }
+            (None, None) => Ok(None),
+        }
+    }
 }
 
 /// Which of an order's times a listing selects by (a rule of the domain: which syncs list by

@@ -10,8 +10,7 @@ use serde_json::Value;
 use super::{LIST_RESPONSE, PAGE_SIZE};
 use crate::client::{FetchedOrder, PageSpan, PlatformError, TokenSet, platform_text, token_error};
 use crate::json::{
-    count_at, flag, int, item_price, item_quantity, list_at, page_list, response_body, str_at,
-    text, yuan,
+    count_at, int, item_price, item_quantity, list_at, page_list, response_body, str_at, text, yuan,
 };
 
 /// The retry class of an `error_code`: 52101/70031 throttled, 52102/52103 unavailable,
@@ -197,15 +196,9 @@ pub fn parse_listing(
     if !use_has_next && total.is_none() {
         return Err(PlatformError::Malformed("total_count is missing".into()));
     }
-    let sent_has_next = body.get("has_next").filter(|v| !v.is_null());
-    let has_next = match (flag(sent_has_next), total) {
-        (Some(has_next), _) => has_next,
-        (None, Some(total)) => span.followed(total),
-        (None, None) if sent_has_next.is_some() => {
-            return Err(PlatformError::Malformed("has_next is not a boolean".into()));
-        }
-        (None, None) => return Err(PlatformError::Malformed("has_next is missing".into())),
-    };
+    let has_next = span
+        .has_next(body, total)?
+        .ok_or_else(|| PlatformError::Malformed("has_next is missing".into()))?;
     let (items, name) = std::iter::once(list)
         .chain(ORDER_LISTS.iter().copied().filter(|k| *k != list))
         .find_map(|k| body.get(k).filter(|v| !v.is_null()).map(|v| (Some(v), k)))

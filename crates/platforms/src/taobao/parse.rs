@@ -12,7 +12,7 @@ use super::PAGE_SIZE;
 use crate::client::{FetchedOrder, PageSpan, PlatformError, TokenSet, platform_text, token_error};
 use crate::contact::{listed_phone, listed_text};
 use crate::json::{
-    count_at, flag, int, item_price, item_quantity, list_at, page_list, response_body, str_at, yuan,
+    count_at, int, item_price, item_quantity, list_at, page_list, response_body, str_at, yuan,
 };
 use crate::resilience::BanScope;
 
@@ -198,17 +198,12 @@ pub fn parse_trades(
     let body =
         response_body(json, &[key]).ok_or_else(|| PlatformError::Malformed(format!("no {key}")))?;
     let total = count_at(body, "total_results").map_err(PlatformError::Malformed)?;
-    let sent_has_next = body.get("has_next").filter(|v| !v.is_null());
-    let has_next = match (flag(sent_has_next), total) {
-        (Some(has_next), _) => has_next,
-        (None, Some(total)) => span.followed(total),
-        (None, None) if sent_has_next.is_some() => {
-            return Err(PlatformError::Malformed("has_next is not a boolean".into()));
-        }
-        (None, None) if use_has_next => {
+    let has_next = match span.has_next(body, total)? {
+        Some(has_next) => has_next,
+        None if use_has_next => {
             return Err(PlatformError::Malformed("has_next is missing".into()));
         }
-        (None, None) => false,
+        None => false,
     };
     let (list, name) = match body.get("trades") {
         Some(wrapped @ Value::Object(_)) => (wrapped.get("trade"), "trades.trade"),
