@@ -34,6 +34,8 @@ pub enum MessagingError {
     Unroutable,
     #[error("no publisher confirm within {0:?}")]
     ConfirmTimeout(Duration),
+    #[error("the broker connection did not open within {0:?}")]
+    ConnectTimeout(Duration),
     #[error("not sent: an earlier message of the same batch could not be sent")]
     NotSent,
 }
@@ -60,6 +62,7 @@ pub struct Broker {
     topology: Topology,
     queues: Vec<QueueSpec>,
     confirm_timeout: Duration,
+    connect_timeout: Duration,
     live: Mutex<Option<Live>>,
 }
 
@@ -77,6 +80,7 @@ impl Broker {
             },
             queues,
             confirm_timeout: Duration::from_millis(settings.confirm_timeout_ms),
+            connect_timeout: Duration::from_millis(settings.connect_timeout_ms),
             live: Mutex::new(None),
         };
         {
@@ -95,7 +99,15 @@ impl Broker {
         &self.queues
     }
 
+    /// Opens the connection and declares the topology, or fails after `[amqp]
+    /// connect_timeout_ms` (every caller waits on the `live` lock meanwhile).
     async fn open(&self) -> Result<Live, MessagingError> {
+        tokio::time::timeout(self.connect_timeout, self.open_unbounded())
+            .await
+            .unwrap_or(Err(MessagingError::ConnectTimeout(self.connect_timeout)))
+    }
+
+    async fn open_unbounded(&self) -> Result<Live, MessagingError> {
         let properties = ConnectionProperties::default()
             .with_executor(tokio_executor_trait::Tokio::current())
             .with_reactor(tokio_reactor_trait::Tokio)

@@ -60,6 +60,11 @@ pub struct AmqpSettings {
     /// How long to wait for a publisher confirm.
     #[serde(default = "default_confirm_timeout_ms")]
     pub confirm_timeout_ms: u64,
+    /// How long opening a connection (TCP, the AMQP handshake, the topology) may take before it
+    /// counts as failed and is tried again: a broker address that swallows packets would
+    /// otherwise hold every publisher and consumer of the process until the kernel gives up.
+    #[serde(default = "default_connect_timeout_ms")]
+    pub connect_timeout_ms: u64,
 }
 
 /// `[telemetry]`: logs and traces.
@@ -270,6 +275,9 @@ fn default_delivery_limit() -> u32 {
     5
 }
 fn default_confirm_timeout_ms() -> u64 {
+    10_000
+}
+fn default_connect_timeout_ms() -> u64 {
     10_000
 }
 fn default_log_format() -> String {

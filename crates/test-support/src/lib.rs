@@ -185,6 +185,7 @@ impl TestBroker {
             prefetch: 8,
             delivery_limit: 5,
             confirm_timeout_ms: 10_000,
+            connect_timeout_ms: 10_000,
         }
     }
 }
