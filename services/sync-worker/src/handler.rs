@@ -189,6 +189,33 @@ impl SyncRequestedHandler {
         Ok(())
     }
 
+    /// Hands a task whose walk stopped with the process on ([`tasks::hand_back`]): a new
+    /// request for it, which the relay publishes before the process exits, resumes it on another
+    /// worker at once (after the windows stored), and this request is done. A task another run
+    /// holds by now is left to it.
+    async fn hand_back(&self, task: &tasks::TaskRow, message_id: String) -> anyhow::Result<()> {
+        let request = crate::recovery::request_for(task)?;
+        let until = chrono::Utc::now() + self.syncer.lease;
+        let claim = task.claimed_by.clone();
+        let trace_id = leadgen_telemetry::current_trace_id();
+        let ids = (task.tenant_id, task.id, task.platform_id);
+        let mut conn = leadgen_db::conn(&self.syncer.pool).await?;
+        conn.transaction::<(), anyhow::Error, _>(|conn| {
+            async move {
+                if let Some(claim) = claim
+                    && tasks::hand_back(conn, ids.1, &claim, until).await? > 0
+                {
+                    leadgen_outbox::enqueue(conn, SERVICE, &request).await?;
+                    tasks::log(conn, ids, AuditAction::SyncResume, Ok(()), &trace_id).await?;
+                }
+                leadgen_outbox::mark_processed(conn, SERVICE, &message_id).await?;
+                Ok(())
+            }
+            .scope_boxed()
+        })
+        .await
+    }
+
     /// Runs a task this worker claimed, and ends it.
     async fn run_claimed(
         &self,
@@ -201,6 +228,14 @@ impl SyncRequestedHandler {
             TaskOutcome::Completed { .. } => (SyncStatus::Completed, None),
             TaskOutcome::Failed(reason) => (SyncStatus::Failed, Some(reason.clone())),
             // The run that holds the task now ends it, and logs its end.
+            TaskOutcome::Stopped => {
+                self.hand_back(task, message_id).await?;
+                tracing::info!(
+                    sync_task.id = task.id.get(),
+                    "The process stops; the sync stopped between pages and goes to another worker"
+                );
+                return Ok(Outcome::Ack);
+            }
             TaskOutcome::Superseded => {
                 let mut conn = leadgen_db::conn(&self.syncer.pool).await?;
                 leadgen_outbox::mark_processed(&mut conn, SERVICE, &message_id).await?;
@@ -295,7 +330,7 @@ impl SyncRequestedHandler {
                     "Sync failed"
                 )
             }
-            TaskOutcome::Cancelled | TaskOutcome::Superseded => {}
+            TaskOutcome::Cancelled | TaskOutcome::Superseded | TaskOutcome::Stopped => {}
         }
         Ok(Outcome::Ack)
     }

@@ -4,7 +4,8 @@
 //! new `SyncRequested` (the run restarts the task from its beginning: stored orders upsert, so
 //! nothing is duplicated) or, after `max_attempts` runs, **fails** it with the reason. Every
 //! replica may run recovery: `FOR UPDATE SKIP LOCKED` gives each expired task to one of them.
-//! A dead-lettered request fails its task at once ([`crate::handler`]).
+//! A dead-lettered request fails its task at once ([`crate::handler`]); a run whose process
+//! stops hands its task on itself, the attempt not counted ([`crate::handler`]).
 
 use std::time::Duration;
 
@@ -106,7 +107,7 @@ impl Recovery {
 
 /// The new `SyncRequested` that resumes `task` (enqueued in the recovery transaction; the outbox
 /// relays it), or why this build cannot read the task.
-fn request_for(task: &TaskRow) -> anyhow::Result<CloudEvent<SyncRequestedV1>> {
+pub(crate) fn request_for(task: &TaskRow) -> anyhow::Result<CloudEvent<SyncRequestedV1>> {
     let platform_type: PlatformType = task
         .platform_type
         .parse()

@@ -32,6 +32,8 @@ pub fn queue() -> QueueSpec {
 pub struct Application {
     port: u16,
     process: Process,
+    /// The walks' stop ([`Syncer::stop`]), fired with the process's shutdown token.
+    stop: CancellationToken,
 }
 
 impl Application {
@@ -43,6 +45,7 @@ impl Application {
             .context("connecting to the broker")?;
         let sealer = leadgen_runtime::sealer(&settings.crypto).context("loading the data key")?;
         let platforms = leadgen_runtime::platform_registry(&settings.platforms, &pool)?;
+        let stop = CancellationToken::new();
         let syncer = Syncer {
             pool: pool.clone(),
             sealer: Arc::clone(&sealer),
@@ -52,6 +55,7 @@ impl Application {
                 Duration::from_millis(settings.sync.max_backoff_ms),
             ),
             lease: chrono::Duration::seconds(settings.sync.lease_secs),
+            stop: stop.clone(),
         };
         let dependencies = Arc::new(Dependencies::new(
             pool.clone(),
@@ -139,7 +143,11 @@ impl Application {
             )),
             background,
         };
-        Ok(Application { port, process })
+        Ok(Application {
+            port,
+            process,
+            stop,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -147,8 +155,14 @@ impl Application {
     }
 
     /// Runs until `shutdown` fires (or the broker stays away too long, which is an error):
-    /// stops consuming, lets in-flight work finish, flushes the relay, closes the broker.
+    /// stops consuming, stops the running syncs at their next page and hands them on, flushes
+    /// the relay, closes the broker.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let (stop, stopping) = (self.stop, shutdown.clone());
+        tokio::spawn(async move {
+            stopping.cancelled().await;
+            stop.cancel();
+        });
         Ok(self.process.run_until_stopped(shutdown).await?)
     }
 }

@@ -65,6 +65,7 @@ fn handler(db: &TestDb) -> SyncRequestedHandler {
                 .expect("registry"),
             policy: sync::policy(0, Duration::from_millis(10)),
             lease: chrono::Duration::minutes(10),
+            stop: tokio_util::sync::CancellationToken::new(),
         },
         ack_after: Duration::from_secs(1200),
     }

@@ -28,6 +28,7 @@ use sync_worker::sync::{self, Syncer, TaskOutcome};
 
 /// A numbered by-modification listing of one order per page, newest first. After the second
 /// answer the platform records a change late: a new order at the head of the window.
+#[derive(Default)]
 struct LateChange {
     orders: Mutex<Vec<String>>,
     calls: AtomicUsize,
@@ -38,6 +39,10 @@ struct LateChange {
     history_days: Option<i64>,
     /// The windows asked for, their first page each.
     asked: Mutex<Vec<TimeWindow>>,
+    /// The process stops (this token fires) while the platform answers this call (counted
+    /// from 0 over all calls), which then never answers.
+    stop_at: Option<(usize, tokio_util::sync::CancellationToken)>,
+    every_call: AtomicUsize,
 }
 
 fn order(id: &str) -> FetchedOrder {
@@ -101,6 +106,13 @@ impl PlatformClient for LateChange {
         _: Listing,
         cursor: Option<&PageCursor>,
     ) -> Result<OrderPage, PlatformError> {
+        let call = self.every_call.fetch_add(1, Ordering::SeqCst);
+        if let Some((at, stop)) = &self.stop_at
+            && *at == call
+        {
+            stop.cancel();
+            std::future::pending::<()>().await;
+        }
         if cursor.is_none() {
             self.asked
                 .lock()
@@ -206,6 +218,7 @@ async fn douyin_walk(
         platforms: leadgen_platforms::registry::Registry::default().with_client(platform.clone()),
         policy: sync::policy(0, std::time::Duration::from_millis(10)),
         lease: Duration::minutes(10),
+        stop: tokio_util::sync::CancellationToken::new(),
     };
     let task_row = tasks::find(
         &mut conn,
@@ -223,10 +236,7 @@ async fn an_order_recorded_late_inside_the_window_being_walked_is_not_missed() {
     let db = TestDb::new().await;
     let platform = std::sync::Arc::new(LateChange {
         orders: Mutex::new((1..=4).map(|n| format!("o-{n}")).collect()),
-        calls: AtomicUsize::new(0),
-        looping: false,
-        history_days: None,
-        asked: Mutex::default(),
+        ..Default::default()
     });
     let (syncer, task_row, shop) = douyin_walk(&db, platform.clone()).await;
     let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
@@ -271,6 +281,7 @@ async fn pdd_task(db: &TestDb) -> (Syncer, tasks::TaskRow, i64) {
         platforms: leadgen_platforms::registry::Registry::default(),
         policy: sync::policy(0, std::time::Duration::from_millis(10)),
         lease: Duration::minutes(10),
+        stop: tokio_util::sync::CancellationToken::new(),
     };
     (syncer, task_row, shop)
 }
@@ -383,11 +394,8 @@ async fn an_unreadable_order_counts_as_a_failure_only() {
 async fn a_platform_whose_paging_loops_stops_the_sync_with_the_reason() {
     let db = TestDb::new().await;
     let platform = std::sync::Arc::new(LateChange {
-        orders: Mutex::new(Vec::new()),
-        calls: AtomicUsize::new(0),
         looping: true,
-        history_days: None,
-        asked: Mutex::default(),
+        ..Default::default()
     });
     let (syncer, task_row, _) = douyin_walk(&db, platform.clone()).await;
     let outcome = syncer
@@ -523,11 +531,8 @@ async fn a_run_replaced_after_its_lease_stops_at_its_next_write() {
 async fn a_resumed_run_walks_the_windows_its_first_run_split() {
     let db = TestDb::new().await;
     let platform = std::sync::Arc::new(LateChange {
-        orders: Mutex::new(Vec::new()),
-        calls: AtomicUsize::new(0),
-        looping: false,
         history_days: Some(3),
-        asked: Mutex::default(),
+        ..Default::default()
     });
     let (syncer, task_row, _) = douyin_walk(&db, platform.clone()).await;
     // The first run split three days, all the platform served, an hour ago, and stored the
@@ -583,4 +588,125 @@ async fn a_resumed_run_walks_the_windows_its_first_run_split() {
         .await
         .expect("task");
     assert_eq!(done, 3);
+}
+
+/// A sync whose process stops (a scale-down, a rollout) stops between pages, keeps what it
+/// stored, and goes on elsewhere at once without spending one of the task's attempts: the
+/// platform call it waited on is dropped, the claim released, and a new request for the task
+/// written to the outbox beside the operation log's resume, in one transaction. That request
+/// then runs the task to its end.
+#[tokio::test]
+async fn a_sync_whose_process_stops_is_handed_on_without_spending_an_attempt() {
+    use leadgen_db::schema::{t_operation_log as oplog, t_outbox as outbox};
+    use leadgen_events::{CloudEvent, SyncRequestedV1};
+    use leadgen_messaging::{Handler as _, Incoming, Outcome};
+
+    let db = TestDb::new().await;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let platform = std::sync::Arc::new(LateChange {
+        orders: Mutex::new((1..=3).map(|n| format!("o-{n}")).collect()),
+        stop_at: Some((1, stop.clone())),
+        ..Default::default()
+    });
+    let (syncer, task_row, shop) = douyin_walk(&db, platform.clone()).await;
+    let handler = sync_worker::handler::SyncRequestedHandler {
+        syncer: Syncer {
+            stop: stop.clone(),
+            ..syncer
+        },
+        ack_after: std::time::Duration::from_secs(1200),
+    };
+    let incoming = |event: &CloudEvent<SyncRequestedV1>| Incoming {
+        body: serde_json::to_vec(event).expect("event"),
+        message_id: Some(event.id.to_string()),
+        exchange: "leadgen.events".into(),
+        routing_key: leadgen_events::routing::SYNC_REQUESTED_V1.into(),
+        headers: Default::default(),
+        delivery_count: 0,
+        redelivered: false,
+        early_ack: Default::default(),
+    };
+    let first = CloudEvent::new(
+        "sync-worker-test",
+        TenantId::new(1),
+        SyncRequestedV1 {
+            sync_task_id: task_row.id,
+            platform_id: PlatformId::new(shop),
+            platform_type: PlatformType::Douyin,
+            trigger: leadgen_domain::SyncTrigger::Manual,
+            window_start: task_row.window_start,
+            window_end: task_row.window_end,
+            requested_by: None,
+        },
+    );
+    let handled = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        handler.handle(incoming(&first)),
+    )
+    .await
+    .expect("the run stops instead of waiting on the platform");
+    assert_eq!(handled, Outcome::Ack);
+    assert!(stop.is_cancelled());
+
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    let (status, attempts, claim, lease): (String, i32, Option<String>, Option<DateTime<Utc>>) =
+        task::table
+            .find(task_row.id.get())
+            .select((
+                task::status,
+                task::attempts,
+                task::claimed_by,
+                task::lease_until,
+            ))
+            .first(&mut conn)
+            .await
+            .expect("task");
+    assert_eq!((status.as_str(), attempts, claim), ("RUNNING", 0, None));
+    assert!(
+        lease.is_some_and(|l| l > Utc::now() + Duration::minutes(5)),
+        "held for the request on its way, not resumed by recovery meanwhile: {lease:?}"
+    );
+    let stored: i64 = raw::table
+        .filter(raw::platform_id.eq(shop))
+        .count()
+        .get_result(&mut conn)
+        .await
+        .expect("stored");
+    assert_eq!(stored, 1, "the page answered before the stop is kept");
+    let resumes: Vec<String> = oplog::table
+        .filter(oplog::action.eq(leadgen_domain::audit::AuditAction::SyncResume.as_str()))
+        .select(oplog::result)
+        .load(&mut conn)
+        .await
+        .expect("log");
+    assert_eq!(resumes.len(), 1, "{resumes:?}");
+    let requests: Vec<String> = outbox::table
+        .filter(outbox::routing_key.eq(leadgen_events::routing::SYNC_REQUESTED_V1))
+        .select(outbox::payload)
+        .load(&mut conn)
+        .await
+        .expect("outbox");
+    let [request] = requests.as_slice() else {
+        panic!("one request hands the task on: {requests:?}");
+    };
+    let resumed: CloudEvent<SyncRequestedV1> = serde_json::from_str(request).expect("a request");
+    assert_eq!(resumed.data.sync_task_id, task_row.id);
+    assert_ne!(resumed.id, first.id);
+    // The first request again (redelivered) is done; the new one runs the task to its end.
+    assert_eq!(handler.handle(incoming(&first)).await, Outcome::Ack);
+    let handler = sync_worker::handler::SyncRequestedHandler {
+        syncer: Syncer {
+            stop: tokio_util::sync::CancellationToken::new(),
+            ..handler.syncer
+        },
+        ..handler
+    };
+    assert_eq!(handler.handle(incoming(&resumed)).await, Outcome::Ack);
+    let (status, attempts): (String, i32) = task::table
+        .find(task_row.id.get())
+        .select((task::status, task::attempts))
+        .first(&mut conn)
+        .await
+        .expect("task");
+    assert_eq!((status.as_str(), attempts), ("COMPLETED", 1));
 }

@@ -316,6 +316,29 @@ pub async fn hand_over(
         .await
 }
 
+/// Hands a task whose run stopped with its process back to the request that resumes it
+/// ([`crate::handler`]): releases the claim, holds the lease until `until` (recovery does not
+/// resume it meanwhile) and gives back the attempt the run counted: a run stopped between pages
+/// by a scale-down or a rollout did not fail. Nothing when another run holds the task by now.
+pub async fn hand_back(
+    conn: &mut AsyncPgConnection,
+    id: SyncTaskId,
+    claim: &str,
+    until: DateTime<Utc>,
+) -> QueryResult<usize> {
+    diesel::update(held(id.get(), Some(claim)))
+        .set((
+            task::lease_until.eq(until),
+            task::started_at.eq(None::<DateTime<Utc>>),
+            task::claimed_by.eq(None::<String>),
+            // Counted by [`start`] under this claim.
+            task::attempts.eq(task::attempts - 1),
+            task::update_time.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await
+}
+
 /// The task `id` while it runs under `claim` (no claim: a task no run claimed, as in tests
 /// that walk without a request).
 #[diesel::dsl::auto_type(no_type_alias)]

@@ -22,6 +22,7 @@ use leadgen_platforms::{
     Listing, OrderPage, PageCursor, PlatformClient, PlatformError, Registry, TimeWindow,
 };
 use leadgen_shop_session::{self as shop_session, CredentialSink};
+use tokio_util::sync::CancellationToken;
 
 use crate::repo::credentials;
 use crate::repo::tasks::{self, TaskRow, WindowCounts};
@@ -41,6 +42,10 @@ pub enum TaskOutcome {
     /// and recovery handed the task over, or the broker redelivered its request), or recovery
     /// or a dead letter ended it. This run stopped without writing and ends nothing.
     Superseded,
+    /// The process is stopping ([`Syncer::stop`]): the walk stopped between pages, and the
+    /// task goes back to be resumed elsewhere, the attempt not counted
+    /// ([`crate::handler`]).
+    Stopped,
 }
 
 /// Runs sync tasks.
@@ -52,6 +57,10 @@ pub struct Syncer {
     pub policy: RetryPolicy,
     /// How long a running task's lease lasts; every page renews it.
     pub lease: chrono::Duration,
+    /// Fires when the process stops (SIGTERM, a scale-down): a walk stops at its next page,
+    /// well within the pod's grace period, rather than be killed mid-page and have its attempt
+    /// spent waiting for its lease to run out.
+    pub stop: CancellationToken,
 }
 
 impl Syncer {
@@ -165,9 +174,10 @@ impl Syncer {
         let (client, sink, task, platform, listing) = (*client, *sink, *task, *platform, *listing);
         let mut at = 0;
         let mut window_counts = WindowCounts::default();
-        let mut fetched = session
-            .list_orders(client, first, listing, None, sink)
-            .await;
+        let first_page = session.list_orders(client, first, listing, None, sink);
+        let Some(mut fetched) = self.unless_stopped(first_page).await else {
+            return Ok(Err(TaskOutcome::Stopped));
+        };
         let mut joined = Joined::default();
         let mut probing = true;
         // The cursors of this pass over the window: one answered again is a loop.
@@ -224,8 +234,9 @@ impl Syncer {
             let (stored, next) = match windows.get(next_at) {
                 Some(window) => {
                     let fetch = session.list_orders(client, window, listing, cursor.as_ref(), sink);
-                    // The call first: it goes out before the page is sealed and written.
-                    let (next, stored) = tokio::join!(fetch, store);
+                    // The call first: it goes out before the page is sealed and written. The
+                    // page is stored whatever happens; the call is dropped if the process stops.
+                    let (next, stored) = tokio::join!(self.unless_stopped(fetch), store);
                     (stored?, Some(next))
                 }
                 None => (store.await?, None),
@@ -242,9 +253,20 @@ impl Syncer {
                 at = next_at;
             }
             match next {
-                Some(next) => fetched = next,
+                Some(Some(next)) if !self.stop.is_cancelled() => fetched = next,
+                Some(_) => return Ok(Err(TaskOutcome::Stopped)),
                 None => return Ok(Ok(total)),
             }
+        }
+    }
+
+    /// What `call` answers, or `None` once the process stops first (a platform call may wait
+    /// long on the rate limiter and its retries' backoff).
+    async fn unless_stopped<T>(&self, call: impl std::future::Future<Output = T>) -> Option<T> {
+        tokio::select! {
+            biased;
+            () = self.stop.cancelled() => None,
+            answered = call => Some(answered),
         }
     }
 
