@@ -66,6 +66,7 @@ diesel::table! {
         listing -> Text,
         claimed_by -> Nullable<Text>,
         windows_as_of -> Nullable<Timestamptz>,
+        resends -> Int4,
     }
 }
 

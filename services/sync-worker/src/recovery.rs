@@ -67,7 +67,7 @@ impl Recovery {
                                 continue;
                             }
                         };
-                        tasks::hand_over(conn, task.id, now + lease).await?;
+                        tasks::hand_over(conn, &task, now, lease).await?;
                         leadgen_outbox::enqueue(conn, SERVICE, &request).await?;
                         let ids = (task.tenant_id, task.id, task.platform_id);
                         tasks::log(conn, ids, AuditAction::SyncResume, Ok(()), &trace_id).await?;

@@ -359,13 +359,17 @@ async fn a_request_for_a_task_another_worker_runs_does_not_run_it_twice() {
 
     // Its worker is gone: recovery hands it to a new request, which starts it (and ends it for
     // its own reason: the test shop's credentials are a placeholder that does not open).
-    tasks::hand_over(
+    let row = tasks::find(
         &mut conn,
+        leadgen_domain::TenantId::new(1),
         leadgen_domain::SyncTaskId::new(id),
-        now + chrono::Duration::minutes(10),
     )
     .await
-    .expect("handed over");
+    .expect("find")
+    .expect("the task");
+    tasks::hand_over(&mut conn, &row, now, chrono::Duration::minutes(10))
+        .await
+        .expect("handed over");
     handler.handle(request(platform, id)).await;
     assert_eq!(attempts().await, ("FAILED".to_owned(), 3));
 }

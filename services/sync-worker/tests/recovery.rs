@@ -167,3 +167,59 @@ async fn a_task_this_build_cannot_read_is_left_and_the_others_are_resumed() {
         "left as it was, for a replica that reads it"
     );
 }
+
+/// A task whose requests no run starts (they wait behind a long queue, or are lost) is sent
+/// again after a lease, then after two, four, eight, up to two hours: not one more duplicate
+/// per lease in that queue for as long as it holds them. A run that starts the task sets the
+/// count back: its worker dying later is resumed after a lease again.
+#[tokio::test]
+async fn requests_that_no_run_starts_are_sent_again_less_and_less_often() {
+    let db = TestDb::new().await;
+    let minutes = chrono::Duration::minutes;
+    let waiting = running(&db, None, minutes(30), 0).await;
+    let recovery = Recovery {
+        pool: db.pool.clone(),
+        lease: minutes(10),
+        max_attempts: 3,
+        interval: Duration::from_secs(60),
+    };
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    let mut hold_out = async || {
+        let now = Utc::now();
+        let (_, _, lease) = state(&db, waiting).await;
+        let held = lease.expect("held") - now;
+        // Time passes: the hold runs out.
+        diesel::update(task::table.find(waiting))
+            .set(task::lease_until.eq(now - chrono::Duration::seconds(1)))
+            .execute(&mut conn)
+            .await
+            .expect("the hold runs out");
+        (held + chrono::Duration::seconds(30)).num_minutes()
+    };
+    let mut holds = Vec::new();
+    for _ in 0..6 {
+        let done = recovery.recover_once().await.expect("recovery");
+        assert_eq!(done.resumed, 1);
+        holds.push(hold_out().await);
+    }
+    assert_eq!(holds, [10, 20, 40, 80, 120, 120]);
+    assert_eq!(requested(&db).await, vec![waiting; 6]);
+
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    let started = sync_worker::repo::tasks::start(
+        &mut conn,
+        leadgen_domain::SyncTaskId::new(waiting),
+        minutes(10),
+        "m-1",
+    )
+    .await
+    .expect("start");
+    assert!(started.is_some());
+    hold_out().await;
+    assert_eq!(
+        recovery.recover_once().await.expect("recovery").resumed,
+        1,
+        "its worker died"
+    );
+    assert_eq!(hold_out().await, 10);
+}

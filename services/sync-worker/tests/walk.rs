@@ -452,9 +452,14 @@ async fn a_run_replaced_after_its_lease_stops_at_its_next_write() {
         None
     );
     // The lease ran out; recovery hands the task to a resumed request, which claims it.
-    tasks::hand_over(&mut conn, stalled.id, Utc::now() - Duration::seconds(1))
-        .await
-        .expect("hand over");
+    tasks::hand_over(
+        &mut conn,
+        &stalled,
+        Utc::now() - Duration::minutes(11),
+        lease,
+    )
+    .await
+    .expect("hand over");
     let second = tasks::start(&mut conn, stalled.id, lease, "m-2")
         .await
         .expect("start")

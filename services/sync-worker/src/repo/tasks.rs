@@ -39,6 +39,8 @@ pub struct TaskRow {
     pub claimed_by: Option<String>,
     /// When the run that stored the task's progress split its range into windows.
     pub windows_as_of: Option<DateTime<Utc>>,
+    /// Requests recovery sent for it that no run has started since ([`hand_over`]).
+    pub resends: i32,
 }
 
 /// What one fully stored window adds to its task.
@@ -110,6 +112,7 @@ pub async fn start(
         task::started_at.eq(diesel::dsl::now),
         task::lease_until.eq(now + lease),
         task::attempts.eq(task::attempts + 1),
+        task::resends.eq(0),
         task::update_time.eq(diesel::dsl::now),
     ))
     .execute(conn)
@@ -298,22 +301,41 @@ pub async fn release(
     }
 }
 
-/// Hands a task whose worker is gone to the resumed request on its way: holds the lease until
-/// `until` (no other recovery resumes it meanwhile) and releases the claim, so that request
-/// may start it ([`start`]).
+/// Hands a task whose worker is gone, or whose request never started it, to the resumed
+/// request on its way: releases the claim, so that request may start it ([`start`]), and holds
+/// the lease (no other recovery resumes it meanwhile) for [`resend_hold`]: the longer, the more
+/// requests were sent before it that no run started (they may wait behind a long queue, not be
+/// lost).
 pub async fn hand_over(
     conn: &mut AsyncPgConnection,
-    id: SyncTaskId,
-    until: DateTime<Utc>,
+    task_row: &TaskRow,
+    now: DateTime<Utc>,
+    lease: chrono::Duration,
 ) -> QueryResult<usize> {
-    diesel::update(task::table.find(id.get()).filter(task::status.eq(RUNNING)))
-        .set((
-            task::lease_until.eq(until),
-            task::started_at.eq(None::<DateTime<Utc>>),
-            task::claimed_by.eq(None::<String>),
-        ))
-        .execute(conn)
-        .await
+    let until = now + resend_hold(lease, task_row.resends);
+    diesel::update(
+        task::table
+            .find(task_row.id.get())
+            .filter(task::status.eq(RUNNING)),
+    )
+    .set((
+        task::lease_until.eq(until),
+        task::started_at.eq(None::<DateTime<Utc>>),
+        task::claimed_by.eq(None::<String>),
+        task::resends.eq(task::resends + 1),
+    ))
+    .execute(conn)
+    .await
+}
+
+/// How long a resumed request may take to start its task before recovery sends another: the
+/// lease, doubled for every request sent before it that no run started, up to two hours (or the
+/// lease, if longer). A queue that holds requests for hours then gets a few duplicates, not one
+/// per task every lease.
+pub fn resend_hold(lease: chrono::Duration, resends: i32) -> chrono::Duration {
+    let cap = lease.max(chrono::Duration::hours(2));
+    let doubled = 1_i32 << resends.clamp(0, 16);
+    lease.checked_mul(doubled).unwrap_or(cap).min(cap)
 }
 
 /// Hands a task whose run stopped with its process back to the request that resumes it

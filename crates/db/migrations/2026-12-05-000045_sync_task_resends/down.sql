@@ -1,0 +1,1 @@
+ALTER TABLE t_ecom_sync_task DROP COLUMN resends;
