@@ -46,9 +46,19 @@ async fn a_cancelled_sync_stops_between_pages_and_the_shop_syncs_again() {
             .as_u64()
             .unwrap_or(0)
     };
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The run ends (it logs SYNC_RUN) within seconds, and calls nothing after: its walk joins
+    // the page it fetched ahead before it returns.
+    let ended = format!(
+        "SELECT count(*) AS n FROM t_operation_log WHERE action = 'SYNC_RUN' \
+         AND '{task_id}' = ANY(target_ids)"
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while flow::scalar(&system, &ended).await == 0 {
+        assert!(Instant::now() < deadline, "the run did not stop");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let stopped_at = calls().await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(
         calls().await,
         stopped_at,

@@ -188,29 +188,6 @@ async fn reveal_burst(api: &Api, leads: &serde_json::Value) {
     }
 }
 
-/// Reads one service's `GET /metrics` and sums the samples of `name` whose labels contain every
-/// `key="value"` of `labels`.
-async fn metric(system: &System, service: &str, name: &str, labels: &[&str]) -> f64 {
-    let url = format!("http://127.0.0.1:{}/metrics", system.port(service));
-    let text = reqwest::get(&url)
-        .await
-        .and_then(reqwest::Response::error_for_status)
-        .expect("GET /metrics")
-        .text()
-        .await
-        .expect("metrics body");
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| {
-            let (series, value) = l.rsplit_once(' ')?;
-            let (metric, rest) = series.split_once('{').unwrap_or((series, ""));
-            (metric == name && labels.iter().all(|want| rest.contains(want)))
-                .then(|| value.parse::<f64>().ok())
-                .flatten()
-        })
-        .sum()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_service_serves_prometheus_metrics_of_what_it_did() {
     let system = System::start(&[]).await;
@@ -228,66 +205,73 @@ async fn every_service_serves_prometheus_metrics_of_what_it_did() {
     assert!(stored > 0.0, "{record}");
 
     let jd = "platform=\"JD\"";
-    let sync_orders = metric(&system, "sync-worker", "leadgen_sync_orders_total", &[jd]).await;
+    let sync_orders = system
+        .metric("sync-worker", "leadgen_sync_orders_total", &[jd])
+        .await;
     assert_eq!(
         sync_orders,
         stored + unreadable,
         "every order fetched is counted once"
     );
-    assert!(metric(&system, "sync-worker", "leadgen_sync_pages_total", &[jd]).await >= 1.0);
+    assert!(
+        system
+            .metric("sync-worker", "leadgen_sync_pages_total", &[jd])
+            .await
+            >= 1.0
+    );
     assert_eq!(
-        metric(
-            &system,
-            "sync-worker",
-            "leadgen_sync_tasks_finished_total",
-            &[jd, "status=\"COMPLETED\""]
-        )
-        .await,
+        system
+            .metric(
+                "sync-worker",
+                "leadgen_sync_tasks_finished_total",
+                &[jd, "status=\"COMPLETED\""]
+            )
+            .await,
         1.0
     );
     assert!(
-        metric(
-            &system,
-            "sync-worker",
-            "leadgen_platform_calls_total",
-            &[jd, "outcome=\"ok\""]
-        )
-        .await
+        system
+            .metric(
+                "sync-worker",
+                "leadgen_platform_calls_total",
+                &[jd, "outcome=\"ok\""]
+            )
+            .await
             >= 1.0
     );
     assert!(
-        metric(
-            &system,
-            "sync-worker",
-            "leadgen_messages_acked_total",
-            &["sync-worker"]
-        )
-        .await
+        system
+            .metric(
+                "sync-worker",
+                "leadgen_messages_acked_total",
+                &["sync-worker"]
+            )
+            .await
             >= 1.0
     );
     assert_eq!(
-        metric(
-            &system,
-            "order-processor",
-            "leadgen_orders_processed_total",
-            &["outcome=\"processed\""]
-        )
-        .await,
+        system
+            .metric(
+                "order-processor",
+                "leadgen_orders_processed_total",
+                &["outcome=\"processed\""]
+            )
+            .await,
         stored
     );
     assert!(
-        metric(
-            &system,
-            "order-processor",
-            "leadgen_leads_created_total",
-            &[]
-        )
-        .await
+        system
+            .metric("order-processor", "leadgen_leads_created_total", &[])
+            .await
             >= 1.0
     );
     // The relay measures its backlog every 5 s: it reads empty within one measurement.
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    while metric(&system, "order-processor", "leadgen_outbox_backlog", &[]).await != 0.0 {
+    while system
+        .metric("order-processor", "leadgen_outbox_backlog", &[])
+        .await
+        != 0.0
+    {
         assert!(
             std::time::Instant::now() < deadline,
             "the outbox backlog gauge never read 0"
@@ -313,16 +297,12 @@ async fn every_service_serves_prometheus_metrics_of_what_it_did() {
         ]
         .iter()
         .all(|gauge| text.contains(gauge));
-        let waiting = metric(
-            &system,
-            "order-processor",
-            "leadgen_raw_orders_pending",
-            &[],
-        )
-        .await;
+        let waiting = system
+            .metric("order-processor", "leadgen_raw_orders_pending", &[])
+            .await;
         if sampled && waiting == 0.0 {
             let age = "leadgen_raw_orders_pending_oldest_age_seconds";
-            assert_eq!(metric(&system, "order-processor", age, &[]).await, 0.0);
+            assert_eq!(system.metric("order-processor", age, &[]).await, 0.0);
             break;
         }
         assert!(
@@ -332,27 +312,27 @@ async fn every_service_serves_prometheus_metrics_of_what_it_did() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     assert!(
-        metric(
-            &system,
-            "lead-api",
-            "http_server_requests_total",
-            &[
-                "route=\"/api/v1/lead-generation/orders/leads\"",
-                "status=\"200\"",
-                "service=\"lead-api\""
-            ]
-        )
-        .await
+        system
+            .metric(
+                "lead-api",
+                "http_server_requests_total",
+                &[
+                    "route=\"/api/v1/lead-generation/orders/leads\"",
+                    "status=\"200\"",
+                    "service=\"lead-api\""
+                ]
+            )
+            .await
             >= 1.0
     );
     assert!(
-        metric(
-            &system,
-            "auth-api",
-            "http_server_request_duration_seconds_count",
-            &["method=\"POST\""]
-        )
-        .await
+        system
+            .metric(
+                "auth-api",
+                "http_server_request_duration_seconds_count",
+                &["method=\"POST\""]
+            )
+            .await
             >= 1.0
     );
     // Every process reports what its readiness sees: the database, the schema and the broker up.
@@ -360,7 +340,9 @@ async fn every_service_serves_prometheus_metrics_of_what_it_did() {
         for dependency in ["database", "schema", "broker"] {
             let label = format!("dependency=\"{dependency}\"");
             assert_eq!(
-                metric(&system, service, "leadgen_dependency_up", &[&label]).await,
+                system
+                    .metric(service, "leadgen_dependency_up", &[&label])
+                    .await,
                 1.0,
                 "{service} {dependency}"
             );
@@ -383,7 +365,9 @@ async fn every_service_serves_prometheus_metrics_of_what_it_did() {
             assert!(text.contains(gauge), "{service} lacks {gauge}");
         }
         assert_eq!(
-            metric(&system, service, "leadgen_dead_letter_messages", &[]).await,
+            system
+                .metric(service, "leadgen_dead_letter_messages", &[])
+                .await,
             0.0,
             "{service}"
         );

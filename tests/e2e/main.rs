@@ -146,8 +146,18 @@ async fn order_to_lead_survives_crashes_restarts_and_redelivery() {
 
     // Deliver an already-handled RawOrdersFetched again (same message id): nothing changes.
     let before = flow::counts(&system).await;
+    let acked = || system.metric("order-processor", "leadgen_messages_acked_total", &[]);
+    let acked_before = acked().await;
     spy.republish_first("orders.fetched.v1").await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Only once order-processor has acknowledged it does "nothing changed" say anything.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while acked().await < acked_before + 1.0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the redelivered event was never handled"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     flow::wait_until_settled(&system).await;
     assert_eq!(
         flow::counts(&system).await,

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use leadgen_e2e::system::System;
+use leadgen_e2e::system::{System, metric_at};
 
 use crate::flow::{self, Api};
 
@@ -21,19 +21,6 @@ struct Run {
     elapsed: Duration,
     /// Sync requests each replica processed.
     processed: [f64; 2],
-}
-
-async fn acked(port: u16) -> f64 {
-    let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
-        .await
-        .expect("GET /metrics")
-        .text()
-        .await
-        .expect("metrics");
-    text.lines()
-        .filter(|l| l.starts_with("leadgen_messages_acked_total{"))
-        .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
-        .sum()
 }
 
 async fn sync_four_shops_on_two_replicas(shared: bool) -> Run {
@@ -92,7 +79,12 @@ async fn sync_four_shops_on_two_replicas(shared: bool) -> Run {
         calls: count(&after, "calls") - count(&before, "calls"),
         errors: count(&after, "errors") - count(&before, "errors"),
         elapsed,
-        processed: [acked(system.port("sync-worker")).await, acked(second).await],
+        processed: [
+            system
+                .metric("sync-worker", "leadgen_messages_acked_total", &[])
+                .await,
+            metric_at(second, "leadgen_messages_acked_total", &[]).await,
+        ],
     }
 }
 

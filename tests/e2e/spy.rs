@@ -20,6 +20,8 @@ pub struct Captured {
 
 pub struct Spy {
     prefix: String,
+    /// The routing key of [`Spy::caught_up`]'s markers, bound to this spy's queue only.
+    marker_key: String,
     channel: Channel,
     _connection: Connection,
     seen: Arc<Mutex<Vec<Captured>>>,
@@ -44,7 +46,8 @@ impl Spy {
             .queue_declare(&queue, options, FieldTable::default())
             .await
             .expect("spy queue");
-        for key in keys {
+        let marker_key = format!("e2e-spy.marker.{}", uuid::Uuid::new_v4().simple());
+        for key in keys.iter().copied().chain([marker_key.as_str()]) {
             channel
                 .queue_bind(
                     &queue,
@@ -83,6 +86,7 @@ impl Spy {
         });
         Spy {
             prefix: prefix.to_owned(),
+            marker_key,
             channel,
             _connection: connection,
             seen,
@@ -118,9 +122,39 @@ impl Spy {
             .collect()
     }
 
-    /// Lead ids announced by LeadIdentified events (duplicates kept, to be detected).
+    /// Returns once the spy has received everything the broker took before this call: a marker
+    /// published now reaches the spy's queue after every message already in it, and the spy
+    /// reads its queue in order. After the outbox is empty (every event confirmed), nothing
+    /// published is then still on its way.
+    pub async fn caught_up(&self) {
+        let marker = uuid::Uuid::new_v4().to_string();
+        self.channel
+            .basic_publish(
+                &format!("{}.events", self.prefix),
+                &self.marker_key,
+                BasicPublishOptions::default(),
+                b"{}",
+                BasicProperties::default().with_message_id(marker.clone().into()),
+            )
+            .await
+            .expect("marker")
+            .await
+            .expect("marker sent");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !self
+            .of(&self.marker_key)
+            .iter()
+            .any(|c| c.message_id == marker)
+        {
+            assert!(Instant::now() < deadline, "the spy's marker never arrived");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Lead ids announced by LeadIdentified events (duplicates kept, to be detected), of what
+    /// the broker took so far.
     pub async fn lead_ids(&self) -> Vec<i64> {
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        self.caught_up().await;
         self.of("lead.identified.v1")
             .iter()
             .map(|c| {
@@ -130,9 +164,10 @@ impl Spy {
             .collect()
     }
 
-    /// The lead ids announced by `LeadIdentified` v2 (buyer-leads).
+    /// The lead ids announced by `LeadIdentified` v2 (buyer-leads), of what the broker took so
+    /// far.
     pub async fn buyer_lead_ids(&self) -> Vec<i64> {
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        self.caught_up().await;
         self.of("lead.identified.v2")
             .iter()
             .map(|c| {

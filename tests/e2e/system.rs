@@ -180,6 +180,11 @@ impl System {
         system
     }
 
+    /// The sum of `service`'s samples of `name` ([`metric_at`]).
+    pub async fn metric(&self, service: &str, name: &str, labels: &[&str]) -> f64 {
+        metric_at(self.port(service), name, labels).await
+    }
+
     pub fn port(&self, name: &str) -> u16 {
         self.ports
             .iter()
@@ -295,4 +300,27 @@ impl System {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+}
+
+/// Reads `GET /metrics` on `port` and sums the samples of `name` whose labels contain every
+/// `key="value"` of `labels`.
+pub async fn metric_at(port: u16, name: &str, labels: &[&str]) -> f64 {
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    let text = reqwest::get(&url)
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("metrics body");
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (series, value) = l.rsplit_once(' ')?;
+            let (metric, rest) = series.split_once('{').unwrap_or((series, ""));
+            (metric == name && labels.iter().all(|want| rest.contains(want)))
+                .then(|| value.parse::<f64>().ok())
+                .flatten()
+        })
+        .sum()
 }
