@@ -124,11 +124,6 @@ impl<C: PlatformClient + 'static> Sim<C> {
             bin.exists(),
             "build the simulator first: cargo build -p platform-sim"
         );
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .expect("bind")
-            .local_addr()
-            .expect("addr")
-            .port();
         let mut app = format!(
             "{}={}:{}",
             platform.name.to_uppercase(),
@@ -139,28 +134,35 @@ impl<C: PlatformClient + 'static> Sim<C> {
             app = format!("{app}:{sign}");
         }
         let orders = platform.orders_per_shop.to_string();
-        let child = Command::new(bin)
-            .args(["--listen", &format!("127.0.0.1:{port}")])
+        // The simulator binds a port of its own choosing and says which: no other test can
+        // take it between a probe and the bind.
+        let mut child = Command::new(bin)
+            .args(["--listen", "127.0.0.1:0"])
             .args(["--seed", "11", "--orders-per-shop", &orders])
             .args(["--app", &app])
             .args(args)
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn platform-sim");
+        let stdout = child.stdout.take();
         // The guard owns the child from here on: a panic below still kills and reaps it.
-        let sim = Sim {
+        let mut sim = Sim {
             child,
-            port,
+            port: 0,
             platform,
         };
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return sim;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("platform-sim did not start");
+        let mut stdout = std::io::BufReader::new(stdout.expect("the simulator's stdout"));
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut stdout, &mut line).expect("the simulator's first line");
+        sim.port = line
+            .trim()
+            .rsplit_once(':')
+            .and_then(|(_, port)| port.parse().ok())
+            .unwrap_or_else(|| panic!("platform-sim did not start: {line:?}"));
+        // Whatever it writes later must not fill the pipe and stall it.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        sim
     }
 
     /// `path` on the simulator, from its root.
