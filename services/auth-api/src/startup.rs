@@ -108,6 +108,13 @@ impl Application {
         self.port
     }
 
+    /// This process without its outbox relay: the events it writes stay in `t_outbox` for
+    /// another process to publish (tests that read what a request wrote there).
+    pub fn without_relay(mut self) -> Self {
+        self.process.relay = None;
+        self
+    }
+
     /// Serves until `shutdown` fires, then drains requests and the relay's batch.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         Ok(self.process.run_until_stopped(shutdown).await?)

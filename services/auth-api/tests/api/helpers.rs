@@ -103,21 +103,37 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(TestBroker::new(Vec::new()), |_| {}).await
 }
 
-/// The service with its outbox relay effectively paused after its first (empty) pass, so the
-/// rows a request writes to `t_outbox` stay there to be read.
-pub async fn spawn_app_without_relay() -> TestApp {
-    spawn_app_with(TestBroker::new(Vec::new()), |s| {
-        s.outbox.poll_interval_ms = 3_600_000;
-    })
-    .await
+/// Whether the service publishes the events it writes to `t_outbox`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Relay {
+    Running,
+    /// No relay: the rows a request writes to `t_outbox` stay there to be read.
+    Off,
 }
 
+/// The service without its outbox relay ([`Relay::Off`]).
+pub async fn spawn_app_without_relay() -> TestApp {
+    spawn_app_relaying(TestBroker::new(Vec::new()), Relay::Off, |_| {}).await
+}
+
+/// The service with its relay running, its settings changed by `customize`.
 pub async fn spawn_app_with(broker: TestBroker, customize: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_relaying(broker, Relay::Running, customize).await
+}
+
+pub async fn spawn_app_relaying(
+    broker: TestBroker,
+    relay: Relay,
+    customize: impl FnOnce(&mut Settings),
+) -> TestApp {
     init_telemetry();
     let db = TestDb::new().await;
     let mut settings = settings(&db, &broker);
     customize(&mut settings);
-    let app = Application::build(settings).await.expect("build auth-api");
+    let mut app = Application::build(settings).await.expect("build auth-api");
+    if relay == Relay::Off {
+        app = app.without_relay();
+    }
     let port = app.port();
     let shutdown = CancellationToken::new();
     let server = tokio::spawn(app.run_until_stopped(shutdown.clone()));

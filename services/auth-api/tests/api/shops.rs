@@ -8,8 +8,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    AUTH, OPERATOR_NAME, SYNC, SeedTask, TestApp, VIEW, expect_envelope, page_records,
-    spawn_app_with, spawn_app_without_relay, token,
+    AUTH, OPERATOR_NAME, Relay, SYNC, SeedTask, TestApp, VIEW, expect_envelope, page_records,
+    spawn_app_relaying, spawn_app_without_relay, token,
 };
 use leadgen_test_support::TestBroker;
 
@@ -181,8 +181,7 @@ async fn a_paused_shop_is_not_synced_until_resumed() {
 
 #[tokio::test]
 async fn a_shop_paused_before_its_backfill_completed_is_backfilled_again_on_resume() {
-    let app = spawn_app_with(TestBroker::new(Vec::new()), |s| {
-        s.outbox.poll_interval_ms = 3_600_000;
+    let app = spawn_app_relaying(TestBroker::new(Vec::new()), Relay::Off, |s| {
         s.oauth.backfill_days = 90;
     })
     .await;

@@ -76,19 +76,18 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
         telemetry: telemetry_settings(),
         auth: auth_settings(),
         amqp: broker.settings(),
-        // The relay pauses after its first (empty) pass, so the events a request writes to
-        // `t_outbox` stay there for the test to read.
-        outbox: leadgen_settings::OutboxSettings {
-            poll_interval_ms: 3_600_000,
-            ..leadgen_test_support::outbox_settings()
-        },
+        outbox: leadgen_test_support::outbox_settings(),
         crypto: leadgen_test_support::crypto_settings(),
         platforms: leadgen_test_support::unreachable_platforms(),
         reveal: lead_api::startup::RevealSettings::default(),
     };
     let mut settings = settings;
     customize(&mut settings);
-    let app = Application::build(settings).await.expect("build lead-api");
+    // No relay, so the events a request writes to `t_outbox` stay there for the test to read.
+    let app = Application::build(settings)
+        .await
+        .expect("build lead-api")
+        .without_relay();
     let port = app.port();
     let shutdown = CancellationToken::new();
     let server = tokio::spawn(app.run_until_stopped(shutdown.clone()));

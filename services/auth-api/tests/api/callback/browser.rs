@@ -7,7 +7,7 @@ use super::{
     TokenEndpoint, app_with_token_endpoint, app_with_token_endpoint_and, location_of,
     pending_with_cookies, refusals, set_cookies, taobao_tokens,
 };
-use crate::helpers::expect_envelope;
+use crate::helpers::{Relay, expect_envelope};
 
 #[tokio::test]
 async fn a_consent_completes_only_in_the_browser_that_asked_for_it() {
@@ -83,8 +83,10 @@ async fn a_consent_completes_only_in_the_browser_that_asked_for_it() {
 #[tokio::test]
 async fn without_browser_binding_any_browser_completes_the_consent() {
     let endpoint = TokenEndpoint::start(200, taobao_tokens("mine", "2200001")).await;
-    let app =
-        app_with_token_endpoint_and(&endpoint, |s| s.oauth.bind_state_to_browser = false).await;
+    let app = app_with_token_endpoint_and(&endpoint, Relay::Running, |s| {
+        s.oauth.bind_state_to_browser = false
+    })
+    .await;
     let (_, state, cookies) = pending_with_cookies(&app, None).await;
     assert!(cookies.is_empty(), "no cookie when off");
     let done = app

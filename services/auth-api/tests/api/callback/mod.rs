@@ -27,7 +27,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use crate::helpers::{AUTH, TaskRow, TestApp, expect_envelope, spawn_app_with, token};
+use crate::helpers::{AUTH, Relay, TaskRow, TestApp, expect_envelope, spawn_app_relaying, token};
 
 const APP_KEY: &str = "callback-app-key";
 const APP_SECRET: &str = "callback-app-secret";
@@ -145,16 +145,17 @@ async fn read_request(stream: &mut tokio::net::TcpStream) -> String {
 }
 
 async fn app_with_token_endpoint(endpoint: &TokenEndpoint) -> TestApp {
-    app_with_token_endpoint_and(endpoint, |_| {}).await
+    app_with_token_endpoint_and(endpoint, Relay::Running, |_| {}).await
 }
 
 /// [`app_with_token_endpoint`], its settings changed by `customize` too.
 async fn app_with_token_endpoint_and(
     endpoint: &TokenEndpoint,
+    relay: Relay,
     customize: impl FnOnce(&mut auth_api::Settings),
 ) -> TestApp {
     let url = endpoint.url.clone();
-    spawn_app_with(TestBroker::new(Vec::new()), move |s| {
+    spawn_app_relaying(TestBroker::new(Vec::new()), relay, move |s| {
         if let Some(taobao) = s
             .platforms
             .endpoints
@@ -170,11 +171,9 @@ async fn app_with_token_endpoint_and(
 /// The app of [`app_with_token_endpoint`], backfilling 90 days of a newly connected shop, and
 /// keeping a disconnected shop's history `retention_days` (the default when `None`).
 async fn app_backfilling(endpoint: &TokenEndpoint, retention_days: Option<i64>) -> TestApp {
-    app_with_token_endpoint_and(endpoint, move |s| {
+    // No relay, so the events a callback writes stay in the outbox to be read.
+    app_with_token_endpoint_and(endpoint, Relay::Off, move |s| {
         s.oauth.backfill_days = 90;
-        // The relay paused, so the events a callback writes stay in the outbox to be read (a
-        // running relay may publish and delete them first).
-        s.outbox.poll_interval_ms = 3_600_000;
         if let Some(days) = retention_days {
             s.shops.history_retention_days = days;
         }
