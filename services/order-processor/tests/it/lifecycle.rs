@@ -301,11 +301,13 @@ async fn a_months_old_privacy_number_gives_way_to_the_buyers_newer_real_number()
 #[tokio::test]
 async fn when_the_chosen_privacy_number_lapses_the_buyer_is_rebuilt_from_all_orders() {
     let run = Run::new().await;
-    // The newest order's privacy number forwards for two more seconds (the platform said so);
-    // an older order carries the platform's ciphertext of the real mobile.
+    // The newest order's privacy number forwards for a few more seconds (the platform said
+    // so: long enough for the first processing, however slow the machine); an older order
+    // carries the platform's ciphertext of the real mobile.
+    let lapses_at = chrono::Utc::now() + chrono::Duration::seconds(6);
     let mut recent = order("w2", 80, NeutralStatus::Paid, 9_900, Some("dy-buyer"), None);
     recent.receiver.phone = Some(leadgen_domain::ContactField {
-        expires_at: Some(chrono::Utc::now() + chrono::Duration::seconds(2)),
+        expires_at: Some(lapses_at),
         ..leadgen_domain::ContactField::phone("18400913965-7576").unwrap()
     });
     let mut older = order(
@@ -334,7 +336,9 @@ async fn when_the_chosen_privacy_number_lapses_the_buyer_is_rebuilt_from_all_ord
         ("VALID".to_owned(), "VIRTUAL".to_owned())
     );
 
-    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    // Past the lapse, however long the processing took.
+    let until_lapsed = lapses_at - chrono::Utc::now() + chrono::Duration::milliseconds(300);
+    tokio::time::sleep(until_lapsed.to_std().unwrap_or_default()).await;
     run.rescore_all().await;
     // The rescore saw the lapse and handed the buyer back; the sweep rebuilds it.
     let sweep = order_processor::sweep::Sweep {

@@ -191,9 +191,12 @@ async fn a_failing_scorer_leaves_the_builtin_score_and_asks_again_later() {
 async fn an_externally_scored_lead_is_still_judged_again_when_its_number_lapses() {
     let (url, hits) = start_scorer(200);
     let run = run_with(&url).await;
+    // The privacy number forwards for a few more seconds: long enough for the first
+    // processing and rescore, however slow the machine.
+    let lapses_at = chrono::Utc::now() + chrono::Duration::seconds(6);
     let mut only = order("v1", 10, NeutralStatus::Completed, 9_000, Some("p"), None);
     only.receiver.phone = Some(leadgen_domain::ContactField {
-        expires_at: Some(chrono::Utc::now() + chrono::Duration::seconds(2)),
+        expires_at: Some(lapses_at),
         ..leadgen_domain::ContactField::phone("18400913965-7576").unwrap()
     });
     let ids = run
@@ -229,7 +232,9 @@ async fn an_externally_scored_lead_is_still_judged_again_when_its_number_lapses(
         ("VALID", 91, "EXTERNAL")
     );
 
-    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    // Past the lapse, however long the processing took.
+    let until_lapsed = lapses_at - chrono::Utc::now() + chrono::Duration::milliseconds(300);
+    tokio::time::sleep(until_lapsed.to_std().unwrap_or_default()).await;
     // The shop was last rescored the day before: today's daily rescore is due.
     let mut conn = leadgen_db::conn(&run.db.pool).await.unwrap();
     diesel::sql_query("UPDATE t_lead_shop_stats SET as_of = as_of - interval '1 day'")
