@@ -14,6 +14,7 @@ use crate::client::{
 use crate::resilience::{RetryPolicy, with_retries};
 use crate::reveal::{DecryptRequest, RevealedContact};
 use crate::window::TimeWindow;
+use tokio_util::sync::CancellationToken;
 
 /// Why refreshed tokens were not stored.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -76,6 +77,10 @@ pub enum SessionError {
     /// Refreshed tokens could not be stored (our infrastructure).
     #[error("无法保存刷新后的令牌：{0}")]
     Persist(String),
+    /// The session's stop fired ([`Session::stop_on`]): the call was given up while it waited
+    /// on the platform, the rate limiter or a backoff. A renewal is never given up midway.
+    #[error("进程正在停止，平台调用已中止")]
+    Stopped,
 }
 
 /// How a session got new tokens.
@@ -93,6 +98,8 @@ pub struct Session {
     access_token: String,
     refresh_token: Option<String>,
     policy: RetryPolicy,
+    /// Gives up calls when it fires ([`SessionError::Stopped`]).
+    stop: Option<CancellationToken>,
 }
 
 impl Session {
@@ -107,7 +114,16 @@ impl Session {
             access_token,
             refresh_token,
             policy,
+            stop: None,
         }
+    }
+
+    /// Gives up the session's calls when `stop` fires (the process stops): a call waiting on
+    /// the platform, the rate limiter or a backoff ends at once with [`SessionError::Stopped`].
+    /// A renewal is not interrupted: the platform may retire the old refresh token with its
+    /// answer, and the new pair must be stored first.
+    pub fn stop_on(&mut self, stop: CancellationToken) {
+        self.stop = Some(stop);
     }
 
     /// One page of orders under the session policy, its display texts [`printable`].
@@ -189,11 +205,18 @@ impl Session {
         let (mut refreshed, mut adopted) = (false, false);
         loop {
             let (app, token) = (self.app.clone(), self.access_token.clone());
-            match with_retries(self.policy, client.platform(), || {
+            let attempts = with_retries(self.policy, client.platform(), || {
                 op(app.clone(), token.clone())
-            })
-            .await
-            {
+            });
+            let answered = match self.stop.clone() {
+                Some(stop) => tokio::select! {
+                    biased;
+                    () = stop.cancelled() => return Err(SessionError::Stopped),
+                    answered = attempts => answered,
+                },
+                None => attempts.await,
+            };
+            match answered {
                 Ok(value) => return Ok(value),
                 Err(PlatformError::SessionExpired { .. }) if !refreshed => {
                     match self.renew(client, sink, !adopted).await? {

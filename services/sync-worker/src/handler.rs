@@ -191,25 +191,27 @@ impl SyncRequestedHandler {
 
     /// Hands a task whose walk stopped with the process on ([`tasks::hand_back`]): a new
     /// request for it, which the relay publishes before the process exits, resumes it on another
-    /// worker at once (after the windows stored), and this request is done. A task another run
-    /// holds by now is left to it.
-    async fn hand_back(&self, task: &tasks::TaskRow, message_id: String) -> anyhow::Result<()> {
+    /// worker at once (after the windows stored), and this request is done. False, and nothing
+    /// written, when the task no longer runs under this run's claim (cancelled, taken over).
+    async fn hand_back(&self, task: &tasks::TaskRow, message_id: &str) -> anyhow::Result<bool> {
         let request = crate::recovery::request_for(task)?;
         let until = chrono::Utc::now() + self.syncer.lease;
         let claim = task.claimed_by.clone();
         let trace_id = leadgen_telemetry::current_trace_id();
         let ids = (task.tenant_id, task.id, task.platform_id);
         let mut conn = leadgen_db::conn(&self.syncer.pool).await?;
-        conn.transaction::<(), anyhow::Error, _>(|conn| {
+        conn.transaction::<bool, anyhow::Error, _>(|conn| {
             async move {
-                if let Some(claim) = claim
-                    && tasks::hand_back(conn, ids.1, &claim, until).await? > 0
-                {
-                    leadgen_outbox::enqueue(conn, SERVICE, &request).await?;
-                    tasks::log(conn, ids, AuditAction::SyncResume, Ok(()), &trace_id).await?;
+                let Some(claim) = claim else {
+                    return Ok(false);
+                };
+                if tasks::hand_back(conn, ids.1, &claim, until).await? == 0 {
+                    return Ok(false);
                 }
-                leadgen_outbox::mark_processed(conn, SERVICE, &message_id).await?;
-                Ok(())
+                leadgen_outbox::enqueue(conn, SERVICE, &request).await?;
+                tasks::log(conn, ids, AuditAction::SyncResume, Ok(()), &trace_id).await?;
+                leadgen_outbox::mark_processed(conn, SERVICE, message_id).await?;
+                Ok(true)
             }
             .scope_boxed()
         })
@@ -223,20 +225,29 @@ impl SyncRequestedHandler {
         platform_type: PlatformType,
         message_id: String,
     ) -> anyhow::Result<Outcome> {
-        let outcome = self.syncer.run(task, platform_type).await?;
+        let outcome = match self.syncer.run(task, platform_type).await? {
+            TaskOutcome::Stopped => {
+                if self.hand_back(task, &message_id).await? {
+                    metrics::counter!("leadgen_sync_tasks_handed_on_total", "platform" => task.platform_type.clone())
+                        .increment(1);
+                    tracing::info!(
+                        sync_task.id = task.id.get(),
+                        tenant.id = task.tenant_id.get(),
+                        platform.id = task.platform_id.get(),
+                        "The process stops; the sync stopped between pages and goes to another worker"
+                    );
+                    return Ok(Outcome::Ack);
+                }
+                // No longer this run's to hand on: cancelled meanwhile, or taken over.
+                self.syncer.why_stopped(task).await?
+            }
+            other => other,
+        };
         let (status, error) = match &outcome {
             TaskOutcome::Completed { .. } => (SyncStatus::Completed, None),
             TaskOutcome::Failed(reason) => (SyncStatus::Failed, Some(reason.clone())),
             // The run that holds the task now ends it, and logs its end.
-            TaskOutcome::Stopped => {
-                self.hand_back(task, message_id).await?;
-                tracing::info!(
-                    sync_task.id = task.id.get(),
-                    "The process stops; the sync stopped between pages and goes to another worker"
-                );
-                return Ok(Outcome::Ack);
-            }
-            TaskOutcome::Superseded => {
+            TaskOutcome::Superseded | TaskOutcome::Stopped => {
                 let mut conn = leadgen_db::conn(&self.syncer.pool).await?;
                 leadgen_outbox::mark_processed(&mut conn, SERVICE, &message_id).await?;
                 return Ok(Outcome::Ack);

@@ -74,6 +74,8 @@ struct Scripted {
     refreshes: std::sync::atomic::AtomicUsize,
     /// The orders of the page a list answers.
     orders: Vec<crate::FetchedOrder>,
+    /// Fired while a refresh is on its way (the process stops), which still answers.
+    stops_while_refreshing: Option<tokio_util::sync::CancellationToken>,
 }
 
 #[async_trait::async_trait]
@@ -95,6 +97,10 @@ impl PlatformClient for Scripted {
     async fn refresh(&self, _: &AppCredentials, _: &str) -> Result<TokenSet, PlatformError> {
         self.refreshes
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if let Some(stop) = &self.stops_while_refreshing {
+            stop.cancel();
+            tokio::task::yield_now().await;
+        }
         if let Some(error) = &self.refresh_error {
             return Err(error.clone());
         }
@@ -687,4 +693,44 @@ async fn refreshed_tokens_survive_a_failed_store() {
         "a refusal is not tried again"
     );
     assert_eq!(session.access_token, "t2", "the session keeps the new pair");
+}
+
+/// The process stopping gives up a call, but never a renewal midway: the platform may have
+/// retired the old refresh token with its answer, so the new pair is stored before the call
+/// ends as stopped (and no further attempt goes out).
+#[tokio::test]
+async fn a_stop_during_a_renewal_keeps_the_new_tokens_and_then_stops() {
+    let stop = tokio_util::sync::CancellationToken::new();
+    let client = Scripted {
+        error: Some(PlatformError::SessionExpired {
+            detail: "token expired".into(),
+        }),
+        valid_token: Some("t2"),
+        stops_while_refreshing: Some(stop.clone()),
+        ..Scripted::default()
+    };
+    let sink = RecordingSink::default();
+    let mut session = session_with("r");
+    session.stop_on(stop.clone());
+    let window = TimeWindow::new(Utc::now(), Utc::now());
+    let answer = session
+        .list_orders(&client, &window, Listing::Modified, None, &sink)
+        .await;
+    assert_eq!(answer.map(|_| ()), Err(SessionError::Stopped));
+    assert!(stop.is_cancelled());
+    let stored = sink.stored.lock().unwrap().clone().expect("stored");
+    assert_eq!(
+        (
+            stored.access_token.as_str(),
+            stored.refresh_token.as_deref()
+        ),
+        ("t2", Some("r2"))
+    );
+    assert_eq!(client.lists.load(std::sync::atomic::Ordering::SeqCst), 1);
+    // Stopped before it starts, a call makes none.
+    let answer = session
+        .list_orders(&client, &window, Listing::Modified, None, &sink)
+        .await;
+    assert_eq!(answer.map(|_| ()), Err(SessionError::Stopped));
+    assert_eq!(client.lists.load(std::sync::atomic::Ordering::SeqCst), 1);
 }

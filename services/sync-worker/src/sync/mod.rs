@@ -102,6 +102,8 @@ impl Syncer {
                 ));
             }
         };
+        // The process stopping gives up a call waiting on the platform (never a renewal).
+        session.stop_on(self.stop.clone());
         let sink = CredentialSink {
             pool: self.pool.clone(),
             sealer: Arc::clone(&self.sealer),
@@ -174,10 +176,9 @@ impl Syncer {
         let (client, sink, task, platform, listing) = (*client, *sink, *task, *platform, *listing);
         let mut at = 0;
         let mut window_counts = WindowCounts::default();
-        let first_page = session.list_orders(client, first, listing, None, sink);
-        let Some(mut fetched) = self.unless_stopped(first_page).await else {
-            return Ok(Err(TaskOutcome::Stopped));
-        };
+        let mut fetched = session
+            .list_orders(client, first, listing, None, sink)
+            .await;
         let mut joined = Joined::default();
         let mut probing = true;
         // The cursors of this pass over the window: one answered again is a loop.
@@ -235,8 +236,8 @@ impl Syncer {
                 Some(window) => {
                     let fetch = session.list_orders(client, window, listing, cursor.as_ref(), sink);
                     // The call first: it goes out before the page is sealed and written. The
-                    // page is stored whatever happens; the call is dropped if the process stops.
-                    let (next, stored) = tokio::join!(self.unless_stopped(fetch), store);
+                    // page is stored whatever happens; the call gives up if the process stops.
+                    let (next, stored) = tokio::join!(fetch, store);
                     (stored?, Some(next))
                 }
                 None => (store.await?, None),
@@ -253,26 +254,16 @@ impl Syncer {
                 at = next_at;
             }
             match next {
-                Some(Some(next)) if !self.stop.is_cancelled() => fetched = next,
-                Some(_) => return Ok(Err(TaskOutcome::Stopped)),
+                Some(_) if self.stop.is_cancelled() => return Ok(Err(TaskOutcome::Stopped)),
+                Some(next) => fetched = next,
                 None => return Ok(Ok(total)),
             }
         }
     }
 
-    /// What `call` answers, or `None` once the process stops first (a platform call may wait
-    /// long on the rate limiter and its retries' backoff).
-    async fn unless_stopped<T>(&self, call: impl std::future::Future<Output = T>) -> Option<T> {
-        tokio::select! {
-            biased;
-            () = self.stop.cancelled() => None,
-            answered = call => Some(answered),
-        }
-    }
-
     /// Why a walk was told to stop: the task was cancelled, or it is no longer this run's to
     /// end (another run holds it, or recovery or a dead letter ended it).
-    async fn why_stopped(&self, task: &TaskRow) -> anyhow::Result<TaskOutcome> {
+    pub async fn why_stopped(&self, task: &TaskRow) -> anyhow::Result<TaskOutcome> {
         let mut conn = leadgen_db::conn(&self.pool).await?;
         let now = tasks::find(&mut conn, task.tenant_id, task.id).await?;
         let cancelled = leadgen_domain::SyncStatus::Cancelled.as_str();
@@ -353,6 +344,7 @@ impl Syncer {
                 ))))
             }
             Err(SessionError::Platform(e)) => Ok(Err(TaskOutcome::Failed(describe(&e)))),
+            Err(SessionError::Stopped) => Ok(Err(TaskOutcome::Stopped)),
             Err(other) => Ok(Err(TaskOutcome::Failed(other.to_string()))),
         }
     }
