@@ -36,6 +36,8 @@ pub enum MessagingError {
     ConfirmTimeout(Duration),
     #[error("the broker connection did not open within {0:?}")]
     ConnectTimeout(Duration),
+    #[error("opening the broker connection failed: {0}")]
+    Open(String),
     #[error("not sent: an earlier message of the same batch could not be sent")]
     NotSent,
 }
@@ -56,6 +58,19 @@ struct Live {
     publisher: Channel,
 }
 
+/// An open still on its way after its timeout. The next attempt waits on it instead of opening
+/// a second connection beside it: lapin gives each connection an I/O thread from its first
+/// byte, which an open given up on would leave behind, one more each attempt, for as long as a
+/// peer that accepts and stays silent keeps the socket. Given up only once it is
+/// [`OPEN_GIVEN_UP_AFTER`] connect timeouts old.
+struct Opening {
+    since: std::time::Instant,
+    task: tokio::task::JoinHandle<Result<Live, MessagingError>>,
+}
+
+/// How many connect timeouts an open may take in all before a new one replaces it.
+const OPEN_GIVEN_UP_AFTER: u32 = 6;
+
 /// The process's broker connection.
 pub struct Broker {
     url: SecretString,
@@ -64,6 +79,15 @@ pub struct Broker {
     confirm_timeout: Duration,
     connect_timeout: Duration,
     live: Mutex<Option<Live>>,
+    opening: std::sync::Mutex<Option<Opening>>,
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        if let Some(opening) = self.opening_slot().take() {
+            opening.task.abort();
+        }
+    }
 }
 
 impl Broker {
@@ -82,6 +106,7 @@ impl Broker {
             confirm_timeout: Duration::from_millis(settings.confirm_timeout_ms),
             connect_timeout: Duration::from_millis(settings.connect_timeout_ms),
             live: Mutex::new(None),
+            opening: std::sync::Mutex::new(None),
         };
         {
             let mut live = broker.live.lock().await;
@@ -100,29 +125,44 @@ impl Broker {
     }
 
     /// Opens the connection and declares the topology, or fails after `[amqp]
-    /// connect_timeout_ms` (every caller waits on the `live` lock meanwhile).
+    /// connect_timeout_ms` (every caller waits on the `live` lock meanwhile). An open that
+    /// timed out goes on, and the next call waits on it again ([`Opening`]).
     async fn open(&self) -> Result<Live, MessagingError> {
-        tokio::time::timeout(self.connect_timeout, self.open_unbounded())
-            .await
-            .unwrap_or(Err(MessagingError::ConnectTimeout(self.connect_timeout)))
+        let pending = self.opening_slot().take();
+        let give_up = self.connect_timeout * OPEN_GIVEN_UP_AFTER;
+        let mut opening = match pending {
+            Some(opening) if opening.since.elapsed() < give_up => opening,
+            stale => {
+                if let Some(stale) = stale {
+                    tracing::warn!(
+                        "A broker connection still not open after {give_up:?}; opening another"
+                    );
+                    stale.task.abort();
+                }
+                Opening {
+                    since: std::time::Instant::now(),
+                    task: tokio::spawn(open_unbounded(
+                        self.url.clone(),
+                        self.topology.clone(),
+                        self.queues.clone(),
+                    )),
+                }
+            }
+        };
+        match tokio::time::timeout(self.connect_timeout, &mut opening.task).await {
+            Ok(Ok(opened)) => opened,
+            Ok(Err(e)) => Err(MessagingError::Open(e.to_string())),
+            Err(_) => {
+                *self.opening_slot() = Some(opening);
+                Err(MessagingError::ConnectTimeout(self.connect_timeout))
+            }
+        }
     }
 
-    async fn open_unbounded(&self) -> Result<Live, MessagingError> {
-        let properties = ConnectionProperties::default()
-            .with_executor(tokio_executor_trait::Tokio::current())
-            .with_reactor(tokio_reactor_trait::Tokio)
-            .with_connection_name(LongString::from(self.topology.prefix.as_bytes().to_vec()));
-        let connection = Connection::connect(self.url.expose_secret(), properties).await?;
-        let publisher = connection.create_channel().await?;
-        publisher
-            .confirm_select(ConfirmSelectOptions::default())
-            .await?;
-        self.topology.declare(&publisher, &self.queues).await?;
-        tracing::info!(amqp.prefix = %self.topology.prefix, "Connected to the broker and declared the topology");
-        Ok(Live {
-            connection,
-            publisher,
-        })
+    fn opening_slot(&self) -> std::sync::MutexGuard<'_, Option<Opening>> {
+        self.opening
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The publishing channel, reconnecting first when the connection was lost.
@@ -337,13 +377,41 @@ impl Broker {
         Ok(())
     }
 
-    /// Closes the connection (graceful shutdown).
+    /// Closes the connection (graceful shutdown), waiting at most a connect timeout for the
+    /// broker's answer.
     pub async fn close(&self) {
         if let Some(live) = self.live.lock().await.take() {
-            let _ = live.connection.close(200, "shutdown").await;
+            let closed = live.connection.close(200, "shutdown");
+            let _ = tokio::time::timeout(self.connect_timeout, closed).await;
         }
     }
 }
+
+/// Opens a connection to `url` and declares `topology` with `queues` on its publishing channel.
+async fn open_unbounded(
+    url: SecretString,
+    topology: Topology,
+    queues: Vec<QueueSpec>,
+) -> Result<Live, MessagingError> {
+    let properties = ConnectionProperties::default()
+        .with_executor(tokio_executor_trait::Tokio::current())
+        .with_reactor(tokio_reactor_trait::Tokio)
+        .with_connection_name(LongString::from(topology.prefix.as_bytes().to_vec()));
+    let connection = Connection::connect(url.expose_secret(), properties).await?;
+    let publisher = connection.create_channel().await?;
+    publisher
+        .confirm_select(ConfirmSelectOptions::default())
+        .await?;
+    topology.declare(&publisher, &queues).await?;
+    tracing::info!(amqp.prefix = %topology.prefix, "Connected to the broker and declared the topology");
+    Ok(Live {
+        connection,
+        publisher,
+    })
+}
+
+#[cfg(test)]
+mod tests;
 
 /// Now, in seconds since the epoch (the AMQP timestamp's unit).
 pub(crate) fn epoch_seconds() -> u64 {

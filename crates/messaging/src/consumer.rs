@@ -29,7 +29,8 @@ use futures::{FutureExt as _, StreamExt as _};
 use lapin::Channel;
 use lapin::message::Delivery;
 use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions,
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
+    BasicRejectOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
 use rand::Rng;
@@ -236,8 +237,16 @@ async fn consume_once(
     if let Some(e) = lost {
         return Err(MessagingError::Connection(e));
     }
-    // Cancelled: in-flight handlers finish and settle on this channel first; unacknowledged
-    // prefetched messages return to the queue when it closes.
+    // Cancelled: the broker sends this consumer nothing more (what it would send, a sync
+    // handed on by this very process among it, goes to the other replicas now rather than wait
+    // here for the drain), in-flight handlers finish and settle on this channel, and deliveries
+    // not started go back at once ([`start`]).
+    if let Err(e) = channel
+        .basic_cancel(&tag, BasicCancelOptions::default())
+        .await
+    {
+        tracing::debug!(error = %e, "Could not cancel the consumer; the channel's close ends it");
+    }
     finish(handlers).await;
     let _ = channel.close(200, "shutdown").await;
     Ok(())
@@ -259,7 +268,13 @@ struct Session {
 async fn start(delivery: Delivery, session: Session) {
     let place = tokio::select! {
         biased;
-        () = session.cancel.cancelled() => return,
+        () = session.cancel.cancelled() => {
+            // Back to the queue now, for another replica, rather than when the channel closes
+            // after the drain.
+            let requeue = BasicNackOptions { requeue: true, ..BasicNackOptions::default() };
+            let _ = delivery.nack(requeue).await;
+            return;
+        }
         place = Arc::clone(&session.unsettled).acquire_owned() => place,
     };
     let Ok(place) = place else {

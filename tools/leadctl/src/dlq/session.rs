@@ -25,9 +25,6 @@ use super::{
     Selection, Shown, Skipped,
 };
 
-/// How long to wait for the broker to accept the connection.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// One connection for one command.
 pub(super) struct Session {
     connection: Connection,
@@ -46,10 +43,11 @@ impl Session {
             broker: describe_broker(url),
             reason,
         };
+        // How long to wait for the broker to accept the connection (`[amqp] connect_timeout_ms`).
+        let timeout = Duration::from_millis(settings.connect_timeout_ms);
         let connection =
-            match tokio::time::timeout(CONNECT_TIMEOUT, Connection::connect(url, properties)).await
-            {
-                Err(_) => return Err(unreachable(format!("no answer within {CONNECT_TIMEOUT:?}"))),
+            match tokio::time::timeout(timeout, Connection::connect(url, properties)).await {
+                Err(_) => return Err(unreachable(format!("no answer within {timeout:?}"))),
                 Ok(Err(e)) => return Err(unreachable(e.to_string())),
                 Ok(Ok(connection)) => connection,
             };
