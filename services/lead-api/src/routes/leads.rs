@@ -1,7 +1,7 @@
 //! `GET /leads` (design 2.5) over buyer-leads: one record per buyer. `orderId`, `orderTime`,
 //! `amount` and `productInfo` describe the buyer's latest order; `orderCount`, `totalAmount`
 //! (paid and kept), `lastOrderTime`, `score`, `scoreReasons` and `contactValidity` the buyer.
-//! `intentionTags` accepts `a&intentionTags=b` and `a,b`; a lead matches when it carries every
+//! `intentionTags` accepts `a&intentionTags=b`, `a,b` and `["a","b"]`; a lead matches when it carries every
 //! tag asked for. `contactInfo` with a full 11-digit mobile finds that buyer exactly through the
 //! keyed blind index of their phone; otherwise it matches the visible digits of masked contacts.
 //! Page numbers reach the first 2,000 leads of any filter (40008 beyond; the page holding the
@@ -28,7 +28,7 @@ use crate::startup::AppState;
         ("orderTimeEnd" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$|^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "带时区的 ISO 8601 (RFC 3339)，含两端；orderTimeStart 晚于 orderTimeEnd 为 400"),
         ("contactInfo" = Option<String>, Query, description = "脱敏号码中可见的数字；完整手机号按盲索引精确查找（计入每日查看号码次数，记入操作日志）"),
         ("processStatus" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(PENDING|PROCESSED|INVALID)?[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "PENDING, PROCESSED, INVALID"),
-        ("intentionTags" = Option<Vec<crate::openapi::IntentionTagSchema>>, Query, style = Form, explode, description = "重复此参数（intentionTags=复购&intentionTags=沉睡）或逗号分隔；每个标签都须命中。可选值：高意向、中意向、低意向、购买过、复购、未支付、退款售后、高价值、即将复购、沉睡（其他值为 400）"),
+        ("intentionTags" = Option<Vec<crate::openapi::IntentionTagSchema>>, Query, style = Form, explode, description = "重复此参数（intentionTags=复购&intentionTags=沉睡）、逗号分隔，或写成 JSON 数组（[\"复购\",\"沉睡\"]，须 URL 编码）；每个标签都须命中。可选值：高意向、中意向、低意向、购买过、复购、未支付、退款售后、高价值、即将复购、沉睡（其他值为 400）"),
         ("intentionTags[]" = Option<Vec<crate::openapi::IntentionTagSchema>>, Query, style = Form, explode, description = "intentionTags 的别名：qs、axios 等序列化数组的写法（intentionTags[]=复购&intentionTags[]=沉睡），与 intentionTags 同义，可同时使用"),
         ("page" = Option<i64>, Query, minimum = 1, maximum = 2147483647, description = "从 1 开始，默认 1；(page − 1) × size 达到 2000 且匹配超过 2000 条时为 40008（最后一页截至第 2000 条）"),
         ("size" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1–100，默认 10"),
@@ -68,6 +68,27 @@ pub struct ListQuery {
     pub filter: LeadFilter,
     pub sort: (&'static str, SortOrder),
     pub paging: Paging,
+}
+
+/// The tags of one `intentionTags` value: comma-separated, or a JSON array of strings as the
+/// design document writes its example (`["高意向"]`, URL-encoded).
+fn tag_list(value: &str) -> Result<Vec<String>, ApiError> {
+    let value = value.trim();
+    if value.starts_with('[') && value.ends_with(']') {
+        return serde_json::from_str::<Vec<String>>(value)
+            .map(|tags| tags.into_iter().map(|t| t.trim().to_owned()).collect())
+            .map_err(|_| {
+                ApiError::bad_request(
+                    "intentionTags 写成数组时须是字符串的 JSON 数组，如 [\"高意向\",\"复购\"]",
+                )
+            });
+    }
+    Ok(value
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .collect())
 }
 
 /// The parameters `GET /leads` takes (`intentionTags[]` is the bracketed form some clients send).
@@ -133,10 +154,10 @@ pub fn parse_query(
                 filter.process_status = Some(status);
             }
             "intentionTags" | "intentionTags[]" => {
-                for tag in value.split(',').map(str::trim).filter(|t| !t.is_empty()) {
-                    IntentionTag::parse_label(tag)
+                for tag in tag_list(value)? {
+                    IntentionTag::parse_label(&tag)
                         .map_err(|e| ApiError::bad_request(e.to_string()))?;
-                    filter.tags.push(tag.to_owned());
+                    filter.tags.push(tag);
                 }
             }
             "page" => page = Some(leadgen_http::query::integer("page", value)?),

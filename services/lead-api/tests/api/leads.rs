@@ -424,6 +424,24 @@ async fn leads_filter_by_intention_tags_requiring_every_tag() {
             .await
             .is_empty()
     );
+    // A JSON array, as the design document writes its example (`["高意向"]`).
+    assert_eq!(
+        found(&app, 1, &[("intentionTags", r#"["高价值", "沉睡"]"#)]).await,
+        vec![s.l3]
+    );
+    let body = expect_envelope(
+        app.leads(Some(&token(1, &[VIEW])), &[("intentionTags", "[高价值]")])
+            .await,
+        StatusCode::BAD_REQUEST,
+        400,
+    )
+    .await;
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("intentionTags 写成数组时")),
+        "{body}"
+    );
     // A tag that does not exist is a mistake, not an empty list: 400 naming the values.
     let body = expect_envelope(
         app.leads(
