@@ -16,6 +16,7 @@ pub struct Settings {
     pub platforms: PlatformsSettings,
     #[serde(default)]
     pub outbox: OutboxSettings,
+    #[serde(default)]
     pub sync: SyncSettings,
 }
 
@@ -77,6 +78,27 @@ pub struct SyncSettings {
     pub broker_give_up_secs: u64,
 }
 
+impl Default for SyncSettings {
+    fn default() -> Self {
+        SyncSettings {
+            scheduler_enabled: yes(),
+            schedule_interval_minutes: default_interval(),
+            settle_seconds: default_settle(),
+            scheduler_tick_secs: default_tick(),
+            max_retries: default_retries(),
+            max_backoff_ms: default_max_backoff_ms(),
+            lease_secs: default_lease(),
+            max_attempts: default_max_attempts(),
+            recovery_interval_secs: default_recovery_interval(),
+            ack_after_secs: default_ack_after(),
+            token_refresh_ahead_minutes: default_refresh_ahead(),
+            token_refresh_interval_secs: default_refresh_interval(),
+            token_refresh_give_up_hours: default_refresh_give_up(),
+            broker_give_up_secs: default_give_up(),
+        }
+    }
+}
+
 fn default_refresh_give_up() -> i64 {
     24
 }
@@ -119,4 +141,20 @@ fn default_max_backoff_ms() -> u64 {
 }
 fn default_give_up() -> u64 {
     300
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A process configured by `LEADGEN__*` variables alone has no `[sync]` table: it gets the
+    /// same defaults as an empty one.
+    #[test]
+    fn no_sync_table_means_an_empty_ones_defaults() {
+        let empty: SyncSettings = serde_json::from_value(serde_json::json!({})).unwrap();
+        assert_eq!(
+            format!("{empty:?}"),
+            format!("{:?}", SyncSettings::default())
+        );
+    }
 }
