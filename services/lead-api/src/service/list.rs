@@ -42,14 +42,28 @@ pub async fn page(
     };
     let by_phone = filter.phone_indexes.is_some();
     if by_phone && let Err(refused) = crate::service::quota::take(state, &mut conn, user).await {
-        audit_phone_search(&mut conn, user, &[], Some(&refused)).await?;
+        audit_phone_search(
+            &mut conn,
+            user.tenant_id,
+            &audit::operator(user),
+            &[],
+            Some(&refused),
+        )
+        .await?;
         return Err(refused);
     }
     if paging.offset() < leads::LIST_WINDOW {
         let page = leads::list(&mut conn, &state.list_stats, tenant, filter, sort, paging).await?;
         if by_phone {
             let found: Vec<String> = page.rows.iter().map(|r| r.id.to_string()).collect();
-            audit_phone_search(&mut conn, user, &found, None).await?;
+            audit_phone_search(
+                &mut conn,
+                user.tenant_id,
+                &audit::operator(user),
+                &found,
+                None,
+            )
+            .await?;
         }
         return Ok(page);
     }
@@ -64,7 +78,14 @@ pub async fn page(
         let matched =
             leads::list(&mut conn, &state.list_stats, tenant, filter, sort, first).await?;
         let found: Vec<String> = matched.rows.iter().map(|r| r.id.to_string()).collect();
-        audit_phone_search(&mut conn, user, &found, None).await?;
+        audit_phone_search(
+            &mut conn,
+            user.tenant_id,
+            &audit::operator(user),
+            &found,
+            None,
+        )
+        .await?;
     }
     if total > leads::LIST_WINDOW {
         return Err(LeadApiError::BeyondWindow);
@@ -78,19 +99,20 @@ pub async fn page(
 
 /// The operation log's record of a search by a full mobile number: who, which leads it found
 /// (none when refused), and why it was refused. Never the number.
-async fn audit_phone_search(
+pub async fn audit_phone_search(
     conn: &mut diesel_async::AsyncPgConnection,
-    user: &AuthUser,
+    tenant: leadgen_domain::TenantId,
+    operator: &leadgen_db::oplog::Operator,
     found: &[String],
     refused: Option<&LeadApiError>,
 ) -> Result<(), LeadApiError> {
     let trace_id = leadgen_telemetry::current_trace_id();
     let line = audit::Line {
-        operator: &audit::operator(user),
+        operator,
         action: AuditAction::ContactSearch,
         leads: found.to_vec(),
         outcome: refused.map_or(Ok(()), |e| Err(e.audit())),
         detail: None,
     };
-    Ok(audit::record(conn, user.tenant_id, line, &trace_id).await?)
+    Ok(audit::record(conn, tenant, line, &trace_id).await?)
 }

@@ -5,6 +5,7 @@
 use chrono::Utc;
 use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 use leadgen_db::ScopedFutureExt as _;
+use leadgen_domain::{TenantId, UserId};
 use leadgen_http::AuthUser;
 
 use crate::error::LeadApiError;
@@ -19,11 +20,20 @@ pub async fn take(
     conn: &mut AsyncPgConnection,
     user: &AuthUser,
 ) -> Result<(), LeadApiError> {
+    let limits = (state.reveal.per_user_daily, state.reveal.per_tenant_daily);
+    take_within(conn, limits, user.tenant_id, user.user_id).await
+}
+
+/// [`take`] for `user` of `tenant` against the daily limits `(per_user, per_tenant)`.
+pub async fn take_within(
+    conn: &mut AsyncPgConnection,
+    (per_user, per_tenant): (i32, i32),
+    tenant: TenantId,
+    user_id: UserId,
+) -> Result<(), LeadApiError> {
     let day = Utc::now()
         .with_timezone(&leadgen_domain::time::beijing())
         .date_naive();
-    let (tenant, user_id) = (user.tenant_id, user.user_id);
-    let (per_user, per_tenant) = (state.reveal.per_user_daily, state.reveal.per_tenant_daily);
     conn.transaction::<(), LeadApiError, _>(|conn| {
         async move {
             if !reveal::take_quota(conn, tenant, Some(user_id), day, per_user).await? {
