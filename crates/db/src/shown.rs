@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use crate::schema::t_ecom_order_processed as processed;
 
 /// A processed order's shown fields (the contact masked; the sealed value is never read).
-#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = processed)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct ShownOrder {
