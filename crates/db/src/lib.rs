@@ -30,7 +30,7 @@ pub use diesel_async::AsyncPgConnection as PgConn;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use secrecy::ExposeSecret;
 
-use leadgen_settings::DatabaseSettings;
+use leadgen_settings::{DatabaseSettings, PlanCacheMode};
 
 pub use diesel_async::scoped_futures::ScopedFutureExt;
 
@@ -72,6 +72,7 @@ pub enum DbError {
 /// request, of which the lead list's one-buyer search takes about 1 ms.
 pub fn build_pool(settings: &DatabaseSettings, service: &'static str) -> Result<DbPool, DbError> {
     let statement_timeout_ms = settings.statement_timeout_ms;
+    let plan_cache_mode = settings.plan_cache_mode;
     let verify_idle = Duration::from_millis(settings.verify_idle_ms);
     let mut config = ManagerConfig::default();
     config.recycling_method = RecyclingMethod::Fast;
@@ -79,7 +80,7 @@ pub fn build_pool(settings: &DatabaseSettings, service: &'static str) -> Result<
         let url = url.to_owned();
         Box::pin(async move {
             let mut conn = AsyncPgConnection::establish(&url).await?;
-            configure_session(&mut conn, statement_timeout_ms, service)
+            configure_session(&mut conn, statement_timeout_ms, plan_cache_mode, service)
                 .await
                 .map_err(ConnectionError::CouldntSetupConfiguration)?;
             Ok(conn)
@@ -121,15 +122,19 @@ pub fn build_pool(settings: &DatabaseSettings, service: &'static str) -> Result<
 ///   backward scan of the score index, 80,000 entries) depending on the statistics of the day:
 ///   33 ms where the same scan alone takes 13–19 ms on this 2-core machine, and the benchmark's
 ///   p50 for that case flipped between 13 and 35 ms from one data load to the next.
+///
+/// And the service's `[database] plan_cache_mode` (order-processor: `force_custom_plan`).
 pub async fn configure_session(
     conn: &mut AsyncPgConnection,
     statement_timeout_ms: u64,
+    plan_cache_mode: PlanCacheMode,
     service: &str,
 ) -> diesel::QueryResult<()> {
     let name = service.replace('\'', "''");
+    let plans = plan_cache_mode.as_str();
     let setup = format!(
         "SET statement_timeout = {statement_timeout_ms}; SET application_name = '{name}'; \
-         SET jit = off; SET max_parallel_workers_per_gather = 0"
+         SET jit = off; SET max_parallel_workers_per_gather = 0; SET plan_cache_mode = {plans}"
     );
     diesel_async::SimpleAsyncConnection::batch_execute(conn, &setup).await
 }

@@ -26,3 +26,29 @@ async fn pooled_connections_run_without_jit_or_parallel_workers_and_with_a_timeo
     assert_eq!(setting("statement_timeout").await, "30s");
     assert_eq!(setting("application_name").await, "test");
 }
+
+/// `[database] plan_cache_mode` reaches every connection (order-processor plans each execution).
+#[tokio::test]
+async fn the_plan_cache_mode_is_the_configured_one() {
+    let db = leadgen_test_support::TestDb::new().await;
+    for (mode, shown) in [
+        (leadgen_settings::PlanCacheMode::Auto, "auto"),
+        (
+            leadgen_settings::PlanCacheMode::ForceCustomPlan,
+            "force_custom_plan",
+        ),
+    ] {
+        let settings = leadgen_settings::DatabaseSettings {
+            plan_cache_mode: mode,
+            ..leadgen_test_support::database_settings(&db.url)
+        };
+        let pool = leadgen_db::build_pool(&settings, "plans").expect("pool");
+        let mut conn = leadgen_db::conn(&pool).await.expect("conn");
+        let value = diesel::sql_query("SELECT current_setting('plan_cache_mode') AS value")
+            .get_result::<Setting>(&mut conn)
+            .await
+            .expect("setting")
+            .value;
+        assert_eq!(value, shown);
+    }
+}

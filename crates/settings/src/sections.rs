@@ -41,6 +41,34 @@ pub struct DatabaseSettings {
     /// handed out again; a busier one is only checked for being closed or left mid-transaction.
     #[serde(default = "default_verify_idle_ms")]
     pub verify_idle_ms: u64,
+    /// PostgreSQL's `plan_cache_mode` for every connection.
+    #[serde(default)]
+    pub plan_cache_mode: PlanCacheMode,
+}
+
+/// How PostgreSQL plans the statements a connection prepared (and caches: every statement
+/// diesel-async runs). `auto` (PostgreSQL's default) switches to one generic plan after five
+/// executions; `force_custom_plan` plans every execution with its parameters and the tables as
+/// they are then. A generic plan made while a table was nearly empty (a fresh install's first
+/// backlog, before autovacuum's first ANALYZE) keeps scanning the whole table as it grows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanCacheMode {
+    #[default]
+    Auto,
+    ForceCustomPlan,
+    ForceGenericPlan,
+}
+
+impl PlanCacheMode {
+    /// The setting's value as PostgreSQL names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlanCacheMode::Auto => "auto",
+            PlanCacheMode::ForceCustomPlan => "force_custom_plan",
+            PlanCacheMode::ForceGenericPlan => "force_generic_plan",
+        }
+    }
 }
 
 /// `[amqp]`: RabbitMQ.

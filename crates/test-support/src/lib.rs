@@ -224,6 +224,7 @@ pub fn database_settings(url: &str) -> DatabaseSettings {
         statement_timeout_ms: 30_000,
         pool_wait_ms: 5_000,
         verify_idle_ms: 10_000,
+        plan_cache_mode: Default::default(),
     }
 }
 

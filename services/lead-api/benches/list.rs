@@ -338,7 +338,7 @@ fn main() {
         let mut bare = AsyncPgConnection::establish(&db.url).await.unwrap();
         let list_stats = leads::ListStats::default();
         // The service's session settings, so bare runs the same plans.
-        leadgen_db::configure_session(&mut bare, 30_000, "bench-bare")
+        leadgen_db::configure_session(&mut bare, 30_000, Default::default(), "bench-bare")
             .await
             .unwrap();
 

@@ -109,7 +109,13 @@ fn main() {
 
 async fn run(n: usize) {
     let db = TestDb::new().await;
-    let mut conn = leadgen_db::conn(&db.pool).await.unwrap();
+    // order-processor's own connection settings (`services/order-processor/config/base.toml`).
+    let settings = leadgen_settings::DatabaseSettings {
+        plan_cache_mode: leadgen_settings::PlanCacheMode::ForceCustomPlan,
+        ..leadgen_test_support::database_settings(&db.url)
+    };
+    let pool = leadgen_db::build_pool(&settings, "order-processor-bench").unwrap();
+    let mut conn = leadgen_db::conn(&pool).await.unwrap();
     let platform: i64 = diesel::insert_into(t_ecom_platform_auth::table)
         .values((
             t_ecom_platform_auth::tenant_id.eq(1),
@@ -247,7 +253,7 @@ async fn run(n: usize) {
     let process_secs = started.elapsed().as_secs_f64();
     let peak_processing = peak_rss_mib();
     let rescore = Rescore {
-        pool: db.pool.clone(),
+        pool: pool.clone(),
         processor: Arc::clone(&processor),
         interval: std::time::Duration::from_millis(10),
         settle: std::time::Duration::ZERO,
