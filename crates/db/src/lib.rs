@@ -123,7 +123,7 @@ pub fn build_pool(settings: &DatabaseSettings, service: &'static str) -> Result<
 ///   33 ms where the same scan alone takes 13–19 ms on this 2-core machine, and the benchmark's
 ///   p50 for that case flipped between 13 and 35 ms from one data load to the next.
 ///
-/// And the service's `[database] plan_cache_mode` (order-processor: `force_custom_plan`).
+/// And the service's `[database] plan_cache_mode` (every service: `auto`, PostgreSQL's default).
 pub async fn configure_session(
     conn: &mut AsyncPgConnection,
     statement_timeout_ms: u64,

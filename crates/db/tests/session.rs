@@ -27,7 +27,7 @@ async fn pooled_connections_run_without_jit_or_parallel_workers_and_with_a_timeo
     assert_eq!(setting("application_name").await, "test");
 }
 
-/// `[database] plan_cache_mode` reaches every connection (order-processor plans each execution).
+/// `[database] plan_cache_mode` reaches every connection.
 #[tokio::test]
 async fn the_plan_cache_mode_is_the_configured_one() {
     let db = leadgen_test_support::TestDb::new().await;

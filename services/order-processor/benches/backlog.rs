@@ -109,9 +109,16 @@ fn main() {
 
 async fn run(n: usize) {
     let db = TestDb::new().await;
-    // order-processor's own connection settings (`services/order-processor/config/base.toml`).
+    // `BENCH_PLAN_CACHE_MODE=force_custom_plan` measures `[database] plan_cache_mode` against
+    // PostgreSQL's default, which order-processor runs with (docs/benchmarks.md).
+    #[expect(clippy::disallowed_methods, reason = "the benchmark's knob")]
+    let custom = std::env::var("BENCH_PLAN_CACHE_MODE").is_ok_and(|v| v == "force_custom_plan");
     let settings = leadgen_settings::DatabaseSettings {
-        plan_cache_mode: leadgen_settings::PlanCacheMode::ForceCustomPlan,
+        plan_cache_mode: if custom {
+            leadgen_settings::PlanCacheMode::ForceCustomPlan
+        } else {
+            leadgen_settings::PlanCacheMode::Auto
+        },
         ..leadgen_test_support::database_settings(&db.url)
     };
     let pool = leadgen_db::build_pool(&settings, "order-processor-bench").unwrap();
