@@ -42,28 +42,14 @@ pub async fn page(
     };
     let by_phone = filter.phone_indexes.is_some();
     if by_phone && let Err(refused) = crate::service::quota::take(state, &mut conn, user).await {
-        audit_phone_search(
-            &mut conn,
-            user.tenant_id,
-            &audit::operator(user),
-            &[],
-            Some(&refused),
-        )
-        .await?;
+        audit_user_search(&mut conn, user, &[], Some(&refused)).await?;
         return Err(refused);
     }
     if paging.offset() < leads::LIST_WINDOW {
         let page = leads::list(&mut conn, &state.list_stats, tenant, filter, sort, paging).await?;
         if by_phone {
             let found: Vec<String> = page.rows.iter().map(|r| r.id.to_string()).collect();
-            audit_phone_search(
-                &mut conn,
-                user.tenant_id,
-                &audit::operator(user),
-                &found,
-                None,
-            )
-            .await?;
+            audit_user_search(&mut conn, user, &found, None).await?;
         }
         return Ok(page);
     }
@@ -78,14 +64,7 @@ pub async fn page(
         let matched =
             leads::list(&mut conn, &state.list_stats, tenant, filter, sort, first).await?;
         let found: Vec<String> = matched.rows.iter().map(|r| r.id.to_string()).collect();
-        audit_phone_search(
-            &mut conn,
-            user.tenant_id,
-            &audit::operator(user),
-            &found,
-            None,
-        )
-        .await?;
+        audit_user_search(&mut conn, user, &found, None).await?;
     }
     if total > leads::LIST_WINDOW {
         return Err(LeadApiError::BeyondWindow);
@@ -95,6 +74,16 @@ pub async fn page(
         total,
         exact: true,
     })
+}
+
+/// [`audit_phone_search`] by the request's user.
+async fn audit_user_search(
+    conn: &mut diesel_async::AsyncPgConnection,
+    user: &AuthUser,
+    found: &[String],
+    refused: Option<&LeadApiError>,
+) -> Result<(), LeadApiError> {
+    audit_phone_search(conn, user.tenant_id, &audit::operator(user), found, refused).await
 }
 
 /// The operation log's record of a search by a full mobile number: who, which leads it found
