@@ -1,6 +1,7 @@
 //! `t_lead_identity` (owned by order-processor): a buyer's identities as keyed blind indexes.
 
 use diesel::prelude::*;
+use diesel::sql_types::{Array, Int8, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_db::schema::t_lead_identity as identity;
 use leadgen_domain::TenantId;
@@ -14,18 +15,31 @@ pub struct IdentityWrite {
     pub lead_id: i64,
 }
 
-/// The leads `hashes` point to, as `(hash, lead)`.
+/// The leads `hashes` point to, as `(hash, lead)`. A join on the hashes rather than
+/// `key_hash = ANY(…)`, whose generic plan made on a nearly empty table (a fresh install's first
+/// backlog) kept reading the tenant's every identity, testing each against every hash.
 pub async fn find(
     conn: &mut AsyncPgConnection,
     tenant: TenantId,
     hashes: &[String],
 ) -> QueryResult<Vec<(String, i64)>> {
-    identity::table
-        .filter(identity::tenant_id.eq(tenant.get()))
-        .filter(identity::key_hash.eq_any(hashes))
-        .select((identity::key_hash, identity::lead_id))
-        .load(conn)
-        .await
+    #[derive(QueryableByName)]
+    struct Found {
+        #[diesel(sql_type = Text)]
+        key_hash: String,
+        #[diesel(sql_type = Int8)]
+        lead_id: i64,
+    }
+    let found: Vec<Found> = diesel::sql_query(
+        "SELECT i.key_hash, i.lead_id FROM t_lead_identity i \
+         JOIN unnest($2::text[]) AS k(key_hash) ON i.key_hash = k.key_hash \
+         WHERE i.tenant_id = $1",
+    )
+    .bind::<Int8, _>(tenant.get())
+    .bind::<Array<Text>, _>(hashes)
+    .load(conn)
+    .await?;
+    Ok(found.into_iter().map(|f| (f.key_hash, f.lead_id)).collect())
 }
 
 /// Points every identity at its lead (one statement, in hash order).
@@ -56,11 +70,13 @@ pub async fn delete(
     if hashes.is_empty() {
         return Ok(0);
     }
-    diesel::delete(
-        identity::table
-            .filter(identity::tenant_id.eq(tenant.get()))
-            .filter(identity::key_hash.eq_any(hashes)),
+    // A join on the hashes, as [`find`].
+    diesel::sql_query(
+        "DELETE FROM t_lead_identity i USING unnest($2::text[]) AS k(key_hash) \
+         WHERE i.tenant_id = $1 AND i.key_hash = k.key_hash",
     )
+    .bind::<Int8, _>(tenant.get())
+    .bind::<Array<Text>, _>(hashes)
     .execute(conn)
     .await
 }
