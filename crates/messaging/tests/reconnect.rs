@@ -79,8 +79,8 @@ async fn next(started: &mut mpsc::UnboundedReceiver<String>, what: &str) -> Stri
         .expect("a message")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_lost_connection_is_replaced_while_a_handler_acknowledged_early_runs_on() {
+/// A broker prefix of this test's own, with the probe queue, and the connection to it.
+async fn connected() -> (TestBroker, Arc<Broker>) {
     let spec = QueueSpec {
         consumer: NAME,
         routing_keys: vec![ROUTING_KEY],
@@ -89,6 +89,12 @@ async fn a_lost_connection_is_replaced_while_a_handler_acknowledged_early_runs_o
     let broker = Broker::connect(&test.settings(), vec![spec])
         .await
         .expect("connect");
+    (test, broker)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_connection_is_replaced_while_a_handler_acknowledged_early_runs_on() {
+    let (test, broker) = connected().await;
     let (started, mut handled) = mpsc::unbounded_channel();
     let release = CancellationToken::new();
     let handler = Arc::new(HoldsAfterEarlyAck {
@@ -186,14 +192,7 @@ fn consume(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopping_consumer_unsubscribes_before_it_waits_for_its_handlers() {
-    let spec = QueueSpec {
-        consumer: NAME,
-        routing_keys: vec![ROUTING_KEY],
-    };
-    let test = TestBroker::new(vec![spec.clone()]);
-    let broker = Broker::connect(&test.settings(), vec![spec])
-        .await
-        .expect("connect");
+    let (_test, broker) = connected().await;
     let release = CancellationToken::new();
     let (started_a, mut on_a) = mpsc::unbounded_channel();
     let stop_a = CancellationToken::new();

@@ -651,6 +651,16 @@ async fn stopping(
     (handler, stop, task_row, shop, first)
 }
 
+/// A task's status and the attempts counted.
+async fn status_and_attempts(conn: &mut diesel_async::AsyncPgConnection, id: i64) -> (String, i32) {
+    task::table
+        .find(id)
+        .select((task::status, task::attempts))
+        .first(conn)
+        .await
+        .expect("task")
+}
+
 /// `event` as the broker delivers it the first time.
 fn incoming(
     event: &leadgen_events::CloudEvent<leadgen_events::SyncRequestedV1>,
@@ -743,12 +753,7 @@ async fn a_sync_whose_process_stops_is_handed_on_without_spending_an_attempt() {
         ..handler
     };
     assert_eq!(handler.handle(incoming(&resumed)).await, Outcome::Ack);
-    let (status, attempts): (String, i32) = task::table
-        .find(task_row.id.get())
-        .select((task::status, task::attempts))
-        .first(&mut conn)
-        .await
-        .expect("task");
+    let (status, attempts) = status_and_attempts(&mut conn, task_row.id.get()).await;
     assert_eq!((status.as_str(), attempts), ("COMPLETED", 1));
 }
 
@@ -780,12 +785,7 @@ async fn a_sync_cancelled_as_its_process_stops_ends_cancelled_not_handed_on() {
         .expect("the run stops")
         .expect("the handler");
     assert_eq!(handled, Outcome::Ack);
-    let (status, attempts): (String, i32) = task::table
-        .find(task_row.id.get())
-        .select((task::status, task::attempts))
-        .first(&mut conn)
-        .await
-        .expect("task");
+    let (status, attempts) = status_and_attempts(&mut conn, task_row.id.get()).await;
     assert_eq!((status.as_str(), attempts), ("CANCELLED", 1));
     let actions: Vec<String> = oplog::table
         .select(oplog::action)
