@@ -37,7 +37,8 @@ impl Event for SyncRequestedV1 {
     }
 }
 
-/// A page of orders was fetched from a platform and stored raw.
+/// Orders were fetched from a platform and stored raw: the new and changed ones of one or
+/// more pages of a sync run (`[sync] announce_orders` at a time, the last of a run fewer).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RawOrdersFetchedV1 {

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 use leadgen_db::oplog::{self, Entry, Operator};
 use leadgen_db::{DbPool, ScopedFutureExt as _};
-use leadgen_domain::TenantId;
 use leadgen_domain::audit::{AuditAction, AuditTarget};
+use leadgen_domain::{RawOrderStatus, TenantId};
 use leadgen_events::{CloudEvent, RawOrdersFetchedV1};
 use leadgen_messaging::{Handler, Incoming, Outcome};
 use leadgen_outbox::Batch;
@@ -77,7 +77,18 @@ impl RawOrdersHandler {
                 if !leadgen_outbox::mark_processed(conn, SERVICE, &message_id).await? {
                     return Ok(None);
                 }
-                let rows = raw_orders::find_many(conn, tenant, &ids).await?;
+                let mut rows = raw_orders::find_many(conn, tenant, &ids).await?;
+                // Rows processed since they were announced (the pending sweep, when this
+                // message came late) are not processed again: their buyers' leads would be
+                // rebuilt, and their shop marked changed for a rescore, for nothing.
+                let named = rows.len();
+                rows.retain(|r| r.process_status == RawOrderStatus::Pending.as_str());
+                if rows.len() < named {
+                    tracing::info!(
+                        orders.skipped = named - rows.len(),
+                        "Raw orders already processed; not processed again"
+                    );
+                }
                 run_batch(conn, &processor, tenant, &rows).await.map(Some)
             }
             .scope_boxed()

@@ -192,6 +192,7 @@ mod tests {
             platform_id: 3,
             platform_type: "JD".into(),
             order_id: "J1".into(),
+            process_status: "PENDING".into(),
             normalized: Some(
                 sealer
                     .seal(&context, r#"{"orderId": 13800001111}"#)

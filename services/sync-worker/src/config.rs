@@ -72,6 +72,11 @@ pub struct SyncSettings {
     /// so the merchant is told to authorize again.
     #[serde(default = "default_refresh_give_up")]
     pub token_refresh_give_up_hours: i64,
+    /// Stored orders named per `RawOrdersFetched`: a run announces its pages' new and changed
+    /// orders once they reach this many (and the rest when it ends), so that order-processor
+    /// processes a backfill in batches of several pages. 1 announces every page.
+    #[serde(default = "default_announce_orders")]
+    pub announce_orders: usize,
     /// Give up on the broker after this long without a connection (the process then exits
     /// non-zero and is restarted).
     #[serde(default = "default_give_up")]
@@ -95,12 +100,17 @@ impl Default for SyncSettings {
             token_refresh_interval_secs: default_refresh_interval(),
             token_refresh_give_up_hours: default_refresh_give_up(),
             broker_give_up_secs: default_give_up(),
+            announce_orders: default_announce_orders(),
         }
     }
 }
 
 fn default_refresh_give_up() -> i64 {
     24
+}
+
+fn default_announce_orders() -> usize {
+    500
 }
 
 fn yes() -> bool {

@@ -56,6 +56,7 @@ impl Application {
             ),
             lease: chrono::Duration::seconds(settings.sync.lease_secs),
             stop: stop.clone(),
+            announce_orders: settings.sync.announce_orders,
         };
         let dependencies = Arc::new(Dependencies::new(
             pool.clone(),

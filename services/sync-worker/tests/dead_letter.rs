@@ -66,6 +66,7 @@ fn handler(db: &TestDb) -> SyncRequestedHandler {
             policy: sync::policy(0, Duration::from_millis(10)),
             lease: chrono::Duration::minutes(10),
             stop: tokio_util::sync::CancellationToken::new(),
+            announce_orders: 1,
         },
         ack_after: Duration::from_secs(1200),
     }

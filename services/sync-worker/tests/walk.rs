@@ -231,6 +231,7 @@ async fn douyin_walk(
         policy: sync::policy(0, std::time::Duration::from_millis(10)),
         lease: Duration::minutes(10),
         stop: tokio_util::sync::CancellationToken::new(),
+        announce_orders: 1,
     };
     let task_row = tasks::find(
         &mut conn,
@@ -250,7 +251,8 @@ async fn an_order_recorded_late_inside_the_window_being_walked_is_not_missed() {
         orders: Mutex::new((1..=4).map(|n| format!("o-{n}")).collect()),
         ..Default::default()
     });
-    let (syncer, task_row, shop) = douyin_walk(&db, platform.clone()).await;
+    let (mut syncer, task_row, shop) = douyin_walk(&db, platform.clone()).await;
+    syncer.announce_orders = 2;
     let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
     let outcome = syncer
         .run(&task_row, PlatformType::Douyin)
@@ -260,6 +262,26 @@ async fn an_order_recorded_late_inside_the_window_being_walked_is_not_missed() {
         matches!(outcome, TaskOutcome::Completed { success: 5, .. }),
         "{outcome:?}"
     );
+    // Announced two at a time, the last alone when the run ended: each stored order once.
+    let announced: Vec<Vec<i64>> = outbox_payloads(&mut conn, "orders.fetched.v1")
+        .await
+        .iter()
+        .map(|event| serde_json::from_value(event["data"]["rawOrderIds"].clone()).expect("ids"))
+        .collect();
+    assert_eq!(
+        announced.iter().map(Vec::len).collect::<Vec<_>>(),
+        [2, 2, 1]
+    );
+    let mut announced: Vec<i64> = announced.concat();
+    announced.sort_unstable();
+    let mut stored_ids: Vec<i64> = raw::table
+        .filter(raw::platform_id.eq(shop))
+        .select(raw::id)
+        .load(&mut conn)
+        .await
+        .expect("stored");
+    stored_ids.sort_unstable();
+    assert_eq!(announced, stored_ids);
     let mut stored: Vec<String> = raw::table
         .filter(raw::platform_id.eq(shop))
         .select(raw::order_id)
@@ -271,6 +293,25 @@ async fn an_order_recorded_late_inside_the_window_being_walked_is_not_missed() {
     // The probe and four pages (o-3 slipped from page 3 to page 4, already read), then the
     // window again: its probe and five pages.
     assert_eq!(AtomicUsize::load(&platform.calls, Ordering::SeqCst), 11);
+}
+
+/// The payloads of the events waiting in the outbox under `routing_key`, oldest first.
+async fn outbox_payloads(
+    conn: &mut diesel_async::AsyncPgConnection,
+    routing_key: &str,
+) -> Vec<serde_json::Value> {
+    use leadgen_db::schema::t_outbox as outbox;
+    let payloads: Vec<String> = outbox::table
+        .filter(outbox::routing_key.eq(routing_key))
+        .order(outbox::id)
+        .select(outbox::payload)
+        .load(conn)
+        .await
+        .expect("outbox");
+    payloads
+        .iter()
+        .map(|p| serde_json::from_str(p).expect("an event"))
+        .collect()
 }
 
 /// A RUNNING PDD sync task of a new shop, and a syncer that stores its pages.
@@ -294,6 +335,7 @@ async fn pdd_task(db: &TestDb) -> (Syncer, tasks::TaskRow, i64) {
         policy: sync::policy(0, std::time::Duration::from_millis(10)),
         lease: Duration::minutes(10),
         stop: tokio_util::sync::CancellationToken::new(),
+        announce_orders: 1,
     };
     (syncer, task_row, shop)
 }
@@ -338,8 +380,8 @@ async fn a_later_version_that_masks_the_phone_keeps_the_number_that_reached_the_
     let store = |page: OrderPage| {
         let (syncer, task_row) = (&syncer, &task_row);
         async move {
-            let mut seen = std::collections::HashSet::new();
-            sync::store::store_page(syncer, task_row, PlatformType::Pdd, &page, &mut seen)
+            let mut run = sync::store::RunPages::default();
+            sync::store::store_page(syncer, task_row, PlatformType::Pdd, &page, &mut run)
                 .await
                 .expect("stored");
         }
@@ -369,8 +411,8 @@ async fn an_unreadable_order_counts_as_a_failure_only() {
     let store = |page: OrderPage| {
         let (syncer, task_row) = (&syncer, &task_row);
         async move {
-            let mut seen = std::collections::HashSet::new();
-            sync::store::store_page(syncer, task_row, PlatformType::Pdd, &page, &mut seen)
+            let mut run = sync::store::RunPages::default();
+            sync::store::store_page(syncer, task_row, PlatformType::Pdd, &page, &mut run)
                 .await
                 .expect("stored")
                 .counts
@@ -445,16 +487,11 @@ async fn a_run_replaced_after_its_lease_stops_at_its_next_write() {
         next: None,
         total: Some(1),
     };
-    let mut seen = std::collections::HashSet::new();
-    let stored = sync::store::store_page(
-        &syncer,
-        &stalled,
-        PlatformType::Pdd,
-        &page("P-1"),
-        &mut seen,
-    )
-    .await
-    .expect("stored");
+    let mut run = sync::store::RunPages::default();
+    let stored =
+        sync::store::store_page(&syncer, &stalled, PlatformType::Pdd, &page("P-1"), &mut run)
+            .await
+            .expect("stored");
     assert!(!stored.stopped);
     // A second request while the first's lease lives is a duplicate.
     assert_eq!(
@@ -476,15 +513,10 @@ async fn a_run_replaced_after_its_lease_stops_at_its_next_write() {
         .await
         .expect("start")
         .expect("claimed");
-    let stored = sync::store::store_page(
-        &syncer,
-        &stalled,
-        PlatformType::Pdd,
-        &page("P-2"),
-        &mut seen,
-    )
-    .await
-    .expect("stored");
+    let stored =
+        sync::store::store_page(&syncer, &stalled, PlatformType::Pdd, &page("P-2"), &mut run)
+            .await
+            .expect("stored");
     assert!(stored.stopped, "the replaced run stops");
     let (pages, claim): (i32, Option<String>) = task::table
         .find(stalled.id.get())

@@ -18,6 +18,7 @@ pub struct RawRow {
     pub platform_type: String,
     pub order_id: String,
     pub normalized: Option<String>,
+    pub process_status: String,
 }
 
 /// The rows of `ids` that belong to `tenant`, locked in id order for the caller's transaction

@@ -55,8 +55,11 @@ pub struct Claimed {
     pub dirty_seq: i64,
 }
 
-/// Claims one shop whose leads changed and settled (no change for `settle`, or waiting longer
-/// than `max_wait`), or whose scores are older than `as_of`; leases it for `lease`.
+/// Claims one shop whose leads changed and settled (no change for `settle` and none of its raw
+/// orders still waiting to be processed, or waiting longer than `max_wait`), or whose scores
+/// are older than `as_of`; leases it for `lease`. A backlog whose batches are slower than
+/// `settle` is not rescored midway: every lead would be rewritten only for the next batches
+/// to change it again.
 pub async fn claim(
     conn: &mut AsyncPgConnection,
     as_of: DateTime<Utc>,
@@ -70,7 +73,11 @@ pub async fn claim(
            SELECT platform_id FROM t_lead_shop_stats \
            WHERE (lease_until IS NULL OR lease_until < now()) \
              AND ((dirty_seq > rescored_seq \
-                   AND (dirty_at < now() - $2 OR coalesce(rescored_at, '-infinity') < now() - $3)) \
+                   AND ((dirty_at < now() - $2 AND NOT EXISTS ( \
+                          SELECT 1 FROM t_ecom_order_raw r \
+                          WHERE r.platform_id = t_lead_shop_stats.platform_id \
+                            AND r.process_status = 'PENDING')) \
+                        OR coalesce(rescored_at, '-infinity') < now() - $3)) \
                   OR as_of IS NULL OR as_of < $1) \
            ORDER BY dirty_at NULLS LAST, platform_id LIMIT 1 FOR UPDATE SKIP LOCKED) \
          RETURNING s.platform_id, s.tenant_id, s.dirty_seq",

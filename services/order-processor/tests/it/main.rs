@@ -14,6 +14,7 @@ mod lifecycle;
 mod migration;
 mod retention;
 mod scorer;
+mod settle;
 mod support;
 mod sweep;
 mod unreadable;

@@ -61,6 +61,9 @@ pub struct Syncer {
     /// well within the pod's grace period, rather than be killed mid-page and have its attempt
     /// spent waiting for its lease to run out.
     pub stop: CancellationToken,
+    /// A `RawOrdersFetched` names this many stored orders or more, several pages' worth
+    /// (the last of a run fewer): `[sync] announce_orders`.
+    pub announce_orders: usize,
 }
 
 impl Syncer {
@@ -136,10 +139,15 @@ impl Syncer {
             task,
             platform,
             listing,
-            seen: HashSet::new(),
+            pages: store::RunPages::default(),
         };
         let remaining = windows.get(skip..).unwrap_or_default();
-        let total = match self.walk_windows(&mut walk, remaining).await? {
+        let walked = self.walk_windows(&mut walk, remaining).await;
+        let announced = store::announce_rest(self, task, platform, &mut walk.pages).await;
+        if let (Ok(_), Err(e)) = (&walked, announced) {
+            return Err(e);
+        }
+        let total = match walked? {
             Ok(total) => total,
             Err(ended) => return Ok(ended),
         };
@@ -171,7 +179,7 @@ impl Syncer {
             task,
             platform,
             listing,
-            seen,
+            pages,
         } = walk;
         let (client, sink, task, platform, listing) = (*client, *sink, *task, *platform, *listing);
         let mut at = 0;
@@ -219,7 +227,7 @@ impl Syncer {
             }
             let counts_so_far = window_counts;
             let store = async {
-                let stored = store::store_page(self, task, platform, &page, seen).await?;
+                let stored = store::store_page(self, task, platform, &page, pages).await?;
                 let mut stored = stored;
                 if window_done && !stored.stopped {
                     let mut counts = counts_so_far;
@@ -412,7 +420,7 @@ struct Walk<'a> {
     task: &'a TaskRow,
     platform: PlatformType,
     listing: Listing,
-    seen: HashSet<String>,
+    pages: store::RunPages,
 }
 
 /// Where a platform's documented history clipped the requested range: the part it serves and a

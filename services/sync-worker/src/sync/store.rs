@@ -1,5 +1,10 @@
-//! Persisting one page: raw orders (sealed) upserted by `(platform_id, order_id)`, the task's
-//! counters, and a `RawOrdersFetched` for the new or changed ones, in one transaction.
+//! Persisting one page: raw orders (sealed) upserted by `(platform_id, order_id)` and the task's
+//! counters, in one transaction. The new or changed ones are announced by `RawOrdersFetched`
+//! several pages at a time: in the transaction of the page that brings the run's unannounced
+//! orders to `[sync] announce_orders`, and the rest when the run ends ([`announce_rest`]).
+//! order-processor's statements per batch cost about the same for 100 orders as for 500, so
+//! a backfill's pages processed a few at a time cost it less per order. Orders stored and not
+//! announced because the process died are processed by order-processor's pending sweep.
 
 use std::collections::{HashMap, HashSet};
 
@@ -13,6 +18,44 @@ use super::Syncer;
 use crate::SERVICE;
 use crate::repo::raw_orders::{self, RawInsert};
 use crate::repo::tasks::{self, TaskRow, WindowCounts};
+
+/// What one run carries from page to page.
+#[derive(Debug, Default)]
+pub struct RunPages {
+    /// The order ids this run already counted (pages can overlap when a shop's orders change
+    /// while we walk them).
+    pub seen: HashSet<String>,
+    /// Stored and not yet named by a `RawOrdersFetched`.
+    unannounced: Unannounced,
+}
+
+#[derive(Debug, Default, Clone)]
+struct Unannounced {
+    raw_order_ids: Vec<i64>,
+    malformed: u32,
+    /// When the first of them was stored.
+    since: Option<std::time::Instant>,
+}
+
+impl Unannounced {
+    fn is_empty(&self) -> bool {
+        self.raw_order_ids.is_empty() && self.malformed == 0
+    }
+
+    /// Whether to announce them now: enough of them, or the first waited long enough (a slow
+    /// walk's pages: a shop sharing its app's quota with many, a platform backing off).
+    fn due(&self, enough: usize) -> bool {
+        !self.is_empty()
+            && (self.raw_order_ids.len() >= enough
+                || self
+                    .since
+                    .is_some_and(|t| t.elapsed() >= MAX_UNANNOUNCED_WAIT))
+    }
+}
+
+/// The longest a stored order waits for its announcement while the walk goes on (well under
+/// order-processor's pending sweep, which would otherwise process it first).
+const MAX_UNANNOUNCED_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Distinct orders of this run stored from one page.
 #[derive(Debug, Clone, Copy, Default)]
@@ -55,15 +98,16 @@ async fn stored_receivers(
         .collect())
 }
 
-/// Stores `page`; `seen` holds the order ids this run already counted (pages can overlap when a
-/// shop's orders change while we walk them).
+/// Stores `page`, and announces the run's unannounced orders once they reach
+/// `syncer.announce_orders`.
 pub async fn store_page(
     syncer: &Syncer,
     task: &TaskRow,
     platform: PlatformType,
     page: &OrderPage,
-    seen: &mut HashSet<String>,
+    run: &mut RunPages,
 ) -> anyhow::Result<PageCounts> {
+    let seen = &mut run.seen;
     let mut rows = Vec::with_capacity(page.orders.len());
     let mut counts = PageCounts::default();
     let mut first_seen = Vec::new();
@@ -140,52 +184,59 @@ pub async fn store_page(
             process_status: status.to_owned(),
         });
     }
-    let (task_id, tenant, platform_id) = (task.id, task.tenant_id, task.platform_id);
+    let task_id = task.id;
     let claim = task.claimed_by.as_deref();
     let lease = syncer.lease;
     let mut conn = leadgen_db::conn(&syncer.pool).await?;
-    let (running, written) = conn
-        .transaction::<(bool, raw_orders::Written), anyhow::Error, _>(|conn| {
+    let mut carried = std::mem::take(&mut run.unannounced);
+    let before = carried.clone();
+    let announce_at = syncer.announce_orders;
+    let stored = conn
+        .transaction::<_, anyhow::Error, _>(|conn| {
             async move {
                 // The task first (its row lock taken): a page of a task cancelled, ended or
                 // taken over meanwhile is not written, nor announced (a disconnected shop's
                 // orders would become leads; a successor writes the same rows).
                 if tasks::add_page(conn, task_id, claim, lease).await? == 0 {
-                    return Ok((false, raw_orders::Written::default()));
+                    return Ok((false, raw_orders::Written::default(), carried));
                 }
                 let written = raw_orders::upsert_changed(conn, &rows).await?;
-                let ids: Vec<i64> = written
-                    .rows
-                    .iter()
-                    .filter(|(_, s)| *s == RawOrderStatus::Pending)
-                    .map(|(id, _)| *id)
-                    .collect();
+                carried.raw_order_ids.extend(
+                    written
+                        .rows
+                        .iter()
+                        .filter(|(_, s)| *s == RawOrderStatus::Pending)
+                        .map(|(id, _)| *id),
+                );
                 let malformed = written
                     .rows
                     .iter()
                     .filter(|(_, s)| *s == RawOrderStatus::Malformed)
                     .count()
                     + written.kept_beside;
-                let malformed = u32::try_from(malformed).unwrap_or(u32::MAX);
-                if !ids.is_empty() || malformed > 0 {
-                    let event = CloudEvent::new(
-                        SERVICE,
-                        tenant,
-                        RawOrdersFetchedV1 {
-                            sync_task_id: task_id,
-                            platform_id,
-                            platform_type: platform,
-                            raw_order_ids: ids,
-                            malformed_count: malformed,
-                        },
-                    );
-                    leadgen_outbox::enqueue(conn, SERVICE, &event).await?;
+                carried.malformed = carried
+                    .malformed
+                    .saturating_add(u32::try_from(malformed).unwrap_or(u32::MAX));
+                if !carried.is_empty() {
+                    carried.since.get_or_insert_with(std::time::Instant::now);
                 }
-                Ok((true, written))
+                if carried.due(announce_at) {
+                    announce(conn, task, platform, std::mem::take(&mut carried)).await?;
+                }
+                Ok((true, written, carried))
             }
             .scope_boxed()
         })
-        .await?;
+        .await;
+    // A page not stored leaves the earlier pages' orders to be announced when the run ends.
+    let (running, written, carried) = match stored {
+        Ok(stored) => stored,
+        Err(e) => {
+            run.unannounced = before;
+            return Err(e);
+        }
+    };
+    run.unannounced = carried;
     if !running {
         return Ok(PageCounts {
             stopped: true,
@@ -202,4 +253,49 @@ pub async fn store_page(
         }
     }
     Ok(counts)
+}
+
+/// Announces what the run stored and did not announce yet; called when the run ends, however
+/// it ends (the orders are stored: a cancelled or replaced run's earlier pages were written
+/// while it held the task).
+pub async fn announce_rest(
+    syncer: &Syncer,
+    task: &TaskRow,
+    platform: PlatformType,
+    run: &mut RunPages,
+) -> anyhow::Result<()> {
+    if run.unannounced.is_empty() {
+        return Ok(());
+    }
+    let rest = std::mem::take(&mut run.unannounced);
+    let mut conn = leadgen_db::conn(&syncer.pool).await?;
+    conn.transaction::<_, anyhow::Error, _>(|conn| {
+        async move { announce(conn, task, platform, rest).await }.scope_boxed()
+    })
+    .await
+}
+
+/// One `RawOrdersFetched` naming `orders` (none when there is nothing to name).
+async fn announce(
+    conn: &mut diesel_async::AsyncPgConnection,
+    task: &TaskRow,
+    platform: PlatformType,
+    orders: Unannounced,
+) -> anyhow::Result<()> {
+    if orders.is_empty() {
+        return Ok(());
+    }
+    let event = CloudEvent::new(
+        SERVICE,
+        task.tenant_id,
+        RawOrdersFetchedV1 {
+            sync_task_id: task.id,
+            platform_id: task.platform_id,
+            platform_type: platform,
+            raw_order_ids: orders.raw_order_ids,
+            malformed_count: orders.malformed,
+        },
+    );
+    leadgen_outbox::enqueue(conn, SERVICE, &event).await?;
+    Ok(())
 }

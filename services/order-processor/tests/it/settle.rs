@@ -1,0 +1,123 @@
+//! Announcements and processing out of step: a changed shop counts as settled for its rescore
+//! only when none of its raw orders still waits to be processed (a backlog whose batches are
+//! slower than the settle time is not rescored midway; the longest wait still bounds it), and
+//! a `RawOrdersFetched` that comes after its orders were processed (by the pending sweep)
+//! is not processed again (its shop would be marked changed and rescored for nothing).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use leadgen_db::schema::{t_lead_shop_stats, t_order_lead};
+use leadgen_domain::NeutralStatus::Completed;
+use leadgen_events::{CloudEvent, RawOrdersFetchedV1};
+use leadgen_messaging::{Handler as _, Incoming, Outcome};
+use order_processor::handler::RawOrdersHandler;
+
+use crate::support::{Run, Spec, order};
+
+fn spec(shop: usize, id: &str, buyer: &str) -> Spec {
+    Spec {
+        shop,
+        order: order(id, 10, Completed, 3_000, Some(buyer), None),
+    }
+}
+
+#[tokio::test]
+async fn a_shop_with_raw_orders_waiting_is_not_settled_until_they_are_processed() {
+    let run = Run::new().await;
+    let first = run.store(&[spec(0, "s1", "A")], "PENDING").await;
+    run.process(&first).await;
+    // The shop's first rescore (a shop never rescored is due at once), then a wait of an
+    // hour at the longest: only settling claims it.
+    run.rescore_all().await;
+    let mut rescore = run.rescore(3);
+    rescore.max_wait = Duration::from_secs(3_600);
+
+    let processed = run.store(&[spec(0, "s2", "B")], "PENDING").await;
+    run.process(&processed).await;
+    let waiting = run.store(&[spec(0, "s3", "C")], "PENDING").await;
+    assert_eq!(
+        rescore.rescore_once().await.unwrap(),
+        None,
+        "changed, but an order of the shop still waits"
+    );
+    // Another shop's waiting order holds back only its own shop.
+    run.store(&[spec(1, "t1", "D")], "PENDING").await;
+
+    run.process(&waiting).await;
+    let done = rescore.rescore_once().await.unwrap();
+    assert_eq!(
+        done.map(|d| (d.platform_id, d.leads)),
+        Some((run.shops[0], 3))
+    );
+    assert_eq!(rescore.rescore_once().await.unwrap(), None);
+
+    // The longest wait bounds it: a shop whose orders keep waiting is rescored all the same.
+    let mut bounded = run.rescore(3);
+    bounded.max_wait = Duration::ZERO;
+    run.process(&run.store(&[spec(0, "s4", "E")], "PENDING").await)
+        .await;
+    run.store(&[spec(0, "s5", "F")], "PENDING").await;
+    let done = bounded.rescore_once().await.unwrap();
+    assert_eq!(done.map(|d| d.platform_id), Some(run.shops[0]));
+}
+
+#[tokio::test]
+async fn an_announcement_that_comes_after_its_orders_were_processed_is_not_processed_again() {
+    let run = Run::new().await;
+    let ids = run
+        .store(&[spec(0, "l1", "A"), spec(0, "l2", "A")], "PENDING")
+        .await;
+    run.process(&ids).await;
+    // The leads' versions, and how often their shop was marked changed (for a rescore).
+    let versions = || async {
+        let mut conn = leadgen_db::conn(&run.db.pool).await.unwrap();
+        let leads = t_order_lead::table
+            .order(t_order_lead::id)
+            .select((t_order_lead::id, t_order_lead::version))
+            .load::<(i64, i32)>(&mut conn)
+            .await
+            .unwrap();
+        let marked: i64 = t_lead_shop_stats::table
+            .find(run.shops[0])
+            .select(t_lead_shop_stats::dirty_seq)
+            .first(&mut conn)
+            .await
+            .unwrap();
+        (leads, marked)
+    };
+    let before = versions().await;
+
+    let event = CloudEvent::new(
+        "sync-worker",
+        leadgen_domain::TenantId::new(1),
+        RawOrdersFetchedV1 {
+            sync_task_id: leadgen_domain::SyncTaskId::new(run.tasks[0]),
+            platform_id: leadgen_domain::PlatformId::new(run.shops[0]),
+            platform_type: leadgen_domain::PlatformType::Jd,
+            raw_order_ids: ids,
+            malformed_count: 0,
+        },
+    );
+    let handler = RawOrdersHandler {
+        pool: run.db.pool.clone(),
+        processor: Arc::clone(&run.processor),
+    };
+    let outcome = handler
+        .handle(Incoming {
+            body: serde_json::to_vec(&event).unwrap(),
+            message_id: Some(event.id.to_string()),
+            exchange: "leadgen.events".into(),
+            routing_key: "orders.fetched.v1".into(),
+            headers: HashMap::new(),
+            delivery_count: 0,
+            redelivered: false,
+            early_ack: Default::default(),
+        })
+        .await;
+    assert!(matches!(outcome, Outcome::Ack), "{outcome:?}");
+    assert_eq!(versions().await, before);
+}
