@@ -115,7 +115,7 @@ impl PageCursor {
             None => Ok(first),
             Some(PageCursor::Number(n)) => Ok(*n),
             Some(PageCursor::Token(t)) => Err(PlatformError::InvalidRequest(format!(
-                "{platform} pages by number, not `{t}`"
+                "{platform} 按页码翻页，不接受游标 `{t}`"
             ))),
         }
     }
@@ -161,7 +161,7 @@ impl PageSpan {
             (Some(has_next), _) => Ok(Some(has_next)),
             (None, Some(total)) => Ok(Some(self.followed(total))),
             (None, None) if sent.is_some() => {
-                Err(PlatformError::Malformed("has_next is not a boolean".into()))
+                Err(PlatformError::Malformed("字段 has_next 不是布尔值".into()))
             }
             (None, None) => Ok(None),
         }

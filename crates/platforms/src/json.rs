@@ -2,7 +2,7 @@
 //! as text, an empty string or a missing field means the same on every platform, and every
 //! error names its field.
 
-use leadgen_domain::Money;
+use leadgen_domain::money::{InvalidAmount, Money};
 use serde_json::Value;
 
 /// An integer sent as a JSON number or as digits in a string (surrounding spaces ignored).
@@ -34,7 +34,7 @@ pub fn list_at<'a>(raw: &'a Value, key: &str) -> Result<&'a [Value], String> {
     match raw.get(key) {
         None | Some(Value::Null) => Ok(&[]),
         Some(Value::Array(items)) => Ok(items.as_slice()),
-        Some(_) => Err(format!("{key} is not a list")),
+        Some(_) => Err(format!("字段 {key} 不是列表")),
     }
 }
 
@@ -67,8 +67,8 @@ pub fn count_at(raw: &Value, key: &str) -> Result<Option<u64>, String> {
         Some(v @ (Value::Number(_) | Value::String(_))) => int(Some(v))
             .and_then(|n| u64::try_from(n).ok())
             .map(Some)
-            .ok_or_else(|| format!("{key} `{v}` is not a count")),
-        Some(v) => Err(format!("{key} `{v}` is not a count")),
+            .ok_or_else(|| format!("字段 {key} 的值 `{v}` 不是计数")),
+        Some(v) => Err(format!("字段 {key} 的值 `{v}` 不是计数")),
     }
 }
 
@@ -117,23 +117,21 @@ pub fn page_list<'a>(
         // What was sent is not echoed: it may be an order, with the buyer's data.
         Some(other) => {
             let kind = match other {
-                Value::Object(_) => "an object",
-                Value::String(_) => "a string",
-                Value::Number(_) => "a number",
-                _ => "a boolean",
+                Value::Object(_) => "对象",
+                Value::String(_) => "字符串",
+                Value::Number(_) => "数字",
+                _ => "布尔值",
             };
-            return Err(format!("{name} is not a list ({kind})"));
+            return Err(format!("字段 {name} 不是列表（而是{kind}）"));
         }
     };
     if items.is_empty() && holds_orders {
-        let how = if list.is_some_and(Value::is_array) {
-            "empty"
+        let what = if list.is_some_and(Value::is_array) {
+            format!("{name} 为空")
         } else {
-            "missing"
+            format!("缺少 {name}")
         };
-        return Err(format!(
-            "{name} is {how} but the answer says this page holds orders"
-        ));
+        return Err(format!("{what}，但响应表明本页有订单"));
     }
     Ok(items)
 }
@@ -144,7 +142,7 @@ pub fn page_list<'a>(
 pub fn yuan(raw: &Value, key: &str) -> Result<Money, String> {
     let amount = signed_yuan(raw, key)?;
     if amount.fen() < 0 {
-        return Err(format!("{key}: negative amount"));
+        return Err(format!("字段 {key} 的金额为负数"));
     }
     Ok(amount)
 }
@@ -187,13 +185,15 @@ fn unreadable(what: &str, line: &Value, list: &str, key: &str) -> String {
 }
 
 fn signed_yuan(raw: &Value, key: &str) -> Result<Money, String> {
+    // The reason in Chinese, naming the value: `InvalidAmount`'s own text is English.
+    let invalid = |e: InvalidAmount| format!("字段 {key} 的值 `{}` 不是有效的金额", e.0);
     match raw.get(key) {
-        Some(Value::String(s)) => Money::parse_yuan(s).map_err(|e| format!("{key}: {e}")),
+        Some(Value::String(s)) => Money::parse_yuan(s).map_err(invalid),
         Some(Value::Number(n)) => n
             .as_f64()
-            .ok_or_else(|| format!("{key}: not a number"))
-            .and_then(|f| Money::from_yuan_f64(f).map_err(|e| format!("{key}: {e}"))),
-        _ => Err(format!("{key} is missing")),
+            .ok_or_else(|| format!("字段 {key} 不是数字"))
+            .and_then(|f| Money::from_yuan_f64(f).map_err(invalid)),
+        _ => Err(format!("缺少字段 {key}")),
     }
 }
 
@@ -209,8 +209,8 @@ mod tests {
         assert_eq!(list_at(&raw, "a").map(<[Value]>::len), Ok(2));
         assert_eq!(list_at(&raw, "n").map(<[Value]>::len), Ok(0));
         assert_eq!(list_at(&raw, "missing").map(<[Value]>::len), Ok(0));
-        assert_eq!(list_at(&raw, "o"), Err("o is not a list".to_owned()));
-        assert_eq!(list_at(&raw, "s"), Err("s is not a list".to_owned()));
+        assert_eq!(list_at(&raw, "o"), Err("字段 o 不是列表".to_owned()));
+        assert_eq!(list_at(&raw, "s"), Err("字段 s 不是列表".to_owned()));
     }
 
     #[test]
@@ -318,7 +318,10 @@ mod tests {
         assert_eq!(count_at(&v, "missing"), Ok(None));
         for key in ["neg", "f", "w", "a"] {
             let e = count_at(&v, key).expect_err(key);
-            assert!(e.starts_with(key) && e.ends_with("is not a count"), "{e}");
+            assert!(
+                e.starts_with(&format!("字段 {key} 的值 `")) && e.ends_with("` 不是计数"),
+                "{e}"
+            );
         }
     }
 
@@ -368,13 +371,17 @@ mod tests {
         let empty = json!([]);
         for list in [None, Some(&Value::Null), Some(&empty)] {
             assert_eq!(page_list(list, "l", false).map(<[Value]>::len), Ok(0));
-            let e = page_list(list, "l", true).unwrap_err();
-            assert!(e.starts_with("l is ") && e.contains("holds orders"), "{e}");
+            let expected = if list.is_some_and(Value::is_array) {
+                "l 为空，但响应表明本页有订单"
+            } else {
+                "缺少 l，但响应表明本页有订单"
+            };
+            assert_eq!(page_list(list, "l", true), Err(expected.to_owned()));
         }
         for odd in [json!({"a": []}), json!("1,2"), json!(3)] {
             for holds in [false, true] {
                 let e = page_list(Some(&odd), "l", holds).unwrap_err();
-                assert!(e.starts_with("l is not a list"), "{e}");
+                assert!(e.starts_with("字段 l 不是列表（而是"), "{e}");
             }
         }
     }

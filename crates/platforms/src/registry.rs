@@ -115,7 +115,7 @@ pub async fn read_json(
         });
     }
     serde_json::from_slice(&body)
-        .map_err(|e| PlatformError::Malformed(format!("HTTP {status}, body is not JSON: {e}")))
+        .map_err(|e| PlatformError::Malformed(format!("HTTP {status}，响应体不是 JSON：{e}")))
 }
 
 /// Every platform we have an adapter for.

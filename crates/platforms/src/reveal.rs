@@ -140,7 +140,7 @@ impl DecryptRequest {
             PlatformType::Taobao | PlatformType::Jd => {
                 order.receiver.oaid.clone().ok_or_else(|| {
                     PlatformError::InvalidRequest(format!(
-                        "{platform} order {} carries no oaid to decrypt",
+                        "{platform} 订单 {} 没有可解密的 oaid",
                         order.order_id
                     ))
                 })?
@@ -153,7 +153,7 @@ impl DecryptRequest {
                     other => {
                         let kind = other.as_ref().map(|p| p.kind);
                         return Err(PlatformError::InvalidRequest(format!(
-                            "{platform} order {} has no phone ciphertext to decrypt ({kind:?})",
+                            "{platform} 订单 {} 没有可解密的手机号密文（{kind:?}）",
                             order.order_id
                         )));
                     }

@@ -83,7 +83,7 @@ async fn a_completed_sync_with_unreadable_orders_says_so() {
         .expect("task");
     let mut unreadable = version(shop, sync, "bad", now);
     unreadable.process_status = "MALFORMED".into();
-    unreadable.parse_error = Some("unknown order_status 21".into());
+    unreadable.parse_error = Some("未知的订单状态 order_status `21`".into());
     upsert_changed(&mut conn, &[unreadable])
         .await
         .expect("stored");
@@ -100,7 +100,7 @@ async fn a_completed_sync_with_unreadable_orders_says_so() {
     assert_eq!(
         warning.as_deref(),
         Some(
-            "电商平台只提供部分时间范围的订单；2 笔订单无法解析，已保留原始数据待查（如：unknown order_status 21）"
+            "电商平台只提供部分时间范围的订单；2 笔订单无法解析，已保留原始数据待查（如：未知的订单状态 order_status `21`）"
         )
     );
 }
@@ -121,7 +121,7 @@ async fn an_unreadable_later_version_is_kept_beside_the_readable_one() {
     };
     let unreadable = || RawInsert {
         normalized: None,
-        parse_error: Some("unknown order_status 21".into()),
+        parse_error: Some("未知的订单状态 order_status `21`".into()),
         order_modified_at: None,
         process_status: "MALFORMED".into(),
         ..version(shop, sync, "unknown-status", now)
@@ -153,7 +153,7 @@ async fn an_unreadable_later_version_is_kept_beside_the_readable_one() {
         (
             "paid".to_owned(),
             Some("sealed normalized paid".to_owned()),
-            Some("unknown order_status 21".to_owned()),
+            Some("未知的订单状态 order_status `21`".to_owned()),
             Some("sealed unknown-status".to_owned()),
         )
     );

@@ -96,13 +96,12 @@ pub fn parse_decrypt_response(
 ) -> Result<RevealedContact, PlatformError> {
     let data = match json.get("data") {
         Some(d @ Value::Object(_)) => d,
-        _ => return Err(PlatformError::Malformed("no data object".into())),
+        _ => return Err(PlatformError::Malformed("响应缺少 data 对象".into())),
     };
     if let Some(custom) = data.get("custom_err").filter(|c| c.is_object()) {
         // Absent means nothing went wrong; present, it must say its code.
-        let code = int(custom.get("err_code")).ok_or_else(|| {
-            PlatformError::Malformed("custom_err without a numeric err_code".into())
-        })?;
+        let code = int(custom.get("err_code"))
+            .ok_or_else(|| PlatformError::Malformed("custom_err 缺少数字形式的 err_code".into()))?;
         if code != 0 {
             return Err(PlatformError::DecryptFailed {
                 code: code.to_string(),
@@ -115,7 +114,7 @@ pub fn parse_decrypt_response(
         Some(Value::Array(items)) => items.as_slice(),
         Some(_) => {
             return Err(PlatformError::Malformed(
-                "decrypt_infos is not a list".into(),
+                "字段 decrypt_infos 不是列表".into(),
             ));
         }
     };
@@ -132,7 +131,7 @@ pub fn parse_decrypt_response(
     // Only a stated 0 is success: an item that does not say whether it decrypted may carry
     // anything in `decrypt_text`, and a salesperson would dial it.
     let err_no = int(item.get("err_no"))
-        .ok_or_else(|| PlatformError::Malformed("decrypt_infos item without err_no".into()))?;
+        .ok_or_else(|| PlatformError::Malformed("decrypt_infos 中的条目缺少 err_no".into()))?;
     if err_no != 0 {
         return Err(PlatformError::DecryptFailed {
             code: err_no.to_string(),
@@ -150,7 +149,7 @@ pub fn parse_decrypt_response(
         let revealed = contact_from_text(str_at(item, "decrypt_text").trim(), expires_at);
         if revealed.expose_extension().is_none() {
             return Err(PlatformError::Malformed(
-                "is_virtual_tel is set but no extension was sent".into(),
+                "is_virtual_tel 已标记为隐私号，但未返回分机号".into(),
             ));
         }
         return Ok(revealed);

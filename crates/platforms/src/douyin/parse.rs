@@ -74,7 +74,7 @@ pub fn parse_error(json: &Value) -> Option<PlatformError> {
                 code: format!("err_no {n}"),
                 message: str_at(json, "message").trim().to_owned(),
             }),
-            None => Some(PlatformError::Malformed("response without code".into())),
+            None => Some(PlatformError::Malformed("响应缺少 code".into())),
         };
     };
     if code == 10000 {
@@ -146,9 +146,9 @@ pub fn parse_token_response(json: &Value, now: DateTime<Utc>) -> Result<TokenSet
     }
     let data = json
         .get("data")
-        .ok_or_else(|| PlatformError::Malformed("token response without data".into()))?;
+        .ok_or_else(|| PlatformError::Malformed("令牌响应缺少 data".into()))?;
     let access_token = text(data.get("access_token"))
-        .ok_or_else(|| PlatformError::Malformed("token response without access_token".into()))?;
+        .ok_or_else(|| PlatformError::Malformed("令牌响应缺少 access_token".into()))?;
     let expires_at = int(data.get("expires_in")).map(|s| now + chrono::Duration::seconds(s));
     let refresh_token = text(data.get("refresh_token"));
     let refresh_expires_at = refresh_token
@@ -173,12 +173,12 @@ pub fn parse_search_page(
 ) -> Result<(Vec<FetchedOrder>, u64), PlatformError> {
     let data = match json.get("data") {
         Some(data @ Value::Object(_)) => data,
-        _ => return Err(PlatformError::Malformed("no data object".into())),
+        _ => return Err(PlatformError::Malformed("响应缺少 data 对象".into())),
     };
     let total = count_at(data, "total")
         .ok()
         .flatten()
-        .ok_or_else(|| PlatformError::Malformed("data.total is missing".into()))?;
+        .ok_or_else(|| PlatformError::Malformed("缺少字段 data.total".into()))?;
     let list = page_list(
         data.get("shop_order_list"),
         "shop_order_list",
@@ -214,7 +214,7 @@ fn unix_seconds(raw: &Value, key: &str) -> Result<Option<DateTime<Utc>>, String>
         None | Some(0) => Ok(None),
         Some(s) => DateTime::from_timestamp(s, 0)
             .map(Some)
-            .ok_or_else(|| format!("{key} `{s}` is not a unix time")),
+            .ok_or_else(|| format!("字段 {key} 的值 `{s}` 不是有效的 Unix 时间戳")),
     }
 }
 
@@ -262,13 +262,13 @@ fn region_of(addr: &Value) -> String {
 
 /// Parses one `shop_order_list` entry into the neutral form.
 pub fn parse_order(raw: &Value) -> Result<RawOrder, String> {
-    let order_id = text(raw.get("order_id")).ok_or("order_id is missing")?;
-    let code = int(raw.get("order_status")).ok_or("order_status is missing")?;
-    let status = status(code).ok_or_else(|| format!("unknown order_status `{code}`"))?;
-    let created_at = unix_seconds(raw, "create_time")?.ok_or("create_time is missing")?;
-    let amount = int(raw.get("pay_amount")).ok_or("pay_amount is missing")?;
+    let order_id = text(raw.get("order_id")).ok_or("缺少字段 order_id")?;
+    let code = int(raw.get("order_status")).ok_or("缺少字段 order_status")?;
+    let status = status(code).ok_or_else(|| format!("未知的订单状态 order_status `{code}`"))?;
+    let created_at = unix_seconds(raw, "create_time")?.ok_or("缺少字段 create_time")?;
+    let amount = int(raw.get("pay_amount")).ok_or("缺少字段 pay_amount")?;
     if amount < 0 {
-        return Err("pay_amount: negative amount".into());
+        return Err("字段 pay_amount 的金额为负数".into());
     }
     let skus = list_at(raw, "sku_order_list")?;
     let items = skus

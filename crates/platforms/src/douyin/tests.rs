@@ -122,13 +122,13 @@ fn a_refunded_sku_is_a_partial_refund_of_what_it_paid() {
     negative["pay_amount"] = json!(-100);
     assert_eq!(
         parse::parse_order(&negative).map(|o| o.amount),
-        Err("pay_amount: negative amount".to_owned())
+        Err("字段 pay_amount 的金额为负数".to_owned())
     );
     // A sku list that is no list would read as no refund: the order is unreadable instead.
     order["sku_order_list"] = json!({"0": refunded});
     assert_eq!(
         parse::parse_order(&order).map(|o| o.refunded),
-        Err("sku_order_list is not a list".to_owned())
+        Err("字段 sku_order_list 不是列表".to_owned())
     );
 }
 
@@ -493,7 +493,7 @@ fn a_page_the_total_says_holds_orders_must_carry_them() {
     let odd = json!({"page": 0, "size": 100, "total": 0, "shop_order_list": {"a": 1}});
     assert!(matches!(
         parse_search_page(&answer(odd), first),
-        Err(PlatformError::Malformed(ref m)) if m.contains("not a list")
+        Err(PlatformError::Malformed(ref m)) if m.contains("不是列表")
     ));
     // An empty window: empty, with or without the list.
     for data in [

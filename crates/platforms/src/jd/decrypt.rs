@@ -51,10 +51,7 @@ pub const QUOTA_USED_UP: i64 = 1002;
 /// `360buy_param_json` for one reveal.
 pub fn decrypt_param_json(request: &DecryptRequest) -> Result<String, PlatformError> {
     let order_id: u64 = request.order_id.trim().parse().map_err(|_| {
-        PlatformError::InvalidRequest(format!(
-            "JD order id `{}` is not a number",
-            request.order_id
-        ))
+        PlatformError::InvalidRequest(format!("京东订单号 `{}` 不是数字", request.order_id))
     })?;
     Ok(json!({
         "getReceiverInfoListReqVO": {
@@ -68,7 +65,7 @@ fn expiry(item: &Value) -> Result<Option<DateTime<Utc>>, PlatformError> {
     match text(item.get("expiration")).unwrap_or_default().trim() {
         "" => Ok(None),
         t => parse_beijing(t).map(Some).ok_or_else(|| {
-            PlatformError::Malformed("expiration is not yyyy-MM-dd HH:mm:ss".into())
+            PlatformError::Malformed("字段 expiration 不符合 yyyy-MM-dd HH:mm:ss 格式".into())
         }),
     }
 }
@@ -79,7 +76,7 @@ pub fn parse_decrypt_response(
     request: &DecryptRequest,
 ) -> Result<RevealedContact, PlatformError> {
     let body = response_body(json, &[DECRYPT_RESPONSE, DECRYPT_RESPONSE_SPELT])
-        .ok_or_else(|| PlatformError::Malformed(format!("no {DECRYPT_RESPONSE}")))?;
+        .ok_or_else(|| PlatformError::Malformed(format!("响应缺少 {DECRYPT_RESPONSE}")))?;
     let outer = text(body.get("code")).unwrap_or_default();
     if !outer.is_empty() && outer != "0" {
         return Err(super::parse::body_code_error(
@@ -90,9 +87,9 @@ pub fn parse_decrypt_response(
     }
     let result = body
         .get("returnType")
-        .ok_or_else(|| PlatformError::Malformed("no returnType".into()))?;
+        .ok_or_else(|| PlatformError::Malformed("响应缺少 returnType".into()))?;
     let code = int(result.get("code"))
-        .ok_or_else(|| PlatformError::Malformed("returnType.code is missing".into()))?;
+        .ok_or_else(|| PlatformError::Malformed("缺少字段 returnType.code".into()))?;
     let message = text(result.get("message")).unwrap_or_default();
     match code {
         0 => {}
@@ -124,7 +121,7 @@ pub fn parse_decrypt_response(
         Some(Value::Array(items)) => items.as_slice(),
         Some(_) => {
             return Err(PlatformError::Malformed(
-                "returnType.data is not a list".into(),
+                "字段 returnType.data 不是列表".into(),
             ));
         }
     };
@@ -145,7 +142,7 @@ pub fn parse_decrypt_response(
         let revealed = contact_from_text(mobile, expires_at);
         if revealed.expose_extension().is_none() {
             return Err(PlatformError::Malformed(
-                "privacyProtection is set but the mobile is not main-extension".into(),
+                "privacyProtection 已标记为隐私号，但手机号不是“主号-分机号”格式".into(),
             ));
         }
         return Ok(revealed);

@@ -120,9 +120,7 @@ pub fn parse_token_response(json: &Value, now: DateTime<Utc>) -> Result<TokenSet
         if let Some(error) = token_error(json, false, &parse_error_response) {
             return Err(error);
         }
-        return Err(PlatformError::Malformed(
-            "token response without access_token".into(),
-        ));
+        return Err(PlatformError::Malformed("令牌响应缺少 access_token".into()));
     };
     // Numbers may come as digit strings (`"expires_in": "86400"`, `"time": "1716170292123"`):
     // read alike ([`int`]), or the expiry would be dropped.
@@ -151,20 +149,20 @@ pub fn parse_orders_page(
     span: PageSpan,
 ) -> Result<(Vec<FetchedOrder>, u64), PlatformError> {
     let body = response_body(json, SEARCH_RESPONSES)
-        .ok_or_else(|| PlatformError::Malformed(format!("no {SEARCH_RESPONSE}")))?;
+        .ok_or_else(|| PlatformError::Malformed(format!("响应缺少 {SEARCH_RESPONSE}")))?;
     if let Some(code) = text(body.get("code")).filter(|c| c.trim() != "0") {
         return Err(body_code_error(SEARCH_RESPONSE, &code, body));
     }
     let result = body
         .get("searchorderinfo_result")
-        .ok_or_else(|| PlatformError::Malformed("no searchorderinfo_result".into()))?;
+        .ok_or_else(|| PlatformError::Malformed("响应缺少 searchorderinfo_result".into()))?;
     if let Some(error) = result.get("apiResult").and_then(api_result_error) {
         return Err(error);
     }
     let total = count_at(result, "orderTotal")
         .ok()
         .flatten()
-        .ok_or_else(|| PlatformError::Malformed("orderTotal is missing or not a count".into()))?;
+        .ok_or_else(|| PlatformError::Malformed("缺少 orderTotal 或其不是计数".into()))?;
     let list = page_list(
         result.get("orderInfoList"),
         "orderInfoList",
@@ -203,7 +201,7 @@ fn time(raw: &Value, key: &str) -> Result<Option<DateTime<Utc>>, String> {
         "" => Ok(None),
         t => parse_beijing(t)
             .map(Some)
-            .ok_or_else(|| format!("{key} `{t}` is not yyyy-MM-dd HH:mm:ss")),
+            .ok_or_else(|| format!("字段 {key} 的值 `{t}` 不符合 yyyy-MM-dd HH:mm:ss 格式")),
     }
 }
 
@@ -221,11 +219,11 @@ fn consignee_field(value: &str, is_phone: bool) -> Option<ContactField> {
 
 /// Parses one `orderInfo` into the neutral form.
 pub fn parse_order(raw: &Value) -> Result<RawOrder, String> {
-    let order_id = text(raw.get("orderId")).ok_or("orderId is missing")?;
+    let order_id = text(raw.get("orderId")).ok_or("缺少字段 orderId")?;
     let platform_status = str_at(raw, "orderState").to_owned();
     let status = status(&platform_status)
-        .ok_or_else(|| format!("unknown orderState `{platform_status}`"))?;
-    let created_at = time(raw, "orderStartTime")?.ok_or("orderStartTime is missing")?;
+        .ok_or_else(|| format!("未知的订单状态 orderState `{platform_status}`"))?;
+    let created_at = time(raw, "orderStartTime")?.ok_or("缺少字段 orderStartTime")?;
     let paid_at = time(raw, "paymentConfirmTime")?;
     let lines = list_at(raw, "itemInfoList")?;
     let mut items = Vec::with_capacity(lines.len());

@@ -400,7 +400,7 @@ fn a_page_the_total_says_holds_orders_must_carry_them() {
     let odd = search_answer(SEARCH_RESPONSE, json!(0), Some(json!({"orderInfo": []})));
     assert!(matches!(
         parse_orders_page(&odd, PAGE1),
-        Err(PlatformError::Malformed(ref m)) if m.contains("orderInfoList is not a list")
+        Err(PlatformError::Malformed(ref m)) if m.contains("字段 orderInfoList 不是列表")
     ));
     // An empty window, or a page past the end of a total that shrank mid-walk: empty.
     let empty = search_answer(SEARCH_RESPONSE, json!(0), None);

@@ -81,14 +81,14 @@ pub fn parse_decrypt_response(
 ) -> Result<RevealedContact, PlatformError> {
     let data = match json.get("data") {
         Some(d @ Value::Object(_)) => d,
-        _ => return Err(PlatformError::Malformed("no data object".into())),
+        _ => return Err(PlatformError::Malformed("响应缺少 data 对象".into())),
     };
     let items = match data.get("decryptResult") {
         None | Some(Value::Null) => &[][..],
         Some(Value::Array(items)) => items.as_slice(),
         Some(_) => {
             return Err(PlatformError::Malformed(
-                "decryptResult is not a list".into(),
+                "字段 decryptResult 不是列表".into(),
             ));
         }
     };
@@ -105,7 +105,7 @@ pub fn parse_decrypt_response(
     // Only a stated 0 is success: an item that does not say whether it decrypted may carry
     // anything in `decryptedData`, and a salesperson would dial it.
     let code = int(item.get("errorCode"))
-        .ok_or_else(|| PlatformError::Malformed("decryptResult item without errorCode".into()))?;
+        .ok_or_else(|| PlatformError::Malformed("decryptResult 中的条目缺少 errorCode".into()))?;
     if code != 0 {
         return Err(PlatformError::DecryptFailed {
             code: code.to_string(),

@@ -216,7 +216,7 @@ impl PlatformClient for KuaishouClient {
             Some(PageCursor::Token(t)) => t.as_str(),
             Some(PageCursor::Number(n)) => {
                 return Err(PlatformError::InvalidRequest(format!(
-                    "Kuaishou pages by cursor, not page {n}"
+                    "快手按游标翻页，不接受页码 {n}"
                 )));
             }
         };
@@ -240,14 +240,14 @@ impl PlatformClient for KuaishouClient {
             Some(NO_MORE) => None,
             None | Some("") => {
                 return Err(PlatformError::Malformed(
-                    "the answer carries no cursor (the last page says \"nomore\")".into(),
+                    "响应缺少 cursor（最后一页应为 \"nomore\"）".into(),
                 ));
             }
             Some(_) => next,
         };
         if next.as_deref() == Some(cursor) {
             return Err(PlatformError::Malformed(format!(
-                "the cursor did not advance from `{cursor}`"
+                "游标未前进，仍为 `{cursor}`"
             )));
         }
         Ok(OrderPage {

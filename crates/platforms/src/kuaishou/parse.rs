@@ -8,7 +8,7 @@ use leadgen_domain::{
 use serde_json::Value;
 
 use crate::client::{
-    FetchedOrder, PlatformError, TokenSet, oauth_error, platform_text, token_error,
+    FetchedOrder, PlatformError, TokenSet, oauth_error, platform_said, platform_text, token_error,
 };
 use crate::json::{int, item_price_fen, item_quantity, list_at, page_list, str_at, text};
 
@@ -42,12 +42,10 @@ pub fn parse_token_response(json: &Value, now: DateTime<Utc>) -> Result<TokenSet
         if let Some(error) = token_error(json, false, &|_| None) {
             return Err(error);
         }
-        return Err(PlatformError::Malformed(
-            "token response without result".into(),
-        ));
+        return Err(PlatformError::Malformed("令牌响应缺少 result".into()));
     }
     let access_token = text(json.get("access_token"))
-        .ok_or_else(|| PlatformError::Malformed("token response without access_token".into()))?;
+        .ok_or_else(|| PlatformError::Malformed("令牌响应缺少 access_token".into()))?;
     let after = |key: &str| int(json.get(key)).map(|s| now + chrono::Duration::seconds(s));
     Ok(TokenSet {
         access_token,
@@ -69,9 +67,10 @@ pub fn parse_api_error(json: &Value) -> Option<PlatformError> {
             .filter(|t| !t.is_empty())
             .collect::<Vec<_>>()
             .join(" ");
-        return Some(PlatformError::Malformed(
-            format!("response without result {text}").trim().to_owned(),
-        ));
+        return Some(PlatformError::Malformed(format!(
+            "响应缺少 result{}",
+            platform_said(&text)
+        )));
     };
     // Kuaishou documents no error code at all (README §0 shows `?` for its rate-limit and
     // expired-token codes; §5 only `result=1`). The simulator's codes (17 rate limited, 24/25
@@ -101,12 +100,12 @@ pub fn parse_cursor_page(
 ) -> Result<(Vec<FetchedOrder>, Option<String>), PlatformError> {
     let data = match json.get("data") {
         Some(d @ Value::Object(_)) => d,
-        _ => return Err(PlatformError::Malformed("no data object".into())),
+        _ => return Err(PlatformError::Malformed("响应缺少 data 对象".into())),
     };
     let cursor = match data.get("cursor") {
         Some(Value::String(c)) => Some(c.clone()),
         None | Some(Value::Null) => None,
-        Some(_) => return Err(PlatformError::Malformed("cursor is not a string".into())),
+        Some(_) => return Err(PlatformError::Malformed("字段 cursor 不是字符串".into())),
     };
     // An empty list may be left out on the last page; without it on a page whose cursor walks on
     // (not `"nomore"`), the answer cannot be trusted. An empty list sent as `[]` does not end the
@@ -115,7 +114,7 @@ pub fn parse_cursor_page(
     let list = match data.get("orderList") {
         None | Some(Value::Null) if walks_on => {
             return Err(PlatformError::Malformed(
-                "orderList is missing but the cursor says more pages follow".into(),
+                "缺少 orderList，但游标表示还有下一页".into(),
             ));
         }
         list => page_list(list, "orderList", false).map_err(PlatformError::Malformed)?,
@@ -148,7 +147,7 @@ fn millis(v: &Value, key: &str) -> Result<Option<DateTime<Utc>>, String> {
         None | Some(0) => Ok(None),
         Some(ms) => DateTime::from_timestamp_millis(ms)
             .map(Some)
-            .ok_or_else(|| format!("{key} `{ms}` is not a time in ms")),
+            .ok_or_else(|| format!("字段 {key} 的值 `{ms}` 不是有效的毫秒时间戳")),
     }
 }
 
@@ -182,14 +181,14 @@ fn contact(
 
 /// Parses one `orderList` entry into the neutral form.
 pub fn parse_order(raw: &Value) -> Result<RawOrder, String> {
-    let base = raw.get("orderBaseInfo").ok_or("orderBaseInfo is missing")?;
-    let order_id = text(base.get("oid")).ok_or("oid is missing")?;
-    let code = int(base.get("status")).ok_or("status is missing")?;
-    let status = status(code).ok_or_else(|| format!("unknown status `{code}`"))?;
-    let created_at = millis(base, "createTime")?.ok_or("createTime is missing")?;
-    let amount = int(base.get("totalFee")).ok_or("totalFee is missing")?;
+    let base = raw.get("orderBaseInfo").ok_or("缺少字段 orderBaseInfo")?;
+    let order_id = text(base.get("oid")).ok_or("缺少字段 oid")?;
+    let code = int(base.get("status")).ok_or("缺少字段 status")?;
+    let status = status(code).ok_or_else(|| format!("未知的订单状态 `{code}`"))?;
+    let created_at = millis(base, "createTime")?.ok_or("缺少字段 createTime")?;
+    let amount = int(base.get("totalFee")).ok_or("缺少字段 totalFee")?;
     if amount < 0 {
-        return Err("totalFee: negative amount".into());
+        return Err("字段 totalFee 的金额为负数".into());
     }
     let items = match raw.get("orderItemInfo") {
         // The item's `num` and `price` (fen) are always sent [unverified: Kuaishou's shape is
@@ -202,7 +201,7 @@ pub fn parse_order(raw: &Value) -> Result<RawOrder, String> {
             price: item_price_fen(item, "orderItemInfo", "price")?,
         }],
         None | Some(Value::Null) => Vec::new(),
-        Some(_) => return Err("orderItemInfo is not an object".into()),
+        Some(_) => return Err("字段 orderItemInfo 不是对象".into()),
     };
     let refunds = list_at(raw, "orderRefundList")?;
     let refunded = !refunds.is_empty();

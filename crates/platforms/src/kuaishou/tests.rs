@@ -83,7 +83,13 @@ fn parses_a_recorded_cursor_page() {
     assert_eq!(phone.value, "17012345678-1234");
 
     assert_eq!(orders[3].order_id.as_deref(), Some("2412345678900004"));
-    assert!(orders[3].parsed.as_ref().unwrap_err().contains("status"));
+    assert!(
+        orders[3]
+            .parsed
+            .as_ref()
+            .unwrap_err()
+            .contains("未知的订单状态")
+    );
 }
 
 #[test]
@@ -107,13 +113,13 @@ fn a_refund_below_the_order_is_partial() {
     negative["orderBaseInfo"]["totalFee"] = json!(-100);
     assert_eq!(
         parse::parse_order(&negative).map(|o| o.amount),
-        Err("totalFee: negative amount".to_owned())
+        Err("字段 totalFee 的金额为负数".to_owned())
     );
     // A refund list that is no list would read as no refund: the order is unreadable instead.
     order["orderRefundList"] = json!("22");
     assert_eq!(
         parse::parse_order(&order).map(|o| o.refunded),
-        Err("orderRefundList is not a list".to_owned())
+        Err("字段 orderRefundList 不是列表".to_owned())
     );
 }
 
@@ -422,6 +428,6 @@ fn a_page_whose_cursor_walks_on_must_carry_its_list() {
     assert!(orders.is_empty() && cursor.as_deref() == Some("c2"));
     assert!(matches!(
         parse_cursor_page(&answer(json!({"cursor": NO_MORE, "orderList": {}}))),
-        Err(PlatformError::Malformed(ref m)) if m.contains("not a list")
+        Err(PlatformError::Malformed(ref m)) if m.contains("不是列表")
     ));
 }

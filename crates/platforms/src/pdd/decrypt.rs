@@ -86,13 +86,13 @@ pub fn parse_decrypt_response(
     request: &DecryptRequest,
 ) -> Result<RevealedContact, PlatformError> {
     let body = response_body(json, &[DECRYPT_RESPONSE])
-        .ok_or_else(|| PlatformError::Malformed(format!("no {DECRYPT_RESPONSE}")))?;
+        .ok_or_else(|| PlatformError::Malformed(format!("响应缺少 {DECRYPT_RESPONSE}")))?;
     let items = match body.get("data_decrypt_list") {
         None | Some(Value::Null) => &[][..],
         Some(Value::Array(items)) => items.as_slice(),
         Some(_) => {
             return Err(PlatformError::Malformed(
-                "data_decrypt_list is not a list".into(),
+                "字段 data_decrypt_list 不是列表".into(),
             ));
         }
     };
@@ -109,7 +109,7 @@ pub fn parse_decrypt_response(
     // Only a stated 0 is success: an item that does not say whether it decrypted may carry
     // anything in `decrypted_data`, and a salesperson would dial it.
     let code = int(item.get("error_code")).ok_or_else(|| {
-        PlatformError::Malformed("data_decrypt_list item without error_code".into())
+        PlatformError::Malformed("data_decrypt_list 中的条目缺少 error_code".into())
     })?;
     if code != 0 {
         return Err(PlatformError::DecryptFailed {

@@ -130,7 +130,7 @@ pub fn parse_token_response(json: &Value, now: DateTime<Utc>) -> Result<TokenSet
         .get("access_token")
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
-        .ok_or_else(|| PlatformError::Malformed("token response without access_token".into()))?;
+        .ok_or_else(|| PlatformError::Malformed("令牌响应缺少 access_token".into()))?;
     let instant = |at: &str, within: &str| {
         int(body.get(at))
             .and_then(|s| Utc.timestamp_opt(s, 0).single())
@@ -185,8 +185,8 @@ pub fn parse_listing(
     span: PageSpan,
 ) -> Result<ListingPage, PlatformError> {
     let key = keys.first().copied().unwrap_or("response");
-    let body =
-        response_body(json, keys).ok_or_else(|| PlatformError::Malformed(format!("no {key}")))?;
+    let missing = || PlatformError::Malformed(format!("响应缺少 {key}"));
+    let body = response_body(json, keys).ok_or_else(missing)?;
     let total = match count_at(body, "total_count") {
         Ok(total) => total,
         // Not asked for: an unreadable one is no total.
@@ -194,11 +194,11 @@ pub fn parse_listing(
         Err(e) => return Err(PlatformError::Malformed(e)),
     };
     if !use_has_next && total.is_none() {
-        return Err(PlatformError::Malformed("total_count is missing".into()));
+        return Err(PlatformError::Malformed("缺少字段 total_count".into()));
     }
     let has_next = span
         .has_next(body, total)?
-        .ok_or_else(|| PlatformError::Malformed("has_next is missing".into()))?;
+        .ok_or_else(|| PlatformError::Malformed("缺少字段 has_next".into()))?;
     let (items, name) = std::iter::once(list)
         .chain(ORDER_LISTS.iter().copied().filter(|k| *k != list))
         .find_map(|k| body.get(k).filter(|v| !v.is_null()).map(|v| (Some(v), k)))
@@ -273,25 +273,25 @@ fn time(raw: &Value, key: &str) -> Result<Option<DateTime<Utc>>, String> {
         Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
         Some(Value::String(s)) => parse_beijing(s)
             .map(Some)
-            .ok_or_else(|| format!("{key} `{s}` is not yyyy-MM-dd HH:mm:ss")),
+            .ok_or_else(|| format!("字段 {key} 的值 `{s}` 不符合 yyyy-MM-dd HH:mm:ss 格式")),
         Some(Value::Number(n)) => n
             .as_i64()
             .and_then(|s| Utc.timestamp_opt(s, 0).single())
             .map(Some)
-            .ok_or_else(|| format!("{key} `{n}` is not unix seconds")),
-        Some(other) => Err(format!("{key} `{other}` is not a time")),
+            .ok_or_else(|| format!("字段 {key} 的值 `{n}` 不是有效的 Unix 秒级时间戳")),
+        Some(other) => Err(format!("字段 {key} 的值 `{other}` 不是时间")),
     }
 }
 
 /// Parses one `order_list` entry into the neutral form.
 pub fn parse_order(raw: &Value) -> Result<RawOrder, String> {
-    let order_id = text(raw.get("order_sn")).ok_or("order_sn is missing")?;
-    let order_status = int(raw.get("order_status")).ok_or("order_status is missing")?;
-    let refund_status = int(raw.get("refund_status")).ok_or("refund_status is missing")?;
+    let order_id = text(raw.get("order_sn")).ok_or("缺少字段 order_sn")?;
+    let order_status = int(raw.get("order_status")).ok_or("缺少字段 order_status")?;
+    let refund_status = int(raw.get("refund_status")).ok_or("缺少字段 refund_status")?;
     let status = status(order_status, refund_status).ok_or_else(|| {
-        format!("unknown order_status {order_status} / refund_status {refund_status}")
+        format!("未知的订单状态 order_status {order_status} / refund_status {refund_status}")
     })?;
-    let created_at = time(raw, "created_time")?.ok_or("created_time is missing")?;
+    let created_at = time(raw, "created_time")?.ok_or("缺少字段 created_time")?;
     let lines = list_at(raw, "item_list")?;
     let mut items = Vec::with_capacity(lines.len());
     for line in lines {

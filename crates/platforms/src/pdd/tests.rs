@@ -430,7 +430,7 @@ fn a_page_that_says_it_holds_orders_must_carry_them() {
     let odd = json!({ LIST_RESPONSE: {"has_next": false, "order_list": {"order": []}} });
     assert!(matches!(
         parse_listing(&odd, &[LIST_RESPONSE], "order_list", true, page(1)),
-        Err(PlatformError::Malformed(ref m)) if m.contains("order_list is not a list")
+        Err(PlatformError::Malformed(ref m)) if m.contains("字段 order_list 不是列表")
     ));
     // PDD leaves an empty list out: with nothing on this page, that is an empty page.
     for body in [

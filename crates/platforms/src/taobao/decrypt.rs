@@ -110,11 +110,11 @@ fn receivers(body: &Value) -> Result<&[Value], PlatformError> {
             None | Some(Value::Null) => Ok(&[]),
             Some(Value::Array(items)) => Ok(items),
             Some(_) => Err(PlatformError::Malformed(
-                "receiver_list.receiver is not a list".into(),
+                "字段 receiver_list.receiver 不是列表".into(),
             )),
         },
         Some(_) => Err(PlatformError::Malformed(
-            "receiver_list is not a list".into(),
+            "字段 receiver_list 不是列表".into(),
         )),
     }
 }
@@ -123,7 +123,9 @@ fn expiry(receiver: &Value) -> Result<Option<DateTime<Utc>>, PlatformError> {
     match str_at(receiver, "secret_no_expire_time") {
         "" => Ok(None),
         t => parse_beijing(t).map(Some).ok_or_else(|| {
-            PlatformError::Malformed("secret_no_expire_time is not yyyy-MM-dd HH:mm:ss".into())
+            PlatformError::Malformed(
+                "字段 secret_no_expire_time 不符合 yyyy-MM-dd HH:mm:ss 格式".into(),
+            )
         }),
     }
 }
@@ -134,7 +136,7 @@ pub fn parse_decrypt_response(
     request: &DecryptRequest,
 ) -> Result<RevealedContact, PlatformError> {
     let body = response_body(json, &[DECRYPT_RESPONSE])
-        .ok_or_else(|| PlatformError::Malformed(format!("no {DECRYPT_RESPONSE}")))?;
+        .ok_or_else(|| PlatformError::Malformed(format!("响应缺少 {DECRYPT_RESPONSE}")))?;
     let tid_of = |r: &Value| match r.get("tid") {
         Some(Value::Number(n)) => n.to_string(),
         Some(Value::String(s)) => s.clone(),
@@ -162,7 +164,7 @@ pub fn parse_decrypt_response(
         let revealed = contact_from_text(mobile, expires_at);
         if revealed.expose_extension().is_none() {
             return Err(PlatformError::Malformed(
-                "privacy_protection is set but the mobile is not main-extension".into(),
+                "privacy_protection 已标记为隐私号，但手机号不是“主号-分机号”格式".into(),
             ));
         }
         return Ok(revealed);

@@ -113,8 +113,8 @@ pub fn parse_token_response(json: &Value, now: DateTime<Utc>) -> Result<TokenSet
     if let Some(error) = token_error(json, access_token.is_some(), &parse_error_response) {
         return Err(error);
     }
-    let access_token = access_token
-        .ok_or_else(|| PlatformError::Malformed("token response without access_token".into()))?;
+    let access_token =
+        access_token.ok_or_else(|| PlatformError::Malformed("令牌响应缺少 access_token".into()))?;
     // Numbers may come as digit strings (`"re_expires_in": "0"`): read alike ([`int`]), or a
     // refresh token TOP says is unusable would be kept.
     let seconds = |key: &str| int(json.get(key));
@@ -195,13 +195,13 @@ pub fn parse_trades(
     use_has_next: bool,
     span: PageSpan,
 ) -> Result<TradesPage, PlatformError> {
-    let body =
-        response_body(json, &[key]).ok_or_else(|| PlatformError::Malformed(format!("no {key}")))?;
+    let missing = || PlatformError::Malformed(format!("响应缺少 {key}"));
+    let body = response_body(json, &[key]).ok_or_else(missing)?;
     let total = count_at(body, "total_results").map_err(PlatformError::Malformed)?;
     let has_next = match span.has_next(body, total)? {
         Some(has_next) => has_next,
         None if use_has_next => {
-            return Err(PlatformError::Malformed("has_next is missing".into()));
+            return Err(PlatformError::Malformed("缺少字段 has_next".into()));
         }
         None => false,
     };
@@ -253,7 +253,7 @@ fn time(raw: &Value, key: &str) -> Result<Option<DateTime<Utc>>, String> {
         "" => Ok(None),
         text => parse_beijing(text)
             .map(Some)
-            .ok_or_else(|| format!("{key} `{text}` is not yyyy-MM-dd HH:mm:ss")),
+            .ok_or_else(|| format!("字段 {key} 的值 `{text}` 不符合 yyyy-MM-dd HH:mm:ss 格式")),
     }
 }
 
@@ -268,17 +268,17 @@ fn refund_asked(refund_status: &str) -> bool {
 }
 
 pub fn parse_trade(raw: &Value) -> Result<RawOrder, String> {
-    let order_id = trade_id(raw).ok_or("tid is missing")?;
+    let order_id = trade_id(raw).ok_or("缺少字段 tid")?;
     let platform_status = str_at(raw, "status").to_owned();
     let status =
-        status(&platform_status).ok_or_else(|| format!("unknown status `{platform_status}`"))?;
-    let created_at = time(raw, "created")?.ok_or("created is missing")?;
+        status(&platform_status).ok_or_else(|| format!("未知的订单状态 `{platform_status}`"))?;
+    let created_at = time(raw, "created")?.ok_or("缺少字段 created")?;
     let lines = match raw.get("orders") {
         None | Some(Value::Null) => &[],
         Some(orders @ Value::Object(_)) => {
-            list_at(orders, "order").map_err(|e| format!("orders.{e}"))?
+            list_at(orders, "order").map_err(|_| "字段 orders.order 不是列表".to_owned())?
         }
-        Some(_) => return Err("orders is not an object".into()),
+        Some(_) => return Err("字段 orders 不是对象".into()),
     };
     let mut items = Vec::with_capacity(lines.len());
     let whole_refund = refund_asked(str_at(raw, "refund_status"));

@@ -281,7 +281,7 @@ fn a_page_asked_with_has_next_must_say_it() {
     body.as_object_mut().unwrap().remove("has_next");
     assert_eq!(
         parse_trades_page(&page).unwrap_err(),
-        PlatformError::Malformed("has_next is missing".into())
+        PlatformError::Malformed("缺少字段 has_next".into())
     );
     for bad in [
         serde_json::json!(2),
@@ -470,7 +470,7 @@ fn a_page_that_says_it_holds_trades_must_carry_them() {
         assert!(
             matches!(
                 parse_trades(&answer, key, true, PAGE1),
-                Err(PlatformError::Malformed(ref m)) if m.contains("not a list")
+                Err(PlatformError::Malformed(ref m)) if m.contains("不是列表")
             ),
             "{answer}"
         );
