@@ -28,7 +28,7 @@ use crate::client::{
 use crate::registry::Transport;
 use crate::reveal::{DecryptRequest, RevealPurpose, RevealedContact};
 use crate::sign::{SignMethod, sorted_concat_sign};
-use crate::window::{TimeWindow, range_history, split};
+use crate::window::{TimeWindow, split};
 
 pub use parse::{
     TradesPage, ban_is_app_wide, parse_error_response, parse_token_response, parse_trade,
@@ -49,8 +49,9 @@ instant_trade,b2c_cod,hotel_trade,super_market_trade,super_market_cod_trade,taoh
 o2o_offlinetrade,nopaid,eticket,tmall_i18n,insurance_plus,finance,pre_auth_type";
 
 pub const PAGE_SIZE: u32 = 100;
-/// History TOP serves for `taobao.trades.sold.get` (three months), less a safety day.
-pub const HISTORY_DAYS: i64 = 89;
+/// History TOP serves for `taobao.trades.sold.get`: three calendar months, which are 89 days at
+/// the fewest (28 February to 28 May in a common year), less a safety day.
+pub const HISTORY_DAYS: i64 = 88;
 
 /// The Taobao adapter.
 pub struct TaobaoClient {
@@ -169,8 +170,10 @@ impl PlatformClient for TaobaoClient {
     fn windows(&self, range: TimeWindow, now: DateTime<Utc>, listing: Listing) -> Vec<TimeWindow> {
         match listing {
             Listing::Created => split(range, Duration::days(1), Duration::days(HISTORY_DAYS), now),
-            // ≤ 1 day per call; no history limit is documented for the increment API.
-            Listing::Modified => split(range, Duration::days(1), range_history(range, now), now),
+            // ≤ 1 day per call. No history limit is documented for the increment API; it is
+            // read no further back than `sold.get` serves (the safe assumption: a shop paused
+            // for three months catches up what it can, with a warning, rather than fail).
+            Listing::Modified => split(range, Duration::days(1), Duration::days(HISTORY_DAYS), now),
         }
     }
 
@@ -225,7 +228,7 @@ impl PlatformClient for TaobaoClient {
                     None if page.orders.is_empty() || cursor.is_some() => 0,
                     None => {
                         return Err(PlatformError::Malformed(
-                            "increment answer with trades but no total_results".into(),
+                            "增量接口返回了订单但缺少 total_results".into(),
                         ));
                     }
                 };

@@ -357,7 +357,7 @@ async fn invalidate(
 }
 
 /// The backfill's days: `[oauth] backfill_days`, or fewer where the platform serves less history
-/// by creation time (Taobao and Kuaishou: 89 days). A backfill takes as much history as the
+/// by creation time (Taobao 88 days, Kuaishou 89). A backfill takes as much history as the
 /// platform serves; asking for more would only clip it, with a warning about the platform's own
 /// limit on every new shop.
 pub(crate) fn served_days(client: &dyn leadgen_platforms::PlatformClient, days: i64) -> i64 {

@@ -221,8 +221,9 @@ async fn a_shop_paused_before_its_backfill_completed_is_backfilled_again_on_resu
         .task_row(again["syncId"].as_i64().expect("syncId"))
         .await;
     assert_eq!(row.listing, "CREATED");
+    // What the platform serves of the 90 days asked for (Taobao: 88 days).
     assert!(
-        row.window_end - row.window_start >= chrono::Duration::days(89),
+        row.window_end - row.window_start >= chrono::Duration::days(88),
         "{row:?}"
     );
 

@@ -167,7 +167,7 @@ pub async fn reopen_interrupted(conn: &mut AsyncPgConnection, id: SyncTaskId) ->
 }
 
 /// How long after its split a run's windows are resumed as split: the platforms that serve a
-/// limited history leave a day's margin (Taobao and Kuaishou: 89 days of 90), and windows split
+/// limited history leave a day's margin (Taobao 88 days of at least 89, Kuaishou 89 of 90), and windows split
 /// longer ago may begin before what the platform serves now (a task replayed days later).
 const RESUME_SPLIT_FOR_HOURS: i64 = 12;
 

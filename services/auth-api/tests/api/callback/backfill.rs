@@ -34,9 +34,9 @@ async fn a_shop_connected_for_the_first_time_gets_a_backfill_of_its_history() {
             .expect("time");
     let end = chrono::DateTime::parse_from_rfc3339(record["windowEnd"].as_str().expect("end"))
         .expect("time");
-    // Taobao serves 89 days by creation time: the backfill asks for those, not the 90
+    // Taobao serves 88 days by creation time: the backfill asks for those, not the 90
     // configured.
-    assert_eq!((end - start).num_days(), 89);
+    assert_eq!((end - start).num_days(), 88);
     let events = app.outbox().await;
     let keys: Vec<&str> = events.iter().map(|(key, _)| key.as_str()).collect();
     assert_eq!(
@@ -90,8 +90,8 @@ async fn a_sync_after_a_cancelled_backfill_fetches_the_history() {
         ("BACKFILL", "CREATED"),
         "{all:?}"
     );
-    // Taobao serves 89 days by creation time.
-    assert_eq!((Utc::now() - last.window_start).num_days(), 89, "{all:?}");
+    // Taobao serves 88 days by creation time.
+    assert_eq!((Utc::now() - last.window_start).num_days(), 88, "{all:?}");
     assert!(last.requested_by.is_some(), "the user who asked: {all:?}");
 
     // That backfill completed: the next such sync catches up on changes.
