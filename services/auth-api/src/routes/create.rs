@@ -38,13 +38,13 @@ pub struct CreateRequest {
     pub redirect_url: Option<String>,
 }
 
-// `Serialize` exists only because `validator` records checked values; the secret is written
-// redacted.
+// `Serialize` exists only because `validator` records checked values; the secrets are written
+// redacted, and `Debug` shows neither them nor the platform's own keys' values.
 /// The platform app's credentials (design 2.1): `appKey` and `appSecret`, optionally
 /// `callbackUrl` (our callback as registered with the platform), and the keys the platform
 /// reads beside them: Kuaishou `signSecret`; Douyin `serviceId` and `shopId`. Any other key is
 /// refused (400).
-#[derive(Debug, Deserialize, Serialize, Validate, utoipa::ToSchema)]
+#[derive(Deserialize, Serialize, Validate, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthInfo {
     #[validate(
@@ -76,9 +76,20 @@ pub struct AuthInfo {
     pub callback_url: Option<String>,
     /// The platform's own keys (Kuaishou `signSecret`; Douyin `serviceId`, `shopId`), kept sealed
     /// with the secret.
-    #[serde(flatten)]
+    #[serde(flatten, serialize_with = "keys_only")]
     #[schema(value_type = PlatformKeys)]
     pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+impl std::fmt::Debug for AuthInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthInfo")
+            .field("app_key", &self.app_key)
+            .field("app_secret", &self.app_secret.as_ref().map(|_| "***"))
+            .field("callback_url", &self.callback_url)
+            .field("extra", &self.extra.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 /// The `authInfo` keys a platform reads beside the app's key and secret; each platform takes
@@ -96,6 +107,38 @@ pub struct PlatformKeys {
 
 fn redacted<S: serde::Serializer>(_: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str("***")
+}
+
+/// The platform's own keys with their values redacted (Kuaishou's `signSecret` is a secret).
+fn keys_only<S: serde::Serializer>(
+    extra: &serde_json::Map<String, serde_json::Value>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap as _;
+    let mut map = s.serialize_map(Some(extra.len()))?;
+    for key in extra.keys() {
+        map.serialize_entry(key, "***")?;
+    }
+    map.end()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AuthInfo;
+
+    #[test]
+    fn the_secrets_show_in_neither_debug_nor_serialized_form() {
+        let info: AuthInfo = serde_json::from_str(
+            r#"{"appKey":"k","appSecret":"s3cr3t-app","signSecret":"s3cr3t-sign"}"#,
+        )
+        .unwrap();
+        let shown = [format!("{info:?}"), serde_json::to_string(&info).unwrap()];
+        for text in shown {
+            assert!(!text.contains("s3cr3t"), "{text}");
+            assert!(text.contains("signSecret"), "{text}");
+        }
+        assert_eq!(info.extra["signSecret"], "s3cr3t-sign", "kept for sealing");
+    }
 }
 
 /// Adds a platform authorization and answers the platform's consent URL (design 2.1).
