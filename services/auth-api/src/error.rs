@@ -103,6 +103,13 @@ impl AuthApiError {
             AuthApiError::OAuthExchange(cause) | AuthApiError::Platform(cause) => {
                 format!("{}（平台返回：{cause}）", api.message())
             }
+            AuthApiError::Invalid(errors) => {
+                let fields: Vec<String> = errors
+                    .iter()
+                    .map(|e| format!("{}：{}", e.field, e.message))
+                    .collect();
+                format!("{}（{}）", api.message(), fields.join("；"))
+            }
             _ => api.message().to_owned(),
         };
         (api.code(), message)

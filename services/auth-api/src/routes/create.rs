@@ -163,7 +163,26 @@ pub async fn create(
     state: web::Data<AppState>,
     body: leadgen_http::body::Json<CreateRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
+    let created = match add(&state, &user, body.into_inner()).await {
+        Ok(created) => created,
+        Err(e) => {
+            authorizations::record_create_refusal(&state, &user, &e).await;
+            return Err(e.into());
+        }
+    };
+    let location = format!("{}/platforms/{}", super::BASE, created.platform_id);
+    let consent = created.consent.clone();
+    let mut response = leadgen_http::created(created, &location);
+    super::consent::bind(&req, &state, &consent, &mut response);
+    Ok(response)
+}
+
+/// Checks every field at once, then adds the authorization.
+async fn add(
+    state: &AppState,
+    user: &leadgen_http::AuthUser,
+    body: CreateRequest,
+) -> Result<authorizations::Created, AuthApiError> {
     // Every failed field at once: the fields' own checks, a well-formed redirectUrl outside the
     // allowed front-end origins, and a well-formed callbackUrl that is not our callback.
     let mut errors = match body.validate() {
@@ -174,7 +193,7 @@ pub async fn create(
     };
     if let Some(url) = body.redirect_url.as_deref()
         && !errors.iter().any(|e| e.field == "redirectUrl")
-        && let Err(AuthApiError::Invalid(refused)) = authorizations::check_redirect(&state, url)
+        && let Err(AuthApiError::Invalid(refused)) = authorizations::check_redirect(state, url)
     {
         errors.extend(refused);
     }
@@ -197,19 +216,14 @@ pub async fn create(
         .as_ref()
         .and_then(|i| i.callback_url.as_deref())
         && !errors.iter().any(|e| e.field == "authInfo.callbackUrl")
-        && let Err(AuthApiError::Invalid(refused)) = authorizations::check_callback(&state, url)
+        && let Err(AuthApiError::Invalid(refused)) = authorizations::check_callback(state, url)
     {
         errors.extend(refused);
     }
     if !errors.is_empty() {
         errors.sort_by(|a, b| a.field.cmp(&b.field));
-        return Err(ApiError::validation(errors));
+        return Err(AuthApiError::Invalid(errors));
     }
     let new = NewAuthorization::try_from(body)?;
-    let created = authorizations::create(&state, &user, new).await?;
-    let location = format!("{}/platforms/{}", super::BASE, created.platform_id);
-    let consent = created.consent.clone();
-    let mut response = leadgen_http::created(created, &location);
-    super::consent::bind(&req, &state, &consent, &mut response);
-    Ok(response)
+    authorizations::create(state, user, new).await
 }

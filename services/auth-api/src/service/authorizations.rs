@@ -131,6 +131,37 @@ pub fn platform_key_errors(
     errors
 }
 
+/// Records a refused add in the operation log (design 7: the attempt, its result and the
+/// error), without a target: no authorization was created. Only refusals of the request
+/// itself (fields, keys, a platform switched off); a failure of ours is in the service's log.
+pub async fn record_create_refusal(state: &AppState, user: &AuthUser, e: &AuthApiError) {
+    if !matches!(
+        e,
+        AuthApiError::Invalid(_)
+            | AuthApiError::UnknownAuthInfoKey { .. }
+            | AuthApiError::PlatformNotSupported(_)
+    ) {
+        return;
+    }
+    let mut conn = match leadgen_db::conn(&state.pool).await {
+        Ok(conn) => conn,
+        Err(err) => {
+            tracing::warn!(error = %err, "Could not record a refused authorization");
+            return;
+        }
+    };
+    let what = (AuditAction::PlatformAuthCreate, AuditTarget::PlatformAuth);
+    super::record_refusal(
+        &mut conn,
+        user.tenant_id,
+        &operator(user),
+        what,
+        Vec::new(),
+        e,
+    )
+    .await;
+}
+
 /// Stores the authorization (secret sealed) as PENDING_AUTH and builds the consent URL.
 #[tracing::instrument(name = "auth.create_authorization", skip_all, fields(tenant_id = user.tenant_id.get(), platform_type = %new.platform_type))]
 pub async fn create(

@@ -35,7 +35,7 @@ pub async fn record_refusal(
     tenant: TenantId,
     op: &Operator,
     (action, target_type): (AuditAction, AuditTarget),
-    target_id: String,
+    target_ids: Vec<String>,
     e: &AuthApiError,
 ) {
     let entry = Entry {
@@ -44,7 +44,7 @@ pub async fn record_refusal(
         operator: op,
         action,
         target_type,
-        target_ids: vec![target_id],
+        target_ids,
         result: Err({
             let (code, message) = e.audit();
             format!("{code} {message}")

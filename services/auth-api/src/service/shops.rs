@@ -197,7 +197,15 @@ where
         .await;
     if let Err(e @ (AuthApiError::PlatformNotFound | AuthApiError::NotActive)) = &outcome {
         let what = (attempted, AuditTarget::PlatformAuth);
-        record_refusal(&mut conn, tenant, &operator(user), what, id.to_string(), e).await;
+        record_refusal(
+            &mut conn,
+            tenant,
+            &operator(user),
+            what,
+            vec![id.to_string()],
+            e,
+        )
+        .await;
     }
     outcome
 }
@@ -223,7 +231,15 @@ pub async fn reauthorize(
             AuditAction::PlatformAuthReauthorize,
             AuditTarget::PlatformAuth,
         );
-        record_refusal(&mut conn, tenant, &operator(user), what, id.to_string(), &e).await;
+        record_refusal(
+            &mut conn,
+            tenant,
+            &operator(user),
+            what,
+            vec![id.to_string()],
+            &e,
+        )
+        .await;
         return Err(e);
     };
     let platform_type = row

@@ -324,7 +324,15 @@ pub async fn request(
             | AuthApiError::PlatformNotFound),
         ) => {
             let what = (AuditAction::SyncRequest, AuditTarget::PlatformAuth);
-            super::record_refusal(&mut conn, tenant, &op, what, platform_id.to_string(), &e).await;
+            super::record_refusal(
+                &mut conn,
+                tenant,
+                &op,
+                what,
+                vec![platform_id.to_string()],
+                &e,
+            )
+            .await;
             Err(e)
         }
         Err(e) => Err(e),

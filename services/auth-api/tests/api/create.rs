@@ -231,7 +231,7 @@ async fn create_refuses_a_callback_url_that_is_not_our_callback() {
             "{callback}"
         );
     }
-    assert!(app.operation_log().await.is_empty());
+    app.only_refused_adds().await;
     // The configured callback itself, given explicitly, is ours.
     let body = json!({
         "platformType": "TAOBAO",
@@ -266,8 +266,24 @@ async fn create_reports_every_invalid_field_at_once() {
             "{expected} in {fields:?}"
         );
     }
-    // Nothing was stored.
-    assert!(app.operation_log().await.is_empty());
+    // Nothing was stored; the refused attempt is logged with every failed field (design 7).
+    let log = app.operation_log().await;
+    let [refused] = log.as_slice() else {
+        panic!("one refusal logged: {log:?}")
+    };
+    assert_eq!(
+        (
+            refused.action.as_str(),
+            refused.result.as_str(),
+            refused.target_ids.len()
+        ),
+        ("PLATFORM_AUTH_CREATE", "FAILURE", 0)
+    );
+    let message = refused.error_message.as_deref().unwrap_or_default();
+    assert!(message.starts_with("422 "), "{message}");
+    for field in ["platformType", "authInfo.appKey", "redirectUrl"] {
+        assert!(message.contains(field), "{field} in {message}");
+    }
     let list = app.list_platforms(Some(&token(1, &[VIEW])), &[]).await;
     let list = expect_envelope(list, StatusCode::OK, 200).await;
     assert_eq!(list["data"]["total"], 0);
@@ -325,7 +341,7 @@ async fn create_only_accepts_redirect_urls_of_the_allowed_origins() {
         )
         .await;
     assert_eq!(expect_invalid_fields(response).await, vec!["redirectUrl"]);
-    assert!(app.operation_log().await.is_empty());
+    app.only_refused_adds().await;
     // With another field failing too, both are listed.
     let response = app
         .create_authorization(
@@ -404,7 +420,20 @@ async fn create_refuses_a_platform_that_is_switched_off_with_40005() {
         .create_authorization(Some(&token(1, &[AUTH])), &body)
         .await;
     expect_envelope(response, StatusCode::BAD_REQUEST, 40005).await;
-    assert!(app.operation_log().await.is_empty());
+    let log = app.operation_log().await;
+    assert_eq!(
+        log.iter()
+            .map(|r| (r.action.as_str(), r.result.as_str()))
+            .collect::<Vec<_>>(),
+        [("PLATFORM_AUTH_CREATE", "FAILURE")]
+    );
+    assert!(
+        log[0]
+            .error_message
+            .as_deref()
+            .is_some_and(|m| m.starts_with("40005")),
+        "{log:?}"
+    );
 }
 
 #[tokio::test]

@@ -447,6 +447,16 @@ impl TestApp {
             .collect()
     }
 
+    /// Every entry of the operation log is a refused add (nothing was added).
+    pub async fn only_refused_adds(&self) {
+        let log = self.operation_log().await;
+        assert!(
+            log.iter()
+                .all(|r| r.action == "PLATFORM_AUTH_CREATE" && r.result == "FAILURE"),
+            "{log:?}"
+        );
+    }
+
     pub async fn operation_log(&self) -> Vec<OpLogRow> {
         let mut conn = self.conn().await;
         t_operation_log::table
