@@ -78,6 +78,14 @@ impl RawOrdersHandler {
                     return Ok(None);
                 }
                 let mut rows = raw_orders::find_many(conn, tenant, &ids).await?;
+                if rows.len() < ids.len() {
+                    // Deleted since (a disconnected shop's history purged), or not the
+                    // event's tenant's: a producer's mistake, never processed under it.
+                    tracing::warn!(
+                        orders.missing = ids.len() - rows.len(),
+                        "Raw orders named by the event are not the tenant's stored orders; skipped"
+                    );
+                }
                 // Rows processed since they were announced (the pending sweep, when this
                 // message came late) are not processed again: their buyers' leads would be
                 // rebuilt, and their shop marked changed for a rescore, for nothing.
