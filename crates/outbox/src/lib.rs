@@ -6,7 +6,12 @@
 //!   with it, so the relay publishes under the original trace.
 //! - [`Relay`] claims a producer's rows in id order with `FOR UPDATE SKIP LOCKED`, publishes them
 //!   together and waits for their broker confirms (one disk sync for the lot, not one per
-//!   event), deletes the confirmed rows and commits. A failed publish bumps the row's
+//!   event), deletes the confirmed rows and commits. While it keeps publishing full batches it
+//!   reads on after the last id it published, and from the start at least every
+//!   [`SWEEP_EVERY`] and whenever it caught up: the rows it deleted stay in the table until
+//!   vacuumed, and a pass from the start walks all of them (a backlog's burst read a few
+//!   hundred pages a pass). A row committed late below that id waits for the next pass from
+//!   the start. A failed publish bumps the row's
 //!   `attempts` and keeps the error text. Events go out in id order, but no order is promised
 //!   (several relay replicas, a row refused and retried later): consumers do not depend on it.
 //!   A crash after the confirm and before the commit publishes the row again: consumers dedupe
@@ -189,6 +194,10 @@ const RETRY_CAP: Duration = Duration::from_secs(5);
 /// process; a drain longer than the grace period would be killed anyway).
 const FINAL_PASSES: usize = 20;
 
+/// How long a relay that keeps publishing full batches reads on after the last id it published
+/// before it reads from the start again (rows committed late below it, rows backing off).
+pub const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
 /// Publishes one producer's committed events.
 #[derive(Clone)]
 pub struct Relay {
@@ -196,6 +205,40 @@ pub struct Relay {
     broker: Arc<Broker>,
     producer: &'static str,
     settings: OutboxSettings,
+    scan: Arc<std::sync::Mutex<Scan>>,
+}
+
+/// Where the relay's next pass reads from.
+#[derive(Debug, Default)]
+struct Scan {
+    /// The highest id published so far.
+    after: i64,
+    /// The last pass published a full batch: more may follow right behind it.
+    full: bool,
+    /// When a pass last read from the start.
+    swept: Option<std::time::Instant>,
+}
+
+impl Scan {
+    /// The id the next pass reads after: 0 (the start) unless it is in the middle of a burst.
+    fn next_after(&self) -> i64 {
+        let sweep_due = self.swept.is_none_or(|at| at.elapsed() >= SWEEP_EVERY);
+        if self.full && !sweep_due {
+            self.after
+        } else {
+            0
+        }
+    }
+
+    /// After a pass that read after `read_after` and published `published` (a refused or
+    /// unsent row makes the next pass read from the start).
+    fn passed(&mut self, read_after: i64, published: &[i64], batch: i64) {
+        if read_after == 0 {
+            self.swept = Some(std::time::Instant::now());
+        }
+        self.after = published.iter().copied().fold(self.after, i64::max);
+        self.full = i64::try_from(published.len()).unwrap_or(i64::MAX) >= batch;
+    }
 }
 
 impl Relay {
@@ -210,6 +253,7 @@ impl Relay {
             broker,
             producer,
             settings,
+            scan: Arc::default(),
         }
     }
 
@@ -221,6 +265,7 @@ impl Relay {
         let broker = Arc::clone(&self.broker);
         let producer = self.producer;
         let batch = self.settings.batch_size;
+        let after = self.scan.lock().map_or(0, |scan| scan.next_after());
         let (published, unavailable) = conn.transaction::<_, OutboxError, _>(|conn| {
             async move {
                 // The producer's rows in id order, but those backing off after the broker
@@ -229,6 +274,7 @@ impl Relay {
                 // refused for days, or counted through an outage, reaches that many attempts).
                 let rows: Vec<Row> = t_outbox::table
                     .filter(t_outbox::producer.eq(producer))
+                    .filter(t_outbox::id.gt(after))
                     .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
                         "(last_attempt_at IS NULL OR last_attempt_at < now() - make_interval(secs => LEAST(power(2, LEAST(attempts, 9)), 300)))",
                     ))
@@ -291,14 +337,17 @@ impl Relay {
                 }
                 diesel::delete(t_outbox::table.filter(t_outbox::id.eq_any(&published))).execute(conn).await?;
                 metrics::counter!("leadgen_outbox_published_total").increment(published.len() as u64);
-                Ok((published.len(), unavailable))
+                Ok((published, unavailable))
             }
             .scope_boxed()
         })
         .await?;
+        if let Ok(mut scan) = self.scan.lock() {
+            scan.passed(after, &published, batch);
+        }
         match unavailable {
             Some(e) => Err(OutboxError::Unavailable(e)),
-            None => Ok(published),
+            None => Ok(published.len()),
         }
     }
 

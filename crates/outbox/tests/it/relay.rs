@@ -416,3 +416,81 @@ async fn a_stopping_relay_publishes_what_was_committed_meanwhile() {
     assert_eq!(message_ids(&published), [late.id.to_string()]);
     fx.close().await;
 }
+
+/// Begins a transaction on its own connection and enqueues `event` in it, left uncommitted:
+/// its row holds a lower id than the rows committed meanwhile.
+async fn enqueue_uncommitted(
+    fx: &Fixture,
+    event: &CloudEvent<SyncRequestedV1>,
+) -> leadgen_db::PooledConn {
+    let mut conn = leadgen_db::conn(&fx.db.pool).await.expect("db connection");
+    diesel::sql_query("BEGIN")
+        .execute(&mut conn)
+        .await
+        .expect("begin");
+    leadgen_outbox::enqueue(&mut conn, PRODUCER, event)
+        .await
+        .expect("enqueue");
+    conn
+}
+
+async fn commit(mut conn: leadgen_db::PooledConn) {
+    diesel::sql_query("COMMIT")
+        .execute(&mut conn)
+        .await
+        .expect("commit");
+}
+
+/// In a burst (full batches) the relay reads on after the last id it published, so it does not
+/// walk the rows it deleted again; a row committed late below that id is published by the next
+/// pass from the start: once the relay caught up, or after `SWEEP_EVERY` of bursts.
+#[tokio::test]
+async fn a_row_committed_late_below_a_burst_is_published_by_the_next_pass_from_the_start() {
+    let fx = Fixture::new(&[CONSUMER]).await;
+    let relay = Relay::new(
+        fx.db.pool.clone(),
+        fx.broker.clone(),
+        PRODUCER,
+        leadgen_settings::OutboxSettings {
+            poll_interval_ms: 50,
+            batch_size: 2,
+        },
+    );
+    let left = |rows: Vec<(uuid::Uuid, i32, Option<String>)>| {
+        rows.into_iter().map(|(id, _, _)| id).collect::<Vec<_>>()
+    };
+    let events: Vec<_> = (1..=9).map(sync_event).collect();
+
+    let late = enqueue_uncommitted(&fx, &events[0]).await;
+    enqueue_committed(&fx, &events[1..3]).await;
+    assert_eq!(relay.relay_once().await.expect("relay"), 2, "a full batch");
+    commit(late).await;
+    enqueue_committed(&fx, &events[3..4]).await;
+    assert_eq!(relay.relay_once().await.expect("relay"), 1);
+    assert_eq!(
+        left(outbox_rows(&fx).await),
+        [events[0].id],
+        "the late row waits"
+    );
+    assert_eq!(
+        relay.relay_once().await.expect("relay"),
+        1,
+        "caught up: from the start"
+    );
+    assert!(outbox_rows(&fx).await.is_empty());
+
+    // Bursts that go on: the pass after SWEEP_EVERY reads from the start.
+    let late = enqueue_uncommitted(&fx, &events[4]).await;
+    enqueue_committed(&fx, &events[5..7]).await;
+    assert_eq!(relay.relay_once().await.expect("relay"), 2);
+    commit(late).await;
+    enqueue_committed(&fx, &events[7..9]).await;
+    tokio::time::sleep(leadgen_outbox::SWEEP_EVERY).await;
+    assert_eq!(relay.relay_once().await.expect("relay"), 2);
+    assert_eq!(left(outbox_rows(&fx).await), [events[8].id]);
+
+    let published = message_ids(&fx.drain(&fx.queue(CONSUMER)).await);
+    let order = [1, 2, 3, 0, 5, 6, 4, 7];
+    let expected: Vec<String> = order.iter().map(|&i| events[i].id.to_string()).collect();
+    assert_eq!(published, expected);
+}
