@@ -274,22 +274,17 @@ async fn an_order_recorded_late_inside_the_window_being_walked_is_not_missed() {
     );
     let mut announced: Vec<i64> = announced.concat();
     announced.sort_unstable();
-    let mut stored_ids: Vec<i64> = raw::table
+    let mut stored: Vec<(String, i64)> = raw::table
         .filter(raw::platform_id.eq(shop))
-        .select(raw::id)
-        .load(&mut conn)
-        .await
-        .expect("stored");
-    stored_ids.sort_unstable();
-    assert_eq!(announced, stored_ids);
-    let mut stored: Vec<String> = raw::table
-        .filter(raw::platform_id.eq(shop))
-        .select(raw::order_id)
+        .select((raw::order_id, raw::id))
         .load(&mut conn)
         .await
         .expect("stored");
     stored.sort();
-    assert_eq!(stored, ["late", "o-1", "o-2", "o-3", "o-4"]);
+    let (orders, mut ids): (Vec<String>, Vec<i64>) = stored.into_iter().unzip();
+    assert_eq!(orders, ["late", "o-1", "o-2", "o-3", "o-4"]);
+    ids.sort_unstable();
+    assert_eq!(announced, ids);
     // The probe and four pages (o-3 slipped from page 3 to page 4, already read), then the
     // window again: its probe and five pages.
     assert_eq!(AtomicUsize::load(&platform.calls, Ordering::SeqCst), 11);

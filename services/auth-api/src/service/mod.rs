@@ -55,3 +55,15 @@ pub async fn record_refusal(
         tracing::warn!(error = %err, action = action.as_str(), "Could not record a refused request");
     }
 }
+
+/// [`record_refusal`] of a request on one target.
+pub async fn record_refusal_on(
+    conn: &mut leadgen_db::PgConn,
+    tenant: TenantId,
+    op: &Operator,
+    what: (AuditAction, AuditTarget),
+    target: impl ToString,
+    e: &AuthApiError,
+) {
+    record_refusal(conn, tenant, op, what, vec![target.to_string()], e).await;
+}

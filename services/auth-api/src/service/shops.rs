@@ -17,7 +17,7 @@ use crate::repo::sync_tasks;
 use crate::service::authorizations::{
     Created, Listed, check_callback, check_redirect, with_last_syncs,
 };
-use crate::service::{announce, oauth, operator, record_refusal, syncs};
+use crate::service::{announce, oauth, operator, record_refusal_on, syncs};
 use crate::startup::AppState;
 
 /// The statuses a merchant may set: pause (`DISABLED`) or resume (`ACTIVE`).
@@ -197,15 +197,7 @@ where
         .await;
     if let Err(e @ (AuthApiError::PlatformNotFound | AuthApiError::NotActive)) = &outcome {
         let what = (attempted, AuditTarget::PlatformAuth);
-        record_refusal(
-            &mut conn,
-            tenant,
-            &operator(user),
-            what,
-            vec![id.to_string()],
-            e,
-        )
-        .await;
+        record_refusal_on(&mut conn, tenant, &operator(user), what, id, e).await;
     }
     outcome
 }
@@ -231,15 +223,7 @@ pub async fn reauthorize(
             AuditAction::PlatformAuthReauthorize,
             AuditTarget::PlatformAuth,
         );
-        record_refusal(
-            &mut conn,
-            tenant,
-            &operator(user),
-            what,
-            vec![id.to_string()],
-            &e,
-        )
-        .await;
+        record_refusal_on(&mut conn, tenant, &operator(user), what, id, &e).await;
         return Err(e);
     };
     let platform_type = row

@@ -59,15 +59,7 @@ pub async fn cancel(
     // An unknown or another tenant's sync, or one already over: refused, and logged.
     if let Err(e @ (AuthApiError::SyncNotFound | AuthApiError::SyncFinished)) = &outcome {
         let what = (AuditAction::SyncCancel, AuditTarget::SyncTask);
-        super::record_refusal(
-            &mut conn,
-            tenant,
-            &refusal_op,
-            what,
-            vec![sync_id.to_string()],
-            e,
-        )
-        .await;
+        super::record_refusal_on(&mut conn, tenant, &refusal_op, what, sync_id, e).await;
     }
     outcome
 }

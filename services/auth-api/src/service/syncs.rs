@@ -324,15 +324,7 @@ pub async fn request(
             | AuthApiError::PlatformNotFound),
         ) => {
             let what = (AuditAction::SyncRequest, AuditTarget::PlatformAuth);
-            super::record_refusal(
-                &mut conn,
-                tenant,
-                &op,
-                what,
-                vec![platform_id.to_string()],
-                &e,
-            )
-            .await;
+            super::record_refusal_on(&mut conn, tenant, &op, what, platform_id, &e).await;
             Err(e)
         }
         Err(e) => Err(e),

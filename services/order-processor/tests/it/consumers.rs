@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use leadgen_db::schema::{t_ecom_order_raw, t_lead_shop_stats};
-use leadgen_events::{CloudEvent, RawOrdersFetchedV1, routing};
+use leadgen_events::routing;
 use leadgen_messaging::{Broker, OutgoingMessage};
 use leadgen_test_support::{
     TestBroker, crypto_settings, database_settings, http_settings, outbox_settings,
@@ -63,17 +63,7 @@ async fn two_consumers_on_one_queue_give_the_same_leads_as_one_batch() {
         .await
         .unwrap();
     for batch in split(&ids, 5, 5) {
-        let event = CloudEvent::new(
-            "sync-worker",
-            leadgen_domain::TenantId::new(1),
-            RawOrdersFetchedV1 {
-                sync_task_id: leadgen_domain::SyncTaskId::new(run.tasks[0]),
-                platform_id: leadgen_domain::PlatformId::new(run.shops[0]),
-                platform_type: leadgen_domain::PlatformType::Jd,
-                raw_order_ids: batch,
-                malformed_count: 0,
-            },
-        );
+        let event = run.fetched(batch);
         publisher
             .publish(&OutgoingMessage {
                 routing_key: routing::ORDERS_FETCHED_V1.to_owned(),

@@ -12,7 +12,6 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use leadgen_db::schema::{t_lead_shop_stats, t_order_lead};
 use leadgen_domain::NeutralStatus::Completed;
-use leadgen_events::{CloudEvent, RawOrdersFetchedV1};
 use leadgen_messaging::{Handler as _, Incoming, Outcome};
 use order_processor::handler::RawOrdersHandler;
 
@@ -91,17 +90,7 @@ async fn an_announcement_that_comes_after_its_orders_were_processed_is_not_proce
     };
     let before = versions().await;
 
-    let event = CloudEvent::new(
-        "sync-worker",
-        leadgen_domain::TenantId::new(1),
-        RawOrdersFetchedV1 {
-            sync_task_id: leadgen_domain::SyncTaskId::new(run.tasks[0]),
-            platform_id: leadgen_domain::PlatformId::new(run.shops[0]),
-            platform_type: leadgen_domain::PlatformType::Jd,
-            raw_order_ids: ids,
-            malformed_count: 0,
-        },
-    );
+    let event = run.fetched(ids);
     let handler = RawOrdersHandler {
         pool: run.db.pool.clone(),
         processor: Arc::clone(&run.processor),

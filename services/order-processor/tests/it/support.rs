@@ -309,6 +309,24 @@ impl Run {
         }
     }
 
+    /// A `RawOrdersFetched` of the first shop's sync naming `raw_order_ids`.
+    pub fn fetched(
+        &self,
+        raw_order_ids: Vec<i64>,
+    ) -> leadgen_events::CloudEvent<leadgen_events::RawOrdersFetchedV1> {
+        leadgen_events::CloudEvent::new(
+            "sync-worker",
+            leadgen_domain::TenantId::new(1),
+            leadgen_events::RawOrdersFetchedV1 {
+                sync_task_id: leadgen_domain::SyncTaskId::new(self.tasks[0]),
+                platform_id: leadgen_domain::PlatformId::new(self.shops[0]),
+                platform_type: PlatformType::Jd,
+                raw_order_ids,
+                malformed_count: 0,
+            },
+        )
+    }
+
     /// Every live lead, keyed by its sorted order ids (ids differ between databases).
     pub async fn leads(&self) -> BTreeMap<Vec<String>, LeadView> {
         let mut conn = leadgen_db::conn(&self.db.pool).await.unwrap();
