@@ -85,28 +85,36 @@ async fn store_refreshed(
     .await
 }
 
-/// ACTIVE shops holding a refresh token whose access token expires before `before` (the
-/// refresher renews them ahead of expiry), soonest first, but for those in `skip` (whose
-/// refresh failed a moment ago: they must not hold the others back).
+/// ACTIVE shops holding a refresh token whose access token expires before `before`, or whose
+/// refresh token, still usable, lapses before `before` and before its access token (refreshed
+/// then, the grant goes on; left, the shop would be EXPIRED once the access token ends, and
+/// the merchant asked to authorize again for nothing). Soonest first, but for those in `skip`
+/// (whose refresh failed a moment ago: they must not hold the others back).
 pub async fn expiring(
     conn: &mut AsyncPgConnection,
     before: DateTime<Utc>,
     limit: i64,
     skip: &[i64],
 ) -> QueryResult<Vec<CredentialRow>> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::{Bool, Nullable, Timestamptz};
+    // A token that lives shorter than `before` looks ahead (a PDD token of 10 minutes) is
+    // refreshed past half its life, not on every pass: its life is read from when it was
+    // stored (`update_time`, which a status change also moves: the refresh then comes later,
+    // still before the expiry).
+    let access_due = auth::expiry_time.lt(before).and(sql::<Bool>(
+        "(expiry_time <= now() OR expiry_time - now() < (expiry_time - update_time) / 2)",
+    ));
+    let refresh_due = auth::refresh_expiry_time.lt(before).and(sql::<Bool>(
+        "refresh_expiry_time > now() AND refresh_expiry_time < expiry_time \
+         AND refresh_expiry_time - now() < (refresh_expiry_time - update_time) / 2",
+    ));
     auth::table
         .filter(auth::status.eq(AuthStatus::Active.as_str()))
         .filter(auth::id.ne_all(skip))
         .filter(auth::refresh_token.is_not_null())
-        .filter(auth::expiry_time.lt(before))
-        // A token that lives shorter than `before` looks ahead (a PDD token of 10 minutes) is
-        // refreshed past half its life, not on every pass: its life is read from when it was
-        // stored (`update_time`, which a status change also moves: the refresh then comes
-        // later, still before the expiry).
-        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
-            "(expiry_time <= now() OR expiry_time - now() < (expiry_time - update_time) / 2)",
-        ))
-        .order(auth::expiry_time.asc())
+        .filter(access_due.or(refresh_due))
+        .order(sql::<Nullable<Timestamptz>>("LEAST(expiry_time, refresh_expiry_time)").asc())
         .limit(limit)
         .select(CredentialRow::as_select())
         .load(conn)

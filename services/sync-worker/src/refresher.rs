@@ -1,6 +1,8 @@
 //! Tokens refreshed ahead of expiry, so a shop's sync or a salesperson's reveal never starts on
 //! a token about to die. Every `interval`, each ACTIVE shop whose access token expires within
-//! `ahead` is refreshed through its platform's own refresh call (Douyin hands back the same
+//! `ahead` (or whose refresh token, still usable, lapses within it and before the access token:
+//! the grant then goes on instead of ending with the access token) is refreshed through its
+//! platform's own refresh call (Douyin hands back the same
 //! pair while more than an hour is left, so `ahead` stays under an hour). A refused refresh
 //! token marks the shop EXPIRED (or INVALID when the grant is refused rather than lapsed) with
 //! the reason, and it is no longer scheduled. Any other failure (an answer the platform

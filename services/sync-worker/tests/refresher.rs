@@ -1,5 +1,6 @@
 //! Which shops the refresher renews ahead of expiry: those whose token expires within its
-//! look-ahead, and a short-lived token only past half its life, not on every pass. Against the
+//! look-ahead, and a short-lived token only past half its life, not on every pass; and those
+//! whose refresh token lapses before its access token, while it still works. Against the
 //! real PostgreSQL. A shop whose credentials do not open fails alone.
 
 use chrono::{Duration, Utc};
@@ -13,27 +14,55 @@ async fn a_short_lived_token_is_refreshed_past_half_its_life_not_on_every_pass()
     let db = TestDb::new().await;
     let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
     let now = Utc::now();
-    // (stored, expires): a day's token with ten minutes left; a ten-minute token stored a
-    // minute ago; the same stored seven minutes ago; a day's token with hours left; an expired
-    // token whose record changed since.
+    // (stored, expires, refresh expires): a day's token with ten minutes left; a ten-minute
+    // token stored a minute ago; the same stored seven minutes ago; a day's token with hours
+    // left; an expired token whose record changed since. Then tokens of 90 days whose refresh
+    // token lapses first: in ten minutes (refreshed now, or the grant ends with the access
+    // token), in two days (not yet), and five minutes ago (too late: nothing to refresh with).
+    let days = |d: i64| now + Duration::days(d);
     let cases = [
-        (now - Duration::hours(24), now + Duration::minutes(10), true),
+        (
+            now - Duration::hours(24),
+            now + Duration::minutes(10),
+            None,
+            true,
+        ),
         (
             now - Duration::minutes(1),
             now + Duration::minutes(9),
+            None,
             false,
         ),
-        (now - Duration::minutes(7), now + Duration::minutes(3), true),
-        (now - Duration::hours(1), now + Duration::hours(23), false),
-        (now - Duration::minutes(1), now - Duration::minutes(5), true),
+        (
+            now - Duration::minutes(7),
+            now + Duration::minutes(3),
+            None,
+            true,
+        ),
+        (
+            now - Duration::hours(1),
+            now + Duration::hours(23),
+            None,
+            false,
+        ),
+        (
+            now - Duration::minutes(1),
+            now - Duration::minutes(5),
+            None,
+            true,
+        ),
+        (days(-30), days(60), Some(now + Duration::minutes(10)), true),
+        (days(-30), days(60), Some(days(2)), false),
+        (days(-30), days(60), Some(now - Duration::minutes(5)), false),
     ];
     let mut expected = Vec::new();
-    for (stored, expires, due) in cases {
+    for (stored, expires, refresh_expires, due) in cases {
         let shop = db.active_shop(1, "PDD").await;
         diesel::update(auth::table.find(shop))
             .set((
                 auth::refresh_token.eq(Some("sealed-refresh")),
                 auth::expiry_time.eq(Some(expires)),
+                auth::refresh_expiry_time.eq(refresh_expires),
                 auth::update_time.eq(stored),
             ))
             .execute(&mut conn)
