@@ -173,8 +173,9 @@ impl Registry {
 
 /// Sends one platform request inside an HTTP client span (OpenTelemetry HTTP semantic
 /// conventions: named by the method, with `http.request.method`, `server.address`,
-/// `server.port`, `url.scheme` and `http.response.status_code`; never the URL, whose query may
-/// carry tokens and signatures), with the trace context in `traceparent`.
+/// `server.port`, `url.scheme`, `url.full` with every query value redacted (the query carries
+/// tokens and signatures), `http.response.status_code`, and `error.type` when it fails), with
+/// the trace context in `traceparent`.
 pub async fn send(request: reqwest::RequestBuilder) -> Result<reqwest::Response, reqwest::Error> {
     use tracing::Instrument as _;
     let (client, request) = request.build_split();
@@ -188,7 +189,9 @@ pub async fn send(request: reqwest::RequestBuilder) -> Result<reqwest::Response,
         server.address = url.host_str().unwrap_or_default(),
         server.port = url.port_or_known_default().unwrap_or_default(),
         url.scheme = url.scheme(),
+        url.full = redacted_url(url),
         http.response.status_code = tracing::field::Empty,
+        error.r#type = tracing::field::Empty,
         otel.status_code = tracing::field::Empty,
     );
     let headers = span.in_scope(leadgen_telemetry::inject_current);
@@ -203,16 +206,44 @@ pub async fn send(request: reqwest::RequestBuilder) -> Result<reqwest::Response,
     let result = client.execute(request).instrument(span.clone()).await;
     match &result {
         Ok(response) => {
-            span.record("http.response.status_code", response.status().as_u16());
-            if response.status().is_server_error() {
+            let status = response.status();
+            span.record("http.response.status_code", status.as_u16());
+            if status.is_client_error() || status.is_server_error() {
+                span.record("error.type", status.as_str());
+            }
+            if status.is_server_error() {
                 span.record("otel.status_code", "ERROR");
             }
         }
-        Err(_) => {
+        Err(e) => {
+            let kind = if e.is_timeout() {
+                "timeout"
+            } else if e.is_connect() {
+                "connect"
+            } else {
+                "request"
+            };
+            span.record("error.type", kind);
             span.record("otel.status_code", "ERROR");
         }
     }
     result
+}
+
+/// `url` for `url.full`: no credentials, every query value `REDACTED` (the names stay).
+fn redacted_url(url: &url::Url) -> String {
+    let mut shown = url.clone();
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    shown.set_fragment(None);
+    if shown.query().is_some() {
+        let names: Vec<String> = url.query_pairs().map(|(k, _)| k.into_owned()).collect();
+        shown
+            .query_pairs_mut()
+            .clear()
+            .extend_pairs(names.iter().map(|k| (k.as_str(), "REDACTED")));
+    }
+    shown.to_string()
 }
 
 #[cfg(test)]
@@ -220,6 +251,20 @@ mod tests {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
     use super::*;
+
+    #[test]
+    fn a_calls_url_is_shown_without_credentials_or_query_values() {
+        let url = url::Url::parse(
+            "https://user:pw@openapi-fxg.jinritemai.com/order/searchList?app_key=k&access_token=AT-1&sign=abc#x",
+        )
+        .unwrap();
+        assert_eq!(
+            redacted_url(&url),
+            "https://openapi-fxg.jinritemai.com/order/searchList?app_key=REDACTED&access_token=REDACTED&sign=REDACTED"
+        );
+        let plain = url::Url::parse("https://eco.taobao.com/router/rest").unwrap();
+        assert_eq!(redacted_url(&plain), "https://eco.taobao.com/router/rest");
+    }
 
     /// A server that answers every request with `answer`, as written.
     async fn answering(answer: &'static str) -> String {
