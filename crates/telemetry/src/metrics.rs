@@ -156,6 +156,11 @@ fn describe() {
         Unit::Seconds,
         "One batch of orders processed into buyer-leads"
     );
+    describe_histogram!(
+        "leadgen_rescore_duration_seconds",
+        Unit::Seconds,
+        "One shop's rescore: its live leads ranked, scored and the changed ones written"
+    );
     describe_counter!(
         "leadgen_scorer_calls_total",
         "External scorer calls, by outcome"

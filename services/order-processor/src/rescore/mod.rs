@@ -159,8 +159,11 @@ impl Rescore {
         else {
             return Ok(None);
         };
+        let started = std::time::Instant::now();
         match self.rescore_shop(&mut conn, &claim, as_of).await {
             Ok(done) => {
+                metrics::histogram!("leadgen_rescore_duration_seconds")
+                    .record(started.elapsed().as_secs_f64());
                 self.failures.succeeded(claim.platform_id);
                 Ok(Some(done))
             }
