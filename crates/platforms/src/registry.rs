@@ -114,8 +114,13 @@ pub async fn read_json(
             detail: format!("HTTP {status}"),
         });
     }
-    serde_json::from_slice(&body)
-        .map_err(|e| PlatformError::Malformed(format!("HTTP {status}，响应体不是 JSON：{e}")))
+    serde_json::from_slice(&body).map_err(|e| {
+        PlatformError::Malformed(format!(
+            "HTTP {status}，响应体不是 JSON（第 {} 行第 {} 列）",
+            e.line(),
+            e.column()
+        ))
+    })
 }
 
 /// Every platform we have an adapter for.

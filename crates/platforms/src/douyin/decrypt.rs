@@ -126,7 +126,7 @@ pub fn parse_decrypt_response(
         })
         .ok_or_else(|| PlatformError::DecryptFailed {
             code: String::new(),
-            message: format!("decrypt_infos has no item for order {}", request.order_id),
+            message: format!("decrypt_infos 中没有订单 {} 的条目", request.order_id),
         })?;
     // Only a stated 0 is success: an item that does not say whether it decrypted may carry
     // anything in `decrypt_text`, and a salesperson would dial it.
@@ -157,7 +157,7 @@ pub fn parse_decrypt_response(
     match str_at(item, "decrypt_text").trim() {
         "" => Err(PlatformError::DecryptFailed {
             code: err_no.to_string(),
-            message: "decrypt_text is empty".into(),
+            message: "decrypt_text 为空".into(),
         }),
         // Without the flag (absent, or false) a privacy number `18400913965-7576` is still read
         // as one: handed on as a plain number, its extension would be lost.

@@ -133,7 +133,7 @@ pub fn parse_decrypt_response(
         })
         .ok_or_else(|| PlatformError::DecryptFailed {
             code: code.to_string(),
-            message: format!("no receiver for order {} and this oaid", request.order_id),
+            message: format!("订单 {} 没有该 oaid 对应的收货人", request.order_id),
         })?;
     let mobile = text(item.get("consMobilePhone")).unwrap_or_default();
     let mobile = mobile.trim();
@@ -151,7 +151,7 @@ pub fn parse_decrypt_response(
     match (mobile, phone.trim()) {
         ("", "") => Err(PlatformError::DecryptFailed {
             code: code.to_string(),
-            message: "the receiver has neither mobile nor phone".into(),
+            message: "收货人既无手机号也无固定电话".into(),
         }),
         // Without the flag (absent, or false) a privacy number is still read as one: handed on
         // as a plain number, its extension would be lost and the call reach nobody.

@@ -100,7 +100,7 @@ pub fn parse_decrypt_response(
         })
         .ok_or_else(|| PlatformError::DecryptFailed {
             code: String::new(),
-            message: format!("decryptResult has no item for order {}", request.order_id),
+            message: format!("decryptResult 中没有订单 {} 的条目", request.order_id),
         })?;
     // Only a stated 0 is success: an item that does not say whether it decrypted may carry
     // anything in `decryptedData`, and a salesperson would dial it.
@@ -116,7 +116,7 @@ pub fn parse_decrypt_response(
     if decrypted.trim().is_empty() {
         return Err(PlatformError::DecryptFailed {
             code: code.to_string(),
-            message: "decryptedData is empty".into(),
+            message: "decryptedData 为空".into(),
         });
     }
     let expires_at: Option<DateTime<Utc>> = int(item.get("expireTime"))

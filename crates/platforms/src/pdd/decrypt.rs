@@ -104,7 +104,7 @@ pub fn parse_decrypt_response(
         })
         .ok_or_else(|| PlatformError::DecryptFailed {
             code: String::new(),
-            message: format!("data_decrypt_list has no item for {}", request.order_id),
+            message: format!("data_decrypt_list 中没有订单 {} 的条目", request.order_id),
         })?;
     // Only a stated 0 is success: an item that does not say whether it decrypted may carry
     // anything in `decrypted_data`, and a salesperson would dial it.
@@ -129,7 +129,7 @@ pub fn parse_decrypt_response(
     if decrypted.is_empty() {
         return Err(PlatformError::DecryptFailed {
             code: code.to_string(),
-            message: "decrypted_data is empty".into(),
+            message: "decrypted_data 为空".into(),
         });
     }
     // Not flagged: a privacy number written `main-extension` is still one, never plain.

@@ -148,14 +148,14 @@ pub fn parse_decrypt_response(
         .ok_or_else(|| PlatformError::DecryptFailed {
             code: String::new(),
             message: format!(
-                "receiver_list has no receiver for tid {} and this oaid",
+                "receiver_list 中没有订单 {} 的该 oaid 对应的收货人",
                 request.order_id
             ),
         })?;
     if receiver.get("matched").is_some() && flag(receiver.get("matched")) != Some(true) {
         return Err(PlatformError::DecryptFailed {
             code: "matched=false".into(),
-            message: "the oaid is not the trade's current receiver; fetch the trade again".into(),
+            message: "该 oaid 已不是订单当前的收货人，请重新同步订单".into(),
         });
     }
     let mobile = str_at(receiver, "mobile").trim();
@@ -173,7 +173,7 @@ pub fn parse_decrypt_response(
     match (mobile, phone) {
         ("", "") => Err(PlatformError::DecryptFailed {
             code: String::new(),
-            message: "the receiver has neither mobile nor phone".into(),
+            message: "收货人既无手机号也无固定电话".into(),
         }),
         // Without the flag (absent, or false) a privacy number is still read as one: handed on
         // as a plain number, its extension would be lost and the call reach nobody.
