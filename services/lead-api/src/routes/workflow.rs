@@ -5,13 +5,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use leadgen_domain::{LeadId, LeadProcessStatus};
 use leadgen_http::paging::Paging;
 use leadgen_http::query::int;
-use leadgen_http::{ApiError, Authorized, FieldError, needs};
+use leadgen_http::{ApiError, AuthUser, Authorized, FieldError, Permission, needs};
 use serde::Deserialize;
 use validator::Validate;
 
 use crate::error::LeadApiError;
-use crate::service::detail;
 use crate::service::workflow::{self, ChangeStatus, MAX_BULK, MAX_NOTE_CHARS};
+use crate::service::{audit, detail};
 use crate::startup::AppState;
 
 /// `ordersPage`, `ordersSize`: the page of the buyer's orders.
@@ -105,6 +105,28 @@ fn status_of(value: Option<&str>) -> Result<LeadProcessStatus, ApiError> {
 }
 
 /// The note as stored: trimmed, and absent when blank.
+/// The change a `PATCH /leads/{leadId}` asks for: its body and its If-Match.
+fn change_of(
+    lead_id: LeadId,
+    req: &HttpRequest,
+    body: Result<leadgen_http::body::Json<LeadStatusBody>, actix_web::Error>,
+) -> Result<ChangeStatus, ApiError> {
+    let body = body
+        .map_err(|e| match e.as_error::<ApiError>() {
+            Some(refused) => refused.clone(),
+            None => ApiError::bad_request("请求体不是合法的 JSON"),
+        })?
+        .into_inner();
+    body.validate()
+        .map_err(|e| leadgen_http::error::from_validation(&e))?;
+    Ok(ChangeStatus {
+        lead_id,
+        version: if_match(req)?,
+        to: status_of(body.process_status.as_deref())?,
+        note: note_of(body.note),
+    })
+}
+
 fn note_of(note: Option<String>) -> Option<String> {
     note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty())
 }
@@ -155,23 +177,39 @@ fn if_match(req: &HttpRequest) -> Result<Option<i32>, LeadApiError> {
         (status = 500, description = "内部错误", body = leadgen_http::openapi::ErrorEnvelope)
     ))]
 pub async fn patch(
-    user: Authorized<needs::Process>,
-    _: leadgen_http::query::NoQuery,
+    user: AuthUser,
+    query: Result<leadgen_http::query::NoQuery, ApiError>,
     state: web::Data<AppState>,
-    path: web::Path<i64>,
+    path: Result<web::Path<i64>, actix_web::Error>,
     req: HttpRequest,
-    body: leadgen_http::body::Json<LeadStatusBody>,
-) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
-    body.validate()
-        .map_err(|e| leadgen_http::error::from_validation(&e))?;
-    let request = ChangeStatus {
-        lead_id: LeadId::new(path.into_inner()),
-        version: if_match(&req)?,
-        to: status_of(body.process_status.as_deref())?,
-        note: note_of(body.note),
+    body: Result<leadgen_http::body::Json<LeadStatusBody>, actix_web::Error>,
+) -> actix_web::Result<HttpResponse> {
+    // The permission first, as for every endpoint; a refusal is audited like a refused change
+    // (design 7: who tried what on which lead), and so is a request that cannot be read.
+    if user.require(Permission::Process).is_err() {
+        let refused = LeadApiError::Forbidden(Permission::Process);
+        if let Ok(path) = &path {
+            let lead_id = LeadId::new(**path);
+            workflow::refused(&state, &user, lead_id, refused.audit())
+                .await
+                .map_err(ApiError::from)?;
+        }
+        return Err(ApiError::from(refused).into());
+    }
+    query?;
+    let lead_id = LeadId::new(path?.into_inner());
+    let request = match change_of(lead_id, &req, body) {
+        Ok(request) => request,
+        Err(refused) => {
+            workflow::refused(&state, &user, lead_id, audit::refusal(&refused))
+                .await
+                .map_err(ApiError::from)?;
+            return Err(refused.into());
+        }
     };
-    let changed = workflow::change(&state, &user, request).await?;
+    let changed = workflow::change(&state, &user, request)
+        .await
+        .map_err(ApiError::from)?;
     let etag = format!("\"{}\"", changed.version);
     let mut response = leadgen_http::ok(changed);
     if let Ok(value) = header::HeaderValue::from_str(&etag) {

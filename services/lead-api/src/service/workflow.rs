@@ -81,6 +81,27 @@ pub async fn change(
     outcome
 }
 
+/// A status change refused before it reached the lead: without `lead:order:process`, or
+/// because its body or If-Match could not be read. Only the operation log records it;
+/// `refusal` is the code and message the caller is answered with.
+pub async fn refused(
+    state: &AppState,
+    user: &AuthUser,
+    lead_id: LeadId,
+    refusal: (u32, String),
+) -> Result<(), LeadApiError> {
+    let mut conn = leadgen_db::conn(&state.pool).await?;
+    let line = audit::Line {
+        operator: &audit::operator(user),
+        action: AuditAction::LeadStatusChange,
+        leads: vec![lead_id.to_string()],
+        outcome: Err(refusal),
+        detail: None,
+    };
+    let trace_id = leadgen_telemetry::current_trace_id();
+    Ok(audit::record(&mut conn, user.tenant_id, line, &trace_id).await?)
+}
+
 /// Refusals are part of the audit trail too (who tried what on which lead). An unknown lead or
 /// another tenant's is recorded too, in the caller's own tenant: probing for other tenants' ids
 /// leaves a trace. A failure of ours (the database) is not a refusal.

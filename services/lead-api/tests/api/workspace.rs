@@ -207,6 +207,12 @@ async fn a_status_change_needs_the_version_records_who_and_is_announced() {
         .patch_status(1, s.a, Some("\"1\", \"2\""), change.clone())
         .await;
     expect_envelope(response, StatusCode::BAD_REQUEST, 400).await;
+    let log = app.operation_log().await;
+    let refused = log.last().expect("audited");
+    assert!(
+        refused.2 == "FAILURE" && refused.3.as_deref().is_some_and(|e| e.starts_with("400 ")),
+        "a request that cannot be read is audited too: {refused:?}"
+    );
     let response = app
         .patch_status(1, s.a, Some("\"7\""), change.clone())
         .await;
@@ -227,6 +233,17 @@ async fn a_status_change_needs_the_version_records_who_and_is_announced() {
         .await
         .expect("PATCH");
     expect_envelope(response, StatusCode::FORBIDDEN, 403).await;
+    let log = app.operation_log().await;
+    let refused = log.last().expect("audited");
+    assert_eq!(
+        (refused.0.as_str(), &refused.1, refused.2.as_str()),
+        ("LEAD_STATUS_CHANGE", &vec![s.a.to_string()], "FAILURE"),
+        "who tried without the permission is audited"
+    );
+    assert!(
+        refused.3.as_deref().is_some_and(|e| e.starts_with("403 ")),
+        "{refused:?}"
+    );
     // The permission is checked before the body is read: a malformed body changes nothing.
     let response = app
         .client
