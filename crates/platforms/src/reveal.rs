@@ -220,9 +220,25 @@ impl RevealedContact {
         self.extension.as_ref().map(ExposeSecret::expose_secret)
     }
 
-    /// When a privacy number stops forwarding, if the platform says.
+    /// When a privacy number stops forwarding, if the platform says (or as assumed,
+    /// [`RevealedContact::with_assumed_expiry`]).
     pub fn expires_at(&self) -> Option<DateTime<Utc>> {
         self.expires_at
+    }
+
+    /// A privacy number the platform gave without its expiry, given
+    /// [`leadgen_domain::contact::ASSUMED_PRIVACY_NUMBER_DAYS`] after `ordered` (its order's time), as one
+    /// sent in clear is ([`leadgen_domain::ContactField::with_assumed_expiry`]); anything else
+    /// as it is.
+    #[must_use]
+    pub fn with_assumed_expiry(mut self, ordered: DateTime<Utc>) -> Self {
+        if self.extension.is_some() && self.expires_at.is_none() {
+            self.expires_at = Some(
+                ordered
+                    + chrono::Duration::days(leadgen_domain::contact::ASSUMED_PRIVACY_NUMBER_DAYS),
+            );
+        }
+        self
     }
 
     /// Why a salesperson could not dial this number at `now`, if so: the platform answered a
@@ -379,6 +395,27 @@ mod tests {
             why.contains("失效") && !why.contains("18877771111"),
             "{why}"
         );
+    }
+
+    /// A privacy number decrypted without its expiry lapses as one sent in clear does: 15 days
+    /// after its order. A given expiry, and a real number, stay as they are.
+    #[test]
+    fn a_privacy_number_without_its_expiry_is_given_the_assumed_one() {
+        let now = Utc::now();
+        let old_order = now - chrono::Duration::days(20);
+        let assumed = RevealedContact::virtual_number("18877771111", "123", None)
+            .with_assumed_expiry(old_order);
+        assert_eq!(
+            assumed.expires_at(),
+            Some(old_order + chrono::Duration::days(15))
+        );
+        assert!(assumed.undialable(now).is_some(), "lapsed five days ago");
+        let given = Some(now + chrono::Duration::days(3));
+        let kept = RevealedContact::virtual_number("18877771111", "123", given)
+            .with_assumed_expiry(old_order);
+        assert_eq!(kept.expires_at(), given);
+        let plain = RevealedContact::plain("13800000000").with_assumed_expiry(old_order);
+        assert_eq!(plain.expires_at(), None);
     }
 
     #[test]

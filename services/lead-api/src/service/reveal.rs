@@ -69,6 +69,9 @@ struct Target {
     /// Unknown (0) until the order whose contact the lead shows is found.
     platform_id: PlatformId,
     order_id: String,
+    /// The order's time, once found: a privacy number's expiry is assumed from it when the
+    /// platform does not give it.
+    ordered: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Reveals the lead's number and audits the attempt, whatever its outcome: an unknown lead or
@@ -83,6 +86,7 @@ pub async fn reveal(
         lead_id: request.lead_id,
         platform_id: PlatformId::new(0),
         order_id: String::new(),
+        ordered: None,
     };
     let outcome = attempt(state, user, &request, &mut target).await;
     let trace_id = leadgen_telemetry::current_trace_id();
@@ -236,6 +240,14 @@ async fn attempt(
         // platform's words.
         Err(e) => return Err(LeadApiError::Unexpected(e.into())),
     };
+    // A privacy number decrypted without its expiry lapses as one sent in clear does.
+    let revealed = match target.ordered {
+        Some(ordered) => revealed.with_assumed_expiry(ordered),
+        None => revealed,
+    };
+    if let Some(why) = revealed.undialable(chrono::Utc::now()) {
+        return Err(LeadApiError::NotDecryptable(why));
+    }
     remember_phone(state, user.tenant_id, source, &revealed).await;
     Ok(answered(answer, &revealed))
 }
@@ -294,6 +306,7 @@ async fn prepare(
     // Never serde_json's own error: it would quote the buyer's data into the log.
     let order: RawOrder = leadgen_domain::stored_json::parse(&json)
         .map_err(|e| LeadApiError::Unexpected(e.into()))?;
+    target.ordered = Some(order.order_time());
     let platform: PlatformType = found
         .platform_type
         .parse()
