@@ -86,6 +86,15 @@ async fn status_and_error(db: &TestDb, id: i64) -> (String, Option<String>) {
 async fn a_dead_lettered_request_fails_its_running_task_with_the_reason() {
     let db = TestDb::new().await;
     let (platform, id) = task_with_status(&db, "RUNNING").await;
+    // A salesperson asked for it: the run's end is logged as theirs.
+    diesel::update(task::table.find(id))
+        .set((
+            task::requested_by.eq(Some(7_i64)),
+            task::requested_by_name.eq(Some("张三")),
+        ))
+        .execute(&mut leadgen_db::conn(&db.pool).await.expect("conn"))
+        .await
+        .expect("requester");
     let handler = handler(&db);
     let message = request(platform, id);
 
@@ -111,6 +120,13 @@ async fn a_dead_lettered_request_fails_its_running_task_with_the_reason() {
         .expect("operation log");
     assert_eq!(logged.len(), 1, "{logged:?}");
     assert_eq!(logged[0].0, "FAILURE");
+    let operator: (Option<i64>, Option<String>) = t_operation_log::table
+        .filter(t_operation_log::action.eq("SYNC_RUN"))
+        .select((t_operation_log::operator_id, t_operation_log::operator_name))
+        .first(&mut conn)
+        .await
+        .expect("operator");
+    assert_eq!(operator, (Some(7), Some("张三".to_owned())));
     // The sync's end carries its outcome and counts (design 7: 成功/失败数量).
     let detail = logged[0].2.as_ref().expect("detail");
     assert_eq!(detail["status"], "FAILED", "{detail}");

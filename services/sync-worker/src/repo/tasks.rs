@@ -514,9 +514,11 @@ pub async fn insert_scheduled(
     Ok(rows.into_iter().next().map(|r| SyncTaskId::new(r.id)))
 }
 
-/// Writes a task's transition to the operation log, the system acting (`SYNC_RUN`,
-/// `SYNC_RESUME`). A `SYNC_RUN` (the task ended) carries its outcome and counts as `detail`
-/// (design 7: 成功/失败数量), read from the task as just finished.
+/// Writes a task's transition to the operation log (`SYNC_RUN`, `SYNC_RESUME`). A `SYNC_RUN`
+/// (the task ended) carries its outcome and counts as `detail` (design 7: 成功/失败数量), read
+/// from the task as just finished, and is the requester's when a user asked for the sync (a
+/// salesperson filtering the log by operator finds their sync's result), the system's
+/// otherwise; a `SYNC_RESUME` is the system's.
 pub async fn log(
     conn: &mut AsyncPgConnection,
     task: (TenantId, SyncTaskId, PlatformId),
@@ -525,19 +527,29 @@ pub async fn log(
     trace_id: &str,
 ) -> QueryResult<()> {
     let (tenant, task_id, platform_id) = task;
-    let entry = leadgen_db::oplog::Entry {
+    let entry = |operator| leadgen_db::oplog::Entry {
         tenant_id: tenant,
         service: crate::SERVICE,
-        operator: &leadgen_db::oplog::Operator::System,
+        operator,
         action,
         target_type: AuditTarget::SyncTask,
         target_ids: leadgen_db::oplog::sync_task_targets(task_id, platform_id),
-        result,
+        result: result.clone(),
     };
+    let system = leadgen_db::oplog::Operator::System;
     if action != AuditAction::SyncRun {
-        return leadgen_db::oplog::record(conn, entry, trace_id).await;
+        return leadgen_db::oplog::record(conn, entry(&system), trace_id).await;
     }
-    let (status, success, failure, new, updated, unchanged) = task::table
+    let (status, success, failure, new, updated, unchanged, requested_by, requested_by_name): (
+        String,
+        i32,
+        i32,
+        i32,
+        i32,
+        i32,
+        Option<i64>,
+        Option<String>,
+    ) = task::table
         .find(task_id.get())
         .select((
             task::status,
@@ -546,8 +558,10 @@ pub async fn log(
             task::new_count,
             task::updated_count,
             task::unchanged_count,
+            task::requested_by,
+            task::requested_by_name,
         ))
-        .first::<(String, i32, i32, i32, i32, i32)>(conn)
+        .first(conn)
         .await?;
     let detail = serde_json::json!({
         "status": status,
@@ -557,5 +571,12 @@ pub async fn log(
         "updatedCount": updated,
         "unchangedCount": unchanged,
     });
-    leadgen_db::oplog::record_detailed(conn, entry, &detail, trace_id).await
+    let operator = match requested_by {
+        Some(id) => leadgen_db::oplog::Operator::User {
+            id: leadgen_domain::UserId::new(id),
+            name: requested_by_name.unwrap_or_default(),
+        },
+        None => system,
+    };
+    leadgen_db::oplog::record_detailed(conn, entry(&operator), &detail, trace_id).await
 }
