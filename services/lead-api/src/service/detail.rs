@@ -32,6 +32,8 @@ pub struct LeadDetail {
     pub merged_lead_ids: Vec<i64>,
     #[schema(value_type = leadgen_http::openapi::PageOf<OrderView>)]
     pub orders: Page<OrderView>,
+    /// The newest 200 status changes, newest first, with those of the leads merged into this
+    /// one (the operation log keeps every one).
     pub status_history: Vec<StatusChangeView>,
 }
 
