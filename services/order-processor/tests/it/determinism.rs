@@ -57,20 +57,39 @@ async fn a_lead_is_a_buyer_merged_across_shops_by_phone() {
     assert!(refunded.1.reasons.to_string().contains("REFUND"));
 }
 
-#[tokio::test]
-async fn arrival_order_and_batch_boundaries_do_not_change_the_leads() {
-    let (_reference_run, expected) = reference().await;
-    for seed in [7_u64, 1_234, 99_991] {
-        let run = Run::new().await;
-        let mut specs = scenario();
-        shuffle(&mut specs, seed);
-        for batch in split(&specs, seed, 9) {
-            let ids = run.store(&batch, "PENDING").await;
-            run.process(&ids).await;
-        }
-        run.rescore_all().await;
-        assert_eq!(run.leads().await, expected, "seed {seed}");
-    }
+/// A property over the real pipeline and database: any arrival order and any batch split
+/// (batches of 1 to `max_batch` orders) give the reference's leads, tags and scores, and every
+/// processed order is linked to the lead that lists it. Each case is a database of its own,
+/// so the cases are few.
+#[test]
+fn arrival_order_and_batch_boundaries_do_not_change_the_leads() {
+    use proptest::prelude::*;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let expected = rt.block_on(async { reference().await.1 });
+    let config = ProptestConfig {
+        cases: 6,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    };
+    proptest!(config, |(seed in any::<u64>(), max_batch in 1_usize..=20)| {
+        let (leads, unlinked) = rt.block_on(async {
+            let run = Run::new().await;
+            let mut specs = scenario();
+            shuffle(&mut specs, seed);
+            for batch in split(&specs, seed, max_batch) {
+                let ids = run.store(&batch, "PENDING").await;
+                run.process(&ids).await;
+            }
+            run.rescore_all().await;
+            (run.leads().await, run.orders_not_linked_to_their_lead().await)
+        });
+        prop_assert_eq!(unlinked, Vec::<String>::new());
+        prop_assert_eq!(&leads, &expected, "seed {} max {}", seed, max_batch);
+    });
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

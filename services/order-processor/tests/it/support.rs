@@ -1,14 +1,16 @@
 //! Fixtures: a database per test, shops, raw orders sealed as sync-worker stores them, and a
 //! canonical view of the leads to compare runs.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection as _, RunQueryDsl};
 use leadgen_db::ScopedFutureExt as _;
-use leadgen_db::schema::{t_ecom_order_raw, t_ecom_platform_auth, t_ecom_sync_task, t_order_lead};
+use leadgen_db::schema::{
+    t_ecom_order_processed, t_ecom_order_raw, t_ecom_platform_auth, t_ecom_sync_task, t_order_lead,
+};
 use leadgen_domain::{
     BuyerRef, ContactField, Money, NeutralStatus, OrderItem, PlatformType, RawOrder, Receiver,
 };
@@ -325,6 +327,40 @@ impl Run {
                 malformed_count: 0,
             },
         )
+    }
+
+    /// The processed orders not linked to a live lead that lists them (`user_id` missing, or a
+    /// lead whose `orderIds` do not hold the order).
+    pub async fn orders_not_linked_to_their_lead(&self) -> Vec<String> {
+        let mut conn = leadgen_db::conn(&self.db.pool).await.unwrap();
+        let orders: Vec<(String, Option<i64>)> = t_ecom_order_processed::table
+            .select((
+                t_ecom_order_processed::order_id,
+                t_ecom_order_processed::user_id,
+            ))
+            .load(&mut conn)
+            .await
+            .unwrap();
+        let leads: HashMap<i64, serde_json::Value> = t_order_lead::table
+            .filter(t_order_lead::merged_into.is_null())
+            .select((t_order_lead::id, t_order_lead::aggregate))
+            .load::<(i64, serde_json::Value)>(&mut conn)
+            .await
+            .unwrap()
+            .into_iter()
+            .collect();
+        orders
+            .into_iter()
+            .filter(|(order, lead)| {
+                let listed = lead.and_then(|l| leads.get(&l)).is_some_and(|aggregate| {
+                    aggregate["orderIds"]
+                        .as_array()
+                        .is_some_and(|ids| ids.iter().any(|id| id == order.as_str()))
+                });
+                !listed
+            })
+            .map(|(order, _)| order)
+            .collect()
     }
 
     /// Every live lead, keyed by its sorted order ids (ids differ between databases).
