@@ -389,8 +389,12 @@ impl Relay {
                 () = tokio::time::sleep(wait) => {}
             }
         }
-        // A last drain: what was written while this pass waited goes out before the stop.
+        // A last drain: what was written while this pass waited goes out before the stop, rows
+        // committed late below the last id included (each pass reads from the start).
         for _ in 0..FINAL_PASSES {
+            if let Ok(mut scan) = self.scan.lock() {
+                scan.full = false;
+            }
             match self.relay_once().await {
                 Ok(n) if i64::try_from(n).unwrap_or(i64::MAX) >= self.settings.batch_size => {}
                 Ok(_) => break,

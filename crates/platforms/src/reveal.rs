@@ -226,17 +226,18 @@ impl RevealedContact {
         self.expires_at
     }
 
-    /// A privacy number the platform gave without its expiry, given
-    /// [`leadgen_domain::contact::ASSUMED_PRIVACY_NUMBER_DAYS`] after `ordered` (its order's time), as one
-    /// sent in clear is ([`leadgen_domain::ContactField::with_assumed_expiry`]); anything else
-    /// as it is.
+    /// A privacy number the platform decrypted without its expiry, given the one assumed for a
+    /// number sent in clear ([`leadgen_domain::ContactField::with_assumed_expiry`]:
+    /// [`leadgen_domain::contact::ASSUMED_PRIVACY_NUMBER_DAYS`] after `ordered`, its order's
+    /// time) while that lies after `now`. A platform decrypts a number that still forwards, so
+    /// one past the assumption keeps no expiry rather than look lapsed; anything else stays as
+    /// it is.
     #[must_use]
-    pub fn with_assumed_expiry(mut self, ordered: DateTime<Utc>) -> Self {
-        if self.extension.is_some() && self.expires_at.is_none() {
-            self.expires_at = Some(
-                ordered
-                    + chrono::Duration::days(leadgen_domain::contact::ASSUMED_PRIVACY_NUMBER_DAYS),
-            );
+    pub fn with_assumed_expiry(mut self, ordered: DateTime<Utc>, now: DateTime<Utc>) -> Self {
+        let assumed =
+            ordered + chrono::Duration::days(leadgen_domain::contact::ASSUMED_PRIVACY_NUMBER_DAYS);
+        if self.extension.is_some() && self.expires_at.is_none() && assumed > now {
+            self.expires_at = Some(assumed);
         }
         self
     }
@@ -397,24 +398,29 @@ mod tests {
         );
     }
 
-    /// A privacy number decrypted without its expiry lapses as one sent in clear does: 15 days
-    /// after its order. A given expiry, and a real number, stay as they are.
+    /// A privacy number decrypted without its expiry is given the one assumed for a number sent
+    /// in clear (15 days after its order) while it lies ahead; past it, none (the platform just
+    /// decrypted it: it forwards). A given expiry, and a real number, stay as they are.
     #[test]
-    fn a_privacy_number_without_its_expiry_is_given_the_assumed_one() {
+    fn a_privacy_number_without_its_expiry_is_given_the_assumed_one_while_ahead() {
         let now = Utc::now();
-        let old_order = now - chrono::Duration::days(20);
+        let recent = now - chrono::Duration::days(2);
         let assumed = RevealedContact::virtual_number("18877771111", "123", None)
-            .with_assumed_expiry(old_order);
+            .with_assumed_expiry(recent, now);
         assert_eq!(
             assumed.expires_at(),
-            Some(old_order + chrono::Duration::days(15))
+            Some(recent + chrono::Duration::days(15))
         );
-        assert!(assumed.undialable(now).is_some(), "lapsed five days ago");
+        let old_order = now - chrono::Duration::days(20);
+        let past = RevealedContact::virtual_number("18877771111", "123", None)
+            .with_assumed_expiry(old_order, now);
+        assert_eq!(past.expires_at(), None);
+        assert_eq!(past.undialable(now), None, "never refused on an assumption");
         let given = Some(now + chrono::Duration::days(3));
         let kept = RevealedContact::virtual_number("18877771111", "123", given)
-            .with_assumed_expiry(old_order);
+            .with_assumed_expiry(recent, now);
         assert_eq!(kept.expires_at(), given);
-        let plain = RevealedContact::plain("13800000000").with_assumed_expiry(old_order);
+        let plain = RevealedContact::plain("13800000000").with_assumed_expiry(recent, now);
         assert_eq!(plain.expires_at(), None);
     }
 

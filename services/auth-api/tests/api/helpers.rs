@@ -447,9 +447,10 @@ impl TestApp {
             .collect()
     }
 
-    /// Every entry of the operation log is a refused add (nothing was added).
+    /// The operation log holds refused adds only, at least one (nothing was added).
     pub async fn only_refused_adds(&self) {
         let log = self.operation_log().await;
+        assert!(!log.is_empty(), "the refusal is logged");
         assert!(
             log.iter()
                 .all(|r| r.action == "PLATFORM_AUTH_CREATE" && r.result == "FAILURE"),

@@ -240,14 +240,12 @@ async fn attempt(
         // platform's words.
         Err(e) => return Err(LeadApiError::Unexpected(e.into())),
     };
-    // A privacy number decrypted without its expiry lapses as one sent in clear does.
+    // A privacy number decrypted without its expiry is shown the one assumed for a number sent
+    // in clear, while it lies ahead (the session refused one the platform said had lapsed).
     let revealed = match target.ordered {
-        Some(ordered) => revealed.with_assumed_expiry(ordered),
+        Some(ordered) => revealed.with_assumed_expiry(ordered, chrono::Utc::now()),
         None => revealed,
     };
-    if let Some(why) = revealed.undialable(chrono::Utc::now()) {
-        return Err(LeadApiError::NotDecryptable(why));
-    }
     remember_phone(state, user.tenant_id, source, &revealed).await;
     Ok(answered(answer, &revealed))
 }

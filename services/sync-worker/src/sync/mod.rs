@@ -143,9 +143,10 @@ impl Syncer {
         };
         let remaining = windows.get(skip..).unwrap_or_default();
         let walked = self.walk_windows(&mut walk, remaining).await;
-        let announced = store::announce_rest(self, task, platform, &mut walk.pages).await;
-        if let (Ok(_), Err(e)) = (&walked, announced) {
-            return Err(e);
+        // A failed announcement is logged, and ends nothing: the orders are stored `PENDING`,
+        // and order-processor's pending sweep processes them.
+        if let Err(e) = store::announce_rest(self, task, platform, &mut walk.pages).await {
+            tracing::warn!(error = %format!("{e:#}"), "Could not announce the run's last stored orders; the pending sweep processes them");
         }
         let total = match walked? {
             Ok(total) => total,

@@ -1,7 +1,8 @@
 //! Persisting one page: raw orders (sealed) upserted by `(platform_id, order_id)` and the task's
 //! counters, in one transaction. The new or changed ones are announced by `RawOrdersFetched`
 //! several pages at a time: in the transaction of the page that brings the run's unannounced
-//! orders to `[sync] announce_orders`, and the rest when the run ends ([`announce_rest`]).
+//! orders to `[sync] announce_orders` (or that finds the first of them waiting for
+//! [`MAX_UNANNOUNCED_WAIT`]), and the rest when the run ends ([`announce_rest`]).
 //! order-processor's statements per batch cost about the same for 100 orders as for 500, so
 //! a backfill's pages processed a few at a time cost it less per order. Orders stored and not
 //! announced because the process died are processed by order-processor's pending sweep.
