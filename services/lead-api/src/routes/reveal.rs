@@ -102,14 +102,7 @@ fn request_of(
     lead_id: leadgen_domain::LeadId,
     body: Result<leadgen_http::body::Json<RevealBody>, actix_web::Error>,
 ) -> Result<RevealRequest, ApiError> {
-    let body = body
-        .map_err(|e| match e.as_error::<ApiError>() {
-            Some(refused) => refused.clone(),
-            None => ApiError::bad_request("请求体不是合法的 JSON"),
-        })?
-        .into_inner();
-    body.validate()
-        .map_err(|e| leadgen_http::error::from_validation(&e))?;
+    let body = super::validate::checked_body(body)?;
     let purpose: RevealPurpose = body
         .purpose
         .as_deref()

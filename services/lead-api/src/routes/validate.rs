@@ -43,6 +43,22 @@ pub fn unique<T: PartialEq>(ids: impl IntoIterator<Item = T>) -> Result<(), Vali
     }
 }
 
+/// A body taken as a `Result` (so that a permission refusal is answered, and audited, before
+/// it), read and checked: its own refusal as the extractor answered it, every failed field.
+pub fn checked_body<T: validator::Validate>(
+    body: Result<leadgen_http::body::Json<T>, actix_web::Error>,
+) -> Result<T, leadgen_http::ApiError> {
+    let body = body
+        .map_err(|e| match e.as_error::<leadgen_http::ApiError>() {
+            Some(refused) => refused.clone(),
+            None => leadgen_http::ApiError::bad_request("请求体不是合法的 JSON"),
+        })?
+        .into_inner();
+    body.validate()
+        .map_err(|e| leadgen_http::error::from_validation(&e))?;
+    Ok(body)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

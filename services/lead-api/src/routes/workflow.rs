@@ -111,14 +111,7 @@ fn change_of(
     req: &HttpRequest,
     body: Result<leadgen_http::body::Json<LeadStatusBody>, actix_web::Error>,
 ) -> Result<ChangeStatus, ApiError> {
-    let body = body
-        .map_err(|e| match e.as_error::<ApiError>() {
-            Some(refused) => refused.clone(),
-            None => ApiError::bad_request("请求体不是合法的 JSON"),
-        })?
-        .into_inner();
-    body.validate()
-        .map_err(|e| leadgen_http::error::from_validation(&e))?;
+    let body = super::validate::checked_body(body)?;
     Ok(ChangeStatus {
         lead_id,
         version: if_match(req)?,
