@@ -79,3 +79,26 @@ pub async fn record(
         None => oplog::record(conn, entry, trace_id).await,
     }
 }
+
+/// A request on `lead` refused before its service ran (without the permission, or unreadable):
+/// only the operation log records it, as the caller's, with the code and message `refusal`
+/// the caller is answered with, and `detail` when the request could be read that far.
+pub async fn record_early_refusal(
+    pool: &leadgen_db::DbPool,
+    user: &AuthUser,
+    action: AuditAction,
+    lead: leadgen_domain::LeadId,
+    refusal: (u32, String),
+    detail: Option<serde_json::Value>,
+) -> Result<(), crate::error::LeadApiError> {
+    let mut conn = leadgen_db::conn(pool).await?;
+    let line = Line {
+        operator: &operator(user),
+        action,
+        leads: vec![lead.to_string()],
+        outcome: Err(refusal),
+        detail,
+    };
+    let trace_id = leadgen_telemetry::current_trace_id();
+    Ok(record(&mut conn, user.tenant_id, line, &trace_id).await?)
+}

@@ -146,17 +146,10 @@ pub async fn refused(
     request: Option<&RevealRequest>,
     refusal: (u32, String),
 ) -> Result<(), LeadApiError> {
-    let mut conn = leadgen_db::conn(&state.pool).await?;
-    let line = audit::Line {
-        operator: &audit::operator(user),
-        action: AuditAction::ContactReveal,
-        leads: vec![lead_id.to_string()],
-        outcome: Err(refusal),
-        detail: request
-            .map(|r| serde_json::json!({ "purpose": r.purpose.as_str(), "reason": r.reason })),
-    };
-    let trace_id = leadgen_telemetry::current_trace_id();
-    Ok(audit::record(&mut conn, user.tenant_id, line, &trace_id).await?)
+    let detail =
+        request.map(|r| serde_json::json!({ "purpose": r.purpose.as_str(), "reason": r.reason }));
+    let action = AuditAction::ContactReveal;
+    audit::record_early_refusal(&state.pool, user, action, lead_id, refusal, detail).await
 }
 
 /// How the number is had, once the database has said all it can.

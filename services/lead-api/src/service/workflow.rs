@@ -90,16 +90,8 @@ pub async fn refused(
     lead_id: LeadId,
     refusal: (u32, String),
 ) -> Result<(), LeadApiError> {
-    let mut conn = leadgen_db::conn(&state.pool).await?;
-    let line = audit::Line {
-        operator: &audit::operator(user),
-        action: AuditAction::LeadStatusChange,
-        leads: vec![lead_id.to_string()],
-        outcome: Err(refusal),
-        detail: None,
-    };
-    let trace_id = leadgen_telemetry::current_trace_id();
-    Ok(audit::record(&mut conn, user.tenant_id, line, &trace_id).await?)
+    let action = AuditAction::LeadStatusChange;
+    audit::record_early_refusal(&state.pool, user, action, lead_id, refusal, None).await
 }
 
 /// Refusals are part of the audit trail too (who tried what on which lead). An unknown lead or
