@@ -1,5 +1,6 @@
 //! lead-api's configuration and [`Application`]: the HTTP server, the outbox relay that
-//! publishes `LeadUpdated`, and the broker connection, stopped by one token.
+//! publishes `LeadUpdated`, the task that keeps the list's statistics fresh, and the broker
+//! connection, stopped by one token.
 
 use std::sync::Arc;
 
@@ -21,6 +22,7 @@ use leadgen_settings::{
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
+use crate::repo::leads::{ListStats, STATS_TTL};
 use crate::{SERVICE, routes};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -114,8 +116,9 @@ pub struct AppState {
     pub reveal: RevealSettings,
     /// Finds a buyer by phone without storing or scanning phones.
     pub indexer: Arc<BlindIndexer>,
-    /// What the list's choice of statement reads from the planner's statistics.
-    pub list_stats: crate::repo::leads::ListStats,
+    /// What the list's choice of statement reads from the planner's statistics, kept fresh
+    /// by a background task.
+    pub list_stats: Arc<ListStats>,
     /// Each tenant's reveals in flight, bounded.
     pub reveal_slots: crate::service::slots::TenantSlots,
 }
@@ -137,6 +140,7 @@ impl Application {
             min_delay: std::time::Duration::from_millis(200),
             max_delay: std::time::Duration::from_millis(settings.reveal.max_backoff_ms),
         };
+        let list_stats = Arc::new(ListStats::default());
         let state = web::Data::new(AppState {
             pool: pool.clone(),
             sealer,
@@ -144,7 +148,7 @@ impl Application {
             policy,
             reveal: settings.reveal.clone(),
             indexer,
-            list_stats: crate::repo::leads::ListStats::default(),
+            list_stats: Arc::clone(&list_stats),
             reveal_slots: crate::service::slots::TenantSlots::new(
                 settings.reveal.per_tenant_concurrency,
                 std::time::Duration::from_millis(settings.reveal.busy_wait_ms),
@@ -183,7 +187,9 @@ impl Application {
             broker: Some(broker),
             relay: Some(relay),
             consumer: None,
-            background: Vec::new(),
+            background: vec![Box::new(move |stop| {
+                Box::pin(list_stats.keep_fresh(pool, STATS_TTL, stop))
+            })],
         };
         Ok(Application { port, process })
     }

@@ -11,7 +11,7 @@ use leadgen_db::schema::t_order_lead as lead;
 use leadgen_domain::{LeadId, LeadProcessStatus, TenantId};
 use leadgen_http::paging::{Paging, SortOrder};
 
-pub use super::list::stats::ListStats;
+pub use super::list::stats::{ListStats, STATS_TTL};
 use super::list::{count_to_window_end, first_ids, scope};
 
 /// The columns the list shows (the detail embeds them).

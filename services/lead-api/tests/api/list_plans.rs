@@ -549,3 +549,58 @@ async fn every_statement_of_the_list_finds_what_the_filter_and_sort_select() {
         "{probes} probes, {short_probes} short"
     );
 }
+
+/// The statistics the list chooses its statements by are read by a background task, not by a
+/// request: a change that ANALYZE records reaches the list while the snapshot it holds is still
+/// fresh, which only the task's read can explain.
+#[tokio::test]
+async fn the_list_statistics_are_read_again_in_the_background() {
+    let app = spawn_app().await;
+    seed_many(&app).await;
+    let stats = std::sync::Arc::new(leads::ListStats::default());
+    let stop = tokio_util::sync::CancellationToken::new();
+    let refresher = tokio::spawn(std::sync::Arc::clone(&stats).keep_fresh(
+        app.db.pool.clone(),
+        std::time::Duration::from_millis(50),
+        stop.clone(),
+    ));
+    let mut conn = app.conn().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while stats.age().is_none() {
+        assert!(std::time::Instant::now() < deadline, "never read");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    async fn share(
+        stats: &leads::ListStats,
+        conn: &mut diesel_async::AsyncPgConnection,
+        tenant: i64,
+    ) -> f64 {
+        stats
+            .tenant_share(conn, TenantId::new(tenant))
+            .await
+            .expect("share")
+    }
+    assert!(share(&stats, &mut conn, TENANT).await >= list::DOMINANT_TENANT_SHARE);
+    assert_eq!(share(&stats, &mut conn, 3).await, 0.0);
+    diesel::sql_query("UPDATE t_order_lead SET tenant_id = 3 WHERE tenant_id = 1")
+        .execute(&mut *app.conn().await)
+        .await
+        .expect("move the leads");
+    diesel::sql_query("ANALYZE t_order_lead")
+        .execute(&mut *app.conn().await)
+        .await
+        .expect("analyze");
+    loop {
+        if share(&stats, &mut conn, 3).await >= list::DOMINANT_TENANT_SHARE {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new statistics never reached the list"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(stats.age().expect("read") < std::time::Duration::from_secs(10));
+    stop.cancel();
+    refresher.await.expect("the refresher stops");
+}

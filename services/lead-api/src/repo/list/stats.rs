@@ -4,25 +4,37 @@
 //! came back short.
 
 use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Float, Nullable, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use leadgen_db::DbPool;
 use leadgen_domain::TenantId;
+use tokio_util::sync::CancellationToken;
 
-/// How often the statistics are read again.
-const STATS_TTL: Duration = Duration::from_secs(60);
+/// How often [`ListStats::keep_fresh`] reads the statistics again.
+pub const STATS_TTL: Duration = Duration::from_secs(60);
+
+/// How old the statistics may be before a request reads them itself: only when nothing keeps
+/// them fresh (before the refresher's first read, or a process without one, as the benchmark's
+/// bare side).
+const STALE_AFTER: Duration = Duration::from_secs(180);
 
 /// The most common values of `t_order_lead.tag_bits` and `t_order_lead.tenant_id` in
 /// `pg_stats`, kept by autovacuum's ANALYZE, with their shares of all leads (every tenant's).
 /// Up to 100 values each by default: tag combinations are few (about 100 in the benchmark's
 /// million leads), so nearly every lead's combination is among them and a share read here is at
 /// worst an underestimate; a tenant among them holds at least a few percent of all leads.
-/// Read at most once a minute per process.
+///
+/// Read once a minute by a background task ([`ListStats::keep_fresh`]), so that no request
+/// waits for the read, nor queues behind another request's.
 #[derive(Debug, Default)]
 pub struct ListStats {
-    cached: tokio::sync::Mutex<Option<Snapshot>>,
+    cached: RwLock<Option<Arc<Snapshot>>>,
+    /// One read at a time when requests must read the statistics themselves.
+    reading: tokio::sync::Mutex<()>,
     probe_misses: std::sync::Mutex<HashMap<String, Instant>>,
 }
 
@@ -71,44 +83,93 @@ fn pairs<T: std::str::FromStr>(mcv: Option<&Mcv>) -> Vec<(T, f64)> {
 }
 
 impl ListStats {
-    async fn snapshot<'a>(
-        &'a self,
-        conn: &mut AsyncPgConnection,
-    ) -> QueryResult<tokio::sync::MutexGuard<'a, Option<Snapshot>>> {
-        let mut cached = self.cached.lock().await;
-        let fresh = cached
-            .as_ref()
-            .is_some_and(|s| s.read_at.elapsed() < STATS_TTL);
-        if !fresh {
-            let rows: Vec<Mcv> = diesel::sql_query(
-                "SELECT attname::text AS attname, most_common_vals::text AS vals, \
-                        most_common_freqs AS freqs \
-                 FROM pg_stats WHERE schemaname = current_schema() \
-                 AND tablename = 't_order_lead' AND attname IN ('tag_bits', 'tenant_id')",
-            )
-            .load(conn)
-            .await?;
-            let of = |name: &str| rows.iter().find(|m| m.attname == name);
-            *cached = Some(Snapshot {
-                read_at: Instant::now(),
-                tags: pairs(of("tag_bits")),
-                tenants: pairs(of("tenant_id")),
-            });
+    /// Reads the statistics now.
+    pub async fn refresh(&self, conn: &mut AsyncPgConnection) -> QueryResult<()> {
+        self.read(conn).await.map(drop)
+    }
+
+    async fn read(&self, conn: &mut AsyncPgConnection) -> QueryResult<Arc<Snapshot>> {
+        let rows: Vec<Mcv> = diesel::sql_query(
+            "SELECT attname::text AS attname, most_common_vals::text AS vals, \
+                    most_common_freqs AS freqs \
+             FROM pg_stats WHERE schemaname = current_schema() \
+             AND tablename = 't_order_lead' AND attname IN ('tag_bits', 'tenant_id')",
+        )
+        .load(conn)
+        .await?;
+        let of = |name: &str| rows.iter().find(|m| m.attname == name);
+        let snapshot = Arc::new(Snapshot {
+            read_at: Instant::now(),
+            tags: pairs(of("tag_bits")),
+            tenants: pairs(of("tenant_id")),
+        });
+        *self
+            .cached
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Arc::clone(&snapshot));
+        Ok(snapshot)
+    }
+
+    /// How long ago the statistics were read (`None`: never).
+    pub fn age(&self) -> Option<Duration> {
+        self.current().map(|s| s.read_at.elapsed())
+    }
+
+    /// Reads the statistics every `every` until `stop`, so that requests find them fresh. A
+    /// failed read is logged and tried again at the next tick; requests keep the last ones.
+    pub async fn keep_fresh(
+        self: Arc<Self>,
+        pool: DbPool,
+        every: Duration,
+        stop: CancellationToken,
+    ) {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                _ = ticks.tick() => {}
+            }
+            let read = match leadgen_db::conn(&pool).await {
+                Ok(mut conn) => self.refresh(&mut conn).await.map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            if let Err(error) = read {
+                tracing::warn!(%error, "Reading the lead list's statistics failed; keeping the last ones");
+            }
         }
-        Ok(cached)
+    }
+
+    fn current(&self) -> Option<Arc<Snapshot>> {
+        self.cached
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// The statistics; read on `conn` only when nothing has kept them fresh.
+    async fn snapshot(&self, conn: &mut AsyncPgConnection) -> QueryResult<Arc<Snapshot>> {
+        let usable = || self.current().filter(|s| s.read_at.elapsed() < STALE_AFTER);
+        if let Some(snapshot) = usable() {
+            return Ok(snapshot);
+        }
+        let _one_read = self.reading.lock().await;
+        if let Some(snapshot) = usable() {
+            return Ok(snapshot);
+        }
+        self.read(conn).await
     }
 
     /// The share of leads whose tags contain `mask` (0 before the first ANALYZE or when no
     /// combination stands out: treated as selective, which costs a small table only a sort).
     pub async fn tag_share(&self, conn: &mut AsyncPgConnection, mask: i32) -> QueryResult<f64> {
         let snapshot = self.snapshot(conn).await?;
-        Ok(snapshot.as_ref().map_or(0.0, |s| {
-            s.tags
-                .iter()
-                .filter(|(bits, _)| bits & mask == mask)
-                .map(|(_, share)| share)
-                .sum()
-        }))
+        Ok(snapshot
+            .tags
+            .iter()
+            .filter(|(bits, _)| bits & mask == mask)
+            .map(|(_, share)| share)
+            .sum())
     }
 
     /// The tenant's share of all leads (0 when it is not among the common values: a small
@@ -119,12 +180,11 @@ impl ListStats {
         tenant: TenantId,
     ) -> QueryResult<f64> {
         let snapshot = self.snapshot(conn).await?;
-        Ok(snapshot.as_ref().map_or(0.0, |s| {
-            s.tenants
-                .iter()
-                .find(|(id, _)| *id == tenant.get())
-                .map_or(0.0, |(_, share)| *share)
-        }))
+        Ok(snapshot
+            .tenants
+            .iter()
+            .find(|(id, _)| *id == tenant.get())
+            .map_or(0.0, |(_, share)| *share))
     }
 
     /// Whether a probe for `request` (the tenant, filter, sort and depth, written as a key)
