@@ -15,9 +15,15 @@ impl TimeWindow {
     }
 }
 
-/// Splits `range` into consecutive windows of at most `span` that neither overlap nor leave a
-/// gap at second precision (`[s, s+span-1s]`, `[s+span, …]`), after clamping the start to
-/// `now - history` (the oldest the platform serves). Empty when nothing remains.
+/// Splits `range` into consecutive windows of at most `span` (`[s, s+span-1s]`,
+/// `[s+span-1s, …]`), after clamping the start to `now - history` (the oldest the platform
+/// serves). Empty when nothing remains.
+///
+/// Each window starts on the second the one before it ended. The platforms send times to the
+/// second and none documents whether a listing's end is inclusive: if one's is not, an order
+/// placed or changed on a boundary second is still listed, by the window after it. An order
+/// listed by both windows is counted once (the run counts distinct orders, and the raw store
+/// keeps one version per content).
 pub fn split(
     range: TimeWindow,
     span: Duration,
@@ -35,7 +41,11 @@ pub fn split(
             start: cursor,
             end: window_end,
         });
-        cursor = window_end + Duration::seconds(1);
+        if window_end >= end {
+            break;
+        }
+        // A window of one second shares nothing (it would not move the cursor).
+        cursor = window_end.max(cursor + Duration::seconds(1));
     }
     out
 }
@@ -57,23 +67,40 @@ mod tests {
     }
 
     #[test]
-    fn windows_cover_the_range_without_overlap_or_gap() {
+    fn windows_cover_the_range_each_starting_where_the_last_ended() {
         let w = split(
             TimeWindow::new(t(1, 0), t(3, 12)),
             Duration::days(1),
             Duration::days(90),
             t(20, 0),
         );
+        let second = Duration::seconds(1);
         assert_eq!(w.len(), 3);
-        assert_eq!(
-            w[0],
-            TimeWindow::new(t(1, 0), t(2, 0) - Duration::seconds(1))
-        );
-        assert_eq!(w[1].start, t(2, 0));
-        assert_eq!(w[2], TimeWindow::new(t(3, 0), t(3, 12)));
-        for pair in w.windows(2) {
-            assert_eq!(pair[0].end + Duration::seconds(1), pair[1].start);
+        assert_eq!(w[0], TimeWindow::new(t(1, 0), t(2, 0) - second));
+        assert_eq!(w[1], TimeWindow::new(t(2, 0) - second, t(3, 0) - second * 2));
+        assert_eq!(w[2], TimeWindow::new(t(3, 0) - second * 2, t(3, 12)));
+        for window in &w {
+            assert!(window.end - window.start < Duration::days(1), "{window:?}");
         }
+        for pair in w.windows(2) {
+            assert_eq!(pair[0].end, pair[1].start, "no boundary second is left to one window");
+        }
+        // The same when the range ends on a boundary: no window of the last second alone.
+        let exact = split(
+            TimeWindow::new(t(1, 0), t(3, 0) - second * 2),
+            Duration::days(1),
+            Duration::days(90),
+            t(20, 0),
+        );
+        assert_eq!(exact.len(), 2);
+        // Windows of one second still move forward.
+        let seconds = split(
+            TimeWindow::new(t(1, 0), t(1, 0) + second * 2),
+            second,
+            Duration::days(90),
+            t(20, 0),
+        );
+        assert_eq!(seconds.len(), 3);
     }
 
     #[test]

@@ -579,11 +579,12 @@ async fn a_resumed_run_walks_the_windows_its_first_run_split() {
         ..Default::default()
     });
     let (syncer, task_row, _) = douyin_walk(&db, platform.clone()).await;
-    // The first run split three days, all the platform served, an hour ago, and stored the
-    // first before it was interrupted.
+    // The first run split three windows' worth (each starts on the second the last ended) of
+    // the three days the platform served, an hour ago, and stored the first before it was
+    // interrupted.
     let split_at = tasks::windows_as_of(&task_row, Utc::now() - Duration::hours(1));
     let range = TimeWindow::new(
-        split_at - Duration::days(3),
+        split_at - Duration::days(3) + Duration::seconds(2),
         split_at - Duration::seconds(1),
     );
     let first_run = platform.windows(range, split_at, Listing::Modified);
