@@ -28,6 +28,24 @@ pub fn str_at<'a>(v: &'a Value, key: &str) -> &'a str {
     v.get(key).and_then(Value::as_str).unwrap_or("")
 }
 
+/// The item of a batch answer that answers one request: the one that echoes both the request's
+/// id (`id_key`) and its ciphertext (`cipher_key`); else one that echoes the id and no
+/// ciphertext at all (the platforms document their decrypt answers' fields loosely). An item
+/// that echoes another ciphertext is never taken: it answers another request.
+pub fn echoed_item<'a>(
+    items: &'a [Value],
+    (id_key, id): (&str, &str),
+    (cipher_key, cipher): (&str, &str),
+) -> Option<&'a Value> {
+    let same_id = |i: &&Value| text(i.get(id_key)).is_some_and(|t| t.trim() == id.trim());
+    let echoed = |i: &Value| text(i.get(cipher_key));
+    items
+        .iter()
+        .filter(same_id)
+        .find(|i| echoed(i).as_deref() == Some(cipher))
+        .or_else(|| items.iter().filter(same_id).find(|i| echoed(i).is_none()))
+}
+
 /// The list at `key`: absent or `null` is empty; anything else than a list is an order we cannot
 /// read (its items and refunds would silently vanish), the error naming `key`.
 pub fn list_at<'a>(raw: &'a Value, key: &str) -> Result<&'a [Value], String> {
@@ -202,6 +220,28 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn a_batch_item_answers_the_request_it_echoes() {
+        let items = [
+            json!({"id": "1", "c": "other", "n": 1}),
+            json!({"id": 2, "n": 2}),
+            json!({"id": "2", "c": "x", "n": 3}),
+            json!({"id": "3", "c": "y", "n": 4}),
+        ];
+        let n = |id, cipher| {
+            echoed_item(&items, ("id", id), ("c", cipher)).and_then(|i| int(i.get("n")))
+        };
+        assert_eq!(n("2", "x"), Some(3), "both echoed first");
+        assert_eq!(
+            n("2", "z"),
+            Some(2),
+            "the id alone when no ciphertext is echoed"
+        );
+        assert_eq!(n("1", "x"), None, "never another ciphertext's answer");
+        assert_eq!(n(" 3 ", "y"), Some(4));
+        assert_eq!(n("4", "y"), None);
+    }
 
     #[test]
     fn a_list_is_a_list_or_absent() {

@@ -77,13 +77,19 @@ mod tests {
         let second = Duration::seconds(1);
         assert_eq!(w.len(), 3);
         assert_eq!(w[0], TimeWindow::new(t(1, 0), t(2, 0) - second));
-        assert_eq!(w[1], TimeWindow::new(t(2, 0) - second, t(3, 0) - second * 2));
+        assert_eq!(
+            w[1],
+            TimeWindow::new(t(2, 0) - second, t(3, 0) - second * 2)
+        );
         assert_eq!(w[2], TimeWindow::new(t(3, 0) - second * 2, t(3, 12)));
         for window in &w {
             assert!(window.end - window.start < Duration::days(1), "{window:?}");
         }
         for pair in w.windows(2) {
-            assert_eq!(pair[0].end, pair[1].start, "no boundary second is left to one window");
+            assert_eq!(
+                pair[0].end, pair[1].start,
+                "no boundary second is left to one window"
+            );
         }
         // The same when the range ends on a boundary: no window of the last second alone.
         let exact = split(

@@ -18,8 +18,11 @@
 //!   a bool, `"true"`/`"false"` or 1/0, and without it a `main-extension` `decrypt_text` is still
 //!   a privacy number (`contact_from_text`), never a plain one. An item with
 //!   `err_no ≠ 0`, or a `custom_err` with `err_code ≠ 0`, is `DecryptFailed` with that code;
-//!   only a present `err_no` 0 is success: an item without it (or a `custom_err` without its
-//!   `err_code`) is `Malformed`, its text never handed on as a number.
+//!   only a present `err_no` 0 is success: an item without it is `Malformed`, its text never
+//!   handed on as a number. The README names `custom_err` without its fields, so one without
+//!   `err_code` (`{}`) fails nothing: the items decide. The item is the one echoing the order
+//!   id and the ciphertext, or the order id alone when no ciphertext is echoed
+//!   ([`crate::json::echoed_item`]).
 //! - Errors: the envelope as for every Douyin call (60000 throttled, 40003 access-token
 //!   `sub_code`s → session expired, [`super::parse_error`]), and for this API 30001
 //!   (`isv.app-permissions-insufficient`, README §4.4) → `DecryptNotPermitted`; 50002 (business
@@ -33,7 +36,7 @@ use serde_json::{Value, json};
 
 use super::parse::parse_error;
 use crate::client::PlatformError;
-use crate::json::{flag, int, str_at, text};
+use crate::json::{echoed_item, flag, int, str_at};
 use crate::reveal::{DecryptRequest, RevealPurpose, RevealedContact, contact_from_text};
 
 pub const BATCH_DECRYPT: &str = "order.batchDecrypt";
@@ -98,16 +101,15 @@ pub fn parse_decrypt_response(
         Some(d @ Value::Object(_)) => d,
         _ => return Err(PlatformError::Malformed("响应缺少 data 对象".into())),
     };
-    if let Some(custom) = data.get("custom_err").filter(|c| c.is_object()) {
-        // Absent means nothing went wrong; present, it must say its code.
-        let code = int(custom.get("err_code"))
-            .ok_or_else(|| PlatformError::Malformed("custom_err 缺少数字形式的 err_code".into()))?;
-        if code != 0 {
-            return Err(PlatformError::DecryptFailed {
-                code: code.to_string(),
-                message: str_at(custom, "err_msg").to_owned(),
-            });
-        }
+    // The README names `custom_err` without its fields: a stated code other than 0 fails the
+    // reveal; absent, or without a code, the items decide (each must state its own 0).
+    if let Some(custom) = data.get("custom_err")
+        && let Some(code) = int(custom.get("err_code")).filter(|c| *c != 0)
+    {
+        return Err(PlatformError::DecryptFailed {
+            code: code.to_string(),
+            message: str_at(custom, "err_msg").to_owned(),
+        });
     }
     let items = match data.get("decrypt_infos") {
         None | Some(Value::Null) => &[][..],
@@ -118,16 +120,15 @@ pub fn parse_decrypt_response(
             ));
         }
     };
-    let item = items
-        .iter()
-        .find(|i| {
-            text(i.get("auth_id")).as_deref() == Some(request.order_id.as_str())
-                && str_at(i, "cipher_text") == request.ciphertext
-        })
-        .ok_or_else(|| PlatformError::DecryptFailed {
-            code: String::new(),
-            message: format!("decrypt_infos 中没有订单 {} 的条目", request.order_id),
-        })?;
+    let item = echoed_item(
+        items,
+        ("auth_id", &request.order_id),
+        ("cipher_text", &request.ciphertext),
+    )
+    .ok_or_else(|| PlatformError::DecryptFailed {
+        code: String::new(),
+        message: format!("decrypt_infos 中没有订单 {} 的条目", request.order_id),
+    })?;
     // Only a stated 0 is success: an item that does not say whether it decrypted may carry
     // anything in `decrypt_text`, and a salesperson would dial it.
     let err_no = int(item.get("err_no"))
@@ -268,12 +269,20 @@ mod tests {
         let mut with_code = item.clone();
         with_code["err_no"] = json!("0");
         assert!(parse_decrypt_response(&answer(with_code.clone()), &request()).is_ok());
-        // A `custom_err` present without its code says nothing either.
-        let mut no_code = answer(with_code.clone());
-        no_code["data"]["custom_err"] = json!({"err_msg": "出错了"});
+        // A `custom_err` without a code (its fields are not documented) leaves it to the items.
+        for custom in [json!({}), json!({"err_msg": ""}), json!({"err_code": "0"})] {
+            let mut no_code = answer(with_code.clone());
+            no_code["data"]["custom_err"] = custom.clone();
+            assert!(
+                parse_decrypt_response(&no_code, &request()).is_ok(),
+                "{custom}"
+            );
+        }
+        let mut failed = answer(with_code.clone());
+        failed["data"]["custom_err"] = json!({"err_code": 7, "err_msg": "出错了"});
         assert!(matches!(
-            parse_decrypt_response(&no_code, &request()),
-            Err(PlatformError::Malformed(ref m)) if m.contains("custom_err")
+            parse_decrypt_response(&failed, &request()),
+            Err(PlatformError::DecryptFailed { ref code, .. }) if code == "7"
         ));
         // Absent altogether, nothing went wrong.
         let mut without = answer(with_code);

@@ -14,7 +14,10 @@
 //!   [{orderId, oaid, customerName, consMobilePhone, customerPhone, address, privacyProtection,
 //!   expiration, consMobilePhoneFuzzy}]}`. With `privacyProtection=true` the mobile is a privacy
 //!   number `main-extension` [unverified, as Taobao writes it] forwarding until `expiration`
-//!   (`yyyy-MM-dd HH:mm:ss` Beijing [unverified]).
+//!   (`yyyy-MM-dd HH:mm:ss` Beijing [unverified]; epoch seconds or milliseconds are read too, and
+//!   an expiry we cannot read is none: the reveal gets the assumed expiry, never a failure).
+//!   The item is the one echoing the order id and the oaid, or the order id alone when the
+//!   answer echoes no oaid ([`crate::json::echoed_item`]).
 //! - Errors: the gateway's as for every JOS call (2 throttled, 19 invalid token,
 //!   [`super::parse_error_response`]); `returnType.code` [simulator choice, mirrored by
 //!   `tools/platform-sim/src/jd/decrypt.rs`]: 0 ok, 1001 no decrypt permission →
@@ -32,7 +35,7 @@ use leadgen_domain::time::parse_beijing;
 use serde_json::{Value, json};
 
 use crate::client::PlatformError;
-use crate::json::{flag, int, response_body, text};
+use crate::json::{echoed_item, flag, int, response_body, text};
 use crate::reveal::{DecryptRequest, RevealPurpose, RevealedContact, contact_from_text};
 
 pub const DECRYPT_METHOD: &str = "jingdong.jos.order.oaid.decrypt";
@@ -61,13 +64,29 @@ pub fn decrypt_param_json(request: &DecryptRequest) -> Result<String, PlatformEr
     .to_string())
 }
 
-fn expiry(item: &Value) -> Result<Option<DateTime<Utc>>, PlatformError> {
-    match text(item.get("expiration")).unwrap_or_default().trim() {
-        "" => Ok(None),
-        t => parse_beijing(t).map(Some).ok_or_else(|| {
-            PlatformError::Malformed("字段 expiration 不符合 yyyy-MM-dd HH:mm:ss 格式".into())
-        }),
+/// A privacy number's expiry: `yyyy-MM-dd HH:mm:ss` Beijing time as JOS writes times, or epoch
+/// seconds or milliseconds. JOS documents `expiration` in the request only, so an answer's value
+/// we cannot read is no expiry (the number is then given the assumed one,
+/// [`RevealedContact::with_assumed_expiry`](crate::reveal::RevealedContact::with_assumed_expiry)),
+/// never a failed reveal.
+fn expiry(item: &Value) -> Option<DateTime<Utc>> {
+    let raw = text(item.get("expiration")).unwrap_or_default();
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return None;
     }
+    let read = parse_beijing(raw).or_else(|| match raw.parse::<i64>() {
+        Ok(ms) if ms >= 100_000_000_000 => DateTime::from_timestamp_millis(ms),
+        Ok(secs) if secs > 0 => DateTime::from_timestamp(secs, 0),
+        _ => None,
+    });
+    if read.is_none() {
+        tracing::warn!(
+            expiration = raw,
+            "JOS decrypt: unreadable expiration; taken as none"
+        );
+    }
+    read
 }
 
 /// The phone of `request`'s receiver in a 200 answer without a gateway error.
@@ -125,19 +144,18 @@ pub fn parse_decrypt_response(
             ));
         }
     };
-    let item = items
-        .iter()
-        .find(|i| {
-            text(i.get("orderId")).unwrap_or_default() == request.order_id.trim()
-                && text(i.get("oaid")).unwrap_or_default() == request.ciphertext
-        })
-        .ok_or_else(|| PlatformError::DecryptFailed {
-            code: code.to_string(),
-            message: format!("订单 {} 没有该 oaid 对应的收货人", request.order_id),
-        })?;
+    let item = echoed_item(
+        items,
+        ("orderId", &request.order_id),
+        ("oaid", &request.ciphertext),
+    )
+    .ok_or_else(|| PlatformError::DecryptFailed {
+        code: code.to_string(),
+        message: format!("订单 {} 没有该 oaid 对应的收货人", request.order_id),
+    })?;
     let mobile = text(item.get("consMobilePhone")).unwrap_or_default();
     let mobile = mobile.trim();
-    let expires_at = expiry(item)?;
+    let expires_at = expiry(item);
     if flag(item.get("privacyProtection")) == Some(true) {
         let revealed = contact_from_text(mobile, expires_at);
         if revealed.expose_extension().is_none() {
@@ -317,6 +335,36 @@ mod tests {
         assert!(matches!(
             parse_decrypt_response(&two, &request()),
             Err(PlatformError::Malformed(_))
+        ));
+    }
+
+    /// JOS documents `expiration` in the request only: an answer's expiry in epoch seconds or
+    /// milliseconds is read, one we cannot read is none (the reveal still succeeds), and an item
+    /// that echoes the order id but no oaid is this order's.
+    #[test]
+    fn an_answer_without_our_date_or_our_oaid_still_reveals() {
+        let item = |expiration: Value| {
+            answer(json!({"code": 0, "data": [{"orderId": "281234567890",
+                "consMobilePhone": "17012345678-4321", "privacyProtection": true,
+                "expiration": expiration}]}))
+        };
+        let expiry = |expiration: Value| {
+            parse_decrypt_response(&item(expiration), &request())
+                .unwrap()
+                .expires_at()
+                .map(|t| t.to_rfc3339())
+        };
+        let at = Some("2026-01-02T00:00:00+00:00".to_owned());
+        assert_eq!(expiry(json!("2026-01-02 08:00:00")), at);
+        assert_eq!(expiry(json!(1_767_312_000_000_i64)), at);
+        assert_eq!(expiry(json!("1767312000")), at);
+        assert_eq!(expiry(json!("15 天")), None);
+        assert_eq!(expiry(json!("")), None);
+        let other = json!({"code": 0, "data": [{"orderId": "281234567890", "oaid": "oaid-y",
+            "consMobilePhone": "13800000001"}]});
+        assert!(matches!(
+            parse_decrypt_response(&answer(other), &request()),
+            Err(PlatformError::DecryptFailed { .. })
         ));
     }
 }

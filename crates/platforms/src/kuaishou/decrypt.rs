@@ -1,8 +1,9 @@
 //! Revealing a receiver's phone with `open.order.decrypt.batch` (批量解密订单).
 //!
-//! - Request: `POST {api_url}/open/order/decrypt/batch` as a form (the SDKs' `POST`,
-//!   `application/x-www-form-urlencoded` [src: whalesky-labs/kwaishop-php-sdk
-//!   `OpenOrderDecryptBatch`]) with the signed parameters, `param` = `{"batchDecryptList":
+//! - Request: `GET {api_url}/open/order/decrypt/batch` with the signed parameters in the query,
+//!   as README §5 documents every Kuaishou call and as the listing is sent (one SDK posts them
+//!   as a form instead [src: whalesky-labs/kwaishop-php-sdk `OpenOrderDecryptBatch`]; a gateway
+//!   that reads the documented query reads them either way), `param` = `{"batchDecryptList":
 //!   [{bizId, encryptedData}]}` (≤ 100 [README §5]); `bizId` is the order id as a string [src: a
 //!   Python client's `DecryptBaseMetaInfo`]. We send one item: the order's `encryptedMobile`.
 //! - Purposes: fulfilment only [doc: the API text reads "仅用于解密实物发货订单的密文数据为明文"
@@ -28,7 +29,7 @@ use serde_json::{Value, json};
 
 use super::parse::parse_api_error;
 use crate::client::PlatformError;
-use crate::json::{int, text};
+use crate::json::{echoed_item, int, text};
 use crate::reveal::{DecryptRequest, RevealPurpose, RevealedContact, contact_from_text};
 
 pub const DECRYPT_BATCH: &str = "open.order.decrypt.batch";
@@ -92,16 +93,15 @@ pub fn parse_decrypt_response(
             ));
         }
     };
-    let item = items
-        .iter()
-        .find(|i| {
-            text(i.get("bizId")).unwrap_or_default() == request.order_id
-                && text(i.get("encryptedData")).unwrap_or_default() == request.ciphertext
-        })
-        .ok_or_else(|| PlatformError::DecryptFailed {
-            code: String::new(),
-            message: format!("decryptResult 中没有订单 {} 的条目", request.order_id),
-        })?;
+    let item = echoed_item(
+        items,
+        ("bizId", &request.order_id),
+        ("encryptedData", &request.ciphertext),
+    )
+    .ok_or_else(|| PlatformError::DecryptFailed {
+        code: String::new(),
+        message: format!("decryptResult 中没有订单 {} 的条目", request.order_id),
+    })?;
     // Only a stated 0 is success: an item that does not say whether it decrypted may carry
     // anything in `decryptedData`, and a salesperson would dial it.
     let code = int(item.get("errorCode"))

@@ -32,7 +32,8 @@
 //!   privacy number (`17012345678-1234`) in `mobile`; `orderRefundList` non-empty = refund asked.
 //! - `endTime` is inclusive: a window's last second is sent as `end_ms + 999`.
 //!
-//! Revealing a receiver's phone: `open.order.decrypt.batch` (a `POST` form) with the order's
+//! Revealing a receiver's phone: `open.order.decrypt.batch` (parameters in the query, as the
+//! listing's) with the order's
 //! `encryptedMobile`, fulfilment only ([`decrypt`]).
 
 pub mod decrypt;
@@ -277,11 +278,12 @@ impl PlatformClient for KuaishouClient {
             Utc::now(),
         )?;
         self.transport.limiter.wait(&app.app_key).await;
+        // As every Kuaishou call is documented (README §5): the parameters in the query.
         let request_builder = self
             .transport
             .http
-            .post(self.method_url(decrypt::DECRYPT_BATCH))
-            .form(&params);
+            .get(self.method_url(decrypt::DECRYPT_BATCH))
+            .query(&params);
         let json = crate::registry::read_json(crate::registry::send(request_builder).await).await?;
         if let Some(error) = decrypt::parse_decrypt_error(&json) {
             return Err(error);

@@ -28,7 +28,7 @@ use serde_json::{Value, json};
 
 use super::parse::parse_error_response;
 use crate::client::PlatformError;
-use crate::json::{int, response_body, str_at, text};
+use crate::json::{echoed_item, int, response_body, str_at, text};
 use crate::reveal::{DecryptRequest, RevealPurpose, RevealedContact, contact_from_text};
 
 pub const DECRYPT_TYPE: &str = "pdd.open.decrypt.batch";
@@ -96,16 +96,15 @@ pub fn parse_decrypt_response(
             ));
         }
     };
-    let item = items
-        .iter()
-        .find(|i| {
-            str_at(i, "data_tag") == request.order_id
-                && str_at(i, "encrypted_data") == request.ciphertext
-        })
-        .ok_or_else(|| PlatformError::DecryptFailed {
-            code: String::new(),
-            message: format!("data_decrypt_list 中没有订单 {} 的条目", request.order_id),
-        })?;
+    let item = echoed_item(
+        items,
+        ("data_tag", &request.order_id),
+        ("encrypted_data", &request.ciphertext),
+    )
+    .ok_or_else(|| PlatformError::DecryptFailed {
+        code: String::new(),
+        message: format!("data_decrypt_list 中没有订单 {} 的条目", request.order_id),
+    })?;
     // Only a stated 0 is success: an item that does not say whether it decrypted may carry
     // anything in `decrypted_data`, and a salesperson would dial it.
     let code = int(item.get("error_code")).ok_or_else(|| {
