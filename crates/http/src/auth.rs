@@ -59,6 +59,8 @@ pub struct Claims {
     pub name: String,
     #[serde(default, deserialize_with = "list_or_string")]
     pub perms: Vec<String>,
+    /// A NumericDate (RFC 7519 §2): seconds, whole or not (a fraction is dropped).
+    #[serde(deserialize_with = "numeric_date")]
     pub exp: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
@@ -100,6 +102,20 @@ fn int_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
         IntOrString::Int(n) => Ok(n),
         IntOrString::Str(s) => s.parse().map_err(serde::de::Error::custom),
     }
+}
+
+/// A NumericDate: a JSON number of seconds, whole or not (RFC 7519 §2 allows non-integer
+/// values, and PyJWT keeps the float of `time.time()`); the fraction is dropped.
+fn numeric_date<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let seconds = f64::deserialize(d)?;
+    if !seconds.is_finite() || seconds.abs() > 1e15 {
+        return Err(serde::de::Error::custom("NumericDate out of range"));
+    }
+    Ok(seconds.floor() as i64)
+}
+
+fn optional_numeric_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    numeric_date(d).map(Some)
 }
 
 fn list_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
@@ -166,11 +182,14 @@ impl JwtVerifier {
         };
         let mut validation = Validation::new(algorithm);
         validation.leeway = 30;
-        // A token not valid yet is refused like an expired one (RFC 7519 §4.1.5), when it says.
-        validation.validate_nbf = true;
-        // `sub` and `tenant_id` are required by `Claims` itself (numbers or strings). A token
-        // without `iss` or `aud` would pass their checks unseen: required when configured.
-        let mut required = vec!["exp"];
+        // The times are checked by `verify` (jsonwebtoken reads only whole seconds, and a
+        // token whose `exp` has a fraction would be refused as having none): `exp` is required
+        // by `Claims` itself, `nbf` and `iat` when present. `sub` and `tenant_id` are required
+        // by `Claims` too (numbers or strings). A token without `iss` or `aud` would pass their
+        // checks unseen: required when configured.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        let mut required = vec![];
         if settings.issuer.is_some() {
             required.push("iss");
         }
@@ -208,28 +227,31 @@ impl JwtVerifier {
     /// A token issued in the future (`iat` past now and the leeway) is refused too: no issuer
     /// mints one, so it was forged with a leaked key or minted by a clock that is wrong, and
     /// its `exp` is not to be trusted either.
+    /// A token not valid yet (`nbf` past now and the leeway) is refused like an expired one
+    /// (RFC 7519 §4.1.5).
     pub fn verify(&self, token: &str) -> Option<Claims> {
-        let latest_issue = chrono::Utc::now().timestamp() + self.validation.leeway as i64;
+        let now = chrono::Utc::now().timestamp();
+        let leeway = self.validation.leeway as i64;
         jsonwebtoken::decode::<Verified>(token, &self.key, &self.validation)
             .ok()
             .map(|d| d.claims)
-            .filter(|v| v.iat.is_none_or(|iat| iat <= latest_issue))
+            .filter(|v| v.claims.exp >= now - leeway)
+            .filter(|v| v.nbf.is_none_or(|nbf| nbf <= now + leeway))
+            .filter(|v| v.iat.is_none_or(|iat| iat <= now + leeway))
             .map(|v| v.claims)
             .filter(|c| c.sub > 0 && c.tenant_id > 0)
     }
 }
 
-/// What [`JwtVerifier::verify`] reads: the claims, and `iat` to refuse a token from the future.
-/// `nbf` is read so that one that is not a number refuses the token (the validation would skip
-/// it, and the token would count as valid already).
+/// What [`JwtVerifier::verify`] reads: the claims, `iat` to refuse a token from the future and
+/// `nbf` one not valid yet. Either, present but not a number, refuses the token.
 #[derive(Deserialize)]
 struct Verified {
     #[serde(flatten)]
     claims: Claims,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_numeric_date")]
     iat: Option<i64>,
-    #[serde(default)]
-    #[expect(dead_code, reason = "read only to refuse an nbf that is not a number")]
+    #[serde(default, deserialize_with = "optional_numeric_date")]
     nbf: Option<i64>,
 }
 
@@ -470,6 +492,46 @@ mod tests {
             .is_none(),
             "an nbf that is not a number"
         );
+        // NumericDates with a fraction (PyJWT keeps `time.time()`'s float) are times too.
+        let at = now as f64 + 0.25;
+        assert!(
+            v.verify(&token(serde_json::json!({"sub": "7", "tenant_id": 1,
+                "exp": at + 3600.0, "iat": at - 1.0, "nbf": at - 1.0})))
+                .is_some(),
+            "fractional seconds"
+        );
+        for (claims, why) in [
+            (
+                serde_json::json!({"sub": "7", "tenant_id": 1, "exp": at - 120.0}),
+                "expired two minutes ago",
+            ),
+            (
+                serde_json::json!({"sub": "7", "tenant_id": 1, "exp": at + 3600.0, "nbf": at + 600.0}),
+                "not valid for ten minutes",
+            ),
+            (
+                serde_json::json!({"sub": "7", "tenant_id": 1, "exp": at + 3600.0, "iat": at + 600.0}),
+                "issued ten minutes from now",
+            ),
+            (serde_json::json!({"sub": "7", "tenant_id": 1}), "no exp"),
+            (
+                serde_json::json!({"sub": "7", "tenant_id": 1, "exp": "soon"}),
+                "an exp that is not a number",
+            ),
+        ] {
+            assert!(v.verify(&token(claims)).is_none(), "{why}");
+        }
+        // Within the leeway, an expired token still passes; past it, not.
+        for (exp, valid) in [(now - 20, true), (now - 40, false)] {
+            assert_eq!(
+                v.verify(&token(
+                    serde_json::json!({"sub": "7", "tenant_id": 1, "exp": exp})
+                ))
+                .is_some(),
+                valid,
+                "{exp}"
+            );
+        }
         for (sub, tenant) in [("0", 1), ("-1", 1), ("7", 0), ("7", -3)] {
             assert!(
                 v.verify(&token(

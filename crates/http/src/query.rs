@@ -58,13 +58,16 @@ impl<T: serde::de::DeserializeOwned> FromRequest for Query<T> {
 }
 
 /// `query` read as `T` (see [`Query`]). A parameter sent empty or blank (`platformId=`) is read
-/// as absent, so its default applies (`docs/api-conventions.md`).
+/// as absent, so its default applies, and surrounding white space is dropped (` 201`), as the
+/// lead list reads its parameters (`docs/api-conventions.md`).
 pub fn read<T: serde::de::DeserializeOwned>(query: &str) -> Result<T, ApiError> {
     // Sent twice, even once empty (`page=&page=2`): which one was meant is a guess.
     reject_repeated(query, &[])?;
     let given: String = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(
-            url::form_urlencoded::parse(query.as_bytes()).filter(|(_, v)| !v.trim().is_empty()),
+            url::form_urlencoded::parse(query.as_bytes())
+                .filter(|(_, v)| !v.trim().is_empty())
+                .map(|(k, v)| (k, v.trim().to_owned())),
         )
         .finish();
     let pairs = url::form_urlencoded::parse(given.as_bytes());
@@ -183,32 +186,81 @@ pub fn time_range(
     Ok((from, to))
 }
 
-/// An ISO 8601 (RFC 3339) time with any offset, surrounding white space ignored. An offset's
-/// `+` sent unencoded in a query string arrives as a space (`…T00:00:00 08:00`) and is read as
-/// the `+` it was.
+/// An ISO 8601 time with an offset, surrounding white space ignored: RFC 3339
+/// (`2023-10-01T00:00:00+08:00`, `…Z`, fractions of a second), and the ISO 8601 forms clients
+/// print beside it: seconds left out (`2023-10-01T00:00Z`, Java's `OffsetDateTime` at a whole
+/// minute) and offsets written `+0800` or `+08`. An offset's `+` sent unencoded in a query
+/// string arrives as a space (`…T00:00:00 08:00`) and is read as the `+` it was. A time without
+/// an offset is not read: whose clock it means is a guess.
 pub fn parse_time(value: &str) -> Option<DateTime<Utc>> {
     use chrono::SubsecRound as _;
     let value = value.trim();
     // To the microsecond, as PostgreSQL keeps it: a window checked in nanoseconds would be
     // another window once stored (its ends equal, refused by the table's check).
-    let parse = |v: &str| {
-        DateTime::parse_from_rfc3339(v)
-            .ok()
-            .map(|t| t.with_timezone(&Utc).trunc_subsecs(6))
-    };
+    let parse = |v: &str| iso_8601(v).map(|t| t.with_timezone(&Utc).trunc_subsecs(6));
     parse(value).or_else(|| {
         let (time, offset) = value.rsplit_once(' ')?;
-        let b = offset.as_bytes();
+        let digits = offset.chars().filter(char::is_ascii_digit).count();
         let is_offset =
-            b.len() == 5 && b[2] == b':' && [0, 1, 3, 4].iter().all(|&i| b[i].is_ascii_digit());
+            offset.chars().all(|c| c.is_ascii_digit() || c == ':') && [2, 4].contains(&digits);
         is_offset
             .then(|| parse(&format!("{time}+{offset}")))
             .flatten()
     })
 }
 
+fn iso_8601(value: &str) -> Option<DateTime<chrono::FixedOffset>> {
+    DateTime::parse_from_rfc3339(value).ok().or_else(|| {
+        if !value.contains(['T', 't']) {
+            return None;
+        }
+        let value = match value.strip_suffix(['Z', 'z']) {
+            Some(rest) => format!("{rest}+00:00"),
+            None => value.to_owned(),
+        };
+        // `%#z`: `+08`, `+0800` or `+08:00`; `%.f`: a fraction, if there is one.
+        ["%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M%#z"]
+            .iter()
+            .find_map(|format| DateTime::parse_from_str(&value.replace('t', "T"), format).ok())
+    })
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn iso_8601_times_with_an_offset_are_read_in_every_usual_form() {
+        let at = super::parse_time("2023-10-01T00:00:00+08:00").expect("rfc 3339");
+        for same in [
+            "2023-09-30T16:00:00Z",
+            "2023-09-30T16:00Z",
+            "2023-10-01T00:00+08:00",
+            "2023-10-01T00:00:00+0800",
+            "2023-10-01T00:00:00+08",
+            "2023-10-01T00:00+0800",
+            "2023-10-01T00:00:00.000+08:00",
+            "2023-10-01T00:00:00.000+0800",
+            "2023-10-01t00:00:00+08:00",
+            "2023-09-30t16:00:00z",
+            " 2023-10-01T00:00:00 08:00 ",
+            "2023-10-01T00:00:00 0800",
+            "2023-10-01T00:00 08",
+        ] {
+            assert_eq!(super::parse_time(same), Some(at), "{same}");
+        }
+        for refused in [
+            "2023-10-01T00:00:00",
+            "2023-10-01",
+            "2023-10-01 00:00:00",
+            "2023-10-01T24:30:00Z",
+            "2023-10-01T00:00:00+8",
+            "2023-10-01T00:00:00 1",
+            "yesterday",
+            "",
+        ] {
+            assert_eq!(super::parse_time(refused), None, "{refused}");
+        }
+    }
 
     #[test]
     fn times_are_read_to_the_microsecond() {
@@ -241,6 +293,9 @@ mod tests {
             "查询参数 platformId 只能出现一次"
         );
         let read = read::<Filter>("platformId=7&status=A&_t=1").unwrap();
+        assert_eq!(read.platform_id, Some(7));
+        // Surrounding white space is dropped, as the lead list drops it.
+        let read = super::read::<Filter>("platformId=%207+").unwrap();
         assert_eq!(read.platform_id, Some(7));
         // Sent empty or blank: absent, the default applies.
         assert_eq!(

@@ -26,14 +26,20 @@ use crate::startup::AppState;
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SyncBody {
-    /// ISO 8601. Given: the orders **created** in the period, each as it is now. Omitted: every
-    /// order created or changed since the shop's last sync by modification time (10 minutes
-    /// overlap; at most 90 days); with `endTime` omitted too, a shop whose history was never
-    /// fetched (its backfill cancelled or failed) gets that backfill (`trigger: BACKFILL`).
-    #[schema(format = DateTime)]
+    /// ISO 8601 with an offset (as the list filters take it; empty or blank is omitted). Given:
+    /// the orders **created** in the period, each as it is now. Omitted: every order created or
+    /// changed since the shop's last sync by modification time (10 minutes overlap; at most 90
+    /// days); with `endTime` omitted too, a shop whose history was never fetched (its backfill
+    /// cancelled or failed) gets that backfill (`trigger: BACKFILL`).
+    #[schema(
+        pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$|^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub start_time: Option<String>,
-    /// ISO 8601; defaults to now (a later time is now).
-    #[schema(format = DateTime)]
+    /// ISO 8601 with an offset (empty or blank is omitted); defaults to now (a later time is
+    /// now).
+    #[schema(
+        pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$|^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub end_time: Option<String>,
 }
 
@@ -55,12 +61,14 @@ fn parse_time(
     value: Option<&str>,
     errors: &mut Vec<FieldError>,
 ) -> Option<DateTime<Utc>> {
-    match leadgen_http::query::parse_time(value?) {
+    // A cleared date picker sends "": omitted, as an empty query parameter is.
+    let value = value.filter(|v| !v.trim().is_empty())?;
+    match leadgen_http::query::parse_time(value) {
         Some(t) => Some(t),
         None => {
             errors.push(FieldError {
                 field: field.into(),
-                message: format!("{field} 必须是 ISO 8601 时间，例如 2023-10-01T00:00:00Z"),
+                message: format!("{field} 必须是带时区的 ISO 8601 时间，例如 2023-10-01T00:00:00Z"),
             });
             None
         }

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration as StdDuration, Instant};
 
-use chrono::{DateTime, Duration, FixedOffset, Utc};
+use chrono::{DateTime, Duration, FixedOffset, Timelike, Utc};
 use lapin::options::BasicGetOptions;
 use leadgen_messaging::{Broker, QueueSpec};
 use leadgen_test_support::TestBroker;
@@ -196,6 +196,23 @@ async fn sync_accepts_an_empty_object_and_an_explicit_window() {
     assert_eq!(event["data"]["syncTaskId"], task);
     assert_eq!(utc(&event["data"]["windowStart"]), start);
     assert_eq!(utc(&event["data"]["windowEnd"]), end);
+
+    // ISO 8601 as clients print it beside RFC 3339 (Java's OffsetDateTime drops zero seconds;
+    // offsets as +0800), and a cleared end ("") as omitted: now.
+    let minutes = app.active_taobao(1, "key-iso-forms").await;
+    let start = whole_seconds(Utc::now() - Duration::days(2));
+    let start = start - Duration::seconds(i64::from(start.second()));
+    let local = start.with_timezone(&beijing).format("%Y-%m-%dT%H:%M+0800");
+    let body = json!({ "startTime": local.to_string(), "endTime": "" }).to_string();
+    let before = Utc::now();
+    let task = accepted(&app, minutes, Some(&body)).await;
+    let row = app.task_row(task).await;
+    assert_eq!(row.window_start, start);
+    assert!(
+        row.window_end >= whole_seconds(before),
+        "{}",
+        row.window_end
+    );
 }
 
 #[tokio::test]
