@@ -74,11 +74,10 @@ pub async fn reveal(
         }
         return Err(ApiError::from(refused).into());
     }
-    query?;
     let lead_id = leadgen_domain::LeadId::new(path?.into_inner());
-    let request = request_of(lead_id, body);
-    // A request that cannot be read is refused, and audited: probing with bad purposes leaves
-    // a trace as a refused reveal does.
+    let request = query.and_then(|_| request_of(lead_id, body));
+    // A request that cannot be read (its query or its body) is refused, and audited: probing
+    // with bad purposes leaves a trace as a refused reveal does.
     let request = match request {
         Ok(request) => request,
         Err(refused) => {
@@ -88,7 +87,7 @@ pub async fn reveal(
             return Err(refused.into());
         }
     };
-    let revealed = reveal::reveal(&state, &user, request).await?;
+    let revealed = reveal::reveal(state.into_inner(), user, request).await?;
     let mut response = leadgen_http::ok(revealed);
     response.headers_mut().insert(
         header::CACHE_CONTROL,

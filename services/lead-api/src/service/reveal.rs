@@ -11,7 +11,8 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use diesel_async::AsyncPgConnection;
+use diesel_async::scoped_futures::ScopedFutureExt as _;
+use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 use leadgen_db::sealed;
 use leadgen_domain::buyer::IdentityKey;
 use leadgen_domain::{
@@ -76,8 +77,23 @@ struct Target {
 
 /// Reveals the lead's number and audits the attempt, whatever its outcome: an unknown lead or
 /// another tenant's too (answered 404, recorded in the caller's own tenant).
-#[tracing::instrument(name = "leads.reveal_contact", skip_all, fields(tenant_id = user.tenant_id.get(), lead_id = request.lead_id.get()))]
+///
+/// The attempt and its audit run on a task of their own: a caller that goes away while the
+/// platform decrypts (its request dropped) cannot leave a number revealed and unaudited.
 pub async fn reveal(
+    state: Arc<AppState>,
+    user: AuthUser,
+    request: RevealRequest,
+) -> Result<Revealed, ApiError> {
+    use tracing::Instrument as _;
+    let audited = async move { reveal_and_audit(&state, &user, request).await };
+    tokio::spawn(audited.in_current_span())
+        .await
+        .map_err(|e| ApiError::from(LeadApiError::Unexpected(e.into())))?
+}
+
+#[tracing::instrument(name = "leads.reveal_contact", skip_all, fields(tenant_id = user.tenant_id.get(), lead_id = request.lead_id.get()))]
+async fn reveal_and_audit(
     state: &AppState,
     user: &AuthUser,
     request: RevealRequest,
@@ -122,16 +138,22 @@ pub async fn reveal(
             "orderId": (!target.order_id.is_empty()).then_some(&target.order_id),
         })),
     };
-    // A reveal that cannot be audited is not answered.
+    // A reveal that cannot be audited is not answered. Its two records are written together,
+    // or neither is.
     let mut conn = leadgen_db::conn(&state.pool)
         .await
         .map_err(|e| ApiError::from(LeadApiError::from(e)))?;
-    let audited: Result<(), diesel::result::Error> = async {
-        reveal::record(&mut conn, record).await?;
-        audit::record(&mut conn, user.tenant_id, line, &trace_id).await
-    }
-    .await;
-    audited.map_err(|e| ApiError::from(LeadApiError::from(e)))?;
+    let tenant = user.tenant_id;
+    let trace = &trace_id;
+    conn.transaction::<(), diesel::result::Error, _>(|conn| {
+        async move {
+            reveal::record(conn, record).await?;
+            audit::record(conn, tenant, line, trace).await
+        }
+        .scope_boxed()
+    })
+    .await
+    .map_err(|e| ApiError::from(LeadApiError::from(e)))?;
     outcome.map_err(ApiError::from)
 }
 

@@ -450,8 +450,9 @@ fn whole_seconds_ago(ago: chrono::Duration) -> chrono::DateTime<Utc> {
 
 /// A platform that never answers the decrypt call: the salesperson is answered 50201 within
 /// `[reveal] deadline_ms`, not after every timeout and retry (46 s against a hung Taobao).
-#[tokio::test]
-async fn a_platform_that_never_answers_is_given_up_at_the_reveal_deadline() {
+/// A Taobao lead whose number only the platform's decrypt API gives, on a platform that accepts
+/// connections and never answers; reveals give up after `deadline_ms`, one at a time per tenant.
+async fn taobao_lead_on_a_hung_platform(deadline_ms: u64) -> (TestApp, i64) {
     use leadgen_domain::{PlatformId, PlatformType};
     // Accepts connections and never answers.
     let hung = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -465,7 +466,7 @@ async fn a_platform_that_never_answers_is_given_up_at_the_reveal_deadline() {
         }
     });
     let app = spawn_app_with(move |s| {
-        s.reveal.deadline_ms = 500;
+        s.reveal.deadline_ms = deadline_ms;
         s.reveal.per_tenant_concurrency = 1;
         s.reveal.busy_wait_ms = 200;
         if let Some(taobao) = s.platforms.endpoints.get_mut(&PlatformType::Taobao) {
@@ -504,6 +505,12 @@ async fn a_platform_that_never_answers_is_given_up_at_the_reveal_deadline() {
     let mut sent = order("T-1", "138****1234");
     sent.receiver.oaid = Some("oaid-1".into());
     app.set_order(lead, &sent).await;
+    (app, lead)
+}
+
+#[tokio::test]
+async fn a_platform_that_never_answers_is_given_up_at_the_reveal_deadline() {
+    let (app, lead) = taobao_lead_on_a_hung_platform(500).await;
     let started = std::time::Instant::now();
     let answer = app
         .reveal(1, 7, &[CONTACT], lead, json!({"purpose": "FULFILMENT"}))
@@ -526,6 +533,80 @@ async fn a_platform_that_never_answers_is_given_up_at_the_reveal_deadline() {
         .reveal(1, 7, &[CONTACT], lead, json!({"purpose": "FULFILMENT"}))
         .await;
     expect_envelope(again, StatusCode::TOO_MANY_REQUESTS, 42904).await;
+}
+
+/// A salesperson who stops waiting (the request dropped mid-call) leaves the reveal audited all
+/// the same: the attempt and its audit do not depend on the caller staying.
+#[tokio::test]
+async fn a_reveal_whose_caller_went_away_is_still_audited() {
+    let (app, lead) = taobao_lead_on_a_hung_platform(1_500).await;
+    let gone = app
+        .client
+        .post(app.url(&format!("/leads/{lead}/contact/reveal")))
+        .bearer_auth(leadgen_test_support::token(1, 7, &[CONTACT]))
+        .json(&json!({"purpose": "FULFILMENT"}))
+        .timeout(std::time::Duration::from_millis(200))
+        .send()
+        .await;
+    assert!(gone.is_err(), "the caller gave up first: {gone:?}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let audits = app.audits().await;
+        if let Some(last) = audits.last() {
+            assert_eq!((last.2.as_str(), last.3), ("FAILURE", Some(50201)));
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never audited");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let logged: i64 = {
+        use leadgen_db::schema::t_operation_log as log;
+        let mut conn = app.conn().await;
+        log::table
+            .filter(log::action.eq("CONTACT_REVEAL"))
+            .count()
+            .get_result(&mut conn)
+            .await
+            .expect("log")
+    };
+    assert_eq!(logged, 1, "the operation log has it too");
+}
+
+/// A reveal whose query cannot be read is refused and audited like one whose body cannot.
+#[tokio::test]
+async fn a_reveal_with_an_unreadable_query_is_refused_and_audited() {
+    let app = spawn_app().await;
+    let (_, lead) = app.jd_lead_with_a_clear_number().await;
+    let answer = app
+        .client
+        .post(app.url(&format!("/leads/{lead}/contact/reveal?purpose=FULFILMENT")))
+        .bearer_auth(leadgen_test_support::token(1, 7, &[CONTACT]))
+        .json(&json!({"purpose": "FULFILMENT"}))
+        .send()
+        .await
+        .expect("POST");
+    expect_envelope(answer, StatusCode::BAD_REQUEST, 400).await;
+    let refused: Vec<(String, Vec<String>, Option<String>)> = {
+        use leadgen_db::schema::t_operation_log as log;
+        let mut conn = app.conn().await;
+        log::table
+            .filter(log::action.eq("CONTACT_REVEAL"))
+            .select((log::result, log::target_ids, log::error_message))
+            .load(&mut conn)
+            .await
+            .expect("log")
+    };
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0].0, "FAILURE");
+    assert_eq!(refused[0].1, vec![lead.to_string()]);
+    assert!(
+        refused[0]
+            .2
+            .as_deref()
+            .is_some_and(|m| m.contains("purpose")),
+        "{refused:?}"
+    );
+    assert!(app.audits().await.is_empty(), "no reveal was attempted");
 }
 
 /// A number sent in clear is revealed only while the merchant keeps the shop connected and
