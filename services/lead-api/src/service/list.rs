@@ -48,23 +48,13 @@ pub async fn page(
     if paging.offset() < leads::LIST_WINDOW {
         let page = leads::list(&mut conn, &state.list_stats, tenant, filter, sort, paging).await?;
         if by_phone {
-            let found: Vec<String> = page.rows.iter().map(|r| r.id.to_string()).collect();
-            audit_user_search(&mut conn, user, &found, None).await?;
+            audit_matches(&mut conn, state, user, (filter, sort), Some(&page)).await?;
         }
         return Ok(page);
     }
     let total = leads::total(&mut conn, &state.list_stats, tenant, filter).await?;
     if by_phone {
-        // Past the end, the total alone still tells whether the number is a buyer's: the
-        // audit names the leads it matched, as the first page's would.
-        let first = Paging {
-            page: 1,
-            size: leadgen_http::paging::MAX_SIZE,
-        };
-        let matched =
-            leads::list(&mut conn, &state.list_stats, tenant, filter, sort, first).await?;
-        let found: Vec<String> = matched.rows.iter().map(|r| r.id.to_string()).collect();
-        audit_user_search(&mut conn, user, &found, None).await?;
+        audit_matches(&mut conn, state, user, (filter, sort), None).await?;
     }
     if total > leads::LIST_WINDOW {
         return Err(LeadApiError::BeyondWindow);
@@ -74,6 +64,42 @@ pub async fn page(
         total,
         exact: true,
     })
+}
+
+/// Audits a search by a full mobile number with the leads it matched, whatever page was asked
+/// (`asked`, when it was read): a page past the matches still tells, by its total, that the
+/// number is a buyer's, so the audit names them as the first page would. A number is one
+/// buyer's, a handful of leads at most: the first page of the largest size holds them.
+async fn audit_matches(
+    conn: &mut diesel_async::AsyncPgConnection,
+    state: &AppState,
+    user: &AuthUser,
+    (filter, sort): (&LeadFilter, (&'static str, SortOrder)),
+    asked: Option<&LeadPage>,
+) -> Result<(), LeadApiError> {
+    let holds_all = |page: &LeadPage| page.exact && page.rows.len() as i64 == page.total;
+    let first;
+    let matched = match asked {
+        Some(page) if holds_all(page) => page,
+        _ => {
+            let paging = Paging {
+                page: 1,
+                size: leadgen_http::paging::MAX_SIZE,
+            };
+            first = leads::list(
+                conn,
+                &state.list_stats,
+                user.tenant_id,
+                filter,
+                sort,
+                paging,
+            )
+            .await?;
+            &first
+        }
+    };
+    let found: Vec<String> = matched.rows.iter().map(|r| r.id.to_string()).collect();
+    audit_user_search(conn, user, &found, None).await
 }
 
 /// [`audit_phone_search`] by the request's user.

@@ -883,11 +883,22 @@ async fn a_full_mobile_finds_the_buyer_by_its_blind_index_only() {
         .await;
     let deep = expect_envelope(deep, StatusCode::OK, 200).await;
     assert_eq!(deep["data"]["total"], 1, "{deep}");
+    // So does a page past the matches within the browsing window.
+    let second = app
+        .leads(
+            Some(&token(1, &[VIEW])),
+            &[("contactInfo", "13912345678"), ("page", "2")],
+        )
+        .await;
+    let second = expect_envelope(second, StatusCode::OK, 200).await;
+    assert_eq!(second["data"]["total"], 1, "{second}");
+    assert_eq!(second["data"]["records"], serde_json::json!([]));
     // Each search is audited with what it found, never the number.
     let log = app.operation_log().await;
     let searches: Vec<_> = log.iter().filter(|e| e.0 == "CONTACT_SEARCH").collect();
-    assert_eq!(searches.len(), 6, "{log:?}");
+    assert_eq!(searches.len(), 7, "{log:?}");
     assert_eq!(searches[5].1, vec![s.l3.to_string()], "{log:?}");
+    assert_eq!(searches[6].1, vec![s.l3.to_string()], "{log:?}");
     assert_eq!(searches[0].2, "SUCCESS", "{log:?}");
     assert_eq!(searches[0].1, vec![s.l3.to_string()]);
     assert!(searches[4].1.is_empty());
