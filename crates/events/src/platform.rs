@@ -10,9 +10,10 @@ use crate::{Event, Subject, routing};
 
 /// A shop's authorization changed status: the merchant connected it (`ACTIVE`), paused it
 /// (`DISABLED`) or enabled it again, disconnected it (`REVOKED`: consent withdrawn; its buyers'
-/// leads are deleted at `historyPurgeAt` unless it is connected again), or the platform stopped
-/// accepting its grant (`EXPIRED`, `INVALID`: the merchant must authorize again; orders are not
-/// synced meanwhile). Leads name their shop in `lead.platformId`.
+/// leads are deleted from `historyPurgeAt` on unless it is connected again), or the platform
+/// stopped accepting its grant (`EXPIRED`, `INVALID`: the merchant must authorize again; orders
+/// are not synced meanwhile). `INVALID` also follows `PENDING_AUTH` when a consent is refused or
+/// abandoned: a shop that was never connected. Leads name their shop in `lead.platformId`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PlatformChangedV1 {
@@ -23,8 +24,9 @@ pub struct PlatformChangedV1 {
     /// Why, in Chinese, as the API's `statusReason` shows it (absent when none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_reason: Option<String>,
-    /// With `REVOKED`: when the shop's order history and the leads built only from it are
-    /// deleted (each announced with `lead.removed.v1`).
+    /// With `REVOKED`: from when the shop's order history and the leads built only from it are
+    /// deleted (not before; the deletion takes a while and waits out failures). Delete a lead
+    /// on its `lead.removed.v1`, never at this time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub history_purge_at: Option<DateTime<Utc>>,
     /// How many times the shop's status has changed, this change included: it only grows.

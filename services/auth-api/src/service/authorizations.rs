@@ -350,8 +350,11 @@ pub struct Listed {
     pub last_sync_time: Option<DateTime<Utc>>,
     /// Why the shop is EXPIRED, INVALID, DISABLED or REVOKED, when known.
     pub status_reason: Option<String>,
-    /// A disconnected shop's orders, buyer-leads and sync records are deleted at this time
-    /// (unless it is connected again before).
+    /// How many times the status has changed: `platform.changed.v1`'s `statusVersion`. A team
+    /// that loads shops here and then applies the events keeps the higher one.
+    pub status_version: i64,
+    /// A disconnected shop's orders, buyer-leads and sync records are deleted from this time
+    /// on (not before; unless it is connected again first).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub history_purge_at: Option<DateTime<Utc>>,
     /// When a disconnected shop's history was deleted.
@@ -432,6 +435,7 @@ impl From<AuthRow> for Listed {
             shop_id: r.shop_id,
             last_sync_time: r.last_sync_time,
             status_reason: r.status_reason,
+            status_version: r.status_version,
             history_purge_at: r.purge_after,
             history_purged_at: r.purged_at,
             last_sync: None,

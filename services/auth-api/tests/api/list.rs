@@ -278,6 +278,7 @@ async fn list_shows_an_app_key_hint_and_no_secret() {
         "appKeyHint",
         "lastSyncTime",
         "statusReason",
+        "statusVersion",
         "lastSync",
     ]
     .into_iter()

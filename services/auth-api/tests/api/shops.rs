@@ -168,6 +168,9 @@ async fn a_paused_shop_is_not_synced_until_resumed() {
         .collect();
     assert!(versions[0] >= 1, "{changes:?}");
     assert_eq!(versions[1], versions[0] + 1, "{changes:?}");
+    // The API shows the same version, for a team that loads shops before applying events.
+    assert_eq!(paused["data"]["statusVersion"], versions[0], "{paused}");
+    assert_eq!(resumed["data"]["statusVersion"], versions[1], "{resumed}");
     assert_eq!(changes[0]["subject"], format!("platform/{shop}"));
     assert_eq!(changes[0]["tenantid"], 1);
     assert_eq!(changes[0]["data"]["platformType"], "TAOBAO");
