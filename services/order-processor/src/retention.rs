@@ -201,6 +201,36 @@ async fn defer(conn: &mut AsyncPgConnection, shop: DueShop, e: anyhow::Error) ->
     }
 }
 
+/// Each re-pointed alias's contact: its survivor's, sealed again for the alias's own row (a
+/// sealed value opens only in the row it was sealed for, and `leadctl data-key reseal` opens
+/// every row's). A survivor's contact that does not open gives the alias an empty one: the
+/// alias is never read for itself, and must not keep the deleted order's.
+fn alias_contacts(
+    processor: &Processor,
+    repointed: &[purge::Repointed],
+) -> anyhow::Result<Vec<(i64, String)>> {
+    use leadgen_db::sealed::lead_contact;
+    repointed
+        .iter()
+        .map(|r| {
+            let plain = processor
+                .sealer
+                .open(&lead_contact(LeadId::new(r.survivor)), &r.survivor_contact)
+                .unwrap_or_else(|_| {
+                    tracing::warn!(
+                        lead.id = r.survivor,
+                        "A surviving lead's contact does not open; its alias gets none"
+                    );
+                    String::new()
+                });
+            let sealed = processor
+                .sealer
+                .seal(&lead_contact(LeadId::new(r.alias)), &plain)?;
+            Ok((r.alias, sealed))
+        })
+        .collect()
+}
+
 /// Deletes the shop's orders of `leads`, rebuilds the leads that keep orders elsewhere and
 /// removes the others.
 async fn purge_buyers(
@@ -242,7 +272,9 @@ async fn purge_buyers(
     if !removed.is_empty() {
         purge::delete_leads(conn, tenant, &removed).await?;
     }
-    purge::repoint_aliases(conn, &processed).await?;
+    let repointed = purge::repoint_aliases(conn, &processed).await?;
+    let contacts = alias_contacts(processor, &repointed)?;
+    purge::set_alias_contacts(conn, &contacts).await?;
     purge::delete_orders(conn, &processed, &raw).await?;
     events.enqueue(conn, SERVICE).await?;
     log(

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, Int4, Int8, Interval, Nullable, Timestamptz};
+use diesel::sql_types::{Array, Int4, Int8, Interval, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_domain::TenantId;
 
@@ -250,24 +250,56 @@ pub async fn delete_leads(
         .await
 }
 
+/// An alias re-pointed by [`repoint_aliases`]: its id, its surviving lead's, and the
+/// survivor's sealed contact, which the caller seals again for the alias's own row.
+#[derive(Debug, QueryableByName)]
+pub struct Repointed {
+    #[diesel(sql_type = Int8)]
+    pub alias: i64,
+    #[diesel(sql_type = Int8)]
+    pub survivor: i64,
+    #[diesel(sql_type = Text)]
+    pub survivor_contact: String,
+}
+
 /// Aliases (leads merged into another) that still describe one of `processed` orders are
 /// re-pointed at their surviving lead's latest order, so no row keeps a deleted order or its
-/// contact. An alias is never read for itself: readers follow `merged_into`.
+/// contact. An alias is never read for itself: readers follow `merged_into`. The contact is
+/// not copied here: a sealed value is bound to its row, so the caller seals the survivor's
+/// again for each alias ([`set_alias_contacts`]).
 pub async fn repoint_aliases(
     conn: &mut AsyncPgConnection,
     processed: &[i64],
-) -> QueryResult<usize> {
+) -> QueryResult<Vec<Repointed>> {
     diesel::sql_query(
         "UPDATE t_order_lead m SET order_id = s.order_id, raw_order_id = s.raw_order_id, \
            processed_order_id = s.processed_order_id, platform_id = s.platform_id, \
-           platform_type = s.platform_type, contact_info = s.contact_info, \
+           platform_type = s.platform_type, \
            contact_masked = s.contact_masked, contact_kind = s.contact_kind, \
            contact_raw_order_id = s.contact_raw_order_id, product_info = s.product_info, \
            amount_fen = s.amount_fen, order_time = s.order_time \
          FROM t_order_lead s \
-         WHERE m.merged_into = s.id AND m.processed_order_id = ANY($1)",
+         WHERE m.merged_into = s.id AND m.processed_order_id = ANY($1) \
+         RETURNING m.id AS alias, s.id AS survivor, s.contact_info AS survivor_contact",
     )
     .bind::<Array<Int8>, _>(processed)
+    .load(conn)
+    .await
+}
+
+/// Writes each alias's contact, sealed for its own row: `(alias, sealed)`.
+pub async fn set_alias_contacts(
+    conn: &mut AsyncPgConnection,
+    contacts: &[(i64, String)],
+) -> QueryResult<usize> {
+    let (ids, sealed): (Vec<i64>, Vec<&str>) =
+        contacts.iter().map(|(id, c)| (*id, c.as_str())).unzip();
+    diesel::sql_query(
+        "UPDATE t_order_lead l SET contact_info = v.contact \
+         FROM unnest($1::int8[], $2::text[]) AS v(id, contact) WHERE l.id = v.id",
+    )
+    .bind::<Array<Int8>, _>(ids)
+    .bind::<Array<Text>, _>(sealed)
     .execute(conn)
     .await
 }

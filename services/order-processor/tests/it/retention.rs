@@ -302,6 +302,26 @@ async fn a_revoked_shops_history_is_deleted_after_its_retention_period() {
         .await
         .unwrap();
     assert_eq!((into, alias_order.as_str()), (Some(buyer_a), "a3"));
+    // Its contact is A's, sealed for the alias's own row (so a key rotation's reseal opens it).
+    let contacts: Vec<(i64, String)> = t_order_lead::table
+        .filter(t_order_lead::id.eq_any([alias_a, buyer_a]))
+        .select((t_order_lead::id, t_order_lead::contact_info))
+        .load(&mut conn)
+        .await
+        .unwrap();
+    let contact_of = |lead: i64| contacts.iter().find(|c| c.0 == lead).unwrap().1.clone();
+    let (alias_contact, survivor_contact) = (contact_of(alias_a), contact_of(buyer_a));
+    let sealer = crate::support::processor().sealer.clone();
+    let open = |lead: i64, sealed: &str| {
+        sealer.open(
+            &leadgen_db::sealed::lead_contact(leadgen_domain::LeadId::new(lead)),
+            sealed,
+        )
+    };
+    assert_eq!(
+        open(alias_a, &alias_contact).expect("the alias's contact opens in its own row"),
+        open(buyer_a, &survivor_contact).expect("A's contact")
+    );
 
     // B is gone with its alias and sales history; the reveal audit stays.
     let gone = t_order_lead::table
