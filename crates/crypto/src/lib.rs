@@ -43,6 +43,11 @@ pub enum CryptoError {
         "key id {0} is configured twice (the current key and a previous one, or two previous ones)"
     )]
     DuplicateKeyId(u8),
+    #[error(
+        "a blind-index key is also a data key: each must be its own (a blind index made with the \
+         data key would tie the two together)"
+    )]
+    SharedKey,
 }
 
 /// The retired keys, each `id:base64`, as (id, Base64): an id given twice, or the current
@@ -68,6 +73,27 @@ pub(crate) fn previous_keys(
             Ok((id, b64))
         })
         .collect()
+}
+
+/// Whether two key sets share a key (the same bytes), each given as its current key (Base64)
+/// and its previous keys (`id:base64`). Keys that do not decode share nothing here: building
+/// the sealer or indexer refuses them.
+pub fn share_a_key(
+    (a, a_previous): (&SecretString, &[SecretString]),
+    (b, b_previous): (&SecretString, &[SecretString]),
+) -> bool {
+    let bytes = |current: &SecretString, previous: &[SecretString]| -> Vec<Vec<u8>> {
+        std::iter::once(current.expose_secret())
+            .chain(
+                previous
+                    .iter()
+                    .filter_map(|p| p.expose_secret().split_once(':').map(|(_, b64)| b64)),
+            )
+            .filter_map(|b64| STANDARD.decode(b64.trim()).ok())
+            .collect()
+    };
+    let b = bytes(b, b_previous);
+    bytes(a, a_previous).iter().any(|key| b.contains(key))
 }
 
 /// Seals and opens values with the configured keys.
@@ -160,6 +186,22 @@ mod tests {
 
     fn key(byte: u8) -> SecretString {
         SecretString::from(STANDARD.encode([byte; 32]))
+    }
+
+    #[test]
+    fn two_key_sets_share_a_key_when_any_two_keys_are_the_same_bytes() {
+        let old =
+            |id: u8, byte: u8| SecretString::from(format!("{id}:{}", STANDARD.encode([byte; 32])));
+        assert!(!share_a_key(
+            (&key(1), &[old(2, 2)]),
+            (&key(3), &[old(4, 4)])
+        ));
+        assert!(share_a_key((&key(1), &[]), (&key(1), &[])));
+        assert!(share_a_key((&key(1), &[]), (&key(3), &[old(4, 1)])));
+        assert!(share_a_key((&key(5), &[old(2, 2)]), (&key(2), &[])));
+        // The same bytes written with white space around them.
+        let padded = SecretString::from(format!(" {} ", STANDARD.encode([1u8; 32])));
+        assert!(share_a_key((&key(1), &[]), (&padded, &[])));
     }
 
     #[test]

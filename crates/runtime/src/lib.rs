@@ -173,7 +173,8 @@ pub fn sealer(settings: &CryptoSettings) -> Result<Arc<Sealer>, CryptoError> {
     Sealer::new(settings.key_id, &settings.data_key, &settings.previous_keys).map(Arc::new)
 }
 
-/// The blind indexer; an error when `[crypto] blind_index_key` is not configured.
+/// The blind indexer; an error when `[crypto] blind_index_key` is not configured, or when one
+/// of its keys is also a data key (current or previous).
 pub fn blind_indexer(settings: &CryptoSettings) -> Result<Arc<BlindIndexer>, CryptoError> {
     let key = settings
         .blind_index_key
@@ -181,6 +182,12 @@ pub fn blind_indexer(settings: &CryptoSettings) -> Result<Arc<BlindIndexer>, Cry
         .ok_or(CryptoError::MissingKey(
             "[crypto] blind_index_key (LEADGEN__CRYPTO__BLIND_INDEX_KEY)",
         ))?;
+    if leadgen_crypto::share_a_key(
+        (key, &settings.blind_index_previous_keys),
+        (&settings.data_key, &settings.previous_keys),
+    ) {
+        return Err(CryptoError::SharedKey);
+    }
     BlindIndexer::new(
         settings.blind_index_key_id,
         key,
@@ -275,5 +282,32 @@ impl PgRateGate {
 impl SharedGate for PgRateGate {
     async fn reserve(&self, key: &str, interval: Duration) -> Result<Slot, String> {
         self.reserve_slot(key, interval).await.map(|r| r.slot)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_blind_index_key_that_is_also_a_data_key_is_refused() {
+        let distinct = leadgen_test_support::crypto_settings();
+        assert!(blind_indexer(&distinct).is_ok());
+        let mut same = distinct.clone();
+        same.blind_index_key = Some(distinct.data_key.clone());
+        assert!(matches!(blind_indexer(&same), Err(CryptoError::SharedKey)));
+        let mut retired = distinct.clone();
+        retired.previous_keys = vec![secrecy::SecretString::from(format!(
+            "9:{}",
+            distinct
+                .blind_index_key
+                .as_ref()
+                .map(secrecy::ExposeSecret::expose_secret)
+                .unwrap_or_default()
+        ))];
+        assert!(matches!(
+            blind_indexer(&retired),
+            Err(CryptoError::SharedKey)
+        ));
     }
 }
