@@ -237,6 +237,12 @@ pub struct LeadRemovedV1 {
     /// Leads that had merged into this one; they are gone too.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merged_lead_ids: Vec<LeadId>,
+    /// The lead's version at its removal, one past the last it had: a `lead.updated.v1` of this
+    /// lead with a version at or below it is stale and must not bring it back, so a deletion
+    /// marker needs to remember only this number. Absent only in events published before it
+    /// existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i32>,
 }
 
 impl Event for LeadRemovedV1 {

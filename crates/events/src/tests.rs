@@ -43,6 +43,7 @@ fn committed_examples_parse_as_their_events() {
     assert!(!e.data.changes.is_empty());
     let e = example::<LeadRemovedV1>("v1/lead-removed.json");
     assert_eq!(e.data.reason, LeadRemovalReason::ShopHistoryPurged);
+    assert_eq!(e.data.version, Some(14));
     let e = example::<PlatformChangedV1>("v1/platform-changed.json");
     assert_eq!(e.data.status, leadgen_domain::AuthStatus::Revoked);
     assert!(e.data.history_purge_at.is_some());

@@ -264,6 +264,7 @@ async fn purge_buyers(
                 reason: LeadRemovalReason::ShopHistoryPurged,
                 platform_id: PlatformId::new(shop.id),
                 merged_lead_ids: orphan.merged.iter().copied().map(LeadId::new).collect(),
+                version: Some(orphan.version.saturating_add(1)),
             },
         ))?;
         removed.push(orphan.id);

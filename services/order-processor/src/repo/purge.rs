@@ -183,11 +183,13 @@ pub async fn remaining_raw_orders(
         .await
 }
 
-/// A lead left with no order, and the leads that had merged into it.
+/// A lead left with no order, its version, and the leads that had merged into it.
 #[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
 pub struct Orphan {
     #[diesel(sql_type = Int8)]
     pub id: i64,
+    #[diesel(sql_type = Int4)]
+    pub version: i32,
     #[diesel(sql_type = Array<Int8>)]
     pub merged: Vec<i64>,
 }
@@ -195,12 +197,13 @@ pub struct Orphan {
 /// Which of `leads` hold no order any more, with their aliases.
 pub async fn orphans(conn: &mut AsyncPgConnection, leads: &[i64]) -> QueryResult<Vec<Orphan>> {
     diesel::sql_query(
-        "SELECT l.id, coalesce(array_agg(m.id ORDER BY m.id) FILTER (WHERE m.id IS NOT NULL), \
+        "SELECT l.id, l.version, \
+                coalesce(array_agg(m.id ORDER BY m.id) FILTER (WHERE m.id IS NOT NULL), \
                 '{}') AS merged \
          FROM t_order_lead l LEFT JOIN t_order_lead m ON m.merged_into = l.id \
          WHERE l.id = ANY($1) AND l.merged_into IS NULL AND NOT EXISTS \
            (SELECT 1 FROM t_ecom_order_processed p WHERE p.user_id = l.id) \
-         GROUP BY l.id ORDER BY l.id",
+         GROUP BY l.id, l.version ORDER BY l.id",
     )
     .bind::<Array<Int8>, _>(leads)
     .load(conn)

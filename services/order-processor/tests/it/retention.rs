@@ -206,6 +206,12 @@ async fn a_revoked_shops_history_is_deleted_after_its_retention_period() {
     run.revoke(0, Duration::days(1)).await;
     assert_eq!(run.retention(1).purge_step().await.unwrap(), None);
     run.revoke(0, -Duration::minutes(1)).await;
+    let b_version: i32 = t_order_lead::table
+        .find(buyer_b)
+        .select(t_order_lead::version)
+        .first(&mut conn)
+        .await
+        .unwrap();
 
     let mut steps = Vec::new();
     while let Some(step) = run.retention(1).purge_step().await.unwrap() {
@@ -394,6 +400,7 @@ async fn a_revoked_shops_history_is_deleted_after_its_retention_period() {
             "reason": "SHOP_HISTORY_PURGED",
             "platformId": run.shops[0],
             "mergedLeadIds": [alias_b],
+            "version": b_version + 1,
         })
     );
     let actions: Vec<String> = t_operation_log::table
