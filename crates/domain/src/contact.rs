@@ -35,7 +35,9 @@ pub enum ContactKind {
 pub const ASSUMED_PRIVACY_NUMBER_DAYS: i64 = 15;
 
 /// One contact value with its kind and, when the platform sends one, its masked companion.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+/// Its `Debug` never shows the value (a phone, name or address, or a ciphertext): a
+/// `tracing::debug!(?order)` cannot log a buyer's details.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ContactField {
     pub kind: ContactKind,
@@ -53,6 +55,21 @@ pub struct ContactField {
     /// [`crate::Receiver::phone_contact`].
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub decryptable: bool,
+}
+
+impl std::fmt::Debug for ContactField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ContactField")
+            .field("kind", &self.kind)
+            .field(
+                "value",
+                &format_args!("<{} chars>", self.value.chars().count()),
+            )
+            .field("masked", &self.masked)
+            .field("expires_at", &self.expires_at)
+            .field("decryptable", &self.decryptable)
+            .finish()
+    }
 }
 
 impl ContactField {
@@ -284,6 +301,22 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
+
+    #[test]
+    fn a_contact_is_never_shown_by_its_debug_form() {
+        let phone = ContactField::phone("13812345678").unwrap();
+        let receiver = crate::Receiver {
+            name: ContactField::text("张三丰"),
+            phone: Some(phone.clone()),
+            ..Default::default()
+        };
+        let shown = format!("{phone:?} {receiver:?}");
+        assert!(
+            !shown.contains("1234") && !shown.contains("张三"),
+            "{shown}"
+        );
+        assert!(shown.contains("<11 chars>"), "{shown}");
+    }
 
     #[test]
     fn a_privacy_number_without_an_expiry_lapses_two_weeks_after_its_order() {
