@@ -106,12 +106,15 @@ pub async fn read_json(
         .map(std::time::Duration::from_secs);
     let body = response.bytes().await.map_err(unavailable)?;
     if status.is_server_error() {
-        return Err(PlatformError::Unavailable(format!("HTTP {status}")));
+        return Err(PlatformError::Unavailable(format!(
+            "HTTP {status}{}",
+            crate::client::platform_said(&error_words(&body))
+        )));
     }
     if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
         return Err(PlatformError::Throttled {
             retry_after,
-            detail: format!("HTTP {status}"),
+            detail: crate::client::platform_text(&[&format!("HTTP {status}"), &error_words(&body)]),
         });
     }
     serde_json::from_slice(&body).map_err(|e| {
@@ -121,6 +124,51 @@ pub async fn read_json(
             e.column()
         ))
     })
+}
+
+/// The codes and messages a failed answer's body states, when it is a platform's JSON error
+/// envelope (at its top or one level down: `error_response`, Douyin's and Kuaishou's flat
+/// ones), so a 429 or a 5xx keeps the platform's words; never the raw body (an HTML error page,
+/// or anything that might echo a request). At most 300 characters.
+fn error_words(body: &[u8]) -> String {
+    const KEYS: [&str; 11] = [
+        "code",
+        "error_code",
+        "sub_code",
+        "msg",
+        "message",
+        "error_msg",
+        "errorMsg",
+        "sub_msg",
+        "zh_desc",
+        "en_desc",
+        "error_message",
+    ];
+    fn collect(value: &serde_json::Value, depth: u8, words: &mut Vec<String>) {
+        let Some(object) = value.as_object() else {
+            return;
+        };
+        for key in KEYS {
+            match object.get(key) {
+                Some(serde_json::Value::String(s)) if !s.trim().is_empty() => {
+                    words.push(s.trim().to_owned());
+                }
+                Some(serde_json::Value::Number(n)) => words.push(n.to_string()),
+                _ => {}
+            }
+        }
+        if depth == 0 {
+            for nested in object.values() {
+                collect(nested, 1, words);
+            }
+        }
+    }
+    let Ok(json) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return String::new();
+    };
+    let mut words = Vec::new();
+    collect(&json, 0, &mut words);
+    words.join(" ").chars().take(300).collect()
 }
 
 /// Every platform we have an adapter for.
@@ -309,6 +357,41 @@ mod tests {
         assert_eq!(
             read_json(reqwest::get(&ok).await).await,
             Ok(serde_json::json!({"a": 1}))
+        );
+    }
+
+    /// A 429 or a 5xx keeps what the platform's JSON error says (codes and messages), never a
+    /// body that is not one.
+    #[tokio::test]
+    async fn a_failed_answer_keeps_the_platforms_words() {
+        let throttled = answering(
+            "HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\ncontent-length: 54\r\nconnection: close\r\n\r\n{\"error_response\":{\"code\":7,\"msg\":\"App Call Limited\"}}",
+        )
+        .await;
+        assert_eq!(
+            read_json(reqwest::get(&throttled).await).await,
+            Err(PlatformError::Throttled {
+                retry_after: None,
+                detail: "HTTP 429 Too Many Requests 7 App Call Limited".into(),
+            })
+        );
+        let down = answering(
+            "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: 47\r\nconnection: close\r\n\r\n{\"code\":50002,\"msg\":\"\\u670d\\u52a1\\u7e41\\u5fd9\"}",
+        )
+        .await;
+        assert_eq!(
+            read_json(reqwest::get(&down).await).await,
+            Err(PlatformError::Unavailable(
+                "HTTP 503 Service Unavailable（平台返回：50002 服务繁忙）".into()
+            ))
+        );
+        let html = answering(
+            "HTTP/1.1 502 Bad Gateway\r\ncontent-type: text/html\r\ncontent-length: 21\r\nconnection: close\r\n\r\n<h1>bad gateway</h1>\n",
+        )
+        .await;
+        assert_eq!(
+            read_json(reqwest::get(&html).await).await,
+            Err(PlatformError::Unavailable("HTTP 502 Bad Gateway".into()))
         );
     }
 }
