@@ -212,7 +212,13 @@ pub struct RetryPolicy {
     /// Retries after the first attempt.
     pub max_retries: usize,
     pub min_delay: Duration,
+    /// The longest computed backoff between two attempts.
     pub max_delay: Duration,
+    /// The most one call may spend, over all its retries, waiting out waits the platform
+    /// stated (`Retry-After`, Taobao's "ban will last for N more seconds"): a platform that
+    /// asks for longer is given up on. A sync can wait a throttle out (a part of its lease); a
+    /// salesperson waiting on a reveal cannot.
+    pub max_stated_wait: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -221,15 +227,17 @@ impl Default for RetryPolicy {
             max_retries: 6,
             min_delay: Duration::from_millis(200),
             max_delay: Duration::from_secs(20),
+            max_stated_wait: Duration::from_secs(120),
         }
     }
 }
 
 /// Runs `op`, retrying throttling, unavailability and malformed responses with exponential
 /// backoff and jitter; a platform-stated wait (Taobao's "ban will last for N more seconds")
-/// replaces a shorter computed one, and a stated wait longer than the policy's `max_delay` ends
-/// the retries at once: the error goes back with its `retry_after`, for the caller to decide
-/// (a salesperson is not kept waiting for an hour's ban, nor a sync task past its lease).
+/// replaces a shorter computed one, and once the stated waits would pass the policy's
+/// `max_stated_wait` the retries end: the error goes back with its `retry_after`, for the caller
+/// to decide (a salesperson is not kept waiting for an hour's ban, nor a sync task past its
+/// lease).
 /// Every attempt is counted and timed for `platform`
 /// (`leadgen_platform_calls_total`, `leadgen_platform_call_duration_seconds`).
 pub async fn with_retries<T, F, Fut>(
@@ -269,11 +277,17 @@ where
     op.retry(backoff)
         .sleep(tokio::time::sleep)
         .when(PlatformError::is_transient)
-        .adjust(move |e, computed| match (e.retry_after(), computed) {
-            (_, None) => None,
-            (Some(stated), Some(_)) if stated > policy.max_delay => None,
-            (Some(stated), Some(d)) => Some(stated.max(d)),
-            (None, Some(d)) => Some(d),
+        .adjust({
+            let mut stated_so_far = Duration::ZERO;
+            move |e, computed| {
+                let computed = computed?;
+                let Some(stated) = e.retry_after() else {
+                    return Some(computed);
+                };
+                let wait = stated.max(computed);
+                stated_so_far += wait;
+                (stated_so_far <= policy.max_stated_wait).then_some(wait)
+            }
         })
         .notify(|e, d| tracing::warn!(error = %e, retry_in_ms = d.as_millis() as u64, "Platform call failed; retrying"))
         .await
@@ -290,6 +304,7 @@ mod tests {
             max_retries: 3,
             min_delay: Duration::from_millis(1),
             max_delay: Duration::from_millis(5),
+            max_stated_wait: Duration::from_millis(5),
         }
     }
 
@@ -308,6 +323,39 @@ mod tests {
         })
         .await;
         assert_eq!(result, Ok(7));
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+    }
+
+    /// Stated waits longer than any backoff are waited out while they fit the policy's
+    /// `max_stated_wait` together (a sync waits a throttle out), and no further.
+    #[tokio::test(start_paused = true)]
+    async fn stated_waits_are_waited_out_up_to_their_budget() {
+        let policy = RetryPolicy {
+            max_stated_wait: Duration::from_secs(90),
+            ..fast()
+        };
+        let throttled = PlatformError::Throttled {
+            retry_after: Some(Duration::from_secs(40)),
+            detail: "HTTP 429".into(),
+        };
+        let calls = AtomicUsize::new(0);
+        let started = tokio::time::Instant::now();
+        let result = with_retries(policy, PlatformType::Jd, || async {
+            match calls.fetch_add(1, Ordering::SeqCst) {
+                0 | 1 => Err(throttled.clone()),
+                _ => Ok(7),
+            }
+        })
+        .await;
+        assert_eq!(result, Ok(7), "two waits of 40 s fit 90 s");
+        assert!(started.elapsed() >= Duration::from_secs(80));
+        let calls = AtomicUsize::new(0);
+        let result: Result<(), _> = with_retries(policy, PlatformType::Jd, || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err(throttled.clone())
+        })
+        .await;
+        assert_eq!(result, Err(throttled), "a third would pass the budget");
         assert_eq!(calls.load(Ordering::SeqCst), 3);
     }
 

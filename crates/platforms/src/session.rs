@@ -375,9 +375,14 @@ impl Session {
     }
 }
 
-/// Waits between tries to store refreshed tokens: about 30 s in all, longer than a pool's
-/// wait or a database's failover.
-const STORE_RETRY_WAITS_MS: [u64; 6] = [200, 500, 1_000, 3_000, 8_000, 15_000];
+/// Waits between tries to store refreshed tokens: about five minutes in all, longer than a
+/// pool's wait, a database's failover or restart. Tokens a refresh returned and no store kept
+/// are lost with the session, and a platform that retired the old refresh token then refuses
+/// the next refresh: a merchant would have to authorize again for a database blip. Five minutes
+/// stay within a sync's lease (ten).
+const STORE_RETRY_WAITS_MS: [u64; 10] = [
+    200, 500, 1_000, 3_000, 8_000, 15_000, 30_000, 60_000, 90_000, 90_000,
+];
 
 /// Stores `tokens`, trying a transient failure again ([`STORE_RETRY_WAITS_MS`]); the last
 /// error if none succeeded.

@@ -139,6 +139,11 @@ impl Application {
             max_retries: settings.reveal.max_retries,
             min_delay: std::time::Duration::from_millis(200),
             max_delay: std::time::Duration::from_millis(settings.reveal.max_backoff_ms),
+            // A salesperson is waiting: a stated wait is honoured as a backoff would be.
+            max_stated_wait: std::time::Duration::from_millis(
+                settings.reveal.max_backoff_ms
+                    * u64::try_from(settings.reveal.max_retries).unwrap_or(u64::MAX),
+            ),
         };
         let list_stats = Arc::new(ListStats::default());
         let state = web::Data::new(AppState {

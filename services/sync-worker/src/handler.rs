@@ -64,7 +64,18 @@ impl SyncRequestedHandler {
         reason: &str,
     ) -> anyhow::Result<()> {
         let data = &event.data;
-        let error = format!("{}：{reason}", tasks::DEAD_LETTERED);
+        // The reason is the last attempt's internal error (the database's or the broker's
+        // words, in English): logged for operators, never shown to the merchant as the
+        // sync's errorMessage.
+        tracing::error!(
+            sync_task.id = data.sync_task_id.get(),
+            reason,
+            "Sync request dead-lettered; failing its task"
+        );
+        let error = format!(
+            "{}（内部错误，详情见 sync-worker 日志）",
+            tasks::DEAD_LETTERED
+        );
         let trace_id = leadgen_telemetry::current_trace_id();
         let (tenant, task_id, platform_id) = (event.tenant(), data.sync_task_id, data.platform_id);
         let mut conn = leadgen_db::conn(&self.syncer.pool).await?;

@@ -53,6 +53,7 @@ impl Application {
             policy: sync::policy(
                 settings.sync.max_retries,
                 Duration::from_millis(settings.sync.max_backoff_ms),
+                Duration::from_secs(u64::try_from(settings.sync.lease_secs).unwrap_or(0)),
             ),
             lease: chrono::Duration::seconds(settings.sync.lease_secs),
             stop: stop.clone(),

@@ -112,7 +112,11 @@ async fn credentials_that_do_not_open_fail_their_shop_not_the_pass() {
             &db.pool,
         )
         .expect("registry"),
-        policy: sync_worker::sync::policy(0, std::time::Duration::from_millis(10)),
+        policy: sync_worker::sync::policy(
+            0,
+            std::time::Duration::from_millis(10),
+            std::time::Duration::from_millis(40),
+        ),
         ahead: Duration::minutes(30),
         interval: std::time::Duration::from_secs(60),
         give_up: Duration::hours(24),

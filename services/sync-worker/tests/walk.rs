@@ -34,6 +34,8 @@ struct LateChange {
     calls: AtomicUsize,
     /// Instead: token cursors that loop (A, B, A, …), one new order a page.
     looping: bool,
+    /// Instead: numbered pages that never end, each answering the same two orders.
+    same_page_forever: bool,
     /// The platform serves this many days back from now, in windows of a day; else the
     /// range is one window.
     history_days: Option<i64>,
@@ -144,6 +146,14 @@ impl PlatformClient for LateChange {
             });
         }
         let page = PageCursor::page_number(cursor, 1, PlatformType::Douyin)?;
+        if self.same_page_forever {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            return Ok(OrderPage {
+                orders: vec![order("same-1"), order("same-2")],
+                next: Some(PageCursor::Number(page + 1)),
+                total: None,
+            });
+        }
         let mut orders = self
             .orders
             .lock()
@@ -228,7 +238,11 @@ async fn douyin_walk(
         pool: db.pool.clone(),
         sealer: sealer.clone(),
         platforms: leadgen_platforms::registry::Registry::default().with_client(platform.clone()),
-        policy: sync::policy(0, std::time::Duration::from_millis(10)),
+        policy: sync::policy(
+            0,
+            std::time::Duration::from_millis(10),
+            std::time::Duration::from_millis(40),
+        ),
         lease: Duration::minutes(10),
         stop: tokio_util::sync::CancellationToken::new(),
         announce_orders: 1,
@@ -327,7 +341,11 @@ async fn pdd_task(db: &TestDb) -> (Syncer, tasks::TaskRow, i64) {
         pool: db.pool.clone(),
         sealer,
         platforms: leadgen_platforms::registry::Registry::default(),
-        policy: sync::policy(0, std::time::Duration::from_millis(10)),
+        policy: sync::policy(
+            0,
+            std::time::Duration::from_millis(10),
+            std::time::Duration::from_millis(40),
+        ),
         lease: Duration::minutes(10),
         stop: tokio_util::sync::CancellationToken::new(),
         announce_orders: 1,
@@ -457,6 +475,28 @@ async fn a_platform_whose_paging_loops_stops_the_sync_with_the_reason() {
     );
     // The probe, A, B, then A again.
     assert_eq!(AtomicUsize::load(&platform.calls, Ordering::SeqCst), 3);
+}
+
+/// A numbered listing that answers the same page forever (its page numbers never repeat, so
+/// no cursor is seen twice) stops the sync once five pages in a row bring no new order.
+#[tokio::test]
+async fn a_platform_answering_the_same_page_forever_stops_the_sync() {
+    let db = TestDb::new().await;
+    let platform = std::sync::Arc::new(LateChange {
+        same_page_forever: true,
+        ..Default::default()
+    });
+    let (syncer, task_row, _) = douyin_walk(&db, platform.clone()).await;
+    let outcome = syncer
+        .run(&task_row, PlatformType::Douyin)
+        .await
+        .expect("run");
+    assert!(
+        matches!(&outcome, TaskOutcome::Failed(reason) if reason == sync::PAGING_LOOPS),
+        "{outcome:?}"
+    );
+    // The first page, then five that bring nothing new.
+    assert_eq!(AtomicUsize::load(&platform.calls, Ordering::SeqCst), 6);
 }
 
 /// A walker that stalled past its lease and was replaced writes nothing beside its successor:

@@ -167,6 +167,7 @@ async fn list_with(
         max_retries: 2,
         min_delay: Duration::from_millis(1),
         max_delay: Duration::from_millis(2),
+        max_stated_wait: Duration::from_millis(4),
     };
     let mut session = Session::new(
         AppCredentials::new("k", "s"),
@@ -319,6 +320,7 @@ async fn a_refresh_answered_with_an_unknown_code_is_not_retried() {
         max_retries: 5,
         min_delay: Duration::from_millis(1),
         max_delay: Duration::from_millis(2),
+        max_stated_wait: Duration::from_millis(10),
     };
     let mut session = Session::new(
         AppCredentials::new("k", "s"),
@@ -663,8 +665,9 @@ async fn refreshed_tokens_survive_a_failed_store() {
         ..Scripted::default()
     };
     let window = TimeWindow::new(Utc::now(), Utc::now());
+    // A database restart's worth of failures (minutes, paused time here).
     let flaky = FlakySink {
-        failures: 3.into(),
+        failures: 9.into(),
         error: super::StoreError::Transient("pool timed out".into()),
         inner: RecordingSink::default(),
     };

@@ -453,6 +453,7 @@ pub fn fast() -> RetryPolicy {
         max_retries: 8,
         min_delay: Duration::from_millis(50),
         max_delay: Duration::from_secs(2),
+        max_stated_wait: Duration::from_secs(16),
     }
 }
 

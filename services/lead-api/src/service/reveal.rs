@@ -182,7 +182,7 @@ enum How {
     Decrypt {
         client: Arc<dyn PlatformClient>,
         request: DecryptRequest,
-        session: Session,
+        session: Box<Session>,
         source: i64,
     },
 }
@@ -379,7 +379,7 @@ async fn prepare(
     let how = How::Decrypt {
         client,
         request: decrypt,
-        session,
+        session: Box::new(session),
         source,
     };
     Ok((answer, how))

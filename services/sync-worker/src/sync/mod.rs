@@ -190,13 +190,35 @@ impl Syncer {
             .await;
         let mut joined = Joined::default();
         let mut probing = true;
-        // The cursors of this pass over the window: one answered again is a loop.
+        // The cursors of this pass over the window: one answered again is a loop. So are
+        // pages that go on while bringing no order this pass has not seen (a numbered listing
+        // that answers the same page with `has_next` forever, whose page numbers never repeat).
         let mut cursors: HashSet<PageCursor> = HashSet::new();
+        let mut pass_orders: HashSet<String> = HashSet::new();
+        let mut stale_pages = 0_u32;
         loop {
             let page = match self.page_or_end(task, fetched).await? {
                 Ok(page) => page,
                 Err(ended) => return Ok(Err(ended)),
             };
+            let fresh = page
+                .orders
+                .iter()
+                .filter(|o| {
+                    o.order_id
+                        .as_ref()
+                        .is_none_or(|id| pass_orders.insert(id.clone()))
+                })
+                .count();
+            stale_pages = if fresh == 0 { stale_pages + 1 } else { 0 };
+            if stale_pages >= MAX_STALE_PAGES && page.next.is_some() {
+                tracing::warn!(
+                    sync_task.id = task.id.get(),
+                    pages = stale_pages,
+                    "The platform's pages bring no new order and do not end; the sync stops"
+                );
+                return Ok(Err(TaskOutcome::Failed(PAGING_LOOPS.to_owned())));
+            }
             if listing == Listing::Modified {
                 joined.saw(probing, page.total);
             }
@@ -219,7 +241,11 @@ impl Syncer {
                     return Ok(Err(TaskOutcome::Failed(PAGING_LOOPS.to_owned())));
                 }
                 Some(_) => {}
-                None => cursors.clear(),
+                None => {
+                    cursors.clear();
+                    pass_orders.clear();
+                    stale_pages = 0;
+                }
             }
             probing = cursor.is_none();
             let window_done = next_at > at;
@@ -368,9 +394,13 @@ const MAX_WALKS_AGAIN: u32 = 2;
 /// answered before in the same pass, loops, and the sync stops rather than run forever.
 const MAX_PAGES_PER_PASS: usize = 20_000;
 
+/// How many pages in a row may go on without an order the pass has not seen before the
+/// paging counts as looping (orders leaving a window mid-walk shift its pages, so one or two
+/// pages may bring nothing new).
+const MAX_STALE_PAGES: u32 = 5;
+
 /// A task's error when the platform's paging loops.
-pub const PAGING_LOOPS: &str =
-    "电商平台的分页没有结束（游标重复或页数超出上限），为避免无限循环已停止本次同步，请稍后重试";
+pub const PAGING_LOOPS: &str = "电商平台的分页没有结束（游标重复、连续多页没有新订单或页数超出上限），为避免无限循环已停止本次同步，请稍后重试";
 
 /// Whether orders joined the window being walked backwards: a later answer's total above the
 /// probe's (a change the platform recorded late, inside the window; pages already read then
@@ -484,14 +514,20 @@ pub fn describe(e: &PlatformError) -> String {
     }
 }
 
-/// The retry policy from settings.
-pub fn policy(max_retries: usize, max_backoff: Duration) -> RetryPolicy {
+/// The retry policy from settings: throttles and bans the platform states a wait for are
+/// waited out for up to [`STATED_WAIT_SHARE_OF_LEASE`] of the task's lease (a page renews it),
+/// rather than failing the task at the first stated wait longer than a backoff.
+pub fn policy(max_retries: usize, max_backoff: Duration, lease: Duration) -> RetryPolicy {
     RetryPolicy {
         max_retries,
         min_delay: Duration::from_millis(200),
         max_delay: max_backoff,
+        max_stated_wait: (lease / STATED_WAIT_SHARE_OF_LEASE).max(max_backoff),
     }
 }
+
+/// A page's stated waits may take a quarter of the lease: the run keeps its task.
+pub const STATED_WAIT_SHARE_OF_LEASE: u32 = 4;
 
 #[cfg(test)]
 mod tests {
