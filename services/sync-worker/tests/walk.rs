@@ -455,48 +455,35 @@ async fn an_unreadable_order_counts_as_a_failure_only() {
     );
 }
 
-/// A platform whose paging loops (a cursor it answered before in the same pass) stops the sync
-/// with the reason instead of walking forever, holding the shop's one running task.
+/// A platform whose paging does not end stops the sync with the reason instead of walking
+/// forever, holding the shop's one running task: a cursor it answered before in the same pass
+/// (after the probe, A, B, then A again: 3 calls), or numbered pages that go on answering the
+/// same orders, whose page numbers never repeat (the first page, then five that bring nothing
+/// new: 6 calls).
 #[tokio::test]
 async fn a_platform_whose_paging_loops_stops_the_sync_with_the_reason() {
-    let db = TestDb::new().await;
-    let platform = std::sync::Arc::new(LateChange {
+    let looping = LateChange {
         looping: true,
         ..Default::default()
-    });
-    let (syncer, task_row, _) = douyin_walk(&db, platform.clone()).await;
-    let outcome = syncer
-        .run(&task_row, PlatformType::Douyin)
-        .await
-        .expect("run");
-    assert!(
-        matches!(&outcome, TaskOutcome::Failed(reason) if reason == sync::PAGING_LOOPS),
-        "{outcome:?}"
-    );
-    // The probe, A, B, then A again.
-    assert_eq!(AtomicUsize::load(&platform.calls, Ordering::SeqCst), 3);
-}
-
-/// A numbered listing that answers the same page forever (its page numbers never repeat, so
-/// no cursor is seen twice) stops the sync once five pages in a row bring no new order.
-#[tokio::test]
-async fn a_platform_answering_the_same_page_forever_stops_the_sync() {
-    let db = TestDb::new().await;
-    let platform = std::sync::Arc::new(LateChange {
+    };
+    let same_page = LateChange {
         same_page_forever: true,
         ..Default::default()
-    });
-    let (syncer, task_row, _) = douyin_walk(&db, platform.clone()).await;
-    let outcome = syncer
-        .run(&task_row, PlatformType::Douyin)
-        .await
-        .expect("run");
-    assert!(
-        matches!(&outcome, TaskOutcome::Failed(reason) if reason == sync::PAGING_LOOPS),
-        "{outcome:?}"
-    );
-    // The first page, then five that bring nothing new.
-    assert_eq!(AtomicUsize::load(&platform.calls, Ordering::SeqCst), 6);
+    };
+    for (platform, calls) in [(looping, 3), (same_page, 6)] {
+        let db = TestDb::new().await;
+        let platform = std::sync::Arc::new(platform);
+        let (syncer, task_row, _) = douyin_walk(&db, platform.clone()).await;
+        let outcome = syncer
+            .run(&task_row, PlatformType::Douyin)
+            .await
+            .expect("run");
+        assert!(
+            matches!(&outcome, TaskOutcome::Failed(reason) if reason == sync::PAGING_LOOPS),
+            "{outcome:?}"
+        );
+        assert_eq!(AtomicUsize::load(&platform.calls, Ordering::SeqCst), calls);
+    }
 }
 
 /// A walker that stalled past its lease and was replaced writes nothing beside its successor:
