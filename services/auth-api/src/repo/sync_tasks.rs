@@ -139,20 +139,26 @@ pub async fn find_for_update(
 /// running slot frees at once, so the shop accepts a new sync.
 pub async fn cancel(
     conn: &mut AsyncPgConnection,
+    tenant: TenantId,
     id: SyncTaskId,
     note: &str,
 ) -> QueryResult<Option<TaskRow>> {
-    diesel::update(task::table.find(id.get()).filter(task::status.eq(RUNNING)))
-        .set((
-            task::status.eq(SyncStatus::Cancelled.as_str()),
-            task::error_message.eq(note),
-            task::finished_at.eq(diesel::dsl::now),
-            task::update_time.eq(diesel::dsl::now),
-        ))
-        .returning(TaskRow::as_returning())
-        .get_result(conn)
-        .await
-        .optional()
+    diesel::update(
+        task::table
+            .find(id.get())
+            .filter(task::tenant_id.eq(tenant.get()))
+            .filter(task::status.eq(RUNNING)),
+    )
+    .set((
+        task::status.eq(SyncStatus::Cancelled.as_str()),
+        task::error_message.eq(note),
+        task::finished_at.eq(diesel::dsl::now),
+        task::update_time.eq(diesel::dsl::now),
+    ))
+    .returning(TaskRow::as_returning())
+    .get_result(conn)
+    .await
+    .optional()
 }
 
 /// Cancels the platform's running task, if any (the shop was paused or disconnected).

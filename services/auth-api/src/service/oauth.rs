@@ -180,7 +180,7 @@ pub async fn complete(
                 );
                 repo::set_status(
                     &mut conn,
-                    row.id,
+                    (row.tenant_id, row.id),
                     &[AuthStatus::PendingAuth],
                     AuthStatus::PendingAuth,
                     Some(&reason),

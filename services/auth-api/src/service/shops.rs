@@ -58,8 +58,14 @@ pub async fn set_status(
             match target {
                 AuthStatus::Disabled => {
                     let from = [AuthStatus::Active, AuthStatus::Expired, AuthStatus::Invalid];
-                    if repo::set_status(conn, row.id, &from, AuthStatus::Disabled, Some(&note))
-                        .await?
+                    if repo::set_status(
+                        conn,
+                        (row.tenant_id, row.id),
+                        &from,
+                        AuthStatus::Disabled,
+                        Some(&note),
+                    )
+                    .await?
                         == 0
                     {
                         return Err(AuthApiError::NotActive);
@@ -73,7 +79,7 @@ pub async fn set_status(
                     if row.expiry_time.is_none()
                         || repo::set_status(
                             conn,
-                            row.id,
+                            (row.tenant_id, row.id),
                             &[AuthStatus::Disabled],
                             AuthStatus::Active,
                             None,
@@ -127,7 +133,7 @@ pub async fn revoke(
             let op = op.clone();
             let note = note.clone();
             Box::pin(async move {
-                if repo::revoke(conn, row.id, &note, purge_after).await? == 0 {
+                if repo::revoke(conn, (row.tenant_id, row.id), &note, purge_after).await? == 0 {
                     return Ok(None);
                 }
                 sync_tasks::cancel_running(conn, row.id, "店铺已解除授权，同步已取消").await?;

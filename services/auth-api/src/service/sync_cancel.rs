@@ -38,7 +38,7 @@ pub async fn cancel(
                 if task.status != SyncStatus::Running.as_str() {
                     return Err(AuthApiError::SyncFinished);
                 }
-                let cancelled = repo::cancel(conn, task.id, &note)
+                let cancelled = repo::cancel(conn, tenant, task.id, &note)
                     .await?
                     .ok_or(AuthApiError::SyncFinished)?;
                 let entry = Entry {

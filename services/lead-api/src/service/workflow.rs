@@ -139,6 +139,7 @@ fn change_detail(
 /// asks for, with the same note (none alike), and the lead still has it.
 async fn is_repeat(
     conn: &mut AsyncPgConnection,
+    tenant: TenantId,
     row: &LeadDetailRow,
     operator: &Operator,
     request: &ChangeStatus,
@@ -147,14 +148,16 @@ async fn is_repeat(
         return Ok(false);
     }
     let note = request.note.as_deref().filter(|n| !n.trim().is_empty());
-    Ok(match workflow::last_change(conn, row.listed.id).await? {
-        Some((by, to, last_note)) => {
-            by == operator.user_id().get()
-                && to == request.to.as_str()
-                && last_note.as_deref().filter(|n| !n.trim().is_empty()) == note
-        }
-        None => false,
-    })
+    Ok(
+        match workflow::last_change(conn, tenant, row.listed.id).await? {
+            Some((by, to, last_note)) => {
+                by == operator.user_id().get()
+                    && to == request.to.as_str()
+                    && last_note.as_deref().filter(|n| !n.trim().is_empty()) == note
+            }
+            None => false,
+        },
+    )
 }
 
 async fn change_locked(
@@ -177,7 +180,7 @@ async fn change_locked(
     if expected < 1 || expected > row.listed.version || expected < row.status_version {
         // A request sent twice (a double click, a retry after a lost answer) finds its own
         // change already made: answered as done, not as someone else's conflict.
-        if is_repeat(conn, &row, operator, request).await? {
+        if is_repeat(conn, tenant, &row, operator, request).await? {
             return Ok(Changed {
                 lead_id: row.listed.id.get(),
                 process_status: request.to,
@@ -208,9 +211,9 @@ async fn change_locked(
     // A note with the status the lead has is a follow-up: kept in the history and the log,
     // announced to no one (no announced field changed).
     let version = if changed {
-        workflow::set_status(conn, row.listed.id, request.to.as_str()).await?
+        workflow::set_status(conn, tenant, row.listed.id, request.to.as_str()).await?
     } else {
-        workflow::touch(conn, row.listed.id).await?
+        workflow::touch(conn, tenant, row.listed.id).await?
     };
     let (operator_id, operator_name) = (operator.user_id(), operator.name());
     status_history::record(

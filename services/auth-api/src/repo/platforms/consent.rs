@@ -97,7 +97,7 @@ pub async fn invalidate(
     state_hash: &str,
     reason: &str,
 ) -> QueryResult<usize> {
-    let spent = diesel::update(
+    let spent: Vec<i64> = diesel::update(
         auth::table
             .filter(auth::id.eq(id.get()))
             .filter(auth::oauth_state_hash.eq(state_hash)),
@@ -106,19 +106,20 @@ pub async fn invalidate(
         auth::oauth_state_hash.eq(None::<String>),
         auth::update_time.eq(diesel::dsl::now),
     ))
-    .execute(conn)
+    .returning(auth::tenant_id)
+    .get_results(conn)
     .await?;
-    if spent > 0 {
+    for tenant in &spent {
         set_status(
             conn,
-            id,
+            (TenantId::new(*tenant), id),
             &[AuthStatus::PendingAuth],
             AuthStatus::Invalid,
             Some(reason),
         )
         .await?;
     }
-    Ok(spent)
+    Ok(spent.len())
 }
 
 /// New authorizations whose consent was not completed within `ttl`: INVALID with `reason`,

@@ -153,7 +153,7 @@ pub async fn find_for_tenant_for_update(
 /// Sets `status` (and why) on a row of the tenant, when its current status is one of `from`.
 pub async fn set_status(
     conn: &mut AsyncPgConnection,
-    id: PlatformId,
+    (tenant, id): (TenantId, PlatformId),
     from: &[AuthStatus],
     status: AuthStatus,
     reason: Option<&str>,
@@ -161,6 +161,7 @@ pub async fn set_status(
     diesel::update(
         auth::table
             .filter(auth::id.eq(id.get()))
+            .filter(auth::tenant_id.eq(tenant.get()))
             .filter(auth::status.eq_any(from.iter().map(|s| s.as_str()).collect::<Vec<_>>())),
     )
     .set((
@@ -176,13 +177,14 @@ pub async fn set_status(
 /// re-authorization.
 pub async fn revoke(
     conn: &mut AsyncPgConnection,
-    id: PlatformId,
+    (tenant, id): (TenantId, PlatformId),
     reason: &str,
     purge_after: DateTime<Utc>,
 ) -> QueryResult<usize> {
     diesel::update(
         auth::table
             .find(id.get())
+            .filter(auth::tenant_id.eq(tenant.get()))
             .filter(auth::status.ne(AuthStatus::Revoked.as_str())),
     )
     .set((
