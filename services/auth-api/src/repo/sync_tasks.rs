@@ -135,6 +135,27 @@ pub async fn find_for_update(
         .optional()
 }
 
+/// What cancelling a RUNNING task writes: CANCELLED, why, and when.
+#[expect(
+    clippy::type_complexity,
+    reason = "diesel's changeset type, named once here"
+)]
+fn cancelled(
+    note: &str,
+) -> (
+    diesel::dsl::Eq<task::status, &'static str>,
+    diesel::dsl::Eq<task::error_message, &str>,
+    diesel::dsl::Eq<task::finished_at, diesel::dsl::now>,
+    diesel::dsl::Eq<task::update_time, diesel::dsl::now>,
+) {
+    (
+        task::status.eq(SyncStatus::Cancelled.as_str()),
+        task::error_message.eq(note),
+        task::finished_at.eq(diesel::dsl::now),
+        task::update_time.eq(diesel::dsl::now),
+    )
+}
+
 /// Ends a RUNNING task as CANCELLED; the worker sees it between pages and stops. The task's
 /// running slot frees at once, so the shop accepts a new sync.
 pub async fn cancel(
@@ -149,12 +170,7 @@ pub async fn cancel(
             .filter(task::tenant_id.eq(tenant.get()))
             .filter(task::status.eq(RUNNING)),
     )
-    .set((
-        task::status.eq(SyncStatus::Cancelled.as_str()),
-        task::error_message.eq(note),
-        task::finished_at.eq(diesel::dsl::now),
-        task::update_time.eq(diesel::dsl::now),
-    ))
+    .set(cancelled(note))
     .returning(TaskRow::as_returning())
     .get_result(conn)
     .await
@@ -164,20 +180,16 @@ pub async fn cancel(
 /// Cancels the platform's running task, if any (the shop was paused or disconnected).
 pub async fn cancel_running(
     conn: &mut AsyncPgConnection,
-    platform_id: PlatformId,
+    (tenant, platform_id): (TenantId, PlatformId),
     note: &str,
 ) -> QueryResult<usize> {
     diesel::update(
         task::table
+            .filter(task::tenant_id.eq(tenant.get()))
             .filter(task::platform_id.eq(platform_id.get()))
             .filter(task::status.eq(RUNNING)),
     )
-    .set((
-        task::status.eq(SyncStatus::Cancelled.as_str()),
-        task::error_message.eq(note),
-        task::finished_at.eq(diesel::dsl::now),
-        task::update_time.eq(diesel::dsl::now),
-    ))
+    .set(cancelled(note))
     .execute(conn)
     .await
 }

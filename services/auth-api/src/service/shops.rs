@@ -70,7 +70,12 @@ pub async fn set_status(
                     {
                         return Err(AuthApiError::NotActive);
                     }
-                    sync_tasks::cancel_running(conn, row.id, "店铺已停用，同步已取消").await?;
+                    sync_tasks::cancel_running(
+                        conn,
+                        (row.tenant_id, row.id),
+                        "店铺已停用，同步已取消",
+                    )
+                    .await?;
                     Ok(Some((AuditAction::PlatformAuthDisable, op)))
                 }
                 _ => {
@@ -136,7 +141,12 @@ pub async fn revoke(
                 if repo::revoke(conn, (row.tenant_id, row.id), &note, purge_after).await? == 0 {
                     return Ok(None);
                 }
-                sync_tasks::cancel_running(conn, row.id, "店铺已解除授权，同步已取消").await?;
+                sync_tasks::cancel_running(
+                    conn,
+                    (row.tenant_id, row.id),
+                    "店铺已解除授权，同步已取消",
+                )
+                .await?;
                 Ok(Some((AuditAction::PlatformAuthRevoke, op)))
             })
         },
