@@ -44,27 +44,26 @@ impl Transport {
         })
     }
 
-    /// One gateway call as Taobao, JD and PDD make it: wait for `app_key`'s rate limit, POST
-    /// `params` as a form to the API URL, read the JSON answer, and turn the platform's error
-    /// envelope (read by `platform_error`) into its typed error. An error with a stated ban
-    /// that `app_wide_ban` says is the app key's (not one shop's) holds the app key's next calls
-    /// of the same API, or of every API, until it ends ([`Limiter::hold`]); a shop's ban is
-    /// waited out by that shop's backoff alone.
+    /// One gateway call as Taobao, JD and PDD make it: wait for `app_key`'s rate limit at
+    /// `api`, only then build the signed parameters with `sign` (their timestamp is the moment
+    /// the call leaves, however long the wait: Taobao and PDD refuse one more than 10 minutes
+    /// off, JD one more than 6), POST them as a form to the API URL, read the JSON answer, and
+    /// turn the platform's error envelope (read by `platform_error`) into its typed error. An
+    /// error with a stated ban that `app_wide_ban` says is the app key's (not one shop's) holds
+    /// the app key's next calls of the same API, or of every API, until it ends
+    /// ([`Limiter::hold`]); a shop's ban is waited out by that shop's backoff alone.
     pub async fn post_form(
         &self,
         app_key: &str,
-        params: &std::collections::BTreeMap<String, String>,
+        api: &str,
+        sign: impl FnOnce() -> std::collections::BTreeMap<String, String>,
         platform_error: fn(&serde_json::Value) -> Option<PlatformError>,
         app_wide_ban: fn(&serde_json::Value) -> Option<crate::resilience::BanScope>,
     ) -> Result<serde_json::Value, PlatformError> {
-        // The API's name: Taobao's and JD's `method`, PDD's `type`.
-        let api = params
-            .get("method")
-            .or_else(|| params.get("type"))
-            .map_or("", String::as_str);
         self.limiter.admit(app_key, api).await?;
+        let params = sign();
         let json = self
-            .json(self.http.post(&self.endpoint.api_url).form(params))
+            .json(self.http.post(&self.endpoint.api_url).form(&params))
             .await?;
         match platform_error(&json) {
             Some(error) => {
@@ -334,6 +333,156 @@ mod tests {
             }
         });
         format!("http://{address}/router")
+    }
+
+    /// A server that answers `{}` to every request and keeps each one's request line and body.
+    async fn recording() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("address");
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = Arc::clone(&seen);
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let kept = Arc::clone(&kept);
+                tokio::spawn(async move {
+                    let mut request = Vec::new();
+                    let mut buffer = [0_u8; 4096];
+                    // Until the headers and as many body bytes as they announce are in.
+                    loop {
+                        let Ok(n) = stream.read(&mut buffer).await else {
+                            return;
+                        };
+                        request.extend_from_slice(&buffer[..n]);
+                        let text = String::from_utf8_lossy(&request).into_owned();
+                        if let Some(end) = text.find("\r\n\r\n") {
+                            let length = text[..end]
+                                .lines()
+                                .find_map(|l| {
+                                    let (name, value) = l.split_once(':')?;
+                                    name.eq_ignore_ascii_case("content-length")
+                                        .then(|| value.trim().parse::<usize>().ok())?
+                                })
+                                .unwrap_or(0);
+                            if request.len() >= end + 4 + length || n == 0 {
+                                let line = text.lines().next().unwrap_or("").to_owned();
+                                kept.lock()
+                                    .unwrap()
+                                    .push(format!("{line}\n{}", &text[end + 4..]));
+                                break;
+                            }
+                        }
+                        if n == 0 {
+                            return;
+                        }
+                    }
+                    let answer = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}";
+                    let _ = stream.write_all(answer.as_bytes()).await;
+                    let _ = stream.shutdown().await;
+                });
+            }
+        });
+        (format!("http://{address}"), seen)
+    }
+
+    /// The signed `timestamp` a recorded request carries (query or form body), in milliseconds
+    /// since the epoch: unix seconds or milliseconds, or Beijing time to the second.
+    fn signed_at(request: &str) -> i64 {
+        let (line, body) = request.split_once('\n').unwrap();
+        let target = line.split(' ').nth(1).unwrap();
+        let query = target.split_once('?').map_or("", |(_, q)| q);
+        let value = url::form_urlencoded::parse(query.as_bytes())
+            .chain(url::form_urlencoded::parse(body.as_bytes()))
+            .find(|(k, _)| k == "timestamp")
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_else(|| panic!("no timestamp in {request}"));
+        match value.parse::<i64>() {
+            Ok(ms) if ms > 100_000_000_000 => ms,
+            Ok(s) => s * 1000,
+            Err(_) => {
+                let beijing = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
+                chrono::NaiveDateTime::parse_from_str(&value, "%Y-%m-%d %H:%M:%S")
+                    .unwrap()
+                    .and_local_timezone(beijing)
+                    .unwrap()
+                    .timestamp_millis()
+            }
+        }
+    }
+
+    /// Every platform signs a call once its rate limit lets it go, not before the wait: a
+    /// timestamp signed before a long wait (many shops of one app key) would reach the platform
+    /// stale, and Taobao and PDD refuse one 10 minutes off, JD one 6 minutes off.
+    #[tokio::test]
+    async fn every_platform_signs_a_call_after_its_rate_limit_wait() {
+        let (base, seen) = recording().await;
+        let endpoints: HashMap<PlatformType, Endpoint> = PlatformType::ALL
+            .iter()
+            .map(|platform| {
+                let root = format!("{base}/{}", platform.as_str());
+                let endpoint = Endpoint {
+                    api_url: root.clone(),
+                    authorize_url: root.clone(),
+                    token_url: root,
+                    qps: 1,
+                    timeout: Duration::from_secs(5),
+                };
+                (*platform, endpoint)
+            })
+            .collect();
+        let registry = Registry::from_endpoints(&endpoints, None).unwrap();
+        let mut app = crate::client::AppCredentials::new("app-1", "secret-1");
+        app.extra.insert(
+            crate::kuaishou::SIGN_SECRET.to_owned(),
+            "sign-secret-1".into(),
+        );
+        let now = chrono::Utc::now();
+        let window = crate::TimeWindow {
+            start: now - chrono::Duration::minutes(20),
+            end: now,
+        };
+        let twice = |platform: PlatformType| {
+            let client = registry.get(platform).unwrap();
+            let (app, window) = (&app, &window);
+            async move {
+                for _ in 0..2 {
+                    // The answer `{}` is no page; only the requests matter here.
+                    let _ = client
+                        .list_orders(
+                            app,
+                            "token-1",
+                            window,
+                            crate::client::Listing::Modified,
+                            None,
+                        )
+                        .await;
+                }
+            }
+        };
+        tokio::join!(
+            twice(PlatformType::Taobao),
+            twice(PlatformType::Jd),
+            twice(PlatformType::Pdd),
+            twice(PlatformType::Douyin),
+            twice(PlatformType::Kuaishou),
+        );
+        let seen = seen.lock().unwrap().clone();
+        for platform in PlatformType::ALL {
+            let calls: Vec<i64> = seen
+                .iter()
+                .filter(|r| r.contains(&format!(" /{}", platform.as_str())))
+                .map(|r| signed_at(r))
+                .collect();
+            assert_eq!(calls.len(), 2, "{platform:?}: {seen:?}");
+            // The second call waited a second for its slot; signed before the wait, both would
+            // carry the same time.
+            assert!(
+                calls[1] - calls[0] >= 500,
+                "{platform:?} signed its second call {} ms after the first",
+                calls[1] - calls[0]
+            );
+        }
     }
 
     #[tokio::test]

@@ -159,19 +159,27 @@ impl DouyinClient {
         SignedCall { url, query, body }
     }
 
-    /// Sends `call`; the answer's JSON when `code` is 10000, else the typed error.
-    async fn send(&self, app: &AppCredentials, call: SignedCall) -> Result<Value, PlatformError> {
-        self.send_with(app, call, parse_error).await
+    /// Sends the call `sign` builds; the answer's JSON when `code` is 10000, else the typed
+    /// error.
+    async fn send(
+        &self,
+        app: &AppCredentials,
+        sign: impl FnOnce() -> SignedCall,
+    ) -> Result<Value, PlatformError> {
+        self.send_with(app, sign, parse_error).await
     }
 
-    /// Sends `call`; the answer's JSON unless `classify` reads an error in it.
+    /// Waits for the app key's rate limit, only then builds the call with `sign` (its
+    /// timestamp is the moment it leaves, however long the wait), sends it, and answers the
+    /// JSON unless `classify` reads an error in it.
     async fn send_with(
         &self,
         app: &AppCredentials,
-        call: SignedCall,
+        sign: impl FnOnce() -> SignedCall,
         classify: fn(&Value) -> Option<PlatformError>,
     ) -> Result<Value, PlatformError> {
         self.transport.limiter.wait(&app.app_key).await;
+        let call = sign();
         let request = self
             .transport
             .http
@@ -194,8 +202,11 @@ impl DouyinClient {
         method: &str,
         params: Value,
     ) -> Result<TokenSet, PlatformError> {
-        let call = self.signed_call(app, url, method, None, &params, Utc::now());
-        let json = self.send(app, call).await?;
+        let json = self
+            .send(app, || {
+                self.signed_call(app, url, method, None, &params, Utc::now())
+            })
+            .await?;
         parse_token_response(&json, Utc::now())
     }
 }
@@ -278,15 +289,18 @@ impl PlatformClient for DouyinClient {
     ) -> Result<OrderPage, PlatformError> {
         let page = PageCursor::page_number(cursor, 0, PlatformType::Douyin)?;
         let params = search_params(window, listing, page);
-        let call = self.signed_call(
-            app,
-            self.method_url(SEARCH_LIST),
-            SEARCH_LIST,
-            Some(access_token),
-            &params,
-            Utc::now(),
-        );
-        let json = self.send(app, call).await?;
+        let json = self
+            .send(app, || {
+                self.signed_call(
+                    app,
+                    self.method_url(SEARCH_LIST),
+                    SEARCH_LIST,
+                    Some(access_token),
+                    &params,
+                    Utc::now(),
+                )
+            })
+            .await?;
         let span = PageSpan::numbered(page, 0, PAGE_SIZE);
         let (orders, total) = parse_search_page(&json, span)?;
         let next = match listing {
@@ -313,16 +327,19 @@ impl PlatformClient for DouyinClient {
         request: &DecryptRequest,
     ) -> Result<RevealedContact, PlatformError> {
         check_purpose(PlatformType::Douyin, decrypt::PURPOSES, request.purpose)?;
-        let call = self.signed_call(
-            app,
-            self.method_url(decrypt::BATCH_DECRYPT),
-            decrypt::BATCH_DECRYPT,
-            Some(access_token),
-            &decrypt::decrypt_params(request),
-            Utc::now(),
-        );
+        let params = decrypt::decrypt_params(request);
+        let sign = || {
+            self.signed_call(
+                app,
+                self.method_url(decrypt::BATCH_DECRYPT),
+                decrypt::BATCH_DECRYPT,
+                Some(access_token),
+                &params,
+                Utc::now(),
+            )
+        };
         let json = self
-            .send_with(app, call, decrypt::parse_decrypt_error)
+            .send_with(app, sign, decrypt::parse_decrypt_error)
             .await?;
         decrypt::parse_decrypt_response(&json, request)
     }

@@ -142,16 +142,23 @@ impl JdClient {
         .collect()
     }
 
+    /// Calls `method` once its rate limit admits it, with `param_json` signed as it leaves.
     async fn call(
         &self,
         app: &AppCredentials,
-        params: &BTreeMap<String, String>,
+        access_token: &str,
+        method: &str,
+        param_json: String,
     ) -> Result<serde_json::Value, PlatformError> {
         self.transport
-            // No ban is documented; any stated wait would be the app key's.
-            .post_form(&app.app_key, params, parse_error_response, |_| {
-                Some(BanScope::Api)
-            })
+            .post_form(
+                &app.app_key,
+                method,
+                || self.signed_json_params(app, access_token, method, param_json, Utc::now()),
+                parse_error_response,
+                // No ban is documented; any stated wait would be the app key's.
+                |_| Some(BanScope::Api),
+            )
             .await
     }
 
@@ -254,8 +261,9 @@ impl PlatformClient for JdClient {
     ) -> Result<OrderPage, PlatformError> {
         let page = PageCursor::page_number(cursor, 1, PlatformType::Jd)?;
         let business = Self::search_params(window, listing, page);
-        let params = self.signed_params(app, access_token, SEARCH_METHOD, &business, Utc::now());
-        let json = self.call(app, &params).await?;
+        let json = self
+            .call(app, access_token, SEARCH_METHOD, param_json(&business))
+            .await?;
         let span = PageSpan::numbered(page, 1, PAGE_SIZE);
         let (orders, total) = parse_orders_page(&json, span)?;
         let next = match listing {
@@ -286,14 +294,9 @@ impl PlatformClient for JdClient {
     ) -> Result<RevealedContact, PlatformError> {
         check_purpose(PlatformType::Jd, decrypt::PURPOSES, request.purpose)?;
         let param_json = decrypt::decrypt_param_json(request)?;
-        let params = self.signed_json_params(
-            app,
-            access_token,
-            decrypt::DECRYPT_METHOD,
-            param_json,
-            Utc::now(),
-        );
-        let json = self.call(app, &params).await?;
+        let json = self
+            .call(app, access_token, decrypt::DECRYPT_METHOD, param_json)
+            .await?;
         decrypt::parse_decrypt_response(&json, request)
     }
 }

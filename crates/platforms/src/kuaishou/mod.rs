@@ -222,8 +222,9 @@ impl PlatformClient for KuaishouClient {
             }
         };
         let param = cursor_param(window, listing, cursor);
-        let params = self.signed_params(app, access_token, CURSOR_LIST, &param, Utc::now())?;
+        // Signed once the rate limit admits the call: its timestamp is when it leaves.
         self.transport.limiter.wait(&app.app_key).await;
+        let params = self.signed_params(app, access_token, CURSOR_LIST, &param, Utc::now())?;
         let request = self
             .transport
             .http
@@ -270,6 +271,7 @@ impl PlatformClient for KuaishouClient {
     ) -> Result<RevealedContact, PlatformError> {
         check_purpose(PlatformType::Kuaishou, decrypt::PURPOSES, request.purpose)?;
         let param = decrypt::decrypt_param(request);
+        self.transport.limiter.wait(&app.app_key).await;
         let params = self.signed_params(
             app,
             access_token,
@@ -277,7 +279,6 @@ impl PlatformClient for KuaishouClient {
             &param,
             Utc::now(),
         )?;
-        self.transport.limiter.wait(&app.app_key).await;
         // As every Kuaishou call is documented (README §5): the parameters in the query.
         let request_builder = self
             .transport

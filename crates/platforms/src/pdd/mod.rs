@@ -125,16 +125,24 @@ impl PddClient {
         .collect()
     }
 
+    /// Calls `api` once its rate limit admits it, with `business` signed as it leaves.
     async fn call(
         &self,
         app: &AppCredentials,
-        params: &BTreeMap<String, String>,
+        access_token: &str,
+        api: &str,
+        business: BTreeMap<String, String>,
+        platform_error: fn(&serde_json::Value) -> Option<PlatformError>,
     ) -> Result<serde_json::Value, PlatformError> {
         self.transport
-            // No ban is documented; any stated wait would be the app key's.
-            .post_form(&app.app_key, params, parse_error_response, |_| {
-                Some(BanScope::Api)
-            })
+            .post_form(
+                &app.app_key,
+                api,
+                || self.signed_params(app, access_token, api, business, Utc::now()),
+                platform_error,
+                // No ban is documented; any stated wait would be the app key's.
+                |_| Some(BanScope::Api),
+            )
             .await
     }
 
@@ -229,8 +237,9 @@ impl PlatformClient for PddClient {
             Listing::Created => (LIST_TYPE, Self::list_params(window, page)),
             Listing::Modified => (INCREMENT_TYPE, Self::increment_params(window, page)),
         };
-        let params = self.signed_params(app, access_token, api, business, Utc::now());
-        let json = self.call(app, &params).await?;
+        let json = self
+            .call(app, access_token, api, business, parse_error_response)
+            .await?;
         let span = PageSpan::numbered(page, 1, PAGE_SIZE);
         let (orders, next, total) = match listing {
             Listing::Created => {
@@ -265,18 +274,14 @@ impl PlatformClient for PddClient {
         request: &DecryptRequest,
     ) -> Result<RevealedContact, PlatformError> {
         check_purpose(PlatformType::Pdd, decrypt::PURPOSES, request.purpose)?;
-        let params = self.signed_params(
-            app,
-            access_token,
-            decrypt::DECRYPT_TYPE,
-            decrypt::decrypt_params(request),
-            Utc::now(),
-        );
         let json = self
-            .transport
-            .post_form(&app.app_key, &params, decrypt::parse_decrypt_error, |_| {
-                Some(BanScope::Api)
-            })
+            .call(
+                app,
+                access_token,
+                decrypt::DECRYPT_TYPE,
+                decrypt::decrypt_params(request),
+                decrypt::parse_decrypt_error,
+            )
             .await?;
         decrypt::parse_decrypt_response(&json, request)
     }

@@ -93,13 +93,23 @@ impl TaobaoClient {
         params
     }
 
+    /// Calls `method` once its rate limit admits it, with `business` signed as it leaves.
     async fn call(
         &self,
         app: &AppCredentials,
-        params: &BTreeMap<String, String>,
+        session: &str,
+        method: &str,
+        business: BTreeMap<String, String>,
+        platform_error: fn(&serde_json::Value) -> Option<PlatformError>,
     ) -> Result<serde_json::Value, PlatformError> {
         self.transport
-            .post_form(&app.app_key, params, parse_error_response, ban_is_app_wide)
+            .post_form(
+                &app.app_key,
+                method,
+                || self.signed_params(app, session, method, business, Utc::now()),
+                platform_error,
+                ban_is_app_wide,
+            )
             .await
     }
 
@@ -210,8 +220,9 @@ impl PlatformClient for TaobaoClient {
         if listing == Listing::Created {
             business.insert("use_has_next".to_owned(), "true".to_owned());
         }
-        let params = self.signed_params(app, access_token, method, business, Utc::now());
-        let json = self.call(app, &params).await?;
+        let json = self
+            .call(app, access_token, method, business, parse_error_response)
+            .await?;
         // Only the by-creation call asks for `has_next` (the backward walk needs the total).
         let span = PageSpan::numbered(page_no, 1, PAGE_SIZE);
         let page = parse_trades(&json, key, listing == Listing::Created, span)?;
@@ -253,20 +264,13 @@ impl PlatformClient for TaobaoClient {
         request: &DecryptRequest,
     ) -> Result<RevealedContact, PlatformError> {
         check_purpose(PlatformType::Taobao, decrypt::PURPOSES, request.purpose)?;
-        let params = self.signed_params(
-            app,
-            access_token,
-            decrypt::DECRYPT_METHOD,
-            decrypt::decrypt_params(request),
-            Utc::now(),
-        );
         let json = self
-            .transport
-            .post_form(
-                &app.app_key,
-                &params,
+            .call(
+                app,
+                access_token,
+                decrypt::DECRYPT_METHOD,
+                decrypt::decrypt_params(request),
                 decrypt::parse_decrypt_error,
-                ban_is_app_wide,
             )
             .await?;
         decrypt::parse_decrypt_response(&json, request)
