@@ -129,7 +129,9 @@ pub struct HistoryRow {
     pub occurred_at: DateTime<Utc>,
 }
 
-/// The status history of `leads` (a lead and those merged into it), newest first.
+/// The status history of `leads` (a lead and those merged into it), newest first: in the order
+/// the changes were made (their ids, taken while the lead's row was locked), which a change's
+/// time need not follow (a bulk change's rows carry its transaction's start).
 pub async fn history(
     conn: &mut AsyncPgConnection,
     tenant: TenantId,
@@ -138,7 +140,7 @@ pub async fn history(
     history::table
         .filter(history::tenant_id.eq(tenant.get()))
         .filter(history::lead_id.eq_any(leads.iter().map(|l| l.get())))
-        .order((history::occurred_at.desc(), history::id.desc()))
+        .order(history::id.desc())
         .limit(200)
         .select(HistoryRow::as_select())
         .load(conn)

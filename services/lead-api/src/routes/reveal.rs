@@ -37,7 +37,7 @@ pub struct RevealBody {
     responses(
         (status = 200, description = "可拨打的号码（不缓存）", body = leadgen_http::openapi::Envelope<crate::service::reveal::Revealed>,
             headers(("Cache-Control" = String, description = "no-store"))),
-        (status = 400, description = "参数错误（含业务码：40006 用途不被平台允许，40007 无可解密的联系方式，40009 店铺已停用，40010 平台无法提供可拨打的号码，40001 授权状态异常）", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 400, description = "参数错误（含业务码：40006 用途不被平台允许，40007 无可解密的联系方式，40009 店铺已停用，40010 平台无法提供可拨打的号码，40001 授权状态异常，40005 该平台暂不支持）", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 401, description = "缺少或无效的令牌", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 403, description = "没有权限（或平台拒绝解密 40301）", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 404, description = "不存在（或属于其他租户）", body = leadgen_http::openapi::ErrorEnvelope),

@@ -183,7 +183,7 @@ pub async fn patch(
         let refused = LeadApiError::Forbidden(Permission::Process);
         if let Ok(path) = &path {
             let lead_id = LeadId::new(**path);
-            workflow::refused(&state, &user, lead_id, refused.audit())
+            workflow::refused(&state, &user, &[lead_id], refused.audit())
                 .await
                 .map_err(ApiError::from)?;
         }
@@ -194,7 +194,7 @@ pub async fn patch(
     let request = match change_of(lead_id, &req, body) {
         Ok(request) => request,
         Err(refused) => {
-            workflow::refused(&state, &user, lead_id, audit::refusal(&refused))
+            workflow::refused(&state, &user, &[lead_id], audit::refusal(&refused))
                 .await
                 .map_err(ApiError::from)?;
             return Err(refused.into());
@@ -264,23 +264,62 @@ fn unique_leads(items: &[BulkItem]) -> Result<(), validator::ValidationError> {
         (status = 401, description = "缺少或无效的令牌", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 403, description = "没有权限", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 422, description = "字段校验失败", body = leadgen_http::openapi::ErrorEnvelope),
-        (status = 500, description = "内部错误", body = leadgen_http::openapi::ErrorEnvelope)
+        (status = 500, description = "内部错误（未做任何修改）", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 503, description = "服务暂不可用（未做任何修改），可稍后重试", body = leadgen_http::openapi::ErrorEnvelope)
     ))]
 pub async fn patch_many(
-    user: Authorized<needs::Process>,
-    _: leadgen_http::query::NoQuery,
+    user: AuthUser,
+    query: Result<leadgen_http::query::NoQuery, ApiError>,
     state: web::Data<AppState>,
-    body: leadgen_http::body::Json<BulkBody>,
-) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
-    body.validate()
-        .map_err(|e| leadgen_http::error::from_validation(&e))?;
+    body: Result<leadgen_http::body::Json<BulkBody>, actix_web::Error>,
+) -> actix_web::Result<HttpResponse> {
+    // As the single form: the permission first, and a refusal is audited, naming the leads the
+    // body names when it can be read; so is a body that cannot be read or is refused.
+    let named: Vec<LeadId> = body
+        .as_ref()
+        .ok()
+        .and_then(|b| b.0.items.as_ref())
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|i| i.lead_id)
+                .map(LeadId::new)
+                .collect()
+        })
+        .unwrap_or_default();
+    if user.require(Permission::Process).is_err() {
+        let refused = LeadApiError::Forbidden(Permission::Process);
+        workflow::refused(&state, &user, &named, refused.audit())
+            .await
+            .map_err(ApiError::from)?;
+        return Err(ApiError::from(refused).into());
+    }
+    query?;
+    let requests = match bulk_of(body) {
+        Ok(requests) => requests,
+        Err(refused) => {
+            workflow::refused(&state, &user, &named, audit::refusal(&refused))
+                .await
+                .map_err(ApiError::from)?;
+            return Err(refused.into());
+        }
+    };
+    let results = workflow::change_many(&state, &user, requests)
+        .await
+        .map_err(ApiError::from)?;
+    Ok(leadgen_http::ok(serde_json::json!({ "results": results })))
+}
+
+/// The bulk body, read and checked, as one change per lead.
+fn bulk_of(
+    body: Result<leadgen_http::body::Json<BulkBody>, actix_web::Error>,
+) -> Result<Vec<ChangeStatus>, ApiError> {
+    let body = super::validate::checked_body(body)?;
     let to = status_of(body.process_status.as_deref())?;
     let note = note_of(body.note);
     // Validation has refused an item without its leadId or version; should one still come
     // through, it is a bad request, never silently left out of the answer.
-    let requests = body
-        .items
+    body.items
         .unwrap_or_default()
         .into_iter()
         .map(|i| match (i.lead_id, i.version) {
@@ -294,7 +333,5 @@ pub async fn patch_many(
                 "items 的每一项都需要 leadId 和 version",
             )),
         })
-        .collect::<Result<Vec<_>, _>>()?;
-    let results = workflow::change_many(&state, &user, requests).await;
-    Ok(leadgen_http::ok(serde_json::json!({ "results": results })))
+        .collect()
 }

@@ -87,7 +87,7 @@ pub async fn record_early_refusal(
     pool: &leadgen_db::DbPool,
     user: &AuthUser,
     action: AuditAction,
-    lead: leadgen_domain::LeadId,
+    leads: &[leadgen_domain::LeadId],
     refusal: (u32, String),
     detail: Option<serde_json::Value>,
 ) -> Result<(), crate::error::LeadApiError> {
@@ -95,7 +95,7 @@ pub async fn record_early_refusal(
     let line = Line {
         operator: &operator(user),
         action,
-        leads: vec![lead.to_string()],
+        leads: leads.iter().map(ToString::to_string).collect(),
         outcome: Err(refusal),
         detail,
     };

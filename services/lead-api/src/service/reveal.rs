@@ -171,7 +171,7 @@ pub async fn refused(
     let detail =
         request.map(|r| serde_json::json!({ "purpose": r.purpose.as_str(), "reason": r.reason }));
     let action = AuditAction::ContactReveal;
-    audit::record_early_refusal(&state.pool, user, action, lead_id, refusal, detail).await
+    audit::record_early_refusal(&state.pool, user, action, &[lead_id], refusal, detail).await
 }
 
 /// How the number is had, once the database has said all it can.

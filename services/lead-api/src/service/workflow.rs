@@ -87,11 +87,11 @@ pub async fn change(
 pub async fn refused(
     state: &AppState,
     user: &AuthUser,
-    lead_id: LeadId,
+    leads: &[LeadId],
     refusal: (u32, String),
 ) -> Result<(), LeadApiError> {
     let action = AuditAction::LeadStatusChange;
-    audit::record_early_refusal(&state.pool, user, action, lead_id, refusal, None).await
+    audit::record_early_refusal(&state.pool, user, action, leads, refusal, None).await
 }
 
 /// Refusals are part of the audit trail too (who tried what on which lead). An unknown lead or
@@ -399,7 +399,7 @@ pub async fn change_many(
     state: &AppState,
     user: &AuthUser,
     requests: Vec<ChangeStatus>,
-) -> Vec<BulkResult> {
+) -> Result<Vec<BulkResult>, LeadApiError> {
     let mut order: Vec<usize> = (0..requests.len()).collect();
     order.sort_by_key(|&i| requests[i].lead_id.get());
     let tenant = user.tenant_id;
@@ -436,28 +436,14 @@ pub async fn change_many(
         .await
     }
     .await;
-    match outcome {
-        Ok(outcomes) => requests
-            .iter()
-            .zip(outcomes)
-            .map(|(request, outcome)| bulk_result(request.lead_id.get(), outcome))
-            .collect(),
-        // Nothing was committed: every lead failed alike.
-        Err(e) => {
-            let api: leadgen_http::ApiError = e.into();
-            requests
-                .iter()
-                .map(|request| BulkResult {
-                    lead_id: request.lead_id.get(),
-                    result: BulkOutcome::Failed,
-                    code: Some(api.code()),
-                    message: Some(api.to_string()),
-                    version: None,
-                    process_status: None,
-                })
-                .collect()
-        }
-    }
+    // Nothing was committed when the lot failed (the database): the request's error, a 5xx a
+    // client retries, rather than a 200 whose every line failed alike.
+    let outcomes = outcome?;
+    Ok(requests
+        .iter()
+        .zip(outcomes)
+        .map(|(request, outcome)| bulk_result(request.lead_id.get(), outcome))
+        .collect())
 }
 
 /// One lead's line of the bulk answer.

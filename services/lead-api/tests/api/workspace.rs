@@ -449,6 +449,35 @@ async fn a_status_change_needs_the_version_records_who_and_is_announced() {
         ),
         "{history:?}"
     );
+    // A change made inside a transaction that began earlier (a bulk change of many leads) can
+    // carry the earlier time; the history still lists the changes in the order they were made.
+    {
+        use diesel::dsl::IntervalDsl as _;
+        use leadgen_db::schema::t_lead_status_change as history;
+        let mut conn = app.conn().await;
+        let newest: i64 = history::table
+            .filter(history::lead_id.eq(s.a))
+            .select(diesel::dsl::max(history::id))
+            .first::<Option<i64>>(&mut conn)
+            .await
+            .expect("newest")
+            .expect("a change");
+        diesel::update(history::table.filter(history::id.eq(newest)))
+            .set(history::occurred_at.eq(history::occurred_at - 1.minutes()))
+            .execute(&mut conn)
+            .await
+            .expect("backdate");
+    }
+    let detail = expect_envelope(
+        app.detail(1, &[VIEW], &s.a.to_string(), "").await,
+        StatusCode::OK,
+        200,
+    )
+    .await;
+    assert_eq!(
+        detail["data"]["statusHistory"][0]["note"], "客户说下周再联系",
+        "{detail}"
+    );
     // A version read before the status was set conflicts; one read after it does not, whatever
     // moved the version since (the note; a rescore or a new order alike).
     let response = app
@@ -570,4 +599,28 @@ async fn the_bulk_form_answers_per_lead() {
     let response = bulk(json!([{"leadId": s.a}])).await.expect("PATCH");
     let body = expect_envelope(response, StatusCode::UNPROCESSABLE_ENTITY, 422).await;
     assert_eq!(body["errors"][0]["field"], "items[0].version", "{body}");
+
+    // Refusals are in the operation log as the single form's are, naming the leads the body
+    // names: without lead:order:process, and a body that is refused.
+    let response = app
+        .client
+        .patch(app.url("/leads"))
+        .bearer_auth(token(1, &[VIEW]))
+        .json(&json!({"items": [{"leadId": s.b, "version": 1}], "processStatus": "INVALID"}))
+        .send()
+        .await
+        .expect("PATCH");
+    expect_envelope(response, StatusCode::FORBIDDEN, 403).await;
+    let log = app.operation_log().await;
+    let refused = |leads: &[String], code: &str| {
+        log.iter().any(|(action, targets, result, error)| {
+            action == "LEAD_STATUS_CHANGE"
+                && result == "FAILURE"
+                && targets.as_slice() == leads
+                && error.as_deref().is_some_and(|e| e.starts_with(code))
+        })
+    };
+    assert!(refused(&[s.b.to_string()], "403"), "{log:?}");
+    let hundred_and_one: Vec<String> = (1..=101).map(|i: i64| i.to_string()).collect();
+    assert!(refused(&hundred_and_one, "422"), "{log:?}");
 }
