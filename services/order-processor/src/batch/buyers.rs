@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use chrono::Utc;
 use diesel::sql_types::{Array, Int8};
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection as _};
 use leadgen_crypto::lock_key;
 use leadgen_domain::TenantId;
 use leadgen_domain::buyer::{BuyerGroup, OrderIdentities, group_buyers};
@@ -45,12 +45,21 @@ pub(super) async fn earlier_links(
         .collect())
 }
 
-/// Takes the batch's identity locks in one sorted statement.
+/// Takes the batch's identity locks in one sorted statement: under the current blind-index key
+/// and every previous one still configured, so that while a key rotation rolls out, a replica
+/// that still indexes under the old key and one that indexes under the new key lock the same
+/// buyer alike (each knows both keys).
 pub(super) async fn lock_identities(
     conn: &mut AsyncPgConnection,
     prepared: &[Prepared],
 ) -> anyhow::Result<()> {
-    lock_indexes(conn, prepared.iter().flat_map(Prepared::current_indexes)).await
+    // Collected first: an iterator of closures held across the await fails the futures'
+    // higher-ranked `Send` check.
+    let indexes: Vec<&String> = prepared
+        .iter()
+        .flat_map(|p| p.current_indexes().chain(p.old_indexes.iter()))
+        .collect();
+    lock_indexes(conn, indexes.into_iter()).await
 }
 
 /// Takes the transaction-level advisory locks of buyer identities (blind indexes), in one
@@ -123,17 +132,41 @@ pub(super) async fn resolve(
             .iter()
             .flat_map(|g| g.lead.iter().chain(g.merged.iter()).copied())
             .collect();
-        let states = leads::lock(conn, tenant, &ids).await?;
-        let husks: Vec<(i64, i64)> = states
-            .iter()
-            .filter_map(|s| s.merged_into.map(|into| (s.id, into)))
-            .collect();
-        if husks.is_empty() {
-            return Ok((groups, states));
+        match lock_unless_moved(conn, tenant, &ids).await? {
+            Ok(states) => return Ok((groups, states)),
+            Err(husks) => moved.extend(husks),
         }
-        moved.extend(husks);
     }
     anyhow::bail!("leads kept merging while this batch resolved its buyers; will retry")
+}
+
+/// Locks the leads `ids` in id order, in a savepoint; should some have been merged away
+/// meanwhile, rolls the savepoint back, which lets their locks go, and answers the husks with the
+/// leads they merged into. The next round then takes every lock it needs in one sorted
+/// statement again: keeping a husk's lock while taking its survivor's, a lower id, would lock
+/// out of order, and another batch locking in order could deadlock with this one.
+async fn lock_unless_moved(
+    conn: &mut AsyncPgConnection,
+    tenant: TenantId,
+    ids: &[i64],
+) -> anyhow::Result<Result<Vec<LeadState>, Vec<(i64, i64)>>> {
+    // Plain statements rather than a nested diesel transaction: its closure's future makes
+    // every caller's future fail the higher-ranked `Send` check.
+    conn.batch_execute("SAVEPOINT resolve_leads").await?;
+    let states = leads::lock(conn, tenant, ids).await?;
+    let husks: Vec<(i64, i64)> = states
+        .iter()
+        .filter_map(|s| s.merged_into.map(|into| (s.id, into)))
+        .collect();
+    if husks.is_empty() {
+        conn.batch_execute("RELEASE SAVEPOINT resolve_leads")
+            .await?;
+        Ok(Ok(states))
+    } else {
+        conn.batch_execute("ROLLBACK TO SAVEPOINT resolve_leads; RELEASE SAVEPOINT resolve_leads")
+            .await?;
+        Ok(Err(husks))
+    }
 }
 
 /// Gives new buyers their lead ids and merges leads that met in one group (their orders and

@@ -5,7 +5,8 @@
 //! Runs on the caller's transaction. Concurrent batches (two replicas) serialize per buyer:
 //! each takes transaction-level advisory locks on its orders' identities in one sorted
 //! statement, then locks the leads it touches in id order, so they never deadlock. A lead that
-//! another batch merged away meanwhile is followed to the lead it merged into.
+//! another batch merged away meanwhile is followed to the lead it merged into: that round's
+//! locks are let go (a savepoint) and the next round takes them all again in id order.
 
 mod announce;
 mod buyers;

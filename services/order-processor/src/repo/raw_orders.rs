@@ -130,3 +130,25 @@ pub async fn set_status(
         .execute(conn)
         .await
 }
+
+/// Hands the raw orders `ids` back to processing (`PENDING`) from a transaction that already
+/// holds lead locks (a rescore): rows a batch holds are skipped, not waited for, as a batch
+/// takes raw rows before leads and waiting would be the reverse order (a deadlock). A batch
+/// holding one rebuilds its buyer from all of their orders anyway.
+pub async fn hand_back_unless_held(
+    conn: &mut AsyncPgConnection,
+    ids: &[i64],
+) -> QueryResult<usize> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    diesel::sql_query(
+        "UPDATE t_ecom_order_raw SET process_status = $2 \
+         WHERE id IN (SELECT id FROM t_ecom_order_raw WHERE id = ANY($1) \
+                      ORDER BY id FOR UPDATE SKIP LOCKED)",
+    )
+    .bind::<Array<Int8>, _>(ids)
+    .bind::<diesel::sql_types::Text, _>(RawOrderStatus::Pending.as_str())
+    .execute(conn)
+    .await
+}

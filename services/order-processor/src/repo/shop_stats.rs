@@ -126,6 +126,23 @@ pub async fn finish(
         .await
 }
 
+/// Marks a shop just rescored to be rescored again once `wait` from now is over (its leads
+/// still wait for the external scorer): a new dirty mark, held by a lease.
+pub async fn again_after(
+    conn: &mut AsyncPgConnection,
+    platform_id: i64,
+    wait: std::time::Duration,
+) -> QueryResult<usize> {
+    diesel::sql_query(
+        "UPDATE t_lead_shop_stats SET dirty_seq = dirty_seq + 1, dirty_at = now(), \
+         lease_until = now() + $2 WHERE platform_id = $1",
+    )
+    .bind::<Int8, _>(platform_id)
+    .bind::<Interval, _>(pg_interval(wait))
+    .execute(conn)
+    .await
+}
+
 /// Holds a shop whose rescore failed for `wait` from now, without recording a rescore: it stays
 /// dirty (tried again once `wait` is over) while the claim passes over it to the shops behind.
 pub async fn defer(

@@ -121,7 +121,16 @@ pub struct Rescored {
     pub platform_id: i64,
     pub leads: usize,
     pub changed: usize,
+    /// Leads the external scorer still owes an intention (it failed, or the rescore's
+    /// [`MAX_EXTERNAL_PER_RESCORE`] was reached): the shop is rescored again after
+    /// [`EXTERNAL_AGAIN_AFTER`].
+    pub external_pending: usize,
 }
+
+/// How long a shop whose leads still wait for the external scorer waits for its next rescore:
+/// a scorer that failed gets a minute to recover (its breaker's cooldown is shorter), and a
+/// backlog over [`MAX_EXTERNAL_PER_RESCORE`] is asked at about that many leads a minute.
+pub const EXTERNAL_AGAIN_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl Rescore {
     /// Rescores due shops until `shutdown`; errors are logged and retried later.
@@ -218,7 +227,9 @@ impl Rescore {
             let Some(last) = rows.last() else { break };
             after = last.id;
             outcome.leads += rows.len();
-            let changed = self
+            // The external scorer's calls may take a while: the lease covers them too.
+            shop_stats::extend(conn, claim.platform_id, self.lease).await?;
+            let (changed, pending) = self
                 .score_chunk(
                     claim.tenant_id,
                     &rows,
@@ -228,16 +239,21 @@ impl Rescore {
                 )
                 .await?;
             outcome.changed += changed.len();
+            outcome.external_pending += pending;
             write_chunk(conn, changed).await?;
             shop_stats::extend(conn, claim.platform_id, self.lease).await?;
         }
         let compact = serde_json::to_value(distribution.compact())?;
         shop_stats::finish(conn, claim.platform_id, claim.dirty_seq, as_of, compact).await?;
+        if outcome.external_pending > 0 {
+            shop_stats::again_after(conn, claim.platform_id, EXTERNAL_AGAIN_AFTER).await?;
+        }
         Ok(outcome)
     }
 
     /// Scores one chunk of leads (the external scorer first, for those it should score) and
-    /// answers those whose score, tags, reasons, scorer or contact verdict changed.
+    /// answers those whose score, tags, reasons, scorer or contact verdict changed, and how many
+    /// still wait for the external scorer.
     async fn score_chunk(
         &self,
         tenant_id: i64,
@@ -245,7 +261,7 @@ impl Rescore {
         distribution: &ShopDistribution,
         as_of: DateTime<Utc>,
         external_budget: &mut usize,
-    ) -> anyhow::Result<Vec<Changed>> {
+    ) -> anyhow::Result<(Vec<Changed>, usize)> {
         let now = Utc::now();
         let mut plans = Vec::with_capacity(rows.len());
         for row in rows {
@@ -258,12 +274,17 @@ impl Rescore {
             .ask_external(tenant_id, &plans, as_of, external_budget)
             .await;
         let mut changed: Vec<Changed> = Vec::new();
+        let mut still_pending = 0;
         for plan in plans {
             let (intention, scored_by, pending) =
                 match external.get(&plan.row.id).or(plan.external.as_ref()) {
                     Some(i) => (i, ScoredBy::External, false),
                     None => (&plan.builtin, ScoredBy::Builtin, plan.row.external_pending),
                 };
+            // Only a configured scorer is waited for (without one, nothing will answer).
+            if pending && self.processor.scorer.is_some() {
+                still_pending += 1;
+            }
             let assessment = assess(
                 &plan.aggregate,
                 plan.ranks,
@@ -297,7 +318,7 @@ impl Rescore {
                 });
             }
         }
-        Ok(changed)
+        Ok((changed, still_pending))
     }
 
     /// A lead's inputs, read from its row; an error for a lead that no longer reads.

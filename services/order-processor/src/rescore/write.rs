@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 use leadgen_db::ScopedFutureExt as _;
+use leadgen_domain::TenantId;
 use leadgen_domain::validity::Validity;
-use leadgen_domain::{RawOrderStatus, TenantId};
 use leadgen_events::{CloudEvent, LeadUpdatedV1};
 use leadgen_outbox::Batch;
 use serde_json::json;
@@ -66,8 +66,9 @@ pub(super) async fn write_chunk(
             }
             leads::update_scores(conn, updates).await?;
             events.enqueue(conn, SERVICE).await?;
-            // The pending sweep rebuilds these buyers from all of their orders.
-            raw_orders::set_status(conn, &to_rebuild, RawOrderStatus::Pending).await?;
+            // The pending sweep rebuilds these buyers from all of their orders (a batch that
+            // holds one of the rows already does).
+            raw_orders::hand_back_unless_held(conn, &to_rebuild).await?;
             moved_on.sort_unstable();
             moved_on.dedup();
             for (tenant, shop) in moved_on {

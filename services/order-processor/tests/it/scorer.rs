@@ -2,7 +2,7 @@
 //! buyer changed, and one that fails leaves them to the built-in model, marked so.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 use diesel::prelude::*;
@@ -16,14 +16,24 @@ use crate::support::{Run, Spec, order};
 /// Starts a scorer on 127.0.0.1 that answers `status` (200 with intention 91, or a failure);
 /// its URL and a count of the requests it got.
 fn start_scorer(status: u16) -> (String, Arc<AtomicUsize>) {
+    let (url, hits, _) = start_switchable_scorer(status);
+    (url, hits)
+}
+
+/// A scorer answering with the status the switch holds (200: an intention).
+fn start_switchable_scorer(status: u16) -> (String, Arc<AtomicUsize>, Arc<AtomicU16>) {
     let hits = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&hits);
+    let switch = Arc::new(AtomicU16::new(status));
+    let answering = Arc::clone(&switch);
     let server = HttpServer::new(move || {
         let counter = Arc::clone(&counter);
+        let answering = Arc::clone(&answering);
         App::new().route(
             "/predict",
             web::post().to(move |body: web::Json<serde_json::Value>| {
                 let counter = Arc::clone(&counter);
+                let status = AtomicU16::load(&answering, Ordering::SeqCst);
                 async move {
                     counter.fetch_add(1, Ordering::SeqCst);
                     assert!(body["modelInput"]["aggregate"]["orderCount"].is_u64());
@@ -46,7 +56,7 @@ fn start_scorer(status: u16) -> (String, Arc<AtomicUsize>) {
     .unwrap();
     let port = server.addrs()[0].port();
     tokio::spawn(server.run());
-    (format!("http://127.0.0.1:{port}/predict"), hits)
+    (format!("http://127.0.0.1:{port}/predict"), hits, switch)
 }
 
 async fn run_with(url: &str) -> Run {
@@ -166,7 +176,7 @@ async fn a_rebuild_that_changes_nothing_keeps_the_external_intention() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_scorer_leaves_the_builtin_score_and_asks_again_later() {
-    let (url, hits) = start_scorer(503);
+    let (url, hits, switch) = start_switchable_scorer(503);
     let run = run_with(&url).await;
     let ids = run.store(&two_buyers(), "PENDING").await;
     run.process(&ids).await;
@@ -182,6 +192,52 @@ async fn a_failing_scorer_leaves_the_builtin_score_and_asks_again_later() {
             ("BUILTIN", leadgen_domain::scoring::MODEL_VERSION, true)
         );
     }
+    // The shop is due again, once a minute has passed: not at the next day's rescore.
+    let due = || async {
+        let mut conn = leadgen_db::conn(&run.db.pool).await.unwrap();
+        diesel::sql_query(
+            "SELECT dirty_seq > rescored_seq AS dirty, \
+                    coalesce(lease_until > now() + interval '50 seconds', false) AS held \
+             FROM t_lead_shop_stats",
+        )
+        .get_result::<Due>(&mut conn)
+        .await
+        .unwrap()
+    };
+    assert_eq!(
+        due().await,
+        Due {
+            dirty: true,
+            held: true
+        }
+    );
+    run.rescore_all().await;
+    assert_eq!(AtomicUsize::load(&hits, Ordering::SeqCst), 4, "not before");
+
+    // The minute passes; the scorer has recovered.
+    AtomicU16::store(&switch, 200, Ordering::SeqCst);
+    let mut conn = leadgen_db::conn(&run.db.pool).await.unwrap();
+    diesel::sql_query("UPDATE t_lead_shop_stats SET lease_until = now() - interval '1 second'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    run.rescore_all().await;
+    assert_eq!(AtomicUsize::load(&hits, Ordering::SeqCst), 6);
+    for (by, model, intention, pending) in scored(&run).await {
+        assert_eq!(
+            (by.as_str(), model.as_str(), intention, pending),
+            ("EXTERNAL", "ext-gbm-7", 91, false)
+        );
+    }
+    assert!(!due().await.dirty, "nothing left to ask");
+}
+
+#[derive(Debug, PartialEq, diesel::QueryableByName)]
+struct Due {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    dirty: bool,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    held: bool,
 }
 
 /// An external intention stands until the buyer changes, but the lead is still judged again:

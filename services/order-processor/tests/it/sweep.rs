@@ -295,3 +295,52 @@ async fn a_raw_order_that_does_not_open_is_kept_malformed_with_its_reason() {
     );
     assert_eq!(state_of(&run, ids[1]).await.0, "PROCESSED");
 }
+
+/// A rescore hands a buyer's orders back to processing while it holds their lead locked; a row
+/// a batch holds (batches lock raw rows before leads) is passed over, never waited for: waiting
+/// would take the locks in the reverse order, a deadlock.
+#[tokio::test]
+async fn a_rescore_hands_back_orders_without_waiting_for_a_batchs_rows() {
+    use diesel_async::{AsyncConnection as _, SimpleAsyncConnection as _};
+    let run = Run::new().await;
+    let ids = run
+        .store(
+            &[
+                Spec {
+                    shop: 0,
+                    order: order("held", 10, NeutralStatus::Completed, 9_000, Some("a"), None),
+                },
+                Spec {
+                    shop: 0,
+                    order: order("free", 11, NeutralStatus::Completed, 9_000, Some("a"), None),
+                },
+            ],
+            "PROCESSED",
+        )
+        .await;
+    let (held, free) = (ids[0], ids[1]);
+    // The batch's transaction, holding its raw row.
+    let mut batch = diesel_async::AsyncPgConnection::establish(&run.db.url)
+        .await
+        .unwrap();
+    batch.batch_execute("BEGIN").await.unwrap();
+    diesel::sql_query(format!(
+        "SELECT id FROM t_ecom_order_raw WHERE id = {held} FOR UPDATE"
+    ))
+    .execute(&mut batch)
+    .await
+    .unwrap();
+
+    let mut conn = leadgen_db::conn(&run.db.pool).await.unwrap();
+    let handed = tokio::time::timeout(
+        Duration::from_secs(5),
+        order_processor::repo::raw_orders::hand_back_unless_held(&mut conn, &[held, free]),
+    )
+    .await
+    .expect("not waiting for the held row")
+    .unwrap();
+    assert_eq!(handed, 1);
+    assert_eq!(state_of(&run, free).await.0, "PENDING");
+    batch.batch_execute("ROLLBACK").await.unwrap();
+    assert_eq!(state_of(&run, held).await.0, "PROCESSED");
+}
