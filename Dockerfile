@@ -4,8 +4,8 @@
 #
 #   chef     – the Rust toolchain plus cargo-chef
 #   planner  – reduces the workspace to its manifests and lock file (recipe.json)
-#   builder  – builds the dependencies from the recipe alone (a layer that changes only when
-#              Cargo.toml/Cargo.lock do), then the workspace's binaries
+#   builder  – builds the image's packages' dependencies from the recipe alone (a layer that
+#              changes only when Cargo.toml/Cargo.lock do), then those packages' binaries
 #   runtime  – distroless: glibc, CA certificates and the binaries; no shell, no package
 #              manager, no compiler; runs as uid 65532 (nonroot)
 #
@@ -24,17 +24,21 @@ COPY . .
 RUN cargo chef prepare --recipe-path recipe.json
 
 FROM chef AS builder
+# The packages whose binaries the image holds. The cook and the build select the same packages
+# and targets (`--bins ${PACKAGES}`): cargo unifies dependency features over what is selected,
+# so a cook of the whole workspace (tests, platform-sim, test-support) would compile other
+# feature sets than the build needs, and the build would compile its dependencies again.
+ARG PACKAGES="-p auth-api -p sync-worker -p order-processor -p lead-api -p leadctl"
 COPY --from=planner /src/recipe.json recipe.json
-# Every workspace member's dependencies, release profile: reused until a manifest or the lock
-# file changes.
+# Those packages' dependencies, release profile: reused until a manifest or the lock file
+# changes. ${PACKAGES} is unquoted on purpose: one word per flag.
 RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
-    cargo chef cook --release --locked --recipe-path recipe.json
+    cargo chef cook --release --locked --bins ${PACKAGES} --recipe-path recipe.json
 COPY . .
 # The migrations are embedded in the binaries (diesel's embed_migrations!), the OpenAPI document
 # in auth-api: nothing but the binaries and configuration goes to the runtime image.
 RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
-    cargo build --release --locked --bins \
-        -p auth-api -p sync-worker -p order-processor -p lead-api -p leadctl \
+    cargo build --release --locked --bins ${PACKAGES} \
     && mkdir -p /out \
     && cp target/release/auth-api target/release/sync-worker target/release/order-processor \
           target/release/lead-api target/release/leadctl /out/

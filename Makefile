@@ -34,8 +34,12 @@ deny: ## Check the dependency tree's licences, bans and sources (deny.toml), and
 prometheus-check: ## Check the Prometheus config and alert rules, run their unit tests (promtool)
 	deploy/prometheus/check.sh --self-test
 
+# proto-events/check.py needs jsonschema and PyYAML: it runs with the python of the checks' venv
+# (k8s/requirements.txt, created by deploy/scripts/lib.sh's ensure_tools_venv as k8s/check.sh
+# does), not the system python.
 events-check: ## Validate the event examples against their JSON Schemas and check asyncapi.yaml (offline)
-	python3 proto-events/check.py --self-test
+	source deploy/scripts/lib.sh && ensure_tools_venv \
+		&& "$$LEADGEN_REPO_ROOT/$$LEADGEN_TOOLS_VENV/bin/python" proto-events/check.py --self-test
 
 k8s-check: ## Lint the Dockerfile; render and validate the Kubernetes manifests offline
 	k8s/check.sh

@@ -17,6 +17,9 @@ then checked:
   NetworkPolicy per Deployment, one autoscaler per Deployment (HPA on CPU for the Ingress
   backends, a KEDA ScaledObject on its RabbitMQ queue for each consumer, its threshold a multiple
   of the effective `[amqp] prefetch`), one image per overlay, OAuth callback on the Ingress host;
+- PostgreSQL connections: per overlay, the sum over Deployments of (max replicas + rollout
+  surge) × effective `[database] max_connections`, plus its Jobs and a leadctl reserve, within
+  the budget its Namespace declares (annotation leadgen/postgres-connection-budget);
 - routes: the Ingress sends every request where deploy/nginx/leadgen.conf.template sends it.
 
 With `--compare CMD` every kustomization is also rendered by a second renderer (k8s/check.sh
@@ -33,6 +36,7 @@ import argparse
 import concurrent.futures
 import copy
 import json
+import math
 import re
 import shlex
 import subprocess
@@ -272,16 +276,25 @@ def deep_merge(a: dict, b: dict) -> dict:
     return out
 
 
-def default_shutdown_secs() -> int:
-    """`[http] shutdown_timeout_secs`'s default, read from the settings crate."""
+def settings_default(function: str) -> int:
+    """A numeric default of the settings crate (`fn <function>() -> u64 { 20 }`)."""
     text = SETTINGS_SECTIONS.read_text()
-    m = re.search(r"fn default_shutdown_secs\(\)\s*->\s*u64\s*\{\s*(\d+)\s*\}", text)
+    m = re.search(rf"fn {function}\(\)\s*->\s*\w+\s*\{{\s*([\d_]+)\s*\}}", text)
     if not m:
         raise SystemExit(
-            f"{SETTINGS_SECTIONS.relative_to(REPO)}: default_shutdown_secs() not found; "
-            "update k8s/check.py"
+            f"{SETTINGS_SECTIONS.relative_to(REPO)}: {function}() not found; update k8s/check.py"
         )
-    return int(m.group(1))
+    return int(m.group(1).replace("_", ""))
+
+
+def default_shutdown_secs() -> int:
+    """`[http] shutdown_timeout_secs`'s default."""
+    return settings_default("default_shutdown_secs")
+
+
+def default_pool_size() -> int:
+    """`[database] max_connections`'s default."""
+    return settings_default("default_pool_size")
 
 
 # --------------------------------------------------------------------------------------------
@@ -743,6 +756,112 @@ def check_callback_host(r: Rendering, p: Problems) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# PostgreSQL connections
+
+
+# The overlay's Namespace declares the module's PostgreSQL connection budget (k8s/README.md,
+# "PostgreSQL connections").
+CONNECTION_BUDGET = "leadgen/postgres-connection-budget"
+POOL_ENV = "LEADGEN__DATABASE__MAX_CONNECTIONS"
+# leadctl opens one connection per process, no pool: each Job pod counts 1, and this many are
+# kept for the leadctl commands an operator runs beside the services (`leadctl leads …`,
+# `data-key reseal` as a one-off Job, …).
+LEADCTL_RESERVE = 5
+
+
+def pool_size(r: Rendering, d: dict, default: int, p: Problems) -> int | None:
+    """The `[database] max_connections` a Deployment's pods run with: LEADGEN__DATABASE__
+    MAX_CONNECTIONS when set (a literal or from a ConfigMap of the rendering), else the
+    effective TOML, else the settings crate's default."""
+    where = f"{r.name}: {ident(d)}"
+    c = pod_spec(d)["containers"][0]
+    env = next((e for e in c.get("env", []) if e["name"] == POOL_ENV), None)
+    if env is not None:
+        ref = (env.get("valueFrom") or {}).get("configMapKeyRef") or {}
+        cm = find(r.docs, "ConfigMap", ref.get("name", "")) if ref else None
+        if "value" in env:
+            raw, source = env["value"], POOL_ENV
+        elif cm and ref.get("key") in cm.get("data", {}):
+            raw, source = cm["data"][ref["key"]], f"{POOL_ENV} (ConfigMap {ref['name']})"
+        else:
+            p.add(where, f"{POOL_ENV} must be a literal or come from a ConfigMap of this "
+                         "rendering: the PostgreSQL connection budget is checked from them")
+            return None
+    else:
+        cfg = effective_config(r, d, c, Problems())
+        if cfg is None:
+            return None  # reported by check_workloads
+        raw = cfg.get("database", {}).get("max_connections", default)
+        source = "[database] max_connections"
+    try:
+        n = int(raw)
+    except (TypeError, ValueError):
+        p.add(where, f"{source} {raw!r} is not a whole number")
+        return None
+    if n < 1:
+        p.add(where, f"{source} {n}: the pool needs at least one connection")
+    return n
+
+
+def max_pods(docs: list[dict], d: dict) -> int | None:
+    """The most pods a Deployment runs: its autoscaler's maximum, plus the rollout's surge (a
+    rollout at the maximum adds maxSurge pods; Kubernetes rounds a percentage up)."""
+    name = d["metadata"]["name"]
+    hi = None
+    for h in by_kind(docs, "HorizontalPodAutoscaler"):
+        if h["spec"]["scaleTargetRef"]["name"] == name:
+            hi = h["spec"]["maxReplicas"]
+    for s in by_kind(docs, "ScaledObject"):
+        if s["spec"]["scaleTargetRef"]["name"] == name:
+            hi = s["spec"].get("maxReplicaCount", 100)  # KEDA's default
+    if hi is None:
+        return None  # no autoscaler: reported by check_wiring
+    strategy = d["spec"].get("strategy") or {}
+    if strategy.get("type") == "Recreate":
+        return hi
+    surge = (strategy.get("rollingUpdate") or {}).get("maxSurge", "25%")
+    if isinstance(surge, str) and surge.endswith("%"):
+        return hi + math.ceil(hi * int(surge[:-1]) / 100)
+    return hi + int(surge)
+
+
+def check_connection_budget(r: Rendering, migrate: Rendering | None, p: Problems,
+                            default_pool: int) -> str | None:
+    """Fails when the overlay's pools at their max pods, its Jobs and the leadctl reserve need
+    more PostgreSQL connections than its Namespace declares; returns the account."""
+    namespaces = by_kind(r.docs, "Namespace")
+    raw = ((namespaces[0]["metadata"].get("annotations") or {}).get(CONNECTION_BUDGET)
+           if namespaces else None)
+    if raw is None:
+        p.add(r.name, f"the Namespace must declare the PostgreSQL connection budget (annotation "
+                      f"{CONNECTION_BUDGET}; k8s/README.md, \"PostgreSQL connections\")")
+        return None
+    try:
+        budget = int(raw)
+    except ValueError:
+        p.add(r.name, f"annotation {CONNECTION_BUDGET} {raw!r} is not a whole number")
+        return None
+    total, parts = 0, []
+    for d in by_kind(r.docs, "Deployment"):
+        pods, pool = max_pods(r.docs, d), pool_size(r, d, default_pool, p)
+        if pods is None or pool is None:
+            continue
+        total += pods * pool
+        parts.append(f"{d['metadata']['name']} {pods}×{pool}")
+    jobs = sum(j["spec"].get("parallelism", 1)
+               for rr in (r, migrate) if rr for j in by_kind(rr.docs, "Job"))
+    total += jobs + LEADCTL_RESERVE
+    parts.append(f"Jobs {jobs}, leadctl {LEADCTL_RESERVE}")
+    account = f"{total} of {budget} ({', '.join(parts)})"
+    if total > budget:
+        p.add(r.name, f"PostgreSQL connections at max replicas: {account} exceed the "
+                      f"connection budget ({CONNECTION_BUDGET}): lower `[database] "
+                      "max_connections` or max replicas, or raise the budget and the server's "
+                      "max_connections (k8s/README.md, \"PostgreSQL connections\")")
+    return account
+
+
+# --------------------------------------------------------------------------------------------
 # Routes: the nginx template against the Ingress
 
 
@@ -951,7 +1070,7 @@ def check_all(renderings: list[Rendering], template_text: str | None = None) -> 
     queues = consumer_queues()
     drain_default = default_shutdown_secs()
     secret_keys: set[tuple[str, str]] = set()
-    stats = {"objects": 0, "requests": 0}
+    stats = {"objects": 0, "requests": 0, "connections": []}
     for r in renderings:
         stats["objects"] += check_schemas(r, p)
         check_workloads(r, p, secret_keys, drain_default)
@@ -970,6 +1089,9 @@ def check_all(renderings: list[Rendering], template_text: str | None = None) -> 
                               f"{sorted(imgs(r))}")
             if m and not by_kind(m.docs, "Job"):
                 p.add(m.name, "no migration Job")
+            account = check_connection_budget(r, m, p, default_pool_size())
+            if account:
+                stats["connections"].append(f"{r.name} {account}")
     # An overlay creates its namespace, enforcing the restricted Pod Security Standard, and puts
     # everything in it.
     for r in renderings:
@@ -1058,6 +1180,22 @@ def self_test(renderings: list[Rendering]) -> list[str]:
     def k8s_schema(docs):
         find(docs, "Service", "auth-api")["spec"]["ports"][0]["port"] = "eighty"
 
+    def more_api_replicas(docs):
+        find(docs, "HorizontalPodAutoscaler", "lead-api")["spec"]["maxReplicas"] = 30
+
+    def bigger_pool_in_toml(docs):
+        cm = next(d for d in by_kind(docs, "ConfigMap")
+                  if d["metadata"]["name"].startswith("sync-worker-config"))
+        cm["data"]["prod.toml"] = "[database]\nmax_connections = 40\n"
+
+    def bigger_pool_in_env(docs):
+        deployment(docs, "order-processor")["env"].append(
+            {"name": "LEADGEN__DATABASE__MAX_CONNECTIONS", "value": "20"})
+
+    def no_budget(docs):
+        by_kind(docs, "Namespace")[0]["metadata"]["annotations"].pop(
+            "leadgen/postgres-connection-budget")
+
     cases = [
         ("Ingress route dropped (lead-api)", mutated(drop_leads_route), None, "GET /api/v1/lead-generation/orders/leads"),
         ("Ingress backend swapped", mutated(swap_backend), None, "nginx template -> lead-api"),
@@ -1072,6 +1210,10 @@ def self_test(renderings: list[Rendering]) -> list[str]:
         ("grace shorter than the drain", mutated(short_grace), None, "must exceed preStop"),
         ("NetworkPolicy opened to all", mutated(open_policy), None, "from anywhere"),
         ("Kubernetes schema violation", mutated(k8s_schema), None, "Kubernetes 1.30.0 schema"),
+        ("more API replicas than the connection budget", mutated(more_api_replicas), None, "exceed the connection budget"),
+        ("a larger pool in a service's prod.toml", mutated(bigger_pool_in_toml), None, "exceed the connection budget"),
+        ("a larger pool through LEADGEN__DATABASE__MAX_CONNECTIONS", mutated(bigger_pool_in_env), None, "exceed the connection budget"),
+        ("no connection budget declared", mutated(no_budget), None, "must declare the PostgreSQL connection budget"),
     ]
     template = NGINX_TEMPLATE.read_text()
     extra = template.replace(
@@ -1144,6 +1286,8 @@ def main() -> int:
         if not p.items:
             print(f"k8s check: {renderer_label(second)} and {renderer_label(kustomize)} render "
                   f"the same {compared} objects from the {len(renderings)} kustomizations")
+    for account in stats["connections"]:
+        print(f"k8s check: PostgreSQL connections at max replicas (pods×pool): {account}")
     for line in problems:
         print(f"FAIL {line}")
     print(f"k8s check: {len(renderings)} renderings ({', '.join(r.name for r in renderings)}) by "

@@ -14,6 +14,8 @@
 # or with the installed kustomize when the override is k8s/render.py).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=deploy/scripts/lib.sh
+source deploy/scripts/lib.sh
 
 SELF_TEST=()
 for arg in "$@"; do
@@ -24,40 +26,16 @@ for arg in "$@"; do
     esac
 done
 
-# ---- Python tools, in a venv of their own.
-VENV=.run/k8s-venv
-STAMP=$VENV/.requirements.sha256
-want=$(sha256sum k8s/requirements.txt | cut -d' ' -f1)
-if [[ ! -x $VENV/bin/python || ! -f $STAMP || $(cat "$STAMP") != "$want" ]]; then
-    echo "k8s/check.sh: installing k8s/requirements.txt into $VENV" >&2
-    mkdir -p .run
-    python3 -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check -r k8s/requirements.txt
-    echo "$want" > "$STAMP"
-fi
+# ---- Python tools, in a venv of their own (deploy/scripts/lib.sh: ensure_tools_venv; on Debian
+# `python3 -m venv` needs python3-venv, which `make deps` installs).
+ensure_tools_venv
+VENV=$LEADGEN_TOOLS_VENV
 
 # ---- Renderer.
-# A kustomize that renders these kustomizations: v5 or newer (kubectl 1.27+ carries one; older
-# ones lack components or render differently).
+# A kustomize that renders these kustomizations: v5 or newer (lib.sh's find_kustomize_v5, which
+# deploy/scripts/k8s-deploy.sh uses too).
 RENDER_PY="$VENV/bin/python k8s/render.py"
-KUSTOMIZE_V5="" WHY_NOT=""
-if command -v kubectl > /dev/null 2>&1; then
-    version=$({ kubectl version --client 2> /dev/null || true; } \
-              | sed -n 's/^Kustomize Version: \(v[0-9.]*\).*/\1/p')
-    if [[ ${version:-v0} =~ ^v([0-9]+) ]] && (( BASH_REMATCH[1] >= 5 )); then
-        KUSTOMIZE_V5="kubectl kustomize" KUSTOMIZE_VERSION=$version
-    else
-        WHY_NOT="kubectl's kustomize is ${version:-older than v5 (no Kustomize Version reported)}"
-    fi
-fi
-if [[ -z $KUSTOMIZE_V5 ]] && command -v kustomize > /dev/null 2>&1; then
-    version=$({ kustomize version 2> /dev/null || true; } | grep -o 'v[0-9][0-9.]*' | head -n 1 || true)
-    if [[ ${version:-v0} =~ ^v([0-9]+) ]] && (( BASH_REMATCH[1] >= 5 )); then
-        KUSTOMIZE_V5="kustomize build" KUSTOMIZE_VERSION=$version
-    else
-        WHY_NOT="${WHY_NOT:+$WHY_NOT; }kustomize is ${version:-of no known version}, not v5+"
-    fi
-fi
+find_kustomize_v5
 if [[ -n ${K8S_CHECK_KUSTOMIZE:-} ]]; then
     KUSTOMIZE=$K8S_CHECK_KUSTOMIZE
     if [[ $KUSTOMIZE == *render.py* ]]; then COMPARE=$KUSTOMIZE_V5; else COMPARE=$RENDER_PY; fi
@@ -67,7 +45,7 @@ elif [[ -n $KUSTOMIZE_V5 ]]; then
     echo "renderer: $KUSTOMIZE (kustomize $KUSTOMIZE_VERSION), compared with k8s/render.py"
 else
     KUSTOMIZE=$RENDER_PY COMPARE=""
-    echo "renderer: k8s/render.py (${WHY_NOT:-no kubectl or kustomize installed}; with" \
+    echo "renderer: k8s/render.py ($KUSTOMIZE_WHY_NOT; with" \
          "kubectl 1.27+ or kustomize v5+ the check renders with kustomize and compares)"
 fi
 

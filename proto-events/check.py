@@ -7,8 +7,9 @@
   application publishes) whose message points at an existing schema and example, and whose
   content type is the one the broker publishes with.
 
-`--self-test` also proves that a broken copy fails. jsonschema and PyYAML come with schemathesis
-(`make deps`).
+`--self-test` also proves that a broken copy fails. It needs jsonschema and PyYAML: `make
+events-check` runs it with the python of the checks' venv (.run/k8s-venv, k8s/requirements.txt,
+made by deploy/scripts/lib.sh's ensure_tools_venv), not with the system python.
 """
 
 import copy

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure PostgreSQL (127.0.0.1:5432) and RabbitMQ (127.0.0.1:5672) are installed and running,
-# and that nginx, envsubst and Prometheus (prometheus, promtool; never its packaged service) are
+# and that nginx, envsubst, Prometheus (prometheus, promtool; never its packaged service) and
+# python3 with pip and venv (the checks' tools venv: k8s/check.sh, make events-check) are
 # installed. Idempotent; when everything is up it only probes.
 # Used by `make test`, `make test-e2e` and `make run`.
 set -euo pipefail

@@ -11,12 +11,14 @@
 # checks it before anything is applied. A migration pod that cannot start (a Secret key
 # missing, an image that cannot be pulled) fails the deploy after STUCK_GRACE_SECS (30)
 # instead of the whole MIGRATION_TIMEOUT_SECS (900).
+# Renders with kustomize v5 or newer (the overlays use components): `kubectl kustomize` of
+# kubectl 1.27+, else a standalone `kustomize build` v5+; without one it stops before rendering.
 set -euo pipefail
 # shellcheck source=deploy/scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$LEADGEN_REPO_ROOT"
 
-usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 [[ $# -ge 2 ]] || usage
 OVERLAY=$1 TAG=$2 DRY_RUN=${3:-}
 [[ -z $DRY_RUN || $DRY_RUN == --dry-run ]] || usage
@@ -27,10 +29,21 @@ MIGRATION_TIMEOUT_SECS=${MIGRATION_TIMEOUT_SECS:-900}
 STUCK_GRACE_SECS=${STUCK_GRACE_SECS:-30}
 ROLLOUT_TIMEOUT=${ROLLOUT_TIMEOUT:-10m}
 
+# The tools, before anything is rendered. An older kustomize (kubectl before 1.27, such as
+# Debian bookworm's 1.20) fails on the overlays' components or renders them differently; the
+# probe is k8s/check.sh's (lib.sh: find_kustomize_v5).
+find_kustomize_v5
+[[ -n $KUSTOMIZE_V5 ]] \
+    || die "kustomize v5 or newer is needed ($KUSTOMIZE_WHY_NOT): install kubectl 1.27+ or a standalone kustomize v5+; nothing was rendered or applied"
+[[ $DRY_RUN == --dry-run ]] || command -v kubectl >/dev/null \
+    || die "kubectl is missing: it applies the rendered manifests; nothing was rendered or applied"
+read -r -a KUSTOMIZE <<<"$KUSTOMIZE_V5"
+log "rendering with $KUSTOMIZE_V5 (kustomize $KUSTOMIZE_VERSION)"
+
 # A layer over each kustomization that sets the tag. kustomize accepts only relative roots, so
 # the layer lives in the repository (.run/ is ignored by git).
 WORK=.run/k8s-deploy/$OVERLAY
-image=$(kubectl kustomize "k8s/overlays/$OVERLAY" | awk '$1 == "image:" { print $2; exit }')
+image=$("${KUSTOMIZE[@]}" "k8s/overlays/$OVERLAY" | awk '$1 == "image:" { print $2; exit }')
 image_name=${image%:*}
 for part in app migrate; do
     src=k8s/overlays/$OVERLAY
@@ -46,7 +59,7 @@ images:
   - name: $image_name
     newTag: "$TAG"
 EOF
-    kubectl kustomize "$WORK/$part" > "$WORK/$part.yaml"
+    "${KUSTOMIZE[@]}" "$WORK/$part" > "$WORK/$part.yaml"
 done
 namespace=$(awk '$1 == "kind:" && $2 == "Namespace" { ns = 1 } ns && $1 == "name:" { print $2; exit }' "$WORK/app.yaml")
 deployments=$(awk '$1 == "kind:" { kind = $2 } kind == "Deployment" && /^  name:/ { print $2 }' "$WORK/app.yaml")

