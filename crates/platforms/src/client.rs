@@ -259,6 +259,10 @@ pub enum PlatformError {
     /// The platform answered 5xx, timed out or said it is unavailable.
     #[error("电商平台暂不可用：{0}")]
     Unavailable(String),
+    /// The shared rate gate (the per-app quota kept across replicas, in the database) could not
+    /// give the call a slot, so it was not made: retried like a platform that is unavailable.
+    #[error("限流协调暂不可用，未调用电商平台：{0}")]
+    GateUnavailable(String),
     /// The platform answered something we cannot read.
     #[error("电商平台返回无法解析的内容：{0}")]
     Malformed(String),
@@ -302,6 +306,7 @@ impl PlatformError {
             PlatformError::AuthRefused(_) => ("auth_refused", String::new()),
             PlatformError::InvalidRequest(_) => ("invalid_request", String::new()),
             PlatformError::Unavailable(_) => ("unavailable", String::new()),
+            PlatformError::GateUnavailable(_) => ("gate_unavailable", String::new()),
             PlatformError::Malformed(_) => ("malformed", String::new()),
             PlatformError::Unknown { code, .. } => ("unknown", code.clone()),
             PlatformError::PurposeNotPermitted { .. } => ("purpose_not_permitted", String::new()),
@@ -320,6 +325,8 @@ impl PlatformError {
             | PlatformError::InvalidRequest(detail)
             | PlatformError::Unavailable(detail)
             | PlatformError::Malformed(detail) => detail.clone(),
+            // Our own failure: the platform said nothing.
+            PlatformError::GateUnavailable(_) => String::new(),
             PlatformError::Unknown { code, message }
             | PlatformError::DecryptNotPermitted { code, message }
             | PlatformError::QuotaExhausted { code, message, .. }
@@ -334,6 +341,7 @@ impl PlatformError {
             self,
             PlatformError::Throttled { .. }
                 | PlatformError::Unavailable(_)
+                | PlatformError::GateUnavailable(_)
                 | PlatformError::Malformed(_)
                 | PlatformError::Unknown { .. }
         )
@@ -348,6 +356,7 @@ impl PlatformError {
             | PlatformError::AuthRefused(_)
             | PlatformError::InvalidRequest(_)
             | PlatformError::Unavailable(_)
+            | PlatformError::GateUnavailable(_)
             | PlatformError::Malformed(_)
             | PlatformError::Unknown { .. }
             | PlatformError::PurposeNotPermitted { .. }

@@ -148,41 +148,41 @@ impl Limiter {
                 detail: said,
             });
         }
-        self.wait(app_key).await;
-        Ok(())
+        self.wait(app_key).await
     }
 
     /// Waits until `app_key` may make one more call: its slot at the shared gate when there is
-    /// one (should the gate fail, the process's own limit, so calls never go unthrottled).
+    /// one. Should the gate fail (the database down, or its pool exhausted), the call is not
+    /// made: [`PlatformError::GateUnavailable`], retried like any transient failure. Falling
+    /// back to this process's own limit would let every replica send the app's whole quota.
     ///
     /// A slot is only as good as the moment the call really starts. A task woken late (a busy
     /// machine) would start its call closer to the next slot than the interval, and a late call
     /// that opens a platform's window lets the next qps slots fall inside it: a throttle. So a
     /// call that wakes more than [`LATE_TOLERANCE`] after its slot gives the slot up unused and
     /// reserves another, up to [`MAX_LATE_RESERVATIONS`] times.
-    pub async fn wait(&self, app_key: &str) {
+    pub async fn wait(&self, app_key: &str) -> Result<(), PlatformError> {
         let started = tokio::time::Instant::now();
-        let waited = match &self.shared {
-            Some(gate) => self.wait_shared(gate.as_ref(), app_key).await,
-            None => false,
-        };
-        if !waited {
-            self.local.until_key_ready(&app_key.to_owned()).await;
+        match &self.shared {
+            Some(gate) => self.wait_shared(gate.as_ref(), app_key).await?,
+            None => self.local.until_key_ready(&app_key.to_owned()).await,
         }
         metrics::histogram!("leadgen_platform_rate_limit_wait_seconds", "platform" => self.platform)
             .record(started.elapsed().as_secs_f64());
+        Ok(())
     }
 
-    /// Waits for a slot at the shared gate that this task is on time for; false when the gate
-    /// is unavailable.
-    async fn wait_shared(&self, gate: &dyn SharedGate, app_key: &str) -> bool {
+    /// Waits for a slot at the shared gate that this task is on time for.
+    async fn wait_shared(&self, gate: &dyn SharedGate, app_key: &str) -> Result<(), PlatformError> {
         let key = format!("{}:{app_key}", self.platform);
         for attempt in 0..=MAX_LATE_RESERVATIONS {
             let slot = match gate.reserve(&key, self.interval).await {
                 Ok(slot) => slot,
                 Err(e) => {
-                    tracing::warn!(error = %e, "Shared rate gate unavailable; limiting this process only");
-                    return false;
+                    tracing::warn!(error = %e, "Shared rate gate unavailable; the platform call is not made");
+                    metrics::counter!("leadgen_platform_rate_gate_failures_total", "platform" => self.platform)
+                        .increment(1);
+                    return Err(PlatformError::GateUnavailable(e));
                 }
             };
             // Never earlier than the slot: the gate decided it after `asked`.
@@ -190,12 +190,12 @@ impl Limiter {
             // At most this late: the slot was at least `wait` after `asked`.
             let late = slot.asked.elapsed().saturating_sub(slot.wait);
             if late <= LATE_TOLERANCE || attempt == MAX_LATE_RESERVATIONS {
-                return true;
+                return Ok(());
             }
             metrics::counter!("leadgen_platform_rate_limit_late_total", "platform" => self.platform)
                 .increment(1);
         }
-        true
+        Ok(())
     }
 }
 
@@ -469,7 +469,7 @@ mod tests {
         let started = tokio::time::Instant::now();
         let mut times = Vec::new();
         for _ in 0..7 {
-            limiter.wait("app").await;
+            limiter.wait("app").await.unwrap();
             times.push(started.elapsed());
         }
         // No burst: six calls (qps + 1) span more than a second plus the margin.
@@ -480,9 +480,9 @@ mod tests {
         // Another key does not queue behind "app"'s next slot, a second away (a margin that a
         // loaded machine's scheduling delays cannot eat).
         let slow = Limiter::per_second(1);
-        slow.wait("app").await;
+        slow.wait("app").await.unwrap();
         let before = tokio::time::Instant::now();
-        slow.wait("other-app").await;
+        slow.wait("other-app").await.unwrap();
         assert!(before.elapsed() < Duration::from_millis(600));
     }
 
@@ -511,6 +511,35 @@ mod tests {
         }
     }
 
+    /// A gate that cannot answer (the database down, its pool exhausted).
+    struct DownGate;
+
+    #[async_trait::async_trait]
+    impl SharedGate for DownGate {
+        async fn reserve(&self, _key: &str, _interval: Duration) -> Result<Slot, String> {
+            Err("pool timed out".into())
+        }
+    }
+
+    /// Without a shared slot the call is not made (and is retried as transient): falling back to
+    /// the process's own limit would let every replica send the whole quota.
+    #[tokio::test]
+    async fn a_call_without_a_shared_slot_is_not_made() {
+        let limiter = Limiter::per_second(5).shared(Arc::new(DownGate));
+        let refused = limiter.wait("app").await;
+        assert_eq!(
+            refused,
+            Err(PlatformError::GateUnavailable("pool timed out".into()))
+        );
+        assert!(refused.unwrap_err().is_transient());
+        assert!(
+            limiter
+                .admit("app", "taobao.trades.sold.get")
+                .await
+                .is_err()
+        );
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_call_too_late_for_its_shared_slot_reserves_another() {
         let gate = Arc::new(SlowGate {
@@ -518,11 +547,11 @@ mod tests {
             slow_answers: 1,
         });
         let limiter = Limiter::per_second(5).shared(gate.clone());
-        limiter.wait("app").await;
+        limiter.wait("app").await.unwrap();
         assert_eq!(gate.reservations.load(Ordering::SeqCst), 2);
 
         // On time: one reservation.
-        limiter.wait("app").await;
+        limiter.wait("app").await.unwrap();
         assert_eq!(gate.reservations.load(Ordering::SeqCst), 3);
 
         // Always late: it gives up after the bounded number of tries and goes.
@@ -531,7 +560,7 @@ mod tests {
             slow_answers: usize::MAX,
         });
         let limiter = Limiter::per_second(5).shared(gate.clone());
-        limiter.wait("app").await;
+        limiter.wait("app").await.unwrap();
         assert_eq!(
             gate.reservations.load(Ordering::SeqCst),
             MAX_LATE_RESERVATIONS as usize + 1

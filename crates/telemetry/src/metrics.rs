@@ -143,6 +143,10 @@ fn describe() {
         "leadgen_platform_rate_limit_late_total",
         "Shared rate-limit slots given up because the call woke too late for them"
     );
+    describe_counter!(
+        "leadgen_platform_rate_gate_failures_total",
+        "Platform calls not made because the shared rate gate could not give them a slot"
+    );
     describe_counter!("leadgen_orders_processed_total", "Raw orders processed");
     describe_counter!("leadgen_leads_created_total", "Buyer-leads created");
     describe_counter!("leadgen_leads_updated_total", "Buyer-leads changed");

@@ -178,7 +178,7 @@ impl DouyinClient {
         sign: impl FnOnce() -> SignedCall,
         classify: fn(&Value) -> Option<PlatformError>,
     ) -> Result<Value, PlatformError> {
-        self.transport.limiter.wait(&app.app_key).await;
+        self.transport.limiter.wait(&app.app_key).await?;
         let call = sign();
         let request = self
             .transport

@@ -168,7 +168,7 @@ impl JdClient {
         url: &str,
         query: &[(&str, &str)],
     ) -> Result<TokenSet, PlatformError> {
-        self.transport.limiter.wait(&app.app_key).await;
+        self.transport.limiter.wait(&app.app_key).await?;
         let request = self.transport.http.get(url).query(query);
         let json = self.transport.json(request).await?;
         parse_token_response(&json, Utc::now())

@@ -169,7 +169,7 @@ impl PlatformClient for KuaishouClient {
             ("grant_type", "code"),
             ("code", code),
         ];
-        self.transport.limiter.wait(&app.app_key).await;
+        self.transport.limiter.wait(&app.app_key).await?;
         let request = self
             .transport
             .http
@@ -190,7 +190,7 @@ impl PlatformClient for KuaishouClient {
             ("app_secret", app.app_secret.as_str()),
             ("refresh_token", refresh_token),
         ];
-        self.transport.limiter.wait(&app.app_key).await;
+        self.transport.limiter.wait(&app.app_key).await?;
         let request = self.transport.http.post(self.refresh_url()).form(&form);
         let json = crate::registry::read_json(crate::registry::send(request).await).await?;
         parse_token_response(&json, Utc::now())
@@ -223,7 +223,7 @@ impl PlatformClient for KuaishouClient {
         };
         let param = cursor_param(window, listing, cursor);
         // Signed once the rate limit admits the call: its timestamp is when it leaves.
-        self.transport.limiter.wait(&app.app_key).await;
+        self.transport.limiter.wait(&app.app_key).await?;
         let params = self.signed_params(app, access_token, CURSOR_LIST, &param, Utc::now())?;
         let request = self
             .transport
@@ -271,7 +271,7 @@ impl PlatformClient for KuaishouClient {
     ) -> Result<RevealedContact, PlatformError> {
         check_purpose(PlatformType::Kuaishou, decrypt::PURPOSES, request.purpose)?;
         let param = decrypt::decrypt_param(request);
-        self.transport.limiter.wait(&app.app_key).await;
+        self.transport.limiter.wait(&app.app_key).await?;
         let params = self.signed_params(
             app,
             access_token,

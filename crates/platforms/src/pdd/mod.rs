@@ -151,7 +151,7 @@ impl PddClient {
         app: &AppCredentials,
         body: serde_json::Value,
     ) -> Result<TokenSet, PlatformError> {
-        self.transport.limiter.wait(&app.app_key).await;
+        self.transport.limiter.wait(&app.app_key).await?;
         let request = self
             .transport
             .http
