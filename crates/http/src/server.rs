@@ -42,7 +42,8 @@ pub fn tracing_middleware() -> TracingLogger<RequestSpan> {
 }
 
 /// The root span of a request, named and attributed after the OpenTelemetry HTTP server
-/// conventions (`{method} {route}`, `http.request.method`, `http.route`, `url.path`,
+/// conventions (`{method} {route}`, or `{method}` when no route matched, `http.request.method`,
+/// `http.route` when one did, `url.path`,
 /// `url.scheme`, `http.response.status_code`). Unlike the default one it records the path
 /// without its query string: the OAuth callback's query carries the authorization code and
 /// state, which must not reach the logs.
@@ -50,15 +51,19 @@ pub struct RequestSpan;
 
 impl RootSpanBuilder for RequestSpan {
     fn on_request_start(request: &ServiceRequest) -> Span {
-        let route = request
-            .match_pattern()
-            .unwrap_or_else(|| "unmatched".to_owned());
+        // No route matched: the span is named by the method alone, without `http.route`
+        // (never the path: its ids would make every request a name of its own).
+        let route = request.match_pattern();
+        let name = match &route {
+            Some(route) => format!("{} {route}", request.method()),
+            None => request.method().to_string(),
+        };
         let span = tracing::info_span!(
             "HTTP request",
             otel.kind = "server",
-            otel.name = %format!("{} {route}", request.method()),
+            otel.name = %name,
             http.request.method = %request.method(),
-            http.route = %route,
+            http.route = tracing::field::Empty,
             url.path = %request.path(),
             url.scheme = %request.connection_info().scheme(),
             http.response.status_code = tracing::field::Empty,
@@ -67,6 +72,9 @@ impl RootSpanBuilder for RequestSpan {
             trace_id = tracing::field::Empty,
             "http.request.header.x-request-id" = tracing::field::Empty,
         );
+        if let Some(route) = &route {
+            span.record("http.route", route.as_str());
+        }
         if let Some(id) = request_id(request) {
             span.record("http.request.header.x-request-id", id);
         }
