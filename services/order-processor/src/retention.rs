@@ -239,6 +239,13 @@ async fn purge_buyers(
     shop: DueShop,
     leads: &[i64],
 ) -> anyhow::Result<Step> {
+    let tenant = TenantId::new(shop.tenant_id);
+    // Locks in a batch's order: the raw rows the buyers keep elsewhere (the rebuild's), then
+    // their identities. The other way round, a batch holding one of those rows and waiting for
+    // an identity this purge holds would deadlock with it.
+    let elsewhere = purge::remaining_raw_orders(conn, leads).await?;
+    let mut rows = raw_orders::find_many(conn, tenant, &elsewhere).await?;
+    rows.retain(|r| r.platform_id != shop.id);
     let keys = purge::identity_keys(conn, leads).await?;
     lock_indexes(conn, keys.iter()).await?;
     let (processed, raw): (Vec<i64>, Vec<i64>) = purge::unlink_orders(conn, shop.id, leads)
@@ -247,9 +254,19 @@ async fn purge_buyers(
         .unzip();
     identities::drop_stale(conn, leads).await?;
 
+    // An order a batch linked to these buyers before the identity locks were taken (that batch
+    // has committed since): its row is taken now.
     let remaining = purge::remaining_raw_orders(conn, leads).await?;
-    let tenant = TenantId::new(shop.tenant_id);
-    let rows = raw_orders::find_many(conn, tenant, &remaining).await?;
+    let locked: std::collections::HashSet<i64> = rows.iter().map(|r| r.id).collect();
+    let later: Vec<i64> = remaining
+        .iter()
+        .copied()
+        .filter(|id| !locked.contains(id))
+        .collect();
+    rows.extend(raw_orders::find_many(conn, tenant, &later).await?);
+    let remaining: std::collections::HashSet<i64> = remaining.into_iter().collect();
+    rows.retain(|r| remaining.contains(&r.id));
+    rows.sort_by_key(|r| r.id);
     let rebuilt = run_batch(conn, processor, tenant, &rows).await?;
 
     let orphans = purge::orphans(conn, leads).await?;
