@@ -285,7 +285,13 @@ async fn chaos_backfills_end_like_a_clean_run() {
         &anchor,
         true,
         async |system: &mut System| {
-            let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+            // Fixed, so a failure can be replayed; `LEADGEN_CHAOS_SEED` tries other moments.
+            let mut seed = std::env::var("LEADGEN_CHAOS_SEED")
+                .ok()
+                .and_then(|s| s.parse::<u64>().ok())
+                .filter(|s| *s != 0)
+                .unwrap_or(0x9e37_79b9_7f4a_7c15_u64);
+            eprintln!("SIGKILL moments from seed {seed}");
             for name in [
                 "sync-worker",
                 "order-processor",
