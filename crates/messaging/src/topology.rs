@@ -78,6 +78,77 @@ impl Topology {
         format!("{}.{consumer}.dlq", self.prefix)
     }
 
+    /// The events exchange's arguments: unroutable events go to the alternate exchange.
+    fn events_exchange_args(&self) -> FieldTable {
+        let mut args = FieldTable::default();
+        args.insert(
+            ShortString::from("alternate-exchange"),
+            long_string(&self.unrouted()),
+        );
+        args
+    }
+
+    /// A consumer's queue's arguments: quorum, its delivery limit, dead letters to the DLX
+    /// routed by the queue's name.
+    fn consumer_queue_args(&self, consumer: &str) -> FieldTable {
+        let mut args = FieldTable::default();
+        args.insert(ShortString::from("x-queue-type"), long_string("quorum"));
+        args.insert(
+            ShortString::from("x-delivery-limit"),
+            AMQPValue::LongLongInt(i64::from(self.delivery_limit)),
+        );
+        args.insert(
+            ShortString::from("x-dead-letter-exchange"),
+            long_string(&self.dead_letter_exchange()),
+        );
+        args.insert(
+            ShortString::from("x-dead-letter-routing-key"),
+            long_string(&self.queue(consumer)),
+        );
+        args
+    }
+
+    /// What [`Topology::declare`] creates for `queues`, in RabbitMQ's definitions format (vhost
+    /// `/`): what `deploy/rabbitmq/definitions.json` must hold, for operators who import the
+    /// topology and for the KEDA ScaledObjects' queue names (`k8s/check.py` reads the file).
+    pub fn definitions(&self, queues: &[QueueSpec]) -> serde_json::Value {
+        use serde_json::json;
+        let exchange = |name: String, kind: &str, args: FieldTable| {
+            json!({"name": name, "vhost": "/", "type": kind, "durable": true,
+                   "auto_delete": false, "internal": false, "arguments": args_json(&args)})
+        };
+        let queue = |name: String, args: FieldTable| {
+            json!({"name": name, "vhost": "/", "durable": true, "auto_delete": false,
+                   "arguments": args_json(&args)})
+        };
+        let binding = |source: String, destination: String, key: &str| {
+            json!({"source": source, "vhost": "/", "destination": destination,
+                   "destination_type": "queue", "routing_key": key, "arguments": {}})
+        };
+        let mut queue_list = vec![queue(self.unrouted_parked(), parked_queue_args())];
+        let mut bindings = vec![binding(self.unrouted(), self.unrouted_parked(), "")];
+        for spec in queues {
+            let name = self.queue(spec.consumer);
+            let dlq = self.dead_letter_queue(spec.consumer);
+            queue_list.push(queue(name.clone(), self.consumer_queue_args(spec.consumer)));
+            queue_list.push(queue(dlq.clone(), dead_letter_queue_args()));
+            for key in &spec.routing_keys {
+                bindings.push(binding(self.events_exchange(), name.clone(), key));
+            }
+            bindings.push(binding(self.dead_letter_exchange(), dlq, &name));
+        }
+        json!({
+            "vhosts": [{"name": "/"}],
+            "exchanges": [
+                exchange(self.events_exchange(), "topic", self.events_exchange_args()),
+                exchange(self.unrouted(), "fanout", FieldTable::default()),
+                exchange(self.dead_letter_exchange(), "direct", FieldTable::default()),
+            ],
+            "queues": queue_list,
+            "bindings": bindings,
+        })
+    }
+
     /// Declares the exchanges and the queues of `queues` (idempotent).
     pub async fn declare(&self, channel: &Channel, queues: &[QueueSpec]) -> lapin::Result<()> {
         let durable = ExchangeDeclareOptions {
@@ -115,17 +186,12 @@ impl Topology {
         channel
             .queue_delete(&unrouted, QueueDeleteOptions::default())
             .await?;
-        let mut events_args = FieldTable::default();
-        events_args.insert(
-            ShortString::from("alternate-exchange"),
-            long_string(&unrouted),
-        );
         channel
             .exchange_declare(
                 &self.events_exchange(),
                 ExchangeKind::Topic,
                 durable,
-                events_args,
+                self.events_exchange_args(),
             )
             .await?;
         channel
@@ -150,9 +216,9 @@ impl Topology {
             ..QueueDeclareOptions::default()
         };
 
-        let mut dlq_args = FieldTable::default();
-        dlq_args.insert(ShortString::from("x-queue-type"), long_string("quorum"));
-        channel.queue_declare(&dlq, options, dlq_args).await?;
+        channel
+            .queue_declare(&dlq, options, dead_letter_queue_args())
+            .await?;
         channel
             .queue_bind(
                 &dlq,
@@ -163,21 +229,9 @@ impl Topology {
             )
             .await?;
 
-        let mut args = FieldTable::default();
-        args.insert(ShortString::from("x-queue-type"), long_string("quorum"));
-        args.insert(
-            ShortString::from("x-delivery-limit"),
-            AMQPValue::LongLongInt(i64::from(self.delivery_limit)),
-        );
-        args.insert(
-            ShortString::from("x-dead-letter-exchange"),
-            long_string(&self.dead_letter_exchange()),
-        );
-        args.insert(
-            ShortString::from("x-dead-letter-routing-key"),
-            long_string(&queue),
-        );
-        channel.queue_declare(&queue, options, args).await?;
+        channel
+            .queue_declare(&queue, options, self.consumer_queue_args(spec.consumer))
+            .await?;
         for key in &spec.routing_keys {
             channel
                 .queue_bind(
@@ -224,6 +278,92 @@ impl Topology {
     }
 }
 
+/// A dead-letter queue's arguments.
+fn dead_letter_queue_args() -> FieldTable {
+    let mut args = FieldTable::default();
+    args.insert(ShortString::from("x-queue-type"), long_string("quorum"));
+    args
+}
+
+/// Queue or exchange arguments as the definitions format writes them (the kinds used here).
+fn args_json(args: &FieldTable) -> serde_json::Value {
+    let fields = args.inner().iter().map(|(name, value)| {
+        let value = match value {
+            AMQPValue::LongString(s) => {
+                serde_json::Value::from(String::from_utf8_lossy(s.as_bytes()).into_owned())
+            }
+            AMQPValue::LongLongInt(n) => serde_json::Value::from(*n),
+            AMQPValue::LongInt(n) => serde_json::Value::from(*n),
+            AMQPValue::ShortString(s) => serde_json::Value::from(s.as_str()),
+            AMQPValue::Boolean(b) => serde_json::Value::from(*b),
+            other => serde_json::Value::from(format!("{other:?}")),
+        };
+        (name.as_str().to_owned(), value)
+    });
+    serde_json::Value::Object(fields.collect())
+}
+
 fn long_string(text: &str) -> AMQPValue {
     AMQPValue::LongString(LongString::from(text.as_bytes().to_vec()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The committed definitions hold exactly what the code declares for the consumers they
+    /// name (each queue with its dead-letter queue and bindings), with `config/base.toml`'s
+    /// prefix and delivery limit. Each service's own test checks that its queue is there.
+    #[test]
+    fn the_committed_definitions_are_what_the_code_declares() {
+        let file: serde_json::Value =
+            serde_json::from_str(include_str!("../../../deploy/rabbitmq/definitions.json"))
+                .expect("definitions.json");
+        let topology = Topology {
+            prefix: "leadgen".into(),
+            delivery_limit: 5,
+        };
+        // The consumers the file names, with the routing keys it binds them to.
+        let mut specs: Vec<QueueSpec> = Vec::new();
+        for q in file["queues"].as_array().expect("queues") {
+            let name = q["name"].as_str().expect("name");
+            let Some(consumer) = name.strip_prefix("leadgen.") else {
+                panic!("{name}: not under the prefix");
+            };
+            if consumer.ends_with(".dlq") || consumer == "unrouted.parked" {
+                continue;
+            }
+            let consumer: &'static str = Box::leak(consumer.to_owned().into_boxed_str());
+            let routing_keys = file["bindings"]
+                .as_array()
+                .expect("bindings")
+                .iter()
+                .filter(|b| b["destination"] == name && b["source"] == "leadgen.events")
+                .map(|b| {
+                    &*Box::leak(
+                        b["routing_key"]
+                            .as_str()
+                            .unwrap()
+                            .to_owned()
+                            .into_boxed_str(),
+                    )
+                })
+                .collect();
+            specs.push(QueueSpec {
+                consumer,
+                routing_keys,
+            });
+        }
+        assert!(specs.len() >= 2, "{specs:?}");
+        let ours = topology.definitions(&specs);
+        for key in ["vhosts", "exchanges", "queues", "bindings"] {
+            let mut theirs = file[key].as_array().cloned().unwrap_or_default();
+            let mut mine = ours[key].as_array().cloned().unwrap_or_default();
+            let by_text =
+                |a: &serde_json::Value, b: &serde_json::Value| a.to_string().cmp(&b.to_string());
+            theirs.sort_by(by_text);
+            mine.sort_by(by_text);
+            assert_eq!(theirs, mine, "{key} differ from Topology::definitions");
+        }
+    }
 }

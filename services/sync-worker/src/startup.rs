@@ -168,3 +168,30 @@ impl Application {
         Ok(self.process.run_until_stopped(shutdown).await?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// Operators import `deploy/rabbitmq/definitions.json`, and the KEDA ScaledObject scales
+    /// on the queue it names: it holds this service's queue as the code declares it.
+    #[test]
+    fn the_committed_broker_definitions_hold_this_services_queue() {
+        let file: serde_json::Value =
+            serde_json::from_str(include_str!("../../../deploy/rabbitmq/definitions.json"))
+                .expect("definitions.json");
+        // config/base.toml's prefix and delivery limit.
+        let topology = leadgen_messaging::Topology {
+            prefix: "leadgen".into(),
+            delivery_limit: 5,
+        };
+        let ours = topology.definitions(&[super::queue()]);
+        for key in ["queues", "bindings"] {
+            let committed = file[key].as_array().expect("a list");
+            for item in ours[key].as_array().expect("a list") {
+                assert!(
+                    committed.contains(item),
+                    "{item} is not in deploy/rabbitmq/definitions.json"
+                );
+            }
+        }
+    }
+}
