@@ -286,7 +286,12 @@ async fn chaos_backfills_end_like_a_clean_run() {
         true,
         async |system: &mut System| {
             // Fixed, so a failure can be replayed; `LEADGEN_CHAOS_SEED` tries other moments.
-            let mut seed = std::env::var("LEADGEN_CHAOS_SEED")
+            #[expect(
+                clippy::disallowed_methods,
+                reason = "a test's own knob, not the services' configuration"
+            )]
+            let chosen = std::env::var("LEADGEN_CHAOS_SEED");
+            let mut seed = chosen
                 .ok()
                 .and_then(|s| s.parse::<u64>().ok())
                 .filter(|s| *s != 0)

@@ -176,7 +176,11 @@ impl OrderFacts {
             return Money::default();
         }
         let refund = refund_amount(self.amount, self.refunded, self.partial_refund);
-        Money::from_fen(self.amount.fen() - refund.map_or(0, Money::fen))
+        Money::from_fen(
+            self.amount
+                .fen()
+                .saturating_sub(refund.map_or(0, Money::fen)),
+        )
     }
 
     /// The time the order is listed under: payment time when paid, else creation time.
@@ -305,7 +309,13 @@ pub fn aggregate(orders: &[OrderFacts]) -> Option<BuyerAggregate> {
     Some(BuyerAggregate {
         order_count: count(sorted.len()),
         paid_order_count: count(paid.len()),
-        paid_total: Money(sorted.iter().map(|o| o.kept_amount().fen()).sum()),
+        // Saturating: amounts come from platforms, and a wrapped sum would turn a buyer's
+        // total negative.
+        paid_total: Money(
+            sorted
+                .iter()
+                .fold(0_i64, |sum, o| sum.saturating_add(o.kept_amount().fen())),
+        ),
         after_sale_count: count(sorted.iter().filter(|o| o.is_after_sale()).count()),
         unpaid_count: count(
             sorted

@@ -189,11 +189,12 @@ impl ContactField {
         )
     }
 
-    /// The phone as shown in responses: never the full number, never a ciphertext.
+    /// The phone as shown in responses (and stored as the lead's masked contact): never the
+    /// full number, never a ciphertext, never a control character.
     pub fn display_phone(&self) -> String {
-        match self.kind {
+        let shown = match self.kind {
             ContactKind::Plain => mask_phone(&self.value),
-            ContactKind::Masked => self.value.clone(),
+            ContactKind::Masked => shown_masked(&self.value),
             ContactKind::Virtual => match split_virtual(&self.value) {
                 Some((main, ext)) => format!("{}-{ext}", mask_phone(main)),
                 None => mask_phone(&self.value),
@@ -202,26 +203,42 @@ impl ContactField {
             // sent only when masked already.
             ContactKind::PlatformEncrypted => self.masked_or(mask_phone, "******"),
             ContactKind::OpenId => self.masked_or(mask_name, "******"),
-        }
+        };
+        crate::printable(&shown).into_owned()
     }
 
     fn masked_or(&self, mask: fn(&str) -> String, none: &str) -> String {
         match self.masked.as_deref() {
-            Some(m) if m.contains('*') => m.to_owned(),
+            Some(m) if m.contains('*') => shown_masked(m),
             Some(m) => mask(m),
             None => none.to_owned(),
         }
     }
 
-    /// A name as shown in responses (`张*`).
+    /// A name as shown in responses (`张*`), without control characters.
     pub fn display_name(&self) -> String {
-        match self.kind {
+        let shown = match self.kind {
             ContactKind::Plain => mask_name(&self.value),
             ContactKind::Masked => self.value.clone(),
             ContactKind::Virtual | ContactKind::PlatformEncrypted | ContactKind::OpenId => {
                 self.masked.clone().unwrap_or_else(|| "*".to_owned())
             }
-        }
+        };
+        crate::printable(&shown).into_owned()
+    }
+}
+
+/// The most digits a masked phone may show (`138****5678`).
+const MAX_VISIBLE_DIGITS: usize = 7;
+
+/// A value the platform sent masked, fit to show: a `*` does not make it masked enough
+/// (`13812345678*`), so one showing more than [`MAX_VISIBLE_DIGITS`] digits is masked again.
+fn shown_masked(value: &str) -> String {
+    let visible = value.chars().filter(char::is_ascii_digit).count();
+    if visible > MAX_VISIBLE_DIGITS {
+        mask_phone(value)
+    } else {
+        value.to_owned()
     }
 }
 
@@ -298,6 +315,25 @@ pub fn mask_name(value: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_masked_value_is_shown_masked_enough_and_printable() {
+        let sent = super::ContactField::phone("13812345678*").unwrap();
+        assert_eq!(sent.kind, super::ContactKind::Masked);
+        let shown = sent.display_phone();
+        assert!(
+            shown.chars().filter(char::is_ascii_digit).count() <= 7,
+            "{shown}"
+        );
+        let with_nul = super::ContactField::phone("138****\u{0}5678").unwrap();
+        assert_eq!(with_nul.display_phone(), "138****5678");
+        assert_eq!(
+            super::ContactField::phone("138****5678")
+                .unwrap()
+                .display_phone(),
+            "138****5678"
+        );
+    }
+
     use chrono::TimeZone;
 
     use super::*;

@@ -237,6 +237,23 @@ impl RawOrder {
     pub fn order_time(&self) -> DateTime<Utc> {
         self.paid_at.unwrap_or(self.created_at)
     }
+
+    /// The first of the order's times no shop's order can have (before 1990, or more than a
+    /// year after `now`), by field name: a platform's error, which the database might not even
+    /// store (chrono reads years PostgreSQL refuses), and which would skew every time-based
+    /// score. Such an order is unreadable: kept and counted, not stored as it says.
+    pub fn implausible_time(&self, now: DateTime<Utc>) -> Option<&'static str> {
+        let earliest = DateTime::<Utc>::from_timestamp(631_152_000, 0).unwrap_or_default();
+        let latest = now + chrono::Duration::days(366);
+        let wrong = |t: &DateTime<Utc>| *t < earliest || *t > latest;
+        [
+            ("createdAt", Some(&self.created_at)),
+            ("paidAt", self.paid_at.as_ref()),
+            ("modifiedAt", self.modified_at.as_ref()),
+        ]
+        .into_iter()
+        .find_map(|(name, t)| t.filter(|t| wrong(t)).map(|_| name))
+    }
 }
 
 /// `text` as it may be stored and shown: tabs and line breaks become spaces, and the other

@@ -2,6 +2,7 @@
 //! as text, an empty string or a missing field means the same on every platform, and every
 //! error names its field.
 
+use chrono::{DateTime, Utc};
 use leadgen_domain::money::{InvalidAmount, Money};
 use serde_json::Value;
 
@@ -14,13 +15,79 @@ pub fn int(v: Option<&Value>) -> Option<i64> {
     }
 }
 
-/// A non-empty string, or a number as text (ids are sent either way); `None` otherwise.
+/// A non-empty string, or a number as text (ids are sent either way); `None` otherwise, and
+/// for a number too large to have been read exactly (an id beyond 2^64 arrives as a float, and
+/// `1e20` would name two orders alike).
 pub fn text(v: Option<&Value>) -> Option<String> {
     match v? {
         Value::String(s) if !s.is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
+        Value::Number(n) if n.is_i64() || n.is_u64() => Some(n.to_string()),
+        Value::Number(n) => Some(n.to_string()).filter(|t| !t.contains(['e', 'E'])),
         _ => None,
     }
+}
+
+/// A token lifetime `expires_in` as its end: seconds from `now` as documented; a value no
+/// lifetime has (more than 10^9 s, about 31 years) is read as the end itself, in epoch seconds
+/// (or milliseconds beyond 10^12), as some platforms' SDKs are reported to send it. Read as
+/// seconds, such a value would put the end decades ahead, and the token would never be renewed
+/// ahead of time.
+pub fn expiry(v: Option<&Value>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let n = int(v)?;
+    match n {
+        n if n > 1_000_000_000_000 => DateTime::from_timestamp_millis(n),
+        n if n > 1_000_000_000 => DateTime::from_timestamp(n, 0),
+        n => Some(now + chrono::Duration::seconds(n)),
+    }
+}
+
+/// A platform's answer as JSON text even where it is not quite: bytes that are not UTF-8 become
+/// U+FFFD, and so do `\u` escapes of lone surrogate halves (a title cut in the middle of an
+/// emoji), which `serde_json` refuses. `None` when there was nothing to mend. One such order
+/// would otherwise make the whole page unreadable, every time it is asked for.
+pub fn mended_text(body: &[u8]) -> Option<String> {
+    let lossy = String::from_utf8_lossy(body);
+    let mut changed = matches!(lossy, std::borrow::Cow::Owned(_));
+    let text: Vec<char> = lossy.chars().collect();
+    let code_unit = |at: usize| -> Option<u32> {
+        if text.get(at) != Some(&'\\') || text.get(at + 1) != Some(&'u') {
+            return None;
+        }
+        let hex: String = text.get(at + 2..at + 6)?.iter().collect();
+        u32::from_str_radix(&hex, 16).ok()
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < text.len() {
+        if text[i] != '\\' {
+            out.push(text[i]);
+            i += 1;
+            continue;
+        }
+        match code_unit(i) {
+            Some(0xD800..=0xDBFF) => {
+                if matches!(code_unit(i + 6), Some(0xDC00..=0xDFFF)) {
+                    out.extend(&text[i..i + 12]);
+                    i += 12;
+                } else {
+                    out.push_str("\\ufffd");
+                    changed = true;
+                    i += 6;
+                }
+            }
+            Some(0xDC00..=0xDFFF) => {
+                out.push_str("\\ufffd");
+                changed = true;
+                i += 6;
+            }
+            // Any other escape, `\\` included, is copied whole.
+            _ => {
+                out.extend(text.get(i..i + 2).unwrap_or(&text[i..]));
+                i += 2;
+            }
+        }
+    }
+    changed.then_some(out)
 }
 
 /// The string at `key`, or "" when it is missing or not a string.
@@ -217,6 +284,50 @@ fn signed_yuan(raw: &Value, key: &str) -> Result<Money, String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_answer_with_a_lone_surrogate_or_bad_bytes_is_mended_and_nothing_else() {
+        let cut = br#"{"title":"\u676f\ud83d","ok":"\ud83d\ude00","path":"a\\ud83d"}"#;
+        let mended = super::mended_text(cut).expect("mended");
+        let json: serde_json::Value = serde_json::from_str(&mended).unwrap();
+        assert_eq!(json["title"], "杯\u{fffd}");
+        assert_eq!(json["ok"], "😀");
+        assert_eq!(
+            json["path"], "a\\ud83d",
+            "an escaped backslash is no escape"
+        );
+        let bytes = b"{\"title\":\"a\xffb\"}";
+        let json: serde_json::Value =
+            serde_json::from_str(&super::mended_text(bytes).expect("mended")).unwrap();
+        assert_eq!(json["title"], "a\u{fffd}b");
+        assert_eq!(super::mended_text(br#"{"a":"\ud83d\ude00"}"#), None);
+    }
+
+    #[test]
+    fn a_lifetime_is_seconds_and_an_end_time_is_read_as_one() {
+        let now = chrono::DateTime::from_timestamp(1_796_000_000, 0).unwrap();
+        let at = |v: serde_json::Value| super::expiry(Some(&v), now).map(|t| t.timestamp());
+        assert_eq!(at(serde_json::json!(7200)), Some(1_796_007_200));
+        assert_eq!(at(serde_json::json!("7200")), Some(1_796_007_200));
+        assert_eq!(at(serde_json::json!(1_796_604_800)), Some(1_796_604_800));
+        assert_eq!(
+            at(serde_json::json!(1_796_604_800_000_i64)),
+            Some(1_796_604_800)
+        );
+        assert_eq!(super::expiry(None, now), None);
+    }
+
+    #[test]
+    fn a_number_too_large_to_be_exact_is_no_id() {
+        let ids: serde_json::Value =
+            serde_json::from_str(r#"[100000000000000000001, 18446744073709551615, 12.5]"#).unwrap();
+        assert_eq!(super::text(ids.get(0)), None);
+        assert_eq!(
+            super::text(ids.get(1)).as_deref(),
+            Some("18446744073709551615")
+        );
+        assert_eq!(super::text(ids.get(2)).as_deref(), Some("12.5"));
+    }
+
     use serde_json::json;
 
     use super::*;

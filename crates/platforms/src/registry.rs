@@ -103,7 +103,7 @@ pub async fn read_json(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(std::time::Duration::from_secs);
-    let body = response.bytes().await.map_err(unavailable)?;
+    let body = capped_body(response).await?;
     if status.is_server_error() {
         return Err(PlatformError::Unavailable(format!(
             "HTTP {status}{}",
@@ -116,13 +116,55 @@ pub async fn read_json(
             detail: crate::client::platform_text(&[&format!("HTTP {status}"), &error_words(&body)]),
         });
     }
-    serde_json::from_slice(&body).map_err(|e| {
-        PlatformError::Malformed(format!(
-            "HTTP {status}，响应体不是 JSON（第 {} 行第 {} 列）",
-            e.line(),
-            e.column()
-        ))
-    })
+    serde_json::from_slice(&body)
+        .or_else(|refused| {
+            // Not UTF-8, or a lone surrogate escape: mended where that is all (one order's
+            // title would otherwise cost the whole page, at every try), else refused as it was.
+            let Some(mended) = crate::json::mended_text(&body) else {
+                return Err(refused);
+            };
+            let json = serde_json::from_str(&mended).map_err(|_| refused)?;
+            tracing::warn!(
+                "Platform answer was not valid UTF-8 JSON text; unreadable characters replaced"
+            );
+            Ok(json)
+        })
+        .map_err(|e: serde_json::Error| {
+            PlatformError::Malformed(format!(
+                "HTTP {status}，响应体不是 JSON（第 {} 行第 {} 列）",
+                e.line(),
+                e.column()
+            ))
+        })
+}
+
+/// The most a platform's answer may hold: a page of 100 orders is tens of kilobytes, and an
+/// answer without bound would be read whole into memory.
+pub const MAX_ANSWER_BYTES: usize = 32 * 1024 * 1024;
+
+/// The answer's body, read up to [`MAX_ANSWER_BYTES`]; beyond it the answer is refused as
+/// [`PlatformError::Malformed`].
+async fn capped_body(mut response: reqwest::Response) -> Result<Vec<u8>, PlatformError> {
+    let too_large =
+        || PlatformError::Malformed(format!("响应体超过 {} MB", MAX_ANSWER_BYTES / 1024 / 1024));
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_ANSWER_BYTES as u64)
+    {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| PlatformError::Unavailable(e.without_url().to_string()))?
+    {
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// The codes and messages a failed answer's body states, when it is a platform's JSON error

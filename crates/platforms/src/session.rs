@@ -147,14 +147,23 @@ impl Session {
         // Display texts as they may be stored and shown, whatever the adapter read. An order id
         // with control characters (a NUL, which PostgreSQL refuses, would fail the whole page)
         // names no order the platform would know again: kept as an unidentified, unreadable one.
+        // So is one whose id is longer than any platform's (the database indexes ids, and an
+        // entry has a size limit). An order whose times no order can have is unreadable.
+        let now = chrono::Utc::now();
         for order in &mut page.orders {
-            if order
-                .order_id
-                .as_deref()
-                .is_some_and(|id| leadgen_domain::printable(id) != id)
-            {
+            if let Some(why) = order.order_id.as_deref().and_then(unusable_id) {
                 order.order_id = None;
-                order.parsed = Err("订单号含控制字符，无法识别".to_owned());
+                order.parsed = Err(why.to_owned());
+            }
+            if let Some(field) = order
+                .parsed
+                .as_ref()
+                .ok()
+                .and_then(|p| p.implausible_time(now))
+            {
+                order.parsed = Err(format!(
+                    "字段 {field} 的时间不合理（早于 1990 年或晚于一年后）"
+                ));
             }
             match &mut order.parsed {
                 Ok(parsed) => parsed.make_printable(),
@@ -401,6 +410,21 @@ async fn store_persistently(sink: &dyn TokenSink, tokens: &TokenSet) -> Result<(
         };
         tracing::warn!(error = %e, "Could not store refreshed platform tokens; trying again");
         tokio::time::sleep(std::time::Duration::from_millis(*wait)).await;
+    }
+}
+
+/// The longest order id kept as the platform's: every platform's ids are a few dozen
+/// characters at most.
+pub const MAX_ORDER_ID_CHARS: usize = 128;
+
+/// Why `id` cannot name an order the platform would know again, if it cannot.
+fn unusable_id(id: &str) -> Option<&'static str> {
+    if leadgen_domain::printable(id) != id {
+        Some("订单号含控制字符，无法识别")
+    } else if id.chars().count() > MAX_ORDER_ID_CHARS {
+        Some("订单号过长，无法识别")
+    } else {
+        None
     }
 }
 

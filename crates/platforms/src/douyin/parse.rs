@@ -149,7 +149,7 @@ pub fn parse_token_response(json: &Value, now: DateTime<Utc>) -> Result<TokenSet
         .ok_or_else(|| PlatformError::Malformed("令牌响应缺少 data".into()))?;
     let access_token = text(data.get("access_token"))
         .ok_or_else(|| PlatformError::Malformed("令牌响应缺少 access_token".into()))?;
-    let expires_at = int(data.get("expires_in")).map(|s| now + chrono::Duration::seconds(s));
+    let expires_at = crate::json::expiry(data.get("expires_in"), now);
     let refresh_token = text(data.get("refresh_token"));
     let refresh_expires_at = refresh_token
         .as_ref()

@@ -46,7 +46,7 @@ pub fn parse_token_response(json: &Value, now: DateTime<Utc>) -> Result<TokenSet
     }
     let access_token = text(json.get("access_token"))
         .ok_or_else(|| PlatformError::Malformed("令牌响应缺少 access_token".into()))?;
-    let after = |key: &str| int(json.get(key)).map(|s| now + chrono::Duration::seconds(s));
+    let after = |key: &str| crate::json::expiry(json.get(key), now);
     Ok(TokenSet {
         access_token,
         refresh_token: text(json.get("refresh_token")),

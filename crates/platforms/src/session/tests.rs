@@ -572,6 +572,69 @@ async fn an_order_id_with_a_control_character_makes_the_order_unreadable_not_the
     );
 }
 
+/// An id longer than any platform's, or times no order can have (chrono reads years the
+/// database refuses), make that order unreadable, kept and counted, never the page.
+#[tokio::test]
+async fn an_overlong_id_or_an_impossible_time_makes_the_order_unreadable_not_the_page() {
+    let order = |id: &str, created: chrono::DateTime<Utc>| crate::FetchedOrder {
+        order_id: Some(id.to_owned()),
+        raw: serde_json::json!({ "oid": id }),
+        parsed: Ok(leadgen_domain::RawOrder {
+            order_id: id.to_owned(),
+            status: leadgen_domain::NeutralStatus::Paid,
+            platform_status: "2".into(),
+            created_at: created,
+            paid_at: None,
+            modified_at: None,
+            amount: leadgen_domain::Money::from_fen(100),
+            refunded: false,
+            partial_refund: None,
+            buyer: Default::default(),
+            receiver: Default::default(),
+            items: Vec::new(),
+        }),
+    };
+    let ancient = chrono::DateTime::<Utc>::from_timestamp(-300_000_000_000, 0).unwrap();
+    let client = Scripted {
+        orders: vec![
+            order(&"9".repeat(129), Utc::now()),
+            order("B2", ancient),
+            order("C3", Utc::now()),
+        ],
+        ..Scripted::default()
+    };
+    let mut session = Session::new(
+        AppCredentials::new("k", "s"),
+        "t".into(),
+        None,
+        RetryPolicy::default(),
+    );
+    let window = TimeWindow::new(Utc::now(), Utc::now());
+    let page = session
+        .list_orders(&client, &window, Listing::Modified, None, &NoSink)
+        .await
+        .expect("a page");
+    let seen: Vec<(Option<&str>, Result<(), &str>)> = page
+        .orders
+        .iter()
+        .map(|o| {
+            let parsed = o.parsed.as_ref().map(|_| ()).map_err(String::as_str);
+            (o.order_id.as_deref(), parsed)
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (None, Err("订单号过长，无法识别")),
+            (
+                Some("B2"),
+                Err("字段 createdAt 的时间不合理（早于 1990 年或晚于一年后）")
+            ),
+            (Some("C3"), Ok(())),
+        ]
+    );
+}
+
 /// Another caller renews the shop for too long (or the lock cannot be had): its tokens are taken
 /// when it stored some, and otherwise the call fails for now, never refreshing the same refresh
 /// token beside it.
