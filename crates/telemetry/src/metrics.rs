@@ -148,6 +148,10 @@ fn describe() {
         "Platform calls not made because the shared rate gate could not give them a slot"
     );
     describe_counter!("leadgen_orders_processed_total", "Raw orders processed");
+    describe_counter!(
+        "leadgen_orders_fetched_unknown_total",
+        "Raw order ids a RawOrdersFetched named that are not its tenant's stored orders"
+    );
     describe_counter!("leadgen_leads_created_total", "Buyer-leads created");
     describe_counter!("leadgen_leads_updated_total", "Buyer-leads changed");
     describe_counter!("leadgen_leads_merged_total", "Leads merged into another");

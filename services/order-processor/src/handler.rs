@@ -85,6 +85,8 @@ impl RawOrdersHandler {
                         orders.missing = ids.len() - rows.len(),
                         "Raw orders named by the event are not the tenant's stored orders; skipped"
                     );
+                    metrics::counter!("leadgen_orders_fetched_unknown_total")
+                        .increment((ids.len() - rows.len()) as u64);
                 }
                 // Rows processed since they were announced (the pending sweep, when this
                 // message came late) are not processed again: their buyers' leads would be
