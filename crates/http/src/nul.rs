@@ -90,7 +90,9 @@ pub async fn mark_nul(
         let mut payload = req.take_payload();
         let mut body = BytesMut::new();
         while let Some(chunk) = payload.next().await {
-            let chunk = chunk?;
+            // A body that cannot be read (a broken compression, a connection cut): answered in
+            // the envelope like every refusal, not actix's plain text.
+            let chunk = chunk.map_err(|_| crate::ApiError::bad_request("请求体读取失败"))?;
             if body.len() + chunk.len() > MAX_SCANNED {
                 body.extend_from_slice(&chunk);
                 break;

@@ -40,20 +40,43 @@ pub fn hash_state(state: &str) -> String {
 }
 
 /// What binds a consent to the browser that asked for it (`routes::consent`): the raw state and
-/// the callback the platform sends the browser back to.
-#[derive(Debug, Clone)]
+/// the callback the platform sends the browser back to. Its `Debug` leaves the state out.
+#[derive(Clone)]
 pub struct Consent {
     pub state: String,
     pub callback_url: String,
 }
 
-/// The callback's query (`code`, `state`, or `error` when the merchant refused).
-#[derive(Debug, Deserialize)]
+impl std::fmt::Debug for Consent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Consent")
+            .field("state", &"[REDACTED]")
+            .field("callback_url", &self.callback_url)
+            .finish()
+    }
+}
+
+/// The callback's query (`code`, `state`, or `error` when the merchant refused). Its `Debug`
+/// leaves the authorization code and the state out: either would let whoever reads a log
+/// finish the merchant's consent.
+#[derive(Deserialize)]
 pub struct CallbackQuery {
     pub code: Option<String>,
     pub state: Option<String>,
     pub error: Option<String>,
     pub error_description: Option<String>,
+}
+
+impl std::fmt::Debug for CallbackQuery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = |v: &Option<String>| v.as_ref().map(|_| "[REDACTED]");
+        f.debug_struct("CallbackQuery")
+            .field("code", &shown(&self.code))
+            .field("state", &shown(&self.state))
+            .field("error", &self.error)
+            .field("error_description", &self.error_description)
+            .finish()
+    }
 }
 
 /// The outcome of a callback.
