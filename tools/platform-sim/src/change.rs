@@ -3,7 +3,7 @@
 //! modification time can be tested.
 //!
 //! Body (JSON): `{"app_key": "…", "seller": "…", "order_id": "…", "change": "REFUND" | "SHIP" |
-//! "COMPLETE" | "CLOSE", "at": "<RFC 3339>"}`; `seller` is optional (default: the default
+//! "COMPLETE" | "CLOSE" | "PAY", "at": "<RFC 3339>"}`; `seller` is optional (default: the default
 //! seller, [`crate::shop::DEFAULT_SELLER`]) and with `app_key` names the shop; `at` is optional
 //! (default: now) and is kept to the millisecond (Kuaishou) or the second (every other platform,
 //! whose times have no more).
@@ -45,6 +45,9 @@ pub enum Change {
     Complete,
     /// The order was closed before payment (PDD: the group failed).
     Close,
+    /// The buyer paid an order placed unpaid (Taobao, Douyin, Kuaishou: the platforms that list
+    /// orders awaiting payment; JD's and PDD's listed orders are paid already).
+    Pay,
 }
 
 impl Change {
@@ -54,6 +57,7 @@ impl Change {
             Change::Ship => "SHIP",
             Change::Complete => "COMPLETE",
             Change::Close => "CLOSE",
+            Change::Pay => "PAY",
         }
     }
 }

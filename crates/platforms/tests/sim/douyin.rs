@@ -90,3 +90,8 @@ async fn reveals_a_buyers_phone_within_the_platforms_rules() {
     };
     reveal::within_the_rules(&DOUYIN, rules).await;
 }
+
+#[tokio::test]
+async fn an_order_paid_later_is_listed_again_paid() {
+    Sim::start(&DOUYIN, &[]).lists_a_later_payment().await;
+}

@@ -415,6 +415,61 @@ impl<C: PlatformClient + 'static> Sim<C> {
         .expect_err("a dead session")
     }
 
+    /// An order listed awaiting payment, then paid on the platform (`PAY`), is listed again by
+    /// modification time as paid, with its payment time: the change a sync by modification time
+    /// must bring to the buyer's lead.
+    pub async fn lists_a_later_payment(&self) {
+        let client = self.client();
+        let tokens = self.authorized(&client).await;
+        let sink = Sink::default();
+        let walk_modified = |range: TimeWindow| {
+            let mut session = Session::new(
+                self.app(self.platform.app_secret),
+                tokens.access_token.clone(),
+                tokens.refresh_token.clone(),
+                fast(),
+            );
+            let client = &client;
+            let sink = &sink;
+            async move {
+                walk_by(client, &mut session, range, Listing::Modified, sink)
+                    .await
+                    .expect("walk")
+            }
+        };
+        let before = walk_modified(last_days(3)).await;
+        let unpaid = before
+            .orders
+            .iter()
+            .find(|o| o.status == leadgen_domain::NeutralStatus::Unpaid)
+            .expect("an order awaiting payment in the last days")
+            .clone();
+        let answer = reqwest::Client::new()
+            .post(self.url(&format!("/_sim/{}/orders/change", self.platform.name)))
+            .json(&serde_json::json!({
+                "app_key": self.platform.app_key,
+                "order_id": unpaid.order_id,
+                "change": "PAY",
+            }))
+            .send()
+            .await
+            .expect("change");
+        assert!(answer.status().is_success(), "{}", answer.status());
+        let now = Utc::now();
+        let after = walk_modified(TimeWindow::new(now - chrono::Duration::minutes(5), now)).await;
+        let paid = after
+            .orders
+            .iter()
+            .find(|o| o.order_id == unpaid.order_id)
+            .expect("listed again in the window of its payment");
+        assert_eq!(paid.status, leadgen_domain::NeutralStatus::Paid, "{paid:?}");
+        assert!(
+            paid.paid_at
+                .is_some_and(|t| t > now - chrono::Duration::minutes(5)),
+            "{paid:?}"
+        );
+    }
+
     /// Authorizes a shop and walks `range` with its session.
     pub async fn authorize_and_walk(
         &self,

@@ -127,3 +127,8 @@ async fn a_stated_ban_holds_the_next_calls_until_it_ends() {
         .await;
     assert!(again.is_ok(), "{again:?}");
 }
+
+#[tokio::test]
+async fn an_order_paid_later_is_listed_again_paid() {
+    Sim::start(&TAOBAO, &[]).lists_a_later_payment().await;
+}

@@ -8,6 +8,7 @@
 //! | SHIP | 105, 2 (no refund pending) | 3 已发货 | `ship_time`, `logistics_info` |
 //! | COMPLETE | 101, 3 (no refund pending) | 5 已完成 | `finish_time` |
 //! | CLOSE | 1 待支付 | 4 已取消 | `finish_time`, `cancel_reason` 买家取消订单 |
+//! | PAY | 1 待支付 | 105 已支付 | `pay_time`, `pay_type` 1, `channel_payment_no`, `order_expire_time` 0; skus 105 with `pay_time` |
 //!
 //! Every change sets `update_time` (what `order.searchList` with `update_time_*` filters on) of
 //! the shop order and its skus to `at`; sku orders refunded before keep their status. The
@@ -74,6 +75,8 @@ fn next_status(change: Change, order: &DyOrder) -> Result<i64, ChangeError> {
         Change::Complete => refused("only a shipped order (101, 3) completes"),
         Change::Close if status == 1 => Ok(CANCELLED),
         Change::Close => refused("only an unpaid order (1) closes; REFUND a paid one"),
+        Change::Pay if status == 1 => Ok(105),
+        Change::Pay => refused("only an unpaid order (1) is paid"),
     }
 }
 
@@ -101,8 +104,14 @@ pub fn apply(orders: &mut ShopOrders, request: &ChangeRequest) -> Result<Changed
         }
         sku.insert("order_status".into(), json!(status));
         sku.insert("order_status_desc".into(), json!(status_desc(status)));
-        if request.change != Change::Ship {
-            sku.insert("finish_time".into(), when.clone());
+        match request.change {
+            Change::Ship => {}
+            Change::Pay => {
+                sku.insert("pay_time".into(), when.clone());
+            }
+            _ => {
+                sku.insert("finish_time".into(), when.clone());
+            }
         }
         if request.change == Change::Refund {
             let info =
@@ -133,6 +142,16 @@ pub fn apply(orders: &mut ShopOrders, request: &ChangeRequest) -> Result<Changed
         }
         Change::Complete => {
             o.insert("finish_time".into(), when.clone());
+        }
+        Change::Pay => {
+            let digits = stable_hash(0, &["douyin-pay", &request.order_id]) % 10_000_000_000;
+            o.insert("pay_time".into(), when.clone());
+            o.insert("pay_type".into(), json!(1));
+            o.insert(
+                "channel_payment_no".into(),
+                json!(format!("42000{digits:023}")),
+            );
+            o.insert("order_expire_time".into(), json!(0));
         }
     }
     o.insert("order_status".into(), json!(status));

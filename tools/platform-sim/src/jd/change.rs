@@ -7,6 +7,7 @@
 //! | SHIP | `WAIT_SELLER_STOCK_OUT`, `WAIT_SELLER_DELIVERY` | `WAIT_GOODS_RECEIVE_CONFIRM` (等待确认收货) | — |
 //! | COMPLETE | `WAIT_GOODS_RECEIVE_CONFIRM` | `FINISHED_L` (完成) | `orderEndTime` |
 //! | CLOSE | unpaid (no `paymentConfirmTime`), not cancelled | `TRADE_CANCELED` ((删除)已取消) | `orderEndTime` |
+//! | PAY | — (refused: the generated JD orders are paid when placed) | | |
 //!
 //! Every change sets `modified` (what `enSearch` with `dateType` ≠ 1 filters on) to `at`. The
 //! generated JD orders are paid when placed, so CLOSE finds none to close; refunds after
@@ -58,6 +59,7 @@ fn next_stage(change: Change, order: &JdOrder) -> Result<Stage, ChangeError> {
         Change::Complete => refused("only a shipped order (WAIT_GOODS_RECEIVE_CONFIRM) completes"),
         Change::Close if !paid && !is_one_of(&[CanceledUnpaid]) => Ok(CanceledUnpaid),
         Change::Close => refused("only an unpaid order closes; REFUND a paid one"),
+        Change::Pay => refused("JD's listed orders are paid when placed"),
     }
 }
 

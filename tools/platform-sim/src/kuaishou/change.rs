@@ -9,6 +9,7 @@
 //! | COMPLETE | 40 (no refund pending) | 50 已收货 | `recvTime` |
 //! | COMPLETE | 50 | 70 交易成功 | — |
 //! | CLOSE | 10 待付款 | 80 | — |
+//! | PAY | 10 待付款 | 30 已付款 | `payTime` |
 //!
 //! Every change sets `updateTime` (what `open.order.cursor.list` with `queryType=2` filters
 //! and pages on) to `at` in milliseconds; the answer's `modified` is that number.
@@ -58,6 +59,8 @@ fn next_status(change: Change, order: &KsOrder) -> Result<i64, ChangeError> {
         Change::Complete => refused("only a shipped (40) or received (50) order completes"),
         Change::Close if status == 10 => Ok(80),
         Change::Close => refused("only an unpaid order (10) closes; REFUND a paid one"),
+        Change::Pay if status == 10 => Ok(30),
+        Change::Pay => refused("only an unpaid order (10) is paid"),
     }
 }
 
@@ -93,13 +96,14 @@ pub fn apply(orders: &mut ShopOrders, request: &ChangeRequest) -> Result<Changed
                 "logisticsId": digits % 9_999_998 + 1}]);
             json.insert("orderLogisticsInfo".into(), logistics);
         }
-        Change::Complete | Change::Close => {}
+        Change::Complete | Change::Close | Change::Pay => {}
     }
     if let Some(base) = json.get_mut("orderBaseInfo").and_then(Value::as_object_mut) {
         let event = match (request.change, status) {
             (Change::Refund, _) => Some("refundTime"),
             (Change::Ship, _) => Some("sendTime"),
             (Change::Complete, 50) => Some("recvTime"),
+            (Change::Pay, _) => Some("payTime"),
             _ => None,
         };
         if let Some(field) = event {

@@ -7,6 +7,7 @@
 //! | SHIP | confirmed, `order_status` 1, `refund_status` ≠ 4 | `order_status` 2, `shipping_time`, `tracking_number`, `logistics_id` 85 |
 //! | COMPLETE | `order_status` 2, `refund_status` ≠ 4 | `order_status` 3, `receive_time` |
 //! | CLOSE | group still filling (拼团中: `group_status` 0) | 团失败: `group_status` 2, `confirm_status` 2, `refund_status` 4, `after_sales_status` 10 |
+//! | PAY | never (refused: a listed PDD order is paid already) | — |
 //!
 //! Every change sets `updated_at` (what `pdd.order.number.list.increment.get` filters on) to
 //! `at`. The answer's `status` is `{"order_status", "refund_status", "after_sales_status"}`. A
@@ -56,6 +57,9 @@ fn check(change: Change, order: &PddOrder) -> Result<(), ChangeError> {
     match change {
         Change::Close if order.confirmed.is_none() && number(order, "group_status") == 0 => Ok(()),
         Change::Close => refused("only a group buy whose group is still filling (拼团中) closes"),
+        Change::Pay => {
+            refused("PDD lists an order once paid and its group filled (成交): none awaits payment")
+        }
         _ if order.confirmed.is_none() => {
             refused("the order is not confirmed (拼团中 or 团失败); CLOSE fails a filling group")
         }
@@ -97,6 +101,7 @@ pub fn apply(orders: &mut ShopOrders, request: &ChangeRequest) -> Result<Changed
             order.order_status = 3;
             o.insert("receive_time".into(), when.clone());
         }
+        Change::Pay => unreachable!("refused by check"),
         Change::Close => {
             order.refund_status = 4;
             o.insert("group_status".into(), json!(2));

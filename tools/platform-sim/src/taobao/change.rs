@@ -7,6 +7,7 @@
 //! | SHIP | `WAIT_SELLER_SEND_GOODS`, no refund pending | `WAIT_BUYER_CONFIRM_GOODS` | `consign_time` |
 //! | COMPLETE | `WAIT_BUYER_CONFIRM_GOODS`, no refund pending | `TRADE_FINISHED` | `end_time`, `received_payment` = `payment` |
 //! | CLOSE | `WAIT_BUYER_PAY` | `TRADE_CLOSED` | `end_time` (the buyer cancelled, as the generator's `ClosedUnpaid`) |
+//! | PAY | `WAIT_BUYER_PAY` | `WAIT_SELLER_SEND_GOODS` | `pay_time`; orders `WAIT_SELLER_SEND_GOODS` |
 //!
 //! Every change sets `modified` (what `taobao.trades.sold.increment.get` filters on) to `at`.
 //! A refund after `TRADE_FINISHED` is an after-sale that leaves the status alone; it is not
@@ -68,6 +69,8 @@ fn next_stage(change: Change, status: &str, refund_pending: bool) -> Result<Stag
         Change::Complete => refused("only a shipped trade (WAIT_BUYER_CONFIRM_GOODS) completes"),
         Change::Close if is(WaitPay) => Ok(ClosedUnpaid),
         Change::Close => refused("only an unpaid trade (WAIT_BUYER_PAY) closes; REFUND a paid one"),
+        Change::Pay if is(WaitPay) => Ok(WaitSend),
+        Change::Pay => refused("only an unpaid trade (WAIT_BUYER_PAY) is paid"),
     }
 }
 
@@ -92,6 +95,7 @@ pub fn apply(orders: &mut ShopOrders, request: &ChangeRequest) -> Result<Changed
                 set_field(o, "end_time", when.clone(), &["consign_time", "cid"]);
             }
             Stage::WaitConfirm => set_field(o, "consign_time", when.clone(), &["cid"]),
+            Stage::WaitSend => {}
             _ => set_field(o, "end_time", when.clone(), &["consign_time", "cid"]),
         }
         if !closed {
@@ -99,6 +103,7 @@ pub fn apply(orders: &mut ShopOrders, request: &ChangeRequest) -> Result<Changed
         }
     }
     match stage {
+        Stage::WaitSend => set_field(t, "pay_time", when.clone(), &["created"]),
         Stage::WaitConfirm => set_field(t, "consign_time", when.clone(), &["pay_time", "created"]),
         _ => set_field(
             t,

@@ -121,6 +121,18 @@ async fn ships_completes_closes_and_refuses() {
             .unwrap()
             .contains("REFUND is not possible for an order in state 5")
     );
+    let unpaid = orders_for(&state, &ShopKey::default_seller(APP))
+        .orders
+        .iter()
+        .find(|o| o.status == 1)
+        .cloned();
+    {
+        let unpaid = unpaid.expect("the default shop has orders awaiting payment");
+        let reply = change_order(&app, "douyin", change(unpaid.order_id, "PAY")).await;
+        assert_eq!(reply.json()["status"], 105, "{}", reply.body);
+        let reply = change_order(&app, "douyin", change(unpaid.order_id, "PAY")).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+    }
     let cancelled = first(&state, |o| o.status == 4);
     let reply = change_order(&app, "douyin", change(cancelled.order_id, "CLOSE")).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);

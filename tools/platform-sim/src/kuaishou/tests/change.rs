@@ -132,9 +132,23 @@ async fn refunds_closes_and_refusals() {
         .iter()
         .find(|o| o.status == 10)
         .cloned();
-    if let Some(unpaid) = unpaid {
+    {
+        let unpaid = unpaid.expect("the default shop has orders awaiting payment");
+        // Paid: 30 with its payTime, then no longer closed as unpaid.
+        let reply = change_order(&app, "kuaishou", change(unpaid.oid, "PAY")).await;
+        assert_eq!(reply.json()["status"], 30, "{}", reply.body);
+        let at = reply.json()["modified"].as_i64().unwrap();
+        let paid = listed(&app, &token, 2, at, 0).await;
+        let paid = find(&paid, unpaid.oid).unwrap();
+        assert_eq!(
+            (
+                &paid["orderBaseInfo"]["status"],
+                &paid["orderBaseInfo"]["payTime"]
+            ),
+            (&json!(30), &json!(at))
+        );
         let reply = change_order(&app, "kuaishou", change(unpaid.oid, "CLOSE")).await;
-        assert_eq!(reply.json()["status"], 80, "{}", reply.body);
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
     }
     let reply = change_order(&app, "kuaishou", change(7, "CLOSE")).await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);

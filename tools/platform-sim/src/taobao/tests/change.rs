@@ -11,7 +11,7 @@ use crate::taobao::orders_for;
 
 const SOLD: &str = "taobao.trades.sold.get";
 const INCREMENT: &str = "taobao.trades.sold.increment.get";
-const FIELDS: &str = "tid_str,status,created,modified,consign_time,end_time,orders";
+const FIELDS: &str = "tid_str,status,created,pay_time,modified,consign_time,end_time,orders";
 
 /// The trades `method` lists in `[start, end]` (`_created` or `_modified` bounds).
 async fn listed(
@@ -197,4 +197,57 @@ async fn refunds_and_closes_and_what_is_refused() {
     let reply = change_order(&app, "taobao", json!({"app_key": APP, "order_id": paid})).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert!(reply.json()["error"].as_str().unwrap().contains("change"));
+}
+
+#[actix_web::test]
+async fn an_unpaid_trade_paid_later_waits_to_be_shipped_from_its_payment() {
+    // 1000 orders: a few of the last day's are still unpaid.
+    let state = sim_state(
+        42,
+        1000,
+        &[(PlatformType::Taobao, APP, SECRET)],
+        Faults::default(),
+    );
+    let app = sim!(state);
+    let session = token_of(&login(&app).await);
+    let unpaid = first(&state, "WAIT_BUYER_PAY");
+    let tid = unpaid.tid.to_string();
+    let pay = json!({"app_key": APP, "order_id": tid, "change": "PAY"});
+    let reply = change_order(&app, "taobao", pay.clone()).await;
+    assert_eq!(
+        reply.json()["status"],
+        "WAIT_SELLER_SEND_GOODS",
+        "{}",
+        reply.body
+    );
+    let modified = reply.json()["modified"].as_str().unwrap().to_owned();
+    let at = leadgen_domain::time::parse_beijing(&modified).unwrap();
+    let listed_now = listed(&app, &session, INCREMENT, around(at, 60)).await;
+    let paid = find(&listed_now, &tid).expect("listed in the window of its payment");
+    assert_eq!(
+        (&paid["status"], &paid["pay_time"], &paid["modified"]),
+        (
+            &json!("WAIT_SELLER_SEND_GOODS"),
+            &json!(modified),
+            &json!(modified)
+        )
+    );
+    assert!(
+        paid["orders"]["order"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|o| o["status"] == "WAIT_SELLER_SEND_GOODS")
+    );
+    // Paid once only; and now it ships.
+    let reply = change_order(&app, "taobao", pay).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+    let ship = json!({"app_key": APP, "order_id": tid, "change": "SHIP"});
+    let reply = change_order(&app, "taobao", ship).await;
+    assert_eq!(
+        reply.json()["status"],
+        "WAIT_BUYER_CONFIRM_GOODS",
+        "{}",
+        reply.body
+    );
 }
