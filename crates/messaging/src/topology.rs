@@ -149,6 +149,28 @@ impl Topology {
         })
     }
 
+    /// The queues and bindings of `queues` that `committed` (a definitions file, as
+    /// [`Topology::definitions`] writes them) lacks: empty when it holds them all.
+    pub fn missing_from(
+        &self,
+        committed: &serde_json::Value,
+        queues: &[QueueSpec],
+    ) -> Vec<serde_json::Value> {
+        let ours = self.definitions(queues);
+        ["queues", "bindings"]
+            .into_iter()
+            .flat_map(|key| {
+                let held = committed[key].as_array().cloned().unwrap_or_default();
+                ours[key]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(move |item| !held.contains(item))
+            })
+            .collect()
+    }
+
     /// Declares the exchanges and the queues of `queues` (idempotent).
     pub async fn declare(&self, channel: &Channel, queues: &[QueueSpec]) -> lapin::Result<()> {
         let durable = ExchangeDeclareOptions {

@@ -159,15 +159,10 @@ mod tests {
             prefix: "leadgen".into(),
             delivery_limit: 5,
         };
-        let ours = topology.definitions(&[super::queue()]);
-        for key in ["queues", "bindings"] {
-            let committed = file[key].as_array().expect("a list");
-            for item in ours[key].as_array().expect("a list") {
-                assert!(
-                    committed.contains(item),
-                    "{item} is not in deploy/rabbitmq/definitions.json"
-                );
-            }
-        }
+        let missing = topology.missing_from(&file, &[super::queue()]);
+        assert!(
+            missing.is_empty(),
+            "not in deploy/rabbitmq/definitions.json: {missing:?}"
+        );
     }
 }

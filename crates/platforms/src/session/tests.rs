@@ -530,6 +530,32 @@ async fn an_expiry_after_the_refresh_keeps_the_platforms_text() {
     );
 }
 
+/// One page of `client`'s orders through a session.
+async fn one_page(client: &Scripted) -> crate::OrderPage {
+    let mut session = Session::new(
+        AppCredentials::new("k", "s"),
+        "t".into(),
+        None,
+        RetryPolicy::default(),
+    );
+    let window = TimeWindow::new(Utc::now(), Utc::now());
+    session
+        .list_orders(client, &window, Listing::Modified, None, &NoSink)
+        .await
+        .expect("a page")
+}
+
+/// Each order's id and whether it read (or why not).
+fn ids_and_verdicts(page: &crate::OrderPage) -> Vec<(Option<&str>, Result<(), &str>)> {
+    page.orders
+        .iter()
+        .map(|o| {
+            let parsed = o.parsed.as_ref().map(|_| ()).map_err(String::as_str);
+            (o.order_id.as_deref(), parsed)
+        })
+        .collect()
+}
+
 /// An order id with a control character (a NUL PostgreSQL refuses would fail the whole page)
 /// names no order the platform would know again: the order is kept as an unidentified,
 /// unreadable one, and the page's other orders as they are.
@@ -544,25 +570,8 @@ async fn an_order_id_with_a_control_character_makes_the_order_unreadable_not_the
         orders: vec![fetched("A\u{0}1"), fetched("B2")],
         ..Scripted::default()
     };
-    let mut session = Session::new(
-        AppCredentials::new("k", "s"),
-        "t".into(),
-        None,
-        RetryPolicy::default(),
-    );
-    let window = TimeWindow::new(Utc::now(), Utc::now());
-    let page = session
-        .list_orders(&client, &window, Listing::Modified, None, &NoSink)
-        .await
-        .expect("a page");
-    let seen: Vec<(Option<&str>, Result<(), &str>)> = page
-        .orders
-        .iter()
-        .map(|o| {
-            let parsed = o.parsed.as_ref().map(|_| ()).map_err(String::as_str);
-            (o.order_id.as_deref(), parsed)
-        })
-        .collect();
+    let page = one_page(&client).await;
+    let seen = ids_and_verdicts(&page);
     assert_eq!(
         seen,
         [
@@ -603,25 +612,8 @@ async fn an_overlong_id_or_an_impossible_time_makes_the_order_unreadable_not_the
         ],
         ..Scripted::default()
     };
-    let mut session = Session::new(
-        AppCredentials::new("k", "s"),
-        "t".into(),
-        None,
-        RetryPolicy::default(),
-    );
-    let window = TimeWindow::new(Utc::now(), Utc::now());
-    let page = session
-        .list_orders(&client, &window, Listing::Modified, None, &NoSink)
-        .await
-        .expect("a page");
-    let seen: Vec<(Option<&str>, Result<(), &str>)> = page
-        .orders
-        .iter()
-        .map(|o| {
-            let parsed = o.parsed.as_ref().map(|_| ()).map_err(String::as_str);
-            (o.order_id.as_deref(), parsed)
-        })
-        .collect();
+    let page = one_page(&client).await;
+    let seen = ids_and_verdicts(&page);
     assert_eq!(
         seen,
         [
