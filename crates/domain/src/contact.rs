@@ -234,7 +234,9 @@ const MAX_VISIBLE_DIGITS: usize = 7;
 /// A value the platform sent masked, fit to show: a `*` does not make it masked enough
 /// (`13812345678*`), so one showing more than [`MAX_VISIBLE_DIGITS`] digits is masked again.
 fn shown_masked(value: &str) -> String {
-    let visible = value.chars().filter(char::is_ascii_digit).count();
+    // A privacy number's extension (`184****3965-7576`, `…转7576`) is not the number's.
+    let number = value.split(['-', '转', '#']).next().unwrap_or(value);
+    let visible = number.chars().filter(char::is_ascii_digit).count();
     if visible > MAX_VISIBLE_DIGITS {
         mask_phone(value)
     } else {
@@ -332,6 +334,12 @@ mod tests {
                 .display_phone(),
             "138****5678"
         );
+        // A masked privacy number keeps its extension and its tail.
+        let masked_virtual = super::ContactField {
+            masked: Some("184****3965-7576".into()),
+            ..super::ContactField::phone("$enc$").unwrap()
+        };
+        assert_eq!(masked_virtual.display_phone(), "184****3965-7576");
     }
 
     use chrono::TimeZone;

@@ -149,26 +149,40 @@ impl Topology {
         })
     }
 
-    /// The queues and bindings of `queues` that `committed` (a definitions file, as
-    /// [`Topology::definitions`] writes them) lacks: empty when it holds them all.
-    pub fn missing_from(
-        &self,
-        committed: &serde_json::Value,
-        queues: &[QueueSpec],
-    ) -> Vec<serde_json::Value> {
+    /// How `committed` (a definitions file, as [`Topology::definitions`] writes them) differs
+    /// from what the code declares for `queues`: each of their queues and bindings it lacks,
+    /// and each it holds for those queues that the code does not declare (a routing key no
+    /// longer bound, say). Empty when they agree.
+    pub fn drift_from(&self, committed: &serde_json::Value, queues: &[QueueSpec]) -> Vec<String> {
         let ours = self.definitions(queues);
-        ["queues", "bindings"]
-            .into_iter()
-            .flat_map(|key| {
-                let held = committed[key].as_array().cloned().unwrap_or_default();
-                ours[key]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter(move |item| !held.contains(item))
+        let names: Vec<String> = queues
+            .iter()
+            .flat_map(|q| [self.queue(q.consumer), self.dead_letter_queue(q.consumer)])
+            .collect();
+        let concerns = |item: &serde_json::Value| {
+            ["name", "destination"].iter().any(|k| {
+                item[*k]
+                    .as_str()
+                    .is_some_and(|n| names.iter().any(|m| m == n))
             })
-            .collect()
+        };
+        let mut drift = Vec::new();
+        for key in ["queues", "bindings"] {
+            let held = committed[key].as_array().cloned().unwrap_or_default();
+            let declared = ours[key].as_array().cloned().unwrap_or_default();
+            drift.extend(
+                declared
+                    .iter()
+                    .filter(|item| !held.contains(item))
+                    .map(|item| format!("missing: {item}")),
+            );
+            drift.extend(
+                held.iter()
+                    .filter(|item| concerns(item) && !declared.contains(item))
+                    .map(|item| format!("not declared by the code: {item}")),
+            );
+        }
+        drift
     }
 
     /// Declares the exchanges and the queues of `queues` (idempotent).

@@ -261,7 +261,9 @@ pub enum PlatformError {
     Unavailable(String),
     /// The shared rate gate (the per-app quota kept across replicas, in the database) could not
     /// give the call a slot, so it was not made: retried like a platform that is unavailable.
-    #[error("限流协调暂不可用，未调用电商平台：{0}")]
+    /// The cause (a database error) is logged where it happened and kept out of the text, which
+    /// reaches merchants: the platform said nothing.
+    #[error("限流协调（数据库）暂不可用，本次未调用电商平台，稍后将重试")]
     GateUnavailable(String),
     /// The platform answered something we cannot read.
     #[error("电商平台返回无法解析的内容：{0}")]

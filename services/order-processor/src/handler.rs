@@ -78,15 +78,17 @@ impl RawOrdersHandler {
                     return Ok(None);
                 }
                 let mut rows = raw_orders::find_many(conn, tenant, &ids).await?;
-                if rows.len() < ids.len() {
+                let distinct: std::collections::HashSet<&i64> = ids.iter().collect();
+                let missing = distinct.len().saturating_sub(rows.len());
+                if missing > 0 {
                     // Deleted since (a disconnected shop's history purged), or not the
                     // event's tenant's: a producer's mistake, never processed under it.
                     tracing::warn!(
-                        orders.missing = ids.len() - rows.len(),
+                        orders.missing = missing,
                         "Raw orders named by the event are not the tenant's stored orders; skipped"
                     );
                     metrics::counter!("leadgen_orders_fetched_unknown_total")
-                        .increment((ids.len() - rows.len()) as u64);
+                        .increment(missing as u64);
                 }
                 // Rows processed since they were announced (the pending sweep, when this
                 // message came late) are not processed again: their buyers' leads would be

@@ -159,10 +159,10 @@ mod tests {
             prefix: "leadgen".into(),
             delivery_limit: 5,
         };
-        let missing = topology.missing_from(&file, &[super::queue()]);
+        let drift = topology.drift_from(&file, &[super::queue()]);
         assert!(
-            missing.is_empty(),
-            "not in deploy/rabbitmq/definitions.json: {missing:?}"
+            drift.is_empty(),
+            "deploy/rabbitmq/definitions.json: {drift:#?}"
         );
     }
 }

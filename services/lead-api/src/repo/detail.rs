@@ -130,8 +130,8 @@ pub struct HistoryRow {
 }
 
 /// The status history of `leads` (a lead and those merged into it), newest first: in the order
-/// the changes were made (their ids, taken while the lead's row was locked), which a change's
-/// time need not follow (a bulk change's rows carry its transaction's start).
+/// the changes were made (their ids, taken while the lead's row was locked). Their times need
+/// not follow it: rows written before migration 47 carry their transaction's start.
 pub async fn history(
     conn: &mut AsyncPgConnection,
     tenant: TenantId,

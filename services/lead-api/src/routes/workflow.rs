@@ -275,16 +275,16 @@ pub async fn patch_many(
 ) -> actix_web::Result<HttpResponse> {
     // As the single form: the permission first, and a refusal is audited, naming the leads the
     // body names when it can be read; so is a body that cannot be read or is refused.
+    // At most the bulk limit's worth, each once: an oversized body does not write a line naming
+    // thousands of ids.
     let named: Vec<LeadId> = body
         .as_ref()
         .ok()
         .and_then(|b| b.0.items.as_ref())
         .map(|items| {
-            items
-                .iter()
-                .filter_map(|i| i.lead_id)
-                .map(LeadId::new)
-                .collect()
+            let ids: std::collections::BTreeSet<i64> =
+                items.iter().filter_map(|i| i.lead_id).collect();
+            ids.into_iter().take(MAX_BULK).map(LeadId::new).collect()
         })
         .unwrap_or_default();
     if user.require(Permission::Process).is_err() {

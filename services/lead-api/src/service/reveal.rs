@@ -458,6 +458,8 @@ fn platform_error(e: PlatformError) -> LeadApiError {
             },
             retry_after,
         },
+        // Ours, not the platform's: the call was not made (a 503 to retry).
+        PlatformError::GateUnavailable(cause) => LeadApiError::Unavailable(cause),
         other => LeadApiError::PlatformFailed(other.to_string()),
     }
 }

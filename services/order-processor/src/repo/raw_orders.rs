@@ -132,23 +132,35 @@ pub async fn set_status(
 }
 
 /// Hands the raw orders `ids` back to processing (`PENDING`) from a transaction that already
-/// holds lead locks (a rescore): rows a batch holds are skipped, not waited for, as a batch
-/// takes raw rows before leads and waiting would be the reverse order (a deadlock). A batch
-/// holding one rebuilds its buyer from all of their orders anyway.
+/// holds lead locks (a rescore): rows another transaction holds are skipped, not waited for, as
+/// a batch takes raw rows before leads and waiting would be the reverse order (a deadlock).
+/// Answers the ids it skipped, for the caller to hand back once its lead locks are gone.
 pub async fn hand_back_unless_held(
     conn: &mut AsyncPgConnection,
     ids: &[i64],
-) -> QueryResult<usize> {
+) -> QueryResult<Vec<i64>> {
     if ids.is_empty() {
-        return Ok(0);
+        return Ok(Vec::new());
     }
-    diesel::sql_query(
+    #[derive(QueryableByName)]
+    struct Handed {
+        #[diesel(sql_type = Int8)]
+        id: i64,
+    }
+    let handed: Vec<Handed> = diesel::sql_query(
         "UPDATE t_ecom_order_raw SET process_status = $2 \
          WHERE id IN (SELECT id FROM t_ecom_order_raw WHERE id = ANY($1) \
-                      ORDER BY id FOR UPDATE SKIP LOCKED)",
+                      ORDER BY id FOR UPDATE SKIP LOCKED) \
+         RETURNING id",
     )
     .bind::<Array<Int8>, _>(ids)
     .bind::<diesel::sql_types::Text, _>(RawOrderStatus::Pending.as_str())
-    .execute(conn)
-    .await
+    .load(conn)
+    .await?;
+    let handed: std::collections::HashSet<i64> = handed.into_iter().map(|h| h.id).collect();
+    Ok(ids
+        .iter()
+        .copied()
+        .filter(|id| !handed.contains(id))
+        .collect())
 }

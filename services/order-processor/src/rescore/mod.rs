@@ -123,14 +123,21 @@ pub struct Rescored {
     pub changed: usize,
     /// Leads the external scorer still owes an intention (it failed, or the rescore's
     /// [`MAX_EXTERNAL_PER_RESCORE`] was reached): the shop is rescored again after
-    /// [`EXTERNAL_AGAIN_AFTER`].
+    /// [`EXTERNAL_AGAIN_AFTER`], or [`EXTERNAL_DOWN_AGAIN_AFTER`] when the scorer answered none.
     pub external_pending: usize,
+    /// Intentions the external scorer answered in this rescore.
+    pub external_answered: usize,
 }
 
-/// How long a shop whose leads still wait for the external scorer waits for its next rescore:
-/// a scorer that failed gets a minute to recover (its breaker's cooldown is shorter), and a
-/// backlog over [`MAX_EXTERNAL_PER_RESCORE`] is asked at about that many leads a minute.
+/// How long a shop whose leads still wait for the external scorer waits for its next rescore
+/// while the scorer answers: a backlog over [`MAX_EXTERNAL_PER_RESCORE`] is asked at about that
+/// many leads a minute, and leads it failed for once are asked again soon.
 pub const EXTERNAL_AGAIN_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The same wait when the scorer answered none of the rescore's leads (down, or refusing them):
+/// a whole shop's rescore reads every lead, so a scorer that is down is not asked again every
+/// minute.
+pub const EXTERNAL_DOWN_AGAIN_AFTER: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 impl Rescore {
     /// Rescores due shops until `shutdown`; errors are logged and retried later.
@@ -229,7 +236,7 @@ impl Rescore {
             outcome.leads += rows.len();
             // The external scorer's calls may take a while: the lease covers them too.
             shop_stats::extend(conn, claim.platform_id, self.lease).await?;
-            let (changed, pending) = self
+            let (changed, pending, answered) = self
                 .score_chunk(
                     claim.tenant_id,
                     &rows,
@@ -240,20 +247,30 @@ impl Rescore {
                 .await?;
             outcome.changed += changed.len();
             outcome.external_pending += pending;
+            outcome.external_answered += answered;
             write_chunk(conn, changed).await?;
             shop_stats::extend(conn, claim.platform_id, self.lease).await?;
         }
         let compact = serde_json::to_value(distribution.compact())?;
         shop_stats::finish(conn, claim.platform_id, claim.dirty_seq, as_of, compact).await?;
         if outcome.external_pending > 0 {
-            shop_stats::again_after(conn, claim.platform_id, EXTERNAL_AGAIN_AFTER).await?;
+            let wait = if outcome.external_answered > 0 || external_budget == 0 {
+                EXTERNAL_AGAIN_AFTER
+            } else {
+                EXTERNAL_DOWN_AGAIN_AFTER
+            };
+            // The rescore is done and recorded: failing to schedule the next one leaves it to
+            // the daily rescore or the shop's next order, and is no failure of this one.
+            if let Err(e) = shop_stats::again_after(conn, claim.platform_id, wait).await {
+                tracing::warn!(platform.id = claim.platform_id, error = %e, "Could not schedule the rescore for the leads the scorer still owes");
+            }
         }
         Ok(outcome)
     }
 
     /// Scores one chunk of leads (the external scorer first, for those it should score) and
-    /// answers those whose score, tags, reasons, scorer or contact verdict changed, and how many
-    /// still wait for the external scorer.
+    /// answers those whose score, tags, reasons, scorer or contact verdict changed, how many
+    /// still wait for the external scorer, and how many it answered.
     async fn score_chunk(
         &self,
         tenant_id: i64,
@@ -261,7 +278,7 @@ impl Rescore {
         distribution: &ShopDistribution,
         as_of: DateTime<Utc>,
         external_budget: &mut usize,
-    ) -> anyhow::Result<(Vec<Changed>, usize)> {
+    ) -> anyhow::Result<(Vec<Changed>, usize, usize)> {
         let now = Utc::now();
         let mut plans = Vec::with_capacity(rows.len());
         for row in rows {
@@ -318,7 +335,7 @@ impl Rescore {
                 });
             }
         }
-        Ok((changed, still_pending))
+        Ok((changed, still_pending, external.len()))
     }
 
     /// A lead's inputs, read from its row; an error for a lead that no longer reads.

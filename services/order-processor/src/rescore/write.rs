@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 use leadgen_db::ScopedFutureExt as _;
-use leadgen_domain::TenantId;
 use leadgen_domain::validity::Validity;
+use leadgen_domain::{RawOrderStatus, TenantId};
 use leadgen_events::{CloudEvent, LeadUpdatedV1};
 use leadgen_outbox::Batch;
 use serde_json::json;
@@ -29,56 +29,61 @@ pub(super) async fn write_chunk(
     if changed.is_empty() {
         return Ok(());
     }
-    conn.transaction::<(), anyhow::Error, _>(|conn| {
-        async move {
-            let ids: Vec<i64> = changed.iter().map(|c| c.row.id).collect();
-            let current: HashMap<i64, i32> = leads::lock_versions(conn, &ids)
-                .await?
-                .into_iter()
-                .collect();
-            let mut updates = Vec::new();
-            let mut events = Batch::default();
-            let mut to_rebuild = Vec::new();
-            let mut moved_on = Vec::new();
-            for c in changed {
-                // Written since it was read (a batch, a salesperson's status change): the shop
-                // is rescored again, so the lead is not left as it was.
-                if current.get(&c.row.id) != Some(&c.row.version) {
-                    moved_on.push((TenantId::new(c.row.tenant_id), c.row.platform_id));
-                    continue;
-                }
-                let lapsed = contact_lapsed(&c).then_some(c.row.raw_order_id);
-                let id = c.row.id;
-                let (update, event) = match apply(c) {
-                    Ok(applied) => applied,
-                    // A stored column its event needs (kind, platform, status) that does not
-                    // read: the lead stays as it is, the chunk goes on.
-                    Err(e) => {
-                        skip(id, &e);
+    let skipped = conn
+        .transaction::<Vec<i64>, anyhow::Error, _>(|conn| {
+            async move {
+                let ids: Vec<i64> = changed.iter().map(|c| c.row.id).collect();
+                let current: HashMap<i64, i32> = leads::lock_versions(conn, &ids)
+                    .await?
+                    .into_iter()
+                    .collect();
+                let mut updates = Vec::new();
+                let mut events = Batch::default();
+                let mut to_rebuild = Vec::new();
+                let mut moved_on = Vec::new();
+                for c in changed {
+                    // Written since it was read (a batch, a salesperson's status change): the shop
+                    // is rescored again, so the lead is not left as it was.
+                    if current.get(&c.row.id) != Some(&c.row.version) {
+                        moved_on.push((TenantId::new(c.row.tenant_id), c.row.platform_id));
                         continue;
                     }
-                };
-                to_rebuild.extend(lapsed);
-                updates.push(update);
-                if let Some(event) = event {
-                    events.push(&event)?;
+                    let lapsed = contact_lapsed(&c).then_some(c.row.raw_order_id);
+                    let id = c.row.id;
+                    let (update, event) = match apply(c) {
+                        Ok(applied) => applied,
+                        // A stored column its event needs (kind, platform, status) that does not
+                        // read: the lead stays as it is, the chunk goes on.
+                        Err(e) => {
+                            skip(id, &e);
+                            continue;
+                        }
+                    };
+                    to_rebuild.extend(lapsed);
+                    updates.push(update);
+                    if let Some(event) = event {
+                        events.push(&event)?;
+                    }
                 }
+                leads::update_scores(conn, updates).await?;
+                events.enqueue(conn, SERVICE).await?;
+                // The pending sweep rebuilds these buyers from all of their orders. A row another
+                // transaction holds is handed back after the commit, without lead locks.
+                let skipped = raw_orders::hand_back_unless_held(conn, &to_rebuild).await?;
+                moved_on.sort_unstable();
+                moved_on.dedup();
+                for (tenant, shop) in moved_on {
+                    shop_stats::mark_dirty(conn, tenant, &[shop]).await?;
+                }
+                Ok(skipped)
             }
-            leads::update_scores(conn, updates).await?;
-            events.enqueue(conn, SERVICE).await?;
-            // The pending sweep rebuilds these buyers from all of their orders (a batch that
-            // holds one of the rows already does).
-            raw_orders::hand_back_unless_held(conn, &to_rebuild).await?;
-            moved_on.sort_unstable();
-            moved_on.dedup();
-            for (tenant, shop) in moved_on {
-                shop_stats::mark_dirty(conn, tenant, &[shop]).await?;
-            }
-            Ok(())
-        }
-        .scope_boxed()
-    })
-    .await
+            .scope_boxed()
+        })
+        .await?;
+    // Waiting for those rows now takes no lead lock the other way round; a batch that held one
+    // may have rebuilt the buyer already, and then the sweep rebuilds it again, alike.
+    raw_orders::set_status(conn, &skipped, RawOrderStatus::Pending).await?;
+    Ok(())
 }
 
 /// Whether the lead's contact lapsed since it was chosen (a privacy number expired) while the

@@ -192,12 +192,13 @@ async fn a_failing_scorer_leaves_the_builtin_score_and_asks_again_later() {
             ("BUILTIN", leadgen_domain::scoring::MODEL_VERSION, true)
         );
     }
-    // The shop is due again, once a minute has passed: not at the next day's rescore.
+    // The shop is due again, in 15 minutes as the scorer answered none: not at the next
+    // day's rescore, nor every minute while it is down.
     let due = || async {
         let mut conn = leadgen_db::conn(&run.db.pool).await.unwrap();
         diesel::sql_query(
             "SELECT dirty_seq > rescored_seq AS dirty, \
-                    coalesce(lease_until > now() + interval '50 seconds', false) AS held \
+                    coalesce(lease_until > now() + interval '14 minutes', false) AS held \
              FROM t_lead_shop_stats",
         )
         .get_result::<Due>(&mut conn)
@@ -214,7 +215,7 @@ async fn a_failing_scorer_leaves_the_builtin_score_and_asks_again_later() {
     run.rescore_all().await;
     assert_eq!(AtomicUsize::load(&hits, Ordering::SeqCst), 4, "not before");
 
-    // The minute passes; the scorer has recovered.
+    // The wait passes; the scorer has recovered.
     AtomicU16::store(&switch, 200, Ordering::SeqCst);
     let mut conn = leadgen_db::conn(&run.db.pool).await.unwrap();
     diesel::sql_query("UPDATE t_lead_shop_stats SET lease_until = now() - interval '1 second'")

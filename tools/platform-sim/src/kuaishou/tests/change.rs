@@ -127,29 +127,36 @@ async fn refunds_closes_and_refusals() {
             .unwrap()
             .contains("SHIP is not possible for an order in state 80")
     );
-    let unpaid = orders_for(&state, &ShopKey::default_seller(APP))
+    let unpaid: Vec<KsOrder> = orders_for(&state, &ShopKey::default_seller(APP))
         .orders
         .iter()
-        .find(|o| o.status == 10)
-        .cloned();
-    {
-        let unpaid = unpaid.expect("the default shop has orders awaiting payment");
-        // Paid: 30 with its payTime, then no longer closed as unpaid.
-        let reply = change_order(&app, "kuaishou", change(unpaid.oid, "PAY")).await;
-        assert_eq!(reply.json()["status"], 30, "{}", reply.body);
-        let at = reply.json()["modified"].as_i64().unwrap();
-        let paid = listed(&app, &token, 2, at, 0).await;
-        let paid = find(&paid, unpaid.oid).unwrap();
-        assert_eq!(
-            (
-                &paid["orderBaseInfo"]["status"],
-                &paid["orderBaseInfo"]["payTime"]
-            ),
-            (&json!(30), &json!(at))
+        .filter(|o| o.status == 10)
+        .cloned()
+        .collect();
+    let [to_pay, to_close, ..] = unpaid.as_slice() else {
+        panic!(
+            "the default shop has two orders awaiting payment: {}",
+            unpaid.len()
         );
-        let reply = change_order(&app, "kuaishou", change(unpaid.oid, "CLOSE")).await;
-        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
-    }
+    };
+    // Paid: 30 with its payTime, then no longer closed as unpaid.
+    let reply = change_order(&app, "kuaishou", change(to_pay.oid, "PAY")).await;
+    assert_eq!(reply.json()["status"], 30, "{}", reply.body);
+    let at = reply.json()["modified"].as_i64().unwrap();
+    let paid = listed(&app, &token, 2, at, 0).await;
+    let paid = find(&paid, to_pay.oid).unwrap();
+    assert_eq!(
+        (
+            &paid["orderBaseInfo"]["status"],
+            &paid["orderBaseInfo"]["payTime"]
+        ),
+        (&json!(30), &json!(at))
+    );
+    let reply = change_order(&app, "kuaishou", change(to_pay.oid, "CLOSE")).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+    // Another, never paid, closes.
+    let reply = change_order(&app, "kuaishou", change(to_close.oid, "CLOSE")).await;
+    assert_eq!(reply.json()["status"], 80, "{}", reply.body);
     let reply = change_order(&app, "kuaishou", change(7, "CLOSE")).await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
 }
