@@ -59,3 +59,18 @@ pub async fn close_connections_named(name: &str) -> usize {
     }
     pids.len()
 }
+
+/// How the committed broker definitions (`deploy/rabbitmq/definitions.json`, which operators
+/// import and the KEDA ScaledObjects take their queue names from) differ from what the code
+/// declares for `queues`, with `config/base.toml`'s prefix and delivery limit: empty when they
+/// agree ([`leadgen_messaging::Topology::drift_from`]).
+pub fn committed_definitions_drift(queues: &[leadgen_messaging::QueueSpec]) -> Vec<String> {
+    let file: serde_json::Value =
+        serde_json::from_str(include_str!("../../../deploy/rabbitmq/definitions.json"))
+            .expect("deploy/rabbitmq/definitions.json");
+    let topology = leadgen_messaging::Topology {
+        prefix: "leadgen".into(),
+        delivery_limit: 5,
+    };
+    topology.drift_from(&file, queues)
+}

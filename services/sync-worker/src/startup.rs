@@ -175,15 +175,7 @@ mod tests {
     /// on the queue it names: it holds this service's queue as the code declares it.
     #[test]
     fn the_committed_broker_definitions_hold_this_services_queue() {
-        let file: serde_json::Value =
-            serde_json::from_str(include_str!("../../../deploy/rabbitmq/definitions.json"))
-                .expect("definitions.json");
-        // config/base.toml's prefix and delivery limit.
-        let topology = leadgen_messaging::Topology {
-            prefix: "leadgen".into(),
-            delivery_limit: 5,
-        };
-        let drift = topology.drift_from(&file, &[super::queue()]);
+        let drift = leadgen_test_support::rabbitmq::committed_definitions_drift(&[super::queue()]);
         assert!(
             drift.is_empty(),
             "deploy/rabbitmq/definitions.json: {drift:#?}"
