@@ -193,11 +193,17 @@ pub fn time_range(
 /// string arrives as a space (`…T00:00:00 08:00`) and is read as the `+` it was. A time without
 /// an offset is not read: whose clock it means is a guess.
 pub fn parse_time(value: &str) -> Option<DateTime<Utc>> {
-    use chrono::SubsecRound as _;
+    use chrono::{Datelike as _, SubsecRound as _};
     let value = value.trim();
     // To the microsecond, as PostgreSQL keeps it: a window checked in nanoseconds would be
     // another window once stored (its ends equal, refused by the table's check).
-    let parse = |v: &str| iso_8601(v).map(|t| t.with_timezone(&Utc).trunc_subsecs(6));
+    // Years 1 to 9999 in UTC, as the documented pattern's four digits: chrono also reads signed
+    // and five-digit years, which PostgreSQL refuses (or which overflow a window's arithmetic).
+    let parse = |v: &str| {
+        iso_8601(v)
+            .map(|t| t.with_timezone(&Utc).trunc_subsecs(6))
+            .filter(|t| (1..=9999).contains(&t.year()))
+    };
     parse(value).or_else(|| {
         let (time, offset) = value.rsplit_once(' ')?;
         let digits = offset.chars().filter(char::is_ascii_digit).count();
@@ -227,6 +233,23 @@ fn iso_8601(value: &str) -> Option<DateTime<chrono::FixedOffset>> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn years_outside_the_four_digits_of_the_documented_pattern_are_not_times() {
+        for outside in [
+            "-5000-01-01T00:00:00Z",
+            "+12026-01-01T00:00:00Z",
+            "-262144-01-15T00:00:00Z",
+            "0000-01-01T00:00:00Z",
+            // Year 1 at +08:00 is year 0 in UTC.
+            "0001-01-01T00:00:00+08:00",
+        ] {
+            assert_eq!(super::parse_time(outside), None, "{outside}");
+        }
+        for inside in ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z"] {
+            assert!(super::parse_time(inside).is_some(), "{inside}");
+        }
+    }
 
     #[test]
     fn iso_8601_times_with_an_offset_are_read_in_every_usual_form() {
