@@ -34,6 +34,10 @@ pub struct CreateRequest {
         ),
         length(max = 1024, message = "redirectUrl 过长")
     )]
+    /// Where the merchant's browser returns after the consent: an http(s) URL whose origin
+    /// (`scheme://host[:port]`) is one of the deployment's allowed front-end origins (`[oauth]
+    /// allowed_redirect_origins`; none by default). Another origin is refused, 422
+    /// (`redirectUrl 不在允许的前端地址范围内`).
     #[schema(format = "uri", max_length = 1024)]
     pub redirect_url: Option<String>,
 }
@@ -72,6 +76,10 @@ pub struct AuthInfo {
         function = "crate::service::validate::http_url",
         message = "callbackUrl 必须是合法的 http(s) URL"
     ))]
+    /// Our OAuth callback as registered with the platform's app. When given it must be this
+    /// deployment's callback: its path (`[oauth] callback_url`), no query or fragment, on its
+    /// origin or one of `[oauth] allowed_callback_origins`; anything else is refused, 422
+    /// (`authInfo.callbackUrl 必须是本系统的授权回调地址`). Left out, the configured one is used.
     #[schema(format = "uri")]
     pub callback_url: Option<String>,
     /// The platform's own keys (Kuaishou `signSecret`; Douyin `serviceId`, `shopId`), kept sealed
@@ -93,7 +101,8 @@ impl std::fmt::Debug for AuthInfo {
 }
 
 /// The `authInfo` keys a platform reads beside the app's key and secret; each platform takes
-/// only its own (others are refused, 400).
+/// only its own (another platform's key with a value is refused, 400). `null` is the same as
+/// leaving a key out; a value that is not a string is the body's type error, 400.
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PlatformKeys {
@@ -181,8 +190,24 @@ pub async fn create(
 async fn add(
     state: &AppState,
     user: &leadgen_http::AuthUser,
-    body: CreateRequest,
+    mut body: CreateRequest,
 ) -> Result<authorizations::Created, AuthApiError> {
+    // A platform key sent as `null` is a key not sent (the document types them nullable, and a
+    // generated client sends every one); one of another JSON type is the body's type error, 400,
+    // as for the request's other fields.
+    if let Some(info) = body.auth_info.as_mut() {
+        info.extra.retain(|_, v| !v.is_null());
+        if let Some(key) = info
+            .extra
+            .iter()
+            .find_map(|(k, v)| (!v.is_string()).then_some(k))
+        {
+            return Err(AuthApiError::BadRequest(format!(
+                "请求体字段类型不正确：authInfo.{}",
+                leadgen_http::error::printable(key)
+            )));
+        }
+    }
     // Every failed field at once: the fields' own checks, a well-formed redirectUrl outside the
     // allowed front-end origins, and a well-formed callbackUrl that is not our callback.
     let mut errors = match body.validate() {

@@ -118,14 +118,26 @@ async fn auth_info_takes_only_the_keys_its_platform_reads() {
         .create_authorization(Some(&token(1, &[AUTH])), &body("KUAISHOU"))
         .await;
     expect_envelope(response, StatusCode::CREATED, 201).await;
-    // ... every call: without it, or with no string, the authorization is refused at once
+    // A key sent as `null` is a key not sent: a client generated from the document sends
+    // every nullable key, and another platform takes the body.
+    let mut with_nulls = body("TAOBAO");
+    for key in ["signSecret", "serviceId", "shopId"] {
+        with_nulls["authInfo"][key] = Value::Null;
+    }
+    let response = app
+        .create_authorization(Some(&token(1, &[AUTH])), &with_nulls)
+        .await;
+    expect_envelope(response, StatusCode::CREATED, 201).await;
+    // A key of another JSON type is the body's type error, as for the other fields.
+    let mut not_text = body("KUAISHOU");
+    not_text["authInfo"]["signSecret"] = json!({"a": 1});
+    let response = app
+        .create_authorization(Some(&token(1, &[AUTH])), &not_text)
+        .await;
+    refused(response, "请求体字段类型不正确：authInfo.signSecret").await;
+    // ... every call: without it, or with no text, the authorization is refused at once
     // rather than failing its first sync.
-    for sign_secret in [
-        None,
-        Some(json!("")),
-        Some(json!("  ")),
-        Some(json!({"a": 1})),
-    ] {
+    for sign_secret in [None, Some(Value::Null), Some(json!("")), Some(json!("  "))] {
         let mut info = json!({ "appKey": APP_KEY, "appSecret": APP_SECRET });
         if let Some(v) = &sign_secret {
             info["signSecret"] = v.clone();
