@@ -55,8 +55,10 @@ pub struct Claims {
     pub sub: i64,
     #[serde(deserialize_with = "int_or_string")]
     pub tenant_id: i64,
-    #[serde(default)]
+    /// Absent or `null`: none (the caller is then named by id, [`AuthUser::name`]).
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub name: String,
+    /// Absent or `null`: no permission (403 where one is needed, not 401).
     #[serde(default, deserialize_with = "list_or_string")]
     pub perms: Vec<String>,
     /// A NumericDate (RFC 7519 §2): seconds, whole or not (a fraction is dropped).
@@ -118,6 +120,10 @@ fn optional_numeric_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>,
     numeric_date(d).map(Some)
 }
 
+fn null_as_empty<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
+}
+
 fn list_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
@@ -125,9 +131,10 @@ fn list_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Err
         List(Vec<String>),
         Str(String),
     }
-    Ok(match ListOrString::deserialize(d)? {
-        ListOrString::List(v) => v,
-        ListOrString::Str(s) => s
+    Ok(match Option::<ListOrString>::deserialize(d)? {
+        None => Vec::new(),
+        Some(ListOrString::List(v)) => v,
+        Some(ListOrString::Str(s)) => s
             .split([' ', ','])
             .filter(|p| !p.is_empty())
             .map(str::to_owned)
@@ -308,7 +315,7 @@ impl FromRequest for AuthUser {
             AuthUser {
                 user_id: UserId::new(c.sub),
                 tenant_id: TenantId::new(c.tenant_id),
-                name: display_name(&c.name),
+                name: display_name(c.sub, &c.name),
                 perms: c.perms,
             }
         });
@@ -322,15 +329,22 @@ const NAME_MAX_CHARS: usize = 64;
 /// The token's `name` as the operation log keeps it: control characters removed (a NUL cannot be
 /// stored in PostgreSQL text, a newline forges log lines), trimmed, at most
 /// [`NAME_MAX_CHARS`] characters. The identity service signs the name; this only keeps a
-/// stray byte from failing the request it rides on.
-fn display_name(name: &str) -> String {
-    name.chars()
+/// stray byte from failing the request it rides on. A token without one (or only control
+/// characters) names the caller by id, `用户 7`, so a note like "已由 … 取消" names someone.
+fn display_name(user: i64, name: &str) -> String {
+    let shown: String = name
+        .chars()
         .filter(|c| !c.is_control())
         .collect::<String>()
         .trim()
         .chars()
         .take(NAME_MAX_CHARS)
-        .collect()
+        .collect();
+    if shown.is_empty() {
+        format!("用户 {user}")
+    } else {
+        shown
+    }
 }
 
 /// A permission a handler needs, as a type: the parameter of [`Authorized`].
@@ -404,13 +418,31 @@ mod tests {
 
     #[test]
     fn a_name_keeps_no_control_characters_and_a_bounded_length() {
-        assert_eq!(display_name("张\u{0}三\n"), "张三");
-        assert_eq!(display_name("  李四\r\n伪造的日志行 "), "李四伪造的日志行");
+        assert_eq!(display_name(7, "张\u{0}三\n"), "张三");
         assert_eq!(
-            display_name(&"长".repeat(100)).chars().count(),
+            display_name(7, "  李四\r\n伪造的日志行 "),
+            "李四伪造的日志行"
+        );
+        assert_eq!(
+            display_name(7, &"长".repeat(100)).chars().count(),
             NAME_MAX_CHARS
         );
-        assert_eq!(display_name(""), "");
+        assert_eq!(display_name(7, ""), "用户 7");
+        assert_eq!(display_name(7, " \u{0} "), "用户 7");
+    }
+
+    #[test]
+    fn a_null_name_or_perms_is_none_not_an_invalid_token() {
+        let v = JwtVerifier::from_settings(&settings()).unwrap();
+        let token = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &serde_json::json!({"sub": "7", "tenant_id": 1, "name": null, "perms": null,
+                                "exp": chrono::Utc::now().timestamp() + 60}),
+            &EncodingKey::from_secret(b"s3cret"),
+        )
+        .unwrap();
+        let claims = v.verify(&token).expect("a valid token");
+        assert_eq!((claims.name.as_str(), claims.perms.len()), ("", 0));
     }
 
     #[test]
