@@ -87,6 +87,7 @@ diesel::table! {
         sync_time -> Timestamptz,
         process_status -> Text,
         unreadable_raw_data -> Nullable<Text>,
+        pending_since -> Timestamptz,
     }
 }
 

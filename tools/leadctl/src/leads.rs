@@ -231,20 +231,30 @@ async fn print_status(conn: &mut AsyncPgConnection) -> anyhow::Result<()> {
             note(&c.key_id)
         );
     }
+    // Since when the oldest has waited (`pending_since`): orders a rotation handed back wait
+    // since it began, newly synced ones seconds. The rotation's sweep is done once none waits
+    // since before the rotation's start.
     #[derive(diesel::QueryableByName)]
     struct Pending {
         #[diesel(sql_type = BigInt)]
         n: i64,
+        #[diesel(sql_type = Nullable<diesel::sql_types::Timestamptz>)]
+        oldest: Option<chrono::DateTime<chrono::Utc>>,
     }
-    let pending: Vec<Pending> = diesel::sql_query(
-        "SELECT count(*) AS n FROM t_ecom_order_raw WHERE process_status = 'PENDING'",
+    let pending: Pending = diesel::sql_query(
+        "SELECT count(*) AS n, min(pending_since) AS oldest FROM t_ecom_order_raw \
+         WHERE process_status = 'PENDING'",
     )
-    .load(conn)
+    .get_result(conn)
     .await?;
-    println!(
-        "{} raw orders waiting for order-processor",
-        <[Pending]>::first(&pending).map_or(0, |p| p.n)
-    );
+    match pending.oldest {
+        Some(oldest) => println!(
+            "{} raw orders waiting for order-processor, the oldest since {}",
+            pending.n,
+            oldest.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ),
+        None => println!("0 raw orders waiting for order-processor"),
+    }
     Ok(())
 }
 
@@ -265,17 +275,21 @@ fn key_label(key_id: &str) -> String {
 /// buyer is rebuilt: lookups find identities under the old key, the rebuild writes them under
 /// the new one and deletes the old rows, except phones revealed before the rotation and known
 /// nowhere else (their numbers are not kept): they stay under the old key, found while it is
-/// configured. When `status` shows no raw order waiting, the rebuild is done.
+/// configured. When `status` shows no raw order waiting since the rotation's start, the rebuild
+/// is done (orders synced meanwhile wait seconds).
 pub async fn rotate() -> anyhow::Result<()> {
     let mut conn = connect().await?;
+    let started = chrono::Utc::now();
     let n = conn
         .transaction::<usize, anyhow::Error, _>(|conn| {
             Box::pin(async move { requeue(conn, None, None).await })
         })
         .await?;
     println!(
-        "{n} raw orders handed back to order-processor to re-index their buyers (orders synced \
-         within [processing] pending_after_secs wait that long first; `status` shows them go)"
+        "{n} raw orders handed back to order-processor at {} to re-index their buyers (orders \
+         synced within [processing] pending_after_secs wait that long first); the rotation is \
+         done once `status` shows no order waiting since then",
+        started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     );
     print_status(&mut conn).await
 }

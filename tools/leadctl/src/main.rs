@@ -11,8 +11,8 @@
 //!   all of their orders (after a model change, say), keeping lead ids and sales decisions; with
 //!   `--set-aside`, hand back only the raw orders order-processor set aside (once their cause,
 //!   a data key a replica lacked, say, is mended).
-//! - `leadctl blind-index status|rotate`: identities per blind-index key; re-index every buyer
-//!   under a new key (procedure in the README).
+//! - `leadctl blind-index status|rotate`: identities per blind-index key and the orders waiting;
+//!   hand every order back for its buyer to be indexed under a new key (procedure in the README).
 //! - `leadctl data-key status|reseal [--batch 500]`: sealed values per data key id; seal every
 //!   value again under the current key, so that an old key can be retired (procedure in the
 //!   README).
@@ -157,7 +157,8 @@ enum LeadsCommand {
 enum BlindIndexCommand {
     /// Identities per key id, and raw orders still waiting.
     Status,
-    /// Re-index every buyer under the current key (configure the new key first).
+    /// Hand every processed order back to order-processor, which indexes its buyer again under
+    /// the current key (configure the new key first; `status` follows it).
     Rotate,
 }
 

@@ -106,13 +106,17 @@ pub async fn set_aside(conn: &mut AsyncPgConnection, id: i64, reason: &str) -> Q
         .await
 }
 
-/// How many rows wait for processing (`PENDING`), and when the oldest of them was stored.
+/// How many rows wait for processing (`PENDING`), and since when the oldest of them has waited
+/// (`pending_since`: stored, stored again changed, or handed back; migration 48).
 pub async fn pending_backlog(
     conn: &mut AsyncPgConnection,
 ) -> QueryResult<(i64, Option<chrono::DateTime<chrono::Utc>>)> {
     raw::table
         .filter(raw::process_status.eq(RawOrderStatus::Pending.as_str()))
-        .select((diesel::dsl::count_star(), diesel::dsl::min(raw::sync_time)))
+        .select((
+            diesel::dsl::count_star(),
+            diesel::dsl::min(raw::pending_since),
+        ))
         .first(conn)
         .await
 }

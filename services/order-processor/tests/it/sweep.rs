@@ -249,7 +249,16 @@ async fn the_backlog_counts_the_orders_waiting_and_how_long_the_oldest_has() {
     // The first was stored an hour ago (its message lost, say).
     let stored_at = chrono::Utc::now() - chrono::Duration::hours(1);
     diesel::update(t_ecom_order_raw::table.find(ids[0]))
-        .set(t_ecom_order_raw::sync_time.eq(stored_at))
+        .set((
+            t_ecom_order_raw::sync_time.eq(stored_at),
+            t_ecom_order_raw::pending_since.eq(stored_at),
+        ))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    // Stored again while it waits: it keeps waiting since then.
+    diesel::update(t_ecom_order_raw::table.find(ids[0]))
+        .set(t_ecom_order_raw::process_status.eq("PENDING"))
         .execute(&mut conn)
         .await
         .unwrap();
@@ -264,6 +273,22 @@ async fn the_backlog_counts_the_orders_waiting_and_how_long_the_oldest_has() {
     assert_eq!(pending_backlog(&mut conn).await.unwrap().0, 1);
     run.process(&ids[..1]).await;
     assert_eq!(pending_backlog(&mut conn).await.unwrap(), (0, None));
+
+    // Handed back an hour after it was stored (`leadctl leads rebuild`, a rotation): it waits
+    // since now, not since it was stored, so a planned rebuild does not read as stuck.
+    let handed_back = chrono::Utc::now();
+    diesel::update(t_ecom_order_raw::table.find(ids[0]))
+        .set(t_ecom_order_raw::process_status.eq("PENDING"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let (waiting, oldest) = pending_backlog(&mut conn).await.unwrap();
+    assert_eq!(waiting, 1);
+    let oldest = oldest.expect("the handed-back order's time");
+    assert!(
+        (oldest - handed_back).num_seconds().abs() < 60,
+        "{oldest} vs {handed_back}"
+    );
 }
 
 #[tokio::test]
