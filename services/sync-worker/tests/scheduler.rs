@@ -283,3 +283,49 @@ async fn a_scheduled_sync_reads_the_last_day_again_once_a_day() {
         "from the watermark less the overlap: {minutes_ago} minutes ago"
     );
 }
+
+/// `leadgen_shops` (what `LeadgenShopsExpired` watches) counts shops a merchant connected, never
+/// a consent nobody completed: such a row is INVALID without a shop, and no re-authorization
+/// would mend it.
+#[tokio::test]
+async fn shop_counts_leave_out_consents_that_never_connected_a_shop() {
+    use leadgen_db::schema::t_ecom_platform_auth as auth;
+    let db = TestDb::new().await;
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    let set = |id: i64, status: &'static str, shop: Option<&'static str>| {
+        diesel::update(auth::table.find(id)).set((auth::status.eq(status), auth::shop_id.eq(shop)))
+    };
+    let connected = db.active_shop(1, "JD").await;
+    set(connected, "ACTIVE", Some("shop-1"))
+        .execute(&mut conn)
+        .await
+        .expect("connected");
+    let refused = db.active_shop(1, "JD").await;
+    set(refused, "INVALID", Some("shop-2"))
+        .execute(&mut conn)
+        .await
+        .expect("refused later");
+    let abandoned = db.active_shop(2, "JD").await;
+    set(abandoned, "INVALID", None)
+        .execute(&mut conn)
+        .await
+        .expect("abandoned consent");
+    let pending = db.active_shop(2, "JD").await;
+    set(pending, "PENDING_AUTH", None)
+        .execute(&mut conn)
+        .await
+        .expect("pending consent");
+
+    let counts = sync_worker::repo::credentials::count_by_status(&mut conn)
+        .await
+        .expect("count");
+    let of = |status: &str| {
+        counts
+            .iter()
+            .find(|(p, s, _)| p == "JD" && s == status)
+            .map_or(0, |(_, _, n)| *n)
+    };
+    assert_eq!(of("INVALID"), 1, "{counts:?}");
+    assert_eq!(of("ACTIVE"), 1, "{counts:?}");
+    assert_eq!(of("PENDING_AUTH"), 1, "{counts:?}");
+}

@@ -154,12 +154,19 @@ pub async fn due_for_sync(
     .await
 }
 
-/// Shops per `(platform, status)` (aliases of renewed shops excluded).
+/// Shops per `(platform, status)`: aliases of renewed shops excluded, and so are consents that
+/// never connected a shop (INVALID without a shop: a merchant who left the consent page), which
+/// no re-authorization by the operator's hand would mend.
 pub async fn count_by_status(
     conn: &mut AsyncPgConnection,
 ) -> QueryResult<Vec<(String, String, i64)>> {
     auth::table
         .filter(auth::superseded_by.is_null())
+        .filter(
+            auth::shop_id
+                .is_not_null()
+                .or(auth::status.ne(leadgen_domain::AuthStatus::Invalid.as_str())),
+        )
         .group_by((auth::platform_type, auth::status))
         .select((auth::platform_type, auth::status, diesel::dsl::count_star()))
         .load(conn)
