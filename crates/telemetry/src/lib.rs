@@ -48,6 +48,24 @@ impl Drop for TelemetryGuard {
     }
 }
 
+/// Crates whose logs carry message payloads (lapin logs a returned message, body included, at
+/// WARN): kept at ERROR unless the filter names them itself.
+const PAYLOAD_LOGGERS: [&str; 2] = ["lapin", "pinky_swear"];
+
+/// The log filter: `RUST_LOG` when set (a developer's or operator's override), else
+/// `[telemetry] log_filter`; either way the payload loggers stay at ERROR unless it names them,
+/// so `RUST_LOG=debug` does not write events' personal data to the logs.
+fn log_filter(env: Option<&str>, configured: &str) -> Result<EnvFilter, ()> {
+    let chosen = env.filter(|v| !v.trim().is_empty()).unwrap_or(configured);
+    let mut directives = chosen.to_owned();
+    for name in PAYLOAD_LOGGERS {
+        if !chosen.contains(name) {
+            directives.push_str(&format!(",{name}=error"));
+        }
+    }
+    EnvFilter::try_new(directives.trim_start_matches(',')).map_err(|_| ())
+}
+
 /// Installs the global subscriber and propagator for `service`.
 pub fn init(
     settings: &TelemetrySettings,
@@ -55,8 +73,12 @@ pub fn init(
 ) -> Result<TelemetryGuard, TelemetryError> {
     metrics::install(Some(service));
     let provider = tracer_provider(settings, service)?;
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&settings.log_filter))
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "RUST_LOG is tracing's own override, read where tracing would read it"
+    )]
+    let env = std::env::var("RUST_LOG").ok();
+    let filter = log_filter(env.as_deref(), &settings.log_filter)
         .map_err(|_| TelemetryError::Filter(settings.log_filter.clone()))?;
     let fmt_layer = if settings.log_format == "pretty" {
         tracing_subscriber::fmt::layer()
@@ -178,6 +200,28 @@ mod tests {
     use tracing_subscriber::layer::SubscriberExt;
 
     use super::*;
+
+    #[test]
+    fn an_override_keeps_the_payload_loggers_at_error_unless_it_names_them() {
+        let shown = |env: Option<&str>| {
+            log_filter(env, "info,lapin=error,pinky_swear=error")
+                .expect("a valid filter")
+                .to_string()
+        };
+        for env in [Some("debug"), Some("trace,hyper=info"), Some(" "), None] {
+            let filter = shown(env);
+            assert!(filter.contains("lapin=error"), "{env:?}: {filter}");
+            assert!(filter.contains("pinky_swear=error"), "{env:?}: {filter}");
+        }
+        assert!(shown(Some("debug")).contains("debug"));
+        // Named on purpose: the operator asked for them.
+        let named = shown(Some("info,lapin=debug"));
+        assert!(
+            named.contains("lapin=debug") && !named.contains("lapin=error"),
+            "{named}"
+        );
+        assert!(log_filter(Some("info,[unclosed"), "info").is_err());
+    }
 
     #[test]
     fn trace_context_travels_out_and_back_in() {
