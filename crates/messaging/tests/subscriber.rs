@@ -74,11 +74,18 @@ async fn a_subscriber_binds_lead_events_and_nothing_else() {
         .expect("the team's user connects");
     let own = channel(&connection).await;
     let queue = format!("{team}.lead-events");
+    // Declared as the AsyncAPI document advises: a quorum queue with a dead-letter exchange of
+    // the team's own and a delivery limit.
     let mut args = FieldTable::default();
     args.insert(
         ShortString::from("x-queue-type"),
         AMQPValue::LongString(LongString::from(b"quorum".to_vec())),
     );
+    args.insert(
+        ShortString::from("x-dead-letter-exchange"),
+        AMQPValue::LongString(LongString::from(format!("{team}.dlx").into_bytes())),
+    );
+    args.insert(ShortString::from("x-delivery-limit"), AMQPValue::LongInt(5));
     let durable = QueueDeclareOptions {
         durable: true,
         ..QueueDeclareOptions::default()
@@ -190,10 +197,33 @@ async fn a_subscriber_binds_lead_events_and_nothing_else() {
     );
 
     let _ = connection.close(200, "done").await;
+    // The team's queues are bounded by a policy of its own while it exists.
+    let limits = format!("{team}-limits");
+    assert!(policies().contains(&limits), "{}", policies());
+    // Revoked with its queues: the user, its queues and the policy are gone.
+    script(&["--team", &team, "--revoke", "--delete-queues"]);
     let admin = broker.consumer_channel().await.expect("admin channel");
-    let _ = admin
-        .queue_delete(&queue, lapin::options::QueueDeleteOptions::default())
+    let gone = admin
+        .queue_declare(
+            &queue,
+            QueueDeclareOptions {
+                passive: true,
+                ..QueueDeclareOptions::default()
+            },
+            FieldTable::default(),
+        )
         .await;
-    script(&["--team", &team, "--revoke"]);
+    let error = format!("{:?}", gone.expect_err("the team's queue is deleted"));
+    assert!(error.contains("NOT_FOUND"), "{error}");
+    assert!(!policies().contains(&limits), "{}", policies());
     broker.close().await;
+}
+
+/// The broker's policies, as `rabbitmqctl` lists them.
+fn policies() -> String {
+    let output = Command::new("rabbitmqctl")
+        .args(["-q", "list_policies", "--no-table-headers"])
+        .output()
+        .expect("rabbitmqctl list_policies");
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
