@@ -30,6 +30,16 @@ promtool check config "$TMP/prometheus.yml"
 promtool check rules "$HERE/alerts.yml"
 promtool test rules "$HERE/alerts.test.yml"
 
+# ---- Every alert is named in the README's list (operators read that list first).
+UNLISTED=()
+while read -r name; do
+    grep -q "\`$name\`" "$LEADGEN_REPO_ROOT/README.md" || UNLISTED+=("$name")
+done < <(sed -n 's/^ *- alert: *\([A-Za-z0-9_]*\).*/\1/p' "$HERE/alerts.yml")
+if [ "${#UNLISTED[@]}" -gt 0 ]; then
+    echo "deploy/prometheus/check.sh: alerts missing from README.md's list of alert rules: ${UNLISTED[*]}" >&2
+    exit 1
+fi
+
 [ "$SELF_TEST" -eq 1 ] || exit 0
 
 # ---- Self-test: each break below must make `promtool test rules` fail.

@@ -12,5 +12,6 @@ ensure_packages
 ensure_prometheus
 ensure_schemathesis
 start_postgres
+ensure_postgres_login
 start_rabbitmq
 log "PostgreSQL and RabbitMQ are up"

@@ -106,7 +106,7 @@ ensure_packages() {
     python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
     [ "${#missing[@]}" -eq 0 ] && return 0
 
-    [ "$(id -u)" -eq 0 ] || die "missing packages (${missing[*]}); install them as root: apt-get install -y ${missing[*]}"
+    [ "$(id -u)" -eq 0 ] || die "missing packages (${missing[*]}): run \`sudo make deps\` once (it installs them and lets the local setup connect to PostgreSQL as postgres), or install them as root: apt-get install -y ${missing[*]}"
     log "installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
@@ -201,6 +201,27 @@ start_postgres() {
         [ "$SECONDS" -lt "$deadline" ] || die "PostgreSQL is not accepting connections on 127.0.0.1:5432 after 60s"
         sleep 0.5
     done
+}
+
+# ensure_postgres_login: the local setup connects as `postgres` without a password on
+# 127.0.0.1. A cluster that asks for one (Debian's default, scram-sha-256) is given the two trust
+# lines when run as root, once; otherwise the lines to add are printed.
+ensure_postgres_login() {
+    psql -h 127.0.0.1 -U postgres -d postgres -w -tAc 'SELECT 1' >/dev/null 2>&1 && return 0
+    local lines='host all all 127.0.0.1/32 trust\nhost all all ::1/128 trust' hba version found=0
+    if [ "$(id -u)" -eq 0 ]; then
+        for hba in /etc/postgresql/*/main/pg_hba.conf; do
+            [ -f "$hba" ] || continue
+            found=1
+            grep -q '^host all all 127.0.0.1/32 trust' "$hba" && continue
+            log "trusting local TCP connections in $hba"
+            sed -i "1i $lines" "$hba"
+            version=$(basename "$(dirname "$(dirname "$hba")")")
+            pg_ctlcluster --skip-systemctl-redirect "$version" main reload >/dev/null 2>&1 || true
+        done
+        [ "$found" -eq 1 ] && psql -h 127.0.0.1 -U postgres -d postgres -w -tAc 'SELECT 1' >/dev/null 2>&1 && return 0
+    fi
+    die "cannot connect to PostgreSQL on 127.0.0.1:5432 as postgres without a password: run \`sudo make deps\`, or put these lines first in pg_hba.conf and reload: $(printf "$lines" | tr '\n' ';')"
 }
 
 start_rabbitmq() {
