@@ -252,7 +252,7 @@ async fn purge_buyers(
         .await?
         .into_iter()
         .unzip();
-    identities::drop_stale(conn, leads).await?;
+    identities::drop_stale(conn, tenant, leads).await?;
 
     // An order a batch linked to these buyers before the identity locks were taken (that batch
     // has committed since): its row is taken now.

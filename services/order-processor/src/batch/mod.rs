@@ -338,6 +338,6 @@ async fn write_leads(
     rebuilt.identities.dedup_by(|a, b| a.key_hash == b.key_hash);
     identities::upsert_many(conn, &mut rebuilt.identities).await?;
     let leads: Vec<i64> = rebuilt.rows.iter().map(|r| r.id).collect();
-    identities::drop_stale(conn, &leads).await?;
+    identities::drop_stale(conn, tenant, &leads).await?;
     Ok(())
 }

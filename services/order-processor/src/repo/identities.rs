@@ -61,7 +61,8 @@ pub async fn upsert_many(
         .await
 }
 
-/// Removes indexes written under keys that have since rotated.
+/// Deletes these identities of `tenant`: indexes written under keys that have since rotated,
+/// or no longer carried by their lead's orders ([`drop_stale`]).
 pub async fn delete(
     conn: &mut AsyncPgConnection,
     tenant: TenantId,
@@ -89,17 +90,41 @@ pub async fn repoint(conn: &mut AsyncPgConnection, from: &[i64], to: i64) -> Que
         .await
 }
 
-/// Deletes the identities of `leads` that none of their orders carries any more: an order whose
-/// later version names another receiver (a PDD order first sent to a friend's phone, then
-/// corrected) must not leave its old identity pointing at this buyer, or the friend's first
-/// order would merge into them, for good. Also after a retention purge unlinked orders.
-pub async fn drop_stale(conn: &mut AsyncPgConnection, leads: &[i64]) -> QueryResult<usize> {
-    diesel::sql_query(
-        "DELETE FROM t_lead_identity i WHERE i.lead_id = ANY($1) AND NOT EXISTS \
-         (SELECT 1 FROM t_ecom_order_processed p \
-          WHERE p.user_id = i.lead_id AND i.key_hash = ANY(p.identity_keys))",
+/// Deletes the identities of `leads` (of `tenant`) that none of their orders carries any more:
+/// an order whose later version names another receiver (a PDD order first sent to a friend's
+/// phone, then corrected) must not leave its old identity pointing at this buyer, or the
+/// friend's first order would merge into them, for good. Also after a retention purge unlinked
+/// orders.
+///
+/// Found per lead, its identities and then its orders, each through its lead index (a lookup
+/// per key, [`crate::repo`]; the `OFFSET 0` in `NOT EXISTS` keeps it a lookup per identity
+/// rather than an anti-join); usually none, and then nothing is deleted.
+pub async fn drop_stale(
+    conn: &mut AsyncPgConnection,
+    tenant: TenantId,
+    leads: &[i64],
+) -> QueryResult<usize> {
+    #[derive(QueryableByName)]
+    struct Stale {
+        #[diesel(sql_type = Text)]
+        key_hash: String,
+    }
+    if leads.is_empty() {
+        return Ok(0);
+    }
+    // Lead ids are unique across tenants: the lookup needs no tenant condition, and one would
+    // only tempt the planner into the tenant's whole range of the primary key.
+    let stale: Vec<Stale> = diesel::sql_query(
+        "SELECT i.key_hash FROM unnest($1::int8[]) AS l(lead_id) \
+         CROSS JOIN LATERAL (SELECT i.key_hash FROM t_lead_identity i \
+                             WHERE i.lead_id = l.lead_id OFFSET 0) i \
+         WHERE NOT EXISTS (SELECT 1 FROM t_ecom_order_processed p \
+                           WHERE p.user_id = l.lead_id AND i.key_hash = ANY(p.identity_keys) \
+                           OFFSET 0)",
     )
-    .bind::<diesel::sql_types::Array<diesel::sql_types::Int8>, _>(leads)
-    .execute(conn)
-    .await
+    .bind::<Array<Int8>, _>(leads)
+    .load(conn)
+    .await?;
+    let stale: Vec<String> = stale.into_iter().map(|s| s.key_hash).collect();
+    delete(conn, tenant, &stale).await
 }

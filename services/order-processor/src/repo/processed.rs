@@ -200,9 +200,8 @@ impl From<String> for StoredStatus {
     }
 }
 
-/// Every order of `leads`. A join on the lead ids rather than `user_id = ANY(…)`, whose generic
-/// plan made on a nearly empty table (a fresh install's first backlog) kept scanning the whole
-/// table as it grew.
+/// Every order of `leads`: per lead, its orders through the lead index (a lookup
+/// per key, [`crate::repo`]).
 pub async fn of_leads(
     conn: &mut AsyncPgConnection,
     tenant: TenantId,
@@ -212,8 +211,9 @@ pub async fn of_leads(
         "SELECT p.id, p.user_id, p.platform_id, p.platform_type, p.raw_order_id, p.order_id, \
                 p.status, p.amount_fen, p.order_time, p.order_created_at, p.paid_at, \
                 p.refunded, p.partial_refund_fen, p.product_info, p.contact_info \
-         FROM t_ecom_order_processed p \
-         JOIN unnest($2::int8[]) AS l(user_id) ON p.user_id = l.user_id \
+         FROM unnest($2::int8[]) AS l(user_id) \
+         CROSS JOIN LATERAL (SELECT * FROM t_ecom_order_processed p \
+                             WHERE p.user_id = l.user_id OFFSET 0) p \
          WHERE p.tenant_id = $1",
     )
     .bind::<Int8, _>(tenant.get())
