@@ -190,6 +190,7 @@ diesel::table! {
         rescored_at -> Nullable<Timestamptz>,
         as_of -> Nullable<Timestamptz>,
         lease_until -> Nullable<Timestamptz>,
+        dirty_since -> Nullable<Timestamptz>,
     }
 }
 

@@ -20,7 +20,8 @@ pub async fn distributions(
         .await
 }
 
-/// Records that leads of these shops changed (one statement, in platform order).
+/// Records that leads of these shops changed (one statement, in platform order). The first
+/// change since the shop's last rescore also starts its `dirty_since`.
 pub async fn mark_dirty(
     conn: &mut AsyncPgConnection,
     tenant: TenantId,
@@ -33,10 +34,12 @@ pub async fn mark_dirty(
         return Ok(0);
     }
     diesel::sql_query(
-        "INSERT INTO t_lead_shop_stats (platform_id, tenant_id, dirty_seq, dirty_at) \
-         SELECT p, $2, 1, now() FROM unnest($1::int8[]) AS p ORDER BY p \
+        "INSERT INTO t_lead_shop_stats (platform_id, tenant_id, dirty_seq, dirty_at, dirty_since) \
+         SELECT p, $2, 1, now(), now() FROM unnest($1::int8[]) AS p ORDER BY p \
          ON CONFLICT (platform_id) DO UPDATE \
-         SET dirty_seq = t_lead_shop_stats.dirty_seq + 1, dirty_at = now()",
+         SET dirty_seq = t_lead_shop_stats.dirty_seq + 1, dirty_at = now(), \
+             dirty_since = CASE WHEN t_lead_shop_stats.dirty_seq > t_lead_shop_stats.rescored_seq \
+                                THEN coalesce(t_lead_shop_stats.dirty_since, now()) ELSE now() END",
     )
     .bind::<Array<Int8>, _>(ids)
     .bind::<Int8, _>(tenant.get())
@@ -56,10 +59,11 @@ pub struct Claimed {
 }
 
 /// Claims one shop whose leads changed and settled (no change for `settle` and none of its raw
-/// orders still waiting to be processed, or waiting longer than `max_wait`), or whose scores
-/// are older than `as_of`; leases it for `lease`. A backlog whose batches are slower than
-/// `settle` is not rescored midway: every lead would be rewritten only for the next batches
-/// to change it again.
+/// orders still waiting to be processed), or whose first change not yet rescored is older than
+/// `max_wait` (`dirty_since`), or whose scores are older than `as_of`; leases it for `lease`.
+/// A backlog whose batches are slower than `settle` is not rescored midway, nor at its start:
+/// every lead would be rewritten only for the next batches to change it again, while the
+/// rescore and the batches wait on each other's lead locks.
 pub async fn claim(
     conn: &mut AsyncPgConnection,
     as_of: DateTime<Utc>,
@@ -77,8 +81,8 @@ pub async fn claim(
                           SELECT 1 FROM t_ecom_order_raw r \
                           WHERE r.platform_id = t_lead_shop_stats.platform_id \
                             AND r.process_status = 'PENDING')) \
-                        OR coalesce(rescored_at, '-infinity') < now() - $3)) \
-                  OR as_of IS NULL OR as_of < $1) \
+                        OR coalesce(dirty_since, dirty_at) < now() - $3)) \
+                  OR as_of < $1) \
            ORDER BY dirty_at NULLS LAST, platform_id LIMIT 1 FOR UPDATE SKIP LOCKED) \
          RETURNING s.platform_id, s.tenant_id, s.dirty_seq",
     )
@@ -106,7 +110,8 @@ pub async fn extend(
     .await
 }
 
-/// Records a finished rescore up to `seq` and the new distribution; releases the lease.
+/// Records a finished rescore up to `seq` and the new distribution; releases the lease. Changes
+/// marked while it ran (after `seq`) wait since now for the next one.
 pub async fn finish(
     conn: &mut AsyncPgConnection,
     platform_id: i64,
@@ -114,16 +119,18 @@ pub async fn finish(
     as_of: DateTime<Utc>,
     distribution: serde_json::Value,
 ) -> QueryResult<usize> {
-    diesel::update(stats::table.find(platform_id))
-        .set((
-            stats::rescored_seq.eq(seq),
-            stats::rescored_at.eq(diesel::dsl::now),
-            stats::as_of.eq(as_of),
-            stats::distribution.eq(distribution),
-            stats::lease_until.eq(None::<DateTime<Utc>>),
-        ))
-        .execute(conn)
-        .await
+    diesel::sql_query(
+        "UPDATE t_lead_shop_stats SET rescored_seq = $2, rescored_at = now(), as_of = $3, \
+           distribution = $4, lease_until = NULL, \
+           dirty_since = CASE WHEN dirty_seq > $2 THEN now() END \
+         WHERE platform_id = $1",
+    )
+    .bind::<Int8, _>(platform_id)
+    .bind::<Int8, _>(seq)
+    .bind::<Timestamptz, _>(as_of)
+    .bind::<diesel::sql_types::Jsonb, _>(distribution)
+    .execute(conn)
+    .await
 }
 
 /// Marks a shop just rescored to be rescored again once `wait` from now is over (its leads
@@ -135,7 +142,8 @@ pub async fn again_after(
 ) -> QueryResult<usize> {
     diesel::sql_query(
         "UPDATE t_lead_shop_stats SET dirty_seq = dirty_seq + 1, dirty_at = now(), \
-         lease_until = now() + $2 WHERE platform_id = $1",
+         dirty_since = coalesce(dirty_since, now()), lease_until = now() + $2 \
+         WHERE platform_id = $1",
     )
     .bind::<Int8, _>(platform_id)
     .bind::<Interval, _>(pg_interval(wait))

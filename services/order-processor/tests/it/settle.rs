@@ -1,6 +1,7 @@
 //! Announcements and processing out of step: a changed shop counts as settled for its rescore
 //! only when none of its raw orders still waits to be processed (a backlog whose batches are
-//! slower than the settle time is not rescored midway; the longest wait still bounds it), and
+//! slower than the settle time is not rescored midway, nor at its start; the longest wait,
+//! counted from the first change not yet rescored, still bounds it), and
 //! a `RawOrdersFetched` that comes after its orders were processed (by the pending sweep)
 //! is not processed again (its shop would be marked changed and rescored for nothing).
 
@@ -27,13 +28,30 @@ fn spec(shop: usize, id: &str, buyer: &str) -> Spec {
 #[tokio::test]
 async fn a_shop_with_raw_orders_waiting_is_not_settled_until_they_are_processed() {
     let run = Run::new().await;
-    let first = run.store(&[spec(0, "s1", "A")], "PENDING").await;
-    run.process(&first).await;
-    // The shop's first rescore (a shop never rescored is due at once), then a wait of an
-    // hour at the longest: only settling claims it.
-    run.rescore_all().await;
+    // A wait of an hour at the longest: only settling claims the shop here.
     let mut rescore = run.rescore(3);
     rescore.max_wait = Duration::from_secs(3_600);
+    // A new shop's first batch, with more of its orders still to come, is not rescored at once
+    // (a shop never rescored used to count as waiting since for ever: rescored alongside its
+    // backfill, then again at its end).
+    let first = run.store(&[spec(0, "s1", "A")], "PENDING").await;
+    run.process(&first).await;
+    let second = run.store(&[spec(0, "s1b", "A2")], "PENDING").await;
+    assert_eq!(
+        rescore.rescore_once().await.unwrap(),
+        None,
+        "a new shop whose orders still come"
+    );
+    run.process(&second).await;
+    let done = rescore.rescore_once().await.unwrap();
+    assert_eq!(done.map(|d| d.leads), Some(2), "settled");
+    // Rescored two hours ago: the first change since does not make it due at once either (the
+    // longest wait counts from that change, not from the last rescore).
+    let mut conn = leadgen_db::conn(&run.db.pool).await.unwrap();
+    diesel::sql_query("UPDATE t_lead_shop_stats SET rescored_at = now() - interval '2 hours'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
 
     let processed = run.store(&[spec(0, "s2", "B")], "PENDING").await;
     run.process(&processed).await;
@@ -50,17 +68,21 @@ async fn a_shop_with_raw_orders_waiting_is_not_settled_until_they_are_processed(
     let done = rescore.rescore_once().await.unwrap();
     assert_eq!(
         done.map(|d| (d.platform_id, d.leads)),
-        Some((run.shops[0], 3))
+        Some((run.shops[0], 4))
     );
     assert_eq!(rescore.rescore_once().await.unwrap(), None);
 
-    // The longest wait bounds it: a shop whose orders keep waiting is rescored all the same.
-    let mut bounded = run.rescore(3);
-    bounded.max_wait = Duration::ZERO;
+    // The longest wait bounds it: a shop whose orders keep waiting is rescored all the same,
+    // once its first change not yet rescored is that old.
     run.process(&run.store(&[spec(0, "s4", "E")], "PENDING").await)
         .await;
     run.store(&[spec(0, "s5", "F")], "PENDING").await;
-    let done = bounded.rescore_once().await.unwrap();
+    assert_eq!(rescore.rescore_once().await.unwrap(), None);
+    diesel::sql_query("UPDATE t_lead_shop_stats SET dirty_since = now() - interval '2 hours'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let done = rescore.rescore_once().await.unwrap();
     assert_eq!(done.map(|d| d.platform_id), Some(run.shops[0]));
 }
 
