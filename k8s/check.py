@@ -83,6 +83,7 @@ SECRET_TOML_KEYS = {
     "blind_index_previous_keys",
     "hmac_secret",
     "public_key_pem",
+    "additional_public_keys_pem",
     "password",
 }
 

@@ -159,13 +159,14 @@ pub enum AuthConfigError {
 /// Verifies bearer tokens.
 #[derive(Clone)]
 pub struct JwtVerifier {
-    key: Arc<DecodingKey>,
+    /// The current key first, then `[auth] additional_public_keys_pem` (RS256).
+    keys: Arc<Vec<DecodingKey>>,
     validation: Validation,
 }
 
 impl JwtVerifier {
     pub fn from_settings(settings: &AuthSettings) -> Result<Self, AuthConfigError> {
-        let (algorithm, key) = match settings.algorithm.as_str() {
+        let (algorithm, keys) = match settings.algorithm.as_str() {
             "HS256" => {
                 let secret = settings
                     .hmac_secret
@@ -173,7 +174,7 @@ impl JwtVerifier {
                     .ok_or(AuthConfigError::MissingSecret)?;
                 (
                     Algorithm::HS256,
-                    DecodingKey::from_secret(secret.expose_secret().as_bytes()),
+                    vec![DecodingKey::from_secret(secret.expose_secret().as_bytes())],
                 )
             }
             "RS256" => {
@@ -181,9 +182,15 @@ impl JwtVerifier {
                     .public_key_pem
                     .as_ref()
                     .ok_or(AuthConfigError::BadPublicKey)?;
-                let key = DecodingKey::from_rsa_pem(pem.as_bytes())
-                    .map_err(|_| AuthConfigError::BadPublicKey)?;
-                (Algorithm::RS256, key)
+                let keys = std::iter::once(pem)
+                    .chain(&settings.additional_public_keys_pem)
+                    .filter(|pem| !pem.trim().is_empty())
+                    .map(|pem| {
+                        DecodingKey::from_rsa_pem(pem.trim().as_bytes())
+                            .map_err(|_| AuthConfigError::BadPublicKey)
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                (Algorithm::RS256, keys)
             }
             other => return Err(AuthConfigError::Algorithm(other.to_owned())),
         };
@@ -221,7 +228,7 @@ impl JwtVerifier {
             None => validation.validate_aud = false,
         }
         Ok(JwtVerifier {
-            key: Arc::new(key),
+            keys: Arc::new(keys),
             validation,
         })
     }
@@ -239,8 +246,9 @@ impl JwtVerifier {
     pub fn verify(&self, token: &str) -> Option<Claims> {
         let now = chrono::Utc::now().timestamp();
         let leeway = self.validation.leeway as i64;
-        jsonwebtoken::decode::<Verified>(token, &self.key, &self.validation)
-            .ok()
+        self.keys
+            .iter()
+            .find_map(|key| jsonwebtoken::decode::<Verified>(token, key, &self.validation).ok())
             .map(|d| d.claims)
             .filter(|v| v.claims.exp >= now - leeway)
             .filter(|v| v.nbf.is_none_or(|nbf| nbf <= now + leeway))
@@ -411,6 +419,7 @@ mod tests {
             algorithm: "HS256".into(),
             hmac_secret: Some(SecretString::from("s3cret".to_owned())),
             public_key_pem: None,
+            additional_public_keys_pem: Vec::new(),
             issuer: None,
             audience: None,
         }
@@ -429,6 +438,59 @@ mod tests {
         );
         assert_eq!(display_name(7, ""), "用户 7");
         assert_eq!(display_name(7, " \u{0} "), "用户 7");
+    }
+
+    #[test]
+    fn rs256_tokens_verify_under_the_current_key_or_an_additional_one() {
+        let (a_key, a_pub) = (
+            include_str!("../tests/fixtures/test-rsa-a.key.pem"),
+            include_str!("../tests/fixtures/test-rsa-a.pub.pem"),
+        );
+        let (b_key, b_pub) = (
+            include_str!("../tests/fixtures/test-rsa-b.key.pem"),
+            include_str!("../tests/fixtures/test-rsa-b.pub.pem"),
+        );
+        let signed_by = |private: &str| {
+            jsonwebtoken::encode(
+                &Header::new(Algorithm::RS256),
+                &serde_json::json!({"sub": "7", "tenant_id": 1,
+                                    "exp": chrono::Utc::now().timestamp() + 60}),
+                &EncodingKey::from_rsa_pem(private.as_bytes()).unwrap(),
+            )
+            .unwrap()
+        };
+        let verifier = |current: &str, additional: &[&str]| {
+            JwtVerifier::from_settings(&AuthSettings {
+                algorithm: "RS256".into(),
+                hmac_secret: None,
+                public_key_pem: Some(current.to_owned()),
+                additional_public_keys_pem: additional.iter().map(|k| (*k).to_owned()).collect(),
+                issuer: None,
+                audience: None,
+            })
+            .unwrap()
+        };
+        // One key: only its tokens.
+        let only_a = verifier(a_pub, &[]);
+        assert!(only_a.verify(&signed_by(a_key)).is_some());
+        assert!(only_a.verify(&signed_by(b_key)).is_none());
+        // During the identity service's rotation both verify, whichever is current.
+        for both in [verifier(a_pub, &[b_pub]), verifier(b_pub, &[a_pub])] {
+            assert!(both.verify(&signed_by(a_key)).is_some());
+            assert!(both.verify(&signed_by(b_key)).is_some());
+        }
+        // An additional key that is no key stops the start, as the current one does.
+        assert!(matches!(
+            JwtVerifier::from_settings(&AuthSettings {
+                algorithm: "RS256".into(),
+                hmac_secret: None,
+                public_key_pem: Some(a_pub.to_owned()),
+                additional_public_keys_pem: vec!["not a key".into()],
+                issuer: None,
+                audience: None,
+            }),
+            Err(AuthConfigError::BadPublicKey)
+        ));
     }
 
     #[test]

@@ -187,6 +187,7 @@ fn environment() -> config::Environment {
         .with_list_parse_key("crypto.blind_index_previous_keys")
         .with_list_parse_key("oauth.allowed_redirect_origins")
         .with_list_parse_key("oauth.allowed_callback_origins")
+        .with_list_parse_key("auth.additional_public_keys_pem")
 }
 
 #[cfg(test)]

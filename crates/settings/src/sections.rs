@@ -123,6 +123,12 @@ pub struct AuthSettings {
     /// PEM public key for `RS256`.
     #[serde(default)]
     pub public_key_pem: Option<String>,
+    /// More PEM public keys a token may verify under (`RS256`): the identity service's next key
+    /// before it signs with it, or its last one until the tokens it signed have expired, so that
+    /// its key rotates without refusing anyone's token. The environment gives them
+    /// comma-separated.
+    #[serde(default)]
+    pub additional_public_keys_pem: Vec<String>,
     /// Expected `iss`, when set.
     #[serde(default)]
     pub issuer: Option<String>,

@@ -250,6 +250,7 @@ pub fn auth_settings() -> AuthSettings {
         algorithm: "HS256".into(),
         hmac_secret: Some(SecretString::from(JWT_SECRET.to_owned())),
         public_key_pem: None,
+        additional_public_keys_pem: Vec::new(),
         issuer: None,
         audience: None,
     }
