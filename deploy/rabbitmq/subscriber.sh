@@ -5,7 +5,8 @@
 # keys have three words, `lead.updated.v1`; bind exact keys or `lead.#`, as `lead.*` matches none), and
 # publish nowhere on this module's exchanges (so it can neither start syncs nor forge events for
 # other teams). A policy bounds the team's queues (`<team>-limits`: at most --max-bytes each,
-# default 1 GiB, the oldest messages dropped first): a queue nobody consumes cannot fill the
+# default 1 GiB, the oldest messages dropped first; priority 100, above a cluster's catch-all
+# policies, as RabbitMQ applies one policy per queue): a queue nobody consumes cannot fill the
 # broker's disk and stop it taking the module's events.
 #
 #   deploy/rabbitmq/subscriber.sh --team crm [--prefix leadgen] [--vhost /] [--max-bytes N]
@@ -64,6 +65,9 @@ if [ "$REVOKE" -eq 1 ]; then
             done
         ctl clear_policy -p "$VHOST" "$TEAM-limits" >/dev/null 2>&1 || true
     else
+        # Bounded, also for a team given its user before the policy existed.
+        ctl set_policy -p "$VHOST" --priority 100 --apply-to queues "$TEAM-limits" "$team_re" \
+            "{\"max-length-bytes\": $MAX_BYTES}" >/dev/null
         echo "subscriber.sh: its queues stay, bounded by the policy $TEAM-limits (--delete-queues deletes them)" >&2
     fi
     exit 0
@@ -88,6 +92,6 @@ ctl set_permissions -p "$VHOST" "$TEAM" "$team_re" "$team_re" "^(${team_re#^}.*|
 # stay internal), publish none.
 ctl set_topic_permissions -p "$VHOST" "$TEAM" "$PREFIX.events" '^$' '^(lead|platform)\.' >/dev/null
 # Its queues bounded, whatever they declare (a lower x-max-length-bytes of their own still wins).
-ctl set_policy -p "$VHOST" --apply-to queues "$TEAM-limits" "$team_re" \
+ctl set_policy -p "$VHOST" --priority 100 --apply-to queues "$TEAM-limits" "$team_re" \
     "{\"max-length-bytes\": $MAX_BYTES}" >/dev/null
 echo "subscriber.sh: $TEAM may bind its own queues ($TEAM.*) to $PREFIX.events with keys that begin lead. or platform. (exact keys or lead.#) in vhost $VHOST" >&2

@@ -12,20 +12,25 @@ die() {
     exit 1
 }
 
-# ensure_schemathesis: the API contract test's fuzzer (PyPI), installed for the current user when
-# missing. Debian's python3 and pip come first if they are missing too.
+# ensure_schemathesis: the API contract test's fuzzer (PyPI), this version (the one its
+# configuration, tests/schemathesis/schemathesis.toml, and the test's options are written for),
+# installed for the current user when missing or another. Debian's python3 and pip come first
+# if they are missing too.
+SCHEMATHESIS_VERSION=4.32.5
 ensure_schemathesis() {
-    command -v schemathesis >/dev/null && return 0
+    local found
+    command -v schemathesis >/dev/null || export PATH="$HOME/.local/bin:$PATH"
+    found=$(schemathesis --version 2>/dev/null | awk '{print $NF}')
+    [ "$found" = "$SCHEMATHESIS_VERSION" ] && return 0
     if ! command -v python3 >/dev/null || ! python3 -m pip --version >/dev/null 2>&1; then
         [ "$(id -u)" -eq 0 ] || die "python3 and pip are missing; install them as root: apt-get install -y python3-pip"
         export DEBIAN_FRONTEND=noninteractive
         apt-get update -qq
         apt-get install -y -qq python3-pip python3-venv >/dev/null
     fi
-    log "installing schemathesis (PyPI)"
-    python3 -m pip install -q --user schemathesis 2>/dev/null \
-        || python3 -m pip install -q --user --break-system-packages schemathesis
-    command -v schemathesis >/dev/null || export PATH="$HOME/.local/bin:$PATH"
+    log "installing schemathesis $SCHEMATHESIS_VERSION (PyPI)${found:+, replacing $found}"
+    python3 -m pip install -q --user "schemathesis==$SCHEMATHESIS_VERSION" 2>/dev/null \
+        || python3 -m pip install -q --user --break-system-packages "schemathesis==$SCHEMATHESIS_VERSION"
 }
 
 # The offline checks' Python tools (k8s/requirements.txt: kubernetes-validate, jsonschema,
@@ -205,23 +210,32 @@ start_postgres() {
 
 # ensure_postgres_login: the local setup connects as `postgres` without a password on
 # 127.0.0.1. A cluster that asks for one (Debian's default, scram-sha-256) is given the two trust
-# lines when run as root, once; otherwise the lines to add are printed.
+# lines first in its pg_hba.conf when run as root, once; otherwise the lines to add are printed.
 ensure_postgres_login() {
-    psql -h 127.0.0.1 -U postgres -d postgres -w -tAc 'SELECT 1' >/dev/null 2>&1 && return 0
+    postgres_login && return 0
     local lines='host all all 127.0.0.1/32 trust\nhost all all ::1/128 trust' hba version found=0
     if [ "$(id -u)" -eq 0 ]; then
         for hba in /etc/postgresql/*/main/pg_hba.conf; do
             [ -f "$hba" ] || continue
             found=1
-            grep -q '^host all all 127.0.0.1/32 trust' "$hba" && continue
+            head -n 2 "$hba" | grep -q '^host all all 127.0.0.1/32 trust' && continue
             log "trusting local TCP connections in $hba"
             sed -i "1i $lines" "$hba"
             version=$(basename "$(dirname "$(dirname "$hba")")")
             pg_ctlcluster --skip-systemctl-redirect "$version" main reload >/dev/null 2>&1 || true
         done
-        [ "$found" -eq 1 ] && psql -h 127.0.0.1 -U postgres -d postgres -w -tAc 'SELECT 1' >/dev/null 2>&1 && return 0
+        # A reload is a signal: the server reads the file a moment later.
+        local deadline=$((SECONDS + 10))
+        while [ "$found" -eq 1 ] && [ "$SECONDS" -lt "$deadline" ]; do
+            postgres_login && return 0
+            sleep 0.5
+        done
     fi
-    die "cannot connect to PostgreSQL on 127.0.0.1:5432 as postgres without a password: run \`sudo make deps\`, or put these lines first in pg_hba.conf and reload: $(printf "$lines" | tr '\n' ';')"
+    die "cannot connect to PostgreSQL on 127.0.0.1:5432 as postgres without a password: run \`sudo make deps\`, or put these lines first in pg_hba.conf and reload: $(printf '%b' "$lines" | tr '\n' ';')"
+}
+
+postgres_login() {
+    psql -h 127.0.0.1 -U postgres -d postgres -w -tAc 'SELECT 1' >/dev/null 2>&1
 }
 
 start_rabbitmq() {

@@ -52,18 +52,27 @@ impl Drop for TelemetryGuard {
 /// WARN): kept at ERROR unless the filter names them itself.
 const PAYLOAD_LOGGERS: [&str; 2] = ["lapin", "pinky_swear"];
 
-/// The log filter: `RUST_LOG` when set (a developer's or operator's override), else
-/// `[telemetry] log_filter`; either way the payload loggers stay at ERROR unless it names them,
-/// so `RUST_LOG=debug` does not write events' personal data to the logs.
+/// The log filter: `RUST_LOG` when set and valid (a developer's or operator's override), else
+/// `[telemetry] log_filter`; either way the payload loggers stay at ERROR unless a directive
+/// names them (their target, or a module under it), so `RUST_LOG=debug` does not write events'
+/// personal data to the logs.
 fn log_filter(env: Option<&str>, configured: &str) -> Result<EnvFilter, ()> {
-    let chosen = env.filter(|v| !v.trim().is_empty()).unwrap_or(configured);
-    let mut directives = chosen.to_owned();
-    for name in PAYLOAD_LOGGERS {
-        if !chosen.contains(name) {
-            directives.push_str(&format!(",{name}=error"));
+    let with_payload_loggers = |chosen: &str| {
+        let named = |logger: &str| {
+            chosen.split(',').any(|directive| {
+                let target = directive.split(['=', '[']).next().unwrap_or("").trim();
+                target == logger || target.starts_with(&format!("{logger}::"))
+            })
+        };
+        let mut directives = chosen.to_owned();
+        for logger in PAYLOAD_LOGGERS.into_iter().filter(|l| !named(l)) {
+            directives.push_str(&format!(",{logger}=error"));
         }
-    }
-    EnvFilter::try_new(directives.trim_start_matches(',')).map_err(|_| ())
+        EnvFilter::try_new(directives.trim_start_matches(','))
+    };
+    env.filter(|v| !v.trim().is_empty())
+        .and_then(|v| with_payload_loggers(v).ok())
+        .map_or_else(|| with_payload_loggers(configured).map_err(|_| ()), Ok)
 }
 
 /// Installs the global subscriber and propagator for `service`.
@@ -220,7 +229,13 @@ mod tests {
             named.contains("lapin=debug") && !named.contains("lapin=error"),
             "{named}"
         );
-        assert!(log_filter(Some("info,[unclosed"), "info").is_err());
+        // A target that only contains the name is not the logger.
+        let other = shown(Some("debug,my_app::lapin_bridge=trace"));
+        assert!(other.contains("lapin=error"), "{other}");
+        // An override that does not parse falls back to the configured filter.
+        let fallback = shown(Some("info,[unclosed"));
+        assert!(fallback.contains("lapin=error"), "{fallback}");
+        assert!(log_filter(None, "info,[unclosed").is_err());
     }
 
     #[test]

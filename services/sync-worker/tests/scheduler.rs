@@ -292,16 +292,18 @@ async fn shop_counts_leave_out_consents_that_never_connected_a_shop() {
     use leadgen_db::schema::t_ecom_platform_auth as auth;
     let db = TestDb::new().await;
     let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
-    let set = |id: i64, status: &'static str, shop: Option<&'static str>| {
-        diesel::update(auth::table.find(id)).set((auth::status.eq(status), auth::shop_id.eq(shop)))
+    let set = |id: i64, status: &'static str, token: Option<&'static str>| {
+        diesel::update(auth::table.find(id))
+            .set((auth::status.eq(status), auth::access_token.eq(token)))
     };
     let connected = db.active_shop(1, "JD").await;
-    set(connected, "ACTIVE", Some("shop-1"))
+    set(connected, "ACTIVE", Some("sealed-token"))
         .execute(&mut conn)
         .await
         .expect("connected");
+    // Connected (with or without a shop id the platform named), then refused by the platform.
     let refused = db.active_shop(1, "JD").await;
-    set(refused, "INVALID", Some("shop-2"))
+    set(refused, "INVALID", Some("sealed-token"))
         .execute(&mut conn)
         .await
         .expect("refused later");

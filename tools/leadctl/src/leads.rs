@@ -251,7 +251,7 @@ async fn print_status(conn: &mut AsyncPgConnection) -> anyhow::Result<()> {
         Some(oldest) => println!(
             "{} raw orders waiting for order-processor, the oldest since {}",
             pending.n,
-            oldest.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            oldest.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
         ),
         None => println!("0 raw orders waiting for order-processor"),
     }
@@ -279,17 +279,25 @@ fn key_label(key_id: &str) -> String {
 /// is done (orders synced meanwhile wait seconds).
 pub async fn rotate() -> anyhow::Result<()> {
     let mut conn = connect().await?;
-    let started = chrono::Utc::now();
-    let n = conn
-        .transaction::<usize, anyhow::Error, _>(|conn| {
-            Box::pin(async move { requeue(conn, None, None).await })
+    // The database's own `now()` in the hand-back's transaction: what the trigger writes into
+    // every handed-back row's `pending_since` (not this host's clock).
+    let (n, started) = conn
+        .transaction::<(usize, chrono::DateTime<chrono::Utc>), anyhow::Error, _>(|conn| {
+            Box::pin(async move {
+                let n = requeue(conn, None, None).await?;
+                let at: chrono::DateTime<chrono::Utc> =
+                    diesel::select(diesel::dsl::sql::<diesel::sql_types::Timestamptz>("now()"))
+                        .get_result(conn)
+                        .await?;
+                Ok((n, at))
+            })
         })
         .await?;
     println!(
         "{n} raw orders handed back to order-processor at {} to re-index their buyers (orders \
          synced within [processing] pending_after_secs wait that long first); the rotation is \
          done once `status` shows no order waiting since then",
-        started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        started.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
     );
     print_status(&mut conn).await
 }

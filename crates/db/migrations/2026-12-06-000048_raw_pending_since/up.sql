@@ -8,6 +8,8 @@
 -- that becomes PENDING from another status starts waiting now; one already PENDING keeps its
 -- start. The trigger's WHEN is tested on each updated row and fires only on that change.
 ALTER TABLE t_ecom_order_raw ADD COLUMN pending_since TIMESTAMPTZ NOT NULL DEFAULT now();
+-- Rows waiting already keep their age: a backlog stuck before the upgrade still alerts.
+UPDATE t_ecom_order_raw SET pending_since = sync_time WHERE process_status = 'PENDING';
 
 CREATE FUNCTION raw_order_pending_since() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

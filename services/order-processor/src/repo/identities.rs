@@ -61,8 +61,7 @@ pub async fn upsert_many(
         .await
 }
 
-/// Deletes these identities of `tenant`: indexes written under keys that have since rotated,
-/// or no longer carried by their lead's orders ([`drop_stale`]).
+/// Removes indexes written under keys that have since rotated.
 pub async fn delete(
     conn: &mut AsyncPgConnection,
     tenant: TenantId,
@@ -125,6 +124,18 @@ pub async fn drop_stale(
     .bind::<Array<Int8>, _>(leads)
     .load(conn)
     .await?;
+    if stale.is_empty() {
+        return Ok(0);
+    }
     let stale: Vec<String> = stale.into_iter().map(|s| s.key_hash).collect();
-    delete(conn, tenant, &stale).await
+    // Still these leads' when deleted (the lookup took no lock).
+    diesel::sql_query(
+        "DELETE FROM t_lead_identity i USING unnest($2::text[]) AS k(key_hash) \
+         WHERE i.tenant_id = $1 AND i.key_hash = k.key_hash AND i.lead_id = ANY($3)",
+    )
+    .bind::<Int8, _>(tenant.get())
+    .bind::<Array<Text>, _>(stale)
+    .bind::<Array<Int8>, _>(leads)
+    .execute(conn)
+    .await
 }

@@ -155,15 +155,16 @@ pub async fn due_for_sync(
 }
 
 /// Shops per `(platform, status)`: aliases of renewed shops excluded, and so are consents that
-/// never connected a shop (INVALID without a shop: a merchant who left the consent page), which
-/// no re-authorization by the operator's hand would mend.
+/// never connected a shop (INVALID without ever holding a token: a merchant who left the consent
+/// page, or a code the platform would not exchange), which no re-authorization by the
+/// operator's hand would mend. Only a disconnection (REVOKED) wipes a connected shop's tokens.
 pub async fn count_by_status(
     conn: &mut AsyncPgConnection,
 ) -> QueryResult<Vec<(String, String, i64)>> {
     auth::table
         .filter(auth::superseded_by.is_null())
         .filter(
-            auth::shop_id
+            auth::access_token
                 .is_not_null()
                 .or(auth::status.ne(leadgen_domain::AuthStatus::Invalid.as_str())),
         )
