@@ -9,7 +9,11 @@ export LEADGEN_TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 export LEADGEN_TEST_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/%2f
 
 # cargo-nextest when installed, else cargo test; both run every test even after a failure.
-TEST_RUNNER = $(if $(shell cargo nextest --version 2>/dev/null),cargo nextest run,cargo test)
+# nextest runs the end-to-end tests one at a time (.config/nextest.toml's `e2e` group); cargo
+# test runs that package apart, with one test thread.
+NEXTEST := $(shell cargo nextest --version 2>/dev/null)
+TEST_ALL = $(if $(NEXTEST),cargo nextest run --workspace --no-fail-fast,s=0; cargo test --workspace --exclude leadgen-e2e --no-fail-fast || s=1; cargo test -p leadgen-e2e --no-fail-fast -- --test-threads 1 || s=1; exit $$s)
+TEST_E2E = $(if $(NEXTEST),cargo nextest run -p leadgen-e2e --no-fail-fast,cargo test -p leadgen-e2e --no-fail-fast -- --test-threads 1)
 
 .PHONY: help run deps build test deny k8s-check prometheus-check events-check test-e2e chaos bench fmt fmt-check lint migrate schemas openapi schema-check model-quality precommit clean-run
 
@@ -26,7 +30,7 @@ build: ## Build every binary (target/debug)
 	cargo build --workspace --bins
 
 test: deps build deny k8s-check prometheus-check events-check ## Run the whole workspace's tests against the local PostgreSQL and RabbitMQ
-	$(TEST_RUNNER) --workspace --no-fail-fast
+	$(TEST_ALL)
 
 deny: ## Check the dependency tree's licences, bans and sources (deny.toml), and advisories where RustSec is reachable
 	deploy/scripts/deny.sh
@@ -46,7 +50,7 @@ k8s-check: ## Lint the Dockerfile; render and validate the Kubernetes manifests 
 	k8s/check.sh --self-test
 
 test-e2e: deps build ## Run only the end-to-end tests (package leadgen-e2e)
-	$(TEST_RUNNER) -p leadgen-e2e --no-fail-fast
+	$(TEST_E2E)
 
 chaos: deps build ## Chaos tests: backfills while RabbitMQ and PostgreSQL restart and services are killed (restarts the local servers; run alone, as root; LEADGEN_CHAOS_SEED varies the kills)
 	@[ "$$(id -u)" = 0 ] || { echo "make chaos restarts the local RabbitMQ (rabbitmqctl) and PostgreSQL (pg_ctlcluster): run it as root" >&2; exit 1; }

@@ -14,7 +14,18 @@ if ! cargo deny --version >/dev/null 2>&1; then
   cargo install cargo-deny --locked --version '^0.20'
 fi
 
-if timeout 20 git ls-remote --exit-code https://github.com/RustSec/advisory-db HEAD >/dev/null 2>&1; then
+# Reachability by curl (deps installs it; a fresh Debian has no git, and cargo-deny fetches the
+# database with its own git implementation), by git where curl is missing.
+reachable() {
+  local url=https://github.com/RustSec/advisory-db
+  if command -v curl >/dev/null; then
+    timeout 20 curl -fsS -m 20 -o /dev/null "$url/info/refs?service=git-upload-pack" 2>/dev/null
+  else
+    timeout 20 git ls-remote --exit-code "$url" HEAD >/dev/null 2>&1
+  fi
+}
+
+if reachable; then
   cargo deny -L "$level" check
 else
   echo "deny: the RustSec advisory database (github.com) cannot be reached from here: advisories not checked"

@@ -67,9 +67,19 @@ deployments=$(awk '$1 == "kind:" { kind = $2 } kind == "Deployment" && /^  name:
 echo "overlay $OVERLAY, namespace $namespace, image $image_name:$TAG"
 echo "1. migration Job ($WORK/migrate.yaml), awaited up to ${MIGRATION_TIMEOUT_SECS}s"
 echo "2. services ($WORK/app.yaml): $(echo "$deployments" | tr '\n' ' ')"
+# The committed overlays name example hosts (example.com): a deployment that still holds one
+# would send merchants' OAuth consents, and the front end's redirects, to nobody. Refused
+# before anything is applied (shown, not refused, by a dry run).
+placeholders=$(grep -ho '[A-Za-z0-9.-]*example\.com' "$WORK/app.yaml" "$WORK/migrate.yaml" | sort -u | tr '\n' ' ' || true)
 if [[ $DRY_RUN == --dry-run ]]; then
+    [[ -z $placeholders ]] || echo "note: still example hosts, which a real deploy refuses: $placeholders"
     echo "dry run: nothing applied"
     exit 0
+fi
+if [[ -n $placeholders ]]; then
+    echo "overlay $OVERLAY still names example hosts ($placeholders): set the real ones (the" >&2
+    echo "Ingress host, [oauth] callback_url and allowed_redirect_origins in k8s/overlays/$OVERLAY/); nothing was applied" >&2
+    exit 1
 fi
 
 # 0. The Secret every pod reads its keys from: without it the migration pod would wait in
