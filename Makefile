@@ -54,7 +54,7 @@ test-e2e: deps build ## Run only the end-to-end tests (package leadgen-e2e)
 
 chaos: deps build ## Chaos tests: backfills while RabbitMQ and PostgreSQL restart and services are killed (restarts the local servers; run alone, as root; LEADGEN_CHAOS_SEED varies the kills)
 	@[ "$$(id -u)" = 0 ] || { echo "make chaos restarts the local RabbitMQ (rabbitmqctl) and PostgreSQL (pg_ctlcluster): run it as root" >&2; exit 1; }
-	$(if $(shell cargo nextest --version 2>/dev/null),cargo nextest run -p leadgen-e2e --run-ignored ignored-only --test-threads 1 -E 'test(chaos)',cargo test -p leadgen-e2e --test e2e -- --ignored --test-threads 1 chaos)
+	$(if $(NEXTEST),cargo nextest run -p leadgen-e2e --run-ignored ignored-only --test-threads 1 -E 'test(chaos)',cargo test -p leadgen-e2e --test e2e -- --ignored --test-threads 1 chaos)
 
 bench: deps ## Benchmarks (release), ending with one table (and target/bench/*.json): backlog vs COPY, the 1M-lead list, quota use, RSS
 	cargo build --release --workspace --bins
