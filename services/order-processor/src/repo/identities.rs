@@ -67,18 +67,32 @@ pub async fn delete(
     tenant: TenantId,
     hashes: &[String],
 ) -> QueryResult<usize> {
+    delete_keys(conn, tenant, hashes, None).await
+}
+
+/// Deletes `hashes` of `tenant`, only those still pointing at one of `of_leads` when given.
+/// A join on the hashes, as [`find`].
+async fn delete_keys(
+    conn: &mut AsyncPgConnection,
+    tenant: TenantId,
+    hashes: &[String],
+    of_leads: Option<&[i64]>,
+) -> QueryResult<usize> {
     if hashes.is_empty() {
         return Ok(0);
     }
-    // A join on the hashes, as [`find`].
-    diesel::sql_query(
-        "DELETE FROM t_lead_identity i USING unnest($2::text[]) AS k(key_hash) \
-         WHERE i.tenant_id = $1 AND i.key_hash = k.key_hash",
-    )
+    let delete = "DELETE FROM t_lead_identity i USING unnest($2::text[]) AS k(key_hash) \
+                  WHERE i.tenant_id = $1 AND i.key_hash = k.key_hash";
+    let query = diesel::sql_query(match of_leads {
+        Some(_) => format!("{delete} AND i.lead_id = ANY($3)"),
+        None => delete.to_owned(),
+    })
     .bind::<Int8, _>(tenant.get())
-    .bind::<Array<Text>, _>(hashes)
-    .execute(conn)
-    .await
+    .bind::<Array<Text>, _>(hashes);
+    match of_leads {
+        Some(leads) => query.bind::<Array<Int8>, _>(leads).execute(conn).await,
+        None => query.execute(conn).await,
+    }
 }
 
 /// Moves the identities of merged leads to the lead they merged into.
@@ -124,18 +138,7 @@ pub async fn drop_stale(
     .bind::<Array<Int8>, _>(leads)
     .load(conn)
     .await?;
-    if stale.is_empty() {
-        return Ok(0);
-    }
     let stale: Vec<String> = stale.into_iter().map(|s| s.key_hash).collect();
     // Still these leads' when deleted (the lookup took no lock).
-    diesel::sql_query(
-        "DELETE FROM t_lead_identity i USING unnest($2::text[]) AS k(key_hash) \
-         WHERE i.tenant_id = $1 AND i.key_hash = k.key_hash AND i.lead_id = ANY($3)",
-    )
-    .bind::<Int8, _>(tenant.get())
-    .bind::<Array<Text>, _>(stale)
-    .bind::<Array<Int8>, _>(leads)
-    .execute(conn)
-    .await
+    delete_keys(conn, tenant, &stale, Some(leads)).await
 }

@@ -257,11 +257,7 @@ async fn the_backlog_counts_the_orders_waiting_and_how_long_the_oldest_has() {
         .await
         .unwrap();
     // Stored again while it waits: it keeps waiting since then.
-    diesel::update(t_ecom_order_raw::table.find(ids[0]))
-        .set(t_ecom_order_raw::process_status.eq("PENDING"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    hand_back(&mut conn, ids[0]).await;
     let (waiting, oldest) = pending_backlog(&mut conn).await.unwrap();
     assert_eq!(waiting, 3);
     let oldest = oldest.expect("the oldest waiting order's time");
@@ -277,11 +273,7 @@ async fn the_backlog_counts_the_orders_waiting_and_how_long_the_oldest_has() {
     // Handed back an hour after it was stored (`leadctl leads rebuild`, a rotation): it waits
     // since now, not since it was stored, so a planned rebuild does not read as stuck.
     let handed_back = chrono::Utc::now();
-    diesel::update(t_ecom_order_raw::table.find(ids[0]))
-        .set(t_ecom_order_raw::process_status.eq("PENDING"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    hand_back(&mut conn, ids[0]).await;
     let (waiting, oldest) = pending_backlog(&mut conn).await.unwrap();
     assert_eq!(waiting, 1);
     let oldest = oldest.expect("the handed-back order's time");
@@ -289,6 +281,15 @@ async fn the_backlog_counts_the_orders_waiting_and_how_long_the_oldest_has() {
         (oldest - handed_back).num_seconds().abs() < 60,
         "{oldest} vs {handed_back}"
     );
+}
+
+/// Sets a raw order `PENDING` again, as a new version or `leadctl leads rebuild` does.
+async fn hand_back(conn: &mut diesel_async::AsyncPgConnection, id: i64) {
+    diesel::update(t_ecom_order_raw::table.find(id))
+        .set(t_ecom_order_raw::process_status.eq("PENDING"))
+        .execute(conn)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
