@@ -173,3 +173,44 @@ async fn an_unreadable_later_version_is_kept_beside_the_readable_one() {
         )
     );
 }
+
+/// An order stored unreadable (a status the adapter did not know) is read again when a later
+/// sync brings the same content and the adapter now reads it: it is stored readable and
+/// waits for processing, counted as updated. The same unreadable content again changes nothing.
+#[tokio::test]
+async fn an_order_stored_unreadable_is_replaced_once_the_same_content_reads() {
+    let db = TestDb::new().await;
+    let shop = db.active_shop(1, "DOUYIN").await;
+    let sync = db.sync_task(1, shop, "DOUYIN", "RUNNING").await;
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    let now = Utc::now();
+    let unreadable = || RawInsert {
+        parse_error: Some("未知的订单状态 order_status `21`".into()),
+        order_modified_at: None,
+        process_status: "MALFORMED".into(),
+        ..version(shop, sync, "same-content", now)
+    };
+    upsert_changed(&mut conn, &[unreadable()])
+        .await
+        .expect("page");
+    let written = upsert_changed(&mut conn, &[unreadable()])
+        .await
+        .expect("page");
+    assert!(written.rows.is_empty() && written.updated.is_empty());
+
+    let readable = RawInsert {
+        normalized: Some("sealed normalized".into()),
+        ..version(shop, sync, "same-content", now)
+    };
+    let written = upsert_changed(&mut conn, &[readable]).await.expect("page");
+    assert_eq!(written.updated.len(), 1);
+    let stored: (Option<String>, Option<String>, String) = raw::table
+        .select((raw::normalized, raw::parse_error, raw::process_status))
+        .first(&mut conn)
+        .await
+        .expect("raw order");
+    assert_eq!(
+        stored,
+        (Some("sealed normalized".into()), None, "PENDING".into())
+    );
+}

@@ -36,6 +36,11 @@ struct LateChange {
     looping: bool,
     /// Instead: numbered pages that never end, each answering the same two orders.
     same_page_forever: bool,
+    /// Instead: token cursors whose first this many pages are empty, then one order and the end.
+    empty_cursor_pages: usize,
+    /// After the probe's answer, only this many of `orders` are left in the window (the rest
+    /// were modified again mid-walk), and no order joins.
+    left_after_probe: Option<usize>,
     /// The platform serves this many days back from now, in windows of a day; else the
     /// range is one window.
     history_days: Option<i64>,
@@ -145,6 +150,19 @@ impl PlatformClient for LateChange {
                 total: None,
             });
         }
+        if self.empty_cursor_pages > 0 {
+            let call = self.calls.fetch_add(1, Ordering::SeqCst);
+            let last = call == self.empty_cursor_pages;
+            return Ok(OrderPage {
+                orders: if last {
+                    vec![order("after-empty")]
+                } else {
+                    Vec::new()
+                },
+                next: (!last).then(|| PageCursor::Token(format!("c{call}"))),
+                total: None,
+            });
+        }
         let page = PageCursor::page_number(cursor, 1, PlatformType::Douyin)?;
         if self.same_page_forever {
             self.calls.fetch_add(1, Ordering::SeqCst);
@@ -159,8 +177,11 @@ impl PlatformClient for LateChange {
             .lock()
             .map_err(|e| PlatformError::Unavailable(e.to_string()))?;
         let answered = self.orders_answered(&orders, page, cursor);
-        if self.calls.fetch_add(1, Ordering::SeqCst) == 1 {
-            orders.insert(0, "late".into());
+        let call = self.calls.fetch_add(1, Ordering::SeqCst);
+        match self.left_after_probe {
+            Some(left) => orders.truncate(left),
+            None if call == 1 => orders.insert(0, "late".into()),
+            None => {}
         }
         Ok(answered)
     }
@@ -302,6 +323,49 @@ async fn an_order_recorded_late_inside_the_window_being_walked_is_not_missed() {
     // The probe and four pages (o-3 slipped from page 3 to page 4, already read), then the
     // window again: its probe and five pages.
     assert_eq!(AtomicUsize::load(&platform.calls, Ordering::SeqCst), 11);
+}
+
+/// Pages that come back empty while the walk still moves toward its end are not a loop: a
+/// backward walk whose window lost orders after its probe (its last pages are empty down to
+/// the orders left), and a cursor walk whose platform answers empty pages before its last.
+#[tokio::test]
+async fn empty_pages_of_a_walk_that_moves_on_do_not_stop_it() {
+    let departed = LateChange {
+        orders: Mutex::new((1..=10).map(|n| format!("o-{n}")).collect()),
+        left_after_probe: Some(3),
+        ..Default::default()
+    };
+    let empty_cursors = LateChange {
+        empty_cursor_pages: 8,
+        ..Default::default()
+    };
+    // The probe, pages 10 to 4 empty, pages 3 to 1; eight empty pages and the last.
+    for (platform, stored, calls) in [
+        (departed, vec!["o-1", "o-2", "o-3"], 11),
+        (empty_cursors, vec!["after-empty"], 9),
+    ] {
+        let db = TestDb::new().await;
+        let platform = std::sync::Arc::new(platform);
+        let (syncer, task_row, shop) = douyin_walk(&db, platform.clone()).await;
+        let outcome = syncer
+            .run(&task_row, PlatformType::Douyin)
+            .await
+            .expect("run");
+        assert!(
+            matches!(outcome, TaskOutcome::Completed { .. }),
+            "{outcome:?}"
+        );
+        let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+        let mut orders: Vec<String> = raw::table
+            .filter(raw::platform_id.eq(shop))
+            .select(raw::order_id)
+            .load(&mut conn)
+            .await
+            .expect("stored");
+        orders.sort();
+        assert_eq!(orders, stored);
+        assert_eq!(AtomicUsize::load(&platform.calls, Ordering::SeqCst), calls);
+    }
 }
 
 /// The payloads of the events waiting in the outbox under `routing_key`, oldest first.

@@ -81,8 +81,9 @@ struct Stored {
 /// a page read before a change, or a platform's lagging replica); within `rows` the latest
 /// version of an order counts (pages of one walk can overlap). A version the adapter could not
 /// read never replaces a readable one: it is kept beside it ([`Written::kept_beside`]), so the
-/// order keeps its last readable data (and its lead the number that reached the buyer). The
-/// caller holds the platform's only running sync, so nothing else writes these rows meanwhile.
+/// order keeps its last readable data (and its lead the number that reached the buyer). An
+/// order stored unreadable is replaced by the same content once it reads (a release whose
+/// adapter knows the status it did not). The caller holds the platform's only running sync, so nothing else writes these rows meanwhile.
 pub async fn upsert_changed(
     conn: &mut AsyncPgConnection,
     rows: &[RawInsert],
@@ -117,7 +118,10 @@ pub async fn upsert_changed(
     for r in latest_versions(rows) {
         match existing.get(&r.order_id) {
             None => changed.push(r),
-            Some(s) if s.hash == r.content_hash || older(r.order_modified_at, s.modified) => {}
+            // The same content read now (an adapter that learned a new status): it replaces
+            // the unreadable row it is, or nothing would ever read it again.
+            Some(s) if s.hash == r.content_hash && (s.readable || !r.readable()) => {}
+            Some(s) if s.hash != r.content_hash && older(r.order_modified_at, s.modified) => {}
             Some(s) if s.readable && !r.readable() => beside.push(r),
             Some(_) => changed.push(r),
         }

@@ -196,6 +196,8 @@ impl Syncer {
         let mut cursors: HashSet<PageCursor> = HashSet::new();
         let mut pass_orders: HashSet<String> = HashSet::new();
         let mut stale_pages = 0_u32;
+        // The cursor of the page being fetched.
+        let mut asked: Option<PageCursor> = None;
         loop {
             let page = match self.page_or_end(task, fetched).await? {
                 Ok(page) => page,
@@ -210,7 +212,12 @@ impl Syncer {
                         .is_none_or(|id| pass_orders.insert(id.clone()))
                 })
                 .count();
-            stale_pages = if fresh == 0 { stale_pages + 1 } else { 0 };
+            stale_pages = match may_loop(asked.as_ref(), &page) {
+                _ if fresh > 0 => 0,
+                Some(true) => stale_pages + 1,
+                Some(false) => 0,
+                None => stale_pages,
+            };
             if stale_pages >= MAX_STALE_PAGES && page.next.is_some() {
                 tracing::warn!(
                     sync_task.id = task.id.get(),
@@ -290,7 +297,10 @@ impl Syncer {
             }
             match next {
                 Some(_) if self.stop.is_cancelled() => return Ok(Err(TaskOutcome::Stopped)),
-                Some(next) => fetched = next,
+                Some(next) => {
+                    fetched = next;
+                    asked = cursor;
+                }
                 None => return Ok(Ok(total)),
             }
         }
@@ -396,8 +406,25 @@ const MAX_PAGES_PER_PASS: usize = 20_000;
 
 /// How many pages in a row may go on without an order the pass has not seen before the
 /// paging counts as looping (orders leaving a window mid-walk shift its pages, so one or two
-/// pages may bring nothing new).
+/// pages may bring nothing new), where the walk could loop at all ([`may_loop`]).
 const MAX_STALE_PAGES: u32 = 5;
+
+/// Whether a page that brings no order the pass has not seen counts toward
+/// [`MAX_STALE_PAGES`] (`Some(true)`), shows the walk moving on (`Some(false)`), or says
+/// neither (`None`). Only a walk that could go on forever counts: numbered pages counting up
+/// (a listing answering `has_next` forever) and cursors that answer orders already seen. A
+/// backward walk's numbers count down to its first page, where it ends, and its pages come
+/// back empty when orders left the window mid-walk; a cursor's empty pages are the
+/// platform's to send (Kuaishou's paging ends at `nomore`, not at an empty page). Repeated
+/// cursors and [`MAX_PAGES_PER_PASS`] bound every walk.
+fn may_loop(asked: Option<&PageCursor>, page: &OrderPage) -> Option<bool> {
+    match (asked, &page.next) {
+        (_, None) => Some(false),
+        (Some(PageCursor::Number(at)), Some(PageCursor::Number(next))) => Some(next > at),
+        (_, Some(PageCursor::Token(_))) if page.orders.is_empty() => None,
+        _ => Some(true),
+    }
+}
 
 /// A task's error when the platform's paging loops.
 pub const PAGING_LOOPS: &str = "电商平台的分页没有结束（游标重复、连续多页没有新订单或页数超出上限），为避免无限循环已停止本次同步，请稍后重试";
