@@ -3,7 +3,7 @@
 //!
 //! | payload | routing key | producer | consumers |
 //! |---|---|---|---|
-//! | [`SyncRequestedV1`] | `sync.requested.v1` | auth-api, sync-worker's scheduler and recovery | sync-worker |
+//! | [`SyncRequestedV1`] | `sync.requested.v1` | auth-api, sync-worker's scheduler, recovery and shutdown hand-back | sync-worker |
 //! | [`RawOrdersFetchedV1`] | `orders.fetched.v1` | sync-worker | order-processor |
 //! | [`LeadIdentifiedV2`] | `lead.identified.v2` | order-processor | other teams |
 //! | [`LeadUpdatedV1`] | `lead.updated.v1` | order-processor, lead-api | other teams |

@@ -1,5 +1,7 @@
-//! order-processor: consumes `RawOrdersFetched`, cleans orders, identifies leads, announces
-//! them with `LeadIdentified`.
+//! order-processor: consumes `RawOrdersFetched`, cleans orders, identifies buyer-leads, and
+//! announces them: `LeadIdentified` (v2, and v1 for subscribers not yet moved), `LeadUpdated`
+//! when an announced field or the buyer's orders change, `LeadRemoved` when a retention
+//! purge ends one.
 
 use anyhow::Context as _;
 use order_processor::{Application, Settings};

@@ -1,7 +1,9 @@
 //! The retention purge's statements: a disconnected shop's orders, its buyers' leads where they
 //! have nothing else, and its sync records. Touches the documented couplings to auth-api's
 //! `t_ecom_platform_auth` (the purge columns) and sync-worker's `t_ecom_order_raw` and
-//! `t_ecom_sync_task` (deleted with the shop's history). Every statement names the shop.
+//! `t_ecom_sync_task` (deleted with the shop's history), lead-api's `t_contact_reveal` (the
+//! reasons cleared) and every service's `t_operation_log` rows about the buyers (their free
+//! text cleared). Every statement names the shop.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
