@@ -182,10 +182,119 @@ fn describe() {
         Unit::Seconds,
         "One external scorer call"
     );
+    describe_counter!(
+        "leadgen_platform_calls_held_total",
+        "Platform calls not sent because the platform stated a ban that has not ended"
+    );
+    describe_counter!(
+        "leadgen_token_store_failures_total",
+        "Failed writes of a shop's refreshed tokens, each tried again under the renewal lock"
+    );
+    describe_counter!(
+        "leadgen_sync_tasks_handed_on_total",
+        "Running syncs a stopping process handed on to another worker between pages"
+    );
+    describe_counter!(
+        "leadgen_processed_orders_unreadable_total",
+        "Stored processed orders read around while their buyer's lead was rebuilt, by part"
+    );
+    describe_counter!(
+        "leadgen_rescore_leads_skipped_total",
+        "Leads a shop rescore left as they were because a stored value does not read"
+    );
+    describe_counter!(
+        "leadgen_sweep_retries_total",
+        "Raw orders the pending sweep processed alone that failed and wait to be tried again"
+    );
+    describe_counter!(
+        "leadgen_retention_purge_failures_total",
+        "Retention purge steps that failed on a due shop"
+    );
+    describe_gauge!(
+        "leadgen_retention_purges_due",
+        "Disconnected shops past their retention period whose history is not purged yet"
+    );
+    describe_gauge!(
+        "leadgen_retention_purges_failing",
+        "Due shops whose last purge step failed"
+    );
+    describe_gauge!(
+        "leadgen_retention_purge_overdue_seconds",
+        Unit::Seconds,
+        "How long ago the earliest due shop's purge became due"
+    );
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+    use std::path::Path;
+
+    /// The metric names `docs/metrics.md` lists in its tables.
+    fn documented() -> BTreeSet<String> {
+        include_str!("../../../docs/metrics.md")
+            .lines()
+            .filter_map(|l| l.strip_prefix("| `"))
+            .filter_map(|l| l.split('`').next())
+            .filter(|name| name.starts_with("leadgen_") || name.starts_with("http_"))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The names the workspace's code records: the first argument of every `counter!`,
+    /// `gauge!` and `histogram!` written as a literal.
+    fn recorded(dir: &Path, names: &mut BTreeSet<String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() && !path.ends_with("target") {
+                recorded(&path, names);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                for macro_name in ["counter!(", "gauge!(", "histogram!("] {
+                    for (at, _) in text.match_indices(macro_name) {
+                        let rest = text[at + macro_name.len()..].trim_start();
+                        let name = rest.strip_prefix('"').and_then(|r| r.split('"').next());
+                        let metric = |n: &&str| {
+                            (n.starts_with("leadgen_") || n.starts_with("http_"))
+                                && !n.starts_with("leadgen_test_")
+                                && n.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+                        };
+                        if let Some(name) = name.filter(metric) {
+                            names.insert(name.to_owned());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every metric the code records is in `docs/metrics.md`, and every documented one has a
+    /// HELP line here: a metric added in one place only fails this.
+    #[test]
+    fn every_recorded_metric_is_documented_and_described() {
+        let documented = documented();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut used = BTreeSet::new();
+        for dir in ["crates", "services", "tools"] {
+            recorded(&root.join(dir), &mut used);
+        }
+        assert!(used.len() > 30, "{used:?}");
+        let undocumented: Vec<_> = used.difference(&documented).collect();
+        assert!(
+            undocumented.is_empty(),
+            "not in docs/metrics.md: {undocumented:?}"
+        );
+        let source = include_str!("metrics.rs");
+        let undescribed: Vec<_> = documented
+            .iter()
+            .filter(|name| !source.contains(&format!("\"{name}\"")))
+            .collect();
+        assert!(undescribed.is_empty(), "no HELP line: {undescribed:?}");
+    }
+
     #[test]
     fn a_counter_registered_at_zero_is_rendered() {
         // The alerts rely on it: a series created at 0 when a process starts shows its first
