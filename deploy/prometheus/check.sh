@@ -146,6 +146,11 @@ mutant "LeadgenShopsExpired sums the replicas" 'max by (platform, status)' 'sum 
 mutant "LeadgenShopsExpired on every status" \
     'leadgen_shops{status=~"EXPIRED|INVALID"}' 'leadgen_shops'
 
+mutant "LeadgenShopSyncBehind without its 15 minutes" \
+    $'(leadgen_sync_watermark_lag_seconds) > 7200\n        for: 15m' $'(leadgen_sync_watermark_lag_seconds) > 7200\n        for: 0m'
+mutant "LeadgenShopSyncBehind sums the replicas" \
+    'max by (platform) (leadgen_sync_watermark_lag_seconds)' 'sum by (platform) (leadgen_sync_watermark_lag_seconds)'
+
 mutant "LeadgenOrdersNotProcessed sums the replicas" \
     'max(leadgen_raw_orders_pending_oldest_age_seconds)' 'sum(leadgen_raw_orders_pending_oldest_age_seconds)'
 mutant "LeadgenOrdersNotProcessed fires on a backfill's wait" \

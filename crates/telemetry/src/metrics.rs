@@ -117,6 +117,11 @@ fn describe() {
     );
     describe_gauge!("leadgen_shops", "Shops per platform and status");
     describe_gauge!(
+        "leadgen_sync_watermark_lag_seconds",
+        Unit::Seconds,
+        "How far behind now the ACTIVE shop whose stored order changes lag most is"
+    );
+    describe_gauge!(
         "leadgen_raw_orders_pending",
         "Raw orders stored and not yet processed, sampled every 15 s"
     );

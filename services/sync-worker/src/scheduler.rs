@@ -119,11 +119,19 @@ impl Scheduler {
         Ok(created)
     }
 
-    /// Sets `leadgen_shops` for every platform and status (0 where none).
+    /// Sets `leadgen_shops` for every platform and status (0 where none), and
+    /// `leadgen_sync_watermark_lag_seconds` for every platform (0 without an ACTIVE shop).
     pub async fn count_shops(&self) -> anyhow::Result<()> {
         let mut conn = leadgen_db::conn(&self.pool).await?;
         let counts = credentials::count_by_status(&mut conn).await?;
+        let lags = credentials::watermark_lag(&mut conn).await?;
         for platform in PlatformType::ALL {
+            let lag = lags
+                .iter()
+                .find(|(p, _)| p == platform.as_str())
+                .map_or(0.0, |(_, seconds)| *seconds);
+            metrics::gauge!("leadgen_sync_watermark_lag_seconds", "platform" => platform.as_str())
+                .set(lag);
             for status in AuthStatus::ALL {
                 let n = counts
                     .iter()

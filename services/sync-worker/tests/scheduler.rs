@@ -331,3 +331,46 @@ async fn shop_counts_leave_out_consents_that_never_connected_a_shop() {
     assert_eq!(of("ACTIVE"), 1, "{counts:?}");
     assert_eq!(of("PENDING_AUTH"), 1, "{counts:?}");
 }
+
+/// `leadgen_sync_watermark_lag_seconds` (what `LeadgenShopSyncBehind` watches): per platform,
+/// the ACTIVE shop whose stored changes lag most, from its watermark, or from its connection
+/// while it has none; a shop that is not ACTIVE, and a renewed shop's alias, do not count.
+#[tokio::test]
+async fn the_watermark_lag_is_the_most_behind_active_shops() {
+    use leadgen_db::schema::t_ecom_platform_auth as auth;
+    let db = TestDb::new().await;
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    let ago = |minutes: i64| Utc::now() - chrono::Duration::minutes(minutes);
+    let synced = db.active_shop(1, "JD").await;
+    let new = db.active_shop(2, "JD").await;
+    let expired = db.active_shop(1, "JD").await;
+    let alias = db.active_shop(1, "JD").await;
+    let douyin = db.active_shop(1, "DOUYIN").await;
+    for (shop, watermark, created, status, superseded) in [
+        (synced, Some(ago(10)), ago(600), "ACTIVE", None),
+        (new, None, ago(180), "ACTIVE", None),
+        (expired, Some(ago(900)), ago(1000), "EXPIRED", None),
+        (alias, Some(ago(900)), ago(1000), "ACTIVE", Some(synced)),
+        (douyin, Some(ago(5)), ago(60), "ACTIVE", None),
+    ] {
+        diesel::update(auth::table.find(shop))
+            .set((
+                auth::modified_watermark.eq(watermark),
+                auth::create_time.eq(created),
+                auth::status.eq(status),
+                auth::superseded_by.eq(superseded),
+            ))
+            .execute(&mut conn)
+            .await
+            .expect("shop");
+    }
+    let mut lags = sync_worker::repo::credentials::watermark_lag(&mut conn)
+        .await
+        .expect("lags");
+    lags.sort_by(|a, b| a.0.cmp(&b.0));
+    let minutes: Vec<(&str, i64)> = lags
+        .iter()
+        .map(|(p, s)| (p.as_str(), (s / 60.0).round() as i64))
+        .collect();
+    assert_eq!(minutes, [("DOUYIN", 5), ("JD", 180)]);
+}

@@ -1,7 +1,8 @@
 //! The documented coupling to auth-api's `t_ecom_platform_auth` that is sync-worker's own: the
 //! scheduler reads ACTIVE shops due for a sync, a finished sync moves `last_sync_time`, and every
 //! by-modification window fully stored moves `modified_watermark`; the scheduler also counts
-//! shops per platform and status for the `leadgen_shops` gauge.
+//! shops per platform and status for the `leadgen_shops` gauge, and how far behind the most
+//! behind one's stored changes are for `leadgen_sync_watermark_lag_seconds`.
 //! Reading credentials and storing refreshed tokens is `leadgen_shop_session`.
 
 use chrono::{DateTime, Utc};
@@ -172,4 +173,32 @@ pub async fn count_by_status(
         .select((auth::platform_type, auth::status, diesel::dsl::count_star()))
         .load(conn)
         .await
+}
+
+/// Per platform, how many seconds the ACTIVE shop whose stored changes lag most is behind now:
+/// its `modified_watermark` (every change up to it is stored), or its connection's time while
+/// it has none (its backfill runs). Renewed shops' alias records are left out.
+pub async fn watermark_lag(conn: &mut AsyncPgConnection) -> QueryResult<Vec<(String, f64)>> {
+    #[derive(QueryableByName)]
+    struct Lag {
+        #[diesel(sql_type = Text)]
+        platform_type: String,
+        #[diesel(sql_type = Double)]
+        seconds: f64,
+    }
+    let lags: Vec<Lag> = diesel::sql_query(
+        "SELECT platform_type, \
+                greatest(extract(epoch FROM now() - min(coalesce(modified_watermark, create_time))), \
+                         0)::float8 AS seconds \
+         FROM t_ecom_platform_auth \
+         WHERE status = $1 AND superseded_by IS NULL \
+         GROUP BY platform_type",
+    )
+    .bind::<Text, _>(leadgen_domain::AuthStatus::Active.as_str())
+    .load(conn)
+    .await?;
+    Ok(lags
+        .into_iter()
+        .map(|l| (l.platform_type, l.seconds))
+        .collect())
 }
