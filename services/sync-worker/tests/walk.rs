@@ -41,6 +41,8 @@ struct LateChange {
     /// After the probe's answer, only this many of `orders` are left in the window (the rest
     /// were modified again mid-walk), and no order joins.
     left_after_probe: Option<usize>,
+    /// The first call takes this long to answer.
+    slow_first_call: Option<std::time::Duration>,
     /// The platform serves this many days back from now, in windows of a day; else the
     /// range is one window.
     history_days: Option<i64>,
@@ -122,6 +124,9 @@ impl PlatformClient for LateChange {
         cursor: Option<&PageCursor>,
     ) -> Result<OrderPage, PlatformError> {
         let call = self.every_call.fetch_add(1, Ordering::SeqCst);
+        if let Some(slow) = self.slow_first_call.filter(|_| call == 0) {
+            tokio::time::sleep(slow).await;
+        }
         if let Some((at, stop)) = &self.stop_at
             && *at == call
         {
@@ -366,6 +371,39 @@ async fn empty_pages_of_a_walk_that_moves_on_do_not_stop_it() {
         assert_eq!(orders, stored);
         assert_eq!(AtomicUsize::load(&platform.calls, Ordering::SeqCst), calls);
     }
+}
+
+/// A platform call that outlasts the run's lease keeps the task the run's: the lease is renewed
+/// while the call waits, so recovery does not hand a live run's task to another worker.
+#[tokio::test]
+async fn a_call_longer_than_the_lease_keeps_the_lease_alive() {
+    let db = TestDb::new().await;
+    let platform = std::sync::Arc::new(LateChange {
+        orders: Mutex::new(vec!["o-1".into()]),
+        slow_first_call: Some(std::time::Duration::from_millis(2_500)),
+        ..Default::default()
+    });
+    let (mut syncer, task_row, _) = douyin_walk(&db, platform).await;
+    syncer.lease = Duration::milliseconds(900);
+    let id = task_row.id.get();
+    let run = tokio::spawn(async move { syncer.run(&task_row, PlatformType::Douyin).await });
+    tokio::time::sleep(std::time::Duration::from_millis(1_800)).await;
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    let lease: Option<DateTime<Utc>> = task::table
+        .find(id)
+        .select(task::lease_until)
+        .first(&mut conn)
+        .await
+        .expect("task");
+    assert!(
+        lease.is_some_and(|until| until > Utc::now()),
+        "the lease runs out while the call waits: {lease:?}"
+    );
+    let outcome = run.await.expect("join").expect("run");
+    assert!(
+        matches!(outcome, TaskOutcome::Completed { success: 1, .. }),
+        "{outcome:?}"
+    );
 }
 
 /// The payloads of the events waiting in the outbox under `routing_key`, oldest first.

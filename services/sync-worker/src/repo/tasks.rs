@@ -372,6 +372,20 @@ fn held<'a>(id: i64, claim: Option<&'a str>) -> _ {
         .filter(task::claimed_by.is_not_distinct_from(claim))
 }
 
+/// Renews the lease of a task its run still holds (`claim`) while a call takes long; 0 rows
+/// when it no longer does.
+pub async fn renew_lease(
+    conn: &mut AsyncPgConnection,
+    id: SyncTaskId,
+    claim: Option<&str>,
+    lease: chrono::Duration,
+) -> QueryResult<usize> {
+    diesel::update(held(id.get(), claim))
+        .set(task::lease_until.eq(Utc::now() + lease))
+        .execute(conn)
+        .await
+}
+
 /// Counts one page and renews the lease.
 pub async fn add_page(
     conn: &mut AsyncPgConnection,

@@ -142,7 +142,10 @@ impl Syncer {
             pages: store::RunPages::default(),
         };
         let remaining = windows.get(skip..).unwrap_or_default();
-        let walked = self.walk_windows(&mut walk, remaining).await;
+        let walked = tokio::select! {
+            walked = self.walk_windows(&mut walk, remaining) => walked,
+            never = self.keep_lease(task) => match never {},
+        };
         // A failed announcement is logged, and ends nothing: the orders are stored `PENDING`,
         // and order-processor's pending sweep processes them.
         if let Err(e) = store::announce_rest(self, task, platform, &mut walk.pages).await {
@@ -156,6 +159,34 @@ impl Syncer {
             success: usize::try_from(total.success).unwrap_or(0),
             failure: usize::try_from(total.failure).unwrap_or(0),
         })
+    }
+
+    /// Renews the run's lease every third of it for as long as the walk runs. Every stored page
+    /// renews it too, but one call can outlast a lease (a platform's stated waits, retries,
+    /// the token renewal's lock): recovery would then hand a live run's task to another worker.
+    /// Stops renewing once the task is no longer this run's (the run's next write stops it).
+    async fn keep_lease(&self, task: &TaskRow) -> std::convert::Infallible {
+        let every = (self.lease / 3)
+            .to_std()
+            .unwrap_or(Duration::from_secs(60))
+            .max(Duration::from_millis(100));
+        loop {
+            tokio::time::sleep(every).await;
+            let renewed = async {
+                let mut conn = leadgen_db::conn(&self.pool).await?;
+                let claim = task.claimed_by.as_deref();
+                anyhow::Ok(tasks::renew_lease(&mut conn, task.id, claim, self.lease).await?)
+            }
+            .await;
+            match renewed {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %format!("{e:#}"), sync_task.id = task.id.get(), "Could not renew the sync's lease; will try again");
+                }
+            }
+        }
+        std::future::pending().await
     }
 
     /// Walks `windows` in order, page by page; answers the counts of all of them, or how the
