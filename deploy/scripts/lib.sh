@@ -20,7 +20,7 @@ SCHEMATHESIS_VERSION=4.32.5
 ensure_schemathesis() {
     local found
     command -v schemathesis >/dev/null || export PATH="$HOME/.local/bin:$PATH"
-    found=$(schemathesis --version 2>/dev/null | awk '{print $NF}')
+    found=$(schemathesis --version 2>/dev/null | awk '{print $NF}' || true)
     [ "$found" = "$SCHEMATHESIS_VERSION" ] && return 0
     if ! command -v python3 >/dev/null || ! python3 -m pip --version >/dev/null 2>&1; then
         [ "$(id -u)" -eq 0 ] || die "python3 and pip are missing; install them as root: apt-get install -y python3-pip"
