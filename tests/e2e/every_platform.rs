@@ -16,16 +16,16 @@ async fn every_platform_syncs_end_to_end_through_the_gateway() {
     let (start, end) = flow::window_days(10);
     for (platform, ..) in PLATFORMS {
         // A wrong app secret fails the code exchange, and the attempt is in the operation log.
-        // Where the platform documents the refusal: refused (40003), the record INVALID. JD
-        // documents no token error: an answer of unknown meaning is a platform failure (50201),
-        // the record kept for another try, and the log keeps the platform's words.
+        // Where the platform documents the refusal: refused (40003), the record INVALID. JD and
+        // PDD document no token error: an answer of unknown meaning is a platform failure
+        // (50201), the record kept for another try, and the log keeps the platform's words.
         let (_, _, mut wrong) = leadgen_e2e::system::app_for(platform);
         wrong["appSecret"] = json!("not-the-secret");
         let (refused_id, done) = api
             .approve_on_consent_page(&system, platform, None, wrong)
             .await;
         let (code, status) = match platform {
-            "JD" => (50201, "PENDING_AUTH"),
+            "JD" | "PDD" => (50201, "PENDING_AUTH"),
             _ => (40003, "INVALID"),
         };
         assert_eq!(done["code"], code, "{platform}: {done}");

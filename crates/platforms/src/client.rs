@@ -259,6 +259,17 @@ pub enum PlatformError {
     /// The platform answered 5xx, timed out or said it is unavailable.
     #[error("电商平台暂不可用：{0}")]
     Unavailable(String),
+    /// The platform answered 5xx and said, in `Retry-After`, how long it will be unavailable:
+    /// [`PlatformError::Unavailable`] with that wait, which the retries honour like a stated ban
+    /// (and give up on past their stated-wait budget, [`crate::resilience::RetryPolicy`]).
+    /// Retried sooner, every try would fall inside the wait the server asked for. A variant of
+    /// its own, not a field of `Unavailable`, so callers matching `Unavailable(detail)` keep
+    /// compiling.
+    #[error("电商平台暂不可用（要求 {} 秒后再调用）：{detail}", retry_after.as_secs().max(1))]
+    UnavailableFor {
+        retry_after: Duration,
+        detail: String,
+    },
     /// The shared rate gate (the per-app quota kept across replicas, in the database) could not
     /// give the call a slot, so it was not made: retried like a platform that is unavailable.
     /// The cause (a database error) is logged where it happened and kept out of the text, which
@@ -307,7 +318,9 @@ impl PlatformError {
             PlatformError::SessionExpired { .. } => ("token_expired", String::new()),
             PlatformError::AuthRefused(_) => ("auth_refused", String::new()),
             PlatformError::InvalidRequest(_) => ("invalid_request", String::new()),
-            PlatformError::Unavailable(_) => ("unavailable", String::new()),
+            PlatformError::Unavailable(_) | PlatformError::UnavailableFor { .. } => {
+                ("unavailable", String::new())
+            }
             PlatformError::GateUnavailable(_) => ("gate_unavailable", String::new()),
             PlatformError::Malformed(_) => ("malformed", String::new()),
             PlatformError::Unknown { code, .. } => ("unknown", code.clone()),
@@ -326,6 +339,7 @@ impl PlatformError {
             | PlatformError::AuthRefused(detail)
             | PlatformError::InvalidRequest(detail)
             | PlatformError::Unavailable(detail)
+            | PlatformError::UnavailableFor { detail, .. }
             | PlatformError::Malformed(detail) => detail.clone(),
             // Our own failure: the platform said nothing.
             PlatformError::GateUnavailable(_) => String::new(),
@@ -343,6 +357,7 @@ impl PlatformError {
             self,
             PlatformError::Throttled { .. }
                 | PlatformError::Unavailable(_)
+                | PlatformError::UnavailableFor { .. }
                 | PlatformError::GateUnavailable(_)
                 | PlatformError::Malformed(_)
                 | PlatformError::Unknown { .. }
@@ -354,6 +369,7 @@ impl PlatformError {
         match self {
             PlatformError::Throttled { retry_after, .. }
             | PlatformError::QuotaExhausted { retry_after, .. } => *retry_after,
+            PlatformError::UnavailableFor { retry_after, .. } => Some(*retry_after),
             PlatformError::SessionExpired { .. }
             | PlatformError::AuthRefused(_)
             | PlatformError::InvalidRequest(_)

@@ -41,6 +41,45 @@ pub fn expiry(v: Option<&Value>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     }
 }
 
+/// A token's end from its lifetime in seconds from `now` when that is given and positive, else
+/// from the absolute time the answer states, else `now + lifetime` (0: already over). A positive
+/// lifetime never yields an end in the past, whatever the absolute time says.
+pub fn relative_first(
+    lifetime: Option<i64>,
+    absolute: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let after = |s: i64| chrono::Duration::try_seconds(s).and_then(|d| now.checked_add_signed(d));
+    match lifetime {
+        Some(s) if s > 0 => after(s),
+        _ => absolute.or_else(|| lifetime.and_then(after)),
+    }
+}
+
+/// A point in time as the platforms write one where no source fixes the format: epoch seconds,
+/// or milliseconds beyond 10^12 (the rule of [`expiry`]), as a number or digits; a
+/// `yyyy-MM-dd HH:mm:ss` Beijing time; or RFC 3339. `None` for anything else, and for 0 or
+/// less (the platforms' "none"): the caller decides what an unreadable time means.
+pub fn instant(v: Option<&Value>) -> Option<DateTime<Utc>> {
+    let raw = match v? {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.trim().to_owned(),
+        _ => return None,
+    };
+    if let Ok(n) = raw.parse::<i64>() {
+        return match n {
+            n if n <= 0 => None,
+            n if n > 1_000_000_000_000 => DateTime::from_timestamp_millis(n),
+            n => DateTime::from_timestamp(n, 0),
+        };
+    }
+    leadgen_domain::time::parse_beijing(&raw).or_else(|| {
+        DateTime::parse_from_rfc3339(&raw)
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
+    })
+}
+
 /// A platform's answer as JSON text even where it is not quite: bytes that are not UTF-8 become
 /// U+FFFD, and so do `\u` escapes of lone surrogate halves (a title cut in the middle of an
 /// emoji), which `serde_json` refuses. `None` when there was nothing to mend. One such order
@@ -314,6 +353,26 @@ mod tests {
             Some(1_796_604_800)
         );
         assert_eq!(super::expiry(None, now), None);
+    }
+
+    #[test]
+    fn an_instant_is_epoch_seconds_or_millis_beijing_time_or_rfc_3339() {
+        let at = |v: serde_json::Value| super::instant(Some(&v)).map(|t| t.timestamp());
+        let noon = Some(1_780_286_400);
+        assert_eq!(at(serde_json::json!(1_780_286_400)), noon);
+        assert_eq!(at(serde_json::json!("1780286400000")), noon);
+        assert_eq!(at(serde_json::json!(" 2026-06-01 12:00:00 ")), noon);
+        assert_eq!(at(serde_json::json!("2026-06-01T04:00:00Z")), noon);
+        for none in [
+            serde_json::json!(0),
+            serde_json::json!(-5),
+            serde_json::json!(""),
+            serde_json::json!("2026/06/01"),
+            serde_json::json!(true),
+        ] {
+            assert_eq!(at(none.clone()), None, "{none}");
+        }
+        assert_eq!(super::instant(None), None);
     }
 
     #[test]

@@ -63,7 +63,10 @@ impl Transport {
         self.limiter.admit(app_key, api).await?;
         let params = sign();
         let json = self
-            .json(self.http.post(&self.endpoint.api_url).form(&params))
+            .json(
+                self.http.post(&self.endpoint.api_url).form(&params),
+                &platform_error,
+            )
             .await?;
         match platform_error(&json) {
             Some(error) => {
@@ -77,50 +80,120 @@ impl Transport {
         }
     }
 
-    /// Sends `request` and reads a JSON answer ([`read_json`]).
+    /// Sends `request` and reads a JSON answer ([`read_json`]), `platform_error` reading the
+    /// platform's error in it.
     pub async fn json(
         &self,
         request: reqwest::RequestBuilder,
+        platform_error: ErrorReader<'_>,
     ) -> Result<serde_json::Value, PlatformError> {
-        read_json(send(request).await).await
+        read_json(send(request).await, platform_error).await
     }
 }
 
-/// Reads a platform's HTTP answer as JSON, the status first: transport failures, timeouts and
-/// 5xx are [`PlatformError::Unavailable`]; a 429 is [`PlatformError::Throttled`] with the wait
-/// its `Retry-After` states (in seconds), whatever its body (an empty object would read as an
-/// answer without its result); a body that is not JSON is [`PlatformError::Malformed`]. URLs
-/// (which may carry secrets in their query) are kept out of the errors.
+/// How a platform reads the error its answer carries (its envelope, or a token endpoint's
+/// refusal): the typed error, `None` when the answer carries none. [`read_json`] asks it of a
+/// 401, 403 or 429 answer's body.
+pub type ErrorReader<'a> = &'a (dyn Fn(&serde_json::Value) -> Option<PlatformError> + Sync);
+
+/// Reads a platform's HTTP answer as JSON, the status first. URLs (which may carry secrets in
+/// their query) are kept out of the errors.
+///
+/// - Transport failures and timeouts are [`PlatformError::Unavailable`]; so is a 5xx, or
+///   [`PlatformError::UnavailableFor`] with the wait its `Retry-After` states ([`stated_wait`]:
+///   seconds or an HTTP-date), so the retries do not come back inside it.
+/// - A 429 is [`PlatformError::Throttled`] whatever its body (an empty object would read as an
+///   answer without its result), with the longer of the waits its `Retry-After` and its body
+///   state (the body read by `platform_error` when it is JSON: Taobao's code 7 "This ban will
+///   last for N more seconds").
+/// - A 401 or 403 whose body `platform_error` reads as an error is that answer, read by the
+///   caller as any other; one whose body it does not read (an HTML page, a gateway's own JSON)
+///   is [`PlatformError::Unknown`] with code `HTTP 401` (or 403) and the body's words: it may
+///   well say the token was refused, so it is retried and then refreshed once, never taken
+///   for a malformed answer (which is not refreshed) nor read as one without its orders.
+/// - A body that is not JSON is [`PlatformError::Malformed`].
 pub async fn read_json(
     response: Result<reqwest::Response, reqwest::Error>,
+    platform_error: ErrorReader<'_>,
 ) -> Result<serde_json::Value, PlatformError> {
     let unavailable = |e: reqwest::Error| PlatformError::Unavailable(e.without_url().to_string());
     let response = response.map_err(unavailable)?;
     let status = response.status();
-    let retry_after = response
+    let stated = response
         .headers()
         .get(reqwest::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(std::time::Duration::from_secs);
+        .and_then(|v| stated_wait(v, chrono::Utc::now()));
     let body = capped_body(response).await?;
     if status.is_server_error() {
-        return Err(PlatformError::Unavailable(format!(
+        let detail = format!(
             "HTTP {status}{}",
             crate::client::platform_said(&error_words(&body))
-        )));
+        );
+        return Err(match stated {
+            Some(retry_after) => PlatformError::UnavailableFor {
+                retry_after,
+                detail,
+            },
+            None => PlatformError::Unavailable(detail),
+        });
     }
+    let json = json_body(status, &body);
+    let said = || json.as_ref().ok().and_then(platform_error);
     if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+        let body_wait = said().and_then(|e| e.retry_after());
         return Err(PlatformError::Throttled {
-            retry_after,
+            retry_after: stated.max(body_wait),
             detail: crate::client::platform_text(&[&format!("HTTP {status}"), &error_words(&body)]),
         });
     }
-    serde_json::from_slice(&body)
+    if matches!(
+        status,
+        reqwest::StatusCode::UNAUTHORIZED | reqwest::StatusCode::FORBIDDEN
+    ) && !said().is_some_and(|e| !matches!(e, PlatformError::Malformed(_)))
+    {
+        let words = error_words(&body);
+        return Err(PlatformError::Unknown {
+            code: format!("HTTP {}", status.as_u16()),
+            message: if words.is_empty() {
+                status.canonical_reason().unwrap_or_default().to_owned()
+            } else {
+                words
+            },
+        });
+    }
+    json
+}
+
+/// The wait a `Retry-After` value states (RFC 9110 §10.2.3): delay-seconds, or an HTTP-date
+/// from `now` (IMF-fixdate, or the obsolete RFC 850 and asctime forms a recipient must
+/// accept). `None` when it states none we can read, or a date already past.
+pub fn stated_wait(value: &str, now: chrono::DateTime<chrono::Utc>) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(value)
+        .map(|at| at.with_timezone(&chrono::Utc))
+        .or_else(|_| {
+            ["%A, %d-%b-%y %H:%M:%S GMT", "%a %b %e %H:%M:%S %Y"]
+                .iter()
+                .find_map(|format| chrono::NaiveDateTime::parse_from_str(value, format).ok())
+                .map(|at| at.and_utc())
+                .ok_or(())
+        })
+        .ok()?;
+    (at - now).to_std().ok().filter(|wait| !wait.is_zero())
+}
+
+/// An answer's body as JSON: a body that is not UTF-8 JSON text is mended where that is all
+/// ([`crate::json::mended_text`]), else [`PlatformError::Malformed`] naming where it broke.
+fn json_body(status: reqwest::StatusCode, body: &[u8]) -> Result<serde_json::Value, PlatformError> {
+    serde_json::from_slice(body)
         .or_else(|refused| {
             // Not UTF-8, or a lone surrogate escape: mended where that is all (one order's
             // title would otherwise cost the whole page, at every try), else refused as it was.
-            let Some(mended) = crate::json::mended_text(&body) else {
+            let Some(mended) = crate::json::mended_text(body) else {
                 return Err(refused);
             };
             let json = serde_json::from_str(&mended).map_err(|_| refused)?;
@@ -341,7 +414,7 @@ fn redacted_url(url: &url::Url) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
     use super::*;
@@ -378,7 +451,7 @@ mod tests {
     }
 
     /// A server that answers `{}` to every request and keeps each one's request line and body.
-    async fn recording() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+    pub(crate) async fn recording() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -533,7 +606,7 @@ mod tests {
             "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 2\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}",
         )
         .await;
-        let answer = read_json(reqwest::get(&url).await).await;
+        let answer = read_json(reqwest::get(&url).await, &|_| None).await;
         assert_eq!(
             answer,
             Err(PlatformError::Throttled {
@@ -546,7 +619,7 @@ mod tests {
         )
         .await;
         assert_eq!(
-            read_json(reqwest::get(&ok).await).await,
+            read_json(reqwest::get(&ok).await, &|_| None).await,
             Ok(serde_json::json!({"a": 1}))
         );
     }
@@ -560,7 +633,7 @@ mod tests {
         )
         .await;
         assert_eq!(
-            read_json(reqwest::get(&throttled).await).await,
+            read_json(reqwest::get(&throttled).await, &|_| None).await,
             Err(PlatformError::Throttled {
                 retry_after: None,
                 detail: "HTTP 429 Too Many Requests 7 App Call Limited".into(),
@@ -571,7 +644,7 @@ mod tests {
         )
         .await;
         assert_eq!(
-            read_json(reqwest::get(&down).await).await,
+            read_json(reqwest::get(&down).await, &|_| None).await,
             Err(PlatformError::Unavailable(
                 "HTTP 503 Service Unavailable（平台返回：50002 服务繁忙）".into()
             ))
@@ -581,8 +654,181 @@ mod tests {
         )
         .await;
         assert_eq!(
-            read_json(reqwest::get(&html).await).await,
+            read_json(reqwest::get(&html).await, &|_| None).await,
             Err(PlatformError::Unavailable("HTTP 502 Bad Gateway".into()))
+        );
+    }
+
+    /// The client of `platform` alone, calling `url` for every endpoint.
+    fn client_at(platform: PlatformType, url: &str) -> Arc<dyn PlatformClient> {
+        let endpoint = Endpoint {
+            api_url: url.to_owned(),
+            authorize_url: url.to_owned(),
+            token_url: url.to_owned(),
+            qps: 100,
+            timeout: Duration::from_secs(5),
+        };
+        Registry::from_endpoints(&HashMap::from([(platform, endpoint)]), None)
+            .unwrap()
+            .get(platform)
+            .unwrap()
+    }
+
+    /// Credentials every adapter can sign with (Kuaishou's signSecret included).
+    fn any_app() -> crate::client::AppCredentials {
+        let mut app = crate::client::AppCredentials::new("app-1", "secret-1");
+        app.extra.insert(
+            crate::kuaishou::SIGN_SECRET.to_owned(),
+            "sign-secret-1".into(),
+        );
+        app
+    }
+
+    /// One listing call of `platform` against a server answering `answer`.
+    async fn listed(
+        platform: PlatformType,
+        answer: &'static str,
+    ) -> Result<crate::OrderPage, PlatformError> {
+        let client = client_at(platform, &answering(answer).await);
+        let now = chrono::Utc::now();
+        let window = crate::TimeWindow {
+            start: now - chrono::Duration::minutes(20),
+            end: now,
+        };
+        client
+            .list_orders(
+                &any_app(),
+                "token-1",
+                &window,
+                crate::client::Listing::Modified,
+                None,
+            )
+            .await
+    }
+
+    /// A 5xx's `Retry-After` was read and thrown away: the retries came 0.2 s, 0.4 s… later,
+    /// inside the wait the server had asked for. Kept (in seconds or as an HTTP-date), it is
+    /// the wait before the next try.
+    #[tokio::test]
+    async fn a_5xx_keeps_the_wait_its_retry_after_states() {
+        let url = answering(
+            "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 7\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+        )
+        .await;
+        let error = read_json(reqwest::get(&url).await, &|_| None)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            error.retry_after(),
+            Some(Duration::from_secs(7)),
+            "{error:?}"
+        );
+        assert!(error.is_transient());
+        assert!(error.platform_detail().contains("HTTP 503"), "{error:?}");
+
+        let at = (chrono::Utc::now() + chrono::Duration::seconds(60))
+            .format("%a, %d %b %Y %H:%M:%S GMT")
+            .to_string();
+        let answer = format!(
+            "HTTP/1.1 502 Bad Gateway\r\nRetry-After: {at}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+        );
+        let url = answering(Box::leak(answer.into_boxed_str())).await;
+        let error = read_json(reqwest::get(&url).await, &|_| None)
+            .await
+            .unwrap_err();
+        let wait = error.retry_after().unwrap_or_default();
+        assert!(
+            wait > Duration::from_secs(55) && wait <= Duration::from_secs(60),
+            "{error:?}"
+        );
+    }
+
+    /// `Retry-After` as RFC 9110 writes it: delay-seconds, or an HTTP-date in any of the three
+    /// forms a recipient must accept; a date already past states no wait.
+    #[test]
+    fn a_retry_after_is_seconds_or_any_http_date() {
+        let now = chrono::DateTime::parse_from_rfc3339("1994-11-06T08:49:07Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        for value in [
+            "30",
+            " 30 ",
+            "Sun, 06 Nov 1994 08:49:37 GMT",
+            "Sunday, 06-Nov-94 08:49:37 GMT",
+            "Sun Nov  6 08:49:37 1994",
+        ] {
+            assert_eq!(
+                stated_wait(value, now),
+                Some(Duration::from_secs(30)),
+                "{value}"
+            );
+        }
+        for value in ["Sun, 06 Nov 1994 08:49:00 GMT", "soon", "-5", ""] {
+            assert_eq!(stated_wait(value, now), None, "{value}");
+        }
+        let error = PlatformError::UnavailableFor {
+            retry_after: Duration::from_secs(7),
+            detail: "HTTP 503 Service Unavailable".into(),
+        };
+        assert_eq!(
+            error.to_string(),
+            "电商平台暂不可用（要求 7 秒后再调用）：HTTP 503 Service Unavailable"
+        );
+    }
+
+    /// A 429 whose body is the platform's own error (Taobao's code 7 and its stated ban) waits
+    /// the longer of the two waits: the header's 2 s would have been refused again.
+    #[tokio::test]
+    async fn a_429_waits_the_longer_of_its_header_and_its_platform_error() {
+        let error = listed(
+            PlatformType::Taobao,
+            "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 2\r\ncontent-type: application/json\r\ncontent-length: 160\r\nconnection: close\r\n\r\n{\"error_response\":{\"code\":7,\"msg\":\"App Call Limited\",\"sub_code\":\"accesscontrol.limited-by-api-access-count\",\"sub_msg\":\"This ban will last for 30 more seconds\"}}",
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(error, PlatformError::Throttled { .. }),
+            "{error:?}"
+        );
+        assert_eq!(error.retry_after(), Some(Duration::from_secs(30)));
+    }
+
+    /// A 401 or 403 whose body is no envelope the platform's error reader knows was
+    /// `Malformed` (or, read as an answer, a page without its list): retried, never refreshed,
+    /// though it says the token was refused. It is unknown with its status, so the session's
+    /// refresh-once path runs; on every platform.
+    #[tokio::test]
+    async fn an_unreadable_401_or_403_is_unknown_on_every_platform() {
+        for platform in PlatformType::ALL {
+            let html = listed(
+                *platform,
+                "HTTP/1.1 401 Unauthorized\r\ncontent-type: text/html\r\ncontent-length: 11\r\nconnection: close\r\n\r\n<h1>no</h1>",
+            )
+            .await;
+            assert!(
+                matches!(html, Err(PlatformError::Unknown { ref code, .. }) if code == "HTTP 401"),
+                "{platform:?}: {html:?}"
+            );
+            let json = listed(
+                *platform,
+                "HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: 23\r\nconnection: close\r\n\r\n{\"message\":\"Forbidden\"}",
+            )
+            .await;
+            assert!(
+                matches!(json, Err(PlatformError::Unknown { ref code, ref message })
+                    if code == "HTTP 403" && message.contains("Forbidden")),
+                "{platform:?}: {json:?}"
+            );
+        }
+        // An envelope the platform's reader knows is read as it says.
+        let expired = listed(
+            PlatformType::Taobao,
+            "HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\ncontent-length: 86\r\nconnection: close\r\n\r\n{\"error_response\":{\"code\":27,\"msg\":\"Invalid session\",\"sub_code\":\"invalid-sessionkey\"}}",
+        )
+        .await;
+        assert!(
+            matches!(expired, Err(PlatformError::SessionExpired { .. })),
+            "{expired:?}"
         );
     }
 }

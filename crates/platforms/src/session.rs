@@ -313,17 +313,43 @@ impl Session {
             return Err(SessionError::Expired(NO_REFRESH_TOKEN.into()));
         };
         let app = self.app.clone();
-        // Retried only where the platform did not answer (transport, 5xx, throttle): a token
-        // endpoint's answer of unknown meaning is given once, not sent the same refresh token
-        // again and again (a dead PDD refresh token drew 13 requests in 20 s).
+        let ours = (self.access_token.clone(), self.refresh_token.clone());
+        // Whether a try went unanswered (see `Attempt::StoredMeanwhile`).
+        let unanswered = std::sync::atomic::AtomicBool::new(false);
+        // Retried only where the platform did not answer (transport, 5xx, throttle). An answer
+        // that came is never followed by the same refresh token: one of unknown meaning (a dead
+        // PDD refresh token drew 13 requests in 20 s), nor one we cannot read (`Malformed`, an
+        // HTTP 200 without its tokens), with which the platform may have rotated the pair; sent
+        // again, the retired token would be refused, and the shop end EXPIRED.
         let refreshed = with_retries(self.policy, client.platform(), || async {
+            if unanswered.load(std::sync::atomic::Ordering::SeqCst)
+                && let Some((access, refresh)) = stored_since(sink, &ours).await
+            {
+                return Ok(Attempt::StoredMeanwhile(access, refresh));
+            }
             match client.refresh(&app, &refresh_token).await {
-                Err(e @ PlatformError::Unknown { .. }) => Ok(Err(e)),
-                other => other.map(Ok),
+                Ok(tokens) => Ok(Attempt::Tokens(tokens)),
+                Err(e @ (PlatformError::Unknown { .. } | PlatformError::Malformed(_))) => {
+                    Ok(Attempt::Answered(e))
+                }
+                Err(e @ (PlatformError::Unavailable(_) | PlatformError::UnavailableFor { .. })) => {
+                    unanswered.store(true, std::sync::atomic::Ordering::SeqCst);
+                    Err(e)
+                }
+                Err(e) => Err(e),
             }
         })
-        .await
-        .and_then(|answer| answer);
+        .await;
+        let refreshed = match refreshed {
+            Ok(Attempt::Tokens(tokens)) => Ok(tokens),
+            Ok(Attempt::StoredMeanwhile(access, refresh)) => {
+                tracing::info!(app.key = %self.app.app_key, "Using the tokens another caller refreshed while ours went unanswered");
+                self.access_token = access;
+                self.refresh_token = refresh;
+                return Ok(Renewed::Refreshed);
+            }
+            Ok(Attempt::Answered(e)) | Err(e) => Err(e),
+        };
         let mut tokens = match refreshed {
             Ok(tokens) => tokens,
             Err(e @ (PlatformError::AuthRefused(_) | PlatformError::SessionExpired { .. })) => {
@@ -366,20 +392,44 @@ impl Session {
     /// Takes the stored tokens when another caller refreshed them since this session read its
     /// own (true); false when they are this session's, or cannot be read.
     async fn adopt_stored(&mut self, sink: &dyn TokenSink) -> bool {
-        match sink.stored().await {
-            Ok(Some((access, refresh)))
-                if access != self.access_token || refresh != self.refresh_token =>
-            {
+        let ours = (self.access_token.clone(), self.refresh_token.clone());
+        match stored_since(sink, &ours).await {
+            Some((access, refresh)) => {
                 tracing::info!(app.key = %self.app.app_key, "Using the tokens another caller refreshed");
                 self.access_token = access;
                 self.refresh_token = refresh;
                 true
             }
-            Ok(_) => false,
-            Err(e) => {
-                tracing::warn!(error = %e, "Could not read the stored tokens back");
-                false
-            }
+            None => false,
+        }
+    }
+}
+
+/// What one try of a refresh came to, short of a failure worth sending it again for.
+enum Attempt {
+    /// New tokens.
+    Tokens(TokenSet),
+    /// The platform answered, but with no tokens we can use: never sent again.
+    Answered(PlatformError),
+    /// A try went unanswered (a transport failure, a timeout, a 5xx) and, before sending the
+    /// refresh token again, the stored tokens were found changed: another caller refreshed
+    /// meanwhile, and its pair `(access, refresh)` is used rather than refreshed over. (A pair
+    /// our own unanswered try was given is lost with the answer; nothing reads it back.)
+    StoredMeanwhile(String, Option<String>),
+}
+
+/// The shop's stored tokens `(access, refresh)` when they are not `ours`: another caller
+/// refreshed since. `None` when they are ours, absent, or cannot be read.
+async fn stored_since(
+    sink: &dyn TokenSink,
+    ours: &(String, Option<String>),
+) -> Option<(String, Option<String>)> {
+    match sink.stored().await {
+        Ok(Some(stored)) if stored != *ours => Some(stored),
+        Ok(_) => None,
+        Err(e) => {
+            tracing::warn!(error = %e, "Could not read the stored tokens back");
+            None
         }
     }
 }

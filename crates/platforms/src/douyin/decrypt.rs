@@ -14,7 +14,8 @@
 //!   cipher_text, decrypt_text, err_no, err_msg, data_type, is_virtual_tel, phone_no_a,
 //!   phone_no_b, expire_time}` and `data.custom_err {err_code, err_msg}`. With
 //!   `is_virtual_tel=true` the phone is the privacy number `phone_no_a` extension `phone_no_b`
-//!   (`decrypt_text` `"18400913965-7576"`) until `expire_time` (unix seconds); the flag is read as
+//!   (`decrypt_text` `"18400913965-7576"`) until `expire_time` (epoch seconds, or milliseconds:
+//!   the README gives no unit, [`crate::json::instant`]); the flag is read as
 //!   a bool, `"true"`/`"false"` or 1/0, and without it a `main-extension` `decrypt_text` is still
 //!   a privacy number (`contact_from_text`), never a plain one. An item with
 //!   `err_no ≠ 0`, or a `custom_err` with `err_code ≠ 0`, is `DecryptFailed` with that code;
@@ -31,12 +32,11 @@
 //! - Quota: 50 ciphertexts per call [src]; throttling answers 60000; the daily decrypt quota per
 //!   shop is not in our sources.
 
-use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::parse::parse_error;
 use crate::client::PlatformError;
-use crate::json::{echoed_item, flag, int, str_at};
+use crate::json::{echoed_item, flag, instant, int, str_at};
 use crate::reveal::{DecryptRequest, RevealPurpose, RevealedContact, contact_from_text};
 
 pub const BATCH_DECRYPT: &str = "order.batchDecrypt";
@@ -139,9 +139,9 @@ pub fn parse_decrypt_response(
             message: str_at(item, "err_msg").to_owned(),
         });
     }
-    let expires_at: Option<DateTime<Utc>> = int(item.get("expire_time"))
-        .filter(|s| *s > 0)
-        .and_then(|s| DateTime::from_timestamp(s, 0));
+    // The README gives `expire_time` no unit (§4.3): epoch seconds, or milliseconds, as every
+    // epoch time is read ([`instant`]); 0 or unreadable is no expiry.
+    let expires_at = instant(item.get("expire_time"));
     if flag(item.get("is_virtual_tel")) == Some(true) {
         let (main, ext) = (str_at(item, "phone_no_a"), str_at(item, "phone_no_b"));
         if !main.is_empty() && !ext.is_empty() {
@@ -314,5 +314,25 @@ mod tests {
             PlatformError::SessionExpired { ref detail } if detail.starts_with("40003 isv.access-token-expired")
         ));
         assert!(parse_decrypt_error(&answer(json!({}))).is_none());
+    }
+
+    /// The README gives `expire_time` without its unit (§4.3): one in milliseconds was read as
+    /// seconds, an expiry some 50,000 years ahead, and a privacy number dialled long after it
+    /// stopped forwarding. Seconds or milliseconds, as every other epoch time is read.
+    #[test]
+    fn a_privacy_numbers_expiry_is_read_in_seconds_or_milliseconds() {
+        let expiry = |expire_time: Value| {
+            let item = json!({"auth_id": "6921234567890123456", "cipher_text": "$Kg1E$AbZ1$1$$",
+                "decrypt_text": "18400913965-7576", "err_no": 0, "is_virtual_tel": true,
+                "phone_no_a": "18400913965", "phone_no_b": "7576", "expire_time": expire_time});
+            parse_decrypt_response(&answer(item), &request())
+                .unwrap()
+                .expires_at()
+                .map(|t| t.timestamp())
+        };
+        assert_eq!(expiry(json!(1_767_225_600)), Some(1_767_225_600));
+        assert_eq!(expiry(json!(1_767_225_600_000_i64)), Some(1_767_225_600));
+        assert_eq!(expiry(json!("1767225600000")), Some(1_767_225_600));
+        assert_eq!(expiry(json!(0)), None);
     }
 }

@@ -188,7 +188,8 @@ impl DouyinClient {
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header("x-open-no-old-err-code", "1")
             .body(call.body);
-        let json = crate::registry::read_json(crate::registry::send(request).await).await?;
+        let json =
+            crate::registry::read_json(crate::registry::send(request).await, &classify).await?;
         match classify(&json) {
             Some(error) => Err(error),
             None => Ok(json),

@@ -18,13 +18,17 @@
 //!   an expiry we cannot read is none: the reveal gets the assumed expiry, never a failure).
 //!   The item is the one echoing the order id and the oaid, or the order id alone when the
 //!   answer echoes no oaid ([`crate::json::echoed_item`]).
+//! - The README documents the request only (§2.3), none of the answer's fields. `returnType.code`
+//!   0 is success; absent, the answer is read by its `returnType.data` list when it has one (it
+//!   says what was decrypted), and is `Malformed` without either. A receiver's phone is read from
+//!   `consMobilePhone` / `customerPhone` [src], else from the names the README gives JD's
+//!   consignee (`mobile` / `telephone`, §2.3).
 //! - Errors: the gateway's as for every JOS call (2 throttled, 19 invalid token,
-//!   [`super::parse_error_response`]); `returnType.code` [simulator choice, mirrored by
-//!   `tools/platform-sim/src/jd/decrypt.rs`]: 0 ok, 1001 no decrypt permission →
-//!   `DecryptNotPermitted`, 1002 daily decrypt quota used up → `QuotaExhausted`; any other code
-//!   is undocumented ("system busy" as much as a refusal) → `Unknown` with the platform's code
-//!   and text (bounded retry, then reported), as a body `code` other than 0 is. An order the
-//!   answer has no receiver for is `DecryptFailed`.
+//!   [`super::parse_error_response`]); every `returnType.code` other than 0 is undocumented
+//!   ("system busy" as much as a refusal), the simulator's 1001 (no decrypt permission) and 1002
+//!   (daily quota used up) [simulator choice, `tools/platform-sim/src/jd/decrypt.rs`] included:
+//!   `Unknown` with the platform's code and text (bounded retry, one refresh, then reported), as
+//!   a body `code` other than 0 is. An order the answer has no receiver for is `DecryptFailed`.
 //! - `privacyProtection` is read as a bool, `"true"`/`"false"` or 1/0; without it a
 //!   `main-extension` mobile is still a privacy number (`contact_from_text`), never a plain one.
 //! - Quota: JOS counts calls per app per day (code 2 "调用次数超限" when spent; the daily quota is
@@ -46,10 +50,6 @@ const DECRYPT_RESPONSE_SPELT: &str = "jingdong_jos_order_oaid_decrypt_response";
 
 /// The purposes JD permits here: fulfilment only.
 pub const PURPOSES: &[RevealPurpose] = &[RevealPurpose::Fulfilment];
-
-/// `returnType.code` values [simulator choice].
-pub const NO_PERMISSION: i64 = 1001;
-pub const QUOTA_USED_UP: i64 = 1002;
 
 /// `360buy_param_json` for one reveal.
 pub fn decrypt_param_json(request: &DecryptRequest) -> Result<String, PlatformError> {
@@ -89,6 +89,16 @@ fn expiry(item: &Value) -> Option<DateTime<Utc>> {
     read
 }
 
+/// The first of `keys` that carries a non-blank value in `item`, else "". The decrypt answer's
+/// own names first [src], then the README's consignee names (§2.3), which no source ties to
+/// this answer but a gateway may well use.
+fn phone_at(item: &Value, keys: &[&str]) -> String {
+    keys.iter()
+        .filter_map(|k| text(item.get(*k)))
+        .find(|v| !v.trim().is_empty())
+        .unwrap_or_default()
+}
+
 /// The phone of `request`'s receiver in a 200 answer without a gateway error.
 pub fn parse_decrypt_response(
     json: &Value,
@@ -107,34 +117,28 @@ pub fn parse_decrypt_response(
     let result = body
         .get("returnType")
         .ok_or_else(|| PlatformError::Malformed("响应缺少 returnType".into()))?;
-    let code = int(result.get("code"))
-        .ok_or_else(|| PlatformError::Malformed("缺少字段 returnType.code".into()))?;
-    let message = text(result.get("message")).unwrap_or_default();
+    let code = int(result.get("code"));
     match code {
-        0 => {}
-        NO_PERMISSION => {
-            return Err(PlatformError::DecryptNotPermitted {
-                code: code.to_string(),
-                message,
-            });
-        }
-        QUOTA_USED_UP => {
-            return Err(PlatformError::QuotaExhausted {
-                code: code.to_string(),
-                message,
-                retry_after: None,
-            });
-        }
-        // Other codes are not documented: "system busy" is one as much as "not this shop's
-        // order". Unknown, the safe default: retried a bounded number of times, then once after
-        // a refresh, and reported with JOS's code and text; never a final refusal on a guess.
-        _ => {
+        Some(0) => {}
+        // No code is documented (the README gives no field of this answer): "system busy" is
+        // one as much as "not this shop's order" or "no permission". Unknown, the safe default:
+        // retried a bounded number of times, then once after a refresh, and reported with
+        // JOS's code and text; never a final refusal on a guess.
+        Some(code) => {
             return Err(PlatformError::Unknown {
                 code: format!("returnType.code {code}"),
-                message,
+                message: text(result.get("message")).unwrap_or_default(),
             });
         }
+        // Without a code, the list of receivers says what was decrypted (below).
+        None if result.get("data").is_some_and(Value::is_array) => {}
+        None => {
+            return Err(PlatformError::Malformed(
+                "returnType 既无 code 也无 data 列表".into(),
+            ));
+        }
     }
+    let code = code.map(|c| c.to_string()).unwrap_or_default();
     let items = match result.get("data") {
         None | Some(Value::Null) => &[][..],
         Some(Value::Array(items)) => items.as_slice(),
@@ -150,10 +154,10 @@ pub fn parse_decrypt_response(
         ("oaid", &request.ciphertext),
     )
     .ok_or_else(|| PlatformError::DecryptFailed {
-        code: code.to_string(),
+        code: code.clone(),
         message: format!("订单 {} 没有该 oaid 对应的收货人", request.order_id),
     })?;
-    let mobile = text(item.get("consMobilePhone")).unwrap_or_default();
+    let mobile = phone_at(item, &["consMobilePhone", "mobile"]);
     let mobile = mobile.trim();
     let expires_at = expiry(item);
     if flag(item.get("privacyProtection")) == Some(true) {
@@ -165,10 +169,10 @@ pub fn parse_decrypt_response(
         }
         return Ok(revealed);
     }
-    let phone = text(item.get("customerPhone")).unwrap_or_default();
+    let phone = phone_at(item, &["customerPhone", "telephone"]);
     match (mobile, phone.trim()) {
         ("", "") => Err(PlatformError::DecryptFailed {
-            code: code.to_string(),
+            code,
             message: "收货人既无手机号也无固定电话".into(),
         }),
         // Without the flag (absent, or false) a privacy number is still read as one: handed on
@@ -240,21 +244,16 @@ mod tests {
             parse_decrypt_response(&empty, &request()),
             Err(PlatformError::DecryptFailed { .. })
         ));
-        let quota = answer(json!({"code": 1002, "message": "今日解密额度已用完"}));
-        assert!(matches!(
-            parse_decrypt_response(&quota, &request()),
-            Err(PlatformError::QuotaExhausted { ref code, .. }) if code == "1002"
-        ));
-        let denied = answer(json!({"code": 1001, "message": "无权限"}));
-        assert!(matches!(
-            parse_decrypt_response(&denied, &request()),
-            Err(PlatformError::DecryptNotPermitted { .. })
-        ));
         // An undocumented business code ("system busy" as much as a refusal) is unknown, its
         // code and text kept: retried a bounded number of times, never a final refusal on a
-        // guess. So is a body code other than 0.
-        for (code, message) in [(1999, "订单状态不允许解密"), (5000, "系统繁忙，请稍后重试")]
-        {
+        // guess. So is a body code other than 0. The README documents no `returnType.code` at
+        // all: the simulator's 1001 (no permission) and 1002 (quota) are no exception.
+        for (code, message) in [
+            (1001, "无权限"),
+            (1002, "今日解密额度已用完"),
+            (1999, "订单状态不允许解密"),
+            (5000, "系统繁忙，请稍后重试"),
+        ] {
             let other = answer(json!({"code": code, "message": message}));
             assert_eq!(
                 parse_decrypt_response(&other, &request()),
@@ -366,5 +365,41 @@ mod tests {
             parse_decrypt_response(&answer(other), &request()),
             Err(PlatformError::DecryptFailed { .. })
         ));
+    }
+
+    /// `returnType.code` is not in the README (nor is any field of this answer): an answer
+    /// without it whose `returnType.data` is a list was `Malformed`, and the reveal failed.
+    /// The list says what was decrypted. A receiver may also carry its phone under the names
+    /// the README gives JD's consignee (`mobile`, `telephone`, §2.3).
+    #[test]
+    fn an_answer_without_a_return_code_is_read_by_its_list() {
+        let item = json!({"orderId": "281234567890", "oaid": "oaid-x",
+            "consMobilePhone": "13800000001"});
+        let c = parse_decrypt_response(&answer(json!({"data": [item]})), &request()).unwrap();
+        assert_eq!(c.expose_number(), "13800000001");
+        let c = parse_decrypt_response(
+            &answer(json!({"code": null, "message": "成功", "data": [item]})),
+            &request(),
+        )
+        .unwrap();
+        assert_eq!(c.expose_number(), "13800000001");
+        // No list and no code: nothing says the call succeeded.
+        for return_type in [json!({}), json!({"message": "成功"}), json!({"data": {}})] {
+            assert!(
+                matches!(
+                    parse_decrypt_response(&answer(return_type.clone()), &request()),
+                    Err(PlatformError::Malformed(_))
+                ),
+                "{return_type}"
+            );
+        }
+        let readme_names = json!({"data": [{"orderId": "281234567890", "oaid": "oaid-x",
+            "mobile": "13800000002"}]});
+        let c = parse_decrypt_response(&answer(readme_names), &request()).unwrap();
+        assert_eq!(c.expose_number(), "13800000002");
+        let landline = json!({"data": [{"orderId": "281234567890", "oaid": "oaid-x",
+            "telephone": "010-12345678"}]});
+        let c = parse_decrypt_response(&answer(landline), &request()).unwrap();
+        assert_eq!(c.expose_number(), "010-12345678");
     }
 }

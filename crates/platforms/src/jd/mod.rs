@@ -170,7 +170,12 @@ impl JdClient {
     ) -> Result<TokenSet, PlatformError> {
         self.transport.limiter.wait(&app.app_key).await?;
         let request = self.transport.http.get(url).query(query);
-        let json = self.transport.json(request).await?;
+        let json = self
+            .transport
+            .json(request, &|json| {
+                parse_token_response(json, Utc::now()).err()
+            })
+            .await?;
         parse_token_response(&json, Utc::now())
     }
 }

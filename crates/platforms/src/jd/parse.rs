@@ -9,7 +9,8 @@ use super::{SEARCH_RESPONSE, SEARCH_RESPONSES};
 use crate::client::{FetchedOrder, PageSpan, PlatformError, TokenSet, platform_text, token_error};
 use crate::contact::{listed_phone, listed_text};
 use crate::json::{
-    count_at, int, item_price, item_quantity, list_at, page_list, response_body, str_at, text, yuan,
+    count_at, flag, int, item_price, item_quantity, list_at, page_list, response_body, str_at,
+    text, yuan,
 };
 
 /// Whether a JOS message says the service is down or busy (retry later).
@@ -65,8 +66,11 @@ pub fn body_code_error(response: &str, code: &str, body: &Value) -> PlatformErro
 }
 
 /// Maps a failed `apiResult` (`success=false` inside a 200 answer) by `numberCode` and text.
+/// `success` is read as the platforms send flags ([`flag`]: a bool, `"true"`/`"false"` or 1/0):
+/// read as a JSON bool only, a `"false"` string was taken for success, and the failed page for
+/// an empty one.
 fn api_result_error(api_result: &Value) -> Option<PlatformError> {
-    if api_result.get("success").and_then(Value::as_bool) != Some(false) {
+    if flag(api_result.get("success")) != Some(false) {
         return None;
     }
     let number = text(api_result.get("numberCode")).unwrap_or_default();

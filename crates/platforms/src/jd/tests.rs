@@ -525,3 +525,30 @@ fn token_errors_of_any_shape_keep_the_platforms_words() {
         })
     );
 }
+
+/// `apiResult.success` sent as a string (`"false"`) was read as success: the failed page was
+/// taken for an empty one. Read as the platforms send flags: a bool, "true"/"false" or 1/0.
+#[test]
+fn a_failed_api_result_is_read_whatever_its_flag_is_written_as() {
+    for success in [
+        json!(false),
+        json!("false"),
+        json!("FALSE"),
+        json!(0),
+        json!("0"),
+    ] {
+        let mut answer = search_answer(SEARCH_RESPONSE, json!(0), None);
+        answer[SEARCH_RESPONSE]["searchorderinfo_result"]["apiResult"] = json!({"success": success,
+            "chineseErrCode": "无效参数", "englishErrCode": "invalid", "numberCode": 7});
+        assert!(
+            matches!(parse_orders_page(&answer, PAGE1),
+                Err(PlatformError::Unknown { ref code, .. }) if code == "apiResult 7"),
+            "{success}"
+        );
+    }
+    for success in [json!(true), json!("true"), json!(1), json!("1")] {
+        let mut answer = search_answer(SEARCH_RESPONSE, json!(0), None);
+        answer[SEARCH_RESPONSE]["searchorderinfo_result"]["apiResult"]["success"] = success.clone();
+        assert!(parse_orders_page(&answer, PAGE1).is_ok(), "{success}");
+    }
+}

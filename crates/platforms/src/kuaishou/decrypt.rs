@@ -15,11 +15,11 @@
 //!   a privacy number comes as `decryptedData` `main-extension` with `expireTime` (ms). An item
 //!   with `errorCode ≠ 0` is `DecryptFailed` with that code; only a present `errorCode` 0 is
 //!   success (an item without it is `Malformed`, its text never handed on as a number).
-//! - Errors: [simulator choice] 28 no permission for the API → `DecryptNotPermitted`, 2002
-//!   decrypt quota used up → `QuotaExhausted`; every other `result` ≠ 1 as on any Kuaishou call
-//!   ([`super::parse_api_error`]): Kuaishou documents no code, so none is classified (the
-//!   simulator's 17 rate limited and 24/25 token expired or invalid included) and each is
-//!   `Unknown` with its `result` and text (bounded backoff, one refresh, then reported).
+//! - Errors: every `result` ≠ 1 as on any Kuaishou call ([`super::parse_api_error`]): Kuaishou
+//!   documents no code, so none is classified (the simulator's 17 rate limited, 24/25 token
+//!   expired or invalid, 28 no permission for the API and 2002 decrypt quota used up included)
+//!   and each is `Unknown` with its `result` and text (bounded backoff, one refresh, then
+//!   reported); nothing here is `DecryptNotPermitted` or `QuotaExhausted` on a guess.
 //! - Quota [doc: same API text]: "解密额度在商家维度，商家在小店PC端、APP端和API上共享解密额度" — the
 //!   quota is the merchant's, shared by the shop's PC and app clients and every API caller; its
 //!   size is not in our sources.
@@ -37,10 +37,6 @@ pub const DECRYPT_BATCH: &str = "open.order.decrypt.batch";
 /// The purposes Kuaishou permits: fulfilment only.
 pub const PURPOSES: &[RevealPurpose] = &[RevealPurpose::Fulfilment];
 
-/// `result` codes [simulator choice].
-pub const NO_PERMISSION: i64 = 28;
-pub const QUOTA_USED_UP: i64 = 2002;
-
 /// `param` of one reveal.
 pub fn decrypt_param(request: &DecryptRequest) -> Value {
     json!({
@@ -48,31 +44,10 @@ pub fn decrypt_param(request: &DecryptRequest) -> Value {
     })
 }
 
-/// The envelope of a decrypt call, with the decrypt-specific codes read first.
+/// The envelope of a decrypt call: as on every Kuaishou call. Kuaishou documents no
+/// decrypt-specific code (README §5), so none is read apart.
 pub fn parse_decrypt_error(json: &Value) -> Option<PlatformError> {
-    let result = int(json.get("result"));
-    let message = || {
-        [
-            text(json.get("msg")).unwrap_or_default(),
-            text(json.get("error_msg")).unwrap_or_default(),
-        ]
-        .into_iter()
-        .filter(|s| !s.is_empty())
-        .collect::<Vec<_>>()
-        .join(": ")
-    };
-    match result {
-        Some(NO_PERMISSION) => Some(PlatformError::DecryptNotPermitted {
-            code: NO_PERMISSION.to_string(),
-            message: message(),
-        }),
-        Some(QUOTA_USED_UP) => Some(PlatformError::QuotaExhausted {
-            code: QUOTA_USED_UP.to_string(),
-            message: message(),
-            retry_after: None,
-        }),
-        _ => parse_api_error(json),
-    }
+    parse_api_error(json)
 }
 
 /// The phone of `request` in a successful answer.
@@ -204,11 +179,19 @@ mod tests {
         let err = |result: i64| {
             parse_decrypt_error(&json!({"result": result, "msg": "m", "error_msg": "e"})).unwrap()
         };
-        assert!(matches!(err(28), PlatformError::DecryptNotPermitted { .. }));
-        assert!(
-            matches!(err(2002), PlatformError::QuotaExhausted { ref message, .. } if message == "m: e")
-        );
-        // Codes Kuaishou does not document are unknown here too (retried, refreshed once).
+        // Kuaishou documents no code (README §0 `?`, §5 only `result=1`): the simulator's 28
+        // (no permission) and 2002 (quota) are unknown like every other (retried, refreshed
+        // once), with Kuaishou's code and text.
+        for code in [28, 2002] {
+            assert_eq!(
+                err(code),
+                PlatformError::Unknown {
+                    code: code.to_string(),
+                    message: "m e".into()
+                },
+                "{code}"
+            );
+        }
         assert!(matches!(err(17), PlatformError::Unknown { ref code, .. } if code == "17"));
         assert!(matches!(err(24), PlatformError::Unknown { ref code, .. } if code == "24"));
         assert!(parse_decrypt_error(&answer(json!({}))).is_none());

@@ -4,7 +4,8 @@
 //! Documented (README §5): the consent URL (`app_id, redirect_uri, scope, response_type=code,
 //! state`); the token exchange `GET oauth2/access_token?app_id&app_secret&grant_type=code&code`
 //! and refresh `POST oauth2/refresh_token` (`grant_type=refresh_token, app_id, app_secret,
-//! refresh_token`), success flag `result=1`; the call parameters `appkey, method, version=1,
+//! refresh_token`; where they go is not said: sent in the query and the form), success flag
+//! `result=1`; the call parameters `appkey, method, version=1,
 //! timestamp (ms), access_token, signMethod, param (JSON), sign` signed with the app's
 //! **signSecret** (`authInfo.extra.signSecret`, distinct from `appSecret`, which only OAuth
 //! uses); `open.order.cursor.list` with `queryType=1` (create time, 90 days of history) or
@@ -175,25 +176,32 @@ impl PlatformClient for KuaishouClient {
             .http
             .get(&self.transport.endpoint.token_url)
             .query(&query);
-        let json = crate::registry::read_json(crate::registry::send(request).await).await?;
-        parse_token_response(&json, Utc::now())
+        token_answer(request).await
     }
 
+    /// `POST oauth2/refresh_token` with its parameters (README §5: `grant_type=refresh_token,
+    /// app_id, app_secret, refresh_token`) in the query **and** the form body. The README says
+    /// not where they go, and documents the token exchange beside it as a GET with a query: a
+    /// gateway reading either finds them.
     async fn refresh(
         &self,
         app: &AppCredentials,
         refresh_token: &str,
     ) -> Result<TokenSet, PlatformError> {
-        let form = [
+        let params = [
             ("grant_type", "refresh_token"),
             ("app_id", app.app_key.as_str()),
             ("app_secret", app.app_secret.as_str()),
             ("refresh_token", refresh_token),
         ];
         self.transport.limiter.wait(&app.app_key).await?;
-        let request = self.transport.http.post(self.refresh_url()).form(&form);
-        let json = crate::registry::read_json(crate::registry::send(request).await).await?;
-        parse_token_response(&json, Utc::now())
+        let request = self
+            .transport
+            .http
+            .post(self.refresh_url())
+            .query(&params)
+            .form(&params);
+        token_answer(request).await
     }
 
     fn windows(&self, range: TimeWindow, now: DateTime<Utc>, listing: Listing) -> Vec<TimeWindow> {
@@ -230,7 +238,9 @@ impl PlatformClient for KuaishouClient {
             .http
             .get(self.method_url(CURSOR_LIST))
             .query(&params);
-        let json = crate::registry::read_json(crate::registry::send(request).await).await?;
+        let json =
+            crate::registry::read_json(crate::registry::send(request).await, &parse_api_error)
+                .await?;
         if let Some(error) = parse_api_error(&json) {
             return Err(error);
         }
@@ -285,12 +295,26 @@ impl PlatformClient for KuaishouClient {
             .http
             .get(self.method_url(decrypt::DECRYPT_BATCH))
             .query(&params);
-        let json = crate::registry::read_json(crate::registry::send(request_builder).await).await?;
+        let json = crate::registry::read_json(
+            crate::registry::send(request_builder).await,
+            &decrypt::parse_decrypt_error,
+        )
+        .await?;
         if let Some(error) = decrypt::parse_decrypt_error(&json) {
             return Err(error);
         }
         decrypt::parse_decrypt_response(&json, request)
     }
+}
+
+/// Sends a token request and reads its answer: the tokens, or the error it carries (read so
+/// too on a 401 or 403, [`crate::registry::read_json`]).
+async fn token_answer(request: reqwest::RequestBuilder) -> Result<TokenSet, PlatformError> {
+    let json = crate::registry::read_json(crate::registry::send(request).await, &|json| {
+        parse_token_response(json, Utc::now()).err()
+    })
+    .await?;
+    parse_token_response(&json, Utc::now())
 }
 
 /// The `open.order.cursor.list` parameter for `window` from `cursor`, in the SDK's field

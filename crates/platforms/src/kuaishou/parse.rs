@@ -21,11 +21,18 @@ pub const NO_MORE: &str = "nomore";
 /// `oauth2` one), whatever its `result`, or with none: a dead or denied grant is refused, a wrong
 /// app secret or request is ours to mend ([`oauth_error`]). Any other failure (a `result` other
 /// than 1, or none beside an error text) is [`PlatformError::Unknown`] with the platform's
-/// `result` and text: reported as sent, and the shop is not declared dead for it. Only an
-/// answer carrying no error is `Malformed` (no `result`, or no `access_token`).
+/// `result` and text: reported as sent, and the shop is not declared dead for it.
+///
+/// An answer without `result` that carries an `access_token` and no error is read as tokens:
+/// `result=1` rests on a third-party note, and refused as `Malformed` the answer's tokens were
+/// lost though the platform may have rotated the pair with them. Only an answer carrying no
+/// error and no token is `Malformed`.
 pub fn parse_token_response(json: &Value, now: DateTime<Utc>) -> Result<TokenSet, PlatformError> {
     let result = int(json.get("result"));
-    if result != Some(1) {
+    let tokens_without_result = result.is_none()
+        && text(json.get("access_token")).is_some()
+        && token_error(json, true, &|_| None).is_none();
+    if result != Some(1) && !tokens_without_result {
         let said = platform_text(&[
             &result.map(|r| format!("result {r}")).unwrap_or_default(),
             str_at(json, "msg"),
@@ -60,17 +67,7 @@ pub fn parse_token_response(json: &Value, now: DateTime<Utc>) -> Result<TokenSet
 /// Maps the API envelope to a typed error; `None` when `result` is 1.
 pub fn parse_api_error(json: &Value) -> Option<PlatformError> {
     let Some(result) = int(json.get("result")) else {
-        // Whatever text the answer carries is kept (Kuaishou documents no error shape).
-        let text = ["msg", "error_msg", "message", "sub_msg"]
-            .iter()
-            .map(|k| str_at(json, k))
-            .filter(|t| !t.is_empty())
-            .collect::<Vec<_>>()
-            .join(" ");
-        return Some(PlatformError::Malformed(format!(
-            "响应缺少 result{}",
-            platform_said(&text)
-        )));
+        return Some(without_result(json));
     };
     // Kuaishou documents no error code at all (README §0 shows `?` for its rate-limit and
     // expired-token codes; §5 only `result=1`). The simulator's codes (17 rate limited, 24/25
@@ -80,6 +77,27 @@ pub fn parse_api_error(json: &Value) -> Option<PlatformError> {
     // with bounded backoff, refreshed once, then reported with Kuaishou's `result` and text
     // (docs/platform-sync.md §4.5, §4.6).
     (result != 1).then(|| unknown(json, result))
+}
+
+/// An API answer without `result`. Kuaishou documents no error shape: one that says something
+/// (`code`/`error_code`, `error`, `msg`/`error_msg`: `{"code":401,"msg":"token expired"}`) is
+/// [`PlatformError::Unknown`] with those words, so it is retried and then refreshed once like any
+/// undocumented code (as `Malformed` it was never refreshed, though it may say the token
+/// expired). Only an answer that says nothing of the kind is `Malformed`, with whatever other
+/// text it has.
+fn without_result(json: &Value) -> PlatformError {
+    let code = text(json.get("code")).or_else(|| text(json.get("error_code")));
+    let error = str_at(json, "error").trim();
+    let (code, error) = match code {
+        Some(code) => (code, error),
+        None => (error.to_owned(), ""),
+    };
+    let message = platform_text(&[error, str_at(json, "msg"), str_at(json, "error_msg")]);
+    if !code.is_empty() || !message.is_empty() {
+        return PlatformError::Unknown { code, message };
+    }
+    let other = platform_text(&[str_at(json, "message"), str_at(json, "sub_msg")]);
+    PlatformError::Malformed(format!("响应缺少 result{}", platform_said(&other)))
 }
 
 /// [`PlatformError::Unknown`] with the answer's `result` and whatever text it carries.

@@ -393,16 +393,124 @@ fn a_token_error_without_result_keeps_its_words() {
             message: "系统繁忙".into()
         })
     );
-    // Only an answer carrying no error is malformed.
-    for answer in [json!({"access_token": "a"}), json!({"result": 1})] {
-        assert!(
-            matches!(
-                parse_token_response(&answer, now),
-                Err(PlatformError::Malformed(_))
-            ),
-            "{answer}"
-        );
-    }
+    // Only an answer carrying no error and no token is malformed.
+    assert!(matches!(
+        parse_token_response(&json!({"result": 1}), now),
+        Err(PlatformError::Malformed(_))
+    ));
+}
+
+/// README §5 names `result=1` as the success flag only in a third-party note: a token answer
+/// carrying its `access_token` (and no error) but no `result` was `Malformed`, and the session
+/// sent the same refresh token again though the platform may have rotated the pair with it.
+/// The tokens are read.
+#[test]
+fn a_token_answer_without_result_is_read_by_its_token() {
+    let now = Utc::now();
+    let answer = json!({"access_token": "a", "expires_in": 7200, "refresh_token": "r",
+        "refresh_token_expires_in": 15552000, "open_id": "o"});
+    let tokens = parse_token_response(&answer, now).unwrap();
+    assert_eq!(tokens.access_token, "a");
+    assert_eq!(tokens.refresh_token.as_deref(), Some("r"));
+    assert_eq!(
+        tokens.expires_at,
+        Some(now + chrono::Duration::seconds(7200))
+    );
+    assert_eq!(tokens.shop_id.as_deref(), Some("o"));
+    // A token beside an error, or beside a `result` other than 1, is still the error.
+    assert!(matches!(
+        parse_token_response(&json!({"access_token": "a", "error": "invalid_grant"}), now),
+        Err(PlatformError::AuthRefused(_))
+    ));
+    assert!(matches!(
+        parse_token_response(&json!({"access_token": "a", "result": 17}), now),
+        Err(PlatformError::Unknown { ref code, .. }) if code == "17"
+    ));
+}
+
+/// An API answer without `result` that says something (`{"code":401,"msg":"token expired"}`)
+/// was `Malformed`: retried, never refreshed, its code lost in the text. It is unknown with the
+/// platform's code and words, so the session's refresh-once path runs.
+#[test]
+fn an_api_error_without_result_is_unknown_with_its_words() {
+    assert_eq!(
+        parse_api_error(&json!({"code": 401, "msg": "token expired"})),
+        Some(PlatformError::Unknown {
+            code: "401".into(),
+            message: "token expired".into()
+        })
+    );
+    assert_eq!(
+        parse_api_error(&json!({"error_code": "24", "error_msg": "access_token过期"})),
+        Some(PlatformError::Unknown {
+            code: "24".into(),
+            message: "access_token过期".into()
+        })
+    );
+    assert_eq!(
+        parse_api_error(&json!({"error": "invalid_token", "error_msg": "令牌无效"})),
+        Some(PlatformError::Unknown {
+            code: "invalid_token".into(),
+            message: "令牌无效".into()
+        })
+    );
+    assert_eq!(
+        parse_api_error(&json!({"msg": "系统繁忙"})),
+        Some(PlatformError::Unknown {
+            code: String::new(),
+            message: "系统繁忙".into()
+        })
+    );
+    // Saying nothing, it is still an answer we cannot read.
+    assert!(matches!(
+        parse_api_error(&json!({"data": {}})),
+        Some(PlatformError::Malformed(_))
+    ));
+}
+
+/// The README lists the refresh's parameters (§5) but not where they go, and documents the
+/// token exchange beside it as a GET with a query: sent in a form body only, a gateway reading
+/// the query found none. They go in the query, and (the request being a POST) in the form too.
+#[tokio::test]
+async fn a_refresh_sends_its_parameters_in_the_query_and_the_form() {
+    let (base, seen) = crate::registry::tests::recording().await;
+    let client = KuaishouClient::new(
+        Transport::new(Endpoint {
+            api_url: base.clone(),
+            authorize_url: format!("{base}/oauth/authorize"),
+            token_url: format!("{base}/oauth2/access_token"),
+            qps: 10,
+            timeout: Duration::from_secs(5),
+        })
+        .unwrap(),
+    );
+    // The recording server answers `{}`: only the request matters here.
+    let _ = client
+        .refresh(&AppCredentials::new("ks1", "app-secret"), "r-1")
+        .await;
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    let (line, body) = seen[0].split_once('\n').unwrap();
+    assert!(line.starts_with("POST "), "{line}");
+    let target = line.split(' ').nth(1).unwrap();
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    assert_eq!(path, "/oauth2/refresh_token");
+    let read = |text: &str| -> std::collections::BTreeMap<String, String> {
+        url::form_urlencoded::parse(text.as_bytes())
+            .into_owned()
+            .collect()
+    };
+    let expected: std::collections::BTreeMap<String, String> = [
+        ("grant_type", "refresh_token"),
+        ("app_id", "ks1"),
+        ("app_secret", "app-secret"),
+        ("refresh_token", "r-1"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    assert_eq!(read(query), expected, "query");
+    assert_eq!(read(body), expected, "form");
 }
 
 /// `orderList` absent on a page whose cursor walks on was read as an empty page: the answer

@@ -15,9 +15,11 @@
 //!   and message; only a present `error_code` 0 is success (README §3.3: `error_code (0 = ok)`):
 //!   an item without it is `Malformed`, its text never handed on as a number.
 //! - Errors: the gateway's as for every PDD call (52101/70031 throttled, 52102/52103
-//!   unavailable, 10019 expired token, [`super::parse_error_response`]), and [simulator choice,
-//!   mirrored by `tools/platform-sim/src/pdd/errors.rs`] 10003 no permission for the API →
-//!   `DecryptNotPermitted`, 70032 daily decrypt quota used up → `QuotaExhausted`.
+//!   unavailable, 10019 expired token, [`super::parse_error_response`]). The README documents
+//!   no decrypt code: the simulator's 10003 (no permission for the API) and 70032 (daily decrypt
+//!   quota used up) [simulator choice, `tools/platform-sim/src/pdd/errors.rs`] are `Unknown`
+//!   like every undocumented code, PDD's code and text kept (bounded retry, one refresh, then
+//!   reported): nothing here is `DecryptNotPermitted` or `QuotaExhausted` on a guess.
 //! - Quota: rate limits [src: lywzx `PDD_OPEN_DECRYPT_BATCH_LIMITERS`] at the app level (level 4)
 //!   1 call per 10 s and 10,050 calls per 10 s, and 19,500 calls per 10 s for the API as a whole
 //!   (level 3); throttled answers are 70031 / 52101. No daily number is in our sources.
@@ -37,38 +39,16 @@ pub const DECRYPT_RESPONSE: &str = "open_decrypt_batch_response";
 /// The purposes PDD permits here: fulfilment only.
 pub const PURPOSES: &[RevealPurpose] = &[RevealPurpose::Fulfilment];
 
-/// `error_code`s [simulator choice].
-pub const NO_PERMISSION: i64 = 10003;
-pub const QUOTA_USED_UP: i64 = 70032;
-
 /// The business parameters of one reveal: `data_list` with one item.
 pub fn decrypt_params(request: &DecryptRequest) -> BTreeMap<String, String> {
     let list = json!([{ "data_tag": request.order_id, "encrypted_data": request.ciphertext }]);
     BTreeMap::from([("data_list".to_owned(), list.to_string())])
 }
 
-/// The error envelope of a decrypt call, with the decrypt-specific codes read first.
+/// The error envelope of a decrypt call: as on every PDD call. PDD documents no
+/// decrypt-specific code (README §3.3, §3.4), so none is read apart.
 pub fn parse_decrypt_error(json: &Value) -> Option<PlatformError> {
-    let e = json.get("error_response")?;
-    let code = int(e.get("error_code")).unwrap_or(-1);
-    let message = [str_at(e, "error_msg"), str_at(e, "sub_msg")]
-        .iter()
-        .filter(|s| !s.is_empty())
-        .copied()
-        .collect::<Vec<_>>()
-        .join(": ");
-    match code {
-        NO_PERMISSION => Some(PlatformError::DecryptNotPermitted {
-            code: code.to_string(),
-            message,
-        }),
-        QUOTA_USED_UP => Some(PlatformError::QuotaExhausted {
-            code: code.to_string(),
-            message,
-            retry_after: None,
-        }),
-        _ => parse_error_response(json),
-    }
+    parse_error_response(json)
 }
 
 /// `$13812345678$#1234#` → (`13812345678`, `1234`).
@@ -242,10 +222,18 @@ mod tests {
             )
             .unwrap()
         };
-        assert!(matches!(err(70032), PlatformError::QuotaExhausted { .. }));
-        assert!(
-            matches!(err(10003), PlatformError::DecryptNotPermitted { ref message, .. } if message == "m: s")
-        );
+        // The README documents no decrypt code (§3.3, §3.4): the simulator's 10003 (no
+        // permission) and 70032 (quota) are unknown, PDD's code and text kept.
+        for code in [10003, 70032] {
+            assert_eq!(
+                err(code),
+                PlatformError::Unknown {
+                    code: code.to_string(),
+                    message: "m s".into()
+                },
+                "{code}"
+            );
+        }
         assert!(matches!(err(70031), PlatformError::Throttled { .. }));
         assert_eq!(
             err(10019),

@@ -157,7 +157,12 @@ impl PddClient {
             .http
             .post(&self.transport.endpoint.token_url)
             .json(&body);
-        let json = self.transport.json(request).await?;
+        let json = self
+            .transport
+            .json(request, &|json| {
+                parse_token_response(json, Utc::now()).err()
+            })
+            .await?;
         parse_token_response(&json, Utc::now())
     }
 }

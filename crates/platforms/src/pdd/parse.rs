@@ -10,7 +10,8 @@ use serde_json::Value;
 use super::{LIST_RESPONSE, PAGE_SIZE};
 use crate::client::{FetchedOrder, PageSpan, PlatformError, TokenSet, platform_text, token_error};
 use crate::json::{
-    count_at, int, item_price, item_quantity, list_at, page_list, response_body, str_at, text, yuan,
+    count_at, int, item_price, item_quantity, list_at, page_list, relative_first, response_body,
+    str_at, text, yuan,
 };
 
 /// The retry class of an `error_code`: 52101/70031 throttled, 52102/52103 unavailable,
@@ -51,15 +52,14 @@ fn error_detail(e: &Value) -> (i64, String) {
 
 /// Maps `{"error_response":{"error_code","error_msg","sub_code","sub_msg"}}` to a typed error;
 /// `None` when the response is not an error. 52101/70031, 52102/52103 and 10019 are documented
-/// (README §3.4); 10001 公共参数错误 (signature, type), 10002 业务参数错误 and 10016 client
-/// offline are caller errors from ISV clients' recorded answers [3p]; every other code is
-/// [`PlatformError::Unknown`].
+/// (README §3.4); every other code is [`PlatformError::Unknown`], PDD's code and text kept:
+/// retried a bounded number of times, refreshed once, then reported. That includes 10001
+/// 公共参数错误, 10002 业务参数错误 and 10016 (client offline), caller errors in ISV clients'
+/// recorded answers [3p] that the README does not document: a permanent refusal on them would
+/// rest on a guess.
 pub fn parse_error_response(json: &Value) -> Option<PlatformError> {
     let e = json.get("error_response")?;
     let (code, detail) = error_detail(e);
-    if matches!(code, 10001 | 10002 | 10016) {
-        return Some(PlatformError::InvalidRequest(detail));
-    }
     Some(
         transient_or_session(code, e).unwrap_or_else(|| PlatformError::Unknown {
             code: code.to_string(),
@@ -77,20 +77,18 @@ fn own_message(code: i64, detail: &str) -> String {
         .to_owned()
 }
 
-/// A token endpoint's `error_response`: caller errors and the documented throttle and server
-/// codes as on any call; every other code (20001, 10019 included) unknown, with PDD's words.
+/// A token endpoint's `error_response`: the documented throttle and server codes as on any
+/// call; every other code (20001, 10019 and the undocumented 10001/10002/10016 included)
+/// unknown, with PDD's words.
 fn token_envelope(json: &Value) -> Option<PlatformError> {
     let e = json.get("error_response")?;
     let (code, detail) = error_detail(e);
-    Some(match code {
-        10001 | 10002 | 10016 => PlatformError::InvalidRequest(detail),
-        _ => match transient_or_session(code, e) {
-            Some(PlatformError::SessionExpired { .. }) | None => PlatformError::Unknown {
-                code: code.to_string(),
-                message: own_message(code, &detail),
-            },
-            Some(transient) => transient,
+    Some(match transient_or_session(code, e) {
+        Some(PlatformError::SessionExpired { .. }) | None => PlatformError::Unknown {
+            code: code.to_string(),
+            message: own_message(code, &detail),
         },
+        Some(transient) => transient,
     })
 }
 
@@ -103,8 +101,8 @@ fn token_envelope(json: &Value) -> Option<PlatformError> {
 /// refused refresh token, and 10019 (documented for an expired *access* token on API calls, not
 /// for the token endpoint) are [`PlatformError::Unknown`] with PDD's code and text like every
 /// other code: reported with its text, the shop never declared dead on a guess.
-/// 10001/10002/10016 are caller errors as on any call, and the documented throttle and server
-/// codes are retried. An OAuth 2.0 `error` (`{"error":"invalid_grant"}`) reads as OAuth defines
+/// 10001/10002/10016 (undocumented) are unknown as on any call, and the documented throttle and
+/// server codes are retried. An OAuth 2.0 `error` (`{"error":"invalid_grant"}`) reads as OAuth defines
 /// it ([`oauth_error`](crate::client::oauth_error)); only an answer carrying no error and no
 /// `access_token` is `Malformed`.
 pub fn parse_token_response(json: &Value, now: DateTime<Utc>) -> Result<TokenSet, PlatformError> {
@@ -131,10 +129,13 @@ pub fn parse_token_response(json: &Value, now: DateTime<Utc>) -> Result<TokenSet
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
         .ok_or_else(|| PlatformError::Malformed("令牌响应缺少 access_token".into()))?;
+    // The relative lifetime first: the README's sample (§3.1) pairs `expires_in` 31,535,999 with
+    // an `expires_at` of May 2025, and an answer that copies it would make a token granted now
+    // look expired (refreshed at every call). The absolute time (unix seconds) stands in only
+    // for a lifetime not given (or 0).
     let instant = |at: &str, within: &str| {
-        int(body.get(at))
-            .and_then(|s| Utc.timestamp_opt(s, 0).single())
-            .or_else(|| int(body.get(within)).map(|s| now + chrono::Duration::seconds(s)))
+        let absolute = int(body.get(at)).and_then(|s| Utc.timestamp_opt(s, 0).single());
+        relative_first(int(body.get(within)), absolute, now)
     };
     Ok(TokenSet {
         access_token: access_token.to_owned(),

@@ -195,16 +195,19 @@ fn maps_pdd_errors_to_typed_errors() {
             detail: "10019 m".into()
         }
     );
-    assert!(matches!(err(10001), PlatformError::InvalidRequest(ref m) if m.contains("10001")));
-    assert!(matches!(err(10002), PlatformError::InvalidRequest(_)));
-    // Any other code is unknown, with PDD's own code and text.
-    assert_eq!(
-        err(60001),
-        PlatformError::Unknown {
-            code: "60001".into(),
-            message: "m".into()
-        }
-    );
+    // Any other code is unknown, with PDD's own code and text: the README documents only
+    // 52101/52102/52103/70031 and 10019 (§3.4), so 10001, 10002 and 10016 (caller errors in ISV
+    // clients' recorded answers) are no exception.
+    for code in [10001, 10002, 10016, 60001] {
+        assert_eq!(
+            err(code),
+            PlatformError::Unknown {
+                code: code.to_string(),
+                message: "m".into()
+            },
+            "{code}"
+        );
+    }
     assert!(parse_error_response(&fixture("order_list_get")).is_none());
     assert!(matches!(
         parse_orders_page(&json!({LIST_RESPONSE: {"total_count": 3}})),
@@ -219,7 +222,12 @@ fn reads_token_answers_wrapped_or_not() {
     assert_eq!(t.access_token, "1a2b3c4d5e6f47a8b9c0d1e2f3a4b5c6");
     assert_eq!(t.shop_id.as_deref(), Some("123456789"));
     assert_eq!(t.shop_name.as_deref(), Some("某某旗舰店"));
-    assert_eq!(t.expires_at, Utc.timestamp_opt(1_747_707_330, 0).single());
+    // The relative lifetime wins over the absolute time (see
+    // `a_relative_lifetime_wins_over_a_stale_absolute_one`).
+    assert_eq!(
+        t.expires_at,
+        Some(now + chrono::Duration::seconds(31_535_999))
+    );
     let wrapped = json!({"pop_auth_token_create_response": fixture("token")});
     assert_eq!(parse_token_response(&wrapped, now).unwrap(), t);
     let relative = json!({"access_token": "a", "expires_in": 60, "owner_id": 7});
@@ -259,12 +267,44 @@ fn reads_token_answers_wrapped_or_not() {
             "{code}"
         );
     }
-    // A caller error stays one (not a dead grant either).
+    // 10001 is not documented either: unknown (not a dead grant either).
     let bad_sign = json!({"error_response": {"error_code": 10001, "error_msg": "公共参数错误"}});
     assert!(matches!(
         parse_token_response(&bad_sign, now),
-        Err(PlatformError::InvalidRequest(_))
+        Err(PlatformError::Unknown { ref code, .. }) if code == "10001"
     ));
+}
+
+/// The README's sample token (§3.1) says `expires_in` 31,535,999 s beside `expires_at`
+/// 1747707330 (May 2025): read first, the absolute time made a token granted now look expired,
+/// refreshed at every call. The relative lifetime wins when given; the absolute time only
+/// stands in for it; the refresh token's expiry alike.
+#[test]
+fn a_relative_lifetime_wins_over_a_stale_absolute_one() {
+    let now = Utc::now();
+    let t = parse_token_response(&fixture("token"), now).unwrap();
+    assert_eq!(
+        t.expires_at,
+        Some(now + chrono::Duration::seconds(31_535_999))
+    );
+    assert_eq!(
+        t.refresh_expires_at,
+        Some(now + chrono::Duration::seconds(31_535_999))
+    );
+    for relative in [None, Some(json!(0))] {
+        let mut only = json!({"access_token": "a", "expires_at": 1_900_000_000,
+            "refresh_token_expires_at": "1900000100"});
+        if let Some(zero) = relative {
+            only["expires_in"] = zero.clone();
+            only["refresh_token_expires_in"] = zero;
+        }
+        let t = parse_token_response(&only, now).unwrap();
+        assert_eq!(t.expires_at.map(|at| at.timestamp()), Some(1_900_000_000));
+        assert_eq!(
+            t.refresh_expires_at.map(|at| at.timestamp()),
+            Some(1_900_000_100)
+        );
+    }
 }
 
 #[test]

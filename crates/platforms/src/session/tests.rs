@@ -792,3 +792,78 @@ async fn a_stop_during_a_renewal_keeps_the_new_tokens_and_then_stops() {
     assert_eq!(answer.map(|_| ()), Err(SessionError::Stopped));
     assert_eq!(client.lists.load(std::sync::atomic::Ordering::SeqCst), 1);
 }
+
+/// A refresh the platform answered with something we cannot read (`Malformed`: an HTTP 200
+/// without its tokens) was sent again with the same refresh token: the platform may have
+/// rotated the pair with that answer, and the resent, now dead, token ended the shop EXPIRED.
+/// It is sent once.
+#[tokio::test(start_paused = true)]
+async fn a_refresh_answered_unreadably_is_not_sent_again() {
+    let client = Scripted {
+        error: Some(PlatformError::SessionExpired {
+            detail: "27 invalid-sessionkey".into(),
+        }),
+        refresh_error: Some(PlatformError::Malformed("令牌响应缺少 access_token".into())),
+        ..Scripted::default()
+    };
+    let mut session = session_with("r");
+    let window = TimeWindow::new(Utc::now(), Utc::now());
+    let error = session
+        .list_orders(&client, &window, Listing::Modified, None, &NoSink)
+        .await
+        .expect_err("no tokens came back");
+    assert!(
+        matches!(error, SessionError::Platform(PlatformError::Malformed(_))),
+        "{error:?}"
+    );
+    assert_eq!(
+        client.refreshes.load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
+}
+
+/// A refresh that went unanswered (a timeout, a transport failure, a 5xx) may still have
+/// reached the platform. Before it is sent again the stored tokens are read: a pair another
+/// caller stored meanwhile is used instead of refreshing over it; with none, it is sent again.
+#[tokio::test(start_paused = true)]
+async fn a_refresh_that_went_unanswered_reads_the_stored_tokens_before_it_is_sent_again() {
+    let unanswered = |stale_reads: usize| async move {
+        let client = Scripted {
+            error: Some(PlatformError::SessionExpired {
+                detail: "27 invalid-sessionkey".into(),
+            }),
+            valid_token: Some("t2"),
+            refresh_error: Some(PlatformError::Unavailable("operation timed out".into())),
+            ..Scripted::default()
+        };
+        let sink = RacingSink {
+            stale_reads,
+            then: "t2",
+            reads: Default::default(),
+        };
+        let mut session = session_with("r-t");
+        let window = TimeWindow::new(Utc::now(), Utc::now());
+        let page = session
+            .list_orders(&client, &window, Listing::Modified, None, &sink)
+            .await;
+        (
+            page,
+            client.refreshes.load(std::sync::atomic::Ordering::SeqCst),
+        )
+    };
+    // Read before the renewal (stale), before the second try (stale), before the third: the
+    // other caller's pair, used without a third refresh.
+    let (page, refreshes) = unanswered(2).await;
+    assert!(page.is_ok(), "{page:?}");
+    assert_eq!(refreshes, 2);
+    // Nobody stored a pair: sent again, up to the retry budget (1 + 6), then reported.
+    let (page, refreshes) = unanswered(usize::MAX).await;
+    assert!(
+        matches!(
+            page,
+            Err(SessionError::Platform(PlatformError::Unavailable(_)))
+        ),
+        "{page:?}"
+    );
+    assert_eq!(refreshes, 7);
+}

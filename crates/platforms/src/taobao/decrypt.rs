@@ -14,7 +14,9 @@
 //!   state, city, district, town, oaid, tid, matched, privacy_protection,
 //!   secret_no_expire_time}`. With `privacy_protection=true` the mobile is a privacy number
 //!   `18877771111-123` that forwards until `secret_no_expire_time` (`yyyy-MM-dd HH:mm:ss`,
-//!   Beijing). We return `mobile`, else `phone` (a landline). The flag is read as a bool,
+//!   Beijing [unverified: the README does not document the field]; epoch seconds or
+//!   milliseconds and RFC 3339 are read too, and one we cannot read is no expiry, never a failed
+//!   reveal). We return `mobile`, else `phone` (a landline). The flag is read as a bool,
 //!   `"true"`/`"false"` or 1/0; without it a `main-extension` mobile is still a privacy number
 //!   (`contact_from_text`), never a plain one.
 //! - `matched=false` means the oaid is no longer the trade's receiver: refused as
@@ -35,12 +37,11 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use leadgen_domain::time::parse_beijing;
 use serde_json::{Value, json};
 
 use super::parse::parse_error_response;
 use crate::client::PlatformError;
-use crate::json::{flag, response_body, str_at};
+use crate::json::{flag, instant, response_body, str_at};
 use crate::reveal::{DecryptRequest, RevealPurpose, RevealedContact, contact_from_text};
 
 pub const DECRYPT_METHOD: &str = "taobao.top.oaid.decrypt";
@@ -119,15 +120,24 @@ fn receivers(body: &Value) -> Result<&[Value], PlatformError> {
     }
 }
 
-fn expiry(receiver: &Value) -> Result<Option<DateTime<Utc>>, PlatformError> {
-    match str_at(receiver, "secret_no_expire_time") {
-        "" => Ok(None),
-        t => parse_beijing(t).map(Some).ok_or_else(|| {
-            PlatformError::Malformed(
-                "字段 secret_no_expire_time 不符合 yyyy-MM-dd HH:mm:ss 格式".into(),
-            )
-        }),
+/// A privacy number's expiry, `secret_no_expire_time`: `yyyy-MM-dd HH:mm:ss` Beijing time as TOP
+/// writes times, epoch seconds or milliseconds, or RFC 3339 ([`instant`]). The README does not
+/// document the field (§1.3 names `secret_no_days` in the request only), so a value we cannot
+/// read is no expiry (the number is then given the assumed one,
+/// [`RevealedContact::with_assumed_expiry`](crate::reveal::RevealedContact::with_assumed_expiry)),
+/// never a failed reveal of a number the platform did decrypt; as JD's `expiration`.
+fn expiry(receiver: &Value) -> Option<DateTime<Utc>> {
+    let sent = receiver
+        .get("secret_no_expire_time")
+        .filter(|v| !v.is_null() && v.as_str().is_none_or(|s| !s.trim().is_empty()))?;
+    let read = instant(Some(sent));
+    if read.is_none() {
+        tracing::warn!(
+            secret_no_expire_time = %sent,
+            "TOP decrypt: unreadable secret_no_expire_time; taken as none"
+        );
     }
+    read
 }
 
 /// The phone of `request`'s receiver in a successful answer.
@@ -159,7 +169,7 @@ pub fn parse_decrypt_response(
         });
     }
     let mobile = str_at(receiver, "mobile").trim();
-    let expires_at = expiry(receiver)?;
+    let expires_at = expiry(receiver);
     if flag(receiver.get("privacy_protection")) == Some(true) {
         let revealed = contact_from_text(mobile, expires_at);
         if revealed.expose_extension().is_none() {
@@ -348,5 +358,28 @@ mod tests {
             parse_decrypt_response(&matched, &r),
             Err(PlatformError::DecryptFailed { .. })
         ));
+    }
+
+    /// `secret_no_expire_time` is not in the README (§1.3 names `secret_no_days` in the request
+    /// only): a value not written `yyyy-MM-dd HH:mm:ss` failed the whole reveal, though the
+    /// number was decrypted. Epoch seconds or milliseconds and RFC 3339 are read too; anything
+    /// else leaves the expiry unknown (the number then gets the assumed one), never a failure.
+    #[test]
+    fn an_expiry_in_another_format_never_fails_the_reveal() {
+        let r = request(RevealPurpose::AfterSales);
+        let expiry = |at: Value| {
+            let receiver = json!({"tid": "3512345678901234567", "oaid": "1GlF4ZrNWcCPjPzE",
+                "mobile": "18877771111-123", "matched": true, "privacy_protection": true,
+                "secret_no_expire_time": at});
+            parse_decrypt_response(&answer(receiver), &r)
+                .map(|c| c.expires_at().map(|t| t.to_rfc3339()))
+        };
+        let at = Ok(Some("2026-06-01T04:00:00+00:00".to_owned()));
+        assert_eq!(expiry(json!("2026-06-01 12:00:00")), at);
+        assert_eq!(expiry(json!(1_780_286_400)), at);
+        assert_eq!(expiry(json!("1780286400000")), at);
+        assert_eq!(expiry(json!("2026-06-01T12:00:00+08:00")), at);
+        assert_eq!(expiry(json!("2026/06/01 12:00")), Ok(None));
+        assert_eq!(expiry(json!("15天")), Ok(None));
     }
 }

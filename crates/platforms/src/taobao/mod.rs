@@ -121,6 +121,7 @@ impl TaobaoClient {
                     .http
                     .post(&self.transport.endpoint.token_url)
                     .form(form),
+                &|json| parse_token_response(json, Utc::now()).err(),
             )
             .await?;
         parse_token_response(&json, Utc::now())

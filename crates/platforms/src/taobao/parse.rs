@@ -12,7 +12,8 @@ use super::PAGE_SIZE;
 use crate::client::{FetchedOrder, PageSpan, PlatformError, TokenSet, platform_text, token_error};
 use crate::contact::{listed_phone, listed_text};
 use crate::json::{
-    count_at, int, item_price, item_quantity, list_at, page_list, response_body, str_at, yuan,
+    count_at, int, item_price, item_quantity, list_at, page_list, relative_first, response_body,
+    str_at, yuan,
 };
 use crate::resilience::BanScope;
 
@@ -120,16 +121,21 @@ pub fn parse_token_response(json: &Value, now: DateTime<Utc>) -> Result<TokenSet
     let seconds = |key: &str| int(json.get(key));
     let millis =
         |key: &str| int(json.get(key)).and_then(|ms| Utc.timestamp_millis_opt(ms).single());
-    let expires_at = millis("expire_time")
-        .or_else(|| seconds("expires_in").map(|s| now + chrono::Duration::seconds(s)));
+    // The relative lifetime first: the README's sample (§1.1) pairs `expires_in` 7,776,000 with
+    // an `expire_time` of 2018, and a fake or a clock that copies it would make a token granted
+    // now look expired (refreshed at every call). The absolute time stands in only for a
+    // lifetime not given (or 0).
+    let expires_at = relative_first(seconds("expires_in"), millis("expire_time"), now);
     // re_expires_in = 0 means the refresh token cannot be used (README §1.1: re-authorize).
     // The answer then says so explicitly: no refresh token, and its window over now
     // ([`TokenSet::refresh_unusable`]), so a session does not keep the one it refreshed with.
     let refresh_usable = seconds("re_expires_in").is_none_or(|s| s > 0);
     let refresh_expires_at = if refresh_usable {
-        seconds("re_expires_in")
-            .map(|s| now + chrono::Duration::seconds(s))
-            .or_else(|| millis("refresh_token_valid_time"))
+        relative_first(
+            seconds("re_expires_in"),
+            millis("refresh_token_valid_time"),
+            now,
+        )
     } else {
         Some(now)
     };

@@ -6,7 +6,7 @@ use leadgen_platforms::session::SessionError;
 use leadgen_platforms::{PlatformError, RevealPurpose};
 
 use crate::harness::{
-    Consent, EVERY_FAULT, ORDER_IDS, Platform, Sim, assert_transport_faults, refused_at_once,
+    Consent, EVERY_FAULT, ORDER_IDS, Platform, Sim, Sink, assert_transport_faults, last_days, walk,
 };
 use crate::reveal::{self, Rules};
 
@@ -45,15 +45,21 @@ async fn every_fault_at_once_still_yields_exactly_the_simulators_orders() {
 }
 
 #[tokio::test]
-async fn a_wrong_secret_is_a_permanent_error_and_a_dead_session_is_reported() {
+async fn a_wrong_secret_is_reported_with_pdds_code_and_a_dead_session_too() {
     let sim = Sim::start(&PDD, &[]);
     let client = sim.client();
     let tokens = sim.authorized(&client).await;
 
+    // PDD documents neither the simulator's 10001 `sign-check-failure` nor its 10016 (README
+    // §3.4): unknown, retried and refreshed once (the refresh carries the same wrong secret),
+    // then reported with PDD's code.
     let mut wrong = sim.session_signed_with("not-the-secret", &tokens);
-    let err = refused_at_once(&sim, &client, &mut wrong).await;
+    let err = walk(&client, &mut wrong, last_days(2), &Sink::default())
+        .await
+        .expect_err("a wrong secret");
     assert!(
-        matches!(err, SessionError::Platform(PlatformError::InvalidRequest(ref m)) if m.contains("sign-check-failure")),
+        matches!(err, SessionError::Platform(PlatformError::Unknown { ref code, .. })
+            if code == "10001" || code == "10016"),
         "{err:?}"
     );
 
@@ -81,6 +87,7 @@ async fn reveals_a_buyers_phone_within_the_platforms_rules() {
         method: "pdd.open.decrypt.batch",
         expiring: false,
         quota_is_a_ban: false,
+        refusals_documented: false,
     };
     reveal::within_the_rules(&PDD, rules).await;
 }

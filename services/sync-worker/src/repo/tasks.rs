@@ -102,7 +102,7 @@ pub async fn start(
                     .is_null()
                     .or(task::lease_until.is_null())
                     .or(task::lease_until.lt(now))
-                    .or(task::claimed_by.like(format!("{} %", escape_like(message_id))))
+                    .or(task::claimed_by.like(format!("{} %", leadgen_db::escape_like(message_id))))
                     // A claim written before claims named their run.
                     .or(task::claimed_by.eq(message_id)),
             ),
@@ -118,13 +118,6 @@ pub async fn start(
     .execute(conn)
     .await?;
     Ok((claimed > 0).then_some(claim))
-}
-
-/// `text` matched literally by `LIKE` (its `\`, `%` and `_` escaped).
-fn escape_like(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
 }
 
 /// What a task failed by a dead-lettered request says first (its `error_message`).

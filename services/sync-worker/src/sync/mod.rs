@@ -562,6 +562,13 @@ pub fn describe(e: &PlatformError) -> String {
         PlatformError::Unavailable(detail) => {
             format!("电商平台暂不可用，重试多次后仍失败（{detail}）")
         }
+        PlatformError::UnavailableFor {
+            retry_after,
+            detail,
+        } => format!(
+            "电商平台暂不可用，要求 {} 秒后再调用，本次同步未完成（{detail}）",
+            retry_after.as_secs().max(1)
+        ),
         PlatformError::Malformed(detail) => {
             format!("电商平台返回的数据无法解析，重试多次后仍失败（{detail}）")
         }
@@ -659,5 +666,13 @@ mod tests {
         assert_eq!(describe(&silent), "电商平台限流，重试多次后仍失败");
         let down = PlatformError::Unavailable("error_code 52103 服务暂时不可用".into());
         assert!(describe(&down).contains("52103 服务暂时不可用"));
+        let down_for = PlatformError::UnavailableFor {
+            retry_after: Duration::from_secs(600),
+            detail: "HTTP 503".into(),
+        };
+        assert_eq!(
+            describe(&down_for),
+            "电商平台暂不可用，要求 600 秒后再调用，本次同步未完成（HTTP 503）"
+        );
     }
 }

@@ -604,3 +604,44 @@ fn an_unrecognised_receiver_value_is_never_plain() {
         Some(ContactKind::PlatformEncrypted)
     );
 }
+
+/// The README's sample answer (§1.1) carries `expires_in` 7,776,000 s beside `expire_time`
+/// 1522420640120 (2018): read first, the absolute time made a token granted now look expired
+/// for years, and every call refreshed it. The relative lifetime wins when it is given; the
+/// absolute time only stands in for it.
+#[test]
+fn a_relative_lifetime_wins_over_a_stale_absolute_one() {
+    let now = Utc::now();
+    let sample = serde_json::json!({"access_token": "at", "token_type": "Bearer",
+        "expires_in": 7776000, "refresh_token": "rt", "re_expires_in": 0,
+        "expire_time": 1522420640120_i64, "refresh_token_valid_time": 1514644640120_i64});
+    let t = parse_token_response(&sample, now).unwrap();
+    assert_eq!(
+        t.expires_at,
+        Some(now + chrono::Duration::seconds(7_776_000))
+    );
+    let live = serde_json::json!({"access_token": "at", "refresh_token": "rt",
+        "expires_in": "3600", "re_expires_in": "7200",
+        "expire_time": "1522420640120", "refresh_token_valid_time": "1514644640120"});
+    let t = parse_token_response(&live, now).unwrap();
+    assert_eq!(t.expires_at, Some(now + chrono::Duration::seconds(3600)));
+    assert_eq!(
+        t.refresh_expires_at,
+        Some(now + chrono::Duration::seconds(7200))
+    );
+    // Without a relative lifetime (or with 0), the absolute time is what there is.
+    for expires_in in [None, Some(serde_json::json!(0))] {
+        let mut only =
+            serde_json::json!({"access_token": "at", "expire_time": 1_900_000_000_000_i64});
+        if let Some(v) = expires_in {
+            only["expires_in"] = v;
+        }
+        assert_eq!(
+            parse_token_response(&only, now)
+                .unwrap()
+                .expires_at
+                .map(|at| at.timestamp_millis()),
+            Some(1_900_000_000_000)
+        );
+    }
+}
