@@ -62,6 +62,14 @@ pub enum DbError {
     Query(#[from] diesel::result::Error),
 }
 
+/// `text` matched literally by `LIKE` (its `\`, `%` and `_` escaped; PostgreSQL's default
+/// escape character is `\`).
+pub fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
 /// Builds the pool. Each new connection gets the configured `statement_timeout` and an
 /// `application_name` naming the service, so slow queries and their owners show in PostgreSQL.
 ///

@@ -250,8 +250,13 @@ where
                     .then(|| name.to_uppercase().parse::<PlatformType>().ok())
                     .flatten()
                     .ok_or_else(|| {
+                        let names: Vec<String> = PlatformType::ALL
+                            .iter()
+                            .map(|p| p.as_str().to_lowercase())
+                            .collect();
                         A::Error::custom(format!(
-                            "[platforms.{name}] names no platform (taobao, jd, pdd, douyin, kuaishou, in lower case)"
+                            "[platforms.{name}] names no platform ({}, in lower case)",
+                            names.join(", ")
                         ))
                     })?;
                 let endpoint: PlatformEndpoint = map

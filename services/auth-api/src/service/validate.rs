@@ -9,9 +9,13 @@ use validator::ValidationError;
 pub fn platform_type(value: &str) -> Result<(), ValidationError> {
     value.parse::<PlatformType>().map(|_| ()).map_err(|_| {
         let mut e = ValidationError::new("platform_type");
-        e.message = Some(Cow::Borrowed(
-            "platformType 必须是 TAOBAO、JD、PDD、DOUYIN 或 KUAISHOU",
-        ));
+        let names: Vec<&str> = PlatformType::ALL.iter().map(|p| p.as_str()).collect();
+        let message = match names.split_last() {
+            Some((last, [])) => format!("platformType 必须是 {last}"),
+            Some((last, rest)) => format!("platformType 必须是 {} 或 {last}", rest.join("、")),
+            None => "platformType 取值无效".to_owned(),
+        };
+        e.message = Some(Cow::Owned(message));
         e
     })
 }

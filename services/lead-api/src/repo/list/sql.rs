@@ -160,12 +160,6 @@ fn order_by(prefix: &str, sort: (&str, SortOrder)) -> String {
     )
 }
 
-fn escape_like(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
-}
-
 /// The tag mask of `filter`: `None` without tags, `Some(None)` when a tag does not exist (no
 /// lead matches).
 fn tag_mask(filter: &LeadFilter) -> Option<Option<i32>> {
@@ -239,7 +233,7 @@ pub(super) fn push_filter(
             .bind(Bind::Texts(indexes.clone()))
             .push("))");
     } else if let Some(k) = &filter.contact_keyword {
-        let k = escape_like(k);
+        let k = leadgen_db::escape_like(k);
         match keyword {
             Keyword::Tested => s
                 .push(" AND (contact_masked || '') LIKE ")
