@@ -9,6 +9,11 @@
 //! Access is diesel-async over tokio-postgres with a deadpool pool: queries never block the
 //! runtime's threads. The only synchronous diesel API we need, the migration harness, runs on a
 //! blocking thread through `AsyncConnectionWrapper`.
+//!
+//! Beside them, the few statements more than one service runs on a shared table, written once:
+//! the operation log ([`oplog`]), a lead's status history ([`status_history`]), one order as a
+//! lead's detail shows it ([`shown`]), the sealing contexts of every sealed column ([`sealed`])
+//! and a session-level advisory lock held across a platform call ([`held_lock`]).
 
 pub mod held_lock;
 pub mod oplog;

@@ -1,7 +1,8 @@
 //! Process wiring the four services share, so each `main` stays a few lines: the shutdown
 //! token driven by SIGTERM/SIGINT, [`Process`] (what a service runs and how it stops), the
 //! readiness of the database and the broker, and the shared clients built from settings (the
-//! sealer and the platform registry).
+//! sealer and the platform registry, whose per-app call rate is shared across replicas through
+//! PostgreSQL by [`PgRateGate`] on `t_platform_call_slot`).
 
 mod process;
 
