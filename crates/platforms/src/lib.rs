@@ -2,7 +2,8 @@
 //! Kuaishou, exactly as each documents it, behind one [`PlatformClient`] trait.
 //!
 //! - [`sign`] — every platform's request and push-channel signatures.
-//! - [`client`] — the trait, credentials, tokens, pages and typed errors.
+//! - [`client`] — the trait, credentials, tokens and pages.
+//! - [`error`] — the typed failure of a platform call, and the platform's own words kept.
 //! - [`contact`] — classifying receiver values whose shape no platform source fixes.
 //! - [`window`] — splitting a requested range into the windows a platform accepts.
 //! - [`resilience`] — client-side rate limiting and retries with backoff.
@@ -18,6 +19,7 @@
 pub mod client;
 pub mod contact;
 pub mod douyin;
+pub mod error;
 pub mod jd;
 pub mod json;
 pub mod kuaishou;

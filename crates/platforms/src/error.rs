@@ -1,0 +1,321 @@
+//! What a platform call's failure is ([`PlatformError`]), and how a platform's own error words
+//! are read and kept: OAuth 2.0 error names, token endpoints' error bodies, the platform's code
+//! and message as sent.
+
+use std::time::Duration;
+
+use leadgen_domain::PlatformType;
+
+use crate::reveal::RevealPurpose;
+
+/// A platform call's failure, typed so callers can decide what to do. Its text is Chinese, with
+/// the platform's own code and message kept as sent: it reaches merchants in sync records and
+/// shop statuses.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlatformError {
+    /// Over the platform's quota; retry after the stated time when given. `detail` is the
+    /// platform's own code (+ `sub_code`) and message, verbatim ([`platform_text`]); for an
+    /// HTTP 429 without a body the platform reads, its status line (`HTTP 429 Too Many
+    /// Requests`).
+    #[error("电商平台限流{}", platform_said(detail))]
+    Throttled {
+        retry_after: Option<Duration>,
+        detail: String,
+    },
+    /// The access token is expired or invalid: refresh once, else re-authorize. `detail` is the
+    /// platform's own code (+ `sub_code`) and message, verbatim ([`platform_text`]).
+    #[error("电商平台会话已失效或过期{}", platform_said(detail))]
+    SessionExpired { detail: String },
+    /// The OAuth code or refresh token was refused: the merchant's grant is dead or was
+    /// denied, and only authorizing again mends it. A refusal that blames our app or request
+    /// (a wrong app secret) is [`PlatformError::InvalidRequest`] instead.
+    #[error("电商平台拒绝授权：{0}")]
+    AuthRefused(String),
+    /// Bad signature, app key or parameters: our bug or bad credentials; never retried.
+    #[error("电商平台拒绝请求：{0}")]
+    InvalidRequest(String),
+    /// The platform answered 5xx, timed out or said it is unavailable.
+    #[error("电商平台暂不可用：{0}")]
+    Unavailable(String),
+    /// The platform answered 5xx and said, in `Retry-After`, how long it will be unavailable:
+    /// [`PlatformError::Unavailable`] with that wait, which the retries honour like a stated ban
+    /// (and give up on past their stated-wait budget, [`crate::resilience::RetryPolicy`]).
+    /// Retried sooner, every try would fall inside the wait the server asked for. A variant of
+    /// its own, not a field of `Unavailable`, so callers matching `Unavailable(detail)` keep
+    /// compiling.
+    #[error("电商平台暂不可用（要求 {} 秒后再调用）：{detail}", retry_after.as_secs().max(1))]
+    UnavailableFor {
+        retry_after: Duration,
+        detail: String,
+    },
+    /// The shared rate gate (the per-app quota kept across replicas, in the database) could not
+    /// give the call a slot, so it was not made: retried like a platform that is unavailable.
+    /// The cause (a database error) is logged where it happened and kept out of the text, which
+    /// reaches merchants: the platform said nothing.
+    #[error("限流协调（数据库）暂不可用，本次未调用电商平台，稍后将重试")]
+    GateUnavailable(String),
+    /// The platform answered something we cannot read.
+    #[error("电商平台返回无法解析的内容：{0}")]
+    Malformed(String),
+    /// An error code the adapter does not know (undocumented, or new). The safe default: retried
+    /// with bounded backoff, then once after a token refresh, before it fails; `code` and
+    /// `message` are the platform's own and go into the sync record.
+    #[error("电商平台返回错误码 {code}：{message}")]
+    Unknown { code: String, message: String },
+    /// The platform's rules do not permit revealing a contact for this purpose; decided by the
+    /// adapter before any call, and never sent as another scene.
+    #[error("{platform} 不允许以该用途（{purpose}）解密买家联系方式")]
+    PurposeNotPermitted {
+        platform: PlatformType,
+        purpose: RevealPurpose,
+    },
+    /// The platform refused to decrypt for this app or shop: the decrypt permission or the scene
+    /// was not granted. `code` and `message` are the platform's own.
+    #[error("电商平台拒绝解密（错误码 {code}）：{message}")]
+    DecryptNotPermitted { code: String, message: String },
+    /// The platform's decrypt quota is used up; it renews after `retry_after` when the platform
+    /// says (usually at the next day). Not retried: waiting is the caller's decision.
+    #[error("电商平台解密额度已用完（错误码 {code}）：{message}")]
+    QuotaExhausted {
+        code: String,
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    /// The platform could not decrypt this item: the order or the ciphertext is unknown, not this
+    /// shop's, or no longer the order's receiver. `code` and `message` are the platform's own.
+    #[error("电商平台无法解密该联系方式（错误码 {code}）：{message}")]
+    DecryptFailed { code: String, message: String },
+}
+
+impl PlatformError {
+    /// The call's `outcome` and the platform's own `code` (empty when none), as metrics label
+    /// them (`docs/metrics.md`).
+    pub fn metric_labels(&self) -> (&'static str, String) {
+        match self {
+            PlatformError::Throttled { .. } => ("throttled", String::new()),
+            PlatformError::SessionExpired { .. } => ("token_expired", String::new()),
+            PlatformError::AuthRefused(_) => ("auth_refused", String::new()),
+            PlatformError::InvalidRequest(_) => ("invalid_request", String::new()),
+            PlatformError::Unavailable(_) | PlatformError::UnavailableFor { .. } => {
+                ("unavailable", String::new())
+            }
+            PlatformError::GateUnavailable(_) => ("gate_unavailable", String::new()),
+            PlatformError::Malformed(_) => ("malformed", String::new()),
+            PlatformError::Unknown { code, .. } => ("unknown", code.clone()),
+            PlatformError::PurposeNotPermitted { .. } => ("purpose_not_permitted", String::new()),
+            PlatformError::DecryptNotPermitted { code, .. } => ("decrypt_refused", code.clone()),
+            PlatformError::QuotaExhausted { code, .. } => ("quota_exhausted", code.clone()),
+            PlatformError::DecryptFailed { code, .. } => ("decrypt_failed", code.clone()),
+        }
+    }
+
+    /// The platform's own code and message this error carries, as sent (empty when none).
+    pub fn platform_detail(&self) -> String {
+        match self {
+            PlatformError::Throttled { detail, .. }
+            | PlatformError::SessionExpired { detail }
+            | PlatformError::AuthRefused(detail)
+            | PlatformError::InvalidRequest(detail)
+            | PlatformError::Unavailable(detail)
+            | PlatformError::UnavailableFor { detail, .. }
+            | PlatformError::Malformed(detail) => detail.clone(),
+            // Our own failure: the platform said nothing.
+            PlatformError::GateUnavailable(_) => String::new(),
+            PlatformError::Unknown { code, message }
+            | PlatformError::DecryptNotPermitted { code, message }
+            | PlatformError::QuotaExhausted { code, message, .. }
+            | PlatformError::DecryptFailed { code, message } => platform_text(&[code, message]),
+            PlatformError::PurposeNotPermitted { .. } => String::new(),
+        }
+    }
+
+    /// Whether waiting and retrying the same call may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            PlatformError::Throttled { .. }
+                | PlatformError::Unavailable(_)
+                | PlatformError::UnavailableFor { .. }
+                | PlatformError::GateUnavailable(_)
+                | PlatformError::Malformed(_)
+                | PlatformError::Unknown { .. }
+        )
+    }
+
+    /// The wait the platform asked for, if any.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            PlatformError::Throttled { retry_after, .. }
+            | PlatformError::QuotaExhausted { retry_after, .. } => *retry_after,
+            PlatformError::UnavailableFor { retry_after, .. } => Some(*retry_after),
+            PlatformError::SessionExpired { .. }
+            | PlatformError::AuthRefused(_)
+            | PlatformError::InvalidRequest(_)
+            | PlatformError::Unavailable(_)
+            | PlatformError::GateUnavailable(_)
+            | PlatformError::Malformed(_)
+            | PlatformError::Unknown { .. }
+            | PlatformError::PurposeNotPermitted { .. }
+            | PlatformError::DecryptNotPermitted { .. }
+            | PlatformError::DecryptFailed { .. } => None,
+        }
+    }
+}
+
+/// The token endpoint's errors (RFC 6749 §4.1.2.1, §5.2) that end the merchant's grant: the code
+/// or refresh token is dead (`invalid_grant`), or the merchant refused (`access_denied`). Only
+/// these are [`PlatformError::AuthRefused`], which a session reports as dead (the merchant must
+/// authorize again).
+pub const OAUTH_GRANT_REFUSALS: &[&str] = &["invalid_grant", "access_denied"];
+
+/// The token endpoint's errors (RFC 6749 §5.2) that blame the request or the app, not the
+/// merchant's grant: a wrong app key or secret (`invalid_client`), an app not allowed the grant
+/// type (`unauthorized_client`), or a request we built wrong. Re-authorizing every shop would
+/// not mend them, so they are [`PlatformError::InvalidRequest`] (a session reports the
+/// platform's error, and leaves the shops as they are).
+pub const OAUTH_CLIENT_ERRORS: &[&str] = &[
+    "invalid_request",
+    "invalid_client",
+    "unauthorized_client",
+    "unsupported_grant_type",
+    "invalid_scope",
+];
+
+/// A token endpoint's OAuth 2.0 `error` as a typed error, `said` being the platform's other
+/// words (its description, result code…): `"{error}: {said}"`, the OAuth code first so the
+/// consent callback can explain it to the merchant. `None` for an error OAuth does not define.
+pub fn oauth_error(error: &str, said: &str) -> Option<PlatformError> {
+    let text = || {
+        if said.trim().is_empty() {
+            error.to_owned()
+        } else {
+            format!("{error}: {}", said.trim())
+        }
+    };
+    if OAUTH_GRANT_REFUSALS.contains(&error) {
+        Some(PlatformError::AuthRefused(text()))
+    } else if OAUTH_CLIENT_ERRORS.contains(&error) {
+        Some(PlatformError::InvalidRequest(text()))
+    } else {
+        None
+    }
+}
+
+/// What a token endpoint answered instead of tokens, as a typed error keeping the platform's
+/// words; `None` when the body carries no error (success-shaped: without an `access_token` that
+/// one is `Malformed`, the only case that is). `has_token`: the body carries an `access_token`.
+///
+/// - An OAuth 2.0 `error` (with `error_description`): a dead or denied grant is refused, a
+///   client-configuration error is ours to mend ([`oauth_error`]); any other is
+///   [`PlatformError::Unknown`] with its name and text. An `error` object is unknown, its text kept.
+/// - An `error_response` envelope: `envelope` reads it by the platform's own code table. A
+///   session error there ([`PlatformError::SessionExpired`]) is documented for an API call's
+///   access token, not for the token endpoint (which is sent none): unknown, so the shop is not
+///   declared dead on a guess. An envelope the platform's table does not read is unknown.
+/// - Without a token, a body that says a `code`, `error_code`, `msg`, `sub_msg`… is unknown with
+///   that text, never `Malformed` (retried, it would resend the same refresh token).
+pub fn token_error(
+    json: &serde_json::Value,
+    has_token: bool,
+    envelope: &dyn Fn(&serde_json::Value) -> Option<PlatformError>,
+) -> Option<PlatformError> {
+    use serde_json::Value;
+    let said = |v: &Value, keys: &[&str]| {
+        let parts: Vec<String> = keys.iter().filter_map(|k| text_of(v.get(*k))).collect();
+        platform_text(&parts.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    const WORDS: &[&str] = &[
+        "error_description",
+        "msg",
+        "message",
+        "error_msg",
+        "sub_msg",
+        "zh_desc",
+        "en_desc",
+    ];
+    match json.get("error") {
+        Some(Value::String(error)) if !error.trim().is_empty() => {
+            let error = error.trim();
+            let description = said(json, WORDS);
+            return Some(oauth_error(error, &description).unwrap_or_else(|| {
+                PlatformError::Unknown {
+                    code: error.to_owned(),
+                    message: description,
+                }
+            }));
+        }
+        Some(object @ Value::Object(_)) => {
+            return Some(PlatformError::Unknown {
+                code: code_of(object),
+                message: said(
+                    object,
+                    &[
+                        "error",
+                        "description",
+                        "error_description",
+                        "msg",
+                        "message",
+                    ],
+                ),
+            });
+        }
+        _ => {}
+    }
+    if let Some(e) = json.get("error_response").filter(|e| !e.is_null()) {
+        let unknown = || PlatformError::Unknown {
+            code: code_of(e),
+            message: said(e, WORDS),
+        };
+        return Some(match envelope(json) {
+            Some(PlatformError::SessionExpired { .. }) | None => unknown(),
+            Some(error) => error,
+        });
+    }
+    if has_token {
+        return None;
+    }
+    let code = code_of(json);
+    let message = said(json, WORDS);
+    let says_something = !message.is_empty() || !matches!(code.as_str(), "" | "0");
+    says_something.then_some(PlatformError::Unknown { code, message })
+}
+
+/// A value as text: a non-empty string (trimmed) or a number.
+fn text_of(v: Option<&serde_json::Value>) -> Option<String> {
+    match v? {
+        serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// An error's `code` (or `error_code`), with its `sub_code` when it has one: `27/invalid-sessionkey`.
+fn code_of(e: &serde_json::Value) -> String {
+    let code = text_of(e.get("code")).or_else(|| text_of(e.get("error_code")));
+    match (code, text_of(e.get("sub_code"))) {
+        (Some(code), Some(sub)) => format!("{code}/{sub}"),
+        (Some(code), None) => code,
+        (None, _) => String::new(),
+    }
+}
+
+/// The platform's own words as an error carries them: the non-empty `parts` (code, `sub_code`,
+/// message, `sub_msg`…) in order, each as sent (trimmed), separated by single spaces.
+pub fn platform_text(parts: &[&str]) -> String {
+    parts
+        .iter()
+        .map(|p| p.trim())
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `（平台返回：…）` after a Chinese sentence, or nothing when the platform said nothing.
+pub fn platform_said(detail: &str) -> String {
+    if detail.trim().is_empty() {
+        String::new()
+    } else {
+        format!("（平台返回：{}）", detail.trim())
+    }
+}
