@@ -89,7 +89,9 @@ pub async fn reveal(
             return Err(refused.into());
         }
     };
-    let revealed = reveal::reveal(state.into_inner(), user, request).await?;
+    let revealed = reveal::reveal(state.into_inner(), user, request)
+        .await
+        .map_err(ApiError::from)?;
     let mut response = leadgen_http::ok(revealed);
     response.headers_mut().insert(
         header::CACHE_CONTROL,

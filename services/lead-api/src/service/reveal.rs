@@ -19,7 +19,7 @@ use leadgen_domain::{
     AuthStatus, ContactField, ContactKind, NotCallable, PlatformType, RawOrder,
     contact::split_virtual,
 };
-use leadgen_http::{ApiError, AuthUser};
+use leadgen_http::AuthUser;
 use leadgen_platforms::reveal::{DecryptRequest, RevealPurpose, RevealedContact};
 use leadgen_platforms::session::{Session, SessionError};
 use leadgen_platforms::{PlatformClient, PlatformError};
@@ -84,12 +84,12 @@ pub async fn reveal(
     state: Arc<AppState>,
     user: AuthUser,
     request: RevealRequest,
-) -> Result<Revealed, ApiError> {
+) -> Result<Revealed, LeadApiError> {
     use tracing::Instrument as _;
     let audited = async move { reveal_and_audit(&state, &user, request).await };
     tokio::spawn(audited.in_current_span())
         .await
-        .map_err(|e| ApiError::from(LeadApiError::Unexpected(e.into())))?
+        .map_err(|e| LeadApiError::Unexpected(e.into()))?
 }
 
 #[tracing::instrument(name = "leads.reveal_contact", skip_all, fields(tenant_id = user.tenant_id.get(), lead_id = request.lead_id.get()))]
@@ -97,7 +97,7 @@ async fn reveal_and_audit(
     state: &AppState,
     user: &AuthUser,
     request: RevealRequest,
-) -> Result<Revealed, ApiError> {
+) -> Result<Revealed, LeadApiError> {
     let mut target = Target {
         lead_id: request.lead_id,
         platform_id: PlatformId::new(0),
@@ -140,9 +140,7 @@ async fn reveal_and_audit(
     };
     // A reveal that cannot be audited is not answered. Its two records are written together,
     // or neither is.
-    let mut conn = leadgen_db::conn(&state.pool)
-        .await
-        .map_err(|e| ApiError::from(LeadApiError::from(e)))?;
+    let mut conn = leadgen_db::conn(&state.pool).await?;
     let tenant = user.tenant_id;
     let trace = &trace_id;
     conn.transaction::<(), diesel::result::Error, _>(|conn| {
@@ -152,9 +150,8 @@ async fn reveal_and_audit(
         }
         .scope_boxed()
     })
-    .await
-    .map_err(|e| ApiError::from(LeadApiError::from(e)))?;
-    outcome.map_err(ApiError::from)
+    .await?;
+    outcome
 }
 
 /// A reveal refused before it reached the lead: without `lead:order:contact` (`request`, the
