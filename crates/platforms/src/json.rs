@@ -41,25 +41,33 @@ pub fn expiry(v: Option<&Value>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     }
 }
 
-/// A token's end from its lifetime in seconds from `now` when that is given and positive, else
-/// from the absolute time the answer states, else `now + lifetime` (0: already over). A positive
-/// lifetime never yields an end in the past, whatever the absolute time says.
+/// A token's end from its lifetime in seconds from `now` when that is given and positive (a
+/// value no lifetime has is read as the end itself, as [`expiry`] reads it), else from the
+/// absolute time the answer states, else `now + lifetime` (0: already over). A positive
+/// lifetime never yields an end in the past while the absolute time says a later one.
 pub fn relative_first(
     lifetime: Option<i64>,
     absolute: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {
     let after = |s: i64| chrono::Duration::try_seconds(s).and_then(|d| now.checked_add_signed(d));
-    match lifetime {
-        Some(s) if s > 0 => after(s),
-        _ => absolute.or_else(|| lifetime.and_then(after)),
+    let from_lifetime = match lifetime {
+        Some(s) if s > 0 => expiry(Some(&Value::from(s)), now),
+        _ => None,
+    };
+    match from_lifetime {
+        Some(end) if end > now => Some(end),
+        _ => absolute
+            .or(from_lifetime)
+            .or_else(|| lifetime.and_then(after)),
     }
 }
 
-/// A point in time as the platforms write one where no source fixes the format: epoch seconds,
-/// or milliseconds beyond 10^12 (the rule of [`expiry`]), as a number or digits; a
-/// `yyyy-MM-dd HH:mm:ss` Beijing time; or RFC 3339. `None` for anything else, and for 0 or
-/// less (the platforms' "none"): the caller decides what an unreadable time means.
+/// A point in time as the platforms write one where no source fixes the format: epoch seconds
+/// (10^9 to 10^10: 2001 to 2286) or milliseconds (10^12 to 10^13), as a number or digits; a
+/// `yyyy-MM-dd HH:mm:ss` Beijing time; or RFC 3339. `None` for anything else (a number of
+/// another size is a duration or a compact date, not an epoch; 0 or less is the platforms'
+/// "none"): the caller decides what an unreadable time means.
 pub fn instant(v: Option<&Value>) -> Option<DateTime<Utc>> {
     let raw = match v? {
         Value::Number(n) => n.to_string(),
@@ -68,9 +76,9 @@ pub fn instant(v: Option<&Value>) -> Option<DateTime<Utc>> {
     };
     if let Ok(n) = raw.parse::<i64>() {
         return match n {
-            n if n <= 0 => None,
-            n if n > 1_000_000_000_000 => DateTime::from_timestamp_millis(n),
-            n => DateTime::from_timestamp(n, 0),
+            1_000_000_000..10_000_000_000 => DateTime::from_timestamp(n, 0),
+            1_000_000_000_000..10_000_000_000_000 => DateTime::from_timestamp_millis(n),
+            _ => None,
         };
     }
     leadgen_domain::time::parse_beijing(&raw).or_else(|| {
@@ -369,10 +377,36 @@ mod tests {
             serde_json::json!(""),
             serde_json::json!("2026/06/01"),
             serde_json::json!(true),
+            // A duration, and a compact date: no epoch.
+            serde_json::json!("15"),
+            serde_json::json!(86_400),
+            serde_json::json!("20260601120000"),
         ] {
             assert_eq!(at(none.clone()), None, "{none}");
         }
         assert_eq!(super::instant(None), None);
+    }
+
+    /// A lifetime wins over a stale absolute end; a lifetime that is itself an epoch is read as
+    /// the end; without a usable lifetime the absolute end counts.
+    #[test]
+    fn a_token_end_is_read_from_its_lifetime_first() {
+        use chrono::TimeZone as _;
+        let now = Utc.with_ymd_and_hms(2026, 12, 6, 0, 0, 0).unwrap();
+        let stale = Utc.with_ymd_and_hms(2018, 3, 31, 0, 0, 0).single();
+        let later = Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap();
+        let end = |lifetime, absolute| super::relative_first(lifetime, absolute, now);
+        assert_eq!(
+            end(Some(3_600), stale),
+            Some(now + chrono::Duration::hours(1))
+        );
+        assert_eq!(end(Some(later.timestamp()), None), Some(later));
+        assert_eq!(end(Some(later.timestamp_millis()), stale), Some(later));
+        assert_eq!(end(Some(0), Some(later)), Some(later));
+        assert_eq!(end(None, Some(later)), Some(later));
+        assert_eq!(end(Some(0), None), Some(now));
+        // An epoch lifetime already past gives way to a later absolute end.
+        assert_eq!(end(stale.map(|t| t.timestamp()), Some(later)), Some(later));
     }
 
     #[test]

@@ -346,7 +346,9 @@ impl Session {
                 tracing::info!(app.key = %self.app.app_key, "Using the tokens another caller refreshed while ours went unanswered");
                 self.access_token = access;
                 self.refresh_token = refresh;
-                return Ok(Renewed::Refreshed);
+                // Adopted, not refreshed: should that pair be refused too, its refresh token
+                // is still tried once.
+                return Ok(Renewed::Adopted);
             }
             Ok(Attempt::Answered(e)) | Err(e) => Err(e),
         };

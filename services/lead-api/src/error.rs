@@ -51,6 +51,13 @@ pub enum LeadApiError {
     RevealBusy,
     #[error("the platform failed: {0}")]
     PlatformFailed(String),
+    /// The platform is unavailable and said until when (an HTTP 5xx with `Retry-After`), past
+    /// the retries: the same failure, with the platform's wait passed on.
+    #[error("the platform is unavailable for {retry_after:?}: {cause}")]
+    PlatformUnavailableFor {
+        cause: String,
+        retry_after: std::time::Duration,
+    },
     /// The platform cannot decrypt this contact for good, or answered an undialable number.
     #[error("the platform cannot reveal a dialable number: {0}")]
     NotDecryptable(String),
@@ -107,6 +114,9 @@ impl LeadApiError {
             LeadApiError::RevealBusy => ApiError::business(codes::REVEAL_BUSY)
                 .with_retry_after(std::time::Duration::from_secs(1)),
             LeadApiError::PlatformFailed(_) => ApiError::business(codes::PLATFORM_API_FAILED),
+            LeadApiError::PlatformUnavailableFor { retry_after, .. } => {
+                ApiError::business(codes::PLATFORM_API_FAILED).with_retry_after(*retry_after)
+            }
             LeadApiError::NotDecryptable(_) => ApiError::business(codes::CONTACT_NOT_DECRYPTABLE),
             LeadApiError::Unavailable(cause) => ApiError::unavailable(cause),
             LeadApiError::Unexpected(cause) => ApiError::internal(format!("{cause:#}")),
@@ -122,6 +132,7 @@ impl LeadApiError {
             LeadApiError::PlatformRefused(cause)
             | LeadApiError::PlatformQuota { cause, .. }
             | LeadApiError::PlatformFailed(cause)
+            | LeadApiError::PlatformUnavailableFor { cause, .. }
             | LeadApiError::NotDecryptable(cause) => {
                 format!("{}（平台返回：{cause}）", api.message())
             }
@@ -140,7 +151,8 @@ impl From<LeadApiError> for ApiError {
             LeadApiError::PlatformQuota { cause, .. } => {
                 tracing::warn!(error.cause = %cause, "Platform decrypt quota used up");
             }
-            LeadApiError::PlatformFailed(cause) => {
+            LeadApiError::PlatformFailed(cause)
+            | LeadApiError::PlatformUnavailableFor { cause, .. } => {
                 tracing::warn!(error.cause = %cause, "Platform call failed");
             }
             LeadApiError::NotDecryptable(cause) => {

@@ -89,13 +89,14 @@ fn expiry(item: &Value) -> Option<DateTime<Utc>> {
     read
 }
 
-/// The first of `keys` that carries a non-blank value in `item`, else "". The decrypt answer's
-/// own names first [src], then the README's consignee names (§2.3), which no source ties to
-/// this answer but a gateway may well use.
+/// The first of `keys` whose value in `item` is written as a phone number, else "". The decrypt
+/// answer's own names first [src], then the README's consignee names (§2.3), which no source
+/// ties to this answer but a gateway may well use, and which carry ciphertexts and masks in
+/// order lists: a value that is no number is never handed to a salesperson to dial.
 fn phone_at(item: &Value, keys: &[&str]) -> String {
     keys.iter()
         .filter_map(|k| text(item.get(*k)))
-        .find(|v| !v.trim().is_empty())
+        .find(|v| crate::contact::is_phone_number(v))
         .unwrap_or_default()
 }
 
@@ -401,5 +402,17 @@ mod tests {
             "telephone": "010-12345678"}]});
         let c = parse_decrypt_response(&answer(landline), &request()).unwrap();
         assert_eq!(c.expose_number(), "010-12345678");
+        // A ciphertext or a mask in those fields is no number to dial: the next one is read, or
+        // nothing was decrypted.
+        let opaque = json!({"data": [{"orderId": "281234567890", "oaid": "oaid-x",
+            "mobile": "<encrypted>", "telephone": "010-12345678"}]});
+        let c = parse_decrypt_response(&answer(opaque), &request()).unwrap();
+        assert_eq!(c.expose_number(), "010-12345678");
+        let masked = json!({"data": [{"orderId": "281234567890", "oaid": "oaid-x",
+            "consMobilePhone": "138****0001"}]});
+        assert!(matches!(
+            parse_decrypt_response(&answer(masked), &request()),
+            Err(PlatformError::DecryptFailed { .. })
+        ));
     }
 }

@@ -4,7 +4,7 @@
 //! Documented (README §5): the consent URL (`app_id, redirect_uri, scope, response_type=code,
 //! state`); the token exchange `GET oauth2/access_token?app_id&app_secret&grant_type=code&code`
 //! and refresh `POST oauth2/refresh_token` (`grant_type=refresh_token, app_id, app_secret,
-//! refresh_token`; where they go is not said: sent in the query and the form), success flag
+//! refresh_token`; where they go is not said: sent in the form body, as OAuth 2.0 does), success flag
 //! `result=1`; the call parameters `appkey, method, version=1,
 //! timestamp (ms), access_token, signMethod, param (JSON), sign` signed with the app's
 //! **signSecret** (`authInfo.extra.signSecret`, distinct from `appSecret`, which only OAuth
@@ -180,9 +180,10 @@ impl PlatformClient for KuaishouClient {
     }
 
     /// `POST oauth2/refresh_token` with its parameters (README §5: `grant_type=refresh_token,
-    /// app_id, app_secret, refresh_token`) in the query **and** the form body. The README says
-    /// not where they go, and documents the token exchange beside it as a GET with a query: a
-    /// gateway reading either finds them.
+    /// app_id, app_secret, refresh_token`) in the form body, where OAuth 2.0 puts a POST's
+    /// (RFC 6749 §6). The README says not where they go. Sent once, in one place: a gateway
+    /// that merges query and form would read a parameter sent in both as two values (Spring
+    /// binds them as `a,a`), and the secret stays out of URLs that proxies log.
     async fn refresh(
         &self,
         app: &AppCredentials,
@@ -195,12 +196,7 @@ impl PlatformClient for KuaishouClient {
             ("refresh_token", refresh_token),
         ];
         self.transport.limiter.wait(&app.app_key).await?;
-        let request = self
-            .transport
-            .http
-            .post(self.refresh_url())
-            .query(&params)
-            .form(&params);
+        let request = self.transport.http.post(self.refresh_url()).form(&params);
         token_answer(request).await
     }
 

@@ -457,6 +457,39 @@ fn platform_error(e: PlatformError) -> LeadApiError {
         },
         // Ours, not the platform's: the call was not made (a 503 to retry).
         PlatformError::GateUnavailable(cause) => LeadApiError::Unavailable(cause),
+        e @ PlatformError::UnavailableFor { retry_after, .. } => {
+            LeadApiError::PlatformUnavailableFor {
+                cause: e.to_string(),
+                retry_after,
+            }
+        }
         other => LeadApiError::PlatformFailed(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::ResponseError as _;
+
+    use super::*;
+
+    /// A platform that answered 5xx with a `Retry-After` past the retries: the reveal answers
+    /// the platform failure with the platform's wait, and its audit keeps the platform's words.
+    #[test]
+    fn a_platform_unavailable_for_a_while_passes_its_wait_on() {
+        let e = platform_error(PlatformError::UnavailableFor {
+            retry_after: std::time::Duration::from_secs(30),
+            detail: "HTTP 503 Service Unavailable".into(),
+        });
+        let (code, message) = e.audit();
+        assert_eq!(code, 50201);
+        assert!(message.contains("HTTP 503"), "{message}");
+        let response = leadgen_http::ApiError::from(e).error_response();
+        assert_eq!(response.status().as_u16(), 502);
+        let wait = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok());
+        assert_eq!(wait, Some("30"));
     }
 }
