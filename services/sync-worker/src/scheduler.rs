@@ -124,14 +124,20 @@ impl Scheduler {
     pub async fn count_shops(&self) -> anyhow::Result<()> {
         let mut conn = leadgen_db::conn(&self.pool).await?;
         let counts = credentials::count_by_status(&mut conn).await?;
-        let lags = credentials::watermark_lag(&mut conn).await?;
+        // Without it the lag keeps its last value; the shop counts are set all the same.
+        let lags = credentials::watermark_lag(&mut conn)
+            .await
+            .inspect_err(|e| tracing::warn!(error = %e, "Reading the shops' watermark lag failed; will try again"))
+            .ok();
         for platform in PlatformType::ALL {
-            let lag = lags
-                .iter()
-                .find(|(p, _)| p == platform.as_str())
-                .map_or(0.0, |(_, seconds)| *seconds);
-            metrics::gauge!("leadgen_sync_watermark_lag_seconds", "platform" => platform.as_str())
-                .set(lag);
+            if let Some(lags) = &lags {
+                let lag = lags
+                    .iter()
+                    .find(|(p, _)| p == platform.as_str())
+                    .map_or(0.0, |(_, seconds)| *seconds);
+                metrics::gauge!("leadgen_sync_watermark_lag_seconds", "platform" => platform.as_str())
+                    .set(lag);
+            }
             for status in AuthStatus::ALL {
                 let n = counts
                     .iter()

@@ -365,19 +365,28 @@ fn held<'a>(id: i64, claim: Option<&'a str>) -> _ {
         .filter(task::claimed_by.is_not_distinct_from(claim))
 }
 
-/// Renews the lease of a task its run still holds (`claim`) while a call takes long; 0 rows
-/// when it no longer does.
+/// Renews the lease of a task its run still holds (`claim`) while a call takes long, as long as
+/// the run wrote within the last [`STALLED_AFTER_LEASES`] leases (a page, its start); 0 rows
+/// when it no longer holds it, or stalled: recovery then hands the task on once the lease
+/// runs out, and the run, if it ever wakes, stops at its next write.
 pub async fn renew_lease(
     conn: &mut AsyncPgConnection,
     id: SyncTaskId,
     claim: Option<&str>,
     lease: chrono::Duration,
 ) -> QueryResult<usize> {
-    diesel::update(held(id.get(), claim))
-        .set(task::lease_until.eq(Utc::now() + lease))
-        .execute(conn)
-        .await
+    let now = Utc::now();
+    diesel::update(
+        held(id.get(), claim).filter(task::update_time.gt(now - lease * STALLED_AFTER_LEASES)),
+    )
+    .set(task::lease_until.eq(now + lease))
+    .execute(conn)
+    .await
 }
+
+/// How many leases a run may go without writing (no page stored) before its lease is no
+/// longer renewed for it ([`renew_lease`]).
+pub const STALLED_AFTER_LEASES: i32 = 3;
 
 /// Counts one page and renews the lease.
 pub async fn add_page(

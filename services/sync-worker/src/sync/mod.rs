@@ -161,10 +161,12 @@ impl Syncer {
         })
     }
 
-    /// Renews the run's lease every third of it for as long as the walk runs. Every stored page
-    /// renews it too, but one call can outlast a lease (a platform's stated waits, retries,
-    /// the token renewal's lock): recovery would then hand a live run's task to another worker.
-    /// Stops renewing once the task is no longer this run's (the run's next write stops it).
+    /// Renews the run's lease every third of it while the walk runs. Every stored page renews
+    /// it too, but one call can outlast a lease (a platform's stated waits, retries, the token
+    /// renewal's lock): recovery would then hand a live run's task to another worker. Stops
+    /// renewing once the task is no longer this run's (the run's next write stops it), or once
+    /// the run stored nothing for [`tasks::STALLED_AFTER_LEASES`] leases: a walk that hangs
+    /// must not hold its task RUNNING for good.
     async fn keep_lease(&self, task: &TaskRow) -> std::convert::Infallible {
         let every = (self.lease / 3)
             .to_std()
@@ -227,6 +229,7 @@ impl Syncer {
         let mut cursors: HashSet<PageCursor> = HashSet::new();
         let mut pass_orders: HashSet<String> = HashSet::new();
         let mut stale_pages = 0_u32;
+        let mut empty_cursor_pages = 0_u32;
         // The cursor of the page being fetched.
         let mut asked: Option<PageCursor> = None;
         loop {
@@ -249,10 +252,16 @@ impl Syncer {
                 Some(false) => 0,
                 None => stale_pages,
             };
-            if stale_pages >= MAX_STALE_PAGES && page.next.is_some() {
+            empty_cursor_pages = match &page.next {
+                Some(PageCursor::Token(_)) if page.orders.is_empty() => empty_cursor_pages + 1,
+                _ => 0,
+            };
+            if (stale_pages >= MAX_STALE_PAGES || empty_cursor_pages >= MAX_EMPTY_CURSOR_PAGES)
+                && page.next.is_some()
+            {
                 tracing::warn!(
                     sync_task.id = task.id.get(),
-                    pages = stale_pages,
+                    pages = stale_pages.max(empty_cursor_pages),
                     "The platform's pages bring no new order and do not end; the sync stops"
                 );
                 return Ok(Err(TaskOutcome::Failed(PAGING_LOOPS.to_owned())));
@@ -439,6 +448,10 @@ const MAX_PAGES_PER_PASS: usize = 20_000;
 /// paging counts as looping (orders leaving a window mid-walk shift its pages, so one or two
 /// pages may bring nothing new), where the walk could loop at all ([`may_loop`]).
 const MAX_STALE_PAGES: u32 = 5;
+
+/// How many empty pages in a row a cursor may go on with before the paging counts as looping:
+/// a platform may send an empty page before its last, not fifty.
+const MAX_EMPTY_CURSOR_PAGES: u32 = 50;
 
 /// Whether a page that brings no order the pass has not seen counts toward
 /// [`MAX_STALE_PAGES`] (`Some(true)`), shows the walk moving on (`Some(false)`), or says

@@ -1,0 +1,199 @@
+//! A sync whose process stops mid-walk (SIGTERM: a rollout, a scale-down) is handed on to
+//! another worker without spending an attempt, unless it was cancelled meanwhile.
+
+use super::*;
+
+/// A Douyin task of three one-order pages, walked by a handler whose process stops while the
+/// platform answers the second page (after `hold` lets it, when given): the handler, its stop,
+/// the task, the shop and the task's first request.
+async fn stopping(
+    db: &TestDb,
+    hold: Option<std::sync::Arc<Hold>>,
+) -> (
+    sync_worker::handler::SyncRequestedHandler,
+    tokio_util::sync::CancellationToken,
+    tasks::TaskRow,
+    i64,
+    leadgen_events::CloudEvent<leadgen_events::SyncRequestedV1>,
+) {
+    let stop = tokio_util::sync::CancellationToken::new();
+    let platform = std::sync::Arc::new(LateChange {
+        orders: Mutex::new((1..=3).map(|n| format!("o-{n}")).collect()),
+        stop_at: Some((1, stop.clone())),
+        hold,
+        ..Default::default()
+    });
+    let (syncer, task_row, shop) = douyin_walk(db, platform).await;
+    let handler = sync_worker::handler::SyncRequestedHandler {
+        syncer: Syncer {
+            stop: stop.clone(),
+            ..syncer
+        },
+        ack_after: std::time::Duration::from_secs(1200),
+    };
+    let first = leadgen_events::CloudEvent::new(
+        "sync-worker-test",
+        TenantId::new(1),
+        leadgen_events::SyncRequestedV1 {
+            sync_task_id: task_row.id,
+            platform_id: PlatformId::new(shop),
+            platform_type: PlatformType::Douyin,
+            trigger: leadgen_domain::SyncTrigger::Manual,
+            window_start: task_row.window_start,
+            window_end: task_row.window_end,
+            requested_by: None,
+        },
+    );
+    (handler, stop, task_row, shop, first)
+}
+
+/// A task's status and the attempts counted.
+async fn status_and_attempts(conn: &mut diesel_async::AsyncPgConnection, id: i64) -> (String, i32) {
+    task::table
+        .find(id)
+        .select((task::status, task::attempts))
+        .first(conn)
+        .await
+        .expect("task")
+}
+
+/// `event` as the broker delivers it the first time.
+fn incoming(
+    event: &leadgen_events::CloudEvent<leadgen_events::SyncRequestedV1>,
+) -> leadgen_messaging::Incoming {
+    leadgen_messaging::Incoming {
+        body: serde_json::to_vec(event).expect("event"),
+        message_id: Some(event.id.to_string()),
+        exchange: "leadgen.events".into(),
+        routing_key: leadgen_events::routing::SYNC_REQUESTED_V1.into(),
+        headers: Default::default(),
+        delivery_count: 0,
+        redelivered: false,
+        early_ack: Default::default(),
+    }
+}
+
+/// A sync whose process stops (a scale-down, a rollout) stops between pages, keeps what it
+/// stored, and goes on elsewhere at once without spending one of the task's attempts: the
+/// platform call it waited on is dropped, the claim released, and a new request for the task
+/// written to the outbox beside the operation log's resume, in one transaction. That request
+/// then runs the task to its end.
+#[tokio::test]
+async fn a_sync_whose_process_stops_is_handed_on_without_spending_an_attempt() {
+    use leadgen_db::schema::{t_operation_log as oplog, t_outbox as outbox};
+    use leadgen_events::{CloudEvent, SyncRequestedV1};
+    use leadgen_messaging::{Handler as _, Outcome};
+
+    let db = TestDb::new().await;
+    let (handler, stop, task_row, shop, first) = stopping(&db, None).await;
+    let handled = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        handler.handle(incoming(&first)),
+    )
+    .await
+    .expect("the run stops instead of waiting on the platform");
+    assert_eq!(handled, Outcome::Ack);
+    assert!(stop.is_cancelled());
+
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    let (status, attempts, claim, lease): (String, i32, Option<String>, Option<DateTime<Utc>>) =
+        task::table
+            .find(task_row.id.get())
+            .select((
+                task::status,
+                task::attempts,
+                task::claimed_by,
+                task::lease_until,
+            ))
+            .first(&mut conn)
+            .await
+            .expect("task");
+    assert_eq!((status.as_str(), attempts, claim), ("RUNNING", 0, None));
+    assert!(
+        lease.is_some_and(|l| l > Utc::now() + Duration::minutes(5)),
+        "held for the request on its way, not resumed by recovery meanwhile: {lease:?}"
+    );
+    let stored: i64 = raw::table
+        .filter(raw::platform_id.eq(shop))
+        .count()
+        .get_result(&mut conn)
+        .await
+        .expect("stored");
+    assert_eq!(stored, 1, "the page answered before the stop is kept");
+    let resumes: Vec<String> = oplog::table
+        .filter(oplog::action.eq(leadgen_domain::audit::AuditAction::SyncResume.as_str()))
+        .select(oplog::result)
+        .load(&mut conn)
+        .await
+        .expect("log");
+    assert_eq!(resumes.len(), 1, "{resumes:?}");
+    let requests: Vec<String> = outbox::table
+        .filter(outbox::routing_key.eq(leadgen_events::routing::SYNC_REQUESTED_V1))
+        .select(outbox::payload)
+        .load(&mut conn)
+        .await
+        .expect("outbox");
+    let [request] = requests.as_slice() else {
+        panic!("one request hands the task on: {requests:?}");
+    };
+    let resumed: CloudEvent<SyncRequestedV1> = serde_json::from_str(request).expect("a request");
+    assert_eq!(resumed.data.sync_task_id, task_row.id);
+    assert_ne!(resumed.id, first.id);
+    // The first request again (redelivered) is done; the new one runs the task to its end.
+    assert_eq!(handler.handle(incoming(&first)).await, Outcome::Ack);
+    let handler = sync_worker::handler::SyncRequestedHandler {
+        syncer: Syncer {
+            stop: tokio_util::sync::CancellationToken::new(),
+            ..handler.syncer
+        },
+        ..handler
+    };
+    assert_eq!(handler.handle(incoming(&resumed)).await, Outcome::Ack);
+    let (status, attempts) = status_and_attempts(&mut conn, task_row.id.get()).await;
+    assert_eq!((status.as_str(), attempts), ("COMPLETED", 1));
+}
+
+/// A sync cancelled while the platform answers, its process stopping before the answer: the
+/// task is not handed on (it no longer runs under the run's claim); the run ends as cancelled,
+/// its end in the operation log as for any cancelled sync.
+#[tokio::test]
+async fn a_sync_cancelled_as_its_process_stops_ends_cancelled_not_handed_on() {
+    use leadgen_db::schema::{t_operation_log as oplog, t_outbox as outbox};
+    use leadgen_messaging::{Handler as _, Outcome};
+
+    let db = TestDb::new().await;
+    let hold = std::sync::Arc::new(Hold::default());
+    let (handler, _stop, task_row, _, first) = stopping(&db, Some(hold.clone())).await;
+    let handled = tokio::spawn(async move { handler.handle(incoming(&first)).await });
+    hold.reached.notified().await;
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    diesel::update(task::table.find(task_row.id.get()))
+        .set((
+            task::status.eq("CANCELLED"),
+            task::finished_at.eq(Utc::now()),
+        ))
+        .execute(&mut conn)
+        .await
+        .expect("cancelled");
+    hold.go.notify_one();
+    let handled = tokio::time::timeout(std::time::Duration::from_secs(30), handled)
+        .await
+        .expect("the run stops")
+        .expect("the handler");
+    assert_eq!(handled, Outcome::Ack);
+    let (status, attempts) = status_and_attempts(&mut conn, task_row.id.get()).await;
+    assert_eq!((status.as_str(), attempts), ("CANCELLED", 1));
+    let actions: Vec<String> = oplog::table
+        .select(oplog::action)
+        .load(&mut conn)
+        .await
+        .expect("log");
+    assert_eq!(actions, ["SYNC_RUN"], "its end, and no resume");
+    let requests: i64 = outbox::table
+        .filter(outbox::routing_key.eq(leadgen_events::routing::SYNC_REQUESTED_V1))
+        .count()
+        .get_result(&mut conn)
+        .await
+        .expect("outbox");
+    assert_eq!(requests, 0, "not handed on");
+}
