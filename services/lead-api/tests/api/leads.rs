@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 
 use crate::helpers::{
     AUTH, Case, SYNC, SeedLead, TestApp, VIEW, expect_envelope, lead_ids, page_records,
-    sealed_contact, spawn_app, spawn_app_with, token,
+    sealed_contact, spawn_app, token,
 };
 
 /// Tenant 1: platform `p1` (Taobao) with l1, l2 and `p2` (JD) with l3, l4; tenant 2: l5.
@@ -18,21 +18,21 @@ use crate::helpers::{
 /// | l2 | 05-02 02:00 | *******5678 | 128.50 | 复购 | 60 | PROCESSED | 05-09 |
 /// | l3 | 05-03 02:00 | 139****5678 | 0.07 | 高价值, 沉睡 | 95 | INVALID | 05-08 |
 /// | l4 | 04-30 15:59:59 | 150****9999 | 1000.00 | — | 30 | PENDING | 05-11 |
-struct Seeded {
-    p1: i64,
-    p2: i64,
-    l1: i64,
-    l2: i64,
-    l3: i64,
-    l4: i64,
-    l5: i64,
+pub(crate) struct Seeded {
+    pub(crate) p1: i64,
+    pub(crate) p2: i64,
+    pub(crate) l1: i64,
+    pub(crate) l2: i64,
+    pub(crate) l3: i64,
+    pub(crate) l4: i64,
+    pub(crate) l5: i64,
 }
 
 fn at(text: &str) -> DateTime<Utc> {
     text.parse().expect("a UTC time")
 }
 
-async fn seed(app: &TestApp) -> Seeded {
+pub(crate) async fn seed(app: &TestApp) -> Seeded {
     let (p1, t1) = app.platform(1, "TAOBAO").await;
     let (p2, t2) = app.platform(1, "JD").await;
     let (p3, t3) = app.platform(2, "TAOBAO").await;
@@ -126,7 +126,7 @@ async fn seed(app: &TestApp) -> Seeded {
 }
 
 /// The lead ids `tenant` gets for `query`, checking the envelope and that the page holds all.
-async fn found(app: &TestApp, tenant: i64, query: &[(&str, &str)]) -> Vec<i64> {
+pub(crate) async fn found(app: &TestApp, tenant: i64, query: &[(&str, &str)]) -> Vec<i64> {
     let response = app.leads(Some(&token(tenant, &[VIEW])), query).await;
     let body = expect_envelope(response, StatusCode::OK, 200).await;
     let records = body["data"]["records"].as_array().expect("records").clone();
@@ -827,117 +827,4 @@ async fn leads_require_a_valid_token_and_the_view_permission() {
         403,
     )
     .await;
-}
-
-#[tokio::test]
-async fn a_full_mobile_finds_the_buyer_by_its_blind_index_only() {
-    use diesel::prelude::*;
-    use diesel_async::RunQueryDsl;
-    use leadgen_db::schema::t_lead_identity;
-    let app = spawn_app().await;
-    let s = seed(&app).await;
-    let indexer =
-        leadgen_runtime::blind_indexer(&leadgen_test_support::crypto_settings()).expect("key");
-    let key = leadgen_domain::buyer::IdentityKey::phone("13912345678").expect("a mobile");
-    let mut conn = app.conn().await;
-    for (tenant, lead) in [(1, s.l3), (2, s.l5)] {
-        diesel::insert_into(t_lead_identity::table)
-            .values((
-                t_lead_identity::tenant_id.eq(tenant),
-                t_lead_identity::key_hash.eq(indexer.current(tenant, &key.material)),
-                t_lead_identity::kind.eq("PHONE"),
-                t_lead_identity::lead_id.eq(lead),
-            ))
-            .execute(&mut conn)
-            .await
-            .expect("identity");
-    }
-    // The design's contactInfo filter needs lead:order:view alone, a full number included.
-    let by_phone = |query: &'static str| {
-        let app = &app;
-        async move {
-            let response = app
-                .leads(Some(&token(1, &[VIEW])), &[("contactInfo", query)])
-                .await;
-            let body = expect_envelope(response, StatusCode::OK, 200).await;
-            lead_ids(body["data"]["records"].as_array().expect("records"))
-        }
-    };
-    // Typed as digits, with the country code and separators, or in full-width digits.
-    for query in [
-        "13912345678",
-        "+86 139 1234 5678",
-        "139-1234-5678",
-        "１３９１２３４５６７８",
-    ] {
-        assert_eq!(by_phone(query).await, vec![s.l3], "{query}");
-    }
-    // Another number whose last digits the masked contacts show: no buyer has it.
-    assert_eq!(by_phone("13900005678").await, Vec::<i64>::new());
-    // A page past the end answers no records but the total: audited with what it matched.
-    let deep = app
-        .leads(
-            Some(&token(1, &[VIEW])),
-            &[("contactInfo", "13912345678"), ("page", "300")],
-        )
-        .await;
-    let deep = expect_envelope(deep, StatusCode::OK, 200).await;
-    assert_eq!(deep["data"]["total"], 1, "{deep}");
-    // So does a page past the matches within the browsing window.
-    let second = app
-        .leads(
-            Some(&token(1, &[VIEW])),
-            &[("contactInfo", "13912345678"), ("page", "2")],
-        )
-        .await;
-    let second = expect_envelope(second, StatusCode::OK, 200).await;
-    assert_eq!(second["data"]["total"], 1, "{second}");
-    assert_eq!(second["data"]["records"], serde_json::json!([]));
-    // Each search is audited with what it found, never the number.
-    let log = app.operation_log().await;
-    let searches: Vec<_> = log.iter().filter(|e| e.0 == "CONTACT_SEARCH").collect();
-    assert_eq!(searches.len(), 7, "{log:?}");
-    assert_eq!(searches[5].1, vec![s.l3.to_string()], "{log:?}");
-    assert_eq!(searches[6].1, vec![s.l3.to_string()], "{log:?}");
-    assert_eq!(searches[0].2, "SUCCESS", "{log:?}");
-    assert_eq!(searches[0].1, vec![s.l3.to_string()]);
-    assert!(searches[4].1.is_empty());
-    assert!(!format!("{log:?}").contains("1234"), "{log:?}");
-    // Visible digits still match masked contacts.
-    assert!(
-        found(&app, 1, &[("contactInfo", "5678")])
-            .await
-            .contains(&s.l3)
-    );
-}
-
-#[tokio::test]
-async fn full_mobile_searches_count_against_the_reveal_limits() {
-    // Ten thousand searches over a mask's four hidden digits would otherwise recover a number.
-    let app = spawn_app_with(|s| s.reveal.per_user_daily = 3).await;
-    let _ = seed(&app).await;
-    let search = |number: &'static str| {
-        let app = &app;
-        async move {
-            app.leads(Some(&token(1, &[VIEW])), &[("contactInfo", number)])
-                .await
-        }
-    };
-    for number in ["13900000001", "13900000002", "13900000003"] {
-        expect_envelope(search(number).await, StatusCode::OK, 200).await;
-    }
-    let refused = search("13900000004").await;
-    assert!(refused.headers().get("retry-after").is_some());
-    expect_envelope(refused, StatusCode::TOO_MANY_REQUESTS, 42901).await;
-    let log = app.operation_log().await;
-    let last = log.last().expect("audited");
-    assert_eq!(
-        (last.0.as_str(), last.2.as_str()),
-        ("CONTACT_SEARCH", "FAILURE")
-    );
-    // Partial digits are no number: not counted.
-    let response = app
-        .leads(Some(&token(1, &[VIEW])), &[("contactInfo", "5678")])
-        .await;
-    expect_envelope(response, StatusCode::OK, 200).await;
 }

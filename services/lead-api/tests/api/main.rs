@@ -12,4 +12,5 @@ mod helpers;
 mod leads;
 mod list_plans;
 mod reveal;
+mod search;
 mod workspace;
