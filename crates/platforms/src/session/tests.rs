@@ -213,13 +213,30 @@ async fn list_racing(
     refuses_refresh: bool,
 ) -> (Result<OrderPage, SessionError>, usize) {
     let client = Scripted {
+        refuses_refresh,
+        ..racing_platform()
+    };
+    list_with_racing_sink(client, stale_reads, then).await
+}
+
+/// A platform where only `t2` is valid: `t` is answered as expired.
+fn racing_platform() -> Scripted {
+    Scripted {
         error: Some(PlatformError::SessionExpired {
             detail: "27 invalid-sessionkey".into(),
         }),
         valid_token: Some("t2"),
-        refuses_refresh,
         ..Scripted::default()
-    };
+    }
+}
+
+/// Lists once with token `t` on `client`, the stored tokens read stale `stale_reads` times and
+/// then `then`: the answer, and how many refreshes were sent.
+async fn list_with_racing_sink(
+    client: Scripted,
+    stale_reads: usize,
+    then: &'static str,
+) -> (Result<OrderPage, SessionError>, usize) {
     let sink = RacingSink {
         stale_reads,
         then,
@@ -827,29 +844,12 @@ async fn a_refresh_answered_unreadably_is_not_sent_again() {
 /// caller stored meanwhile is used instead of refreshing over it; with none, it is sent again.
 #[tokio::test(start_paused = true)]
 async fn a_refresh_that_went_unanswered_reads_the_stored_tokens_before_it_is_sent_again() {
-    let unanswered = |stale_reads: usize| async move {
+    let unanswered = |stale_reads: usize| {
         let client = Scripted {
-            error: Some(PlatformError::SessionExpired {
-                detail: "27 invalid-sessionkey".into(),
-            }),
-            valid_token: Some("t2"),
             refresh_error: Some(PlatformError::Unavailable("operation timed out".into())),
-            ..Scripted::default()
+            ..racing_platform()
         };
-        let sink = RacingSink {
-            stale_reads,
-            then: "t2",
-            reads: Default::default(),
-        };
-        let mut session = session_with("r-t");
-        let window = TimeWindow::new(Utc::now(), Utc::now());
-        let page = session
-            .list_orders(&client, &window, Listing::Modified, None, &sink)
-            .await;
-        (
-            page,
-            client.refreshes.load(std::sync::atomic::Ordering::SeqCst),
-        )
+        list_with_racing_sink(client, stale_reads, "t2")
     };
     // Read before the renewal (stale), before the second try (stale), before the third: the
     // other caller's pair, used without a third refresh.
