@@ -226,6 +226,28 @@ impl LateChange {
     }
 }
 
+/// A syncer of `platforms` on `db` as the tests run it: no retries to speak of, a lease of ten
+/// minutes, announcing every order at once.
+fn syncer(
+    db: &TestDb,
+    sealer: std::sync::Arc<leadgen_crypto::Sealer>,
+    platforms: leadgen_platforms::registry::Registry,
+) -> Syncer {
+    Syncer {
+        pool: db.pool.clone(),
+        sealer,
+        platforms,
+        policy: sync::policy(
+            0,
+            std::time::Duration::from_millis(10),
+            std::time::Duration::from_millis(40),
+        ),
+        lease: Duration::minutes(10),
+        stop: tokio_util::sync::CancellationToken::new(),
+        announce_orders: 1,
+    }
+}
+
 /// A Douyin shop with credentials that open, a RUNNING by-modification task over the last two
 /// hours, and a syncer whose Douyin client is `platform`: the syncer, the task and the shop.
 async fn douyin_walk(
@@ -264,19 +286,11 @@ async fn douyin_walk(
         .get_result(&mut conn)
         .await
         .expect("task");
-    let syncer = Syncer {
-        pool: db.pool.clone(),
-        sealer: sealer.clone(),
-        platforms: leadgen_platforms::registry::Registry::default().with_client(platform.clone()),
-        policy: sync::policy(
-            0,
-            std::time::Duration::from_millis(10),
-            std::time::Duration::from_millis(40),
-        ),
-        lease: Duration::minutes(10),
-        stop: tokio_util::sync::CancellationToken::new(),
-        announce_orders: 1,
-    };
+    let syncer = syncer(
+        db,
+        sealer.clone(),
+        leadgen_platforms::registry::Registry::default().with_client(platform.clone()),
+    );
     let task_row = tasks::find(
         &mut conn,
         TenantId::new(1),
@@ -448,19 +462,7 @@ async fn pdd_task(db: &TestDb) -> (Syncer, tasks::TaskRow, i64) {
     .await
     .expect("find")
     .expect("the task");
-    let syncer = Syncer {
-        pool: db.pool.clone(),
-        sealer,
-        platforms: leadgen_platforms::registry::Registry::default(),
-        policy: sync::policy(
-            0,
-            std::time::Duration::from_millis(10),
-            std::time::Duration::from_millis(40),
-        ),
-        lease: Duration::minutes(10),
-        stop: tokio_util::sync::CancellationToken::new(),
-        announce_orders: 1,
-    };
+    let syncer = syncer(db, sealer, leadgen_platforms::registry::Registry::default());
     (syncer, task_row, shop)
 }
 
