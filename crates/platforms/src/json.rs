@@ -33,11 +33,15 @@ pub fn text(v: Option<&Value>) -> Option<String> {
 /// seconds, such a value would put the end decades ahead, and the token would never be renewed
 /// ahead of time.
 pub fn expiry(v: Option<&Value>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    let n = int(v)?;
+    lifetime_end(int(v)?, now)
+}
+
+/// The end a lifetime `n` states, by the rule of [`expiry`].
+fn lifetime_end(n: i64, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     match n {
         n if n > 1_000_000_000_000 => DateTime::from_timestamp_millis(n),
         n if n > 1_000_000_000 => DateTime::from_timestamp(n, 0),
-        n => Some(now + chrono::Duration::seconds(n)),
+        n => chrono::Duration::try_seconds(n).and_then(|d| now.checked_add_signed(d)),
     }
 }
 
@@ -50,16 +54,10 @@ pub fn relative_first(
     absolute: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {
-    let after = |s: i64| chrono::Duration::try_seconds(s).and_then(|d| now.checked_add_signed(d));
-    let from_lifetime = match lifetime {
-        Some(s) if s > 0 => expiry(Some(&Value::from(s)), now),
-        _ => None,
-    };
+    let from_lifetime = lifetime.and_then(|s| lifetime_end(s, now));
     match from_lifetime {
         Some(end) if end > now => Some(end),
-        _ => absolute
-            .or(from_lifetime)
-            .or_else(|| lifetime.and_then(after)),
+        _ => absolute.or(from_lifetime),
     }
 }
 

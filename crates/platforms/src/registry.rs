@@ -147,11 +147,12 @@ pub async fn read_json(
             detail: crate::client::platform_text(&[&format!("HTTP {status}"), &error_words(&body)]),
         });
     }
-    if matches!(
+    let refused = matches!(
         status,
         reqwest::StatusCode::UNAUTHORIZED | reqwest::StatusCode::FORBIDDEN
-    ) && !said().is_some_and(|e| !matches!(e, PlatformError::Malformed(_)))
-    {
+    );
+    let read_as_error = || said().is_some_and(|e| !matches!(e, PlatformError::Malformed(_)));
+    if refused && !read_as_error() {
         let words = error_words(&body);
         return Err(PlatformError::Unknown {
             code: format!("HTTP {}", status.as_u16()),
