@@ -20,7 +20,9 @@ use crate::helpers::{SeedLead, spawn_app};
 const TENANT: i64 = 1;
 
 /// 3,000 buyers of tenant 1 copied from one seeded lead: two shops, three statuses, order times
-/// in threes, scores and amounts with many ties, contacts with common and rare digits, tags
+/// in threes, scores and amounts with many ties, contacts with common and rare digits in every
+/// mask's shape (a mobile's with and without its head, a privacy number's, a landline's, none,
+/// a name), tags
 /// drawn per buyer (`沉睡` only among the oldest, `即将复购` only among the newest, as in real
 /// shops), every 97th merged away; and 300 of another tenant.
 async fn seed_many(app: &crate::helpers::TestApp) {
@@ -45,7 +47,15 @@ async fn seed_many(app: &crate::helpers::TestApp) {
            CASE WHEN g > 3000 THEN {other_shop} WHEN g % 3 = 0 THEN {p2} ELSE {p1} END, \
            platform_type, 'copy-' || g, \
            raw_order_id, processed_order_id, contact_info, \
-           lpad(((g * 7919) % 1000)::text, 3, '1') || '****' || lpad(((g * 104729) % 10000)::text, 4, '0'), \
+           CASE (g / 7) % 10 \
+             WHEN 1 THEN '*******' || lpad(((g * 104729) % 10000)::text, 4, '0') \
+             WHEN 2 THEN lpad(((g * 7919) % 1000)::text, 3, '1') || '****' \
+               || lpad(((g * 104729) % 10000)::text, 4, '0') || '-' || (g % 1000) \
+             WHEN 3 THEN '****' || lpad(((g * 104729) % 10000)::text, 4, '0') \
+             WHEN 4 THEN '******' \
+             WHEN 5 THEN '欧***' \
+             ELSE lpad(((g * 7919) % 1000)::text, 3, '1') || '****' \
+               || lpad(((g * 104729) % 10000)::text, 4, '0') END, \
            contact_kind, product_info, (g * 37) % 50 * 1000, \
            order_time - make_interval(hours => (g / 3) * 5), \
            array_remove(ARRAY[ \
@@ -148,6 +158,41 @@ fn filters() -> Vec<(&'static str, LeadFilter)> {
             "a keyword across the mask's stars",
             LeadFilter {
                 contact_keyword: Some("3****".into()),
+                ..LeadFilter::default()
+            },
+        ),
+        (
+            "a keyword reaching two tail digits",
+            LeadFilter {
+                contact_keyword: Some("*61".into()),
+                ..LeadFilter::default()
+            },
+        ),
+        (
+            "a keyword in a mask's head and stars",
+            LeadFilter {
+                contact_keyword: Some("00*".into()),
+                ..LeadFilter::default()
+            },
+        ),
+        (
+            "a tail of four digits, also in privacy numbers and landlines",
+            LeadFilter {
+                contact_keyword: Some("6100".into()),
+                ..LeadFilter::default()
+            },
+        ),
+        (
+            "a privacy number's extension",
+            LeadFilter {
+                contact_keyword: Some("-12".into()),
+                ..LeadFilter::default()
+            },
+        ),
+        (
+            "a name",
+            LeadFilter {
+                contact_keyword: Some("欧**".into()),
                 ..LeadFilter::default()
             },
         ),
@@ -378,6 +423,11 @@ async fn every_statement_of_the_list_finds_what_the_filter_and_sort_select() {
             for order in [SortOrder::Desc, SortOrder::Asc] {
                 let sort = (*field, order);
                 let everything = expected(&rows, &filter, sort);
+                // Every keyword finds something, so each of its branches is checked; but `1_1`,
+                // which would find `101` were its `_` a wildcard.
+                if let Some(k) = &filter.contact_keyword {
+                    assert_eq!(everything.is_empty(), k.contains('_'), "{name}");
+                }
                 for need in [10, 100, 1_000, LIST_WINDOW + 1] {
                     let reference = &everything[..everything.len().min(need as usize)];
                     let plain = list::load_ids(&mut conn, &sql::plain(TENANT, &filter, sort, need))

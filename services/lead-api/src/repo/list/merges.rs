@@ -7,8 +7,9 @@
 use leadgen_domain::LeadProcessStatus;
 use leadgen_http::paging::SortOrder;
 
+use super::keyword::Keyword;
 use super::sql::{
-    Bind, Keyword, Scope, Statement, int_list, push_filter, sort_column, trigram_keyword, visible,
+    Bind, Scope, Statement, int_list, push_filter, sort_column, trigram_keyword, visible,
 };
 use crate::repo::leads::LeadFilter;
 

@@ -9,8 +9,9 @@
 use chrono::{DateTime, Datelike, Months, NaiveDate, TimeZone, Utc};
 use leadgen_http::paging::SortOrder;
 
+use super::keyword::Keyword;
 use super::merges::merge;
-use super::sql::{Bind, Keyword, Scope, Statement, push_filter, sort_column, visible};
+use super::sql::{Bind, Scope, Statement, push_filter, sort_column, visible};
 use crate::repo::leads::LeadFilter;
 
 /// Up to this many months a range is merged per month; beyond, the planning of a range per

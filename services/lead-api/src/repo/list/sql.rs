@@ -5,8 +5,7 @@
 //! - **plain**: `WHERE <filter> ORDER BY <sort> LIMIT n`; the planner picks the sort's covering
 //!   index, or a filter's index (tags, status and shop) and a top-n sort;
 //! - **fenced**: every match found through the filter's own index, then sorted (a top-n sort);
-//!   a contact keyword's matches as two disjoint branches, the mask's prefix and the rest
-//!   (`Keyword`);
+//!   a contact keyword's matches as disjoint branches, each with its index ([`super::keyword`]);
 //! - **probe**: the head of the sort's order, filtered;
 //! - the bounded count, and the loose scans and bounds the other shapes start from.
 //!
@@ -24,12 +23,14 @@ use diesel::sql_types::{Array, BigInt, Integer, Text, Timestamptz};
 use leadgen_domain::IntentionTag;
 use leadgen_http::paging::SortOrder;
 
+use super::keyword::{self, Keyword};
 use crate::repo::leads::LeadFilter;
 
 /// Whose leads a statement reads, and how the tenant's condition is written.
 ///
-/// The contact keyword's trigram index is `(tenant_id, contact_masked)`, so that a small
-/// tenant's search never visits another tenant's matches. For a tenant that holds most of the
+/// The contact keyword's trigram index is `(tenant_id, substr(contact_masked, 2))` (of the masks
+/// not shaped like a mobile's), so that a small tenant's search never visits another tenant's
+/// matches. For a tenant that holds most of the
 /// leads that column costs more than it saves: the index reads the tenant's whole posting list
 /// (about 4 ms per million leads) to drop the few matches of the others. For such a
 /// `dominant` tenant the condition is written against an `int4` value: the btree indexes, whose
@@ -60,26 +61,6 @@ pub(super) enum Bind {
     Time(DateTime<Utc>),
     Text(String),
     Texts(Vec<String>),
-}
-
-/// How a statement tests the contact keyword. `contact_masked LIKE '%k%'` holds exactly when
-/// k starts the mask or occurs after its first character: two disjoint questions, each with its
-/// own index (migration 28), so that a common prefix (`138`, 1 % of the leads) is an index-only
-/// scan rather than a heap visit per match.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Keyword {
-    /// `(contact_masked || '') LIKE '%k%'`, on the entries an index scan passes: out of the
-    /// contact indexes' reach, and costed above the one-operator filters so that it is tested
-    /// last, on the entries the shop, status, time and tags let through. (Written plainly it was
-    /// tested first: the planner moves the equalities behind it. For `every filter` at page 20
-    /// that was 64,000 `LIKE`s instead of 17,000: 13–16 ms instead of 8.)
-    Tested,
-    /// `contact_masked LIKE 'k%'`: k starts the mask. `ix_lead_list_contact_prefix`, a btree
-    /// range covering every sort and filter column.
-    Prefix,
-    /// `substr(contact_masked, 2) LIKE '%k%'`, and k does not start the mask: the trigram index
-    /// `ix_lead_list_contact_inner`.
-    Inner,
 }
 
 /// SQL text with `$n` placeholders and their values, in order.
@@ -233,20 +214,7 @@ pub(super) fn push_filter(
             .bind(Bind::Texts(indexes.clone()))
             .push("))");
     } else if let Some(k) = &filter.contact_keyword {
-        let k = leadgen_db::escape_like(k);
-        match keyword {
-            Keyword::Tested => s
-                .push(" AND (contact_masked || '') LIKE ")
-                .bind(Bind::Text(format!("%{k}%"))),
-            Keyword::Prefix => s
-                .push(" AND contact_masked LIKE ")
-                .bind(Bind::Text(format!("{k}%"))),
-            Keyword::Inner => s
-                .push(" AND substr(contact_masked, 2) LIKE ")
-                .bind(Bind::Text(format!("%{k}%")))
-                .push(" AND NOT contact_masked LIKE ")
-                .bind(Bind::Text(format!("{k}%"))),
-        };
+        keyword::push(s, k, keyword);
     }
     if let Some(status) = &filter.process_status {
         s.push(" AND process_status = ")
@@ -298,19 +266,18 @@ pub fn plain(
 }
 
 /// `SELECT <columns>` of every lead passing `filter`, each branch for its own index: a contact
-/// keyword the contact indexes can find is two disjoint branches under `UNION ALL`
-/// ([`Keyword::Prefix`], [`Keyword::Inner`]); written as one `OR`, the planner would visit the
-/// heap for every match of both.
+/// keyword the contact indexes can find is disjoint branches under `UNION ALL`
+/// ([`keyword::branches`]); written as one `OR`, the planner would visit the heap for every
+/// match of each.
 fn push_matches(s: &mut Statement, scope: Scope, filter: &LeadFilter, columns: &str) {
     let indexed = filter.phone_indexes.is_none()
         && filter
             .contact_keyword
             .as_deref()
             .is_some_and(trigram_keyword);
-    let branches: &[Keyword] = if indexed {
-        &[Keyword::Prefix, Keyword::Inner]
-    } else {
-        &[Keyword::Tested]
+    let branches = match filter.contact_keyword.as_deref() {
+        Some(k) if indexed => keyword::branches(k),
+        _ => vec![Keyword::Tested],
     };
     for (i, keyword) in branches.iter().enumerate() {
         if i > 0 {
@@ -484,6 +451,8 @@ mod tests {
         }
         let short = fenced(1, &keyword("13"), by_score, 10);
         assert!(!short.text.contains("UNION"), "{}", short.text);
+        // A keyword no mobile's mask can hold after its first character: its prefix and the
+        // other masks.
         let long = fenced(1, &keyword("1_8"), by_score, 10);
         assert_eq!(long.text.matches(" UNION ALL ").count(), 1, "{}", long.text);
         assert!(
@@ -492,7 +461,7 @@ mod tests {
             long.text
         );
         assert!(
-            long.text.contains(" AND substr(contact_masked, 2) LIKE $"),
+            long.text.contains(" AND NOT contact_masked ~ '^[0-9*]{3}\\*{4}[0-9]{4}$' AND substr(contact_masked, 2) LIKE $"),
             "{}",
             long.text
         );
@@ -505,6 +474,29 @@ mod tests {
             })
             .collect();
         assert_eq!(patterns, ["1\\_8%", "%1\\_8%", "1\\_8%"]);
+        // Digits: also the tails of mobiles' masks that hold them.
+        let digits = fenced(1, &keyword("5678"), by_score, 10);
+        assert_eq!(
+            digits.text.matches(" UNION ALL ").count(),
+            2,
+            "{}",
+            digits.text
+        );
+        assert!(
+            digits
+                .text
+                .contains(" AND contact_masked ~ '^[0-9*]{3}\\*{4}[0-9]{4}$' AND right(contact_masked, 4) = ANY($"),
+            "{}",
+            digits.text
+        );
+        assert!(
+            digits
+                .binds
+                .iter()
+                .any(|b| matches!(b, Bind::Texts(t) if t == &["5678"])),
+            "{:?}",
+            digits.binds
+        );
         let count = bounded_count(1, &keyword("138"), 2001).text;
         assert!(count.contains(" UNION ALL "), "{count}");
         let phone = LeadFilter {
