@@ -3,3 +3,4 @@ CREATE INDEX IF NOT EXISTS ix_lead_list_contact_inner
     WHERE merged_into IS NULL;
 DROP INDEX IF EXISTS ix_lead_list_contact_other;
 DROP INDEX IF EXISTS ix_lead_list_contact_tail;
+DROP STATISTICS IF EXISTS st_lead_contact_tail;
