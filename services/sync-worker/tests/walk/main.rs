@@ -4,11 +4,12 @@
 //! number that reached the buyer, and an unreadable order counts as a failure only; pages that
 //! loop stop the sync, empty ones that move on do not; a long call keeps the lease. A run
 //! stopped with its process is handed on ([`handover`]). Against the real PostgreSQL, with a
-//! scripted stand-in for the platform.
+//! scripted stand-in for the platform ([`platform`]).
 
 #![expect(clippy::expect_used, reason = "test fixtures panic on a broken setup")]
 
 mod handover;
+mod platform;
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -20,211 +21,13 @@ use leadgen_db::schema::{
     t_ecom_order_raw as raw, t_ecom_platform_auth as auth, t_ecom_sync_task as task,
 };
 use leadgen_db::sealed;
-use leadgen_domain::{Money, NeutralStatus, PlatformId, PlatformType, RawOrder, TenantId};
-use leadgen_platforms::reveal::{DecryptRequest, RevealPurpose, RevealedContact};
-use leadgen_platforms::{
-    AppCredentials, FetchedOrder, Listing, OrderPage, PageCursor, PlatformClient, PlatformError,
-    TimeWindow, TokenSet,
-};
+use leadgen_domain::{PlatformId, PlatformType, RawOrder, TenantId};
+use leadgen_platforms::{Listing, OrderPage, PlatformClient, TimeWindow};
 use leadgen_test_support::{TestDb, crypto_settings};
 use sync_worker::repo::tasks;
 use sync_worker::sync::{self, Syncer, TaskOutcome};
 
-/// A numbered by-modification listing of one order per page, newest first. After the second
-/// answer the platform records a change late: a new order at the head of the window.
-#[derive(Default)]
-struct LateChange {
-    orders: Mutex<Vec<String>>,
-    calls: AtomicUsize,
-    /// Instead: token cursors that loop (A, B, A, …), one new order a page.
-    looping: bool,
-    /// Instead: numbered pages that never end, each answering the same two orders.
-    same_page_forever: bool,
-    /// Instead: token cursors whose first this many pages are empty, then one order and the end.
-    empty_cursor_pages: usize,
-    /// After the probe's answer, only this many of `orders` are left in the window (the rest
-    /// were modified again mid-walk), and no order joins.
-    left_after_probe: Option<usize>,
-    /// The first call takes this long to answer.
-    slow_first_call: Option<std::time::Duration>,
-    /// The platform serves this many days back from now, in windows of a day; else the
-    /// range is one window.
-    history_days: Option<i64>,
-    /// The windows asked for, their first page each.
-    asked: Mutex<Vec<TimeWindow>>,
-    /// The process stops (this token fires) while the platform answers this call (counted
-    /// from 0 over all calls), which then never answers.
-    stop_at: Option<(usize, tokio_util::sync::CancellationToken)>,
-    /// Before that stop: says it got there, and waits to be let go.
-    hold: Option<std::sync::Arc<Hold>>,
-    every_call: AtomicUsize,
-}
-
-#[derive(Default)]
-struct Hold {
-    reached: tokio::sync::Notify,
-    go: tokio::sync::Notify,
-}
-
-fn order(id: &str) -> FetchedOrder {
-    let at: DateTime<Utc> = Utc::now() - Duration::hours(1);
-    let parsed = RawOrder {
-        order_id: id.to_owned(),
-        status: NeutralStatus::Paid,
-        platform_status: "2".into(),
-        created_at: at,
-        paid_at: Some(at),
-        modified_at: Some(at),
-        amount: Money::from_fen(100),
-        refunded: false,
-        partial_refund: None,
-        buyer: Default::default(),
-        receiver: Default::default(),
-        items: Vec::new(),
-    };
-    FetchedOrder {
-        order_id: Some(id.to_owned()),
-        raw: serde_json::json!({ "order_id": id }),
-        parsed: Ok(parsed),
-    }
-}
-
-#[async_trait::async_trait]
-impl PlatformClient for LateChange {
-    fn platform(&self) -> PlatformType {
-        PlatformType::Douyin
-    }
-    fn authorize_url(&self, _: &AppCredentials, _: &str, _: &str) -> String {
-        String::new()
-    }
-    async fn exchange_code(
-        &self,
-        _: &AppCredentials,
-        _: &str,
-        _: &str,
-    ) -> Result<TokenSet, PlatformError> {
-        Err(PlatformError::InvalidRequest("not in this test".into()))
-    }
-    async fn refresh(&self, _: &AppCredentials, _: &str) -> Result<TokenSet, PlatformError> {
-        Err(PlatformError::InvalidRequest("not in this test".into()))
-    }
-    fn windows(&self, range: TimeWindow, now: DateTime<Utc>, _: Listing) -> Vec<TimeWindow> {
-        match self.history_days {
-            Some(days) => leadgen_platforms::window::split(
-                range,
-                Duration::days(1),
-                Duration::days(days),
-                now,
-            ),
-            None => vec![range],
-        }
-    }
-    async fn list_orders(
-        &self,
-        _: &AppCredentials,
-        _: &str,
-        window: &TimeWindow,
-        _: Listing,
-        cursor: Option<&PageCursor>,
-    ) -> Result<OrderPage, PlatformError> {
-        let call = self.every_call.fetch_add(1, Ordering::SeqCst);
-        if let Some(slow) = self.slow_first_call.filter(|_| call == 0) {
-            tokio::time::sleep(slow).await;
-        }
-        if let Some((at, stop)) = &self.stop_at
-            && *at == call
-        {
-            if let Some(hold) = &self.hold {
-                hold.reached.notify_one();
-                hold.go.notified().await;
-            }
-            stop.cancel();
-            std::future::pending::<()>().await;
-        }
-        if cursor.is_none() {
-            self.asked
-                .lock()
-                .map_err(|e| PlatformError::Unavailable(e.to_string()))?
-                .push(*window);
-        }
-        if self.looping {
-            let call = self.calls.fetch_add(1, Ordering::SeqCst);
-            let next = match cursor {
-                Some(PageCursor::Token(t)) if t == "A" => "B",
-                _ => "A",
-            };
-            return Ok(OrderPage {
-                orders: vec![order(&format!("loop-{call}"))],
-                next: Some(PageCursor::Token(next.into())),
-                total: None,
-            });
-        }
-        if self.empty_cursor_pages > 0 {
-            let call = self.calls.fetch_add(1, Ordering::SeqCst);
-            let last = call == self.empty_cursor_pages;
-            return Ok(OrderPage {
-                orders: if last {
-                    vec![order("after-empty")]
-                } else {
-                    Vec::new()
-                },
-                next: (!last).then(|| PageCursor::Token(format!("c{call}"))),
-                total: None,
-            });
-        }
-        let page = PageCursor::page_number(cursor, 1, PlatformType::Douyin)?;
-        if self.same_page_forever {
-            self.calls.fetch_add(1, Ordering::SeqCst);
-            return Ok(OrderPage {
-                orders: vec![order("same-1"), order("same-2")],
-                next: Some(PageCursor::Number(page + 1)),
-                total: None,
-            });
-        }
-        let mut orders = self
-            .orders
-            .lock()
-            .map_err(|e| PlatformError::Unavailable(e.to_string()))?;
-        let answered = self.orders_answered(&orders, page, cursor);
-        let call = self.calls.fetch_add(1, Ordering::SeqCst);
-        match self.left_after_probe {
-            Some(left) => orders.truncate(left),
-            None if call == 1 => orders.insert(0, "late".into()),
-            None => {}
-        }
-        Ok(answered)
-    }
-    fn reveal_purposes(&self) -> &'static [RevealPurpose] {
-        &[]
-    }
-    async fn decrypt_contact(
-        &self,
-        _: &AppCredentials,
-        _: &str,
-        _: &DecryptRequest,
-    ) -> Result<RevealedContact, PlatformError> {
-        Err(PlatformError::InvalidRequest("not in this test".into()))
-    }
-}
-
-impl LateChange {
-    fn orders_answered(
-        &self,
-        orders: &[String],
-        page: u32,
-        cursor: Option<&PageCursor>,
-    ) -> OrderPage {
-        let total = orders.len() as u64;
-        OrderPage {
-            orders: orders
-                .get(page as usize - 1)
-                .map(|id| vec![order(id)])
-                .unwrap_or_default(),
-            next: PageCursor::backward_next(cursor, page, 1, total, 1),
-            total: Some(total),
-        }
-    }
-}
+use self::platform::{Hold, LateChange, order};
 
 /// A syncer of `platforms` on `db` as the tests run it: no retries to speak of, a lease of ten
 /// minutes, announcing every order at once.

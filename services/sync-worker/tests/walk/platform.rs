@@ -1,0 +1,210 @@
+//! The scripted stand-in for a platform the walks run against: one order a page, with the
+//! ways a real platform's paging goes wrong (late changes, loops, empty pages, slow calls, a
+//! process stopping mid-call) switched on per test.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use chrono::{DateTime, Duration, Utc};
+use leadgen_domain::{Money, NeutralStatus, PlatformType, RawOrder};
+use leadgen_platforms::reveal::{DecryptRequest, RevealPurpose, RevealedContact};
+use leadgen_platforms::{
+    AppCredentials, FetchedOrder, Listing, OrderPage, PageCursor, PlatformClient, PlatformError,
+    TimeWindow, TokenSet,
+};
+
+/// A numbered by-modification listing of one order per page, newest first. After the second
+/// answer the platform records a change late: a new order at the head of the window.
+#[derive(Default)]
+pub struct LateChange {
+    pub orders: Mutex<Vec<String>>,
+    pub calls: AtomicUsize,
+    /// Instead: token cursors that loop (A, B, A, …), one new order a page.
+    pub looping: bool,
+    /// Instead: numbered pages that never end, each answering the same two orders.
+    pub same_page_forever: bool,
+    /// Instead: token cursors whose first this many pages are empty, then one order and the end.
+    pub empty_cursor_pages: usize,
+    /// After the probe's answer, only this many of `orders` are left in the window (the rest
+    /// were modified again mid-walk), and no order joins.
+    pub left_after_probe: Option<usize>,
+    /// The first call takes this long to answer.
+    pub slow_first_call: Option<std::time::Duration>,
+    /// The platform serves this many days back from now, in windows of a day; else the
+    /// range is one window.
+    pub history_days: Option<i64>,
+    /// The windows asked for, their first page each.
+    pub asked: Mutex<Vec<TimeWindow>>,
+    /// The process stops (this token fires) while the platform answers this call (counted
+    /// from 0 over all calls), which then never answers.
+    pub stop_at: Option<(usize, tokio_util::sync::CancellationToken)>,
+    /// Before that stop: says it got there, and waits to be let go.
+    pub hold: Option<std::sync::Arc<Hold>>,
+    pub every_call: AtomicUsize,
+}
+
+#[derive(Default)]
+pub struct Hold {
+    pub reached: tokio::sync::Notify,
+    pub go: tokio::sync::Notify,
+}
+
+pub fn order(id: &str) -> FetchedOrder {
+    let at: DateTime<Utc> = Utc::now() - Duration::hours(1);
+    let parsed = RawOrder {
+        order_id: id.to_owned(),
+        status: NeutralStatus::Paid,
+        platform_status: "2".into(),
+        created_at: at,
+        paid_at: Some(at),
+        modified_at: Some(at),
+        amount: Money::from_fen(100),
+        refunded: false,
+        partial_refund: None,
+        buyer: Default::default(),
+        receiver: Default::default(),
+        items: Vec::new(),
+    };
+    FetchedOrder {
+        order_id: Some(id.to_owned()),
+        raw: serde_json::json!({ "order_id": id }),
+        parsed: Ok(parsed),
+    }
+}
+
+#[async_trait::async_trait]
+impl PlatformClient for LateChange {
+    fn platform(&self) -> PlatformType {
+        PlatformType::Douyin
+    }
+    fn authorize_url(&self, _: &AppCredentials, _: &str, _: &str) -> String {
+        String::new()
+    }
+    async fn exchange_code(
+        &self,
+        _: &AppCredentials,
+        _: &str,
+        _: &str,
+    ) -> Result<TokenSet, PlatformError> {
+        Err(PlatformError::InvalidRequest("not in this test".into()))
+    }
+    async fn refresh(&self, _: &AppCredentials, _: &str) -> Result<TokenSet, PlatformError> {
+        Err(PlatformError::InvalidRequest("not in this test".into()))
+    }
+    fn windows(&self, range: TimeWindow, now: DateTime<Utc>, _: Listing) -> Vec<TimeWindow> {
+        match self.history_days {
+            Some(days) => leadgen_platforms::window::split(
+                range,
+                Duration::days(1),
+                Duration::days(days),
+                now,
+            ),
+            None => vec![range],
+        }
+    }
+    async fn list_orders(
+        &self,
+        _: &AppCredentials,
+        _: &str,
+        window: &TimeWindow,
+        _: Listing,
+        cursor: Option<&PageCursor>,
+    ) -> Result<OrderPage, PlatformError> {
+        let call = self.every_call.fetch_add(1, Ordering::SeqCst);
+        if let Some(slow) = self.slow_first_call.filter(|_| call == 0) {
+            tokio::time::sleep(slow).await;
+        }
+        if let Some((at, stop)) = &self.stop_at
+            && *at == call
+        {
+            if let Some(hold) = &self.hold {
+                hold.reached.notify_one();
+                hold.go.notified().await;
+            }
+            stop.cancel();
+            std::future::pending::<()>().await;
+        }
+        if cursor.is_none() {
+            self.asked
+                .lock()
+                .map_err(|e| PlatformError::Unavailable(e.to_string()))?
+                .push(*window);
+        }
+        if self.looping {
+            let call = self.calls.fetch_add(1, Ordering::SeqCst);
+            let next = match cursor {
+                Some(PageCursor::Token(t)) if t == "A" => "B",
+                _ => "A",
+            };
+            return Ok(OrderPage {
+                orders: vec![order(&format!("loop-{call}"))],
+                next: Some(PageCursor::Token(next.into())),
+                total: None,
+            });
+        }
+        if self.empty_cursor_pages > 0 {
+            let call = self.calls.fetch_add(1, Ordering::SeqCst);
+            let last = call == self.empty_cursor_pages;
+            return Ok(OrderPage {
+                orders: if last {
+                    vec![order("after-empty")]
+                } else {
+                    Vec::new()
+                },
+                next: (!last).then(|| PageCursor::Token(format!("c{call}"))),
+                total: None,
+            });
+        }
+        let page = PageCursor::page_number(cursor, 1, PlatformType::Douyin)?;
+        if self.same_page_forever {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            return Ok(OrderPage {
+                orders: vec![order("same-1"), order("same-2")],
+                next: Some(PageCursor::Number(page + 1)),
+                total: None,
+            });
+        }
+        let mut orders = self
+            .orders
+            .lock()
+            .map_err(|e| PlatformError::Unavailable(e.to_string()))?;
+        let answered = self.orders_answered(&orders, page, cursor);
+        let call = self.calls.fetch_add(1, Ordering::SeqCst);
+        match self.left_after_probe {
+            Some(left) => orders.truncate(left),
+            None if call == 1 => orders.insert(0, "late".into()),
+            None => {}
+        }
+        Ok(answered)
+    }
+    fn reveal_purposes(&self) -> &'static [RevealPurpose] {
+        &[]
+    }
+    async fn decrypt_contact(
+        &self,
+        _: &AppCredentials,
+        _: &str,
+        _: &DecryptRequest,
+    ) -> Result<RevealedContact, PlatformError> {
+        Err(PlatformError::InvalidRequest("not in this test".into()))
+    }
+}
+
+impl LateChange {
+    fn orders_answered(
+        &self,
+        orders: &[String],
+        page: u32,
+        cursor: Option<&PageCursor>,
+    ) -> OrderPage {
+        let total = orders.len() as u64;
+        OrderPage {
+            orders: orders
+                .get(page as usize - 1)
+                .map(|id| vec![order(id)])
+                .unwrap_or_default(),
+            next: PageCursor::backward_next(cursor, page, 1, total, 1),
+            total: Some(total),
+        }
+    }
+}
