@@ -21,8 +21,8 @@ const TENANT: i64 = 1;
 
 /// 3,000 buyers of tenant 1 copied from one seeded lead: two shops, three statuses, order times
 /// in threes, scores and amounts with many ties, contacts with common and rare digits in every
-/// mask's shape (a mobile's with and without its head, a privacy number's, a landline's, none,
-/// a name), tags
+/// mask's shape (a mobile's with its head, part of it or none, a privacy number's, a
+/// landline's, none, a name), tags
 /// drawn per buyer (`沉睡` only among the oldest, `即将复购` only among the newest, as in real
 /// shops), every 97th merged away; and 300 of another tenant.
 async fn seed_many(app: &crate::helpers::TestApp) {
@@ -54,6 +54,8 @@ async fn seed_many(app: &crate::helpers::TestApp) {
              WHEN 3 THEN '****' || lpad(((g * 104729) % 10000)::text, 4, '0') \
              WHEN 4 THEN '******' \
              WHEN 5 THEN '欧***' \
+             WHEN 6 THEN left(lpad(((g * 7919) % 1000)::text, 3, '1'), 2) || '*****' \
+               || lpad(((g * 104729) % 10000)::text, 4, '0') \
              ELSE lpad(((g * 7919) % 1000)::text, 3, '1') || '****' \
                || lpad(((g * 104729) % 10000)::text, 4, '0') END, \
            contact_kind, product_info, (g * 37) % 50 * 1000, \
@@ -176,9 +178,31 @@ fn filters() -> Vec<(&'static str, LeadFilter)> {
             },
         ),
         (
-            "a tail of four digits, also in privacy numbers and landlines",
+            "a tail of four digits",
             LeadFilter {
                 contact_keyword: Some("6100".into()),
+                ..LeadFilter::default()
+            },
+        ),
+        (
+            // Twenty masks end in `61xx` with another head: the tail alone does not decide.
+            "a keyword that sets a mobile mask's head and tail",
+            LeadFilter {
+                contact_keyword: Some("00****61".into()),
+                ..LeadFilter::default()
+            },
+        ),
+        (
+            "a keyword over a mobile mask's starred head",
+            LeadFilter {
+                contact_keyword: Some("*****61".into()),
+                ..LeadFilter::default()
+            },
+        ),
+        (
+            "a keyword more tails could hold than are looked up",
+            LeadFilter {
+                contact_keyword: Some("**5".into()),
                 ..LeadFilter::default()
             },
         ),
@@ -272,6 +296,23 @@ fn filters() -> Vec<(&'static str, LeadFilter)> {
             },
         ),
     ]
+}
+
+/// Which question of a keyword finds mask `m` (which contains `k`): 0 the prefix, 1 a mobile
+/// mask's tail (`repo/list/keyword.rs`), 2 any other mask; from the shapes, without SQL.
+fn keyword_branch(m: &str, k: &str) -> usize {
+    let c: Vec<char> = m.chars().collect();
+    let mobile = c.len() == 11
+        && c[..3].iter().all(|c| c.is_ascii_digit() || *c == '*')
+        && c[3..7].iter().all(|c| *c == '*')
+        && c[7..].iter().all(char::is_ascii_digit);
+    if m.starts_with(k) {
+        0
+    } else if mobile {
+        1
+    } else {
+        2
+    }
 }
 
 /// The columns the filters and sorts read, of every lead in the database.
@@ -415,6 +456,8 @@ async fn every_statement_of_the_list_finds_what_the_filter_and_sort_select() {
     let (mut merged_checks, mut status_shop_checks, mut bounded_checks) = (0, 0, 0);
     let mut month_checks = 0;
     let (mut probes, mut short_probes) = (0, 0);
+    // Which of a keyword's three questions found a lead, over all the keywords.
+    let mut branches_found = [false; 3];
     for (name, mut filter) in filters() {
         if filter.platform_id.is_some() {
             filter.platform_id = Some(second_shop);
@@ -423,10 +466,17 @@ async fn every_statement_of_the_list_finds_what_the_filter_and_sort_select() {
             for order in [SortOrder::Desc, SortOrder::Asc] {
                 let sort = (*field, order);
                 let everything = expected(&rows, &filter, sort);
-                // Every keyword finds something, so each of its branches is checked; but `1_1`,
-                // which would find `101` were its `_` a wildcard.
+                // Every keyword finds something; but `1_1`, which would find `101` were its `_`
+                // a wildcard.
                 if let Some(k) = &filter.contact_keyword {
                     assert_eq!(everything.is_empty(), k.contains('_'), "{name}");
+                    let split = sql::trigram_keyword(k);
+                    for r in rows
+                        .iter()
+                        .filter(|r| split && r.contact_masked.contains(k.as_str()))
+                    {
+                        branches_found[keyword_branch(&r.contact_masked, k)] = true;
+                    }
                 }
                 for need in [10, 100, 1_000, LIST_WINDOW + 1] {
                     let reference = &everything[..everything.len().min(need as usize)];
@@ -585,6 +635,10 @@ async fn every_statement_of_the_list_finds_what_the_filter_and_sort_select() {
         }
     }
     // The merge was exercised (tag filters in order-time order, both directions).
+    assert_eq!(
+        branches_found, [true; 3],
+        "prefix, mobile tail, other masks"
+    );
     assert!(merged_checks >= 40, "{merged_checks}");
     // Shops and statuses in order-time order (four filters, both directions, four depths).
     assert!(status_shop_checks >= 32, "{status_shop_checks}");
@@ -598,6 +652,34 @@ async fn every_statement_of_the_list_finds_what_the_filter_and_sort_select() {
         probes > 0 && short_probes >= 20,
         "{probes} probes, {short_probes} short"
     );
+    // The keyword's branches reach their partial indexes: the statements write the masks'
+    // shape as the migration does (sequential scans off, as on a table this small they win).
+    diesel::sql_query("SET enable_seqscan = off")
+        .execute(&mut *conn)
+        .await
+        .expect("set");
+    let keyword = LeadFilter {
+        contact_keyword: Some("100".into()),
+        ..LeadFilter::default()
+    };
+    let deep = Paging { page: 20, size: 100 };
+    let plan = leads::explain(
+        &mut conn,
+        &stats,
+        TenantId::new(TENANT),
+        &keyword,
+        ("orderTime", SortOrder::Desc),
+        deep,
+    )
+    .await
+    .expect("explain");
+    for index in [
+        "ix_lead_list_contact_prefix",
+        "ix_lead_list_contact_tail",
+        "ix_lead_list_contact_other",
+    ] {
+        assert!(plan.contains(index), "{index}: {plan}");
+    }
 }
 
 /// The statistics the list chooses its statements by are read by a background task, not by a

@@ -5,10 +5,11 @@
 //! - **prefix**: k starts the mask, `contact_masked LIKE 'k%'` (`ix_lead_list_contact_prefix`,
 //!   migration 28);
 //! - **a mobile mask's tail**: k occurs after the first character of a mask shaped like a
-//!   mobile's (`138****5678`, `*******5678`: [`MOBILE_MASK`]). There it can only touch the four
-//!   tail digits, so the tails that can hold it are listed ([`mobile_tails`]) and looked up in
-//!   `ix_lead_list_contact_tail`, a btree on the tail that covers every sort and filter column
-//!   (migration 50);
+//!   mobile's (`138****5678`, `*******5678`: [`MOBILE_MASK`]). There a keyword of digits can
+//!   only stand in the four tail digits, so the tails that can hold it are listed
+//!   ([`mobile_tails`]) and looked up in `ix_lead_list_contact_tail`, a btree on the tail that
+//!   covers every sort and filter column (migration 50); one with stars that fits in the head
+//!   and the stars (`8**`) reads the tenant's whole tail index, still index-only;
 //! - **any other mask** (a privacy number with its extension, a landline, `******`, a name): k
 //!   occurs after the first character, through the trigram index on the rest of those masks,
 //!   `ix_lead_list_contact_other` (migration 50).
@@ -48,7 +49,7 @@ pub(super) enum Keyword {
 }
 
 /// The disjoint branches that together find every mask containing `k` (three or more
-/// characters): no mobile's mask can hold a keyword such as `张三` or `12345` after its first
+/// characters): no mobile's mask can hold a keyword such as `张三丰` or `12345` after its first
 /// character, so those skip the tail.
 pub(super) fn branches(k: &str) -> Vec<Keyword> {
     let mut all = vec![Keyword::Prefix];
@@ -101,8 +102,8 @@ pub(super) enum Tails {
     /// Only these (each four digits); the keyword is still tested on each entry, since its
     /// head may have to match too (`38****5678`).
     Among(Vec<String>),
-    /// Any, or too many to list: k fits inside the head and the stars (`8**`), or reaches only
-    /// one or two tail digits (`**5`).
+    /// Any, or more than [`MAX_TAILS`] to list: k fits inside the head and the stars (`8**`),
+    /// or sets only one tail digit (`**5`: a thousand tails).
     Any,
 }
 
@@ -192,6 +193,12 @@ mod tests {
         );
         let shape = format!("contact_masked ~ '{MOBILE_MASK}'");
         assert_eq!(migration.matches(&shape).count(), 2, "{migration}");
+        // The tail index holds the shape, the trigram index the rest.
+        assert_eq!(
+            migration.matches(&format!("AND NOT {shape}")).count(),
+            1,
+            "{migration}"
+        );
     }
 
     #[test]
