@@ -178,6 +178,14 @@ fn filters() -> Vec<(&'static str, LeadFilter)> {
             },
         ),
         (
+            // Found through the heads `?13`, never `?31`.
+            "a keyword from a mobile mask's second character into its stars",
+            LeadFilter {
+                contact_keyword: Some("13*".into()),
+                ..LeadFilter::default()
+            },
+        ),
+        (
             "a tail of four digits",
             LeadFilter {
                 contact_keyword: Some("6100".into()),
@@ -662,7 +670,10 @@ async fn every_statement_of_the_list_finds_what_the_filter_and_sort_select() {
         contact_keyword: Some("100".into()),
         ..LeadFilter::default()
     };
-    let deep = Paging { page: 20, size: 100 };
+    let deep = Paging {
+        page: 20,
+        size: 100,
+    };
     let plan = leads::explain(
         &mut conn,
         &stats,

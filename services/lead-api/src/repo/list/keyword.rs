@@ -7,9 +7,12 @@
 //! - **a mobile mask's tail**: k occurs after the first character of a mask shaped like a
 //!   mobile's (`138****5678`, `*******5678`: [`MOBILE_MASK`]). There a keyword of digits can
 //!   only stand in the four tail digits, so the tails that can hold it are listed
-//!   ([`mobile_tails`]) and looked up in `ix_lead_list_contact_tail`, a btree on the tail that
-//!   covers every sort and filter column (migration 50); one with stars that fits in the head
-//!   and the stars (`8**`) reads the tenant's whole tail index, still index-only;
+//!   ([`mobile_fit`]) and looked up in `ix_lead_list_contact_tail`, a btree on the tail that
+//!   covers every sort and filter column (migration 50);
+//! - **a mobile mask's head**: k, with stars, stands from the mask's second character in its
+//!   head and stars only (`38****`, `13*`): the eleven heads that can hold it are looked up in
+//!   the prefix index; one that could stand from the third character (`8**`: a tenth of the
+//!   masks or all of them) reads the tenant's whole tail index instead, still index-only;
 //! - **any other mask** (a privacy number with its extension, a landline, `******`, a name): k
 //!   occurs after the first character, through the trigram index on the rest of those masks,
 //!   `ix_lead_list_contact_other` (migration 50).
@@ -42,8 +45,10 @@ pub(super) enum Keyword {
     Tested,
     /// `contact_masked LIKE 'k%'`: k starts the mask.
     Prefix,
-    /// k occurs after the first character of a mobile's mask, so in its tail.
+    /// k occurs after the first character of a mobile's mask, reaching its tail.
     MobileTail,
+    /// k occurs from the second character of a mobile's mask, in its head and stars only.
+    MobileHead,
     /// k occurs after the first character of any other mask.
     OtherInner,
 }
@@ -53,8 +58,10 @@ pub(super) enum Keyword {
 /// character, so those skip the tail.
 pub(super) fn branches(k: &str) -> Vec<Keyword> {
     let mut all = vec![Keyword::Prefix];
-    if mobile_tails(k) != Tails::Never {
-        all.push(Keyword::MobileTail);
+    match mobile_fit(k) {
+        Fit::Never => {}
+        Fit::Tails(_) | Fit::Any => all.push(Keyword::MobileTail),
+        Fit::Heads(_) => all.push(Keyword::MobileHead),
     }
     all.push(Keyword::OtherInner);
     all
@@ -74,12 +81,32 @@ pub(super) fn push(s: &mut Statement, k: &str, keyword: Keyword) {
         }
         Keyword::MobileTail => {
             s.push(&format!(" AND contact_masked ~ '{MOBILE_MASK}'"));
-            if let Tails::Among(tails) = mobile_tails(k) {
+            if let Fit::Tails(tails) = mobile_fit(k) {
                 s.push(" AND right(contact_masked, 4) = ANY(")
                     .bind(Bind::Texts(tails))
                     .push(")");
             }
             s.push(" AND substr(contact_masked, 2) LIKE ")
+                .bind(anywhere)
+                .push(" AND NOT contact_masked LIKE ")
+                .bind(prefix());
+        }
+        Keyword::MobileHead => {
+            let Fit::Heads(heads) = mobile_fit(k) else {
+                // `branches` asks for heads only where they are listed.
+                s.push(" AND false");
+                return;
+            };
+            s.push(&format!(" AND contact_masked ~ '{MOBILE_MASK}' AND ("));
+            for (i, head) in heads.iter().enumerate() {
+                if i > 0 {
+                    s.push(" OR ");
+                }
+                let head = leadgen_db::escape_like(head);
+                s.push("contact_masked LIKE ")
+                    .bind(Bind::Text(format!("{head}%")));
+            }
+            s.push(") AND substr(contact_masked, 2) LIKE ")
                 .bind(anywhere)
                 .push(" AND NOT contact_masked LIKE ")
                 .bind(prefix());
@@ -94,35 +121,50 @@ pub(super) fn push(s: &mut Statement, k: &str, keyword: Keyword) {
     }
 }
 
-/// Which tails of a mobile's mask can hold `k` after the mask's first character.
+/// Where in a mobile's mask `k` can stand after the mask's first character.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Tails {
-    /// None can: k does not fit the mask's shape anywhere after its first character.
+pub(super) enum Fit {
+    /// Nowhere: k does not fit the mask's shape after its first character.
     Never,
-    /// Only these (each four digits); the keyword is still tested on each entry, since its
-    /// head may have to match too (`38****5678`).
-    Among(Vec<String>),
-    /// Any, or more than [`MAX_TAILS`] to list: k fits inside the head and the stars (`8**`),
-    /// or sets only one tail digit (`**5`: a thousand tails).
+    /// Only in masks with one of these tails (four digits): it reaches the tail. The keyword
+    /// is still tested on each entry, since it may set the head too (`38****5678`).
+    Tails(Vec<String>),
+    /// Only in masks beginning with one of these heads (three characters): it stands from the
+    /// second character in the head and the stars (`38****`, `13*`). Such a keyword has only
+    /// stars after its second character, so it never reaches the tail as well.
+    Heads(Vec<String>),
+    /// In any, or more tails than [`MAX_TAILS`]: k can stand from the third character in the
+    /// head and stars (`8**`, `***`), or sets only one tail digit (`**5`: a thousand tails).
     Any,
 }
 
-/// The tails that can hold `k` at some position after the first character of a mask shaped
-/// as [`MOBILE_MASK`]: positions 0–2 hold a digit or a star, 3–6 a star, 7–10 a digit.
-pub(super) fn mobile_tails(k: &str) -> Tails {
+/// Where `k` can stand after the first character of a mask shaped as [`MOBILE_MASK`]:
+/// positions 0–2 hold a digit or a star, 3–6 a star, 7–10 a digit.
+pub(super) fn mobile_fit(k: &str) -> Fit {
     let k: Vec<char> = k.chars().collect();
     let fits = |at: usize, c: char| match at {
         0..=2 => c.is_ascii_digit() || c == '*',
         3..=6 => c == '*',
         _ => c.is_ascii_digit(),
     };
-    let mut tails = BTreeSet::new();
+    let (mut tails, mut heads) = (BTreeSet::new(), BTreeSet::new());
     for start in 1..=11_usize.saturating_sub(k.len()) {
         if !k.iter().enumerate().all(|(i, &c)| fits(start + i, c)) {
             continue;
         }
         if start + k.len() <= 7 {
-            return Tails::Any;
+            // In the head and the stars. From the second character k sets the head's last two
+            // (three or more characters reach the stars): any first one. From the third, one
+            // or none of the head's.
+            if start > 1 || k.len() < 3 {
+                return Fit::Any;
+            }
+            heads.extend(
+                ('0'..='9')
+                    .chain(['*'])
+                    .map(|first| format!("{first}{}{}", k[0], k[1])),
+            );
+            continue;
         }
         // Each tail digit k sets, or every digit where it sets none.
         let mut partial = vec![String::new()];
@@ -138,13 +180,15 @@ pub(super) fn mobile_tails(k: &str) -> Tails {
         }
         tails.extend(partial);
         if tails.len() > MAX_TAILS {
-            return Tails::Any;
+            return Fit::Any;
         }
     }
-    if tails.is_empty() {
-        Tails::Never
-    } else {
-        Tails::Among(tails.into_iter().collect())
+    match (tails.is_empty(), heads.is_empty()) {
+        (true, true) => Fit::Never,
+        (false, true) => Fit::Tails(tails.into_iter().collect()),
+        (true, false) => Fit::Heads(heads.into_iter().collect()),
+        // Cannot be (above); were it, reading every mask is still right.
+        (false, false) => Fit::Any,
     }
 }
 
@@ -152,37 +196,43 @@ pub(super) fn mobile_tails(k: &str) -> Tails {
 mod tests {
     use super::*;
 
-    fn among(tails: &[&str]) -> Tails {
-        let mut all: Vec<String> = tails.iter().map(|t| (*t).to_owned()).collect();
-        all.sort();
-        Tails::Among(all)
+    fn tails(fit: Fit) -> Vec<String> {
+        match fit {
+            Fit::Tails(tails) => tails,
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
-    fn a_mobile_masks_tails_that_can_hold_a_keyword_are_listed() {
+    fn a_mobile_masks_tails_and_heads_that_can_hold_a_keyword_are_listed() {
         // Three digits: the tail's first three or its last three.
-        let Tails::Among(tails) = mobile_tails("138") else {
-            panic!("138 fits the tail");
-        };
-        assert_eq!(tails.len(), 20);
-        assert!(tails.contains(&"1385".to_owned()) && tails.contains(&"0138".to_owned()));
-        assert_eq!(mobile_tails("5678"), among(&["5678"]));
+        let three = tails(mobile_fit("138"));
+        assert_eq!(three.len(), 20);
+        assert!(three.contains(&"1385".to_owned()) && three.contains(&"0138".to_owned()));
+        assert_eq!(tails(mobile_fit("5678")), ["5678"]);
         // Across the stars: the tail is set, the head still has to be tested.
-        assert_eq!(mobile_tails("****5678"), among(&["5678"]));
-        assert_eq!(mobile_tails("38****5678"), among(&["5678"]));
-        let Tails::Among(two) = mobile_tails("*56") else {
-            panic!("*56 sets two tail digits");
-        };
+        assert_eq!(tails(mobile_fit("****5678")), ["5678"]);
+        assert_eq!(tails(mobile_fit("38****5678")), ["5678"]);
+        let two = tails(mobile_fit("*56"));
         assert_eq!(two.len(), 100);
         assert!(two.iter().all(|t| t.starts_with("56")));
-        // In the head and the stars, or too loose to list.
-        assert_eq!(mobile_tails("8**"), Tails::Any);
-        assert_eq!(mobile_tails("***"), Tails::Any);
-        assert_eq!(mobile_tails("**5"), Tails::Any);
-        assert_eq!(mobile_tails("13*"), Tails::Any);
+        // From the second character in the head and the stars: eleven heads.
+        for (k, second) in [("13*", "13"), ("38****", "38"), ("00*", "00")] {
+            let Fit::Heads(heads) = mobile_fit(k) else {
+                panic!("{k} fits the head");
+            };
+            assert_eq!(heads.len(), 11, "{k}");
+            assert!(heads.iter().all(|h| h.ends_with(second)), "{k}: {heads:?}");
+            assert!(heads.contains(&format!("*{second}")), "{k}");
+        }
+        // From the third character, or too loose to list.
+        assert_eq!(mobile_fit("8**"), Fit::Any);
+        assert_eq!(mobile_fit("***"), Fit::Any);
+        assert_eq!(mobile_fit("**5"), Fit::Any);
+        assert_eq!(mobile_fit("8"), Fit::Any);
         // Nowhere after the first character of such a mask.
-        for never in ["12345", "张三", "1_8", "138****5678", "5678-1"] {
-            assert_eq!(mobile_tails(never), Tails::Never, "{never}");
+        for never in ["12345", "张三", "1_8", "138****5678", "5678-1", "138****"] {
+            assert_eq!(mobile_fit(never), Fit::Never, "{never}");
         }
     }
 
@@ -208,5 +258,9 @@ mod tests {
             [Keyword::Prefix, Keyword::MobileTail, Keyword::OtherInner]
         );
         assert_eq!(branches("张三丰"), [Keyword::Prefix, Keyword::OtherInner]);
+        assert_eq!(
+            branches("13*"),
+            [Keyword::Prefix, Keyword::MobileHead, Keyword::OtherInner]
+        );
     }
 }
