@@ -306,20 +306,24 @@ fn filters() -> Vec<(&'static str, LeadFilter)> {
     ]
 }
 
-/// Which question of a keyword finds mask `m` (which contains `k`): 0 the prefix, 1 a mobile
-/// mask's tail (`repo/list/keyword.rs`), 2 any other mask; from the shapes, without SQL.
+/// Which question of a keyword finds mask `m` (which contains `k`), from the shapes, without
+/// SQL (`repo/list/keyword.rs`): 0 the prefix; in a mobile's mask, 1 its tail, 2 its head and
+/// stars from the second character; 3 any other mask.
 fn keyword_branch(m: &str, k: &str) -> usize {
     let c: Vec<char> = m.chars().collect();
     let mobile = c.len() == 11
         && c[..3].iter().all(|c| c.is_ascii_digit() || *c == '*')
         && c[3..7].iter().all(|c| *c == '*')
         && c[7..].iter().all(char::is_ascii_digit);
+    let head_and_stars: String = c.iter().skip(1).take(6).collect();
     if m.starts_with(k) {
         0
-    } else if mobile {
+    } else if mobile && !head_and_stars.contains(k) {
         1
-    } else {
+    } else if mobile {
         2
+    } else {
+        3
     }
 }
 
@@ -464,8 +468,8 @@ async fn every_statement_of_the_list_finds_what_the_filter_and_sort_select() {
     let (mut merged_checks, mut status_shop_checks, mut bounded_checks) = (0, 0, 0);
     let mut month_checks = 0;
     let (mut probes, mut short_probes) = (0, 0);
-    // Which of a keyword's three questions found a lead, over all the keywords.
-    let mut branches_found = [false; 3];
+    // Which of a keyword's questions found a lead, over all the keywords.
+    let mut branches_found = [false; 4];
     for (name, mut filter) in filters() {
         if filter.platform_id.is_some() {
             filter.platform_id = Some(second_shop);
@@ -644,8 +648,8 @@ async fn every_statement_of_the_list_finds_what_the_filter_and_sort_select() {
     }
     // The merge was exercised (tag filters in order-time order, both directions).
     assert_eq!(
-        branches_found, [true; 3],
-        "prefix, mobile tail, other masks"
+        branches_found, [true; 4],
+        "prefix, mobile tail, mobile head, other masks"
     );
     assert!(merged_checks >= 40, "{merged_checks}");
     // Shops and statuses in order-time order (four filters, both directions, four depths).

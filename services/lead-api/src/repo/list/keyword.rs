@@ -4,15 +4,17 @@
 //!
 //! - **prefix**: k starts the mask, `contact_masked LIKE 'k%'` (`ix_lead_list_contact_prefix`,
 //!   migration 28);
-//! - **a mobile mask's tail**: k occurs after the first character of a mask shaped like a
-//!   mobile's (`138****5678`, `*******5678`: [`MOBILE_MASK`]). There a keyword of digits can
-//!   only stand in the four tail digits, so the tails that can hold it are listed
-//!   ([`mobile_fit`]) and looked up in `ix_lead_list_contact_tail`, a btree on the tail that
-//!   covers every sort and filter column (migration 50);
-//! - **a mobile mask's head**: k, with stars, stands from the mask's second character in its
-//!   head and stars only (`38****`, `13*`): the eleven heads that can hold it are looked up in
-//!   the prefix index; one that could stand from the third character (`8**`: a tenth of the
-//!   masks or all of them) reads the tenant's whole tail index instead, still index-only;
+//! - **a mobile's mask**: k occurs after the first character of a mask shaped like a mobile's
+//!   (`138****5678`, `*******5678`: [`MOBILE_MASK`]), asked one of two ways ([`mobile_fit`]):
+//!   - a keyword that reaches the four tail digits (`138`, `****5678`): the tails that can hold
+//!     it are listed and looked up in `ix_lead_list_contact_tail`, a btree on the tail that
+//!     covers every sort and filter column (migration 50);
+//!   - a keyword with stars that stands from the mask's second character in its head and stars
+//!     only (`38****`, `13*`): the eleven heads that can hold it, as ranges of the prefix index;
+//!
+//!   one that could stand from the third character (`8**`: a tenth of the masks, or all of
+//!   them) or that more than [`MAX_TAILS`] tails could hold (`**5`) reads the tenant's whole
+//!   tail index, still index-only;
 //! - **any other mask** (a privacy number with its extension, a landline, `******`, a name): k
 //!   occurs after the first character, through the trigram index on the rest of those masks,
 //!   `ix_lead_list_contact_other` (migration 50).
@@ -134,7 +136,8 @@ pub(super) enum Fit {
     /// stars after its second character, so it never reaches the tail as well.
     Heads(Vec<String>),
     /// In any, or more tails than [`MAX_TAILS`]: k can stand from the third character in the
-    /// head and stars (`8**`, `***`), or sets only one tail digit (`**5`: a thousand tails).
+    /// head and stars (`8**`, `***`), sets only one tail digit (`**5`: a thousand tails), or
+    /// is shorter than a trigram (never asked this way: such a keyword is [`Keyword::Tested`]).
     Any,
 }
 
