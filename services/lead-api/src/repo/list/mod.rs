@@ -3,13 +3,13 @@
 //! work for the request ([`first_ids`]), from the planner's statistics ([`stats`]):
 //!
 //! - [`sql`]: the statements' text and binds, and the plain, fenced and probing shapes;
-//! - [`keyword`]: a contact keyword as disjoint questions, each with its index;
+//! - `keyword`: a contact keyword as disjoint questions, each with its index;
 //! - [`merges`]: one ordered scan per tag combination or per (status, shop) pair, merged;
 //! - [`months`]: one ordered range per month of a time range, merged;
 //! - [`bounds`]: where a lastOrderTime walk enters its index.
 
 pub mod bounds;
-pub mod keyword;
+mod keyword;
 pub mod merges;
 pub mod months;
 pub mod route;

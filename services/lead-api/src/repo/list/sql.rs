@@ -5,7 +5,7 @@
 //! - **plain**: `WHERE <filter> ORDER BY <sort> LIMIT n`; the planner picks the sort's covering
 //!   index, or a filter's index (tags, status and shop) and a top-n sort;
 //! - **fenced**: every match found through the filter's own index, then sorted (a top-n sort);
-//!   a contact keyword's matches as disjoint branches, each with its index ([`super::keyword`]);
+//!   a contact keyword's matches as disjoint branches, each with its index (`super::keyword`);
 //! - **probe**: the head of the sort's order, filtered;
 //! - the bounded count, and the loose scans and bounds the other shapes start from.
 //!
