@@ -37,7 +37,7 @@ pub(super) const MOBILE_MASK: &str = r"^[0-9*]{3}\*{4}[0-9]{4}$";
 const MAX_TAILS: usize = 100;
 
 /// How one statement, or one branch of it, tests the keyword.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Keyword {
     /// `(contact_masked || '') LIKE '%k%'`, on the entries an index scan passes: out of the
     /// contact indexes' reach, and costed above the one-operator filters so that it is tested
@@ -47,10 +47,9 @@ pub(super) enum Keyword {
     Tested,
     /// `contact_masked LIKE 'k%'`: k starts the mask.
     Prefix,
-    /// k occurs after the first character of a mobile's mask, reaching its tail.
-    MobileTail,
-    /// k occurs from the second character of a mobile's mask, in its head and stars only.
-    MobileHead,
+    /// k occurs after the first character of a mobile's mask, where [`mobile_fit`] says it
+    /// can (never [`Fit::Never`]: that question is not asked).
+    Mobile(Fit),
     /// k occurs after the first character of any other mask.
     OtherInner,
 }
@@ -62,63 +61,57 @@ pub(super) fn branches(k: &str) -> Vec<Keyword> {
     let mut all = vec![Keyword::Prefix];
     match mobile_fit(k) {
         Fit::Never => {}
-        Fit::Tails(_) | Fit::Any => all.push(Keyword::MobileTail),
-        Fit::Heads(_) => all.push(Keyword::MobileHead),
+        fit => all.push(Keyword::Mobile(fit)),
     }
     all.push(Keyword::OtherInner);
     all
 }
 
 /// ` AND <condition>` testing keyword `k` the way `keyword` says.
-pub(super) fn push(s: &mut Statement, k: &str, keyword: Keyword) {
+pub(super) fn push(s: &mut Statement, k: &str, keyword: &Keyword) {
     let escaped = leadgen_db::escape_like(k);
-    let anywhere = Bind::Text(format!("%{escaped}%"));
-    let prefix = || Bind::Text(format!("{escaped}%"));
+    let after_first = |s: &mut Statement| {
+        s.push(" AND substr(contact_masked, 2) LIKE ")
+            .bind(Bind::Text(format!("%{escaped}%")))
+            .push(" AND NOT contact_masked LIKE ")
+            .bind(Bind::Text(format!("{escaped}%")));
+    };
     match keyword {
         Keyword::Tested => {
-            s.push(" AND (contact_masked || '') LIKE ").bind(anywhere);
+            s.push(" AND (contact_masked || '') LIKE ")
+                .bind(Bind::Text(format!("%{escaped}%")));
         }
         Keyword::Prefix => {
-            s.push(" AND contact_masked LIKE ").bind(prefix());
+            s.push(" AND contact_masked LIKE ")
+                .bind(Bind::Text(format!("{escaped}%")));
         }
-        Keyword::MobileTail => {
+        Keyword::Mobile(fit) => {
             s.push(&format!(" AND contact_masked ~ '{MOBILE_MASK}'"));
-            if let Fit::Tails(tails) = mobile_fit(k) {
-                s.push(" AND right(contact_masked, 4) = ANY(")
-                    .bind(Bind::Texts(tails))
-                    .push(")");
-            }
-            s.push(" AND substr(contact_masked, 2) LIKE ")
-                .bind(anywhere)
-                .push(" AND NOT contact_masked LIKE ")
-                .bind(prefix());
-        }
-        Keyword::MobileHead => {
-            let Fit::Heads(heads) = mobile_fit(k) else {
-                // `branches` asks for heads only where they are listed.
-                s.push(" AND false");
-                return;
-            };
-            s.push(&format!(" AND contact_masked ~ '{MOBILE_MASK}' AND ("));
-            for (i, head) in heads.iter().enumerate() {
-                if i > 0 {
-                    s.push(" OR ");
+            match fit {
+                Fit::Tails(tails) => {
+                    s.push(" AND right(contact_masked, 4) = ANY(")
+                        .bind(Bind::Texts(tails.clone()))
+                        .push(")");
                 }
-                let head = leadgen_db::escape_like(head);
-                s.push("contact_masked LIKE ")
-                    .bind(Bind::Text(format!("{head}%")));
+                Fit::Heads(heads) => {
+                    s.push(" AND (");
+                    for (i, head) in heads.iter().enumerate() {
+                        if i > 0 {
+                            s.push(" OR ");
+                        }
+                        let head = leadgen_db::escape_like(head);
+                        s.push("contact_masked LIKE ")
+                            .bind(Bind::Text(format!("{head}%")));
+                    }
+                    s.push(")");
+                }
+                Fit::Never | Fit::Any => {}
             }
-            s.push(") AND substr(contact_masked, 2) LIKE ")
-                .bind(anywhere)
-                .push(" AND NOT contact_masked LIKE ")
-                .bind(prefix());
+            after_first(s);
         }
         Keyword::OtherInner => {
-            s.push(&format!(" AND NOT contact_masked ~ '{MOBILE_MASK}'"))
-                .push(" AND substr(contact_masked, 2) LIKE ")
-                .bind(anywhere)
-                .push(" AND NOT contact_masked LIKE ")
-                .bind(prefix());
+            s.push(&format!(" AND NOT contact_masked ~ '{MOBILE_MASK}'"));
+            after_first(s);
         }
     }
 }
@@ -258,12 +251,17 @@ mod tests {
     fn the_branches_skip_the_tail_where_no_mobile_mask_can_hold_the_keyword() {
         assert_eq!(
             branches("138"),
-            [Keyword::Prefix, Keyword::MobileTail, Keyword::OtherInner]
+            [
+                Keyword::Prefix,
+                Keyword::Mobile(mobile_fit("138")),
+                Keyword::OtherInner
+            ]
         );
+        assert!(matches!(mobile_fit("138"), Fit::Tails(_)));
         assert_eq!(branches("张三丰"), [Keyword::Prefix, Keyword::OtherInner]);
-        assert_eq!(
-            branches("13*"),
-            [Keyword::Prefix, Keyword::MobileHead, Keyword::OtherInner]
-        );
+        assert!(matches!(
+            &branches("13*")[1],
+            Keyword::Mobile(Fit::Heads(heads)) if heads.len() == 11
+        ));
     }
 }

@@ -26,7 +26,7 @@ fn push_combination(
     s.push(&format!("SELECT id, {}", sort_column(sort.0)));
     visible(s, scope);
     s.push(&format!(" AND tag_bits = {bits}"));
-    push_filter(s, scope.tenant, filter, false, Keyword::Tested);
+    push_filter(s, scope.tenant, filter, false, &Keyword::Tested);
     s.order_limit("", sort, limit);
 }
 
@@ -162,7 +162,7 @@ pub fn merged_status_shops(
             .bind(Bind::Text(status.as_str().to_owned()))
             .push(" AND platform_id = ")
             .bind(Bind::Int(*shop));
-        push_filter(s, scope.tenant, &rest, true, Keyword::Tested);
+        push_filter(s, scope.tenant, &rest, true, &Keyword::Tested);
         s.order_limit("", sort, limit);
     })
 }

@@ -85,7 +85,7 @@ pub fn merged_months(
             )),
             Part::From(t) => s.push(" AND order_time >= ").bind(Bind::Time(*t)),
         };
-        push_filter(s, scope.tenant, filter, true, Keyword::Tested);
+        push_filter(s, scope.tenant, filter, true, &Keyword::Tested);
         s.order_limit("", sort, limit);
     })
 }

@@ -188,7 +188,7 @@ pub(super) fn push_filter(
     tenant: i64,
     filter: &LeadFilter,
     tags: bool,
-    keyword: Keyword,
+    keyword: &Keyword,
 ) {
     if let Some(p) = filter.platform_id {
         s.push(" AND platform_id = ").bind(Bind::Int(p));
@@ -260,7 +260,7 @@ pub fn plain(
     let mut s = Statement::default();
     s.push("SELECT id");
     visible(&mut s, scope);
-    push_filter(&mut s, scope.tenant, filter, true, Keyword::Tested);
+    push_filter(&mut s, scope.tenant, filter, true, &Keyword::Tested);
     s.order_limit("", sort, limit);
     s
 }
@@ -285,7 +285,7 @@ fn push_matches(s: &mut Statement, scope: Scope, filter: &LeadFilter, columns: &
         }
         s.push(&format!("SELECT {columns}"));
         visible(s, scope);
-        push_filter(s, scope.tenant, filter, true, *keyword);
+        push_filter(s, scope.tenant, filter, true, keyword);
     }
 }
 
@@ -339,7 +339,7 @@ pub fn probe(
     visible(&mut s, scope);
     s.order_limit("", sort, entries);
     s.push(") AS head WHERE true");
-    push_filter(&mut s, scope.tenant, filter, true, Keyword::Tested);
+    push_filter(&mut s, scope.tenant, filter, true, &Keyword::Tested);
     s.order_limit("", sort, limit);
     s
 }
