@@ -51,6 +51,14 @@ fn syncer(
     }
 }
 
+/// Tenant 1's task `id`, as a run reads it.
+async fn task_row(conn: &mut diesel_async::AsyncPgConnection, id: i64) -> tasks::TaskRow {
+    tasks::find(conn, TenantId::new(1), leadgen_domain::SyncTaskId::new(id))
+        .await
+        .expect("find")
+        .expect("the task")
+}
+
 /// A Douyin shop with credentials that open, a RUNNING by-modification task over the last two
 /// hours, and a syncer whose Douyin client is `platform`: the syncer, the task and the shop.
 async fn douyin_walk(
@@ -94,14 +102,7 @@ async fn douyin_walk(
         sealer.clone(),
         leadgen_platforms::registry::Registry::default().with_client(platform.clone()),
     );
-    let task_row = tasks::find(
-        &mut conn,
-        TenantId::new(1),
-        leadgen_domain::SyncTaskId::new(id),
-    )
-    .await
-    .expect("find")
-    .expect("the task");
+    let task_row = task_row(&mut conn, id).await;
     (syncer, task_row, shop)
 }
 
@@ -257,14 +258,7 @@ async fn pdd_task(db: &TestDb) -> (Syncer, tasks::TaskRow, i64) {
     let shop = db.active_shop(1, "PDD").await;
     let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
     let id = db.sync_task(1, shop, "PDD", "RUNNING").await;
-    let task_row = tasks::find(
-        &mut conn,
-        TenantId::new(1),
-        leadgen_domain::SyncTaskId::new(id),
-    )
-    .await
-    .expect("find")
-    .expect("the task");
+    let task_row = task_row(&mut conn, id).await;
     let syncer = syncer(db, sealer, leadgen_platforms::registry::Registry::default());
     (syncer, task_row, shop)
 }
