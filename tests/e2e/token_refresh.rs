@@ -1,6 +1,7 @@
 //! Tokens are refreshed ahead of expiry through the platform's own refresh call, and a shop
 //! whose refresh token the platform refuses becomes EXPIRED with the reason (and is no longer
-//! scheduled). Through the simulator's OAuth.
+//! scheduled). A shop paused by the merchant keeps its grant: its tokens are refreshed too.
+//! Through the simulator's OAuth.
 
 use std::time::{Duration, Instant};
 
@@ -48,6 +49,35 @@ async fn a_token_about_to_expire_is_refreshed_ahead_of_time() {
     }
     let detail = api.get(&format!("/platforms/{platform_id}")).await;
     assert_eq!(detail["data"]["status"], "ACTIVE", "{detail}");
+}
+
+/// A Douyin refresh token lives 14 days: a shop paused for longer, its tokens left alone,
+/// could not be resumed without the merchant authorizing again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_shop_keeps_its_grant_alive() {
+    let system = System::start_with(&[], &REFRESH_EVERY_SECOND).await;
+    let api = Api::new(&system, 6);
+    let platform_id = api.authorize(&system, "DOUYIN").await;
+    let status = format!("/platforms/{platform_id}/status");
+    let paused = api
+        .put(&status, serde_json::json!({"status": "DISABLED"}))
+        .await;
+    assert_eq!(paused["data"]["status"], "DISABLED", "{paused}");
+    expire_soon(&system, platform_id).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while seconds_left(&system, platform_id).await < 3600 {
+        assert!(
+            Instant::now() < deadline,
+            "the paused shop's token was not refreshed"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let detail = api.get(&format!("/platforms/{platform_id}")).await;
+    assert_eq!(detail["data"]["status"], "DISABLED", "{detail}");
+    let resumed = api
+        .put(&status, serde_json::json!({"status": "ACTIVE"}))
+        .await;
+    assert_eq!(resumed["data"]["status"], "ACTIVE", "{resumed}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -56,6 +56,10 @@ pub async fn find(
         .optional()
 }
 
+/// The statuses of a shop whose grant we keep alive: ACTIVE, and paused by the merchant
+/// (`DISABLED`), who expects to resume it without authorizing again.
+const HOLDING_A_GRANT: [AuthStatus; 2] = [AuthStatus::Active, AuthStatus::Disabled];
+
 /// Stores refreshed (sealed) tokens on an ACTIVE or paused shop (0 rows for a shop disconnected
 /// or expired meanwhile). A pause keeps the merchant's grant: a refresh that lands just after it
 /// (a walk or reveal under way) is stored, or a platform that retires the old refresh token on
@@ -69,9 +73,9 @@ async fn store_refreshed(
     refresh_expiry: Option<DateTime<Utc>>,
 ) -> QueryResult<usize> {
     diesel::update(
-        auth::table.find(id.get()).filter(
-            auth::status.eq_any([AuthStatus::Active.as_str(), AuthStatus::Disabled.as_str()]),
-        ),
+        auth::table
+            .find(id.get())
+            .filter(auth::status.eq_any(HOLDING_A_GRANT.map(AuthStatus::as_str))),
     )
     .set((
         auth::access_token.eq(access_token),
@@ -85,10 +89,12 @@ async fn store_refreshed(
     .await
 }
 
-/// ACTIVE shops holding a refresh token whose access token expires before `before`, or whose
-/// refresh token, still usable, lapses before `before` and before its access token (refreshed
-/// then, the grant goes on; left, the shop would be EXPIRED once the access token ends, and
-/// the merchant asked to authorize again for nothing). Soonest first, but for those in `skip`
+/// ACTIVE and paused shops holding a refresh token whose access token expires before `before`,
+/// or whose refresh token, still usable, lapses before `before` and before its access token
+/// (refreshed then, the grant goes on; left, the shop would be EXPIRED once the access token
+/// ends, and the merchant asked to authorize again for nothing). A pause keeps the grant: a
+/// Douyin refresh token lives 14 days, so a shop paused longer than that and never refreshed
+/// could not be resumed without authorizing again. Soonest first, but for those in `skip`
 /// (whose refresh failed a moment ago: they must not hold the others back).
 pub async fn expiring(
     conn: &mut AsyncPgConnection,
@@ -110,7 +116,7 @@ pub async fn expiring(
          AND refresh_expiry_time - now() < (refresh_expiry_time - update_time) / 2",
     ));
     auth::table
-        .filter(auth::status.eq(AuthStatus::Active.as_str()))
+        .filter(auth::status.eq_any(HOLDING_A_GRANT.map(AuthStatus::as_str)))
         .filter(auth::id.ne_all(skip))
         .filter(auth::refresh_token.is_not_null())
         .filter(access_due.or(refresh_due))
@@ -136,8 +142,8 @@ pub fn unusable_status(reason: &str) -> AuthStatus {
     }
 }
 
-/// The session could not be refreshed: the merchant must authorize again. The shop becomes
-/// EXPIRED or INVALID ([`unusable_status`]) with `reason` (the platform's refusal, never a
+/// The session could not be refreshed: the merchant must authorize again. The shop, ACTIVE or
+/// paused, becomes EXPIRED or INVALID ([`unusable_status`]) with `reason` (the platform's refusal, never a
 /// token) shown beside it, is no longer scheduled, and the operation log records the transition
 /// (`PLATFORM_AUTH_EXPIRE`, by the system, from `service`) and `service`'s outbox announces it
 /// (`platform.changed.v1`).
@@ -153,10 +159,22 @@ pub async fn mark_expired(
     // One transaction (a savepoint inside the caller's): the status, its event and its log line.
     conn.transaction::<usize, anyhow::Error, _>(|conn| {
         async move {
+            let before: Option<String> = auth::table
+                .find(id.get())
+                .filter(auth::status.eq_any(HOLDING_A_GRANT.map(AuthStatus::as_str)))
+                .select(auth::status)
+                .for_update()
+                .first(conn)
+                .await
+                .optional()?;
+            let Some(before) = before else {
+                return Ok(0);
+            };
+            let previous: AuthStatus = before.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
             let changed: Vec<(i64, String, i64)> = diesel::update(
                 auth::table
                     .find(id.get())
-                    .filter(auth::status.eq(AuthStatus::Active.as_str())),
+                    .filter(auth::status.eq(previous.as_str())),
             )
             .set((
                 auth::status.eq(status.as_str()),
@@ -171,7 +189,7 @@ pub async fn mark_expired(
                     platform_id: id,
                     platform_type: platform_type.parse().map_err(|e| anyhow::anyhow!("{e}"))?,
                     status,
-                    previous_status: AuthStatus::Active,
+                    previous_status: previous,
                     status_reason: Some(status_reason.clone()),
                     history_purge_at: None,
                     status_version: Some(*version),
