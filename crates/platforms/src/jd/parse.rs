@@ -23,9 +23,10 @@ fn sounds_unavailable(message: &str) -> bool {
 
 /// Maps `{"error_response":{"code":"19","zh_desc","en_desc"}}` to a typed error; `None` when the
 /// response is not a gateway error. Codes [3p]: 2 throttled, 19 invalid access_token; 4/5
-/// version, 7/8 timestamp, 11/12 signature, 14/15 method, 21 app key are our bug or bad
-/// credentials; a message saying busy or unavailable is transient. Any other code is
-/// [`PlatformError::Unknown`].
+/// version, 7/8 timestamp, 11/12 signature, 14/15 method are our bug; a message saying busy or
+/// unavailable is transient. Any other code is [`PlatformError::Unknown`] (tried again, then
+/// once after a refresh, with its words kept), whatever its text suggests: the README's table
+/// stops at 19, so a code past it (21, said of a bad app key) is not taken as permanent.
 pub fn parse_error_response(json: &Value) -> Option<PlatformError> {
     let e = json.get("error_response")?;
     let code = text(e.get("code")).unwrap_or_else(|| "?".to_owned());
@@ -40,9 +41,7 @@ pub fn parse_error_response(json: &Value) -> Option<PlatformError> {
         },
         "19" => PlatformError::SessionExpired { detail: said() },
         _ if sounds_unavailable(zh) || sounds_unavailable(en) => PlatformError::Unavailable(detail),
-        "4" | "5" | "7" | "8" | "11" | "12" | "14" | "15" | "21" => {
-            PlatformError::InvalidRequest(detail)
-        }
+        "4" | "5" | "7" | "8" | "11" | "12" | "14" | "15" => PlatformError::InvalidRequest(detail),
         _ => PlatformError::Unknown {
             code,
             message: format!("{zh} {en}").trim().to_owned(),

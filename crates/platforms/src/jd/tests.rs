@@ -126,7 +126,7 @@ fn maps_jos_errors_to_typed_errors() {
             detail: "2 调用次数超限 e".into()
         }
     );
-    for code in ["7", "8", "11", "12", "14", "15", "21"] {
+    for code in ["4", "5", "7", "8", "11", "12", "14", "15"] {
         assert!(
             matches!(err(code, "x"), PlatformError::InvalidRequest(ref m) if m.contains(code)),
             "{code}"
@@ -150,6 +150,14 @@ fn maps_jos_errors_to_typed_errors() {
         matches!(failed, PlatformError::Unknown { ref code, ref message }
             if code.contains("10100012") && message.contains("查询时间范围不能超过一个月")),
         "{failed:?}"
+    );
+    // A code the README does not list is unknown, even where its words sound permanent.
+    assert_eq!(
+        err("21", "key=x 信息无效"),
+        PlatformError::Unknown {
+            code: "21".into(),
+            message: "key=x 信息无效 e".into()
+        }
     );
     assert_eq!(
         err("66", "新的错误"),
