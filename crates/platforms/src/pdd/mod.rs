@@ -92,7 +92,9 @@ impl PddClient {
         params
     }
 
-    /// The `pdd.order.list.get` business parameters for one page of `window`.
+    /// The `pdd.order.list.get` business parameters for one page of `window`. No `trade_type`:
+    /// the platform's own description of it reads "不传为全部" (left out, every type), where
+    /// `0` would leave deposit (定金) orders out (docs/platform-sync.md §2.3).
     pub fn list_params(window: &TimeWindow, page: u32) -> BTreeMap<String, String> {
         [
             ("order_status", "5".to_owned()),
