@@ -21,7 +21,8 @@ pub struct PlatformChangedV1 {
     pub platform_type: PlatformType,
     pub status: AuthStatus,
     pub previous_status: AuthStatus,
-    /// Why, in Chinese, as the API's `statusReason` shows it (absent when none).
+    /// Why, in Chinese, as the API's `statusReason` shows it, but with the name of a staff
+    /// member who paused or disconnected the shop masked (`已由 张* 停用`); absent when none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_reason: Option<String>,
     /// With `REVOKED`: from when the shop's order history and the leads built only from it are

@@ -8,11 +8,23 @@ use crate::error::AuthApiError;
 use crate::repo::platforms::AuthRow;
 
 /// Enqueues `platform.changed.v1` when `after` (the row as the transaction left it) has another
-/// status than `before`; nothing otherwise.
+/// status than `before`; nothing otherwise. Its `statusReason` is the row's.
 pub async fn status_change(
     conn: &mut leadgen_db::PgConn,
     before: &str,
     after: &AuthRow,
+) -> Result<(), AuthApiError> {
+    status_change_because(conn, before, after, after.status_reason.clone()).await
+}
+
+/// [`status_change`] with the `statusReason` other teams read: the row's, but with the name of
+/// the staff member who made the change masked (`已由 张* 停用`), as all personal data in events
+/// is; the API shows the merchant's own staff the whole name.
+pub async fn status_change_because(
+    conn: &mut leadgen_db::PgConn,
+    before: &str,
+    after: &AuthRow,
+    reason: Option<String>,
 ) -> Result<(), AuthApiError> {
     if before == after.status {
         return Ok(());
@@ -27,7 +39,7 @@ pub async fn status_change(
         platform_type: parse(&after.platform_type)?,
         status,
         previous_status: parse(before)?,
-        status_reason: after.status_reason.clone(),
+        status_reason: reason,
         history_purge_at: after.purge_after.filter(|_| status == AuthStatus::Revoked),
         status_version: Some(after.status_version),
     };

@@ -6,6 +6,7 @@ use diesel_async::AsyncConnection as _;
 use leadgen_db::oplog::{self, Entry, Operator};
 use leadgen_db::{ScopedFutureExt as _, sealed};
 use leadgen_domain::audit::{AuditAction, AuditTarget};
+use leadgen_domain::contact::mask_name;
 use leadgen_domain::{AuthStatus, PlatformId, PlatformType};
 use leadgen_http::AuthUser;
 use leadgen_platforms::AppCredentials;
@@ -35,7 +36,7 @@ pub async fn set_status(
     target: AuthStatus,
 ) -> Result<Listed, AuthApiError> {
     let op = operator(user);
-    let note = format!("已由 {} 停用", user.name);
+    let note = Note::by(user, "停用");
     let tenant = user.tenant_id;
     let backfill_days = state.oauth.backfill_days;
     let platforms = state.platforms.clone();
@@ -44,9 +45,9 @@ pub async fn set_status(
     } else {
         AuditAction::PlatformAuthEnable
     };
-    transition(state, user, id, attempted, |conn, row| {
+    transition(state, user, id, attempted, &note, |conn, row| {
         let op = op.clone();
-        let note = note.clone();
+        let note = note.stored.clone();
         Box::pin(async move {
             let current: AuthStatus = row
                 .status
@@ -126,7 +127,7 @@ pub async fn revoke(
     id: PlatformId,
 ) -> Result<Listed, AuthApiError> {
     let op = operator(user);
-    let note = format!("已由 {} 解除授权", user.name);
+    let note = Note::by(user, "解除授权");
     let purge_after =
         chrono::Utc::now() + chrono::Duration::days(state.shops.history_retention_days);
     transition(
@@ -134,9 +135,10 @@ pub async fn revoke(
         user,
         id,
         AuditAction::PlatformAuthRevoke,
+        &note,
         |conn, row| {
             let op = op.clone();
-            let note = note.clone();
+            let note = note.stored.clone();
             Box::pin(async move {
                 if repo::revoke(conn, (row.tenant_id, row.id), &note, purge_after).await? == 0 {
                     return Ok(None);
@@ -162,14 +164,32 @@ type Step<'a> = std::pin::Pin<
     >,
 >;
 
-/// Runs `step` on the tenant's row (locked), logs the transition it names, and answers the row
-/// as it now reads. A refusal (an unknown or another tenant's shop, a transition its state does
-/// not allow) is logged as `attempted`, failed.
+/// Who changed a shop, as its status reason says it: the whole name for the merchant's own
+/// staff (the row, the API), the name masked for other teams (`platform.changed.v1`).
+struct Note {
+    stored: String,
+    announced: String,
+}
+
+impl Note {
+    fn by(user: &AuthUser, what: &str) -> Self {
+        Note {
+            stored: format!("已由 {} {what}", user.name),
+            announced: format!("已由 {} {what}", mask_name(&user.name)),
+        }
+    }
+}
+
+/// Runs `step` on the tenant's row (locked), logs the transition it names, announces it with
+/// `note` masked where the row carries it, and answers the row as it now reads. A refusal (an
+/// unknown or another tenant's shop, a transition its state does not allow) is logged as
+/// `attempted`, failed.
 async fn transition<F>(
     state: &AppState,
     user: &AuthUser,
     id: PlatformId,
     attempted: AuditAction,
+    note: &Note,
     step: F,
 ) -> Result<Listed, AuthApiError>
 where
@@ -201,7 +221,14 @@ where
                 let now = repo::find_for_tenant(conn, tenant, row_id)
                     .await?
                     .ok_or(AuthApiError::PlatformNotFound)?;
-                announce::status_change(conn, &before, &now).await?;
+                let reason = now.status_reason.clone().map(|r| {
+                    if r == note.stored {
+                        note.announced.clone()
+                    } else {
+                        r
+                    }
+                });
+                announce::status_change_because(conn, &before, &now, reason).await?;
                 // As the list shows it: with its newest sync (a cancelled one says why).
                 with_last_syncs(conn, tenant, vec![now])
                     .await?
