@@ -18,7 +18,9 @@ pub struct SyncRequestedV1 {
     pub platform_id: PlatformId,
     pub platform_type: PlatformType,
     pub trigger: SyncTrigger,
-    /// Orders created from this instant (inclusive)…
+    /// Orders from this instant (inclusive), by the task's listing: created in it for a
+    /// backfill and a manual sync of a named period, modified in it for a scheduled sync and a
+    /// manual one that catches up on changes…
     pub window_start: DateTime<Utc>,
     /// …up to this instant (inclusive).
     pub window_end: DateTime<Utc>,

@@ -1,7 +1,8 @@
 //! The `SyncRequested` consumer. A sync spans many transactions (one per page), so the ledger is
 //! checked first and written in the final transaction with the task's outcome; a redelivered
-//! request for a finished task changes nothing, and one for an interrupted task runs it again
-//! from the start (raw orders are upserted, so nothing is stored or announced twice). A sync
+//! request for a finished task changes nothing, and one for an interrupted task resumes it after
+//! its last window fully stored ([`crate::repo::tasks::begin_windows`]; raw orders are upserted,
+//! so a page read again is neither stored nor announced twice). A sync
 //! that outlasts `ack_after` acknowledges its request early (before the broker's consumer
 //! timeout would redeliver it mid-walk); its claim and lease answer for it from then on.
 

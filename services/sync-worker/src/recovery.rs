@@ -1,8 +1,8 @@
 //! No sync task stays RUNNING forever. A running task's lease is renewed with every page
 //! ([`crate::repo::tasks::add_page`]); when it expires (the worker was killed mid-sync), or a task
 //! never started within the lease (its `SyncRequested` was lost), recovery **resumes** it with a
-//! new `SyncRequested` (the run restarts the task from its beginning: stored orders upsert, so
-//! nothing is duplicated) or, after `max_attempts` runs, **fails** it with the reason. Every
+//! new `SyncRequested` (the run resumes after the task's last window fully stored: stored orders
+//! upsert, so nothing is duplicated) or, after `max_attempts` runs, **fails** it with the reason. Every
 //! replica may run recovery: `FOR UPDATE SKIP LOCKED` gives each expired task to one of them.
 //! A dead-lettered request fails its task at once ([`crate::handler`]); a run whose process
 //! stops hands its task on itself, the attempt not counted ([`crate::handler`]).
