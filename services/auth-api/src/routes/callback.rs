@@ -22,7 +22,8 @@ use crate::startup::AppState;
     ),
     responses(
         (status = 200, description = "授权完成", body = leadgen_http::openapi::Envelope<crate::service::oauth::Completed>),
-        (status = 302, description = "跳转到前端 redirectUrl"),
+        (status = 302, description = "发起授权时给了 redirectUrl 时，跳转回前端。Location 是该 redirectUrl，在其查询串中（片段之前）追加 platformId、platformType 和 status（授权后的状态，成功时为 ACTIVE）；商家拒绝授权或授权失败时还追加 error=<业务码>（与不带 redirectUrl 时错误响应的 code 相同）",
+            headers(("Location" = String, description = "redirectUrl?…&platformId=<id>&platformType=<平台>&status=<状态>[&error=<业务码>]"))),
         (status = 400, description = "参数错误（含业务码）；40002：state 无效、已过期，或不是在发起授权的浏览器中完成", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 405, description = "HEAD 请求不处理授权回调", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 500, description = "内部错误", body = leadgen_http::openapi::ErrorEnvelope),
