@@ -31,6 +31,8 @@ pub struct ApiError {
     source: Option<String>,
     /// Seconds until a refused request may succeed (`Retry-After`, RFC 9110 §10.2.3).
     retry_after: Option<u64>,
+    /// The resource's current version where a stale one was sent (`ETag`, RFC 9110 §8.8.3).
+    etag: Option<String>,
 }
 
 impl ApiError {
@@ -42,7 +44,15 @@ impl ApiError {
             errors: Vec::new(),
             source: None,
             retry_after: None,
+            etag: None,
         }
+    }
+
+    /// Names the resource's current version (`ETag: "<version>"`), for a client refused for
+    /// sending a stale one: it can read what changed and send the version again.
+    pub fn with_etag(mut self, version: impl std::fmt::Display) -> Self {
+        self.etag = Some(format!("\"{version}\""));
+        self
     }
 
     /// Says when to try again: `Retry-After` in whole seconds, rounded up (at least 1).
@@ -102,6 +112,7 @@ impl ApiError {
             errors: Vec::new(),
             source: None,
             retry_after: None,
+            etag: None,
         }
     }
 
@@ -191,6 +202,9 @@ impl ResponseError for ApiError {
         }
         if let Some(seconds) = self.retry_after {
             response.insert_header((actix_web::http::header::RETRY_AFTER, seconds.to_string()));
+        }
+        if let Some(etag) = &self.etag {
+            response.insert_header((actix_web::http::header::ETAG, etag.as_str()));
         }
         response.json(Envelope::<()> {
             code: self.code,

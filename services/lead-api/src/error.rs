@@ -81,7 +81,8 @@ impl LeadApiError {
             LeadApiError::VersionConflict { current, .. } => ApiError::business_with(
                 codes::LEAD_VERSION_CONFLICT,
                 format!("线索的处理状态已被修改（当前版本 {current}），请刷新后重试"),
-            ),
+            )
+            .with_etag(current),
             LeadApiError::VersionRequired => ApiError::business(codes::LEAD_VERSION_REQUIRED),
             LeadApiError::BadRequest(message) => ApiError::bad_request(message.clone()),
             LeadApiError::BeyondWindow => ApiError::business(codes::PAGE_BEYOND_WINDOW),

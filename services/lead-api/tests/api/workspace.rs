@@ -216,6 +216,11 @@ async fn a_status_change_needs_the_version_records_who_and_is_announced() {
     let response = app
         .patch_status(1, s.a, Some("\"7\""), change.clone())
         .await;
+    // The refusal names the lead's current version, to reload from or send again.
+    assert_eq!(
+        response.headers().get("etag").and_then(|v| v.to_str().ok()),
+        Some("\"1\"")
+    );
     expect_envelope(response, StatusCode::CONFLICT, 40902).await;
     // Versions start at 1: 0 or below is a version the lead never had, even before anyone set
     // its status.
