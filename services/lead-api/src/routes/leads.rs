@@ -38,7 +38,7 @@ use crate::startup::AppState;
     security(("bearer" = ["lead:order:view"])),
     responses(
         (status = 200, description = "线索列表", body = leadgen_http::openapi::Envelope<leadgen_http::openapi::BoundedPageOf<LeadView>>),
-        (status = 400, description = "参数错误（含业务码）", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 400, description = "参数错误（含业务码 40008：页码超出前 2000 条的浏览范围）", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 401, description = "缺少或无效的令牌", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 403, description = "没有权限", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 429, description = "按完整手机号搜索超出每日限额（业务码 42901/42902，与查看号码共用）", body = leadgen_http::openapi::ErrorEnvelope,
