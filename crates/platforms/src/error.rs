@@ -88,10 +88,31 @@ pub enum PlatformError {
     DecryptFailed { code: String, message: String },
 }
 
+/// The longest platform code kept as a label value (Taobao's `isv.*` sub-codes fit).
+const MAX_LABEL_CODE: usize = 64;
+
+/// `code` as a metrics label: kept when it reads as a code (at most [`MAX_LABEL_CODE`] ASCII
+/// letters, digits and `._:/-`), `other` when it is text.
+fn label_code(code: String) -> String {
+    let codelike = |c: char| c.is_ascii_alphanumeric() || "._:/-".contains(c);
+    if code.len() <= MAX_LABEL_CODE && code.chars().all(codelike) {
+        code
+    } else {
+        "other".to_owned()
+    }
+}
+
 impl PlatformError {
     /// The call's `outcome` and the platform's own `code` (empty when none), as metrics label
-    /// them (`docs/metrics.md`).
+    /// them (`docs/metrics.md`). A "code" that is free text (an OAuth `error`, a Kuaishou
+    /// answer's words where it has no code) is labelled `other`: every distinct text would be
+    /// a new time series.
     pub fn metric_labels(&self) -> (&'static str, String) {
+        let (outcome, code) = self.metric_labels_as_sent();
+        (outcome, label_code(code))
+    }
+
+    fn metric_labels_as_sent(&self) -> (&'static str, String) {
         match self {
             PlatformError::Throttled { .. } => ("throttled", String::new()),
             PlatformError::SessionExpired { .. } => ("token_expired", String::new()),
@@ -317,5 +338,35 @@ pub fn platform_said(detail: &str) -> String {
         String::new()
     } else {
         format!("（平台返回：{}）", detail.trim())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PlatformError;
+
+    fn unknown(code: &str) -> PlatformError {
+        PlatformError::Unknown {
+            code: code.to_owned(),
+            message: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_code_is_a_label_and_free_text_is_other() {
+        for code in [
+            "66",
+            "40003/isv.access-token-expired",
+            "isp.top-remote-connection-timeout",
+            "",
+        ] {
+            assert_eq!(unknown(code).metric_labels(), ("unknown", code.to_owned()));
+        }
+        for text in ["token abc expired at 12:00", "令牌无效", &"x".repeat(65)] {
+            assert_eq!(
+                unknown(text).metric_labels(),
+                ("unknown", "other".to_owned())
+            );
+        }
     }
 }
