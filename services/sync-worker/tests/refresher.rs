@@ -5,11 +5,32 @@
 //! refresh is refused becomes EXPIRED from its pause. A shop whose credentials do not open fails
 //! alone.
 
+#![expect(
+    clippy::expect_used,
+    reason = "a failed step must stop the test at once"
+)]
+
 use chrono::{Duration, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use leadgen_db::schema::t_ecom_platform_auth as auth;
 use leadgen_test_support::TestDb;
+
+/// The shops the refresher would renew now, looking half an hour ahead; by id.
+async fn due_within_half_an_hour(
+    conn: &mut diesel_async::AsyncPgConnection,
+    now: chrono::DateTime<Utc>,
+) -> Vec<i64> {
+    let mut due: Vec<i64> =
+        leadgen_shop_session::expiring(conn, now + Duration::minutes(30), 100, &[])
+            .await
+            .expect("expiring")
+            .into_iter()
+            .map(|row| row.id.get())
+            .collect();
+    due.sort_unstable();
+    due
+}
 
 #[tokio::test]
 async fn a_short_lived_token_is_refreshed_past_half_its_life_not_on_every_pass() {
@@ -74,15 +95,7 @@ async fn a_short_lived_token_is_refreshed_past_half_its_life_not_on_every_pass()
             expected.push(shop);
         }
     }
-    let mut due: Vec<i64> =
-        leadgen_shop_session::expiring(&mut conn, now + Duration::minutes(30), 100, &[])
-            .await
-            .expect("expiring")
-            .into_iter()
-            .map(|row| row.id.get())
-            .collect();
-    due.sort_unstable();
-    assert_eq!(due, expected);
+    assert_eq!(due_within_half_an_hour(&mut conn, now).await, expected);
 }
 
 /// A shop paused by the merchant keeps its grant: its tokens are refreshed as an ACTIVE shop's
@@ -117,15 +130,7 @@ async fn a_paused_shop_is_refreshed_and_shops_without_a_grant_are_not() {
             expected.push(shop);
         }
     }
-    let mut due: Vec<i64> =
-        leadgen_shop_session::expiring(&mut conn, now + Duration::minutes(30), 100, &[])
-            .await
-            .expect("expiring")
-            .into_iter()
-            .map(|row| row.id.get())
-            .collect();
-    due.sort_unstable();
-    assert_eq!(due, expected);
+    assert_eq!(due_within_half_an_hour(&mut conn, now).await, expected);
 }
 
 /// A paused shop whose refresh the platform refuses has no grant left to resume with: it
