@@ -43,6 +43,54 @@ fn encrypted(value: &str, masked: &str) -> leadgen_domain::ContactField {
     }
 }
 
+/// An order placed and left unpaid that the platform later closes unpaid: the buyer no longer
+/// awaits payment, and the lead says so and announces it.
+#[tokio::test]
+async fn an_unpaid_order_that_later_closes_updates_the_lead_and_is_announced() {
+    let run = Run::new().await;
+    let buyer = |id: &str, status: NeutralStatus| Spec {
+        shop: 0,
+        order: order(id, 30, status, 9_900, Some("buyer"), Some("13800000002")),
+    };
+    let ids = run
+        .store(
+            &[
+                buyer("c1", NeutralStatus::Completed),
+                buyer("c2", NeutralStatus::Unpaid),
+            ],
+            "PENDING",
+        )
+        .await;
+    let lead = run.process(&ids).await.new_leads[0];
+    async fn facts(run: &Run, lead: i64) -> (Vec<String>, i32) {
+        let mut conn = leadgen_db::conn(&run.db.pool).await.unwrap();
+        t_order_lead::table
+            .find(lead)
+            .select((t_order_lead::intention_tags, t_order_lead::version))
+            .first(&mut conn)
+            .await
+            .unwrap()
+    }
+    let (tags, version) = facts(&run, lead).await;
+    assert!(tags.contains(&"未支付".to_owned()), "{tags:?}");
+
+    let ids = run
+        .store(&[buyer("c2", NeutralStatus::Closed)], "PENDING")
+        .await;
+    assert_eq!(run.process(&ids).await.updated_leads, vec![lead]);
+    let (tags, after) = facts(&run, lead).await;
+    assert!(!tags.contains(&"未支付".to_owned()), "{tags:?}");
+    assert!(after > version, "the change moves the lead's version");
+    let events = outbox(&run).await;
+    let (key, updated) = events.last().unwrap();
+    assert_eq!(key, "lead.updated.v1");
+    assert_eq!(updated["data"]["lead"]["leadId"], lead);
+    assert_eq!(updated["data"]["lead"]["unpaidCount"], 0, "{updated}");
+    assert_eq!(updated["data"]["lead"]["orderCount"], 2, "{updated}");
+    let changes = updated["data"]["changes"].as_array().unwrap();
+    assert!(changes.contains(&serde_json::json!("TAGS")), "{changes:?}");
+}
+
 #[tokio::test]
 async fn a_later_refund_updates_the_lead_and_is_announced() {
     let run = Run::new().await;
