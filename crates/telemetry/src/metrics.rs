@@ -301,6 +301,36 @@ mod tests {
         assert!(undescribed.is_empty(), "no HELP line: {undescribed:?}");
     }
 
+    /// Every metric an alert rule reads is documented, so recorded (the test above): a name
+    /// misspelt in `deploy/prometheus/alerts.yml` would pass promtool's own tests, which feed the
+    /// rules made-up series, and never fire.
+    #[test]
+    fn every_metric_an_alert_reads_is_documented() {
+        let documented = documented();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let rules = std::fs::read_to_string(root.join("deploy/prometheus/alerts.yml"))
+            .unwrap_or_else(|e| panic!("deploy/prometheus/alerts.yml: {e}"));
+        let read: BTreeSet<&str> = rules
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|word| word.starts_with("leadgen_"))
+            .map(|name| {
+                ["_bucket", "_count", "_sum"]
+                    .iter()
+                    .find_map(|suffix| name.strip_suffix(suffix))
+                    .unwrap_or(name)
+            })
+            .collect();
+        assert!(read.len() > 10, "{read:?}");
+        let unknown: Vec<_> = read
+            .iter()
+            .filter(|name| !documented.contains(**name))
+            .collect();
+        assert!(
+            unknown.is_empty(),
+            "alerts read undocumented metrics: {unknown:?}"
+        );
+    }
+
     #[test]
     fn a_counter_registered_at_zero_is_rendered() {
         // The alerts rely on it: a series created at 0 when a process starts shows its first
