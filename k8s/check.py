@@ -16,7 +16,8 @@ then checked:
   effective `[http] port`, scrape annotations on it, a Service, PodDisruptionBudget and
   NetworkPolicy per Deployment, one autoscaler per Deployment (HPA on CPU for the Ingress
   backends, a KEDA ScaledObject on its RabbitMQ queue for each consumer, its threshold a multiple
-  of the effective `[amqp] prefetch`), one image per overlay, OAuth callback on the Ingress host;
+  of the effective `[amqp] prefetch`, the consumer's pool at least that prefetch + 2), one image
+  per overlay, OAuth callback on the Ingress host;
 - PostgreSQL connections: per overlay, the sum over Deployments of (max replicas + rollout
   surge) × effective `[database] max_connections`, plus its Jobs and a leadctl reserve, within
   the budget its Namespace declares (annotation leadgen/postgres-connection-budget);
@@ -696,6 +697,11 @@ def check_hpa(where: str, h: dict, p: Problems) -> None:
         p.add(where, "must scale on CPU")
 
 
+# A worker's pool beyond its prefetch: the rescore and the sweep (order-processor), a rate slot
+# and a token renewal at once (sync-worker); see the prod overlay's comments.
+WORKER_POOL_HEADROOM = 2
+
+
 def check_scaled_object(r: Rendering, s: dict, d: dict, queue: str, p: Problems) -> None:
     where = f"{r.name}: {ident(s)}"
     spec = s["spec"]
@@ -712,6 +718,12 @@ def check_scaled_object(r: Rendering, s: dict, d: dict, queue: str, p: Problems)
         p.add(where, f"fallback.replicas {fb['replicas']} outside [{lo}, {hi}]")
     cfg = effective_config(r, d, pod_spec(d)["containers"][0], Problems()) or {}
     prefetch = int(cfg.get("amqp", {}).get("prefetch", 8))
+    pool = pool_size(r, d, default_pool_size(), Problems())
+    if pool is not None and pool < prefetch + WORKER_POOL_HEADROOM:
+        p.add(f"{r.name}: {ident(d)}",
+              f"[database] max_connections {pool} is below [amqp] prefetch {prefetch} + "
+              f"{WORKER_POOL_HEADROOM}: every message in flight takes a connection for its "
+              "steps, and the worker's background tasks need room beside them (k8s/README.md)")
     triggers = [t for t in spec.get("triggers", []) if t.get("type") == "rabbitmq"]
     if not triggers:
         p.add(where, "needs a rabbitmq trigger")
@@ -1193,6 +1205,11 @@ def self_test(renderings: list[Rendering]) -> list[str]:
         deployment(docs, "order-processor")["env"].append(
             {"name": "LEADGEN__DATABASE__MAX_CONNECTIONS", "value": "20"})
 
+    def worker_pool_below_prefetch(docs):
+        cm = next(d for d in by_kind(docs, "ConfigMap")
+                  if d["metadata"]["name"].startswith("order-processor-config"))
+        cm["data"]["prod.toml"] = "[database]\nmax_connections = 5\n"
+
     def no_budget(docs):
         by_kind(docs, "Namespace")[0]["metadata"]["annotations"].pop(
             "leadgen/postgres-connection-budget")
@@ -1214,6 +1231,7 @@ def self_test(renderings: list[Rendering]) -> list[str]:
         ("more API replicas than the connection budget", mutated(more_api_replicas), None, "exceed the connection budget"),
         ("a larger pool in a service's prod.toml", mutated(bigger_pool_in_toml), None, "exceed the connection budget"),
         ("a larger pool through LEADGEN__DATABASE__MAX_CONNECTIONS", mutated(bigger_pool_in_env), None, "exceed the connection budget"),
+        ("a worker's pool smaller than its prefetch", mutated(worker_pool_below_prefetch), None, "is below [amqp] prefetch"),
         ("no connection budget declared", mutated(no_budget), None, "must declare the PostgreSQL connection budget"),
     ]
     template = NGINX_TEMPLATE.read_text()
