@@ -1,6 +1,7 @@
 //! Tokens are refreshed ahead of expiry through the platform's own refresh call, and a shop
 //! whose refresh token the platform refuses becomes EXPIRED with the reason (and is no longer
-//! scheduled). A shop paused by the merchant keeps its grant: its tokens are refreshed too.
+//! scheduled). A shop paused by the merchant keeps its grant: its tokens are refreshed too,
+//! and a refusal leaves it paused.
 //! Through the simulator's OAuth.
 
 use std::time::{Duration, Instant};
@@ -127,6 +128,40 @@ async fn a_refused_refresh_token_makes_the_shop_expired_with_the_reason() {
         )
         .await;
     assert_eq!(refused["code"], 40001, "{refused}");
+}
+
+/// A paused shop whose refresh the platform refuses stays paused: the merchant's decision,
+/// which only the merchant undoes. Nothing is announced or logged as an expiry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_shop_whose_refresh_is_refused_stays_paused() {
+    let system = System::start_with(&["--refresh-expires-in", "1"], &REFRESH_EVERY_SECOND).await;
+    let api = Api::new(&system, 6);
+    let platform_id = api.authorize(&system, "TAOBAO").await;
+    let status = format!("/platforms/{platform_id}/status");
+    let paused = api
+        .put(&status, serde_json::json!({"status": "DISABLED"}))
+        .await;
+    assert_eq!(paused["data"]["status"], "DISABLED", "{paused}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    expire_soon(&system, platform_id).await;
+    let refused = ["platform=\"TAOBAO\"", "outcome=\"auth_refused\""];
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while system
+        .metric("sync-worker", "leadgen_platform_calls_total", &refused)
+        .await
+        < 1.0
+    {
+        assert!(Instant::now() < deadline, "the refresh was never refused");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let detail = api.get(&format!("/platforms/{platform_id}")).await;
+    assert_eq!(detail["data"]["status"], "DISABLED", "{detail}");
+    let logged = api
+        .get(&format!(
+            "/operation-logs?action=PLATFORM_AUTH_EXPIRE&targetId={platform_id}"
+        ))
+        .await;
+    assert_eq!(logged["data"]["total"], 0, "{logged}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -56,10 +56,6 @@ pub async fn find(
         .optional()
 }
 
-/// The statuses of a shop whose grant we keep alive: ACTIVE, and paused by the merchant
-/// (`DISABLED`), who expects to resume it without authorizing again.
-const HOLDING_A_GRANT: [AuthStatus; 2] = [AuthStatus::Active, AuthStatus::Disabled];
-
 /// Stores refreshed (sealed) tokens on an ACTIVE or paused shop (0 rows for a shop disconnected
 /// or expired meanwhile). A pause keeps the merchant's grant: a refresh that lands just after it
 /// (a walk or reveal under way) is stored, or a platform that retires the old refresh token on
@@ -73,9 +69,9 @@ async fn store_refreshed(
     refresh_expiry: Option<DateTime<Utc>>,
 ) -> QueryResult<usize> {
     diesel::update(
-        auth::table
-            .find(id.get())
-            .filter(auth::status.eq_any(HOLDING_A_GRANT.map(AuthStatus::as_str))),
+        auth::table.find(id.get()).filter(
+            auth::status.eq_any([AuthStatus::Active.as_str(), AuthStatus::Disabled.as_str()]),
+        ),
     )
     .set((
         auth::access_token.eq(access_token),
@@ -89,12 +85,15 @@ async fn store_refreshed(
     .await
 }
 
-/// ACTIVE and paused shops holding a refresh token whose access token expires before `before`,
-/// or whose refresh token, still usable, lapses before `before` and before its access token
-/// (refreshed then, the grant goes on; left, the shop would be EXPIRED once the access token
-/// ends, and the merchant asked to authorize again for nothing). A pause keeps the grant: a
-/// Douyin refresh token lives 14 days, so a shop paused longer than that and never refreshed
-/// could not be resumed without authorizing again. Soonest first, but for those in `skip`
+/// ACTIVE shops holding a refresh token whose access token expires before `before`, or whose
+/// refresh token, still usable, lapses before `before` and before its access token (refreshed
+/// then, the grant goes on; left, the shop would be EXPIRED once the access token ends, and
+/// the merchant asked to authorize again for nothing). Paused shops too while their access
+/// token is alive: a pause keeps the grant (a Douyin refresh token lives 14 days, so a shop
+/// paused longer and never refreshed could not be resumed without authorizing again), but a
+/// shop paused with its grant already dead (paused when EXPIRED or INVALID, or refused while
+/// paused) is left alone once its access token has ended, and stays paused: the merchant's
+/// decision, undone by nobody but the merchant. Soonest first, but for those in `skip`
 /// (whose refresh failed a moment ago: they must not hold the others back).
 pub async fn expiring(
     conn: &mut AsyncPgConnection,
@@ -116,7 +115,11 @@ pub async fn expiring(
          AND refresh_expiry_time - now() < (refresh_expiry_time - update_time) / 2",
     ));
     auth::table
-        .filter(auth::status.eq_any(HOLDING_A_GRANT.map(AuthStatus::as_str)))
+        .filter(
+            auth::status.eq(AuthStatus::Active.as_str()).or(auth::status
+                .eq(AuthStatus::Disabled.as_str())
+                .and(auth::expiry_time.gt(diesel::dsl::now))),
+        )
         .filter(auth::id.ne_all(skip))
         .filter(auth::refresh_token.is_not_null())
         .filter(access_due.or(refresh_due))
@@ -142,8 +145,8 @@ pub fn unusable_status(reason: &str) -> AuthStatus {
     }
 }
 
-/// The session could not be refreshed: the merchant must authorize again. The shop, ACTIVE or
-/// paused, becomes EXPIRED or INVALID ([`unusable_status`]) with `reason` (the platform's refusal, never a
+/// The session could not be refreshed: the merchant must authorize again. The shop, if ACTIVE,
+/// becomes EXPIRED or INVALID ([`unusable_status`]) with `reason` (the platform's refusal, never a
 /// token) shown beside it, is no longer scheduled, and the operation log records the transition
 /// (`PLATFORM_AUTH_EXPIRE`, by the system, from `service`) and `service`'s outbox announces it
 /// (`platform.changed.v1`).
@@ -159,22 +162,10 @@ pub async fn mark_expired(
     // One transaction (a savepoint inside the caller's): the status, its event and its log line.
     conn.transaction::<usize, anyhow::Error, _>(|conn| {
         async move {
-            let before: Option<String> = auth::table
-                .find(id.get())
-                .filter(auth::status.eq_any(HOLDING_A_GRANT.map(AuthStatus::as_str)))
-                .select(auth::status)
-                .for_update()
-                .first(conn)
-                .await
-                .optional()?;
-            let Some(before) = before else {
-                return Ok(0);
-            };
-            let previous: AuthStatus = before.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
             let changed: Vec<(i64, String, i64)> = diesel::update(
                 auth::table
                     .find(id.get())
-                    .filter(auth::status.eq(previous.as_str())),
+                    .filter(auth::status.eq(AuthStatus::Active.as_str())),
             )
             .set((
                 auth::status.eq(status.as_str()),
@@ -189,7 +180,7 @@ pub async fn mark_expired(
                     platform_id: id,
                     platform_type: platform_type.parse().map_err(|e| anyhow::anyhow!("{e}"))?,
                     status,
-                    previous_status: previous,
+                    previous_status: AuthStatus::Active,
                     status_reason: Some(status_reason.clone()),
                     history_purge_at: None,
                     status_version: Some(*version),

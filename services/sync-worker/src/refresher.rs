@@ -1,11 +1,12 @@
 //! Tokens refreshed ahead of expiry, so a shop's sync or a salesperson's reveal never starts on
-//! a token about to die. Every `interval`, each ACTIVE shop whose access token expires within
+//! a token about to die. Every `interval`, each ACTIVE shop (and each paused one whose access
+//! token is still alive: a pause keeps the grant) whose access token expires within
 //! `ahead` (or whose refresh token, still usable, lapses within it and before the access token:
 //! the grant then goes on instead of ending with the access token) is refreshed through its
 //! platform's own refresh call (Douyin hands back the same
 //! pair while more than an hour is left, so `ahead` stays under an hour). A refused refresh
-//! token marks the shop EXPIRED (or INVALID when the grant is refused rather than lapsed) with
-//! the reason, and it is no longer scheduled. Any other failure (an answer the platform
+//! token marks an ACTIVE shop EXPIRED (or INVALID when the grant is refused rather than lapsed)
+//! with the reason, and it is no longer scheduled; a paused shop stays paused. Any other failure (an answer the platform
 //! documents nowhere among them) is tried again, no sooner than [`RETRY_FAILED_AFTER`] so that
 //! such shops never hold the others back, until the access token has been expired for
 //! `give_up`: the shop cannot work anyway, and is EXPIRED with the platform's last words, so the
@@ -20,7 +21,7 @@ use std::time::Duration;
 use chrono::Utc;
 use leadgen_crypto::Sealer;
 use leadgen_db::DbPool;
-use leadgen_domain::{PlatformId, PlatformType};
+use leadgen_domain::{AuthStatus, PlatformId, PlatformType};
 use leadgen_platforms::Registry;
 use leadgen_platforms::resilience::RetryPolicy;
 use leadgen_platforms::session::SessionError;
@@ -115,6 +116,7 @@ impl Refresher {
             sealer: Arc::clone(&self.sealer),
             platform_id: row.id,
         };
+        let paused = row.status == AuthStatus::Disabled.as_str();
         match session.refresh_now(client.as_ref(), &sink).await {
             Ok(()) => {
                 tracing::info!(
@@ -123,6 +125,13 @@ impl Refresher {
                 );
                 Ok(Outcome::Refreshed)
             }
+            // A paused shop stays paused (the merchant's decision): the refusal shows when it
+            // is resumed, at its first call. It rests like a failure and, its access token
+            // ended, is not asked again.
+            Err(SessionError::Expired(reason)) if paused => {
+                tracing::warn!(platform.id = row.id.get(), reason = %reason, "Refresh of a paused shop refused; it stays paused");
+                Ok(Outcome::Failed)
+            }
             Err(SessionError::Expired(reason)) => {
                 tracing::warn!(platform.id = row.id.get(), reason = %reason, "Refresh refused; marking the shop EXPIRED or INVALID");
                 let mut conn = leadgen_db::conn(&self.pool).await?;
@@ -130,9 +139,10 @@ impl Refresher {
                 Ok(Outcome::Expired)
             }
             Err(other) => {
-                let lapsed = row
-                    .expiry_time
-                    .is_some_and(|at| at < Utc::now() - self.give_up);
+                let lapsed = !paused
+                    && row
+                        .expiry_time
+                        .is_some_and(|at| at < Utc::now() - self.give_up);
                 if lapsed {
                     let reason = format!(
                         "访问令牌已过期超过 {} 小时，刷新仍然失败：{other}",

@@ -1,9 +1,9 @@
 //! Which shops the refresher renews ahead of expiry: those whose token expires within its
 //! look-ahead, and a short-lived token only past half its life, not on every pass; and those
 //! whose refresh token lapses before its access token, while it still works. Against the
-//! real PostgreSQL. A paused shop's grant is kept alive the same way, and a paused shop whose
-//! refresh is refused becomes EXPIRED from its pause. A shop whose credentials do not open fails
-//! alone.
+//! real PostgreSQL. A paused shop's grant is kept alive the same way while its access token
+//! lives, and a paused shop whose refresh is refused stays paused. A shop whose credentials do
+//! not open fails alone.
 
 #![expect(
     clippy::expect_used,
@@ -99,72 +99,78 @@ async fn a_short_lived_token_is_refreshed_past_half_its_life_not_on_every_pass()
 }
 
 /// A shop paused by the merchant keeps its grant: its tokens are refreshed as an ACTIVE shop's
-/// are, so that resuming needs no new consent. Shops without a grant to keep (expired, invalid,
-/// disconnected, never authorized) are not.
+/// are, so that resuming needs no new consent, while its access token is alive. Shops without a
+/// grant to keep (expired, invalid, disconnected, never authorized, or paused with an access
+/// token already ended) are not.
 #[tokio::test]
 async fn a_paused_shop_is_refreshed_and_shops_without_a_grant_are_not() {
     let db = TestDb::new().await;
     let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
     let now = Utc::now();
+    let soon = now + Duration::minutes(10);
+    let ended = now - Duration::minutes(10);
     let mut expected = Vec::new();
-    for status in [
-        "ACTIVE",
-        "DISABLED",
-        "EXPIRED",
-        "INVALID",
-        "REVOKED",
-        "PENDING_AUTH",
+    for (status, expires, due) in [
+        ("ACTIVE", soon, true),
+        ("ACTIVE", ended, true),
+        ("DISABLED", soon, true),
+        ("DISABLED", ended, false),
+        ("EXPIRED", soon, false),
+        ("INVALID", soon, false),
+        ("REVOKED", soon, false),
+        ("PENDING_AUTH", soon, false),
     ] {
         let shop = db.active_shop(1, "DOUYIN").await;
         diesel::update(auth::table.find(shop))
             .set((
                 auth::status.eq(status),
                 auth::refresh_token.eq(Some("sealed-refresh")),
-                auth::expiry_time.eq(Some(now + Duration::minutes(10))),
+                auth::expiry_time.eq(Some(expires)),
                 auth::update_time.eq(now - Duration::days(7)),
             ))
             .execute(&mut conn)
             .await
             .expect("token");
-        if matches!(status, "ACTIVE" | "DISABLED") {
+        if due {
             expected.push(shop);
         }
     }
     assert_eq!(due_within_half_an_hour(&mut conn, now).await, expected);
 }
 
-/// A paused shop whose refresh the platform refuses has no grant left to resume with: it
-/// becomes EXPIRED, and its announcement names the pause it left. A shop already EXPIRED is
-/// left as it is.
+/// A refused refresh ends an ACTIVE shop's grant, announced; it leaves a paused shop paused
+/// (the merchant's decision) and announces nothing.
 #[tokio::test]
-async fn a_refused_refresh_of_a_paused_shop_makes_it_expired_from_its_pause() {
+async fn a_refused_refresh_expires_an_active_shop_and_leaves_a_paused_one_paused() {
     use leadgen_db::schema::t_outbox as outbox;
     let db = TestDb::new().await;
     let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    let active = db.active_shop(1, "DOUYIN").await;
     let paused = db.active_shop(1, "DOUYIN").await;
-    let expired = db.active_shop(1, "DOUYIN").await;
-    for (shop, status) in [(paused, "DISABLED"), (expired, "EXPIRED")] {
-        diesel::update(auth::table.find(shop))
-            .set(auth::status.eq(status))
-            .execute(&mut conn)
-            .await
-            .expect("status");
-    }
+    diesel::update(auth::table.find(paused))
+        .set(auth::status.eq("DISABLED"))
+        .execute(&mut conn)
+        .await
+        .expect("status");
     let reason = "dop.token-generate-failed:token-expired 生成token失败，token已过期";
-    for shop in [paused, expired] {
+    let mut changed = Vec::new();
+    for shop in [active, paused] {
         let id = leadgen_domain::PlatformId::new(shop);
-        leadgen_shop_session::mark_expired(&mut conn, id, reason, "sync-worker")
-            .await
-            .expect("mark");
+        changed.push(
+            leadgen_shop_session::mark_expired(&mut conn, id, reason, "sync-worker")
+                .await
+                .expect("mark"),
+        );
     }
+    assert_eq!(changed, [1, 0]);
     let statuses: Vec<String> = auth::table
-        .filter(auth::id.eq_any([paused, expired]))
+        .filter(auth::id.eq_any([active, paused]))
         .order(auth::id)
         .select(auth::status)
         .load(&mut conn)
         .await
         .expect("statuses");
-    assert_eq!(statuses, ["EXPIRED", "EXPIRED"]);
+    assert_eq!(statuses, ["EXPIRED", "DISABLED"]);
     let announced: Vec<String> = outbox::table
         .filter(outbox::routing_key.eq("platform.changed.v1"))
         .select(outbox::payload)
@@ -173,9 +179,8 @@ async fn a_refused_refresh_of_a_paused_shop_makes_it_expired_from_its_pause() {
         .expect("outbox");
     assert_eq!(announced.len(), 1, "{announced:?}");
     let event: serde_json::Value = serde_json::from_str(&announced[0]).expect("json");
-    assert_eq!(event["data"]["platformId"], paused, "{event}");
-    assert_eq!(event["data"]["previousStatus"], "DISABLED", "{event}");
-    assert_eq!(event["data"]["status"], "EXPIRED", "{event}");
+    assert_eq!(event["data"]["platformId"], active, "{event}");
+    assert_eq!(event["data"]["previousStatus"], "ACTIVE", "{event}");
 }
 
 /// A shop whose credentials do not open (another data key, damaged) fails its own refresh and
