@@ -92,10 +92,19 @@ pub enum PlatformError {
 const MAX_LABEL_CODE: usize = 64;
 
 /// `code` as a metrics label: kept when it reads as a code (at most [`MAX_LABEL_CODE`] ASCII
-/// letters, digits and `._:/-`), `other` when it is text.
+/// letters, digits and `._:/-`, or such a word, a space and a number, as in the codes the
+/// adapters name themselves: `HTTP 401`, `err_no 5`, `oauth 403`), `other` when it is text.
 fn label_code(code: String) -> String {
-    let codelike = |c: char| c.is_ascii_alphanumeric() || "._:/-".contains(c);
-    if code.len() <= MAX_LABEL_CODE && code.chars().all(codelike) {
+    let codelike = |w: &str| {
+        w.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._:/-".contains(c))
+    };
+    let number = |w: &str| !w.is_empty() && w.chars().all(|c| c.is_ascii_digit());
+    let reads_as_code = match code.split_once(' ') {
+        None => codelike(&code),
+        Some((word, n)) => !word.is_empty() && codelike(word) && number(n),
+    };
+    if code.len() <= MAX_LABEL_CODE && reads_as_code {
         code
     } else {
         "other".to_owned()
@@ -358,11 +367,20 @@ mod tests {
             "66",
             "40003/isv.access-token-expired",
             "isp.top-remote-connection-timeout",
+            "invalid_grant",
+            "HTTP 401",
+            "err_no 5",
+            "oauth 403",
             "",
         ] {
             assert_eq!(unknown(code).metric_labels(), ("unknown", code.to_owned()));
         }
-        for text in ["token abc expired at 12:00", "令牌无效", &"x".repeat(65)] {
+        for text in [
+            "token abc expired at 12:00",
+            "token expired",
+            "令牌无效",
+            &"x".repeat(65),
+        ] {
             assert_eq!(
                 unknown(text).metric_labels(),
                 ("unknown", "other".to_owned())
