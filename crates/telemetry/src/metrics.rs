@@ -312,7 +312,7 @@ mod tests {
             .unwrap_or_else(|e| panic!("deploy/prometheus/alerts.yml: {e}"));
         let read: BTreeSet<&str> = rules
             .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .filter(|word| word.starts_with("leadgen_"))
+            .filter(|word| word.starts_with("leadgen_") || word.starts_with("http_server_"))
             .map(|name| {
                 ["_bucket", "_count", "_sum"]
                     .iter()

@@ -14,7 +14,7 @@ use crate::startup::AppState;
     security(("bearer" = ["lead:order:sync"])),
     responses(
         (status = 200, description = "已受理", body = leadgen_http::openapi::Envelope<crate::service::syncs::Accepted>),
-        (status = 400, description = "参数错误（含业务码：40001 授权状态不是 ACTIVE，40004 同步时间范围不合法，40005 暂不支持该平台，40009 店铺已停用）", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 400, description = "参数错误（含业务码：40001 授权状态不是 ACTIVE，40004 同步时间范围不合法，40009 店铺已停用）", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 401, description = "缺少或无效的令牌", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 403, description = "没有权限", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 404, description = "不存在（或属于其他租户）", body = leadgen_http::openapi::ErrorEnvelope),
