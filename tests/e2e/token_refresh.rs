@@ -34,6 +34,17 @@ async fn seconds_left(system: &System, platform_id: i64) -> i64 {
     .await
 }
 
+/// The merchant pauses the shop.
+async fn pause(api: &Api, platform_id: i64) {
+    let paused = api
+        .put(
+            &format!("/platforms/{platform_id}/status"),
+            serde_json::json!({"status": "DISABLED"}),
+        )
+        .await;
+    assert_eq!(paused["data"]["status"], "DISABLED", "{paused}");
+}
+
 const REFRESH_EVERY_SECOND: [(&str, &str); 1] =
     [("LEADGEN__SYNC__TOKEN_REFRESH_INTERVAL_SECS", "1")];
 
@@ -59,11 +70,7 @@ async fn a_paused_shop_keeps_its_grant_alive() {
     let system = System::start_with(&[], &REFRESH_EVERY_SECOND).await;
     let api = Api::new(&system, 6);
     let platform_id = api.authorize(&system, "DOUYIN").await;
-    let status = format!("/platforms/{platform_id}/status");
-    let paused = api
-        .put(&status, serde_json::json!({"status": "DISABLED"}))
-        .await;
-    assert_eq!(paused["data"]["status"], "DISABLED", "{paused}");
+    pause(&api, platform_id).await;
     expire_soon(&system, platform_id).await;
     let deadline = Instant::now() + Duration::from_secs(30);
     while seconds_left(&system, platform_id).await < 3600 {
@@ -76,7 +83,10 @@ async fn a_paused_shop_keeps_its_grant_alive() {
     let detail = api.get(&format!("/platforms/{platform_id}")).await;
     assert_eq!(detail["data"]["status"], "DISABLED", "{detail}");
     let resumed = api
-        .put(&status, serde_json::json!({"status": "ACTIVE"}))
+        .put(
+            &format!("/platforms/{platform_id}/status"),
+            serde_json::json!({"status": "ACTIVE"}),
+        )
         .await;
     assert_eq!(resumed["data"]["status"], "ACTIVE", "{resumed}");
 }
@@ -137,11 +147,7 @@ async fn a_paused_shop_whose_refresh_is_refused_stays_paused() {
     let system = System::start_with(&["--refresh-expires-in", "1"], &REFRESH_EVERY_SECOND).await;
     let api = Api::new(&system, 6);
     let platform_id = api.authorize(&system, "TAOBAO").await;
-    let status = format!("/platforms/{platform_id}/status");
-    let paused = api
-        .put(&status, serde_json::json!({"status": "DISABLED"}))
-        .await;
-    assert_eq!(paused["data"]["status"], "DISABLED", "{paused}");
+    pause(&api, platform_id).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     expire_soon(&system, platform_id).await;
     let refused = ["platform=\"TAOBAO\"", "outcome=\"auth_refused\""];
