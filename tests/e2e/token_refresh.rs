@@ -34,15 +34,24 @@ async fn seconds_left(system: &System, platform_id: i64) -> i64 {
     .await
 }
 
-/// The merchant pauses the shop.
-async fn pause(api: &Api, platform_id: i64) {
-    let paused = api
+/// The merchant pauses (`DISABLED`) or resumes (`ACTIVE`) the shop.
+async fn set_status(api: &Api, platform_id: i64, status: &str) {
+    let answer = api
         .put(
             &format!("/platforms/{platform_id}/status"),
-            serde_json::json!({"status": "DISABLED"}),
+            serde_json::json!({ "status": status }),
         )
         .await;
-    assert_eq!(paused["data"]["status"], "DISABLED", "{paused}");
+    assert_eq!(answer["data"]["status"], status, "{answer}");
+}
+
+/// Waits until the shop's access token has more than an hour left: refreshed.
+async fn wait_until_refreshed(system: &System, platform_id: i64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while seconds_left(system, platform_id).await < 3600 {
+        assert!(Instant::now() < deadline, "the token was not refreshed");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
 
 const REFRESH_EVERY_SECOND: [(&str, &str); 1] =
@@ -54,11 +63,7 @@ async fn a_token_about_to_expire_is_refreshed_ahead_of_time() {
     let api = Api::new(&system, 6);
     let platform_id = api.authorize(&system, "DOUYIN").await;
     expire_soon(&system, platform_id).await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while seconds_left(&system, platform_id).await < 3600 {
-        assert!(Instant::now() < deadline, "the token was not refreshed");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    wait_until_refreshed(&system, platform_id).await;
     let detail = api.get(&format!("/platforms/{platform_id}")).await;
     assert_eq!(detail["data"]["status"], "ACTIVE", "{detail}");
 }
@@ -70,25 +75,12 @@ async fn a_paused_shop_keeps_its_grant_alive() {
     let system = System::start_with(&[], &REFRESH_EVERY_SECOND).await;
     let api = Api::new(&system, 6);
     let platform_id = api.authorize(&system, "DOUYIN").await;
-    pause(&api, platform_id).await;
+    set_status(&api, platform_id, "DISABLED").await;
     expire_soon(&system, platform_id).await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while seconds_left(&system, platform_id).await < 3600 {
-        assert!(
-            Instant::now() < deadline,
-            "the paused shop's token was not refreshed"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    wait_until_refreshed(&system, platform_id).await;
     let detail = api.get(&format!("/platforms/{platform_id}")).await;
     assert_eq!(detail["data"]["status"], "DISABLED", "{detail}");
-    let resumed = api
-        .put(
-            &format!("/platforms/{platform_id}/status"),
-            serde_json::json!({"status": "ACTIVE"}),
-        )
-        .await;
-    assert_eq!(resumed["data"]["status"], "ACTIVE", "{resumed}");
+    set_status(&api, platform_id, "ACTIVE").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -147,7 +139,7 @@ async fn a_paused_shop_whose_refresh_is_refused_stays_paused() {
     let system = System::start_with(&["--refresh-expires-in", "1"], &REFRESH_EVERY_SECOND).await;
     let api = Api::new(&system, 6);
     let platform_id = api.authorize(&system, "TAOBAO").await;
-    pause(&api, platform_id).await;
+    set_status(&api, platform_id, "DISABLED").await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     expire_soon(&system, platform_id).await;
     let refused = ["platform=\"TAOBAO\"", "outcome=\"auth_refused\""];
