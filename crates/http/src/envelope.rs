@@ -27,6 +27,23 @@ pub fn ok<T: Serialize>(data: T) -> HttpResponse {
     })
 }
 
+/// A resource version as an entity tag: `"3"` (RFC 9110 §8.8.3), on a success and on a refusal
+/// for a stale `If-Match` alike ([`crate::ApiError::with_etag`]).
+pub fn etag(version: impl std::fmt::Display) -> String {
+    format!("\"{version}\"")
+}
+
+/// `200` with `data` and its `version` as the `ETag` header ([`etag`]).
+pub fn ok_versioned<T: Serialize>(data: T, version: impl std::fmt::Display) -> HttpResponse {
+    let mut response = ok(data);
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&etag(version)) {
+        response
+            .headers_mut()
+            .insert(actix_web::http::header::ETAG, value);
+    }
+    response
+}
+
 /// `201` with `data` and a `Location` header.
 pub fn created<T: Serialize>(data: T, location: &str) -> HttpResponse {
     let body = Envelope {

@@ -51,7 +51,7 @@ impl ApiError {
     /// Names the resource's current version (`ETag: "<version>"`), for a client refused for
     /// sending a stale one: it can read what changed and send the version again.
     pub fn with_etag(mut self, version: impl std::fmt::Display) -> Self {
-        self.etag = Some(format!("\"{version}\""));
+        self.etag = Some(crate::envelope::etag(version));
         self
     }
 

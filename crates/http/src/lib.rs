@@ -26,6 +26,6 @@ pub mod query;
 pub mod server;
 
 pub use auth::{AuthUser, Authorized, Claims, JwtVerifier, Permission, needs};
-pub use envelope::{created, ok};
+pub use envelope::{created, etag, ok, ok_versioned};
 pub use error::{ApiError, FieldError};
 pub use paging::{BoundedPage, Page, SortOrder};

@@ -64,12 +64,8 @@ pub async fn get(
         paging,
     )
     .await?;
-    let etag = format!("\"{}\"", lead.lead.version);
-    let mut response = leadgen_http::ok(lead);
-    if let Ok(value) = header::HeaderValue::from_str(&etag) {
-        response.headers_mut().insert(header::ETAG, value);
-    }
-    Ok(response)
+    let version = lead.lead.version;
+    Ok(leadgen_http::ok_versioned(lead, version))
 }
 
 #[derive(Debug, Deserialize, Validate, utoipa::ToSchema)]
@@ -204,12 +200,8 @@ pub async fn patch(
     let changed = workflow::change(&state, &user, request)
         .await
         .map_err(ApiError::from)?;
-    let etag = format!("\"{}\"", changed.version);
-    let mut response = leadgen_http::ok(changed);
-    if let Ok(value) = header::HeaderValue::from_str(&etag) {
-        response.headers_mut().insert(header::ETAG, value);
-    }
-    Ok(response)
+    let version = changed.version;
+    Ok(leadgen_http::ok_versioned(changed, version))
 }
 
 #[derive(Debug, Deserialize, serde::Serialize, Validate, utoipa::ToSchema)]
