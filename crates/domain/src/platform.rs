@@ -172,25 +172,22 @@ string_enum!(
 pub enum NotCallable {
     /// Paused by the merchant (`DISABLED`): their decision, undone by enabling the shop.
     Paused,
-    /// No live grant (pending, expired, invalid, disconnected, or a status this build does not
-    /// know): the merchant must authorize again.
+    /// No live grant (pending, expired, invalid, disconnected): the merchant must authorize
+    /// again.
     NoGrant,
 }
 
 impl AuthStatus {
-    /// Whether a shop whose authorization stands at `status` (as stored) may call its platform:
-    /// only an `ACTIVE` one. The one rule behind manual syncs, running syncs and reveals.
-    pub fn callable(status: &str) -> Result<(), NotCallable> {
-        match status.parse::<AuthStatus>() {
-            Ok(AuthStatus::Active) => Ok(()),
-            Ok(AuthStatus::Disabled) => Err(NotCallable::Paused),
-            Ok(
-                AuthStatus::PendingAuth
-                | AuthStatus::Expired
-                | AuthStatus::Invalid
-                | AuthStatus::Revoked,
-            )
-            | Err(_) => Err(NotCallable::NoGrant),
+    /// Whether a shop whose authorization stands at this status may call its platform: only an
+    /// `ACTIVE` one. The one rule behind manual syncs, running syncs and reveals.
+    pub fn callable(self) -> Result<(), NotCallable> {
+        match self {
+            AuthStatus::Active => Ok(()),
+            AuthStatus::Disabled => Err(NotCallable::Paused),
+            AuthStatus::PendingAuth
+            | AuthStatus::Expired
+            | AuthStatus::Invalid
+            | AuthStatus::Revoked => Err(NotCallable::NoGrant),
         }
     }
 }
@@ -217,21 +214,15 @@ mod tests {
 
     #[test]
     fn only_an_active_shop_calls_its_platform_and_a_paused_one_says_so() {
-        assert_eq!(AuthStatus::callable("ACTIVE"), Ok(()));
-        assert_eq!(AuthStatus::callable("DISABLED"), Err(NotCallable::Paused));
+        assert_eq!(AuthStatus::Active.callable(), Ok(()));
+        assert_eq!(AuthStatus::Disabled.callable(), Err(NotCallable::Paused));
         for status in [
-            "PENDING_AUTH",
-            "EXPIRED",
-            "INVALID",
-            "REVOKED",
-            "active",
-            "",
+            AuthStatus::PendingAuth,
+            AuthStatus::Expired,
+            AuthStatus::Invalid,
+            AuthStatus::Revoked,
         ] {
-            assert_eq!(
-                AuthStatus::callable(status),
-                Err(NotCallable::NoGrant),
-                "{status}"
-            );
+            assert_eq!(status.callable(), Err(NotCallable::NoGrant), "{status}");
         }
     }
 

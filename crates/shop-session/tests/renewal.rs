@@ -184,7 +184,7 @@ async fn two_callers_finding_one_token_expired_make_one_refresh() {
         )
         .expect("open");
     assert_eq!(access, format!("AT{}", platform.current()));
-    assert_eq!(stored.status, "ACTIVE");
+    assert_eq!(stored.status, leadgen_domain::AuthStatus::Active);
 }
 
 #[tokio::test]

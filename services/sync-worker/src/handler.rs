@@ -124,7 +124,7 @@ impl SyncRequestedHandler {
         // A request replayed from the DLQ finds its task failed because the request never got
         // through (dead-lettered, or its runs kept being interrupted): it runs again (unless
         // another sync of the shop runs now); any other finished task is done.
-        let replayed = task.status == SyncStatus::Failed.as_str()
+        let replayed = task.status == SyncStatus::Failed
             && tasks::reopen_interrupted(&mut conn, task.id).await?;
         if replayed {
             let trace_id = leadgen_telemetry::current_trace_id();
@@ -134,7 +134,7 @@ impl SyncRequestedHandler {
                 sync_task.id = task.id.get(),
                 "Replayed dead letter; the sync runs again"
             );
-        } else if task.status != SyncStatus::Running.as_str() {
+        } else if task.status != SyncStatus::Running {
             leadgen_outbox::mark_processed(&mut conn, SERVICE, &message_id).await?;
             tracing::info!(
                 sync_task.id = task.id.get(),
@@ -206,7 +206,7 @@ impl SyncRequestedHandler {
     /// worker at once (after the windows stored), and this request is done. False, and nothing
     /// written, when the task no longer runs under this run's claim (cancelled, taken over).
     async fn hand_back(&self, task: &tasks::TaskRow, message_id: &str) -> anyhow::Result<bool> {
-        let request = crate::recovery::request_for(task)?;
+        let request = crate::recovery::request_for(task);
         let until = chrono::Utc::now() + self.syncer.lease;
         let claim = task.claimed_by.clone();
         let trace_id = leadgen_telemetry::current_trace_id();
@@ -240,7 +240,7 @@ impl SyncRequestedHandler {
         let outcome = match self.syncer.run(task, platform_type).await? {
             TaskOutcome::Stopped => {
                 if self.hand_back(task, &message_id).await? {
-                    metrics::counter!("leadgen_sync_tasks_handed_on_total", "platform" => task.platform_type.clone())
+                    metrics::counter!("leadgen_sync_tasks_handed_on_total", "platform" => task.platform_type.as_str())
                         .increment(1);
                     tracing::info!(
                         sync_task.id = task.id.get(),
@@ -385,8 +385,8 @@ pub fn register_finished() {
 pub fn finished(task: &tasks::TaskRow, status: SyncStatus) {
     metrics::counter!(
         "leadgen_sync_tasks_finished_total",
-        "platform" => task.platform_type.clone(),
-        "trigger" => task.trigger_type.clone(),
+        "platform" => task.platform_type.as_str(),
+        "trigger" => task.trigger_type.as_str(),
         "status" => status.as_str(),
     )
     .increment(1);

@@ -13,7 +13,7 @@ use chrono::Utc;
 use diesel_async::AsyncConnection as _;
 use leadgen_db::{DbPool, ScopedFutureExt as _};
 use leadgen_domain::audit::AuditAction;
-use leadgen_domain::{PlatformType, SyncStatus, SyncTrigger, UserId};
+use leadgen_domain::{SyncStatus, UserId};
 use leadgen_events::{CloudEvent, SyncRequestedV1};
 use tokio_util::sync::CancellationToken;
 
@@ -57,16 +57,7 @@ impl Recovery {
                         crate::handler::finished(&task, SyncStatus::Failed);
                         done.failed += 1;
                     } else {
-                        // A task this build cannot read (a platform or trigger a newer build
-                        // added, during a rollout) is left to a replica that can: it must not
-                        // roll back the pass for every other task.
-                        let request = match request_for(&task) {
-                            Ok(request) => request,
-                            Err(e) => {
-                                tracing::warn!(sync_task.id = %task.id, error = %e, "Cannot resume a sync task this build does not read; left for another replica");
-                                continue;
-                            }
-                        };
+                        let request = request_for(&task);
                         tasks::hand_over(conn, &task, now, lease).await?;
                         leadgen_outbox::enqueue(conn, SERVICE, &request).await?;
                         let ids = (task.tenant_id, task.id, task.platform_id);
@@ -106,27 +97,19 @@ impl Recovery {
 }
 
 /// The new `SyncRequested` that resumes `task` (enqueued in the recovery transaction; the outbox
-/// relays it), or why this build cannot read the task.
-pub(crate) fn request_for(task: &TaskRow) -> anyhow::Result<CloudEvent<SyncRequestedV1>> {
-    let platform_type: PlatformType = task
-        .platform_type
-        .parse()
-        .map_err(|e| anyhow::anyhow!("task {}: {e}", task.id))?;
-    let trigger: SyncTrigger = task
-        .trigger_type
-        .parse()
-        .map_err(|e| anyhow::anyhow!("task {}: {e}", task.id))?;
-    Ok(CloudEvent::new(
+/// relays it).
+pub(crate) fn request_for(task: &TaskRow) -> CloudEvent<SyncRequestedV1> {
+    CloudEvent::new(
         SERVICE,
         task.tenant_id,
         SyncRequestedV1 {
             sync_task_id: task.id,
             platform_id: task.platform_id,
-            platform_type,
-            trigger,
+            platform_type: task.platform_type,
+            trigger: task.trigger_type,
             window_start: task.window_start,
             window_end: task.window_end,
             requested_by: task.requested_by.map(UserId::new),
         },
-    ))
+    )
 }

@@ -21,7 +21,7 @@ use std::time::Duration;
 use chrono::Utc;
 use leadgen_crypto::Sealer;
 use leadgen_db::DbPool;
-use leadgen_domain::{AuthStatus, PlatformId, PlatformType};
+use leadgen_domain::{AuthStatus, PlatformId};
 use leadgen_platforms::Registry;
 use leadgen_platforms::resilience::RetryPolicy;
 use leadgen_platforms::session::SessionError;
@@ -94,12 +94,7 @@ impl Refresher {
     }
 
     async fn refresh(&self, row: &CredentialRow) -> anyhow::Result<Outcome> {
-        let Some(client) = row
-            .platform_type
-            .parse::<PlatformType>()
-            .ok()
-            .and_then(|p| self.platforms.get(p))
-        else {
+        let Some(client) = self.platforms.get(row.platform_type) else {
             return Ok(Outcome::Failed);
         };
         // Credentials that do not open (another data key, damaged) fail this shop alone: it
@@ -116,7 +111,7 @@ impl Refresher {
             sealer: Arc::clone(&self.sealer),
             platform_id: row.id,
         };
-        let paused = row.status == AuthStatus::Disabled.as_str();
+        let paused = row.status == AuthStatus::Disabled;
         match session.refresh_now(client.as_ref(), &sink).await {
             Ok(()) => {
                 tracing::info!(

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_db::schema::t_ecom_sync_task as task;
-use leadgen_domain::{PlatformId, SyncStatus, SyncTaskId, SyncTrigger, TenantId};
+use leadgen_domain::{PlatformId, PlatformType, SyncStatus, SyncTaskId, SyncTrigger, TenantId};
 use leadgen_http::paging::{Paging, SortOrder};
 
 const RUNNING: &str = SyncStatus::Running.as_str();
@@ -70,9 +70,12 @@ pub struct TaskRow {
     pub id: SyncTaskId,
     #[diesel(deserialize_as = i64)]
     pub platform_id: PlatformId,
-    pub platform_type: String,
-    pub trigger_type: String,
-    pub status: String,
+    #[diesel(deserialize_as = String)]
+    pub platform_type: PlatformType,
+    #[diesel(deserialize_as = String)]
+    pub trigger_type: SyncTrigger,
+    #[diesel(deserialize_as = String)]
+    pub status: SyncStatus,
     pub window_start: DateTime<Utc>,
     pub window_end: DateTime<Utc>,
     pub sync_time: DateTime<Utc>,

@@ -53,7 +53,7 @@ impl AbandonedConsents {
                         result: Err(reason.clone()),
                     };
                     oplog::record(conn, entry, &trace_id).await?;
-                    announce::status_change(conn, AuthStatus::PendingAuth.as_str(), row).await?;
+                    announce::status_change(conn, AuthStatus::PendingAuth, row).await?;
                 }
                 Ok(expired.len())
             }

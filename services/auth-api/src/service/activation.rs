@@ -73,8 +73,8 @@ pub async fn activate(
             }
             let existing = match granted.tokens.shop_id.as_deref() {
                 Some(shop) => {
-                    repo::lock_shop(conn, row.tenant_id, &row.platform_type, shop).await?;
-                    repo::find_other_for_shop(conn, row.tenant_id, &row.platform_type, shop, row.id)
+                    repo::lock_shop(conn, row.tenant_id, row.platform_type, shop).await?;
+                    repo::find_other_for_shop(conn, row.tenant_id, row.platform_type, shop, row.id)
                         .await?
                 }
                 None => None,
@@ -85,7 +85,7 @@ pub async fn activate(
                 Some(target) => repo::find_for_tenant(conn, row.tenant_id, target)
                     .await?
                     .map(|r| r.status),
-                None => Some(row.status.clone()),
+                None => Some(row.status),
             };
             let tokens = seal_tokens(sealer, target, granted.tokens)?;
             // No history yet: never connected, its history purged after a revocation, or its
@@ -126,15 +126,11 @@ pub async fn activate(
                 )
             };
             if without_history && granted.backfill_days > 0 {
-                let platform_type = row
-                    .platform_type
-                    .parse()
-                    .map_err(|e| AuthApiError::Unexpected(anyhow::anyhow!("{e}")))?;
                 syncs::enqueue_backfill(
                     conn,
                     row.tenant_id,
                     target,
-                    platform_type,
+                    row.platform_type,
                     granted.backfill_days,
                 )
                 .await?;
@@ -144,7 +140,7 @@ pub async fn activate(
                 before,
                 repo::find_for_tenant(conn, row.tenant_id, target).await?,
             ) {
-                announce::status_change(conn, &before, &now).await?;
+                announce::status_change(conn, before, &now).await?;
             }
             Ok(target)
         }

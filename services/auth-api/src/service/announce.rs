@@ -11,7 +11,7 @@ use crate::repo::platforms::AuthRow;
 /// status than `before`; nothing otherwise. Its `statusReason` is the row's.
 pub async fn status_change(
     conn: &mut leadgen_db::PgConn,
-    before: &str,
+    before: AuthStatus,
     after: &AuthRow,
 ) -> Result<(), AuthApiError> {
     status_change_because(conn, before, after, after.status_reason.clone()).await
@@ -22,23 +22,19 @@ pub async fn status_change(
 /// is; the API shows the merchant's own staff the whole name.
 pub async fn status_change_because(
     conn: &mut leadgen_db::PgConn,
-    before: &str,
+    before: AuthStatus,
     after: &AuthRow,
     reason: Option<String>,
 ) -> Result<(), AuthApiError> {
     if before == after.status {
         return Ok(());
     }
-    fn parse<T: std::str::FromStr<Err: std::fmt::Display>>(text: &str) -> Result<T, AuthApiError> {
-        text.parse()
-            .map_err(|e| AuthApiError::Unexpected(anyhow::anyhow!("{e}")))
-    }
-    let status = parse(&after.status)?;
+    let status = after.status;
     let changed = PlatformChangedV1 {
         platform_id: after.id,
-        platform_type: parse(&after.platform_type)?,
+        platform_type: after.platform_type,
         status,
-        previous_status: parse(before)?,
+        previous_status: before,
         status_reason: reason,
         history_purge_at: after.purge_after.filter(|_| status == AuthStatus::Revoked),
         status_version: Some(after.status_version),

@@ -6,7 +6,7 @@ use leadgen_db::ScopedFutureExt as _;
 use leadgen_db::oplog::{self, Entry};
 use leadgen_db::sealed;
 use leadgen_domain::audit::{AuditAction, AuditTarget};
-use leadgen_domain::{AuthStatus, PlatformId, PlatformType, TenantId};
+use leadgen_domain::{AuthStatus, PlatformId, PlatformType, SyncStatus, SyncTrigger, TenantId};
 use leadgen_http::paging::Paging;
 use leadgen_http::{AuthUser, FieldError};
 use leadgen_platforms::AppCredentials;
@@ -329,9 +329,9 @@ pub fn check_redirect(state: &AppState, url: &str) -> Result<(), AuthApiError> {
 pub struct Listed {
     pub platform_id: i64,
     #[schema(value_type = leadgen_http::openapi::PlatformTypeSchema)]
-    pub platform_type: String,
+    pub platform_type: PlatformType,
     #[schema(value_type = crate::openapi::AuthStatusSchema)]
-    pub status: String,
+    pub status: AuthStatus,
     /// When the access token expires; renewed ahead of it, so it moves forward on every refresh.
     pub expiry_time: Option<DateTime<Utc>>,
     /// When the merchant's authorization itself ends (the platform's refresh-token expiry):
@@ -372,9 +372,9 @@ pub struct Listed {
 pub struct LastSync {
     pub sync_id: i64,
     #[schema(value_type = crate::openapi::SyncTriggerSchema)]
-    pub trigger: String,
+    pub trigger: SyncTrigger,
     #[schema(value_type = crate::openapi::SyncStatusSchema)]
-    pub status: String,
+    pub status: SyncStatus,
     pub sync_time: DateTime<Utc>,
     pub finish_time: Option<DateTime<Utc>>,
     /// Why it failed or was cancelled; `""` otherwise, as in the sync records (design 2.4).

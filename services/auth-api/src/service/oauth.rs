@@ -85,7 +85,7 @@ impl std::fmt::Debug for CallbackQuery {
 pub struct Completed {
     pub platform_id: i64,
     #[schema(value_type = leadgen_http::openapi::PlatformTypeSchema)]
-    pub platform_type: String,
+    pub platform_type: PlatformType,
     /// `ACTIVE` or `INVALID`.
     #[schema(value_type = crate::openapi::AuthStatusSchema)]
     pub status: AuthStatus,
@@ -119,10 +119,7 @@ pub async fn complete(
                 > Utc::now() - Duration::minutes(state.oauth.state_ttl_minutes)
         })
         .ok_or(AuthApiError::OAuthState)?;
-    let platform: PlatformType = row
-        .platform_type
-        .parse()
-        .map_err(|e| AuthApiError::Unexpected(anyhow::anyhow!("{e}")))?;
+    let platform = row.platform_type;
     if !bound {
         // The consent is spent: the platform's code for it arrived in a browser that may be
         // a victim's, and a link forwarded back to the browser that asked must not complete it.
@@ -197,7 +194,7 @@ pub async fn complete(
         // secret is wrong sees the platform's words instead of a record pending for ever.
         Err(other) => {
             let error = other.to_string();
-            if row.status == AuthStatus::PendingAuth.as_str() {
+            if row.status == AuthStatus::PendingAuth {
                 let reason = format!(
                     "授权码换取令牌未成功，可刷新回调页重试；若仍失败，请检查 appKey、appSecret 后重新发起授权（平台返回：{error}）"
                 );
@@ -218,8 +215,7 @@ pub async fn complete(
                 Err(error.clone()),
             )
             .await?;
-            let status = row.status.parse().unwrap_or(AuthStatus::PendingAuth);
-            return refused(&row, AuthApiError::Platform(error), status);
+            return refused(&row, AuthApiError::Platform(error), row.status);
         }
     };
 
@@ -294,9 +290,9 @@ fn explain_refusal(raw: &str) -> String {
 /// A record's status once its consent was refused: a new authorization INVALID; a re-authorized
 /// shop keeps its earlier grant and status.
 fn after_refusal(row: &AuthRow) -> AuthStatus {
-    match row.status.parse::<AuthStatus>() {
-        Ok(AuthStatus::PendingAuth) | Err(_) => AuthStatus::Invalid,
-        Ok(kept) => kept,
+    match row.status {
+        AuthStatus::PendingAuth => AuthStatus::Invalid,
+        kept => kept,
     }
 }
 
@@ -336,13 +332,13 @@ fn completed(
         .map(|mut url| {
             url.query_pairs_mut()
                 .append_pair("platformId", &platform_id.to_string())
-                .append_pair("platformType", &row.platform_type)
+                .append_pair("platformType", row.platform_type.as_str())
                 .append_pair("status", status.as_str());
             url.to_string()
         });
     Completed {
         platform_id: platform_id.get(),
-        platform_type: row.platform_type.clone(),
+        platform_type: row.platform_type,
         status,
         shop_name,
         redirect_to,
@@ -361,7 +357,7 @@ async fn invalidate(
             if repo::invalidate(conn, id, &state_hash, &reason).await? > 0
                 && let Some(now) = repo::find_for_tenant(conn, row.tenant_id, id).await?
             {
-                announce::status_change(conn, &row.status, &now).await?;
+                announce::status_change(conn, row.status, &now).await?;
             }
             activation::record_callback(
                 conn,

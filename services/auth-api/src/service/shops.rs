@@ -7,7 +7,7 @@ use leadgen_db::oplog::{self, Entry, Operator};
 use leadgen_db::{ScopedFutureExt as _, sealed};
 use leadgen_domain::audit::{AuditAction, AuditTarget};
 use leadgen_domain::contact::mask_name;
-use leadgen_domain::{AuthStatus, PlatformId, PlatformType};
+use leadgen_domain::{AuthStatus, PlatformId};
 use leadgen_http::AuthUser;
 use leadgen_platforms::AppCredentials;
 
@@ -49,10 +49,7 @@ pub async fn set_status(
         let op = op.clone();
         let note = note.stored.clone();
         Box::pin(async move {
-            let current: AuthStatus = row
-                .status
-                .parse()
-                .map_err(|e| AuthApiError::Unexpected(anyhow::anyhow!("{e}")))?;
+            let current = row.status;
             if current == target {
                 return Ok(None);
             }
@@ -99,10 +96,7 @@ pub async fn set_status(
                     // completed would keep a few days of history for good. It gets the backfill
                     // again, as a shop authorized again does.
                     if backfill_days > 0 && !sync_tasks::backfill_completed(conn, row.id).await? {
-                        let platform_type: PlatformType = row
-                            .platform_type
-                            .parse()
-                            .map_err(|e| AuthApiError::Unexpected(anyhow::anyhow!("{e}")))?;
+                        let platform_type = row.platform_type;
                         if let Some(client) = platforms.get(platform_type) {
                             let days = oauth::served_days(client.as_ref(), backfill_days);
                             syncs::enqueue_backfill(conn, tenant, row.id, platform_type, days)
@@ -205,7 +199,7 @@ where
                     .await?
                     .ok_or(AuthApiError::PlatformNotFound)?;
                 let row_id = row.id;
-                let before = row.status.clone();
+                let before = row.status;
                 if let Some((action, op)) = step(conn, row).await? {
                     let entry = Entry {
                         tenant_id: tenant,
@@ -228,7 +222,7 @@ where
                         r
                     }
                 });
-                announce::status_change_because(conn, &before, &now, reason).await?;
+                announce::status_change_because(conn, before, &now, reason).await?;
                 // As the list shows it: with its newest sync (a cancelled one says why).
                 with_last_syncs(conn, tenant, vec![now])
                     .await?
@@ -269,14 +263,11 @@ pub async fn reauthorize(
         record_refusal_on(&mut conn, tenant, &operator(user), what, id, &e).await;
         return Err(e);
     };
-    let platform_type = row
-        .platform_type
-        .parse()
-        .map_err(|e| AuthApiError::Unexpected(anyhow::anyhow!("{e}")))?;
+    let platform_type = row.platform_type;
     let client = state
         .platforms
         .get(platform_type)
-        .ok_or_else(|| AuthApiError::PlatformNotSupported(row.platform_type.clone()))?;
+        .ok_or_else(|| AuthApiError::PlatformNotSupported(platform_type.to_string()))?;
     let auth_info = state
         .sealer
         .open(&sealed::platform_auth("auth_info", row.id), &row.auth_info)?;
@@ -325,10 +316,7 @@ pub async fn reauthorize(
         .scope_boxed()
     })
     .await?;
-    let status = row
-        .status
-        .parse()
-        .map_err(|e| AuthApiError::Unexpected(anyhow::anyhow!("{e}")))?;
+    let status = row.status;
     Ok(Created {
         platform_id: row.id.get(),
         platform_type,

@@ -35,7 +35,7 @@ pub async fn cancel(
                 let task = repo::find_for_update(conn, tenant, sync_id)
                     .await?
                     .ok_or(AuthApiError::SyncNotFound)?;
-                if task.status != SyncStatus::Running.as_str() {
+                if task.status != SyncStatus::Running {
                     return Err(AuthApiError::SyncFinished);
                 }
                 let cancelled = repo::cancel(conn, tenant, task.id, &note)

@@ -7,8 +7,7 @@ use leadgen_db::oplog::{self, Entry, Operator};
 use leadgen_domain::audit::{AuditAction, AuditTarget};
 use leadgen_domain::sync::{self, Listing, MAX_WINDOW_DAYS};
 use leadgen_domain::{
-    AuthStatus, NotCallable, PlatformId, PlatformType, SyncStatus, SyncTaskId, SyncTrigger,
-    TenantId, UserId,
+    NotCallable, PlatformId, PlatformType, SyncStatus, SyncTaskId, SyncTrigger, TenantId, UserId,
 };
 use leadgen_events::{CloudEvent, SyncRequestedV1};
 use leadgen_http::paging::{Paging, SortOrder};
@@ -236,14 +235,11 @@ pub async fn request(
                 // The record the id resolves to: an alias (a renewed authorization's old id)
                 // syncs the shop it was renewed into.
                 let platform_id = platform.id;
-                AuthStatus::callable(&platform.status).map_err(|e| match e {
+                platform.status.callable().map_err(|e| match e {
                     NotCallable::Paused => AuthApiError::ShopDisabled,
                     NotCallable::NoGrant => AuthApiError::NotActive,
                 })?;
-                let platform_type: PlatformType = platform
-                    .platform_type
-                    .parse()
-                    .map_err(|e| AuthApiError::Unexpected(anyhow::anyhow!("{e}")))?;
+                let platform_type = platform.platform_type;
                 let now = window.now;
                 // A shop whose history was never fetched (its backfill cancelled by the
                 // merchant, or failed): a sync that names no period fetches that history, as a
@@ -346,15 +342,15 @@ pub struct Record {
     pub sync_id: i64,
     pub platform_id: i64,
     #[schema(value_type = leadgen_http::openapi::PlatformTypeSchema)]
-    pub platform_type: String,
+    pub platform_type: PlatformType,
     pub sync_time: DateTime<Utc>,
     #[schema(value_type = crate::openapi::SyncStatusSchema)]
-    pub status: String,
+    pub status: SyncStatus,
     pub success_count: i32,
     pub failure_count: i32,
     pub error_message: String,
     #[schema(value_type = crate::openapi::SyncTriggerSchema)]
-    pub trigger: String,
+    pub trigger: SyncTrigger,
     pub window_start: DateTime<Utc>,
     pub window_end: DateTime<Utc>,
     /// Which of an order's times the window selects by: `CREATED` (a backfill, a manual sync

@@ -16,8 +16,7 @@ use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 use leadgen_db::sealed;
 use leadgen_domain::buyer::IdentityKey;
 use leadgen_domain::{
-    AuthStatus, ContactField, ContactKind, NotCallable, PlatformType, RawOrder,
-    contact::split_virtual,
+    ContactField, ContactKind, NotCallable, PlatformType, RawOrder, contact::split_virtual,
 };
 use leadgen_http::AuthUser;
 use leadgen_platforms::reveal::{DecryptRequest, RevealPurpose, RevealedContact};
@@ -346,7 +345,7 @@ async fn prepare(
     let row = shop_session::find(conn, tenant, platform_id)
         .await?
         .ok_or(LeadApiError::PlatformNotActive)?;
-    AuthStatus::callable(&row.status).map_err(|e| match e {
+    row.status.callable().map_err(|e| match e {
         NotCallable::Paused => LeadApiError::ShopDisabled,
         NotCallable::NoGrant => LeadApiError::PlatformNotActive,
     })?;

@@ -6,7 +6,7 @@ use diesel::sql_types::{BigInt, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_db::schema::t_ecom_sync_task as task;
 use leadgen_domain::audit::{AuditAction, AuditTarget};
-use leadgen_domain::{PlatformId, SyncStatus, SyncTaskId, SyncTrigger, TenantId};
+use leadgen_domain::{PlatformId, PlatformType, SyncStatus, SyncTaskId, SyncTrigger, TenantId};
 use leadgen_platforms::Listing;
 
 const RUNNING: &str = SyncStatus::Running.as_str();
@@ -21,9 +21,12 @@ pub struct TaskRow {
     pub tenant_id: TenantId,
     #[diesel(deserialize_as = i64)]
     pub platform_id: PlatformId,
-    pub status: String,
-    pub trigger_type: String,
-    pub platform_type: String,
+    #[diesel(deserialize_as = String)]
+    pub status: SyncStatus,
+    #[diesel(deserialize_as = String)]
+    pub trigger_type: SyncTrigger,
+    #[diesel(deserialize_as = String)]
+    pub platform_type: PlatformType,
     /// Which of an order's times the task's window selects by, as it was requested.
     #[diesel(deserialize_as = String)]
     pub listing: Listing,
@@ -246,7 +249,9 @@ pub async fn finish_window(
 }
 
 /// RUNNING tasks whose lease expired (their worker is gone), or that never started within
-/// `lease` (their request was lost), locked for this recovery pass (others skip them).
+/// `lease` (their request was lost), locked for this recovery pass (others skip them). Only
+/// tasks of the platforms and triggers this build knows: one a newer build added (seen during a
+/// rollout) is left for a replica that reads it, and does not fail the pass for the others.
 pub async fn expired(
     conn: &mut AsyncPgConnection,
     now: DateTime<Utc>,
@@ -255,6 +260,8 @@ pub async fn expired(
 ) -> QueryResult<Vec<TaskRow>> {
     task::table
         .filter(task::status.eq(RUNNING))
+        .filter(task::platform_type.eq_any(PlatformType::ALL.iter().map(|p| p.as_str())))
+        .filter(task::trigger_type.eq_any(SyncTrigger::ALL.iter().map(|t| t.as_str())))
         .filter(
             task::lease_until.lt(now).or(task::lease_until
                 .is_null()

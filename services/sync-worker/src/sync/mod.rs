@@ -14,7 +14,7 @@ use leadgen_crypto::Sealer;
 use leadgen_db::DbPool;
 use leadgen_db::ScopedFutureExt as _;
 use leadgen_domain::time::format_beijing;
-use leadgen_domain::{AuthStatus, NotCallable, PlatformType};
+use leadgen_domain::{NotCallable, PlatformType};
 use leadgen_platforms::client::platform_said;
 use leadgen_platforms::resilience::RetryPolicy;
 use leadgen_platforms::session::{Session, SessionError};
@@ -82,7 +82,7 @@ impl Syncer {
             return Ok(TaskOutcome::Failed("平台授权不存在".into()));
         };
         drop(conn);
-        match AuthStatus::callable(&row.status) {
+        match row.status.callable() {
             Ok(()) => {}
             Err(NotCallable::Paused) => {
                 return Ok(TaskOutcome::Failed(
@@ -351,7 +351,7 @@ impl Syncer {
     pub async fn why_stopped(&self, task: &TaskRow) -> anyhow::Result<TaskOutcome> {
         let mut conn = leadgen_db::conn(&self.pool).await?;
         let now = tasks::find(&mut conn, task.tenant_id, task.id).await?;
-        let cancelled = leadgen_domain::SyncStatus::Cancelled.as_str();
+        let cancelled = leadgen_domain::SyncStatus::Cancelled;
         if now.as_ref().is_some_and(|now| now.status == cancelled) {
             return Ok(TaskOutcome::Cancelled);
         }

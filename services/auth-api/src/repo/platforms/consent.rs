@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_db::schema::t_ecom_platform_auth as auth;
-use leadgen_domain::{AuthStatus, PlatformId, TenantId};
+use leadgen_domain::{AuthStatus, PlatformId, PlatformType, TenantId};
 
 use super::{AuthRow, set_status};
 
@@ -171,7 +171,7 @@ pub async fn expire_abandoned(
 pub async fn lock_shop(
     conn: &mut AsyncPgConnection,
     tenant: TenantId,
-    platform_type: &str,
+    platform_type: PlatformType,
     shop_id: &str,
 ) -> QueryResult<()> {
     let key = format!("connect-shop:{}:{platform_type}:{shop_id}", tenant.get());
@@ -186,13 +186,13 @@ pub async fn lock_shop(
 pub async fn find_other_for_shop(
     conn: &mut AsyncPgConnection,
     tenant: TenantId,
-    platform_type: &str,
+    platform_type: PlatformType,
     shop_id: &str,
     except: PlatformId,
 ) -> QueryResult<Option<PlatformId>> {
     auth::table
         .filter(auth::tenant_id.eq(tenant.get()))
-        .filter(auth::platform_type.eq(platform_type))
+        .filter(auth::platform_type.eq(platform_type.as_str()))
         .filter(auth::shop_id.eq(shop_id))
         .filter(auth::id.ne(except.get()))
         .order((auth::update_time.desc(), auth::id.desc()))

@@ -13,7 +13,7 @@ use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_db::schema::t_ecom_platform_auth as auth;
-use leadgen_domain::{AuthStatus, PlatformId, TenantId, UserId};
+use leadgen_domain::{AuthStatus, PlatformId, PlatformType, TenantId, UserId};
 use leadgen_http::paging::Paging;
 
 /// A row as auth-api reads it.
@@ -25,12 +25,14 @@ pub struct AuthRow {
     pub id: PlatformId,
     #[diesel(deserialize_as = i64)]
     pub tenant_id: TenantId,
-    pub platform_type: String,
+    #[diesel(deserialize_as = String)]
+    pub platform_type: PlatformType,
     pub app_key: String,
     pub auth_info: String,
     pub shop_id: Option<String>,
     pub shop_name: Option<String>,
-    pub status: String,
+    #[diesel(deserialize_as = String)]
+    pub status: AuthStatus,
     pub status_reason: Option<String>,
     pub superseded_by: Option<i64>,
     pub purge_after: Option<DateTime<Utc>>,
