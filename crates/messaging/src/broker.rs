@@ -71,6 +71,10 @@ struct Opening {
 /// How many connect timeouts an open may take in all before a new one replaces it.
 const OPEN_GIVEN_UP_AFTER: u32 = 6;
 
+/// How long [`Broker::is_connected`] waits for the connection's lock before it answers "not
+/// connected": a reconnection holds it.
+const READINESS_WAIT: Duration = Duration::from_millis(250);
+
 /// The process's broker connection.
 pub struct Broker {
     url: SecretString,
@@ -198,13 +202,17 @@ impl Broker {
         }
     }
 
-    /// Whether the connection is up (for `/readyz`).
+    /// Whether the connection is up (for `/readyz`). Answers within [`READINESS_WAIT`]: the
+    /// lock is held for the whole of a reconnection (up to `connect_timeout_ms`, 10 s), and a
+    /// readiness probe must not wait that long, least of all one where the broker is optional.
+    /// A connection being opened is not up.
     pub async fn is_connected(&self) -> bool {
-        self.live
-            .lock()
-            .await
-            .as_ref()
-            .is_some_and(|l| l.connection.status().connected())
+        match tokio::time::timeout(READINESS_WAIT, self.live.lock()).await {
+            Ok(live) => live
+                .as_ref()
+                .is_some_and(|l| l.connection.status().connected()),
+            Err(_) => false,
+        }
     }
 
     /// Publishes on the events exchange and waits for the broker's confirm. Persistent,
@@ -225,6 +233,11 @@ impl Broker {
         messages: &[OutgoingMessage],
     ) -> Vec<Result<(), MessagingError>> {
         use tracing::Instrument as _;
+        if messages.is_empty() {
+            // Nothing to send needs no connection (an idle relay's pass must not reconnect
+            // every time it finds its outbox empty).
+            return Vec::new();
+        }
         let channel = match self.publisher().await {
             Ok(channel) => channel,
             Err(e) => {

@@ -99,8 +99,11 @@ pub struct ConsumeOptions {
 }
 
 /// Consumes `options.consumer`'s queue until `cancel` fires, reconnecting when the broker goes
-/// away. Returns an error only when the broker stayed unreachable for `give_up_after`; returns
-/// (either way) only once every handler it started has finished.
+/// away. Returns an error only when the broker stayed unreachable for `give_up_after`, and then
+/// cancels `cancel` itself first: whatever shares the token (the process, the handlers' own
+/// work, such as a running sync) stops too, instead of the process waiting, half alive, for
+/// handlers that were never told to end. Returns (either way) only once every handler it
+/// started has finished.
 pub async fn run(
     broker: Arc<Broker>,
     handler: Arc<dyn Handler>,
@@ -111,6 +114,9 @@ pub async fn run(
     // not wait for them (the next one starts at once), `run` does.
     let mut handlers = JoinSet::new();
     let result = supervise(&broker, &handler, &options, &cancel, &mut handlers).await;
+    if result.is_err() {
+        cancel.cancel();
+    }
     finish(&mut handlers).await;
     result
 }
@@ -270,7 +276,8 @@ async fn start(delivery: Delivery, session: Session) {
         biased;
         () = session.cancel.cancelled() => {
             // Back to the queue now, for another replica, rather than when the channel closes
-            // after the drain.
+            // after the drain: a nack, which is no failure of the message's (RabbitMQ 4.3 and
+            // later leave its delivery count as it was).
             let requeue = BasicNackOptions { requeue: true, ..BasicNackOptions::default() };
             let _ = delivery.nack(requeue).await;
             return;
@@ -445,12 +452,10 @@ pub async fn settle(at: &Settling<'_>, outcome: Outcome) {
             );
             tracing::warn!(reason = %reason, retry_in_ms = delay.as_millis() as u64, "Message failed; requeueing");
             tokio::time::sleep(delay).await;
-            delivery
-                .nack(BasicNackOptions {
-                    requeue: true,
-                    multiple: false,
-                })
-                .await
+            // `basic.reject`, not `basic.nack`: a failure counts against the delivery limit.
+            // From RabbitMQ 4.3 a quorum queue raises `x-delivery-count` on a reject only (a
+            // nack means "not processed"), so a nack would requeue a poison message for ever.
+            delivery.reject(BasicRejectOptions { requeue: true }).await
         }
         // An Ack (a Reject always has a dead-letter reason).
         (None, _) => delivery.ack(BasicAckOptions::default()).await,
