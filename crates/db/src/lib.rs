@@ -90,7 +90,7 @@ pub fn build_pool(settings: &DatabaseSettings, service: &'static str) -> Result<
     let mut config = ManagerConfig::default();
     config.recycling_method = RecyclingMethod::Fast;
     config.custom_setup = Box::new(move |url| {
-        let url = url.to_owned();
+        let url = with_network_timeouts(url);
         Box::pin(async move {
             let mut conn = AsyncPgConnection::establish(&url).await?;
             configure_session(&mut conn, statement_timeout_ms, plan_cache_mode, service)
@@ -122,6 +122,43 @@ pub fn build_pool(settings: &DatabaseSettings, service: &'static str) -> Result<
         .runtime(deadpool::Runtime::Tokio1)
         .build()
         .map_err(|e| DbError::Pool(e.to_string()))
+}
+
+/// Client-side network timeouts for a connection, where `url` names none itself: PostgreSQL's
+/// own timeouts are the server's, and a silent partition or a primary that stopped answering
+/// would leave a query, and the loop that waits on it (the relay, a sweep, recovery), waiting
+/// until the operating system gives up, two hours or more. TCP keepalives after 30 s idle
+/// (every 10 s, 3 misses) end a connection whose peer is gone while a statement runs; unsent
+/// data unacknowledged for 60 s (`tcp_user_timeout`, seconds in tokio-postgres) ends it while
+/// one is sent; a connect gives up after 10 s. A URL of the key=value form is left as it is.
+pub fn with_network_timeouts(url: &str) -> String {
+    const DEFAULTS: [(&str, &str); 5] = [
+        ("connect_timeout", "10"),
+        ("keepalives_idle", "30"),
+        ("keepalives_interval", "10"),
+        ("keepalives_retries", "3"),
+        ("tcp_user_timeout", "60"),
+    ];
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return url.to_owned();
+    }
+    let query = url.split_once('?').map_or("", |(_, q)| q);
+    let named: Vec<&str> = query
+        .split('&')
+        .filter_map(|pair| pair.split_once('=').map(|(k, _)| k))
+        .collect();
+    let mut out = url.to_owned();
+    let mut separator = if url.contains('?') { '&' } else { '?' };
+    for (key, value) in DEFAULTS {
+        if !named.contains(&key) {
+            out.push(separator);
+            out.push_str(key);
+            out.push('=');
+            out.push_str(value);
+            separator = '&';
+        }
+    }
+    out
 }
 
 /// What every pooled connection sets: the statement timeout, the service's name (seen in
@@ -305,4 +342,46 @@ pub async fn run_migrations(url: &str) -> Result<Vec<String>, DbError> {
     })
     .await
     .map_err(|e| DbError::Migration(e.to_string()))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_network_timeouts;
+
+    #[test]
+    fn network_timeouts_are_added_unless_the_url_names_them() {
+        assert_eq!(
+            with_network_timeouts("postgres://u@h:5432/db"),
+            "postgres://u@h:5432/db?connect_timeout=10&keepalives_idle=30&keepalives_interval=10\
+             &keepalives_retries=3&tcp_user_timeout=60"
+        );
+        assert_eq!(
+            with_network_timeouts("postgresql://h/db?sslmode=require&keepalives_idle=5"),
+            "postgresql://h/db?sslmode=require&keepalives_idle=5&connect_timeout=10\
+             &keepalives_interval=10&keepalives_retries=3&tcp_user_timeout=60"
+        );
+        assert_eq!(
+            with_network_timeouts("host=h dbname=db"),
+            "host=h dbname=db",
+            "the key=value form is left alone"
+        );
+    }
+
+    #[test]
+    fn tokio_postgres_reads_the_added_timeouts() {
+        let url = with_network_timeouts("postgres://u@h:5432/db");
+        let config: tokio_postgres::Config = url.parse().expect("a valid URL");
+        assert_eq!(
+            config.get_keepalives_idle(),
+            std::time::Duration::from_secs(30)
+        );
+        assert_eq!(
+            config.get_tcp_user_timeout(),
+            Some(&std::time::Duration::from_secs(60))
+        );
+        assert_eq!(
+            config.get_connect_timeout(),
+            Some(&std::time::Duration::from_secs(10))
+        );
+    }
 }
