@@ -1,4 +1,9 @@
-//! One broker connection per process, re-established (and the topology re-declared) when lost.
+//! The process's broker connections, re-established (and the topology re-declared) when lost:
+//! one that publishes (events, dead letters), and, in a process that consumes, one that only
+//! receives and settles deliveries. RabbitMQ blocks a connection that publishes while a memory
+//! or disk alarm is in effect, and lapin then writes nothing on it, acks included: a consumer
+//! sharing the relay's connection could not ack, so the backlog that raised the alarm could
+//! never drain. A connection that only consumes is never blocked.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -34,6 +39,11 @@ pub enum MessagingError {
     Unroutable,
     #[error("no publisher confirm within {0:?}")]
     ConfirmTimeout(Duration),
+    #[error(
+        "the broker took nothing within {0:?}: a memory or disk alarm blocks publishing, or the \
+         network stalls"
+    )]
+    SendTimeout(Duration),
     #[error("the broker connection did not open within {0:?}")]
     ConnectTimeout(Duration),
     #[error("opening the broker connection failed: {0}")]
@@ -75,21 +85,58 @@ const OPEN_GIVEN_UP_AFTER: u32 = 6;
 /// connected": a reconnection holds it.
 const READINESS_WAIT: Duration = Duration::from_millis(250);
 
-/// The process's broker connection.
+/// One of the process's two connections, with its channel for declaring and publishing.
+struct Link {
+    /// The connection's name, as the broker lists it: the prefix, and ` consume` after it for
+    /// the consuming one ([`Topology::connection_name_of`]).
+    name: String,
+    live: Mutex<Option<Live>>,
+    opening: std::sync::Mutex<Option<Opening>>,
+}
+
+impl Link {
+    fn new(name: String) -> Self {
+        Link {
+            name,
+            live: Mutex::new(None),
+            opening: std::sync::Mutex::new(None),
+        }
+    }
+
+    fn opening_slot(&self) -> std::sync::MutexGuard<'_, Option<Opening>> {
+        self.opening
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    async fn close(&self, within: Duration) {
+        if let Some(live) = self.live.lock().await.take() {
+            let closed = live.connection.close(200, "shutdown");
+            let _ = tokio::time::timeout(within, closed).await;
+        }
+    }
+}
+
+/// The process's broker connections.
 pub struct Broker {
     url: SecretString,
     topology: Topology,
     queues: Vec<QueueSpec>,
     confirm_timeout: Duration,
     connect_timeout: Duration,
-    live: Mutex<Option<Live>>,
-    opening: std::sync::Mutex<Option<Opening>>,
+    /// Events and dead letters go out here.
+    publishing: Link,
+    /// Deliveries arrive and are settled here, and nothing is published: opened by the first
+    /// consumer. A process that consumes nothing reads queue depths on `publishing`.
+    consuming: Link,
 }
 
 impl Drop for Broker {
     fn drop(&mut self) {
-        if let Some(opening) = self.opening_slot().take() {
-            opening.task.abort();
+        for link in [&self.publishing, &self.consuming] {
+            if let Some(opening) = link.opening_slot().take() {
+                opening.task.abort();
+            }
         }
     }
 }
@@ -109,18 +156,23 @@ impl Broker {
             queues,
             confirm_timeout: Duration::from_millis(settings.confirm_timeout_ms),
             connect_timeout: Duration::from_millis(settings.connect_timeout_ms),
-            live: Mutex::new(None),
-            opening: std::sync::Mutex::new(None),
+            publishing: Link::new(settings.prefix.clone()),
+            consuming: Link::new(Topology::connection_name_of(&settings.prefix, true)),
         };
         {
-            let mut live = broker.live.lock().await;
-            *live = Some(broker.open().await?);
+            let mut live = broker.publishing.live.lock().await;
+            *live = Some(broker.open(&broker.publishing).await?);
         }
         Ok(Arc::new(broker))
     }
 
     pub fn topology(&self) -> &Topology {
         &self.topology
+    }
+
+    /// How long a send, and then its confirm, may take.
+    pub(crate) fn confirm_timeout(&self) -> Duration {
+        self.confirm_timeout
     }
 
     /// The queues this process consumes.
@@ -131,8 +183,8 @@ impl Broker {
     /// Opens the connection and declares the topology, or fails after `[amqp]
     /// connect_timeout_ms` (every caller waits on the `live` lock meanwhile). An open that
     /// timed out goes on, and the next call waits on it again ([`Opening`]).
-    async fn open(&self) -> Result<Live, MessagingError> {
-        let pending = self.opening_slot().take();
+    async fn open(&self, link: &Link) -> Result<Live, MessagingError> {
+        let pending = link.opening_slot().take();
         let give_up = self.connect_timeout * OPEN_GIVEN_UP_AFTER;
         let mut opening = match pending {
             Some(opening) if opening.since.elapsed() < give_up => opening,
@@ -149,6 +201,7 @@ impl Broker {
                         self.url.clone(),
                         self.topology.clone(),
                         self.queues.clone(),
+                        link.name.clone(),
                     )),
                 }
             }
@@ -157,57 +210,71 @@ impl Broker {
             Ok(Ok(opened)) => opened,
             Ok(Err(e)) => Err(MessagingError::Open(e.to_string())),
             Err(_) => {
-                *self.opening_slot() = Some(opening);
+                *link.opening_slot() = Some(opening);
                 Err(MessagingError::ConnectTimeout(self.connect_timeout))
             }
         }
     }
 
-    fn opening_slot(&self) -> std::sync::MutexGuard<'_, Option<Opening>> {
-        self.opening
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// The publishing channel, reconnecting first when the connection was lost.
-    pub(crate) async fn publisher(&self) -> Result<Channel, MessagingError> {
-        let mut live = self.live.lock().await;
+    /// `link`'s connection, opened first when it is not (never opened, or lost).
+    async fn connected<'a>(
+        &'a self,
+        link: &'a Link,
+    ) -> Result<tokio::sync::MutexGuard<'a, Option<Live>>, MessagingError> {
+        let mut live = link.live.lock().await;
         let healthy = live
             .as_ref()
             .is_some_and(|l| l.connection.status().connected() && l.publisher.status().connected());
         if !healthy {
             if live.is_some() {
-                tracing::warn!("Broker connection lost; reconnecting");
+                tracing::warn!(amqp.connection = %link.name, "Broker connection lost; reconnecting");
             }
             *live = None;
-            *live = Some(self.open().await?);
+            *live = Some(self.open(link).await?);
         }
-        match live.as_ref() {
+        Ok(live)
+    }
+
+    /// The link that receives: the consuming one in a process that consumes, the publishing one
+    /// (for queue depths) in one that does not.
+    fn receiving(&self) -> &Link {
+        if self.queues.is_empty() {
+            &self.publishing
+        } else {
+            &self.consuming
+        }
+    }
+
+    /// The publishing channel, reconnecting first when the connection was lost.
+    pub(crate) async fn publisher(&self) -> Result<Channel, MessagingError> {
+        match self.connected(&self.publishing).await?.as_ref() {
             Some(l) => Ok(l.publisher.clone()),
-            None => Err(MessagingError::Connection(
-                lapin::Error::InvalidConnectionState(lapin::ConnectionState::Closed),
-            )),
+            None => Err(closed()),
         }
     }
 
-    /// A fresh channel for consuming, reconnecting first when needed.
+    /// Opens the publishing connection if it is not open (an idle relay's pass keeps it so:
+    /// the readiness check and `leadgen_dependency_up` read it).
+    pub async fn ensure_connected(&self) -> Result<(), MessagingError> {
+        self.publisher().await.map(|_| ())
+    }
+
+    /// A fresh channel for consuming (on the consuming connection, in a process that
+    /// consumes), reconnecting first when needed.
     pub async fn consumer_channel(&self) -> Result<Channel, MessagingError> {
-        self.publisher().await?;
-        let live = self.live.lock().await;
-        match live.as_ref() {
+        match self.connected(self.receiving()).await?.as_ref() {
             Some(l) => Ok(l.connection.create_channel().await?),
-            None => Err(MessagingError::Connection(
-                lapin::Error::InvalidConnectionState(lapin::ConnectionState::Closed),
-            )),
+            None => Err(closed()),
         }
     }
 
-    /// Whether the connection is up (for `/readyz`). Answers within [`READINESS_WAIT`]: the
-    /// lock is held for the whole of a reconnection (up to `connect_timeout_ms`, 10 s), and a
-    /// readiness probe must not wait that long, least of all one where the broker is optional.
-    /// A connection being opened is not up.
+    /// Whether the connection the process needs is up (for `/readyz`): the consuming one in a
+    /// process that consumes, the publishing one otherwise. Answers within
+    /// [`READINESS_WAIT`]: the lock is held for the whole of a reconnection (up to
+    /// `connect_timeout_ms`, 10 s), and a readiness probe must not wait that long, least of
+    /// all one where the broker is optional. A connection being opened is not up.
     pub async fn is_connected(&self) -> bool {
-        match tokio::time::timeout(READINESS_WAIT, self.live.lock()).await {
+        match tokio::time::timeout(READINESS_WAIT, self.receiving().live.lock()).await {
             Ok(live) => live
                 .as_ref()
                 .is_some_and(|l| l.connection.status().connected()),
@@ -255,15 +322,24 @@ impl Broker {
         let mut failed = None;
         for message in messages {
             let span = self.publish_span(message);
-            match self
-                .send(&channel, message, &span)
-                .instrument(span.clone())
-                .await
-            {
-                Ok(confirm) => pending.push((span, confirm)),
-                Err(e) => {
+            // lapin writes nothing on a connection the broker blocked (a resource alarm), and a
+            // send waits until it is written: bounded, so that the relay's pass (and the
+            // outbox rows it holds) waits no longer than a confirm would.
+            let sent = tokio::time::timeout(
+                self.confirm_timeout,
+                self.send(&channel, message, &span).instrument(span.clone()),
+            )
+            .await;
+            match sent {
+                Ok(Ok(confirm)) => pending.push((span, confirm)),
+                Ok(Err(e)) => {
                     span.record("otel.status_code", "ERROR");
                     failed = Some(MessagingError::Connection(e));
+                    break;
+                }
+                Err(_) => {
+                    span.record("otel.status_code", "ERROR");
+                    failed = Some(MessagingError::SendTimeout(self.confirm_timeout));
                     break;
                 }
             }
@@ -296,9 +372,9 @@ impl Broker {
         out
     }
 
-    /// Forces a reconnect on the next call rather than reuse a channel in an unknown state.
+    /// Forces a reconnect on the next publish rather than reuse a channel in an unknown state.
     pub(crate) async fn forget_connection(&self) {
-        *self.live.lock().await = None;
+        *self.publishing.live.lock().await = None;
     }
 
     /// A producer span (OpenTelemetry messaging conventions), a child of the trace the event was
@@ -322,7 +398,8 @@ impl Broker {
     }
 
     /// Sends one message: persistent, mandatory, JSON, with `message_id`, `type` and the trace
-    /// context set. Answers the pending confirm.
+    /// context set. Answers the pending confirm. A blocked connection is not forgotten: it
+    /// carries on once the alarm clears, and a new one would be blocked alike.
     async fn send(
         &self,
         channel: &Channel,
@@ -390,33 +467,40 @@ impl Broker {
         Ok(())
     }
 
-    /// Closes the connection (graceful shutdown), waiting at most a connect timeout for the
-    /// broker's answer.
+    /// Closes the connections (graceful shutdown), the consuming one first, waiting at most a
+    /// connect timeout each for the broker's answer.
     pub async fn close(&self) {
-        if let Some(live) = self.live.lock().await.take() {
-            let closed = live.connection.close(200, "shutdown");
-            let _ = tokio::time::timeout(self.connect_timeout, closed).await;
-        }
+        self.consuming.close(self.connect_timeout).await;
+        self.publishing.close(self.connect_timeout).await;
     }
 }
 
-/// Opens a connection to `url` and declares `topology` with `queues` on its publishing channel.
+/// The error for a connection that is not there.
+fn closed() -> MessagingError {
+    MessagingError::Connection(lapin::Error::InvalidConnectionState(
+        lapin::ConnectionState::Closed,
+    ))
+}
+
+/// Opens a connection named `name` to `url` and declares `topology` with `queues` on its
+/// publishing channel.
 async fn open_unbounded(
     url: SecretString,
     topology: Topology,
     queues: Vec<QueueSpec>,
+    name: String,
 ) -> Result<Live, MessagingError> {
     let properties = ConnectionProperties::default()
         .with_executor(tokio_executor_trait::Tokio::current())
         .with_reactor(tokio_reactor_trait::Tokio)
-        .with_connection_name(LongString::from(topology.prefix.as_bytes().to_vec()));
+        .with_connection_name(LongString::from(name.clone().into_bytes()));
     let connection = Connection::connect(url.expose_secret(), properties).await?;
     let publisher = connection.create_channel().await?;
     publisher
         .confirm_select(ConfirmSelectOptions::default())
         .await?;
     topology.declare(&publisher, &queues).await?;
-    tracing::info!(amqp.prefix = %topology.prefix, "Connected to the broker and declared the topology");
+    tracing::info!(amqp.prefix = %topology.prefix, amqp.connection = %name, "Connected to the broker and declared the topology");
     Ok(Live {
         connection,
         publisher,

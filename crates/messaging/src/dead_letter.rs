@@ -67,18 +67,23 @@ impl Broker {
             mandatory: true,
             ..BasicPublishOptions::default()
         };
-        let sent = channel
-            .basic_publish(
+        // Bounded as every send is ([`Broker::publish_all`]): a blocked connection must not
+        // hold the delivery, and the handler's place, for the whole of an alarm.
+        let sent = tokio::time::timeout(
+            self.confirm_timeout(),
+            channel.basic_publish(
                 &self.topology().dead_letter_exchange(),
                 death.queue,
                 options,
                 death.body,
                 properties,
-            )
-            .await;
+            ),
+        )
+        .await;
         let result = match sent {
-            Ok(confirm) => self.settle(confirm).await,
-            Err(e) => Err(MessagingError::Connection(e)),
+            Ok(Ok(confirm)) => self.settle(confirm).await,
+            Ok(Err(e)) => Err(MessagingError::Connection(e)),
+            Err(_) => Err(MessagingError::SendTimeout(self.confirm_timeout())),
         };
         if matches!(
             result,

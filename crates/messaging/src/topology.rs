@@ -53,6 +53,16 @@ pub struct Topology {
 }
 
 impl Topology {
+    /// The name the broker lists a process's connection by: the prefix for the one that
+    /// publishes, with ` consume` after it for the one that receives deliveries.
+    pub fn connection_name_of(prefix: &str, consuming: bool) -> String {
+        if consuming {
+            format!("{prefix} consume")
+        } else {
+            prefix.to_owned()
+        }
+    }
+
     pub fn events_exchange(&self) -> String {
         format!("{}.events", self.prefix)
     }

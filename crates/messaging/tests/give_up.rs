@@ -19,7 +19,7 @@ use std::time::Duration;
 use leadgen_messaging::consumer::{self, ConsumeOptions};
 use leadgen_messaging::{Broker, Handler, Incoming, Outcome, OutgoingMessage, QueueSpec};
 use leadgen_test_support::TestBroker;
-use leadgen_test_support::rabbitmq::{close_connections_named, rabbitmqctl};
+use leadgen_test_support::rabbitmq::{close_process_connections, rabbitmqctl};
 use secrecy::SecretString;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -110,7 +110,7 @@ async fn a_consumer_that_gives_up_stops_its_running_handlers_and_returns() {
 
     // The broker refuses this test from now on.
     rabbitmqctl(vec!["delete_user".into(), user.clone()]).await;
-    close_connections_named(&test.prefix).await;
+    close_process_connections(&test.prefix).await;
 
     let result = tokio::time::timeout(Duration::from_secs(30), consuming)
         .await

@@ -3,9 +3,9 @@
 //! still waits for it. A consumer that stops (SIGTERM) cancels its subscription at once,
 //! before it waits for its running handlers: what is published meanwhile goes to the other
 //! replicas instead of waiting on the stopping one (prefetched, never started) until its
-//! slowest handler ends. The connection is force-closed with `rabbitmqctl close_connection` (only
-//! this test's: it is named after the prefix). Against the local RabbitMQ, with a prefix of its
-//! own.
+//! slowest handler ends. The consuming connection is force-closed with `rabbitmqctl
+//! close_connection` (only this test's: it is named after the prefix). Against the local
+//! RabbitMQ, with a prefix of its own.
 
 #![expect(
     clippy::expect_used,
@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use leadgen_messaging::consumer::{self, ConsumeOptions};
-use leadgen_messaging::{Broker, Handler, Incoming, Outcome, OutgoingMessage, QueueSpec};
+use leadgen_messaging::{Broker, Handler, Incoming, Outcome, OutgoingMessage, QueueSpec, Topology};
 use leadgen_test_support::TestBroker;
 use leadgen_test_support::rabbitmq::close_connections_named;
 use tokio::sync::mpsc;
@@ -117,11 +117,12 @@ async fn a_lost_connection_is_replaced_while_a_handler_acknowledged_early_runs_o
 
     publish(&broker, &probe("a")).await;
     assert_eq!(next(&mut handled, "a").await, "a");
-    // `a` is acknowledged and still running when the connection goes.
+    // `a` is acknowledged and still running when the consuming connection goes.
+    let connection = Topology::connection_name_of(&test.prefix, true);
     assert_eq!(
-        close_connections_named(&test.prefix).await,
+        close_connections_named(&connection).await,
         1,
-        "one connection per process"
+        "one consuming connection per process"
     );
     publish(&broker, &probe("b")).await;
     assert_eq!(

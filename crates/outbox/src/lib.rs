@@ -347,6 +347,17 @@ impl Relay {
         }
         match unavailable {
             Some(e) => Err(OutboxError::Unavailable(e)),
+            // Nothing to publish: the connection is kept open all the same (reopened after a
+            // broker restart, with the relay's backoff), outside the transaction, so that the
+            // readiness check and `leadgen_dependency_up` say how the broker is, and the next
+            // event goes out without waiting for a connection.
+            None if published.is_empty() => {
+                self.broker
+                    .ensure_connected()
+                    .await
+                    .map_err(OutboxError::Unavailable)?;
+                Ok(0)
+            }
             None => Ok(published.len()),
         }
     }

@@ -60,6 +60,19 @@ pub async fn close_connections_named(name: &str) -> usize {
     pids.len()
 }
 
+/// Force-closes both of a process's connections: the publishing one, named `prefix` (waiting up
+/// to 10 s for it to be listed), and the consuming one, once a consumer opened it; how many.
+pub async fn close_process_connections(prefix: &str) -> usize {
+    let publishing = close_connections_named(prefix).await;
+    let consuming = leadgen_messaging::Topology::connection_name_of(prefix, true);
+    let mut closed = publishing;
+    for pid in connections_named(&consuming).await {
+        rabbitmqctl(vec!["close_connection".into(), pid, "test".into()]).await;
+        closed += 1;
+    }
+    closed
+}
+
 /// How the committed broker definitions (`deploy/rabbitmq/definitions.json`, which operators
 /// import and the KEDA ScaledObjects take their queue names from) differ from what the code
 /// declares for `queues`, with `config/base.toml`'s prefix and delivery limit: empty when they

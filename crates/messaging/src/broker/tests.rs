@@ -43,11 +43,11 @@ async fn an_open_that_timed_out_is_waited_on_again_and_replaced_only_when_old() 
         queues: Vec::new(),
         confirm_timeout: Duration::from_secs(1),
         connect_timeout: Duration::from_millis(200),
-        live: Mutex::new(None),
-        opening: std::sync::Mutex::new(None),
+        publishing: Link::new("open-once".into()),
+        consuming: Link::new("open-once consume".into()),
     };
     for _ in 0..3 {
-        let opened = broker.open().await;
+        let opened = broker.open(&broker.publishing).await;
         assert!(
             matches!(opened, Err(MessagingError::ConnectTimeout(_))),
             "{:?}",
@@ -61,7 +61,7 @@ async fn an_open_that_timed_out_is_waited_on_again_and_replaced_only_when_old() 
     );
     // Six timeouts old: given up, and one new open.
     tokio::time::sleep(Duration::from_millis(200) * OPEN_GIVEN_UP_AFTER).await;
-    assert!(broker.open().await.is_err());
+    assert!(broker.open(&broker.publishing).await.is_err());
     assert_eq!(accepted_after_a_moment(&accepted).await, 2);
     held.abort();
 }

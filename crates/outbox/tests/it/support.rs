@@ -386,4 +386,4 @@ where
     }
 }
 
-pub use leadgen_test_support::rabbitmq::{close_connections_named, connections_named};
+pub use leadgen_test_support::rabbitmq::{close_process_connections, connections_named};
