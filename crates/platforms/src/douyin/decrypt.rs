@@ -111,15 +111,7 @@ pub fn parse_decrypt_response(
             message: str_at(custom, "err_msg").to_owned(),
         });
     }
-    let items = match data.get("decrypt_infos") {
-        None | Some(Value::Null) => &[][..],
-        Some(Value::Array(items)) => items.as_slice(),
-        Some(_) => {
-            return Err(PlatformError::Malformed(
-                "字段 decrypt_infos 不是列表".into(),
-            ));
-        }
-    };
+    let items = crate::json::list_at(data, "decrypt_infos").map_err(PlatformError::Malformed)?;
     let item = echoed_item(
         items,
         ("auth_id", &request.order_id),

@@ -140,15 +140,8 @@ pub fn parse_decrypt_response(
         }
     }
     let code = code.map(|c| c.to_string()).unwrap_or_default();
-    let items = match result.get("data") {
-        None | Some(Value::Null) => &[][..],
-        Some(Value::Array(items)) => items.as_slice(),
-        Some(_) => {
-            return Err(PlatformError::Malformed(
-                "字段 returnType.data 不是列表".into(),
-            ));
-        }
-    };
+    let items = crate::json::list_at(result, "data")
+        .map_err(|_| PlatformError::Malformed("字段 returnType.data 不是列表".into()))?;
     let item = echoed_item(
         items,
         ("orderId", &request.order_id),

@@ -59,15 +59,7 @@ pub fn parse_decrypt_response(
         Some(d @ Value::Object(_)) => d,
         _ => return Err(PlatformError::Malformed("响应缺少 data 对象".into())),
     };
-    let items = match data.get("decryptResult") {
-        None | Some(Value::Null) => &[][..],
-        Some(Value::Array(items)) => items.as_slice(),
-        Some(_) => {
-            return Err(PlatformError::Malformed(
-                "字段 decryptResult 不是列表".into(),
-            ));
-        }
-    };
+    let items = crate::json::list_at(data, "decryptResult").map_err(PlatformError::Malformed)?;
     let item = echoed_item(
         items,
         ("bizId", &request.order_id),

@@ -67,15 +67,8 @@ pub fn parse_decrypt_response(
 ) -> Result<RevealedContact, PlatformError> {
     let body = response_body(json, &[DECRYPT_RESPONSE])
         .ok_or_else(|| PlatformError::Malformed(format!("响应缺少 {DECRYPT_RESPONSE}")))?;
-    let items = match body.get("data_decrypt_list") {
-        None | Some(Value::Null) => &[][..],
-        Some(Value::Array(items)) => items.as_slice(),
-        Some(_) => {
-            return Err(PlatformError::Malformed(
-                "字段 data_decrypt_list 不是列表".into(),
-            ));
-        }
-    };
+    let items =
+        crate::json::list_at(body, "data_decrypt_list").map_err(PlatformError::Malformed)?;
     let item = echoed_item(
         items,
         ("data_tag", &request.order_id),
