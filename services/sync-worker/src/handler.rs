@@ -258,10 +258,18 @@ impl SyncRequestedHandler {
         let (status, error) = match &outcome {
             TaskOutcome::Completed { .. } => (SyncStatus::Completed, None),
             TaskOutcome::Failed(reason) => (SyncStatus::Failed, Some(reason.clone())),
-            // The run that holds the task now ends it, and logs its end.
+            // The run that holds the task now ends it, and logs its end. When that run serves
+            // this same request (its redelivery took the task over), the request is that run's
+            // to mark done: marked here, a failure of that run would find its own redelivery
+            // done already, and the task would wait for recovery's lease.
             TaskOutcome::Superseded | TaskOutcome::Stopped => {
                 let mut conn = leadgen_db::conn(&self.syncer.pool).await?;
-                leadgen_outbox::mark_processed(&mut conn, SERVICE, &message_id).await?;
+                let holder = tasks::find(&mut conn, task.tenant_id, task.id)
+                    .await?
+                    .and_then(|now| now.claimed_by);
+                if !holder.is_some_and(|claim| tasks::claimed_for(&claim, &message_id)) {
+                    leadgen_outbox::mark_processed(&mut conn, SERVICE, &message_id).await?;
+                }
                 return Ok(Outcome::Ack);
             }
             TaskOutcome::Cancelled => {

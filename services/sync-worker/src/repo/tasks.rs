@@ -123,6 +123,16 @@ pub async fn start(
     Ok((claimed > 0).then_some(claim))
 }
 
+/// Whether `claim` (a task's `claimed_by`) is a run of the request `message_id`: `<message id>
+/// <run id>`, or the message id alone (claims written before claims named their run). The
+/// rule [`start`]'s takeover by the same request follows.
+pub fn claimed_for(claim: &str, message_id: &str) -> bool {
+    claim == message_id
+        || claim
+            .strip_prefix(message_id)
+            .is_some_and(|run| run.starts_with(' '))
+}
+
 /// What a task failed by a dead-lettered request says first (its `error_message`).
 pub const DEAD_LETTERED: &str = "同步请求多次处理失败，已转入死信队列";
 
@@ -602,4 +612,23 @@ pub async fn log(
         None => system,
     };
     leadgen_db::oplog::record_detailed(conn, entry(&operator), &detail, trace_id).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::claimed_for;
+
+    #[test]
+    fn a_claim_belongs_to_the_request_that_names_it() {
+        assert!(claimed_for("m-1 8f2c", "m-1"));
+        assert!(
+            claimed_for("m-1", "m-1"),
+            "a claim from before runs were named"
+        );
+        assert!(
+            !claimed_for("m-10 8f2c", "m-1"),
+            "another request's id that begins alike"
+        );
+        assert!(!claimed_for("m-2 8f2c", "m-1"));
+    }
 }
