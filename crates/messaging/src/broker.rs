@@ -44,6 +44,10 @@ pub enum MessagingError {
          network stalls"
     )]
     SendTimeout(Duration),
+    #[error(
+        "the broker blocks publishing on this connection (a memory or disk alarm); nothing was sent"
+    )]
+    Blocked,
     #[error("the broker connection did not open within {0:?}")]
     ConnectTimeout(Duration),
     #[error("opening the broker connection failed: {0}")]
@@ -66,6 +70,15 @@ pub struct OutgoingMessage {
 struct Live {
     connection: Connection,
     publisher: Channel,
+}
+
+impl Live {
+    /// Open, and not blocked by a resource alarm (a blocked connection writes nothing, so a
+    /// channel opened or a message sent on it waits for the alarm to clear).
+    fn up(&self) -> bool {
+        let status = self.connection.status();
+        status.connected() && !status.blocked()
+    }
 }
 
 /// An open still on its way after its timeout. The next attempt waits on it instead of opening
@@ -92,6 +105,8 @@ struct Link {
     name: String,
     live: Mutex<Option<Live>>,
     opening: std::sync::Mutex<Option<Opening>>,
+    /// Whether it was ever opened (the consuming link is opened by the first consumer).
+    opened: std::sync::atomic::AtomicBool,
 }
 
 impl Link {
@@ -100,6 +115,15 @@ impl Link {
             name,
             live: Mutex::new(None),
             opening: std::sync::Mutex::new(None),
+            opened: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// Whether it is up, answered within [`READINESS_WAIT`] (a reconnection holds the lock).
+    async fn up(&self) -> bool {
+        match tokio::time::timeout(READINESS_WAIT, self.live.lock()).await {
+            Ok(live) => live.as_ref().is_some_and(Live::up),
+            Err(_) => false,
         }
     }
 
@@ -110,6 +134,7 @@ impl Link {
     }
 
     async fn close(&self, within: Duration) {
+        // A connection the broker blocks cannot send its close either: the wait is bounded.
         if let Some(live) = self.live.lock().await.take() {
             let closed = live.connection.close(200, "shutdown");
             let _ = tokio::time::timeout(within, closed).await;
@@ -159,10 +184,7 @@ impl Broker {
             publishing: Link::new(settings.prefix.clone()),
             consuming: Link::new(Topology::connection_name_of(&settings.prefix, true)),
         };
-        {
-            let mut live = broker.publishing.live.lock().await;
-            *live = Some(broker.open(&broker.publishing).await?);
-        }
+        drop(broker.connected(&broker.publishing).await?);
         Ok(Arc::new(broker))
     }
 
@@ -231,6 +253,8 @@ impl Broker {
             }
             *live = None;
             *live = Some(self.open(link).await?);
+            link.opened
+                .store(true, std::sync::atomic::Ordering::Relaxed);
         }
         Ok(live)
     }
@@ -245,10 +269,13 @@ impl Broker {
         }
     }
 
-    /// The publishing channel, reconnecting first when the connection was lost.
-    pub(crate) async fn publisher(&self) -> Result<Channel, MessagingError> {
+    /// The publishing channel, reconnecting first when the connection was lost, with the
+    /// connection's status (whether the broker blocks it, checked before each send).
+    pub(crate) async fn publisher(
+        &self,
+    ) -> Result<(Channel, lapin::ConnectionStatus), MessagingError> {
         match self.connected(&self.publishing).await?.as_ref() {
-            Some(l) => Ok(l.publisher.clone()),
+            Some(l) => Ok((l.publisher.clone(), l.connection.status().clone())),
             None => Err(closed()),
         }
     }
@@ -260,26 +287,31 @@ impl Broker {
     }
 
     /// A fresh channel for consuming (on the consuming connection, in a process that
-    /// consumes), reconnecting first when needed.
+    /// consumes), reconnecting first when needed. Bounded by the connect timeout: the broker
+    /// answers nothing on a connection it blocks.
     pub async fn consumer_channel(&self) -> Result<Channel, MessagingError> {
-        match self.connected(self.receiving()).await?.as_ref() {
-            Some(l) => Ok(l.connection.create_channel().await?),
-            None => Err(closed()),
+        let live = self.connected(self.receiving()).await?;
+        let Some(l) = live.as_ref() else {
+            return Err(closed());
+        };
+        match tokio::time::timeout(self.connect_timeout, l.connection.create_channel()).await {
+            Ok(channel) => Ok(channel?),
+            Err(_) => Err(MessagingError::SendTimeout(self.connect_timeout)),
         }
     }
 
-    /// Whether the connection the process needs is up (for `/readyz`): the consuming one in a
-    /// process that consumes, the publishing one otherwise. Answers within
-    /// [`READINESS_WAIT`]: the lock is held for the whole of a reconnection (up to
-    /// `connect_timeout_ms`, 10 s), and a readiness probe must not wait that long, least of
-    /// all one where the broker is optional. A connection being opened is not up.
+    /// Whether the process's connections are up (for `/readyz`): the publishing one, and the
+    /// consuming one once a consumer opened it. A connection being opened, or blocked by a
+    /// resource alarm, is not up. Answers within [`READINESS_WAIT`] a connection: the lock is
+    /// held for the whole of a reconnection (up to `connect_timeout_ms`, 10 s), and a
+    /// readiness probe must not wait that long, least of all one where the broker is optional.
     pub async fn is_connected(&self) -> bool {
-        match tokio::time::timeout(READINESS_WAIT, self.receiving().live.lock()).await {
-            Ok(live) => live
-                .as_ref()
-                .is_some_and(|l| l.connection.status().connected()),
-            Err(_) => false,
-        }
+        let consuming = !self
+            .consuming
+            .opened
+            .load(std::sync::atomic::Ordering::Relaxed)
+            || self.consuming.up().await;
+        consuming && self.publishing.up().await
     }
 
     /// Publishes on the events exchange and waits for the broker's confirm. Persistent,
@@ -305,8 +337,8 @@ impl Broker {
             // every time it finds its outbox empty).
             return Vec::new();
         }
-        let channel = match self.publisher().await {
-            Ok(channel) => channel,
+        let (channel, status) = match self.publisher().await {
+            Ok(publisher) => publisher,
             Err(e) => {
                 let mut out = vec![Err(e)];
                 out.extend(
@@ -321,6 +353,12 @@ impl Broker {
         let mut pending = Vec::with_capacity(messages.len());
         let mut failed = None;
         for message in messages {
+            // Nothing is queued on a connection the broker blocks: a message queued there goes
+            // out when the alarm clears, and the relay's next pass would queue it again.
+            if status.blocked() {
+                failed = Some(MessagingError::Blocked);
+                break;
+            }
             let span = self.publish_span(message);
             // lapin writes nothing on a connection the broker blocked (a resource alarm), and a
             // send waits until it is written: bounded, so that the relay's pass (and the
@@ -344,9 +382,16 @@ impl Broker {
                 }
             }
         }
+        // One deadline for the batch's confirms: the broker stops reading a connection it
+        // blocks mid-batch, and a hundred sent messages waiting their turn would wait a confirm
+        // timeout each.
+        let deadline = tokio::time::Instant::now() + self.confirm_timeout;
         let mut out = Vec::with_capacity(messages.len());
         for (span, confirm) in pending {
-            let result = self.settle(confirm).instrument(span.clone()).await;
+            let result = self
+                .settle_by(confirm, deadline)
+                .instrument(span.clone())
+                .await;
             if result.is_err() {
                 span.record("otel.status_code", "ERROR");
             }
@@ -372,9 +417,17 @@ impl Broker {
         out
     }
 
-    /// Forces a reconnect on the next publish rather than reuse a channel in an unknown state.
+    /// Forces a reconnect on the next publish rather than reuse a channel in an unknown state;
+    /// not a connection the broker blocks, which goes on once the alarm clears (a new one would
+    /// be blocked alike).
     pub(crate) async fn forget_connection(&self) {
-        *self.publishing.live.lock().await = None;
+        let mut live = self.publishing.live.lock().await;
+        if !live
+            .as_ref()
+            .is_some_and(|l| l.connection.status().blocked())
+        {
+            *live = None;
+        }
     }
 
     /// A producer span (OpenTelemetry messaging conventions), a child of the trace the event was
@@ -438,9 +491,13 @@ impl Broker {
             .await
     }
 
-    /// Waits for a sent message's confirm.
-    pub(crate) async fn settle(&self, confirm: PublisherConfirm) -> Result<(), MessagingError> {
-        match tokio::time::timeout(self.confirm_timeout, confirm).await {
+    /// Waits for a sent message's confirm until `deadline`.
+    pub(crate) async fn settle_by(
+        &self,
+        confirm: PublisherConfirm,
+        deadline: tokio::time::Instant,
+    ) -> Result<(), MessagingError> {
+        match tokio::time::timeout_at(deadline, confirm).await {
             Err(_) => Err(MessagingError::ConfirmTimeout(self.confirm_timeout)),
             Ok(Err(e)) => Err(MessagingError::Connection(e)),
             Ok(Ok(Confirmation::Ack(Some(_returned)))) => Err(MessagingError::Unroutable),
@@ -451,7 +508,7 @@ impl Broker {
 
     /// Deletes this broker's queues and exchanges (test clean-up).
     pub async fn delete_topology(&self) -> Result<(), MessagingError> {
-        let channel = self.publisher().await?;
+        let (channel, _) = self.publisher().await?;
         self.topology.delete(&channel, &self.queues).await?;
         Ok(())
     }
@@ -462,16 +519,18 @@ impl Broker {
         topology: &Topology,
         queues: &[QueueSpec],
     ) -> Result<(), MessagingError> {
-        let channel = self.publisher().await?;
+        let (channel, _) = self.publisher().await?;
         topology.delete(&channel, queues).await?;
         Ok(())
     }
 
-    /// Closes the connections (graceful shutdown), the consuming one first, waiting at most a
-    /// connect timeout each for the broker's answer.
+    /// Closes the connections (graceful shutdown), waiting at most a connect timeout for the
+    /// broker's answers.
     pub async fn close(&self) {
-        self.consuming.close(self.connect_timeout).await;
-        self.publishing.close(self.connect_timeout).await;
+        tokio::join!(
+            self.consuming.close(self.connect_timeout),
+            self.publishing.close(self.connect_timeout)
+        );
     }
 }
 

@@ -41,7 +41,12 @@ impl Broker {
     /// Publishes `death` to the dead-letter exchange, with its cause in the headers, and waits
     /// for the broker's confirm. The caller acks the delivery only after this succeeded.
     pub async fn dead_letter(&self, death: &Death<'_>) -> Result<(), MessagingError> {
-        let channel = self.publisher().await?;
+        let (channel, status) = self.publisher().await?;
+        // Nothing is queued on a connection the broker blocks (it would go out after the
+        // alarm, beside the copy the broker dead-letters once the delivery is rejected).
+        if status.blocked() {
+            return Err(MessagingError::Blocked);
+        }
         let mut headers = FieldTable::default();
         if let Some(kept) = death.properties.headers() {
             for (key, value) in kept.inner() {
@@ -81,7 +86,10 @@ impl Broker {
         )
         .await;
         let result = match sent {
-            Ok(Ok(confirm)) => self.settle(confirm).await,
+            Ok(Ok(confirm)) => {
+                let deadline = tokio::time::Instant::now() + self.confirm_timeout();
+                self.settle_by(confirm, deadline).await
+            }
             Ok(Err(e)) => Err(MessagingError::Connection(e)),
             Err(_) => Err(MessagingError::SendTimeout(self.confirm_timeout())),
         };

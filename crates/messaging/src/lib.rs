@@ -2,8 +2,10 @@
 //!
 //! - [`topology`] — one durable topic exchange for the module's events, a dead-letter exchange,
 //!   and per consuming service one durable quorum queue with a delivery limit and its `.dlq`.
-//! - [`Broker`]: one connection per process with a supervised reconnect that re-declares the
-//!   topology; publishing on a confirm-mode channel (a `Nack`, a return or a timeout is an error).
+//! - [`Broker`]: a publishing connection per process, and in a process that consumes one that
+//!   only receives and settles (never blocked by a resource alarm), each with a supervised
+//!   reconnect that re-declares the topology; publishing on a confirm-mode channel (a `Nack`, a
+//!   return, a blocked connection or a timeout is an error).
 //! - [`consumer`] — manual acks with bounded prefetch; the handler's [`Outcome`] is turned into
 //!   ack, delayed requeue or dead-lettering in one place ([`consumer::settle`]); a message
 //!   dead-lettered carries why ([`dead_letter`]); a handler whose work outlasts the broker's

@@ -345,6 +345,8 @@ impl Relay {
         if let Ok(mut scan) = self.scan.lock() {
             scan.passed(after, &published, batch);
         }
+        // The pooled connection goes back before any wait on the broker.
+        drop(conn);
         match unavailable {
             Some(e) => Err(OutboxError::Unavailable(e)),
             // Nothing to publish: the connection is kept open all the same (reopened after a
