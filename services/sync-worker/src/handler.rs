@@ -258,18 +258,10 @@ impl SyncRequestedHandler {
         let (status, error) = match &outcome {
             TaskOutcome::Completed { .. } => (SyncStatus::Completed, None),
             TaskOutcome::Failed(reason) => (SyncStatus::Failed, Some(reason.clone())),
-            // The run that holds the task now ends it, and logs its end. When that run serves
-            // this same request (its redelivery took the task over), the request is that run's
-            // to mark done: marked here, a failure of that run would find its own redelivery
-            // done already, and the task would wait for recovery's lease.
+            // The run that holds the task now ends it, and logs its end.
             TaskOutcome::Superseded | TaskOutcome::Stopped => {
                 let mut conn = leadgen_db::conn(&self.syncer.pool).await?;
-                let holder = tasks::find(&mut conn, task.tenant_id, task.id)
-                    .await?
-                    .and_then(|now| now.claimed_by);
-                if !holder.is_some_and(|claim| tasks::claimed_for(&claim, &message_id)) {
-                    leadgen_outbox::mark_processed(&mut conn, SERVICE, &message_id).await?;
-                }
+                request_done(&mut conn, task, &message_id).await?;
                 return Ok(Outcome::Ack);
             }
             TaskOutcome::Cancelled => {
@@ -308,7 +300,7 @@ impl SyncRequestedHandler {
                     // how the task ended; this request is done.
                     if tasks::finish_run(conn, task_id, claim, status, error.as_deref()).await? == 0
                     {
-                        leadgen_outbox::mark_processed(conn, SERVICE, &message_id).await?;
+                        request_done(conn, task, &message_id).await?;
                         return Ok(false);
                     }
                     if status == SyncStatus::Completed {
@@ -387,6 +379,31 @@ pub fn register_finished() {
             }
         }
     }
+}
+
+/// Marks the request `message_id` processed for a run of `task` that no longer holds it
+/// (cancelled, or taken over); not while another run of the same request holds the task (its
+/// redelivery took it over): the request is that run's to mark done. Marked here, a failure of
+/// that run would find its own redelivery done already, and the task would wait for recovery's
+/// lease, an attempt spent.
+async fn request_done(
+    conn: &mut leadgen_db::PgConn,
+    task: &tasks::TaskRow,
+    message_id: &str,
+) -> anyhow::Result<()> {
+    let now = tasks::find(conn, task.tenant_id, task.id).await?;
+    let held_for_this_request = now.is_some_and(|now| {
+        now.status == SyncStatus::Running
+            && now.claimed_by != task.claimed_by
+            && now
+                .claimed_by
+                .as_deref()
+                .is_some_and(|claim| tasks::claimed_for(claim, message_id))
+    });
+    if !held_for_this_request {
+        leadgen_outbox::mark_processed(conn, SERVICE, message_id).await?;
+    }
+    Ok(())
 }
 
 /// Counts a task that ended (`leadgen_sync_tasks_finished_total`).
