@@ -98,6 +98,18 @@ pub struct ConsumeOptions {
     pub give_up_after: Duration,
 }
 
+impl ConsumeOptions {
+    /// `consumer`'s options as `[amqp]` sets them.
+    pub fn from_settings(consumer: &'static str, amqp: &leadgen_settings::AmqpSettings) -> Self {
+        ConsumeOptions {
+            consumer,
+            prefetch: amqp.prefetch,
+            delivery_limit: amqp.delivery_limit,
+            give_up_after: Duration::from_secs(amqp.give_up_secs),
+        }
+    }
+}
+
 /// Consumes `options.consumer`'s queue until `cancel` fires, reconnecting when the broker goes
 /// away. Returns an error only when the broker stayed unreachable for `give_up_after`, and then
 /// cancels `cancel` itself first: whatever shares the token (the process, the handlers' own

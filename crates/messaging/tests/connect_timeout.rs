@@ -28,6 +28,7 @@ async fn a_broker_that_never_answers_fails_the_connect_after_its_timeout() {
         delivery_limit: 5,
         confirm_timeout_ms: 1_000,
         connect_timeout_ms: 300,
+        give_up_secs: 300,
     };
     let result = tokio::time::timeout(
         Duration::from_secs(30),

@@ -93,6 +93,10 @@ pub struct AmqpSettings {
     /// otherwise hold every publisher and consumer of the process until the kernel gives up.
     #[serde(default = "default_connect_timeout_ms")]
     pub connect_timeout_ms: u64,
+    /// A consumer without a broker connection this long gives up: the process stops its work
+    /// and exits non-zero (Kubernetes restarts it).
+    #[serde(default = "default_give_up_secs")]
+    pub give_up_secs: u64,
 }
 
 /// `[telemetry]`: logs and traces.
@@ -318,6 +322,9 @@ fn default_confirm_timeout_ms() -> u64 {
 }
 fn default_connect_timeout_ms() -> u64 {
     10_000
+}
+fn default_give_up_secs() -> u64 {
+    300
 }
 fn default_log_format() -> String {
     "json".to_owned()

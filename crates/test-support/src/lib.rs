@@ -186,6 +186,7 @@ impl TestBroker {
             delivery_limit: 5,
             confirm_timeout_ms: 10_000,
             connect_timeout_ms: 10_000,
+            give_up_secs: 300,
         }
     }
 }

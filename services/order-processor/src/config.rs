@@ -26,9 +26,6 @@ pub struct Settings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProcessingSettings {
-    /// Give up on the broker after this long without a connection.
-    #[serde(default = "default_give_up")]
-    pub broker_give_up_secs: u64,
     /// Raw orders still `PENDING` this long after they were stored are processed by the sweep.
     #[serde(default = "default_pending_after")]
     pub pending_after_secs: u64,
@@ -70,7 +67,6 @@ pub struct ProcessingSettings {
 impl Default for ProcessingSettings {
     fn default() -> Self {
         ProcessingSettings {
-            broker_give_up_secs: default_give_up(),
             pending_after_secs: default_pending_after(),
             sweep_interval_secs: default_sweep_interval(),
             sweep_batch_size: default_sweep_batch(),
@@ -86,9 +82,6 @@ impl Default for ProcessingSettings {
     }
 }
 
-fn default_give_up() -> u64 {
-    300
-}
 fn default_pending_after() -> u64 {
     600
 }

@@ -65,12 +65,7 @@ impl Application {
             &settings.http,
             |_| {},
         )?;
-        let consume = ConsumeOptions {
-            consumer: SERVICE,
-            prefetch: settings.amqp.prefetch,
-            delivery_limit: settings.amqp.delivery_limit,
-            give_up_after: Duration::from_secs(settings.processing.broker_give_up_secs),
-        };
+        let consume = ConsumeOptions::from_settings(SERVICE, &settings.amqp);
         let sweep = Sweep {
             pool: pool.clone(),
             processor: Arc::clone(&processor),

@@ -77,10 +77,6 @@ pub struct SyncSettings {
     /// processes a backfill in batches of several pages. 1 announces every page.
     #[serde(default = "default_announce_orders")]
     pub announce_orders: usize,
-    /// Give up on the broker after this long without a connection (the process then exits
-    /// non-zero and is restarted).
-    #[serde(default = "default_give_up")]
-    pub broker_give_up_secs: u64,
 }
 
 impl Default for SyncSettings {
@@ -99,7 +95,6 @@ impl Default for SyncSettings {
             token_refresh_ahead_minutes: default_refresh_ahead(),
             token_refresh_interval_secs: default_refresh_interval(),
             token_refresh_give_up_hours: default_refresh_give_up(),
-            broker_give_up_secs: default_give_up(),
             announce_orders: default_announce_orders(),
         }
     }
@@ -148,9 +143,6 @@ fn default_retries() -> usize {
 }
 fn default_max_backoff_ms() -> u64 {
     20_000
-}
-fn default_give_up() -> u64 {
-    300
 }
 
 #[cfg(test)]

@@ -79,12 +79,7 @@ impl Application {
             tick: Duration::from_secs(settings.sync.scheduler_tick_secs),
             settle: chrono::Duration::seconds(settings.sync.settle_seconds),
         });
-        let consume = ConsumeOptions {
-            consumer: SERVICE,
-            prefetch: settings.amqp.prefetch,
-            delivery_limit: settings.amqp.delivery_limit,
-            give_up_after: Duration::from_secs(settings.sync.broker_give_up_secs),
-        };
+        let consume = ConsumeOptions::from_settings(SERVICE, &settings.amqp);
         let recovery = Recovery {
             pool: pool.clone(),
             lease: chrono::Duration::seconds(settings.sync.lease_secs),
