@@ -1,5 +1,6 @@
-//! Chaos (issue 13 point 7): a backfill of thousands of orders while RabbitMQ restarts,
-//! PostgreSQL restarts, and every service is killed with SIGKILL at random points with two
+//! Chaos (issue 13 point 7): a backfill of thousands of orders while RabbitMQ restarts, while
+//! a RabbitMQ memory alarm blocks every publisher, while PostgreSQL restarts, and while every
+//! service is killed with SIGKILL at random points with two
 //! replicas of each worker. Each run must end like a clean run of the same shop: 0 orders lost,
 //! 0 duplicated, every task terminal, every lead equal.
 //!
@@ -179,6 +180,51 @@ fn run(program: &str, args: &[&str]) {
     assert!(status.success(), "{program} {args:?}: {status}");
 }
 
+/// The broker's memory high watermark, lowered so far that the memory alarm goes off, and put
+/// back as it was when dropped (also when the test fails meanwhile): as
+/// `rabbitmqctl set_vm_memory_high_watermark` takes it, a fraction (`0.4`) or
+/// `absolute <bytes>`.
+struct MemoryWatermark(String);
+
+impl MemoryWatermark {
+    fn lowered() -> Self {
+        let out = eval("vm_memory_monitor:get_vm_memory_high_watermark().");
+        let was = match out
+            .trim()
+            .strip_prefix("{absolute,")
+            .and_then(|rest| rest.strip_suffix('}'))
+        {
+            Some(bytes) => format!("absolute {bytes}"),
+            None => out.trim().to_owned(),
+        };
+        run("rabbitmqctl", &["set_vm_memory_high_watermark", "0.000001"]);
+        MemoryWatermark(was)
+    }
+}
+
+impl Drop for MemoryWatermark {
+    fn drop(&mut self) {
+        let mut args = vec!["set_vm_memory_high_watermark"];
+        args.extend(self.0.split(' '));
+        let _ = Command::new("rabbitmqctl").args(&args).status();
+    }
+}
+
+/// Whether a memory alarm is in effect on the broker.
+fn memory_alarm_in_effect() -> bool {
+    eval("rabbit_alarm:get_alarms().").contains("memory")
+}
+
+/// What `rabbitmqctl eval` printed of `expression`.
+fn eval(expression: &str) -> String {
+    let output = Command::new("rabbitmqctl")
+        .args(["eval", expression])
+        .output()
+        .expect("run rabbitmqctl eval");
+    assert!(output.status.success(), "rabbitmqctl eval {expression}");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
 fn postgres_cluster() -> String {
     std::fs::read_dir("/etc/postgresql")
         .expect("/etc/postgresql")
@@ -264,6 +310,40 @@ async fn chaos_backfills_end_like_a_clean_run() {
     )
     .await;
     assert_like_clean("RabbitMQ restart", &clean, &restarted);
+
+    let alarmed = backfill_under(
+        "RabbitMQ memory alarm",
+        &anchor,
+        false,
+        async |system: &mut System| {
+            // Every connection that publishes is blocked while the alarm lasts. The APIs, to
+            // which the broker is optional, stay ready and answer their probe at once; the
+            // workers' consumers, on connections that only consume, are never blocked.
+            let _restored = MemoryWatermark::lowered();
+            let raised = Instant::now() + Duration::from_secs(15);
+            while !memory_alarm_in_effect() {
+                assert!(Instant::now() < raised, "the memory alarm was not raised");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            let client = reqwest::Client::builder()
+                .timeout(Duration::from_secs(3))
+                .build()
+                .expect("client");
+            for _ in 0..4 {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                for service in ["auth-api", "lead-api"] {
+                    let url = format!("http://127.0.0.1:{}/readyz", system.port(service));
+                    let ready = client.get(&url).send().await;
+                    assert!(
+                        ready.as_ref().is_ok_and(|r| r.status().is_success()),
+                        "{service} not ready within a probe's 3 s during the alarm: {ready:?}"
+                    );
+                }
+            }
+        },
+    )
+    .await;
+    assert_like_clean("RabbitMQ memory alarm", &clean, &alarmed);
 
     let restarted = backfill_under(
         "PostgreSQL restart",
