@@ -29,3 +29,7 @@ pub use auth::{AuthUser, Authorized, Claims, JwtVerifier, Permission, needs};
 pub use envelope::{created, etag, ok, ok_versioned};
 pub use error::{ApiError, FieldError};
 pub use paging::{BoundedPage, Page, SortOrder};
+
+/// The path every gateway endpoint of the module is under (design 2.x; the nginx gateway and
+/// the Ingress route it to auth-api and lead-api).
+pub const BASE: &str = "/api/v1/lead-generation/orders";

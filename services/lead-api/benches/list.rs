@@ -264,10 +264,10 @@ async fn start_service(db: &TestDb, broker: &TestBroker) -> (String, Cancellatio
         platforms: leadgen_test_support::unreachable_platforms(),
         // A full mobile's search counts against the reveal limits: the benchmark asks it
         // hundreds of times.
-        reveal: lead_api::startup::RevealSettings {
+        reveal: lead_api::config::RevealSettings {
             per_user_daily: i32::MAX,
             per_tenant_daily: i32::MAX,
-            ..lead_api::startup::RevealSettings::default()
+            ..lead_api::config::RevealSettings::default()
         },
     };
     let app = Application::build(settings).await.unwrap();

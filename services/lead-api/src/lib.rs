@@ -11,8 +11,10 @@
 //!   `t_order_revealed_identity`.
 //! - [`error`] — [`error::LeadApiError`] and its one mapping to the envelope.
 //! - [`openapi`] — this service's part of the gateway's OpenAPI document.
+//! - [`config`] — [`Settings`], with `[reveal]`'s limits.
 //! - [`startup`] — [`Application`].
 
+pub mod config;
 pub mod error;
 pub mod openapi;
 pub mod repo;
@@ -20,7 +22,8 @@ pub mod routes;
 pub mod service;
 pub mod startup;
 
-pub use startup::{Application, Settings};
+pub use config::Settings;
+pub use startup::Application;
 
 /// This service's name.
 pub const SERVICE: &str = "lead-api";

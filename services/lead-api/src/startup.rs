@@ -1,4 +1,4 @@
-//! lead-api's configuration and [`Application`]: the HTTP server, the outbox relay that
+//! lead-api's [`Application`]: the HTTP server, the outbox relay that
 //! publishes `LeadUpdated`, the task that keeps the list's statistics fresh, and the broker
 //! connection, stopped by one token.
 
@@ -15,98 +15,11 @@ use leadgen_outbox::Relay;
 use leadgen_platforms::Registry;
 use leadgen_platforms::resilience::RetryPolicy;
 use leadgen_runtime::{Dependencies, Process};
-use leadgen_settings::{
-    AmqpSettings, AuthSettings, CryptoSettings, DatabaseSettings, HttpSettings, OutboxSettings,
-    PlatformsSettings, TelemetrySettings,
-};
-use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
+use crate::config::{RevealSettings, Settings};
 use crate::repo::leads::{ListStats, STATS_TTL};
 use crate::{SERVICE, routes};
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct Settings {
-    pub http: HttpSettings,
-    pub database: DatabaseSettings,
-    pub telemetry: TelemetrySettings,
-    pub auth: AuthSettings,
-    /// The broker `LeadUpdated` goes out on (through the outbox).
-    pub amqp: AmqpSettings,
-    #[serde(default)]
-    pub outbox: OutboxSettings,
-    /// The data key (a shop's sealed credentials, an order's neutral form) and the blind-index
-    /// key (search by phone).
-    pub crypto: CryptoSettings,
-    /// The platforms' endpoints (revealing a number calls the platform's decrypt API).
-    pub platforms: PlatformsSettings,
-    #[serde(default)]
-    pub reveal: RevealSettings,
-}
-
-/// `[reveal]`: limits on revealing numbers, inside each platform's own quota.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RevealSettings {
-    /// Reveals one salesperson may make per Beijing day.
-    #[serde(default = "default_per_user")]
-    pub per_user_daily: i32,
-    /// Reveals one tenant may make per Beijing day.
-    #[serde(default = "default_per_tenant")]
-    pub per_tenant_daily: i32,
-    /// Retries of a platform call after the first attempt (throttling, 5xx).
-    #[serde(default = "default_retries")]
-    pub max_retries: usize,
-    /// Upper bound of one backoff wait: a salesperson is waiting.
-    #[serde(default = "default_max_backoff_ms")]
-    pub max_backoff_ms: u64,
-    /// Reveals of one tenant in flight at a time, per process (`service::slots`).
-    #[serde(default = "default_per_tenant_concurrency")]
-    pub per_tenant_concurrency: usize,
-    /// How long a reveal waits for one of its tenant's slots before 42904.
-    #[serde(default = "default_busy_wait_ms")]
-    pub busy_wait_ms: u64,
-    /// The longest a reveal waits for the platform, retries included, before 50201: a
-    /// salesperson is waiting with the phone in hand (and the gateway gives up at 60 s).
-    #[serde(default = "default_deadline_ms")]
-    pub deadline_ms: u64,
-}
-
-impl Default for RevealSettings {
-    fn default() -> Self {
-        RevealSettings {
-            per_user_daily: default_per_user(),
-            per_tenant_daily: default_per_tenant(),
-            max_retries: default_retries(),
-            max_backoff_ms: default_max_backoff_ms(),
-            per_tenant_concurrency: default_per_tenant_concurrency(),
-            busy_wait_ms: default_busy_wait_ms(),
-            deadline_ms: default_deadline_ms(),
-        }
-    }
-}
-
-fn default_per_user() -> i32 {
-    200
-}
-fn default_per_tenant() -> i32 {
-    2_000
-}
-fn default_retries() -> usize {
-    2
-}
-fn default_max_backoff_ms() -> u64 {
-    2_000
-}
-fn default_per_tenant_concurrency() -> usize {
-    4
-}
-fn default_busy_wait_ms() -> u64 {
-    5_000
-}
-fn default_deadline_ms() -> u64 {
-    20_000
-}
 
 pub struct AppState {
     pub pool: DbPool,

@@ -20,7 +20,7 @@ use serde_json::Value;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub const BASE: &str = "/api/v1/lead-generation/orders";
+pub use leadgen_http::BASE;
 
 /// A query and the ids it should list, in order.
 pub type Case<'a> = (&'a [(&'a str, &'a str)], Vec<i64>);

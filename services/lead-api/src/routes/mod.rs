@@ -7,7 +7,7 @@ pub mod workflow;
 
 use actix_web::web;
 
-pub const BASE: &str = "/api/v1/lead-generation/orders";
+pub use leadgen_http::BASE;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     use leadgen_http::server::resource;

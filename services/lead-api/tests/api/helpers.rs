@@ -19,7 +19,7 @@ use serde_json::Value;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub const BASE: &str = "/api/v1/lead-generation/orders";
+pub use leadgen_http::BASE;
 
 /// A query and the ids it should list, in order.
 pub type Case<'a> = (&'a [(&'a str, &'a str)], Vec<i64>);
@@ -79,7 +79,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
         outbox: leadgen_test_support::outbox_settings(),
         crypto: leadgen_test_support::crypto_settings(),
         platforms: leadgen_test_support::unreachable_platforms(),
-        reveal: lead_api::startup::RevealSettings::default(),
+        reveal: lead_api::config::RevealSettings::default(),
     };
     let mut settings = settings;
     customize(&mut settings);
