@@ -9,7 +9,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_db::schema::{
     t_ecom_order_processed as processed, t_lead_status_change as history, t_order_lead as lead,
 };
-use leadgen_domain::{LeadId, TenantId};
+use leadgen_domain::{LeadId, LeadProcessStatus, TenantId};
 
 /// Every column of a lead the API shows.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -121,8 +121,10 @@ pub async fn orders(
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct HistoryRow {
     pub lead_id: i64,
-    pub from_status: String,
-    pub to_status: String,
+    #[diesel(deserialize_as = String)]
+    pub from_status: LeadProcessStatus,
+    #[diesel(deserialize_as = String)]
+    pub to_status: LeadProcessStatus,
     pub note: Option<String>,
     pub operator_id: i64,
     pub operator_name: String,

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use diesel::sql_types::Text;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_db::schema::t_order_lead as lead;
-use leadgen_domain::{LeadId, LeadProcessStatus, TenantId};
+use leadgen_domain::{LeadId, LeadProcessStatus, PlatformType, TenantId};
 use leadgen_http::paging::{Paging, SortOrder};
 
 pub use super::list::stats::{ListStats, STATS_TTL};
@@ -22,7 +22,8 @@ pub struct LeadRow {
     #[diesel(deserialize_as = i64)]
     pub id: LeadId,
     pub platform_id: i64,
-    pub platform_type: String,
+    #[diesel(deserialize_as = String)]
+    pub platform_type: PlatformType,
     pub order_id: String,
     pub contact_masked: String,
     pub contact_kind: String,
@@ -31,7 +32,8 @@ pub struct LeadRow {
     pub order_time: DateTime<Utc>,
     pub intention_tags: Vec<String>,
     pub score: i16,
-    pub process_status: String,
+    #[diesel(deserialize_as = String)]
+    pub process_status: LeadProcessStatus,
     pub create_time: DateTime<Utc>,
     pub order_count: i32,
     pub paid_total_fen: i64,

@@ -14,7 +14,7 @@ use crate::error::LeadApiError;
 use crate::repo::detail::{self, HistoryRow, LeadDetailRow, OrderRow};
 use crate::service::view::LeadView;
 use crate::startup::AppState;
-use leadgen_domain::{LeadId, TenantId};
+use leadgen_domain::{LeadId, LeadProcessStatus, TenantId};
 
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -114,9 +114,9 @@ pub struct OrderView {
 pub struct StatusChangeView {
     pub lead_id: i64,
     #[schema(value_type = crate::openapi::LeadProcessStatusSchema)]
-    pub from_status: String,
+    pub from_status: LeadProcessStatus,
     #[schema(value_type = crate::openapi::LeadProcessStatusSchema)]
-    pub to_status: String,
+    pub to_status: LeadProcessStatus,
     /// The salesperson's note; for a status a merge brought, which leads it came from.
     pub note: Option<String>,
     /// 0 when no one set it by hand: the status came with leads merged into this one.

@@ -1,7 +1,7 @@
 //! A lead as the list and the detail show it: contact masked, never the sealed value.
 
 use chrono::{DateTime, Utc};
-use leadgen_domain::Money;
+use leadgen_domain::{LeadProcessStatus, Money, PlatformType};
 use serde::Serialize;
 
 use crate::repo::leads::LeadRow;
@@ -14,7 +14,7 @@ pub struct LeadView {
     pub order_id: String,
     pub platform_id: i64,
     #[schema(value_type = leadgen_http::openapi::PlatformTypeSchema)]
-    pub platform_type: String,
+    pub platform_type: PlatformType,
     pub order_time: DateTime<Utc>,
     pub contact_info: String,
     #[schema(value_type = crate::openapi::ContactTypeSchema)]
@@ -25,7 +25,7 @@ pub struct LeadView {
     pub intention_tags: Vec<String>,
     pub score: i16,
     #[schema(value_type = crate::openapi::LeadProcessStatusSchema)]
-    pub process_status: String,
+    pub process_status: LeadProcessStatus,
     pub create_time: DateTime<Utc>,
     pub order_count: i32,
     pub total_amount: String,

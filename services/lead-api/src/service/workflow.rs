@@ -144,7 +144,7 @@ async fn is_repeat(
     operator: &Operator,
     request: &ChangeStatus,
 ) -> Result<bool, LeadApiError> {
-    if row.listed.process_status != request.to.as_str() {
+    if row.listed.process_status != request.to {
         return Ok(false);
     }
     let note = request.note.as_deref().filter(|n| !n.trim().is_empty());
@@ -193,11 +193,7 @@ async fn change_locked(
             current: row.listed.version,
         });
     }
-    let from: LeadProcessStatus = row
-        .listed
-        .process_status
-        .parse()
-        .map_err(|e| LeadApiError::Unexpected(anyhow::anyhow!("{e}")))?;
+    let from = row.listed.process_status;
     let note = request.note.as_deref().filter(|n| !n.trim().is_empty());
     if from == request.to && note.is_none() {
         return Ok(Changed {
@@ -292,11 +288,7 @@ fn snapshot(
     Ok(BuyerLead::from_facts(LeadFacts {
         lead_id: row.listed.id,
         platform_id: PlatformId::new(row.listed.platform_id),
-        platform_type: row
-            .listed
-            .platform_type
-            .parse()
-            .map_err(|e| LeadApiError::Unexpected(anyhow::anyhow!("{e}")))?,
+        platform_type: row.listed.platform_type,
         latest_order_id: &row.listed.order_id,
         latest_order_time: row.listed.order_time,
         aggregate: &aggregate,
