@@ -116,7 +116,7 @@ pub fn failed_sync_backoff(interval: Duration, failures: u32) -> Duration {
         return Duration::zero();
     }
     let cap = Duration::hours(MAX_FAILED_SYNC_BACKOFF_HOURS);
-    let doublings = failures.saturating_sub(1).min(20);
+    let doublings = failures.saturating_sub(1).min(MAX_FAILED_SYNC_DOUBLINGS);
     interval
         .checked_mul(1 << doublings)
         .map_or(cap, |wait| wait.min(cap))
@@ -124,6 +124,10 @@ pub fn failed_sync_backoff(interval: Duration, failures: u32) -> Duration {
 
 /// The longest wait of [`failed_sync_backoff`].
 pub const MAX_FAILED_SYNC_BACKOFF_HOURS: i64 = 24;
+
+/// The most doublings [`failed_sync_backoff`] counts (the cap is reached long before; the bound
+/// keeps the arithmetic, here and in the scheduler's SQL, from overflowing).
+pub const MAX_FAILED_SYNC_DOUBLINGS: u32 = 20;
 
 #[cfg(test)]
 mod tests {

@@ -168,6 +168,49 @@ async fn failing_shops_wait_longer_and_a_failed_backfill_runs_again() {
     assert_eq!(inserted, None);
 }
 
+/// The scheduler's SQL waits exactly as the domain's rule says, failure by failure up to past
+/// the cap: a shop whose last of `n` failures in a row is a little younger than
+/// `failed_sync_backoff(30 min, n)` is not due, one a little older is.
+#[tokio::test]
+async fn the_wait_after_failures_is_the_domains_rule() {
+    use leadgen_domain::sync::failed_sync_backoff;
+    let db = TestDb::new().await;
+    let interval = chrono::Duration::minutes(30);
+    let mut waiting = Vec::new();
+    let mut waited = Vec::new();
+    for failures in 1..=8_u32 {
+        let wait = failed_sync_backoff(interval, failures).num_minutes();
+        for (ago, into) in [(wait - 3, &mut waiting), (wait + 3, &mut waited)] {
+            let shop = db.active_shop(1, "JD").await;
+            // `failures` in a row, the last `ago` minutes ago, each 1 minute before the next.
+            for earlier in 0..i64::from(failures) {
+                finished(&db, shop, "SCHEDULED", "FAILED", ago + earlier, 1).await;
+            }
+            into.push((failures, shop));
+        }
+    }
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    let due: Vec<i64> =
+        sync_worker::repo::credentials::due_for_sync(&mut conn, Utc::now(), interval, 100)
+            .await
+            .expect("due")
+            .iter()
+            .map(|d| d.id.get())
+            .collect();
+    for (failures, shop) in waiting {
+        assert!(
+            !due.contains(&shop),
+            "{failures} failures: due before its wait"
+        );
+    }
+    for (failures, shop) in waited {
+        assert!(
+            due.contains(&shop),
+            "{failures} failures: not due after its wait"
+        );
+    }
+}
+
 /// Before its first by-modification window, a shop's changes are read from its first sync, not
 /// from its last: a manual sync lists by creation time and reads no change made to an older
 /// order after the backfill fetched it.

@@ -79,6 +79,19 @@ pub struct Due {
     pub failed_backfill_days: Option<i64>,
 }
 
+/// `{failures}.last_failed` is longer ago than the wait
+/// [`leadgen_domain::sync::failed_sync_backoff`] sets after `{failures}.failures` failures in a
+/// row, with `$2` the interval and `$3` the cap, in seconds: the domain's rule, in SQL (the
+/// scheduler's test checks the two agree, failure by failure).
+fn failures_waited_out(failures: &str) -> String {
+    format!(
+        "{failures}.last_failed < now() - least( \
+             make_interval(secs => $2) * power(2, least({failures}.failures - 1, {doublings})), \
+             make_interval(secs => $3))",
+        doublings = sync::MAX_FAILED_SYNC_DOUBLINGS,
+    )
+}
+
 /// ACTIVE authorizations (of every tenant: the scheduler is a system job) not synced since
 /// `before` and not syncing now (a shop whose backfill runs takes no place in `limit`),
 /// leaving out those whose syncs (other than backfills, which wait apart:
@@ -93,7 +106,7 @@ pub async fn due_for_sync(
     limit: i64,
 ) -> QueryResult<Vec<Due>> {
     let cap = chrono::Duration::hours(sync::MAX_FAILED_SYNC_BACKOFF_HOURS);
-    diesel::sql_query(
+    diesel::sql_query(format!(
         "SELECT a.id, a.tenant_id, a.platform_type, a.modified_watermark, \
                 (SELECT min(s.sync_time) FROM t_ecom_sync_task s \
                  WHERE s.tenant_id = a.tenant_id AND s.platform_id = a.id \
@@ -103,10 +116,7 @@ pub async fn due_for_sync(
                    AND r.status = 'COMPLETED' AND r.listing = 'MODIFIED' \
                    AND r.window_end - r.window_start >= make_interval(hours => $5::int)) \
                   AS reconciled_at, \
-                CASE WHEN b.status = 'FAILED' \
-                      AND bf.last_failed < now() - least( \
-                          make_interval(secs => $2) * power(2, least(bf.failures - 1, 20)), \
-                          make_interval(secs => $3)) \
+                CASE WHEN b.status = 'FAILED' AND {backfill_waited} \
                      THEN ceil(extract(epoch FROM b.window_end - b.window_start) / 86400)::bigint \
                 END AS failed_backfill_days \
          FROM t_ecom_platform_auth a \
@@ -140,12 +150,12 @@ pub async fn due_for_sync(
            AND (a.last_sync_time IS NULL OR a.last_sync_time < $1) \
            AND NOT EXISTS (SELECT 1 FROM t_ecom_sync_task r \
                            WHERE r.platform_id = a.id AND r.status = 'RUNNING') \
-           AND (f.failures = 0 OR f.last_failed < now() - least( \
-                 make_interval(secs => $2) * power(2, least(f.failures - 1, 20)), \
-                 make_interval(secs => $3))) \
+           AND (f.failures = 0 OR {sync_waited}) \
          ORDER BY a.last_sync_time ASC NULLS FIRST \
          LIMIT $4",
-    )
+        backfill_waited = failures_waited_out("bf"),
+        sync_waited = failures_waited_out("f"),
+    ))
     .bind::<Timestamptz, _>(before)
     .bind::<Double, _>(interval.num_seconds() as f64)
     .bind::<Double, _>(cap.num_seconds() as f64)
