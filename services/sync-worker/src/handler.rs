@@ -14,7 +14,7 @@ use leadgen_events::{CloudEvent, SyncRequestedV1};
 use leadgen_messaging::{EarlyAck, Handler, Incoming, Outcome};
 
 use crate::SERVICE;
-use crate::repo::{credentials, tasks};
+use crate::repo::{audit, credentials, tasks};
 use crate::sync::{Syncer, TaskOutcome};
 
 pub struct SyncRequestedHandler {
@@ -89,7 +89,7 @@ impl SyncRequestedHandler {
                     return Ok(());
                 }
                 let ids = (tenant, task_id, platform_id);
-                tasks::log(conn, ids, AuditAction::SyncRun, Err(error), &trace_id).await?;
+                audit::log(conn, ids, AuditAction::SyncRun, Err(error), &trace_id).await?;
                 finished(&task, SyncStatus::Failed);
                 Ok(())
             }
@@ -129,7 +129,7 @@ impl SyncRequestedHandler {
         if replayed {
             let trace_id = leadgen_telemetry::current_trace_id();
             let ids = (task.tenant_id, task.id, task.platform_id);
-            tasks::log(&mut conn, ids, AuditAction::SyncResume, Ok(()), &trace_id).await?;
+            audit::log(&mut conn, ids, AuditAction::SyncResume, Ok(()), &trace_id).await?;
             tracing::info!(
                 sync_task.id = task.id.get(),
                 "Replayed dead letter; the sync runs again"
@@ -221,7 +221,7 @@ impl SyncRequestedHandler {
                     return Ok(false);
                 }
                 leadgen_outbox::enqueue(conn, SERVICE, &request).await?;
-                tasks::log(conn, ids, AuditAction::SyncResume, Ok(()), &trace_id).await?;
+                audit::log(conn, ids, AuditAction::SyncResume, Ok(()), &trace_id).await?;
                 leadgen_outbox::mark_processed(conn, SERVICE, message_id).await?;
                 Ok(true)
             }
@@ -274,7 +274,7 @@ impl SyncRequestedHandler {
                 conn.transaction::<(), anyhow::Error, _>(|conn| {
                     async move {
                         leadgen_outbox::mark_processed(conn, SERVICE, &message_id).await?;
-                        tasks::log(conn, ids, AuditAction::SyncRun, Ok(()), &trace_id).await?;
+                        audit::log(conn, ids, AuditAction::SyncRun, Ok(()), &trace_id).await?;
                         Ok(())
                     }
                     .scope_boxed()
@@ -309,7 +309,7 @@ impl SyncRequestedHandler {
                     }
                     leadgen_outbox::mark_processed(conn, SERVICE, &message_id).await?;
                     let ids = (tenant, task_id, platform_id);
-                    tasks::log(
+                    audit::log(
                         conn,
                         ids,
                         AuditAction::SyncRun,

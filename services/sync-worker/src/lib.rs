@@ -6,8 +6,9 @@
 //! - [`scheduler`] — periodic syncs of every ACTIVE authorization.
 //! - [`recovery`] — tasks whose lease ran out: resumed (a new `SyncRequested`) or failed.
 //! - [`refresher`] — shops' tokens refreshed before they expire, one replica per shop.
-//! - [`repo`] — the tables it writes (`t_ecom_sync_task`, `t_ecom_order_raw`) and the documented
-//!   coupling to `t_ecom_platform_auth` ([`repo::credentials`]).
+//! - [`repo`] — the tables it writes (`t_ecom_sync_task`, `t_ecom_order_raw`), the documented
+//!   coupling to `t_ecom_platform_auth` ([`repo::credentials`]), and its operation-log entries
+//!   for tasks ([`repo::audit`]).
 //! - [`startup`] — [`Application`].
 
 pub mod config;

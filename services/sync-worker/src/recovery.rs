@@ -18,6 +18,7 @@ use leadgen_events::{CloudEvent, SyncRequestedV1};
 use tokio_util::sync::CancellationToken;
 
 use crate::SERVICE;
+use crate::repo::audit;
 use crate::repo::tasks::{self, TaskRow};
 
 /// What one pass did.
@@ -53,7 +54,7 @@ impl Recovery {
                         );
                         tasks::finish(conn, task.id, SyncStatus::Failed, Some(&reason)).await?;
                         let ids = (task.tenant_id, task.id, task.platform_id);
-                        tasks::log(conn, ids, AuditAction::SyncRun, Err(reason), &trace_id).await?;
+                        audit::log(conn, ids, AuditAction::SyncRun, Err(reason), &trace_id).await?;
                         crate::handler::finished(&task, SyncStatus::Failed);
                         done.failed += 1;
                     } else {
@@ -61,7 +62,7 @@ impl Recovery {
                         tasks::hand_over(conn, &task, now, lease).await?;
                         leadgen_outbox::enqueue(conn, SERVICE, &request).await?;
                         let ids = (task.tenant_id, task.id, task.platform_id);
-                        tasks::log(conn, ids, AuditAction::SyncResume, Ok(()), &trace_id).await?;
+                        audit::log(conn, ids, AuditAction::SyncResume, Ok(()), &trace_id).await?;
                         done.resumed += 1;
                     }
                 }

@@ -1,5 +1,6 @@
 //! sync-worker's queries.
 
+pub mod audit;
 pub mod credentials;
 pub mod raw_orders;
 pub mod tasks;
