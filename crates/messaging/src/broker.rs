@@ -290,6 +290,11 @@ impl Broker {
     /// consumes), reconnecting first when needed. Bounded by the connect timeout: the broker
     /// answers nothing on a connection it blocks.
     pub async fn consumer_channel(&self) -> Result<Channel, MessagingError> {
+        // Counted from the first attempt: a consuming connection that never opens (a
+        // connection limit, say) reads as down, not as absent.
+        self.receiving()
+            .opened
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         let live = self.connected(self.receiving()).await?;
         let Some(l) = live.as_ref() else {
             return Err(closed());
@@ -300,9 +305,15 @@ impl Broker {
         }
     }
 
+    /// Whether the connection queue depths are read on is up (the consuming one in a worker,
+    /// never blocked by an alarm: its backlog gauges keep moving while publishing is blocked).
+    pub async fn receiving_is_up(&self) -> bool {
+        self.receiving().up().await
+    }
+
     /// Whether the process's connections are up (for `/readyz`): the publishing one, and the
-    /// consuming one once a consumer opened it. A connection being opened, or blocked by a
-    /// resource alarm, is not up. Answers within [`READINESS_WAIT`] a connection: the lock is
+    /// consuming one once a consumer tried to open it. A connection being opened, or blocked by
+    /// a resource alarm, is not up. Answers within [`READINESS_WAIT`] a connection: the lock is
     /// held for the whole of a reconnection (up to `connect_timeout_ms`, 10 s), and a
     /// readiness probe must not wait that long, least of all one where the broker is optional.
     pub async fn is_connected(&self) -> bool {
