@@ -105,8 +105,6 @@ struct Link {
     name: String,
     live: Mutex<Option<Live>>,
     opening: std::sync::Mutex<Option<Opening>>,
-    /// Whether it was ever opened (the consuming link is opened by the first consumer).
-    opened: std::sync::atomic::AtomicBool,
 }
 
 impl Link {
@@ -115,7 +113,6 @@ impl Link {
             name,
             live: Mutex::new(None),
             opening: std::sync::Mutex::new(None),
-            opened: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -154,6 +151,9 @@ pub struct Broker {
     /// Deliveries arrive and are settled here, and nothing is published: opened by the first
     /// consumer. A process that consumes nothing reads queue depths on `publishing`.
     consuming: Link,
+    /// Whether a consumer asked for `consuming` (from its first attempt: a consuming connection
+    /// that never opens, at a connection limit say, reads as down, not as absent).
+    consuming_wanted: std::sync::atomic::AtomicBool,
 }
 
 impl Drop for Broker {
@@ -183,6 +183,7 @@ impl Broker {
             connect_timeout: Duration::from_millis(settings.connect_timeout_ms),
             publishing: Link::new(settings.prefix.clone()),
             consuming: Link::new(Topology::connection_name_of(&settings.prefix, true)),
+            consuming_wanted: std::sync::atomic::AtomicBool::new(false),
         };
         drop(broker.connected(&broker.publishing).await?);
         Ok(Arc::new(broker))
@@ -253,8 +254,6 @@ impl Broker {
             }
             *live = None;
             *live = Some(self.open(link).await?);
-            link.opened
-                .store(true, std::sync::atomic::Ordering::Relaxed);
         }
         Ok(live)
     }
@@ -290,11 +289,10 @@ impl Broker {
     /// consumes), reconnecting first when needed. Bounded by the connect timeout: the broker
     /// answers nothing on a connection it blocks.
     pub async fn consumer_channel(&self) -> Result<Channel, MessagingError> {
-        // Counted from the first attempt: a consuming connection that never opens (a
-        // connection limit, say) reads as down, not as absent.
-        self.receiving()
-            .opened
-            .store(true, std::sync::atomic::Ordering::Relaxed);
+        if !self.queues.is_empty() {
+            self.consuming_wanted
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         let live = self.connected(self.receiving()).await?;
         let Some(l) = live.as_ref() else {
             return Err(closed());
@@ -318,8 +316,7 @@ impl Broker {
     /// readiness probe must not wait that long, least of all one where the broker is optional.
     pub async fn is_connected(&self) -> bool {
         let consuming = !self
-            .consuming
-            .opened
+            .consuming_wanted
             .load(std::sync::atomic::Ordering::Relaxed)
             || self.consuming.up().await;
         consuming && self.publishing.up().await
@@ -462,8 +459,7 @@ impl Broker {
     }
 
     /// Sends one message: persistent, mandatory, JSON, with `message_id`, `type` and the trace
-    /// context set. Answers the pending confirm. A blocked connection is not forgotten: it
-    /// carries on once the alarm clears, and a new one would be blocked alike.
+    /// context set. Answers the pending confirm.
     async fn send(
         &self,
         channel: &Channel,

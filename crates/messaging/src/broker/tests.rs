@@ -45,6 +45,7 @@ async fn an_open_that_timed_out_is_waited_on_again_and_replaced_only_when_old() 
         connect_timeout: Duration::from_millis(200),
         publishing: Link::new("open-once".into()),
         consuming: Link::new("open-once consume".into()),
+        consuming_wanted: std::sync::atomic::AtomicBool::new(false),
     };
     for _ in 0..3 {
         let opened = broker.open(&broker.publishing).await;
