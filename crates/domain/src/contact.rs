@@ -232,15 +232,32 @@ impl ContactField {
 const MAX_VISIBLE_DIGITS: usize = 7;
 
 /// A value the platform sent masked, fit to show: a `*` does not make it masked enough
-/// (`13812345678*`), so one showing more than [`MAX_VISIBLE_DIGITS`] digits is masked again.
+/// (`13812345678*`, `+86-13812345678*`), so one showing more than [`MAX_VISIBLE_DIGITS`] digits
+/// is masked again.
 fn shown_masked(value: &str) -> String {
-    // A privacy number's extension (`184****3965-7576`, `…转7576`) is not the number's.
-    let number = value.split(['-', '转', '#']).next().unwrap_or(value);
-    let visible = number.chars().filter(char::is_ascii_digit).count();
-    if visible > MAX_VISIBLE_DIGITS {
+    let visible = |part: &str| part.chars().filter(char::is_ascii_digit).count();
+    if visible(masked_number(value)) > MAX_VISIBLE_DIGITS {
         mask_phone(value)
     } else {
         value.to_owned()
+    }
+}
+
+/// The number part of a masked value: a privacy number's extension (`184****3965-7576`,
+/// `…转7576`, `…#7576`) is not the number's, so it is left out, but only when the extension is
+/// 1–8 digits after the last separator and the number before it hides at least
+/// [`MIN_HIDDEN`] characters. Anything else (`+86-13812345678*`, `1381234*-5678`) is read whole.
+fn masked_number(value: &str) -> &str {
+    let Some((number, extension)) = value.rsplit_once(['-', '转', '#']) else {
+        return value;
+    };
+    let is_extension =
+        (1..=8).contains(&extension.len()) && extension.bytes().all(|b| b.is_ascii_digit());
+    let hides_enough = number.chars().filter(|c| *c == '*').count() >= MIN_HIDDEN;
+    if is_extension && hides_enough {
+        number
+    } else {
+        value
     }
 }
 
@@ -340,6 +357,25 @@ mod tests {
             ..super::ContactField::phone("$enc$").unwrap()
         };
         assert_eq!(masked_virtual.display_phone(), "184****3965-7576");
+        // A prefix or a short "number" before a separator does not hide a full mobile.
+        for sent in [
+            "+86-13812345678*",
+            "138-1234-5678*",
+            "1381234*-5678",
+            "13812345678*#1",
+        ] {
+            let shown = super::ContactField::phone(sent).unwrap().display_phone();
+            let digits: String = shown.chars().filter(char::is_ascii_digit).collect();
+            assert!(!digits.contains("13812345678"), "{sent} → {shown}");
+            assert!(
+                shown.chars().filter(|c| *c == '*').count() >= super::MIN_HIDDEN,
+                "{sent} → {shown}"
+            );
+        }
+        for kept in ["184****3965转7576", "184****3965#7576", "*******5678"] {
+            let sent = super::ContactField::phone(kept).unwrap();
+            assert_eq!(sent.display_phone(), kept);
+        }
     }
 
     use chrono::TimeZone;
