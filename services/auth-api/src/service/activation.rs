@@ -80,13 +80,14 @@ pub async fn activate(
                 None => None,
             };
             let target = existing.unwrap_or(row.id);
-            // The status the shop had before this consent (a renewed record's own).
-            let before = match existing {
-                Some(target) => repo::find_for_tenant(conn, row.tenant_id, target)
-                    .await?
-                    .map(|r| r.status),
-                None => Some(row.status),
-            };
+            // The status the shop has now, before this consent (a renewed record's own), read
+            // under the row's lock: the callback's `row` was read before the platform's token
+            // exchange, during which a worker may have marked the shop expired or the merchant
+            // paused it, and each of those was announced. Announcing from a status it no longer
+            // had would leave subscribers with the last event saying the shop is down.
+            let before = repo::find_for_tenant_for_update(conn, row.tenant_id, target)
+                .await?
+                .map(|r| r.status);
             let tokens = seal_tokens(sealer, target, granted.tokens)?;
             // No history yet: never connected, its history purged after a revocation, or its
             // backfill never completed (failed, or cancelled by the merchant: connecting the

@@ -26,6 +26,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
 
 use crate::helpers::{AUTH, Relay, TaskRow, TestApp, expect_envelope, spawn_app_relaying, token};
 
@@ -77,8 +78,21 @@ struct TokenEndpoint {
     requests: Arc<Mutex<Vec<String>>>,
 }
 
+/// A token endpoint's answers held back: `received` is notified when a request has come in,
+/// and the answer goes out once `release` is notified.
+#[derive(Clone, Default)]
+struct Hold {
+    received: Arc<Notify>,
+    release: Arc<Notify>,
+}
+
 impl TokenEndpoint {
     async fn start(status: u16, body: Value) -> TokenEndpoint {
+        Self::start_holding(status, body, None).await
+    }
+
+    /// [`TokenEndpoint::start`], each answer waiting for `hold`'s release when there is one.
+    async fn start_holding(status: u16, body: Value, hold: Option<Hold>) -> TokenEndpoint {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!(
             "http://{}/taobao/token",
@@ -91,6 +105,10 @@ impl TokenEndpoint {
             while let Ok((mut stream, _)) = listener.accept().await {
                 let request = read_request(&mut stream).await;
                 seen.lock().expect("lock").push(request);
+                if let Some(hold) = &hold {
+                    hold.received.notify_one();
+                    hold.release.notified().await;
+                }
                 let response = format!(
                     "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
                     body.len()

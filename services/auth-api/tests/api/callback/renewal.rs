@@ -9,10 +9,12 @@ use leadgen_domain::PlatformId;
 use reqwest::StatusCode;
 
 use super::{
-    APP_SECRET, TokenEndpoint, app_backfilling, app_with_token_endpoint, connect, location_of,
-    pending, reauthorize, refusals, taobao_tokens,
+    APP_SECRET, Hold, TokenEndpoint, app_backfilling, app_with_token_endpoint, connect,
+    location_of, pending, reauthorize, refusals, taobao_tokens,
 };
-use crate::helpers::{CALLBACK_URL, SYNC, VIEW, expect_envelope, page_records, spawn_app, token};
+use crate::helpers::{
+    CALLBACK_URL, Relay, SYNC, VIEW, expect_envelope, page_records, spawn_app, token,
+};
 
 #[tokio::test]
 async fn connecting_a_shop_again_renews_its_authorization_instead_of_adding_a_second() {
@@ -202,6 +204,49 @@ async fn reauthorizing_a_shop_renews_the_same_record() {
     let listed = app.list_platforms(Some(&token(1, &[VIEW])), &[]).await;
     let listed = expect_envelope(listed, StatusCode::OK, 200).await;
     assert_eq!(page_records(&listed, 1, 10, 1)[0]["platformId"], shop);
+}
+
+/// A shop marked expired while the merchant's consent was being exchanged for tokens (a worker
+/// found its token refused, and announced it) comes back ACTIVE with its own announcement:
+/// subscribers keep the last status they were told, so it must be the shop's.
+#[tokio::test]
+async fn a_shop_that_expired_during_its_token_exchange_is_announced_active_again() {
+    let hold = Hold::default();
+    let endpoint =
+        TokenEndpoint::start_holding(200, taobao_tokens("raced", "2200011"), Some(hold.clone()))
+            .await;
+    let app = super::app_with_token_endpoint_and(&endpoint, Relay::Off, |_| {}).await;
+    let (shop, state) = pending(&app, None).await;
+    let released = async {
+        hold.received.notified().await;
+        hold.release.notify_one();
+    };
+    let query = [("code", "code-1"), ("state", state.as_str())];
+    let (first, ()) = tokio::join!(app.callback(&query), released);
+    expect_envelope(first, StatusCode::OK, 200).await;
+    let (_, again) = reauthorize(&app, shop, None).await;
+
+    // A worker marks the shop expired while the platform answers the second consent.
+    let expired_meanwhile = async {
+        hold.received.notified().await;
+        app.set_status(shop, "EXPIRED").await;
+        hold.release.notify_one();
+    };
+    let query = [("code", "code-2"), ("state", again.as_str())];
+    let (second, ()) = tokio::join!(app.callback(&query), expired_meanwhile);
+    expect_envelope(second, StatusCode::OK, 200).await;
+
+    assert_eq!(app.platform_row(shop).await.status, "ACTIVE");
+    let events = app.outbox().await;
+    let last = events
+        .iter()
+        .filter(|(key, _)| key == "platform.changed.v1")
+        .map(|(_, event)| event)
+        .next_back()
+        .expect("announced");
+    assert_eq!(last["data"]["platformId"], shop, "{events:?}");
+    assert_eq!(last["data"]["status"], "ACTIVE", "{events:?}");
+    assert_eq!(last["data"]["previousStatus"], "EXPIRED", "{events:?}");
 }
 
 /// A re-authorization approved by another seller is refused like any refusal: the state is
