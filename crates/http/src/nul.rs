@@ -10,7 +10,8 @@
 
 use actix_web::HttpMessage as _;
 use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::{Decompress, ServiceRequest, ServiceResponse};
+use actix_web::http::header;
 use actix_web::middleware::Next;
 use actix_web::web::{Bytes, BytesMut};
 use futures::StreamExt as _;
@@ -83,11 +84,15 @@ pub async fn mark_nul(
     }
     let is_json = req
         .headers()
-        .get(actix_web::http::header::CONTENT_TYPE)
+        .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.to_ascii_lowercase().contains("json"));
     if is_json {
-        let mut payload = req.take_payload();
+        // A compressed body (`Content-Encoding: gzip` or `deflate`) is scanned as the extractors
+        // will read it, decoded: its compressed bytes say nothing of the JSON (a gzip header
+        // always holds a zero byte). The request then carries the decoded body, so nothing
+        // decodes it twice.
+        let mut payload = Decompress::from_headers(req.take_payload(), req.headers());
         let mut body = BytesMut::new();
         while let Some(chunk) = payload.next().await {
             // A body that cannot be read (a broken compression, a connection cut): answered in
@@ -103,6 +108,13 @@ pub async fn mark_nul(
             req.extensions_mut().insert(Found);
         }
         let bytes: Bytes = body.freeze();
+        let headers = req.headers_mut();
+        if headers.remove(header::CONTENT_ENCODING).next().is_some() {
+            headers.insert(
+                header::CONTENT_LENGTH,
+                header::HeaderValue::from(bytes.len()),
+            );
+        }
         req.set_payload(actix_web::dev::Payload::from(bytes));
     }
     next.call(req).await

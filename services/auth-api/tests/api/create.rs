@@ -453,6 +453,64 @@ async fn create_rejects_malformed_json_with_400() {
     assert!(app.operation_log().await.is_empty());
 }
 
+/// A body the client compressed (`Content-Encoding: gzip` or `deflate`) is read decoded: a
+/// valid one is accepted, and a NUL inside it is the same 400 as in a plain body.
+#[tokio::test]
+async fn a_compressed_body_is_read_and_checked_decoded() {
+    use std::io::Write as _;
+    let compress = |encoding: &str, raw: &str| -> Vec<u8> {
+        let bytes = raw.as_bytes();
+        let written = match encoding {
+            "gzip" => {
+                let mut out =
+                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                out.write_all(bytes).and_then(|()| out.finish())
+            }
+            _ => {
+                let mut out =
+                    flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+                out.write_all(bytes).and_then(|()| out.finish())
+            }
+        };
+        written.expect("compressed")
+    };
+    let app = spawn_app().await;
+    let send = |encoding: &'static str, body: Vec<u8>| {
+        app.client
+            .post(app.url("/platforms/auth"))
+            .bearer_auth(token(1, &[AUTH]))
+            .header("content-type", "application/json")
+            .header("content-encoding", encoding)
+            .body(body)
+            .send()
+    };
+    for encoding in ["gzip", "deflate"] {
+        let valid = format!(
+            r#"{{"platformType": "TAOBAO", "authInfo": {{"appKey": "{encoding}-key", "appSecret": "s"}}}}"#
+        );
+        let response = send(encoding, compress(encoding, &valid))
+            .await
+            .expect("POST");
+        let created = expect_envelope(response, StatusCode::CREATED, 201).await;
+        assert_eq!(
+            created["data"]["status"], "PENDING_AUTH",
+            "{encoding}: {created}"
+        );
+
+        let nul =
+            r#"{"platformType": "TAOBAO", "authInfo": {"appKey": "a\u0000b", "appSecret": "s"}}"#;
+        let response = send(encoding, compress(encoding, nul)).await.expect("POST");
+        let body = expect_envelope(response, StatusCode::BAD_REQUEST, 400).await;
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("空字符"),
+            "{encoding}: {body}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_nul_character_anywhere_in_the_body_answers_400_in_chinese() {
     let app = spawn_app().await;
