@@ -160,6 +160,22 @@ impl PlatformError {
         }
     }
 
+    /// Whether the platform, by its answer, did not act on the call: it throttled it, was
+    /// unavailable, or the call was never sent (our rate gate). A call that must not be acted on
+    /// twice (a single-use authorization code) may be sent again after these, and only these: a
+    /// malformed or unknown answer may follow a code already spent. (A call cut off while the
+    /// platform answered is `Unavailable` too; sending it again is what the merchant's reload of
+    /// the callback page would do.)
+    pub fn was_not_acted_on(&self) -> bool {
+        matches!(
+            self,
+            PlatformError::Throttled { .. }
+                | PlatformError::Unavailable(_)
+                | PlatformError::UnavailableFor { .. }
+                | PlatformError::GateUnavailable(_)
+        )
+    }
+
     /// Whether waiting and retrying the same call may succeed.
     pub fn is_transient(&self) -> bool {
         matches!(

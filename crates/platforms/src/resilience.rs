@@ -243,6 +243,22 @@ impl Default for RetryPolicy {
 pub async fn with_retries<T, F, Fut>(
     policy: RetryPolicy,
     platform: PlatformType,
+    op: F,
+) -> Result<T, PlatformError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, PlatformError>>,
+{
+    with_retries_when(policy, platform, PlatformError::is_transient, op).await
+}
+
+/// [`with_retries`], retrying only the errors `retry` accepts: a call that must not be acted
+/// on twice (a single-use authorization code) is sent again only after a failure the platform
+/// did not act on ([`PlatformError::was_not_acted_on`]).
+pub async fn with_retries_when<T, F, Fut>(
+    policy: RetryPolicy,
+    platform: PlatformType,
+    retry: fn(&PlatformError) -> bool,
     mut op: F,
 ) -> Result<T, PlatformError>
 where
@@ -276,7 +292,7 @@ where
         .with_jitter();
     op.retry(backoff)
         .sleep(tokio::time::sleep)
-        .when(PlatformError::is_transient)
+        .when(move |e| retry(e))
         .adjust({
             let mut stated_so_far = Duration::ZERO;
             move |e, computed| {

@@ -8,6 +8,7 @@ use leadgen_db::ScopedFutureExt as _;
 use leadgen_db::sealed;
 use leadgen_domain::audit::AuditAction;
 use leadgen_domain::{AuthStatus, PlatformId, PlatformType};
+use leadgen_platforms::resilience::{RetryPolicy, with_retries_when};
 use leadgen_platforms::{AppCredentials, PlatformError};
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
@@ -17,6 +18,16 @@ use crate::repo::platforms::{self as repo, AuthRow};
 use crate::service::activation::{self, Granted};
 use crate::service::announce;
 use crate::startup::AppState;
+
+/// How a code is exchanged for tokens while the merchant's browser waits: sent again, within
+/// about two seconds, only after a failure the platform did not act on (throttled,
+/// unavailable), since a code is single-use (Kuaishou's lives two minutes, Douyin's ten).
+const EXCHANGE_RETRIES: RetryPolicy = RetryPolicy {
+    max_retries: 2,
+    min_delay: std::time::Duration::from_millis(300),
+    max_delay: std::time::Duration::from_secs(1),
+    max_stated_wait: std::time::Duration::from_secs(2),
+};
 
 /// A fresh, unguessable state value (32 random bytes, URL-safe Base64). Fails only when the
 /// operating system gives no randomness: a state anyone could guess would defeat what it is
@@ -172,7 +183,13 @@ pub async fn complete(
     // rate gate, which takes a connection of its own, and a burst of consents each holding
     // one would starve the pool (every auth-api request then waiting out its timeout).
     drop(conn);
-    let exchanged = client.exchange_code(&app, &code, &row.callback_url).await;
+    let exchanged = with_retries_when(
+        EXCHANGE_RETRIES,
+        platform,
+        PlatformError::was_not_acted_on,
+        || client.exchange_code(&app, &code, &row.callback_url),
+    )
+    .await;
     let mut conn = leadgen_db::conn(&state.pool).await?;
     let tokens = match exchanged {
         Ok(tokens) => tokens,

@@ -151,6 +151,37 @@ async fn callback_with_a_code_the_platform_refuses_invalidates_the_authorization
     expect_envelope(response, StatusCode::BAD_REQUEST, 40002).await;
 }
 
+/// A code is single-use, so it is sent again only after a failure the platform did not act on:
+/// a busy token endpoint (503) is asked again while the merchant waits, and the consent
+/// completes; an answer the adapter cannot read may follow a spent code, and is not.
+#[tokio::test]
+async fn a_code_the_platform_was_too_busy_for_is_sent_again_and_only_then() {
+    let endpoint = TokenEndpoint::answering(
+        vec![
+            (503, json!({})),
+            (200, taobao_tokens("second-try", "2200012")),
+        ],
+        None,
+    )
+    .await;
+    let app = app_with_token_endpoint(&endpoint).await;
+    let (id, state) = pending(&app, None).await;
+    let response = app.callback(&[("code", "busy"), ("state", &state)]).await;
+    expect_envelope(response, StatusCode::OK, 200).await;
+    assert_eq!(app.platform_row(id).await.status, "ACTIVE");
+    let forms = endpoint.forms();
+    assert_eq!(forms.len(), 2, "sent again once");
+    assert!(forms.iter().all(|form| param(form, "code") == Some("busy")));
+
+    let unreadable = TokenEndpoint::start(200, json!({ "unexpected": true })).await;
+    let app = app_with_token_endpoint(&unreadable).await;
+    let (id, state) = pending(&app, None).await;
+    let response = app.callback(&[("code", "once"), ("state", &state)]).await;
+    expect_envelope(response, StatusCode::BAD_GATEWAY, 50201).await;
+    assert_eq!(unreadable.forms().len(), 1, "not sent again");
+    assert_eq!(app.platform_row(id).await.status, "PENDING_AUTH");
+}
+
 #[tokio::test]
 async fn callback_with_a_code_the_platform_refuses_answers_40003() {
     let endpoint = TokenEndpoint::start(

@@ -72,7 +72,8 @@ fn state_of(created: &Value) -> String {
 }
 
 /// A stand-in for the platform's token endpoint: answers every request with `status` and
-/// `body`, and keeps the form bodies it received.
+/// `body` (or each with the next of a list of answers, the last repeated), and keeps the form
+/// bodies it received.
 struct TokenEndpoint {
     url: String,
     requests: Arc<Mutex<Vec<String>>>,
@@ -88,11 +89,16 @@ struct Hold {
 
 impl TokenEndpoint {
     async fn start(status: u16, body: Value) -> TokenEndpoint {
-        Self::start_holding(status, body, None).await
+        Self::answering(vec![(status, body)], None).await
     }
 
-    /// [`TokenEndpoint::start`], each answer waiting for `hold`'s release when there is one.
-    async fn start_holding(status: u16, body: Value, hold: Option<Hold>) -> TokenEndpoint {
+    /// [`TokenEndpoint::start`], each answer waiting for `hold`'s release.
+    async fn start_holding(status: u16, body: Value, hold: Hold) -> TokenEndpoint {
+        Self::answering(vec![(status, body)], Some(hold)).await
+    }
+
+    /// Answers the n-th request with `answers[n]`, and every request past them with the last.
+    async fn answering(answers: Vec<(u16, Value)>, hold: Option<Hold>) -> TokenEndpoint {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!(
             "http://{}/taobao/token",
@@ -100,8 +106,9 @@ impl TokenEndpoint {
         );
         let requests: Arc<Mutex<Vec<String>>> = Arc::default();
         let seen = Arc::clone(&requests);
-        let body = body.to_string();
         tokio::spawn(async move {
+            let mut answers = answers.into_iter();
+            let mut last = (500, Value::Null);
             while let Ok((mut stream, _)) = listener.accept().await {
                 let request = read_request(&mut stream).await;
                 seen.lock().expect("lock").push(request);
@@ -109,6 +116,10 @@ impl TokenEndpoint {
                     hold.received.notify_one();
                     hold.release.notified().await;
                 }
+                if let Some(next) = answers.next() {
+                    last = next;
+                }
+                let (status, body) = (last.0, last.1.to_string());
                 let response = format!(
                     "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
                     body.len()

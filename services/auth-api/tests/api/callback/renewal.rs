@@ -213,8 +213,7 @@ async fn reauthorizing_a_shop_renews_the_same_record() {
 async fn a_shop_that_expired_during_its_token_exchange_is_announced_active_again() {
     let hold = Hold::default();
     let endpoint =
-        TokenEndpoint::start_holding(200, taobao_tokens("raced", "2200011"), Some(hold.clone()))
-            .await;
+        TokenEndpoint::start_holding(200, taobao_tokens("raced", "2200011"), hold.clone()).await;
     let app = super::app_with_token_endpoint_and(&endpoint, Relay::Off, |_| {}).await;
     let (shop, state) = pending(&app, None).await;
     let released = async {
