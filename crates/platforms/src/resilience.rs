@@ -292,7 +292,7 @@ where
         .with_jitter();
     op.retry(backoff)
         .sleep(tokio::time::sleep)
-        .when(move |e| retry(e))
+        .when(retry)
         .adjust({
             let mut stated_so_far = Duration::ZERO;
             move |e, computed| {
