@@ -101,7 +101,9 @@ pub type ErrorReader<'a> = &'a (dyn Fn(&serde_json::Value) -> Option<PlatformErr
 ///
 /// - Transport failures and timeouts are [`PlatformError::Unavailable`]; so is a 5xx, or
 ///   [`PlatformError::UnavailableFor`] with the wait its `Retry-After` states ([`stated_wait`]:
-///   seconds or an HTTP-date), so the retries do not come back inside it.
+///   seconds or an HTTP-date), so the retries do not come back inside it; unless its body is
+///   the platform's error asking for more than a retry ([`recovering_error`]: an expired
+///   session, a throttle, an unknown code), which it then is.
 /// - A 429 is [`PlatformError::Throttled`] whatever its body (an empty object would read as an
 ///   answer without its result), with the longer of the waits its `Retry-After` and its body
 ///   state (the body read by `platform_error` when it is JSON: Taobao's code 7 "This ban will
@@ -126,6 +128,9 @@ pub async fn read_json(
         .and_then(|v| stated_wait(v, chrono::Utc::now()));
     let body = capped_body(response).await?;
     if status.is_server_error() {
+        if let Some(said) = recovering_error(&body, platform_error, stated) {
+            return Err(said);
+        }
         let detail = format!(
             "HTTP {status}{}",
             crate::client::platform_said(&error_words(&body))
@@ -164,6 +169,31 @@ pub async fn read_json(
         });
     }
     json
+}
+
+/// The platform's own error in a 5xx answer's JSON body, when it asks for more than a retry:
+/// an expired session (refreshed), a throttle (its wait kept, or the `Retry-After`'s if longer)
+/// or an unknown code (refreshed once after its retries). The README gives codes, not HTTP
+/// statuses, so a gateway may well send `code 27` or `40003` with a 500. Anything else in a 5xx
+/// (a refusal that would end the call for good, an unreadable body) stays `Unavailable`,
+/// retried: the safe default.
+fn recovering_error(
+    body: &[u8],
+    platform_error: ErrorReader<'_>,
+    stated: Option<Duration>,
+) -> Option<PlatformError> {
+    let json = serde_json::from_slice::<serde_json::Value>(body).ok()?;
+    match platform_error(&json)? {
+        PlatformError::Throttled {
+            retry_after,
+            detail,
+        } => Some(PlatformError::Throttled {
+            retry_after: retry_after.max(stated),
+            detail,
+        }),
+        said @ (PlatformError::SessionExpired { .. } | PlatformError::Unknown { .. }) => Some(said),
+        _ => None,
+    }
 }
 
 /// The wait a `Retry-After` value states (RFC 9110 §10.2.3): delay-seconds, or an HTTP-date

@@ -119,7 +119,11 @@ pub fn parse_error(json: &Value) -> Option<PlatformError> {
         30001 if sub_code == "isv.app-permissions-insufficient" => {
             PlatformError::InvalidRequest(detail)
         }
-        20000 | 20001 | 90000 => PlatformError::Unavailable(detail),
+        // README §4.4: 20000/20001 are the service unavailable, "retry".
+        20000 | 20001 => PlatformError::Unavailable(detail),
+        // 90000 is "other" (`isp.unknown-error`): unknown, so retried and then refreshed once,
+        // where unavailable would only be retried.
+        90000 => unknown(),
         // A wrong app secret is ours to mend: as `AuthRefused` a session would mark every shop
         // expired and ask merchants to authorize again. An undocumented reason is unknown.
         50001 => match token_generation_failed(sub_code) {

@@ -240,9 +240,10 @@ fn maps_douyin_errors_to_typed_errors() {
         err(40003, "isv.timestamp-invalid"),
         PlatformError::InvalidRequest(_)
     ));
-    for code in [20000, 20001, 90000] {
+    for code in [20000, 20001] {
         assert!(matches!(err(code, ""), PlatformError::Unavailable(_)));
     }
+    assert!(matches!(err(90000, ""), PlatformError::Unknown { .. }));
     assert!(matches!(
         err(50001, "dop.token-generate-failed:code-expired"),
         PlatformError::AuthRefused(_)

@@ -17,7 +17,8 @@ fn a_calls_url_is_shown_without_credentials_or_query_values() {
 }
 
 /// A server that answers every request with `answer`, as written.
-async fn answering(answer: &'static str) -> String {
+async fn answering(answer: impl Into<String>) -> String {
+    let answer: String = answer.into();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -240,6 +241,58 @@ async fn a_failed_answer_keeps_the_platforms_words() {
         read_json(reqwest::get(&html).await, &|_| None).await,
         Err(PlatformError::Unavailable("HTTP 502 Bad Gateway".into()))
     );
+}
+
+/// A 5xx whose body is the platform's own expired-session, throttle or unknown error is that
+/// error (refreshed, waited out, refreshed once after retries); any other stays unavailable.
+#[tokio::test]
+async fn a_5xx_carrying_the_platforms_own_error_is_read_as_that_error() {
+    let reader = |json: &serde_json::Value| match json["code"].as_i64()? {
+        27 => Some(PlatformError::SessionExpired {
+            detail: "27 Invalid session".into(),
+        }),
+        7 => Some(PlatformError::Throttled {
+            retry_after: Some(Duration::from_secs(1)),
+            detail: "7 App Call Limited".into(),
+        }),
+        99 => Some(PlatformError::Unknown {
+            code: "99".into(),
+            message: "?".into(),
+        }),
+        _ => Some(PlatformError::InvalidRequest("15 bad parameter".into())),
+    };
+    let answer = |code: u32, retry_after: &str| {
+        let body = format!("{{\"code\":{code}}}");
+        format!(
+            "HTTP/1.1 500 Internal Server Error\r\n{retry_after}content-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let expired = answering(answer(27, "")).await;
+    assert_eq!(
+        read_json(reqwest::get(&expired).await, &reader).await,
+        Err(PlatformError::SessionExpired {
+            detail: "27 Invalid session".into()
+        })
+    );
+    let throttled = answering(answer(7, "Retry-After: 3\r\n")).await;
+    assert_eq!(
+        read_json(reqwest::get(&throttled).await, &reader).await,
+        Err(PlatformError::Throttled {
+            retry_after: Some(Duration::from_secs(3)),
+            detail: "7 App Call Limited".into(),
+        })
+    );
+    let unknown = answering(answer(99, "")).await;
+    assert!(matches!(
+        read_json(reqwest::get(&unknown).await, &reader).await,
+        Err(PlatformError::Unknown { .. })
+    ));
+    let refused = answering(answer(15, "")).await;
+    assert!(matches!(
+        read_json(reqwest::get(&refused).await, &reader).await,
+        Err(PlatformError::Unavailable(_))
+    ));
 }
 
 /// The client of `platform` alone, calling `url` for every endpoint.
