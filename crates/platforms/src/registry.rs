@@ -118,8 +118,7 @@ pub async fn read_json(
     response: Result<reqwest::Response, reqwest::Error>,
     platform_error: ErrorReader<'_>,
 ) -> Result<serde_json::Value, PlatformError> {
-    let unavailable = |e: reqwest::Error| PlatformError::Unavailable(e.without_url().to_string());
-    let response = response.map_err(unavailable)?;
+    let response = response.map_err(transport_failure)?;
     let status = response.status();
     let stated = response
         .headers()
@@ -169,6 +168,24 @@ pub async fn read_json(
         });
     }
     json
+}
+
+/// A call that got no complete answer: [`PlatformError::Unavailable`] saying so in Chinese, as
+/// it reaches a sync record's `errorMessage` and the operation log. The HTTP client's own
+/// (English) words are for operators: logged here, without the URL (its query may hold a
+/// token).
+fn transport_failure(e: reqwest::Error) -> PlatformError {
+    let what = if e.is_timeout() {
+        "请求超时"
+    } else if e.is_connect() {
+        "无法建立连接"
+    } else if e.is_body() || e.is_decode() {
+        "响应读取中断"
+    } else {
+        "网络通信失败"
+    };
+    tracing::warn!(error = %e.without_url(), what, "Platform call got no complete answer");
+    PlatformError::Unavailable(what.to_owned())
 }
 
 /// The platform's own error in a 5xx answer's JSON body, when it asks for more than a retry:
@@ -258,11 +275,7 @@ async fn capped_body(mut response: reqwest::Response) -> Result<Vec<u8>, Platfor
         return Err(too_large());
     }
     let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| PlatformError::Unavailable(e.without_url().to_string()))?
-    {
+    while let Some(chunk) = response.chunk().await.map_err(transport_failure)? {
         if body.len() + chunk.len() > MAX_ANSWER_BYTES {
             return Err(too_large());
         }

@@ -295,6 +295,36 @@ async fn a_5xx_carrying_the_platforms_own_error_is_read_as_that_error() {
     ));
 }
 
+/// A call without a complete answer says so in Chinese (it reaches a sync record's
+/// `errorMessage`), not in the HTTP client's English.
+#[tokio::test]
+async fn a_call_without_an_answer_is_unavailable_in_chinese() {
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = closed.local_addr().expect("address");
+    drop(closed);
+    let refused = read_json(
+        reqwest::get(format!("http://{address}/router")).await,
+        &|_| None,
+    )
+    .await;
+    assert_eq!(
+        refused,
+        Err(PlatformError::Unavailable("无法建立连接".into()))
+    );
+    let cut = answering(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\nconnection: close\r\n\r\n{\"a\":",
+    )
+    .await;
+    let cut = read_json(reqwest::get(&cut).await, &|_| None).await;
+    assert_eq!(cut, Err(PlatformError::Unavailable("响应读取中断".into())));
+    for answer in [refused, cut] {
+        let shown = answer.expect_err("failed").to_string();
+        assert!(!shown.is_ascii() && !shown.contains("error"), "{shown}");
+    }
+}
+
 /// The client of `platform` alone, calling `url` for every endpoint.
 fn client_at(platform: PlatformType, url: &str) -> Arc<dyn PlatformClient> {
     let endpoint = Endpoint {
