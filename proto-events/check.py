@@ -15,6 +15,7 @@ made by deploy/scripts/lib.sh's ensure_tools_venv), not with the system python.
 import copy
 import json
 import pathlib
+import re
 import sys
 
 import jsonschema
@@ -28,8 +29,27 @@ def load(path):
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+# RFC 3339 date-time (§5.6), with an offset and any fraction of a second. jsonschema checks the
+# format only with optional packages installed; this one is checked whatever is installed.
+DATE_TIME = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
+)
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
+FORMATS = jsonschema.FormatChecker(formats=())
+
+
+@FORMATS.checks("date-time")
+def is_date_time(value):
+    return not isinstance(value, str) or bool(DATE_TIME.match(value))
+
+
+@FORMATS.checks("uuid")
+def is_uuid(value):
+    return not isinstance(value, str) or bool(UUID.match(value))
+
+
 def example_problems(schema, example, name):
-    validator = jsonschema.validators.validator_for(schema)(schema)
+    validator = jsonschema.validators.validator_for(schema)(schema, format_checker=FORMATS)
     return [f"{name}: {e.json_path}: {e.message}" for e in validator.iter_errors(example)]
 
 
@@ -91,6 +111,15 @@ def self_test(doc):
     broken = copy.deepcopy(example)
     broken["data"]["lead"]["score"] = "high"
     assert example_problems(schema, broken, "broken"), "a string score passed the schema"
+    untimed = copy.deepcopy(example)
+    untimed["time"] = "2026-08-20 01:30:06"
+    assert example_problems(schema, untimed, "untimed"), "a time without T and zone passed"
+    # platformType grows within a version: a platform connected later is accepted as text.
+    changed = load(ROOT / "examples/v1/platform-changed.json")
+    changed["data"]["platformType"] = "XIAOHONGSHU"
+    assert not example_problems(
+        load(ROOT / "schemas/v1/platform-changed.json"), changed, "new platform"
+    ), "an unknown platformType was refused"
     turned = copy.deepcopy(doc)
     name, channel = next(iter(turned["channels"].items()))
     channel["publish"] = channel.pop("subscribe")

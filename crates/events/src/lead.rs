@@ -77,7 +77,9 @@ pub struct BuyerLead {
     /// When the buyer last paid.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_paid_time: Option<DateTime<Utc>>,
-    /// Mean days between the buyer's payments; absent with fewer than two.
+    /// Mean days between the buyer's purchase occasions (payments within 10 minutes of each
+    /// other are one purchase: a checkout split into several orders); absent with fewer than
+    /// two occasions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mean_gap_days: Option<f64>,
     pub last_product: String,

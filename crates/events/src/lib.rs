@@ -83,7 +83,35 @@ pub fn schema_for<E: Event>() -> serde_json::Value {
     let schema = settings
         .into_generator()
         .into_root_schema_for::<CloudEvent<E>>();
-    serde_json::to_value(schema).unwrap_or(serde_json::Value::Null)
+    let mut schema = serde_json::to_value(schema).unwrap_or(serde_json::Value::Null);
+    open_platform_type(&mut schema);
+    schema
+}
+
+/// `platformType` grows within a version when another platform is connected (the contract,
+/// `proto-events/asyncapi.yaml`): its schema names the known values and accepts any other
+/// text, so a subscriber validating events, or generating types from the schema, does not
+/// refuse the first event of a new platform.
+fn open_platform_type(schema: &mut serde_json::Value) {
+    let Some(known) = schema
+        .pointer_mut("/definitions/PlatformType")
+        .map(serde_json::Value::take)
+    else {
+        return;
+    };
+    let Some(slot) = schema.pointer_mut("/definitions/PlatformType") else {
+        return;
+    };
+    *slot = serde_json::json!({
+        "description": "The e-commerce platform: one of the known values below, or a platform \
+            connected after this schema was written (accept a value you do not know and keep \
+            it as text).",
+        "type": "string",
+        "anyOf": [
+            known,
+            { "description": "A platform connected later.", "type": "string" }
+        ]
+    });
 }
 
 /// Every event's schema file name and schema.

@@ -110,8 +110,8 @@ pub struct LeadIdentifiedV1 {
     pub score: u8,
 }
 
-/// The intention tags of version 1, frozen: tags added later (`高价值`, `即将复购`, `沉睡`) are
-/// only in v2 events.
+/// The intention tags of `lead.identified.v1`, frozen: the tags added later (`高价值`, `即将复购`,
+/// `沉睡`) are never in it. `lead.identified.v2` and `lead.updated.v1` carry every tag.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
 )]
