@@ -303,6 +303,74 @@ pub fn split_virtual(value: &str) -> Option<(&str, &str)> {
     (mobile && extension).then_some((main, ext))
 }
 
+/// `text` with every phone number in it masked (`已联系13812345678` → `已联系138****5678`): a
+/// mobile (eleven digits from `1`, after `86` or `0086` or not), or a landline with its area code
+/// (ten to twelve digits from `0`), its digits written together or in groups split by a space
+/// or a hyphen. A free text a salesperson types (a status note, a reveal's reason) is stored
+/// and shown, and contact details are masked wherever they are stored or shown (design §9).
+/// Other digits are kept: dates (`2026-12-06`), amounts, order ids (sixteen digits or more).
+pub fn mask_phones_in(text: &str) -> std::borrow::Cow<'_, str> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut changed = false;
+    let mut i = 0;
+    while i < chars.len() {
+        if !chars[i].is_ascii_digit() || (i > 0 && chars[i - 1].is_ascii_digit()) {
+            out.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        // A run of digits in groups: a single space or hyphen between two digits joins them.
+        let mut end = i;
+        let mut digits = String::new();
+        while end < chars.len() {
+            let c = chars[end];
+            if c.is_ascii_digit() {
+                digits.push(c);
+                end += 1;
+            } else if matches!(c, ' ' | '-')
+                && chars.get(end + 1).is_some_and(char::is_ascii_digit)
+                && !digits.is_empty()
+            {
+                end += 1;
+            } else {
+                break;
+            }
+        }
+        match phone_in(&digits) {
+            Some(number) => {
+                // A country code stays, apart: `+86 139****1111`.
+                let prefix = &digits[..digits.len() - number.len()];
+                if !prefix.is_empty() {
+                    out.push_str(prefix);
+                    out.push(' ');
+                }
+                out.push_str(&mask_phone(number));
+                changed = true;
+            }
+            None => out.extend(&chars[i..end]),
+        }
+        i = end;
+    }
+    if changed {
+        std::borrow::Cow::Owned(out)
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
+/// The phone number a run of digits is, if it is one ([`mask_phones_in`]).
+fn phone_in(digits: &str) -> Option<&str> {
+    let number = digits
+        .strip_prefix("0086")
+        .or_else(|| digits.strip_prefix("86"))
+        .filter(|rest| rest.len() == 11 && rest.starts_with('1'))
+        .unwrap_or(digits);
+    let mobile = number.len() == 11 && number.starts_with('1');
+    let landline = (10..=12).contains(&number.len()) && number.starts_with('0');
+    (mobile || landline).then_some(number)
+}
+
 /// At least this many characters of a phone are hidden, whatever its length.
 const MIN_HIDDEN: usize = 4;
 
@@ -434,6 +502,35 @@ mod tests {
             let hidden = masked.chars().filter(|c| *c == '*').count();
             assert!(hidden >= MIN_HIDDEN.min(len), "{value} → {masked}");
             assert_eq!(masked.chars().count(), len.max(1), "{value} → {masked}");
+        }
+    }
+
+    #[test]
+    fn phones_in_a_free_text_are_masked_and_nothing_else() {
+        for (typed, stored) in [
+            ("已联系13812345678，明天回电", "已联系138****5678，明天回电"),
+            ("手机 138 1234 5678", "手机 138****5678"),
+            (
+                "138-1234-5678 / +86 13900001111",
+                "138****5678 / +86 139****1111",
+            ),
+            ("008613900001111", "0086 139****1111"),
+            ("座机010-62345678", "座机010****5678"),
+            ("0086139000011112", "0086139000011112"),
+        ] {
+            assert_eq!(mask_phones_in(typed), stored, "{typed}");
+        }
+        for kept in [
+            "2026-12-06 回访",
+            "订单 2385123456789012 已退款",
+            "金额 1999 元",
+            "分机 8001",
+            "",
+        ] {
+            assert!(
+                matches!(mask_phones_in(kept), std::borrow::Cow::Borrowed(_)),
+                "{kept}"
+            );
         }
     }
 

@@ -116,10 +116,7 @@ fn request_of(
                 message: super::validate::PURPOSE_MESSAGE.into(),
             }])
         })?;
-    let reason = body
-        .reason
-        .map(|r| r.trim().to_owned())
-        .filter(|r| !r.is_empty());
+    let reason = super::validate::free_text(body.reason);
     Ok(RevealRequest {
         lead_id,
         purpose,

@@ -14,6 +14,15 @@ fn invalid(code: &'static str, message: &'static str) -> ValidationError {
 pub const PROCESS_STATUS_MESSAGE: &str = "processStatus 必须是 PENDING、PROCESSED 或 INVALID";
 pub const PURPOSE_MESSAGE: &str = "purpose 必须是 AFTER_SALES、CUSTOMER_CARE 或 FULFILMENT";
 
+/// A free text a salesperson typed (a status note, a reveal's reason) as stored and shown:
+/// trimmed, absent when blank, and any phone number in it masked
+/// ([`leadgen_domain::contact::mask_phones_in`]).
+pub fn free_text(value: Option<String>) -> Option<String> {
+    let value = value?;
+    let value = value.trim();
+    (!value.is_empty()).then(|| leadgen_domain::contact::mask_phones_in(value).into_owned())
+}
+
 /// `processStatus` must name a process status (surrounding white space ignored).
 pub fn process_status(value: &str) -> Result<(), ValidationError> {
     value

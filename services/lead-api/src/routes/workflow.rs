@@ -100,7 +100,6 @@ fn status_of(value: Option<&str>) -> Result<LeadProcessStatus, ApiError> {
     })
 }
 
-/// The note as stored: trimmed, and absent when blank.
 /// The change a `PATCH /leads/{leadId}` asks for: its body and its If-Match.
 fn change_of(
     lead_id: LeadId,
@@ -112,12 +111,8 @@ fn change_of(
         lead_id,
         version: if_match(req)?,
         to: status_of(body.process_status.as_deref())?,
-        note: note_of(body.note),
+        note: super::validate::free_text(body.note),
     })
-}
-
-fn note_of(note: Option<String>) -> Option<String> {
-    note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty())
 }
 
 /// The version in `If-Match` (`"3"`, `W/"3"` or `3`); `None` when absent or `*` (the service
@@ -309,7 +304,7 @@ fn bulk_of(
 ) -> Result<Vec<ChangeStatus>, ApiError> {
     let body = super::validate::checked_body(body)?;
     let to = status_of(body.process_status.as_deref())?;
-    let note = note_of(body.note);
+    let note = super::validate::free_text(body.note);
     // Validation has refused an item without its leadId or version; should one still come
     // through, it is a bad request, never silently left out of the answer.
     body.items

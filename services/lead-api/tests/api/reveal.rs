@@ -92,7 +92,7 @@ impl TestApp {
 async fn a_number_sent_in_clear_is_revealed_audited_and_never_kept() {
     let app = spawn_app().await;
     let (_, lead) = app.jd_lead_with_a_clear_number().await;
-    let body = json!({"purpose": "FULFILMENT", "reason": "核对收货信息"});
+    let body = json!({"purpose": "FULFILMENT", "reason": "核对收货信息 13812345678"});
 
     expect_envelope(
         app.reveal(1, 7, &[VIEW], lead, body.clone()).await,
@@ -170,7 +170,7 @@ async fn a_number_sent_in_clear_is_revealed_audited_and_never_kept() {
         let forbidden = &lines[0].3.as_ref().expect("detail");
         assert_eq!(
             (&forbidden["purpose"], &forbidden["reason"]),
-            (&json!("FULFILMENT"), &json!("核对收货信息")),
+            (&json!("FULFILMENT"), &json!("核对收货信息 138****5678")),
             "{lines:?}"
         );
         assert_eq!(

@@ -426,7 +426,8 @@ async fn a_status_change_needs_the_version_records_who_and_is_announced() {
         (&json!(false), &json!(2))
     );
     // With a note, a follow-up: in the history and the log, a new version, announced to no one.
-    let followup = json!({"processStatus": "PROCESSED", "note": "客户说下周再联系"});
+    // A phone number typed into it is stored and shown masked.
+    let followup = json!({"processStatus": "PROCESSED", "note": "客户说下周再联系 13812345678"});
     let response = app.patch_status(1, s.a, Some("\"2\""), followup).await;
     let body = expect_envelope(response, StatusCode::OK, 200).await;
     assert_eq!(
@@ -450,7 +451,7 @@ async fn a_status_change_needs_the_version_records_who_and_is_announced() {
         (
             &json!("PROCESSED"),
             &json!("PROCESSED"),
-            &json!("客户说下周再联系")
+            &json!("客户说下周再联系 138****5678")
         ),
         "{history:?}"
     );
@@ -480,7 +481,7 @@ async fn a_status_change_needs_the_version_records_who_and_is_announced() {
     )
     .await;
     assert_eq!(
-        detail["data"]["statusHistory"][0]["note"], "客户说下周再联系",
+        detail["data"]["statusHistory"][0]["note"], "客户说下周再联系 138****5678",
         "{detail}"
     );
     // A version read before the status was set conflicts; one read after it does not, whatever
