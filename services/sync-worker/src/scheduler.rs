@@ -18,6 +18,7 @@ use std::time::Duration;
 use chrono::Utc;
 use diesel_async::AsyncConnection as _;
 use leadgen_db::{DbPool, ScopedFutureExt as _};
+use leadgen_domain::audit::AuditAction;
 use leadgen_domain::sync::{self, Listing};
 use leadgen_domain::{AuthStatus, PlatformType, SyncTaskId, SyncTrigger};
 use leadgen_events::{CloudEvent, SyncRequestedV1};
@@ -25,7 +26,7 @@ use rand::Rng as _;
 use tokio_util::sync::CancellationToken;
 
 use crate::SERVICE;
-use crate::repo::{credentials, tasks};
+use crate::repo::{audit, credentials, tasks};
 
 pub struct Scheduler {
     pub pool: DbPool,
@@ -102,6 +103,11 @@ impl Scheduler {
                             },
                         );
                         leadgen_outbox::enqueue(conn, SERVICE, &event).await?;
+                        // The trigger in the operation log (design 7), the system's; its end
+                        // is the task's SYNC_RUN.
+                        let ids = (platform.tenant_id, task_id, platform.id);
+                        let trace_id = leadgen_telemetry::current_trace_id();
+                        audit::log(conn, ids, AuditAction::SyncRequest, Ok(()), &trace_id).await?;
                         Ok(Some(task_id))
                     }
                     .scope_boxed()

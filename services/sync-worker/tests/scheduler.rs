@@ -129,6 +129,30 @@ async fn failing_shops_wait_longer_and_a_failed_backfill_runs_again() {
         ]
     );
     assert_eq!(created, scheduled.len());
+    // Each trigger is in the operation log, the system's, naming its task and shop (design 7).
+    {
+        use leadgen_db::schema::t_operation_log as oplog;
+        let logged: Vec<(Option<i64>, String, Vec<String>)> = oplog::table
+            .filter(oplog::action.eq("SYNC_REQUEST"))
+            .select((oplog::operator_id, oplog::result, oplog::target_ids))
+            .load(&mut conn)
+            .await
+            .expect("operation log");
+        assert_eq!(logged.len(), created, "{logged:?}");
+        for (_, _, targets) in &logged {
+            let shop: i64 = targets[1]
+                .trim_start_matches(leadgen_db::oplog::SHOP_BESIDE)
+                .parse()
+                .expect("the shop's id");
+            assert!(scheduled.iter().any(|(p, _)| *p == shop), "{logged:?}");
+        }
+        assert!(
+            logged
+                .iter()
+                .all(|(operator, result, _)| operator.is_none() && result == "SUCCESS"),
+            "the system's: {logged:?}"
+        );
+    }
     let (.., start, end) = running
         .iter()
         .find(|(p, ..)| *p == backfill_failed)

@@ -159,7 +159,21 @@ pub async fn enqueue_backfill(
     days: i64,
 ) -> Result<Option<SyncTaskId>, AuthApiError> {
     let task = backfill_task(tenant, platform_id, platform_type, days, Utc::now());
-    start_task(conn, &task, platform_type, SyncTrigger::Backfill).await
+    let started = start_task(conn, &task, platform_type, SyncTrigger::Backfill).await?;
+    // Its trigger in the operation log (design 7), the system's: no one asked for it.
+    if let Some(task_id) = started {
+        let trace_id = leadgen_telemetry::current_trace_id();
+        record_request(
+            conn,
+            tenant,
+            &Operator::System,
+            task_id,
+            platform_id,
+            &trace_id,
+        )
+        .await?;
+    }
+    Ok(started)
 }
 
 /// A BACKFILL task: the `days` before `end`, by creation time, asked by no one.

@@ -1,5 +1,5 @@
-//! The operation log's entries for sync tasks (design 7): what sync-worker writes when a task
-//! ends or resumes.
+//! The operation log's entries for sync tasks (design 7): what sync-worker writes when it
+//! schedules a task, and when a task ends or resumes.
 
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -7,11 +7,12 @@ use leadgen_db::schema::t_ecom_sync_task as task;
 use leadgen_domain::audit::{AuditAction, AuditTarget};
 use leadgen_domain::{PlatformId, SyncTaskId, TenantId};
 
-/// Writes a task's transition to the operation log (`SYNC_RUN`, `SYNC_RESUME`). A `SYNC_RUN`
+/// Writes a task's transition to the operation log (`SYNC_REQUEST` for a scheduled task,
+/// `SYNC_RUN`, `SYNC_RESUME`). A `SYNC_RUN`
 /// (the task ended) carries its outcome and counts as `detail` (design 7: 成功/失败数量), read
 /// from the task as just finished, and is the requester's when a user asked for the sync (a
 /// salesperson filtering the log by operator finds their sync's result), the system's
-/// otherwise; a `SYNC_RESUME` is the system's.
+/// otherwise; a `SYNC_REQUEST` and a `SYNC_RESUME` are the system's.
 pub async fn log(
     conn: &mut AsyncPgConnection,
     task: (TenantId, SyncTaskId, PlatformId),

@@ -53,6 +53,21 @@ async fn a_shop_connected_for_the_first_time_gets_a_backfill_of_its_history() {
         "{connected}"
     );
     assert_eq!(connected["platformId"], shop);
+    // Its trigger is in the operation log (design 7), the system's: no one asked for it.
+    let log = app.operation_log().await;
+    let requested: Vec<_> = log.iter().filter(|e| e.action == "SYNC_REQUEST").collect();
+    assert_eq!(requested.len(), 1, "{log:?}");
+    assert_eq!(
+        (requested[0].operator_id, requested[0].result.as_str()),
+        (None, "SUCCESS")
+    );
+    assert_eq!(
+        requested[0].target_ids,
+        [
+            record["syncId"].to_string(),
+            format!("{}{shop}", leadgen_db::oplog::SHOP_BESIDE)
+        ]
+    );
     // While it runs, a manual sync waits its turn.
     let manual = app
         .request_sync(Some(&token(1, &[SYNC])), &shop.to_string(), None)
