@@ -117,8 +117,20 @@ impl Scorer {
             Err(e) => e.metric_label(),
         };
         metrics::counter!("leadgen_scorer_calls_total", "outcome" => label).increment(1);
-        metrics::histogram!("leadgen_scorer_duration_seconds")
-            .record(started.elapsed().as_secs_f64());
+        let elapsed = started.elapsed();
+        metrics::histogram!("leadgen_scorer_duration_seconds").record(elapsed.as_secs_f64());
+        // The interaction log (design 7: 与 AI 服务的交互日志), under this call's span (the
+        // lead and tenant): a failed call at warn, with its reason; an answered one, or one the
+        // open circuit never sent (a rescore would write thousands), at debug.
+        let duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+        match &outcome {
+            Ok(_) | Err(ScorerError::CircuitOpen) => {
+                tracing::debug!(outcome = label, duration_ms, "Scorer call");
+            }
+            Err(e) => {
+                tracing::warn!(outcome = label, duration_ms, error = %e, "Scorer call failed")
+            }
+        }
         outcome
     }
 
