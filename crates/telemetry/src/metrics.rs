@@ -215,6 +215,10 @@ fn describe() {
         "leadgen_retention_purge_failures_total",
         "Retention purge steps that failed on a due shop"
     );
+    describe_counter!(
+        "leadgen_housekeeping_deleted_total",
+        "Rows housekeeping deleted past their retention, by table"
+    );
     describe_gauge!(
         "leadgen_retention_purges_due",
         "Disconnected shops past their retention period whose history is not purged yet"

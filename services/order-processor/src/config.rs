@@ -1,5 +1,7 @@
 //! order-processor's configuration.
 
+use std::num::NonZeroU32;
+
 use chrono::{DateTime, Utc};
 use leadgen_settings::{
     AmqpSettings, CryptoSettings, DatabaseSettings, HttpSettings, OutboxSettings, TelemetrySettings,
@@ -62,6 +64,20 @@ pub struct ProcessingSettings {
     /// Buyers per purge transaction.
     #[serde(default = "default_purge_chunk")]
     pub purge_chunk_leads: i64,
+    /// How long a consumer's processed-message ledger entry is kept (`housekeeping`): longer
+    /// than any redelivery of its message.
+    #[serde(default = "default_ledger_retention")]
+    pub ledger_retention_days: NonZeroU32,
+    /// How long the operation log is kept (`housekeeping`); China's Cybersecurity Law asks for
+    /// six months at least.
+    #[serde(default = "default_operation_log_retention")]
+    pub operation_log_retention_days: NonZeroU32,
+    /// How often housekeeping deletes what is past its retention.
+    #[serde(default = "default_housekeeping_interval")]
+    pub housekeeping_interval_secs: u64,
+    /// Rows per housekeeping delete statement (each its own transaction).
+    #[serde(default = "default_housekeeping_batch")]
+    pub housekeeping_batch: i64,
 }
 
 impl Default for ProcessingSettings {
@@ -78,6 +94,10 @@ impl Default for ProcessingSettings {
             score_as_of: None,
             purge_interval_secs: default_purge_interval(),
             purge_chunk_leads: default_purge_chunk(),
+            ledger_retention_days: default_ledger_retention(),
+            operation_log_retention_days: default_operation_log_retention(),
+            housekeeping_interval_secs: default_housekeeping_interval(),
+            housekeeping_batch: default_housekeeping_batch(),
         }
     }
 }
@@ -111,4 +131,16 @@ fn default_purge_interval() -> u64 {
 }
 fn default_purge_chunk() -> i64 {
     200
+}
+fn default_ledger_retention() -> NonZeroU32 {
+    NonZeroU32::MIN.saturating_add(6)
+}
+fn default_operation_log_retention() -> NonZeroU32 {
+    NonZeroU32::MIN.saturating_add(364)
+}
+fn default_housekeeping_interval() -> u64 {
+    3600
+}
+fn default_housekeeping_batch() -> i64 {
+    5000
 }

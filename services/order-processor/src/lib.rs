@@ -8,6 +8,7 @@
 //! - [`rescore`] — re-ranks and rescores a shop's buyers once its leads settle, and daily.
 //! - [`sweep`] — processes raw orders left pending (lost pages, rebuilds, the migration).
 //! - [`retention`] — deletes a disconnected shop's history once its retention period ends.
+//! - [`housekeeping`] — deletes the processed-message ledger and the operation log by age.
 //! - [`repo`] — `t_ecom_order_processed`, `t_order_lead`, `t_lead_identity`, `t_lead_shop_stats`,
 //!   `t_lead_legacy_status` (owned here) and the documented couplings: sync-worker's
 //!   `t_ecom_order_raw`, lead-api's `t_order_revealed_identity` (read) and the retention purge
@@ -18,6 +19,7 @@
 pub mod batch;
 pub mod config;
 pub mod handler;
+pub mod housekeeping;
 pub mod lead_record;
 pub mod orders;
 pub mod processor;

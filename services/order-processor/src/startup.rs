@@ -15,6 +15,7 @@ use tracing::Instrument as _;
 use crate::SERVICE;
 use crate::config::Settings;
 use crate::handler::RawOrdersHandler;
+use crate::housekeeping::Housekeeping;
 use crate::processor::Processor;
 use crate::rescore::Rescore;
 use crate::retention::Retention;
@@ -90,6 +91,13 @@ impl Application {
             interval: Duration::from_secs(processing.purge_interval_secs),
             chunk: processing.purge_chunk_leads,
         };
+        let housekeeping = Housekeeping {
+            pool: pool.clone(),
+            interval: Duration::from_secs(processing.housekeeping_interval_secs),
+            ledger_days: processing.ledger_retention_days,
+            operation_log_days: processing.operation_log_retention_days,
+            batch: processing.housekeeping_batch,
+        };
         let background: Vec<Background> = vec![
             Box::new(|token| {
                 Box::pin(
@@ -110,6 +118,13 @@ impl Application {
                     retention
                         .run(token)
                         .instrument(tracing::info_span!("retention_purge")),
+                )
+            }),
+            Box::new(|token| {
+                Box::pin(
+                    housekeeping
+                        .run(token)
+                        .instrument(tracing::info_span!("housekeeping")),
                 )
             }),
         ];

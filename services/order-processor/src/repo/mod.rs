@@ -10,6 +10,7 @@
 //! join over a scan of the whole table, once per batch, growing with the table (the backlog
 //! benchmark: 5 ms a batch at 20,000 orders, for each of two statements).
 
+pub mod housekeeping;
 pub mod identities;
 pub mod leads;
 pub mod legacy;

@@ -9,6 +9,7 @@
 
 mod consumers;
 mod determinism;
+mod housekeeping;
 mod identities;
 mod lifecycle;
 mod migration;

@@ -1,0 +1,105 @@
+//! Housekeeping: what every service writes and no one needs for ever, deleted by age.
+//!
+//! - **The processed-message ledger** (`t_processed_message`, every consumer's): an entry only
+//!   has to outlive the redeliveries of its message, which come within minutes of a failure, or
+//!   within hours when a queue waited out an outage. After `[processing]
+//!   ledger_retention_days` (7) it is deleted. A message delivered again even later is
+//!   processed again, which changes nothing: a batch rebuilds its buyers' leads from their
+//!   stored orders, and a sync request finds its task already ended.
+//! - **The operation log** (`t_operation_log`, design §7): kept `[processing]
+//!   operation_log_retention_days` (365; China's Cybersecurity Law, art. 21, asks for at least
+//!   six months of network logs), then deleted, every tenant's alike.
+//!
+//! Each pass deletes `[processing] housekeeping_batch` rows per statement until none is left,
+//! every statement its own transaction; it runs every `[processing] housekeeping_interval_secs`
+//! on every replica (replicas deleting the same rows at once only wait for each other).
+//! Deletions are counted in `leadgen_housekeeping_deleted_total{table}`.
+
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use leadgen_db::DbPool;
+use tokio_util::sync::CancellationToken;
+
+use crate::repo::housekeeping;
+
+/// The ledger's table name, as the metric labels it.
+pub const LEDGER: &str = "t_processed_message";
+/// The operation log's table name, as the metric labels it.
+pub const OPERATION_LOG: &str = "t_operation_log";
+
+pub struct Housekeeping {
+    pub pool: DbPool,
+    pub interval: Duration,
+    pub ledger_days: NonZeroU32,
+    pub operation_log_days: NonZeroU32,
+    /// Rows per delete statement.
+    pub batch: i64,
+}
+
+/// What one pass deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Deleted {
+    pub ledger: usize,
+    pub operation_log: usize,
+}
+
+impl Housekeeping {
+    /// A pass now and then every `interval` until `shutdown`; a failed pass is logged and the
+    /// next one tries again.
+    pub async fn run(self, shutdown: CancellationToken) {
+        for table in [LEDGER, OPERATION_LOG] {
+            metrics::counter!("leadgen_housekeeping_deleted_total", "table" => table).increment(0);
+        }
+        loop {
+            match self.pass(&shutdown).await {
+                Ok(deleted) if deleted != Deleted::default() => {
+                    tracing::info!(
+                        ledger = deleted.ledger,
+                        operation_log = deleted.operation_log,
+                        "Housekeeping deleted rows past their retention"
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %format!("{e:#}"), "Housekeeping failed; will try again");
+                }
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(self.interval) => {}
+            }
+        }
+    }
+
+    /// Deletes every ledger entry and operation-log entry past its retention (or as many as it
+    /// could before `shutdown`).
+    pub async fn pass(&self, shutdown: &CancellationToken) -> anyhow::Result<Deleted> {
+        let now = chrono::Utc::now();
+        let ledger_before = now - chrono::Duration::days(i64::from(self.ledger_days.get()));
+        let log_before = now - chrono::Duration::days(i64::from(self.operation_log_days.get()));
+        let mut deleted = Deleted::default();
+        let mut conn = leadgen_db::conn(&self.pool).await?;
+        loop {
+            let n =
+                housekeeping::delete_ledger_before(&mut conn, ledger_before, self.batch).await?;
+            metrics::counter!("leadgen_housekeeping_deleted_total", "table" => LEDGER)
+                .increment(n as u64);
+            deleted.ledger += n;
+            if (n as i64) < self.batch || shutdown.is_cancelled() {
+                break;
+            }
+        }
+        loop {
+            let n = housekeeping::delete_operation_log_before(&mut conn, log_before, self.batch)
+                .await?;
+            metrics::counter!("leadgen_housekeeping_deleted_total", "table" => OPERATION_LOG)
+                .increment(n as u64);
+            deleted.operation_log += n;
+            if (n as i64) < self.batch || shutdown.is_cancelled() {
+                break;
+            }
+        }
+        Ok(deleted)
+    }
+}
