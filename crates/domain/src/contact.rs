@@ -233,14 +233,19 @@ const MAX_VISIBLE_DIGITS: usize = 7;
 
 /// A value the platform sent masked, fit to show: a `*` does not make it masked enough
 /// (`13812345678*`, `+86-13812345678*`), so one showing more than [`MAX_VISIBLE_DIGITS`] digits
-/// is masked again.
+/// is masked again. A phone's mask (digits and stars) shows its digits only where our own mask
+/// does, the first three and the last four ([`mask_phone`]): two masks of one number, PDD's
+/// `1387677****` and ours `138****1234` (a buyer's orders list each), would together show all
+/// eleven.
 fn shown_masked(value: &str) -> String {
-    let visible = |part: &str| part.chars().filter(char::is_ascii_digit).count();
-    if visible(masked_number(value)) > MAX_VISIBLE_DIGITS {
-        mask_phone(value)
-    } else {
-        value.to_owned()
+    let number = masked_number(value);
+    if number.chars().filter(char::is_ascii_digit).count() > MAX_VISIBLE_DIGITS {
+        return mask_phone(value);
     }
+    if !number.is_empty() && number.chars().all(|c| c.is_ascii_digit() || c == '*') {
+        return format!("{}{}", mask_phone(number), &value[number.len()..]);
+    }
+    value.to_owned()
 }
 
 /// The number part of a masked value: a privacy number's extension (`184****3965-7576`,
@@ -438,6 +443,17 @@ mod tests {
             assert!(
                 shown.chars().filter(|c| *c == '*').count() >= super::MIN_HIDDEN,
                 "{sent} → {shown}"
+            );
+        }
+        // Whatever places a platform's mask shows, only the first three and last four are shown.
+        for (sent, shown) in [
+            ("1387677****", "138********"),
+            ("*******5678", "*******5678"),
+            ("1387677****-7576", "138********-7576"),
+        ] {
+            assert_eq!(
+                super::ContactField::phone(sent).unwrap().display_phone(),
+                shown
             );
         }
         for kept in ["184****3965转7576", "184****3965#7576", "*******5678"] {
