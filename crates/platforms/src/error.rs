@@ -55,6 +55,12 @@ pub enum PlatformError {
     /// reaches merchants: the platform said nothing.
     #[error("限流协调（数据库）暂不可用，本次未调用电商平台，稍后将重试")]
     GateUnavailable(String),
+    /// The app key's calls already queue further ahead at the shared rate gate than
+    /// [`crate::resilience::MAX_QUEUE_AHEAD`], so this one was not queued nor made: retried after
+    /// `retry_after` like a stated wait. A queue that long is a flood (a user firing requests
+    /// that each take a slot), and would stall every tenant's calls with the same app key.
+    #[error("该电商应用的调用排队已满（约 {} 秒），本次未调用电商平台，稍后将重试", retry_after.as_secs().max(1))]
+    QueueFull { retry_after: Duration },
     /// The platform answered something we cannot read.
     #[error("电商平台返回无法解析的内容：{0}")]
     Malformed(String),
@@ -131,6 +137,7 @@ impl PlatformError {
                 ("unavailable", String::new())
             }
             PlatformError::GateUnavailable(_) => ("gate_unavailable", String::new()),
+            PlatformError::QueueFull { .. } => ("queue_full", String::new()),
             PlatformError::Malformed(_) => ("malformed", String::new()),
             PlatformError::Unknown { code, .. } => ("unknown", code.clone()),
             PlatformError::PurposeNotPermitted { .. } => ("purpose_not_permitted", String::new()),
@@ -151,7 +158,7 @@ impl PlatformError {
             | PlatformError::UnavailableFor { detail, .. }
             | PlatformError::Malformed(detail) => detail.clone(),
             // Our own failure: the platform said nothing.
-            PlatformError::GateUnavailable(_) => String::new(),
+            PlatformError::GateUnavailable(_) | PlatformError::QueueFull { .. } => String::new(),
             PlatformError::Unknown { code, message }
             | PlatformError::DecryptNotPermitted { code, message }
             | PlatformError::QuotaExhausted { code, message, .. }
@@ -173,6 +180,7 @@ impl PlatformError {
                 | PlatformError::Unavailable(_)
                 | PlatformError::UnavailableFor { .. }
                 | PlatformError::GateUnavailable(_)
+                | PlatformError::QueueFull { .. }
         )
     }
 
@@ -184,6 +192,7 @@ impl PlatformError {
                 | PlatformError::Unavailable(_)
                 | PlatformError::UnavailableFor { .. }
                 | PlatformError::GateUnavailable(_)
+                | PlatformError::QueueFull { .. }
                 | PlatformError::Malformed(_)
                 | PlatformError::Unknown { .. }
         )
@@ -194,7 +203,8 @@ impl PlatformError {
         match self {
             PlatformError::Throttled { retry_after, .. }
             | PlatformError::QuotaExhausted { retry_after, .. } => *retry_after,
-            PlatformError::UnavailableFor { retry_after, .. } => Some(*retry_after),
+            PlatformError::UnavailableFor { retry_after, .. }
+            | PlatformError::QueueFull { retry_after } => Some(*retry_after),
             PlatformError::SessionExpired { .. }
             | PlatformError::AuthRefused(_)
             | PlatformError::InvalidRequest(_)

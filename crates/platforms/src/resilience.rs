@@ -20,9 +20,32 @@ use crate::client::PlatformError;
 /// per app key, whatever the number of replicas calling with that key.
 #[async_trait::async_trait]
 pub trait SharedGate: Send + Sync {
-    /// Reserves the next slot of `key`.
-    async fn reserve(&self, key: &str, interval: Duration) -> Result<Slot, String>;
+    /// Reserves the next slot of `key`, unless the key's slots already reach more than
+    /// `max_ahead` ahead.
+    async fn reserve(
+        &self,
+        key: &str,
+        interval: Duration,
+        max_ahead: Duration,
+    ) -> Result<Slot, NoSlot>;
 }
+
+/// Why a shared gate gave a call no slot; either way the call is not made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoSlot {
+    /// The gate could not answer (its database down, its pool exhausted), and why.
+    Unavailable(String),
+    /// The key's slots already reach further ahead than asked ([`MAX_QUEUE_AHEAD`]).
+    Full,
+}
+
+/// The furthest ahead a call queues at the shared gate. Each waiting call holds one slot, so
+/// legitimate callers (every replica's syncs, refreshes and reveals of one app key) queue a few
+/// seconds at most; a queue a minute long is a flood (a user firing consent callbacks that
+/// each take a slot), and without a bound it would stall every tenant's calls with that app
+/// key for as long as the flood lasts. A call past it is refused
+/// ([`PlatformError::QueueFull`]) and retried after that wait.
+pub const MAX_QUEUE_AHEAD: Duration = Duration::from_secs(60);
 
 /// A reserved slot: `wait` after a moment no earlier than `asked` (when the gate sent its
 /// question; a pool checkout before it does not count). Waiting `wait` from the answer is never
@@ -176,9 +199,17 @@ impl Limiter {
     async fn wait_shared(&self, gate: &dyn SharedGate, app_key: &str) -> Result<(), PlatformError> {
         let key = format!("{}:{app_key}", self.platform);
         for attempt in 0..=MAX_LATE_RESERVATIONS {
-            let slot = match gate.reserve(&key, self.interval).await {
+            let slot = match gate.reserve(&key, self.interval, MAX_QUEUE_AHEAD).await {
                 Ok(slot) => slot,
-                Err(e) => {
+                Err(NoSlot::Full) => {
+                    tracing::warn!(key = %key, "The app key's calls queue a minute ahead; the platform call is not made");
+                    metrics::counter!("leadgen_platform_rate_limit_full_total", "platform" => self.platform)
+                        .increment(1);
+                    return Err(PlatformError::QueueFull {
+                        retry_after: MAX_QUEUE_AHEAD,
+                    });
+                }
+                Err(NoSlot::Unavailable(e)) => {
                     tracing::warn!(error = %e, "Shared rate gate unavailable; the platform call is not made");
                     metrics::counter!("leadgen_platform_rate_gate_failures_total", "platform" => self.platform)
                         .increment(1);
@@ -528,7 +559,12 @@ mod tests {
 
     #[async_trait::async_trait]
     impl SharedGate for SlowGate {
-        async fn reserve(&self, _key: &str, _interval: Duration) -> Result<Slot, String> {
+        async fn reserve(
+            &self,
+            _key: &str,
+            _interval: Duration,
+            _max_ahead: Duration,
+        ) -> Result<Slot, NoSlot> {
             // A checkout that waits does not make the slot late.
             tokio::time::sleep(Duration::from_millis(50)).await;
             let asked = tokio::time::Instant::now();
@@ -548,8 +584,13 @@ mod tests {
 
     #[async_trait::async_trait]
     impl SharedGate for DownGate {
-        async fn reserve(&self, _key: &str, _interval: Duration) -> Result<Slot, String> {
-            Err("pool timed out".into())
+        async fn reserve(
+            &self,
+            _key: &str,
+            _interval: Duration,
+            _max_ahead: Duration,
+        ) -> Result<Slot, NoSlot> {
+            Err(NoSlot::Unavailable("pool timed out".into()))
         }
     }
 

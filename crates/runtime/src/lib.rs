@@ -19,7 +19,7 @@ use leadgen_http::server::{Check, Readiness};
 use leadgen_messaging::Broker;
 use leadgen_platforms::Registry;
 use leadgen_platforms::registry::Endpoint;
-use leadgen_platforms::resilience::{SharedGate, Slot};
+use leadgen_platforms::resilience::{NoSlot, SharedGate, Slot};
 use leadgen_settings::{CryptoSettings, PlatformEndpoint, PlatformsSettings};
 use tokio_util::sync::CancellationToken;
 
@@ -246,8 +246,16 @@ pub struct Reserved {
 }
 
 impl PgRateGate {
-    /// Reserves the next slot of `key`, `interval` after the previous one of any replica.
-    pub async fn reserve_slot(&self, key: &str, interval: Duration) -> Result<Reserved, String> {
+    /// Reserves the next slot of `key`, `interval` after the previous one of any replica, unless
+    /// the key's slots already reach more than `max_ahead` ahead ([`NoSlot::Full`]: nothing is
+    /// reserved).
+    pub async fn reserve_slot(
+        &self,
+        key: &str,
+        interval: Duration,
+        max_ahead: Duration,
+    ) -> Result<Reserved, NoSlot> {
+        use diesel::OptionalExtension as _;
         use diesel_async::RunQueryDsl as _;
         #[derive(diesel::QueryableByName)]
         struct Answer {
@@ -258,22 +266,26 @@ impl PgRateGate {
         }
         let mut conn = leadgen_db::conn(&self.pool)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| NoSlot::Unavailable(e.to_string()))?;
         let asked = tokio::time::Instant::now();
-        let answer: Answer = diesel::sql_query(
+        let answer: Option<Answer> = diesel::sql_query(
             "INSERT INTO t_platform_call_slot AS s (rate_key, next_at) \
              VALUES ($1, clock_timestamp() + make_interval(secs => $2)) \
              ON CONFLICT (rate_key) DO UPDATE \
                SET next_at = greatest(s.next_at, clock_timestamp()) + make_interval(secs => $2) \
+               WHERE s.next_at <= clock_timestamp() + make_interval(secs => $3) \
              RETURNING greatest(extract(epoch FROM s.next_at - make_interval(secs => $2) \
                                                   - clock_timestamp()), 0)::float8 AS wait_secs, \
                        extract(epoch FROM s.next_at - make_interval(secs => $2))::float8 AS at_epoch",
         )
         .bind::<diesel::sql_types::Text, _>(key)
         .bind::<diesel::sql_types::Double, _>(interval.as_secs_f64())
+        .bind::<diesel::sql_types::Double, _>(max_ahead.as_secs_f64())
         .get_result(&mut conn)
         .await
-        .map_err(|e| e.to_string())?;
+        .optional()
+        .map_err(|e| NoSlot::Unavailable(e.to_string()))?;
+        let answer = answer.ok_or(NoSlot::Full)?;
         Ok(Reserved {
             slot: Slot {
                 wait: Duration::from_secs_f64(answer.wait_secs.max(0.0)),
@@ -286,8 +298,15 @@ impl PgRateGate {
 
 #[async_trait::async_trait]
 impl SharedGate for PgRateGate {
-    async fn reserve(&self, key: &str, interval: Duration) -> Result<Slot, String> {
-        self.reserve_slot(key, interval).await.map(|r| r.slot)
+    async fn reserve(
+        &self,
+        key: &str,
+        interval: Duration,
+        max_ahead: Duration,
+    ) -> Result<Slot, NoSlot> {
+        self.reserve_slot(key, interval, max_ahead)
+            .await
+            .map(|r| r.slot)
     }
 }
 

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use leadgen_platforms::resilience::SharedGate;
+use leadgen_platforms::resilience::{MAX_QUEUE_AHEAD, NoSlot, SharedGate};
 use leadgen_runtime::PgRateGate;
 use leadgen_test_support::TestDb;
 
@@ -29,7 +29,7 @@ async fn two_replicas_share_one_app_keys_slots() {
             let gate = Arc::clone(gate);
             tasks.push(tokio::spawn(async move {
                 let reserved = gate
-                    .reserve_slot("JD:app", interval)
+                    .reserve_slot("JD:app", interval, MAX_QUEUE_AHEAD)
                     .await
                     .expect("reserve");
                 (r, reserved)
@@ -59,8 +59,39 @@ async fn two_replicas_share_one_app_keys_slots() {
 
     // Another app key has slots of its own.
     let other = replicas[0]
-        .reserve("JD:other-app", interval)
+        .reserve("JD:other-app", interval, MAX_QUEUE_AHEAD)
         .await
         .expect("reserve");
     assert_eq!(other.wait, Duration::ZERO);
+}
+
+/// A flood of calls with one app key (a user firing consent callbacks that each wait for a
+/// slot) queues no further ahead than asked: the calls past it are refused and take no slot,
+/// so every other tenant's calls with that key wait no longer than that.
+#[tokio::test]
+async fn a_flood_queues_no_further_ahead_than_the_bound() {
+    let db = TestDb::new().await;
+    let gate = PgRateGate {
+        pool: db.pool.clone(),
+    };
+    let interval = Duration::from_millis(100);
+    let bound = Duration::from_millis(950);
+    let mut reserved = Vec::new();
+    let mut refused = 0;
+    for _ in 0..30 {
+        match gate.reserve_slot("JD:flooded", interval, bound).await {
+            Ok(r) => reserved.push(r),
+            Err(NoSlot::Full) => refused += 1,
+            Err(NoSlot::Unavailable(e)) => panic!("gate unavailable: {e}"),
+        }
+    }
+    // Slots up to about a second ahead (the round trips of 30 reservations take some of it).
+    assert!((10..=15).contains(&reserved.len()), "{reserved:?}");
+    assert_eq!(refused, 30 - reserved.len());
+    let last = reserved.last().expect("reserved").slot.wait;
+    assert!(last <= bound + interval, "{last:?}");
+    // Once the queue has drained, calls are given slots again.
+    tokio::time::sleep(last + interval).await;
+    let again = gate.reserve_slot("JD:flooded", interval, bound).await;
+    assert!(again.is_ok(), "{again:?}");
 }

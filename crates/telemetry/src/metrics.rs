@@ -216,6 +216,10 @@ fn describe() {
         "Retention purge steps that failed on a due shop"
     );
     describe_counter!(
+        "leadgen_platform_rate_limit_full_total",
+        "Platform calls not made because the app key's calls already queued a minute ahead"
+    );
+    describe_counter!(
         "leadgen_housekeeping_deleted_total",
         "Rows housekeeping deleted past their retention, by table"
     );

@@ -456,6 +456,7 @@ fn platform_error(e: PlatformError) -> LeadApiError {
         },
         // Ours, not the platform's: the call was not made (a 503 to retry).
         PlatformError::GateUnavailable(cause) => LeadApiError::Unavailable(cause),
+        e @ PlatformError::QueueFull { .. } => LeadApiError::Unavailable(e.to_string()),
         e @ PlatformError::UnavailableFor { retry_after, .. } => {
             LeadApiError::PlatformUnavailableFor {
                 cause: e.to_string(),
