@@ -157,7 +157,7 @@ mod tests {
         (status = 201, description = "创建成功，Location 指向新授权", body = leadgen_http::openapi::Envelope<crate::service::authorizations::Created>,
             headers(
                 ("Location" = String, description = "新授权的地址：/api/v1/lead-generation/orders/platforms/{platformId}"),
-                ("Set-Cookie" = String, description = "leadgen_oauth_…：把这次授权绑定到发起它的浏览器（HttpOnly，只发往授权回调地址）；回调须由同一浏览器完成")
+                ("Set-Cookie" = String, description = "__Host-leadgen_oauth_…（HTTPS；纯 HTTP 下为 leadgen_oauth_…，只发往授权回调地址）：把这次授权绑定到发起它的浏览器（HttpOnly，Secure）；回调须由同一浏览器完成")
             )),
         (status = 400, description = "参数错误（含业务码）", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 401, description = "缺少或无效的令牌", body = leadgen_http::openapi::ErrorEnvelope),

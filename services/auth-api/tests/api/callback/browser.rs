@@ -80,6 +80,94 @@ async fn a_consent_completes_only_in_the_browser_that_asked_for_it() {
     assert_eq!(endpoint.forms().len(), 1);
 }
 
+/// Over HTTPS (the gateway's `X-Forwarded-Proto`) the cookie is a `__Host-` one, which a
+/// sibling host cannot plant: the callback reads only that name, so a cookie of the plain name
+/// (one any `*.example.com` site could set) binds nothing.
+#[tokio::test]
+async fn over_https_the_consent_cookie_is_the_hosts_own() {
+    let endpoint = TokenEndpoint::start(200, taobao_tokens("host", "2200002")).await;
+    let app = app_with_token_endpoint(&endpoint).await;
+    // A browser whose cookies this test sends by hand.
+    let bare = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("HTTP client");
+    let created = app
+        .client
+        .post(app.url("/platforms/auth"))
+        .bearer_auth(crate::helpers::token(1, &[crate::helpers::AUTH]))
+        .header("x-forwarded-proto", "https")
+        .json(&serde_json::json!({
+            "platformType": "TAOBAO",
+            "authInfo": { "appKey": super::APP_KEY, "appSecret": super::APP_SECRET },
+        }))
+        .send()
+        .await
+        .expect("POST");
+    let cookies = set_cookies(&created);
+    let body = expect_envelope(created, StatusCode::CREATED, 201).await;
+    let id = body["data"]["platformId"].as_i64().expect("platformId");
+    let state = super::state_of(&body);
+    assert_eq!(cookies.len(), 1, "{cookies:?}");
+    let cookie = &cookies[0];
+    assert!(cookie.starts_with("__Host-leadgen_oauth_"), "{cookie}");
+    for attribute in ["Secure", "Path=/;", "HttpOnly", "SameSite=Lax"] {
+        assert!(
+            cookie.contains(attribute) || cookie.ends_with(attribute.trim_end_matches(';')),
+            "{attribute}: {cookie}"
+        );
+    }
+    assert!(!cookie.contains("Domain"), "{cookie}");
+    let (name, _) = cookie.split_once('=').expect("name");
+    let callback = |cookie: String| {
+        bare.get(app.url("/platforms/auth/callback"))
+            .query(&[("code", "grant"), ("state", state.as_str())])
+            .header("x-forwarded-proto", "https")
+            .header("cookie", cookie)
+            .send()
+    };
+    // The plain name, as a sibling host could plant it: not this browser's consent.
+    let plain = name.trim_start_matches("__Host-");
+    let planted = callback(format!("{plain}={state}")).await.expect("GET");
+    expect_envelope(planted, StatusCode::BAD_REQUEST, 40002).await;
+    assert!(endpoint.forms().is_empty(), "no code was exchanged");
+    assert_eq!(app.platform_row(id).await.status, "INVALID");
+
+    // The host's own cookie completes a consent.
+    let created = app
+        .client
+        .post(app.url("/platforms/auth"))
+        .bearer_auth(crate::helpers::token(1, &[crate::helpers::AUTH]))
+        .header("x-forwarded-proto", "https")
+        .json(&serde_json::json!({
+            "platformType": "TAOBAO",
+            "authInfo": { "appKey": super::APP_KEY, "appSecret": super::APP_SECRET },
+        }))
+        .send()
+        .await
+        .expect("POST");
+    let cookies = set_cookies(&created);
+    let body = expect_envelope(created, StatusCode::CREATED, 201).await;
+    let id = body["data"]["platformId"].as_i64().expect("platformId");
+    let state = super::state_of(&body);
+    let (pair, _) = cookies[0].split_once(';').expect("cookie");
+    let done = bare
+        .get(app.url("/platforms/auth/callback"))
+        .query(&[("code", "grant"), ("state", state.as_str())])
+        .header("x-forwarded-proto", "https")
+        .header("cookie", pair)
+        .send()
+        .await
+        .expect("GET");
+    let removal = set_cookies(&done);
+    expect_envelope(done, StatusCode::OK, 200).await;
+    assert_eq!(app.platform_row(id).await.status, "ACTIVE");
+    assert!(
+        removal[0].starts_with("__Host-") && removal[0].contains("Secure"),
+        "{removal:?}"
+    );
+}
+
 #[tokio::test]
 async fn without_browser_binding_any_browser_completes_the_consent() {
     let endpoint = TokenEndpoint::start(200, taobao_tokens("mine", "2200001")).await;
