@@ -6,7 +6,7 @@
 //!   `encrypt_post_tel` as listed. `account_id`/`account_type` are optional and their values
 //!   undocumented, so they are not sent.
 //! - A failed item makes the answer 10001 "partial failure" (README §4.4), read item by item like
-//!   a success (its `err_no`/`err_msg` → `Unknown`, below).
+//!   a success (its `err_no`/`err_msg` → `DecryptFailed`).
 //! - Purposes: fulfilment only [choice]. Douyin names no scenes; what the API documents is
 //!   opening the order's receiver ciphertexts (`data_type` 1 地址, 2 姓名, 3 手机号), which serve
 //!   delivery. After-sales and customer care are refused ([`crate::reveal`]).
@@ -18,10 +18,8 @@
 //!   the README gives no unit, [`crate::json::instant`]); the flag is read as
 //!   a bool, `"true"`/`"false"` or 1/0, and without it a `main-extension` `decrypt_text` is still
 //!   a privacy number (`contact_from_text`), never a plain one. An item with
-//!   `err_no ≠ 0`, or a `custom_err` with `err_code ≠ 0`, failed; the README gives neither code
-//!   a meaning, so it is `Unknown` with Douyin's code and text (the safe default: bounded retry,
-//!   one refresh, then reported), never a final refusal on a guess. An answer without the
-//!   order's item is `DecryptFailed`. Only a present `err_no` 0 is success: an item without it is `Malformed`, its text never
+//!   `err_no ≠ 0`, or a `custom_err` with `err_code ≠ 0`, is `DecryptFailed` with that code;
+//!   only a present `err_no` 0 is success: an item without it is `Malformed`, its text never
 //!   handed on as a number. The README names `custom_err` without its fields, so one without
 //!   `err_code` (`{}`) fails nothing: the items decide. The item is the one echoing the order
 //!   id and the ciphertext, or the order id alone when no ciphertext is echoed
@@ -104,13 +102,12 @@ pub fn parse_decrypt_response(
         _ => return Err(PlatformError::Malformed("响应缺少 data 对象".into())),
     };
     // The README names `custom_err` without its fields: a stated code other than 0 fails the
-    // call (`Unknown`: retried, refreshed once); absent, or without a code, the items decide
-    // (each must state its own 0).
+    // reveal; absent, or without a code, the items decide (each must state its own 0).
     if let Some(custom) = data.get("custom_err")
         && let Some(code) = int(custom.get("err_code")).filter(|c| *c != 0)
     {
-        return Err(PlatformError::Unknown {
-            code: format!("custom_err {code}"),
+        return Err(PlatformError::DecryptFailed {
+            code: code.to_string(),
             message: str_at(custom, "err_msg").to_owned(),
         });
     }
@@ -129,8 +126,8 @@ pub fn parse_decrypt_response(
     let err_no = int(item.get("err_no"))
         .ok_or_else(|| PlatformError::Malformed("decrypt_infos 中的条目缺少 err_no".into()))?;
     if err_no != 0 {
-        return Err(PlatformError::Unknown {
-            code: format!("err_no {err_no}"),
+        return Err(PlatformError::DecryptFailed {
+            code: err_no.to_string(),
             message: str_at(item, "err_msg").to_owned(),
         });
     }
@@ -199,8 +196,8 @@ mod tests {
         assert_eq!(parse_decrypt_error(&partial), None);
         assert_eq!(
             parse_decrypt_response(&partial, &request()).unwrap_err(),
-            PlatformError::Unknown {
-                code: "err_no 300008".into(),
+            PlatformError::DecryptFailed {
+                code: "300008".into(),
                 message: "密文已失效".into()
             }
         );
@@ -238,7 +235,7 @@ mod tests {
         );
         assert!(matches!(
             parse_decrypt_response(&failed, &request()),
-            Err(PlatformError::Unknown { ref code, .. }) if code == "err_no 300001"
+            Err(PlatformError::DecryptFailed { ref code, .. }) if code == "300001"
         ));
     }
 
@@ -277,7 +274,7 @@ mod tests {
         failed["data"]["custom_err"] = json!({"err_code": 7, "err_msg": "出错了"});
         assert!(matches!(
             parse_decrypt_response(&failed, &request()),
-            Err(PlatformError::Unknown { ref code, .. }) if code == "custom_err 7"
+            Err(PlatformError::DecryptFailed { ref code, .. }) if code == "7"
         ));
         // Absent altogether, nothing went wrong.
         let mut without = answer(with_code);

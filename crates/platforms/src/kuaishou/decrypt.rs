@@ -13,9 +13,7 @@
 //! - Answer [unverified, this crate's design mirrored by the simulator]: `{"result":1,"data":
 //!   {"decryptResult":[{bizId, encryptedData, decryptedData, errorCode (0 = ok), errorMsg}]}}`;
 //!   a privacy number comes as `decryptedData` `main-extension` with `expireTime` (ms). An item
-//!   with `errorCode ≠ 0` failed; Kuaishou documents no code, so it is `Unknown` with its code
-//!   and text, like the call's own codes below. An answer without the order's item, or with an
-//!   empty `decryptedData`, is `DecryptFailed`. Only a present `errorCode` 0 is
+//!   with `errorCode ≠ 0` is `DecryptFailed` with that code; only a present `errorCode` 0 is
 //!   success (an item without it is `Malformed`, its text never handed on as a number).
 //! - Errors: every `result` ≠ 1 as on any Kuaishou call ([`super::parse_api_error`]): Kuaishou
 //!   documents no code, so none is classified (the simulator's 17 rate limited, 24/25 token
@@ -76,8 +74,8 @@ pub fn parse_decrypt_response(
     let code = int(item.get("errorCode"))
         .ok_or_else(|| PlatformError::Malformed("decryptResult 中的条目缺少 errorCode".into()))?;
     if code != 0 {
-        return Err(PlatformError::Unknown {
-            code: format!("errorCode {code}"),
+        return Err(PlatformError::DecryptFailed {
+            code: code.to_string(),
             message: text(item.get("errorMsg")).unwrap_or_default(),
         });
     }
@@ -140,7 +138,7 @@ mod tests {
         );
         assert!(matches!(
             parse_decrypt_response(&failed, &request()),
-            Err(PlatformError::Unknown { ref code, .. }) if code == "errorCode 1001"
+            Err(PlatformError::DecryptFailed { ref code, .. }) if code == "1001"
         ));
     }
 

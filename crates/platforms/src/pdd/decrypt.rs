@@ -11,13 +11,9 @@
 //!   encrypted_data, decrypted_data, error_code (0 = ok), error_msg, virtual_number_type (1 =
 //!   privacy number), virtual_identify_number (its extension)}` [src: lywzx]. A privacy number
 //!   may also come written `$13812345678$#1234#` [src: lywzx `virtual-number.ts`]; both forms are
-//!   read. PDD sends no expiry. An item with `error_code ≠ 0` failed, but the README gives no
-//!   item code a meaning (a throttle as much as a dead ciphertext): it is `Unknown` with PDD's
-//!   code and message, the safe default (bounded retry, one refresh, then reported), never a
-//!   final refusal on a guess, as the JD adapter reads its undocumented `returnType.code`. Only
-//!   a present `error_code` 0 is success (README §3.3: `error_code (0 = ok)`): an item without
-//!   it is `Malformed`, its text never handed on as a number. An answer without the order's
-//!   item is `DecryptFailed`.
+//!   read. PDD sends no expiry. An item with `error_code ≠ 0` is `DecryptFailed` with that code
+//!   and message; only a present `error_code` 0 is success (README §3.3: `error_code (0 = ok)`):
+//!   an item without it is `Malformed`, its text never handed on as a number.
 //! - Errors: the gateway's as for every PDD call (52101/70031 throttled, 52102/52103
 //!   unavailable, 10019 expired token, [`super::parse_error_response`]). The README documents
 //!   no decrypt code: the simulator's 10003 (no permission for the API) and 70032 (daily decrypt
@@ -88,8 +84,8 @@ pub fn parse_decrypt_response(
         PlatformError::Malformed("data_decrypt_list 中的条目缺少 error_code".into())
     })?;
     if code != 0 {
-        return Err(PlatformError::Unknown {
-            code: format!("error_code {code}"),
+        return Err(PlatformError::DecryptFailed {
+            code: code.to_string(),
             message: str_at(item, "error_msg").to_owned(),
         });
     }
@@ -179,8 +175,8 @@ mod tests {
             with(json!({"decrypted_data": "", "error_code": 100, "error_msg": "数据解密失败"}));
         assert_eq!(
             parse_decrypt_response(&failed, &request()),
-            Err(PlatformError::Unknown {
-                code: "error_code 100".into(),
+            Err(PlatformError::DecryptFailed {
+                code: "100".into(),
                 message: "数据解密失败".into()
             })
         );

@@ -88,7 +88,6 @@ async fn reveals_a_buyers_phone_within_the_platforms_rules() {
         expiring: true,
         quota_is_a_ban: false,
         refusals_documented: true,
-        missing_item_is_final: false,
     };
     reveal::within_the_rules(&DOUYIN, rules).await;
 }

@@ -81,7 +81,6 @@ async fn reveals_a_buyers_phone_within_the_platforms_rules() {
         expiring: true,
         quota_is_a_ban: false,
         refusals_documented: false,
-        missing_item_is_final: true,
     };
     reveal::within_the_rules(&JD, rules).await;
 }

@@ -36,10 +36,6 @@ pub struct Rules {
     /// Whether the README documents the codes the simulator refuses a spent quota and an
     /// ungranted decrypt permission with; else the adapter reads them as unknown codes.
     pub refusals_documented: bool,
-    /// Whether the platform states an order it has no receiver for by leaving its item out
-    /// (Taobao, JD: a final `DecryptFailed`), rather than by an item's own error code, which the
-    /// README gives no meaning (PDD, Douyin, Kuaishou: `Unknown`, retried and refreshed once).
-    pub missing_item_is_final: bool,
 }
 
 /// A quick policy for the steps that retry an unknown code to the end: the simulator injects
@@ -67,8 +63,7 @@ pub async fn within_the_rules<C: PlatformClient + 'static>(
     platform: &'static Platform<C>,
     rules: Rules,
 ) {
-    // Two reveals, then the quota is spent.
-    let mut args = vec!["--decrypt-quota", "2"];
+    let mut args = vec!["--decrypt-quota", "3"];
     args.extend(rules.args);
     let sim = Sim::start(platform, &args);
     let client = sim.client();
@@ -178,6 +173,16 @@ pub async fn within_the_rules<C: PlatformClient + 'static>(
         );
     }
 
+    let unknown = DecryptRequest {
+        ciphertext: plain.ciphertext.chars().rev().collect(),
+        ..plain.clone()
+    };
+    let err = platform_error(session.decrypt_contact(&client, &unknown, &sink).await);
+    assert!(
+        matches!(err, PlatformError::DecryptFailed { .. }),
+        "{err:?}"
+    );
+
     if !rules.refusals_documented {
         // An undocumented refusal is retried and refreshed once: quickly, here.
         session = Session::new(
@@ -237,7 +242,6 @@ pub async fn within_the_rules<C: PlatformClient + 'static>(
         assert!(sink.is_empty(), "no refresh needed");
     }
     drop(sim);
-    unknown_ciphertext(platform, &rules, &plain).await;
 
     let denied = Sim::start(platform, &["--decrypt-denied"]);
     let client = denied.client();
@@ -260,50 +264,5 @@ pub async fn within_the_rules<C: PlatformClient + 'static>(
         );
     } else {
         assert!(matches!(err, PlatformError::Unknown { .. }), "{err:?}");
-    }
-}
-
-/// A ciphertext the platform does not know for the order: final where the platform says so by
-/// leaving the order's item out (`DecryptFailed`), else an item's own error code, which the
-/// README gives no meaning: `Unknown`, its code kept, retried and refreshed once.
-async fn unknown_ciphertext<C: PlatformClient + 'static>(
-    platform: &'static Platform<C>,
-    rules: &Rules,
-    plain: &DecryptRequest,
-) {
-    let mut args = vec!["--decrypt-quota", "100"];
-    args.extend(rules.args);
-    let sim = Sim::start(platform, &args);
-    let client = sim.client();
-    let tokens = sim.authorized(&client).await;
-    let sink = Sink::default();
-    let mut session = Session::new(
-        sim.app(platform.app_secret),
-        tokens.access_token.clone(),
-        tokens.refresh_token.clone(),
-        quick(),
-    );
-    let unknown = DecryptRequest {
-        ciphertext: plain.ciphertext.chars().rev().collect(),
-        ..plain.clone()
-    };
-    let err = platform_error(session.decrypt_contact(&client, &unknown, &sink).await);
-    let calls = sim.calls_of(rules.method).await;
-    if rules.missing_item_is_final {
-        assert!(
-            matches!(err, PlatformError::DecryptFailed { .. }),
-            "{err:?}"
-        );
-        assert_eq!(calls, 1, "a final answer is not retried");
-    } else {
-        assert!(matches!(err, PlatformError::Unknown { .. }), "{err:?}");
-        assert!(
-            err.platform_detail().chars().any(|c| c.is_ascii_digit()),
-            "the platform's item code is kept: {err:?}"
-        );
-        // Each attempt retried, and one more attempt after the refresh.
-        let attempts = quick().max_retries as u64 + 1;
-        assert_eq!(calls, 2 * attempts, "retried, and again after one refresh");
-        assert!(!sink.is_empty(), "refreshed once");
     }
 }

@@ -84,7 +84,6 @@ async fn reveals_a_buyers_phone_within_the_platforms_rules() {
         expiring: true,
         quota_is_a_ban: true,
         refusals_documented: true,
-        missing_item_is_final: true,
     };
     reveal::within_the_rules(&TAOBAO, rules).await;
 }
