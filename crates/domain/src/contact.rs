@@ -242,8 +242,10 @@ fn shown_masked(value: &str) -> String {
     if number.chars().filter(char::is_ascii_digit).count() > MAX_VISIBLE_DIGITS {
         return mask_phone(value);
     }
-    if !number.is_empty() && number.chars().all(|c| c.is_ascii_digit() || c == '*') {
-        return format!("{}{}", mask_phone(number), &value[number.len()..]);
+    // A separator with nothing after it (`1387677****转`) is no extension: left after the mask.
+    let core = number.trim_end_matches(['-', '转', '#', ' ']);
+    if !core.is_empty() && core.chars().all(|c| c.is_ascii_digit() || c == '*') {
+        return format!("{}{}", mask_phone(core), &value[core.len()..]);
     }
     value.to_owned()
 }
@@ -320,47 +322,79 @@ pub fn mask_phones_in(text: &str) -> std::borrow::Cow<'_, str> {
     let mut changed = false;
     let mut i = 0;
     while i < chars.len() {
-        if !chars[i].is_ascii_digit() || (i > 0 && chars[i - 1].is_ascii_digit()) {
+        if digit(chars[i]).is_none() || (i > 0 && digit(chars[i - 1]).is_some()) {
             out.push(chars[i]);
             i += 1;
             continue;
         }
-        // A run of digits in groups: a single space or hyphen between two digits joins them.
-        let mut end = i;
-        let mut digits = String::new();
-        while end < chars.len() {
-            let c = chars[end];
-            if c.is_ascii_digit() {
-                digits.push(c);
-                end += 1;
-            } else if matches!(c, ' ' | '-')
-                && chars.get(end + 1).is_some_and(char::is_ascii_digit)
-                && !digits.is_empty()
-            {
-                end += 1;
-            } else {
+        // The digit groups from here: a single space or hyphen between two digits separates
+        // two groups of one run.
+        let mut groups: Vec<(usize, usize)> = Vec::new();
+        let mut at = i;
+        while at < chars.len() && digit(chars[at]).is_some() {
+            let from = at;
+            while at < chars.len() && digit(chars[at]).is_some() {
+                at += 1;
+            }
+            groups.push((from, at));
+            let joins = matches!(chars.get(at), Some(' ' | '-'))
+                && chars.get(at + 1).is_some_and(|c| digit(*c).is_some());
+            if !joins {
                 break;
             }
+            at += 1;
         }
-        match phone_in(&digits) {
-            Some(number) => {
-                // A country code stays, apart: `+86 139****1111`.
-                let prefix = &digits[..digits.len() - number.len()];
-                if !prefix.is_empty() {
-                    out.push_str(prefix);
-                    out.push(' ');
+        // From each group, the longest run of groups that is a phone is masked; a group that
+        // starts none is kept (`电话13812345678 3次`: the mobile, then ` 3次`).
+        let mut g = 0;
+        while g < groups.len() {
+            let found = (g..groups.len()).rev().find_map(|last| {
+                let digits: String = groups[g..=last]
+                    .iter()
+                    .flat_map(|&(from, to)| chars[from..to].iter().filter_map(|c| digit(*c)))
+                    .collect();
+                let prefix_len = digits.len() - phone_in(&digits)?.len();
+                Some((last, prefix_len, digits))
+            });
+            let (first, _) = groups[g];
+            let next = match found {
+                Some((last, prefix_len, digits)) => {
+                    // A country code stays, apart: `+86 139****1111`.
+                    let (prefix, number) = digits.split_at(prefix_len);
+                    if !prefix.is_empty() {
+                        out.push_str(prefix);
+                        out.push(' ');
+                    }
+                    out.push_str(&mask_phone(number));
+                    changed = true;
+                    last + 1
                 }
-                out.push_str(&mask_phone(number));
-                changed = true;
+                None => {
+                    out.extend(&chars[first..groups[g].1]);
+                    g + 1
+                }
+            };
+            // The separator after what was written, when a group follows it.
+            if let Some(&(from, _)) = groups.get(next) {
+                out.push(chars[from - 1]);
             }
-            None => out.extend(&chars[i..end]),
+            i = groups[next - 1].1;
+            g = next;
         }
-        i = end;
     }
     if changed {
         std::borrow::Cow::Owned(out)
     } else {
         std::borrow::Cow::Borrowed(text)
+    }
+}
+
+/// A digit as ASCII, the full-width ones (`１３８`, typed with a Chinese input method) too.
+fn digit(c: char) -> Option<char> {
+    match c {
+        '0'..='9' => Some(c),
+        '０'..='９' => char::from_u32(u32::from(c) - u32::from('０') + u32::from('0')),
+        _ => None,
     }
 }
 
@@ -450,6 +484,8 @@ mod tests {
             ("1387677****", "138********"),
             ("*******5678", "*******5678"),
             ("1387677****-7576", "138********-7576"),
+            ("1387677****转", "138********转"),
+            ("1387677****-", "138********-"),
         ] {
             assert_eq!(
                 super::ContactField::phone(sent).unwrap().display_phone(),
@@ -533,6 +569,12 @@ mod tests {
             ("008613900001111", "0086 139****1111"),
             ("座机010-62345678", "座机010****5678"),
             ("0086139000011112", "0086139000011112"),
+            // A phone beside other numbers is found alone.
+            ("电话13812345678 3次", "电话138****5678 3次"),
+            ("2026-12-06 13812345678", "2026-12-06 138****5678"),
+            ("13812345678-1", "138****5678-1"),
+            ("06 13812345678", "06 138****5678"),
+            ("手机１３８１２３４５６７８", "手机138****5678"),
         ] {
             assert_eq!(mask_phones_in(typed), stored, "{typed}");
         }

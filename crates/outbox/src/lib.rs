@@ -27,7 +27,8 @@
 //!   queue): they dedupe by event id.
 //! - [`Batch`] collects a unit of work's events and enqueues them with one statement.
 //! - [`mark_processed`] records `(consumer, message id)` in the consumer's transaction; `false`
-//!   means the message was already handled and must change nothing.
+//!   means the message was already handled and must change nothing. [`forget_processed_before`]
+//!   deletes the entries past the ledger's retention (order-processor's housekeeping calls it).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -170,6 +171,24 @@ pub async fn is_processed(
             .filter(t_processed_message::message_id.eq(message_id)),
     ))
     .get_result(conn)
+    .await
+}
+
+/// Forgets at most `limit` handled messages, every consumer's, recorded before `before` (the
+/// ledger's retention: an entry only has to outlive its message's redeliveries); how many.
+pub async fn forget_processed_before(
+    conn: &mut AsyncPgConnection,
+    before: DateTime<Utc>,
+    limit: i64,
+) -> Result<usize, diesel::result::Error> {
+    use diesel::sql_types::{BigInt, Timestamptz};
+    diesel::sql_query(
+        "DELETE FROM t_processed_message WHERE (consumer, message_id) IN \
+         (SELECT consumer, message_id FROM t_processed_message WHERE processed_at < $1 LIMIT $2)",
+    )
+    .bind::<Timestamptz, _>(before)
+    .bind::<BigInt, _>(limit)
+    .execute(conn)
     .await
 }
 

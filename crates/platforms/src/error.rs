@@ -167,13 +167,13 @@ impl PlatformError {
         }
     }
 
-    /// Whether the platform, by its answer, did not act on the call: it throttled it, was
-    /// unavailable, or the call was never sent (our rate gate). A call that must not be acted on
-    /// twice (a single-use authorization code) may be sent again after these, and only these: a
-    /// malformed or unknown answer may follow a code already spent. (A call cut off while the
-    /// platform answered is `Unavailable` too; sending it again is what the merchant's reload of
-    /// the callback page would do.)
-    pub fn was_not_acted_on(&self) -> bool {
+    /// Whether a call that must not be acted on twice (a single-use authorization code) may be
+    /// sent again after this failure: the platform throttled it or was unavailable, or the call
+    /// was never sent (our rate gate), and only these; a malformed or unknown answer may follow
+    /// a code already spent. A call cut off while the platform answered is `Unavailable` too, so
+    /// the code may be spent after all: sending it again is then what the merchant's reload of
+    /// the callback page would do, and the platform refuses it (`invalid_grant`).
+    pub fn may_resend_single_use(&self) -> bool {
         matches!(
             self,
             PlatformError::Throttled { .. }

@@ -102,8 +102,8 @@ pub type ErrorReader<'a> = &'a (dyn Fn(&serde_json::Value) -> Option<PlatformErr
 /// - Transport failures and timeouts are [`PlatformError::Unavailable`]; so is a 5xx, or
 ///   [`PlatformError::UnavailableFor`] with the wait its `Retry-After` states ([`stated_wait`]:
 ///   seconds or an HTTP-date), so the retries do not come back inside it; unless its body is
-///   the platform's error asking for more than a retry ([`recovering_error`]: an expired
-///   session, a throttle, an unknown code), which it then is.
+///   the platform's documented error asking for more than a retry ([`recovering_error`]: an
+///   expired session, a throttle), which it then is.
 /// - A 429 is [`PlatformError::Throttled`] whatever its body (an empty object would read as an
 ///   answer without its result), with the longer of the waits its `Retry-After` and its body
 ///   state (the body read by `platform_error` when it is JSON: Taobao's code 7 "This ban will
@@ -188,12 +188,12 @@ fn transport_failure(e: reqwest::Error) -> PlatformError {
     PlatformError::Unavailable(what.to_owned())
 }
 
-/// The platform's own error in a 5xx answer's JSON body, when it asks for more than a retry:
-/// an expired session (refreshed), a throttle (its wait kept, or the `Retry-After`'s if longer)
-/// or an unknown code (refreshed once after its retries). The README gives codes, not HTTP
-/// statuses, so a gateway may well send `code 27` or `40003` with a 500. Anything else in a 5xx
-/// (a refusal that would end the call for good, an unreadable body) stays `Unavailable`,
-/// retried: the safe default.
+/// The platform's own documented error in a 5xx answer's JSON body, when it asks for more than
+/// a retry: an expired session (refreshed) or a throttle (its wait kept, or the
+/// `Retry-After`'s if longer). The README gives codes, not HTTP statuses, so a gateway may well
+/// send `code 27` or `40003` with a 500. Anything else in a 5xx stays `Unavailable` (with its
+/// `Retry-After`), retried: a code the adapter does not know (an ordinary gateway error page in
+/// JSON), a refusal that would end the call for good, an unreadable body.
 fn recovering_error(
     body: &[u8],
     platform_error: ErrorReader<'_>,
@@ -208,7 +208,7 @@ fn recovering_error(
             retry_after: retry_after.max(stated),
             detail,
         }),
-        said @ (PlatformError::SessionExpired { .. } | PlatformError::Unknown { .. }) => Some(said),
+        said @ PlatformError::SessionExpired { .. } => Some(said),
         _ => None,
     }
 }

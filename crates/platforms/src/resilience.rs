@@ -43,8 +43,10 @@ pub enum NoSlot {
 /// legitimate callers (every replica's syncs, refreshes and reveals of one app key) queue a few
 /// seconds at most; a queue a minute long is a flood (a user firing consent callbacks that
 /// each take a slot), and without a bound it would stall every tenant's calls with that app
-/// key for as long as the flood lasts. A call past it is refused
-/// ([`PlatformError::QueueFull`]) and retried after that wait.
+/// key for as long as the flood lasts. A call past it is refused ([`PlatformError::QueueFull`]):
+/// a sync waits that out and tries again within its stated-wait budget, a reveal or a consent
+/// callback fails at once. During a flood every caller with the key is refused until the queue
+/// drains: the bound caps the stall, it does not share the queue fairly.
 pub const MAX_QUEUE_AHEAD: Duration = Duration::from_secs(60);
 
 /// A reserved slot: `wait` after a moment no earlier than `asked` (when the gate sent its
@@ -285,7 +287,7 @@ where
 
 /// [`with_retries`], retrying only the errors `retry` accepts: a call that must not be acted
 /// on twice (a single-use authorization code) is sent again only after a failure the platform
-/// did not act on ([`PlatformError::was_not_acted_on`]).
+/// may have left unspent ([`PlatformError::may_resend_single_use`]).
 pub async fn with_retries_when<T, F, Fut>(
     policy: RetryPolicy,
     platform: PlatformType,

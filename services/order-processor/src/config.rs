@@ -68,8 +68,8 @@ pub struct ProcessingSettings {
     /// than any redelivery of its message.
     #[serde(default = "default_ledger_retention")]
     pub ledger_retention_days: NonZeroU32,
-    /// How long the operation log is kept (`housekeeping`); China's Cybersecurity Law asks for
-    /// six months at least.
+    /// How long the operation log is kept (`housekeeping`); at least 180 days (China's
+    /// Cybersecurity Law asks for six months), else the service refuses to start.
     #[serde(default = "default_operation_log_retention")]
     pub operation_log_retention_days: NonZeroU32,
     /// How often housekeeping deletes what is past its retention.
@@ -77,7 +77,7 @@ pub struct ProcessingSettings {
     pub housekeeping_interval_secs: u64,
     /// Rows per housekeeping delete statement (each its own transaction).
     #[serde(default = "default_housekeeping_batch")]
-    pub housekeeping_batch: i64,
+    pub housekeeping_batch: NonZeroU32,
 }
 
 impl Default for ProcessingSettings {
@@ -141,6 +141,6 @@ fn default_operation_log_retention() -> NonZeroU32 {
 fn default_housekeeping_interval() -> u64 {
     3600
 }
-fn default_housekeeping_batch() -> i64 {
-    5000
+fn default_housekeeping_batch() -> NonZeroU32 {
+    NonZeroU32::MIN.saturating_add(4999)
 }

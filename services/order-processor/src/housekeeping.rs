@@ -7,8 +7,9 @@
 //!   processed again, which changes nothing: a batch rebuilds its buyers' leads from their
 //!   stored orders, and a sync request finds its task already ended.
 //! - **The operation log** (`t_operation_log`, design §7): kept `[processing]
-//!   operation_log_retention_days` (365; China's Cybersecurity Law, art. 21, asks for at least
-//!   six months of network logs), then deleted, every tenant's alike.
+//!   operation_log_retention_days` (365; at least [`MIN_OPERATION_LOG_DAYS`]: China's
+//!   Cybersecurity Law, art. 21, asks for six months of network logs at least), then deleted,
+//!   every tenant's alike.
 //!
 //! Each pass deletes `[processing] housekeeping_batch` rows per statement until none is left,
 //! every statement its own transaction; it runs every `[processing] housekeeping_interval_secs`
@@ -23,6 +24,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::repo::housekeeping;
 
+/// The shortest operation-log retention a configuration may set (six months).
+pub const MIN_OPERATION_LOG_DAYS: u32 = 180;
+
 /// The ledger's table name, as the metric labels it.
 pub const LEDGER: &str = "t_processed_message";
 /// The operation log's table name, as the metric labels it.
@@ -34,7 +38,7 @@ pub struct Housekeeping {
     pub ledger_days: NonZeroU32,
     pub operation_log_days: NonZeroU32,
     /// Rows per delete statement.
-    pub batch: i64,
+    pub batch: NonZeroU32,
 }
 
 /// What one pass deleted.
@@ -78,25 +82,25 @@ impl Housekeeping {
         let now = chrono::Utc::now();
         let ledger_before = now - chrono::Duration::days(i64::from(self.ledger_days.get()));
         let log_before = now - chrono::Duration::days(i64::from(self.operation_log_days.get()));
+        let batch = i64::from(self.batch.get());
         let mut deleted = Deleted::default();
         let mut conn = leadgen_db::conn(&self.pool).await?;
         loop {
             let n =
-                housekeeping::delete_ledger_before(&mut conn, ledger_before, self.batch).await?;
+                leadgen_outbox::forget_processed_before(&mut conn, ledger_before, batch).await?;
             metrics::counter!("leadgen_housekeeping_deleted_total", "table" => LEDGER)
                 .increment(n as u64);
             deleted.ledger += n;
-            if (n as i64) < self.batch || shutdown.is_cancelled() {
+            if n == 0 || (n as i64) < batch || shutdown.is_cancelled() {
                 break;
             }
         }
         loop {
-            let n = housekeeping::delete_operation_log_before(&mut conn, log_before, self.batch)
-                .await?;
+            let n = housekeeping::delete_operation_log_before(&mut conn, log_before, batch).await?;
             metrics::counter!("leadgen_housekeeping_deleted_total", "table" => OPERATION_LOG)
                 .increment(n as u64);
             deleted.operation_log += n;
-            if (n as i64) < self.batch || shutdown.is_cancelled() {
+            if n == 0 || (n as i64) < batch || shutdown.is_cancelled() {
                 break;
             }
         }

@@ -15,7 +15,7 @@ use tracing::Instrument as _;
 use crate::SERVICE;
 use crate::config::Settings;
 use crate::handler::RawOrdersHandler;
-use crate::housekeeping::Housekeeping;
+use crate::housekeeping::{Housekeeping, MIN_OPERATION_LOG_DAYS};
 use crate::processor::Processor;
 use crate::rescore::Rescore;
 use crate::retention::Retention;
@@ -91,6 +91,11 @@ impl Application {
             interval: Duration::from_secs(processing.purge_interval_secs),
             chunk: processing.purge_chunk_leads,
         };
+        anyhow::ensure!(
+            processing.operation_log_retention_days.get() >= MIN_OPERATION_LOG_DAYS,
+            "[processing] operation_log_retention_days must be at least {MIN_OPERATION_LOG_DAYS} \
+             (six months of operation log, as China's Cybersecurity Law asks)"
+        );
         let housekeeping = Housekeeping {
             pool: pool.clone(),
             interval: Duration::from_secs(processing.housekeeping_interval_secs),

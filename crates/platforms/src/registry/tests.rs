@@ -243,8 +243,8 @@ async fn a_failed_answer_keeps_the_platforms_words() {
     );
 }
 
-/// A 5xx whose body is the platform's own expired-session, throttle or unknown error is that
-/// error (refreshed, waited out, refreshed once after retries); any other stays unavailable.
+/// A 5xx whose body is the platform's own expired-session or throttle error is that error
+/// (refreshed, waited out); any other, an unknown code included, stays unavailable.
 #[tokio::test]
 async fn a_5xx_carrying_the_platforms_own_error_is_read_as_that_error() {
     let reader = |json: &serde_json::Value| match json["code"].as_i64()? {
@@ -286,7 +286,7 @@ async fn a_5xx_carrying_the_platforms_own_error_is_read_as_that_error() {
     let unknown = answering(answer(99, "")).await;
     assert!(matches!(
         read_json(reqwest::get(&unknown).await, &reader).await,
-        Err(PlatformError::Unknown { .. })
+        Err(PlatformError::Unavailable(_))
     ));
     let refused = answering(answer(15, "")).await;
     assert!(matches!(

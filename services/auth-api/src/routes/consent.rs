@@ -22,6 +22,9 @@ fn name(req: &HttpRequest, state: &str) -> String {
 }
 
 /// Whether the caller came over HTTPS (as the gateway's `X-Forwarded-Proto` says behind it).
+/// The request that sets the cookie and the callback that reads it both come through the
+/// gateway, which serves HTTPS only in a deployment (the Ingress redirects plain HTTP), so they
+/// agree; a local run over plain HTTP uses the plain name on both.
 fn secure(req: &HttpRequest) -> bool {
     req.connection_info().scheme() == "https"
 }

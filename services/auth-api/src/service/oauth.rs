@@ -19,9 +19,11 @@ use crate::service::activation::{self, Granted};
 use crate::service::announce;
 use crate::startup::AppState;
 
-/// How a code is exchanged for tokens while the merchant's browser waits: sent again, within
-/// about two seconds, only after a failure the platform did not act on (throttled,
-/// unavailable), since a code is single-use (Kuaishou's lives two minutes, Douyin's ten).
+/// How a code is exchanged for tokens while the merchant's browser waits: sent again, after up
+/// to two seconds of backoff in all (each attempt bounded by the platform's timeout), only
+/// after a failure that leaves the code unspent as far as we can tell
+/// ([`PlatformError::may_resend_single_use`]), since a code is single-use (Kuaishou's lives two
+/// minutes, Douyin's ten).
 const EXCHANGE_RETRIES: RetryPolicy = RetryPolicy {
     max_retries: 2,
     min_delay: std::time::Duration::from_millis(300),
@@ -186,7 +188,7 @@ pub async fn complete(
     let exchanged = with_retries_when(
         EXCHANGE_RETRIES,
         platform,
-        PlatformError::was_not_acted_on,
+        PlatformError::may_resend_single_use,
         || client.exchange_code(&app, &code, &row.callback_url),
     )
     .await;
@@ -213,7 +215,7 @@ pub async fn complete(
             let error = other.to_string();
             if row.status == AuthStatus::PendingAuth {
                 let reason = format!(
-                    "授权码换取令牌未成功，可刷新回调页重试；若仍失败，请检查 appKey、appSecret 后重新发起授权（平台返回：{error}）"
+                    "授权码换取令牌未成功，可刷新回调页重试；若仍失败，请检查 appKey、appSecret 后重新发起授权（{error}）"
                 );
                 repo::set_status(
                     &mut conn,

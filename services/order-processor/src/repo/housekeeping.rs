@@ -1,26 +1,11 @@
-//! `t_processed_message` and `t_operation_log` by age: what housekeeping deletes, a bounded
-//! number of rows per statement (each its own transaction, so no long lock or huge WAL burst).
+//! `t_operation_log` by age: what housekeeping deletes, a bounded number of rows per statement
+//! (each its own transaction, so no long lock or huge WAL burst). The ledger's are
+//! `leadgen_outbox::forget_processed_before`, the crate that owns `t_processed_message`.
 
 use chrono::{DateTime, Utc};
 use diesel::QueryResult;
 use diesel::sql_types::{BigInt, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-
-/// Deletes at most `limit` ledger entries recorded before `before`; how many it deleted.
-pub async fn delete_ledger_before(
-    conn: &mut AsyncPgConnection,
-    before: DateTime<Utc>,
-    limit: i64,
-) -> QueryResult<usize> {
-    diesel::sql_query(
-        "DELETE FROM t_processed_message WHERE (consumer, message_id) IN \
-         (SELECT consumer, message_id FROM t_processed_message WHERE processed_at < $1 LIMIT $2)",
-    )
-    .bind::<Timestamptz, _>(before)
-    .bind::<BigInt, _>(limit)
-    .execute(conn)
-    .await
-}
 
 /// Deletes at most `limit` operation-log entries that occurred before `before`, every tenant's;
 /// how many it deleted.

@@ -60,7 +60,7 @@ async fn rows_past_their_retention_are_deleted_and_no_other() {
         ledger_days: days(7),
         operation_log_days: days(180),
         // Smaller than what is due, so a pass takes several statements.
-        batch: 3,
+        batch: days(3),
     };
     let deleted = housekeeping.pass(&CancellationToken::new()).await.unwrap();
     // Ledger: ages 8, 9, 10 of both consumers; log: ages 190..=400 of both tenants.

@@ -588,6 +588,14 @@ pub fn describe(e: &PlatformError) -> String {
         PlatformError::Unknown { code, message } => {
             format!("电商平台返回未知错误，重试后仍失败（错误码 {code}：{message}）")
         }
+        // Ours: the call was never made.
+        PlatformError::GateUnavailable(_) => {
+            "限流协调（数据库）暂不可用，重试多次后仍未能调用电商平台，本次同步未完成".to_owned()
+        }
+        PlatformError::QueueFull { retry_after } => format!(
+            "该电商应用的调用排队已满（约 {} 秒），重试后仍未能调用电商平台，本次同步未完成",
+            retry_after.as_secs().max(1)
+        ),
         other => format!("电商平台调用失败：{other}"),
     }
 }
