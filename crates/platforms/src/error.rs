@@ -184,18 +184,14 @@ impl PlatformError {
         )
     }
 
-    /// Whether waiting and retrying the same call may succeed.
+    /// Whether waiting and retrying the same call may succeed: every failure a single-use call
+    /// may be sent again after, and an answer we could not read or did not know.
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            PlatformError::Throttled { .. }
-                | PlatformError::Unavailable(_)
-                | PlatformError::UnavailableFor { .. }
-                | PlatformError::GateUnavailable(_)
-                | PlatformError::QueueFull { .. }
-                | PlatformError::Malformed(_)
-                | PlatformError::Unknown { .. }
-        )
+        self.may_resend_single_use()
+            || matches!(
+                self,
+                PlatformError::Malformed(_) | PlatformError::Unknown { .. }
+            )
     }
 
     /// The wait the platform asked for, if any.

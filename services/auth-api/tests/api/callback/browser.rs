@@ -87,27 +87,20 @@ async fn a_consent_completes_only_in_the_browser_that_asked_for_it() {
 async fn over_https_the_consent_cookie_is_the_hosts_own() {
     let endpoint = TokenEndpoint::start(200, taobao_tokens("host", "2200002")).await;
     let app = app_with_token_endpoint(&endpoint).await;
-    // A browser whose cookies this test sends by hand.
+    // A browser whose cookies this test sends by hand, over HTTPS as the gateway reports it.
     let bare = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("HTTP client");
-    let created = app
-        .client
-        .post(app.url("/platforms/auth"))
-        .bearer_auth(crate::helpers::token(1, &[crate::helpers::AUTH]))
-        .header("x-forwarded-proto", "https")
-        .json(&serde_json::json!({
-            "platformType": "TAOBAO",
-            "authInfo": { "appKey": super::APP_KEY, "appSecret": super::APP_SECRET },
-        }))
-        .send()
-        .await
-        .expect("POST");
-    let cookies = set_cookies(&created);
-    let body = expect_envelope(created, StatusCode::CREATED, 201).await;
-    let id = body["data"]["platformId"].as_i64().expect("platformId");
-    let state = super::state_of(&body);
+    let callback = |state: &str, cookie: &str| {
+        bare.get(app.url("/platforms/auth/callback"))
+            .query(&[("code", "grant"), ("state", state)])
+            .header("x-forwarded-proto", "https")
+            .header("cookie", cookie.to_owned())
+            .send()
+    };
+
+    let (id, state, cookies) = pending_over_https(&app).await;
     assert_eq!(cookies.len(), 1, "{cookies:?}");
     let cookie = &cookies[0];
     assert!(cookie.starts_with("__Host-leadgen_oauth_"), "{cookie}");
@@ -118,22 +111,32 @@ async fn over_https_the_consent_cookie_is_the_hosts_own() {
         );
     }
     assert!(!cookie.contains("Domain"), "{cookie}");
-    let (name, _) = cookie.split_once('=').expect("name");
-    let callback = |cookie: String| {
-        bare.get(app.url("/platforms/auth/callback"))
-            .query(&[("code", "grant"), ("state", state.as_str())])
-            .header("x-forwarded-proto", "https")
-            .header("cookie", cookie)
-            .send()
-    };
     // The plain name, as a sibling host could plant it: not this browser's consent.
+    let (name, _) = cookie.split_once('=').expect("name");
     let plain = name.trim_start_matches("__Host-");
-    let planted = callback(format!("{plain}={state}")).await.expect("GET");
+    let planted = callback(&state, &format!("{plain}={state}"))
+        .await
+        .expect("GET");
     expect_envelope(planted, StatusCode::BAD_REQUEST, 40002).await;
     assert!(endpoint.forms().is_empty(), "no code was exchanged");
     assert_eq!(app.platform_row(id).await.status, "INVALID");
 
-    // The host's own cookie completes a consent.
+    // The host's own cookie completes a consent, and is removed as it was set.
+    let (id, state, cookies) = pending_over_https(&app).await;
+    let (pair, _) = cookies[0].split_once(';').expect("cookie");
+    let done = callback(&state, pair).await.expect("GET");
+    let removal = set_cookies(&done);
+    expect_envelope(done, StatusCode::OK, 200).await;
+    assert_eq!(app.platform_row(id).await.status, "ACTIVE");
+    assert!(
+        removal[0].starts_with("__Host-") && removal[0].contains("Secure"),
+        "{removal:?}"
+    );
+}
+
+/// `POST /platforms/auth` as the gateway passes on an HTTPS request: the new authorization's
+/// id, its `state`, and the answer's `Set-Cookie` headers.
+async fn pending_over_https(app: &crate::helpers::TestApp) -> (i64, String, Vec<String>) {
     let created = app
         .client
         .post(app.url("/platforms/auth"))
@@ -149,23 +152,7 @@ async fn over_https_the_consent_cookie_is_the_hosts_own() {
     let cookies = set_cookies(&created);
     let body = expect_envelope(created, StatusCode::CREATED, 201).await;
     let id = body["data"]["platformId"].as_i64().expect("platformId");
-    let state = super::state_of(&body);
-    let (pair, _) = cookies[0].split_once(';').expect("cookie");
-    let done = bare
-        .get(app.url("/platforms/auth/callback"))
-        .query(&[("code", "grant"), ("state", state.as_str())])
-        .header("x-forwarded-proto", "https")
-        .header("cookie", pair)
-        .send()
-        .await
-        .expect("GET");
-    let removal = set_cookies(&done);
-    expect_envelope(done, StatusCode::OK, 200).await;
-    assert_eq!(app.platform_row(id).await.status, "ACTIVE");
-    assert!(
-        removal[0].starts_with("__Host-") && removal[0].contains("Secure"),
-        "{removal:?}"
-    );
+    (id, super::state_of(&body), cookies)
 }
 
 #[tokio::test]
