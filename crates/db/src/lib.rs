@@ -6,7 +6,8 @@
 //! the cluster) brings the schema forward before the services roll. Which service writes which
 //! table is in `docs/architecture.md`.
 //!
-//! Access is diesel-async over tokio-postgres with a deadpool pool: queries never block the
+//! Access is diesel-async over tokio-postgres with a deadpool pool, encrypted as the URL's
+//! `sslmode` asks ([`tls`]): queries never block the
 //! runtime's threads. The only synchronous diesel API we need, the migration harness, runs on a
 //! blocking thread through `AsyncConnectionWrapper`.
 //!
@@ -21,6 +22,9 @@ pub mod schema;
 pub mod sealed;
 pub mod shown;
 pub mod status_history;
+pub mod tls;
+
+pub use tls::connect;
 
 use std::time::Duration;
 
@@ -29,7 +33,7 @@ use diesel_async::pooled_connection::deadpool::{Hook, HookError, Object, Pool};
 use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, PoolError, RecyclingMethod,
 };
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 pub use diesel_async::AsyncPgConnection as PgConn;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
@@ -92,7 +96,7 @@ pub fn build_pool(settings: &DatabaseSettings, service: &'static str) -> Result<
     config.custom_setup = Box::new(move |url| {
         let url = with_network_timeouts(url);
         Box::pin(async move {
-            let mut conn = AsyncPgConnection::establish(&url).await?;
+            let mut conn = tls::connect(&url).await?;
             configure_session(&mut conn, statement_timeout_ms, plan_cache_mode, service)
                 .await
                 .map_err(ConnectionError::CouldntSetupConfiguration)?;
@@ -319,10 +323,9 @@ pub async fn schema_current(pool: &DbPool) -> bool {
 /// Applies pending migrations; returns the names of those applied.
 pub async fn run_migrations(url: &str) -> Result<Vec<String>, DbError> {
     use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
-    let url = url.to_owned();
+    let conn = tls::connect(url).await.map_err(|e| connect_error(url, e))?;
     tokio::task::spawn_blocking(move || {
-        let mut conn: AsyncConnectionWrapper<AsyncPgConnection> =
-            diesel::Connection::establish(&url).map_err(|e| connect_error(&url, e))?;
+        let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::from(conn);
         // One migrator at a time, even when several processes start together.
         diesel::RunQueryDsl::execute(
             diesel::sql_query("SELECT pg_advisory_lock(4242001)"),

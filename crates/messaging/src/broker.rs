@@ -142,6 +142,8 @@ impl Link {
 /// The process's broker connections.
 pub struct Broker {
     url: SecretString,
+    /// `[amqp] ca_file`: CAs trusted for `amqps://` beside the Mozilla roots.
+    ca_file: Option<std::path::PathBuf>,
     topology: Topology,
     queues: Vec<QueueSpec>,
     confirm_timeout: Duration,
@@ -174,6 +176,7 @@ impl Broker {
     ) -> Result<Arc<Self>, MessagingError> {
         let broker = Broker {
             url: settings.url.clone(),
+            ca_file: settings.ca_file.clone(),
             topology: Topology {
                 prefix: settings.prefix.clone(),
                 delivery_limit: settings.delivery_limit,
@@ -222,6 +225,7 @@ impl Broker {
                     since: std::time::Instant::now(),
                     task: tokio::spawn(open_unbounded(
                         self.url.clone(),
+                        self.ca_file.clone(),
                         self.topology.clone(),
                         self.queues.clone(),
                         link.name.clone(),
@@ -549,9 +553,10 @@ fn closed() -> MessagingError {
 }
 
 /// Opens a connection named `name` to `url` and declares `topology` with `queues` on its
-/// publishing channel.
+/// publishing channel. An `amqps://` URL is TLS, trusting the Mozilla roots and `ca_file`'s CAs.
 async fn open_unbounded(
     url: SecretString,
+    ca_file: Option<std::path::PathBuf>,
     topology: Topology,
     queues: Vec<QueueSpec>,
     name: String,
@@ -560,7 +565,8 @@ async fn open_unbounded(
         .with_executor(tokio_executor_trait::Tokio::current())
         .with_reactor(tokio_reactor_trait::Tokio)
         .with_connection_name(LongString::from(name.clone().into_bytes()));
-    let connection = Connection::connect(url.expose_secret(), properties).await?;
+    let connection =
+        crate::connection::open(url.expose_secret(), ca_file.as_deref(), properties).await?;
     let publisher = connection.create_channel().await?;
     publisher
         .confirm_select(ConfirmSelectOptions::default())

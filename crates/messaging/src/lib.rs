@@ -6,6 +6,7 @@
 //!   only receives and settles (never blocked by a resource alarm), each with a supervised
 //!   reconnect that re-declares the topology; publishing on a confirm-mode channel (a `Nack`, a
 //!   return, a blocked connection or a timeout is an error).
+//! - [`connection`] — one AMQP connection, `amqps://` over TLS.
 //! - [`consumer`] — manual acks with bounded prefetch; the handler's [`Outcome`] is turned into
 //!   ack, delayed requeue or dead-lettering in one place ([`consumer::settle`]); a message
 //!   dead-lettered carries why ([`dead_letter`]); a handler whose work outlasts the broker's
@@ -19,6 +20,7 @@
 //! relay (`leadgen-outbox`) publishes through [`Broker::publish`].
 
 mod broker;
+pub mod connection;
 pub mod consumer;
 pub mod dead_letter;
 pub mod depth;

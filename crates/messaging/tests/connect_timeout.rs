@@ -29,6 +29,7 @@ async fn a_broker_that_never_answers_fails_the_connect_after_its_timeout() {
         confirm_timeout_ms: 1_000,
         connect_timeout_ms: 300,
         give_up_secs: 300,
+        ca_file: None,
     };
     let result = tokio::time::timeout(
         Duration::from_secs(30),

@@ -75,7 +75,14 @@ impl PlanCacheMode {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AmqpSettings {
+    /// `amqp://…`, or `amqps://…` for TLS: the broker's certificate must be signed by a trusted
+    /// CA and name the URL's host.
     pub url: SecretString,
+    /// A PEM file of CAs trusted for an `amqps://` broker, beside the Mozilla roots compiled in
+    /// (a cluster's own CA, say). Read at every connect, so a renewed file is taken without a
+    /// restart.
+    #[serde(default)]
+    pub ca_file: Option<std::path::PathBuf>,
     /// Prefix of every exchange and queue name (tests use a unique one per test).
     #[serde(default = "default_prefix")]
     pub prefix: String,

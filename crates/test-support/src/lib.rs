@@ -1,6 +1,7 @@
 //! Test isolation, so integration tests run in parallel against the real PostgreSQL and
 //! RabbitMQ: [`TestDb`] creates and migrates a database per test and drops it afterwards;
-//! [`TestBroker`] gives each test its own exchange and queue prefix and deletes them afterwards.
+//! [`TestBroker`] gives each test its own exchange and queue prefix and deletes them afterwards;
+//! [`tls`] puts TLS with a per-test certificate authority in front of either.
 //!
 //! `LEADGEN_TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`) and
 //! `LEADGEN_TEST_AMQP_URL` (default `amqp://guest:guest@127.0.0.1:5672/%2f`) point at the servers.
@@ -12,8 +13,9 @@
 
 pub mod envelope;
 pub mod rabbitmq;
+pub mod tls;
 
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 use leadgen_db::DbPool;
 use leadgen_domain::PlatformType;
 use leadgen_messaging::{QueueSpec, Topology};
@@ -62,7 +64,7 @@ impl TestDb {
     pub async fn new() -> Self {
         let admin = admin_database_url();
         let name = unique("leadgen_t_");
-        let mut conn = AsyncPgConnection::establish(&admin)
+        let mut conn = leadgen_db::connect(&admin)
             .await
             .expect("connect to the test PostgreSQL");
         diesel::sql_query(format!("CREATE DATABASE {name}"))
@@ -91,7 +93,7 @@ impl Drop for TestDb {
                 return;
             };
             rt.block_on(async move {
-                if let Ok(mut conn) = AsyncPgConnection::establish(&admin).await {
+                if let Ok(mut conn) = leadgen_db::connect(&admin).await {
                     let _ =
                         diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                             .execute(&mut conn)
@@ -187,6 +189,7 @@ impl TestBroker {
             confirm_timeout_ms: 10_000,
             connect_timeout_ms: 10_000,
             give_up_secs: 300,
+            ca_file: None,
         }
     }
 }

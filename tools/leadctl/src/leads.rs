@@ -38,7 +38,7 @@ pub(crate) async fn connect() -> anyhow::Result<AsyncPgConnection> {
     let settings: DbOnly =
         leadgen_settings::load(&Sources::from_env()).context("loading configuration")?;
     let url = settings.database.url.expose_secret();
-    AsyncPgConnection::establish(url)
+    leadgen_db::connect(url)
         .await
         .map_err(|e| leadgen_db::connect_error(url, e).into())
 }

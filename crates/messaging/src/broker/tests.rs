@@ -36,6 +36,7 @@ async fn an_open_that_timed_out_is_waited_on_again_and_replaced_only_when_old() 
     let (port, accepted, held) = silent_peer().await;
     let broker = Broker {
         url: SecretString::from(format!("amqp://guest:guest@127.0.0.1:{port}/%2f")),
+        ca_file: None,
         topology: Topology {
             prefix: "open-once".into(),
             delivery_limit: 5,

@@ -45,12 +45,13 @@ impl Session {
         };
         // How long to wait for the broker to accept the connection (`[amqp] connect_timeout_ms`).
         let timeout = Duration::from_millis(settings.connect_timeout_ms);
-        let connection =
-            match tokio::time::timeout(timeout, Connection::connect(url, properties)).await {
-                Err(_) => return Err(unreachable(format!("no answer within {timeout:?}"))),
-                Ok(Err(e)) => return Err(unreachable(e.to_string())),
-                Ok(Ok(connection)) => connection,
-            };
+        let ca_file = settings.ca_file.as_deref();
+        let opening = leadgen_messaging::connection::open(url, ca_file, properties);
+        let connection = match tokio::time::timeout(timeout, opening).await {
+            Err(_) => return Err(unreachable(format!("no answer within {timeout:?}"))),
+            Ok(Err(e)) => return Err(unreachable(e.to_string())),
+            Ok(Ok(connection)) => connection,
+        };
         Ok(Session {
             connection,
             topology: Topology {
