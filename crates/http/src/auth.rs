@@ -150,11 +150,20 @@ pub enum AuthConfigError {
     Algorithm(String),
     #[error("auth.hmac_secret is required for HS256")]
     MissingSecret,
+    #[error(
+        "auth.hmac_secret is {0} bytes: HS256 needs a key of at least {MIN_HMAC_SECRET_BYTES} \
+         bytes (RFC 7518 §3.2), or a token can be forged by guessing it"
+    )]
+    WeakSecret(usize),
     #[error("auth.public_key_pem is required for RS256 and must be a PEM RSA public key")]
     BadPublicKey,
     #[error("cannot sign the token: {0}")]
     Sign(String),
 }
+
+/// The shortest `[auth] hmac_secret` taken: HS256's key must be at least as long as its hash's
+/// output, 256 bits (RFC 7518 §3.2).
+pub const MIN_HMAC_SECRET_BYTES: usize = 32;
 
 /// Verifies bearer tokens.
 #[derive(Clone)]
@@ -172,6 +181,10 @@ impl JwtVerifier {
                     .hmac_secret
                     .as_ref()
                     .ok_or(AuthConfigError::MissingSecret)?;
+                let length = secret.expose_secret().len();
+                if length < MIN_HMAC_SECRET_BYTES {
+                    return Err(AuthConfigError::WeakSecret(length));
+                }
                 (
                     Algorithm::HS256,
                     vec![DecodingKey::from_secret(secret.expose_secret().as_bytes())],

@@ -25,7 +25,7 @@ use leadgen_settings::{
 };
 
 /// The HS256 secret test settings use.
-pub const JWT_SECRET: &str = "test-jwt-secret-please-change";
+pub const JWT_SECRET: &str = "test-jwt-secret-please-change-it-now";
 
 fn env_or(key: &str, default: &str) -> String {
     #[expect(clippy::disallowed_methods, reason = "test-only server locations")]

@@ -2,10 +2,12 @@ use leadgen_settings::SecretString;
 
 use super::*;
 
+const SECRET: &str = "a-test-secret-of-thirty-two-bytes!";
+
 fn settings() -> AuthSettings {
     AuthSettings {
         algorithm: "HS256".into(),
-        hmac_secret: Some(SecretString::from("s3cret".to_owned())),
+        hmac_secret: Some(SecretString::from(SECRET.to_owned())),
         public_key_pem: None,
         additional_public_keys_pem: Vec::new(),
         issuer: None,
@@ -81,6 +83,24 @@ fn rs256_tokens_verify_under_the_current_key_or_an_additional_one() {
     ));
 }
 
+/// A shared secret an attacker could guess offline from one token stops the start.
+#[test]
+fn an_hs256_secret_shorter_than_its_hash_is_refused() {
+    let with = |secret: &str| {
+        JwtVerifier::from_settings(&AuthSettings {
+            hmac_secret: Some(SecretString::from(secret.to_owned())),
+            ..settings()
+        })
+    };
+    let short = "s".repeat(MIN_HMAC_SECRET_BYTES - 1);
+    let Err(refused) = with(&short) else {
+        panic!("a 31-byte secret is refused");
+    };
+    assert!(matches!(refused, AuthConfigError::WeakSecret(31)));
+    assert!(!refused.to_string().contains(&short), "{refused}");
+    assert!(with(&"s".repeat(MIN_HMAC_SECRET_BYTES)).is_ok());
+}
+
 #[test]
 fn a_null_name_or_perms_is_none_not_an_invalid_token() {
     let v = JwtVerifier::from_settings(&settings()).unwrap();
@@ -88,7 +108,7 @@ fn a_null_name_or_perms_is_none_not_an_invalid_token() {
         &Header::new(Algorithm::HS256),
         &serde_json::json!({"sub": "7", "tenant_id": 1, "name": null, "perms": null,
                                 "exp": chrono::Utc::now().timestamp() + 60}),
-        &EncodingKey::from_secret(b"s3cret"),
+        &EncodingKey::from_secret(SECRET.as_bytes()),
     )
     .unwrap();
     let claims = v.verify(&token).expect("a valid token");
@@ -107,13 +127,13 @@ fn verifies_minted_tokens_and_refuses_others() {
         iss: None,
         aud: Vec::new(),
     };
-    let token = mint_hs256("s3cret", &claims).unwrap();
+    let token = mint_hs256(SECRET, &claims).unwrap();
     assert_eq!(v.verify(&token).unwrap().tenant_id, 1);
     assert!(v.verify(&mint_hs256("other", &claims).unwrap()).is_none());
     let numeric_sub = jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
             &serde_json::json!({"sub": 9, "tenant_id": "2", "perms": "lead:order:view lead:order:sync", "exp": claims.exp}),
-            &EncodingKey::from_secret(b"s3cret"),
+            &EncodingKey::from_secret(SECRET.as_bytes()),
         )
         .unwrap();
     let parsed = v.verify(&numeric_sub).unwrap();
@@ -125,7 +145,7 @@ fn verifies_minted_tokens_and_refuses_others() {
         exp: chrono::Utc::now().timestamp() - 3600,
         ..claims
     };
-    assert!(v.verify(&mint_hs256("s3cret", &expired).unwrap()).is_none());
+    assert!(v.verify(&mint_hs256(SECRET, &expired).unwrap()).is_none());
 }
 
 #[test]
@@ -136,7 +156,7 @@ fn a_token_not_valid_yet_or_without_a_real_user_or_tenant_is_refused() {
         jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
             &claims,
-            &EncodingKey::from_secret(b"s3cret"),
+            &EncodingKey::from_secret(SECRET.as_bytes()),
         )
         .unwrap()
     };
@@ -232,7 +252,7 @@ fn an_audience_may_be_one_string_or_a_list() {
         jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
             &serde_json::json!({"sub": "7", "tenant_id": 1, "exp": exp, "aud": aud}),
-            &EncodingKey::from_secret(b"s3cret"),
+            &EncodingKey::from_secret(SECRET.as_bytes()),
         )
         .unwrap()
     };
@@ -263,7 +283,7 @@ fn a_configured_issuer_and_audience_are_required() {
         jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
             &claims,
-            &EncodingKey::from_secret(b"s3cret"),
+            &EncodingKey::from_secret(SECRET.as_bytes()),
         )
         .unwrap()
     };
