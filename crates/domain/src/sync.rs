@@ -77,24 +77,46 @@ pub fn changes_start(
         .max(now - Duration::days(MAX_WINDOW_DAYS))
 }
 
+/// The shop's last reconcile: the last completed by-modification sync that covered
+/// [`RECONCILE_HOURS`] or more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LastReconcile {
+    /// When it was requested.
+    pub requested_at: DateTime<Utc>,
+    /// Where its window ended (the settle before it was requested).
+    pub window_end: DateTime<Utc>,
+}
+
 /// Where a scheduled sync begins: [`changes_start`], except once a day ([`RECONCILE_HOURS`]
-/// since `reconciled_at`, the last completed by-modification sync that covered that long) a
-/// shop synced by modification and first fetched over a day ago reads the whole last day of
-/// changes again. Its pages are mostly orders already stored unchanged (skipped by their content
-/// hash); what it finds are changes the platform dated before the watermark but recorded after
-/// the sync that read past them.
+/// since the last reconcile was requested) a shop synced by modification and first fetched over
+/// a day ago reads the last day of changes again. Its pages are mostly orders already stored
+/// unchanged (skipped by their content hash); what it finds are changes the platform dated
+/// before the watermark but recorded after the sync that read past them.
+///
+/// The reconcile reads from where the last one's window ended, less [`RESUME_OVERLAP_MINUTES`]:
+/// a day before now would leave out the minutes between that end and a day before now (the
+/// settle, and up to an interval of the schedule), and a change dated in them but recorded
+/// late would be read by no reconcile at all. At most two days back (a shop paused for longer
+/// catches up through its watermark).
 pub fn scheduled_start(
     modified_watermark: Option<DateTime<Utc>>,
     first_sync: Option<DateTime<Utc>>,
-    reconciled_at: Option<DateTime<Utc>>,
+    last_reconcile: Option<LastReconcile>,
     now: DateTime<Utc>,
 ) -> DateTime<Utc> {
     let start = changes_start(modified_watermark, first_sync, now);
     let day_ago = now - Duration::hours(RECONCILE_HOURS);
     let due = modified_watermark.is_some()
         && first_sync.is_some_and(|first| first <= day_ago)
-        && reconciled_at.is_none_or(|at| at <= day_ago);
-    if due { start.min(day_ago) } else { start }
+        && last_reconcile.is_none_or(|last| last.requested_at <= day_ago);
+    if !due {
+        return start;
+    }
+    let from = last_reconcile.map_or(day_ago, |last| {
+        (last.window_end - Duration::minutes(RESUME_OVERLAP_MINUTES))
+            .clamp(day_ago - Duration::hours(RECONCILE_HOURS), day_ago)
+    });
+    start.min(from)
 }
 
 /// Where a sync that names no start begins: `resumed_from` (where the last sync's orders are
@@ -141,13 +163,34 @@ mod tests {
         let first = Some(now - Duration::days(3));
         let day_ago = now - Duration::hours(RECONCILE_HOURS);
         let usual = now - Duration::minutes(15);
-        // Never reconciled, or over a day ago: the whole last day.
+        let reconciled = |hours_ago: i64| {
+            let requested_at = now - Duration::hours(hours_ago);
+            Some(LastReconcile {
+                requested_at,
+                window_end: requested_at - Duration::minutes(2),
+            })
+        };
+        // Never reconciled: the whole last day.
         assert_eq!(scheduled_start(watermark, first, None, now), day_ago);
-        let yesterday = Some(now - Duration::hours(25));
-        assert_eq!(scheduled_start(watermark, first, yesterday, now), day_ago);
+        // Reconciled over a day ago: from where that reconcile's window ended, with the
+        // overlap, so that no minute between the two goes unread.
+        let yesterday = now - Duration::hours(25);
+        assert_eq!(
+            scheduled_start(watermark, first, reconciled(25), now),
+            yesterday - Duration::minutes(2 + RESUME_OVERLAP_MINUTES)
+        );
+        // Reconciled just a day ago: still from its end, a little more than a day back.
+        assert_eq!(
+            scheduled_start(watermark, first, reconciled(RECONCILE_HOURS), now),
+            day_ago - Duration::minutes(2 + RESUME_OVERLAP_MINUTES)
+        );
+        // Reconciled a week ago: at most two days back.
+        assert_eq!(
+            scheduled_start(watermark, first, reconciled(24 * 7), now),
+            now - Duration::hours(2 * RECONCILE_HOURS)
+        );
         // Reconciled within the day: from the watermark, with the overlap.
-        let this_morning = Some(now - Duration::hours(3));
-        assert_eq!(scheduled_start(watermark, first, this_morning, now), usual);
+        assert_eq!(scheduled_start(watermark, first, reconciled(3), now), usual);
         // First fetched within the day: every sync since read from the first fetch on.
         let recent = Some(now - Duration::hours(5));
         assert_eq!(scheduled_start(watermark, recent, None, now), usual);

@@ -68,7 +68,12 @@ impl Scheduler {
                     sync::scheduled_start(
                         platform.modified_watermark,
                         platform.first_sync_time,
-                        platform.reconciled_at,
+                        platform.reconciled_at.zip(platform.reconciled_through).map(
+                            |(requested_at, window_end)| sync::LastReconcile {
+                                requested_at,
+                                window_end,
+                            },
+                        ),
                         now,
                     ),
                 ),

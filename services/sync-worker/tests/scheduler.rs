@@ -293,7 +293,7 @@ async fn a_backfill_cancelled_before_its_first_window_leaves_the_shop_never_sync
 
 /// Once a day a scheduled sync reads the whole last day of changes again: a change the platform
 /// recorded after the sync that read past its date is caught within a day. The next one, within
-/// the day, reads from the watermark again.
+/// the day, reads from the watermark again; the next reconcile from where this one ended.
 #[tokio::test]
 async fn a_scheduled_sync_reads_the_last_day_again_once_a_day() {
     use leadgen_db::schema::t_ecom_platform_auth as auth;
@@ -330,6 +330,12 @@ async fn a_scheduled_sync_reads_the_last_day_again_once_a_day() {
         chrono::Duration::hours(leadgen_domain::sync::RECONCILE_HOURS),
         "the whole last day: {start} – {end}"
     );
+    let reconcile: i64 = task::table
+        .filter(task::status.eq("RUNNING"))
+        .select(task::id)
+        .first(&mut conn)
+        .await
+        .expect("the reconcile");
 
     // That sync completed; the next, within the day, reads from the watermark.
     diesel::update(task::table.filter(task::status.eq("RUNNING")))
@@ -348,6 +354,38 @@ async fn a_scheduled_sync_reads_the_last_day_again_once_a_day() {
     assert!(
         (29..=31).contains(&minutes_ago),
         "from the watermark less the overlap: {minutes_ago} minutes ago"
+    );
+
+    // A day and an hour after the reconcile: the next reads from where its window ended, less
+    // the overlap, not from a day ago (which would leave the hour between them unread).
+    diesel::update(task::table.filter(task::status.eq("RUNNING")))
+        .set(task::status.eq("COMPLETED"))
+        .execute(&mut conn)
+        .await
+        .expect("completed");
+    let requested = Utc::now() - chrono::Duration::hours(25);
+    let ended = requested - chrono::Duration::minutes(2);
+    diesel::update(task::table.find(reconcile))
+        .set((
+            task::sync_time.eq(requested),
+            task::window_end.eq(ended),
+            task::window_start.eq(ended - chrono::Duration::hours(24)),
+        ))
+        .execute(&mut conn)
+        .await
+        .expect("reconciled a day and an hour ago");
+    diesel::update(auth::table.find(shop))
+        .set(auth::last_sync_time.eq(stale(40)))
+        .execute(&mut conn)
+        .await
+        .expect("due again");
+    assert_eq!(scheduler.schedule_due().await.expect("schedule"), 1);
+    let (start, _) = scheduled_window().await;
+    let expected = ended - chrono::Duration::minutes(leadgen_domain::sync::RESUME_OVERLAP_MINUTES);
+    // PostgreSQL keeps microseconds.
+    assert!(
+        (start - expected).abs() < chrono::Duration::milliseconds(1),
+        "{start} against {expected}"
     );
 }
 

@@ -19,9 +19,11 @@
 //! - Orders: windows of one day [choice]; no history limit is documented, so the whole range is
 //!   fetched; `page` from 0, `size` 100. By creation: `order_by=create_time`, `order_asc=true`
 //!   (orders arriving during a walk land after the pages already read). By modification:
-//!   `update_time_start`/`update_time_end`, `order_by=update_time`, pages walked from the last
-//!   backwards (an order modified during the walk leaves the window; walking backwards only
-//!   re-reads). Both ends of the time range are taken as inclusive [unverified].
+//!   `update_time_start`/`update_time_end`, `order_by=update_time`, `order_asc=true`, pages
+//!   walked from the last backwards: an order modified again during the walk leaves the window
+//!   or goes to its end, among the pages already read, and the orders it passed move toward
+//!   the pages still to read (newest first, the default, they would move into pages already
+//!   read). Both ends of the time range are taken as inclusive [unverified].
 //! - Errors by `code`/`sub_code` ([`parse::parse_error`]): 60000 throttled; 40003 (and 30001)
 //!   with an access-token or authorization `sub_code` → session expired; other 40003
 //!   (signature, timestamp) → invalid request; 20000/20001 → unavailable; 90000 ("other") →
@@ -361,6 +363,7 @@ pub fn search_params(window: &TimeWindow, listing: Listing, page: u32) -> Value 
             "update_time_start": window.start.timestamp(),
             "update_time_end": window.end.timestamp(),
             "order_by": "update_time",
+            "order_asc": true,
             "page": page,
             "size": PAGE_SIZE,
         }),

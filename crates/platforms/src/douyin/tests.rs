@@ -434,7 +434,7 @@ fn consent_url_and_search_parameters() {
     );
     assert_eq!(
         param_json(&search_params(&w, Listing::Modified, 0)),
-        r#"{"order_by":"update_time","page":0,"size":100,"update_time_end":1716163199,"update_time_start":1716076800}"#
+        r#"{"order_asc":true,"order_by":"update_time","page":0,"size":100,"update_time_end":1716163199,"update_time_start":1716076800}"#
     );
 }
 

@@ -70,6 +70,9 @@ pub struct Due {
     /// [`sync::RECONCILE_HOURS`] was requested ([`sync::scheduled_start`]).
     #[diesel(sql_type = Nullable<Timestamptz>)]
     pub reconciled_at: Option<DateTime<Utc>>,
+    /// Where that sync's window ended.
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    pub reconciled_through: Option<DateTime<Utc>>,
     /// How many days the shop's BACKFILL covered when it failed and none ever completed, once
     /// the backfill's own wait has passed since the last one ended (the interval doubled per
     /// backfill failed in a row since the last that did not fail, at most the cap): the history is still missing, and the scheduler runs the backfill again.
@@ -111,11 +114,7 @@ pub async fn due_for_sync(
                 (SELECT min(s.sync_time) FROM t_ecom_sync_task s \
                  WHERE s.tenant_id = a.tenant_id AND s.platform_id = a.id \
                    AND (s.status = 'COMPLETED' OR s.windows_done > 0)) AS first_sync_time, \
-                (SELECT max(r.sync_time) FROM t_ecom_sync_task r \
-                 WHERE r.tenant_id = a.tenant_id AND r.platform_id = a.id \
-                   AND r.status = 'COMPLETED' AND r.listing = 'MODIFIED' \
-                   AND r.window_end - r.window_start >= make_interval(hours => $5::int)) \
-                  AS reconciled_at, \
+                rc.sync_time AS reconciled_at, rc.window_end AS reconciled_through, \
                 CASE WHEN b.status = 'FAILED' AND {backfill_waited} \
                      THEN ceil(extract(epoch FROM b.window_end - b.window_start) / 86400)::bigint \
                 END AS failed_backfill_days \
@@ -140,6 +139,13 @@ pub async fn due_for_sync(
                    WHERE c.tenant_id = a.tenant_id AND c.platform_id = a.id \
                      AND c.trigger_type = 'BACKFILL' AND c.status <> 'FAILED'), '-infinity') \
          ) bf ON true \
+         LEFT JOIN LATERAL ( \
+             SELECT r.sync_time, r.window_end FROM t_ecom_sync_task r \
+             WHERE r.tenant_id = a.tenant_id AND r.platform_id = a.id \
+               AND r.status = 'COMPLETED' AND r.listing = 'MODIFIED' \
+               AND r.window_end - r.window_start >= make_interval(hours => $5::int) \
+             ORDER BY r.sync_time DESC LIMIT 1 \
+         ) rc ON true \
          LEFT JOIN LATERAL ( \
              SELECT t.status, t.window_start, t.window_end FROM t_ecom_sync_task t \
              WHERE t.tenant_id = a.tenant_id AND t.platform_id = a.id \

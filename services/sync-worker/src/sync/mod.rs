@@ -4,7 +4,7 @@
 
 pub mod store;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -227,7 +227,8 @@ impl Syncer {
         // pages that go on while bringing no order this pass has not seen (a numbered listing
         // that answers the same page with `has_next` forever, whose page numbers never repeat).
         let mut cursors: HashSet<PageCursor> = HashSet::new();
-        let mut pass_orders: HashSet<String> = HashSet::new();
+        // Each order of the pass, with its modification time as read.
+        let mut pass_orders: HashMap<String, Option<DateTime<Utc>>> = HashMap::new();
         let mut stale_pages = 0_u32;
         let mut empty_cursor_pages = 0_u32;
         // The cursor of the page being fetched.
@@ -237,13 +238,22 @@ impl Syncer {
                 Ok(page) => page,
                 Err(ended) => return Ok(Err(ended)),
             };
+            let mut moved = false;
             let fresh = page
                 .orders
                 .iter()
                 .filter(|o| {
-                    o.order_id
-                        .as_ref()
-                        .is_none_or(|id| pass_orders.insert(id.clone()))
+                    let Some(id) = &o.order_id else {
+                        return true;
+                    };
+                    let modified = o.parsed.as_ref().ok().and_then(|p| p.modified_at);
+                    match pass_orders.insert(id.clone(), modified) {
+                        None => true,
+                        Some(before) => {
+                            moved |= before.is_some() && modified.is_some() && before != modified;
+                            false
+                        }
+                    }
                 })
                 .count();
             stale_pages = match may_loop(asked.as_ref(), &page) {
@@ -268,6 +278,9 @@ impl Syncer {
             }
             if listing == Listing::Modified {
                 joined.saw(probing, page.total);
+                if moved {
+                    joined.moved();
+                }
             }
             // What comes after this page: the window's next page, the same window again from its
             // probe (orders joined it mid-walk), or the next window's first.
@@ -276,7 +289,7 @@ impl Syncer {
                 None if joined.walk_again() => {
                     tracing::info!(
                         sync_task.id = task.id.get(),
-                        "Orders joined a window while it was walked; reading it again"
+                        "Orders joined or moved inside a window while it was walked; reading it again"
                     );
                     (at, None)
                 }
@@ -473,12 +486,20 @@ fn may_loop(asked: Option<&PageCursor>, page: &OrderPage) -> Option<bool> {
 /// A task's error when the platform's paging loops.
 pub const PAGING_LOOPS: &str = "电商平台的分页没有结束（游标重复、连续多页没有新订单或页数超出上限），为避免无限循环已停止本次同步，请稍后重试";
 
-/// Whether orders joined the window being walked backwards: a later answer's total above the
-/// probe's (a change the platform recorded late, inside the window; pages already read then
-/// miss the order the join pushed down). Orders leaving only make the walk read some twice.
+/// Whether the window being walked backwards shifted under the walk so that a page already read
+/// may have missed an order:
+/// - orders joined it: a later answer's total above the lowest one of the pass (a change the
+///   platform recorded late, inside the window, pushes an order down into a page already read).
+///   Against the lowest, not the probe's: an order leaving and another joining between two
+///   answers would otherwise cancel out;
+/// - an order moved inside it: read twice in the pass with two modification times. A listing
+///   newest first (Taobao's) puts the order modified again at its top, and every order it
+///   passes moves down a place, the last of an unread page into one already read.
+///
+/// Orders leaving only make the walk read some twice.
 #[derive(Debug, Default)]
 struct Joined {
-    probe: Option<u64>,
+    lowest: Option<u64>,
     grew: bool,
     walked_again: u32,
 }
@@ -487,11 +508,17 @@ impl Joined {
     /// One answer of the window: its probe (`probing`) or a later page.
     fn saw(&mut self, probing: bool, total: Option<u64>) {
         if probing {
-            self.probe = total;
+            self.lowest = total;
             self.grew = false;
-        } else if let (Some(probe), Some(total)) = (self.probe, total) {
-            self.grew |= total > probe;
+        } else if let (Some(lowest), Some(total)) = (self.lowest, total) {
+            self.grew |= total > lowest;
+            self.lowest = Some(lowest.min(total));
         }
+    }
+
+    /// An order of the pass came back with another modification time.
+    fn moved(&mut self) {
+        self.grew = true;
     }
 
     /// At the window's last page: read it again (and count that)?

@@ -27,6 +27,19 @@ fn a_window_that_orders_joined_mid_walk_is_read_again_a_bounded_number_of_times(
         again += 1;
     }
     assert_eq!(again, MAX_WALKS_AGAIN);
+    // One order left between two answers and another joined: the count is back at the
+    // probe's, above the lowest of the pass: read again.
+    let mut both = Joined::default();
+    both.saw(true, Some(250));
+    both.saw(false, Some(249));
+    both.saw(false, Some(250));
+    assert!(both.walk_again());
+    // An order read twice with two modification times moved inside the window: read again.
+    let mut moved = Joined::default();
+    moved.saw(true, Some(250));
+    moved.saw(false, Some(250));
+    moved.moved();
+    assert!(moved.walk_again());
     // A listing without totals (a cursor) never reads again.
     let mut cursor = Joined::default();
     cursor.saw(true, None);

@@ -152,6 +152,41 @@ async fn an_order_recorded_late_inside_the_window_being_walked_is_not_missed() {
     assert_eq!(AtomicUsize::load(&platform.calls, Ordering::SeqCst), 11);
 }
 
+/// A listing newest first (Taobao's, Douyin's default) puts an order modified again during the
+/// walk at its head: every order it passes moves down a place, and the last of a page not yet
+/// read slips into one already read. The order read twice with two modification times shows
+/// it, and the window is read again.
+#[tokio::test]
+async fn an_order_modified_again_while_its_window_is_walked_newest_first_misses_no_other() {
+    let db = TestDb::new().await;
+    let platform = std::sync::Arc::new(LateChange {
+        orders: Mutex::new((1..=4).map(|n| format!("o-{n}")).collect()),
+        // After page 4 (o-4) is read: o-4 comes back at the head, o-3 slips into page 4.
+        moved_at_call: Some(1),
+        ..Default::default()
+    });
+    let (syncer, task_row, shop) = douyin_walk(&db, platform.clone()).await;
+    let outcome = syncer
+        .run(&task_row, PlatformType::Douyin)
+        .await
+        .expect("run");
+    assert!(
+        matches!(outcome, TaskOutcome::Completed { success: 4, .. }),
+        "{outcome:?}"
+    );
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    let mut stored: Vec<String> = raw::table
+        .filter(raw::platform_id.eq(shop))
+        .select(raw::order_id)
+        .load(&mut conn)
+        .await
+        .expect("stored");
+    stored.sort();
+    assert_eq!(stored, ["o-1", "o-2", "o-3", "o-4"]);
+    // The probe and four pages, then the window again: its probe and four pages.
+    assert_eq!(AtomicUsize::load(&platform.calls, Ordering::SeqCst), 10);
+}
+
 /// Pages that come back empty while the walk still moves toward its end are not a loop: a
 /// backward walk whose window lost orders after its probe (its last pages are empty down to
 /// the orders left), and a cursor walk whose platform answers empty pages before its last.

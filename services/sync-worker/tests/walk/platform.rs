@@ -28,6 +28,12 @@ pub struct LateChange {
     /// After the probe's answer, only this many of `orders` are left in the window (the rest
     /// were modified again mid-walk), and no order joins.
     pub left_after_probe: Option<usize>,
+    /// Instead of the late order: after this call's answer, the window's oldest order (the
+    /// listing is newest first) is modified again and comes back at its head with a newer
+    /// modification time.
+    pub moved_at_call: Option<usize>,
+    /// The order modified again.
+    pub moved: Mutex<Option<String>>,
     /// The first call takes this long to answer.
     pub slow_first_call: Option<std::time::Duration>,
     /// The platform serves this many days back from now, in windows of a day; else the
@@ -49,8 +55,11 @@ pub struct Hold {
     pub go: tokio::sync::Notify,
 }
 
+/// An order as the platform answers it, modified an hour before the tests started (the same
+/// time at every answer: an order answered with another time was modified again).
 pub fn order(id: &str) -> FetchedOrder {
-    let at: DateTime<Utc> = Utc::now() - Duration::hours(1);
+    static AT: std::sync::OnceLock<DateTime<Utc>> = std::sync::OnceLock::new();
+    let at = *AT.get_or_init(|| Utc::now() - Duration::hours(1));
     let parsed = RawOrder {
         order_id: id.to_owned(),
         status: NeutralStatus::Paid,
@@ -170,10 +179,19 @@ impl PlatformClient for LateChange {
             .map_err(|e| PlatformError::Unavailable(e.to_string()))?;
         let answered = self.orders_answered(&orders, page, cursor);
         let call = self.calls.fetch_add(1, Ordering::SeqCst);
-        match self.left_after_probe {
-            Some(left) => orders.truncate(left),
-            None if call == 1 => orders.insert(0, "late".into()),
-            None => {}
+        match (self.left_after_probe, self.moved_at_call) {
+            (Some(left), _) => orders.truncate(left),
+            (None, Some(at)) if at == call => {
+                if let Some(oldest) = orders.pop() {
+                    orders.insert(0, oldest.clone());
+                    *self
+                        .moved
+                        .lock()
+                        .map_err(|e| PlatformError::Unavailable(e.to_string()))? = Some(oldest);
+                }
+            }
+            (None, None) if call == 1 => orders.insert(0, "late".into()),
+            _ => {}
         }
         Ok(answered)
     }
@@ -198,10 +216,20 @@ impl LateChange {
         cursor: Option<&PageCursor>,
     ) -> OrderPage {
         let total = orders.len() as u64;
+        let moved = self.moved.lock().ok().and_then(|m| m.clone());
+        let answer = |id: &String| {
+            let mut fetched = order(id);
+            if moved.as_ref() == Some(id)
+                && let Ok(parsed) = &mut fetched.parsed
+            {
+                parsed.modified_at = parsed.modified_at.map(|at| at + Duration::minutes(30));
+            }
+            fetched
+        };
         OrderPage {
             orders: orders
                 .get(page as usize - 1)
-                .map(|id| vec![order(id)])
+                .map(|id| vec![answer(id)])
                 .unwrap_or_default(),
             next: PageCursor::backward_next(cursor, page, 1, total, 1),
             total: Some(total),
