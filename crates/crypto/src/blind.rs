@@ -53,10 +53,7 @@ impl BlindIndexer {
         previous: &[SecretString],
     ) -> Result<Self, CryptoError> {
         let current = (key_id, hmac_key(key.expose_secret())?);
-        let previous = crate::previous_keys(key_id, previous)?
-            .into_iter()
-            .map(|(id, b64)| Ok((id, hmac_key(b64)?)))
-            .collect::<Result<Vec<_>, CryptoError>>()?;
+        let previous = crate::previous_keys(key_id, previous, hmac_key)?;
         Ok(BlindIndexer { current, previous })
     }
 
@@ -175,7 +172,16 @@ mod tests {
         let bad = [SecretString::from("no-colon".to_owned())];
         assert_eq!(
             BlindIndexer::new(1, &key(1), &bad).unwrap_err(),
-            CryptoError::BadKey
+            CryptoError::BadPreviousKey(1)
+        );
+        // A previous key too short is named by its place, not taken for the current one.
+        let previous = [
+            SecretString::from(format!("2:{}", key(2).expose_secret())),
+            SecretString::from(format!("3:{}", short.expose_secret())),
+        ];
+        assert_eq!(
+            BlindIndexer::new(1, &key(1), &previous).unwrap_err(),
+            CryptoError::BadPreviousKey(2)
         );
         assert_ne!(lock_key("1.ab"), lock_key("1.ac"));
     }

@@ -29,6 +29,11 @@ pub use blind::{BlindIndexer, lock_key};
 pub enum CryptoError {
     #[error("the key must be 32 bytes of Base64")]
     BadKey,
+    #[error(
+        "previous key {0} (counted from 1, in the order given) must be `id:base64`, an id of \
+         0–255 and a key of 32 bytes"
+    )]
+    BadPreviousKey(usize),
     #[error("{0} is not set")]
     MissingKey(&'static str),
     #[error("sealed value is malformed")]
@@ -50,27 +55,28 @@ pub enum CryptoError {
     SharedKey,
 }
 
-/// The retired keys, each `id:base64`, as (id, Base64): an id given twice, or the current
-/// key's id again, is refused (the last would silently win, and new values could be sealed or
-/// indexed with a retired key).
-pub(crate) fn previous_keys(
+/// The retired keys, each `id:base64`, as (id, key) with `load` making the key of its Base64:
+/// an id given twice, or the current key's id again, is refused (the last would silently win,
+/// and new values could be sealed or indexed with a retired key). A key that is not
+/// `id:base64`, or that `load` refuses, is named by its place in the list.
+pub(crate) fn previous_keys<K>(
     current: u8,
     previous: &[SecretString],
-) -> Result<Vec<(u8, &str)>, CryptoError> {
+    load: impl Fn(&str) -> Result<K, CryptoError>,
+) -> Result<Vec<(u8, K)>, CryptoError> {
     let mut seen = vec![current];
     previous
         .iter()
-        .map(|old| {
-            let (id, b64) = old
-                .expose_secret()
-                .split_once(':')
-                .ok_or(CryptoError::BadKey)?;
-            let id: u8 = id.parse().map_err(|_| CryptoError::BadKey)?;
+        .enumerate()
+        .map(|(at, old)| {
+            let bad = CryptoError::BadPreviousKey(at + 1);
+            let (id, b64) = old.expose_secret().split_once(':').ok_or(bad.clone())?;
+            let id: u8 = id.trim().parse().map_err(|_| bad.clone())?;
             if seen.contains(&id) {
                 return Err(CryptoError::DuplicateKeyId(id));
             }
             seen.push(id);
-            Ok((id, b64))
+            Ok((id, load(b64).map_err(|_| bad)?))
         })
         .collect()
 }
@@ -128,9 +134,7 @@ impl Sealer {
     ) -> Result<Self, CryptoError> {
         let mut keys = HashMap::new();
         keys.insert(key_id, key_from_base64(key.expose_secret())?);
-        for (id, b64) in previous_keys(key_id, previous)? {
-            keys.insert(id, key_from_base64(b64)?);
-        }
+        keys.extend(previous_keys(key_id, previous, key_from_base64)?);
         Ok(Sealer {
             current: key_id,
             keys,
@@ -263,6 +267,10 @@ mod tests {
         assert_eq!(
             Sealer::new(1, &SecretString::from("short".to_owned()), &[]).unwrap_err(),
             CryptoError::BadKey
+        );
+        assert_eq!(
+            Sealer::new(1, &key(3), &[SecretString::from("2:short".to_owned())]).unwrap_err(),
+            CryptoError::BadPreviousKey(1)
         );
         let s = Sealer::new(1, &key(3), &[]).unwrap();
         assert_eq!(s.open("c", "plain"), Err(CryptoError::Malformed));

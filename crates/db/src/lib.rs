@@ -195,14 +195,19 @@ pub async fn configure_session(
 
 /// Checks a connection out of the pool, recording how long that waited
 /// (`leadgen_db_pool_wait_seconds`) and a checkout that failed
-/// (`leadgen_db_pool_checkout_failures_total`; `timeout`: every connection stayed in use).
+/// (`leadgen_db_pool_checkout_failures_total`; `timeout`: every connection stayed in use;
+/// `connect`: a new connection could not be opened in time).
 pub async fn conn(pool: &DbPool) -> Result<PooledConn, DbError> {
     let started = std::time::Instant::now();
     let got = pool.get().await;
     metrics::histogram!("leadgen_db_pool_wait_seconds").record(started.elapsed().as_secs_f64());
     got.map_err(|e| {
+        use deadpool::managed::TimeoutType;
+        use diesel_async::pooled_connection::deadpool::PoolError;
         let reason = match &e {
-            diesel_async::pooled_connection::deadpool::PoolError::Timeout(_) => "timeout",
+            // No new connection within the wait: the database is slow to accept, or gone.
+            PoolError::Timeout(TimeoutType::Create) => "connect",
+            PoolError::Timeout(_) => "timeout",
             _ => "error",
         };
         metrics::counter!("leadgen_db_pool_checkout_failures_total", "reason" => reason)
@@ -300,24 +305,26 @@ pub fn newest_migration() -> &'static str {
 
 /// Whether the database holds [`newest_migration`]: a process built after a migration must not
 /// read or write before `leadctl migrate` has run (a missing column fails every message it
-/// takes, and redelivery counts against the queue's limit). `false` when the database does not
-/// answer either.
-pub async fn schema_current(pool: &DbPool) -> bool {
+/// takes, and redelivery counts against the queue's limit). An error when the database could
+/// not be asked (unreachable, or refusing the connection), or refused the question (a database
+/// never migrated has no `__diesel_schema_migrations`): the caller says which.
+pub async fn schema_current(pool: &DbPool) -> Result<bool, DbError> {
     #[derive(diesel::QueryableByName)]
     struct Applied {
         #[diesel(sql_type = diesel::sql_types::Bool)]
         applied: bool,
     }
-    let Ok(mut c) = pool.get().await else {
-        return false;
-    };
-    diesel::sql_query(
+    let mut c = pool
+        .get()
+        .await
+        .map_err(|e| DbError::Checkout(e.to_string()))?;
+    let applied = diesel::sql_query(
         "SELECT EXISTS (SELECT 1 FROM __diesel_schema_migrations WHERE version = $1) AS applied",
     )
     .bind::<diesel::sql_types::Text, _>(newest_migration())
     .get_result::<Applied>(&mut c)
-    .await
-    .is_ok_and(|a| a.applied)
+    .await?;
+    Ok(applied.applied)
 }
 
 /// Applies pending migrations; returns the names of those applied.

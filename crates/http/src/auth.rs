@@ -191,13 +191,20 @@ impl JwtVerifier {
                 )
             }
             "RS256" => {
+                // The current key must be there (an empty Secret value would leave no key, and
+                // every request answered 401 by a pod that started); empty additional keys are
+                // none.
                 let pem = settings
                     .public_key_pem
                     .as_ref()
-                    .ok_or(AuthConfigError::BadPublicKey)?;
-                let keys = std::iter::once(pem)
-                    .chain(&settings.additional_public_keys_pem)
                     .filter(|pem| !pem.trim().is_empty())
+                    .ok_or(AuthConfigError::BadPublicKey)?;
+                let additional = settings
+                    .additional_public_keys_pem
+                    .iter()
+                    .filter(|pem| !pem.trim().is_empty());
+                let keys = std::iter::once(pem)
+                    .chain(additional)
                     .map(|pem| {
                         DecodingKey::from_rsa_pem(pem.trim().as_bytes())
                             .map_err(|_| AuthConfigError::BadPublicKey)

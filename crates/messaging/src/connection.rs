@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use lapin::tcp::OwnedTLSConfig;
+use lapin::uri::AMQPUri;
 use lapin::{Connection, ConnectionProperties};
 
 use crate::MessagingError;
@@ -28,5 +29,33 @@ pub async fn open(
         })?;
         tls.cert_chain = Some(pem);
     }
-    Ok(Connection::connect_with_config(url, properties, tls).await?)
+    // Parsed here so that a URL that does not parse is never repeated: lapin's error quotes it
+    // whole, password and all, and it would reach the log.
+    let uri: AMQPUri = url.parse().map_err(|_| {
+        MessagingError::Open(
+            "[amqp] url is not an AMQP URL (amqp://user:password@host:port/vhost, or amqps://)"
+                .to_owned(),
+        )
+    })?;
+    Ok(Connection::connect_uri_with_config(uri, properties, tls).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_url_that_does_not_parse_is_refused_without_repeating_it() {
+        for url in [
+            "amqp:leadgen:S3cret@rabbitmq:5672/%2f",
+            "amqx://leadgen:S3cret@rabbitmq:5672/%2f",
+        ] {
+            let Err(refused) = open(url, None, ConnectionProperties::default()).await else {
+                panic!("{url} is no AMQP URL");
+            };
+            let text = refused.to_string();
+            assert!(text.contains("[amqp] url"), "{text}");
+            assert!(!text.contains("S3cret"), "{text}");
+        }
+    }
 }

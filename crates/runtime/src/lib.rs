@@ -92,7 +92,9 @@ impl Dependencies {
         if self.schema_current.load(Ordering::Relaxed) {
             return true;
         }
-        let current = leadgen_db::schema_current(&self.pool).await;
+        let current = leadgen_db::schema_current(&self.pool)
+            .await
+            .is_ok_and(|current| current);
         self.schema_current.fetch_or(current, Ordering::Relaxed);
         current
     }
@@ -115,18 +117,22 @@ impl Readiness for Dependencies {
     async fn check(&self) -> Vec<Check> {
         leadgen_db::record_pool_status(&self.pool);
         let database = leadgen_db::ping(&self.pool).await;
-        let mut checks = vec![
-            Check {
-                name: "database",
-                up: database,
-                required: true,
-            },
-            Check {
+        let mut checks = vec![Check {
+            name: "database",
+            up: database,
+            required: true,
+        }];
+        // Only a database that answers can say whether it holds the schema: while it does not,
+        // the schema is not reported (nor its gauge moved), so that an outage does not also
+        // read as a missing migration (`LeadgenDependencyDown{dependency="schema"}` sends the
+        // operator to `leadctl migrate`).
+        if database {
+            checks.push(Check {
                 name: "schema",
-                up: database && self.schema().await,
+                up: self.schema().await,
                 required: true,
-            },
-        ];
+            });
+        }
         if let Some(broker) = &self.broker {
             let up = broker.is_connected().await;
             // Bounded as a whole: a connection the broker starts blocking mid-sample stops
@@ -157,14 +163,23 @@ impl Readiness for Dependencies {
 pub async fn wait_for_schema(pool: &DbPool, shutdown: &CancellationToken) -> bool {
     let mut waited = 0u32;
     loop {
-        if leadgen_db::schema_current(pool).await {
+        let current = leadgen_db::schema_current(pool).await;
+        if matches!(current, Ok(true)) {
             return true;
         }
         if waited.is_multiple_of(15) {
-            tracing::warn!(
-                migration = leadgen_db::newest_migration(),
-                "The database lacks this build's newest migration; waiting for `leadctl migrate`"
-            );
+            let migration = leadgen_db::newest_migration();
+            match current {
+                Err(e) => tracing::warn!(
+                    migration,
+                    error = %e,
+                    "Cannot read the database's migrations (is it reachable, and migrated at all?); waiting"
+                ),
+                Ok(_) => tracing::warn!(
+                    migration,
+                    "The database lacks this build's newest migration; waiting for `leadctl migrate`"
+                ),
+            }
         }
         waited += 1;
         tokio::select! {

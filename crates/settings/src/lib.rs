@@ -190,6 +190,24 @@ fn environment() -> config::Environment {
         .with_list_parse_key("auth.additional_public_keys_pem")
 }
 
+/// A list setting's entries, trimmed, without empty ones: the environment gives lists
+/// comma-separated, and an empty value (an optional Secret key left `""`) or a trailing comma
+/// would otherwise be an entry that is no key or origin, and stop the start with an error about
+/// something else.
+pub fn entries<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: From<String>,
+{
+    let given: Vec<String> = serde::Deserialize::deserialize(deserializer)?;
+    Ok(given
+        .into_iter()
+        .map(|entry| entry.trim().to_owned())
+        .filter(|entry| !entry.is_empty())
+        .map(T::from)
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,6 +340,44 @@ mod tests {
         sources.use_env = false;
         assert!(load::<Demo>(&sources).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// An optional Secret key left `""`, or a list ending in a comma, gives no entry (an empty
+    /// one stopped every service with an error about the current key).
+    #[test]
+    fn an_empty_list_value_or_a_trailing_comma_is_no_entry() {
+        #[derive(serde::Deserialize)]
+        struct Lists {
+            crypto: Crypto,
+        }
+        #[derive(serde::Deserialize)]
+        struct Crypto {
+            #[serde(default, deserialize_with = "entries")]
+            previous_keys: Vec<SecretString>,
+            #[serde(default, deserialize_with = "entries")]
+            blind_index_previous_keys: Vec<String>,
+        }
+        let vars = [
+            ("LEADGEN__CRYPTO__PREVIOUS_KEYS", ""),
+            (
+                "LEADGEN__CRYPTO__BLIND_INDEX_PREVIOUS_KEYS",
+                "1:AAAA, ,2:BBBB,",
+            ),
+        ];
+        let read: Lists = config::Config::builder()
+            .add_source(
+                environment().source(Some(
+                    vars.iter()
+                        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                        .collect(),
+                )),
+            )
+            .build()
+            .unwrap()
+            .try_deserialize()
+            .unwrap();
+        assert!(read.crypto.previous_keys.is_empty());
+        assert_eq!(read.crypto.blind_index_previous_keys, ["1:AAAA", "2:BBBB"]);
     }
 
     #[test]

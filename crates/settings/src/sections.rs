@@ -138,7 +138,7 @@ pub struct AuthSettings {
     /// before it signs with it, or its last one until the tokens it signed have expired, so that
     /// its key rotates without refusing anyone's token. The environment gives them
     /// comma-separated.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::entries")]
     pub additional_public_keys_pem: Vec<String>,
     /// Expected `iss`, when set.
     #[serde(default)]
@@ -158,7 +158,7 @@ pub struct CryptoSettings {
     #[serde(default = "default_key_id")]
     pub key_id: u8,
     /// Older keys still accepted for decryption, as `id:base64`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::entries")]
     pub previous_keys: Vec<SecretString>,
     /// The blind-index key (HMAC-SHA256, at least 32 bytes, Base64): buyers are grouped and
     /// phones found by keyed indexes, never by an unkeyed hash. A key of its own, never the data
@@ -169,7 +169,7 @@ pub struct CryptoSettings {
     #[serde(default = "default_key_id")]
     pub blind_index_key_id: u8,
     /// Older blind-index keys, as `id:base64`, still looked up while indexes are rewritten.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::entries")]
     pub blind_index_previous_keys: Vec<SecretString>,
 }
 

@@ -60,14 +60,14 @@ pub struct OAuthSettings {
     /// the callback. Matched exactly on the parsed URL's origin, never as a text prefix. Empty
     /// (the default) allows none: without an allowed origin, `redirectUrl` is refused (422), so
     /// the callback can never be used as an open redirect.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "leadgen_settings::entries")]
     pub allowed_redirect_origins: Vec<String>,
     /// Other origins (`scheme://host[:port]`) at which our callback is reachable, for an
     /// `authInfo.callbackUrl` registered with a platform under another host name. A
     /// `callbackUrl` must be our callback: `callback_url`'s path, without a query or fragment, on
     /// `callback_url`'s origin or one of these. Anything else would hand the platform's
     /// authorization code to another host.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "leadgen_settings::entries")]
     pub allowed_callback_origins: Vec<String>,
     /// When a shop is connected (ACTIVE for the first time), a BACKFILL sync fetches this many
     /// days of its history (the platform's documented limit clips it, with a warning in the

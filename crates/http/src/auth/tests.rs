@@ -69,6 +69,23 @@ fn rs256_tokens_verify_under_the_current_key_or_an_additional_one() {
         assert!(both.verify(&signed_by(a_key)).is_some());
         assert!(both.verify(&signed_by(b_key)).is_some());
     }
+    // An empty current key stops the start (a pod with no key would answer every request 401);
+    // an empty additional one is none.
+    for empty in ["", "  \n"] {
+        assert!(matches!(
+            JwtVerifier::from_settings(&AuthSettings {
+                algorithm: "RS256".into(),
+                hmac_secret: None,
+                public_key_pem: Some(empty.to_owned()),
+                additional_public_keys_pem: vec![a_pub.to_owned()],
+                issuer: None,
+                audience: None,
+            }),
+            Err(AuthConfigError::BadPublicKey)
+        ));
+    }
+    let with_empty = verifier(a_pub, &[""]);
+    assert!(with_empty.verify(&signed_by(a_key)).is_some());
     // An additional key that is no key stops the start, as the current one does.
     assert!(matches!(
         JwtVerifier::from_settings(&AuthSettings {
