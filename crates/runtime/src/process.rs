@@ -15,8 +15,26 @@ use leadgen_outbox::Relay;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
-/// A background task started with the shutdown token (the scheduler, for example).
-pub type Background = Box<dyn FnOnce(CancellationToken) -> BoxFuture<'static, ()> + Send>;
+/// A background task started with the shutdown token (the scheduler, for example), and its
+/// name in the log when it stops before the process does.
+pub struct Background {
+    name: &'static str,
+    start: Box<dyn FnOnce(CancellationToken) -> BoxFuture<'static, ()> + Send>,
+}
+
+impl Background {
+    /// The task `start` makes of the shutdown token; it ends when the token fires.
+    pub fn new<F, Fut>(name: &'static str, start: F) -> Self
+    where
+        F: FnOnce(CancellationToken) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        Background {
+            name,
+            start: Box::new(move |token| Box::pin(start(token))),
+        }
+    }
+}
 
 /// Why a process stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +44,13 @@ pub enum RunError {
     Http(#[from] std::io::Error),
     #[error("a task panicked or was aborted: {0}")]
     Task(#[from] tokio::task::JoinError),
+    #[error("{task} panicked or was aborted: {source}")]
+    TaskFailed {
+        task: &'static str,
+        source: tokio::task::JoinError,
+    },
+    #[error("{0} ended before the process was stopped")]
+    TaskEnded(&'static str),
     #[error("consumer stopped: {0}")]
     Consumer(#[from] MessagingError),
 }
@@ -55,11 +80,15 @@ impl Process {
                 result
             }
         });
-        let watch = tokio::spawn(
-            Arc::clone(&self.dependencies).watch(Duration::from_secs(15), shutdown.clone()),
+        let watch = supervise(
+            "dependency_watch",
+            tokio::spawn(
+                Arc::clone(&self.dependencies).watch(Duration::from_secs(15), shutdown.clone()),
+            ),
+            shutdown.clone(),
         );
         if !crate::wait_for_schema(&self.dependencies.pool, &shutdown).await {
-            watch.await?;
+            watch.await??;
             let served = served.await?;
             if let Some(broker) = &self.broker {
                 broker.close().await;
@@ -72,14 +101,19 @@ impl Process {
         // rather than when a process starts again.
         let relay_stop = CancellationToken::new();
         let relay = self.relay.map(|relay| {
-            tokio::spawn(
+            let running = tokio::spawn(
                 relay
                     .run(relay_stop.clone())
                     .instrument(tracing::info_span!("outbox_relay")),
-            )
+            );
+            supervise("outbox_relay", running, shutdown.clone())
         });
-        for start in self.background {
-            tasks.push(tokio::spawn(start(shutdown.clone())));
+        for Background { name, start } in self.background {
+            tasks.push(supervise(
+                name,
+                tokio::spawn(start(shutdown.clone())),
+                shutdown.clone(),
+            ));
         }
         let consumer = match (self.consumer, &self.broker) {
             (Some((handler, options)), Some(broker)) => Some(tokio::spawn(
@@ -101,17 +135,50 @@ impl Process {
             }
         };
         let (served, consumed) = tokio::join!(served, consumed);
+        // Every part is stopped and waited for, whichever failed: the first failure is the
+        // process's error.
+        let mut failed = None;
         for task in tasks {
-            task.await?;
+            if let Err(e) = task.await.map_err(RunError::Task).and_then(|ended| ended) {
+                failed.get_or_insert(e);
+            }
         }
         relay_stop.cancel();
-        if let Some(relay) = relay {
-            relay.await?;
+        if let Some(relay) = relay
+            && let Err(e) = relay.await.map_err(RunError::Task).and_then(|ended| ended)
+        {
+            failed.get_or_insert(e);
         }
         if let Some(broker) = &self.broker {
             broker.close().await;
         }
         served??;
-        consumed?
+        consumed??;
+        failed.map_or(Ok(()), Err)
     }
+}
+
+/// Waits for `task`. One that ends before `shutdown` fires (it panicked, or its loop returned)
+/// stops the process: logged, `shutdown` cancelled, and the run ends with the error (exit
+/// non-zero, and Kubernetes restarts the pod). Left alone, the pod would stay live and ready
+/// without its scheduler, sweep or relay, and the gauges that task sampled would keep their
+/// last value, so no alert would fire.
+fn supervise(
+    task: &'static str,
+    running: tokio::task::JoinHandle<()>,
+    shutdown: CancellationToken,
+) -> tokio::task::JoinHandle<Result<(), RunError>> {
+    tokio::spawn(async move {
+        let ended = running.await;
+        let error = match ended {
+            Ok(()) if shutdown.is_cancelled() => return Ok(()),
+            Ok(()) => RunError::TaskEnded(task),
+            Err(source) => RunError::TaskFailed { task, source },
+        };
+        if !shutdown.is_cancelled() {
+            tracing::error!(task, error = %error, "A background task stopped before the process did; stopping the process");
+            shutdown.cancel();
+        }
+        Err(error)
+    })
 }

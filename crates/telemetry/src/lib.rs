@@ -111,7 +111,31 @@ pub fn init(
         .try_init()
         .map_err(|_| TelemetryError::AlreadyInstalled)?;
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    std::panic::set_hook(Box::new(log_panic));
     Ok(TelemetryGuard { provider })
+}
+
+/// A panic as one JSON log line (`A thread panicked`, with where and why), not Rust's default
+/// multi-line text on stderr, which a log collector cannot parse. The task that panicked ends;
+/// what it was part of decides what follows (a background task stops the process).
+fn log_panic(info: &std::panic::PanicHookInfo<'_>) {
+    let payload = info.payload();
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    let location = info
+        .location()
+        .map(|l| format!("{}:{}", l.file(), l.line()))
+        .unwrap_or_default();
+    let backtrace = std::backtrace::Backtrace::capture();
+    tracing::error!(
+        panic.message = %message,
+        panic.location = %location,
+        panic.backtrace = %backtrace,
+        "A thread panicked"
+    );
 }
 
 fn tracer_provider(

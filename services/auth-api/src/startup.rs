@@ -86,13 +86,12 @@ impl Application {
             ttl: chrono::Duration::minutes(settings.oauth.state_ttl_minutes),
             every: std::time::Duration::from_secs(60),
         };
-        let background: Vec<Background> = vec![Box::new(|token| {
-            Box::pin(
+        let background: Vec<Background> =
+            vec![Background::new("abandoned_consents", move |token| {
                 abandoned
                     .run(token)
-                    .instrument(tracing::info_span!("abandoned_consents")),
-            )
-        })];
+                    .instrument(tracing::info_span!("abandoned_consents"))
+            })];
         let process = Process {
             server,
             dependencies,

@@ -14,7 +14,7 @@ use leadgen_messaging::Broker;
 use leadgen_outbox::Relay;
 use leadgen_platforms::Registry;
 use leadgen_platforms::resilience::RetryPolicy;
-use leadgen_runtime::{Dependencies, Process};
+use leadgen_runtime::{Background, Dependencies, Process};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{RevealSettings, Settings};
@@ -105,8 +105,8 @@ impl Application {
             broker: Some(broker),
             relay: Some(relay),
             consumer: None,
-            background: vec![Box::new(move |stop| {
-                Box::pin(list_stats.keep_fresh(pool, STATS_TTL, stop))
+            background: vec![Background::new("lead_list_stats", move |stop| {
+                list_stats.keep_fresh(pool, STATS_TTL, stop)
             })],
         };
         Ok(Application { port, process })

@@ -104,33 +104,25 @@ impl Application {
             batch: processing.housekeeping_batch,
         };
         let background: Vec<Background> = vec![
-            Box::new(|token| {
-                Box::pin(
-                    sweep
-                        .run(token)
-                        .instrument(tracing::info_span!("pending_sweep")),
-                )
+            Background::new("pending_sweep", move |token| {
+                sweep
+                    .run(token)
+                    .instrument(tracing::info_span!("pending_sweep"))
             }),
-            Box::new(|token| {
-                Box::pin(
-                    rescore
-                        .run(token)
-                        .instrument(tracing::info_span!("rescore")),
-                )
+            Background::new("rescore", move |token| {
+                rescore
+                    .run(token)
+                    .instrument(tracing::info_span!("rescore"))
             }),
-            Box::new(|token| {
-                Box::pin(
-                    retention
-                        .run(token)
-                        .instrument(tracing::info_span!("retention_purge")),
-                )
+            Background::new("retention_purge", move |token| {
+                retention
+                    .run(token)
+                    .instrument(tracing::info_span!("retention_purge"))
             }),
-            Box::new(|token| {
-                Box::pin(
-                    housekeeping
-                        .run(token)
-                        .instrument(tracing::info_span!("housekeeping")),
-                )
+            Background::new("housekeeping", move |token| {
+                housekeeping
+                    .run(token)
+                    .instrument(tracing::info_span!("housekeeping"))
             }),
         ];
         let process = Process {

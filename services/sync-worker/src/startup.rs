@@ -97,28 +97,22 @@ impl Application {
             failed: std::sync::Mutex::default(),
         };
         let mut background: Vec<Background> = vec![
-            Box::new(|token| {
-                Box::pin(
-                    recovery
-                        .run(token)
-                        .instrument(tracing::info_span!("recovery")),
-                )
+            Background::new("recovery", move |token| {
+                recovery
+                    .run(token)
+                    .instrument(tracing::info_span!("recovery"))
             }),
-            Box::new(|token| {
-                Box::pin(
-                    refresher
-                        .run(token)
-                        .instrument(tracing::info_span!("token_refresh")),
-                )
+            Background::new("token_refresh", move |token| {
+                refresher
+                    .run(token)
+                    .instrument(tracing::info_span!("token_refresh"))
             }),
         ];
         if let Some(scheduler) = scheduler {
-            background.push(Box::new(|token| {
-                Box::pin(
-                    scheduler
-                        .run(token)
-                        .instrument(tracing::info_span!("scheduler")),
-                )
+            background.push(Background::new("scheduler", move |token| {
+                scheduler
+                    .run(token)
+                    .instrument(tracing::info_span!("scheduler"))
             }));
         }
         let process = Process {
