@@ -134,6 +134,16 @@ pub struct OrderItem {
 }
 
 impl Receiver {
+    /// Whether a phone revealed for the receiver `before` (decrypted from its ciphertext, or
+    /// through its `oaid`) is still this receiver's: the same phone as the platform sent it and
+    /// the same decrypt handle. A receiver corrected to another person (a new ciphertext, other
+    /// digits, a new `oaid`) is not, and the number revealed for the old one must stop counting
+    /// as the buyer's (it would merge the buyer with whoever the old receiver was).
+    pub fn keeps_revealed_phone_of(&self, before: &Receiver) -> bool {
+        let phone = |r: &Receiver| r.phone.as_ref().map(|p| (p.kind, p.value.clone()));
+        phone(self) == phone(before) && self.oaid == before.oaid
+    }
+
     /// This receiver, a new version of an order's, keeping the phone `stored` (the version
     /// stored before) reached the buyer by where the new one reaches less and says nothing
     /// against it: the platforms mask a phone once the order ships (PDD's `receiver_phone` is

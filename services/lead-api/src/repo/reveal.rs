@@ -19,6 +19,9 @@ pub struct SourceOrder {
     pub platform_type: String,
     pub order_id: String,
     pub normalized: Option<String>,
+    /// The hash of the version read: the revealed phone is kept only while the row still holds
+    /// it ([`remember_phone`]).
+    pub content_hash: String,
 }
 
 /// The tenant's raw order `id`, as a reveal needs it.
@@ -35,6 +38,7 @@ pub async fn raw_order(
             raw::platform_type,
             raw::order_id,
             raw::normalized,
+            raw::content_hash,
         ))
         .first(conn)
         .await
@@ -46,20 +50,27 @@ pub async fn raw_order(
 /// to the buyer's identities, merging the buyer with any lead known by it. Answers whether the
 /// order was handed back. A row a batch is processing right now (`PENDING`, locked) is waited
 /// for and handed back once it commits: the batch read no revealed phone for it.
+///
+/// Only while the row still holds the version the number was decrypted from (`content_hash`):
+/// a sync that stored another version during the platform call may have replaced the receiver,
+/// and the number would then be kept for someone else's order (a sync forgets a revealed phone
+/// when it replaces the receiver, but this one was not there yet).
 pub async fn remember_phone(
     conn: &mut AsyncPgConnection,
     tenant: TenantId,
     id: i64,
+    content_hash: &str,
     index: &str,
 ) -> QueryResult<bool> {
     let changed = diesel::sql_query(
-        "WITH kept AS (            INSERT INTO t_order_revealed_identity (raw_order_id, tenant_id, key_hash)            SELECT id, tenant_id, $3 FROM t_ecom_order_raw WHERE id = $1 AND tenant_id = $2            ON CONFLICT (raw_order_id) DO UPDATE              SET key_hash = excluded.key_hash, revealed_at = now()              WHERE t_order_revealed_identity.key_hash <> excluded.key_hash            RETURNING raw_order_id)          UPDATE t_ecom_order_raw SET process_status = $4          WHERE id IN (SELECT raw_order_id FROM kept) AND process_status IN ($4, $5)",
+        "WITH kept AS (            INSERT INTO t_order_revealed_identity (raw_order_id, tenant_id, key_hash)            SELECT id, tenant_id, $3 FROM t_ecom_order_raw WHERE id = $1 AND tenant_id = $2              AND content_hash = $6            ON CONFLICT (raw_order_id) DO UPDATE              SET key_hash = excluded.key_hash, revealed_at = now()              WHERE t_order_revealed_identity.key_hash <> excluded.key_hash            RETURNING raw_order_id)          UPDATE t_ecom_order_raw SET process_status = $4          WHERE id IN (SELECT raw_order_id FROM kept) AND process_status IN ($4, $5)",
     )
     .bind::<BigInt, _>(id)
     .bind::<BigInt, _>(tenant.get())
     .bind::<Text, _>(index)
     .bind::<Text, _>(RawOrderStatus::Pending.as_str())
     .bind::<Text, _>(RawOrderStatus::Processed.as_str())
+    .bind::<Text, _>(content_hash)
     .execute(conn)
     .await?;
     Ok(changed > 0)

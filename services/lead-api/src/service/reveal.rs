@@ -180,6 +180,8 @@ enum How {
         request: DecryptRequest,
         session: Box<Session>,
         source: i64,
+        /// The hash of the source order's version the request was made of.
+        source_hash: String,
     },
 }
 
@@ -204,14 +206,15 @@ async fn attempt(
         let mut conn = leadgen_db::conn(&state.pool).await?;
         prepare(state, user, request, &mut conn, target).await?
     };
-    let (client, decrypt, mut session, source) = match how {
+    let (client, decrypt, mut session, source, source_hash) = match how {
         How::Clear(revealed) => return Ok(answered(answer, &revealed)),
         How::Decrypt {
             client,
             request,
             session,
             source,
-        } => (client, request, session, source),
+            source_hash,
+        } => (client, request, session, source, source_hash),
     };
     let platform_id = target.platform_id;
     let sink = CredentialSink {
@@ -257,7 +260,7 @@ async fn attempt(
         Some(ordered) => revealed.with_assumed_expiry(ordered, chrono::Utc::now()),
         None => revealed,
     };
-    remember_phone(state, user.tenant_id, source, &revealed).await;
+    remember_phone(state, user.tenant_id, (source, &source_hash), &revealed).await;
     Ok(answered(answer, &revealed))
 }
 
@@ -377,6 +380,7 @@ async fn prepare(
         request: decrypt,
         session: Box::new(session),
         source,
+        source_hash: found.content_hash,
     };
     Ok((answer, how))
 }
@@ -388,7 +392,7 @@ async fn prepare(
 async fn remember_phone(
     state: &AppState,
     tenant: TenantId,
-    raw_order_id: i64,
+    (raw_order_id, content_hash): (i64, &str),
     revealed: &leadgen_platforms::reveal::RevealedContact,
 ) {
     if revealed.kind() != ContactKind::Plain {
@@ -399,9 +403,11 @@ async fn remember_phone(
     };
     let index = state.indexer.current(tenant.get(), &key.material);
     let kept = match leadgen_db::conn(&state.pool).await {
-        Ok(mut conn) => reveal::remember_phone(&mut conn, tenant, raw_order_id, &index)
-            .await
-            .map_err(anyhow::Error::from),
+        Ok(mut conn) => {
+            reveal::remember_phone(&mut conn, tenant, raw_order_id, content_hash, &index)
+                .await
+                .map_err(anyhow::Error::from)
+        }
         Err(e) => Err(e.into()),
     };
     match kept {

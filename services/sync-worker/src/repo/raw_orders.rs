@@ -1,4 +1,6 @@
 //! `t_ecom_order_raw` (owned by sync-worker). One row per platform order per authorization.
+//! Beside it, the one write to lead-api's `t_order_revealed_identity`: a revealed phone forgotten
+//! when its order's receiver changes ([`forget_revealed_phones`]).
 
 use std::collections::{HashMap, HashSet};
 
@@ -31,6 +33,37 @@ impl RawInsert {
     fn readable(&self) -> bool {
         self.normalized.is_some()
     }
+}
+
+/// Forgets the phone a salesperson revealed for each of `changed` (order id, the hash of the
+/// version just stored) of shop `platform_id`: that version's receiver is another one
+/// (`Receiver::keeps_revealed_phone_of`), so the revealed number is no longer the buyer's. Only
+/// where the stored row is that version (an older one, skipped, changes nothing). The row is
+/// `PENDING` again, and order-processor drops the phone from the buyer's identities. The one
+/// write of sync-worker to lead-api's `t_order_revealed_identity` (docs/architecture.md).
+pub async fn forget_revealed_phones(
+    conn: &mut AsyncPgConnection,
+    platform_id: i64,
+    changed: &[(String, String)],
+) -> QueryResult<usize> {
+    if changed.is_empty() {
+        return Ok(0);
+    }
+    let (ids, hashes): (Vec<&str>, Vec<&str>) = changed
+        .iter()
+        .map(|(id, hash)| (id.as_str(), hash.as_str()))
+        .unzip();
+    diesel::sql_query(
+        "DELETE FROM t_order_revealed_identity r USING t_ecom_order_raw o \
+         WHERE r.raw_order_id = o.id AND o.platform_id = $1 \
+           AND (o.order_id, o.content_hash) IN \
+               (SELECT * FROM unnest($2::text[], $3::text[]))",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(platform_id)
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(ids)
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(hashes)
+    .execute(conn)
+    .await
 }
 
 /// The sealed neutral form stored for each of `order_ids` of the shop, by order id (orders

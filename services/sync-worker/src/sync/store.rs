@@ -113,6 +113,8 @@ pub async fn store_page(
     let mut counts = PageCounts::default();
     let mut first_seen = Vec::new();
     let stored = stored_receivers(syncer, task, page).await?;
+    // Orders whose receiver this page replaces, with the new version's hash.
+    let mut receiver_changed: Vec<(String, String)> = Vec::new();
     for order in &page.orders {
         let raw_text = serde_json::to_string(&order.raw)?;
         let hash = sha256_hex(raw_text.as_bytes());
@@ -135,6 +137,9 @@ pub async fn store_page(
                     Some(before) => {
                         let mut merged = parsed.clone();
                         merged.receiver.keep_reach_of(before);
+                        if !merged.receiver.keeps_revealed_phone_of(before) {
+                            receiver_changed.push((order_id.clone(), hash.clone()));
+                        }
                         kept = merged;
                         &kept
                     }
@@ -202,6 +207,8 @@ pub async fn store_page(
                     return Ok((false, raw_orders::Written::default(), carried));
                 }
                 let written = raw_orders::upsert_changed(conn, &rows).await?;
+                raw_orders::forget_revealed_phones(conn, task.platform_id.get(), &receiver_changed)
+                    .await?;
                 carried.raw_order_ids.extend(
                     written
                         .rows

@@ -301,6 +301,91 @@ async fn pdd_task(db: &TestDb) -> (Syncer, tasks::TaskRow, i64) {
 /// A shipped order's later version masks the phone (PDD's `receiver_phone` is clear only while
 /// 待发货) or drops it: the stored order keeps the number that reached the buyer, so the lead
 /// still shows it and a reveal still finds it. A receiver that really changed replaces it.
+/// A phone a salesperson revealed for an order stays the buyer's while the order's receiver
+/// stays: a later version that only moves on (shipped) keeps it, an older one skipped changes
+/// nothing, and a version naming another receiver forgets it (it would merge the buyer with
+/// whoever the old receiver was), handing the order back to order-processor.
+#[tokio::test]
+async fn a_revealed_phone_is_forgotten_when_the_orders_receiver_changes() {
+    use leadgen_db::schema::t_order_revealed_identity as revealed;
+    let db = TestDb::new().await;
+    let (syncer, task_row, shop) = pdd_task(&db).await;
+    let now = Utc::now();
+    let version = |phone: &str, status: &str, minutes_ago: i64| {
+        let mut fetched = order("P-2");
+        if let Ok(parsed) = &mut fetched.parsed {
+            parsed.receiver.phone = leadgen_domain::ContactField::phone(phone);
+            parsed.platform_status = status.to_owned();
+            parsed.modified_at = Some(now - Duration::minutes(minutes_ago));
+        }
+        fetched.raw =
+            serde_json::json!({ "order_sn": "P-2", "receiver_phone": phone, "status": status });
+        OrderPage {
+            orders: vec![fetched],
+            next: None,
+            total: Some(1),
+        }
+    };
+    let store = |page: OrderPage| {
+        let (syncer, task_row) = (&syncer, &task_row);
+        async move {
+            let mut run = sync::store::RunPages::default();
+            sync::store::store_page(syncer, task_row, PlatformType::Pdd, &page, &mut run)
+                .await
+                .expect("stored");
+        }
+    };
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    store(version("~enc-friend~", "1", 30)).await;
+    let raw_id: i64 = raw::table
+        .filter(raw::platform_id.eq(shop))
+        .filter(raw::order_id.eq("P-2"))
+        .select(raw::id)
+        .first(&mut conn)
+        .await
+        .expect("stored");
+    diesel::insert_into(revealed::table)
+        .values((
+            revealed::raw_order_id.eq(raw_id),
+            revealed::tenant_id.eq(1_i64),
+            revealed::key_hash.eq("1.revealed-index"),
+        ))
+        .execute(&mut conn)
+        .await
+        .expect("a revealed phone");
+    let kept = || async {
+        let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+        revealed::table
+            .filter(revealed::raw_order_id.eq(raw_id))
+            .count()
+            .get_result::<i64>(&mut conn)
+            .await
+            .expect("count")
+            == 1
+    };
+    // Shipped, the same receiver: kept.
+    store(version("~enc-friend~", "2", 20)).await;
+    assert!(kept().await, "the receiver did not change");
+    // An older answer naming another receiver is not stored: kept.
+    store(version("~enc-buyer~", "1", 40)).await;
+    assert!(kept().await, "an older version changes nothing");
+    // The receiver corrected to another person: forgotten, and the order processed again.
+    diesel::update(raw::table.find(raw_id))
+        .set(raw::process_status.eq("PROCESSED"))
+        .execute(&mut conn)
+        .await
+        .expect("processed");
+    store(version("~enc-buyer~", "2", 10)).await;
+    assert!(!kept().await, "the revealed phone was the old receiver's");
+    let status: String = raw::table
+        .find(raw_id)
+        .select(raw::process_status)
+        .first(&mut conn)
+        .await
+        .expect("status");
+    assert_eq!(status, "PENDING");
+}
+
 #[tokio::test]
 async fn a_later_version_that_masks_the_phone_keeps_the_number_that_reached_the_buyer() {
     let db = TestDb::new().await;
