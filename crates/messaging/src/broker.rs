@@ -174,7 +174,28 @@ impl Broker {
         settings: &AmqpSettings,
         queues: Vec<QueueSpec>,
     ) -> Result<Arc<Self>, MessagingError> {
-        let broker = Broker {
+        let broker = Self::unconnected(settings, queues);
+        drop(broker.connected(&broker.publishing).await?);
+        Ok(Arc::new(broker))
+    }
+
+    /// The broker, connected now if it answers within `[amqp] connect_timeout_ms`, else at its
+    /// next use: a process that only publishes through the outbox (the APIs) starts and serves
+    /// while the broker is down, and its relay connects and publishes once the broker is back.
+    /// One that consumes needs the broker to work at all, and uses [`Broker::connect`].
+    pub async fn connect_or_later(settings: &AmqpSettings) -> Arc<Self> {
+        let broker = Self::unconnected(settings, Vec::new());
+        if let Err(e) = broker.connected(&broker.publishing).await {
+            tracing::warn!(
+                error = %e,
+                "The broker cannot be reached; starting without it (events wait in the outbox)"
+            );
+        }
+        Arc::new(broker)
+    }
+
+    fn unconnected(settings: &AmqpSettings, queues: Vec<QueueSpec>) -> Self {
+        Broker {
             url: settings.url.clone(),
             ca_file: settings.ca_file.clone(),
             topology: Topology {
@@ -187,9 +208,7 @@ impl Broker {
             publishing: Link::new(settings.prefix.clone()),
             consuming: Link::new(Topology::connection_name_of(&settings.prefix, true)),
             consuming_wanted: std::sync::atomic::AtomicBool::new(false),
-        };
-        drop(broker.connected(&broker.publishing).await?);
-        Ok(Arc::new(broker))
+        }
     }
 
     pub fn topology(&self) -> &Topology {

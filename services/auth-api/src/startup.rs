@@ -47,9 +47,7 @@ impl Application {
             );
         }
         let pool = leadgen_db::build_pool(&settings.database, SERVICE)?;
-        let broker = Broker::connect(&settings.amqp, Vec::new())
-            .await
-            .context("connecting to the broker")?;
+        let broker = Broker::connect_or_later(&settings.amqp).await;
         let state = web::Data::new(AppState {
             pool: pool.clone(),
             sealer: leadgen_runtime::sealer(&settings.crypto).context("loading the data key")?,

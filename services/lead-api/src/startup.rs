@@ -73,9 +73,7 @@ impl Application {
             ),
         });
         let verifier = web::Data::new(JwtVerifier::from_settings(&settings.auth)?);
-        let broker = Broker::connect(&settings.amqp, Vec::new())
-            .await
-            .context("connecting to the broker")?;
+        let broker = Broker::connect_or_later(&settings.amqp).await;
         let dependencies = Arc::new(Dependencies::new(
             pool.clone(),
             Some(Arc::clone(&broker)),

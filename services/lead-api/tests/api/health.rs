@@ -17,6 +17,35 @@ async fn healthz_answers_200() {
     assert_eq!(body["data"]["status"], "UP");
 }
 
+/// lead-api publishes only through the outbox: it starts and is ready while the broker is down
+/// (a broker outage must not stop scale-ups, drains or restarts of the API), and says so.
+#[tokio::test]
+async fn lead_api_starts_and_is_ready_without_the_broker() {
+    let app = crate::helpers::spawn_app_with(|settings| {
+        settings.amqp.url = "amqp://guest:guest@127.0.0.1:1/%2f".to_owned().into();
+        settings.amqp.connect_timeout_ms = 300;
+    })
+    .await;
+    let response = app
+        .client
+        .get(format!("{}/readyz", app.address))
+        .send()
+        .await
+        .expect("GET /readyz");
+    let body = expect_envelope(response, StatusCode::OK, 200).await;
+    let broker = body["data"]["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["name"] == "broker")
+        .cloned()
+        .expect("a broker check");
+    assert_eq!(
+        (&broker["up"], &broker["required"]),
+        (&false.into(), &false.into())
+    );
+}
+
 #[tokio::test]
 async fn readyz_reports_the_database_and_the_broker_up() {
     let app = spawn_app().await;
