@@ -25,6 +25,11 @@ pub fn is_death_header(key: &str) -> bool {
     key.starts_with("x-leadgen-death-")
 }
 
+/// Set by `leadctl dlq replay` on every message it puts back: a consumer can tell an operator's
+/// replay of a dead letter from a duplicate delivery of the same request (a resend still queued,
+/// a redelivery), which must not undo what the dead-lettering ended.
+pub const REPLAYED: &str = "x-leadgen-replayed";
+
 /// A reason longer than this is cut (a handler's error chain can be long).
 pub const MAX_REASON_CHARS: usize = 1000;
 

@@ -290,7 +290,7 @@ async fn purge_buyers(
     if !removed.is_empty() {
         purge::delete_leads(conn, tenant, &removed).await?;
     }
-    let repointed = purge::repoint_aliases(conn, &processed).await?;
+    let repointed = purge::repoint_aliases(conn, &processed, leads).await?;
     let contacts = alias_contacts(processor, &repointed)?;
     purge::set_alias_contacts(conn, &contacts).await?;
     purge::delete_orders(conn, &processed, &raw).await?;

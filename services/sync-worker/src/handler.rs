@@ -34,7 +34,10 @@ impl Handler for SyncRequestedHandler {
             Ok(event) => event,
             Err(e) => return Outcome::Reject(format!("not a SyncRequested v1 event: {e}")),
         };
-        match self.process(&event, &message.early_ack).await {
+        let replayed = message
+            .headers
+            .contains_key(leadgen_messaging::dead_letter::REPLAYED);
+        match self.process(&event, &message.early_ack, replayed).await {
             Ok(outcome) => outcome,
             Err(e) => Outcome::Retry(format!("{e:#}")),
         }
@@ -100,10 +103,12 @@ impl SyncRequestedHandler {
         Ok(())
     }
 
+    /// `replayed`: the request is an operator's replay of a dead letter (`leadctl dlq replay`).
     async fn process(
         &self,
         event: &CloudEvent<SyncRequestedV1>,
         early_ack: &EarlyAck,
+        replayed: bool,
     ) -> anyhow::Result<Outcome> {
         let message_id = event.id.to_string();
         let data = &event.data;
@@ -123,8 +128,11 @@ impl SyncRequestedHandler {
         };
         // A request replayed from the DLQ finds its task failed because the request never got
         // through (dead-lettered, or its runs kept being interrupted): it runs again (unless
-        // another sync of the shop runs now); any other finished task is done.
-        let replayed = task.status == SyncStatus::Failed
+        // another sync of the shop runs now); any other finished task is done. Only a replay:
+        // another request of the same task still queued (a resend) or delivered again must not
+        // bring back a task that already failed for the merchant to see.
+        let replayed = replayed
+            && task.status == SyncStatus::Failed
             && tasks::reopen_interrupted(&mut conn, task.id).await?;
         if replayed {
             let trace_id = leadgen_telemetry::current_trace_id();
@@ -135,7 +143,11 @@ impl SyncRequestedHandler {
                 "Replayed dead letter; the sync runs again"
             );
         } else if task.status != SyncStatus::Running {
-            leadgen_outbox::mark_processed(&mut conn, SERVICE, &message_id).await?;
+            // Not marked handled when the task failed: the same request may be dead-lettered
+            // and an operator's replay of it must still run.
+            if task.status != SyncStatus::Failed {
+                leadgen_outbox::mark_processed(&mut conn, SERVICE, &message_id).await?;
+            }
             tracing::info!(
                 sync_task.id = task.id.get(),
                 sync_task.status = %task.status,

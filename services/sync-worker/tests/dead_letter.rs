@@ -29,6 +29,17 @@ async fn task_with_status(db: &TestDb, status: &str) -> (i64, i64) {
     (platform, id)
 }
 
+/// `message` as `leadctl dlq replay` puts it back: marked as a replay.
+fn replay(message: Incoming) -> Incoming {
+    Incoming {
+        headers: HashMap::from([(
+            leadgen_messaging::dead_letter::REPLAYED.to_owned(),
+            "leadctl".to_owned(),
+        )]),
+        ..message
+    }
+}
+
 fn request(platform: i64, task_id: i64) -> Incoming {
     let now = Utc::now();
     let event = CloudEvent::new(
@@ -158,14 +169,25 @@ async fn a_dead_letter_replayed_runs_its_task_again_unless_another_sync_runs() {
         .await;
     assert_eq!(status_and_error(&db, id).await.0, "FAILED");
 
+    // The same request delivered again without the replay's mark (a resend still queued, a
+    // redelivery): the failed task stays failed.
+    handler.handle(message.clone()).await;
+    assert_eq!(status_and_error(&db, id).await.0, "FAILED");
+    let (_, error_before) = status_and_error(&db, id).await;
+    assert!(
+        error_before
+            .as_deref()
+            .is_some_and(|e| e.starts_with(sync_worker::repo::tasks::DEAD_LETTERED)),
+        "{error_before:?}"
+    );
+
     // `leadctl dlq replay` puts the request back: the task runs again (and ends for its own
     // reason this time: the test shop's credentials are a placeholder that does not open).
     let replayed = Incoming {
-        headers: HashMap::new(),
         delivery_count: 0,
         redelivered: false,
         early_ack: Default::default(),
-        ..message.clone()
+        ..replay(message.clone())
     };
     handler.handle(replayed).await;
     let (status, error) = status_and_error(&db, id).await;
@@ -210,7 +232,7 @@ async fn a_dead_letter_replayed_runs_its_task_again_unless_another_sync_runs() {
             .expect("insert task");
         (platform, failed)
     };
-    handler.handle(request(platform, second)).await;
+    handler.handle(replay(request(platform, second))).await;
     // Not run: a run would have failed it for its credentials, with another error.
     assert_eq!(
         status_and_error(&db, second).await,
@@ -257,13 +279,23 @@ async fn a_replayed_request_runs_a_task_whose_runs_kept_being_interrupted() {
         ),
     )
     .await;
-    let replay = |platform, id| Incoming {
+    let replayed = |platform, id| Incoming {
         delivery_count: 0,
         redelivered: false,
         early_ack: Default::default(),
-        ..request(platform, id)
+        ..replay(request(platform, id))
     };
-    handler.handle(replay(platform, interrupted)).await;
+    // A copy of its request still queued (recovery resent it while the first waited) is not a
+    // replay: the task the merchant saw fail stays failed.
+    handler.handle(request(platform, interrupted)).await;
+    assert!(
+        status_and_error(&db, interrupted)
+            .await
+            .1
+            .is_some_and(|e| e.starts_with(tasks::INTERRUPTED)),
+        "a duplicate request does not bring the task back"
+    );
+    handler.handle(replayed(platform, interrupted)).await;
     assert_eq!(
         status_and_error(&db, interrupted).await.1.as_deref(),
         Some(shop_session::CREDENTIALS_UNREADABLE),
@@ -273,7 +305,7 @@ async fn a_replayed_request_runs_a_task_whose_runs_kept_being_interrupted() {
     let (platform, refused) = task_with_status(&db, "RUNNING").await;
     let own_reason = "电商平台拒绝请求：签名验证失败".to_owned();
     fail(refused, own_reason.clone()).await;
-    handler.handle(replay(platform, refused)).await;
+    handler.handle(replayed(platform, refused)).await;
     assert_eq!(
         status_and_error(&db, refused).await,
         ("FAILED".to_owned(), Some(own_reason))

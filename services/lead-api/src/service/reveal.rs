@@ -106,13 +106,20 @@ async fn reveal_and_audit(
     let outcome = attempt(state, user, &request, &mut target).await;
     let trace_id = leadgen_telemetry::current_trace_id();
     let error = outcome.as_ref().err().map(LeadApiError::audit);
+    // Free text typed about a lead that is not there (unknown, another tenant's, or deleted by a
+    // shop's purge while a screen still showed it) is not kept: the purge removed what was
+    // written about that buyer, and would not see this.
+    let reason = match &outcome {
+        Err(LeadApiError::NotFound) => None,
+        _ => request.reason.as_deref(),
+    };
     let record = RevealRecord {
         tenant_id: user.tenant_id,
         lead_id: target.lead_id,
         platform_id: target.platform_id,
         order_id: &target.order_id,
         purpose: request.purpose.as_str(),
-        reason: request.reason.as_deref(),
+        reason,
         operator_id: user.user_id,
         operator_name: &user.name,
         result: if error.is_some() {
@@ -132,7 +139,7 @@ async fn reveal_and_audit(
         outcome: outcome.as_ref().map(|_| ()).map_err(LeadApiError::audit),
         detail: Some(serde_json::json!({
             "purpose": request.purpose.as_str(),
-            "reason": request.reason,
+            "reason": reason,
             "platformId": (target.platform_id.get() != 0).then_some(target.platform_id.get()),
             "orderId": (!target.order_id.is_empty()).then_some(&target.order_id),
         })),

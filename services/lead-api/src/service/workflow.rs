@@ -116,7 +116,15 @@ async fn audit_refusal(
         action: AuditAction::LeadStatusChange,
         leads: vec![request.lead_id.to_string()],
         outcome: Err(error.audit()),
-        detail: Some(change_detail(None, request.to, request.note.as_deref())),
+        // No free text about a lead that is not there (it may be one a purge just deleted).
+        detail: Some(change_detail(
+            None,
+            request.to,
+            request
+                .note
+                .as_deref()
+                .filter(|_| !matches!(error, LeadApiError::NotFound)),
+        )),
     };
     audit::record(conn, tenant, line, trace_id).await?;
     Ok(())

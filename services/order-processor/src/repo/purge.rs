@@ -267,14 +267,19 @@ pub struct Repointed {
     pub survivor_contact: String,
 }
 
-/// Aliases (leads merged into another) that still describe one of `processed` orders are
-/// re-pointed at their surviving lead's latest order, so no row keeps a deleted order or its
-/// contact. An alias is never read for itself: readers follow `merged_into`. The contact is
-/// not copied here: a sealed value is bound to its row, so the caller seals the survivor's
-/// again for each alias ([`set_alias_contacts`]).
+/// Aliases (leads merged into another) of `survivors`, or still describing one of `processed`
+/// orders, are re-pointed at their surviving lead as it is now: its latest order, its contact,
+/// its aggregate (order ids, products, payment times) and the reasons said of it. An alias
+/// keeps what it was at its merge, which may be a deleted order even when its own latest order
+/// is elsewhere (its contact came from an older order of the purged shop, say), so every alias
+/// of a survivor is rewritten: no row keeps a deleted order or its contact. An alias is never
+/// read for itself: readers follow `merged_into`. The contact is not copied here: a sealed
+/// value is bound to its row, so the caller seals the survivor's again for each alias
+/// ([`set_alias_contacts`]).
 pub async fn repoint_aliases(
     conn: &mut AsyncPgConnection,
     processed: &[i64],
+    survivors: &[i64],
 ) -> QueryResult<Vec<Repointed>> {
     diesel::sql_query(
         "UPDATE t_order_lead m SET order_id = s.order_id, raw_order_id = s.raw_order_id, \
@@ -282,12 +287,16 @@ pub async fn repoint_aliases(
            platform_type = s.platform_type, \
            contact_masked = s.contact_masked, contact_kind = s.contact_kind, \
            contact_raw_order_id = s.contact_raw_order_id, product_info = s.product_info, \
-           amount_fen = s.amount_fen, order_time = s.order_time \
+           amount_fen = s.amount_fen, order_time = s.order_time, aggregate = s.aggregate, \
+           score_reasons = s.score_reasons, contact_validity = s.contact_validity, \
+           contact_validity_reason = s.contact_validity_reason \
          FROM t_order_lead s \
-         WHERE m.merged_into = s.id AND m.processed_order_id = ANY($1) \
+         WHERE m.merged_into = s.id \
+           AND (m.processed_order_id = ANY($1) OR m.merged_into = ANY($2)) \
          RETURNING m.id AS alias, s.id AS survivor, s.contact_info AS survivor_contact",
     )
     .bind::<Array<Int8>, _>(processed)
+    .bind::<Array<Int8>, _>(survivors)
     .load(conn)
     .await
 }

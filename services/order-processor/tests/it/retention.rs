@@ -328,6 +328,31 @@ async fn a_revoked_shops_history_is_deleted_after_its_retention_period() {
         open(alias_a, &alias_contact).expect("the alias's contact opens in its own row"),
         open(buyer_a, &survivor_contact).expect("A's contact")
     );
+    // Nor does its aggregate (order ids, products, payment times) or what was said of it name a
+    // deleted order: they are A's as it is now.
+    let mut described = Vec::new();
+    for lead in [alias_a, buyer_a] {
+        described.push(
+            t_order_lead::table
+                .find(lead)
+                .select((
+                    t_order_lead::aggregate,
+                    t_order_lead::score_reasons,
+                    t_order_lead::contact_masked,
+                    t_order_lead::contact_raw_order_id,
+                ))
+                .first::<(serde_json::Value, serde_json::Value, String, Option<i64>)>(&mut conn)
+                .await
+                .unwrap(),
+        );
+    }
+    let alias_described = &described[0];
+    assert_eq!(alias_described, &described[1]);
+    assert!(
+        !alias_described.0.to_string().contains("\"a1\""),
+        "{}",
+        alias_described.0
+    );
 
     // B is gone with its alias and sales history; the reveal audit stays.
     let gone = t_order_lead::table

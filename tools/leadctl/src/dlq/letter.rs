@@ -179,19 +179,24 @@ fn is_broker_header(key: &str) -> bool {
         || leadgen_messaging::dead_letter::is_death_header(key)
 }
 
-/// `properties` for a replay: the same, without the headers the broker added, and without
-/// `user_id` (the broker checks it against the replaying connection's user).
+/// `properties` for a replay: the same, without the headers the broker added, without
+/// `user_id` (the broker checks it against the replaying connection's user), and marked as a
+/// replay (`leadgen_messaging::dead_letter::REPLAYED`).
 pub fn replay_properties(properties: &BasicProperties) -> BasicProperties {
-    let mut replayed = BasicProperties::default();
+    let mut kept = FieldTable::default();
     if let Some(headers) = properties.headers() {
-        let mut kept = FieldTable::default();
         for (key, value) in headers.inner() {
             if !is_broker_header(key.as_str()) {
                 kept.insert(key.clone(), value.clone());
             }
         }
-        replayed = replayed.with_headers(kept);
     }
+    // What tells the consumer this is an operator's replay, not a duplicate delivery.
+    kept.insert(
+        ShortString::from(leadgen_messaging::dead_letter::REPLAYED),
+        AMQPValue::LongString(b"leadctl".to_vec().into()),
+    );
+    let mut replayed = BasicProperties::default().with_headers(kept);
     let p = properties;
     replayed = copy(
         replayed,
@@ -330,7 +335,14 @@ mod tests {
         let replayed = replay_properties(&original);
         let headers = replayed.headers().clone().unwrap();
         let keys: Vec<_> = headers.inner().keys().map(|k| k.as_str()).collect();
-        assert_eq!(keys, ["traceparent"]);
+        // The trace context stays; the broker's and the consumer's death headers go; the
+        // replay's mark is added.
+        let mut keys = keys;
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            ["traceparent", leadgen_messaging::dead_letter::REPLAYED]
+        );
         assert_eq!(replayed.content_type(), original.content_type());
         assert_eq!(replayed.delivery_mode(), original.delivery_mode());
         assert_eq!(replayed.message_id(), original.message_id());
