@@ -81,6 +81,8 @@ impl SyncRequestedHandler {
             tasks::DEAD_LETTERED
         );
         let trace_id = leadgen_telemetry::current_trace_id();
+        let message_id = event.id.to_string();
+        let message_id = &message_id;
         let (tenant, task_id, platform_id) = (event.tenant(), data.sync_task_id, data.platform_id);
         let mut conn = leadgen_db::conn(&self.syncer.pool).await?;
         conn.transaction::<(), anyhow::Error, _>(|conn| {
@@ -88,7 +90,7 @@ impl SyncRequestedHandler {
                 let Some(task) = tasks::find(conn, tenant, task_id).await? else {
                     return Ok(());
                 };
-                if tasks::finish(conn, task.id, SyncStatus::Failed, Some(&error)).await? == 0 {
+                if tasks::fail_for_dead_letter(conn, task.id, &message_id, &error).await? == 0 {
                     return Ok(());
                 }
                 let ids = (tenant, task_id, platform_id);

@@ -423,3 +423,57 @@ async fn a_request_for_a_task_another_worker_runs_does_not_run_it_twice() {
     handler.handle(request(platform, id)).await;
     assert_eq!(attempts().await, ("FAILED".to_owned(), 3));
 }
+
+/// A duplicate request dead-lettered (it kept failing before it could take the task) while
+/// another request's run holds the task under a live lease leaves that run alone; once the
+/// lease has ended, or for the request's own run, the task fails.
+#[tokio::test]
+async fn a_dead_letter_fails_no_task_another_requests_run_holds() {
+    let db = TestDb::new().await;
+    let handler = handler(&db);
+    let (platform, id) = task_with_status(&db, "RUNNING").await;
+    let hold = |task_id: i64, claim: String, lease: chrono::Duration| {
+        let db = &db;
+        async move {
+            let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+            diesel::update(task::table.find(task_id))
+                .set((
+                    task::claimed_by.eq(claim),
+                    task::started_at.eq(Utc::now()),
+                    task::lease_until.eq(Utc::now() + lease),
+                ))
+                .execute(&mut conn)
+                .await
+                .expect("claimed");
+        }
+    };
+    let other = || "another-request run-1".to_owned();
+    hold(id, other(), chrono::Duration::minutes(5)).await;
+    let duplicate = request(platform, id);
+    handler
+        .dead_lettered(&duplicate, "database unavailable")
+        .await;
+    assert_eq!(status_and_error(&db, id).await.0, "RUNNING");
+
+    // The other run's lease ended (its worker died): the task is nobody's, and fails.
+    hold(id, other(), chrono::Duration::minutes(-1)).await;
+    handler
+        .dead_lettered(&duplicate, "database unavailable")
+        .await;
+    assert_eq!(status_and_error(&db, id).await.0, "FAILED");
+
+    // The request's own run holds it: it fails.
+    let (platform, own) = task_with_status(&db, "RUNNING").await;
+    let message = request(platform, own);
+    let message_id = message.message_id.clone().expect("an id");
+    hold(
+        own,
+        format!("{message_id} run-1"),
+        chrono::Duration::minutes(5),
+    )
+    .await;
+    handler
+        .dead_lettered(&message, "database unavailable")
+        .await;
+    assert_eq!(status_and_error(&db, own).await.0, "FAILED");
+}

@@ -99,15 +99,7 @@ pub async fn start(
         task::table
             .find(id.get())
             .filter(task::status.eq(RUNNING))
-            .filter(
-                task::started_at
-                    .is_null()
-                    .or(task::lease_until.is_null())
-                    .or(task::lease_until.lt(now))
-                    .or(task::claimed_by.like(format!("{} %", leadgen_db::escape_like(message_id))))
-                    // A claim written before claims named their run.
-                    .or(task::claimed_by.eq(message_id)),
-            ),
+            .filter(free_or_held_by(message_id, now)),
     )
     .set((
         task::claimed_by.eq(&claim),
@@ -120,6 +112,55 @@ pub async fn start(
     .execute(conn)
     .await?;
     Ok((claimed > 0).then_some(claim))
+}
+
+/// A task no live run holds (never started, or its lease ended), or one a run of the request
+/// `message_id` holds: what that request may take over, or end.
+fn free_or_held_by(
+    message_id: &str,
+    now: DateTime<Utc>,
+) -> Box<
+    dyn diesel::BoxableExpression<
+            task::table,
+            diesel::pg::Pg,
+            SqlType = diesel::sql_types::Nullable<diesel::sql_types::Bool>,
+        >,
+> {
+    Box::new(
+        task::started_at
+            .is_null()
+            .nullable()
+            .or(task::lease_until.is_null().nullable())
+            .or(task::lease_until.lt(now))
+            .or(task::claimed_by.like(format!("{} %", leadgen_db::escape_like(message_id))))
+            // A claim written before claims named their run.
+            .or(task::claimed_by.eq(message_id.to_owned())),
+    )
+}
+
+/// Ends a RUNNING task FAILED for its dead-lettered request `message_id`, unless another
+/// request's run holds it under a live lease (a duplicate request dead-lettered while the
+/// first one's run goes on must not end that run).
+pub async fn fail_for_dead_letter(
+    conn: &mut AsyncPgConnection,
+    id: SyncTaskId,
+    message_id: &str,
+    error: &str,
+) -> QueryResult<usize> {
+    diesel::update(
+        task::table
+            .find(id.get())
+            .filter(task::status.eq(RUNNING))
+            .filter(free_or_held_by(message_id, Utc::now())),
+    )
+    .set((
+        task::status.eq(SyncStatus::Failed.as_str()),
+        task::error_message.eq(error),
+        task::finished_at.eq(diesel::dsl::now),
+        task::update_time.eq(diesel::dsl::now),
+    ))
+    .execute(conn)
+    .await
 }
 
 /// Whether `claim` (a task's `claimed_by`) is a run of the request `message_id`: `<message id>
