@@ -90,7 +90,7 @@ impl SyncRequestedHandler {
                 let Some(task) = tasks::find(conn, tenant, task_id).await? else {
                     return Ok(());
                 };
-                if tasks::fail_for_dead_letter(conn, task.id, &message_id, &error).await? == 0 {
+                if tasks::fail_for_dead_letter(conn, task.id, message_id, &error).await? == 0 {
                     return Ok(());
                 }
                 let ids = (tenant, task_id, platform_id);
