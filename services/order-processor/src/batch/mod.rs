@@ -132,6 +132,12 @@ fn prepare_rows(
     for row in rows {
         match orders::prepare(ctx.sealer, ctx.indexer, row, revealed.get(&row.id)) {
             Ok(p) => prepared.push(p),
+            // A platform a newer build added (a rolling deploy: a newer sync-worker stored it):
+            // no fault of the order's. It stays PENDING for a replica that knows the platform
+            // (the sweep of this build does not claim it).
+            Err(e @ orders::PrepareError::Platform(_)) => {
+                tracing::warn!(raw_order.id = row.id, error = %e, "Raw order of a platform this build does not know; left for a newer replica");
+            }
             // The error says what failed and where, never the order's content.
             Err(e) => {
                 tracing::warn!(raw_order.id = row.id, error = %e, "Raw order unreadable; marked MALFORMED");

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, Bool, Int8};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_db::schema::t_ecom_order_raw as raw;
-use leadgen_domain::{RawOrderStatus, TenantId};
+use leadgen_domain::{PlatformType, RawOrderStatus, TenantId};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = raw)]
@@ -62,9 +62,20 @@ pub async fn claim_pending(
             .bind::<Array<Int8>, _>(skip.to_vec())
             .sql(") AS skip(id) WHERE skip.id = t_ecom_order_raw.id)")
     };
+    // Only platforms this build knows: a newer build's are left for its replicas (a rolling
+    // deploy), not claimed again and again.
+    let known = || {
+        raw::platform_type.eq_any(
+            PlatformType::ALL
+                .iter()
+                .map(|p| p.as_str())
+                .collect::<Vec<_>>(),
+        )
+    };
     let first: Option<i64> = raw::table
         .filter(raw::process_status.eq(RawOrderStatus::Pending.as_str()))
         .filter(due())
+        .filter(known())
         .filter(not_skipped())
         .order(raw::id.asc())
         .select(raw::tenant_id)
@@ -78,6 +89,7 @@ pub async fn claim_pending(
         .filter(raw::tenant_id.eq(tenant))
         .filter(raw::process_status.eq(RawOrderStatus::Pending.as_str()))
         .filter(due())
+        .filter(known())
         .filter(not_skipped())
         .order(raw::id.asc())
         .limit(limit)

@@ -322,6 +322,37 @@ async fn a_raw_order_that_does_not_open_is_kept_malformed_with_its_reason() {
     assert_eq!(state_of(&run, ids[1]).await.0, "PROCESSED");
 }
 
+/// During a rolling deploy a newer sync-worker may store orders of a platform this build does
+/// not know: they are no fault of theirs, so they are neither set aside nor claimed again and
+/// again; they wait, PENDING, for a replica that knows the platform.
+#[tokio::test]
+async fn an_order_of_a_platform_this_build_does_not_know_waits_for_a_newer_replica() {
+    let run = Run::new().await;
+    let spec = |id, buyer: &str| Spec {
+        shop: 0,
+        order: order(id, 5, NeutralStatus::Completed, 5_000, Some(buyer), None),
+    };
+    let ids = run
+        .store(&[spec("n1", "a"), spec("n2", "b")], "PENDING")
+        .await;
+    let mut conn = leadgen_db::conn(&run.db.pool).await.unwrap();
+    diesel::update(t_ecom_order_raw::table.find(ids[0]))
+        .set(t_ecom_order_raw::platform_type.eq("YOUZAN"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let sweep = sweep_of(&run);
+    for _ in 0..3 {
+        sweep.sweep_once().await.unwrap();
+    }
+    assert_eq!(state_of(&run, ids[0]).await, ("PENDING".to_owned(), None));
+    assert_eq!(state_of(&run, ids[1]).await.0, "PROCESSED");
+    // Handed to a batch all the same (its message named it): left as it is, not set aside.
+    let summary = run.process(&ids[..1]).await;
+    assert_eq!((summary.orders, summary.unreadable), (0, 0));
+    assert_eq!(state_of(&run, ids[0]).await, ("PENDING".to_owned(), None));
+}
+
 /// A rescore hands a buyer's orders back to processing while it holds their lead locked; a row
 /// a batch holds (batches lock raw rows before leads) is passed over, never waited for: waiting
 /// would take the locks in the reverse order, a deadlock.
