@@ -9,12 +9,17 @@
 //! | `verify-ca`        | always                         | signed by a trusted CA                |
 //! | `verify-full`      | always                         | trusted CA, and names the URL's host  |
 //!
-//! Without `sslmode` a URL means `prefer`, libpq's default. The trusted CAs are the PEM file
-//! `sslrootcert` names; without one (or with `sslrootcert=system`), the Mozilla roots compiled in
-//! (the runtime image carries no CA store). `prefer` and `require` without a root certificate
-//! encrypt against a passive listener, not against a host that impersonates the database: a
-//! production URL says `verify-full` (k8s/README.md). `allow` is served as `prefer` (the driver
-//! cannot try plaintext first); it encrypts wherever `allow` would and wherever else it can.
+//! Without `sslmode` a URL means `prefer`, libpq's default: TLS when the server offers it, and
+//! plaintext when the server refuses it or the TLS attempt fails, as libpq does. The trusted CAs
+//! are the PEM file `sslrootcert` names. `sslrootcert=system` trusts the public (Mozilla) roots
+//! compiled in (the runtime image carries no CA store), and as in libpq it means `verify-full`
+//! and refuses a weaker mode: a public root signs certificates for anyone's domain, so only the
+//! host name check makes it safe. For the same reason `verify-ca` needs a CA file of its own;
+//! `verify-full` without one trusts the public roots. `prefer` and `require` without a root
+//! certificate encrypt against a passive listener, not against a host that impersonates the
+//! database: a production URL says `verify-full` (k8s/README.md). `allow` is served as `prefer`
+//! (the driver cannot try plaintext first); it encrypts wherever `allow` would and wherever else
+//! it can.
 //!
 //! TLS is rustls with the ring provider, as every other TLS client in the module.
 
@@ -35,12 +40,28 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// Opens one connection to `url`, encrypted as its `sslmode` asks.
 pub async fn connect(url: &str) -> ConnectionResult<AsyncPgConnection> {
-    let target = Target::parse(url)?;
-    let (client, connection) = target
-        .config
-        .connect(target.tls)
-        .await
-        .map_err(|e| ConnectionError::BadConnection(with_causes(&e)))?;
+    let Target {
+        mut config,
+        tls,
+        mode,
+    } = Target::parse(url)?;
+    let connected = match config.connect(tls.clone()).await {
+        Ok(connected) => connected,
+        // libpq's `prefer`: when the TLS attempt fails (a handshake this client refuses, a
+        // server that accepts only plaintext connections), a plaintext one is tried.
+        Err(encrypted) if mode == Mode::Prefer => {
+            config.ssl_mode(SslMode::Disable);
+            config.connect(tls).await.map_err(|plain| {
+                ConnectionError::BadConnection(format!(
+                    "{} (over TLS: {})",
+                    with_causes(&plain),
+                    with_causes(&encrypted)
+                ))
+            })?
+        }
+        Err(e) => return Err(ConnectionError::BadConnection(with_causes(&e))),
+    };
+    let (client, connection) = connected;
     AsyncPgConnection::try_from_client_and_connection(client, connection).await
 }
 
@@ -61,6 +82,7 @@ fn with_causes(error: &dyn std::error::Error) -> String {
 struct Target {
     config: tokio_postgres::Config,
     tls: MakeRustlsConnect,
+    mode: Mode,
 }
 
 /// The `sslmode` values, libpq's names.
@@ -76,19 +98,7 @@ enum Mode {
 impl Target {
     fn parse(url: &str) -> ConnectionResult<Self> {
         let (rest, mode, root_cert) = take_tls_params(url)?;
-        let mode = match mode.as_deref() {
-            None | Some("prefer" | "allow") => Mode::Prefer,
-            Some("disable") => Mode::Disable,
-            Some("require") if root_cert.is_some() => Mode::VerifyCa,
-            Some("require") => Mode::Require,
-            Some("verify-ca") => Mode::VerifyCa,
-            Some("verify-full") => Mode::VerifyFull,
-            Some(other) => {
-                return Err(invalid(format!(
-                    "sslmode `{other}` is none of disable, allow, prefer, require, verify-ca, verify-full"
-                )));
-            }
-        };
+        let mode = mode_of(mode.as_deref(), root_cert.as_deref())?;
         let mut config: tokio_postgres::Config = rest
             .parse()
             .map_err(|e: tokio_postgres::Error| invalid(e.to_string()))?;
@@ -98,8 +108,42 @@ impl Target {
             Mode::Require | Mode::VerifyCa | Mode::VerifyFull => SslMode::Require,
         });
         let tls = MakeRustlsConnect::new(client_config(mode, root_cert.as_deref())?);
-        Ok(Self { config, tls })
+        Ok(Self { config, tls, mode })
     }
+}
+
+/// The mode `sslmode` and `sslrootcert` ask for, as libpq reads them.
+fn mode_of(mode: Option<&str>, root_cert: Option<&str>) -> ConnectionResult<Mode> {
+    let system = root_cert == Some("system");
+    let mode = match mode {
+        None if system => Mode::VerifyFull,
+        None | Some("prefer" | "allow") => Mode::Prefer,
+        Some("disable") => Mode::Disable,
+        Some("require") if root_cert.is_some() => Mode::VerifyCa,
+        Some("require") => Mode::Require,
+        Some("verify-ca") => Mode::VerifyCa,
+        Some("verify-full") => Mode::VerifyFull,
+        Some(other) => {
+            return Err(invalid(format!(
+                "sslmode `{other}` is none of disable, allow, prefer, require, verify-ca, verify-full"
+            )));
+        }
+    };
+    if system && mode != Mode::VerifyFull {
+        return Err(invalid(
+            "sslrootcert=system trusts the public roots, which sign certificates for anyone's \
+             domain: it needs sslmode=verify-full (or no sslmode)"
+                .to_owned(),
+        ));
+    }
+    if mode == Mode::VerifyCa && root_cert.is_none() {
+        return Err(invalid(
+            "sslmode=verify-ca needs sslrootcert, a file of the CAs to trust (the public roots \
+             would take any certificate they signed, for any host): or use verify-full"
+                .to_owned(),
+        ));
+    }
+    Ok(mode)
 }
 
 /// Splits libpq's TLS parameters off `url` (tokio-postgres knows `sslmode` only up to `require`,
@@ -345,15 +389,34 @@ mod tests {
             (mode, root)
         };
         assert_eq!(mode("postgres://u@db/x"), (None, None));
-        for url in [
-            "postgres://u@db/x?sslmode=disable",
-            "postgres://u@db/x?sslmode=allow",
-            "postgres://u@db/x?sslmode=prefer",
-            "postgres://u@db/x?sslmode=require",
-            "postgres://u@db/x?sslmode=verify-full",
-            "postgres://u@db/x?sslmode=verify-ca&sslrootcert=system",
+        let read = |url: &str| Target::parse(url).map(|t| t.mode);
+        for (url, expected) in [
+            ("postgres://u@db/x", Mode::Prefer),
+            ("postgres://u@db/x?sslmode=disable", Mode::Disable),
+            ("postgres://u@db/x?sslmode=allow", Mode::Prefer),
+            ("postgres://u@db/x?sslmode=prefer", Mode::Prefer),
+            ("postgres://u@db/x?sslmode=require", Mode::Require),
+            ("postgres://u@db/x?sslmode=verify-full", Mode::VerifyFull),
+            // libpq 16: the public roots mean verify-full.
+            ("postgres://u@db/x?sslrootcert=system", Mode::VerifyFull),
+            (
+                "postgres://u@db/x?sslmode=verify-full&sslrootcert=system",
+                Mode::VerifyFull,
+            ),
         ] {
-            assert!(Target::parse(url).is_ok(), "{url}");
+            assert_eq!(read(url).ok(), Some(expected), "{url}");
+        }
+        // A check the public roots cannot make safe is refused, never weakened.
+        for url in [
+            "postgres://u@db/x?sslmode=verify-ca",
+            "postgres://u@db/x?sslmode=verify-ca&sslrootcert=system",
+            "postgres://u@db/x?sslmode=require&sslrootcert=system",
+            "postgres://u@db/x?sslmode=prefer&sslrootcert=system",
+        ] {
+            assert!(
+                matches!(read(url), Err(ConnectionError::InvalidConnectionUrl(_))),
+                "{url}"
+            );
         }
         let Err(ConnectionError::InvalidConnectionUrl(why)) =
             Target::parse("postgres://u:secret@db/x?sslmode=verify_full")

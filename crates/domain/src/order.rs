@@ -141,7 +141,12 @@ impl Receiver {
     /// as the buyer's (it would merge the buyer with whoever the old receiver was).
     pub fn keeps_revealed_phone_of(&self, before: &Receiver) -> bool {
         let phone = |r: &Receiver| r.phone.as_ref().map(|p| (p.kind, p.value.clone()));
-        phone(self) == phone(before) && self.oaid == before.oaid
+        // A handle the platform left out of one answer says nothing against the other.
+        let same_handle = match (&self.oaid, &before.oaid) {
+            (Some(now), Some(then)) => now == then,
+            _ => true,
+        };
+        phone(self) == phone(before) && same_handle
     }
 
     /// This receiver, a new version of an order's, keeping the phone `stored` (the version
@@ -351,6 +356,22 @@ mod tests {
         let mut none = receiver(None);
         none.keep_reach_of(&receiver(None));
         assert_eq!(none.phone, None);
+    }
+
+    /// A revealed number stays with its receiver: the same phone as sent and the same decrypt
+    /// handle; an answer that leaves the handle out says nothing against it.
+    #[test]
+    fn a_revealed_phone_stays_with_the_receiver_it_was_decrypted_for() {
+        let with = |phone: &str, oaid: Option<&str>| Receiver {
+            phone: ContactField::text(phone),
+            oaid: oaid.map(str::to_owned),
+            ..Receiver::default()
+        };
+        let before = with("138****1234", Some("oaid-1"));
+        assert!(with("138****1234", Some("oaid-1")).keeps_revealed_phone_of(&before));
+        assert!(with("138****1234", None).keeps_revealed_phone_of(&before));
+        assert!(!with("138****1234", Some("oaid-2")).keeps_revealed_phone_of(&before));
+        assert!(!with("139****1234", Some("oaid-1")).keeps_revealed_phone_of(&before));
     }
 
     #[test]

@@ -120,5 +120,14 @@ async fn an_untrusted_certificate_or_another_hosts_is_refused() {
         unreadable.contains(&missing.display().to_string()),
         "{unreadable}"
     );
+    // A file that holds no certificate (a key put there by mistake) is named, not ignored.
+    let not_a_ca = f.dir.join("not-a-ca.pem");
+    std::fs::write(
+        &not_a_ca,
+        "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+    )
+    .expect("write");
+    let empty = refused(f.settings("localhost", Some(not_a_ca))).await;
+    assert!(empty.contains("holds no PEM certificate"), "{empty}");
     assert_eq!(f.proxy.handshakes(), 0);
 }

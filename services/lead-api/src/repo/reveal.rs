@@ -54,7 +54,8 @@ pub async fn raw_order(
 /// Only while the row still holds the version the number was decrypted from (`content_hash`):
 /// a sync that stored another version during the platform call may have replaced the receiver,
 /// and the number would then be kept for someone else's order (a sync forgets a revealed phone
-/// when it replaces the receiver, but this one was not there yet).
+/// when it replaces the receiver, but this one was not there yet). The row is locked for the
+/// check: a sync's write not yet committed is waited for, and the check is made against it.
 pub async fn remember_phone(
     conn: &mut AsyncPgConnection,
     tenant: TenantId,
@@ -63,7 +64,7 @@ pub async fn remember_phone(
     index: &str,
 ) -> QueryResult<bool> {
     let changed = diesel::sql_query(
-        "WITH kept AS (            INSERT INTO t_order_revealed_identity (raw_order_id, tenant_id, key_hash)            SELECT id, tenant_id, $3 FROM t_ecom_order_raw WHERE id = $1 AND tenant_id = $2              AND content_hash = $6            ON CONFLICT (raw_order_id) DO UPDATE              SET key_hash = excluded.key_hash, revealed_at = now()              WHERE t_order_revealed_identity.key_hash <> excluded.key_hash            RETURNING raw_order_id)          UPDATE t_ecom_order_raw SET process_status = $4          WHERE id IN (SELECT raw_order_id FROM kept) AND process_status IN ($4, $5)",
+        "WITH kept AS (            INSERT INTO t_order_revealed_identity (raw_order_id, tenant_id, key_hash)            SELECT id, tenant_id, $3 FROM t_ecom_order_raw WHERE id = $1 AND tenant_id = $2              AND content_hash = $6 FOR NO KEY UPDATE            ON CONFLICT (raw_order_id) DO UPDATE              SET key_hash = excluded.key_hash, revealed_at = now()              WHERE t_order_revealed_identity.key_hash <> excluded.key_hash            RETURNING raw_order_id)          UPDATE t_ecom_order_raw SET process_status = $4          WHERE id IN (SELECT raw_order_id FROM kept) AND process_status IN ($4, $5)",
     )
     .bind::<BigInt, _>(id)
     .bind::<BigInt, _>(tenant.get())

@@ -278,7 +278,8 @@ impl Syncer {
             }
             if listing == Listing::Modified {
                 joined.saw(probing, page.total);
-                if moved {
+                // A numbered listing (one with totals): a cursor's pages do not shift.
+                if moved && page.total.is_some() {
                     joined.moved();
                 }
             }

@@ -298,9 +298,6 @@ async fn pdd_task(db: &TestDb) -> (Syncer, tasks::TaskRow, i64) {
     (syncer, task_row, shop)
 }
 
-/// A shipped order's later version masks the phone (PDD's `receiver_phone` is clear only while
-/// 待发货) or drops it: the stored order keeps the number that reached the buyer, so the lead
-/// still shows it and a reveal still finds it. A receiver that really changed replaces it.
 /// A phone a salesperson revealed for an order stays the buyer's while the order's receiver
 /// stays: a later version that only moves on (shipped) keeps it, an older one skipped changes
 /// nothing, and a version naming another receiver forgets it (it would merge the buyer with
@@ -386,6 +383,9 @@ async fn a_revealed_phone_is_forgotten_when_the_orders_receiver_changes() {
     assert_eq!(status, "PENDING");
 }
 
+/// A shipped order's later version masks the phone (PDD's `receiver_phone` is clear only while
+/// 待发货) or drops it: the stored order keeps the number that reached the buyer, so the lead
+/// still shows it and a reveal still finds it. A receiver that really changed replaces it.
 #[tokio::test]
 async fn a_later_version_that_masks_the_phone_keeps_the_number_that_reached_the_buyer() {
     let db = TestDb::new().await;
