@@ -291,6 +291,21 @@ async fn a_backfill_cancelled_before_its_first_window_leaves_the_shop_never_sync
     );
 }
 
+/// Completes the running sync and makes `shop` due again (its last sync 40 minutes ago).
+async fn complete_and_make_due(conn: &mut diesel_async::AsyncPgConnection, shop: i64) {
+    use leadgen_db::schema::t_ecom_platform_auth as auth;
+    diesel::update(task::table.filter(task::status.eq("RUNNING")))
+        .set(task::status.eq("COMPLETED"))
+        .execute(conn)
+        .await
+        .expect("completed");
+    diesel::update(auth::table.find(shop))
+        .set(auth::last_sync_time.eq(Utc::now() - chrono::Duration::minutes(40)))
+        .execute(conn)
+        .await
+        .expect("due again");
+}
+
 /// Once a day a scheduled sync reads the whole last day of changes again: a change the platform
 /// recorded after the sync that read past its date is caught within a day. The next one, within
 /// the day, reads from the watermark again; the next reconcile from where this one ended.
@@ -338,16 +353,7 @@ async fn a_scheduled_sync_reads_the_last_day_again_once_a_day() {
         .expect("the reconcile");
 
     // That sync completed; the next, within the day, reads from the watermark.
-    diesel::update(task::table.filter(task::status.eq("RUNNING")))
-        .set(task::status.eq("COMPLETED"))
-        .execute(&mut conn)
-        .await
-        .expect("completed");
-    diesel::update(auth::table.find(shop))
-        .set(auth::last_sync_time.eq(stale(40)))
-        .execute(&mut conn)
-        .await
-        .expect("due again");
+    complete_and_make_due(&mut conn, shop).await;
     assert_eq!(scheduler.schedule_due().await.expect("schedule"), 1);
     let (start, _) = scheduled_window().await;
     let minutes_ago = (Utc::now() - start).num_minutes();
@@ -358,11 +364,6 @@ async fn a_scheduled_sync_reads_the_last_day_again_once_a_day() {
 
     // A day and an hour after the reconcile: the next reads from where its window ended, less
     // the overlap, not from a day ago (which would leave the hour between them unread).
-    diesel::update(task::table.filter(task::status.eq("RUNNING")))
-        .set(task::status.eq("COMPLETED"))
-        .execute(&mut conn)
-        .await
-        .expect("completed");
     let requested = Utc::now() - chrono::Duration::hours(25);
     let ended = requested - chrono::Duration::minutes(2);
     diesel::update(task::table.find(reconcile))
@@ -374,11 +375,7 @@ async fn a_scheduled_sync_reads_the_last_day_again_once_a_day() {
         .execute(&mut conn)
         .await
         .expect("reconciled a day and an hour ago");
-    diesel::update(auth::table.find(shop))
-        .set(auth::last_sync_time.eq(stale(40)))
-        .execute(&mut conn)
-        .await
-        .expect("due again");
+    complete_and_make_due(&mut conn, shop).await;
     assert_eq!(scheduler.schedule_due().await.expect("schedule"), 1);
     let (start, _) = scheduled_window().await;
     let expected = ended - chrono::Duration::minutes(leadgen_domain::sync::RESUME_OVERLAP_MINUTES);

@@ -59,6 +59,19 @@ async fn task_row(conn: &mut diesel_async::AsyncPgConnection, id: i64) -> tasks:
         .expect("the task")
 }
 
+/// The order ids stored for `shop`, sorted.
+async fn stored_orders(db: &TestDb, shop: i64) -> Vec<String> {
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    let mut stored: Vec<String> = raw::table
+        .filter(raw::platform_id.eq(shop))
+        .select(raw::order_id)
+        .load(&mut conn)
+        .await
+        .expect("stored");
+    stored.sort();
+    stored
+}
+
 /// A Douyin shop with credentials that open, a RUNNING by-modification task over the last two
 /// hours, and a syncer whose Douyin client is `platform`: the syncer, the task and the shop.
 async fn douyin_walk(
@@ -174,15 +187,7 @@ async fn an_order_modified_again_while_its_window_is_walked_newest_first_misses_
         matches!(outcome, TaskOutcome::Completed { success: 4, .. }),
         "{outcome:?}"
     );
-    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
-    let mut stored: Vec<String> = raw::table
-        .filter(raw::platform_id.eq(shop))
-        .select(raw::order_id)
-        .load(&mut conn)
-        .await
-        .expect("stored");
-    stored.sort();
-    assert_eq!(stored, ["o-1", "o-2", "o-3", "o-4"]);
+    assert_eq!(stored_orders(&db, shop).await, ["o-1", "o-2", "o-3", "o-4"]);
     // The probe and four pages, then the window again: its probe and four pages.
     assert_eq!(AtomicUsize::load(&platform.calls, Ordering::SeqCst), 10);
 }
@@ -217,15 +222,7 @@ async fn empty_pages_of_a_walk_that_moves_on_do_not_stop_it() {
             matches!(outcome, TaskOutcome::Completed { .. }),
             "{outcome:?}"
         );
-        let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
-        let mut orders: Vec<String> = raw::table
-            .filter(raw::platform_id.eq(shop))
-            .select(raw::order_id)
-            .load(&mut conn)
-            .await
-            .expect("stored");
-        orders.sort();
-        assert_eq!(orders, stored);
+        assert_eq!(stored_orders(&db, shop).await, stored);
         assert_eq!(AtomicUsize::load(&platform.calls, Ordering::SeqCst), calls);
     }
 }
