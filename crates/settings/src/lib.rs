@@ -342,6 +342,22 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// `T` read from these `LEADGEN__*` variables alone.
+    fn from_variables<T: DeserializeOwned>(vars: &[(&str, &str)]) -> T {
+        config::Config::builder()
+            .add_source(
+                environment().source(Some(
+                    vars.iter()
+                        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                        .collect(),
+                )),
+            )
+            .build()
+            .unwrap()
+            .try_deserialize()
+            .unwrap()
+    }
+
     /// An optional Secret key left `""`, or a list ending in a comma, gives no entry (an empty
     /// one stopped every service with an error about the current key).
     #[test]
@@ -364,18 +380,7 @@ mod tests {
                 "1:AAAA, ,2:BBBB,",
             ),
         ];
-        let read: Lists = config::Config::builder()
-            .add_source(
-                environment().source(Some(
-                    vars.iter()
-                        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                        .collect(),
-                )),
-            )
-            .build()
-            .unwrap()
-            .try_deserialize()
-            .unwrap();
+        let read: Lists = from_variables(&vars);
         assert!(read.crypto.previous_keys.is_empty());
         assert_eq!(read.crypto.blind_index_previous_keys, ["1:AAAA", "2:BBBB"]);
     }
@@ -413,18 +418,7 @@ mod tests {
             ),
             ("LEADGEN__DATABASE__URL", "postgres://u@h/db?a=1,2"),
         ];
-        let read: Lists = config::Config::builder()
-            .add_source(
-                environment().source(Some(
-                    vars.iter()
-                        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                        .collect(),
-                )),
-            )
-            .build()
-            .unwrap()
-            .try_deserialize()
-            .unwrap();
+        let read: Lists = from_variables(&vars);
         assert_eq!(read.crypto.blind_index_previous_keys, ["1:AAAA", "2:BBBB"]);
         assert_eq!(read.crypto.previous_keys, ["1:CCCC"]);
         assert_eq!(

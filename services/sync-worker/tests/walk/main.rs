@@ -72,6 +72,18 @@ async fn stored_orders(db: &TestDb, shop: i64) -> Vec<String> {
     stored
 }
 
+/// Stores `page` as one page of a run of the PDD task `task_row`: what it counted.
+async fn store_pdd_page(
+    syncer: &Syncer,
+    task_row: &tasks::TaskRow,
+    page: OrderPage,
+) -> sync::store::PageCounts {
+    let mut run = sync::store::RunPages::default();
+    sync::store::store_page(syncer, task_row, PlatformType::Pdd, &page, &mut run)
+        .await
+        .expect("stored")
+}
+
 /// A Douyin shop with credentials that open, a RUNNING by-modification task over the last two
 /// hours, and a syncer whose Douyin client is `platform`: the syncer, the task and the shop.
 async fn douyin_walk(
@@ -320,15 +332,7 @@ async fn a_revealed_phone_is_forgotten_when_the_orders_receiver_changes() {
             total: Some(1),
         }
     };
-    let store = |page: OrderPage| {
-        let (syncer, task_row) = (&syncer, &task_row);
-        async move {
-            let mut run = sync::store::RunPages::default();
-            sync::store::store_page(syncer, task_row, PlatformType::Pdd, &page, &mut run)
-                .await
-                .expect("stored");
-        }
-    };
+    let store = |page: OrderPage| store_pdd_page(&syncer, &task_row, page);
     let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
     store(version("~enc-friend~", "1", 30)).await;
     let raw_id: i64 = raw::table
@@ -417,15 +421,7 @@ async fn a_later_version_that_masks_the_phone_keeps_the_number_that_reached_the_
         let order: RawOrder = serde_json::from_str(&json).expect("order");
         order.receiver.phone.map(|p| p.value)
     };
-    let store = |page: OrderPage| {
-        let (syncer, task_row) = (&syncer, &task_row);
-        async move {
-            let mut run = sync::store::RunPages::default();
-            sync::store::store_page(syncer, task_row, PlatformType::Pdd, &page, &mut run)
-                .await
-                .expect("stored");
-        }
-    };
+    let store = |page: OrderPage| store_pdd_page(&syncer, &task_row, page);
     store(version("13876771234", 30)).await;
     store(version("1387677****", 20)).await;
     assert_eq!(stored_phone().await.as_deref(), Some("13876771234"));
@@ -448,16 +444,7 @@ async fn an_unreadable_order_counts_as_a_failure_only() {
         next: None,
         total: Some(3),
     };
-    let store = |page: OrderPage| {
-        let (syncer, task_row) = (&syncer, &task_row);
-        async move {
-            let mut run = sync::store::RunPages::default();
-            sync::store::store_page(syncer, task_row, PlatformType::Pdd, &page, &mut run)
-                .await
-                .expect("stored")
-                .counts
-        }
-    };
+    let store = |page: OrderPage| async { store_pdd_page(&syncer, &task_row, page).await.counts };
     let first = store(page()).await;
     assert_eq!(
         (
