@@ -48,8 +48,9 @@ pub async fn connect(url: &str) -> ConnectionResult<AsyncPgConnection> {
     let connected = match config.connect(tls.clone()).await {
         Ok(connected) => connected,
         // libpq's `prefer`: when the TLS attempt fails (a handshake this client refuses, a
-        // server that accepts only plaintext connections), a plaintext one is tried.
-        Err(encrypted) if mode == Mode::Prefer => {
+        // server that accepts only plaintext connections), a plaintext one is tried. Not when
+        // the server could not be reached at all: a second attempt would only wait as long.
+        Err(encrypted) if mode == Mode::Prefer && !unreachable(&encrypted) => {
             config.ssl_mode(SslMode::Disable);
             config.connect(tls).await.map_err(|plain| {
                 ConnectionError::BadConnection(format!(
@@ -63,6 +64,12 @@ pub async fn connect(url: &str) -> ConnectionResult<AsyncPgConnection> {
     };
     let (client, connection) = connected;
     AsyncPgConnection::try_from_client_and_connection(client, connection).await
+}
+
+/// Whether `error` is tokio-postgres's failure to reach the server (its `Kind::Connect`, which
+/// it does not expose but by its words), before any TLS was negotiated.
+fn unreachable(error: &tokio_postgres::Error) -> bool {
+    error.to_string().starts_with("error connecting to server")
 }
 
 /// `error` and what caused it: tokio-postgres says "error performing TLS handshake" and keeps
@@ -427,6 +434,22 @@ mod tests {
             why.contains("verify_full") && !why.contains("secret"),
             "{why}"
         );
+    }
+
+    /// A server that cannot be reached is not tried a second time in plaintext (tokio-postgres
+    /// names that failure by its words only: this pins them).
+    #[tokio::test]
+    async fn an_unreachable_server_is_tried_once() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        drop(listener);
+        let config: tokio_postgres::Config = format!("postgres://u@127.0.0.1:{port}/x")
+            .parse()
+            .expect("URL");
+        let Err(refused) = config.connect(tokio_postgres::NoTls).await else {
+            panic!("nothing listens on {port}");
+        };
+        assert!(unreachable(&refused), "{refused}");
     }
 
     #[test]
