@@ -44,7 +44,7 @@ async fn a_cancelled_sync_stops_between_pages_and_the_shop_syncs_again() {
             .expect("stats JSON");
         stats["platforms"]["taobao"]["api_calls"]
             .as_u64()
-            .unwrap_or(0)
+            .unwrap_or_else(|| panic!("no Taobao call count in {stats}"))
     };
     // The run ends (it logs SYNC_RUN) within seconds, and calls nothing after: its walk joins
     // the page it fetched ahead before it returns.
@@ -58,6 +58,10 @@ async fn a_cancelled_sync_stops_between_pages_and_the_shop_syncs_again() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let stopped_at = calls().await;
+    assert!(
+        stopped_at > 0,
+        "the run called the platform before it was cancelled"
+    );
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(
         calls().await,

@@ -279,13 +279,18 @@ fn chrono_like(secs: u64) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
-fn assert_like_clean(name: &str, clean: &Outcome, chaotic: &Outcome) {
-    assert_eq!(chaotic.stored, chaotic.expected, "{name}: stored orders");
+/// Every order of the backfill stored and processed, and no task left running.
+fn assert_complete(name: &str, outcome: &Outcome) {
+    assert_eq!(outcome.stored, outcome.expected, "{name}: stored orders");
     assert_eq!(
-        chaotic.processed, chaotic.stored as i64,
+        outcome.processed, outcome.stored as i64,
         "{name}: processed orders"
     );
-    assert_eq!(chaotic.running_tasks, 0, "{name}: a task never ended");
+    assert_eq!(outcome.running_tasks, 0, "{name}: a task never ended");
+}
+
+fn assert_like_clean(name: &str, clean: &Outcome, chaotic: &Outcome) {
+    assert_complete(name, chaotic);
     assert_eq!(
         chaotic.expected, clean.expected,
         "{name}: a different backfill"
@@ -319,7 +324,7 @@ async fn chaos_backfills_end_like_a_clean_run() {
         "several thousand orders: {}",
         clean.expected
     );
-    assert_like_clean("clean", &clean, &clean);
+    assert_complete("clean", &clean);
     eprintln!(
         "clean: {} orders, {} buyer-leads",
         clean.expected,

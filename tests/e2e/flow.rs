@@ -473,5 +473,14 @@ pub async fn counts(system: &System) -> Vec<i64> {
         )
         .await,
     );
+    // And what the leads say: a lead rebuilt again in place keeps the counts, not these.
+    out.push(
+        scalar(
+            system,
+            "SELECT coalesce(sum(hashtext(concat_ws(':', id, version, score, intention, \
+             update_time))::bigint), 0) AS n FROM t_order_lead",
+        )
+        .await,
+    );
     out
 }

@@ -185,6 +185,11 @@ impl System {
         metric_at(self.port(service), name, labels).await
     }
 
+    /// `service`'s samples of `name` ([`sampled_at`]): `None` when there is none.
+    pub async fn sampled(&self, service: &str, name: &str, labels: &[&str]) -> Option<f64> {
+        sampled_at(self.port(service), name, labels).await
+    }
+
     pub fn port(&self, name: &str) -> u16 {
         self.ports
             .iter()
@@ -303,8 +308,13 @@ impl System {
 }
 
 /// Reads `GET /metrics` on `port` and sums the samples of `name` whose labels contain every
-/// `key="value"` of `labels`.
+/// `key="value"` of `labels` (0 when there is none: a counter not yet incremented).
 pub async fn metric_at(port: u16, name: &str, labels: &[&str]) -> f64 {
+    sampled_at(port, name, labels).await.unwrap_or(0.0)
+}
+
+/// As [`metric_at`], `None` when no sample matches (a gauge never set).
+pub async fn sampled_at(port: u16, name: &str, labels: &[&str]) -> Option<f64> {
     let url = format!("http://127.0.0.1:{port}/metrics");
     let text = reqwest::get(&url)
         .await
@@ -322,5 +332,5 @@ pub async fn metric_at(port: u16, name: &str, labels: &[&str]) -> f64 {
                 .then(|| value.parse::<f64>().ok())
                 .flatten()
         })
-        .sum()
+        .fold(None, |sum, v| Some(sum.unwrap_or(0.0) + v))
 }

@@ -439,7 +439,7 @@ mod tests {
     /// A server that cannot be reached is not tried a second time in plaintext (tokio-postgres
     /// names that failure by its words only: this pins them).
     #[tokio::test]
-    async fn an_unreachable_server_is_tried_once() {
+    async fn a_server_nothing_listens_for_reads_as_unreachable() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("address").port();
         drop(listener);

@@ -197,3 +197,63 @@ async fn without_sslmode_a_connection_is_encrypted_when_the_server_offers_tls() 
     let disabled = ssl(&format!("{}{separator}sslmode=disable", db.url)).await;
     assert!(!disabled.used);
 }
+
+/// libpq's `prefer` falls back to plaintext when the TLS attempt fails, here a server that
+/// agrees to TLS and then hangs up (a pooler or proxy that cannot serve it); `require` does not.
+#[tokio::test]
+async fn prefer_connects_in_plaintext_when_the_tls_attempt_fails() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+
+    let db = TestDb::new().await;
+    let config: tokio_postgres::Config = db.url.parse().expect("test URL");
+    let upstream = match &config.get_hosts()[0] {
+        tokio_postgres::config::Host::Tcp(host) => (host.clone(), config.get_ports()[0]),
+        other => panic!("the test database is reached over TCP, not {other:?}"),
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let attempts = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = attempts.clone();
+    let server = tokio::spawn(async move {
+        loop {
+            let Ok((mut client, _)) = listener.accept().await else {
+                return;
+            };
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let upstream = upstream.clone();
+            tokio::spawn(async move {
+                let mut first = [0u8; 8];
+                if client.read_exact(&mut first).await.is_err() {
+                    return;
+                }
+                // SSLRequest: length 8, code 80877103. Say yes, then hang up.
+                if first == [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f] {
+                    let _ = client.write_all(b"S").await;
+                    return;
+                }
+                let mut server = TcpStream::connect(upstream).await.expect("PostgreSQL");
+                server.write_all(&first).await.expect("forward");
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+            });
+        }
+    });
+    let user = config.get_user().expect("a user");
+    let url = |mode: &str| format!("postgres://{user}@127.0.0.1:{port}/{}{mode}", db.name);
+
+    assert_eq!(current_database(&url("")).await, Ok(db.name.clone()));
+    assert_eq!(
+        std::sync::atomic::AtomicUsize::load(&attempts, std::sync::atomic::Ordering::SeqCst),
+        2,
+        "one TLS attempt, then one in plaintext"
+    );
+    let refused = current_database(&url("?sslmode=require"))
+        .await
+        .expect_err("require never falls back");
+    assert!(refused.contains("TLS"), "{refused}");
+    assert_eq!(
+        std::sync::atomic::AtomicUsize::load(&attempts, std::sync::atomic::Ordering::SeqCst),
+        3
+    );
+    server.abort();
+}

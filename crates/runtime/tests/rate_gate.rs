@@ -74,8 +74,10 @@ async fn a_flood_queues_no_further_ahead_than_the_bound() {
     let gate = PgRateGate {
         pool: db.pool.clone(),
     };
-    let interval = Duration::from_millis(100);
-    let bound = Duration::from_millis(950);
+    // Wide enough that 30 round trips to the database cannot let the queue drain (they would
+    // have to take 20 intervals, six seconds, for no call to be refused).
+    let interval = Duration::from_millis(300);
+    let bound = Duration::from_millis(2850);
     let mut reserved = Vec::new();
     let mut refused = 0;
     let started = std::time::Instant::now();
@@ -87,7 +89,7 @@ async fn a_flood_queues_no_further_ahead_than_the_bound() {
         }
     }
     // Slots up to the bound ahead: ten, plus one for each interval the 30 round trips took
-    // (each of those let the queue's head move on), and at least one refused.
+    // (each of those let the queue's head move on); the rest refused.
     let took = started.elapsed();
     let most = 10 + (took.as_secs_f64() / interval.as_secs_f64()).ceil() as usize + 1;
     assert!(
@@ -95,8 +97,7 @@ async fn a_flood_queues_no_further_ahead_than_the_bound() {
         "{} reserved in {took:?}",
         reserved.len()
     );
-    assert!(refused > 0 || took > Duration::from_secs(2), "{took:?}");
-    assert_eq!(refused, 30 - reserved.len());
+    assert!(refused > 0, "none refused in {took:?}");
     let last = reserved.last().expect("reserved").slot.wait;
     assert!(last <= bound + interval, "{last:?}");
     // Once the queue has drained, calls are given slots again.

@@ -356,6 +356,24 @@ impl TestApp {
     }
 
     /// `(action, target ids, result, error)` of the operation log, oldest first.
+    /// How many operation-log rows hold `needle` anywhere (every column, `detail` included).
+    pub async fn operation_log_rows_holding(&self, needle: &str) -> i64 {
+        #[derive(QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        diesel::sql_query(
+            "SELECT count(*) AS n FROM t_operation_log \
+             WHERE strpos(row_to_json(t_operation_log)::text, $1) > 0",
+        )
+        .bind::<diesel::sql_types::Text, _>(needle)
+        .get_result::<Count>(&mut self.conn().await)
+        .await
+        .expect("operation log scan")
+        .n
+    }
+
     pub async fn operation_log(&self) -> Vec<(String, Vec<String>, String, Option<String>)> {
         use leadgen_db::schema::t_operation_log as log;
         let mut conn = self.conn().await;

@@ -92,8 +92,11 @@ fn arrival_order_and_batch_boundaries_do_not_change_the_leads() {
     });
 }
 
+/// Two batches in flight at once, each in its own transaction and connection, as two replicas'
+/// would run them (one processor shared, as one replica's concurrent deliveries share it; two
+/// whole consumers on one queue are in `consumers.rs`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_replicas_processing_at_once_give_the_same_leads() {
+async fn two_concurrent_batch_transactions_give_the_same_leads() {
     let (_reference_run, expected) = reference().await;
     let run = std::sync::Arc::new(Run::new().await);
     let mut specs = scenario();
