@@ -130,14 +130,17 @@ mutant "LeadgenDeadLettersUncounted also for counted dead letters" \
 mutant "LeadgenDeadLettersUncounted on the queue's size, not its growth" \
     'max by (queue) (delta(leadgen_dead_letter_messages[15m])) > 0' 'max by (queue) (leadgen_dead_letter_messages) > 0'
 mutant "LeadgenSyncsFailing on every finished task" \
-    'increase(leadgen_sync_tasks_finished_total{status="FAILED"}[30m])' \
+    'increase(leadgen_sync_tasks_finished_total{status="FAILED", cause!="authorization"}[30m])' \
     'increase(leadgen_sync_tasks_finished_total[30m])'
 mutant "LeadgenSyncsFailing misses a platform's first failure" \
-    'unless leadgen_sync_tasks_finished_total{status="FAILED"} offset 30m)' \
-    'unless leadgen_sync_tasks_finished_total{status="FAILED"})'
+    'unless leadgen_sync_tasks_finished_total{status="FAILED", cause!="authorization"} offset 30m)' \
+    'unless leadgen_sync_tasks_finished_total{status="FAILED", cause!="authorization"})'
+mutant "LeadgenSyncsFailing pages for shops whose merchants must authorize again" \
+    'increase(leadgen_sync_tasks_finished_total{status="FAILED", cause!="authorization"}[30m])' \
+    'increase(leadgen_sync_tasks_finished_total{status="FAILED"}[30m])'
 mutant "LeadgenSyncsFailing looks back 15 minutes" \
-    'increase(leadgen_sync_tasks_finished_total{status="FAILED"}[30m])' \
-    'increase(leadgen_sync_tasks_finished_total{status="FAILED"}[15m])'
+    'increase(leadgen_sync_tasks_finished_total{status="FAILED", cause!="authorization"}[30m])' \
+    'increase(leadgen_sync_tasks_finished_total{status="FAILED", cause!="authorization"}[15m])'
 mutant "LeadgenSyncsFailing lets a restart hide a failure (the new series wins)" \
     '[30m]), "branch", "increase", "", "")' '[30m]), "branch", "new", "", "")'
 mutant "LeadgenShopsExpired without its hour" \

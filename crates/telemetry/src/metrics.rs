@@ -113,7 +113,7 @@ fn describe() {
     describe_counter!("leadgen_sync_orders_total", "Orders stored, by change");
     describe_counter!(
         "leadgen_sync_tasks_finished_total",
-        "Sync tasks ended, by status"
+        "Sync tasks ended, by status and, when failed, whose the failure is"
     );
     describe_gauge!("leadgen_shops", "Shops per platform and status");
     describe_gauge!(

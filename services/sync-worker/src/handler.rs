@@ -9,13 +9,14 @@
 use diesel_async::AsyncConnection as _;
 use leadgen_db::ScopedFutureExt as _;
 use leadgen_domain::audit::AuditAction;
-use leadgen_domain::{PlatformType, SyncStatus, SyncTrigger};
+use leadgen_domain::{PlatformType, SyncStatus};
 use leadgen_events::{CloudEvent, SyncRequestedV1};
 use leadgen_messaging::{EarlyAck, Handler, Incoming, Outcome};
 
 use crate::SERVICE;
 use crate::repo::{audit, credentials, tasks};
-use crate::sync::{Syncer, TaskOutcome};
+use crate::sync::outcome::finished;
+use crate::sync::{Cause, Syncer, TaskOutcome};
 
 pub struct SyncRequestedHandler {
     pub syncer: Syncer,
@@ -95,7 +96,7 @@ impl SyncRequestedHandler {
                 }
                 let ids = (tenant, task_id, platform_id);
                 audit::log(conn, ids, AuditAction::SyncRun, Err(error), &trace_id).await?;
-                finished(&task, SyncStatus::Failed);
+                finished(&task, SyncStatus::Failed, Cause::DeadLettered);
                 Ok(())
             }
             .scope_boxed()
@@ -269,9 +270,11 @@ impl SyncRequestedHandler {
             }
             other => other,
         };
-        let (status, error) = match &outcome {
-            TaskOutcome::Completed { .. } => (SyncStatus::Completed, None),
-            TaskOutcome::Failed(reason) => (SyncStatus::Failed, Some(reason.clone())),
+        let (status, cause, error) = match &outcome {
+            TaskOutcome::Completed { .. } => (SyncStatus::Completed, Cause::None, None),
+            TaskOutcome::Failed(cause, reason) => {
+                (SyncStatus::Failed, *cause, Some(reason.clone()))
+            }
             // The run that holds the task now ends it, and logs its end.
             TaskOutcome::Superseded | TaskOutcome::Stopped => {
                 let mut conn = leadgen_db::conn(&self.syncer.pool).await?;
@@ -281,7 +284,7 @@ impl SyncRequestedHandler {
             TaskOutcome::Cancelled => {
                 // The task already reads CANCELLED (and SYNC_CANCEL says who did it); its end
                 // is logged with what it fetched before it stopped.
-                finished(task, SyncStatus::Cancelled);
+                finished(task, SyncStatus::Cancelled, Cause::None);
                 let trace_id = leadgen_telemetry::current_trace_id();
                 let ids = (task.tenant_id, task.id, task.platform_id);
                 let mut conn = leadgen_db::conn(&self.syncer.pool).await?;
@@ -343,7 +346,7 @@ impl SyncRequestedHandler {
             );
             return Ok(Outcome::Ack);
         }
-        finished(task, status);
+        finished(task, status, cause);
         match outcome {
             TaskOutcome::Completed { success, failure } => {
                 tracing::info!(
@@ -356,7 +359,7 @@ impl SyncRequestedHandler {
                     "Sync completed"
                 );
             }
-            TaskOutcome::Failed(reason) => {
+            TaskOutcome::Failed(_, reason) => {
                 // Whose: an operator paged by the failed-syncs alert finds the shop from here.
                 tracing::warn!(
                     sync_task.id = task_id.get(),
@@ -370,28 +373,6 @@ impl SyncRequestedHandler {
             TaskOutcome::Cancelled | TaskOutcome::Superseded | TaskOutcome::Stopped => {}
         }
         Ok(Outcome::Ack)
-    }
-}
-
-/// Creates every series of `leadgen_sync_tasks_finished_total` at 0 when the process starts.
-/// A series that first appears at 1 after a restart, where the last process had left it at 1,
-/// would show no increase, and the failed-syncs alert would miss it; from 0 the reset is seen.
-pub fn register_finished() {
-    for platform in PlatformType::ALL {
-        for trigger in SyncTrigger::ALL {
-            for status in SyncStatus::ALL
-                .iter()
-                .filter(|s| **s != SyncStatus::Running)
-            {
-                metrics::counter!(
-                    "leadgen_sync_tasks_finished_total",
-                    "platform" => platform.as_str(),
-                    "trigger" => trigger.as_str(),
-                    "status" => status.as_str(),
-                )
-                .increment(0);
-            }
-        }
     }
 }
 
@@ -418,15 +399,4 @@ async fn request_done(
         leadgen_outbox::mark_processed(conn, SERVICE, message_id).await?;
     }
     Ok(())
-}
-
-/// Counts a task that ended (`leadgen_sync_tasks_finished_total`).
-pub fn finished(task: &tasks::TaskRow, status: SyncStatus) {
-    metrics::counter!(
-        "leadgen_sync_tasks_finished_total",
-        "platform" => task.platform_type.as_str(),
-        "trigger" => task.trigger_type.as_str(),
-        "status" => status.as_str(),
-    )
-    .increment(1);
 }

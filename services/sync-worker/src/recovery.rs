@@ -55,7 +55,11 @@ impl Recovery {
                         tasks::finish(conn, task.id, SyncStatus::Failed, Some(&reason)).await?;
                         let ids = (task.tenant_id, task.id, task.platform_id);
                         audit::log(conn, ids, AuditAction::SyncRun, Err(reason), &trace_id).await?;
-                        crate::handler::finished(&task, SyncStatus::Failed);
+                        crate::sync::outcome::finished(
+                            &task,
+                            SyncStatus::Failed,
+                            crate::sync::Cause::Interrupted,
+                        );
                         done.failed += 1;
                     } else {
                         let request = request_for(&task);

@@ -38,7 +38,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        crate::handler::register_finished();
+        crate::sync::outcome::register_finished();
         let pool = leadgen_db::build_pool(&settings.database, SERVICE)?;
         let broker = Broker::connect(&settings.amqp, vec![queue()])
             .await

@@ -2,7 +2,10 @@
 //! by page through a [`Session`] (retries with backoff; an expired session gets one refresh and
 //! one retry, the refreshed tokens sealed and stored by `leadgen_shop_session`).
 
+pub mod outcome;
 pub mod store;
+
+pub use outcome::{Cause, TaskOutcome};
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -26,27 +29,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::repo::credentials;
 use crate::repo::tasks::{self, TaskRow, WindowCounts};
-
-/// How a task ended, when the infrastructure held.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TaskOutcome {
-    Completed {
-        success: usize,
-        failure: usize,
-    },
-    /// A reason shown to the merchant in the sync record.
-    Failed(String),
-    /// The task was cancelled (it already reads CANCELLED); the walk stopped between pages.
-    Cancelled,
-    /// The task is no longer this run's: another run holds it (this one stalled past its lease
-    /// and recovery handed the task over, or the broker redelivered its request), or recovery
-    /// or a dead letter ended it. This run stopped without writing and ends nothing.
-    Superseded,
-    /// The process is stopping ([`Syncer::stop`]): the walk stopped between pages, and the
-    /// task goes back to be resumed elsewhere, the attempt not counted
-    /// ([`crate::handler`]).
-    Stopped,
-}
 
 /// Runs sync tasks.
 #[derive(Clone)]
@@ -72,28 +54,33 @@ impl Syncer {
     #[tracing::instrument(name = "sync.run_task", skip_all, fields(tenant_id = task.tenant_id.get(), platform_id = task.platform_id.get(), sync_id = task.id.get(), platform = %platform))]
     pub async fn run(&self, task: &TaskRow, platform: PlatformType) -> anyhow::Result<TaskOutcome> {
         let Some(client) = self.platforms.get(platform) else {
-            return Ok(TaskOutcome::Failed(format!(
-                "暂不支持该电商平台：{platform}"
-            )));
+            return Ok(TaskOutcome::Failed(
+                Cause::Internal,
+                format!("暂不支持该电商平台：{platform}"),
+            ));
         };
         let mut conn = leadgen_db::conn(&self.pool).await?;
         let Some(row) = shop_session::find(&mut conn, task.tenant_id, task.platform_id).await?
         else {
-            return Ok(TaskOutcome::Failed("平台授权不存在".into()));
+            return Ok(TaskOutcome::Failed(
+                Cause::Authorization,
+                "平台授权不存在".into(),
+            ));
         };
         drop(conn);
         match row.status.callable() {
             Ok(()) => {}
             Err(NotCallable::Paused) => {
                 return Ok(TaskOutcome::Failed(
+                    Cause::Authorization,
                     "店铺已暂停同步，未同步订单；启用店铺后可再同步".into(),
                 ));
             }
             Err(NotCallable::NoGrant) => {
-                return Ok(TaskOutcome::Failed(format!(
-                    "平台授权状态为 {}，请重新授权",
-                    row.status
-                )));
+                return Ok(TaskOutcome::Failed(
+                    Cause::Authorization,
+                    format!("平台授权状态为 {}，请重新授权", row.status),
+                ));
             }
         }
         let mut session = match shop_session::open_session(&self.sealer, &row, self.policy) {
@@ -101,6 +88,7 @@ impl Syncer {
             Err(e) => {
                 tracing::error!(error = %e, "The shop's credentials do not open; the sync fails");
                 return Ok(TaskOutcome::Failed(
+                    Cause::Internal,
                     shop_session::CREDENTIALS_UNREADABLE.into(),
                 ));
             }
@@ -274,7 +262,10 @@ impl Syncer {
                     pages = stale_pages.max(empty_cursor_pages),
                     "The platform's pages bring no new order and do not end; the sync stops"
                 );
-                return Ok(Err(TaskOutcome::Failed(PAGING_LOOPS.to_owned())));
+                return Ok(Err(TaskOutcome::Failed(
+                    Cause::Platform,
+                    PAGING_LOOPS.to_owned(),
+                )));
             }
             if listing == Listing::Modified {
                 joined.saw(probing, page.total);
@@ -299,7 +290,10 @@ impl Syncer {
             match &cursor {
                 Some(c) if !cursors.insert(c.clone()) || cursors.len() > MAX_PAGES_PER_PASS => {
                     tracing::warn!(sync_task.id = task.id.get(), cursor = ?c, pages = cursors.len(), "The platform's paging does not end; the sync stops");
-                    return Ok(Err(TaskOutcome::Failed(PAGING_LOOPS.to_owned())));
+                    return Ok(Err(TaskOutcome::Failed(
+                        Cause::Platform,
+                        PAGING_LOOPS.to_owned(),
+                    )));
                 }
                 Some(_) => {}
                 None => {
@@ -338,12 +332,13 @@ impl Syncer {
                 }
                 None => (store.await?, None),
             };
-            window_counts += stored.counts;
-            metrics::counter!("leadgen_sync_pages_total", "platform" => platform.as_str())
-                .increment(1);
             if stored.stopped {
                 return Ok(Err(self.why_stopped(task).await?));
             }
+            window_counts += stored.counts;
+            // Counted as each page is written, not with its window: a run stopped mid-window
+            // (a rollout hands it on) still counts what it stored.
+            count_page(platform, &stored.counts);
             if window_done {
                 total += window_counts;
                 window_counts = WindowCounts::default();
@@ -409,17 +404,8 @@ impl Syncer {
         if !held {
             return Ok(false);
         }
-        let platform_label = platform.as_str();
-        metrics::counter!("leadgen_sync_windows_total", "platform" => platform_label).increment(1);
-        for (change, n) in [
-            ("new", counts.new),
-            ("updated", counts.updated),
-            ("unchanged", counts.unchanged),
-            ("malformed", counts.failure),
-        ] {
-            metrics::counter!("leadgen_sync_orders_total", "platform" => platform_label, "change" => change)
-                .increment(u64::try_from(n).unwrap_or(0));
-        }
+        metrics::counter!("leadgen_sync_windows_total", "platform" => platform.as_str())
+            .increment(1);
         Ok(true)
     }
 
@@ -438,14 +424,33 @@ impl Syncer {
                 let mut conn = leadgen_db::conn(&self.pool).await?;
                 shop_session::mark_expired(&mut conn, shop, &reason, crate::SERVICE).await?;
                 // The platform's own code and words, as on the shop's statusReason.
-                Ok(Err(TaskOutcome::Failed(format!(
-                    "平台会话已失效，请重新授权（{reason}）"
-                ))))
+                Ok(Err(TaskOutcome::Failed(
+                    Cause::Authorization,
+                    format!("平台会话已失效，请重新授权（{reason}）"),
+                )))
             }
-            Err(SessionError::Platform(e)) => Ok(Err(TaskOutcome::Failed(describe(&e)))),
+            Err(SessionError::Platform(e)) => {
+                Ok(Err(TaskOutcome::Failed(Cause::Platform, describe(&e))))
+            }
             Err(SessionError::Stopped) => Ok(Err(TaskOutcome::Stopped)),
-            Err(other) => Ok(Err(TaskOutcome::Failed(other.to_string()))),
+            Err(other) => Ok(Err(TaskOutcome::Failed(Cause::Internal, other.to_string()))),
         }
+    }
+}
+
+/// Counts a stored page and its orders by change (`leadgen_sync_pages_total`,
+/// `leadgen_sync_orders_total`).
+fn count_page(platform: PlatformType, counts: &WindowCounts) {
+    let platform = platform.as_str();
+    metrics::counter!("leadgen_sync_pages_total", "platform" => platform).increment(1);
+    for (change, n) in [
+        ("new", counts.new),
+        ("updated", counts.updated),
+        ("unchanged", counts.unchanged),
+        ("malformed", counts.failure),
+    ] {
+        metrics::counter!("leadgen_sync_orders_total", "platform" => platform, "change" => change)
+            .increment(u64::try_from(n).unwrap_or(0));
     }
 }
 

@@ -497,10 +497,37 @@ async fn a_platform_whose_paging_loops_stops_the_sync_with_the_reason() {
             .await
             .expect("run");
         assert!(
-            matches!(&outcome, TaskOutcome::Failed(reason) if reason == sync::PAGING_LOOPS),
+            matches!(&outcome, TaskOutcome::Failed(sync::Cause::Platform, reason) if reason == sync::PAGING_LOOPS),
             "{outcome:?}"
         );
         assert_eq!(AtomicUsize::load(&platform.calls, Ordering::SeqCst), calls);
+    }
+}
+
+/// A shop that cannot be called (its grant ended, or the merchant paused it) fails its sync
+/// without a platform call, and the failure is the merchant's to mend (`cause="authorization"`,
+/// which pages no operator).
+#[tokio::test]
+async fn a_shop_that_cannot_be_called_fails_its_sync_for_its_authorization() {
+    for status in ["EXPIRED", "DISABLED"] {
+        let db = TestDb::new().await;
+        let platform = std::sync::Arc::new(LateChange::default());
+        let (syncer, task_row, shop) = douyin_walk(&db, platform.clone()).await;
+        let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+        diesel::update(auth::table.find(shop))
+            .set(auth::status.eq(status))
+            .execute(&mut conn)
+            .await
+            .expect("status");
+        let outcome = syncer
+            .run(&task_row, PlatformType::Douyin)
+            .await
+            .expect("run");
+        assert!(
+            matches!(&outcome, TaskOutcome::Failed(sync::Cause::Authorization, _)),
+            "{status}: {outcome:?}"
+        );
+        assert_eq!(AtomicUsize::load(&platform.calls, Ordering::SeqCst), 0);
     }
 }
 
