@@ -31,6 +31,7 @@ diesel::table! {
         status_version -> Int8,
         purge_failures -> Int4,
         purge_retry_at -> Nullable<Timestamptz>,
+        refresh_refused_since -> Nullable<Timestamptz>,
     }
 }
 

@@ -49,6 +49,15 @@ pub trait TokenSink: Send + Sync {
     async fn stored(&self) -> Result<Option<(String, Option<String>)>, String> {
         Ok(None)
     }
+
+    /// The platform said the shop's access token expired, and answered the refresh with no
+    /// tokens and no documented refusal (PDD, JD and Kuaishou document none for their token
+    /// endpoints): the shop cannot be called, and may never be again. The sink keeps when this
+    /// began, so that a shop still refused long after is ended (sync-worker's refresher) rather
+    /// than left looking connected.
+    async fn refresh_refused(&self) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// A shop's renewal held by one caller ([`TokenSink::exclusive`]).
@@ -228,7 +237,7 @@ impl Session {
             match answered {
                 Ok(value) => return Ok(value),
                 Err(PlatformError::SessionExpired { .. }) if !refreshed => {
-                    match self.renew(client, sink, !adopted).await? {
+                    match self.renew(client, sink, !adopted, true).await? {
                         Renewed::Adopted => adopted = true,
                         Renewed::Refreshed => refreshed = true,
                     }
@@ -245,7 +254,7 @@ impl Session {
                     if !refreshed && self.refresh_token.is_some() =>
                 {
                     tracing::warn!(code = %code, message = %message, "Unknown platform code after retries; refreshing once");
-                    match self.renew(client, sink, !adopted).await? {
+                    match self.renew(client, sink, !adopted, false).await? {
                         Renewed::Adopted => adopted = true,
                         Renewed::Refreshed => refreshed = true,
                     }
@@ -263,18 +272,21 @@ impl Session {
         client: &dyn PlatformClient,
         sink: &dyn TokenSink,
     ) -> Result<(), SessionError> {
-        self.renew(client, sink, true).await.map(|_| ())
+        self.renew(client, sink, true, false).await.map(|_| ())
     }
 
     /// New tokens, while no other caller renews the shop's ([`TokenSink::exclusive`]). When the
     /// lock cannot be had (another caller renews for too long, our database fails), the tokens
     /// another caller stored meanwhile are taken if there are any; otherwise the call fails for
     /// now (`Unavailable`) rather than refresh the same refresh token beside the other caller.
+    /// `expired`: the platform said the access token expired (a refresh it then answers without
+    /// tokens is told to the sink: [`TokenSink::refresh_refused`]).
     async fn renew(
         &mut self,
         client: &dyn PlatformClient,
         sink: &dyn TokenSink,
         may_adopt: bool,
+        expired: bool,
     ) -> Result<Renewed, SessionError> {
         let lock = match sink.exclusive().await {
             Ok(lock) => lock,
@@ -288,7 +300,9 @@ impl Session {
                 ))));
             }
         };
-        let renewed = self.renew_exclusively(client, sink, may_adopt).await;
+        let renewed = self
+            .renew_exclusively(client, sink, may_adopt, expired)
+            .await;
         if let Some(lock) = lock {
             lock.release().await;
         }
@@ -305,6 +319,7 @@ impl Session {
         client: &dyn PlatformClient,
         sink: &dyn TokenSink,
         may_adopt: bool,
+        expired: bool,
     ) -> Result<Renewed, SessionError> {
         if may_adopt && self.adopt_stored(sink).await {
             return Ok(Renewed::Adopted);
@@ -350,7 +365,13 @@ impl Session {
                 // is still tried once.
                 return Ok(Renewed::Adopted);
             }
-            Ok(Attempt::Answered(e)) | Err(e) => Err(e),
+            Ok(Attempt::Answered(e)) => {
+                if expired && let Err(why) = sink.refresh_refused().await {
+                    tracing::warn!(error = %why, "Could not note the shop's refused refresh");
+                }
+                Err(e)
+            }
+            Err(e) => Err(e),
         };
         let mut tokens = match refreshed {
             Ok(tokens) => tokens,

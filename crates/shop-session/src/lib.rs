@@ -41,6 +41,9 @@ pub struct CredentialRow {
     pub last_sync_time: Option<DateTime<Utc>>,
     /// When the access token expires, if the platform said.
     pub expiry_time: Option<DateTime<Utc>>,
+    /// Since when the platform has answered refreshes without tokens after saying the access
+    /// token expired ([`TokenSink::refresh_refused`]).
+    pub refresh_refused_since: Option<DateTime<Utc>>,
 }
 
 /// The tenant's shop `id`.
@@ -81,8 +84,24 @@ async fn store_refreshed(
         auth::expiry_time.eq(expiry),
         // None: the refresh token and its expiry did not change (`TokenSet::refresh_expires_at`).
         refresh_expiry.map(|at| auth::refresh_expiry_time.eq(at)),
+        auth::refresh_refused_since.eq(None::<DateTime<Utc>>),
         auth::update_time.eq(diesel::dsl::now),
     ))
+    .execute(conn)
+    .await
+}
+
+/// The shop answered again (a sync completed): whatever refused its refreshes has passed.
+pub async fn clear_refresh_refusal(
+    conn: &mut AsyncPgConnection,
+    id: PlatformId,
+) -> QueryResult<usize> {
+    diesel::update(
+        auth::table
+            .find(id.get())
+            .filter(auth::refresh_refused_since.is_not_null()),
+    )
+    .set(auth::refresh_refused_since.eq(None::<DateTime<Utc>>))
     .execute(conn)
     .await
 }
@@ -95,7 +114,9 @@ async fn store_refreshed(
 /// paused longer and never refreshed could not be resumed without authorizing again), but a
 /// shop paused with its grant already dead (paused when EXPIRED or INVALID, or refused while
 /// paused) is left alone once its access token has ended, and stays paused: the merchant's
-/// decision, undone by nobody but the merchant. Soonest first, but for those in `skip`
+/// decision, undone by nobody but the merchant. And ACTIVE shops whose refreshes were refused
+/// after their access token was said to have expired ([`CredentialRow::refresh_refused_since`]),
+/// whenever it expires. Soonest first, but for those in `skip`
 /// (whose refresh failed a moment ago: they must not hold the others back).
 pub async fn expiring(
     conn: &mut AsyncPgConnection,
@@ -116,6 +137,11 @@ pub async fn expiring(
         "refresh_expiry_time > now() AND refresh_expiry_time < expiry_time \
          AND refresh_expiry_time - now() < (refresh_expiry_time - update_time) / 2",
     ));
+    // An ACTIVE shop whose refreshes the platform refused after saying its access token
+    // expired, whatever its expiry says: tried again, and ended if it stays refused.
+    let refused = auth::refresh_refused_since
+        .is_not_null()
+        .and(auth::status.eq(AuthStatus::Active.as_str()));
     auth::table
         .filter(
             auth::status.eq(AuthStatus::Active.as_str()).or(auth::status
@@ -127,8 +153,13 @@ pub async fn expiring(
         // knows it, rather than failing every pass.
         .filter(auth::platform_type.eq_any(PlatformType::ALL.iter().map(|p| p.as_str())))
         .filter(auth::refresh_token.is_not_null())
-        .filter(access_due.or(refresh_due))
-        .order(sql::<Nullable<Timestamptz>>("LEAST(expiry_time, refresh_expiry_time)").asc())
+        .filter(access_due.or(refresh_due).or(refused))
+        .order(
+            sql::<Nullable<Timestamptz>>(
+                "LEAST(expiry_time, refresh_expiry_time, refresh_refused_since)",
+            )
+            .asc(),
+        )
         .limit(limit)
         .select(CredentialRow::as_select())
         .load(conn)
@@ -348,6 +379,22 @@ impl TokenSink for CredentialSink {
             .map(|t| open("refresh_token", t))
             .transpose()?;
         Ok(Some((open("access_token", &access)?, refresh)))
+    }
+
+    async fn refresh_refused(&self) -> Result<(), String> {
+        let mut conn = leadgen_db::conn(&self.pool)
+            .await
+            .map_err(|e| e.to_string())?;
+        diesel::update(
+            auth::table
+                .find(self.platform_id.get())
+                .filter(auth::refresh_refused_since.is_null()),
+        )
+        .set(auth::refresh_refused_since.eq(diesel::dsl::now))
+        .execute(&mut conn)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
     }
 
     async fn exclusive(&self) -> Result<Option<Box<dyn RenewalLock>>, String> {

@@ -280,3 +280,70 @@ async fn refreshed_tokens_are_kept_through_a_pause_not_a_disconnection() {
         .expect("disconnect");
     assert!(sink.store(&tokens(2)).await.is_err());
 }
+
+/// A refresh the platform answered without tokens after saying the access token expired is
+/// noted once (its first time kept), makes the shop due for the refresher whatever its expiry,
+/// and is forgotten when new tokens are stored or a sync completes.
+#[tokio::test]
+async fn a_refused_refresh_is_noted_until_the_shop_answers_again() {
+    use leadgen_platforms::session::TokenSink as _;
+    let db = TestDb::new().await;
+    let sealer = sealer();
+    let id = shop(&db, &sealer).await;
+    let sink = CredentialSink {
+        pool: db.pool.clone(),
+        sealer: sealer.clone(),
+        platform_id: id,
+    };
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    // A token that lives a year (PDD's follows the merchant's subscription): never due.
+    diesel::update(auth::table.find(id.get()))
+        .set(auth::expiry_time.eq(Some(Utc::now() + chrono::Duration::days(365))))
+        .execute(&mut conn)
+        .await
+        .expect("expiry");
+    let due = async |conn: &mut leadgen_db::PooledConn| {
+        leadgen_shop_session::expiring(conn, Utc::now() + chrono::Duration::minutes(30), 100, &[])
+            .await
+            .expect("expiring")
+            .into_iter()
+            .map(|row| (row.id, row.refresh_refused_since))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(due(&mut conn).await, []);
+
+    sink.refresh_refused().await.expect("noted");
+    let first = due(&mut conn).await;
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert_eq!(first[0].0, id);
+    let since = first[0].1.expect("since");
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    sink.refresh_refused().await.expect("noted again");
+    assert_eq!(
+        due(&mut conn).await,
+        [(id, Some(since))],
+        "the first time is kept"
+    );
+
+    sink.store(&TokenSet {
+        access_token: "AT1".into(),
+        refresh_token: Some("RT1".into()),
+        expires_at: Some(Utc::now() + chrono::Duration::days(365)),
+        refresh_expires_at: None,
+        shop_id: None,
+        shop_name: None,
+    })
+    .await
+    .expect("stored");
+    assert_eq!(due(&mut conn).await, [], "new tokens end the refusal");
+
+    sink.refresh_refused().await.expect("noted");
+    assert_eq!(due(&mut conn).await.len(), 1);
+    assert_eq!(
+        leadgen_shop_session::clear_refresh_refusal(&mut conn, id)
+            .await
+            .expect("cleared"),
+        1
+    );
+    assert_eq!(due(&mut conn).await, [], "a completed sync ends it");
+}

@@ -9,8 +9,11 @@
 //! with the reason, and it is no longer scheduled; a paused shop stays paused. Any other failure (an answer the platform
 //! documents nowhere among them) is tried again, no sooner than [`RETRY_FAILED_AFTER`] so that
 //! such shops never hold the others back, until the access token has been expired for
-//! `give_up`: the shop cannot work anyway, and is EXPIRED with the platform's last words, so the
-//! merchant is told to authorize again. One caller renews a shop's tokens at a time, across
+//! `give_up`, or the platform has answered its refreshes without tokens for `give_up` since it
+//! said the access token expired (PDD, JD and Kuaishou document no refusal of a refresh, and a
+//! PDD token's expiry follows the merchant's subscription, a year away): the shop cannot work
+//! anyway, and is EXPIRED (or INVALID) with the platform's last words, so the merchant is told
+//! to authorize again. One caller renews a shop's tokens at a time, across
 //! replicas and services (the session's renewal lock, `leadgen_shop_session::renewal_lock_key`):
 //! a replica that finds a shop being renewed waits, then finds its new tokens stored and takes
 //! them without a refresh of its own.
@@ -134,16 +137,26 @@ impl Refresher {
                 Ok(Outcome::Expired)
             }
             Err(other) => {
-                let lapsed = !paused
-                    && row
-                        .expiry_time
-                        .is_some_and(|at| at < Utc::now() - self.give_up);
-                if lapsed {
-                    let reason = format!(
-                        "访问令牌已过期超过 {} 小时，刷新仍然失败：{other}",
-                        self.give_up.num_hours()
-                    );
-                    tracing::warn!(platform.id = row.id.get(), error = %other, "Refresh keeps failing long after expiry; marking the shop EXPIRED");
+                let long_ago = |at: chrono::DateTime<Utc>| at < Utc::now() - self.give_up;
+                let hours = self.give_up.num_hours();
+                let reason = if paused {
+                    None
+                } else if row.expiry_time.is_some_and(long_ago) {
+                    Some(format!(
+                        "访问令牌已过期超过 {hours} 小时，刷新仍然失败：{other}"
+                    ))
+                } else if row.refresh_refused_since.is_some_and(long_ago) {
+                    // The platform said the access token expired, and has answered every
+                    // refresh since without tokens: the grant is gone (a merchant who cancelled
+                    // the app's authorization), whatever the expiry it was given with says.
+                    Some(format!(
+                        "电商平台已超过 {hours} 小时拒绝该店铺的访问令牌且不予刷新，刷新仍然失败：{other}"
+                    ))
+                } else {
+                    None
+                };
+                if let Some(reason) = reason {
+                    tracing::warn!(platform.id = row.id.get(), error = %other, "Refresh keeps failing long after the session ended; marking the shop EXPIRED or INVALID");
                     let mut conn = leadgen_db::conn(&self.pool).await?;
                     shop_session::mark_expired(&mut conn, row.id, &reason, crate::SERVICE).await?;
                     return Ok(Outcome::Expired);

@@ -237,3 +237,80 @@ async fn credentials_that_do_not_open_fail_their_shop_not_the_pass() {
         Refreshed::default()
     );
 }
+
+/// A shop whose platform said its access token expired and has answered its refreshes without
+/// tokens since (PDD, JD and Kuaishou document no refusal) is ended once that has lasted the
+/// give-up time, though its token's expiry is a year away; one refused for less is tried
+/// again and stays ACTIVE.
+#[tokio::test]
+async fn a_shop_whose_refreshes_stay_refused_past_the_give_up_time_is_ended() {
+    use leadgen_db::sealed;
+    use sync_worker::refresher::{Refreshed, Refresher};
+    let db = TestDb::new().await;
+    let sealer = leadgen_runtime::sealer(&leadgen_test_support::crypto_settings()).expect("sealer");
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    let now = Utc::now();
+    let mut shops = Vec::new();
+    for refused_hours_ago in [30, 2] {
+        let shop = db.active_shop(1, "PDD").await;
+        let id = leadgen_domain::PlatformId::new(shop);
+        let seal = |column, value| {
+            sealer
+                .seal(&sealed::platform_auth(column, id), value)
+                .expect("seal")
+        };
+        diesel::update(auth::table.find(shop))
+            .set((
+                auth::auth_info.eq(seal("auth_info", "{\"appSecret\":\"s\"}")),
+                auth::access_token.eq(Some(seal("access_token", "AT"))),
+                auth::refresh_token.eq(Some(seal("refresh_token", "RT"))),
+                auth::expiry_time.eq(Some(now + Duration::days(365))),
+                auth::refresh_refused_since.eq(Some(now - Duration::hours(refused_hours_ago))),
+            ))
+            .execute(&mut conn)
+            .await
+            .expect("shop");
+        shops.push(shop);
+    }
+    let refresher = Refresher {
+        pool: db.pool.clone(),
+        sealer,
+        platforms: leadgen_runtime::platform_registry(
+            &leadgen_test_support::unreachable_platforms(),
+            &db.pool,
+        )
+        .expect("registry"),
+        policy: sync_worker::sync::policy(
+            0,
+            std::time::Duration::from_millis(10),
+            std::time::Duration::from_millis(40),
+        ),
+        ahead: Duration::minutes(30),
+        interval: std::time::Duration::from_secs(60),
+        give_up: Duration::hours(24),
+        failed: Default::default(),
+    };
+    let done = refresher.refresh_once().await.expect("pass");
+    assert_eq!(
+        done,
+        Refreshed {
+            refreshed: 0,
+            expired: 1,
+            failed: 1
+        }
+    );
+    let rows: Vec<(String, Option<String>)> = auth::table
+        .filter(auth::id.eq_any(&shops))
+        .order(auth::id)
+        .select((auth::status, auth::status_reason))
+        .load(&mut conn)
+        .await
+        .expect("statuses");
+    assert_eq!(rows[0].0, "INVALID", "{rows:?}");
+    let reason = rows[0].1.as_deref().unwrap_or_default();
+    assert!(
+        reason.contains("拒绝") && reason.contains("重新授权"),
+        "{reason}"
+    );
+    assert_eq!(rows[1], ("ACTIVE".to_owned(), None), "{rows:?}");
+}

@@ -319,8 +319,29 @@ async fn a_refresh_rejected_for_our_own_fault_is_not_a_dead_session() {
     );
 }
 
+/// Counts what the session tells it of refused refreshes.
+#[derive(Default)]
+struct RefusalSink {
+    refused: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl TokenSink for RefusalSink {
+    async fn store(&self, _: &TokenSet) -> Result<(), super::StoreError> {
+        Ok(())
+    }
+    async fn refresh_refused(&self) -> Result<(), String> {
+        self.refused
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+}
+
 /// A token endpoint that answers a code nobody documented (PDD's 20002 to a dead refresh
-/// token) is asked once: retrying would send the same refresh token again and again.
+/// token) is asked once: retrying would send the same refresh token again and again. That
+/// the access token expired and its refresh was answered so is told to the sink (the shop
+/// ends if it lasts); a refresh ahead of expiry answered so is not (the platform may only
+/// refuse an early refresh).
 #[tokio::test]
 async fn a_refresh_answered_with_an_unknown_code_is_not_retried() {
     let client = Scripted {
@@ -346,8 +367,9 @@ async fn a_refresh_answered_with_an_unknown_code_is_not_retried() {
         policy,
     );
     let window = TimeWindow::new(Utc::now(), Utc::now());
+    let sink = RefusalSink::default();
     let error = session
-        .list_orders(&client, &window, Listing::Modified, None, &NoSink)
+        .list_orders(&client, &window, Listing::Modified, None, &sink)
         .await
         .expect_err("the refresh is refused");
     assert!(
@@ -358,6 +380,15 @@ async fn a_refresh_answered_with_an_unknown_code_is_not_retried() {
         client.refreshes.load(std::sync::atomic::Ordering::SeqCst),
         1
     );
+    assert_eq!(sink.refused.load(std::sync::atomic::Ordering::SeqCst), 1);
+
+    let ahead = RefusalSink::default();
+    let error = session
+        .refresh_now(&client, &ahead)
+        .await
+        .expect_err("the refresh is refused");
+    assert!(matches!(error, SessionError::Platform(_)), "{error:?}");
+    assert_eq!(ahead.refused.load(std::sync::atomic::Ordering::SeqCst), 0);
 }
 
 #[tokio::test]
