@@ -4,7 +4,8 @@
 //! [`Session`], seals and stores refreshed tokens and reads them back for a session another
 //! caller refreshed meanwhile ([`CredentialSink`]), and marks a shop whose
 //! session cannot be refreshed `EXPIRED` (announced with `platform.changed.v1` through the
-//! caller's outbox). It writes nothing else.
+//! caller's outbox). It writes nothing else. auth-api holds a shop's renewals off while a new
+//! consent stores its tokens ([`hold_renewals`]).
 
 use std::sync::Arc;
 
@@ -294,6 +295,18 @@ pub fn open_session(
 /// the shop id in the rest.
 pub fn renewal_lock_key(platform_id: PlatformId) -> i64 {
     (0x5245_4652_i64 << 32) ^ platform_id.get()
+}
+
+/// Waits until no caller renews the shop's tokens, and keeps any from starting until the
+/// caller's transaction ends: a consent storing a new grant (auth-api) lets a refresh of the
+/// old grant under way store its answer first, then writes over it; a refresh that starts after
+/// the consent commits finds the new tokens stored and takes them instead of refreshing.
+pub async fn hold_renewals(conn: &mut AsyncPgConnection, id: PlatformId) -> QueryResult<()> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+        .bind::<diesel::sql_types::BigInt, _>(renewal_lock_key(id))
+        .execute(conn)
+        .await
+        .map(|_| ())
 }
 
 /// How long a caller waits for another's renewal of the same shop: longer than a refresh with

@@ -80,6 +80,9 @@ pub async fn activate(
                 None => None,
             };
             let target = existing.unwrap_or(row.id);
+            // A refresh of the shop's old grant under way (the refresher, a sync, a reveal)
+            // stores its answer before this consent's tokens replace it, never after.
+            leadgen_shop_session::hold_renewals(conn, target).await?;
             // The status the shop has now, before this consent (a renewed record's own), read
             // under the row's lock: the callback's `row` was read before the platform's token
             // exchange, during which a worker may have marked the shop expired or the merchant

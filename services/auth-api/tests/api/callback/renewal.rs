@@ -349,3 +349,41 @@ async fn a_consent_is_stored_once_when_two_callbacks_read_its_state_at_once() {
         .expect("row");
     assert_eq!(superseded, Some(id));
 }
+
+/// A refresh of the shop's old grant under way when the merchant authorizes it again (the
+/// refresher, a sync, a reveal holding the shop's renewal lock) stores its answer first; the
+/// consent's tokens are written after it, never overwritten by it.
+#[tokio::test]
+async fn a_refresh_under_way_does_not_overwrite_a_new_consents_tokens() {
+    let endpoint = TokenEndpoint::start(200, taobao_tokens("again", "2200010")).await;
+    let app = app_with_token_endpoint(&endpoint).await;
+    let shop = connect(&app).await;
+    let (_, again) = reauthorize(&app, shop, None).await;
+    let key = leadgen_shop_session::renewal_lock_key(PlatformId::new(shop));
+    let refreshing = leadgen_db::held_lock::HeldLock::try_acquire(&app.db.pool, key)
+        .await
+        .expect("lock")
+        .expect("nobody renews the shop");
+    let query = [("code", "code-2"), ("state", again.as_str())];
+    let callback = app.callback(&query);
+    let refresh = async {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        // The old grant's refresh stores its answer, then lets go.
+        diesel::update(t_ecom_platform_auth::table.find(shop))
+            .set(t_ecom_platform_auth::access_token.eq(Some("refreshed-from-the-old-grant")))
+            .execute(&mut app.conn().await)
+            .await
+            .expect("store");
+        refreshing.release().await;
+    };
+    let (response, ()) = tokio::join!(callback, refresh);
+    expect_envelope(response, StatusCode::OK, 200).await;
+    let stored: Option<String> = t_ecom_platform_auth::table
+        .find(shop)
+        .select(t_ecom_platform_auth::access_token)
+        .first(&mut app.conn().await)
+        .await
+        .expect("row");
+    assert_ne!(stored.as_deref(), Some("refreshed-from-the-old-grant"));
+    assert!(stored.is_some());
+}
