@@ -3,8 +3,7 @@
 use leadgen_http::{ApiError, FieldError, codes};
 
 /// Why a re-authorization approved by another seller is refused (the merchant reads it).
-pub const SHOP_MISMATCH: &str =
-    "重新授权时登录的店铺与该授权记录的店铺不一致，请使用原店铺账号重新授权";
+pub const SHOP_MISMATCH: &str = "重新授权时登录的店铺与该授权记录的店铺不一致（或电商平台未告知登录的店铺），请使用原店铺账号重新授权";
 
 /// Why a consent completed in another browser than the one that asked is refused.
 pub const FOREIGN_BROWSER: &str =
@@ -45,7 +44,8 @@ pub enum AuthApiError {
     /// The callback came from a browser without the consent's cookie (`routes::consent`).
     #[error("the consent was completed in another browser than the one that asked")]
     ForeignBrowser,
-    /// A re-authorization approved by another seller than the shop's own.
+    /// A re-authorization approved by another seller than the shop's own, or answered without
+    /// naming the shop.
     #[error("the re-authorization was approved for another shop")]
     ShopMismatch,
     #[error("the platform failed: {0}")]

@@ -65,11 +65,15 @@ pub async fn activate(
     conn.transaction::<PlatformId, AuthApiError, _>(|conn| {
         async move {
             let row = granted.row;
-            if let (Some(held), Some(granted_shop)) =
-                (row.shop_id.as_deref(), granted.tokens.shop_id.as_deref())
-                && held != granted_shop
-            {
-                return Err(AuthApiError::ShopMismatch);
+            // A record that knows its shop takes only tokens of that shop: another seller's,
+            // or an answer that names no shop (every platform documents one), cannot be told
+            // apart from the shop's own, and would mix two shops' orders in one record.
+            match (row.shop_id.as_deref(), granted.tokens.shop_id.as_deref()) {
+                (Some(held), Some(granted_shop)) if held != granted_shop => {
+                    return Err(AuthApiError::ShopMismatch);
+                }
+                (Some(_), None) => return Err(AuthApiError::ShopMismatch),
+                _ => {}
             }
             let existing = match granted.tokens.shop_id.as_deref() {
                 Some(shop) => {

@@ -286,6 +286,39 @@ async fn a_reauthorization_approved_for_another_shop_goes_back_to_the_front_end(
     expect_envelope(again, StatusCode::BAD_REQUEST, 40002).await;
 }
 
+/// A re-authorization answered without the shop it logged into (every platform documents one)
+/// cannot be told from another seller's: refused as one, and the record keeps its shop.
+#[tokio::test]
+async fn a_reauthorization_answered_without_its_shop_is_refused_and_the_record_keeps_its_shop() {
+    let mut unnamed = taobao_tokens("unnamed", "0");
+    unnamed
+        .as_object_mut()
+        .expect("object")
+        .remove("taobao_user_id");
+    let endpoint = TokenEndpoint::answering(
+        vec![(200, taobao_tokens("first", "2200010")), (200, unnamed)],
+        None,
+    )
+    .await;
+    let app = app_with_token_endpoint(&endpoint).await;
+    let shop = connect(&app).await;
+    let (_, state) = reauthorize(&app, shop, None).await;
+    let response = app.callback(&[("code", "code-2"), ("state", &state)]).await;
+    expect_envelope(response, StatusCode::BAD_REQUEST, 40003).await;
+    let mut conn = app.conn().await;
+    let (status, shop_id): (String, Option<String>) = t_ecom_platform_auth::table
+        .find(shop)
+        .select((t_ecom_platform_auth::status, t_ecom_platform_auth::shop_id))
+        .first(&mut conn)
+        .await
+        .expect("row");
+    assert_eq!(
+        (status.as_str(), shop_id.as_deref()),
+        ("ACTIVE", Some("2200010"))
+    );
+    assert_eq!(refusals(&app).await, [auth_api::error::SHOP_MISMATCH]);
+}
+
 /// Two callbacks of one consent that both read its state before either stored the tokens (a
 /// double navigation): the first stores them, the second finds the state spent and changes
 /// nothing, for a first connection and for a renewal alike.
