@@ -392,14 +392,12 @@ impl Session {
         // answer that says the refresh token can no longer be used (Taobao's `re_expires_in = 0`,
         // README §1.1: re-authorize) leaves none, so the next expiry is an EXPIRED shop
         // ([`NO_REFRESH_TOKEN`]) instead of a refresh the platform refuses.
+        // The refresh token's expiry is what the answer states (`None`: the stored one stays):
+        // a platform that extends the same refresh token (a merchant who renewed the
+        // subscription) says so; Douyin's same pair, whose expiry the adapter would otherwise
+        // count from this answer, states none (`douyin::parse::same_pair_keeps_its_expiry`).
         if tokens.refresh_token.is_none() && !tokens.refresh_unusable(chrono::Utc::now()) {
             tokens.refresh_token = Some(refresh_token.clone());
-        }
-        // The same refresh token answered back (Douyin, refreshed more than an hour before
-        // expiry, returns the same pair: README §4.1) or kept: its expiry did not move, whatever
-        // the answer seems to say, so the stored one stays (`None`: unchanged).
-        if tokens.refresh_token.as_deref() == Some(refresh_token.as_str()) {
-            tokens.refresh_expires_at = None;
         }
         // The platform may have retired the old refresh token with this answer: the new pair
         // must not be lost to one failed write. Stored again for a while (still holding the

@@ -275,7 +275,8 @@ impl PlatformClient for DouyinClient {
     ) -> Result<TokenSet, PlatformError> {
         let params = json!({"grant_type": "refresh_token", "refresh_token": refresh_token});
         let url = self.method_url(TOKEN_REFRESH);
-        self.token_call(app, url, TOKEN_REFRESH, params).await
+        let tokens = self.token_call(app, url, TOKEN_REFRESH, params).await?;
+        Ok(parse::same_pair_keeps_its_expiry(tokens, refresh_token))
     }
 
     fn windows(&self, range: TimeWindow, now: DateTime<Utc>, _listing: Listing) -> Vec<TimeWindow> {

@@ -571,3 +571,25 @@ fn a_privacy_number_without_its_flag_is_never_plain() {
             .unwrap();
     assert_eq!(c.expose_extension(), Some("7576"));
 }
+
+/// Refreshed early, Douyin answers the same pair: its refresh token's expiry is not moved to 14
+/// days from the answer. A new refresh token gets its 14 days.
+#[test]
+fn the_same_pair_answered_back_states_no_new_refresh_expiry() {
+    let now = Utc::now();
+    let answer = |refresh: &str| {
+        parse_token_response(
+            &json!({"code": 10000, "data": {"access_token": "a", "expires_in": 604800,
+                    "refresh_token": refresh}}),
+            now,
+        )
+        .unwrap()
+    };
+    let same = parse::same_pair_keeps_its_expiry(answer("r1"), "r1");
+    assert_eq!(same.refresh_expires_at, None);
+    let new = parse::same_pair_keeps_its_expiry(answer("r2"), "r1");
+    assert_eq!(
+        new.refresh_expires_at,
+        Some(now + chrono::Duration::days(parse::REFRESH_TOKEN_DAYS))
+    );
+}

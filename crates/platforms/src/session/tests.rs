@@ -533,13 +533,13 @@ async fn a_refresh_answer_without_a_usable_refresh_token_ends_at_the_next_expiry
     assert_eq!(stored.refresh_token.as_deref(), Some("r"));
 }
 
-/// Douyin answers an early refresh with the same pair (README §4.1) while the adapter computes
-/// a fresh 14-day expiry from the answer: the refresh token's stored expiry must not move.
-/// A new refresh token brings its own expiry.
+/// The refresh token's expiry is what the refresh answer states, for a new refresh token and
+/// for the same one extended alike (a merchant who renewed the subscription); Douyin's same
+/// pair states none (`douyin::parse::same_pair_keeps_its_expiry`).
 #[tokio::test]
-async fn the_same_refresh_token_answered_back_keeps_its_expiry() {
+async fn a_refresh_tokens_stated_expiry_is_kept_for_the_same_token_too() {
     let later = Utc::now() + chrono::Duration::days(14);
-    for (answered, expected) in [("r", None), ("r2", Some(later))] {
+    for (answered, expected) in [("r", Some(later)), ("r2", Some(later))] {
         let client = Scripted {
             error: Some(PlatformError::SessionExpired {
                 detail: String::new(),
