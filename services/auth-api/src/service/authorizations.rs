@@ -334,9 +334,11 @@ pub struct Listed {
     pub status: AuthStatus,
     /// When the access token expires; renewed ahead of it, so it moves forward on every refresh.
     pub expiry_time: Option<DateTime<Utc>>,
-    /// When the merchant's authorization itself ends (the platform's refresh-token expiry):
-    /// tokens can no longer be renewed after it, and the shop becomes EXPIRED unless the
-    /// merchant authorizes again before. `null` when the platform did not say.
+    /// When the merchant's authorization itself ends (the platform's refresh-token expiry, or
+    /// the access token's where that is later: a refresh token the platform says cannot be
+    /// used, Taobao's `re_expires_in = 0`, ends the grant with the access token): tokens can
+    /// no longer be renewed after it, and the shop becomes EXPIRED unless the merchant
+    /// authorizes again before. `null` when the platform did not say.
     pub grant_expiry_time: Option<DateTime<Utc>>,
     pub create_time: DateTime<Utc>,
     /// The record's last change (status, tokens, name): what `sort=updateTime` orders by.
@@ -428,7 +430,9 @@ impl From<AuthRow> for Listed {
             platform_type: r.platform_type,
             status: r.status,
             expiry_time: r.expiry_time,
-            grant_expiry_time: r.refresh_expiry_time,
+            grant_expiry_time: r
+                .refresh_expiry_time
+                .map(|grant| r.expiry_time.map_or(grant, |access| access.max(grant))),
             create_time: r.create_time,
             update_time: r.update_time,
             shop_name: r.shop_name,

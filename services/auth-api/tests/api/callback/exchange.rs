@@ -287,3 +287,30 @@ async fn consents_completed_at_once_never_starve_the_connection_pool() {
     futures::future::join_all(callbacks).await;
     assert_eq!(endpoint.requests.lock().expect("lock").len(), 4);
 }
+
+/// A grant whose refresh token cannot be used (Taobao's `re_expires_in = 0`: re-authorize, README
+/// §1.1) ends with its access token, not at the moment it was granted.
+#[tokio::test]
+async fn a_grant_without_a_usable_refresh_token_ends_with_its_access_token() {
+    let mut tokens = taobao_tokens("no-refresh", "2200001");
+    tokens["expires_in"] = json!(7_776_000);
+    tokens["re_expires_in"] = json!(0);
+    let endpoint = TokenEndpoint::start(200, tokens).await;
+    let app = app_with_token_endpoint(&endpoint).await;
+    let (_, state) = pending(&app, None).await;
+    let response = app
+        .callback(&[("code", "the-auth-code"), ("state", &state)])
+        .await;
+    expect_envelope(response, StatusCode::OK, 200).await;
+    let response = app.list_platforms(Some(&token(1, &[VIEW])), &[]).await;
+    let body = expect_envelope(response, StatusCode::OK, 200).await;
+    let record = &page_records(&body, 1, 10, 1)[0];
+    let time = |key: &str| -> chrono::DateTime<Utc> {
+        serde_json::from_value(record[key].clone()).expect(key)
+    };
+    assert_eq!(time("grantExpiryTime"), time("expiryTime"), "{record}");
+    assert!(
+        (time("expiryTime") - Utc::now()).num_days() >= 89,
+        "{record}"
+    );
+}
