@@ -310,7 +310,9 @@ pub async fn hold_renewals(conn: &mut AsyncPgConnection, id: PlatformId) -> Quer
 }
 
 /// How long a caller waits for another's renewal of the same shop: longer than a refresh with
-/// all its retries takes (sync-worker: 6 retries, backoff up to 20 s, 15 s per call).
+/// all its retries takes (sync-worker: 6 retries, backoff up to 20 s, 15 s per call). A holder
+/// whose store of the answer keeps failing holds longer (about 5 minutes of tries): the waiter
+/// then takes the tokens stored meanwhile, or fails for now, never refreshing beside it.
 const RENEWAL_WAIT: std::time::Duration = std::time::Duration::from_secs(180);
 /// How often a waiting caller tries the renewal lock again.
 const RENEWAL_POLL: std::time::Duration = std::time::Duration::from_millis(200);
