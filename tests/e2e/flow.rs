@@ -478,7 +478,7 @@ pub async fn counts(system: &System) -> Vec<i64> {
         scalar(
             system,
             "SELECT coalesce(sum(hashtext(concat_ws(':', id, version, score, intention, \
-             update_time))::bigint), 0) AS n FROM t_order_lead",
+             update_time))), 0) AS n FROM t_order_lead",
         )
         .await,
     );
