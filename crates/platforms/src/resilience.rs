@@ -77,6 +77,45 @@ pub enum BanScope {
 /// How [`Limiter::hold`] names a ban on every API of an app key.
 const EVERY_API: &str = "*";
 
+/// What the rate limiter did with the call of the attempt under way ([`with_retries_when`]
+/// times a call from its release, not from its wait for a slot).
+#[derive(Debug, Clone, Copy)]
+enum Admission {
+    /// No limiter stood before the call (a token endpoint's).
+    NotAsked,
+    /// Let go at this instant.
+    Released(std::time::Instant),
+    /// Not let go: held by a ban, the queue full, the gate down. Nothing was sent.
+    Refused,
+}
+
+tokio::task_local! {
+    static ADMISSION: std::cell::Cell<Admission>;
+}
+
+/// Runs one attempt, and says from when its call is timed: the limiter's release, the
+/// attempt's start where no limiter stood before the call, `None` when it was never sent.
+async fn timed<T>(attempt: impl Future<Output = T>) -> (T, Option<std::time::Instant>) {
+    let started = std::time::Instant::now();
+    let (result, admission) = ADMISSION
+        .scope(std::cell::Cell::new(Admission::NotAsked), async {
+            let result = attempt.await;
+            (result, ADMISSION.with(std::cell::Cell::get))
+        })
+        .await;
+    let sent_at = match admission {
+        Admission::NotAsked => Some(started),
+        Admission::Released(at) => Some(at),
+        Admission::Refused => None,
+    };
+    (result, sent_at)
+}
+
+/// Tells the attempt under way, if one is timed, what the limiter did.
+fn admitted(admission: Admission) {
+    let _ = ADMISSION.try_with(|a| a.set(admission));
+}
+
 /// Calls per second per app key, never in bursts: one call per (1 s + [`WINDOW_MARGIN`]) / qps.
 pub struct Limiter {
     local: DefaultKeyedRateLimiter<String>,
@@ -168,6 +207,7 @@ impl Limiter {
         if let Some((left, said)) = self.held_for(app_key, api) {
             metrics::counter!("leadgen_platform_calls_held_total", "platform" => self.platform)
                 .increment(1);
+            admitted(Admission::Refused);
             return Err(PlatformError::Throttled {
                 retry_after: Some(left),
                 detail: said,
@@ -189,11 +229,17 @@ impl Limiter {
     pub async fn wait(&self, app_key: &str) -> Result<(), PlatformError> {
         let started = tokio::time::Instant::now();
         match &self.shared {
-            Some(gate) => self.wait_shared(gate.as_ref(), app_key).await?,
+            Some(gate) => {
+                if let Err(e) = self.wait_shared(gate.as_ref(), app_key).await {
+                    admitted(Admission::Refused);
+                    return Err(e);
+                }
+            }
             None => self.local.until_key_ready(&app_key.to_owned()).await,
         }
         metrics::histogram!("leadgen_platform_rate_limit_wait_seconds", "platform" => self.platform)
             .record(started.elapsed().as_secs_f64());
+        admitted(Admission::Released(std::time::Instant::now()));
         Ok(())
     }
 
@@ -302,7 +348,7 @@ where
         let attempt = op();
         async move {
             let started = std::time::Instant::now();
-            let result = attempt.await;
+            let (result, sent_at) = timed(attempt).await;
             let (outcome, code) = match &result {
                 Ok(_) => ("ok", String::new()),
                 Err(e) => e.metric_labels(),
@@ -314,8 +360,10 @@ where
             ];
             metrics::counter!("leadgen_platform_calls_total", &labels).increment(1);
             let elapsed = started.elapsed();
-            metrics::histogram!("leadgen_platform_call_duration_seconds", "platform" => platform.as_str())
-                .record(elapsed.as_secs_f64());
+            if let Some(at) = sent_at {
+                metrics::histogram!("leadgen_platform_call_duration_seconds", "platform" => platform.as_str())
+                    .record(at.elapsed().as_secs_f64());
+            }
             // The interaction log the design asks for (design 7: 与电商平台 API 的交互日志):
             // every attempt, its outcome and the platform's words, under the caller's span
             // (the sync task and shop, or the reveal's lead).
@@ -549,6 +597,34 @@ mod tests {
         let before = tokio::time::Instant::now();
         slow.wait("other-app").await.unwrap();
         assert!(before.elapsed() < Duration::from_millis(600));
+    }
+
+    /// A call is timed from the limiter's release, not through its wait for a slot; one the
+    /// limiter holds back is not timed at all, and one no limiter stands before from its start.
+    #[tokio::test]
+    async fn a_call_is_timed_from_its_release_and_one_never_sent_not_at_all() {
+        let limiter = Limiter::per_second(1);
+        limiter.wait("app").await.unwrap();
+        let started = std::time::Instant::now();
+        let (admitted, sent_at) = timed(limiter.admit("app", "api")).await;
+        assert_eq!(admitted, Ok(()));
+        let waited = sent_at.expect("sent") - started;
+        assert!(waited >= Duration::from_millis(900), "{waited:?}");
+
+        limiter.hold(
+            "app",
+            "api",
+            BanScope::Api,
+            Duration::from_secs(60),
+            "banned",
+        );
+        let (held, sent_at) = timed(limiter.admit("app", "api")).await;
+        assert!(held.is_err());
+        assert_eq!(sent_at, None);
+
+        let started = std::time::Instant::now();
+        let ((), sent_at) = timed(async {}).await;
+        assert!(sent_at.expect("sent") >= started);
     }
 
     /// A gate whose answers arrive 100 ms after it decided, for the first `slow_answers`
