@@ -113,11 +113,13 @@ mutant "LeadgenDeadLetters with delta (blind to a restart)" \
     'increase(leadgen_messages_dead_lettered_total[15m])' 'delta(leadgen_messages_dead_lettered_total[15m])'
 mutant "LeadgenDeadLetters without its runbook step" '运行 `leadctl dlq list`，' '运行 '
 mutant "LeadgenDeadLettersWaiting sums the replicas" \
-    'max by (queue) (leadgen_dead_letter_messages)' 'sum by (queue) (leadgen_dead_letter_messages)'
+    'max by (queue) (max_over_time(leadgen_dead_letter_messages' 'sum by (queue) (max_over_time(leadgen_dead_letter_messages'
+mutant "LeadgenDeadLettersWaiting starts again when a dlq show hides the dead letters" \
+    'max by (queue) (max_over_time(leadgen_dead_letter_messages[10m]))' 'max by (queue) (leadgen_dead_letter_messages)'
 mutant "LeadgenDeadLettersWaiting fires at once" \
-    $'(leadgen_dead_letter_messages) > 0\n        for: 2h' $'(leadgen_dead_letter_messages) > 0\n        for: 0m'
+    $'(leadgen_dead_letter_messages[10m])) > 0\n        for: 2h' $'(leadgen_dead_letter_messages[10m])) > 0\n        for: 0m'
 mutant "LeadgenDeadLettersWaiting after a day" \
-    $'(leadgen_dead_letter_messages) > 0\n        for: 2h' $'(leadgen_dead_letter_messages) > 0\n        for: 24h'
+    $'(leadgen_dead_letter_messages[10m])) > 0\n        for: 2h' $'(leadgen_dead_letter_messages[10m])) > 0\n        for: 24h'
 mutant "LeadgenConsumerStalled also for a busy queue" \
     $'(max by (queue) (leadgen_queue_messages) > 0)\n          unless on (queue)' \
     $'(max by (queue) (leadgen_queue_messages) > 0)\n          or on (queue)'
