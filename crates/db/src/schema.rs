@@ -32,6 +32,7 @@ diesel::table! {
         purge_failures -> Int4,
         purge_retry_at -> Nullable<Timestamptz>,
         refresh_refused_since -> Nullable<Timestamptz>,
+        oauth_exchange_started_at -> Nullable<Timestamptz>,
     }
 }
 

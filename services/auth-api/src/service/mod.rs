@@ -5,6 +5,7 @@ pub mod activation;
 pub mod announce;
 pub mod audit;
 pub mod authorizations;
+pub mod exchange_claim;
 pub mod oauth;
 pub mod shops;
 pub mod sync_cancel;

@@ -17,6 +17,7 @@ use crate::error::AuthApiError;
 use crate::repo::platforms::{self as repo, AuthRow};
 use crate::service::activation::{self, Granted};
 use crate::service::announce;
+use crate::service::exchange_claim::{self, Claim};
 use crate::startup::AppState;
 
 /// How a code is exchanged for tokens while the merchant's browser waits: sent again, after up
@@ -185,6 +186,29 @@ pub async fn complete(
     // rate gate, which takes a connection of its own, and a burst of consents each holding
     // one would starve the pool (every auth-api request then waiting out its timeout).
     drop(conn);
+    match exchange_claim::claim(&state.pool, &row, &state_hash).await? {
+        Claim::Ours => {}
+        // Another callback of this consent (a reload) finished with it: its outcome.
+        Claim::Settled(now) => {
+            return match exchange_claim::activated(&now) {
+                Some(id) => Ok(completed(
+                    &row,
+                    id,
+                    AuthStatus::Active,
+                    now.shop_name.clone(),
+                )),
+                None => refused(
+                    &row,
+                    AuthApiError::OAuthExchange(now.status_reason.clone().unwrap_or_default()),
+                    now.status,
+                ),
+            };
+        }
+        Claim::StillRunning => {
+            let error = AuthApiError::Platform(exchange_claim::IN_PROGRESS.into());
+            return refused(&row, error, row.status);
+        }
+    }
     let exchanged = with_retries_when(
         EXCHANGE_RETRIES,
         platform,
@@ -213,6 +237,8 @@ pub async fn complete(
         // secret is wrong sees the platform's words instead of a record pending for ever.
         Err(other) => {
             let error = other.to_string();
+            // The code may be unspent: a reload of the callback page may try it again.
+            repo::release_exchange(&mut conn, row.id, &state_hash).await?;
             if row.status == AuthStatus::PendingAuth {
                 let reason = format!(
                     "授权码换取令牌未成功，可刷新回调页重试；若仍失败，请检查 appKey、appSecret 后重新发起授权（{error}）"

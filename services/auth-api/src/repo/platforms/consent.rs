@@ -50,12 +50,70 @@ pub async fn begin_consent(
         .set((
             auth::oauth_state_hash.eq(state_hash),
             auth::oauth_state_issued_at.eq(diesel::dsl::now),
+            auth::oauth_exchange_started_at.eq(None::<DateTime<Utc>>),
             auth::callback_url.eq(callback_url),
             auth::redirect_url.eq(redirect_url),
             auth::update_time.eq(diesel::dsl::now),
         ))
         .execute(conn)
         .await
+}
+
+/// Takes the consent's code exchange for this callback, if no other callback of it holds it
+/// (one that began `lease` ago or more is taken over: it died mid-exchange). False: another
+/// callback exchanges now, or the state is spent.
+pub async fn claim_exchange(
+    conn: &mut AsyncPgConnection,
+    id: PlatformId,
+    state_hash: &str,
+    lease: chrono::Duration,
+) -> QueryResult<bool> {
+    let stale = Utc::now() - lease;
+    diesel::update(
+        auth::table
+            .filter(auth::id.eq(id.get()))
+            .filter(auth::oauth_state_hash.eq(state_hash))
+            .filter(
+                auth::oauth_exchange_started_at
+                    .is_null()
+                    .or(auth::oauth_exchange_started_at.lt(stale)),
+            ),
+    )
+    .set(auth::oauth_exchange_started_at.eq(diesel::dsl::now))
+    .execute(conn)
+    .await
+    .map(|n| n > 0)
+}
+
+/// Gives the exchange up (it failed for now): another callback of the consent may try.
+pub async fn release_exchange(
+    conn: &mut AsyncPgConnection,
+    id: PlatformId,
+    state_hash: &str,
+) -> QueryResult<usize> {
+    diesel::update(
+        auth::table
+            .filter(auth::id.eq(id.get()))
+            .filter(auth::oauth_state_hash.eq(state_hash)),
+    )
+    .set(auth::oauth_exchange_started_at.eq(None::<DateTime<Utc>>))
+    .execute(conn)
+    .await
+}
+
+/// Whether the consent's state is spent (stored, refused, or superseded by a renewal).
+pub async fn state_spent(
+    conn: &mut AsyncPgConnection,
+    id: PlatformId,
+    state_hash: &str,
+) -> QueryResult<bool> {
+    let held: Option<Option<String>> = auth::table
+        .find(id.get())
+        .select(auth::oauth_state_hash)
+        .first(conn)
+        .await
+        .optional()?;
+    Ok(held.flatten().as_deref() != Some(state_hash))
 }
 
 /// Stores the tokens and marks the row ACTIVE, if its state is still unused.

@@ -420,3 +420,47 @@ async fn a_refresh_under_way_does_not_overwrite_a_new_consents_tokens() {
     assert_ne!(stored.as_deref(), Some("refreshed-from-the-old-grant"));
     assert!(stored.is_some());
 }
+
+/// The merchant reloads the callback page while its first request still waits on the
+/// platform: the reload does not spend the single-use code a second time (refused, it would
+/// mark the new authorization INVALID under the first, which then drops the tokens it was
+/// granted); it waits for the first and answers what the first came to.
+#[tokio::test]
+async fn a_reloaded_callback_waits_for_the_first_instead_of_spending_the_code_again() {
+    let hold = Hold::default();
+    let endpoint = TokenEndpoint::answering(
+        vec![
+            (200, taobao_tokens("granted", "2200012")),
+            (
+                400,
+                serde_json::json!({"error": "invalid_grant", "error_description": "code used"}),
+            ),
+        ],
+        Some(hold.clone()),
+    )
+    .await;
+    let app = app_with_token_endpoint(&endpoint).await;
+    let (shop, state) = pending(&app, None).await;
+    let query = [("code", "code-1"), ("state", state.as_str())];
+    let first = app.callback(&query);
+    let reload = async {
+        hold.received.notified().await;
+        let reload = app.callback(&query);
+        let release = async {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            // The first exchange answers (and a second, if one was sent, after it).
+            hold.release.notify_one();
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            hold.release.notify_one();
+        };
+        tokio::join!(reload, release).0
+    };
+    let (first, reload) = tokio::join!(first, reload);
+    for answer in [first, reload] {
+        let body = expect_envelope(answer, StatusCode::OK, 200).await;
+        assert_eq!(body["data"]["status"], "ACTIVE", "{body}");
+        assert_eq!(body["data"]["platformId"], shop, "{body}");
+    }
+    assert_eq!(endpoint.forms().len(), 1, "the code was exchanged once");
+    assert_eq!(app.platform_row(shop).await.status, "ACTIVE");
+}

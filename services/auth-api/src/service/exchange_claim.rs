@@ -1,0 +1,66 @@
+//! One callback of a consent exchanges its code at a time. A merchant who reloads the callback
+//! page while the first request still waits on the platform sends the same single-use code
+//! again: exchanged twice, the second exchange is refused, and its refusal would spend the state
+//! and mark a new authorization `INVALID`, perhaps before the first stores the tokens it was
+//! granted (which it then drops). The second callback instead waits for the first and answers
+//! what it came to.
+
+use std::time::Duration;
+
+use leadgen_db::DbPool;
+use leadgen_domain::PlatformId;
+
+use crate::error::AuthApiError;
+use crate::repo::platforms::{self as repo, AuthRow};
+
+/// How long a claim holds before another callback may take the exchange over: longer than an
+/// exchange with its retries and its wait for a rate slot (about a minute at most).
+const LEASE_MINUTES: i64 = 3;
+
+/// How long a second callback waits for the first's exchange before it answers that the
+/// authorization is still being completed.
+const WAIT: Duration = Duration::from_secs(30);
+const POLL: Duration = Duration::from_millis(250);
+
+/// What the browser reads when another callback of the consent is still exchanging its code.
+pub const IN_PROGRESS: &str = "该授权正在由另一请求完成，请稍候在授权列表中查看结果";
+
+/// How a callback stands to the consent's code exchange.
+pub enum Claim {
+    /// This callback exchanges the code.
+    Ours,
+    /// Another callback finished with the consent meanwhile: the record as it now reads.
+    Settled(Box<AuthRow>),
+    /// Another callback still exchanges, after [`WAIT`].
+    StillRunning,
+}
+
+/// Takes the exchange of `row`'s consent for this callback, or waits for the callback that has it.
+pub async fn claim(pool: &DbPool, row: &AuthRow, state_hash: &str) -> Result<Claim, AuthApiError> {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let lease = chrono::Duration::minutes(LEASE_MINUTES);
+    loop {
+        let mut conn = leadgen_db::conn(pool).await?;
+        if repo::claim_exchange(&mut conn, row.id, state_hash, lease).await? {
+            return Ok(Claim::Ours);
+        }
+        if repo::state_spent(&mut conn, row.id, state_hash).await? {
+            let now = repo::find_for_tenant(&mut conn, row.tenant_id, row.id).await?;
+            return Ok(now.map_or(Claim::StillRunning, |now| Claim::Settled(Box::new(now))));
+        }
+        drop(conn);
+        if tokio::time::Instant::now() >= deadline {
+            return Ok(Claim::StillRunning);
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// The authorization the first callback left ACTIVE (`row` itself, or the shop's existing
+/// record it renewed), if it did.
+pub fn activated(now: &AuthRow) -> Option<PlatformId> {
+    match now.superseded_by {
+        Some(survivor) => Some(PlatformId::new(survivor)),
+        None => (now.status == leadgen_domain::AuthStatus::Active).then_some(now.id),
+    }
+}
