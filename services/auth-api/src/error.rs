@@ -5,6 +5,9 @@ use leadgen_http::{ApiError, FieldError, codes};
 /// Why a re-authorization approved by another seller is refused (the merchant reads it).
 pub const SHOP_MISMATCH: &str = "重新授权时登录的店铺与该授权记录的店铺不一致（或电商平台未告知登录的店铺），请使用原店铺账号重新授权";
 
+/// Why a consent for a shop another account has connected through the same app is refused.
+pub const SHOP_CONNECTED_ELSEWHERE: &str = "该店铺已由另一个账号通过同一应用授权并连接，同一应用下一个店铺只能连接到一个账号；请先在原账号中解除该店铺的授权";
+
 /// Why a consent completed in another browser than the one that asked is refused.
 pub const FOREIGN_BROWSER: &str =
     "授权须在发起授权的同一浏览器中完成，本次授权已作废：请在添加授权的浏览器中重新发起授权";
@@ -48,6 +51,9 @@ pub enum AuthApiError {
     /// naming the shop.
     #[error("the re-authorization was approved for another shop")]
     ShopMismatch,
+    /// The shop is connected by another tenant through the same app.
+    #[error("the shop is connected by another account through the same app")]
+    ShopConnectedElsewhere,
     #[error("the platform failed: {0}")]
     Platform(String),
     /// The database cannot serve the request now (no connection free in time, or it does not
@@ -87,6 +93,9 @@ impl AuthApiError {
             }
             AuthApiError::ShopMismatch => {
                 ApiError::business_with(codes::OAUTH_EXCHANGE_FAILED, SHOP_MISMATCH)
+            }
+            AuthApiError::ShopConnectedElsewhere => {
+                ApiError::business_with(codes::OAUTH_EXCHANGE_FAILED, SHOP_CONNECTED_ELSEWHERE)
             }
             AuthApiError::Platform(_) => ApiError::business(codes::PLATFORM_API_FAILED),
             AuthApiError::Unavailable(cause) => ApiError::unavailable(cause),

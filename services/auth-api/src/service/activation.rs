@@ -77,7 +77,11 @@ pub async fn activate(
             }
             let existing = match granted.tokens.shop_id.as_deref() {
                 Some(shop) => {
-                    repo::lock_shop(conn, row.tenant_id, row.platform_type, shop).await?;
+                    repo::lock_shop(conn, row.platform_type, shop).await?;
+                    let (tenant, platform, app) = (row.tenant_id, row.platform_type, &row.app_key);
+                    if repo::connected_elsewhere(conn, tenant, platform, shop, app).await? {
+                        return Err(AuthApiError::ShopConnectedElsewhere);
+                    }
                     repo::find_other_for_shop(conn, row.tenant_id, row.platform_type, shop, row.id)
                         .await?
                 }

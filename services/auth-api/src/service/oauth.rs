@@ -279,6 +279,13 @@ pub async fn complete(
             invalidate(&mut conn, &row, &state_hash, crate::error::SHOP_MISMATCH).await?;
             return refused(&row, AuthApiError::ShopMismatch, after_refusal(&row));
         }
+        // Another account holds the shop through the same app: refused alike.
+        Err(AuthApiError::ShopConnectedElsewhere) => {
+            let reason = crate::error::SHOP_CONNECTED_ELSEWHERE;
+            invalidate(&mut conn, &row, &state_hash, reason).await?;
+            let error = AuthApiError::ShopConnectedElsewhere;
+            return refused(&row, error, after_refusal(&row));
+        }
         Err(e) => return Err(e),
     };
     tracing::info!(

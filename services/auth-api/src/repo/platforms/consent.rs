@@ -223,22 +223,48 @@ pub async fn expire_abandoned(
     .await
 }
 
-/// Holds, until the transaction ends, the right to connect `shop_id` on `platform_type` for
-/// `tenant`: two callbacks of the same shop (two consent pages approved at once) take turns, so
-/// the second finds the first's authorization ([`find_other_for_shop`]) and renews it instead
-/// of connecting the shop twice.
+/// Holds, until the transaction ends, the right to connect `shop_id` on `platform_type`, for
+/// every tenant: two callbacks of the same shop (two consent pages approved at once) take
+/// turns, so the second finds the first's authorization ([`find_other_for_shop`]) and renews it
+/// instead of connecting the shop twice, or, another tenant's, is refused
+/// ([`connected_elsewhere`]).
 pub async fn lock_shop(
     conn: &mut AsyncPgConnection,
-    tenant: TenantId,
     platform_type: PlatformType,
     shop_id: &str,
 ) -> QueryResult<()> {
-    let key = format!("connect-shop:{}:{platform_type}:{shop_id}", tenant.get());
+    let key = format!("connect-shop:{platform_type}:{shop_id}");
     diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
         .bind::<diesel::sql_types::Text, _>(key)
         .execute(conn)
         .await
         .map(|_| ())
+}
+
+/// Whether another tenant holds a live grant (`ACTIVE` or paused) of the same shop through the
+/// same app: the platform issues one chain of tokens per app and shop, so two records of it
+/// would refresh each other's tokens away (Douyin retires the old pair), and each tenant would
+/// read the other's buyers.
+pub async fn connected_elsewhere(
+    conn: &mut AsyncPgConnection,
+    tenant: TenantId,
+    platform_type: PlatformType,
+    shop_id: &str,
+    app_key: &str,
+) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        auth::table
+            .filter(auth::tenant_id.ne(tenant.get()))
+            .filter(auth::platform_type.eq(platform_type.as_str()))
+            .filter(auth::shop_id.eq(shop_id))
+            .filter(auth::app_key.eq(app_key))
+            .filter(auth::superseded_by.is_null())
+            .filter(
+                auth::status.eq_any([AuthStatus::Active.as_str(), AuthStatus::Disabled.as_str()]),
+            ),
+    ))
+    .get_result(conn)
+    .await
 }
 
 /// Another authorization of the tenant for the same shop on the same platform (the newest).

@@ -13,7 +13,7 @@ use super::{
     location_of, pending, reauthorize, refusals, taobao_tokens,
 };
 use crate::helpers::{
-    CALLBACK_URL, Relay, SYNC, VIEW, expect_envelope, page_records, spawn_app, token,
+    AUTH, CALLBACK_URL, Relay, SYNC, VIEW, expect_envelope, page_records, spawn_app, token,
 };
 
 #[tokio::test]
@@ -463,4 +463,48 @@ async fn a_reloaded_callback_waits_for_the_first_instead_of_spending_the_code_ag
     }
     assert_eq!(endpoint.forms().len(), 1, "the code was exchanged once");
     assert_eq!(app.platform_row(shop).await.status, "ACTIVE");
+}
+
+/// A shop another account holds through the same app (one chain of tokens per app and shop:
+/// two records would refresh each other's away) is refused to a second account, whose new
+/// authorization ends INVALID with the reason; the first keeps it. Through another app it
+/// may be connected.
+#[tokio::test]
+async fn a_shop_another_account_connected_through_the_same_app_is_refused() {
+    let endpoint = TokenEndpoint::start(200, taobao_tokens("shared", "2200030")).await;
+    let app = app_with_token_endpoint(&endpoint).await;
+    let first = connect(&app).await;
+    let consent = async |app_key: &str| {
+        let body = serde_json::json!({
+            "platformType": "TAOBAO",
+            "authInfo": { "appKey": app_key, "appSecret": APP_SECRET },
+        });
+        let created = app
+            .create_authorization(Some(&token(2, &[AUTH])), &body)
+            .await;
+        let created = expect_envelope(created, StatusCode::CREATED, 201).await;
+        let id = created["data"]["platformId"].as_i64().expect("platformId");
+        let state = super::state_of(&created);
+        (
+            id,
+            app.callback(&[("code", "code-2"), ("state", &state)]).await,
+        )
+    };
+    let (second, answer) = consent(super::APP_KEY).await;
+    let body = expect_envelope(answer, StatusCode::BAD_REQUEST, 40003).await;
+    assert_eq!(
+        body["message"],
+        auth_api::error::SHOP_CONNECTED_ELSEWHERE,
+        "{body}"
+    );
+    assert_eq!(app.platform_row(second).await.status, "INVALID");
+    assert_eq!(
+        app.platform_row(second).await.status_reason.as_deref(),
+        Some(auth_api::error::SHOP_CONNECTED_ELSEWHERE)
+    );
+    assert_eq!(app.platform_row(first).await.status, "ACTIVE");
+
+    let (other_app, answer) = consent("another-app-key").await;
+    expect_envelope(answer, StatusCode::OK, 200).await;
+    assert_eq!(app.platform_row(other_app).await.status, "ACTIVE");
 }
