@@ -81,12 +81,13 @@ const EVERY_API: &str = "*";
 /// times a call from its release, not from its wait for a slot).
 #[derive(Debug, Clone, Copy)]
 enum Admission {
-    /// No limiter stood before the call (a token endpoint's).
+    /// No limiter stood before the call (one made without it).
     NotAsked,
     /// Let go at this instant.
     Released(std::time::Instant),
-    /// Not let go: held by a ban, the queue full, the gate down. Nothing was sent.
-    Refused,
+    /// Nothing was sent: the limiter held the call back (a ban, the queue full, the gate
+    /// down), or the attempt found it had no call to make ([`not_sent`]).
+    NotSent,
 }
 
 tokio::task_local! {
@@ -106,9 +107,15 @@ async fn timed<T>(attempt: impl Future<Output = T>) -> (T, Option<std::time::Ins
     let sent_at = match admission {
         Admission::NotAsked => Some(started),
         Admission::Released(at) => Some(at),
-        Admission::Refused => None,
+        Admission::NotSent => None,
     };
     (result, sent_at)
+}
+
+/// Tells the attempt under way that it sends no call (a refresh that found another caller's
+/// tokens stored meanwhile): it is not timed.
+pub(crate) fn not_sent() {
+    admitted(Admission::NotSent);
 }
 
 /// Tells the attempt under way, if one is timed, what the limiter did.
@@ -207,7 +214,7 @@ impl Limiter {
         if let Some((left, said)) = self.held_for(app_key, api) {
             metrics::counter!("leadgen_platform_calls_held_total", "platform" => self.platform)
                 .increment(1);
-            admitted(Admission::Refused);
+            admitted(Admission::NotSent);
             return Err(PlatformError::Throttled {
                 retry_after: Some(left),
                 detail: said,
@@ -231,7 +238,7 @@ impl Limiter {
         match &self.shared {
             Some(gate) => {
                 if let Err(e) = self.wait_shared(gate.as_ref(), app_key).await {
-                    admitted(Admission::Refused);
+                    admitted(Admission::NotSent);
                     return Err(e);
                 }
             }

@@ -340,6 +340,7 @@ impl Session {
             if unanswered.load(std::sync::atomic::Ordering::SeqCst)
                 && let Some((access, refresh)) = stored_since(sink, &ours).await
             {
+                crate::resilience::not_sent();
                 return Ok(Attempt::StoredMeanwhile(access, refresh));
             }
             match client.refresh(&app, &refresh_token).await {

@@ -168,9 +168,6 @@ pub fn parse_token_response(json: &Value, now: DateTime<Utc>) -> Result<TokenSet
     })
 }
 
-/// Reads the page `span` of an `order.searchList` answer: its orders (each kept, parsed or not)
-/// and `data.total` (a count). An empty `shop_order_list` may be left out; absent (or empty)
-/// while the total says this page holds orders, the page is `Malformed`, never read as empty.
 /// Refreshed more than an hour before expiry, Douyin answers the same pair (README §4.1): the
 /// refresh token's expiry did not move, and the 14 days counted from this answer would be
 /// wrong, so none is stated (`None`: the stored one stays). A new refresh token keeps its own.
@@ -181,6 +178,9 @@ pub fn same_pair_keeps_its_expiry(mut tokens: TokenSet, sent_refresh_token: &str
     tokens
 }
 
+/// Reads the page `span` of an `order.searchList` answer: its orders (each kept, parsed or not)
+/// and `data.total` (a count). An empty `shop_order_list` may be left out; absent (or empty)
+/// while the total says this page holds orders, the page is `Malformed`, never read as empty.
 pub fn parse_search_page(
     json: &Value,
     span: PageSpan,

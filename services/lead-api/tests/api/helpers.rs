@@ -355,7 +355,6 @@ impl TestApp {
             .collect()
     }
 
-    /// `(action, target ids, result, error)` of the operation log, oldest first.
     /// How many operation-log rows hold `needle` anywhere (every column, `detail` included).
     pub async fn operation_log_rows_holding(&self, needle: &str) -> i64 {
         #[derive(QueryableByName)]
@@ -374,6 +373,7 @@ impl TestApp {
         .n
     }
 
+    /// `(action, target ids, result, error)` of the operation log, oldest first.
     pub async fn operation_log(&self) -> Vec<(String, Vec<String>, String, Option<String>)> {
         use leadgen_db::schema::t_operation_log as log;
         let mut conn = self.conn().await;
