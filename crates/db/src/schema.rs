@@ -33,6 +33,7 @@ diesel::table! {
         purge_retry_at -> Nullable<Timestamptz>,
         refresh_refused_since -> Nullable<Timestamptz>,
         oauth_exchange_started_at -> Nullable<Timestamptz>,
+        activated_at -> Nullable<Timestamptz>,
     }
 }
 

@@ -45,6 +45,9 @@ pub struct CredentialRow {
     /// Since when the platform has answered refreshes without tokens after saying the access
     /// token expired ([`TokenSink::refresh_refused`]).
     pub refresh_refused_since: Option<DateTime<Utc>>,
+    /// When the grant this row holds was given (a consent stored its tokens) or the shop last
+    /// resumed: a session opened on it may end only this grant ([`mark_expired`]).
+    pub activated_at: Option<DateTime<Utc>>,
 }
 
 /// The tenant's shop `id`.
@@ -92,7 +95,8 @@ async fn store_refreshed(
     .await
 }
 
-/// The shop answered again (a sync completed): whatever refused its refreshes has passed.
+/// The platform answered the shop's tokens again (a sync's page): whatever refused their
+/// refresh has passed.
 pub async fn clear_refresh_refusal(
     conn: &mut AsyncPgConnection,
     id: PlatformId,
@@ -155,12 +159,12 @@ pub async fn expiring(
         .filter(auth::platform_type.eq_any(PlatformType::ALL.iter().map(|p| p.as_str())))
         .filter(auth::refresh_token.is_not_null())
         .filter(access_due.or(refresh_due).or(refused))
-        .order(
-            sql::<Nullable<Timestamptz>>(
-                "LEAST(expiry_time, refresh_expiry_time, refresh_refused_since)",
-            )
-            .asc(),
-        )
+        // Refused shops last: they cannot work already, and must not hold back shops about to
+        // expire.
+        .order((
+            auth::refresh_refused_since.is_not_null().asc(),
+            sql::<Nullable<Timestamptz>>("LEAST(expiry_time, refresh_expiry_time)").asc(),
+        ))
         .limit(limit)
         .select(CredentialRow::as_select())
         .load(conn)
@@ -182,14 +186,16 @@ pub fn unusable_status(reason: &str) -> AuthStatus {
     }
 }
 
-/// The session could not be refreshed: the merchant must authorize again. The shop, if ACTIVE,
-/// becomes EXPIRED or INVALID ([`unusable_status`]) with `reason` (the platform's refusal, never a
+/// The session could not be refreshed: the merchant must authorize again. The shop, if ACTIVE
+/// and still on `grant` (the `activated_at` the session was opened on), becomes EXPIRED or
+/// INVALID ([`unusable_status`]) with `reason` (the platform's refusal, never a
 /// token) shown beside it, is no longer scheduled, and the operation log records the transition
 /// (`PLATFORM_AUTH_EXPIRE`, by the system, from `service`) and `service`'s outbox announces it
 /// (`platform.changed.v1`).
 pub async fn mark_expired(
     conn: &mut AsyncPgConnection,
     id: PlatformId,
+    grant: Option<DateTime<Utc>>,
     reason: &str,
     service: &'static str,
 ) -> anyhow::Result<usize> {
@@ -199,10 +205,14 @@ pub async fn mark_expired(
     // One transaction (a savepoint inside the caller's): the status, its event and its log line.
     conn.transaction::<usize, anyhow::Error, _>(|conn| {
         async move {
+            // Only the grant the session was opened on: a consent stored since (the merchant
+            // authorized again while the old grant's refresh was refused) is not ended by it.
+            let same_grant = auth::activated_at.is_not_distinct_from(grant);
             let changed: Vec<(i64, String, i64)> = diesel::update(
                 auth::table
                     .find(id.get())
-                    .filter(auth::status.eq(AuthStatus::Active.as_str())),
+                    .filter(auth::status.eq(AuthStatus::Active.as_str()))
+                    .filter(same_grant),
             )
             .set((
                 auth::status.eq(status.as_str()),
@@ -301,12 +311,30 @@ pub fn renewal_lock_key(platform_id: PlatformId) -> i64 {
 /// caller's transaction ends: a consent storing a new grant (auth-api) lets a refresh of the
 /// old grant under way store its answer first, then writes over it; a refresh that starts after
 /// the consent commits finds the new tokens stored and takes them instead of refreshing.
-pub async fn hold_renewals(conn: &mut AsyncPgConnection, id: PlatformId) -> QueryResult<()> {
-    diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
-        .bind::<diesel::sql_types::BigInt, _>(renewal_lock_key(id))
-        .execute(conn)
-        .await
-        .map(|_| ())
+///
+/// Polled, each try a statement of its own (a wait in one statement would meet the pool's
+/// statement timeout), for up to `wait`: false when a renewal holds on longer (its store of the
+/// answer failing, say), and the caller goes on without the hold rather than lose the grant.
+pub async fn hold_renewals(
+    conn: &mut AsyncPgConnection,
+    id: PlatformId,
+    wait: std::time::Duration,
+) -> QueryResult<bool> {
+    use diesel::sql_types::{BigInt, Bool};
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let held: bool = diesel::select(
+            diesel::dsl::sql::<Bool>("pg_try_advisory_xact_lock(")
+                .bind::<BigInt, _>(renewal_lock_key(id))
+                .sql(")"),
+        )
+        .get_result(conn)
+        .await?;
+        if held || tokio::time::Instant::now() >= deadline {
+            return Ok(held);
+        }
+        tokio::time::sleep(RENEWAL_POLL).await;
+    }
 }
 
 /// How long a caller waits for another's renewal of the same shop: longer than a refresh with

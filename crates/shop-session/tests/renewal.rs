@@ -283,7 +283,7 @@ async fn refreshed_tokens_are_kept_through_a_pause_not_a_disconnection() {
 
 /// A refresh the platform answered without tokens after saying the access token expired is
 /// noted once (its first time kept), makes the shop due for the refresher whatever its expiry,
-/// and is forgotten when new tokens are stored or a sync completes.
+/// and is forgotten when new tokens are stored or the platform answers a sync's page.
 #[tokio::test]
 async fn a_refused_refresh_is_noted_until_the_shop_answers_again() {
     use leadgen_platforms::session::TokenSink as _;
@@ -345,5 +345,5 @@ async fn a_refused_refresh_is_noted_until_the_shop_answers_again() {
             .expect("cleared"),
         1
     );
-    assert_eq!(due(&mut conn).await, [], "a completed sync ends it");
+    assert_eq!(due(&mut conn).await, [], "an answered page ends it");
 }

@@ -322,7 +322,6 @@ impl SyncRequestedHandler {
                     }
                     if status == SyncStatus::Completed {
                         credentials::record_synced(conn, platform_id, window_end).await?;
-                        leadgen_shop_session::clear_refresh_refusal(conn, platform_id).await?;
                         tasks::note_unreadable(conn, task_id).await?;
                     }
                     leadgen_outbox::mark_processed(conn, SERVICE, &message_id).await?;

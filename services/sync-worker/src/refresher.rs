@@ -25,9 +25,9 @@ use chrono::Utc;
 use leadgen_crypto::Sealer;
 use leadgen_db::DbPool;
 use leadgen_domain::{AuthStatus, PlatformId};
-use leadgen_platforms::Registry;
 use leadgen_platforms::resilience::RetryPolicy;
 use leadgen_platforms::session::SessionError;
+use leadgen_platforms::{PlatformError, Registry};
 use leadgen_shop_session::{self as shop_session, CredentialRow, CredentialSink};
 use tokio_util::sync::CancellationToken;
 
@@ -133,7 +133,14 @@ impl Refresher {
             Err(SessionError::Expired(reason)) => {
                 tracing::warn!(platform.id = row.id.get(), reason = %reason, "Refresh refused; marking the shop EXPIRED or INVALID");
                 let mut conn = leadgen_db::conn(&self.pool).await?;
-                shop_session::mark_expired(&mut conn, row.id, &reason, crate::SERVICE).await?;
+                shop_session::mark_expired(
+                    &mut conn,
+                    row.id,
+                    row.activated_at,
+                    &reason,
+                    crate::SERVICE,
+                )
+                .await?;
                 Ok(Outcome::Expired)
             }
             Err(other) => {
@@ -145,7 +152,7 @@ impl Refresher {
                     Some(format!(
                         "访问令牌已过期超过 {hours} 小时，刷新仍然失败：{other}"
                     ))
-                } else if row.refresh_refused_since.is_some_and(long_ago) {
+                } else if row.refresh_refused_since.is_some_and(long_ago) && refused_again(&other) {
                     // The platform said the access token expired, and has answered every
                     // refresh since without tokens: the grant is gone (a merchant who cancelled
                     // the app's authorization), whatever the expiry it was given with says.
@@ -158,7 +165,14 @@ impl Refresher {
                 if let Some(reason) = reason {
                     tracing::warn!(platform.id = row.id.get(), error = %other, "Refresh keeps failing long after the session ended; marking the shop EXPIRED or INVALID");
                     let mut conn = leadgen_db::conn(&self.pool).await?;
-                    shop_session::mark_expired(&mut conn, row.id, &reason, crate::SERVICE).await?;
+                    shop_session::mark_expired(
+                        &mut conn,
+                        row.id,
+                        row.activated_at,
+                        &reason,
+                        crate::SERVICE,
+                    )
+                    .await?;
                     return Ok(Outcome::Expired);
                 }
                 tracing::warn!(platform.id = row.id.get(), error = %other, "Refresh failed; will try again");
@@ -185,4 +199,14 @@ enum Outcome {
     Refreshed,
     Expired,
     Failed,
+}
+
+/// Whether the platform answered this refresh without tokens again (an answer of unknown
+/// meaning, or one without its tokens): not a transport failure, nor ours (the database, the
+/// rate gate, a failed store of tokens it did give).
+fn refused_again(error: &SessionError) -> bool {
+    matches!(
+        error,
+        SessionError::Platform(PlatformError::Unknown { .. } | PlatformError::Malformed(_))
+    )
 }

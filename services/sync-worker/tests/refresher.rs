@@ -157,7 +157,7 @@ async fn a_refused_refresh_expires_an_active_shop_and_leaves_a_paused_one_paused
     for shop in [active, paused] {
         let id = leadgen_domain::PlatformId::new(shop);
         changed.push(
-            leadgen_shop_session::mark_expired(&mut conn, id, reason, "sync-worker")
+            leadgen_shop_session::mark_expired(&mut conn, id, None, reason, "sync-worker")
                 .await
                 .expect("mark"),
         );
@@ -238,79 +238,159 @@ async fn credentials_that_do_not_open_fail_their_shop_not_the_pass() {
     );
 }
 
+/// A platform whose token endpoint answers every refresh with a code nobody documented (PDD's
+/// 20002 to a dead refresh token), or, when `down`, does not answer at all.
+struct RefusingRefresh {
+    down: bool,
+}
+
+#[async_trait::async_trait]
+impl leadgen_platforms::PlatformClient for RefusingRefresh {
+    fn platform(&self) -> leadgen_domain::PlatformType {
+        leadgen_domain::PlatformType::Pdd
+    }
+    fn authorize_url(&self, _: &leadgen_platforms::AppCredentials, _: &str, _: &str) -> String {
+        String::new()
+    }
+    async fn exchange_code(
+        &self,
+        _: &leadgen_platforms::AppCredentials,
+        _: &str,
+        _: &str,
+    ) -> Result<leadgen_platforms::TokenSet, leadgen_platforms::PlatformError> {
+        Err(leadgen_platforms::PlatformError::InvalidRequest(
+            "not in this test".into(),
+        ))
+    }
+    async fn refresh(
+        &self,
+        _: &leadgen_platforms::AppCredentials,
+        _: &str,
+    ) -> Result<leadgen_platforms::TokenSet, leadgen_platforms::PlatformError> {
+        Err(if self.down {
+            leadgen_platforms::PlatformError::Unavailable("connection refused".into())
+        } else {
+            leadgen_platforms::PlatformError::Unknown {
+                code: "20002".into(),
+                message: "refresh_token无效".into(),
+            }
+        })
+    }
+    fn windows(
+        &self,
+        range: leadgen_platforms::TimeWindow,
+        _: chrono::DateTime<Utc>,
+        _: leadgen_platforms::Listing,
+    ) -> Vec<leadgen_platforms::TimeWindow> {
+        vec![range]
+    }
+    async fn list_orders(
+        &self,
+        _: &leadgen_platforms::AppCredentials,
+        _: &str,
+        _: &leadgen_platforms::TimeWindow,
+        _: leadgen_platforms::Listing,
+        _: Option<&leadgen_platforms::PageCursor>,
+    ) -> Result<leadgen_platforms::OrderPage, leadgen_platforms::PlatformError> {
+        Err(leadgen_platforms::PlatformError::InvalidRequest(
+            "not in this test".into(),
+        ))
+    }
+    fn reveal_purposes(&self) -> &'static [leadgen_platforms::reveal::RevealPurpose] {
+        &[]
+    }
+    async fn decrypt_contact(
+        &self,
+        _: &leadgen_platforms::AppCredentials,
+        _: &str,
+        _: &leadgen_platforms::reveal::DecryptRequest,
+    ) -> Result<leadgen_platforms::reveal::RevealedContact, leadgen_platforms::PlatformError> {
+        Err(leadgen_platforms::PlatformError::InvalidRequest(
+            "not in this test".into(),
+        ))
+    }
+}
+
 /// A shop whose platform said its access token expired and has answered its refreshes without
 /// tokens since (PDD, JD and Kuaishou document no refusal) is ended once that has lasted the
-/// give-up time, though its token's expiry is a year away; one refused for less is tried
-/// again and stays ACTIVE.
+/// give-up time and the platform answers so again, though its token's expiry is a year away;
+/// one refused for less is tried again and stays ACTIVE, and so does one whose platform does
+/// not answer at all (an outage is not a refusal).
 #[tokio::test]
 async fn a_shop_whose_refreshes_stay_refused_past_the_give_up_time_is_ended() {
     use leadgen_db::sealed;
     use sync_worker::refresher::{Refreshed, Refresher};
-    let db = TestDb::new().await;
-    let sealer = leadgen_runtime::sealer(&leadgen_test_support::crypto_settings()).expect("sealer");
-    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
-    let now = Utc::now();
-    let mut shops = Vec::new();
-    for refused_hours_ago in [30, 2] {
-        let shop = db.active_shop(1, "PDD").await;
-        let id = leadgen_domain::PlatformId::new(shop);
-        let seal = |column, value| {
-            sealer
-                .seal(&sealed::platform_auth(column, id), value)
-                .expect("seal")
-        };
-        diesel::update(auth::table.find(shop))
-            .set((
-                auth::auth_info.eq(seal("auth_info", "{\"appSecret\":\"s\"}")),
-                auth::access_token.eq(Some(seal("access_token", "AT"))),
-                auth::refresh_token.eq(Some(seal("refresh_token", "RT"))),
-                auth::expiry_time.eq(Some(now + Duration::days(365))),
-                auth::refresh_refused_since.eq(Some(now - Duration::hours(refused_hours_ago))),
-            ))
-            .execute(&mut conn)
-            .await
-            .expect("shop");
-        shops.push(shop);
-    }
-    let refresher = Refresher {
-        pool: db.pool.clone(),
-        sealer,
-        platforms: leadgen_runtime::platform_registry(
-            &leadgen_test_support::unreachable_platforms(),
-            &db.pool,
-        )
-        .expect("registry"),
-        policy: sync_worker::sync::policy(
-            0,
-            std::time::Duration::from_millis(10),
-            std::time::Duration::from_millis(40),
-        ),
-        ahead: Duration::minutes(30),
-        interval: std::time::Duration::from_secs(60),
-        give_up: Duration::hours(24),
-        failed: Default::default(),
-    };
-    let done = refresher.refresh_once().await.expect("pass");
-    assert_eq!(
-        done,
-        Refreshed {
-            refreshed: 0,
-            expired: 1,
-            failed: 1
+    for down in [false, true] {
+        let db = TestDb::new().await;
+        let sealer =
+            leadgen_runtime::sealer(&leadgen_test_support::crypto_settings()).expect("sealer");
+        let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+        let now = Utc::now();
+        let mut shops = Vec::new();
+        for refused_hours_ago in [30, 2] {
+            let shop = db.active_shop(1, "PDD").await;
+            let id = leadgen_domain::PlatformId::new(shop);
+            let seal = |column, value| {
+                sealer
+                    .seal(&sealed::platform_auth(column, id), value)
+                    .expect("seal")
+            };
+            diesel::update(auth::table.find(shop))
+                .set((
+                    auth::auth_info.eq(seal("auth_info", "{\"appSecret\":\"s\"}")),
+                    auth::access_token.eq(Some(seal("access_token", "AT"))),
+                    auth::refresh_token.eq(Some(seal("refresh_token", "RT"))),
+                    auth::expiry_time.eq(Some(now + Duration::days(365))),
+                    auth::refresh_refused_since.eq(Some(now - Duration::hours(refused_hours_ago))),
+                ))
+                .execute(&mut conn)
+                .await
+                .expect("shop");
+            shops.push(shop);
         }
-    );
-    let rows: Vec<(String, Option<String>)> = auth::table
-        .filter(auth::id.eq_any(&shops))
-        .order(auth::id)
-        .select((auth::status, auth::status_reason))
-        .load(&mut conn)
-        .await
-        .expect("statuses");
-    assert_eq!(rows[0].0, "INVALID", "{rows:?}");
-    let reason = rows[0].1.as_deref().unwrap_or_default();
-    assert!(
-        reason.contains("拒绝") && reason.contains("重新授权"),
-        "{reason}"
-    );
-    assert_eq!(rows[1], ("ACTIVE".to_owned(), None), "{rows:?}");
+        let refresher = Refresher {
+            pool: db.pool.clone(),
+            sealer,
+            platforms: leadgen_platforms::registry::Registry::default()
+                .with_client(std::sync::Arc::new(RefusingRefresh { down })),
+            policy: sync_worker::sync::policy(
+                0,
+                std::time::Duration::from_millis(10),
+                std::time::Duration::from_millis(40),
+            ),
+            ahead: Duration::minutes(30),
+            interval: std::time::Duration::from_secs(60),
+            give_up: Duration::hours(24),
+            failed: Default::default(),
+        };
+        let done = refresher.refresh_once().await.expect("pass");
+        let expired = usize::from(!down);
+        assert_eq!(
+            done,
+            Refreshed {
+                refreshed: 0,
+                expired,
+                failed: 2 - expired
+            },
+            "down: {down}"
+        );
+        let rows: Vec<(String, Option<String>)> = auth::table
+            .filter(auth::id.eq_any(&shops))
+            .order(auth::id)
+            .select((auth::status, auth::status_reason))
+            .load(&mut conn)
+            .await
+            .expect("statuses");
+        if down {
+            assert_eq!(rows[0], ("ACTIVE".to_owned(), None), "{rows:?}");
+        } else {
+            assert_eq!(rows[0].0, "INVALID", "{rows:?}");
+            let reason = rows[0].1.as_deref().unwrap_or_default();
+            assert!(
+                reason.contains("20002") && reason.contains("重新授权"),
+                "{reason}"
+            );
+        }
+        assert_eq!(rows[1], ("ACTIVE".to_owned(), None), "{rows:?}");
+    }
 }

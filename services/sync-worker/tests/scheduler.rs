@@ -66,6 +66,21 @@ async fn failing_shops_wait_longer_and_a_failed_backfill_runs_again() {
     for ago in [400, 300, 130] {
         finished(&db, failing_long, "SCHEDULED", "FAILED", ago, 1).await;
     }
+    // So does the merchant's new consent (or resuming the shop): the failures were the old
+    // grant's.
+    let reauthorized = shop("failed thrice, then authorized again").await;
+    for ago in [300, 200, 90] {
+        finished(&db, reauthorized, "SCHEDULED", "FAILED", ago, 1).await;
+    }
+    {
+        use leadgen_db::schema::t_ecom_platform_auth as auth;
+        let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+        diesel::update(auth::table.find(reauthorized))
+            .set(auth::activated_at.eq(Some(Utc::now() - chrono::Duration::minutes(5))))
+            .execute(&mut conn)
+            .await
+            .expect("activated");
+    }
     // A completed sync ends the run of failures.
     let recovered = shop("failed, then completed").await;
     finished(&db, recovered, "SCHEDULED", "FAILED", 50, 1).await;
@@ -121,6 +136,7 @@ async fn failing_shops_wait_longer_and_a_failed_backfill_runs_again() {
             (fresh, "SCHEDULED"),
             (failed_long_ago, "SCHEDULED"),
             (failing_long, "SCHEDULED"),
+            (reauthorized, "SCHEDULED"),
             (recovered, "SCHEDULED"),
             (backfill_failed, "BACKFILL"),
             (backfill_cancelled, "SCHEDULED"),

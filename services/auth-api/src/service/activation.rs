@@ -21,6 +21,10 @@ use crate::service::{announce, syncs};
 use leadgen_domain::PlatformId;
 use leadgen_domain::audit::{AuditAction, AuditTarget};
 
+/// How long a consent waits for a renewal of the shop's old grant under way (a refresh takes a
+/// second or so; one that holds on longer is storing its answer against a failing database).
+const RENEWAL_WAIT: std::time::Duration = std::time::Duration::from_secs(45);
+
 /// What the consent granted.
 pub struct Granted<'a> {
     pub row: &'a AuthRow,
@@ -90,7 +94,12 @@ pub async fn activate(
             let target = existing.unwrap_or(row.id);
             // A refresh of the shop's old grant under way (the refresher, a sync, a reveal)
             // stores its answer before this consent's tokens replace it, never after.
-            leadgen_shop_session::hold_renewals(conn, target).await?;
+            if !leadgen_shop_session::hold_renewals(conn, target, RENEWAL_WAIT).await? {
+                tracing::warn!(
+                    platform.id = target.get(),
+                    "A renewal of the shop's tokens holds on; the consent's tokens are stored without waiting for it"
+                );
+            }
             // The status the shop has now, before this consent (a renewed record's own), read
             // under the row's lock: the callback's `row` was read before the platform's token
             // exchange, during which a worker may have marked the shop expired or the merchant

@@ -56,11 +56,15 @@ pub async fn claim(pool: &DbPool, row: &AuthRow, state_hash: &str) -> Result<Cla
     }
 }
 
-/// The authorization the first callback left ACTIVE (`row` itself, or the shop's existing
-/// record it renewed), if it did.
-pub fn activated(now: &AuthRow) -> Option<PlatformId> {
-    match now.superseded_by {
-        Some(survivor) => Some(PlatformId::new(survivor)),
-        None => (now.status == leadgen_domain::AuthStatus::Active).then_some(now.id),
+/// The authorization the first callback activated (`row` itself, or the shop's existing record
+/// it renewed), if it did: `row` is the record as this callback read it, `now` as it reads now.
+/// A re-authorized shop may have been ACTIVE all along; only a consent stored after this one's
+/// state was issued says the first callback succeeded.
+pub fn activated(row: &AuthRow, now: &AuthRow) -> Option<PlatformId> {
+    if let Some(survivor) = now.superseded_by {
+        return Some(PlatformId::new(survivor));
     }
+    let issued = row.oauth_state_issued_at.unwrap_or(row.update_time);
+    let stored_since = now.activated_at.is_some_and(|at| at >= issued);
+    (now.status == leadgen_domain::AuthStatus::Active && stored_since).then_some(now.id)
 }

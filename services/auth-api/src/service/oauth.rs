@@ -190,7 +190,7 @@ pub async fn complete(
         Claim::Ours => {}
         // Another callback of this consent (a reload) finished with it: its outcome.
         Claim::Settled(now) => {
-            return match exchange_claim::activated(&now) {
+            return match exchange_claim::activated(&row, &now) {
                 Some(id) => Ok(completed(
                     &row,
                     id,
@@ -209,11 +209,48 @@ pub async fn complete(
             return refused(&row, error, row.status);
         }
     }
+    let stored = exchange_and_store(
+        state,
+        &row,
+        &state_hash,
+        &code,
+        client.as_ref(),
+        &app,
+        &auth_info,
+    )
+    .await;
+    if stored.is_err() {
+        // Whatever failed after the claim (the database, say), the code may be unspent: a
+        // reload of the callback page may try it, now rather than after the claim's lease.
+        match leadgen_db::conn(&state.pool).await {
+            Ok(mut conn) => {
+                if let Err(e) = repo::release_exchange(&mut conn, row.id, &state_hash).await {
+                    tracing::warn!(error = %e, "Could not release the consent's exchange claim");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "Could not release the consent's exchange claim"),
+        }
+    }
+    stored
+}
+
+/// Exchanges the consent's code (this callback holds the exchange: [`exchange_claim`]) and
+/// stores what it granted, or the refusal.
+async fn exchange_and_store(
+    state: &AppState,
+    row: &AuthRow,
+    state_hash: &str,
+    code: &str,
+    client: &dyn leadgen_platforms::PlatformClient,
+    app: &AppCredentials,
+    auth_info: &str,
+) -> Result<Completed, AuthApiError> {
+    let platform = row.platform_type;
     let exchanged = with_retries_when(
         EXCHANGE_RETRIES,
         platform,
         PlatformError::may_resend_single_use,
-        || client.exchange_code(&app, &code, &row.callback_url),
+        || client.exchange_code(app, code, &row.callback_url),
     )
     .await;
     let mut conn = leadgen_db::conn(&state.pool).await?;
@@ -222,12 +259,8 @@ pub async fn complete(
         // Refused, or a request the platform rejects (a wrong app secret fails the signature:
         // Douyin `isv.signature-invalid`): the code is spent either way, so the attempt ends.
         Err(PlatformError::AuthRefused(reason) | PlatformError::InvalidRequest(reason)) => {
-            invalidate(&mut conn, &row, &state_hash, &explain_refusal(&reason)).await?;
-            return refused(
-                &row,
-                AuthApiError::OAuthExchange(reason),
-                after_refusal(&row),
-            );
+            invalidate(&mut conn, row, state_hash, &explain_refusal(&reason)).await?;
+            return refused(row, AuthApiError::OAuthExchange(reason), after_refusal(row));
         }
         // The platform failed (unavailable, malformed), or answered what it documents nowhere
         // (JD names no token error; a throttle inside a token answer): the record waits for
@@ -238,7 +271,7 @@ pub async fn complete(
         Err(other) => {
             let error = other.to_string();
             // The code may be unspent: a reload of the callback page may try it again.
-            repo::release_exchange(&mut conn, row.id, &state_hash).await?;
+            repo::release_exchange(&mut conn, row.id, state_hash).await?;
             if row.status == AuthStatus::PendingAuth {
                 let reason = format!(
                     "授权码换取令牌未成功，可刷新回调页重试；若仍失败，请检查 appKey、appSecret 后重新发起授权（{error}）"
@@ -254,37 +287,37 @@ pub async fn complete(
             }
             activation::record_callback(
                 &mut conn,
-                &row,
+                row,
                 AuditAction::PlatformAuthActivate,
                 vec![row.id.to_string()],
                 Err(error.clone()),
             )
             .await?;
-            return refused(&row, AuthApiError::Platform(error), row.status);
+            return refused(row, AuthApiError::Platform(error), row.status);
         }
     };
 
     let granted = Granted {
-        row: &row,
-        state_hash: &state_hash,
+        row,
+        state_hash,
         tokens: &tokens,
-        auth_info: &auth_info,
-        backfill_days: served_days(client.as_ref(), state.oauth.backfill_days),
+        auth_info,
+        backfill_days: served_days(client, state.oauth.backfill_days),
     };
     let platform_id = match activation::activate(&mut conn, &state.sealer, granted).await {
         Ok(id) => id,
         // Another seller approved: the state is spent, the refusal logged, and the browser
         // goes back to the front end like any refusal; the shop keeps its grant.
         Err(AuthApiError::ShopMismatch) => {
-            invalidate(&mut conn, &row, &state_hash, crate::error::SHOP_MISMATCH).await?;
-            return refused(&row, AuthApiError::ShopMismatch, after_refusal(&row));
+            invalidate(&mut conn, row, state_hash, crate::error::SHOP_MISMATCH).await?;
+            return refused(row, AuthApiError::ShopMismatch, after_refusal(row));
         }
         // Another account holds the shop through the same app: refused alike.
         Err(AuthApiError::ShopConnectedElsewhere) => {
             let reason = crate::error::SHOP_CONNECTED_ELSEWHERE;
-            invalidate(&mut conn, &row, &state_hash, reason).await?;
+            invalidate(&mut conn, row, state_hash, reason).await?;
             let error = AuthApiError::ShopConnectedElsewhere;
-            return refused(&row, error, after_refusal(&row));
+            return refused(row, error, after_refusal(row));
         }
         Err(e) => return Err(e),
     };
@@ -293,7 +326,7 @@ pub async fn complete(
         "Platform authorization is ACTIVE"
     );
     Ok(completed(
-        &row,
+        row,
         platform_id,
         AuthStatus::Active,
         tokens.shop_name,

@@ -186,6 +186,8 @@ enum How {
         client: Arc<dyn PlatformClient>,
         request: DecryptRequest,
         session: Box<Session>,
+        /// The grant the session was opened on (`activated_at`): a dead session ends only it.
+        grant: Option<chrono::DateTime<chrono::Utc>>,
         source: i64,
         /// The hash of the source order's version the request was made of.
         source_hash: String,
@@ -213,15 +215,16 @@ async fn attempt(
         let mut conn = leadgen_db::conn(&state.pool).await?;
         prepare(state, user, request, &mut conn, target).await?
     };
-    let (client, decrypt, mut session, source, source_hash) = match how {
+    let (client, decrypt, mut session, grant, source, source_hash) = match how {
         How::Clear(revealed) => return Ok(answered(answer, &revealed)),
         How::Decrypt {
             client,
             request,
             session,
+            grant,
             source,
             source_hash,
-        } => (client, request, session, source, source_hash),
+        } => (client, request, session, grant, source, source_hash),
     };
     let platform_id = target.platform_id;
     let sink = CredentialSink {
@@ -253,7 +256,8 @@ async fn attempt(
         Err(SessionError::Expired(reason)) => {
             tracing::warn!(platform.id = platform_id.get(), reason = %reason, "Platform session is dead; marking the shop EXPIRED or INVALID");
             let mut conn = leadgen_db::conn(&state.pool).await?;
-            shop_session::mark_expired(&mut conn, platform_id, &reason, crate::SERVICE).await?;
+            shop_session::mark_expired(&mut conn, platform_id, grant, &reason, crate::SERVICE)
+                .await?;
             return Err(LeadApiError::PlatformNotActive);
         }
         Err(SessionError::Platform(e)) => return Err(platform_error(e)),
@@ -386,6 +390,7 @@ async fn prepare(
         client,
         request: decrypt,
         session: Box::new(session),
+        grant: row.activated_at,
         source,
         source_hash: found.content_hash,
     };

@@ -100,7 +100,8 @@ fn failures_waited_out(failures: &str) -> String {
 /// leaving out those whose syncs (other than backfills, which wait apart:
 /// [`Due::failed_backfill_days`]) keep failing until their wait has passed
 /// ([`leadgen_domain::sync::failed_sync_backoff`]: `interval` doubled per failure since the
-/// last completed sync, at most the cap; the same rule, in SQL, so that shops waiting out a
+/// last completed sync and since the shop was last authorized or resumed (`activated_at`), at
+/// most the cap; the same rule, in SQL, so that shops waiting out a
 /// backoff take no place in `limit`).
 pub async fn due_for_sync(
     conn: &mut AsyncPgConnection,
@@ -124,6 +125,7 @@ pub async fn due_for_sync(
              FROM t_ecom_sync_task t \
              WHERE t.tenant_id = a.tenant_id AND t.platform_id = a.id AND t.status = 'FAILED' \
                AND t.trigger_type <> 'BACKFILL' \
+               AND t.sync_time > coalesce(a.activated_at, '-infinity') \
                AND t.sync_time > coalesce(( \
                    SELECT max(c.sync_time) FROM t_ecom_sync_task c \
                    WHERE c.tenant_id = a.tenant_id AND c.platform_id = a.id \

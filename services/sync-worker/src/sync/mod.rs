@@ -124,6 +124,7 @@ impl Syncer {
             client: client.as_ref(),
             session: &mut session,
             sink: &sink,
+            grant: row.activated_at,
             task,
             platform,
             listing,
@@ -198,11 +199,13 @@ impl Syncer {
             client,
             session,
             sink,
+            grant,
             task,
             platform,
             listing,
             pages,
         } = walk;
+        let grant = *grant;
         let (client, sink, task, platform, listing) = (*client, *sink, *task, *platform, *listing);
         let mut at = 0;
         let mut window_counts = WindowCounts::default();
@@ -221,11 +224,19 @@ impl Syncer {
         let mut empty_cursor_pages = 0_u32;
         // The cursor of the page being fetched.
         let mut asked: Option<PageCursor> = None;
+        let mut answered = false;
         loop {
-            let page = match self.page_or_end(task, fetched).await? {
+            let page = match self.page_or_end(task, grant, fetched).await? {
                 Ok(page) => page,
                 Err(ended) => return Ok(Err(ended)),
             };
+            if !answered {
+                // The platform answered the shop's tokens: a refusal of their refresh noted
+                // before (`refresh_refused_since`) has passed.
+                answered = true;
+                let mut conn = leadgen_db::conn(&self.pool).await?;
+                shop_session::clear_refresh_refusal(&mut conn, task.platform_id).await?;
+            }
             let mut moved = false;
             let fresh = page
                 .orders
@@ -309,8 +320,12 @@ impl Syncer {
             }
             let counts_so_far = window_counts;
             let store = async {
-                let stored = store::store_page(self, task, platform, &page, pages).await?;
-                let mut stored = stored;
+                let mut stored = store::store_page(self, task, platform, &page, pages).await?;
+                if !stored.stopped {
+                    // Counted as each page is written, not with its window: a run stopped
+                    // mid-window (a rollout hands it on) still counts what it stored.
+                    count_page(platform, &stored.counts);
+                }
                 if window_done && !stored.stopped {
                     let mut counts = counts_so_far;
                     counts += stored.counts;
@@ -336,9 +351,6 @@ impl Syncer {
                 return Ok(Err(self.why_stopped(task).await?));
             }
             window_counts += stored.counts;
-            // Counted as each page is written, not with its window: a run stopped mid-window
-            // (a rollout hands it on) still counts what it stored.
-            count_page(platform, &stored.counts);
             if window_done {
                 total += window_counts;
                 window_counts = WindowCounts::default();
@@ -413,6 +425,7 @@ impl Syncer {
     async fn page_or_end(
         &self,
         task: &TaskRow,
+        grant: Option<DateTime<Utc>>,
         fetched: Result<OrderPage, SessionError>,
     ) -> anyhow::Result<Result<OrderPage, TaskOutcome>> {
         match fetched {
@@ -422,7 +435,7 @@ impl Syncer {
                 let shop = task.platform_id;
                 tracing::warn!(platform.id = shop.get(), reason = %reason, "Platform session is dead; marking the shop EXPIRED or INVALID");
                 let mut conn = leadgen_db::conn(&self.pool).await?;
-                shop_session::mark_expired(&mut conn, shop, &reason, crate::SERVICE).await?;
+                shop_session::mark_expired(&mut conn, shop, grant, &reason, crate::SERVICE).await?;
                 // The platform's own code and words, as on the shop's statusReason.
                 Ok(Err(TaskOutcome::Failed(
                     Cause::Authorization,
@@ -552,6 +565,8 @@ struct Walk<'a> {
     client: &'a dyn PlatformClient,
     session: &'a mut Session,
     sink: &'a CredentialSink,
+    /// The grant the session was opened on (`activated_at`): a dead session ends only it.
+    grant: Option<DateTime<Utc>>,
     task: &'a TaskRow,
     platform: PlatformType,
     listing: Listing,

@@ -55,6 +55,8 @@ pub struct AuthRow {
     /// How many times the status changed (raised by the database): `platform.changed.v1`'s
     /// `statusVersion`.
     pub status_version: i64,
+    /// When a consent last stored tokens on it, or the merchant last resumed it.
+    pub activated_at: Option<DateTime<Utc>>,
 }
 
 /// A new authorization.
@@ -171,6 +173,8 @@ pub async fn set_status(
         auth::status.eq(status.as_str()),
         auth::status_reason.eq(reason),
         auth::update_time.eq(diesel::dsl::now),
+        // Resumed (or consented): the scheduler's wait after failures starts afresh.
+        (status == AuthStatus::Active).then_some(auth::activated_at.eq(diesel::dsl::now)),
     ))
     .execute(conn)
     .await

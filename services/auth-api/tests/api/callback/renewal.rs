@@ -198,6 +198,15 @@ async fn reauthorizing_a_shop_renews_the_same_record() {
     let body = expect_envelope(response, StatusCode::OK, 200).await;
     assert_eq!(body["data"]["platformId"], shop, "{body}");
     assert_eq!(app.platform_row(shop).await.status, "ACTIVE");
+    // The scheduler's wait after the old grant's failed syncs starts afresh from here.
+    let activated: Option<chrono::DateTime<chrono::Utc>> = t_ecom_platform_auth::table
+        .find(shop)
+        .select(t_ecom_platform_auth::activated_at)
+        .first(&mut app.conn().await)
+        .await
+        .expect("row");
+    let ago = chrono::Utc::now() - activated.expect("activated_at");
+    assert!(ago < chrono::Duration::minutes(1), "{ago}");
     // The state is single-use.
     let reused = app.callback(&[("code", "code-3"), ("state", &again)]).await;
     expect_envelope(reused, StatusCode::BAD_REQUEST, 40002).await;
@@ -507,4 +516,52 @@ async fn a_shop_another_account_connected_through_the_same_app_is_refused() {
     let (other_app, answer) = consent("another-app-key").await;
     expect_envelope(answer, StatusCode::OK, 200).await;
     assert_eq!(app.platform_row(other_app).await.status, "ACTIVE");
+}
+
+/// A reload of the callback of a re-authorization the platform refused answers the refusal,
+/// though the shop (its earlier grant kept) reads ACTIVE.
+#[tokio::test]
+async fn a_reloaded_callback_of_a_refused_reauthorization_answers_the_refusal() {
+    let hold = Hold::default();
+    let endpoint = TokenEndpoint::answering(
+        vec![
+            (200, taobao_tokens("first", "2200013")),
+            (
+                400,
+                serde_json::json!({"error": "invalid_grant", "error_description": "code used"}),
+            ),
+        ],
+        Some(hold.clone()),
+    )
+    .await;
+    let app = app_with_token_endpoint(&endpoint).await;
+    let connected = async {
+        hold.received.notified().await;
+        hold.release.notify_one();
+    };
+    let (shop, ()) = tokio::join!(connect(&app), connected);
+    let (_, again) = reauthorize(&app, shop, None).await;
+    let query = [("code", "code-2"), ("state", again.as_str())];
+    let first = app.callback(&query);
+    let reload = async {
+        hold.received.notified().await;
+        let reload = app.callback(&query);
+        let release = async {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            hold.release.notify_one();
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            hold.release.notify_one();
+        };
+        tokio::join!(reload, release).0
+    };
+    let (first, reload) = tokio::join!(first, reload);
+    for answer in [first, reload] {
+        expect_envelope(answer, StatusCode::BAD_REQUEST, 40003).await;
+    }
+    assert_eq!(
+        endpoint.forms().len(),
+        2,
+        "connected once, re-authorized once"
+    );
+    assert_eq!(app.platform_row(shop).await.status, "ACTIVE");
 }

@@ -1,0 +1,1 @@
+ALTER TABLE t_ecom_platform_auth DROP COLUMN activated_at;
