@@ -118,7 +118,11 @@ impl Scorer {
         };
         metrics::counter!("leadgen_scorer_calls_total", "outcome" => label).increment(1);
         let elapsed = started.elapsed();
-        metrics::histogram!("leadgen_scorer_duration_seconds").record(elapsed.as_secs_f64());
+        // A call the open circuit refused was never sent: timed, it would read as a fast scorer
+        // exactly while it is down.
+        if !matches!(outcome, Err(ScorerError::CircuitOpen)) {
+            metrics::histogram!("leadgen_scorer_duration_seconds").record(elapsed.as_secs_f64());
+        }
         // The interaction log (design 7: 与 AI 服务的交互日志), under this call's span (the
         // lead and tenant): a failed call at warn, with its reason; an answered one, or one the
         // open circuit never sent (a rescore would write thousands), at debug.

@@ -27,6 +27,7 @@ mod commands;
 mod leads;
 mod openapi;
 mod quality;
+mod shops;
 
 use clap::{Parser, Subcommand};
 use leadctl::dlq;
@@ -99,6 +100,11 @@ enum Command {
         #[command(subcommand)]
         command: DataKeyCommand,
     },
+    /// Every tenant's shops by status (the ones LeadgenShopsExpired speaks of, by default).
+    Shops {
+        #[command(subcommand)]
+        command: ShopsCommand,
+    },
     /// Each consumer's dead-letter queue: list, show, replay, purge.
     Dlq {
         #[command(subcommand)]
@@ -154,6 +160,20 @@ enum LeadsCommand {
 }
 
 #[derive(Subcommand)]
+enum ShopsCommand {
+    /// Shops in a status, of every tenant, longest in it first: tenant, shop id, platform,
+    /// name, status, since, reason.
+    List {
+        /// Comma-separated statuses.
+        #[arg(long, value_delimiter = ',', default_values_t = ["EXPIRED".to_owned(), "INVALID".to_owned()])]
+        status: Vec<String>,
+        /// Only this platform (TAOBAO, JD, PDD, DOUYIN or KUAISHOU).
+        #[arg(long)]
+        platform: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
 enum BlindIndexCommand {
     /// Identities per key id, and raw orders still waiting.
     Status,
@@ -193,6 +213,19 @@ async fn main() -> anyhow::Result<()> {
             BlindIndexCommand::Status => leads::status().await,
             BlindIndexCommand::Rotate => leads::rotate().await,
         },
+        Command::Shops {
+            command: ShopsCommand::List { status, platform },
+        } => {
+            for s in &status {
+                s.parse::<leadgen_domain::AuthStatus>()
+                    .map_err(|e| anyhow::anyhow!("--status {s}: {e}"))?;
+            }
+            if let Some(p) = &platform {
+                p.parse::<leadgen_domain::PlatformType>()
+                    .map_err(|e| anyhow::anyhow!("--platform {p}: {e}"))?;
+            }
+            shops::list(&status, platform.as_deref()).await
+        }
         Command::DataKey { command } => match command {
             DataKeyCommand::Status => commands::data_key_status().await,
             DataKeyCommand::Reseal { batch } => commands::data_key_reseal(batch).await,
