@@ -40,9 +40,10 @@ pub async fn record(
     response
 }
 
-/// The `method` label: a standard method as it is, anything else `_OTHER` (the OpenTelemetry
-/// convention): a client may send any token as a method, and each would be a new series.
-fn method_label(method: &actix_web::http::Method) -> String {
+/// The `method` label (and the request span's method): a standard method as it is, anything
+/// else `_OTHER` (the OpenTelemetry convention): a client may send any token as a method, and
+/// each would be a new series, or a new span name.
+pub(crate) fn method_label(method: &actix_web::http::Method) -> String {
     use actix_web::http::Method;
     let known = [
         Method::GET,

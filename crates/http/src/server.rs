@@ -54,15 +54,19 @@ impl RootSpanBuilder for RequestSpan {
         // No route matched: the span is named by the method alone, without `http.route`
         // (never the path: its ids would make every request a name of its own).
         let route = request.match_pattern();
+        // A method no standard names is `_OTHER`, its own word kept apart (the conventions'
+        // `http.request.method_original`): any token a client sends would be a span name.
+        let method = crate::metrics::method_label(request.method());
         let name = match &route {
-            Some(route) => format!("{} {route}", request.method()),
-            None => request.method().to_string(),
+            Some(route) => format!("{method} {route}"),
+            None => method.clone(),
         };
         let span = tracing::info_span!(
             "HTTP request",
             otel.kind = "server",
             otel.name = %name,
-            http.request.method = %request.method(),
+            http.request.method = %method,
+            http.request.method_original = tracing::field::Empty,
             http.route = tracing::field::Empty,
             url.path = %request.path(),
             url.scheme = %request.connection_info().scheme(),
@@ -74,6 +78,9 @@ impl RootSpanBuilder for RequestSpan {
         );
         if let Some(route) = &route {
             span.record("http.route", route.as_str());
+        }
+        if method == "_OTHER" {
+            span.record("http.request.method_original", request.method().as_str());
         }
         if let Some(id) = request_id(request) {
             span.record("http.request.header.x-request-id", id);

@@ -365,7 +365,9 @@ async fn process(delivery: Delivery, place: OwnedSemaphorePermit, session: &Sess
         messaging.destination.subscription.name = queue.as_str(),
         messaging.rabbitmq.destination.routing_key = %incoming.routing_key,
         messaging.message.id = incoming.message_id.as_deref().unwrap_or(""),
-        messaging.message.delivery_count = incoming.delivery_count,
+        messaging.rabbitmq.message.delivery_tag = delivery.delivery_tag,
+        // Not an OpenTelemetry attribute: ours, in our namespace.
+        leadgen.message.delivery_count = incoming.delivery_count,
     );
     leadgen_telemetry::set_parent_from(&span, &incoming.headers);
     async move {
