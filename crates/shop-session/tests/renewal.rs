@@ -127,6 +127,18 @@ async fn shop(db: &TestDb, sealer: &Sealer) -> PlatformId {
     id
 }
 
+/// An ACTIVE Douyin shop ([`shop`]) and the sink its sessions store through.
+async fn shop_with_sink(db: &TestDb) -> (PlatformId, CredentialSink) {
+    let sealer = sealer();
+    let id = shop(db, &sealer).await;
+    let sink = CredentialSink {
+        pool: db.pool.clone(),
+        sealer,
+        platform_id: id,
+    };
+    (id, sink)
+}
+
 fn sealer() -> std::sync::Arc<Sealer> {
     let settings = crypto_settings();
     std::sync::Arc::new(Sealer::new(settings.key_id, &settings.data_key, &[]).expect("sealer"))
@@ -248,13 +260,7 @@ async fn try_lock(conn: &mut leadgen_db::PooledConn, key: i64) -> bool {
 async fn refreshed_tokens_are_kept_through_a_pause_not_a_disconnection() {
     use leadgen_platforms::session::TokenSink as _;
     let db = TestDb::new().await;
-    let sealer = sealer();
-    let id = shop(&db, &sealer).await;
-    let sink = CredentialSink {
-        pool: db.pool.clone(),
-        sealer: sealer.clone(),
-        platform_id: id,
-    };
+    let (id, sink) = shop_with_sink(&db).await;
     let tokens = |n: u32| TokenSet {
         access_token: format!("AT{n}"),
         refresh_token: Some(format!("RT{n}")),
@@ -288,13 +294,7 @@ async fn refreshed_tokens_are_kept_through_a_pause_not_a_disconnection() {
 async fn a_refused_refresh_is_noted_until_the_shop_answers_again() {
     use leadgen_platforms::session::TokenSink as _;
     let db = TestDb::new().await;
-    let sealer = sealer();
-    let id = shop(&db, &sealer).await;
-    let sink = CredentialSink {
-        pool: db.pool.clone(),
-        sealer: sealer.clone(),
-        platform_id: id,
-    };
+    let (id, sink) = shop_with_sink(&db).await;
     let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
     // A token that lives a year (PDD's follows the merchant's subscription): never due.
     diesel::update(auth::table.find(id.get()))

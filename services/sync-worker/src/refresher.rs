@@ -132,16 +132,7 @@ impl Refresher {
             }
             Err(SessionError::Expired(reason)) => {
                 tracing::warn!(platform.id = row.id.get(), reason = %reason, "Refresh refused; marking the shop EXPIRED or INVALID");
-                let mut conn = leadgen_db::conn(&self.pool).await?;
-                shop_session::mark_expired(
-                    &mut conn,
-                    row.id,
-                    row.activated_at,
-                    &reason,
-                    crate::SERVICE,
-                )
-                .await?;
-                Ok(Outcome::Expired)
+                self.end(row, &reason).await
             }
             Err(other) => {
                 let long_ago = |at: chrono::DateTime<Utc>| at < Utc::now() - self.give_up;
@@ -164,21 +155,20 @@ impl Refresher {
                 };
                 if let Some(reason) = reason {
                     tracing::warn!(platform.id = row.id.get(), error = %other, "Refresh keeps failing long after the session ended; marking the shop EXPIRED or INVALID");
-                    let mut conn = leadgen_db::conn(&self.pool).await?;
-                    shop_session::mark_expired(
-                        &mut conn,
-                        row.id,
-                        row.activated_at,
-                        &reason,
-                        crate::SERVICE,
-                    )
-                    .await?;
-                    return Ok(Outcome::Expired);
+                    return self.end(row, &reason).await;
                 }
                 tracing::warn!(platform.id = row.id.get(), error = %other, "Refresh failed; will try again");
                 Ok(Outcome::Failed)
             }
         }
+    }
+
+    /// Ends the shop's grant (the one the row holds) with `reason`: EXPIRED or INVALID.
+    async fn end(&self, row: &CredentialRow, reason: &str) -> anyhow::Result<Outcome> {
+        let mut conn = leadgen_db::conn(&self.pool).await?;
+        shop_session::mark_expired(&mut conn, row.id, row.activated_at, reason, crate::SERVICE)
+            .await?;
+        Ok(Outcome::Expired)
     }
 
     /// Passes every `interval` until `cancel` fires.

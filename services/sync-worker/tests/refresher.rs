@@ -138,6 +138,29 @@ async fn a_paused_shop_is_refreshed_and_shops_without_a_grant_are_not() {
     assert_eq!(due_within_half_an_hour(&mut conn, now).await, expected);
 }
 
+/// The refresher as configured by default (30 minutes ahead, giving up 24 hours on), with
+/// quick retries, over `platforms`.
+fn refresher(
+    db: &TestDb,
+    sealer: std::sync::Arc<leadgen_crypto::Sealer>,
+    platforms: leadgen_platforms::Registry,
+) -> sync_worker::refresher::Refresher {
+    sync_worker::refresher::Refresher {
+        pool: db.pool.clone(),
+        sealer,
+        platforms,
+        policy: sync_worker::sync::policy(
+            0,
+            std::time::Duration::from_millis(10),
+            std::time::Duration::from_millis(40),
+        ),
+        ahead: Duration::minutes(30),
+        interval: std::time::Duration::from_secs(60),
+        give_up: Duration::hours(24),
+        failed: Default::default(),
+    }
+}
+
 /// A refused refresh ends an ACTIVE shop's grant, announced; it leaves a paused shop paused
 /// (the merchant's decision) and announces nothing.
 #[tokio::test]
@@ -188,7 +211,7 @@ async fn a_refused_refresh_expires_an_active_shop_and_leaves_a_paused_one_paused
 /// to expire, would come first in every pass.
 #[tokio::test]
 async fn credentials_that_do_not_open_fail_their_shop_not_the_pass() {
-    use sync_worker::refresher::{Refreshed, Refresher};
+    use sync_worker::refresher::Refreshed;
     let db = TestDb::new().await;
     let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
     let now = Utc::now();
@@ -204,24 +227,15 @@ async fn credentials_that_do_not_open_fail_their_shop_not_the_pass() {
             .await
             .expect("token");
     }
-    let refresher = Refresher {
-        pool: db.pool.clone(),
-        sealer: leadgen_runtime::sealer(&leadgen_test_support::crypto_settings()).expect("sealer"),
-        platforms: leadgen_runtime::platform_registry(
+    let refresher = refresher(
+        &db,
+        leadgen_runtime::sealer(&leadgen_test_support::crypto_settings()).expect("sealer"),
+        leadgen_runtime::platform_registry(
             &leadgen_test_support::unreachable_platforms(),
             &db.pool,
         )
         .expect("registry"),
-        policy: sync_worker::sync::policy(
-            0,
-            std::time::Duration::from_millis(10),
-            std::time::Duration::from_millis(40),
-        ),
-        ahead: Duration::minutes(30),
-        interval: std::time::Duration::from_secs(60),
-        give_up: Duration::hours(24),
-        failed: Default::default(),
-    };
+    );
     let done = refresher.refresh_once().await.expect("the pass goes on");
     assert_eq!(
         done,
@@ -319,7 +333,7 @@ impl leadgen_platforms::PlatformClient for RefusingRefresh {
 #[tokio::test]
 async fn a_shop_whose_refreshes_stay_refused_past_the_give_up_time_is_ended() {
     use leadgen_db::sealed;
-    use sync_worker::refresher::{Refreshed, Refresher};
+    use sync_worker::refresher::Refreshed;
     for down in [false, true] {
         let db = TestDb::new().await;
         let sealer =
@@ -348,21 +362,12 @@ async fn a_shop_whose_refreshes_stay_refused_past_the_give_up_time_is_ended() {
                 .expect("shop");
             shops.push(shop);
         }
-        let refresher = Refresher {
-            pool: db.pool.clone(),
+        let refresher = refresher(
+            &db,
             sealer,
-            platforms: leadgen_platforms::registry::Registry::default()
+            leadgen_platforms::registry::Registry::default()
                 .with_client(std::sync::Arc::new(RefusingRefresh { down })),
-            policy: sync_worker::sync::policy(
-                0,
-                std::time::Duration::from_millis(10),
-                std::time::Duration::from_millis(40),
-            ),
-            ahead: Duration::minutes(30),
-            interval: std::time::Duration::from_secs(60),
-            give_up: Duration::hours(24),
-            failed: Default::default(),
-        };
+        );
         let done = refresher.refresh_once().await.expect("pass");
         let expired = usize::from(!down);
         assert_eq!(

@@ -430,6 +430,30 @@ async fn a_refresh_under_way_does_not_overwrite_a_new_consents_tokens() {
     assert!(stored.is_some());
 }
 
+/// The callback `query`, and the same again once the first request's exchange has reached the
+/// token endpoint (`hold`), which answers half a second later (and a second exchange, if one
+/// was sent, after it): the two answers.
+async fn reloaded_while_exchanging(
+    app: &crate::helpers::TestApp,
+    hold: &Hold,
+    query: &[(&str, &str)],
+) -> [reqwest::Response; 2] {
+    let first = app.callback(query);
+    let reload = async {
+        hold.received.notified().await;
+        let reload = app.callback(query);
+        let release = async {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            hold.release.notify_one();
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            hold.release.notify_one();
+        };
+        tokio::join!(reload, release).0
+    };
+    let (first, reload) = tokio::join!(first, reload);
+    [first, reload]
+}
+
 /// The merchant reloads the callback page while its first request still waits on the
 /// platform: the reload does not spend the single-use code a second time (refused, it would
 /// mark the new authorization INVALID under the first, which then drops the tokens it was
@@ -451,21 +475,7 @@ async fn a_reloaded_callback_waits_for_the_first_instead_of_spending_the_code_ag
     let app = app_with_token_endpoint(&endpoint).await;
     let (shop, state) = pending(&app, None).await;
     let query = [("code", "code-1"), ("state", state.as_str())];
-    let first = app.callback(&query);
-    let reload = async {
-        hold.received.notified().await;
-        let reload = app.callback(&query);
-        let release = async {
-            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-            // The first exchange answers (and a second, if one was sent, after it).
-            hold.release.notify_one();
-            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-            hold.release.notify_one();
-        };
-        tokio::join!(reload, release).0
-    };
-    let (first, reload) = tokio::join!(first, reload);
-    for answer in [first, reload] {
+    for answer in reloaded_while_exchanging(&app, &hold, &query).await {
         let body = expect_envelope(answer, StatusCode::OK, 200).await;
         assert_eq!(body["data"]["status"], "ACTIVE", "{body}");
         assert_eq!(body["data"]["platformId"], shop, "{body}");
@@ -542,20 +552,7 @@ async fn a_reloaded_callback_of_a_refused_reauthorization_answers_the_refusal() 
     let (shop, ()) = tokio::join!(connect(&app), connected);
     let (_, again) = reauthorize(&app, shop, None).await;
     let query = [("code", "code-2"), ("state", again.as_str())];
-    let first = app.callback(&query);
-    let reload = async {
-        hold.received.notified().await;
-        let reload = app.callback(&query);
-        let release = async {
-            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-            hold.release.notify_one();
-            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-            hold.release.notify_one();
-        };
-        tokio::join!(reload, release).0
-    };
-    let (first, reload) = tokio::join!(first, reload);
-    for answer in [first, reload] {
+    for answer in reloaded_while_exchanging(&app, &hold, &query).await {
         expect_envelope(answer, StatusCode::BAD_REQUEST, 40003).await;
     }
     assert_eq!(
