@@ -184,6 +184,19 @@ impl PlatformError {
         )
     }
 
+    /// Whether a decrypt may be sent again: only when nothing reached the platform (no rate
+    /// slot, the app key's queue full) or the platform turned the call away unanswered (a
+    /// throttle). A timeout, a server error or an answer we could not read may follow a
+    /// decrypt the platform counted against its quota (README §2.4: JD counts failed calls too).
+    pub fn may_resend_decrypt(&self) -> bool {
+        matches!(
+            self,
+            PlatformError::Throttled { .. }
+                | PlatformError::GateUnavailable(_)
+                | PlatformError::QueueFull { .. }
+        )
+    }
+
     /// Whether waiting and retrying the same call may succeed: every failure a single-use call
     /// may be sent again after, and an answer we could not read or did not know.
     pub fn is_transient(&self) -> bool {

@@ -3,15 +3,16 @@
 //! refresh and one retry (a later expiry in the same run gets its own); an error code the adapter
 //! does not know is retried like a transient failure and then, once, after a refresh, before it
 //! is returned with the platform's code and message. The refreshed tokens
-//! are handed to a [`TokenSink`] to persist before they are used. Listing orders and revealing a
-//! contact ([`Session::decrypt_contact`]) follow the same policy; a decrypt refusal (purpose,
-//! permission, quota, item) is permanent and returned at once.
+//! are handed to a [`TokenSink`] to persist before they are used. Revealing a contact
+//! ([`Session::decrypt_contact`]) spends the platform's decrypt quota: it is sent again only when
+//! nothing reached the platform or a throttle turned it away, an expired token is refreshed
+//! once, and every other failure, an unknown code included, is returned at once.
 
 use crate::client::{
     AppCredentials, Listing, OrderPage, PageCursor, PlatformClient, PlatformError, TokenSet,
     platform_said,
 };
-use crate::resilience::{RetryPolicy, with_retries};
+use crate::resilience::{RetryPolicy, with_retries, with_retries_when};
 use crate::reveal::{DecryptRequest, RevealedContact};
 use crate::window::TimeWindow;
 use tokio_util::sync::CancellationToken;
@@ -92,6 +93,31 @@ pub enum SessionError {
     Stopped,
 }
 
+/// What a call may be sent again after, and whether an answer of unknown meaning is taken for
+/// an expired token (refreshed once, then sent again).
+#[derive(Debug, Clone, Copy)]
+struct Resend {
+    after: fn(&PlatformError) -> bool,
+    refresh_on_unknown: bool,
+}
+
+/// Listing orders costs nothing but the rate: any failure that may pass is tried again, and an
+/// unknown code may be an undocumented way of saying the token expired.
+const LISTING: Resend = Resend {
+    after: PlatformError::is_transient,
+    refresh_on_unknown: true,
+};
+
+/// A decrypt spends the platform's decrypt quota, which counts calls (failed ones too on JD,
+/// README §2.4): sent again only when nothing reached the platform or it refused the call
+/// unanswered ([`PlatformError::may_resend_decrypt`]), never after a timeout or an answer we
+/// could not read (it may have decrypted), and an unknown code (every JD, PDD and Kuaishou
+/// quota or permission refusal) is returned at once, not taken for an expired token.
+const DECRYPT: Resend = Resend {
+    after: PlatformError::may_resend_decrypt,
+    refresh_on_unknown: false,
+};
+
 /// How a session got new tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Renewed {
@@ -147,7 +173,7 @@ impl Session {
         sink: &dyn TokenSink,
     ) -> Result<OrderPage, SessionError> {
         let mut page = self
-            .call(client, sink, |app, token| async move {
+            .call(client, sink, LISTING, |app, token| async move {
                 client
                     .list_orders(&app, &token, window, listing, cursor)
                     .await
@@ -191,7 +217,7 @@ impl Session {
         sink: &dyn TokenSink,
     ) -> Result<RevealedContact, SessionError> {
         let revealed = self
-            .call(client, sink, |app, token| async move {
+            .call(client, sink, DECRYPT, |app, token| async move {
                 client.decrypt_contact(&app, &token, request).await
             })
             .await?;
@@ -212,6 +238,7 @@ impl Session {
         &mut self,
         client: &dyn PlatformClient,
         sink: &dyn TokenSink,
+        resend: Resend,
         mut op: impl FnMut(AppCredentials, String) -> Fut,
     ) -> Result<T, SessionError>
     where
@@ -223,7 +250,7 @@ impl Session {
         let (mut refreshed, mut adopted) = (false, false);
         loop {
             let (app, token) = (self.app.clone(), self.access_token.clone());
-            let attempts = with_retries(self.policy, client.platform(), || {
+            let attempts = with_retries_when(self.policy, client.platform(), resend.after, || {
                 op(app.clone(), token.clone())
             });
             let answered = match self.stop.clone() {
@@ -251,7 +278,7 @@ impl Session {
                 // An unknown code that outlasted its retries may be an undocumented way of saying
                 // the token expired: refresh once (the same one refresh) and try again.
                 Err(PlatformError::Unknown { code, message })
-                    if !refreshed && self.refresh_token.is_some() =>
+                    if resend.refresh_on_unknown && !refreshed && self.refresh_token.is_some() =>
                 {
                     tracing::warn!(code = %code, message = %message, "Unknown platform code after retries; refreshing once");
                     match self.renew(client, sink, !adopted, false).await? {

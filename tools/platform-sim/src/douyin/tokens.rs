@@ -141,8 +141,10 @@ impl TokenStore {
             }),
             Some(_) => {
                 let grace = now + Duration::seconds(GRACE_SECS);
+                // The old pair stays valid one more hour from now (README §4.1), past the
+                // access token's own expiry, which is under an hour away.
                 if let Some(a) = self.store.access_mut(&old_access) {
-                    a.expires_at = a.expires_at.min(grace);
+                    a.expires_at = a.expires_at.max(grace);
                 }
                 if let Some(r) = self.store.refresh_mut(refresh_token) {
                     r.expires_at = r.expires_at.min(grace);
@@ -223,6 +225,22 @@ mod tests {
         assert_ne!(second.access_token, first.access_token);
         assert_eq!(second.shop, shop, "a refresh keeps the shop");
         assert!(store.check("app", &first.access_token, now, NONE).is_ok());
+        let nearly_an_hour = now + Duration::minutes(59);
+        assert!(
+            store
+                .check("app", &first.access_token, nearly_an_hour, NONE)
+                .is_ok(),
+            "past its own expiry (30 min), within the hour"
+        );
+        assert_eq!(
+            store.check(
+                "app",
+                &first.access_token,
+                now + Duration::minutes(61),
+                NONE
+            ),
+            Err(TokenProblem::Expired)
+        );
         // After expiry: a new pair, and the old one is gone.
         let later = now + Duration::hours(25);
         assert_eq!(
