@@ -23,12 +23,16 @@
 //!   says what was decrypted), and is `Malformed` without either. A receiver's phone is read from
 //!   `consMobilePhone` / `customerPhone` [src], else from the names the README gives JD's
 //!   consignee (`mobile` / `telephone`, §2.3).
-//! - Errors: the gateway's as for every JOS call (2 throttled, 19 invalid token,
-//!   [`super::parse_error_response`]); every `returnType.code` other than 0 is undocumented
-//!   ("system busy" as much as a refusal), the simulator's 1001 (no decrypt permission) and 1002
-//!   (daily quota used up) [simulator choice, `tools/platform-sim/src/jd/decrypt.rs`] included:
-//!   `Unknown` with the platform's code and text (bounded retry, one refresh, then reported), as
-//!   a body `code` other than 0 is. An order the answer has no receiver for is `DecryptFailed`.
+//! - Errors: the gateway's as for every JOS call (19 invalid token,
+//!   [`super::parse_error_response`]), but for code 2 ([`parse_decrypt_error`]). Code 2 is
+//!   "调用次数/失败次数超限", the app's call count (or failed-call count) for the API used up
+//!   (README §2.4): on a decrypt it is `QuotaExhausted`, answered at once and never sent again,
+//!   since every further call, failed ones too, counts against the same quota. Every
+//!   `returnType.code` other than 0 is undocumented ("system busy" as much as a refusal), the
+//!   simulator's 1001 (no decrypt permission) [simulator choice,
+//!   `tools/platform-sim/src/jd/decrypt.rs`] included: `Unknown` with the platform's code and
+//!   text (reported at once, [`crate::session`]), as a body `code` other than 0 is. An order the
+//!   answer has no receiver for is `DecryptFailed`.
 //! - `privacyProtection` is read as a bool, `"true"`/`"false"` or 1/0; without it a
 //!   `main-extension` mobile is still a privacy number (`contact_from_text`), never a plain one.
 //! - Quota: JOS counts calls per app per day (code 2 "调用次数超限" when spent; the daily quota is
@@ -62,6 +66,22 @@ pub fn decrypt_param_json(request: &DecryptRequest) -> Result<String, PlatformEr
         }
     })
     .to_string())
+}
+
+/// The gateway's error on a decrypt: as on every JOS call, but for code 2, the app's calls or
+/// failed calls of the API used up, which is the spent quota here (no wait is stated; JOS shows
+/// the daily quota in its console).
+pub fn parse_decrypt_error(json: &Value) -> Option<PlatformError> {
+    let error = json.get("error_response")?;
+    if text(error.get("code")).as_deref() != Some("2") {
+        return super::parse::parse_error_response(json);
+    }
+    let said = |k: &str| error.get(k).and_then(Value::as_str).unwrap_or_default();
+    Some(PlatformError::QuotaExhausted {
+        code: "2".to_owned(),
+        message: crate::error::platform_text(&[said("zh_desc"), said("en_desc")]),
+        retry_after: None,
+    })
 }
 
 /// A privacy number's expiry: `yyyy-MM-dd HH:mm:ss` Beijing time as JOS writes times, or epoch
@@ -195,6 +215,26 @@ mod tests {
     }
 
     #[test]
+    fn a_spent_call_limit_is_the_decrypt_quota_and_other_gateway_errors_read_as_always() {
+        let limited = json!({"error_response": {"code": "2", "zh_desc": "调用次数超限", "en_desc": "App Call Limited"}});
+        assert_eq!(
+            parse_decrypt_error(&limited),
+            Some(PlatformError::QuotaExhausted {
+                code: "2".into(),
+                message: "调用次数超限 App Call Limited".into(),
+                retry_after: None,
+            })
+        );
+        assert!(!parse_decrypt_error(&limited).unwrap().may_resend_decrypt());
+        let token = json!({"error_response": {"code": "19", "zh_desc": "无效access_token"}});
+        assert_eq!(
+            parse_decrypt_error(&token),
+            super::super::parse::parse_error_response(&token)
+        );
+        assert_eq!(parse_decrypt_error(&answer(json!({"code": 0}))), None);
+    }
+
+    #[test]
     fn the_request_names_the_order_and_its_oaid() {
         let text = decrypt_param_json(&request()).unwrap();
         let v: Value = serde_json::from_str(&text).unwrap();
@@ -239,9 +279,9 @@ mod tests {
             Err(PlatformError::DecryptFailed { .. })
         ));
         // An undocumented business code ("system busy" as much as a refusal) is unknown, its
-        // code and text kept: retried a bounded number of times, never a final refusal on a
-        // guess. So is a body code other than 0. The README documents no `returnType.code` at
-        // all: the simulator's 1001 (no permission) and 1002 (quota) are no exception.
+        // code and text kept: never a final refusal on a guess. So is a body code other than
+        // 0. The README documents no `returnType.code` at all: the simulator's 1001 (no
+        // permission) is no exception.
         for (code, message) in [
             (1001, "无权限"),
             (1002, "今日解密额度已用完"),

@@ -150,12 +150,25 @@ impl JdClient {
         method: &str,
         param_json: String,
     ) -> Result<serde_json::Value, PlatformError> {
+        self.call_reading(app, access_token, method, param_json, parse_error_response)
+            .await
+    }
+
+    /// [`JdClient::call`] with the method's own reading of the gateway's errors.
+    async fn call_reading(
+        &self,
+        app: &AppCredentials,
+        access_token: &str,
+        method: &str,
+        param_json: String,
+        platform_error: fn(&serde_json::Value) -> Option<PlatformError>,
+    ) -> Result<serde_json::Value, PlatformError> {
         self.transport
             .post_form(
                 &app.app_key,
                 method,
                 || self.signed_json_params(app, access_token, method, param_json, Utc::now()),
-                parse_error_response,
+                platform_error,
                 // No ban is documented; any stated wait would be the app key's.
                 |_| Some(BanScope::Api),
             )
@@ -300,7 +313,13 @@ impl PlatformClient for JdClient {
         check_purpose(PlatformType::Jd, decrypt::PURPOSES, request.purpose)?;
         let param_json = decrypt::decrypt_param_json(request)?;
         let json = self
-            .call(app, access_token, decrypt::DECRYPT_METHOD, param_json)
+            .call_reading(
+                app,
+                access_token,
+                decrypt::DECRYPT_METHOD,
+                param_json,
+                decrypt::parse_decrypt_error,
+            )
             .await?;
         decrypt::parse_decrypt_response(&json, request)
     }

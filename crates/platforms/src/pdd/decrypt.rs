@@ -11,8 +11,9 @@
 //!   encrypted_data, decrypted_data, error_code (0 = ok), error_msg, virtual_number_type (1 =
 //!   privacy number), virtual_identify_number (its extension)}` [src: lywzx]. A privacy number
 //!   may also come written `$13812345678$#1234#` [src: lywzx `virtual-number.ts`]; both forms are
-//!   read. PDD sends no expiry. An item with `error_code ≠ 0` is `DecryptFailed` with that code
-//!   and message; only a present `error_code` 0 is success (README §3.3: `error_code (0 = ok)`):
+//!   read; one flagged `virtual_number_type` 1 without an extension is `Malformed`, never a plain
+//!   number to dial. PDD sends no expiry. An item with `error_code ≠ 0` is `DecryptFailed` with
+//!   that code and message; only a present `error_code` 0 is success (README §3.3: `error_code (0 = ok)`):
 //!   an item without it is `Malformed`, its text never handed on as a number.
 //! - Errors: the gateway's as for every PDD call (52101/70031 throttled, 52102/52103
 //!   unavailable, 10019 expired token, [`super::parse_error_response`]). The README documents
@@ -95,8 +96,20 @@ pub fn parse_decrypt_response(
     }
     let extension = text(item.get("virtual_identify_number")).unwrap_or_default();
     let extension = extension.trim();
-    if int(item.get("virtual_number_type")) == Some(1) && !extension.is_empty() {
-        return Ok(RevealedContact::virtual_number(decrypted, extension, None));
+    if int(item.get("virtual_number_type")) == Some(1) {
+        if !extension.is_empty() {
+            return Ok(RevealedContact::virtual_number(decrypted, extension, None));
+        }
+        // Flagged a privacy number with no extension beside it: one written `main-extension`
+        // carries its own; handed on without one, the call would reach nobody.
+        let revealed = contact_from_text(decrypted, None);
+        if revealed.expose_extension().is_none() {
+            return Err(PlatformError::Malformed(
+                "virtual_number_type=1 标记为隐私号，但没有分机号（virtual_identify_number）"
+                    .into(),
+            ));
+        }
+        return Ok(revealed);
     }
     if decrypted.is_empty() {
         return Err(PlatformError::DecryptFailed {
@@ -171,6 +184,30 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.expose_extension(), Some("5678"));
+        // Flagged a privacy number: its extension in the text is read, and without one it is
+        // never handed on as a plain number to dial.
+        let c = parse_decrypt_response(
+            &with(json!({"decrypted_data": "17012345678-4321", "virtual_number_type": 1})),
+            &request(),
+        )
+        .unwrap();
+        assert_eq!(
+            (c.kind(), c.expose_extension()),
+            (ContactKind::Virtual, Some("4321"))
+        );
+        for missing in [json!(""), json!(null), json!("  ")] {
+            let answer = with(
+                json!({"decrypted_data": "17012345678", "virtual_number_type": 1,
+                "virtual_identify_number": missing}),
+            );
+            assert!(
+                matches!(
+                    parse_decrypt_response(&answer, &request()),
+                    Err(PlatformError::Malformed(ref m)) if m.contains("分机号")
+                ),
+                "{missing}"
+            );
+        }
         let failed =
             with(json!({"decrypted_data": "", "error_code": 100, "error_msg": "数据解密失败"}));
         assert_eq!(

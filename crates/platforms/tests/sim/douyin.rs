@@ -87,7 +87,8 @@ async fn reveals_a_buyers_phone_within_the_platforms_rules() {
         method: "order.batchDecrypt",
         expiring: true,
         quota_is_a_ban: false,
-        refusals_documented: true,
+        quota_documented: true,
+        denial_documented: true,
     };
     reveal::within_the_rules(&DOUYIN, rules).await;
 }

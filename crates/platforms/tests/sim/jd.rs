@@ -80,7 +80,8 @@ async fn reveals_a_buyers_phone_within_the_platforms_rules() {
         method: "jingdong.jos.order.oaid.decrypt",
         expiring: true,
         quota_is_a_ban: false,
-        refusals_documented: false,
+        quota_documented: true,
+        denial_documented: false,
     };
     reveal::within_the_rules(&JD, rules).await;
 }

@@ -133,7 +133,8 @@ async fn reveals_a_buyers_phone_within_the_platforms_rules() {
         method: "open.order.decrypt.batch",
         expiring: true,
         quota_is_a_ban: false,
-        refusals_documented: false,
+        quota_documented: false,
+        denial_documented: false,
     };
     reveal::within_the_rules(&KUAISHOU, rules).await;
 }

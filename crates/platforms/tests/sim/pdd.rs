@@ -87,7 +87,8 @@ async fn reveals_a_buyers_phone_within_the_platforms_rules() {
         method: "pdd.open.decrypt.batch",
         expiring: false,
         quota_is_a_ban: false,
-        refusals_documented: false,
+        quota_documented: false,
+        denial_documented: false,
     };
     reveal::within_the_rules(&PDD, rules).await;
 }

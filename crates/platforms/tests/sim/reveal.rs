@@ -34,9 +34,12 @@ pub struct Rules {
     /// Whether a spent decrypt quota is the platform's stated ban (Taobao's code 7 "This ban
     /// will last for N more seconds", README §1.4: back off N s) rather than a quota error.
     pub quota_is_a_ban: bool,
-    /// Whether the README documents the codes the simulator refuses a spent quota and an
-    /// ungranted decrypt permission with; else the adapter reads them as unknown codes.
-    pub refusals_documented: bool,
+    /// Whether the README documents the code the simulator refuses a spent quota with; else the
+    /// adapter reads it as an unknown code.
+    pub quota_documented: bool,
+    /// Whether the README documents the code the simulator refuses an ungranted decrypt
+    /// permission with; else the adapter reads it as an unknown code.
+    pub denial_documented: bool,
 }
 
 /// A quick policy for the steps that retry an unknown code to the end: the simulator injects
@@ -184,7 +187,7 @@ pub async fn within_the_rules<C: PlatformClient + 'static>(
         "{err:?}"
     );
 
-    if !rules.refusals_documented {
+    if !rules.quota_documented {
         // A policy that would retry: an undocumented refusal must still be asked once.
         session = Session::new(
             sim.app(platform.app_secret),
@@ -195,7 +198,7 @@ pub async fn within_the_rules<C: PlatformClient + 'static>(
     }
     let before = sim.calls_of(rules.method).await;
     let err = platform_error(session.decrypt_contact(&client, &plain, &sink).await);
-    if !rules.refusals_documented {
+    if !rules.quota_documented {
         // The simulator's quota code is not the platform's documented one: unknown, its code
         // kept, reported at once (no second decrypt, no refresh).
         assert!(matches!(err, PlatformError::Unknown { .. }), "{err:?}");
@@ -245,14 +248,14 @@ pub async fn within_the_rules<C: PlatformClient + 'static>(
         denied.app(platform.app_secret),
         tokens.access_token.clone(),
         tokens.refresh_token.clone(),
-        if rules.refusals_documented {
+        if rules.denial_documented {
             fast()
         } else {
             quick()
         },
     );
     let err = platform_error(session.decrypt_contact(&client, &plain, &sink).await);
-    if rules.refusals_documented {
+    if rules.denial_documented {
         assert!(
             matches!(err, PlatformError::DecryptNotPermitted { .. }),
             "{err:?}"

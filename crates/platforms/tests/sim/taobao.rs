@@ -83,7 +83,8 @@ async fn reveals_a_buyers_phone_within_the_platforms_rules() {
         method: "taobao.top.oaid.decrypt",
         expiring: true,
         quota_is_a_ban: true,
-        refusals_documented: true,
+        quota_documented: true,
+        denial_documented: true,
     };
     reveal::within_the_rules(&TAOBAO, rules).await;
 }

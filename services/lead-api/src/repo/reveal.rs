@@ -109,6 +109,26 @@ pub async fn take_quota(
     Ok(!rows.is_empty() && limit > 0)
 }
 
+/// Gives back one reveal taken from the counter of `(tenant, user)` for `day` (never below 0).
+/// Without a user, the tenant's own counter.
+pub async fn give_back_quota(
+    conn: &mut AsyncPgConnection,
+    tenant: TenantId,
+    user: Option<UserId>,
+    day: NaiveDate,
+) -> QueryResult<()> {
+    diesel::sql_query(
+        "UPDATE t_contact_reveal_quota SET used = used - 1 \
+         WHERE tenant_id = $1 AND user_id = $2 AND day = $3 AND used > 0",
+    )
+    .bind::<BigInt, _>(tenant.get())
+    .bind::<BigInt, _>(user.map_or(0, UserId::get))
+    .bind::<Date, _>(day)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// One audited reveal (never the number).
 #[derive(Debug, Insertable)]
 #[diesel(table_name = reveal)]

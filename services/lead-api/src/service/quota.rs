@@ -2,7 +2,7 @@
 //! tenant, per Beijing day (`[reveal] per_user_daily`, `per_tenant_daily`), counted in
 //! `t_contact_reveal_quota`.
 
-use chrono::Utc;
+use chrono::{NaiveDate, Utc};
 use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 use leadgen_db::ScopedFutureExt as _;
 use leadgen_domain::{TenantId, UserId};
@@ -12,6 +12,15 @@ use crate::error::LeadApiError;
 use crate::repo::reveal;
 use crate::startup::AppState;
 
+/// One reveal counted against a user's and their tenant's limits of one Beijing day: what
+/// [`give_back`] returns when the platform was never asked.
+#[derive(Debug, Clone, Copy)]
+pub struct Taken {
+    tenant: TenantId,
+    user: UserId,
+    day: NaiveDate,
+}
+
 /// Counts one reveal, or one search by a full mobile number ([`crate::service::list`]), against
 /// the user's and the tenant's daily limits (one transaction: a refused tenant limit does not
 /// use up the user's).
@@ -19,7 +28,7 @@ pub async fn take(
     state: &AppState,
     conn: &mut AsyncPgConnection,
     user: &AuthUser,
-) -> Result<(), LeadApiError> {
+) -> Result<Taken, LeadApiError> {
     let limits = (state.reveal.per_user_daily, state.reveal.per_tenant_daily);
     take_within(conn, limits, user.tenant_id, user.user_id).await
 }
@@ -30,11 +39,16 @@ pub async fn take_within(
     (per_user, per_tenant): (i32, i32),
     tenant: TenantId,
     user_id: UserId,
-) -> Result<(), LeadApiError> {
+) -> Result<Taken, LeadApiError> {
     let day = Utc::now()
         .with_timezone(&leadgen_domain::time::beijing())
         .date_naive();
-    conn.transaction::<(), LeadApiError, _>(|conn| {
+    let taken = Taken {
+        tenant,
+        user: user_id,
+        day,
+    };
+    conn.transaction::<Taken, LeadApiError, _>(|conn| {
         async move {
             if !reveal::take_quota(conn, tenant, Some(user_id), day, per_user).await? {
                 return Err(LeadApiError::UserLimit);
@@ -42,9 +56,32 @@ pub async fn take_within(
             if !reveal::take_quota(conn, tenant, None, day, per_tenant).await? {
                 return Err(LeadApiError::TenantLimit);
             }
-            Ok(())
+            Ok(taken)
         }
         .scope_boxed()
     })
     .await
+}
+
+/// Gives a reveal back to the user's and the tenant's counters of the day it was taken: the
+/// platform was never asked (our rate gate or a ban held the call back, or a throttle turned it
+/// away), so no number was opened and no decrypt spent. A failure here is logged and the count
+/// kept: the limits err on the side of fewer reveals.
+pub async fn give_back(state: &AppState, taken: Taken) {
+    let Taken { tenant, user, day } = taken;
+    let given = async {
+        let mut conn = leadgen_db::conn(&state.pool).await?;
+        conn.transaction::<(), LeadApiError, _>(|conn| {
+            async move {
+                reveal::give_back_quota(conn, tenant, Some(user), day).await?;
+                reveal::give_back_quota(conn, tenant, None, day).await?;
+                Ok(())
+            }
+            .scope_boxed()
+        })
+        .await
+    };
+    if let Err(e) = given.await {
+        tracing::warn!(error = %e, "Could not give back a reveal the platform never answered");
+    }
 }

@@ -191,6 +191,8 @@ enum How {
         source: i64,
         /// The hash of the source order's version the request was made of.
         source_hash: String,
+        /// The reveal counted against the limits: given back when the platform was never asked.
+        taken: quota::Taken,
     },
 }
 
@@ -215,7 +217,7 @@ async fn attempt(
         let mut conn = leadgen_db::conn(&state.pool).await?;
         prepare(state, user, request, &mut conn, target).await?
     };
-    let (client, decrypt, mut session, grant, source, source_hash) = match how {
+    let (client, decrypt, mut session, grant, source, source_hash, taken) = match how {
         How::Clear(revealed) => return Ok(answered(answer, &revealed)),
         How::Decrypt {
             client,
@@ -224,7 +226,8 @@ async fn attempt(
             grant,
             source,
             source_hash,
-        } => (client, request, session, grant, source, source_hash),
+            taken,
+        } => (client, request, session, grant, source, source_hash, taken),
     };
     let platform_id = target.platform_id;
     let sink = CredentialSink {
@@ -260,7 +263,14 @@ async fn attempt(
                 .await?;
             return Err(LeadApiError::PlatformNotActive);
         }
-        Err(SessionError::Platform(e)) => return Err(platform_error(e)),
+        Err(SessionError::Platform(e)) => {
+            // Nothing reached the platform, or it turned the call away unanswered: no number
+            // was opened and no decrypt spent, so the salesperson's count is given back.
+            if e.may_resend_decrypt() {
+                quota::give_back(state, taken).await;
+            }
+            return Err(platform_error(e));
+        }
         // Refreshed tokens not stored (our database, not the platform): never reported as the
         // platform's words.
         Err(e) => return Err(LeadApiError::Unexpected(e.into())),
@@ -383,7 +393,7 @@ async fn prepare(
 
     let decrypt = DecryptRequest::for_order(platform, &order, request.purpose)
         .map_err(|_| LeadApiError::NothingToReveal)?;
-    quota::take(state, conn, user).await?;
+    let taken = quota::take(state, conn, user).await?;
     let session = shop_session::open_session(&state.sealer, &row, state.policy)
         .map_err(|e| LeadApiError::Unexpected(e.into()))?;
     let how = How::Decrypt {
@@ -393,6 +403,7 @@ async fn prepare(
         grant: row.activated_at,
         source,
         source_hash: found.content_hash,
+        taken,
     };
     Ok((answer, how))
 }

@@ -461,7 +461,6 @@ fn whole_seconds_ago(ago: chrono::Duration) -> chrono::DateTime<Utc> {
 /// A Taobao lead whose number only the platform's decrypt API gives, on a platform that accepts
 /// connections and never answers; reveals give up after `deadline_ms`, one at a time per tenant.
 async fn taobao_lead_on_a_hung_platform(deadline_ms: u64) -> (TestApp, i64) {
-    use leadgen_domain::{PlatformId, PlatformType};
     // Accepts connections and never answers.
     let hung = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -473,13 +472,74 @@ async fn taobao_lead_on_a_hung_platform(deadline_ms: u64) -> (TestApp, i64) {
             held.push(stream);
         }
     });
-    let app = spawn_app_with(move |s| {
+    taobao_lead_at(address, move |s| {
         s.reveal.deadline_ms = deadline_ms;
         s.reveal.per_tenant_concurrency = 1;
         s.reveal.busy_wait_ms = 200;
+    })
+    .await
+}
+
+/// A Taobao gateway at a local address that answers every call with `body` (HTTP 200, JSON).
+async fn taobao_answering(body: &'static str) -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                // The whole request (headers and form body) before the answer.
+                let mut request = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let Ok(n) = stream.read(&mut chunk).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    request.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&request);
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let length = text[..end]
+                            .lines()
+                            .find_map(|l| {
+                                let (name, value) = l.split_once(':')?;
+                                name.eq_ignore_ascii_case("content-length")
+                                    .then(|| value.trim().parse::<usize>().ok())
+                                    .flatten()
+                            })
+                            .unwrap_or(0);
+                        if request.len() >= end + 4 + length {
+                            break;
+                        }
+                    }
+                }
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    address
+}
+
+/// A Taobao lead whose number only the platform's decrypt API gives, its shop's calls sent to
+/// `address`, the app's settings changed by `tweak`.
+async fn taobao_lead_at(
+    address: std::net::SocketAddr,
+    tweak: impl FnOnce(&mut lead_api::Settings),
+) -> (TestApp, i64) {
+    use leadgen_domain::{PlatformId, PlatformType};
+    let app = spawn_app_with(move |s| {
+        tweak(s);
         if let Some(taobao) = s.platforms.endpoints.get_mut(&PlatformType::Taobao) {
             taobao.api_url = format!("http://{address}/router/rest");
-            // Far beyond the test's bound: only the reveal deadline can answer in time.
+            // Far beyond the tests' bounds: a hung platform is answered by the reveal deadline.
             taobao.timeout_ms = 60_000;
         }
     })
@@ -541,6 +601,58 @@ async fn a_platform_that_never_answers_is_given_up_at_the_reveal_deadline() {
         .reveal(1, 7, &[CONTACT], lead, json!({"purpose": "FULFILMENT"}))
         .await;
     expect_envelope(again, StatusCode::TOO_MANY_REQUESTS, 42904).await;
+}
+
+/// The day's counters of tenant 1: `(user id, used)`, the tenant's own as user 0.
+async fn reveals_counted(app: &TestApp) -> Vec<(i64, i32)> {
+    use leadgen_db::schema::t_contact_reveal_quota as quota;
+    let mut conn = app.conn().await;
+    quota::table
+        .filter(quota::tenant_id.eq(1))
+        .order(quota::user_id.asc())
+        .select((quota::user_id, quota::used))
+        .load(&mut conn)
+        .await
+        .expect("counters")
+}
+
+/// A decrypt the platform turned away with its throttle opened no number and spent none of the
+/// platform's quota: the salesperson's and the tenant's counts are given back. One the platform
+/// answered (an error code we do not know) may have been counted by it, and stays counted.
+#[tokio::test]
+async fn a_reveal_the_platform_throttled_is_not_counted_and_one_it_answered_is() {
+    let throttled = taobao_answering(
+        r#"{"error_response":{"code":7,"msg":"App Call Limited","sub_code":"accesscontrol.limited-by-app-access-count","sub_msg":"This ban will last for 1 more seconds"}}"#,
+    )
+    .await;
+    let (app, lead) = taobao_lead_at(throttled, |s| s.reveal.max_retries = 0).await;
+    let body = json!({"purpose": "AFTER_SALES"});
+    expect_envelope(
+        app.reveal(1, 7, &[CONTACT], lead, body.clone()).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        42903,
+    )
+    .await;
+    assert_eq!(reveals_counted(&app).await, vec![(0, 0), (7, 0)]);
+    let audits = app.audits().await;
+    assert_eq!(
+        audits.last().map(|a| (a.2.as_str(), a.3)),
+        Some(("FAILURE", Some(42903))),
+        "the attempt is audited all the same: {audits:?}"
+    );
+
+    let answered = taobao_answering(
+        r#"{"error_response":{"code":9999,"msg":"Remote service error","sub_code":"isv.unknown","sub_msg":"未知错误"}}"#,
+    )
+    .await;
+    let (app, lead) = taobao_lead_at(answered, |s| s.reveal.max_retries = 0).await;
+    expect_envelope(
+        app.reveal(1, 7, &[CONTACT], lead, body).await,
+        StatusCode::BAD_GATEWAY,
+        50201,
+    )
+    .await;
+    assert_eq!(reveals_counted(&app).await, vec![(0, 1), (7, 1)]);
 }
 
 /// A salesperson who stops waiting (the request dropped mid-call) leaves the reveal audited all

@@ -9,8 +9,10 @@
 //! Simulator choices [unverified]:
 //! - Only `orderInfos` is read (1–100 items; `orderId` a number or digit string); the other
 //!   fields are accepted and ignored, `scenesType` included (its values are unknown).
-//! - `returnType.code`: 0 success; 1001 the app may not decrypt (`--decrypt-denied`); 1002 the
-//!   daily quota ([`crate::reveal`]) is spent; 1003 bad parameters.
+//! - `returnType.code`: 0 success; 1001 the app may not decrypt (`--decrypt-denied`); 1003 bad
+//!   parameters.
+//! - The daily quota ([`crate::reveal`]) spent is the gateway's documented code 2 "调用次数超限"
+//!   (README §2.4: JOS counts each API's calls per app per day), not a `returnType` code.
 //! - An item whose order is not the shop's, or whose `oaid` is not that order's receiver, is left
 //!   out of `data`.
 //! - A privacy number is written `main-extension` with `privacyProtection: true` and
@@ -21,6 +23,7 @@ use serde_json::{Value, json};
 
 use leadgen_domain::time::format_beijing;
 
+use super::errors::JdError;
 use super::orders::ShopOrders;
 use super::people::mask_mobile;
 use super::{PLATFORM, orders_for};
@@ -33,7 +36,6 @@ pub const METHOD: &str = "jingdong.jos.order.oaid.decrypt";
 pub const MAX_ITEMS: usize = 100;
 
 pub const NO_PERMISSION: u32 = 1001;
-pub const QUOTA_USED_UP: u32 = 1002;
 pub const BAD_PARAMETERS: u32 = 1003;
 
 fn return_type(code: u32, message: &str, data: Vec<Value>) -> Value {
@@ -107,14 +109,15 @@ fn receiver(orders: &ShopOrders, order_id: &str, oaid: &str, now: DateTime<Utc>)
 }
 
 /// The whole answer for the shop `shop` (the access token's; the quota is its app's) and its
-/// `returnType.code` (business failures are answered inside a 200).
+/// `returnType.code` (business failures are answered inside a 200), or the gateway's error when
+/// the app's daily quota is spent.
 pub fn answer(
     state: &SimState,
     shop: &ShopKey,
     param_json: Option<&str>,
     now: DateTime<Utc>,
-) -> (Value, u32) {
-    let failure = |code: u32, why: &str| (return_type(code, why, Vec::new()), code);
+) -> Result<(Value, u32), JdError> {
+    let failure = |code: u32, why: &str| Ok((return_type(code, why, Vec::new()), code));
     let items = match items(param_json) {
         Ok(items) => items,
         Err(why) => return failure(BAD_PARAMETERS, why),
@@ -129,7 +132,7 @@ pub fn answer(
         .take(PLATFORM, &shop.app_key, n, settings.daily_quota, now)
         .is_err()
     {
-        return failure(QUOTA_USED_UP, "今日解密额度已用完");
+        return Err(JdError::call_limited());
     }
     let orders = orders_for(state, shop);
     let data: Vec<Value> = items
@@ -139,7 +142,7 @@ pub fn answer(
     state
         .stats
         .with(PLATFORM, |s| s.decrypted_items += data.len() as u64);
-    (return_type(0, "成功", data), 0)
+    Ok((return_type(0, "成功", data), 0))
 }
 
 /// What order `order_id`'s receiver phone really is.

@@ -120,7 +120,7 @@ fn handle(state: &SimState, params: &Params, now_instant: Instant) -> Result<Ans
         .map_err(|p| JdError::invalid_access_token(&format!("{p:?}")))?;
     if method == decrypt::METHOD {
         let (body, code) =
-            decrypt::answer(state, &shop, non_empty(params, "360buy_param_json"), now);
+            decrypt::answer(state, &shop, non_empty(params, "360buy_param_json"), now)?;
         if code != 0 {
             let key = format!("returnType:{code}");
             state

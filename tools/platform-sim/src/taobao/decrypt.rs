@@ -1,8 +1,7 @@
 //! `taobao.top.oaid.decrypt` (OAID解密, developer.alibaba.com apiId 54714), mirrored by
 //! `leadgen_platforms::taobao::decrypt`.
 //!
-//! Documented: `query_list` (JSON, at most 20) of `{oaid, tid, scene (optional), secret_no_days
-//! (optional)}`; scenes 1001–1007 (shipping), 2001 (客户售后服务), 2002 (客户关怀); the answer
+//! Documented: `query_list` (JSON, at most 20) of `{oaid, tid, scene, secret_no_days}`; scenes 1001–1007 (shipping), 2001 (客户售后服务), 2002 (客户关怀); the answer
 //! `top_oaid_decrypt_response.receiver_list` of `{name, mobile, phone, address_detail, state,
 //! city, district, town, country, oaid, tid, matched, privacy_protection,
 //! secret_no_expire_time}`, the mobile of a privacy order written `18877771111-123`.
@@ -17,6 +16,8 @@
 //!   granted (`--taobao-decrypt-scenes`): code 11 `isv.scene-not-authorized`; the daily quota
 //!   ([`crate::reveal`]) spent: code 7 `accesscontrol.limited-by-app-api-access-count` with
 //!   "This ban will last for N more seconds" until Beijing midnight.
+//! - `scene` is required in every query (code 40 `isv.missing-parameter` without it): a decrypt is always
+//!   for a stated scene, and one without would pass the app's scene grant unchecked.
 //! - `secret_no_days` 1–90, default [`VIRTUAL_NUMBER_DAYS`]: how long a privacy number forwards.
 
 use chrono::{DateTime, Utc};
@@ -42,7 +43,7 @@ pub const MAX_QUERIES: usize = 20;
 struct Query {
     oaid: String,
     tid: String,
-    scene: Option<String>,
+    scene: String,
     days: i64,
 }
 
@@ -74,10 +75,8 @@ fn parse(params: &Params) -> Result<Vec<Query>, TopError> {
         .map(|entry| {
             let oaid = field(entry, "oaid").ok_or_else(|| TopError::missing_argument("oaid"))?;
             let tid = field(entry, "tid").ok_or_else(|| TopError::missing_argument("tid"))?;
-            let scene = field(entry, "scene");
-            if let Some(s) = &scene
-                && !TAOBAO_SCENES.contains(&s.as_str())
-            {
+            let scene = field(entry, "scene").ok_or_else(|| TopError::missing_argument("scene"))?;
+            if !TAOBAO_SCENES.contains(&scene.as_str()) {
                 return Err(TopError::invalid_argument("scene", "unknown decrypt scene"));
             }
             let days = match field(entry, "secret_no_days") {
@@ -157,7 +156,7 @@ pub fn answer(
     }
     if let Some(scene) = queries
         .iter()
-        .filter_map(|q| q.scene.as_deref())
+        .map(|q| q.scene.as_str())
         .find(|s| !settings.taobao_scenes.contains(*s))
     {
         return Err(TopError::scene_not_authorized(scene));

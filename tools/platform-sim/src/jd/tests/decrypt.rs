@@ -1,5 +1,5 @@
-//! `jingdong.jos.order.oaid.decrypt`: receivers in clear with privacy numbers, permission and
-//! the daily quota as `returnType.code`.
+//! `jingdong.jos.order.oaid.decrypt`: receivers in clear with privacy numbers, permission as a
+//! `returnType.code`, the daily quota as the gateway's code 2.
 
 use serde_json::json;
 
@@ -83,7 +83,7 @@ async fn opens_receivers_with_privacy_numbers_and_leaves_strangers_out() {
 }
 
 #[actix_web::test]
-async fn permission_and_the_daily_quota_are_business_codes() {
+async fn permission_is_a_business_code_and_a_spent_quota_the_gateways_call_limit() {
     let state = state_with_decrypt(DecryptConfig {
         daily_quota: 1,
         ..DecryptConfig::default()
@@ -97,9 +97,10 @@ async fn permission_and_the_daily_quota_are_business_codes() {
         return_type(&api(&app, &decrypt_call(&token, &items)).await)["code"],
         0
     );
-    let spent = return_type(&api(&app, &decrypt_call(&token, &items)).await);
-    assert_eq!(spent["code"], 1002, "{spent}");
-    assert_eq!(spent["data"], json!([]));
+    let spent = api(&app, &decrypt_call(&token, &items)).await.json();
+    assert_eq!(spent["error_response"]["code"], "2", "{spent}");
+    assert_eq!(spent["error_response"]["en_desc"], "App Call Limited");
+    assert!(spent.get(RESPONSE).is_none(), "{spent}");
 
     let denied = state_with_decrypt(DecryptConfig {
         denied: true,

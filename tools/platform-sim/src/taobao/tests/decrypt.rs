@@ -129,6 +129,13 @@ async fn scenes_permission_and_the_daily_quota_are_enforced() {
     );
     let unknown = call(one("3001")).await;
     assert_eq!(error_code(&unknown), 41);
+    // A query without a scene is refused, never served past the app's scene grant.
+    let sceneless = json!([{"oaid": t.oaid, "tid": t.tid.to_string()}]).to_string();
+    let missing = call(sceneless).await;
+    assert_eq!(
+        (error_code(&missing), sub_code(&missing)),
+        (40, "isv.missing-parameter".to_owned())
+    );
     let too_many = query(&vec![(t.oaid.as_str(), t.tid.to_string(), "1006"); 21]);
     assert_eq!(error_code(&call(too_many).await), 41);
 
