@@ -8,6 +8,7 @@ use leadgen_domain::{
 use serde_json::Value;
 
 use crate::client::{FetchedOrder, PageSpan, PlatformError, TokenSet, platform_text, token_error};
+use crate::contact::{listed_phone, listed_text};
 use crate::json::{count_at, int, item_price_fen, item_quantity, list_at, page_list, str_at, text};
 
 /// How long a refresh token lives (token_create_response.go: 14 days).
@@ -233,7 +234,8 @@ fn unix_seconds(raw: &Value, key: &str) -> Result<Option<DateTime<Utc>>, String>
 }
 
 /// A ciphertext the platform sent (`encrypt_*`) with its masked companion (`mask_*`), or the
-/// plain field when no ciphertext was sent.
+/// plain field when no ciphertext was sent: plain only when it reads as what it claims to be,
+/// else opaque ([`listed_phone`], [`listed_text`]).
 fn contact(
     cipher: &str,
     plain: &str,
@@ -327,20 +329,20 @@ pub fn parse_order(raw: &Value) -> Result<RawOrder, String> {
                 str_at(raw, "encrypt_post_receiver"),
                 str_at(raw, "post_receiver"),
                 str_at(raw, "mask_post_receiver"),
-                ContactField::text,
+                listed_text,
             ),
             phone: contact(
                 str_at(raw, "encrypt_post_tel"),
                 str_at(raw, "post_tel"),
                 str_at(raw, "mask_post_tel"),
-                ContactField::phone,
+                listed_phone,
             ),
             region,
             address: contact(
                 str_at(addr, "encrypt_detail"),
                 str_at(addr, "detail"),
                 str_at(mask_addr, "detail"),
-                ContactField::text,
+                listed_text,
             ),
             oaid: None,
         },

@@ -99,6 +99,37 @@ fn parses_a_recorded_search_list_page() {
     );
 }
 
+/// A plain field in no shape Douyin is known to send (no ciphertext beside it) is opaque,
+/// never the buyer's phone, name or address in clear.
+#[test]
+fn an_unrecognised_plain_value_is_never_a_plain_contact() {
+    let mut order = fixture("search")["data"]["shop_order_list"][0].clone();
+    for key in ["encrypt_post_tel", "encrypt_post_receiver"] {
+        order[key] = json!("");
+    }
+    order["post_addr"]["encrypt_detail"] = json!("");
+    order["post_tel"] = json!("QUJDREVGRw==");
+    order["post_receiver"] = json!("<encrypted>");
+    order["post_addr"]["detail"] = json!("QUJDREVGRw");
+    let parsed = parse::parse_order(&order).unwrap();
+    let kinds = [
+        parsed.receiver.phone.map(|f| f.kind),
+        parsed.receiver.name.map(|f| f.kind),
+        parsed.receiver.address.map(|f| f.kind),
+    ];
+    assert_eq!(kinds, [Some(ContactKind::PlatformEncrypted); 3]);
+    order["post_tel"] = json!("13800000001");
+    order["post_receiver"] = json!("张三");
+    let parsed = parse::parse_order(&order).unwrap();
+    assert_eq!(
+        (
+            parsed.receiver.phone.map(|f| f.kind),
+            parsed.receiver.name.map(|f| f.kind)
+        ),
+        (Some(ContactKind::Plain), Some(ContactKind::Plain))
+    );
+}
+
 #[test]
 fn a_refunded_sku_is_a_partial_refund_of_what_it_paid() {
     let mut order = fixture("search")["data"]["shop_order_list"][0].clone();

@@ -10,6 +10,7 @@ use serde_json::Value;
 use crate::client::{
     FetchedOrder, PlatformError, TokenSet, oauth_error, platform_said, platform_text, token_error,
 };
+use crate::contact::{listed_phone, listed_text};
 use crate::json::{int, item_price_fen, item_quantity, list_at, page_list, str_at, text};
 
 /// The cursor that ends a walk.
@@ -169,7 +170,8 @@ fn millis(v: &Value, key: &str) -> Result<Option<DateTime<Utc>>, String> {
     }
 }
 
-/// The ciphertext (`encrypted*`) with its mask (`desensitise*`), else the plain field.
+/// The ciphertext (`encrypted*`) with its mask (`desensitise*`), else the plain field: plain
+/// only when it reads as what it claims to be, else opaque ([`listed_phone`], [`listed_text`]).
 fn contact(
     addr: &Value,
     field: &str,
@@ -253,10 +255,10 @@ pub fn parse_order(raw: &Value) -> Result<RawOrder, String> {
             nick: text(base.get("buyerNick")),
         },
         receiver: Receiver {
-            name: contact(addr, "consignee", ContactField::text),
-            phone: contact(addr, "mobile", ContactField::phone),
+            name: contact(addr, "consignee", listed_text),
+            phone: contact(addr, "mobile", listed_phone),
             region,
-            address: contact(addr, "address", ContactField::text),
+            address: contact(addr, "address", listed_text),
             oaid: None,
         },
         items,

@@ -92,6 +92,33 @@ fn parses_a_recorded_cursor_page() {
     );
 }
 
+/// A plain field in no shape Kuaishou is known to send (no ciphertext beside it) is opaque,
+/// never the buyer's phone, name or address in clear.
+#[test]
+fn an_unrecognised_plain_value_is_never_a_plain_contact() {
+    let mut order = page()["data"]["orderList"][0].clone();
+    let addr = &mut order["orderAddress"];
+    for key in ["encryptedMobile", "encryptedConsignee", "encryptedAddress"] {
+        addr[key] = json!("");
+    }
+    addr["mobile"] = json!("QUJDREVGRw==");
+    addr["consignee"] = json!("<encrypted>");
+    addr["address"] = json!("QUJDREVGRw");
+    let parsed = parse_order(&order).unwrap();
+    let kinds = [
+        parsed.receiver.phone.map(|f| f.kind),
+        parsed.receiver.name.map(|f| f.kind),
+        parsed.receiver.address.map(|f| f.kind),
+    ];
+    assert_eq!(kinds, [Some(ContactKind::PlatformEncrypted); 3]);
+    order["orderAddress"]["mobile"] = json!("13800000001");
+    let parsed = parse_order(&order).unwrap();
+    assert_eq!(
+        parsed.receiver.phone.map(|f| f.kind),
+        Some(ContactKind::Plain)
+    );
+}
+
 #[test]
 fn a_refund_below_the_order_is_partial() {
     let mut order = page()["data"]["orderList"][0].clone();

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::{LIST_RESPONSE, PAGE_SIZE};
 use crate::client::{FetchedOrder, PageSpan, PlatformError, TokenSet, platform_text, token_error};
+use crate::contact::{listed_phone, listed_text};
 use crate::json::{
     count_at, int, item_price, item_quantity, list_at, page_list, relative_first, response_body,
     str_at, text, yuan,
@@ -252,7 +253,8 @@ fn decrypted_virtual(value: &str) -> Option<(&str, &str)> {
 
 /// `receiver_phone` as sent, with `receiver_phone_mask` as its masked companion. Ciphertext
 /// (`$…$…$0$$`) stays encrypted; a decrypted privacy number (`$main$#ext#`) becomes
-/// `main-ext` of kind [`ContactKind::Virtual`]; `138****5678` is masked.
+/// `main-ext` of kind [`ContactKind::Virtual`]; `138****5678` is masked; only a phone number is
+/// plain, and anything unrecognised opaque ([`listed_phone`]).
 pub fn parse_phone(value: &str, mask: &str) -> Option<ContactField> {
     let value = value.trim();
     if let Some((main, ext)) = decrypted_virtual(value) {
@@ -264,7 +266,7 @@ pub fn parse_phone(value: &str, mask: &str) -> Option<ContactField> {
             decryptable: false,
         });
     }
-    ContactField::phone(value).map(|f| f.with_masked(Some(mask)))
+    listed_phone(value).map(|f| f.with_masked(Some(mask)))
 }
 
 /// A time as PDD sends it in orders: `yyyy-MM-dd HH:mm:ss` Beijing, or unix seconds.
@@ -311,7 +313,7 @@ pub fn parse_order(raw: &Value) -> Result<RawOrder, String> {
         .collect::<Vec<_>>()
         .join(" ");
     let text_field = |key: &str, mask: &str| {
-        ContactField::text(str_at(raw, key)).map(|f| f.with_masked(Some(str_at(raw, mask))))
+        listed_text(str_at(raw, key)).map(|f| f.with_masked(Some(str_at(raw, mask))))
     };
     let address = text_field("address", "address_mask")
         .or_else(|| text_field("receiver_address", "address_mask"));

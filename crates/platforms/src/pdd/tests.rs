@@ -158,6 +158,22 @@ fn phones_are_classified_as_sent() {
         ContactKind::Plain
     );
     assert!(parse_phone(" ", "138****5678").is_none());
+    // A value in no shape PDD is known to send is never a plain phone (stored as the buyer's,
+    // indexed, handed to a salesperson): opaque, as a ciphertext is.
+    for unknown in ["AgAAAAFYg4ABX2hU==", "<encrypted>", "abc"] {
+        assert_eq!(
+            parse_phone(unknown, "").unwrap().kind,
+            ContactKind::PlatformEncrypted,
+            "{unknown}"
+        );
+    }
+    let mut order = fixture("order_list_get")[LIST_RESPONSE]["order_list"][0].clone();
+    order["receiver_name"] = json!("QUJDREVGRw==");
+    let parsed = parse::parse_order(&order).unwrap();
+    assert_eq!(
+        parsed.receiver.name.map(|n| n.kind),
+        Some(ContactKind::PlatformEncrypted)
+    );
 }
 
 #[test]
