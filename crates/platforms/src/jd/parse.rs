@@ -271,7 +271,10 @@ pub fn parse_order(raw: &Value) -> Result<RawOrder, String> {
             phone,
             region,
             address: consignee_field(str_at(consignee, "fullAddress"), false),
-            oaid: text(raw.get("oaid")),
+            // The README gives JD's `oaid` no place in the order (§2.3): beside the order's
+            // fields, else among the consignee's it opens. Missed, every reveal of the order
+            // would be refused as having nothing to decrypt.
+            oaid: text(raw.get("oaid")).or_else(|| text(consignee.get("oaid"))),
         },
         items,
     })

@@ -560,3 +560,27 @@ fn a_failed_api_result_is_read_whatever_its_flag_is_written_as() {
         assert!(parse_orders_page(&answer, PAGE1).is_ok(), "{success}");
     }
 }
+
+/// JD's `oaid` is read beside the order's fields, else among the consignee's: the README gives
+/// it no place (§2.3), and an order without it could never be revealed.
+#[test]
+fn the_oaid_is_read_beside_the_order_or_in_its_consignee() {
+    let mut order = recorded_order();
+    order.as_object_mut().unwrap().remove("oaid");
+    order["consigneeInfo"]["oaid"] = "oaid-in-consignee".into();
+    assert_eq!(
+        parse_order(&order).unwrap().receiver.oaid.as_deref(),
+        Some("oaid-in-consignee")
+    );
+    order["oaid"] = "oaid-of-order".into();
+    assert_eq!(
+        parse_order(&order).unwrap().receiver.oaid.as_deref(),
+        Some("oaid-of-order")
+    );
+    order["oaid"] = "".into();
+    assert_eq!(
+        parse_order(&order).unwrap().receiver.oaid.as_deref(),
+        Some("oaid-in-consignee"),
+        "an empty oaid is none"
+    );
+}
