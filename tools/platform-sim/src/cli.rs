@@ -66,6 +66,10 @@ pub struct Args {
     /// Fault: every N-th order-list call answers an error code the platform documents nowhere.
     #[arg(long)]
     pub unknown_code_every: Option<u64>,
+    /// Fault: every N-th order-list call answers the platform's documented "service
+    /// unavailable, retry" error (HTTP 503 where it documents none).
+    #[arg(long)]
+    pub busy_every: Option<u64>,
     /// Decrypt APIs: items each app may decrypt per Beijing day on each platform; above it the
     /// platform's quota error until Beijing midnight.
     #[arg(long, default_value_t = DEFAULT_DAILY_QUOTA)]
@@ -88,6 +92,7 @@ impl Args {
             delay_ms: self.delay_ms,
             malformed_every: self.malformed_every,
             unknown_code_every: self.unknown_code_every,
+            busy_every: self.busy_every,
         };
         faults.validate().map_err(anyhow::Error::msg)?;
         Ok(faults)

@@ -60,6 +60,11 @@ pub struct Faults {
     /// (in its own error envelope, HTTP 200): what a client must survive from a real gateway.
     #[serde(default)]
     pub unknown_code_every: Option<u64>,
+    /// Every N-th order-list call is answered with the platform's own documented "service
+    /// unavailable, retry" error (Taobao 15 `isp.*`, PDD 52103, Douyin 20000), in its error
+    /// envelope with HTTP 200; JD and Kuaishou document none, and answer HTTP 503.
+    #[serde(default)]
+    pub busy_every: Option<u64>,
 }
 
 impl Faults {
@@ -76,6 +81,9 @@ impl Faults {
         }
         if self.unknown_code_every == Some(0) {
             return Err("unknown_code_every must be at least 1".into());
+        }
+        if self.busy_every == Some(0) {
+            return Err("busy_every must be at least 1".into());
         }
         if let Some(b) = self.error_burst {
             if b.every == 0 || b.count == 0 {
@@ -105,6 +113,7 @@ struct Inner {
     burst_remaining: u64,
     list_responses: u64,
     unknown_responses: u64,
+    busy_responses: u64,
     qps: HashMap<String, QpsWindow>,
 }
 
@@ -214,6 +223,17 @@ impl FaultEngine {
         };
         g.unknown_responses += 1;
         g.unknown_responses.is_multiple_of(n)
+    }
+
+    /// Counts one order-list call; true when this one must answer the platform's documented
+    /// "service unavailable".
+    pub fn next_list_is_busy(&self) -> bool {
+        let mut g = self.lock();
+        let Some(n) = g.faults.busy_every else {
+            return false;
+        };
+        g.busy_responses += 1;
+        g.busy_responses.is_multiple_of(n)
     }
 
     /// Counts a call for `key` (platform + app key) in the current one-second window.

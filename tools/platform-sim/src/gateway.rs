@@ -1,7 +1,7 @@
 //! What every platform's API gateway does around its own checks: before them the `delay_ms`
 //! fault, counting the call and injected HTTP errors (`error_burst`); after them counting the
-//! success (for the burst) or the refusal, and the `malformed_every` and `unknown_code_every`
-//! faults on order lists. Every answer the platform gives is HTTP 200 JSON with the platform's
+//! success (for the burst) or the refusal, and the `malformed_every`, `unknown_code_every` and
+//! `busy_every` faults on order lists. Every answer the platform gives is HTTP 200 JSON with the platform's
 //! `Content-Type`.
 //!
 //! The checks themselves, their order, the error envelopes and codes stay in each platform's
@@ -77,6 +77,17 @@ pub fn success(
     content_type: &str,
     answer: &Answer,
 ) -> HttpResponse {
+    if answer.is_order_list && state.faults.next_list_is_busy() {
+        return match busy(platform) {
+            Some((code, body)) => refusal(state, platform, content_type, code, &body),
+            None => {
+                state
+                    .stats
+                    .with(platform, |s| bump(&mut s.http_faults_by_status, "503"));
+                gateway_error_page(StatusCode::SERVICE_UNAVAILABLE)
+            }
+        };
+    }
     if answer.is_order_list && state.faults.next_list_is_unknown_code() {
         let (code, body) = unknown_code(platform);
         return refusal(state, platform, content_type, code, &body);
@@ -102,6 +113,35 @@ pub fn refusal(
         .stats
         .with(platform, |s| bump(&mut s.api_errors_by_code, code));
     json_response(content_type, body.to_string())
+}
+
+/// The error `platform` documents for "service unavailable, retry" (the `busy_every` fault):
+/// the code it is counted under and the body; `None` where the README documents none (JD,
+/// Kuaishou), answered as an HTTP 503 instead.
+fn busy(platform: PlatformType) -> Option<(&'static str, Value)> {
+    match platform {
+        // README §1.4: 15 with an `isp.*` sub_code is transient, retry.
+        PlatformType::Taobao => Some((
+            "15",
+            serde_json::json!({"error_response": {"code": 15, "msg": "Remote service error",
+                "sub_code": "isp.remote-service-timeout", "sub_msg": "远程服务调用超时",
+                "request_id": "sim"}}),
+        )),
+        // README §3.4: 52103 服务暂时不可用.
+        PlatformType::Pdd => Some((
+            "52103",
+            serde_json::json!({"error_response": {"error_code": 52103,
+                "error_msg": "服务暂时不可用", "sub_code": "", "sub_msg": "",
+                "request_id": "sim"}}),
+        )),
+        // README §4.4: 20000 service unavailable, `isp.service-error`, retry.
+        PlatformType::Douyin => Some((
+            "20000",
+            serde_json::json!({"code": 20000, "msg": "服务不可用", "sub_code": "isp.service-error",
+                "sub_msg": "服务暂不可用，请稍后重试", "log_id": "sim", "data": null}),
+        )),
+        PlatformType::Jd | PlatformType::Kuaishou => None,
+    }
 }
 
 /// An error code `platform` documents nowhere, in its own error envelope (the

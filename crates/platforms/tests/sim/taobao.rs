@@ -41,7 +41,7 @@ async fn a_range_yields_exactly_the_simulators_orders() {
 #[tokio::test]
 async fn every_fault_at_once_still_yields_exactly_the_simulators_orders() {
     let sim = Sim::start(&TAOBAO, EVERY_FAULT);
-    sim.survives_every_fault(&["7", "27", "9999"]).await;
+    sim.survives_every_fault(&["7", "27", "9999", "15"]).await;
 }
 
 #[tokio::test]
