@@ -31,11 +31,6 @@ pub enum AuthApiError {
     Invalid(Vec<FieldError>),
     #[error("bad request: {0}")]
     BadRequest(String),
-    #[error("authInfo key {key} is not read for {platform}")]
-    UnknownAuthInfoKey {
-        platform: leadgen_domain::PlatformType,
-        key: String,
-    },
     #[error("platform {0} is not supported yet")]
     PlatformNotSupported(String),
     #[error("sync window invalid: {0}")]
@@ -76,9 +71,6 @@ impl AuthApiError {
             AuthApiError::SyncFinished => ApiError::business(codes::SYNC_ALREADY_FINISHED),
             AuthApiError::Invalid(errors) => ApiError::validation(errors.clone()),
             AuthApiError::BadRequest(message) => ApiError::bad_request(message.clone()),
-            AuthApiError::UnknownAuthInfoKey { platform, key } => {
-                ApiError::bad_request(format!("authInfo 含 {platform} 不支持的字段：{key}"))
-            }
             AuthApiError::PlatformNotSupported(p) => ApiError::business_with(
                 codes::PLATFORM_NOT_SUPPORTED,
                 format!("暂不支持该电商平台：{p}"),

@@ -47,7 +47,7 @@ pub struct CreateRequest {
 /// The platform app's credentials (design 2.1): `appKey` and `appSecret`, optionally
 /// `callbackUrl` (our callback as registered with the platform), and the keys the platform
 /// reads beside them: Kuaishou `signSecret`; Douyin `serviceId` and `shopId`. Any other key is
-/// refused (400).
+/// refused (422 on `authInfo.<key>`).
 #[derive(Deserialize, Serialize, Validate, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthInfo {
@@ -101,7 +101,7 @@ impl std::fmt::Debug for AuthInfo {
 }
 
 /// The `authInfo` keys a platform reads beside the app's key and secret; each platform takes
-/// only its own (another platform's key with a value is refused, 400). `null` is the same as
+/// only its own (another platform's key with a value is refused, 422). `null` is the same as
 /// leaving a key out; a value that is not a string is the body's type error, 400.
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -157,7 +157,7 @@ mod tests {
         (status = 201, description = "创建成功，Location 指向新授权", body = leadgen_http::openapi::Envelope<crate::service::authorizations::Created>,
             headers(
                 ("Location" = String, description = "新授权的地址：/api/v1/lead-generation/orders/platforms/{platformId}"),
-                ("Set-Cookie" = String, description = "__Host-leadgen_oauth_…（HTTPS；纯 HTTP 下为 leadgen_oauth_…，只发往授权回调地址）：把这次授权绑定到发起它的浏览器（HttpOnly，Secure）；回调须由同一浏览器完成")
+                ("Set-Cookie" = String, description = "__Host-leadgen_oauth_…（HTTPS；纯 HTTP 下为 leadgen_oauth_…，只发往授权回调地址）：把这次授权绑定到发起它的浏览器（HttpOnly；HTTPS 下 Secure）；回调须由同一浏览器完成")
             )),
         (status = 400, description = "参数错误（含业务码）", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 401, description = "缺少或无效的令牌", body = leadgen_http::openapi::ErrorEnvelope),

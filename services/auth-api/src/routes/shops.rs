@@ -112,7 +112,7 @@ pub async fn revoke(
     security(("bearer" = ["lead:order:auth"])),
     responses(
         (status = 200, description = "新的授权链接", body = leadgen_http::openapi::Envelope<crate::service::authorizations::Created>,
-            headers(("Set-Cookie" = String, description = "__Host-leadgen_oauth_…（HTTPS；纯 HTTP 下为 leadgen_oauth_…，只发往授权回调地址）：把这次授权绑定到发起它的浏览器（HttpOnly，Secure）；回调须由同一浏览器完成"))),
+            headers(("Set-Cookie" = String, description = "__Host-leadgen_oauth_…（HTTPS；纯 HTTP 下为 leadgen_oauth_…，只发往授权回调地址）：把这次授权绑定到发起它的浏览器（HttpOnly；HTTPS 下 Secure）；回调须由同一浏览器完成"))),
         (status = 400, description = "参数错误", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 401, description = "缺少或无效的令牌", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 403, description = "没有权限", body = leadgen_http::openapi::ErrorEnvelope),

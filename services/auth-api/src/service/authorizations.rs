@@ -82,22 +82,12 @@ pub struct Created {
     pub consent: oauth::Consent,
 }
 
-/// The platform's own `authInfo` keys: only those it reads (400 for another), each a non-empty
-/// string, and every one it needs present (422 naming the field).
+/// The platform's own `authInfo` keys: only those it reads, each a non-empty string, and every
+/// one it needs present (422 naming each failed field).
 fn check_auth_info(
     client: &dyn leadgen_platforms::PlatformClient,
     new: &NewAuthorization,
 ) -> Result<(), AuthApiError> {
-    if let Some(key) = new
-        .extra
-        .keys()
-        .find(|k| !client.auth_info_keys().contains(&k.as_str()))
-    {
-        return Err(AuthApiError::UnknownAuthInfoKey {
-            platform: new.platform_type,
-            key: leadgen_http::error::printable(key),
-        });
-    }
     let errors = platform_key_errors(client, new.platform_type, &new.extra);
     if errors.is_empty() {
         Ok(())
@@ -106,15 +96,26 @@ fn check_auth_info(
     }
 }
 
-/// The field errors of the platform's own `authInfo` keys in `extra`: each it reads must be a
-/// non-empty string, and each it needs present. The request's other fields are checked beside
-/// them, so one 422 lists every failed field.
+/// The field errors of the platform's own `authInfo` keys in `extra`: a key the platform does
+/// not read is refused (what `authInfo` holds depends on the platform, design 2.1, so it is
+/// validated, not parsed), each it reads must be a non-empty string, and each it needs present.
+/// The request's other fields are checked beside them, so one 422 lists every failed field.
 pub fn platform_key_errors(
     client: &dyn leadgen_platforms::PlatformClient,
     platform: PlatformType,
     extra: &serde_json::Map<String, serde_json::Value>,
 ) -> Vec<leadgen_http::FieldError> {
-    let mut errors = Vec::new();
+    let mut errors: Vec<leadgen_http::FieldError> = extra
+        .keys()
+        .filter(|k| !client.auth_info_keys().contains(&k.as_str()))
+        .map(|key| {
+            let key = leadgen_http::error::printable(key);
+            leadgen_http::FieldError {
+                field: format!("authInfo.{key}"),
+                message: format!("{platform} 不支持 authInfo 字段 {key}"),
+            }
+        })
+        .collect();
     for key in client.auth_info_keys() {
         let message = match extra.get(*key) {
             Some(serde_json::Value::String(v)) if v.trim().is_empty() => "不能为空",
@@ -137,9 +138,7 @@ pub fn platform_key_errors(
 pub async fn record_create_refusal(state: &AppState, user: &AuthUser, e: &AuthApiError) {
     if !matches!(
         e,
-        AuthApiError::Invalid(_)
-            | AuthApiError::UnknownAuthInfoKey { .. }
-            | AuthApiError::PlatformNotSupported(_)
+        AuthApiError::Invalid(_) | AuthApiError::PlatformNotSupported(_)
     ) {
         return;
     }

@@ -111,7 +111,29 @@ async fn auth_info_takes_only_the_keys_its_platform_reads() {
     let response = app
         .create_authorization(Some(&token(1, &[AUTH])), &body("TAOBAO"))
         .await;
-    refused(response, "authInfo 含 TAOBAO 不支持的字段：signSecret").await;
+    // What authInfo holds depends on the platform (design 2.1): a key the platform does not
+    // read fails its validation, 422, listed with every other failed field.
+    let mut two_wrong = body("TAOBAO");
+    two_wrong["authInfo"]["appKey"] = json!("");
+    let response = app
+        .create_authorization(Some(&token(1, &[AUTH])), &two_wrong)
+        .await;
+    let answer = expect_envelope(response, StatusCode::UNPROCESSABLE_ENTITY, 422).await;
+    let fields: Vec<&str> = answer["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .filter_map(|e| e["field"].as_str())
+        .collect();
+    assert_eq!(
+        fields,
+        ["authInfo.appKey", "authInfo.signSecret"],
+        "{answer}"
+    );
+    assert_eq!(
+        answer["errors"][1]["message"],
+        "TAOBAO 不支持 authInfo 字段 signSecret"
+    );
     app.only_refused_adds().await;
     // Kuaishou signs with it.
     let response = app
