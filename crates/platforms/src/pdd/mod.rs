@@ -111,7 +111,8 @@ impl PddClient {
     }
 
     /// The increment listing's parameters: every order (lucky draws included), every status;
-    /// no `use_has_next`, so the answer carries `total_count` for the backward walk.
+    /// `use_has_next=false`, said (the README gives no default), so the answer carries
+    /// `total_count` for the backward walk.
     pub fn increment_params(window: &TimeWindow, page: u32) -> BTreeMap<String, String> {
         [
             ("is_lucky_flag", "0".to_owned()),
@@ -121,6 +122,7 @@ impl PddClient {
             ("end_updated_at", window.end.timestamp().to_string()),
             ("page", page.to_string()),
             ("page_size", PAGE_SIZE.to_string()),
+            ("use_has_next", "false".to_owned()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))

@@ -345,6 +345,12 @@ fn signs_one_full_request_as_sent() {
         ("use_has_next", "true"),
         ("version", "V1"),
     ];
+    // The increment listing says it wants the total: the README gives `use_has_next` no default.
+    let increment = PddClient::increment_params(&window, 2);
+    assert_eq!(
+        increment.get("use_has_next").map(String::as_str),
+        Some("false")
+    );
     let mut unsigned: Params = params.clone();
     let sign = unsigned.remove("sign").unwrap();
     let got: Vec<(&str, &str)> = unsigned

@@ -228,9 +228,10 @@ impl PlatformClient for TaobaoClient {
         business.insert("type".to_owned(), TRADE_TYPES.to_owned());
         business.insert("page_no".to_owned(), page_no.to_string());
         business.insert("page_size".to_owned(), PAGE_SIZE.to_string());
-        if listing == Listing::Created {
-            business.insert("use_has_next".to_owned(), "true".to_owned());
-        }
+        // Said either way: the README gives no default, and the backward walk by modification
+        // needs the total `use_has_next=true` would drop.
+        let has_next = listing == Listing::Created;
+        business.insert("use_has_next".to_owned(), has_next.to_string());
         let json = self
             .call(app, access_token, method, business, parse_error_response)
             .await?;
