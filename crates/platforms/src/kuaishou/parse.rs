@@ -130,11 +130,33 @@ pub fn parse_cursor_page(
     // (not `"nomore"`), the answer cannot be trusted. An empty list sent as `[]` does not end the
     // walk (the cursor does), so it is read as it is.
     let walks_on = cursor.as_deref().is_some_and(|c| c != NO_MORE);
+    // The README names the cursor but not the list's field (§5): a last page that leaves
+    // `orderList` out yet carries another non-empty list may hold its orders under another
+    // name, and read as empty it would end the window with them unseen.
+    let other_list = || {
+        data.as_object().and_then(|fields| {
+            fields
+                .iter()
+                .find(|(_, v)| v.as_array().is_some_and(|l| !l.is_empty()))
+                .map(|(name, _)| {
+                    leadgen_domain::order::printable(name)
+                        .chars()
+                        .take(64)
+                        .collect::<String>()
+                })
+        })
+    };
     let list = match data.get("orderList") {
         None | Some(Value::Null) if walks_on => {
             return Err(PlatformError::Malformed(
                 "缺少 orderList，但游标表示还有下一页".into(),
             ));
+        }
+        None | Some(Value::Null) if other_list().is_some() => {
+            return Err(PlatformError::Malformed(format!(
+                "缺少 orderList，但 data 中有其他非空列表 {}",
+                other_list().unwrap_or_default()
+            )));
         }
         list => page_list(list, "orderList", false).map_err(PlatformError::Malformed)?,
     };

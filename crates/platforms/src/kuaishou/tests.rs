@@ -92,6 +92,25 @@ fn parses_a_recorded_cursor_page() {
     );
 }
 
+/// A last page that leaves `orderList` out but carries another non-empty list may hold its
+/// orders under another name: malformed, never an empty page that ends the window.
+#[test]
+fn a_last_page_with_its_orders_under_another_name_is_malformed() {
+    let mut json = page();
+    let orders = json["data"]["orderList"].take();
+    json["data"].as_object_mut().unwrap().remove("orderList");
+    json["data"]["cursor"] = json!("nomore");
+    json["data"]["orders"] = orders;
+    assert!(matches!(
+        parse_cursor_page(&json),
+        Err(PlatformError::Malformed(ref m)) if m.contains("orders")
+    ));
+    json["data"]["orders"] = json!([]);
+    let (orders, cursor) = parse_cursor_page(&json).unwrap();
+    assert!(orders.is_empty(), "nothing anywhere: an empty last page");
+    assert_eq!(cursor.as_deref(), Some("nomore"));
+}
+
 /// A plain field in no shape Kuaishou is known to send (no ciphertext beside it) is opaque,
 /// never the buyer's phone, name or address in clear.
 #[test]
