@@ -109,6 +109,10 @@ fn describe() {
         "Events published and confirmed"
     );
     describe_counter!("leadgen_sync_windows_total", "Sync windows fully stored");
+    describe_counter!(
+        "leadgen_sync_windows_short_total",
+        "Sync windows left after their last walk read fewer distinct orders than the platform's total"
+    );
     describe_counter!("leadgen_sync_pages_total", "Order pages fetched and stored");
     describe_counter!("leadgen_sync_orders_total", "Orders stored, by change");
     describe_counter!(

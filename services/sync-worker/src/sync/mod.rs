@@ -3,9 +3,11 @@
 //! one retry, the refreshed tokens sealed and stored by `leadgen_shop_session`).
 
 pub mod outcome;
+mod shifted;
 pub mod store;
 
 pub use outcome::{Cause, TaskOutcome};
+use shifted::Joined;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -212,7 +214,7 @@ impl Syncer {
         let mut fetched = session
             .list_orders(client, first, listing, None, sink)
             .await;
-        let mut joined = Joined::default();
+        let mut joined = Joined::new(listing);
         let mut probing = true;
         // The cursors of this pass over the window: one answered again is a loop. So are
         // pages that go on while bringing no order this pass has not seen (a numbered listing
@@ -278,24 +280,17 @@ impl Syncer {
                     PAGING_LOOPS.to_owned(),
                 )));
             }
-            if listing == Listing::Modified {
-                joined.saw(probing, page.total);
-                // A numbered listing (one with totals): a cursor's pages do not shift.
-                if moved && page.total.is_some() {
-                    joined.moved();
-                }
+            joined.read(probing, &page);
+            // A numbered listing (one with totals) by modification: a cursor's pages do not
+            // shift.
+            if listing == Listing::Modified && moved && page.total.is_some() {
+                joined.moved();
             }
             // What comes after this page: the window's next page, the same window again from its
             // probe (orders joined it mid-walk), or the next window's first.
             let (next_at, cursor) = match &page.next {
                 Some(cursor) => (at, Some(cursor.clone())),
-                None if joined.walk_again() => {
-                    tracing::info!(
-                        sync_task.id = task.id.get(),
-                        "Orders joined or moved inside a window while it was walked; reading it again"
-                    );
-                    (at, None)
-                }
+                None if joined.walk_again(task.id, platform) => (at, None),
                 None => (at + 1, None),
             };
             match &cursor {
@@ -316,7 +311,7 @@ impl Syncer {
             probing = cursor.is_none();
             let window_done = next_at > at;
             if window_done {
-                joined = Joined::default();
+                joined = Joined::new(listing);
             }
             let counts_so_far = window_counts;
             let store = async {
@@ -467,10 +462,6 @@ fn count_page(platform: PlatformType, counts: &WindowCounts) {
     }
 }
 
-/// How often a window that orders joined mid-walk is read again before the walk moves on (the
-/// daily reconcile catches what still slips by).
-const MAX_WALKS_AGAIN: u32 = 2;
-
 /// The most pages one pass over a window may take (100 orders a page: millions of orders in a
 /// window of a day at most); a platform whose paging goes on past it, or answers a cursor it
 /// answered before in the same pass, loops, and the sync stops rather than run forever.
@@ -504,58 +495,6 @@ fn may_loop(asked: Option<&PageCursor>, page: &OrderPage) -> Option<bool> {
 
 /// A task's error when the platform's paging loops.
 pub const PAGING_LOOPS: &str = "电商平台的分页没有结束（游标重复、连续多页没有新订单或页数超出上限），为避免无限循环已停止本次同步，请稍后重试";
-
-/// Whether the window being walked backwards shifted under the walk so that a page already read
-/// may have missed an order:
-/// - orders joined it: a later answer's total above the lowest one of the pass (a change the
-///   platform recorded late, inside the window, pushes an order down into a page already read).
-///   Against the lowest, not the probe's: an order leaving and another joining between two
-///   answers would otherwise cancel out;
-/// - an order moved inside it: read twice in the pass with two modification times. A listing
-///   newest first (Taobao's) puts the order modified again at its top, and every order it
-///   passes moves down a place, the last of an unread page into one already read.
-///
-/// Orders leaving only make the walk read some twice.
-#[derive(Debug, Default)]
-struct Joined {
-    lowest: Option<u64>,
-    grew: bool,
-    walked_again: u32,
-}
-
-impl Joined {
-    /// One answer of the window: its probe (`probing`) or a later page.
-    fn saw(&mut self, probing: bool, total: Option<u64>) {
-        if probing {
-            self.lowest = total;
-            self.grew = false;
-        } else if let (Some(lowest), Some(total)) = (self.lowest, total) {
-            self.grew |= total > lowest;
-            self.lowest = Some(lowest.min(total));
-        }
-    }
-
-    /// An order of the pass came back with another modification time.
-    fn moved(&mut self) {
-        self.grew = true;
-    }
-
-    /// At the window's last page: read it again (and count that)?
-    fn walk_again(&mut self) -> bool {
-        if !self.grew {
-            return false;
-        }
-        if self.walked_again >= MAX_WALKS_AGAIN {
-            tracing::warn!(
-                walks = self.walked_again + 1,
-                "Orders kept joining a window while it was walked; the daily reconcile reads it again"
-            );
-            return false;
-        }
-        self.walked_again += 1;
-        true
-    }
-}
 
 /// How much of a requested range's start a platform's history may cut without a warning.
 const CLIP_TOLERANCE: chrono::Duration = chrono::Duration::minutes(1);

@@ -1,52 +1,5 @@
 use super::*;
 
-#[test]
-fn a_window_that_orders_joined_mid_walk_is_read_again_a_bounded_number_of_times() {
-    let mut joined = Joined::default();
-    // Probe 250, pages 250 and 249 (orders left): nothing joined.
-    joined.saw(true, Some(250));
-    joined.saw(false, Some(250));
-    joined.saw(false, Some(249));
-    assert!(!joined.walk_again());
-    // A later page says 251: read again, from a new probe.
-    joined.saw(true, Some(250));
-    joined.saw(false, Some(251));
-    assert!(joined.walk_again());
-    joined.saw(true, Some(251));
-    joined.saw(false, Some(251));
-    assert!(!joined.walk_again(), "the second walk found no join");
-    // Orders keep joining: read again twice, then the walk moves on.
-    let mut busy = Joined::default();
-    let mut again = 0;
-    for total in 300..310 {
-        busy.saw(true, Some(total));
-        busy.saw(false, Some(total + 1));
-        if !busy.walk_again() {
-            break;
-        }
-        again += 1;
-    }
-    assert_eq!(again, MAX_WALKS_AGAIN);
-    // One order left between two answers and another joined: the count is back at the
-    // probe's, above the lowest of the pass: read again.
-    let mut both = Joined::default();
-    both.saw(true, Some(250));
-    both.saw(false, Some(249));
-    both.saw(false, Some(250));
-    assert!(both.walk_again());
-    // An order read twice with two modification times moved inside the window: read again.
-    let mut moved = Joined::default();
-    moved.saw(true, Some(250));
-    moved.saw(false, Some(250));
-    moved.moved();
-    assert!(moved.walk_again());
-    // A listing without totals (a cursor) never reads again.
-    let mut cursor = Joined::default();
-    cursor.saw(true, None);
-    cursor.saw(false, None);
-    assert!(!cursor.walk_again());
-}
-
 /// The sync record keeps the platform's own code and message after the Chinese sentence.
 #[test]
 fn a_failure_keeps_the_platforms_code_and_message() {

@@ -204,6 +204,34 @@ async fn an_order_modified_again_while_its_window_is_walked_newest_first_misses_
     assert_eq!(AtomicUsize::load(&platform.calls, Ordering::SeqCst), 10);
 }
 
+/// A platform that answers orders of the same second in another order from one call to the
+/// next (no unique sort key) gives one order twice and another never in a pass, while its total
+/// stays. The pass read fewer distinct orders than the total: the window is read again, and the
+/// order the first pass missed is stored.
+#[tokio::test]
+async fn a_window_whose_tie_order_changed_mid_walk_is_read_again_and_misses_nothing() {
+    let db = TestDb::new().await;
+    let platform = std::sync::Arc::new(LateChange {
+        orders: Mutex::new((1..=4).map(|n| format!("o-{n}")).collect()),
+        // The probe (page 1), pages 4 and 3 (o-3) are read; then o-2 and o-3 trade places, so
+        // page 2 answers o-3 again and o-2 is never answered in that pass.
+        ties_swap_at_call: Some(2),
+        ..Default::default()
+    });
+    let (syncer, task_row, shop) = douyin_walk(&db, platform.clone()).await;
+    let outcome = syncer
+        .run(&task_row, PlatformType::Douyin)
+        .await
+        .expect("run");
+    assert!(
+        matches!(outcome, TaskOutcome::Completed { success: 4, .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(stored_orders(&db, shop).await, ["o-1", "o-2", "o-3", "o-4"]);
+    // The probe and four pages, then the window again: its probe and four pages.
+    assert_eq!(AtomicUsize::load(&platform.calls, Ordering::SeqCst), 10);
+}
+
 /// Pages that come back empty while the walk still moves toward its end are not a loop: a
 /// backward walk whose window lost orders after its probe (its last pages are empty down to
 /// the orders left), and a cursor walk whose platform answers empty pages before its last.

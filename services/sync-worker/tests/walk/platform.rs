@@ -34,6 +34,10 @@ pub struct LateChange {
     pub moved_at_call: Option<usize>,
     /// The order modified again.
     pub moved: Mutex<Option<String>>,
+    /// Instead of the late order: after this call's answer, the second and third orders of the
+    /// window (modified the same second as all of them) trade places, as a platform paging a
+    /// tie without a unique order may answer it, and nothing else changes.
+    pub ties_swap_at_call: Option<usize>,
     /// The first call takes this long to answer.
     pub slow_first_call: Option<std::time::Duration>,
     /// The platform serves this many days back from now, in windows of a day; else the
@@ -180,6 +184,8 @@ impl PlatformClient for LateChange {
         let answered = self.orders_answered(&orders, page, cursor);
         let call = self.calls.fetch_add(1, Ordering::SeqCst);
         match (self.left_after_probe, self.moved_at_call) {
+            _ if self.ties_swap_at_call == Some(call) && orders.len() > 2 => orders.swap(1, 2),
+            _ if self.ties_swap_at_call.is_some() => {}
             (Some(left), _) => orders.truncate(left),
             (None, Some(at)) if at == call => {
                 if let Some(oldest) = orders.pop() {
