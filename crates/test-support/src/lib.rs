@@ -1,7 +1,8 @@
 //! Test isolation, so integration tests run in parallel against the real PostgreSQL and
 //! RabbitMQ: [`TestDb`] creates and migrates a database per test and drops it afterwards;
 //! [`TestBroker`] gives each test its own exchange and queue prefix and deletes them afterwards;
-//! [`tls`] puts TLS with a per-test certificate authority in front of either.
+//! [`tls`] puts TLS with a per-test certificate authority in front of either; [`http_stub`]
+//! stands in for a platform's gateway.
 //!
 //! `LEADGEN_TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`) and
 //! `LEADGEN_TEST_AMQP_URL` (default `amqp://guest:guest@127.0.0.1:5672/%2f`) point at the servers.
@@ -12,6 +13,7 @@
 )]
 
 pub mod envelope;
+pub mod http_stub;
 pub mod rabbitmq;
 pub mod tls;
 

@@ -36,53 +36,8 @@ async fn answering(answer: impl Into<String>) -> String {
 
 /// A server that answers `{}` to every request and keeps each one's request line and body.
 pub(crate) async fn recording() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let address = listener.local_addr().expect("address");
-    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let kept = Arc::clone(&seen);
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let kept = Arc::clone(&kept);
-            tokio::spawn(async move {
-                let mut request = Vec::new();
-                let mut buffer = [0_u8; 4096];
-                // Until the headers and as many body bytes as they announce are in.
-                loop {
-                    let Ok(n) = stream.read(&mut buffer).await else {
-                        return;
-                    };
-                    request.extend_from_slice(&buffer[..n]);
-                    let text = String::from_utf8_lossy(&request).into_owned();
-                    if let Some(end) = text.find("\r\n\r\n") {
-                        let length = text[..end]
-                            .lines()
-                            .find_map(|l| {
-                                let (name, value) = l.split_once(':')?;
-                                name.eq_ignore_ascii_case("content-length")
-                                    .then(|| value.trim().parse::<usize>().ok())?
-                            })
-                            .unwrap_or(0);
-                        if request.len() >= end + 4 + length || n == 0 {
-                            let line = text.lines().next().unwrap_or("").to_owned();
-                            kept.lock()
-                                .unwrap()
-                                .push(format!("{line}\n{}", &text[end + 4..]));
-                            break;
-                        }
-                    }
-                    if n == 0 {
-                        return;
-                    }
-                }
-                let answer = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}";
-                let _ = stream.write_all(answer.as_bytes()).await;
-                let _ = stream.shutdown().await;
-            });
-        }
-    });
-    (format!("http://{address}"), seen)
+    let stub = leadgen_test_support::http_stub::answering_json("{}").await;
+    (format!("http://{}", stub.address), stub.seen)
 }
 
 /// The signed `timestamp` a recorded request carries (query or form body), in milliseconds

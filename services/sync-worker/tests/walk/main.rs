@@ -183,12 +183,21 @@ async fn an_order_recorded_late_inside_the_window_being_walked_is_not_missed() {
 /// it, and the window is read again.
 #[tokio::test]
 async fn an_order_modified_again_while_its_window_is_walked_newest_first_misses_no_other() {
-    let db = TestDb::new().await;
-    let platform = std::sync::Arc::new(LateChange {
-        orders: Mutex::new((1..=4).map(|n| format!("o-{n}")).collect()),
+    walks_four_orders_twice(LateChange {
         // After page 4 (o-4) is read: o-4 comes back at the head, o-3 slips into page 4.
         moved_at_call: Some(1),
         ..Default::default()
+    })
+    .await;
+}
+
+/// Walks `platform`'s window of four orders, o-1 to o-4, one a page, which must be read a
+/// second time: each order is stored once, after the probe and four pages twice.
+async fn walks_four_orders_twice(platform: LateChange) {
+    let db = TestDb::new().await;
+    let platform = std::sync::Arc::new(LateChange {
+        orders: Mutex::new((1..=4).map(|n| format!("o-{n}")).collect()),
+        ..platform
     });
     let (syncer, task_row, shop) = douyin_walk(&db, platform.clone()).await;
     let outcome = syncer
@@ -210,26 +219,13 @@ async fn an_order_modified_again_while_its_window_is_walked_newest_first_misses_
 /// order the first pass missed is stored.
 #[tokio::test]
 async fn a_window_whose_tie_order_changed_mid_walk_is_read_again_and_misses_nothing() {
-    let db = TestDb::new().await;
-    let platform = std::sync::Arc::new(LateChange {
-        orders: Mutex::new((1..=4).map(|n| format!("o-{n}")).collect()),
+    walks_four_orders_twice(LateChange {
         // The probe (page 1), pages 4 and 3 (o-3) are read; then o-2 and o-3 trade places, so
         // page 2 answers o-3 again and o-2 is never answered in that pass.
         ties_swap_at_call: Some(2),
         ..Default::default()
-    });
-    let (syncer, task_row, shop) = douyin_walk(&db, platform.clone()).await;
-    let outcome = syncer
-        .run(&task_row, PlatformType::Douyin)
-        .await
-        .expect("run");
-    assert!(
-        matches!(outcome, TaskOutcome::Completed { success: 4, .. }),
-        "{outcome:?}"
-    );
-    assert_eq!(stored_orders(&db, shop).await, ["o-1", "o-2", "o-3", "o-4"]);
-    // The probe and four pages, then the window again: its probe and four pages.
-    assert_eq!(AtomicUsize::load(&platform.calls, Ordering::SeqCst), 10);
+    })
+    .await;
 }
 
 /// Pages that come back empty while the walk still moves toward its end are not a loop: a
