@@ -42,9 +42,9 @@ pub async fn answering_json(body: impl Into<String>) -> HttpStub {
     HttpStub { address, seen }
 }
 
-/// One request's line and body, once its headers and the body they announce are in; `None`
-/// when the client went away first.
-async fn read_request(stream: &mut tokio::net::TcpStream) -> Option<String> {
+/// One request's line and body (`"<request line>\n<body>"`), once its headers and the body
+/// they announce are in; `None` when the client went away first.
+pub async fn read_request(stream: &mut tokio::net::TcpStream) -> Option<String> {
     let mut request = Vec::new();
     let mut buffer = [0_u8; 4096];
     loop {

@@ -24,7 +24,7 @@ use leadgen_db::schema::t_ecom_sync_task;
 use leadgen_test_support::TestBroker;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
@@ -147,30 +147,10 @@ impl TokenEndpoint {
 
 /// Reads one HTTP/1.1 request; returns its body.
 async fn read_request(stream: &mut tokio::net::TcpStream) -> String {
-    let mut buffer = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        let n = stream.read(&mut chunk).await.unwrap_or(0);
-        if n == 0 {
-            break;
-        }
-        buffer.extend_from_slice(&chunk[..n]);
-        let text = String::from_utf8_lossy(&buffer).into_owned();
-        if let Some((head, body)) = text.split_once("\r\n\r\n") {
-            let length = head
-                .lines()
-                .find_map(|l| {
-                    let (name, value) = l.split_once(':')?;
-                    name.eq_ignore_ascii_case("content-length")
-                        .then(|| value.trim().parse::<usize>().ok())?
-                })
-                .unwrap_or(0);
-            if body.len() >= length {
-                return body.to_owned();
-            }
-        }
-    }
-    String::new()
+    leadgen_test_support::http_stub::read_request(stream)
+        .await
+        .and_then(|request| request.split_once('\n').map(|(_, body)| body.to_owned()))
+        .unwrap_or_default()
 }
 
 async fn app_with_token_endpoint(endpoint: &TokenEndpoint) -> TestApp {
