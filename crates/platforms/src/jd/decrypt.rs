@@ -25,9 +25,11 @@
 //!   consignee (`mobile` / `telephone`, §2.3).
 //! - Errors: the gateway's as for every JOS call (19 invalid token,
 //!   [`super::parse_error_response`]), but for code 2 ([`parse_decrypt_error`]). Code 2 is
-//!   "调用次数/失败次数超限", the app's call count (or failed-call count) for the API used up
-//!   (README §2.4): on a decrypt it is `QuotaExhausted`, answered at once and never sent again,
-//!   since every further call, failed ones too, counts against the same quota. Every
+//!   "调用次数/失败次数超限" (README §2.4: back off): the app's calls, or failed calls, of the API
+//!   over a limit JD does not say the span of, a second's as much as a day's. On a decrypt it
+//!   is a throttle with a stated wait of [`CALL_LIMIT_HOLD`]: answered at once, and the app's
+//!   decrypt calls are held that long without being sent ([`crate::resilience::Limiter::hold`]),
+//!   since every further call, failed ones too, may count against the same limit. Every
 //!   `returnType.code` other than 0 is undocumented ("system busy" as much as a refusal), the
 //!   simulator's 1001 (no decrypt permission) [simulator choice,
 //!   `tools/platform-sim/src/jd/decrypt.rs`] included: `Unknown` with the platform's code and
@@ -68,20 +70,20 @@ pub fn decrypt_param_json(request: &DecryptRequest) -> Result<String, PlatformEr
     .to_string())
 }
 
-/// The gateway's error on a decrypt: as on every JOS call, but for code 2, the app's calls or
-/// failed calls of the API used up, which is the spent quota here (no wait is stated; JOS shows
-/// the daily quota in its console).
+/// How long the app's decrypt calls are held after JD's code 2 on one: JD states no wait, and
+/// a call sent sooner may count as one more failed call against the limit it reported.
+pub const CALL_LIMIT_HOLD: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The gateway's error on a decrypt: as on every JOS call, but code 2 (the app's calls or failed
+/// calls of the API over a limit) states a wait of [`CALL_LIMIT_HOLD`].
 pub fn parse_decrypt_error(json: &Value) -> Option<PlatformError> {
-    let error = json.get("error_response")?;
-    if text(error.get("code")).as_deref() != Some("2") {
-        return super::parse::parse_error_response(json);
+    match super::parse::parse_error_response(json)? {
+        PlatformError::Throttled { detail, .. } => Some(PlatformError::Throttled {
+            retry_after: Some(CALL_LIMIT_HOLD),
+            detail,
+        }),
+        other => Some(other),
     }
-    let said = |k: &str| error.get(k).and_then(Value::as_str).unwrap_or_default();
-    Some(PlatformError::QuotaExhausted {
-        code: "2".to_owned(),
-        message: crate::error::platform_text(&[said("zh_desc"), said("en_desc")]),
-        retry_after: None,
-    })
 }
 
 /// A privacy number's expiry: `yyyy-MM-dd HH:mm:ss` Beijing time as JOS writes times, or epoch
@@ -215,17 +217,15 @@ mod tests {
     }
 
     #[test]
-    fn a_spent_call_limit_is_the_decrypt_quota_and_other_gateway_errors_read_as_always() {
+    fn a_call_limit_on_a_decrypt_states_a_wait_and_other_gateway_errors_read_as_always() {
         let limited = json!({"error_response": {"code": "2", "zh_desc": "调用次数超限", "en_desc": "App Call Limited"}});
         assert_eq!(
             parse_decrypt_error(&limited),
-            Some(PlatformError::QuotaExhausted {
-                code: "2".into(),
-                message: "调用次数超限 App Call Limited".into(),
-                retry_after: None,
+            Some(PlatformError::Throttled {
+                retry_after: Some(CALL_LIMIT_HOLD),
+                detail: "2 调用次数超限 App Call Limited".into(),
             })
         );
-        assert!(!parse_decrypt_error(&limited).unwrap().may_resend_decrypt());
         let token = json!({"error_response": {"code": "19", "zh_desc": "无效access_token"}});
         assert_eq!(
             parse_decrypt_error(&token),

@@ -79,7 +79,7 @@ async fn reveals_a_buyers_phone_within_the_platforms_rules() {
         args: &[],
         method: "jingdong.jos.order.oaid.decrypt",
         expiring: true,
-        quota_is_a_ban: false,
+        quota_is_a_ban: true,
         quota_documented: true,
         denial_documented: false,
     };

@@ -31,8 +31,9 @@ pub struct Rules {
     pub method: &'static str,
     /// Whether the platform sends a privacy number's expiry.
     pub expiring: bool,
-    /// Whether a spent decrypt quota is the platform's stated ban (Taobao's code 7 "This ban
-    /// will last for N more seconds", README §1.4: back off N s) rather than a quota error.
+    /// Whether a spent decrypt quota is a ban with a wait (Taobao's code 7 "This ban will last
+    /// for N more seconds", README §1.4: back off N s; JD's code 2, held for the adapter's own
+    /// wait since JD states none) rather than a quota error.
     pub quota_is_a_ban: bool,
     /// Whether the README documents the code the simulator refuses a spent quota with; else the
     /// adapter reads it as an unknown code.

@@ -67,10 +67,10 @@ pub async fn take_within(
 /// platform was never asked (our rate gate or a ban held the call back, or a throttle turned it
 /// away), so no number was opened and no decrypt spent. A failure here is logged and the count
 /// kept: the limits err on the side of fewer reveals.
-pub async fn give_back(state: &AppState, taken: Taken) {
+pub async fn give_back(pool: &leadgen_db::DbPool, taken: Taken) {
     let Taken { tenant, user, day } = taken;
     let given = async {
-        let mut conn = leadgen_db::conn(&state.pool).await?;
+        let mut conn = leadgen_db::conn(pool).await?;
         conn.transaction::<(), LeadApiError, _>(|conn| {
             async move {
                 reveal::give_back_quota(conn, tenant, Some(user), day).await?;

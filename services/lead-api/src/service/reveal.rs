@@ -239,11 +239,21 @@ async fn attempt(
     // call, a token refresh included, still ends and stores what it got (cut short, a refreshed
     // token the platform rotated would be lost with the shop's session).
     let deadline = std::time::Duration::from_millis(state.reveal.deadline_ms);
+    let pool = state.pool.clone();
     let call = tokio::spawn(async move {
         let _slot = slot;
-        session
+        let decrypted = session
             .decrypt_contact(client.as_ref(), &decrypt, &sink)
-            .await
+            .await;
+        // Nothing reached the platform, or its throttle turned the call away: no number was
+        // opened and no decrypt spent, so the reveal is given back to the salesperson's and the
+        // tenant's counts, whether or not the salesperson still waits.
+        if let Err(SessionError::Platform(e)) = &decrypted
+            && e.may_resend_decrypt()
+        {
+            quota::give_back(&pool, taken).await;
+        }
+        decrypted
     });
     let decrypted = match tokio::time::timeout(deadline, call).await {
         Ok(joined) => joined.map_err(|e| LeadApiError::Unexpected(e.into()))?,
@@ -263,14 +273,7 @@ async fn attempt(
                 .await?;
             return Err(LeadApiError::PlatformNotActive);
         }
-        Err(SessionError::Platform(e)) => {
-            // Nothing reached the platform, or it turned the call away unanswered: no number
-            // was opened and no decrypt spent, so the salesperson's count is given back.
-            if e.may_resend_decrypt() {
-                quota::give_back(state, taken).await;
-            }
-            return Err(platform_error(e));
-        }
+        Err(SessionError::Platform(e)) => return Err(platform_error(e)),
         // Refreshed tokens not stored (our database, not the platform): never reported as the
         // platform's words.
         Err(e) => return Err(LeadApiError::Unexpected(e.into())),
