@@ -1,5 +1,6 @@
 //! Classifying the receiver values an order listing sends where no platform source fixes their
-//! shape (JD's `consigneeInfo`, Taobao's `receiver_*`): ciphertexts, placeholders
+//! shape (JD's `consigneeInfo`, Taobao's `receiver_*`, and the plain fields PDD, Douyin and
+//! Kuaishou send beside or instead of their ciphertexts): ciphertexts, placeholders
 //! (`<encrypted>`), masks and privacy numbers all arrive in the same fields. Only a value that
 //! reads as what it claims to be is [`ContactKind::Plain`]: a phone that parses as a phone
 //! number, a name or address written in the buyer's characters. Anything unrecognised is opaque

@@ -78,6 +78,7 @@ pub fn success(
     answer: &Answer,
 ) -> HttpResponse {
     if answer.is_order_list && state.faults.next_list_is_busy() {
+        state.stats.with(platform, |s| s.busy_responses += 1);
         return match busy(platform) {
             Some((code, body)) => refusal(state, platform, content_type, code, &body),
             None => {

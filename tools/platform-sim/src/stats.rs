@@ -16,6 +16,8 @@ pub struct PlatformStats {
     pub api_errors_by_code: BTreeMap<String, u64>,
     pub http_faults_by_status: BTreeMap<String, u64>,
     pub malformed_responses: u64,
+    /// Order lists answered with the platform's "service unavailable" (the `busy_every` fault).
+    pub busy_responses: u64,
     /// Items opened by the platform's decrypt API (failed items not counted).
     pub decrypted_items: u64,
     pub authorize_pages: u64,

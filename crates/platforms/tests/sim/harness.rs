@@ -379,6 +379,10 @@ impl<C: PlatformClient + 'static> Sim<C> {
         );
         let stats = self.stats().await;
         let platform = stats["platforms"][self.platform.name].clone();
+        assert!(
+            platform["busy_responses"].as_u64().unwrap_or(0) > 0,
+            "the simulator answered its documented \"service unavailable\": {stats}"
+        );
         for code in codes {
             assert!(
                 platform["api_errors_by_code"][code].as_u64().unwrap_or(0) > 0,

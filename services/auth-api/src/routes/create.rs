@@ -101,8 +101,8 @@ impl std::fmt::Debug for AuthInfo {
 }
 
 /// The `authInfo` keys a platform reads beside the app's key and secret; each platform takes
-/// only its own (another platform's key with a value is refused, 422). `null` is the same as
-/// leaving a key out; a value that is not a string is the body's type error, 400.
+/// only its own (another key with a value is refused, 422). `null` is the same as leaving a
+/// key out; a value of one of these keys that is not a string is the body's type error, 400.
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PlatformKeys {
@@ -194,13 +194,21 @@ async fn add(
 ) -> Result<authorizations::Created, AuthApiError> {
     // A platform key sent as `null` is a key not sent (the document types them nullable, and a
     // generated client sends every one); one of another JSON type is the body's type error, 400,
-    // as for the request's other fields.
+    // as for the request's other fields. A key no platform reads is the validation's (422).
     if let Some(info) = body.auth_info.as_mut() {
         info.extra.retain(|_, v| !v.is_null());
+        let typed = |key: &str| {
+            PlatformType::ALL.iter().any(|p| {
+                state
+                    .platforms
+                    .get(*p)
+                    .is_some_and(|c| c.auth_info_keys().contains(&key))
+            })
+        };
         if let Some(key) = info
             .extra
             .iter()
-            .find_map(|(k, v)| (!v.is_string()).then_some(k))
+            .find_map(|(k, v)| (!v.is_string() && typed(k)).then_some(k))
         {
             return Err(AuthApiError::BadRequest(format!(
                 "请求体字段类型不正确：authInfo.{}",

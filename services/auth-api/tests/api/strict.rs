@@ -129,12 +129,14 @@ async fn auth_info_takes_only_the_keys_its_platform_reads() {
     );
     let mut two_wrong = body("TAOBAO");
     two_wrong["authInfo"]["appKey"] = json!("");
+    // A key no platform reads is refused whatever its value's type.
+    two_wrong["authInfo"]["foo"] = json!(1);
     let response = app
         .create_authorization(Some(&token(1, &[AUTH])), &two_wrong)
         .await;
     assert_eq!(
         expect_invalid_fields(response).await,
-        ["authInfo.appKey", "authInfo.signSecret"]
+        ["authInfo.appKey", "authInfo.foo", "authInfo.signSecret"]
     );
     app.only_refused_adds().await;
     // Kuaishou signs with it.

@@ -26,6 +26,9 @@ pub const MAX_WALKS_AGAIN: u32 = 2;
 ///   others' from 1 as far as the README says), and a platform paging `ORDER BY time LIMIT n
 ///   OFFSET m` answers a tie in any order, some orders twice and others never. Each pass adds to
 ///   what the window's earlier ones read, so a shortfall the next pass fills ends the reading.
+///   Against the lowest total, so that orders leaving mid-walk (modified again) call for no
+///   walk: a pass that missed one order and read another before it left goes unnoticed, and
+///   the daily reconcile reads the window again.
 ///
 /// Orders leaving only make the walk read some twice.
 #[derive(Debug)]
@@ -62,6 +65,10 @@ impl Joined {
         } else if let (Some(lowest), Some(total)) = (self.lowest, page.total) {
             self.grew |= self.listing == Listing::Modified && total > lowest;
             self.lowest = Some(lowest.min(total));
+        }
+        // Only a listing with totals is compared with them; a cursor's ids are not kept.
+        if page.total.is_none() {
+            return;
         }
         for order in &page.orders {
             match &order.order_id {
