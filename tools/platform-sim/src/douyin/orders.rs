@@ -104,12 +104,16 @@ pub fn sealed_receivers(
     (buyers.iter().map(|b| b.receiver(prefix)).collect(), ciphers)
 }
 
+/// How long an unpaid order waits for payment before the platform cancels it
+/// (`order_expire_time`).
+const UNPAID_EXPIRY_SECS: i64 = 1800;
+
 /// Douyin's status for a played-out lifecycle.
 fn status_code(rng: &mut ChaCha8Rng, stage: Stage, items: usize, minutes: (i64, i64)) -> i64 {
     let (created_minutes_ago, paid_minutes_ago) = minutes;
     match stage {
         // Unpaid orders are cancelled after 30 minutes (`order_expire_time` 1800).
-        Stage::WaitPay if created_minutes_ago >= 30 => 4,
+        Stage::WaitPay if created_minutes_ago >= UNPAID_EXPIRY_SECS / 60 => 4,
         Stage::WaitPay => 1,
         Stage::WaitSend if paid_minutes_ago < 30 || rng.gen_bool(0.03) => 105,
         Stage::WaitSend => 2,
@@ -191,6 +195,14 @@ pub fn generate_over(
             .map_or(i64::MAX, |p| (anchor - p).num_minutes());
         let minutes = ((anchor - created).num_minutes(), paid_minutes_ago);
         let status = status_code(&mut rng, life.stage, n_items, minutes);
+        // The platform cancelled it unpaid at its expiry: a change, so `update_time` moves
+        // there (a by-modification listing must see the cancellation).
+        let mut life = life;
+        if life.stage == Stage::WaitPay && status == 4 {
+            life.modified = life
+                .modified
+                .max(created + Duration::seconds(UNPAID_EXPIRY_SECS));
+        }
         let parts = OrderParts {
             shop,
             order_id,
@@ -271,6 +283,22 @@ mod tests {
             assert_eq!(o.order_id.to_string().len(), 19);
             assert!(o.created <= anchor && o.updated >= o.created);
             assert_eq!(o.json["order_id"], o.order_id.to_string());
+            assert_eq!(o.json["update_time"], o.updated.timestamp());
+        }
+        // An order cancelled unpaid at its expiry was changed then: a by-modification listing
+        // sees the cancellation.
+        let expired: Vec<_> = a
+            .orders
+            .iter()
+            .filter(|o| o.status == 4 && o.json["pay_time"].as_i64().unwrap_or(0) == 0)
+            .collect();
+        assert!(!expired.is_empty());
+        for o in expired {
+            assert!(
+                o.updated >= o.created + Duration::seconds(UNPAID_EXPIRY_SECS),
+                "order {}",
+                o.order_id
+            );
         }
         let text = serde_json::to_string(&ja).unwrap();
         assert!(text.contains("\"after_sale_status\":12"), "refunds");
