@@ -22,7 +22,7 @@ import jsonschema
 import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parent
-CONTENT_TYPE = "application/cloudevents+json"
+CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
 
 
 def load(path):

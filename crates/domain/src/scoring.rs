@@ -347,6 +347,13 @@ pub struct Assessment {
     pub model_version: String,
 }
 
+/// A lead's score: its intention weighed with how reachable its contact is
+/// (`docs/scoring.md`).
+pub fn combined_score(intention: u8, validity: crate::validity::Validity) -> u8 {
+    let reach = validity.reachability();
+    clamp_score(INTENTION_SHARE * f64::from(intention) + (1.0 - INTENTION_SHARE) * 100.0 * reach)
+}
+
 /// Combines an intention (built-in or external) with the buyer's facts and reachability.
 pub fn assess(
     a: &BuyerAggregate,
@@ -355,10 +362,7 @@ pub fn assess(
     contact: &ContactValidity,
     as_of: DateTime<Utc>,
 ) -> Assessment {
-    let reach = contact.validity.reachability();
-    let score = clamp_score(
-        INTENTION_SHARE * f64::from(intention.value) + (1.0 - INTENTION_SHARE) * 100.0 * reach,
-    );
+    let score = combined_score(intention.value, contact.validity);
     let mut tags = vec![if intention.value >= HIGH_INTENTION {
         IntentionTag::High
     } else if intention.value >= MEDIUM_INTENTION {

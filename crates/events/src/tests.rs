@@ -39,10 +39,25 @@ fn committed_examples_parse_as_their_events() {
     let e = example::<LeadIdentifiedV2>("v2/lead-identified.json");
     assert!(e.data.lead.contact.masked.contains('*'));
     assert!(!e.data.lead.reasons.is_empty());
+    let scored = |lead: &crate::lead::BuyerLead| {
+        leadgen_domain::scoring::combined_score(lead.intention, lead.contact_validity.validity)
+    };
+    assert_eq!(
+        e.data.lead.score,
+        scored(&e.data.lead),
+        "a score the code gives"
+    );
     let e = example::<LeadUpdatedV1>("v1/lead-updated.json");
     assert!(!e.data.changes.is_empty());
+    assert_eq!(
+        e.data.lead.score,
+        scored(&e.data.lead),
+        "a score the code gives"
+    );
     let e = example::<LeadRemovedV1>("v1/lead-removed.json");
     assert_eq!(e.data.reason, LeadRemovalReason::ShopHistoryPurged);
+    // Leads merge into the lowest id.
+    assert!(e.data.merged_lead_ids.iter().all(|m| *m > e.data.lead_id));
     assert_eq!(e.data.version, Some(14));
     let e = example::<PlatformChangedV1>("v1/platform-changed.json");
     assert_eq!(e.data.status, leadgen_domain::AuthStatus::Revoked);

@@ -1,6 +1,7 @@
 //! An open that timed out is waited on again rather than doubled by a second connection, and
 //! replaced only once it is too old. A local listener that accepts and stays silent stands in
-//! for the broker.
+//! for the broker. The published contract (`proto-events/asyncapi.yaml`) names the content type
+//! the broker sends.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -66,4 +67,23 @@ async fn an_open_that_timed_out_is_waited_on_again_and_replaced_only_when_old() 
     assert!(broker.open(&broker.publishing).await.is_err());
     assert_eq!(accepted_after_a_moment(&accepted).await, 2);
     held.abort();
+}
+
+/// The published contract states the content type as the broker sends it, parameter included.
+#[test]
+fn the_published_contract_names_the_content_type_sent() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../proto-events/asyncapi.yaml");
+    let doc = std::fs::read_to_string(&path).expect("asyncapi.yaml");
+    assert!(
+        doc.contains(&format!("defaultContentType: {CLOUDEVENTS_JSON}\n")),
+        "{}",
+        path.display()
+    );
+    for line in doc
+        .lines()
+        .filter(|l| l.trim_start().starts_with("contentType:"))
+    {
+        assert_eq!(line.trim(), format!("contentType: {CLOUDEVENTS_JSON}"));
+    }
 }
