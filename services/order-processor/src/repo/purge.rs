@@ -196,8 +196,19 @@ pub struct Orphan {
     pub merged: Vec<i64>,
 }
 
-/// Which of `leads` hold no order any more, with their aliases.
+/// Which of `leads` hold no order any more, with their aliases. The leads are locked first, in
+/// id order as every batch locks them, and their versions read under the lock: read unlocked,
+/// two status changes lead-api commits before the deletion would publish a version past the one
+/// `lead.removed.v1` announces, and a subscriber would bring the lead back. Locked, a change in
+/// flight commits first (its version is read) and a later one waits and finds the lead gone.
 pub async fn orphans(conn: &mut AsyncPgConnection, leads: &[i64]) -> QueryResult<Vec<Orphan>> {
+    diesel::sql_query(
+        "SELECT id FROM t_order_lead WHERE id = ANY($1) AND merged_into IS NULL \
+         ORDER BY id FOR UPDATE",
+    )
+    .bind::<Array<Int8>, _>(leads)
+    .execute(conn)
+    .await?;
     diesel::sql_query(
         "SELECT l.id, l.version, \
                 coalesce(array_agg(m.id ORDER BY m.id) FILTER (WHERE m.id IS NOT NULL), \
