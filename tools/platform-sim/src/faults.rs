@@ -61,8 +61,9 @@ pub struct Faults {
     #[serde(default)]
     pub unknown_code_every: Option<u64>,
     /// Every N-th order-list call is answered with the platform's own documented "service
-    /// unavailable, retry" error (Taobao 15 `isp.*`, PDD 52103, Douyin 20000), in its error
-    /// envelope with HTTP 200; JD and Kuaishou document none, and answer HTTP 503.
+    /// unavailable, retry" error, its documented codes taking turns (Taobao 15 `isp.*`, PDD
+    /// 52103 and 52102, Douyin 20000 and 20001), in its error envelope with HTTP 200; JD and
+    /// Kuaishou document none, and answer HTTP 503.
     #[serde(default)]
     pub busy_every: Option<u64>,
 }

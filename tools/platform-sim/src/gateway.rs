@@ -78,8 +78,12 @@ pub fn success(
     answer: &Answer,
 ) -> HttpResponse {
     if answer.is_order_list && state.faults.next_list_is_busy() {
-        state.stats.with(platform, |s| s.busy_responses += 1);
-        return match busy(platform) {
+        let mut nth = 0;
+        state.stats.with(platform, |s| {
+            s.busy_responses += 1;
+            nth = s.busy_responses;
+        });
+        return match busy(platform, nth) {
             Some((code, body)) => refusal(state, platform, content_type, code, &body),
             None => {
                 state
@@ -116,31 +120,53 @@ pub fn refusal(
     json_response(content_type, body.to_string())
 }
 
-/// The error `platform` documents for "service unavailable, retry" (the `busy_every` fault):
-/// the code it is counted under and the body; `None` where the README documents none (JD,
-/// Kuaishou), answered as an HTTP 503 instead.
-fn busy(platform: PlatformType) -> Option<(&'static str, Value)> {
+/// The error `platform` documents for "service unavailable, retry" (the `busy_every` fault),
+/// the `nth` time it is answered (the documented codes take turns): the code it is counted
+/// under and the body; `None` where the README documents none (JD, Kuaishou), answered as an
+/// HTTP 503 instead.
+fn busy(platform: PlatformType, nth: u64) -> Option<(&'static str, Value)> {
+    let first = nth % 2 == 1;
     match platform {
         // README §1.4: 15 with an `isp.*` sub_code is transient, retry.
-        PlatformType::Taobao => Some((
-            "15",
-            serde_json::json!({"error_response": {"code": 15, "msg": "Remote service error",
-                "sub_code": "isp.remote-service-timeout", "sub_msg": "远程服务调用超时",
-                "request_id": "sim"}}),
-        )),
-        // README §3.4: 52103 服务暂时不可用.
-        PlatformType::Pdd => Some((
-            "52103",
-            serde_json::json!({"error_response": {"error_code": 52103,
-                "error_msg": "服务暂时不可用", "sub_code": "", "sub_msg": "",
-                "request_id": "sim"}}),
-        )),
-        // README §4.4: 20000 service unavailable, `isp.service-error`, retry.
-        PlatformType::Douyin => Some((
-            "20000",
-            serde_json::json!({"code": 20000, "msg": "服务不可用", "sub_code": "isp.service-error",
-                "sub_msg": "服务暂不可用，请稍后重试", "log_id": "sim", "data": null}),
-        )),
+        PlatformType::Taobao => {
+            let (sub_code, sub_msg) = if first {
+                ("isp.remote-service-timeout", "远程服务调用超时")
+            } else {
+                ("isp.remote-service-error", "远程服务调用失败")
+            };
+            Some((
+                "15",
+                serde_json::json!({"error_response": {"code": 15, "msg": "Remote service error",
+                    "sub_code": sub_code, "sub_msg": sub_msg, "request_id": "sim"}}),
+            ))
+        }
+        // README §3.4: 52102 接口暂时不可用, 52103 服务暂时不可用.
+        PlatformType::Pdd => {
+            let (code, text) = if first {
+                ("52103", "服务暂时不可用")
+            } else {
+                ("52102", "接口暂时不可用")
+            };
+            Some((
+                code,
+                serde_json::json!({"error_response": {"error_code": code.parse::<u32>().unwrap_or(52103),
+                    "error_msg": text, "sub_code": "", "sub_msg": "", "request_id": "sim"}}),
+            ))
+        }
+        // README §4.4: 20000 / 20001 service unavailable / internal timeout, `isp.service-error`.
+        PlatformType::Douyin => {
+            let (code, text) = if first {
+                ("20000", "服务不可用")
+            } else {
+                ("20001", "内部超时")
+            };
+            Some((
+                code,
+                serde_json::json!({"code": code.parse::<u32>().unwrap_or(20000), "msg": text,
+                    "sub_code": "isp.service-error", "sub_msg": "服务暂不可用，请稍后重试",
+                    "log_id": "sim", "data": null}),
+            ))
+        }
         PlatformType::Jd | PlatformType::Kuaishou => None,
     }
 }

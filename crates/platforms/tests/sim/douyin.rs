@@ -40,7 +40,7 @@ async fn a_range_yields_exactly_the_simulators_orders() {
 async fn every_fault_at_once_still_yields_exactly_the_simulators_orders() {
     let sim = Sim::start(&DOUYIN, EVERY_FAULT);
     let platform = sim
-        .survives_every_fault(&["60000", "40003", "77777", "20000"])
+        .survives_every_fault(&["60000", "40003", "77777", "20000", "20001"])
         .await;
     assert_transport_faults(&platform);
 }

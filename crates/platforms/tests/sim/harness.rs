@@ -21,12 +21,12 @@ use leadgen_platforms::{
 
 /// Throttling above 4 QPS, tokens expiring every 5 calls, two 503s after every 6 calls, every
 /// 9th listing truncated, every 7th listing answered with a code the platform documents
-/// nowhere, every 11th with its documented "service unavailable", 10 ms per call.
+/// nowhere, every 5th with its documented "service unavailable", 10 ms per call.
 pub const EVERY_FAULT: &[&str] = &[
     "--unknown-code-every",
     "7",
     "--busy-every",
-    "11",
+    "5",
     "--qps-limit",
     "4",
     "--token-ttl-calls",

@@ -41,7 +41,7 @@ async fn a_range_yields_exactly_the_simulators_orders() {
 async fn every_fault_at_once_still_yields_exactly_the_simulators_orders() {
     let sim = Sim::start(&PDD, EVERY_FAULT);
     let platform = sim
-        .survives_every_fault(&["70031", "10019", "60999", "52103"])
+        .survives_every_fault(&["70031", "10019", "60999", "52103", "52102"])
         .await;
     assert_transport_faults(&platform);
 }
