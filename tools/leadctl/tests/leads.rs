@@ -8,28 +8,17 @@
     reason = "a failed step must stop the test at once"
 )]
 
-use std::time::Duration;
+mod support;
 
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use leadgen_db::schema::t_ecom_order_raw as raw;
 use leadgen_test_support::TestDb;
-use tokio::process::Command;
 
 /// `leadctl leads rebuild <args>` on `db`; its standard output.
 async fn rebuild(db: &TestDb, args: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_leadctl"))
-        .current_dir(std::env::temp_dir())
-        .env_remove("LEADGEN_CONFIG_DIR")
-        .env_remove("LEADGEN_SHARED_CONFIG_DIR")
-        .env("LEADGEN__DATABASE__URL", &db.url)
-        .args(["leads", "rebuild"])
-        .args(args)
-        .output();
-    let output = tokio::time::timeout(Duration::from_secs(60), output)
-        .await
-        .expect("leadctl finishes within a minute")
-        .expect("run leadctl");
+    let args: Vec<&str> = ["leads", "rebuild"].iter().chain(args).copied().collect();
+    let output = support::leadctl_on(db, &args).await;
     assert!(output.status.success(), "{output:?}");
     String::from_utf8_lossy(&output.stdout).into_owned()
 }

@@ -6,28 +6,17 @@
     reason = "a failed step must stop the test at once"
 )]
 
-use std::time::Duration;
+mod support;
 
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use leadgen_db::schema::t_ecom_platform_auth as auth;
 use leadgen_test_support::TestDb;
-use tokio::process::Command;
 
 /// `leadctl shops list <args>` on `db`: whether it succeeded, and its standard output.
 async fn list(db: &TestDb, args: &[&str]) -> (bool, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_leadctl"))
-        .current_dir(std::env::temp_dir())
-        .env_remove("LEADGEN_CONFIG_DIR")
-        .env_remove("LEADGEN_SHARED_CONFIG_DIR")
-        .env("LEADGEN__DATABASE__URL", &db.url)
-        .args(["shops", "list"])
-        .args(args)
-        .output();
-    let output = tokio::time::timeout(Duration::from_secs(60), output)
-        .await
-        .expect("leadctl finishes within a minute")
-        .expect("run leadctl");
+    let args: Vec<&str> = ["shops", "list"].iter().chain(args).copied().collect();
+    let output = support::leadctl_on(db, &args).await;
     (
         output.status.success(),
         String::from_utf8_lossy(&output.stdout).into_owned(),
