@@ -21,6 +21,18 @@ pub struct ActivatedTokens {
     pub shop_name: Option<String>,
 }
 
+/// The rows [`this_consent`] selects.
+type ById = diesel::dsl::Filter<auth::table, diesel::dsl::Eq<auth::id, i64>>;
+type ThisConsent<'a> = diesel::dsl::Filter<ById, diesel::dsl::Eq<auth::oauth_state_hash, &'a str>>;
+
+/// The authorization `id` while its consent is still the one of `state_hash`: every write of a
+/// consent's outcome is made only to it.
+fn this_consent(id: PlatformId, state_hash: &str) -> ThisConsent<'_> {
+    auth::table
+        .filter(auth::id.eq(id.get()))
+        .filter(auth::oauth_state_hash.eq(state_hash))
+}
+
 /// The authorization whose consent is pending under this (single-use) state: a new one, or one
 /// being re-authorized.
 pub async fn find_pending_by_state(
@@ -70,14 +82,11 @@ pub async fn claim_exchange(
 ) -> QueryResult<bool> {
     let stale = Utc::now() - lease;
     diesel::update(
-        auth::table
-            .filter(auth::id.eq(id.get()))
-            .filter(auth::oauth_state_hash.eq(state_hash))
-            .filter(
-                auth::oauth_exchange_started_at
-                    .is_null()
-                    .or(auth::oauth_exchange_started_at.lt(stale)),
-            ),
+        this_consent(id, state_hash).filter(
+            auth::oauth_exchange_started_at
+                .is_null()
+                .or(auth::oauth_exchange_started_at.lt(stale)),
+        ),
     )
     .set(auth::oauth_exchange_started_at.eq(diesel::dsl::now))
     .execute(conn)
@@ -91,14 +100,10 @@ pub async fn release_exchange(
     id: PlatformId,
     state_hash: &str,
 ) -> QueryResult<usize> {
-    diesel::update(
-        auth::table
-            .filter(auth::id.eq(id.get()))
-            .filter(auth::oauth_state_hash.eq(state_hash)),
-    )
-    .set(auth::oauth_exchange_started_at.eq(None::<DateTime<Utc>>))
-    .execute(conn)
-    .await
+    diesel::update(this_consent(id, state_hash))
+        .set(auth::oauth_exchange_started_at.eq(None::<DateTime<Utc>>))
+        .execute(conn)
+        .await
 }
 
 /// Whether the consent's state is spent (stored, refused, or superseded by a renewal).
@@ -123,29 +128,25 @@ pub async fn activate(
     state_hash: &str,
     t: &ActivatedTokens,
 ) -> QueryResult<usize> {
-    diesel::update(
-        auth::table
-            .filter(auth::id.eq(id.get()))
-            .filter(auth::oauth_state_hash.eq(state_hash)),
-    )
-    .set((
-        auth::access_token.eq(&t.access_token),
-        auth::refresh_token.eq(&t.refresh_token),
-        auth::expiry_time.eq(t.expiry_time),
-        auth::refresh_expiry_time.eq(t.refresh_expiry_time),
-        auth::shop_id.eq(&t.shop_id),
-        auth::shop_name.eq(&t.shop_name),
-        auth::status.eq(AuthStatus::Active.as_str()),
-        auth::status_reason.eq(None::<String>),
-        auth::refresh_refused_since.eq(None::<DateTime<Utc>>),
-        auth::activated_at.eq(diesel::dsl::now),
-        auth::purge_after.eq(None::<DateTime<Utc>>),
-        auth::purged_at.eq(None::<DateTime<Utc>>),
-        auth::oauth_state_hash.eq(None::<String>),
-        auth::update_time.eq(diesel::dsl::now),
-    ))
-    .execute(conn)
-    .await
+    diesel::update(this_consent(id, state_hash))
+        .set((
+            auth::access_token.eq(&t.access_token),
+            auth::refresh_token.eq(&t.refresh_token),
+            auth::expiry_time.eq(t.expiry_time),
+            auth::refresh_expiry_time.eq(t.refresh_expiry_time),
+            auth::shop_id.eq(&t.shop_id),
+            auth::shop_name.eq(&t.shop_name),
+            auth::status.eq(AuthStatus::Active.as_str()),
+            auth::status_reason.eq(None::<String>),
+            auth::refresh_refused_since.eq(None::<DateTime<Utc>>),
+            auth::activated_at.eq(diesel::dsl::now),
+            auth::purge_after.eq(None::<DateTime<Utc>>),
+            auth::purged_at.eq(None::<DateTime<Utc>>),
+            auth::oauth_state_hash.eq(None::<String>),
+            auth::update_time.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await
 }
 
 /// Spends the state of a refused consent (consent refused or code rejected). A new
@@ -157,18 +158,14 @@ pub async fn invalidate(
     state_hash: &str,
     reason: &str,
 ) -> QueryResult<usize> {
-    let spent: Vec<i64> = diesel::update(
-        auth::table
-            .filter(auth::id.eq(id.get()))
-            .filter(auth::oauth_state_hash.eq(state_hash)),
-    )
-    .set((
-        auth::oauth_state_hash.eq(None::<String>),
-        auth::update_time.eq(diesel::dsl::now),
-    ))
-    .returning(auth::tenant_id)
-    .get_results(conn)
-    .await?;
+    let spent: Vec<i64> = diesel::update(this_consent(id, state_hash))
+        .set((
+            auth::oauth_state_hash.eq(None::<String>),
+            auth::update_time.eq(diesel::dsl::now),
+        ))
+        .returning(auth::tenant_id)
+        .get_results(conn)
+        .await?;
     for tenant in &spent {
         set_status(
             conn,
@@ -337,17 +334,13 @@ pub async fn supersede(
     survivor: PlatformId,
     state_hash: &str,
 ) -> QueryResult<usize> {
-    diesel::update(
-        auth::table
-            .filter(auth::id.eq(id.get()))
-            .filter(auth::oauth_state_hash.eq(state_hash)),
-    )
-    .set((
-        auth::superseded_by.eq(survivor.get()),
-        auth::oauth_state_hash.eq(None::<String>),
-        auth::status_reason.eq("已合并到同一店铺的已有授权"),
-        auth::update_time.eq(diesel::dsl::now),
-    ))
-    .execute(conn)
-    .await
+    diesel::update(this_consent(id, state_hash))
+        .set((
+            auth::superseded_by.eq(survivor.get()),
+            auth::oauth_state_hash.eq(None::<String>),
+            auth::status_reason.eq("已合并到同一店铺的已有授权"),
+            auth::update_time.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await
 }
