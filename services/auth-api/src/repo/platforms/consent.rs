@@ -21,6 +21,42 @@ pub struct ActivatedTokens {
     pub shop_name: Option<String>,
 }
 
+/// What storing a consent's tokens sets, on activation and on renewal alike: the tokens and
+/// the shop's name, ACTIVE with no reason, a grant starting now (`activated_at`), and nothing
+/// left of a refused refresh or a pending purge.
+#[expect(clippy::type_complexity, reason = "diesel's changeset type, spelt out")]
+fn granted(
+    t: &ActivatedTokens,
+) -> (
+    diesel::dsl::Eq<auth::access_token, &String>,
+    diesel::dsl::Eq<auth::refresh_token, &Option<String>>,
+    diesel::dsl::Eq<auth::expiry_time, Option<DateTime<Utc>>>,
+    diesel::dsl::Eq<auth::refresh_expiry_time, Option<DateTime<Utc>>>,
+    diesel::dsl::Eq<auth::shop_name, &Option<String>>,
+    diesel::dsl::Eq<auth::status, &'static str>,
+    diesel::dsl::Eq<auth::status_reason, Option<String>>,
+    diesel::dsl::Eq<auth::refresh_refused_since, Option<DateTime<Utc>>>,
+    diesel::dsl::Eq<auth::activated_at, diesel::dsl::now>,
+    diesel::dsl::Eq<auth::purge_after, Option<DateTime<Utc>>>,
+    diesel::dsl::Eq<auth::purged_at, Option<DateTime<Utc>>>,
+    diesel::dsl::Eq<auth::update_time, diesel::dsl::now>,
+) {
+    (
+        auth::access_token.eq(&t.access_token),
+        auth::refresh_token.eq(&t.refresh_token),
+        auth::expiry_time.eq(t.expiry_time),
+        auth::refresh_expiry_time.eq(t.refresh_expiry_time),
+        auth::shop_name.eq(&t.shop_name),
+        auth::status.eq(AuthStatus::Active.as_str()),
+        auth::status_reason.eq(None::<String>),
+        auth::refresh_refused_since.eq(None::<DateTime<Utc>>),
+        auth::activated_at.eq(diesel::dsl::now),
+        auth::purge_after.eq(None::<DateTime<Utc>>),
+        auth::purged_at.eq(None::<DateTime<Utc>>),
+        auth::update_time.eq(diesel::dsl::now),
+    )
+}
+
 /// The rows [`this_consent`] selects.
 type ById = diesel::dsl::Filter<auth::table, diesel::dsl::Eq<auth::id, i64>>;
 type ThisConsent<'a> = diesel::dsl::Filter<ById, diesel::dsl::Eq<auth::oauth_state_hash, &'a str>>;
@@ -130,20 +166,9 @@ pub async fn activate(
 ) -> QueryResult<usize> {
     diesel::update(this_consent(id, state_hash))
         .set((
-            auth::access_token.eq(&t.access_token),
-            auth::refresh_token.eq(&t.refresh_token),
-            auth::expiry_time.eq(t.expiry_time),
-            auth::refresh_expiry_time.eq(t.refresh_expiry_time),
+            granted(t),
             auth::shop_id.eq(&t.shop_id),
-            auth::shop_name.eq(&t.shop_name),
-            auth::status.eq(AuthStatus::Active.as_str()),
-            auth::status_reason.eq(None::<String>),
-            auth::refresh_refused_since.eq(None::<DateTime<Utc>>),
-            auth::activated_at.eq(diesel::dsl::now),
-            auth::purge_after.eq(None::<DateTime<Utc>>),
-            auth::purged_at.eq(None::<DateTime<Utc>>),
             auth::oauth_state_hash.eq(None::<String>),
-            auth::update_time.eq(diesel::dsl::now),
         ))
         .execute(conn)
         .await
@@ -309,18 +334,7 @@ pub async fn renew(
             auth::app_key.eq(app_key),
             auth::auth_info.eq(auth_info),
             auth::callback_url.eq(callback_url),
-            auth::access_token.eq(&t.access_token),
-            auth::refresh_token.eq(&t.refresh_token),
-            auth::expiry_time.eq(t.expiry_time),
-            auth::refresh_expiry_time.eq(t.refresh_expiry_time),
-            auth::shop_name.eq(&t.shop_name),
-            auth::status.eq(AuthStatus::Active.as_str()),
-            auth::status_reason.eq(None::<String>),
-            auth::refresh_refused_since.eq(None::<DateTime<Utc>>),
-            auth::activated_at.eq(diesel::dsl::now),
-            auth::purge_after.eq(None::<DateTime<Utc>>),
-            auth::purged_at.eq(None::<DateTime<Utc>>),
-            auth::update_time.eq(diesel::dsl::now),
+            granted(t),
         ))
         .execute(conn)
         .await
