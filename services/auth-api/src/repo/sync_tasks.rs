@@ -138,6 +138,22 @@ pub async fn find_for_update(
         .optional()
 }
 
+/// Locks the shop's RUNNING task, if any (before the shop's own row: see
+/// [`crate::repo::platforms::find_for_tenant_for_update`]).
+pub async fn lock_running(
+    conn: &mut AsyncPgConnection,
+    platform_id: PlatformId,
+) -> QueryResult<()> {
+    task::table
+        .filter(task::platform_id.eq(platform_id.get()))
+        .filter(task::status.eq(RUNNING))
+        .select(task::id)
+        .for_update()
+        .load::<i64>(conn)
+        .await
+        .map(drop)
+}
+
 /// What cancelling a RUNNING task writes: CANCELLED, why, and when.
 #[expect(
     clippy::type_complexity,

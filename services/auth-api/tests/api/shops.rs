@@ -185,6 +185,90 @@ async fn a_paused_shop_is_not_synced_until_resumed() {
     );
 }
 
+/// Waits until some session of this database waits on a lock.
+async fn until_one_waits_on_a_lock(app: &TestApp) {
+    #[derive(QueryableByName)]
+    struct Waiting {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut conn = app.conn().await;
+    for _ in 0..500 {
+        let waiting = diesel::sql_query(
+            "SELECT count(*) AS n FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .get_result::<Waiting>(&mut conn)
+        .await
+        .expect("pg_stat_activity");
+        if waiting.n > 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("nothing waited on a lock");
+}
+
+/// sync-worker's transactions update their task and then the shop (a window's end moves the
+/// watermark; a page's raw orders take a key share on it). Pausing or disconnecting takes the
+/// same locks in the same order, so neither side deadlocks, and neither is aborted.
+#[tokio::test]
+async fn pausing_a_shop_while_its_sync_ends_a_window_waits_instead_of_deadlocking() {
+    let app = spawn_app_without_relay().await;
+    let shop = granted_shop(&app, "key-pause-race").await;
+    let running = expect_envelope(sync(&app, shop).await, StatusCode::OK, 200).await;
+    let task = running["data"]["syncTaskId"].as_i64().expect("task");
+
+    // sync-worker's window end, half done: the task updated, the shop not yet.
+    let mut worker = app.conn().await;
+    diesel::sql_query("BEGIN")
+        .execute(&mut worker)
+        .await
+        .expect("BEGIN");
+    diesel::sql_query(format!(
+        "UPDATE t_ecom_sync_task SET success_count = success_count + 1 WHERE id = {task}"
+    ))
+    .execute(&mut worker)
+    .await
+    .expect("the task's progress");
+    let pause = tokio::spawn({
+        let (client, url) = (
+            app.client.clone(),
+            app.url(&format!("/platforms/{shop}/status")),
+        );
+        async move {
+            client
+                .put(url)
+                .bearer_auth(token(1, &[AUTH]))
+                .json(&json!({"status": "DISABLED"}))
+                .send()
+                .await
+                .expect("PUT status")
+                .json::<Value>()
+                .await
+                .expect("envelope")
+        }
+    });
+    until_one_waits_on_a_lock(&app).await;
+    // The window's end moves the shop's watermark, then commits.
+    diesel::sql_query(format!(
+        "UPDATE t_ecom_platform_auth SET modified_watermark = now() WHERE id = {shop}"
+    ))
+    .execute(&mut worker)
+    .await
+    .expect("the watermark, without a deadlock");
+    diesel::sql_query("COMMIT")
+        .execute(&mut worker)
+        .await
+        .expect("COMMIT");
+
+    let paused = pause.await.expect("the pause");
+    assert_eq!(paused["code"], 200, "{paused}");
+    assert_eq!(paused["data"]["status"], "DISABLED", "{paused}");
+    let row = app.task_row(task).await;
+    assert_eq!(row.status, "CANCELLED");
+}
+
 #[tokio::test]
 async fn a_shop_paused_before_its_backfill_completed_is_backfilled_again_on_resume() {
     let app = spawn_app_relaying(TestBroker::new(Vec::new()), Relay::Off, |s| {

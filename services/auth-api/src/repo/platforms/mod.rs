@@ -137,7 +137,15 @@ pub async fn find_for_tenant(
     }
 }
 
-/// Like [`find_for_tenant`], the (surviving) row locked for update.
+/// Like [`find_for_tenant`], the (surviving) row locked for update, after the shop's running
+/// sync task.
+///
+/// Locks are taken in the order sync-worker takes them: a page's transaction updates its task
+/// and then inserts raw orders (a foreign-key `KEY SHARE` on the shop), and a window's end
+/// updates the task and then moves the shop's watermark. Locking the shop first and then
+/// cancelling that task (a pause, a disconnection) or inserting one (a consent's backfill)
+/// would deadlock with them. The shop's lock is `FOR NO KEY UPDATE`: nothing here changes its
+/// id, so inserts that merely reference the shop do not wait for it.
 pub async fn find_for_tenant_for_update(
     conn: &mut AsyncPgConnection,
     tenant: TenantId,
@@ -146,10 +154,11 @@ pub async fn find_for_tenant_for_update(
     let Some(row) = find_for_tenant(conn, tenant, id).await? else {
         return Ok(None);
     };
+    crate::repo::sync_tasks::lock_running(conn, row.id).await?;
     auth::table
         .find(row.id.get())
         .select(AuthRow::as_select())
-        .for_update()
+        .for_no_key_update()
         .first(conn)
         .await
         .optional()
