@@ -240,6 +240,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    t_contact_search_mask (tenant_id, day, mask, number_index) {
+        tenant_id -> Int8,
+        day -> Date,
+        mask -> Text,
+        number_index -> Text,
+    }
+}
+
+diesel::table! {
     t_operation_log (id) {
         id -> Int8,
         tenant_id -> Int8,
@@ -316,6 +325,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     t_lead_status_change,
     t_contact_reveal,
     t_contact_reveal_quota,
+    t_contact_search_mask,
     t_operation_log,
     t_order_revealed_identity,
     t_outbox,

@@ -102,6 +102,10 @@ async fn schema_rs_matches_the_migrated_database() {
             ),
         ),
         (
+            "t_contact_search_mask",
+            diesel_columns(t_contact_search_mask::table.select(t_contact_search_mask::all_columns)),
+        ),
+        (
             "t_operation_log",
             diesel_columns(t_operation_log::table.select(t_operation_log::all_columns)),
         ),

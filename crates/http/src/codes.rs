@@ -59,6 +59,13 @@ codes! {
     PLATFORM_DECRYPT_QUOTA = (42903, 429, "电商平台的解密额度已用完，请稍后再试");
     /// Too many of the tenant's reveals in flight at once: wait a moment.
     REVEAL_BUSY = (42904, 429, "本企业同时进行的号码解密过多，请稍后重试");
+    /// A search by a full mobile number past the different numbers the tenant may search behind
+    /// one mask today.
+    SEARCH_MASK_LIMIT = (
+        42905,
+        429,
+        "本企业今日搜索的与该号码前三位、后四位相同的不同号码已达上限，请明日再试"
+    );
     /// A status change without the lead's version (If-Match).
     LEAD_VERSION_REQUIRED = (42801, 428, "请在 If-Match 中带上线索版本（线索详情的 version）");
     /// The e-commerce platform's API failed.

@@ -289,9 +289,10 @@ async fn bare_request(
     paging: leadgen_http::paging::Paging,
 ) {
     let (tenant, user) = (TenantId::new(1), leadgen_domain::UserId::new(7));
-    let by_phone = filter.phone_indexes.is_some();
+    let by_phone = filter.phone.is_some();
     if by_phone {
-        quota::take_within(bare, (i32::MAX, i32::MAX), tenant, user)
+        let per_mask = filter.phone.as_ref().map(|searched| (searched, i32::MAX));
+        quota::take_within(bare, (i32::MAX, i32::MAX), tenant, user, per_mask)
             .await
             .unwrap();
     }

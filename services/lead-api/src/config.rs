@@ -42,6 +42,10 @@ pub struct RevealSettings {
     /// Upper bound of one backoff wait: a salesperson is waiting.
     #[serde(default = "default_max_backoff_ms")]
     pub max_backoff_ms: u64,
+    /// Different full mobile numbers one tenant may search behind one mask (`138****5678`) per
+    /// Beijing day (`service::quota`).
+    #[serde(default = "default_per_mask")]
+    pub per_mask_daily: i32,
     /// Reveals of one tenant in flight at a time, per process (`service::slots`).
     #[serde(default = "default_per_tenant_concurrency")]
     pub per_tenant_concurrency: usize,
@@ -59,6 +63,7 @@ impl Default for RevealSettings {
         RevealSettings {
             per_user_daily: default_per_user(),
             per_tenant_daily: default_per_tenant(),
+            per_mask_daily: default_per_mask(),
             max_retries: default_retries(),
             max_backoff_ms: default_max_backoff_ms(),
             per_tenant_concurrency: default_per_tenant_concurrency(),
@@ -73,6 +78,9 @@ fn default_per_user() -> i32 {
 }
 fn default_per_tenant() -> i32 {
     2_000
+}
+fn default_per_mask() -> i32 {
+    5
 }
 fn default_retries() -> usize {
     2

@@ -46,6 +46,10 @@ pub enum LeadApiError {
     UserLimit,
     #[error("the tenant's reveals for today are used up")]
     TenantLimit,
+    /// A search by a full mobile number past the different numbers the tenant may search behind
+    /// its mask today (`service::quota`).
+    #[error("too many different numbers searched behind one mask today")]
+    MaskLimit,
     /// Too many of the tenant's reveals in flight (`service::slots`).
     #[error("too many of the tenant's reveals at once")]
     RevealBusy,
@@ -111,6 +115,8 @@ impl LeadApiError {
             LeadApiError::UserLimit => ApiError::business(codes::REVEAL_USER_LIMIT)
                 .with_retry_after(until_next_beijing_day()),
             LeadApiError::TenantLimit => ApiError::business(codes::REVEAL_TENANT_LIMIT)
+                .with_retry_after(until_next_beijing_day()),
+            LeadApiError::MaskLimit => ApiError::business(codes::SEARCH_MASK_LIMIT)
                 .with_retry_after(until_next_beijing_day()),
             LeadApiError::RevealBusy => ApiError::business(codes::REVEAL_BUSY)
                 .with_retry_after(std::time::Duration::from_secs(1)),

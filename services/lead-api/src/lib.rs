@@ -7,8 +7,8 @@
 //!   audit).
 //! - [`repo`] — the documented couplings to order-processor's `t_order_lead`,
 //!   `t_ecom_order_processed` and `t_lead_identity` and to sync-worker's `t_ecom_order_raw`, and
-//!   lead-api's own `t_lead_status_change`, `t_contact_reveal`, `t_contact_reveal_quota` and
-//!   `t_order_revealed_identity`.
+//!   lead-api's own `t_lead_status_change`, `t_contact_reveal`, `t_contact_reveal_quota`,
+//!   `t_contact_search_mask` and `t_order_revealed_identity`.
 //! - [`error`] — [`error::LeadApiError`] and its one mapping to the envelope.
 //! - [`openapi`] — this service's part of the gateway's OpenAPI document.
 //! - [`config`] — [`Settings`], with `[reveal]`'s limits.

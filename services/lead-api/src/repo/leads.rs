@@ -63,6 +63,16 @@ pub async fn surviving_platform(
     Ok(survivor.flatten().unwrap_or(id))
 }
 
+/// A full mobile number searched for, never the number itself.
+#[derive(Debug, Clone)]
+pub struct PhoneSearch {
+    /// Its blind indexes, one per configured key (the current key's first).
+    pub indexes: Vec<String>,
+    /// The mask it shares with listed contacts (`138****5678`): the daily limit of different
+    /// numbers searched behind one mask is counted by it ([`crate::service::quota`]).
+    pub mask: String,
+}
+
 /// Filters of GET leads.
 #[derive(Debug, Clone, Default)]
 pub struct LeadFilter {
@@ -70,9 +80,9 @@ pub struct LeadFilter {
     pub order_time_start: Option<DateTime<Utc>>,
     pub order_time_end: Option<DateTime<Utc>>,
     pub contact_keyword: Option<String>,
-    /// A full mobile number's blind indexes (every configured key): the buyer is found through
-    /// `t_lead_identity`, never by scanning or decrypting contacts.
-    pub phone_indexes: Option<Vec<String>>,
+    /// A search by a full mobile number: the buyer is found through `t_lead_identity`, never by
+    /// scanning or decrypting contacts.
+    pub phone: Option<PhoneSearch>,
     pub process_status: Option<LeadProcessStatus>,
     pub tags: Vec<String>,
     /// The `last_order_time` range the time range and tags imply ([`implied_last_order`](super::list::bounds::implied_last_order)):

@@ -109,6 +109,58 @@ pub async fn take_quota(
     Ok(!rows.is_empty() && limit > 0)
 }
 
+/// Notes that `tenant` searched the number whose blind index is `number` behind `mask` on `day`,
+/// unless `limit` other numbers behind that mask were searched that day (`false`, nothing
+/// noted). A number searched again counts once. The tenant's notes of earlier days go.
+pub async fn note_search(
+    conn: &mut AsyncPgConnection,
+    (tenant, day): (TenantId, NaiveDate),
+    mask: &str,
+    number: &str,
+    limit: i32,
+) -> QueryResult<bool> {
+    #[derive(QueryableByName)]
+    struct Seen {
+        #[diesel(sql_type = BigInt)]
+        others: i64,
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        this_one: bool,
+    }
+    diesel::sql_query("DELETE FROM t_contact_search_mask WHERE tenant_id = $1 AND day < $2")
+        .bind::<BigInt, _>(tenant.get())
+        .bind::<Date, _>(day)
+        .execute(conn)
+        .await?;
+    let seen: Seen = diesel::sql_query(
+        "SELECT count(*) FILTER (WHERE number_index <> $4) AS others, \
+                coalesce(bool_or(number_index = $4), false) AS this_one \
+         FROM t_contact_search_mask WHERE tenant_id = $1 AND day = $2 AND mask = $3",
+    )
+    .bind::<BigInt, _>(tenant.get())
+    .bind::<Date, _>(day)
+    .bind::<Text, _>(mask)
+    .bind::<Text, _>(number)
+    .get_result(conn)
+    .await?;
+    if seen.this_one {
+        return Ok(true);
+    }
+    if seen.others >= i64::from(limit) {
+        return Ok(false);
+    }
+    diesel::sql_query(
+        "INSERT INTO t_contact_search_mask (tenant_id, day, mask, number_index) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+    )
+    .bind::<BigInt, _>(tenant.get())
+    .bind::<Date, _>(day)
+    .bind::<Text, _>(mask)
+    .bind::<Text, _>(number)
+    .execute(conn)
+    .await?;
+    Ok(true)
+}
+
 /// Gives back one reveal taken from the counter of `(tenant, user)` for `day` (never below 0).
 /// Without a user, the tenant's own counter.
 pub async fn give_back_quota(

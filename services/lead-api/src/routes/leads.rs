@@ -15,7 +15,7 @@ use leadgen_domain::{IntentionTag, LeadProcessStatus, TenantId};
 use leadgen_http::paging::{Paging, SortOrder, parse_sort};
 use leadgen_http::{ApiError, Authorized, BoundedPage, needs};
 
-use crate::repo::leads::{LeadFilter, SORT_FIELDS};
+use crate::repo::leads::{LeadFilter, PhoneSearch, SORT_FIELDS};
 use crate::service;
 use crate::service::view::LeadView;
 use crate::startup::AppState;
@@ -41,7 +41,7 @@ use crate::startup::AppState;
         (status = 400, description = "参数错误（含业务码 40008：页码超出前 2000 条的浏览范围）", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 401, description = "缺少或无效的令牌", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 403, description = "没有权限", body = leadgen_http::openapi::ErrorEnvelope),
-        (status = 429, description = "按完整手机号搜索超出每日限额（业务码 42901/42902，与查看号码共用）", body = leadgen_http::openapi::ErrorEnvelope,
+        (status = 429, description = "按完整手机号搜索超出每日限额（业务码 42901/42902，与查看号码共用；42905：同一掩码下搜索的不同号码过多）", body = leadgen_http::openapi::ErrorEnvelope,
             headers(("Retry-After" = u64, description = "多少秒后可重试：到北京时间次日零点"))),
         (status = 500, description = "内部错误", body = leadgen_http::openapi::ErrorEnvelope)
     ))]
@@ -139,9 +139,16 @@ pub fn parse_query(
                 // anything else matches the visible digits of masked contacts. Full-width
                 // digits (a Chinese input method's) read as the digits they are.
                 let value = leadgen_domain::validity::to_half_width(value);
-                filter.phone_indexes = IdentityKey::phone(&value)
+                filter.phone = leadgen_domain::validity::normalize_mainland_mobile(&value)
                     .filter(|_| value.chars().filter(char::is_ascii_digit).count() >= 11)
-                    .map(|key| indexer.all(tenant.get(), &key.material));
+                    .and_then(|mobile| {
+                        let key = IdentityKey::phone(&mobile)?;
+                        let national = mobile.trim_start_matches("+86");
+                        Some(PhoneSearch {
+                            indexes: indexer.all(tenant.get(), &key.material),
+                            mask: leadgen_domain::contact::mask_phone(national),
+                        })
+                    });
                 filter.contact_keyword = Some(value);
             }
             "processStatus" => {

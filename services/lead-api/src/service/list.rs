@@ -6,15 +6,16 @@
 //!
 //! A search by a full mobile number is the design's `contactInfo` filter and needs only
 //! `lead:order:view`, but it tells whose number it is: it counts against the reveals' daily
-//! limits and is audited (`CONTACT_SEARCH`, never the number), so that ten thousand searches
-//! over a mask's hidden digits cannot recover a number a buyer gave.
+//! limits, a tenant may search only a few different numbers behind one mask a day
+//! ([`quota::take_search`]), and it is audited (`CONTACT_SEARCH`, never the number), so that
+//! ten thousand searches over a mask's hidden digits cannot recover a number a buyer gave.
 
 use leadgen_http::AuthUser;
 use leadgen_http::paging::{Paging, SortOrder};
 
 use crate::error::LeadApiError;
 use crate::repo::leads::{self, LeadFilter, LeadPage};
-use crate::service::audit;
+use crate::service::{audit, quota};
 use crate::startup::AppState;
 use leadgen_domain::audit::AuditAction;
 
@@ -40,8 +41,10 @@ pub async fn page(
         }
         None => filter,
     };
-    let by_phone = filter.phone_indexes.is_some();
-    if by_phone && let Err(refused) = crate::service::quota::take(state, &mut conn, user).await {
+    let by_phone = filter.phone.is_some();
+    if let Some(searched) = &filter.phone
+        && let Err(refused) = quota::take_search(state, &mut conn, user, searched).await
+    {
         audit_user_search(&mut conn, user, &[], Some(&refused)).await?;
         return Err(refused);
     }

@@ -1,6 +1,12 @@
 //! The daily limits a reveal and a search by a full mobile number share: per user and per
 //! tenant, per Beijing day (`[reveal] per_user_daily`, `per_tenant_daily`), counted in
 //! `t_contact_reveal_quota`.
+//!
+//! A search has one more: the different numbers a tenant searched behind one mask
+//! (`[reveal] per_mask_daily`, counted in `t_contact_search_mask`). A listed lead shows
+//! `138****5678`; searching its ten thousand possible numbers one by one would tell which is the
+//! buyer's, and the daily limits alone only slow that down (a tenant's 2,000 a day find it in
+//! five days). A number searched again counts once.
 
 use chrono::{NaiveDate, Utc};
 use diesel_async::{AsyncConnection as _, AsyncPgConnection};
@@ -9,6 +15,7 @@ use leadgen_domain::{TenantId, UserId};
 use leadgen_http::AuthUser;
 
 use crate::error::LeadApiError;
+use crate::repo::leads::PhoneSearch;
 use crate::repo::reveal;
 use crate::startup::AppState;
 
@@ -30,15 +37,33 @@ pub async fn take(
     user: &AuthUser,
 ) -> Result<Taken, LeadApiError> {
     let limits = (state.reveal.per_user_daily, state.reveal.per_tenant_daily);
-    take_within(conn, limits, user.tenant_id, user.user_id).await
+    take_within(conn, limits, user.tenant_id, user.user_id, None).await
 }
 
-/// [`take`] for `user` of `tenant` against the daily limits `(per_user, per_tenant)`.
+/// [`take`] for a search by the full mobile number `searched`, which must also stay within the
+/// different numbers the tenant may search behind its mask today (42905 past them, and then
+/// nothing is counted).
+pub async fn take_search(
+    state: &AppState,
+    conn: &mut AsyncPgConnection,
+    user: &AuthUser,
+    searched: &PhoneSearch,
+) -> Result<Taken, LeadApiError> {
+    let limits = (state.reveal.per_user_daily, state.reveal.per_tenant_daily);
+    let per_mask = (searched, state.reveal.per_mask_daily);
+    take_within(conn, limits, user.tenant_id, user.user_id, Some(per_mask)).await
+}
+
+/// [`take`] for `user` of `tenant` against the daily limits `(per_user, per_tenant)`, and for a
+/// search, against the limit of different numbers behind its mask. The tenant's counter is
+/// updated first: its row lock orders the tenant's searches, so two at once cannot both take
+/// the mask's last place.
 pub async fn take_within(
     conn: &mut AsyncPgConnection,
     (per_user, per_tenant): (i32, i32),
     tenant: TenantId,
     user_id: UserId,
+    search: Option<(&PhoneSearch, i32)>,
 ) -> Result<Taken, LeadApiError> {
     let day = Utc::now()
         .with_timezone(&leadgen_domain::time::beijing())
@@ -55,6 +80,14 @@ pub async fn take_within(
             }
             if !reveal::take_quota(conn, tenant, None, day, per_tenant).await? {
                 return Err(LeadApiError::TenantLimit);
+            }
+            if let Some((searched, per_mask)) = search {
+                let number = searched.indexes.first().map_or("", String::as_str);
+                if !reveal::note_search(conn, (tenant, day), &searched.mask, number, per_mask)
+                    .await?
+                {
+                    return Err(LeadApiError::MaskLimit);
+                }
             }
             Ok(taken)
         }

@@ -121,3 +121,73 @@ async fn full_mobile_searches_count_against_the_reveal_limits() {
         .await;
     expect_envelope(response, StatusCode::OK, 200).await;
 }
+
+#[tokio::test]
+async fn a_tenant_searches_only_a_few_different_numbers_behind_one_mask_a_day() {
+    // A lead shows 139****1111: its ten thousand possible numbers, searched one by one within
+    // the daily limits, would tell in days which one is the buyer's.
+    let app = spawn_app_with(|s| s.reveal.per_mask_daily = 2).await;
+    let _ = seed(&app).await;
+    let search = |tenant: i64, user: i64, number: &'static str| {
+        let app = &app;
+        async move {
+            let token = leadgen_test_support::token(tenant, user, &[VIEW]);
+            app.leads(Some(&token), &[("contactInfo", number)]).await
+        }
+    };
+    for number in ["13900001111", "13900011111"] {
+        expect_envelope(search(1, 7, number).await, StatusCode::OK, 200).await;
+    }
+    let refused = search(1, 7, "13900021111").await;
+    assert!(refused.headers().get("retry-after").is_some());
+    expect_envelope(refused, StatusCode::TOO_MANY_REQUESTS, 42905).await;
+    let log = app.operation_log().await;
+    let last = log.last().expect("audited");
+    assert_eq!(
+        (last.0.as_str(), last.2.as_str()),
+        ("CONTACT_SEARCH", "FAILURE")
+    );
+    assert!(
+        last.3.as_deref().is_some_and(|m| m.starts_with("42905")),
+        "{last:?}"
+    );
+    // A number already searched counts once, in any of its spellings; another mask has its own
+    // count.
+    for number in ["13900001111", "+86 139 0001 1111", "13900001112"] {
+        expect_envelope(search(1, 7, number).await, StatusCode::OK, 200).await;
+    }
+    // The count is the tenant's: a colleague cannot take the search further; another tenant
+    // counts its own.
+    expect_envelope(
+        search(1, 8, "13900031111").await,
+        StatusCode::TOO_MANY_REQUESTS,
+        42905,
+    )
+    .await;
+    expect_envelope(search(2, 9, "13900021111").await, StatusCode::OK, 200).await;
+    // What is kept is the mask and the number's keyed index, never the number.
+    let mut conn = app.conn().await;
+    let kept: Vec<(String, String)> = {
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        use leadgen_db::schema::t_contact_search_mask as mask;
+        mask::table
+            .filter(mask::tenant_id.eq(1))
+            .select((mask::mask, mask::number_index))
+            .load(&mut conn)
+            .await
+            .expect("masks")
+    };
+    assert_eq!(kept.len(), 3, "{kept:?}");
+    assert!(
+        kept.iter().all(|(_, index)| !index.contains("13900")),
+        "{kept:?}"
+    );
+    assert_eq!(
+        kept.iter()
+            .filter(|(mask, _)| mask == "139****1111")
+            .count(),
+        2,
+        "{kept:?}"
+    );
+}

@@ -108,7 +108,7 @@ pub fn per_tag_combination(
 pub fn per_status_and_shop(filter: &LeadFilter, sort: (&str, SortOrder)) -> bool {
     matches!(sort_column(sort.0), "order_time" | "score")
         && (filter.platform_id.is_some() || filter.process_status.is_some())
-        && filter.phone_indexes.is_none()
+        && filter.phone.is_none()
         && !filter
             .contact_keyword
             .as_deref()

@@ -68,7 +68,7 @@ pub enum Route {
 ///   [`months::MAX_MERGED_MONTHS`] months: merged per month;
 /// - else plain.
 pub fn route(filter: &LeadFilter, sort: (&str, SortOrder), need: i64, share: Option<f64>) -> Route {
-    if filter.phone_indexes.is_some() {
+    if filter.phone.is_some() {
         return Route::Plain;
     }
     if filter
@@ -103,6 +103,8 @@ pub fn route(filter: &LeadFilter, sort: (&str, SortOrder), need: i64, share: Opt
 #[cfg(test)]
 mod tests {
     use leadgen_domain::LeadProcessStatus;
+
+    use crate::repo::leads::PhoneSearch;
 
     use super::*;
 
@@ -162,7 +164,10 @@ mod tests {
         };
         assert_eq!(route(&narrowed, by_score, 10, None), Route::Fenced);
         let phone = LeadFilter {
-            phone_indexes: Some(vec!["k".into()]),
+            phone: Some(PhoneSearch {
+                indexes: vec!["k".into()],
+                mask: "138****0000".into(),
+            }),
             ..tags.clone()
         };
         assert_eq!(route(&phone, by_time, 10, Some(0.01)), Route::Plain);

@@ -24,7 +24,7 @@ use leadgen_domain::IntentionTag;
 use leadgen_http::paging::SortOrder;
 
 use super::keyword::{self, Keyword};
-use crate::repo::leads::LeadFilter;
+use crate::repo::leads::{LeadFilter, PhoneSearch};
 
 /// Whose leads a statement reads, and how the tenant's condition is written.
 ///
@@ -172,7 +172,7 @@ pub(super) fn int_list(values: &[i32]) -> String {
 pub fn per_combination(filter: &LeadFilter, sort: (&str, SortOrder)) -> bool {
     matches!(tag_mask(filter), Some(Some(_)))
         && matches!(sort_column(sort.0), "order_time" | "create_time")
-        && filter.phone_indexes.is_none()
+        && filter.phone.is_none()
 }
 
 /// Whether the contact indexes can find a keyword: the trigram index needs three characters
@@ -207,7 +207,7 @@ pub(super) fn push_filter(
             s.push(" AND last_order_time <= ").bind(Bind::Time(t));
         }
     }
-    if let Some(indexes) = &filter.phone_indexes {
+    if let Some(PhoneSearch { indexes, .. }) = &filter.phone {
         s.push(" AND id IN (SELECT lead_id FROM t_lead_identity WHERE tenant_id = ")
             .bind(Bind::Int(tenant))
             .push(" AND key_hash = ANY(")
@@ -270,7 +270,7 @@ pub fn plain(
 /// ([`keyword::branches`]); written as one `OR`, the planner would visit the heap for every
 /// match of each.
 fn push_matches(s: &mut Statement, scope: Scope, filter: &LeadFilter, columns: &str) {
-    let indexed = filter.phone_indexes.is_none()
+    let indexed = filter.phone.is_none()
         && filter
             .contact_keyword
             .as_deref()
@@ -500,7 +500,10 @@ mod tests {
         let count = bounded_count(1, &keyword("138"), 2001).text;
         assert!(count.contains(" UNION ALL "), "{count}");
         let phone = LeadFilter {
-            phone_indexes: Some(vec!["k".into()]),
+            phone: Some(PhoneSearch {
+                indexes: vec!["k".into()],
+                mask: "138****0000".into(),
+            }),
             ..keyword("138")
         };
         assert!(!fenced(1, &phone, by_score, 10).text.contains("UNION"));

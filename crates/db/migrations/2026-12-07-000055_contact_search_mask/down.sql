@@ -1,0 +1,1 @@
+DROP TABLE t_contact_search_mask;
