@@ -72,6 +72,9 @@ pub async fn claim_pending(
                 .collect::<Vec<_>>(),
         )
     };
+    // The tenant of the first row no one holds: the first row's own tenant would send every
+    // replica to the rows one of them (or a batch in flight) already holds, to claim nothing
+    // and sleep a sweep interval while other tenants' rows wait.
     let first: Option<i64> = raw::table
         .filter(raw::process_status.eq(RawOrderStatus::Pending.as_str()))
         .filter(due())
@@ -79,6 +82,8 @@ pub async fn claim_pending(
         .filter(not_skipped())
         .order(raw::id.asc())
         .select(raw::tenant_id)
+        .for_update()
+        .skip_locked()
         .first(conn)
         .await
         .optional()?;

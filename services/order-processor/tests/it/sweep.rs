@@ -405,3 +405,54 @@ async fn a_rescore_hands_back_orders_without_waiting_for_a_batchs_rows() {
     batch.batch_execute("ROLLBACK").await.unwrap();
     assert_eq!(state_of(&run, held).await.0, "PROCESSED");
 }
+
+/// While one tenant's pending rows are held (another replica's sweep, a batch in flight), a
+/// sweep claims another tenant's rows instead of claiming nothing and sleeping.
+#[tokio::test]
+async fn a_sweep_passes_over_the_rows_another_replica_holds_to_another_tenants() {
+    let run = Run::new().await;
+    let spec = |shop, id, day, buyer: &str| Spec {
+        shop,
+        order: order(id, day, NeutralStatus::Completed, 5_000, Some(buyer), None),
+    };
+    let held = run.store(&[spec(0, "h1", 5, "held")], "PENDING").await[0];
+    let other = run.store(&[spec(1, "o1", 6, "other")], "PENDING").await[0];
+    // Shop 1, its task and its order become tenant 2's.
+    let mut conn = leadgen_db::conn(&run.db.pool).await.unwrap();
+    for table in ["t_ecom_platform_auth", "t_ecom_sync_task"] {
+        let column = if table == "t_ecom_platform_auth" {
+            "id"
+        } else {
+            "platform_id"
+        };
+        diesel::sql_query(format!(
+            "UPDATE {table} SET tenant_id = 2 WHERE {column} = {}",
+            run.shops[1]
+        ))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    diesel::sql_query(format!(
+        "UPDATE t_ecom_order_raw SET tenant_id = 2 WHERE id = {other}"
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    // Another replica holds tenant 1's row, the first in id order.
+    diesel::sql_query("BEGIN").execute(&mut conn).await.unwrap();
+    diesel::sql_query(format!(
+        "SELECT id FROM t_ecom_order_raw WHERE id = {held} FOR UPDATE"
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+
+    assert_eq!(sweep_of(&run).sweep_once().await.unwrap(), 1);
+    assert_eq!(state_of(&run, other).await.0, "PROCESSED");
+    diesel::sql_query("ROLLBACK")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(state_of(&run, held).await.0, "PENDING");
+}
