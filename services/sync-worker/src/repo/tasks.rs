@@ -537,9 +537,32 @@ pub async fn note_unreadable(conn: &mut AsyncPgConnection, id: SyncTaskId) -> Qu
         ),
         None => format!("{failures} 笔订单无法解析，已保留原始数据待查"),
     };
-    let warning = match warning {
+    add_warning_after(conn, id, warning, &note).await
+}
+
+/// Adds `note` to the task's warning for the merchant, after any earlier one.
+pub async fn add_warning(
+    conn: &mut AsyncPgConnection,
+    id: SyncTaskId,
+    note: &str,
+) -> QueryResult<()> {
+    let warning: Option<String> = task::table
+        .find(id.get())
+        .select(task::warning)
+        .first(conn)
+        .await?;
+    add_warning_after(conn, id, warning, note).await
+}
+
+async fn add_warning_after(
+    conn: &mut AsyncPgConnection,
+    id: SyncTaskId,
+    earlier: Option<String>,
+    note: &str,
+) -> QueryResult<()> {
+    let warning = match earlier {
         Some(earlier) => format!("{earlier}；{note}"),
-        None => note,
+        None => note.to_owned(),
     };
     diesel::update(task::table.find(id.get()))
         .set(task::warning.eq(warning))

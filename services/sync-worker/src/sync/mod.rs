@@ -310,6 +310,7 @@ impl Syncer {
             }
             probing = cursor.is_none();
             let window_done = next_at > at;
+            let left_short = joined.left_short().filter(|_| window_done);
             if window_done {
                 joined = Joined::new(listing);
             }
@@ -326,7 +327,7 @@ impl Syncer {
                     counts += stored.counts;
                     if let Some(window) = windows.get(at) {
                         stored.stopped = !self
-                            .finish_window(task, listing, platform, window, counts)
+                            .finish_window(task, (listing, platform), window, counts, left_short)
                             .await?;
                     }
                 }
@@ -381,24 +382,32 @@ impl Syncer {
 
     /// Every page of `window` is stored: its counts, the progress and the watermark move
     /// together, so a restarted task resumes after it. False when the task no longer runs
-    /// under this run's claim: nothing moved.
+    /// under this run's claim: nothing moved. A window the walk left short of the platform's
+    /// total (`left_short`: the total and the orders read) puts a warning on the task, so the
+    /// merchant knows which period to sync again: the walk moves on (a platform whose total
+    /// counts orders it never lists would otherwise hold the shop's syncs for good), and the
+    /// daily reconcile reads only the last day's changes again.
     #[tracing::instrument(name = "sync.finish_window", skip_all, fields(sync_id = task.id.get()))]
     async fn finish_window(
         &self,
         task: &TaskRow,
-        listing: Listing,
-        platform: PlatformType,
+        (listing, platform): (Listing, PlatformType),
         window: &TimeWindow,
         counts: WindowCounts,
+        left_short: Option<(u64, u64)>,
     ) -> anyhow::Result<bool> {
         let mut conn = leadgen_db::conn(&self.pool).await?;
         let (task_id, shop, end) = (task.id, task.platform_id, window.end);
         let claim = task.claimed_by.as_deref();
+        let warning = left_short.map(|(total, read)| short_window_warning(window, total, read));
         let held = conn
             .transaction::<bool, anyhow::Error, _>(|conn| {
                 async move {
                     if tasks::finish_window(conn, task_id, claim, counts).await? == 0 {
                         return Ok(false);
+                    }
+                    if let Some(warning) = &warning {
+                        tasks::add_warning(conn, task_id, warning).await?;
                     }
                     if listing == Listing::Modified {
                         credentials::advance_watermark(conn, shop, end).await?;
@@ -536,6 +545,15 @@ fn clipped(
         ),
         _ => (None, None),
     }
+}
+
+/// The task's warning for a window the walk left short of the platform's total.
+fn short_window_warning(window: &TimeWindow, total: u64, read: u64) -> String {
+    format!(
+        "{} 至 {} 的订单：平台称共 {total} 笔，多次读取只得到 {read} 笔，可能有订单未同步，请稍后重新同步该时段",
+        format_beijing(window.start),
+        format_beijing(window.end)
+    )
 }
 
 /// A sync record's error message for a platform failure: Chinese, no secrets, and the

@@ -6,8 +6,8 @@ use std::collections::HashSet;
 use leadgen_domain::{PlatformType, SyncTaskId};
 use leadgen_platforms::{Listing, OrderPage};
 
-/// How often a window is read again before the walk moves on (the daily reconcile catches what
-/// still slips by).
+/// How often a window is read again before the walk moves on (with a warning on the task when
+/// it is still short of its total).
 pub const MAX_WALKS_AGAIN: u32 = 2;
 
 /// What the passes over one window saw, and whether a page already read may have missed an
@@ -27,8 +27,8 @@ pub const MAX_WALKS_AGAIN: u32 = 2;
 ///   OFFSET m` answers a tie in any order, some orders twice and others never. Each pass adds to
 ///   what the window's earlier ones read, so a shortfall the next pass fills ends the reading.
 ///   Against the lowest total, so that orders leaving mid-walk (modified again) call for no
-///   walk: a pass that missed one order and read another before it left goes unnoticed, and
-///   the daily reconcile reads the window again.
+///   walk: a pass that missed one order and read another before it left goes unnoticed (the
+///   daily reconcile reads the last day's changes again).
 ///
 /// Orders leaving only make the walk read some twice.
 #[derive(Debug)]
@@ -41,6 +41,8 @@ pub struct Joined {
     read: HashSet<String>,
     /// Orders without an id this pass (they cannot be told apart across passes).
     unnamed: u64,
+    /// The platform's total and the orders read, when the walk gave up reading a short window.
+    left_short: Option<(u64, u64)>,
 }
 
 impl Joined {
@@ -53,7 +55,14 @@ impl Joined {
             walked_again: 0,
             read: HashSet::new(),
             unnamed: 0,
+            left_short: None,
         }
+    }
+
+    /// The platform's total and the orders the passes read, when the walk moved on from a
+    /// window still short of its total ([`MAX_WALKS_AGAIN`] passes later): the task's warning.
+    pub fn left_short(&self) -> Option<(u64, u64)> {
+        self.left_short
     }
 
     /// One answer of the window: its probe (`probing`, a pass's first page) or a later page.
@@ -103,12 +112,13 @@ impl Joined {
         if self.walked_again >= MAX_WALKS_AGAIN {
             match short {
                 Some((total, read)) => {
+                    self.left_short = Some((total, read));
                     tracing::warn!(
                         sync_task.id = task.get(),
                         walks,
                         total,
                         read,
-                        "The platform's total says the window holds more orders than its pages gave; the daily reconcile reads it again"
+                        "The platform's total says the window holds more orders than its pages gave; the task warns the merchant"
                     );
                     metrics::counter!("leadgen_sync_windows_short_total", "platform" => platform.as_str())
                         .increment(1);

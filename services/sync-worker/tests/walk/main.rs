@@ -228,6 +228,44 @@ async fn a_window_whose_tie_order_changed_mid_walk_is_read_again_and_misses_noth
     .await;
 }
 
+/// A platform whose total counts an order its pages never give: the window is read again twice,
+/// then the walk moves on (it would otherwise hold the shop's syncs for good), and the task
+/// tells the merchant which period may miss orders.
+#[tokio::test]
+async fn a_window_short_of_its_total_after_every_pass_completes_with_a_warning() {
+    let db = TestDb::new().await;
+    let platform = std::sync::Arc::new(LateChange {
+        orders: Mutex::new((1..=3).map(|n| format!("o-{n}")).collect()),
+        overstated_total: 1,
+        ..Default::default()
+    });
+    let (syncer, task_row, shop) = douyin_walk(&db, platform.clone()).await;
+    let id = task_row.id.get();
+    let outcome = syncer
+        .run(&task_row, PlatformType::Douyin)
+        .await
+        .expect("run");
+    assert!(
+        matches!(outcome, TaskOutcome::Completed { success: 3, .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(stored_orders(&db, shop).await, ["o-1", "o-2", "o-3"]);
+    // Three passes of the probe and four pages (the fourth empty).
+    assert_eq!(AtomicUsize::load(&platform.calls, Ordering::SeqCst), 15);
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    let warning: Option<String> = task::table
+        .find(id)
+        .select(task::warning)
+        .first(&mut conn)
+        .await
+        .expect("task");
+    let warning = warning.expect("a warning");
+    assert!(
+        warning.contains("平台称共 4 笔，多次读取只得到 3 笔，可能有订单未同步"),
+        "{warning}"
+    );
+}
+
 /// Pages that come back empty while the walk still moves toward its end are not a loop: a
 /// backward walk whose window lost orders after its probe (its last pages are empty down to
 /// the orders left), and a cursor walk whose platform answers empty pages before its last.

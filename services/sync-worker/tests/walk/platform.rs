@@ -38,6 +38,8 @@ pub struct LateChange {
     /// window (modified the same second as all of them) trade places, as a platform paging a
     /// tie without a unique order may answer it, and nothing else changes.
     pub ties_swap_at_call: Option<usize>,
+    /// Instead of the late order: every total counts this many orders the pages never give.
+    pub overstated_total: u64,
     /// The first call takes this long to answer.
     pub slow_first_call: Option<std::time::Duration>,
     /// The platform serves this many days back from now, in windows of a day; else the
@@ -185,7 +187,7 @@ impl PlatformClient for LateChange {
         let call = self.calls.fetch_add(1, Ordering::SeqCst);
         match (self.left_after_probe, self.moved_at_call) {
             _ if self.ties_swap_at_call == Some(call) && orders.len() > 2 => orders.swap(1, 2),
-            _ if self.ties_swap_at_call.is_some() => {}
+            _ if self.ties_swap_at_call.is_some() || self.overstated_total > 0 => {}
             (Some(left), _) => orders.truncate(left),
             (None, Some(at)) if at == call => {
                 if let Some(oldest) = orders.pop() {
@@ -221,7 +223,7 @@ impl LateChange {
         page: u32,
         cursor: Option<&PageCursor>,
     ) -> OrderPage {
-        let total = orders.len() as u64;
+        let total = orders.len() as u64 + self.overstated_total;
         let moved = self.moved.lock().ok().and_then(|m| m.clone());
         let answer = |id: &String| {
             let mut fetched = order(id);
