@@ -59,3 +59,10 @@ impl std::error::Error for JsonFault {}
 pub fn parse<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, JsonFault> {
     serde_json::from_str(json).map_err(JsonFault::from)
 }
+
+/// [`parse`] for a stored value already read as JSON (a `jsonb` column).
+pub fn from_value<T: serde::de::DeserializeOwned>(
+    value: serde_json::Value,
+) -> Result<T, JsonFault> {
+    serde_json::from_value(value).map_err(JsonFault::from)
+}

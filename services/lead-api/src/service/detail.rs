@@ -205,7 +205,8 @@ pub async fn get(
     let mut leads = merged.clone();
     leads.push(row.listed.id);
     let history = detail::history(&mut conn, tenant, &leads).await?;
-    let buyer: BuyerAggregate = serde_json::from_value(row.aggregate)
+    // Never serde_json's own error: it quotes the value it stumbled on.
+    let buyer: BuyerAggregate = leadgen_domain::stored_json::from_value(row.aggregate)
         .map_err(|e| anyhow::anyhow!("lead {} has an unreadable aggregate: {e}", row.listed.id))?;
     Ok(LeadDetail {
         lead: LeadView::from(row.listed),

@@ -281,15 +281,16 @@ fn snapshot(
     status: LeadProcessStatus,
     version: i32,
 ) -> Result<BuyerLead, LeadApiError> {
-    let bad = |e: serde_json::Error| LeadApiError::Unexpected(e.into());
-    let aggregate: BuyerAggregate = serde_json::from_value(row.aggregate.clone()).map_err(bad)?;
+    // Never serde_json's own error: it quotes the value it stumbled on.
+    use leadgen_domain::stored_json::{JsonFault, from_value};
+    let bad = |e: JsonFault| LeadApiError::Unexpected(e.into());
+    let aggregate: BuyerAggregate = from_value(row.aggregate.clone()).map_err(bad)?;
     let validity: ContactValidity =
-        serde_json::from_value(row.listed.contact_validity_reason.clone()).map_err(bad)?;
-    let reasons: Vec<Reason> =
-        serde_json::from_value(row.listed.score_reasons.clone()).map_err(bad)?;
+        from_value(row.listed.contact_validity_reason.clone()).map_err(bad)?;
+    let reasons: Vec<Reason> = from_value(row.listed.score_reasons.clone()).map_err(bad)?;
     let contact =
         ContactSummary::from_stored(&row.listed.contact_kind, row.listed.contact_masked.clone())
-            .map_err(bad)?;
+            .map_err(|e| bad(e.into()))?;
     let scored_by = ScoredBy::parse(&row.scored_by).ok_or_else(|| {
         LeadApiError::Unexpected(anyhow::anyhow!("unknown scored_by `{}`", row.scored_by))
     })?;
