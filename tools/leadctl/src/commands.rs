@@ -92,6 +92,28 @@ pub fn schemas(out: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The app secret `leadctl sign` signs with: `LEADCTL_SIGN_SECRET`, else the first line of
+/// standard input (never an argument: shell history and `ps` keep those).
+pub fn sign_secret() -> anyhow::Result<String> {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "a secret handed to one command, not the services' configuration"
+    )]
+    if let Ok(secret) = std::env::var("LEADCTL_SIGN_SECRET") {
+        return Ok(secret);
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("reading the app secret from standard input")?;
+    let secret = line.trim_end_matches(['\r', '\n']).to_owned();
+    anyhow::ensure!(
+        !secret.is_empty(),
+        "no app secret: set LEADCTL_SIGN_SECRET or give it on standard input"
+    );
+    Ok(secret)
+}
+
 pub fn sign(
     platform: &str,
     method: &str,
@@ -108,6 +130,14 @@ pub fn sign(
     let method = match kind {
         SignKind::ApiRequest => SignMethod::parse_for(platform, method)?,
         SignKind::Webhook | SignKind::TmcConnect | SignKind::WsConnect => SignMethod::Md5,
+    };
+    let read;
+    let params = match params.strip_prefix('@') {
+        Some(path) => {
+            read = std::fs::read_to_string(path).with_context(|| format!("--params {params}"))?;
+            read.as_str()
+        }
+        None => params,
     };
     let values: BTreeMap<String, serde_json::Value> =
         serde_json::from_str(params).context("--params must be a JSON object")?;

@@ -4,7 +4,7 @@
 //! - `leadctl token --tenant 1 --user 7 --name 张三 --perms lead:order:auth,lead:order:view`:
 //!   mint a development token the local configuration accepts (HS256 only).
 //! - `leadctl schemas [--out proto-events/schemas]`: write the events' JSON Schemas.
-//! - `leadctl sign --platform TAOBAO --sign-method md5 --secret S --params '{"k":"v"}'`: print a
+//! - `LEADCTL_SIGN_SECRET=S leadctl sign --platform TAOBAO --sign-method md5 --params '{"k":"v"}'`: print a
 //!   platform signature on the last line (support's answer to "invalid signature" tickets).
 //! - `leadctl openapi [--out docs/openapi.json]`: the gateway API's OpenAPI 3.1 document.
 //! - `leadctl leads rebuild [--tenant T] [--platform P] [--set-aside]`: rebuild buyer-leads from
@@ -71,9 +71,11 @@ enum Command {
         /// The platform's own name of the method (md5, hmac, hmac-sha256, hmacsha256, MD5, HMAC_SHA256, …).
         #[arg(long)]
         sign_method: String,
-        #[arg(long)]
-        secret: String,
-        /// Every parameter that enters the signature, exactly as sent, as a JSON object.
+        /// Every parameter that enters the signature, exactly as sent, as a JSON object, or
+        /// `@FILE` to read it from a file (a request's `access_token` is a secret too). The app
+        /// secret (Kuaishou: the signSecret) is never an argument, which shell history and `ps`
+        /// keep: it is read from `LEADCTL_SIGN_SECRET`, else from the first line of standard
+        /// input.
         #[arg(long)]
         params: String,
         /// api_request, webhook, tmc_connect or ws_connect.
@@ -242,10 +244,12 @@ async fn main() -> anyhow::Result<()> {
         Command::Sign {
             platform,
             sign_method,
-            secret,
             params,
             kind,
-        } => commands::sign(&platform, &sign_method, &secret, &params, &kind),
+        } => {
+            let secret = commands::sign_secret()?;
+            commands::sign(&platform, &sign_method, &secret, &params, &kind)
+        }
         Command::ModelQuality {
             dataset,
             cutoff,

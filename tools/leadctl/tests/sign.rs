@@ -21,7 +21,7 @@ fn leadctl_sign_matches_every_public_vector() {
                 v["platform"].as_str().expect("platform"),
             ])
             .args(["--sign-method", v["sign_method"].as_str().expect("method")])
-            .args(["--secret", v["secret"].as_str().expect("secret")])
+            .env("LEADCTL_SIGN_SECRET", v["secret"].as_str().expect("secret"))
             .args(["--params", &v["params"].to_string()])
             .args(["--kind", v["kind"].as_str().expect("kind")])
             .output()
@@ -54,13 +54,57 @@ fn leadctl_sign_refuses_a_method_the_platform_does_not_offer() {
             "PDD",
             "--sign-method",
             "hmac-sha256",
-            "--secret",
-            "s",
             "--params",
             "{}",
         ])
+        .env("LEADCTL_SIGN_SECRET", "s")
         .output()
         .expect("run leadctl");
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("hmac-sha256"));
+}
+
+/// The secret is never an argument (shell history and `ps` keep those): it comes from standard
+/// input when the environment has none, and the parameters may come from a file.
+#[test]
+fn leadctl_sign_reads_the_secret_from_standard_input_and_the_params_from_a_file() {
+    use std::io::Write as _;
+    let dir = std::env::temp_dir().join(format!("leadctl-sign-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("params.json");
+    std::fs::write(&file, r#"{"method":"m","timestamp":"1"}"#).expect("params");
+    let run = |input: &str, params: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_leadctl"))
+            .args(["sign", "--platform", "TAOBAO", "--sign-method", "md5"])
+            .args(["--params", params])
+            .env_remove("LEADCTL_SIGN_SECRET")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run leadctl");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write");
+        child.wait_with_output().expect("output")
+    };
+    let from_file = run("secret\n", &format!("@{}", file.display()));
+    assert!(from_file.status.success(), "{from_file:?}");
+    let inline = run("secret\n", r#"{"method":"m","timestamp":"1"}"#);
+    assert_eq!(from_file.stdout, inline.stdout);
+    let other = run("another\n", r#"{"method":"m","timestamp":"1"}"#);
+    assert_ne!(other.stdout, inline.stdout, "signed with the secret given");
+    let none = run("", "{}");
+    assert!(!none.status.success());
+    assert!(String::from_utf8_lossy(&none.stderr).contains("LEADCTL_SIGN_SECRET"));
+    let argument = Command::new(env!("CARGO_BIN_EXE_leadctl"))
+        .args(["sign", "--platform", "TAOBAO", "--sign-method", "md5"])
+        .args(["--secret", "s", "--params", "{}"])
+        .output()
+        .expect("run leadctl");
+    assert!(!argument.status.success(), "--secret is no argument");
+    std::fs::remove_dir_all(&dir).ok();
 }
