@@ -46,12 +46,21 @@ impl IdentityKind {
 }
 
 /// One identity of a buyer. `material` is personal data: it is only ever blind-indexed, never
-/// stored, logged or put in an event.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// stored, logged or put in an event (its `Debug` shows the kind alone).
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct IdentityKey {
     pub kind: IdentityKind,
     /// `KIND:scope:value`, the exact text the blind index is computed over.
     pub material: String,
+}
+
+impl std::fmt::Debug for IdentityKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdentityKey")
+            .field("kind", &self.kind)
+            .field("material", &format_args!("<redacted>"))
+            .finish()
+    }
 }
 
 impl IdentityKey {

@@ -35,8 +35,9 @@ pub enum ContactKind {
 pub const ASSUMED_PRIVACY_NUMBER_DAYS: i64 = 15;
 
 /// One contact value with its kind and, when the platform sends one, its masked companion.
-/// Its `Debug` never shows the value (a phone, name or address, or a ciphertext): a
-/// `tracing::debug!(?order)` cannot log a buyer's details.
+/// Its `Debug` never shows the value (a phone, name or address, or a ciphertext), nor do the
+/// `Debug`s of the types that hold it ([`crate::order::Receiver`], [`crate::order::BuyerRef`]),
+/// so a `tracing::debug!(?order)` cannot log a buyer's details.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ContactField {
@@ -508,13 +509,19 @@ mod tests {
         let receiver = crate::Receiver {
             name: ContactField::text("张三丰"),
             phone: Some(phone.clone()),
+            region: "浙江省杭州市西湖区三墩镇".into(),
+            oaid: Some("oaid-7QZ".into()),
             ..Default::default()
         };
-        let shown = format!("{phone:?} {receiver:?}");
-        assert!(
-            !shown.contains("1234") && !shown.contains("张三"),
-            "{shown}"
-        );
+        let buyer = crate::BuyerRef {
+            open_id: Some("AAHx-open".into()),
+            nick: Some("小明同学".into()),
+        };
+        let key = crate::buyer::IdentityKey::phone("13812345678").unwrap();
+        let shown = format!("{phone:?} {receiver:?} {buyer:?} {key:?}");
+        for private in ["1234", "张三", "西湖", "oaid-7QZ", "AAHx", "小明"] {
+            assert!(!shown.contains(private), "{private}: {shown}");
+        }
         assert!(shown.contains("<11 chars>"), "{shown}");
     }
 

@@ -69,8 +69,9 @@ impl NeutralStatus {
     }
 }
 
-/// Who bought: platform-scoped ids, never a real account name.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+/// Who bought: platform-scoped ids, never a real account name. Its `Debug` says only which
+/// are present.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BuyerRef {
     /// A stable, platform-scoped buyer id (Taobao `buyer_open_uid`, Douyin `doudian_open_id`).
@@ -81,8 +82,8 @@ pub struct BuyerRef {
     pub nick: Option<String>,
 }
 
-/// Where the order ships to.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+/// Where the order ships to. Its `Debug` shows no contact, region or `oaid`.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Receiver {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -97,6 +98,35 @@ pub struct Receiver {
     /// An opaque receiver id for the platform's decrypt API (Taobao `oaid`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oaid: Option<String>,
+}
+
+/// `<present>` or `None`: whether a personal value is there, never the value.
+fn presence<T>(value: &Option<T>) -> &'static str {
+    if value.is_some() { "<present>" } else { "None" }
+}
+
+impl std::fmt::Debug for BuyerRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BuyerRef")
+            .field("open_id", &format_args!("{}", presence(&self.open_id)))
+            .field("nick", &format_args!("{}", presence(&self.nick)))
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Receiver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Receiver")
+            .field("name", &self.name)
+            .field("phone", &self.phone)
+            .field(
+                "region",
+                &format_args!("<{} chars>", self.region.chars().count()),
+            )
+            .field("address", &self.address)
+            .field("oaid", &format_args!("{}", presence(&self.oaid)))
+            .finish()
+    }
 }
 
 impl Receiver {

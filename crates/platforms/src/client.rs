@@ -210,14 +210,25 @@ pub fn url_with_query(base: &str, pairs: &[(&str, &str)]) -> String {
     format!("{base}{sep}{}", query.join("&"))
 }
 
-/// One order as fetched: the original JSON, untouched, and its parse.
-#[derive(Debug, Clone)]
+/// One order as fetched: the original JSON, untouched, and its parse. Its `Debug` leaves the
+/// JSON out (it carries whatever the platform sends in clear: names, phones, addresses).
+#[derive(Clone)]
 pub struct FetchedOrder {
     /// The platform's order id, when it could be read at all.
     pub order_id: Option<String>,
     pub raw: serde_json::Value,
     /// The neutral form, or why the order could not be parsed (kept and counted, not dropped).
     pub parsed: Result<RawOrder, String>,
+}
+
+impl fmt::Debug for FetchedOrder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FetchedOrder")
+            .field("order_id", &self.order_id)
+            .field("raw", &format_args!("<platform JSON>"))
+            .field("parsed", &self.parsed)
+            .finish()
+    }
 }
 
 /// One page of orders.

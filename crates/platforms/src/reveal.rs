@@ -114,8 +114,9 @@ impl FromStr for RevealPurpose {
     }
 }
 
-/// One reveal: the order, what identifies its receiver's ciphertext, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One reveal: the order, what identifies its receiver's ciphertext, and why. Its `Debug` shows
+/// no ciphertext.
+#[derive(Clone, PartialEq, Eq)]
 pub struct DecryptRequest {
     /// The platform's order id (Taobao `tid`, JD `orderId`, PDD `order_sn`, Douyin `order_id`,
     /// Kuaishou `oid`), as in [`RawOrder::order_id`].
@@ -124,6 +125,19 @@ pub struct DecryptRequest {
     /// as the order listing sent it.
     pub ciphertext: String,
     pub purpose: RevealPurpose,
+}
+
+impl fmt::Debug for DecryptRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DecryptRequest")
+            .field("order_id", &self.order_id)
+            .field(
+                "ciphertext",
+                &format_args!("<{} chars>", self.ciphertext.chars().count()),
+            )
+            .field("purpose", &self.purpose)
+            .finish()
+    }
 }
 
 impl DecryptRequest {
@@ -348,6 +362,23 @@ mod tests {
         assert_eq!(virt.kind(), ContactKind::Virtual);
         assert_eq!(virt.expose_number(), "18877771111");
         assert_eq!(virt.expose_extension(), Some("123"));
+        // Nor the ciphertext a reveal sends, nor an order's platform JSON.
+        let request = DecryptRequest {
+            order_id: "42".into(),
+            ciphertext: "$138$AbZ1cipher$1$$".into(),
+            purpose: RevealPurpose::Fulfilment,
+        };
+        let fetched = crate::FetchedOrder {
+            order_id: Some("42".into()),
+            raw: serde_json::json!({"receiver_mobile": "13912345678"}),
+            parsed: Err("无法解析".into()),
+        };
+        let shown = format!("{request:?} {fetched:?}");
+        assert!(
+            !shown.contains("AbZ1") && !shown.contains("1391234"),
+            "{shown}"
+        );
+        assert!(shown.contains("42"), "{shown}");
     }
 
     #[test]
