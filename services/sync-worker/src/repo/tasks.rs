@@ -86,7 +86,10 @@ pub async fn find(
 /// sent while the first request still waited in the queue). The same request redelivered (its
 /// worker died, or the broker gave up on it) takes the task over at once, under a new claim:
 /// the run it replaces, if still alive, stops at its next write. Its progress stays:
-/// [`begin_windows`] decides whether the run resumes or starts over.
+/// [`begin_windows`] decides whether the run resumes or starts over. A redelivery spends none of
+/// the task's attempts (the broker restarting, or a consumer's connection lost, redelivers a
+/// request whose run was fine; the broker's delivery limit bounds a request that kills its
+/// workers): attempts count the runs recovery resumes.
 pub async fn start(
     conn: &mut AsyncPgConnection,
     id: SyncTaskId,
@@ -95,6 +98,11 @@ pub async fn start(
 ) -> QueryResult<Option<String>> {
     let now = Utc::now();
     let claim = format!("{message_id} {}", uuid::Uuid::new_v4());
+    let redelivered = task::claimed_by
+        .like(format!("{} %", leadgen_db::escape_like(message_id)))
+        .or(task::claimed_by.eq(message_id.to_owned()));
+    let attempts =
+        diesel::dsl::case_when(redelivered, task::attempts).otherwise(task::attempts + 1);
     let claimed = diesel::update(
         task::table
             .find(id.get())
@@ -105,7 +113,7 @@ pub async fn start(
         task::claimed_by.eq(&claim),
         task::started_at.eq(diesel::dsl::now),
         task::lease_until.eq(now + lease),
-        task::attempts.eq(task::attempts + 1),
+        task::attempts.eq(attempts),
         task::resends.eq(0),
         task::update_time.eq(diesel::dsl::now),
     ))

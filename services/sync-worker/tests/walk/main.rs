@@ -677,13 +677,28 @@ async fn a_run_replaced_after_its_lease_stops_at_its_next_write() {
         0,
         "nor release its successor's claim"
     );
-    // The successor's request redelivered (its worker died) takes over under a new claim.
+    // The successor's request redelivered (its worker died, or the broker restarted) takes over
+    // under a new claim, without spending an attempt: the runs recovery resumed are counted.
+    let before = task::table
+        .find(stalled.id.get())
+        .select(task::attempts)
+        .first::<i32>(&mut conn)
+        .await
+        .expect("attempts");
     let third = tasks::start(&mut conn, stalled.id, lease, "m-2")
         .await
         .expect("start")
         .expect("claimed");
     assert_ne!(third, second);
     assert!(third.starts_with("m-2 "), "{third}");
+    let attempts = task::table
+        .find(stalled.id.get())
+        .select(task::attempts)
+        .first::<i32>(&mut conn)
+        .await
+        .expect("attempts");
+    assert_eq!(attempts, before, "a redelivery spends no attempt");
+    assert_eq!(before, 2, "the first request and the resumed one");
     // Its run fails after its request was acknowledged (a long sync): the claim is released
     // and the lease ended, so recovery resumes the task at its next pass.
     assert_eq!(
