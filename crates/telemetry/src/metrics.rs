@@ -113,6 +113,10 @@ fn describe() {
         "leadgen_sync_windows_short_total",
         "Sync windows left after their last walk read fewer distinct orders than the platform's total"
     );
+    describe_counter!(
+        "leadgen_sync_requests_deferred_total",
+        "Sync requests sent back to the queue because the worker ran as many syncs as it may"
+    );
     describe_counter!("leadgen_sync_pages_total", "Order pages fetched and stored");
     describe_counter!("leadgen_sync_orders_total", "Orders stored, by change");
     describe_counter!(

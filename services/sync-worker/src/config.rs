@@ -60,6 +60,15 @@ pub struct SyncSettings {
     /// that dies has its request redelivered at once.
     #[serde(default = "default_ack_after")]
     pub ack_after_secs: u64,
+    /// Syncs one process runs at once, those acknowledged early included: each holds page
+    /// batches in memory and takes the pool's connections, and early acknowledgements would
+    /// otherwise let a wave of long backfills grow without bound.
+    #[serde(default = "default_max_running")]
+    pub max_running: usize,
+    /// How long a request waits for room among [`SyncSettings::max_running`] before it goes
+    /// back to the queue, for a replica with room (KEDA scales on the queue's depth).
+    #[serde(default = "default_defer_after")]
+    pub defer_after_secs: u64,
     /// Refresh a shop's access token this many minutes before it expires (under an hour:
     /// Douyin answers the same pair while more than an hour is left).
     #[serde(default = "default_refresh_ahead")]
@@ -92,6 +101,8 @@ impl Default for SyncSettings {
             max_attempts: default_max_attempts(),
             recovery_interval_secs: default_recovery_interval(),
             ack_after_secs: default_ack_after(),
+            max_running: default_max_running(),
+            defer_after_secs: default_defer_after(),
             token_refresh_ahead_minutes: default_refresh_ahead(),
             token_refresh_interval_secs: default_refresh_interval(),
             token_refresh_give_up_hours: default_refresh_give_up(),
@@ -134,6 +145,12 @@ fn default_recovery_interval() -> u64 {
 }
 fn default_ack_after() -> u64 {
     20 * 60
+}
+fn default_max_running() -> usize {
+    8
+}
+fn default_defer_after() -> u64 {
+    60
 }
 fn default_tick() -> u64 {
     60

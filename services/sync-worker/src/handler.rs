@@ -5,6 +5,8 @@
 //! so a page read again is neither stored nor announced twice). A sync
 //! that outlasts `ack_after` acknowledges its request early (before the broker's consumer
 //! timeout would redeliver it mid-walk); its claim and lease answer for it from then on.
+//! A process runs at most `[sync] max_running` syncs at once ([`Room`]); a request that finds
+//! no room goes back to the queue.
 
 use diesel_async::AsyncConnection as _;
 use leadgen_db::ScopedFutureExt as _;
@@ -22,6 +24,44 @@ pub struct SyncRequestedHandler {
     pub syncer: Syncer,
     /// How long a run keeps its request unacknowledged (`[sync] ack_after_secs`).
     pub ack_after: std::time::Duration,
+    pub room: Room,
+}
+
+/// Room for the syncs one process runs at once (`[sync] max_running`). A run holds its place
+/// from its claim to its end, after an early acknowledgement too: that acknowledgement gives
+/// the delivery's place in the prefetch back, so without this a wave of long backfills would
+/// start a prefetch's worth more every `ack_after`, each holding pages in memory and taking the
+/// pool's connections. A request that waits `defer_after` for a place (or finds the process
+/// stopping) goes back to the queue as a new request and is acknowledged: a replica with room
+/// takes it, and the queue's depth is what KEDA scales the workers on.
+pub struct Room {
+    places: std::sync::Arc<tokio::sync::Semaphore>,
+    defer_after: std::time::Duration,
+}
+
+impl Room {
+    pub fn new(max_running: usize, defer_after: std::time::Duration) -> Self {
+        Room {
+            places: std::sync::Arc::new(tokio::sync::Semaphore::new(max_running.max(1))),
+            defer_after,
+        }
+    }
+
+    /// A place, or `None` after `defer_after` or once the process stops.
+    async fn wait(
+        &self,
+        stop: &tokio_util::sync::CancellationToken,
+    ) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let place = std::sync::Arc::clone(&self.places).acquire_owned();
+        tokio::select! {
+            // A free place is taken even while the process stops: the run then stops at its
+            // first page and is handed on, as any running one is.
+            biased;
+            place = place => place.ok(),
+            () = tokio::time::sleep(self.defer_after) => None,
+            () = stop.cancelled() => None,
+        }
+    }
 }
 
 #[async_trait::async_trait]
@@ -158,6 +198,12 @@ impl SyncRequestedHandler {
             );
             return Ok(Outcome::Ack);
         }
+        drop(conn);
+        let Some(_place) = self.room.wait(&self.syncer.stop).await else {
+            self.defer(&task, &message_id).await?;
+            return Ok(Outcome::Ack);
+        };
+        let mut conn = leadgen_db::conn(&self.syncer.pool).await?;
         let Some(claim) = tasks::start(&mut conn, task.id, self.syncer.lease, &message_id).await?
         else {
             tracing::info!(
@@ -243,6 +289,27 @@ impl SyncRequestedHandler {
             .scope_boxed()
         })
         .await
+    }
+
+    /// Sends `task`'s request back to the queue as a new request (this one done): no room here.
+    async fn defer(&self, task: &tasks::TaskRow, message_id: &str) -> anyhow::Result<()> {
+        let request = crate::recovery::request_for(task);
+        let mut conn = leadgen_db::conn(&self.syncer.pool).await?;
+        conn.transaction::<(), anyhow::Error, _>(|conn| {
+            async move {
+                leadgen_outbox::enqueue(conn, SERVICE, &request).await?;
+                leadgen_outbox::mark_processed(conn, SERVICE, message_id).await?;
+                Ok(())
+            }
+            .scope_boxed()
+        })
+        .await?;
+        metrics::counter!("leadgen_sync_requests_deferred_total").increment(1);
+        tracing::info!(
+            sync_task.id = task.id.get(),
+            "No room for another sync here; its request goes back to the queue"
+        );
+        Ok(())
     }
 
     /// Runs a task this worker claimed, and ends it.

@@ -129,6 +129,10 @@ impl Application {
                 Arc::new(SyncRequestedHandler {
                     syncer,
                     ack_after: Duration::from_secs(settings.sync.ack_after_secs),
+                    room: crate::handler::Room::new(
+                        settings.sync.max_running,
+                        Duration::from_secs(settings.sync.defer_after_secs),
+                    ),
                 }),
                 consume,
             )),

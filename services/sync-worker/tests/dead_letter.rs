@@ -80,6 +80,7 @@ fn handler(db: &TestDb) -> SyncRequestedHandler {
             announce_orders: 1,
         },
         ack_after: Duration::from_secs(1200),
+        room: sync_worker::handler::Room::new(8, Duration::from_secs(60)),
     }
 }
 

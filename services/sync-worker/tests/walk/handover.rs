@@ -30,6 +30,7 @@ async fn stopping(
             ..syncer
         },
         ack_after: std::time::Duration::from_secs(1200),
+        room: sync_worker::handler::Room::new(8, std::time::Duration::from_secs(60)),
     };
     let first = leadgen_events::CloudEvent::new(
         "sync-worker-test",
@@ -196,4 +197,58 @@ async fn a_sync_cancelled_as_its_process_stops_ends_cancelled_not_handed_on() {
         .await
         .expect("outbox");
     assert_eq!(requests, 0, "not handed on");
+}
+
+/// A process runs at most `max_running` syncs: a request that finds no room within
+/// `defer_after` goes back to the queue as a new request, and is itself done.
+#[tokio::test]
+async fn a_request_without_room_to_run_goes_back_to_the_queue() {
+    use leadgen_db::schema::t_outbox as outbox;
+    use leadgen_events::{CloudEvent, SyncRequestedV1};
+    use leadgen_messaging::{Handler as _, Outcome};
+
+    let db = TestDb::new().await;
+    let hold = std::sync::Arc::new(Hold::default());
+    let (handler, _stop, task_row, _shop, first) = stopping(&db, Some(hold.clone())).await;
+    let handler = sync_worker::handler::SyncRequestedHandler {
+        room: sync_worker::handler::Room::new(1, std::time::Duration::from_millis(200)),
+        ..handler
+    };
+    let second = CloudEvent::new(
+        "sync-worker-test",
+        TenantId::new(1),
+        SyncRequestedV1 {
+            sync_task_id: task_row.id,
+            ..first.data.clone()
+        },
+    );
+    let (running, deferred) = tokio::join!(handler.handle(incoming(&first)), async {
+        // The first run holds the one place while the platform answers its second page.
+        hold.reached.notified().await;
+        let deferred = handler.handle(incoming(&second)).await;
+        hold.go.notify_one();
+        deferred
+    });
+    assert_eq!(running, Outcome::Ack);
+    assert_eq!(deferred, Outcome::Ack);
+
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    let requests: Vec<String> = outbox::table
+        .filter(outbox::routing_key.eq(leadgen_events::routing::SYNC_REQUESTED_V1))
+        .order(outbox::id.asc())
+        .select(outbox::payload)
+        .load(&mut conn)
+        .await
+        .expect("outbox");
+    // The deferred request first, then the first run's hand-on when its process stopped.
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    let again: CloudEvent<SyncRequestedV1> = serde_json::from_str(&requests[0]).expect("request");
+    assert_eq!(again.data.sync_task_id, task_row.id);
+    assert_ne!(again.id, second.id);
+    assert!(
+        leadgen_outbox::is_processed(&mut conn, "sync-worker", &second.id.to_string())
+            .await
+            .expect("ledger"),
+        "the deferred request is done"
+    );
 }
