@@ -32,7 +32,7 @@ build: ## Build every binary (target/debug)
 test: deps build deny k8s-check prometheus-check events-check ## Run the whole workspace's tests against the local PostgreSQL and RabbitMQ
 	$(TEST_ALL)
 
-deny: ## Check the dependency tree's licences, bans and sources (deny.toml), and advisories where RustSec is reachable
+deny: ## Check the dependency tree's licences, bans and sources (deny.toml); report advisories where RustSec is reachable
 	deploy/scripts/deny.sh
 
 prometheus-check: ## Check the Prometheus config and alert rules, run their unit tests (promtool)

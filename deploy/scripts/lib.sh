@@ -5,6 +5,10 @@
 
 LEADGEN_REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
+# The servers' and tools' programs (rabbitmq-server, nginx, pg_ctlcluster's helpers) live in
+# /usr/sbin, which Debian leaves out of a normal user's PATH.
+case ":$PATH:" in *:/usr/sbin:*) ;; *) export PATH="$PATH:/usr/sbin:/sbin" ;; esac
+
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 warn() { log "WARN: $*"; }
 die() {
@@ -198,6 +202,8 @@ start_postgres() {
     local version
     version=$(find /etc/postgresql -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null | sort -V | tail -n 1)
     [ -n "$version" ] || die "no PostgreSQL cluster under /etc/postgresql (create one: pg_createcluster <version> main)"
+    [ "$(id -u)" -eq 0 ] || [ "$(id -un)" = postgres ] \
+        || die "PostgreSQL is not accepting connections on 127.0.0.1:5432, and only root can start it: run \`sudo make deps\` once, or \`sudo pg_ctlcluster $version main start\`"
     log "starting PostgreSQL $version"
     # Fails harmlessly when the cluster is already starting; readiness decides.
     pg_ctlcluster --skip-systemctl-redirect "$version" main start || warn "pg_ctlcluster $version main start failed"
@@ -219,7 +225,7 @@ ensure_postgres_login() {
             [ -f "$hba" ] || continue
             found=1
             head -n 2 "$hba" | grep -q '^host all all 127.0.0.1/32 trust' && continue
-            log "trusting local TCP connections in $hba"
+            warn "PostgreSQL asked this machine's tests for a password: $hba now trusts every local TCP connection as any user (the tests' setup, as on the CI machines); on a shared machine, remove its first two lines once you are done"
             sed -i "1i $lines" "$hba"
             version=$(basename "$(dirname "$(dirname "$hba")")")
             pg_ctlcluster --skip-systemctl-redirect "$version" main reload >/dev/null 2>&1 || true
@@ -239,11 +245,34 @@ postgres_login() {
 }
 
 start_rabbitmq() {
-    if port_open 127.0.0.1 5672; then return 0; fi
+    if port_open 127.0.0.1 5672; then
+        clear_memory_alarm
+        return 0
+    fi
+    [ "$(id -u)" -eq 0 ] || [ "$(id -un)" = rabbitmq ] \
+        || die "RabbitMQ is not listening on 127.0.0.1:5672, and only root can start it: run \`sudo make deps\` once, or \`sudo rabbitmq-server -detached\`"
     log "starting RabbitMQ"
     # `-detached` returns at once; a second start while one is booting dies on its own.
     rabbitmq-server -detached || warn "rabbitmq-server -detached failed"
     wait_for_port 127.0.0.1 5672 120 || die "RabbitMQ is not listening on 127.0.0.1:5672 after 120s"
+}
+
+# clear_memory_alarm: a chaos test killed before it put RabbitMQ's memory watermark back (a
+# timeout, a cancelled run) leaves the broker blocking every publisher; the next run would hang.
+# The test sets a watermark of 0.000001: one that low is put back to RabbitMQ's default (root
+# only, as rabbitmqctl is; otherwise a warning says what to run).
+clear_memory_alarm() {
+    local watermark
+    watermark=$(rabbitmqctl -q environment 2>/dev/null | grep -o 'vm_memory_high_watermark,[^}]*' | head -n 1 || true)
+    case "$watermark" in
+        *,1.0e-6 | *,1.0e-06 | *,1e-06 | *,0.000001) ;;
+        *) return 0 ;;
+    esac
+    if rabbitmqctl -q set_vm_memory_high_watermark 0.4 >/dev/null 2>&1; then
+        warn "RabbitMQ's memory watermark was left at $watermark by an interrupted chaos test: set back to 0.4"
+    else
+        warn "RabbitMQ's memory watermark was left at $watermark by an interrupted chaos test, and publishers are blocked: run \`sudo rabbitmqctl set_vm_memory_high_watermark 0.4\`"
+    fi
 }
 
 # ensure_database NAME: creates the database on the local server unless it exists.
