@@ -259,19 +259,28 @@ start_rabbitmq() {
 
 # clear_memory_alarm: a chaos test killed before it put RabbitMQ's memory watermark back (a
 # timeout, a cancelled run) leaves the broker blocking every publisher; the next run would hang.
-# The test sets a watermark of 0.000001: one that low is put back to RabbitMQ's default (root
-# only, as rabbitmqctl is; otherwise a warning says what to run).
+# The test sets a watermark of 0.000001: one that low is put back as configured (a fraction),
+# else to RabbitMQ's default 0.4 (root only, as rabbitmqctl is; otherwise a warning says what
+# to run).
 clear_memory_alarm() {
-    local watermark
-    watermark=$(rabbitmqctl -q environment 2>/dev/null | grep -o 'vm_memory_high_watermark,[^}]*' | head -n 1 || true)
-    case "$watermark" in
-        *,1.0e-6 | *,1.0e-06 | *,1e-06 | *,0.000001) ;;
+    local current configured
+    current=$(rabbitmqctl -q eval 'vm_memory_monitor:get_vm_memory_high_watermark().' 2>/dev/null || true)
+    case "$current" in
+        1.0e-6 | 1.0e-06 | 1e-06) ;;
         *) return 0 ;;
     esac
-    if rabbitmqctl -q set_vm_memory_high_watermark 0.4 >/dev/null 2>&1; then
-        warn "RabbitMQ's memory watermark was left at $watermark by an interrupted chaos test: set back to 0.4"
+    # As configured (`{ok,0.4}`), else RabbitMQ's default.
+    configured=$(rabbitmqctl -q eval 'application:get_env(rabbit, vm_memory_high_watermark).' 2>/dev/null || true)
+    configured=${configured#\{ok,}
+    configured=${configured%\}}
+    case "$configured" in
+        0.* | 1.0) ;;
+        *) configured=0.4 ;;
+    esac
+    if rabbitmqctl -q set_vm_memory_high_watermark "$configured" >/dev/null 2>&1; then
+        warn "RabbitMQ's memory watermark was left at $current by an interrupted chaos test: set back to $configured"
     else
-        warn "RabbitMQ's memory watermark was left at $watermark by an interrupted chaos test, and publishers are blocked: run \`sudo rabbitmqctl set_vm_memory_high_watermark 0.4\`"
+        warn "RabbitMQ's memory watermark was left at $current by an interrupted chaos test, and publishers are blocked: run \`sudo rabbitmqctl set_vm_memory_high_watermark $configured\`"
     fi
 }
 

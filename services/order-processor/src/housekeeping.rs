@@ -10,6 +10,10 @@
 //!   operation_log_retention_days` (365; at least [`MIN_OPERATION_LOG_DAYS`]: China's
 //!   Cybersecurity Law, art. 21, asks for six months of network logs at least), then deleted,
 //!   every tenant's alike.
+//! - **The numbers searched behind each mask** (`t_contact_search_mask`, lead-api's): a day's
+//!   notes count only that Beijing day's searches; a tenant's next search deletes its earlier
+//!   days, and housekeeping those of tenants that stopped searching (keyed blind indexes of
+//!   numbers typed, kept no longer than their day).
 //!
 //! Each pass deletes `[processing] housekeeping_batch` rows per statement until none is left,
 //! every statement its own transaction; it runs every `[processing] housekeeping_interval_secs`
@@ -31,6 +35,8 @@ pub const MIN_OPERATION_LOG_DAYS: u32 = 180;
 pub const LEDGER: &str = "t_processed_message";
 /// The operation log's table name, as the metric labels it.
 pub const OPERATION_LOG: &str = "t_operation_log";
+/// The searched numbers' table name, as the metric labels it.
+pub const SEARCH_MASKS: &str = "t_contact_search_mask";
 
 pub struct Housekeeping {
     pub pool: DbPool,
@@ -46,13 +52,14 @@ pub struct Housekeeping {
 pub struct Deleted {
     pub ledger: usize,
     pub operation_log: usize,
+    pub search_masks: usize,
 }
 
 impl Housekeeping {
     /// A pass now and then every `interval` until `shutdown`; a failed pass is logged and the
     /// next one tries again.
     pub async fn run(self, shutdown: CancellationToken) {
-        for table in [LEDGER, OPERATION_LOG] {
+        for table in [LEDGER, OPERATION_LOG, SEARCH_MASKS] {
             metrics::counter!("leadgen_housekeeping_deleted_total", "table" => table).increment(0);
         }
         loop {
@@ -61,6 +68,7 @@ impl Housekeeping {
                     tracing::info!(
                         ledger = deleted.ledger,
                         operation_log = deleted.operation_log,
+                        search_masks = deleted.search_masks,
                         "Housekeeping deleted rows past their retention"
                     );
                 }
@@ -76,8 +84,8 @@ impl Housekeeping {
         }
     }
 
-    /// Deletes every ledger entry and operation-log entry past its retention (or as many as it
-    /// could before `shutdown`).
+    /// Deletes every ledger entry, operation-log entry and searched number past its retention
+    /// (or as many as it could before `shutdown`).
     pub async fn pass(&self, shutdown: &CancellationToken) -> anyhow::Result<Deleted> {
         let now = chrono::Utc::now();
         let ledger_before = now - chrono::Duration::days(i64::from(self.ledger_days.get()));
@@ -100,6 +108,18 @@ impl Housekeeping {
             metrics::counter!("leadgen_housekeeping_deleted_total", "table" => OPERATION_LOG)
                 .increment(n as u64);
             deleted.operation_log += n;
+            if n == 0 || (n as i64) < batch || shutdown.is_cancelled() {
+                break;
+            }
+        }
+        let today = now
+            .with_timezone(&leadgen_domain::time::beijing())
+            .date_naive();
+        loop {
+            let n = housekeeping::delete_search_masks_before(&mut conn, today, batch).await?;
+            metrics::counter!("leadgen_housekeeping_deleted_total", "table" => SEARCH_MASKS)
+                .increment(n as u64);
+            deleted.search_masks += n;
             if n == 0 || (n as i64) < batch || shutdown.is_cancelled() {
                 break;
             }

@@ -24,6 +24,7 @@ pub struct SyncRequestedHandler {
     pub syncer: Syncer,
     /// How long a run keeps its request unacknowledged (`[sync] ack_after_secs`).
     pub ack_after: std::time::Duration,
+    /// The syncs this process may run at once.
     pub room: Room,
 }
 
@@ -40,6 +41,7 @@ pub struct Room {
 }
 
 impl Room {
+    /// Room for `max_running` syncs (at least one); a request waits `defer_after` for a place.
     pub fn new(max_running: usize, defer_after: std::time::Duration) -> Self {
         Room {
             places: std::sync::Arc::new(tokio::sync::Semaphore::new(max_running.max(1))),
@@ -198,6 +200,17 @@ impl SyncRequestedHandler {
             );
             return Ok(Outcome::Ack);
         }
+        let duplicate = || {
+            tracing::info!(
+                sync_task.id = task.id.get(),
+                "SyncRequested for a task another request's worker runs; not run twice"
+            );
+            Ok(Outcome::Ack)
+        };
+        // A duplicate is done at once, not sent round the queue while it waits for room.
+        if !tasks::claimable(&mut conn, task.id, &message_id).await? {
+            return duplicate();
+        }
         drop(conn);
         let Some(_place) = self.room.wait(&self.syncer.stop).await else {
             self.defer(&task, &message_id).await?;
@@ -206,11 +219,7 @@ impl SyncRequestedHandler {
         let mut conn = leadgen_db::conn(&self.syncer.pool).await?;
         let Some(claim) = tasks::start(&mut conn, task.id, self.syncer.lease, &message_id).await?
         else {
-            tracing::info!(
-                sync_task.id = task.id.get(),
-                "SyncRequested for a task another request's worker runs; not run twice"
-            );
-            return Ok(Outcome::Ack);
+            return duplicate();
         };
         // Its progress as of the claim: a run it replaced may have finished a window since
         // the task was read above, and resuming from that read would walk it twice.
@@ -292,11 +301,21 @@ impl SyncRequestedHandler {
     }
 
     /// Sends `task`'s request back to the queue as a new request (this one done): no room here.
+    /// The task is left to the new request: a claim this request held (a redelivery after its
+    /// worker died) is released, and the lease held for the new request's way round the queue,
+    /// so that neither the claim nor recovery turns it away as a duplicate.
     async fn defer(&self, task: &tasks::TaskRow, message_id: &str) -> anyhow::Result<()> {
         let request = crate::recovery::request_for(task);
+        let until = chrono::Utc::now() + self.syncer.lease;
+        let id = task.id;
         let mut conn = leadgen_db::conn(&self.syncer.pool).await?;
         conn.transaction::<(), anyhow::Error, _>(|conn| {
             async move {
+                if tasks::leave_to_next_request(conn, id, message_id, until).await? == 0 {
+                    // Another request's run took it meanwhile: this one is a duplicate.
+                    leadgen_outbox::mark_processed(conn, SERVICE, message_id).await?;
+                    return Ok(());
+                }
                 leadgen_outbox::enqueue(conn, SERVICE, &request).await?;
                 leadgen_outbox::mark_processed(conn, SERVICE, message_id).await?;
                 Ok(())

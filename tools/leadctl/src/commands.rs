@@ -100,6 +100,7 @@ pub fn sign_secret() -> anyhow::Result<String> {
         reason = "a secret handed to one command, not the services' configuration"
     )]
     if let Ok(secret) = std::env::var("LEADCTL_SIGN_SECRET") {
+        anyhow::ensure!(!secret.is_empty(), "LEADCTL_SIGN_SECRET is empty");
         return Ok(secret);
     }
     let mut line = String::new();

@@ -4,7 +4,7 @@
 //! - `leadctl token --tenant 1 --user 7 --name 张三 --perms lead:order:auth,lead:order:view`:
 //!   mint a development token the local configuration accepts (HS256 only).
 //! - `leadctl schemas [--out proto-events/schemas]`: write the events' JSON Schemas.
-//! - `LEADCTL_SIGN_SECRET=S leadctl sign --platform TAOBAO --sign-method md5 --params '{"k":"v"}'`: print a
+//! - `leadctl sign --platform TAOBAO --sign-method md5 --params '{"k":"v"}' < app-secret.txt`: print a
 //!   platform signature on the last line (support's answer to "invalid signature" tickets).
 //! - `leadctl openapi [--out docs/openapi.json]`: the gateway API's OpenAPI 3.1 document.
 //! - `leadctl leads rebuild [--tenant T] [--platform P] [--set-aside]`: rebuild buyer-leads from

@@ -55,9 +55,9 @@ pub async fn take_search(
 }
 
 /// [`take`] for `user` of `tenant` against the daily limits `(per_user, per_tenant)`, and for a
-/// search, against the limit of different numbers behind its mask. The tenant's counter is
-/// updated first: its row lock orders the tenant's searches, so two at once cannot both take
-/// the mask's last place.
+/// search, against the limit of different numbers behind its mask. The mask's count is read
+/// after the tenant's counter is updated: that row's lock orders the tenant's searches, so two
+/// at once cannot both take the mask's last place.
 pub async fn take_within(
     conn: &mut AsyncPgConnection,
     (per_user, per_tenant): (i32, i32),

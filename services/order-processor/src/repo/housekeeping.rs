@@ -1,10 +1,10 @@
-//! `t_operation_log` by age: what housekeeping deletes, a bounded number of rows per statement
+//! `t_operation_log` and `t_contact_search_mask` by age: what housekeeping deletes, a bounded number of rows per statement
 //! (each its own transaction, so no long lock or huge WAL burst). The ledger's are
 //! `leadgen_outbox::forget_processed_before`, the crate that owns `t_processed_message`.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use diesel::QueryResult;
-use diesel::sql_types::{BigInt, Timestamptz};
+use diesel::sql_types::{BigInt, Date, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 /// Deletes at most `limit` operation-log entries that occurred before `before`, every tenant's;
@@ -19,6 +19,23 @@ pub async fn delete_operation_log_before(
          (SELECT id FROM t_operation_log WHERE occurred_at < $1 LIMIT $2)",
     )
     .bind::<Timestamptz, _>(before)
+    .bind::<BigInt, _>(limit)
+    .execute(conn)
+    .await
+}
+
+/// Deletes at most `limit` numbers searched behind a mask on a Beijing day before `today`,
+/// every tenant's; how many it deleted.
+pub async fn delete_search_masks_before(
+    conn: &mut AsyncPgConnection,
+    today: NaiveDate,
+    limit: i64,
+) -> QueryResult<usize> {
+    diesel::sql_query(
+        "DELETE FROM t_contact_search_mask WHERE ctid IN \
+         (SELECT ctid FROM t_contact_search_mask WHERE day < $1 LIMIT $2)",
+    )
+    .bind::<Date, _>(today)
     .bind::<BigInt, _>(limit)
     .execute(conn)
     .await

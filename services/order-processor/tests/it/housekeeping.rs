@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::Utc;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use leadgen_db::schema::{t_operation_log, t_processed_message};
+use leadgen_db::schema::{t_contact_search_mask, t_operation_log, t_processed_message};
 use leadgen_test_support::TestDb;
 use order_processor::housekeeping::{Deleted, Housekeeping};
 use tokio_util::sync::CancellationToken;
@@ -54,6 +54,22 @@ async fn rows_past_their_retention_are_deleted_and_no_other() {
                 .unwrap();
         }
     }
+    // Numbers searched behind a mask, today and on the three days before (Beijing days).
+    let today = now
+        .with_timezone(&leadgen_domain::time::beijing())
+        .date_naive();
+    for age in 0..=3_u64 {
+        diesel::insert_into(t_contact_search_mask::table)
+            .values((
+                t_contact_search_mask::tenant_id.eq(1_i64),
+                t_contact_search_mask::day.eq(today - chrono::Days::new(age)),
+                t_contact_search_mask::mask.eq("139****1111"),
+                t_contact_search_mask::number_index.eq(format!("index-{age}")),
+            ))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
     let housekeeping = Housekeeping {
         pool: db.pool.clone(),
         interval: Duration::from_secs(3600),
@@ -69,9 +85,16 @@ async fn rows_past_their_retention_are_deleted_and_no_other() {
         deleted,
         Deleted {
             ledger: 6,
-            operation_log: old_log
+            operation_log: old_log,
+            search_masks: 3,
         }
     );
+    let kept: Vec<String> = t_contact_search_mask::table
+        .select(t_contact_search_mask::number_index)
+        .load(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(kept, ["index-0"], "only today's");
     let ledger_ages: Vec<chrono::DateTime<Utc>> = t_processed_message::table
         .select(t_processed_message::processed_at)
         .load(&mut conn)

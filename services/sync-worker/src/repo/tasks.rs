@@ -122,6 +122,49 @@ pub async fn start(
     Ok((claimed > 0).then_some(claim))
 }
 
+/// Whether the request `message_id` may take task `id` now ([`start`] would claim it): not a
+/// duplicate of a request another live run answers for.
+pub async fn claimable(
+    conn: &mut AsyncPgConnection,
+    id: SyncTaskId,
+    message_id: &str,
+) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        task::table
+            .find(id.get())
+            .filter(task::status.eq(RUNNING))
+            .filter(free_or_held_by(message_id, Utc::now())),
+    ))
+    .get_result(conn)
+    .await
+}
+
+/// Leaves task `id`, which the request `message_id` could take, to the next request for it (the
+/// handler found no room to run it): a claim of that request's is released (its attempt was not
+/// counted: nothing ran), and the lease held `until`, so that recovery does not resend it while
+/// the next request is on its way. 0 when another request's live run holds it by now.
+pub async fn leave_to_next_request(
+    conn: &mut AsyncPgConnection,
+    id: SyncTaskId,
+    message_id: &str,
+    until: DateTime<Utc>,
+) -> QueryResult<usize> {
+    diesel::update(
+        task::table
+            .find(id.get())
+            .filter(task::status.eq(RUNNING))
+            .filter(free_or_held_by(message_id, Utc::now())),
+    )
+    .set((
+        task::lease_until.eq(until),
+        task::started_at.eq(None::<DateTime<Utc>>),
+        task::claimed_by.eq(None::<String>),
+        task::update_time.eq(diesel::dsl::now),
+    ))
+    .execute(conn)
+    .await
+}
+
 /// A task no live run holds (never started, or its lease ended), or one a run of the request
 /// `message_id` holds: what that request may take over, or end.
 fn free_or_held_by(

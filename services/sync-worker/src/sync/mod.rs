@@ -399,7 +399,8 @@ impl Syncer {
         let mut conn = leadgen_db::conn(&self.pool).await?;
         let (task_id, shop, end) = (task.id, task.platform_id, window.end);
         let claim = task.claimed_by.as_deref();
-        let warning = left_short.map(|(total, read)| short_window_warning(window, total, read));
+        let warning =
+            left_short.map(|(total, read)| short_window_warning(listing, window, total, read));
         let held = conn
             .transaction::<bool, anyhow::Error, _>(|conn| {
                 async move {
@@ -547,10 +548,17 @@ fn clipped(
     }
 }
 
-/// The task's warning for a window the walk left short of the platform's total.
-fn short_window_warning(window: &TimeWindow, total: u64, read: u64) -> String {
+/// The task's warning for a window the walk left short of the platform's total, with what the
+/// merchant can do: a window by creation time is synced again by naming the period; one by
+/// modification time holds orders placed at any time, which a sync of a named period (listed by
+/// creation time) reaches only as far back as it names.
+fn short_window_warning(listing: Listing, window: &TimeWindow, total: u64, read: u64) -> String {
+    let (what, remedy) = match listing {
+        Listing::Created => ("下单", "请稍后重新同步该时段"),
+        Listing::Modified => ("有变更", "请稍后按下单时间重新同步近期订单"),
+    };
     format!(
-        "{} 至 {} 的订单：平台称共 {total} 笔，多次读取只得到 {read} 笔，可能有订单未同步，请稍后重新同步该时段",
+        "{} 至 {} {what}的订单：平台称共 {total} 笔，多次读取只得到 {read} 笔，可能有订单未同步，{remedy}",
         format_beijing(window.start),
         format_beijing(window.end)
     )

@@ -126,7 +126,7 @@ impl Joined {
                 None => tracing::warn!(
                     sync_task.id = task.get(),
                     walks,
-                    "Orders kept joining a window while it was walked; the daily reconcile reads it again"
+                    "Orders kept joining a window while it was walked; the daily reconcile reads the last day's changes again"
                 ),
             }
             return false;

@@ -199,8 +199,10 @@ async fn a_sync_cancelled_as_its_process_stops_ends_cancelled_not_handed_on() {
     assert_eq!(requests, 0, "not handed on");
 }
 
-/// A process runs at most `max_running` syncs: a request that finds no room within
-/// `defer_after` goes back to the queue as a new request, and is itself done.
+/// A process runs at most `max_running` syncs. A request that finds no room within
+/// `defer_after` goes back to the queue as a new request, and is itself done; a claim it held (a
+/// redelivery after its worker died) is released for the new request, without an attempt spent.
+/// A duplicate (its task held by another request's live run) is done at once, not sent round.
 #[tokio::test]
 async fn a_request_without_room_to_run_goes_back_to_the_queue() {
     use leadgen_db::schema::t_outbox as outbox;
@@ -209,30 +211,53 @@ async fn a_request_without_room_to_run_goes_back_to_the_queue() {
 
     let db = TestDb::new().await;
     let hold = std::sync::Arc::new(Hold::default());
-    let (handler, _stop, task_row, _shop, first) = stopping(&db, Some(hold.clone())).await;
+    let (handler, _stop, _task, _shop, first) = stopping(&db, Some(hold.clone())).await;
     let handler = sync_worker::handler::SyncRequestedHandler {
         room: sync_worker::handler::Room::new(1, std::time::Duration::from_millis(200)),
         ..handler
     };
-    let second = CloudEvent::new(
+    // Another shop's task, held by a request whose worker died: here it comes again.
+    let other_shop = db.active_shop(1, "DOUYIN").await;
+    let other = db.sync_task(1, other_shop, "DOUYIN", "RUNNING").await;
+    let redelivered = CloudEvent::new(
         "sync-worker-test",
         TenantId::new(1),
         SyncRequestedV1 {
-            sync_task_id: task_row.id,
+            sync_task_id: leadgen_domain::SyncTaskId::new(other),
+            platform_id: PlatformId::new(other_shop),
             ..first.data.clone()
         },
     );
-    let (running, deferred) = tokio::join!(handler.handle(incoming(&first)), async {
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    diesel::update(task::table.find(other))
+        .set((
+            task::claimed_by.eq(format!("{} dead-run", redelivered.id)),
+            task::started_at.eq(Utc::now() - Duration::minutes(1)),
+            task::lease_until.eq(Utc::now() + Duration::minutes(9)),
+            task::attempts.eq(1),
+        ))
+        .execute(&mut conn)
+        .await
+        .expect("claimed");
+    let duplicate = CloudEvent::new("sync-worker-test", TenantId::new(1), first.data.clone());
+    let (running, (deferred, duplicated)) = tokio::join!(handler.handle(incoming(&first)), async {
         // The first run holds the one place while the platform answers its second page.
         hold.reached.notified().await;
-        let deferred = handler.handle(incoming(&second)).await;
+        let deferred = handler.handle(incoming(&redelivered)).await;
+        let duplicated = tokio::time::timeout(
+            std::time::Duration::from_millis(150),
+            handler.handle(incoming(&duplicate)),
+        )
+        .await
+        .expect("a duplicate does not wait for room");
         hold.go.notify_one();
-        deferred
+        (deferred, duplicated)
     });
-    assert_eq!(running, Outcome::Ack);
-    assert_eq!(deferred, Outcome::Ack);
+    assert_eq!(
+        (running, deferred, duplicated),
+        (Outcome::Ack, Outcome::Ack, Outcome::Ack)
+    );
 
-    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
     let requests: Vec<String> = outbox::table
         .filter(outbox::routing_key.eq(leadgen_events::routing::SYNC_REQUESTED_V1))
         .order(outbox::id.asc())
@@ -240,15 +265,33 @@ async fn a_request_without_room_to_run_goes_back_to_the_queue() {
         .load(&mut conn)
         .await
         .expect("outbox");
-    // The deferred request first, then the first run's hand-on when its process stopped.
+    // The deferred request, then the first run's hand-on when its process stopped; nothing for
+    // the duplicate.
     assert_eq!(requests.len(), 2, "{requests:?}");
     let again: CloudEvent<SyncRequestedV1> = serde_json::from_str(&requests[0]).expect("request");
-    assert_eq!(again.data.sync_task_id, task_row.id);
-    assert_ne!(again.id, second.id);
+    assert_eq!(again.data.sync_task_id.get(), other);
+    assert_ne!(again.id, redelivered.id);
     assert!(
-        leadgen_outbox::is_processed(&mut conn, "sync-worker", &second.id.to_string())
+        leadgen_outbox::is_processed(&mut conn, "sync-worker", &redelivered.id.to_string())
             .await
             .expect("ledger"),
         "the deferred request is done"
+    );
+    // The dead run's claim is gone, its attempt kept, and the new request may take the task.
+    let (claim, attempts): (Option<String>, i32) = task::table
+        .find(other)
+        .select((task::claimed_by, task::attempts))
+        .first(&mut conn)
+        .await
+        .expect("task");
+    assert_eq!((claim, attempts), (None, 1));
+    assert!(
+        tasks::claimable(
+            &mut conn,
+            leadgen_domain::SyncTaskId::new(other),
+            &again.id.to_string()
+        )
+        .await
+        .expect("claimable")
     );
 }
