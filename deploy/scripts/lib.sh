@@ -197,6 +197,11 @@ wait_for_http() {
     done
 }
 
+# under_systemd: systemd runs this machine (not a container started without it).
+under_systemd() {
+    [ -d /run/systemd/system ] && command -v systemctl >/dev/null
+}
+
 start_postgres() {
     if pg_isready -q -h 127.0.0.1 -p 5432; then return 0; fi
     local version
@@ -205,8 +210,14 @@ start_postgres() {
     [ "$(id -u)" -eq 0 ] || [ "$(id -un)" = postgres ] \
         || die "PostgreSQL is not accepting connections on 127.0.0.1:5432, and only root can start it: run \`sudo make deps\` once, or \`sudo pg_ctlcluster $version main start\`"
     log "starting PostgreSQL $version"
-    # Fails harmlessly when the cluster is already starting; readiness decides.
-    pg_ctlcluster --skip-systemctl-redirect "$version" main start || warn "pg_ctlcluster $version main start failed"
+    # Under systemd, through its unit (a server started beside it reads as dead to systemctl,
+    # and a job's cgroup cleanup may kill it); elsewhere (containers) directly. Fails harmlessly
+    # when the cluster is already starting; readiness decides.
+    if under_systemd; then
+        systemctl start "postgresql@$version-main" || warn "systemctl start postgresql@$version-main failed"
+    else
+        pg_ctlcluster --skip-systemctl-redirect "$version" main start || warn "pg_ctlcluster $version main start failed"
+    fi
     local deadline=$((SECONDS + 60))
     until pg_isready -q -h 127.0.0.1 -p 5432; do
         [ "$SECONDS" -lt "$deadline" ] || die "PostgreSQL is not accepting connections on 127.0.0.1:5432 after 60s"
@@ -252,8 +263,13 @@ start_rabbitmq() {
     [ "$(id -u)" -eq 0 ] || [ "$(id -un)" = rabbitmq ] \
         || die "RabbitMQ is not listening on 127.0.0.1:5672, and only root can start it: run \`sudo make deps\` once, or \`sudo rabbitmq-server -detached\`"
     log "starting RabbitMQ"
-    # `-detached` returns at once; a second start while one is booting dies on its own.
-    rabbitmq-server -detached || warn "rabbitmq-server -detached failed"
+    # Under systemd through its unit (as for PostgreSQL); elsewhere `-detached`, which returns
+    # at once (a second start while one is booting dies on its own).
+    if under_systemd; then
+        systemctl start rabbitmq-server || warn "systemctl start rabbitmq-server failed"
+    else
+        rabbitmq-server -detached || warn "rabbitmq-server -detached failed"
+    fi
     wait_for_port 127.0.0.1 5672 120 || die "RabbitMQ is not listening on 127.0.0.1:5672 after 120s"
 }
 

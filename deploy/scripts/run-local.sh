@@ -131,7 +131,7 @@ wait_child_ready() {
     esac
 }
 
-"$LEADGEN_REPO_ROOT/deploy/scripts/deps.sh"
+"$LEADGEN_REPO_ROOT/deploy/scripts/deps.sh" --run
 
 for port in 9100 8081 8082 8083 8084 "$PROMETHEUS_PORT" "$GATEWAY_PORT"; do
     if port_open 127.0.0.1 "$port"; then
