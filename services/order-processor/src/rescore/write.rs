@@ -81,8 +81,39 @@ pub(super) async fn write_chunk(
         })
         .await?;
     // Waiting for those rows now takes no lead lock the other way round; a batch that held one
-    // may have rebuilt the buyer already, and then the sweep rebuilds it again, alike.
-    raw_orders::set_status(conn, &skipped, RawOrderStatus::Pending).await?;
+    // may have rebuilt the buyer already, and then the sweep rebuilds it again, alike. Retried:
+    // the chunk is committed, and the lead now reads as expired, so no later rescore would
+    // hand these buyers back for a rebuild.
+    hand_back_after_commit(conn, &skipped).await
+}
+
+/// Sets `ids` back to `PENDING`, retried a few times with backoff (a database blip).
+async fn hand_back_after_commit(conn: &mut AsyncPgConnection, ids: &[i64]) -> anyhow::Result<()> {
+    use backon::{ExponentialBuilder, RetryableWithContext as _};
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let backoff = ExponentialBuilder::default()
+        .with_min_delay(std::time::Duration::from_millis(200))
+        .with_max_delay(std::time::Duration::from_secs(2))
+        .with_max_times(4)
+        .with_jitter();
+    async fn attempt<'c>(
+        conn: &'c mut AsyncPgConnection,
+        ids: &[i64],
+    ) -> (&'c mut AsyncPgConnection, diesel::QueryResult<usize>) {
+        let handed = raw_orders::set_status(conn, ids, RawOrderStatus::Pending).await;
+        (conn, handed)
+    }
+    let (_, handed) = (|conn| attempt(conn, ids))
+    .retry(backoff)
+    .sleep(tokio::time::sleep)
+    .context(conn)
+    .notify(|e, wait| {
+        tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "Handing lapsed buyers back for a rebuild failed; retrying");
+    })
+    .await;
+    handed?;
     Ok(())
 }
 
