@@ -90,40 +90,44 @@ impl Housekeeping {
         let now = chrono::Utc::now();
         let ledger_before = now - chrono::Duration::days(i64::from(self.ledger_days.get()));
         let log_before = now - chrono::Duration::days(i64::from(self.operation_log_days.get()));
-        let batch = i64::from(self.batch.get());
-        let mut deleted = Deleted::default();
-        let mut conn = leadgen_db::conn(&self.pool).await?;
-        loop {
-            let n =
-                leadgen_outbox::forget_processed_before(&mut conn, ledger_before, batch).await?;
-            metrics::counter!("leadgen_housekeeping_deleted_total", "table" => LEDGER)
-                .increment(n as u64);
-            deleted.ledger += n;
-            if n == 0 || (n as i64) < batch || shutdown.is_cancelled() {
-                break;
-            }
-        }
-        loop {
-            let n = housekeeping::delete_operation_log_before(&mut conn, log_before, batch).await?;
-            metrics::counter!("leadgen_housekeeping_deleted_total", "table" => OPERATION_LOG)
-                .increment(n as u64);
-            deleted.operation_log += n;
-            if n == 0 || (n as i64) < batch || shutdown.is_cancelled() {
-                break;
-            }
-        }
         let today = now
             .with_timezone(&leadgen_domain::time::beijing())
             .date_naive();
-        loop {
-            let n = housekeeping::delete_search_masks_before(&mut conn, today, batch).await?;
-            metrics::counter!("leadgen_housekeeping_deleted_total", "table" => SEARCH_MASKS)
-                .increment(n as u64);
-            deleted.search_masks += n;
-            if n == 0 || (n as i64) < batch || shutdown.is_cancelled() {
-                break;
+        let batch = i64::from(self.batch.get());
+        let mut deleted = Deleted::default();
+        let mut conn = leadgen_db::conn(&self.pool).await?;
+        for table in [LEDGER, OPERATION_LOG, SEARCH_MASKS] {
+            loop {
+                let n = match table {
+                    LEDGER => {
+                        leadgen_outbox::forget_processed_before(&mut conn, ledger_before, batch)
+                            .await?
+                    }
+                    OPERATION_LOG => {
+                        housekeeping::delete_operation_log_before(&mut conn, log_before, batch)
+                            .await?
+                    }
+                    _ => housekeeping::delete_search_masks_before(&mut conn, today, batch).await?,
+                };
+                metrics::counter!("leadgen_housekeeping_deleted_total", "table" => table)
+                    .increment(n as u64);
+                *deleted.of(table) += n;
+                if n == 0 || (n as i64) < batch || shutdown.is_cancelled() {
+                    break;
+                }
             }
         }
         Ok(deleted)
+    }
+}
+
+impl Deleted {
+    /// The count of `table` (one of the metric's labels).
+    fn of(&mut self, table: &str) -> &mut usize {
+        match table {
+            LEDGER => &mut self.ledger,
+            OPERATION_LOG => &mut self.operation_log,
+            _ => &mut self.search_masks,
+        }
     }
 }

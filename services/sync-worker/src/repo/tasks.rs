@@ -103,22 +103,17 @@ pub async fn start(
         .or(task::claimed_by.eq(message_id.to_owned()));
     let attempts =
         diesel::dsl::case_when(redelivered, task::attempts).otherwise(task::attempts + 1);
-    let claimed = diesel::update(
-        task::table
-            .find(id.get())
-            .filter(task::status.eq(RUNNING))
-            .filter(free_or_held_by(message_id, now)),
-    )
-    .set((
-        task::claimed_by.eq(&claim),
-        task::started_at.eq(diesel::dsl::now),
-        task::lease_until.eq(now + lease),
-        task::attempts.eq(attempts),
-        task::resends.eq(0),
-        task::update_time.eq(diesel::dsl::now),
-    ))
-    .execute(conn)
-    .await?;
+    let claimed = diesel::update(takeable(id, message_id, now))
+        .set((
+            task::claimed_by.eq(&claim),
+            task::started_at.eq(diesel::dsl::now),
+            task::lease_until.eq(now + lease),
+            task::attempts.eq(attempts),
+            task::resends.eq(0),
+            task::update_time.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await?;
     Ok((claimed > 0).then_some(claim))
 }
 
@@ -129,14 +124,9 @@ pub async fn claimable(
     id: SyncTaskId,
     message_id: &str,
 ) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(
-        task::table
-            .find(id.get())
-            .filter(task::status.eq(RUNNING))
-            .filter(free_or_held_by(message_id, Utc::now())),
-    ))
-    .get_result(conn)
-    .await
+    diesel::select(diesel::dsl::exists(takeable(id, message_id, Utc::now())))
+        .get_result(conn)
+        .await
 }
 
 /// Leaves task `id`, which the request `message_id` could take, to the next request for it (the
@@ -149,34 +139,48 @@ pub async fn leave_to_next_request(
     message_id: &str,
     until: DateTime<Utc>,
 ) -> QueryResult<usize> {
-    diesel::update(
-        task::table
-            .find(id.get())
-            .filter(task::status.eq(RUNNING))
-            .filter(free_or_held_by(message_id, Utc::now())),
-    )
-    .set((
-        task::lease_until.eq(until),
-        task::started_at.eq(None::<DateTime<Utc>>),
-        task::claimed_by.eq(None::<String>),
-        task::update_time.eq(diesel::dsl::now),
-    ))
-    .execute(conn)
-    .await
+    diesel::update(takeable(id, message_id, Utc::now()))
+        .set((
+            task::lease_until.eq(until),
+            task::started_at.eq(None::<DateTime<Utc>>),
+            task::claimed_by.eq(None::<String>),
+            task::update_time.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await
 }
 
-/// A task no live run holds (never started, or its lease ended), or one a run of the request
-/// `message_id` holds: what that request may take over, or end.
-fn free_or_held_by(
-    message_id: &str,
-    now: DateTime<Utc>,
-) -> Box<
+/// A condition on a task row, boxed.
+type TaskCondition = Box<
     dyn diesel::BoxableExpression<
             task::table,
             diesel::pg::Pg,
             SqlType = diesel::sql_types::Nullable<diesel::sql_types::Bool>,
         >,
-> {
+>;
+
+/// A running task, found by id.
+type RunningTask = diesel::dsl::Filter<
+    diesel::dsl::Find<task::table, i64>,
+    diesel::dsl::Eq<task::status, &'static str>,
+>;
+
+/// Task `id` while it runs and the request `message_id` may take it ([`free_or_held_by`]).
+fn takeable(
+    id: SyncTaskId,
+    message_id: &str,
+    now: DateTime<Utc>,
+) -> diesel::dsl::Filter<RunningTask, TaskCondition> {
+    let running: &'static str = RUNNING;
+    task::table
+        .find(id.get())
+        .filter(task::status.eq(running))
+        .filter(free_or_held_by(message_id, now))
+}
+
+/// A task no live run holds (never started, or its lease ended), or one a run of the request
+/// `message_id` holds: what that request may take over, or end.
+fn free_or_held_by(message_id: &str, now: DateTime<Utc>) -> TaskCondition {
     Box::new(
         task::started_at
             .is_null()
@@ -198,20 +202,15 @@ pub async fn fail_for_dead_letter(
     message_id: &str,
     error: &str,
 ) -> QueryResult<usize> {
-    diesel::update(
-        task::table
-            .find(id.get())
-            .filter(task::status.eq(RUNNING))
-            .filter(free_or_held_by(message_id, Utc::now())),
-    )
-    .set((
-        task::status.eq(SyncStatus::Failed.as_str()),
-        task::error_message.eq(error),
-        task::finished_at.eq(diesel::dsl::now),
-        task::update_time.eq(diesel::dsl::now),
-    ))
-    .execute(conn)
-    .await
+    diesel::update(takeable(id, message_id, Utc::now()))
+        .set((
+            task::status.eq(SyncStatus::Failed.as_str()),
+            task::error_message.eq(error),
+            task::finished_at.eq(diesel::dsl::now),
+            task::update_time.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await
 }
 
 /// Whether `claim` (a task's `claimed_by`) is a run of the request `message_id`: `<message id>
