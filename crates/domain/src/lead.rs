@@ -3,9 +3,9 @@
 //!
 //! A lead is a buyer ([`crate::buyer`]); its score, tags and reasons come from
 //! [`crate::scoring`]. Tags (thresholds in `scoring` and `docs/scoring.md`):
-//! `高意向` / `中意向` / `低意向` (intention level), `购买过` (paid at least once), `复购` (paid
-//! twice or more), `未支付` (an order waits for payment), `退款售后` (refunded or closed after
-//! payment), `高价值` (paid total in the shop's top 10 %), `即将复购` (due by the buyer's own
+//! `高意向` / `中意向` / `低意向` (intention level), `购买过` (paid at least once), `复购` (two
+//! purchase occasions or more: a checkout split into orders counts once), `未支付` (an order
+//! waits for payment), `退款售后` (a refund asked for or made, or closed after payment), `高价值` (paid total in the shop's top 10 %), `即将复购` (due by the buyer's own
 //! purchase rhythm) and `沉睡` (inactive for long).
 
 use chrono::{DateTime, Utc};

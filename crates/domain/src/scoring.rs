@@ -16,7 +16,7 @@ use crate::lead::IntentionTag;
 use crate::validity::ContactValidity;
 
 /// The built-in model's version, stored beside every score it produces.
-pub const MODEL_VERSION: &str = "builtin-rfm-4";
+pub const MODEL_VERSION: &str = "builtin-rfm-5";
 
 /// Feature weights of the intention (they sum to 100).
 pub const W_FREQUENCY: f64 = 45.0;
@@ -252,8 +252,15 @@ pub fn predict_intention(a: &BuyerAggregate, ranks: Ranks, as_of: DateTime<Utc>)
     if purchases >= 2 {
         let since = as_of - Duration::days(REPEAT_WINDOW_DAYS);
         let recent = a.purchases_since(since);
-        if recent >= 2 {
-            let n = recent - 1;
+        // Repeats in the window: its purchases that follow an earlier one, which is every one
+        // of them when the buyer had bought before the window, and all but the first otherwise.
+        let repeats = if recent == purchases {
+            recent.saturating_sub(1)
+        } else {
+            recent
+        };
+        if repeats >= 1 {
+            let n = repeats;
             reasons.push(Reason::new(
                 format!("REPEAT_{n}"),
                 format!("近{REPEAT_WINDOW_DAYS}天复购{n}次"),
@@ -267,7 +274,10 @@ pub fn predict_intention(a: &BuyerAggregate, ranks: Ranks, as_of: DateTime<Utc>)
     if ranks.frequency >= 0.9 && purchases >= 2 {
         reasons.push(Reason::new("FREQUENCY_TOP", "购买频次位于本店前10%"));
     }
-    if ranks.recency >= 0.7 {
+    // Not beside DORMANT: in a shop whose recent buyers are all long idle, a high rank is no
+    // sign of activity.
+    let dormant = is_dormant(a, as_of);
+    if ranks.recency >= 0.7 && !dormant {
         // Recency is the last payment's, or the last order's when nothing was paid.
         let what = if a.last_paid_time.is_some() {
             "有购买"
@@ -284,7 +294,10 @@ pub fn predict_intention(a: &BuyerAggregate, ranks: Ranks, as_of: DateTime<Utc>)
     if ranks.monetary >= HIGH_VALUE_RANK && a.paid_total.fen() > 0 {
         reasons.push(Reason::new(
             "HIGH_VALUE",
-            format!("累计实付¥{}，位于本店前10%", yuan(a.paid_total.fen())),
+            format!(
+                "累计实付¥{}（不含退款），位于本店前10%",
+                yuan(a.paid_total.fen())
+            ),
         ));
     }
     if let (Some(r), Some(gap)) = (ratio, a.purchase_gap_days())
@@ -299,7 +312,7 @@ pub fn predict_intention(a: &BuyerAggregate, ranks: Ranks, as_of: DateTime<Utc>)
             ),
         ));
     }
-    if is_dormant(a, as_of) {
+    if dormant {
         reasons.push(Reason::new("DORMANT", format!("已{idle_days}天未购买")));
     }
     if a.after_sale_count > 0 {

@@ -271,3 +271,73 @@ fn a_checkout_split_into_orders_is_one_purchase_not_a_repeat() {
     let codes: Vec<&str> = assessed.reasons.iter().map(|r| r.code.as_str()).collect();
     assert!(codes.contains(&"REPEAT_1"), "{codes:?}");
 }
+
+/// `近90天复购N次` counts the window's purchases that follow an earlier one, whether that one
+/// fell inside the window or before it.
+#[test]
+fn repeats_in_the_window_count_every_purchase_that_follows_an_earlier_one() {
+    // 2026-08-20 00:00 Beijing time; the window starts on 2026-05-22.
+    let as_of = Utc.with_ymd_and_hms(2026, 8, 19, 16, 0, 0).unwrap();
+    let ranks = Ranks {
+        recency: 0.5,
+        frequency: 0.5,
+        monetary: 0.5,
+    };
+    let repeat = |orders: &[OrderFacts]| {
+        let a = aggregate(orders).unwrap();
+        predict_intention(&a, ranks, as_of)
+            .reasons
+            .into_iter()
+            .find(|r| r.code.starts_with("REPEAT"))
+            .map(|r| (r.code, r.text))
+    };
+    let text = |code: &str, text: &str| Some((code.to_owned(), text.to_owned()));
+    // 120, 60 and 30 days before: two repeats in the window.
+    assert_eq!(
+        repeat(&[
+            paid("r1", at(4, 21), 10),
+            paid("r2", at(6, 20), 10),
+            paid("r3", at(7, 20), 10)
+        ]),
+        text("REPEAT_2", "近90天复购2次")
+    );
+    // 200 and 10 days before: the second is a repeat.
+    assert_eq!(
+        repeat(&[paid("s1", at(1, 31), 10), paid("s2", at(8, 9), 10)]),
+        text("REPEAT_1", "近90天复购1次")
+    );
+    // All three in the window: the first is no repeat.
+    assert_eq!(
+        repeat(&[
+            paid("t1", at(6, 20), 10),
+            paid("t2", at(7, 10), 10),
+            paid("t3", at(8, 9), 10)
+        ]),
+        text("REPEAT_2", "近90天复购2次")
+    );
+    // Both long before: no repeat in the window.
+    assert_eq!(
+        repeat(&[paid("u1", at(1, 1), 10), paid("u2", at(2, 1), 10)]),
+        text("REPEAT", "累计购买2次")
+    );
+}
+
+/// A buyer ranked among the shop's most recent is not called "近期活跃" when the buyer is
+/// dormant (every buyer of the shop has been idle for long).
+#[test]
+fn a_dormant_buyer_is_never_called_recently_active() {
+    let as_of = Utc.with_ymd_and_hms(2026, 8, 19, 16, 0, 0).unwrap();
+    let a = aggregate(&[paid("d1", at(3, 1), 10)]).unwrap();
+    let ranks = Ranks {
+        recency: 1.0,
+        frequency: 0.5,
+        monetary: 0.5,
+    };
+    let codes: Vec<String> = predict_intention(&a, ranks, as_of)
+        .reasons
+        .into_iter()
+        .map(|r| r.code)
+        .collect();
+    assert!(codes.contains(&"DORMANT".to_owned()), "{codes:?}");
+    assert!(!codes.contains(&"RECENT".to_owned()), "{codes:?}");
+}
