@@ -289,6 +289,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(nested.contains("请求体字段重复：a[1].b"), "{nested}");
+        let deep = json::<serde_json::Value>(br#"{"x":{"y":[[],[{"k":1,"k":2}]]}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(deep.contains("请求体字段重复：x.y[1][0].k"), "{deep}");
         let escaped = message(r#"{"status":"A","st\u0061tus":"B"}"#);
         assert!(escaped.contains("请求体字段重复：status"), "{escaped}");
         let read = json::<serde_json::Value>(br#"{"a":[1,2.5,-3,true,null,"x",{}]}"#).unwrap();

@@ -9,31 +9,39 @@ pub(super) struct Strict(pub(super) serde_json::Value);
 impl<'de> serde::Deserialize<'de> for Strict {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserializer
-            .deserialize_any(StrictVisitor {
-                path: String::new(),
-            })
+            .deserialize_any(StrictVisitor { path: Path::Root })
             .map(Strict)
     }
 }
 
-/// Reads one value at `path` (`authInfo.appKey`, `items[0].leadId`), which a repeated key's
-/// refusal names (`duplicate field \`authInfo.appKey\``).
-struct StrictVisitor {
-    path: String,
+/// Where a value sits (`authInfo.appKey`, `items[0].leadId`), which a repeated key's refusal
+/// names (`duplicate field \`authInfo.appKey\``). Each level borrows its parent's, so reading a
+/// value costs no copy of its path: it is written out only for a refusal (copying a long key's
+/// path into every element of a long array under it cost seconds of CPU within the body limit).
+#[derive(Clone, Copy)]
+enum Path<'p> {
+    Root,
+    Key(&'p Path<'p>, &'p str),
+    Index(&'p Path<'p>, usize),
 }
 
-impl StrictVisitor {
-    fn within(&self, name: &str) -> StrictVisitor {
-        StrictVisitor {
-            path: match self.path.as_str() {
-                "" => name.to_owned(),
-                parent => format!("{parent}.{name}"),
-            },
+impl std::fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Path::Root => Ok(()),
+            Path::Key(Path::Root, name) => f.write_str(name),
+            Path::Key(parent, name) => write!(f, "{parent}.{name}"),
+            Path::Index(parent, i) => write!(f, "{parent}[{i}]"),
         }
     }
 }
 
-impl<'de> serde::de::DeserializeSeed<'de> for StrictVisitor {
+/// Reads one value at `path`.
+struct StrictVisitor<'p> {
+    path: Path<'p>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for StrictVisitor<'_> {
     type Value = serde_json::Value;
 
     fn deserialize<D: serde::Deserializer<'de>>(
@@ -44,7 +52,7 @@ impl<'de> serde::de::DeserializeSeed<'de> for StrictVisitor {
     }
 }
 
-impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+impl<'de> serde::de::Visitor<'de> for StrictVisitor<'_> {
     type Value = serde_json::Value;
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -86,7 +94,7 @@ impl<'de> serde::de::Visitor<'de> for StrictVisitor {
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut items = Vec::new();
         while let Some(item) = seq.next_element_seed(StrictVisitor {
-            path: format!("{}[{}]", self.path, items.len()),
+            path: Path::Index(&self.path, items.len()),
         })? {
             items.push(item);
         }
@@ -96,13 +104,16 @@ impl<'de> serde::de::Visitor<'de> for StrictVisitor {
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut object = serde_json::Map::new();
         while let Some(key) = map.next_key::<String>()? {
-            let value = map.next_value_seed(self.within(&key))?;
-            if object.insert(key.clone(), value).is_some() {
+            let value = map.next_value_seed(StrictVisitor {
+                path: Path::Key(&self.path, &key),
+            })?;
+            if object.contains_key(&key) {
                 return Err(serde::de::Error::custom(format_args!(
                     "duplicate field `{}`",
-                    self.within(&key).path
+                    Path::Key(&self.path, &key)
                 )));
             }
+            object.insert(key, value);
         }
         Ok(object.into())
     }
