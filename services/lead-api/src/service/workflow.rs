@@ -390,8 +390,9 @@ impl BulkOutcome {
     }
 }
 
-/// Changes each lead on its own: one lead's refusal never undoes another's change. All in one
-/// transaction, each lead in a savepoint of its own (its refusal rolls back only its part, and
+/// Changes each lead on its own: one lead's refusal never undoes another's change, while a
+/// failure of the database or the server on any lead undoes the lot (the request's 5xx). All in
+/// one transaction, each lead in a savepoint of its own (its refusal rolls back only its part, and
 /// is audited), locked in id order (two bulk requests over the same leads never deadlock): one
 /// connection and one commit for the lot, instead of one of each per lead. Answers in the order
 /// asked.
@@ -424,6 +425,14 @@ pub async fn change_many(
                             .scope_boxed()
                         })
                         .await;
+                    // The database or the server failed this lead, not the request: the lot
+                    // is rolled back and the request answers 5xx (a 200 would say the other
+                    // leads changed, and the cause would go unlogged).
+                    if let Err(e @ (LeadApiError::Unavailable(_) | LeadApiError::Unexpected(_))) =
+                        outcome
+                    {
+                        return Err(e);
+                    }
                     if let Err(e) = &outcome {
                         audit_refusal(conn, tenant, operator, request, e, trace_id).await?;
                     }

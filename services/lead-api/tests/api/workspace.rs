@@ -631,3 +631,47 @@ async fn the_bulk_form_answers_per_lead() {
     let first_hundred: Vec<String> = (1..=100).map(|i: i64| i.to_string()).collect();
     assert!(refused(&first_hundred, "422"), "{log:?}");
 }
+
+/// A failure of the database on one lead of a bulk change is the request's: nothing is
+/// changed and the request answers 500, never a 200 that says the other leads changed.
+#[tokio::test]
+async fn a_database_failure_on_one_lead_undoes_the_whole_bulk_change() {
+    let app = spawn_app().await;
+    let s = seed(&app).await;
+    let mut conn = app.conn().await;
+    diesel::sql_query(
+        "CREATE FUNCTION test_fault() RETURNS trigger LANGUAGE plpgsql AS \
+         $$ BEGIN RAISE EXCEPTION 'injected fault'; END $$",
+    )
+    .execute(&mut conn)
+    .await
+    .expect("fault");
+    diesel::sql_query(format!(
+        "CREATE TRIGGER test_fault BEFORE INSERT ON t_lead_status_change FOR EACH ROW \
+         WHEN (NEW.lead_id = {}) EXECUTE FUNCTION test_fault()",
+        s.b
+    ))
+    .execute(&mut conn)
+    .await
+    .expect("trigger");
+    let response = app
+        .client
+        .patch(app.url("/leads"))
+        .bearer_auth(token(1, &[VIEW, PROCESS]))
+        .json(&json!({
+            "items": [{"leadId": s.a, "version": 1}, {"leadId": s.b, "version": 1}],
+            "processStatus": "INVALID"
+        }))
+        .send()
+        .await
+        .expect("PATCH /leads");
+    expect_envelope(response, StatusCode::INTERNAL_SERVER_ERROR, 500).await;
+    let versions: Vec<i32> = t_order_lead::table
+        .filter(t_order_lead::id.eq_any([s.a, s.b]))
+        .select(t_order_lead::version)
+        .load(&mut conn)
+        .await
+        .expect("versions");
+    assert_eq!(versions, [1, 1], "nothing changed");
+    assert!(app.outbox().await.is_empty(), "nothing announced");
+}
