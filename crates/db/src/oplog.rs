@@ -95,7 +95,7 @@ async fn insert(
     };
     let (result, error_message) = match entry.result {
         Ok(()) => (AuditResult::Success.as_str(), None),
-        Err(e) => (AuditResult::Failure.as_str(), Some(e)),
+        Err(e) => (AuditResult::Failure.as_str(), Some(bounded(e))),
     };
     diesel::insert_into(t_operation_log::table)
         .values((
@@ -114,4 +114,32 @@ async fn insert(
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// The longest error message an entry keeps, in characters: a refusal that lists a request's
+/// every failed field would otherwise store whatever a 256 KB body could make it say, and the
+/// log's pages would carry it.
+pub const MAX_ERROR_CHARS: usize = 2000;
+
+/// `message` cut to [`MAX_ERROR_CHARS`], marked when cut.
+fn bounded(message: String) -> String {
+    match message.char_indices().nth(MAX_ERROR_CHARS) {
+        Some((at, _)) => format!("{}…（已截断）", &message[..at]),
+        None => message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_long_error_message_is_cut_and_marked() {
+        assert_eq!(super::bounded("短".into()), "短");
+        let long = "错".repeat(super::MAX_ERROR_CHARS + 5);
+        let cut = super::bounded(long);
+        assert_eq!(
+            cut.chars().count(),
+            super::MAX_ERROR_CHARS + "…（已截断）".chars().count()
+        );
+        assert!(cut.ends_with("…（已截断）"));
+    }
 }

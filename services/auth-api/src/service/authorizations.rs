@@ -96,6 +96,9 @@ fn check_auth_info(
     }
 }
 
+/// Unknown `authInfo` keys named one by one in a refusal; the rest are counted.
+pub const MAX_UNKNOWN_KEYS_LISTED: usize = 10;
+
 /// The field errors of the platform's own `authInfo` keys in `extra`: a key the platform does
 /// not read is refused (what `authInfo` holds depends on the platform, design 2.1, so it is
 /// validated, not parsed), each it reads must be a non-empty string, and each it needs present.
@@ -105,9 +108,13 @@ pub fn platform_key_errors(
     platform: PlatformType,
     extra: &serde_json::Map<String, serde_json::Value>,
 ) -> Vec<leadgen_http::FieldError> {
-    let mut errors: Vec<leadgen_http::FieldError> = extra
+    let unknown: Vec<&String> = extra
         .keys()
         .filter(|k| !client.auth_info_keys().contains(&k.as_str()))
+        .collect();
+    let mut errors: Vec<leadgen_http::FieldError> = unknown
+        .iter()
+        .take(MAX_UNKNOWN_KEYS_LISTED)
         .map(|key| {
             let key = leadgen_http::error::printable(key);
             leadgen_http::FieldError {
@@ -116,6 +123,16 @@ pub fn platform_key_errors(
             }
         })
         .collect();
+    // Thousands of keys fit in a body: the answer (and its audit line) names a few.
+    if unknown.len() > MAX_UNKNOWN_KEYS_LISTED {
+        errors.push(leadgen_http::FieldError {
+            field: "authInfo".into(),
+            message: format!(
+                "另有 {} 个 {platform} 不支持的 authInfo 字段",
+                unknown.len() - MAX_UNKNOWN_KEYS_LISTED
+            ),
+        });
+    }
     for key in client.auth_info_keys() {
         let message = match extra.get(*key) {
             Some(serde_json::Value::String(v)) if v.trim().is_empty() => "不能为空",

@@ -139,6 +139,22 @@ async fn auth_info_takes_only_the_keys_its_platform_reads() {
         ["authInfo.appKey", "authInfo.foo", "authInfo.signSecret"]
     );
     app.only_refused_adds().await;
+    // Thousands of unknown keys fit in a body: a few are named, the rest counted.
+    let mut many = body("TAOBAO");
+    for i in 0..500 {
+        many["authInfo"][format!("k{i:03}")] = json!(0);
+    }
+    let response = app
+        .create_authorization(Some(&token(1, &[AUTH])), &many)
+        .await;
+    let answer = expect_envelope(response, StatusCode::UNPROCESSABLE_ENTITY, 422).await;
+    let errors = answer["errors"].as_array().expect("errors");
+    assert_eq!(errors.len(), 11, "{answer}");
+    let summary: Vec<&Value> = errors.iter().filter(|e| e["field"] == "authInfo").collect();
+    assert_eq!(
+        summary[0]["message"], "另有 491 个 TAOBAO 不支持的 authInfo 字段",
+        "{answer}"
+    );
     // Kuaishou signs with it.
     let response = app
         .create_authorization(Some(&token(1, &[AUTH])), &body("KUAISHOU"))
