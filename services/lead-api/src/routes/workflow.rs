@@ -119,15 +119,18 @@ fn change_of(
 /// refuses it, 42801, and logs it: `*`, "whatever the version", is the overwrite the version
 /// check exists to prevent). A list of versions is refused: one lead has one version.
 fn if_match(req: &HttpRequest) -> Result<Option<i32>, LeadApiError> {
-    let Some(value) = req.headers().get(header::IF_MATCH) else {
+    let mut values = req.headers().get_all(header::IF_MATCH);
+    let Some(value) = values.next() else {
         return Ok(None);
     };
     let invalid = || LeadApiError::BadRequest("If-Match 必须是线索的版本号，例如 \"3\"".into());
     let value = value.to_str().map_err(|_| invalid())?.trim();
-    if value == "*" {
+    // Two If-Match headers are one list (RFC 9110 §5.3), as a comma in one is.
+    let more = values.next().is_some();
+    if value == "*" && !more {
         return Ok(None);
     }
-    if value.contains(',') {
+    if more || value.contains(',') {
         return Err(LeadApiError::BadRequest(
             "If-Match 只能带一个版本号，例如 \"3\"".into(),
         ));

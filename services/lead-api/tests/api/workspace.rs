@@ -207,6 +207,18 @@ async fn a_status_change_needs_the_version_records_who_and_is_announced() {
         .patch_status(1, s.a, Some("\"1\", \"2\""), change.clone())
         .await;
     expect_envelope(response, StatusCode::BAD_REQUEST, 400).await;
+    // Two If-Match headers are one list too, not the first alone.
+    let response = app
+        .client
+        .patch(app.url(&format!("/leads/{}", s.a)))
+        .bearer_auth(token(1, &[VIEW, PROCESS]))
+        .header("If-Match", "\"1\"")
+        .header("If-Match", "\"2\"")
+        .json(&change)
+        .send()
+        .await
+        .expect("PATCH");
+    expect_envelope(response, StatusCode::BAD_REQUEST, 400).await;
     let log = app.operation_log().await;
     let refused = log.last().expect("audited");
     assert!(
