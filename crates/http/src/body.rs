@@ -104,7 +104,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let charset = crate::nul::refuse_marked(req)
             .err()
-            .or_else(|| charset_refused(req));
+            .or_else(|| charset_refused(req))
+            .or_else(|| type_refused(req));
         let read = web::Json::<Strict>::from_request(req, payload);
         Box::pin(async move {
             if let Some(refused) = charset {
@@ -162,13 +163,27 @@ pub fn optional_json<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, Ap
     }
 }
 
-/// Whether the request says its body is JSON (`application/json`, or a `+json` type).
+/// The refusal of a body whose `Content-Type` is another than [`is_json`]'s (actix's own check,
+/// which a configuration can only widen, takes `text/json` too); a missing one actix refuses.
+fn type_refused(req: &HttpRequest) -> Option<ApiError> {
+    use actix_web::HttpMessage;
+    match req.mime_type() {
+        Ok(Some(m)) if !is_json(&m) => Some(ApiError::bad_request(NOT_JSON)),
+        _ => None,
+    }
+}
+
+/// Whether the request says its body is JSON ([`is_json`]).
 fn says_json(req: &HttpRequest) -> bool {
     use actix_web::HttpMessage;
-    req.mime_type().ok().flatten().is_some_and(|m| {
-        m.type_() == actix_web::mime::APPLICATION
-            && (m.subtype() == actix_web::mime::JSON || m.suffix() == Some(actix_web::mime::JSON))
-    })
+    req.mime_type().ok().flatten().is_some_and(|m| is_json(&m))
+}
+
+/// `application/json`, or an `application/…+json` type: what every body must say it is,
+/// required or optional alike.
+pub(crate) fn is_json(m: &actix_web::mime::Mime) -> bool {
+    m.type_() == actix_web::mime::APPLICATION
+        && (m.subtype() == actix_web::mime::JSON || m.suffix() == Some(actix_web::mime::JSON))
 }
 
 /// A JSON body that may be left out ([`optional_json`]). One that is sent is held to what
@@ -256,6 +271,24 @@ mod tests {
             "application/merge-patch+json; charset=utf8",
         ] {
             assert!(charset_refused(&request(fine)).is_none(), "{fine}");
+        }
+    }
+
+    #[test]
+    fn required_and_optional_bodies_take_the_same_json_types() {
+        for (content_type, json) in [
+            ("application/json", true),
+            ("application/json; charset=utf-8", true),
+            ("application/merge-patch+json", true),
+            ("text/json", false),
+            ("text/plain", false),
+        ] {
+            let mime: actix_web::mime::Mime = content_type.parse().unwrap();
+            assert_eq!(is_json(&mime), json, "{content_type}");
+            let req = actix_web::test::TestRequest::default()
+                .insert_header(("content-type", content_type))
+                .to_http_request();
+            assert_eq!(says_json(&req), json, "{content_type}");
         }
     }
 

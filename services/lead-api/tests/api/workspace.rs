@@ -207,6 +207,19 @@ async fn a_status_change_needs_the_version_records_who_and_is_announced() {
         .patch_status(1, s.a, Some("\"1\", \"2\""), change.clone())
         .await;
     expect_envelope(response, StatusCode::BAD_REQUEST, 400).await;
+    // A body must say it is application/json (or an application/…+json type), as an optional
+    // one must: text/json is not taken.
+    let response = app
+        .client
+        .patch(app.url(&format!("/leads/{}", s.a)))
+        .bearer_auth(token(1, &[VIEW, PROCESS]))
+        .header("If-Match", "\"1\"")
+        .header("Content-Type", "text/json")
+        .body(change.to_string())
+        .send()
+        .await
+        .expect("PATCH");
+    expect_envelope(response, StatusCode::BAD_REQUEST, 400).await;
     // Two If-Match headers are one list too, not the first alone.
     let response = app
         .client
