@@ -22,6 +22,11 @@ pub fn error(e: &serde_json::Error) -> ApiError {
 
 fn error_at(path: &str, e: &serde_json::Error) -> ApiError {
     if !e.is_data() {
+        // serde_json files a number it cannot hold (`1e400`, an integer past 64 bits) as a
+        // syntax error, though the JSON is valid.
+        if e.to_string().starts_with("number out of range") {
+            return ApiError::bad_request("请求体中的数值超出范围");
+        }
         return ApiError::bad_request("请求体不是合法的 JSON");
     }
     // serde's own wording: "unknown field `name`, expected …", "missing field `name`".
@@ -315,6 +320,7 @@ mod tests {
         assert_eq!(read.status.as_deref(), Some("ACTIVE"));
         assert!(optional_json::<Body>(br#"{"x":1}"#).is_err());
         assert!(message(r#"{"status":"A"} x"#).contains("请求体不是合法的 JSON"));
+        assert_eq!(message(r#"{"status":1e400}"#), "请求体中的数值超出范围");
         // A key named twice, at the top or within: which one was meant is unknown.
         let twice = message(r#"{"status":"A","status":"B"}"#);
         assert!(twice.contains("请求体字段重复：status"), "{twice}");

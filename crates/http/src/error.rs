@@ -308,7 +308,8 @@ pub fn query_config() -> web::QueryConfig {
 /// Malformed path parameters (a non-numeric id): 400 in the envelope.
 pub fn path_config() -> web::PathConfig {
     web::PathConfig::default().error_handler(|_err, _req: &HttpRequest| {
-        ApiError::bad_request("路径参数格式不正确，ID 必须是整数").into()
+        ApiError::bad_request("路径参数格式不正确，ID 必须是不超过 9223372036854775807 的整数")
+            .into()
     })
 }
 
