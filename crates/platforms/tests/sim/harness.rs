@@ -39,6 +39,17 @@ pub const EVERY_FAULT: &[&str] = &[
     "10",
 ];
 
+/// [`EVERY_FAULT`] with `flag`'s value replaced by `value`.
+pub fn every_fault_but(flag: &str, value: &'static str) -> Vec<&'static str> {
+    let mut args = EVERY_FAULT.to_vec();
+    let at = args
+        .iter()
+        .position(|a| *a == flag)
+        .unwrap_or_else(|| panic!("{flag} is not among EVERY_FAULT's flags"));
+    args[at + 1] = value;
+    args
+}
+
 /// One platform as the simulator serves it and as its tests drive it.
 pub struct Platform<C> {
     /// The simulator's path prefix (`/{name}/...`), admin path (`/_sim/{name}/...`) and key in
