@@ -217,7 +217,7 @@ impl<T: DeserializeOwned + Default + 'static> FromRequest for OptionalJson<T> {
                 read.await
                     .map_err(|e| match e.as_error::<actix_web::error::PayloadError>() {
                         Some(actix_web::error::PayloadError::Overflow) => too_large(),
-                        _ => ApiError::bad_request("请求体读取失败"),
+                        _ => ApiError::bad_request(crate::nul::UNREADABLE),
                     })?;
             let trimmed = body.trim_ascii();
             if !is_json && !trimmed.is_empty() && trimmed != b"null" {

@@ -63,17 +63,29 @@ pub fn json_has_nul(body: &[u8]) -> bool {
 #[derive(Debug, Clone, Copy)]
 pub struct Found;
 
-/// The 400 for a request the middleware marked ([`Found`]); every extractor of the caller's
-/// input asks before reading it.
+/// The mark of a request whose JSON body could not be read (a broken compression, a
+/// connection cut): refused like a NUL, once the caller is known and allowed.
+#[derive(Debug, Clone, Copy)]
+pub struct Unreadable;
+
+/// What a body that could not be read is answered.
+pub const UNREADABLE: &str = "请求体读取失败";
+
+/// The 400 for a request the middleware marked ([`Found`], [`Unreadable`]); every extractor of
+/// the caller's input asks before reading it.
 pub fn refuse_marked(req: &actix_web::HttpRequest) -> Result<(), ApiError> {
-    match req.extensions().get::<Found>() {
-        Some(Found) => Err(ApiError::bad_request(MESSAGE)),
-        None => Ok(()),
+    let marks = req.extensions();
+    if marks.get::<Found>().is_some() {
+        return Err(ApiError::bad_request(MESSAGE));
     }
+    if marks.get::<Unreadable>().is_some() {
+        return Err(ApiError::bad_request(UNREADABLE));
+    }
+    Ok(())
 }
 
 /// The middleware (`actix_web::middleware::from_fn(mark_nul)`): marks a request whose query or
-/// JSON body holds a NUL ([`Found`]).
+/// JSON body holds a NUL ([`Found`]), or whose JSON body cannot be read ([`Unreadable`]).
 pub async fn mark_nul(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -95,9 +107,13 @@ pub async fn mark_nul(
         let mut payload = Decompress::from_headers(req.take_payload(), req.headers());
         let mut body = BytesMut::new();
         while let Some(chunk) = payload.next().await {
-            // A body that cannot be read (a broken compression, a connection cut): answered in
-            // the envelope like every refusal, not actix's plain text.
-            let chunk = chunk.map_err(|_| crate::ApiError::bad_request("请求体读取失败"))?;
+            // A body that cannot be read (a broken compression, a connection cut): marked, and
+            // refused in the envelope by the extractor once the caller is known (401 and 403
+            // first, and the service's default headers on the answer), not actix's plain text.
+            let Ok(chunk) = chunk else {
+                req.extensions_mut().insert(Unreadable);
+                break;
+            };
             if body.len() + chunk.len() > MAX_SCANNED {
                 body.extend_from_slice(&chunk);
                 break;

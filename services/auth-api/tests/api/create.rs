@@ -503,6 +503,31 @@ async fn a_compressed_body_is_read_and_checked_decoded() {
         let body = expect_envelope(response, StatusCode::BAD_REQUEST, 400).await;
         assert_eq!(body["message"], leadgen_http::nul::MESSAGE, "{encoding}");
     }
+    // A body that does not decode is refused in the envelope, after the token is checked.
+    let broken = || {
+        app.client
+            .post(app.url("/platforms/auth"))
+            .header("content-type", "application/json")
+            .header("content-encoding", "gzip")
+            .body(b"not gzip at all".to_vec())
+    };
+    let response = broken().send().await.expect("POST");
+    expect_envelope(response, StatusCode::UNAUTHORIZED, 401).await;
+    let response = broken()
+        .bearer_auth(token(1, &[AUTH]))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(
+        response
+            .headers()
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok()),
+        Some("no-store"),
+        "the service's default headers"
+    );
+    let body = expect_envelope(response, StatusCode::BAD_REQUEST, 400).await;
+    assert_eq!(body["message"], leadgen_http::nul::UNREADABLE);
 }
 
 #[tokio::test]
