@@ -59,6 +59,13 @@ impl TestApp {
             .expect("GET /leads/{id}")
     }
 
+    /// A PATCH of tenant 1's lead `id` with `perms`, to be finished by hand (headers, body).
+    fn patch_lead(&self, id: i64, perms: &[&str]) -> reqwest::RequestBuilder {
+        self.client
+            .patch(self.url(&format!("/leads/{id}")))
+            .bearer_auth(token(1, perms))
+    }
+
     async fn patch_status(
         &self,
         tenant: i64,
@@ -210,9 +217,7 @@ async fn a_status_change_needs_the_version_records_who_and_is_announced() {
     // A body must say it is application/json (or an application/…+json type), as an optional
     // one must: text/json is not taken.
     let response = app
-        .client
-        .patch(app.url(&format!("/leads/{}", s.a)))
-        .bearer_auth(token(1, &[VIEW, PROCESS]))
+        .patch_lead(s.a, &[VIEW, PROCESS])
         .header("If-Match", "\"1\"")
         .header("Content-Type", "text/json")
         .body(change.to_string())
@@ -222,9 +227,7 @@ async fn a_status_change_needs_the_version_records_who_and_is_announced() {
     expect_envelope(response, StatusCode::BAD_REQUEST, 400).await;
     // Two If-Match headers are one list too, not the first alone.
     let response = app
-        .client
-        .patch(app.url(&format!("/leads/{}", s.a)))
-        .bearer_auth(token(1, &[VIEW, PROCESS]))
+        .patch_lead(s.a, &[VIEW, PROCESS])
         .header("If-Match", "\"1\"")
         .header("If-Match", "\"2\"")
         .json(&change)
@@ -254,9 +257,7 @@ async fn a_status_change_needs_the_version_records_who_and_is_announced() {
         expect_envelope(response, StatusCode::CONFLICT, 40902).await;
     }
     let response = app
-        .client
-        .patch(app.url(&format!("/leads/{}", s.a)))
-        .bearer_auth(token(1, &[VIEW]))
+        .patch_lead(s.a, &[VIEW])
         .header("If-Match", "\"1\"")
         .json(&change)
         .send()
@@ -276,9 +277,7 @@ async fn a_status_change_needs_the_version_records_who_and_is_announced() {
     );
     // The permission is checked before the body is read: a malformed body changes nothing.
     let response = app
-        .client
-        .patch(app.url(&format!("/leads/{}", s.a)))
-        .bearer_auth(token(1, &[VIEW]))
+        .patch_lead(s.a, &[VIEW])
         .header("content-type", "application/json")
         .body("{not json")
         .send()
