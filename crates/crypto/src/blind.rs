@@ -53,6 +53,7 @@ impl BlindIndexer {
         previous: &[SecretString],
     ) -> Result<Self, CryptoError> {
         let current = (key_id, hmac_key(key.expose_secret())?);
+        crate::distinct_keys((key_id, key), previous)?;
         let previous = crate::previous_keys(key_id, previous, hmac_key)?;
         Ok(BlindIndexer { current, previous })
     }

@@ -49,6 +49,11 @@ pub enum CryptoError {
     )]
     DuplicateKeyId(u8),
     #[error(
+        "key ids {0} and {1} are the same key: a rotation to a new id must bring new key bytes \
+         (the old key would stay in use under the new id)"
+    )]
+    SameKeyTwice(u8, u8),
+    #[error(
         "a blind-index key is also a data key: each must be its own (a blind index made with the \
          data key would tie the two together)"
     )]
@@ -79,6 +84,33 @@ pub(crate) fn previous_keys<K>(
             Ok((id, load(b64).map_err(|_| bad)?))
         })
         .collect()
+}
+
+/// Refuses one key given under two ids (the current key's, `current`, and the previous keys,
+/// `id:base64`): a rotation that pasted the old key's bytes under a new id would leave the key
+/// it meant to retire in use, while every value reads as moved to the new id. Keys that do not
+/// decode are left to the loading, which refuses them.
+pub(crate) fn distinct_keys(
+    (current_id, current): (u8, &SecretString),
+    previous: &[SecretString],
+) -> Result<(), CryptoError> {
+    let mut seen: Vec<(u8, Vec<u8>)> = Vec::new();
+    let decoded = std::iter::once((current_id, current.expose_secret())).chain(
+        previous.iter().filter_map(|p| {
+            let (id, b64) = p.expose_secret().split_once(':')?;
+            Some((id.trim().parse().ok()?, b64))
+        }),
+    );
+    for (id, b64) in decoded {
+        let Ok(bytes) = STANDARD.decode(b64.trim()) else {
+            continue;
+        };
+        if let Some((other, _)) = seen.iter().find(|(_, b)| *b == bytes) {
+            return Err(CryptoError::SameKeyTwice(*other, id));
+        }
+        seen.push((id, bytes));
+    }
+    Ok(())
 }
 
 /// Whether two key sets share a key (the same bytes), each given as its current key (Base64)
@@ -135,6 +167,7 @@ impl Sealer {
         let mut keys = HashMap::new();
         keys.insert(key_id, key_from_base64(key.expose_secret())?);
         keys.extend(previous_keys(key_id, previous, key_from_base64)?);
+        distinct_keys((key_id, key), previous)?;
         Ok(Sealer {
             current: key_id,
             keys,
@@ -206,6 +239,23 @@ mod tests {
         // The same bytes written with white space around them.
         let padded = SecretString::from(format!(" {} ", STANDARD.encode([1u8; 32])));
         assert!(share_a_key((&key(1), &[]), (&padded, &[])));
+    }
+
+    #[test]
+    fn one_key_under_two_ids_is_refused() {
+        let old =
+            |id: u8, byte: u8| SecretString::from(format!("{id}:{}", STANDARD.encode([byte; 32])));
+        // A rotation that pasted the old key under the new id.
+        assert_eq!(
+            Sealer::new(2, &key(1), &[old(1, 1)]).err(),
+            Some(CryptoError::SameKeyTwice(2, 1))
+        );
+        assert_eq!(
+            BlindIndexer::new(3, &key(9), &[old(1, 1), old(2, 1)]).err(),
+            Some(CryptoError::SameKeyTwice(1, 2))
+        );
+        assert!(Sealer::new(2, &key(2), &[old(1, 1)]).is_ok());
+        assert!(BlindIndexer::new(2, &key(2), &[old(1, 1)]).is_ok());
     }
 
     #[test]

@@ -278,6 +278,28 @@ fn key_label(key_id: &str) -> String {
 /// configured. When `status` shows no raw order waiting since the rotation's start, the rebuild
 /// is done (orders synced meanwhile wait seconds).
 pub async fn rotate() -> anyhow::Result<()> {
+    // The configuration first: a rotation run where the keys are missing, wrong or one key
+    // under two ids would rebuild every buyer for nothing, and only say so afterwards.
+    let settings: CryptoOnly =
+        leadgen_settings::load(&Sources::from_env()).context("loading configuration")?;
+    let crypto = &settings.crypto;
+    let key = crypto.blind_index_key.as_ref().context(
+        "[crypto] blind_index_key (LEADGEN__CRYPTO__BLIND_INDEX_KEY) is not set: a rotation \
+         re-indexes buyers under it",
+    )?;
+    leadgen_crypto::BlindIndexer::new(
+        crypto.blind_index_key_id,
+        key,
+        &crypto.blind_index_previous_keys,
+    )
+    .context("the blind-index keys")?;
+    anyhow::ensure!(
+        !leadgen_crypto::share_a_key(
+            (key, &crypto.blind_index_previous_keys),
+            (&crypto.data_key, &crypto.previous_keys),
+        ),
+        "a blind-index key is also a data key: each must be its own"
+    );
     let mut conn = connect().await?;
     // The database's own `now()` in the hand-back's transaction: what the trigger writes into
     // every handed-back row's `pending_since` (not this host's clock).

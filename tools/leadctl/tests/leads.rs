@@ -125,3 +125,16 @@ async fn rebuild_set_aside_hands_back_only_the_orders_order_processor_set_aside(
     assert!(out.starts_with("1 raw orders set aside"), "{out}");
     assert_eq!(state(&db, theirs).await, ("PENDING".to_owned(), None));
 }
+
+/// `blind-index rotate` reads its keys before it hands anything back: without a blind-index key
+/// (or with one key under two ids) it refuses, and no buyer is rebuilt for nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotation_without_its_keys_hands_nothing_back() {
+    let db = TestDb::new().await;
+    let shop = db.active_shop(1, "JD").await;
+    let task = db.sync_task(1, shop, "JD", "COMPLETED").await;
+    let processed = stored(&db, (1, shop, task), "r1", "PROCESSED", true, None).await;
+    let output = support::leadctl_on(&db, &["blind-index", "rotate"]).await;
+    assert!(!output.status.success(), "{output:?}");
+    assert_eq!(state(&db, processed).await.0, "PROCESSED");
+}
