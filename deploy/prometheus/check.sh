@@ -127,10 +127,13 @@ mutant "LeadgenConsumerStalled fires at once" \
     $'(sum by (queue) (rate(leadgen_messages_acked_total[15m])) > 0)\n        for: 15m' \
     $'(sum by (queue) (rate(leadgen_messages_acked_total[15m])) > 0)\n        for: 0m'
 mutant "LeadgenDeadLettersUncounted also for counted dead letters" \
-    $'[15m])) > 0)\n          unless on (queue)\n          (sum by (queue) (rate(leadgen_messages_dead_lettered_total' \
-    $'[15m])) > 0)\n          or on (queue)\n          (sum by (queue) (rate(leadgen_messages_dead_lettered_total'
+    $') > 0\n          )\n          unless on (queue)\n          (sum by (queue) (rate(leadgen_messages_dead_lettered_total' \
+    $') > 0\n          )\n          or on (queue)\n          (sum by (queue) (rate(leadgen_messages_dead_lettered_total'
 mutant "LeadgenDeadLettersUncounted on the queue's size, not its growth" \
-    'max by (queue) (delta(leadgen_dead_letter_messages[15m])) > 0' 'max by (queue) (leadgen_dead_letter_messages) > 0'
+    $'\n              - max_over_time(leadgen_dead_letter_messages[5m] offset 15m)' ''
+mutant "LeadgenDeadLettersUncounted on raw samples (a dlq show's moment reads as growth)" \
+    $'max_over_time(leadgen_dead_letter_messages[5m])\n              - max_over_time(leadgen_dead_letter_messages[5m] offset 15m)' \
+    'delta(leadgen_dead_letter_messages[15m])'
 mutant "LeadgenSyncsFailing on every finished task" \
     'increase(leadgen_sync_tasks_finished_total{status="FAILED", cause!="authorization"}[30m])' \
     'increase(leadgen_sync_tasks_finished_total[30m])'
