@@ -309,20 +309,24 @@ impl SyncRequestedHandler {
         let until = chrono::Utc::now() + self.syncer.lease;
         let id = task.id;
         let mut conn = leadgen_db::conn(&self.syncer.pool).await?;
-        conn.transaction::<(), anyhow::Error, _>(|conn| {
-            async move {
-                if tasks::leave_to_next_request(conn, id, message_id, until).await? == 0 {
-                    // Another request's run took it meanwhile: this one is a duplicate.
+        let deferred = conn
+            .transaction::<bool, anyhow::Error, _>(|conn| {
+                async move {
+                    let left = tasks::leave_to_next_request(conn, id, message_id, until).await?;
+                    // None left: another request's run took it meanwhile, and this one is a
+                    // duplicate.
+                    if left > 0 {
+                        leadgen_outbox::enqueue(conn, SERVICE, &request).await?;
+                    }
                     leadgen_outbox::mark_processed(conn, SERVICE, message_id).await?;
-                    return Ok(());
+                    Ok(left > 0)
                 }
-                leadgen_outbox::enqueue(conn, SERVICE, &request).await?;
-                leadgen_outbox::mark_processed(conn, SERVICE, message_id).await?;
-                Ok(())
-            }
-            .scope_boxed()
-        })
-        .await?;
+                .scope_boxed()
+            })
+            .await?;
+        if !deferred {
+            return Ok(());
+        }
         metrics::counter!("leadgen_sync_requests_deferred_total").increment(1);
         tracing::info!(
             sync_task.id = task.id.get(),
