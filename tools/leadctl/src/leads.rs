@@ -7,7 +7,7 @@
 
 use anyhow::Context as _;
 use diesel::sql_types::{BigInt, Nullable, Text};
-use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_settings::{CryptoSettings, DatabaseSettings, ExposeSecret, Sources};
 use serde::Deserialize;
 
@@ -43,22 +43,56 @@ pub(crate) async fn connect() -> anyhow::Result<AsyncPgConnection> {
         .map_err(|e| leadgen_db::connect_error(url, e).into())
 }
 
-/// Hands every processed raw order (of one tenant, one shop, or all) back to the pending sweep.
-/// Returns how many.
+/// Raw orders handed back per statement (each its own transaction).
+const REQUEUE_BATCH: i64 = 5_000;
+
+/// Hands every processed raw order (of one tenant, one shop, or all) back to the pending sweep,
+/// in id order, [`REQUEUE_BATCH`] rows a transaction: one statement over millions of rows would
+/// hold every row's lock (and sync-worker's writes to them) until its commit, and an
+/// interrupted run would keep nothing. A run stopped midway is run again: it hands back what
+/// is still processed, the rows it handed back already included once order-processor has
+/// processed them again (a rebuild is idempotent). Returns how many.
 async fn requeue(
     conn: &mut AsyncPgConnection,
     tenant: Option<i64>,
     platform: Option<i64>,
 ) -> anyhow::Result<usize> {
-    Ok(diesel::sql_query(
-        "UPDATE t_ecom_order_raw SET process_status = 'PENDING' \
-         WHERE process_status = 'PROCESSED' \
-           AND ($1::int8 IS NULL OR tenant_id = $1) AND ($2::int8 IS NULL OR platform_id = $2)",
-    )
-    .bind::<Nullable<BigInt>, _>(tenant)
-    .bind::<Nullable<BigInt>, _>(platform)
-    .execute(conn)
-    .await?)
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+    }
+    let (mut after, mut handed) = (0_i64, 0_usize);
+    loop {
+        let batch: Vec<Row> = diesel::sql_query(
+            "SELECT id FROM t_ecom_order_raw WHERE process_status = 'PROCESSED' AND id > $3 \
+               AND ($1::int8 IS NULL OR tenant_id = $1) AND ($2::int8 IS NULL OR platform_id = $2) \
+             ORDER BY id LIMIT $4",
+        )
+        .bind::<Nullable<BigInt>, _>(tenant)
+        .bind::<Nullable<BigInt>, _>(platform)
+        .bind::<BigInt, _>(after)
+        .bind::<BigInt, _>(REQUEUE_BATCH)
+        .load(conn)
+        .await?;
+        let Some(last) = batch.last().map(|r| r.id) else {
+            return Ok(handed);
+        };
+        let ids: Vec<i64> = batch.iter().map(|r| r.id).collect();
+        // Still processed when updated (order-processor may have taken one meanwhile).
+        handed += diesel::sql_query(
+            "UPDATE t_ecom_order_raw SET process_status = 'PENDING' \
+             WHERE id = ANY($1) AND process_status = 'PROCESSED'",
+        )
+        .bind::<diesel::sql_types::Array<BigInt>, _>(ids)
+        .execute(conn)
+        .await?;
+        after = last;
+        if batch.len() < REQUEUE_BATCH as usize {
+            return Ok(handed);
+        }
+        eprintln!("… {handed} handed back so far");
+    }
 }
 
 /// Whether the shop `platform` exists (of `tenant`, when given) and is not an alias of another
@@ -301,20 +335,13 @@ pub async fn rotate() -> anyhow::Result<()> {
         "a blind-index key is also a data key: each must be its own"
     );
     let mut conn = connect().await?;
-    // The database's own `now()` in the hand-back's transaction: what the trigger writes into
-    // every handed-back row's `pending_since` (not this host's clock).
-    let (n, started) = conn
-        .transaction::<(usize, chrono::DateTime<chrono::Utc>), anyhow::Error, _>(|conn| {
-            Box::pin(async move {
-                let n = requeue(conn, None, None).await?;
-                let at: chrono::DateTime<chrono::Utc> =
-                    diesel::select(diesel::dsl::sql::<diesel::sql_types::Timestamptz>("now()"))
-                        .get_result(conn)
-                        .await?;
-                Ok((n, at))
-            })
-        })
-        .await?;
+    // The database's own clock before the first batch: the trigger writes each batch's `now()`
+    // into its rows' `pending_since`, none earlier than this (not this host's clock).
+    let started: chrono::DateTime<chrono::Utc> =
+        diesel::select(diesel::dsl::sql::<diesel::sql_types::Timestamptz>("now()"))
+            .get_result(&mut conn)
+            .await?;
+    let n = requeue(&mut conn, None, None).await?;
     println!(
         "{n} raw orders handed back to order-processor at {} to re-index their buyers (orders \
          synced within [processing] pending_after_secs wait that long first); the rotation is \

@@ -138,3 +138,43 @@ async fn a_rotation_without_its_keys_hands_nothing_back() {
     assert!(!output.status.success(), "{output:?}");
     assert_eq!(state(&db, processed).await.0, "PROCESSED");
 }
+
+/// A rebuild hands orders back in batches (each its own transaction), and hands back every one
+/// of the scope across them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebuild_hands_back_every_order_across_its_batches() {
+    let db = TestDb::new().await;
+    let shop = db.active_shop(1, "JD").await;
+    let task = db.sync_task(1, shop, "JD", "COMPLETED").await;
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    diesel::sql_query(format!(
+        "INSERT INTO t_ecom_order_raw (tenant_id, platform_id, platform_type, order_id, raw_data, \
+         normalized, content_hash, sync_task_id, process_status) \
+         SELECT 1, {shop}, 'JD', 'b' || n, 'sealed-raw', 'sealed-normalized', 'h' || n, {task}, \
+         'PROCESSED' FROM generate_series(1, 12001) AS n"
+    ))
+    .execute(&mut conn)
+    .await
+    .expect("orders");
+    let out = rebuild(&db, &["--tenant", "1"]).await;
+    assert!(out.starts_with("12001 raw orders handed back"), "{out}");
+    let processed: i64 = raw::table
+        .filter(raw::process_status.eq("PROCESSED"))
+        .count()
+        .get_result(&mut conn)
+        .await
+        .expect("count");
+    assert_eq!(processed, 0);
+    // Each batch in its own transaction: the trigger stamps each with its own now().
+    #[derive(diesel::QueryableByName)]
+    struct Stamps {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let stamps: Stamps =
+        diesel::sql_query("SELECT count(DISTINCT pending_since) AS n FROM t_ecom_order_raw")
+            .get_result(&mut conn)
+            .await
+            .expect("stamps");
+    assert_eq!(stamps.n, 3, "three batches of at most 5,000");
+}
