@@ -125,15 +125,15 @@ pub fn refusal(
 /// under and the body; `None` where the README documents none (JD, Kuaishou), answered as an
 /// HTTP 503 instead.
 fn busy(platform: PlatformType, nth: u64) -> Option<(&'static str, Value)> {
-    let first = nth % 2 == 1;
+    // The first, third, … answer takes the first of the two codes, the others the second.
+    let turn = usize::from(nth.is_multiple_of(2));
     match platform {
         // README §1.4: 15 with an `isp.*` sub_code is transient, retry.
         PlatformType::Taobao => {
-            let (sub_code, sub_msg) = if first {
-                ("isp.remote-service-timeout", "远程服务调用超时")
-            } else {
-                ("isp.remote-service-error", "远程服务调用失败")
-            };
+            let (sub_code, sub_msg) = [
+                ("isp.remote-service-timeout", "远程服务调用超时"),
+                ("isp.remote-service-error", "远程服务调用失败"),
+            ][turn];
             Some((
                 "15",
                 serde_json::json!({"error_response": {"code": 15, "msg": "Remote service error",
@@ -142,29 +142,24 @@ fn busy(platform: PlatformType, nth: u64) -> Option<(&'static str, Value)> {
         }
         // README §3.4: 52102 接口暂时不可用, 52103 服务暂时不可用.
         PlatformType::Pdd => {
-            let (code, text) = if first {
-                ("52103", "服务暂时不可用")
-            } else {
-                ("52102", "接口暂时不可用")
-            };
+            let (label, code, text) = [
+                ("52103", 52103, "服务暂时不可用"),
+                ("52102", 52102, "接口暂时不可用"),
+            ][turn];
             Some((
-                code,
-                serde_json::json!({"error_response": {"error_code": code.parse::<u32>().unwrap_or(52103),
-                    "error_msg": text, "sub_code": "", "sub_msg": "", "request_id": "sim"}}),
+                label,
+                serde_json::json!({"error_response": {"error_code": code, "error_msg": text,
+                    "sub_code": "", "sub_msg": "", "request_id": "sim"}}),
             ))
         }
         // README §4.4: 20000 / 20001 service unavailable / internal timeout, `isp.service-error`.
         PlatformType::Douyin => {
-            let (code, text) = if first {
-                ("20000", "服务不可用")
-            } else {
-                ("20001", "内部超时")
-            };
+            let (label, code, text) =
+                [("20000", 20000, "服务不可用"), ("20001", 20001, "内部超时")][turn];
             Some((
-                code,
-                serde_json::json!({"code": code.parse::<u32>().unwrap_or(20000), "msg": text,
-                    "sub_code": "isp.service-error", "sub_msg": "服务暂不可用，请稍后重试",
-                    "log_id": "sim", "data": null}),
+                label,
+                serde_json::json!({"code": code, "msg": text, "sub_code": "isp.service-error",
+                    "sub_msg": "服务暂不可用，请稍后重试", "log_id": "sim", "data": null}),
             ))
         }
         PlatformType::Jd | PlatformType::Kuaishou => None,
