@@ -25,8 +25,9 @@
 //!   the pages still to read (newest first, the default, they would move into pages already
 //!   read). Both ends of the time range are taken as inclusive [unverified].
 //! - Errors by `code`/`sub_code` ([`parse::parse_error`]): 60000 throttled; 40003 (and 30001)
-//!   with an access-token or authorization `sub_code` → session expired; other 40003
-//!   (signature, timestamp) → invalid request; 20000/20001 → unavailable; 90000 ("other") →
+//!   with an access-token or authorization `sub_code` → session expired; 40001/40003 with a
+//!   listed signature, app id, token or timestamp `sub_code` → invalid request, with any other
+//!   → unknown; 20000/20001 → unavailable; 90000 ("other") →
 //!   unknown; 50001 token generation → refused when its reason is the grant's (code or refresh token expired or
 //!   invalid), an invalid request when it is our app's (`app-secret-invalid`…).
 //! - Orders parse into [`RawOrder`](leadgen_domain::RawOrder): fen amounts, unix-second times,

@@ -24,6 +24,19 @@ const SESSION_SUB_CODES: &[&str] = &[
     "dop.authorization-closed",
 ];
 
+/// 40001 ("missing param") and 40003 ("invalid param") `sub_code`s README §4.4 lists beside the
+/// session ones: the request's own signature, app id, token or timestamp is wrong, and sending
+/// it again would not mend it.
+const CALLER_SUB_CODES: &[&str] = &[
+    "isv.signature-missing",
+    "isv.app-id-missing",
+    "isv.access-token-missing",
+    "isv.signature-invalid",
+    "isv.timestamp-invalid",
+    "isv.timestamp-format-error",
+    "isv.idempotent-id-existed",
+];
+
 /// `dop.token-generate-failed:{reason}` (50001) reasons that mean the merchant's grant is dead:
 /// the code (`code-expired`, valid 10 minutes; `code-invalid`), the refresh token
 /// (`token-expired`, `token-invalid`) or the shop's authorization (`no-authorization`) — README
@@ -132,9 +145,14 @@ pub fn parse_error(json: &Value) -> Option<PlatformError> {
             Some(false) => PlatformError::InvalidRequest(detail),
             None => unknown(),
         },
-        // Documented caller errors: a missing token, signature or timestamp (40001, 40003 with
-        // another sub_code), an IP not in the whitelist (30002), an API taken offline (70000).
-        40001 | 40003 | 30002 | 70000 => PlatformError::InvalidRequest(detail),
+        // Documented caller errors: a missing or invalid signature, app id, token or timestamp
+        // (40001, 40003 with a `sub_code` README §4.4 lists), an IP not in the whitelist
+        // (30002), an API taken offline (70000). 40001/40003 with any other `sub_code`, or
+        // none, is unknown: retried and refreshed once, never refused for good on a guess.
+        40001 | 40003 if CALLER_SUB_CODES.contains(&sub_code) => {
+            PlatformError::InvalidRequest(detail)
+        }
+        30002 | 70000 => PlatformError::InvalidRequest(detail),
         _ => unknown(),
     })
 }

@@ -271,6 +271,21 @@ fn maps_douyin_errors_to_typed_errors() {
         err(40003, "isv.timestamp-invalid"),
         PlatformError::InvalidRequest(_)
     ));
+    assert!(matches!(
+        err(40001, "isv.signature-missing"),
+        PlatformError::InvalidRequest(_)
+    ));
+    // 40001/40003 with a sub_code README §4.4 does not list, or none, is not refused for good.
+    for (code, sub) in [
+        (40003, "isv.parameter-invalid"),
+        (40003, ""),
+        (40001, "isv.something-new"),
+    ] {
+        assert!(
+            matches!(err(code, sub), PlatformError::Unknown { .. }),
+            "{code} {sub}"
+        );
+    }
     for code in [20000, 20001] {
         assert!(matches!(err(code, ""), PlatformError::Unavailable(_)));
     }
