@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::contact::ContactKind;
+use crate::contact::{ContactField, ContactKind};
 use crate::money::Money;
 use crate::order::{NeutralStatus, RawOrder, refund_amount};
 use crate::platform::PlatformType;
@@ -77,11 +77,32 @@ impl IdentityKey {
     }
 }
 
-/// The search-index segment of a PDD phone ciphertext, `$<index>$<cipher>$<version>$$`.
-fn pdd_search_index(value: &str) -> Option<&str> {
-    let inner = value.strip_prefix('$')?;
-    let (index, _) = inner.split_once('$')?;
-    (!index.is_empty()).then_some(index)
+/// What identifies a PDD buyer without decrypting: the search-index segment of the phone
+/// ciphertext in its searchable form, `$<index>$<cipher>$<version>$$`, together with the
+/// platform's own mask of the number (`138****5678`); `None` without either.
+///
+/// The public security SDKs of this ciphertext family compute a phone's search index from its
+/// **last four digits** only (`encryptPhoneIndex`: HMAC-MD5 of the last four), so the index
+/// alone is shared by one number in 10,000, as weak as a masked tail. The mask adds the first
+/// three digits: two buyers fall together only when every visible digit agrees as well as
+/// the index (`docs/scoring.md` §1). The other form, `$<prefix>$<cipher>$<version>$` (one `$`
+/// at the end), starts with the number's first digits in clear and is no identity at all.
+pub fn pdd_phone_identity(phone: &ContactField) -> Option<String> {
+    if phone.kind != ContactKind::PlatformEncrypted {
+        return None;
+    }
+    let inner = phone.value.strip_prefix('$')?.strip_suffix("$$")?;
+    let mut parts = inner.split('$');
+    let (index, cipher, version) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || [index, cipher, version].iter().any(|p| p.is_empty()) {
+        return None;
+    }
+    let mask = phone
+        .masked
+        .as_deref()
+        .map(str::trim)
+        .filter(|m| m.contains('*') && m.chars().filter(char::is_ascii_digit).count() >= 7)?;
+    Some(format!("{index}|{mask}"))
 }
 
 /// The identities an order carries, strongest first; never empty (an order without any identity
@@ -109,11 +130,11 @@ pub fn identity_keys(
         match phone.kind {
             ContactKind::Plain => keys.extend(IdentityKey::phone(&phone.value)),
             ContactKind::PlatformEncrypted if platform == PlatformType::Pdd => {
-                if let Some(index) = pdd_search_index(&phone.value) {
+                if let Some(identity) = pdd_phone_identity(phone) {
                     keys.push(IdentityKey::new(
                         IdentityKind::PhoneSearchIndex,
                         &platform_id.to_string(),
-                        index,
+                        &identity,
                     ));
                 }
             }

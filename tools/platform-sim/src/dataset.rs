@@ -12,7 +12,7 @@
 //! the services would store. `buyerId` is the buyer's strongest identity as the services key it:
 //! the platform's buyer id (Taobao `buyer_open_uid`, JD `open_id_buyer`, Douyin
 //! `doudian_open_id`, Kuaishou `buyerOpenId`), for PDD, which sends none, the search index of the
-//! phone ciphertext. PDD orders whose group never filled are left out: `pdd.order.list.get`
+//! phone ciphertext with the number's mask (`leadgen_domain::buyer::pdd_phone_identity`). PDD orders whose group never filled are left out: `pdd.order.list.get`
 //! never lists them.
 
 use std::collections::{BTreeMap, HashMap};
@@ -180,8 +180,7 @@ fn buyer_id(order: &RawOrder) -> Option<String> {
         return Some(id.trim().to_owned());
     }
     let phone = order.receiver.phone.as_ref()?;
-    let (index, _) = phone.value.strip_prefix('$')?.split_once('$')?;
-    (!index.is_empty()).then(|| format!("phone-index:{index}"))
+    leadgen_domain::buyer::pdd_phone_identity(phone).map(|id| format!("phone-index:{id}"))
 }
 
 /// The dataset of `platform`'s shop behind `app_key`: `count` orders over the `history_days`

@@ -75,13 +75,41 @@ fn identities_follow_what_each_platform_sends() {
     );
     assert_eq!(jd_plain[1].material, "PHONE:CN:+8613800000001");
 
-    let pdd = identity_keys(
-        PlatformType::Pdd,
-        9,
-        &order(None, Some("$zHXCmB7iB0T8$AgAAAAFYg4ABX2hUqQDAbXq4uO7j$0$$")),
-    );
+    let pdd_order = |phone: &str, mask: Option<&str>| {
+        let mut o = order(None, Some(phone));
+        if let Some(p) = o.receiver.phone.as_mut() {
+            p.masked = mask.map(str::to_owned);
+        }
+        identity_keys(PlatformType::Pdd, 9, &o)
+    };
+    let searchable = "$zHXCmB7iB0T8$AgAAAAFYg4ABX2hUqQDAbXq4uO7j$0$$";
+    let pdd = pdd_order(searchable, Some("138****5678"));
     assert_eq!(pdd.len(), 1);
-    assert_eq!(pdd[0].material, "PHONE_SEARCH_INDEX:9:zHXCmB7iB0T8");
+    assert_eq!(
+        pdd[0].material,
+        "PHONE_SEARCH_INDEX:9:zHXCmB7iB0T8|138****5678"
+    );
+    // The index hashes the last four digits only: without the mask's other visible digits it
+    // is no identity, nor is a mask that hides them.
+    for mask in [None, Some(""), Some("*******5678")] {
+        assert_eq!(
+            pdd_order(searchable, mask)[0].kind,
+            IdentityKind::Order,
+            "{mask:?}"
+        );
+    }
+    // The form that is not searchable starts with the number's first digits in clear.
+    for not_searchable in [
+        "$138$AgAAAAFYg4ABX2hUqQDAbXq4uO7j$0$",
+        "$$AgAAAAFYg4ABX2hUqQDAbXq4uO7j$0$$",
+        "$zHXCmB7iB0T8$AgAAAAFYg4ABX2hUqQDAbXq4uO7j$$",
+    ] {
+        assert_eq!(
+            pdd_order(not_searchable, Some("138****5678"))[0].kind,
+            IdentityKind::Order,
+            "{not_searchable}"
+        );
+    }
 
     let douyin_cipher = identity_keys(
         PlatformType::Douyin,

@@ -67,7 +67,13 @@ pub fn order(
             nick: Some("t**1".into()),
         },
         receiver: Receiver {
-            phone: phone.and_then(ContactField::phone),
+            phone: phone.and_then(ContactField::phone).map(|mut p| {
+                // A PDD ciphertext comes with the platform's mask of the number.
+                if p.kind == leadgen_domain::ContactKind::PlatformEncrypted {
+                    p.masked = Some("138****5678".into());
+                }
+                p
+            }),
             region: "浙江省杭州市西湖区".into(),
             ..Receiver::default()
         },

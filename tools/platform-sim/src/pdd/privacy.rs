@@ -2,8 +2,10 @@
 //! fields, and what `pdd.open.decrypt.batch` opens them to.
 //!
 //! Shapes (illustrative, as in the README): names and addresses `~<base64>~0~`, phones
-//! `$<search index>$<base64>$0$$`; the search index depends only on the number, so a repeat
-//! buyer's phone ciphertext repeats. Decrypted phones are the 11-digit mobile, or for buyers who
+//! `$<search index>$<base64>$0$$`. The search index is made as the public security SDKs of this
+//! ciphertext family make it (`encryptPhoneIndex`: a keyed hash of the number's **last four
+//! digits**), so a repeat buyer's phone ciphertext repeats, and buyers whose numbers end alike
+//! share an index, as on the platform. Decrypted phones are the 11-digit mobile, or for buyers who
 //! chose number protection a privacy number `$<main>$#<ext>#`.
 
 use std::collections::HashMap;
@@ -50,8 +52,12 @@ fn body(seed: u64, shop: &Shop, kind: &str, plaintext: &str, len: usize) -> Stri
     base64(&bytes)
 }
 
-fn search_index(seed: u64, plaintext: &str) -> String {
-    digest_bytes(seed, &["pdd-index", plaintext], 12)
+/// The search index of `number`: a keyed hash of its last four digits.
+fn search_index(seed: u64, number: &str) -> String {
+    let last_four = number
+        .get(number.len().saturating_sub(4)..)
+        .unwrap_or(number);
+    digest_bytes(seed, &["pdd-index", last_four], 12)
         .iter()
         .map(|b| {
             char::from(
@@ -142,6 +148,15 @@ mod tests {
             a.phone
         );
         assert_eq!(a.phone.split('$').nth(1).unwrap().len(), 12);
+        // Another number ending in the same four digits shares the index, not the ciphertext.
+        let mut twin = p.clone();
+        twin.privacy = None;
+        twin.mobile = format!("150{}", &p.mobile[3..]);
+        let mut other = twin.clone();
+        other.mobile = format!("1500000{}", &p.mobile[7..]);
+        let (t, o) = (vault.seal(1, &shop, &twin), vault.seal(1, &shop, &other));
+        assert_eq!(t.phone.split('$').nth(1), o.phone.split('$').nth(1));
+        assert_ne!(t.phone, o.phone);
         assert!(a.phone_mask.contains("****"));
         assert_eq!(vault.secrets[&a.name].plaintext, p.name);
         assert_eq!(vault.secrets[&a.phone].data_type, RECEIVER_PHONE);
