@@ -274,10 +274,15 @@ fn contact(
 }
 
 /// After-sale states that mean a refund was asked for or made: 6 申请, 7 退货中, 11 已发货,
-/// 12 售后成功; or `refund_status` 3 退款成功.
+/// 12 售后成功, unless the case is an exchange (`after_sale_type` 3 换货: the buyer keeps
+/// what they paid for and gets another piece); or `refund_status` 3 退款成功, whatever the
+/// type. The codes are those of the SDK README §4.3 names (`AfterSaleInfo` in
+/// `order_searchList_response.go`).
 fn refund_requested(sku: &Value) -> bool {
+    const EXCHANGE: i64 = 3;
     let info = sku.get("after_sale_info").unwrap_or(&Value::Null);
-    matches!(int(info.get("after_sale_status")), Some(6 | 7 | 11 | 12))
+    let exchange = int(info.get("after_sale_type")) == Some(EXCHANGE);
+    (!exchange && matches!(int(info.get("after_sale_status")), Some(6 | 7 | 11 | 12)))
         || int(info.get("refund_status")) == Some(3)
 }
 

@@ -148,6 +148,18 @@ fn a_refunded_sku_is_a_partial_refund_of_what_it_paid() {
         whole.partial_refund, None,
         "every sku refunded: the whole order"
     );
+    // An exchange (after_sale_type 3) gives no money back: the buyer keeps what they paid.
+    let mut exchanged = kept.clone();
+    exchanged["after_sale_info"] =
+        json!({"after_sale_status": 12, "after_sale_type": 3, "refund_status": 0});
+    order["sku_order_list"] = json!([kept.clone(), exchanged.clone()]);
+    let parsed = parse::parse_order(&order).unwrap();
+    assert!(!parsed.refunded);
+    assert_eq!(parsed.partial_refund, None);
+    // ... unless the platform says the money went back all the same.
+    exchanged["after_sale_info"]["refund_status"] = json!(3);
+    order["sku_order_list"] = json!([kept, exchanged]);
+    assert!(parse::parse_order(&order).unwrap().refunded);
     // No amount an order carries is negative: such an order is unreadable.
     let mut negative = fixture("search")["data"]["shop_order_list"][0].clone();
     negative["pay_amount"] = json!(-100);
