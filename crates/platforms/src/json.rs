@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use leadgen_domain::money::{InvalidAmount, Money};
+use leadgen_domain::time::parse_beijing;
 use serde_json::Value;
 
 /// An integer sent as a JSON number or as digits in a string (surrounding spaces ignored).
@@ -133,6 +134,53 @@ pub fn mended_text(body: &[u8]) -> Option<String> {
         }
     }
     changed.then_some(out)
+}
+
+/// An order time as Taobao, JD and PDD send it, `yyyy-MM-dd HH:mm:ss` Beijing time, or (PDD,
+/// `unix_seconds_too`) unix seconds. `None` when absent, null or empty; a value that is there
+/// but does not read is an error, never "no time": an unreadable payment time would make a
+/// paid order unpaid.
+pub fn beijing_time(
+    raw: &Value,
+    key: &str,
+    unix_seconds_too: bool,
+) -> Result<Option<DateTime<Utc>>, String> {
+    match raw.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+        Some(Value::String(s)) => parse_beijing(s)
+            .map(Some)
+            .ok_or_else(|| format!("字段 {key} 的值 `{s}` 不符合 yyyy-MM-dd HH:mm:ss 格式")),
+        Some(Value::Number(n)) if unix_seconds_too => n
+            .as_i64()
+            .and_then(|s| DateTime::from_timestamp(s, 0))
+            .map(Some)
+            .ok_or_else(|| format!("字段 {key} 的值 `{n}` 不是有效的 Unix 秒级时间戳")),
+        Some(other) => Err(format!("字段 {key} 的值 `{other}` 不是时间")),
+    }
+}
+
+/// An order time as Douyin (unix seconds) and Kuaishou (`millis`: milliseconds) send it: a
+/// whole number, or one written as text. `None` when absent, null, empty or 0 (the platforms'
+/// "not yet"); any other value that does not read is an error, never "no time".
+pub fn epoch_time(raw: &Value, key: &str, millis: bool) -> Result<Option<DateTime<Utc>>, String> {
+    let value = match raw.get(key) {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::String(s)) if s.trim().is_empty() => return Ok(None),
+        Some(v) => v,
+    };
+    let unit = if millis { "毫秒" } else { "秒级" };
+    match int(Some(value)) {
+        Some(0) => Ok(None),
+        Some(n) => if millis {
+            DateTime::from_timestamp_millis(n)
+        } else {
+            DateTime::from_timestamp(n, 0)
+        }
+        .map(Some)
+        .ok_or_else(|| format!("字段 {key} 的值 `{n}` 不是有效的{unit}时间戳")),
+        None => Err(format!("字段 {key} 的值 `{value}` 不是{unit}时间戳")),
+    }
 }
 
 /// The string at `key`, or "" when it is missing or not a string.
@@ -329,6 +377,42 @@ fn signed_yuan(raw: &Value, key: &str) -> Result<Money, String> {
 
 #[cfg(test)]
 mod tests {
+    /// A time that is there but does not read is an error, not "no time": read as none, an
+    /// unreadable payment time would make a paid order unpaid.
+    #[test]
+    fn an_order_time_reads_or_is_refused_never_dropped() {
+        let raw = serde_json::json!({
+            "str": "2024-05-20 09:58:40", "blank": " ", "null": null, "num": 1_716_170_320,
+            "zero": 0, "text_num": "1716170320", "float": 1_716_170_320.5, "obj": {}, "ms": 1_716_170_320_000_i64,
+        });
+        let at = |s| chrono::DateTime::from_timestamp(s, 0);
+        for key in ["blank", "null", "absent"] {
+            assert_eq!(super::beijing_time(&raw, key, true), Ok(None), "{key}");
+            assert_eq!(super::epoch_time(&raw, key, false), Ok(None), "{key}");
+        }
+        assert_eq!(
+            super::beijing_time(&raw, "str", false),
+            Ok(at(1_716_170_320))
+        );
+        assert_eq!(
+            super::beijing_time(&raw, "num", true),
+            Ok(at(1_716_170_320))
+        );
+        for key in ["num", "obj", "float"] {
+            assert!(super::beijing_time(&raw, key, false).is_err(), "{key}");
+        }
+        assert_eq!(super::epoch_time(&raw, "num", false), Ok(at(1_716_170_320)));
+        assert_eq!(
+            super::epoch_time(&raw, "text_num", false),
+            Ok(at(1_716_170_320))
+        );
+        assert_eq!(super::epoch_time(&raw, "ms", true), Ok(at(1_716_170_320)));
+        assert_eq!(super::epoch_time(&raw, "zero", true), Ok(None));
+        for key in ["str", "float", "obj"] {
+            assert!(super::epoch_time(&raw, key, false).is_err(), "{key}");
+        }
+    }
+
     #[test]
     fn an_answer_with_a_lone_surrogate_or_bad_bytes_is_mended_and_nothing_else() {
         let cut = br#"{"title":"\u676f\ud83d","ok":"\ud83d\ude00","path":"a\\ud83d"}"#;

@@ -9,7 +9,9 @@ use serde_json::Value;
 
 use crate::client::{FetchedOrder, PageSpan, PlatformError, TokenSet, platform_text, token_error};
 use crate::contact::{listed_phone, listed_text};
-use crate::json::{count_at, int, item_price_fen, item_quantity, list_at, page_list, str_at, text};
+use crate::json::{
+    count_at, epoch_time, int, item_price_fen, item_quantity, list_at, page_list, str_at, text,
+};
 
 /// How long a refresh token lives (token_create_response.go: 14 days).
 pub const REFRESH_TOKEN_DAYS: i64 = 14;
@@ -242,15 +244,6 @@ fn status(code: i64) -> Option<NeutralStatus> {
     })
 }
 
-fn unix_seconds(raw: &Value, key: &str) -> Result<Option<DateTime<Utc>>, String> {
-    match int(raw.get(key)) {
-        None | Some(0) => Ok(None),
-        Some(s) => DateTime::from_timestamp(s, 0)
-            .map(Some)
-            .ok_or_else(|| format!("字段 {key} 的值 `{s}` 不是有效的 Unix 时间戳")),
-    }
-}
-
 /// A ciphertext the platform sent (`encrypt_*`) with its masked companion (`mask_*`), or the
 /// plain field when no ciphertext was sent: plain only when it reads as what it claims to be,
 /// else opaque ([`listed_phone`], [`listed_text`]).
@@ -304,7 +297,7 @@ pub fn parse_order(raw: &Value) -> Result<RawOrder, String> {
     let order_id = text(raw.get("order_id")).ok_or("缺少字段 order_id")?;
     let code = int(raw.get("order_status")).ok_or("缺少字段 order_status")?;
     let status = status(code).ok_or_else(|| format!("未知的订单状态 order_status `{code}`"))?;
-    let created_at = unix_seconds(raw, "create_time")?.ok_or("缺少字段 create_time")?;
+    let created_at = epoch_time(raw, "create_time", false)?.ok_or("缺少字段 create_time")?;
     let amount = int(raw.get("pay_amount")).ok_or("缺少字段 pay_amount")?;
     if amount < 0 {
         return Err("字段 pay_amount 的金额为负数".into());
@@ -334,8 +327,8 @@ pub fn parse_order(raw: &Value) -> Result<RawOrder, String> {
         status,
         platform_status: code.to_string(),
         created_at,
-        paid_at: unix_seconds(raw, "pay_time")?,
-        modified_at: unix_seconds(raw, "update_time")?,
+        paid_at: epoch_time(raw, "pay_time", false)?,
+        modified_at: epoch_time(raw, "update_time", false)?,
         amount: Money::from_fen(amount),
         refunded: skus.iter().any(refund_requested),
         // A sku order refunded alone: what that sku paid (`pay_amount`, fen).

@@ -1,7 +1,6 @@
 //! Reading JOS responses: gateway errors, `apiResult` failures, tokens and orders.
 
 use chrono::{DateTime, TimeZone, Utc};
-use leadgen_domain::time::parse_beijing;
 use leadgen_domain::{BuyerRef, ContactField, NeutralStatus, OrderItem, RawOrder, Receiver};
 use serde_json::Value;
 
@@ -9,8 +8,8 @@ use super::{SEARCH_RESPONSE, SEARCH_RESPONSES};
 use crate::client::{FetchedOrder, PageSpan, PlatformError, TokenSet, platform_text, token_error};
 use crate::contact::{listed_phone, listed_text};
 use crate::json::{
-    count_at, flag, int, item_price, item_quantity, list_at, page_list, response_body, str_at,
-    text, yuan,
+    beijing_time, count_at, flag, int, item_price, item_quantity, list_at, page_list,
+    response_body, str_at, text, yuan,
 };
 
 /// Whether a JOS message says the service is down or busy (retry later).
@@ -199,15 +198,6 @@ pub fn status(state: &str) -> Option<NeutralStatus> {
     })
 }
 
-fn time(raw: &Value, key: &str) -> Result<Option<DateTime<Utc>>, String> {
-    match str_at(raw, key) {
-        "" => Ok(None),
-        t => parse_beijing(t)
-            .map(Some)
-            .ok_or_else(|| format!("字段 {key} 的值 `{t}` 不符合 yyyy-MM-dd HH:mm:ss 格式")),
-    }
-}
-
 /// A `consigneeInfo` value as sent: encrypted (the norm: a TDE Base64 blob, or the `<encrypted>`
 /// of the README's sample), masked, virtual or in clear. Only a phone that parses as a phone
 /// number, or a name or address in written text, is in clear; anything unrecognised is opaque
@@ -226,8 +216,9 @@ pub fn parse_order(raw: &Value) -> Result<RawOrder, String> {
     let platform_status = str_at(raw, "orderState").to_owned();
     let status = status(&platform_status)
         .ok_or_else(|| format!("未知的订单状态 orderState `{platform_status}`"))?;
-    let created_at = time(raw, "orderStartTime")?.ok_or("缺少字段 orderStartTime")?;
-    let paid_at = time(raw, "paymentConfirmTime")?;
+    let created_at =
+        beijing_time(raw, "orderStartTime", false)?.ok_or("缺少字段 orderStartTime")?;
+    let paid_at = beijing_time(raw, "paymentConfirmTime", false)?;
     let lines = list_at(raw, "itemInfoList")?;
     let mut items = Vec::with_capacity(lines.len());
     for line in lines {
@@ -257,7 +248,7 @@ pub fn parse_order(raw: &Value) -> Result<RawOrder, String> {
         platform_status,
         created_at,
         paid_at,
-        modified_at: time(raw, "modified")?,
+        modified_at: beijing_time(raw, "modified", false)?,
         amount: yuan(raw, "orderPayment")?,
         refunded,
         // JD says only per order.

@@ -11,7 +11,9 @@ use crate::client::{
     FetchedOrder, PlatformError, TokenSet, oauth_error, platform_said, platform_text, token_error,
 };
 use crate::contact::{listed_phone, listed_text};
-use crate::json::{int, item_price_fen, item_quantity, list_at, page_list, str_at, text};
+use crate::json::{
+    epoch_time, int, item_price_fen, item_quantity, list_at, page_list, str_at, text,
+};
 
 /// The cursor that ends a walk.
 pub const NO_MORE: &str = "nomore";
@@ -183,15 +185,6 @@ fn status(code: i64) -> Option<NeutralStatus> {
     })
 }
 
-fn millis(v: &Value, key: &str) -> Result<Option<DateTime<Utc>>, String> {
-    match int(v.get(key)) {
-        None | Some(0) => Ok(None),
-        Some(ms) => DateTime::from_timestamp_millis(ms)
-            .map(Some)
-            .ok_or_else(|| format!("字段 {key} 的值 `{ms}` 不是有效的毫秒时间戳")),
-    }
-}
-
 /// The ciphertext (`encrypted*`) with its mask (`desensitise*`), else the plain field: plain
 /// only when it reads as what it claims to be, else opaque ([`listed_phone`], [`listed_text`]).
 fn contact(
@@ -227,7 +220,7 @@ pub fn parse_order(raw: &Value) -> Result<RawOrder, String> {
     let order_id = text(base.get("oid")).ok_or("缺少字段 oid")?;
     let code = int(base.get("status")).ok_or("缺少字段 status")?;
     let status = status(code).ok_or_else(|| format!("未知的订单状态 `{code}`"))?;
-    let created_at = millis(base, "createTime")?.ok_or("缺少字段 createTime")?;
+    let created_at = epoch_time(base, "createTime", true)?.ok_or("缺少字段 createTime")?;
     let amount = int(base.get("totalFee")).ok_or("缺少字段 totalFee")?;
     if amount < 0 {
         return Err("字段 totalFee 的金额为负数".into());
@@ -267,8 +260,8 @@ pub fn parse_order(raw: &Value) -> Result<RawOrder, String> {
         status,
         platform_status: code.to_string(),
         created_at,
-        paid_at: millis(base, "payTime")?,
-        modified_at: millis(base, "updateTime")?,
+        paid_at: epoch_time(base, "payTime", true)?,
+        modified_at: epoch_time(base, "updateTime", true)?,
         amount: Money::from_fen(amount),
         refunded,
         partial_refund,

@@ -1,7 +1,6 @@
 //! Reading PDD responses: errors, tokens and orders.
 
 use chrono::{DateTime, TimeZone, Utc};
-use leadgen_domain::time::parse_beijing;
 use leadgen_domain::{
     BuyerRef, ContactField, ContactKind, NeutralStatus, OrderItem, RawOrder, Receiver,
 };
@@ -11,8 +10,8 @@ use super::{LIST_RESPONSE, PAGE_SIZE};
 use crate::client::{FetchedOrder, PageSpan, PlatformError, TokenSet, platform_text, token_error};
 use crate::contact::{listed_phone, listed_text};
 use crate::json::{
-    count_at, int, item_price, item_quantity, list_at, page_list, relative_first, response_body,
-    str_at, text, yuan,
+    beijing_time, count_at, int, item_price, item_quantity, list_at, page_list, relative_first,
+    response_body, str_at, text, yuan,
 };
 
 /// The retry class of an `error_code`: 52101/70031 throttled, 52102/52103 unavailable,
@@ -269,23 +268,6 @@ pub fn parse_phone(value: &str, mask: &str) -> Option<ContactField> {
     listed_phone(value).map(|f| f.with_masked(Some(mask)))
 }
 
-/// A time as PDD sends it in orders: `yyyy-MM-dd HH:mm:ss` Beijing, or unix seconds.
-fn time(raw: &Value, key: &str) -> Result<Option<DateTime<Utc>>, String> {
-    match raw.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
-        Some(Value::String(s)) => parse_beijing(s)
-            .map(Some)
-            .ok_or_else(|| format!("字段 {key} 的值 `{s}` 不符合 yyyy-MM-dd HH:mm:ss 格式")),
-        Some(Value::Number(n)) => n
-            .as_i64()
-            .and_then(|s| Utc.timestamp_opt(s, 0).single())
-            .map(Some)
-            .ok_or_else(|| format!("字段 {key} 的值 `{n}` 不是有效的 Unix 秒级时间戳")),
-        Some(other) => Err(format!("字段 {key} 的值 `{other}` 不是时间")),
-    }
-}
-
 /// Parses one `order_list` entry into the neutral form.
 pub fn parse_order(raw: &Value) -> Result<RawOrder, String> {
     let order_id = text(raw.get("order_sn")).ok_or("缺少字段 order_sn")?;
@@ -294,7 +276,7 @@ pub fn parse_order(raw: &Value) -> Result<RawOrder, String> {
     let status = status(order_status, refund_status).ok_or_else(|| {
         format!("未知的订单状态 order_status {order_status} / refund_status {refund_status}")
     })?;
-    let created_at = time(raw, "created_time")?.ok_or("缺少字段 created_time")?;
+    let created_at = beijing_time(raw, "created_time", true)?.ok_or("缺少字段 created_time")?;
     let lines = list_at(raw, "item_list")?;
     let mut items = Vec::with_capacity(lines.len());
     for line in lines {
@@ -322,8 +304,8 @@ pub fn parse_order(raw: &Value) -> Result<RawOrder, String> {
         status,
         platform_status: format!("order_status={order_status};refund_status={refund_status}"),
         created_at,
-        paid_at: time(raw, "pay_time")?,
-        modified_at: time(raw, "updated_at")?,
+        paid_at: beijing_time(raw, "pay_time", true)?,
+        modified_at: beijing_time(raw, "updated_at", true)?,
         amount: yuan(raw, "pay_amount")?,
         refunded: refund_status != 1,
         // PDD says only per order (`refund_status`).

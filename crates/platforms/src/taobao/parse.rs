@@ -4,7 +4,6 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use leadgen_domain::order::partial_refund;
-use leadgen_domain::time::parse_beijing;
 use leadgen_domain::{BuyerRef, NeutralStatus, OrderItem, RawOrder, Receiver};
 use serde_json::Value;
 
@@ -12,8 +11,8 @@ use super::PAGE_SIZE;
 use crate::client::{FetchedOrder, PageSpan, PlatformError, TokenSet, platform_text, token_error};
 use crate::contact::{listed_phone, listed_text};
 use crate::json::{
-    count_at, int, item_price, item_quantity, list_at, page_list, relative_first, response_body,
-    str_at, yuan,
+    beijing_time, count_at, int, item_price, item_quantity, list_at, page_list, relative_first,
+    response_body, str_at, yuan,
 };
 use crate::resilience::BanScope;
 
@@ -254,15 +253,6 @@ fn status(text: &str) -> Option<NeutralStatus> {
     })
 }
 
-fn time(raw: &Value, key: &str) -> Result<Option<DateTime<Utc>>, String> {
-    match str_at(raw, key) {
-        "" => Ok(None),
-        text => parse_beijing(text)
-            .map(Some)
-            .ok_or_else(|| format!("字段 {key} 的值 `{text}` 不符合 yyyy-MM-dd HH:mm:ss 格式")),
-    }
-}
-
 /// Parses one TOP trade into the neutral form.
 /// Whether an order line's `refund_status` says a refund was asked for or made
 /// (`WAIT_SELLER_AGREE`, `WAIT_BUYER_RETURN_GOODS`, `WAIT_SELLER_CONFIRM_GOODS`,
@@ -278,7 +268,7 @@ pub fn parse_trade(raw: &Value) -> Result<RawOrder, String> {
     let platform_status = str_at(raw, "status").to_owned();
     let status =
         status(&platform_status).ok_or_else(|| format!("未知的订单状态 `{platform_status}`"))?;
-    let created_at = time(raw, "created")?.ok_or("缺少字段 created")?;
+    let created_at = beijing_time(raw, "created", false)?.ok_or("缺少字段 created")?;
     let lines = match raw.get("orders") {
         None | Some(Value::Null) => &[],
         Some(orders @ Value::Object(_)) => {
@@ -328,8 +318,8 @@ pub fn parse_trade(raw: &Value) -> Result<RawOrder, String> {
         status,
         platform_status,
         created_at,
-        paid_at: time(raw, "pay_time")?,
-        modified_at: time(raw, "modified")?,
+        paid_at: beijing_time(raw, "pay_time", false)?,
+        modified_at: beijing_time(raw, "modified", false)?,
         amount: yuan(raw, "payment")?,
         refunded,
         // A sub-order (`orders.order[]`) refunded alone: what that line paid (`payment`).
