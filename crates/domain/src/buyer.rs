@@ -189,20 +189,26 @@ impl OrderFacts {
 
     /// Paid at some point: paid, shipped or completed, or closed after a payment.
     pub fn was_paid(&self) -> bool {
-        self.status.was_paid() || (self.status == NeutralStatus::Closed && self.paid_at.is_some())
+        self.status.was_paid() || self.closed_after_payment()
+    }
+
+    /// Closed after a payment: the platform gave a payment time, or a refund (there is no
+    /// refund without a payment, whether or not the platform still sends the time, as a PDD
+    /// `refund_status` 4 or a Kuaishou 80 with refunds may not).
+    pub fn closed_after_payment(&self) -> bool {
+        self.status == NeutralStatus::Closed && (self.paid_at.is_some() || self.refunded)
     }
 
     /// A refund or after-sale: refunded, or closed after payment.
     pub fn is_after_sale(&self) -> bool {
-        self.refunded || (self.status == NeutralStatus::Closed && self.paid_at.is_some())
+        self.refunded || self.closed_after_payment()
     }
 
     /// What the buyer paid and kept, toward their spend: a paid order's amount, less the
     /// refunded lines of a partial refund; nothing for an order unpaid, refunded whole, or
     /// closed after payment.
     pub fn kept_amount(&self) -> Money {
-        let closed_after_payment = self.status == NeutralStatus::Closed && self.paid_at.is_some();
-        if !self.was_paid() || closed_after_payment {
+        if !self.was_paid() || self.closed_after_payment() {
             return Money::default();
         }
         let refund = refund_amount(self.amount, self.refunded, self.partial_refund);
@@ -356,7 +362,7 @@ pub fn aggregate(orders: &[OrderFacts]) -> Option<BuyerAggregate> {
         closed_unpaid_count: count(
             sorted
                 .iter()
-                .filter(|o| o.status == NeutralStatus::Closed && o.paid_at.is_none())
+                .filter(|o| o.status == NeutralStatus::Closed && !o.closed_after_payment())
                 .count(),
         ),
         first_order_time: sorted

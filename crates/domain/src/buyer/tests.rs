@@ -131,6 +131,21 @@ fn identities_follow_what_each_platform_sends() {
     assert_eq!(nothing[0].material, "ORDER:3:9001");
 }
 
+/// A refund proves a payment: a closed, refunded order without a payment time (a PDD
+/// `refund_status` 4, a Kuaishou 80 with refunds) is closed after payment, never unpaid.
+#[test]
+fn a_refunded_order_closed_without_a_payment_time_was_paid() {
+    let mut refunded = facts("1", 0, NeutralStatus::Closed, 10_000, true);
+    refunded.paid_at = None;
+    let never_paid = facts("2", 5, NeutralStatus::Closed, 4_000, false);
+    assert!(never_paid.paid_at.is_none());
+    let a = aggregate(&[refunded, never_paid]).unwrap();
+    assert_eq!(a.paid_order_count, 1);
+    assert_eq!(a.after_sale_count, 1);
+    assert_eq!(a.closed_unpaid_count, 1, "only the order never paid");
+    assert_eq!(a.paid_total, Money(0));
+}
+
 #[test]
 fn the_aggregate_sums_a_buyers_orders() {
     let orders = vec![
