@@ -240,13 +240,14 @@ pub fn parse_order(raw: &Value) -> Result<RawOrder, String> {
     };
     let refunds = list_at(raw, "orderRefundList")?;
     let refunded = !refunds.is_empty();
-    // One item per order: a refund of less than the order (part of the quantity) is partial when
-    // every refund says its `refundFee`; else the whole order.
+    // One item per order: a refund of less than the order (part of the quantity, or nothing at
+    // all: a request closed with `refundFee` 0) is partial when every refund says its
+    // `refundFee`; else the whole order.
     let partial_refund = refunds
         .iter()
         .map(|r| int(r.get("refundFee")))
         .sum::<Option<i64>>()
-        .filter(|fee| *fee > 0 && *fee < amount)
+        .filter(|fee| (0..amount).contains(fee))
         .map(Money::from_fen);
     let addr = raw.get("orderAddress").unwrap_or(&Value::Null);
     let region = ["province", "city", "district", "town"]

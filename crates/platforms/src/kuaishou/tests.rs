@@ -146,6 +146,12 @@ fn a_refund_below_the_order_is_partial() {
     let parsed = parse::parse_order(&order).unwrap();
     assert!(parsed.refunded);
     assert_eq!(parsed.partial_refund, Some(Money(paid / 4)));
+    // A refund of nothing keeps the whole order's amount.
+    order["orderRefundList"][0]["refundFee"] = json!(0);
+    assert_eq!(
+        parse::parse_order(&order).unwrap().partial_refund,
+        Some(Money(0))
+    );
     for whole in [json!(paid), json!(null)] {
         order["orderRefundList"][0]["refundFee"] = whole.clone();
         assert_eq!(
