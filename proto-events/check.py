@@ -29,11 +29,10 @@ def load(path):
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-# RFC 3339 date-time (§5.6), with an offset and any fraction of a second. jsonschema checks the
-# format only with optional packages installed; this one is checked whatever is installed.
-DATE_TIME = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
-)
+# RFC 3339 date-time (§5.6) as the contract promises it: UTC (`Z`), with any fraction of a
+# second or none. jsonschema checks the format only with optional packages installed; this one is
+# checked whatever is installed.
+DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 FORMATS = jsonschema.FormatChecker(formats=())
 
@@ -92,6 +91,12 @@ def asyncapi_problems(doc):
             message = resolve(doc, message["$ref"])
         if message.get("contentType") != CONTENT_TYPE:
             problems.append(f"{name}: contentType is not {CONTENT_TYPE}")
+        amqp = (message.get("bindings") or {}).get("amqp") or {}
+        if amqp.get("messageType") != name:
+            problems.append(f"{name}: bindings.amqp.messageType is not the routing key")
+        traits = [resolve(doc, t.get("$ref", "")) for t in message.get("traits", [])]
+        if not any("traceparent" in (t.get("headers") or {}).get("properties", {}) for t in traits):
+            problems.append(f"{name}: no trait describes the traceparent header")
         ref = (message.get("payload") or {}).get("$ref", "")
         if not ref.startswith("./") or not (ROOT / ref[2:]).exists():
             problems.append(f"{name}: payload {ref!r} does not exist")
@@ -120,6 +125,13 @@ def self_test(doc):
     assert not example_problems(
         load(ROOT / "schemas/v1/platform-changed.json"), changed, "new platform"
     ), "an unknown platformType was refused"
+    mistyped = copy.deepcopy(doc)
+    message = mistyped["components"]["messages"]["LeadUpdated"]
+    message["bindings"]["amqp"]["messageType"] = "lead.updated.v2"
+    assert asyncapi_problems(mistyped), "a message type other than its routing key passed"
+    utc = copy.deepcopy(example)
+    utc["time"] = "2026-08-20T09:30:06+08:00"
+    assert example_problems(schema, utc, "offset"), "a time not in UTC passed"
     turned = copy.deepcopy(doc)
     name, channel = next(iter(turned["channels"].items()))
     channel["publish"] = channel.pop("subscribe")

@@ -79,7 +79,12 @@ pub mod routing {
 
 /// The JSON Schema of the whole envelope for `E`, as committed in `proto-events/`.
 pub fn schema_for<E: Event>() -> serde_json::Value {
-    let settings = schemars::r#gen::SchemaSettings::draft07();
+    // An optional field is left out when it has no value, never sent as `null`: the schema
+    // says so (schemars' draft-07 default would allow `null` as well, and types generated from
+    // it would be nullable for no reason).
+    let settings = schemars::r#gen::SchemaSettings::draft07().with(|s| {
+        s.option_add_null_type = false;
+    });
     let schema = settings
         .into_generator()
         .into_root_schema_for::<CloudEvent<E>>();
