@@ -15,6 +15,7 @@ use crate::client::{
 use crate::resilience::{RetryPolicy, with_retries, with_retries_when};
 use crate::reveal::{DecryptRequest, RevealedContact};
 use crate::window::TimeWindow;
+use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
 /// Why refreshed tokens were not stored.
@@ -133,9 +134,15 @@ pub struct Session {
     access_token: String,
     refresh_token: Option<String>,
     policy: RetryPolicy,
+    /// When the access token expires, if the platform said ([`Session::expiring_at`]).
+    expires_at: Option<DateTime<Utc>>,
     /// Gives up calls when it fires ([`SessionError::Stopped`]).
     stop: Option<CancellationToken>,
 }
+
+/// How close to its stated expiry an access token is renewed before a call rather than after
+/// the platform refuses it.
+const RENEW_BEFORE_EXPIRY: chrono::Duration = chrono::Duration::seconds(60);
 
 impl Session {
     pub fn new(
@@ -149,8 +156,21 @@ impl Session {
             access_token,
             refresh_token,
             policy,
+            expires_at: None,
             stop: None,
         }
+    }
+
+    /// The session's access token expires at `expires_at` (as the platform stated when it was
+    /// issued): a call made within [`RENEW_BEFORE_EXPIRY`] of it, or after, refreshes first.
+    /// Waiting for the platform to refuse the token would cost more: an expired token is an
+    /// undocumented answer on Kuaishou (retried with backoff before it is refreshed), and a
+    /// decrypt never refreshes on an unknown answer, so a reveal on a lapsed Kuaishou token
+    /// would fail until the refresher caught up.
+    #[must_use]
+    pub fn expiring_at(mut self, expires_at: Option<DateTime<Utc>>) -> Self {
+        self.expires_at = expires_at;
+        self
     }
 
     /// Gives up the session's calls when `stop` fires (the process stops): a call waiting on
@@ -248,6 +268,17 @@ impl Session {
         // adopting them does not use the refresh up (they may be stale: the last of two
         // concurrent refreshes to be stored is not always the newest).
         let (mut refreshed, mut adopted) = (false, false);
+        if self.lapsing() {
+            match self.renew(client, sink, true, false).await {
+                Ok(Renewed::Adopted) => adopted = true,
+                Ok(Renewed::Refreshed) => refreshed = true,
+                // The stored token is tried all the same: the platform may still take it.
+                Err(SessionError::Platform(e)) => {
+                    tracing::warn!(error = %e, "Could not renew a lapsing session before the call");
+                }
+                Err(e) => return Err(e),
+            }
+        }
         loop {
             let (app, token) = (self.app.clone(), self.access_token.clone());
             let attempts = with_retries_when(self.policy, client.platform(), resend.after, || {
@@ -289,6 +320,15 @@ impl Session {
                 Err(e) => return Err(SessionError::Platform(e)),
             }
         }
+    }
+
+    /// Whether the access token is at or near its stated expiry, with a refresh token to renew
+    /// it with.
+    fn lapsing(&self) -> bool {
+        self.refresh_token.is_some()
+            && self
+                .expires_at
+                .is_some_and(|at| at <= Utc::now() + RENEW_BEFORE_EXPIRY)
     }
 
     /// Refreshes now (ahead of expiry), under the same rules as a refresh on expiry: a refused
@@ -389,6 +429,7 @@ impl Session {
                 tracing::info!(app.key = %self.app.app_key, "Using the tokens another caller refreshed while ours went unanswered");
                 self.access_token = access;
                 self.refresh_token = refresh;
+                self.expires_at = None;
                 // Adopted, not refreshed: should that pair be refused too, its refresh token
                 // is still tried once.
                 return Ok(Renewed::Adopted);
@@ -433,6 +474,7 @@ impl Session {
         let stored = store_persistently(sink, &tokens).await;
         self.access_token = tokens.access_token;
         self.refresh_token = tokens.refresh_token;
+        self.expires_at = tokens.expires_at;
         stored.map_err(|e| SessionError::Persist(e.to_string()))?;
         tracing::info!(app.key = %self.app.app_key, "Refreshed the platform session");
         Ok(Renewed::Refreshed)
@@ -447,6 +489,8 @@ impl Session {
                 tracing::info!(app.key = %self.app.app_key, "Using the tokens another caller refreshed");
                 self.access_token = access;
                 self.refresh_token = refresh;
+                // Their expiry is not read back: the platform says when they lapse.
+                self.expires_at = None;
                 true
             }
             None => false,

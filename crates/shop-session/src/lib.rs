@@ -265,7 +265,8 @@ pub struct CredentialsUnreadable {
 /// What a merchant reads when a shop's credentials do not open.
 pub const CREDENTIALS_UNREADABLE: &str = "平台授权的凭证无法解密（数据密钥与加密时不一致，或数据已损坏）：请联系管理员检查数据密钥配置，或删除该授权后重新添加";
 
-/// Opens the shop's session: app credentials and tokens unsealed, retries per `policy`.
+/// Opens the shop's session: app credentials and tokens unsealed, retries per `policy`, the
+/// access token renewed before a call once it is within a minute of its stated expiry.
 pub fn open_session(
     sealer: &Sealer,
     row: &CredentialRow,
@@ -298,7 +299,7 @@ pub fn open_session(
         .map(|t| open("refresh_token", t))
         .transpose()?;
     let app = AppCredentials::from_auth_info(&row.app_key, &doc);
-    Ok(Session::new(app, access_token, refresh_token, policy))
+    Ok(Session::new(app, access_token, refresh_token, policy).expiring_at(row.expiry_time))
 }
 
 /// The advisory-lock key of a shop's token renewal: a namespace of its own in the high bits,

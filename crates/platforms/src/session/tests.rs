@@ -898,3 +898,69 @@ async fn a_refresh_that_went_unanswered_reads_the_stored_tokens_before_it_is_sen
     );
     assert_eq!(refreshes, 7);
 }
+
+/// A token at or past its stated expiry is renewed before the call, not after the platform
+/// refuses it (on Kuaishou an expired token is an undocumented answer, retried with backoff
+/// first; a decrypt never refreshes on one). A token far from its expiry, or one without a
+/// stated expiry, is used as it is.
+#[tokio::test]
+async fn a_token_at_its_stated_expiry_is_renewed_before_the_call() {
+    // The platform takes only the renewed token: the stored one is refused with an unknown code.
+    let platform = || Scripted {
+        error: Some(PlatformError::Unknown {
+            code: "24".into(),
+            message: "token expired".into(),
+        }),
+        valid_token: Some("t2"),
+        ..Scripted::default()
+    };
+    let session = |expiry| {
+        let policy = RetryPolicy {
+            max_retries: 2,
+            min_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(2),
+            max_stated_wait: Duration::from_millis(4),
+        };
+        Session::new(
+            AppCredentials::new("k", "s"),
+            "t".into(),
+            Some("r".into()),
+            policy,
+        )
+        .expiring_at(expiry)
+    };
+    let window = TimeWindow::new(Utc::now(), Utc::now());
+    let sink = RecordingSink::default();
+    let client = platform();
+    let mut lapsed = session(Some(Utc::now() + chrono::Duration::seconds(30)));
+    lapsed
+        .list_orders(&client, &window, Listing::Modified, None, &sink)
+        .await
+        .expect("listed with the renewed token");
+    let counts = |c: &Scripted| {
+        (
+            c.lists.load(std::sync::atomic::Ordering::SeqCst),
+            c.refreshes.load(std::sync::atomic::Ordering::SeqCst),
+        )
+    };
+    assert_eq!(counts(&client), (1, 1), "one refresh, then one call");
+    // The renewed token carries no stated expiry: the next call does not refresh again.
+    lapsed
+        .list_orders(&client, &window, Listing::Modified, None, &sink)
+        .await
+        .expect("listed");
+    assert_eq!(counts(&client), (2, 1));
+
+    for expiry in [None, Some(Utc::now() + chrono::Duration::hours(2))] {
+        let client = platform();
+        let mut fresh = session(expiry);
+        fresh
+            .list_orders(&client, &window, Listing::Modified, None, &sink)
+            .await
+            .expect("listed after the platform refused the stored token");
+        assert!(
+            counts(&client).0 > 1,
+            "{expiry:?}: the stored token was tried first"
+        );
+    }
+}
