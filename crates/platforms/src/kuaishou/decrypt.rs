@@ -59,6 +59,13 @@ pub fn parse_decrypt_response(
         Some(d @ Value::Object(_)) => d,
         _ => return Err(PlatformError::Malformed("响应缺少 data 对象".into())),
     };
+    // README §5 gives no answer shape: an answer without the list is one we cannot read (the
+    // field may be named otherwise), never "this contact cannot be decrypted".
+    if data.get("decryptResult").is_none_or(Value::is_null) {
+        return Err(PlatformError::Malformed(
+            "响应缺少 decryptResult 列表".into(),
+        ));
+    }
     let items = crate::json::list_at(data, "decryptResult").map_err(PlatformError::Malformed)?;
     let item = echoed_item(
         items,
@@ -164,6 +171,32 @@ mod tests {
         let mut ok = item;
         ok["errorCode"] = json!(0);
         assert!(parse_decrypt_response(&answer(ok), &request()).is_ok());
+    }
+
+    /// An answer without the result list is one we cannot read, not a contact that cannot be
+    /// decrypted: README §5 documents no answer shape, and the list may be named otherwise.
+    #[test]
+    fn an_answer_without_its_result_list_is_unreadable() {
+        for data in [
+            json!({}),
+            json!({"decryptResult": null}),
+            json!({"results": []}),
+        ] {
+            let answer = json!({"result": 1, "msg": "success", "data": data});
+            assert!(
+                matches!(
+                    parse_decrypt_response(&answer, &request()),
+                    Err(PlatformError::Malformed(ref m)) if m.contains("decryptResult")
+                ),
+                "{data}"
+            );
+        }
+        // A list without this order's item is an answer about other orders: not decryptable.
+        let other = json!({"result": 1, "data": {"decryptResult": []}});
+        assert!(matches!(
+            parse_decrypt_response(&other, &request()),
+            Err(PlatformError::DecryptFailed { .. })
+        ));
     }
 
     #[test]
