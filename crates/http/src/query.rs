@@ -165,17 +165,31 @@ pub fn time_param(name: &str, value: Option<&str>) -> Result<Option<DateTime<Utc
     }
 }
 
+/// The inclusive end of a time range ([`time_param`]). An end written to the whole second
+/// (`…T23:59:59+08:00`, as the design's examples end a day) takes in that whole second: what
+/// happened at 23:59:59.400 is within it, not lost between this day's range and the next
+/// day's, which starts at 00:00:00. Stored times carry microseconds.
+pub fn end_param(name: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
+    Ok(time_param(name, value)?.map(|end| {
+        if end.timestamp_subsec_micros() == 0 {
+            end + chrono::Duration::microseconds(999_999)
+        } else {
+            end
+        }
+    }))
+}
+
 /// A time range's ends, each optional.
 pub type TimeRange = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 
-/// A time range's two ends as [`time_param`] reads them; 400 when the start lies after the
-/// end (both ends are inclusive).
+/// A time range's two ends as [`time_param`] and [`end_param`] read them; 400 when the start
+/// lies after the end (both ends are inclusive).
 pub fn time_range(
     (start_name, start): (&str, Option<&str>),
     (end_name, end): (&str, Option<&str>),
 ) -> Result<TimeRange, ApiError> {
     let from = time_param(start_name, start)?;
-    let to = time_param(end_name, end)?;
+    let to = end_param(end_name, end)?;
     if let (Some(f), Some(t)) = (from, to)
         && f > t
     {
@@ -292,6 +306,29 @@ mod tests {
         assert_eq!(a, b, "nanoseconds the database cannot keep are dropped");
         let c = super::parse_time("2026-12-01T00:00:00.0000019Z").expect("time");
         assert_eq!(c.timestamp_subsec_nanos(), 1_000);
+    }
+
+    /// An inclusive end written to the whole second takes in that second: a record stamped
+    /// 23:59:59.400 is in the day `…T00:00:00` to `…T23:59:59`, not lost between two days.
+    #[test]
+    fn an_end_to_the_whole_second_takes_in_that_second() {
+        let end = |v: &str| super::end_param("endTime", Some(v)).unwrap().unwrap();
+        let last = super::parse_time("2026-12-07T23:59:59.999999+08:00").unwrap();
+        assert_eq!(end("2026-12-07T23:59:59+08:00"), last);
+        let stamped = super::parse_time("2026-12-07T23:59:59.4+08:00").unwrap();
+        assert!(stamped <= end("2026-12-07T23:59:59+08:00"));
+        assert_eq!(
+            end("2026-12-07T23:59:59.4+08:00"),
+            stamped,
+            "a fraction is exact"
+        );
+        let (from, to) = super::time_range(
+            ("startTime", Some("2026-12-07T23:59:59.5+08:00")),
+            ("endTime", Some("2026-12-07T23:59:59+08:00")),
+        )
+        .unwrap();
+        assert!(from < to, "a start within the end's second is not after it");
+        assert_eq!(super::end_param("endTime", Some(" ")).unwrap(), None);
     }
 
     #[test]
