@@ -327,31 +327,110 @@ pub async fn schema_current(pool: &DbPool) -> Result<bool, DbError> {
     Ok(applied.applied)
 }
 
+/// How long a migration statement may wait for a table lock before it gives up and is tried
+/// again ([`run_migrations`]).
+pub const MIGRATION_LOCK_TIMEOUT: &str = "5s";
+
+/// How many times a migration that gave up waiting for a lock is tried again, with backoff
+/// from 1 s to 30 s (about eight minutes in all, inside the migration Job's deadline).
+const MIGRATION_LOCK_RETRIES: usize = 20;
+
 /// Applies pending migrations; returns the names of those applied.
+///
+/// A migration waits at most [`MIGRATION_LOCK_TIMEOUT`] for a table's lock, then gives up and
+/// the run is tried again, with backoff, up to [`MIGRATION_LOCK_RETRIES`] times. Waiting
+/// longer would stall every service: a statement that queues for an `ALTER TABLE`'s exclusive
+/// lock behind one long transaction (a report, a dump, a rescore) makes every later query of
+/// that table queue behind it, the lead list and order intake down until the holder ends.
+/// Each migration is its own transaction, so a retry goes on from the first not applied. The
+/// session also ends a transaction left idle (`idle_in_transaction_session_timeout`: a
+/// migrator whose node is lost no longer holds its locks until TCP gives up), and checks that
+/// its client is still there (`client_connection_check_interval`: a statement of a killed Job
+/// stops instead of running on with its locks).
 pub async fn run_migrations(url: &str) -> Result<Vec<String>, DbError> {
+    use backon::BackoffBuilder as _;
+    let mut waits = backon::ExponentialBuilder::default()
+        .with_min_delay(std::time::Duration::from_secs(1))
+        .with_max_delay(std::time::Duration::from_secs(30))
+        .with_max_times(MIGRATION_LOCK_RETRIES)
+        .with_jitter()
+        .build();
+    let mut applied = Vec::new();
+    loop {
+        // A failed run may have applied migrations before the one that stopped it.
+        let (done, failed) = match migrate_once(url).await {
+            Ok(done) => (done, None),
+            Err((done, e)) => (done, Some(e)),
+        };
+        applied.extend(done);
+        let Some(e) = failed else {
+            return Ok(applied);
+        };
+        match waits.next() {
+            Some(wait) if is_lock_timeout(&e) => {
+                tracing::warn!(error = %e, ?wait, "A migration gave up waiting for a lock; trying again");
+                tokio::time::sleep(wait).await;
+            }
+            _ => return Err(e),
+        }
+    }
+}
+
+/// Whether a migration failed because it gave up waiting for a lock (SQLSTATE 55P03, whose
+/// text diesel's migration error keeps).
+fn is_lock_timeout(e: &DbError) -> bool {
+    matches!(e, DbError::Migration(m) if m.contains("lock timeout"))
+}
+
+/// One run of [`run_migrations`]: the migrations applied, or the error that stopped it with
+/// those applied before it.
+async fn migrate_once(url: &str) -> Result<Vec<String>, (Vec<String>, DbError)> {
     use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
-    let conn = tls::connect(url).await.map_err(|e| connect_error(url, e))?;
-    tokio::task::spawn_blocking(move || {
+    let url = with_network_timeouts(url);
+    let conn = tls::connect(&url)
+        .await
+        .map_err(|e| (Vec::new(), connect_error(&url, e)))?;
+    let joined = tokio::task::spawn_blocking(move || {
         let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::from(conn);
-        // One migrator at a time, even when several processes start together.
-        diesel::RunQueryDsl::execute(
-            diesel::sql_query("SELECT pg_advisory_lock(4242001)"),
-            &mut conn,
-        )?;
-        let applied = conn
-            .run_pending_migrations(MIGRATIONS)
-            .map_err(|e| DbError::Migration(e.to_string()))
-            .map(|applied| applied.iter().map(ToString::to_string).collect());
+        let run = |sql: &str, conn: &mut AsyncConnectionWrapper<AsyncPgConnection>| {
+            diesel::RunQueryDsl::execute(diesel::sql_query(sql), conn).map(|_| ())
+        };
+        // One migrator at a time, even when several processes start together (this wait is
+        // not bounded: the other migrator is doing the work).
+        run("SELECT pg_advisory_lock(4242001)", &mut conn).map_err(|e| (Vec::new(), e.into()))?;
+        let mut applied = Vec::new();
+        let outcome = (|| {
+            for setting in [
+                format!("SET lock_timeout = '{MIGRATION_LOCK_TIMEOUT}'"),
+                "SET idle_in_transaction_session_timeout = '5min'".to_owned(),
+            ] {
+                run(&setting, &mut conn)?;
+            }
+            // PostgreSQL 14 and later; an older server runs the migrations without it.
+            if let Err(e) = run("SET client_connection_check_interval = '10s'", &mut conn) {
+                tracing::info!(error = %e, "The server has no client_connection_check_interval");
+            }
+            let pending = conn
+                .pending_migrations(MIGRATIONS)
+                .map_err(|e| DbError::Migration(e.to_string()))?;
+            for migration in pending {
+                let version = conn
+                    .run_migration(&*migration)
+                    .map_err(|e| DbError::Migration(e.to_string()))?;
+                applied.push(version.to_string());
+            }
+            Ok::<_, DbError>(())
+        })();
         // Released now, not when the connection's driver gets round to closing it: a caller that
         // then blocks its runtime would otherwise keep every other migrator waiting.
-        diesel::RunQueryDsl::execute(
-            diesel::sql_query("SELECT pg_advisory_unlock(4242001)"),
-            &mut conn,
-        )?;
-        applied
+        let unlocked = run("SELECT pg_advisory_unlock(4242001)", &mut conn);
+        match outcome.and(unlocked.map_err(DbError::from)) {
+            Ok(()) => Ok(applied),
+            Err(e) => Err((applied, e)),
+        }
     })
-    .await
-    .map_err(|e| DbError::Migration(e.to_string()))?
+    .await;
+    joined.unwrap_or_else(|e| Err((Vec::new(), DbError::Migration(e.to_string()))))
 }
 
 #[cfg(test)]
