@@ -57,7 +57,7 @@ fn broken_rules(migration: &Migration) -> Vec<String> {
         .filter_map(|s| s.strip_prefix("CREATE TABLE "))
         .map(|rest| {
             rest.trim_start_matches("IF NOT EXISTS ")
-                .split(|c: char| c == ' ' || c == '(')
+                .split([' ', '('])
                 .next()
                 .unwrap_or("")
                 .to_owned()
