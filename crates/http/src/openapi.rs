@@ -149,12 +149,14 @@ string_enum_schema! {
 /// `Allow` for a method its path does not take, 413 for a body over 256 KB (the service; the
 /// gateway refuses over 1 MB), 414 and 431 from the gateway for a request line or headers over
 /// its buffers, and
-/// 503 with `Retry-After` when the service's database is saturated or does not answer. Each is
-/// written once under `components/responses` and referenced from every operation.
+/// 503 with `Retry-After` when the service's database is saturated or does not answer; and from
+/// the gateway, 500 for a failure of its own, 502 when the service cannot be reached, 504 when
+/// it does not answer in time. Each is written once under `components/responses` and referenced
+/// from every operation that does not describe the status itself.
 pub struct SharedResponses;
 
 /// `(status, name under components/responses, response)`.
-fn shared_responses() -> [(&'static str, &'static str, Response); 5] {
+fn shared_responses() -> [(&'static str, &'static str, Response); 8] {
     let envelope = || {
         ContentBuilder::new()
             .schema(Some(Ref::from_schema_name("ErrorEnvelope")))
@@ -200,6 +202,30 @@ fn shared_responses() -> [(&'static str, &'static str, Response); 5] {
             "HeadersTooLarge",
             ResponseBuilder::new()
                 .description("请求头过大（网关）")
+                .content("application/json", envelope())
+                .build(),
+        ),
+        (
+            "500",
+            "InternalError",
+            ResponseBuilder::new()
+                .description("内部错误（服务或网关）")
+                .content("application/json", envelope())
+                .build(),
+        ),
+        (
+            "502",
+            "BadGateway",
+            ResponseBuilder::new()
+                .description("服务暂不可用（网关连不上服务）")
+                .content("application/json", envelope())
+                .build(),
+        ),
+        (
+            "504",
+            "GatewayTimeout",
+            ResponseBuilder::new()
+                .description("服务响应超时（网关）")
                 .content("application/json", envelope())
                 .build(),
         ),

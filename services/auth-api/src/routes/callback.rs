@@ -14,6 +14,8 @@ use crate::startup::AppState;
 /// `[oauth] bind_state_to_browser` is off). With a `redirectUrl` the browser is sent on (302).
 /// HEAD is refused (405): it would spend the consent without anyone seeing the answer.
 #[utoipa::path(get, path = "/platforms/auth/callback", tag = "platforms", operation_id = "authCallback",
+    // The platform sends the merchant's browser here: no bearer token, on purpose.
+    security(()),
     params(
         ("code" = Option<String>, Query, description = "授权码"),
         ("state" = Option<String>, Query, description = "发起授权时的 state"),

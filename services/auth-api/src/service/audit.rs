@@ -16,8 +16,10 @@ pub struct LogEntry {
     pub log_id: i64,
     /// The service that wrote it (`auth-api`, `sync-worker`, `order-processor`, `lead-api`).
     pub service: String,
-    /// Absent for the system (scheduler, workers).
+    /// `null` for the system (scheduler, workers).
+    #[schema(required = true)]
     pub operator_id: Option<i64>,
+    #[schema(required = true)]
     pub operator_name: Option<String>,
     #[schema(value_type = crate::openapi::AuditActionSchema)]
     pub action: String,
@@ -27,10 +29,13 @@ pub struct LogEntry {
     pub target_ids: Vec<i64>,
     /// The shop of a sync task's entry (`SYNC_TASK`); absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub platform_id: Option<i64>,
     #[schema(value_type = crate::openapi::OperationResultSchema)]
     pub result: String,
+    #[schema(required = true)]
     pub error_message: Option<String>,
+    #[schema(required = true)]
     pub trace_id: Option<String>,
     pub time: DateTime<Utc>,
     /// What the action was asked to do, where that is more than its targets; absent otherwise.
@@ -41,7 +46,7 @@ pub struct LogEntry {
     /// `successCount`, `failureCount`, `newCount`, `updatedCount`, `unchangedCount`.
     /// `LEAD_MERGE`: `into`, each merged lead's id (a key) and the lead it merged into.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Object)]
     pub detail: Option<serde_json::Value>,
 }
 

@@ -349,24 +349,30 @@ pub struct Listed {
     #[schema(value_type = crate::openapi::AuthStatusSchema)]
     pub status: AuthStatus,
     /// When the access token expires; renewed ahead of it, so it moves forward on every refresh.
+    #[schema(required = true)]
     pub expiry_time: Option<DateTime<Utc>>,
     /// When the merchant's authorization itself ends (the platform's refresh-token expiry, or
     /// the access token's where that is later: a refresh token the platform says cannot be
     /// used, Taobao's `re_expires_in = 0`, ends the grant with the access token): tokens can
     /// no longer be renewed after it, and the shop becomes EXPIRED unless the merchant
     /// authorizes again before. `null` when the platform did not say.
+    #[schema(required = true)]
     pub grant_expiry_time: Option<DateTime<Utc>>,
     pub create_time: DateTime<Utc>,
     /// The record's last change (status, tokens, name): what `sort=updateTime` orders by.
     pub update_time: DateTime<Utc>,
+    #[schema(required = true)]
     pub shop_name: Option<String>,
     /// The platform's id of the authorized shop or seller (Taobao user id, JD open id, PDD
     /// owner id, Douyin shop id, Kuaishou seller id): tells apart shops whose platform sends no
     /// name (JD, Kuaishou). `null` before authorization.
+    #[schema(required = true)]
     pub shop_id: Option<String>,
     pub app_key_hint: String,
+    #[schema(required = true)]
     pub last_sync_time: Option<DateTime<Utc>>,
     /// Why the shop is EXPIRED, INVALID, DISABLED or REVOKED, when known.
+    #[schema(required = true)]
     pub status_reason: Option<String>,
     /// How many times the status has changed: `platform.changed.v1`'s `statusVersion`. A team
     /// that loads shops here and then applies the events keeps the higher one.
@@ -374,13 +380,16 @@ pub struct Listed {
     /// A disconnected shop's orders, buyer-leads and sync records are deleted from this time
     /// on (not before; unless it is connected again first).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub history_purge_at: Option<DateTime<Utc>>,
     /// When a disconnected shop's history was deleted.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub history_purged_at: Option<DateTime<Utc>>,
     /// The shop's newest sync, whatever its outcome: an ACTIVE shop whose syncs fail says so
     /// here (`status` `FAILED` and its `errorMessage`), before anyone opens its sync records.
     /// `null` before the first.
+    #[schema(required = true)]
     pub last_sync: Option<LastSync>,
 }
 
@@ -394,10 +403,12 @@ pub struct LastSync {
     #[schema(value_type = crate::openapi::SyncStatusSchema)]
     pub status: SyncStatus,
     pub sync_time: DateTime<Utc>,
+    #[schema(required = true)]
     pub finish_time: Option<DateTime<Utc>>,
     /// Why it failed or was cancelled; `""` otherwise, as in the sync records (design 2.4).
     pub error_message: String,
     /// A completed sync's warning (part of its range not served by the platform).
+    #[schema(required = true)]
     pub warning: Option<String>,
 }
 

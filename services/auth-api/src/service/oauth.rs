@@ -103,6 +103,7 @@ pub struct Completed {
     /// `ACTIVE` or `INVALID`.
     #[schema(value_type = crate::openapi::AuthStatusSchema)]
     pub status: AuthStatus,
+    #[schema(required = true)]
     pub shop_name: Option<String>,
     /// Where to send the browser (the front end's `redirectUrl`), if one was given.
     #[serde(skip)]

@@ -372,8 +372,10 @@ pub struct Record {
     /// without `startTime`).
     #[schema(value_type = crate::openapi::SyncListingSchema)]
     pub listing: String,
+    #[schema(required = true)]
     pub finish_time: Option<DateTime<Utc>>,
-    /// Windows fully stored of the task's windows (absent until the worker starts it).
+    /// Windows fully stored of the task's windows (`null` until the worker starts it).
+    #[schema(required = true)]
     pub progress: Option<Progress>,
     /// Distinct readable orders stored for the first time. `newCount`, `updatedCount` and
     /// `unchangedCount` add up to `successCount`; unreadable orders count in `failureCount`
@@ -385,8 +387,10 @@ pub struct Record {
     pub unchanged_count: i32,
     /// Where the platform's documented history clipped the requested range: the start of what
     /// it served (`windowStart` otherwise).
+    #[schema(required = true)]
     pub served_from: Option<DateTime<Utc>>,
     /// A warning for the merchant even when the task completed (e.g. a clipped range).
+    #[schema(required = true)]
     pub warning: Option<String>,
 }
 

@@ -45,7 +45,8 @@ pub struct RevealBody {
         (status = 429, description = "超出限额或同时解密过多（业务码 42901/42902/42903/42904）", body = leadgen_http::openapi::ErrorEnvelope,
             headers(("Retry-After" = u64, description = "多少秒后可重试：每日限额到北京时间次日零点；平台额度或限流在平台告知时"))),
         (status = 500, description = "内部错误", body = leadgen_http::openapi::ErrorEnvelope),
-        (status = 502, description = "电商平台调用失败", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 502, description = "电商平台调用失败（平台告知何时可重试时带 Retry-After）", body = leadgen_http::openapi::ErrorEnvelope,
+            headers(("Retry-After" = u64, description = "多少秒后可重试（平台告知时）"))),
         (status = 503, description = "服务暂不可用（如无法预留平台调用的限流时段，未调用平台），可稍后重试", body = leadgen_http::openapi::ErrorEnvelope,
             headers(("Retry-After" = u64, description = "多少秒后可重试")))
     ))]

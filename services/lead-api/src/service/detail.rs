@@ -57,9 +57,12 @@ pub struct BuyerView {
     pub closed_unpaid_count: u32,
     pub first_order_time: DateTime<Utc>,
     pub last_order_time: DateTime<Utc>,
+    #[schema(required = true)]
     pub first_paid_time: Option<DateTime<Utc>>,
+    #[schema(required = true)]
     pub last_paid_time: Option<DateTime<Utc>>,
     /// Mean days between consecutive payments; `null` with fewer than two paid orders.
+    #[schema(required = true)]
     pub mean_gap_days: Option<f64>,
     pub last_product: String,
     /// Every order id, newest first.
@@ -100,12 +103,13 @@ pub struct OrderView {
     pub platform_status: String,
     pub amount: String,
     pub product_info: String,
+    #[schema(required = true)]
     pub contact_info: Option<String>,
     /// A refund was asked for or made.
     pub refunded: bool,
     /// Yuan refunded or asked back: the refunded lines when only some lines are (a partial
     /// refund), else the whole amount; `null` without a refund.
-    #[schema(example = "59.00")]
+    #[schema(required = true, example = "59.00")]
     pub refund_amount: Option<String>,
 }
 
@@ -118,11 +122,13 @@ pub struct StatusChangeView {
     #[schema(value_type = crate::openapi::LeadProcessStatusSchema)]
     pub to_status: LeadProcessStatus,
     /// The salesperson's note; for a status a merge brought, which leads it came from.
+    #[schema(required = true)]
     pub note: Option<String>,
     /// 0 when no one set it by hand: the status came with leads merged into this one.
     pub operator_id: i64,
     /// `null` when the operator's token named no one (as in the operation log), and for the
     /// system.
+    #[schema(required = true)]
     pub operator_name: Option<String>,
     pub time: DateTime<Utc>,
 }

@@ -56,8 +56,10 @@ pub struct Revealed {
     pub kind: ContactKind,
     pub phone: String,
     /// A privacy number's extension; `null` for a plain number.
+    #[schema(required = true)]
     pub extension: Option<String>,
     /// When a privacy number stops forwarding, where known; `null` otherwise.
+    #[schema(required = true)]
     pub expires_at: Option<DateTime<Utc>>,
     #[schema(value_type = crate::openapi::RevealPurposeSchema)]
     pub purpose: RevealPurpose,

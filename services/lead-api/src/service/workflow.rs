@@ -328,13 +328,16 @@ pub struct BulkResult {
     pub result: BulkOutcome,
     /// The business or HTTP code of a refusal.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub code: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub message: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub version: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<crate::openapi::LeadProcessStatusSchema>)]
+    #[schema(nullable = false, value_type = Option<crate::openapi::LeadProcessStatusSchema>)]
     pub process_status: Option<LeadProcessStatus>,
 }
 
