@@ -47,7 +47,7 @@ pub struct BuyerView {
     pub paid_order_count: u32,
     /// Yuan, two decimals: what the buyer paid and kept (paid orders less refunds: the refunded
     /// lines of a partial refund, else the whole order; orders closed after payment count 0).
-    #[schema(example = "128.50")]
+    #[schema(pattern = r"^-?[0-9]+\.[0-9]{2}$", example = "128.50")]
     pub paid_total: String,
     /// Orders refunded or closed after payment.
     pub after_sale_count: u32,
@@ -101,6 +101,7 @@ pub struct OrderView {
     pub status: String,
     /// The platform's own status.
     pub platform_status: String,
+    #[schema(pattern = r"^-?[0-9]+\.[0-9]{2}$")]
     pub amount: String,
     pub product_info: String,
     #[schema(required = true)]
@@ -109,7 +110,7 @@ pub struct OrderView {
     pub refunded: bool,
     /// Yuan refunded or asked back: the refunded lines when only some lines are (a partial
     /// refund), else the whole amount; `null` without a refund.
-    #[schema(required = true, example = "59.00")]
+    #[schema(required = true, example = "59.00", pattern = r"^-?[0-9]+\.[0-9]{2}$")]
     pub refund_amount: Option<String>,
 }
 

@@ -20,6 +20,7 @@ pub struct LeadView {
     #[schema(value_type = crate::openapi::ContactTypeSchema)]
     pub contact_type: String,
     pub product_info: String,
+    #[schema(pattern = r"^-?[0-9]+\.[0-9]{2}$")]
     pub amount: String,
     #[schema(value_type = Vec<crate::openapi::IntentionTagSchema>)]
     pub intention_tags: Vec<String>,
@@ -28,6 +29,7 @@ pub struct LeadView {
     pub process_status: LeadProcessStatus,
     pub create_time: DateTime<Utc>,
     pub order_count: i32,
+    #[schema(pattern = r"^-?[0-9]+\.[0-9]{2}$")]
     pub total_amount: String,
     pub last_order_time: DateTime<Utc>,
     /// `[{code, text}]`: why the score is what it is.
