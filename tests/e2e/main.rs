@@ -39,6 +39,7 @@ async fn order_to_lead_survives_crashes_restarts_and_redelivery() {
             "orders.fetched.v1",
             "lead.identified.v1",
             "lead.identified.v2",
+            "lead.updated.v1",
         ],
     )
     .await;
@@ -172,6 +173,12 @@ async fn order_to_lead_survives_crashes_restarts_and_redelivery() {
 
     // Nothing was dead-lettered.
     assert_eq!(spy.dead_letters().await, 0);
+
+    // Every event published is one its committed schema accepts: the contract other teams
+    // validate against is what the services send, not only the examples.
+    spy.caught_up().await;
+    let violations = spy.schema_violations();
+    assert!(violations.is_empty(), "{violations:#?}");
 
     // Secrets never reach the logs: not the app secret, not the OAuth code or state.
     for name in leadgen_e2e::system::SERVICES {

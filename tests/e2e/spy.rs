@@ -122,6 +122,48 @@ impl Spy {
             .collect()
     }
 
+    /// Every captured event that its committed JSON Schema (`proto-events/schemas/`) refuses,
+    /// with why: what other teams' consumers validate against is what the services publish.
+    /// Formats (`date-time`, `uuid`) are checked too.
+    pub fn schema_violations(&self) -> Vec<String> {
+        const SCHEMAS: &[(&str, &str)] = &[
+            ("sync.requested.v1", "v1/sync-requested.json"),
+            ("orders.fetched.v1", "v1/raw-orders-fetched.json"),
+            ("lead.identified.v1", "v1/lead-identified.json"),
+            ("lead.identified.v2", "v2/lead-identified.json"),
+            ("lead.updated.v1", "v1/lead-updated.json"),
+            ("lead.removed.v1", "v1/lead-removed.json"),
+            ("platform.changed.v1", "v1/platform-changed.json"),
+        ];
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../proto-events/schemas");
+        let seen = self.seen.lock().expect("spy").clone();
+        let mut violations = Vec::new();
+        for captured in seen.iter().filter(|c| c.routing_key != self.marker_key) {
+            let Some((_, file)) = SCHEMAS.iter().find(|(k, _)| *k == captured.routing_key) else {
+                violations.push(format!("{}: no committed schema", captured.routing_key));
+                continue;
+            };
+            let schema: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(root.join(file)).expect("schema file"))
+                    .expect("schema JSON");
+            let validator = jsonschema::draft7::options()
+                .should_validate_formats(true)
+                .build(&schema)
+                .expect("schema compiles");
+            let event: serde_json::Value = serde_json::from_slice(&captured.body).expect("event");
+            violations.extend(validator.iter_errors(&event).map(|e| {
+                format!(
+                    "{} {}: {} at {}",
+                    captured.routing_key,
+                    captured.message_id,
+                    e,
+                    e.instance_path()
+                )
+            }));
+        }
+        violations
+    }
+
     /// Returns once the spy has received everything the broker took before this call: a marker
     /// published now reaches the spy's queue after every message already in it, and the spy
     /// reads its queue in order. After the outbox is empty (every event confirmed), nothing
