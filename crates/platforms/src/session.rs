@@ -268,13 +268,20 @@ impl Session {
         // adopting them does not use the refresh up (they may be stale: the last of two
         // concurrent refreshes to be stored is not always the newest).
         let (mut refreshed, mut adopted) = (false, false);
+        // A renewal ahead of the call that failed for now: it spent the call's one refresh (the
+        // platform may have answered it, and the same refresh token is never sent again after
+        // an answer), and it is what the call reports if the stored token is refused.
+        let mut renewal_failed: Option<PlatformError> = None;
         if self.lapsing() {
-            match self.renew(client, sink, true, false).await {
+            let past = self.expires_at.is_some_and(|at| at <= Utc::now());
+            match self.renew(client, sink, true, past).await {
                 Ok(Renewed::Adopted) => adopted = true,
                 Ok(Renewed::Refreshed) => refreshed = true,
                 // The stored token is tried all the same: the platform may still take it.
                 Err(SessionError::Platform(e)) => {
                     tracing::warn!(error = %e, "Could not renew a lapsing session before the call");
+                    refreshed = true;
+                    renewal_failed = Some(e);
                 }
                 Err(e) => return Err(e),
             }
@@ -301,6 +308,11 @@ impl Session {
                     }
                 }
                 Err(PlatformError::SessionExpired { detail }) => {
+                    // Refused after a renewal that failed for now: that failure is the answer,
+                    // not a dead session.
+                    if let Some(e) = renewal_failed.take() {
+                        return Err(SessionError::Platform(e));
+                    }
                     return Err(SessionError::Expired(format!(
                         "刷新后的会话仍被电商平台拒绝{}",
                         platform_said(&detail)

@@ -964,3 +964,56 @@ async fn a_token_at_its_stated_expiry_is_renewed_before_the_call() {
         );
     }
 }
+
+/// A renewal ahead of the call that the platform answered without tokens spends the call's one
+/// refresh: the same refresh token is never sent again after an answer, and a refusal of the
+/// stored token then reports that failure, not a dead session.
+#[tokio::test]
+async fn a_failed_renewal_ahead_of_the_call_is_not_sent_again() {
+    let policy = RetryPolicy {
+        max_retries: 1,
+        min_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(2),
+        max_stated_wait: Duration::from_millis(4),
+    };
+    let answered = PlatformError::Unknown {
+        code: "10001".into(),
+        message: "系统繁忙".into(),
+    };
+    for refused in [
+        PlatformError::SessionExpired {
+            detail: "27 Invalid session".into(),
+        },
+        PlatformError::Unknown {
+            code: "24".into(),
+            message: "token expired".into(),
+        },
+    ] {
+        let client = Scripted {
+            error: Some(refused.clone()),
+            refresh_error: Some(answered.clone()),
+            ..Scripted::default()
+        };
+        let mut session = Session::new(
+            AppCredentials::new("k", "s"),
+            "t".into(),
+            Some("r".into()),
+            policy,
+        )
+        .expiring_at(Some(Utc::now() - chrono::Duration::minutes(5)));
+        let window = TimeWindow::new(Utc::now(), Utc::now());
+        let error = session
+            .list_orders(&client, &window, Listing::Modified, None, &NoSink)
+            .await
+            .expect_err("the stored token is refused");
+        assert_eq!(
+            client.refreshes.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "{refused:?}: one refresh"
+        );
+        assert!(
+            matches!(error, SessionError::Platform(_)),
+            "{refused:?}: not a dead session: {error:?}"
+        );
+    }
+}

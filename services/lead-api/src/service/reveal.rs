@@ -247,12 +247,16 @@ async fn attempt(
         let decrypted = session
             .decrypt_contact(client.as_ref(), &decrypt, &sink)
             .await;
-        // Nothing reached the platform, or its throttle turned the call away: no number was
-        // opened and no decrypt spent, so the reveal is given back to the salesperson's and the
-        // tenant's counts, whether or not the salesperson still waits.
-        if let Err(SessionError::Platform(e)) = &decrypted
-            && e.may_resend_decrypt()
-        {
+        // Nothing reached the platform, or its throttle turned the call away, or the shop's
+        // session could not be renewed (before the decrypt, or after the platform refused the
+        // token): no number was opened and no decrypt spent, so the reveal is given back to the
+        // salesperson's and the tenant's counts, whether or not the salesperson still waits.
+        let nothing_opened = match &decrypted {
+            Err(SessionError::Platform(e)) => e.may_resend_decrypt(),
+            Err(SessionError::Expired(_) | SessionError::Persist(_)) => true,
+            _ => false,
+        };
+        if nothing_opened {
             quota::give_back(&pool, taken).await;
         }
         decrypted
