@@ -332,8 +332,12 @@ pub async fn schema_current(pool: &DbPool) -> Result<bool, DbError> {
 pub const MIGRATION_LOCK_TIMEOUT: &str = "5s";
 
 /// How many times a migration that gave up waiting for a lock is tried again, with backoff
-/// from 1 s to 30 s (about eight minutes in all, inside the migration Job's deadline).
+/// from 1 s to 30 s, jittered ...
 const MIGRATION_LOCK_RETRIES: usize = 20;
+
+/// ... and waiting at most this long in all: with the lock waits themselves, the run stays
+/// well inside the migration Job's deadline (900 s).
+const MIGRATION_RETRY_WAIT: std::time::Duration = std::time::Duration::from_secs(480);
 
 /// Applies pending migrations; returns the names of those applied.
 ///
@@ -353,6 +357,7 @@ pub async fn run_migrations(url: &str) -> Result<Vec<String>, DbError> {
         .with_min_delay(std::time::Duration::from_secs(1))
         .with_max_delay(std::time::Duration::from_secs(30))
         .with_max_times(MIGRATION_LOCK_RETRIES)
+        .with_total_delay(Some(MIGRATION_RETRY_WAIT))
         .with_jitter()
         .build();
     let mut applied = Vec::new();
@@ -376,10 +381,11 @@ pub async fn run_migrations(url: &str) -> Result<Vec<String>, DbError> {
     }
 }
 
-/// Whether a migration failed because it gave up waiting for a lock (SQLSTATE 55P03, whose
-/// text diesel's migration error keeps).
+/// Whether a migration failed because it gave up waiting for a lock (SQLSTATE 55P03): diesel's
+/// migration error keeps only the server's text, in English or, with `lc_messages` set to
+/// Chinese, in Chinese.
 fn is_lock_timeout(e: &DbError) -> bool {
-    matches!(e, DbError::Migration(m) if m.contains("lock timeout"))
+    matches!(e, DbError::Migration(m) if m.contains("lock timeout") || m.contains("锁超时"))
 }
 
 /// One run of [`run_migrations`]: the migrations applied, or the error that stopped it with
@@ -414,9 +420,22 @@ async fn migrate_once(url: &str) -> Result<Vec<String>, (Vec<String>, DbError)> 
                 .pending_migrations(MIGRATIONS)
                 .map_err(|e| DbError::Migration(e.to_string()))?;
             for migration in pending {
+                // A migration outside a transaction builds or drops an index CONCURRENTLY, which
+                // blocks no reader or writer while it waits: given up after a lock wait, it
+                // would leave an invalid index that its IF NOT EXISTS then takes for done.
+                let alone = !migration.metadata().run_in_transaction();
+                if alone {
+                    run("SET lock_timeout = 0", &mut conn)?;
+                }
                 let version = conn
                     .run_migration(&*migration)
                     .map_err(|e| DbError::Migration(e.to_string()))?;
+                if alone {
+                    run(
+                        &format!("SET lock_timeout = '{MIGRATION_LOCK_TIMEOUT}'"),
+                        &mut conn,
+                    )?;
+                }
                 applied.push(version.to_string());
             }
             Ok::<_, DbError>(())

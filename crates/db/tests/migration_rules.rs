@@ -30,7 +30,8 @@ struct Migration {
     in_transaction: bool,
 }
 
-/// The SQL without comments, as one upper-case line per statement.
+/// The SQL without comments, as one upper-case line per statement (split at `;`: a function body
+/// between `$$` is split too, which only ever adds statements to check).
 fn statements(sql: &str) -> Vec<String> {
     let without_comments: String = sql
         .lines()
@@ -98,8 +99,16 @@ fn broken_rules(migration: &Migration) -> Vec<String> {
             }
         }
         if s.starts_with("ALTER TABLE") {
-            if s.contains(" ADD COLUMN ") && s.contains(" NOT NULL") && !s.contains(" DEFAULT ") {
+            let adds_column = s.contains(" ADD COLUMN ")
+                || (s.contains(" ADD ") && !s.contains(" ADD CONSTRAINT "));
+            if adds_column && s.contains(" NOT NULL") && !s.contains(" DEFAULT ") {
                 say("a NOT NULL column is added with a constant DEFAULT", s);
+            }
+            if s.contains(" SET NOT NULL") && on_existing_large(s) {
+                say(
+                    "NOT NULL on a large table's column comes from a validated CHECK, not SET NOT NULL",
+                    s,
+                );
             }
             if s.contains(" TYPE ") && s.contains(" ALTER COLUMN ") && on_existing_large(s) {
                 say("a large table's column type is never changed in place", s);
@@ -186,6 +195,8 @@ fn the_rules_refuse_what_would_stop_the_services() {
         "create index concurrently ix on t_order_lead (score);",
         "DROP INDEX ix_lead_list_time;\nCREATE INDEX CONCURRENTLY IF NOT EXISTS ix ON t_order_lead (a);",
         "ALTER TABLE t_ecom_sync_task ADD COLUMN listing TEXT NOT NULL;",
+        "ALTER TABLE t_ecom_sync_task ADD listing TEXT NOT NULL;",
+        "ALTER TABLE t_order_lead ALTER COLUMN note SET NOT NULL;",
         "ALTER TABLE t_outbox ALTER COLUMN payload TYPE TEXT;",
         "ALTER TABLE t_ecom_order_raw ADD CONSTRAINT c CHECK (status <> '');",
         "UPDATE t_ecom_order_processed SET region = '';",

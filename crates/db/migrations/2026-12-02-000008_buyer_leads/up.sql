@@ -45,9 +45,9 @@ ALTER TABLE t_order_lead
     ADD COLUMN merged_into        BIGINT           REFERENCES t_order_lead (id),
     -- Bumped on every change; the If-Match of the lead workspace.
     ADD COLUMN version            INTEGER          NOT NULL DEFAULT 1;
-CREATE INDEX ix_lead_tenant_score ON t_order_lead (tenant_id, score DESC, id DESC) WHERE merged_into IS NULL;
-CREATE INDEX ix_lead_tenant_total ON t_order_lead (tenant_id, paid_total_fen DESC, id DESC) WHERE merged_into IS NULL;
-CREATE INDEX ix_lead_rank_group ON t_order_lead (platform_id) WHERE merged_into IS NULL;
+CREATE INDEX IF NOT EXISTS ix_lead_tenant_score ON t_order_lead (tenant_id, score DESC, id DESC) WHERE merged_into IS NULL;
+CREATE INDEX IF NOT EXISTS ix_lead_tenant_total ON t_order_lead (tenant_id, paid_total_fen DESC, id DESC) WHERE merged_into IS NULL;
+CREATE INDEX IF NOT EXISTS ix_lead_rank_group ON t_order_lead (platform_id) WHERE merged_into IS NULL;
 
 -- A buyer's identities as keyed blind indexes (`<key id>.<hex HMAC-SHA256>`), never the values:
 -- platform buyer ids, PDD phone search indexes, real phones, or the order itself.
@@ -59,18 +59,18 @@ CREATE TABLE t_lead_identity (
     create_time TIMESTAMPTZ NOT NULL DEFAULT now(),
     PRIMARY KEY (tenant_id, key_hash)
 );
-CREATE INDEX ix_lead_identity_lead ON t_lead_identity (lead_id);
+CREATE INDEX IF NOT EXISTS ix_lead_identity_lead ON t_lead_identity (lead_id);
 
 -- Processed orders keep what the buyer aggregate needs and their identities (blind indexes).
 -- The unkeyed buyer_key_hash is gone: it could be reversed by enumerating phone numbers.
-DROP INDEX ix_order_processed_buyer;
+DROP INDEX IF EXISTS ix_order_processed_buyer;
 ALTER TABLE t_ecom_order_processed DROP COLUMN buyer_key_hash;
 ALTER TABLE t_ecom_order_processed
     ADD COLUMN identity_keys    TEXT[]      NOT NULL DEFAULT '{}',
     ADD COLUMN order_created_at TIMESTAMPTZ,
     ADD COLUMN paid_at          TIMESTAMPTZ,
     ADD COLUMN refunded         BOOLEAN     NOT NULL DEFAULT false;
-CREATE INDEX ix_order_processed_lead ON t_ecom_order_processed (user_id);
+CREATE INDEX IF NOT EXISTS ix_order_processed_lead ON t_ecom_order_processed (user_id);
 
 -- Per shop: the compact rank distribution of its buyers (provisional ranks between rescores) and
 -- whether its buyers need rescoring (a lead changed since the last rescore).

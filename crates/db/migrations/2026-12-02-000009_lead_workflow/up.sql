@@ -13,6 +13,6 @@ CREATE TABLE t_lead_status_change (
     operator_name TEXT        NOT NULL,
     occurred_at   TIMESTAMPTZ NOT NULL DEFAULT now()
 );
-CREATE INDEX ix_lead_status_change_lead ON t_lead_status_change (tenant_id, lead_id, occurred_at DESC);
+CREATE INDEX IF NOT EXISTS ix_lead_status_change_lead ON t_lead_status_change (tenant_id, lead_id, occurred_at DESC);
 -- A lead's merged-away leads, for the detail's history and for resolving their ids.
-CREATE INDEX ix_lead_merged_into ON t_order_lead (merged_into) WHERE merged_into IS NOT NULL;
+CREATE INDEX IF NOT EXISTS ix_lead_merged_into ON t_order_lead (merged_into) WHERE merged_into IS NOT NULL;

@@ -17,7 +17,7 @@ CREATE TABLE t_contact_reveal (
     trace_id      TEXT,
     occurred_at   TIMESTAMPTZ NOT NULL DEFAULT now()
 );
-CREATE INDEX ix_contact_reveal_lead ON t_contact_reveal (tenant_id, lead_id, occurred_at DESC);
+CREATE INDEX IF NOT EXISTS ix_contact_reveal_lead ON t_contact_reveal (tenant_id, lead_id, occurred_at DESC);
 
 CREATE TABLE t_contact_reveal_quota (
     tenant_id BIGINT  NOT NULL,

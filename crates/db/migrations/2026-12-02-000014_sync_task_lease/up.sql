@@ -4,4 +4,4 @@
 ALTER TABLE t_ecom_sync_task
     ADD COLUMN lease_until TIMESTAMPTZ,
     ADD COLUMN attempts    INTEGER NOT NULL DEFAULT 0;
-CREATE INDEX ix_sync_task_running_lease ON t_ecom_sync_task (lease_until) WHERE status = 'RUNNING';
+CREATE INDEX IF NOT EXISTS ix_sync_task_running_lease ON t_ecom_sync_task (lease_until) WHERE status = 'RUNNING';

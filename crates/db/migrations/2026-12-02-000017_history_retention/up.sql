@@ -11,7 +11,7 @@ ALTER TABLE t_ecom_platform_auth
     ADD COLUMN purged_at   TIMESTAMPTZ;
 UPDATE t_ecom_platform_auth SET purge_after = update_time + interval '30 days'
  WHERE status = 'REVOKED';
-CREATE INDEX ix_platform_auth_purge_due ON t_ecom_platform_auth (purge_after)
+CREATE INDEX IF NOT EXISTS ix_platform_auth_purge_due ON t_ecom_platform_auth (purge_after)
     WHERE status = 'REVOKED' AND purge_after IS NOT NULL;
 
 -- The reveal audit outlives the lead it names: a purged lead's reveals stay on record (they hold
@@ -19,4 +19,4 @@ CREATE INDEX ix_platform_auth_purge_due ON t_ecom_platform_auth (purge_after)
 ALTER TABLE t_contact_reveal DROP CONSTRAINT t_contact_reveal_lead_id_fkey;
 
 -- The purge finds a shop's processed orders, and their buyers, by shop.
-CREATE INDEX ix_order_processed_platform ON t_ecom_order_processed (platform_id, user_id);
+CREATE INDEX IF NOT EXISTS ix_order_processed_platform ON t_ecom_order_processed (platform_id, user_id);
