@@ -126,20 +126,27 @@ impl Spy {
     /// with why: what other teams' consumers validate against is what the services publish.
     /// Formats (`date-time`, `uuid`) are checked too.
     pub fn schema_violations(&self) -> Vec<String> {
-        const SCHEMAS: &[(&str, &str)] = &[
-            ("sync.requested.v1", "v1/sync-requested.json"),
-            ("orders.fetched.v1", "v1/raw-orders-fetched.json"),
-            ("lead.identified.v1", "v1/lead-identified.json"),
-            ("lead.identified.v2", "v2/lead-identified.json"),
-            ("lead.updated.v1", "v1/lead-updated.json"),
-            ("lead.removed.v1", "v1/lead-removed.json"),
-            ("platform.changed.v1", "v1/platform-changed.json"),
+        use leadgen_events::{
+            Event, LeadIdentifiedV1, LeadIdentifiedV2, LeadRemovedV1, LeadUpdatedV1,
+            PlatformChangedV1, RawOrdersFetchedV1, SyncRequestedV1,
+        };
+        fn entry<E: Event>() -> (&'static str, &'static str) {
+            (E::ROUTING_KEY, E::SCHEMA_FILE)
+        }
+        let schemas = [
+            entry::<SyncRequestedV1>(),
+            entry::<RawOrdersFetchedV1>(),
+            entry::<LeadIdentifiedV1>(),
+            entry::<LeadIdentifiedV2>(),
+            entry::<LeadUpdatedV1>(),
+            entry::<LeadRemovedV1>(),
+            entry::<PlatformChangedV1>(),
         ];
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../proto-events/schemas");
         let seen = self.seen.lock().expect("spy").clone();
         let mut violations = Vec::new();
         for captured in seen.iter().filter(|c| c.routing_key != self.marker_key) {
-            let Some((_, file)) = SCHEMAS.iter().find(|(k, _)| *k == captured.routing_key) else {
+            let Some((_, file)) = schemas.iter().find(|(k, _)| *k == captured.routing_key) else {
                 violations.push(format!("{}: no committed schema", captured.routing_key));
                 continue;
             };

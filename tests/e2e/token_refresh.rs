@@ -122,6 +122,7 @@ async fn a_refused_refresh_token_makes_the_shop_expired_with_the_reason() {
         (&serde_json::json!("ACTIVE"), &serde_json::json!("EXPIRED")),
         "{changes:?}"
     );
+    spy.caught_up().await;
     let violations = spy.schema_violations();
     assert!(violations.is_empty(), "{violations:#?}");
     // An EXPIRED shop is not synced: a manual sync is refused.
