@@ -155,6 +155,16 @@ impl PlatformClient for Scripted {
     }
 }
 
+/// Retries at once (1–2 ms apart): `max_retries` of them.
+fn fast_policy(max_retries: usize) -> RetryPolicy {
+    RetryPolicy {
+        max_retries,
+        min_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(2),
+        max_stated_wait: Duration::from_millis(4),
+    }
+}
+
 async fn list_with(
     error: PlatformError,
     refresh_token: Option<&str>,
@@ -163,12 +173,7 @@ async fn list_with(
         error: Some(error),
         ..Scripted::default()
     };
-    let policy = RetryPolicy {
-        max_retries: 2,
-        min_delay: Duration::from_millis(1),
-        max_delay: Duration::from_millis(2),
-        max_stated_wait: Duration::from_millis(4),
-    };
+    let policy = fast_policy(2);
     let mut session = Session::new(
         AppCredentials::new("k", "s"),
         "t".into(),
@@ -915,12 +920,7 @@ async fn a_token_at_its_stated_expiry_is_renewed_before_the_call() {
         ..Scripted::default()
     };
     let session = |expiry| {
-        let policy = RetryPolicy {
-            max_retries: 2,
-            min_delay: Duration::from_millis(1),
-            max_delay: Duration::from_millis(2),
-            max_stated_wait: Duration::from_millis(4),
-        };
+        let policy = fast_policy(2);
         Session::new(
             AppCredentials::new("k", "s"),
             "t".into(),
@@ -970,12 +970,7 @@ async fn a_token_at_its_stated_expiry_is_renewed_before_the_call() {
 /// stored token then reports that failure, not a dead session.
 #[tokio::test]
 async fn a_failed_renewal_ahead_of_the_call_is_not_sent_again() {
-    let policy = RetryPolicy {
-        max_retries: 1,
-        min_delay: Duration::from_millis(1),
-        max_delay: Duration::from_millis(2),
-        max_stated_wait: Duration::from_millis(4),
-    };
+    let policy = fast_policy(1);
     let answered = PlatformError::Unknown {
         code: "10001".into(),
         message: "系统繁忙".into(),
