@@ -144,19 +144,26 @@ impl Spy {
         ];
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../proto-events/schemas");
         let seen = self.seen.lock().expect("spy").clone();
+        // Each schema read and compiled once, for every event of its routing key.
+        let validators: std::collections::HashMap<&str, jsonschema::Validator> = schemas
+            .iter()
+            .map(|(key, file)| {
+                let schema: serde_json::Value =
+                    serde_json::from_slice(&std::fs::read(root.join(file)).expect("schema file"))
+                        .expect("schema JSON");
+                let validator = jsonschema::draft7::options()
+                    .should_validate_formats(true)
+                    .build(&schema)
+                    .expect("schema compiles");
+                (*key, validator)
+            })
+            .collect();
         let mut violations = Vec::new();
         for captured in seen.iter().filter(|c| c.routing_key != self.marker_key) {
-            let Some((_, file)) = schemas.iter().find(|(k, _)| *k == captured.routing_key) else {
+            let Some(validator) = validators.get(captured.routing_key.as_str()) else {
                 violations.push(format!("{}: no committed schema", captured.routing_key));
                 continue;
             };
-            let schema: serde_json::Value =
-                serde_json::from_slice(&std::fs::read(root.join(file)).expect("schema file"))
-                    .expect("schema JSON");
-            let validator = jsonschema::draft7::options()
-                .should_validate_formats(true)
-                .build(&schema)
-                .expect("schema compiles");
             let event: serde_json::Value = serde_json::from_slice(&captured.body).expect("event");
             violations.extend(validator.iter_errors(&event).map(|e| {
                 format!(
