@@ -218,6 +218,9 @@ async fn consume_once(
     ] {
         metrics::counter!(name, &queue_label).increment(0);
     }
+    // And the depth gauges from the start of consuming, not from the next dependency check
+    // (every 15 s): the queue and its dead-letter queue exist now.
+    broker.record_queue_depths().await;
     *outage = Outage::default();
     // This session's unsettled deliveries, as many as the broker lets it have: a handler holds
     // its place until its delivery is settled or acknowledged early ([`crate::early_ack`]), not

@@ -10,6 +10,9 @@ use lapin::types::FieldTable;
 
 use crate::broker::{Broker, MessagingError};
 
+/// How long one sample of the depths may take.
+pub const DEPTHS_WITHIN: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Ready messages of one queue, by what the queue is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Depth {
@@ -72,10 +75,13 @@ impl Broker {
         Ok(depths)
     }
 
-    /// Samples [`Broker::queue_depths`] into the gauges; nothing when the broker cannot answer
-    /// (the gauges keep their last values, beside `leadgen_dependency_up{dependency="broker"}`).
+    /// Samples [`Broker::queue_depths`] into the gauges within [`DEPTHS_WITHIN`]; nothing when
+    /// the broker cannot answer in time (the gauges keep their last values, beside
+    /// `leadgen_dependency_up{dependency="broker"}`). Bounded as a whole: a connection the
+    /// broker starts blocking mid-sample stops answering, and a readiness probe gives up after
+    /// 3 s.
     pub async fn record_queue_depths(&self) {
-        let Ok(depths) = self.queue_depths().await else {
+        let Ok(Ok(depths)) = tokio::time::timeout(DEPTHS_WITHIN, self.queue_depths()).await else {
             return;
         };
         for depth in depths {
