@@ -37,17 +37,27 @@ pub async fn first_sync_time(
     tenant: TenantId,
     id: PlatformId,
 ) -> QueryResult<Option<DateTime<Utc>>> {
-    task::table
+    // Two minimums, each read from the end of its own range of the (tenant, shop, status, time)
+    // index: one condition with OR would read the shop's whole history.
+    let shop = task::table
         .filter(task::tenant_id.eq(tenant.get()))
-        .filter(task::platform_id.eq(id.get()))
-        .filter(
-            task::status
-                .eq(SyncStatus::Completed.as_str())
-                .or(task::windows_done.gt(0)),
-        )
+        .filter(task::platform_id.eq(id.get()));
+    let completed: Option<DateTime<Utc>> = shop
+        .filter(task::status.eq(SyncStatus::Completed.as_str()))
         .select(diesel::dsl::min(task::sync_time))
         .first(conn)
-        .await
+        .await?;
+    let stopped_after_a_window: Option<DateTime<Utc>> = shop
+        .filter(task::status.eq_any([
+            SyncStatus::Failed.as_str(),
+            SyncStatus::Cancelled.as_str(),
+            SyncStatus::Running.as_str(),
+        ]))
+        .filter(task::windows_done.gt(0))
+        .select(diesel::dsl::min(task::sync_time))
+        .first(conn)
+        .await?;
+    Ok(completed.into_iter().chain(stopped_after_a_window).min())
 }
 
 /// Whether a BACKFILL of shop `id` ever completed: its history was fetched once.

@@ -112,9 +112,14 @@ pub async fn due_for_sync(
     let cap = chrono::Duration::hours(sync::MAX_FAILED_SYNC_BACKOFF_HOURS);
     diesel::sql_query(format!(
         "SELECT a.id, a.tenant_id, a.platform_type, a.modified_watermark, \
-                (SELECT min(s.sync_time) FROM t_ecom_sync_task s \
-                 WHERE s.tenant_id = a.tenant_id AND s.platform_id = a.id \
-                   AND (s.status = 'COMPLETED' OR s.windows_done > 0)) AS first_sync_time, \
+                least( \
+                    (SELECT min(s.sync_time) FROM t_ecom_sync_task s \
+                     WHERE s.tenant_id = a.tenant_id AND s.platform_id = a.id \
+                       AND s.status = 'COMPLETED'), \
+                    (SELECT min(s.sync_time) FROM t_ecom_sync_task s \
+                     WHERE s.tenant_id = a.tenant_id AND s.platform_id = a.id \
+                       AND s.status IN ('FAILED', 'CANCELLED', 'RUNNING') \
+                       AND s.windows_done > 0)) AS first_sync_time, \
                 rc.sync_time AS reconciled_at, rc.window_end AS reconciled_through, \
                 CASE WHEN b.status = 'FAILED' AND {backfill_waited} \
                      THEN ceil(extract(epoch FROM b.window_end - b.window_start) / 86400)::bigint \
