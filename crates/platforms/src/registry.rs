@@ -259,9 +259,12 @@ fn json_body(status: reqwest::StatusCode, body: &[u8]) -> Result<serde_json::Val
         })
 }
 
-/// The most a platform's answer may hold: a page of 100 orders is tens of kilobytes, and an
-/// answer without bound would be read whole into memory.
-pub const MAX_ANSWER_BYTES: usize = 32 * 1024 * 1024;
+/// The most a platform's answer may hold. Every platform pages at most 100 orders, and a page
+/// is tens of kilobytes, a megabyte at most with orders of many items; an answer is read whole
+/// into memory and parsed into a tree several times its size, and a sync-worker holds up to
+/// two answers per running sync (the page being stored and the next one) in a 256 MiB pod. A
+/// broken platform or gateway answering without end is refused here, not by the OOM killer.
+pub const MAX_ANSWER_BYTES: usize = 8 * 1024 * 1024;
 
 /// The answer's body, read up to [`MAX_ANSWER_BYTES`]; beyond it the answer is refused as
 /// [`PlatformError::Malformed`].

@@ -198,6 +198,43 @@ async fn a_failed_answer_keeps_the_platforms_words() {
     );
 }
 
+/// An answer larger than [`MAX_ANSWER_BYTES`] is refused unread, whether its length is stated
+/// or it streams without one; an answer just within the cap is read.
+#[tokio::test]
+async fn an_answer_beyond_the_cap_is_refused_whether_stated_or_streamed() {
+    let too_large = Err(PlatformError::Malformed(format!(
+        "响应体超过 {} MB",
+        MAX_ANSWER_BYTES / 1024 / 1024
+    )));
+    let stated = answering(format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{{}}",
+        MAX_ANSWER_BYTES + 1
+    ))
+    .await;
+    assert_eq!(
+        read_json(reqwest::get(&stated).await, &|_| None).await,
+        too_large
+    );
+    // A JSON string padded to the cap, streamed without a length.
+    let within = |padding: usize| {
+        let body = format!("{{\"a\":\"{}\"}}", "x".repeat(padding));
+        format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{body}"
+        )
+    };
+    let streamed = answering(within(MAX_ANSWER_BYTES)).await;
+    assert_eq!(
+        read_json(reqwest::get(&streamed).await, &|_| None).await,
+        too_large
+    );
+    let at_cap = answering(within(MAX_ANSWER_BYTES - 8)).await;
+    let read = read_json(reqwest::get(&at_cap).await, &|_| None).await;
+    assert_eq!(
+        read.map(|json| json["a"].as_str().map(str::len)),
+        Ok(Some(MAX_ANSWER_BYTES - 8))
+    );
+}
+
 /// A 5xx whose body is the platform's own expired-session or throttle error is that error
 /// (refreshed, waited out); any other, an unknown code included, stays unavailable.
 #[tokio::test]
