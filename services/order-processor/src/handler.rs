@@ -38,6 +38,7 @@ impl Handler for RawOrdersHandler {
         };
         match self.process(&event).await {
             Ok(Some(summary)) => {
+                record(&summary);
                 tracing::info!(
                     sync_task.id = event.data.sync_task_id.get(),
                     orders = summary.orders,
@@ -124,7 +125,6 @@ pub async fn run_batch(
     let summary = batch::process(conn, &ctx, tenant, rows, &mut events).await?;
     metrics::histogram!("leadgen_lead_batch_duration_seconds")
         .record(started.elapsed().as_secs_f64());
-    record(&summary);
     events.enqueue(conn, SERVICE).await?;
     let trace_id = leadgen_telemetry::current_trace_id();
     for (action, ids) in [
@@ -162,9 +162,10 @@ pub async fn run_batch(
     Ok(summary)
 }
 
-/// Counts what a batch did (`docs/metrics.md`). Recorded before the batch's transaction
-/// commits, so a batch that is rolled back and retried is counted again.
-fn record(summary: &Summary) {
+/// Counts what a batch did (`docs/metrics.md`), once its transaction committed: a batch
+/// rolled back and retried counts once. (A retention purge's rebuild counts inside its step's
+/// transaction: a failed step counts again, beside `leadgen_retention_purge_failures_total`.)
+pub fn record(summary: &Summary) {
     let counts = [
         ("leadgen_leads_created_total", summary.new_leads.len()),
         ("leadgen_leads_updated_total", summary.updated_leads.len()),

@@ -268,6 +268,7 @@ async fn purge_buyers(
     rows.retain(|r| remaining.contains(&r.id));
     rows.sort_by_key(|r| r.id);
     let rebuilt = run_batch(conn, processor, tenant, &rows).await?;
+    crate::handler::record(&rebuilt);
 
     let orphans = purge::orphans(conn, leads).await?;
     let mut events = Batch::default();

@@ -28,6 +28,7 @@ use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 use leadgen_db::{DbPool, ScopedFutureExt as _};
 use tokio_util::sync::CancellationToken;
 
+use crate::batch::Summary;
 use crate::handler::run_batch;
 use crate::lead_record::MissingKey;
 use crate::orders::PrepareError;
@@ -194,6 +195,10 @@ struct Swept {
     rows: usize,
     failed: Vec<i64>,
     done: Vec<i64>,
+    /// What its batches did, counted once it committed.
+    batches: Vec<Summary>,
+    /// Rows set aside as `MALFORMED` after failing alone too often.
+    set_aside: usize,
 }
 
 impl Sweep {
@@ -260,9 +265,10 @@ impl Sweep {
                     match in_savepoint(conn, &processor, &rows).await {
                         // Done too: a row that failed alone before and now went through with
                         // its batch starts counting again, so only failures in a row count.
-                        Ok(()) => Ok(Swept {
+                        Ok(summary) => Ok(Swept {
                             rows: rows.len(),
                             done: rows.iter().map(|r| r.id).collect(),
+                            batches: summary.into_iter().collect(),
                             ..Swept::default()
                         }),
                         Err(e) => {
@@ -279,21 +285,25 @@ impl Sweep {
             })
             .await?;
         self.failures.settle(&swept.failed, &swept.done);
+        swept.batches.iter().for_each(crate::handler::record);
+        metrics::counter!("leadgen_orders_processed_total", "outcome" => "malformed")
+            .increment(swept.set_aside as u64);
         Ok(swept.rows)
     }
 }
 
 /// `rows` as one batch in a savepoint of the caller's transaction: undone alone if it fails.
+/// What it did (`None` for no rows).
 async fn in_savepoint(
     conn: &mut AsyncPgConnection,
     processor: &Processor,
     rows: &[RawRow],
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<Summary>> {
     let Some(tenant) = rows.first().map(|r| r.tenant_id) else {
-        return Ok(());
+        return Ok(None);
     };
-    conn.transaction::<(), anyhow::Error, _>(|conn| {
-        async move { run_batch(conn, processor, tenant, rows).await.map(|_| ()) }.scope_boxed()
+    conn.transaction::<Option<Summary>, anyhow::Error, _>(|conn| {
+        async move { run_batch(conn, processor, tenant, rows).await.map(Some) }.scope_boxed()
     })
     .await
 }
@@ -309,10 +319,14 @@ async fn one_by_one(
 ) -> anyhow::Result<Swept> {
     let mut swept = Swept::default();
     for row in rows {
-        let Err(e) = in_savepoint(conn, processor, std::slice::from_ref(row)).await else {
-            swept.rows += 1;
-            swept.done.push(row.id);
-            continue;
+        let e = match in_savepoint(conn, processor, std::slice::from_ref(row)).await {
+            Ok(summary) => {
+                swept.rows += 1;
+                swept.done.push(row.id);
+                swept.batches.extend(summary);
+                continue;
+            }
+            Err(e) => e,
         };
         let failed = failures.count(row.id) + 1;
         let failure = Failure::of(&e);
@@ -331,7 +345,7 @@ async fn one_by_one(
         }
         let reason = format!("处理失败（连续 {failed} 次）：{e:#}");
         raw_orders::set_aside(conn, row.id, &reason).await?;
-        metrics::counter!("leadgen_orders_processed_total", "outcome" => "malformed").increment(1);
+        swept.set_aside += 1;
         tracing::error!(raw_order.id = row.id, failed, error = %format!("{e:#}"), "Raw order failed alone every time; kept MALFORMED with its error");
         swept.rows += 1;
         swept.done.push(row.id);
