@@ -414,6 +414,31 @@ pub async fn wait_until_settled(system: &System) {
     }
 }
 
+/// [`wait_until_settled`], once every shop's rescore is done too (order-processor rescores a
+/// shop `rescore_settle_ms` after its last batch, raising its leads' versions and queueing
+/// `lead.updated`): for a test that compares the whole state before and after something.
+pub async fn wait_until_rescored(system: &System) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let dirty = scalar(
+            system,
+            "SELECT count(*) AS n FROM t_lead_shop_stats WHERE dirty_seq > rescored_seq",
+        )
+        .await;
+        if dirty == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{dirty} shops still to rescore\n{}",
+            unsettled(system).await
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The rescore's own events, committed with it.
+    wait_until_settled(system).await;
+}
+
 #[derive(QueryableByName)]
 struct Line {
     #[diesel(sql_type = Text)]

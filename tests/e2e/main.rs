@@ -146,6 +146,9 @@ async fn order_to_lead_survives_crashes_restarts_and_redelivery() {
     }
 
     // Deliver an already-handled RawOrdersFetched again (same message id): nothing changes.
+    // Once the shop's rescore is done: it comes 2 s after the last batch, and would otherwise
+    // change the leads between the two looks on a slow machine.
+    flow::wait_until_rescored(&system).await;
     let before = flow::counts(&system).await;
     let acked = || system.metric("order-processor", "leadgen_messages_acked_total", &[]);
     let acked_before = acked().await;
