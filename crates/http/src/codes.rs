@@ -66,6 +66,13 @@ codes! {
         429,
         "本企业今日搜索的与该号码前三位、后四位相同的不同号码已达上限，请明日再试"
     );
+    /// Too many of the tenant's new authorizations wait for their consent (`[oauth]
+    /// max_pending_per_tenant`): complete one, or wait until the oldest lapses.
+    PENDING_AUTH_LIMIT = (
+        42906,
+        429,
+        "本企业待完成授权的店铺过多，请先完成已发起的授权，或等待其失效后再试"
+    );
     /// A status change without the lead's version (If-Match).
     LEAD_VERSION_REQUIRED = (42801, 428, "请在 If-Match 中带上线索版本（线索详情的 version）");
     /// The e-commerce platform's API failed.

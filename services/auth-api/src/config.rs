@@ -56,6 +56,12 @@ pub struct OAuthSettings {
     /// How long a consent link stays usable.
     #[serde(default = "default_state_ttl")]
     pub state_ttl_minutes: i64,
+    /// The most new authorizations of one tenant that may wait for their consent at once; one
+    /// more is refused (429, 42906) until one completes or lapses (`state_ttl_minutes`). A
+    /// merchant connects shops one consent at a time; without a bound, a script repeating the
+    /// request would fill the table, the operation log and `platform.changed.v1`.
+    #[serde(default = "default_max_pending_per_tenant")]
+    pub max_pending_per_tenant: u32,
     /// Front-end origins (`scheme://host[:port]`) a `redirectUrl` may send the browser to after
     /// the callback. Matched exactly on the parsed URL's origin, never as a text prefix. Empty
     /// (the default) allows none: without an allowed origin, `redirectUrl` is refused (422), so
@@ -90,6 +96,10 @@ fn default_bind_state_to_browser() -> bool {
 
 fn default_backfill_days() -> i64 {
     90
+}
+
+fn default_max_pending_per_tenant() -> u32 {
+    20
 }
 
 fn default_state_ttl() -> i64 {

@@ -46,6 +46,10 @@ pub enum AuthApiError {
     /// naming the shop.
     #[error("the re-authorization was approved for another shop")]
     ShopMismatch,
+    /// Too many of the tenant's new authorizations wait for their consent; the oldest lapses
+    /// after `retry_after`.
+    #[error("too many authorizations wait for their consent")]
+    TooManyPending { retry_after: std::time::Duration },
     /// The shop is connected by another tenant through the same app.
     #[error("the shop is connected by another account through the same app")]
     ShopConnectedElsewhere,
@@ -88,6 +92,9 @@ impl AuthApiError {
             }
             AuthApiError::ShopConnectedElsewhere => {
                 ApiError::business_with(codes::OAUTH_EXCHANGE_FAILED, SHOP_CONNECTED_ELSEWHERE)
+            }
+            AuthApiError::TooManyPending { retry_after } => {
+                ApiError::business(codes::PENDING_AUTH_LIMIT).with_retry_after(*retry_after)
             }
             AuthApiError::Platform(_) => ApiError::business(codes::PLATFORM_API_FAILED),
             AuthApiError::Unavailable(cause) => ApiError::unavailable(cause),

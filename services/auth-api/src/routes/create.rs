@@ -107,10 +107,13 @@ impl std::fmt::Debug for AuthInfo {
 #[serde(rename_all = "camelCase")]
 pub struct PlatformKeys {
     /// Kuaishou: the app's signing secret (required there), apart from its OAuth secret.
+    #[schema(max_length = 256)]
     pub sign_secret: Option<String>,
     /// Douyin: the service-market id of the app for the consent page (required there).
+    #[schema(max_length = 256)]
     pub service_id: Option<String>,
     /// Douyin: a self-built app's own shop, authorized without a consent page.
+    #[schema(max_length = 256)]
     pub shop_id: Option<String>,
 }
 
@@ -163,6 +166,8 @@ mod tests {
         (status = 401, description = "缺少或无效的令牌", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 403, description = "没有权限", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 422, description = "字段校验失败", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 429, description = "本企业待完成授权的店铺过多（业务码 42906，`[oauth] max_pending_per_tenant`）：完成或等待已发起的授权失效后再试", body = leadgen_http::openapi::ErrorEnvelope,
+            headers(("Retry-After" = u64, description = "距最早一个待完成授权失效的秒数"))),
         (status = 500, description = "内部错误", body = leadgen_http::openapi::ErrorEnvelope)
     ))]
 pub async fn create(

@@ -62,13 +62,24 @@ impl AbandonedConsents {
         .await
     }
 
-    /// Expires abandoned consents every `every` until `cancel`.
+    /// Expires abandoned consents every `every` until `cancel`; batch after batch while full
+    /// ones come, so that more than a batch a minute lapsing never builds up.
     pub async fn run(self, cancel: CancellationToken) {
         loop {
-            match self.expire_once().await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(expired = n, "Abandoned consents marked INVALID"),
-                Err(e) => tracing::warn!(error = %e, "Could not expire abandoned consents"),
+            loop {
+                match self.expire_once().await {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        tracing::info!(expired = n, "Abandoned consents marked INVALID");
+                        if (n as i64) < BATCH || cancel.is_cancelled() {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "Could not expire abandoned consents");
+                        break;
+                    }
+                }
             }
             tokio::select! {
                 () = cancel.cancelled() => return,

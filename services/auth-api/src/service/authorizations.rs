@@ -135,15 +135,22 @@ pub fn platform_key_errors(
     }
     for key in client.auth_info_keys() {
         let message = match extra.get(*key) {
-            Some(serde_json::Value::String(v)) if v.trim().is_empty() => "不能为空",
+            Some(serde_json::Value::String(v)) if v.trim().is_empty() => {
+                format!("{key} 不能为空（{platform} 接口需要）")
+            }
+            Some(serde_json::Value::String(v)) if v.chars().count() > MAX_AUTH_INFO_VALUE_CHARS => {
+                format!("{key} 长度不能超过 {MAX_AUTH_INFO_VALUE_CHARS}")
+            }
             Some(serde_json::Value::String(_)) => continue,
-            Some(_) => "必须是字符串",
-            None if client.required_auth_info_keys().contains(key) => "不能为空",
+            Some(_) => format!("{key} 必须是字符串（{platform} 接口需要）"),
+            None if client.required_auth_info_keys().contains(key) => {
+                format!("{key} 不能为空（{platform} 接口需要）")
+            }
             None => continue,
         };
         errors.push(leadgen_http::FieldError {
             field: format!("authInfo.{key}"),
-            message: format!("{key} {message}（{platform} 接口需要）"),
+            message,
         });
     }
     errors
@@ -178,7 +185,15 @@ pub async fn record_create_refusal(state: &AppState, user: &AuthUser, e: &AuthAp
     .await;
 }
 
-/// Stores the authorization (secret sealed) as PENDING_AUTH and builds the consent URL.
+/// How long after its link lapses an abandoned consent may still wait to be marked `INVALID`
+/// (the check runs every minute): part of the `Retry-After` of a refused create.
+const ABANDONED_CHECK_LAG: chrono::Duration = chrono::Duration::minutes(1);
+
+/// The longest value of a platform's own `authInfo` key (as `appSecret`'s).
+pub const MAX_AUTH_INFO_VALUE_CHARS: usize = 256;
+
+/// Stores the authorization (secret sealed) as PENDING_AUTH and builds the consent URL, unless
+/// `[oauth] max_pending_per_tenant` of the tenant's wait for their consent already (42906).
 #[tracing::instrument(name = "auth.create_authorization", skip_all, fields(tenant_id = user.tenant_id.get(), platform_type = %new.platform_type))]
 pub async fn create(
     state: &AppState,
@@ -213,9 +228,19 @@ pub async fn create(
     let callback = callback_url.clone();
     let state_hash = oauth::hash_state(&oauth_state);
     let platform_type = new.platform_type;
+    let max_pending = i64::from(state.oauth.max_pending_per_tenant);
+    let lapse = chrono::Duration::minutes(state.oauth.state_ttl_minutes) + ABANDONED_CHECK_LAG;
     let id = conn
         .transaction::<PlatformId, AuthApiError, _>(|conn| {
             async move {
+                let (pending, oldest) = repo::pending_consents(conn, tenant).await?;
+                if pending >= max_pending {
+                    let retry_after = oldest
+                        .map(|issued| issued + lapse - chrono::Utc::now())
+                        .and_then(|wait| wait.to_std().ok())
+                        .unwrap_or(std::time::Duration::from_secs(1));
+                    return Err(AuthApiError::TooManyPending { retry_after });
+                }
                 let id = repo::next_id(conn).await?;
                 let row = NewAuthRow {
                     id,

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{
     AUTH, BASE, CALLBACK_URL, OPERATOR_NAME, SYNC, TAOBAO_AUTHORIZE_URL, VIEW, expect_envelope,
-    expect_invalid_fields, spawn_app, spawn_app_with, token, token_with,
+    expect_invalid_fields, page_records, spawn_app, spawn_app_with, token, token_with,
 };
 
 const APP_KEY: &str = "app-key-1234abcd";
@@ -319,6 +319,64 @@ async fn create_reports_an_overlong_app_key_and_a_bad_callback_url() {
         expect_invalid_fields(response).await,
         vec!["authInfo.appKey", "authInfo.callbackUrl"]
     );
+}
+
+/// A platform's own `authInfo` key holds at most 256 characters, as `appSecret` does.
+#[tokio::test]
+async fn create_refuses_an_overlong_platform_key() {
+    let app = spawn_app().await;
+    let mut body = kuaishou_body();
+    body["authInfo"]["signSecret"] = json!("s".repeat(257));
+    let response = app
+        .create_authorization(Some(&token(1, &[AUTH])), &body)
+        .await;
+    assert_eq!(
+        expect_invalid_fields(response).await,
+        vec!["authInfo.signSecret"]
+    );
+    body["authInfo"]["signSecret"] = json!("s".repeat(256));
+    let response = app
+        .create_authorization(Some(&token(1, &[AUTH])), &body)
+        .await;
+    expect_envelope(response, StatusCode::CREATED, 201).await;
+}
+
+/// A tenant may have `[oauth] max_pending_per_tenant` new authorizations waiting for their
+/// consent; one more is refused (429, 42906) with a `Retry-After` until the oldest lapses, and
+/// nothing is stored. Another tenant is not held back, and a consent that ended frees a place.
+#[tokio::test]
+async fn a_tenant_with_too_many_consents_waiting_is_refused_until_one_ends() {
+    let app = spawn_app_with(TestBroker::new(Vec::new()), |s| {
+        s.oauth.max_pending_per_tenant = 2;
+    })
+    .await;
+    let first = app.create_taobao(1, "app-a").await;
+    app.create_taobao(1, "app-b").await;
+    let response = app
+        .create_authorization(Some(&token(1, &[AUTH])), &valid_body())
+        .await;
+    let wait: u64 = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After in seconds");
+    // The oldest lapses 30 minutes after its link was issued, and is marked within a minute.
+    assert!((29 * 60..=31 * 60).contains(&wait), "Retry-After {wait}");
+    let body = expect_envelope(response, StatusCode::TOO_MANY_REQUESTS, 42906).await;
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("待完成授权")),
+        "{body}"
+    );
+    let listed = app.list_platforms(Some(&token(1, &[VIEW])), &[]).await;
+    let listed = expect_envelope(listed, StatusCode::OK, 200).await;
+    assert_eq!(page_records(&listed, 2, 10, 1).len(), 2, "nothing stored");
+
+    app.create_taobao(2, "app-a").await;
+    app.set_status(first, "INVALID").await;
+    app.create_taobao(1, "app-c").await;
 }
 
 #[tokio::test]

@@ -69,6 +69,7 @@ pub fn settings(db: &TestDb, broker: &TestBroker) -> Settings {
         oauth: OAuthSettings {
             callback_url: CALLBACK_URL.into(),
             state_ttl_minutes: 30,
+            max_pending_per_tenant: 20,
             // The front end the redirect tests use; nothing else is allowed.
             allowed_redirect_origins: vec!["https://app.example.com".into()],
             // A second host name of our callback, for the callbackUrl tests.

@@ -246,6 +246,31 @@ pub async fn expire_abandoned(
     .await
 }
 
+/// The tenant's new authorizations waiting for their consent (those [`expire_abandoned`] will
+/// lapse), and when the oldest one's link was issued. Counted under a lock per tenant held
+/// until the transaction ends, so that two requests at once count each other.
+pub async fn pending_consents(
+    conn: &mut AsyncPgConnection,
+    tenant: TenantId,
+) -> QueryResult<(i64, Option<DateTime<Utc>>)> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind::<diesel::sql_types::Text, _>(format!("pending-consents:{}", tenant.get()))
+        .execute(conn)
+        .await?;
+    auth::table
+        .filter(auth::tenant_id.eq(tenant.get()))
+        .filter(auth::status.eq(AuthStatus::PendingAuth.as_str()))
+        .filter(auth::superseded_by.is_null())
+        .select((
+            diesel::dsl::count_star(),
+            diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>>(
+                "min(coalesce(oauth_state_issued_at, update_time))",
+            ),
+        ))
+        .first(conn)
+        .await
+}
+
 /// Holds, until the transaction ends, the right to connect `shop_id` on `platform_type`, for
 /// every tenant: two callbacks of the same shop (two consent pages approved at once) take
 /// turns, so the second finds the first's authorization ([`find_other_for_shop`]) and renews it

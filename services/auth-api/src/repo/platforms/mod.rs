@@ -6,7 +6,7 @@ mod consent;
 pub use consent::{
     ActivatedTokens, activate, begin_consent, claim_exchange, connected_elsewhere,
     expire_abandoned, find_other_for_shop, find_pending_by_state, history_purged, invalidate,
-    lock_shop, release_exchange, renew, state_spent, supersede,
+    lock_shop, pending_consents, release_exchange, renew, state_spent, supersede,
 };
 
 use chrono::{DateTime, Utc};
