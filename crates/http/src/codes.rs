@@ -41,6 +41,13 @@ codes! {
     CONTACT_NOT_DECRYPTABLE = (40010, 400, "电商平台无法提供该买家可拨打的号码（如订单已超过可解密期限或隐私号已失效），请改用其他方式联系");
     /// The page asked for lies beyond the list's browsing window (the first 2,000 leads).
     PAGE_BEYOND_WINDOW = (40008, 400, "只能浏览前 2000 条结果，请缩小筛选条件后再翻页");
+    /// The page lies beyond the browsing window of the operation log or the sync records
+    /// ([`crate::paging::RECORDS_WINDOW`]) and more records match.
+    PAGE_BEYOND_RECORDS_WINDOW = (
+        40011,
+        400,
+        "只能浏览前 10000 条记录，请缩小时间范围等筛选条件后再翻页"
+    );
     /// The platform refused to decrypt (the scene or the API is not granted to the app).
     PLATFORM_DECRYPT_REFUSED = (40301, 403, "电商平台拒绝解密，请确认应用已开通该解密权限");
     /// A sync is already running for this platform authorization.

@@ -124,6 +124,62 @@ impl<T: Serialize> Page<T> {
     }
 }
 
+/// How many records of a list that only grows (the operation log, sync records: every sync of
+/// every shop, every day) a count and the page numbers reach. A year of a tenant's log can be
+/// millions of rows: an exact `count(*)` and an `OFFSET` of any size on every page would read
+/// them all. Past it `total` reads "at least" ([`BoundedPage`]), and a page starting beyond it
+/// is [`crate::codes::PAGE_BEYOND_RECORDS_WINDOW`] when more match: narrow the time range.
+pub const RECORDS_WINDOW: i64 = 10_000;
+
+/// A total counted up to one past a window ([`RECORDS_WINDOW`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counted {
+    /// Exact when `exact`; otherwise the window ("at least this many").
+    pub total: i64,
+    pub exact: bool,
+}
+
+impl Counted {
+    /// From `found` rows counted up to `window + 1`.
+    pub fn of(found: i64, window: i64) -> Self {
+        if found > window {
+            Counted {
+                total: window,
+                exact: false,
+            }
+        } else {
+            Counted {
+                total: found,
+                exact: true,
+            }
+        }
+    }
+
+    /// What asking for `paging` may read: `Ok(false)` when the page starts past the matching
+    /// rows (an empty page, nothing to read), the window's business error when it starts past a
+    /// window that did not hold them all.
+    pub fn page_to_read(&self, paging: Paging, window: i64) -> Result<bool, BeyondWindow> {
+        if paging.offset() < window {
+            return Ok(paging.offset() < self.total);
+        }
+        if self.exact {
+            Ok(false)
+        } else {
+            Err(BeyondWindow)
+        }
+    }
+}
+
+/// A page asked for past a records window that did not hold every matching record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BeyondWindow;
+
+impl From<BeyondWindow> for ApiError {
+    fn from(_: BeyondWindow) -> Self {
+        ApiError::business(crate::codes::PAGE_BEYOND_RECORDS_WINDOW)
+    }
+}
+
 /// A page whose total may stop counting at a bound: `total` is exact when `total_exact`, and
 /// otherwise a lower bound (the list's browsing window). `pages` is computed from `total` either
 /// way, so every page from 1 to `pages` can be asked for.
@@ -168,6 +224,39 @@ mod tests {
         assert_eq!(Paging::from_query(Some(3), Some(20)).unwrap().offset(), 40);
         let p: Page<u8> = Page::new(vec![], 21, Paging { page: 1, size: 10 });
         assert_eq!(p.pages, 3);
+    }
+
+    #[test]
+    fn a_bounded_count_pages_within_its_window() {
+        let size = |page| Paging { page, size: 100 };
+        let some = Counted::of(250, RECORDS_WINDOW);
+        assert_eq!(
+            some,
+            Counted {
+                total: 250,
+                exact: true
+            }
+        );
+        assert_eq!(some.page_to_read(size(3), RECORDS_WINDOW), Ok(true));
+        assert_eq!(some.page_to_read(size(4), RECORDS_WINDOW), Ok(false));
+        assert_eq!(some.page_to_read(size(200), RECORDS_WINDOW), Ok(false));
+        let many = Counted::of(RECORDS_WINDOW + 1, RECORDS_WINDOW);
+        assert_eq!(
+            many,
+            Counted {
+                total: RECORDS_WINDOW,
+                exact: false
+            }
+        );
+        assert_eq!(many.page_to_read(size(100), RECORDS_WINDOW), Ok(true));
+        assert_eq!(
+            many.page_to_read(size(101), RECORDS_WINDOW),
+            Err(BeyondWindow)
+        );
+        assert_eq!(ApiError::from(BeyondWindow).code(), 40011);
+        let exactly = Counted::of(RECORDS_WINDOW, RECORDS_WINDOW);
+        assert!(exactly.exact);
+        assert_eq!(exactly.page_to_read(size(101), RECORDS_WINDOW), Ok(false));
     }
 
     #[test]

@@ -31,6 +31,9 @@ pub enum AuthApiError {
     Invalid(Vec<FieldError>),
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// A page past the records window, more records matching.
+    #[error("the page lies beyond the records window")]
+    PageBeyondWindow,
     #[error("platform {0} is not supported yet")]
     PlatformNotSupported(String),
     #[error("sync window invalid: {0}")]
@@ -74,6 +77,7 @@ impl AuthApiError {
             AuthApiError::ShopDisabled => ApiError::business(codes::SHOP_DISABLED),
             AuthApiError::SyncFinished => ApiError::business(codes::SYNC_ALREADY_FINISHED),
             AuthApiError::Invalid(errors) => ApiError::validation(errors.clone()),
+            AuthApiError::PageBeyondWindow => leadgen_http::paging::BeyondWindow.into(),
             AuthApiError::BadRequest(message) => ApiError::bad_request(message.clone()),
             AuthApiError::PlatformNotSupported(p) => ApiError::business_with(
                 codes::PLATFORM_NOT_SUPPORTED,
@@ -130,6 +134,12 @@ impl From<AuthApiError> for ApiError {
             tracing::warn!(error.cause = %cause, "Platform call failed");
         }
         e.to_api()
+    }
+}
+
+impl From<leadgen_http::paging::BeyondWindow> for AuthApiError {
+    fn from(_: leadgen_http::paging::BeyondWindow) -> Self {
+        AuthApiError::PageBeyondWindow
     }
 }
 

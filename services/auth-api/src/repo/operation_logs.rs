@@ -6,7 +6,9 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_db::schema::t_operation_log as log;
 use leadgen_domain::TenantId;
-use leadgen_http::paging::Paging;
+use leadgen_http::paging::{Counted, Paging, RECORDS_WINDOW};
+
+use super::ListError;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = log)]
@@ -40,13 +42,15 @@ pub struct LogFilter {
     pub to: Option<DateTime<Utc>>,
 }
 
-/// A page of the tenant's entries, newest first unless asked otherwise, and how many match.
+/// A page of the tenant's entries, newest first unless asked otherwise, and how many match
+/// (counted up to one past [`RECORDS_WINDOW`]); no page is read past them, and one starting
+/// past a window that did not hold them all is [`ListError::BeyondWindow`].
 pub async fn list(
     conn: &mut AsyncPgConnection,
     tenant: TenantId,
     filter: &LogFilter,
     paging: Paging,
-) -> QueryResult<(Vec<LogRow>, i64)> {
+) -> Result<(Vec<LogRow>, Counted), ListError> {
     let query = || {
         let mut q = log::table
             .filter(log::tenant_id.eq(tenant.get()))
@@ -79,7 +83,16 @@ pub async fn list(
         }
         q
     };
-    let total = query().count().get_result(conn).await?;
+    let found = query()
+        .select(log::id)
+        .limit(RECORDS_WINDOW + 1)
+        .load::<i64>(conn)
+        .await?
+        .len();
+    let counted = Counted::of(found as i64, RECORDS_WINDOW);
+    if !counted.page_to_read(paging, RECORDS_WINDOW)? {
+        return Ok((Vec::new(), counted));
+    }
     let ordered = if filter.ascending {
         query().order((log::occurred_at.asc(), log::id.asc()))
     } else {
@@ -91,5 +104,5 @@ pub async fn list(
         .select(LogRow::as_select())
         .load(conn)
         .await?;
-    Ok((rows, total))
+    Ok((rows, counted))
 }

@@ -6,7 +6,9 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_db::schema::t_ecom_sync_task as task;
 use leadgen_domain::{PlatformId, PlatformType, SyncStatus, SyncTaskId, SyncTrigger, TenantId};
-use leadgen_http::paging::{Paging, SortOrder};
+use leadgen_http::paging::{Counted, Paging, RECORDS_WINDOW, SortOrder};
+
+use super::ListError;
 
 const RUNNING: &str = SyncStatus::Running.as_str();
 
@@ -250,7 +252,7 @@ pub async fn list(
     filter: &RecordFilter,
     sort: (&str, SortOrder),
     paging: Paging,
-) -> QueryResult<(Vec<TaskRow>, i64)> {
+) -> Result<(Vec<TaskRow>, Counted), ListError> {
     let query = || {
         let mut q = task::table
             .filter(task::tenant_id.eq(tenant.get()))
@@ -272,7 +274,16 @@ pub async fn list(
         }
         q
     };
-    let total = query().count().get_result(conn).await?;
+    let found = query()
+        .select(task::id)
+        .limit(RECORDS_WINDOW + 1)
+        .load::<i64>(conn)
+        .await?
+        .len();
+    let counted = Counted::of(found as i64, RECORDS_WINDOW);
+    if !counted.page_to_read(paging, RECORDS_WINDOW)? {
+        return Ok((Vec::new(), counted));
+    }
     let mut q = query();
     q = match sort {
         ("successCount", SortOrder::Asc) => q.order(task::success_count.asc()),
@@ -294,5 +305,5 @@ pub async fn list(
         .select(TaskRow::as_select())
         .load(conn)
         .await?;
-    Ok((rows, total))
+    Ok((rows, counted))
 }

@@ -3,8 +3,8 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use leadgen_domain::audit::{AuditAction, AuditResult, AuditTarget};
-use leadgen_http::paging::{Paging, SortOrder, parse_sort};
-use leadgen_http::{ApiError, Authorized, Page, needs};
+use leadgen_http::paging::{BoundedPage, Paging, SortOrder, parse_sort};
+use leadgen_http::{ApiError, Authorized, needs};
 use serde::Deserialize;
 
 use crate::repo::operation_logs::LogFilter;
@@ -40,13 +40,13 @@ pub struct LogQuery {
         ("endTime" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$|^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "带时区的 ISO 8601，如 2026-11-01T00:00:00+08:00（秒可省略；时区写 Z、+08:00、+0800 或 +08），含两端（结束时间写到整秒时含该秒内的全部记录）；startTime 晚于 endTime 为 400"),
         ("sort" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(time)?[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "time（默认）"),
         ("order" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(asc|desc)?[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "asc, desc（默认）"),
-        ("page" = Option<i64>, Query, minimum = 1, maximum = 2147483647, description = "从 1 开始，默认 1"),
+        ("page" = Option<i64>, Query, minimum = 1, maximum = 2147483647, description = "从 1 开始，默认 1；(page − 1) × size 达到 10000 且匹配超过 10000 条时为 40011（请缩小时间范围）"),
         ("size" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1–100，默认 10"),
     ),
     security(("bearer" = ["lead:order:audit"])),
     responses(
-        (status = 200, description = "操作日志", body = leadgen_http::openapi::Envelope<leadgen_http::openapi::PageOf<crate::service::audit::LogEntry>>),
-        (status = 400, description = "参数错误（含业务码）", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 200, description = "操作日志", body = leadgen_http::openapi::Envelope<leadgen_http::openapi::BoundedPageOf<crate::service::audit::LogEntry>>),
+        (status = 400, description = "参数错误（含业务码 40011：页码超出前 10000 条的浏览范围）", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 401, description = "缺少或无效的令牌", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 403, description = "没有权限", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 500, description = "内部错误", body = leadgen_http::openapi::ErrorEnvelope)
@@ -92,5 +92,10 @@ pub async fn list(
         to,
     };
     let (records, total) = audit::list(&state, user.tenant_id, filter, paging).await?;
-    Ok(leadgen_http::ok(Page::new(records, total, paging)))
+    Ok(leadgen_http::ok(BoundedPage::new(
+        records,
+        total.total,
+        total.exact,
+        paging,
+    )))
 }

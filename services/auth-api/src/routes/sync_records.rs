@@ -2,8 +2,8 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use leadgen_domain::SyncStatus;
-use leadgen_http::paging::{Paging, parse_sort};
-use leadgen_http::{ApiError, Authorized, Page, needs};
+use leadgen_http::paging::{BoundedPage, Paging, parse_sort};
+use leadgen_http::{ApiError, Authorized, needs};
 use serde::Deserialize;
 
 use crate::repo::sync_tasks::{RecordFilter, SORT_FIELDS};
@@ -33,15 +33,15 @@ pub struct RecordsQuery {
         ("status" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(RUNNING|COMPLETED|FAILED|CANCELLED)?[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "RUNNING, COMPLETED, FAILED, CANCELLED"),
         ("startTime" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$|^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "带时区的 ISO 8601，如 2026-11-01T00:00:00+08:00（秒可省略；时区写 Z、+08:00、+0800 或 +08），含两端（结束时间写到整秒时含该秒内的全部记录）；startTime 晚于 endTime 为 400"),
         ("endTime" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$|^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "带时区的 ISO 8601，如 2026-11-01T00:00:00+08:00（秒可省略；时区写 Z、+08:00、+0800 或 +08），含两端（结束时间写到整秒时含该秒内的全部记录）；startTime 晚于 endTime 为 400"),
-        ("page" = Option<i64>, Query, minimum = 1, maximum = 2147483647, description = "从 1 开始，默认 1"),
+        ("page" = Option<i64>, Query, minimum = 1, maximum = 2147483647, description = "从 1 开始，默认 1；(page − 1) × size 达到 10000 且匹配超过 10000 条时为 40011（请缩小时间范围）"),
         ("size" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1–100，默认 10"),
         ("sort" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(syncTime|successCount|failureCount|status)?[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "syncTime, successCount, failureCount, status"),
         ("order" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(asc|desc)?[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "asc, desc"),
     ),
     security(("bearer" = ["lead:order:view"])),
     responses(
-        (status = 200, description = "同步记录", body = leadgen_http::openapi::Envelope<leadgen_http::openapi::PageOf<crate::service::syncs::Record>>),
-        (status = 400, description = "参数错误（含业务码）", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 200, description = "同步记录", body = leadgen_http::openapi::Envelope<leadgen_http::openapi::BoundedPageOf<crate::service::syncs::Record>>),
+        (status = 400, description = "参数错误（含业务码 40011：页码超出前 10000 条的浏览范围）", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 401, description = "缺少或无效的令牌", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 403, description = "没有权限", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 500, description = "内部错误", body = leadgen_http::openapi::ErrorEnvelope)
@@ -86,5 +86,10 @@ pub async fn list(
         to,
     };
     let (records, total) = syncs::records(&state, user.tenant_id, filter, sort, paging).await?;
-    Ok(leadgen_http::ok(Page::new(records, total, paging)))
+    Ok(leadgen_http::ok(BoundedPage::new(
+        records,
+        total.total,
+        total.exact,
+        paging,
+    )))
 }

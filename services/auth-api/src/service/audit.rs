@@ -1,7 +1,7 @@
 //! The operation log, readable (design 7): who did what to which ids, when, with which result.
 
 use chrono::{DateTime, Utc};
-use leadgen_http::paging::Paging;
+use leadgen_http::paging::{Counted, Paging};
 use serde::Serialize;
 
 use crate::error::AuthApiError;
@@ -56,7 +56,7 @@ pub async fn list(
     tenant: TenantId,
     filter: LogFilter,
     paging: Paging,
-) -> Result<(Vec<LogEntry>, i64), AuthApiError> {
+) -> Result<(Vec<LogEntry>, Counted), AuthApiError> {
     let mut conn = leadgen_db::conn(&state.pool).await?;
     let (rows, total) = operation_logs::list(&mut conn, tenant, &filter, paging).await?;
     let entries = rows

@@ -10,7 +10,7 @@ use leadgen_domain::{
     NotCallable, PlatformId, PlatformType, SyncStatus, SyncTaskId, SyncTrigger, TenantId, UserId,
 };
 use leadgen_events::{CloudEvent, SyncRequestedV1};
-use leadgen_http::paging::{Paging, SortOrder};
+use leadgen_http::paging::{Counted, Paging, SortOrder};
 use leadgen_http::{AuthUser, FieldError};
 use serde::{Deserialize, Serialize};
 
@@ -410,7 +410,7 @@ pub async fn records(
     mut filter: RecordFilter,
     sort: (&str, SortOrder),
     paging: Paging,
-) -> Result<(Vec<Record>, i64), AuthApiError> {
+) -> Result<(Vec<Record>, Counted), AuthApiError> {
     let mut conn = leadgen_db::conn(&state.pool).await?;
     // A renewed authorization's old id (a 201 answered it) finds the shop's records.
     if let Some(id) = filter.platform_id

@@ -185,3 +185,71 @@ async fn a_lines_detail_is_shown_where_it_has_one() {
         "no detail, no field: {body}"
     );
 }
+
+/// A year of a tenant's log is counted and paged only up to the records window (10,000): exact
+/// up to it; past it `total` reads 10,000 with `totalExact: false`, every page up to `pages`
+/// answers, and a page beyond is 40011 (narrow the time range). With exactly the window's
+/// number, a page beyond is an empty page past the list's end.
+#[tokio::test]
+async fn the_log_is_counted_and_paged_up_to_its_window() {
+    use diesel_async::RunQueryDsl as _;
+    let app = spawn_app().await;
+    let add = |n: i64| {
+        format!(
+            "INSERT INTO t_operation_log (tenant_id, service, action, target_type, target_ids, result, occurred_at) \
+             SELECT 3, 'auth-api', 'SYNC_RUN', 'SYNC_TASK', ARRAY[i::text], 'SUCCESS', now() - i * interval '1 second' \
+             FROM generate_series(1, {n}) AS i"
+        )
+    };
+    diesel::sql_query(add(10_000))
+        .execute(&mut app.conn().await)
+        .await
+        .expect("seed");
+    let page = |page: &'static str| [("size", "100"), ("page", page)];
+    let body = expect_envelope(app.logs(3, &[AUDIT], &page("1")).await, StatusCode::OK, 200).await;
+    assert_eq!(
+        (
+            &body["data"]["total"],
+            &body["data"]["totalExact"],
+            &body["data"]["pages"]
+        ),
+        (
+            &serde_json::json!(10_000),
+            &serde_json::json!(true),
+            &serde_json::json!(100)
+        ),
+    );
+    let past = expect_envelope(
+        app.logs(3, &[AUDIT], &page("101")).await,
+        StatusCode::OK,
+        200,
+    )
+    .await;
+    assert_eq!(past["data"]["records"], serde_json::json!([]), "{past}");
+
+    diesel::sql_query(add(1))
+        .execute(&mut app.conn().await)
+        .await
+        .expect("one more");
+    let last = expect_envelope(
+        app.logs(3, &[AUDIT], &page("100")).await,
+        StatusCode::OK,
+        200,
+    )
+    .await;
+    assert_eq!(last["data"]["total"], 10_000, "{last}");
+    assert_eq!(last["data"]["totalExact"], false, "{last}");
+    assert_eq!(last["data"]["records"].as_array().map(Vec::len), Some(100));
+    let beyond = app.logs(3, &[AUDIT], &page("101")).await;
+    let body = expect_envelope(beyond, StatusCode::BAD_REQUEST, 40011).await;
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("缩小时间范围")),
+        "{body}"
+    );
+    // A narrower range counts exactly again.
+    let recent = [("startTime", "2000-01-01T00:00:00Z"), ("operatorId", "1")];
+    let body = expect_envelope(app.logs(3, &[AUDIT], &recent).await, StatusCode::OK, 200).await;
+    assert_eq!(body["data"]["totalExact"], true, "{body}");
+}

@@ -179,6 +179,32 @@ async fn sync_records_page() {
     );
 }
 
+/// Every sync of every shop, every day: counted and paged up to the records window (10,000),
+/// as the operation log; a page beyond it is 40011 while more match.
+#[tokio::test]
+async fn sync_records_are_counted_and_paged_up_to_their_window() {
+    use diesel_async::RunQueryDsl as _;
+    let app = spawn_app().await;
+    let shop = app.insert_platform(3, "TAOBAO", "ACTIVE", "app-many").await;
+    diesel::sql_query(format!(
+        "INSERT INTO t_ecom_sync_task (tenant_id, platform_id, platform_type, trigger_type, status, window_start, window_end, sync_time) \
+         SELECT 3, {shop}, 'TAOBAO', 'SCHEDULED', 'COMPLETED', now() - (i + 30) * interval '1 minute', now() - i * interval '1 minute', now() - i * interval '1 minute' \
+         FROM generate_series(1, 10001) AS i"
+    ))
+    .execute(&mut app.conn().await)
+    .await
+    .expect("seed");
+    let query = |page: &'static str| [("size", "100"), ("page", page), ("sort", "successCount")];
+    let view = token(3, &[VIEW]);
+    let last = app.sync_records(Some(&view), &query("100")).await;
+    let last = expect_envelope(last, StatusCode::OK, 200).await;
+    assert_eq!(last["data"]["total"], 10_000, "{last}");
+    assert_eq!(last["data"]["totalExact"], false, "{last}");
+    assert_eq!(last["data"]["records"].as_array().map(Vec::len), Some(100));
+    let beyond = app.sync_records(Some(&view), &query("101")).await;
+    expect_envelope(beyond, StatusCode::BAD_REQUEST, 40011).await;
+}
+
 #[tokio::test]
 async fn sync_records_sort_by_the_allowed_fields() {
     let app = spawn_app().await;
