@@ -42,7 +42,8 @@ async fn a_closed_connection_is_replaced(verify_idle_ms: u64) {
 
     // The server ends the pooled connection (as a restart or an administrator would).
     let mut admin = leadgen_db::conn(&db.pool).await.expect("admin");
-    diesel::sql_query(format!("SELECT pg_terminate_backend({first}) AS pid"))
+    // Waits (up to 5 s) for the backend to have exited, however loaded the machine.
+    diesel::sql_query(format!("SELECT pg_terminate_backend({first}, 5000) AS pid"))
         .execute(&mut admin)
         .await
         .expect("terminate");
