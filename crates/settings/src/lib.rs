@@ -175,8 +175,8 @@ impl Sources {
 
 /// The `LEADGEN__*` variables. The lists a deployment sets from its secrets or environment are
 /// comma-separated (no key, key id or origin holds a comma): the previous data and blind-index
-/// keys (a key rotation in a cluster, whose keys live in Secrets) and the allowed origins; every
-/// other value stays a scalar.
+/// keys (a key rotation in a cluster, whose keys live in Secrets), the allowed origins and the
+/// identity service's extra public keys (PEM holds no comma); every other value stays a scalar.
 fn environment() -> config::Environment {
     config::Environment::with_prefix("LEADGEN")
         .prefix_separator("__")
