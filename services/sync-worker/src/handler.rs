@@ -126,7 +126,7 @@ impl SyncRequestedHandler {
         let trace_id = leadgen_telemetry::current_trace_id();
         let message_id = event.id.to_string();
         let message_id = &message_id;
-        let (tenant, task_id, platform_id) = (event.tenant(), data.sync_task_id, data.platform_id);
+        let (tenant, task_id) = (event.tenant(), data.sync_task_id);
         let mut conn = leadgen_db::conn(&self.syncer.pool).await?;
         conn.transaction::<(), anyhow::Error, _>(|conn| {
             async move {
@@ -136,7 +136,8 @@ impl SyncRequestedHandler {
                 if tasks::fail_for_dead_letter(conn, task.id, message_id, &error).await? == 0 {
                     return Ok(());
                 }
-                let ids = (tenant, task_id, platform_id);
+                // The shop as the task names it, not as the message does.
+                let ids = (task.tenant_id, task.id, task.platform_id);
                 audit::log(conn, ids, AuditAction::SyncRun, Err(error), &trace_id).await?;
                 finished(&task, SyncStatus::Failed, Cause::DeadLettered);
                 Ok(())
@@ -171,6 +172,15 @@ impl SyncRequestedHandler {
                 data.sync_task_id, event.tenantid
             )));
         };
+        // The task row is what runs: a request naming another shop or platform than its task
+        // (a producer's mistake, a hand-edited replay) would sign the shop's credentials into
+        // another platform's calls and label its orders with that platform.
+        if (task.platform_id, task.platform_type) != (data.platform_id, data.platform_type) {
+            return Ok(Outcome::Reject(format!(
+                "sync task {} is of shop {} on {}, the request names shop {} on {}",
+                task.id, task.platform_id, task.platform_type, data.platform_id, data.platform_type
+            )));
+        }
         // A request replayed from the DLQ finds its task failed because the request never got
         // through (dead-lettered, or its runs kept being interrupted): it runs again (unless
         // another sync of the shop runs now); any other finished task is done. Only a replay:
@@ -240,7 +250,7 @@ impl SyncRequestedHandler {
         // A run that outlasts `ack_after` acknowledges its request, before the broker's
         // consumer timeout redelivers it mid-walk; the claim and its lease answer for the run
         // from then on (recovery resumes a task whose lease runs out).
-        let run = self.run_claimed(&task, data.platform_type, message_id);
+        let run = self.run_claimed(&task, task.platform_type, message_id);
         tokio::pin!(run);
         let result = tokio::select! {
             result = &mut run => result,

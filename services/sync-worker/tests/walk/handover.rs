@@ -297,3 +297,41 @@ async fn a_request_without_room_to_run_goes_back_to_the_queue() {
         .expect("claimable")
     );
 }
+
+/// A request naming another platform or shop than its task (a producer's mistake, a hand-edited
+/// replay) is refused to the dead-letter queue: the shop's credentials are never signed into
+/// another platform's calls, and nothing is fetched or claimed.
+#[tokio::test]
+async fn a_request_naming_another_platform_than_its_task_is_refused() {
+    use leadgen_messaging::{Handler as _, Outcome};
+
+    let db = TestDb::new().await;
+    let (handler, _stop, task_row, shop, first) = stopping(&db, None).await;
+    for (platform_id, platform_type) in [
+        (PlatformId::new(shop), PlatformType::Taobao),
+        (PlatformId::new(shop + 1), PlatformType::Douyin),
+    ] {
+        let wrong = leadgen_events::CloudEvent::new(
+            "sync-worker-test",
+            TenantId::new(1),
+            leadgen_events::SyncRequestedV1 {
+                platform_id,
+                platform_type,
+                ..first.data.clone()
+            },
+        );
+        let outcome = handler.handle(incoming(&wrong)).await;
+        assert!(
+            matches!(&outcome, Outcome::Reject(why) if why.contains("the request names")),
+            "{outcome:?}"
+        );
+    }
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    let (claim, pages): (Option<String>, i32) = task::table
+        .find(task_row.id.get())
+        .select((task::claimed_by, task::pages_fetched))
+        .first(&mut conn)
+        .await
+        .expect("task");
+    assert_eq!((claim, pages), (None, 0), "nothing claimed or fetched");
+}
