@@ -73,9 +73,22 @@ pub struct ErrorEnvelope {
     #[schema(schema_with = null_schema, required = true)]
     pub data: Option<()>,
     pub trace_id: String,
-    /// With 422: every failed field.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub errors: Option<Vec<FieldErrorBody>>,
+}
+
+/// A 422: the [`ErrorEnvelope`] (code 422) with every field that failed its check.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ValidationErrorEnvelope {
+    /// 422.
+    pub code: u32,
+    /// Simplified Chinese: what failed, as a sentence.
+    pub message: String,
+    /// Always null.
+    #[schema(schema_with = null_schema, required = true)]
+    pub data: Option<()>,
+    pub trace_id: String,
+    /// Every failed field (`field` the path in the body, `message` why).
+    pub errors: Vec<FieldErrorBody>,
 }
 
 /// `ErrorEnvelope.data`: JSON `null`, nothing else.

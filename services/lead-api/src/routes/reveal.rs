@@ -41,7 +41,7 @@ pub struct RevealBody {
         (status = 401, description = "缺少或无效的令牌", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 403, description = "没有权限（或平台拒绝解密 40301）", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 404, description = "不存在（或属于其他租户）", body = leadgen_http::openapi::ErrorEnvelope),
-        (status = 422, description = "字段校验失败", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 422, description = "字段校验失败", body = leadgen_http::openapi::ValidationErrorEnvelope),
         (status = 429, description = "超出限额或同时解密过多（业务码 42901/42902/42903/42904）", body = leadgen_http::openapi::ErrorEnvelope,
             headers(("Retry-After" = u64, description = "多少秒后可重试：每日限额到北京时间次日零点；平台额度或限流在平台告知时"))),
         (status = 500, description = "内部错误", body = leadgen_http::openapi::ErrorEnvelope),

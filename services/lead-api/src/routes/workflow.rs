@@ -160,7 +160,7 @@ fn if_match(req: &HttpRequest) -> Result<Option<i32>, LeadApiError> {
         (status = 404, description = "不存在（或属于其他租户）", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 409, description = "冲突：40902 If-Match 的版本之后处理状态已被他人修改（ETag 为线索的当前版本号，刷新后可用它重试）；40903 线索已与同一买家的另一条线索合并", body = leadgen_http::openapi::ErrorEnvelope,
             headers(("ETag" = String, description = "40902 时：线索的当前版本号，例如 \"5\""))),
-        (status = 422, description = "字段校验失败", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 422, description = "字段校验失败", body = leadgen_http::openapi::ValidationErrorEnvelope),
         (status = 428, description = "42801：缺少 If-Match（线索版本号），或为 *", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 500, description = "内部错误", body = leadgen_http::openapi::ErrorEnvelope)
     ))]
@@ -254,7 +254,7 @@ fn unique_leads(items: &[BulkItem]) -> Result<(), validator::ValidationError> {
         (status = 400, description = "参数错误（含业务码）", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 401, description = "缺少或无效的令牌", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 403, description = "没有权限", body = leadgen_http::openapi::ErrorEnvelope),
-        (status = 422, description = "字段校验失败", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 422, description = "字段校验失败", body = leadgen_http::openapi::ValidationErrorEnvelope),
         (status = 500, description = "内部错误（未做任何修改）", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 503, description = "服务暂不可用（未做任何修改），可稍后重试", body = leadgen_http::openapi::ErrorEnvelope)
     ))]
