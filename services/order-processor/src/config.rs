@@ -72,6 +72,10 @@ pub struct ProcessingSettings {
     /// Cybersecurity Law asks for six months), else the service refuses to start.
     #[serde(default = "default_operation_log_retention")]
     pub operation_log_retention_days: NonZeroU32,
+    /// How long a sync record is kept (`housekeeping`): as long as the operation log that names
+    /// it, by default. Backfills and running tasks are kept.
+    #[serde(default = "default_sync_record_retention")]
+    pub sync_record_retention_days: NonZeroU32,
     /// How often housekeeping deletes what is past its retention.
     #[serde(default = "default_housekeeping_interval")]
     pub housekeeping_interval_secs: u64,
@@ -96,6 +100,7 @@ impl Default for ProcessingSettings {
             purge_chunk_leads: default_purge_chunk(),
             ledger_retention_days: default_ledger_retention(),
             operation_log_retention_days: default_operation_log_retention(),
+            sync_record_retention_days: default_sync_record_retention(),
             housekeeping_interval_secs: default_housekeeping_interval(),
             housekeeping_batch: default_housekeeping_batch(),
         }
@@ -136,6 +141,9 @@ fn default_ledger_retention() -> NonZeroU32 {
     NonZeroU32::MIN.saturating_add(6)
 }
 fn default_operation_log_retention() -> NonZeroU32 {
+    NonZeroU32::MIN.saturating_add(364)
+}
+fn default_sync_record_retention() -> NonZeroU32 {
     NonZeroU32::MIN.saturating_add(364)
 }
 fn default_housekeeping_interval() -> u64 {

@@ -10,6 +10,10 @@
 //!   operation_log_retention_days` (365; at least [`MIN_OPERATION_LOG_DAYS`]: China's
 //!   Cybersecurity Law, art. 21, asks for six months of network logs at least), then deleted,
 //!   every tenant's alike.
+//! - **Sync records** (`t_ecom_sync_task`, sync-worker's, design 2.4): kept `[processing]
+//!   sync_record_retention_days` (365, as the operation log that names them), then deleted,
+//!   except backfills (one per connection) and running tasks. A raw order keeps the id of the
+//!   sync that last fetched it, a plain id since migration 57.
 //! - **The numbers searched behind each mask** (`t_contact_search_mask`, lead-api's): a day's
 //!   notes count only that Beijing day's searches; a tenant's next search deletes its earlier
 //!   days, and housekeeping those of tenants that stopped searching (keyed blind indexes of
@@ -37,12 +41,17 @@ pub const LEDGER: &str = "t_processed_message";
 pub const OPERATION_LOG: &str = "t_operation_log";
 /// The searched numbers' table name, as the metric labels it.
 pub const SEARCH_MASKS: &str = "t_contact_search_mask";
+/// The sync records' table name, as the metric labels it.
+pub const SYNC_RECORDS: &str = "t_ecom_sync_task";
+/// Every table housekeeping deletes from, in the order of a pass.
+const TABLES: [&str; 4] = [LEDGER, OPERATION_LOG, SEARCH_MASKS, SYNC_RECORDS];
 
 pub struct Housekeeping {
     pub pool: DbPool,
     pub interval: Duration,
     pub ledger_days: NonZeroU32,
     pub operation_log_days: NonZeroU32,
+    pub sync_record_days: NonZeroU32,
     /// Rows per delete statement.
     pub batch: NonZeroU32,
 }
@@ -53,13 +62,14 @@ pub struct Deleted {
     pub ledger: usize,
     pub operation_log: usize,
     pub search_masks: usize,
+    pub sync_records: usize,
 }
 
 impl Housekeeping {
     /// A pass now and then every `interval` until `shutdown`; a failed pass is logged and the
     /// next one tries again.
     pub async fn run(self, shutdown: CancellationToken) {
-        for table in [LEDGER, OPERATION_LOG, SEARCH_MASKS] {
+        for table in TABLES {
             metrics::counter!("leadgen_housekeeping_deleted_total", "table" => table).increment(0);
         }
         loop {
@@ -69,6 +79,7 @@ impl Housekeeping {
                         ledger = deleted.ledger,
                         operation_log = deleted.operation_log,
                         search_masks = deleted.search_masks,
+                        sync_records = deleted.sync_records,
                         "Housekeeping deleted rows past their retention"
                     );
                 }
@@ -84,19 +95,20 @@ impl Housekeeping {
         }
     }
 
-    /// Deletes every ledger entry, operation-log entry and searched number past its retention
-    /// (or as many as it could before `shutdown`).
+    /// Deletes every ledger entry, operation-log entry, searched number and sync record past its
+    /// retention (or as many as it could before `shutdown`).
     pub async fn pass(&self, shutdown: &CancellationToken) -> anyhow::Result<Deleted> {
         let now = chrono::Utc::now();
         let ledger_before = now - chrono::Duration::days(i64::from(self.ledger_days.get()));
         let log_before = now - chrono::Duration::days(i64::from(self.operation_log_days.get()));
+        let records_before = now - chrono::Duration::days(i64::from(self.sync_record_days.get()));
         let today = now
             .with_timezone(&leadgen_domain::time::beijing())
             .date_naive();
         let batch = i64::from(self.batch.get());
         let mut deleted = Deleted::default();
         let mut conn = leadgen_db::conn(&self.pool).await?;
-        for table in [LEDGER, OPERATION_LOG, SEARCH_MASKS] {
+        for table in TABLES {
             loop {
                 let n = match table {
                     LEDGER => {
@@ -107,7 +119,13 @@ impl Housekeeping {
                         housekeeping::delete_operation_log_before(&mut conn, log_before, batch)
                             .await?
                     }
-                    _ => housekeeping::delete_search_masks_before(&mut conn, today, batch).await?,
+                    SEARCH_MASKS => {
+                        housekeeping::delete_search_masks_before(&mut conn, today, batch).await?
+                    }
+                    _ => {
+                        housekeeping::delete_sync_records_before(&mut conn, records_before, batch)
+                            .await?
+                    }
                 };
                 metrics::counter!("leadgen_housekeeping_deleted_total", "table" => table)
                     .increment(n as u64);
@@ -127,7 +145,8 @@ impl Deleted {
         match table {
             LEDGER => &mut self.ledger,
             OPERATION_LOG => &mut self.operation_log,
-            _ => &mut self.search_masks,
+            SEARCH_MASKS => &mut self.search_masks,
+            _ => &mut self.sync_records,
         }
     }
 }

@@ -101,6 +101,7 @@ impl Application {
             interval: Duration::from_secs(processing.housekeeping_interval_secs),
             ledger_days: processing.ledger_retention_days,
             operation_log_days: processing.operation_log_retention_days,
+            sync_record_days: processing.sync_record_retention_days,
             batch: processing.housekeeping_batch,
         };
         let background: Vec<Background> = vec![

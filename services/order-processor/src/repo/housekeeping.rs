@@ -1,4 +1,5 @@
-//! `t_operation_log` and `t_contact_search_mask` by age: what housekeeping deletes, a bounded number of rows per statement
+//! `t_operation_log`, `t_contact_search_mask` and `t_ecom_sync_task` by age: what housekeeping
+//! deletes, a bounded number of rows per statement
 //! (each its own transaction, so no long lock or huge WAL burst). The ledger's are
 //! `leadgen_outbox::forget_processed_before`, the crate that owns `t_processed_message`.
 
@@ -36,6 +37,27 @@ pub async fn delete_search_masks_before(
          (SELECT ctid FROM t_contact_search_mask WHERE day < $1 LIMIT $2)",
     )
     .bind::<Date, _>(today)
+    .bind::<BigInt, _>(limit)
+    .execute(conn)
+    .await
+}
+
+/// Deletes at most `limit` sync records requested before `before`, every tenant's: finished
+/// ones (a running task is not), and never a backfill (a shop's one per connection says its
+/// history was fetched: `backfill_completed`, the scheduler's retry of a failed one); how many
+/// it deleted. The scheduler's other reads of the history (the first sync, failures since the
+/// last completed one, the last reconcile) look at its recent end or only compare with a day ago.
+pub async fn delete_sync_records_before(
+    conn: &mut AsyncPgConnection,
+    before: DateTime<Utc>,
+    limit: i64,
+) -> QueryResult<usize> {
+    diesel::sql_query(
+        "DELETE FROM t_ecom_sync_task WHERE id IN \
+         (SELECT id FROM t_ecom_sync_task \
+          WHERE sync_time < $1 AND trigger_type <> 'BACKFILL' AND status <> 'RUNNING' LIMIT $2)",
+    )
+    .bind::<Timestamptz, _>(before)
     .bind::<BigInt, _>(limit)
     .execute(conn)
     .await

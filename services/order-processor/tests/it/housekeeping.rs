@@ -7,7 +7,9 @@ use std::time::Duration;
 use chrono::Utc;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use leadgen_db::schema::{t_contact_search_mask, t_operation_log, t_processed_message};
+use leadgen_db::schema::{
+    t_contact_search_mask, t_ecom_order_raw, t_ecom_sync_task, t_operation_log, t_processed_message,
+};
 use leadgen_test_support::TestDb;
 use order_processor::housekeeping::{Deleted, Housekeeping};
 use tokio_util::sync::CancellationToken;
@@ -75,6 +77,7 @@ async fn rows_past_their_retention_are_deleted_and_no_other() {
         interval: Duration::from_secs(3600),
         ledger_days: days(7),
         operation_log_days: days(180),
+        sync_record_days: days(90),
         // Smaller than what is due, so a pass takes several statements.
         batch: days(3),
     };
@@ -87,6 +90,7 @@ async fn rows_past_their_retention_are_deleted_and_no_other() {
             ledger: 6,
             operation_log: old_log,
             search_masks: 3,
+            sync_records: 0,
         }
     );
     let kept: Vec<String> = t_contact_search_mask::table
@@ -120,4 +124,84 @@ async fn rows_past_their_retention_are_deleted_and_no_other() {
     // Nothing more is due.
     let again = housekeeping.pass(&CancellationToken::new()).await.unwrap();
     assert_eq!(again, Deleted::default());
+}
+
+/// Sync records past `sync_record_days` are deleted, every tenant's, except backfills and
+/// running tasks; younger ones are kept. A raw order still naming a deleted record keeps its
+/// id (a plain id since migration 57: the delete never rewrites the orders).
+#[tokio::test]
+async fn sync_records_past_their_retention_are_deleted_but_backfills_and_running_ones_kept() {
+    let db = TestDb::new().await;
+    let mut conn = leadgen_db::conn(&db.pool).await.unwrap();
+    let now = Utc::now();
+    let mut tasks = Vec::new();
+    // (tenant, trigger, status, age in days)
+    for (tenant, trigger, status, age) in [
+        (1_i64, "SCHEDULED", "COMPLETED", 100_i64),
+        (2, "MANUAL", "FAILED", 95),
+        (1, "SCHEDULED", "CANCELLED", 91),
+        (1, "BACKFILL", "COMPLETED", 200),
+        (2, "SCHEDULED", "RUNNING", 120),
+        (1, "SCHEDULED", "COMPLETED", 89),
+        (2, "MANUAL", "COMPLETED", 1),
+    ] {
+        let shop = db.active_shop(tenant, "TAOBAO").await;
+        let id = db.sync_task(tenant, shop, "TAOBAO", status).await;
+        diesel::update(t_ecom_sync_task::table.find(id))
+            .set((
+                t_ecom_sync_task::trigger_type.eq(trigger),
+                t_ecom_sync_task::sync_time.eq(now - chrono::Duration::days(age)),
+            ))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        tasks.push((id, shop));
+    }
+    // An order last fetched by the oldest scheduled sync, never changed since.
+    let (fetched_by, shop) = tasks[0];
+    diesel::insert_into(t_ecom_order_raw::table)
+        .values((
+            t_ecom_order_raw::tenant_id.eq(1_i64),
+            t_ecom_order_raw::platform_id.eq(shop),
+            t_ecom_order_raw::platform_type.eq("TAOBAO"),
+            t_ecom_order_raw::order_id.eq("o-1"),
+            t_ecom_order_raw::raw_data.eq("{}"),
+            t_ecom_order_raw::content_hash.eq("h"),
+            t_ecom_order_raw::sync_task_id.eq(fetched_by),
+            t_ecom_order_raw::process_status.eq("PROCESSED"),
+        ))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let housekeeping = Housekeeping {
+        pool: db.pool.clone(),
+        interval: Duration::from_secs(3600),
+        ledger_days: days(7),
+        operation_log_days: days(180),
+        sync_record_days: days(90),
+        batch: days(2),
+    };
+    let deleted = housekeeping.pass(&CancellationToken::new()).await.unwrap();
+    assert_eq!(deleted.sync_records, 3, "{deleted:?}");
+    let mut kept: Vec<i64> = t_ecom_sync_task::table
+        .select(t_ecom_sync_task::id)
+        .load(&mut conn)
+        .await
+        .unwrap();
+    kept.sort_unstable();
+    let expected: Vec<i64> = tasks[3..].iter().map(|(id, _)| *id).collect();
+    assert_eq!(
+        kept, expected,
+        "the backfill, the running task and the young ones"
+    );
+    let named: i64 = t_ecom_order_raw::table
+        .select(t_ecom_order_raw::sync_task_id)
+        .first(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(named, fetched_by);
+    assert_eq!(
+        housekeeping.pass(&CancellationToken::new()).await.unwrap(),
+        Deleted::default()
+    );
 }
