@@ -98,6 +98,20 @@ string_enum!(
     }
 );
 
+impl PlatformType {
+    /// The platform as merchants and sales staff name it, for messages (the wire spelling stays
+    /// in brackets where a developer may need it).
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            PlatformType::Taobao => "淘宝/天猫",
+            PlatformType::Jd => "京东",
+            PlatformType::Pdd => "拼多多",
+            PlatformType::Douyin => "抖店",
+            PlatformType::Kuaishou => "快手小店",
+        }
+    }
+}
+
 string_enum!(
     /// Status of a platform authorization (design 2.1).
     AuthStatus, "status" {
@@ -115,6 +129,20 @@ string_enum!(
         Revoked => "REVOKED",
     }
 );
+
+impl AuthStatus {
+    /// The status as a merchant reads it, for messages.
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            AuthStatus::PendingAuth => "待授权",
+            AuthStatus::Active => "已授权",
+            AuthStatus::Expired => "已过期",
+            AuthStatus::Invalid => "已失效",
+            AuthStatus::Disabled => "已停用",
+            AuthStatus::Revoked => "已解除授权",
+        }
+    }
+}
 
 string_enum!(
     /// Status of a sync task (design 2.4).

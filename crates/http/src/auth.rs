@@ -45,6 +45,18 @@ impl Permission {
             Permission::Contact => "lead:order:contact",
         }
     }
+
+    /// The permission as an administrator grants it, for messages.
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            Permission::Auth => "店铺授权管理",
+            Permission::Sync => "订单同步",
+            Permission::View => "查看线索",
+            Permission::Process => "处理线索",
+            Permission::Audit => "查看操作日志",
+            Permission::Contact => "查看号码",
+        }
+    }
 }
 
 /// The token's claims.
@@ -315,7 +327,7 @@ impl AuthUser {
         if self.perms.iter().any(|p| p == permission.as_str()) {
             Ok(())
         } else {
-            Err(ApiError::forbidden(permission.as_str()))
+            Err(ApiError::forbidden(permission))
         }
     }
 }

@@ -63,7 +63,11 @@ codes! {
     /// The tenant used up today's reveals.
     REVEAL_TENANT_LIMIT = (42902, 429, "本企业今日的号码解密次数已用完");
     /// The platform's decrypt quota is used up.
-    PLATFORM_DECRYPT_QUOTA = (42903, 429, "电商平台的解密额度已用完，请稍后再试");
+    PLATFORM_DECRYPT_QUOTA = (
+        42903,
+        429,
+        "电商平台的解密额度已用完或调用过于频繁，请稍后重试"
+    );
     /// Too many of the tenant's reveals in flight at once: wait a moment.
     REVEAL_BUSY = (42904, 429, "本企业同时进行的号码解密过多，请稍后重试");
     /// A search by a full mobile number past the different numbers the tenant may search behind

@@ -82,11 +82,15 @@ impl ApiError {
         Self::new(StatusCode::UNAUTHORIZED, "未登录或登录已过期")
     }
 
-    /// 403: valid token without the permission.
-    pub fn forbidden(permission: &str) -> Self {
+    /// 403: valid token without the permission, named as an administrator grants it.
+    pub fn forbidden(permission: crate::auth::Permission) -> Self {
         Self::new(
             StatusCode::FORBIDDEN,
-            format!("没有权限：需要 {permission}"),
+            format!(
+                "没有权限：需要“{}”权限（{}），请联系管理员开通",
+                permission.name_zh(),
+                permission.as_str()
+            ),
         )
     }
 

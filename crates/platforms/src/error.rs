@@ -71,7 +71,11 @@ pub enum PlatformError {
     Unknown { code: String, message: String },
     /// The platform's rules do not permit revealing a contact for this purpose; decided by the
     /// adapter before any call, and never sent as another scene.
-    #[error("{platform} 不允许以该用途（{purpose}）解密买家联系方式")]
+    #[error(
+        "{} 不允许以“{}”（{purpose}）用途查看买家号码，请选择该平台允许的用途",
+        platform.name_zh(),
+        purpose.name_zh()
+    )]
     PurposeNotPermitted {
         platform: PlatformType,
         purpose: RevealPurpose,

@@ -82,6 +82,15 @@ impl RevealPurpose {
         RevealPurpose::Fulfilment,
     ];
 
+    /// The purpose as sales staff name it, for messages.
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            RevealPurpose::AfterSales => "售后服务",
+            RevealPurpose::CustomerCare => "客户关怀",
+            RevealPurpose::Fulfilment => "订单履约",
+        }
+    }
+
     /// The wire spelling.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -375,7 +375,7 @@ impl Session {
                     return Ok(Renewed::Adopted);
                 }
                 return Err(SessionError::Platform(PlatformError::Unavailable(format!(
-                    "店铺的授权令牌正由其他请求刷新，请稍后重试（{e}）"
+                    "店铺授权正在续期，请稍后重试（{e}）"
                 ))));
             }
         };

@@ -455,7 +455,7 @@ impl TokenSink for CredentialSink {
             }
             if tokio::time::Instant::now() >= deadline {
                 return Err(format!(
-                    "another caller has been renewing the shop's tokens for over {} s",
+                    "其他请求续期店铺授权已超过 {} 秒",
                     RENEWAL_WAIT.as_secs()
                 ));
             }

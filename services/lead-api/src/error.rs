@@ -90,7 +90,7 @@ impl LeadApiError {
             LeadApiError::VersionRequired => ApiError::business(codes::LEAD_VERSION_REQUIRED),
             LeadApiError::BadRequest(message) => ApiError::bad_request(message.clone()),
             LeadApiError::BeyondWindow => ApiError::business(codes::PAGE_BEYOND_WINDOW),
-            LeadApiError::Forbidden(permission) => ApiError::forbidden(permission.as_str()),
+            LeadApiError::Forbidden(permission) => ApiError::forbidden(*permission),
             LeadApiError::PurposeNotPermitted => {
                 ApiError::business(codes::REVEAL_PURPOSE_NOT_PERMITTED)
             }

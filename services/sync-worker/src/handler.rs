@@ -120,7 +120,7 @@ impl SyncRequestedHandler {
             "Sync request dead-lettered; failing its task"
         );
         let error = format!(
-            "{}（内部错误，详情见 sync-worker 日志）",
+            "{}，本次同步未完成，请稍后重新同步；如反复出现请联系客服",
             tasks::DEAD_LETTERED
         );
         let trace_id = leadgen_telemetry::current_trace_id();

@@ -117,8 +117,14 @@ async fn a_dead_lettered_request_fails_its_running_task_with_the_reason() {
     let (status, error) = status_and_error(&db, id).await;
     assert_eq!(status, "FAILED");
     let error = error.expect("an error message");
-    assert!(error.contains("死信队列"), "{error}");
-    // The internal reason is for operators' logs, not the merchant's record.
+    assert!(
+        error.starts_with(sync_worker::repo::tasks::DEAD_LETTERED)
+            && error.contains("请稍后重新同步"),
+        "{error}"
+    );
+    // The internal reason (and the broker's words) are for operators' logs, not the merchant's
+    // record.
+    assert!(!error.contains("死信队列"), "{error}");
     assert!(!error.contains("database unavailable"), "{error}");
     let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
     let logged: Vec<(String, Option<String>, Option<serde_json::Value>)> = t_operation_log::table

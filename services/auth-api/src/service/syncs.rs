@@ -297,7 +297,8 @@ pub async fn request(
                 // MAX_WINDOW_DAYS by construction.
                 if start >= end {
                     return Err(AuthApiError::SyncWindow(
-                        "从上次同步处继续的开始时间不早于结束时间，请指定 startTime".into(),
+                        "结束时间不晚于上次同步到达的时间，无法接续同步，请同时指定开始时间（startTime）"
+                            .into(),
                     ));
                 }
                 let task = NewTask {

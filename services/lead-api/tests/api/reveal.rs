@@ -184,9 +184,19 @@ async fn a_number_sent_in_clear_is_revealed_audited_and_never_kept() {
         assert_eq!(
             refusals,
             vec![
-                (1, Some("403 没有权限：需要 lead:order:contact")),
+                (
+                    1,
+                    Some(
+                        "403 没有权限：需要“查看号码”权限（lead:order:contact），请联系管理员开通"
+                    )
+                ),
                 // With a query it may not send: refused for the right first, audited alike.
-                (1, Some("403 没有权限：需要 lead:order:contact")),
+                (
+                    1,
+                    Some(
+                        "403 没有权限：需要“查看号码”权限（lead:order:contact），请联系管理员开通"
+                    )
+                ),
                 (2, Some("404 线索不存在")),
                 // A purpose off the list is refused before the lead is read, and audited.
                 (

@@ -223,8 +223,9 @@ pub fn claimed_for(claim: &str, message_id: &str) -> bool {
             .is_some_and(|run| run.starts_with(' '))
 }
 
-/// What a task failed by a dead-lettered request says first (its `error_message`).
-pub const DEAD_LETTERED: &str = "同步请求多次处理失败，已转入死信队列";
+/// What a task failed by a dead-lettered request says first (its `error_message`); releases
+/// before 2026-12-07 went on `，已转入死信队列…`, which the prefix matches too.
+pub const DEAD_LETTERED: &str = "同步请求多次处理失败";
 
 /// How the error of a task whose runs kept being interrupted (its worker killed, its lease
 /// expired, every attempt used) begins ([`crate::recovery`]).

@@ -18,6 +18,7 @@ use diesel_async::AsyncConnection as _;
 use leadgen_crypto::Sealer;
 use leadgen_db::DbPool;
 use leadgen_db::ScopedFutureExt as _;
+use leadgen_domain::AuthStatus;
 use leadgen_domain::time::format_beijing;
 use leadgen_domain::{NotCallable, PlatformType};
 use leadgen_platforms::client::platform_said;
@@ -58,7 +59,7 @@ impl Syncer {
         let Some(client) = self.platforms.get(platform) else {
             return Ok(TaskOutcome::Failed(
                 Cause::Internal,
-                format!("暂不支持该电商平台：{platform}"),
+                format!("暂不支持该电商平台：{}（{platform}）", platform.name_zh()),
             ));
         };
         let mut conn = leadgen_db::conn(&self.pool).await?;
@@ -81,7 +82,10 @@ impl Syncer {
             Err(NotCallable::NoGrant) => {
                 return Ok(TaskOutcome::Failed(
                     Cause::Authorization,
-                    format!("平台授权状态为 {}，请重新授权", row.status),
+                    match row.status {
+                        AuthStatus::PendingAuth => "店铺尚未完成授权，请先完成授权".to_owned(),
+                        status => format!("店铺授权{}，请重新授权", status.name_zh()),
+                    },
                 ));
             }
         }
