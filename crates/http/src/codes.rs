@@ -31,9 +31,13 @@ codes! {
     /// The platform type has no adapter yet.
     PLATFORM_NOT_SUPPORTED = (40005, 400, "暂不支持该电商平台");
     /// The platform does not permit decrypting a contact for this purpose.
-    REVEAL_PURPOSE_NOT_PERMITTED = (40006, 400, "该电商平台不允许以此用途解密联系方式");
+    REVEAL_PURPOSE_NOT_PERMITTED = (
+        40006,
+        400,
+        "该电商平台不允许以所选用途查看号码，请更换用途后重试"
+    );
     /// The lead has no contact that could be revealed.
-    NOTHING_TO_REVEAL = (40007, 400, "该线索没有可解密的联系方式");
+    NOTHING_TO_REVEAL = (40007, 400, "该线索没有可查看的号码");
     /// The shop is paused (DISABLED): enable it before syncing.
     SHOP_DISABLED = (40009, 400, "该店铺已停用，请先启用后再同步");
     /// The platform cannot decrypt this contact for good (the order is past its decrypt
@@ -59,9 +63,17 @@ codes! {
     /// The lead turned out to be the same buyer as another lead and was merged into it.
     LEAD_MERGED = (40903, 409, "该线索已与同一买家的另一条线索合并，请在合并后的线索上操作");
     /// The user used up today's reveals.
-    REVEAL_USER_LIMIT = (42901, 429, "您今日的号码解密次数已用完");
+    REVEAL_USER_LIMIT = (
+        42901,
+        429,
+        "您今日查看号码的次数已用完（按完整手机号搜索也计入），请明日再试"
+    );
     /// The tenant used up today's reveals.
-    REVEAL_TENANT_LIMIT = (42902, 429, "本企业今日的号码解密次数已用完");
+    REVEAL_TENANT_LIMIT = (
+        42902,
+        429,
+        "本企业今日查看号码的次数已用完，请明日再试"
+    );
     /// The platform's decrypt quota is used up.
     PLATFORM_DECRYPT_QUOTA = (
         42903,
@@ -69,7 +81,7 @@ codes! {
         "电商平台的解密额度已用完或调用过于频繁，请稍后重试"
     );
     /// Too many of the tenant's reveals in flight at once: wait a moment.
-    REVEAL_BUSY = (42904, 429, "本企业同时进行的号码解密过多，请稍后重试");
+    REVEAL_BUSY = (42904, 429, "本企业同时查看号码的请求过多，请稍后重试");
     /// A search by a full mobile number past the different numbers the tenant may search behind
     /// one mask today.
     SEARCH_MASK_LIMIT = (
