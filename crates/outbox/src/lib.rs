@@ -225,6 +225,8 @@ pub struct Relay {
     producer: &'static str,
     settings: OutboxSettings,
     scan: Arc<std::sync::Mutex<Scan>>,
+    /// [`SWEEP_EVERY`], unless a test asks otherwise ([`Relay::sweeping_every`]).
+    sweep_every: Duration,
 }
 
 /// Where the relay's next pass reads from.
@@ -240,8 +242,8 @@ struct Scan {
 
 impl Scan {
     /// The id the next pass reads after: 0 (the start) unless it is in the middle of a burst.
-    fn next_after(&self) -> i64 {
-        let sweep_due = self.swept.is_none_or(|at| at.elapsed() >= SWEEP_EVERY);
+    fn next_after(&self, sweep_every: Duration) -> i64 {
+        let sweep_due = self.swept.is_none_or(|at| at.elapsed() >= sweep_every);
         if self.full && !sweep_due {
             self.after
         } else {
@@ -273,7 +275,16 @@ impl Relay {
             producer,
             settings,
             scan: Arc::default(),
+            sweep_every: SWEEP_EVERY,
         }
+    }
+
+    /// The same relay, reading from the start at least every `every` instead of
+    /// [`SWEEP_EVERY`]: for a test that must tell a burst's passes from a sweep however slow
+    /// the machine.
+    pub fn sweeping_every(mut self, every: Duration) -> Self {
+        self.sweep_every = every;
+        self
     }
 
     /// Relays one batch; returns how many events were published, or
@@ -284,7 +295,11 @@ impl Relay {
         let broker = Arc::clone(&self.broker);
         let producer = self.producer;
         let batch = self.settings.batch_size;
-        let after = self.scan.lock().map_or(0, |scan| scan.next_after());
+        let sweep_every = self.sweep_every;
+        let after = self
+            .scan
+            .lock()
+            .map_or(0, |scan| scan.next_after(sweep_every));
         let (published, unavailable) = conn.transaction::<_, OutboxError, _>(|conn| {
             async move {
                 // The producer's rows in id order, but those backing off after the broker

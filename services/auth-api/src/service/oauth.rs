@@ -112,8 +112,9 @@ pub struct Completed {
 }
 
 /// Handles the platform's redirect. `bound`: the browser brought the consent's cookie, or
-/// binding is off (`routes::consent`); a consent completed elsewhere is refused and spent (a
-/// new authorization INVALID), so the code it carried can never connect the shop.
+/// binding is off (`routes::consent`); a consent completed elsewhere with a code is refused and
+/// spent (a new authorization INVALID), so the code it carried can never connect the shop; one
+/// without a code is refused and left pending.
 #[tracing::instrument(name = "auth.complete_oauth", skip_all)]
 pub async fn complete(
     state: &AppState,
@@ -135,6 +136,28 @@ pub async fn complete(
         })
         .ok_or(AuthApiError::OAuthState)?;
     let platform = row.platform_type;
+    let carries_code = query.code.as_deref().is_some_and(|c| !c.is_empty());
+    if !bound && !carries_code {
+        // Nothing to keep from anyone (a denial, or someone who only learnt the `state` from a
+        // forwarded link): refused, and the merchant's consent left to complete in their own
+        // browser rather than spent by whoever holds the link.
+        // Answered as any unusable callback: the consent is not spent, so the foreign-browser
+        // message (本次授权已作废) would not be true.
+        let (code, message) = AuthApiError::OAuthState.audit();
+        activation::record_callback(
+            &mut conn,
+            &row,
+            AuditAction::PlatformAuthActivate,
+            vec![row.id.to_string()],
+            Err(format!("{code} {message}")),
+        )
+        .await?;
+        tracing::warn!(
+            platform.id = row.id.get(),
+            "Callback without a code from another browser than the one that asked; refused"
+        );
+        return refused(&row, AuthApiError::OAuthState, row.status);
+    }
     if !bound {
         // The consent is spent: the platform's code for it arrived in a browser that may be
         // a victim's, and a link forwarded back to the browser that asked must not complete it.

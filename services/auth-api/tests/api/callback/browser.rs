@@ -31,6 +31,19 @@ async fn a_consent_completes_only_in_the_browser_that_asked_for_it() {
     }
     assert!(!cookie.contains("Secure"), "plain HTTP here: {cookie}");
 
+    // Someone who only learnt the `state` (no code: nothing of a shop to keep from them) is
+    // refused without spending the merchant's consent.
+    let probe = app.callback_elsewhere(&[("state", &state)]).await;
+    assert_eq!(probe.status(), StatusCode::FOUND);
+    assert!(
+        location_of(&probe).ends_with("&status=PENDING_AUTH&error=40002"),
+        "{}",
+        location_of(&probe)
+    );
+    let row = app.platform_row(id).await;
+    assert_eq!(row.status, "PENDING_AUTH");
+    assert!(row.oauth_state_hash.is_some(), "the consent is not spent");
+
     // The link opened in another browser (a merchant sent someone else's consent link): refused
     // and spent, nothing exchanged, and the attempt in the operation log.
     let elsewhere = app
@@ -51,7 +64,11 @@ async fn a_consent_completes_only_in_the_browser_that_asked_for_it() {
     let refused = refusals(&app).await;
     assert_eq!(
         refused,
-        [format!("40002 {}", auth_api::error::FOREIGN_BROWSER)]
+        [
+            "40002 授权回调无效或已过期，请重新发起授权".to_owned(),
+            format!("40002 {}", auth_api::error::FOREIGN_BROWSER)
+        ],
+        "the probe and the spent consent"
     );
     // The same link forwarded back to the browser that asked cannot use the victim's code.
     let forwarded = app
