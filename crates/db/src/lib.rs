@@ -381,6 +381,62 @@ pub async fn run_migrations(url: &str) -> Result<Vec<String>, DbError> {
     }
 }
 
+/// How often a migrator tries the migrators' lock while another holds it.
+const MIGRATOR_LOCK_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Takes the migrators' session lock, trying it every [`MIGRATOR_LOCK_POLL`] until it is free.
+fn wait_for_migrator_lock(
+    conn: &mut diesel_async::async_connection_wrapper::AsyncConnectionWrapper<AsyncPgConnection>,
+) -> Result<(), DbError> {
+    #[derive(diesel::QueryableByName)]
+    struct Locked {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        locked: bool,
+    }
+    loop {
+        let got: Locked = diesel::RunQueryDsl::get_result(
+            diesel::sql_query("SELECT pg_try_advisory_lock(4242001) AS locked"),
+            conn,
+        )?;
+        if got.locked {
+            return Ok(());
+        }
+        std::thread::sleep(MIGRATOR_LOCK_POLL);
+    }
+}
+
+/// Refuses to run a migration that builds an index CONCURRENTLY while an index of the schema is
+/// invalid: a concurrent build that failed leaves one (cancelled, killed, or a deadlock), and
+/// the migration's `IF NOT EXISTS` would take it for done and record the migration as applied;
+/// a build still running (by hand, as docs/upgrades.md suggests) shows as invalid too.
+fn refuse_invalid_indexes(
+    conn: &mut diesel_async::async_connection_wrapper::AsyncConnectionWrapper<AsyncPgConnection>,
+) -> Result<(), DbError> {
+    #[derive(diesel::QueryableByName)]
+    struct Invalid {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+    }
+    let invalid: Vec<Invalid> = diesel::RunQueryDsl::load(
+        diesel::sql_query(
+            "SELECT c.relname::text AS name FROM pg_index i \
+             JOIN pg_class c ON c.oid = i.indexrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE NOT i.indisvalid AND n.nspname = current_schema() ORDER BY 1",
+        ),
+        conn,
+    )?;
+    if invalid.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = invalid.into_iter().map(|i| i.name).collect();
+    Err(DbError::Migration(format!(
+        "invalid indexes {}: a concurrent index build failed or is still running; let a running \
+         build finish, or DROP INDEX CONCURRENTLY each one, then migrate again (docs/upgrades.md)",
+        names.join(", ")
+    )))
+}
+
 /// Whether a migration failed because it gave up waiting for a lock (SQLSTATE 55P03): diesel's
 /// migration error keeps only the server's text, in English or, with `lc_messages` set to
 /// Chinese, in Chinese.
@@ -402,8 +458,11 @@ async fn migrate_once(url: &str) -> Result<Vec<String>, (Vec<String>, DbError)> 
             diesel::RunQueryDsl::execute(diesel::sql_query(sql), conn).map(|_| ())
         };
         // One migrator at a time, even when several processes start together (this wait is
-        // not bounded: the other migrator is doing the work).
-        run("SELECT pg_advisory_lock(4242001)", &mut conn).map_err(|e| (Vec::new(), e.into()))?;
+        // not bounded: the other migrator is doing the work). Polled in short statements, not
+        // waited for in one: a statement waiting holds a snapshot, and the other migrator's
+        // CREATE INDEX CONCURRENTLY waits for every older snapshot: a deadlock, which cancels
+        // the build and leaves its index invalid.
+        wait_for_migrator_lock(&mut conn).map_err(|e| (Vec::new(), e))?;
         let mut applied = Vec::new();
         let outcome = (|| {
             for setting in [
@@ -425,6 +484,7 @@ async fn migrate_once(url: &str) -> Result<Vec<String>, (Vec<String>, DbError)> 
                 // would leave an invalid index that its IF NOT EXISTS then takes for done.
                 let alone = !migration.metadata().run_in_transaction();
                 if alone {
+                    refuse_invalid_indexes(&mut conn)?;
                     run("SET lock_timeout = 0", &mut conn)?;
                 }
                 let version = conn

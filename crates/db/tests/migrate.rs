@@ -77,3 +77,66 @@ async fn a_migration_behind_a_long_transaction_lets_other_queries_through_then_a
         .await
         .expect("the column is back");
 }
+
+/// A migration that builds an index CONCURRENTLY is refused while an index is invalid (a
+/// concurrent build that failed leaves one, and `IF NOT EXISTS` would take it for done and
+/// record the migration as applied); once it is dropped, the migration builds a valid index.
+#[tokio::test]
+async fn a_concurrent_index_migration_is_refused_while_an_index_is_invalid() {
+    let db = leadgen_test_support::TestDb::new().await;
+    let shop = db.active_shop(1, "TAOBAO").await;
+    for _ in 0..2 {
+        db.sync_task(1, shop, "TAOBAO", "COMPLETED").await;
+    }
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    for sql in [
+        "DROP INDEX ix_sync_task_finished_time",
+        "DELETE FROM __diesel_schema_migrations WHERE version = '20261207000058'",
+    ] {
+        diesel::sql_query(sql)
+            .execute(&mut conn)
+            .await
+            .expect("unapply 58");
+    }
+    // A failed concurrent build under the migration's own index name: the two tasks share a
+    // platform type, so a unique build fails and leaves the index invalid.
+    let failed = diesel::sql_query(
+        "CREATE UNIQUE INDEX CONCURRENTLY ix_sync_task_finished_time ON t_ecom_sync_task (platform_type)",
+    )
+    .execute(&mut conn)
+    .await;
+    assert!(failed.is_err(), "the unique build fails");
+    assert!(!index_valid(&mut conn).await);
+
+    let refused = leadgen_db::run_migrations(&db.url)
+        .await
+        .expect_err("refused");
+    assert!(
+        refused.to_string().contains("ix_sync_task_finished_time"),
+        "{refused}"
+    );
+    diesel::sql_query("DROP INDEX CONCURRENTLY ix_sync_task_finished_time")
+        .execute(&mut conn)
+        .await
+        .expect("drop the invalid index");
+    let applied = leadgen_db::run_migrations(&db.url).await.expect("migrate");
+    assert_eq!(applied, ["20261207000058"]);
+    assert!(index_valid(&mut conn).await, "built again, valid");
+}
+
+/// Whether `ix_sync_task_finished_time` is valid.
+async fn index_valid(conn: &mut leadgen_db::PooledConn) -> bool {
+    #[derive(diesel::QueryableByName)]
+    struct Valid {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        valid: bool,
+    }
+    diesel::sql_query(
+        "SELECT i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+         WHERE c.relname = 'ix_sync_task_finished_time'",
+    )
+    .get_result::<Valid>(conn)
+    .await
+    .expect("the index")
+    .valid
+}
