@@ -39,8 +39,9 @@ pub async fn first_sync_time(
     tenant: TenantId,
     id: PlatformId,
 ) -> QueryResult<Option<DateTime<Utc>>> {
-    // Two minimums, each read from the end of its own range of the (tenant, shop, status, time)
-    // index: one condition with OR would read the shop's whole history.
+    // Two minimums from the (tenant, shop, status, time) index: the completed tasks' read from
+    // the end of their range, the others' from the few tasks that did not complete; one
+    // condition with OR would read the shop's whole history.
     let shop = task::table
         .filter(task::tenant_id.eq(tenant.get()))
         .filter(task::platform_id.eq(id.get()));
@@ -67,7 +68,11 @@ pub async fn backfill_completed(conn: &mut AsyncPgConnection, id: PlatformId) ->
     diesel::select(diesel::dsl::exists(
         task::table
             .filter(task::platform_id.eq(id.get()))
-            .filter(task::trigger_type.eq(SyncTrigger::Backfill.as_str()))
+            // Written out, not bound: a generic plan cannot prove a bound value matches the
+            // backfills' partial index (migration 56), and would read the whole table.
+            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                "trigger_type = 'BACKFILL'",
+            ))
             .filter(task::status.eq(SyncStatus::Completed.as_str())),
     ))
     .get_result(conn)
@@ -246,6 +251,11 @@ pub async fn insert(
         .map(|id| id.map(SyncTaskId::new))
 }
 
+/// A page of the tenant's records and how many match, counted up to one past
+/// [`RECORDS_WINDOW`] (the newest ones, read from the (tenant, time) index). A sort by time pages
+/// through the matching records; any other sort (counts, status: no index holds them) orders
+/// the newest [`RECORDS_WINDOW`] matching records only, so a page never sorts a tenant's whole
+/// history.
 pub async fn list(
     conn: &mut AsyncPgConnection,
     tenant: TenantId,
@@ -274,17 +284,27 @@ pub async fn list(
         }
         q
     };
-    let found = query()
+    let mut newest: Vec<i64> = query()
         .select(task::id)
+        .order((task::sync_time.desc(), task::id.desc()))
         .limit(RECORDS_WINDOW + 1)
-        .load::<i64>(conn)
-        .await?
-        .len();
-    let counted = Counted::of(found as i64, RECORDS_WINDOW);
+        .load(conn)
+        .await?;
+    let counted = Counted::of(newest.len() as i64, RECORDS_WINDOW);
     if !counted.page_to_read(paging, RECORDS_WINDOW)? {
         return Ok((Vec::new(), counted));
     }
-    let mut q = query();
+    // The browsing window: the newest RECORDS_WINDOW.
+    newest.truncate(usize::try_from(RECORDS_WINDOW).unwrap_or(usize::MAX));
+    let by_time = !matches!(sort.0, "successCount" | "failureCount" | "status");
+    let mut q = if by_time {
+        query()
+    } else {
+        task::table
+            .filter(task::tenant_id.eq(tenant.get()))
+            .filter(task::id.eq_any(newest))
+            .into_boxed()
+    };
     q = match sort {
         ("successCount", SortOrder::Asc) => q.order(task::success_count.asc()),
         ("successCount", SortOrder::Desc) => q.order(task::success_count.desc()),

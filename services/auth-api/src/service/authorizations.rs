@@ -185,10 +185,6 @@ pub async fn record_create_refusal(state: &AppState, user: &AuthUser, e: &AuthAp
     .await;
 }
 
-/// How long after its link lapses an abandoned consent may still wait to be marked `INVALID`
-/// (the check runs every minute): part of the `Retry-After` of a refused create.
-const ABANDONED_CHECK_LAG: chrono::Duration = chrono::Duration::minutes(1);
-
 /// The longest value of a platform's own `authInfo` key (as `appSecret`'s).
 pub const MAX_AUTH_INFO_VALUE_CHARS: usize = 256;
 
@@ -229,14 +225,14 @@ pub async fn create(
     let state_hash = oauth::hash_state(&oauth_state);
     let platform_type = new.platform_type;
     let max_pending = i64::from(state.oauth.max_pending_per_tenant);
-    let lapse = chrono::Duration::minutes(state.oauth.state_ttl_minutes) + ABANDONED_CHECK_LAG;
+    let ttl = chrono::Duration::minutes(state.oauth.state_ttl_minutes);
     let id = conn
         .transaction::<PlatformId, AuthApiError, _>(|conn| {
             async move {
-                let (pending, oldest) = repo::pending_consents(conn, tenant).await?;
+                let (pending, oldest) = repo::pending_consents(conn, tenant, ttl).await?;
                 if pending >= max_pending {
                     let retry_after = oldest
-                        .map(|issued| issued + lapse - chrono::Utc::now())
+                        .map(|issued| issued + ttl - chrono::Utc::now())
                         .and_then(|wait| wait.to_std().ok())
                         .unwrap_or(std::time::Duration::from_secs(1));
                     return Err(AuthApiError::TooManyPending { retry_after });

@@ -141,17 +141,9 @@ pub async fn complete(
         // Nothing to keep from anyone (a denial, or someone who only learnt the `state` from a
         // forwarded link): refused, and the merchant's consent left to complete in their own
         // browser rather than spent by whoever holds the link.
-        // Answered as any unusable callback: the consent is not spent, so the foreign-browser
-        // message (本次授权已作废) would not be true.
-        let (code, message) = AuthApiError::OAuthState.audit();
-        activation::record_callback(
-            &mut conn,
-            &row,
-            AuditAction::PlatformAuthActivate,
-            vec![row.id.to_string()],
-            Err(format!("{code} {message}")),
-        )
-        .await?;
+        // Answered as any unusable callback (the consent is not spent, so the foreign-browser
+        // message, 本次授权已作废, would not be true), and not written to the operation log:
+        // anyone holding the link could add lines there in the merchant's name.
         tracing::warn!(
             platform.id = row.id.get(),
             "Callback without a code from another browser than the one that asked; refused"

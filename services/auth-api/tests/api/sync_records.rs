@@ -203,6 +203,30 @@ async fn sync_records_are_counted_and_paged_up_to_their_window() {
     assert_eq!(last["data"]["records"].as_array().map(Vec::len), Some(100));
     let beyond = app.sync_records(Some(&view), &query("101")).await;
     expect_envelope(beyond, StatusCode::BAD_REQUEST, 40011).await;
+
+    // A sort by count orders the newest records only: the oldest's count is out of its reach,
+    // while a sort by time from the oldest shows it first.
+    diesel::sql_query(
+        "UPDATE t_ecom_sync_task SET success_count = 999 \
+         WHERE id = (SELECT min(id) FROM t_ecom_sync_task WHERE tenant_id = 3 AND sync_time = \
+                     (SELECT min(sync_time) FROM t_ecom_sync_task WHERE tenant_id = 3))",
+    )
+    .execute(&mut app.conn().await)
+    .await
+    .expect("the oldest's count");
+    let most = app
+        .sync_records(Some(&view), &[("sort", "successCount"), ("order", "desc")])
+        .await;
+    let most = expect_envelope(most, StatusCode::OK, 200).await;
+    assert_eq!(most["data"]["records"][0]["successCount"], 0, "{most}");
+    let oldest = app
+        .sync_records(Some(&view), &[("sort", "syncTime"), ("order", "asc")])
+        .await;
+    let oldest = expect_envelope(oldest, StatusCode::OK, 200).await;
+    assert_eq!(
+        oldest["data"]["records"][0]["successCount"], 999,
+        "{oldest}"
+    );
 }
 
 #[tokio::test]

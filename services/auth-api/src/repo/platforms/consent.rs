@@ -246,12 +246,13 @@ pub async fn expire_abandoned(
     .await
 }
 
-/// The tenant's new authorizations waiting for their consent (those [`expire_abandoned`] will
-/// lapse), and when the oldest one's link was issued. Counted under a lock per tenant held
+/// The tenant's new authorizations waiting for their consent whose link is still usable
+/// (issued within `ttl`), and when the oldest one's link was issued. Counted under a lock per tenant held
 /// until the transaction ends, so that two requests at once count each other.
 pub async fn pending_consents(
     conn: &mut AsyncPgConnection,
     tenant: TenantId,
+    ttl: chrono::Duration,
 ) -> QueryResult<(i64, Option<DateTime<Utc>>)> {
     diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
         .bind::<diesel::sql_types::Text, _>(format!("pending-consents:{}", tenant.get()))
@@ -261,6 +262,14 @@ pub async fn pending_consents(
         .filter(auth::tenant_id.eq(tenant.get()))
         .filter(auth::status.eq(AuthStatus::PendingAuth.as_str()))
         .filter(auth::superseded_by.is_null())
+        // Only links still usable (the callback's own rule): one lapsed and not yet marked
+        // INVALID (the check runs every minute, and may lag) holds no place.
+        .filter(
+            diesel::dsl::sql::<diesel::sql_types::Bool>(
+                "coalesce(oauth_state_issued_at, update_time) > ",
+            )
+            .bind::<diesel::sql_types::Timestamptz, _>(Utc::now() - ttl),
+        )
         .select((
             diesel::dsl::count_star(),
             diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>>(

@@ -64,11 +64,8 @@ async fn a_consent_completes_only_in_the_browser_that_asked_for_it() {
     let refused = refusals(&app).await;
     assert_eq!(
         refused,
-        [
-            "40002 授权回调无效或已过期，请重新发起授权".to_owned(),
-            format!("40002 {}", auth_api::error::FOREIGN_BROWSER)
-        ],
-        "the probe and the spent consent"
+        [format!("40002 {}", auth_api::error::FOREIGN_BROWSER)],
+        "the spent consent only: the probe is not the merchant's doing"
     );
     // The same link forwarded back to the browser that asked cannot use the victim's code.
     let forwarded = app
