@@ -538,8 +538,12 @@ pub fn last_days(days: i64) -> TimeWindow {
 #[derive(Debug, Default)]
 pub struct Walk {
     pub ids: BTreeSet<String>,
-    /// Orders fetched (with repeats, if any).
+    /// Orders fetched (with repeats, if any), but for the repeats on a boundary second.
     pub seen: usize,
+    /// Orders listed again by the window after the one that listed them, on the second both
+    /// share: by design ([`leadgen_platforms::window::split`]: each window starts on the second
+    /// the one before it ended, and the run counts distinct orders).
+    pub boundary_repeats: usize,
     pub malformed: usize,
     pub windows: usize,
     pub pages: usize,
@@ -570,6 +574,8 @@ pub async fn walk_by(
     let mut w = Walk::default();
     for window in client.windows(range, Utc::now(), listing) {
         w.windows += 1;
+        // This window's orders: a repeat within one window is never a boundary's.
+        let mut in_window: BTreeSet<String> = BTreeSet::new();
         let mut cursor: Option<PageCursor> = None;
         loop {
             let page = session
@@ -577,6 +583,19 @@ pub async fn walk_by(
                 .await?;
             w.pages += 1;
             for order in &page.orders {
+                let at = order.parsed.as_ref().ok().and_then(|p| match listing {
+                    Listing::Created => Some(p.created_at),
+                    Listing::Modified => p.modified_at,
+                });
+                let on_shared_second = at.is_some_and(|at| {
+                    at >= window.start && at < window.start + chrono::Duration::seconds(1)
+                });
+                let id = order.order_id.clone().expect("order id");
+                let first_in_window = in_window.insert(id.clone());
+                if on_shared_second && first_in_window && w.ids.contains(&id) {
+                    w.boundary_repeats += 1;
+                    continue;
+                }
                 w.seen += 1;
                 match &order.parsed {
                     Ok(parsed) => {
