@@ -353,32 +353,14 @@ async fn every_service_serves_prometheus_metrics_of_what_it_did() {
     // Sampled when consuming starts and with every dependency check (15 s): a sample that
     // timed out on a slow machine is taken again at the next check.
     for service in ["sync-worker", "order-processor"] {
-        let url = format!("http://127.0.0.1:{}/metrics", system.port(service));
-        let deadline = std::time::Instant::now() + Duration::from_secs(40);
-        loop {
-            let text = reqwest::get(&url)
-                .await
-                .expect("GET /metrics")
-                .text()
-                .await
-                .expect("metrics body");
-            let missing: Vec<&str> = [
-                "leadgen_queue_messages{",
-                "leadgen_dead_letter_messages{",
-                "leadgen_unrouted_parked_messages{",
-            ]
-            .into_iter()
-            .filter(|gauge| !text.contains(gauge))
-            .collect();
-            if missing.is_empty() {
-                break;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{service} lacks {missing:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
+        let gauges = [
+            "leadgen_queue_messages",
+            "leadgen_dead_letter_messages",
+            "leadgen_unrouted_parked_messages",
+        ];
+        system
+            .wait_sampled(service, &gauges, Duration::from_secs(40))
+            .await;
         assert_eq!(
             system
                 .metric(service, "leadgen_dead_letter_messages", &[])

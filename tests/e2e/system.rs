@@ -190,6 +190,25 @@ impl System {
         sampled_at(self.port(service), name, labels).await
     }
 
+    /// Waits until `service` has a sample of every one of `names` (gauges set by a periodic
+    /// task), failing after `within` with those still missing.
+    pub async fn wait_sampled(&self, service: &str, names: &[&str], within: Duration) {
+        let deadline = Instant::now() + within;
+        loop {
+            let mut missing = Vec::new();
+            for name in names {
+                if self.sampled(service, name, &[]).await.is_none() {
+                    missing.push(*name);
+                }
+            }
+            if missing.is_empty() {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{service} lacks {missing:?}");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
     pub fn port(&self, name: &str) -> u16 {
         self.ports
             .iter()

@@ -11,18 +11,28 @@ use std::time::{Duration, Instant};
 
 use diesel_async::{AsyncConnection as _, RunQueryDsl};
 
-/// Migration 54 made pending again: its column dropped and its row forgotten.
-async fn with_migration_54_pending(db: &leadgen_test_support::TestDb) {
+/// A migration made pending again: `undo` (its own down) run, and its row forgotten.
+async fn unapply(db: &leadgen_test_support::TestDb, version: &str, undo: &str) {
     let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
     for sql in [
-        "ALTER TABLE t_ecom_platform_auth DROP COLUMN activated_at",
-        "DELETE FROM __diesel_schema_migrations WHERE version = '20261207000054'",
+        undo.to_owned(),
+        format!("DELETE FROM __diesel_schema_migrations WHERE version = '{version}'"),
     ] {
         diesel::sql_query(sql)
             .execute(&mut conn)
             .await
             .expect("unapply");
     }
+}
+
+/// Migration 54 made pending again: its column dropped and its row forgotten.
+async fn with_migration_54_pending(db: &leadgen_test_support::TestDb) {
+    unapply(
+        db,
+        "20261207000054",
+        "ALTER TABLE t_ecom_platform_auth DROP COLUMN activated_at",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -88,16 +98,13 @@ async fn a_concurrent_index_migration_is_refused_while_an_index_is_invalid() {
     for _ in 0..2 {
         db.sync_task(1, shop, "TAOBAO", "COMPLETED").await;
     }
-    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
-    for sql in [
+    unapply(
+        &db,
+        "20261207000058",
         "DROP INDEX ix_sync_task_finished_time",
-        "DELETE FROM __diesel_schema_migrations WHERE version = '20261207000058'",
-    ] {
-        diesel::sql_query(sql)
-            .execute(&mut conn)
-            .await
-            .expect("unapply 58");
-    }
+    )
+    .await;
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
     // A failed concurrent build under the migration's own index name: the two tasks share a
     // platform type, so a unique build fails and leaves the index invalid.
     let failed = diesel::sql_query(
