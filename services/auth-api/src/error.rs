@@ -87,7 +87,12 @@ impl AuthApiError {
                 ApiError::business_with(codes::SYNC_WINDOW_INVALID, message.clone())
             }
             AuthApiError::OAuthState => ApiError::business(codes::OAUTH_STATE_INVALID),
-            AuthApiError::OAuthExchange(_) => ApiError::business(codes::OAUTH_EXCHANGE_FAILED),
+            // What the refusal means when the platform named an OAuth error; its own words are
+            // for the operation log, not for whoever holds the callback link.
+            AuthApiError::OAuthExchange(cause) => match refusal_meaning(cause) {
+                Some(meaning) => ApiError::business_with(codes::OAUTH_EXCHANGE_FAILED, meaning),
+                None => ApiError::business(codes::OAUTH_EXCHANGE_FAILED),
+            },
             AuthApiError::ForeignBrowser => {
                 ApiError::business_with(codes::OAUTH_STATE_INVALID, FOREIGN_BROWSER)
             }
@@ -126,6 +131,27 @@ impl AuthApiError {
         };
         (api.code(), message)
     }
+}
+
+/// What a platform's refusal means to the merchant, when it starts with one of the OAuth 2.0
+/// error codes (RFC 6749 §4.1.2.1 and §5.2).
+pub fn refusal_meaning(raw: &str) -> Option<&'static str> {
+    let code = raw
+        .split(|c: char| c == ':' || c.is_whitespace())
+        .next()
+        .unwrap_or_default();
+    Some(match code {
+        "access_denied" => "商家在授权页取消或拒绝了授权，可重新发起授权",
+        "invalid_client" | "unauthorized_client" => {
+            "电商平台不认可应用的 appKey 或 appSecret，请检查后重新发起授权"
+        }
+        "invalid_grant" => "授权码无效或已过期，请重新发起授权",
+        "invalid_scope" => "申请的权限范围不被电商平台接受，请检查应用的权限配置",
+        "server_error" | "temporarily_unavailable" => {
+            "电商平台暂时无法完成授权，请稍后重新发起授权"
+        }
+        _ => return None,
+    })
 }
 
 impl From<AuthApiError> for ApiError {

@@ -366,25 +366,11 @@ fn refused(
     Ok(done)
 }
 
-/// A refusal's reason as the merchant reads it: what it means (for the OAuth 2.0 error codes,
-/// RFC 6749 §4.1.2.1 and §5.2), then the platform's own words.
+/// A refusal's reason as the merchant reads it: what it means
+/// ([`crate::error::refusal_meaning`]), then the platform's own words.
 fn explain_refusal(raw: &str) -> String {
-    let code = raw
-        .split(|c: char| c == ':' || c.is_whitespace())
-        .next()
-        .unwrap_or_default();
-    let meaning = match code {
-        "access_denied" => "商家在授权页取消或拒绝了授权，可重新发起授权",
-        "invalid_client" | "unauthorized_client" => {
-            "电商平台不认可应用的 appKey 或 appSecret，请检查后重新发起授权"
-        }
-        "invalid_grant" => "授权码无效或已过期，请重新发起授权",
-        "invalid_scope" => "申请的权限范围不被电商平台接受，请检查应用的权限配置",
-        "server_error" | "temporarily_unavailable" => {
-            "电商平台暂时无法完成授权，请稍后重新发起授权"
-        }
-        _ => "电商平台拒绝了授权，请重新发起授权",
-    };
+    let meaning =
+        crate::error::refusal_meaning(raw).unwrap_or("电商平台拒绝了授权，请重新发起授权");
     format!("{meaning}（平台返回：{raw}）")
 }
 

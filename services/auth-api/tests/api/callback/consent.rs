@@ -70,8 +70,13 @@ async fn callback_with_the_merchants_refusal_marks_the_authorization_invalid() {
             ("state", &state),
         ])
         .await;
-    // Without a redirectUrl the refusal is the documented 40003 answer.
-    expect_envelope(response, StatusCode::BAD_REQUEST, 40003).await;
+    // Without a redirectUrl the refusal is the documented 40003 answer, saying what it means
+    // (the platform's own words only in the record and the operation log).
+    let body = expect_envelope(response, StatusCode::BAD_REQUEST, 40003).await;
+    assert_eq!(
+        body["message"],
+        "商家在授权页取消或拒绝了授权，可重新发起授权"
+    );
 
     let row = app.platform_row(id).await;
     assert_eq!(row.status, "INVALID");

@@ -192,7 +192,8 @@ async fn callback_with_a_code_the_platform_refuses_answers_40003() {
     let app = app_with_token_endpoint(&endpoint).await;
     let (_, state) = pending(&app, None).await;
     let response = app.callback(&[("code", "stale"), ("state", &state)]).await;
-    expect_envelope(response, StatusCode::BAD_REQUEST, 40003).await;
+    let body = expect_envelope(response, StatusCode::BAD_REQUEST, 40003).await;
+    assert_eq!(body["message"], "授权码无效或已过期，请重新发起授权");
 }
 
 #[tokio::test]
