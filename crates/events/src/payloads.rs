@@ -24,7 +24,8 @@ pub struct SyncRequestedV1 {
     pub window_start: DateTime<Utc>,
     /// …up to this instant (inclusive).
     pub window_end: DateTime<Utc>,
-    /// The user who asked; absent for scheduled syncs.
+    /// The user who asked; absent for scheduled syncs and for the backfill of a shop just
+    /// connected or resumed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_by: Option<UserId>,
 }

@@ -34,9 +34,14 @@ fn committed_examples_parse_as_their_events() {
     assert_eq!(e.data.platform_type, leadgen_domain::PlatformType::Taobao);
     let e = example::<RawOrdersFetchedV1>("v1/raw-orders-fetched.json");
     assert!(!e.data.raw_order_ids.is_empty());
-    let e = example::<LeadIdentifiedV1>("v1/lead-identified.json");
-    assert!(e.data.contact.masked.contains('*'));
+    let v1 = example::<LeadIdentifiedV1>("v1/lead-identified.json");
+    assert!(v1.data.contact.masked.contains('*'));
     let e = example::<LeadIdentifiedV2>("v2/lead-identified.json");
+    // Both versions of one lead's announcement are built from one snapshot.
+    assert_eq!(
+        (v1.data.lead_id, v1.data.score),
+        (e.data.lead.lead_id, e.data.lead.score)
+    );
     assert!(e.data.lead.contact.masked.contains('*'));
     assert!(!e.data.lead.reasons.is_empty());
     let scored = |lead: &crate::lead::BuyerLead| {
