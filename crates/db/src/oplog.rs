@@ -33,8 +33,9 @@ impl Operator {
     }
 }
 
-/// How a sync task's entry names its shop beside the task's own id: the audit API finds a
-/// shop's syncs by the shop's id, and shows it as the entry's `platformId`.
+/// How an entry names its shop beside its targets' own ids (a sync task's; the leads identified
+/// from a shop's orders): the audit API finds such entries by the shop's id, and shows it as the
+/// entry's `platformId`.
 pub const SHOP_BESIDE: &str = "platform:";
 
 /// A sync task's target ids: the task, then its shop ([`SHOP_BESIDE`]).

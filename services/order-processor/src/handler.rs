@@ -127,34 +127,37 @@ pub async fn run_batch(
         .record(started.elapsed().as_secs_f64());
     events.enqueue(conn, SERVICE).await?;
     let trace_id = leadgen_telemetry::current_trace_id();
-    for (action, ids) in [
-        (AuditAction::LeadIdentify, &summary.new_leads),
-        (AuditAction::LeadMerge, &summary.merged_leads),
-    ] {
-        if ids.is_empty() {
-            continue;
-        }
-        let entry = Entry {
-            tenant_id: tenant,
-            service: SERVICE,
-            operator: &Operator::System,
-            action,
-            target_type: AuditTarget::Lead,
-            target_ids: ids.iter().map(ToString::to_string).collect(),
-            result: Ok(()),
-        };
-        if action == AuditAction::LeadMerge {
-            // Which lead each merged one now answers as: `{"into": {"<merged>": <lead>}}`.
-            let into: serde_json::Map<String, serde_json::Value> = summary
-                .merged_into
-                .iter()
-                .map(|(merged, lead)| (merged.to_string(), (*lead).into()))
-                .collect();
-            let detail = serde_json::json!({ "into": into });
-            oplog::record_detailed(conn, entry, &detail, &trace_id).await?;
-        } else {
-            oplog::record(conn, entry, &trace_id).await?;
-        }
+    let entry = |action, target_ids| Entry {
+        tenant_id: tenant,
+        service: SERVICE,
+        operator: &Operator::System,
+        action,
+        target_type: AuditTarget::Lead,
+        target_ids,
+        result: Ok(()),
+    };
+    // One entry per shop, naming it beside its new leads as a sync names its shop: the audit
+    // API shows it as `platformId` and finds the entry by the shop's id.
+    for (shop, leads) in &summary.new_leads_by_shop {
+        let mut targets: Vec<String> = leads.iter().map(ToString::to_string).collect();
+        targets.push(format!("{}{shop}", oplog::SHOP_BESIDE));
+        oplog::record(conn, entry(AuditAction::LeadIdentify, targets), &trace_id).await?;
+    }
+    if !summary.merged_leads.is_empty() {
+        // Which lead each merged one now answers as: `{"into": {"<merged>": <lead>}}`.
+        let into: serde_json::Map<String, serde_json::Value> = summary
+            .merged_into
+            .iter()
+            .map(|(merged, lead)| (merged.to_string(), (*lead).into()))
+            .collect();
+        let detail = serde_json::json!({ "into": into });
+        let targets = summary
+            .merged_leads
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let merged = entry(AuditAction::LeadMerge, targets);
+        oplog::record_detailed(conn, merged, &detail, &trace_id).await?;
     }
     // Last in the batch: every batch of a shop updates the shop's one row, and holds its lock
     // until its transaction commits.

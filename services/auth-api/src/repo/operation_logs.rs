@@ -65,7 +65,8 @@ pub async fn list(
             q = q.filter(log::target_type.eq(t.clone()));
         }
         if let Some(id) = filter.target_id {
-            // A shop's id also finds its syncs, which name it `platform:<id>` beside the task.
+            // A shop's id also finds its syncs and the leads identified from its orders, which
+            // name it `platform:<id>` beside their own ids.
             let ids = vec![
                 id.to_string(),
                 format!("{}{id}", leadgen_db::oplog::SHOP_BESIDE),

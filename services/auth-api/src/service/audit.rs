@@ -27,7 +27,8 @@ pub struct LogEntry {
     pub target_type: String,
     /// The ids of `targetType`'s records the action concerned.
     pub target_ids: Vec<i64>,
-    /// The shop of a sync task's entry (`SYNC_TASK`); absent otherwise.
+    /// The shop a sync task's entry (`SYNC_TASK`) or the leads identified from its orders
+    /// (`LEAD_IDENTIFY`) belong to; absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub platform_id: Option<i64>,
@@ -83,7 +84,7 @@ pub async fn list(
     Ok((entries, total))
 }
 
-/// An entry's stored target ids as the API shows them: numbers, and a sync task's shop
+/// An entry's stored target ids as the API shows them: numbers, and the shop named beside them
 /// (`leadgen_db::oplog::SHOP_BESIDE`) apart. Every writer stores numeric ids; one that is not is
 /// left out of the answer (it stays in the table) and reported.
 fn targets(log_id: i64, stored: &[String]) -> (Vec<i64>, Option<i64>) {

@@ -49,6 +49,9 @@ pub struct Summary {
     pub orders: usize,
     pub unreadable: usize,
     pub new_leads: Vec<i64>,
+    /// The new leads by the shop of their latest order: the operation log names the shop
+    /// beside them (design 7: the platform of what was identified).
+    pub new_leads_by_shop: std::collections::BTreeMap<i64, Vec<i64>>,
     pub updated_leads: Vec<i64>,
     pub merged_leads: Vec<i64>,
     /// Each merged lead and the lead it merged into (the operation log's detail).
@@ -279,7 +282,14 @@ async fn rebuild_leads(
             &g.merged,
         )?;
         match old {
-            None => summary.new_leads.push(lead),
+            None => {
+                summary.new_leads.push(lead);
+                summary
+                    .new_leads_by_shop
+                    .entry(shop)
+                    .or_default()
+                    .push(lead);
+            }
             Some(old) => {
                 summary.updated_leads.push(lead);
                 out.dirty_shops.insert(old.platform_id);

@@ -580,3 +580,55 @@ async fn the_lead_keeps_the_order_its_contact_came_from() {
     assert_eq!(masked, "139****0003");
     assert_eq!(contact_source, Some(ids[1]));
 }
+
+/// Design 7: the log of identified leads names the platform. A batch that identifies buyers of
+/// two shops writes one `LEAD_IDENTIFY` entry per shop, the shop beside its leads.
+#[tokio::test]
+async fn identified_leads_are_logged_per_shop_with_the_shop_named() {
+    use leadgen_db::schema::t_operation_log as log;
+    let run = Run::new().await;
+    let buyer = |shop: usize, id: &str, phone: &str| Spec {
+        shop,
+        order: order(
+            id,
+            20,
+            NeutralStatus::Completed,
+            5_000,
+            Some(id),
+            Some(phone),
+        ),
+    };
+    let ids = run
+        .store(
+            &[
+                buyer(0, "s0-a", "13800000011"),
+                buyer(0, "s0-b", "13800000012"),
+                buyer(2, "s2-a", "13800000013"),
+            ],
+            "PENDING",
+        )
+        .await;
+    let summary = run.process(&ids).await;
+    assert_eq!(summary.new_leads.len(), 3);
+    let mut conn = leadgen_db::conn(&run.db.pool).await.unwrap();
+    let mut entries: Vec<Vec<String>> = log::table
+        .filter(log::action.eq("LEAD_IDENTIFY"))
+        .select(log::target_ids)
+        .load(&mut conn)
+        .await
+        .unwrap();
+    entries.sort_by_key(|targets| targets.len());
+    let shop_of = |targets: &[String]| targets.last().cloned().unwrap_or_default();
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    assert_eq!(shop_of(&entries[0]), format!("platform:{}", run.shops[2]));
+    assert_eq!(shop_of(&entries[1]), format!("platform:{}", run.shops[0]));
+    let mut named: Vec<i64> = entries
+        .iter()
+        .flat_map(|targets| &targets[..targets.len() - 1])
+        .map(|id| id.parse().unwrap())
+        .collect();
+    named.sort_unstable();
+    let mut new = summary.new_leads.clone();
+    new.sort_unstable();
+    assert_eq!(named, new, "every new lead named once, beside its shop");
+}
