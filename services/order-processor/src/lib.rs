@@ -9,6 +9,7 @@
 //! - [`sweep`] — processes raw orders left pending (lost pages, rebuilds, the migration).
 //! - [`retention`] — deletes a disconnected shop's history once its retention period ends.
 //! - [`housekeeping`] — deletes the processed-message ledger and the operation log by age.
+//! - [`statistics`] — analyzes the tables autovacuum does not look after (a server with it off).
 //! - [`repo`] — `t_ecom_order_processed`, `t_order_lead`, `t_lead_identity`, `t_lead_shop_stats`,
 //!   `t_lead_legacy_status` (owned here) and the documented couplings: sync-worker's
 //!   `t_ecom_order_raw`, lead-api's `t_order_revealed_identity` (read) and the retention purge
@@ -27,6 +28,7 @@ pub mod repo;
 pub mod rescore;
 pub mod retention;
 pub mod startup;
+pub mod statistics;
 pub mod sweep;
 pub mod unreadable;
 

@@ -19,6 +19,7 @@ use crate::housekeeping::{Housekeeping, MIN_OPERATION_LOG_DAYS};
 use crate::processor::Processor;
 use crate::rescore::Rescore;
 use crate::retention::Retention;
+use crate::statistics::Statistics;
 use crate::sweep::Sweep;
 
 /// The queue this service consumes.
@@ -104,6 +105,7 @@ impl Application {
             sync_record_days: processing.sync_record_retention_days,
             batch: processing.housekeeping_batch,
         };
+        let statistics = Statistics { pool: pool.clone() };
         let background: Vec<Background> = vec![
             Background::new("pending_sweep", move |token| {
                 sweep
@@ -124,6 +126,11 @@ impl Application {
                 housekeeping
                     .run(token)
                     .instrument(tracing::info_span!("housekeeping"))
+            }),
+            Background::new("statistics", move |token| {
+                statistics
+                    .run(token)
+                    .instrument(tracing::info_span!("statistics"))
             }),
         ];
         let process = Process {

@@ -16,6 +16,7 @@ mod migration;
 mod retention;
 mod scorer;
 mod settle;
+mod statistics;
 mod support;
 mod sweep;
 mod unreadable;
