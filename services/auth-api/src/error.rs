@@ -3,6 +3,9 @@
 use leadgen_http::{ApiError, FieldError, codes};
 
 /// Why a re-authorization approved by another seller is refused (the merchant reads it).
+/// What a merchant can do when the platform did not exchange a consent's code
+/// ([`AuthApiError::CodeExchange`]; also the record's `statusReason`, with the platform's words).
+pub const CODE_EXCHANGE_UNFINISHED: &str = "授权码换取令牌未成功，可刷新回调页重试；若仍失败，请检查 appKey、appSecret 后重新发起授权";
 pub const SHOP_MISMATCH: &str = "重新授权时登录的店铺与该授权记录的店铺不一致（或电商平台未告知登录的店铺），请使用原店铺账号重新授权";
 
 /// Why a consent for a shop another account has connected through the same app is refused.
@@ -58,6 +61,11 @@ pub enum AuthApiError {
     ShopConnectedElsewhere,
     #[error("the platform failed: {0}")]
     Platform(String),
+    /// The platform failed to exchange a consent's code, or answered what it documents nowhere
+    /// (a wrong app secret, on JD or PDD): the consent may be tried again, and the answer says
+    /// what the merchant can do ([`CODE_EXCHANGE_UNFINISHED`]).
+    #[error("the platform did not exchange the authorization code: {0}")]
+    CodeExchange(String),
     /// The database cannot serve the request now (no connection free in time, or it does not
     /// answer): 503, try again.
     #[error("the database is unavailable: {0}")]
@@ -106,9 +114,24 @@ impl AuthApiError {
                 ApiError::business(codes::PENDING_AUTH_LIMIT).with_retry_after(*retry_after)
             }
             AuthApiError::Platform(_) => ApiError::business(codes::PLATFORM_API_FAILED),
+            AuthApiError::CodeExchange(_) => {
+                ApiError::business_with(codes::PLATFORM_API_FAILED, CODE_EXCHANGE_UNFINISHED)
+            }
             AuthApiError::Unavailable(cause) => ApiError::unavailable(cause),
             AuthApiError::Unexpected(cause) => ApiError::internal(format!("{cause:#}")),
         }
+    }
+
+    /// Whether the consent stays usable after this failure of its callback (the platform's
+    /// side or ours failed, not the consent): its cookie is kept for another try.
+    pub fn keeps_consent(&self) -> bool {
+        matches!(
+            self,
+            AuthApiError::Platform(_)
+                | AuthApiError::CodeExchange(_)
+                | AuthApiError::Unavailable(_)
+                | AuthApiError::Unexpected(_)
+        )
     }
 
     /// What the operation log records for a refused request: the code and the message the
@@ -117,7 +140,9 @@ impl AuthApiError {
     pub fn audit(&self) -> (u32, String) {
         let api = self.to_api();
         let message = match self {
-            AuthApiError::OAuthExchange(cause) | AuthApiError::Platform(cause) => {
+            AuthApiError::OAuthExchange(cause)
+            | AuthApiError::Platform(cause)
+            | AuthApiError::CodeExchange(cause) => {
                 format!("{}（平台返回：{cause}）", api.message())
             }
             AuthApiError::Invalid(errors) => {
@@ -156,7 +181,7 @@ pub fn refusal_meaning(raw: &str) -> Option<&'static str> {
 
 impl From<AuthApiError> for ApiError {
     fn from(e: AuthApiError) -> Self {
-        if let AuthApiError::Platform(cause) = &e {
+        if let AuthApiError::Platform(cause) | AuthApiError::CodeExchange(cause) = &e {
             tracing::warn!(error.cause = %cause, "Platform call failed");
         }
         e.to_api()

@@ -45,10 +45,7 @@ pub async fn callback(
     let bound = !state.oauth.bind_state_to_browser || consent::presented(&req, &raw_state);
     let completed = oauth::complete(&state, query, bound).await;
     // A failure on the platform's or our side keeps the consent for another try.
-    let kept = matches!(
-        completed,
-        Err(AuthApiError::Platform(_) | AuthApiError::Unavailable(_) | AuthApiError::Unexpected(_))
-    );
+    let kept = completed.as_ref().is_err_and(AuthApiError::keeps_consent);
     let mut response = match completed {
         Ok(completed) => match &completed.redirect_to {
             Some(url) => HttpResponse::Found()

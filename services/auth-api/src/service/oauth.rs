@@ -289,9 +289,7 @@ async fn exchange_and_store(
             // The code may be unspent: a reload of the callback page may try it again.
             repo::release_exchange(&mut conn, row.id, state_hash).await?;
             if row.status == AuthStatus::PendingAuth {
-                let reason = format!(
-                    "授权码换取令牌未成功，可刷新回调页重试；若仍失败，请检查 appKey、appSecret 后重新发起授权（{error}）"
-                );
+                let reason = format!("{}（{error}）", crate::error::CODE_EXCHANGE_UNFINISHED);
                 repo::set_status(
                     &mut conn,
                     (row.tenant_id, row.id),
@@ -309,7 +307,7 @@ async fn exchange_and_store(
                 Err(error.clone()),
             )
             .await?;
-            return refused(row, AuthApiError::Platform(error), row.status);
+            return refused(row, AuthApiError::CodeExchange(error), row.status);
         }
     };
 

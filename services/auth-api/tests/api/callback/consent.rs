@@ -215,6 +215,11 @@ async fn callback_when_the_platform_is_down_answers_50201_and_keeps_the_state() 
     let body = expect_envelope(response, StatusCode::BAD_GATEWAY, 50201).await;
     let message = body["message"].as_str().expect("message");
     assert!(!message.contains("127.0.0.1"), "opaque: {message}");
+    // What the merchant can do, not a bare "try later": a wrong app secret never passes.
+    assert_eq!(
+        message,
+        "授权码换取令牌未成功，可刷新回调页重试；若仍失败，请检查 appKey、appSecret 后重新发起授权"
+    );
     let row = app.platform_row(id).await;
     assert_eq!(row.status, "PENDING_AUTH");
     // The record says why meanwhile (no address, no query with a secret in it).
