@@ -20,8 +20,9 @@ pub enum LeadApiError {
     /// A page beyond the browsing window of a list longer than it.
     #[error("page beyond the browsing window")]
     BeyondWindow,
+    /// The platform does not permit the asked purpose; those it permits, when known.
     #[error("the platform does not permit this purpose")]
-    PurposeNotPermitted,
+    PurposeNotPermitted(&'static [leadgen_platforms::reveal::RevealPurpose]),
     #[error("nothing to reveal")]
     NothingToReveal,
     #[error("the shop's authorization is not ACTIVE")]
@@ -91,8 +92,22 @@ impl LeadApiError {
             LeadApiError::BadRequest(message) => ApiError::bad_request(message.clone()),
             LeadApiError::BeyondWindow => ApiError::business(codes::PAGE_BEYOND_WINDOW),
             LeadApiError::Forbidden(permission) => ApiError::forbidden(*permission),
-            LeadApiError::PurposeNotPermitted => {
+            LeadApiError::PurposeNotPermitted([]) => {
                 ApiError::business(codes::REVEAL_PURPOSE_NOT_PERMITTED)
+            }
+            // Which purposes the salesperson may choose instead.
+            LeadApiError::PurposeNotPermitted(permitted) => {
+                let named: Vec<String> = permitted
+                    .iter()
+                    .map(|p| format!("{}（{}）", p.name_zh(), p.as_str()))
+                    .collect();
+                ApiError::business_with(
+                    codes::REVEAL_PURPOSE_NOT_PERMITTED,
+                    format!(
+                        "该电商平台不允许以所选用途查看号码，可选用途：{}",
+                        named.join("、")
+                    ),
+                )
             }
             LeadApiError::NothingToReveal => ApiError::business(codes::NOTHING_TO_REVEAL),
             LeadApiError::PlatformNotActive => ApiError::business(codes::PLATFORM_NOT_ACTIVE),

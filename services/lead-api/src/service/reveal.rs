@@ -371,7 +371,7 @@ async fn prepare(
         .get(platform)
         .ok_or_else(|| LeadApiError::PlatformNotSupported(platform.to_string()))?;
     if !client.reveal_purposes().contains(&request.purpose) {
-        return Err(LeadApiError::PurposeNotPermitted);
+        return Err(LeadApiError::PurposeNotPermitted(client.reveal_purposes()));
     }
     // Only a shop the merchant keeps connected and running has its buyers called, however the
     // number came: a paused shop is 40009, a disconnected or lapsed one 40001.
@@ -458,7 +458,7 @@ async fn remember_phone(
 
 fn platform_error(e: PlatformError) -> LeadApiError {
     match e {
-        PlatformError::PurposeNotPermitted { .. } => LeadApiError::PurposeNotPermitted,
+        PlatformError::PurposeNotPermitted { .. } => LeadApiError::PurposeNotPermitted(&[]),
         PlatformError::DecryptNotPermitted { code, message } => {
             LeadApiError::PlatformRefused(format!("{code} {message}"))
         }

@@ -209,8 +209,9 @@ async fn a_number_sent_in_clear_is_revealed_audited_and_never_kept() {
             "{lines:?}"
         );
     }
-    // JD permits fulfilment only, and that binds a number it sent in clear too.
-    expect_envelope(
+    // JD permits fulfilment only, and that binds a number it sent in clear too; the answer
+    // names the purpose to choose instead.
+    let refused = expect_envelope(
         app.reveal(
             1,
             7,
@@ -223,6 +224,10 @@ async fn a_number_sent_in_clear_is_revealed_audited_and_never_kept() {
         40006,
     )
     .await;
+    assert_eq!(
+        refused["message"],
+        "该电商平台不允许以所选用途查看号码，可选用途：订单履约（FULFILMENT）"
+    );
 
     // The number is in no table other than the sealed ones, and in no event.
     let mut conn = app.conn().await;
