@@ -126,7 +126,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
 /// RFC 8259 §8.1: a GBK body read as UTF-8 would be stored garbled or refused by its bytes).
 /// Every `charset` counts (`charset=utf-8; charset=gbk` is refused), and a request gives one
 /// `Content-Type` (with two, which one a reader takes is anyone's guess).
-fn charset_refused(req: &HttpRequest) -> Option<ApiError> {
+pub(crate) fn charset_refused(req: &HttpRequest) -> Option<ApiError> {
     let mut types = req.headers().get_all(actix_web::http::header::CONTENT_TYPE);
     let first = types.next()?;
     if types.next().is_some() {

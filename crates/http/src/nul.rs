@@ -120,7 +120,9 @@ pub async fn mark_nul(
             }
             body.extend_from_slice(&chunk);
         }
-        if json_has_nul(&body) {
+        // A body in another charset (UTF-16 holds NUL bytes by its encoding) is refused for
+        // its charset by the body's extractor, not for the NULs.
+        if json_has_nul(&body) && crate::body::charset_refused(req.request()).is_none() {
             req.extensions_mut().insert(Found);
         }
         let bytes: Bytes = body.freeze();

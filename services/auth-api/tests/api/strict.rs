@@ -245,3 +245,36 @@ async fn undocumented_query_parameters_are_refused_where_an_endpoint_takes_none(
     .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
 }
+
+/// A body in another charset than UTF-8 is refused for its charset, also when its encoding puts
+/// NUL bytes in it (UTF-16), which the NUL check alone would have named instead.
+#[tokio::test]
+async fn a_body_in_another_charset_is_refused_for_its_charset() {
+    let app = spawn_app().await;
+    let id = app.active_taobao(1, "strict-charset").await;
+    let create = json!({
+        "platformType": "TAOBAO",
+        "authInfo": { "appKey": APP_KEY, "appSecret": APP_SECRET },
+    })
+    .to_string();
+    let utf16: Vec<u8> = create.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    for (path, perms) in [
+        ("/platforms/auth".to_owned(), AUTH),
+        (format!("/platforms/{id}/sync"), SYNC),
+    ] {
+        let response = app
+            .client
+            .post(app.url(&path))
+            .bearer_auth(token(1, &[perms]))
+            .header("content-type", "application/json; charset=utf-16")
+            .body(utf16.clone())
+            .send()
+            .await
+            .expect("request");
+        refused(
+            response,
+            "请求体必须是 UTF-8 编码的 JSON（Content-Type 的 charset 为 utf-16）",
+        )
+        .await;
+    }
+}
