@@ -207,14 +207,15 @@ export API='$GATEWAY_URL/api/v1/lead-generation/orders'
 field() { python3 -c 'import json,sys; v=json.load(sys.stdin)
 for k in sys.argv[1].split("."): v=v[int(k)] if isinstance(v,list) else v[k]
 print(v)' "\$1"; }
-export JAR=\$(mktemp)    # curl's cookie jar: the consent completes only in the "browser" that created it
+export JAR=\$(mktemp)    # curl's cookie jar: in dev and prod a consent completes only in the "browser" that created it
 # 1. Create a Taobao authorization: its id, and the platform's consent page (data.authUrl).
 CREATED=\$(curl -sS -c "\$JAR" -X POST "\$API/platforms/auth" -H "Authorization: Bearer \$TOKEN" -H 'Content-Type: application/json' \\
   -d '{"platformType":"TAOBAO","authInfo":{"appKey":"sim-taobao-app","appSecret":"sim-taobao-secret"}}')
 export PLATFORM_ID=\$(echo "\$CREATED" | field data.platformId) AUTH_URL=\$(echo "\$CREATED" | field data.authUrl)
-# 2. Approve on the consent page and follow its redirect to our callback. The callback needs the
-#    consent cookie step 1 set (curl: the jar); in a browser, create the authorization from the
-#    Swagger UI (\$API/docs) and open its authUrl in that same browser, then click 授权并登录.
+# 2. Approve on the consent page and follow its redirect to our callback. Where consents are bound
+#    to the browser ([oauth] bind_state_to_browser: dev and prod; a local run turns it off) the
+#    callback needs the consent cookie step 1 set (curl: the jar); in a browser, create the
+#    authorization from the Swagger UI (\$API/docs), open its authUrl, then click 授权并登录.
 curl -sS "\$AUTH_URL"    # the consent form
 CALLBACK=\$(curl -sS -b "\$JAR" "\$(curl -sS -o /dev/null -w '%{redirect_url}' -d '' "\$AUTH_URL")")    # approve, then follow to the callback
 echo "\$CALLBACK"; export PLATFORM_ID=\$(echo "\$CALLBACK" | field data.platformId)
