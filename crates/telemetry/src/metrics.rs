@@ -231,6 +231,10 @@ fn describe() {
         "leadgen_housekeeping_deleted_total",
         "Rows housekeeping deleted past their retention, by table"
     );
+    describe_counter!(
+        "leadgen_tables_analyzed_total",
+        "Tables analyzed because autovacuum does not look after them, by table"
+    );
     describe_gauge!(
         "leadgen_retention_purges_due",
         "Disconnected shops past their retention period whose history is not purged yet"
