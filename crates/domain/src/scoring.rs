@@ -303,13 +303,17 @@ pub fn predict_intention(a: &BuyerAggregate, ranks: Ranks, as_of: DateTime<Utc>)
     if let (Some(r), Some(gap)) = (ratio, a.purchase_gap_days())
         && (DUE_FROM..=DUE_TO).contains(&r)
     {
+        // Purchases less than a day apart on average (several within hours) are not "every
+        // day": the sentence says what they were.
+        let cycle = if gap < 1.0 {
+            "多次购买间隔不足1天".to_owned()
+        } else {
+            // Half up, like every other rounded figure (the formatter alone rounds 4.5 to 4).
+            format!("平均每{:.0}天购买一次", gap.round())
+        };
         reasons.push(Reason::new(
             "DUE",
-            format!(
-                "平均每{:.0}天购买一次，距上次已{idle_days}天，即将复购",
-                // Half up, like every other rounded figure (the formatter alone rounds 4.5 to 4).
-                gap.max(1.0).round()
-            ),
+            format!("{cycle}，距上次已{idle_days}天，即将复购"),
         ));
     }
     if dormant {

@@ -217,6 +217,24 @@ fn the_due_sentence_rounds_the_mean_gap_half_up() {
     assert!(due.text.starts_with("平均每5天购买一次"), "{}", due.text);
 }
 
+/// Purchases an hour apart are not "every day": due a day later, the sentence says how close
+/// together they were.
+#[test]
+fn purchases_hours_apart_are_not_called_daily() {
+    let first = at(7, 1);
+    let second = first + chrono::Duration::hours(1);
+    let a = aggregate(&[paid("h1", first, 100), paid("h2", second, 100)]).unwrap();
+    let dist = ShopDistribution::of([a.clone()].iter());
+    let as_of = second + chrono::Duration::hours(30);
+    let i = predict_intention(&a, dist.ranks(&a), as_of);
+    let due = i.reasons.iter().find(|r| r.code == "DUE").expect("due");
+    assert!(
+        due.text.starts_with("多次购买间隔不足1天，"),
+        "{}",
+        due.text
+    );
+}
+
 /// A checkout the platform split into two orders, paid at once (JD's 拆单), is one purchase: no
 /// repeat, no mean gap, nobody "due"; a second checkout a month later is the repeat.
 #[test]
