@@ -2,11 +2,12 @@
 
 use leadgen_http::{ApiError, FieldError, codes};
 
-/// Why a re-authorization approved by another seller is refused (the merchant reads it).
 /// What a merchant can do when the platform did not exchange a consent's code
 /// ([`AuthApiError::CodeExchange`]; also the record's `statusReason`, with the platform's words).
 pub const CODE_EXCHANGE_UNFINISHED: &str =
     "授权码换取令牌未成功，可刷新回调页重试；若仍失败，请检查 appKey、appSecret 后重新发起授权";
+
+/// Why a re-authorization approved by another seller is refused (the merchant reads it).
 pub const SHOP_MISMATCH: &str = "重新授权时登录的店铺与该授权记录的店铺不一致（或电商平台未告知登录的店铺），请使用原店铺账号重新授权";
 
 /// Why a consent for a shop another account has connected through the same app is refused.

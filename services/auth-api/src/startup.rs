@@ -46,6 +46,14 @@ impl Application {
                  is refused unless the browser sends it the consent cookie"
             );
         }
+        if !settings.oauth.bind_state_to_browser {
+            // Off in a local run (local.toml); anywhere else a consent link forwarded to another
+            // merchant would connect their shop to this tenant.
+            tracing::warn!(
+                "Consents are not bound to the browser that asked ([oauth] \
+                 bind_state_to_browser = false): turn it on outside local runs"
+            );
+        }
         let pool = leadgen_db::build_pool(&settings.database, SERVICE)?;
         let broker = Broker::connect_or_later(&settings.amqp).await;
         let state = web::Data::new(AppState {

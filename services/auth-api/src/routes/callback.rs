@@ -5,7 +5,6 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError as _, web};
 use leadgen_http::ApiError;
 
 use super::consent;
-use crate::error::AuthApiError;
 use crate::service::oauth::{self, CallbackQuery};
 use crate::startup::AppState;
 
@@ -45,7 +44,10 @@ pub async fn callback(
     let bound = !state.oauth.bind_state_to_browser || consent::presented(&req, &raw_state);
     let completed = oauth::complete(&state, query, bound).await;
     // A failure on the platform's or our side keeps the consent for another try.
-    let kept = completed.as_ref().is_err_and(AuthApiError::keeps_consent);
+    let kept = match &completed {
+        Ok(completed) => completed.keeps_consent,
+        Err(e) => e.keeps_consent(),
+    };
     let mut response = match completed {
         Ok(completed) => match &completed.redirect_to {
             Some(url) => HttpResponse::Found()

@@ -109,6 +109,12 @@ pub struct Completed {
     #[serde(skip)]
     #[schema(ignore)]
     pub redirect_to: Option<String>,
+    /// A refusal sent back to the front end that leaves the consent usable (the platform did
+    /// not exchange the code): its cookie is kept for another try
+    /// ([`AuthApiError::keeps_consent`]).
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub keeps_consent: bool,
 }
 
 /// Handles the platform's redirect. `bound`: the browser brought the consent's cookie, or
@@ -358,9 +364,11 @@ fn refused(
     if row.redirect_url.is_none() {
         return Err(error);
     }
+    let keeps_consent = error.keeps_consent();
     let code = leadgen_http::ApiError::from(error).code();
     let mut done = completed(row, row.id, status, None);
     done.redirect_to = done.redirect_to.map(|to| with_error(&to, code));
+    done.keeps_consent = keeps_consent;
     Ok(done)
 }
 
@@ -427,6 +435,7 @@ fn completed(
         status,
         shop_name,
         redirect_to,
+        keeps_consent: false,
     }
 }
 

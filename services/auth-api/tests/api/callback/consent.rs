@@ -204,6 +204,16 @@ async fn callback_that_cannot_exchange_the_code_sends_the_browser_back_too() {
         )
     );
     assert_eq!(app.platform_row(id).await.status, "PENDING_AUTH");
+    // The consent is still this browser's: the merchant reloads the callback page, as the
+    // message says, and is not taken for another browser (40002, the consent spent).
+    let reloaded = app.callback(&[("code", "abc"), ("state", &state)]).await;
+    assert_eq!(reloaded.status(), StatusCode::FOUND);
+    assert!(
+        location_of(&reloaded).ends_with("&status=PENDING_AUTH&error=50201"),
+        "{}",
+        location_of(&reloaded)
+    );
+    assert_eq!(app.platform_row(id).await.status, "PENDING_AUTH");
 }
 
 #[tokio::test]
