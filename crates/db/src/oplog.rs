@@ -43,7 +43,17 @@ pub fn sync_task_targets(
     task_id: impl std::fmt::Display,
     platform_id: impl std::fmt::Display,
 ) -> Vec<String> {
-    vec![task_id.to_string(), format!("{SHOP_BESIDE}{platform_id}")]
+    targets_beside_shop([task_id], platform_id)
+}
+
+/// Target ids, then the shop they belong to ([`SHOP_BESIDE`]).
+pub fn targets_beside_shop<T: std::fmt::Display>(
+    ids: impl IntoIterator<Item = T>,
+    platform_id: impl std::fmt::Display,
+) -> Vec<String> {
+    let mut targets: Vec<String> = ids.into_iter().map(|id| id.to_string()).collect();
+    targets.push(format!("{SHOP_BESIDE}{platform_id}"));
+    targets
 }
 
 /// One entry.

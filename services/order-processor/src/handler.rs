@@ -139,8 +139,7 @@ pub async fn run_batch(
     // One entry per shop, naming it beside its new leads as a sync names its shop: the audit
     // API shows it as `platformId` and finds the entry by the shop's id.
     for (shop, leads) in &summary.new_leads_by_shop {
-        let mut targets: Vec<String> = leads.iter().map(ToString::to_string).collect();
-        targets.push(format!("{}{shop}", oplog::SHOP_BESIDE));
+        let targets = oplog::targets_beside_shop(leads, shop);
         oplog::record(conn, entry(AuditAction::LeadIdentify, targets), &trace_id).await?;
     }
     if !summary.merged_leads.is_empty() {

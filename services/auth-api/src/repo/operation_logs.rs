@@ -65,12 +65,13 @@ pub async fn list(
             q = q.filter(log::target_type.eq(t.clone()));
         }
         if let Some(id) = filter.target_id {
-            // A shop's id also finds its syncs and the leads identified from its orders, which
-            // name it `platform:<id>` beside their own ids.
-            let ids = vec![
-                id.to_string(),
-                format!("{}{id}", leadgen_db::oplog::SHOP_BESIDE),
-            ];
+            // Without a `targetType`, a shop's id also finds its syncs and the leads identified
+            // from its orders, which name it `platform:<id>` beside their own ids; with one, the
+            // id is that kind of record's (lead 12 is not shop 12).
+            let mut ids = vec![id.to_string()];
+            if filter.target_type.is_none() {
+                ids.push(format!("{}{id}", leadgen_db::oplog::SHOP_BESIDE));
+            }
             q = q.filter(log::target_ids.overlaps_with(ids));
         }
         if let Some(r) = &filter.result {

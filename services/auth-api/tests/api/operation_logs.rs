@@ -256,3 +256,51 @@ async fn the_log_is_counted_and_paged_up_to_its_window() {
     let total = body["data"]["total"].as_i64().expect("total");
     assert!((4_900..=5_000).contains(&total), "{body}");
 }
+
+/// With a `targetType`, `targetId` is that kind of record's id: the sync of shop 2 (task 1) is
+/// not found as task 2.
+#[tokio::test]
+async fn with_a_target_type_the_id_is_that_records() {
+    let app = spawn_app().await;
+    let _first = app.create_taobao(1, "app-first").await;
+    let shop = app.create_taobao(1, "app-second").await;
+    app.set_status(shop, "ACTIVE").await;
+    let accepted = app
+        .request_sync(
+            Some(&token(1, &["lead:order:sync"])),
+            &shop.to_string(),
+            Some("{}"),
+        )
+        .await;
+    let task = expect_envelope(accepted, StatusCode::OK, 200).await["data"]["syncTaskId"]
+        .as_i64()
+        .expect("task id");
+    assert_ne!(task, shop, "the test needs a task id other than the shop's");
+    let count = |query: Vec<(&'static str, String)>| {
+        let app = &app;
+        async move {
+            let query: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let body =
+                expect_envelope(app.logs(1, &[AUDIT], &query).await, StatusCode::OK, 200).await;
+            body["data"]["total"].as_i64().expect("total")
+        }
+    };
+    let sync = "SYNC_TASK".to_owned();
+    assert_eq!(
+        count(vec![("targetId", shop.to_string())]).await,
+        2,
+        "the shop's own and its sync's"
+    );
+    assert_eq!(
+        count(vec![
+            ("targetId", shop.to_string()),
+            ("targetType", sync.clone())
+        ])
+        .await,
+        0
+    );
+    assert_eq!(
+        count(vec![("targetId", task.to_string()), ("targetType", sync)]).await,
+        1
+    );
+}
