@@ -37,7 +37,8 @@ impl Statistics {
         loop {
             match pass(&self.pool).await {
                 Ok(tables) if !tables.is_empty() => {
-                    tracing::info!(tables = ?tables, "Analyzed tables autovacuum does not look after");
+                    let names: Vec<&str> = tables.iter().map(DueTable::name).collect();
+                    tracing::info!(tables = ?names, "Analyzed tables autovacuum does not look after");
                 }
                 Ok(_) => {}
                 Err(e) => {
@@ -52,49 +53,74 @@ impl Statistics {
     }
 }
 
-/// Analyzes every due table autovacuum does not look after ([`due`]); the tables analyzed.
-pub async fn pass(pool: &DbPool) -> anyhow::Result<Vec<String>> {
+/// Analyzes every due table autovacuum does not look after ([`due`]); the tables analyzed. A
+/// table that fails is reported and the others are still analyzed.
+pub async fn pass(pool: &DbPool) -> anyhow::Result<Vec<DueTable>> {
     let mut conn = leadgen_db::conn(pool).await?;
     let tables = due(&mut conn, false).await?;
-    for table in &tables {
-        analyze(&mut conn, table).await?;
+    let mut analyzed = Vec::with_capacity(tables.len());
+    for table in tables {
+        match analyze(&mut conn, &table).await {
+            Ok(()) => analyzed.push(table),
+            Err(e) => {
+                tracing::warn!(table = table.name(), error = %e, "Could not analyze a table");
+            }
+        }
     }
-    Ok(tables)
+    Ok(analyzed)
 }
 
-/// The tables of this database (as quoted, schema-qualified names) whose rows changed since
-/// their last `ANALYZE` more than autovacuum's analyze threshold, among those autovacuum does
-/// not look after, or among all of them with `everywhere`.
+/// A table [`due`] found: its schema-qualified name, quoted by the database.
+#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
+pub struct DueTable {
+    #[diesel(sql_type = Text)]
+    name: String,
+}
+
+impl DueTable {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// The tables of the current schema that this role may analyze (its own, or its roles') whose
+/// rows changed since their last `ANALYZE` more than autovacuum's analyze threshold (the
+/// table's own, where it sets one), among those autovacuum does not look after, or among all
+/// of them with `everywhere`.
 pub async fn due(
     conn: &mut AsyncPgConnection,
     everywhere: bool,
-) -> diesel::QueryResult<Vec<String>> {
-    #[derive(QueryableByName)]
-    struct Due {
-        #[diesel(sql_type = Text)]
-        name: String,
-    }
-    let rows: Vec<Due> = diesel::sql_query(
+) -> diesel::QueryResult<Vec<DueTable>> {
+    diesel::sql_query(
         "SELECT format('%I.%I', s.schemaname, s.relname) AS name \
          FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid \
-         WHERE ($1 OR current_setting('autovacuum') = 'off' \
-                OR coalesce(c.reloptions, '{}') @> '{autovacuum_enabled=false}') \
-           AND s.n_mod_since_analyze > current_setting('autovacuum_analyze_threshold')::float8 \
-               + current_setting('autovacuum_analyze_scale_factor')::float8 \
+         CROSS JOIN LATERAL (SELECT \
+             (SELECT split_part(o, '=', 2) FROM unnest(c.reloptions) o \
+              WHERE split_part(o, '=', 1) = 'autovacuum_enabled') AS enabled, \
+             (SELECT split_part(o, '=', 2)::float8 FROM unnest(c.reloptions) o \
+              WHERE split_part(o, '=', 1) = 'autovacuum_analyze_threshold') AS threshold, \
+             (SELECT split_part(o, '=', 2)::float8 FROM unnest(c.reloptions) o \
+              WHERE split_part(o, '=', 1) = 'autovacuum_analyze_scale_factor') AS scale) AS t \
+         WHERE s.schemaname = current_schema() \
+           AND pg_has_role(c.relowner, 'USAGE') \
+           AND ($1 OR current_setting('autovacuum') = 'off' \
+                OR lower(t.enabled) IN ('false', 'off', 'no', '0', 'f', 'n')) \
+           AND s.n_mod_since_analyze > \
+               coalesce(t.threshold, current_setting('autovacuum_analyze_threshold')::float8) \
+               + coalesce(t.scale, current_setting('autovacuum_analyze_scale_factor')::float8) \
                  * greatest(c.reltuples, 0) \
          ORDER BY s.n_mod_since_analyze DESC",
     )
     .bind::<Bool, _>(everywhere)
     .load(conn)
-    .await?;
-    Ok(rows.into_iter().map(|r| r.name).collect())
+    .await
 }
 
-/// `ANALYZE (SKIP_LOCKED)` of `table`, a name [`due`] returned (quoted by the database).
-pub async fn analyze(conn: &mut AsyncPgConnection, table: &str) -> diesel::QueryResult<()> {
-    diesel::sql_query(format!("ANALYZE (SKIP_LOCKED) {table}"))
+/// `ANALYZE (SKIP_LOCKED)` of `table`.
+pub async fn analyze(conn: &mut AsyncPgConnection, table: &DueTable) -> diesel::QueryResult<()> {
+    diesel::sql_query(format!("ANALYZE (SKIP_LOCKED) {}", table.name))
         .execute(conn)
         .await?;
-    metrics::counter!("leadgen_tables_analyzed_total", "table" => table.to_owned()).increment(1);
+    metrics::counter!("leadgen_tables_analyzed_total", "table" => table.name.clone()).increment(1);
     Ok(())
 }
