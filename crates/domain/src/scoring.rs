@@ -16,7 +16,7 @@ use crate::lead::IntentionTag;
 use crate::validity::ContactValidity;
 
 /// The built-in model's version, stored beside every score it produces.
-pub const MODEL_VERSION: &str = "builtin-rfm-5";
+pub const MODEL_VERSION: &str = "builtin-rfm-6";
 
 /// Feature weights of the intention (they sum to 100).
 pub const W_FREQUENCY: f64 = 45.0;

@@ -107,7 +107,7 @@ fn the_command_measures_the_builtin_model_on_simulated_shops() {
         assert!(base > 0.05 && base < 0.2, "{platform}: {r}");
         // The ranking is informative, and the true rate ranks better than history can.
         assert!(num(&r, "modelLift") > 2.0, "{platform}: {r}");
-        // Regression guard below the issue's 0.8 (builtin-rfm-5, like rfm-4, measures 0.74-0.76 on these
+        // Regression guard below the issue's 0.8 (builtin-rfm-6, like rfm-4 and rfm-5, measures 0.74-0.76 on these
         // shops; a Bayes-optimal estimate with the simulator's own parameters 0.78-0.80).
         assert!(num(&r, "ratio") > 0.7, "{platform}: {r}");
         assert!(
@@ -130,7 +130,7 @@ fn the_command_measures_the_builtin_model_on_simulated_shops() {
 
 /// The bar the built-in model must reach (`make model-quality` checks Taobao the same way).
 #[test]
-#[ignore = "the built-in model (builtin-rfm-5) reaches lift 3.7-3.9 but not ratio 0.8 (0.758 on \
+#[ignore = "the built-in model (builtin-rfm-6) reaches lift 3.7-3.9 but not ratio 0.8 (0.758 on \
             Taobao, 0.740 on JD): the ceiling knows which buyers silently dropped out, which no \
             order history shows; a Bayes-optimal estimate reaches 0.78-0.80. Numbers and causes \
             in docs/model-quality.md."]

@@ -391,7 +391,7 @@ pub struct Listed {
     pub shop_id: Option<String>,
     pub app_key_hint: String,
     /// The end of the latest time window a sync of the shop completed (not when it ran; it
-    /// never moves back: a failed or cancelled sync, or one of an older period, leaves it). `null` before the first completed sync. When the last sync ran, and how it
+    /// never moves back: a failed or cancelled sync, or one of an older period, leaves it). `null` before the first completed sync, and again once a disconnected shop's history is purged. When the last sync ran, and how it
     /// ended, is `lastSync`.
     #[schema(required = true)]
     pub last_sync_time: Option<DateTime<Utc>>,
