@@ -16,6 +16,23 @@ impl TestApp {
             .await
             .expect("GET /operation-logs")
     }
+
+    /// An ACTIVE Taobao shop of tenant 1 with one manual sync requested: (shop, sync task).
+    async fn shop_with_a_sync(&self, app_key: &str) -> (i64, i64) {
+        let shop = self.create_taobao(1, app_key).await;
+        self.set_status(shop, "ACTIVE").await;
+        let accepted = self
+            .request_sync(
+                Some(&token(1, &["lead:order:sync"])),
+                &shop.to_string(),
+                Some("{}"),
+            )
+            .await;
+        let task = expect_envelope(accepted, StatusCode::OK, 200).await["data"]["syncTaskId"]
+            .as_i64()
+            .expect("task id");
+        (shop, task)
+    }
 }
 
 #[tokio::test]
@@ -113,17 +130,8 @@ async fn the_operation_log_is_readable_filtered_and_scoped_to_the_tenant() {
 #[tokio::test]
 async fn a_shops_id_finds_its_syncs_too() {
     let app = spawn_app().await;
-    let shop = app.create_taobao(1, "app-sync").await;
-    app.set_status(shop, "ACTIVE").await;
     // A sync names its shop `platform:<id>` beside its task.
-    let accepted = app
-        .request_sync(
-            Some(&token(1, &["lead:order:sync"])),
-            &shop.to_string(),
-            Some("{}"),
-        )
-        .await;
-    expect_envelope(accepted, StatusCode::OK, 200).await;
+    let (shop, _) = app.shop_with_a_sync("app-sync").await;
     let shop_id = shop.to_string();
     let query = [("targetId", shop_id.as_str())];
     let body = expect_envelope(app.logs(1, &[AUDIT], &query).await, StatusCode::OK, 200).await;
@@ -263,18 +271,7 @@ async fn the_log_is_counted_and_paged_up_to_its_window() {
 async fn with_a_target_type_the_id_is_that_records() {
     let app = spawn_app().await;
     let _first = app.create_taobao(1, "app-first").await;
-    let shop = app.create_taobao(1, "app-second").await;
-    app.set_status(shop, "ACTIVE").await;
-    let accepted = app
-        .request_sync(
-            Some(&token(1, &["lead:order:sync"])),
-            &shop.to_string(),
-            Some("{}"),
-        )
-        .await;
-    let task = expect_envelope(accepted, StatusCode::OK, 200).await["data"]["syncTaskId"]
-        .as_i64()
-        .expect("task id");
+    let (shop, task) = app.shop_with_a_sync("app-second").await;
     assert_ne!(task, shop, "the test needs a task id other than the shop's");
     let count = |query: Vec<(&'static str, String)>| {
         let app = &app;
