@@ -7,9 +7,10 @@
 //! migration, and the list's tag filter scans the tenant's whole time index once per tag
 //! combination (2,000 leads: about 500 ms, against 3 ms once analyzed).
 //!
-//! Every [`ANALYZE_EVERY`] this task applies autovacuum's own rule to the tables autovacuum does
-//! not look after: a table whose rows changed since its last `ANALYZE` more than
-//! `autovacuum_analyze_threshold` + `autovacuum_analyze_scale_factor` × its rows is analyzed
+//! Every [`ANALYZE_EVERY`] this task applies autovacuum's own rule to the tables of its schema
+//! that autovacuum does not look after and that its role may analyze: a table whose rows
+//! changed since its last `ANALYZE` more than `autovacuum_analyze_threshold` +
+//! `autovacuum_analyze_scale_factor` × its rows (the table's own settings first) is analyzed
 //! (`SKIP_LOCKED`: replicas, or an `ANALYZE` already running, do not wait for each other). Where
 //! autovacuum runs it finds nothing to do. Each table analyzed counts in
 //! `leadgen_tables_analyzed_total{table}`.

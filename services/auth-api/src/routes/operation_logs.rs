@@ -34,7 +34,7 @@ pub struct LogQuery {
         ("operatorId" = Option<i64>, Query),
         ("action" = Option<crate::openapi::AuditActionSchema>, Query, description = "未知的取值为 400"),
         ("targetType" = Option<crate::openapi::AuditTargetSchema>, Query, description = "未知的取值为 400"),
-        ("targetId" = Option<i64>, Query, description = "目标 ID；店铺 ID 也查到该店铺的同步任务"),
+        ("targetId" = Option<i64>, Query, description = "目标 ID；不带 targetType 时，店铺 ID 也查到该店铺的同步任务和由其订单识别的线索；带 targetType 时为该类目标的 ID"),
         ("result" = Option<crate::openapi::OperationResultSchema>, Query, description = "未知的取值为 400"),
         ("startTime" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$|^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "带时区的 ISO 8601，如 2026-11-01T00:00:00+08:00（秒可省略；时区写 Z、+08:00、+0800 或 +08），含两端（结束时间写到整秒时含该秒内的全部记录）；startTime 晚于 endTime 为 400"),
         ("endTime" = Option<String>, Query, pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$|^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "带时区的 ISO 8601，如 2026-11-01T00:00:00+08:00（秒可省略；时区写 Z、+08:00、+0800 或 +08），含两端（结束时间写到整秒时含该秒内的全部记录）；startTime 晚于 endTime 为 400"),
