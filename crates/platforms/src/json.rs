@@ -148,15 +148,18 @@ pub fn beijing_time(
     match raw.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
-        Some(Value::String(s)) => parse_beijing(s)
-            .map(Some)
-            .ok_or_else(|| format!("字段 {key} 的值 `{s}` 不符合 yyyy-MM-dd HH:mm:ss 格式")),
+        Some(Value::String(s)) => parse_beijing(s).map(Some).ok_or_else(|| {
+            format!(
+                "字段 {key} 的值 `{}` 不符合 yyyy-MM-dd HH:mm:ss 格式",
+                shown_str(s)
+            )
+        }),
         Some(Value::Number(n)) if unix_seconds_too => n
             .as_i64()
             .and_then(|s| DateTime::from_timestamp(s, 0))
             .map(Some)
             .ok_or_else(|| format!("字段 {key} 的值 `{n}` 不是有效的 Unix 秒级时间戳")),
-        Some(other) => Err(format!("字段 {key} 的值 `{other}` 不是时间")),
+        Some(other) => Err(format!("字段 {key} 的值 `{}` 不是时间", shown(other))),
     }
 }
 
@@ -179,7 +182,10 @@ pub fn epoch_time(raw: &Value, key: &str, millis: bool) -> Result<Option<DateTim
         }
         .map(Some)
         .ok_or_else(|| format!("字段 {key} 的值 `{n}` 不是有效的{unit}时间戳")),
-        None => Err(format!("字段 {key} 的值 `{value}` 不是{unit}时间戳")),
+        None => Err(format!(
+            "字段 {key} 的值 `{}` 不是{unit}时间戳",
+            shown(value)
+        )),
     }
 }
 
@@ -245,8 +251,8 @@ pub fn count_at(raw: &Value, key: &str) -> Result<Option<u64>, String> {
         Some(v @ (Value::Number(_) | Value::String(_))) => int(Some(v))
             .and_then(|n| u64::try_from(n).ok())
             .map(Some)
-            .ok_or_else(|| format!("字段 {key} 的值 `{v}` 不是计数")),
-        Some(v) => Err(format!("字段 {key} 的值 `{v}` 不是计数")),
+            .ok_or_else(|| format!("字段 {key} 的值 `{}` 不是计数", shown(v))),
+        Some(v) => Err(format!("字段 {key} 的值 `{}` 不是计数", shown(v))),
     }
 }
 
@@ -354,17 +360,63 @@ pub fn item_price_fen(line: &Value, list: &str, key: &str) -> Result<Money, Stri
 fn unreadable(what: &str, line: &Value, list: &str, key: &str) -> String {
     match line.get(key) {
         None | Some(Value::Null) => format!("{what}：{list}.{key}"),
-        Some(value) => {
-            // As sent, but never more than a price or a count would need.
-            let sent: String = value.to_string().chars().take(32).collect();
-            format!("{what}：{list}.{key}（收到 {sent}）")
-        }
+        Some(value) => format!("{what}：{list}.{key}（收到 {}）", shown(value)),
     }
+}
+
+/// The longest part of a value an error quotes: more than a time, a price or a count needs.
+const SHOWN_CHARS: usize = 32;
+
+/// A value as an error quotes it: a number, a flag or the start of a text as sent, a list or an
+/// object only by its kind. An error's text is kept with the order, logged and shown to the
+/// merchant, so it never carries what a field holding the wrong thing might hold (a whole
+/// order, a buyer's address).
+fn shown(value: &Value) -> String {
+    match value {
+        Value::String(s) => shown_str(s),
+        Value::Array(items) => format!("列表（{} 项）", items.len()),
+        Value::Object(_) => "对象".to_owned(),
+        other => shown_str(&other.to_string()),
+    }
+}
+
+/// The start of a text as sent, marked `…` when cut, with any run of exactly eleven digits (a
+/// mobile number's length; a time or a timestamp has runs of 2, 4, 10 or 13) masked as a mobile
+/// is, `138****8000`.
+pub fn shown_str(text: &str) -> String {
+    let mut chars = text.chars();
+    let start: Vec<char> = chars.by_ref().take(SHOWN_CHARS).collect();
+    let cut = chars.next().is_some();
+    let mut out = String::with_capacity(text.len().min(4 * SHOWN_CHARS));
+    let mut i = 0;
+    while i < start.len() {
+        let run = start[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if run == 0 {
+            out.push(start[i]);
+            i += 1;
+            continue;
+        }
+        let digits = &start[i..i + run];
+        // A run the cut ends may go on beyond it: masked too when it has eleven digits so far.
+        if run == 11 {
+            out.extend(&digits[..3]);
+            out.push_str("****");
+            out.extend(&digits[7..]);
+        } else {
+            out.extend(digits);
+        }
+        i += run;
+    }
+    if cut {
+        out.push('…');
+    }
+    out
 }
 
 fn signed_yuan(raw: &Value, key: &str) -> Result<Money, String> {
     // The reason in Chinese, naming the value: `InvalidAmount`'s own text is English.
-    let invalid = |e: InvalidAmount| format!("字段 {key} 的值 `{}` 不是有效的金额", e.0);
+    let invalid =
+        |e: InvalidAmount| format!("字段 {key} 的值 `{}` 不是有效的金额", shown_str(&e.0));
     match raw.get(key) {
         Some(Value::String(s)) => Money::parse_yuan(s).map_err(invalid),
         Some(Value::Number(n)) => n
@@ -551,6 +603,41 @@ mod tests {
         assert_eq!(text(v.get("o")), None);
         assert_eq!(str_at(&v, "s"), " 7 ");
         assert_eq!(str_at(&v, "n"), "");
+    }
+
+    /// A reason is kept with the order, logged and shown to the merchant: a field holding
+    /// something else than it should (here a buyer's address) is named by its kind, and a text
+    /// only by its start.
+    #[test]
+    fn a_reason_never_quotes_more_than_the_start_of_what_came() {
+        let address = "浙江省杭州市西湖区文三路100号 张三 13800138000 某小区8幢2单元1101室";
+        let v = json!({
+            "o": {"receiver": address},
+            "l": [address, address],
+            "s": address,
+            "items": [{"price": {"receiver": address}}],
+        });
+        let reasons = [
+            beijing_time(&v, "o", false).expect_err("an object"),
+            beijing_time(&v, "s", false).expect_err("a text"),
+            epoch_time(&v, "l", true).expect_err("a list"),
+            count_at(&v, "o").expect_err("an object"),
+            count_at(&v, "s").expect_err("a text"),
+            item_price(&v["items"][0], "items", "price").expect_err("an object"),
+        ];
+        for reason in &reasons {
+            assert!(!reason.contains("13800138000"), "{reason}");
+            assert!(!reason.contains("1101室"), "{reason}");
+        }
+        assert_eq!(reasons[0], "字段 o 的值 `对象` 不是时间");
+        assert_eq!(reasons[2], "字段 l 的值 `列表（2 项）` 不是毫秒时间戳");
+        assert_eq!(
+            reasons[1],
+            "字段 s 的值 `浙江省杭州市西湖区文三路100号 张三 138****8000 …` 不符合 yyyy-MM-dd HH:mm:ss 格式"
+        );
+        assert_eq!(shown_str("13800138000"), "138****8000");
+        assert_eq!(shown_str("1700000000000"), "1700000000000");
+        assert_eq!(shown_str("2026-13-01 25:00:00"), "2026-13-01 25:00:00");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::client::{FetchedOrder, PageSpan, PlatformError, TokenSet, platform_te
 use crate::contact::{listed_phone, listed_text};
 use crate::json::{
     beijing_time, count_at, flag, int, item_price, item_quantity, list_at, page_list,
-    response_body, str_at, text, yuan,
+    response_body, shown_str, str_at, text, yuan,
 };
 
 /// Whether a JOS message says the service is down or busy (retry later).
@@ -214,8 +214,12 @@ fn consignee_field(value: &str, is_phone: bool) -> Option<ContactField> {
 pub fn parse_order(raw: &Value) -> Result<RawOrder, String> {
     let order_id = text(raw.get("orderId")).ok_or("缺少字段 orderId")?;
     let platform_status = str_at(raw, "orderState").to_owned();
-    let status = status(&platform_status)
-        .ok_or_else(|| format!("未知的订单状态 orderState `{platform_status}`"))?;
+    let status = status(&platform_status).ok_or_else(|| {
+        format!(
+            "未知的订单状态 orderState `{}`",
+            shown_str(&platform_status)
+        )
+    })?;
     let created_at =
         beijing_time(raw, "orderStartTime", false)?.ok_or("缺少字段 orderStartTime")?;
     let paid_at = beijing_time(raw, "paymentConfirmTime", false)?;

@@ -12,7 +12,7 @@ use crate::client::{FetchedOrder, PageSpan, PlatformError, TokenSet, platform_te
 use crate::contact::{listed_phone, listed_text};
 use crate::json::{
     beijing_time, count_at, int, item_price, item_quantity, list_at, page_list, relative_first,
-    response_body, str_at, yuan,
+    response_body, shown_str, str_at, yuan,
 };
 use crate::resilience::BanScope;
 
@@ -266,8 +266,8 @@ fn refund_asked(refund_status: &str) -> bool {
 pub fn parse_trade(raw: &Value) -> Result<RawOrder, String> {
     let order_id = trade_id(raw).ok_or("缺少字段 tid")?;
     let platform_status = str_at(raw, "status").to_owned();
-    let status =
-        status(&platform_status).ok_or_else(|| format!("未知的订单状态 `{platform_status}`"))?;
+    let status = status(&platform_status)
+        .ok_or_else(|| format!("未知的订单状态 `{}`", shown_str(&platform_status)))?;
     let created_at = beijing_time(raw, "created", false)?.ok_or("缺少字段 created")?;
     let lines = match raw.get("orders") {
         None | Some(Value::Null) => &[],
