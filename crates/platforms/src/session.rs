@@ -27,12 +27,20 @@ pub enum StoreError {
     /// Never will be: the shop is no longer connected, a value does not seal.
     #[error("{0}")]
     Refused(String),
+    /// The shop no longer holds the refresh token these tokens were refreshed from: the
+    /// merchant authorized again meanwhile (a consent stored a new grant). The stored tokens
+    /// are the ones to use; these belong to the grant the consent replaced.
+    #[error("{0}")]
+    Superseded(String),
 }
 
 /// Persists refreshed tokens (sealed, in the authorization's row).
 #[async_trait::async_trait]
 pub trait TokenSink: Send + Sync {
-    async fn store(&self, tokens: &TokenSet) -> Result<(), StoreError>;
+    /// Stores `tokens`, refreshed with the refresh token `refreshed_from`, only while the shop
+    /// still holds that refresh token ([`StoreError::Superseded`] when it holds another): a
+    /// refresh of the old grant that outlasts a new consent never writes over the new grant.
+    async fn store(&self, tokens: &TokenSet, refreshed_from: &str) -> Result<(), StoreError>;
 
     /// Waits until no other caller, in any process, is renewing this shop's tokens, and keeps
     /// the others waiting until the lock is released. Two refreshes of one refresh token at once
@@ -483,10 +491,18 @@ impl Session {
         // The platform may have retired the old refresh token with this answer: the new pair
         // must not be lost to one failed write. Stored again for a while (still holding the
         // renewal lock), and kept by this session whatever happens.
-        let stored = store_persistently(sink, &tokens).await;
+        let stored = store_persistently(sink, &tokens, &refresh_token).await;
         self.access_token = tokens.access_token;
         self.refresh_token = tokens.refresh_token;
         self.expires_at = tokens.expires_at;
+        if let Err(StoreError::Superseded(why)) = &stored {
+            // A consent stored a new grant while this refresh of the old one ran: its tokens
+            // are the shop's now.
+            tracing::info!(app.key = %self.app.app_key, reason = %why, "A new authorization replaced the grant this session refreshed; using its tokens");
+            if self.adopt_stored(sink).await {
+                return Ok(Renewed::Adopted);
+            }
+        }
         stored.map_err(|e| SessionError::Persist(e.to_string()))?;
         tracing::info!(app.key = %self.app.app_key, "Refreshed the platform session");
         Ok(Renewed::Refreshed)
@@ -550,12 +566,16 @@ const STORE_RETRY_WAITS_MS: [u64; 10] = [
 
 /// Stores `tokens`, trying a transient failure again ([`STORE_RETRY_WAITS_MS`]); the last
 /// error if none succeeded.
-async fn store_persistently(sink: &dyn TokenSink, tokens: &TokenSet) -> Result<(), StoreError> {
+async fn store_persistently(
+    sink: &dyn TokenSink,
+    tokens: &TokenSet,
+    refreshed_from: &str,
+) -> Result<(), StoreError> {
     let mut waits = STORE_RETRY_WAITS_MS.iter();
     loop {
-        let e = match sink.store(tokens).await {
+        let e = match sink.store(tokens, refreshed_from).await {
             Ok(()) => return Ok(()),
-            Err(e @ StoreError::Refused(_)) => return Err(e),
+            Err(e @ (StoreError::Refused(_) | StoreError::Superseded(_))) => return Err(e),
             Err(e) => e,
         };
         metrics::counter!("leadgen_token_store_failures_total").increment(1);

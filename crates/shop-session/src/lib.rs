@@ -65,34 +65,81 @@ pub async fn find(
         .optional()
 }
 
-/// Stores refreshed (sealed) tokens on an ACTIVE or paused shop (0 rows for a shop disconnected
-/// or expired meanwhile). A pause keeps the merchant's grant: a refresh that lands just after it
-/// (a walk or reveal under way) is stored, or a platform that retires the old refresh token on
-/// refresh would leave the shop holding a dead one, EXPIRED when it is enabled again.
+/// What became of refreshed tokens offered to a shop.
+enum Stored {
+    Kept,
+    /// The shop is disconnected or expired (not ACTIVE, not paused).
+    NotConnected,
+    /// The shop holds another refresh token than the one they were refreshed from.
+    Superseded,
+}
+
+/// Stores refreshed (sealed) tokens on an ACTIVE or paused shop that still holds the refresh
+/// token they were refreshed from (`refreshed_from`, compared opened: a seal is never the same
+/// twice). A pause keeps the merchant's grant: a refresh that lands just after it (a walk or
+/// reveal under way) is stored, or a platform that retires the old refresh token on refresh would
+/// leave the shop holding a dead one, EXPIRED when it is enabled again. A new consent replaces
+/// the grant: a refresh of the old one stored after it (its store retried past the consent's
+/// wait for the renewal lock) would leave the shop on tokens the merchant's new consent retired.
 async fn store_refreshed(
     conn: &mut AsyncPgConnection,
+    sealer: &Sealer,
     id: PlatformId,
-    access_token: &str,
-    refresh_token: Option<&str>,
+    refreshed_from: &str,
+    tokens: Sealed<'_>,
+) -> QueryResult<Stored> {
+    conn.transaction(|conn| {
+        async move {
+            let held: Option<Option<String>> = auth::table
+                .find(id.get())
+                .filter(
+                    auth::status
+                        .eq_any([AuthStatus::Active.as_str(), AuthStatus::Disabled.as_str()]),
+                )
+                .select(auth::refresh_token)
+                .for_update()
+                .first(conn)
+                .await
+                .optional()?;
+            let Some(held) = held else {
+                return Ok(Stored::NotConnected);
+            };
+            let same = held.is_some_and(|sealed| {
+                sealer
+                    .open(&sealed::platform_auth("refresh_token", id), &sealed)
+                    .is_ok_and(|opened| opened == refreshed_from)
+            });
+            if !same {
+                return Ok(Stored::Superseded);
+            }
+            diesel::update(auth::table.find(id.get()))
+                .set((
+                    auth::access_token.eq(tokens.access),
+                    auth::refresh_token.eq(tokens.refresh),
+                    auth::expiry_time.eq(tokens.expiry),
+                    // None: the refresh token and its expiry did not change
+                    // (`TokenSet::refresh_expires_at`).
+                    tokens
+                        .refresh_expiry
+                        .map(|at| auth::refresh_expiry_time.eq(at)),
+                    auth::refresh_refused_since.eq(None::<DateTime<Utc>>),
+                    auth::update_time.eq(diesel::dsl::now),
+                ))
+                .execute(conn)
+                .await?;
+            Ok(Stored::Kept)
+        }
+        .scope_boxed()
+    })
+    .await
+}
+
+/// Refreshed tokens, sealed for the shop's row.
+struct Sealed<'a> {
+    access: &'a str,
+    refresh: Option<&'a str>,
     expiry: Option<DateTime<Utc>>,
     refresh_expiry: Option<DateTime<Utc>>,
-) -> QueryResult<usize> {
-    diesel::update(
-        auth::table.find(id.get()).filter(
-            auth::status.eq_any([AuthStatus::Active.as_str(), AuthStatus::Disabled.as_str()]),
-        ),
-    )
-    .set((
-        auth::access_token.eq(access_token),
-        auth::refresh_token.eq(refresh_token),
-        auth::expiry_time.eq(expiry),
-        // None: the refresh token and its expiry did not change (`TokenSet::refresh_expires_at`).
-        refresh_expiry.map(|at| auth::refresh_expiry_time.eq(at)),
-        auth::refresh_refused_since.eq(None::<DateTime<Utc>>),
-        auth::update_time.eq(diesel::dsl::now),
-    ))
-    .execute(conn)
-    .await
 }
 
 /// The platform answered the shop's tokens again (a sync's page): whatever refused their
@@ -366,7 +413,7 @@ pub struct CredentialSink {
 
 #[async_trait::async_trait]
 impl TokenSink for CredentialSink {
-    async fn store(&self, tokens: &TokenSet) -> Result<(), StoreError> {
+    async fn store(&self, tokens: &TokenSet, refreshed_from: &str) -> Result<(), StoreError> {
         let seal = |column: &str, value: &str| {
             self.sealer
                 .seal(&sealed::platform_auth(column, self.platform_id), value)
@@ -381,22 +428,30 @@ impl TokenSink for CredentialSink {
         let mut conn = leadgen_db::conn(&self.pool)
             .await
             .map_err(|e| StoreError::Transient(e.to_string()))?;
+        let sealed = Sealed {
+            access: &access,
+            refresh: refresh.as_deref(),
+            expiry: tokens.expires_at,
+            refresh_expiry: tokens.refresh_expires_at,
+        };
         let stored = store_refreshed(
             &mut conn,
+            &self.sealer,
             self.platform_id,
-            &access,
-            refresh.as_deref(),
-            tokens.expires_at,
-            tokens.refresh_expires_at,
+            refreshed_from,
+            sealed,
         )
         .await
         .map_err(|e| StoreError::Transient(e.to_string()))?;
-        if stored == 0 {
-            return Err(StoreError::Refused(
+        match stored {
+            Stored::Kept => Ok(()),
+            Stored::NotConnected => Err(StoreError::Refused(
                 "the shop is no longer connected (disconnected or expired)".into(),
-            ));
+            )),
+            Stored::Superseded => Err(StoreError::Superseded(
+                "the shop holds a newer authorization's tokens".into(),
+            )),
         }
-        Ok(())
     }
 
     async fn stored(&self) -> Result<Option<(String, Option<String>)>, String> {

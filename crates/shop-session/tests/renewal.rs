@@ -18,6 +18,7 @@ use leadgen_db::sealed;
 use leadgen_domain::{PlatformId, PlatformType};
 use leadgen_platforms::resilience::RetryPolicy;
 use leadgen_platforms::reveal::{DecryptRequest, RevealPurpose, RevealedContact};
+use leadgen_platforms::session::StoreError;
 use leadgen_platforms::{
     AppCredentials, Listing, OrderPage, PageCursor, PlatformClient, PlatformError, TimeWindow,
     TokenSet,
@@ -25,11 +26,13 @@ use leadgen_platforms::{
 use leadgen_shop_session::{CredentialSink, find, open_session, renewal_lock_key};
 use leadgen_test_support::{TestDb, crypto_settings};
 
-/// A platform where only the newest access token works, and every refresh, slow, issues a new
-/// pair (whichever refresh token it is given).
+/// A platform where only the newest access token works (and a grant's given by a consent
+/// meanwhile, `granted`), and every refresh, slow, issues a new pair (whichever refresh token it
+/// is given).
 struct Rotating {
     current: Mutex<u32>,
     refreshes: AtomicUsize,
+    granted: Mutex<Option<String>>,
 }
 
 impl Rotating {
@@ -82,7 +85,8 @@ impl PlatformClient for Rotating {
         _: Listing,
         _: Option<&PageCursor>,
     ) -> Result<OrderPage, PlatformError> {
-        if token != format!("AT{}", self.current()) {
+        let granted = self.granted.lock().expect("lock").clone();
+        if token != format!("AT{}", self.current()) && granted.as_deref() != Some(token) {
             return Err(PlatformError::SessionExpired {
                 detail: format!("{token} is no longer valid"),
             });
@@ -152,6 +156,7 @@ async fn two_callers_finding_one_token_expired_make_one_refresh() {
     let platform = Rotating {
         current: Mutex::new(1),
         refreshes: AtomicUsize::new(0),
+        granted: Mutex::new(None),
     };
     let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
     let row = find(&mut conn, leadgen_domain::TenantId::new(1), id)
@@ -277,14 +282,19 @@ async fn refreshed_tokens_are_kept_through_a_pause_not_a_disconnection() {
         .execute(&mut conn)
         .await
         .expect("pause");
-    sink.store(&tokens(1)).await.expect("stored while paused");
+    sink.store(&tokens(1), "RT0")
+        .await
+        .expect("stored while paused");
     let stored = sink.stored().await.expect("read").expect("tokens");
     assert_eq!(stored, ("AT1".to_owned(), Some("RT1".to_owned())));
     set_status("REVOKED")
         .execute(&mut conn)
         .await
         .expect("disconnect");
-    assert!(sink.store(&tokens(2)).await.is_err());
+    assert!(matches!(
+        sink.store(&tokens(2), "RT1").await,
+        Err(StoreError::Refused(_))
+    ));
 }
 
 /// A refresh the platform answered without tokens after saying the access token expired is
@@ -325,14 +335,17 @@ async fn a_refused_refresh_is_noted_until_the_shop_answers_again() {
         "the first time is kept"
     );
 
-    sink.store(&TokenSet {
-        access_token: "AT1".into(),
-        refresh_token: Some("RT1".into()),
-        expires_at: Some(Utc::now() + chrono::Duration::days(365)),
-        refresh_expires_at: None,
-        shop_id: None,
-        shop_name: None,
-    })
+    sink.store(
+        &TokenSet {
+            access_token: "AT1".into(),
+            refresh_token: Some("RT1".into()),
+            expires_at: Some(Utc::now() + chrono::Duration::days(365)),
+            refresh_expires_at: None,
+            shop_id: None,
+            shop_name: None,
+        },
+        "RT0",
+    )
     .await
     .expect("stored");
     assert_eq!(due(&mut conn).await, [], "new tokens end the refusal");
@@ -346,4 +359,96 @@ async fn a_refused_refresh_is_noted_until_the_shop_answers_again() {
         1
     );
     assert_eq!(due(&mut conn).await, [], "an answered page ends it");
+}
+
+/// Seals `access`/`refresh` as the shop's tokens, as a consent stores a new grant.
+async fn store_grant(db: &TestDb, sealer: &Sealer, id: PlatformId, access: &str, refresh: &str) {
+    let seal = |column, value| {
+        sealer
+            .seal(&sealed::platform_auth(column, id), value)
+            .expect("seal")
+    };
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    diesel::update(auth::table.find(id.get()))
+        .set((
+            auth::access_token.eq(Some(seal("access_token", access))),
+            auth::refresh_token.eq(Some(seal("refresh_token", refresh))),
+        ))
+        .execute(&mut conn)
+        .await
+        .expect("new grant");
+}
+
+/// Refreshed tokens are stored only over the refresh token they were refreshed from: a refresh
+/// of the old grant that lands after the merchant authorized again (its store retried past the
+/// consent's wait for the renewal lock) leaves the new grant's tokens alone.
+#[tokio::test]
+async fn a_refresh_of_a_replaced_grant_never_writes_over_the_new_one() {
+    use leadgen_platforms::session::TokenSink as _;
+    let db = TestDb::new().await;
+    let (id, sink) = shop_with_sink(&db).await;
+    store_grant(&db, &sink.sealer, id, "NEW-AT", "NEW-RT").await;
+    let old = TokenSet {
+        access_token: "AT1".into(),
+        refresh_token: Some("RT1".into()),
+        expires_at: None,
+        refresh_expires_at: None,
+        shop_id: None,
+        shop_name: None,
+    };
+    assert!(matches!(
+        sink.store(&old, "RT0").await,
+        Err(StoreError::Superseded(_))
+    ));
+    let stored = sink.stored().await.expect("read").expect("tokens");
+    assert_eq!(stored, ("NEW-AT".to_owned(), Some("NEW-RT".to_owned())));
+    // Refreshed from the new grant's refresh token, they are stored.
+    sink.store(&old, "NEW-RT").await.expect("stored");
+    let stored = sink.stored().await.expect("read").expect("tokens");
+    assert_eq!(stored, ("AT1".to_owned(), Some("RT1".to_owned())));
+}
+
+/// A session whose refresh of the old grant is answered after a new consent stored its tokens
+/// takes the new grant's tokens and goes on with them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_refreshing_while_the_merchant_authorizes_again_takes_the_new_grant() {
+    let db = TestDb::new().await;
+    let (id, sink) = shop_with_sink(&db).await;
+    // The platform takes only its newest access token; `AT0` is no longer it.
+    let platform = Rotating {
+        current: Mutex::new(1),
+        refreshes: AtomicUsize::new(0),
+        granted: Mutex::new(None),
+    };
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    let row = find(&mut conn, leadgen_domain::TenantId::new(1), id)
+        .await
+        .expect("find")
+        .expect("the shop");
+    let policy = RetryPolicy {
+        max_retries: 0,
+        ..RetryPolicy::default()
+    };
+    let mut session = open_session(&sink.sealer, &row, policy).expect("open");
+    let window = TimeWindow::new(Utc::now() - chrono::Duration::hours(1), Utc::now());
+    let list = session.list_orders(&platform, &window, Listing::Modified, None, &sink);
+    // The merchant's new consent lands while the refresh (300 ms) is under way: the platform
+    // grants `NEW-AT`/`NEW-RT`.
+    let consent = async {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        *platform.granted.lock().expect("lock") = Some("NEW-AT".into());
+        store_grant(&db, &sink.sealer, id, "NEW-AT", "NEW-RT").await;
+    };
+    let (listed, ()) = tokio::join!(list, consent);
+    assert!(listed.is_ok(), "{listed:?}");
+    assert_eq!(
+        AtomicUsize::load(&platform.refreshes, Ordering::SeqCst),
+        1,
+        "the new grant's tokens are used as they are, not refreshed"
+    );
+    let stored = leadgen_platforms::session::TokenSink::stored(&sink)
+        .await
+        .expect("read")
+        .expect("tokens");
+    assert_eq!(stored, ("NEW-AT".to_owned(), Some("NEW-RT".to_owned())));
 }

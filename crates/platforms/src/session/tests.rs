@@ -14,7 +14,7 @@ struct NoSink;
 
 #[async_trait::async_trait]
 impl TokenSink for NoSink {
-    async fn store(&self, _: &TokenSet) -> Result<(), super::StoreError> {
+    async fn store(&self, _: &TokenSet, _: &str) -> Result<(), super::StoreError> {
         Ok(())
     }
 }
@@ -200,7 +200,7 @@ struct RacingSink {
 
 #[async_trait::async_trait]
 impl TokenSink for RacingSink {
-    async fn store(&self, _: &TokenSet) -> Result<(), super::StoreError> {
+    async fn store(&self, _: &TokenSet, _: &str) -> Result<(), super::StoreError> {
         Ok(())
     }
     async fn stored(&self) -> Result<Option<(String, Option<String>)>, String> {
@@ -286,7 +286,7 @@ async fn a_refresh_rejected_for_our_own_fault_is_not_a_dead_session() {
     struct BadSignature;
     #[async_trait::async_trait]
     impl TokenSink for BadSignature {
-        async fn store(&self, _: &TokenSet) -> Result<(), super::StoreError> {
+        async fn store(&self, _: &TokenSet, _: &str) -> Result<(), super::StoreError> {
             Ok(())
         }
     }
@@ -332,7 +332,7 @@ struct RefusalSink {
 
 #[async_trait::async_trait]
 impl TokenSink for RefusalSink {
-    async fn store(&self, _: &TokenSet) -> Result<(), super::StoreError> {
+    async fn store(&self, _: &TokenSet, _: &str) -> Result<(), super::StoreError> {
         Ok(())
     }
     async fn refresh_refused(&self) -> Result<(), String> {
@@ -452,7 +452,7 @@ struct RecordingSink {
 
 #[async_trait::async_trait]
 impl TokenSink for RecordingSink {
-    async fn store(&self, tokens: &TokenSet) -> Result<(), super::StoreError> {
+    async fn store(&self, tokens: &TokenSet, _: &str) -> Result<(), super::StoreError> {
         *self.stored.lock().unwrap() = Some(tokens.clone());
         Ok(())
     }
@@ -690,7 +690,7 @@ async fn a_renewal_lock_not_had_never_refreshes_beside_its_holder() {
     }
     #[async_trait::async_trait]
     impl TokenSink for LockedOut {
-        async fn store(&self, _: &TokenSet) -> Result<(), super::StoreError> {
+        async fn store(&self, _: &TokenSet, _: &str) -> Result<(), super::StoreError> {
             Ok(())
         }
         async fn stored(&self) -> Result<Option<(String, Option<String>)>, String> {
@@ -749,14 +749,14 @@ struct FlakySink {
 
 #[async_trait::async_trait]
 impl TokenSink for FlakySink {
-    async fn store(&self, tokens: &TokenSet) -> Result<(), super::StoreError> {
+    async fn store(&self, tokens: &TokenSet, from: &str) -> Result<(), super::StoreError> {
         let left = self.failures.load(std::sync::atomic::Ordering::SeqCst);
         if left > 0 {
             self.failures
                 .store(left - 1, std::sync::atomic::Ordering::SeqCst);
             return Err(self.error.clone());
         }
-        self.inner.store(tokens).await
+        self.inner.store(tokens, from).await
     }
 }
 

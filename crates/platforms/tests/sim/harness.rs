@@ -514,7 +514,11 @@ impl Sink {
 
 #[async_trait::async_trait]
 impl TokenSink for Sink {
-    async fn store(&self, tokens: &TokenSet) -> Result<(), leadgen_platforms::session::StoreError> {
+    async fn store(
+        &self,
+        tokens: &TokenSet,
+        _: &str,
+    ) -> Result<(), leadgen_platforms::session::StoreError> {
         self.0.lock().expect("lock").push(tokens.clone());
         Ok(())
     }

@@ -93,7 +93,9 @@ pub async fn activate(
             };
             let target = existing.unwrap_or(row.id);
             // A refresh of the shop's old grant under way (the refresher, a sync, a reveal)
-            // stores its answer before this consent's tokens replace it, never after.
+            // stores its answer before this consent's tokens replace it. One that holds on past
+            // the wait (its store retried) is never stored after them: a refresh is stored only
+            // over the refresh token it was made from, and its session takes these tokens.
             if !leadgen_shop_session::hold_renewals(conn, target, RENEWAL_WAIT).await? {
                 tracing::warn!(
                     platform.id = target.get(),
