@@ -71,6 +71,56 @@ pub enum DbError {
     Query(#[from] diesel::result::Error),
 }
 
+impl DbError {
+    /// Whether the same work may succeed if tried again: no connection to be had now, or a
+    /// statement that failed for a passing reason ([`worth_retrying`]).
+    pub fn worth_retrying(&self) -> bool {
+        match self {
+            DbError::Checkout(_) => true,
+            DbError::Query(e) => worth_retrying(e),
+            _ => false,
+        }
+    }
+}
+
+/// Whether a failed statement or transaction may succeed if tried again as it was, on a
+/// connection checked out anew: the connection lost (a database restarting or failing over), a
+/// deadlock or a serialization failure, a statement cancelled (a timeout, an operator). The
+/// driver names only a few SQLSTATEs, so an error of an unnamed kind counts too: tried again a
+/// bounded number of times, a real fault costs only the tries. A constraint the data breaks
+/// (unique, foreign key, not null, check) never will succeed, and is not.
+pub fn worth_retrying(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind as Kind, Error};
+    match e {
+        Error::DatabaseError(kind, _) => matches!(
+            kind,
+            Kind::SerializationFailure
+                | Kind::ClosedConnection
+                | Kind::UnableToSendCommand
+                | Kind::Unknown
+        ),
+        // A connection that failed mid-transaction: its transaction state is lost with it.
+        Error::BrokenTransactionManager => true,
+        _ => false,
+    }
+}
+
+/// Whether an error's chain holds a database failure [`worth_retrying`], and nothing else
+/// before it: a failure of the work itself (a value that does not seal) is not.
+pub fn chain_worth_retrying(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(e);
+    while let Some(e) = cause {
+        if let Some(e) = e.downcast_ref::<diesel::result::Error>() {
+            return worth_retrying(e);
+        }
+        if let Some(e) = e.downcast_ref::<DbError>() {
+            return e.worth_retrying();
+        }
+        cause = e.source();
+    }
+    false
+}
+
 /// `text` matched literally by `LIKE` (its `\`, `%` and `_` escaped; PostgreSQL's default
 /// escape character is `\`).
 pub fn escape_like(text: &str) -> String {
@@ -515,6 +565,40 @@ async fn migrate_once(url: &str) -> Result<Vec<String>, (Vec<String>, DbError)> 
 #[cfg(test)]
 mod tests {
     use super::with_network_timeouts;
+
+    #[test]
+    fn a_passing_database_failure_is_worth_retrying_a_broken_constraint_is_not() {
+        use diesel::result::{DatabaseErrorKind as Kind, Error};
+        let db = |kind| Error::DatabaseError(kind, Box::new("x".to_owned()));
+        for kind in [
+            Kind::SerializationFailure,
+            Kind::ClosedConnection,
+            Kind::UnableToSendCommand,
+            Kind::Unknown,
+        ] {
+            assert!(super::worth_retrying(&db(kind)));
+        }
+        for kind in [
+            Kind::UniqueViolation,
+            Kind::ForeignKeyViolation,
+            Kind::NotNullViolation,
+            Kind::CheckViolation,
+        ] {
+            assert!(!super::worth_retrying(&db(kind)));
+        }
+        assert!(!super::worth_retrying(&Error::NotFound));
+        // Read through an error's chain, behind its context; the first failure of a known kind
+        // decides.
+        let deadlock = anyhow::Error::from(db(Kind::Unknown)).context("writing a page");
+        assert!(super::chain_worth_retrying(deadlock.as_ref()));
+        let checkout = anyhow::Error::from(super::DbError::Checkout("timed out".into()));
+        assert!(super::chain_worth_retrying(checkout.as_ref()));
+        let unique = anyhow::Error::from(db(Kind::UniqueViolation)).context("writing a page");
+        assert!(!super::chain_worth_retrying(unique.as_ref()));
+        assert!(!super::chain_worth_retrying(
+            anyhow::anyhow!("a value that does not seal").as_ref()
+        ));
+    }
 
     #[test]
     fn network_timeouts_are_added_unless_the_url_names_them() {

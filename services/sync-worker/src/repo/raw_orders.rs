@@ -116,7 +116,10 @@ struct Stored {
 /// read never replaces a readable one: it is kept beside it ([`Written::kept_beside`]), so the
 /// order keeps its last readable data (and its lead the number that reached the buyer). An
 /// order stored unreadable is replaced by the same content once it reads (a release whose
-/// adapter knows the status it did not). The caller holds the platform's only running sync, so nothing else writes these rows meanwhile.
+/// adapter knows the status it did not). The caller holds the platform's only running sync, so
+/// no other sync writes these rows meanwhile; order-processor does (their processing state),
+/// locking them in id order, and so are they locked here before any is written: taken in page
+/// order, a page and a batch holding the same orders could each wait for the other.
 pub async fn upsert_changed(
     conn: &mut AsyncPgConnection,
     rows: &[RawInsert],
@@ -134,6 +137,8 @@ pub async fn upsert_changed(
             raw::order_modified_at,
             raw::normalized.is_not_null(),
         ))
+        .order(raw::id.asc())
+        .for_update()
         .load::<(String, String, Option<DateTime<Utc>>, bool)>(conn)
         .await?
         .into_iter()

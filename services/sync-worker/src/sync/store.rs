@@ -190,15 +190,96 @@ pub async fn store_page(
             process_status: status.to_owned(),
         });
     }
-    let task_id = task.id;
-    let claim = task.claimed_by.as_deref();
-    let lease = syncer.lease;
-    let mut conn = leadgen_db::conn(&syncer.pool).await?;
-    let mut carried = std::mem::take(&mut run.unannounced);
-    let before = carried.clone();
-    let announce_at = syncer.announce_orders;
-    let stored = conn
-        .transaction::<_, anyhow::Error, _>(|conn| {
+    let before = std::mem::take(&mut run.unannounced);
+    let page = PageWrite {
+        task,
+        platform,
+        rows: &rows,
+        receiver_changed: &receiver_changed,
+    };
+    let mut waits = PAGE_WRITE_RETRY_WAITS.iter();
+    let stored = loop {
+        match page.write(syncer, before.clone()).await {
+            Err(e)
+                if leadgen_db::chain_worth_retrying(e.as_ref()) && !syncer.stop.is_cancelled() =>
+            {
+                let Some(wait) = waits.next() else {
+                    break Err(e);
+                };
+                tracing::warn!(error = %format!("{e:#}"), wait_ms = wait.as_millis(), "Could not write a page for a passing reason; writing it again");
+                tokio::time::sleep(*wait).await;
+            }
+            written => break written,
+        }
+    };
+    // A page not stored leaves the earlier pages' orders to be announced when the run ends.
+    let (running, written, carried) = match stored {
+        Ok(stored) => stored,
+        Err(e) => {
+            run.unannounced = before;
+            return Err(e);
+        }
+    };
+    run.unannounced = carried;
+    if !running {
+        return Ok(PageCounts {
+            stopped: true,
+            ..PageCounts::default()
+        });
+    }
+    for id in &first_seen {
+        if written.new.contains(id) {
+            counts.counts.new += 1;
+        } else if written.updated.contains(id) {
+            counts.counts.updated += 1;
+        } else {
+            counts.counts.unchanged += 1;
+        }
+    }
+    Ok(counts)
+}
+
+/// How long a page whose write failed for a passing reason (a deadlock, a connection lost, the
+/// database restarting; [`leadgen_db::worth_retrying`]) waits before each new try: about 45
+/// seconds in all, within the task's lease (kept meanwhile), rather than end a run of many
+/// windows, and a backfill's attempt, for a moment's failure. A page's transaction writes all or
+/// nothing, so a try again writes it as the first would have.
+const PAGE_WRITE_RETRY_WAITS: [std::time::Duration; 4] = [
+    std::time::Duration::from_secs(1),
+    std::time::Duration::from_secs(3),
+    std::time::Duration::from_secs(10),
+    std::time::Duration::from_secs(30),
+];
+
+/// One page's rows, ready to be written in one transaction.
+struct PageWrite<'a> {
+    task: &'a TaskRow,
+    platform: PlatformType,
+    rows: &'a [RawInsert],
+    /// Orders whose receiver this page replaces, with the new version's hash.
+    receiver_changed: &'a [(String, String)],
+}
+
+impl PageWrite<'_> {
+    /// Writes the page, `carried` the run's orders not announced before it: whether the run
+    /// still holds its task, what was written, and the orders left unannounced after it.
+    async fn write(
+        &self,
+        syncer: &Syncer,
+        mut carried: Unannounced,
+    ) -> anyhow::Result<(bool, raw_orders::Written, Unannounced)> {
+        let PageWrite {
+            task,
+            platform,
+            rows,
+            receiver_changed,
+        } = *self;
+        let task_id = task.id;
+        let claim = task.claimed_by.as_deref();
+        let lease = syncer.lease;
+        let announce_at = syncer.announce_orders;
+        let mut conn = leadgen_db::conn(&syncer.pool).await?;
+        conn.transaction::<_, anyhow::Error, _>(|conn| {
             async move {
                 // The task first (its row lock taken): a page of a task cancelled, ended or
                 // taken over meanwhile is not written, nor announced (a disconnected shop's
@@ -206,8 +287,8 @@ pub async fn store_page(
                 if tasks::add_page(conn, task_id, claim, lease).await? == 0 {
                     return Ok((false, raw_orders::Written::default(), carried));
                 }
-                let written = raw_orders::upsert_changed(conn, &rows).await?;
-                raw_orders::forget_revealed_phones(conn, task.platform_id.get(), &receiver_changed)
+                let written = raw_orders::upsert_changed(conn, rows).await?;
+                raw_orders::forget_revealed_phones(conn, task.platform_id.get(), receiver_changed)
                     .await?;
                 carried.raw_order_ids.extend(
                     written
@@ -235,32 +316,8 @@ pub async fn store_page(
             }
             .scope_boxed()
         })
-        .await;
-    // A page not stored leaves the earlier pages' orders to be announced when the run ends.
-    let (running, written, carried) = match stored {
-        Ok(stored) => stored,
-        Err(e) => {
-            run.unannounced = before;
-            return Err(e);
-        }
-    };
-    run.unannounced = carried;
-    if !running {
-        return Ok(PageCounts {
-            stopped: true,
-            ..PageCounts::default()
-        });
+        .await
     }
-    for id in &first_seen {
-        if written.new.contains(id) {
-            counts.counts.new += 1;
-        } else if written.updated.contains(id) {
-            counts.counts.updated += 1;
-        } else {
-            counts.counts.unchanged += 1;
-        }
-    }
-    Ok(counts)
 }
 
 /// Announces what the run stored and did not announce yet; called when the run ends, however

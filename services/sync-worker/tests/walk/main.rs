@@ -10,6 +10,7 @@
 
 mod handover;
 mod platform;
+mod retry;
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
