@@ -124,6 +124,16 @@ impl AuthApiError {
         }
     }
 
+    /// Whether the same work may succeed if tried again at once: the database had no connection
+    /// free, or failed for a passing reason ([`leadgen_db::worth_retrying`]).
+    pub fn worth_retrying(&self) -> bool {
+        match self {
+            AuthApiError::Unavailable(_) => true,
+            AuthApiError::Unexpected(e) => leadgen_db::chain_worth_retrying(e.as_ref()),
+            _ => false,
+        }
+    }
+
     /// Whether the consent stays usable after this failure of its callback (the platform's
     /// side or ours failed, not the consent): its cookie is kept for another try.
     pub fn keeps_consent(&self) -> bool {

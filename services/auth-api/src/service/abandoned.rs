@@ -41,7 +41,10 @@ impl AbandonedConsents {
         let trace_id = leadgen_telemetry::current_trace_id();
         conn.transaction::<usize, AuthApiError, _>(|conn| {
             async move {
-                let expired = repo::expire_abandoned(conn, ttl, &reason, BATCH).await?;
+                let exchange_lease =
+                    chrono::Duration::minutes(crate::service::exchange_claim::LEASE_MINUTES);
+                let expired =
+                    repo::expire_abandoned(conn, (ttl, exchange_lease), &reason, BATCH).await?;
                 for row in &expired {
                     let entry = Entry {
                         tenant_id: row.tenant_id,

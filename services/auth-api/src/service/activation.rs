@@ -26,6 +26,7 @@ use leadgen_domain::audit::{AuditAction, AuditTarget};
 const RENEWAL_WAIT: std::time::Duration = std::time::Duration::from_secs(45);
 
 /// What the consent granted.
+#[derive(Clone, Copy)]
 pub struct Granted<'a> {
     pub row: &'a AuthRow,
     pub state_hash: &'a str,

@@ -15,7 +15,7 @@ use crate::repo::platforms::{self as repo, AuthRow};
 
 /// How long a claim holds before another callback may take the exchange over: longer than an
 /// exchange with its retries and its wait for a rate slot (about a minute at most).
-const LEASE_MINUTES: i64 = 3;
+pub(crate) const LEASE_MINUTES: i64 = 3;
 
 /// How long a second callback waits for the first's exchange before it answers that the
 /// authorization is still being completed.

@@ -256,6 +256,30 @@ pub async fn complete(
     stored
 }
 
+/// How long the callback waits before storing a consent's tokens again after a passing
+/// failure of the database: about 15 seconds in all, within what a browser waits for a page.
+const ACTIVATION_RETRY_WAITS: [std::time::Duration; 4] = [
+    std::time::Duration::from_millis(500),
+    std::time::Duration::from_secs(2),
+    std::time::Duration::from_secs(4),
+    std::time::Duration::from_secs(8),
+];
+
+/// A connection to store what the platform answered a consent's code with: a checkout that
+/// fails for want of a free connection is tried again ([`ACTIVATION_RETRY_WAITS`]).
+async fn conn_for_grant(state: &AppState) -> Result<leadgen_db::PooledConn, AuthApiError> {
+    let mut waits = ACTIVATION_RETRY_WAITS.iter();
+    loop {
+        match leadgen_db::conn(&state.pool).await {
+            Ok(conn) => return Ok(conn),
+            Err(e) => match waits.next() {
+                Some(wait) if e.worth_retrying() => tokio::time::sleep(*wait).await,
+                _ => return Err(e.into()),
+            },
+        }
+    }
+}
+
 /// Exchanges the consent's code (this callback holds the exchange: [`exchange_claim`]) and
 /// stores what it granted, or the refusal.
 async fn exchange_and_store(
@@ -275,7 +299,7 @@ async fn exchange_and_store(
         || client.exchange_code(app, code, &row.callback_url),
     )
     .await;
-    let mut conn = leadgen_db::conn(&state.pool).await?;
+    let mut conn = conn_for_grant(state).await?;
     let tokens = match exchanged {
         Ok(tokens) => tokens,
         // Refused, or a request the platform rejects (a wrong app secret fails the signature:
@@ -324,7 +348,24 @@ async fn exchange_and_store(
         auth_info,
         backfill_days: served_days(client, state.oauth.backfill_days),
     };
-    let platform_id = match activation::activate(&mut conn, &state.sealer, granted).await {
+    // The code is spent and its tokens are only in memory now: a passing failure of the
+    // database is tried again rather than lose them (a reload could only exchange the spent
+    // code, and the platform's refusal would end the authorization).
+    let mut waits = ACTIVATION_RETRY_WAITS.iter();
+    let activated = loop {
+        match activation::activate(&mut conn, &state.sealer, granted).await {
+            Err(e) if e.worth_retrying() => {
+                let Some(wait) = waits.next() else {
+                    break Err(e);
+                };
+                tracing::warn!(error = %e, "Could not store a consent's tokens for a passing reason; storing them again");
+                tokio::time::sleep(*wait).await;
+                conn = conn_for_grant(state).await?;
+            }
+            activated => break activated,
+        }
+    };
+    let platform_id = match activated {
         Ok(id) => id,
         // Another seller approved: the state is spent, the refusal logged, and the browser
         // goes back to the front end like any refusal; the shop keeps its grant.

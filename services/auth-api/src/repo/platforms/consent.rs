@@ -206,17 +206,26 @@ pub async fn invalidate(
 
 /// New authorizations whose consent was not completed within `ttl`: INVALID with `reason`,
 /// their state spent. At most `limit`, oldest first; each replica may run it at once (a row
-/// another took is no longer PENDING_AUTH). Answers the rows as they now read.
+/// another took is no longer PENDING_AUTH). Answers the rows as they now read. A consent whose
+/// code a callback is exchanging (its claim younger than `exchange_lease`) is left to it: the
+/// callback came in time, and the platform may already have spent the code on tokens it would
+/// then have nowhere to store.
 pub async fn expire_abandoned(
     conn: &mut AsyncPgConnection,
-    ttl: chrono::Duration,
+    (ttl, exchange_lease): (chrono::Duration, chrono::Duration),
     reason: &str,
     limit: i64,
 ) -> QueryResult<Vec<AuthRow>> {
     let cutoff = Utc::now() - ttl;
+    let exchanging_since = Utc::now() - exchange_lease;
     let stale: Vec<i64> = auth::table
         .filter(auth::status.eq(AuthStatus::PendingAuth.as_str()))
         .filter(auth::superseded_by.is_null())
+        .filter(
+            auth::oauth_exchange_started_at
+                .is_null()
+                .or(auth::oauth_exchange_started_at.lt(exchanging_since)),
+        )
         .filter(
             diesel::dsl::sql::<diesel::sql_types::Bool>(
                 "coalesce(oauth_state_issued_at, update_time) < ",

@@ -114,21 +114,30 @@ async fn callback_with_the_merchants_refusal_marks_the_authorization_invalid() {
 }
 
 /// A consent the merchant never completed: past the state's lifetime the authorization is
-/// INVALID with why, logged and announced; a fresh one, and a connected shop, are left alone.
+/// INVALID with why, logged and announced; a fresh one, one whose code a callback is exchanging,
+/// and a connected shop are left alone.
 #[tokio::test]
 async fn an_abandoned_consent_becomes_invalid_with_the_reason() {
     let app = spawn_app_without_relay().await;
     let (abandoned, state) = pending(&app, None).await;
     let (fresh, _) = pending(&app, None).await;
+    let (exchanging, _) = pending(&app, None).await;
     let connected = app.active_taobao(1, "key-connected").await;
     let mut conn = app.conn().await;
     diesel::update(
-        t_ecom_platform_auth::table.filter(t_ecom_platform_auth::id.eq_any([abandoned, connected])),
+        t_ecom_platform_auth::table
+            .filter(t_ecom_platform_auth::id.eq_any([abandoned, connected, exchanging])),
     )
     .set(t_ecom_platform_auth::oauth_state_issued_at.eq(Some(Utc::now() - Duration::hours(2))))
     .execute(&mut conn)
     .await
     .expect("a consent started two hours ago");
+    // A callback that came just in time exchanges its code now.
+    diesel::update(t_ecom_platform_auth::table.find(exchanging))
+        .set(t_ecom_platform_auth::oauth_exchange_started_at.eq(Some(Utc::now())))
+        .execute(&mut conn)
+        .await
+        .expect("an exchange under way");
     drop(conn);
     let sweep = auth_api::service::abandoned::AbandonedConsents {
         pool: app.db.pool.clone(),
@@ -148,6 +157,11 @@ async fn an_abandoned_consent_becomes_invalid_with_the_reason() {
         "{row:?}"
     );
     assert_eq!(app.platform_row(fresh).await.status, "PENDING_AUTH");
+    assert_eq!(
+        app.platform_row(exchanging).await.status,
+        "PENDING_AUTH",
+        "left to the callback exchanging its code"
+    );
     assert_eq!(app.platform_row(connected).await.status, "ACTIVE");
     let log = app.operation_log().await;
     let entry = log

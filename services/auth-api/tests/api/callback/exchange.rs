@@ -315,3 +315,72 @@ async fn a_grant_without_a_usable_refresh_token_ends_with_its_access_token() {
         "{record}"
     );
 }
+
+#[derive(QueryableByName)]
+struct Waiting {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    pid: i32,
+}
+
+/// The code is spent once the platform answered it: when the database fails for a passing
+/// reason as the consent's tokens are stored (here the storing connection ends while it waits
+/// for the shop's row, as a restarting database ends it), they are stored again on a new
+/// connection rather than lost.
+#[tokio::test]
+async fn a_consent_whose_store_fails_for_a_passing_reason_is_stored_again() {
+    use diesel_async::SimpleAsyncConnection as _;
+    let hold = super::Hold::default();
+    let endpoint =
+        TokenEndpoint::start_holding(200, taobao_tokens("granted-once", "2200031"), hold.clone())
+            .await;
+    let app = app_with_token_endpoint(&endpoint).await;
+    let (shop, state) = pending(&app, None).await;
+    let query = [("code", "code-1"), ("state", state.as_str())];
+    let callback = app.callback(&query);
+    let database_fails = async {
+        // The platform has the code; the shop's row is held before its answer comes back.
+        hold.received.notified().await;
+        let mut holder = app.conn().await;
+        holder
+            .batch_execute(&format!(
+                "BEGIN; SELECT id FROM t_ecom_platform_auth WHERE id = {shop} FOR UPDATE"
+            ))
+            .await
+            .expect("held");
+        hold.release.notify_one();
+        let mut conn = app.conn().await;
+        let pid = loop {
+            let waiting: Vec<Waiting> = diesel::sql_query(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
+                 AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()",
+            )
+            .load(&mut conn)
+            .await
+            .expect("activity");
+            if let Some(w) = waiting.into_iter().next() {
+                break w.pid;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        };
+        diesel::sql_query("SELECT pg_terminate_backend($1)")
+            .bind::<diesel::sql_types::Integer, _>(pid)
+            .execute(&mut conn)
+            .await
+            .expect("terminated");
+        holder.batch_execute("COMMIT").await.expect("released");
+    };
+    let (response, ()) = tokio::join!(callback, database_fails);
+    let body = expect_envelope(response, StatusCode::OK, 200).await;
+    assert_eq!(body["data"]["status"], "ACTIVE", "{body}");
+    let (status, token): (String, Option<String>) = t_ecom_platform_auth::table
+        .find(shop)
+        .select((
+            t_ecom_platform_auth::status,
+            t_ecom_platform_auth::access_token,
+        ))
+        .first(&mut app.conn().await)
+        .await
+        .expect("row");
+    assert_eq!(status, "ACTIVE");
+    assert!(token.is_some(), "the granted tokens are stored");
+}
