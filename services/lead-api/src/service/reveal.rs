@@ -240,8 +240,12 @@ async fn attempt(
     // The call runs on its own task: past the deadline the salesperson is answered, and the
     // call, a token refresh included, still ends and stores what it got (cut short, a refreshed
     // token the platform rotated would be lost with the shop's session).
+    // What the call's outcome teaches is kept on that task too, whether or not the salesperson
+    // still waits: a dead session ends the shop's grant, a real mobile becomes the buyer's.
     let deadline = std::time::Duration::from_millis(state.reveal.deadline_ms);
     let pool = state.pool.clone();
+    let indexer = Arc::clone(&state.indexer);
+    let tenant = user.tenant_id;
     let call = tokio::spawn(async move {
         let _slot = slot;
         let decrypted = session
@@ -259,6 +263,15 @@ async fn attempt(
         if nothing_opened {
             quota::give_back(&pool, taken).await;
         }
+        match &decrypted {
+            Ok(revealed) => {
+                remember_phone(&pool, &indexer, tenant, (source, &source_hash), revealed).await;
+            }
+            Err(SessionError::Expired(reason)) => {
+                end_grant(&pool, platform_id, grant, reason).await;
+            }
+            Err(_) => {}
+        }
         decrypted
     });
     let decrypted = match tokio::time::timeout(deadline, call).await {
@@ -272,13 +285,7 @@ async fn attempt(
     };
     let revealed = match decrypted {
         Ok(r) => r,
-        Err(SessionError::Expired(reason)) => {
-            tracing::warn!(platform.id = platform_id.get(), reason = %reason, "Platform session is dead; marking the shop EXPIRED or INVALID");
-            let mut conn = leadgen_db::conn(&state.pool).await?;
-            shop_session::mark_expired(&mut conn, platform_id, grant, &reason, crate::SERVICE)
-                .await?;
-            return Err(LeadApiError::PlatformNotActive);
-        }
+        Err(SessionError::Expired(_)) => return Err(LeadApiError::PlatformNotActive),
         Err(SessionError::Platform(e)) => return Err(platform_error(e)),
         // Refreshed tokens not stored (our database, not the platform): never reported as the
         // platform's words.
@@ -290,7 +297,6 @@ async fn attempt(
         Some(ordered) => revealed.with_assumed_expiry(ordered, chrono::Utc::now()),
         None => revealed,
     };
-    remember_phone(state, user.tenant_id, (source, &source_hash), &revealed).await;
     Ok(answered(answer, &revealed))
 }
 
@@ -402,9 +408,10 @@ async fn prepare(
 
     let decrypt = DecryptRequest::for_order(platform, &order, request.purpose)
         .map_err(|_| LeadApiError::NothingToReveal)?;
-    let taken = quota::take(state, conn, user).await?;
+    // The session first: credentials that do not open cost no reveal.
     let session = shop_session::open_session(&state.sealer, &row, state.policy)
         .map_err(|e| LeadApiError::Unexpected(e.into()))?;
+    let taken = quota::take(state, conn, user).await?;
     let how = How::Decrypt {
         client,
         request: decrypt,
@@ -422,7 +429,8 @@ async fn prepare(
 /// not identities: platforms reassign them. A failure here does not take the number from the
 /// salesperson; it is logged and the next reveal tries again.
 async fn remember_phone(
-    state: &AppState,
+    pool: &leadgen_db::DbPool,
+    indexer: &leadgen_crypto::BlindIndexer,
     tenant: TenantId,
     (raw_order_id, content_hash): (i64, &str),
     revealed: &leadgen_platforms::reveal::RevealedContact,
@@ -433,8 +441,8 @@ async fn remember_phone(
     let Some(key) = IdentityKey::phone(revealed.expose_number()) else {
         return;
     };
-    let index = state.indexer.current(tenant.get(), &key.material);
-    let kept = match leadgen_db::conn(&state.pool).await {
+    let index = indexer.current(tenant.get(), &key.material);
+    let kept = match leadgen_db::conn(pool).await {
         Ok(mut conn) => {
             reveal::remember_phone(&mut conn, tenant, raw_order_id, content_hash, &index)
                 .await
@@ -453,6 +461,26 @@ async fn remember_phone(
             error = %e,
             "Could not keep the revealed phone as a buyer identity"
         ),
+    }
+}
+
+/// The shop's session could not be renewed: the grant it was opened on ends (EXPIRED or
+/// INVALID, announced). A failure here is logged; the next call finds the session dead again.
+async fn end_grant(
+    pool: &leadgen_db::DbPool,
+    platform_id: PlatformId,
+    grant: Option<chrono::DateTime<chrono::Utc>>,
+    reason: &str,
+) {
+    tracing::warn!(platform.id = platform_id.get(), reason = %reason, "Platform session is dead; marking the shop EXPIRED or INVALID");
+    let ended = match leadgen_db::conn(pool).await {
+        Ok(mut conn) => {
+            shop_session::mark_expired(&mut conn, platform_id, grant, reason, crate::SERVICE).await
+        }
+        Err(e) => Err(e.into()),
+    };
+    if let Err(e) = ended {
+        tracing::warn!(platform.id = platform_id.get(), error = %format!("{e:#}"), "Could not mark the shop's dead session");
     }
 }
 

@@ -629,6 +629,36 @@ async fn a_reveal_the_platform_throttled_is_not_counted_and_one_it_answered_is()
     assert_eq!(reveals_counted(&app).await, vec![(0, 1), (7, 1)]);
 }
 
+/// A shop whose sealed credentials do not open (a data key this process lacks) is never asked:
+/// the reveal fails without counting against the salesperson's or the tenant's limits.
+#[tokio::test]
+async fn a_shop_whose_credentials_do_not_open_costs_no_reveal() {
+    let address = taobao_answering(r#"{"top_oaid_decrypt_response":{}}"#).await;
+    let (app, lead) = taobao_lead_at(address, |_| {}).await;
+    {
+        use leadgen_db::schema::t_ecom_platform_auth as auth;
+        let mut conn = app.conn().await;
+        diesel::update(auth::table.filter(auth::tenant_id.eq(1)))
+            .set(auth::auth_info.eq("v1:not-a-seal-this-process-opens"))
+            .execute(&mut conn)
+            .await
+            .expect("credentials");
+    }
+    let answer = app
+        .reveal(1, 7, &[CONTACT], lead, json!({"purpose": "FULFILMENT"}))
+        .await;
+    assert_eq!(answer.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        reveals_counted(&app)
+            .await
+            .into_iter()
+            .filter(|(_, used)| *used > 0)
+            .count(),
+        0,
+        "nothing counted"
+    );
+}
+
 /// A salesperson who stops waiting (the request dropped mid-call) leaves the reveal audited all
 /// the same: the attempt and its audit do not depend on the caller staying.
 #[tokio::test]
