@@ -659,6 +659,29 @@ async fn a_shop_whose_credentials_do_not_open_costs_no_reveal() {
     );
 }
 
+/// A shop whose session the platform no longer takes, and that has no refresh token, ends its
+/// grant: the reveal is refused as for a shop not connected, and the shop is EXPIRED.
+#[tokio::test]
+async fn a_reveal_that_finds_the_session_dead_ends_the_shops_grant() {
+    let dead = taobao_answering(
+        r#"{"error_response":{"code":27,"msg":"Invalid session","sub_code":"invalid-sessionkey","sub_msg":"SessionKey非法"}}"#,
+    )
+    .await;
+    let (app, lead) = taobao_lead_at(dead, |s| s.reveal.max_retries = 0).await;
+    let answer = app
+        .reveal(1, 7, &[CONTACT], lead, json!({"purpose": "FULFILMENT"}))
+        .await;
+    expect_envelope(answer, StatusCode::BAD_REQUEST, 40001).await;
+    use leadgen_db::schema::t_ecom_platform_auth as auth;
+    let status: String = auth::table
+        .filter(auth::tenant_id.eq(1))
+        .select(auth::status)
+        .first(&mut app.conn().await)
+        .await
+        .expect("the shop");
+    assert_eq!(status, "EXPIRED");
+}
+
 /// A salesperson who stops waiting (the request dropped mid-call) leaves the reveal audited all
 /// the same: the attempt and its audit do not depend on the caller staying.
 #[tokio::test]
