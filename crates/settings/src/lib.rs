@@ -43,6 +43,56 @@ pub enum SettingsError {
         /// Where the configuration was read from, and how to name the rest.
         read: String,
     },
+    /// A key committed to the repository for local development, outside `local`.
+    #[error(
+        "`{path}` holds the development key committed in config/local.toml, which anyone can read; \
+         LEADGEN_ENV is `{environment}`: set a key of its own (LEADGEN__{var}), or LEADGEN_ENV=local \
+         for a local run"
+    )]
+    DevelopmentKey {
+        path: &'static str,
+        var: &'static str,
+        environment: String,
+    },
+}
+
+/// The keys `config/local.toml` commits for `make run` (a test keeps them equal): known to
+/// anyone who reads the repository, so refused in any other environment. A token signed with
+/// the development secret would pass as any tenant's; data sealed under the development key is
+/// as good as clear.
+pub const DEVELOPMENT_KEYS: [(&str, &str, &str); 3] = [
+    (
+        "auth.hmac_secret",
+        "AUTH__HMAC_SECRET",
+        "leadgen-local-development-secret-change-me",
+    ),
+    (
+        "crypto.data_key",
+        "CRYPTO__DATA_KEY",
+        "bGVhZGdlbi1sb2NhbC1kZXYta2V5LTMyLWJ5dGVzISE=",
+    ),
+    (
+        "crypto.blind_index_key",
+        "CRYPTO__BLIND_INDEX_KEY",
+        "bGVhZGdlbi1sb2NhbC1ibGluZC1pbmRleC1rZXkhISE=",
+    ),
+];
+
+/// Refuses [`DEVELOPMENT_KEYS`] outside the `local` environment (tests name their own).
+fn refuse_development_keys(raw: &config::Config, environment: &str) -> Result<(), SettingsError> {
+    if environment == "local" {
+        return Ok(());
+    }
+    for (path, var, value) in DEVELOPMENT_KEYS {
+        if raw.get_string(path).is_ok_and(|set| set.trim() == value) {
+            return Err(SettingsError::DevelopmentKey {
+                path,
+                var,
+                environment: environment.to_owned(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Where to read configuration from.
@@ -136,6 +186,7 @@ pub fn load<T: DeserializeOwned>(sources: &Sources) -> Result<T, SettingsError> 
         builder = builder.add_source(environment());
     }
     let raw = builder.build()?;
+    refuse_development_keys(&raw, &sources.environment)?;
     serde_path_to_error::deserialize(raw).map_err(|e| SettingsError::Invalid {
         path: e.path().to_string(),
         message: e.inner().to_string(),
@@ -237,6 +288,60 @@ mod tests {
         let err = load::<Demo>(&Sources::files(&dir)).unwrap_err();
         assert!(err.to_string().contains("http"), "{err}");
         assert!(err.to_string().contains("prot"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The development keys `config/local.toml` commits are refused anywhere but `local`; the
+    /// list the check holds is the file's.
+    #[test]
+    fn the_committed_development_keys_are_refused_outside_local() {
+        let committed = config::Config::builder()
+            .add_source(config::File::from(
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/local.toml"),
+            ))
+            .build()
+            .unwrap();
+        for (path, _, value) in DEVELOPMENT_KEYS {
+            assert_eq!(committed.get_string(path).unwrap(), value, "{path}");
+        }
+        let dir = std::env::temp_dir().join(format!("leadgen-devkeys-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (_, _, secret) = DEVELOPMENT_KEYS[0];
+        std::fs::write(
+            dir.join("base.toml"),
+            format!(
+                "[database]\nurl = \"postgres://x\"\n[http]\nhost = \"127.0.0.1\"\nport = 8081\n\
+                 [auth]\nhmac_secret = \"{secret}\"\n"
+            ),
+        )
+        .unwrap();
+        let local = Sources::files(&dir);
+        assert!(load::<Demo>(&local).is_ok());
+        let prod = Sources {
+            environment: "prod".to_owned(),
+            ..local
+        };
+        let err = load::<Demo>(&prod).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                SettingsError::DevelopmentKey {
+                    path: "auth.hmac_secret",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("LEADGEN__AUTH__HMAC_SECRET"),
+            "{err}"
+        );
+        std::fs::write(
+            dir.join("prod.toml"),
+            "[auth]\nhmac_secret = \"a-secret-of-this-deployment-only-0123456789\"\n",
+        )
+        .unwrap();
+        assert!(load::<Demo>(&prod).is_ok(), "a key of its own");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
