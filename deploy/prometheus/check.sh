@@ -80,7 +80,7 @@ mutant "LeadgenTargetDown on every target" 'up{app_kubernetes_io_part_of="leadge
 mutant "LeadgenTargetDown on the job of \`make run\` only" \
     'up{app_kubernetes_io_part_of="leadgen"} == 0' 'up{job="leadgen"} == 0'
 mutant "LeadgenHttpErrors without its traffic floor" \
-    $'> 0.05\n          and sum by (service) (rate(http_server_requests_total{route!~"/healthz|/readyz|/metrics"}[5m])) > 1 / 60' \
+    $'> 0.05\n          and sum by (namespace, service) (rate(http_server_requests_total{route!~"/healthz|/readyz|/metrics"}[5m])) > 1 / 60' \
     '> 0.05'
 mutant "LeadgenHttpErrors counts probes' 5xx (a failing /readyz)" \
     'http_server_requests_total{route!~"/healthz|/readyz|/metrics", status=~"5.."}' \
@@ -89,19 +89,19 @@ mutant "LeadgenHttpErrors divides by probes and scrapes too" \
     $'http_server_requests_total{route!~"/healthz|/readyz|/metrics"}[5m]))\n          ) > 0.05' \
     $'http_server_requests_total[5m]))\n          ) > 0.05'
 mutant "LeadgenHttpErrors's traffic floor counts probes and scrapes" \
-    'and sum by (service) (rate(http_server_requests_total{route!~"/healthz|/readyz|/metrics"}[5m])) > 1 / 60' \
-    'and sum by (service) (rate(http_server_requests_total[5m])) > 1 / 60'
+    'and sum by (namespace, service) (rate(http_server_requests_total{route!~"/healthz|/readyz|/metrics"}[5m])) > 1 / 60' \
+    'and sum by (namespace, service) (rate(http_server_requests_total[5m])) > 1 / 60'
 mutant "LeadgenHttpErrors counts probes and scrapes everywhere" \
     '{route!~"/healthz|/readyz|/metrics", status=~"5.."}[5m]))
             /
-              sum by (service) (rate(http_server_requests_total{route!~"/healthz|/readyz|/metrics"}[5m]))
+              sum by (namespace, service) (rate(http_server_requests_total{route!~"/healthz|/readyz|/metrics"}[5m]))
           ) > 0.05
-          and sum by (service) (rate(http_server_requests_total{route!~"/healthz|/readyz|/metrics"}[5m]))' \
+          and sum by (namespace, service) (rate(http_server_requests_total{route!~"/healthz|/readyz|/metrics"}[5m]))' \
     '{status=~"5.."}[5m]))
             /
-              sum by (service) (rate(http_server_requests_total[5m]))
+              sum by (namespace, service) (rate(http_server_requests_total[5m]))
           ) > 0.05
-          and sum by (service) (rate(http_server_requests_total[5m]))'
+          and sum by (namespace, service) (rate(http_server_requests_total[5m]))'
 mutant "LeadgenDeadLetters misses a counter's first appearance" \
     '(leadgen_messages_dead_lettered_total unless leadgen_messages_dead_lettered_total offset 15m)' \
     '(leadgen_messages_dead_lettered_total unless leadgen_messages_dead_lettered_total)'
@@ -113,22 +113,25 @@ mutant "LeadgenDeadLetters with delta (blind to a restart)" \
     'increase(leadgen_messages_dead_lettered_total[15m])' 'delta(leadgen_messages_dead_lettered_total[15m])'
 mutant "LeadgenDeadLetters without its runbook step" '运行 `leadctl dlq list`，' '运行 '
 mutant "LeadgenDeadLettersWaiting sums the replicas" \
-    'max by (queue) (max_over_time(leadgen_dead_letter_messages' 'sum by (queue) (max_over_time(leadgen_dead_letter_messages'
+    'max by (namespace, queue) (max_over_time(leadgen_dead_letter_messages' 'sum by (namespace, queue) (max_over_time(leadgen_dead_letter_messages'
 mutant "LeadgenDeadLettersWaiting starts again when a dlq show hides the dead letters" \
-    'max by (queue) (max_over_time(leadgen_dead_letter_messages[10m]))' 'max by (queue) (leadgen_dead_letter_messages)'
+    'max by (namespace, queue) (max_over_time(leadgen_dead_letter_messages[10m]))' 'max by (namespace, queue) (leadgen_dead_letter_messages)'
 mutant "LeadgenDeadLettersWaiting fires at once" \
     $'(leadgen_dead_letter_messages[10m])) > 0\n        for: 2h' $'(leadgen_dead_letter_messages[10m])) > 0\n        for: 0m'
 mutant "LeadgenDeadLettersWaiting after a day" \
     $'(leadgen_dead_letter_messages[10m])) > 0\n        for: 2h' $'(leadgen_dead_letter_messages[10m])) > 0\n        for: 24h'
 mutant "LeadgenConsumerStalled also for a busy queue" \
-    $'(max by (queue) (leadgen_queue_messages) > 0)\n          unless on (queue)' \
-    $'(max by (queue) (leadgen_queue_messages) > 0)\n          or on (queue)'
+    $'(max by (namespace, queue) (leadgen_queue_messages) > 0)\n          unless on (namespace, queue)' \
+    $'(max by (namespace, queue) (leadgen_queue_messages) > 0)\n          or on (namespace, queue)'
+mutant "LeadgenConsumerStalled matches the environments' queues by name alone" \
+    $'(max by (namespace, queue) (leadgen_queue_messages) > 0)\n          unless on (namespace, queue)' \
+    $'(max by (namespace, queue) (leadgen_queue_messages) > 0)\n          unless on (queue)'
 mutant "LeadgenConsumerStalled fires at once" \
-    $'(sum by (queue) (rate(leadgen_messages_acked_total[15m])) > 0)\n        for: 15m' \
-    $'(sum by (queue) (rate(leadgen_messages_acked_total[15m])) > 0)\n        for: 0m'
+    $'(sum by (namespace, queue) (rate(leadgen_messages_acked_total[15m])) > 0)\n        for: 15m' \
+    $'(sum by (namespace, queue) (rate(leadgen_messages_acked_total[15m])) > 0)\n        for: 0m'
 mutant "LeadgenDeadLettersUncounted also for counted dead letters" \
-    $') > 0\n          )\n          unless on (queue)\n          (sum by (queue) (rate(leadgen_messages_dead_lettered_total' \
-    $') > 0\n          )\n          or on (queue)\n          (sum by (queue) (rate(leadgen_messages_dead_lettered_total'
+    $') > 0\n          )\n          unless on (namespace, queue)\n          (sum by (namespace, queue) (rate(leadgen_messages_dead_lettered_total' \
+    $') > 0\n          )\n          or on (namespace, queue)\n          (sum by (namespace, queue) (rate(leadgen_messages_dead_lettered_total'
 mutant "LeadgenDeadLettersUncounted on the queue's size, not its growth" \
     $'\n              - max_over_time(leadgen_dead_letter_messages[5m] offset 15m)' ''
 mutant "LeadgenDeadLettersUncounted on raw samples (a dlq show's moment reads as growth)" \
@@ -150,33 +153,33 @@ mutant "LeadgenSyncsFailing lets a restart hide a failure (the new series wins)"
     '[30m]), "branch", "increase", "", "")' '[30m]), "branch", "new", "", "")'
 mutant "LeadgenShopsExpired without its hour" \
     $'status=~"EXPIRED|INVALID"}) > 0\n        for: 1h' $'status=~"EXPIRED|INVALID"}) > 0\n        for: 0m'
-mutant "LeadgenShopsExpired sums the replicas" 'max by (platform, status)' 'sum by (platform, status)'
+mutant "LeadgenShopsExpired sums the replicas" 'max by (namespace, platform, status)' 'sum by (namespace, platform, status)'
 mutant "LeadgenShopsExpired on every status" \
     'leadgen_shops{status=~"EXPIRED|INVALID"}' 'leadgen_shops'
 
 mutant "LeadgenShopSyncBehind without its 15 minutes" \
     $'(leadgen_sync_watermark_lag_seconds) > 7200\n        for: 15m' $'(leadgen_sync_watermark_lag_seconds) > 7200\n        for: 0m'
 mutant "LeadgenShopSyncBehind sums the replicas" \
-    'max by (platform) (leadgen_sync_watermark_lag_seconds)' 'sum by (platform) (leadgen_sync_watermark_lag_seconds)'
+    'max by (namespace, platform) (leadgen_sync_watermark_lag_seconds)' 'sum by (namespace, platform) (leadgen_sync_watermark_lag_seconds)'
 
 mutant "LeadgenOrdersNotProcessed sums the replicas" \
-    'max(leadgen_raw_orders_pending_oldest_age_seconds)' 'sum(leadgen_raw_orders_pending_oldest_age_seconds)'
+    'max by (namespace) (leadgen_raw_orders_pending_oldest_age_seconds)' 'sum by (namespace) (leadgen_raw_orders_pending_oldest_age_seconds)'
 mutant "LeadgenOrdersNotProcessed fires on a backfill's wait" \
     'for: 10m # longer than a large backfill' 'for: 0m # longer than a large backfill'
 mutant "LeadgenOrdersNotProcessed after five hours" '> 1800' '> 18000'
 
 mutant "LeadgenPurgeFailing sums the replicas" \
-    'max(leadgen_retention_purges_failing)' 'sum(leadgen_retention_purges_failing)'
+    'max by (namespace) (leadgen_retention_purges_failing)' 'sum by (namespace) (leadgen_retention_purges_failing)'
 mutant "LeadgenPurgeFailing only for two shops" \
-    'max(leadgen_retention_purges_failing) > 0' 'max(leadgen_retention_purges_failing) > 1'
+    'max by (namespace) (leadgen_retention_purges_failing) > 0' 'max by (namespace) (leadgen_retention_purges_failing) > 1'
 mutant "LeadgenPurgeFailing fires on a failure retried on the next pass" \
     'for: 2h # longer than a retry on the next hourly pass' 'for: 30m # longer than a retry on the next hourly pass'
 mutant "LeadgenPurgeFailing after six hours" \
     'for: 2h # longer than a retry on the next hourly pass' 'for: 6h # longer than a retry on the next hourly pass'
 mutant "LeadgenPurgeOverdue sums the replicas" \
-    'max(leadgen_retention_purge_overdue_seconds)' 'sum(leadgen_retention_purge_overdue_seconds)'
+    'max by (namespace) (leadgen_retention_purge_overdue_seconds)' 'sum by (namespace) (leadgen_retention_purge_overdue_seconds)'
 mutant "LeadgenPurgeOverdue after a week" \
-    'max(leadgen_retention_purge_overdue_seconds) > 86400' 'max(leadgen_retention_purge_overdue_seconds) > 604800'
+    'max by (namespace) (leadgen_retention_purge_overdue_seconds) > 86400' 'max by (namespace) (leadgen_retention_purge_overdue_seconds) > 604800'
 mutant "LeadgenPurgeOverdue fires while a late purge catches up" \
     'for: 1h # a late purge catching up' 'for: 0m # a late purge catching up'
 
