@@ -34,6 +34,10 @@ pub struct AppState {
     pub list_stats: Arc<ListStats>,
     /// Each tenant's reveals in flight, bounded.
     pub reveal_slots: crate::service::slots::TenantSlots,
+    /// The reveals' platform calls, each on a task of its own (it outlives a salesperson who
+    /// stopped waiting): a stopping process waits for them, so a refreshed token is stored and
+    /// a reveal's outcome kept before it exits.
+    pub reveal_calls: tokio_util::task::TaskTracker,
 }
 
 pub struct Application {
@@ -59,6 +63,7 @@ impl Application {
             ),
         };
         let list_stats = Arc::new(ListStats::default());
+        let reveal_calls = tokio_util::task::TaskTracker::new();
         let state = web::Data::new(AppState {
             pool: pool.clone(),
             sealer,
@@ -71,6 +76,7 @@ impl Application {
                 settings.reveal.per_tenant_concurrency,
                 std::time::Duration::from_millis(settings.reveal.busy_wait_ms),
             ),
+            reveal_calls: reveal_calls.clone(),
         });
         let verifier = web::Data::new(JwtVerifier::from_settings(&settings.auth)?);
         let broker = Broker::connect_or_later(&settings.amqp).await;
@@ -103,9 +109,22 @@ impl Application {
             broker: Some(broker),
             relay: Some(relay),
             consumer: None,
-            background: vec![Background::new("lead_list_stats", move |stop| {
-                list_stats.keep_fresh(pool, STATS_TTL, stop)
-            })],
+            background: vec![
+                Background::new("lead_list_stats", move |stop| {
+                    list_stats.keep_fresh(pool, STATS_TTL, stop)
+                }),
+                Background::new("reveal_calls", move |stop| async move {
+                    stop.cancelled().await;
+                    reveal_calls.close();
+                    if !reveal_calls.is_empty() {
+                        tracing::info!(
+                            calls = reveal_calls.len(),
+                            "Waiting for reveals' platform calls to end"
+                        );
+                    }
+                    reveal_calls.wait().await;
+                }),
+            ],
         };
         Ok(Application { port, process })
     }

@@ -58,6 +58,14 @@ pub const RETRY_FAILED_AFTER: Duration = Duration::from_secs(30 * 60);
 impl Refresher {
     /// One pass over the shops whose tokens expire within `ahead` (at most 100).
     pub async fn refresh_once(&self) -> anyhow::Result<Refreshed> {
+        self.refresh_until(&CancellationToken::new()).await
+    }
+
+    /// [`Refresher::refresh_once`], stopping before the next shop once `stop` fires: a pass of
+    /// a hundred shops, each refresh with its retries, would outlast the pod's grace period and
+    /// be killed mid-renewal. The shops left are still ahead of their expiry, for the next pass
+    /// here or on another replica.
+    async fn refresh_until(&self, stop: &CancellationToken) -> anyhow::Result<Refreshed> {
         let resting = self.resting();
         let rows = {
             // Returned before the refreshes: a renewal needs connections of its own.
@@ -66,6 +74,9 @@ impl Refresher {
         };
         let mut done = Refreshed::default();
         for row in rows {
+            if stop.is_cancelled() {
+                break;
+            }
             let outcome = self.refresh(&row).await?;
             self.remember(row.id, matches!(outcome, Outcome::Failed));
             match outcome {
@@ -174,7 +185,7 @@ impl Refresher {
     /// Passes every `interval` until `cancel` fires.
     pub async fn run(self, cancel: CancellationToken) {
         loop {
-            if let Err(e) = self.refresh_once().await {
+            if let Err(e) = self.refresh_until(&cancel).await {
                 tracing::warn!(error = %format!("{e:#}"), "Token refresh pass failed; will try again");
             }
             tokio::select! {

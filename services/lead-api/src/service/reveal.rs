@@ -246,7 +246,7 @@ async fn attempt(
     let pool = state.pool.clone();
     let indexer = Arc::clone(&state.indexer);
     let tenant = user.tenant_id;
-    let call = tokio::spawn(async move {
+    let call = state.reveal_calls.spawn(async move {
         let _slot = slot;
         let decrypted = session
             .decrypt_contact(client.as_ref(), &decrypt, &sink)
