@@ -203,7 +203,10 @@ impl ContactField {
             // The platform's masked companion, or a buyer's nick beside an open id: shown as
             // sent only when masked already.
             ContactKind::PlatformEncrypted => self.masked_or(mask_phone, "******"),
-            ContactKind::OpenId => self.masked_or(mask_name, "******"),
+            ContactKind::OpenId => self
+                .masked
+                .as_deref()
+                .map_or_else(|| "******".to_owned(), shown_nick),
         };
         crate::printable(&shown).into_owned()
     }
@@ -221,11 +224,26 @@ impl ContactField {
         let shown = match self.kind {
             ContactKind::Plain => mask_name(&self.value),
             ContactKind::Masked => self.value.clone(),
-            ContactKind::Virtual | ContactKind::PlatformEncrypted | ContactKind::OpenId => {
+            ContactKind::OpenId => self
+                .masked
+                .as_deref()
+                .map_or_else(|| "*".to_owned(), shown_nick),
+            ContactKind::Virtual | ContactKind::PlatformEncrypted => {
                 self.masked.clone().unwrap_or_else(|| "*".to_owned())
             }
         };
         crate::printable(&shown).into_owned()
+    }
+}
+
+/// A buyer's nick beside an open id, fit to show: as sent when the platform hid at least half
+/// of it (`t**1`, `jd_******`), else masked as a name is (`zhangsan*` is hardly hidden).
+fn shown_nick(nick: &str) -> String {
+    let stars = nick.chars().filter(|c| *c == '*').count();
+    if stars > 0 && stars * 2 >= nick.chars().count() {
+        shown_masked(nick)
+    } else {
+        mask_name(nick)
     }
 }
 
@@ -442,6 +460,29 @@ pub fn mask_name(value: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    /// A nick beside an open id is shown as sent only when the platform hid at least half of
+    /// it; a nick with a star somewhere is not thereby hidden.
+    #[test]
+    fn a_nick_is_shown_as_sent_only_when_mostly_hidden() {
+        let nick = |n: &str| {
+            super::ContactField::open_id("open-1")
+                .unwrap()
+                .with_masked(Some(n))
+        };
+        assert_eq!(nick("t**1").display_phone(), "t**1");
+        assert_eq!(nick("jd_******").display_phone(), "jd_******");
+        assert_eq!(nick("zhangsan*").display_phone(), "z********");
+        assert_eq!(nick("zhangsan").display_phone(), "z*******");
+        assert_eq!(nick("zhangsan*").display_name(), "z********");
+        assert_eq!(nick("t**1").display_name(), "t**1");
+        assert_eq!(
+            super::ContactField::open_id("open-1")
+                .unwrap()
+                .display_name(),
+            "*"
+        );
+    }
+
     #[test]
     fn a_masked_value_is_shown_masked_enough_and_printable() {
         let sent = super::ContactField::phone("13812345678*").unwrap();
