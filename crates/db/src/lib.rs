@@ -85,16 +85,18 @@ impl DbError {
 
 /// Whether a failed statement or transaction may succeed if tried again as it was, on a
 /// connection checked out anew: the connection lost (a database restarting or failing over), a
-/// deadlock or a serialization failure, a statement cancelled (a timeout, an operator). The
-/// driver names only a few SQLSTATEs, so an error of an unnamed kind counts too: tried again a
-/// bounded number of times, a real fault costs only the tries. A constraint the data breaks
-/// (unique, foreign key, not null, check) never will succeed, and is not.
+/// connection to a primary demoted by a failover (read-only), a deadlock or a serialization
+/// failure, a statement cancelled (a timeout, an operator). The driver names only a few
+/// SQLSTATEs, so an error of an unnamed kind counts too (callers try a bounded number of times:
+/// a fault that would fail every time costs only the tries). The constraints the driver names
+/// (unique, foreign key, not null, check) never will succeed, and are not tried again.
 pub fn worth_retrying(e: &diesel::result::Error) -> bool {
     use diesel::result::{DatabaseErrorKind as Kind, Error};
     match e {
         Error::DatabaseError(kind, _) => matches!(
             kind,
             Kind::SerializationFailure
+                | Kind::ReadOnlyTransaction
                 | Kind::ClosedConnection
                 | Kind::UnableToSendCommand
                 | Kind::Unknown
@@ -105,8 +107,8 @@ pub fn worth_retrying(e: &diesel::result::Error) -> bool {
     }
 }
 
-/// Whether an error's chain holds a database failure [`worth_retrying`], and nothing else
-/// before it: a failure of the work itself (a value that does not seal) is not.
+/// Whether the first database failure in an error's chain (its causes, past any context) is
+/// [`worth_retrying`]; an error holding none (a value that does not seal) is not.
 pub fn chain_worth_retrying(e: &(dyn std::error::Error + 'static)) -> bool {
     let mut cause = Some(e);
     while let Some(e) = cause {
@@ -572,6 +574,7 @@ mod tests {
         let db = |kind| Error::DatabaseError(kind, Box::new("x".to_owned()));
         for kind in [
             Kind::SerializationFailure,
+            Kind::ReadOnlyTransaction,
             Kind::ClosedConnection,
             Kind::UnableToSendCommand,
             Kind::Unknown,

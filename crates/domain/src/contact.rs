@@ -200,8 +200,8 @@ impl ContactField {
                 Some((main, ext)) => format!("{}-{ext}", mask_phone(main)),
                 None => mask_phone(&self.value),
             },
-            // The platform's masked companion, or a buyer's nick beside an open id: shown as
-            // sent only when masked already.
+            // The platform's masked companion, shown as sent only when masked already; a
+            // buyer's nick beside an open id only when mostly hidden ([`shown_nick`]).
             ContactKind::PlatformEncrypted => self.masked_or(mask_phone, "******"),
             ContactKind::OpenId => self
                 .masked

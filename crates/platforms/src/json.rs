@@ -380,37 +380,17 @@ fn shown(value: &Value) -> String {
     }
 }
 
-/// The start of a text as sent, marked `…` when cut, with any run of exactly eleven digits (a
-/// mobile number's length; a time or a timestamp has runs of 2, 4, 10 or 13) masked as a mobile
-/// is, `138****8000`.
+/// The start of a text as sent, marked `…` when cut, every phone number in it masked first
+/// ([`leadgen_domain::contact::mask_phones_in`]: a number the cut would split is masked whole).
 pub fn shown_str(text: &str) -> String {
-    let mut chars = text.chars();
-    let start: Vec<char> = chars.by_ref().take(SHOWN_CHARS).collect();
-    let cut = chars.next().is_some();
-    let mut out = String::with_capacity(text.len().min(4 * SHOWN_CHARS));
-    let mut i = 0;
-    while i < start.len() {
-        let run = start[i..].iter().take_while(|c| c.is_ascii_digit()).count();
-        if run == 0 {
-            out.push(start[i]);
-            i += 1;
-            continue;
-        }
-        let digits = &start[i..i + run];
-        // A run the cut ends may go on beyond it: masked too when it has eleven digits so far.
-        if run == 11 {
-            out.extend(&digits[..3]);
-            out.push_str("****");
-            out.extend(&digits[7..]);
-        } else {
-            out.extend(digits);
-        }
-        i += run;
+    let masked = leadgen_domain::contact::mask_phones_in(text);
+    let mut chars = masked.chars();
+    let start: String = chars.by_ref().take(SHOWN_CHARS).collect();
+    if chars.next().is_some() {
+        format!("{start}…")
+    } else {
+        start
     }
-    if cut {
-        out.push('…');
-    }
-    out
 }
 
 fn signed_yuan(raw: &Value, key: &str) -> Result<Money, String> {
@@ -636,6 +616,10 @@ mod tests {
             "字段 s 的值 `浙江省杭州市西湖区文三路100号 张三 138****8000 …` 不符合 yyyy-MM-dd HH:mm:ss 格式"
         );
         assert_eq!(shown_str("13800138000"), "138****8000");
+        assert_eq!(shown_str("+86 138 0013 8000"), "+86 138****8000");
+        // A number the cut would split is masked whole before the cut.
+        let long = format!("{}13800138000", "x".repeat(26));
+        assert_eq!(shown_str(&long), format!("{}138***…", "x".repeat(26)));
         assert_eq!(shown_str("1700000000000"), "1700000000000");
         assert_eq!(shown_str("2026-13-01 25:00:00"), "2026-13-01 25:00:00");
     }

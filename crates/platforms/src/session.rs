@@ -490,7 +490,8 @@ impl Session {
         }
         // The platform may have retired the old refresh token with this answer: the new pair
         // must not be lost to one failed write. Stored again for a while (still holding the
-        // renewal lock), and kept by this session whatever happens.
+        // renewal lock), and kept by this session whatever happens, but when a new consent
+        // replaced the grant meanwhile (`StoreError::Superseded`): its tokens are taken then.
         let stored = store_persistently(sink, &tokens, &refresh_token).await;
         self.access_token = tokens.access_token;
         self.refresh_token = tokens.refresh_token;

@@ -104,10 +104,12 @@ async fn store_refreshed(
             let Some(held) = held else {
                 return Ok(Stored::NotConnected);
             };
+            // A stored token this process cannot open (resealed under a data key it lacks)
+            // cannot be told apart: stored over, as before the check.
             let same = held.is_some_and(|sealed| {
                 sealer
                     .open(&sealed::platform_auth("refresh_token", id), &sealed)
-                    .is_ok_and(|opened| opened == refreshed_from)
+                    .map_or(true, |opened| opened == refreshed_from)
             });
             if !same {
                 return Ok(Stored::Superseded);

@@ -14,7 +14,8 @@ use crate::error::AuthApiError;
 use crate::repo::platforms::{self as repo, AuthRow};
 
 /// How long a claim holds before another callback may take the exchange over: longer than an
-/// exchange with its retries and its wait for a rate slot (about a minute at most).
+/// exchange with its retries and its wait for a rate slot (about a minute at most), and the
+/// storing of its answer, tried again for 20 s after a passing failure of the database.
 pub(crate) const LEASE_MINUTES: i64 = 3;
 
 /// How long a second callback waits for the first's exchange before it answers that the

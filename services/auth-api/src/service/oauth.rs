@@ -256,26 +256,35 @@ pub async fn complete(
     stored
 }
 
-/// How long the callback waits before storing a consent's tokens again after a passing
-/// failure of the database: about 15 seconds in all, within what a browser waits for a page.
-const ACTIVATION_RETRY_WAITS: [std::time::Duration; 4] = [
-    std::time::Duration::from_millis(500),
-    std::time::Duration::from_secs(2),
-    std::time::Duration::from_secs(4),
-    std::time::Duration::from_secs(8),
-];
+/// How long after the platform answered a consent's code its tokens may still be stored again
+/// after a passing failure of the database ([`leadgen_db::worth_retrying`]): well within what the
+/// gateway waits for the callback page (60 s) and the exchange claim's lease (three minutes),
+/// past which a reload could take the exchange over.
+const ACTIVATION_RETRY_FOR: std::time::Duration = std::time::Duration::from_secs(20);
+/// How long the callback waits before each new try.
+const ACTIVATION_RETRY_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Whether a passing failure may be tried again: there is room left before `deadline` for a wait
+/// and a try. Waits when so.
+async fn again_before(deadline: tokio::time::Instant) -> bool {
+    if tokio::time::Instant::now() + ACTIVATION_RETRY_WAIT >= deadline {
+        return false;
+    }
+    tokio::time::sleep(ACTIVATION_RETRY_WAIT).await;
+    true
+}
 
 /// A connection to store what the platform answered a consent's code with: a checkout that
-/// fails for want of a free connection is tried again ([`ACTIVATION_RETRY_WAITS`]).
-async fn conn_for_grant(state: &AppState) -> Result<leadgen_db::PooledConn, AuthApiError> {
-    let mut waits = ACTIVATION_RETRY_WAITS.iter();
+/// finds no free connection is tried again until `deadline`.
+async fn conn_for_grant(
+    state: &AppState,
+    deadline: tokio::time::Instant,
+) -> Result<leadgen_db::PooledConn, AuthApiError> {
     loop {
         match leadgen_db::conn(&state.pool).await {
             Ok(conn) => return Ok(conn),
-            Err(e) => match waits.next() {
-                Some(wait) if e.worth_retrying() => tokio::time::sleep(*wait).await,
-                _ => return Err(e.into()),
-            },
+            Err(e) if e.worth_retrying() && again_before(deadline).await => {}
+            Err(e) => return Err(e.into()),
         }
     }
 }
@@ -299,7 +308,10 @@ async fn exchange_and_store(
         || client.exchange_code(app, code, &row.callback_url),
     )
     .await;
-    let mut conn = conn_for_grant(state).await?;
+    // Once the platform answered, the code is spent: what it answered is stored, through a
+    // passing failure of the database too, until the deadline.
+    let deadline = tokio::time::Instant::now() + ACTIVATION_RETRY_FOR;
+    let mut conn = conn_for_grant(state, deadline).await?;
     let tokens = match exchanged {
         Ok(tokens) => tokens,
         // Refused, or a request the platform rejects (a wrong app secret fails the signature:
@@ -351,16 +363,11 @@ async fn exchange_and_store(
     // The code is spent and its tokens are only in memory now: a passing failure of the
     // database is tried again rather than lose them (a reload could only exchange the spent
     // code, and the platform's refusal would end the authorization).
-    let mut waits = ACTIVATION_RETRY_WAITS.iter();
     let activated = loop {
         match activation::activate(&mut conn, &state.sealer, granted).await {
-            Err(e) if e.worth_retrying() => {
-                let Some(wait) = waits.next() else {
-                    break Err(e);
-                };
+            Err(e) if e.worth_retrying() && again_before(deadline).await => {
                 tracing::warn!(error = %e, "Could not store a consent's tokens for a passing reason; storing them again");
-                tokio::time::sleep(*wait).await;
-                conn = conn_for_grant(state).await?;
+                conn = conn_for_grant(state, deadline).await?;
             }
             activated => break activated,
         }

@@ -118,8 +118,10 @@ struct Stored {
 /// order stored unreadable is replaced by the same content once it reads (a release whose
 /// adapter knows the status it did not). The caller holds the platform's only running sync, so
 /// no other sync writes these rows meanwhile; order-processor does (their processing state),
-/// locking them in id order, and so are they locked here before any is written: taken in page
-/// order, a page and a batch holding the same orders could each wait for the other.
+/// locking them in id order, and so are the rows this page rewrites locked here before any is
+/// written ([`lock_stored`]): taken in page order, a page and a batch holding the same orders
+/// could each wait for the other. Rows the page leaves as they are stay unlocked (what this
+/// compares, the content, only a sync writes).
 pub async fn upsert_changed(
     conn: &mut AsyncPgConnection,
     rows: &[RawInsert],
@@ -137,8 +139,6 @@ pub async fn upsert_changed(
             raw::order_modified_at,
             raw::normalized.is_not_null(),
         ))
-        .order(raw::id.asc())
-        .for_update()
         .load::<(String, String, Option<DateTime<Utc>>, bool)>(conn)
         .await?
         .into_iter()
@@ -164,6 +164,7 @@ pub async fn upsert_changed(
             Some(_) => changed.push(r),
         }
     }
+    lock_stored(conn, first.platform_id, &changed, &beside, &existing).await?;
     let mut written = Written::default();
     for r in &beside {
         keep_beside(conn, r).await?;
@@ -207,6 +208,35 @@ pub async fn upsert_changed(
         })
         .collect::<QueryResult<_>>()?;
     Ok(written)
+}
+
+/// Locks, in id order, the stored rows of `platform_id` that `changed` and `beside` are about
+/// to rewrite (new orders have none yet).
+async fn lock_stored(
+    conn: &mut AsyncPgConnection,
+    platform_id: i64,
+    changed: &[&RawInsert],
+    beside: &[&RawInsert],
+    existing: &HashMap<String, Stored>,
+) -> QueryResult<()> {
+    let ids: Vec<&str> = changed
+        .iter()
+        .chain(beside)
+        .map(|r| r.order_id.as_str())
+        .filter(|id| existing.contains_key(*id))
+        .collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    raw::table
+        .filter(raw::platform_id.eq(platform_id))
+        .filter(raw::order_id.eq_any(&ids))
+        .order(raw::id.asc())
+        .select(raw::id)
+        .for_update()
+        .load::<i64>(conn)
+        .await?;
+    Ok(())
 }
 
 /// Keeps an unreadable version of an order beside its readable stored one: its sealed raw text

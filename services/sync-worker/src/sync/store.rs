@@ -207,7 +207,11 @@ pub async fn store_page(
                     break Err(e);
                 };
                 tracing::warn!(error = %format!("{e:#}"), wait_ms = wait.as_millis(), "Could not write a page for a passing reason; writing it again");
-                tokio::time::sleep(*wait).await;
+                // A process stopping meanwhile hands the run on rather than wait.
+                tokio::select! {
+                    () = syncer.stop.cancelled() => break Err(e),
+                    () = tokio::time::sleep(*wait) => {}
+                }
             }
             written => break written,
         }
