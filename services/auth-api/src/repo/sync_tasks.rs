@@ -79,6 +79,20 @@ pub async fn backfill_completed(conn: &mut AsyncPgConnection, id: PlatformId) ->
     .await
 }
 
+/// Whether a BACKFILL of the shop is running.
+pub async fn backfill_running(conn: &mut AsyncPgConnection, id: PlatformId) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        task::table
+            .filter(task::platform_id.eq(id.get()))
+            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                "trigger_type = 'BACKFILL'",
+            ))
+            .filter(task::status.eq(RUNNING)),
+    ))
+    .get_result(conn)
+    .await
+}
+
 #[derive(Debug, Queryable, Selectable)]
 #[diesel(table_name = task)]
 #[diesel(check_for_backend(diesel::pg::Pg))]

@@ -25,6 +25,9 @@ use leadgen_domain::audit::{AuditAction, AuditTarget};
 /// second or so; one that holds on longer is storing its answer against a failing database).
 const RENEWAL_WAIT: std::time::Duration = std::time::Duration::from_secs(45);
 
+/// Why a sync under way ended when the merchant authorized a shop that lacks its history.
+const BACKFILL_FIRST: &str = "店铺已重新授权，先同步历史订单：本次同步已取消";
+
 /// What the consent granted.
 #[derive(Clone, Copy)]
 pub struct Granted<'a> {
@@ -108,6 +111,9 @@ pub async fn activate(
             // exchange, during which a worker may have marked the shop expired or the merchant
             // paused it, and each of those was announced. Announcing from a status it no longer
             // had would leave subscribers with the last event saying the shop is down.
+            // The shop's running sync first, as every writer of both takes them: this consent
+            // may end it (a shop without its history, below).
+            sync_tasks::lock_running(conn, target).await?;
             let before = repo::find_for_tenant_for_update(conn, row.tenant_id, target)
                 .await?
                 .map(|r| r.status);
@@ -150,14 +156,16 @@ pub async fn activate(
                 )
             };
             if without_history && granted.backfill_days > 0 {
-                syncs::enqueue_backfill(
-                    conn,
-                    row.tenant_id,
-                    target,
-                    row.platform_type,
-                    granted.backfill_days,
-                )
-                .await?;
+                let (tenant, platform, days) = (row.tenant_id, row.platform_type, granted.backfill_days);
+                let queued = syncs::enqueue_backfill(conn, tenant, target, platform, days).await?;
+                // A scheduled or manual sync under way holds the shop's one running slot: the
+                // history the shop lacks comes first (nothing is lost: the next scheduled sync
+                // reads changes from the last window stored), or no backfill would ever be made
+                // (the scheduler runs a failed one again, never a cancelled one).
+                if queued.is_none() && !sync_tasks::backfill_running(conn, target).await? {
+                    sync_tasks::cancel_running(conn, (tenant, target), BACKFILL_FIRST).await?;
+                    syncs::enqueue_backfill(conn, tenant, target, platform, days).await?;
+                }
             }
             record_callback(conn, row, action, target_ids, Ok(())).await?;
             if let (Some(before), Some(now)) = (

@@ -229,3 +229,38 @@ async fn authorizing_again_a_shop_whose_backfill_never_completed_backfills_it() 
         "the history is there: no backfill"
     );
 }
+
+/// A shop whose backfill was cancelled, authorized again while a scheduled sync runs: the
+/// history it lacks comes first. The sync ends CANCELLED with why, and the backfill starts (the
+/// scheduler runs a failed backfill again, never a cancelled one: without this, none would).
+#[tokio::test]
+async fn authorizing_again_while_a_sync_runs_backfills_the_history_first() {
+    let endpoint = TokenEndpoint::start(200, taobao_tokens("again", "2200078")).await;
+    let app = app_backfilling(&endpoint, None).await;
+    let shop = connect(&app).await;
+    let (backfill, _) = tasks_of(&app, shop).await.pop().expect("the backfill");
+    app.set_task_status(backfill, "CANCELLED").await;
+    let scheduled = app
+        .insert_task(crate::helpers::SeedTask {
+            status: "RUNNING",
+            finished_at: None,
+            ..crate::helpers::SeedTask::completed(1, shop, Utc::now())
+        })
+        .await;
+    reconnect(&app, shop).await;
+    assert_eq!(
+        backfill_statuses(&app, shop).await,
+        ["CANCELLED", "RUNNING"]
+    );
+    let (status, why): (String, Option<String>) = t_ecom_sync_task::table
+        .find(scheduled)
+        .select((t_ecom_sync_task::status, t_ecom_sync_task::error_message))
+        .first(&mut app.conn().await)
+        .await
+        .expect("the scheduled sync");
+    assert_eq!(status, "CANCELLED");
+    assert!(
+        why.as_deref().is_some_and(|m| m.contains("历史订单")),
+        "{why:?}"
+    );
+}
