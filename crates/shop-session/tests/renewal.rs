@@ -36,6 +36,15 @@ struct Rotating {
 }
 
 impl Rotating {
+    /// The platform has moved past the stored pair `AT0`/`RT0`: its newest is `AT1`.
+    fn past_the_stored_token() -> Self {
+        Rotating {
+            current: Mutex::new(1),
+            refreshes: AtomicUsize::new(0),
+            granted: Mutex::new(None),
+        }
+    }
+
     fn current(&self) -> u32 {
         *self.current.lock().expect("lock")
     }
@@ -143,6 +152,14 @@ async fn shop_with_sink(db: &TestDb) -> (PlatformId, CredentialSink) {
     (id, sink)
 }
 
+/// A policy that sends every call once.
+fn no_retries() -> RetryPolicy {
+    RetryPolicy {
+        max_retries: 0,
+        ..RetryPolicy::default()
+    }
+}
+
 fn sealer() -> std::sync::Arc<Sealer> {
     let settings = crypto_settings();
     std::sync::Arc::new(Sealer::new(settings.key_id, &settings.data_key, &[]).expect("sealer"))
@@ -153,20 +170,13 @@ async fn two_callers_finding_one_token_expired_make_one_refresh() {
     let db = TestDb::new().await;
     let sealer = sealer();
     let id = shop(&db, &sealer).await;
-    let platform = Rotating {
-        current: Mutex::new(1),
-        refreshes: AtomicUsize::new(0),
-        granted: Mutex::new(None),
-    };
+    let platform = Rotating::past_the_stored_token();
     let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
     let row = find(&mut conn, leadgen_domain::TenantId::new(1), id)
         .await
         .expect("find")
         .expect("the shop");
-    let policy = RetryPolicy {
-        max_retries: 0,
-        ..RetryPolicy::default()
-    };
+    let policy = no_retries();
     let sink = CredentialSink {
         pool: db.pool.clone(),
         sealer: sealer.clone(),
@@ -415,20 +425,13 @@ async fn a_session_refreshing_while_the_merchant_authorizes_again_takes_the_new_
     let db = TestDb::new().await;
     let (id, sink) = shop_with_sink(&db).await;
     // The platform takes only its newest access token; `AT0` is no longer it.
-    let platform = Rotating {
-        current: Mutex::new(1),
-        refreshes: AtomicUsize::new(0),
-        granted: Mutex::new(None),
-    };
+    let platform = Rotating::past_the_stored_token();
     let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
     let row = find(&mut conn, leadgen_domain::TenantId::new(1), id)
         .await
         .expect("find")
         .expect("the shop");
-    let policy = RetryPolicy {
-        max_retries: 0,
-        ..RetryPolicy::default()
-    };
+    let policy = no_retries();
     let mut session = open_session(&sink.sealer, &row, policy).expect("open");
     let window = TimeWindow::new(Utc::now() - chrono::Duration::hours(1), Utc::now());
     let list = session.list_orders(&platform, &window, Listing::Modified, None, &sink);

@@ -158,6 +158,36 @@ impl TestDb {
             .await
             .expect("insert sync task")
     }
+
+    /// Waits until a connection to this database waits for a lock, and ends it (as a
+    /// restarting database ends every connection): a passing failure, as the code that holds
+    /// the connection meets it.
+    pub async fn end_a_connection_waiting_for_a_lock(&self) {
+        #[derive(diesel::QueryableByName)]
+        struct Waiting {
+            #[diesel(sql_type = diesel::sql_types::Integer)]
+            pid: i32,
+        }
+        let mut conn = leadgen_db::conn(&self.pool).await.expect("conn");
+        let pid = loop {
+            let waiting: Vec<Waiting> = diesel::sql_query(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
+                 AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()",
+            )
+            .load(&mut conn)
+            .await
+            .expect("activity");
+            if let Some(w) = waiting.into_iter().next() {
+                break w.pid;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        };
+        diesel::sql_query("SELECT pg_terminate_backend($1)")
+            .bind::<diesel::sql_types::Integer, _>(pid)
+            .execute(&mut conn)
+            .await
+            .expect("terminated");
+    }
 }
 
 /// `url` with its database name replaced.

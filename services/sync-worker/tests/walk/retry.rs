@@ -17,12 +17,6 @@ fn page(minutes_ago: i64) -> OrderPage {
     }
 }
 
-#[derive(QueryableByName)]
-struct Waiting {
-    #[diesel(sql_type = diesel::sql_types::Integer)]
-    pid: i32,
-}
-
 /// The page's connection ends while it waits for an order's row (a database restarting ends
 /// every connection so): the page is written again on a new one, and the run goes on.
 #[tokio::test]
@@ -37,25 +31,7 @@ async fn a_page_whose_connection_ends_mid_write_is_written_again() {
         .await
         .expect("held");
     let end_the_waiting_connection = async {
-        let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
-        let pid = loop {
-            let waiting: Vec<Waiting> = diesel::sql_query(
-                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
-                 AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()",
-            )
-            .load(&mut conn)
-            .await
-            .expect("activity");
-            if let Some(w) = waiting.into_iter().next() {
-                break w.pid;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        };
-        diesel::sql_query("SELECT pg_terminate_backend($1)")
-            .bind::<diesel::sql_types::Integer, _>(pid)
-            .execute(&mut conn)
-            .await
-            .expect("terminated");
+        db.end_a_connection_waiting_for_a_lock().await;
         holder.batch_execute("COMMIT").await.expect("released");
     };
     let mut run = sync::store::RunPages::default();

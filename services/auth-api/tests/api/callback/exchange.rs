@@ -316,12 +316,6 @@ async fn a_grant_without_a_usable_refresh_token_ends_with_its_access_token() {
     );
 }
 
-#[derive(QueryableByName)]
-struct Waiting {
-    #[diesel(sql_type = diesel::sql_types::Integer)]
-    pid: i32,
-}
-
 /// The code is spent once the platform answered it: when the database fails for a passing
 /// reason as the consent's tokens are stored (here the storing connection ends while it waits
 /// for the shop's row, as a restarting database ends it), they are stored again on a new
@@ -348,25 +342,7 @@ async fn a_consent_whose_store_fails_for_a_passing_reason_is_stored_again() {
             .await
             .expect("held");
         hold.release.notify_one();
-        let mut conn = app.conn().await;
-        let pid = loop {
-            let waiting: Vec<Waiting> = diesel::sql_query(
-                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
-                 AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()",
-            )
-            .load(&mut conn)
-            .await
-            .expect("activity");
-            if let Some(w) = waiting.into_iter().next() {
-                break w.pid;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        };
-        diesel::sql_query("SELECT pg_terminate_backend($1)")
-            .bind::<diesel::sql_types::Integer, _>(pid)
-            .execute(&mut conn)
-            .await
-            .expect("terminated");
+        app.db.end_a_connection_waiting_for_a_lock().await;
         holder.batch_execute("COMMIT").await.expect("released");
     };
     let (response, ()) = tokio::join!(callback, database_fails);
