@@ -122,21 +122,19 @@ impl PlatformClient for Rotating {
 /// An ACTIVE Douyin shop holding `AT0`/`RT0`, sealed as the services seal them.
 async fn shop(db: &TestDb, sealer: &Sealer) -> PlatformId {
     let id = PlatformId::new(db.active_shop(1, "DOUYIN").await);
-    let seal = |column, value| {
-        sealer
-            .seal(&sealed::platform_auth(column, id), value)
-            .expect("seal")
-    };
+    let auth_info = sealer
+        .seal(
+            &sealed::platform_auth("auth_info", id),
+            "{\"appSecret\":\"s\"}",
+        )
+        .expect("seal");
     let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
     diesel::update(auth::table.find(id.get()))
-        .set((
-            auth::auth_info.eq(seal("auth_info", "{\"appSecret\":\"s\"}")),
-            auth::access_token.eq(Some(seal("access_token", "AT0"))),
-            auth::refresh_token.eq(Some(seal("refresh_token", "RT0"))),
-        ))
+        .set(auth::auth_info.eq(auth_info))
         .execute(&mut conn)
         .await
         .expect("credentials");
+    store_grant(db, sealer, id, "AT0", "RT0").await;
     id
 }
 
