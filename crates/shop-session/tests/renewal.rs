@@ -150,6 +150,15 @@ async fn shop_with_sink(db: &TestDb) -> (PlatformId, CredentialSink) {
     (id, sink)
 }
 
+/// Tenant 1's shop `id` as a session opens it.
+async fn stored_row(db: &TestDb, id: PlatformId) -> leadgen_shop_session::CredentialRow {
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    find(&mut conn, leadgen_domain::TenantId::new(1), id)
+        .await
+        .expect("find")
+        .expect("the shop")
+}
+
 /// A policy that sends every call once.
 fn no_retries() -> RetryPolicy {
     RetryPolicy {
@@ -169,11 +178,7 @@ async fn two_callers_finding_one_token_expired_make_one_refresh() {
     let sealer = sealer();
     let id = shop(&db, &sealer).await;
     let platform = Rotating::past_the_stored_token();
-    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
-    let row = find(&mut conn, leadgen_domain::TenantId::new(1), id)
-        .await
-        .expect("find")
-        .expect("the shop");
+    let row = stored_row(&db, id).await;
     let policy = no_retries();
     let sink = CredentialSink {
         pool: db.pool.clone(),
@@ -198,10 +203,7 @@ async fn two_callers_finding_one_token_expired_make_one_refresh() {
         "the second caller waits for the first's refresh and takes its tokens"
     );
     // The stored pair is the platform's current one.
-    let stored = find(&mut conn, leadgen_domain::TenantId::new(1), id)
-        .await
-        .expect("find")
-        .expect("the shop");
+    let stored = stored_row(&db, id).await;
     let access = sealer
         .open(
             &sealed::platform_auth("access_token", id),
@@ -424,11 +426,7 @@ async fn a_session_refreshing_while_the_merchant_authorizes_again_takes_the_new_
     let (id, sink) = shop_with_sink(&db).await;
     // The platform takes only its newest access token; `AT0` is no longer it.
     let platform = Rotating::past_the_stored_token();
-    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
-    let row = find(&mut conn, leadgen_domain::TenantId::new(1), id)
-        .await
-        .expect("find")
-        .expect("the shop");
+    let row = stored_row(&db, id).await;
     let policy = no_retries();
     let mut session = open_session(&sink.sealer, &row, policy).expect("open");
     let window = TimeWindow::new(Utc::now() - chrono::Duration::hours(1), Utc::now());

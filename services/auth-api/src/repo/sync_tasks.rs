@@ -65,6 +65,20 @@ pub async fn first_sync_time(
 
 /// Whether a BACKFILL of shop `id` ever completed: its history was fetched once.
 pub async fn backfill_completed(conn: &mut AsyncPgConnection, id: PlatformId) -> QueryResult<bool> {
+    backfill_in(conn, id, SyncStatus::Completed.as_str()).await
+}
+
+/// Whether a BACKFILL of shop `id` is running.
+pub async fn backfill_running(conn: &mut AsyncPgConnection, id: PlatformId) -> QueryResult<bool> {
+    backfill_in(conn, id, RUNNING).await
+}
+
+/// Whether shop `id` has a BACKFILL in `status`.
+async fn backfill_in(
+    conn: &mut AsyncPgConnection,
+    id: PlatformId,
+    status: &str,
+) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(
         task::table
             .filter(task::platform_id.eq(id.get()))
@@ -73,21 +87,7 @@ pub async fn backfill_completed(conn: &mut AsyncPgConnection, id: PlatformId) ->
             .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
                 "trigger_type = 'BACKFILL'",
             ))
-            .filter(task::status.eq(SyncStatus::Completed.as_str())),
-    ))
-    .get_result(conn)
-    .await
-}
-
-/// Whether a BACKFILL of the shop is running.
-pub async fn backfill_running(conn: &mut AsyncPgConnection, id: PlatformId) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(
-        task::table
-            .filter(task::platform_id.eq(id.get()))
-            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
-                "trigger_type = 'BACKFILL'",
-            ))
-            .filter(task::status.eq(RUNNING)),
+            .filter(task::status.eq(status)),
     ))
     .get_result(conn)
     .await
