@@ -157,26 +157,53 @@ fn out_of_range_error(name: &str) -> ApiError {
 pub fn time_param(name: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
     match value.map(str::trim).filter(|v| !v.is_empty()) {
         None => Ok(None),
-        Some(v) => parse_time(v).map(Some).ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "{name} 必须是带时区的 ISO 8601 时间，例如 2026-11-01T00:00:00+08:00"
-            ))
-        }),
+        Some(v) => parse_time(v).map(Some).ok_or_else(|| time_error(name)),
     }
 }
 
-/// The inclusive end of a time range ([`time_param`]). An end written to the whole second
-/// (`…T23:59:59+08:00`, as the design's examples end a day) takes in that whole second: what
-/// happened at 23:59:59.400 is within it, not lost between this day's range and the next
+/// A time parameter that cannot be read: named, with the form it takes.
+fn time_error(name: &str) -> ApiError {
+    ApiError::bad_request(format!(
+        "{name} 必须是带时区的 ISO 8601 时间，例如 2026-11-01T00:00:00+08:00"
+    ))
+}
+
+/// The inclusive end of a time range ([`time_param`]): the last instant of the unit the end
+/// was written to ([`parse_end`]). An end written to the whole second
+/// (`…T23:59:59+08:00`, as the design's examples end a day) takes in that whole second, and one
+/// written to the minute (`…T23:59+08:00`, a date picker without seconds) that whole minute:
+/// what happened at 23:59:59.400 is within it, not lost between this day's range and the next
 /// day's, which starts at 00:00:00. Stored times carry microseconds.
 pub fn end_param(name: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
-    Ok(time_param(name, value)?.map(|end| {
-        if end.timestamp_subsec_micros() == 0 {
-            end + chrono::Duration::microseconds(999_999)
-        } else {
-            end
-        }
-    }))
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => parse_end(v)
+            .map(|(end, unit)| Some(end + unit - chrono::Duration::microseconds(1)))
+            .ok_or_else(|| time_error(name)),
+    }
+}
+
+/// An end time and the unit it was written to: a minute, a second, or a microsecond when it
+/// has a fraction. Its last instant is `end + unit - 1 µs`; a range of whole seconds (a sync's
+/// window) ends at `end + unit - 1 s`.
+pub fn parse_end(value: &str) -> Option<(DateTime<Utc>, chrono::Duration)> {
+    let end = parse_time(value)?;
+    let time = value.trim().split(['T', 't']).nth(1).unwrap_or_default();
+    let unit = if time.contains(['.', ',']) {
+        chrono::Duration::microseconds(1)
+    } else if time
+        .split(['+', '-', 'Z', 'z', ' '])
+        .next()
+        .unwrap_or_default()
+        .matches(':')
+        .count()
+        < 2
+    {
+        chrono::Duration::minutes(1)
+    } else {
+        chrono::Duration::seconds(1)
+    };
+    Some((end, unit))
 }
 
 /// A time range's ends, each optional.
@@ -329,6 +356,31 @@ mod tests {
         .unwrap();
         assert!(from < to, "a start within the end's second is not after it");
         assert_eq!(super::end_param("endTime", Some(" ")).unwrap(), None);
+    }
+
+    /// An end written to the minute (a date picker without seconds) takes in that minute: the
+    /// day `…T00:00` to `…T23:59` ends where the next one starts, in every form it is written.
+    #[test]
+    fn an_end_to_the_minute_takes_in_that_minute() {
+        let end = |v: &str| super::end_param("endTime", Some(v)).unwrap().unwrap();
+        let last = super::parse_time("2026-12-07T23:59:59.999999+08:00").unwrap();
+        for minute in [
+            "2026-12-07T23:59+08:00",
+            "2026-12-07T23:59+0800",
+            "2026-12-07T15:59Z",
+            "2026-12-07t23:59 08:00",
+        ] {
+            assert_eq!(end(minute), last, "{minute}");
+        }
+        let (_, unit) = super::parse_end("2026-12-07T23:59:00+08:00").unwrap();
+        assert_eq!(unit, chrono::Duration::seconds(1), "seconds written");
+        let (_, unit) = super::parse_end("2026-12-07T23:59:00.0-05:00").unwrap();
+        assert_eq!(
+            unit,
+            chrono::Duration::microseconds(1),
+            "a fraction written"
+        );
+        assert!(super::parse_end("2026-12-07T23:59").is_none(), "no offset");
     }
 
     #[test]

@@ -12,7 +12,7 @@
 //!   ([`crate::reveal`]).
 //! - Answer [unverified, this crate's design mirrored by the simulator]: `{"result":1,"data":
 //!   {"decryptResult":[{bizId, encryptedData, decryptedData, errorCode (0 = ok), errorMsg}]}}`;
-//!   a privacy number comes as `decryptedData` `main-extension` with `expireTime` (ms). An item
+//!   a privacy number comes as `decryptedData` `main-extension` with `expireTime` (ms, or seconds: read by size). An item
 //!   with `errorCode ≠ 0` is `DecryptFailed` with that code; only a present `errorCode` 0 is
 //!   success (an item without it is `Malformed`, its text never handed on as a number).
 //! - Errors: every `result` ≠ 1 as on any Kuaishou call ([`super::parse_api_error`]): Kuaishou
@@ -24,12 +24,11 @@
 //!   quota is the merchant's, shared by the shop's PC and app clients and every API caller; its
 //!   size is not in our sources.
 
-use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::parse::parse_api_error;
 use crate::client::PlatformError;
-use crate::json::{echoed_item, int, text};
+use crate::json::{echoed_item, instant, int, text};
 use crate::reveal::{DecryptRequest, RevealPurpose, RevealedContact, contact_from_text};
 
 pub const DECRYPT_BATCH: &str = "open.order.decrypt.batch";
@@ -93,9 +92,10 @@ pub fn parse_decrypt_response(
             message: "decryptedData 为空".into(),
         });
     }
-    let expires_at: Option<DateTime<Utc>> = int(item.get("expireTime"))
-        .filter(|ms| *ms > 0)
-        .and_then(DateTime::from_timestamp_millis);
+    // Our own guess at the field is milliseconds; it is read as every undocumented epoch time
+    // is ([`instant`]: seconds or milliseconds by size), so seconds are not January 1970 and
+    // every privacy number refused as expired. 0 or unreadable is no expiry.
+    let expires_at = instant(item.get("expireTime"));
     Ok(contact_from_text(decrypted.trim(), expires_at))
 }
 
@@ -139,6 +139,16 @@ mod tests {
         let c = parse_decrypt_response(&virt, &request()).unwrap();
         assert_eq!(c.expose_extension(), Some("0042"));
         assert_eq!(c.expires_at().unwrap().timestamp(), 1_767_225_600);
+        let in_seconds = answer(
+            json!({"bizId": "2345678901234567", "encryptedData": "QUJD==",
+            "decryptedData": "17012345678-0042", "errorCode": 0, "expireTime": 1_767_225_600}),
+        );
+        let c = parse_decrypt_response(&in_seconds, &request()).unwrap();
+        assert_eq!(
+            c.expires_at().unwrap().timestamp(),
+            1_767_225_600,
+            "seconds"
+        );
         let failed = answer(
             json!({"bizId": "2345678901234567", "encryptedData": "QUJD==",
             "decryptedData": "", "errorCode": 1001, "errorMsg": "密文不属于该订单"}),

@@ -35,7 +35,7 @@ pub struct SyncBody {
     )]
     pub start_time: Option<String>,
     /// ISO 8601 with an offset (empty or blank is omitted); defaults to now (a later time is
-    /// now).
+    /// now). Inclusive to the end of what it names: `…T23:59+08:00` takes in 23:59:59.
     #[schema(
         pattern = r"^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$|^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
     )]
@@ -55,14 +55,16 @@ pub struct Accepted {
 /// `Accepted.status`: the task is queued.
 pub const ACCEPTED: &str = "ACCEPTED";
 
+/// A body's time as `read` takes it (`None`: unreadable, reported in `errors`).
 fn parse_time(
     field: &str,
     value: Option<&str>,
+    read: fn(&str) -> Option<DateTime<Utc>>,
     errors: &mut Vec<FieldError>,
 ) -> Option<DateTime<Utc>> {
     // A cleared date picker sends "": omitted, as an empty query parameter is.
     let value = value.filter(|v| !v.trim().is_empty())?;
-    match leadgen_http::query::parse_time(value) {
+    match read(value) {
         Some(t) => Some(t),
         None => {
             errors.push(FieldError {
@@ -72,6 +74,14 @@ fn parse_time(
             None
         }
     }
+}
+
+/// An end time as the last whole second it takes in: a window's ends are whole seconds, both
+/// inclusive, so `…T23:59+08:00` (a date picker without seconds) ends at 23:59:59, not at the
+/// first second of its minute.
+fn last_second(value: &str) -> Option<DateTime<Utc>> {
+    let (end, unit) = leadgen_http::query::parse_end(value)?;
+    Some(end + (unit - Duration::seconds(1)).max(Duration::zero()))
 }
 
 /// The window a request asks for, checked at `now`; `None` ends are resolved from the
@@ -89,8 +99,18 @@ pub struct RequestedWindow {
 /// from its last sync that falls after the given end) is checked by [`request`] (40004).
 pub fn parse_window(body: &SyncBody, now: DateTime<Utc>) -> Result<RequestedWindow, AuthApiError> {
     let mut errors = Vec::new();
-    let start = parse_time("startTime", body.start_time.as_deref(), &mut errors);
-    let end = parse_time("endTime", body.end_time.as_deref(), &mut errors);
+    let start = parse_time(
+        "startTime",
+        body.start_time.as_deref(),
+        leadgen_http::query::parse_time,
+        &mut errors,
+    );
+    let end = parse_time(
+        "endTime",
+        body.end_time.as_deref(),
+        last_second,
+        &mut errors,
+    );
     let mut refuse = |field: &str, message: String| {
         errors.push(FieldError {
             field: field.into(),
@@ -451,5 +471,46 @@ impl From<repo::TaskRow> for Record {
             served_from: r.served_from,
             warning: r.warning,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An end written to the minute (a date picker without seconds) ends the window at the
+    /// minute's last second, both ends being whole seconds included; one written to the
+    /// second ends at that second.
+    #[test]
+    fn an_end_written_to_the_minute_takes_in_its_last_second() {
+        let now = "2026-12-07T12:00:00Z".parse().unwrap();
+        let end = |end: &str| {
+            let body = SyncBody {
+                start_time: Some("2026-12-01T00:00+08:00".into()),
+                end_time: Some(end.into()),
+            };
+            parse_window(&body, now).unwrap().end.unwrap()
+        };
+        let last: DateTime<Utc> = "2026-12-06T15:59:59Z".parse().unwrap();
+        assert_eq!(end("2026-12-06T23:59+08:00"), last);
+        assert_eq!(end("2026-12-06T23:59:59+08:00"), last);
+        assert_eq!(
+            end("2026-12-06T23:59:30.5+08:00"),
+            "2026-12-06T15:59:30.5Z".parse::<DateTime<Utc>>().unwrap()
+        );
+        let start = parse_window(
+            &SyncBody {
+                start_time: Some("2026-12-01T00:00+08:00".into()),
+                end_time: None,
+            },
+            now,
+        )
+        .unwrap()
+        .start;
+        assert_eq!(
+            start,
+            "2026-11-30T16:00:00Z".parse().ok(),
+            "a start is as written"
+        );
     }
 }
