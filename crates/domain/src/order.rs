@@ -141,14 +141,27 @@ impl Receiver {
 
     /// The region as the services keep it in clear: province and city, the first two parts
     /// (`浙江省 杭州市`). District, town and street narrow a buyer down to a neighbourhood, so
-    /// they stay in the sealed order only.
+    /// they stay in the sealed order only: a second part that names a district or county is
+    /// left out, as where the province is a municipality and the platform sends its district as
+    /// the city (JD's `北京 朝阳区`), or where the province is missing (`杭州市 西湖区`).
     pub fn coarse_region(&self) -> String {
-        self.region
-            .split_whitespace()
-            .take(2)
-            .collect::<Vec<_>>()
-            .join(" ")
+        let mut parts = self.region.split_whitespace();
+        let Some(first) = parts.next() else {
+            return String::new();
+        };
+        match parts.next() {
+            Some(second) if !names_a_district(second) => format!("{first} {second}"),
+            _ => first.to_owned(),
+        }
     }
+}
+
+/// Whether a region's part names a district or a county (`朝阳区`, `桐庐县`, a banner `旗`),
+/// not a prefecture (`阿克苏地区` ends in 区 and is one).
+fn names_a_district(part: &str) -> bool {
+    (part.ends_with('区') && !part.ends_with("地区"))
+        || part.ends_with('县')
+        || part.ends_with('旗')
 }
 
 /// One line of an order.
@@ -462,6 +475,22 @@ mod tests {
         assert_eq!(at("浙江省 杭州市 西湖区 三墩镇"), "浙江省 杭州市");
         assert_eq!(at("  广东  深圳市 "), "广东 深圳市");
         assert_eq!(at("上海"), "上海");
+        assert_eq!(
+            at("北京 朝阳区 三环以内"),
+            "北京",
+            "JD: a municipality's district"
+        );
+        assert_eq!(at("杭州市 西湖区 三墩镇"), "杭州市", "no province");
+        assert_eq!(at("浙江 杭州市 桐庐县"), "浙江 杭州市");
+        assert_eq!(
+            at("内蒙古自治区 鄂尔多斯市 准格尔旗"),
+            "内蒙古自治区 鄂尔多斯市"
+        );
+        assert_eq!(
+            at("新疆维吾尔自治区 阿克苏地区 库车市"),
+            "新疆维吾尔自治区 阿克苏地区"
+        );
+        assert_eq!(at("上海 浦东新区"), "上海");
         assert_eq!(at(""), "");
     }
 }
