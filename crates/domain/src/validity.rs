@@ -11,7 +11,7 @@
 //! | kind | verdict | code |
 //! |---|---|---|
 //! | plain mainland mobile (`+86`, `0086`, `86` prefixes allowed) | `VALID` | `MOBILE_VALID` |
-//! | plain mainland landline (`0571-88886666`) | `VALID` | `LANDLINE` |
+//! | plain mainland landline (`0571-88886666`, with an extension `…-801`, `…转801`) | `VALID` | `LANDLINE` |
 //! | plain, valid in the plan but neither (400, 95 numbers) | `INVALID` | `NOT_PERSONAL_NUMBER` |
 //! | plain, anything else (unallocated, too short, letters) | `INVALID` | `INVALID_NUMBER` |
 //! | privacy number (`18877771111-123`, PDD `$13812345678$#1234#`) before `expires_at` | `VALID` | `VIRTUAL_NUMBER` |
@@ -303,8 +303,33 @@ fn plain_verdict(contact: &ContactField, now: DateTime<Utc>) -> ContactValidity 
             "NOT_PERSONAL_NUMBER",
             "非手机或固定电话（如400、95号码）",
         ),
-        None => ContactValidity::invalid_number(),
+        None => match landline_extension(&contact.value) {
+            Some(extension) => ContactValidity::new(
+                Validity::Valid,
+                "LANDLINE",
+                format!("固定电话，分机{extension}"),
+            ),
+            None => ContactValidity::invalid_number(),
+        },
     }
+}
+
+/// The separators a landline's extension is written after: `0571-88886666-801`,
+/// `…转801`, `…分机801`, `…#801`, `… ext. 801` (full-width forms read as ASCII first).
+pub const EXTENSION_SEPARATORS: [&str; 7] = ["转", "分机", "#", "ext.", "ext", "EXT", "-"];
+
+/// The extension of a landline written with one ([`EXTENSION_SEPARATORS`], 1 to 6 digits
+/// after a valid mainland landline); `None` for anything else (a mobile takes no extension).
+pub fn landline_extension(value: &str) -> Option<String> {
+    let value = to_half_width(value.trim());
+    EXTENSION_SEPARATORS.iter().find_map(|sep| {
+        let (line, extension) = value.rsplit_once(sep)?;
+        let extension = extension.trim();
+        let digits =
+            (1..=6).contains(&extension.len()) && extension.bytes().all(|b| b.is_ascii_digit());
+        (digits && matches!(cn_number(line), Some((_, CnLine::Landline))))
+            .then(|| extension.to_owned())
+    })
 }
 
 /// `filterContactInfo`: the verdict on one contact value at `now`.
@@ -411,6 +436,43 @@ mod tests {
         }
         let v = filter_contact_info(&ContactField::phone("0571-88886666").unwrap(), now());
         assert_eq!(v.reason, "固定电话");
+    }
+
+    /// A landline written with its extension is dialable: valid, the extension in the reason.
+    /// A mobile takes none, and an extension after anything but a landline is no number.
+    #[test]
+    fn a_landline_with_its_extension_is_valid() {
+        for value in [
+            "0571-88886666-801",
+            "0571-88886666转801",
+            "0571 8888 6666 分机 801",
+            "010-12345678#801",
+            "+86 571 8888 6666 ext. 801",
+            "０５７１－８８８８６６６６－８０１",
+        ] {
+            let contact = ContactField {
+                kind: ContactKind::Plain,
+                value: value.into(),
+                masked: None,
+                expires_at: None,
+                decryptable: false,
+            };
+            let v = filter_contact_info(&contact, now());
+            assert_eq!(
+                (v.validity, v.code.as_str()),
+                (Validity::Valid, "LANDLINE"),
+                "{value}"
+            );
+            assert_eq!(v.reason, "固定电话，分机801", "{value}");
+        }
+        for value in [
+            "13812345678转801",
+            "0571-88886666-1234567",
+            "400-800-8888转1",
+            "转801",
+        ] {
+            assert_eq!(landline_extension(value), None, "{value}");
+        }
     }
 
     #[test]

@@ -8,14 +8,19 @@
 //! buyer's contact, and the reveal through the platform's decrypt API would be refused as
 //! needless.
 
-use leadgen_domain::{ContactField, ContactKind};
+use leadgen_domain::{ContactField, ContactKind, validity};
 
 /// Whether `value` is written as a phone number: an optional leading `+`, then digits with the
 /// usual separators (`-`, spaces, parentheses), 7 to 20 digits in all (`88886666`,
-/// `0571-88886666`, `13812345678`, `+86 138 1234 5678`).
+/// `0571-88886666`, `13812345678`, `+86 138 1234 5678`), full-width forms as their ASCII ones
+/// (`１３８１２３４５６７８`, as a Chinese input method types them), or a landline with its
+/// extension (`0571-88886666转801`, [`validity::landline_extension`]).
 pub fn is_phone_number(value: &str) -> bool {
-    let value = value.trim();
-    let body = value.strip_prefix('+').unwrap_or(value);
+    if validity::landline_extension(value).is_some() {
+        return true;
+    }
+    let value = validity::to_half_width(value.trim());
+    let body = value.strip_prefix('+').unwrap_or(&value);
     let digits = body.bytes().filter(u8::is_ascii_digit).count();
     (7..=20).contains(&digits)
         && body.starts_with(|c: char| c.is_ascii_digit() || c == '(')
@@ -38,8 +43,13 @@ fn is_written_text(value: &str) -> bool {
 /// anything else opaque. `None` when empty.
 pub fn listed_phone(value: &str) -> Option<ContactField> {
     let mut field = ContactField::phone(value)?;
-    if field.kind == ContactKind::Plain && !is_phone_number(&field.value) {
-        field.kind = ContactKind::PlatformEncrypted;
+    if field.kind == ContactKind::Plain {
+        if is_phone_number(&field.value) {
+            // Kept in ASCII digits, as it is shown and searched (`１３８…` is `138…`).
+            field.value = validity::to_half_width(&field.value);
+        } else {
+            field.kind = ContactKind::PlatformEncrypted;
+        }
     }
     Some(field)
 }
@@ -76,6 +86,9 @@ mod tests {
             "88886666",
             "+86 138 1234 5678",
             "(0571) 8888 6666",
+            "１３８１２３４５６７８",
+            "0571-88886666转801",
+            "010-12345678#801",
         ] {
             assert_eq!(phone_kind(plain), Some(ContactKind::Plain), "{plain}");
         }
@@ -101,6 +114,11 @@ mod tests {
             );
         }
         assert_eq!(phone_kind("  "), None);
+        assert_eq!(
+            listed_phone("１３８１２３４５６７８").unwrap().value,
+            "13812345678",
+            "kept in ASCII digits"
+        );
     }
 
     #[test]
