@@ -51,12 +51,13 @@ impl Scheduler {
             };
             // A backfill that failed and never completed left the history missing: it runs
             // again once its own wait has passed (a cancelled one does not: the merchant
-            // stopped it); until then the shop's changes are synced as usual.
+            // stopped it); until then the shop's changes are synced as usual. Its days count
+            // back from the request, as the first one's did (the settle is for a window's end).
             let (trigger, listing, start) = match platform.failed_backfill_days {
                 Some(days) => (
                     SyncTrigger::Backfill,
                     Listing::Created,
-                    now - chrono::Duration::days(days),
+                    started - chrono::Duration::days(days),
                 ),
                 // Changes are read from where the last by-modification window ended; before the
                 // first one, from the shop's first sync, not from its last: a manual or backfill

@@ -43,6 +43,8 @@ pub struct TaskRow {
     pub windows_as_of: Option<DateTime<Utc>>,
     /// Requests recovery sent for it that no run has started since ([`hand_over`]).
     pub resends: i32,
+    /// When it was requested (a backfill's range is the history served as of then).
+    pub sync_time: DateTime<Utc>,
 }
 
 /// What one fully stored window adds to its task.

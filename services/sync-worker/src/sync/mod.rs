@@ -20,7 +20,7 @@ use leadgen_db::DbPool;
 use leadgen_db::ScopedFutureExt as _;
 use leadgen_domain::AuthStatus;
 use leadgen_domain::time::format_beijing;
-use leadgen_domain::{NotCallable, PlatformType};
+use leadgen_domain::{NotCallable, PlatformType, SyncTrigger};
 use leadgen_platforms::client::platform_said;
 use leadgen_platforms::resilience::RetryPolicy;
 use leadgen_platforms::session::{Session, SessionError};
@@ -113,7 +113,7 @@ impl Syncer {
         // stored ones would skip the first slice of the next.
         let as_of = tasks::windows_as_of(task, Utc::now());
         let windows = client.windows(requested, as_of, listing);
-        let (served_from, warning) = clipped(&requested, &windows);
+        let (served_from, warning) = clipped(&requested, &windows, clip_tolerance(task, as_of));
         let total_windows = i32::try_from(windows.len()).unwrap_or(i32::MAX);
         let mut conn = leadgen_db::conn(&self.pool).await?;
         let skip = tasks::begin_windows(
@@ -526,16 +526,31 @@ struct Walk<'a> {
     pages: store::RunPages,
 }
 
+/// How much of the task's range a platform's history may cut without a warning, split as of
+/// `as_of`: [`CLIP_TOLERANCE`]; for a backfill also the time since it was requested. A backfill
+/// asks for all the history the platform serves as of its request, and that history has moved on
+/// by the time the walk starts (a queue's wait, a retry the scheduler started): the part it lost
+/// meanwhile is no news to the merchant, who named no period.
+fn clip_tolerance(task: &TaskRow, as_of: DateTime<Utc>) -> chrono::Duration {
+    match task.trigger_type {
+        SyncTrigger::Backfill => {
+            CLIP_TOLERANCE + (as_of - task.sync_time).max(chrono::Duration::zero())
+        }
+        _ => CLIP_TOLERANCE,
+    }
+}
+
 /// Where a platform's documented history clipped the requested range: the part it serves and a
-/// warning for the merchant (never a silent clip). A clip under [`CLIP_TOLERANCE`] is none: the
-/// history a platform serves ends a fixed time before now, and a range asked for as "all it
-/// serves" (a backfill) has moved by the time the walk starts.
+/// warning for the merchant (never a silent clip). A clip under `tolerance`
+/// ([`clip_tolerance`]) is none: the history a platform serves ends a fixed time before now,
+/// and a range asked for as "all it serves" (a backfill) has moved by the time the walk starts.
 fn clipped(
     requested: &TimeWindow,
     windows: &[TimeWindow],
+    tolerance: chrono::Duration,
 ) -> (Option<DateTime<Utc>>, Option<String>) {
     match windows.first() {
-        Some(first) if first.start - requested.start >= CLIP_TOLERANCE => (
+        Some(first) if first.start - requested.start >= tolerance => (
             Some(first.start),
             Some(format!(
                 "电商平台只提供 {} 之后的订单：{} 至 {} 的订单无法同步",

@@ -43,3 +43,50 @@ fn a_failure_keeps_the_platforms_code_and_message() {
         "电商平台暂不可用，要求 600 秒后再调用，本次同步未完成（HTTP 503）"
     );
 }
+
+/// A backfill asks for all the history the platform serves as of its request: what that history
+/// lost while the task waited (a queue, a retry the scheduler started) is no clip to warn of. A
+/// named period clipped by the same minutes is, and so is a backfill clipped by more than its
+/// wait (it asked for more history than the platform serves).
+#[test]
+fn a_backfill_is_not_warned_of_the_history_lost_while_it_waited() {
+    use leadgen_domain::{PlatformId, SyncStatus, SyncTaskId, TenantId};
+    let requested_at = Utc::now() - chrono::Duration::minutes(30);
+    let as_of = Utc::now();
+    let task = |trigger| TaskRow {
+        id: SyncTaskId::new(1),
+        tenant_id: TenantId::new(1),
+        platform_id: PlatformId::new(1),
+        status: SyncStatus::Running,
+        trigger_type: trigger,
+        platform_type: PlatformType::Taobao,
+        listing: Listing::Created,
+        window_start: requested_at - chrono::Duration::days(88),
+        window_end: requested_at,
+        requested_by: None,
+        attempts: 0,
+        windows_total: None,
+        windows_done: 0,
+        claimed_by: None,
+        windows_as_of: None,
+        resends: 0,
+        sync_time: requested_at,
+    };
+    let requested = TimeWindow::new(requested_at - chrono::Duration::days(88), requested_at);
+    // The platform serves 88 days as of the walk: 30 minutes fewer than were asked for.
+    let served = [TimeWindow::new(
+        as_of - chrono::Duration::days(88),
+        requested_at,
+    )];
+    let backfill = clip_tolerance(&task(SyncTrigger::Backfill), as_of);
+    assert_eq!(clipped(&requested, &served, backfill), (None, None));
+    let manual = clip_tolerance(&task(SyncTrigger::Manual), as_of);
+    let (from, warning) = clipped(&requested, &served, manual);
+    assert_eq!(from, Some(served[0].start));
+    assert!(warning.unwrap().contains("电商平台只提供"));
+    let longer = TimeWindow::new(requested_at - chrono::Duration::days(120), requested_at);
+    assert!(
+        clipped(&longer, &served, backfill).1.is_some(),
+        "more than it waited"
+    );
+}
