@@ -161,6 +161,7 @@ diesel::table! {
         version -> Int4,
         contact_raw_order_id -> Nullable<Int8>,
         status_version -> Int4,
+        external_as_of -> Nullable<Timestamptz>,
     }
 }
 

@@ -45,6 +45,7 @@ pub struct Scorer {
     tuning: Tuning,
     permits: Semaphore,
     breaker: Breaker,
+    stands: chrono::Duration,
 }
 
 impl Scorer {
@@ -83,6 +84,11 @@ impl Scorer {
                 "breaker_failures must be at least 1".to_owned(),
             ));
         }
+        if settings.stands_days == 0 {
+            return Err(ScorerError::Config(
+                "stands_days must be at least 1".to_owned(),
+            ));
+        }
         let timeout = settings.timeout();
         let client = reqwest::Client::builder()
             .connect_timeout(timeout)
@@ -99,7 +105,13 @@ impl Scorer {
             tuning,
             permits: Semaphore::new(settings.max_concurrency),
             breaker: Breaker::new(settings.breaker_failures, tuning.breaker_cooldown),
+            stands: settings.stands(),
         }))
+    }
+
+    /// How long an answer stands before the lead is asked again ([`ScorerSettings::stands_days`]).
+    pub fn answer_stands(&self) -> chrono::Duration {
+        self.stands
     }
 
     /// The external `predictIntention`: the intention, its reasons and the external model's

@@ -23,6 +23,10 @@ pub struct ScorerSettings {
     pub breaker_failures: u32,
     /// How long an open breaker rejects calls before it lets one trial through.
     pub breaker_cooldown_secs: u64,
+    /// Days an answer stands: an intention is a prediction as of the day it was asked for, so a
+    /// buyer who does not change is asked again this many days later (the standing answer kept
+    /// until the new one comes). At least 1.
+    pub stands_days: u32,
 }
 
 impl Default for ScorerSettings {
@@ -34,6 +38,7 @@ impl Default for ScorerSettings {
             retries: 2,
             breaker_failures: 5,
             breaker_cooldown_secs: 30,
+            stands_days: 7,
         }
     }
 }
@@ -50,5 +55,10 @@ impl ScorerSettings {
 
     pub fn breaker_cooldown(&self) -> Duration {
         Duration::from_secs(self.breaker_cooldown_secs)
+    }
+
+    /// How long an answer stands ([`ScorerSettings::stands_days`]).
+    pub fn stands(&self) -> chrono::Duration {
+        chrono::Duration::days(i64::from(self.stands_days))
     }
 }

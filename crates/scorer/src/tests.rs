@@ -177,6 +177,7 @@ fn settings(url: &str) -> ScorerSettings {
         retries: 2,
         breaker_failures: 5,
         breaker_cooldown_secs: 30,
+        stands_days: 7,
     }
 }
 

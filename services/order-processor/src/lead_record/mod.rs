@@ -107,6 +107,8 @@ pub fn row(
         contact_validity: validity.validity.as_str().to_owned(),
         contact_validity_reason: serde_json::to_value(validity)?,
         version: keep.version,
+        // Only a rescore's answer sets it; a rewrite keeps the stored one (not in the upsert).
+        external_as_of: None,
     };
     Ok((row, assessment))
 }

@@ -43,6 +43,9 @@ pub struct LeadRow {
     pub contact_validity: String,
     pub contact_validity_reason: serde_json::Value,
     pub version: i32,
+    /// The day the external scorer's standing intention was asked for (`None` when none was, or
+    /// before it was recorded): set by the rescore that gets the answer, kept by a rebuild.
+    pub external_as_of: Option<DateTime<Utc>>,
 }
 
 /// A locked lead as it was before this unit of work.
@@ -326,8 +329,9 @@ pub async fn lock_versions(
 }
 
 /// Rewrites the score columns of leads from `updates` (JSON objects with `id`, `score`,
-/// `intention`, `tags`, `reasons`, `modelVersion`, `scoredBy`, `externalPending`, `validity`,
-/// `validityReason`) in one statement, bumping their versions.
+/// `intention`, `tags`, `reasons`, `modelVersion`, `scoredBy`, `externalPending`,
+/// `externalAsOf`, `validity`, `validityReason`, and `bump`: 1 when a column a user or subscriber
+/// sees changed, else 0) in one statement, moving their versions by `bump`.
 pub async fn update_scores(
     conn: &mut AsyncPgConnection,
     updates: Vec<serde_json::Value>,
@@ -344,9 +348,10 @@ pub async fn update_scores(
            model_version = v->>'modelVersion', \
            scored_by = v->>'scoredBy', \
            external_pending = (v->>'externalPending')::boolean, \
+           external_as_of = (v->>'externalAsOf')::timestamptz, \
            contact_validity = v->>'validity', \
            contact_validity_reason = v->'validityReason', \
-           version = l.version + 1, update_time = now() \
+           version = l.version + (v->>'bump')::int4, update_time = now() \
          FROM jsonb_array_elements($1) AS v WHERE l.id = (v->>'id')::int8",
     )
     .bind::<diesel::sql_types::Jsonb, _>(serde_json::Value::Array(updates))

@@ -31,7 +31,7 @@ impl Rescore {
         };
         let requests: Vec<(i64, PredictRequest)> = plans
             .iter()
-            .filter(|p| p.row.external_pending)
+            .filter(|p| p.row.external_pending || p.external_due)
             .take(*budget)
             .map(|p| {
                 let model_input = ModelInput {

@@ -65,6 +65,9 @@ struct Plan<'a> {
     builtin: Intention,
     /// The external scorer's intention, standing until the buyer changes (`external_pending`).
     external: Option<Intention>,
+    /// The standing external intention is older than the scorer's `stands_days`: it is asked
+    /// again, and stands until the answer comes.
+    external_due: bool,
 }
 
 /// A lead whose score, tags, reasons, scorer or contact verdict changed.
@@ -75,6 +78,7 @@ struct Changed {
     assessment: Assessment,
     scored_by: ScoredBy,
     pending: bool,
+    external_as_of: Option<DateTime<Utc>>,
 }
 
 pub struct Rescore {
@@ -293,15 +297,20 @@ impl Rescore {
         let mut changed: Vec<Changed> = Vec::new();
         let mut still_pending = 0;
         for plan in plans {
-            let (intention, scored_by, pending) =
-                match external.get(&plan.row.id).or(plan.external.as_ref()) {
-                    Some(i) => (i, ScoredBy::External, false),
-                    None => (&plan.builtin, ScoredBy::Builtin, plan.row.external_pending),
-                };
+            let answered = external.get(&plan.row.id);
+            let (intention, scored_by, pending) = match answered.or(plan.external.as_ref()) {
+                Some(i) => (i, ScoredBy::External, false),
+                None => (&plan.builtin, ScoredBy::Builtin, plan.row.external_pending),
+            };
             // Only a configured scorer is waited for (without one, nothing will answer).
-            if pending && self.processor.scorer.is_some() {
+            let owed = pending || (plan.external_due && answered.is_none());
+            if owed && self.processor.scorer.is_some() {
                 still_pending += 1;
             }
+            let external_as_of = match answered {
+                Some(_) => Some(as_of),
+                None => plan.row.external_as_of,
+            };
             let assessment = assess(
                 &plan.aggregate,
                 plan.ranks,
@@ -323,6 +332,7 @@ impl Rescore {
                 && row.model_version == assessment.model_version
                 && row.scored_by == scored_by.as_str()
                 && row.external_pending == pending
+                && row.external_as_of == external_as_of
                 && row.contact_validity == plan.validity.validity.as_str();
             if !same {
                 changed.push(Changed {
@@ -332,6 +342,7 @@ impl Rescore {
                     assessment,
                     scored_by,
                     pending,
+                    external_as_of,
                 });
             }
         }
@@ -346,12 +357,18 @@ impl Rescore {
         as_of: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Plan<'a>, Unreadable> {
-        // An external intention stands until the buyer changes (external_pending); the lead
-        // is still judged again: its contact (privacy numbers expire), its time- and
-        // rank-based tags, and the reachability part of its score.
+        // An external intention stands until the buyer changes (external_pending), and for the
+        // scorer's `stands_days` at most: it is a prediction as of the day it was asked for, so
+        // it is asked again then (one asked before that day was recorded, at once), and stands
+        // until the answer comes. The lead is still judged again: its contact (privacy numbers
+        // expire), its time- and rank-based tags, and the reachability part of its score.
         let external = (row.scored_by == ScoredBy::External.as_str() && !row.external_pending)
             .then(|| standing_intention(row.intention, &row.score_reasons, &row.model_version))
             .transpose()?;
+        let stands = self.processor.scorer.as_ref().map(|s| s.answer_stands());
+        let external_due = external.is_some()
+            && stands
+                .is_some_and(|stands| row.external_as_of.is_none_or(|at| as_of - at >= stands));
         let a = BuyerAggregate::deserialize(&row.aggregate)?;
         let validity = self.validity_of(row, now)?;
         let ranks = distribution.ranks(&a);
@@ -362,6 +379,7 @@ impl Rescore {
             ranks,
             validity,
             external,
+            external_due,
         })
     }
 

@@ -126,6 +126,20 @@ fn contact_lapsed(c: &Changed) -> bool {
         && c.row.order_count > 1
 }
 
+/// Whether `after` is `before` in every column a rescore writes but when the external scorer was
+/// asked (`external_as_of`, which nobody sees).
+fn same_but_when_asked(before: &leads::LeadRow, after: &leads::LeadRow) -> bool {
+    before.score == after.score
+        && before.intention == after.intention
+        && before.intention_tags == after.intention_tags
+        && before.score_reasons == after.score_reasons
+        && before.model_version == after.model_version
+        && before.scored_by == after.scored_by
+        && before.external_pending == after.external_pending
+        && before.contact_validity == after.contact_validity
+        && before.contact_validity_reason == after.contact_validity_reason
+}
+
 /// A changed lead's new columns (as the bulk update reads them) and its `LeadUpdated`, if its
 /// score (or its intention part), tags or contact verdict changed.
 fn apply(c: Changed) -> anyhow::Result<(serde_json::Value, Option<CloudEvent<LeadUpdatedV1>>)> {
@@ -136,6 +150,7 @@ fn apply(c: Changed) -> anyhow::Result<(serde_json::Value, Option<CloudEvent<Lea
         assessment,
         scored_by,
         pending,
+        external_as_of,
     } = c;
     let before = row.clone();
     row.score = i16::from(assessment.score);
@@ -151,7 +166,11 @@ fn apply(c: Changed) -> anyhow::Result<(serde_json::Value, Option<CloudEvent<Lea
     row.external_pending = pending;
     row.contact_validity = validity.validity.as_str().to_owned();
     row.contact_validity_reason = serde_json::to_value(&validity)?;
-    row.version += 1;
+    // Only what a user or subscriber sees moves the version (If-Match sees every change and only
+    // changes): a standing answer asked again, the same, is written without it.
+    let bump = i32::from(!same_but_when_asked(&before, &row));
+    row.external_as_of = external_as_of;
+    row.version += bump;
     let update = json!({
         "id": row.id,
         "score": row.score,
@@ -161,6 +180,8 @@ fn apply(c: Changed) -> anyhow::Result<(serde_json::Value, Option<CloudEvent<Lea
         "modelVersion": row.model_version,
         "scoredBy": row.scored_by,
         "externalPending": row.external_pending,
+        "externalAsOf": row.external_as_of,
+        "bump": bump,
         "validity": row.contact_validity,
         "validityReason": row.contact_validity_reason,
     });

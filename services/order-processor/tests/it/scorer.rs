@@ -13,6 +13,9 @@ use leadgen_scorer::{Scorer, ScorerSettings};
 
 use crate::support::{Run, Spec, order};
 
+/// The switch's value for a scorer that answers 200 with intention 35 of model `ext-gbm-8`.
+const NEXT_MODEL: u16 = 299;
+
 /// Starts a scorer on 127.0.0.1 that answers `status` (200 with intention 91, or a failure);
 /// its URL and a count of the requests it got.
 fn start_scorer(status: u16) -> (String, Arc<AtomicUsize>) {
@@ -42,6 +45,12 @@ fn start_switchable_scorer(status: u16) -> (String, Arc<AtomicUsize>, Arc<Atomic
                             "intention": 91,
                             "reasons": [{"code": "EXT_LOYAL", "text": "外部模型：忠诚客户"}],
                             "modelVersion": "ext-gbm-7"
+                        }))
+                    } else if status == NEXT_MODEL {
+                        HttpResponse::Ok().json(serde_json::json!({
+                            "intention": 35,
+                            "reasons": [{"code": "EXT_COOLING", "text": "外部模型：购买意愿减弱"}],
+                            "modelVersion": "ext-gbm-8"
                         }))
                     } else {
                         HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap())
@@ -231,6 +240,98 @@ async fn a_failing_scorer_leaves_the_builtin_score_and_asks_again_later() {
         );
     }
     assert!(!due().await.dirty, "nothing left to ask");
+}
+
+/// An external intention is a prediction as of the day it was asked for: once it has stood the
+/// scorer's `stands_days`, the lead is asked again, the standing answer kept while the scorer is
+/// down (no flip to the built-in model and back), the new one taken when it comes; the same
+/// answer again moves no version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_external_answer_is_asked_again_once_it_has_stood_its_days() {
+    let (url, hits, switch) = start_switchable_scorer(200);
+    let run = run_with(&url).await;
+    let ids = run.store(&two_buyers(), "PENDING").await;
+    run.process(&ids).await;
+    run.rescore_all().await;
+    assert_eq!(AtomicUsize::load(&hits, Ordering::SeqCst), 2);
+    let mut conn = leadgen_db::conn(&run.db.pool).await.unwrap();
+    let asked = |conn: &mut diesel_async::AsyncPgConnection| {
+        t_order_lead::table
+            .order(t_order_lead::id.asc())
+            .select((t_order_lead::external_as_of, t_order_lead::version))
+            .load::<(Option<chrono::DateTime<chrono::Utc>>, i32)>(conn)
+    };
+    let first = asked(&mut conn).await.unwrap();
+    assert!(first.iter().all(|(at, _)| at.is_some()), "{first:?}");
+    // Days pass: the daily rescore comes, the answers have stood their seven days.
+    let age = || async {
+        let mut conn = leadgen_db::conn(&run.db.pool).await.unwrap();
+        for sql in [
+            "UPDATE t_order_lead SET external_as_of = external_as_of - interval '7 days'",
+            "UPDATE t_lead_shop_stats SET as_of = as_of - interval '1 day', \
+             lease_until = now() - interval '1 second'",
+        ] {
+            diesel::sql_query(sql).execute(&mut conn).await.unwrap();
+        }
+    };
+    age().await;
+    AtomicU16::store(&switch, 503, Ordering::SeqCst);
+    run.rescore_all().await;
+    assert_eq!(
+        AtomicUsize::load(&hits, Ordering::SeqCst),
+        6,
+        "asked again: two leads, one retry each"
+    );
+    for (by, model, intention, pending) in scored(&run).await {
+        assert_eq!(
+            (by.as_str(), model.as_str(), intention, pending),
+            ("EXTERNAL", "ext-gbm-7", 91, false),
+            "the standing answer stands while the scorer is down"
+        );
+    }
+    assert_eq!(
+        asked(&mut conn)
+            .await
+            .unwrap()
+            .iter()
+            .map(|(_, v)| *v)
+            .collect::<Vec<_>>(),
+        first.iter().map(|(_, v)| *v).collect::<Vec<_>>(),
+        "nothing changed"
+    );
+
+    // The scorer is back, with a new model, at the shop's next rescore.
+    AtomicU16::store(&switch, NEXT_MODEL, Ordering::SeqCst);
+    diesel::sql_query("UPDATE t_lead_shop_stats SET lease_until = now() - interval '1 second'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    run.rescore_all().await;
+    assert_eq!(AtomicUsize::load(&hits, Ordering::SeqCst), 8);
+    for (by, model, intention, pending) in scored(&run).await {
+        assert_eq!(
+            (by.as_str(), model.as_str(), intention, pending),
+            ("EXTERNAL", "ext-gbm-8", 35, false)
+        );
+    }
+    // Asked as of the rescore's day again (the tests' processor scores as of a fixed day).
+    let second = asked(&mut conn).await.unwrap();
+    for ((day, v_before), (at, v)) in first.iter().zip(&second) {
+        assert!(at == day && v > v_before, "{first:?} → {second:?}");
+    }
+    run.rescore_all().await;
+    assert_eq!(
+        AtomicUsize::load(&hits, Ordering::SeqCst),
+        8,
+        "not due again"
+    );
+
+    // Asked again later, the same answer: the lead is as it was, its version too.
+    age().await;
+    run.rescore_all().await;
+    assert_eq!(AtomicUsize::load(&hits, Ordering::SeqCst), 10);
+    let third = asked(&mut conn).await.unwrap();
+    assert_eq!(third, second, "asked as of the same day, the same version");
 }
 
 #[derive(Debug, PartialEq, diesel::QueryableByName)]

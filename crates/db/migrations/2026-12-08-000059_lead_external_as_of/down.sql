@@ -1,0 +1,1 @@
+ALTER TABLE t_order_lead DROP COLUMN IF EXISTS external_as_of;
