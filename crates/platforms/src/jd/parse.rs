@@ -257,8 +257,13 @@ pub fn parse_order(raw: &Value) -> Result<RawOrder, String> {
         refunded,
         // JD says only per order.
         partial_refund: None,
+        // The README's order carries two buyer ids (§2.3): `open_id_buyer`, else `xid_buyer`
+        // (an order that sends only the one would otherwise be its own buyer, and a repeat
+        // buyer a run of one-order leads).
         buyer: BuyerRef {
-            open_id: text(raw.get("open_id_buyer")),
+            open_id: ["open_id_buyer", "xid_buyer"]
+                .iter()
+                .find_map(|key| text(raw.get(*key)).filter(|id| !id.trim().is_empty())),
             nick: text(raw.get("pin")),
         },
         receiver: Receiver {

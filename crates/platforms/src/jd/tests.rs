@@ -584,3 +584,20 @@ fn the_oaid_is_read_beside_the_order_or_in_its_consignee() {
         "an empty oaid is none"
     );
 }
+
+/// The buyer is `open_id_buyer`, else `xid_buyer`: an order that sends only the second still
+/// names its buyer.
+#[test]
+fn the_buyer_is_the_open_id_else_the_xid() {
+    let mut order = recorded_order();
+    order["open_id_buyer"] = "open-1".into();
+    order["xid_buyer"] = "o*AAS-xid-1".into();
+    let buyer = |order: &Value| parse_order(order).unwrap().buyer.open_id;
+    assert_eq!(buyer(&order).as_deref(), Some("open-1"));
+    order["open_id_buyer"] = " ".into();
+    assert_eq!(buyer(&order).as_deref(), Some("o*AAS-xid-1"));
+    order.as_object_mut().unwrap().remove("open_id_buyer");
+    assert_eq!(buyer(&order).as_deref(), Some("o*AAS-xid-1"));
+    order["xid_buyer"] = " ".into();
+    assert_eq!(buyer(&order), None);
+}
