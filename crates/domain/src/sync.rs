@@ -77,6 +77,19 @@ pub fn changes_start(
         .max(now - Duration::days(MAX_WINDOW_DAYS))
 }
 
+/// Where the changes a catch-up from `watermark` left behind begin, when its window starts at
+/// `window_start` more than a minute after the changes it should read from (the watermark less
+/// the overlap): [`changes_start`] reads no further back than [`MAX_WINDOW_DAYS`], so a shop
+/// whose changes were not read for longer (paused or expired for months) misses what changed
+/// between the two. `None` when the window starts where it should.
+pub fn changes_left_behind(
+    watermark: DateTime<Utc>,
+    window_start: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let from = default_start(Some(watermark), window_start);
+    (window_start - from > Duration::minutes(1)).then_some(from)
+}
+
 /// The shop's last reconcile: the last completed by-modification sync that covered
 /// [`RECONCILE_HOURS`] or more.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -229,6 +242,20 @@ mod tests {
             scheduled_start(Some(months_ago), Some(months_ago), None, now),
             longest
         );
+    }
+
+    #[test]
+    fn a_catch_up_clipped_to_the_longest_window_says_where_the_changes_it_left_begin() {
+        let now = Utc.with_ymd_and_hms(2026, 12, 4, 12, 0, 0).unwrap();
+        let months_ago = now - Duration::days(200);
+        let start = changes_start(Some(months_ago), None, now);
+        assert_eq!(
+            changes_left_behind(months_ago, start),
+            Some(months_ago - Duration::minutes(RESUME_OVERLAP_MINUTES))
+        );
+        let yesterday = now - Duration::days(1);
+        let start = changes_start(Some(yesterday), None, now);
+        assert_eq!(changes_left_behind(yesterday, start), None);
     }
 
     #[test]

@@ -30,6 +30,20 @@ pub async fn record_synced(
     .await
 }
 
+/// The shop's `modified_watermark`: every change up to it is stored.
+pub async fn modified_watermark(
+    conn: &mut AsyncPgConnection,
+    id: PlatformId,
+) -> QueryResult<Option<DateTime<Utc>>> {
+    auth::table
+        .find(id.get())
+        .select(auth::modified_watermark)
+        .first(conn)
+        .await
+        .optional()
+        .map(Option::flatten)
+}
+
 /// Moves `modified_watermark` forward (never back) to the end of a by-modification window whose
 /// pages were all stored.
 pub async fn advance_watermark(

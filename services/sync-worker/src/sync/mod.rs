@@ -19,6 +19,7 @@ use leadgen_crypto::Sealer;
 use leadgen_db::DbPool;
 use leadgen_db::ScopedFutureExt as _;
 use leadgen_domain::AuthStatus;
+use leadgen_domain::sync::{MAX_WINDOW_DAYS, changes_left_behind};
 use leadgen_domain::time::format_beijing;
 use leadgen_domain::{NotCallable, PlatformType, SyncTrigger};
 use leadgen_platforms::client::platform_said;
@@ -113,9 +114,20 @@ impl Syncer {
         // stored ones would skip the first slice of the next.
         let as_of = tasks::windows_as_of(task, Utc::now());
         let windows = client.windows(requested, as_of, listing);
-        let (served_from, warning) = clipped(&requested, &windows, clip_tolerance(task, as_of));
+        let (served_from, clip) = clipped(&requested, &windows, clip_tolerance(task, as_of));
         let total_windows = i32::try_from(windows.len()).unwrap_or(i32::MAX);
         let mut conn = leadgen_db::conn(&self.pool).await?;
+        let left_behind = match listing {
+            Listing::Modified => credentials::modified_watermark(&mut conn, task.platform_id)
+                .await?
+                .and_then(|watermark| changes_left_behind(watermark, task.window_start))
+                .map(|from| changes_left_behind_warning(from, task.window_start)),
+            Listing::Created => None,
+        };
+        let warning = match (left_behind, clip) {
+            (Some(left), Some(clip)) => Some(format!("{left}；{clip}")),
+            (left, clip) => left.or(clip),
+        };
         let skip = tasks::begin_windows(
             &mut conn,
             task,
@@ -565,6 +577,17 @@ fn clipped(
         ),
         _ => (None, None),
     }
+}
+
+/// The task's warning for the changes a catch-up left behind ([`changes_left_behind`]): the
+/// period, and what the merchant can do (a sync of a named period lists by creation time).
+fn changes_left_behind_warning(from: DateTime<Utc>, window_start: DateTime<Utc>) -> String {
+    format!(
+        "店铺超过 {MAX_WINDOW_DAYS} 天未同步订单变更，本次只同步 {} 之后的变更：{} 至 {} 之间有变更的订单未同步；如需这些订单，请按下单时间指定时段手动同步",
+        format_beijing(window_start),
+        format_beijing(from),
+        format_beijing(window_start),
+    )
 }
 
 /// The task's warning for a window the walk left short of the platform's total, with what the

@@ -267,6 +267,72 @@ async fn a_window_short_of_its_total_after_every_pass_completes_with_a_warning()
     );
 }
 
+/// A catch-up of a shop whose changes were last read months ago starts at most 90 days back
+/// (`changes_start`): the changes it leaves behind are named on the sync record, with what the
+/// merchant can do, never skipped silently. A shop read up to the window's start gets none.
+#[tokio::test]
+async fn a_catch_up_says_which_changes_it_left_behind() {
+    let db = TestDb::new().await;
+    let platform = std::sync::Arc::new(LateChange {
+        orders: Mutex::new(vec!["o-1".to_owned()]),
+        ..Default::default()
+    });
+    let (syncer, task_row, shop) = douyin_walk(&db, platform.clone()).await;
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    let warning_after = |watermark: chrono::DateTime<Utc>| {
+        let syncer = syncer.clone();
+        let task_row = task_row.clone();
+        let pool = db.pool.clone();
+        async move {
+            let mut conn = leadgen_db::conn(&pool).await.expect("conn");
+            diesel::update(auth::table.find(shop))
+                .set(auth::modified_watermark.eq(Some(watermark)))
+                .execute(&mut conn)
+                .await
+                .expect("watermark");
+            let outcome = syncer
+                .run(&task_row, PlatformType::Douyin)
+                .await
+                .expect("run");
+            assert!(
+                matches!(outcome, TaskOutcome::Completed { .. }),
+                "{outcome:?}"
+            );
+            task::table
+                .find(task_row.id.get())
+                .select(task::warning)
+                .first::<Option<String>>(&mut conn)
+                .await
+                .expect("task")
+        }
+    };
+    let months_ago = task_row.window_start - Duration::days(110);
+    let warning = warning_after(months_ago).await.expect("a warning");
+    assert!(
+        warning.contains("店铺超过 90 天未同步订单变更")
+            && warning.contains(&leadgen_domain::time::format_beijing(
+                months_ago - Duration::minutes(10)
+            ))
+            && warning.contains("请按下单时间指定时段手动同步"),
+        "{warning}"
+    );
+    diesel::update(task::table.find(task_row.id.get()))
+        .set((
+            task::status.eq("RUNNING"),
+            task::windows_total.eq(None::<i32>),
+            task::windows_done.eq(0),
+        ))
+        .execute(&mut conn)
+        .await
+        .expect("again");
+    let read_up_to_it = task_row.window_start + Duration::minutes(10);
+    assert_eq!(
+        warning_after(read_up_to_it).await,
+        None,
+        "the run's own warning replaces the last run's"
+    );
+}
+
 /// Pages that come back empty while the walk still moves toward its end are not a loop: a
 /// backward walk whose window lost orders after its probe (its last pages are empty down to
 /// the orders left), and a cursor walk whose platform answers empty pages before its last.
