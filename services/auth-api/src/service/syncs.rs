@@ -26,7 +26,8 @@ use crate::startup::AppState;
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SyncBody {
     /// ISO 8601 with an offset (as the list filters take it; empty or blank is omitted). Given:
-    /// the orders **created** in the period, each as it is now. Omitted: every order created or
+    /// the orders **created** in the period, each as it is now (PDD: **confirmed** in it, the
+    /// only time its listing selects by; a group order is confirmed when its group forms). Omitted: every order created or
     /// changed since the shop's last sync by modification time (10 minutes overlap; at most 90
     /// days); with `endTime` omitted too, a shop whose history was never fetched (its backfill
     /// cancelled or failed) gets that backfill (`trigger: BACKFILL`).
