@@ -35,6 +35,19 @@ fn env_or(key: &str, default: &str) -> String {
     value
 }
 
+/// On this thread until the guard drops, spans get trace ids as the services' OpenTelemetry
+/// layer gives them (nothing exported): a root span starts a trace, a child continues its
+/// parent's. For tests of which trace a unit of work runs under (`current_trace_id`, the trace
+/// context the outbox stores); use a current-thread runtime, so every poll is on this thread.
+pub fn with_trace_ids() -> tracing::subscriber::DefaultGuard {
+    use opentelemetry::trace::TracerProvider as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+    tracing::subscriber::set_default(subscriber)
+}
+
 /// The admin URL of the test PostgreSQL server.
 pub fn admin_database_url() -> String {
     env_or(

@@ -151,7 +151,8 @@ impl Retention {
 
     /// One transaction of the purge of one due shop; `None` when no shop is due. When it fails
     /// on a shop, the shop waits before it is claimed again (the error's context is then
-    /// [`Deferred`]).
+    /// [`Deferred`]). A trace of its own (the loop's span lives as long as the process).
+    #[tracing::instrument(parent = None, name = "shops.purge", skip_all)]
     pub async fn purge_step(&self) -> anyhow::Result<Option<Step>> {
         let mut conn = leadgen_db::conn(&self.pool).await?;
         let processor = Arc::clone(&self.processor);

@@ -246,7 +246,10 @@ impl Sweep {
         Ok(())
     }
 
-    /// Processes one batch of pending rows; answers how many it took.
+    /// Processes one batch of pending rows; answers how many it took. A trace of its own (the
+    /// loop's span lives as long as the process: under it, every batch's events and log rows
+    /// would share one trace id).
+    #[tracing::instrument(parent = None, name = "orders.sweep", skip_all)]
     pub async fn sweep_once(&self) -> anyhow::Result<usize> {
         let mut conn = leadgen_db::conn(&self.pool).await?;
         let processor = Arc::clone(&self.processor);

@@ -459,13 +459,15 @@ impl SyncRequestedHandler {
                     "Sync completed"
                 );
             }
-            TaskOutcome::Failed(_, reason) => {
-                // Whose: an operator paged by the failed-syncs alert finds the shop from here.
+            TaskOutcome::Failed(cause, reason) => {
+                // Whose: an operator paged by the failed-syncs alert finds the shop from here,
+                // by the alert's `cause`.
                 tracing::warn!(
                     sync_task.id = task_id.get(),
                     tenant.id = task.tenant_id.get(),
                     platform.id = task.platform_id.get(),
                     platform.name = %task.platform_type,
+                    cause = cause.as_str(),
                     reason = %reason,
                     "Sync failed"
                 )

@@ -16,10 +16,53 @@ use leadgen_domain::audit::AuditAction;
 use leadgen_domain::{SyncStatus, UserId};
 use leadgen_events::{CloudEvent, SyncRequestedV1};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 use crate::SERVICE;
 use crate::repo::audit;
 use crate::repo::tasks::{self, TaskRow};
+
+/// Resumes `task` (its lease expired), or fails it after its last attempt; true when resumed.
+async fn recover_task(
+    conn: &mut diesel_async::AsyncPgConnection,
+    task: &TaskRow,
+    now: chrono::DateTime<Utc>,
+    (lease, max_attempts): (chrono::Duration, i32),
+) -> anyhow::Result<bool> {
+    let trace_id = leadgen_telemetry::current_trace_id();
+    let ids = (task.tenant_id, task.id, task.platform_id);
+    if task.attempts >= max_attempts {
+        let reason = format!(
+            "{}，已尝试 {} 次仍未完成，请稍后重新同步",
+            tasks::INTERRUPTED,
+            task.attempts
+        );
+        tasks::finish(conn, task.id, SyncStatus::Failed, Some(&reason)).await?;
+        audit::log(conn, ids, AuditAction::SyncRun, Err(reason), &trace_id).await?;
+        crate::sync::outcome::finished(task, SyncStatus::Failed, crate::sync::Cause::Interrupted);
+        tracing::warn!(
+            sync_task.id = task.id.get(),
+            tenant.id = task.tenant_id.get(),
+            platform.id = task.platform_id.get(),
+            attempts = task.attempts,
+            cause = "interrupted",
+            "Sync failed: its lease expired after its last attempt"
+        );
+        return Ok(false);
+    }
+    let request = request_for(task);
+    tasks::hand_over(conn, task, now, lease).await?;
+    leadgen_outbox::enqueue(conn, SERVICE, &request).await?;
+    audit::log(conn, ids, AuditAction::SyncResume, Ok(()), &trace_id).await?;
+    tracing::info!(
+        sync_task.id = task.id.get(),
+        tenant.id = task.tenant_id.get(),
+        platform.id = task.platform_id.get(),
+        attempts = task.attempts,
+        "Resumed a sync whose lease expired"
+    );
+    Ok(true)
+}
 
 /// What one pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -39,35 +82,28 @@ impl Recovery {
     /// One pass over expired leases (at most 100 tasks).
     pub async fn recover_once(&self) -> anyhow::Result<Recovered> {
         let (lease, max_attempts) = (self.lease, self.max_attempts);
-        let trace_id = leadgen_telemetry::current_trace_id();
         let mut conn = leadgen_db::conn(&self.pool).await?;
         conn.transaction::<Recovered, anyhow::Error, _>(|conn| {
             async move {
                 let now = Utc::now();
                 let mut done = Recovered::default();
                 for task in tasks::expired(conn, now, lease, 100).await? {
-                    if task.attempts >= max_attempts {
-                        let reason = format!(
-                            "{}，已尝试 {} 次仍未完成，请稍后重新同步",
-                            tasks::INTERRUPTED,
-                            task.attempts
-                        );
-                        tasks::finish(conn, task.id, SyncStatus::Failed, Some(&reason)).await?;
-                        let ids = (task.tenant_id, task.id, task.platform_id);
-                        audit::log(conn, ids, AuditAction::SyncRun, Err(reason), &trace_id).await?;
-                        crate::sync::outcome::finished(
-                            &task,
-                            SyncStatus::Failed,
-                            crate::sync::Cause::Interrupted,
-                        );
-                        done.failed += 1;
-                    } else {
-                        let request = request_for(&task);
-                        tasks::hand_over(conn, &task, now, lease).await?;
-                        leadgen_outbox::enqueue(conn, SERVICE, &request).await?;
-                        let ids = (task.tenant_id, task.id, task.platform_id);
-                        audit::log(conn, ids, AuditAction::SyncResume, Ok(()), &trace_id).await?;
+                    // A trace of its own per task, as the sync it resumes runs under it (the
+                    // loop's span lives as long as the process).
+                    let span = tracing::info_span!(
+                        parent: None,
+                        "sync.recover",
+                        tenant_id = task.tenant_id.get(),
+                        platform_id = task.platform_id.get(),
+                        sync_id = task.id.get()
+                    );
+                    let resumed = recover_task(conn, &task, now, (lease, max_attempts))
+                        .instrument(span)
+                        .await?;
+                    if resumed {
                         done.resumed += 1;
+                    } else {
+                        done.failed += 1;
                     }
                 }
                 Ok(done)

@@ -107,6 +107,9 @@ impl Refresher {
         }
     }
 
+    /// A trace of its own per shop (the loop's span lives as long as the process): a shop it
+    /// ends is announced and logged under it.
+    #[tracing::instrument(parent = None, name = "token.refresh", skip_all, fields(tenant_id = row.tenant_id.get(), platform_id = row.id.get()))]
     async fn refresh(&self, row: &CredentialRow) -> anyhow::Result<Outcome> {
         let Some(client) = self.platforms.get(row.platform_type) else {
             return Ok(Outcome::Failed);

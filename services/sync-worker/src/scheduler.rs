@@ -24,6 +24,7 @@ use leadgen_domain::{AuthStatus, PlatformType, SyncTaskId, SyncTrigger};
 use leadgen_events::{CloudEvent, SyncRequestedV1};
 use rand::Rng as _;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 use crate::SERVICE;
 use crate::repo::{audit, credentials, tasks};
@@ -79,6 +80,15 @@ impl Scheduler {
                     ),
                 ),
             };
+            // A trace of its own: the sync it starts runs under it, through the worker, the
+            // platform calls and order-processor (the loop's span lives as long as the process,
+            // and every scheduled sync would share its trace id).
+            let span = tracing::info_span!(
+                parent: None,
+                "sync.schedule",
+                tenant_id = platform.tenant_id.get(),
+                platform_id = platform.id.get()
+            );
             let task = conn
                 .transaction::<Option<SyncTaskId>, anyhow::Error, _>(|conn| {
                     async move {
@@ -118,13 +128,16 @@ impl Scheduler {
                     }
                     .scope_boxed()
                 })
+                .instrument(span.clone())
                 .await?;
             if let Some(task_id) = task {
-                tracing::info!(
-                    sync_task.id = task_id.get(),
-                    platform.id = platform.id.get(),
-                    "Scheduled a sync"
-                );
+                span.in_scope(|| {
+                    tracing::info!(
+                        sync_task.id = task_id.get(),
+                        platform.id = platform.id.get(),
+                        "Scheduled a sync"
+                    );
+                });
                 created += 1;
             }
         }

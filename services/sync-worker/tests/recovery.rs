@@ -223,3 +223,39 @@ async fn requests_that_no_run_starts_are_sent_again_less_and_less_often() {
     );
     assert_eq!(hold_out().await, 10);
 }
+
+/// Every task recovery resumes or fails has a trace of its own (the loop's span lives as long as
+/// the process): the resumed sync runs under it, and the operation log says which.
+#[tokio::test(flavor = "current_thread")]
+async fn every_recovered_task_has_a_trace_of_its_own() {
+    use tracing::Instrument as _;
+    let _traces = leadgen_test_support::with_trace_ids();
+    let db = TestDb::new().await;
+    let minutes = chrono::Duration::minutes;
+    running(&db, Some(-minutes(1)), minutes(30), 1).await;
+    running(&db, None, minutes(30), 0).await;
+    running(&db, Some(-minutes(1)), minutes(90), 3).await;
+    let recovery = Recovery {
+        pool: db.pool.clone(),
+        lease: minutes(10),
+        max_attempts: 3,
+        interval: Duration::from_secs(60),
+    };
+    let the_loop = tracing::info_span!("recovery");
+    let loop_trace = the_loop.in_scope(leadgen_telemetry::current_trace_id);
+    recovery
+        .recover_once()
+        .instrument(the_loop)
+        .await
+        .expect("recovery");
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    let traces: Vec<Option<String>> = t_operation_log::table
+        .select(t_operation_log::trace_id)
+        .load(&mut conn)
+        .await
+        .expect("operation log");
+    let traces: std::collections::HashSet<String> = traces.into_iter().flatten().collect();
+    assert_eq!(traces.len(), 3, "one trace each: {traces:?}");
+    assert!(!traces.contains(&loop_trace), "{traces:?}");
+    assert!(!traces.contains(&"0".repeat(32)), "{traces:?}");
+}

@@ -492,3 +492,34 @@ async fn the_watermark_lag_is_the_most_behind_active_shops() {
         .collect();
     assert_eq!(minutes, [("DOUYIN", 5), ("JD", 180)]);
 }
+
+/// Every scheduled sync runs under a trace of its own: the scheduler's loop span lives as long as
+/// the process, and under it every sync of every tenant, its platform calls, events and
+/// operation-log rows shared one trace id.
+#[tokio::test(flavor = "current_thread")]
+async fn every_scheduled_sync_has_a_trace_of_its_own() {
+    use tracing::Instrument as _;
+    let _traces = leadgen_test_support::with_trace_ids();
+    let db = TestDb::new().await;
+    let shops = [db.active_shop(1, "JD").await, db.active_shop(1, "JD").await];
+    let scheduler = every_half_hour(&db);
+    let the_loop = tracing::info_span!("scheduler");
+    let loop_trace = the_loop.in_scope(leadgen_telemetry::current_trace_id);
+    let created = scheduler
+        .schedule_due()
+        .instrument(the_loop)
+        .await
+        .expect("schedule");
+    assert_eq!(created, 2);
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    let traces: Vec<Option<String>> = leadgen_db::schema::t_operation_log::table
+        .filter(leadgen_db::schema::t_operation_log::action.eq("SYNC_REQUEST"))
+        .select(leadgen_db::schema::t_operation_log::trace_id)
+        .load(&mut conn)
+        .await
+        .expect("operation log");
+    let traces: std::collections::HashSet<String> = traces.into_iter().flatten().collect();
+    assert_eq!(traces.len(), shops.len(), "one trace each: {traces:?}");
+    assert!(!traces.contains(&loop_trace), "not the loop's: {traces:?}");
+    assert!(!traces.contains(&"0".repeat(32)), "{traces:?}");
+}

@@ -9,6 +9,7 @@
 //! (`t_contact_reveal` and the operation log) with its result.
 
 use std::sync::Arc;
+use tracing::Instrument as _;
 
 use chrono::{DateTime, Utc};
 use diesel_async::scoped_futures::ScopedFutureExt as _;
@@ -86,7 +87,6 @@ pub async fn reveal(
     user: AuthUser,
     request: RevealRequest,
 ) -> Result<Revealed, LeadApiError> {
-    use tracing::Instrument as _;
     let audited = async move { reveal_and_audit(&state, &user, request).await };
     tokio::spawn(audited.in_current_span())
         .await
@@ -246,34 +246,44 @@ async fn attempt(
     let pool = state.pool.clone();
     let indexer = Arc::clone(&state.indexer);
     let tenant = user.tenant_id;
-    let call = state.reveal_calls.spawn(async move {
-        let _slot = slot;
-        let decrypted = session
-            .decrypt_contact(client.as_ref(), &decrypt, &sink)
-            .await;
-        // Nothing reached the platform, or its throttle turned the call away, or the shop's
-        // session could not be renewed (before the decrypt, or after the platform refused the
-        // token): no number was opened and no decrypt spent, so the reveal is given back to the
-        // salesperson's and the tenant's counts, whether or not the salesperson still waits.
-        let nothing_opened = match &decrypted {
-            Err(SessionError::Platform(e)) => e.may_resend_decrypt(),
-            Err(SessionError::Expired(_) | SessionError::Persist(_)) => true,
-            _ => false,
-        };
-        if nothing_opened {
-            quota::give_back(&pool, taken).await;
-        }
-        match &decrypted {
-            Ok(revealed) => {
-                remember_phone(&pool, &indexer, tenant, (source, &source_hash), revealed).await;
+    // Under the request's span: its platform calls, a refresh and a grant it ends carry the
+    // request's trace, tenant and lead.
+    let call = state.reveal_calls.spawn(
+        async move {
+            let _slot = slot;
+            let decrypted = session
+                .decrypt_contact(client.as_ref(), &decrypt, &sink)
+                .await;
+            // Nothing reached the platform, or its throttle turned the call away, or the shop's
+            // session could not be renewed (before the decrypt, or after the platform refused the
+            // token): no number was opened and no decrypt spent, so the reveal is given back to the
+            // salesperson's and the tenant's counts, whether or not the salesperson still waits.
+            let nothing_opened = match &decrypted {
+                Err(SessionError::Platform(e)) => e.may_resend_decrypt(),
+                Err(SessionError::Expired(_) | SessionError::Persist(_)) => true,
+                _ => false,
+            };
+            if nothing_opened {
+                quota::give_back(&pool, taken).await;
             }
-            Err(SessionError::Expired(reason)) => {
-                end_grant(&pool, platform_id, grant, reason).await;
+            match &decrypted {
+                Ok(revealed) => {
+                    remember_phone(&pool, &indexer, tenant, (source, &source_hash), revealed).await;
+                }
+                Err(SessionError::Expired(reason)) => {
+                    end_grant(&pool, platform_id, grant, reason).await;
+                }
+                Err(_) => {}
             }
-            Err(_) => {}
+            // Also when the salesperson was answered at the deadline: how the call ended.
+            match &decrypted {
+                Ok(_) => tracing::info!("The reveal's decrypt call returned a number"),
+                Err(e) => tracing::warn!(error = %e, "The reveal's decrypt call failed"),
+            }
+            decrypted
         }
-        decrypted
-    });
+        .in_current_span(),
+    );
     let decrypted = match tokio::time::timeout(deadline, call).await {
         Ok(joined) => joined.map_err(|e| LeadApiError::Unexpected(e.into()))?,
         Err(_) => {

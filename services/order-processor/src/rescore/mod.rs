@@ -170,7 +170,9 @@ impl Rescore {
         }
     }
 
-    /// Rescores one due shop, if any.
+    /// Rescores one due shop, if any: a trace of its own (the loop's span lives as long as the
+    /// process).
+    #[tracing::instrument(parent = None, name = "leads.rescore", skip_all)]
     pub async fn rescore_once(&self) -> anyhow::Result<Option<Rescored>> {
         let as_of = self.processor.as_of();
         let mut conn = leadgen_db::conn(&self.pool).await?;
