@@ -163,7 +163,9 @@ impl Sources {
 }
 
 /// Loads a service's settings type from the layered sources.
-pub fn load<T: DeserializeOwned>(sources: &Sources) -> Result<T, SettingsError> {
+pub fn load<T: DeserializeOwned + validator::Validate>(
+    sources: &Sources,
+) -> Result<T, SettingsError> {
     let mut builder = config::Config::builder();
     if let Some(shared) = &sources.shared_dir {
         builder = builder
@@ -187,11 +189,103 @@ pub fn load<T: DeserializeOwned>(sources: &Sources) -> Result<T, SettingsError> 
     }
     let raw = builder.build()?;
     refuse_development_keys(&raw, &sources.environment)?;
-    serde_path_to_error::deserialize(raw).map_err(|e| SettingsError::Invalid {
-        path: e.path().to_string(),
-        message: e.inner().to_string(),
-        read: sources.describe(),
-    })
+    refuse_unknown_sections(&raw, sources)?;
+    let settings: T =
+        serde_path_to_error::deserialize(raw).map_err(|e| SettingsError::Invalid {
+            path: e.path().to_string(),
+            message: e.inner().to_string(),
+            read: sources.describe(),
+        })?;
+    // Values of the right type that would still break the service (0 connections, a batch of
+    // 0 events, an interval of 0 that spins): refused here, named, not found at 3 a.m.
+    settings.validate().map_err(|errors| {
+        let (path, message) = first_broken_rule(&errors);
+        SettingsError::Invalid {
+            path,
+            message,
+            read: sources.describe(),
+        }
+    })?;
+    Ok(settings)
+}
+
+/// Every section a service or `leadctl` reads. A section named otherwise is a typo whose values
+/// would be ignored for the defaults (`[proccessing]`, or `LEADGEN__SYNC_LEASE_SECS` with one
+/// `_` too few, read as a section of its own): refused, as an unknown key inside a section is.
+pub const SECTIONS: [&str; 14] = [
+    "http",
+    "database",
+    "amqp",
+    "telemetry",
+    "auth",
+    "crypto",
+    "outbox",
+    "platforms",
+    "oauth",
+    "shops",
+    "reveal",
+    "processing",
+    "scorer",
+    "sync",
+];
+
+fn refuse_unknown_sections(raw: &config::Config, sources: &Sources) -> Result<(), SettingsError> {
+    let read: std::collections::HashMap<String, config::Value> = raw.clone().try_deserialize()?;
+    let mut unknown: Vec<&String> = read
+        .keys()
+        .filter(|k| !SECTIONS.contains(&k.as_str()))
+        .collect();
+    unknown.sort();
+    match unknown.first() {
+        None => Ok(()),
+        Some(name) => Err(SettingsError::Invalid {
+            path: (*name).clone(),
+            message: format!(
+                "no such section (known: {}; a variable is LEADGEN__<SECTION>__<KEY>)",
+                SECTIONS.join(", ")
+            ),
+            read: sources.describe(),
+        }),
+    }
+}
+
+/// The first rule `errors` names, by path (so the message does not depend on a map's order):
+/// the key's dotted path and what it must be.
+fn first_broken_rule(errors: &validator::ValidationErrors) -> (String, String) {
+    fn collect(
+        errors: &validator::ValidationErrors,
+        prefix: &str,
+        out: &mut Vec<(String, String)>,
+    ) {
+        for (field, kind) in errors.errors() {
+            let path = if prefix.is_empty() {
+                field.to_string()
+            } else {
+                format!("{prefix}.{field}")
+            };
+            match kind {
+                validator::ValidationErrorsKind::Field(broken) => {
+                    out.extend(broken.iter().map(|e| {
+                        let message = e
+                            .message
+                            .as_deref()
+                            .map_or_else(|| e.code.to_string(), str::to_owned);
+                        (path.clone(), message)
+                    }));
+                }
+                validator::ValidationErrorsKind::Struct(inner) => collect(inner, &path, out),
+                validator::ValidationErrorsKind::List(items) => {
+                    for (i, inner) in items {
+                        collect(inner, &format!("{path}.{i}"), out);
+                    }
+                }
+            }
+        }
+    }
+    let mut broken = Vec::new();
+    collect(errors, "", &mut broken);
+    broken.sort();
+    broken.into_iter().next().unwrap_or_default()
 }
 
 impl Sources {
@@ -262,9 +356,11 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use validator::Validate;
 
-    #[derive(serde::Deserialize, Debug)]
+    #[derive(serde::Deserialize, Debug, Validate)]
     struct Demo {
+        #[validate(nested)]
         database: DatabaseSettings,
         http: HttpSettings,
     }
@@ -288,6 +384,43 @@ mod tests {
         let err = load::<Demo>(&Sources::files(&dir)).unwrap_err();
         assert!(err.to_string().contains("http"), "{err}");
         assert!(err.to_string().contains("prot"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A value of the right type that would break the service is refused, named by its path,
+    /// and so is a section no service reads (a typo whose values would be ignored).
+    #[test]
+    fn values_that_would_break_the_service_and_unknown_sections_are_refused() {
+        let dir = std::env::temp_dir().join(format!("leadgen-ranges-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let base =
+            "[database]\nurl = \"postgres://x\"\n[http]\nhost = \"127.0.0.1\"\nport = 8081\n";
+        let refused = |overlay: &str| {
+            std::fs::write(dir.join("base.toml"), format!("{base}{overlay}")).unwrap();
+            match load::<Demo>(&Sources::files(&dir)).unwrap_err() {
+                SettingsError::Invalid { path, message, .. } => (path, message),
+                other => panic!("{other}"),
+            }
+        };
+        let (path, message) = refused("[database.x]\n");
+        assert_eq!(path, "database.x", "{message}");
+        std::fs::write(
+            dir.join("base.toml"),
+            "[database]\nurl = \"postgres://x\"\nmax_connections = 0\n\
+             [http]\nhost = \"127.0.0.1\"\nport = 8081\n",
+        )
+        .unwrap();
+        let err = load::<Demo>(&Sources::files(&dir)).unwrap_err();
+        assert!(
+            matches!(&err, SettingsError::Invalid { path, message, .. }
+                if path == "database.max_connections" && message == "must be at least 1"),
+            "{err}"
+        );
+        let (path, message) = refused("[proccessing]\nsweep_batch_size = 10\n");
+        assert_eq!(path, "proccessing");
+        assert!(message.contains("no such section"), "{message}");
+        std::fs::write(dir.join("base.toml"), base).unwrap();
+        assert!(load::<Demo>(&Sources::files(&dir)).is_ok());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -347,7 +480,7 @@ mod tests {
 
     #[test]
     fn platforms_are_tables_named_by_platform_and_a_misspelt_one_is_an_error() {
-        #[derive(serde::Deserialize, Debug)]
+        #[derive(serde::Deserialize, Debug, Validate)]
         struct WithPlatforms {
             platforms: PlatformsSettings,
         }

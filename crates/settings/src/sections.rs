@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use leadgen_domain::PlatformType;
 use secrecy::SecretString;
 use serde::Deserialize;
+use validator::Validate;
 
 /// `[http]`: where the service listens.
 #[derive(Debug, Clone, Deserialize)]
@@ -25,17 +26,28 @@ pub struct HttpSettings {
 }
 
 /// `[database]`: PostgreSQL.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseSettings {
     pub url: SecretString,
     #[serde(default = "default_pool_size")]
+    #[validate(range(min = 1, message = "must be at least 1"))]
     pub max_connections: usize,
-    /// Applied to every connection (`SET statement_timeout`).
+    /// Applied to every connection (`SET statement_timeout`); PostgreSQL's 0 (no timeout) is
+    /// not taken.
     #[serde(default = "default_statement_timeout_ms")]
+    #[validate(range(
+        min = 1,
+        max = 2_147_483_647,
+        message = "must be 1 to 2147483647 (PostgreSQL's 0 turns the timeout off)"
+    ))]
     pub statement_timeout_ms: u64,
-    /// How long a caller waits for a pooled connection.
+    /// How long a caller waits for a pooled connection, and opening one may take.
     #[serde(default = "default_pool_wait_ms")]
+    #[validate(range(
+        min = 100,
+        message = "must be at least 100 (it also bounds opening a connection)"
+    ))]
     pub pool_wait_ms: u64,
     /// A pooled connection not checked out for this long is verified (`SELECT 1`) before it is
     /// handed out again; a busier one is only checked for being closed or left mid-transaction.
@@ -72,7 +84,7 @@ impl PlanCacheMode {
 }
 
 /// `[amqp]`: RabbitMQ.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct AmqpSettings {
     /// `amqp://…`, or `amqps://…` for TLS: the broker's certificate must be signed by a trusted
@@ -88,21 +100,26 @@ pub struct AmqpSettings {
     pub prefix: String,
     /// Unacknowledged deliveries per consumer.
     #[serde(default = "default_prefetch")]
+    #[validate(range(min = 1, message = "must be at least 1 (0 is no limit to RabbitMQ)"))]
     pub prefetch: u16,
     /// Deliveries of one message before it is dead-lettered (quorum `x-delivery-limit`).
     #[serde(default = "default_delivery_limit")]
+    #[validate(range(min = 1, message = "must be at least 1"))]
     pub delivery_limit: u32,
     /// How long to wait for a publisher confirm.
     #[serde(default = "default_confirm_timeout_ms")]
+    #[validate(range(min = 100, message = "must be at least 100"))]
     pub confirm_timeout_ms: u64,
     /// How long opening a connection (TCP, the AMQP handshake, the topology) may take before it
     /// counts as failed and is tried again: a broker address that swallows packets would
     /// otherwise hold every publisher and consumer of the process until the kernel gives up.
     #[serde(default = "default_connect_timeout_ms")]
+    #[validate(range(min = 100, message = "must be at least 100"))]
     pub connect_timeout_ms: u64,
     /// A consumer without a broker connection this long gives up: the process stops its work
     /// and exits non-zero (Kubernetes restarts it).
     #[serde(default = "default_give_up_secs")]
+    #[validate(range(min = 1, message = "must be at least 1"))]
     pub give_up_secs: u64,
 }
 
@@ -123,7 +140,7 @@ pub struct TelemetrySettings {
 }
 
 /// `[auth]`: how bearer tokens are verified.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct AuthSettings {
     /// `HS256` (local development, shared secret) or `RS256` (the identity service's key).
@@ -142,9 +159,11 @@ pub struct AuthSettings {
     pub additional_public_keys_pem: Vec<String>,
     /// Expected `iss`, when set.
     #[serde(default)]
+    #[validate(length(min = 1, message = "is empty: set it, or leave it out"))]
     pub issuer: Option<String>,
     /// Expected `aud`, when set.
     #[serde(default)]
+    #[validate(length(min = 1, message = "is empty: set it, or leave it out"))]
     pub audience: Option<String>,
 }
 
@@ -174,12 +193,14 @@ pub struct CryptoSettings {
 }
 
 /// `[outbox]`: the relay that publishes committed events.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct OutboxSettings {
     #[serde(default = "default_poll_ms")]
+    #[validate(range(min = 10, message = "must be at least 10"))]
     pub poll_interval_ms: u64,
     #[serde(default = "default_batch")]
+    #[validate(range(min = 1, max = 10_000, message = "must be 1 to 10000"))]
     pub batch_size: i64,
 }
 
@@ -193,7 +214,7 @@ impl Default for OutboxSettings {
 }
 
 /// One platform's endpoints and client-side limits.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct PlatformEndpoint {
     /// The API gateway (`…/router/rest` for Taobao).
@@ -207,6 +228,7 @@ pub struct PlatformEndpoint {
     pub qps: u32,
     /// Request timeout.
     #[serde(default = "default_platform_timeout_ms")]
+    #[validate(range(min = 100, message = "must be at least 100"))]
     pub timeout_ms: u64,
 }
 
@@ -214,7 +236,7 @@ pub struct PlatformEndpoint {
 /// platform in lower case (`taobao`, `jd`, `pdd`, `douyin`, `kuaishou`). Production defaults are the real endpoints; the local configuration
 /// points at the simulator. A platform without a table is switched off: adding an authorization
 /// for it answers 40005. A table named after no platform is a configuration error.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Validate)]
 pub struct PlatformsSettings {
     /// Space each app key's calls across every replica through PostgreSQL
     /// (`t_platform_call_slot`), so N replicas together stay within `qps`. Off: each process
@@ -223,6 +245,7 @@ pub struct PlatformsSettings {
     pub shared_rate_limit: bool,
     /// Every other key of `[platforms]`: a platform's endpoint.
     #[serde(flatten, deserialize_with = "platform_endpoints")]
+    #[validate(nested)]
     pub endpoints: HashMap<PlatformType, PlatformEndpoint>,
 }
 

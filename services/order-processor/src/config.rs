@@ -7,17 +7,22 @@ use leadgen_settings::{
     AmqpSettings, CryptoSettings, DatabaseSettings, HttpSettings, OutboxSettings, TelemetrySettings,
 };
 use serde::Deserialize;
+use validator::Validate;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Validate)]
 pub struct Settings {
     pub http: HttpSettings,
+    #[validate(nested)]
     pub database: DatabaseSettings,
+    #[validate(nested)]
     pub amqp: AmqpSettings,
     pub telemetry: TelemetrySettings,
     pub crypto: CryptoSettings,
     #[serde(default)]
+    #[validate(nested)]
     pub outbox: OutboxSettings,
     #[serde(default)]
+    #[validate(nested)]
     pub processing: ProcessingSettings,
     /// The optional external `predictIntention`; absent `url` = the built-in model only.
     #[serde(default)]
@@ -25,7 +30,7 @@ pub struct Settings {
 }
 
 /// `[processing]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct ProcessingSettings {
     /// Raw orders still `PENDING` this long after they were stored are processed by the sweep.
@@ -33,12 +38,15 @@ pub struct ProcessingSettings {
     pub pending_after_secs: u64,
     /// How often the sweep looks for pending raw orders.
     #[serde(default = "default_sweep_interval")]
+    #[validate(range(min = 1, message = "must be at least 1"))]
     pub sweep_interval_secs: u64,
     /// Raw orders per sweep transaction.
     #[serde(default = "default_sweep_batch")]
+    #[validate(range(min = 1, max = 10000, message = "must be 1 to 10000"))]
     pub sweep_batch_size: i64,
     /// How often the rescore looks for shops to rescore.
     #[serde(default = "default_rescore_interval")]
+    #[validate(range(min = 1, message = "must be at least 1"))]
     pub rescore_interval_ms: u64,
     /// A shop is rescored once its leads stopped changing for this long…
     #[serde(default = "default_rescore_settle")]
@@ -49,10 +57,12 @@ pub struct ProcessingSettings {
     /// A replica rescoring a shop holds it this long at most; a replica that dies mid-rescore
     /// delays that shop's scores by up to this much.
     #[serde(default = "default_rescore_lease")]
+    #[validate(range(min = 1, message = "must be at least 1"))]
     pub rescore_lease_secs: u64,
     /// Leads a rescore reads, scores and writes at a time (one transaction each); bounds its
     /// memory whatever the shop's size. The lease is renewed after each chunk.
     #[serde(default = "default_rescore_chunk")]
+    #[validate(range(min = 1, max = 100000, message = "must be 1 to 100000"))]
     pub rescore_chunk_leads: i64,
     /// Score as of this instant instead of the start of the current Beijing day (replays, tests).
     #[serde(default)]
@@ -60,9 +70,11 @@ pub struct ProcessingSettings {
     /// How often the retention purge looks for disconnected shops whose history is due for
     /// deletion (auth-api's `[shops] history_retention_days` sets when).
     #[serde(default = "default_purge_interval")]
+    #[validate(range(min = 1, message = "must be at least 1"))]
     pub purge_interval_secs: u64,
     /// Buyers per purge transaction.
     #[serde(default = "default_purge_chunk")]
+    #[validate(range(min = 1, max = 100000, message = "must be 1 to 100000"))]
     pub purge_chunk_leads: i64,
     /// How long a consumer's processed-message ledger entry is kept (`housekeeping`): longer
     /// than any redelivery of its message.
@@ -78,6 +90,7 @@ pub struct ProcessingSettings {
     pub sync_record_retention_days: NonZeroU32,
     /// How often housekeeping deletes what is past its retention.
     #[serde(default = "default_housekeeping_interval")]
+    #[validate(range(min = 1, message = "must be at least 1"))]
     pub housekeeping_interval_secs: u64,
     /// Rows per housekeeping delete statement (each its own transaction).
     #[serde(default = "default_housekeeping_batch")]

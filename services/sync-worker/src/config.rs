@@ -5,23 +5,29 @@ use leadgen_settings::{
     PlatformsSettings, TelemetrySettings,
 };
 use serde::Deserialize;
+use validator::Validate;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Validate)]
 pub struct Settings {
     pub http: HttpSettings,
+    #[validate(nested)]
     pub database: DatabaseSettings,
+    #[validate(nested)]
     pub amqp: AmqpSettings,
     pub telemetry: TelemetrySettings,
     pub crypto: CryptoSettings,
+    #[validate(nested)]
     pub platforms: PlatformsSettings,
     #[serde(default)]
+    #[validate(nested)]
     pub outbox: OutboxSettings,
     #[serde(default)]
+    #[validate(nested)]
     pub sync: SyncSettings,
 }
 
 /// `[sync]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct SyncSettings {
     /// Run scheduled syncs.
@@ -29,13 +35,20 @@ pub struct SyncSettings {
     pub scheduler_enabled: bool,
     /// A platform is synced again when its last sync is older than this.
     #[serde(default = "default_interval")]
+    #[validate(range(
+        min = 0,
+        max = 10080,
+        message = "must be 0 to 10080 (0: every tick, for tests)"
+    ))]
     pub schedule_interval_minutes: i64,
     /// A scheduled sync's window ends this many seconds before now, so no order enters a window
     /// while it is walked.
     #[serde(default = "default_settle")]
+    #[validate(range(min = 0, max = 3600, message = "must be 0 to 3600"))]
     pub settle_seconds: i64,
     /// How often the scheduler looks for due platforms.
     #[serde(default = "default_tick")]
+    #[validate(range(min = 1, message = "must be at least 1"))]
     pub scheduler_tick_secs: u64,
     /// Retries of one platform call after the first attempt (throttling, 5xx, malformed pages).
     #[serde(default = "default_retries")]
@@ -46,12 +59,19 @@ pub struct SyncSettings {
     /// A running task's lease: renewed with every page; a task whose lease expired (its worker
     /// is gone) or that never started within it (its request was lost) is resumed.
     #[serde(default = "default_lease")]
+    #[validate(range(
+        min = 10,
+        max = 86400,
+        message = "must be 10 to 86400 (three leases cover a page with its retries)"
+    ))]
     pub lease_secs: i64,
     /// A task is resumed at most this many times in all (then it fails with the reason).
     #[serde(default = "default_max_attempts")]
+    #[validate(range(min = 1, message = "must be at least 1"))]
     pub max_attempts: i32,
     /// How often recovery looks for expired leases.
     #[serde(default = "default_recovery_interval")]
+    #[validate(range(min = 1, message = "must be at least 1"))]
     pub recovery_interval_secs: u64,
     /// A sync still running after this long acknowledges its request, and its claim and lease
     /// answer for it from then on: under the broker's `consumer_timeout` (RabbitMQ's default
@@ -59,6 +79,11 @@ pub struct SyncSettings {
     /// flight on it, to be taken over mid-walk and dead-lettered in the end. Until then a worker
     /// that dies has its request redelivered at once.
     #[serde(default = "default_ack_after")]
+    #[validate(range(
+        min = 1,
+        max = 1799,
+        message = "must be 1 to 1799: under RabbitMQ's consumer_timeout (30 minutes)"
+    ))]
     pub ack_after_secs: u64,
     /// Syncs one process runs at once, those acknowledged early included: each holds page
     /// batches in memory and takes the pool's connections, and early acknowledgements would
@@ -68,23 +93,28 @@ pub struct SyncSettings {
     /// How long a request waits for room among [`SyncSettings::max_running`] before it goes
     /// back to the queue, for a replica with room (KEDA scales on the queue's depth).
     #[serde(default = "default_defer_after")]
+    #[validate(range(min = 1, message = "must be at least 1"))]
     pub defer_after_secs: u64,
     /// Refresh a shop's access token this many minutes before it expires (under an hour:
     /// Douyin answers the same pair while more than an hour is left).
     #[serde(default = "default_refresh_ahead")]
+    #[validate(range(min = 1, max = 1440, message = "must be 1 to 1440"))]
     pub token_refresh_ahead_minutes: i64,
     /// How often the token refresher looks for expiring tokens.
     #[serde(default = "default_refresh_interval")]
+    #[validate(range(min = 1, message = "must be at least 1"))]
     pub token_refresh_interval_secs: u64,
     /// A shop whose refresh keeps failing (not refused: an error the platform documents
     /// nowhere, or the platform down) is EXPIRED this many hours after its access token expired,
     /// so the merchant is told to authorize again.
     #[serde(default = "default_refresh_give_up")]
+    #[validate(range(min = 0, max = 8760, message = "must be 0 to 8760"))]
     pub token_refresh_give_up_hours: i64,
     /// Stored orders named per `RawOrdersFetched`: a run announces its pages' new and changed
     /// orders once they reach this many (and the rest when it ends), so that order-processor
     /// processes a backfill in batches of several pages. 1 announces every page.
     #[serde(default = "default_announce_orders")]
+    #[validate(range(min = 1, message = "must be at least 1"))]
     pub announce_orders: usize,
 }
 

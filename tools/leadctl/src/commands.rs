@@ -8,18 +8,20 @@ use leadgen_domain::PlatformType;
 use leadgen_platforms::sign::{self, SignKind, SignMethod};
 use leadgen_settings::{AuthSettings, CryptoSettings, DatabaseSettings, ExposeSecret, Sources};
 use serde::Deserialize;
+use validator::Validate;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Validate)]
 struct DbOnly {
+    #[validate(nested)]
     database: DatabaseSettings,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Validate)]
 struct AuthOnly {
     auth: AuthSettings,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Validate)]
 struct CryptoOnly {
     crypto: CryptoSettings,
 }

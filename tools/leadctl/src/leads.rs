@@ -10,13 +10,15 @@ use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use leadgen_settings::{CryptoSettings, DatabaseSettings, ExposeSecret, Sources};
 use serde::Deserialize;
+use validator::Validate;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Validate)]
 struct DbOnly {
+    #[validate(nested)]
     database: DatabaseSettings,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Validate)]
 struct CryptoOnly {
     crypto: CryptoSettings,
 }

@@ -52,6 +52,7 @@ use clap::Subcommand;
 use leadgen_events::routing;
 use leadgen_settings::{AmqpSettings, Sources};
 use serde::Deserialize;
+use validator::Validate as _;
 
 pub use letter::{DeadLetter, Death, deaths, original_routing_key, replay_properties};
 pub use render::{render_list, render_replay, render_show};
@@ -159,8 +160,9 @@ pub enum DlqCommand {
     },
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, validator::Validate)]
 struct AmqpOnly {
+    #[validate(nested)]
     amqp: AmqpSettings,
 }
 
