@@ -2,11 +2,6 @@
 //! refused at start, named: an `ack_after_secs` past RabbitMQ's `consumer_timeout` would have
 //! every long sync's request redelivered mid-walk.
 
-#![expect(
-    clippy::expect_used,
-    reason = "a failed step must stop the test at once"
-)]
-
 use std::path::PathBuf;
 
 use leadgen_settings::{SettingsError, Sources, load};
