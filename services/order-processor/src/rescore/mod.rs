@@ -28,6 +28,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
+use leadgen_crypto::CryptoError;
 use leadgen_db::{DbPool, sealed};
 use leadgen_domain::buyer::BuyerAggregate;
 use leadgen_domain::scoring::{
@@ -45,7 +46,7 @@ mod write;
 use external::MAX_EXTERNAL_PER_RESCORE;
 use write::write_chunk;
 
-use crate::lead_record::standing_intention;
+use crate::lead_record::{MissingKey, standing_intention};
 use crate::processor::Processor;
 use crate::repo::leads::{self, LeadRow};
 use crate::repo::shop_stats::{self, Claimed};
@@ -290,6 +291,12 @@ impl Rescore {
         for row in rows {
             match self.plan(row, distribution, as_of, now) {
                 Ok(plan) => plans.push(plan),
+                // A data key this replica lacks is its configuration's fault, not the lead's:
+                // the shop's rescore fails (and waits, once, not a warning per lead per rescore)
+                // for a replica that holds the key, as a batch does.
+                Err(Unreadable::Sealed(CryptoError::UnknownKey(id))) => {
+                    return Err(MissingKey(id).into());
+                }
                 Err(e) => skip(row.id, &e),
             }
         }
