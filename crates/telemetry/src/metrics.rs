@@ -187,6 +187,10 @@ fn describe() {
         "External scorer calls, by outcome"
     );
     describe_counter!(
+        "leadgen_contact_reveals_total",
+        "Contact reveals answered, by business code (0: revealed)"
+    );
+    describe_counter!(
         "leadgen_scorer_fallbacks_total",
         "Leads scored by the built-in model because the external scorer did not answer"
     );

@@ -159,6 +159,15 @@ async fn reveal_and_audit(
         .scope_boxed()
     })
     .await?;
+    // Which refusal it was (a salesperson's or a tenant's daily limit, the platform's quota,
+    // too many at once, the platform's refusal): the access line says only 429 or 502.
+    let code = error.as_ref().map_or(0, |(code, _)| *code);
+    metrics::counter!("leadgen_contact_reveals_total", "code" => code.to_string()).increment(1);
+    tracing::info!(
+        reveal.code = code,
+        reveal.purpose = request.purpose.as_str(),
+        "Contact reveal answered"
+    );
     outcome
 }
 
