@@ -342,10 +342,16 @@ impl Relay {
                 }
                 let results = broker.publish_all(&messages).await;
                 let mut published = Vec::with_capacity(ids.len());
+                // Per event type (a routing key: a fixed set), so a subscriber's team can see
+                // whether its events leave at all.
+                let mut per_type: std::collections::BTreeMap<&str, u64> = Default::default();
                 let mut unavailable = None;
-                for (id, result) in ids.into_iter().zip(results) {
+                for ((id, message), result) in ids.into_iter().zip(&messages).zip(results) {
                     match result {
-                        Ok(()) => published.push(id),
+                        Ok(()) => {
+                            published.push(id);
+                            *per_type.entry(message.routing_key.as_str()).or_default() += 1;
+                        }
                         Err(e) => {
                             tracing::warn!(error = %e, outbox.id = id, "Could not publish an event; will retry");
                             // The row's own backoff only when the broker refused this message;
@@ -370,7 +376,9 @@ impl Relay {
                     }
                 }
                 diesel::delete(t_outbox::table.filter(t_outbox::id.eq_any(&published))).execute(conn).await?;
-                metrics::counter!("leadgen_outbox_published_total").increment(published.len() as u64);
+                for (routing_key, n) in per_type {
+                    metrics::counter!("leadgen_outbox_published_total", "routing_key" => routing_key.to_owned()).increment(n);
+                }
                 Ok((published, unavailable))
             }
             .scope_boxed()
