@@ -69,6 +69,9 @@ mutant() {
     fi
 }
 
+mutant "LeadgenTokenStoreFailing on a rate that rounds a single failure away" \
+    'sum by (namespace, service) (increase(leadgen_token_store_failures_total[15m])) > 0' \
+    'sum by (namespace, service) (increase(leadgen_token_store_failures_total[15m])) > 1'
 mutant "LeadgenOutboxStale threshold 50 minutes" \
     '(leadgen_outbox_oldest_age_seconds) > 300' '(leadgen_outbox_oldest_age_seconds) > 3000'
 mutant "LeadgenOutboxStale fires on a short spike (no for)" 'for: 5m' 'for: 0m'

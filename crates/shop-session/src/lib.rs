@@ -427,9 +427,15 @@ impl TokenSink for CredentialSink {
             .as_deref()
             .map(|t| seal("refresh_token", t))
             .transpose()?;
+        // Which shop: the session's own lines name only the app key, which every shop of the
+        // app shares (a store that never succeeds leaves this shop to be authorized again).
+        let transient = |e: String| {
+            tracing::warn!(platform.id = self.platform_id.get(), error = %e, "Storing a shop's refreshed tokens failed");
+            StoreError::Transient(e)
+        };
         let mut conn = leadgen_db::conn(&self.pool)
             .await
-            .map_err(|e| StoreError::Transient(e.to_string()))?;
+            .map_err(|e| transient(e.to_string()))?;
         let sealed = Sealed {
             access: &access,
             refresh: refresh.as_deref(),
@@ -444,7 +450,7 @@ impl TokenSink for CredentialSink {
             sealed,
         )
         .await
-        .map_err(|e| StoreError::Transient(e.to_string()))?;
+        .map_err(|e| transient(e.to_string()))?;
         match stored {
             Stored::Kept => Ok(()),
             Stored::NotConnected => Err(StoreError::Refused(
