@@ -28,6 +28,7 @@ mod leads;
 mod openapi;
 mod quality;
 mod shops;
+mod syncs;
 
 use clap::{Parser, Subcommand};
 use leadctl::dlq;
@@ -107,6 +108,11 @@ enum Command {
         #[command(subcommand)]
         command: ShopsCommand,
     },
+    /// Every tenant's sync records (the ones LeadgenSyncsFailing speaks of, by default).
+    Syncs {
+        #[command(subcommand)]
+        command: SyncsCommand,
+    },
     /// Each consumer's dead-letter queue: list, show, replay, purge.
     Dlq {
         #[command(subcommand)]
@@ -173,6 +179,36 @@ enum ShopsCommand {
         #[arg(long)]
         platform: Option<String>,
     },
+    /// ACTIVE shops whose changes were read longest ago, most behind first: tenant, shop id,
+    /// platform, name, watermark, hours behind, last sync (LeadgenShopSyncBehind).
+    Behind {
+        /// Only this platform (TAOBAO, JD, PDD, DOUYIN or KUAISHOU).
+        #[arg(long)]
+        platform: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+    },
+}
+
+#[derive(Subcommand)]
+enum SyncsCommand {
+    /// Sync records of every tenant, newest first: tenant, task, shop, platform, trigger,
+    /// status, requested, finished, attempts, error, warning.
+    List {
+        /// Comma-separated statuses (RUNNING, COMPLETED, FAILED, CANCELLED).
+        #[arg(long, value_delimiter = ',', default_values_t = ["FAILED".to_owned()])]
+        status: Vec<String>,
+        #[arg(long)]
+        tenant: Option<i64>,
+        /// Only this shop (platform authorization id).
+        #[arg(long)]
+        shop: Option<i64>,
+        /// Only this platform (TAOBAO, JD, PDD, DOUYIN or KUAISHOU).
+        #[arg(long)]
+        platform: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -228,6 +264,36 @@ async fn main() -> anyhow::Result<()> {
             }
             shops::list(&status, platform.as_deref()).await
         }
+        Command::Shops {
+            command: ShopsCommand::Behind { platform, limit },
+        } => {
+            let platform = platform.map(|p| known_platform(&p)).transpose()?;
+            shops::behind(platform.as_deref(), limit.max(1)).await
+        }
+        Command::Syncs {
+            command:
+                SyncsCommand::List {
+                    status,
+                    tenant,
+                    shop,
+                    platform,
+                    limit,
+                },
+        } => {
+            for s in &status {
+                s.parse::<leadgen_domain::SyncStatus>()
+                    .map_err(|e| anyhow::anyhow!("--status {s}: {e}"))?;
+            }
+            let platform = platform.map(|p| known_platform(&p)).transpose()?;
+            syncs::list(syncs::Filter {
+                statuses: &status,
+                tenant,
+                shop,
+                platform: platform.as_deref(),
+                limit: limit.max(1),
+            })
+            .await
+        }
         Command::DataKey { command } => match command {
             DataKeyCommand::Status => commands::data_key_status().await,
             DataKeyCommand::Reseal { batch } => commands::data_key_reseal(batch).await,
@@ -274,4 +340,11 @@ async fn main() -> anyhow::Result<()> {
             quality::run(&dataset, &options, require_ratio, require_lift, json)
         }
     }
+}
+
+/// `--platform`'s value when it names a platform.
+fn known_platform(p: &str) -> anyhow::Result<String> {
+    p.parse::<leadgen_domain::PlatformType>()
+        .map_err(|e| anyhow::anyhow!("--platform {p}: {e}"))?;
+    Ok(p.to_owned())
 }

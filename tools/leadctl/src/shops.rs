@@ -1,6 +1,7 @@
 //! `leadctl shops list`: every tenant's shops in a status, for an operator (the API shows each
 //! tenant its own): the shops `LeadgenShopsExpired` speaks of, with why and since when, so that
-//! their merchants can be told to authorize again.
+//! their merchants can be told to authorize again. `leadctl shops behind`: the ACTIVE shops
+//! whose changes were read longest ago, the ones `LeadgenShopSyncBehind` speaks of.
 
 use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz};
 use diesel_async::RunQueryDsl;
@@ -55,6 +56,68 @@ pub async fn list(statuses: &[String], platform: Option<&str>) -> anyhow::Result
                 .as_deref()
                 .unwrap_or("")
                 .replace(['\t', '\n'], " "),
+        );
+    }
+    eprintln!("{} shop(s)", shops.len());
+    Ok(())
+}
+
+#[derive(diesel::QueryableByName)]
+struct Behind {
+    #[diesel(sql_type = BigInt)]
+    tenant_id: i64,
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = Text)]
+    platform_type: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    shop_name: Option<String>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    modified_watermark: Option<chrono::DateTime<chrono::Utc>>,
+    #[diesel(sql_type = diesel::sql_types::Double)]
+    lag_hours: f64,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    last_sync_time: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Prints the ACTIVE shops (of `platform`, when given) whose changes were read longest ago, most
+/// behind first, `limit` of them: tenant, shop id, platform, name, watermark (every change up to
+/// it is stored; none yet: since it was connected), hours behind, last sync. The lag is the
+/// `leadgen_sync_watermark_lag_seconds` gauge's, per shop.
+pub async fn behind(platform: Option<&str>, limit: i64) -> anyhow::Result<()> {
+    let mut conn = crate::leads::connect().await?;
+    let shops: Vec<Behind> = diesel::sql_query(
+        "SELECT tenant_id, id, platform_type, shop_name, modified_watermark, \
+                extract(epoch FROM now() - coalesce(modified_watermark, create_time))::float8 / 3600 \
+                    AS lag_hours, \
+                last_sync_time \
+         FROM t_ecom_platform_auth \
+         WHERE status = 'ACTIVE' AND superseded_by IS NULL \
+           AND ($1::text IS NULL OR platform_type = $1) \
+         ORDER BY coalesce(modified_watermark, create_time), id LIMIT $2",
+    )
+    .bind::<Nullable<Text>, _>(platform)
+    .bind::<BigInt, _>(limit)
+    .load(&mut conn)
+    .await?;
+    let time = |t: &Option<chrono::DateTime<chrono::Utc>>| {
+        t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            .unwrap_or_default()
+    };
+    println!("tenant\tshop\tplatform\tname\twatermark\thours_behind\tlast_sync");
+    for s in &shops {
+        println!(
+            "{}\t{}\t{}\t{}\t{}\t{:.1}\t{}",
+            s.tenant_id,
+            s.id,
+            s.platform_type,
+            s.shop_name
+                .as_deref()
+                .unwrap_or("")
+                .replace(['\t', '\n'], " "),
+            time(&s.modified_watermark),
+            s.lag_hours,
+            time(&s.last_sync_time),
         );
     }
     eprintln!("{} shop(s)", shops.len());
