@@ -81,8 +81,20 @@ impl Broker {
     /// broker starts blocking mid-sample stops answering, and a readiness probe gives up after
     /// 3 s.
     pub async fn record_queue_depths(&self) {
-        let Ok(Ok(depths)) = tokio::time::timeout(DEPTHS_WITHIN, self.queue_depths()).await else {
-            return;
+        let depths = match tokio::time::timeout(DEPTHS_WITHIN, self.queue_depths()).await {
+            Ok(Ok(depths)) => depths,
+            // Said, since the gauges keep their last values and the alerts read them.
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "Sampling queue depths failed; the gauges keep their last values");
+                return;
+            }
+            Err(_) => {
+                tracing::warn!(
+                    within_ms = DEPTHS_WITHIN.as_millis() as u64,
+                    "Sampling queue depths timed out; the gauges keep their last values"
+                );
+                return;
+            }
         };
         for depth in depths {
             let name = match depth.kind {

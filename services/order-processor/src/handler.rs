@@ -73,6 +73,7 @@ impl RawOrdersHandler {
         let message_id = event.id.to_string();
         let tenant = event.tenant();
         let ids = event.data.raw_order_ids.clone();
+        let sync_task = event.data.sync_task_id.get();
         conn.transaction::<Option<Summary>, anyhow::Error, _>(|conn| {
             async move {
                 if !leadgen_outbox::mark_processed(conn, SERVICE, &message_id).await? {
@@ -85,6 +86,8 @@ impl RawOrdersHandler {
                     // Deleted since (a disconnected shop's history purged), or not the
                     // event's tenant's: a producer's mistake, never processed under it.
                     tracing::warn!(
+                        tenant.id = tenant.get(),
+                        sync_task.id = sync_task,
                         orders.missing = missing,
                         "Raw orders named by the event are not the tenant's stored orders; skipped"
                     );

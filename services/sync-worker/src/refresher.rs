@@ -112,6 +112,11 @@ impl Refresher {
     #[tracing::instrument(parent = None, name = "token.refresh", skip_all, fields(tenant_id = row.tenant_id.get(), platform_id = row.id.get()))]
     async fn refresh(&self, row: &CredentialRow) -> anyhow::Result<Outcome> {
         let Some(client) = self.platforms.get(row.platform_type) else {
+            tracing::warn!(
+                platform.id = row.id.get(),
+                platform.name = %row.platform_type,
+                "No client for the shop's platform (not configured in [platforms]); its tokens cannot be refreshed"
+            );
             return Ok(Outcome::Failed);
         };
         // Credentials that do not open (another data key, damaged) fail this shop alone: it

@@ -48,6 +48,12 @@ impl Scheduler {
         let mut created = 0;
         for platform in due {
             let Ok(platform_type) = platform.platform_type.parse::<PlatformType>() else {
+                // A platform a newer build added (a rolling deploy): that build schedules it.
+                tracing::info!(
+                    platform.id = platform.id.get(),
+                    platform.name = %platform.platform_type,
+                    "Not scheduling a shop of a platform this build does not know"
+                );
                 continue;
             };
             // A backfill that failed and never completed left the history missing: it runs
