@@ -28,7 +28,6 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
-use leadgen_crypto::CryptoError;
 use leadgen_db::{DbPool, sealed};
 use leadgen_domain::buyer::BuyerAggregate;
 use leadgen_domain::scoring::{
@@ -39,6 +38,7 @@ use leadgen_domain::{ContactField, LeadId};
 use leadgen_events::ScoredBy;
 use serde::Deserialize as _;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 mod external;
 mod write;
@@ -46,7 +46,7 @@ mod write;
 use external::MAX_EXTERNAL_PER_RESCORE;
 use write::write_chunk;
 
-use crate::lead_record::{MissingKey, standing_intention};
+use crate::lead_record::standing_intention;
 use crate::processor::Processor;
 use crate::repo::leads::{self, LeadRow};
 use crate::repo::shop_stats::{self, Claimed};
@@ -171,9 +171,8 @@ impl Rescore {
         }
     }
 
-    /// Rescores one due shop, if any: a trace of its own (the loop's span lives as long as the
-    /// process).
-    #[tracing::instrument(parent = None, name = "leads.rescore", skip_all)]
+    /// Rescores one due shop, if any: a trace of its own once a shop is claimed (the loop's
+    /// span lives as long as the process; an idle tick is no trace).
     pub async fn rescore_once(&self) -> anyhow::Result<Option<Rescored>> {
         let as_of = self.processor.as_of();
         let mut conn = leadgen_db::conn(&self.pool).await?;
@@ -183,7 +182,17 @@ impl Rescore {
             return Ok(None);
         };
         let started = std::time::Instant::now();
-        match self.rescore_shop(&mut conn, &claim, as_of).await {
+        let span = tracing::info_span!(
+            parent: None,
+            "leads.rescore",
+            tenant_id = claim.tenant_id,
+            platform_id = claim.platform_id
+        );
+        let rescored = self
+            .rescore_shop(&mut conn, &claim, as_of)
+            .instrument(span)
+            .await;
+        match rescored {
             Ok(done) => {
                 metrics::histogram!("leadgen_rescore_duration_seconds")
                     .record(started.elapsed().as_secs_f64());
@@ -288,18 +297,17 @@ impl Rescore {
     ) -> anyhow::Result<(Vec<Changed>, usize, usize)> {
         let now = Utc::now();
         let mut plans = Vec::with_capacity(rows.len());
+        // Left as they are, the rest of the shop rescored (a key gone for good must not stop a
+        // shop's daily rescore): counted each, logged once per chunk, not once per lead (a data
+        // key a replica lacks would otherwise write a line per lead on every rescore).
+        let mut skipped = Skipped::default();
         for row in rows {
             match self.plan(row, distribution, as_of, now) {
                 Ok(plan) => plans.push(plan),
-                // A data key this replica lacks is its configuration's fault, not the lead's:
-                // the shop's rescore fails (and waits, once, not a warning per lead per rescore)
-                // for a replica that holds the key, as a batch does.
-                Err(Unreadable::Sealed(CryptoError::UnknownKey(id))) => {
-                    return Err(MissingKey(id).into());
-                }
-                Err(e) => skip(row.id, &e),
+                Err(e) => skipped.add(row.id, &e),
             }
         }
+        skipped.report();
         let external = self
             .ask_external(tenant_id, &plans, as_of, external_budget)
             .await;
@@ -412,4 +420,32 @@ impl Rescore {
 fn skip(lead: i64, why: &dyn std::fmt::Display) {
     metrics::counter!("leadgen_rescore_leads_skipped_total").increment(1);
     tracing::warn!(lead.id = lead, error = %why, "Lead unreadable; left as it is by the rescore");
+}
+
+/// The leads of a chunk a rescore left as they were because they do not read: counted each,
+/// reported in one line (how many, the first one's id and why).
+#[derive(Default)]
+struct Skipped {
+    count: u64,
+    first: Option<(i64, String)>,
+}
+
+impl Skipped {
+    fn add(&mut self, lead: i64, why: &dyn std::fmt::Display) {
+        self.count += 1;
+        self.first.get_or_insert_with(|| (lead, why.to_string()));
+    }
+
+    fn report(self) {
+        let Some((lead, why)) = self.first else {
+            return;
+        };
+        metrics::counter!("leadgen_rescore_leads_skipped_total").increment(self.count);
+        tracing::warn!(
+            leads.skipped = self.count,
+            lead.id = lead,
+            error = %why,
+            "Leads unreadable; left as they are by the rescore (the first named)"
+        );
+    }
 }

@@ -133,13 +133,7 @@ async fn a_row_whose_buyer_has_a_contact_under_a_key_this_process_lacks_stays_pe
     run.process(&first).await;
     // Another replica, whose current data key (9) this one does not hold yet, wrote k1's
     // contact.
-    let key_9 = base64::engine::general_purpose::STANDARD.encode([9u8; 32]);
-    let with_key_9 = leadgen_runtime::sealer(&CryptoSettings {
-        key_id: 9,
-        data_key: SecretString::from(key_9.clone()),
-        ..crypto_settings()
-    })
-    .unwrap();
+    let (key_9, with_key_9) = key_9();
     let context = leadgen_db::sealed::contact(
         "t_ecom_order_processed",
         PlatformId::new(run.shops[0]),
@@ -457,73 +451,15 @@ async fn a_sweep_passes_over_the_rows_another_replica_holds_to_another_tenants()
     assert_eq!(state_of(&run, held).await.0, "PENDING");
 }
 
-/// A lead whose contact is sealed under a data key this replica lacks makes the shop's rescore
-/// fail (and wait for a replica that holds the key), as a batch does: it was skipped as if the
-/// lead were damaged, with a warning per lead per rescore, and never judged.
-#[tokio::test]
-async fn a_rescore_that_meets_a_key_this_process_lacks_fails_for_a_replica_that_holds_it() {
-    let run = Run::new().await;
-    let ids = run
-        .store(
-            &[Spec {
-                shop: 0,
-                order: order(
-                    "r1",
-                    5,
-                    NeutralStatus::Completed,
-                    5_000,
-                    Some("R"),
-                    Some("13800005555"),
-                ),
-            }],
-            "PENDING",
-        )
-        .await;
-    run.process(&ids).await;
-    run.rescore_all().await;
-    let key_9 = base64::engine::general_purpose::STANDARD.encode([9u8; 32]);
-    let with_key_9 = leadgen_runtime::sealer(&CryptoSettings {
+/// A data key (id 9) the tests' processor does not hold, as another replica's current one: the
+/// key (Base64) and a sealer with it.
+fn key_9() -> (String, Arc<leadgen_crypto::Sealer>) {
+    let key = base64::engine::general_purpose::STANDARD.encode([9u8; 32]);
+    let sealer = leadgen_runtime::sealer(&CryptoSettings {
         key_id: 9,
-        data_key: SecretString::from(key_9),
+        data_key: SecretString::from(key.clone()),
         ..crypto_settings()
     })
     .unwrap();
-    let mut conn = leadgen_db::conn(&run.db.pool).await.unwrap();
-    let (lead, sealed): (i64, String) = t_order_lead::table
-        .select((t_order_lead::id, t_order_lead::contact_info))
-        .first(&mut conn)
-        .await
-        .unwrap();
-    let context = leadgen_db::sealed::lead_contact(leadgen_domain::LeadId::new(lead));
-    let contact = run.processor.sealer.open(&context, &sealed).unwrap();
-    diesel::update(t_order_lead::table.find(lead))
-        .set(t_order_lead::contact_info.eq(with_key_9.seal(&context, &contact).unwrap()))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    // The daily rescore is due.
-    diesel::sql_query("UPDATE t_lead_shop_stats SET as_of = as_of - interval '1 day'")
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let err = run.rescore(100).rescore_once().await.unwrap_err();
-    assert!(
-        err.chain()
-            .any(|cause| cause.is::<order_processor::lead_record::MissingKey>()),
-        "{err:#}"
-    );
-    let waits: bool = diesel::sql_query(
-        "SELECT coalesce(lease_until > now(), false) AS held FROM t_lead_shop_stats",
-    )
-    .get_result::<Held>(&mut conn)
-    .await
-    .unwrap()
-    .held;
-    assert!(waits, "the shop waits before it is claimed again");
-}
-
-#[derive(diesel::QueryableByName)]
-struct Held {
-    #[diesel(sql_type = diesel::sql_types::Bool)]
-    held: bool,
+    (key, sealer)
 }
