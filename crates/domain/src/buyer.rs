@@ -20,7 +20,8 @@ use crate::validity::normalize_mainland_mobile;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum IdentityKind {
-    /// The platform's own stable buyer id: Taobao `buyer_open_uid`, JD `open_id_buyer`, Douyin
+    /// The platform's own stable buyer id: Taobao `buyer_open_uid`, JD `open_id_buyer` (else
+    /// `xid_buyer`), Douyin
     /// `doudian_open_id`, Kuaishou `buyerOpenId`. Scoped by platform type.
     PlatformBuyer,
     /// PDD sends no buyer id. The search-index part of its phone ciphertext

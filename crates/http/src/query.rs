@@ -188,7 +188,11 @@ pub fn end_param(name: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>
 /// window) ends at `end + unit - 1 s`.
 pub fn parse_end(value: &str) -> Option<(DateTime<Utc>, chrono::Duration)> {
     let end = parse_time(value)?;
-    let time = value.trim().split(['T', 't']).nth(1).unwrap_or_default();
+    // The time after the date: RFC 3339 separates them by `T`, `t` or a space.
+    let time = value
+        .trim()
+        .split_once(['T', 't', ' '])
+        .map_or("", |(_, time)| time);
     let unit = if time.contains(['.', ',']) {
         chrono::Duration::microseconds(1)
     } else if time
@@ -374,6 +378,8 @@ mod tests {
         }
         let (_, unit) = super::parse_end("2026-12-07T23:59:00+08:00").unwrap();
         assert_eq!(unit, chrono::Duration::seconds(1), "seconds written");
+        let (_, unit) = super::parse_end("2026-12-07 23:59:59+08:00").unwrap();
+        assert_eq!(unit, chrono::Duration::seconds(1), "a space for the T");
         let (_, unit) = super::parse_end("2026-12-07T23:59:00.0-05:00").unwrap();
         assert_eq!(
             unit,

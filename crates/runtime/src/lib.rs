@@ -236,6 +236,9 @@ pub fn platform_registry(
     let gate: Option<Arc<dyn SharedGate>> = settings
         .shared_rate_limit
         .then(|| Arc::new(PgRateGate { pool: pool.clone() }) as Arc<dyn SharedGate>);
+    // Created at 0 in every process that may refresh a shop's tokens, so that its first failed
+    // store is an increase LeadgenTokenStoreFailing sees (a series first seen at 1 is none).
+    metrics::counter!("leadgen_token_store_failures_total").increment(0);
     Registry::from_endpoints(&endpoints, gate)
 }
 

@@ -540,6 +540,17 @@ mod tests {
             err.contains("[platforms.pdd]") && err.contains("api_url"),
             "{err}"
         );
+        // A value out of its range, named by its table whatever the map's order.
+        std::fs::write(
+            dir.join("base.toml"),
+            format!("[platforms.jd]\n{endpoint}\n[platforms.pdd]\n{endpoint}timeout_ms = 0\n"),
+        )
+        .unwrap();
+        let err = load::<WithPlatforms>(&sources).unwrap_err().to_string();
+        assert!(
+            err.contains("[platforms.pdd]: timeout_ms must be at least 100"),
+            "{err}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

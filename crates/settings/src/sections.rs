@@ -244,8 +244,8 @@ pub struct PlatformsSettings {
     #[serde(default = "default_true")]
     pub shared_rate_limit: bool,
     /// Every other key of `[platforms]`: a platform's endpoint.
+    /// Each table's ranges are checked as it is read (`platform_endpoints`), named by it.
     #[serde(flatten, deserialize_with = "platform_endpoints")]
-    #[validate(nested)]
     pub endpoints: HashMap<PlatformType, PlatformEndpoint>,
 }
 
@@ -296,6 +296,21 @@ where
                 let endpoint: PlatformEndpoint = map
                     .next_value()
                     .map_err(|e| A::Error::custom(format!("[platforms.{name}]: {e}")))?;
+                // Its ranges, named by its table (a map's entries have no path of their own).
+                endpoint.validate().map_err(|errors| {
+                    let mut broken: Vec<String> = errors
+                        .field_errors()
+                        .iter()
+                        .flat_map(|(key, list)| {
+                            list.iter().map(move |e| {
+                                let message = e.message.as_deref().unwrap_or(&e.code);
+                                format!("{key} {message}")
+                            })
+                        })
+                        .collect();
+                    broken.sort();
+                    A::Error::custom(format!("[platforms.{name}]: {}", broken.join("; ")))
+                })?;
                 if endpoints.insert(platform, endpoint).is_some() {
                     return Err(A::Error::custom(format!("[platforms.{name}] given twice")));
                 }

@@ -79,14 +79,17 @@ pub struct ProcessingSettings {
     /// How long a consumer's processed-message ledger entry is kept (`housekeeping`): longer
     /// than any redelivery of its message.
     #[serde(default = "default_ledger_retention")]
+    #[validate(custom(function = "at_most_ten_years"))]
     pub ledger_retention_days: NonZeroU32,
     /// How long the operation log is kept (`housekeeping`); at least 180 days (China's
     /// Cybersecurity Law asks for six months), else the service refuses to start.
     #[serde(default = "default_operation_log_retention")]
+    #[validate(custom(function = "at_most_ten_years"))]
     pub operation_log_retention_days: NonZeroU32,
     /// How long a sync record is kept (`housekeeping`): as long as the operation log that names
     /// it, by default. Backfills and running tasks are kept.
     #[serde(default = "default_sync_record_retention")]
+    #[validate(custom(function = "at_most_ten_years"))]
     pub sync_record_retention_days: NonZeroU32,
     /// How often housekeeping deletes what is past its retention.
     #[serde(default = "default_housekeeping_interval")]
@@ -164,4 +167,14 @@ fn default_housekeeping_interval() -> u64 {
 }
 fn default_housekeeping_batch() -> NonZeroU32 {
     NonZeroU32::MIN.saturating_add(4999)
+}
+
+/// A retention of at most 3,650 days: a longer one, meant as "forever", would overflow the date
+/// it is counted back from.
+fn at_most_ten_years(days: &NonZeroU32) -> Result<(), validator::ValidationError> {
+    if days.get() <= 3_650 {
+        Ok(())
+    } else {
+        Err(validator::ValidationError::new("range").with_message("must be 1 to 3650".into()))
+    }
 }

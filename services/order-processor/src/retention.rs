@@ -31,6 +31,7 @@ use leadgen_domain::{LeadId, PlatformId, TenantId};
 use leadgen_events::{CloudEvent, LeadRemovalReason, LeadRemovedV1};
 use leadgen_outbox::Batch;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 use crate::SERVICE;
 use crate::batch::lock_indexes;
@@ -151,8 +152,8 @@ impl Retention {
 
     /// One transaction of the purge of one due shop; `None` when no shop is due. When it fails
     /// on a shop, the shop waits before it is claimed again (the error's context is then
-    /// [`Deferred`]). A trace of its own (the loop's span lives as long as the process).
-    #[tracing::instrument(parent = None, name = "shops.purge", skip_all)]
+    /// [`Deferred`]). A trace of its own once a shop is claimed (the loop's span lives as long
+    /// as the process; an idle tick is no trace).
     pub async fn purge_step(&self) -> anyhow::Result<Option<Step>> {
         let mut conn = leadgen_db::conn(&self.pool).await?;
         let processor = Arc::clone(&self.processor);
@@ -166,13 +167,23 @@ impl Retention {
                         return Ok(None);
                     };
                     *claimed_in = Some(shop);
-                    let leads = purge::leads_with_orders(conn, shop.id, chunk).await?;
-                    let step = if leads.is_empty() {
-                        finish(conn, shop).await?
-                    } else {
-                        purge_buyers(conn, &processor, shop, &leads).await?
-                    };
-                    Ok(Some(step))
+                    let span = tracing::info_span!(
+                        parent: None,
+                        "shops.purge",
+                        tenant_id = shop.tenant_id,
+                        platform_id = shop.id
+                    );
+                    async {
+                        let leads = purge::leads_with_orders(conn, shop.id, chunk).await?;
+                        let step = if leads.is_empty() {
+                            finish(conn, shop).await?
+                        } else {
+                            purge_buyers(conn, &processor, shop, &leads).await?
+                        };
+                        Ok(Some(step))
+                    }
+                    .instrument(span)
+                    .await
                 }
                 .scope_boxed()
             })

@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 use leadgen_db::{DbPool, ScopedFutureExt as _};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 use crate::batch::Summary;
 use crate::handler::run_batch;
@@ -248,8 +249,7 @@ impl Sweep {
 
     /// Processes one batch of pending rows; answers how many it took. A trace of its own (the
     /// loop's span lives as long as the process: under it, every batch's events and log rows
-    /// would share one trace id).
-    #[tracing::instrument(parent = None, name = "orders.sweep", skip_all)]
+    /// would share one trace id), started once it has rows: an idle tick is no trace.
     pub async fn sweep_once(&self) -> anyhow::Result<usize> {
         let mut conn = leadgen_db::conn(&self.pool).await?;
         let processor = Arc::clone(&self.processor);
@@ -265,24 +265,30 @@ impl Sweep {
                     if rows.is_empty() {
                         return Ok(Swept::default());
                     }
-                    match in_savepoint(conn, &processor, &rows).await {
-                        // Done too: a row that failed alone before and now went through with
-                        // its batch starts counting again, so only failures in a row count.
-                        Ok(summary) => Ok(Swept {
-                            rows: rows.len(),
-                            done: rows.iter().map(|r| r.id).collect(),
-                            batches: summary.into_iter().collect(),
-                            ..Swept::default()
-                        }),
-                        Err(e) => {
-                            tracing::warn!(
-                                orders = rows.len(),
-                                error = %format!("{e:#}"),
-                                "Pending batch failed; processing its rows one by one"
-                            );
-                            one_by_one(conn, &processor, &rows, failures).await
+                    let span =
+                        tracing::info_span!(parent: None, "orders.sweep", orders = rows.len());
+                    async {
+                        match in_savepoint(conn, &processor, &rows).await {
+                            // Done too: a row that failed alone before and now went through with
+                            // its batch starts counting again, so only failures in a row count.
+                            Ok(summary) => Ok(Swept {
+                                rows: rows.len(),
+                                done: rows.iter().map(|r| r.id).collect(),
+                                batches: summary.into_iter().collect(),
+                                ..Swept::default()
+                            }),
+                            Err(e) => {
+                                tracing::warn!(
+                                    orders = rows.len(),
+                                    error = %format!("{e:#}"),
+                                    "Pending batch failed; processing its rows one by one"
+                                );
+                                one_by_one(conn, &processor, &rows, failures).await
+                            }
                         }
                     }
+                    .instrument(span)
+                    .await
                 }
                 .scope_boxed()
             })

@@ -98,7 +98,11 @@ pub struct SyncSettings {
     /// Refresh a shop's access token this many minutes before it expires (under an hour:
     /// Douyin answers the same pair while more than an hour is left).
     #[serde(default = "default_refresh_ahead")]
-    #[validate(range(min = 1, max = 1440, message = "must be 1 to 1440"))]
+    #[validate(range(
+        min = 1,
+        max = 59,
+        message = "must be 1 to 59 (Douyin answers the same pair while an hour is left)"
+    ))]
     pub token_refresh_ahead_minutes: i64,
     /// How often the token refresher looks for expiring tokens.
     #[serde(default = "default_refresh_interval")]

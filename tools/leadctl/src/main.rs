@@ -258,10 +258,7 @@ async fn main() -> anyhow::Result<()> {
                 s.parse::<leadgen_domain::AuthStatus>()
                     .map_err(|e| anyhow::anyhow!("--status {s}: {e}"))?;
             }
-            if let Some(p) = &platform {
-                p.parse::<leadgen_domain::PlatformType>()
-                    .map_err(|e| anyhow::anyhow!("--platform {p}: {e}"))?;
-            }
+            let platform = platform.map(|p| known_platform(&p)).transpose()?;
             shops::list(&status, platform.as_deref()).await
         }
         Command::Shops {

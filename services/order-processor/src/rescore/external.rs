@@ -29,9 +29,20 @@ impl Rescore {
         let Some(scorer) = &self.processor.scorer else {
             return HashMap::new();
         };
-        let requests: Vec<(i64, PredictRequest)> = plans
+        // Leads whose buyer changed first, then standing answers asked again: within the
+        // budget, a changed buyer is not held back by a week-old answer's renewal.
+        let mut asked: Vec<&Plan<'_>> = plans
             .iter()
             .filter(|p| p.row.external_pending || p.external_due)
+            .collect();
+        asked.sort_by_key(|p| !p.row.external_pending);
+        let renewals: std::collections::HashSet<i64> = asked
+            .iter()
+            .filter(|p| !p.row.external_pending)
+            .map(|p| p.row.id)
+            .collect();
+        let requests: Vec<(i64, PredictRequest)> = asked
+            .into_iter()
             .take(*budget)
             .map(|p| {
                 let model_input = ModelInput {
@@ -55,7 +66,9 @@ impl Rescore {
                 .collect()
                 .await;
         let mut out = HashMap::new();
-        let mut failed = 0usize;
+        // A changed buyer the scorer failed for is scored by the built-in model; a standing
+        // answer it failed to renew stands until the next try.
+        let (mut fell_back, mut kept) = (0usize, 0usize);
         let mut last_error = None;
         for (id, answer) in answers {
             match answer {
@@ -63,18 +76,23 @@ impl Rescore {
                     out.insert(id, intention);
                 }
                 Err(e) => {
-                    failed += 1;
+                    if renewals.contains(&id) {
+                        kept += 1;
+                    } else {
+                        fell_back += 1;
+                    }
                     last_error = Some(e.to_string());
                 }
             }
         }
-        if failed > 0 {
-            metrics::counter!("leadgen_scorer_fallbacks_total").increment(failed as u64);
+        if fell_back + kept > 0 {
+            metrics::counter!("leadgen_scorer_fallbacks_total").increment(fell_back as u64);
             tracing::warn!(
-                leads.failed = failed,
+                leads.fell_back = fell_back,
+                leads.kept = kept,
                 leads.scored = out.len(),
                 error = last_error.unwrap_or_default(),
-                "External scorer failed; the built-in model scored those leads"
+                "External scorer failed; the built-in model scored the changed buyers, standing answers stand"
             );
         }
         out

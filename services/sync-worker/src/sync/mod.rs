@@ -580,10 +580,11 @@ fn clipped(
 }
 
 /// The task's warning for the changes a catch-up left behind ([`changes_left_behind`]): the
-/// period, and what the merchant can do (a sync of a named period lists by creation time).
+/// period, and what the merchant can do, where the platform still serves the orders' creation
+/// period (a sync of a named period lists by creation time; Taobao serves 88 days, Kuaishou 89).
 fn changes_left_behind_warning(from: DateTime<Utc>, window_start: DateTime<Utc>) -> String {
     format!(
-        "店铺超过 {MAX_WINDOW_DAYS} 天未同步订单变更，本次只同步 {} 之后的变更：{} 至 {} 之间有变更的订单未同步；如需这些订单，请按下单时间指定时段手动同步",
+        "店铺超过 {MAX_WINDOW_DAYS} 天未同步订单变更，本次只同步 {} 之后的变更：{} 至 {} 之间发生的变更（如退款、关闭）可能未同步；下单时间仍在电商平台可查范围内的订单，可按下单时间指定时段手动同步",
         format_beijing(window_start),
         format_beijing(from),
         format_beijing(window_start),

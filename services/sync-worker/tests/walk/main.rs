@@ -313,7 +313,7 @@ async fn a_catch_up_says_which_changes_it_left_behind() {
             && warning.contains(&leadgen_domain::time::format_beijing(
                 months_ago - Duration::minutes(10)
             ))
-            && warning.contains("请按下单时间指定时段手动同步"),
+            && warning.contains("可按下单时间指定时段手动同步"),
         "{warning}"
     );
     diesel::update(task::table.find(task_row.id.get()))
