@@ -30,18 +30,35 @@ pub async fn record_synced(
     .await
 }
 
-/// The shop's `modified_watermark`: every change up to it is stored.
-pub async fn modified_watermark(
+/// When the shop's first sync that fetched anything was requested (a completed one, or one that
+/// stored a window), for the shop row `a`: [`Due::first_sync_time`].
+const FIRST_SYNC_TIME: &str = "least( \
+    (SELECT min(s.sync_time) FROM t_ecom_sync_task s \
+     WHERE s.tenant_id = a.tenant_id AND s.platform_id = a.id AND s.status = 'COMPLETED'), \
+    (SELECT min(s.sync_time) FROM t_ecom_sync_task s \
+     WHERE s.tenant_id = a.tenant_id AND s.platform_id = a.id \
+       AND s.status IN ('FAILED', 'CANCELLED', 'RUNNING') AND s.windows_done > 0))";
+
+/// Where the shop's changes are known to be stored up to, as a catch-up reads from it
+/// ([`sync::changes_start`]): its `modified_watermark`, else its first sync's request.
+pub async fn changes_stored_until(
     conn: &mut AsyncPgConnection,
     id: PlatformId,
 ) -> QueryResult<Option<DateTime<Utc>>> {
-    auth::table
-        .find(id.get())
-        .select(auth::modified_watermark)
-        .first(conn)
-        .await
-        .optional()
-        .map(Option::flatten)
+    #[derive(QueryableByName)]
+    struct Until {
+        #[diesel(sql_type = Nullable<Timestamptz>)]
+        until: Option<DateTime<Utc>>,
+    }
+    let found: Option<Until> = diesel::sql_query(format!(
+        "SELECT coalesce(a.modified_watermark, {FIRST_SYNC_TIME}) AS until \
+         FROM t_ecom_platform_auth a WHERE a.id = $1"
+    ))
+    .bind::<BigInt, _>(id.get())
+    .get_result(conn)
+    .await
+    .optional()?;
+    Ok(found.and_then(|f| f.until))
 }
 
 /// Moves `modified_watermark` forward (never back) to the end of a by-modification window whose
@@ -126,14 +143,7 @@ pub async fn due_for_sync(
     let cap = chrono::Duration::hours(sync::MAX_FAILED_SYNC_BACKOFF_HOURS);
     diesel::sql_query(format!(
         "SELECT a.id, a.tenant_id, a.platform_type, a.modified_watermark, \
-                least( \
-                    (SELECT min(s.sync_time) FROM t_ecom_sync_task s \
-                     WHERE s.tenant_id = a.tenant_id AND s.platform_id = a.id \
-                       AND s.status = 'COMPLETED'), \
-                    (SELECT min(s.sync_time) FROM t_ecom_sync_task s \
-                     WHERE s.tenant_id = a.tenant_id AND s.platform_id = a.id \
-                       AND s.status IN ('FAILED', 'CANCELLED', 'RUNNING') \
-                       AND s.windows_done > 0)) AS first_sync_time, \
+                {FIRST_SYNC_TIME} AS first_sync_time, \
                 rc.sync_time AS reconciled_at, rc.window_end AS reconciled_through, \
                 CASE WHEN b.status = 'FAILED' AND {backfill_waited} \
                      THEN ceil(extract(epoch FROM b.window_end - b.window_start) / 86400)::bigint \

@@ -118,9 +118,9 @@ impl Syncer {
         let total_windows = i32::try_from(windows.len()).unwrap_or(i32::MAX);
         let mut conn = leadgen_db::conn(&self.pool).await?;
         let left_behind = match listing {
-            Listing::Modified => credentials::modified_watermark(&mut conn, task.platform_id)
+            Listing::Modified => credentials::changes_stored_until(&mut conn, task.platform_id)
                 .await?
-                .and_then(|watermark| changes_left_behind(watermark, task.window_start))
+                .and_then(|until| changes_left_behind(until, task.window_start))
                 .map(|from| changes_left_behind_warning(from, task.window_start)),
             Listing::Created => None,
         };

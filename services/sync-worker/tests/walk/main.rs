@@ -279,14 +279,14 @@ async fn a_catch_up_says_which_changes_it_left_behind() {
     });
     let (syncer, task_row, shop) = douyin_walk(&db, platform.clone()).await;
     let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
-    let warning_after = |watermark: chrono::DateTime<Utc>| {
+    let warning_after = |watermark: Option<chrono::DateTime<Utc>>| {
         let syncer = syncer.clone();
         let task_row = task_row.clone();
         let pool = db.pool.clone();
         async move {
             let mut conn = leadgen_db::conn(&pool).await.expect("conn");
             diesel::update(auth::table.find(shop))
-                .set(auth::modified_watermark.eq(Some(watermark)))
+                .set(auth::modified_watermark.eq(watermark))
                 .execute(&mut conn)
                 .await
                 .expect("watermark");
@@ -307,7 +307,7 @@ async fn a_catch_up_says_which_changes_it_left_behind() {
         }
     };
     let months_ago = task_row.window_start - Duration::days(110);
-    let warning = warning_after(months_ago).await.expect("a warning");
+    let warning = warning_after(Some(months_ago)).await.expect("a warning");
     assert!(
         warning.contains("店铺超过 90 天未同步订单变更")
             && warning.contains(&leadgen_domain::time::format_beijing(
@@ -316,20 +316,50 @@ async fn a_catch_up_says_which_changes_it_left_behind() {
             && warning.contains("可按下单时间指定时段手动同步"),
         "{warning}"
     );
-    diesel::update(task::table.find(task_row.id.get()))
-        .set((
-            task::status.eq("RUNNING"),
-            task::windows_total.eq(None::<i32>),
-            task::windows_done.eq(0),
+    let again = || async {
+        let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+        diesel::update(task::table.find(task_row.id.get()))
+            .set((
+                task::status.eq("RUNNING"),
+                task::windows_total.eq(None::<i32>),
+                task::windows_done.eq(0),
+            ))
+            .execute(&mut conn)
+            .await
+            .expect("again");
+    };
+    again().await;
+    let read_up_to_it = task_row.window_start + Duration::minutes(10);
+    assert_eq!(
+        warning_after(Some(read_up_to_it)).await,
+        None,
+        "the run's own warning replaces the last run's"
+    );
+
+    // No by-modification window stored yet: changes are read from the shop's first sync, and
+    // one months ago is as far behind.
+    again().await;
+    diesel::insert_into(task::table)
+        .values((
+            task::tenant_id.eq(1_i64),
+            task::platform_id.eq(shop),
+            task::platform_type.eq("DOUYIN"),
+            task::trigger_type.eq("BACKFILL"),
+            task::status.eq("COMPLETED"),
+            task::listing.eq("CREATED"),
+            task::window_start.eq(months_ago - Duration::days(30)),
+            task::window_end.eq(months_ago),
+            task::sync_time.eq(months_ago),
         ))
         .execute(&mut conn)
         .await
-        .expect("again");
-    let read_up_to_it = task_row.window_start + Duration::minutes(10);
-    assert_eq!(
-        warning_after(read_up_to_it).await,
-        None,
-        "the run's own warning replaces the last run's"
+        .expect("the first sync");
+    let warning = warning_after(None).await.expect("a warning");
+    assert!(
+        warning.contains(&leadgen_domain::time::format_beijing(
+            months_ago - Duration::minutes(10)
+        )),
+        "{warning}"
     );
 }
 
