@@ -141,11 +141,6 @@ impl PageSpan {
         }
     }
 
-    /// Whether a window of `total` orders has some on this page.
-    pub fn holds_orders(&self, total: u64) -> bool {
-        total > self.offset
-    }
-
     /// Whether a window of `total` orders has more after this page.
     pub fn followed(&self, total: u64) -> bool {
         self.offset.saturating_add(self.size) < total

@@ -285,15 +285,19 @@ pub fn response_body<'a>(json: &'a Value, keys: &[&str]) -> Option<&'a Value> {
 }
 
 /// The orders of one listing page, `list` being what the answer sent under `name` (`None`:
-/// absent). `holds_orders`: the answer itself says this page has orders (a next page, or a total
-/// beyond the orders before this page). Platforms leave an empty list out, so absent, `null` or
-/// `[]` is an empty page, unless the answer says otherwise: then the page cannot be trusted,
-/// read as empty it would lose its orders (or end the walk) silently. A list of another shape is
-/// never read.
+/// absent). Platforms leave an empty list out, so absent, `null` or `[]` is an empty page, unless
+/// the answer says more pages follow (`followed`, by its `has_next` or its total): then the page
+/// cannot be trusted, read as empty it would end the walk with the rest of the window unread. A
+/// list of another shape is never read.
+///
+/// The window's last page may be empty though its total counts orders on it: the walk compares
+/// the orders it read with the total, reads the window again and, still short, moves on with a
+/// warning on the task. Refused, a total that counts an order the platform never lists (a
+/// deleted or filtered order) would fail that window on every retry and hold the shop's syncs.
 pub fn page_list<'a>(
     list: Option<&'a Value>,
     name: &str,
-    holds_orders: bool,
+    followed: bool,
 ) -> Result<&'a [Value], String> {
     let items: &[Value] = match list {
         None | Some(Value::Null) => &[],
@@ -309,13 +313,13 @@ pub fn page_list<'a>(
             return Err(format!("字段 {name} 不是列表（而是{kind}）"));
         }
     };
-    if items.is_empty() && holds_orders {
+    if items.is_empty() && followed {
         let what = if list.is_some_and(Value::is_array) {
             format!("{name} 为空")
         } else {
             format!("缺少 {name}")
         };
-        return Err(format!("{what}，但响应表明本页有订单"));
+        return Err(format!("{what}，但响应表明后面还有订单"));
     }
     Ok(items)
 }
@@ -769,15 +773,15 @@ mod tests {
         for list in [None, Some(&Value::Null), Some(&empty)] {
             assert_eq!(page_list(list, "l", false).map(<[Value]>::len), Ok(0));
             let expected = if list.is_some_and(Value::is_array) {
-                "l 为空，但响应表明本页有订单"
+                "l 为空，但响应表明后面还有订单"
             } else {
-                "缺少 l，但响应表明本页有订单"
+                "缺少 l，但响应表明后面还有订单"
             };
             assert_eq!(page_list(list, "l", true), Err(expected.to_owned()));
         }
         for odd in [json!({"a": []}), json!("1,2"), json!(3)] {
-            for holds in [false, true] {
-                let e = page_list(Some(&odd), "l", holds).unwrap_err();
+            for followed in [false, true] {
+                let e = page_list(Some(&odd), "l", followed).unwrap_err();
                 assert!(e.starts_with("字段 l 不是列表（而是"), "{e}");
             }
         }

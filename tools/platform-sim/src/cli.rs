@@ -70,6 +70,9 @@ pub struct Args {
     /// unavailable, retry" error (HTTP 503 where it documents none).
     #[arg(long)]
     pub busy_every: Option<u64>,
+    /// Fault: every order-list answer's total counts one order more than it lists.
+    #[arg(long)]
+    pub overstate_total: bool,
     /// Decrypt APIs: items each app may decrypt per Beijing day on each platform; above it the
     /// platform's quota error until Beijing midnight.
     #[arg(long, default_value_t = DEFAULT_DAILY_QUOTA)]
@@ -93,6 +96,7 @@ impl Args {
             malformed_every: self.malformed_every,
             unknown_code_every: self.unknown_code_every,
             busy_every: self.busy_every,
+            overstate_total: self.overstate_total,
         };
         faults.validate().map_err(anyhow::Error::msg)?;
         Ok(faults)

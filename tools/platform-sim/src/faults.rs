@@ -66,6 +66,11 @@ pub struct Faults {
     /// Kuaishou document none, and answer HTTP 503.
     #[serde(default)]
     pub busy_every: Option<u64>,
+    /// Every order-list answer's total counts one order more than the listing holds (an order
+    /// the platform counts and never lists): the window's last page can come back empty though
+    /// the total says it holds one. Cursor listings (Kuaishou) carry no total.
+    #[serde(default)]
+    pub overstate_total: bool,
 }
 
 impl Faults {
@@ -176,6 +181,10 @@ impl FaultEngine {
             .delay_ms
             .filter(|ms| *ms > 0)
             .map(Duration::from_millis)
+    }
+
+    pub fn overstates_total(&self) -> bool {
+        self.lock().faults.overstate_total
     }
 
     pub fn token_ttl_calls(&self) -> Option<u64> {

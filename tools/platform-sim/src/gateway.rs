@@ -1,7 +1,7 @@
 //! What every platform's API gateway does around its own checks: before them the `delay_ms`
 //! fault, counting the call and injected HTTP errors (`error_burst`); after them counting the
-//! success (for the burst) or the refusal, and the `malformed_every`, `unknown_code_every` and
-//! `busy_every` faults on order lists. Every answer the platform gives is HTTP 200 JSON with the platform's
+//! success (for the burst) or the refusal, and the `malformed_every`, `unknown_code_every`,
+//! `busy_every` and `overstate_total` faults on order lists. Every answer the platform gives is HTTP 200 JSON with the platform's
 //! `Content-Type`.
 //!
 //! The checks themselves, their order, the error envelopes and codes stay in each platform's
@@ -98,12 +98,44 @@ pub fn success(
         return refusal(state, platform, content_type, code, &body);
     }
     state.faults.record_success();
-    let text = answer.body.to_string();
+    let text = if answer.is_order_list && state.faults.overstates_total() {
+        let mut body = answer.body.clone();
+        overstate_total(platform, &mut body);
+        body.to_string()
+    } else {
+        answer.body.to_string()
+    };
     if answer.is_order_list && state.faults.next_list_is_malformed() {
         state.stats.with(platform, |s| s.malformed_responses += 1);
         return json_response(content_type, truncate_body(&text));
     }
     json_response(content_type, text)
+}
+
+/// One more in the total an order list's `body` carries (the `overstate_total` fault), found
+/// under the platform's name for it among the answer's objects (never inside the orders, which
+/// are in arrays).
+fn overstate_total(platform: PlatformType, body: &mut Value) {
+    fn bump(value: &mut Value, key: &str) -> bool {
+        let Value::Object(fields) = value else {
+            return false;
+        };
+        if let Some(total) = fields.get_mut(key)
+            && let Some(n) = total.as_u64()
+        {
+            *total = Value::from(n + 1);
+            return true;
+        }
+        fields.values_mut().any(|v| bump(v, key))
+    }
+    let key = match platform {
+        PlatformType::Taobao => "total_results",
+        PlatformType::Pdd => "total_count",
+        PlatformType::Jd => "orderTotal",
+        PlatformType::Douyin => "total",
+        PlatformType::Kuaishou => return,
+    };
+    bump(body, key);
 }
 
 /// A refused call: the platform's error `body`, counted under `code`.

@@ -201,7 +201,8 @@ pub fn same_pair_keeps_its_expiry(mut tokens: TokenSet, sent_refresh_token: &str
 
 /// Reads the page `span` of an `order.searchList` answer: its orders (each kept, parsed or not)
 /// and `data.total` (a count). An empty `shop_order_list` may be left out; absent (or empty)
-/// while the total says this page holds orders, the page is `Malformed`, never read as empty.
+/// while the total says more pages follow, the page is `Malformed`, never read as empty; the
+/// window's last page is read as empty whatever its total counts ([`page_list`]).
 pub fn parse_search_page(
     json: &Value,
     span: PageSpan,
@@ -217,7 +218,7 @@ pub fn parse_search_page(
     let list = page_list(
         data.get("shop_order_list"),
         "shop_order_list",
-        span.holds_orders(total),
+        span.followed(total),
     )
     .map_err(PlatformError::Malformed)?;
     let orders = list

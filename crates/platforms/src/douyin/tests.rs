@@ -530,16 +530,17 @@ fn the_consent_page_names_the_service_never_the_app_key() {
     );
 }
 
-/// `shop_order_list` absent, of another shape, or empty while `data.total` says this page holds
-/// orders was an empty page: the walk ended there and the orders were lost.
+/// `shop_order_list` absent, of another shape, or empty while `data.total` says more pages
+/// follow was an empty page: the walk ended there and the orders were lost. The last page of a
+/// total that counts more than it lists is empty (the walk's count catches it).
 #[test]
-fn a_page_the_total_says_holds_orders_must_carry_them() {
+fn a_page_the_total_says_others_follow_must_carry_orders() {
     let first = PageSpan::numbered(0, 0, PAGE_SIZE);
     let answer = |data: Value| json!({"code": 10000, "msg": "success", "data": data});
     for data in [
-        json!({"page": 0, "size": 100, "total": 4}),
-        json!({"page": 0, "size": 100, "total": "4", "shop_order_list": null}),
-        json!({"page": 0, "size": 100, "total": 4, "shop_order_list": []}),
+        json!({"page": 0, "size": 100, "total": 104}),
+        json!({"page": 0, "size": 100, "total": "104", "shop_order_list": null}),
+        json!({"page": 0, "size": 100, "total": 104, "shop_order_list": []}),
     ] {
         assert!(
             matches!(
@@ -562,10 +563,16 @@ fn a_page_the_total_says_holds_orders_must_carry_them() {
         let (orders, total) = parse_search_page(&answer(data), first).unwrap();
         assert!(orders.is_empty() && total == 0);
     }
-    // A page past the end of a total that shrank mid-walk (backward walk): empty.
+    // A page past the end of a total that shrank mid-walk (backward walk), or the last page of a
+    // total that counts more than it lists: empty.
     let third = PageSpan::numbered(2, 0, PAGE_SIZE);
-    let past = json!({"page": 2, "size": 100, "total": 150});
-    assert_eq!(parse_search_page(&answer(past), third).unwrap().1, 150);
+    for total in [150, 250] {
+        let past = json!({"page": 2, "size": 100, "total": total});
+        let (orders, read) = parse_search_page(&answer(past), third).unwrap();
+        assert_eq!((orders.len(), read), (0, total));
+    }
+    let only = json!({"page": 0, "size": 100, "total": 4, "shop_order_list": []});
+    assert_eq!(parse_search_page(&answer(only), first).unwrap().1, 4);
 }
 
 /// A token answer with an OAuth 2.0 `error` (no `code`) was `Malformed("response without

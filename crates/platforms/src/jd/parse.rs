@@ -145,7 +145,8 @@ pub fn parse_token_response(json: &Value, now: DateTime<Utc>) -> Result<TokenSet
 /// Reads the page `span` of an `enSearch` answer ([`SEARCH_RESPONSES`], or its one
 /// `…_responce` key, [`response_body`]): its orders and `orderTotal` (a count, digits in a string
 /// too, spaces ignored). JOS leaves an empty `orderInfoList` out; absent (or empty) while
-/// `orderTotal` says this page holds orders, the page is `Malformed`, never read as empty.
+/// `orderTotal` says more pages follow, the page is `Malformed`, never read as empty; the
+/// window's last page is read as empty whatever its total counts ([`page_list`]).
 pub fn parse_orders_page(
     json: &Value,
     span: PageSpan,
@@ -168,7 +169,7 @@ pub fn parse_orders_page(
     let list = page_list(
         result.get("orderInfoList"),
         "orderInfoList",
-        span.holds_orders(total),
+        span.followed(total),
     )
     .map_err(PlatformError::Malformed)?;
     let orders = list

@@ -391,10 +391,11 @@ fn the_search_answer_is_read_under_any_of_its_keys() {
     ));
 }
 
-/// `orderInfoList` absent, of another shape, or empty while `orderTotal` says this page holds
-/// orders was an empty page: the walk ended there and the orders were lost.
+/// `orderInfoList` absent, of another shape, or empty while `orderTotal` says more pages follow
+/// was an empty page: the walk ended there and the orders were lost. The last page of a total
+/// that counts more than it lists is empty (the walk's count catches it).
 #[test]
-fn a_page_the_total_says_holds_orders_must_carry_them() {
+fn a_page_the_total_says_others_follow_must_carry_orders() {
     for list in [None, Some(Value::Null), Some(json!([]))] {
         let answer = search_answer(SEARCH_RESPONSE, json!(203), list.clone());
         assert!(
@@ -410,15 +411,18 @@ fn a_page_the_total_says_holds_orders_must_carry_them() {
         parse_orders_page(&odd, PAGE1),
         Err(PlatformError::Malformed(ref m)) if m.contains("字段 orderInfoList 不是列表")
     ));
-    // An empty window, or a page past the end of a total that shrank mid-walk: empty.
+    // An empty window, a page past the end of a total that shrank mid-walk, or the last page of
+    // a total that counts more than it lists: empty.
     let empty = search_answer(SEARCH_RESPONSE, json!(0), None);
     assert!(parse_orders_page(&empty, PAGE1).unwrap().0.is_empty());
     let third = PageSpan::numbered(3, 1, PAGE_SIZE);
-    let past = search_answer(SEARCH_RESPONSE, json!(150), None);
-    assert_eq!(parse_orders_page(&past, third).unwrap().1, 150);
-    let reached = search_answer(SEARCH_RESPONSE, json!(250), Some(json!([])));
+    for total in [150, 250] {
+        let past = search_answer(SEARCH_RESPONSE, json!(total), Some(json!([])));
+        assert_eq!(parse_orders_page(&past, third).unwrap().1, total);
+    }
+    let followed = search_answer(SEARCH_RESPONSE, json!(301), Some(json!([])));
     assert!(matches!(
-        parse_orders_page(&reached, third),
+        parse_orders_page(&followed, third),
         Err(PlatformError::Malformed(_))
     ));
 }

@@ -8,8 +8,10 @@
 //!   answer is read too. Refusals are `{"error_response":{"error_code","error_msg"}}`.
 //! - API: `POST api/router` form with `type, client_id, access_token, timestamp` (unix seconds),
 //!   `data_type=JSON, version=V1`, the business parameters flat, and `sign` (md5, upper hex).
-//! - Orders: `order_status=5` and `refund_status=5` (all), `use_has_next=true`, pages of 100 from
-//!   page 1, windows of one day (PDD allows at most 24 h). **The window is on confirm time**, not
+//! - Orders: `order_status=5` and `refund_status=5` (all), pages of 100 from page 1, windows of
+//!   one day (PDD allows at most 24 h), `use_has_next=false`: the walk counts what it read against
+//!   the total (two orders of one second can trade places between two pages' calls, one read
+//!   twice and the other never). **The window is on confirm time**, not
 //!   creation time: an order is listed once it is confirmed (paid and, for group buys, grouped);
 //!   orders still grouping are not listed yet. By modification: `pdd.order.number.list.increment.get`
 //!   on `updated_at`, windows of 30 minutes (its limit), pages walked from the last backwards as
@@ -103,7 +105,7 @@ impl PddClient {
             ("end_confirm_at", window.end.timestamp().to_string()),
             ("page", page.to_string()),
             ("page_size", PAGE_SIZE.to_string()),
-            ("use_has_next", "true".to_owned()),
+            ("use_has_next", "false".to_owned()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
@@ -253,16 +255,18 @@ impl PlatformClient for PddClient {
         let (orders, next, total) = match listing {
             Listing::Created => {
                 // A page that says more follow carries orders ([`parse_listing`]: an empty one
-                // is `Malformed`), so the walk moves on and is never paged for ever.
+                // is `Malformed`), so the walk moves on and is never paged for ever. Asked for
+                // its total, read by its `has_next` where an answer sends only that.
                 let listed = parse_listing(&json, &[LIST_RESPONSE], "order_list", true, span)?;
                 let next = listed.has_next.then(|| PageCursor::Number(page + 1));
-                (listed.orders, next, None)
+                (listed.orders, next, listed.total)
             }
             Listing::Modified => {
                 let listed =
                     parse_listing(&json, INCREMENT_RESPONSES, "order_sn_list", false, span)?;
-                let next = PageCursor::backward_next(cursor, page, 1, listed.total, PAGE_SIZE);
-                (listed.orders, next, Some(listed.total))
+                let total = listed.total.unwrap_or_default();
+                let next = PageCursor::backward_next(cursor, page, 1, total, PAGE_SIZE);
+                (listed.orders, next, Some(total))
             }
         };
         Ok(OrderPage {

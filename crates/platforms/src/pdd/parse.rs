@@ -147,8 +147,8 @@ pub fn parse_token_response(json: &Value, now: DateTime<Utc>) -> Result<TokenSet
     })
 }
 
-/// Reads the first `order_list_get_response` page (asked with `use_has_next=true`): its orders
-/// and `has_next`.
+/// Reads the first `order_list_get_response` page: its orders and `has_next` (sent, or what its
+/// total says).
 pub fn parse_orders_page(json: &Value) -> Result<(Vec<FetchedOrder>, bool), PlatformError> {
     let span = PageSpan::numbered(1, 1, PAGE_SIZE);
     let page = parse_listing(json, &[LIST_RESPONSE], "order_list", true, span)?;
@@ -160,8 +160,8 @@ pub fn parse_orders_page(json: &Value) -> Result<(Vec<FetchedOrder>, bool), Plat
 pub struct ListingPage {
     pub orders: Vec<FetchedOrder>,
     pub has_next: bool,
-    /// `total_count` (absent with `use_has_next`).
-    pub total: u64,
+    /// `total_count`: always there without `use_has_next`, where it may be.
+    pub total: Option<u64>,
 }
 
 /// The lists an order page may carry its orders in: the README's sample answers the increment
@@ -177,7 +177,8 @@ const ORDER_LISTS: &[&str] = &["order_list", "order_sn_list"];
 ///   readable one says whether more follow by its `total_count` when that is a count; with
 ///   neither it is `Malformed`.
 /// - The list: PDD leaves an empty list out; absent (or empty) while `has_next` or the total says
-///   this page holds orders, the page is `Malformed`, never read as empty.
+///   more pages follow, the page is `Malformed`, never read as empty; the window's last page is
+///   read as empty whatever its total counts ([`page_list`]).
 pub fn parse_listing(
     json: &Value,
     keys: &[&str],
@@ -204,8 +205,7 @@ pub fn parse_listing(
         .chain(ORDER_LISTS.iter().copied().filter(|k| *k != list))
         .find_map(|k| body.get(k).filter(|v| !v.is_null()).map(|v| (Some(v), k)))
         .unwrap_or((None, list));
-    let holds_orders = has_next || total.is_some_and(|t| span.holds_orders(t));
-    let items = page_list(items, name, holds_orders).map_err(PlatformError::Malformed)?;
+    let items = page_list(items, name, has_next).map_err(PlatformError::Malformed)?;
     let orders = items
         .iter()
         .map(|raw| FetchedOrder {
@@ -217,7 +217,7 @@ pub fn parse_listing(
     Ok(ListingPage {
         orders,
         has_next,
-        total: total.unwrap_or(0),
+        total,
     })
 }
 

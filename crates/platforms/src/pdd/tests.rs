@@ -226,7 +226,7 @@ fn maps_pdd_errors_to_typed_errors() {
     }
     assert!(parse_error_response(&fixture("order_list_get")).is_none());
     assert!(matches!(
-        parse_orders_page(&json!({LIST_RESPONSE: {"total_count": 3}})),
+        parse_orders_page(&json!({LIST_RESPONSE: {"total_count": 103}})),
         Err(PlatformError::Malformed(_))
     ));
 }
@@ -342,10 +342,11 @@ fn signs_one_full_request_as_sent() {
         ("start_confirm_at", "1716084931"),
         ("timestamp", "1716171330"),
         ("type", "pdd.order.list.get"),
-        ("use_has_next", "true"),
+        ("use_has_next", "false"),
         ("version", "V1"),
     ];
-    // The increment listing says it wants the total: the README gives `use_has_next` no default.
+    // Both listings say they want the total (the walk counts what it read against it): the
+    // README gives `use_has_next` no default.
     let increment = PddClient::increment_params(&window, 2);
     assert_eq!(
         increment.get("use_has_next").map(String::as_str),
@@ -470,15 +471,16 @@ fn increment_order() -> Value {
         "goods_price": 219.0}]})
 }
 
-/// A list key absent while the answer says the page holds orders was read as an empty page, and
-/// an empty page ended the walk whatever `has_next` said: the rest of the window was lost.
+/// A list key absent while the answer says more pages follow was read as an empty page, and an
+/// empty page ended the walk whatever `has_next` said: the rest of the window was lost. The last
+/// page of a total that counts more than it lists is empty (the walk's count catches it).
 #[test]
-fn a_page_that_says_it_holds_orders_must_carry_them() {
+fn a_page_that_says_more_follow_must_carry_orders() {
     for body in [
         json!({"has_next": true}),
         json!({"has_next": true, "order_list": []}),
         json!({"has_next": true, "order_list": null}),
-        json!({"has_next": false, "total_count": 3}),
+        json!({"total_count": 103}),
     ] {
         let answer = json!({ LIST_RESPONSE: body });
         assert!(
@@ -499,6 +501,7 @@ fn a_page_that_says_it_holds_orders_must_carry_them() {
         json!({"has_next": false}),
         json!({"has_next": false, "total_count": 0}),
         json!({"has_next": false, "order_list": []}),
+        json!({"has_next": false, "total_count": 3}),
     ] {
         let answer = json!({ LIST_RESPONSE: body });
         let listed = parse_listing(&answer, &[LIST_RESPONSE], "order_list", true, page(1)).unwrap();
@@ -508,10 +511,16 @@ fn a_page_that_says_it_holds_orders_must_carry_them() {
     let past = json!({ INCREMENT_RESPONSE: {"has_next": false, "total_count": 150} });
     let listed =
         parse_listing(&past, INCREMENT_RESPONSES, "order_sn_list", false, page(3)).unwrap();
-    assert_eq!((listed.orders.len(), listed.total), (0, 150));
-    let short = json!({ INCREMENT_RESPONSE: {"has_next": false, "total_count": 250} });
+    assert_eq!((listed.orders.len(), listed.total), (0, Some(150)));
+    // So is the last page of a total that counts more than the pages list; one the total says
+    // others follow is not.
+    let short = json!({ INCREMENT_RESPONSE: {"total_count": 250} });
+    let listed =
+        parse_listing(&short, INCREMENT_RESPONSES, "order_sn_list", false, page(3)).unwrap();
+    assert_eq!((listed.orders.len(), listed.total), (0, Some(250)));
+    let followed = json!({ INCREMENT_RESPONSE: {"total_count": 301} });
     assert!(matches!(
-        parse_listing(&short, INCREMENT_RESPONSES, "order_sn_list", false, page(3)),
+        parse_listing(&followed, INCREMENT_RESPONSES, "order_sn_list", false, page(3)),
         Err(PlatformError::Malformed(ref m)) if m.contains("order_sn_list")
     ));
 }
@@ -538,7 +547,11 @@ fn the_increment_answer_is_read_under_either_key_and_list() {
                 page(1),
             )
             .unwrap();
-            assert_eq!((listed.orders.len(), listed.total), (1, 1), "{key} {list}");
+            assert_eq!(
+                (listed.orders.len(), listed.total),
+                (1, Some(1)),
+                "{key} {list}"
+            );
             assert_eq!(
                 listed.orders[0].order_id.as_deref(),
                 Some("240520-123456789012345")
@@ -577,7 +590,11 @@ fn has_next_and_total_count_are_read_in_their_allowed_forms() {
     ] {
         let body = json!({"has_next": has_next, "total_count": " 150 ", "order_sn_list": orders});
         let page = listed(body, false, 1).unwrap();
-        assert_eq!((page.has_next, page.total), (expected, 150), "{has_next}");
+        assert_eq!(
+            (page.has_next, page.total),
+            (expected, Some(150)),
+            "{has_next}"
+        );
     }
     // `use_has_next` without a readable `has_next`: the total says (page × size < total).
     let body = json!({"total_count": 150, "order_sn_list": orders});

@@ -8,7 +8,8 @@
 //! - `type` is always sent with every trade type: without it TOP returns only five types and
 //!   orders go missing.
 //! - Windows of one day (the platform serves three months of history); pages of 100 with
-//!   `use_has_next`.
+//!   `use_has_next=false`: the walk counts what it read against the total (two trades of one
+//!   second can trade places between two pages' calls, one read twice and the other never).
 //! - Revealing a receiver's phone: `taobao.top.oaid.decrypt` with the trade's `oaid` and the
 //!   purpose's scene ([`decrypt`]).
 
@@ -228,14 +229,13 @@ impl PlatformClient for TaobaoClient {
         business.insert("type".to_owned(), TRADE_TYPES.to_owned());
         business.insert("page_no".to_owned(), page_no.to_string());
         business.insert("page_size".to_owned(), PAGE_SIZE.to_string());
-        // Said either way: the README gives no default, and the backward walk by modification
-        // needs the total `use_has_next=true` would drop.
-        let has_next = listing == Listing::Created;
-        business.insert("use_has_next".to_owned(), has_next.to_string());
+        // Said: the README gives no default. The backward walk by modification needs the total
+        // `use_has_next=true` would drop, and the walk by creation counts what it read against it.
+        business.insert("use_has_next".to_owned(), "false".to_owned());
         let json = self
             .call(app, access_token, method, business, parse_error_response)
             .await?;
-        // Only the by-creation call asks for `has_next` (the backward walk needs the total).
+        // By creation, an answer sending `has_next` instead of the total is read by it.
         let span = PageSpan::numbered(page_no, 1, PAGE_SIZE);
         let page = parse_trades(&json, key, listing == Listing::Created, span)?;
         let next = match listing {

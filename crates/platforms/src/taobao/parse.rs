@@ -192,8 +192,9 @@ pub struct TradesPage {
 /// - `total_results`: a count (digits in a string too); anything else is no total, `Malformed`
 ///   (read as 0 it would end the backward walk before its last pages).
 /// - The trades: `{"trades": {"trade": […]}}`, or with `simplify=true` a bare `"trades": […]`.
-///   TOP leaves an empty list out; absent (or empty) while `has_next` or the total says this page
-///   holds trades, the page is `Malformed`, never read as empty.
+///   TOP leaves an empty list out; absent (or empty) while `has_next` or the total says more
+///   pages follow, the page is `Malformed`, never read as empty. The window's last page is read
+///   as empty whatever its total counts ([`page_list`]: the walk's count catches a shortfall).
 pub fn parse_trades(
     json: &Value,
     key: &str,
@@ -214,8 +215,7 @@ pub fn parse_trades(
         Some(wrapped @ Value::Object(_)) => (wrapped.get("trade"), "trades.trade"),
         other => (other, "trades"),
     };
-    let holds_orders = has_next || total.is_some_and(|t| span.holds_orders(t));
-    let trades = page_list(list, name, holds_orders).map_err(PlatformError::Malformed)?;
+    let trades = page_list(list, name, has_next).map_err(PlatformError::Malformed)?;
     let orders = trades
         .iter()
         .map(|raw| FetchedOrder {

@@ -99,3 +99,12 @@ async fn reveals_a_buyers_phone_within_the_platforms_rules() {
 async fn an_order_paid_later_is_listed_again_paid() {
     Sim::start(&DOUYIN, &[]).lists_a_later_payment().await;
 }
+
+/// A total that counts an order the platform never lists left the window's last page empty,
+/// refused as malformed on every retry: the shop's syncs failed on that window for good.
+#[tokio::test]
+async fn an_overstated_total_reads_the_empty_last_page_as_empty() {
+    Sim::start(&DOUYIN, &[])
+        .walks_past_an_overstated_total()
+        .await;
+}

@@ -487,6 +487,50 @@ impl<C: PlatformClient + 'static> Sim<C> {
         );
     }
 
+    /// Once every total counts one order the platform never lists (the `overstate_total`
+    /// fault), both listings still walk without an error and read what they read before: the
+    /// window's last page, empty though its total counts an order on it, is read as empty (the
+    /// sync's count of what it read against the total warns). A window holding no order (before
+    /// the simulator's first) says 1, and its only page is empty.
+    pub async fn walks_past_an_overstated_total(&self) {
+        let client = self.client();
+        let tokens = self.authorized(&client).await;
+        let sink = Sink::default();
+        let now = Utc::now();
+        let before_any = TimeWindow::new(
+            now - chrono::Duration::days(84),
+            now - chrono::Duration::days(83),
+        );
+        let walks = || async {
+            let mut read = Vec::new();
+            for listing in [Listing::Created, Listing::Modified] {
+                for range in [last_days(3), before_any] {
+                    let mut session = Session::new(
+                        self.app(self.platform.app_secret),
+                        tokens.access_token.clone(),
+                        tokens.refresh_token.clone(),
+                        fast(),
+                    );
+                    let w = walk_by(&client, &mut session, range, listing, &sink)
+                        .await
+                        .unwrap_or_else(|e| panic!("{listing:?} over {range:?}: {e:?}"));
+                    read.push(w.ids);
+                }
+            }
+            read
+        };
+        let honest = walks().await;
+        assert!(!honest[0].is_empty() && honest[1].is_empty(), "{honest:?}");
+        let answer = reqwest::Client::new()
+            .post(self.url("/_sim/faults"))
+            .json(&serde_json::json!({"overstate_total": true}))
+            .send()
+            .await
+            .expect("faults");
+        assert!(answer.status().is_success(), "{}", answer.status());
+        assert_eq!(walks().await, honest);
+    }
+
     /// Authorizes a shop and walks `range` with its session.
     pub async fn authorize_and_walk(
         &self,

@@ -85,3 +85,10 @@ async fn reveals_a_buyers_phone_within_the_platforms_rules() {
     };
     reveal::within_the_rules(&JD, rules).await;
 }
+
+/// A total that counts an order the platform never lists left the window's last page empty,
+/// refused as malformed on every retry: the shop's syncs failed on that window for good.
+#[tokio::test]
+async fn an_overstated_total_reads_the_empty_last_page_as_empty() {
+    Sim::start(&JD, &[]).walks_past_an_overstated_total().await;
+}

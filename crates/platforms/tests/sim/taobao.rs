@@ -134,3 +134,12 @@ async fn a_stated_ban_holds_the_next_calls_until_it_ends() {
 async fn an_order_paid_later_is_listed_again_paid() {
     Sim::start(&TAOBAO, &[]).lists_a_later_payment().await;
 }
+
+/// A total that counts an order the platform never lists left the window's last page empty,
+/// refused as malformed on every retry: the shop's syncs failed on that window for good.
+#[tokio::test]
+async fn an_overstated_total_reads_the_empty_last_page_as_empty() {
+    Sim::start(&TAOBAO, &[])
+        .walks_past_an_overstated_total()
+        .await;
+}

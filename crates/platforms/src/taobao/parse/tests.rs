@@ -440,18 +440,20 @@ fn trades_are_read_as_a_bare_list_too() {
     }
 }
 
-/// A trades list absent, of another shape, or empty while the answer says this page holds trades
-/// was an empty page: the walk ended (or skipped the page) and the trades were lost unseen.
+/// A trades list absent, of another shape, or empty while the answer says more pages follow was
+/// an empty page: the walk ended (or skipped the page) and the trades were lost unseen. The last
+/// page of a total that counts more than it lists is empty (the walk's count catches it): refused,
+/// it failed every sync of the shop's window.
 #[test]
-fn a_page_that_says_it_holds_trades_must_carry_them() {
+fn a_page_that_says_more_follow_must_carry_trades() {
     let key = "trades_sold_get_response";
     for body in [
         serde_json::json!({"has_next": true}),
         serde_json::json!({"has_next": true, "trades": {"trade": []}}),
         serde_json::json!({"has_next": true, "trades": {}}),
         serde_json::json!({"has_next": true, "trades": []}),
-        serde_json::json!({"has_next": false, "total_results": 3}),
-        serde_json::json!({"has_next": false, "total_results": 3, "trades": null}),
+        serde_json::json!({"total_results": 103}),
+        serde_json::json!({"total_results": 103, "trades": null}),
     ] {
         let answer = serde_json::json!({ key: body });
         assert!(
@@ -485,19 +487,19 @@ fn a_page_that_says_it_holds_trades_must_carry_them() {
         let read = parse_trades(&answer, key, false, PAGE1).unwrap();
         assert!(read.orders.is_empty() && !read.has_next, "{answer}");
     }
-    // A backward walk's page past the end of a total that shrank mid-walk is empty; one the
-    // total still reaches is not.
-    let shrunk = serde_json::json!({ key: {"total_results": 150} });
+    // A backward walk's page past the end of a total that shrank mid-walk is empty, and so is
+    // the last page of a total that counts more than the pages list (the walk's count of what
+    // it read reads the window again, then warns); a page the total says others follow is not.
     let third = PageSpan::numbered(3, 1, PAGE_SIZE);
-    assert!(
-        parse_trades(&shrunk, key, false, third)
-            .unwrap()
-            .orders
-            .is_empty()
-    );
-    let reached = serde_json::json!({ key: {"total_results": 250} });
+    for total in [150, 250] {
+        let answer = serde_json::json!({ key: {"total_results": total} });
+        let read = parse_trades(&answer, key, false, third).unwrap();
+        assert!(read.orders.is_empty() && !read.has_next);
+        assert_eq!(read.total, Some(total));
+    }
+    let followed = serde_json::json!({ key: {"total_results": 301} });
     assert!(matches!(
-        parse_trades(&reached, key, false, third),
+        parse_trades(&followed, key, false, third),
         Err(PlatformError::Malformed(_))
     ));
 }
