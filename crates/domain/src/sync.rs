@@ -17,6 +17,14 @@ pub const MAX_WINDOW_DAYS: i64 = 90;
 /// changes again ([`scheduled_start`]): a change the platform records later than the overlap
 /// allows (dated before the watermark) is still caught within a day.
 pub const RECONCILE_HOURS: i64 = 24;
+/// How late the platform may record a change (dated before the watermark, listed only later)
+/// and the daily reconcile still read it: each reconcile reads again this much before where the
+/// last one's window ended. A change dated just before a reconcile's end and recorded after
+/// that reconcile walked past it is read by the next one only if it falls in this overlap;
+/// with the scheduled syncs' 10 minutes it was lost for good when recorded more than about 12
+/// minutes late. No platform documents its lag; two hours costs a reconcile of Taobao four
+/// more 30-minute windows (53 instead of 49).
+pub const RECONCILE_OVERLAP_HOURS: i64 = 2;
 
 /// Which of an order's times a sync's window selects by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,11 +114,10 @@ pub struct LastReconcile {
 /// unchanged (skipped by their content hash); what it finds are changes the platform dated
 /// before the watermark but recorded after the sync that read past them.
 ///
-/// The reconcile reads from where the last one's window ended, less [`RESUME_OVERLAP_MINUTES`]:
-/// a day before now would leave out the minutes between that end and a day before now (the
-/// settle, and up to an interval of the schedule), and a change dated in them but recorded
-/// late would be read by no reconcile at all. At most two days back (a shop paused for longer
-/// catches up through its watermark).
+/// The reconcile reads from where the last one's window ended (a day before now would leave out
+/// the minutes between that end and a day before now: the settle, and up to an interval of the
+/// schedule), less [`RECONCILE_OVERLAP_HOURS`], the lateness it absorbs. At most two days back
+/// (a shop paused for longer catches up through its watermark).
 pub fn scheduled_start(
     modified_watermark: Option<DateTime<Utc>>,
     first_sync: Option<DateTime<Utc>>,
@@ -125,11 +132,9 @@ pub fn scheduled_start(
     if !due {
         return start;
     }
-    let from = last_reconcile.map_or(day_ago, |last| {
-        (last.window_end - Duration::minutes(RESUME_OVERLAP_MINUTES))
-            .clamp(day_ago - Duration::hours(RECONCILE_HOURS), day_ago)
-    });
-    start.min(from)
+    let from = last_reconcile.map_or(day_ago, |last| last.window_end.min(day_ago))
+        - Duration::hours(RECONCILE_OVERLAP_HOURS);
+    start.min(from.max(day_ago - Duration::hours(RECONCILE_HOURS)))
 }
 
 /// Where a sync that names no start begins: `resumed_from` (where the last sync's orders are
@@ -183,19 +188,23 @@ mod tests {
                 window_end: requested_at - Duration::minutes(2),
             })
         };
-        // Never reconciled: the whole last day.
-        assert_eq!(scheduled_start(watermark, first, None, now), day_ago);
+        let overlap = Duration::hours(RECONCILE_OVERLAP_HOURS);
+        // Never reconciled: the whole last day, and the lateness it absorbs.
+        assert_eq!(
+            scheduled_start(watermark, first, None, now),
+            day_ago - overlap
+        );
         // Reconciled over a day ago: from where that reconcile's window ended, with the
         // overlap, so that no minute between the two goes unread.
         let yesterday = now - Duration::hours(25);
         assert_eq!(
             scheduled_start(watermark, first, reconciled(25), now),
-            yesterday - Duration::minutes(2 + RESUME_OVERLAP_MINUTES)
+            yesterday - Duration::minutes(2) - overlap
         );
         // Reconciled just a day ago: still from its end, a little more than a day back.
         assert_eq!(
             scheduled_start(watermark, first, reconciled(RECONCILE_HOURS), now),
-            day_ago - Duration::minutes(2 + RESUME_OVERLAP_MINUTES)
+            day_ago - Duration::minutes(2) - overlap
         );
         // Reconciled a week ago: at most two days back.
         assert_eq!(
@@ -213,6 +222,51 @@ mod tests {
             changes_start(None, first, now)
         );
     }
+    /// Four days of a shop's syncs every 30 minutes, each window read the moment it is
+    /// requested (its end the settle before): a change dated at any minute and recorded by the
+    /// platform up to [`RECONCILE_OVERLAP_HOURS`] late is in some window read after it was
+    /// recorded. With the reconcile overlapping the last one by the scheduled syncs' 10
+    /// minutes, a change dated 20 minutes before a reconcile's end and recorded 40 minutes late
+    /// was read by no sync at all.
+    #[test]
+    fn a_change_recorded_late_is_read_by_some_later_sync() {
+        use super::*;
+        let start = DateTime::parse_from_rfc3339("2026-12-01T00:07:00Z")
+            .expect("time")
+            .with_timezone(&Utc);
+        let first = Some(start - Duration::days(3));
+        let (mut watermark, mut last) = (Some(start - Duration::minutes(20)), None);
+        // (read at, from, to) of every sync.
+        let mut reads = Vec::new();
+        for tick in 0..(4 * 48) {
+            let now = start + Duration::minutes(30 * tick);
+            let from = scheduled_start(watermark, first, last, now);
+            let to = now - Duration::minutes(2);
+            reads.push((now, from, to));
+            if to - from >= Duration::hours(RECONCILE_HOURS) {
+                last = Some(LastReconcile {
+                    requested_at: now,
+                    window_end: to,
+                });
+            }
+            watermark = Some(to);
+        }
+        let end = start + Duration::days(2);
+        let mut dated = start;
+        while dated < end {
+            for late in [15, 40, 70, 119] {
+                let recorded = dated + Duration::minutes(late);
+                assert!(
+                    reads
+                        .iter()
+                        .any(|(at, from, to)| *at >= recorded && (*from..=*to).contains(&dated)),
+                    "a change dated {dated} recorded {late} minutes late was never read"
+                );
+            }
+            dated += Duration::minutes(1);
+        }
+    }
+
     #[test]
     fn a_failing_shop_is_tried_again_later_and_later_up_to_a_day() {
         use super::*;

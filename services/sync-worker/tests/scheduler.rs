@@ -362,10 +362,11 @@ async fn a_scheduled_sync_reads_the_last_day_again_once_a_day() {
 
     assert_eq!(scheduler.schedule_due().await.expect("schedule"), 1);
     let (start, end) = scheduled_window().await;
+    let overlap = chrono::Duration::hours(leadgen_domain::sync::RECONCILE_OVERLAP_HOURS);
     assert_eq!(
         end - start,
-        chrono::Duration::hours(leadgen_domain::sync::RECONCILE_HOURS),
-        "the whole last day: {start} – {end}"
+        chrono::Duration::hours(leadgen_domain::sync::RECONCILE_HOURS) + overlap,
+        "the whole last day and the lateness it absorbs: {start} – {end}"
     );
     let reconcile: i64 = task::table
         .filter(task::status.eq("RUNNING"))
@@ -385,7 +386,8 @@ async fn a_scheduled_sync_reads_the_last_day_again_once_a_day() {
     );
 
     // A day and an hour after the reconcile: the next reads from where its window ended, less
-    // the overlap, not from a day ago (which would leave the hour between them unread).
+    // the lateness it absorbs, not from a day ago (which would leave the hour between them
+    // unread).
     let requested = Utc::now() - chrono::Duration::hours(25);
     let ended = requested - chrono::Duration::minutes(2);
     diesel::update(task::table.find(reconcile))
@@ -400,7 +402,7 @@ async fn a_scheduled_sync_reads_the_last_day_again_once_a_day() {
     complete_and_make_due(&mut conn, shop).await;
     assert_eq!(scheduler.schedule_due().await.expect("schedule"), 1);
     let (start, _) = scheduled_window().await;
-    let expected = ended - chrono::Duration::minutes(leadgen_domain::sync::RESUME_OVERLAP_MINUTES);
+    let expected = ended - overlap;
     // PostgreSQL keeps microseconds.
     assert!(
         (start - expected).abs() < chrono::Duration::milliseconds(1),
