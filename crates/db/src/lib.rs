@@ -394,7 +394,8 @@ const MIGRATION_RETRY_WAIT: std::time::Duration = std::time::Duration::from_secs
 /// Applies pending migrations; returns the names of those applied.
 ///
 /// A migration waits at most [`MIGRATION_LOCK_TIMEOUT`] for a table's lock, then gives up and
-/// the run is tried again, with backoff, up to [`MIGRATION_LOCK_RETRIES`] times. Waiting
+/// the run is tried again, with backoff, up to [`MIGRATION_LOCK_RETRIES`] times (so is one
+/// cancelled by a deadlock with a service's transaction). Waiting
 /// longer would stall every service: a statement that queues for an `ALTER TABLE`'s exclusive
 /// lock behind one long transaction (a report, a dump, a rescore) makes every later query of
 /// that table queue behind it, the lead list and order intake down until the holder ends.
@@ -424,8 +425,8 @@ pub async fn run_migrations(url: &str) -> Result<Vec<String>, DbError> {
             return Ok(applied);
         };
         match waits.next() {
-            Some(wait) if is_lock_timeout(&e) => {
-                tracing::warn!(error = %e, ?wait, "A migration gave up waiting for a lock; trying again");
+            Some(wait) if waited_for_a_lock(&e) => {
+                tracing::warn!(error = %e, ?wait, "A migration gave up waiting for a lock, or was cancelled by a deadlock; trying again");
                 tokio::time::sleep(wait).await;
             }
             _ => return Err(e),
@@ -489,11 +490,14 @@ fn refuse_invalid_indexes(
     )))
 }
 
-/// Whether a migration failed because it gave up waiting for a lock (SQLSTATE 55P03): diesel's
-/// migration error keeps only the server's text, in English or, with `lc_messages` set to
-/// Chinese, in Chinese.
-fn is_lock_timeout(e: &DbError) -> bool {
-    matches!(e, DbError::Migration(m) if m.contains("lock timeout") || m.contains("锁超时"))
+/// Whether a migration failed because it gave up waiting for a lock (SQLSTATE 55P03), or was
+/// cancelled by a deadlock with a running service (40P01: a migration that locks two tables in
+/// the other order than the service's transactions, and PostgreSQL cancels the one that waited
+/// first). Diesel's migration error keeps only the server's text, in English or, with
+/// `lc_messages` set to Chinese, in Chinese.
+fn waited_for_a_lock(e: &DbError) -> bool {
+    const WORDS: [&str; 4] = ["lock timeout", "锁超时", "deadlock detected", "检测到死锁"];
+    matches!(e, DbError::Migration(m) if WORDS.iter().any(|w| m.contains(w)))
 }
 
 /// One run of [`run_migrations`]: the migrations applied, or the error that stopped it with

@@ -147,3 +147,51 @@ async fn index_valid(conn: &mut leadgen_db::PooledConn) -> bool {
     .expect("the index")
     .valid
 }
+
+/// A migration that locks two tables in the other order than a running service (57 drops the
+/// raw orders' reference to their sync task: the raw table first, then the task table; a sync
+/// writing a page holds its task row, then writes raw orders) deadlocks with it, and
+/// PostgreSQL cancels the migration, which waited first. It was not tried again: the Job
+/// failed and the rollout stopped. It is now tried again like a lock it gave up waiting for.
+#[tokio::test]
+async fn a_migration_cancelled_by_a_deadlock_is_tried_again() {
+    let db = leadgen_test_support::TestDb::new().await;
+    unapply(
+        &db,
+        "20261207000057",
+        "ALTER TABLE t_ecom_order_raw ADD CONSTRAINT t_ecom_order_raw_sync_task_id_fkey \
+         FOREIGN KEY (sync_task_id) REFERENCES t_ecom_sync_task (id) NOT VALID",
+    )
+    .await;
+
+    // A sync's page: its task first.
+    let mut sync = leadgen_db::connect(&db.url).await.expect("sync");
+    diesel::sql_query("BEGIN")
+        .execute(&mut sync)
+        .await
+        .expect("begin");
+    diesel::sql_query("UPDATE t_ecom_sync_task SET status = status WHERE id = -1")
+        .execute(&mut sync)
+        .await
+        .expect("the task");
+
+    let url = db.url.clone();
+    let migrating = tokio::spawn(async move { leadgen_db::run_migrations(&url).await });
+    tokio::time::sleep(Duration::from_millis(700)).await;
+
+    // Then its orders, behind the migration that waits for the task table: a deadlock.
+    diesel::sql_query("LOCK TABLE t_ecom_order_raw IN ROW EXCLUSIVE MODE")
+        .execute(&mut sync)
+        .await
+        .expect("the page gets through once the migration is cancelled");
+    diesel::sql_query("COMMIT")
+        .execute(&mut sync)
+        .await
+        .expect("commit");
+
+    let applied = migrating
+        .await
+        .expect("migration task")
+        .expect("applied when tried again");
+    assert_eq!(applied, vec!["20261207000057".to_owned()]);
+}
