@@ -370,14 +370,32 @@ fn code_of(e: &serde_json::Value) -> String {
 }
 
 /// The platform's own words as an error carries them: the non-empty `parts` (code, `sub_code`,
-/// message, `sub_msg`…) in order, each as sent (trimmed), separated by single spaces.
+/// message, `sub_msg`…) in order, each as sent (trimmed), separated by single spaces, then
+/// [`kept_words`].
 pub fn platform_text(parts: &[&str]) -> String {
-    parts
-        .iter()
-        .map(|p| p.trim())
-        .filter(|p| !p.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
+    kept_words(
+        &parts
+            .iter()
+            .map(|p| p.trim())
+            .filter(|p| !p.is_empty())
+            .collect::<Vec<_>>()
+            .join(" "),
+    )
+}
+
+/// The most characters of a platform's words an error keeps.
+pub const PLATFORM_WORDS_MAX_CHARS: usize = 300;
+
+/// A platform's words as they are kept: they reach the merchant's sync records, a shop's status
+/// reason, `platform.changed` events, the reveal audit and the logs, so a phone number in them
+/// (a platform echoing a parameter, a decrypt error naming the value) is masked
+/// ([`leadgen_domain::contact::mask_phones_in`]), and an answer that is a page of text is cut at
+/// [`PLATFORM_WORDS_MAX_CHARS`].
+pub fn kept_words(words: &str) -> String {
+    leadgen_domain::contact::mask_phones_in(words)
+        .chars()
+        .take(PLATFORM_WORDS_MAX_CHARS)
+        .collect()
 }
 
 /// `（平台返回：…）` after a Chinese sentence, or nothing when the platform said nothing.
@@ -425,5 +443,19 @@ mod tests {
                 ("unknown", "other".to_owned())
             );
         }
+    }
+
+    /// A platform's words reach sync records, shop status, events, the reveal audit and the
+    /// logs: a decrypt error echoing the number it was asked about kept it in clear there, and
+    /// an answer that is a page of text was kept whole.
+    #[test]
+    fn a_platforms_words_are_kept_masked_and_short() {
+        let said = super::platform_text(&["  40004 ", "", "手机号 13812345678 解密失败"]);
+        assert_eq!(said, "40004 手机号 138****5678 解密失败");
+        let page = "错".repeat(1_000);
+        assert_eq!(
+            super::platform_text(&[&page]).chars().count(),
+            super::PLATFORM_WORDS_MAX_CHARS
+        );
     }
 }

@@ -290,7 +290,7 @@ async fn capped_body(mut response: reqwest::Response) -> Result<Vec<u8>, Platfor
 /// The codes and messages a failed answer's body states, when it is a platform's JSON error
 /// envelope (at its top or one level down: `error_response`, Douyin's and Kuaishou's flat
 /// ones), so a 429 or a 5xx keeps the platform's words; never the raw body (an HTML error page,
-/// or anything that might echo a request). At most 300 characters.
+/// or anything that might echo a request). Kept as [`crate::error::kept_words`] keeps them.
 fn error_words(body: &[u8]) -> String {
     const KEYS: [&str; 11] = [
         "code",
@@ -329,7 +329,7 @@ fn error_words(body: &[u8]) -> String {
     };
     let mut words = Vec::new();
     collect(&json, 0, &mut words);
-    words.join(" ").chars().take(300).collect()
+    crate::error::kept_words(&words.join(" "))
 }
 
 /// Every platform we have an adapter for.

@@ -35,7 +35,7 @@
 use serde_json::{Value, json};
 
 use super::parse::parse_error;
-use crate::client::PlatformError;
+use crate::client::{PlatformError, platform_text};
 use crate::json::{echoed_item, flag, instant, int, str_at};
 use crate::reveal::{DecryptRequest, RevealPurpose, RevealedContact, contact_from_text};
 
@@ -66,12 +66,14 @@ pub fn parse_decrypt_error(json: &Value) -> Option<PlatformError> {
         None => sub_code.to_owned(),
     };
     let message = || {
-        [str_at(json, "msg"), str_at(json, "sub_msg")]
-            .iter()
-            .filter(|s| !s.is_empty())
-            .copied()
-            .collect::<Vec<_>>()
-            .join(": ")
+        crate::error::kept_words(
+            &[str_at(json, "msg"), str_at(json, "sub_msg")]
+                .iter()
+                .filter(|s| !s.is_empty())
+                .copied()
+                .collect::<Vec<_>>()
+                .join(": "),
+        )
     };
     match code {
         // 10001 "partial failure": the answer carries its items, each with its own `err_no` and
@@ -108,7 +110,7 @@ pub fn parse_decrypt_response(
     {
         return Err(PlatformError::DecryptFailed {
             code: code.to_string(),
-            message: str_at(custom, "err_msg").to_owned(),
+            message: platform_text(&[str_at(custom, "err_msg")]),
         });
     }
     let items = crate::json::list_at(data, "decrypt_infos").map_err(PlatformError::Malformed)?;
@@ -128,7 +130,7 @@ pub fn parse_decrypt_response(
     if err_no != 0 {
         return Err(PlatformError::DecryptFailed {
             code: err_no.to_string(),
-            message: str_at(item, "err_msg").to_owned(),
+            message: platform_text(&[str_at(item, "err_msg")]),
         });
     }
     // The README gives `expire_time` no unit (§4.3): epoch seconds, or milliseconds, as every

@@ -88,7 +88,7 @@ pub fn parse_error(json: &Value) -> Option<PlatformError> {
             Some(0) => None,
             Some(n) => Some(PlatformError::Unknown {
                 code: format!("err_no {n}"),
-                message: str_at(json, "message").trim().to_owned(),
+                message: platform_text(&[str_at(json, "message")]),
             }),
             None => Some(PlatformError::Malformed("响应缺少 code".into())),
         };

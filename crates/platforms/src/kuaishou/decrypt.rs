@@ -27,7 +27,7 @@
 use serde_json::{Value, json};
 
 use super::parse::parse_api_error;
-use crate::client::PlatformError;
+use crate::client::{PlatformError, platform_text};
 use crate::json::{echoed_item, instant, int, text};
 use crate::reveal::{DecryptRequest, RevealPurpose, RevealedContact, contact_from_text};
 
@@ -82,7 +82,7 @@ pub fn parse_decrypt_response(
     if code != 0 {
         return Err(PlatformError::DecryptFailed {
             code: code.to_string(),
-            message: text(item.get("errorMsg")).unwrap_or_default(),
+            message: platform_text(&[&text(item.get("errorMsg")).unwrap_or_default()]),
         });
     }
     let decrypted = text(item.get("decryptedData")).unwrap_or_default();
