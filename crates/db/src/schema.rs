@@ -195,6 +195,7 @@ diesel::table! {
         as_of -> Nullable<Timestamptz>,
         lease_until -> Nullable<Timestamptz>,
         dirty_since -> Nullable<Timestamptz>,
+        rescore_took_ms -> Nullable<Int8>,
     }
 }
 

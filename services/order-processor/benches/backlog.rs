@@ -268,6 +268,7 @@ async fn run(n: usize) {
         lease: std::time::Duration::from_secs(600),
         chunk: 500,
         failures: Default::default(),
+        stop: Default::default(),
     };
     let started = Instant::now();
     while rescore.rescore_once().await.unwrap().is_some() {}

@@ -85,6 +85,7 @@ impl Application {
             lease: Duration::from_secs(processing.rescore_lease_secs),
             chunk: processing.rescore_chunk_leads,
             failures: Default::default(),
+            stop: CancellationToken::new(),
         };
         let retention = Retention {
             pool: pool.clone(),

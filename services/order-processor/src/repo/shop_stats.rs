@@ -47,6 +47,10 @@ pub async fn mark_dirty(
     .await
 }
 
+/// A shop whose leads keep changing waits at least this many times its last rescore's duration
+/// for the next ([`claim`]).
+pub const BUSY_SHARE: i64 = 10;
+
 /// A shop claimed for rescoring.
 #[derive(Debug, Clone, QueryableByName)]
 pub struct Claimed {
@@ -60,10 +64,13 @@ pub struct Claimed {
 
 /// Claims one shop whose leads changed and settled (no change for `settle` and none of its raw
 /// orders still waiting to be processed), or whose first change not yet rescored is older than
-/// `max_wait` (`dirty_since`), or whose scores are older than `as_of`; leases it for `lease`.
+/// `max_wait` or [`BUSY_SHARE`] times its last rescore's duration, the longer
+/// (`dirty_since`), or whose scores are older than `as_of`; leases it for `lease`.
 /// A backlog whose batches are slower than `settle` is not rescored midway, nor at its start:
 /// every lead would be rewritten only for the next batches to change it again, while the
-/// rescore and the batches wait on each other's lead locks.
+/// rescore and the batches wait on each other's lead locks. The longest wait still rescores a
+/// shop whose backlog runs for long, but a shop whose rescore takes minutes (a million leads)
+/// spends at most a tenth of its backlog's time rescoring, not one rescore after another.
 pub async fn claim(
     conn: &mut AsyncPgConnection,
     as_of: DateTime<Utc>,
@@ -81,7 +88,8 @@ pub async fn claim(
                           SELECT 1 FROM t_ecom_order_raw r \
                           WHERE r.platform_id = t_lead_shop_stats.platform_id \
                             AND r.process_status = 'PENDING')) \
-                        OR coalesce(dirty_since, dirty_at) < now() - $3)) \
+                        OR coalesce(dirty_since, dirty_at) < now() - greatest($3, \
+                             make_interval(secs => coalesce(rescore_took_ms, 0) * $5 / 1000.0)))) \
                   OR as_of < $1) \
            ORDER BY dirty_at NULLS LAST, platform_id LIMIT 1 FOR UPDATE SKIP LOCKED) \
          RETURNING s.platform_id, s.tenant_id, s.dirty_seq",
@@ -90,6 +98,7 @@ pub async fn claim(
     .bind::<Interval, _>(pg_interval(settle))
     .bind::<Interval, _>(pg_interval(max_wait))
     .bind::<Interval, _>(pg_interval(lease))
+    .bind::<Int8, _>(BUSY_SHARE)
     .load(conn)
     .await?;
     Ok(rows.into_iter().next())
@@ -110,18 +119,19 @@ pub async fn extend(
     .await
 }
 
-/// Records a finished rescore up to `seq` and the new distribution; releases the lease. Changes
-/// marked while it ran (after `seq`) wait since now for the next one.
+/// Records a finished rescore up to `seq`, the new distribution and how long it `took`; releases
+/// the lease. Changes marked while it ran (after `seq`) wait since now for the next one.
 pub async fn finish(
     conn: &mut AsyncPgConnection,
     platform_id: i64,
     seq: i64,
     as_of: DateTime<Utc>,
     distribution: serde_json::Value,
+    took: std::time::Duration,
 ) -> QueryResult<usize> {
     diesel::sql_query(
         "UPDATE t_lead_shop_stats SET rescored_seq = $2, rescored_at = now(), as_of = $3, \
-           distribution = $4, lease_until = NULL, \
+           distribution = $4, lease_until = NULL, rescore_took_ms = $5, \
            dirty_since = CASE WHEN dirty_seq > $2 THEN now() END \
          WHERE platform_id = $1",
     )
@@ -129,6 +139,7 @@ pub async fn finish(
     .bind::<Int8, _>(seq)
     .bind::<Timestamptz, _>(as_of)
     .bind::<diesel::sql_types::Jsonb, _>(distribution)
+    .bind::<Int8, _>(i64::try_from(took.as_millis()).unwrap_or(i64::MAX))
     .execute(conn)
     .await
 }

@@ -93,6 +93,10 @@ pub struct Rescore {
     pub chunk: i64,
     /// Shops whose rescore failed, and how many times in a row.
     pub failures: FailedShops,
+    /// The process stops (the token [`Rescore::run`] is given): the loop ends, and a rescore under
+    /// way stops after the chunk it is on (a shop of a million leads takes minutes, longer than
+    /// the pod's grace).
+    pub stop: CancellationToken,
 }
 
 /// How many rescores in a row each shop failed (this process's memory: after a restart a shop
@@ -132,6 +136,9 @@ pub struct Rescored {
     pub external_pending: usize,
     /// Intentions the external scorer answered in this rescore.
     pub external_answered: usize,
+    /// Stopped between two chunks with its process ([`Rescore::stop`]), the shop left to the next
+    /// rescore.
+    pub stopped: bool,
 }
 
 /// How long a shop whose leads still wait for the external scorer waits for its next rescore
@@ -146,9 +153,18 @@ pub const EXTERNAL_DOWN_AGAIN_AFTER: std::time::Duration = std::time::Duration::
 
 impl Rescore {
     /// Rescores due shops until `shutdown`; errors are logged and retried later.
-    pub async fn run(self, shutdown: CancellationToken) {
+    pub async fn run(mut self, shutdown: CancellationToken) {
+        self.stop = shutdown.clone();
         loop {
             match self.rescore_once().await {
+                Ok(Some(done)) if done.stopped => {
+                    tracing::info!(
+                        platform.id = done.platform_id,
+                        leads = done.leads,
+                        "Rescore stopped with its process; the shop is rescored again"
+                    );
+                    return;
+                }
                 Ok(Some(done)) => {
                     tracing::info!(
                         platform.id = done.platform_id,
@@ -193,6 +209,7 @@ impl Rescore {
             .instrument(span)
             .await;
         match rescored {
+            Ok(done) if done.stopped => Ok(Some(done)),
             Ok(done) => {
                 metrics::histogram!("leadgen_rescore_duration_seconds")
                     .record(started.elapsed().as_secs_f64());
@@ -227,6 +244,7 @@ impl Rescore {
         claim: &Claimed,
         as_of: DateTime<Utc>,
     ) -> anyhow::Result<Rescored> {
+        let started = std::time::Instant::now();
         let features = leads::features_of_shop(conn, claim.platform_id).await?;
         // A lead whose last payment does not parse is left out of the ranks; its stored
         // aggregate does not parse either, so it is skipped (and counted) when its chunk is.
@@ -245,6 +263,13 @@ impl Rescore {
         let mut external_budget = MAX_EXTERNAL_PER_RESCORE;
         let mut after = 0;
         loop {
+            if self.stop.is_cancelled() {
+                // Its process stops: the chunks written stand, and the shop, still marked
+                // changed, is left at once to another replica (or this one once it is back).
+                shop_stats::defer(conn, claim.platform_id, Duration::ZERO).await?;
+                outcome.stopped = true;
+                return Ok(outcome);
+            }
             let rows =
                 leads::of_shop_after(conn, claim.platform_id, after, self.chunk.max(1)).await?;
             let Some(last) = rows.last() else { break };
@@ -268,7 +293,16 @@ impl Rescore {
             shop_stats::extend(conn, claim.platform_id, self.lease).await?;
         }
         let compact = serde_json::to_value(distribution.compact())?;
-        shop_stats::finish(conn, claim.platform_id, claim.dirty_seq, as_of, compact).await?;
+        let took = started.elapsed();
+        shop_stats::finish(
+            conn,
+            claim.platform_id,
+            claim.dirty_seq,
+            as_of,
+            compact,
+            took,
+        )
+        .await?;
         if outcome.external_pending > 0 {
             let wait = if outcome.external_answered > 0 || external_budget == 0 {
                 EXTERNAL_AGAIN_AFTER

@@ -132,3 +132,64 @@ async fn an_announcement_that_comes_after_its_orders_were_processed_is_not_proce
     assert!(matches!(outcome, Outcome::Ack), "{outcome:?}");
     assert_eq!(versions().await, before);
 }
+
+/// A shop whose orders keep coming (a long backfill) was rescored at every longest wait, a
+/// minute, however long its rescore took: a shop of a million leads whose rescore takes minutes
+/// was rescored one time after another for the whole backfill, each rewriting leads the next
+/// batches change again. The wait is now at least ten times its last rescore's duration.
+#[tokio::test]
+async fn a_shop_whose_rescore_is_long_waits_longer_between_rescores_while_it_changes() {
+    let run = Run::new().await;
+    let mut rescore = run.rescore(3);
+    rescore.max_wait = Duration::from_secs(60);
+    let first = run.store(&[spec(0, "b1", "A")], "PENDING").await;
+    run.process(&first).await;
+    assert!(rescore.rescore_once().await.unwrap().is_some(), "settled");
+    let mut conn = leadgen_db::conn(&run.db.pool).await.unwrap();
+    let took: Option<i64> = t_lead_shop_stats::table
+        .find(run.shops[0])
+        .select(t_lead_shop_stats::rescore_took_ms)
+        .first(&mut conn)
+        .await
+        .unwrap();
+    assert!(took.is_some(), "how long the rescore took is kept");
+
+    // Its backfill goes on: one order processed, another still waiting. Its last rescore took
+    // half an hour: two hours after the first change, the next is not due yet.
+    run.process(&run.store(&[spec(0, "b2", "B")], "PENDING").await)
+        .await;
+    run.store(&[spec(0, "b3", "C")], "PENDING").await;
+    let changing_since = |hours: i32| {
+        diesel::sql_query(format!(
+            "UPDATE t_lead_shop_stats SET rescore_took_ms = 1800000, \
+             dirty_since = now() - interval '{hours} hours'"
+        ))
+    };
+    changing_since(2).execute(&mut conn).await.unwrap();
+    assert_eq!(rescore.rescore_once().await.unwrap(), None);
+    // Five and a half hours (ten times half an hour, and more): due.
+    changing_since(6).execute(&mut conn).await.unwrap();
+    let done = rescore.rescore_once().await.unwrap();
+    assert_eq!(done.map(|d| d.platform_id), Some(run.shops[0]));
+}
+
+/// A rescore under way when its process stops ends after the chunk it is on (a large shop's
+/// took minutes, past the pod's grace, and its lease held the shop from other replicas after
+/// the kill); the shop is left at once, still due, and another rescore takes it from the start.
+#[tokio::test]
+async fn a_rescore_stopped_with_its_process_leaves_the_shop_to_the_next_at_once() {
+    let run = Run::new().await;
+    let orders = run
+        .store(
+            &[spec(0, "r1", "A"), spec(0, "r2", "B"), spec(0, "r3", "C")],
+            "PENDING",
+        )
+        .await;
+    run.process(&orders).await;
+    let stopping = run.rescore(1);
+    stopping.stop.cancel();
+    let done = stopping.rescore_once().await.unwrap().expect("claimed");
+    assert!(done.stopped && done.leads == 0, "{done:?}");
+    let next = run.rescore(1).rescore_once().await.unwrap();
+    assert_eq!(next.map(|d| (d.leads, d.stopped)), Some((3, false)));
+}

@@ -314,6 +314,7 @@ impl Run {
             lease: std::time::Duration::from_secs(60),
             chunk,
             failures: Default::default(),
+            stop: Default::default(),
         }
     }
 
