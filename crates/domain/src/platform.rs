@@ -142,6 +142,21 @@ impl AuthStatus {
             AuthStatus::Revoked => "已解除授权",
         }
     }
+
+    /// The statuses in which the merchant's grant has ended, so the shop's history is kept only
+    /// for a retention period and then deleted (PIPL art. 47: the purpose is gone): REVOKED by
+    /// the merchant, EXPIRED or INVALID by the platform (a subscription that ended, a consent
+    /// withdrawn on the platform's side). A paused (DISABLED) shop is still connected.
+    pub const GRANT_ENDED: [AuthStatus; 3] = [
+        AuthStatus::Revoked,
+        AuthStatus::Expired,
+        AuthStatus::Invalid,
+    ];
+
+    /// [`AuthStatus::GRANT_ENDED`] as stored.
+    pub fn grant_ended_names() -> Vec<&'static str> {
+        Self::GRANT_ENDED.iter().map(|s| s.as_str()).collect()
+    }
 }
 
 string_enum!(

@@ -67,11 +67,18 @@ pub struct ProcessingSettings {
     /// Score as of this instant instead of the start of the current Beijing day (replays, tests).
     #[serde(default)]
     pub score_as_of: Option<DateTime<Utc>>,
-    /// How often the retention purge looks for disconnected shops whose history is due for
-    /// deletion (auth-api's `[shops] history_retention_days` sets when).
+    /// How often the retention purge looks for disconnected or lapsed shops whose history is due
+    /// for deletion (auth-api's `[shops] history_retention_days` sets when for the first).
     #[serde(default = "default_purge_interval")]
     #[validate(range(min = 1, message = "must be at least 1"))]
     pub purge_interval_secs: u64,
+    /// How long the history of a shop whose grant the platform ended (EXPIRED, INVALID: a
+    /// subscription that lapsed, a consent withdrawn on the platform) is kept before the
+    /// retention purge deletes it, unless the merchant authorizes it again first. Counted from
+    /// when the purge first sees it so (shown as the shop's `historyPurgeAt`).
+    #[serde(default = "default_lapsed_shop_retention")]
+    #[validate(custom(function = "at_most_ten_years"))]
+    pub lapsed_shop_retention_days: NonZeroU32,
     /// Buyers per purge transaction.
     #[serde(default = "default_purge_chunk")]
     #[validate(range(min = 1, max = 100000, message = "must be 1 to 100000"))]
@@ -114,6 +121,7 @@ impl Default for ProcessingSettings {
             score_as_of: None,
             purge_interval_secs: default_purge_interval(),
             purge_chunk_leads: default_purge_chunk(),
+            lapsed_shop_retention_days: default_lapsed_shop_retention(),
             ledger_retention_days: default_ledger_retention(),
             operation_log_retention_days: default_operation_log_retention(),
             sync_record_retention_days: default_sync_record_retention(),
@@ -146,6 +154,9 @@ fn default_rescore_lease() -> u64 {
 }
 fn default_rescore_chunk() -> i64 {
     500
+}
+fn default_lapsed_shop_retention() -> NonZeroU32 {
+    NonZeroU32::new(90).unwrap_or(NonZeroU32::MIN)
 }
 fn default_purge_interval() -> u64 {
     3600

@@ -7,7 +7,8 @@
 //!   and event snapshot.
 //! - [`rescore`] — re-ranks and rescores a shop's buyers once its leads settle, and daily.
 //! - [`sweep`] — processes raw orders left pending (lost pages, rebuilds, the migration).
-//! - [`retention`] — deletes a disconnected shop's history once its retention period ends.
+//! - [`retention`] — deletes the history of a shop disconnected, or whose grant the platform
+//!   ended, once its retention period ends.
 //! - [`housekeeping`] — deletes the processed-message ledger and the operation log by age.
 //! - [`statistics`] — analyzes the tables autovacuum does not look after (a server with it off).
 //! - [`repo`] — `t_ecom_order_processed`, `t_order_lead`, `t_lead_identity`, `t_lead_shop_stats`,

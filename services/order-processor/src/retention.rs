@@ -1,5 +1,7 @@
 //! The retention purge. A shop the merchant disconnected keeps its history for auth-api's
-//! `[shops] history_retention_days` (its `purge_after`); after that its history is deleted here:
+//! `[shops] history_retention_days` (its `purge_after`), one whose grant the platform ended
+//! (EXPIRED, INVALID) for `[processing] lapsed_shop_retention_days` from when this purge first
+//! sees it so, unless authorized again first; after that its history is deleted here:
 //!
 //! - its orders (raw and processed) and sync records;
 //! - the buyer-leads that had orders only there, with their identities and status history,
@@ -56,6 +58,9 @@ pub struct Retention {
     pub interval: Duration,
     /// Buyers per transaction.
     pub chunk: i64,
+    /// How long a shop whose grant the platform ended keeps its history
+    /// ([`purge::schedule_lapsed`]).
+    pub lapsed_days: u32,
 }
 
 /// What one step did.
@@ -98,6 +103,7 @@ impl Retention {
         let mut sampled: Option<tokio::time::Instant> = None;
         loop {
             if sampled.is_none_or(|at| at.elapsed() >= SAMPLE_EVERY) {
+                self.schedule_lapsed().await;
                 self.sample().await;
                 sampled = Some(tokio::time::Instant::now());
             }
@@ -124,6 +130,28 @@ impl Retention {
             tokio::select! {
                 () = shutdown.cancelled() => return,
                 () = tokio::time::sleep(self.interval) => {}
+            }
+        }
+    }
+
+    /// Sets when the history of shops whose grant the platform ended is deleted, where not set
+    /// yet ([`purge::schedule_lapsed`]); a failure is logged (the next pass tries again).
+    pub async fn schedule_lapsed(&self) {
+        let scheduled = match leadgen_db::conn(&self.pool).await {
+            Ok(mut conn) => purge::schedule_lapsed(&mut conn, self.lapsed_days)
+                .await
+                .map_err(anyhow::Error::from),
+            Err(e) => Err(e.into()),
+        };
+        match scheduled {
+            Ok(0) => {}
+            Ok(shops) => tracing::info!(
+                shops,
+                days = self.lapsed_days,
+                "Shops whose grant the platform ended keep their history until their retention ends"
+            ),
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "Setting when lapsed shops' history is deleted failed")
             }
         }
     }

@@ -92,6 +92,7 @@ impl Application {
             processor: Arc::clone(&processor),
             interval: Duration::from_secs(processing.purge_interval_secs),
             chunk: processing.purge_chunk_leads,
+            lapsed_days: processing.lapsed_shop_retention_days.get(),
         };
         anyhow::ensure!(
             processing.operation_log_retention_days.get() >= MIN_OPERATION_LOG_DAYS,

@@ -402,7 +402,8 @@ pub struct Listed {
     /// that loads shops here and then applies the events keeps the higher one.
     pub status_version: i64,
     /// A disconnected shop's orders, buyer-leads and sync records are deleted from this time
-    /// on (not before; unless it is connected again first).
+    /// on (not before; unless it is connected again first); so are those of a shop whose grant
+    /// the platform ended (`EXPIRED`, `INVALID`) unless it is authorized again first.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub history_purge_at: Option<DateTime<Utc>>,

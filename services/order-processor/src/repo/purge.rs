@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Int4, Int8, Interval, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use leadgen_domain::TenantId;
+use leadgen_domain::{AuthStatus, TenantId};
 
 #[derive(QueryableByName)]
 struct Id {
@@ -30,17 +30,40 @@ pub struct DueShop {
     pub tenant_id: i64,
 }
 
-/// Locks one REVOKED shop whose retention period has ended (skipping shops another replica is
-/// purging, and shops whose last purge step failed, until their `purge_retry_at`), and marks its
-/// purge as begun: its watermarks go, so a shop connected again starts its history anew. Its
-/// failures in a row go too, which only counts once the caller's step commits.
+/// Sets when the history of shops whose grant the platform ended (EXPIRED, INVALID) is deleted,
+/// `days` from now, where none is set and their history is not deleted yet: a merchant who lets
+/// a subscription end no longer has the shop's buyers kept for good. Authorizing again clears
+/// it (auth-api). The shops it set.
+pub async fn schedule_lapsed(conn: &mut AsyncPgConnection, days: u32) -> QueryResult<usize> {
+    // REVOKED gets its date when the merchant disconnects (auth-api).
+    let lapsed: Vec<&str> = AuthStatus::GRANT_ENDED
+        .iter()
+        .filter(|s| **s != AuthStatus::Revoked)
+        .map(|s| s.as_str())
+        .collect();
+    diesel::sql_query(
+        "UPDATE t_ecom_platform_auth SET purge_after = now() + make_interval(days => $1) \
+         WHERE status = ANY($2) AND purge_after IS NULL AND purged_at IS NULL",
+    )
+    .bind::<Int4, _>(i32::try_from(days).unwrap_or(i32::MAX))
+    .bind::<Array<Text>, _>(lapsed)
+    .execute(conn)
+    .await
+}
+
+/// Locks one shop whose grant has ended ([`AuthStatus::GRANT_ENDED`]) and whose retention period
+/// has ended (skipping shops another replica is purging, and shops whose last purge step failed,
+/// until their `purge_retry_at`), and marks its purge as begun: its watermarks go, so a shop
+/// connected again starts its history anew. Its failures in a row go too, which only counts once
+/// the caller's step commits.
 pub async fn claim_due(conn: &mut AsyncPgConnection) -> QueryResult<Option<DueShop>> {
     let shop: Option<DueShop> = diesel::sql_query(
         "SELECT id, tenant_id FROM t_ecom_platform_auth \
-         WHERE status = 'REVOKED' AND purge_after <= now() \
+         WHERE status = ANY($1) AND purge_after <= now() \
            AND (purge_retry_at IS NULL OR purge_retry_at <= now()) \
          ORDER BY purge_after, id LIMIT 1 FOR UPDATE SKIP LOCKED",
     )
+    .bind::<Array<Text>, _>(AuthStatus::grant_ended_names())
     .get_result(conn)
     .await
     .optional()?;
@@ -81,12 +104,13 @@ pub async fn defer(
     diesel::sql_query(
         "UPDATE t_ecom_platform_auth SET purge_failures = purge_failures + 1, \
            purge_retry_at = now() + least($2 * power(2, least(purge_failures, 16)), $3) \
-         WHERE id = $1 AND status = 'REVOKED' AND purge_after IS NOT NULL \
+         WHERE id = $1 AND status = ANY($4) AND purge_after IS NOT NULL \
          RETURNING purge_failures AS failures, purge_retry_at AS retry_at",
     )
     .bind::<Int8, _>(shop)
     .bind::<Interval, _>(pg_interval(first))
     .bind::<Interval, _>(pg_interval(max))
+    .bind::<Array<Text>, _>(AuthStatus::grant_ended_names())
     .get_result(conn)
     .await
     .optional()
@@ -101,7 +125,8 @@ fn pg_interval(d: std::time::Duration) -> diesel::data_types::PgInterval {
 /// The purges due now, for the retention metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, QueryableByName)]
 pub struct Due {
-    /// REVOKED shops whose retention period has ended and whose history is not deleted yet.
+    /// Shops whose grant ended, whose retention period has ended, and whose history is not
+    /// deleted yet.
     #[diesel(sql_type = Int8)]
     pub shops: i64,
     /// Of those, the shops whose last purge step failed.
@@ -117,8 +142,9 @@ pub async fn due(conn: &mut AsyncPgConnection) -> QueryResult<Due> {
     diesel::sql_query(
         "SELECT count(*) AS shops, count(*) FILTER (WHERE purge_failures > 0) AS failing, \
            min(purge_after) AS oldest \
-         FROM t_ecom_platform_auth WHERE status = 'REVOKED' AND purge_after <= now()",
+         FROM t_ecom_platform_auth WHERE status = ANY($1) AND purge_after <= now()",
     )
+    .bind::<Array<Text>, _>(AuthStatus::grant_ended_names())
     .get_result(conn)
     .await
 }

@@ -1,6 +1,7 @@
 //! A disconnected shop's history is deleted once its retention period ends: buyers who bought
 //! only there are removed (and announced), buyers who also bought elsewhere are rebuilt from
-//! those orders, and nothing else moves.
+//! those orders, and nothing else moves. So is the history of a shop whose grant the platform
+//! ended, once its own retention ends.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -59,6 +60,7 @@ impl Run {
             processor: Arc::clone(&self.processor),
             interval: std::time::Duration::from_millis(10),
             chunk,
+            lapsed_days: 90,
         }
     }
 }
@@ -592,5 +594,91 @@ async fn a_shop_whose_purge_keeps_failing_waits_while_the_shops_behind_it_are_pu
             failing: 0,
             oldest: None
         }
+    );
+}
+
+/// A shop whose grant the platform ended (EXPIRED: a subscription that lapsed) was never given a
+/// purge date: its buyers' orders, contacts and leads were kept for good. It now keeps them for
+/// `lapsed_shop_retention_days` from when the purge first sees it so, then they are deleted like
+/// a disconnected shop's; a paused shop is still connected and keeps them.
+#[tokio::test]
+async fn a_lapsed_shops_history_is_deleted_after_its_own_retention_period() {
+    let run = Run::new().await;
+    let orders = run
+        .store(
+            &[
+                spec(0, "e1", 10, "E", Some("13800000005")),
+                spec(1, "d1", 12, "D", None),
+            ],
+            "PENDING",
+        )
+        .await;
+    run.process(&orders).await;
+    let lapsed = run.lead_of("e1").await;
+    let mut conn = leadgen_db::conn(&run.db.pool).await.unwrap();
+    for (shop, status) in [(0, "EXPIRED"), (1, "DISABLED")] {
+        diesel::update(t_ecom_platform_auth::table.find(run.shops[shop]))
+            .set(t_ecom_platform_auth::status.eq(status))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    let purge_after = |shop: usize| {
+        t_ecom_platform_auth::table
+            .find(run.shops[shop])
+            .select(t_ecom_platform_auth::purge_after)
+    };
+    let retention = run.retention(10);
+    retention.schedule_lapsed().await;
+    let due: Option<Stamp> = purge_after(0).first(&mut conn).await.unwrap();
+    let due = due.expect("a purge date for the lapsed shop");
+    assert!(
+        (due - (Utc::now() + Duration::days(90)))
+            .num_minutes()
+            .abs()
+            < 5
+    );
+    let paused: Option<Stamp> = purge_after(1).first(&mut conn).await.unwrap();
+    assert_eq!(paused, None, "a paused shop is still connected");
+    assert_eq!(retention.purge_step().await.unwrap(), None, "not due yet");
+    // Seen again later: its date does not move.
+    retention.schedule_lapsed().await;
+    let again: Option<Stamp> = purge_after(0).first(&mut conn).await.unwrap();
+    assert_eq!(again, Some(due));
+
+    diesel::update(t_ecom_platform_auth::table.find(run.shops[0]))
+        .set(t_ecom_platform_auth::purge_after.eq(Some(Utc::now() - Duration::minutes(1))))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let mut finished = false;
+    for _ in 0..10 {
+        match retention.purge_step().await.unwrap() {
+            Some(Step::Finished { shop, .. }) => {
+                assert_eq!(shop, run.shops[0]);
+                finished = true;
+                break;
+            }
+            Some(Step::Chunk { shop, .. }) => assert_eq!(shop, run.shops[0]),
+            None => break,
+        }
+    }
+    assert!(finished, "the lapsed shop's purge ran to its end");
+    let left: i64 = t_order_lead::table
+        .filter(t_order_lead::id.eq(lapsed))
+        .count()
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "the lapsed shop's buyer is gone");
+    assert_eq!(
+        t_ecom_order_raw::table
+            .filter(t_ecom_order_raw::platform_id.eq(run.shops[1]))
+            .count()
+            .get_result::<i64>(&mut conn)
+            .await
+            .unwrap(),
+        1,
+        "the paused shop keeps its orders"
     );
 }
