@@ -115,7 +115,7 @@ fn describe() {
     );
     describe_counter!(
         "leadgen_sync_requests_deferred_total",
-        "Sync requests sent back to the queue because the worker ran as many syncs as it may"
+        "Sync requests sent back to the queue because the worker ran as many syncs as it may, or the tenant its share"
     );
     describe_counter!("leadgen_sync_pages_total", "Order pages fetched and stored");
     describe_counter!("leadgen_sync_orders_total", "Orders stored, by change");

@@ -90,6 +90,11 @@ pub struct SyncSettings {
     /// otherwise let a wave of long backfills grow without bound.
     #[serde(default = "default_max_running")]
     pub max_running: usize,
+    /// Syncs one tenant runs at once across every replica: a merchant backfilling many shops
+    /// at once leaves the other places to the other tenants' syncs.
+    #[serde(default = "default_max_running_per_tenant")]
+    #[validate(range(min = 1, message = "must be at least 1"))]
+    pub max_running_per_tenant: usize,
     /// How long a request waits for room among [`SyncSettings::max_running`] before it goes
     /// back to the queue, for a replica with room (KEDA scales on the queue's depth).
     #[serde(default = "default_defer_after")]
@@ -136,6 +141,7 @@ impl Default for SyncSettings {
             recovery_interval_secs: default_recovery_interval(),
             ack_after_secs: default_ack_after(),
             max_running: default_max_running(),
+            max_running_per_tenant: default_max_running_per_tenant(),
             defer_after_secs: default_defer_after(),
             token_refresh_ahead_minutes: default_refresh_ahead(),
             token_refresh_interval_secs: default_refresh_interval(),
@@ -182,6 +188,9 @@ fn default_ack_after() -> u64 {
 }
 fn default_max_running() -> usize {
     8
+}
+fn default_max_running_per_tenant() -> usize {
+    4
 }
 fn default_defer_after() -> u64 {
     60

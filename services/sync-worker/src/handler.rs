@@ -5,8 +5,9 @@
 //! so a page read again is neither stored nor announced twice). A sync
 //! that outlasts `ack_after` acknowledges its request early (before the broker's consumer
 //! timeout would redeliver it mid-walk); its claim and lease answer for it from then on.
-//! A process runs at most `[sync] max_running` syncs at once ([`Room`]); a request that finds
-//! no room goes back to the queue.
+//! A process runs at most `[sync] max_running` syncs at once, and a tenant at most
+//! `[sync] max_running_per_tenant` across every process ([`Room`]); a request that finds no
+//! room goes back to the queue.
 
 use diesel_async::AsyncConnection as _;
 use leadgen_db::ScopedFutureExt as _;
@@ -35,17 +36,91 @@ pub struct SyncRequestedHandler {
 /// pool's connections. A request that waits `defer_after` for a place (or finds the process
 /// stopping) goes back to the queue as a new request and is acknowledged: a replica with room
 /// takes it, and the queue's depth is what KEDA scales the workers on.
+///
+/// A tenant runs at most `per_tenant` syncs at once across every replica
+/// ([`Room::with_per_tenant`], `[sync] max_running_per_tenant`): a merchant who backfills twenty
+/// shops at once would otherwise hold nearly every place for hours, and the other tenants'
+/// scheduled syncs wait behind them. A request over its tenant's share waits for it (holding no
+/// place), then goes back to the queue like one without room.
 pub struct Room {
     places: std::sync::Arc<tokio::sync::Semaphore>,
     defer_after: std::time::Duration,
+    per_tenant: usize,
 }
 
+/// Why a request went back to the queue (`leadgen_sync_requests_deferred_total{reason}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Deferral {
+    /// The process runs `max_running` syncs (or stops).
+    NoRoom,
+    /// The tenant runs its share across replicas.
+    TenantShare,
+}
+
+impl Deferral {
+    fn as_str(self) -> &'static str {
+        match self {
+            Deferral::NoRoom => "no_room",
+            Deferral::TenantShare => "tenant_share",
+        }
+    }
+}
+
+/// How often a request over its tenant's share looks again while it waits.
+const TENANT_POLL: std::time::Duration = std::time::Duration::from_secs(2);
+
 impl Room {
-    /// Room for `max_running` syncs (at least one); a request waits `defer_after` for a place.
+    /// Room for `max_running` syncs (at least one), with no share per tenant; a request waits
+    /// `defer_after` for a place.
     pub fn new(max_running: usize, defer_after: std::time::Duration) -> Self {
         Room {
             places: std::sync::Arc::new(tokio::sync::Semaphore::new(max_running.max(1))),
             defer_after,
+            per_tenant: usize::MAX,
+        }
+    }
+
+    /// The same, a tenant running at most `per_tenant` syncs (at least one) at once.
+    pub fn with_per_tenant(self, per_tenant: usize) -> Self {
+        Room {
+            per_tenant: per_tenant.max(1),
+            ..self
+        }
+    }
+
+    /// Whether `task`'s tenant has room for it, waiting up to `defer_after` for its share (or
+    /// until the process stops); no place is held meanwhile.
+    async fn tenant_has_room(
+        &self,
+        pool: &leadgen_db::DbPool,
+        task: &tasks::TaskRow,
+        stop: &tokio_util::sync::CancellationToken,
+    ) -> anyhow::Result<bool> {
+        if self.per_tenant == usize::MAX {
+            return Ok(true);
+        }
+        let until = tokio::time::Instant::now() + self.defer_after;
+        loop {
+            let running = {
+                let mut conn = leadgen_db::conn(pool).await?;
+                tasks::running_of_tenant(&mut conn, task.tenant_id, task.id).await?
+            };
+            if usize::try_from(running).unwrap_or(usize::MAX) < self.per_tenant {
+                return Ok(true);
+            }
+            if tokio::time::Instant::now() + TENANT_POLL > until {
+                tracing::info!(
+                    sync_task.id = task.id.get(),
+                    tenant.id = task.tenant_id.get(),
+                    running,
+                    "The tenant runs its share of syncs; the request goes back to the queue"
+                );
+                return Ok(false);
+            }
+            tokio::select! {
+                () = stop.cancelled() => return Ok(false),
+                () = tokio::time::sleep(TENANT_POLL) => {}
+            }
         }
     }
 
@@ -222,15 +297,36 @@ impl SyncRequestedHandler {
             return duplicate();
         }
         drop(conn);
-        let Some(_place) = self.room.wait(&self.syncer.stop).await else {
-            self.defer(&task, &message_id).await?;
+        let stop = &self.syncer.stop;
+        if !self
+            .room
+            .tenant_has_room(&self.syncer.pool, &task, stop)
+            .await?
+        {
+            self.defer(&task, &message_id, Deferral::TenantShare)
+                .await?;
+            return Ok(Outcome::Ack);
+        }
+        let Some(_place) = self.room.wait(stop).await else {
+            self.defer(&task, &message_id, Deferral::NoRoom).await?;
             return Ok(Outcome::Ack);
         };
         let mut conn = leadgen_db::conn(&self.syncer.pool).await?;
-        let Some(claim) = tasks::start(&mut conn, task.id, self.syncer.lease, &message_id).await?
-        else {
-            return duplicate();
-        };
+        let ids = (task.tenant_id, task.id);
+        let lease = self.syncer.lease;
+        let claim =
+            match tasks::start_within(&mut conn, ids, self.room.per_tenant, lease, &message_id)
+                .await?
+            {
+                tasks::Start::Claimed(claim) => claim,
+                tasks::Start::Duplicate => return duplicate(),
+                tasks::Start::TenantFull => {
+                    drop(conn);
+                    self.defer(&task, &message_id, Deferral::TenantShare)
+                        .await?;
+                    return Ok(Outcome::Ack);
+                }
+            };
         // Its progress as of the claim: a run it replaced may have finished a window since
         // the task was read above, and resuming from that read would walk it twice.
         let task = tasks::find(&mut conn, task.tenant_id, task.id)
@@ -314,7 +410,12 @@ impl SyncRequestedHandler {
     /// The task is left to the new request: a claim this request held (a redelivery after its
     /// worker died) is released, and the lease held for the new request's way round the queue,
     /// so that neither the claim nor recovery turns it away as a duplicate.
-    async fn defer(&self, task: &tasks::TaskRow, message_id: &str) -> anyhow::Result<()> {
+    async fn defer(
+        &self,
+        task: &tasks::TaskRow,
+        message_id: &str,
+        why: Deferral,
+    ) -> anyhow::Result<()> {
         let request = crate::recovery::request_for(task);
         let until = chrono::Utc::now() + self.syncer.lease;
         let id = task.id;
@@ -337,9 +438,11 @@ impl SyncRequestedHandler {
         if !deferred {
             return Ok(());
         }
-        metrics::counter!("leadgen_sync_requests_deferred_total").increment(1);
+        metrics::counter!("leadgen_sync_requests_deferred_total", "reason" => why.as_str())
+            .increment(1);
         tracing::info!(
             sync_task.id = task.id.get(),
+            reason = why.as_str(),
             "No room for another sync here; its request goes back to the queue"
         );
         Ok(())

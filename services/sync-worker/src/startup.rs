@@ -132,7 +132,8 @@ impl Application {
                     room: crate::handler::Room::new(
                         settings.sync.max_running,
                         Duration::from_secs(settings.sync.defer_after_secs),
-                    ),
+                    )
+                    .with_per_tenant(settings.sync.max_running_per_tenant),
                 }),
                 consume,
             )),

@@ -119,6 +119,66 @@ pub async fn start(
     Ok((claimed > 0).then_some(claim))
 }
 
+/// How [`start_within`] went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Start {
+    /// Claimed: the claim the run's writes name.
+    Claimed(String),
+    /// Another request's live run holds the task: this request is a duplicate.
+    Duplicate,
+    /// The tenant already runs its share of syncs (a race with another replica's claim).
+    TenantFull,
+}
+
+/// The tenant's syncs that run now (claimed, their lease alive) other than `except`.
+pub async fn running_of_tenant(
+    conn: &mut AsyncPgConnection,
+    tenant: TenantId,
+    except: SyncTaskId,
+) -> QueryResult<i64> {
+    let running: &'static str = RUNNING;
+    task::table
+        .filter(task::tenant_id.eq(tenant.get()))
+        .filter(task::status.eq(running))
+        .filter(task::id.ne(except.get()))
+        .filter(task::claimed_by.is_not_null())
+        .filter(task::lease_until.gt(Utc::now()))
+        .count()
+        .get_result(conn)
+        .await
+}
+
+/// [`start`], unless `tenant` already runs `per_tenant` syncs: counted and claimed under the
+/// tenant's lock (a transaction-scoped advisory lock), so two replicas claiming the tenant's
+/// syncs at once never both take the last place.
+pub async fn start_within(
+    conn: &mut AsyncPgConnection,
+    (tenant, id): (TenantId, SyncTaskId),
+    per_tenant: usize,
+    lease: chrono::Duration,
+    message_id: &str,
+) -> QueryResult<Start> {
+    use diesel_async::AsyncConnection as _;
+    let message_id = message_id.to_owned();
+    conn.transaction::<Start, diesel::result::Error, _>(|conn| {
+        Box::pin(async move {
+            diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                .bind::<Text, _>(format!("sync-tenant:{}", tenant.get()))
+                .execute(conn)
+                .await?;
+            let running = running_of_tenant(conn, tenant, id).await?;
+            if usize::try_from(running).unwrap_or(usize::MAX) >= per_tenant {
+                return Ok(Start::TenantFull);
+            }
+            Ok(match start(conn, id, lease, &message_id).await? {
+                Some(claim) => Start::Claimed(claim),
+                None => Start::Duplicate,
+            })
+        })
+    })
+    .await
+}
+
 /// Whether the request `message_id` may take task `id` now ([`start`] would claim it): not a
 /// duplicate of a request another live run answers for.
 pub async fn claimable(

@@ -335,3 +335,94 @@ async fn a_request_naming_another_platform_than_its_task_is_refused() {
         .expect("task");
     assert_eq!((claim, pages), (None, 0), "nothing claimed or fetched");
 }
+
+/// A tenant runs at most its share of syncs at once, across replicas: a merchant backfilling
+/// twenty shops took nearly every place for hours while other tenants' scheduled syncs waited
+/// behind them. Counted and claimed under the tenant's lock: over its share, the claim is
+/// refused; another tenant's is not; once a run ends (its lease gone), the next is claimed.
+/// Through the handler, a request over its tenant's share waits `defer_after`, holding no
+/// place, then goes back to the queue with the task left unclaimed.
+#[tokio::test]
+async fn a_tenant_over_its_share_of_running_syncs_waits_and_others_do_not() {
+    use leadgen_db::schema::t_outbox as outbox;
+    use leadgen_domain::SyncTaskId;
+    use leadgen_messaging::{Handler as _, Outcome};
+    use sync_worker::repo::tasks::Start;
+
+    let db = TestDb::new().await;
+    let (handler, _stop, running, _shop, first) = stopping(&db, None).await;
+    let handler = sync_worker::handler::SyncRequestedHandler {
+        room: sync_worker::handler::Room::new(8, std::time::Duration::from_millis(300))
+            .with_per_tenant(1),
+        ..handler
+    };
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    // Tenant 1's first sync runs on some replica.
+    diesel::update(task::table.find(running.id.get()))
+        .set((
+            task::claimed_by.eq(format!("{} live-run", first.id)),
+            task::started_at.eq(Utc::now()),
+            task::lease_until.eq(Utc::now() + Duration::minutes(9)),
+        ))
+        .execute(&mut conn)
+        .await
+        .expect("claimed");
+    let second_shop = db.active_shop(1, "DOUYIN").await;
+    let second = SyncTaskId::new(db.sync_task(1, second_shop, "DOUYIN", "RUNNING").await);
+    let other_shop = db.active_shop(2, "DOUYIN").await;
+    let other = SyncTaskId::new(db.sync_task(2, other_shop, "DOUYIN", "RUNNING").await);
+    let lease = Duration::minutes(10);
+    let tenant = |t: i64| TenantId::new(t);
+
+    assert_eq!(
+        tasks::start_within(&mut conn, (tenant(1), second), 1, lease, "m-2")
+            .await
+            .expect("start"),
+        Start::TenantFull
+    );
+    assert!(matches!(
+        tasks::start_within(&mut conn, (tenant(2), other), 1, lease, "m-3")
+            .await
+            .expect("start"),
+        Start::Claimed(_)
+    ));
+
+    // Through the handler: deferred after its wait, the task left to the new request.
+    let request = leadgen_events::CloudEvent::new(
+        "sync-worker-test",
+        TenantId::new(1),
+        leadgen_events::SyncRequestedV1 {
+            sync_task_id: second,
+            platform_id: PlatformId::new(second_shop),
+            ..first.data.clone()
+        },
+    );
+    assert_eq!(handler.handle(incoming(&request)).await, Outcome::Ack);
+    let requests: Vec<String> = outbox::table
+        .filter(outbox::routing_key.eq(leadgen_events::routing::SYNC_REQUESTED_V1))
+        .select(outbox::payload)
+        .load(&mut conn)
+        .await
+        .expect("outbox");
+    assert_eq!(requests.len(), 1, "sent back to the queue: {requests:?}");
+    let claim: Option<String> = task::table
+        .find(second.get())
+        .select(task::claimed_by)
+        .first(&mut conn)
+        .await
+        .expect("task");
+    assert_eq!(claim, None, "not run");
+
+    // The first run ends (its lease gone): the next of tenant 1 is claimed.
+    diesel::update(task::table.find(running.id.get()))
+        .set(task::lease_until.eq(Utc::now() - Duration::seconds(1)))
+        .execute(&mut conn)
+        .await
+        .expect("ended");
+    assert!(matches!(
+        tasks::start_within(&mut conn, (tenant(1), second), 1, lease, "m-4")
+            .await
+            .expect("start"),
+        Start::Claimed(_)
+    ));
+}
