@@ -79,7 +79,10 @@ fn broken_rules(migration: &Migration) -> Vec<String> {
     for s in &statements {
         let index_build = s.starts_with("CREATE INDEX") || s.starts_with("CREATE UNIQUE INDEX");
         let index_drop = s.starts_with("DROP INDEX");
-        if (index_build || index_drop) && on_existing_large(s) {
+        // `DROP INDEX ix_…` names no table: any index but one this migration built is dropped
+        // as one of a large table's would be.
+        let drops_an_older_index = index_drop && !builds_the_index_it_drops(&statements, s);
+        if (index_build && on_existing_large(s)) || drops_an_older_index {
             if !s.contains(" CONCURRENTLY ") {
                 say(
                     "an index of a large table is built or dropped CONCURRENTLY",
@@ -104,30 +107,113 @@ fn broken_rules(migration: &Migration) -> Vec<String> {
             if adds_column && s.contains(" NOT NULL") && !s.contains(" DEFAULT ") {
                 say("a NOT NULL column is added with a constant DEFAULT", s);
             }
+            if adds_column && on_existing_large(s) && rewrites_on_add(s) {
+                say(
+                    "a large table's new column has no volatile default or serial type (each rewrites the table)",
+                    s,
+                );
+            }
+            if s.contains(" ADD CONSTRAINT ")
+                && (s.contains(" UNIQUE") || s.contains(" PRIMARY KEY"))
+                && !s.contains(" USING INDEX ")
+                && on_existing_large(s)
+            {
+                say(
+                    "a large table's unique or primary key constraint is added USING INDEX, built CONCURRENTLY first",
+                    s,
+                );
+            }
             if s.contains(" SET NOT NULL") && on_existing_large(s) {
                 say(
                     "NOT NULL on a large table's column comes from a validated CHECK, not SET NOT NULL",
                     s,
                 );
             }
-            if s.contains(" TYPE ") && s.contains(" ALTER COLUMN ") && on_existing_large(s) {
+            if alters_a_column_type(s) && on_existing_large(s) {
                 say("a large table's column type is never changed in place", s);
             }
-            if (s.contains(" FOREIGN KEY") || s.contains(" CHECK ") || s.contains(" CHECK("))
+            if (s.contains(" FOREIGN KEY")
+                || s.contains(" REFERENCES ")
+                || s.contains(" CHECK ")
+                || s.contains(" CHECK("))
                 && on_existing_large(s)
                 && !s.contains(" NOT VALID")
             {
                 say("a constraint on a large table is added NOT VALID", s);
             }
         }
-        if (s.starts_with("UPDATE ") || s.starts_with("DELETE ")) && on_existing_large(s) {
+        let fills = s.starts_with("UPDATE ")
+            || s.starts_with("DELETE ")
+            || (s.starts_with("INSERT INTO ") && s.contains(" SELECT "));
+        if fills && on_existing_large(s) {
             say(
                 "a large table is backfilled in batches outside migrations (leadctl)",
                 s,
             );
         }
+        let rebuilds = s.starts_with("VACUUM FULL")
+            || s.starts_with("CLUSTER")
+            || (s.starts_with("REINDEX") && !s.contains(" CONCURRENTLY "));
+        if rebuilds && on_existing_large(s) {
+            say(
+                "a large table is never rewritten under its exclusive lock (VACUUM FULL, CLUSTER, REINDEX)",
+                s,
+            );
+        }
+        if s.starts_with("ANALYZE")
+            && migration.in_transaction
+            && statements.len() > 1
+            && on_existing_large(s)
+        {
+            say(
+                "a large table is analyzed alone, not in a transaction that holds its locks",
+                s,
+            );
+        }
     }
     broken
+}
+
+/// Whether `drop` (a `DROP INDEX`) drops an index one of `statements` builds.
+fn builds_the_index_it_drops(statements: &[String], drop: &str) -> bool {
+    let name = drop
+        .trim_start_matches("DROP INDEX ")
+        .trim_start_matches("CONCURRENTLY ")
+        .trim_start_matches("IF EXISTS ")
+        .split([' ', ','])
+        .next()
+        .unwrap_or("");
+    statements.iter().any(|s| {
+        (s.starts_with("CREATE INDEX") || s.starts_with("CREATE UNIQUE INDEX"))
+            && s.split(' ').any(|word| word == name)
+    })
+}
+
+/// Whether an `ALTER TABLE` that adds a column rewrites the table: a volatile default (each row
+/// its own value) or a serial type.
+fn rewrites_on_add(s: &str) -> bool {
+    const REWRITING: [&str; 8] = [
+        " SERIAL",
+        " BIGSERIAL",
+        " SMALLSERIAL",
+        "CLOCK_TIMESTAMP(",
+        "GEN_RANDOM_UUID(",
+        "UUID_GENERATE_",
+        "RANDOM(",
+        "NEXTVAL(",
+    ];
+    REWRITING.iter().any(|w| s.contains(w))
+}
+
+/// Whether an `ALTER TABLE` changes a column's type (`ALTER [COLUMN] c [SET DATA] TYPE t`).
+fn alters_a_column_type(s: &str) -> bool {
+    let words: Vec<&str> = s.split([' ', ',']).filter(|w| !w.is_empty()).collect();
+    (2..words.len()).any(|i| {
+        words[i] == "TYPE"
+            && (words[i - 2] == "ALTER"
+                || (i >= 3 && words[i - 3] == "ALTER" && words[i - 2] == "COLUMN")
+                || (words[i - 2] == "SET" && words[i - 1] == "DATA"))
+    })
 }
 
 fn migrations_dir() -> PathBuf {
@@ -201,6 +287,21 @@ fn the_rules_refuse_what_would_stop_the_services() {
         "ALTER TABLE t_ecom_order_raw ADD CONSTRAINT c CHECK (status <> '');",
         "UPDATE t_ecom_order_processed SET region = '';",
         "-- comment\nDELETE FROM t_operation_log WHERE occurred_at < now();",
+        "DROP INDEX ix_lead_list_time;",
+        "DROP INDEX IF EXISTS ix_lead_list_time;",
+        "ALTER TABLE t_order_lead ADD CONSTRAINT uq UNIQUE (tenant_id, id);",
+        "ALTER TABLE t_order_lead ADD CONSTRAINT pk PRIMARY KEY (id);",
+        "ALTER TABLE t_order_lead ADD COLUMN shop BIGINT REFERENCES t_ecom_platform_auth (id);",
+        "ALTER TABLE t_order_lead ADD COLUMN seen_at TIMESTAMPTZ DEFAULT clock_timestamp();",
+        "ALTER TABLE t_order_lead ADD COLUMN token UUID DEFAULT gen_random_uuid();",
+        "ALTER TABLE t_order_lead ADD COLUMN n BIGSERIAL;",
+        "ALTER TABLE t_outbox ALTER payload TYPE TEXT;",
+        "ALTER TABLE t_outbox ALTER COLUMN payload SET DATA TYPE TEXT;",
+        "INSERT INTO t_lead_identity (lead_id) SELECT id FROM t_order_lead;",
+        "VACUUM FULL t_order_lead;",
+        "CLUSTER t_order_lead USING ix_lead;",
+        "REINDEX TABLE t_order_lead;",
+        "ALTER TABLE t_order_lead ADD COLUMN note TEXT;\nANALYZE t_order_lead;",
     ] {
         assert!(!check(bad, true).is_empty(), "passed: {bad}");
     }
@@ -214,14 +315,24 @@ fn the_rules_refuse_what_would_stop_the_services() {
         "ALTER TABLE t_ecom_order_raw ADD CONSTRAINT c CHECK (status <> '') NOT VALID;",
         "CREATE TABLE t_new (id BIGINT PRIMARY KEY);\nCREATE INDEX ix ON t_new (id);",
         "CREATE INDEX ix ON t_ecom_platform_auth (tenant_id);",
+        "ALTER TABLE t_order_lead ADD COLUMN seen_at TIMESTAMPTZ DEFAULT now();",
+        "ALTER TABLE t_order_lead ADD COLUMN type TEXT;",
+        "ALTER TABLE t_ecom_order_raw ADD COLUMN task BIGINT REFERENCES t_ecom_sync_task (id) NOT VALID;",
+        "ALTER TABLE t_order_lead ADD CONSTRAINT uq UNIQUE USING INDEX uq_lead;",
+        "INSERT INTO t_order_lead (id) VALUES (1);",
+        "CREATE TABLE t_new (id BIGINT);\nCREATE INDEX ix_new ON t_new (id);\nDROP INDEX ix_new;",
     ] {
         assert_eq!(check(good, true), Vec::<String>::new(), "{good}");
     }
+    for alone in [
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS ix ON t_order_lead (a);",
+        "DROP INDEX CONCURRENTLY IF EXISTS ix_lead_list_time;",
+    ] {
+        assert_eq!(check(alone, false), Vec::<String>::new(), "{alone}");
+    }
     assert_eq!(
-        check(
-            "CREATE INDEX CONCURRENTLY IF NOT EXISTS ix ON t_order_lead (a);",
-            false
-        ),
-        Vec::<String>::new()
+        check("ANALYZE t_order_lead;", true),
+        Vec::<String>::new(),
+        "an ANALYZE alone"
     );
 }
