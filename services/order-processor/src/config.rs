@@ -93,6 +93,11 @@ pub struct ProcessingSettings {
     #[serde(default = "default_operation_log_retention")]
     #[validate(custom(function = "at_most_ten_years"))]
     pub operation_log_retention_days: NonZeroU32,
+    /// How long a reveal record is kept (`housekeeping`); at least 180 days, like the operation
+    /// log that records the same reveals.
+    #[serde(default = "default_reveal_record_retention")]
+    #[validate(custom(function = "at_most_ten_years"))]
+    pub reveal_record_retention_days: NonZeroU32,
     /// How long a sync record is kept (`housekeeping`): as long as the operation log that names
     /// it, by default. Backfills and running tasks are kept.
     #[serde(default = "default_sync_record_retention")]
@@ -125,6 +130,7 @@ impl Default for ProcessingSettings {
             ledger_retention_days: default_ledger_retention(),
             operation_log_retention_days: default_operation_log_retention(),
             sync_record_retention_days: default_sync_record_retention(),
+            reveal_record_retention_days: default_reveal_record_retention(),
             housekeeping_interval_secs: default_housekeeping_interval(),
             housekeeping_batch: default_housekeeping_batch(),
         }
@@ -154,6 +160,9 @@ fn default_rescore_lease() -> u64 {
 }
 fn default_rescore_chunk() -> i64 {
     500
+}
+fn default_reveal_record_retention() -> NonZeroU32 {
+    NonZeroU32::new(1_095).unwrap_or(NonZeroU32::MIN)
 }
 fn default_lapsed_shop_retention() -> NonZeroU32 {
     NonZeroU32::new(90).unwrap_or(NonZeroU32::MIN)

@@ -14,6 +14,12 @@
 //!   sync_record_retention_days` (365, as the operation log that names them), then deleted,
 //!   except backfills (one per connection) and running tasks. A raw order keeps the id of the
 //!   sync that last fetched it, a plain id since migration 57.
+//! - **Reveal records** (`t_contact_reveal`, lead-api's audit of every reveal: the platform order
+//!   id, which identifies the buyer on the platform, the operator and the reason typed): kept
+//!   `[processing] reveal_record_retention_days` (1,095: three years, as PIPL art. 56 keeps
+//!   the records of a processing of personal information; at least [`MIN_OPERATION_LOG_DAYS`]),
+//!   then deleted, every tenant's alike. A purged buyer's records lose their reason at the
+//!   purge; the rest go here.
 //! - **The numbers searched behind each mask** (`t_contact_search_mask`, lead-api's): a day's
 //!   notes count only that Beijing day's searches; a tenant's next search deletes its earlier
 //!   days, and housekeeping those of tenants that stopped searching (keyed blind indexes of
@@ -39,12 +45,20 @@ pub const MIN_OPERATION_LOG_DAYS: u32 = 180;
 pub const LEDGER: &str = "t_processed_message";
 /// The operation log's table name, as the metric labels it.
 pub const OPERATION_LOG: &str = "t_operation_log";
+/// The reveal records' table name, as the metric labels it.
+pub const REVEAL_RECORDS: &str = "t_contact_reveal";
 /// The searched numbers' table name, as the metric labels it.
 pub const SEARCH_MASKS: &str = "t_contact_search_mask";
 /// The sync records' table name, as the metric labels it.
 pub const SYNC_RECORDS: &str = "t_ecom_sync_task";
 /// Every table housekeeping deletes from, in the order of a pass.
-const TABLES: [&str; 4] = [LEDGER, OPERATION_LOG, SEARCH_MASKS, SYNC_RECORDS];
+const TABLES: [&str; 5] = [
+    LEDGER,
+    OPERATION_LOG,
+    REVEAL_RECORDS,
+    SEARCH_MASKS,
+    SYNC_RECORDS,
+];
 
 pub struct Housekeeping {
     pub pool: DbPool,
@@ -52,6 +66,7 @@ pub struct Housekeeping {
     pub ledger_days: NonZeroU32,
     pub operation_log_days: NonZeroU32,
     pub sync_record_days: NonZeroU32,
+    pub reveal_record_days: NonZeroU32,
     /// Rows per delete statement.
     pub batch: NonZeroU32,
 }
@@ -61,6 +76,7 @@ pub struct Housekeeping {
 pub struct Deleted {
     pub ledger: usize,
     pub operation_log: usize,
+    pub reveal_records: usize,
     pub search_masks: usize,
     pub sync_records: usize,
 }
@@ -78,6 +94,7 @@ impl Housekeeping {
                     tracing::info!(
                         ledger = deleted.ledger,
                         operation_log = deleted.operation_log,
+                        reveal_records = deleted.reveal_records,
                         search_masks = deleted.search_masks,
                         sync_records = deleted.sync_records,
                         "Housekeeping deleted rows past their retention"
@@ -95,13 +112,14 @@ impl Housekeeping {
         }
     }
 
-    /// Deletes every ledger entry, operation-log entry, searched number and sync record past its
-    /// retention (or as many as it could before `shutdown`).
+    /// Deletes every ledger entry, operation-log entry, reveal record, searched number and sync
+    /// record past its retention (or as many as it could before `shutdown`).
     pub async fn pass(&self, shutdown: &CancellationToken) -> anyhow::Result<Deleted> {
         let now = chrono::Utc::now();
         let ledger_before = now - chrono::Duration::days(i64::from(self.ledger_days.get()));
         let log_before = now - chrono::Duration::days(i64::from(self.operation_log_days.get()));
         let records_before = now - chrono::Duration::days(i64::from(self.sync_record_days.get()));
+        let reveals_before = now - chrono::Duration::days(i64::from(self.reveal_record_days.get()));
         let today = now
             .with_timezone(&leadgen_domain::time::beijing())
             .date_naive();
@@ -117,6 +135,10 @@ impl Housekeeping {
                     }
                     OPERATION_LOG => {
                         housekeeping::delete_operation_log_before(&mut conn, log_before, batch)
+                            .await?
+                    }
+                    REVEAL_RECORDS => {
+                        housekeeping::delete_reveal_records_before(&mut conn, reveals_before, batch)
                             .await?
                     }
                     SEARCH_MASKS => {
@@ -145,6 +167,7 @@ impl Deleted {
         match table {
             LEDGER => &mut self.ledger,
             OPERATION_LOG => &mut self.operation_log,
+            REVEAL_RECORDS => &mut self.reveal_records,
             SEARCH_MASKS => &mut self.search_masks,
             _ => &mut self.sync_records,
         }

@@ -99,12 +99,18 @@ impl Application {
             "[processing] operation_log_retention_days must be at least {MIN_OPERATION_LOG_DAYS} \
              (six months of operation log, as China's Cybersecurity Law asks)"
         );
+        anyhow::ensure!(
+            processing.reveal_record_retention_days.get() >= MIN_OPERATION_LOG_DAYS,
+            "[processing] reveal_record_retention_days must be at least {MIN_OPERATION_LOG_DAYS} \
+             (the reveals are kept as long as the operation log that records them must be)"
+        );
         let housekeeping = Housekeeping {
             pool: pool.clone(),
             interval: Duration::from_secs(processing.housekeeping_interval_secs),
             ledger_days: processing.ledger_retention_days,
             operation_log_days: processing.operation_log_retention_days,
             sync_record_days: processing.sync_record_retention_days,
+            reveal_record_days: processing.reveal_record_retention_days,
             batch: processing.housekeeping_batch,
         };
         let statistics = Statistics { pool: pool.clone() };

@@ -1,4 +1,5 @@
-//! `t_operation_log`, `t_contact_search_mask` and `t_ecom_sync_task` by age: what housekeeping
+//! `t_operation_log`, `t_contact_reveal`, `t_contact_search_mask` and `t_ecom_sync_task` by age:
+//! what housekeeping
 //! deletes, a bounded number of rows per statement
 //! (each its own transaction, so no long lock or huge WAL burst). The ledger's are
 //! `leadgen_outbox::forget_processed_before`, the crate that owns `t_processed_message`.
@@ -18,6 +19,23 @@ pub async fn delete_operation_log_before(
     diesel::sql_query(
         "DELETE FROM t_operation_log WHERE id IN \
          (SELECT id FROM t_operation_log WHERE occurred_at < $1 LIMIT $2)",
+    )
+    .bind::<Timestamptz, _>(before)
+    .bind::<BigInt, _>(limit)
+    .execute(conn)
+    .await
+}
+
+/// Deletes at most `limit` reveal records (lead-api's audit of each reveal) made before `before`,
+/// every tenant's; how many it deleted.
+pub async fn delete_reveal_records_before(
+    conn: &mut AsyncPgConnection,
+    before: DateTime<Utc>,
+    limit: i64,
+) -> QueryResult<usize> {
+    diesel::sql_query(
+        "DELETE FROM t_contact_reveal WHERE id IN \
+         (SELECT id FROM t_contact_reveal WHERE occurred_at < $1 LIMIT $2)",
     )
     .bind::<Timestamptz, _>(before)
     .bind::<BigInt, _>(limit)

@@ -1,5 +1,6 @@
-//! Housekeeping deletes the processed-message ledger and the operation log past their
-//! retention, every consumer's and every tenant's, in bounded statements, and nothing younger.
+//! Housekeeping deletes the processed-message ledger, the operation log and reveal records past
+//! their retention, every consumer's and every tenant's, in bounded statements, and nothing
+//! younger.
 
 use std::num::NonZeroU32;
 use std::time::Duration;
@@ -8,7 +9,8 @@ use chrono::Utc;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use leadgen_db::schema::{
-    t_contact_search_mask, t_ecom_order_raw, t_ecom_sync_task, t_operation_log, t_processed_message,
+    t_contact_reveal, t_contact_search_mask, t_ecom_order_raw, t_ecom_sync_task, t_operation_log,
+    t_processed_message,
 };
 use leadgen_test_support::TestDb;
 use order_processor::housekeeping::{Deleted, Housekeeping};
@@ -56,6 +58,24 @@ async fn rows_past_their_retention_are_deleted_and_no_other() {
                 .unwrap();
         }
     }
+    // Reveal records of two tenants, 400, 366 and 300 days old.
+    for (tenant, age) in [(1_i64, 400_i64), (2, 366), (1, 300)] {
+        diesel::insert_into(t_contact_reveal::table)
+            .values((
+                t_contact_reveal::tenant_id.eq(tenant),
+                t_contact_reveal::lead_id.eq(age),
+                t_contact_reveal::platform_id.eq(1_i64),
+                t_contact_reveal::order_id.eq(format!("o-{age}")),
+                t_contact_reveal::purpose.eq("CUSTOMER_CARE"),
+                t_contact_reveal::operator_id.eq(7_i64),
+                t_contact_reveal::operator_name.eq("王*"),
+                t_contact_reveal::result.eq("SUCCESS"),
+                t_contact_reveal::occurred_at.eq(now - chrono::Duration::days(age) + hour),
+            ))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
     // Numbers searched behind a mask, today and on the three days before (Beijing days).
     let today = now
         .with_timezone(&leadgen_domain::time::beijing())
@@ -78,6 +98,7 @@ async fn rows_past_their_retention_are_deleted_and_no_other() {
         ledger_days: days(7),
         operation_log_days: days(180),
         sync_record_days: days(90),
+        reveal_record_days: days(365),
         // Smaller than what is due, so a pass takes several statements.
         batch: days(3),
     };
@@ -89,6 +110,7 @@ async fn rows_past_their_retention_are_deleted_and_no_other() {
         Deleted {
             ledger: 6,
             operation_log: old_log,
+            reveal_records: 2,
             search_masks: 3,
             sync_records: 0,
         }
@@ -99,6 +121,12 @@ async fn rows_past_their_retention_are_deleted_and_no_other() {
         .await
         .unwrap();
     assert_eq!(kept, ["index-0"], "only today's");
+    let reveals: Vec<String> = t_contact_reveal::table
+        .select(t_contact_reveal::order_id)
+        .load(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(reveals, ["o-300"], "the reveal within its retention");
     let ledger_ages: Vec<chrono::DateTime<Utc>> = t_processed_message::table
         .select(t_processed_message::processed_at)
         .load(&mut conn)
@@ -179,6 +207,7 @@ async fn sync_records_past_their_retention_are_deleted_but_backfills_and_running
         ledger_days: days(7),
         operation_log_days: days(180),
         sync_record_days: days(90),
+        reveal_record_days: days(365),
         batch: days(2),
     };
     let deleted = housekeeping.pass(&CancellationToken::new()).await.unwrap();
