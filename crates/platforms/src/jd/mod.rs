@@ -136,6 +136,10 @@ impl JdClient {
             ("page", page.to_string()),
             ("page_size", PAGE_SIZE.to_string()),
             ("dateType", date_type.to_owned()),
+            // Oldest first, said: the README gives `1` descending and "otherwise ascending", and
+            // no default. The walk's reasoning about where a moved order goes (and the
+            // simulator's) is for oldest first; a default that changed would reverse it silently.
+            ("sortType", "0".to_owned()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))

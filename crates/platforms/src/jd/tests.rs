@@ -301,7 +301,7 @@ fn signs_one_full_request_as_sent() {
     assert_eq!(params["v"], "2.0");
     let expected_json = format!(
         "{{\"dateType\":\"1\",\"end_date\":\"2024-05-20 10:15:29\",\"optional_fields\":\"{OPTIONAL_FIELDS}\",\
-\"order_state\":\"{ORDER_STATES}\",\"page\":\"2\",\"page_size\":\"100\",\"start_date\":\"2024-05-19 10:15:30\"}}"
+\"order_state\":\"{ORDER_STATES}\",\"page\":\"2\",\"page_size\":\"100\",\"sortType\":\"0\",\"start_date\":\"2024-05-19 10:15:30\"}}"
     );
     assert_eq!(params["360buy_param_json"], expected_json);
     let mut unsigned: Params = params.clone();
