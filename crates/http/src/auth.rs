@@ -312,7 +312,8 @@ pub fn mint_hs256(secret: &str, claims: &Claims) -> Result<String, AuthConfigErr
     .map_err(|e| AuthConfigError::Sign(e.to_string()))
 }
 
-/// The authenticated caller. Extracting it fails with 401 when the token is missing or invalid.
+/// The authenticated caller. Extracting it fails with 401 when the token is missing or invalid,
+/// and with 429 (42907) when its tenant is past its share of requests ([`crate::throttle`]).
 #[derive(Debug, Clone)]
 pub struct AuthUser {
     pub user_id: UserId,
@@ -359,7 +360,15 @@ impl FromRequest for AuthUser {
                 perms: c.perms,
             }
         });
-        ready(user.ok_or_else(ApiError::unauthorized))
+        // The tenant's share of this process, once its token is verified (`crate::throttle`).
+        let limiter = req.app_data::<web::Data<crate::throttle::TenantLimiter>>();
+        ready(
+            user.ok_or_else(ApiError::unauthorized)
+                .and_then(|user| match limiter {
+                    Some(limiter) => limiter.admit(user.tenant_id).map(|()| user),
+                    None => Ok(user),
+                }),
+        )
     }
 }
 

@@ -96,6 +96,9 @@ codes! {
         429,
         "本企业待完成授权的店铺过多，请先完成已发起的授权，或等待其失效后再试"
     );
+    /// The tenant's requests came faster than `[http] tenant_requests_per_second` (past its
+    /// burst) on one process: wait `Retry-After`.
+    TENANT_THROTTLED = (42907, 429, "本企业的请求过于频繁，请稍后重试");
     /// A status change without the lead's version (If-Match).
     LEAD_VERSION_REQUIRED = (42801, 428, "请在 If-Match 中带上线索版本（线索详情的 version）");
     /// The e-commerce platform's API failed.

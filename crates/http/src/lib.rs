@@ -12,6 +12,7 @@
 //! - [`nul`] — NUL characters in queries and JSON bodies answered 400, never passed on.
 //! - [`metrics`] — HTTP request metrics and `GET /metrics`.
 //! - [`server`] — health and readiness endpoints, request tracing, graceful serving.
+//! - [`throttle`] — how many requests one tenant may make of one process.
 
 pub mod auth;
 pub mod body;
@@ -24,6 +25,7 @@ pub mod openapi;
 pub mod paging;
 pub mod query;
 pub mod server;
+pub mod throttle;
 
 pub use auth::{AuthUser, Authorized, Claims, JwtVerifier, Permission, needs};
 pub use envelope::{created, etag, ok, ok_versioned};

@@ -161,7 +161,7 @@ string_enum_schema! {
 /// The answers every operation can get whatever it does (`docs/api-conventions.md`): 405 with
 /// `Allow` for a method its path does not take, 413 for a body over 256 KB (the service; the
 /// gateway refuses over 1 MB), 414 and 431 from the gateway for a request line or headers over
-/// its buffers, and
+/// its buffers, 429 with `Retry-After` for a tenant past its share of requests, and
 /// 503 with `Retry-After` when the service's database is saturated or does not answer; and from
 /// the gateway, 500 for a failure of its own, 502 when the service cannot be reached, 504 when
 /// it does not answer in time. Each is written once under `components/responses` and referenced
@@ -169,7 +169,7 @@ string_enum_schema! {
 pub struct SharedResponses;
 
 /// `(status, name under components/responses, response)`.
-fn shared_responses() -> [(&'static str, &'static str, Response); 8] {
+fn shared_responses() -> [(&'static str, &'static str, Response); 9] {
     let envelope = || {
         ContentBuilder::new()
             .schema(Some(Ref::from_schema_name("ErrorEnvelope")))
@@ -216,6 +216,18 @@ fn shared_responses() -> [(&'static str, &'static str, Response); 8] {
             ResponseBuilder::new()
                 .description("请求头过大（网关）")
                 .content("application/json", envelope())
+                .build(),
+        ),
+        (
+            "429",
+            "TooManyRequests",
+            ResponseBuilder::new()
+                .description(
+                    "本企业的请求过于频繁（业务码 42907，`[http] tenant_requests_per_second`），\
+                     或该操作自己的限额已用完（见业务码）：Retry-After 秒后重试",
+                )
+                .content("application/json", envelope())
+                .header("Retry-After", header(Type::Integer, "多少秒后可重试"))
                 .build(),
         ),
         (

@@ -296,8 +296,14 @@ where
 {
     // The process's recorder (already labelled with the service when `main` set telemetry up).
     leadgen_telemetry::metrics::install(None);
+    // One for the process, every worker's requests counted together.
+    let limiter = web::Data::new(crate::throttle::TenantLimiter::new(
+        http.tenant_requests_per_second,
+        http.tenant_request_burst,
+    ));
     Ok(actix_web::HttpServer::new(move || {
         actix_web::App::new()
+            .app_data(limiter.clone())
             .wrap(default_headers())
             .wrap(actix_web::middleware::from_fn(crate::nul::mark_nul))
             .wrap(actix_web::middleware::from_fn(head_as_get))
@@ -512,6 +518,8 @@ mod tests {
             port: 0,
             shutdown_timeout_secs: 1,
             keep_alive_secs: 75,
+            tenant_requests_per_second: std::num::NonZeroU32::MIN,
+            tenant_request_burst: std::num::NonZeroU32::MIN,
         };
         let server = serve(
             listener,
@@ -549,5 +557,89 @@ mod tests {
             delete.to_ascii_lowercase().contains("allow: get, head"),
             "{delete}"
         );
+    }
+
+    /// One tenant's requests past its share of the process answer 429 (42907) with
+    /// `Retry-After`, once its token is verified; another tenant's go through, and a request
+    /// without a valid token is a 401 that spends no one's share.
+    #[actix_web::test]
+    async fn a_tenant_past_its_share_of_requests_waits_and_others_do_not() {
+        use crate::auth::{Claims, JwtVerifier, mint_hs256};
+        const SECRET: &str = "a-test-secret-of-thirty-two-bytes!";
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        let http = HttpSettings {
+            host: "127.0.0.1".into(),
+            port: 0,
+            shutdown_timeout_secs: 1,
+            keep_alive_secs: 75,
+            tenant_requests_per_second: std::num::NonZeroU32::MIN,
+            tenant_request_burst: std::num::NonZeroU32::MIN,
+        };
+        let verifier = web::Data::new(
+            JwtVerifier::from_settings(&leadgen_settings::AuthSettings {
+                algorithm: "HS256".into(),
+                hmac_secret: Some(leadgen_settings::SecretString::from(SECRET.to_owned())),
+                public_key_pem: None,
+                additional_public_keys_pem: Vec::new(),
+                issuer: None,
+                audience: None,
+            })
+            .expect("verifier"),
+        );
+        let server = serve(
+            listener,
+            Arc::new(Up),
+            &http,
+            move |cfg: &mut web::ServiceConfig| {
+                cfg.app_data(verifier.clone())
+                    .service(resource("/mine", "GET").route(web::get().to(
+                        |user: crate::AuthUser| async move {
+                            crate::ok(serde_json::json!({ "tenant": user.tenant_id.get() }))
+                        },
+                    )));
+            },
+        )
+        .expect("serve");
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        let token = |tenant: i64| {
+            let claims = Claims {
+                sub: 7,
+                tenant_id: tenant,
+                name: "张三".into(),
+                perms: Vec::new(),
+                exp: chrono::Utc::now().timestamp() + 60,
+                iss: None,
+                aud: Vec::new(),
+            };
+            mint_hs256(SECRET, &claims).expect("token")
+        };
+        let (one, two) = (token(1), token(2));
+        let answers = actix_web::rt::task::spawn_blocking(move || {
+            let ask = |bearer: &str| {
+                exchange(
+                    port,
+                    &format!(
+                        "GET /mine HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {bearer}\r\n\
+                         Connection: close\r\n\r\n"
+                    ),
+                )
+            };
+            (ask("not-a-token"), ask(&one), ask(&one), ask(&two))
+        })
+        .await
+        .expect("requests");
+        handle.stop(false).await;
+        let (forged, first, again, other) = answers;
+        assert!(forged.starts_with("HTTP/1.1 401"), "{forged}");
+        assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+        assert!(again.starts_with("HTTP/1.1 429"), "{again}");
+        assert!(again.contains("\"code\":42907"), "{again}");
+        assert!(
+            again.to_ascii_lowercase().contains("retry-after: 1"),
+            "{again}"
+        );
+        assert!(other.starts_with("HTTP/1.1 200"), "{other}");
     }
 }

@@ -23,6 +23,13 @@ pub struct HttpSettings {
     /// the service is closing, and a POST it cannot retry answers 502.
     #[serde(default = "default_keep_alive_secs")]
     pub keep_alive_secs: u64,
+    /// Requests one tenant may make of this process a second, sustained (its bucket refills
+    /// at this rate); past it and its burst, 429 (42907) with `Retry-After`.
+    #[serde(default = "default_tenant_requests_per_second")]
+    pub tenant_requests_per_second: std::num::NonZeroU32,
+    /// Requests one tenant may make of this process at once before the rate applies.
+    #[serde(default = "default_tenant_request_burst")]
+    pub tenant_request_burst: std::num::NonZeroU32,
 }
 
 /// `[database]`: PostgreSQL.
@@ -337,6 +344,12 @@ impl Default for PlatformsSettings {
 
 fn default_shutdown_secs() -> u64 {
     20
+}
+fn default_tenant_requests_per_second() -> std::num::NonZeroU32 {
+    std::num::NonZeroU32::new(50).unwrap_or(std::num::NonZeroU32::MIN)
+}
+fn default_tenant_request_burst() -> std::num::NonZeroU32 {
+    std::num::NonZeroU32::new(200).unwrap_or(std::num::NonZeroU32::MIN)
 }
 fn default_keep_alive_secs() -> u64 {
     75

@@ -45,6 +45,10 @@ pub fn render() -> String {
 fn describe() {
     use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
     describe_counter!("http_server_requests_total", "HTTP requests answered");
+    describe_counter!(
+        "leadgen_http_requests_throttled_total",
+        "Authenticated requests refused because their tenant was past its share of the process"
+    );
     describe_histogram!(
         "http_server_request_duration_seconds",
         Unit::Seconds,

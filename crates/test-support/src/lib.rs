@@ -283,6 +283,11 @@ pub fn http_settings() -> HttpSettings {
         port: 0,
         shutdown_timeout_secs: 5,
         keep_alive_secs: 75,
+        // Tests and benchmarks ask one tenant's requests as fast as they answer.
+        tenant_requests_per_second: std::num::NonZeroU32::new(1_000_000)
+            .unwrap_or(std::num::NonZeroU32::MAX),
+        tenant_request_burst: std::num::NonZeroU32::new(1_000_000)
+            .unwrap_or(std::num::NonZeroU32::MAX),
     }
 }
 

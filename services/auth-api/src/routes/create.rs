@@ -166,7 +166,7 @@ mod tests {
         (status = 401, description = "缺少或无效的令牌", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 403, description = "没有权限", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 422, description = "字段校验失败", body = leadgen_http::openapi::ValidationErrorEnvelope),
-        (status = 429, description = "本企业待完成授权的店铺过多（业务码 42906，`[oauth] max_pending_per_tenant`）：完成或等待已发起的授权失效后再试", body = leadgen_http::openapi::ErrorEnvelope,
+        (status = 429, description = "本企业待完成授权的店铺过多（业务码 42906，`[oauth] max_pending_per_tenant`）：完成或等待已发起的授权失效后再试；或本企业请求过于频繁（42907）", body = leadgen_http::openapi::ErrorEnvelope,
             headers(("Retry-After" = u64, description = "距最早一个待完成授权失效的秒数"))),
         (status = 500, description = "内部错误", body = leadgen_http::openapi::ErrorEnvelope)
     ))]

@@ -41,7 +41,7 @@ use crate::startup::AppState;
         (status = 400, description = "参数错误（含业务码 40008：页码超出前 2000 条的浏览范围）", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 401, description = "缺少或无效的令牌", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 403, description = "没有权限", body = leadgen_http::openapi::ErrorEnvelope),
-        (status = 429, description = "按完整手机号搜索超出每日限额（业务码 42901/42902，与查看号码共用；42905：同一掩码下搜索的不同号码过多）", body = leadgen_http::openapi::ErrorEnvelope,
+        (status = 429, description = "按完整手机号搜索超出每日限额（业务码 42901/42902，与查看号码共用；42905：同一掩码下搜索的不同号码过多），或本企业请求过于频繁（42907）", body = leadgen_http::openapi::ErrorEnvelope,
             headers(("Retry-After" = u64, description = "多少秒后可重试：到北京时间次日零点"))),
         (status = 500, description = "内部错误", body = leadgen_http::openapi::ErrorEnvelope)
     ))]

@@ -42,7 +42,7 @@ pub struct RevealBody {
         (status = 403, description = "没有权限（或平台拒绝解密 40301）", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 404, description = "不存在（或属于其他租户）", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 422, description = "字段校验失败", body = leadgen_http::openapi::ValidationErrorEnvelope),
-        (status = 429, description = "超出限额或同时解密过多（业务码 42901/42902/42903/42904）", body = leadgen_http::openapi::ErrorEnvelope,
+        (status = 429, description = "超出限额或同时解密过多（业务码 42901/42902/42903/42904），或本企业请求过于频繁（42907）", body = leadgen_http::openapi::ErrorEnvelope,
             headers(("Retry-After" = u64, description = "多少秒后可重试：每日限额到北京时间次日零点；平台额度或限流在平台告知时"))),
         (status = 500, description = "内部错误", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 502, description = "电商平台调用失败（平台告知何时可重试时带 Retry-After）", body = leadgen_http::openapi::ErrorEnvelope,
