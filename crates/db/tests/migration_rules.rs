@@ -132,10 +132,13 @@ fn broken_rules(migration: &Migration) -> Vec<String> {
             if alters_a_column_type(s) && on_existing_large(s) {
                 say("a large table's column type is never changed in place", s);
             }
-            if (s.contains(" FOREIGN KEY")
-                || s.contains(" REFERENCES ")
-                || s.contains(" CHECK ")
-                || s.contains(" CHECK("))
+            if adds_column && s.contains(" REFERENCES ") && on_existing_large(s) {
+                say(
+                    "a large table's new column gets its foreign key by a separate ADD CONSTRAINT … NOT VALID (an inline REFERENCES is validated under the lock, and takes no NOT VALID)",
+                    s,
+                );
+            }
+            if (s.contains(" FOREIGN KEY") || s.contains(" CHECK ") || s.contains(" CHECK("))
                 && on_existing_large(s)
                 && !s.contains(" NOT VALID")
             {
@@ -317,7 +320,7 @@ fn the_rules_refuse_what_would_stop_the_services() {
         "CREATE INDEX ix ON t_ecom_platform_auth (tenant_id);",
         "ALTER TABLE t_order_lead ADD COLUMN seen_at TIMESTAMPTZ DEFAULT now();",
         "ALTER TABLE t_order_lead ADD COLUMN type TEXT;",
-        "ALTER TABLE t_ecom_order_raw ADD COLUMN task BIGINT REFERENCES t_ecom_sync_task (id) NOT VALID;",
+        "ALTER TABLE t_ecom_order_raw ADD COLUMN task BIGINT;\nALTER TABLE t_ecom_order_raw ADD CONSTRAINT fk FOREIGN KEY (task) REFERENCES t_ecom_sync_task (id) NOT VALID;",
         "ALTER TABLE t_order_lead ADD CONSTRAINT uq UNIQUE USING INDEX uq_lead;",
         "INSERT INTO t_order_lead (id) VALUES (1);",
         "CREATE TABLE t_new (id BIGINT);\nCREATE INDEX ix_new ON t_new (id);\nDROP INDEX ix_new;",

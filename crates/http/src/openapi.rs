@@ -279,7 +279,18 @@ impl Modify for SharedResponses {
                 .insert((*name).to_owned(), RefOr::T(response.clone()));
         }
         for operation in operations_mut(openapi) {
+            // A tenant's share is counted once its token is verified: an operation that takes
+            // none (the OAuth callback) is never refused for it.
+            let authenticated = operation.security.as_ref().is_none_or(|requirements| {
+                requirements.iter().any(|r| {
+                    serde_json::to_value(r)
+                        .is_ok_and(|v| v.as_object().is_some_and(|o| !o.is_empty()))
+                })
+            });
             for (status, name, _) in &shared {
+                if *status == "429" && !authenticated {
+                    continue;
+                }
                 operation
                     .responses
                     .responses

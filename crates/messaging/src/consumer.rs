@@ -291,8 +291,10 @@ async fn start(delivery: Delivery, session: Session) {
         biased;
         () = session.cancel.cancelled() => {
             // Back to the queue now, for another replica, rather than when the channel closes
-            // after the drain: a nack, which is no failure of the message's (RabbitMQ 4.3 and
-            // later leave its delivery count as it was).
+            // after the drain: a nack, which is no failure of the message's. RabbitMQ 4.3 and
+            // later leave its delivery count as it was; before 4.3 (the 3.x the product runs
+            // on) every return counts, a channel closing too, so nothing here avoids it
+            // (`docs/configuration.md`, `[amqp] delivery_limit`).
             let requeue = BasicNackOptions { requeue: true, ..BasicNackOptions::default() };
             let _ = delivery.nack(requeue).await;
             return;

@@ -98,6 +98,61 @@ pub enum PlatformError {
     DecryptFailed { code: String, message: String },
 }
 
+impl PlatformError {
+    /// The error with every text the platform wrote kept as [`kept_words`] keeps it (phones
+    /// masked, at most [`PLATFORM_WORDS_MAX_CHARS`]): what every platform call answers
+    /// ([`crate::resilience::with_retries_when`]), whichever adapter built it and however.
+    pub fn kept(self) -> Self {
+        use PlatformError as E;
+        let k = |s: String| kept_words(&s);
+        match self {
+            E::Throttled {
+                retry_after,
+                detail,
+            } => E::Throttled {
+                retry_after,
+                detail: k(detail),
+            },
+            E::SessionExpired { detail } => E::SessionExpired { detail: k(detail) },
+            E::AuthRefused(s) => E::AuthRefused(k(s)),
+            E::InvalidRequest(s) => E::InvalidRequest(k(s)),
+            E::Unavailable(s) => E::Unavailable(k(s)),
+            E::UnavailableFor {
+                retry_after,
+                detail,
+            } => E::UnavailableFor {
+                retry_after,
+                detail: k(detail),
+            },
+            E::Malformed(s) => E::Malformed(k(s)),
+            E::Unknown { code, message } => E::Unknown {
+                code: k(code),
+                message: k(message),
+            },
+            E::DecryptNotPermitted { code, message } => E::DecryptNotPermitted {
+                code: k(code),
+                message: k(message),
+            },
+            E::QuotaExhausted {
+                code,
+                message,
+                retry_after,
+            } => E::QuotaExhausted {
+                code: k(code),
+                message: k(message),
+                retry_after,
+            },
+            E::DecryptFailed { code, message } => E::DecryptFailed {
+                code: k(code),
+                message: k(message),
+            },
+            other @ (E::GateUnavailable(_)
+            | E::QueueFull { .. }
+            | E::PurposeNotPermitted { .. }) => other,
+        }
+    }
+}
+
 /// The longest platform code kept as a label value (Taobao's `isv.*` sub-codes fit).
 const MAX_LABEL_CODE: usize = 64;
 
@@ -388,14 +443,11 @@ pub const PLATFORM_WORDS_MAX_CHARS: usize = 300;
 
 /// A platform's words as they are kept: they reach the merchant's sync records, a shop's status
 /// reason, `platform.changed` events, the reveal audit and the logs, so a phone number in them
-/// (a platform echoing a parameter, a decrypt error naming the value) is masked
-/// ([`leadgen_domain::contact::mask_phones_in`]), and an answer that is a page of text is cut at
-/// [`PLATFORM_WORDS_MAX_CHARS`].
+/// (a platform echoing a parameter, a decrypt error naming the value) is masked, and an answer
+/// that is a page of text is cut at [`PLATFORM_WORDS_MAX_CHARS`] (`…` marks the cut;
+/// [`crate::json::masked_start`]).
 pub fn kept_words(words: &str) -> String {
-    leadgen_domain::contact::mask_phones_in(words)
-        .chars()
-        .take(PLATFORM_WORDS_MAX_CHARS)
-        .collect()
+    crate::json::masked_start(words, PLATFORM_WORDS_MAX_CHARS)
 }
 
 /// `（平台返回：…）` after a Chinese sentence, or nothing when the platform said nothing.
@@ -453,9 +505,20 @@ mod tests {
         let said = super::platform_text(&["  40004 ", "", "手机号 13812345678 解密失败"]);
         assert_eq!(said, "40004 手机号 138****5678 解密失败");
         let page = "错".repeat(1_000);
+        let kept = super::platform_text(&[&page]);
+        assert_eq!(kept.chars().count(), super::PLATFORM_WORDS_MAX_CHARS + 1);
+        assert!(kept.ends_with('…'));
+        // Whatever an adapter built: a decrypt error naming the number, as every call answers.
+        let failed = PlatformError::DecryptFailed {
+            code: "50001".into(),
+            message: "号码13812345678解密失败".into(),
+        };
         assert_eq!(
-            super::platform_text(&[&page]).chars().count(),
-            super::PLATFORM_WORDS_MAX_CHARS
+            failed.kept(),
+            PlatformError::DecryptFailed {
+                code: "50001".into(),
+                message: "号码138****5678解密失败".into(),
+            }
         );
     }
 }

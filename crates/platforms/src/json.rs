@@ -387,9 +387,15 @@ fn shown(value: &Value) -> String {
 /// The start of a text as sent, marked `…` when cut, every phone number in it masked first
 /// ([`leadgen_domain::contact::mask_phones_in`]: a number the cut would split is masked whole).
 pub fn shown_str(text: &str) -> String {
+    masked_start(text, SHOWN_CHARS)
+}
+
+/// The first `max_chars` characters of `text`, marked `…` when cut, every phone number in it
+/// masked first.
+pub fn masked_start(text: &str, max_chars: usize) -> String {
     let masked = leadgen_domain::contact::mask_phones_in(text);
     let mut chars = masked.chars();
-    let start: String = chars.by_ref().take(SHOWN_CHARS).collect();
+    let start: String = chars.by_ref().take(max_chars).collect();
     if chars.next().is_some() {
         format!("{start}…")
     } else {

@@ -356,6 +356,8 @@ where
         async move {
             let started = std::time::Instant::now();
             let (result, sent_at) = timed(attempt).await;
+            // The platform's words as they are kept, in the log lines below too.
+            let result = result.map_err(PlatformError::kept);
             let (outcome, code) = match &result {
                 Ok(_) => ("ok", String::new()),
                 Err(e) => e.metric_labels(),

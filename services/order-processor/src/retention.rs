@@ -13,7 +13,7 @@
 //!
 //! One transaction per chunk of buyers, under the same identity locks as a batch, so a purge
 //! interrupted at any point resumes where it stopped and never leaves a lead naming a deleted
-//! order. The shop's record stays (REVOKED, `purged_at`): its id keeps resolving.
+//! order. The shop's record stays (its status, `purged_at`): its id keeps resolving.
 //!
 //! A step that fails is rolled back, counted (`leadgen_retention_purge_failures_total`) and its
 //! shop set to wait ([`FIRST_BACKOFF`], doubled after each failure in a row up to

@@ -41,7 +41,8 @@ pub struct SyncRequestedHandler {
 /// ([`Room::with_per_tenant`], `[sync] max_running_per_tenant`): a merchant who backfills twenty
 /// shops at once would otherwise hold nearly every place for hours, and the other tenants'
 /// scheduled syncs wait behind them. A request over its tenant's share waits for it (holding no
-/// place), then goes back to the queue like one without room.
+/// place among `max_running`, but its delivery's place in the prefetch), then goes back to the
+/// queue like one without room.
 pub struct Room {
     places: std::sync::Arc<tokio::sync::Semaphore>,
     defer_after: std::time::Duration,
@@ -51,7 +52,7 @@ pub struct Room {
 /// Why a request went back to the queue (`leadgen_sync_requests_deferred_total{reason}`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Deferral {
-    /// The process runs `max_running` syncs (or stops).
+    /// The process runs `max_running` syncs, or stops.
     NoRoom,
     /// The tenant runs its share across replicas.
     TenantShare,
@@ -109,12 +110,6 @@ impl Room {
                 return Ok(true);
             }
             if tokio::time::Instant::now() + TENANT_POLL > until {
-                tracing::info!(
-                    sync_task.id = task.id.get(),
-                    tenant.id = task.tenant_id.get(),
-                    running,
-                    "The tenant runs its share of syncs; the request goes back to the queue"
-                );
                 return Ok(false);
             }
             tokio::select! {
@@ -303,8 +298,12 @@ impl SyncRequestedHandler {
             .tenant_has_room(&self.syncer.pool, &task, stop)
             .await?
         {
-            self.defer(&task, &message_id, Deferral::TenantShare)
-                .await?;
+            let why = if stop.is_cancelled() {
+                Deferral::NoRoom
+            } else {
+                Deferral::TenantShare
+            };
+            self.defer(&task, &message_id, why).await?;
             return Ok(Outcome::Ack);
         }
         let Some(_place) = self.room.wait(stop).await else {
@@ -440,11 +439,19 @@ impl SyncRequestedHandler {
         }
         metrics::counter!("leadgen_sync_requests_deferred_total", "reason" => why.as_str())
             .increment(1);
-        tracing::info!(
-            sync_task.id = task.id.get(),
-            reason = why.as_str(),
-            "No room for another sync here; its request goes back to the queue"
-        );
+        match why {
+            Deferral::NoRoom => tracing::info!(
+                sync_task.id = task.id.get(),
+                reason = why.as_str(),
+                "No room for another sync here; its request goes back to the queue"
+            ),
+            Deferral::TenantShare => tracing::info!(
+                sync_task.id = task.id.get(),
+                tenant.id = task.tenant_id.get(),
+                reason = why.as_str(),
+                "The tenant runs its share of syncs; its request goes back to the queue"
+            ),
+        }
         Ok(())
     }
 

@@ -289,12 +289,11 @@ impl PlatformClient for JdClient {
         let span = PageSpan::numbered(page, 1, PAGE_SIZE);
         let (orders, total) = parse_orders_page(&json, span)?;
         let next = match listing {
-            // A page `orderTotal` says holds orders carries them ([`parse_orders_page`]: an
-            // empty one is `Malformed`), so the walk moves on and is never paged for ever.
-            Listing::Created => {
-                let seen = span.offset + orders.len() as u64;
-                (seen < total).then(|| PageCursor::Number(page + 1))
-            }
+            // A page `orderTotal` says others follow carries orders ([`parse_orders_page`]: an
+            // empty one is `Malformed`), so the walk moves on and is never paged for ever; the
+            // last page by the total ends it, however many it carried (an empty one where the
+            // total counts an order never listed would ask one more page for nothing).
+            Listing::Created => span.followed(total).then(|| PageCursor::Number(page + 1)),
             Listing::Modified => PageCursor::backward_next(cursor, page, 1, total, PAGE_SIZE),
         };
         Ok(OrderPage {

@@ -32,9 +32,19 @@ pub struct DueShop {
 
 /// Sets when the history of shops whose grant the platform ended (EXPIRED, INVALID) is deleted,
 /// `days` from now, where none is set and their history is not deleted yet: a merchant who lets
-/// a subscription end no longer has the shop's buyers kept for good. Authorizing again clears
-/// it (auth-api). The shops it set.
+/// a subscription end no longer has the shop's buyers kept for good. Only shops that were
+/// connected (a consent refused or abandoned is INVALID without a shop, and has no history).
+/// Authorizing again, pausing or resuming clears it (auth-api); a date left on a shop whose
+/// grant no longer ended is cleared here too, so that a later lapse gets a date of its own. The
+/// shops it set.
 pub async fn schedule_lapsed(conn: &mut AsyncPgConnection, days: u32) -> QueryResult<usize> {
+    diesel::sql_query(
+        "UPDATE t_ecom_platform_auth SET purge_after = NULL \
+         WHERE status <> ALL($1) AND purge_after IS NOT NULL",
+    )
+    .bind::<Array<Text>, _>(AuthStatus::grant_ended_names())
+    .execute(conn)
+    .await?;
     // REVOKED gets its date when the merchant disconnects (auth-api).
     let lapsed: Vec<&str> = AuthStatus::GRANT_ENDED
         .iter()
@@ -43,7 +53,8 @@ pub async fn schedule_lapsed(conn: &mut AsyncPgConnection, days: u32) -> QueryRe
         .collect();
     diesel::sql_query(
         "UPDATE t_ecom_platform_auth SET purge_after = now() + make_interval(days => $1) \
-         WHERE status = ANY($2) AND purge_after IS NULL AND purged_at IS NULL",
+         WHERE status = ANY($2) AND purge_after IS NULL AND purged_at IS NULL \
+           AND shop_id IS NOT NULL",
     )
     .bind::<Int4, _>(i32::try_from(days).unwrap_or(i32::MAX))
     .bind::<Array<Text>, _>(lapsed)

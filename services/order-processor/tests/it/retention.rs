@@ -616,9 +616,14 @@ async fn a_lapsed_shops_history_is_deleted_after_its_own_retention_period() {
     run.process(&orders).await;
     let lapsed = run.lead_of("e1").await;
     let mut conn = leadgen_db::conn(&run.db.pool).await.unwrap();
-    for (shop, status) in [(0, "EXPIRED"), (1, "DISABLED")] {
+    for (shop, status) in [(0, "EXPIRED"), (1, "DISABLED"), (2, "INVALID")] {
+        // Shop 2 stands for a consent refused before any shop was connected: no shop id.
+        let connected = (shop < 2).then(|| format!("seller-{shop}"));
         diesel::update(t_ecom_platform_auth::table.find(run.shops[shop]))
-            .set(t_ecom_platform_auth::status.eq(status))
+            .set((
+                t_ecom_platform_auth::status.eq(status),
+                t_ecom_platform_auth::shop_id.eq(connected),
+            ))
             .execute(&mut conn)
             .await
             .unwrap();
@@ -640,11 +645,30 @@ async fn a_lapsed_shops_history_is_deleted_after_its_own_retention_period() {
     );
     let paused: Option<Stamp> = purge_after(1).first(&mut conn).await.unwrap();
     assert_eq!(paused, None, "a paused shop is still connected");
+    let never: Option<Stamp> = purge_after(2).first(&mut conn).await.unwrap();
+    assert_eq!(
+        never, None,
+        "a consent that never connected a shop has no history"
+    );
     assert_eq!(retention.purge_step().await.unwrap(), None, "not due yet");
     // Seen again later: its date does not move.
     retention.schedule_lapsed().await;
     let again: Option<Stamp> = purge_after(0).first(&mut conn).await.unwrap();
     assert_eq!(again, Some(due));
+    // Paused and resumed, it keeps its history: the date goes, and its next lapse gets its own
+    // (left on it, a lapse months later would have been purged at once).
+    let set = |status: &'static str| {
+        diesel::update(t_ecom_platform_auth::table.find(run.shops[0]))
+            .set(t_ecom_platform_auth::status.eq(status))
+    };
+    set("ACTIVE").execute(&mut conn).await.unwrap();
+    retention.schedule_lapsed().await;
+    let resumed: Option<Stamp> = purge_after(0).first(&mut conn).await.unwrap();
+    assert_eq!(resumed, None, "a resumed shop keeps its history");
+    set("EXPIRED").execute(&mut conn).await.unwrap();
+    retention.schedule_lapsed().await;
+    let lapsed_again: Option<Stamp> = purge_after(0).first(&mut conn).await.unwrap();
+    assert!(lapsed_again.is_some_and(|at| at > due), "a date of its own");
 
     diesel::update(t_ecom_platform_auth::table.find(run.shops[0]))
         .set(t_ecom_platform_auth::purge_after.eq(Some(Utc::now() - Duration::minutes(1))))

@@ -184,6 +184,10 @@ pub async fn set_status(
         auth::update_time.eq(diesel::dsl::now),
         // Resumed (or consented): the scheduler's wait after failures starts afresh.
         (status == AuthStatus::Active).then_some(auth::activated_at.eq(diesel::dsl::now)),
+        // Paused or resumed, a shop whose grant had ended keeps its history: the date its
+        // lapse was given goes (a later lapse is given a date of its own).
+        (!AuthStatus::GRANT_ENDED.contains(&status))
+            .then_some(auth::purge_after.eq(None::<DateTime<Utc>>)),
     ))
     .execute(conn)
     .await
