@@ -75,6 +75,7 @@ impl Application {
             interval: Duration::from_secs(processing.sweep_interval_secs),
             batch_size: processing.sweep_batch_size,
             failures: Default::default(),
+            last_tenant: Default::default(),
         };
         let rescore = Rescore {
             pool: pool.clone(),

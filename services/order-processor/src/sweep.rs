@@ -58,6 +58,8 @@ pub struct Sweep {
     pub batch_size: i64,
     /// Rows that failed alone, and how many sweeps in a row they did.
     pub failures: FailedRows,
+    /// The tenant this process swept last: the next sweep takes the next tenant's rows.
+    pub last_tenant: std::sync::atomic::AtomicI64,
 }
 
 /// How many sweeps in a row each row failed alone, and when this process may claim it again
@@ -258,13 +260,17 @@ impl Sweep {
         let limit = self.batch_size;
         let failures = &self.failures;
         let waiting = failures.waiting();
+        let last_tenant = &self.last_tenant;
+        let after = last_tenant.load(std::sync::atomic::Ordering::Relaxed);
         let swept = conn
             .transaction::<Swept, anyhow::Error, _>(|conn| {
                 async move {
-                    let rows = raw_orders::claim_pending(conn, before, limit, &waiting).await?;
-                    if rows.is_empty() {
+                    let rows =
+                        raw_orders::claim_pending(conn, before, limit, &waiting, after).await?;
+                    let Some(first) = rows.first() else {
                         return Ok(Swept::default());
-                    }
+                    };
+                    last_tenant.store(first.tenant_id.get(), std::sync::atomic::Ordering::Relaxed);
                     let span =
                         tracing::info_span!(parent: None, "orders.sweep", orders = rows.len());
                     async {

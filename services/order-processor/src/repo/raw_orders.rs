@@ -42,12 +42,15 @@ pub async fn find_many(
 /// Claims up to `limit` rows of one tenant left `PENDING` since before `before`, or handed back
 /// because a salesperson revealed the buyer's phone (no message is coming for those), skipping
 /// rows another transaction holds and the rows of `skip` (waiting to be tried again), in id
-/// order.
+/// order. The tenant is the next after `after_tenant` that has such rows, wrapping round: each
+/// sweep takes the next tenant's, so one tenant's backlog of hours does not hold back every
+/// other tenant's rows behind it.
 pub async fn claim_pending(
     conn: &mut AsyncPgConnection,
     before: chrono::DateTime<chrono::Utc>,
     limit: i64,
     skip: &[i64],
+    after_tenant: i64,
 ) -> QueryResult<Vec<RawRow>> {
     use leadgen_db::schema::t_order_revealed_identity as revealed;
     let due = || {
@@ -74,19 +77,27 @@ pub async fn claim_pending(
     };
     // The tenant of the first row no one holds: the first row's own tenant would send every
     // replica to the rows one of them (or a batch in flight) already holds, to claim nothing
-    // and sleep a sweep interval while other tenants' rows wait.
-    let first: Option<i64> = raw::table
-        .filter(raw::process_status.eq(RawOrderStatus::Pending.as_str()))
-        .filter(due())
-        .filter(known())
-        .filter(not_skipped())
-        .order(raw::id.asc())
-        .select(raw::tenant_id)
-        .for_update()
-        .skip_locked()
-        .first(conn)
-        .await
-        .optional()?;
+    // and sleep a sweep interval while other tenants' rows wait. The next tenant after the
+    // last one swept, else (wrapping round) the first.
+    let mut first: Option<i64> = None;
+    for above in [after_tenant, i64::MIN] {
+        first = raw::table
+            .filter(raw::process_status.eq(RawOrderStatus::Pending.as_str()))
+            .filter(raw::tenant_id.gt(above))
+            .filter(due())
+            .filter(known())
+            .filter(not_skipped())
+            .order((raw::tenant_id.asc(), raw::id.asc()))
+            .select(raw::tenant_id)
+            .for_update()
+            .skip_locked()
+            .first(conn)
+            .await
+            .optional()?;
+        if first.is_some() {
+            break;
+        }
+    }
     let Some(tenant) = first else {
         return Ok(Vec::new());
     };

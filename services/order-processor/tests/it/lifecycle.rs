@@ -367,6 +367,7 @@ async fn when_the_chosen_privacy_number_lapses_the_buyer_is_rebuilt_from_all_ord
         interval: std::time::Duration::from_millis(10),
         batch_size: 10,
         failures: Default::default(),
+        last_tenant: Default::default(),
     };
     assert!(
         sweep.sweep_once().await.unwrap() > 0,

@@ -156,6 +156,7 @@ async fn per_order_leads_become_buyer_leads_with_their_sales_decisions() {
         interval: std::time::Duration::from_millis(10),
         batch_size: 2,
         failures: Default::default(),
+        last_tenant: Default::default(),
     };
     while sweep.sweep_once().await.unwrap() > 0 {}
 

@@ -49,6 +49,7 @@ fn sweep_with(run: &Run, processor: Arc<Processor>, batch: i64, first_retry: Dur
         interval: Duration::from_millis(10),
         batch_size: batch,
         failures: FailedRows::with_first_retry(first_retry),
+        last_tenant: Default::default(),
     }
 }
 
@@ -462,4 +463,51 @@ fn key_9() -> (String, Arc<leadgen_crypto::Sealer>) {
     })
     .unwrap();
     (key, sealer)
+}
+
+/// Each sweep takes the next tenant's pending rows, wrapping round: the sweep took the tenant of
+/// the lowest pending id, so one tenant's backlog of thousands held back every other tenant's
+/// rows for as many sweeps as it took.
+#[tokio::test]
+async fn each_sweep_takes_the_next_tenants_rows() {
+    use leadgen_db::schema::t_ecom_platform_auth;
+    let run = Run::new().await;
+    let spec = |shop, id: String, buyer: String| Spec {
+        shop,
+        order: order(&id, 6, NeutralStatus::Completed, 5_000, Some(&buyer), None),
+    };
+    // Tenant 1's backlog first (lower ids), then one order of tenant 2's shop.
+    let backlog: Vec<Spec> = (0..25)
+        .map(|n| spec(0, format!("b{n}"), format!("buyer-{n}")))
+        .collect();
+    let big = run.store(&backlog, "PENDING").await;
+    let small = run
+        .store(&[spec(1, "s1".into(), "small".into())], "PENDING")
+        .await[0];
+    let mut conn = leadgen_db::conn(&run.db.pool).await.unwrap();
+    diesel::update(t_ecom_platform_auth::table.find(run.shops[1]))
+        .set(t_ecom_platform_auth::tenant_id.eq(2_i64))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    diesel::update(t_ecom_order_raw::table.find(small))
+        .set(t_ecom_order_raw::tenant_id.eq(2_i64))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+
+    let sweep = sweep_of(&run);
+    assert_eq!(
+        sweep.sweep_once().await.unwrap(),
+        10,
+        "tenant 1's first ten"
+    );
+    assert_eq!(sweep.sweep_once().await.unwrap(), 1, "then tenant 2's");
+    assert_eq!(state_of(&run, small).await.0, "PROCESSED");
+    // Round again: tenant 1's rest.
+    assert_eq!(sweep.sweep_once().await.unwrap(), 10);
+    assert_eq!(sweep.sweep_once().await.unwrap(), 5);
+    for id in big {
+        assert_eq!(state_of(&run, id).await.0, "PROCESSED");
+    }
 }
