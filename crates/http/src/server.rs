@@ -509,18 +509,23 @@ mod tests {
         assert_eq!(upstreams, 2, "both APIs' upstreams keep connections");
     }
 
-    #[actix_web::test]
-    async fn head_answers_as_get_without_a_body_and_405_names_it() {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = listener.local_addr().expect("address").port();
-        let http = HttpSettings {
+    /// Settings of a test server whose tenants may make one request a second.
+    fn one_request_a_second() -> HttpSettings {
+        HttpSettings {
             host: "127.0.0.1".into(),
             port: 0,
             shutdown_timeout_secs: 1,
             keep_alive_secs: 75,
             tenant_requests_per_second: std::num::NonZeroU32::MIN,
             tenant_request_burst: std::num::NonZeroU32::MIN,
-        };
+        }
+    }
+
+    #[actix_web::test]
+    async fn head_answers_as_get_without_a_body_and_405_names_it() {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        let http = one_request_a_second();
         let server = serve(
             listener,
             Arc::new(Up),
@@ -568,14 +573,7 @@ mod tests {
         const SECRET: &str = "a-test-secret-of-thirty-two-bytes!";
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("address").port();
-        let http = HttpSettings {
-            host: "127.0.0.1".into(),
-            port: 0,
-            shutdown_timeout_secs: 1,
-            keep_alive_secs: 75,
-            tenant_requests_per_second: std::num::NonZeroU32::MIN,
-            tenant_request_burst: std::num::NonZeroU32::MIN,
-        };
+        let http = one_request_a_second();
         let verifier = web::Data::new(
             JwtVerifier::from_settings(&leadgen_settings::AuthSettings {
                 algorithm: "HS256".into(),

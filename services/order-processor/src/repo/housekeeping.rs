@@ -16,10 +16,21 @@ pub async fn delete_operation_log_before(
     before: DateTime<Utc>,
     limit: i64,
 ) -> QueryResult<usize> {
-    diesel::sql_query(
-        "DELETE FROM t_operation_log WHERE id IN \
-         (SELECT id FROM t_operation_log WHERE occurred_at < $1 LIMIT $2)",
-    )
+    delete_occurred_before(conn, "t_operation_log", before, limit).await
+}
+
+/// Deletes at most `limit` rows of `table` (by `id`) whose `occurred_at` is before `before`.
+/// `table` is one of this module's own names, never input.
+async fn delete_occurred_before(
+    conn: &mut AsyncPgConnection,
+    table: &'static str,
+    before: DateTime<Utc>,
+    limit: i64,
+) -> QueryResult<usize> {
+    diesel::sql_query(format!(
+        "DELETE FROM {table} WHERE id IN \
+         (SELECT id FROM {table} WHERE occurred_at < $1 LIMIT $2)"
+    ))
     .bind::<Timestamptz, _>(before)
     .bind::<BigInt, _>(limit)
     .execute(conn)
@@ -33,14 +44,7 @@ pub async fn delete_reveal_records_before(
     before: DateTime<Utc>,
     limit: i64,
 ) -> QueryResult<usize> {
-    diesel::sql_query(
-        "DELETE FROM t_contact_reveal WHERE id IN \
-         (SELECT id FROM t_contact_reveal WHERE occurred_at < $1 LIMIT $2)",
-    )
-    .bind::<Timestamptz, _>(before)
-    .bind::<BigInt, _>(limit)
-    .execute(conn)
-    .await
+    delete_occurred_before(conn, "t_contact_reveal", before, limit).await
 }
 
 /// Deletes at most `limit` numbers searched behind a mask on a Beijing day before `today`,
