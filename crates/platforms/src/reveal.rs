@@ -163,7 +163,8 @@ impl DecryptRequest {
             PlatformType::Taobao | PlatformType::Jd => {
                 order.receiver.oaid.clone().ok_or_else(|| {
                     PlatformError::InvalidRequest(format!(
-                        "{platform} 订单 {} 没有可解密的 oaid",
+                        "{} 订单 {} 没有可解密的 oaid（平台未随订单下发收货人密文）",
+                        platform.name_zh(),
                         order.order_id
                     ))
                 })?
@@ -174,9 +175,16 @@ impl DecryptRequest {
                         phone.value.clone()
                     }
                     other => {
-                        let kind = other.as_ref().map(|p| p.kind);
+                        let sent = match other.as_ref().map(|p| p.kind) {
+                            None => "订单没有收货人手机号",
+                            Some(ContactKind::Masked) => "平台只下发了脱敏号码",
+                            Some(ContactKind::Plain) => "平台下发的是明文号码",
+                            Some(ContactKind::Virtual) => "平台下发的是隐私号",
+                            Some(_) => "平台下发的不是手机号",
+                        };
                         return Err(PlatformError::InvalidRequest(format!(
-                            "{platform} 订单 {} 没有可解密的手机号密文（{kind:?}）",
+                            "{} 订单 {} 没有可解密的手机号密文（{sent}）",
+                            platform.name_zh(),
                             order.order_id
                         )));
                     }

@@ -291,7 +291,9 @@ pub async fn mark_expired(
                     action: AuditAction::PlatformAuthExpire,
                     target_type: AuditTarget::PlatformAuth,
                     target_ids: vec![id.to_string()],
-                    result: Err(format!("{status}: {reason}")),
+                    // As the merchant reads it on the record (`statusReason`), with the new
+                    // status named in Chinese.
+                    result: Err(format!("{}：{status_reason}", status.name_zh())),
                 };
                 oplog::record(conn, entry, &trace_id).await?;
             }

@@ -23,8 +23,9 @@ pub enum LeadApiError {
     /// The platform does not permit the asked purpose; those it permits, when known.
     #[error("the platform does not permit this purpose")]
     PurposeNotPermitted(&'static [leadgen_platforms::reveal::RevealPurpose]),
+    /// Why, where it is known (audited after the answer's message).
     #[error("nothing to reveal")]
-    NothingToReveal,
+    NothingToReveal(Option<String>),
     #[error("the shop's authorization is not ACTIVE")]
     PlatformNotActive,
     /// Paused by the merchant: authorized, but not to be used until enabled again.
@@ -109,7 +110,7 @@ impl LeadApiError {
                     ),
                 )
             }
-            LeadApiError::NothingToReveal => ApiError::business(codes::NOTHING_TO_REVEAL),
+            LeadApiError::NothingToReveal(_) => ApiError::business(codes::NOTHING_TO_REVEAL),
             LeadApiError::PlatformNotActive => ApiError::business(codes::PLATFORM_NOT_ACTIVE),
             LeadApiError::ShopDisabled => ApiError::business_with(
                 codes::SHOP_DISABLED,
@@ -158,6 +159,7 @@ impl LeadApiError {
             | LeadApiError::NotDecryptable(cause) => {
                 format!("{}（平台返回：{cause}）", api.message())
             }
+            LeadApiError::NothingToReveal(Some(why)) => format!("{}（原因：{why}）", api.message()),
             _ => api.message().to_owned(),
         };
         (api.code(), message)

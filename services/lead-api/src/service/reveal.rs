@@ -358,11 +358,20 @@ async fn prepare(
     let source = lead.contact_source();
     let found = reveal::raw_order(conn, tenant, source)
         .await?
-        .ok_or(LeadApiError::NothingToReveal)?;
+        .ok_or_else(|| {
+            LeadApiError::NothingToReveal(Some(
+                "线索展示号码所在的订单已不在（店铺的历史已按保留期删除，或订单尚未同步）".into(),
+            ))
+        })?;
     let platform_id = PlatformId::new(found.platform_id);
     target.platform_id = platform_id;
     target.order_id.clone_from(&found.order_id);
-    let sealed_order = found.normalized.ok_or(LeadApiError::NothingToReveal)?;
+    let sealed_order = found.normalized.ok_or_else(|| {
+        LeadApiError::NothingToReveal(Some(format!(
+            "订单 {} 没有可读的收货人信息（平台下发的订单无法解析）",
+            found.order_id
+        )))
+    })?;
     let json = state
         .sealer
         .open(
@@ -425,8 +434,14 @@ async fn prepare(
         return Ok((answer, How::Clear(revealed)));
     }
 
-    let decrypt = DecryptRequest::for_order(platform, &order, request.purpose)
-        .map_err(|_| LeadApiError::NothingToReveal)?;
+    // Why there is nothing to decrypt stays in the audit (the answer's message is the code's).
+    let decrypt =
+        DecryptRequest::for_order(platform, &order, request.purpose).map_err(|e| match e {
+            leadgen_platforms::PlatformError::InvalidRequest(why) => {
+                LeadApiError::NothingToReveal(Some(why))
+            }
+            other => LeadApiError::NothingToReveal(Some(other.to_string())),
+        })?;
     // The session first: credentials that do not open cost no reveal.
     let session = shop_session::open_session(&state.sealer, &row, state.policy)
         .map_err(|e| LeadApiError::Unexpected(e.into()))?;

@@ -275,6 +275,18 @@ async fn a_lead_without_a_revealable_contact_is_refused_and_audited() {
             Some(40007)
         )]
     );
+    // Why, for whoever reads the audit (it was only "该线索没有可查看的号码").
+    let mut conn = app.conn().await;
+    let said: Option<String> = t_contact_reveal::table
+        .select(t_contact_reveal::error_message)
+        .first(&mut conn)
+        .await
+        .expect("audit");
+    assert!(
+        said.as_deref()
+            .is_some_and(|m| m.contains("（原因：订单 T-1 没有可读的收货人信息")),
+        "{said:?}"
+    );
 }
 
 #[tokio::test]

@@ -7,9 +7,30 @@ use leadgen_db::schema::t_ecom_sync_task as task;
 use leadgen_domain::audit::{AuditAction, AuditTarget};
 use leadgen_domain::{PlatformId, SyncTaskId, TenantId};
 
+/// What a `SYNC_RUN` entry says of the task as just finished.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = task)]
+struct Ended {
+    status: String,
+    #[diesel(column_name = success_count)]
+    success: i32,
+    #[diesel(column_name = failure_count)]
+    failure: i32,
+    #[diesel(column_name = new_count)]
+    new: i32,
+    #[diesel(column_name = updated_count)]
+    updated: i32,
+    #[diesel(column_name = unchanged_count)]
+    unchanged: i32,
+    requested_by: Option<i64>,
+    requested_by_name: Option<String>,
+    warning: Option<String>,
+    served_from: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 /// Writes a task's transition to the operation log (`SYNC_REQUEST` for a scheduled task,
 /// `SYNC_RUN`, `SYNC_RESUME`). A `SYNC_RUN`
-/// (the task ended) carries its outcome and counts as `detail` (design 7: 成功/失败数量), read
+/// (the task ended) carries its outcome, counts and warning as `detail` (design 7: 成功/失败数量), read
 /// from the task as just finished, and is the requester's when a user asked for the sync (a
 /// salesperson filtering the log by operator finds their sync's result), the system's
 /// otherwise; a `SYNC_REQUEST` and a `SYNC_RESUME` are the system's.
@@ -34,30 +55,24 @@ pub async fn log(
     if action != AuditAction::SyncRun {
         return leadgen_db::oplog::record(conn, entry(&system), trace_id).await;
     }
-    let (status, success, failure, new, updated, unchanged, requested_by, requested_by_name): (
-        String,
-        i32,
-        i32,
-        i32,
-        i32,
-        i32,
-        Option<i64>,
-        Option<String>,
-    ) = task::table
+    let ended: Ended = task::table
         .find(task_id.get())
-        .select((
-            task::status,
-            task::success_count,
-            task::failure_count,
-            task::new_count,
-            task::updated_count,
-            task::unchanged_count,
-            task::requested_by,
-            task::requested_by_name,
-        ))
+        .select(Ended::as_select())
         .first(conn)
         .await?;
-    let detail = serde_json::json!({
+    let Ended {
+        status,
+        success,
+        failure,
+        new,
+        updated,
+        unchanged,
+        requested_by,
+        requested_by_name,
+        warning,
+        served_from,
+    } = ended;
+    let mut detail = serde_json::json!({
         "status": status,
         "successCount": success,
         "failureCount": failure,
@@ -65,6 +80,15 @@ pub async fn log(
         "updatedCount": updated,
         "unchangedCount": unchanged,
     });
+    // What the merchant was warned of (a window short of the platform's total, unreadable
+    // orders, history the platform no longer serves, changes a catch-up left behind): a
+    // COMPLETED run with a warning is not a clean one.
+    if let Some(warning) = warning {
+        detail["warning"] = serde_json::Value::from(warning);
+    }
+    if let Some(from) = served_from {
+        detail["servedFrom"] = serde_json::to_value(from).unwrap_or_default();
+    }
     let operator = match requested_by {
         Some(id) => leadgen_db::oplog::Operator::User {
             id: leadgen_domain::UserId::new(id),

@@ -426,3 +426,48 @@ async fn a_tenant_over_its_share_of_running_syncs_waits_and_others_do_not() {
         Start::Claimed(_)
     ));
 }
+
+/// A sync that ended with a warning (a window short of the platform's total, unreadable
+/// orders, history the platform no longer serves) logged a clean-looking `SYNC_RUN`: its
+/// detail carried the counts only. It carries the warning and where the platform's history
+/// began, as the sync record does.
+#[tokio::test]
+async fn a_sync_runs_log_entry_carries_its_warning() {
+    use leadgen_db::schema::t_operation_log as log;
+    let db = TestDb::new().await;
+    let shop = db.active_shop(1, "DOUYIN").await;
+    let id = db.sync_task(1, shop, "DOUYIN", "COMPLETED").await;
+    let mut conn = leadgen_db::conn(&db.pool).await.expect("conn");
+    let served = Utc::now() - Duration::days(89);
+    diesel::update(task::table.find(id))
+        .set((
+            task::warning.eq(Some("平台称共 4 笔，多次读取只得到 3 笔")),
+            task::served_from.eq(Some(served)),
+        ))
+        .execute(&mut conn)
+        .await
+        .expect("warned");
+    let ids = (
+        TenantId::new(1),
+        leadgen_domain::SyncTaskId::new(id),
+        PlatformId::new(shop),
+    );
+    sync_worker::repo::audit::log(
+        &mut conn,
+        ids,
+        leadgen_domain::audit::AuditAction::SyncRun,
+        Ok(()),
+        "trace",
+    )
+    .await
+    .expect("logged");
+    let detail: Option<serde_json::Value> = log::table
+        .select(log::detail)
+        .first(&mut conn)
+        .await
+        .expect("entry");
+    let detail = detail.expect("a detail");
+    assert_eq!(detail["warning"], "平台称共 4 笔，多次读取只得到 3 笔");
+    assert!(detail["servedFrom"].is_string(), "{detail}");
+    assert_eq!(detail["status"], "COMPLETED");
+}
