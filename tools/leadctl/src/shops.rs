@@ -3,11 +3,13 @@
 //! their merchants can be told to authorize again. `leadctl shops behind`: the ACTIVE shops
 //! whose changes were read longest ago, the ones `LeadgenShopSyncBehind` speaks of.
 
+use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz};
 use diesel_async::RunQueryDsl;
 
-#[derive(diesel::QueryableByName)]
-struct Shop {
+/// Which shop a line is about: its first four columns in both listings.
+#[derive(QueryableByName)]
+struct Named {
     #[diesel(sql_type = BigInt)]
     tenant_id: i64,
     #[diesel(sql_type = BigInt)]
@@ -16,6 +18,29 @@ struct Shop {
     platform_type: String,
     #[diesel(sql_type = Nullable<Text>)]
     shop_name: Option<String>,
+}
+
+impl Named {
+    /// Tenant, shop id, platform and name, tab-separated (a tab or newline in the name as a
+    /// space).
+    fn columns(&self) -> String {
+        format!(
+            "{}\t{}\t{}\t{}",
+            self.tenant_id,
+            self.id,
+            self.platform_type,
+            self.shop_name
+                .as_deref()
+                .unwrap_or("")
+                .replace(['\t', '\n'], " ")
+        )
+    }
+}
+
+#[derive(QueryableByName)]
+struct Shop {
+    #[diesel(embed)]
+    shop: Named,
     #[diesel(sql_type = Text)]
     status: String,
     #[diesel(sql_type = Timestamptz)]
@@ -44,11 +69,8 @@ pub async fn list(statuses: &[String], platform: Option<&str>) -> anyhow::Result
     println!("tenant\tshop\tplatform\tname\tstatus\tsince\treason");
     for s in &shops {
         println!(
-            "{}\t{}\t{}\t{}\t{}\t{}\t{}",
-            s.tenant_id,
-            s.id,
-            s.platform_type,
-            s.shop_name.as_deref().unwrap_or(""),
+            "{}\t{}\t{}\t{}",
+            s.shop.columns(),
             s.status,
             s.update_time
                 .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -62,16 +84,10 @@ pub async fn list(statuses: &[String], platform: Option<&str>) -> anyhow::Result
     Ok(())
 }
 
-#[derive(diesel::QueryableByName)]
+#[derive(QueryableByName)]
 struct Behind {
-    #[diesel(sql_type = BigInt)]
-    tenant_id: i64,
-    #[diesel(sql_type = BigInt)]
-    id: i64,
-    #[diesel(sql_type = Text)]
-    platform_type: String,
-    #[diesel(sql_type = Nullable<Text>)]
-    shop_name: Option<String>,
+    #[diesel(embed)]
+    shop: Named,
     #[diesel(sql_type = Nullable<Timestamptz>)]
     modified_watermark: Option<chrono::DateTime<chrono::Utc>>,
     #[diesel(sql_type = diesel::sql_types::Double)]
@@ -107,14 +123,8 @@ pub async fn behind(platform: Option<&str>, limit: i64) -> anyhow::Result<()> {
     println!("tenant\tshop\tplatform\tname\twatermark\thours_behind\tlast_sync");
     for s in &shops {
         println!(
-            "{}\t{}\t{}\t{}\t{}\t{:.1}\t{}",
-            s.tenant_id,
-            s.id,
-            s.platform_type,
-            s.shop_name
-                .as_deref()
-                .unwrap_or("")
-                .replace(['\t', '\n'], " "),
+            "{}\t{}\t{:.1}\t{}",
+            s.shop.columns(),
             time(&s.modified_watermark),
             s.lag_hours,
             time(&s.last_sync_time),
