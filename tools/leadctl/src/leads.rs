@@ -120,6 +120,15 @@ async fn shop_exists(
     Ok(found.n > 0)
 }
 
+/// The raw orders order-processor set aside, as an SQL condition on `t_ecom_order_raw`: the
+/// reasons it writes (`raw_orders::set_aside`) start with `无法处理：` (the neutral form did not
+/// open or parse) or `处理失败（` (it failed alone sweep after sweep), beside the neutral form.
+/// sync-worker's `MALFORMED` rows (orders it could not read) have no neutral form, and a reason
+/// sync-worker wrote later, beside an unreadable version, starts otherwise.
+pub(crate) const SET_ASIDE_BY_PROCESSOR: &str = "(process_status = 'MALFORMED' \
+     AND normalized IS NOT NULL \
+     AND (parse_error LIKE '无法处理：%' OR parse_error LIKE '处理失败（%'))";
+
 /// Hands the raw orders order-processor set aside back to its pending sweep (of one tenant, one
 /// shop, or all), without their reason. Returns how many.
 ///
@@ -133,12 +142,11 @@ async fn requeue_set_aside(
     tenant: Option<i64>,
     platform: Option<i64>,
 ) -> anyhow::Result<usize> {
-    Ok(diesel::sql_query(
+    Ok(diesel::sql_query(format!(
         "UPDATE t_ecom_order_raw SET process_status = 'PENDING', parse_error = NULL \
-         WHERE process_status = 'MALFORMED' AND normalized IS NOT NULL \
-           AND (parse_error LIKE '无法处理：%' OR parse_error LIKE '处理失败（%') \
-           AND ($1::int8 IS NULL OR tenant_id = $1) AND ($2::int8 IS NULL OR platform_id = $2)",
-    )
+         WHERE {SET_ASIDE_BY_PROCESSOR} \
+           AND ($1::int8 IS NULL OR tenant_id = $1) AND ($2::int8 IS NULL OR platform_id = $2)"
+    ))
     .bind::<Nullable<BigInt>, _>(tenant)
     .bind::<Nullable<BigInt>, _>(platform)
     .execute(conn)
@@ -186,6 +194,53 @@ pub async fn rebuild(
             "; one whose own order still does not read is set aside again, with its reason"
         } else {
             ""
+        }
+    );
+    Ok(())
+}
+
+/// `leadctl leads rebuild --lead L [--tenant T]`: hands the processed raw orders of one
+/// buyer-lead (a merged lead's: of the lead it was merged into) back to the pending sweep, which
+/// rebuilds the buyer from all of them, as `rebuild` does a shop's.
+pub async fn rebuild_lead(tenant: Option<i64>, lead: i64) -> anyhow::Result<()> {
+    #[derive(diesel::QueryableByName)]
+    struct Live {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+    }
+    let mut conn = connect().await?;
+    let live: Vec<Live> = diesel::sql_query(
+        "SELECT coalesce(merged_into, id) AS id FROM t_order_lead \
+         WHERE id = $1 AND ($2::int8 IS NULL OR tenant_id = $2)",
+    )
+    .bind::<BigInt, _>(lead)
+    .bind::<Nullable<BigInt>, _>(tenant)
+    .load(&mut conn)
+    .await?;
+    let Some(live) = live.into_iter().next().map(|l| l.id) else {
+        anyhow::bail!(
+            "no lead {lead}{}",
+            tenant
+                .map(|t| format!(" in tenant {t}"))
+                .unwrap_or_default()
+        );
+    };
+    let n = diesel::sql_query(
+        "UPDATE t_ecom_order_raw SET process_status = 'PENDING' \
+         WHERE process_status = 'PROCESSED' \
+           AND id IN (SELECT raw_order_id FROM t_ecom_order_processed WHERE user_id = $1)",
+    )
+    .bind::<BigInt, _>(live)
+    .execute(&mut conn)
+    .await?;
+    println!(
+        "{n} raw orders of lead {live}{} handed back to order-processor; its pending sweep \
+         rebuilds the buyer (orders synced within [processing] pending_after_secs wait that long \
+         first)",
+        if live == lead {
+            String::new()
+        } else {
+            format!(" (lead {lead} was merged into it)")
         }
     );
     Ok(())

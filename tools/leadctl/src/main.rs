@@ -7,10 +7,13 @@
 //! - `leadctl sign --platform TAOBAO --sign-method md5 --params '{"k":"v"}' < app-secret.txt`: print a
 //!   platform signature on the last line (support's answer to "invalid signature" tickets).
 //! - `leadctl openapi [--out docs/openapi.json]`: the gateway API's OpenAPI 3.1 document.
-//! - `leadctl leads rebuild [--tenant T] [--platform P] [--set-aside]`: rebuild buyer-leads from
-//!   all of their orders (after a model change, say), keeping lead ids and sales decisions; with
-//!   `--set-aside`, hand back only the raw orders order-processor set aside (once their cause,
-//!   a data key a replica lacked, say, is mended).
+//! - `leadctl leads rebuild [--tenant T] [--platform P] [--lead L] [--set-aside]`: rebuild
+//!   buyer-leads from all of their orders (after a model change, say), keeping lead ids and
+//!   sales decisions; with `--lead`, one buyer; with `--set-aside`, hand back only the raw orders
+//!   order-processor set aside (once their cause, a data key a replica lacked, say, is mended).
+//! - `leadctl orders show --shop S ORDER_ID…`: where an order stands, from the raw order stored
+//!   to the buyer-lead it is filed under; `leadctl orders set-aside [--tenant T] [--shop S]`: the
+//!   orders that did not become part of a lead, with why (`src/orders.rs`).
 //! - `leadctl blind-index status|rotate`: identities per blind-index key and the orders waiting;
 //!   hand every order back for its buyer to be indexed under a new key (procedure in the README).
 //! - `leadctl data-key status|reseal [--batch 500]`: sealed values per data key id; seal every
@@ -26,6 +29,7 @@
 mod commands;
 mod leads;
 mod openapi;
+mod orders;
 mod quality;
 mod shops;
 mod syncs;
@@ -93,6 +97,11 @@ enum Command {
         #[command(subcommand)]
         command: LeadsCommand,
     },
+    /// Where orders stand: the lead an order is filed under, the orders set aside.
+    Orders {
+        #[command(subcommand)]
+        command: OrdersCommand,
+    },
     /// Keyed blind indexes of buyer identities.
     BlindIndex {
         #[command(subcommand)]
@@ -158,6 +167,9 @@ enum LeadsCommand {
         /// Only this shop (platform authorization id).
         #[arg(long)]
         platform: Option<i64>,
+        /// Only this buyer-lead (a merged lead's id names the lead it was merged into).
+        #[arg(long, conflicts_with_all = ["platform", "set_aside"])]
+        lead: Option<i64>,
         /// Only the raw orders order-processor set aside (MALFORMED, with their neutral form
         /// and its reason, "无法处理：…" or "处理失败（…"), e.g. after restoring a data key a
         /// replica lacked; their reason is cleared, and one whose own order still does not read
@@ -168,9 +180,37 @@ enum LeadsCommand {
 }
 
 #[derive(Subcommand)]
+enum OrdersCommand {
+    /// Where each order of a shop stands: the raw order stored (by which sync, when), what
+    /// order-processor made of it or why it was set aside, and the buyer-lead it is filed under
+    /// (after merges).
+    Show {
+        /// The shop (platform authorization id; a renewed authorization's old id names the new).
+        #[arg(long)]
+        shop: i64,
+        /// The platform's order ids.
+        #[arg(required = true)]
+        order_ids: Vec<String>,
+    },
+    /// Raw orders that did not become part of a lead (MALFORMED), and those whose later version
+    /// could not be read, newest first: tenant, shop, platform, order, raw order, status,
+    /// stored, sync, by, reason.
+    SetAside {
+        #[arg(long)]
+        tenant: Option<i64>,
+        /// Only this shop (platform authorization id).
+        #[arg(long)]
+        shop: Option<i64>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+}
+
+#[derive(Subcommand)]
 enum ShopsCommand {
     /// Shops in a status, of every tenant, longest in it first: tenant, shop id, platform,
-    /// name, status, since, reason.
+    /// name, status, since, reason, purge at (when its order history is due to be purged),
+    /// purged.
     List {
         /// Comma-separated statuses.
         #[arg(long, value_delimiter = ',', default_values_t = ["EXPIRED".to_owned(), "INVALID".to_owned()])]
@@ -193,7 +233,8 @@ enum ShopsCommand {
 #[derive(Subcommand)]
 enum SyncsCommand {
     /// Sync records of every tenant, newest first: tenant, task, shop, platform, trigger,
-    /// status, requested, finished, attempts, error, warning.
+    /// status, requested, finished, attempts, listing, window, windows done/total, new,
+    /// updated, unchanged, failed (unreadable), set aside (by order-processor), error, warning.
     List {
         /// Comma-separated statuses (RUNNING, COMPLETED, FAILED, CANCELLED).
         #[arg(long, value_delimiter = ',', default_values_t = ["FAILED".to_owned()])]
@@ -244,9 +285,28 @@ async fn main() -> anyhow::Result<()> {
                 LeadsCommand::Rebuild {
                     tenant,
                     platform,
+                    lead,
                     set_aside,
                 },
-        } => leads::rebuild(tenant, platform, set_aside).await,
+        } => match lead {
+            Some(lead) => leads::rebuild_lead(tenant, lead).await,
+            None => leads::rebuild(tenant, platform, set_aside).await,
+        },
+        Command::Orders { command } => match command {
+            OrdersCommand::Show { shop, order_ids } => orders::show(shop, &order_ids).await,
+            OrdersCommand::SetAside {
+                tenant,
+                shop,
+                limit,
+            } => {
+                orders::set_aside(orders::Filter {
+                    tenant,
+                    shop,
+                    limit: limit.max(1),
+                })
+                .await
+            }
+        },
         Command::BlindIndex { command } => match command {
             BlindIndexCommand::Status => leads::status().await,
             BlindIndexCommand::Rotate => leads::rotate().await,

@@ -47,16 +47,22 @@ struct Shop {
     update_time: chrono::DateTime<chrono::Utc>,
     #[diesel(sql_type = Nullable<Text>)]
     status_reason: Option<String>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    purge_after: Option<chrono::DateTime<chrono::Utc>>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    purged_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Prints the shops in one of `statuses` (of `platform`, when given), longest in it first: one
-/// tab-separated line each (tenant, shop id, platform, name, status, since, reason). Renewed
+/// tab-separated line each (tenant, shop id, platform, name, status, since, reason, purge at:
+/// when the shop's order history is due to be purged, purged: when it was). Renewed
 /// shops' alias records, and consents that never connected a shop (`INVALID` without ever
 /// holding a token), are left out, as in the `leadgen_shops` gauge the alert reads.
 pub async fn list(statuses: &[String], platform: Option<&str>) -> anyhow::Result<()> {
     let mut conn = crate::leads::connect().await?;
     let shops: Vec<Shop> = diesel::sql_query(
-        "SELECT tenant_id, id, platform_type, shop_name, status, update_time, status_reason \
+        "SELECT tenant_id, id, platform_type, shop_name, status, update_time, status_reason, \
+                purge_after, purged_at \
          FROM t_ecom_platform_auth \
          WHERE status = ANY($1) AND ($2::text IS NULL OR platform_type = $2) \
            AND superseded_by IS NULL AND (access_token IS NOT NULL OR status <> 'INVALID') \
@@ -66,10 +72,10 @@ pub async fn list(statuses: &[String], platform: Option<&str>) -> anyhow::Result
     .bind::<Nullable<Text>, _>(platform)
     .load(&mut conn)
     .await?;
-    println!("tenant\tshop\tplatform\tname\tstatus\tsince\treason");
+    println!("tenant\tshop\tplatform\tname\tstatus\tsince\treason\tpurge_at\tpurged");
     for s in &shops {
         println!(
-            "{}\t{}\t{}\t{}",
+            "{}\t{}\t{}\t{}\t{}\t{}",
             s.shop.columns(),
             s.status,
             s.update_time
@@ -78,10 +84,18 @@ pub async fn list(statuses: &[String], platform: Option<&str>) -> anyhow::Result
                 .as_deref()
                 .unwrap_or("")
                 .replace(['\t', '\n'], " "),
+            time(&s.purge_after),
+            time(&s.purged_at),
         );
     }
     eprintln!("{} shop(s)", shops.len());
     Ok(())
+}
+
+/// A time in the listings (empty when none).
+fn time(t: &Option<chrono::DateTime<chrono::Utc>>) -> String {
+    t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
 }
 
 #[derive(QueryableByName)]
@@ -116,10 +130,6 @@ pub async fn behind(platform: Option<&str>, limit: i64) -> anyhow::Result<()> {
     .bind::<BigInt, _>(limit)
     .load(&mut conn)
     .await?;
-    let time = |t: &Option<chrono::DateTime<chrono::Utc>>| {
-        t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-            .unwrap_or_default()
-    };
     println!("tenant\tshop\tplatform\tname\twatermark\thours_behind\tlast_sync");
     for s in &shops {
         println!(

@@ -25,6 +25,26 @@ struct Task {
     finished_at: Option<chrono::DateTime<chrono::Utc>>,
     #[diesel(sql_type = Integer)]
     attempts: i32,
+    #[diesel(sql_type = Text)]
+    listing: String,
+    #[diesel(sql_type = Timestamptz)]
+    window_start: chrono::DateTime<chrono::Utc>,
+    #[diesel(sql_type = Timestamptz)]
+    window_end: chrono::DateTime<chrono::Utc>,
+    #[diesel(sql_type = Integer)]
+    windows_done: i32,
+    #[diesel(sql_type = Nullable<Integer>)]
+    windows_total: Option<i32>,
+    #[diesel(sql_type = Integer)]
+    new_count: i32,
+    #[diesel(sql_type = Integer)]
+    updated_count: i32,
+    #[diesel(sql_type = Integer)]
+    unchanged_count: i32,
+    #[diesel(sql_type = Integer)]
+    failure_count: i32,
+    #[diesel(sql_type = BigInt)]
+    set_aside: i64,
     #[diesel(sql_type = Nullable<Text>)]
     error_message: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
@@ -41,18 +61,26 @@ pub struct Filter<'a> {
 }
 
 /// Prints the sync records `filter` selects, newest first: one tab-separated line each
-/// (tenant, task, shop, platform, trigger, status, requested, finished, attempts, error,
-/// warning), the free texts on one line.
+/// (tenant, task, shop, platform, trigger, status, requested, finished, attempts, listing,
+/// window, windows done/total, new, updated, unchanged, failed, set aside, error, warning), the
+/// free texts on one line. `failed` counts the orders sync-worker could not read; `set_aside`,
+/// of the orders this sync was the last to store, those order-processor set aside
+/// (`leadctl orders set-aside` says why).
 pub async fn list(filter: Filter<'_>) -> anyhow::Result<()> {
     let mut conn = crate::leads::connect().await?;
-    let tasks: Vec<Task> = diesel::sql_query(
+    let tasks: Vec<Task> = diesel::sql_query(format!(
         "SELECT tenant_id, id, platform_id, platform_type, trigger_type, status, sync_time, \
-                finished_at, attempts, error_message, warning \
-         FROM t_ecom_sync_task \
+                finished_at, attempts, listing, window_start, window_end, windows_done, \
+                windows_total, new_count, updated_count, unchanged_count, failure_count, \
+                (SELECT count(*) FROM t_ecom_order_raw r \
+                 WHERE r.sync_task_id = t.id AND {}) AS set_aside, \
+                error_message, warning \
+         FROM t_ecom_sync_task t \
          WHERE status = ANY($1) AND ($2::int8 IS NULL OR tenant_id = $2) \
            AND ($3::int8 IS NULL OR platform_id = $3) AND ($4::text IS NULL OR platform_type = $4) \
          ORDER BY sync_time DESC, id DESC LIMIT $5",
-    )
+        crate::leads::SET_ASIDE_BY_PROCESSOR
+    ))
     .bind::<Array<Text>, _>(filter.statuses)
     .bind::<Nullable<BigInt>, _>(filter.tenant)
     .bind::<Nullable<BigInt>, _>(filter.shop)
@@ -64,11 +92,12 @@ pub async fn list(filter: Filter<'_>) -> anyhow::Result<()> {
         |t: &chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let one_line = |t: &Option<String>| t.as_deref().unwrap_or("").replace(['\t', '\n'], " ");
     println!(
-        "tenant\ttask\tshop\tplatform\ttrigger\tstatus\trequested\tfinished\tattempts\terror\twarning"
+        "tenant\ttask\tshop\tplatform\ttrigger\tstatus\trequested\tfinished\tattempts\t\
+         listing\twindow\twindows\tnew\tupdated\tunchanged\tfailed\tset_aside\terror\twarning"
     );
     for t in &tasks {
         println!(
-            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}/{}\t{}/{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
             t.tenant_id,
             t.id,
             t.platform_id,
@@ -78,6 +107,16 @@ pub async fn list(filter: Filter<'_>) -> anyhow::Result<()> {
             time(&t.sync_time),
             t.finished_at.as_ref().map(time).unwrap_or_default(),
             t.attempts,
+            t.listing,
+            time(&t.window_start),
+            time(&t.window_end),
+            t.windows_done,
+            t.windows_total.map(|n| n.to_string()).unwrap_or_default(),
+            t.new_count,
+            t.updated_count,
+            t.unchanged_count,
+            t.failure_count,
+            t.set_aside,
             one_line(&t.error_message),
             one_line(&t.warning),
         );
