@@ -267,7 +267,9 @@ impl JwtVerifier {
 
     /// The token's claims when its signature, times, issuer and audience hold and it names a
     /// user and a tenant: ids are positive (0 is the system's own user, [`UserId::SYSTEM`], and
-    /// the tenant's own row in per-user tables; no identity service issues it).
+    /// the tenant's own row in per-user tables; no identity service issues it) and at most
+    /// [`MAX_CLAIMED_ID`] (the API answers them back as JSON numbers, `operatorId`, which a
+    /// JavaScript client would round past it, and then not find when sent back as a filter).
     ///
     /// [`UserId::SYSTEM`]: leadgen_domain::UserId::SYSTEM
     /// A token issued in the future (`iat` past now and the leeway) is refused too: no issuer
@@ -286,9 +288,14 @@ impl JwtVerifier {
             .filter(|v| v.nbf.is_none_or(|nbf| nbf <= now + leeway))
             .filter(|v| v.iat.is_none_or(|iat| iat <= now + leeway))
             .map(|v| v.claims)
-            .filter(|c| c.sub > 0 && c.tenant_id > 0)
+            .filter(|c| (1..=MAX_CLAIMED_ID).contains(&c.sub))
+            .filter(|c| (1..=MAX_CLAIMED_ID).contains(&c.tenant_id))
     }
 }
+
+/// The largest user or tenant id a token may claim: 2^53 − 1, the largest integer a JSON number
+/// carries exactly to a JavaScript client (`Number.MAX_SAFE_INTEGER`).
+pub const MAX_CLAIMED_ID: i64 = (1 << 53) - 1;
 
 /// What [`JwtVerifier::verify`] reads: the claims, `iat` to refuse a token from the future and
 /// `nbf` one not valid yet. Either, present but not a number, refuses the token.

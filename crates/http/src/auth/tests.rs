@@ -211,6 +211,21 @@ fn a_token_not_valid_yet_or_without_a_real_user_or_tenant_is_refused() {
         .is_none(),
         "an nbf that is not a number"
     );
+    // Ids past 2^53 - 1 would come back rounded to a JavaScript client (`operatorId`).
+    for (sub, tenant) in [
+        ("9007199254740991", "1"),
+        ("9007199254740992", "1"),
+        ("7", "9007199254740993"),
+    ] {
+        assert_eq!(
+            v.verify(&token(
+                serde_json::json!({"sub": sub, "tenant_id": tenant, "exp": exp})
+            ))
+            .is_some(),
+            sub == "9007199254740991",
+            "sub {sub}, tenant {tenant}"
+        );
+    }
     // NumericDates with a fraction (PyJWT keeps `time.time()`'s float) are times too.
     let at = now as f64 + 0.25;
     assert!(
