@@ -112,6 +112,33 @@ pub async fn take_quota(
 /// Notes that `tenant` searched the number whose blind index is `number` behind `mask` on `day`,
 /// unless `limit` other numbers behind that mask were searched that day (`false`, nothing
 /// noted). A number searched again counts once. The tenant's notes of earlier days go.
+/// Whether the tenant searched the number behind `mask` (under any of its `indexes`: the current
+/// key's and the previous keys') on `day` already ([`note_search`] noted it).
+pub async fn searched_today(
+    conn: &mut AsyncPgConnection,
+    (tenant, day): (TenantId, NaiveDate),
+    mask: &str,
+    indexes: &[String],
+) -> QueryResult<bool> {
+    #[derive(QueryableByName)]
+    struct Found {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        found: bool,
+    }
+    let found: Found = diesel::sql_query(
+        "SELECT EXISTS (SELECT 1 FROM t_contact_search_mask \
+                        WHERE tenant_id = $1 AND day = $2 AND mask = $3 \
+                          AND number_index = ANY($4)) AS found",
+    )
+    .bind::<BigInt, _>(tenant.get())
+    .bind::<Date, _>(day)
+    .bind::<Text, _>(mask)
+    .bind::<diesel::sql_types::Array<Text>, _>(indexes)
+    .get_result(conn)
+    .await?;
+    Ok(found.found)
+}
+
 pub async fn note_search(
     conn: &mut AsyncPgConnection,
     (tenant, day): (TenantId, NaiveDate),

@@ -42,7 +42,9 @@ pub async fn take(
 
 /// [`take`] for a search by the full mobile number `searched`, which must also stay within the
 /// different numbers the tenant may search behind its mask today (42905 past them, and then
-/// nothing is counted).
+/// nothing is counted). A number the tenant already searched today is not counted again: the
+/// next page, another sort, a refetch, a colleague's search of it tell nothing new (the limits
+/// bound how many numbers are tried, not how often one is looked at).
 pub async fn take_search(
     state: &AppState,
     conn: &mut AsyncPgConnection,
@@ -75,6 +77,12 @@ pub async fn take_within(
     };
     conn.transaction::<Taken, LeadApiError, _>(|conn| {
         async move {
+            if let Some((searched, _)) = search
+                && reveal::searched_today(conn, (tenant, day), &searched.mask, &searched.indexes)
+                    .await?
+            {
+                return Ok(taken);
+            }
             if !reveal::take_quota(conn, tenant, Some(user_id), day, per_user).await? {
                 return Err(LeadApiError::UserLimit);
             }
