@@ -168,6 +168,11 @@ string_enum_schema! {
 /// from every operation that does not describe the status itself.
 pub struct SharedResponses;
 
+/// Said of every answer the gateway may write itself: the local nginx writes the envelope, the
+/// cluster's Ingress controller may write its own page (`k8s/README.md`).
+const GATEWAY_BODY_NOTE: &str =
+    "。网关自己的应答在集群中可能是 Ingress 的 HTML 页面而非 JSON：先看 Content-Type 再解析";
+
 /// `(status, name under components/responses, response)`.
 fn shared_responses() -> [(&'static str, &'static str, Response); 9] {
     let envelope = || {
@@ -206,7 +211,7 @@ fn shared_responses() -> [(&'static str, &'static str, Response); 9] {
             "414",
             "UriTooLong",
             ResponseBuilder::new()
-                .description("请求地址过长（网关）")
+                .description(format!("请求地址过长（网关）{GATEWAY_BODY_NOTE}"))
                 .content("application/json", envelope())
                 .build(),
         ),
@@ -214,7 +219,7 @@ fn shared_responses() -> [(&'static str, &'static str, Response); 9] {
             "431",
             "HeadersTooLarge",
             ResponseBuilder::new()
-                .description("请求头过大（网关）")
+                .description(format!("请求头过大（网关）{GATEWAY_BODY_NOTE}"))
                 .content("application/json", envelope())
                 .build(),
         ),
@@ -234,7 +239,7 @@ fn shared_responses() -> [(&'static str, &'static str, Response); 9] {
             "500",
             "InternalError",
             ResponseBuilder::new()
-                .description("内部错误（服务或网关）")
+                .description(format!("内部错误（服务或网关）{GATEWAY_BODY_NOTE}"))
                 .content("application/json", envelope())
                 .build(),
         ),
@@ -242,7 +247,7 @@ fn shared_responses() -> [(&'static str, &'static str, Response); 9] {
             "502",
             "BadGateway",
             ResponseBuilder::new()
-                .description("服务暂不可用（网关连不上服务）")
+                .description(format!("服务暂不可用（网关连不上服务）{GATEWAY_BODY_NOTE}"))
                 .content("application/json", envelope())
                 .build(),
         ),
@@ -250,7 +255,7 @@ fn shared_responses() -> [(&'static str, &'static str, Response); 9] {
             "504",
             "GatewayTimeout",
             ResponseBuilder::new()
-                .description("服务响应超时（网关）")
+                .description(format!("服务响应超时（网关）{GATEWAY_BODY_NOTE}"))
                 .content("application/json", envelope())
                 .build(),
         ),

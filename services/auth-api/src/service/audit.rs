@@ -16,9 +16,13 @@ pub struct LogEntry {
     pub log_id: i64,
     /// The service that wrote it (`auth-api`, `sync-worker`, `order-processor`, `lead-api`).
     pub service: String,
-    /// `null` for the system (scheduler, workers).
+    /// `null` for the system (scheduler, workers). (A lead's status history says 0 for the
+    /// system instead: `statusHistory[].operatorId`.)
     #[schema(required = true)]
     pub operator_id: Option<i64>,
+    /// The name the operator's token carried; `用户 7` (the user's id) for a token without one;
+    /// `null` for the system, and beside an id for a user known by id only (a consent the user
+    /// started, completed by the platform's redirect).
     #[schema(required = true)]
     pub operator_name: Option<String>,
     #[schema(value_type = crate::openapi::AuditActionSchema)]
@@ -42,9 +46,12 @@ pub struct LogEntry {
     /// What the action was asked to do, where that is more than its targets; absent otherwise.
     /// `CONTACT_REVEAL`: `purpose`, `reason` (the salesperson's words, if given), `platformId`
     /// and `orderId` (the order whose number was asked for). `LEAD_STATUS_CHANGE`: `from`, `to`
-    /// (`PENDING`, `PROCESSED`, `INVALID`; `from` absent when refused before the lead was read)
-    /// and `note`. `SYNC_RUN` (a sync ended): `status` (`COMPLETED`, `FAILED`, `CANCELLED`),
-    /// `successCount`, `failureCount`, `newCount`, `updatedCount`, `unchangedCount`.
+    /// (`PENDING`, `PROCESSED`, `INVALID`; `from` `null` when refused before the lead was read)
+    /// and `note` (`null` without one). `SYNC_RUN` (a sync ended): `status` (`COMPLETED`,
+    /// `FAILED`, `CANCELLED`), `successCount`, `failureCount`, `newCount`, `updatedCount`,
+    /// `unchangedCount`, and `warning` and `servedFrom` when the sync record has them.
+    /// A reveal's `reason` and a status change's `note` are removed with the buyer's data by a
+    /// disconnected shop's retention purge, which adds `textPurged: true`.
     /// `LEAD_MERGE`: `into`, each merged lead's id (a key) and the lead it merged into.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Object)]

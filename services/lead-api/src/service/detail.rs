@@ -127,8 +127,8 @@ pub struct StatusChangeView {
     pub note: Option<String>,
     /// 0 when no one set it by hand: the status came with leads merged into this one.
     pub operator_id: i64,
-    /// `null` when the operator's token named no one (as in the operation log), and for the
-    /// system.
+    /// The name the operator's token carried; `用户 7` (the user's id) for a token without one
+    /// (as in the operation log); `null` for the system.
     #[schema(required = true)]
     pub operator_name: Option<String>,
     pub time: DateTime<Utc>,

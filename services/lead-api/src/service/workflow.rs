@@ -339,6 +339,10 @@ pub struct BulkResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false, value_type = Option<crate::openapi::LeadProcessStatusSchema>)]
     pub process_status: Option<LeadProcessStatus>,
+    /// `MERGED`: the lead it was merged into (the same buyer's), to act on instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub merged_into: Option<i64>,
 }
 
 /// One lead's outcome in a bulk status change.
@@ -473,12 +477,17 @@ fn bulk_result(lead_id: i64, outcome: Result<Changed, LeadApiError>) -> BulkResu
             message: None,
             version: Some(c.version),
             process_status: Some(c.process_status),
+            merged_into: None,
         },
         Err(e) => {
             let kind = BulkOutcome::of_refusal(&e);
             // A conflict answers the current version: the client re-reads that lead only.
             let current = match &e {
                 LeadApiError::VersionConflict { current, .. } => Some(*current),
+                _ => None,
+            };
+            let merged_into = match &e {
+                LeadApiError::Merged(_, into) => Some(into.get()),
                 _ => None,
             };
             let api: leadgen_http::ApiError = e.into();
@@ -489,6 +498,7 @@ fn bulk_result(lead_id: i64, outcome: Result<Changed, LeadApiError>) -> BulkResu
                 message: Some(api.to_string()),
                 version: current,
                 process_status: None,
+                merged_into,
             }
         }
     }

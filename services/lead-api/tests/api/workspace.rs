@@ -176,6 +176,22 @@ async fn a_merged_lead_resolves_to_the_lead_it_merged_into() {
             .unwrap_or_default()
             .contains(&s.a.to_string())
     );
+    // The bulk form names the lead to act on.
+    let response = app
+        .client
+        .patch(app.url("/leads"))
+        .bearer_auth(token(1, &[VIEW, PROCESS]))
+        .json(&json!({"items": [{"leadId": s.b, "version": 1}], "processStatus": "INVALID"}))
+        .send()
+        .await
+        .expect("PATCH /leads");
+    let body = expect_envelope(response, StatusCode::OK, 200).await;
+    let merged = &body["data"]["results"][0];
+    assert_eq!(
+        (&merged["result"], &merged["code"], &merged["mergedInto"]),
+        (&json!("MERGED"), &json!(40903), &json!(s.a)),
+        "{body}"
+    );
     // The list no longer shows the merged lead.
     let list = expect_envelope(
         app.leads(Some(&token(1, &[VIEW])), &[]).await,
