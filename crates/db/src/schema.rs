@@ -285,6 +285,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    t_platform_call_hold (rate_key, api) {
+        rate_key -> Text,
+        api -> Text,
+        until -> Timestamptz,
+        said -> Text,
+    }
+}
+
+diesel::table! {
     t_outbox (id) {
         id -> Int8,
         event_id -> Uuid,
@@ -331,6 +340,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     t_operation_log,
     t_order_revealed_identity,
     t_outbox,
+    t_platform_call_hold,
     t_platform_call_slot,
     t_processed_message,
 );

@@ -120,6 +120,10 @@ async fn schema_rs_matches_the_migrated_database() {
             diesel_columns(t_outbox::table.select(t_outbox::all_columns)),
         ),
         (
+            "t_platform_call_hold",
+            diesel_columns(t_platform_call_hold::table.select(t_platform_call_hold::all_columns)),
+        ),
+        (
             "t_platform_call_slot",
             diesel_columns(t_platform_call_slot::table.select(t_platform_call_slot::all_columns)),
         ),

@@ -48,10 +48,9 @@ impl Transport {
     /// `api`, only then build the signed parameters with `sign` (their timestamp is the moment
     /// the call leaves, however long the wait: Taobao and PDD refuse one more than 10 minutes
     /// off, JD one more than 6), POST them as a form to the API URL, read the JSON answer, and
-    /// turn the platform's error envelope (read by `platform_error`) into its typed error. An
-    /// error with a stated ban that `app_wide_ban` says is the app key's (not one shop's) holds
-    /// the app key's next calls of the same API, or of every API, until it ends
-    /// ([`Limiter::hold`]); a shop's ban is waited out by that shop's backoff alone.
+    /// turn the platform's error envelope (read by `platform_error`) into its typed error,
+    /// which the app key's limiter learns from ([`Transport::learn`]) with the scope
+    /// `app_wide_ban` reads in the answer.
     pub async fn post_form(
         &self,
         app_key: &str,
@@ -69,14 +68,49 @@ impl Transport {
             )
             .await?;
         match platform_error(&json) {
-            Some(error) => {
-                if let (Some(ban), Some(scope)) = (error.retry_after(), app_wide_ban(&json)) {
-                    self.limiter
-                        .hold(app_key, api, scope, ban, &error.platform_detail());
-                }
-                Err(error)
+            Some(error) => Err(self.learn(app_key, api, error, app_wide_ban(&json)).await),
+            None => {
+                self.limiter.answered(app_key, api);
+                Ok(json)
             }
-            None => Ok(json),
+        }
+    }
+
+    /// What the app key's limiter learns from the platform's `error` on a call of `api`, before
+    /// the error goes back: where `scope` says the error is the app key's (not one shop's), a
+    /// stated ban holds the key's next calls of the API, or of every API, until it ends, and a
+    /// throttle that states no wait holds them for a time that grows while such throttles keep
+    /// coming ([`Limiter::hold_unstated`]; the error then states that hold, for the retries to
+    /// wait out rather than spend themselves on held calls). A shop's ban is waited out by that
+    /// shop's backoff alone.
+    pub async fn learn(
+        &self,
+        app_key: &str,
+        api: &str,
+        error: PlatformError,
+        scope: Option<crate::resilience::BanScope>,
+    ) -> PlatformError {
+        let Some(scope) = scope else {
+            return error;
+        };
+        match (error.retry_after(), error) {
+            (Some(ban), error) => {
+                self.limiter
+                    .hold(app_key, api, scope, ban, &error.platform_detail())
+                    .await;
+                error
+            }
+            (None, PlatformError::Throttled { detail, .. }) => {
+                let hold = self
+                    .limiter
+                    .hold_unstated(app_key, api, scope, &detail)
+                    .await;
+                PlatformError::Throttled {
+                    retry_after: Some(hold),
+                    detail,
+                }
+            }
+            (None, error) => error,
         }
     }
 

@@ -15,19 +15,30 @@ use leadgen_domain::PlatformType;
 
 use crate::client::PlatformError;
 
+mod holds;
+
+pub use holds::{FIRST_UNSTATED_HOLD, LONGEST_UNSTATED_HOLD};
+
 /// Spaces the calls of every process that shares it: each call of `key` reserves the next slot,
 /// `interval` after the previous one, and is told how long to wait for it. A platform's quota is
-/// per app key, whatever the number of replicas calling with that key.
+/// per app key, whatever the number of replicas calling with that key; so is a ban, which one
+/// replica learns and every replica then keeps ([`SharedGate::hold`]).
 #[async_trait::async_trait]
 pub trait SharedGate: Send + Sync {
-    /// Reserves the next slot of `key`, unless the key's slots already reach more than
-    /// `max_ahead` ahead.
+    /// Reserves the next slot of `key` for a call of `api`, unless a hold on the key's calls of
+    /// `api` or of every API lasts ([`NoSlot::Held`]) or the key's slots already reach more than
+    /// `max_ahead` ahead ([`NoSlot::Full`]).
     async fn reserve(
         &self,
         key: &str,
+        api: &str,
         interval: Duration,
         max_ahead: Duration,
     ) -> Result<Slot, NoSlot>;
+
+    /// Holds `key`'s calls of `api` (`"*"`: of every API) for `hold` from now, with what the
+    /// platform said; a longer hold already there stays.
+    async fn hold(&self, key: &str, api: &str, hold: Duration, said: &str) -> Result<(), String>;
 }
 
 /// Why a shared gate gave a call no slot; either way the call is not made.
@@ -37,6 +48,9 @@ pub enum NoSlot {
     Unavailable(String),
     /// The key's slots already reach further ahead than asked ([`MAX_QUEUE_AHEAD`]).
     Full,
+    /// Another replica learnt of a ban on these calls: what is left of it, and what the platform
+    /// said.
+    Held { left: Duration, said: String },
 }
 
 /// The furthest ahead a call queues at the shared gate. Each waiting call holds one slot, so
@@ -75,7 +89,7 @@ pub enum BanScope {
 }
 
 /// How [`Limiter::hold`] names a ban on every API of an app key.
-const EVERY_API: &str = "*";
+pub const EVERY_API: &str = "*";
 
 /// What the rate limiter did with the call of the attempt under way ([`with_retries_when`]
 /// times a call from its release, not from its wait for a slot).
@@ -126,9 +140,8 @@ fn admitted(admission: Admission) {
 /// Calls per second per app key, never in bursts: one call per (1 s + [`WINDOW_MARGIN`]) / qps.
 pub struct Limiter {
     local: DefaultKeyedRateLimiter<String>,
-    /// App keys the platform has banned, until when, and what the platform said
-    /// ([`Limiter::hold`]).
-    held: std::sync::Mutex<std::collections::HashMap<String, (tokio::time::Instant, String)>>,
+    /// Calls the platform turned away, held until when, and what it said ([`Limiter::hold`]).
+    holds: holds::Holds,
     shared: Option<Arc<dyn SharedGate>>,
     interval: Duration,
     /// The platform, as the wait metric labels it and the shared key names it.
@@ -146,7 +159,7 @@ impl Limiter {
             .allow_burst(NonZeroU32::MIN);
         Limiter {
             local: RateLimiter::keyed(quota),
-            held: Default::default(),
+            holds: Default::default(),
             shared: None,
             interval,
             platform: "unknown",
@@ -167,60 +180,78 @@ impl Limiter {
 
     /// Records that the platform banned `app_key`'s calls of `api` for `ban` (Taobao's code 7,
     /// "This ban will last for N more seconds"): until it ends, [`Limiter::admit`] refuses
-    /// them in this process without sending them, so the ban is backed off as the platform
-    /// asks instead of every task and reveal learning it from a refused call of its own. Per
-    /// API, because Taobao bans one API's calls (`…-by-api-access-count`: the decrypt quota
-    /// must not stop order listing) or the app's (`…-by-app-access-count`, which each API then
-    /// learns from one refused call). Per process: another replica learns it the same way.
-    /// `said` is the ban's error as the platform stated it, repeated to the calls it holds.
-    pub fn hold(&self, app_key: &str, api: &str, scope: BanScope, ban: Duration, said: &str) {
-        let until = tokio::time::Instant::now() + ban;
-        let api = match scope {
-            BanScope::Api => api,
-            BanScope::App => EVERY_API,
-        };
-        if let Ok(mut held) = self.held.lock() {
-            let entry = held
-                .entry(format!("{app_key} {api}"))
-                .or_insert_with(|| (until, said.to_owned()));
-            if until >= entry.0 {
-                *entry = (until, said.to_owned());
+    /// them without sending them, so the ban is backed off as the platform asks instead of
+    /// every task and reveal learning it from a refused call of its own. Per API, because
+    /// Taobao bans one API's calls (`…-by-api-access-count`: the decrypt quota must not stop
+    /// order listing) or the app's (`…-by-app-access-count`). Kept in this process, and at the
+    /// shared gate when there is one, where every replica's next call finds it (one that cannot
+    /// be written there is logged: the replicas then learn it from a refused call each). `said`
+    /// is the ban's error as the platform stated it, repeated to the calls it holds.
+    pub async fn hold(&self, app_key: &str, api: &str, scope: BanScope, ban: Duration, said: &str) {
+        self.holds.hold(
+            holds::key(app_key, api, scope),
+            tokio::time::Instant::now() + ban,
+            said,
+        );
+        if let Some(gate) = &self.shared {
+            let api = match scope {
+                BanScope::Api => api,
+                BanScope::App => EVERY_API,
+            };
+            let key = self.shared_key(app_key);
+            if let Err(e) = gate.hold(&key, api, ban, said).await {
+                tracing::warn!(key = %key, api, error = %e, "A platform's ban could not be shared with the other replicas; each learns it from a refused call");
             }
         }
     }
 
-    /// What is left of a ban on `app_key`'s calls of `api` (or of all its calls), and what the
-    /// platform said, if any: the longer one when both hold.
-    fn held_for(&self, app_key: &str, api: &str) -> Option<(Duration, String)> {
-        let mut held = self.held.lock().ok()?;
-        let now = tokio::time::Instant::now();
-        let mut longest: Option<(Duration, String)> = None;
-        for key in [format!("{app_key} {api}"), format!("{app_key} {EVERY_API}")] {
-            let Some((until, said)) = held.get(&key).cloned() else {
-                continue;
-            };
-            if until <= now {
-                held.remove(&key);
-            } else if longest.as_ref().is_none_or(|(left, _)| until - now > *left) {
-                longest = Some((until - now, said));
-            }
-        }
-        longest
+    /// Holds `app_key`'s calls of `api` after a throttle that stated no wait, for
+    /// [`FIRST_UNSTATED_HOLD`] or, while such throttles answer the first calls after each hold
+    /// (none answered in between, [`Limiter::answered`]), twice as long as the last time, up to
+    /// [`LONGEST_UNSTATED_HOLD`] (module `holds`). Answers the hold, for the caller's retries
+    /// to wait out.
+    pub async fn hold_unstated(
+        &self,
+        app_key: &str,
+        api: &str,
+        scope: BanScope,
+        said: &str,
+    ) -> Duration {
+        let hold = self.holds.unstated(&holds::key(app_key, api, scope));
+        self.hold(app_key, api, scope, hold, said).await;
+        hold
+    }
+
+    /// Says that a call of `app_key` to `api` was answered (not throttled): the next throttle
+    /// that states no wait is held a second again ([`Limiter::hold_unstated`]).
+    pub fn answered(&self, app_key: &str, api: &str) {
+        self.holds.answered(app_key, api);
     }
 
     /// Admits one call of `app_key` to `api`: [`PlatformError::Throttled`] with what is left of
-    /// a ban the platform stated ([`Limiter::hold`]), else after [`Limiter::wait`].
+    /// a ban the platform stated or a throttle's hold ([`Limiter::hold`]), learnt here or by
+    /// another replica, else after [`Limiter::wait`].
     pub async fn admit(&self, app_key: &str, api: &str) -> Result<(), PlatformError> {
-        if let Some((left, said)) = self.held_for(app_key, api) {
-            metrics::counter!("leadgen_platform_calls_held_total", "platform" => self.platform)
-                .increment(1);
-            admitted(Admission::NotSent);
-            return Err(PlatformError::Throttled {
-                retry_after: Some(left),
-                detail: said,
-            });
+        if let Some((left, said)) = self.holds.held_for(app_key, api) {
+            return Err(self.held(left, said));
         }
-        self.wait(app_key).await
+        self.wait_for(app_key, api).await
+    }
+
+    /// A call not sent for a hold with `left` of it to run.
+    fn held(&self, left: Duration, said: String) -> PlatformError {
+        metrics::counter!("leadgen_platform_calls_held_total", "platform" => self.platform)
+            .increment(1);
+        admitted(Admission::NotSent);
+        PlatformError::Throttled {
+            retry_after: Some(left),
+            detail: said,
+        }
+    }
+
+    /// The shared gate's name of `app_key`'s slots and holds.
+    fn shared_key(&self, app_key: &str) -> String {
+        format!("{}:{app_key}", self.platform)
     }
 
     /// Waits until `app_key` may make one more call: its slot at the shared gate when there is
@@ -233,11 +264,19 @@ impl Limiter {
     /// that opens a platform's window lets the next qps slots fall inside it: a throttle. So a
     /// call that wakes more than [`LATE_TOLERANCE`] after its slot gives the slot up unused and
     /// reserves another, up to [`MAX_LATE_RESERVATIONS`] times.
+    /// At the shared gate, a hold another replica learnt of every API of the app key refuses
+    /// the call as [`Limiter::admit`] does.
     pub async fn wait(&self, app_key: &str) -> Result<(), PlatformError> {
+        self.wait_for(app_key, EVERY_API).await
+    }
+
+    /// [`Limiter::wait`] for a call of `api`: at the shared gate, a hold on the app key's calls
+    /// of `api` or of every API refuses it.
+    async fn wait_for(&self, app_key: &str, api: &str) -> Result<(), PlatformError> {
         let started = tokio::time::Instant::now();
         match &self.shared {
             Some(gate) => {
-                if let Err(e) = self.wait_shared(gate.as_ref(), app_key).await {
+                if let Err(e) = self.wait_shared(gate.as_ref(), app_key, api).await {
                     admitted(Admission::NotSent);
                     return Err(e);
                 }
@@ -251,11 +290,33 @@ impl Limiter {
     }
 
     /// Waits for a slot at the shared gate that this task is on time for.
-    async fn wait_shared(&self, gate: &dyn SharedGate, app_key: &str) -> Result<(), PlatformError> {
-        let key = format!("{}:{app_key}", self.platform);
+    async fn wait_shared(
+        &self,
+        gate: &dyn SharedGate,
+        app_key: &str,
+        api: &str,
+    ) -> Result<(), PlatformError> {
+        let key = self.shared_key(app_key);
         for attempt in 0..=MAX_LATE_RESERVATIONS {
-            let slot = match gate.reserve(&key, self.interval, MAX_QUEUE_AHEAD).await {
+            let slot = match gate
+                .reserve(&key, api, self.interval, MAX_QUEUE_AHEAD)
+                .await
+            {
                 Ok(slot) => slot,
+                Err(NoSlot::Held { left, said }) => {
+                    // Kept here too: this process's next calls are refused without asking.
+                    let scope = if api == EVERY_API {
+                        BanScope::App
+                    } else {
+                        BanScope::Api
+                    };
+                    self.holds.hold(
+                        holds::key(app_key, api, scope),
+                        tokio::time::Instant::now() + left,
+                        &said,
+                    );
+                    return Err(self.held(left, said));
+                }
                 Err(NoSlot::Full) => {
                     tracing::warn!(key = %key, "The app key's calls queue a minute ahead; the platform call is not made");
                     metrics::counter!("leadgen_platform_rate_limit_full_total", "platform" => self.platform)
@@ -504,13 +565,15 @@ mod tests {
         let limiter = Limiter::per_second(5);
         let decrypt = "taobao.top.oaid.decrypt";
         assert_eq!(limiter.admit("app", decrypt).await, Ok(()));
-        limiter.hold(
-            "app",
-            decrypt,
-            BanScope::Api,
-            Duration::from_secs(30),
-            "7 ban 30",
-        );
+        limiter
+            .hold(
+                "app",
+                decrypt,
+                BanScope::Api,
+                Duration::from_secs(30),
+                "7 ban 30",
+            )
+            .await;
         match limiter.admit("app", decrypt).await {
             Err(PlatformError::Throttled {
                 retry_after: Some(left),
@@ -526,13 +589,15 @@ mod tests {
         assert_eq!(limiter.admit("other-app", decrypt).await, Ok(()));
         assert_eq!(limiter.admit("app", "taobao.trades.sold.get").await, Ok(()));
         // A shorter ban does not shorten the longer one.
-        limiter.hold(
-            "app",
-            decrypt,
-            BanScope::Api,
-            Duration::from_secs(1),
-            "7 ban 1",
-        );
+        limiter
+            .hold(
+                "app",
+                decrypt,
+                BanScope::Api,
+                Duration::from_secs(1),
+                "7 ban 1",
+            )
+            .await;
         tokio::time::advance(Duration::from_secs(10)).await;
         assert!(limiter.admit("app", decrypt).await.is_err());
         tokio::time::advance(Duration::from_secs(21)).await;
@@ -540,13 +605,15 @@ mod tests {
 
         // A ban on the app's calls as a whole holds every API of it, and only of it.
         let sold = "taobao.trades.sold.get";
-        limiter.hold(
-            "app",
-            sold,
-            BanScope::App,
-            Duration::from_secs(60),
-            "7 limited-by-app-access-count",
-        );
+        limiter
+            .hold(
+                "app",
+                sold,
+                BanScope::App,
+                Duration::from_secs(60),
+                "7 limited-by-app-access-count",
+            )
+            .await;
         for api in [decrypt, sold, "taobao.trades.sold.increment.get"] {
             assert!(
                 matches!(
@@ -620,13 +687,15 @@ mod tests {
         let waited = sent_at.expect("sent") - started;
         assert!(waited >= Duration::from_millis(900), "{waited:?}");
 
-        limiter.hold(
-            "app",
-            "api",
-            BanScope::Api,
-            Duration::from_secs(60),
-            "banned",
-        );
+        limiter
+            .hold(
+                "app",
+                "api",
+                BanScope::Api,
+                Duration::from_secs(60),
+                "banned",
+            )
+            .await;
         let (held, sent_at) = timed(limiter.admit("app", "api")).await;
         assert!(held.is_err());
         assert_eq!(sent_at, None);
@@ -649,6 +718,7 @@ mod tests {
         async fn reserve(
             &self,
             _key: &str,
+            _api: &str,
             _interval: Duration,
             _max_ahead: Duration,
         ) -> Result<Slot, NoSlot> {
@@ -664,6 +734,10 @@ mod tests {
                 asked,
             })
         }
+
+        async fn hold(&self, _: &str, _: &str, _: Duration, _: &str) -> Result<(), String> {
+            Ok(())
+        }
     }
 
     /// A gate that cannot answer (the database down, its pool exhausted).
@@ -674,10 +748,15 @@ mod tests {
         async fn reserve(
             &self,
             _key: &str,
+            _api: &str,
             _interval: Duration,
             _max_ahead: Duration,
         ) -> Result<Slot, NoSlot> {
             Err(NoSlot::Unavailable("pool timed out".into()))
+        }
+
+        async fn hold(&self, _: &str, _: &str, _: Duration, _: &str) -> Result<(), String> {
+            Err("pool timed out".into())
         }
     }
 

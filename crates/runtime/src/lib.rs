@@ -244,7 +244,8 @@ pub fn platform_registry(
 
 /// The platforms' per-app quotas kept across replicas: each call reserves its slot in
 /// `t_platform_call_slot` in one statement (the database's clock decides, so the replicas'
-/// clocks do not matter) and waits until it.
+/// clocks do not matter) and waits until it, unless a ban one replica learnt holds it
+/// (`t_platform_call_hold`, read by the same statement).
 pub struct PgRateGate {
     pub pool: DbPool,
 }
@@ -259,53 +260,115 @@ pub struct Reserved {
 }
 
 impl PgRateGate {
-    /// Reserves the next slot of `key`, `interval` after the previous one of any replica, unless
-    /// the key's slots already reach more than `max_ahead` ahead ([`NoSlot::Full`]: nothing is
-    /// reserved).
+    /// Reserves the next slot of `key` for a call of `api`, `interval` after the previous one of
+    /// any replica, unless a hold on the key's calls of `api` or of every API (`*`) lasts
+    /// ([`NoSlot::Held`]) or the key's slots already reach more than `max_ahead` ahead
+    /// ([`NoSlot::Full`]); either way nothing is reserved.
     pub async fn reserve_slot(
         &self,
         key: &str,
+        api: &str,
         interval: Duration,
         max_ahead: Duration,
     ) -> Result<Reserved, NoSlot> {
         use diesel::OptionalExtension as _;
+        use diesel::sql_types::{Double, Nullable, Text};
         use diesel_async::RunQueryDsl as _;
         #[derive(diesel::QueryableByName)]
         struct Answer {
-            #[diesel(sql_type = diesel::sql_types::Double)]
-            wait_secs: f64,
-            #[diesel(sql_type = diesel::sql_types::Double)]
-            at_epoch: f64,
+            #[diesel(sql_type = Nullable<Double>)]
+            wait_secs: Option<f64>,
+            #[diesel(sql_type = Nullable<Double>)]
+            at_epoch: Option<f64>,
+            #[diesel(sql_type = Nullable<Double>)]
+            held_secs: Option<f64>,
+            #[diesel(sql_type = Nullable<Text>)]
+            said: Option<String>,
         }
         let mut conn = leadgen_db::conn(&self.pool)
             .await
             .map_err(|e| NoSlot::Unavailable(e.to_string()))?;
         let asked = tokio::time::Instant::now();
         let answer: Option<Answer> = diesel::sql_query(
-            "INSERT INTO t_platform_call_slot AS s (rate_key, next_at) \
-             VALUES ($1, clock_timestamp() + make_interval(secs => $2)) \
-             ON CONFLICT (rate_key) DO UPDATE \
-               SET next_at = greatest(s.next_at, clock_timestamp()) + make_interval(secs => $2) \
-               WHERE s.next_at <= clock_timestamp() + make_interval(secs => $3) \
-             RETURNING greatest(extract(epoch FROM s.next_at - make_interval(secs => $2) \
-                                                  - clock_timestamp()), 0)::float8 AS wait_secs, \
-                       extract(epoch FROM s.next_at - make_interval(secs => $2))::float8 AS at_epoch",
+            "WITH held AS ( \
+               SELECT extract(epoch FROM until - clock_timestamp())::float8 AS held_secs, said \
+               FROM t_platform_call_hold \
+               WHERE rate_key = $1 AND api IN ($4, '*') AND until > clock_timestamp() \
+               ORDER BY until DESC LIMIT 1), \
+             slot AS ( \
+               INSERT INTO t_platform_call_slot AS s (rate_key, next_at) \
+               SELECT $1, clock_timestamp() + make_interval(secs => $2) \
+               WHERE NOT EXISTS (SELECT 1 FROM held) \
+               ON CONFLICT (rate_key) DO UPDATE \
+                 SET next_at = greatest(s.next_at, clock_timestamp()) + make_interval(secs => $2) \
+                 WHERE s.next_at <= clock_timestamp() + make_interval(secs => $3) \
+               RETURNING greatest(extract(epoch FROM s.next_at - make_interval(secs => $2) \
+                                                    - clock_timestamp()), 0)::float8 AS wait_secs, \
+                         extract(epoch FROM s.next_at - make_interval(secs => $2))::float8 \
+                             AS at_epoch) \
+             SELECT wait_secs, at_epoch, NULL::float8 AS held_secs, NULL::text AS said FROM slot \
+             UNION ALL SELECT NULL, NULL, held_secs, said FROM held",
         )
-        .bind::<diesel::sql_types::Text, _>(key)
-        .bind::<diesel::sql_types::Double, _>(interval.as_secs_f64())
-        .bind::<diesel::sql_types::Double, _>(max_ahead.as_secs_f64())
+        .bind::<Text, _>(key)
+        .bind::<Double, _>(interval.as_secs_f64())
+        .bind::<Double, _>(max_ahead.as_secs_f64())
+        .bind::<Text, _>(api)
         .get_result(&mut conn)
         .await
         .optional()
         .map_err(|e| NoSlot::Unavailable(e.to_string()))?;
-        let answer = answer.ok_or(NoSlot::Full)?;
-        Ok(Reserved {
-            slot: Slot {
-                wait: Duration::from_secs_f64(answer.wait_secs.max(0.0)),
-                asked,
-            },
-            at_epoch: answer.at_epoch,
-        })
+        match answer.ok_or(NoSlot::Full)? {
+            Answer {
+                held_secs: Some(left),
+                said,
+                ..
+            } => Err(NoSlot::Held {
+                left: Duration::from_secs_f64(left.max(0.0)),
+                said: said.unwrap_or_default(),
+            }),
+            Answer {
+                wait_secs: Some(wait),
+                at_epoch: Some(at_epoch),
+                ..
+            } => Ok(Reserved {
+                slot: Slot {
+                    wait: Duration::from_secs_f64(wait.max(0.0)),
+                    asked,
+                },
+                at_epoch,
+            }),
+            _ => Err(NoSlot::Full),
+        }
+    }
+
+    /// Holds `key`'s calls of `api` (`*`: every API) for `hold` from now on the database's
+    /// clock, with what the platform said; a hold lasting longer stays as it is.
+    pub async fn hold_calls(
+        &self,
+        key: &str,
+        api: &str,
+        hold: Duration,
+        said: &str,
+    ) -> Result<(), String> {
+        use diesel::sql_types::{Double, Text};
+        use diesel_async::RunQueryDsl as _;
+        let mut conn = leadgen_db::conn(&self.pool)
+            .await
+            .map_err(|e| e.to_string())?;
+        diesel::sql_query(
+            "INSERT INTO t_platform_call_hold AS h (rate_key, api, until, said) \
+             VALUES ($1, $2, clock_timestamp() + make_interval(secs => $3), $4) \
+             ON CONFLICT (rate_key, api) DO UPDATE SET until = excluded.until, said = excluded.said \
+               WHERE h.until < excluded.until",
+        )
+        .bind::<Text, _>(key)
+        .bind::<Text, _>(api)
+        .bind::<Double, _>(hold.as_secs_f64())
+        .bind::<Text, _>(said)
+        .execute(&mut conn)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
     }
 }
 
@@ -314,12 +377,17 @@ impl SharedGate for PgRateGate {
     async fn reserve(
         &self,
         key: &str,
+        api: &str,
         interval: Duration,
         max_ahead: Duration,
     ) -> Result<Slot, NoSlot> {
-        self.reserve_slot(key, interval, max_ahead)
+        self.reserve_slot(key, api, interval, max_ahead)
             .await
             .map(|r| r.slot)
+    }
+
+    async fn hold(&self, key: &str, api: &str, hold: Duration, said: &str) -> Result<(), String> {
+        self.hold_calls(key, api, hold, said).await
     }
 }
 

@@ -10,6 +10,9 @@ use leadgen_platforms::resilience::{MAX_QUEUE_AHEAD, NoSlot, SharedGate};
 use leadgen_runtime::PgRateGate;
 use leadgen_test_support::TestDb;
 
+/// The API the calls are of.
+const API: &str = "jingdong.pop.order.search";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_share_one_app_keys_slots() {
     let db = TestDb::new().await;
@@ -29,7 +32,7 @@ async fn two_replicas_share_one_app_keys_slots() {
             let gate = Arc::clone(gate);
             tasks.push(tokio::spawn(async move {
                 let reserved = gate
-                    .reserve_slot("JD:app", interval, MAX_QUEUE_AHEAD)
+                    .reserve_slot("JD:app", API, interval, MAX_QUEUE_AHEAD)
                     .await
                     .expect("reserve");
                 (r, reserved)
@@ -59,7 +62,7 @@ async fn two_replicas_share_one_app_keys_slots() {
 
     // Another app key has slots of its own.
     let other = replicas[0]
-        .reserve("JD:other-app", interval, MAX_QUEUE_AHEAD)
+        .reserve("JD:other-app", API, interval, MAX_QUEUE_AHEAD)
         .await
         .expect("reserve");
     assert_eq!(other.wait, Duration::ZERO);
@@ -82,10 +85,10 @@ async fn a_flood_queues_no_further_ahead_than_the_bound() {
     let mut refused = 0;
     let started = std::time::Instant::now();
     for _ in 0..30 {
-        match gate.reserve_slot("JD:flooded", interval, bound).await {
+        match gate.reserve_slot("JD:flooded", API, interval, bound).await {
             Ok(r) => reserved.push(r),
             Err(NoSlot::Full) => refused += 1,
-            Err(NoSlot::Unavailable(e)) => panic!("gate unavailable: {e}"),
+            Err(e) => panic!("no slot: {e:?}"),
         }
     }
     // Slots up to the bound ahead: ten, plus one for each interval the 30 round trips took
@@ -102,6 +105,62 @@ async fn a_flood_queues_no_further_ahead_than_the_bound() {
     assert!(last <= bound + interval, "{last:?}");
     // Once the queue has drained, calls are given slots again.
     tokio::time::sleep(last + interval).await;
-    let again = gate.reserve_slot("JD:flooded", interval, bound).await;
+    let again = gate.reserve_slot("JD:flooded", API, interval, bound).await;
     assert!(again.is_ok(), "{again:?}");
+}
+
+/// A ban one replica learnt holds every replica's next calls without a slot taken: the calls of
+/// the API it names, or every call of the app key for a ban of the whole app, until it ends; a
+/// shorter ban learnt meanwhile does not shorten it, and another app key is not held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ban_one_replica_learnt_holds_every_replicas_calls_until_it_ends() {
+    let db = TestDb::new().await;
+    let settings = leadgen_test_support::database_settings(&db.url);
+    let [learnt, other]: [PgRateGate; 2] = std::array::from_fn(|_| PgRateGate {
+        pool: leadgen_db::build_pool(&settings, "t").expect("pool"),
+    });
+    let interval = Duration::from_millis(10);
+    let decrypt = "jingdong.jos.order.oaid.decrypt";
+    learnt
+        .hold_calls("JD:app", API, Duration::from_secs(30), "2 调用次数超限")
+        .await
+        .expect("hold");
+    learnt
+        .hold_calls("JD:app", API, Duration::from_secs(1), "a shorter one")
+        .await
+        .expect("hold");
+    match other
+        .reserve_slot("JD:app", API, interval, MAX_QUEUE_AHEAD)
+        .await
+    {
+        Err(NoSlot::Held { left, said }) => {
+            assert!(left > Duration::from_secs(25) && left <= Duration::from_secs(30));
+            assert_eq!(said, "2 调用次数超限");
+        }
+        answer => panic!("not held: {answer:?}"),
+    }
+    // Another API of the key, and another key, go on.
+    for (key, api) in [("JD:app", decrypt), ("JD:other-app", API)] {
+        let answer = other
+            .reserve_slot(key, api, interval, MAX_QUEUE_AHEAD)
+            .await;
+        assert!(answer.is_ok(), "{key} {api}: {answer:?}");
+    }
+    // A ban of the whole app key holds every API's calls, until it ends.
+    learnt
+        .hold_calls("JD:app", "*", Duration::from_millis(600), "app-wide")
+        .await
+        .expect("hold");
+    let held = other
+        .reserve_slot("JD:app", decrypt, interval, MAX_QUEUE_AHEAD)
+        .await;
+    assert!(
+        matches!(&held, Err(NoSlot::Held { said, .. }) if said == "app-wide"),
+        "{held:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let after = other
+        .reserve_slot("JD:app", decrypt, interval, MAX_QUEUE_AHEAD)
+        .await;
+    assert!(after.is_ok(), "{after:?}");
 }

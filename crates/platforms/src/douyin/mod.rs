@@ -51,6 +51,7 @@ use crate::client::{
     TokenSet, check_purpose, url_with_query,
 };
 use crate::registry::Transport;
+use crate::resilience::BanScope;
 use crate::reveal::{DecryptRequest, RevealPurpose, RevealedContact};
 use crate::sign::{SignMethod, douyin_sign};
 use crate::window::{TimeWindow, range_history, split};
@@ -167,21 +168,25 @@ impl DouyinClient {
     async fn send(
         &self,
         app: &AppCredentials,
+        method: &str,
         sign: impl FnOnce() -> SignedCall,
     ) -> Result<Value, PlatformError> {
-        self.send_with(app, sign, parse_error).await
+        self.send_with(app, method, sign, parse_error).await
     }
 
-    /// Waits for the app key's rate limit, only then builds the call with `sign` (its
-    /// timestamp is the moment it leaves, however long the wait), sends it, and answers the
-    /// JSON unless `classify` reads an error in it.
+    /// Waits for the app key's rate limit at `method`, only then builds the call with `sign`
+    /// (its timestamp is the moment it leaves, however long the wait), sends it, and answers
+    /// the JSON unless `classify` reads an error in it, which the app key's limiter learns
+    /// from ([`Transport::learn`]: Douyin documents no ban; 60000 "触发限流" states no wait, and
+    /// is taken as the app key's calls of the method).
     async fn send_with(
         &self,
         app: &AppCredentials,
+        method: &str,
         sign: impl FnOnce() -> SignedCall,
         classify: fn(&Value) -> Option<PlatformError>,
     ) -> Result<Value, PlatformError> {
-        self.transport.limiter.wait(&app.app_key).await?;
+        self.transport.limiter.admit(&app.app_key, method).await?;
         let call = sign();
         let request = self
             .transport
@@ -194,8 +199,14 @@ impl DouyinClient {
         let json =
             crate::registry::read_json(crate::registry::send(request).await, &classify).await?;
         match classify(&json) {
-            Some(error) => Err(error),
-            None => Ok(json),
+            Some(error) => Err(self
+                .transport
+                .learn(&app.app_key, method, error, Some(BanScope::Api))
+                .await),
+            None => {
+                self.transport.limiter.answered(&app.app_key, method);
+                Ok(json)
+            }
         }
     }
 
@@ -207,7 +218,7 @@ impl DouyinClient {
         params: Value,
     ) -> Result<TokenSet, PlatformError> {
         let json = self
-            .send(app, || {
+            .send(app, method, || {
                 self.signed_call(app, url, method, None, &params, Utc::now())
             })
             .await?;
@@ -295,7 +306,7 @@ impl PlatformClient for DouyinClient {
         let page = PageCursor::page_number(cursor, 0, PlatformType::Douyin)?;
         let params = search_params(window, listing, page);
         let json = self
-            .send(app, || {
+            .send(app, SEARCH_LIST, || {
                 self.signed_call(
                     app,
                     self.method_url(SEARCH_LIST),
@@ -344,7 +355,12 @@ impl PlatformClient for DouyinClient {
             )
         };
         let json = self
-            .send_with(app, sign, decrypt::parse_decrypt_error)
+            .send_with(
+                app,
+                decrypt::BATCH_DECRYPT,
+                sign,
+                decrypt::parse_decrypt_error,
+            )
             .await?;
         decrypt::parse_decrypt_response(&json, request)
     }

@@ -92,3 +92,49 @@ async fn reveals_a_buyers_phone_within_the_platforms_rules() {
 async fn an_overstated_total_reads_the_empty_last_page_as_empty() {
     Sim::start(&JD, &[]).walks_past_an_overstated_total().await;
 }
+
+/// A throttle that states no wait (JD's code 2, "调用次数/失败次数超限") holds the app key's next
+/// calls of that API without sending them, a second at first: every retry of every sync no
+/// longer hits the limit again (JD counts failed calls against it too). The hold rides on the
+/// error, for the retries to wait it out.
+#[tokio::test]
+async fn an_unstated_throttle_holds_the_next_calls_without_sending_them() {
+    use std::time::Duration;
+
+    use leadgen_platforms::jd::SEARCH_METHOD;
+    use leadgen_platforms::{Listing, PlatformClient as _};
+
+    let sim = Sim::start(&JD, &["--qps-limit", "1"]);
+    let client = sim.client();
+    let tokens = sim.authorized(&client).await;
+    let app = sim.app(JD.app_secret);
+    let window = crate::harness::last_days(1);
+    let before = sim.calls_of(SEARCH_METHOD).await;
+    let mut outcomes = Vec::new();
+    for _ in 0..6 {
+        let page = client
+            .list_orders(&app, &tokens.access_token, &window, Listing::Created, None)
+            .await;
+        outcomes.push(page.map(|_| ()));
+    }
+    assert_eq!(outcomes[0], Ok(()), "{outcomes:?}");
+    assert!(
+        outcomes[1..].iter().all(|o| matches!(
+            o,
+            Err(PlatformError::Throttled { retry_after: Some(left), detail })
+                if *left <= Duration::from_secs(1) && detail.starts_with("2 ")
+        )),
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        sim.calls_of(SEARCH_METHOD).await,
+        before + 2,
+        "one refused call, the rest held"
+    );
+    // Once the hold is over the calls go out again.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let again = client
+        .list_orders(&app, &tokens.access_token, &window, Listing::Created, None)
+        .await;
+    assert!(again.is_ok(), "{again:?}");
+}

@@ -1,0 +1,1 @@
+DROP TABLE IF EXISTS t_platform_call_hold;
