@@ -13,13 +13,15 @@
 //!
 //! Beside them, the few statements more than one service runs on a shared table, written once:
 //! the operation log ([`oplog`]), a lead's status history ([`status_history`]), one order as a
-//! lead's detail shows it ([`shown`]), the sealing contexts of every sealed column ([`sealed`])
-//! and a session-level advisory lock held across a platform call ([`held_lock`]).
+//! lead's detail shows it ([`shown`]), the sealing contexts of every sealed column ([`sealed`]),
+//! the raw orders order-processor set aside ([`set_aside`]) and a session-level advisory lock
+//! held across a platform call ([`held_lock`]).
 
 pub mod held_lock;
 pub mod oplog;
 pub mod schema;
 pub mod sealed;
+pub mod set_aside;
 pub mod shown;
 pub mod status_history;
 pub mod tls;

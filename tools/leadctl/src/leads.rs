@@ -120,15 +120,6 @@ async fn shop_exists(
     Ok(found.n > 0)
 }
 
-/// The raw orders order-processor set aside, as an SQL condition on `t_ecom_order_raw`: the
-/// reasons it writes (`raw_orders::set_aside`) start with `无法处理：` (the neutral form did not
-/// open or parse) or `处理失败（` (it failed alone sweep after sweep), beside the neutral form.
-/// sync-worker's `MALFORMED` rows (orders it could not read) have no neutral form, and a reason
-/// sync-worker wrote later, beside an unreadable version, starts otherwise.
-pub(crate) const SET_ASIDE_BY_PROCESSOR: &str = "(process_status = 'MALFORMED' \
-     AND normalized IS NOT NULL \
-     AND (parse_error LIKE '无法处理：%' OR parse_error LIKE '处理失败（%'))";
-
 /// Hands the raw orders order-processor set aside back to its pending sweep (of one tenant, one
 /// shop, or all), without their reason. Returns how many.
 ///
@@ -144,8 +135,9 @@ async fn requeue_set_aside(
 ) -> anyhow::Result<usize> {
     Ok(diesel::sql_query(format!(
         "UPDATE t_ecom_order_raw SET process_status = 'PENDING', parse_error = NULL \
-         WHERE {SET_ASIDE_BY_PROCESSOR} \
-           AND ($1::int8 IS NULL OR tenant_id = $1) AND ($2::int8 IS NULL OR platform_id = $2)"
+         WHERE {} \
+           AND ($1::int8 IS NULL OR tenant_id = $1) AND ($2::int8 IS NULL OR platform_id = $2)",
+        leadgen_db::set_aside::BY_PROCESSOR
     ))
     .bind::<Nullable<BigInt>, _>(tenant)
     .bind::<Nullable<BigInt>, _>(platform)

@@ -23,7 +23,7 @@ fn one_line(t: &str) -> String {
 fn by_column() -> String {
     format!(
         "CASE WHEN {} THEN 'order-processor' ELSE 'sync-worker' END AS set_aside_by",
-        crate::leads::SET_ASIDE_BY_PROCESSOR
+        leadgen_db::set_aside::BY_PROCESSOR
     )
 }
 

@@ -79,7 +79,7 @@ pub async fn list(filter: Filter<'_>) -> anyhow::Result<()> {
          WHERE status = ANY($1) AND ($2::int8 IS NULL OR tenant_id = $2) \
            AND ($3::int8 IS NULL OR platform_id = $3) AND ($4::text IS NULL OR platform_type = $4) \
          ORDER BY sync_time DESC, id DESC LIMIT $5",
-        crate::leads::SET_ASIDE_BY_PROCESSOR
+        leadgen_db::set_aside::BY_PROCESSOR
     ))
     .bind::<Array<Text>, _>(filter.statuses)
     .bind::<Nullable<BigInt>, _>(filter.tenant)

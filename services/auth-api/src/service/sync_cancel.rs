@@ -51,7 +51,10 @@ pub async fn cancel(
                     result: Ok(()),
                 };
                 oplog::record(conn, entry, &trace_id).await?;
-                Ok(Record::from(cancelled))
+                let mut record = [Record::from(cancelled)];
+                Record::count_set_aside(conn, tenant, &mut record).await?;
+                let [record] = record;
+                Ok(record)
             }
             .scope_boxed()
         })

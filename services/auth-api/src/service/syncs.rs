@@ -414,6 +414,29 @@ pub struct Record {
     /// A warning for the merchant even when the task completed (e.g. a clipped range).
     #[schema(required = true)]
     pub warning: Option<String>,
+    /// Of the orders this sync was the last to store, those that could not be filed under a
+    /// buyer-lead (set aside, kept with why; support hands them back once the cause is mended).
+    /// They count in `successCount` too: the sync stored them.
+    pub set_aside_count: i64,
+}
+
+impl Record {
+    /// Fills in each record's `setAsideCount` (one query for them all).
+    pub async fn count_set_aside(
+        conn: &mut leadgen_db::PgConn,
+        tenant: TenantId,
+        records: &mut [Record],
+    ) -> Result<(), AuthApiError> {
+        let ids: Vec<i64> = records.iter().map(|r| r.sync_id).collect();
+        let counts = leadgen_db::set_aside::count_by_task(conn, tenant.get(), &ids).await?;
+        for record in records {
+            record.set_aside_count = counts
+                .iter()
+                .find(|(task, _)| *task == record.sync_id)
+                .map_or(0, |(_, n)| *n);
+        }
+        Ok(())
+    }
 }
 
 /// `{windowsDone, windowsTotal}`.
@@ -442,7 +465,8 @@ pub async fn records(
         filter.platform_id = Some(row.id.get());
     }
     let (rows, total) = repo::list(&mut conn, tenant, &filter, sort, paging).await?;
-    let records = rows.into_iter().map(Record::from).collect();
+    let mut records: Vec<Record> = rows.into_iter().map(Record::from).collect();
+    Record::count_set_aside(&mut conn, tenant, &mut records).await?;
     Ok((records, total))
 }
 
@@ -471,6 +495,7 @@ impl From<repo::TaskRow> for Record {
             unchanged_count: r.unchanged_count,
             served_from: r.served_from,
             warning: r.warning,
+            set_aside_count: 0,
         }
     }
 }

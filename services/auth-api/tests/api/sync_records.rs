@@ -127,10 +127,15 @@ async fn sync_records_show_every_field_newest_first() {
         "unchangedCount",
         "servedFrom",
         "warning",
+        "setAsideCount",
     ]
     .into_iter()
     .collect();
     assert_eq!(keys, expected);
+    assert!(
+        records.iter().all(|r| r["setAsideCount"] == 0),
+        "{records:?}"
+    );
 
     let running = &records[0];
     assert_eq!(running["platformId"], s.a);
@@ -158,6 +163,60 @@ async fn sync_records_show_every_field_newest_first() {
     assert_eq!(failed["status"], "FAILED");
     assert_eq!(failed["errorMessage"], "淘宝接口签名错误");
     assert_eq!(failed["failureCount"], 3);
+
+    // An order the JD sync stored that order-processor set aside is counted on its record;
+    // one sync-worker could not read (no neutral form) is its failureCount, not this.
+    for (order, normalized, reason) in [
+        ("j1", Some("sealed"), "处理失败（连续 3 次）：买家合并失败"),
+        ("j2", Some("sealed"), "无法处理：normalized form unreadable"),
+        ("j3", None, "缺少订单号"),
+    ] {
+        insert_raw(&app, (1, s.b, s.t3), order, normalized, reason).await;
+    }
+    let response = app.sync_records(Some(&token(1, &[VIEW])), &[]).await;
+    let body = expect_envelope(response, StatusCode::OK, 200).await;
+    let records = page_records(&body, 4, 10, 1);
+    let counted: Vec<(i64, i64)> = records
+        .iter()
+        .map(|r| {
+            (
+                r["syncId"].as_i64().unwrap_or(0),
+                r["setAsideCount"].as_i64().unwrap_or(-1),
+            )
+        })
+        .collect();
+    assert_eq!(counted, vec![(s.t4, 0), (s.t3, 2), (s.t2, 0), (s.t1, 0)]);
+}
+
+/// A raw order of `(tenant, shop, task)`, MALFORMED with `reason`, with or without its neutral
+/// form.
+async fn insert_raw(
+    app: &TestApp,
+    (tenant, shop, task): (i64, i64, i64),
+    order: &str,
+    normalized: Option<&str>,
+    reason: &str,
+) {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    use leadgen_db::schema::t_ecom_order_raw as raw;
+    let mut conn = app.conn().await;
+    diesel::insert_into(raw::table)
+        .values((
+            raw::tenant_id.eq(tenant),
+            raw::platform_id.eq(shop),
+            raw::platform_type.eq("JD"),
+            raw::order_id.eq(order),
+            raw::raw_data.eq("sealed-raw"),
+            raw::normalized.eq(normalized),
+            raw::parse_error.eq(Some(reason)),
+            raw::content_hash.eq(order),
+            raw::sync_task_id.eq(task),
+            raw::process_status.eq("MALFORMED"),
+        ))
+        .execute(&mut conn)
+        .await
+        .expect("raw order");
 }
 
 #[tokio::test]

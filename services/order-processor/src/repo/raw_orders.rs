@@ -122,8 +122,9 @@ pub async fn claim_pending(
 ///
 /// The reason starts with `无法处理：` (its neutral form did not open or parse, [`crate::batch`])
 /// or `处理失败（` (it failed alone sweep after sweep, [`crate::sweep`]); the row keeps its
-/// neutral form. `leadctl leads rebuild --set-aside` finds the rows set aside by both, and
-/// only those, by these two prefixes (sync-worker's `MALFORMED` rows have no neutral form).
+/// neutral form. Readers find the rows set aside by both, and only those, by these two prefixes
+/// (`leadgen_db::set_aside::BY_PROCESSOR`: a sync record's `setAsideCount`, `leadctl orders`,
+/// `leads rebuild --set-aside`; sync-worker's `MALFORMED` rows have no neutral form).
 pub async fn set_aside(conn: &mut AsyncPgConnection, id: i64, reason: &str) -> QueryResult<usize> {
     diesel::update(raw::table.find(id))
         .set((

@@ -315,6 +315,19 @@ async fn a_raw_order_that_does_not_open_is_kept_malformed_with_its_reason() {
         "{reason:?}"
     );
     assert_eq!(state_of(&run, ids[1]).await.0, "PROCESSED");
+    // Its sync's record counts it set aside (`setAsideCount`), as every reader finds such rows.
+    let (tenant, task): (i64, i64) = t_ecom_order_raw::table
+        .find(ids[0])
+        .select((t_ecom_order_raw::tenant_id, t_ecom_order_raw::sync_task_id))
+        .first(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        leadgen_db::set_aside::count_by_task(&mut conn, tenant, &[task])
+            .await
+            .unwrap(),
+        vec![(task, 1)]
+    );
 }
 
 /// During a rolling deploy a newer sync-worker may store orders of a platform this build does
