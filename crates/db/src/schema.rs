@@ -305,6 +305,7 @@ diesel::table! {
         attempts -> Int4,
         last_attempt_at -> Nullable<Timestamptz>,
         last_error -> Nullable<Text>,
+        not_before -> Nullable<Timestamptz>,
     }
 }
 

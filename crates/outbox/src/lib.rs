@@ -3,7 +3,9 @@
 //! - [`enqueue`] writes an event into `t_outbox` on the caller's connection, so it commits or
 //!   rolls back with the state change that caused it, as the JSON text it will be published as
 //!   (serialized once, never parsed again on the way). The current W3C trace context is stored
-//!   with it, so the relay publishes under the original trace.
+//!   with it, so the relay publishes under the original trace. [`enqueue_after`] writes one the
+//!   relay publishes no earlier than a delay from the commit's time (`not_before`): a request
+//!   to be tried again later waits in the table, not in a consumer holding its delivery.
 //! - [`Relay`] claims a producer's rows in id order with `FOR UPDATE SKIP LOCKED`, publishes them
 //!   together and waits for their broker confirms (one disk sync for the lot, not one per
 //!   event), deletes the confirmed rows and commits. While it keeps publishing full batches it
@@ -71,8 +73,36 @@ pub async fn enqueue<E: Event>(
     producer: &str,
     event: &CloudEvent<E>,
 ) -> Result<(), OutboxError> {
+    enqueue_not_before(conn, producer, event, None).await
+}
+
+/// [`enqueue`] for an event the relay publishes no earlier than `delay` after the database's
+/// `now()` (the transaction's start).
+pub async fn enqueue_after<E: Event>(
+    conn: &mut AsyncPgConnection,
+    producer: &str,
+    event: &CloudEvent<E>,
+    delay: Duration,
+) -> Result<(), OutboxError> {
+    enqueue_not_before(conn, producer, event, Some(delay)).await
+}
+
+async fn enqueue_not_before<E: Event>(
+    conn: &mut AsyncPgConnection,
+    producer: &str,
+    event: &CloudEvent<E>,
+    delay: Option<Duration>,
+) -> Result<(), OutboxError> {
     let payload = serde_json::to_string(event)?;
     let headers = serde_json::to_value(leadgen_telemetry::inject_current())?;
+    let not_before =
+        diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>>(
+            "now() + make_interval(secs => ",
+        )
+        .bind::<diesel::sql_types::Nullable<diesel::sql_types::Double>, _>(
+            delay.map(|d| d.as_secs_f64()),
+        )
+        .sql(")");
     diesel::insert_into(t_outbox::table)
         .values((
             t_outbox::event_id.eq(event.id),
@@ -80,6 +110,7 @@ pub async fn enqueue<E: Event>(
             t_outbox::routing_key.eq(E::ROUTING_KEY),
             t_outbox::payload.eq(payload),
             t_outbox::headers.eq(headers),
+            t_outbox::not_before.eq(not_before),
         ))
         .execute(conn)
         .await?;
@@ -310,7 +341,8 @@ impl Relay {
                     .filter(t_outbox::producer.eq(producer))
                     .filter(t_outbox::id.gt(after))
                     .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
-                        "(last_attempt_at IS NULL OR last_attempt_at < now() - make_interval(secs => LEAST(power(2, LEAST(attempts, 9)), 300)))",
+                        "(last_attempt_at IS NULL OR last_attempt_at < now() - make_interval(secs => LEAST(power(2, LEAST(attempts, 9)), 300))) \
+                         AND (not_before IS NULL OR not_before <= now())",
                     ))
                     .order(t_outbox::id.asc())
                     .limit(batch)
@@ -462,14 +494,17 @@ impl Relay {
         tracing::info!(producer = self.producer, "Outbox relay stopped");
     }
 
-    /// Sets the backlog gauges (`docs/metrics.md`): events waiting and the oldest one's age.
+    /// Sets the backlog gauges (`docs/metrics.md`): events waiting and the oldest one's age,
+    /// an event delayed on purpose counted from the time it may go (`not_before`).
     pub async fn sample_backlog(&self) -> Result<(), OutboxError> {
         let mut conn = leadgen_db::conn(&self.pool).await?;
         let (waiting, oldest): (i64, Option<DateTime<Utc>>) = t_outbox::table
             .filter(t_outbox::producer.eq(self.producer))
             .select((
                 diesel::dsl::count_star(),
-                diesel::dsl::min(t_outbox::created_at),
+                diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>>(
+                    "min(coalesce(not_before, created_at))",
+                ),
             ))
             .first(&mut conn)
             .await?;

@@ -96,7 +96,8 @@ pub struct SyncSettings {
     #[validate(range(min = 1, message = "must be at least 1"))]
     pub max_running_per_tenant: usize,
     /// How long a request waits for room among [`SyncSettings::max_running`] before it goes
-    /// back to the queue, for a replica with room (KEDA scales on the queue's depth).
+    /// back to the queue, for a replica with room (KEDA scales on the queue's depth); and how
+    /// much later a request over its tenant's share is published again.
     #[serde(default = "default_defer_after")]
     #[validate(range(min = 1, message = "must be at least 1"))]
     pub defer_after_secs: u64,

@@ -40,9 +40,9 @@ pub struct SyncRequestedHandler {
 /// A tenant runs at most `per_tenant` syncs at once across every replica
 /// ([`Room::with_per_tenant`], `[sync] max_running_per_tenant`): a merchant who backfills twenty
 /// shops at once would otherwise hold nearly every place for hours, and the other tenants'
-/// scheduled syncs wait behind them. A request over its tenant's share waits for it (holding no
-/// place among `max_running`, but its delivery's place in the prefetch), then goes back to the
-/// queue like one without room.
+/// scheduled syncs wait behind them. A request over its tenant's share goes back to the queue
+/// at once, published again `defer_after` later (holding neither a place nor its delivery's
+/// place in the prefetch meanwhile).
 pub struct Room {
     places: std::sync::Arc<tokio::sync::Semaphore>,
     defer_after: std::time::Duration,
@@ -67,7 +67,7 @@ impl Deferral {
     }
 }
 
-/// How often a request over its tenant's share looks again while it waits.
+/// How long a request over its tenant's share waits before it looks a second time.
 const TENANT_POLL: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Room {
@@ -89,8 +89,12 @@ impl Room {
         }
     }
 
-    /// Whether `task`'s tenant has room for it, waiting up to `defer_after` for its share (or
-    /// until the process stops); no place is held meanwhile.
+    /// Whether `task`'s tenant has room for it: looked at once, and again after
+    /// [`TENANT_POLL`] (a share freed meanwhile is taken without a round trip), unless the
+    /// process stops. No place is held meanwhile, and no longer than that is the delivery: a
+    /// request over its share goes back to the queue through the outbox, `defer_after` later
+    /// ([`Deferral::TenantShare`]), rather than waiting here with its place in the prefetch,
+    /// where a tenant's many requests would keep every other tenant's behind them.
     async fn tenant_has_room(
         &self,
         pool: &leadgen_db::DbPool,
@@ -100,8 +104,13 @@ impl Room {
         if self.per_tenant == usize::MAX {
             return Ok(true);
         }
-        let until = tokio::time::Instant::now() + self.defer_after;
-        loop {
+        for look in 0..2 {
+            if look > 0 {
+                tokio::select! {
+                    () = stop.cancelled() => return Ok(false),
+                    () = tokio::time::sleep(TENANT_POLL) => {}
+                }
+            }
             let running = {
                 let mut conn = leadgen_db::conn(pool).await?;
                 tasks::running_of_tenant(&mut conn, task.tenant_id, task.id).await?
@@ -109,14 +118,8 @@ impl Room {
             if usize::try_from(running).unwrap_or(usize::MAX) < self.per_tenant {
                 return Ok(true);
             }
-            if tokio::time::Instant::now() + TENANT_POLL > until {
-                return Ok(false);
-            }
-            tokio::select! {
-                () = stop.cancelled() => return Ok(false),
-                () = tokio::time::sleep(TENANT_POLL) => {}
-            }
         }
+        Ok(false)
     }
 
     /// A place, or `None` after `defer_after` or once the process stops.
@@ -405,8 +408,10 @@ impl SyncRequestedHandler {
         .await
     }
 
-    /// Sends `task`'s request back to the queue as a new request (this one done): no room here.
-    /// The task is left to the new request: a claim this request held (a redelivery after its
+    /// Sends `task`'s request back to the queue as a new request (this one done): no room here
+    /// (at once: this process waited `defer_after` for a place already), or its tenant runs its
+    /// share (published `defer_after` later, [`leadgen_outbox::enqueue_after`]: a share frees
+    /// when a sync ends, minutes away). The task is left to the new request: a claim this request held (a redelivery after its
     /// worker died) is released, and the lease held for the new request's way round the queue,
     /// so that neither the claim nor recovery turns it away as a duplicate.
     async fn defer(
@@ -416,6 +421,7 @@ impl SyncRequestedHandler {
         why: Deferral,
     ) -> anyhow::Result<()> {
         let request = crate::recovery::request_for(task);
+        let delay = self.room.defer_after;
         let until = chrono::Utc::now() + self.syncer.lease;
         let id = task.id;
         let mut conn = leadgen_db::conn(&self.syncer.pool).await?;
@@ -426,7 +432,15 @@ impl SyncRequestedHandler {
                     // None left: another request's run took it meanwhile, and this one is a
                     // duplicate.
                     if left > 0 {
-                        leadgen_outbox::enqueue(conn, SERVICE, &request).await?;
+                        match why {
+                            Deferral::NoRoom => {
+                                leadgen_outbox::enqueue(conn, SERVICE, &request).await?;
+                            }
+                            Deferral::TenantShare => {
+                                leadgen_outbox::enqueue_after(conn, SERVICE, &request, delay)
+                                    .await?;
+                            }
+                        }
                     }
                     leadgen_outbox::mark_processed(conn, SERVICE, message_id).await?;
                     Ok(left > 0)

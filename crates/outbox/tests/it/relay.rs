@@ -500,3 +500,31 @@ async fn a_row_committed_late_below_a_burst_is_published_by_the_next_pass_from_t
     let expected: Vec<String> = order.iter().map(|&i| events[i].id.to_string()).collect();
     assert_eq!(published, expected);
 }
+
+/// A row enqueued to go later (a request sent back to the queue to be tried again) is not
+/// published before its time, holds up none of the rows behind it, and goes once its time comes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delayed_row_waits_for_its_time_and_holds_up_no_other() {
+    let fx = Fixture::new(&[CONSUMER]).await;
+    let (later, now) = (sync_event(1), sync_event(2));
+    let mut conn = leadgen_db::conn(&fx.db.pool).await.expect("db connection");
+    leadgen_outbox::enqueue_after(&mut conn, PRODUCER, &later, Duration::from_millis(1500))
+        .await
+        .expect("enqueue later");
+    leadgen_outbox::enqueue(&mut conn, PRODUCER, &now)
+        .await
+        .expect("enqueue now");
+    drop(conn);
+    let relay = relay(&fx);
+    assert_eq!(
+        relay.relay_once().await.expect("relay"),
+        1,
+        "only the row due now"
+    );
+    let left: Vec<uuid::Uuid> = outbox_rows(&fx).await.iter().map(|r| r.0).collect();
+    assert_eq!(left, vec![later.id]);
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    assert_eq!(relay.relay_once().await.expect("relay"), 1, "its time came");
+    assert!(outbox_rows(&fx).await.is_empty());
+    fx.close().await;
+}

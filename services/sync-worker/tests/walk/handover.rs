@@ -340,8 +340,9 @@ async fn a_request_naming_another_platform_than_its_task_is_refused() {
 /// twenty shops took nearly every place for hours while other tenants' scheduled syncs waited
 /// behind them. Counted and claimed under the tenant's lock: over its share, the claim is
 /// refused; another tenant's is not; once a run ends (its lease gone), the next is claimed.
-/// Through the handler, a request over its tenant's share waits `defer_after`, holding no
-/// place, then goes back to the queue with the task left unclaimed.
+/// Through the handler, a request over its tenant's share goes back to the queue with the task
+/// left unclaimed, published `defer_after` later: it holds neither a place nor its delivery
+/// meanwhile.
 #[tokio::test]
 async fn a_tenant_over_its_share_of_running_syncs_waits_and_others_do_not() {
     use leadgen_db::schema::t_outbox as outbox;
@@ -387,7 +388,8 @@ async fn a_tenant_over_its_share_of_running_syncs_waits_and_others_do_not() {
         Start::Claimed(_)
     ));
 
-    // Through the handler: deferred after its wait, the task left to the new request.
+    // Through the handler: deferred, the task left to the new request, the request published
+    // `defer_after` later.
     let request = leadgen_events::CloudEvent::new(
         "sync-worker-test",
         TenantId::new(1),
@@ -398,13 +400,20 @@ async fn a_tenant_over_its_share_of_running_syncs_waits_and_others_do_not() {
         },
     );
     assert_eq!(handler.handle(incoming(&request)).await, Outcome::Ack);
-    let requests: Vec<String> = outbox::table
-        .filter(outbox::routing_key.eq(leadgen_events::routing::SYNC_REQUESTED_V1))
-        .select(outbox::payload)
-        .load(&mut conn)
-        .await
-        .expect("outbox");
+    let requests: Vec<(String, chrono::DateTime<Utc>, Option<chrono::DateTime<Utc>>)> =
+        outbox::table
+            .filter(outbox::routing_key.eq(leadgen_events::routing::SYNC_REQUESTED_V1))
+            .select((outbox::payload, outbox::created_at, outbox::not_before))
+            .load(&mut conn)
+            .await
+            .expect("outbox");
     assert_eq!(requests.len(), 1, "sent back to the queue: {requests:?}");
+    let (_, created, not_before) = &requests[0];
+    let delayed = not_before.map(|at| at - *created);
+    assert!(
+        delayed.is_some_and(|d| d >= Duration::milliseconds(290)),
+        "published defer_after (300 ms) later: {delayed:?}"
+    );
     let claim: Option<String> = task::table
         .find(second.get())
         .select(task::claimed_by)

@@ -1,0 +1,1 @@
+ALTER TABLE t_outbox DROP COLUMN IF EXISTS not_before;
