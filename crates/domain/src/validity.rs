@@ -340,16 +340,18 @@ pub fn filter_contact_info(contact: &ContactField, now: DateTime<Utc>) -> Contac
         ContactKind::PlatformEncrypted => ContactValidity::new(
             Validity::NeedsDecrypt,
             "PLATFORM_ENCRYPTED",
-            "平台加密号码，需经平台解密后拨打",
+            "号码已加密，点击“查看号码”后可拨打",
         ),
         ContactKind::Masked if contact.decryptable => ContactValidity::new(
             Validity::NeedsDecrypt,
             "MASKED_DECRYPTABLE",
-            "平台已脱敏，可经平台解密后拨打",
+            "号码已隐藏部分数字，点击“查看号码”后可拨打",
         ),
-        ContactKind::Masked => {
-            ContactValidity::new(Validity::Masked, "MASKED", "平台已脱敏，无法获取完整号码")
-        }
+        ContactKind::Masked => ContactValidity::new(
+            Validity::Masked,
+            "MASKED",
+            "号码已隐藏部分数字，无法查看完整号码",
+        ),
         ContactKind::OpenId => ContactValidity::new(
             Validity::PlatformOnly,
             "PLATFORM_ONLY",
@@ -577,7 +579,7 @@ mod tests {
         let masked = filter_contact_info(&ContactField::phone("138****5678").unwrap(), now());
         assert_eq!(masked.validity, Validity::Masked);
         assert_eq!(masked.code, "MASKED");
-        assert_eq!(masked.reason, "平台已脱敏，无法获取完整号码");
+        assert_eq!(masked.reason, "号码已隐藏部分数字，无法查看完整号码");
         // With the order's decrypt handle (Taobao's oaid), a reveal gets the full number.
         let receiver = crate::Receiver {
             phone: ContactField::phone("*******5678"),
@@ -587,7 +589,10 @@ mod tests {
         let decryptable = filter_contact_info(&receiver.phone_contact().unwrap(), now());
         assert_eq!(decryptable.validity, Validity::NeedsDecrypt);
         assert_eq!(decryptable.code, "MASKED_DECRYPTABLE");
-        assert_eq!(decryptable.reason, "平台已脱敏，可经平台解密后拨打");
+        assert_eq!(
+            decryptable.reason,
+            "号码已隐藏部分数字，点击“查看号码”后可拨打"
+        );
         let without = crate::Receiver {
             oaid: None,
             ..receiver
@@ -603,7 +608,7 @@ mod tests {
         let cipher = filter_contact_info(&cipher, now());
         assert_eq!(cipher.validity, Validity::NeedsDecrypt);
         assert_eq!(cipher.code, "PLATFORM_ENCRYPTED");
-        assert_eq!(cipher.reason, "平台加密号码，需经平台解密后拨打");
+        assert_eq!(cipher.reason, "号码已加密，点击“查看号码”后可拨打");
 
         let open = filter_contact_info(&ContactField::open_id("AAHxyz-open-uid").unwrap(), now());
         assert_eq!(open.validity, Validity::PlatformOnly);

@@ -21,7 +21,7 @@ macro_rules! codes {
 
 codes! {
     /// The platform authorization is not ACTIVE, so it cannot sync.
-    PLATFORM_NOT_ACTIVE = (40001, 400, "电商平台授权状态异常，请先完成授权");
+    PLATFORM_NOT_ACTIVE = (40001, 400, "该店铺尚未完成授权或授权已失效，请重新授权后再试");
     /// The OAuth callback's state is unknown, used or expired.
     OAUTH_STATE_INVALID = (40002, 400, "授权回调无效或已过期，请重新发起授权");
     /// The platform refused to exchange the authorization code.
@@ -53,9 +53,9 @@ codes! {
         "只能浏览前 10000 条记录，请缩小时间范围等筛选条件后再翻页"
     );
     /// The platform refused to decrypt (the scene or the API is not granted to the app).
-    PLATFORM_DECRYPT_REFUSED = (40301, 403, "电商平台拒绝解密，请确认应用已开通该解密权限");
+    PLATFORM_DECRYPT_REFUSED = (40301, 403, "电商平台不允许查看该号码，请联系管理员确认应用已开通号码解密权限");
     /// A sync is already running for this platform authorization.
-    SYNC_ALREADY_RUNNING = (40901, 409, "该平台已有同步任务正在运行");
+    SYNC_ALREADY_RUNNING = (40901, 409, "该店铺正在同步订单，请等本次同步完成后再试");
     /// The sync task already ended (completed, failed or cancelled): nothing to cancel.
     SYNC_ALREADY_FINISHED = (40904, 409, "该同步任务已结束，无法取消");
     /// The lead changed since the version the caller sent (If-Match).
@@ -78,7 +78,7 @@ codes! {
     PLATFORM_DECRYPT_QUOTA = (
         42903,
         429,
-        "电商平台的解密额度已用完或调用过于频繁，请稍后重试"
+        "电商平台今日可查看号码的额度已用完或请求过于频繁，请稍后再试"
     );
     /// Too many of the tenant's reveals in flight at once: wait a moment.
     REVEAL_BUSY = (42904, 429, "本企业同时查看号码的请求过多，请稍后重试");

@@ -249,7 +249,7 @@ pub async fn mark_expired(
     service: &'static str,
 ) -> anyhow::Result<usize> {
     let status = unusable_status(reason);
-    let status_reason = format!("平台会话已失效且无法刷新，请重新授权（{reason}）");
+    let status_reason = format!("店铺授权已失效且无法自动续期，请重新授权（{reason}）");
     let trace_id = leadgen_telemetry::current_trace_id();
     // One transaction (a savepoint inside the caller's): the status, its event and its log line.
     conn.transaction::<usize, anyhow::Error, _>(|conn| {

@@ -130,7 +130,7 @@ pub struct BulkResults {
         routes::reveal::reveal,
     ),
     modifiers(&BearerAuth, &SharedResponses, &BlankQueryIsAbsent),
-    tags((name = "leads", description = "潜在客户（设计 2.5）与销售工作台"))
+    tags((name = "leads", description = "线索与销售工作台（设计 2.5）与销售工作台"))
 )]
 pub struct ApiDoc;
 

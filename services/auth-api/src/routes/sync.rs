@@ -18,7 +18,7 @@ use crate::startup::AppState;
         (status = 401, description = "缺少或无效的令牌", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 403, description = "没有权限", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 404, description = "不存在（或属于其他租户）", body = leadgen_http::openapi::ErrorEnvelope),
-        (status = 409, description = "40901：该平台已有同步任务正在运行", body = leadgen_http::openapi::ErrorEnvelope),
+        (status = 409, description = "40901：该店铺正在同步订单，请等本次同步完成后再试", body = leadgen_http::openapi::ErrorEnvelope),
         (status = 422, description = "字段校验失败", body = leadgen_http::openapi::ValidationErrorEnvelope),
         (status = 500, description = "内部错误", body = leadgen_http::openapi::ErrorEnvelope)
     ))]

@@ -121,9 +121,9 @@ pub fn parse_window(body: &SyncBody, now: DateTime<Utc>) -> Result<RequestedWind
     if let Some(s) = start {
         let until = end.unwrap_or(now).min(now);
         if end.is_some_and(|e| e <= s) {
-            refuse("endTime", "endTime 必须晚于 startTime".into());
+            refuse("endTime", "结束时间必须晚于开始时间".into());
         } else if s >= now {
-            refuse("startTime", "startTime 必须早于当前时间".into());
+            refuse("startTime", "开始时间必须早于当前时间".into());
         } else if until - s > Duration::days(MAX_WINDOW_DAYS) {
             // The start to move, unless the end given lies before now.
             let field = if end.is_some_and(|e| e < now) {
@@ -318,7 +318,7 @@ pub async fn request(
                 // MAX_WINDOW_DAYS by construction.
                 if start >= end {
                     return Err(AuthApiError::SyncWindow(
-                        "结束时间不晚于上次同步到达的时间，无法接续同步，请同时指定开始时间（startTime）"
+                        "所选结束时间不晚于上次同步已同步到的时间，无需接续同步；如需重新同步该时段，请同时选择开始时间（startTime）"
                             .into(),
                     ));
                 }

@@ -117,7 +117,7 @@ async fn sync_with_no_body_is_accepted_and_enqueues_sync_requested() {
     // The log says what the caller was answered: the code and its Chinese message.
     assert_eq!(
         refusals[0].error_message.as_deref(),
-        Some("40901 该平台已有同步任务正在运行"),
+        Some("40901 该店铺正在同步订单，请等本次同步完成后再试"),
         "{refusals:?}"
     );
 }

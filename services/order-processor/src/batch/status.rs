@@ -38,10 +38,10 @@ impl MergedStatus {
 /// Why a lead's status moved without anyone setting it, for its history.
 fn note(merged: &[i64]) -> String {
     if merged.is_empty() {
-        return "沿用该买家此前按订单生成的线索的处理状态".to_owned();
+        return "沿用该买家原有线索的处理状态".to_owned();
     }
-    let ids: Vec<String> = merged.iter().map(|id| format!("#{id}")).collect();
-    format!("合并同一买家的线索 {}，沿用其处理状态", ids.join("、"))
+    let ids: Vec<String> = merged.iter().map(i64::to_string).collect();
+    format!("已合并同一买家的线索 {}，沿用其处理状态", ids.join("、"))
 }
 
 /// Writes the merged statuses into their leads' histories, the system as operator.

@@ -479,7 +479,7 @@ async fn two_leads_that_turn_out_to_be_one_buyer_merge_and_keep_the_sales_decisi
     );
     assert_eq!(
         note.as_deref(),
-        Some(format!("合并同一买家的线索 #{lead_b}，沿用其处理状态").as_str())
+        Some(format!("已合并同一买家的线索 {lead_b}，沿用其处理状态").as_str())
     );
     let merged_into: Option<i64> = t_order_lead::table
         .find(lead_a.max(lead_b))

@@ -187,7 +187,7 @@ async fn per_order_leads_become_buyer_leads_with_their_sales_decisions() {
         .load(&mut conn)
         .await
         .unwrap();
-    let note = Some("沿用该买家此前按订单生成的线索的处理状态".to_owned());
+    let note = Some("沿用该买家原有线索的处理状态".to_owned());
     assert_eq!(
         history,
         vec![
