@@ -25,7 +25,7 @@ pub enum PlatformError {
     },
     /// The access token is expired or invalid: refresh once, else re-authorize. `detail` is the
     /// platform's own code (+ `sub_code`) and message, verbatim ([`platform_text`]).
-    #[error("电商平台会话已失效或过期{}", platform_said(detail))]
+    #[error("店铺授权已失效或过期{}", platform_said(detail))]
     SessionExpired { detail: String },
     /// The OAuth code or refresh token was refused: the merchant's grant is dead or was
     /// denied, and only authorizing again mends it. A refusal that blames our app or request

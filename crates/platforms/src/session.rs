@@ -88,7 +88,7 @@ pub const CONCURRENT_REFRESH_GRACE: std::time::Duration = std::time::Duration::f
 pub enum SessionError {
     /// The session is dead: no refresh token, the refresh was refused, or the refreshed session
     /// was refused again. The merchant must authorize again.
-    #[error("电商平台会话已失效且无法续期：{0}")]
+    #[error("店铺授权已失效且无法续期：{0}")]
     Expired(String),
     /// The platform failed permanently, or transiently beyond the retry budget.
     #[error(transparent)]
@@ -382,9 +382,11 @@ impl Session {
                 if may_adopt && self.adopt_stored(sink).await {
                     return Ok(Renewed::Adopted);
                 }
-                return Err(SessionError::Platform(PlatformError::Unavailable(format!(
-                    "店铺授权正在续期，请稍后重试（{e}）"
-                ))));
+                // Why (a database error, another caller renewing for too long) is logged above,
+                // not shown.
+                return Err(SessionError::Platform(PlatformError::Unavailable(
+                    "系统正在续期店铺授权，请稍后重试".to_owned(),
+                )));
             }
         };
         let renewed = self

@@ -460,7 +460,7 @@ impl Syncer {
                 // The platform's own code and words, as on the shop's statusReason.
                 Ok(Err(TaskOutcome::Failed(
                     Cause::Authorization,
-                    format!("平台会话已失效，请重新授权（{reason}）"),
+                    format!("店铺授权已失效，请重新授权（{reason}）"),
                 )))
             }
             Err(SessionError::Platform(e)) => {
@@ -607,24 +607,37 @@ fn short_window_warning(listing: Listing, window: &TimeWindow, total: u64, read:
     )
 }
 
-/// A sync record's error message for a platform failure: Chinese, no secrets, and the
-/// platform's own code and message where it sent them.
+/// A wait as a merchant reads it: seconds under two minutes, else about so many minutes.
+fn wait_words(wait: std::time::Duration) -> String {
+    let secs = wait.as_secs().max(1);
+    if secs < 120 {
+        format!("{secs} 秒")
+    } else {
+        format!("约 {} 分钟", secs.div_ceil(60))
+    }
+}
+
+/// A sync record's error message for a platform failure: Chinese, no secrets, what the merchant
+/// can do, and the platform's own code and message where it sent them.
 pub fn describe(e: &PlatformError) -> String {
     match e {
         PlatformError::Throttled {
             retry_after: Some(wait),
             detail,
         } => format!(
-            "电商平台限流，要求 {} 秒后再调用，本次同步未完成{}",
-            wait.as_secs().max(1),
+            "电商平台调用过于频繁，需等待{}后再调用，本次同步未完成，请稍后重新同步{}",
+            wait_words(*wait),
             platform_said(detail)
         ),
         PlatformError::Throttled {
             retry_after: None,
             detail,
-        } => format!("电商平台限流，重试多次后仍失败{}", platform_said(detail)),
+        } => format!(
+            "电商平台调用过于频繁，重试多次后仍失败，请稍后重新同步{}",
+            platform_said(detail)
+        ),
         PlatformError::SessionExpired { detail } => {
-            format!("平台会话已失效，请重新授权{}", platform_said(detail))
+            format!("店铺授权已失效，请重新授权{}", platform_said(detail))
         }
         PlatformError::AuthRefused(detail) => format!("电商平台拒绝授权，请重新授权（{detail}）"),
         PlatformError::InvalidRequest(detail) => format!("电商平台拒绝请求：{detail}"),
@@ -635,8 +648,8 @@ pub fn describe(e: &PlatformError) -> String {
             retry_after,
             detail,
         } => format!(
-            "电商平台暂不可用，要求 {} 秒后再调用，本次同步未完成（{detail}）",
-            retry_after.as_secs().max(1)
+            "电商平台暂不可用，需等待{}后再调用，本次同步未完成（{detail}）",
+            wait_words(*retry_after)
         ),
         PlatformError::Malformed(detail) => {
             format!("电商平台返回的数据无法解析，重试多次后仍失败（{detail}）")
@@ -646,11 +659,11 @@ pub fn describe(e: &PlatformError) -> String {
         }
         // Ours: the call was never made.
         PlatformError::GateUnavailable(_) => {
-            "限流协调（数据库）暂不可用，重试多次后仍未能调用电商平台，本次同步未完成".to_owned()
+            "系统繁忙，未能调用电商平台，本次同步未完成，请稍后重新同步".to_owned()
         }
         PlatformError::QueueFull { retry_after } => format!(
-            "该电商应用的调用排队已满（约 {} 秒），重试后仍未能调用电商平台，本次同步未完成",
-            retry_after.as_secs().max(1)
+            "同一电商应用下的调用请求过多，本次同步未完成，请{}后重新同步",
+            wait_words(*retry_after)
         ),
         other => format!("电商平台调用失败：{other}"),
     }
