@@ -174,18 +174,23 @@ pub async fn complete(
     ) {
         (None, Some(code)) => code.to_owned(),
         (error, _) => {
-            let reason = error.clone().unwrap_or_else(|| "missing code".into());
-            let detail = format!(
-                "{reason} {}",
-                query.error_description.clone().unwrap_or_default()
-            );
-            invalidate(
-                &mut conn,
-                &row,
-                &state_hash,
-                &explain_refusal(detail.trim()),
-            )
-            .await?;
+            // The platform's refusal in its own words; a redirect with neither a code nor an
+            // error said nothing, and is not quoted as if the platform had.
+            let (detail, shown) = match error {
+                Some(reason) => {
+                    let detail = format!(
+                        "{reason} {}",
+                        query.error_description.clone().unwrap_or_default()
+                    );
+                    let shown = explain_refusal(detail.trim());
+                    (detail, shown)
+                }
+                None => (
+                    "回调中没有授权码".to_owned(),
+                    "电商平台未返回授权结果（回调中没有授权码），请重新发起授权".to_owned(),
+                ),
+            };
+            invalidate(&mut conn, &row, &state_hash, &shown).await?;
             return refused(
                 &row,
                 AuthApiError::OAuthExchange(detail),

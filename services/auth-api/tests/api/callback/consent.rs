@@ -113,6 +113,23 @@ async fn callback_with_the_merchants_refusal_marks_the_authorization_invalid() {
     expect_envelope(response, StatusCode::BAD_REQUEST, 40002).await;
 }
 
+/// A redirect that carries neither a code nor an error: the platform said nothing, and the
+/// record does not quote it as if it had.
+#[tokio::test]
+async fn a_callback_without_a_code_or_an_error_says_so_in_chinese() {
+    let app = spawn_app().await;
+    let (id, state) = pending(&app, None).await;
+    let response = app.callback(&[("state", &state)]).await;
+    let status = response.status();
+    assert!(status.is_client_error(), "{status}");
+    let row = app.platform_row(id).await;
+    assert_eq!(row.status, "INVALID");
+    assert_eq!(
+        row.status_reason.as_deref(),
+        Some("电商平台未返回授权结果（回调中没有授权码），请重新发起授权")
+    );
+}
+
 /// A consent the merchant never completed: past the state's lifetime the authorization is
 /// INVALID with why, logged and announced; a fresh one, one whose code a callback is exchanging,
 /// and a connected shop are left alone.
