@@ -18,9 +18,9 @@ use leadgen_test_support::TestDb;
 /// `leadctl leads rebuild <args>` on `db`; its standard output.
 async fn rebuild(db: &TestDb, args: &[&str]) -> String {
     let args: Vec<&str> = ["leads", "rebuild"].iter().chain(args).copied().collect();
-    let output = support::leadctl_on(db, &args).await;
-    assert!(output.status.success(), "{output:?}");
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    let (ok, out) = support::leadctl(db, &args).await;
+    assert!(ok, "{out}");
+    out
 }
 
 /// A raw order of `shop` (of `tenant`) in `status`, with or without its neutral form, and
@@ -134,8 +134,8 @@ async fn a_rotation_without_its_keys_hands_nothing_back() {
     let shop = db.active_shop(1, "JD").await;
     let task = db.sync_task(1, shop, "JD", "COMPLETED").await;
     let processed = stored(&db, (1, shop, task), "r1", "PROCESSED", true, None).await;
-    let output = support::leadctl_on(&db, &["blind-index", "rotate"]).await;
-    assert!(!output.status.success(), "{output:?}");
+    let (ok, out) = support::leadctl(&db, &["blind-index", "rotate"]).await;
+    assert!(!ok, "{out}");
     assert_eq!(state(&db, processed).await.0, "PROCESSED");
 }
 

@@ -14,15 +14,7 @@ use diesel::sql_types::{BigInt, Nullable};
 use diesel_async::RunQueryDsl;
 use leadgen_db::schema::t_ecom_order_raw as raw;
 use leadgen_test_support::TestDb;
-
-/// `leadctl <args>` on `db`: whether it succeeded, and its standard output.
-async fn leadctl(db: &TestDb, args: &[&str]) -> (bool, String) {
-    let output = support::leadctl_on(db, args).await;
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-    )
-}
+use support::leadctl;
 
 /// A raw order of `shop` stored by `task`; its id.
 async fn stored(

@@ -16,11 +16,7 @@ use leadgen_test_support::TestDb;
 /// `leadctl shops list <args>` on `db`: whether it succeeded, and its standard output.
 async fn list(db: &TestDb, args: &[&str]) -> (bool, String) {
     let args: Vec<&str> = ["shops", "list"].iter().chain(args).copied().collect();
-    let output = support::leadctl_on(db, &args).await;
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-    )
+    support::leadctl(db, &args).await
 }
 
 #[tokio::test]

@@ -14,15 +14,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use leadgen_db::schema::{t_ecom_platform_auth as auth, t_ecom_sync_task as task};
 use leadgen_test_support::TestDb;
-
-/// `leadctl <args>` on `db`: whether it succeeded, and its standard output.
-async fn leadctl(db: &TestDb, args: &[&str]) -> (bool, String) {
-    let output = support::leadctl_on(db, args).await;
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-    )
-}
+use support::leadctl;
 
 #[tokio::test]
 async fn lists_every_tenants_failed_syncs_newest_first_with_why() {
