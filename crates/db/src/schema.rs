@@ -289,6 +289,7 @@ diesel::table! {
         rate_key -> Text,
         api -> Text,
         until -> Timestamptz,
+        hold_secs -> Float8,
         said -> Text,
     }
 }

@@ -18,7 +18,7 @@ pub enum PlatformError {
     /// platform's own code (+ `sub_code`) and message, verbatim ([`platform_text`]); for an
     /// HTTP 429 without a body the platform reads, its status line (`HTTP 429 Too Many
     /// Requests`).
-    #[error("电商平台限流{}", platform_said(detail))]
+    #[error("电商平台调用过于频繁{}", platform_said(detail))]
     Throttled {
         retry_after: Option<Duration>,
         detail: String,
@@ -49,17 +49,18 @@ pub enum PlatformError {
         retry_after: Duration,
         detail: String,
     },
-    /// The shared rate gate (the per-app quota kept across replicas, in the database) could not
-    /// give the call a slot, so it was not made: retried like a platform that is unavailable.
-    /// The cause (a database error) is logged where it happened and kept out of the text, which
-    /// reaches merchants: the platform said nothing.
-    #[error("限流协调（数据库）暂不可用，本次未调用电商平台，稍后将重试")]
+    /// Our own coordination in the database could not answer, so the call was not made: the
+    /// shared rate gate (the per-app quota kept across replicas) gave it no slot, or the shop's
+    /// renewal lock could not be had. Retried like a platform that is unavailable. The cause (a
+    /// database error, another caller renewing for too long) is logged where it happened and
+    /// kept out of the text, which reaches merchants: the platform said nothing.
+    #[error("系统繁忙，本次未调用电商平台，稍后将重试")]
     GateUnavailable(String),
     /// The app key's calls already queue further ahead at the shared rate gate than
     /// [`crate::resilience::MAX_QUEUE_AHEAD`], so this one was not queued nor made: retried after
     /// `retry_after` like a stated wait. A queue that long is a flood (a user firing requests
     /// that each take a slot), and would stall every tenant's calls with the same app key.
-    #[error("该电商应用的调用排队已满（约 {} 秒），本次未调用电商平台，稍后将重试", retry_after.as_secs().max(1))]
+    #[error("同一电商应用下的调用请求过多，本次未调用电商平台，请约 {} 秒后重试", retry_after.as_secs().max(1))]
     QueueFull { retry_after: Duration },
     /// The platform answered something we cannot read.
     #[error("电商平台返回无法解析的内容：{0}")]

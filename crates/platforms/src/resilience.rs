@@ -48,9 +48,13 @@ pub enum NoSlot {
     Unavailable(String),
     /// The key's slots already reach further ahead than asked ([`MAX_QUEUE_AHEAD`]).
     Full,
-    /// Another replica learnt of a ban on these calls: what is left of it, and what the platform
-    /// said.
-    Held { left: Duration, said: String },
+    /// Another replica learnt of a ban on these calls: what is left of it, how long it was
+    /// when learnt, and what the platform said.
+    Held {
+        left: Duration,
+        length: Duration,
+        said: String,
+    },
 }
 
 /// The furthest ahead a call queues at the shared gate. Each waiting call holds one slot, so
@@ -235,7 +239,13 @@ impl Limiter {
         if let Some((left, said)) = self.holds.held_for(app_key, api) {
             return Err(self.held(left, said));
         }
-        self.wait_for(app_key, api).await
+        self.wait_for(app_key, api).await?;
+        // A hold learnt while this call waited for its slot (a call ahead of it was throttled)
+        // holds it too: it would go into the throttle the hold is there to spare.
+        match self.holds.held_for(app_key, api) {
+            Some((left, said)) => Err(self.held(left, said)),
+            None => Ok(()),
+        }
     }
 
     /// A call not sent for a hold with `left` of it to run.
@@ -303,18 +313,19 @@ impl Limiter {
                 .await
             {
                 Ok(slot) => slot,
-                Err(NoSlot::Held { left, said }) => {
-                    // Kept here too: this process's next calls are refused without asking.
+                Err(NoSlot::Held { left, length, said }) => {
+                    // Kept here too: this process's next calls are refused without asking, and
+                    // a throttle that follows it is held twice as long here as on the replica
+                    // that learnt it.
                     let scope = if api == EVERY_API {
                         BanScope::App
                     } else {
                         BanScope::Api
                     };
-                    self.holds.hold(
-                        holds::key(app_key, api, scope),
-                        tokio::time::Instant::now() + left,
-                        &said,
-                    );
+                    let key = holds::key(app_key, api, scope);
+                    let until = tokio::time::Instant::now() + left;
+                    self.holds.hold(key.clone(), until, &said);
+                    self.holds.learnt(&key, length, until);
                     return Err(self.held(left, said));
                 }
                 Err(NoSlot::Full) => {

@@ -382,10 +382,10 @@ impl Session {
                 if may_adopt && self.adopt_stored(sink).await {
                     return Ok(Renewed::Adopted);
                 }
-                // Why (a database error, another caller renewing for too long) is logged above,
-                // not shown.
-                return Err(SessionError::Platform(PlatformError::Unavailable(
-                    "系统正在续期店铺授权，请稍后重试".to_owned(),
+                // Ours, not the platform's: why (a database error, another caller renewing for
+                // too long) is logged above, not shown.
+                return Err(SessionError::Platform(PlatformError::GateUnavailable(
+                    format!("the shop's renewal lock: {e}"),
                 )));
             }
         };

@@ -282,6 +282,8 @@ impl PgRateGate {
             at_epoch: Option<f64>,
             #[diesel(sql_type = Nullable<Double>)]
             held_secs: Option<f64>,
+            #[diesel(sql_type = Nullable<Double>)]
+            hold_secs: Option<f64>,
             #[diesel(sql_type = Nullable<Text>)]
             said: Option<String>,
         }
@@ -291,7 +293,8 @@ impl PgRateGate {
         let asked = tokio::time::Instant::now();
         let answer: Option<Answer> = diesel::sql_query(
             "WITH held AS ( \
-               SELECT extract(epoch FROM until - clock_timestamp())::float8 AS held_secs, said \
+               SELECT extract(epoch FROM until - clock_timestamp())::float8 AS held_secs, \
+                      hold_secs, said \
                FROM t_platform_call_hold \
                WHERE rate_key = $1 AND api IN ($4, '*') AND until > clock_timestamp() \
                ORDER BY until DESC LIMIT 1), \
@@ -306,8 +309,9 @@ impl PgRateGate {
                                                     - clock_timestamp()), 0)::float8 AS wait_secs, \
                          extract(epoch FROM s.next_at - make_interval(secs => $2))::float8 \
                              AS at_epoch) \
-             SELECT wait_secs, at_epoch, NULL::float8 AS held_secs, NULL::text AS said FROM slot \
-             UNION ALL SELECT NULL, NULL, held_secs, said FROM held",
+             SELECT wait_secs, at_epoch, NULL::float8 AS held_secs, NULL::float8 AS hold_secs, \
+                    NULL::text AS said FROM slot \
+             UNION ALL SELECT NULL, NULL, held_secs, hold_secs, said FROM held",
         )
         .bind::<Text, _>(key)
         .bind::<Double, _>(interval.as_secs_f64())
@@ -320,10 +324,12 @@ impl PgRateGate {
         match answer.ok_or(NoSlot::Full)? {
             Answer {
                 held_secs: Some(left),
+                hold_secs,
                 said,
                 ..
             } => Err(NoSlot::Held {
                 left: Duration::from_secs_f64(left.max(0.0)),
+                length: Duration::from_secs_f64(hold_secs.unwrap_or(left).max(0.0)),
                 said: said.unwrap_or_default(),
             }),
             Answer {
@@ -356,9 +362,10 @@ impl PgRateGate {
             .await
             .map_err(|e| e.to_string())?;
         diesel::sql_query(
-            "INSERT INTO t_platform_call_hold AS h (rate_key, api, until, said) \
-             VALUES ($1, $2, clock_timestamp() + make_interval(secs => $3), $4) \
-             ON CONFLICT (rate_key, api) DO UPDATE SET until = excluded.until, said = excluded.said \
+            "INSERT INTO t_platform_call_hold AS h (rate_key, api, until, hold_secs, said) \
+             VALUES ($1, $2, clock_timestamp() + make_interval(secs => $3), $3, $4) \
+             ON CONFLICT (rate_key, api) DO UPDATE \
+               SET until = excluded.until, hold_secs = excluded.hold_secs, said = excluded.said \
                WHERE h.until < excluded.until",
         )
         .bind::<Text, _>(key)

@@ -133,8 +133,13 @@ async fn a_ban_one_replica_learnt_holds_every_replicas_calls_until_it_ends() {
         .reserve_slot("JD:app", API, interval, MAX_QUEUE_AHEAD)
         .await
     {
-        Err(NoSlot::Held { left, said }) => {
+        Err(NoSlot::Held { left, length, said }) => {
             assert!(left > Duration::from_secs(25) && left <= Duration::from_secs(30));
+            assert_eq!(
+                length,
+                Duration::from_secs(30),
+                "how long it was when learnt"
+            );
             assert_eq!(said, "2 调用次数超限");
         }
         answer => panic!("not held: {answer:?}"),

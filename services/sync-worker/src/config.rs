@@ -29,6 +29,7 @@ pub struct Settings {
 /// `[sync]`
 #[derive(Debug, Clone, Deserialize, Validate)]
 #[serde(deny_unknown_fields)]
+#[validate(schema(function = "defer_within_lease"))]
 pub struct SyncSettings {
     /// Run scheduled syncs.
     #[serde(default = "yes")]
@@ -206,9 +207,38 @@ fn default_max_backoff_ms() -> u64 {
     20_000
 }
 
+/// A deferred request keeps its task's lease until it comes back `defer_after_secs` later: a
+/// lease no longer than that would run out first, and recovery send a second request.
+fn defer_within_lease(sync: &SyncSettings) -> Result<(), validator::ValidationError> {
+    if i64::try_from(sync.defer_after_secs).unwrap_or(i64::MAX) < sync.lease_secs {
+        return Ok(());
+    }
+    let mut e = validator::ValidationError::new("defer_after_secs");
+    e.message = Some(
+        "defer_after_secs must be less than lease_secs: a deferred request keeps its task's \
+         lease until it comes back"
+            .into(),
+    );
+    Err(e)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_deferral_longer_than_the_lease_is_refused() {
+        let sync = |defer: u64, lease: i64| -> SyncSettings {
+            serde_json::from_value(serde_json::json!({
+                "defer_after_secs": defer,
+                "lease_secs": lease,
+            }))
+            .unwrap()
+        };
+        assert!(sync(60, 600).validate().is_ok());
+        let refused = sync(600, 600).validate().unwrap_err().to_string();
+        assert!(refused.contains("less than lease_secs"), "{refused}");
+    }
 
     /// A process configured by `LEADGEN__*` variables alone has no `[sync]` table: it gets the
     /// same defaults as an empty one.

@@ -5,9 +5,12 @@
 -- and API (`*`: every API of the key), overwritten by the next ban; not tenant data. `said` is
 -- the platform's error as it stated it (phones masked, at most 300 characters).
 CREATE TABLE IF NOT EXISTS t_platform_call_hold (
-    rate_key TEXT        NOT NULL,
-    api      TEXT        NOT NULL,
-    until    TIMESTAMPTZ NOT NULL,
-    said     TEXT        NOT NULL,
+    rate_key  TEXT             NOT NULL,
+    api       TEXT             NOT NULL,
+    until     TIMESTAMPTZ      NOT NULL,
+    -- How long the hold was when learnt: a throttle that follows it is held twice as long on
+    -- every replica.
+    hold_secs DOUBLE PRECISION NOT NULL,
+    said      TEXT             NOT NULL,
     PRIMARY KEY (rate_key, api)
 );

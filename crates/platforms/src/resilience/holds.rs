@@ -85,6 +85,17 @@ impl Holds {
         last.remove(&key(app_key, api, BanScope::App));
     }
 
+    /// Records a hold of `length` ending at `until` that another replica learnt, as if this
+    /// process had: a throttle that follows it here is held twice as long, not a second again.
+    pub(super) fn learnt(&self, key: &str, length: Duration, until: Instant) {
+        if let Ok(mut last) = self.last_unstated.lock() {
+            let entry = last.entry(key.to_owned()).or_insert((length, until));
+            if until >= entry.1 {
+                *entry = (length, until);
+            }
+        }
+    }
+
     /// How long a throttle of the calls `key` names that stated no wait holds them: twice the
     /// last such hold when no call was answered since it and it ended less than twice its
     /// length ago (the throttle came back as soon as the calls did), up to

@@ -721,12 +721,12 @@ async fn a_renewal_lock_not_had_never_refreshes_beside_its_holder() {
                 .await
         }
     };
-    // Nothing stored meanwhile: fails for now, no refresh.
+    // Nothing stored meanwhile: fails for now, no refresh, and as ours, not the platform's.
     let failed = list("t").await;
     assert!(
         matches!(
             failed,
-            Err(SessionError::Platform(PlatformError::Unavailable(_)))
+            Err(SessionError::Platform(PlatformError::GateUnavailable(_)))
         ),
         "{failed:?}"
     );

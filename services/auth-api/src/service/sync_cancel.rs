@@ -51,10 +51,7 @@ pub async fn cancel(
                     result: Ok(()),
                 };
                 oplog::record(conn, entry, &trace_id).await?;
-                let mut record = [Record::from(cancelled)];
-                Record::count_set_aside(conn, tenant, &mut record).await?;
-                let [record] = record;
-                Ok(record)
+                Ok(Record::from(cancelled))
             }
             .scope_boxed()
         })
@@ -64,5 +61,10 @@ pub async fn cancel(
         let what = (AuditAction::SyncCancel, AuditTarget::SyncTask);
         super::record_refusal_on(&mut conn, tenant, &refusal_op, what, sync_id, e).await;
     }
-    outcome
+    // Counted once the cancel is committed: not while the task's row is locked (the worker's
+    // page writes wait on it), and a failed count does not undo the cancel.
+    let mut record = [outcome?];
+    Record::count_set_aside(&mut conn, tenant, &mut record).await?;
+    let [record] = record;
+    Ok(record)
 }

@@ -109,9 +109,6 @@ pub async fn take_quota(
     Ok(!rows.is_empty() && limit > 0)
 }
 
-/// Notes that `tenant` searched the number whose blind index is `number` behind `mask` on `day`,
-/// unless `limit` other numbers behind that mask were searched that day (`false`, nothing
-/// noted). A number searched again counts once. The tenant's notes of earlier days go.
 /// Whether the tenant searched the number behind `mask` (under any of its `indexes`: the current
 /// key's and the previous keys') on `day` already ([`note_search`] noted it).
 pub async fn searched_today(
@@ -139,6 +136,9 @@ pub async fn searched_today(
     Ok(found.found)
 }
 
+/// Notes that `tenant` searched the number whose blind index is `number` behind `mask` on `day`,
+/// unless `limit` other numbers behind that mask were searched that day (`false`, nothing
+/// noted). A number searched again counts once. The tenant's notes of earlier days go.
 pub async fn note_search(
     conn: &mut AsyncPgConnection,
     (tenant, day): (TenantId, NaiveDate),
