@@ -99,6 +99,8 @@ where
         ("LEADGEN__PROCESSING__SCORE_AS_OF", anchor),
         ("LEADGEN__PROCESSING__PENDING_AFTER_SECS", "20"),
         ("LEADGEN__SYNC__LEASE_SECS", "20"),
+        // Under the lease, as sync-worker requires: a deferred request keeps the lease.
+        ("LEADGEN__SYNC__DEFER_AFTER_SECS", "10"),
         ("LEADGEN__SYNC__RECOVERY_INTERVAL_SECS", "2"),
         ("LEADGEN__PROCESSING__RESCORE_LEASE_SECS", "15"),
     ];

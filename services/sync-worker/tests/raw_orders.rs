@@ -158,6 +158,37 @@ async fn an_unreadable_later_version_is_kept_beside_the_readable_one() {
         )
     );
 
+    // An order order-processor set aside keeps its reason (why it is no part of a lead, and
+    // found by the readers of set-aside orders) when a later version cannot be read.
+    let set_aside = "处理失败（连续 3 次）：买家合并失败";
+    diesel::update(raw::table)
+        .set((
+            raw::process_status.eq("MALFORMED"),
+            raw::parse_error.eq(Some(set_aside)),
+        ))
+        .execute(&mut conn)
+        .await
+        .expect("set aside");
+    let another_unreadable = RawInsert {
+        content_hash: "unknown-status-2".into(),
+        raw_data: "sealed unknown-status-2".into(),
+        ..unreadable()
+    };
+    let written = upsert_changed(&mut conn, &[another_unreadable])
+        .await
+        .expect("page");
+    assert_eq!(written.kept_beside, 1);
+    let (_, _, reason, kept) = stored().await;
+    assert_eq!(
+        (reason.as_deref(), kept.as_deref()),
+        (Some(set_aside), Some("sealed unknown-status-2"))
+    );
+    diesel::update(raw::table)
+        .set(raw::process_status.eq("PROCESSED"))
+        .execute(&mut conn)
+        .await
+        .expect("processed again");
+
     // In one page, a readable version wins over an unreadable one whatever their order.
     let written = upsert_changed(&mut conn, &[readable("shipped", 5), unreadable()])
         .await

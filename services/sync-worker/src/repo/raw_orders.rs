@@ -240,8 +240,18 @@ async fn lock_stored(
 }
 
 /// Keeps an unreadable version of an order beside its readable stored one: its sealed raw text
-/// and reason, by the task that read it (its sync record's warning names it).
+/// and reason, by the task that read it (its sync record's warning names it). A stored order
+/// order-processor set aside keeps order-processor's reason: it still says why the order is
+/// not part of a lead, and who hands it back (`leadgen_db::set_aside`); the unreadable
+/// version's reason is in the sync record's warning.
 async fn keep_beside(conn: &mut AsyncPgConnection, r: &RawInsert) -> QueryResult<usize> {
+    let reason =
+        diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Text>>(&format!(
+            "CASE WHEN {} THEN parse_error ELSE ",
+            leadgen_db::set_aside::BY_PROCESSOR
+        ))
+        .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(&r.parse_error)
+        .sql(" END");
     diesel::update(
         raw::table
             .filter(raw::platform_id.eq(r.platform_id))
@@ -249,7 +259,7 @@ async fn keep_beside(conn: &mut AsyncPgConnection, r: &RawInsert) -> QueryResult
     )
     .set((
         raw::unreadable_raw_data.eq(&r.raw_data),
-        raw::parse_error.eq(&r.parse_error),
+        raw::parse_error.eq(reason),
         raw::sync_task_id.eq(r.sync_task_id),
         raw::sync_time.eq(diesel::dsl::now),
     ))
