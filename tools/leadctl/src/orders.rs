@@ -4,8 +4,8 @@
 //! why it stopped on the way; `set-aside` lists the orders that stopped, with why, before
 //! `leads rebuild --set-aside` hands them back (and clears their reasons).
 
-use diesel::QueryableByName;
 use diesel::sql_types::{Array, BigInt, Bool, Nullable, SmallInt, Text, Timestamptz};
+use diesel::{OptionalExtension as _, QueryableByName};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 type Time = chrono::DateTime<chrono::Utc>;
@@ -91,11 +91,7 @@ async fn live_shop(
     .bind::<BigInt, _>(shop)
     .get_result(conn)
     .await
-    .map(Some)
-    .or_else(|e| match e {
-        diesel::result::Error::NotFound => Ok(None),
-        e => Err(e),
-    })?;
+    .optional()?;
     Ok(found.map(|s| (s.id, s.tenant_id, s.purged_at)))
 }
 

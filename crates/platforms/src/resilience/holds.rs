@@ -105,13 +105,10 @@ impl Holds {
         let Ok(mut last) = self.last_unstated.lock() else {
             return FIRST_UNSTATED_HOLD;
         };
-        match last.get(key) {
+        let hold = match last.get(key) {
             // A throttle answered while the hold runs (a call sent before it began): the calls
             // are held already, until it ends.
             Some((_, ended)) if now < *ended => return *ended - now,
-            _ => {}
-        }
-        let hold = match last.get(key) {
             Some((previous, ended)) if now < *ended + *previous * 2 => {
                 (*previous * 2).min(LONGEST_UNSTATED_HOLD)
             }
